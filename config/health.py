@@ -1,0 +1,92 @@
+"""Liveness and readiness probes, answered before tenant resolution and host checks.
+
+/healthz says the process serves requests (no I/O). /readyz says this instance can do real work:
+the database answers, the broker accepts a connection, and no migration is pending in the public
+schema or in any firm's schema.
+"""
+
+import json
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse
+
+__all__ = ["HealthCheckMiddleware", "readiness"]
+
+_READY_CACHE: dict[str, object] = {"at": 0.0, "result": None}
+_READY_CACHE_SECONDS = 10.0
+
+
+def _json(status: int, body: dict) -> HttpResponse:
+    return HttpResponse(json.dumps(body), status=status, content_type="application/json")
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return None
+    except Exception as exc:
+        return f"database: {exc.__class__.__name__}: {exc}"
+
+
+def _check_broker() -> str | None:
+    from config.celery_app import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return None
+    except Exception as exc:
+        return f"broker: {exc.__class__.__name__}: {exc}"
+
+
+def _pending_migrations() -> str | None:
+    from django.db.migrations.executor import MigrationExecutor
+    from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
+
+    # Each schema records its own applied migrations; the release job migrates them all.
+    schemas = [get_public_schema_name()]
+    with schema_context(get_public_schema_name()):
+        schemas += list(
+            get_tenant_model().objects.exclude(schema_name=get_public_schema_name()).values_list(
+                "schema_name", flat=True
+            )
+        )
+    for schema in schemas:
+        with schema_context(schema):
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            if plan:
+                return f"migrations: {len(plan)} pending in schema {schema!r}"
+    return None
+
+
+def readiness() -> tuple[bool, dict]:
+    problems = [p for p in (_check_database(), _check_broker()) if p]
+    if not problems:
+        migration_problem = _pending_migrations()
+        if migration_problem:
+            problems.append(migration_problem)
+    return (not problems, {"status": "ok" if not problems else "unavailable", "problems": problems})
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz":
+            return _json(200, {"status": "ok"})
+        if request.path == "/readyz":
+            now = time.monotonic()
+            cached = _READY_CACHE["result"]
+            if cached is None or now - float(_READY_CACHE["at"]) > _READY_CACHE_SECONDS or settings.DEBUG:
+                cached = readiness()
+                # Only a healthy answer is cached: a failing instance is re-checked on every probe.
+                if cached[0]:
+                    _READY_CACHE.update(at=now, result=cached)
+            ok, body = cached
+            return _json(200 if ok else 503, body)
+        return self.get_response(request)

@@ -1,0 +1,16 @@
+"""Developer and demo settings. `make demo` resolves a database and broker and records them in
+.data/runtime.env, so a later `./manage.py shell` talks to the same ones."""
+
+from pathlib import Path
+
+from config.env import load_env_file
+
+load_env_file(Path(__file__).resolve().parent.parent.parent / ".data" / "runtime.env")
+
+import os  # noqa: E402
+
+os.environ.setdefault("SECRET_KEY", "django-insecure-local-development-only")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rebalancing")
+os.environ.setdefault("DJANGO_DEBUG", "true")
+
+from .base import *  # noqa: E402,F403

@@ -1,0 +1,22 @@
+"""Settings for the test suite (pytest-django)."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "django-insecure-test-only")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rebalancing")
+# Its own message folder, so a test worker never picks up the demo's queued tasks.
+os.environ.setdefault(
+    "CELERY_FILESYSTEM_BROKER_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".data", "test-broker")
+)
+
+from .base import *  # noqa: E402,F403
+from .base import DATABASES, env_str  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "rebalancing_test")}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

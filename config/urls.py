@@ -1,0 +1,14 @@
+"""URLs served on a firm's own host; every query runs in that firm's schema."""
+
+from django.contrib import admin
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from frontend.views import SignInView, firm_home
+
+urlpatterns = [
+    path("", firm_home, name="home"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

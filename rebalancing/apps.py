@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RebalancingConfig(AppConfig):
+    name = "rebalancing"
+    verbose_name = "Rebalancing"

@@ -1,0 +1,55 @@
+from django.core.validators import RegexValidator
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+# Lower-case letters, digits and inner hyphens: usable both as a host label and, with hyphens
+# turned to underscores, inside a PostgreSQL schema name.
+FIRM_SLUG_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
+firm_slug_validator = RegexValidator(
+    FIRM_SLUG_PATTERN,
+    "A firm slug is 2-40 characters: lower-case letters, digits and inner hyphens, starting with a letter.",
+)
+
+
+class Firm(TenantMixin):
+    """A client firm (wealth manager). Its data lives in its own PostgreSQL schema."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200)
+    slug = models.CharField(max_length=40, unique=True, validators=[firm_slug_validator])
+    admin_email = models.EmailField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True  # the create service runs inside a transaction: a failure drops it too
+    auto_drop_schema = False  # a firm's data is never dropped by deleting a row
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "suspended"]), name="firm_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def schema_name_for(slug: str) -> str:
+        return "firm_" + slug.replace("-", "_")
+
+    @property
+    def primary_domain(self) -> str | None:
+        domain = self.domains.filter(is_primary=True).first()
+        return domain.domain if domain else None
+
+
+class Domain(DomainMixin):
+    """A host name that resolves to a firm (or, for the public schema, to the provider console)."""
+
+    def __str__(self) -> str:
+        return self.domain

@@ -1,0 +1,155 @@
+"""Writes on the firm registry: onboarding firms and their first users."""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django_tenants.utils import schema_context
+
+from .errors import Conflict, ValidationFailed
+from .models import Domain, Firm, firm_slug_validator
+from .roles import FirmRole, ProviderRole
+
+__all__ = ["FirmOnboarding", "firm_create", "provider_ensure", "user_ensure"]
+
+# Host labels the provider keeps for itself.
+RESERVED_SLUGS = frozenset({"public", "www", "api", "admin", "static", "provider", "console"})
+
+# RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+_HOST_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOST_RE = re.compile(rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*$")
+
+
+@dataclass(frozen=True)
+class FirmOnboarding:
+    firm: Firm
+    created: bool
+    admin_username: str
+
+
+def _validate_host(domain: str) -> str:
+    host = domain.strip().lower()
+    if len(host) > 253 or not _HOST_RE.match(host):
+        raise ValidationFailed(
+            f"{domain!r} is not a valid host name.", detail={"field": "domain", "value": domain}
+        )
+    return host
+
+
+def firm_create(
+    *,
+    name: str,
+    slug: str,
+    admin_email: str,
+    domain: str | None = None,
+    admin_password: str | None = None,
+) -> FirmOnboarding:
+    """Onboard a firm: its registry row, its host, its own schema (migrated) and its first admin.
+
+    Idempotent: the same request again changes nothing and reports created=False. Input that
+    contradicts an existing firm is refused. Everything happens in one transaction, so a refusal or
+    a failure half-way (PostgreSQL DDL is transactional) leaves no row, host or schema behind.
+    """
+    name = (name or "").strip()
+    slug = (slug or "").strip()
+    admin_email = (admin_email or "").strip().lower()
+    if not name:
+        raise ValidationFailed("A firm needs a name.", detail={"field": "name"})
+    try:
+        firm_slug_validator(slug)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            f"Invalid slug {slug!r}: {exc.messages[0]}", detail={"field": "slug", "value": slug}
+        ) from None
+    if slug in RESERVED_SLUGS:
+        raise ValidationFailed(f"The slug {slug!r} is reserved; choose another.", detail={"field": "slug"})
+    try:
+        validate_email(admin_email)
+    except ValidationError:
+        raise ValidationFailed(
+            f"{admin_email!r} is not a valid e-mail address.", detail={"field": "admin_email"}
+        ) from None
+    host = _validate_host(domain or f"{slug}.{settings.BASE_DOMAIN}")
+
+    with schema_context("public"), transaction.atomic():
+        existing = Firm.objects.select_for_update().filter(slug=slug).first()
+        if existing is not None:
+            if existing.name != name or existing.admin_email != admin_email:
+                raise Conflict(
+                    f"A firm with slug {slug!r} already exists as {existing.name!r} "
+                    f"<{existing.admin_email}>; choose another slug.",
+                    detail={"field": "slug", "value": slug},
+                )
+            if not Domain.objects.filter(tenant=existing, domain=host).exists():
+                raise Conflict(
+                    f"Firm {slug!r} exists but is not served at {host!r}.", detail={"field": "domain"}
+                )
+            return FirmOnboarding(firm=existing, created=False, admin_username=admin_email)
+        if Domain.objects.filter(domain=host).exists():
+            raise Conflict(
+                f"The host {host!r} already belongs to another firm.",
+                detail={"field": "domain", "value": host},
+            )
+        firm = Firm(name=name, slug=slug, admin_email=admin_email, schema_name=Firm.schema_name_for(slug))
+        firm.full_clean()
+        firm.save(verbosity=0)  # creates and migrates the schema (auto_create_schema)
+        Domain.objects.create(domain=host, tenant=firm, is_primary=True)
+        with schema_context(firm.schema_name):
+            user_ensure(
+                username=admin_email,
+                email=admin_email,
+                roles=[FirmRole.FIRM_ADMIN],
+                password=admin_password,
+                is_staff=True,
+            )
+    return FirmOnboarding(firm=firm, created=True, admin_username=admin_email)
+
+
+@transaction.atomic
+def provider_ensure(*, name: str = "Provider", admin_email: str = "ops@provider.example") -> Firm:
+    """The public schema's registry row and host, which serve the provider console. Idempotent."""
+    host = _validate_host(settings.BASE_DOMAIN)
+    with schema_context("public"):
+        provider, _ = Firm.objects.get_or_create(
+            schema_name="public", defaults={"name": name, "slug": "public", "admin_email": admin_email}
+        )
+        Domain.objects.get_or_create(domain=host, defaults={"tenant": provider, "is_primary": True})
+    return provider
+
+
+def user_ensure(
+    *,
+    username: str,
+    email: str,
+    roles: list[FirmRole | ProviderRole],
+    password: str | None = None,
+    is_staff: bool = False,
+    is_superuser: bool = False,
+    first_name: str = "",
+    last_name: str = "",
+):
+    """Create (or bring up to date) a user in the schema that is active, with the given roles.
+
+    A user belongs to the schema it is created in: call inside schema_context(firm) for firm staff,
+    in the public schema for provider staff.
+    """
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username=username, defaults={"email": email})
+    user.email = email
+    user.first_name, user.last_name = first_name, last_name
+    user.is_staff = is_staff or is_superuser
+    user.is_superuser = is_superuser
+    if password:
+        user.set_password(password)
+    elif not user.has_usable_password() or not user.password:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    groups = [Group.objects.get_or_create(name=str(role))[0] for role in roles]
+    user.groups.set(groups)
+    return user
