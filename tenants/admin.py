@@ -1,19 +1,21 @@
+"""The provider's admin site, served only on the provider's host (config/urls_public.py).
+
+The firm registry is never registered on the default admin site, which firms' hosts serve: a firm
+admin cannot even discover that other firms exist.
+"""
+
 from django.contrib import admin
-from django.db import connection
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django_tenants.admin import TenantAdminMixin
-from django_tenants.utils import get_public_schema_name
 
-from .models import Domain, Firm
+from .models import Domain, Firm, FirmUsage
 
-
-class _PublicOnlyAdmin(admin.ModelAdmin):
-    """The firm registry is the provider's: it is never shown in a firm's own admin."""
-
-    def has_module_permission(self, request):
-        return connection.schema_name == get_public_schema_name() and super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return connection.schema_name == get_public_schema_name() and super().has_view_permission(request, obj)
+provider_admin_site = admin.AdminSite(name="admin")
+provider_admin_site.site_header = "Provider administration"
+provider_admin_site.site_title = "Provider administration"
+provider_admin_site.register(User, UserAdmin)
+provider_admin_site.register(Group, GroupAdmin)
 
 
 class DomainInline(admin.TabularInline):
@@ -21,16 +23,28 @@ class DomainInline(admin.TabularInline):
     extra = 0
 
 
-@admin.register(Firm)
-class FirmAdmin(TenantAdminMixin, _PublicOnlyAdmin):
+@admin.register(Firm, site=provider_admin_site)
+class FirmAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "schema_name", "status", "admin_email", "created_at")
     list_filter = ("status",)
     search_fields = ("name", "slug", "admin_email")
     readonly_fields = ("schema_name", "created_at")
     inlines = [DomainInline]
 
+    def has_add_permission(self, request):
+        return False  # onboarding creates a schema: it goes through firm_create (command or console)
 
-@admin.register(Domain)
-class DomainAdmin(_PublicOnlyAdmin):
+
+@admin.register(Domain, site=provider_admin_site)
+class DomainAdmin(admin.ModelAdmin):
     list_display = ("domain", "tenant", "is_primary")
     search_fields = ("domain",)
+
+
+@admin.register(FirmUsage, site=provider_admin_site)
+class FirmUsageAdmin(admin.ModelAdmin):
+    list_display = ("firm", "taken_at", "schema_name", "users", "active_users")
+    list_filter = ("firm",)
+
+    def has_change_permission(self, request, obj=None):
+        return False

