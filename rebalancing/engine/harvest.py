@@ -1,0 +1,38 @@
+"""Year-round tax-loss harvesting: which lots to sell at a loss, and what replaces them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .parameters import HarvestParams
+from .positions import Book
+
+__all__ = ["loss_candidates", "HarvestPlan", "opportunity_by_symbol"]
+
+
+def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
+    """Lots whose unrealised loss passes both thresholds (absolute and relative to cost basis)."""
+    loss = -book.lot_gain
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(book.lot_basis > 0, loss / book.lot_basis, 0.0)
+    return (book.lot_qty > 0) & (loss > 0) & (loss >= params.min_loss_value) & (pct >= params.min_loss_pct)
+
+
+def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:
+    """Total unrealised loss (positive) of the given lots, by symbol."""
+    out: dict[str, float] = {}
+    for j in np.flatnonzero(lots):
+        symbol = book.symbols[book.lot_sec[j]]
+        out[symbol] = out.get(symbol, 0.0) - float(book.lot_gain[j])
+    return out
+
+
+@dataclass(slots=True, eq=False)
+class HarvestPlan:
+    """Lots harvested this run, the substitutes bought, and what could not be harvested and why."""
+
+    lots: np.ndarray
+    substitutes: dict[int, int] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,401 @@
+"""Bounds of the optimisation: what may be sold and bought, and the budgets.
+
+This is where the parameters become constraints: restrictions, wash-sale rules, harvesting,
+instructions, drift bands and the tax budget.  The no-wash-sale guarantee is built here by
+construction (bounds only, so the problem stays convex): a security whose loss lots may be sold
+in this trade is not bought, and a security that may be bought has its loss lots frozen.
+Without that rule a linear tax credit makes the optimiser sell every losing lot and buy it back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .drift import drift_units, out_of_band
+from .errors import InfeasibleParameters
+from .harvest import HarvestPlan, loss_candidates, opportunity_by_symbol
+from .instructions import InstructionEffects, swap_fraction
+from .parameters import HarvestParams
+from .positions import Book
+from .request import RebalanceRequest
+from .result import Alert
+from .targets import TargetPlan
+from .wash_sales import Equivalence, window_activity
+
+__all__ = ["Limits", "build_limits", "UNBOUNDED_BUY"]
+
+UNBOUNDED_BUY = 1.0
+
+
+@dataclass(slots=True, eq=False)
+class Limits:
+    """Bounds (fractions of account value) and flags for one optimisation.
+
+    Lot arrays: ``x_lb``/``x_ub`` sold, ``tax`` objective cost and ``gain`` budget use per unit
+    sold, ``disallowed`` share of a loss disallowed by an allowed wash sale, ``forced`` lots that
+    must be sold entirely.  Security arrays: ``b_lb``/``b_ub`` bought, ``s_lb`` minimum sold.
+    """
+
+    x_lb: np.ndarray
+    x_ub: np.ndarray
+    tax: np.ndarray
+    gain: np.ndarray
+    disallowed: np.ndarray
+    forced: np.ndarray
+    b_lb: np.ndarray
+    b_ub: np.ndarray
+    s_lb: np.ndarray
+    budget: float
+    budget_limit: float | None
+    max_turnover: float
+    cost_rate: float
+    cash_floor: float
+    cash_target: float
+    harvest: HarvestPlan
+    group: np.ndarray
+    window_loss_groups: set[int]
+    instruction_secs: set[int]
+    frozen: np.ndarray
+    inside_band: bool
+    breached: list[str]
+    alerts: list[Alert] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _mask(book: Book, symbols) -> np.ndarray:
+    m = np.zeros(book.n, dtype=bool)
+    for s in symbols:
+        i = book.index.get(s)
+        if i is not None:
+            m[i] = True
+    return m
+
+
+def build_limits(
+    request: RebalanceRequest, book: Book, plan: TargetPlan, effects: InstructionEffects
+) -> Limits:
+    """Turn the parameters into bounds; raise ``InfeasibleParameters`` on explicit conflicts."""
+    p = request.parameters
+    acct = request.account
+    V = book.total_value
+    n, nl = book.n, len(book.lots)
+    lot_sec = book.lot_sec
+    w0 = book.weights
+    taxable = acct.taxable
+    alerts: list[Alert] = []
+    warnings: list[str] = []
+
+    lot_w = book.lot_value / V
+    x_lb = np.zeros(nl)
+    x_ub = lot_w.copy()
+    b_lb = np.zeros(n)
+    s_lb = np.zeros(n)
+    b_ub = np.where(plan.buyable, UNBOUNDED_BUY, 0.0)
+    loss = (book.lot_gain < 0) & (book.lot_qty > 0)
+    disallowed = np.zeros(nl)
+
+    # Restrictions.
+    r = p.restrictions
+    hold = _mask(book, r.hold)
+    no_sell = hold | _mask(book, r.do_not_sell)
+    no_buy = hold | _mask(book, r.do_not_buy)
+    x_ub[no_sell[lot_sec]] = 0.0
+    b_ub[no_buy] = 0.0
+
+    # Wash sales: groups of substantially identical securities, household window.
+    eq = Equivalence(p.wash_sale.equivalent_groups)
+    keys = [eq.group(s) for s in book.symbols]
+    key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    group = np.fromiter((key_id[k] for k in keys), np.int64, n)
+    window = window_activity(request.as_of, acct.household_trades, acct.lots, eq)
+    window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
+    bought_recently = np.array([k in window.purchases for k in keys], dtype=bool)
+    loss_sale_recently = np.array([k in window.loss_sales for k in keys], dtype=bool)
+    wash_frozen = loss & bought_recently[lot_sec] & (x_ub > 0)
+    if p.wash_sale.allow:
+        # Disallowed share of each loss = replacement shares / loss shares in the group (Pub. 550).
+        for k, bought in window.purchases.items():
+            if k not in key_id:
+                continue
+            lots_k = wash_frozen & (group[lot_sec] == key_id[k])
+            shares = book.lot_qty[lots_k].sum()
+            if shares > 0:
+                disallowed[lots_k] = min(1.0, bought / shares)
+        wash_frozen[:] = False
+    else:
+        x_ub[wash_frozen] = 0.0
+        b_ub[loss_sale_recently] = 0.0
+
+    instruction_secs: set[int] = set()
+    forced = np.zeros(nl, dtype=bool)
+    forced_gain = 0.0
+    if effects.liquidate:
+        held = book.quantity > 0
+        for name, mask in (("restrictions.hold", hold), ("restrictions.do_not_sell", no_sell & ~hold)):
+            if (mask & held).any():
+                raise InfeasibleParameters(
+                    "cannot liquidate: some positions may not be sold", ["instructions.liquidate", name]
+                )
+        if wash_frozen.any():
+            raise InfeasibleParameters(
+                "liquidating would sell at a loss within 30 days of a purchase (a wash sale)",
+                ["instructions.liquidate", "wash_sale.allow"],
+            )
+        forced = book.lot_qty > 0
+        b_ub[:] = 0.0
+        instruction_secs.update(np.flatnonzero(held).tolist())
+    for ins in effects.swaps:
+        i = book.index[ins.sell]
+        instruction_secs.add(i)
+        if no_sell[i]:
+            name = "restrictions.hold" if hold[i] else "restrictions.do_not_sell"
+            raise InfeasibleParameters(f"instruction sells {ins.sell}, which may not be sold", ["instructions", name])
+        lots_i = lot_sec == i
+        sold = swap_fraction(ins, book)
+        if ins.quantity is None and ins.amount is None:
+            if (wash_frozen & lots_i).any():
+                raise InfeasibleParameters(
+                    f"selling {ins.sell} at a loss within 30 days of a purchase is a wash sale",
+                    ["instructions", "wash_sale.allow"],
+                )
+            forced |= lots_i & (book.lot_qty > 0)
+        else:
+            s_lb[i] = max(s_lb[i], sold - 1e-12)
+        b_ub[i] = 0.0
+        if ins.buy is None:
+            continue
+        j = book.index[ins.buy]
+        instruction_secs.add(j)
+        conflict = None
+        if plan.excluded[j]:
+            conflict = "screen"
+        elif no_buy[j]:
+            conflict = "restrictions.hold" if hold[j] else "restrictions.do_not_buy"
+        elif loss_sale_recently[j] and not p.wash_sale.allow:
+            conflict = "wash_sale.allow"
+        elif group[j] == group[i] and (loss & lots_i).any():
+            conflict = "wash_sale.equivalent_groups"
+        if conflict:
+            raise InfeasibleParameters(f"instruction buys {ins.buy}, which {conflict} forbids", ["instructions", conflict])
+        cost = p.trading.trading_cost_bps / 1e4
+        b_ub[j] = UNBOUNDED_BUY
+        b_lb[j] = max(b_lb[j], sold * (1 - cost) / (1 + cost) * (1 - 1e-6))
+    x_lb[forced] = x_ub[forced]
+    forced_gain = float(book.lot_gain[forced].sum())
+
+    # Harvesting (taxable accounts only).
+    harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
+    if taxable and not effects.liquidate:
+        harvest = _plan_harvest(request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced)
+        x_lb[harvest.lots] = x_ub[harvest.lots]
+        forced |= harvest.lots
+        for sec in set(lot_sec[harvest.lots].tolist()):
+            b_ub[sec] = 0.0
+        for sub in harvest.substitutes.values():
+            b_ub[sub] = UNBOUNDED_BUY
+        _harvest_alerts(book, p.harvest, harvest, x_ub, alerts)
+
+    _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group)
+
+    # Drift bands: inside every band nothing trades unless something requires it.
+    frozen = np.zeros(n, dtype=bool)
+    inside = False
+    breached: list[str] = []
+    if p.drift is not None and not effects.bring_to_model and not effects.liquidate:
+        units = drift_units(book.symbols, plan)
+        breached = out_of_band(units, w0, book.cash_weight, p.drift)
+        if not breached:
+            held = book.quantity > 0
+            required = (
+                (np.bincount(lot_sec, weights=forced.astype(float), minlength=n) > 0)
+                | (s_lb > 0)
+                | (b_lb > 0)
+                | (held & (plan.excluded | plan.removed))
+                | (held & (plan.target <= 0) & (plan.reference <= 0) & ~plan.legacy)
+            )
+            required[list(harvest.substitutes.values())] = True
+            if r.hold or r.do_not_buy or r.do_not_sell:
+                required |= held & plan.restricted & (np.abs(w0 - plan.target) > 1e-9)
+            sleeves = {plan.sleeve_of[i] for i in np.flatnonzero(required)} - {None}
+            in_sleeve = np.array([s in sleeves for s in plan.sleeve_of], dtype=bool)
+            free = required | in_sleeve
+            frozen = ~free
+            inside = not free.any()
+            x_ub[frozen[lot_sec]] = 0.0
+            x_lb[frozen[lot_sec]] = 0.0
+            b_ub[frozen] = 0.0
+
+    # Tax budget (net realised gain), unless an instruction overrides it.
+    budget = math.inf
+    limit = None
+    if p.transition is not None and taxable and not (effects.liquidate or effects.bring_to_model):
+        caps = []
+        if p.transition.max_net_gain_per_run is not None:
+            caps.append(p.transition.max_net_gain_per_run)
+        if p.transition.max_net_gain_per_year is not None:
+            ytd = acct.realised_short_term_ytd + acct.realised_long_term_ytd
+            caps.append(p.transition.max_net_gain_per_year - ytd)
+        if caps:
+            limit = max(0.0, min(caps))
+            # An instruction's forced sales come first: the budget limits what else is sold.
+            budget = (limit + max(0.0, forced_gain)) / V
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(book.lot_value > 0, book.lot_gain / book.lot_value, 0.0)
+    frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
+    if taxable:
+        rate = np.where(book.lot_long, acct.long_term_rate, acct.short_term_rate)
+        tax = rate * frac
+    else:
+        tax = np.zeros(nl)
+        frac = np.zeros(nl)
+    return Limits(
+        x_lb=np.minimum(x_lb, x_ub),
+        x_ub=x_ub,
+        tax=tax,
+        gain=frac,
+        disallowed=disallowed,
+        forced=forced & (x_ub > 0),
+        b_lb=b_lb,
+        b_ub=b_ub,
+        s_lb=s_lb,
+        budget=budget,
+        budget_limit=limit if budget < math.inf else None,
+        max_turnover=p.trading.max_turnover if p.trading.max_turnover is not None else math.inf,
+        cost_rate=p.trading.trading_cost_bps / 1e4,
+        cash_floor=plan.cash_floor,
+        cash_target=plan.cash_target,
+        harvest=harvest,
+        group=group,
+        window_loss_groups=window_loss_groups,
+        instruction_secs=instruction_secs,
+        frozen=frozen,
+        inside_band=inside,
+        breached=breached,
+        alerts=alerts,
+        warnings=warnings,
+    )
+
+
+def _plan_harvest(
+    request: RebalanceRequest,
+    book: Book,
+    plan: TargetPlan,
+    x_ub: np.ndarray,
+    b_ub: np.ndarray,
+    no_buy: np.ndarray,
+    loss_sale_recently: np.ndarray,
+    group: np.ndarray,
+    forced: np.ndarray,
+) -> HarvestPlan:
+    params = request.parameters.harvest
+    out = HarvestPlan(lots=np.zeros(len(book.lots), dtype=bool))
+    if params is None:
+        return out
+    cand = loss_candidates(book, params) & ~forced
+    di_members: set[int] = set()
+    for di in plan.direct_index:
+        di_members.update(di.members.tolist())
+    allow = request.parameters.wash_sale.allow
+    for i in sorted(set(book.lot_sec[cand].tolist())):
+        symbol = book.symbols[i]
+        lots_i = cand & (book.lot_sec == i)
+        if not (x_ub[lots_i] > 0).any():
+            out.blocked[symbol] = "it may not be sold (restriction or a purchase in the last 30 days)"
+            continue
+        lots_i &= x_ub > 0
+        sub = None
+        if plan.target[i] > 0 and i not in di_members:
+            name = params.substitutes.get(symbol)
+            j = book.index.get(name) if name else None
+            if j is None:
+                out.blocked[symbol] = "no substitute is configured"
+                continue
+            if plan.excluded[j] or no_buy[j] or (loss_sale_recently[j] and not allow) or group[j] == group[i]:
+                out.blocked[symbol] = f"its substitute {name} may not be bought"
+                continue
+            sub = j
+        out.lots |= lots_i
+        if sub is not None:
+            harvested_w = float(book.lot_value[lots_i].sum()) / book.total_value
+            moved = min(plan.target[i], harvested_w)
+            plan.target[i] -= moved
+            plan.reference[i] -= moved
+            plan.target[sub] += moved
+            plan.reference[sub] += moved
+            plan.buyable[sub] = True
+            if plan.sleeve_of[sub] is None:
+                plan.sleeve_of[sub] = plan.sleeve_of[i]
+            out.substitutes[i] = sub
+    return out
+
+
+def _harvest_alerts(
+    book: Book, params: HarvestParams | None, harvest: HarvestPlan, x_ub: np.ndarray, alerts: list[Alert]
+) -> None:
+    thresholds = params or HarvestParams()
+    open_lots = loss_candidates(book, thresholds) & ~harvest.lots
+    for symbol, amount in opportunity_by_symbol(book, open_lots).items():
+        if params is None:
+            why = "harvesting is switched off"
+        else:
+            why = harvest.blocked.get(symbol, "it is not harvestable now")
+        alerts.append(
+            Alert(
+                "harvest_opportunity",
+                f"{symbol} has {amount:,.2f} of harvestable losses, not harvested: {why}",
+                symbol=symbol,
+                amount=round(amount, 2),
+            )
+        )
+
+
+def _one_direction_per_group(
+    book: Book,
+    plan: TargetPlan,
+    loss: np.ndarray,
+    x_lb: np.ndarray,
+    x_ub: np.ndarray,
+    b_ub: np.ndarray,
+    b_lb: np.ndarray,
+    group: np.ndarray,
+) -> None:
+    """Per group of substantially identical securities: buy, or sell at a loss - never both.
+
+    A security whose loss lots may be sold becomes sell-only when it is above target (or has no
+    target); otherwise its loss lots are frozen.  Across a group, a forced loss sale (harvest,
+    instruction) blocks buying the other members; an optional one is frozen instead.
+    """
+    n = book.n
+    lot_sec = book.lot_sec
+    w0 = book.weights
+    sellable_loss = loss & (x_ub > 0)
+    forced_loss = sellable_loss & (x_lb > 0)
+    has_loss = np.bincount(lot_sec, weights=sellable_loss.astype(float), minlength=n) > 0
+    has_forced = np.bincount(lot_sec, weights=forced_loss.astype(float), minlength=n) > 0
+    for i in np.flatnonzero(has_loss & (b_ub > 0)):
+        if has_forced[i] or b_lb[i] <= 0 and (w0[i] > plan.target[i] + 1e-12 or plan.target[i] <= 0):
+            b_ub[i] = 0.0
+        else:
+            x_ub[(lot_sec == i) & loss & (x_lb <= 0)] = 0.0
+    sellable_loss = loss & (x_ub > 0)
+    sells_loss = np.bincount(lot_sec, weights=sellable_loss.astype(float), minlength=n) > 0
+    g_sells = np.bincount(group, weights=sells_loss.astype(float), minlength=group.max() + 1 if n else 0) > 0
+    g_forced = np.bincount(group, weights=has_forced.astype(float), minlength=len(g_sells)) > 0
+    for g in np.flatnonzero(g_sells):
+        members = np.flatnonzero(group == g)
+        if len(members) < 2:
+            continue
+        buyers = members[b_ub[members] > 0]
+        if not len(buyers):
+            continue
+        if g_forced[g]:
+            b_ub[buyers] = 0.0
+            b_lb[buyers] = 0.0
+        else:
+            sellers = members[sells_loss[members]]
+            frozen = np.isin(lot_sec, sellers) & loss & (x_lb <= 0)
+            x_ub[frozen] = 0.0

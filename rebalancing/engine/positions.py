@@ -1,0 +1,112 @@
+"""The account as numpy arrays (built once per request): securities, holdings and tax lots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from .errors import InvalidRequest
+from .request import RebalanceRequest, Security, TaxLot
+from .tax import long_term_mask
+
+__all__ = ["Book", "build_book"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Book:
+    """Positions of one account over a universe of securities.
+
+    Security arrays are indexed like ``symbols``; lot arrays like ``lots`` (sorted by security).
+    ``lot_gain`` is the unrealised gain at today's price; ``lot_long`` whether a sale today would be
+    long-term.
+    """
+
+    as_of: date
+    symbols: tuple[str, ...]
+    index: Mapping[str, int]
+    securities: tuple[Security, ...]
+    price: np.ndarray
+    fractional: np.ndarray
+    quantity: np.ndarray
+    value: np.ndarray
+    cash: float
+    total_value: float
+    lots: tuple[TaxLot, ...]
+    lot_sec: np.ndarray
+    lot_qty: np.ndarray
+    lot_basis: np.ndarray
+    lot_acquired: np.ndarray
+    lot_long: np.ndarray
+    lot_value: np.ndarray
+    lot_gain: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of securities in the universe."""
+        return len(self.symbols)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Current weights of the securities (fractions of total value)."""
+        return self.value / self.total_value
+
+    @property
+    def cash_weight(self) -> float:
+        """Current cash as a fraction of total value."""
+        return self.cash / self.total_value
+
+
+def build_book(
+    request: RebalanceRequest, securities: Mapping[str, Security], extra_symbols: Iterable[str]
+) -> Book:
+    """Arrays for the held symbols plus ``extra_symbols`` (model, benchmarks, substitutes...)."""
+    order: dict[str, int] = {}
+    for lot in request.account.lots:
+        order.setdefault(lot.symbol, len(order))
+    for symbol in extra_symbols:
+        if symbol not in securities:
+            raise InvalidRequest(f"unknown symbol {symbol!r}", {"symbol": symbol})
+        order.setdefault(symbol, len(order))
+    symbols = tuple(order)
+    secs = tuple(securities[s] for s in symbols)
+    price = np.fromiter((s.price for s in secs), float, len(secs))
+    fractional = np.fromiter((s.fractional for s in secs), bool, len(secs))
+
+    raw = request.account.lots
+    sec_of = np.fromiter((order[lot.symbol] for lot in raw), np.int64, len(raw))
+    perm = np.argsort(sec_of, kind="stable")
+    lots = tuple(raw[i] for i in perm)
+    lot_sec = sec_of[perm]
+    lot_qty = np.fromiter((lot.quantity for lot in lots), float, len(lots))
+    lot_basis = np.fromiter((lot.cost_basis for lot in lots), float, len(lots))
+    lot_acquired = np.fromiter((lot.acquired.toordinal() for lot in lots), np.int64, len(lots))
+    lot_value = lot_qty * price[lot_sec] if len(lots) else np.zeros(0)
+    quantity = np.bincount(lot_sec, weights=lot_qty, minlength=len(symbols)).astype(float)
+    value = quantity * price
+    cash = float(request.account.cash)
+    total = cash + float(value.sum())
+    if not total > 0:
+        raise InvalidRequest(f"account {request.account.id} has no value (cash + holdings = {total:.2f})")
+    return Book(
+        as_of=request.as_of,
+        symbols=symbols,
+        index=order,
+        securities=secs,
+        price=price,
+        fractional=fractional,
+        quantity=quantity,
+        value=value,
+        cash=cash,
+        total_value=total,
+        lots=lots,
+        lot_sec=lot_sec,
+        lot_qty=lot_qty,
+        lot_basis=lot_basis,
+        lot_acquired=lot_acquired,
+        lot_long=long_term_mask(lot_acquired, request.as_of),
+        lot_value=lot_value,
+        lot_gain=lot_value - lot_basis,
+    )

@@ -1,0 +1,487 @@
+"""``rebalance(request) -> result``: the pipeline of one account.
+
+validate -> arrays (``positions``) -> targets -> bounds (``limits``) -> optimise -> round ->
+report.  Pure: no I/O, no Django; safe to call from Celery workers, the API and benchmarks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .drift import DriftUnits, drift_units, total_drift
+from .errors import EngineError, InfeasibleParameters, InvalidRequest
+from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
+from .limits import Limits, build_limits
+from .optimizer import Infeasible, ProblemData, solve
+from .positions import Book, build_book
+from .request import RebalanceRequest, validate_request
+from .result import CASH_KEY, REASONS, Alert, Diagnostics, LotSale, RebalanceResult, Summary, Trade
+from .risk import RiskMatrix, build_risk
+from .rounding import Fill, round_trades
+from .targets import TargetPlan, plan_targets, universe_symbols
+from .tax import incremental_tax
+
+__all__ = ["rebalance"]
+
+MAX_SOLVES = 3
+
+
+@dataclass(slots=True, eq=False)
+class _Prepared:
+    request: RebalanceRequest
+    book: Book
+    plan: TargetPlan
+    effects: InstructionEffects
+    limits: Limits
+    risk: RiskMatrix | None = None
+    data: ProblemData | None = None
+
+
+def _prepare(request: RebalanceRequest) -> _Prepared:
+    try:
+        securities = validate_request(request)
+    except (TypeError, AttributeError) as exc:
+        raise InvalidRequest(f"malformed request: {exc}") from exc
+    params = request.parameters
+    effects = read_instructions(params.instructions)
+    book = build_book(request, securities, universe_symbols(request))
+    target, floor = cash_levels(params.cash, effects, book.total_value)
+    plan = plan_targets(request, book, target, floor)
+    apply_swap_targets(plan, book, effects)
+    limits = build_limits(request, book, plan, effects)
+    prepared = _Prepared(request, book, plan, effects, limits)
+    if limits.inside_band:
+        return prepared
+    risk_models = {
+        s.asset_class: s.benchmark.risk_model
+        for s in request.model.sleeves
+        if s.benchmark is not None and s.benchmark.risk_model is not None
+    }
+    prepared.risk = build_risk(book, plan, risk_models)
+    prepared.data = ProblemData(
+        lot_sec=book.lot_sec,
+        w0=book.weights,
+        reference=plan.reference,
+        lookthrough=plan.lookthrough,
+        exposures=prepared.risk.exposures,
+        specific=prepared.risk.specific,
+        x_lb=limits.x_lb,
+        x_ub=limits.x_ub,
+        tax=limits.tax,
+        gain=limits.gain,
+        b_lb=limits.b_lb,
+        b_ub=limits.b_ub,
+        s_lb=limits.s_lb,
+        cash0=book.cash_weight,
+        cash_floor=plan.cash_floor,
+        cash_target=plan.cash_target,
+        cost_rate=limits.cost_rate,
+        budget=limits.budget,
+        max_turnover=limits.max_turnover,
+    )
+    return prepared
+
+
+def rebalance(request: RebalanceRequest) -> RebalanceResult:
+    """Propose the trades for one account and explain them.
+
+    Raises ``InvalidRequest`` for bad input, ``InfeasibleParameters`` (naming the conflicting
+    parameters) when the parameters cannot all hold, ``SolverFailed`` on numerical failure.
+    """
+    start = time.perf_counter()
+    prepared = _prepare(request)
+    diagnostics = Diagnostics(status="inside_tolerance")
+    if prepared.limits.inside_band:
+        fill = Fill(np.zeros(len(prepared.book.lots)), np.zeros(prepared.book.n), [])
+    else:
+        try:
+            fill, diagnostics = _optimise(prepared)
+        except Infeasible:
+            raise _explain_infeasible(request) from None
+    _guard_wash_sales(prepared, fill)
+    total_ms = (time.perf_counter() - start) * 1e3
+    return _report(prepared, fill, replace(diagnostics, total_ms=total_ms))
+
+
+def _optimise(prepared: _Prepared) -> tuple[Fill, Diagnostics]:
+    data = prepared.data
+    book = prepared.book
+    trading = prepared.request.parameters.trading
+    compile_s = solve_s = 0.0
+    cached = True
+    for attempt in range(1, MAX_SOLVES + 1):
+        solution = solve(data)
+        compile_s += solution.compile_seconds
+        solve_s += solution.solve_seconds
+        cached &= solution.cached
+        fill = round_trades(book, prepared.plan, prepared.limits, solution, trading)
+        # FIFO/HIFO relief may realise more gain than the optimiser's lot choice: tighten the
+        # budget by the excess and solve again rather than break the relief order.
+        if fill.gain_trimmed <= max(1.0, 0.01 * data.budget * book.total_value) or attempt == MAX_SOLVES:
+            break
+        data = replace(data, budget=max(0.0, data.budget - fill.gain_trimmed / book.total_value))
+    diagnostics = Diagnostics(
+        status=solution.status,
+        solves=attempt,
+        cached=cached,
+        compile_ms=compile_s * 1e3,
+        solve_ms=solve_s * 1e3,
+    )
+    if solution.status != "optimal":
+        fill.notes.append(f"the solver reported {solution.status}; check the proposal")
+    return fill, diagnostics
+
+
+def _relaxations(request: RebalanceRequest) -> list[tuple[str, object]]:
+    p = request.parameters
+    out: list[tuple[str, object]] = []
+    if p.cash.floor > 0:
+        out.append(("cash.floor", replace(p, cash=replace(p.cash, floor=0.0))))
+    if p.transition is not None:
+        for name in ("max_net_gain_per_run", "max_net_gain_per_year"):
+            if getattr(p.transition, name) is not None:
+                out.append((f"transition.{name}", replace(p, transition=replace(p.transition, **{name: None}))))
+    if p.trading.max_turnover is not None:
+        out.append(("trading.max_turnover", replace(p, trading=replace(p.trading, max_turnover=None))))
+    for name in ("do_not_sell", "hold", "do_not_buy"):
+        if getattr(p.restrictions, name):
+            out.append((f"restrictions.{name}", replace(p, restrictions=replace(p.restrictions, **{name: ()}))))
+    if p.harvest is not None:
+        out.append(("harvest", replace(p, harvest=None)))
+    kinds = {i.kind for i in p.instructions}
+    for kind in sorted(kinds):
+        kept = tuple(i for i in p.instructions if i.kind != kind)
+        out.append((f"instructions.{kind}", replace(p, instructions=kept)))
+    if not p.wash_sale.allow and request.account.household_trades:
+        out.append(("wash_sale.allow", replace(p, wash_sale=replace(p.wash_sale, allow=True))))
+    if p.screen is not None:
+        out.append(("screen", replace(p, screen=None)))
+    return out
+
+
+def _explain_infeasible(request: RebalanceRequest) -> InfeasibleParameters:
+    """Find the parameters whose relaxation alone makes the problem feasible."""
+    candidates = _relaxations(request)
+    conflicts = []
+    for name, relaxed in candidates:
+        try:
+            prepared = _prepare(replace(request, parameters=relaxed))
+            if not prepared.limits.inside_band:
+                solve(prepared.data)
+        except (Infeasible, EngineError):
+            continue
+        conflicts.append(name)
+    if not conflicts:
+        conflicts = [name for name, _ in candidates] or ["parameters"]
+    listed = ", ".join(conflicts)
+    return InfeasibleParameters(
+        f"the parameters cannot all hold; relax one of: {listed}", conflicts, {"account": request.account.id}
+    )
+
+
+def _guard_wash_sales(prepared: _Prepared, fill: Fill) -> None:
+    """Last line of defence: a proposal must never create a wash sale the parameters forbid."""
+    book, limits = prepared.book, prepared.limits
+    loss_lots = (fill.lot_sold > 0) & (book.lot_gain < 0)
+    sold_groups = set(limits.group[book.lot_sec[loss_lots]].tolist())
+    bought_groups = set(limits.group[fill.bought > 0].tolist())
+    clash = sold_groups & bought_groups
+    if not prepared.request.parameters.wash_sale.allow:
+        clash |= bought_groups & limits.window_loss_groups
+    if clash:
+        raise EngineError("internal error: the proposal would create a wash sale", code="internal_error")
+
+
+def _te(risk: RiskMatrix, plan: TargetPlan, weights: np.ndarray) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    held = plan.lookthrough @ weights if plan.lookthrough is not None else weights
+    for di in plan.direct_index:
+        h = held[di.members]
+        total = h.sum()
+        if total <= 1e-12:
+            out[di.sleeve] = None
+            continue
+        active = np.zeros(len(weights))
+        active[di.members] = h / total - di.bench
+        out[di.sleeve] = math.sqrt(max(risk.variance(active), 0.0))
+    return out
+
+
+def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> RebalanceResult:
+    request, book, plan, limits = prepared.request, prepared.book, prepared.plan, prepared.limits
+    acct = request.account
+    V = book.total_value
+    price = book.price
+    cost = limits.cost_rate
+    sold = fill.sold(book)
+    qty_after = book.quantity - sold + fill.bought
+    value_after = qty_after * price
+    cash_after = fill.cash_after(book, cost)
+    V_after = float(value_after.sum()) + cash_after
+    w_before, w_after = book.weights, value_after / V_after
+    units = drift_units(book.symbols, plan)
+    drift_before = total_drift(units, w_before, book.cash_weight)
+    drift_after = total_drift(units, w_after, cash_after / V_after)
+    risk = prepared.risk
+    if risk is None and plan.direct_index:
+        risk = build_risk(book, plan, {})
+    te_before = _te(risk, plan, w_before) if plan.direct_index else {}
+    te_after = _te(risk, plan, w_after) if plan.direct_index else {}
+
+    # Realised results per lot.
+    lot_price = price[book.lot_sec]
+    sold_lots = np.flatnonzero(fill.lot_sold > 0)
+    proceeds = fill.lot_sold * lot_price
+    with np.errstate(divide="ignore", invalid="ignore"):
+        basis = np.where(book.lot_qty > 0, book.lot_basis * fill.lot_sold / book.lot_qty, 0.0)
+    gain = proceeds - basis
+    disallowed = np.where(gain < 0, -gain * limits.disallowed, 0.0)
+    recognised = gain + disallowed
+    long_ = book.lot_long
+    st = recognised[~long_]
+    lt = recognised[long_]
+    st_gain, st_loss = float(st[st > 0].sum()), float(-st[st < 0].sum())
+    lt_gain, lt_loss = float(lt[lt > 0].sum()), float(-lt[lt < 0].sum())
+    net = st_gain - st_loss + lt_gain - lt_loss
+    tax = 0.0
+    if acct.taxable:
+        tax = incremental_tax(
+            acct.realised_short_term_ytd,
+            acct.realised_long_term_ytd,
+            st_gain - st_loss,
+            lt_gain - lt_loss,
+            acct.short_term_rate,
+            acct.long_term_rate,
+        )
+    harvested = float(-recognised[limits.harvest.lots & (fill.lot_sold > 0)].sum())
+
+    trades = _trades(prepared, fill, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after)
+    buy_value = float(fill.bought @ price)
+    sell_value = float(sold @ price)
+    summary = Summary(
+        market_value=V,
+        cash_before=book.cash,
+        cash_after=cash_after,
+        drift_before=drift_before,
+        drift_after=drift_after,
+        tracking_error_before=te_before,
+        tracking_error_after=te_after,
+        realised_short_term_gain=st_gain,
+        realised_short_term_loss=st_loss,
+        realised_long_term_gain=lt_gain,
+        realised_long_term_loss=lt_loss,
+        net_realised_gain=net,
+        estimated_tax=tax,
+        harvested_losses=harvested,
+        disallowed_losses=float(disallowed.sum()),
+        turnover=(buy_value + sell_value) / (2 * V),
+        trading_cost=cost * (buy_value + sell_value),
+        buy_value=buy_value,
+        sell_value=sell_value,
+        trade_count=len(trades),
+    )
+    warnings = [*plan.warnings, *limits.warnings, *fill.notes]
+    alerts = list(limits.alerts)
+    _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
+    _position_messages(prepared, qty_after, fill, warnings, alerts)
+    if summary.disallowed_losses > 0.005:
+        alerts.append(
+            Alert(
+                "wash_sale_disallowed",
+                f"{summary.disallowed_losses:,.2f} of losses are disallowed by wash sales (allowed by wash_sale.allow)",
+                amount=round(summary.disallowed_losses, 2),
+            )
+        )
+    if len(sold_lots) == 0 and not fill.bought.any() and limits.inside_band:
+        warnings.append("every position is inside its drift band: nothing to trade")
+
+    def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
+        out = {book.symbols[i]: float(w[i]) for i in np.flatnonzero(w > 0)}
+        out[CASH_KEY] = cash_w
+        return out
+
+    targets = {book.symbols[i]: float(plan.target[i]) for i in np.flatnonzero(plan.target > 0)}
+    targets[CASH_KEY] = plan.cash_target
+    return RebalanceResult(
+        account_id=acct.id,
+        as_of=request.as_of,
+        trades=tuple(trades),
+        summary=summary,
+        weights_before=weights(w_before, book.cash_weight),
+        weights_after=weights(w_after, cash_after / V_after),
+        targets=targets,
+        warnings=tuple(warnings),
+        alerts=tuple(alerts),
+        diagnostics=diagnostics,
+    )
+
+
+def _trades(
+    prepared: _Prepared,
+    fill: Fill,
+    sold: np.ndarray,
+    proceeds: np.ndarray,
+    basis: np.ndarray,
+    gain: np.ndarray,
+    disallowed: np.ndarray,
+    w_before: np.ndarray,
+    w_after: np.ndarray,
+    cash_after_w: float,
+) -> list[Trade]:
+    book, plan, limits = prepared.book, prepared.plan, prepared.limits
+    p = prepared.request.parameters
+    effects = prepared.effects
+    cost = limits.cost_rate
+    price = book.price
+    units: DriftUnits = drift_units(book.symbols, plan)
+    unit_target = units.target[units.unit]
+    unit_before = units.weights(w_before, book.cash_weight)[units.unit]
+    unit_after = units.weights(w_after, cash_after_w)[units.unit]
+    toward = np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9
+    di_sleeves = {d.sleeve for d in plan.direct_index}
+    selling = sold > 0
+    sleeves_screen = {plan.sleeve_of[i] for i in np.flatnonzero(selling & plan.excluded)}
+    sleeves_harvest = {plan.sleeve_of[i] for i in set(book.lot_sec[limits.harvest.lots & (fill.lot_sold > 0)].tolist())}
+    removed_sold = bool((selling & plan.removed).any())
+    cash_w = book.cash_weight
+    cash_short = cash_w < plan.cash_floor - 1e-9 or cash_w < plan.cash_target - 0.005 or effects.raise_cash > 0
+    cash_long = cash_w > plan.cash_target + 0.005
+    harvest_subs = set(limits.harvest.substitutes.values())
+    trades: list[Trade] = []
+    lot_ids = [lot.id for lot in book.lots]
+    terms = np.where(book.lot_long, "long", "short")
+    for i in np.flatnonzero(selling | (fill.bought > 0)):
+        side = "sell" if selling[i] else "buy"
+        sleeve = plan.sleeve_of[i]
+        reasons: set[str] = set()
+        if i in limits.instruction_secs or effects.liquidate:
+            reasons.add("instruction")
+        if side == "sell":
+            lots = np.flatnonzero((book.lot_sec == i) & (fill.lot_sold > 0))
+            if limits.harvest.lots[lots].any():
+                reasons.add("harvest")
+            if plan.excluded[i]:
+                reasons.add("screen")
+            if plan.removed[i]:
+                reasons.add("removed_asset_class")
+            if cash_short:
+                reasons.add("cash" if effects.raise_cash <= 0 else "instruction")
+            if cash_short and cash_w < plan.cash_floor:
+                reasons.add("cash")
+        else:
+            lots = np.zeros(0, dtype=np.int64)
+            if i in harvest_subs or (sleeve in di_sleeves and sleeve in sleeves_harvest):
+                reasons.add("harvest")
+            if sleeve is not None and sleeve in sleeves_screen:
+                reasons.add("screen")
+            if removed_sold:
+                reasons.add("removed_asset_class")
+            if cash_long:
+                reasons.add("cash")
+        if plan.restricted[i]:
+            reasons.add("restriction")
+        if sleeve in di_sleeves:
+            reasons.add("direct_index")
+        if toward[i] or not reasons:
+            reasons.add("transition" if p.transition is not None else "drift")
+        qty = float(sold[i] if side == "sell" else fill.bought[i])
+        value = qty * float(price[i])
+        sales = tuple(
+            LotSale(
+                lot_id=lot_ids[j],
+                quantity=float(fill.lot_sold[j]),
+                proceeds=float(proceeds[j]),
+                cost_basis=float(basis[j]),
+                gain=float(gain[j]),
+                term=str(terms[j]),
+                disallowed_loss=float(disallowed[j]),
+            )
+            for j in lots
+        )
+        trades.append(
+            Trade(
+                symbol=book.symbols[i],
+                side=side,
+                quantity=qty,
+                price=float(price[i]),
+                value=value,
+                reasons=tuple(r for r in REASONS if r in reasons),
+                lots=sales,
+                realised_gain=float(sum(s.gain for s in sales)),
+                trading_cost=cost * value,
+            )
+        )
+    trades.sort(key=lambda t: (t.side != "sell", t.symbol))
+    return trades
+
+
+def _budget_messages(
+    prepared: _Prepared, net: float, drift_before: float, drift_after: float, warnings: list, alerts: list
+) -> None:
+    p = prepared.request.parameters
+    limits = prepared.limits
+    V = prepared.book.total_value
+    if p.transition is None or not prepared.request.account.taxable:
+        return
+    acct = prepared.request.account
+    caps = []
+    if p.transition.max_net_gain_per_run is not None:
+        caps.append(("per run", p.transition.max_net_gain_per_run, net))
+    if p.transition.max_net_gain_per_year is not None:
+        ytd = acct.realised_short_term_ytd + acct.realised_long_term_ytd
+        caps.append(("per year", p.transition.max_net_gain_per_year, ytd + net))
+    for label, cap, used in caps:
+        if used > cap + 0.005:
+            alerts.append(
+                Alert(
+                    "tax_limit_exceeded",
+                    f"the proposal realises {used:,.2f} of net gains, above the {label} limit of {cap:,.2f}",
+                    amount=round(used - cap, 2),
+                )
+            )
+    if limits.budget < math.inf and drift_after > 0.002:
+        budget = limits.budget * V
+        if net >= budget - max(1.0, 0.01 * budget) and drift_before > 0:
+            progress = max(0.0, (drift_before - drift_after) / drift_before)
+            warnings.append(
+                f"tax budget stopped the transition at {progress:.0%} of the way "
+                f"(net gain {net:,.2f} of {budget:,.2f} allowed)"
+            )
+
+
+def _position_messages(prepared: _Prepared, qty_after: np.ndarray, fill: Fill, warnings: list, alerts: list) -> None:
+    book, plan, limits = prepared.book, prepared.plan, prepared.limits
+    p = prepared.request.parameters
+    for i in np.flatnonzero((qty_after > 1e-9) & (plan.excluded | plan.removed)):
+        why = "excluded by the screen" if plan.excluded[i] else "in a removed asset class"
+        warnings.append(f"{book.symbols[i]} is {why} but kept (tax budget, restriction or turnover)")
+    for di in plan.direct_index:
+        cap = di.params.max_names
+        if cap is None:
+            continue
+        count = int((qty_after[di.members] > 1e-9).sum())
+        if count > cap:
+            alerts.append(
+                Alert(
+                    "max_names_exceeded",
+                    f"sleeve {di.sleeve} holds {count} names, above its maximum of {cap} (selling the rest "
+                    "would break the tax budget or a restriction)",
+                    amount=float(count),
+                )
+            )
+    if p.wash_sale.allow:
+        disallowed_groups = [
+            book.symbols[i] for i in np.flatnonzero(fill.bought > 0) if limits.group[i] in limits.window_loss_groups
+        ]
+        for symbol in disallowed_groups:
+            alerts.append(
+                Alert(
+                    "wash_sale_disallowed",
+                    f"buying {symbol} within 30 days of a household loss sale disallows that loss (allowed by wash_sale.allow)",
+                    symbol=symbol,
+                )
+            )

@@ -1,0 +1,261 @@
+"""Input dataclasses: one account, its securities, its model and its parameters.
+
+Units: quantities in shares, money in account currency, weights as fractions (0.25 = 25%),
+dates as ``datetime.date``.  Mappings are plain dicts and must be treated as read-only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from .errors import InvalidRequest
+from .parameters import Parameters
+
+__all__ = [
+    "TaxLot",
+    "HouseholdTrade",
+    "Account",
+    "Security",
+    "RiskModel",
+    "Benchmark",
+    "Sleeve",
+    "Model",
+    "RebalanceRequest",
+    "validate_request",
+]
+
+WEIGHT_TOLERANCE = 1e-6
+
+
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequest(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxLot:
+    """A tax lot: ``quantity`` shares of ``symbol`` bought on ``acquired`` for ``cost_basis`` in total."""
+
+    id: str
+    symbol: str
+    quantity: float
+    cost_basis: float
+    acquired: date
+
+    def __post_init__(self) -> None:
+        if _finite(self.quantity, f"quantity of lot {self.id}") < 0:
+            raise InvalidRequest(f"negative quantity in lot {self.id}", {"lot": self.id})
+        if _finite(self.cost_basis, f"cost basis of lot {self.id}") < 0:
+            raise InvalidRequest(f"negative cost basis in lot {self.id}", {"lot": self.id})
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdTrade:
+    """A trade of the last 30 days in any account of the household (tax-deferred ones included).
+
+    ``realised_gain`` of a sale: negative for a loss; ``None`` (unknown) is treated as a loss,
+    which is the safe side for the wash-sale rules.
+    """
+
+    date: date
+    symbol: str
+    side: str
+    quantity: float
+    realised_gain: float | None = None
+    account_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.side not in ("buy", "sell"):
+            raise InvalidRequest(f"household trade side must be 'buy' or 'sell', got {self.side!r}")
+        if _finite(self.quantity, f"quantity of household trade in {self.symbol}") < 0:
+            raise InvalidRequest(f"negative quantity in household trade of {self.symbol}")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The account being rebalanced.
+
+    ``short_term_rate`` / ``long_term_rate``: marginal tax rates on gains; ``realised_*_ytd``:
+    net gains already realised this year; ``taxable=False`` for tax-deferred accounts (no tax,
+    no harvesting, but its purchases still count for the household's wash sales).
+    """
+
+    id: str
+    cash: float
+    short_term_rate: float = 0.37
+    long_term_rate: float = 0.20
+    lots: tuple[TaxLot, ...] = ()
+    realised_short_term_ytd: float = 0.0
+    realised_long_term_ytd: float = 0.0
+    household_trades: tuple[HouseholdTrade, ...] = ()
+    taxable: bool = True
+
+    def __post_init__(self) -> None:
+        _finite(self.cash, "account cash")
+        for name in ("short_term_rate", "long_term_rate"):
+            if not 0.0 <= _finite(getattr(self, name), name) <= 1.0:
+                raise InvalidRequest(f"{name} must be between 0 and 1")
+        _finite(self.realised_short_term_ytd, "realised_short_term_ytd")
+        _finite(self.realised_long_term_ytd, "realised_long_term_ytd")
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    """A security: price, classification, screen attributes, and whether fractions may be traded."""
+
+    symbol: str
+    price: float
+    asset_class: str
+    sector: str | None = None
+    tags: tuple[str, ...] = ()
+    esg_score: float | None = None
+    fractional: bool = True
+
+    def __post_init__(self) -> None:
+        if _finite(self.price, f"price of {self.symbol}") <= 0:
+            raise InvalidRequest(f"price of {self.symbol} must be positive", {"symbol": self.symbol})
+
+
+@dataclass(frozen=True, slots=True)
+class RiskModel:
+    """A factor risk model: ``loadings[symbol]`` (one per factor), annual ``factor_covariance``
+    (factors x factors) and annual ``specific_variance[symbol]``."""
+
+    factors: tuple[str, ...]
+    loadings: Mapping[str, tuple[float, ...]]
+    factor_covariance: tuple[tuple[float, ...], ...]
+    specific_variance: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Benchmark:
+    """A benchmark: constituent weights (summing to 1) and optionally its risk model.
+
+    Without a risk model the engine's default applies (see ``risk.py``)."""
+
+    name: str
+    constituents: Mapping[str, float]
+    risk_model: RiskModel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleeve:
+    """A sleeve of the model, named by its asset class, with its ``weight`` in the model.
+
+    ``holdings``: funds or securities and their weights within the sleeve (summing to 1);
+    ``benchmark``: what the sleeve tracks.  A sleeve with a benchmark and no holdings is held as a
+    direct index of the benchmark.
+    """
+
+    asset_class: str
+    weight: float
+    holdings: Mapping[str, float] = field(default_factory=dict)
+    benchmark: Benchmark | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A model portfolio: sleeves whose weights sum to 1 (cash is set by the cash parameters)."""
+
+    name: str
+    sleeves: tuple[Sleeve, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceRequest:
+    """Everything the engine needs for one account on one date."""
+
+    as_of: date
+    account: Account
+    securities: tuple[Security, ...]
+    model: Model
+    parameters: Parameters = field(default_factory=Parameters)
+
+
+def _check_weights(weights: Mapping[str, float], what: str) -> None:
+    total = 0.0
+    for symbol, w in weights.items():
+        if _finite(w, f"weight of {symbol} in {what}") < 0:
+            raise InvalidRequest(f"negative weight of {symbol} in {what}")
+        total += w
+    if abs(total - 1.0) > WEIGHT_TOLERANCE * max(1, len(weights)):
+        raise InvalidRequest(f"weights in {what} sum to {total:.6f}, not 1", {"where": what, "sum": total})
+
+
+def validate_request(request: RebalanceRequest) -> dict[str, Security]:
+    """Check cross-references and sums; return the securities by symbol.
+
+    Raises ``InvalidRequest`` naming the problem: unknown symbols, duplicate lot ids, weights that
+    do not sum to 1, risk models of the wrong shape.
+    """
+    if not isinstance(request, RebalanceRequest):
+        raise InvalidRequest(f"expected a RebalanceRequest, got {type(request).__name__}")
+    securities: dict[str, Security] = {}
+    for s in request.securities:
+        if s.symbol in securities:
+            raise InvalidRequest(f"security {s.symbol!r} listed twice")
+        securities[s.symbol] = s
+
+    def known(symbol: str, where: str) -> None:
+        if symbol not in securities:
+            raise InvalidRequest(f"unknown symbol {symbol!r} in {where}", {"symbol": symbol, "where": where})
+
+    seen: set[str] = set()
+    for lot in request.account.lots:
+        if lot.id in seen:
+            raise InvalidRequest(f"duplicate lot id {lot.id!r}")
+        seen.add(lot.id)
+        known(lot.symbol, f"lot {lot.id}")
+    if not request.model.sleeves:
+        raise InvalidRequest("the model has no sleeves")
+    sleeve_names = [s.asset_class for s in request.model.sleeves]
+    if len(set(sleeve_names)) != len(sleeve_names):
+        raise InvalidRequest("two sleeves of the model share an asset class")
+    _check_weights({s.asset_class: s.weight for s in request.model.sleeves}, f"model {request.model.name}")
+    for sleeve in request.model.sleeves:
+        if sleeve.holdings:
+            _check_weights(sleeve.holdings, f"sleeve {sleeve.asset_class}")
+            for symbol in sleeve.holdings:
+                known(symbol, f"sleeve {sleeve.asset_class}")
+        elif sleeve.benchmark is None:
+            raise InvalidRequest(f"sleeve {sleeve.asset_class} has neither holdings nor a benchmark")
+        if sleeve.benchmark is not None:
+            bench = sleeve.benchmark
+            _check_weights(bench.constituents, f"benchmark {bench.name}")
+            for symbol in bench.constituents:
+                known(symbol, f"benchmark {bench.name}")
+            if bench.risk_model is not None:
+                _check_risk_model(bench.risk_model, bench.name)
+    params = request.parameters
+    for group, mapping in (
+        ("harvest.substitutes", params.harvest.substitutes if params.harvest else {}),
+        ("transition.substitutes", params.transition.substitutes if params.transition else {}),
+    ):
+        for a, b in mapping.items():
+            known(a, group)
+            known(b, group)
+    for ins in params.instructions:
+        for symbol in (ins.sell, ins.buy):
+            if symbol is not None:
+                known(symbol, f"instruction {ins.kind}")
+    for trade in request.account.household_trades:
+        if not isinstance(trade.date, date):
+            raise InvalidRequest(f"household trade of {trade.symbol} has no valid date")
+    return securities
+
+
+def _check_risk_model(rm: RiskModel, name: str) -> None:
+    k = len(rm.factors)
+    cov = rm.factor_covariance
+    if len(cov) != k or any(len(row) != k for row in cov):
+        raise InvalidRequest(f"factor covariance of benchmark {name} must be {k}x{k}")
+    for symbol, row in rm.loadings.items():
+        if len(row) != k:
+            raise InvalidRequest(f"loadings of {symbol} in benchmark {name} must have {k} values")
+    for symbol, v in rm.specific_variance.items():
+        if _finite(v, f"specific variance of {symbol}") < 0:
+            raise InvalidRequest(f"negative specific variance of {symbol} in benchmark {name}")

@@ -1,0 +1,267 @@
+"""From the optimiser's fractions to tradable quantities.
+
+Whole shares (when asked, or when the security does not trade fractions), minimum trade size,
+clean-up of solver dust, lot relief by the chosen method, then repairs that rounding may need:
+keep cash at or above its floor, turnover under its cap and net gains within the tax budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .limits import Limits
+from .lots import relief_order, relieve
+from .optimizer import Solution
+from .parameters import TradingParams
+from .positions import Book
+from .targets import TargetPlan
+
+__all__ = ["Fill", "round_trades", "DUST_VALUE", "FRACTION_DECIMALS"]
+
+DUST_VALUE = 0.01
+FRACTION_DECIMALS = 6
+_EPS = 1e-9
+
+
+@dataclass(slots=True, eq=False)
+class Fill:
+    """Shares sold from each lot and shares bought of each security; repairs made, as text."""
+
+    lot_sold: np.ndarray
+    bought: np.ndarray
+    notes: list[str]
+    gain_trimmed: float = 0.0
+
+    def sold(self, book: Book) -> np.ndarray:
+        """Shares sold per security."""
+        return np.bincount(book.lot_sec, weights=self.lot_sold, minlength=book.n)
+
+    def cash_after(self, book: Book, cost_rate: float) -> float:
+        """Cash after the trades and their costs."""
+        sells = float(self.sold(book) @ book.price)
+        buys = float(self.bought @ book.price)
+        return book.cash + sells - buys - cost_rate * (sells + buys)
+
+
+def _round_near(q: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    return np.where(whole, np.round(q), np.round(q, FRACTION_DECIMALS))
+
+
+def round_trades(
+    book: Book, plan: TargetPlan, limits: Limits, solution: Solution, trading: TradingParams
+) -> Fill:
+    """Round the optimiser's solution into a tradable, repaired proposal."""
+    V = book.total_value
+    price = book.price
+    lot_sec = book.lot_sec
+    n = book.n
+    notes: list[str] = []
+    whole = trading.whole_shares | ~book.fractional
+
+    # Dust: solver noise below a cent, and lots sold to within a hair of their size.
+    x = np.minimum(solution.x, limits.x_ub)
+    x = np.where(x * V < DUST_VALUE / 2, 0.0, x)
+    x = np.where(limits.x_ub - x < 1e-7 * np.maximum(limits.x_ub, 1e-12) + DUST_VALUE / (2 * V), limits.x_ub, x)
+    x = np.maximum(x, limits.x_lb)
+    opt_lot = x * V / price[lot_sec]
+    opt_lot = np.minimum(opt_lot, book.lot_qty)
+    buy = solution.b * V / price
+    buy = np.where(buy * price < DUST_VALUE / 2, 0.0, buy)
+    sell = np.bincount(lot_sec, weights=opt_lot, minlength=n)
+
+    # Never both directions in one security: net them (the optimiser rarely leaves both).
+    both = (sell > 0) & (buy > 0)
+    if both.any():
+        net = buy - sell
+        buy = np.where(both, np.maximum(net, 0.0), buy)
+        sell = np.where(both, np.maximum(-net, 0.0), sell)
+
+    _apply_min_position(book, plan, buy)
+
+    # Forced shares (harvested lots, instructions) are sold whatever the rounding.
+    forced_lot = np.where(limits.forced, book.lot_qty, 0.0)
+    forced = np.bincount(lot_sec, weights=forced_lot, minlength=n)
+    forced = np.maximum(forced, np.minimum(book.quantity, limits.s_lb * V / price))
+    held = book.quantity
+    closing = sell >= held - np.maximum(1e-6 * held, 1e-9)
+    sell = np.where(closing, held, _round_near(sell, whole))
+    sell = np.clip(np.maximum(sell, forced), 0.0, held)
+    # A sale that leaves less than a whole share / a cent closes the position instead.
+    leftover = held - sell
+    sell = np.where((sell > 0) & ((leftover * price < DUST_VALUE) | (whole & (leftover < 1 - _EPS))), held, sell)
+    # Nearest, not down: the solver's 9.99999 shares mean 10; the cash repair below trims if needed.
+    buy = _round_near(buy, whole)
+    min_buy = np.ceil(limits.b_lb * V / price * (1 - 1e-6) - _EPS)
+    buy = np.where(limits.b_lb > 0, np.maximum(buy, np.where(whole, min_buy, 0.0)), buy)
+
+    # Minimum trade size, for discretionary trades only.
+    if trading.min_trade_value > 0:
+        small_sell = (sell * price < trading.min_trade_value) & (sell < held) & (forced <= 0)
+        sell = np.where(small_sell, 0.0, sell)
+        small_buy = (buy * price < trading.min_trade_value) & (limits.b_lb <= 0)
+        buy = np.where(small_buy, 0.0, buy)
+    buy = np.where(buy * price < DUST_VALUE, 0.0, buy)
+
+    lot_sold = _relieve_lots(book, limits, trading.lot_selection, sell, opt_lot, forced_lot)
+    fill = Fill(lot_sold, buy, notes)
+    _repair(book, limits, fill, whole, trading)
+    return fill
+
+
+def _apply_min_position(book: Book, plan: TargetPlan, buy: np.ndarray) -> None:
+    """Drop buys that would end below a direct index's minimum position; give their value to the
+    sleeve's other buys pro rata (no re-solve: a semi-continuous bound is not convex)."""
+    for di in plan.direct_index:
+        floor = di.params.min_position_weight
+        if floor <= 0:
+            continue
+        m = di.members
+        after = (book.value[m] + buy[m] * book.price[m]) / book.total_value
+        small = (buy[m] > 0) & (after < floor)
+        if not small.any():
+            continue
+        freed = float((buy[m][small] * book.price[m][small]).sum())
+        buy[m[small]] = 0.0
+        keep = m[buy[m] > 0]
+        if len(keep) and freed > 0:
+            value = buy[keep] * book.price[keep]
+            buy[keep] += freed * value / value.sum() / book.price[keep]
+
+
+def _relieve_lots(
+    book: Book,
+    limits: Limits,
+    method: str,
+    sell: np.ndarray,
+    opt_lot: np.ndarray,
+    forced_lot: np.ndarray,
+) -> np.ndarray:
+    """Shares per lot for the per-security sales ``sell``.
+
+    Forced lots go first.  ``tax_optimal`` keeps the optimiser's own choice of lots (it is
+    consistent with the tax budget) and adjusts for rounding in tax order; FIFO and HIFO draw
+    the rest in their order.
+    """
+    lot_sec = book.lot_sec
+    out = np.zeros(len(book.lots))
+    secs = np.flatnonzero(sell > 0)
+    if not len(secs):
+        return out
+    starts = np.searchsorted(lot_sec, secs, side="left")
+    ends = np.searchsorted(lot_sec, secs, side="right")
+    price = book.price
+    for i, a, z in zip(secs.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        qty = book.lot_qty[a:z]
+        q = min(float(sell[i]), float(qty.sum()))
+        f = np.minimum(forced_lot[a:z], qty)
+        if q >= qty.sum() - 1e-12:
+            out[a:z] = qty
+            continue
+        tax_ps = limits.tax[a:z] * price[i]
+        basis_ps = np.divide(book.lot_basis[a:z], qty, out=np.zeros_like(qty), where=qty > 0)
+        order = relief_order(method, basis_ps, book.lot_acquired[a:z], tax_ps)
+        rest = np.maximum(q - f.sum(), 0.0)
+        if method == "tax_optimal":
+            base = np.maximum(opt_lot[a:z] - f, 0.0)
+            take = _adjust(base, qty - f, rest, order)
+        else:
+            take = relieve(rest, qty - f, order)
+        out[a:z] = f + take
+    return out
+
+
+def _adjust(base: np.ndarray, cap: np.ndarray, quantity: float, order: np.ndarray) -> np.ndarray:
+    """Change ``base`` to total ``quantity``: remove from the end of ``order``, add from its start."""
+    take = np.minimum(base, cap)
+    diff = quantity - take.sum()
+    if diff < 0:
+        for j in order[::-1]:
+            cut = min(take[j], -diff)
+            take[j] -= cut
+            diff += cut
+            if diff >= -1e-12:
+                break
+    elif diff > 0:
+        for j in order:
+            add = min(cap[j] - take[j], diff)
+            take[j] += add
+            diff -= add
+            if diff <= 1e-12:
+                break
+    return take
+
+
+def _repair(book: Book, limits: Limits, fill: Fill, whole: np.ndarray, trading: TradingParams) -> None:
+    """Restore cash floor, turnover cap and tax budget after rounding, trimming buys and sales."""
+    V = book.total_value
+    price = book.price
+    cost = limits.cost_rate
+    floor = limits.cash_floor * V
+    if limits.budget < math.inf:
+        _trim_gains(book, limits, fill, whole)
+    deficit = floor - fill.cash_after(book, cost)
+    if deficit > 1e-7:
+        _trim_buys(fill, price, whole, deficit / (1 + cost) + 1e-9, limits.b_lb * V / price)
+        if floor - fill.cash_after(book, cost) > 1e-6:
+            fill.notes.append("rounding left cash slightly below its floor")
+    if limits.max_turnover < math.inf:
+        traded = float(fill.sold(book) @ price + fill.bought @ price)
+        excess = traded - 2 * limits.max_turnover * V
+        if excess > 1e-7:
+            _trim_buys(fill, price, whole, excess + 1e-9, np.zeros_like(price))
+
+
+def _trim_buys(fill: Fill, price: np.ndarray, whole: np.ndarray, amount: float, minimum: np.ndarray) -> None:
+    """Reduce buys, largest first, by at least ``amount`` of value."""
+    value = fill.bought * price
+    for i in np.argsort(-value):
+        if amount <= 0 or fill.bought[i] <= 0:
+            break
+        room = fill.bought[i] - (np.ceil(minimum[i] - _EPS) if minimum[i] > 0 else 0.0)
+        if room <= 0:
+            continue
+        shares = amount / price[i]
+        shares = math.ceil(shares - _EPS) if whole[i] else math.ceil(shares * 10**FRACTION_DECIMALS) / 10**FRACTION_DECIMALS
+        cut = min(room, shares)
+        fill.bought[i] -= cut
+        amount -= cut * price[i]
+    fill.bought[fill.bought * price < DUST_VALUE] = 0.0
+
+
+def _trim_gains(book: Book, limits: Limits, fill: Fill, whole: np.ndarray) -> None:
+    """Sell fewer gain shares (largest gain per share first) until net gain fits the budget."""
+    V = book.total_value
+    price = book.price[book.lot_sec]
+    value = fill.lot_sold * price
+    gain_lot = limits.gain * value
+    excess = float(gain_lot.sum()) - limits.budget * V
+    if excess <= 1e-6:
+        return
+    fill.gain_trimmed = excess
+    per_share = limits.gain * price
+    candidates = np.flatnonzero((fill.lot_sold > 0) & (per_share > 0) & ~limits.forced)
+    for j in candidates[np.argsort(-per_share[candidates])]:
+        if excess <= 1e-6:
+            break
+        shares = excess / per_share[j]
+        if whole[book.lot_sec[j]]:
+            shares = math.ceil(shares - _EPS)
+        cut = min(fill.lot_sold[j], shares)
+        fill.lot_sold[j] -= cut
+        excess -= cut * per_share[j]
+    # Whole-share positions must not be left with a fractional sale after the cut.
+    sec = book.lot_sec
+    sold = fill.sold(book)
+    frac = whole & (np.abs(sold - np.round(sold)) > 1e-9) & (sold < book.quantity)
+    for i in np.flatnonzero(frac):
+        lots = np.flatnonzero((sec == i) & (fill.lot_sold > 0))
+        extra = sold[i] - math.floor(sold[i] + _EPS)
+        for j in lots[::-1]:
+            cut = min(fill.lot_sold[j], extra)
+            fill.lot_sold[j] -= cut
+            extra -= cut
+            if extra <= 1e-12:
+                break

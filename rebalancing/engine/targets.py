@@ -1,0 +1,323 @@
+"""From the model to per-security targets.
+
+Steps, each a parameter of its own: drop removed asset classes and rescale the other sleeves;
+screen holdings out of each sleeve and give the freed weight to the rest of the sleeve (pro rata,
+or leave it to the optimiser to track the sleeve's benchmark); replace a direct-indexed sleeve's
+funds by up to N benchmark constituents; let legacy close substitutes stand in for model
+symbols; keep restricted positions where they are and rescale the rest of their sleeve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import InfeasibleParameters, InvalidRequest
+from .parameters import DirectIndexParams, Parameters
+from .positions import Book
+from .request import RebalanceRequest, Sleeve
+from .screens import excluded_mask
+
+__all__ = ["DirectIndexSleeve", "TargetPlan", "universe_symbols", "sleeve_weights", "plan_targets"]
+
+
+@dataclass(slots=True, eq=False)
+class DirectIndexSleeve:
+    """A sleeve held as constituents of its benchmark.
+
+    ``members``: universe indices of the constituents; ``bench``: their (unscreened) benchmark
+    weights; ``selected``: which members may be bought (screens, max names); ``funds``: indices of
+    the sleeve's funds being replaced (held through look-through to the benchmark).
+    """
+
+    sleeve: str
+    weight: float
+    members: np.ndarray
+    bench: np.ndarray
+    selected: np.ndarray
+    funds: np.ndarray
+    params: DirectIndexParams
+
+
+@dataclass(slots=True, eq=False)
+class TargetPlan:
+    """Targets and the tracking reference, as fractions of account value.
+
+    ``target``: the holdings the proposal aims at (drift is measured against it);
+    ``reference``: what the optimiser tracks, in look-through space (``lookthrough`` maps
+    holdings into it; None = identity).  They differ only for direct-indexed sleeves and for
+    ``screen.rescale = "track_benchmark"``.
+    """
+
+    target: np.ndarray
+    reference: np.ndarray
+    lookthrough: sp.csr_matrix | None
+    sleeve_of: list[str | None]
+    sleeve_weights: dict[str, float]
+    cash_target: float
+    cash_floor: float
+    excluded: np.ndarray
+    removed: np.ndarray
+    legacy: np.ndarray
+    restricted: np.ndarray
+    buyable: np.ndarray
+    direct_index: list[DirectIndexSleeve]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _direct_index_params(request: RebalanceRequest) -> dict[str, DirectIndexParams]:
+    params = {d.sleeve: d for d in request.parameters.direct_index}
+    names = {s.asset_class for s in request.model.sleeves}
+    for name in params:
+        if name not in names:
+            raise InvalidRequest(f"direct_index names sleeve {name!r}, which is not in the model")
+    for sleeve in request.model.sleeves:
+        if sleeve.asset_class in params and sleeve.benchmark is None:
+            raise InvalidRequest(f"sleeve {sleeve.asset_class} cannot be direct-indexed: it has no benchmark")
+        if not sleeve.holdings and sleeve.benchmark is not None:
+            params.setdefault(sleeve.asset_class, DirectIndexParams(sleeve=sleeve.asset_class))
+    return params
+
+
+def universe_symbols(request: RebalanceRequest) -> list[str]:
+    """Every symbol the proposal may touch besides the held ones."""
+    params = request.parameters
+    di = _direct_index_params(request)
+    out: list[str] = []
+    for sleeve in request.model.sleeves:
+        out.extend(sleeve.holdings)
+        if sleeve.asset_class in di:
+            out.extend(sleeve.benchmark.constituents)
+    if params.harvest:
+        out.extend(params.harvest.substitutes.values())
+    for ins in params.instructions:
+        out.extend(s for s in (ins.sell, ins.buy) if s)
+    return out
+
+
+def sleeve_weights(sleeves: Iterable[Sleeve], removed: Iterable[str], invested: float) -> dict[str, float]:
+    """Account weight of each remaining sleeve after removing asset classes (pro-rata rescale)."""
+    removed = set(removed)
+    kept = {s.asset_class: s.weight for s in sleeves if s.asset_class not in removed}
+    total = sum(kept.values())
+    if not kept or total <= 0:
+        raise InfeasibleParameters(
+            "removing these asset classes leaves nothing of the model",
+            ["removed_asset_classes", "model"],
+        )
+    return {name: invested * w / total for name, w in kept.items()}
+
+
+def plan_targets(
+    request: RebalanceRequest, book: Book, cash_target: float, cash_floor: float
+) -> TargetPlan:
+    """Compute targets, reference and look-through for the account (see the module docstring)."""
+    params: Parameters = request.parameters
+    n = book.n
+    idx = book.index
+    w0 = book.weights
+    warnings: list[str] = []
+    model_classes = {s.asset_class for s in request.model.sleeves}
+    for name in params.removed_asset_classes:
+        if name not in model_classes:
+            warnings.append(f"asset class {name!r} is not in the model; nothing to remove")
+    weights = sleeve_weights(request.model.sleeves, params.removed_asset_classes, 1.0 - cash_target)
+    di_params = _direct_index_params(request)
+    screen = params.screen
+    track = screen is not None and screen.rescale == "track_benchmark"
+    excluded = excluded_mask(book.securities, screen)
+    buy_restricted = np.zeros(n, dtype=bool)
+    for s in (*params.restrictions.do_not_buy, *params.restrictions.hold):
+        if s in idx:
+            buy_restricted[idx[s]] = True
+
+    target = np.zeros(n)
+    reference = np.zeros(n)
+    sleeve_of: list[str | None] = [None] * n
+    removed = np.zeros(n, dtype=bool)
+    selectable = np.zeros(n, dtype=bool)
+    di_sleeves: list[DirectIndexSleeve] = []
+    look_rows: list[int] = []
+    look_cols: list[int] = []
+    look_vals: list[float] = []
+    replaced = np.zeros(n, dtype=bool)
+
+    for sleeve in request.model.sleeves:
+        name = sleeve.asset_class
+        if name not in weights:
+            for s in sleeve.holdings:
+                removed[idx[s]] = True
+            continue
+        W = weights[name]
+        if name in di_params:
+            di = _plan_direct_index(sleeve, di_params[name], W, book, excluded, buy_restricted, track)
+            di_sleeves.append(di)
+            for i in di.members:
+                sleeve_of[i] = name
+            target[di.members[di.selected]] += W * di.bench[di.selected] / di.bench[di.selected].sum()
+            eligible = ~excluded[di.members]
+            ref_w = di.bench if track else di.bench * eligible / di.bench[eligible].sum()
+            reference[di.members] += W * ref_w
+            selectable[di.members[di.selected]] = True
+            for f in di.funds:
+                sleeve_of[f] = name
+                replaced[f] = True
+                look_rows.extend(di.members.tolist())
+                look_cols.extend([int(f)] * len(di.members))
+                look_vals.extend(di.bench.tolist())
+            continue
+        members = np.array([idx[s] for s in sleeve.holdings], dtype=np.int64)
+        h = np.array(list(sleeve.holdings.values()), dtype=float)
+        keep = ~excluded[members]
+        if not keep.any() or h[keep].sum() <= 0:
+            raise InfeasibleParameters(
+                f"the screen excludes every holding of sleeve {name}", ["screen", f"model.{name}"]
+            )
+        screened = h * keep / h[keep].sum()
+        for i in members:
+            sleeve_of[i] = name
+        target[members] += W * screened
+        reference[members] += W * (h if track else screened)
+        selectable[members[keep]] = True
+
+    # Held securities of a removed asset class that the model does not name.
+    removed_classes = set(params.removed_asset_classes)
+    for i, sec in enumerate(book.securities):
+        if sec.asset_class in removed_classes and sleeve_of[i] is None:
+            removed[i] = True
+    legacy = (book.value > 0) & (target <= 0) & (reference <= 0) & ~replaced & ~excluded & ~removed
+    # Transition: a legacy close substitute stands in for its model symbol up to that target.
+    if params.transition is not None:
+        for old, new in params.transition.substitutes.items():
+            if old not in idx or new not in idx:
+                continue
+            i, j = idx[old], idx[new]
+            keep_w = min(w0[i], target[j])
+            if keep_w <= 0 or excluded[i]:
+                continue
+            target[i] += keep_w
+            target[j] -= keep_w
+            reference[i] += keep_w
+            reference[j] -= keep_w
+            sleeve_of[i] = sleeve_of[j]
+            legacy[i] = False
+
+    restricted = _apply_restrictions(request, book, target, reference, sleeve_of, di_sleeves)
+    buyable = selectable & ~excluded & ~buy_restricted & (target > 0)
+    lookthrough = None
+    if look_rows:
+        # Identity for every security except the replaced funds, whose column is the benchmark.
+        diag = np.where(replaced, 0.0, 1.0)
+        rows = np.concatenate((np.arange(n), look_rows))
+        cols = np.concatenate((np.arange(n), look_cols))
+        vals = np.concatenate((diag, look_vals))
+        lookthrough = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    return TargetPlan(
+        target=target,
+        reference=reference,
+        lookthrough=lookthrough,
+        sleeve_of=sleeve_of,
+        sleeve_weights=weights,
+        cash_target=cash_target,
+        cash_floor=cash_floor,
+        excluded=excluded,
+        removed=removed,
+        legacy=legacy,
+        restricted=restricted,
+        buyable=buyable,
+        direct_index=di_sleeves,
+        warnings=warnings,
+    )
+
+
+def _plan_direct_index(
+    sleeve: Sleeve,
+    params: DirectIndexParams,
+    weight: float,
+    book: Book,
+    excluded: np.ndarray,
+    buy_restricted: np.ndarray,
+    track: bool,
+) -> DirectIndexSleeve:
+    idx = book.index
+    bench = sleeve.benchmark
+    members = np.array([idx[s] for s in bench.constituents], dtype=np.int64)
+    b = np.array(list(bench.constituents.values()), dtype=float)
+    eligible = ~excluded[members] & ~buy_restricted[members] & (b > 0)
+    if not eligible.any():
+        raise InfeasibleParameters(
+            f"no constituent of {bench.name} passes the screens and restrictions for sleeve {sleeve.asset_class}",
+            ["screen", f"direct_index.{sleeve.asset_class}", "restrictions.do_not_buy"],
+        )
+    selected = eligible.copy()
+    if params.max_names is not None and eligible.sum() > params.max_names:
+        # Keep what is already held (selling it costs tax) and the heaviest benchmark names.
+        held_share = book.value[members] / (book.total_value * weight)
+        score = np.where(eligible, b + held_share, -np.inf)
+        top = np.argsort(-score, kind="stable")[: params.max_names]
+        selected = np.zeros_like(eligible)
+        selected[top] = True
+    constituent = set(bench.constituents)
+    funds = np.array([idx[s] for s in sleeve.holdings if s not in constituent], dtype=np.int64)
+    return DirectIndexSleeve(sleeve.asset_class, weight, members, b, selected, funds, params)
+
+
+def _apply_restrictions(
+    request: RebalanceRequest,
+    book: Book,
+    target: np.ndarray,
+    reference: np.ndarray,
+    sleeve_of: list[str | None],
+    di_sleeves: list[DirectIndexSleeve],
+) -> np.ndarray:
+    """Hold restricted positions where they must stay; rescale the rest of their sleeve.
+
+    ``hold`` pins a position at its weight; ``do_not_buy`` caps it at its weight, ``do_not_sell``
+    floors it there.  The difference comes from (or goes to) the sleeve's other holdings pro rata;
+    direct-indexed sleeves are left to the optimiser.  Returns the mask of adjusted securities.
+    """
+    r = request.parameters.restrictions
+    idx = book.index
+    w0 = book.weights
+    adjusted = np.zeros(book.n, dtype=bool)
+    di_names = {d.sleeve for d in di_sleeves}
+    pinned: dict[int, float] = {}
+    for s in r.hold:
+        if s in idx:
+            pinned[idx[s]] = w0[idx[s]]
+    for s in r.do_not_buy:
+        if s in idx and idx[s] not in pinned and w0[idx[s]] < target[idx[s]]:
+            pinned[idx[s]] = w0[idx[s]]
+    for s in r.do_not_sell:
+        if s in idx and idx[s] not in pinned and w0[idx[s]] > target[idx[s]]:
+            pinned[idx[s]] = w0[idx[s]]
+    if not pinned:
+        return adjusted
+    by_sleeve: dict[str | None, list[int]] = {}
+    for i in pinned:
+        by_sleeve.setdefault(sleeve_of[i], []).append(i)
+    for name, pins in by_sleeve.items():
+        if name in di_names:
+            continue
+        if name is None:
+            free = [j for j in range(book.n) if target[j] > 0 and j not in pinned]
+        else:
+            free = [j for j in range(book.n) if sleeve_of[j] == name and j not in pinned and target[j] > 0]
+        delta = sum(pinned[i] - target[i] for i in pins)
+        for i in pins:
+            target[i] = reference[i] = pinned[i]
+            adjusted[i] = True
+        if not free:
+            continue
+        free_arr = np.array(free)
+        base = target[free_arr].sum()
+        if base <= 0:
+            continue
+        scale = max(0.0, (base - delta) / base)
+        target[free_arr] *= scale
+        reference[free_arr] *= scale
+        adjusted[free_arr] = True
+    return adjusted

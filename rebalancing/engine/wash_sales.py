@@ -1,0 +1,127 @@
+"""Wash-sale rules (IRC §1091, IRS Publication 550 "Wash Sales").
+
+A loss is disallowed when substantially identical securities are bought within 30 days before or
+after the sale.  Here "substantially identical" means the same symbol or a configured group of
+equivalents, and the window is household-wide: purchases in any account of the household,
+tax-deferred ones included, count.
+
+The engine never *creates* a wash sale:
+- a group with a loss sale in the last 30 days may not be bought (the buy would disallow it);
+- a group bought in the last 30 days may not be sold at a loss (the loss would be disallowed);
+- within one proposal a group is either bought or sold at a loss, never both.
+Only ``WashSaleParams.allow`` lifts the first two, and the disallowed amount is then reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .parameters import WashSaleParams
+from .request import HouseholdTrade, TaxLot
+
+__all__ = ["WINDOW_DAYS", "Equivalence", "WindowActivity", "window_activity", "find_violations"]
+
+WINDOW_DAYS = 30
+
+
+class Equivalence:
+    """Maps each symbol to its group of substantially identical securities."""
+
+    __slots__ = ("_group",)
+
+    def __init__(self, groups: Iterable[Iterable[str]] = ()):
+        self._group: dict[str, str] = {}
+        for group in groups:
+            members = sorted(set(group))
+            if not members:
+                continue
+            # Chained groups (A~B, B~C) merge into one: identity is transitive for the rule.
+            key = next((self._group[m] for m in members if m in self._group), members[0])
+            for m in members:
+                old = self._group.get(m)
+                if old is not None and old != key:
+                    for s, g in list(self._group.items()):
+                        if g == old:
+                            self._group[s] = key
+                self._group[m] = key
+
+    def group(self, symbol: str) -> str:
+        """The group key of ``symbol`` (the symbol itself when it has no configured equivalents)."""
+        return self._group.get(symbol, symbol)
+
+    def members(self, symbol: str) -> set[str]:
+        """The configured members of ``symbol``'s group, including ``symbol``."""
+        key = self.group(symbol)
+        return {s for s, g in self._group.items() if g == key} | {symbol}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowActivity:
+    """What happened in the household in the 30 days before the as-of date, by equivalence group.
+
+    ``loss_sales``: group -> loss realised (positive number; ``inf`` when a sale's gain is unknown);
+    ``purchases``: group -> shares bought (household trades and the account's own recent lots).
+    """
+
+    loss_sales: dict[str, float]
+    purchases: dict[str, float]
+
+
+def window_activity(
+    as_of: date,
+    trades: Iterable[HouseholdTrade],
+    lots: Iterable[TaxLot],
+    equivalence: Equivalence,
+) -> WindowActivity:
+    """Collect the household's loss sales and purchases within the 30-day window before ``as_of``."""
+    start = as_of - timedelta(days=WINDOW_DAYS)
+    loss_sales: dict[str, float] = {}
+    purchases: dict[str, float] = {}
+    for t in trades:
+        if not start <= t.date <= as_of:
+            continue
+        g = equivalence.group(t.symbol)
+        if t.side == "buy":
+            purchases[g] = purchases.get(g, 0.0) + t.quantity
+        elif t.realised_gain is None or t.realised_gain < 0:
+            loss = float("inf") if t.realised_gain is None else -t.realised_gain
+            loss_sales[g] = loss_sales.get(g, 0.0) + loss
+    # A lot acquired in the window is itself a purchase (it may be missing from the trade list).
+    seen = {(t.symbol, t.date, t.quantity) for t in trades if t.side == "buy"}
+    for lot in lots:
+        if start <= lot.acquired <= as_of and (lot.symbol, lot.acquired, lot.quantity) not in seen:
+            g = equivalence.group(lot.symbol)
+            purchases[g] = purchases.get(g, 0.0) + lot.quantity
+    return WindowActivity(loss_sales, purchases)
+
+
+def find_violations(
+    as_of: date,
+    trades: Iterable[HouseholdTrade],
+    lots: Iterable[TaxLot],
+    proposed_buys: Iterable[str],
+    proposed_loss_sales: Iterable[tuple[str, str]],
+    params: WashSaleParams,
+) -> list[str]:
+    """Describe every wash sale a proposal would create (empty list = none).
+
+    ``proposed_buys``: symbols bought; ``proposed_loss_sales``: (lot id, symbol) sold at a loss.
+    Used by the tests and as a last safety check of each proposal.
+    """
+    eq = Equivalence(params.equivalent_groups)
+    lots = tuple(lots)
+    window = window_activity(as_of, trades, lots, eq)
+    buys = {eq.group(s): s for s in proposed_buys}
+    problems = []
+    for lot_id, symbol in proposed_loss_sales:
+        g = eq.group(symbol)
+        if g in buys:
+            problems.append(f"lot {lot_id} of {symbol} sold at a loss while {buys[g]} is bought")
+        if g in window.purchases:
+            problems.append(f"lot {lot_id} of {symbol} sold at a loss within 30 days of a purchase")
+    for g, symbol in buys.items():
+        if g in window.loss_sales:
+            problems.append(f"{symbol} bought within 30 days of a loss sale")
+    return problems
