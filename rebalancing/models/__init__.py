@@ -1,0 +1,13 @@
+"""The book of business, per firm schema (docs/adr/0002-market-data-per-firm.md)."""
+
+from .book import Account, Household, TaxLot, TradeRecord
+from .market import Benchmark, BenchmarkWeight, Price, Security
+from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
+from .runs import Alert, Proposal, RebalanceRun, RunFailure
+from .templates import ParameterTemplate
+
+__all__ = [
+    "Account", "Alert", "Benchmark", "BenchmarkWeight", "Household", "ModelPortfolio", "ModelVersion",
+    "ParameterTemplate", "Price", "Proposal", "RebalanceRun", "RunFailure", "Security", "Sleeve",
+    "SleeveHolding", "TaxLot", "TradeRecord",
+]

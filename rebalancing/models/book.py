@@ -1,0 +1,109 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .market import Security
+from .portfolios import ModelPortfolio
+from .templates import ParameterTemplate
+
+
+class Household(models.Model):
+    """Accounts of one family: wash-sale rules apply across all of them."""
+
+    name = models.CharField(max_length=200)
+    external_id = models.CharField(max_length=64, unique=True)
+    advisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="households"
+    )
+    template = models.ForeignKey(ParameterTemplate, null=True, blank=True, on_delete=models.PROTECT)
+    overrides = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(models.Model):
+    """A custodial account managed to a model under its effective parameters."""
+
+    custodian_number = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="accounts")
+    model = models.ForeignKey(ModelPortfolio, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    template = models.ForeignKey(
+        ParameterTemplate, null=True, blank=True, on_delete=models.PROTECT,
+        help_text="Overrides the household's template when set",
+    )
+    overrides = models.JSONField(default=dict, blank=True)
+    taxable = models.BooleanField(default=True)
+    discretionary = models.BooleanField(default=True)
+    short_term_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0.37)
+    long_term_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0.20)
+    cash = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    realised_short_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    realised_long_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    opened_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["custodian_number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(short_term_rate__gte=0, short_term_rate__lte=1), name="account_st_rate_0_1"),
+            models.CheckConstraint(condition=Q(long_term_rate__gte=0, long_term_rate__lte=1), name="account_lt_rate_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.custodian_number} {self.name}"
+
+
+class TaxLot(models.Model):
+    """Shares of one security bought on one date at one cost: the unit of tax accounting."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="lots")
+    lot_id = models.CharField(max_length=64, help_text="The custodian's lot identifier")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(max_digits=20, decimal_places=6)
+    cost_basis = models.DecimalField(max_digits=18, decimal_places=2, help_text="Total cost of the lot")
+    acquired = models.DateField()
+
+    class Meta:
+        ordering = ["account", "acquired"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "lot_id"], name="lot_id_unique_in_account"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_quantity_positive"),
+            models.CheckConstraint(condition=Q(cost_basis__gte=0), name="lot_cost_basis_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lot_id}: {self.quantity} {self.security_id}"
+
+
+class TradeRecord(models.Model):
+    """An executed trade in an account; the last 30 days of a household's feed the wash-sale rules."""
+
+    class Side(models.TextChoices):
+        BUY = "buy", "Buy"
+        SELL = "sell", "Sell"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="trades")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.DecimalField(max_digits=20, decimal_places=6)
+    price = models.DecimalField(max_digits=18, decimal_places=6)
+    trade_date = models.DateField(db_index=True)
+    realised_gain = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    external_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-trade_date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
+            models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="trade_side_valid"),
+            models.UniqueConstraint(
+                fields=["account", "external_id"], condition=~Q(external_id=""), name="trade_external_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trade_date} {self.side} {self.quantity} {self.security_id}"

@@ -1,0 +1,132 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .book import Account
+from .portfolios import ModelVersion
+
+
+class RebalanceRun(models.Model):
+    """One batch: a scope of accounts rebalanced by Celery workers, with live progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", "Started by a person"
+        NIGHTLY = "nightly", "Nightly scan"
+        API = "api", "Started through the API"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    scope = models.JSONField(default=dict, help_text='e.g. {"firm": true} or {"model": "growth", "min_drift": 0.03}')
+    as_of = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    started_by_label = models.CharField(max_length=200, blank=True, help_text="Who, when not a firm user")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Seconds spent per phase, summed over chunks: {"load": .., "solve": .., "write": ..}.
+    timings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(done__gte=0, failed__gte=0), name="run_counts_not_negative")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.done - self.failed, 0)
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if not self.total else (self.done + self.failed) / self.total
+
+
+class Proposal(models.Model):
+    """The engine's trades for one account in one run, with reasons, summary and warnings."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending_approval", "Pending approval"
+        APPROVED = "approved", "Approved"
+        RELEASED = "released", "Released"
+        EXECUTED = "executed", "Executed"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        SUPERSEDED = "superseded", "Superseded"
+
+    run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="proposals")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="proposals")
+    model_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    parameters = models.JSONField(help_text="The effective parameters used")
+    inputs_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the engine request")
+    result = models.JSONField(help_text="The engine's result: trades, reasons, summary, warnings, alerts")
+    trade_count = models.PositiveIntegerField(default=0)
+    turnover = models.FloatField(default=0)
+    estimated_tax = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    harvested_losses = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    drift_before = models.FloatField(default=0)
+    drift_after = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["run", "account"], name="one_proposal_per_account_per_run")]
+
+    def __str__(self) -> str:
+        return f"proposal {self.pk} for {self.account_id}"
+
+
+class RunFailure(models.Model):
+    """An account a run could not rebalance, with the reason; the run goes on without it."""
+
+    run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="failures")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=64)
+    message = models.TextField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "account"], name="one_failure_per_account_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.code}"
+
+
+class Alert(models.Model):
+    """Something about an account a person should look at (a harvest opportunity, drift, tax)."""
+
+    class Kind(models.TextChoices):
+        DRIFT = "drift", "Drift beyond band"
+        HARVEST = "harvest", "Harvest opportunity"
+        TAX_LIMIT = "tax_limit", "Proposal exceeds tax limit"
+        OTHER = "other", "Other"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
+    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.TextField()
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "account", "kind"], name="one_alert_per_kind_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message}"

@@ -1,0 +1,24 @@
+from django.db import models
+
+
+class ParameterTemplate(models.Model):
+    """A named set of parameters a firm admin defines once; households and accounts inherit it.
+
+    ``parameters`` is a partial engine parameter dict (rebalancing.engine.PARAMETERS_SCHEMA).
+    ``overridable`` says which leaves a household or account may change and within what limits:
+    ``{"cash.target": {"min": 0, "max": 0.05}, "harvest.enabled": {}, "trading.lot_selection":
+    {"choices": ["tax_optimal", "fifo"]}}``. A leaf not listed cannot be overridden.
+    """
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    overridable = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
