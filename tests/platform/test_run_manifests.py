@@ -666,7 +666,7 @@ def test_gunicorn_conf_values_are_valid_gunicorn_settings(monkeypatch):
         run_gunicorn_conf(monkeypatch, WEB_CONCURRENCY="many")
 
 
-def test_gunicorn_access_log_is_one_json_object_per_line(monkeypatch):
+def test_gunicorn_access_log_is_one_json_object_per_line(monkeypatch, request):
     pytest.importorskip("gunicorn")
     from gunicorn.config import Config
 
@@ -677,9 +677,10 @@ def test_gunicorn_access_log_is_one_json_object_per_line(monkeypatch):
             cfg.set(key, value)
     logger = cfg.logger_class(cfg)
     stream = io.StringIO()
-    for handler in logger.access_log.handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(stream)
+    handlers = [h for h in logger.access_log.handlers if isinstance(h, logging.StreamHandler)]
+    assert handlers, "accesslog must go to a stream (stdout)"
+    previous = [h.setStream(stream) for h in handlers]
+    request.addfinalizer(lambda: [h.setStream(old) for h, old in zip(handlers, previous, strict=True)])
 
     class Response:
         status = "201 Created"
