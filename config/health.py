@@ -66,7 +66,10 @@ def _pending_migrations() -> str | None:
 def readiness() -> tuple[bool, dict]:
     problems = [p for p in (_check_database(), _check_broker()) if p]
     if not problems:
-        migration_problem = _pending_migrations()
+        try:
+            migration_problem = _pending_migrations()
+        except Exception as exc:  # e.g. an empty database: not even the firm registry exists yet
+            migration_problem = f"migrations: cannot read the migration state ({exc.__class__.__name__}: {exc})"
         if migration_problem:
             problems.append(migration_problem)
     return (not problems, {"status": "ok" if not problems else "unavailable", "problems": problems})

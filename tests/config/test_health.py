@@ -55,3 +55,15 @@ def test_not_ready_when_a_firm_schema_is_not_migrated(client):
 
     assert response.status_code == 503
     assert "pending in schema 'firm_unmigrated'" in json.loads(response.content)["problems"][0]
+
+
+@pytest.mark.django_db
+def test_not_ready_on_a_database_without_the_registry(client):
+    # As on a fresh database before the release job ran: answered as JSON 503, not a server error.
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE tenants_firm RENAME TO tenants_firm_hidden")
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert json.loads(response.content)["problems"][0].startswith("migrations: cannot read")
