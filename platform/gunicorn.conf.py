@@ -131,7 +131,7 @@ QUIET_PATHS = frozenset({"/healthz", "/readyz"})
 class JsonFormatter(logging.Formatter):
     def format(self, record):
         entry = {
-            "time": datetime.datetime.fromtimestamp(record.created, tz=datetime.timezone.utc).isoformat(
+            "time": datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC).isoformat(
                 timespec="milliseconds"
             ),
             "level": record.levelname,
