@@ -42,7 +42,9 @@ class InfeasibleParameters(EngineError):
 
     code = "infeasible_parameters"
 
-    def __init__(self, message: str, conflicts: list[str] | tuple[str, ...], detail: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str, conflicts: list[str] | tuple[str, ...], detail: dict[str, Any] | None = None
+    ):
         self.conflicts = tuple(dict.fromkeys(conflicts))
         super().__init__(message, {**(detail or {}), "conflicts": list(self.conflicts)})
 

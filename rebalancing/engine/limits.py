@@ -152,7 +152,9 @@ def build_limits(
         instruction_secs.add(i)
         if no_sell[i]:
             name = "restrictions.hold" if hold[i] else "restrictions.do_not_sell"
-            raise InfeasibleParameters(f"instruction sells {ins.sell}, which may not be sold", ["instructions", name])
+            raise InfeasibleParameters(
+                f"instruction sells {ins.sell}, which may not be sold", ["instructions", name]
+            )
         lots_i = lot_sec == i
         sold = swap_fraction(ins, book)
         if ins.quantity is None and ins.amount is None:
@@ -179,7 +181,9 @@ def build_limits(
         elif group[j] == group[i] and (loss & lots_i).any():
             conflict = "wash_sale.equivalent_groups"
         if conflict:
-            raise InfeasibleParameters(f"instruction buys {ins.buy}, which {conflict} forbids", ["instructions", conflict])
+            raise InfeasibleParameters(
+                f"instruction buys {ins.buy}, which {conflict} forbids", ["instructions", conflict]
+            )
         cost = p.trading.trading_cost_bps / 1e4
         b_ub[j] = UNBOUNDED_BUY
         b_lb[j] = max(b_lb[j], sold * (1 - cost) / (1 + cost) * (1 - 1e-6))
@@ -363,32 +367,31 @@ def _one_direction_per_group(
     b_lb: np.ndarray,
     group: np.ndarray,
 ) -> None:
-    """Per group of substantially identical securities: buy, or sell at a loss - never both.
+    """Each security trades one way; per group of substantially identical securities, a loss
+    sale and a purchase never meet.
 
-    A security whose loss lots may be sold becomes sell-only when it is above target (or has no
-    target); otherwise its loss lots are frozen.  Across a group, a forced loss sale (harvest,
-    instruction) blocks buying the other members; an optional one is frozen instead.
+    A security above its target (or without one, or not buyable) may only be sold; one below it
+    may only be bought, so its lots are frozen - selling an underweight position to buy it back
+    later only costs tax.  This also halves the optimiser's variables.  Across a group, a forced
+    loss sale (harvest, instruction) blocks buying the other members; an optional one is frozen.
     """
     n = book.n
     lot_sec = book.lot_sec
     w0 = book.weights
-    sellable_loss = loss & (x_ub > 0)
-    forced_loss = sellable_loss & (x_lb > 0)
-    has_loss = np.bincount(lot_sec, weights=sellable_loss.astype(float), minlength=n) > 0
-    has_forced = np.bincount(lot_sec, weights=forced_loss.astype(float), minlength=n) > 0
-    for i in np.flatnonzero(has_loss & (b_ub > 0)):
-        if has_forced[i] or b_lb[i] <= 0 and (w0[i] > plan.target[i] + 1e-12 or plan.target[i] <= 0):
-            b_ub[i] = 0.0
-        else:
-            x_ub[(lot_sec == i) & loss & (x_lb <= 0)] = 0.0
+    has_forced = np.bincount(lot_sec, weights=(x_lb > 0).astype(float), minlength=n) > 0
+    buy_side = (b_ub > 0) & ((w0 <= plan.target) | (b_lb > 0)) & ~has_forced
+    b_ub[~buy_side] = 0.0
+    x_ub[buy_side[lot_sec] & (x_lb <= 0)] = 0.0
+    forced_loss = loss & (x_lb > 0)
+    has_forced_loss = np.bincount(lot_sec, weights=forced_loss.astype(float), minlength=n) > 0
     sellable_loss = loss & (x_ub > 0)
     sells_loss = np.bincount(lot_sec, weights=sellable_loss.astype(float), minlength=n) > 0
-    g_sells = np.bincount(group, weights=sells_loss.astype(float), minlength=group.max() + 1 if n else 0) > 0
-    g_forced = np.bincount(group, weights=has_forced.astype(float), minlength=len(g_sells)) > 0
-    for g in np.flatnonzero(g_sells):
+    size = int(group.max()) + 1 if n else 0
+    g_sells = np.bincount(group, weights=sells_loss.astype(float), minlength=size) > 0
+    g_forced = np.bincount(group, weights=has_forced_loss.astype(float), minlength=size) > 0
+    g_size = np.bincount(group, minlength=size)
+    for g in np.flatnonzero(g_sells & (g_size > 1)):
         members = np.flatnonzero(group == g)
-        if len(members) < 2:
-            continue
         buyers = members[b_ub[members] > 0]
         if not len(buyers):
             continue
@@ -397,5 +400,4 @@ def _one_direction_per_group(
             b_lb[buyers] = 0.0
         else:
             sellers = members[sells_loss[members]]
-            frozen = np.isin(lot_sec, sellers) & loss & (x_lb <= 0)
-            x_ub[frozen] = 0.0
+            x_ub[np.isin(lot_sec, sellers) & loss & (x_lb <= 0)] = 0.0

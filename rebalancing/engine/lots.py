@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["relief_order", "relieve"]
+__all__ = ["relief_order", "relieve", "relieve_grouped", "grouped_order"]
 
 
 def relief_order(
@@ -44,4 +44,29 @@ def relieve(quantity: float, lot_quantity: np.ndarray, order: np.ndarray) -> np.
     ordered = lot_quantity[order]
     before = np.concatenate(([0.0], np.cumsum(ordered)[:-1]))
     taken[order] = np.clip(quantity - before, 0.0, ordered)
+    return taken
+
+
+def grouped_order(group: np.ndarray, priority: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """Permutation sorting items by ``group``, then ``priority``, then ``tie`` (all ascending)."""
+    return np.lexsort((np.arange(len(group)), tie, priority, group))
+
+
+def relieve_grouped(
+    group: np.ndarray, amount: np.ndarray, capacity: np.ndarray, order: np.ndarray
+) -> np.ndarray:
+    """Vectorised ``relieve`` for many groups at once.
+
+    Takes ``amount[g]`` from the items of each group ``g`` (``group`` gives each item's group),
+    filling items up to ``capacity`` in ``order`` (a permutation sorted by group first).
+    """
+    taken = np.zeros(len(capacity))
+    if not len(capacity):
+        return taken
+    cap = capacity[order]
+    grp = group[order]
+    before = np.cumsum(cap) - cap
+    first = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
+    start = np.repeat(before[first], np.diff(np.r_[first, len(grp)]))
+    taken[order] = np.clip(amount[grp] - (before - start), 0.0, cap)
     return taken

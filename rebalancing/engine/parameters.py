@@ -51,7 +51,9 @@ def _check_fraction(value: float | None, name: str, *, upper: float = 1.0) -> No
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         raise InvalidRequest(f"parameter {name} must be a number, got {value!r}", {"parameter": name})
     if not 0.0 <= value <= upper:
-        raise InvalidRequest(f"parameter {name} must be between 0 and {upper:g}, got {value!r}", {"parameter": name})
+        raise InvalidRequest(
+            f"parameter {name} must be between 0 and {upper:g}, got {value!r}", {"parameter": name}
+        )
 
 
 def _check_money(value: float | None, name: str) -> None:
@@ -98,7 +100,9 @@ class ScreenParams:
 
     def __post_init__(self) -> None:
         if self.rescale not in SCREEN_RESCALES:
-            raise InvalidRequest(f"parameter screen.rescale must be one of {SCREEN_RESCALES}, got {self.rescale!r}")
+            raise InvalidRequest(
+                f"parameter screen.rescale must be one of {SCREEN_RESCALES}, got {self.rescale!r}"
+            )
         if self.min_esg_score is not None and not math.isfinite(self.min_esg_score):
             raise InvalidRequest("parameter screen.min_esg_score must be a finite number")
 
@@ -249,7 +253,13 @@ class Instruction:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (all keys present)."""
-        return {"kind": self.kind, "sell": self.sell, "buy": self.buy, "quantity": self.quantity, "amount": self.amount}
+        return {
+            "kind": self.kind,
+            "sell": self.sell,
+            "buy": self.buy,
+            "quantity": self.quantity,
+            "amount": self.amount,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Instruction:

@@ -144,12 +144,16 @@ def _relaxations(request: RebalanceRequest) -> list[tuple[str, object]]:
     if p.transition is not None:
         for name in ("max_net_gain_per_run", "max_net_gain_per_year"):
             if getattr(p.transition, name) is not None:
-                out.append((f"transition.{name}", replace(p, transition=replace(p.transition, **{name: None}))))
+                out.append(
+                    (f"transition.{name}", replace(p, transition=replace(p.transition, **{name: None})))
+                )
     if p.trading.max_turnover is not None:
         out.append(("trading.max_turnover", replace(p, trading=replace(p.trading, max_turnover=None))))
     for name in ("do_not_sell", "hold", "do_not_buy"):
         if getattr(p.restrictions, name):
-            out.append((f"restrictions.{name}", replace(p, restrictions=replace(p.restrictions, **{name: ()}))))
+            out.append(
+                (f"restrictions.{name}", replace(p, restrictions=replace(p.restrictions, **{name: ()})))
+            )
     if p.harvest is not None:
         out.append(("harvest", replace(p, harvest=None)))
     kinds = {i.kind for i in p.instructions}
@@ -259,7 +263,9 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         )
     harvested = float(-recognised[limits.harvest.lots & (fill.lot_sold > 0)].sum())
 
-    trades = _trades(prepared, fill, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after)
+    trades = _trades(
+        prepared, fill, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after
+    )
     buy_value = float(fill.bought @ price)
     sell_value = float(sold @ price)
     summary = Summary(
@@ -345,15 +351,21 @@ def _trades(
     di_sleeves = {d.sleeve for d in plan.direct_index}
     selling = sold > 0
     sleeves_screen = {plan.sleeve_of[i] for i in np.flatnonzero(selling & plan.excluded)}
-    sleeves_harvest = {plan.sleeve_of[i] for i in set(book.lot_sec[limits.harvest.lots & (fill.lot_sold > 0)].tolist())}
+    sleeves_harvest = {
+        plan.sleeve_of[i] for i in set(book.lot_sec[limits.harvest.lots & (fill.lot_sold > 0)].tolist())
+    }
     removed_sold = bool((selling & plan.removed).any())
     cash_w = book.cash_weight
-    cash_short = cash_w < plan.cash_floor - 1e-9 or cash_w < plan.cash_target - 0.005 or effects.raise_cash > 0
+    cash_short = (
+        cash_w < plan.cash_floor - 1e-9 or cash_w < plan.cash_target - 0.005 or effects.raise_cash > 0
+    )
     cash_long = cash_w > plan.cash_target + 0.005
     harvest_subs = set(limits.harvest.substitutes.values())
     trades: list[Trade] = []
     lot_ids = [lot.id for lot in book.lots]
     terms = np.where(book.lot_long, "long", "short")
+    first = np.searchsorted(book.lot_sec, np.arange(book.n), side="left")
+    last = np.searchsorted(book.lot_sec, np.arange(book.n), side="right")
     for i in np.flatnonzero(selling | (fill.bought > 0)):
         side = "sell" if selling[i] else "buy"
         sleeve = plan.sleeve_of[i]
@@ -361,7 +373,7 @@ def _trades(
         if i in limits.instruction_secs or effects.liquidate:
             reasons.add("instruction")
         if side == "sell":
-            lots = np.flatnonzero((book.lot_sec == i) & (fill.lot_sold > 0))
+            lots = first[i] + np.flatnonzero(fill.lot_sold[first[i] : last[i]] > 0)
             if limits.harvest.lots[lots].any():
                 reasons.add("harvest")
             if plan.excluded[i]:
@@ -453,7 +465,9 @@ def _budget_messages(
             )
 
 
-def _position_messages(prepared: _Prepared, qty_after: np.ndarray, fill: Fill, warnings: list, alerts: list) -> None:
+def _position_messages(
+    prepared: _Prepared, qty_after: np.ndarray, fill: Fill, warnings: list, alerts: list
+) -> None:
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
     for i in np.flatnonzero((qty_after > 1e-9) & (plan.excluded | plan.removed)):
@@ -475,7 +489,9 @@ def _position_messages(prepared: _Prepared, qty_after: np.ndarray, fill: Fill, w
             )
     if p.wash_sale.allow:
         disallowed_groups = [
-            book.symbols[i] for i in np.flatnonzero(fill.bought > 0) if limits.group[i] in limits.window_loss_groups
+            book.symbols[i]
+            for i in np.flatnonzero(fill.bought > 0)
+            if limits.group[i] in limits.window_loss_groups
         ]
         for symbol in disallowed_groups:
             alerts.append(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .limits import Limits
-from .lots import relief_order, relieve
+from .lots import grouped_order, relieve_grouped
 from .optimizer import Solution
 from .parameters import TradingParams
 from .positions import Book
@@ -64,7 +64,9 @@ def round_trades(
     # Dust: solver noise below a cent, and lots sold to within a hair of their size.
     x = np.minimum(solution.x, limits.x_ub)
     x = np.where(x * V < DUST_VALUE / 2, 0.0, x)
-    x = np.where(limits.x_ub - x < 1e-7 * np.maximum(limits.x_ub, 1e-12) + DUST_VALUE / (2 * V), limits.x_ub, x)
+    x = np.where(
+        limits.x_ub - x < 1e-7 * np.maximum(limits.x_ub, 1e-12) + DUST_VALUE / (2 * V), limits.x_ub, x
+    )
     x = np.maximum(x, limits.x_lb)
     opt_lot = x * V / price[lot_sec]
     opt_lot = np.minimum(opt_lot, book.lot_qty)
@@ -91,7 +93,9 @@ def round_trades(
     sell = np.clip(np.maximum(sell, forced), 0.0, held)
     # A sale that leaves less than a whole share / a cent closes the position instead.
     leftover = held - sell
-    sell = np.where((sell > 0) & ((leftover * price < DUST_VALUE) | (whole & (leftover < 1 - _EPS))), held, sell)
+    sell = np.where(
+        (sell > 0) & ((leftover * price < DUST_VALUE) | (whole & (leftover < 1 - _EPS))), held, sell
+    )
     # Nearest, not down: the solver's 9.99999 shares mean 10; the cash repair below trims if needed.
     buy = _round_near(buy, whole)
     min_buy = np.ceil(limits.b_lb * V / price * (1 - 1e-6) - _EPS)
@@ -139,59 +143,33 @@ def _relieve_lots(
     opt_lot: np.ndarray,
     forced_lot: np.ndarray,
 ) -> np.ndarray:
-    """Shares per lot for the per-security sales ``sell``.
+    """Shares per lot for the per-security sales ``sell`` (vectorised over securities).
 
     Forced lots go first.  ``tax_optimal`` keeps the optimiser's own choice of lots (it is
-    consistent with the tax budget) and adjusts for rounding in tax order; FIFO and HIFO draw
-    the rest in their order.
+    consistent with the tax budget) and adjusts for rounding in tax order: extra shares from the
+    cheapest lots, fewer shares from the dearest; FIFO and HIFO draw the rest in their order.
     """
     lot_sec = book.lot_sec
-    out = np.zeros(len(book.lots))
-    secs = np.flatnonzero(sell > 0)
-    if not len(secs):
-        return out
-    starts = np.searchsorted(lot_sec, secs, side="left")
-    ends = np.searchsorted(lot_sec, secs, side="right")
-    price = book.price
-    for i, a, z in zip(secs.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        qty = book.lot_qty[a:z]
-        q = min(float(sell[i]), float(qty.sum()))
-        f = np.minimum(forced_lot[a:z], qty)
-        if q >= qty.sum() - 1e-12:
-            out[a:z] = qty
-            continue
-        tax_ps = limits.tax[a:z] * price[i]
-        basis_ps = np.divide(book.lot_basis[a:z], qty, out=np.zeros_like(qty), where=qty > 0)
-        order = relief_order(method, basis_ps, book.lot_acquired[a:z], tax_ps)
-        rest = np.maximum(q - f.sum(), 0.0)
-        if method == "tax_optimal":
-            base = np.maximum(opt_lot[a:z] - f, 0.0)
-            take = _adjust(base, qty - f, rest, order)
-        else:
-            take = relieve(rest, qty - f, order)
-        out[a:z] = f + take
-    return out
-
-
-def _adjust(base: np.ndarray, cap: np.ndarray, quantity: float, order: np.ndarray) -> np.ndarray:
-    """Change ``base`` to total ``quantity``: remove from the end of ``order``, add from its start."""
-    take = np.minimum(base, cap)
-    diff = quantity - take.sum()
-    if diff < 0:
-        for j in order[::-1]:
-            cut = min(take[j], -diff)
-            take[j] -= cut
-            diff += cut
-            if diff >= -1e-12:
-                break
-    elif diff > 0:
-        for j in order:
-            add = min(cap[j] - take[j], diff)
-            take[j] += add
-            diff -= add
-            if diff <= 1e-12:
-                break
-    return take
+    n = book.n
+    qty = book.lot_qty
+    f = np.minimum(forced_lot, qty)
+    cap = qty - f
+    rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        basis_ps = np.where(qty > 0, book.lot_basis / qty, 0.0)
+    tax_ps = limits.tax * book.price[lot_sec]
+    if method == "tax_optimal":
+        base = np.clip(opt_lot - f, 0.0, cap)
+        diff = rest - np.bincount(lot_sec, weights=base, minlength=n)
+        cheap_first = grouped_order(lot_sec, tax_ps, book.lot_acquired)
+        dear_first = grouped_order(lot_sec, -tax_ps, -book.lot_acquired)
+        add = relieve_grouped(lot_sec, np.maximum(diff, 0.0), cap - base, cheap_first)
+        cut = relieve_grouped(lot_sec, np.maximum(-diff, 0.0), base, dear_first)
+        take = base + add - cut
+    else:
+        key = book.lot_acquired if method == "fifo" else -basis_ps
+        take = relieve_grouped(lot_sec, rest, cap, grouped_order(lot_sec, key, book.lot_acquired))
+    return f + take
 
 
 def _repair(book: Book, limits: Limits, fill: Fill, whole: np.ndarray, trading: TradingParams) -> None:
@@ -224,7 +202,11 @@ def _trim_buys(fill: Fill, price: np.ndarray, whole: np.ndarray, amount: float, 
         if room <= 0:
             continue
         shares = amount / price[i]
-        shares = math.ceil(shares - _EPS) if whole[i] else math.ceil(shares * 10**FRACTION_DECIMALS) / 10**FRACTION_DECIMALS
+        shares = (
+            math.ceil(shares - _EPS)
+            if whole[i]
+            else math.ceil(shares * 10**FRACTION_DECIMALS) / 10**FRACTION_DECIMALS
+        )
         cut = min(room, shares)
         fill.bought[i] -= cut
         amount -= cut * price[i]

@@ -102,7 +102,9 @@ def _risk_model(d: Mapping[str, Any] | None) -> RiskModel | None:
 def _benchmark(d: Mapping[str, Any] | None) -> Benchmark | None:
     if d is None:
         return None
-    return Benchmark(name=d["name"], constituents=dict(d["constituents"]), risk_model=_risk_model(d.get("risk_model")))
+    return Benchmark(
+        name=d["name"], constituents=dict(d["constituents"]), risk_model=_risk_model(d.get("risk_model"))
+    )
 
 
 def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> RebalanceRequest:
@@ -330,7 +332,10 @@ def result_to_dict(result: RebalanceResult) -> dict[str, Any]:
         "weights_after": {k: _weight(v) for k, v in result.weights_after.items()},
         "targets": {k: _weight(v) for k, v in result.targets.items()},
         "warnings": list(result.warnings),
-        "alerts": [{"code": a.code, "message": a.message, "symbol": a.symbol, "amount": a.amount} for a in result.alerts],
+        "alerts": [
+            {"code": a.code, "message": a.message, "symbol": a.symbol, "amount": a.amount}
+            for a in result.alerts
+        ],
         "diagnostics": {
             "solver": d.solver,
             "status": d.status,

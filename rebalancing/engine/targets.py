@@ -92,7 +92,8 @@ def universe_symbols(request: RebalanceRequest) -> list[str]:
         if sleeve.asset_class in di:
             out.extend(sleeve.benchmark.constituents)
     if params.harvest:
-        out.extend(params.harvest.substitutes.values())
+        held = {lot.symbol for lot in request.account.lots}
+        out.extend(new for old, new in params.harvest.substitutes.items() if old in held)
     for ins in params.instructions:
         out.extend(s for s in (ins.sell, ins.buy) if s)
     return out
@@ -111,9 +112,7 @@ def sleeve_weights(sleeves: Iterable[Sleeve], removed: Iterable[str], invested: 
     return {name: invested * w / total for name, w in kept.items()}
 
 
-def plan_targets(
-    request: RebalanceRequest, book: Book, cash_target: float, cash_floor: float
-) -> TargetPlan:
+def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash_floor: float) -> TargetPlan:
     """Compute targets, reference and look-through for the account (see the module docstring)."""
     params: Parameters = request.parameters
     n = book.n
