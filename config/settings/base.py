@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -164,6 +165,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Entries without "tenant_schemas" are sent once per active firm, each in that firm's schema.
 CELERY_BEAT_SCHEDULE: dict = {
     "firm-usage-snapshot": {"task": "tenants.tasks.firm_usage_snapshot", "schedule": 24 * 3600.0},
+    # After the custodians' overnight files are in (02:00 UTC = 21:00/22:00 New York).
+    "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
 }
 
 # --- API ----------------------------------------------------------------------------------------

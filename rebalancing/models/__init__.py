@@ -3,11 +3,11 @@
 from .book import Account, Household, TaxLot, TradeRecord
 from .market import Benchmark, BenchmarkWeight, Price, Security
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
-from .runs import Alert, Proposal, RebalanceRun, RunFailure
+from .runs import Alert, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
 
 __all__ = [
     "Account", "Alert", "Benchmark", "BenchmarkWeight", "Household", "ModelPortfolio", "ModelVersion",
-    "ParameterTemplate", "Price", "Proposal", "RebalanceRun", "RunFailure", "Security", "Sleeve",
+    "ParameterTemplate", "Price", "Proposal", "RebalanceRun", "RunOutcome", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord",
 ]

@@ -89,20 +89,30 @@ class Proposal(models.Model):
         return f"proposal {self.pk} for {self.account_id}"
 
 
-class RunFailure(models.Model):
-    """An account a run could not rebalance, with the reason; the run goes on without it."""
+class RunOutcome(models.Model):
+    """The run's ledger: what became of each account (one row per run and account).
 
-    run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="failures")
+    Progress is counted from these rows, so a chunk done twice can never count twice.
+    """
+
+    class Outcome(models.TextChoices):
+        PROPOSED = "proposed", "Proposal created"
+        NO_TRADES = "no_trades", "Nothing to do"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="outcomes")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    code = models.CharField(max_length=64)
-    message = models.TextField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    code = models.CharField(max_length=64, blank=True, help_text="The error's stable code, when failed")
+    message = models.TextField(blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "account"], name="one_failure_per_account_per_run")]
+        constraints = [models.UniqueConstraint(fields=["run", "account"], name="one_outcome_per_account_per_run")]
+        indexes = [models.Index(fields=["run", "outcome"])]
 
     def __str__(self) -> str:
-        return f"{self.account_id}: {self.code}"
+        return f"{self.account_id}: {self.outcome} {self.code}".strip()
 
 
 class Alert(models.Model):

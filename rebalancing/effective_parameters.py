@@ -1,0 +1,113 @@
+"""An account's effective parameters: engine defaults <- template <- household <- account.
+
+Each leaf of the engine's parameter dict is one overridable setting (``"cash.target"``,
+``"harvest.enabled"``). A template says which leaves households and accounts may override and
+within which limits; the effective value of every leaf records where it came from.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rebalancing.engine import InvalidRequest, Parameters, default_parameters, merge_parameter_dicts
+from tenants.errors import ValidationFailed
+
+__all__ = [
+    "EffectiveParameters",
+    "flatten_parameters",
+    "parameters_effective",
+    "overrides_validate",
+]
+
+# Leaves whose value is a mapping: replaced whole, like the engine's merge does.
+_MAP_LEAVES = frozenset({"transition.substitutes", "harvest.substitutes"})
+
+
+@dataclass(frozen=True)
+class EffectiveParameters:
+    values: dict[str, Any]  # the full nested engine parameter dict
+    sources: dict[str, str]  # leaf path -> "default" | "template:<code>" | "household" | "account"
+
+    def parameters(self) -> Parameters:
+        return Parameters.from_dict(self.values)
+
+    def leaves(self) -> list[tuple[str, Any, str]]:
+        """(path, value, source) for every leaf, in the engine's order."""
+        flat = flatten_parameters(self.values)
+        return [(path, value, self.sources.get(path, "default")) for path, value in flat.items()]
+
+
+def flatten_parameters(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and path not in _MAP_LEAVES and value:
+            flat.update(flatten_parameters(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _allowed(path: str, overridable: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The limits for a leaf, or None if the template does not let it be overridden.
+
+    A listed group (``"direct_index"``) allows every leaf under it.
+    """
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        limits = overridable.get(".".join(parts[:i]))
+        if limits is not None:
+            return limits
+    return None
+
+
+def overrides_validate(*, overrides: Mapping[str, Any], template, level: str) -> None:
+    """Refuse overrides the template does not allow, or values outside its limits.
+
+    Without a template any override the engine accepts is allowed (there is nothing to limit it).
+    """
+    if not isinstance(overrides, Mapping):
+        raise ValidationFailed(f"{level} overrides must be an object", detail={"field": "overrides"})
+    try:
+        Parameters.from_dict(overrides)
+    except InvalidRequest as exc:
+        raise ValidationFailed(f"{level} overrides: {exc.message}", detail={"field": "overrides"}) from None
+    if template is None:
+        return
+    problems = []
+    for path, value in flatten_parameters(overrides).items():
+        limits = _allowed(path, template.overridable or {})
+        if limits is None:
+            problems.append(f"{path} may not be overridden under template {template.code!r}")
+            continue
+        if "min" in limits and isinstance(value, int | float) and value < limits["min"]:
+            problems.append(f"{path} = {value} is below the template's minimum {limits['min']}")
+        if "max" in limits and isinstance(value, int | float) and value > limits["max"]:
+            problems.append(f"{path} = {value} is above the template's maximum {limits['max']}")
+        if "choices" in limits and value not in limits["choices"]:
+            problems.append(f"{path} = {value!r} is not one of {limits['choices']}")
+    if problems:
+        raise ValidationFailed(
+            f"{level} overrides refused: " + "; ".join(problems),
+            detail={"field": "overrides", "problems": problems},
+        )
+
+
+def parameters_effective(
+    *, template, household_overrides: Mapping[str, Any] | None, account_overrides: Mapping[str, Any] | None
+) -> EffectiveParameters:
+    """Merge the layers key by key and record the source of every leaf."""
+    values = default_parameters().to_dict()
+    sources = dict.fromkeys(flatten_parameters(values), "default")
+    layers = [
+        (f"template:{template.code}" if template else "", template.parameters if template else None),
+        ("household", household_overrides),
+        ("account", account_overrides),
+    ]
+    for source, layer in layers:
+        if not layer:
+            continue
+        values = merge_parameter_dicts(values, layer)
+        for path in flatten_parameters(layer):
+            sources[path] = source
+    return EffectiveParameters(values=values, sources=sources)

@@ -1,0 +1,409 @@
+"""Reads. Loading a batch of accounts for the engine takes a fixed number of queries, whatever the
+batch size: rows come back as tuples and become the engine's frozen dataclasses, which share one
+Security and one Benchmark object per symbol across the batch."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
+
+from rebalancing import engine
+from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
+from rebalancing.models import (
+    Account,
+    BenchmarkWeight,
+    ModelVersion,
+    Price,
+    Proposal,
+    Security,
+    Sleeve,
+    SleeveHolding,
+    TaxLot,
+    TradeRecord,
+)
+from tenants.errors import ValidationFailed
+
+__all__ = [
+    "AccountInputs",
+    "RunScope",
+    "account_parameters",
+    "accounts_for_scope",
+    "lot_counts",
+    "rebalance_inputs_load",
+]
+
+# IRS Pub. 550: a wash sale looks 30 days before and after a loss sale.
+WASH_SALE_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """Which accounts a run covers. Criteria combine (AND); ``firm=True`` with none means all."""
+
+    firm: bool = False
+    account_ids: tuple[int, ...] = ()
+    household_id: int | None = None
+    model_code: str | None = None
+    template_code: str | None = None
+    advisor_id: int | None = None
+    min_drift: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunScope:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValidationFailed(f"unknown run scope field(s): {sorted(unknown)}", detail={"field": "scope"})
+        values = dict(data)
+        values["account_ids"] = tuple(int(a) for a in values.get("account_ids", ()))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v not in (None, (), False)}
+        if "account_ids" in out:
+            out["account_ids"] = list(out["account_ids"])
+        return out
+
+    def is_empty(self) -> bool:
+        return not self.to_dict()
+
+
+def accounts_for_scope(scope: RunScope):
+    """Account ids a run over ``scope`` covers, in a stable order.
+
+    ``min_drift`` uses the drift measured by each account's latest proposal (the nightly scan keeps
+    it current); accounts never rebalanced count as drifted, so they are included.
+    """
+    if scope.is_empty():
+        raise ValidationFailed("a run needs a scope: an account, a household, a selection or the whole firm")
+    qs = Account.objects.filter(model__isnull=False)
+    if scope.account_ids:
+        qs = qs.filter(pk__in=scope.account_ids)
+    if scope.household_id is not None:
+        qs = qs.filter(household_id=scope.household_id)
+    if scope.model_code:
+        qs = qs.filter(model__code=scope.model_code)
+    if scope.template_code:
+        qs = qs.filter(
+            Q(template__code=scope.template_code)
+            | Q(template__isnull=True, household__template__code=scope.template_code)
+        )
+    if scope.advisor_id is not None:
+        qs = qs.filter(household__advisor_id=scope.advisor_id)
+    if scope.min_drift is not None:
+        latest = Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at").values("drift_before")[:1]
+        qs = qs.annotate(last_drift=Subquery(latest)).filter(
+            Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
+        )
+    return qs.order_by("pk").values_list("pk", flat=True)
+
+
+def lot_counts(account_ids) -> dict[int, int]:
+    rows = TaxLot.objects.filter(account_id__in=account_ids).values("account_id").annotate(n=Count("id"))
+    return {r["account_id"]: r["n"] for r in rows}
+
+
+def account_parameters(account: Account) -> EffectiveParameters:
+    household = account.household
+    return parameters_effective(
+        template=account.template or household.template,
+        household_overrides=household.overrides,
+        account_overrides=account.overrides,
+    )
+
+
+@dataclass(frozen=True)
+class AccountInputs:
+    """One account's engine request and what the proposal records about its inputs."""
+
+    account_id: int
+    request: engine.RebalanceRequest | None
+    model_version_id: int | None
+    parameters: dict[str, Any]
+    fingerprint: str
+    error: ValidationFailed | None = None
+
+
+def _f(value: Decimal | float | None) -> float:
+    return 0.0 if value is None else float(value)
+
+
+class _ModelBook:
+    """Current versions of the firm's models, flattened (a submodel's sleeves scaled into its parent)."""
+
+    def __init__(self, model_ids: set[int], as_of: date):
+        self.versions: dict[int, ModelVersion] = {}
+        self.sleeves: dict[int, list[Sleeve]] = defaultdict(list)
+        self.holdings: dict[int, dict[int, float]] = defaultdict(dict)
+        pending = set(model_ids)
+        # One round of queries per nesting level (models of models are rarely deeper than two).
+        while pending:
+            versions = (
+                ModelVersion.objects.filter(model_id__in=pending)
+                .order_by("model_id", "-number")
+                .distinct("model_id")
+                .select_related("model")
+            )
+            new = {v.model_id: v for v in versions}
+            self.versions.update(new)
+            sleeves = list(Sleeve.objects.filter(version__in=new.values()).select_related("benchmark"))
+            for sleeve in sleeves:
+                self.sleeves[sleeve.version_id].append(sleeve)
+            for h in SleeveHolding.objects.filter(sleeve__in=sleeves).values_list("sleeve_id", "security_id", "weight"):
+                self.holdings[h[0]][h[1]] = float(h[2])
+            pending = {s.submodel_id for s in sleeves if s.submodel_id and s.submodel_id not in self.versions}
+            if len(self.versions) > 200:
+                raise ValidationFailed("models nest too deeply (a model of models that contains itself?)")
+
+    def flat_sleeves(self, model_id: int, scale: float = 1.0, depth: int = 0) -> list[tuple[Sleeve, float, dict[int, float]]]:
+        if depth > 8:
+            raise ValidationFailed("models nest more than 8 levels deep (a model that contains itself?)")
+        version = self.versions.get(model_id)
+        if version is None:
+            raise ValidationFailed(f"model {model_id} has no version yet")
+        out = []
+        for sleeve in self.sleeves[version.id]:
+            weight = scale * float(sleeve.weight)
+            if sleeve.kind == Sleeve.Kind.SUBMODEL:
+                out += self.flat_sleeves(sleeve.submodel_id, weight, depth + 1)
+            else:
+                out.append((sleeve, weight, self.holdings.get(sleeve.id, {})))
+        return out
+
+
+def _latest_prices(as_of: date) -> dict[int, float]:
+    rows = (
+        Price.objects.filter(date__lte=as_of)
+        .order_by("security_id", "-date")
+        .distinct("security_id")
+        .values_list("security_id", "close")
+    )
+    return {sid: float(close) for sid, close in rows}
+
+
+def _benchmark_weights(benchmark_ids: set[int], as_of: date) -> dict[int, dict[int, float]]:
+    if not benchmark_ids:
+        return {}
+    latest = (
+        BenchmarkWeight.objects.filter(benchmark_id__in=benchmark_ids, date__lte=as_of)
+        .order_by("benchmark_id", "-date")
+        .distinct("benchmark_id")
+        .values_list("benchmark_id", "date")
+    )
+    condition = Q()
+    for bid, d in latest:
+        condition |= Q(benchmark_id=bid, date=d)
+    out: dict[int, dict[int, float]] = defaultdict(dict)
+    if condition:
+        for bid, sid, w in BenchmarkWeight.objects.filter(condition).values_list("benchmark_id", "security_id", "weight"):
+            out[bid][sid] = float(w)
+    return out
+
+
+def rebalance_inputs_load(account_ids, *, as_of: date) -> list[AccountInputs]:
+    """Everything the engine needs for these accounts, in a fixed number of queries.
+
+    An account that cannot be rebalanced (a held security without a price, a model without a
+    version, parameters its template does not allow) comes back with ``error`` set instead of a
+    request, so the run records it and goes on.
+    """
+    accounts = list(
+        Account.objects.filter(pk__in=list(account_ids)).select_related("household__template", "template")
+    )
+    ids = [a.pk for a in accounts]
+    lots_by_account: dict[int, list[tuple]] = defaultdict(list)
+    lot_rows = (
+        TaxLot.objects.filter(account_id__in=ids)
+        .annotate(q=Cast("quantity", FloatField()), c=Cast("cost_basis", FloatField()))
+        .values_list("account_id", "lot_id", "security_id", "q", "c", "acquired")
+        .order_by("account_id", "acquired", "pk")
+    )
+    for row in lot_rows:
+        lots_by_account[row[0]].append(row[1:])
+    households = {a.household_id for a in accounts}
+    trades_by_household: dict[int, list[tuple]] = defaultdict(list)
+    window = as_of - timedelta(days=WASH_SALE_WINDOW_DAYS)
+    trade_rows = (
+        TradeRecord.objects.filter(account__household_id__in=households, trade_date__gte=window, trade_date__lte=as_of)
+        .annotate(hh=F("account__household_id"), q=Cast("quantity", FloatField()))
+        .values_list("hh", "account__custodian_number", "security_id", "side", "q", "trade_date", "realised_gain")
+    )
+    for row in trade_rows:
+        trades_by_household[row[0]].append(row[1:])
+    models = _ModelBook({a.model_id for a in accounts if a.model_id}, as_of)
+    benchmark_ids = {
+        s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id is not None
+    }
+    bench_weights = _benchmark_weights(benchmark_ids, as_of)
+    prices = _latest_prices(as_of)
+    masters = {s.pk: s for s in Security.objects.all()}
+    universe = _Universe(masters, prices)
+    return [
+        _account_inputs(a, lots_by_account[a.pk], trades_by_household[a.household_id], models, bench_weights, universe, as_of)
+        for a in accounts
+    ]
+
+
+class _Universe:
+    """Engine Security objects built once per batch and shared by every request in it."""
+
+    def __init__(self, masters: dict[int, Security], prices: dict[int, float]):
+        self.masters = masters
+        self.prices = prices
+        self.by_symbol = {s.symbol: pk for pk, s in masters.items()}
+        self._engine: dict[int, engine.Security] = {}
+        self.groups: dict[str, list[int]] = defaultdict(list)
+        for pk, s in masters.items():
+            if s.equivalence_group:
+                self.groups[s.equivalence_group].append(pk)
+        self._benchmarks: dict[tuple[int, str], engine.Benchmark] = {}
+
+    def security(self, pk: int) -> engine.Security:
+        found = self._engine.get(pk)
+        if found is None:
+            s = self.masters[pk]
+            price = self.prices.get(pk)
+            if price is None:
+                raise ValidationFailed(f"no price for {s.symbol} on or before the run's date", code="missing_price",
+                                       detail={"symbol": s.symbol})
+            found = engine.Security(
+                symbol=s.symbol, price=price, asset_class=s.asset_class, sector=s.sector or None,
+                tags=tuple(s.tags or ()), esg_score=s.esg_score, fractional=s.fractional,
+            )
+            self._engine[pk] = found
+        return found
+
+    def benchmark(self, benchmark, weights: dict[int, float]) -> engine.Benchmark:
+        key = (benchmark.pk, benchmark.code)
+        found = self._benchmarks.get(key)
+        if found is None:
+            if not weights:
+                raise ValidationFailed(f"benchmark {benchmark.code} has no constituent weights on or before the run's date",
+                                       code="missing_benchmark_weights")
+            total = sum(weights.values())
+            found = engine.Benchmark(
+                name=benchmark.code,
+                constituents={self.masters[sid].symbol: w / total for sid, w in weights.items()},
+            )
+            self._benchmarks[key] = found
+        return found
+
+
+def _account_inputs(account, lots, trades, models: _ModelBook, bench_weights, universe: _Universe, as_of) -> AccountInputs:
+    effective = account_parameters(account)
+    try:
+        params = effective.parameters()
+        version = models.versions.get(account.model_id)
+        flat = models.flat_sleeves(account.model_id)
+        direct_indexed = set(effective.values.get("direct_index", {}))
+        track = effective.values["screen"]["enabled"] and effective.values["screen"]["rescale"] == "track_benchmark"
+        merged: dict[str, dict[str, Any]] = {}
+        needed: set[int] = set()
+        for sleeve, weight, holdings in flat:
+            entry = merged.setdefault(sleeve.asset_class, {"weight": 0.0, "holdings": defaultdict(float), "benchmark": None})
+            entry["weight"] += weight
+            for sid, w in holdings.items():
+                entry["holdings"][sid] += w * weight
+                needed.add(sid)
+            use_benchmark = sleeve.benchmark_id is not None and (
+                sleeve.kind == Sleeve.Kind.DIRECT_INDEX or sleeve.asset_class in direct_indexed or track
+            )
+            if use_benchmark:
+                if entry["benchmark"] is not None and entry["benchmark"].pk != sleeve.benchmark_id:
+                    raise ValidationFailed(f"two sleeves of asset class {sleeve.asset_class} track different benchmarks")
+                entry["benchmark"] = sleeve.benchmark
+                needed.update(bench_weights.get(sleeve.benchmark_id, {}))
+        engine_lots = []
+        for lot_id, sid, qty, cost, acquired in lots:
+            needed.add(sid)
+            engine_lots.append(engine.TaxLot(id=lot_id, symbol=universe.masters[sid].symbol, quantity=qty,
+                                             cost_basis=cost, acquired=acquired))
+        engine_trades = []
+        for account_number, sid, side, qty, trade_date, gain in trades:
+            needed.add(sid)
+            engine_trades.append(engine.HouseholdTrade(
+                date=trade_date, symbol=universe.masters[sid].symbol, side=side, quantity=qty,
+                realised_gain=None if gain is None else float(gain), account_id=account_number,
+            ))
+        for symbol in _parameter_symbols(effective.values):
+            if symbol in universe.by_symbol:
+                needed.add(universe.by_symbol[symbol])
+        # Substantially identical securities (same equivalence group) take part in wash-sale checks.
+        # (Only members with a price: a group member nobody holds or targets is never bought.)
+        group_names = {universe.masters[sid].equivalence_group for sid in needed} - {""}
+        for name in group_names:
+            needed.update(sid for sid in universe.groups[name] if sid in universe.prices)
+        securities = tuple(universe.security(sid) for sid in sorted(needed))
+        groups = tuple(
+            tuple(sorted(universe.masters[sid].symbol for sid in universe.groups[name] if sid in needed))
+            for name in sorted(group_names)
+        )
+        groups = tuple(g for g in groups if len(g) > 1)
+        if groups:
+            values = engine.merge_parameter_dicts(effective.values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
+            params = engine.Parameters.from_dict(values)
+        sleeves = []
+        for asset_class, entry in merged.items():
+            total = sum(entry["holdings"].values())
+            holdings = {universe.masters[sid].symbol: w / total for sid, w in entry["holdings"].items()} if total else {}
+            benchmark = entry["benchmark"]
+            sleeves.append(engine.Sleeve(
+                asset_class=asset_class, weight=entry["weight"], holdings=holdings,
+                benchmark=universe.benchmark(benchmark, bench_weights.get(benchmark.pk, {})) if benchmark else None,
+            ))
+        request = engine.RebalanceRequest(
+            as_of=as_of,
+            account=engine.Account(
+                id=account.custodian_number, cash=_f(account.cash),
+                short_term_rate=_f(account.short_term_rate), long_term_rate=_f(account.long_term_rate),
+                lots=tuple(engine_lots),
+                realised_short_term_ytd=_f(account.realised_short_term_ytd),
+                realised_long_term_ytd=_f(account.realised_long_term_ytd),
+                household_trades=tuple(engine_trades), taxable=account.taxable,
+            ),
+            securities=securities,
+            model=engine.Model(name=version.model.code if version else "", sleeves=tuple(sleeves)),
+            parameters=params,
+        )
+    except (ValidationFailed, engine.InvalidRequest) as exc:
+        error = exc if isinstance(exc, ValidationFailed) else ValidationFailed(exc.message, code="invalid_request",
+                                                                              detail=exc.detail or {})
+        return AccountInputs(account.pk, None, None, effective.values, "", error)
+    return AccountInputs(
+        account_id=account.pk,
+        request=request,
+        model_version_id=version.pk if version else None,
+        parameters=effective.values,
+        fingerprint=_fingerprint(account, lots, trades, version, effective.values, securities, sleeves, as_of),
+    )
+
+
+def _parameter_symbols(values: dict[str, Any]) -> set[str]:
+    symbols: set[str] = set()
+    for group in ("transition", "harvest"):
+        for a, b in (values.get(group, {}).get("substitutes") or {}).items():
+            symbols.update((a, b))
+    for ins in values.get("instructions") or ():
+        symbols.update(s for s in (ins.get("sell"), ins.get("buy")) if s)
+    return symbols
+
+
+def _fingerprint(account, lots, trades, version, parameters, securities, sleeves, as_of) -> str:
+    """A digest of every input the engine saw: equal fingerprints mean an equal proposal."""
+    digest = hashlib.sha256()
+    for part in (
+        as_of, account.custodian_number, account.cash, account.short_term_rate, account.long_term_rate,
+        account.realised_short_term_ytd, account.realised_long_term_ytd, account.taxable,
+        version.pk if version else None, sorted(parameters.items(), key=str), lots, trades,
+        [(s.symbol, s.price) for s in securities], [(s.asset_class, s.weight, sorted(s.holdings.items()),
+                                                     s.benchmark.name if s.benchmark else None) for s in sleeves],
+    ):
+        digest.update(repr(part).encode())
+    return digest.hexdigest()

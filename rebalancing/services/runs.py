@@ -1,0 +1,232 @@
+"""Rebalance runs: start, fan out in chunks, solve, record proposals, report progress, cancel.
+
+A chunk is the unit of work and of retry: it loads its accounts in a fixed number of queries,
+solves each with the engine, and writes its proposals, failures and alerts in one transaction.
+Unique (run, account) keys make a redelivered or duplicated chunk a no-op for what it already
+wrote, so a worker killed mid-chunk loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from rebalancing import engine
+from rebalancing.models import Alert, Proposal, RebalanceRun, RunOutcome
+from rebalancing.selectors import (
+    AccountInputs,
+    RunScope,
+    accounts_for_scope,
+    lot_counts,
+    rebalance_inputs_load,
+)
+from tenants.errors import Conflict
+
+__all__ = [
+    "ChunkOutcome",
+    "run_cancel",
+    "run_chunks",
+    "run_process_chunk",
+    "run_start",
+]
+
+logger = logging.getLogger(__name__)
+
+# A chunk holds about this many tax lots (or this many accounts): a few seconds of solving, so
+# progress moves steadily and a lost worker redoes little.
+CHUNK_LOTS = 6000
+CHUNK_ACCOUNTS = 100
+
+_ENGINE_ALERTS = {
+    "harvest_opportunity": Alert.Kind.HARVEST,
+    "tax_limit_exceeded": Alert.Kind.TAX_LIMIT,
+}
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+@transaction.atomic
+def run_start(
+    *,
+    scope: RunScope,
+    as_of: date | None = None,
+    user=None,
+    label: str = "",
+    kind: str = RebalanceRun.Kind.MANUAL,
+) -> RebalanceRun:
+    """Create a run over ``scope`` and hand it to the workers once this transaction commits."""
+    account_ids = list(accounts_for_scope(scope))
+    run = RebalanceRun(
+        kind=kind,
+        scope=scope.to_dict(),
+        as_of=as_of or _today(),
+        started_by=user if getattr(user, "pk", None) else None,
+        started_by_label=label or (user.get_username() if getattr(user, "pk", None) else ""),
+        total=len(account_ids),
+        status=RebalanceRun.Status.QUEUED if account_ids else RebalanceRun.Status.COMPLETED,
+    )
+    run.full_clean()
+    run.save()
+    if not account_ids:
+        run.finished_at = timezone.now()
+        run.save(update_fields=["finished_at"])
+        return run
+    from rebalancing.tasks import run_dispatch
+
+    # The schema is read when the message is sent: on_commit runs in this firm's context.
+    transaction.on_commit(lambda: run_dispatch.delay(run.pk))
+    return run
+
+
+def run_chunks(run: RebalanceRun) -> list[list[int]]:
+    """The run's accounts split into chunks of similar work (deterministic for a run)."""
+    account_ids = list(accounts_for_scope(RunScope.from_dict(run.scope)))
+    counts = lot_counts(account_ids)
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    lots = 0
+    for account_id in account_ids:
+        n = counts.get(account_id, 0)
+        if current and (lots + n > CHUNK_LOTS or len(current) >= CHUNK_ACCOUNTS):
+            chunks.append(current)
+            current, lots = [], 0
+        current.append(account_id)
+        lots += n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def run_cancel(*, run: RebalanceRun, user=None) -> RebalanceRun:
+    """Stop a run: chunks not yet started are skipped; what is written stays."""
+    with transaction.atomic():
+        run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED):
+            raise Conflict(f"run {run.pk} is already {run.status}; it cannot be cancelled")
+        run.status = RebalanceRun.Status.CANCELLED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    return run
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    proposals: int
+    failures: int
+    skipped: int
+    load_s: float
+    solve_s: float
+    write_s: float
+
+
+def _failure(run, account_id: int, code: str, message: str, detail: dict | None = None) -> RunOutcome:
+    return RunOutcome(run=run, account_id=account_id, outcome=RunOutcome.Outcome.FAILED, code=code,
+                      message=message[:2000], detail=detail or {})
+
+
+def _solve(inputs: AccountInputs):
+    if inputs.error is not None:
+        return None, (inputs.error.code, inputs.error.message, inputs.error.detail)
+    try:
+        return engine.rebalance(inputs.request), None
+    except engine.EngineError as exc:
+        return None, (exc.code, exc.message, exc.detail or {})
+    except Exception as exc:  # one account's bug must not stop the run; it is recorded with its error
+        logger.exception("engine crashed on account %s", inputs.account_id)
+        return None, ("engine_crash", f"{exc.__class__.__name__}: {exc}", {})
+
+
+def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
+    """Solve one chunk of a run and record the outcome. Safe to call again with the same chunk."""
+    queued_at = time.perf_counter()
+    run = RebalanceRun.objects.filter(pk=run_id).first()
+    if run is None or run.status in (RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED):
+        return None
+    if run.status == RebalanceRun.Status.QUEUED:
+        RebalanceRun.objects.filter(pk=run_id, status=RebalanceRun.Status.QUEUED).update(
+            status=RebalanceRun.Status.RUNNING, started_at=timezone.now()
+        )
+    finished = set(
+        RunOutcome.objects.filter(run_id=run_id, account_id__in=account_ids).values_list("account_id", flat=True)
+    )
+    todo = [a for a in account_ids if a not in finished]
+
+    t0 = time.perf_counter()
+    loaded = rebalance_inputs_load(todo, as_of=run.as_of) if todo else []
+    missing = set(todo) - {i.account_id for i in loaded}
+    t1 = time.perf_counter()
+    proposals, outcomes, alerts = [], [], []
+    for inputs in loaded:
+        result, error = _solve(inputs)
+        if error is not None:
+            outcomes.append(_failure(run, inputs.account_id, *error))
+            continue
+        alerts += _alerts(run, inputs.account_id, result)
+        if run.kind == RebalanceRun.Kind.NIGHTLY and not result.trades:
+            # The nightly scan proposes only where there is something to do.
+            outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.NO_TRADES))
+            continue
+        outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
+        summary = result.summary
+        proposals.append(Proposal(
+            run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
+            parameters=inputs.parameters, inputs_fingerprint=inputs.fingerprint,
+            result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
+            estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
+            drift_before=summary.drift_before, drift_after=summary.drift_after,
+        ))
+    for account_id in missing:  # deleted since the run started
+        outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
+    t2 = time.perf_counter()
+    with transaction.atomic():
+        Proposal.objects.bulk_create(proposals, ignore_conflicts=True)
+        RunOutcome.objects.bulk_create(outcomes, ignore_conflicts=True)
+        Alert.objects.bulk_create(alerts, ignore_conflicts=True)
+        _record_progress(run_id, load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
+    write_s = time.perf_counter() - t2
+    failed = sum(o.outcome == RunOutcome.Outcome.FAILED for o in outcomes)
+    return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
+
+
+def _alerts(run, account_id: int, result) -> list[Alert]:
+    out: dict[str, Alert] = {}
+    for alert in result.alerts:
+        kind = _ENGINE_ALERTS.get(alert.code, Alert.Kind.OTHER)
+        if kind not in out:  # one alert per kind per run; the message lists the first
+            out[kind] = Alert(run=run, account_id=account_id, kind=kind, message=alert.message,
+                              amount=None if alert.amount is None else round(alert.amount, 2))
+    if any("drift" in t.reasons for t in result.trades) and Alert.Kind.DRIFT not in out:
+        out[Alert.Kind.DRIFT] = Alert(
+            run=run, account_id=account_id, kind=Alert.Kind.DRIFT,
+            message=f"drift {result.summary.drift_before:.1%} is beyond its band",
+        )
+    return list(out.values())
+
+
+def _record_progress(run_id: int, **seconds: float) -> None:
+    """Counts come from the run's ledger, so a redone chunk can never count twice."""
+    run = RebalanceRun.objects.select_for_update().get(pk=run_id)
+    counts = dict(
+        RunOutcome.objects.filter(run_id=run_id).values("outcome").annotate(n=Count("id")).values_list("outcome", "n")
+    )
+    failed = counts.get(RunOutcome.Outcome.FAILED, 0)
+    done = sum(counts.values()) - failed
+    timings = dict(run.timings or {})
+    for phase, value in seconds.items():
+        timings[phase] = round(timings.get(phase, 0.0) + value, 4)
+    timings["chunks"] = timings.get("chunks", 0) + 1
+    run.timings, run.done, run.failed = timings, done, failed
+    fields = ["done", "failed", "timings"]
+    if run.status in (RebalanceRun.Status.QUEUED, RebalanceRun.Status.RUNNING) and done + failed >= run.total:
+        run.status = RebalanceRun.Status.COMPLETED
+        run.finished_at = timezone.now()
+        fields += ["status", "finished_at"]
+    run.save(update_fields=fields)

@@ -1,0 +1,53 @@
+"""Celery tasks: thin interfaces that take ids, call one service, and own retries.
+
+Every task runs in the schema of the firm it was sent for (tenant-schemas-celery).
+"""
+
+import logging
+
+from celery import shared_task
+from django.db import connection, transaction
+
+from rebalancing.models import RebalanceRun
+from rebalancing.selectors import RunScope
+from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+__all__ = ["nightly_scan", "rebalance_chunk", "run_dispatch"]
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, default_retry_delay=10)
+def run_dispatch(self, run_id: int) -> int:
+    """Split a run into chunks and queue them. Redelivered, it queues them again: chunks are idempotent."""
+    run = RebalanceRun.objects.filter(pk=run_id).first()
+    if run is None or run.status not in (RebalanceRun.Status.QUEUED, RebalanceRun.Status.RUNNING):
+        return 0
+    chunks = run_chunks(run)
+    RebalanceRun.objects.filter(pk=run_id).update(chunks_total=len(chunks))
+    for account_ids in chunks:
+        rebalance_chunk.delay(run_id, account_ids)
+    return len(chunks)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=15)
+def rebalance_chunk(self, run_id: int, account_ids: list[int]) -> dict | None:
+    """Solve one chunk (queue "rebalance"). A failure of the chunk itself, e.g. the database
+    going away, is retried; an account's own failure is recorded and the chunk goes on."""
+    try:
+        outcome = run_process_chunk(run_id=run_id, account_ids=account_ids)
+    except Exception as exc:
+        logger.warning("chunk of run %s failed (%s); retrying", run_id, exc)
+        raise self.retry(exc=exc) from exc
+    return None if outcome is None else outcome.__dict__
+
+
+@shared_task(acks_late=True)
+def nightly_scan() -> int | None:
+    """Sent by beat to every active firm: rebalance every account, proposing only where there is
+    drift beyond the band, a harvest opportunity, or another reason to trade."""
+    if connection.schema_name == "public":
+        raise ValueError("nightly_scan must be sent from inside a firm's schema")
+    with transaction.atomic():
+        run = run_start(scope=RunScope(firm=True), kind=RebalanceRun.Kind.NIGHTLY, label="nightly scan")
+    return run.pk

@@ -1,0 +1,67 @@
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.effective_parameters import overrides_validate, parameters_effective
+from rebalancing.selectors import account_parameters
+from tenants.errors import ValidationFailed
+
+from .book import make_account, make_model, make_securities, make_template
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_leaf_says_where_it_comes_from(firm_a):
+    with tenant_context(firm_a):
+        template = make_template(parameters={"cash": {"target": 0.02}, "harvest": {"enabled": True}})
+        effective = parameters_effective(
+            template=template, household_overrides={"harvest": {"min_loss_value": 900}},
+            account_overrides={"cash": {"target": 0.03}},
+        )
+
+    sources = effective.sources
+    assert effective.values["cash"]["target"] == 0.03 and sources["cash.target"] == "account"
+    assert effective.values["harvest"]["enabled"] is True and sources["harvest.enabled"] == "template:standard"
+    assert effective.values["harvest"]["min_loss_value"] == 900 and sources["harvest.min_loss_value"] == "household"
+    assert sources["cash.floor"] == "default"
+    assert effective.parameters().cash.target == 0.03
+
+
+def test_template_change_flows_to_accounts_that_do_not_override_it(firm_a):
+    with tenant_context(firm_a):
+        make_securities()
+        model = make_model()
+        template = make_template(parameters={"cash": {"target": 0.01}})
+        plain = make_account("P-1", model=model, template=template)
+        overriding = make_account("P-2", model=model, template=template, overrides={"cash": {"target": 0.04}})
+
+        template.parameters = {"cash": {"target": 0.025}}
+        template.save()
+        plain.refresh_from_db()
+        overriding.refresh_from_db()
+
+        assert account_parameters(plain).values["cash"]["target"] == 0.025
+        assert account_parameters(overriding).values["cash"]["target"] == 0.04
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cash": {"target": 0.09}}, "cash.target = 0.09 is above the template's maximum 0.05"),
+        ({"cash": {"floor": 0.01}}, "cash.floor may not be overridden under template 'standard'"),
+        ({"cash": {"target": "lots"}}, "invalid parameter cash.target"),
+        ({"nonsense": 1}, "nonsense"),
+    ],
+)
+def test_overrides_outside_the_template_limits_are_refused(firm_a, overrides, message):
+    with tenant_context(firm_a):
+        template = make_template()
+        with pytest.raises(ValidationFailed, match=message.replace(".", r"\.").replace("(", r"\(")):
+            overrides_validate(overrides=overrides, template=template, level="account")
+
+
+def test_group_listed_as_overridable_allows_its_leaves(firm_a):
+    with tenant_context(firm_a):
+        template = make_template()  # overridable: {"cash.target": ..., "harvest": {}}
+        overrides_validate(overrides={"harvest": {"enabled": True, "min_loss_value": 250}}, template=template,
+                           level="account")
+        overrides_validate(overrides={"cash": {"target": 0.05}}, template=template, level="household")

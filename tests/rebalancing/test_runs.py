@@ -1,0 +1,123 @@
+"""Runs processed in this process (the worker path is in tests/integration/test_batch_rebalance.py)."""
+
+from datetime import date
+
+import pytest
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Alert, Proposal, RebalanceRun, RunOutcome
+from rebalancing.selectors import RunScope
+from rebalancing.services.runs import run_cancel, run_chunks, run_process_chunk, run_start
+from tenants.errors import Conflict, ValidationFailed
+
+from .book import AS_OF, make_account, make_book
+
+pytestmark = pytest.mark.django_db
+
+
+def _process(run):
+    for chunk in run_chunks(run):
+        run_process_chunk(run_id=run.pk, account_ids=chunk)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_firm_run_makes_one_proposal_per_account(firm_a, django_capture_on_commit_callbacks):
+    with tenant_context(firm_a):
+        book = make_book(4)
+        with django_capture_on_commit_callbacks() as callbacks:
+            run = run_start(scope=RunScope(firm=True), as_of=AS_OF, label="test")
+        assert len(callbacks) == 1  # dispatch is queued only once the run is committed
+
+        run = _process(run)
+
+        assert run.status == RebalanceRun.Status.COMPLETED and run.total == 4
+        assert (run.done, run.failed, run.remaining) == (4, 0, 0)
+        assert Proposal.objects.filter(run=run).count() == 4
+        proposal = Proposal.objects.filter(run=run).first()
+        assert proposal.result["trades"] and proposal.trade_count == len(proposal.result["trades"])
+        assert proposal.model_version_id == book["model"].current_version.pk
+        assert set(run.timings) >= {"load", "solve", "write", "chunks"}
+
+
+def test_processing_a_chunk_again_duplicates_nothing(firm_a):
+    with tenant_context(firm_a):
+        make_book(3)
+        run = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF))
+        proposals = list(Proposal.objects.filter(run=run).values_list("pk", "account_id"))
+
+        again = _process(run)
+
+        assert list(Proposal.objects.filter(run=run).values_list("pk", "account_id")) == proposals
+        assert (again.done, again.failed) == (3, 0)
+
+
+def test_a_chunk_that_dies_while_writing_leaves_nothing_and_is_redone(firm_a, monkeypatch):
+    with tenant_context(firm_a):
+        make_book(3)
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF)
+        [chunk] = run_chunks(run)
+
+        def lost_connection(*args, **kwargs):
+            raise ConnectionError("server closed the connection")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Alert.objects, "bulk_create", lost_connection)
+            with pytest.raises(ConnectionError):
+                run_process_chunk(run_id=run.pk, account_ids=chunk)
+        assert Proposal.objects.filter(run=run).count() == 0
+        assert RunOutcome.objects.filter(run=run).count() == 0
+
+        run_process_chunk(run_id=run.pk, account_ids=chunk)
+        assert Proposal.objects.filter(run=run).count() == 3
+
+
+def test_a_failing_account_is_recorded_and_the_run_goes_on(firm_a):
+    with tenant_context(firm_a):
+        book = make_book(2)
+        broken = make_account("T-BROKEN", model=book["model"], holdings=[("VTI", 10, 900, date(2024, 1, 2))],
+                              overrides={"cash": {"target": 0.5, "floor": 0.9}})
+        run = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF))
+
+        assert (run.done, run.failed, run.status) == (2, 1, RebalanceRun.Status.COMPLETED)
+        failure = RunOutcome.objects.get(run=run, outcome=RunOutcome.Outcome.FAILED)
+        assert failure.account_id == broken.pk
+        assert failure.code and failure.message
+
+
+def test_scopes_select_the_right_accounts(firm_a, firm_user):
+    advisor = firm_user(firm_a, "adv@firm-a.example")
+    with tenant_context(firm_a):
+        book = make_book(3, advisor=advisor)
+        other = make_account("T-OTHER", model=book["model"], holdings=[("VTI", 5, 400, date(2024, 1, 2))])
+        one = run_start(scope=RunScope(account_ids=(other.pk,)), as_of=AS_OF)
+        by_advisor = run_start(scope=RunScope(advisor_id=advisor.pk), as_of=AS_OF)
+        by_template = run_start(scope=RunScope(template_code="standard"), as_of=AS_OF)
+        by_household = run_start(scope=RunScope(household_id=other.household_id), as_of=AS_OF)
+
+        assert (one.total, by_advisor.total, by_template.total, by_household.total) == (1, 3, 3, 1)
+        with pytest.raises(ValidationFailed, match="a run needs a scope"):
+            run_start(scope=RunScope(), as_of=AS_OF)
+
+
+def test_a_cancelled_run_skips_the_chunks_not_yet_started(firm_a):
+    with tenant_context(firm_a):
+        make_book(2)
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF)
+        run_cancel(run=run)
+
+        assert run_process_chunk(run_id=run.pk, account_ids=run_chunks(run)[0]) is None
+        assert Proposal.objects.filter(run=run).count() == 0
+        with pytest.raises(Conflict, match="already cancelled"):
+            run_cancel(run=run)
+
+
+def test_firm_b_cannot_see_firm_a_runs(firm_a, firm_b):
+    with tenant_context(firm_a):
+        make_book(1)
+        run = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF))
+    with tenant_context(firm_b):
+        assert not RebalanceRun.objects.filter(pk=run.pk).exists()
+        assert not Proposal.objects.exists()
+    assert connection.schema_name == "public"
