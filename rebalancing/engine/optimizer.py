@@ -24,13 +24,14 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
 from .errors import SolverFailed
+from .lots import grouped_order, relieve_grouped
 
 __all__ = [
     "KAPPA",
@@ -53,19 +54,23 @@ REFERENCE_VARIANCE = 0.04
 UNBOUNDED = 10.0
 DPP_MAX_SLOTS = 1024
 DPP_MAX_SECURITIES = 128
-CACHE_SIZE = 32
+CACHE_SIZE = 64
+# Lots of one security are pooled into at most this many tranches in the cached problem.
+POOL_SLOTS = 4
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ProblemData:
     """Numbers of one optimisation, all fractions of account value.
 
-    Lot arrays (``lot_sec``, ``x_lb``, ``x_ub``, ``tax``, ``gain``) must be sorted by security.
+    Lot arrays (``lot_sec``, ``x_lb``, ``x_ub``, ``tax``, ``gain``) must be sorted by security;
+    ``lot_pool`` says which lots of a security may be pooled (same holding term).
     ``tax``: objective cost per unit sold (rate x gain / value); ``gain``: net gain per unit sold
     counted against ``budget``.  ``math.inf`` means no budget / no turnover cap.
     """
 
     lot_sec: np.ndarray
+    lot_pool: np.ndarray
     w0: np.ndarray
     reference: np.ndarray
     lookthrough: sp.csr_matrix | None
@@ -106,6 +111,16 @@ def _bucket(value: int, smallest: int) -> int:
     return max(smallest, 1 << max(0, math.ceil(math.log2(max(value, 1)))))
 
 
+def _shape(n: int, max_lots: int, factors: int) -> tuple[int, int, int]:
+    """Padded (securities, lot tranches per security, factors) of the cached problem.
+
+    Coarse enough that accounts of one model share a compiled problem, fine enough that padding
+    does not double the solver's work (every slot costs two rows).
+    """
+    slots = 2 if max_lots <= 2 else POOL_SLOTS
+    return -(-max(n, 1) // 8) * 8, slots, _bucket(factors, 4)
+
+
 @dataclass(slots=True, eq=False)
 class _Compiled:
     problem: cp.Problem
@@ -130,39 +145,37 @@ def cache_info() -> dict[str, int]:
     return {"size": len(_CACHE), "max_size": CACHE_SIZE}
 
 
-def _objective_and_constraints(p, x, b, S, E, M, n: int, *, lower_bounds: bool, fixed_sold=0.0):
+def _objective_and_constraints(p, x, b, S, E, M, n: int):
     """The formulation shared by both paths; ``p`` maps names to Parameters or constants.
 
-    With ``lower_bounds`` the variables are bounded below by ``x_lb``/``b_lb`` (>= 0) instead of
-    being declared non-negative, so each bound costs one row, not two.
+    Forced sales and forced buys are folded into the constants (``w_base``, ``cash_base``,
+    ``turnover_room``, ``gain_room``) so that each variable has exactly two bound rows and the
+    cached problem stays DPP (no product of two parameters).
     """
     a = cp.Variable(n)
-    bought_each = E @ b if E is not None else b
-    w = p["w0"] - S @ x + bought_each - p.get("fixed_each", 0.0)
+    w = p["w_base"] - S @ x + (E @ b if E is not None else b)
     held = M @ w if M is not None else w
-    sold, bought = cp.sum(x) + fixed_sold, cp.sum(b)
+    sold, bought = cp.sum(x), cp.sum(b)
     traded = sold + bought
-    cash = p["cash0"] + sold - bought - p["cost"] * traded
+    cash = p["cash_base"] + sold - bought - p["cost"] * traded
     constraints = [
         a == held - p["reference"],
         x <= p["x_ub"],
-        b <= p["b_ub"],
+        b <= p["b_room"],
         cash >= p["floor"],
-        traded <= 2 * p["turnover"],
-        p["gain"] @ x + p.get("fixed_gain", 0.0) <= p["budget"],
     ]
-    if lower_bounds:
-        constraints += [x >= p["x_lb"], b >= p["b_lb"], S @ x >= p["s_lb"]]
-    else:
-        for key, expr in (("b_min", b), ("s_min", S @ x)):
-            if key in p:
-                rows, values = p[key]
-                constraints.append(expr[rows] >= values)
+    # A fresh problem leaves out caps that cannot bind: each is a dense row in the KKT system.
+    if isinstance(p["turnover_room"], cp.Parameter) or p["turnover_room"] < UNBOUNDED:
+        constraints.append(traded <= p["turnover_room"])
+    if isinstance(p["gain_room"], cp.Parameter) or p["gain_room"] < UNBOUNDED / 2:
+        constraints.append(p["gain"] @ x <= p["gain_room"])
+    if "s_lb" in p:
+        constraints.append(S @ x >= p["s_lb"])
     objective = OBJECTIVE_SCALE * (
         cp.sum_squares(p["exposures"].T @ a)
         + cp.sum_squares(cp.multiply(p["sqrt_spec"], a))
         + CASH_PENALTY * cp.square(cash - p["cash_target"])
-        + KAPPA * (p["tax"] @ x + p.get("fixed_tax", 0.0) + p["cost"] * traded)
+        + KAPPA * (p["tax"] @ x + p["cost"] * traded)
     )
     return cp.Problem(cp.Minimize(objective), constraints)
 
@@ -170,29 +183,27 @@ def _objective_and_constraints(p, x, b, S, E, M, n: int, *, lower_bounds: bool, 
 def _compile_shape(n: int, slots: int, k: int) -> _Compiled:
     nl = n * slots
     params = {
-        "w0": cp.Parameter(n),
+        "w_base": cp.Parameter(n),
         "reference": cp.Parameter(n),
         "exposures": cp.Parameter((n, k)),
         "sqrt_spec": cp.Parameter(n, nonneg=True),
-        "x_lb": cp.Parameter(nl),
         "x_ub": cp.Parameter(nl),
         "tax": cp.Parameter(nl),
         "gain": cp.Parameter(nl),
-        "b_lb": cp.Parameter(n),
-        "b_ub": cp.Parameter(n),
+        "b_room": cp.Parameter(n),
         "s_lb": cp.Parameter(n),
-        "cash0": cp.Parameter(),
+        "cash_base": cp.Parameter(),
         "floor": cp.Parameter(),
         "cash_target": cp.Parameter(),
         "cost": cp.Parameter(nonneg=True),
-        "budget": cp.Parameter(),
-        "turnover": cp.Parameter(),
+        "gain_room": cp.Parameter(),
+        "turnover_room": cp.Parameter(),
     }
-    x = cp.Variable(nl)
-    b = cp.Variable(n)
+    x = cp.Variable(nl, nonneg=True)
+    b = cp.Variable(n, nonneg=True)
     # Slot j belongs to security j // slots: a constant of the shape.
     S = sp.csr_matrix((np.ones(nl), (np.repeat(np.arange(n), slots), np.arange(nl))), shape=(n, nl))
-    problem = _objective_and_constraints(params, x, b, S, None, None, n, lower_bounds=True)
+    problem = _objective_and_constraints(params, x, b, S, None, None, n)
     assert problem.is_dcp(dpp=True), "the cached formulation must be DPP"
     return _Compiled(problem, params, x, b, threading.Lock())
 
@@ -200,17 +211,6 @@ def _compile_shape(n: int, slots: int, k: int) -> _Compiled:
 def _scaled(data: ProblemData) -> tuple[np.ndarray, np.ndarray]:
     scale = 1.0 / math.sqrt(REFERENCE_VARIANCE)
     return data.exposures * scale, np.sqrt(data.specific / REFERENCE_VARIANCE)
-
-
-def _scalars(data: ProblemData) -> dict[str, float]:
-    return {
-        "cash0": data.cash0,
-        "floor": data.cash_floor,
-        "cash_target": data.cash_target,
-        "cost": data.cost_rate,
-        "budget": min(data.budget, UNBOUNDED),
-        "turnover": min(data.max_turnover, UNBOUNDED),
-    }
 
 
 def _run(problem: cp.Problem) -> tuple[str, float, float]:
@@ -235,13 +235,73 @@ def _run(problem: cp.Problem) -> tuple[str, float, float]:
     return status, max(wall - solve_s, 0.0), solve_s
 
 
+def _fixed(data: ProblemData) -> tuple[np.ndarray, np.ndarray]:
+    """Forced lots (sold entirely) and the value they sell."""
+    fixed = (data.x_lb > 0) & (data.x_lb >= data.x_ub - 1e-15)
+    return fixed, np.where(fixed, data.x_lb, 0.0)
+
+
+def _constants(data: ProblemData, fixed_x: np.ndarray) -> dict:
+    """Everything that does not depend on the free variables, forced trades folded in."""
+    n = len(data.w0)
+    fixed_each = np.bincount(data.lot_sec, weights=fixed_x, minlength=n)
+    b_lb = np.minimum(data.b_lb, UNBOUNDED)
+    forced = float(fixed_x.sum()) + float(b_lb.sum())
+    turnover = min(data.max_turnover, UNBOUNDED)
+    budget = min(data.budget, UNBOUNDED)
+    return {
+        "w_base": data.w0 - fixed_each + b_lb,
+        "fixed_each": fixed_each,
+        "cash_base": data.cash0 + float(fixed_x.sum()) - float(b_lb.sum()) - data.cost_rate * forced,
+        "floor": data.cash_floor,
+        "cash_target": data.cash_target,
+        "cost": data.cost_rate,
+        "gain_room": budget - float(data.gain @ fixed_x),
+        "turnover_room": 2 * turnover - forced,
+        "b_room": np.maximum(np.minimum(data.b_ub, UNBOUNDED) - b_lb, 0.0),
+    }
+
+
+def _pools(data: ProblemData, movable: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pool each security's movable lots into at most ``slots`` tranches.
+
+    Tranches never mix holding terms and hold neighbours in gain order, so a tranche's average
+    tax and gain per unit sold are an upper chord of the true (convex, cheapest-first) cost:
+    the pooled problem never understates the tax or the budget it uses.
+    Returns each lot's tranche (-1 for immovable lots) and the tranche's security.
+    """
+    n = len(data.w0)
+    tranche = np.full(len(data.lot_sec), -1, dtype=np.int64)
+    idx = np.flatnonzero(movable)
+    order = idx[np.lexsort((data.gain[idx], data.lot_pool[idx], data.lot_sec[idx]))]
+    sec_of = np.zeros(n * slots, dtype=np.int64)
+    starts = np.searchsorted(data.lot_sec[order], np.arange(n + 1))
+    for i in range(n):
+        lots = order[starts[i] : starts[i + 1]]
+        if not len(lots):
+            continue
+        pools = data.lot_pool[lots]
+        kinds, counts = np.unique(pools, return_counts=True)
+        if len(lots) <= slots:
+            share = counts
+        else:
+            share = np.maximum(1, np.floor(slots * counts / counts.sum()).astype(int))
+            share[np.argmax(counts)] += slots - share.sum()
+        base = i * slots
+        for kind, count, m in zip(kinds, counts, share, strict=True):
+            members = lots[pools == kind]
+            tranche[members] = base + (np.arange(count) * m) // count
+            base += m
+        sec_of[i * slots : (i + 1) * slots] = i
+    return tranche, sec_of
+
+
 def _solve_cached(data: ProblemData) -> Solution:
     n = len(data.w0)
-    nl = len(data.lot_sec)
-    counts = np.bincount(data.lot_sec, minlength=n) if nl else np.zeros(n, dtype=np.int64)
-    n_pad = _bucket(n, 8)
-    slots = _bucket(int(counts.max()) if n else 1, 1)
-    k_pad = _bucket(data.exposures.shape[1], 4)
+    fixed, fixed_x = _fixed(data)
+    movable = (data.x_ub > 1e-15) & ~fixed
+    counts = np.bincount(data.lot_sec[movable], minlength=n)
+    n_pad, slots, k_pad = _shape(n, int(counts.max()) if n else 1, data.exposures.shape[1])
     key = (n_pad, slots, k_pad)
     with _CACHE_LOCK:
         compiled = _CACHE.get(key)
@@ -254,59 +314,59 @@ def _solve_cached(data: ProblemData) -> Solution:
             _CACHE[key] = compiled
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
-    first = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=first[1:])
-    slot = data.lot_sec * slots + (np.arange(nl) - first[data.lot_sec])
+    tranche, _ = _pools(data, movable, slots)
+    m = np.flatnonzero(tranche >= 0)
+    t = tranche[m]
+    size = n_pad * slots
+    ub = np.bincount(t, weights=data.x_ub[m], minlength=size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tax = np.where(ub > 0, np.bincount(t, weights=data.tax[m] * data.x_ub[m], minlength=size) / ub, 0.0)
+        gain = np.where(ub > 0, np.bincount(t, weights=data.gain[m] * data.x_ub[m], minlength=size) / ub, 0.0)
 
     def pad_sec(v: np.ndarray) -> np.ndarray:
         out = np.zeros(n_pad)
         out[:n] = v
         return out
 
-    def pad_lot(v: np.ndarray) -> np.ndarray:
-        out = np.zeros(n_pad * slots)
-        out[slot] = v
-        return out
-
     exposures, sqrt_spec = _scaled(data)
     e = np.zeros((n_pad, k_pad))
     e[:n, : exposures.shape[1]] = exposures
-    values = {
-        "w0": pad_sec(data.w0),
-        "reference": pad_sec(data.reference),
-        "exposures": e,
-        "sqrt_spec": pad_sec(sqrt_spec),
-        "x_lb": pad_lot(data.x_lb),
-        "x_ub": pad_lot(data.x_ub),
-        "tax": pad_lot(data.tax),
-        "gain": pad_lot(data.gain),
-        "b_lb": pad_sec(data.b_lb),
-        "b_ub": pad_sec(np.minimum(data.b_ub, UNBOUNDED)),
-        "s_lb": pad_sec(data.s_lb),
-        **_scalars(data),
-    }
+    values = _constants(data, fixed_x)
+    values.update(
+        w_base=pad_sec(values["w_base"]),
+        b_room=pad_sec(values["b_room"]),
+        s_lb=pad_sec(data.s_lb - values.pop("fixed_each")),
+        reference=pad_sec(data.reference),
+        exposures=e,
+        sqrt_spec=pad_sec(sqrt_spec),
+        x_ub=ub,
+        tax=tax,
+        gain=gain,
+    )
     with compiled.lock:
         for name, value in values.items():
             compiled.params[name].value = value
         status, compile_s, solve_s = _run(compiled.problem)
-        x = np.asarray(compiled.x.value)[slot]
-        b = np.asarray(compiled.b.value)[:n]
+        x_t = np.clip(np.asarray(compiled.x.value), 0.0, ub)
+        b = np.asarray(compiled.b.value)[:n] + np.minimum(data.b_lb, UNBOUNDED)
+    # Back to lots: within a tranche, cheapest (lowest gain) lots first.
+    x = fixed_x.copy()
+    order = grouped_order(t, data.gain[m], np.arange(len(m)))
+    x[m] = relieve_grouped(t, x_t, data.x_ub[m], order)
     return Solution(x, b, status, compile_s, solve_s, cached)
 
 
 def _solve_fresh(data: ProblemData) -> Solution:
     n = len(data.w0)
     start = time.perf_counter()
-    fixed = (data.x_lb > 0) & (data.x_lb >= data.x_ub - 1e-15)
+    fixed, fixed_x = _fixed(data)
     free_x = np.flatnonzero((data.x_ub > 1e-12) & ~fixed)
     free_b = np.flatnonzero(data.b_ub > 1e-12)
     # Variables only where something can move; frozen lots, forced sales and unbuyable names
     # are constants.
     x = cp.Variable(max(len(free_x), 1), nonneg=True)
     b = cp.Variable(max(len(free_b), 1), nonneg=True)
-    S = sp.csr_matrix(
-        (np.ones(len(free_x)), (data.lot_sec[free_x], np.arange(len(free_x)))), shape=(n, x.size)
-    )
+    S = sp.csr_matrix((np.ones(len(free_x)), (data.lot_sec[free_x], np.arange(len(free_x)))), shape=(n, x.size))
     E = sp.csr_matrix((np.ones(len(free_b)), (free_b, np.arange(len(free_b)))), shape=(n, b.size))
 
     def lots(v: np.ndarray) -> np.ndarray:
@@ -321,38 +381,48 @@ def _solve_fresh(data: ProblemData) -> Solution:
 
     exposures, sqrt_spec = _scaled(data)
     keep = np.flatnonzero(np.abs(exposures).sum(axis=0) > 0)
-    fixed_x = np.where(fixed, data.x_lb, 0.0)
-    p = {
-        "w0": data.w0,
-        "reference": data.reference,
-        "exposures": exposures[:, keep] if len(keep) else np.zeros((n, 1)),
-        "sqrt_spec": sqrt_spec,
-        "x_ub": lots(data.x_ub),
-        "b_ub": buys(data.b_ub),
-        "tax": lots(data.tax),
-        "gain": lots(data.gain),
-        "fixed_each": np.bincount(data.lot_sec, weights=fixed_x, minlength=n),
-        "fixed_tax": float(data.tax @ fixed_x),
-        "fixed_gain": float(data.gain @ fixed_x),
-        **_scalars(data),
-    }
-    b_min = buys(data.b_lb)
-    if b_min.any():
-        rows = np.flatnonzero(b_min > 0)
-        p["b_min"] = (rows, b_min[rows])
-    if data.s_lb.any():
-        rows = np.flatnonzero(data.s_lb > 0)
-        p["s_min"] = (rows, data.s_lb[rows] - p["fixed_each"][rows])
-    problem = _objective_and_constraints(
-        p, x, b, S, E, data.lookthrough, n, lower_bounds=False, fixed_sold=float(fixed_x.sum())
+    p = _constants(data, fixed_x)
+    fixed_each = p.pop("fixed_each")
+    p.update(
+        reference=data.reference,
+        exposures=exposures[:, keep] if len(keep) else np.zeros((n, 1)),
+        sqrt_spec=sqrt_spec,
+        x_ub=lots(data.x_ub),
+        b_room=buys(p["b_room"]),
+        tax=lots(data.tax),
+        gain=lots(data.gain),
     )
+    if data.s_lb.any():
+        p["s_lb"] = data.s_lb - fixed_each
+    problem = _objective_and_constraints(p, x, b, S, E, data.lookthrough, n)
     build_s = time.perf_counter() - start
     status, compile_s, solve_s = _run(problem)
     xs = fixed_x.copy()
     xs[free_x] = np.asarray(x.value)[: len(free_x)]
-    bs = np.zeros(n)
-    bs[free_b] = np.asarray(b.value)[: len(free_b)]
+    bs = np.minimum(data.b_lb, UNBOUNDED)
+    bs[free_b] += np.asarray(b.value)[: len(free_b)]
     return Solution(xs, bs, status, build_s + compile_s, solve_s, False)
+
+
+def _compact(data: ProblemData) -> tuple[ProblemData, np.ndarray, np.ndarray]:
+    """Drop inert securities (not held, not buyable, not tracked) and their empty lots."""
+    active = (data.w0 > 0) | (data.b_ub > 0) | (data.reference != 0) | (data.s_lb > 0)
+    if data.lookthrough is not None or active.all():
+        return data, np.arange(len(data.w0)), np.arange(len(data.lot_sec))
+    keep = np.flatnonzero(active)
+    new_index = np.full(len(data.w0), -1)
+    new_index[keep] = np.arange(len(keep))
+    lots = np.flatnonzero(active[data.lot_sec])
+    sec_fields = ("w0", "reference", "specific", "b_lb", "b_ub", "s_lb")
+    lot_fields = ("lot_pool", "x_lb", "x_ub", "tax", "gain")
+    compact = replace(
+        data,
+        lot_sec=new_index[data.lot_sec[lots]],
+        exposures=data.exposures[keep],
+        **{f: getattr(data, f)[keep] for f in sec_fields},
+        **{f: getattr(data, f)[lots] for f in lot_fields},
+    )
+    return compact, keep, lots
 
 
 def solve(data: ProblemData) -> Solution:
@@ -360,15 +430,16 @@ def solve(data: ProblemData) -> Solution:
 
     Uses a cached compiled problem when the account is small and needs no look-through.
     """
-    n = len(data.w0)
-    nl = len(data.lot_sec)
-    max_lots = int(np.bincount(data.lot_sec).max()) if nl else 1
-    small = (
-        data.lookthrough is None
-        and _bucket(n, 8) <= DPP_MAX_SECURITIES
-        and _bucket(n, 8) * _bucket(max_lots, 1) <= DPP_MAX_SLOTS
-    )
-    solution = _solve_cached(data) if small else _solve_fresh(data)
-    x = np.clip(np.nan_to_num(solution.x), 0.0, None)
-    b = np.clip(np.nan_to_num(solution.b), 0.0, None)
+    compact, keep, lots = _compact(data)
+    n = len(compact.w0)
+    fixed, _ = _fixed(compact)
+    movable = (compact.x_ub > 1e-15) & ~fixed
+    max_lots = int(np.bincount(compact.lot_sec[movable]).max()) if movable.any() else 1
+    n_pad, slots, _ = _shape(n, max_lots, compact.exposures.shape[1])
+    small = compact.lookthrough is None and n_pad <= DPP_MAX_SECURITIES and n_pad * slots <= DPP_MAX_SLOTS
+    solution = _solve_cached(compact) if small else _solve_fresh(compact)
+    x = np.zeros(len(data.lot_sec))
+    b = np.zeros(len(data.w0))
+    x[lots] = np.clip(np.nan_to_num(solution.x), 0.0, None)
+    b[keep] = np.clip(np.nan_to_num(solution.b), 0.0, None)
     return Solution(x, b, solution.status, solution.compile_seconds, solution.solve_seconds, solution.cached)

@@ -64,6 +64,7 @@ def _prepare(request: RebalanceRequest) -> _Prepared:
     prepared.risk = build_risk(book, plan, risk_models)
     prepared.data = ProblemData(
         lot_sec=book.lot_sec,
+        lot_pool=book.lot_long.astype(np.int64),
         w0=book.weights,
         reference=plan.reference,
         lookthrough=plan.lookthrough,
