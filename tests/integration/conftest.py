@@ -23,14 +23,15 @@ def _test_database_url() -> str:
     return f"postgres://{quote(db['USER'], safe='')}{password}@{host}{port}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, tmp_path_factory):
-    """Start `celery worker` as its own OS process; yield it; stop it at the end of the session."""
-    broker_dir = Path(os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", ROOT / ".data" / "test-broker"))
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        shutil.rmtree(broker_dir, ignore_errors=True)  # no stale messages from an earlier run
-        (broker_dir / "control").mkdir(parents=True)
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+def _broker_dir() -> Path:
+    return Path(os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", ROOT / ".data" / "test-broker"))
+
+
+def start_worker(
+    log: Path, *, name: str, concurrency: int = 2, queues: str = "default,rebalance", pool: str = "prefork"
+) -> subprocess.Popen:
+    """Start `celery worker` as its own OS process on the test database; wait until it is ready."""
+    broker_dir = _broker_dir()
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="config.settings.test",
@@ -40,7 +41,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-l", "INFO",
-             "-Q", "default,rebalance", "-c", "2", "-n", f"test-worker-{os.getpid()}@%h"],
+             "-Q", queues, "-P", pool, "-c", str(concurrency), "-n", f"{name}-{os.getpid()}@%h"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
@@ -50,6 +51,16 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
             pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
     process.log_path = log
+    return process
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, tmp_path_factory):
+    """A worker shared by the integration tests; stopped at the end of the session."""
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        shutil.rmtree(_broker_dir(), ignore_errors=True)  # no stale messages from an earlier run
+        (_broker_dir() / "control").mkdir(parents=True)
+    process = start_worker(tmp_path_factory.mktemp("worker") / "worker.log", name="test-worker")
     yield process
     process.terminate()
     try:
