@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import Alert, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_cancel, run_chunks, run_process_chunk, run_start
 from tenants.errors import Conflict, ValidationFailed
@@ -76,14 +76,14 @@ def test_a_chunk_that_dies_while_writing_leaves_nothing_and_is_redone(firm_a, mo
 def test_a_failing_account_is_recorded_and_the_run_goes_on(firm_a):
     with tenant_context(firm_a):
         book = make_book(2)
-        broken = make_account("T-BROKEN", model=book["model"], holdings=[("VTI", 10, 900, date(2024, 1, 2))],
-                              overrides={"cash": {"target": 0.5, "floor": 0.9}})
+        Price.objects.filter(security__symbol="SCHB").delete()
+        broken = make_account("T-BROKEN", model=book["model"], holdings=[("SCHB", 10, 900, date(2024, 1, 2))])
         run = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF))
 
         assert (run.done, run.failed, run.status) == (2, 1, RebalanceRun.Status.COMPLETED)
         failure = RunOutcome.objects.get(run=run, outcome=RunOutcome.Outcome.FAILED)
         assert failure.account_id == broken.pk
-        assert failure.code and failure.message
+        assert failure.code == "missing_price" and "SCHB" in failure.message
 
 
 def test_scopes_select_the_right_accounts(firm_a, firm_user):

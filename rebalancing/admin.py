@@ -1,0 +1,276 @@
+"""The firm's admin (served on the firm's own host, so every query is in the firm's schema)."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from rebalancing import engine
+from rebalancing.effective_parameters import overrides_validate
+from rebalancing.models import (
+    Account,
+    Alert,
+    Benchmark,
+    BenchmarkWeight,
+    Household,
+    ModelPortfolio,
+    ModelVersion,
+    ParameterTemplate,
+    Price,
+    Proposal,
+    RebalanceRun,
+    RunOutcome,
+    Security,
+    Sleeve,
+    SleeveHolding,
+    TaxLot,
+)
+from rebalancing.selectors import account_parameters
+from rebalancing.services.runs import run_cancel
+from tenants.errors import DomainError
+
+
+@admin.register(Security)
+class SecurityAdmin(admin.ModelAdmin):
+    list_display = ("symbol", "name", "asset_class", "sector", "is_fund", "esg_score", "fractional", "equivalence_group")
+    list_filter = ("asset_class", "is_fund", "sector")
+    search_fields = ("symbol", "name", "equivalence_group")
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    list_display = ("security", "date", "close")
+    list_filter = ("date",)
+    search_fields = ("security__symbol",)
+    autocomplete_fields = ("security",)
+    date_hierarchy = "date"
+
+
+class BenchmarkWeightInline(admin.TabularInline):
+    model = BenchmarkWeight
+    extra = 0
+    autocomplete_fields = ("security",)
+    ordering = ("-date", "-weight")
+    max_num = 0  # weights arrive by import; hundreds of rows are not edited by hand
+    readonly_fields = ("date", "security", "weight")
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(admin.ModelAdmin):
+    list_display = ("code", "name")
+    search_fields = ("code", "name")
+    inlines = [BenchmarkWeightInline]
+
+
+class SleeveHoldingInline(admin.TabularInline):
+    model = SleeveHolding
+    extra = 1
+    autocomplete_fields = ("security",)
+
+
+class _FrozenOnceUsed:
+    """A model version that a proposal used is history: it can be read, not changed."""
+
+    def _used(self, version) -> bool:
+        return version is not None and Proposal.objects.filter(model_version=version).exists()
+
+
+@admin.register(Sleeve)
+class SleeveAdmin(_FrozenOnceUsed, admin.ModelAdmin):
+    list_display = ("version", "asset_class", "weight", "kind", "benchmark", "submodel")
+    inlines = [SleeveHoldingInline]
+    autocomplete_fields = ("benchmark",)
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj and self._used(obj.version)) and super().has_change_permission(request, obj)
+
+
+class SleeveInline(admin.TabularInline):
+    model = Sleeve
+    extra = 0
+    show_change_link = True
+    fields = ("asset_class", "weight", "kind", "benchmark", "submodel")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(_FrozenOnceUsed, admin.ModelAdmin):
+    list_display = ("model", "number", "created_at", "created_by", "note")
+    list_filter = ("model",)
+    inlines = [SleeveInline]
+
+    def has_change_permission(self, request, obj=None):
+        return not self._used(obj) and super().has_change_permission(request, obj)
+
+
+@admin.register(ModelPortfolio)
+class ModelPortfolioAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "latest_version", "accounts_count")
+    search_fields = ("name", "code")
+
+    @admin.display(description="Latest version")
+    def latest_version(self, obj):
+        version = obj.current_version
+        return f"v{version.number}" if version else "none yet"
+
+    @admin.display(description="Accounts")
+    def accounts_count(self, obj):
+        return obj.accounts.count()
+
+
+class ParameterTemplateForm(forms.ModelForm):
+    class Meta:
+        model = ParameterTemplate
+        fields = ["code", "name", "description", "parameters", "overridable"]
+
+    def clean_parameters(self):
+        value = self.cleaned_data["parameters"] or {}
+        try:
+            engine.Parameters.from_dict(value)
+        except engine.InvalidRequest as exc:
+            raise forms.ValidationError(exc.message) from None
+        return value
+
+    def clean_overridable(self):
+        value = self.cleaned_data["overridable"] or {}
+        if not isinstance(value, dict) or any(not isinstance(v, dict) for v in value.values()):
+            raise forms.ValidationError('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.')
+        return value
+
+
+@admin.register(ParameterTemplate)
+class ParameterTemplateAdmin(admin.ModelAdmin):
+    form = ParameterTemplateForm
+    list_display = ("name", "code", "updated_at", "accounts_using")
+    search_fields = ("name", "code")
+
+    @admin.display(description="Accounts using it")
+    def accounts_using(self, obj):
+        return Account.objects.filter(template=obj).count() + Account.objects.filter(
+            template__isnull=True, household__template=obj
+        ).count()
+
+
+class _OverridesForm(forms.ModelForm):
+    level = "account"
+
+    def clean_overrides(self):
+        overrides = self.cleaned_data["overrides"] or {}
+        template = self.cleaned_data.get("template")
+        if self.level == "account" and template is None and self.instance.household_id:
+            template = self.instance.household.template
+        try:
+            overrides_validate(overrides=overrides, template=template, level=self.level)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return overrides
+
+
+class HouseholdForm(_OverridesForm):
+    level = "household"
+
+    class Meta:
+        model = Household
+        fields = ["name", "external_id", "advisor", "template", "overrides"]
+
+
+class AccountForm(_OverridesForm):
+    class Meta:
+        model = Account
+        fields = [
+            "custodian_number", "name", "household", "model", "template", "overrides", "taxable", "discretionary",
+            "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd", "realised_long_term_ytd",
+            "opened_on",
+        ]
+
+
+@admin.register(Household)
+class HouseholdAdmin(admin.ModelAdmin):
+    form = HouseholdForm
+    list_display = ("name", "external_id", "advisor", "template")
+    list_filter = ("template", "advisor")
+    search_fields = ("name", "external_id")
+
+
+class TaxLotInline(admin.TabularInline):
+    model = TaxLot
+    extra = 0
+    fields = ("lot_id", "security", "quantity", "cost_basis", "acquired")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    list_display = ("custodian_number", "name", "household", "model", "effective_template", "taxable", "cash")
+    list_filter = ("model", "template", "taxable", "discretionary")
+    search_fields = ("custodian_number", "name", "household__name")
+    readonly_fields = ("effective_parameters",)
+    inlines = [TaxLotInline]
+    list_select_related = ("household__template", "model", "template")
+
+    @admin.display(description="Template")
+    def effective_template(self, obj):
+        template = obj.template or obj.household.template
+        return template.name if template else "none"
+
+    @admin.display(description="Effective parameters (value, and where it comes from)")
+    def effective_parameters(self, obj):
+        if not obj.pk:
+            return "Saved accounts show their effective parameters here."
+        rows = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            ((path, json.dumps(value), source) for path, value, source in account_parameters(obj).leaves()),
+        )
+        return format_html("<table><tr><th>setting</th><th>value</th><th>from</th></tr>{}</table>", rows)
+
+
+class RunOutcomeInline(admin.TabularInline):
+    model = RunOutcome
+    extra = 0
+    fields = ("account", "outcome", "code", "message")
+    readonly_fields = fields
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(outcome=RunOutcome.Outcome.FAILED)
+
+
+@admin.register(RebalanceRun)
+class RebalanceRunAdmin(admin.ModelAdmin):
+    list_display = ("pk", "kind", "status", "as_of", "total", "done", "failed", "created_at", "finished_at", "started_by_label")
+    list_filter = ("status", "kind")
+    readonly_fields = [f.name for f in RebalanceRun._meta.fields]
+    inlines = [RunOutcomeInline]
+    actions = ["cancel_runs"]
+
+    def has_add_permission(self, request):
+        return False  # runs start through the run service (page, API or command), never as bare rows
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel_runs(self, request, queryset):
+        for run in queryset:
+            try:
+                run_cancel(run=run, user=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+
+
+@admin.register(Proposal)
+class ProposalAdmin(admin.ModelAdmin):
+    list_display = ("pk", "account", "run", "status", "trade_count", "estimated_tax", "turnover", "drift_before", "drift_after")
+    list_filter = ("status", "run")
+    search_fields = ("account__custodian_number",)
+    readonly_fields = [f.name for f in Proposal._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("account", "kind", "message", "amount", "created_at", "resolved_at")
+    list_filter = ("kind",)
+    search_fields = ("account__custodian_number", "message")
