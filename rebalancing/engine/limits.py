@@ -131,6 +131,12 @@ def build_limits(
 
     instruction_secs: set[int] = set()
     forced = np.zeros(nl, dtype=bool)
+    # A screen is the client's values: excluded holdings are sold outright, unless a transition
+    # budget asks to sell them as taxes allow (then they simply have no target).
+    if p.screen is not None and p.transition is None:
+        forced |= plan.excluded[lot_sec] & (x_ub > 0) & ~wash_frozen & (book.lot_qty > 0)
+    if p.screen is not None:
+        plan.reference[plan.excluded & (book.quantity > 0)] = 0.0
     forced_gain = 0.0
     if effects.liquidate:
         held = book.quantity > 0
@@ -324,8 +330,9 @@ def _plan_harvest(
             sub = j
         out.lots |= lots_i
         if sub is not None:
-            harvested_w = float(book.lot_value[lots_i].sum()) / book.total_value
-            moved = min(plan.target[i], harvested_w)
+            # What remains of the position may keep its target; the substitute takes the rest.
+            remaining = book.weights[i] - float(book.lot_value[lots_i].sum()) / book.total_value
+            moved = plan.target[i] - min(plan.target[i], max(remaining, 0.0))
             plan.target[i] -= moved
             plan.reference[i] -= moved
             plan.target[sub] += moved

@@ -366,7 +366,9 @@ def _solve_fresh(data: ProblemData) -> Solution:
     # are constants.
     x = cp.Variable(max(len(free_x), 1), nonneg=True)
     b = cp.Variable(max(len(free_b), 1), nonneg=True)
-    S = sp.csr_matrix((np.ones(len(free_x)), (data.lot_sec[free_x], np.arange(len(free_x)))), shape=(n, x.size))
+    S = sp.csr_matrix(
+        (np.ones(len(free_x)), (data.lot_sec[free_x], np.arange(len(free_x)))), shape=(n, x.size)
+    )
     E = sp.csr_matrix((np.ones(len(free_b)), (free_b, np.arange(len(free_b)))), shape=(n, b.size))
 
     def lots(v: np.ndarray) -> np.ndarray:

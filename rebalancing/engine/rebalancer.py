@@ -39,6 +39,7 @@ class _Prepared:
     limits: Limits
     risk: RiskMatrix | None = None
     data: ProblemData | None = None
+    budget_binding: bool = False
 
 
 def _prepare(request: RebalanceRequest) -> _Prepared:
@@ -114,12 +115,16 @@ def _optimise(prepared: _Prepared) -> tuple[Fill, Diagnostics]:
     trading = prepared.request.parameters.trading
     compile_s = solve_s = 0.0
     cached = True
+    prepared.budget_binding = False
     for attempt in range(1, MAX_SOLVES + 1):
         solution = solve(data)
         compile_s += solution.compile_seconds
         solve_s += solution.solve_seconds
         cached &= solution.cached
         fill = round_trades(book, prepared.plan, prepared.limits, solution, trading)
+        if data.budget < math.inf:
+            used = float(data.gain @ solution.x)
+            prepared.budget_binding = used >= data.budget - 1e-6
         # FIFO/HIFO relief may realise more gain than the optimiser's lot choice: tighten the
         # budget by the excess and solve again rather than break the relief order.
         if fill.gain_trimmed <= max(1.0, 0.01 * data.budget * book.total_value) or attempt == MAX_SOLVES:
@@ -292,7 +297,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         trade_count=len(trades),
     )
     warnings = [*plan.warnings, *limits.warnings, *fill.notes]
-    alerts = list(limits.alerts)
+    sold_symbols = {book.symbols[i] for i in np.flatnonzero(sold > 0)}
+    alerts = [a for a in limits.alerts if not (a.code == "harvest_opportunity" and a.symbol in sold_symbols)]
     _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
     _position_messages(prepared, qty_after, fill, warnings, alerts)
     if summary.disallowed_losses > 0.005:
@@ -381,10 +387,8 @@ def _trades(
                 reasons.add("screen")
             if plan.removed[i]:
                 reasons.add("removed_asset_class")
-            if cash_short:
-                reasons.add("cash" if effects.raise_cash <= 0 else "instruction")
-            if cash_short and cash_w < plan.cash_floor:
-                reasons.add("cash")
+            if cash_short and not effects.liquidate:
+                reasons.add("cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction")
         else:
             lots = np.zeros(0, dtype=np.int64)
             if i in harvest_subs or (sleeve in di_sleeves and sleeve in sleeves_harvest):
@@ -458,7 +462,7 @@ def _budget_messages(
             )
     if limits.budget < math.inf and drift_after > 0.002:
         budget = limits.budget * V
-        if net >= budget - max(1.0, 0.01 * budget) and drift_before > 0:
+        if prepared.budget_binding and drift_before > 0:
             progress = max(0.0, (drift_before - drift_after) / drift_before)
             warnings.append(
                 f"tax budget stopped the transition at {progress:.0%} of the way "

@@ -110,6 +110,7 @@ def round_trades(
     buy = np.where(buy * price < DUST_VALUE, 0.0, buy)
 
     lot_sold = _relieve_lots(book, limits, trading.lot_selection, sell, opt_lot, forced_lot)
+    _whole_lots(book, lot_sold, whole)
     fill = Fill(lot_sold, buy, notes)
     _repair(book, limits, fill, whole, trading)
     return fill
@@ -170,6 +171,26 @@ def _relieve_lots(
         key = book.lot_acquired if method == "fifo" else -basis_ps
         take = relieve_grouped(lot_sec, rest, cap, grouped_order(lot_sec, key, book.lot_acquired))
     return f + take
+
+
+def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
+    """Whole shares per lot too: floor each lot's take, then give the shares left over to the
+    lots with the largest remainders (the security's total is already whole)."""
+    lot_sec = book.lot_sec
+    frac = lot_sold - np.floor(lot_sold + _EPS)
+    odd = np.flatnonzero(whole[lot_sec] & (frac > _EPS) & (lot_sold < book.lot_qty - _EPS))
+    for i in np.unique(lot_sec[odd]):
+        lots = np.flatnonzero((lot_sec == i) & (lot_sold > 0))
+        total = lot_sold[lots].sum()
+        base = np.minimum(np.floor(lot_sold[lots] + _EPS), book.lot_qty[lots])
+        left = total - base.sum()
+        for k in np.argsort(-(lot_sold[lots] - base), kind="stable"):
+            if left <= _EPS:
+                break
+            add = min(left, book.lot_qty[lots[k]] - base[k], 1.0)
+            base[k] += add
+            left -= add
+        lot_sold[lots] = base
 
 
 def _repair(book: Book, limits: Limits, fill: Fill, whole: np.ndarray, trading: TradingParams) -> None:

@@ -94,7 +94,11 @@ def universe_symbols(request: RebalanceRequest) -> list[str]:
     if params.harvest:
         # Only substitutes of securities holding a loss can be needed.
         price = {s.symbol: s.price for s in request.securities}
-        losing = {lot.symbol for lot in request.account.lots if lot.quantity * price.get(lot.symbol, 0) < lot.cost_basis}
+        losing = {
+            lot.symbol
+            for lot in request.account.lots
+            if lot.quantity * price.get(lot.symbol, 0) < lot.cost_basis
+        }
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
         out.extend(s for s in (ins.sell, ins.buy) if s)
