@@ -1,0 +1,50 @@
+"""Importing a firm's book from custodian CSV files (formats: docs/csv-formats.md).
+
+Each kind has its own service; ``book_import`` picks one by name for the command, the admin and the
+API. A file is validated whole and refused with a row-level report (``ImportRejected``) or written in
+one transaction; importing the same file again changes nothing.
+"""
+
+from collections.abc import Callable
+from datetime import date
+
+from tenants.errors import ValidationFailed
+
+from .accounts import accounts_import
+from .benchmarks import benchmark_weights_import
+from .lots import lots_import
+from .prices import prices_import
+from .report import ImportRejected, ImportSummary
+from .securities import securities_import
+from .sheet import Source
+from .trades import trades_import
+
+__all__ = [
+    "KINDS", "ImportRejected", "ImportSummary", "accounts_import", "benchmark_weights_import", "book_import",
+    "lots_import", "prices_import", "securities_import", "trades_import",
+]
+
+# In the order a new firm loads them: later kinds refer to what earlier ones create.
+KINDS: dict[str, Callable[..., ImportSummary]] = {
+    "securities": securities_import,
+    "prices": prices_import,
+    "benchmark_weights": benchmark_weights_import,
+    "accounts": accounts_import,
+    "lots": lots_import,
+    "trades": trades_import,
+}
+
+
+def book_import(*, kind: str, source: Source, as_of: date | None = None) -> ImportSummary:
+    """Import one CSV file of ``kind`` into the current firm's schema.
+
+    ``source`` is a path, the file's bytes, or a file object (e.g. an upload). ``as_of`` is the day
+    dates are checked against (default today). Raises ``ImportRejected`` with the report, nothing written.
+    """
+    try:
+        service = KINDS[kind]
+    except KeyError:
+        raise ValidationFailed(
+            f"Unknown kind of file {kind!r}; the kinds are {', '.join(KINDS)}.", detail={"field": "kind"}
+        ) from None
+    return service(source=source, as_of=as_of)

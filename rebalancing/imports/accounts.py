@@ -1,0 +1,107 @@
+"""The account file: accounts upserted by custodian number, their households by household id."""
+
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+
+from .cells import (
+    boolean_cells,
+    consistent_values,
+    date_cells,
+    decimal_cells,
+    distinct,
+    duplicates_report,
+    references_map,
+    text_cells,
+)
+from .report import ImportSummary
+from .rows import changes_apply, changes_plan, ids_by, import_begin, records
+from .sheet import Source, sheet_read
+
+__all__ = ["accounts_import"]
+
+KIND = "accounts"
+REQUIRED = ("account_number", "account_name", "household_id")
+OPTIONAL = (
+    "household_name", "model", "template", "taxable", "discretionary", "short_term_rate", "long_term_rate",
+    "cash", "realised_short_term_ytd", "realised_long_term_ytd", "opened_on",
+)
+# Fields with no empty value: an empty cell keeps what is stored (a new account gets the default).
+_KEEP_WHEN_EMPTY = (
+    "taxable", "discretionary", "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd",
+    "realised_long_term_ytd",
+)
+_field = Account._meta.get_field
+
+
+def _households_upsert(numbers: list[str], names: dict[str, str]) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Households by external id: created when new (named by the file, else by the id); renamed when
+    the file names them differently."""
+    existing = list(Household.objects.filter(external_id__in=numbers).order_by().values("id", "external_id", "name"))
+    stored = {row["external_id"] for row in existing}
+    rows = [
+        {"external_id": number, "name": names.get(number, number)}
+        for number in numbers if number in names or number not in stored
+    ]
+    changes = changes_plan(rows=rows, existing=existing, key=("external_id",))
+    changes_apply(Household, changes)
+    ids = ids_by(Household, "external_id", numbers)
+    notes = [f"households: {len(changes.create)} created, {len(changes.update)} renamed"] \
+        if changes.create or changes.update else []
+    return ids, tuple(notes)
+
+
+@transaction.atomic
+def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
+    """Create or update accounts by custodian number, and the households they belong to.
+
+    ``model`` and ``template`` are codes that must exist (an empty cell clears them); rates are in
+    [0, 1]; ``opened_on`` must not be after ``as_of`` (default today).
+    """
+    as_of = as_of or timezone.localdate()
+    import_begin(KIND)
+    sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
+    households = text_cells(sheet, "household_id", field=Household._meta.get_field("external_id"), required=True)
+    columns = {
+        "custodian_number": text_cells(sheet, "account_number", field=_field("custodian_number"), required=True),
+        "name": text_cells(sheet, "account_name", field=_field("name"), required=True),
+    }
+    household_names = {}
+    if sheet.has("household_name"):
+        given = text_cells(sheet, "household_name", field=Household._meta.get_field("name"))
+        household_names = consistent_values(sheet, households, given, "household_name", "the name")
+    for name in ("taxable", "discretionary"):
+        if sheet.has(name):
+            columns[name] = boolean_cells(sheet, name)
+    for name in ("short_term_rate", "long_term_rate"):
+        if sheet.has(name):
+            columns[name] = decimal_cells(
+                sheet, name, field=_field(name), required=False, minimum=Decimal(0), maximum=Decimal(1)
+            )
+    for name in ("cash", "realised_short_term_ytd", "realised_long_term_ytd"):
+        if sheet.has(name):  # signed: a debit balance, a realised loss
+            columns[name] = decimal_cells(sheet, name, field=_field(name), required=False)
+    if sheet.has("opened_on"):
+        columns["opened_on"] = date_cells(sheet, "opened_on", required=False, not_after=as_of)
+    for column, model, what in (("model", ModelPortfolio, "model"), ("template", ParameterTemplate, "template")):
+        if sheet.has(column):
+            codes = sheet.cells(column).astype(object).mask(sheet.cells(column) == "", None)
+            known = ids_by(model, "code", distinct(codes))
+            columns[f"{column}_id"] = references_map(sheet, column, codes, known, what)
+    duplicates_report(sheet, {"account_number": columns["custodian_number"]}, "account number")
+    sheet.problems.reject_if_any()
+
+    household_ids, notes = _households_upsert(distinct(households), household_names)
+    columns["household_id"] = pd.Series([household_ids[h] for h in households], index=households.index, dtype=object)
+    rows = records(columns, keep_when_empty=_KEEP_WHEN_EMPTY)
+    existing = Account.objects.filter(custodian_number__in=[row["custodian_number"] for row in rows]).order_by().values(
+        "id", *sorted({name for row in rows for name in row})
+    )
+    changes = changes_plan(rows=rows, existing=existing, key=("custodian_number",))
+    changes_apply(Account, changes)
+    return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, notes=notes)

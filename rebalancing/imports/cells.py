@@ -1,0 +1,248 @@
+"""Cell parsers (one cell of text to one value, or a plain-words problem) and their column-wide forms.
+
+A column-wide parser returns a Series aligned with the sheet, holding the parsed value, ``None`` for
+an empty cell, or ``INVALID`` where the cell had a problem (already recorded on the sheet), so later
+checks (references, sums) can skip rows that are already reported.
+"""
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import pandas as pd
+from django.db import models
+
+from .sheet import Sheet
+
+__all__ = [
+    "INVALID", "CellProblem", "boolean_cells", "column_parse", "consistent_values", "date_cells",
+    "decimal_cells", "distinct", "duplicates_report", "float_cells", "parse_boolean", "parse_date",
+    "parse_decimal", "parse_tags", "references_map", "required_cells", "tag_cells", "text_cells", "valid",
+]
+
+
+class _Invalid:
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID = _Invalid()
+
+
+class CellProblem(ValueError):
+    """A cell that cannot be read; the message is the problem in plain words."""
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A finite decimal: ``1234.5``, ``-0.25``, ``1,234.50`` (comma thousands), ``1e3``."""
+    if _THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
+    if not _NUMBER.fullmatch(text):
+        raise CellProblem(f"{text!r} is not a number")
+    return Decimal(text)
+
+
+def _fit(value: Decimal, field: models.DecimalField) -> Decimal:
+    # Round to what the column stores (half away from zero, as PostgreSQL does), so that comparing with
+    # the stored value on a re-import sees no change.
+    places = Decimal(1).scaleb(-field.decimal_places)
+    try:
+        value = value.quantize(places, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise CellProblem(f"{value} is too large") from None
+    if abs(value) >= Decimal(10) ** (field.max_digits - field.decimal_places):
+        raise CellProblem(f"{value} is too large (at most {field.max_digits - field.decimal_places} digits before the point)")
+    return value
+
+
+def parse_date(text: str) -> date:
+    """A date as ``YYYY-MM-DD`` (ISO) or ``MM/DD/YYYY`` (as US custodians write it)."""
+    if match := _ISO_DATE.fullmatch(text):
+        year, month, day = match.groups()
+    elif match := _US_DATE.fullmatch(text):
+        month, day, year = match.groups()
+    else:
+        raise CellProblem(f"{text!r} is not a date; write YYYY-MM-DD or MM/DD/YYYY")
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        # A DD/MM/YYYY file lands here: say how the slashes were read.
+        read_as = " read as MM/DD/YYYY" if "/" in text else ""
+        raise CellProblem(f"{text!r} is not a day of the calendar{read_as}") from None
+
+
+def parse_boolean(text: str) -> bool:
+    """``true/false``, ``yes/no``, ``y/n``, ``t/f`` or ``1/0``, in any case."""
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise CellProblem(f"{text!r} is not yes or no; write true or false")
+
+
+def parse_tags(text: str) -> list[str]:
+    """``fossil_fuels|tobacco`` (pipe-separated) or a JSON list of strings; order kept, repeats dropped."""
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            raise CellProblem(f"{text!r} is not a JSON list; or write tags separated by |") from None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise CellProblem(f"{text!r} is not a list of words")
+    else:
+        items = text.split("|")
+    return list(dict.fromkeys(item.strip() for item in items if item.strip()))
+
+
+def column_parse(sheet: Sheet, column: str, parse: Callable[[str], object]) -> pd.Series:
+    """Parse each distinct non-empty text of a column once; report the problem on every row that has it."""
+    cells = sheet.cells(column)
+    values: dict[str, object] = {"": None}
+    for text in cells.unique():
+        if text == "":
+            continue
+        try:
+            values[text] = parse(text)
+        except CellProblem as problem:
+            values[text] = INVALID
+            rows = cells.index[cells == text]
+            sheet.problems.add_rows(rows, column, str(problem))
+    return pd.Series([values[text] for text in cells], index=cells.index, dtype=object)
+
+
+def valid(values: pd.Series) -> pd.Series:
+    """Rows whose value was read (not empty, not already reported)."""
+    return values.map(lambda value: value is not None and value is not INVALID).astype(bool)
+
+
+def required_cells(sheet: Sheet, column: str, values: pd.Series, what: str) -> pd.Series:
+    """Report empty cells of a column that needs a value."""
+    empty = values.map(lambda value: value is None).astype(bool)
+    sheet.problems.add_rows(values.index[empty], column, f"is empty; {what} is required")
+    return values.mask(empty, INVALID)
+
+
+def text_cells(sheet: Sheet, column: str, *, field: models.CharField, required: bool = False,
+               upper: bool = False) -> pd.Series:
+    """Text no longer than the model field holds; empty cells are "" (or reported when required)."""
+    cells = sheet.cells(column)
+    if upper:
+        cells = cells.str.upper()
+    too_long = cells.str.len() > field.max_length
+    sheet.problems.add_rows(cells.index[too_long], column, f"is longer than {field.max_length} characters")
+    values = cells.astype(object).mask(too_long, INVALID)
+    if required:
+        empty = cells == ""
+        sheet.problems.add_rows(cells.index[empty], column, "is empty; a value is required")
+        values = values.mask(empty, INVALID)
+    return values
+
+
+def decimal_cells(
+    sheet: Sheet, column: str, *, field: models.DecimalField, required: bool = True,
+    minimum: Decimal | None = None, positive: bool = False, maximum: Decimal | None = None,
+) -> pd.Series:
+    """Decimals rounded to the model field's places; bounds checked after rounding."""
+
+    def parse(text: str) -> Decimal:
+        value = parse_decimal(text)
+        if not value.is_finite():
+            raise CellProblem(f"{text!r} is not a finite number")
+        value = _fit(value, field)
+        if positive and value <= 0:
+            raise CellProblem(f"{text} must be greater than 0")
+        if minimum is not None and value < minimum:
+            raise CellProblem(f"{text} must not be {'negative' if minimum == 0 else f'below {minimum}'}")
+        if maximum is not None and value > maximum:
+            raise CellProblem(f"{text} must be at most {maximum}")
+        return value
+
+    values = column_parse(sheet, column, parse)
+    return required_cells(sheet, column, values, "a number") if required else values
+
+
+def float_cells(sheet: Sheet, column: str, *, minimum: float, maximum: float) -> pd.Series:
+    def parse(text: str) -> float:
+        value = float(parse_decimal(text))
+        if not math.isfinite(value):
+            raise CellProblem(f"{text!r} is not a finite number")
+        if not minimum <= value <= maximum:
+            raise CellProblem(f"{text} is outside {minimum:g} to {maximum:g}")
+        return value
+
+    return column_parse(sheet, column, parse)
+
+
+def date_cells(sheet: Sheet, column: str, *, required: bool = True, not_after: date | None = None) -> pd.Series:
+    def parse(text: str) -> date:
+        value = parse_date(text)
+        if not_after is not None and value > not_after:
+            raise CellProblem(f"{value.isoformat()} is in the future (after {not_after.isoformat()})")
+        return value
+
+    values = column_parse(sheet, column, parse)
+    return required_cells(sheet, column, values, "a date") if required else values
+
+
+def boolean_cells(sheet: Sheet, column: str) -> pd.Series:
+    return column_parse(sheet, column, parse_boolean)
+
+
+def tag_cells(sheet: Sheet, column: str) -> pd.Series:
+    values = column_parse(sheet, column, parse_tags)
+    return values.map(lambda value: [] if value is None else value)
+
+
+def duplicates_report(sheet: Sheet, keys: dict[str, pd.Series], what: str) -> None:
+    """Report every row after the first that repeats a key (rows whose key parts were read)."""
+    frame = pd.DataFrame(keys)
+    readable = frame.apply(valid).all(axis=1)
+    frame = frame[readable].map(str)
+    repeated = frame.duplicated(keep="first")
+    if not repeated.any():
+        return
+    firsts = frame[~repeated]
+    first_line = {tuple(key): line for line, key in zip(firsts.index, firsts.itertuples(index=False), strict=True)}
+    column = list(keys)[-1]
+    for line, key in zip(frame.index[repeated], frame[repeated].itertuples(index=False), strict=True):
+        sheet.problems.add(line, column, f"repeats the {what} of row {first_line[tuple(key)]}")
+
+
+def references_map(sheet: Sheet, column: str, values: pd.Series, known: dict[str, int], what: str) -> pd.Series:
+    """Map references (symbol, account number...) to ids; report the ones not known."""
+    # Built by hand: Series.map would turn ints with gaps into floats. An empty cell stays None.
+    ids = pd.Series([known.get(value, INVALID) if isinstance(value, str) else value for value in values],
+                    index=values.index, dtype=object)
+    unknown = valid(values) & ids.map(lambda value: value is INVALID).astype(bool)
+    for line, value in zip(values.index[unknown], values[unknown], strict=True):
+        sheet.problems.add(line, column, f"{what} {value!r} is not known")
+    return ids
+
+
+def consistent_values(sheet: Sheet, keys: pd.Series, values: pd.Series, column: str, what: str) -> dict:
+    """The value given for each key (e.g. a household's name); a different one for the same key later
+    in the file is a problem. Empty cells give nothing."""
+    given: dict = {}
+    for line, key, value in zip(keys.index, keys, values, strict=True):
+        if key is INVALID or value is None or value is INVALID or value == "":
+            continue
+        first_value, first_line = given.setdefault(key, (value, line))
+        if first_value != value:
+            sheet.problems.add(line, column, f"{key} has {what} {first_value!r} in row {first_line}")
+    return {key: value for key, (value, _line) in given.items()}
+
+
+def distinct(values: Iterable) -> list:
+    return list(dict.fromkeys(value for value in values if value is not None and value is not INVALID))

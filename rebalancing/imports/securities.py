@@ -1,0 +1,52 @@
+"""The security master file: one row per symbol, upserted by symbol."""
+
+from datetime import date
+
+from django.db import transaction
+
+from rebalancing.models import Security
+
+from .cells import boolean_cells, duplicates_report, float_cells, tag_cells, text_cells
+from .report import ImportSummary
+from .rows import changes_apply, changes_plan, import_begin, records
+from .sheet import Source, sheet_read
+
+__all__ = ["securities_import"]
+
+KIND = "securities"
+REQUIRED = ("symbol", "name", "asset_class")
+OPTIONAL = ("sector", "is_fund", "tags", "esg_score", "fractional", "equivalence_group")
+_field = Security._meta.get_field
+
+
+@transaction.atomic
+def securities_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
+    """Create or update securities by symbol (upper-cased). Optional columns left out of the file leave
+    the stored values alone; an empty yes/no cell keeps the stored value too."""
+    import_begin(KIND)
+    sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
+    columns = {
+        "symbol": text_cells(sheet, "symbol", field=_field("symbol"), required=True, upper=True),
+        "name": text_cells(sheet, "name", field=_field("name"), required=True),
+        "asset_class": text_cells(sheet, "asset_class", field=_field("asset_class"), required=True),
+    }
+    for name in ("sector", "equivalence_group"):
+        if sheet.has(name):
+            columns[name] = text_cells(sheet, name, field=_field(name))
+    for name in ("is_fund", "fractional"):
+        if sheet.has(name):
+            columns[name] = boolean_cells(sheet, name)
+    if sheet.has("tags"):
+        columns["tags"] = tag_cells(sheet, "tags")
+    if sheet.has("esg_score"):
+        columns["esg_score"] = float_cells(sheet, "esg_score", minimum=0, maximum=100)
+    duplicates_report(sheet, {"symbol": columns["symbol"]}, "symbol")
+    sheet.problems.reject_if_any()
+
+    rows = records(columns, keep_when_empty=("is_fund", "fractional"))
+    existing = Security.objects.filter(symbol__in=[row["symbol"] for row in rows]).order_by().values(
+        "id", *REQUIRED, *OPTIONAL
+    )
+    changes = changes_plan(rows=rows, existing=existing, key=("symbol",))
+    changes_apply(Security, changes)
+    return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged)

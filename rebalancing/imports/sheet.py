@@ -1,0 +1,124 @@
+"""Reading a custodian CSV into a frame of text cells whose index is the row's line in the file."""
+
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from typing import IO
+
+import pandas as pd
+
+from .report import Problems
+
+__all__ = ["Sheet", "Source", "sheet_read"]
+
+Source = str | os.PathLike | bytes | IO[bytes] | IO[str]
+
+_LINE_IN_PARSER_ERROR = re.compile(r"line (\d+)")
+
+
+@dataclass
+class Sheet:
+    """A file's data rows as stripped strings. ``frame.index`` is each row's line (the header is line 1)."""
+
+    kind: str
+    frame: pd.DataFrame
+    problems: Problems = field(repr=False)
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns
+
+    def cells(self, column: str) -> pd.Series:
+        return self.frame[column]
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    def without(self, rows: pd.Index) -> "Sheet":
+        return Sheet(self.kind, self.frame.drop(index=rows), self.problems)
+
+
+def _read_bytes(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as handle:
+            return handle.read()
+    data = source.read()  # an open file, an UploadedFile, a BytesIO/StringIO
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def _decode(data: bytes, problems: Problems) -> str | None:
+    if data.startswith(b"PK\x03\x04"):
+        problems.add(1, None, "this is a zip or Excel workbook, not CSV text; save it as CSV (comma-separated)")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Custodian exports from Windows tools are often Windows-1252 ("Société Générale").
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        problems.add(1, None, f"the file is neither UTF-8 nor Windows-1252 text (byte {exc.start})")
+        return None
+
+
+def _column_name(header: str) -> str:
+    # "Account Number" and "account-number" both mean account_number.
+    return re.sub(r"[\s\-]+", "_", header.strip().lower())
+
+
+def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Sheet:
+    """Read ``source`` (a path, bytes or a file object) as a CSV of text cells.
+
+    Cells are stripped strings ("" for an empty cell); wholly blank lines are dropped. The header must
+    name every required column, may name optional ones, and nothing else. Problems with the file as a
+    whole (not text, no header, a missing or unknown column) refuse it at once.
+    """
+    problems = Problems(kind)
+    text = _decode(_read_bytes(source), problems)
+    frame = None
+    if text is not None:
+        try:
+            # header=None: the header is row 0, so a row's position is its line number minus one, and
+            # duplicated header names are seen as written rather than renamed "x.1" by pandas.
+            frame = pd.read_csv(
+                io.StringIO(text), header=None, dtype=str, keep_default_na=False, na_filter=False,
+                skip_blank_lines=False, skipinitialspace=True,
+            )
+        except pd.errors.EmptyDataError:
+            problems.add(1, None, "the file is empty; the first line must name the columns")
+        except pd.errors.ParserError as exc:
+            match = _LINE_IN_PARSER_ERROR.search(str(exc))
+            problems.add(
+                int(match.group(1)) if match else 1, None,
+                "the line has more cells than the header has columns (an unquoted comma?)",
+            )
+    if frame is not None and frame.empty:
+        problems.add(1, None, "the file is empty; the first line must name the columns")
+    problems.reject_if_any()
+
+    headers = [_column_name(h) for h in frame.iloc[0]]
+    known = set(required) | set(optional)
+    seen: set[str] = set()
+    for header in headers:
+        if header == "":
+            problems.add(1, None, "a column has no name")
+        elif header not in known:
+            problems.add(1, header, f"unknown column; the columns of a {kind} file are {', '.join((*required, *optional))}")
+        elif header in seen:
+            problems.add(1, header, "the column appears twice")
+        seen.add(header)
+    for column in required:
+        if column not in seen:
+            problems.add(1, column, "required column is missing")
+    problems.reject_if_any()
+
+    frame = frame.iloc[1:]
+    frame.columns = headers
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")  # the header is line 1
+    frame = frame.apply(lambda cells: cells.str.strip())
+    frame = frame[(frame != "").any(axis=1)]  # blank lines, often a trailing one
+    return Sheet(kind, frame, problems)

@@ -1,0 +1,73 @@
+"""The trade file: executed trades, upserted by (account, external id); wash-sale rules read them."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing.models import Account, Security, TradeRecord
+
+from .cells import (
+    CellProblem,
+    column_parse,
+    date_cells,
+    decimal_cells,
+    distinct,
+    duplicates_report,
+    references_map,
+    required_cells,
+    text_cells,
+)
+from .report import ImportSummary
+from .rows import changes_apply, changes_plan, ids_by, import_begin, records
+from .sheet import Source, sheet_read
+
+__all__ = ["trades_import"]
+
+KIND = "trades"
+REQUIRED = ("account_number", "symbol", "side", "quantity", "price", "trade_date", "external_id")
+OPTIONAL = ("realised_gain",)
+_SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
+_field = TradeRecord._meta.get_field
+
+
+def _side(text: str) -> str:
+    try:
+        return _SIDES[text.lower()]
+    except KeyError:
+        raise CellProblem(f"{text!r} is not a side; write buy or sell") from None
+
+
+@transaction.atomic
+def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
+    """Create or update trades by (account, external id). quantity > 0, price >= 0, trade_date not
+    after ``as_of`` (default today); realised_gain is signed and may be empty."""
+    as_of = as_of or timezone.localdate()
+    import_begin(KIND)
+    sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
+    numbers = text_cells(sheet, "account_number", field=Account._meta.get_field("custodian_number"), required=True)
+    symbols = text_cells(sheet, "symbol", field=Security._meta.get_field("symbol"), required=True, upper=True)
+    columns = {
+        "side": required_cells(sheet, "side", column_parse(sheet, "side", _side), "buy or sell"),
+        "quantity": decimal_cells(sheet, "quantity", field=_field("quantity"), positive=True),
+        "price": decimal_cells(sheet, "price", field=_field("price"), minimum=Decimal(0)),
+        "trade_date": date_cells(sheet, "trade_date", not_after=as_of),
+        "external_id": text_cells(sheet, "external_id", field=_field("external_id"), required=True),
+    }
+    if sheet.has("realised_gain"):
+        columns["realised_gain"] = decimal_cells(sheet, "realised_gain", field=_field("realised_gain"), required=False)
+    duplicates_report(sheet, {"account_number": numbers, "external_id": columns["external_id"]}, "account and external id")
+    known_accounts = ids_by(Account, "custodian_number", distinct(numbers))
+    columns["account_id"] = references_map(sheet, "account_number", numbers, known_accounts, "account")
+    known_securities = ids_by(Security, "symbol", distinct(symbols))
+    columns["security_id"] = references_map(sheet, "symbol", symbols, known_securities, "symbol")
+    sheet.problems.reject_if_any()
+
+    rows = records(columns)
+    existing = TradeRecord.objects.filter(
+        account_id__in=distinct(columns["account_id"]), external_id__in=distinct(columns["external_id"])
+    ).order_by().values("id", *sorted({name for row in rows for name in row}))
+    changes = changes_plan(rows=rows, existing=existing, key=("account_id", "external_id"))
+    changes_apply(TradeRecord, changes)
+    return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged)
