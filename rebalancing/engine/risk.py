@@ -53,7 +53,7 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
     """Exposures and specific variance for every security of the universe.
 
     ``risk_models``: sleeve name -> its benchmark's risk model (direct-indexed sleeves only).
-    Replaced funds get zero rows: their risk enters through the look-through to the benchmark.
+    Replaced funds get zero exposures: their market risk enters through the look-through.
     """
     n = book.n
     covered = np.zeros(n, dtype=bool)
@@ -91,6 +91,6 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
     blocks.append(default)
     exposures = np.hstack(blocks) if blocks else np.zeros((n, 0))
     for di in plan.direct_index:
+        # A replaced fund's market risk enters through the look-through to its benchmark.
         exposures[di.funds] = 0.0
-        specific[di.funds] = 0.0
     return RiskMatrix(exposures, specific)

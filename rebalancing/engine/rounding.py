@@ -22,6 +22,7 @@ from .targets import TargetPlan
 __all__ = ["Fill", "round_trades", "DUST_VALUE", "FRACTION_DECIMALS"]
 
 DUST_VALUE = 0.01
+STUB_WEIGHT = 0.002
 FRACTION_DECIMALS = 6
 _EPS = 1e-9
 
@@ -87,15 +88,17 @@ def round_trades(
     forced_lot = np.where(limits.forced, book.lot_qty, 0.0)
     forced = np.bincount(lot_sec, weights=forced_lot, minlength=n)
     forced = np.maximum(forced, np.minimum(book.quantity, limits.s_lb * V / price))
-    held = book.quantity
-    closing = sell >= held - np.maximum(1e-6 * held, 1e-9)
-    sell = np.where(closing, held, _round_near(sell, whole))
-    sell = np.clip(np.maximum(sell, forced), 0.0, held)
-    # A sale that leaves less than a whole share / a cent closes the position instead.
-    leftover = held - sell
-    sell = np.where(
-        (sell > 0) & ((leftover * price < DUST_VALUE) | (whole & (leftover < 1 - _EPS))), held, sell
-    )
+    # Only lots the limits let go can be sold (frozen lots: wash sales, restrictions).
+    sellable = np.bincount(lot_sec, weights=np.where(limits.x_ub > 0, book.lot_qty, 0.0), minlength=n)
+    closing = sell >= sellable - np.maximum(1e-6 * sellable, 1e-9)
+    sell = np.where(closing & (sell > 0), sellable, _round_near(sell, whole))
+    sell = np.clip(np.maximum(sell, forced), 0.0, sellable)
+    # A sale that leaves less than a whole share / a cent closes the position instead, and so
+    # does one that leaves a stub of a position the model no longer wants.
+    leftover = sellable - sell
+    stub = (plan.target <= 0) & (leftover * price < max(trading.min_trade_value, STUB_WEIGHT * V))
+    tiny = (leftover * price < DUST_VALUE) | (whole & (leftover < 1 - _EPS)) | stub
+    sell = np.where((sell > 0) & tiny, sellable, sell)
     # Nearest, not down: the solver's 9.99999 shares mean 10; the cash repair below trims if needed.
     buy = _round_near(buy, whole)
     min_buy = np.ceil(limits.b_lb * V / price * (1 - 1e-6) - _EPS)
@@ -103,7 +106,7 @@ def round_trades(
 
     # Minimum trade size, for discretionary trades only.
     if trading.min_trade_value > 0:
-        small_sell = (sell * price < trading.min_trade_value) & (sell < held) & (forced <= 0)
+        small_sell = (sell * price < trading.min_trade_value) & (sell < sellable) & (forced <= 0)
         sell = np.where(small_sell, 0.0, sell)
         small_buy = (buy * price < trading.min_trade_value) & (limits.b_lb <= 0)
         buy = np.where(small_buy, 0.0, buy)

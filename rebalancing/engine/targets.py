@@ -214,8 +214,9 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     buyable = selectable & ~excluded & ~buy_restricted & (target > 0)
     lookthrough = None
     if look_rows:
-        # Identity for every security except the replaced funds, whose column is the benchmark.
-        diag = np.where(replaced, 0.0, 1.0)
+        # Identity, plus the benchmark in the column of each replaced fund: the fund counts as the
+        # benchmark it holds, and its own row (reference 0) is the incentive to replace it.
+        diag = np.ones(n)
         rows = np.concatenate((np.arange(n), look_rows))
         cols = np.concatenate((np.arange(n), look_cols))
         vals = np.concatenate((diag, look_vals))
@@ -307,10 +308,12 @@ def _apply_restrictions(
     for name, pins in by_sleeve.items():
         if name in di_names:
             continue
-        if name is None:
-            free = [j for j in range(book.n) if target[j] > 0 and j not in pinned]
-        else:
+        free = []
+        if name is not None:
             free = [j for j in range(book.n) if sleeve_of[j] == name and j not in pinned and target[j] > 0]
+        if not free:
+            # Nothing else in the sleeve (or a legacy position): the whole model makes room.
+            free = [j for j in range(book.n) if target[j] > 0 and j not in pinned]
         delta = sum(pinned[i] - target[i] for i in pins)
         for i in pins:
             target[i] = reference[i] = pinned[i]
