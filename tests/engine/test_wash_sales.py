@@ -1,0 +1,107 @@
+"""Wash-sale rules: window of 30 days before/after, household-wide, substantially identical groups."""
+
+from datetime import timedelta
+
+import pytest
+
+from rebalancing.engine import (
+    CashParams,
+    HarvestParams,
+    HouseholdTrade,
+    Parameters,
+    WashSaleParams,
+    rebalance,
+)
+from rebalancing.engine.wash_sales import Equivalence, find_violations, window_activity
+
+from .builders import AS_OF, funds, lot, model, request
+
+
+def test_equivalence_groups_merge_transitively():
+    eq = Equivalence([("VTI", "SCHB"), ("SCHB", "ITOT")])
+    assert eq.group("VTI") == eq.group("ITOT")
+    assert eq.group("BND") == "BND"
+    assert eq.members("VTI") == {"VTI", "SCHB", "ITOT"}
+
+
+def test_window_counts_household_trades_of_the_last_30_days_only():
+    eq = Equivalence([("EQ", "EQ2")])
+    trades = [
+        HouseholdTrade(AS_OF - timedelta(days=30), "EQ2", "sell", 10, -50.0, "IRA"),
+        HouseholdTrade(AS_OF - timedelta(days=31), "BD", "sell", 10, -50.0),
+        HouseholdTrade(AS_OF - timedelta(days=3), "BD", "buy", 5),
+        HouseholdTrade(AS_OF - timedelta(days=3), "RE", "sell", 5, 100.0),
+    ]
+    window = window_activity(AS_OF, trades, [], eq)
+    assert set(window.loss_sales) == {eq.group("EQ")}
+    assert window.purchases == {"BD": 5}
+
+
+def test_find_violations_reports_buys_after_loss_sales_and_loss_sales_after_buys():
+    trades = [
+        HouseholdTrade(AS_OF - timedelta(days=5), "EQ", "sell", 10, -100.0),
+        HouseholdTrade(AS_OF - timedelta(days=5), "BD", "buy", 10),
+    ]
+    problems = find_violations(AS_OF, trades, [], ["EQ"], [("L9", "BD")], WashSaleParams())
+    assert len(problems) == 2
+
+
+def test_engine_never_buys_a_security_sold_at_a_loss_in_the_household_window():
+    # given EQ underweight, but sold at a loss in the spouse's IRA 10 days ago
+    req = request([lot("L1", "BD", 100, 10_000)], funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5))
+    trades = (HouseholdTrade(AS_OF - timedelta(days=10), "EQ", "sell", 5, -200.0, "IRA-2"),)
+    req = request(req.account.lots, req.securities, req.model, household_trades=trades)
+    # when rebalanced, then EQ is not bought
+    result = rebalance(req)
+    assert all(t.symbol != "EQ" for t in result.trades)
+
+
+def test_unknown_gain_of_a_household_sale_counts_as_a_loss():
+    trades = (HouseholdTrade(AS_OF - timedelta(days=10), "EQ", "sell", 5, None),)
+    req = request(
+        [lot("L1", "BD", 100, 10_000)], funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=trades
+    )
+    assert all(t.symbol != "EQ" for t in rebalance(req).trades)
+
+
+def test_engine_never_sells_at_a_loss_within_30_days_of_a_purchase():
+    # given EQ overweight with a loss lot, and EQ bought in another account last week
+    lots = [lot("LOSS", "EQ", 80, 10_000), lot("B", "BD", 20, 2_000)]
+    trades = (HouseholdTrade(AS_OF - timedelta(days=7), "EQ", "buy", 5, account_id="ROTH"),)
+    req = request(lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=trades)
+    # when rebalanced, then the loss lot is not sold
+    result = rebalance(req)
+    assert all(t.symbol != "EQ" for t in result.trades)
+
+
+def test_allowing_wash_sales_reports_the_disallowed_loss():
+    # given the same situation but wash sales explicitly allowed
+    lots = [lot("LOSS", "EQ", 80, 10_000), lot("B", "BD", 20, 2_000)]
+    trades = (HouseholdTrade(AS_OF - timedelta(days=7), "EQ", "buy", 20, account_id="ROTH"),)
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
+    req = request(
+        lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=trades, parameters=params
+    )
+    result = rebalance(req)
+    sale = next(t for t in result.trades if t.symbol == "EQ")
+    # then 30 shares are sold at a 25/share loss; 20 of them are matched by the purchase
+    assert sale.quantity == 30
+    assert sale.lots[0].disallowed_loss == pytest.approx(20 / 80 * 750)
+    assert result.summary.disallowed_losses == pytest.approx(187.5)
+    assert any(a.code == "wash_sale_disallowed" for a in result.alerts)
+
+
+def test_harvest_never_buys_back_an_equivalent_of_what_it_sells_at_a_loss():
+    # given a harvestable loss in EQ whose configured substitute is substantially identical
+    lots = [lot("L1", "EQ", 50, 8_000), lot("L2", "BD", 50, 5_000)]
+    params = Parameters(
+        cash=CashParams(target=0.0),
+        harvest=HarvestParams(substitutes={"EQ": "EQ2"}),
+        wash_sale=WashSaleParams(equivalent_groups=(("EQ", "EQ2"),)),
+    )
+    req = request(lots, funds(EQ=100, EQ2=100, BD=100), model(EQ=0.5, BD=0.5), parameters=params)
+    result = rebalance(req)
+    # then nothing is harvested and the alert says why
+    assert all(t.symbol != "EQ2" for t in result.trades)
+    alert = next(a for a in result.alerts if a.code == "harvest_opportunity")
+    assert "EQ2" in alert.message
