@@ -1,0 +1,45 @@
+"""The command line: ``python -m rebalancing.engine solve request.json [--explain]``."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rebalancing.engine.__main__ import main
+
+from .builders import EXAMPLES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_solve_prints_the_result_as_json(capsys):
+    assert main(["solve", str(EXAMPLES / "two_asset_rebalance.json")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["account_id"] == "ACC-1"
+    assert {t["symbol"] for t in data["trades"]} == {"VTI", "BND"}
+
+
+def test_explain_prints_a_table(capsys):
+    assert main(["solve", str(EXAMPLES / "harvest_substitute.json"), "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "harvest" in out and "estimated tax" in out and "lot L1" in out
+
+
+def test_errors_are_json_on_stderr_with_an_exit_status(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    assert main(["solve", str(bad)]) == 2
+    err = json.loads(capsys.readouterr().err)
+    assert err["error"]["code"] == "invalid_request"
+
+
+def test_module_runs_as_a_process():
+    proc = subprocess.run(
+        [sys.executable, "-m", "rebalancing.engine", "solve", str(EXAMPLES / "remove_asset_class.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["trade_count"] == 3
