@@ -88,7 +88,7 @@ def benchmark_weights_import(*, source: Source, as_of: date | None = None) -> Im
         if (row["benchmark_id"], row["date"]) in replaced  # the query is a superset of the replaced dates
     ]
     changes = changes_plan(rows=rows, existing=existing, key=("benchmark_id", "date", "security_id"), replace=True)
-    changes_apply(BenchmarkWeight, changes)
+    changes_apply(BenchmarkWeight, changes, copy=True)
     notes = (f"{len(new)} benchmark{'s' if len(new) != 1 else ''} created ({', '.join(b.code for b in new)})",) if new else ()
     return ImportSummary(
         KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, len(changes.delete_ids), notes

@@ -119,7 +119,7 @@ def column_parse(sheet: Sheet, column: str, parse: Callable[[str], object]) -> p
             values[text] = INVALID
             rows = cells.index[cells == text]
             sheet.problems.add_rows(rows, column, str(problem))
-    return pd.Series([values[text] for text in cells], index=cells.index, dtype=object)
+    return pd.Series([values[text] for text in cells.tolist()], index=cells.index, dtype=object)
 
 
 def valid(values: pd.Series) -> pd.Series:

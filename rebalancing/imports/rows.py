@@ -43,7 +43,10 @@ def records(columns: dict[str, pd.Series], *, keep_when_empty: Iterable[str] = (
     """Rows as dicts of field attname -> value; an empty cell of a ``keep_when_empty`` field is left out
     (the stored value stays; a new row gets the field's default)."""
     keep = [name for name in keep_when_empty if name in columns]
-    rows = pd.DataFrame(columns).to_dict("records")
+    names = list(columns)
+    index = columns[names[0]].index
+    assert all(column.index.equals(index) for column in columns.values()), "columns of different rows"
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*(c.tolist() for c in columns.values()), strict=True)]
     for row in rows:
         assert INVALID not in row.values(), "records() of a sheet with problems"
         for name in keep:
@@ -90,29 +93,59 @@ def changes_plan(
     return changes
 
 
-def _rows_copy(model: type[models.Model], rows: list[dict]) -> None:
+def _copy_rows(cursor, table: sql.Composable, columns: list[str], rows: Iterable[list]) -> None:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with cursor.copy(statement.as_string(cursor.connection)) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _rows_insert_by_copy(model: type[models.Model], rows: list[dict]) -> None:
     # COPY is several times faster than INSERT for the 100k-row position and price files.
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in fields}
-    names = [f.attname for f in fields]
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        _copy_rows(
+            cursor, sql.Identifier(model._meta.db_table), [f.column for f in fields],
+            ([row.get(f.attname, defaults[f.attname]) for f in fields] for row in rows),
+        )
+
+
+def _rows_update_by_copy(model: type[models.Model], names: list[str], rows: list[dict]) -> None:
+    # bulk_update's CASE WHEN takes ~25 s for 100k lots; COPY into a scratch table and one UPDATE ... FROM
+    # takes about one. The scratch table is made from the real one, so its columns have the same types.
+    table = sql.Identifier(model._meta.db_table)
+    scratch = sql.Identifier("pg_temp", "import_changes")
+    columns = [model._meta.get_field(name).column for name in names]
+    column_list = sql.SQL(", ").join(map(sql.Identifier, ["id", *columns]))
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{0} = changes.{0}").format(sql.Identifier(column)) for column in columns
     )
-    with connection.cursor() as cursor, cursor.copy(statement.as_string(cursor.connection)) as copy:
-        for row in rows:
-            copy.write_row([row.get(name, defaults[name]) for name in names])
+    with connection.cursor() as cursor:
+        def run(statement: sql.Composed) -> None:
+            cursor.execute(statement.as_string(cursor.connection))
+
+        run(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(scratch, column_list, table))
+        _copy_rows(cursor, scratch, ["id", *columns], ([row["id"], *(row[name] for name in names)] for row in rows))
+        run(sql.SQL("UPDATE {} AS stored SET {} FROM {} AS changes WHERE stored.id = changes.id").format(
+            table, assignments, scratch
+        ))
+        run(sql.SQL("DROP TABLE {}").format(scratch))
 
 
 def changes_apply(model: type[models.Model], changes: Changes, *, copy: bool = False) -> None:
-    """Delete, update, then create. ``copy`` inserts through COPY (only for models of plain columns)."""
+    """Delete, update, then create. ``copy`` writes through COPY: for models of plain columns (no JSON)."""
     if changes.delete_ids:
         model.objects.filter(pk__in=changes.delete_ids).delete()
     if changes.update:
-        fields = sorted(changes.update_fields)
-        objects = [model(**{name: row[name] for name in ("id", *fields)}) for row in changes.update]
-        model.objects.bulk_update(objects, fields, batch_size=_UPDATE_BATCH)
+        names = sorted(changes.update_fields)
+        if copy:
+            _rows_update_by_copy(model, names, changes.update)
+        else:
+            objects = [model(**{name: row[name] for name in ("id", *names)}) for row in changes.update]
+            model.objects.bulk_update(objects, names, batch_size=_UPDATE_BATCH)
     if changes.create:
         if copy:
-            _rows_copy(model, changes.create)
+            _rows_insert_by_copy(model, changes.create)
         else:
             model.objects.bulk_create([model(**row) for row in changes.create], batch_size=_CREATE_BATCH)

@@ -129,14 +129,14 @@ def test_benchmark_weights_of_a_date_are_replaced_and_other_dates_kept(book):
     benchmark_weights_import(source=b"benchmark,date,symbol,weight\nTRIO,2026-11-24,AAPL,1\n")
 
     summary = benchmark_weights_import(
-        source=b"benchmark,date,symbol,weight\nTRIO,2026-11-25,AAPL,0.5\nTRIO,2026-11-25,VTI,0.5\n"
+        source=b"benchmark,date,symbol,weight\nTRIO,2026-11-25,AAPL,0.6\nTRIO,2026-11-25,VTI,0.4\n"
     )
 
-    assert (summary.created, summary.updated, summary.unchanged, summary.deleted) == (1, 0, 1, 2)
+    assert (summary.created, summary.updated, summary.unchanged, summary.deleted) == (1, 1, 0, 2)
     weights = BenchmarkWeight.objects.filter(benchmark__code="TRIO")
-    assert sorted(weights.filter(date=date(2026, 11, 25)).values_list("security__symbol", flat=True)) == [
-        "AAPL", "VTI",
-    ]
+    assert dict(weights.filter(date=date(2026, 11, 25)).values_list("security__symbol", "weight")) == {
+        "AAPL": Decimal("0.6"), "VTI": Decimal("0.4"),
+    }
     assert list(weights.filter(date=date(2026, 11, 24)).values_list("weight", flat=True)) == [Decimal(1)]
 
 
