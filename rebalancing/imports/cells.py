@@ -109,7 +109,9 @@ def parse_tags(text: str) -> list[str]:
 def column_parse(sheet: Sheet, column: str, parse: Callable[[str], object]) -> pd.Series:
     """Parse each distinct non-empty text of a column once; report the problem on every row that has it."""
     cells = sheet.cells(column)
+    texts = cells.tolist()
     values: dict[str, object] = {"": None}
+    problems: dict[str, str] = {}
     for text in cells.unique():
         if text == "":
             continue
@@ -117,9 +119,12 @@ def column_parse(sheet: Sheet, column: str, parse: Callable[[str], object]) -> p
             values[text] = parse(text)
         except CellProblem as problem:
             values[text] = INVALID
-            rows = cells.index[cells == text]
-            sheet.problems.add_rows(rows, column, str(problem))
-    return pd.Series([values[text] for text in cells.tolist()], index=cells.index, dtype=object)
+            problems[text] = str(problem)
+    if problems:
+        for line, text in zip(cells.index, texts, strict=True):
+            if text in problems:
+                sheet.problems.add(line, column, problems[text])
+    return pd.Series([values[text] for text in texts], index=cells.index, dtype=object)
 
 
 def valid(values: pd.Series) -> pd.Series:
