@@ -163,6 +163,36 @@ def test_accounts_file_creates_households_and_accounts(book):
     assert (trust.discretionary, trust.model, trust.household.external_id) == (False, None, "H-2")
 
 
+def test_an_accounts_file_renames_a_household_and_moves_an_account(book):
+    summary = accounts_import(
+        source=b"account_number,account_name,household_id,household_name\n"
+        b"A-101,Smith IRA,H-2,Jones and Smith\n",
+        as_of=AS_OF,
+    )
+
+    assert (summary.created, summary.updated, summary.notes) == (0, 1, ("households: 0 created, 1 renamed",))
+    ira = Account.objects.get(custodian_number="A-101")
+    assert (ira.household.external_id, ira.household.name) == ("H-2", "Jones and Smith")
+    assert (ira.taxable, ira.model.code) == (False, "growth")  # columns not in the file are kept
+
+
+def test_an_accounts_file_with_unknown_codes_and_bad_rates_is_refused(book):
+    with pytest.raises(ImportRejected) as excinfo:
+        accounts_import(
+            source=b"account_number,account_name,household_id,household_name,model,short_term_rate\n"
+            b"A-300,New,H-3,Lee,nope,1.5\n"
+            b"A-301,New too,H-3,Lee family,,0.3\n",
+            as_of=AS_OF,
+        )
+
+    assert problems_of(excinfo) == [
+        (2, "short_term_rate", "1.5 must be at most 1"),
+        (2, "model", "model 'nope' is not known"),
+        (3, "household_name", "H-3 has the name 'Lee' in row 2"),
+    ]
+    assert not Household.objects.filter(external_id="H-3").exists()
+
+
 def test_lots_file_creates_the_lots_of_each_account(book):
     summary = lots_import(source=csv("lots.csv"), as_of=AS_OF)
 
