@@ -249,6 +249,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     with np.errstate(divide="ignore", invalid="ignore"):
         basis = np.where(book.lot_qty > 0, book.lot_basis * fill.lot_sold / book.lot_qty, 0.0)
     gain = proceeds - basis
+    gain[np.abs(gain) < 1e-9 * np.maximum(proceeds, 1.0)] = 0.0  # float noise is not a loss
     disallowed = np.where(gain < 0, -gain * limits.disallowed, 0.0)
     recognised = gain + disallowed
     long_ = book.lot_long

@@ -157,7 +157,7 @@ def _relieve_lots(
     n = book.n
     qty = book.lot_qty
     f = np.minimum(forced_lot, qty)
-    cap = qty - f
+    cap = np.where(limits.x_ub > 0, qty - f, 0.0)
     rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         basis_ps = np.where(qty > 0, book.lot_basis / qty, 0.0)

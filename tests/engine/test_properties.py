@@ -1,0 +1,160 @@
+"""Invariants on random accounts (hypothesis): whatever the parameters, the proposal is sane."""
+
+from datetime import timedelta
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rebalancing.engine import (
+    Account,
+    CashParams,
+    HarvestParams,
+    HouseholdTrade,
+    InfeasibleParameters,
+    Model,
+    Parameters,
+    RebalanceRequest,
+    Restrictions,
+    ScreenParams,
+    Security,
+    Sleeve,
+    TaxLot,
+    TradingParams,
+    TransitionParams,
+    WashSaleParams,
+    rebalance,
+)
+from rebalancing.engine.screens import screen_reason
+from rebalancing.engine.wash_sales import find_violations
+
+from .builders import AS_OF
+
+SYMBOLS = ["A", "B", "C", "D", "E", "F"]
+SUBS = {"A": "F", "B": "E"}
+CLASSES = {"A": "equity", "B": "equity", "C": "bonds", "D": "bonds", "E": "equity", "F": "equity"}
+
+
+@st.composite
+def accounts(draw):
+    prices = {s: draw(st.floats(5, 500).map(lambda p: round(p, 2))) for s in SYMBOLS}
+    securities = tuple(
+        Security(s, prices[s], CLASSES[s], sector="Energy" if s == "D" else "Other", fractional=s != "C")
+        for s in SYMBOLS
+    )
+    lots = []
+    for k in range(draw(st.integers(0, 10))):
+        s = draw(st.sampled_from(SYMBOLS[:5]))
+        qty = float(draw(st.integers(1, 300)))
+        basis = round(qty * prices[s] * draw(st.floats(0.4, 1.8)), 2)
+        acquired = AS_OF - timedelta(days=draw(st.integers(1, 2000)))
+        lots.append(TaxLot(f"L{k}", s, qty, basis, acquired))
+    trades = tuple(
+        HouseholdTrade(
+            AS_OF - timedelta(days=draw(st.integers(0, 40))),
+            draw(st.sampled_from(SYMBOLS)),
+            draw(st.sampled_from(["buy", "sell"])),
+            5.0,
+            draw(st.sampled_from([None, -100.0, 50.0])),
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    )
+    cash = draw(st.floats(0, 20_000))
+    if not lots and cash < 100:
+        cash = 1_000.0
+    account = Account(
+        "P", cash, lots=tuple(lots), household_trades=trades, realised_long_term_ytd=draw(st.floats(0, 5_000))
+    )
+    eq_w = draw(st.floats(0.2, 0.8))
+    model = Model(
+        "m",
+        (
+            Sleeve("equity", eq_w, {"A": 0.5, "B": 0.5}),
+            Sleeve("bonds", 1 - eq_w, {"C": 0.6, "D": 0.4}),
+        ),
+    )
+    target = draw(st.floats(0, 0.05))
+    params = Parameters(
+        transition=draw(
+            st.one_of(st.none(), st.builds(TransitionParams, max_net_gain_per_run=st.floats(0, 5_000)))
+        ),
+        screen=draw(st.one_of(st.none(), st.just(ScreenParams(excluded_sectors=("Energy",))))),
+        harvest=draw(
+            st.one_of(
+                st.none(), st.just(HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes=SUBS))
+            )
+        ),
+        wash_sale=WashSaleParams(equivalent_groups=draw(st.sampled_from([(), (("A", "E"),)]))),
+        restrictions=Restrictions(
+            do_not_buy=tuple(draw(st.lists(st.sampled_from(SYMBOLS), max_size=2, unique=True))),
+            do_not_sell=tuple(draw(st.lists(st.sampled_from(SYMBOLS), max_size=1))),
+        ),
+        cash=CashParams(target=target, floor=draw(st.floats(0, 1)) * target),
+        trading=TradingParams(
+            whole_shares=draw(st.booleans()),
+            min_trade_value=draw(st.sampled_from([0.0, 50.0])),
+            trading_cost_bps=draw(st.sampled_from([0.0, 5.0])),
+            lot_selection=draw(st.sampled_from(["tax_optimal", "fifo", "highest_cost"])),
+        ),
+    )
+    return RebalanceRequest(AS_OF, account, securities, model, params)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(accounts())
+def test_invariants_hold_on_random_accounts(req):
+    try:
+        result = rebalance(req)
+    except InfeasibleParameters as err:
+        # An infeasible combination must name what conflicts.
+        assert err.conflicts
+        return
+    params = req.parameters
+    prices = {s.symbol: s.price for s in req.securities}
+    lots = {lot.id: lot for lot in req.account.lots}
+    held = {s: 0.0 for s in SYMBOLS}
+    for lot in req.account.lots:
+        held[lot.symbol] += lot.quantity
+    value_before = req.account.cash + sum(held[s] * prices[s] for s in SYMBOLS)
+
+    after = dict(held)
+    for t in result.trades:
+        assert t.quantity > 0
+        after[t.symbol] += t.quantity if t.side == "buy" else -t.quantity
+        if t.side == "sell":
+            assert abs(sum(ls.quantity for ls in t.lots) - t.quantity) < 1e-6
+            for ls in t.lots:
+                assert 0 < ls.quantity <= lots[ls.lot_id].quantity + 1e-9
+                assert lots[ls.lot_id].symbol == t.symbol
+        whole = params.trading.whole_shares or t.symbol == "C"
+        if whole and t.side == "buy":
+            assert float(t.quantity).is_integer()
+
+    # No negative positions.
+    assert all(q >= -1e-9 for q in after.values())
+    # Nothing bought that is excluded or restricted.
+    bought = {t.symbol for t in result.trades if t.side == "buy"}
+    securities = {s.symbol: s for s in req.securities}
+    forbidden = set(params.restrictions.do_not_buy) | set(params.restrictions.hold)
+    forbidden |= {s for s in SYMBOLS if screen_reason(securities[s], params.screen)}
+    assert not bought & forbidden
+    # Nothing sold that may not be sold.
+    sold = {t.symbol for t in result.trades if t.side == "sell"}
+    assert not sold & set(params.restrictions.do_not_sell)
+    # Cash at or above its floor; value conserved up to trading costs.
+    assert result.summary.cash_after >= params.cash.floor * value_before - 0.01
+    value_after = result.summary.cash_after + sum(after[s] * prices[s] for s in SYMBOLS)
+    assert np.isclose(value_after, value_before - result.summary.trading_cost, rtol=0, atol=1e-6)
+    # Tax budget respected.
+    if params.transition is not None and params.transition.max_net_gain_per_run is not None:
+        assert result.summary.net_realised_gain <= params.transition.max_net_gain_per_run + 0.01
+    # No wash sale created.
+    loss_sales = [
+        (ls.lot_id, t.symbol) for t in result.trades if t.side == "sell" for ls in t.lots if ls.gain < 0
+    ]
+    assert (
+        find_violations(
+            AS_OF, req.account.household_trades, req.account.lots, bought, loss_sales, params.wash_sale
+        )
+        == []
+    )
