@@ -20,11 +20,23 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    """pytest-django's own set-up, but always for the default database.
+
+    pytest-django sets up only the databases that collected tests mark as used; the integration
+    tests use committed data through ``django_db_blocker`` and carry no mark, so on their own they
+    would run against the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
         provider_ensure()
         for spec in (FIRM_A, FIRM_B):
             firm_create(**spec, admin_password=PASSWORD)
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture(autouse=True)
