@@ -145,6 +145,17 @@ def cache_info() -> dict[str, int]:
     return {"size": len(_CACHE), "max_size": CACHE_SIZE}
 
 
+def _specific_risk(sqrt_spec, a):
+    """Sum of specific variances times squared active weights.
+
+    On constants a diagonal quadratic form goes straight into the solver's P matrix (no auxiliary
+    variable and equality row per security); a parameterised one needs ``sum_squares`` for DPP.
+    """
+    if isinstance(sqrt_spec, cp.Parameter):
+        return cp.sum_squares(cp.multiply(sqrt_spec, a))
+    return cp.quad_form(a, sp.diags(np.square(sqrt_spec)), assume_PSD=True)
+
+
 def _objective_and_constraints(p, x, b, S, E, M, n: int):
     """The formulation shared by both paths; ``p`` maps names to Parameters or constants.
 
@@ -173,7 +184,7 @@ def _objective_and_constraints(p, x, b, S, E, M, n: int):
         constraints.append(S @ x >= p["s_lb"])
     objective = OBJECTIVE_SCALE * (
         cp.sum_squares(p["exposures"].T @ a)
-        + cp.sum_squares(cp.multiply(p["sqrt_spec"], a))
+        + _specific_risk(p["sqrt_spec"], a)
         + CASH_PENALTY * cp.square(cash - p["cash_target"])
         + KAPPA * (p["tax"] @ x + p["cost"] * traded)
     )
