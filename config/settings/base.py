@@ -138,7 +138,7 @@ CACHES = {
 # --- Celery -------------------------------------------------------------------------------------
 # Without a configured broker, kombu's filesystem transport needs no server: producer and worker
 # exchange messages as files under DATA_DIR (fine for a demo and tests, not for production).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 BROKER_FILES_DIR = Path(env_str("CELERY_FILESYSTEM_BROKER_DIR", str(DATA_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
