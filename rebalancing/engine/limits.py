@@ -135,7 +135,8 @@ def build_limits(
     # budget asks to sell them as taxes allow (then they simply have no target).
     if p.screen is not None and p.transition is None:
         forced |= plan.excluded[lot_sec] & (x_ub > 0) & ~wash_frozen & (book.lot_qty > 0)
-    if p.screen is not None:
+    elif p.screen is not None:
+        # Under a budget nothing forces the sale: without a reference the optimiser wants it.
         plan.reference[plan.excluded & (book.quantity > 0)] = 0.0
     forced_gain = 0.0
     if effects.liquidate:
