@@ -33,9 +33,18 @@ from tenants.errors import DomainError
 
 @admin.register(Security)
 class SecurityAdmin(admin.ModelAdmin):
+    change_list_template = "admin/rebalancing/security_changelist.html"
     list_display = ("symbol", "name", "asset_class", "sector", "is_fund", "esg_score", "fractional", "equivalence_group")
     list_filter = ("asset_class", "is_fund", "sector")
     search_fields = ("symbol", "name", "equivalence_group")
+
+    def get_urls(self):
+        from django.urls import path
+
+        from rebalancing.admin_import import import_view
+
+        # One upload page for every kind of file (securities, prices, weights, accounts, lots, trades).
+        return [path("import/", self.admin_site.admin_view(import_view), name="rebalancing_import")] + super().get_urls()
 
 
 @admin.register(Price)

@@ -1,0 +1,82 @@
+"""The firm's admin: CSV upload, effective parameters on the account page, frozen model versions."""
+
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Proposal, RebalanceRun, Security
+from tenants.roles import FirmRole
+
+from .book import AS_OF, make_account, make_book
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_a(firm_a, firm_user, client_for):
+    user = firm_user(firm_a, "admin-ui@firm-a.example", FirmRole.FIRM_ADMIN, is_superuser=True)
+    return client_for(firm_a, user)
+
+
+def test_upload_of_a_good_file_imports_it(firm_a, admin_client_a):
+    csv = b"symbol,name,asset_class\nAAA,Triple A Corp,us_equity\nBBB,Double B Inc,us_equity\n"
+    response = admin_client_a.post(
+        "/admin/rebalancing/security/import/",
+        {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv, "text/csv")},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Imported securities: 2 rows, 2 created" in response.content.decode()
+    with tenant_context(firm_a):
+        assert set(Security.objects.values_list("symbol", flat=True)) == {"AAA", "BBB"}
+
+
+def test_upload_of_a_bad_file_shows_row_and_column_and_writes_nothing(firm_a, admin_client_a):
+    csv = b"symbol,name,asset_class,esg_score\nAAA,Triple A,us_equity,50\nBBB,Double B,us_equity,lots\n"
+    response = admin_client_a.post(
+        "/admin/rebalancing/security/import/",
+        {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv, "text/csv")},
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "The file was refused" in body
+    assert "<td>3</td><td>esg_score</td>" in body
+    with tenant_context(firm_a):
+        assert not Security.objects.exists()
+
+
+def test_account_page_shows_effective_parameters_and_their_source(firm_a, admin_client_a):
+    with tenant_context(firm_a):
+        book = make_book(1)
+        account = make_account("T-OVR", model=book["model"], template=book["template"],
+                               overrides={"cash": {"target": 0.03}})
+    body = admin_client_a.get(f"/admin/rebalancing/account/{account.pk}/change/").content.decode()
+    assert "<code>cash.target</code></td><td>0.03</td><td>account</td>" in body
+    assert "<code>trading.whole_shares</code></td><td>true</td><td>template:standard</td>" in body
+
+
+def test_account_override_outside_template_limits_is_refused_in_the_admin(firm_a, admin_client_a):
+    with tenant_context(firm_a):
+        book = make_book(1)
+        account = book["accounts"][0]
+    data = {
+        "custodian_number": account.custodian_number, "name": account.name, "household": account.household_id,
+        "model": book["model"].pk, "template": "", "overrides": '{"cash": {"target": 0.5}}', "taxable": "on",
+        "short_term_rate": "0.37", "long_term_rate": "0.2", "cash": "1000", "realised_short_term_ytd": "0",
+        "realised_long_term_ytd": "0", "lots-TOTAL_FORMS": "0", "lots-INITIAL_FORMS": "0",
+    }
+    response = admin_client_a.post(f"/admin/rebalancing/account/{account.pk}/change/", data)
+    assert response.status_code == 200
+    assert "above the template&#x27;s maximum 0.05" in response.content.decode()
+
+
+def test_a_model_version_used_by_a_proposal_cannot_be_edited(firm_a, admin_client_a):
+    with tenant_context(firm_a):
+        book = make_book(1)
+        version = book["model"].current_version
+        run = RebalanceRun.objects.create(scope={"firm": True}, as_of=AS_OF, total=1)
+        Proposal.objects.create(run=run, account=book["accounts"][0], model_version=version, parameters={},
+                                inputs_fingerprint="x", result={})
+    page = admin_client_a.get(f"/admin/rebalancing/modelversion/{version.pk}/change/").content.decode()
+    assert 'name="note"' not in page  # read-only: no input for the note
