@@ -273,38 +273,36 @@ def _constants(data: ProblemData, fixed_x: np.ndarray) -> dict:
     }
 
 
-def _pools(data: ProblemData, movable: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pool each security's movable lots into at most ``slots`` tranches.
+def _pools(data: ProblemData, movable: np.ndarray, slots: int) -> np.ndarray:
+    """Pool each security's movable lots into at most ``slots`` tranches; return each lot's
+    tranche (-1 for immovable lots), tranche ``t`` belonging to security ``t // slots``.
 
     Tranches never mix holding terms and hold neighbours in gain order, so a tranche's average
     tax and gain per unit sold are an upper chord of the true (convex, cheapest-first) cost:
     the pooled problem never understates the tax or the budget it uses.
-    Returns each lot's tranche (-1 for immovable lots) and the tranche's security.
     """
     n = len(data.w0)
     tranche = np.full(len(data.lot_sec), -1, dtype=np.int64)
     idx = np.flatnonzero(movable)
     order = idx[np.lexsort((data.gain[idx], data.lot_pool[idx], data.lot_sec[idx]))]
-    sec_of = np.zeros(n * slots, dtype=np.int64)
-    starts = np.searchsorted(data.lot_sec[order], np.arange(n + 1))
-    for i in range(n):
-        lots = order[starts[i] : starts[i + 1]]
-        if not len(lots):
-            continue
+    sec = data.lot_sec[order]
+    counts = np.bincount(sec, minlength=n)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(len(order)) - first[sec]
+    # Most securities have no more lots than slots: one lot per tranche, vectorised.
+    tranche[order] = sec * slots + rank
+    for i in np.flatnonzero(counts > slots):
+        lots = order[first[i] : first[i] + counts[i]]
         pools = data.lot_pool[lots]
-        kinds, counts = np.unique(pools, return_counts=True)
-        if len(lots) <= slots:
-            share = counts
-        else:
-            share = np.maximum(1, np.floor(slots * counts / counts.sum()).astype(int))
-            share[np.argmax(counts)] += slots - share.sum()
+        kinds, kind_counts = np.unique(pools, return_counts=True)
+        share = np.maximum(1, np.floor(slots * kind_counts / kind_counts.sum()).astype(int))
+        share[np.argmax(kind_counts)] += slots - share.sum()
         base = i * slots
-        for kind, count, m in zip(kinds, counts, share, strict=True):
+        for kind, count, m in zip(kinds, kind_counts, share, strict=True):
             members = lots[pools == kind]
             tranche[members] = base + (np.arange(count) * m) // count
             base += m
-        sec_of[i * slots : (i + 1) * slots] = i
-    return tranche, sec_of
+    return tranche
 
 
 def _solve_cached(data: ProblemData) -> Solution:
@@ -325,7 +323,7 @@ def _solve_cached(data: ProblemData) -> Solution:
             _CACHE[key] = compiled
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
-    tranche, _ = _pools(data, movable, slots)
+    tranche = _pools(data, movable, slots)
     m = np.flatnonzero(tranche >= 0)
     t = tranche[m]
     size = n_pad * slots
@@ -355,8 +353,12 @@ def _solve_cached(data: ProblemData) -> Solution:
         gain=gain,
     )
     with compiled.lock:
+        # save_value skips cvxpy's per-assignment validation, which costs more than the solve
+        # of a small account; the values are built above with the right shapes and signs.
         for name, value in values.items():
-            compiled.params[name].value = value
+            compiled.params[name].save_value(
+                np.asarray(value, dtype=float) if np.ndim(value) else float(value)
+            )
         status, compile_s, solve_s = _run(compiled.problem)
         x_t = np.clip(np.asarray(compiled.x.value), 0.0, ub)
         b = np.asarray(compiled.b.value)[:n] + np.minimum(data.b_lb, UNBOUNDED)

@@ -371,27 +371,35 @@ def _trades(
     harvest_subs = set(limits.harvest.substitutes.values())
     trades: list[Trade] = []
     lot_ids = [lot.id for lot in book.lots]
-    terms = np.where(book.lot_long, "long", "short")
-    first = np.searchsorted(book.lot_sec, np.arange(book.n), side="left")
-    last = np.searchsorted(book.lot_sec, np.arange(book.n), side="right")
-    for i in np.flatnonzero(selling | (fill.bought > 0)):
-        side = "sell" if selling[i] else "buy"
+    # Plain lists: indexing numpy arrays element by element is the slow part of reporting.
+    terms = np.where(book.lot_long, "long", "short").tolist()
+    lot_sold, lot_proceeds = fill.lot_sold.tolist(), proceeds.tolist()
+    lot_basis, lot_gain, lot_disallowed = basis.tolist(), gain.tolist(), disallowed.tolist()
+    lot_harvest = limits.harvest.lots.tolist()
+    first = np.searchsorted(book.lot_sec, np.arange(book.n), side="left").tolist()
+    last = np.searchsorted(book.lot_sec, np.arange(book.n), side="right").tolist()
+    prices, sold_l, bought_l = price.tolist(), sold.tolist(), fill.bought.tolist()
+    toward_l, excluded, removed = toward.tolist(), plan.excluded.tolist(), plan.removed.tolist()
+    restricted = plan.restricted.tolist()
+    moving = "transition" if p.transition is not None else "drift"
+    for i in np.flatnonzero(selling | (fill.bought > 0)).tolist():
+        side = "sell" if sold_l[i] > 0 else "buy"
         sleeve = plan.sleeve_of[i]
         reasons: set[str] = set()
+        lots: list[int] = []
         if i in limits.instruction_secs or effects.liquidate:
             reasons.add("instruction")
         if side == "sell":
-            lots = first[i] + np.flatnonzero(fill.lot_sold[first[i] : last[i]] > 0)
-            if limits.harvest.lots[lots].any():
+            lots = [j for j in range(first[i], last[i]) if lot_sold[j] > 0]
+            if any(lot_harvest[j] for j in lots):
                 reasons.add("harvest")
-            if plan.excluded[i]:
+            if excluded[i]:
                 reasons.add("screen")
-            if plan.removed[i]:
+            if removed[i]:
                 reasons.add("removed_asset_class")
             if cash_short and not effects.liquidate:
                 reasons.add("cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction")
         else:
-            lots = np.zeros(0, dtype=np.int64)
             if i in harvest_subs or (sleeve in di_sleeves and sleeve in sleeves_harvest):
                 reasons.add("harvest")
             if sleeve is not None and sleeve in sleeves_screen:
@@ -400,23 +408,23 @@ def _trades(
                 reasons.add("removed_asset_class")
             if cash_long:
                 reasons.add("cash")
-        if plan.restricted[i]:
+        if restricted[i]:
             reasons.add("restriction")
         if sleeve in di_sleeves:
             reasons.add("direct_index")
-        if toward[i] or not reasons:
-            reasons.add("transition" if p.transition is not None else "drift")
-        qty = float(sold[i] if side == "sell" else fill.bought[i])
-        value = qty * float(price[i])
+        if toward_l[i] or not reasons:
+            reasons.add(moving)
+        qty = sold_l[i] if side == "sell" else bought_l[i]
+        value = qty * prices[i]
         sales = tuple(
             LotSale(
-                lot_id=lot_ids[j],
-                quantity=float(fill.lot_sold[j]),
-                proceeds=float(proceeds[j]),
-                cost_basis=float(basis[j]),
-                gain=float(gain[j]),
-                term=str(terms[j]),
-                disallowed_loss=float(disallowed[j]),
+                lot_ids[j],
+                lot_sold[j],
+                lot_proceeds[j],
+                lot_basis[j],
+                lot_gain[j],
+                terms[j],
+                lot_disallowed[j],
             )
             for j in lots
         )
@@ -425,11 +433,11 @@ def _trades(
                 symbol=book.symbols[i],
                 side=side,
                 quantity=qty,
-                price=float(price[i]),
+                price=prices[i],
                 value=value,
                 reasons=tuple(r for r in REASONS if r in reasons),
                 lots=sales,
-                realised_gain=float(sum(s.gain for s in sales)),
+                realised_gain=sum(lot_gain[j] for j in lots),
                 trading_cost=cost * value,
             )
         )
