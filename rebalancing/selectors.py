@@ -5,12 +5,13 @@ Security and one Benchmark object per symbol across the batch."""
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 
@@ -19,6 +20,7 @@ from rebalancing.effective_parameters import EffectiveParameters, parameters_eff
 from rebalancing.models import (
     Account,
     BenchmarkWeight,
+    ModelPortfolio,
     ModelVersion,
     Price,
     Proposal,
@@ -207,12 +209,48 @@ def _benchmark_weights(benchmark_ids: set[int], as_of: date) -> dict[int, dict[i
     return out
 
 
-def rebalance_inputs_load(account_ids, *, as_of: date) -> list[AccountInputs]:
+@dataclass
+class _FirmSnapshot:
+    """Firm-wide inputs of a run (models, benchmarks, securities, prices), loaded once per run and
+    worker process: every chunk of a run prices with the same snapshot."""
+
+    models: _ModelBook
+    bench_weights: dict[int, dict[int, float]]
+    universe: _Universe
+
+
+_SNAPSHOTS: OrderedDict[tuple, _FirmSnapshot] = OrderedDict()
+_SNAPSHOTS_KEPT = 4
+
+
+def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
+    cache_key = (connection.schema_name, key, as_of)
+    if key is not None and cache_key in _SNAPSHOTS:
+        _SNAPSHOTS.move_to_end(cache_key)
+        return _SNAPSHOTS[cache_key]
+    models = _ModelBook(set(ModelPortfolio.objects.values_list("pk", flat=True)), as_of)
+    benchmark_ids = {
+        s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id is not None
+    }
+    snapshot = _FirmSnapshot(
+        models=models,
+        bench_weights=_benchmark_weights(benchmark_ids, as_of),
+        universe=_Universe({s.pk: s for s in Security.objects.all()}, _latest_prices(as_of)),
+    )
+    if key is not None:
+        _SNAPSHOTS[cache_key] = snapshot
+        while len(_SNAPSHOTS) > _SNAPSHOTS_KEPT:
+            _SNAPSHOTS.popitem(last=False)
+    return snapshot
+
+
+def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> list[AccountInputs]:
     """Everything the engine needs for these accounts, in a fixed number of queries.
 
-    An account that cannot be rebalanced (a held security without a price, a model without a
-    version, parameters its template does not allow) comes back with ``error`` set instead of a
-    request, so the run records it and goes on.
+    ``snapshot_key`` (a run's id) lets the chunks of one run share the firm-wide inputs instead of
+    loading them again. An account that cannot be rebalanced (a held security without a price, a
+    model without a version) comes back with ``error`` set instead of a request, so the run records
+    it and goes on.
     """
     accounts = list(
         Account.objects.filter(pk__in=list(account_ids)).select_related("household__template", "template")
@@ -234,19 +272,14 @@ def rebalance_inputs_load(account_ids, *, as_of: date) -> list[AccountInputs]:
         TradeRecord.objects.filter(account__household_id__in=households, trade_date__gte=window, trade_date__lte=as_of)
         .annotate(hh=F("account__household_id"), q=Cast("quantity", FloatField()))
         .values_list("hh", "account__custodian_number", "security_id", "side", "q", "trade_date", "realised_gain")
+        .order_by()
     )
     for row in trade_rows:
         trades_by_household[row[0]].append(row[1:])
-    models = _ModelBook({a.model_id for a in accounts if a.model_id}, as_of)
-    benchmark_ids = {
-        s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id is not None
-    }
-    bench_weights = _benchmark_weights(benchmark_ids, as_of)
-    prices = _latest_prices(as_of)
-    masters = {s.pk: s for s in Security.objects.all()}
-    universe = _Universe(masters, prices)
+    snapshot = _firm_snapshot(as_of, snapshot_key)
     return [
-        _account_inputs(a, lots_by_account[a.pk], trades_by_household[a.household_id], models, bench_weights, universe, as_of)
+        _account_inputs(a, lots_by_account[a.pk], trades_by_household[a.household_id], snapshot.models,
+                        snapshot.bench_weights, snapshot.universe, as_of)
         for a in accounts
     ]
 

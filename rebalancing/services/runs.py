@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 # A chunk holds about this many tax lots (or this many accounts): a few seconds of solving, so
 # progress moves steadily and a lost worker redoes little.
-CHUNK_LOTS = 6000
+CHUNK_LOTS = 20000
 CHUNK_ACCOUNTS = 100
 
 _ENGINE_ALERTS = {
@@ -160,7 +160,7 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     todo = [a for a in account_ids if a not in finished]
 
     t0 = time.perf_counter()
-    loaded = rebalance_inputs_load(todo, as_of=run.as_of) if todo else []
+    loaded = rebalance_inputs_load(todo, as_of=run.as_of, snapshot_key=run.pk) if todo else []
     missing = set(todo) - {i.account_id for i in loaded}
     t1 = time.perf_counter()
     proposals, outcomes, alerts = [], [], []
