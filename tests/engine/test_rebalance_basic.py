@@ -155,3 +155,18 @@ def test_max_turnover_caps_the_trade():
     result = rebalance(with_params(req, trading=TradingParams(max_turnover=0.1)))
     assert result.summary.turnover <= 0.1 + 1e-9
     assert result.summary.turnover > 0.05
+
+
+def test_yearly_budget_counts_gains_already_realised_this_year():
+    # given $1,000 of yearly budget of which $800 was realised earlier this year
+    lots = [lot("G", "EQ", 80, 4_000), lot("B", "BD", 20, 2_000)]
+    params = Parameters(
+        cash=CashParams(target=0.0), transition=TransitionParams(max_net_gain_per_year=1_000.0)
+    )
+    req = request(
+        lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), parameters=params, realised_long_term_ytd=800.0
+    )
+    # when rebalanced, then at most $200 more is realised: 4 shares at $50 of gain each
+    result = rebalance(req)
+    assert result.summary.net_realised_gain <= 200.0 + 1e-6
+    assert trades_by_symbol(result)["EQ"] == ("sell", 4.0)

@@ -1,0 +1,1 @@
+"""Example requests, one per parameter (package data, used by the tests)."""

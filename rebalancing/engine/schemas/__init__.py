@@ -1,0 +1,1 @@
+"""JSON Schemas of the engine's request and result (package data)."""
