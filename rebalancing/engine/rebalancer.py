@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from .risk import RiskMatrix, build_risk
 from .rounding import Fill, round_trades
 from .targets import TargetPlan, plan_targets, universe_symbols
 from .tax import incremental_tax
+from .wash_sales import WINDOW_DAYS
 
 __all__ = ["rebalance"]
 
@@ -166,7 +168,10 @@ def _relaxations(request: RebalanceRequest) -> list[tuple[str, object]]:
     for kind in sorted(kinds):
         kept = tuple(i for i in p.instructions if i.kind != kind)
         out.append((f"instructions.{kind}", replace(p, instructions=kept)))
-    if not p.wash_sale.allow and request.account.household_trades:
+    recent = request.as_of - timedelta(days=WINDOW_DAYS)
+    if not p.wash_sale.allow and (
+        request.account.household_trades or any(lot.acquired >= recent for lot in request.account.lots)
+    ):
         out.append(("wash_sale.allow", replace(p, wash_sale=replace(p.wash_sale, allow=True))))
     if p.screen is not None:
         out.append(("screen", replace(p, screen=None)))

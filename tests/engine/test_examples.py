@@ -20,6 +20,9 @@ COVERED = {
     "restrictions": "restrictions_cash_drift",
     "instructions": "instructions_sell_buy_raise_cash",
     "wash_sale": "wash_sale_allowed",
+    "cash": "restrictions_cash_drift",
+    "drift": "restrictions_cash_drift",
+    "trading": "restrictions_cash_drift",
 }
 
 

@@ -158,3 +158,101 @@ def test_invariants_hold_on_random_accounts(req):
         )
         == []
     )
+
+
+NAMES = [f"N{i}" for i in range(10)]
+
+
+@st.composite
+def direct_index_accounts(draw):
+    from rebalancing.engine import Benchmark, DirectIndexParams
+
+    weights = np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=10, max_size=10)))
+    weights = weights / weights.sum()
+    bench = Benchmark("B10", dict(zip(NAMES, weights.tolist(), strict=True)))
+    securities = tuple(
+        Security(
+            n,
+            draw(st.floats(5, 300).map(lambda p: round(p, 2))),
+            "equity",
+            sector=f"S{i % 3}",
+            fractional=False,
+        )
+        for i, n in enumerate(NAMES)
+    ) + (Security("FUND", 100.0, "equity"), Security("C", 50.0, "bonds"))
+    prices = {s.symbol: s.price for s in securities}
+    lots = []
+    for k in range(draw(st.integers(0, 12))):
+        s = draw(st.sampled_from([*NAMES, "FUND", "C"]))
+        qty = float(draw(st.integers(1, 200)))
+        lots.append(
+            TaxLot(
+                f"L{k}",
+                s,
+                qty,
+                round(qty * prices[s] * draw(st.floats(0.5, 1.6)), 2),
+                AS_OF - timedelta(days=draw(st.integers(1, 900))),
+            )
+        )
+    model = Model("di", (Sleeve("equity", 0.8, {"FUND": 1.0}, bench), Sleeve("bonds", 0.2, {"C": 1.0})))
+    params = Parameters(
+        direct_index=(
+            DirectIndexParams(
+                "equity",
+                max_names=draw(st.integers(3, 10)),
+                min_position_weight=draw(st.sampled_from([0.0, 0.01])),
+            ),
+        ),
+        screen=draw(
+            st.one_of(
+                st.none(),
+                st.builds(
+                    ScreenParams,
+                    excluded_sectors=st.just(("S1",)),
+                    rescale=st.sampled_from(["pro_rata", "track_benchmark"]),
+                ),
+            )
+        ),
+        harvest=draw(st.one_of(st.none(), st.just(HarvestParams(min_loss_value=10, min_loss_pct=0.01)))),
+        transition=draw(
+            st.one_of(st.none(), st.builds(TransitionParams, max_net_gain_per_run=st.floats(0, 2_000)))
+        ),
+        restrictions=Restrictions(
+            do_not_buy=tuple(draw(st.lists(st.sampled_from(NAMES), max_size=2, unique=True)))
+        ),
+        cash=CashParams(target=0.01, floor=0.005),
+        trading=TradingParams(trading_cost_bps=5.0),
+    )
+    account = Account("DI", draw(st.floats(0, 50_000)) + (0 if lots else 1_000), lots=tuple(lots))
+    return RebalanceRequest(AS_OF, account, securities, model, params)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(direct_index_accounts())
+def test_direct_index_invariants(req):
+    try:
+        result = rebalance(req)
+    except InfeasibleParameters as err:
+        assert err.conflicts
+        return
+    params = req.parameters
+    prices = {s.symbol: s.price for s in req.securities}
+    after = {s: 0.0 for s in prices}
+    for lot in req.account.lots:
+        after[lot.symbol] += lot.quantity
+    value_before = req.account.cash + sum(after[s] * prices[s] for s in prices)
+    for t in result.trades:
+        after[t.symbol] += t.quantity if t.side == "buy" else -t.quantity
+        if t.side == "buy":
+            assert t.symbol not in params.restrictions.do_not_buy
+            assert t.symbol != "FUND"
+            if params.screen is not None:
+                assert not t.symbol.startswith("N") or int(t.symbol[1:]) % 3 != 1
+    assert all(q >= -1e-9 for q in after.values())
+    assert result.summary.cash_after >= params.cash.floor * value_before - 0.01
+    if params.transition is not None:
+        assert result.summary.net_realised_gain <= params.transition.max_net_gain_per_run + 0.01
+    value_after = result.summary.cash_after + sum(after[s] * prices[s] for s in prices)
+    assert np.isclose(value_after, value_before - result.summary.trading_cost, rtol=0, atol=1e-6)
+    for te in result.summary.tracking_error_after.values():
+        assert te is None or 0 <= te < 1
