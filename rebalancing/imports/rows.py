@@ -12,6 +12,7 @@ from django.db import connection, models
 from django_tenants.utils import get_public_schema_name
 from psycopg import sql
 
+from rebalancing.copy_writes import copy_rows
 from tenants.errors import ValidationFailed
 
 from .cells import INVALID
@@ -93,19 +94,12 @@ def changes_plan(
     return changes
 
 
-def _copy_rows(cursor, table: sql.Composable, columns: list[str], rows: Iterable[list]) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with cursor.copy(statement.as_string(cursor.connection)) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def _rows_insert_by_copy(model: type[models.Model], rows: list[dict]) -> None:
     # COPY is several times faster than INSERT for the 100k-row position and price files.
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in fields}
     with connection.cursor() as cursor:
-        _copy_rows(
+        copy_rows(
             cursor, sql.Identifier(model._meta.db_table), [f.column for f in fields],
             ([row.get(f.attname, defaults[f.attname]) for f in fields] for row in rows),
         )
@@ -126,7 +120,7 @@ def _rows_update_by_copy(model: type[models.Model], names: list[str], rows: list
             cursor.execute(statement.as_string(cursor.connection))
 
         run(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(scratch, column_list, table))
-        _copy_rows(cursor, scratch, ["id", *columns], ([row["id"], *(row[name] for name in names)] for row in rows))
+        copy_rows(cursor, scratch, ["id", *columns], ([row["id"], *(row[name] for name in names)] for row in rows))
         run(sql.SQL("UPDATE {} AS stored SET {} FROM {} AS changes WHERE stored.id = changes.id").format(
             table, assignments, scratch
         ))

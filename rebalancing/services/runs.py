@@ -18,6 +18,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from rebalancing import engine
+from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.models import Alert, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import (
     AccountInputs,
@@ -187,7 +188,7 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
     t2 = time.perf_counter()
     with transaction.atomic():
-        Proposal.objects.bulk_create(proposals, ignore_conflicts=True)
+        objects_insert_by_copy(proposals, ignore_conflicts=True)
         RunOutcome.objects.bulk_create(outcomes, ignore_conflicts=True)
         Alert.objects.bulk_create(alerts, ignore_conflicts=True)
         _record_progress(run_id, load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
