@@ -60,9 +60,6 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# Server-side parameter binding: psycopg's client-side quoting of a large proposal (hundreds of KB
-# of JSON) costs more than the insert itself.
-DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 MIDDLEWARE = [
