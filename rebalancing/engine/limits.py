@@ -233,6 +233,12 @@ def build_limits(
             sleeves = {plan.sleeve_of[i] for i in np.flatnonzero(required)} - {None}
             in_sleeve = np.array([s in sleeves for s in plan.sleeve_of], dtype=bool)
             free = required | in_sleeve
+            # Screened-out or removed holdings outside a freed sleeve are sold into cash; when that
+            # pushes cash beyond its own band the proceeds must be reinvested, so nothing is frozen.
+            proceeds = float(w0[held & (plan.excluded | plan.removed) & ~in_sleeve].sum())
+            cash_width = max(p.drift.absolute_band, p.drift.relative_band * units.target[-1])
+            if book.cash_weight + proceeds - units.target[-1] > cash_width + 1e-12:
+                free = np.ones(n, dtype=bool)
             frozen = ~free
             inside = not free.any()
             x_ub[frozen[lot_sec]] = 0.0
