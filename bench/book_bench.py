@@ -171,6 +171,8 @@ def _write_book(n_model: int, n_direct: int, seed: int = 7) -> dict[str, int]:
                      ("account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired"),
                      _lot_rows(rng, accounts, n_model, n_direct, ids, price, stocks, bench_w, funds))
         cur.execute("UPDATE rebalancing_account SET cash = 20000 + (id % 50) * 1000")
+        # Fresh statistics, as autovacuum would have them on a live book (else the planner guesses).
+        cur.execute("ANALYZE")
     return {"accounts": n, "lots": lots}
 
 

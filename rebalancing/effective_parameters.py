@@ -5,8 +5,10 @@ Each leaf of the engine's parameter dict is one overridable setting (``"cash.tar
 within which limits; the effective value of every leaf records where it came from.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from rebalancing.engine import InvalidRequest, Parameters, default_parameters, merge_parameter_dicts
@@ -15,6 +17,7 @@ from tenants.errors import ValidationFailed
 __all__ = [
     "EffectiveParameters",
     "flatten_parameters",
+    "parameters_from_values",
     "parameters_effective",
     "overrides_validate",
 ]
@@ -29,12 +32,23 @@ class EffectiveParameters:
     sources: dict[str, str]  # leaf path -> "default" | "template:<code>" | "household" | "account"
 
     def parameters(self) -> Parameters:
-        return Parameters.from_dict(self.values)
+        return parameters_from_values(self.values)
 
     def leaves(self) -> list[tuple[str, Any, str]]:
         """(path, value, source) for every leaf, in the engine's order."""
         flat = flatten_parameters(self.values)
         return [(path, value, self.sources.get(path, "default")) for path, value in flat.items()]
+
+
+@lru_cache(maxsize=512)
+def _parameters_from_json(canonical: str) -> Parameters:
+    return Parameters.from_dict(json.loads(canonical))
+
+
+def parameters_from_values(values: Mapping[str, Any]) -> Parameters:
+    """``Parameters.from_dict`` memoised on the values: most accounts of a firm share a handful of
+    parameter sets, and validating one against the JSON Schema costs more than loading its lots."""
+    return _parameters_from_json(json.dumps(values, sort_keys=True))
 
 
 def flatten_parameters(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -5,6 +5,8 @@ Security and one Benchmark object per symbol across the batch."""
 from __future__ import annotations
 
 import hashlib
+import json
+import pickle
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,7 +18,7 @@ from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 
 from rebalancing import engine
-from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
+from rebalancing.effective_parameters import EffectiveParameters, parameters_effective, parameters_from_values
 from rebalancing.models import (
     Account,
     BenchmarkWeight,
@@ -257,14 +259,16 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
     )
     ids = [a.pk for a in accounts]
     lots_by_account: dict[int, list[tuple]] = defaultdict(list)
-    lot_rows = (
-        TaxLot.objects.filter(account_id__in=ids)
-        .annotate(q=Cast("quantity", FloatField()), c=Cast("cost_basis", FloatField()))
-        .values_list("account_id", "lot_id", "security_id", "q", "c", "acquired")
-        .order_by("account_id", "acquired", "pk")
-    )
-    for row in lot_rows:
-        lots_by_account[row[0]].append(row[1:])
+    # Raw SQL: psycopg builds the tuples (floats, dates) in C; the ORM's per-row work would cost
+    # more than the query for a chunk of direct-indexed accounts of 2,000 lots each.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT account_id, lot_id, security_id, quantity::float8, cost_basis::float8, acquired "
+            f"FROM {TaxLot._meta.db_table} WHERE account_id = ANY(%s) ORDER BY account_id, acquired, id",
+            [ids],
+        )
+        for row in cursor.fetchall():
+            lots_by_account[row[0]].append(row[1:])
     households = {a.household_id for a in accounts}
     trades_by_household: dict[int, list[tuple]] = defaultdict(list)
     window = as_of - timedelta(days=WASH_SALE_WINDOW_DAYS)
@@ -381,7 +385,7 @@ def _account_inputs(account, lots, trades, models: _ModelBook, bench_weights, un
         groups = tuple(g for g in groups if len(g) > 1)
         if groups:
             values = engine.merge_parameter_dicts(effective.values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
-            params = engine.Parameters.from_dict(values)
+            params = parameters_from_values(values)
         sleeves = []
         for asset_class, entry in merged.items():
             total = sum(entry["holdings"].values())
@@ -430,13 +434,13 @@ def _parameter_symbols(values: dict[str, Any]) -> set[str]:
 
 def _fingerprint(account, lots, trades, version, parameters, securities, sleeves, as_of) -> str:
     """A digest of every input the engine saw: equal fingerprints mean an equal proposal."""
-    digest = hashlib.sha256()
-    for part in (
+    # pickle (C) rather than repr: thousands of lots per direct-indexed account.
+    payload = (
         as_of, account.custodian_number, account.cash, account.short_term_rate, account.long_term_rate,
         account.realised_short_term_ytd, account.realised_long_term_ytd, account.taxable,
-        version.pk if version else None, sorted(parameters.items(), key=str), lots, trades,
-        [(s.symbol, s.price) for s in securities], [(s.asset_class, s.weight, sorted(s.holdings.items()),
-                                                     s.benchmark.name if s.benchmark else None) for s in sleeves],
-    ):
-        digest.update(repr(part).encode())
-    return digest.hexdigest()
+        version.pk if version else None, json.dumps(parameters, sort_keys=True), lots, trades,
+        [(s.symbol, s.price) for s in securities],
+        [(s.asset_class, s.weight, sorted(s.holdings.items()), s.benchmark.name if s.benchmark else None)
+         for s in sleeves],
+    )
+    return hashlib.sha256(pickle.dumps(payload, protocol=5)).hexdigest()
