@@ -121,3 +121,27 @@ def test_firm_b_cannot_see_firm_a_runs(firm_a, firm_b):
         assert not RebalanceRun.objects.filter(pk=run.pk).exists()
         assert not Proposal.objects.exists()
     assert connection.schema_name == "public"
+
+
+def test_nightly_scan_proposes_only_where_there_is_something_to_do(firm_a, django_capture_on_commit_callbacks):
+    from rebalancing.tasks import nightly_scan
+
+    with tenant_context(firm_a):
+        book = make_book(1)  # drifted: 300 VTI + 100 BND against 60/30/10
+        on_model = make_account(
+            "T-ONMODEL", model=book["model"], template=book["template"], cash="100",
+            holdings=[("VTI", 600, 50000, date(2020, 1, 2)), ("BND", 375, 29000, date(2020, 1, 2)),
+                      ("VNQ", 111, 9000, date(2020, 1, 2))],
+        )
+        book["template"].parameters = {"drift": {"enabled": True, "absolute_band": 0.05}}
+        book["template"].save()
+
+        with django_capture_on_commit_callbacks(execute=False):
+            run = RebalanceRun.objects.get(pk=nightly_scan())
+        run = _process(run)
+
+        assert run.kind == RebalanceRun.Kind.NIGHTLY and run.status == RebalanceRun.Status.COMPLETED
+        assert (run.done, run.failed) == (2, 0)
+        assert list(Proposal.objects.filter(run=run).values_list("account_id", flat=True)) == [book["accounts"][0].pk]
+        assert RunOutcome.objects.get(run=run, account=on_model).outcome == RunOutcome.Outcome.NO_TRADES
+        assert Alert.objects.filter(run=run, account=book["accounts"][0], kind=Alert.Kind.DRIFT).exists()
