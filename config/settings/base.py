@@ -23,6 +23,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "tenants.audit",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -41,6 +42,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.admin",
     "guardian",
+    "tenants.audit",
     "rebalancing",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from guardian.models import UserObjectPermissionBase
 
 from .market import Security
 from .portfolios import ModelPortfolio
@@ -23,6 +24,12 @@ class Household(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class HouseholdUserObjectPermission(UserObjectPermissionBase):
+    """An advisor's households (django-guardian, direct foreign key: a join, not a generic lookup)."""
+
+    content_object = models.ForeignKey(Household, on_delete=models.CASCADE)
 
 
 class Account(models.Model):

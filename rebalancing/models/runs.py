@@ -95,6 +95,9 @@ class Proposal(models.Model):
     harvested_losses = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     drift_before = models.FloatField(default=0)
     drift_after = models.FloatField(default=0)
+    requires_compliance = models.BooleanField(default=False)
+    restricted_traded = models.BooleanField(default=False)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -27,6 +27,7 @@ from rebalancing.selectors import (
     lot_counts,
     rebalance_inputs_load,
 )
+from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
 from tenants.errors import Conflict
 
 __all__ = [
@@ -183,18 +184,29 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
             result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
             estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
             drift_before=summary.drift_before, drift_after=summary.drift_after,
+            restricted_traded=_trades_restricted(result, inputs.parameters),
         ))
     for account_id in missing:  # deleted since the run started
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
     t2 = time.perf_counter()
     with transaction.atomic():
         objects_insert_by_copy(proposals, ignore_conflicts=True)
+        proposed = [p.account_id for p in proposals]
+        proposals_supersede(account_ids=proposed, by_run_id=run_id)
+        proposals_submit_new(run_id=run_id, account_ids=proposed)
         RunOutcome.objects.bulk_create(outcomes, ignore_conflicts=True)
         Alert.objects.bulk_create(alerts, ignore_conflicts=True)
         _record_progress(run_id, load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
     write_s = time.perf_counter() - t2
     failed = sum(o.outcome == RunOutcome.Outcome.FAILED for o in outcomes)
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
+
+
+def _trades_restricted(result, parameters: dict) -> bool:
+    """Does the proposal trade a security under a restriction (compliance looks at those)?"""
+    restrictions = parameters.get("restrictions") or {}
+    restricted = set().union(*(restrictions.get(k) or () for k in ("do_not_buy", "do_not_sell", "hold")))
+    return any(t.symbol in restricted or "restriction" in t.reasons for t in result.trades)
 
 
 def _alerts(run, account_id: int, result) -> list[Alert]:

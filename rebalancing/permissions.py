@@ -1,0 +1,66 @@
+"""Who may do what in a firm: one capability map for pages, API, admin and commands alike.
+
+Roles are groups in the firm's schema (tenants.roles). Advisors see only the households assigned to
+them: an object permission (django-guardian, direct foreign-key tables) granted by
+``advisor_assign``; every other firm role sees the whole firm.
+"""
+
+from enum import StrEnum
+
+from rebalancing.models import HouseholdUserObjectPermission
+from tenants.roles import FirmRole
+
+__all__ = [
+    "Capability", "HouseholdUserObjectPermission", "ROLE_CAPABILITIES", "capabilities_of", "is_advisor_only",
+    "user_can",
+]
+
+
+class Capability(StrEnum):
+    VIEW_BOOK = "view_book"
+    MANAGE_MODELS = "manage_models"  # models and parameter templates
+    MANAGE_USERS = "manage_users"  # users, roles, advisor assignments, approval policy
+    IMPORT_DATA = "import_data"
+    RUN_REBALANCE = "run_rebalance"
+    EDIT_PARAMETERS = "edit_parameters"  # account/household overrides (advisors: own, within limits)
+    APPROVE = "approve"  # advisor approval (own households; PMs for households without an advisor)
+    APPROVE_COMPLIANCE = "approve_compliance"
+    RELEASE = "release"
+    READ_AUDIT = "read_audit"
+
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    FirmRole.FIRM_ADMIN: frozenset({
+        Capability.VIEW_BOOK, Capability.MANAGE_MODELS, Capability.MANAGE_USERS, Capability.IMPORT_DATA,
+        Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS, Capability.READ_AUDIT,
+    }),
+    FirmRole.PORTFOLIO_MANAGER: frozenset({
+        Capability.VIEW_BOOK, Capability.IMPORT_DATA, Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS,
+        Capability.APPROVE, Capability.RELEASE,
+    }),
+    FirmRole.ADVISOR: frozenset({Capability.VIEW_BOOK, Capability.EDIT_PARAMETERS, Capability.APPROVE}),
+    FirmRole.COMPLIANCE: frozenset({Capability.VIEW_BOOK, Capability.APPROVE_COMPLIANCE, Capability.READ_AUDIT}),
+}
+
+
+def capabilities_of(user) -> frozenset[Capability]:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_firm_capabilities", None)
+    if cached is None:
+        roles = set(user.groups.values_list("name", flat=True))
+        cached = frozenset().union(*(ROLE_CAPABILITIES.get(r, frozenset()) for r in roles))
+        user._firm_capabilities = cached
+    return cached
+
+
+def user_can(user, capability: Capability) -> bool:
+    return capability in capabilities_of(user)
+
+
+def is_advisor_only(user) -> bool:
+    """An advisor without a firm-wide role: restricted to their own households."""
+    roles = set(user.groups.values_list("name", flat=True))
+    return FirmRole.ADVISOR in roles and not roles & {
+        FirmRole.FIRM_ADMIN, FirmRole.PORTFOLIO_MANAGER, FirmRole.COMPLIANCE
+    }

@@ -1,0 +1,265 @@
+"""The approval workflow: a proposal's life from the engine's draft to released trades.
+
+    draft -> pending_approval -> approved -> released -> executed
+               \\-> rejected      (and any open proposal -> expired | superseded)
+
+Every move goes through ``_move``, which refuses what the state machine does not allow, locks the
+row (two people approving at once get one consistent outcome) and writes the audit record in the
+same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from rebalancing.models import Account, ApprovalPolicy, Proposal, ProposalApproval
+from rebalancing.permissions import Capability, user_can
+from tenants.audit.models import AuditEvent
+from tenants.audit.services import audit_record
+from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+
+__all__ = [
+    "IllegalTransition",
+    "PolicyDecision",
+    "TRANSITIONS",
+    "policy_decide",
+    "proposal_approve",
+    "proposal_reject",
+    "proposal_release",
+    "proposal_submit",
+    "proposals_expire_stale",
+    "proposals_submit_new",
+    "proposals_supersede",
+]
+
+S = Proposal.Status
+OPEN = (S.DRAFT, S.PENDING, S.APPROVED)
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset({S.PENDING, S.APPROVED, S.EXPIRED, S.SUPERSEDED}),
+    S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.SUPERSEDED}),
+    S.APPROVED: frozenset({S.RELEASED, S.EXPIRED, S.SUPERSEDED}),
+    S.RELEASED: frozenset({S.EXECUTED}),
+    S.EXECUTED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.SUPERSEDED: frozenset(),
+}
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    auto_approve: bool
+    requires_compliance: bool
+    reasons: tuple[str, ...]
+
+
+def policy_decide(policy: ApprovalPolicy, proposal: Proposal, *, discretionary: bool) -> PolicyDecision:
+    """Who must approve this proposal under the firm's policy, and why."""
+    reasons = []
+    compliance = False
+    if proposal.estimated_tax >= policy.compliance_min_estimated_tax:
+        compliance = True
+        reasons.append(f"estimated tax {proposal.estimated_tax:,.2f} ≥ {policy.compliance_min_estimated_tax:,.2f}")
+    if proposal.turnover >= policy.compliance_min_turnover:
+        compliance = True
+        reasons.append(f"turnover {proposal.turnover:.1%} ≥ {policy.compliance_min_turnover:.1%}")
+    if policy.compliance_on_restricted and proposal.restricted_traded:
+        compliance = True
+        reasons.append("a restricted security is traded")
+    auto = (
+        policy.auto_approve
+        and discretionary
+        and not compliance
+        and proposal.estimated_tax <= policy.auto_max_estimated_tax
+        and proposal.turnover <= policy.auto_max_turnover
+        and proposal.trade_count <= policy.auto_max_trades
+    )
+    return PolicyDecision(auto, compliance, tuple(reasons))
+
+
+def _move(proposal: Proposal, to: str, *, actor, action: str, comment: str = "") -> Proposal:
+    if to not in TRANSITIONS[proposal.status]:
+        raise IllegalTransition(
+            f"A proposal that is {proposal.get_status_display().lower()} cannot become "
+            f"{Proposal.Status(to).label.lower()}.",
+            detail={"from": proposal.status, "to": to},
+        )
+    before = proposal.status
+    proposal.status = to
+    proposal.status_changed_at = timezone.now()
+    proposal.save(update_fields=["status", "status_changed_at", "requires_compliance"])
+    audit_record(actor=actor, action=action, obj=proposal, before={"status": before}, after={"status": to},
+                 comment=comment)
+    return proposal
+
+
+def _locked(proposal: Proposal) -> Proposal:
+    return Proposal.objects.select_for_update().select_related("account__household").get(pk=proposal.pk)
+
+
+@transaction.atomic
+def proposal_submit(*, proposal: Proposal, actor=None) -> Proposal:
+    """Draft -> approved (within the auto-approval limits) or pending approval."""
+    proposal = _locked(proposal)
+    decision = policy_decide(ApprovalPolicy.current(), proposal, discretionary=proposal.account.discretionary)
+    proposal.requires_compliance = decision.requires_compliance
+    if decision.auto_approve:
+        ProposalApproval.objects.create(proposal=proposal, capacity=ProposalApproval.Capacity.POLICY,
+                                        decision=ProposalApproval.Decision.APPROVE,
+                                        comment="within the firm's auto-approval limits")
+        return _move(proposal, S.APPROVED, actor=actor, action="proposal.auto_approve",
+                     comment="within the firm's auto-approval limits")
+    return _move(proposal, S.PENDING, actor=actor, action="proposal.submit", comment="; ".join(decision.reasons))
+
+
+def _capacity(proposal: Proposal, user) -> str:
+    """The capacity in which ``user`` may decide on ``proposal``; refuse if none is open to them."""
+    decided = {a.capacity: a for a in proposal.approvals.all()}
+    if any(a.user_id == user.pk for a in decided.values()):
+        raise Conflict("You have already decided on this proposal; a second approval must come from someone else.",
+                       code="already_decided")
+    advisor_id = proposal.account.household.advisor_id
+    may_advise = user_can(user, Capability.APPROVE) and (
+        advisor_id == user.pk or (advisor_id is None and not _is_advisor_role_only(user))
+    )
+    if ProposalApproval.Capacity.ADVISOR not in decided and may_advise:
+        return ProposalApproval.Capacity.ADVISOR
+    if (proposal.requires_compliance and ProposalApproval.Capacity.COMPLIANCE not in decided
+            and user_can(user, Capability.APPROVE_COMPLIANCE)):
+        return ProposalApproval.Capacity.COMPLIANCE
+    raise PermissionDenied("You may not approve or reject this proposal.", detail={"proposal": proposal.pk})
+
+
+def _is_advisor_role_only(user) -> bool:
+    from rebalancing.permissions import is_advisor_only
+
+    return is_advisor_only(user)
+
+
+def _decide(proposal: Proposal, user, decision: str, comment: str) -> tuple[Proposal, str]:
+    proposal = _locked(proposal)
+    if proposal.status != S.PENDING:
+        raise IllegalTransition(
+            f"Only a proposal pending approval can be decided on; this one is {proposal.get_status_display().lower()}.",
+            detail={"status": proposal.status},
+        )
+    capacity = _capacity(proposal, user)
+    try:
+        with transaction.atomic():
+            ProposalApproval.objects.create(proposal=proposal, user=user, capacity=capacity, decision=decision,
+                                            comment=comment)
+    except IntegrityError:
+        raise Conflict("This proposal has just been decided on by someone else; reload it.",
+                       code="concurrent_decision") from None
+    return proposal, capacity
+
+
+@transaction.atomic
+def proposal_approve(*, proposal: Proposal, user, comment: str = "") -> Proposal:
+    """Record the user's approval; the proposal is approved once every required approval is in."""
+    proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.APPROVE, comment)
+    have = set(proposal.approvals.filter(decision=ProposalApproval.Decision.APPROVE).values_list("capacity", flat=True))
+    need = {ProposalApproval.Capacity.ADVISOR} | (
+        {ProposalApproval.Capacity.COMPLIANCE} if proposal.requires_compliance else set()
+    )
+    if need <= have:
+        return _move(proposal, S.APPROVED, actor=user, action=f"proposal.approve.{capacity}", comment=comment)
+    audit_record(actor=user, action=f"proposal.approve.{capacity}", obj=proposal,
+                 before={"status": proposal.status}, after={"status": proposal.status, "waiting_for": sorted(need - have)},
+                 comment=comment)
+    return proposal
+
+
+@transaction.atomic
+def proposal_reject(*, proposal: Proposal, user, comment: str) -> Proposal:
+    if not comment.strip():
+        raise ValidationFailed("Say why the proposal is rejected.", detail={"field": "comment"})
+    proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.REJECT, comment)
+    return _move(proposal, S.REJECTED, actor=user, action=f"proposal.reject.{capacity}", comment=comment)
+
+
+@transaction.atomic
+def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
+    """Approved -> released (orders may go out). A proposal priced too long ago expires instead."""
+    if not user_can(user, Capability.RELEASE):
+        raise PermissionDenied("Only a portfolio manager releases approved trades.")
+    proposal = _locked(proposal)
+    policy = ApprovalPolicy.current()
+    today = today or timezone.localdate()
+    if proposal.status == S.APPROVED and (today - proposal.run.as_of).days > policy.max_price_age_days:
+        _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
+              comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
+        raise Conflict(f"The proposal was priced on {proposal.run.as_of} and has expired; rebalance again.",
+                       code="proposal_expired")
+    return _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
+
+
+def proposals_expire_stale(*, today: date | None = None) -> int:
+    """Expire open proposals whose prices are older than the policy allows (nightly)."""
+    policy = ApprovalPolicy.current()
+    cutoff = (today or timezone.localdate()) - timedelta(days=policy.max_price_age_days)
+    stale = Proposal.objects.filter(status__in=OPEN, run__as_of__lt=cutoff)
+    return _bulk_move(stale, S.EXPIRED, action="proposal.expire", comment=f"prices older than {cutoff}")
+
+
+def proposals_supersede(*, account_ids: list[int], by_run_id: int) -> int:
+    """Open proposals of these accounts from earlier runs give way to the new run's."""
+    older = Proposal.objects.filter(account_id__in=account_ids, status__in=OPEN).exclude(run_id=by_run_id)
+    return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
+
+
+def _bulk_move(queryset, to: str, *, action: str, comment: str) -> int:
+    with transaction.atomic():
+        rows = list(queryset.select_for_update().values_list("pk", "status"))
+        if not rows:
+            return 0
+        Proposal.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=to, status_changed_at=timezone.now())
+        _audit_bulk(rows, to, action=action, comment=comment)
+    return len(rows)
+
+
+def _audit_bulk(rows: list[tuple[int, str]], to: str, *, action: str, comment: str, actor: str = "system") -> None:
+    from django.db import connection
+
+    AuditEvent.objects.bulk_create([
+        AuditEvent(firm=connection.schema_name, actor_kind=AuditEvent.ActorKind.SYSTEM, actor=actor, action=action,
+                   object_type="proposal", object_id=str(pk), before={"status": status}, after={"status": to},
+                   comment=comment)
+        for pk, status in rows
+    ])
+
+
+def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
+    """Submit a chunk's new draft proposals in bulk under the firm's policy (called by the run)."""
+    drafts = list(
+        Proposal.objects.filter(run_id=run_id, account_id__in=account_ids, status=S.DRAFT).select_for_update()
+    )
+    if not drafts:
+        return
+    policy = ApprovalPolicy.current()
+    discretionary = dict(Account.objects.filter(pk__in=[p.account_id for p in drafts]).values_list("pk", "discretionary"))
+    now = timezone.now()
+    approvals, moved = [], {S.APPROVED: [], S.PENDING: []}
+    for p in drafts:
+        decision = policy_decide(policy, p, discretionary=discretionary.get(p.account_id, False))
+        p.requires_compliance = decision.requires_compliance
+        p.status = S.APPROVED if decision.auto_approve else S.PENDING
+        p.status_changed_at = now
+        moved[p.status].append((p.pk, S.DRAFT))
+        if decision.auto_approve:
+            approvals.append(ProposalApproval(proposal=p, capacity=ProposalApproval.Capacity.POLICY,
+                                              decision=ProposalApproval.Decision.APPROVE,
+                                              comment="within the firm's auto-approval limits"))
+    Proposal.objects.bulk_update(drafts, ["status", "status_changed_at", "requires_compliance"])
+    ProposalApproval.objects.bulk_create(approvals)
+    _audit_bulk(moved[S.APPROVED], S.APPROVED, action="proposal.auto_approve",
+                comment="within the firm's auto-approval limits")
+    _audit_bulk(moved[S.PENDING], S.PENDING, action="proposal.submit", comment="")

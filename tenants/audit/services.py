@@ -1,0 +1,64 @@
+"""Recording changes. Call inside the transaction that makes the change, so both land or neither."""
+
+from typing import Any
+
+from django.db import connection
+
+from .models import AuditEvent
+
+__all__ = ["audit_record", "snapshot"]
+
+
+def _actor(actor) -> tuple[str, int | None, str]:
+    if actor is None:
+        return AuditEvent.ActorKind.SYSTEM, None, "system"
+    if isinstance(actor, str):
+        return AuditEvent.ActorKind.SYSTEM, None, actor
+    api_key = getattr(actor, "api_key", None)
+    if api_key is not None:  # a request authenticated by an API key acts as its owner, through the key
+        return AuditEvent.ActorKind.API_KEY, api_key.pk, f"{actor.get_username()} (key {api_key.prefix})"
+    return AuditEvent.ActorKind.USER, actor.pk, actor.get_username()
+
+
+def snapshot(obj, fields: list[str]) -> dict[str, Any]:
+    """The audited fields of a model instance, as JSON-friendly values."""
+    out = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if hasattr(value, "pk"):
+            value = value.pk
+        elif value is not None and not isinstance(value, str | int | float | bool | dict | list):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj=None,
+    before: dict | None = None,
+    after: dict | None = None,
+    comment: str = "",
+    object_type: str = "",
+    object_id: str = "",
+) -> AuditEvent:
+    """Append one record. ``actor``: a user (possibly acting through an API key), a process name, or None."""
+    kind, actor_id, label = _actor(actor)
+    if obj is not None:
+        object_type = object_type or obj._meta.model_name
+        object_id = object_id or str(obj.pk)
+    return AuditEvent.objects.create(
+        firm=connection.schema_name,
+        actor_kind=kind,
+        actor_id=actor_id,
+        actor=label[:200],
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=str(obj)[:200] if obj is not None else "",
+        before=before,
+        after=after,
+        comment=comment,
+    )
