@@ -1,0 +1,146 @@
+"""Changes to models, templates and account parameters (each audited in its own transaction)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from rebalancing import engine
+from rebalancing.access import accounts_visible_to, require
+from rebalancing.effective_parameters import overrides_validate
+from rebalancing.models import (
+    Account,
+    Benchmark,
+    Household,
+    ModelPortfolio,
+    ModelVersion,
+    ParameterTemplate,
+    Security,
+    Sleeve,
+    SleeveHolding,
+)
+from rebalancing.permissions import Capability
+from tenants.audit.services import audit_record
+from tenants.errors import NotFound, ValidationFailed
+
+__all__ = [
+    "SleeveSpec",
+    "account_overrides_set",
+    "household_overrides_set",
+    "model_version_create",
+    "template_save",
+]
+
+WEIGHT_TOLERANCE = Decimal("0.000001")
+
+
+@transaction.atomic
+def account_overrides_set(*, account: Account, overrides: dict, user) -> Account:
+    """Set an account's parameter overrides, within what its template allows (advisors: own accounts)."""
+    require(user, Capability.EDIT_PARAMETERS)
+    if not accounts_visible_to(user).filter(pk=account.pk).exists():
+        raise NotFound("No such account.")
+    account = Account.objects.select_for_update().select_related("household__template", "template").get(pk=account.pk)
+    overrides_validate(overrides=overrides, template=account.template or account.household.template, level="account")
+    before = account.overrides
+    account.overrides = overrides
+    account.save(update_fields=["overrides"])
+    audit_record(actor=user, action="account.parameters", obj=account, before={"overrides": before},
+                 after={"overrides": overrides})
+    return account
+
+
+@transaction.atomic
+def household_overrides_set(*, household: Household, overrides: dict, user) -> Household:
+    require(user, Capability.EDIT_PARAMETERS)
+    from rebalancing.access import households_visible_to
+
+    if not households_visible_to(user).filter(pk=household.pk).exists():
+        raise NotFound("No such household.")
+    household = Household.objects.select_for_update().select_related("template").get(pk=household.pk)
+    overrides_validate(overrides=overrides, template=household.template, level="household")
+    before = household.overrides
+    household.overrides = overrides
+    household.save(update_fields=["overrides"])
+    audit_record(actor=user, action="household.parameters", obj=household, before={"overrides": before},
+                 after={"overrides": overrides})
+    return household
+
+
+@transaction.atomic
+def template_save(*, user, code: str, name: str, parameters: dict, overridable: dict, description: str = "",
+                  template: ParameterTemplate | None = None) -> ParameterTemplate:
+    """Create or change a parameter template; accounts that do not override a value follow it."""
+    require(user, Capability.MANAGE_MODELS)
+    try:
+        engine.Parameters.from_dict(parameters)
+    except engine.InvalidRequest as exc:
+        raise ValidationFailed(f"Template parameters: {exc.message}", detail={"field": "parameters"}) from None
+    if not isinstance(overridable, dict) or any(not isinstance(v, dict) for v in overridable.values()):
+        raise ValidationFailed('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.',
+                               detail={"field": "overridable"})
+    before = None
+    if template is not None:
+        template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)
+        before = {"name": template.name, "parameters": template.parameters, "overridable": template.overridable}
+    else:
+        template = ParameterTemplate(code=code)
+    template.name, template.description = name, description
+    template.parameters, template.overridable = parameters, overridable
+    template.full_clean()
+    template.save()
+    audit_record(actor=user, action="template.create" if before is None else "template.change", obj=template,
+                 before=before, after={"name": name, "parameters": parameters, "overridable": overridable})
+    return template
+
+
+@dataclass(frozen=True)
+class SleeveSpec:
+    asset_class: str
+    weight: Decimal
+    holdings: dict[str, Decimal]  # symbol -> weight within the sleeve (kind "holdings")
+    kind: str = Sleeve.Kind.HOLDINGS
+    benchmark: str | None = None  # benchmark code (direct index; optional for holdings)
+    submodel: str | None = None  # model code (kind "submodel")
+
+
+@transaction.atomic
+def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], user, note: str = "") -> ModelVersion:
+    """Editing a model makes a new version; proposals keep the version they used."""
+    require(user, Capability.MANAGE_MODELS)
+    problems = []
+    total = sum((Decimal(s.weight) for s in sleeves), Decimal(0))
+    if abs(total - 1) > WEIGHT_TOLERANCE:
+        problems.append(f"sleeve weights sum to {total}, not 1")
+    symbols = {sym for s in sleeves for sym in s.holdings}
+    securities = {sec.symbol: sec for sec in Security.objects.filter(symbol__in=symbols)}
+    problems += [f"unknown symbol {sym!r}" for sym in sorted(symbols - set(securities))]
+    benchmarks = {b.code: b for b in Benchmark.objects.filter(code__in=[s.benchmark for s in sleeves if s.benchmark])}
+    submodels = {m.code: m for m in ModelPortfolio.objects.filter(code__in=[s.submodel for s in sleeves if s.submodel])}
+    for s in sleeves:
+        if s.kind == Sleeve.Kind.HOLDINGS:
+            sub_total = sum((Decimal(w) for w in s.holdings.values()), Decimal(0))
+            if abs(sub_total - 1) > WEIGHT_TOLERANCE:
+                problems.append(f"holdings of sleeve {s.asset_class} sum to {sub_total}, not 1")
+        if s.benchmark and s.benchmark not in benchmarks:
+            problems.append(f"unknown benchmark {s.benchmark!r}")
+        if s.kind == Sleeve.Kind.DIRECT_INDEX and not s.benchmark:
+            problems.append(f"sleeve {s.asset_class} is a direct index but names no benchmark")
+        if s.kind == Sleeve.Kind.SUBMODEL and (s.submodel not in submodels or s.submodel == model.code):
+            problems.append(f"sleeve {s.asset_class} names no valid submodel")
+    if len({s.asset_class for s in sleeves}) != len(sleeves):
+        problems.append("two sleeves share an asset class")
+    if problems:
+        raise ValidationFailed("The model was not saved: " + "; ".join(problems), detail={"problems": problems})
+    previous = model.versions.order_by("-number").first()
+    version = ModelVersion.objects.create(model=model, number=(previous.number + 1) if previous else 1,
+                                          created_by=user, note=note)
+    for s in sleeves:
+        sleeve = Sleeve.objects.create(version=version, asset_class=s.asset_class, weight=Decimal(s.weight), kind=s.kind,
+                                       benchmark=benchmarks.get(s.benchmark), submodel=submodels.get(s.submodel))
+        SleeveHolding.objects.bulk_create([SleeveHolding(sleeve=sleeve, security=securities[sym], weight=Decimal(w))
+                                           for sym, w in s.holdings.items()])
+    audit_record(actor=user, action="model.version", obj=version, before={"version": previous.number if previous else None},
+                 after={"version": version.number, "sleeves": [[s.asset_class, str(s.weight)] for s in sleeves]},
+                 comment=note)
+    return version
