@@ -40,7 +40,9 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     require(user, Capability.EDIT_PARAMETERS)
     if not accounts_visible_to(user).filter(pk=account.pk).exists():
         raise NotFound("No such account.")
-    account = Account.objects.select_for_update().select_related("household__template", "template").get(pk=account.pk)
+    account = (
+        Account.objects.select_for_update(of=("self",)).select_related("household__template", "template").get(pk=account.pk)
+    )
     overrides_validate(overrides=overrides, template=account.template or account.household.template, level="account")
     before = account.overrides
     account.overrides = overrides
@@ -57,7 +59,7 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
 
     if not households_visible_to(user).filter(pk=household.pk).exists():
         raise NotFound("No such household.")
-    household = Household.objects.select_for_update().select_related("template").get(pk=household.pk)
+    household = Household.objects.select_for_update(of=("self",)).select_related("template").get(pk=household.pk)
     overrides_validate(overrides=overrides, template=household.template, level="household")
     before = household.overrides
     household.overrides = overrides

@@ -186,20 +186,22 @@ def proposal_reject(*, proposal: Proposal, user, comment: str) -> Proposal:
     return _move(proposal, S.REJECTED, actor=user, action=f"proposal.reject.{capacity}", comment=comment)
 
 
-@transaction.atomic
 def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
-    """Approved -> released (orders may go out). A proposal priced too long ago expires instead."""
+    """Approved -> released (orders may go out). A proposal priced too long ago expires instead
+    (the expiry is kept; the caller is told with a Conflict)."""
     if not user_can(user, Capability.RELEASE):
         raise PermissionDenied("Only a portfolio manager releases approved trades.")
-    proposal = _locked(proposal)
     policy = ApprovalPolicy.current()
     today = today or timezone.localdate()
-    if proposal.status == S.APPROVED and (today - proposal.run.as_of).days > policy.max_price_age_days:
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        stale = proposal.status == S.APPROVED and (today - proposal.run.as_of).days > policy.max_price_age_days
+        if not stale:
+            return _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
         _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
               comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
-        raise Conflict(f"The proposal was priced on {proposal.run.as_of} and has expired; rebalance again.",
-                       code="proposal_expired")
-    return _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
+    raise Conflict(f"The proposal was priced on {proposal.run.as_of} and has expired; rebalance again.",
+                   code="proposal_expired")
 
 
 def proposals_expire_stale(*, today: date | None = None) -> int:
