@@ -10,9 +10,10 @@ from django.db import connection, transaction
 
 from rebalancing.models import RebalanceRun
 from rebalancing.selectors import RunScope
+from rebalancing.services.proposals import proposals_expire_stale
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
-__all__ = ["nightly_scan", "rebalance_chunk", "run_dispatch"]
+__all__ = ["nightly_scan", "proposals_expire", "rebalance_chunk", "run_dispatch"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +52,11 @@ def nightly_scan() -> int | None:
     with transaction.atomic():
         run = run_start(scope=RunScope(firm=True), kind=RebalanceRun.Kind.NIGHTLY, label="nightly scan")
     return run.pk
+
+
+@shared_task(acks_late=True)
+def proposals_expire() -> int:
+    """Sent by beat to every active firm: open proposals priced too long ago expire."""
+    if connection.schema_name == "public":
+        raise ValueError("proposals_expire must be sent from inside a firm's schema")
+    return proposals_expire_stale()

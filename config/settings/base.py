@@ -24,6 +24,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "tenants.audit",
+    "tenants.api_keys",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -34,6 +35,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "frontend",
 ]
 TENANT_APPS = [
@@ -43,6 +45,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "guardian",
     "tenants.audit",
+    "tenants.api_keys",
     "rebalancing",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -169,6 +172,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "firm-usage-snapshot": {"task": "tenants.tasks.firm_usage_snapshot", "schedule": 24 * 3600.0},
     # After the custodians' overnight files are in (02:00 UTC = 21:00/22:00 New York).
     "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
+    "proposals-expire": {"task": "rebalancing.tasks.proposals_expire", "schedule": crontab(hour=1, minute=30)},
 }
 
 # --- API ----------------------------------------------------------------------------------------

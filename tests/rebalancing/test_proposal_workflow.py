@@ -169,3 +169,17 @@ def test_nightly_expiry_and_superseding_close_open_proposals_with_audit_rows(fir
         assert proposals_supersede(account_ids=[account.pk], by_run_id=latest.run_id) == 1
         assert Proposal.objects.get(pk=newer.pk).status == S.SUPERSEDED
         assert AuditEvent.objects.filter(action="proposal.supersede", object_id=str(newer.pk)).exists()
+
+
+def test_the_nightly_expiry_task_runs_in_the_firm(firm_a, account):
+    from django.utils import timezone
+
+    from rebalancing.tasks import proposals_expire
+
+    with tenant_context(firm_a):
+        old = proposal_submit(proposal=make_proposal(account, estimated_tax="5000",
+                                                     as_of=timezone.localdate() - timedelta(days=30)))
+        assert proposals_expire() == 1
+        assert Proposal.objects.get(pk=old.pk).status == S.EXPIRED
+    with pytest.raises(ValueError, match="inside a firm"):
+        proposals_expire()
