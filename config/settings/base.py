@@ -24,7 +24,6 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "tenants.audit",
-    "tenants.api_keys",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -35,7 +34,6 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_filters",
     "frontend",
 ]
 TENANT_APPS = [
@@ -45,7 +43,6 @@ TENANT_APPS = [
     "django.contrib.admin",
     "guardian",
     "tenants.audit",
-    "tenants.api_keys",
     "rebalancing",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
