@@ -1,18 +1,18 @@
 """Who holds which role, and which advisor looks after which household."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
 from rebalancing.access import require
-from rebalancing.models import Household
+from rebalancing.models import Household, HouseholdUserObjectPermission
 from rebalancing.permissions import Capability
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.roles import FirmRole
 
-__all__ = ["advisor_assign", "role_grant", "role_revoke"]
+__all__ = ["advisor_assign", "advisor_permissions_repair", "role_grant", "role_revoke"]
 
 _ADVISOR_PERMS = ("rebalancing.view_household", "rebalancing.change_household")
 
@@ -64,3 +64,23 @@ def role_revoke(*, user, role: FirmRole, by) -> None:
         if not remaining.exists():
             raise ValidationFailed("The firm's last admin cannot remove their own admin role.")
     _role_change(user, role, by=by, grant=False)
+
+
+@transaction.atomic
+def advisor_permissions_repair() -> int:
+    """Grant the object permissions of every household whose advisor lacks them (bulk imports and
+    the demo seed set ``Household.advisor`` directly). Returns how many grants were added."""
+    perms = list(Permission.objects.filter(content_type__app_label="rebalancing",
+                                           codename__in=[p.split(".")[1] for p in _ADVISOR_PERMS]))
+    have = set(HouseholdUserObjectPermission.objects.values_list("content_object_id", "user_id", "permission_id"))
+    missing = [
+        HouseholdUserObjectPermission(content_object_id=hh, user_id=advisor, permission=perm)
+        for hh, advisor in Household.objects.filter(advisor__isnull=False).values_list("pk", "advisor_id")
+        for perm in perms
+        if (hh, advisor, perm.pk) not in have
+    ]
+    HouseholdUserObjectPermission.objects.bulk_create(missing)
+    if missing:
+        audit_record(actor="advisor permissions repair", action="household.advisor.repair",
+                     after={"grants": len(missing)})
+    return len(missing)

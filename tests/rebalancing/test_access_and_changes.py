@@ -127,3 +127,16 @@ def test_templates_are_validated_and_audited(firm):
                   parameters=template.parameters)
     assert list(AuditEvent.objects.filter(object_type="parametertemplate", object_id=str(template.pk))
                 .order_by("at").values_list("action", flat=True)) == ["template.create", "template.change"]
+
+
+def test_households_given_an_advisor_directly_are_repaired_once(firm):
+    from rebalancing.services.people import advisor_permissions_repair
+
+    theirs = firm["theirs"].household
+    theirs.advisor = firm["people"]["advisor"]  # as an import or the demo seed would set it
+    theirs.save()
+    assert firm["theirs"] not in accounts_visible_to(firm["people"]["advisor"])
+
+    assert advisor_permissions_repair() == 2  # view and change for the one household
+    assert advisor_permissions_repair() == 0
+    assert firm["theirs"] in accounts_visible_to(firm["people"]["advisor"])
