@@ -24,6 +24,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "tenants.audit",
+    "tenants.api_keys",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -34,6 +35,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "frontend",
 ]
 TENANT_APPS = [
@@ -43,6 +45,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "guardian",
     "tenants.audit",
+    "tenants.api_keys",
     "rebalancing",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -173,14 +176,50 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 # --- API ----------------------------------------------------------------------------------------
+# /api/v1/ on firm hosts (rebalancing/api, docs/api.md). API keys first: its WWW-Authenticate makes an
+# unauthenticated request a 401, not a 403.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.api_keys.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rebalancing.api.pagination.FirmPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.api_keys.throttling.ApiKeyRateThrottle"],
+    # Per API key (else per signed-in user); the what-if engine call has its own bucket.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env_str("API_RATE_PER_KEY", "1200/min"),
+        "user": env_str("API_RATE_PER_USER", "600/min"),
+        "whatif": env_str("API_RATE_WHATIF", "60/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parameter-based rebalancing API",
+    "DESCRIPTION": "A firm's book, runs, proposals and approvals. Every error answer is "
+    '{"code", "message", "detail"}; the codes and the roles and scopes are in docs/api.md.',
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",  # JSON Schema 2020-12, like the engine's request and result schemas
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SleeveKindEnum": "rebalancing.models.Sleeve.Kind",
+        "RunKindEnum": "rebalancing.models.RebalanceRun.Kind",
+        "RunStatusEnum": "rebalancing.models.RebalanceRun.Status",
+        "ProposalStatusEnum": "rebalancing.models.Proposal.Status",
+        "AlertKindEnum": "rebalancing.models.Alert.Kind",
+        "ImportKindEnum": "rebalancing.imports.KINDS",
+        "ApiKeyStatusEnum": ["active", "expired", "revoked"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "rebalancing.api.schema.postprocess",
+    ],
+    # Served from drf-spectacular-sidecar's static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,0 +1,118 @@
+"""The API's one exception handler: every error answer is ``{"code", "message", "detail"}``.
+
+``code`` is stable (integrations switch on it), ``message`` is for people, ``detail`` a JSON object
+with the specifics. Domain errors (tenants.errors) carry their own code and status; engine errors
+are the what-if endpoint's; DRF's and Django's own exceptions get the codes below.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from rebalancing.engine import EngineError, InvalidRequest
+from tenants.errors import DomainError
+
+__all__ = ["ERROR_CODES", "api_exception_handler", "error_body"]
+
+# Stable codes of DRF's own exceptions (domain and engine errors carry theirs).
+_DRF_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.ValidationError: "invalid",
+    exceptions.ParseError: "malformed_request",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+# Every code an error answer may carry, for docs/api.md and the OpenAPI description.
+ERROR_CODES: dict[str, str] = {
+    "invalid": "400: the request failed validation; detail.fields names each field and problem",
+    "malformed_request": "400: the body is not valid JSON / multipart",
+    "import_rejected": "400: an import file was refused whole; detail.problems lists row, column, problem",
+    "invalid_request": "400: the what-if engine request does not match the schema; detail.path says where",
+    "not_authenticated": "401: no credentials",
+    "authentication_failed": "401: the session or credentials are not valid",
+    "api_key_malformed": "401: the bearer token is not shaped like rk_<prefix>_<secret>",
+    "api_key_unknown": "401: no such key at this firm",
+    "api_key_expired": "401: the key has expired",
+    "api_key_revoked": "401: the key was revoked",
+    "api_key_owner_inactive": "401: the key's owner is inactive",
+    "permission_denied": "403: the role does not allow it; detail.capability names what is missing",
+    "scope_missing": "403: the API key lacks a scope; detail.scope names it",
+    "session_only": "403: this is done signed in, not with an API key",
+    "not_found": "404: no such object, or not one you may see",
+    "method_not_allowed": "405",
+    "not_acceptable": "406",
+    "conflict": "409: the change conflicts with the object's state",
+    "illegal_transition": "409: the proposal's status does not allow this",
+    "already_decided": "409: you have already decided on this proposal",
+    "concurrent_decision": "409: someone else decided at the same moment; reload",
+    "proposal_expired": "409: the proposal was priced too long ago and has expired",
+    "already_revoked": "409: the API key was already revoked",
+    "idempotency_key_reused": "409: the Idempotency-Key was used with a different request",
+    "unsupported_media_type": "415",
+    "infeasible_parameters": "422: the what-if parameters cannot all hold; detail.conflicts names them",
+    "solver_failed": "422: the solver gave up; the message says what to relax",
+    "throttled": "429: too many requests for this key or user; see Retry-After",
+}
+
+
+def error_body(code: str, message: str, detail: dict | None = None) -> dict:
+    return {"code": code, "message": message, "detail": detail or {}}
+
+
+def _message(detail) -> str:
+    """A one-line message from a DRF error detail (a string, a list or a dict of them)."""
+    if isinstance(detail, dict):
+        parts = [f"{field}: {_message(value)}" for field, value in detail.items()]
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(_message(item) for item in detail)
+    return str(detail)
+
+
+def _drf_code(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    if (isinstance(codes, str) and codes not in ("authentication_failed", "permission_denied")
+            and isinstance(exc, exceptions.AuthenticationFailed | exceptions.PermissionDenied)):
+        return codes  # e.g. api_key_expired
+    for klass in type(exc).__mro__:
+        if klass in _DRF_CODES:
+            return _DRF_CODES[klass]
+    return codes if isinstance(codes, str) else "error"
+
+
+def api_exception_handler(exc, context) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, EngineError):
+        status_code = status.HTTP_400_BAD_REQUEST if isinstance(exc, InvalidRequest) else 422
+        return Response(exc.to_dict(), status=status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("No such object, or not one you may see.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)  # sets WWW-Authenticate, Retry-After
+    if response is None:
+        return None  # an unexpected error: a 500, logged by Django
+    assert isinstance(exc, exceptions.APIException)
+    code = _drf_code(exc)
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body(code, f"The request is invalid. {_message(fields)}", {"fields": fields})
+    elif isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait) + 1 if exc.wait is not None else None
+        if wait is not None:
+            response["Retry-After"] = str(wait)
+        response.data = error_body(code, f"Too many requests; try again in {wait} seconds.", {"retry_after": wait})
+    else:
+        response.data = error_body(code, _message(exc.detail))
+    return response

@@ -1,0 +1,196 @@
+"""What every API view shares: who may call which action, firm scoping of querysets, idempotent POSTs.
+
+``FirmScopedViewSet.get_queryset`` is final: a view says what a user may see through
+``visible_queryset(user)``, which starts from rebalancing.access (or rebalancing.api.visibility),
+so a new endpoint cannot forget to scope. An object outside that set is simply not found (404).
+A view that truly needs the unscoped table must spell it ``dangerously_*`` for review to see.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import NamedTuple
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from rest_framework import permissions, viewsets
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from rebalancing.access import require
+from rebalancing.permissions import Capability
+from tenants.api_keys.models import ApiKey
+from tenants.api_keys.scopes import Scope, scopes_of
+from tenants.api_keys.services import idempotency_lookup, idempotency_store
+from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+
+__all__ = ["FirmAPIView", "FirmScopedViewSet", "Rule", "idempotent"]
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Rule(NamedTuple):
+    """What an action needs: a key scope, a role capability (None: any firm role), session only."""
+
+    scope: Scope
+    capability: Capability | None = None
+    session_only: bool = False
+
+
+READ = Rule(Scope.READ, Capability.VIEW_BOOK)
+
+
+class ActionAllowed(permissions.BasePermission):
+    """The role must hold the action's capability and the API key its scope. Fails closed: a write
+    action without a declared rule is refused."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False  # -> 401 with the WWW-Authenticate of the first authenticator
+        action = getattr(view, "action", None) or view.request.method.lower()
+        rule = view.rules.get(action)
+        if rule is None:
+            if request.method not in SAFE_METHODS and hasattr(view, action):
+                raise PermissionDenied(f"No access rule is declared for {action}.", detail={"action": action})
+            rule = view.rules.get("*", READ)  # reads; and unknown methods, which then answer 405
+        if rule.capability is not None:
+            require(request.user, rule.capability)
+        key = request.auth if isinstance(request.auth, ApiKey) else None
+        if key is not None and rule.session_only:
+            raise PermissionDenied("This is done signed in to the firm's site, not with an API key.",
+                                   code="session_only")
+        have = set(key.scopes) if key is not None else scopes_of(request.user)
+        if rule.scope not in have:
+            whose = f"The API key rk_{key.prefix}" if key is not None else "Your roles"
+            raise PermissionDenied(f"{whose} lack the '{rule.scope}' scope.", code="scope_missing",
+                                   detail={"scope": rule.scope.value})
+        return True
+
+
+def _no_nul(value, where: str) -> None:
+    """PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed(f"{where} contains a NUL character.", detail={"field": where})
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, where)
+            _no_nul(v, f"{where}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _no_nul(v, f"{where}[{i}]")
+
+
+class FirmAPIMixin:
+    permission_classes = [permissions.IsAuthenticated, ActionAllowed]
+    rules: dict[str, Rule] = {}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for name, values in request.query_params.lists():
+            _no_nul(name, "query")
+            _no_nul(values, name)
+        if request.method not in SAFE_METHODS and not request.FILES:
+            _no_nul(request.data, "body")
+
+
+class FirmAPIView(FirmAPIMixin, APIView):
+    """An endpoint with no queryset (imports, what-if)."""
+
+
+class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
+    """Querysets come only from ``visible_queryset(user)``; ids are digits (so no lookup overflows)."""
+
+    lookup_value_regex = r"[0-9]{1,18}"
+    filterset_class = None  # a detail action sets it to None again: ?filters do not apply to get_object
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__ or getattr(cls, "queryset", None) is not None:
+            raise TypeError(f"{cls.__name__}: implement visible_queryset(user), not get_queryset/queryset; "
+                            "a deliberate bypass is named dangerously_*.")
+
+    def visible_queryset(self, user) -> QuerySet:
+        raise NotImplementedError(f"{type(self).__name__} must say what a user may see")
+
+    def get_queryset(self) -> QuerySet:
+        queryset = self.visible_queryset(self.request.user)
+        if not isinstance(queryset, QuerySet):
+            raise TypeError(f"{type(self).__name__}.visible_queryset must return a queryset")
+        return queryset
+
+
+def _fingerprint(request) -> str:
+    """SHA-256 of what makes two requests the same: method, path, and body (files by content)."""
+    body: dict = {}
+    if request.FILES:
+        for name, upload in request.FILES.items():
+            digest = hashlib.sha256()
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+            body[f"file:{name}"] = digest.hexdigest()
+        body.update({k: request.data.getlist(k) for k in request.data if k not in request.FILES})
+    else:
+        body = {"json": request.data}
+    canonical = json.dumps([request.method, request.path, body], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(record) -> Response:
+    response = Response(record.body, status=record.status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _prior_answer(request, key: str, fingerprint: str) -> Response | None:
+    record = idempotency_lookup(user=request.user, key=key)
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise Conflict("This Idempotency-Key was already used with a different request; use a new key.",
+                       code="idempotency_key_reused", detail={"idempotency_key": key})
+    return _replay(record)
+
+
+def idempotent(action):
+    """Make a POST that creates things safe to retry with an ``Idempotency-Key`` header.
+
+    The same user sending the same key and body within 24 hours gets the first successful answer
+    again (status and body, header ``Idempotent-Replayed: true``) and nothing is done twice; the same
+    key with a different body is refused (409 ``idempotency_key_reused``). An error answer is not
+    kept: fixing the request and retrying with the same key is fine. The action and the record share
+    a transaction, so of two concurrent twins one commits and the other is rolled back and replayed.
+    """
+
+    @functools.wraps(action)
+    def wrapper(self, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return action(self, request, *args, **kwargs)
+        key = key.strip()
+        if not 1 <= len(key) <= 255:
+            raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", detail={"field": "Idempotency-Key"})
+        fingerprint = _fingerprint(request)
+        prior = _prior_answer(request, key, fingerprint)
+        if prior is not None:
+            return prior
+        try:
+            with transaction.atomic():
+                response = action(self, request, *args, **kwargs)
+                if 200 <= response.status_code < 300:
+                    body = json.loads(JSONRenderer().render(response.data) or b"null")
+                    with transaction.atomic():
+                        idempotency_store(user=request.user, key=key, fingerprint=fingerprint,
+                                          status_code=response.status_code, body=body)
+        except IntegrityError:
+            prior = _prior_answer(request, key, fingerprint)  # a concurrent twin committed first
+            if prior is None:
+                raise
+            return prior
+        return response
+
+    return wrapper

@@ -1,0 +1,114 @@
+"""Query filters of the list endpoints (django-filter); each narrows a queryset already scoped to the user."""
+
+import django_filters as filters
+from django.db.models import Q
+
+from rebalancing.models import Account, Alert, Price, Proposal, RebalanceRun, Security
+from tenants.audit.models import AuditEvent
+
+_MAX_ID = 2**62  # ids beyond bigint are no id at all; refuse them as invalid rather than overflow
+
+
+def _id_filter(field: str, **kwargs):
+    return filters.NumberFilter(field_name=field, min_value=1, max_value=_MAX_ID, **kwargs)
+
+
+class SecurityFilter(filters.FilterSet):
+    asset_class = filters.CharFilter()
+    sector = filters.CharFilter()
+    is_fund = filters.BooleanFilter()
+    search = filters.CharFilter(method="_search", help_text="Part of the symbol or name")
+
+    class Meta:
+        model = Security
+        fields = ["asset_class", "sector", "is_fund", "search"]
+
+    def _search(self, queryset, name, value):
+        return queryset.filter(Q(symbol__icontains=value) | Q(name__icontains=value))
+
+
+class PriceFilter(filters.FilterSet):
+    symbol = filters.CharFilter(field_name="security__symbol")
+    date = filters.DateFilter()
+    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = Price
+        fields = ["symbol", "date", "date_from", "date_to"]
+
+
+class AccountFilter(filters.FilterSet):
+    advisor = _id_filter("household__advisor_id", help_text="The advisor's user id")
+    household = _id_filter("household_id")
+    model = filters.CharFilter(field_name="model__code", help_text="Model code")
+    template = filters.CharFilter(method="_template", help_text="Template code (the account's, else its household's)")
+    taxable = filters.BooleanFilter()
+    discretionary = filters.BooleanFilter()
+    search = filters.CharFilter(method="_search", help_text="Part of the account number or name")
+
+    class Meta:
+        model = Account
+        fields = ["advisor", "household", "model", "template", "taxable", "discretionary", "search"]
+
+    def _template(self, queryset, name, value):
+        return queryset.filter(Q(template__code=value) | Q(template__isnull=True, household__template__code=value))
+
+    def _search(self, queryset, name, value):
+        return queryset.filter(Q(custodian_number__icontains=value) | Q(name__icontains=value))
+
+
+class RunFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=RebalanceRun.Status.choices)
+    kind = filters.ChoiceFilter(choices=RebalanceRun.Kind.choices)
+
+    class Meta:
+        model = RebalanceRun
+        fields = ["status", "kind"]
+
+
+class ProposalFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Proposal.Status.choices)
+    run = _id_filter("run_id")
+    account = _id_filter("account_id")
+    requires_compliance = filters.BooleanFilter()
+
+    class Meta:
+        model = Proposal
+        fields = ["status", "run", "account", "requires_compliance"]
+
+
+class OrderFilter(filters.FilterSet):
+    proposal = _id_filter("pk")
+    account = _id_filter("account_id")
+    run = _id_filter("run_id")
+
+    class Meta:
+        model = Proposal
+        fields = ["proposal", "account", "run"]
+
+
+class AlertFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=Alert.Kind.choices)
+    account = _id_filter("account_id")
+    run = _id_filter("run_id")
+    resolved = filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Alert
+        fields = ["kind", "account", "run", "resolved"]
+
+
+class AuditEventFilter(filters.FilterSet):
+    action = filters.CharFilter(help_text='Exact, e.g. "proposal.approve.advisor"')
+    action_prefix = filters.CharFilter(field_name="action", lookup_expr="startswith", help_text='e.g. "proposal."')
+    object_type = filters.CharFilter()
+    object_id = filters.CharFilter()
+    actor = filters.CharFilter(help_text="User name as recorded")
+    actor_kind = filters.ChoiceFilter(choices=AuditEvent.ActorKind.choices)
+    at_from = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    at_to = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lte")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "action_prefix", "object_type", "object_id", "actor", "actor_kind", "at_from", "at_to"]

@@ -1,0 +1,88 @@
+"""OpenAPI additions: the error body on every operation, the engine's own JSON Schemas as components.
+
+The document is OpenAPI 3.1, whose schemas are JSON Schema 2020-12 like the engine's
+(rebalancing/engine/schemas), so those are served as they are, their ``$defs`` moved to components.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+from rebalancing.engine import REQUEST_SCHEMA, RESULT_SCHEMA
+
+__all__ = ["ERROR_SCHEMA", "engine_ref", "postprocess"]
+
+_ENGINE = {"request": ("EngineRequest", REQUEST_SCHEMA), "result": ("EngineResult", RESULT_SCHEMA)}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["code", "message", "detail"],
+    "properties": {
+        "code": {"type": "string", "description": "Stable, machine-readable (docs/api.md lists them)",
+                 "examples": ["not_found"]},
+        "message": {"type": "string", "description": "For people"},
+        "detail": {"type": "object", "description": "Specifics, e.g. fields, problems, scope, retry_after"},
+    },
+}
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "tenants.api_keys.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "rk_<prefix>_<secret>",
+                "description": "An API key: Authorization: Bearer rk_<prefix>_<secret> (docs/api.md)"}
+
+
+def engine_ref(which: str, name: str | None = None) -> dict:
+    """A $ref to the engine's request/result schema, or to one of its definitions."""
+    base = _ENGINE[which][0]
+    return {"$ref": f"#/components/schemas/{base}_{name}" if name else f"#/components/schemas/{base}"}
+
+
+def _rewrite_refs(node, base: str):
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+                out[key] = f"#/components/schemas/{base}_{value.removeprefix('#/$defs/')}"
+            else:
+                out[key] = _rewrite_refs(value, base)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(item, base) for item in node]
+    return node
+
+
+def engine_components() -> dict[str, dict]:
+    components = {}
+    for base, schema in _ENGINE.values():
+        schema = copy.deepcopy(schema)
+        definitions = schema.pop("$defs", {})
+        schema.pop("$schema", None)
+        schema.pop("$id", None)
+        components[base] = _rewrite_refs(schema, base)
+        for name, definition in definitions.items():
+            components[f"{base}_{name}"] = _rewrite_refs(definition, base)
+    return components
+
+
+def postprocess(result, generator, request, public):
+    """drf-spectacular post-processing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(engine_components())
+    schemas["Error"] = ERROR_SCHEMA
+    error = {
+        "description": "An error; every 4xx answer has this body (codes: docs/api.md)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method in ("get", "put", "post", "patch", "delete", "head", "options"):
+                operation.setdefault("responses", {})["4XX"] = error
+                if method in ("get", "head"):
+                    operation.pop("requestBody", None)
+    return result

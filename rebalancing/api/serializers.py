@@ -1,0 +1,430 @@
+"""Shapes of the API's answers and of what it accepts. Writes go through services, never ``save()``."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from rebalancing.imports import KINDS
+from rebalancing.models import (
+    Account,
+    Alert,
+    Benchmark,
+    BenchmarkWeight,
+    Household,
+    ModelPortfolio,
+    ModelVersion,
+    ParameterTemplate,
+    Price,
+    Proposal,
+    ProposalApproval,
+    RebalanceRun,
+    RunOutcome,
+    Security,
+    Sleeve,
+    TaxLot,
+)
+from rebalancing.selectors import account_parameters
+from tenants.api_keys.models import ApiKey
+from tenants.api_keys.scopes import Scope
+from tenants.audit.models import AuditEvent
+
+from .schema import engine_ref
+
+# --- Market data -------------------------------------------------------------------------------
+
+
+class SecuritySerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Security
+        fields = ["id", "symbol", "name", "asset_class", "sector", "is_fund", "tags", "esg_score", "fractional",
+                  "equivalence_group"]
+
+
+class PriceSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="security.symbol", read_only=True)
+
+    class Meta:
+        model = Price
+        fields = ["id", "symbol", "date", "close"]
+
+
+class BenchmarkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Benchmark
+        fields = ["id", "code", "name"]
+
+
+class BenchmarkWeightSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="security.symbol", read_only=True)
+
+    class Meta:
+        model = BenchmarkWeight
+        fields = ["date", "symbol", "weight"]
+
+
+# --- Models and templates ----------------------------------------------------------------------
+
+
+class HoldingOutSerializer(serializers.Serializer):
+    symbol = serializers.CharField(source="security.symbol")
+    weight = serializers.DecimalField(max_digits=9, decimal_places=8)
+
+
+class SleeveSerializer(serializers.ModelSerializer):
+    benchmark = serializers.CharField(source="benchmark.code", allow_null=True, default=None)
+    submodel = serializers.CharField(source="submodel.code", allow_null=True, default=None)
+    holdings = HoldingOutSerializer(many=True)
+
+    class Meta:
+        model = Sleeve
+        fields = ["asset_class", "weight", "kind", "benchmark", "submodel", "holdings"]
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    sleeves = SleeveSerializer(many=True)
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "number", "created_at", "created_by", "note", "sleeves"]
+
+
+class ModelPortfolioSerializer(serializers.ModelSerializer):
+    current_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelPortfolio
+        fields = ["id", "code", "name", "description", "created_at", "current_version"]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_current_version(self, model) -> int | None:
+        versions = [v.number for v in model.versions.all()]  # prefetched
+        return max(versions) if versions else None
+
+
+class ModelPortfolioDetailSerializer(ModelPortfolioSerializer):
+    current_version = serializers.SerializerMethodField()
+    versions = serializers.SerializerMethodField()
+
+    class Meta(ModelPortfolioSerializer.Meta):
+        fields = [*ModelPortfolioSerializer.Meta.fields, "versions"]
+
+    @extend_schema_field(ModelVersionSerializer(allow_null=True))
+    def get_current_version(self, model):
+        version = max(model.versions.all(), key=lambda v: v.number, default=None)
+        return ModelVersionSerializer(version).data if version else None
+
+    def get_versions(self, model) -> list[int]:
+        return sorted((v.number for v in model.versions.all()), reverse=True)
+
+
+class SleeveInSerializer(serializers.Serializer):
+    asset_class = serializers.CharField(max_length=64)
+    weight = serializers.DecimalField(max_digits=9, decimal_places=8, min_value=0, max_value=1)
+    kind = serializers.ChoiceField(choices=Sleeve.Kind.choices, default=Sleeve.Kind.HOLDINGS)
+    holdings = serializers.DictField(
+        child=serializers.DecimalField(max_digits=9, decimal_places=8, min_value=0, max_value=1), default=dict,
+        help_text='symbol -> weight within the sleeve, e.g. {"VTI": "1"}',
+    )
+    benchmark = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
+    submodel = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class ModelVersionInSerializer(serializers.Serializer):
+    sleeves = SleeveInSerializer(many=True, allow_empty=False)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    parameters = serializers.DictField(help_text="A partial engine parameter object (docs/engine.md)")
+    overridable = serializers.DictField(
+        child=serializers.DictField(), default=dict,
+        help_text='Which settings households/accounts may override, with limits: {"cash.target": {"max": 0.05}}',
+    )
+
+    class Meta:
+        model = ParameterTemplate
+        fields = ["id", "code", "name", "description", "parameters", "overridable", "updated_at"]
+        read_only_fields = ["id", "updated_at"]
+
+
+class TemplateUpdateSerializer(TemplateSerializer):
+    class Meta(TemplateSerializer.Meta):
+        read_only_fields = ["id", "code", "updated_at"]
+
+
+# --- Households and accounts -------------------------------------------------------------------
+
+
+class HouseholdSerializer(serializers.ModelSerializer):
+    advisor = serializers.CharField(source="advisor.username", allow_null=True, default=None)
+    template = serializers.CharField(source="template.code", allow_null=True, default=None)
+    overrides = serializers.DictField()
+
+    class Meta:
+        model = Household
+        fields = ["id", "name", "external_id", "advisor_id", "advisor", "template", "overrides"]
+
+
+class OverridesInSerializer(serializers.Serializer):
+    overrides = serializers.DictField(
+        help_text='Leaf paths or nested parameters the template allows, e.g. {"cash": {"target": 0.02}}; {} clears'
+    )
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    household = serializers.IntegerField(source="household_id")
+    household_name = serializers.CharField(source="household.name")
+    advisor = serializers.CharField(source="household.advisor.username", allow_null=True, default=None)
+    model = serializers.CharField(source="model.code", allow_null=True, default=None)
+    template = serializers.SerializerMethodField(help_text="The account's template, else its household's")
+
+    class Meta:
+        model = Account
+        fields = ["id", "custodian_number", "name", "household", "household_name", "advisor", "model", "template",
+                  "taxable", "discretionary", "cash", "opened_on"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_template(self, account) -> str | None:
+        template = account.template or account.household.template
+        return template.code if template else None
+
+
+class ParameterLeafSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    value = serializers.JSONField(allow_null=True)
+    source = serializers.CharField(help_text='"default", "template:<code>", "household" or "account"')
+
+
+class EffectiveParametersSerializer(serializers.Serializer):
+    values = serializers.DictField(help_text="The full engine parameter object the account is rebalanced with")
+    leaves = ParameterLeafSerializer(many=True)
+
+
+class AccountDetailSerializer(AccountSerializer):
+    overrides = serializers.DictField()
+    effective_parameters = serializers.SerializerMethodField()
+
+    class Meta(AccountSerializer.Meta):
+        fields = [*AccountSerializer.Meta.fields, "short_term_rate", "long_term_rate", "realised_short_term_ytd",
+                  "realised_long_term_ytd", "overrides", "effective_parameters"]
+
+    @extend_schema_field(EffectiveParametersSerializer)
+    def get_effective_parameters(self, account):
+        effective = account_parameters(account)
+        return {
+            "values": effective.values,
+            "leaves": [{"path": p, "value": v, "source": s} for p, v, s in effective.leaves()],
+        }
+
+
+class TaxLotSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="security.symbol")
+
+    class Meta:
+        model = TaxLot
+        fields = ["id", "lot_id", "symbol", "quantity", "cost_basis", "acquired"]
+
+
+# --- Runs, proposals, orders, alerts -----------------------------------------------------------
+
+
+class RunScopeSerializer(serializers.Serializer):
+    """Which accounts a run covers; criteria combine (AND). ``{"firm": true}`` alone: every account."""
+
+    firm = serializers.BooleanField(required=False)
+    account_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62),
+                                        required=False, max_length=10000)
+    household_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    model_code = serializers.CharField(required=False, max_length=64)
+    template_code = serializers.CharField(required=False, max_length=64)
+    advisor_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    min_drift = serializers.FloatField(required=False, min_value=0, max_value=10)
+
+    def validate(self, attrs):
+        if not any(v not in (None, False, []) for v in attrs.values()):
+            raise serializers.ValidationError("Name the accounts: firm, account_ids, household_id, model_code, "
+                                              "template_code, advisor_id or min_drift.")
+        return attrs
+
+
+class RunStartSerializer(serializers.Serializer):
+    scope = RunScopeSerializer()
+    as_of = serializers.DateField(required=False, allow_null=True, default=None,
+                                  help_text="Pricing date (default today)")
+
+
+class RunSerializer(serializers.ModelSerializer):
+    started_by = serializers.SerializerMethodField()
+    remaining = serializers.IntegerField(read_only=True)
+    progress = serializers.FloatField(read_only=True, help_text="(done + failed) / total")
+    timings = serializers.DictField(child=serializers.FloatField(), help_text="Seconds per phase, summed over chunks")
+    scope = serializers.DictField()
+
+    class Meta:
+        model = RebalanceRun
+        fields = ["id", "kind", "scope", "as_of", "status", "started_by", "total", "done", "failed", "remaining",
+                  "progress", "created_at", "started_at", "finished_at", "timings"]
+
+    def get_started_by(self, run) -> str:
+        return run.started_by.username if run.started_by_id else run.started_by_label
+
+
+class RunFailureSerializer(serializers.ModelSerializer):
+    account_number = serializers.CharField(source="account.custodian_number")
+    detail = serializers.DictField()
+
+    class Meta:
+        model = RunOutcome
+        fields = ["account", "account_number", "code", "message", "detail"]
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", allow_null=True, default=None)
+
+    class Meta:
+        model = ProposalApproval
+        fields = ["user", "capacity", "decision", "comment", "at"]
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    account_number = serializers.CharField(source="account.custodian_number")
+    model_version = serializers.IntegerField(source="model_version.number", allow_null=True, default=None)
+
+    class Meta:
+        model = Proposal
+        fields = ["id", "run", "account", "account_number", "status", "created_at", "status_changed_at",
+                  "model_version", "trade_count", "turnover", "estimated_tax", "harvested_losses", "drift_before",
+                  "drift_after", "requires_compliance", "restricted_traded"]
+
+
+def _result_field(name: str, schema: dict):
+    @extend_schema_field(schema)
+    def get(self, proposal):
+        return proposal.result.get(name)
+
+    get.__name__ = f"get_{name}"
+    return get
+
+
+class ProposalDetailSerializer(ProposalSerializer):
+    approvals = ApprovalSerializer(many=True)
+    parameters = serializers.DictField(help_text="The effective parameters the engine used")
+    trades = serializers.SerializerMethodField(help_text="Each trade with its reasons and, for sells, the lots sold")
+    summary = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+    alerts = serializers.SerializerMethodField()
+    weights_before = serializers.SerializerMethodField()
+    weights_after = serializers.SerializerMethodField()
+    targets = serializers.SerializerMethodField()
+
+    class Meta(ProposalSerializer.Meta):
+        fields = [*ProposalSerializer.Meta.fields, "approvals", "parameters", "trades", "summary", "warnings",
+                  "alerts", "weights_before", "weights_after", "targets"]
+
+    get_trades = _result_field("trades", {"type": "array", "items": engine_ref("result", "trade")})
+    get_summary = _result_field("summary", engine_ref("result", "summary"))
+    get_warnings = _result_field("warnings", {"type": "array", "items": {"type": "string"}})
+    get_alerts = _result_field("alerts", {"type": "array", "items": engine_ref("result", "alert")})
+    get_weights_before = _result_field("weights_before", engine_ref("result", "weights"))
+    get_weights_after = _result_field("weights_after", engine_ref("result", "weights"))
+    get_targets = _result_field("targets", engine_ref("result", "weights"))
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text='"<proposal id>-<trade number>", stable')
+    proposal = serializers.IntegerField()
+    account = serializers.IntegerField()
+    account_number = serializers.CharField()
+    symbol = serializers.CharField()
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    quantity = serializers.FloatField()
+    price = serializers.FloatField(help_text="The price the proposal was made at")
+    value = serializers.FloatField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    lots = serializers.ListField(child=serializers.DictField(), help_text="Lots to sell (sells only)")
+    released_at = serializers.DateTimeField(allow_null=True)
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    account_number = serializers.CharField(source="account.custodian_number")
+
+    class Meta:
+        model = Alert
+        fields = ["id", "account", "account_number", "run", "kind", "message", "amount", "created_at", "resolved_at"]
+
+
+# --- Audit log, imports, what-if, keys ---------------------------------------------------------
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "firm", "actor_kind", "actor_id", "actor", "action", "object_type", "object_id",
+                  "object_repr", "before", "after", "comment"]
+
+
+class ImportJsonSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(KINDS))
+    rows = serializers.ListField(
+        child=serializers.DictField(), allow_empty=False, max_length=200_000,
+        help_text="One object per row, keyed by the kind's CSV columns (docs/csv-formats.md)",
+    )
+    as_of = serializers.DateField(required=False, allow_null=True, default=None,
+                                  help_text="Dates are checked against this day (default today)")
+
+
+class ImportFileSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(KINDS))
+    file = serializers.FileField(help_text="A CSV file in the documented layout (docs/csv-formats.md)")
+    as_of = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class ImportSummarySerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    deleted = serializers.IntegerField()
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="user.username")
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "user", "owner", "scopes", "status", "created_at", "expires_at",
+                  "revoked_at", "last_used_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["active", "expired", "revoked"]))
+    def get_status(self, key) -> str:
+        return "revoked" if key.revoked_at else "expired" if key.is_expired() else "active"
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=[s.value for s in Scope]), allow_empty=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    user = serializers.IntegerField(required=False, min_value=1, max_value=2**62,
+                                    help_text="The owner's id (default: you; someone else: firm admins only)")
+
+
+class ApiKeyIssuedSerializer(ApiKeySerializer):
+    token = serializers.CharField(help_text="rk_<prefix>_<secret>: shown this once, store it now")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "token"]

@@ -1,0 +1,59 @@
+"""/api/v1/ on a firm's host: the endpoints, the OpenAPI schema, Swagger UI and Redoc (local assets)."""
+
+from django.urls import path, re_path
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.routers import SimpleRouter
+
+from tenants.errors import NotFound
+
+from .views.audit import AuditEventViewSet
+from .views.book import (
+    AccountViewSet,
+    BenchmarkViewSet,
+    HouseholdViewSet,
+    ModelPortfolioViewSet,
+    PriceViewSet,
+    SecurityViewSet,
+    TemplateViewSet,
+)
+from .views.imports import ImportView
+from .views.keys import ApiKeyViewSet
+from .views.runs import AlertViewSet, OrderViewSet, ProposalViewSet, RunViewSet
+from .views.whatif import WhatIfView
+
+router = SimpleRouter(trailing_slash=True)
+router.register("securities", SecurityViewSet, basename="security")
+router.register("prices", PriceViewSet, basename="price")
+router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
+router.register("models", ModelPortfolioViewSet, basename="model")
+router.register("templates", TemplateViewSet, basename="template")
+router.register("households", HouseholdViewSet, basename="household")
+router.register("accounts", AccountViewSet, basename="account")
+router.register("runs", RunViewSet, basename="run")
+router.register("proposals", ProposalViewSet, basename="proposal")
+router.register("orders", OrderViewSet, basename="order")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def no_such_endpoint(request, rest=""):
+    raise NotFound(f"There is no endpoint /api/v1/{rest}.", detail={"path": request.path})
+
+
+app_name = "api"
+urlpatterns = [
+    *router.urls,
+    path("imports/", ImportView.as_view(), name="import"),
+    path("whatif/", WhatIfView.as_view(), name="whatif"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^(?P<rest>.*)$", no_such_endpoint),  # a JSON 404 in the error body, not Django's HTML page
+]

@@ -1,0 +1,216 @@
+"""Market data, models, templates, households and accounts."""
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework import serializers as drf
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.models import (
+    Benchmark,
+    BenchmarkWeight,
+    ModelPortfolio,
+    ModelVersion,
+    ParameterTemplate,
+    Price,
+    Security,
+    Sleeve,
+    TaxLot,
+)
+from rebalancing.permissions import Capability
+from rebalancing.services.book import (
+    SleeveSpec,
+    account_overrides_set,
+    household_overrides_set,
+    model_version_create,
+    template_save,
+)
+from tenants.api_keys.scopes import Scope
+
+from .. import filters, serializers
+from ..base import FirmScopedViewSet, Rule, idempotent
+from ..visibility import book_wide_visible_to
+
+MANAGE_MODELS = Rule(Scope.ADMIN, Capability.MANAGE_MODELS)
+EDIT_PARAMETERS = Rule(Scope.PARAMETERS, Capability.EDIT_PARAMETERS)
+
+
+class SecurityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """The firm's security master."""
+
+    serializer_class = serializers.SecuritySerializer
+    filterset_class = filters.SecurityFilter
+
+    def visible_queryset(self, user):
+        return book_wide_visible_to(user, Security.objects.all())
+
+
+class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Closing prices by security and date (newest first)."""
+
+    serializer_class = serializers.PriceSerializer
+    filterset_class = filters.PriceFilter
+
+    def visible_queryset(self, user):
+        return book_wide_visible_to(user, Price.objects.select_related("security").order_by("-date", "security_id"))
+
+
+class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    serializer_class = serializers.BenchmarkSerializer
+
+    def visible_queryset(self, user):
+        return book_wide_visible_to(user, Benchmark.objects.all())
+
+    @extend_schema(
+        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, description="Weights as of this date (default: the latest)")],
+        responses=serializers.BenchmarkWeightSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def weights(self, request, pk=None):
+        """Constituent weights on the latest date not after ``date``."""
+        benchmark = self.get_object()
+        weights = BenchmarkWeight.objects.filter(benchmark=benchmark)
+        as_of = request.query_params.get("date")
+        if as_of:
+            weights = weights.filter(date__lte=drf.DateField().to_internal_value(as_of))
+        latest = weights.order_by("-date").values_list("date", flat=True).first()
+        page = self.paginate_queryset(
+            weights.filter(date=latest).select_related("security").order_by("-weight", "security__symbol")
+        )
+        return self.get_paginated_response(serializers.BenchmarkWeightSerializer(page, many=True).data)
+
+
+class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Model portfolios with their current version; editing one makes a new version."""
+
+    rules = {"versions": MANAGE_MODELS}
+
+    def get_serializer_class(self):
+        return serializers.ModelPortfolioDetailSerializer if self.action == "retrieve" else \
+            serializers.ModelPortfolioSerializer
+
+    def visible_queryset(self, user):
+        versions = ModelVersion.objects.select_related("created_by").prefetch_related(
+            Prefetch("sleeves", Sleeve.objects.select_related("benchmark", "submodel").prefetch_related(
+                "holdings__security"))
+        )
+        return book_wide_visible_to(user, ModelPortfolio.objects.prefetch_related(Prefetch("versions", versions)))
+
+    @extend_schema(request=serializers.ModelVersionInSerializer,
+                   responses={201: serializers.ModelVersionSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def versions(self, request, pk=None):
+        """Make a new version of the model from its sleeves (the old versions stay, proposals keep theirs)."""
+        model = self.get_object()
+        data = self._valid(serializers.ModelVersionInSerializer, request.data)
+        sleeves = [
+            SleeveSpec(asset_class=s["asset_class"], weight=s["weight"], holdings=dict(s["holdings"]), kind=s["kind"],
+                       benchmark=s["benchmark"], submodel=s["submodel"])
+            for s in data["sleeves"]
+        ]
+        version = model_version_create(model=model, sleeves=sleeves, user=request.user, note=data["note"])
+        version = ModelVersion.objects.select_related("created_by").prefetch_related(
+            "sleeves__holdings__security", "sleeves__benchmark", "sleeves__submodel").get(pk=version.pk)
+        return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _valid(serializer_class, data):
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Parameter templates: named parameter sets that households and accounts inherit."""
+
+    serializer_class = serializers.TemplateSerializer
+    rules = {"create": MANAGE_MODELS, "update": MANAGE_MODELS, "partial_update": MANAGE_MODELS}
+
+    def visible_queryset(self, user):
+        return book_wide_visible_to(user, ParameterTemplate.objects.all())
+
+    @extend_schema(request=serializers.TemplateSerializer, responses={201: serializers.TemplateSerializer})
+    @idempotent
+    def create(self, request):
+        serializer = serializers.TemplateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        template = template_save(user=request.user, code=data["code"], name=data["name"],
+                                 parameters=data["parameters"], overridable=data["overridable"],
+                                 description=data.get("description", ""))
+        return Response(serializers.TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSerializer)
+    def update(self, request, pk=None):
+        return self._change(request, partial=False)
+
+    @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSerializer)
+    def partial_update(self, request, pk=None):
+        return self._change(request, partial=True)
+
+    def _change(self, request, *, partial: bool):
+        template = self.get_object()
+        serializer = serializers.TemplateUpdateSerializer(template, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = {**serializers.TemplateUpdateSerializer(template).data, **serializer.validated_data}
+        template = template_save(user=request.user, code=template.code, name=data["name"],
+                                 parameters=data["parameters"], overridable=data["overridable"],
+                                 description=data["description"], template=template)
+        return Response(serializers.TemplateSerializer(template).data)
+
+
+class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    serializer_class = serializers.HouseholdSerializer
+    rules = {"parameters": EDIT_PARAMETERS}
+
+    def visible_queryset(self, user):
+        return households_visible_to(user).select_related("advisor", "template")
+
+    @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.HouseholdSerializer)
+    @action(detail=True, methods=["patch"])
+    def parameters(self, request, pk=None):
+        """Replace the household's parameter overrides (within its template's limits)."""
+        household = self.get_object()
+        serializer = serializers.OverridesInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        household_overrides_set(household=household, overrides=serializer.validated_data["overrides"],
+                                user=request.user)
+        return Response(serializers.HouseholdSerializer(self.get_object()).data)
+
+
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Accounts; one account's answer shows its effective parameters and where each comes from."""
+
+    filterset_class = filters.AccountFilter
+    rules = {"parameters": EDIT_PARAMETERS}
+
+    def get_serializer_class(self):
+        return serializers.AccountSerializer if self.action == "list" else serializers.AccountDetailSerializer
+
+    def visible_queryset(self, user):
+        return accounts_visible_to(user).select_related("household__advisor", "household__template", "template",
+                                                        "model")
+
+    @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.AccountDetailSerializer)
+    @action(detail=True, methods=["patch"], filterset_class=None)
+    def parameters(self, request, pk=None):
+        """Replace the account's parameter overrides (within its template's limits)."""
+        account = self.get_object()
+        serializer = serializers.OverridesInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account_overrides_set(account=account, overrides=serializer.validated_data["overrides"], user=request.user)
+        return Response(serializers.AccountDetailSerializer(self.get_object()).data)
+
+    @extend_schema(responses=serializers.TaxLotSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def lots(self, request, pk=None):
+        """The account's tax lots, oldest first."""
+        account = self.get_object()
+        page = self.paginate_queryset(
+            TaxLot.objects.filter(account=account).select_related("security").order_by("acquired", "id")
+        )
+        return self.get_paginated_response(serializers.TaxLotSerializer(page, many=True).data)

@@ -1,0 +1,182 @@
+"""Runs and their progress, proposals and their approval, released orders, alerts."""
+
+from django.db import connection
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome
+from rebalancing.permissions import Capability
+from rebalancing.selectors import RunScope
+from rebalancing.services.proposals import proposal_approve, proposal_reject, proposal_release
+from rebalancing.services.runs import run_cancel, run_start
+from tenants.api_keys.scopes import Scope
+
+from .. import filters, serializers
+from ..base import FirmScopedViewSet, Rule, idempotent
+from ..visibility import runs_visible_to
+
+RUN = Rule(Scope.RUN, Capability.RUN_REBALANCE)
+DECIDE = Rule(Scope.APPROVE)  # the workflow decides who may (advisor of the household, compliance)
+
+
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Rebalance runs: start one over a scope, follow its progress, cancel it, see what failed."""
+
+    serializer_class = serializers.RunSerializer
+    filterset_class = filters.RunFilter
+    rules = {"create": RUN, "cancel": RUN}
+
+    def visible_queryset(self, user):
+        return runs_visible_to(user).select_related("started_by")
+
+    @extend_schema(request=serializers.RunStartSerializer, responses={201: serializers.RunSerializer})
+    @idempotent
+    def create(self, request):
+        """Start a run; its chunks are queued for the workers once it is stored. Follow it at runs/{id}/."""
+        serializer = serializers.RunStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = run_start(scope=RunScope.from_dict(dict(data["scope"])), as_of=data["as_of"], user=request.user,
+                        kind=RebalanceRun.Kind.API)
+        return Response(serializers.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=serializers.RunSerializer)
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def cancel(self, request, pk=None):
+        """Stop the run: chunks not yet started are skipped; proposals already made stay."""
+        run = run_cancel(run=self.get_object(), user=request.user)
+        return Response(serializers.RunSerializer(run).data)
+
+    @extend_schema(responses=serializers.RunFailureSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def failures(self, request, pk=None):
+        """Accounts the run could not rebalance, with the error's code and message."""
+        run = self.get_object()
+        failed = RunOutcome.objects.filter(
+            run=run, outcome=RunOutcome.Outcome.FAILED, account__in=accounts_visible_to(request.user)
+        ).select_related("account").order_by("account_id")
+        page = self.paginate_queryset(failed)
+        return self.get_paginated_response(serializers.RunFailureSerializer(page, many=True).data)
+
+
+class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """The engine's proposals: trades with reasons and lots, summary, warnings; approve, reject, release."""
+
+    filterset_class = filters.ProposalFilter
+    rules = {"approve": DECIDE, "reject": DECIDE, "release": Rule(Scope.APPROVE, Capability.RELEASE)}
+
+    def get_serializer_class(self):
+        return serializers.ProposalSerializer if self.action == "list" else serializers.ProposalDetailSerializer
+
+    def visible_queryset(self, user):
+        queryset = proposals_visible_to(user).select_related("account", "model_version")
+        if self.action == "list":
+            return queryset.defer("result", "parameters")  # a result can be hundreds of KB
+        return queryset.prefetch_related("approvals__user")
+
+    def _decided(self, proposal):
+        return Response(serializers.ProposalDetailSerializer(self.visible_queryset(self.request.user)
+                                                             .get(pk=proposal.pk)).data)
+
+    def _comment(self, request) -> str:
+        serializer = serializers.DecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data["comment"]
+
+    @extend_schema(request=serializers.DecisionSerializer, responses=serializers.ProposalDetailSerializer)
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def approve(self, request, pk=None):
+        """Approve as the household's advisor, or as compliance when the proposal needs it."""
+        proposal = proposal_approve(proposal=self.get_object(), user=request.user, comment=self._comment(request))
+        return self._decided(proposal)
+
+    @extend_schema(request=serializers.DecisionSerializer, responses=serializers.ProposalDetailSerializer)
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def reject(self, request, pk=None):
+        """Reject (a comment saying why is required)."""
+        proposal = proposal_reject(proposal=self.get_object(), user=request.user, comment=self._comment(request))
+        return self._decided(proposal)
+
+    @extend_schema(request=serializers.DecisionSerializer, responses=serializers.ProposalDetailSerializer)
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def release(self, request, pk=None):
+        """Release an approved proposal's trades as orders (portfolio managers)."""
+        proposal = proposal_release(proposal=self.get_object(), user=request.user, comment=self._comment(request))
+        return self._decided(proposal)
+
+
+class _OrderRows:
+    """The trades of released proposals as rows, counted and sliced in PostgreSQL (a Paginator's
+    ``object_list``): a proposal's result is read whole otherwise, and there can be many."""
+
+    _FROM = f"""
+        FROM {Proposal._meta.db_table} p
+        JOIN {Account._meta.db_table} a ON a.id = p.account_id
+        CROSS JOIN LATERAL json_array_elements(p.result -> 'trades') WITH ORDINALITY AS t(trade, n)
+        WHERE p.id IN ({{ids}})"""
+
+    def __init__(self, proposals):
+        self._ids_sql, self._params = proposals.order_by().values("pk").query.sql_with_params()
+
+    def count(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*)" + self._FROM.format(ids=self._ids_sql), self._params)
+            return cursor.fetchone()[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        start, stop = window.start or 0, window.stop
+        sql = ("SELECT p.id, t.n, p.account_id, a.custodian_number, t.trade, p.status_changed_at"
+               + self._FROM.format(ids=self._ids_sql) + " ORDER BY p.id, t.n LIMIT %s OFFSET %s")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self._params, stop - start, start])
+            return [order_row(*row) for row in cursor.fetchall()]
+
+
+def order_row(proposal_id, n, account_id, account_number, trade, released_at) -> dict:
+    return {
+        "id": f"{proposal_id}-{n}", "proposal": proposal_id, "account": account_id, "account_number": account_number,
+        "symbol": trade["symbol"], "side": trade["side"], "quantity": trade["quantity"], "price": trade["price"],
+        "value": trade["value"], "reasons": trade["reasons"], "lots": trade["lots"] if trade["side"] == "sell" else [],
+        "released_at": released_at,
+    }
+
+
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Released proposals' trades, one order per trade, id ``"<proposal>-<n>"``. Read only: sending
+    orders to custodians and recording fills come with the trading loop."""
+
+    serializer_class = serializers.OrderSerializer
+    filterset_class = filters.OrderFilter
+    lookup_value_regex = r"[0-9]{1,18}-[0-9]{1,6}"
+
+    def visible_queryset(self, user):
+        return proposals_visible_to(user).filter(status=Proposal.Status.RELEASED)
+
+    def list(self, request):
+        page = self.paginate_queryset(_OrderRows(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(serializers.OrderSerializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        proposal_id, _, n = pk.partition("-")
+        proposal = self.get_queryset().select_related("account").filter(pk=int(proposal_id)).first()
+        trades = proposal.result.get("trades", []) if proposal else []
+        if not 1 <= int(n) <= len(trades):
+            raise Http404
+        row = order_row(proposal.pk, int(n), proposal.account_id, proposal.account.custodian_number,
+                        trades[int(n) - 1], proposal.status_changed_at)
+        return Response(serializers.OrderSerializer(row).data)
+
+
+class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    serializer_class = serializers.AlertSerializer
+    filterset_class = filters.AlertFilter
+
+    def visible_queryset(self, user):
+        return alerts_visible_to(user).select_related("account")

@@ -1,0 +1,33 @@
+"""What a user may see of the firm-wide data that rebalancing.access does not cover.
+
+Market data, models and templates are the same for everyone in a firm who may view the book; runs
+are firm-wide work, so an advisor sees only runs that touched one of their accounts; the audit log
+is for those who may read it.
+"""
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from rebalancing.access import accounts_visible_to
+from rebalancing.models import RebalanceRun, RunOutcome
+from rebalancing.permissions import Capability, is_advisor_only, user_can
+from tenants.audit.models import AuditEvent
+
+__all__ = ["audit_events_visible_to", "book_wide_visible_to", "runs_visible_to"]
+
+
+def book_wide_visible_to(user, queryset: QuerySet) -> QuerySet:
+    """``queryset`` (securities, prices, benchmarks, models, templates) for anyone who may view the book."""
+    return queryset if user_can(user, Capability.VIEW_BOOK) else queryset.none()
+
+
+def runs_visible_to(user) -> QuerySet:
+    if not user_can(user, Capability.VIEW_BOOK):
+        return RebalanceRun.objects.none()
+    if is_advisor_only(user):
+        touched = RunOutcome.objects.filter(run=OuterRef("pk"), account__in=accounts_visible_to(user))
+        return RebalanceRun.objects.filter(Exists(touched))
+    return RebalanceRun.objects.all()
+
+
+def audit_events_visible_to(user) -> QuerySet:
+    return AuditEvent.objects.all() if user_can(user, Capability.READ_AUDIT) else AuditEvent.objects.none()

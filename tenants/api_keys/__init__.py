@@ -1,0 +1,1 @@
+"""API keys for integrations, and the idempotency ledger of API writes (both per firm schema)."""
