@@ -59,3 +59,35 @@ def error_of(response) -> dict:
     assert set(body) == {"code", "message", "detail"}, body
     assert isinstance(body["code"], str) and isinstance(body["message"], str) and isinstance(body["detail"], dict)
     return body
+
+
+@pytest.fixture
+def book(firm_a, people):
+    """Firm A's small book: two accounts of the advisor, one of the colleague, a run over all three
+    with a proposal each, pending approval (auto-approval off)."""
+    from datetime import date
+
+    from rebalancing.models import ApprovalPolicy, Proposal
+    from rebalancing.selectors import RunScope
+    from rebalancing.services.people import advisor_assign
+    from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+    from ..rebalancing.book import AS_OF, make_account, make_book
+
+    with tenant_context(firm_a):
+        ApprovalPolicy.current()
+        ApprovalPolicy.objects.update(auto_approve=False)
+        made = make_book(2, advisor=people["advisor"])
+        colleague_account = make_account(
+            "T-COL", model=made["model"], template=made["template"], advisor=people["colleague"],
+            holdings=[("VTI", 250, 20000, date(2020, 1, 2)), ("BND", 120, 9500, date(2026, 6, 1))],
+        )
+        for account in [*made["accounts"], colleague_account]:
+            advisor_assign(household=account.household, advisor=account.household.advisor, by=None)
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF, label="fixture")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        proposals = {p.account.custodian_number: p for p in Proposal.objects.filter(run=run).select_related("account")}
+        assert {p.status for p in proposals.values()} == {Proposal.Status.PENDING}
+        return {**made, "own": made["accounts"][0], "colleague_account": colleague_account, "run": run,
+                "proposals": proposals, "own_proposal": proposals["T-000"], "colleague_proposal": proposals["T-COL"]}
