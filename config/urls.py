@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from frontend.views import SignInView, firm_home
+from frontend.views import SignInView
 
 urlpatterns = [
-    path("", firm_home, name="home"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("rebalancing.api.urls")),  # with its OpenAPI schema, docs/ and redoc/
+    path("", include("frontend.urls")),  # the web pages (frontend/urls.py)
 ]

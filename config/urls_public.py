@@ -1,14 +1,14 @@
 """URLs served on the provider's host (the public schema): the provider console and its admin."""
 
 from django.contrib.auth.views import LogoutView
-from django.urls import path
+from django.urls import include, path
 
-from frontend.views import SignInView, provider_console
+from frontend.views import SignInView
 from tenants.admin import provider_admin_site
 
 urlpatterns = [
-    path("", provider_console, name="home"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("admin/", provider_admin_site.urls),
+    path("", include("frontend.urls_provider")),
 ]

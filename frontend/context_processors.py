@@ -3,7 +3,14 @@ from django_tenants.utils import get_public_schema_name
 
 
 def firm(request):
-    """The firm whose host this is (None on the provider console), for every template."""
+    """The firm whose host this is (None on the provider console), and what the signed-in user may
+    do there (``can.approve``...), for every template: the navigation shows only what works."""
     tenant = getattr(request, "tenant", None)
     on_provider_host = connection.schema_name == get_public_schema_name()
-    return {"firm": None if on_provider_host else tenant, "on_provider_host": on_provider_host}
+    context = {"firm": None if on_provider_host else tenant, "on_provider_host": on_provider_host, "can": {}}
+    user = getattr(request, "user", None)
+    if not on_provider_host and user is not None and user.is_authenticated:
+        from rebalancing.permissions import capabilities_of
+
+        context["can"] = {c.value: True for c in capabilities_of(user)}
+    return context

@@ -1,0 +1,243 @@
+"""Reads the pages need, always starting from what the user may see (rebalancing.access)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import connection
+from django.db.models import F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.engine import CASH_KEY
+from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, TaxLot
+from rebalancing.permissions import Capability, is_advisor_only, user_can
+
+__all__ = [
+    "AccountStats", "account_stats", "accounts_with_latest", "dashboard_counts", "decidable_proposals",
+    "holdings_by_sleeve", "lots_with_gains",
+]
+
+
+@dataclass(frozen=True)
+class AccountStats:
+    securities_value: float = 0.0
+    unrealised_gain: float = 0.0  # net, at the latest prices
+    unrealised_loss: float = 0.0  # sum of the losing lots (negative or zero)
+
+
+def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountStats]:
+    """Market value and unrealised gains of these accounts at the latest prices, in one query."""
+    ids = list(account_ids)
+    if not ids:
+        return {}
+    sql = f"""
+        WITH px AS (
+            SELECT DISTINCT ON (security_id) security_id, close FROM {Price._meta.db_table}
+            WHERE date <= %s ORDER BY security_id, date DESC
+        )
+        SELECT l.account_id, SUM(l.quantity * px.close)::float8,
+               SUM(l.quantity * px.close - l.cost_basis)::float8,
+               SUM(LEAST(l.quantity * px.close - l.cost_basis, 0))::float8
+        FROM {TaxLot._meta.db_table} l JOIN px ON px.security_id = l.security_id
+        WHERE l.account_id = ANY(%s) GROUP BY l.account_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [as_of or timezone.localdate(), ids])
+        return {row[0]: AccountStats(*row[1:]) for row in cursor.fetchall()}
+
+
+def _latest_proposal(field_name: str):
+    return Subquery(Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at").values(field_name)[:1])
+
+
+def accounts_with_latest(user):
+    """The user's accounts with the latest proposal's drift, status and id."""
+    return (
+        accounts_visible_to(user)
+        .select_related("household__advisor", "household__template", "model", "template")
+        .annotate(last_drift=_latest_proposal("drift_before"), last_status=_latest_proposal("status"),
+                  last_proposal_id=_latest_proposal("pk"))
+    )
+
+
+def _current_alerts(user):
+    """Unresolved alerts from the latest run that covered each account."""
+    latest_run = Subquery(RunOutcome.objects.filter(account=OuterRef("account")).order_by("-run_id").values("run_id")[:1])
+    return alerts_visible_to(user).filter(resolved_at__isnull=True).annotate(latest_run=latest_run).filter(
+        run_id=F("latest_run")
+    )
+
+
+def decidable_proposals(user):
+    """Pending proposals this user may decide on now (advisor for their own households, PMs for
+    households without an advisor, compliance where the policy requires a second approval)."""
+    pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING)
+    condition = Q(pk__in=[])
+    if user_can(user, Capability.APPROVE):
+        mine = Q(account__household__advisor=user)
+        if not is_advisor_only(user):
+            mine |= Q(account__household__advisor__isnull=True)
+        condition |= mine & ~Q(approvals__capacity="advisor")
+    if user_can(user, Capability.APPROVE_COMPLIANCE):
+        condition |= Q(requires_compliance=True) & ~Q(approvals__capacity="compliance")
+    return pending.filter(condition).exclude(approvals__user=user).distinct()
+
+
+@dataclass
+class DashboardCounts:
+    drift: int = 0
+    harvest: int = 0
+    harvest_amount: float = 0.0
+    pending: int = 0
+    pending_mine: int = 0
+    failed: int = 0
+    last_run: RebalanceRun | None = None
+    accounts: int = 0
+    attention: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dashboard_counts(user, *, limit: int = 12) -> DashboardCounts:
+    out = DashboardCounts()
+    out.accounts = accounts_visible_to(user).count()
+    alerts = _current_alerts(user)
+    by_kind: dict[str, set[int]] = defaultdict(set)
+    harvest_amount = 0.0
+    attention: dict[int, dict[str, Any]] = {}
+    for alert in alerts.select_related("account__household").order_by("-created_at")[:5000]:
+        by_kind[alert.kind].add(alert.account_id)
+        if alert.kind == Alert.Kind.HARVEST and alert.amount:
+            harvest_amount += abs(float(alert.amount))
+        entry = attention.setdefault(alert.account_id, {"account": alert.account, "reasons": []})
+        entry["reasons"].append(alert.get_kind_display())
+    out.drift = len(by_kind[Alert.Kind.DRIFT])
+    out.harvest = len(by_kind[Alert.Kind.HARVEST])
+    out.harvest_amount = harvest_amount
+    out.pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING).count()
+    out.pending_mine = decidable_proposals(user).count()
+    out.last_run = RebalanceRun.objects.exclude(status=RebalanceRun.Status.QUEUED).first()
+    if out.last_run is not None:
+        out.failed = RunOutcome.objects.filter(
+            run=out.last_run, outcome=RunOutcome.Outcome.FAILED, account__in=accounts_visible_to(user)
+        ).count()
+    out.attention = list(attention.values())[:limit]
+    return out
+
+
+@dataclass
+class Position:
+    symbol: str
+    name: str
+    value: float
+    weight: float
+    target: float
+
+    @property
+    def drift(self) -> float:
+        return self.weight - self.target
+
+
+@dataclass
+class SleeveView:
+    asset_class: str
+    weight: float = 0.0
+    target: float = 0.0
+    value: float = 0.0
+    positions: list[Position] = field(default_factory=list)
+    direct_index: bool = False
+
+    @property
+    def drift(self) -> float:
+        return self.weight - self.target
+
+
+def holdings_by_sleeve(request, targets: dict[str, float] | None, names: dict[str, str]) -> tuple[list[SleeveView], float, float]:
+    """Holdings against targets, grouped by the model's sleeves (asset classes).
+
+    ``targets``: the engine's targets of the latest proposal (after screens, removed classes...)
+    when there is one; else the model's weights scaled for the cash target. Returns the sleeves,
+    the market value and the cash weight.
+    """
+    prices = {s.symbol: s.price for s in request.securities}
+    classes = {s.symbol: s.asset_class for s in request.securities}
+    values: dict[str, float] = defaultdict(float)
+    for lot in request.account.lots:
+        values[lot.symbol] += lot.quantity * prices[lot.symbol]
+    cash = request.account.cash
+    total = sum(values.values()) + cash
+    if targets is None:
+        investable = 1 - request.parameters.cash.target
+        targets = {CASH_KEY: request.parameters.cash.target}
+        for sleeve in request.model.sleeves:
+            for symbol, w in sleeve.holdings.items():
+                targets[symbol] = targets.get(symbol, 0.0) + sleeve.weight * w * investable
+            if not sleeve.holdings and sleeve.benchmark is not None:
+                for symbol, w in sleeve.benchmark.constituents.items():
+                    targets[symbol] = targets.get(symbol, 0.0) + sleeve.weight * w * investable
+    sleeves: dict[str, SleeveView] = {}
+    for sleeve in request.model.sleeves:
+        sleeves[sleeve.asset_class] = SleeveView(sleeve.asset_class, direct_index=sleeve.benchmark is not None
+                                                 and not sleeve.holdings)
+    for symbol in set(values) | {s for s, t in targets.items() if t > 0 and s != CASH_KEY}:
+        asset_class = classes.get(symbol, "other")
+        view = sleeves.setdefault(asset_class, SleeveView(asset_class))
+        weight = values.get(symbol, 0.0) / total if total else 0.0
+        target = targets.get(symbol, 0.0)
+        view.positions.append(Position(symbol, names.get(symbol, ""), values.get(symbol, 0.0), weight, target))
+        view.weight += weight
+        view.target += target
+        view.value += values.get(symbol, 0.0)
+    for view in sleeves.values():
+        view.positions.sort(key=lambda p: -abs(p.drift))
+    ordered = sorted(sleeves.values(), key=lambda v: -v.target)
+    cash_view = SleeveView("cash", weight=cash / total if total else 0.0, target=targets.get(CASH_KEY, 0.0), value=cash)
+    return [*ordered, cash_view], total, cash_view.weight
+
+
+@dataclass
+class LotRow:
+    lot_id: str
+    symbol: str
+    acquired: date
+    quantity: float
+    cost_basis: float
+    value: float
+    term: str
+
+    @property
+    def gain(self) -> float:
+        return self.value - self.cost_basis
+
+    @property
+    def gain_pct(self) -> float | None:
+        return self.gain / self.cost_basis if self.cost_basis else None
+
+
+def _long_term(acquired: date, as_of: date) -> bool:
+    # Held more than one year is long-term (IRC §1222; IRS Pub. 550).
+    try:
+        anniversary = acquired.replace(year=acquired.year + 1)
+    except ValueError:  # 29 February
+        anniversary = acquired.replace(year=acquired.year + 1, day=28)
+    return as_of > anniversary
+
+
+def lots_with_gains(request) -> tuple[list[LotRow], dict[str, float]]:
+    """Every lot at the latest price with its unrealised gain and term, and totals by term."""
+    prices = {s.symbol: s.price for s in request.securities}
+    rows = [
+        LotRow(lot.id, lot.symbol, lot.acquired, lot.quantity, lot.cost_basis, lot.quantity * prices[lot.symbol],
+               "long" if _long_term(lot.acquired, request.as_of) else "short")
+        for lot in request.account.lots
+    ]
+    totals = {"short_gain": 0.0, "short_loss": 0.0, "long_gain": 0.0, "long_loss": 0.0}
+    for r in rows:
+        totals[f"{r.term}_{'gain' if r.gain >= 0 else 'loss'}"] += r.gain
+    totals["net"] = sum(r.gain for r in rows)
+    totals["short_net"] = totals["short_gain"] + totals["short_loss"]
+    totals["long_net"] = totals["long_gain"] + totals["long_loss"]
+    totals["losses"] = totals["short_loss"] + totals["long_loss"]
+    return rows, totals

@@ -1,0 +1,41 @@
+/* Charts from data the page embeds as JSON (no inline scripts): <canvas data-chart="ID"> reads
+   <script type="application/json" id="ID">{"kind": "bar", "labels": [...], "series": [...], "unit": "%"}</script>.
+   Each chart also has a data table next to it for screen readers and keyboard users. */
+(function () {
+  var palette = ["#1f5fbf", "#9aa5b4", "#c0392b", "#1e7b3a", "#8a5a00"];
+  function draw(canvas) {
+    if (!window.Chart || canvas.dataset.drawn) return;
+    var source = document.getElementById(canvas.dataset.chart);
+    if (!source) return;
+    var spec = JSON.parse(source.textContent);
+    var unit = spec.unit || "";
+    canvas.dataset.drawn = "1";
+    new Chart(canvas, {
+      type: spec.kind || "bar",
+      data: {
+        labels: spec.labels,
+        datasets: spec.series.map(function (s, i) {
+          return { label: s.label, data: s.data, backgroundColor: s.color || palette[i % palette.length],
+                   borderColor: s.color || palette[i % palette.length], borderRadius: 3, maxBarThickness: 38 };
+        })
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        indexAxis: spec.horizontal ? "y" : "x",
+        plugins: {
+          legend: { position: "bottom" },
+          tooltip: { callbacks: { label: function (c) {
+            var v = spec.horizontal ? c.parsed.x : c.parsed.y;
+            return c.dataset.label + ": " + v.toFixed(2) + unit; } } }
+        },
+        scales: {
+          x: { ticks: { callback: spec.horizontal ? function (v) { return v + unit; } : undefined } },
+          y: { ticks: { callback: spec.horizontal ? undefined : function (v) { return v + unit; } } }
+        }
+      }
+    });
+  }
+  function drawAll(root) { (root || document).querySelectorAll("canvas[data-chart]").forEach(draw); }
+  document.addEventListener("DOMContentLoaded", function () { drawAll(); });
+  document.addEventListener("htmx:afterSettle", function (e) { drawAll(e.target); });
+})();

@@ -1,0 +1,164 @@
+"""Numbers as an advisor reads them: money with a currency sign and thousands separators,
+fractions as percentages, share counts without trailing zeros, and plain words for engine codes."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+MINUS = "\u2212"  # a real minus sign: the same width as the digits, read out as "minus"
+
+REASON_LABELS = {
+    "instruction": "Instruction",
+    "harvest": "Loss harvest",
+    "screen": "ESG / values screen",
+    "restriction": "Restriction",
+    "removed_asset_class": "Removed asset class",
+    "direct_index": "Direct index",
+    "transition": "Transition",
+    "cash": "Cash target",
+    "drift": "Drift",
+}
+REASON_HELP = {
+    "instruction": "A one-off instruction on the account asked for it.",
+    "harvest": "Sells a lot at a loss to realise it for tax; the proceeds buy a close substitute.",
+    "screen": "The account's ESG or values screen excludes this security.",
+    "restriction": "A restriction on the account (do not buy, do not sell, hold).",
+    "removed_asset_class": "The account's parameters remove this asset class from its model.",
+    "direct_index": "Builds or maintains the direct-indexed sleeve.",
+    "transition": "Moves the account towards its model within its tax budget.",
+    "cash": "Brings cash back to its target.",
+    "drift": "The position drifted beyond its tolerance band.",
+}
+
+
+def _number(value):
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+@register.filter
+def money(value, decimals=2):
+    """1234.5 -> "$1,234.50"; -3 -> "−$3.00"; None -> "—"."""
+    number = _number(value)
+    if number is None:
+        return "—"
+    decimals = int(decimals)
+    text = f"${abs(number):,.{decimals}f}"
+    return f"{MINUS}{text}" if number < 0 and round(abs(number), decimals) != 0 else text
+
+
+@register.filter
+def money0(value):
+    return money(value, 0)
+
+
+@register.filter
+def signed_money(value):
+    """Gains with a plus sign and losses with a minus sign, coloured by the page's CSS."""
+    number = _number(value)
+    if number is None:
+        return "—"
+    css = "gain" if number > 0 else "loss" if number < 0 else ""
+    sign = "+" if number > 0 else ""
+    return format_html('<span class="{}">{}{}</span>', css, sign, money(number))
+
+
+@register.filter
+def pct(value, decimals=1):
+    """0.1234 -> "12.3%"."""
+    number = _number(value)
+    if number is None:
+        return "—"
+    decimals = int(decimals)
+    text = f"{abs(number) * 100:,.{decimals}f}%"
+    return f"{MINUS}{text}" if number < 0 and round(abs(number) * 100, decimals) != 0 else text
+
+
+@register.filter
+def pct2(value):
+    return pct(value, 2)
+
+
+@register.filter
+def signed_pct(value, decimals=1):
+    number = _number(value)
+    if number is None:
+        return "—"
+    return ("+" if number > 0 else "") + pct(number, decimals)
+
+
+@register.filter
+def shares(value):
+    """12.000000 -> "12"; 1.5 -> "1.5"; thousands separated."""
+    number = _number(value)
+    if number is None:
+        return "—"
+    text = f"{number:,.4f}".rstrip("0").rstrip(".")
+    return text.replace("-", MINUS)
+
+
+@register.filter
+def reason_label(code):
+    return REASON_LABELS.get(code, str(code).replace("_", " ").capitalize())
+
+
+@register.filter
+def reason_help(code):
+    return REASON_HELP.get(code, "")
+
+
+@register.filter
+def humanize_code(code):
+    """"tax_optimal" -> "Tax optimal"."""
+    return str(code).replace("_", " ").replace(".", " · ").capitalize()
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes):
+    """The current query string with some parameters changed (pagination keeps the filters)."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def source_class(source):
+    """"template:esg" -> "template" (the CSS class of a parameter's source badge)."""
+    return str(source).split(":", 1)[0]
+
+
+@register.filter
+def source_label(source):
+    text = str(source)
+    if text == "default":
+        return "engine default"
+    if text.startswith("template:"):
+        return "template " + text.split(":", 1)[1]
+    return text
+
+
+@register.filter
+def param_value(value, path):
+    from frontend.parameter_forms import display_value
+
+    return display_value(path, value)

@@ -1,0 +1,29 @@
+"""The firm host's pages (config/urls.py includes them at the root)."""
+
+from django.urls import path
+
+from .views import accounts, audit, book, dashboard, proposals, runs
+
+urlpatterns = [
+    path("", dashboard.firm_home, name="home"),
+    path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
+    path("accounts/<int:pk>/preview/", accounts.account_preview, name="account_preview"),
+    path("accounts/<int:pk>/rebalance/", accounts.account_rebalance, name="account_rebalance"),
+    path("proposals/<int:pk>/", proposals.proposal_detail, name="proposal_detail"),
+    path("proposals/<int:pk>/decide/", proposals.proposal_decide, name="proposal_decide"),
+    path("approvals/", proposals.approvals, name="approvals"),
+    path("approvals/bulk/", proposals.approvals_bulk, name="approvals_bulk"),
+    path("models/", book.model_list, name="model_list"),
+    path("models/new/", book.model_create_view, name="model_create"),
+    path("models/<int:pk>/", book.model_detail, name="model_detail"),
+    path("models/<int:pk>/preview/", book.model_preview, name="model_preview"),
+    path("templates/", book.template_list, name="template_list"),
+    path("templates/new/", book.template_create, name="template_create"),
+    path("templates/<int:pk>/", book.template_detail, name="template_detail"),
+    path("templates/<int:pk>/preview/", book.template_preview, name="template_preview"),
+    path("runs/", runs.run_list, name="run_list"),
+    path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
+    path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
+    path("audit/", audit.audit_log, name="audit_log"),
+]

@@ -1,0 +1,12 @@
+"""The provider host's pages (config/urls_public.py includes them at the root)."""
+
+from django.urls import path
+
+from .views import provider
+
+urlpatterns = [
+    path("", provider.provider_console, name="home"),
+    path("runs/", provider.provider_runs, name="provider_runs"),
+    path("runs/start/", provider.provider_run_start, name="provider_run_start"),
+    path("runs/<slug:slug>/<int:pk>/", provider.provider_run_detail, name="provider_run_detail"),
+]

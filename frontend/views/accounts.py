@@ -1,0 +1,273 @@
+"""Accounts: the filterable list, and one account's holdings, lots, parameters and what-if."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from frontend.parameter_forms import FIELDS, BoundField, group_fields, limits_for, parse_fields
+from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
+from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.effective_parameters import flatten_parameters, parameters_effective
+from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, RebalanceRun, RunOutcome, Security
+from rebalancing.permissions import Capability, is_advisor_only, user_can
+from rebalancing.selectors import RunScope, account_parameters, rebalance_inputs_load
+from rebalancing.services.book import account_overrides_set
+from rebalancing.services.previews import account_overrides_preview
+from rebalancing.services.runs import run_start
+from tenants.errors import DomainError
+from tenants.roles import FirmRole
+
+from .common import firm_page, is_htmx, need, paginate, visible_or_404
+
+SORTS = {
+    "number": "custodian_number", "name": "name", "household": "household__name",
+    "drift": "-last_drift", "cash": "-cash",
+}
+
+
+def _number(value: str) -> Decimal | None:
+    try:
+        return Decimal(value.replace(",", "").replace("$", "").replace("%", "").strip()) if value.strip() else None
+    except InvalidOperation:
+        return None
+
+
+@firm_page
+def account_list(request):
+    need(request.user, Capability.VIEW_BOOK)
+    user, get = request.user, request.GET
+    qs = accounts_with_latest(user)
+    q = get.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(custodian_number__icontains=q) | Q(name__icontains=q) | Q(household__name__icontains=q))
+    if get.get("advisor"):
+        qs = qs.filter(household__advisor_id=get["advisor"]) if get["advisor"] != "none" else qs.filter(
+            household__advisor__isnull=True)
+    if get.get("model"):
+        qs = qs.filter(model_id=get["model"])
+    if get.get("template"):
+        t = get["template"]
+        qs = qs.filter(Q(template_id=t) | Q(template__isnull=True, household__template_id=t))
+    min_drift = _number(get.get("min_drift", ""))
+    if min_drift is not None:
+        qs = qs.filter(last_drift__gte=float(min_drift) / 100)
+    attention = get.get("attention", "")
+    if attention in ("drift", "harvest", "any"):
+        alerts = alerts_visible_to(user).filter(resolved_at__isnull=True)
+        if attention != "any":
+            alerts = alerts.filter(kind=attention)
+        qs = qs.filter(pk__in=alerts.values("account_id"))
+    elif attention == "failed":
+        last = RebalanceRun.objects.exclude(status=RebalanceRun.Status.QUEUED).first()
+        qs = qs.filter(pk__in=RunOutcome.objects.filter(run=last, outcome=RunOutcome.Outcome.FAILED).values("account_id"))
+    min_cash = _number(get.get("min_cash", ""))
+    min_loss = _number(get.get("min_loss", ""))
+    stats = None
+    if min_cash is not None or min_loss is not None:
+        rows = list(qs.values_list("pk", "cash"))
+        stats = account_stats([pk for pk, _ in rows])
+        keep = []
+        for pk, cash in rows:
+            s = stats.get(pk)
+            value = (s.securities_value if s else 0.0) + float(cash)
+            if min_cash is not None and (not value or float(cash) / value * 100 < float(min_cash)):
+                continue
+            if min_loss is not None and (not s or -s.unrealised_loss < float(min_loss)):
+                continue
+            keep.append(pk)
+        qs = qs.filter(pk__in=keep)
+    sort = get.get("sort", "number")
+    qs = qs.order_by(SORTS.get(sort, "custodian_number"), "pk")
+    if sort == "drift":
+        from django.db.models import F
+
+        qs = qs.order_by(F("last_drift").desc(nulls_last=True), "pk")
+    page = paginate(request, qs)
+    page_stats = stats if stats is not None else account_stats([a.pk for a in page])
+    rows = []
+    for account in page:
+        s = page_stats.get(account.pk)
+        value = (s.securities_value if s else 0.0) + float(account.cash)
+        rows.append({"account": account, "value": value, "cash_pct": float(account.cash) / value if value else None,
+                     "gain": s.unrealised_gain if s else 0.0, "loss": s.unrealised_loss if s else 0.0,
+                     "template": account.template or account.household.template})
+    advisors = []
+    if not is_advisor_only(user):
+        advisors = get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username")
+    filtered = any(get.get(k) for k in ("q", "advisor", "model", "template", "min_drift", "min_cash", "min_loss", "attention"))
+    return render(request, "frontend/account_list.html", {
+        "page": page, "rows": rows, "advisors": advisors, "filtered": filtered,
+        "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
+        "total": accounts_visible_to(user).count(), "sort": sort, "attention": attention,
+    })
+
+
+def _value_at(values: dict[str, Any], path: str) -> Any:
+    node: Any = values
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _source_of(sources: dict[str, str], path: str) -> str:
+    exact = sources.get(path)
+    if exact:
+        return exact
+    below = [s for p, s in sources.items() if p.startswith(path + ".") and s != "default"]
+    return below[-1] if below else "default"
+
+
+def _vocabularies() -> dict[str, list[str]]:
+    sectors = sorted(s for s in Security.objects.exclude(sector="").values_list("sector", flat=True).distinct() if s)
+    classes = sorted(Security.objects.values_list("asset_class", flat=True).distinct())
+    tags = sorted({t for tags in Security.objects.exclude(tags=[]).values_list("tags", flat=True) for t in tags or ()})
+    return {"sectors": sectors, "tags": tags, "asset_classes": classes}
+
+
+def _override_fields(account, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None):
+    """The leaves this account may override (all of them without a template), bound to their
+    current (or submitted) values, the inherited values and the template's limits."""
+    template = account.template or account.household.template
+    overridable = template.overridable if template else None
+    effective = account_parameters(account)
+    inherited = parameters_effective(template=template, household_overrides=account.household.overrides,
+                                     account_overrides=None)
+    vocab = _vocabularies()
+    bound = []
+    for f in FIELDS:
+        limits = limits_for(f.path, overridable) if overridable is not None else {}
+        if limits is None:
+            continue
+        current = _value_at(effective.values, f.path)
+        value = values[f.path] if values and f.path in values else current
+        options = None
+        if f.vocabulary:
+            options = sorted(set(vocab[f.vocabulary]) | set(value or ()))
+        bound.append(BoundField(f, value, inherited=_value_at(inherited.values, f.path),
+                                source=_source_of(effective.sources, f.path), limits=limits,
+                                error=(errors or {}).get(f.path, ""), options=options))
+    return bound
+
+
+def _overrides_from(account, bound: list[BoundField], submitted: dict[str, Any]) -> dict[str, Any]:
+    """The account's overrides after the form: leaves whose value differs from what the account
+    would inherit; leaves the form does not show keep their current override."""
+    shown = {b.field.path for b in bound}
+    keep = {p: v for p, v in flatten_parameters(account.overrides or {}).items()
+            if not any(p == s or p.startswith(s + ".") for s in shown)}
+    changed = {b.field.path: submitted[b.field.path] for b in bound
+               if b.field.path in submitted and submitted[b.field.path] != b.inherited}
+    from frontend.parameter_forms import unflatten
+
+    return unflatten({**keep, **changed})
+
+
+def _account_context(request, account, *, form_values=None, form_errors=None, form_message=""):
+    user = request.user
+    as_of = timezone.localdate()
+    [inputs] = rebalance_inputs_load([account.pk], as_of=as_of)
+    latest = proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at").first()
+    names = dict(Security.objects.values_list("symbol", "name"))
+    sleeves, total, lots, lot_totals = [], float(account.cash), [], {}
+    if inputs.request is not None:
+        targets = latest.result.get("targets") if latest and isinstance(latest.result, dict) else None
+        sleeves, total, _ = holdings_by_sleeve(inputs.request, targets or None, names)
+        lots, lot_totals = lots_with_gains(inputs.request)
+    effective = account_parameters(account)
+    leaves = [(p, v, s) for p, v, s in effective.leaves()]
+    can_edit = user_can(user, Capability.EDIT_PARAMETERS)
+    bound = _override_fields(account, form_values, form_errors) if can_edit else []
+    lots.sort(key=lambda r: r.gain)
+    lot_page = paginate(request, lots, per_page=20, param="lots_page")
+    labels = [s.asset_class.replace("_", " ") for s in sleeves]
+    chart = {"kind": "bar", "unit": "%", "labels": labels, "series": [
+        {"label": "Now", "data": [round(s.weight * 100, 2) for s in sleeves], "color": "#1f5fbf"},
+        {"label": "Target", "data": [round(s.target * 100, 2) for s in sleeves], "color": "#9aa5b4"},
+    ]}
+    drift_chart = {"kind": "bar", "unit": " pts", "horizontal": True, "labels": labels, "series": [
+        {"label": "Drift (now − target)", "data": [round(s.drift * 100, 2) for s in sleeves], "color": "#c98a00"},
+    ]}
+    return {
+        "account": account, "inputs": inputs, "latest": latest, "sleeves": sleeves, "total": total,
+        "lot_page": lot_page, "lot_totals": lot_totals, "lot_count": len(lots),
+        "leaves": leaves, "groups": group_fields(bound), "can_edit": can_edit and bool(bound),
+        "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
+        "template": account.template or account.household.template,
+        "proposals": proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at")[:10],
+        "alerts": alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10],
+        "alert_kinds": Alert.Kind,
+        "can_run": user_can(user, Capability.RUN_REBALANCE),
+    }
+
+
+def _account(request, pk):
+    return visible_or_404(accounts_visible_to(request.user).select_related(
+        "household__advisor", "household__template", "template", "model"), pk=pk)
+
+
+@firm_page
+def account_detail(request, pk: int):
+    need(request.user, Capability.VIEW_BOOK)
+    account = _account(request, pk)
+    if request.method == "POST":
+        need(request.user, Capability.EDIT_PARAMETERS)
+        bound = _override_fields(account)
+        submitted, errors = parse_fields(request.POST, [b.field for b in bound])
+        if not errors:
+            try:
+                account_overrides_set(account=account, overrides=_overrides_from(account, bound, submitted),
+                                      user=request.user)
+            except DomainError as exc:
+                context = _account_context(request, account, form_values=submitted, form_errors={},
+                                           form_message=exc.message)
+                return render(request, "frontend/account_detail.html", context, status=400)
+            messages.success(request, "Parameters saved. The next run uses them.")
+            return redirect(f"{request.path}#parameters")
+        context = _account_context(request, account, form_values=submitted, form_errors=errors,
+                                   form_message="Some values could not be read; see the fields marked below.")
+        return render(request, "frontend/account_detail.html", context, status=400)
+    if is_htmx(request) and request.GET.get("lots_page"):
+        return render(request, "frontend/partials/lots.html", _account_context(request, account))
+    return render(request, "frontend/account_detail.html", _account_context(request, account))
+
+
+@firm_page
+@require_POST
+def account_preview(request, pk: int):
+    """The what-if: the account's proposal now, and with the overrides in the form (htmx fragment)."""
+    need(request.user, Capability.EDIT_PARAMETERS)
+    account = _account(request, pk)
+    bound = _override_fields(account)
+    submitted, errors = parse_fields(request.POST, [b.field for b in bound])
+    context: dict[str, Any] = {"account": account, "errors": errors}
+    if not errors:
+        overrides = _overrides_from(account, bound, submitted)
+        context["overrides"] = flatten_parameters(overrides)
+        try:
+            context["preview"] = account_overrides_preview(account=account, overrides=overrides, user=request.user)
+        except DomainError as exc:
+            context["problem"] = exc.message
+    return render(request, "frontend/partials/account_preview.html", context)
+
+
+@firm_page
+@require_POST
+def account_rebalance(request, pk: int):
+    """Start a run over this one account (portfolio managers and firm admins)."""
+    need(request.user, Capability.RUN_REBALANCE)
+    account = _account(request, pk)
+    try:
+        run = run_start(scope=RunScope(account_ids=(account.pk,)), user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("account_detail", pk=account.pk)
+    messages.success(request, f"Run {run.pk} started for account {account.custodian_number}.")
+    return redirect("run_detail", pk=run.pk)

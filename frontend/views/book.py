@@ -1,0 +1,304 @@
+"""Models and parameter templates: read by everyone with the book, created and changed (a new
+version, for models) by firm admins, with a preview of the change on a sample of accounts."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields, unflatten
+from frontend.services import model_create
+from rebalancing.access import accounts_visible_to
+from rebalancing.effective_parameters import flatten_parameters
+from rebalancing.engine import default_parameters, merge_parameter_dicts
+from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
+from rebalancing.permissions import Capability, user_can
+from rebalancing.services.book import SleeveSpec, model_version_create, template_save
+from rebalancing.services.previews import model_change_preview, template_change_preview
+from tenants.errors import DomainError
+
+from .accounts import _value_at, _vocabularies
+from .common import firm_page, need, visible_or_404
+
+DEFAULTS = default_parameters().to_dict()
+PREVIEW_SAMPLE = 50
+
+
+# --- parameter templates ----------------------------------------------------------------------
+
+def _governed(template):
+    return Q(template=template) | Q(template__isnull=True, household__template=template)
+
+
+@firm_page
+def template_list(request):
+    need(request.user, Capability.VIEW_BOOK)
+    visible = accounts_visible_to(request.user)
+    templates = []
+    for t in ParameterTemplate.objects.order_by("name"):
+        values = merge_parameter_dicts(DEFAULTS, t.parameters or {})
+        switched = [title for key, title in (("transition", "Transition"), ("screen", "Screen"), ("harvest", "Harvesting"),
+                                             ("drift", "Drift bands")) if values[key].get("enabled")]
+        if values["removed_asset_classes"]:
+            switched.append("Removes " + ", ".join(values["removed_asset_classes"]).replace("_", " "))
+        if values["direct_index"]:
+            switched.append("Direct index")
+        templates.append({"template": t, "accounts": visible.filter(_governed(t)).count(), "switched": switched,
+                          "overridable": len(t.overridable or {})})
+    return render(request, "frontend/template_list.html", {
+        "templates": templates, "can_manage": user_can(request.user, Capability.MANAGE_MODELS)})
+
+
+def _template_fields(values: dict[str, Any], errors: dict[str, str] | None = None) -> list[BoundField]:
+    vocab = _vocabularies()
+    bound = []
+    for f in FIELDS:
+        value = _value_at(values, f.path)
+        options = sorted(set(vocab[f.vocabulary]) | set(value or ())) if f.vocabulary else None
+        bound.append(BoundField(f, value, inherited=_value_at(DEFAULTS, f.path), error=(errors or {}).get(f.path, ""),
+                                options=options))
+    return bound
+
+
+def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(parameters: the leaves that differ from the engine's defaults, overridable, errors)."""
+    submitted, errors = parse_fields(post, FIELDS)
+    defaults = flatten_parameters(DEFAULTS)
+    changed = {}
+    for f in FIELDS:
+        if f.path in submitted:
+            default = _value_at(DEFAULTS, f.path) if f.path not in defaults else defaults[f.path]
+            if submitted[f.path] != default:
+                changed[f.path] = submitted[f.path]
+    overridable: dict[str, Any] = {}
+    raw = post.get("overridable", "").strip()
+    if raw:
+        try:
+            overridable = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            errors["overridable"] = f"not valid JSON ({exc.msg} at line {exc.lineno})"
+    return unflatten(changed), overridable, errors
+
+
+def _template_context(request, template, *, values=None, errors=None, overridable=None, message="", creating=False):
+    values = merge_parameter_dicts(DEFAULTS, values if values is not None else (template.parameters if template else {}))
+    visible = accounts_visible_to(request.user)
+    return {
+        "template": template, "creating": creating, "groups": group_fields(_template_fields(values, errors)),
+        "errors": errors or {}, "message": message,
+        "overridable": json.dumps(overridable if overridable is not None else (template.overridable if template else {}),
+                                  indent=1),
+        "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
+        "accounts": visible.filter(_governed(template)).count() if template else 0,
+        "leaves": [(p, v) for p, v in flatten_parameters(template.parameters or {}).items()] if template else [],
+        "sample": PREVIEW_SAMPLE,
+    }
+
+
+@firm_page
+def template_detail(request, pk: int):
+    need(request.user, Capability.VIEW_BOOK)
+    template = visible_or_404(ParameterTemplate.objects.all(), pk=pk)
+    if request.method == "POST":
+        need(request.user, Capability.MANAGE_MODELS)
+        parameters, overridable, errors = _template_from_post(request.POST)
+        name = request.POST.get("name", "").strip() or template.name
+        if not errors:
+            try:
+                template_save(user=request.user, code=template.code, name=name, parameters=parameters,
+                              overridable=overridable, description=request.POST.get("description", "").strip(),
+                              template=template)
+            except DomainError as exc:
+                errors = {"__all__": exc.message}
+            else:
+                messages.success(request, f"Template “{name}” saved. Accounts that follow it use it from the next run.")
+                return redirect("template_detail", pk=template.pk)
+        context = _template_context(request, template, values=parameters, errors=errors, overridable=overridable,
+                                    message=errors.get("__all__", "Some values could not be read; see below."))
+        return render(request, "frontend/template_detail.html", context, status=400)
+    return render(request, "frontend/template_detail.html", _template_context(request, template))
+
+
+@firm_page
+def template_create(request):
+    need(request.user, Capability.MANAGE_MODELS)
+    if request.method == "POST":
+        parameters, overridable, errors = _template_from_post(request.POST)
+        code = request.POST.get("code", "").strip()
+        name = request.POST.get("name", "").strip()
+        if not code or not name:
+            errors["__all__"] = "Give the template a code (letters, digits, hyphens) and a name."
+        if not errors:
+            try:
+                template = template_save(user=request.user, code=code, name=name, parameters=parameters,
+                                         overridable=overridable, description=request.POST.get("description", "").strip())
+            except DomainError as exc:
+                errors["__all__"] = exc.message
+            except Exception as exc:  # full_clean's ValidationError: a duplicate or malformed code
+                errors["__all__"] = "; ".join(getattr(exc, "messages", [str(exc)]))
+            else:
+                messages.success(request, f"Template “{name}” created. Assign it to households or accounts.")
+                return redirect("template_detail", pk=template.pk)
+        context = _template_context(request, None, values=parameters, errors=errors, overridable=overridable,
+                                    message=errors.get("__all__", "Some values could not be read; see below."),
+                                    creating=True)
+        return render(request, "frontend/template_detail.html", context, status=400)
+    return render(request, "frontend/template_detail.html", _template_context(request, None, creating=True))
+
+
+@firm_page
+@require_POST
+def template_preview(request, pk: int):
+    """How many of the template's accounts would trade differently, and the tax (htmx fragment)."""
+    need(request.user, Capability.MANAGE_MODELS)
+    template = visible_or_404(ParameterTemplate.objects.all(), pk=pk)
+    parameters, _, errors = _template_from_post(request.POST)
+    context: dict[str, Any] = {"errors": errors, "what": "template"}
+    if not errors:
+        try:
+            context["preview"] = template_change_preview(template=template, parameters=parameters, user=request.user,
+                                                         sample=PREVIEW_SAMPLE)
+        except DomainError as exc:
+            context["problem"] = exc.message
+    return render(request, "frontend/partials/change_preview.html", context)
+
+
+# --- models -----------------------------------------------------------------------------------
+
+@firm_page
+def model_list(request):
+    need(request.user, Capability.VIEW_BOOK)
+    visible = accounts_visible_to(request.user)
+    counts = dict(visible.values("model_id").annotate(n=Count("id")).values_list("model_id", "n"))
+    models = []
+    for m in ModelPortfolio.objects.order_by("name").prefetch_related("versions__sleeves"):
+        version = max(m.versions.all(), key=lambda v: v.number, default=None)
+        models.append({"model": m, "version": version, "accounts": counts.get(m.pk, 0),
+                       "sleeves": sorted(version.sleeves.all(), key=lambda s: -s.weight) if version else []})
+    return render(request, "frontend/model_list.html", {
+        "models": models, "can_manage": user_can(request.user, Capability.MANAGE_MODELS)})
+
+
+def _sleeve_rows(version) -> list[dict[str, str]]:
+    rows = []
+    if version is not None:
+        for s in version.sleeves.select_related("benchmark", "submodel").prefetch_related("holdings__security"):
+            rows.append({
+                "asset_class": s.asset_class, "weight": f"{s.weight * 100:g}", "kind": s.kind,
+                "holdings": ", ".join(f"{h.security.symbol} {h.weight * 100:g}" for h in
+                                      sorted(s.holdings.all(), key=lambda h: -h.weight)),
+                "benchmark": s.benchmark.code if s.benchmark else "", "submodel": s.submodel.code if s.submodel else "",
+            })
+    return rows
+
+
+_HOLDING = re.compile(r"^\s*([A-Za-z0-9.\-/]+)\s*[:= ]\s*([0-9.]+)\s*%?\s*$")
+
+
+def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list[str]]:
+    """Sleeves typed in the form: weights in %, holdings as "VTI 60, ITOT 40" (% of the sleeve)."""
+    rows, specs, problems = [], [], []
+    for i in range(int(post.get("rows", "0") or 0)):
+        row = {k: post.get(f"s{i}-{k}", "").strip() for k in ("asset_class", "weight", "kind", "holdings", "benchmark",
+                                                            "submodel")}
+        row["remove"] = post.get(f"s{i}-remove", "")
+        rows.append(row)
+        if not row["asset_class"] or row["remove"]:
+            continue
+        try:
+            weight = Decimal(row["weight"].rstrip("%")) / 100
+        except InvalidOperation:
+            problems.append(f"sleeve {row['asset_class']}: the weight “{row['weight']}” is not a number")
+            continue
+        holdings: dict[str, Decimal] = {}
+        for part in filter(None, (p.strip() for p in row["holdings"].split(","))):
+            match = _HOLDING.match(part)
+            if not match:
+                problems.append(f"sleeve {row['asset_class']}: write holdings as “SYMBOL 60” (“{part}”)")
+                continue
+            holdings[match.group(1).upper()] = Decimal(match.group(2)) / 100
+        kind = row["kind"] if row["kind"] in Sleeve.Kind.values else Sleeve.Kind.HOLDINGS
+        specs.append(SleeveSpec(asset_class=row["asset_class"], weight=weight, holdings=holdings, kind=kind,
+                                benchmark=row["benchmark"] or None, submodel=row["submodel"] or None))
+    return specs, rows, problems
+
+
+def _model_context(request, model, *, rows=None, problem="", note="", creating=False):
+    version = model.current_version if model else None
+    rows = rows if rows is not None else _sleeve_rows(version)
+    rows = rows + [{"asset_class": "", "weight": "", "kind": "holdings", "holdings": "", "benchmark": "", "submodel": ""}
+                   for _ in range(2)]
+    return {
+        "model": model, "version": version, "rows": rows, "problem": problem, "note": note, "creating": creating,
+        "versions": model.versions.select_related("created_by").order_by("-number") if model else [],
+        "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
+        "accounts": accounts_visible_to(request.user).filter(model=model).count() if model else 0,
+        "kinds": Sleeve.Kind.choices, "benchmarks": Benchmark.objects.order_by("code"),
+        "other_models": ModelPortfolio.objects.exclude(pk=getattr(model, "pk", None)).order_by("name"),
+        "current_rows": _sleeve_rows(version), "sample": PREVIEW_SAMPLE,
+    }
+
+
+@firm_page
+def model_detail(request, pk: int):
+    need(request.user, Capability.VIEW_BOOK)
+    model = visible_or_404(ModelPortfolio.objects.all(), pk=pk)
+    if request.method == "POST":
+        need(request.user, Capability.MANAGE_MODELS)
+        specs, rows, problems = _specs_from_post(request.POST)
+        note = request.POST.get("note", "").strip()
+        if not problems:
+            try:
+                version = model_version_create(model=model, sleeves=specs, user=request.user, note=note)
+            except DomainError as exc:
+                problems = [exc.message]
+            else:
+                messages.success(request, f"Version {version.number} of {model.name} saved; the next run uses it.")
+                return redirect("model_detail", pk=model.pk)
+        return render(request, "frontend/model_detail.html",
+                      _model_context(request, model, rows=rows, problem="; ".join(problems), note=note), status=400)
+    return render(request, "frontend/model_detail.html", _model_context(request, model))
+
+
+@firm_page
+def model_create_view(request):
+    need(request.user, Capability.MANAGE_MODELS)
+    if request.method == "POST":
+        specs, rows, problems = _specs_from_post(request.POST)
+        code, name = request.POST.get("code", "").strip(), request.POST.get("name", "").strip()
+        if not problems:
+            try:
+                model = model_create(user=request.user, code=code, name=name, sleeves=specs,
+                                     description=request.POST.get("description", "").strip())
+            except DomainError as exc:
+                problems = [exc.message]
+            else:
+                messages.success(request, f"Model {model.name} created (version 1).")
+                return redirect("model_detail", pk=model.pk)
+        context = _model_context(request, None, rows=rows, problem="; ".join(problems), creating=True)
+        context.update({"code": code, "name": name})
+        return render(request, "frontend/model_detail.html", context, status=400)
+    return render(request, "frontend/model_detail.html", _model_context(request, None, creating=True))
+
+
+@firm_page
+@require_POST
+def model_preview(request, pk: int):
+    need(request.user, Capability.MANAGE_MODELS)
+    model = visible_or_404(ModelPortfolio.objects.all(), pk=pk)
+    specs, _, problems = _specs_from_post(request.POST)
+    context: dict[str, Any] = {"errors": {str(i): p for i, p in enumerate(problems)}, "what": "model"}
+    if not problems:
+        try:
+            context["preview"] = model_change_preview(model=model, sleeves=specs, user=request.user, sample=PREVIEW_SAMPLE)
+        except DomainError as exc:
+            context["problem"] = exc.message
+    return render(request, "frontend/partials/change_preview.html", context)
+

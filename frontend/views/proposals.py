@@ -1,0 +1,161 @@
+"""A proposal (trades, lots, taxes, before/after, history) and the approvals queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from frontend.selectors import decidable_proposals
+from rebalancing.access import proposals_visible_to
+from rebalancing.models import ApprovalPolicy, Proposal
+from rebalancing.permissions import Capability, user_can
+from rebalancing.services.proposals import policy_decide, proposal_approve, proposal_reject, proposal_release
+from tenants.audit.models import AuditEvent
+from tenants.errors import DomainError
+
+from .common import firm_page, need, paginate, visible_or_404
+
+
+def _proposal(request, pk):
+    return visible_or_404(
+        proposals_visible_to(request.user).select_related("account__household__advisor", "run", "model_version__model"),
+        pk=pk,
+    )
+
+
+@firm_page
+def proposal_detail(request, pk: int):
+    need(request.user, Capability.VIEW_BOOK)
+    proposal = _proposal(request, pk)
+    result = proposal.result if isinstance(proposal.result, dict) else {}
+    summary = result.get("summary") or {}
+    trades = sorted(result.get("trades") or [], key=lambda t: (t.get("side") != "sell", -abs(t.get("value") or 0)))
+    te_before = summary.get("tracking_error_before") or {}
+    te_after = summary.get("tracking_error_after") or {}
+    labels = ["Total drift"] + [f"Tracking error, {k.replace('_', ' ')}" for k in te_before]
+    before = [round((summary.get("drift_before") or 0) * 100, 2)] + [round((v or 0) * 100, 2) for v in te_before.values()]
+    after = [round((summary.get("drift_after") or 0) * 100, 2)] + [round((te_after.get(k) or 0) * 100, 2) for k in te_before]
+    chart = {"kind": "bar", "unit": "%", "labels": labels, "series": [
+        {"label": "Before", "data": before, "color": "#9aa5b4"}, {"label": "After", "data": after, "color": "#1f5fbf"}]}
+    may_decide = decidable_proposals(request.user).filter(pk=proposal.pk).exists()
+    history = AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk)).order_by("at", "id")
+    return render(request, "frontend/proposal_detail.html", {
+        "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
+        "te": [(k.replace("_", " "), v, te_after.get(k)) for k, v in te_before.items()],
+        "approvals": proposal.approvals.select_related("user"), "history": history, "may_decide": may_decide,
+        "may_release": proposal.status == Proposal.Status.APPROVED and user_can(request.user, Capability.RELEASE),
+        "lot_count": sum(len(t.get("lots") or []) for t in trades),
+    })
+
+
+@firm_page
+@require_POST
+def proposal_decide(request, pk: int):
+    """Approve, reject or release, through the same services as the API."""
+    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE, Capability.RELEASE)
+    proposal = _proposal(request, pk)
+    action = request.POST.get("action")
+    comment = request.POST.get("comment", "").strip()
+    try:
+        if action == "approve":
+            proposal = proposal_approve(proposal=proposal, user=request.user, comment=comment)
+            if proposal.status == Proposal.Status.APPROVED:
+                messages.success(request, f"Proposal #{proposal.pk} approved.")
+            else:
+                messages.success(request, f"Your approval of #{proposal.pk} is recorded; it now waits for compliance.")
+        elif action == "reject":
+            proposal_reject(proposal=proposal, user=request.user, comment=comment)
+            messages.success(request, f"Proposal #{proposal.pk} rejected.")
+        elif action == "release":
+            proposal_release(proposal=proposal, user=request.user, comment=comment)
+            messages.success(request, f"Proposal #{proposal.pk} released: its orders may go out.")
+        else:
+            messages.error(request, "Choose approve, reject or release.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(request.POST.get("next") or "proposal_detail", **({} if request.POST.get("next") else {"pk": pk}))
+
+
+@dataclass
+class QueueRow:
+    proposal: Proposal
+    within_policy: bool
+    why_not: str
+
+
+def _bulk_check(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, str]:
+    """Bulk approval is for proposals inside the policy's automatic limits and needing no compliance
+    review: anything larger is opened and read before it is approved."""
+    decision = policy_decide(policy, proposal, discretionary=True)
+    if decision.requires_compliance:
+        return False, "needs compliance review: " + "; ".join(decision.reasons)
+    if not decision.auto_approve:
+        reasons = []
+        if proposal.estimated_tax > policy.auto_max_estimated_tax:
+            reasons.append(f"estimated tax above ${policy.auto_max_estimated_tax:,.0f}")
+        if proposal.turnover > policy.auto_max_turnover:
+            reasons.append(f"turnover above {policy.auto_max_turnover:.0%}")
+        if proposal.trade_count > policy.auto_max_trades:
+            reasons.append(f"more than {policy.auto_max_trades} trades")
+        return False, "outside the policy's limits: " + ("; ".join(reasons) or "open it to decide")
+    return True, ""
+
+
+@firm_page
+def approvals(request):
+    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE)
+    view = request.GET.get("view", "mine")
+    if view == "all":
+        qs = proposals_visible_to(request.user).filter(status=Proposal.Status.PENDING)
+    else:
+        qs = decidable_proposals(request.user)
+    qs = qs.select_related("account__household__advisor", "run").order_by("-estimated_tax", "pk")
+    page = paginate(request, qs)
+    policy = ApprovalPolicy.current()
+    rows = [QueueRow(p, *_bulk_check(policy, p)) for p in page]
+    decidable = set(decidable_proposals(request.user).filter(pk__in=[p.pk for p in page]).values_list("pk", flat=True))
+    return render(request, "frontend/approvals.html", {
+        "page": page, "rows": rows, "view": view, "policy": policy, "decidable": decidable,
+        "outcomes": request.session.pop("bulk_outcomes", None),
+    })
+
+
+@firm_page
+@require_POST
+def approvals_bulk(request):
+    """Approve each selected proposal through ``proposal_approve``; report each outcome."""
+    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE)
+    ids = [int(i) for i in request.POST.getlist("proposal") if i.isdigit()]
+    comment = request.POST.get("comment", "").strip() or "approved in bulk within the firm's policy"
+    policy = ApprovalPolicy.current()
+    outcomes = []
+    found = {p.pk: p for p in proposals_visible_to(request.user).filter(pk__in=ids).select_related("account")}
+    for pk in ids:
+        proposal = found.get(pk)
+        if proposal is None:
+            outcomes.append({"pk": pk, "ok": False, "label": f"#{pk}", "message": "not found, or not yours to see"})
+            continue
+        label = f"#{pk} {proposal.account.custodian_number}"
+        ok, why = _bulk_check(policy, proposal)
+        if not ok:
+            outcomes.append({"pk": pk, "ok": False, "label": label, "message": f"not approved: {why}"})
+            continue
+        try:
+            proposal = proposal_approve(proposal=proposal, user=request.user, comment=comment)
+        except DomainError as exc:
+            outcomes.append({"pk": pk, "ok": False, "label": label, "message": exc.message})
+            continue
+        outcomes.append({"pk": pk, "ok": True, "label": label, "message": proposal.get_status_display().lower()})
+    approved = sum(o["ok"] for o in outcomes)
+    if not ids:
+        messages.error(request, "Select at least one proposal to approve.")
+    elif approved == len(outcomes):
+        messages.success(request, f"{approved} proposal{'s' if approved != 1 else ''} approved.")
+    else:
+        messages.warning(request, f"{approved} of {len(outcomes)} approved; the others are listed with the reason.")
+    request.session["bulk_outcomes"] = outcomes
+    return redirect("approvals")
+

@@ -1,0 +1,165 @@
+"""The provider console (public host): firms and their health, runs across firms, and starting a
+run in a firm (provider operators). Each firm is read inside its own schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Count, Sum
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome
+from rebalancing.selectors import RunScope
+from rebalancing.services.runs import run_start
+from tenants.errors import DomainError
+from tenants.models import Firm, FirmUsage
+from tenants.roles import ProviderRole
+from tenants.selectors import firm_list_for_console, user_roles
+
+from .runs import FINISHED, describe_scope
+
+
+def _provider_roles(request) -> list[ProviderRole]:
+    if connection.schema_name != get_public_schema_name():
+        raise Http404("The provider console is on the provider's own address.")
+    roles = user_roles(request.user, ProviderRole)
+    if not roles and not request.user.is_superuser:
+        raise PermissionDenied("The provider console is for provider staff.")
+    return roles
+
+
+def _may_run(request, roles) -> bool:
+    return ProviderRole.PROVIDER_OPERATOR in roles or request.user.is_superuser
+
+
+@dataclass
+class FirmHealth:
+    firm: Firm
+    host: str
+    accounts: int = 0
+    pending: int = 0
+    last_run: RebalanceRun | None = None
+    failed_last: int = 0
+    users: int | None = None
+    status: str = "good"
+    problem: str = ""
+
+
+def _health(firm: Firm) -> FirmHealth:
+    host = next((d.domain for d in firm.domains.all() if d.is_primary), "")
+    health = FirmHealth(firm, host)
+    usage = FirmUsage.objects.filter(firm=firm).first()
+    health.users = usage.users if usage else None
+    try:
+        with schema_context(firm.schema_name):
+            health.accounts = Account.objects.count()
+            health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
+            health.last_run = RebalanceRun.objects.first()
+    except Exception as exc:  # a firm whose schema cannot be read is shown as such, not a crash
+        health.status, health.problem = "bad", f"cannot read the firm's schema ({exc.__class__.__name__})"
+        return health
+    run = health.last_run
+    if firm.status != Firm.Status.ACTIVE:
+        health.status, health.problem = "warn", "suspended"
+    elif run is None:
+        health.status, health.problem = "warn", "no run yet"
+    elif run.status == RebalanceRun.Status.FAILED or (run.total and run.failed / run.total > 0.05):
+        health.status, health.problem = "bad", f"{run.failed} of {run.total} accounts failed in the last run"
+    elif run.failed:
+        health.status, health.problem = "warn", f"{run.failed} account(s) failed in the last run"
+    elif run.finished_at and (timezone.now() - run.finished_at).days > 2:
+        health.status, health.problem = "warn", "no run finished in the last two days"
+    return health
+
+
+@login_required
+def provider_console(request):
+    roles = _provider_roles(request)
+    firms = [_health(f) for f in firm_list_for_console()]
+    return render(request, "frontend/provider_console.html", {"roles": roles, "firms": firms,
+                                                              "may_run": _may_run(request, roles)})
+
+
+@login_required
+def provider_runs(request):
+    roles = _provider_roles(request)
+    firms = firm_list_for_console()
+    runs = []
+    for firm in firms:
+        with schema_context(firm.schema_name):
+            for run in RebalanceRun.objects.select_related("started_by").order_by("-created_at")[:10]:
+                run.firm = firm
+                run.scope_text = describe_scope(run.scope)
+                runs.append(run)
+    runs.sort(key=lambda r: r.created_at, reverse=True)
+    return render(request, "frontend/provider_runs.html", {
+        "runs": runs[:50], "firms": [f for f in firms if f.status == Firm.Status.ACTIVE], "may_run": _may_run(request, roles),
+    })
+
+
+def _firm(slug: str) -> Firm:
+    firm = Firm.objects.exclude(schema_name=get_public_schema_name()).filter(slug=slug).first()
+    if firm is None:
+        raise Http404("No such firm.")
+    return firm
+
+
+@login_required
+@require_POST
+def provider_run_start(request):
+    roles = _provider_roles(request)
+    if not _may_run(request, roles):
+        raise PermissionDenied("Provider operators start runs.")
+    firm = _firm(request.POST.get("firm", ""))
+    if firm.status != Firm.Status.ACTIVE:
+        messages.error(request, f"{firm.name} is suspended; its accounts are not rebalanced.")
+        return redirect("provider_runs")
+    with schema_context(firm.schema_name):
+        try:
+            run = run_start(scope=RunScope(firm=True), label=f"{request.user.get_username()} (provider)")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("provider_runs")
+    messages.success(request, f"Run {run.pk} started in {firm.name} over {run.total} accounts.")
+    return redirect("provider_run_detail", slug=firm.slug, pk=run.pk)
+
+
+@login_required
+def provider_run_detail(request, slug: str, pk: int):
+    _provider_roles(request)
+    firm = _firm(slug)
+    with schema_context(firm.schema_name):
+        run = RebalanceRun.objects.filter(pk=pk).first()
+        if run is None:
+            raise Http404("No such run.")
+        finished = run.status in FINISHED
+        summary = _firm_summary(run) if finished or run.done else None
+    elapsed = ((run.finished_at or timezone.now()) - run.started_at).total_seconds() if run.started_at else None
+    context = {"run": run, "firm": None, "run_firm": firm, "finished": finished, "percent": round(run.progress * 100),
+               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope)}
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "frontend/partials/run_progress.html", context)
+    return render(request, "frontend/provider_run_detail.html", context)
+
+
+def _firm_summary(run: RebalanceRun) -> dict:
+    """The run's results over every account of the firm (provider staff are not the firm's users)."""
+    outcomes = dict(RunOutcome.objects.filter(run=run).values("outcome").annotate(n=Count("id")).values_list("outcome", "n"))
+    proposals = Proposal.objects.filter(run=run)
+    statuses = dict(proposals.values("status").annotate(n=Count("id")).values_list("status", "n"))
+    totals = proposals.aggregate(tax=Sum("estimated_tax"), harvested=Sum("harvested_losses"), trades=Sum("trade_count"))
+    return {
+        "proposed": outcomes.get("proposed", 0), "no_trades": outcomes.get("no_trades", 0),
+        "failed": outcomes.get("failed", 0), "auto_approved": statuses.get(Proposal.Status.APPROVED, 0),
+        "pending": statuses.get(Proposal.Status.PENDING, 0), "tax": totals["tax"] or 0,
+        "harvested": totals["harvested"] or 0, "trades": totals["trades"] or 0,
+    }
+

@@ -1,0 +1,135 @@
+"""Runs: start one, watch it (an htmx fragment polled while it runs), read its results."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Sum
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from rebalancing.access import accounts_visible_to, proposals_visible_to
+from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome
+from rebalancing.permissions import Capability, user_can
+from rebalancing.selectors import RunScope
+from rebalancing.services.runs import run_cancel, run_start
+from tenants.errors import DomainError
+from tenants.roles import FirmRole
+
+from .common import firm_page, is_htmx, need, paginate, visible_or_404
+
+FINISHED = (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED)
+
+
+def scope_from_form(post) -> RunScope:
+    """The run's scope from the start form: the whole firm, or a model, template, advisor, drift."""
+    what = post.get("scope", "firm")
+    min_drift = post.get("min_drift", "").strip()
+    drift = float(min_drift) / 100 if min_drift else None
+    if what == "model" and post.get("model"):
+        return RunScope(model_code=post["model"], min_drift=drift)
+    if what == "template" and post.get("template"):
+        return RunScope(template_code=post["template"], min_drift=drift)
+    if what == "advisor" and post.get("advisor"):
+        return RunScope(advisor_id=int(post["advisor"]), min_drift=drift)
+    if drift is not None:
+        return RunScope(min_drift=drift)
+    return RunScope(firm=True)
+
+
+def describe_scope(scope: dict) -> str:
+    if not scope or scope.get("firm"):
+        return "whole firm"
+    parts = []
+    if scope.get("account_ids"):
+        n = len(scope["account_ids"])
+        parts.append(f"{n} account{'s' if n != 1 else ''}")
+    for key, label in (("household_id", "household"), ("model_code", "model"), ("template_code", "template"),
+                       ("advisor_id", "advisor")):
+        if scope.get(key) is not None:
+            parts.append(f"{label} {scope[key]}")
+    if scope.get("min_drift") is not None:
+        parts.append(f"drift ≥ {scope['min_drift']:.1%}")
+    return ", ".join(parts) or "whole firm"
+
+
+@firm_page
+def run_list(request):
+    need(request.user, Capability.VIEW_BOOK)
+    if request.method == "POST":
+        need(request.user, Capability.RUN_REBALANCE)
+        try:
+            run = run_start(scope=scope_from_form(request.POST), user=request.user)
+        except (DomainError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", None) or "The drift threshold must be a number.")
+            return redirect("run_list")
+        if run.total == 0:
+            messages.warning(request, "No account matches that scope, so the run had nothing to do.")
+        else:
+            messages.success(request, f"Run {run.pk} started over {run.total} accounts.")
+        return redirect("run_detail", pk=run.pk)
+    page = paginate(request, RebalanceRun.objects.select_related("started_by").order_by("-created_at"))
+    for run in page:
+        run.scope_text = describe_scope(run.scope)
+    return render(request, "frontend/run_list.html", {
+        "page": page, "can_start": user_can(request.user, Capability.RUN_REBALANCE),
+        "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
+        "advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"),
+    })
+
+
+def run_summary(run: RebalanceRun, user) -> dict:
+    """What the run produced, counted over the accounts the user may see."""
+    visible = accounts_visible_to(user)
+    outcomes = dict(RunOutcome.objects.filter(run=run, account__in=visible).values("outcome")
+                    .annotate(n=Count("id")).values_list("outcome", "n"))
+    proposals = proposals_visible_to(user).filter(run=run)
+    statuses = dict(proposals.values("status").annotate(n=Count("id")).values_list("status", "n"))
+    totals = proposals.aggregate(tax=Sum("estimated_tax"), harvested=Sum("harvested_losses"), trades=Sum("trade_count"))
+    return {
+        "proposed": outcomes.get(RunOutcome.Outcome.PROPOSED, 0),
+        "no_trades": outcomes.get(RunOutcome.Outcome.NO_TRADES, 0),
+        "failed": outcomes.get(RunOutcome.Outcome.FAILED, 0),
+        "auto_approved": statuses.get(Proposal.Status.APPROVED, 0),
+        "pending": statuses.get(Proposal.Status.PENDING, 0),
+        "tax": totals["tax"] or 0, "harvested": totals["harvested"] or 0, "trades": totals["trades"] or 0,
+    }
+
+
+def _run_context(request, run: RebalanceRun) -> dict:
+    finished = run.status in FINISHED
+    elapsed = None
+    if run.started_at:
+        end = run.finished_at or timezone.now()
+        elapsed = (end - run.started_at).total_seconds()
+    return {"run": run, "finished": finished, "percent": round(run.progress * 100), "elapsed": elapsed,
+            "summary": run_summary(run, request.user) if finished or run.done else None,
+            "scope_text": describe_scope(run.scope)}
+
+
+@firm_page
+def run_detail(request, pk: int):
+    need(request.user, Capability.VIEW_BOOK)
+    run = visible_or_404(RebalanceRun.objects.select_related("started_by"), pk=pk)
+    context = _run_context(request, run)
+    if is_htmx(request):
+        return render(request, "frontend/partials/run_progress.html", context)
+    failures = (RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED,
+                                          account__in=accounts_visible_to(request.user))
+                .select_related("account").order_by("account__custodian_number"))
+    context.update({"failures": paginate(request, failures), "can_cancel": user_can(request.user, Capability.RUN_REBALANCE)})
+    return render(request, "frontend/run_detail.html", context)
+
+
+@firm_page
+@require_POST
+def run_cancel_view(request, pk: int):
+    need(request.user, Capability.RUN_REBALANCE)
+    run = visible_or_404(RebalanceRun.objects.all(), pk=pk)
+    try:
+        run_cancel(run=run, user=request.user)
+        messages.success(request, f"Run {run.pk} cancelled; what it already proposed stays.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("run_detail", pk=pk)
