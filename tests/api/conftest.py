@@ -76,7 +76,7 @@ def book(firm_a, people):
 
     with tenant_context(firm_a):
         ApprovalPolicy.current()
-        ApprovalPolicy.objects.update(auto_approve=False)
+        ApprovalPolicy.objects.update(auto_approve=False, max_price_age_days=3650)  # AS_OF is a fixed day
         made = make_book(2, advisor=people["advisor"])
         colleague_account = make_account(
             "T-COL", model=made["model"], template=made["template"], advisor=people["colleague"],
