@@ -2,13 +2,23 @@
 
 from .approvals import ApprovalPolicy, ProposalApproval
 from .book import Account, Household, HouseholdUserObjectPermission, TaxLot, TradeRecord
+from .ledger import (
+    BasisAdjustment,
+    Execution,
+    Order,
+    RealisedLot,
+    Reconciliation,
+    ReconciliationAccount,
+    ReconciliationRow,
+)
 from .market import Benchmark, BenchmarkWeight, Price, Security
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .runs import Alert, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
 
 __all__ = [
-    "Account", "Alert", "ApprovalPolicy", "Benchmark", "BenchmarkWeight", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
-    "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RebalanceRun", "RunOutcome", "Security", "Sleeve",
+    "Account", "Alert", "ApprovalPolicy", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
+    "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
+    "ReconciliationRow", "RunOutcome", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord",
 ]

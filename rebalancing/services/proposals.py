@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from rebalancing.ledger.orders import orders_create
 from rebalancing.models import Account, ApprovalPolicy, Proposal, ProposalApproval
 from rebalancing.permissions import Capability, user_can
 from tenants.audit.models import AuditEvent
@@ -28,6 +29,7 @@ __all__ = [
     "TRANSITIONS",
     "policy_decide",
     "proposal_approve",
+    "proposal_mark_executed",
     "proposal_reject",
     "proposal_release",
     "proposal_submit",
@@ -187,8 +189,9 @@ def proposal_reject(*, proposal: Proposal, user, comment: str) -> Proposal:
 
 
 def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
-    """Approved -> released (orders may go out). A proposal priced too long ago expires instead
-    (the expiry is kept; the caller is told with a Conflict)."""
+    """Approved -> released, with its orders (rebalancing.ledger.orders) in the same transaction.
+    A proposal priced too long ago expires instead (the expiry is kept; the caller is told with a
+    Conflict)."""
     if not user_can(user, Capability.RELEASE):
         raise PermissionDenied("Only a portfolio manager releases approved trades.")
     policy = ApprovalPolicy.current()
@@ -197,11 +200,19 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         proposal = _locked(proposal)
         stale = proposal.status == S.APPROVED and (today - proposal.run.as_of).days > policy.max_price_age_days
         if not stale:
-            return _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
+            released = _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
+            orders_create(proposal=released, actor=user, today=today)
+            return released
         _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
               comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
     raise Conflict(f"The proposal was priced on {proposal.run.as_of} and has expired; rebalance again.",
                    code="proposal_expired")
+
+
+@transaction.atomic
+def proposal_mark_executed(*, proposal: Proposal, actor=None, comment: str = "") -> Proposal:
+    """Released -> executed, once every order is filled or cancelled (the ledger calls this)."""
+    return _move(_locked(proposal), S.EXECUTED, actor=actor, action="proposal.execute", comment=comment)
 
 
 def proposals_expire_stale(*, today: date | None = None) -> int:

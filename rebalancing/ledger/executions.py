@@ -1,0 +1,531 @@
+"""Executions in: fills and cancels reported by the custodian, applied once and atomically.
+
+A file (or the API's list of records) is checked whole first; any problem refuses it with a
+row-level report (``ImportRejected``, the import machinery's format) and nothing is written. Then,
+day by day in trade-date order, in one transaction:
+
+- a sale relieves the lots its order names, in the engine's order (specific identification);
+  each lot drawn from becomes a ``RealisedLot`` with its proceeds, basis, gain and term;
+- a buy creates a lot (its basis includes fees; IRS Pub. 550 "Basis of Investment Property");
+- cash moves, realised year-to-date gains grow, a ``TradeRecord`` is written for the engine's
+  wash-sale window, orders are filled, partially filled or cancelled;
+- wash sales of the day are matched and recorded (``adjustments.wash_sales_apply``);
+
+and a proposal whose orders are all filled or cancelled becomes executed. An execution whose
+``external_id`` was applied before is recognised and changes nothing; the same id with different
+values is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from itertools import groupby
+
+import pandas as pd
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from rebalancing.engine.tax import term
+from rebalancing.imports.cells import (
+    INVALID,
+    CellProblem,
+    column_parse,
+    date_cells,
+    decimal_cells,
+    distinct,
+    duplicates_report,
+    text_cells,
+)
+from rebalancing.imports.report import ImportSummary, Problems
+from rebalancing.imports.rows import import_begin
+from rebalancing.imports.sheet import Sheet, Source, sheet_read
+from rebalancing.models import (
+    Account,
+    BasisAdjustment,
+    Execution,
+    Order,
+    Proposal,
+    RealisedLot,
+    Security,
+    TaxLot,
+    TradeRecord,
+)
+
+from .adjustments import wash_sales_apply
+from .audit import audit_many
+from .quantities import cents, plain, prorate
+
+__all__ = ["KIND", "LEDGER_LOCK", "OPTIONAL", "REQUIRED", "executions_apply", "executions_import"]
+
+KIND = "executions"
+REQUIRED = ("external_id", "order_id", "quantity", "trade_date")
+OPTIONAL = ("kind", "price", "fees", "lot_id", "account_number", "symbol", "side")
+# One writer of lots at a time in a firm: executions and accepted reconciliations.
+LEDGER_LOCK = "ledger"
+_CLOSED = (Order.Status.FILLED, Order.Status.CANCELLED)
+_KINDS = {"fill": "fill", "f": "fill", "cancel": "cancel", "c": "cancel", "cxl": "cancel"}
+_SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
+_field = Execution._meta.get_field
+
+
+def executions_import(*, source: Source, actor=None, as_of: date | None = None) -> ImportSummary:
+    """Apply a CSV file of executions (layout: docs/ledger.md). ``actor``: who applies it (a
+    user or a process name, for the audit trail); ``as_of``: trade dates may not be later
+    (default today). Raises ``ImportRejected`` with the report; nothing is then written."""
+    with transaction.atomic():
+        import_begin(LEDGER_LOCK)
+        sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
+        return _apply(sheet, actor=actor, as_of=as_of or timezone.localdate(), source="csv")
+
+
+def executions_apply(*, records: list[dict], actor=None, as_of: date | None = None,
+                     source: str = "api") -> ImportSummary:
+    """The same from records (the API's JSON body): field names are the file's columns, and the
+    n-th record is reported as row n."""
+    with transaction.atomic():
+        import_begin(LEDGER_LOCK)
+        sheet = _sheet_from_records(records)
+        return _apply(sheet, actor=actor, as_of=as_of or timezone.localdate(), source=source)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+def _sheet_from_records(records) -> Sheet:
+    problems = Problems(KIND)
+    if not isinstance(records, list):
+        problems.add(1, None, "expected a list of executions")
+        problems.reject_if_any()
+    columns = (*REQUIRED, *OPTIONAL)
+    rows = []
+    for n, item in enumerate(records, start=1):
+        if not isinstance(item, dict):
+            problems.add(n, None, "is not an object of named fields")
+            continue
+        for key in item:
+            if key not in columns:
+                problems.add(n, key, f"unknown field; the fields of an execution are {', '.join(columns)}")
+        rows.append({name: _text(item.get(name)) for name in columns})
+    problems.reject_if_any()
+    frame = pd.DataFrame(rows, columns=list(columns), dtype=str)
+    frame.index = pd.RangeIndex(1, len(rows) + 1, name="row")
+    return Sheet(KIND, frame, problems)
+
+
+@dataclass
+class _Row:
+    line: int
+    external_id: str
+    order_id: str
+    kind: str
+    quantity: Decimal | None
+    price: Decimal | None
+    fees: Decimal
+    trade_date: date
+    lot_id: str
+    account_number: str
+    symbol: str
+    side: str | None
+
+
+class _Refused(Exception):
+    """A row that cannot be applied: its column and the problem in plain words."""
+
+    def __init__(self, column: str, problem: str):
+        super().__init__(problem)
+        self.column = column
+        self.problem = problem
+
+
+def _choice(mapping: dict[str, str], what: str):
+    def parse(text: str) -> str:
+        try:
+            return mapping[text.lower()]
+        except KeyError:
+            raise CellProblem(f"{text!r} is not {what}") from None
+
+    return parse
+
+
+def _optional(sheet: Sheet, column: str, read, default=None) -> pd.Series:
+    if sheet.has(column):
+        return read()
+    return pd.Series([default] * sheet.rows, index=sheet.frame.index, dtype=object)
+
+
+def _rows_read(sheet: Sheet, as_of: date) -> list[_Row]:
+    columns = {
+        "external_id": text_cells(sheet, "external_id", field=_field("external_id"), required=True),
+        "order_id": text_cells(sheet, "order_id", field=Order._meta.get_field("order_id"), required=True),
+        "kind": _optional(sheet, "kind", lambda: column_parse(sheet, "kind", _choice(_KINDS, "fill or cancel"))),
+        "quantity": decimal_cells(sheet, "quantity", field=_field("quantity"), required=False, positive=True),
+        "price": _optional(sheet, "price", lambda: decimal_cells(sheet, "price", field=_field("price"),
+                                                                 required=False, positive=True)),
+        "fees": _optional(sheet, "fees", lambda: decimal_cells(sheet, "fees", field=_field("fees"), required=False,
+                                                               minimum=Decimal(0))),
+        "trade_date": date_cells(sheet, "trade_date", not_after=as_of),
+        "lot_id": _optional(sheet, "lot_id", lambda: text_cells(sheet, "lot_id", field=TaxLot._meta.get_field("lot_id")), ""),
+        "account_number": _optional(sheet, "account_number", lambda: text_cells(
+            sheet, "account_number", field=Account._meta.get_field("custodian_number")), ""),
+        "symbol": _optional(sheet, "symbol", lambda: text_cells(sheet, "symbol", field=Security._meta.get_field("symbol"),
+                                                                upper=True), ""),
+        "side": _optional(sheet, "side", lambda: column_parse(sheet, "side", _choice(_SIDES, "a side; write buy or sell"))),
+    }
+    duplicates_report(sheet, {"external_id": columns["external_id"]}, "external id")
+    rows = []
+    for line, *values in zip(sheet.frame.index, *columns.values(), strict=True):
+        if any(value is INVALID for value in values):
+            continue  # already reported
+        cells = dict(zip(columns, values, strict=True))
+        kind = cells["kind"] or "fill"
+        if kind == "fill":
+            if cells["quantity"] is None:
+                sheet.problems.add(line, "quantity", "is empty; a fill needs the shares filled")
+            if cells["price"] is None:
+                sheet.problems.add(line, "price", "is empty; a fill needs its price")
+        elif cells["price"] is not None:
+            sheet.problems.add(line, "price", "a cancel has no price; leave it empty")
+        rows.append(_Row(line=int(line), kind=kind, fees=cells["fees"] or Decimal(0),
+                         **{name: cells[name] for name in ("external_id", "order_id", "quantity", "price",
+                                                           "trade_date", "lot_id", "account_number", "symbol",
+                                                           "side")}))
+    return rows
+
+
+def _same(stored: Execution, row: _Row) -> list[str]:
+    """The columns in which ``row`` differs from the execution stored under its id."""
+    differing = []
+    if stored.order.order_id != row.order_id:
+        differing.append("order_id")
+    if stored.kind != row.kind:
+        differing.append("kind")
+    if row.quantity is not None and stored.quantity != row.quantity:
+        differing.append("quantity")
+    if stored.kind == "fill" and (stored.price != row.price or stored.fees != row.fees):
+        differing.append("price" if stored.price != row.price else "fees")
+    if stored.trade_date != row.trade_date:
+        differing.append("trade_date")
+    return differing
+
+
+def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
+    rows = _rows_read(sheet, as_of)
+    problems = sheet.problems
+    orders = {
+        o.order_id: o for o in Order.objects.select_for_update(of=("self",))
+        .filter(order_id__in=distinct(r.order_id for r in rows)).select_related("account", "security")
+    }
+    stored = {
+        e.external_id: e for e in Execution.objects.filter(external_id__in=distinct(r.external_id for r in rows))
+        .select_related("order")
+    }
+    new: list[_Row] = []
+    for row in rows:
+        if not row.external_id or not row.order_id:
+            continue
+        if row.external_id in stored:
+            differing = _same(stored[row.external_id], row)
+            if differing:
+                problems.add(row.line, differing[0], f"execution {row.external_id} was applied on "
+                             f"{stored[row.external_id].applied_at:%Y-%m-%d} with other values "
+                             f"({', '.join(differing)}); an execution id is applied once")
+            continue
+        order = orders.get(row.order_id)
+        if order is None:
+            problems.add(row.line, "order_id", f"order {row.order_id!r} is not known")
+            continue
+        if row.account_number and row.account_number != order.account.custodian_number:
+            problems.add(row.line, "account_number", f"order {order.order_id} is for account {order.account.custodian_number}")
+        if row.symbol and row.symbol != order.security.symbol:
+            problems.add(row.line, "symbol", f"order {order.order_id} trades {order.security.symbol}")
+        if row.side and row.side != order.side:
+            problems.add(row.line, "side", f"order {order.order_id} is a {order.side}")
+        if row.lot_id and (row.kind != "fill" or order.side != "buy"):
+            problems.add(row.line, "lot_id", "only a buy fill creates a lot; leave it empty")
+        new.append(row)
+
+    # A dry run on copies of the rows read so far: each checked against the lots and orders as they
+    # will be by its turn (trade date, then line), so the report covers overfills and short lots too.
+    new.sort(key=lambda r: (r.trade_date, r.line))
+    account_ids = {orders[r.order_id].account_id for r in new}
+    year = as_of.year
+    rehearsal = _Ledger({k: copy.copy(o) for k, o in orders.items()}, _Book(account_ids), year=year,
+                        actor=actor, source=source)
+    reported = {p.row for p in problems.sorted()}
+    for row in new:
+        if row.line in reported:
+            continue
+        try:
+            rehearsal.apply(row)
+        except _Refused as refused:
+            problems.add(row.line, refused.column, refused.problem)
+    problems.reject_if_any()
+    if not new:
+        return ImportSummary(KIND, len(rows), 0, 0, len(rows) - len(new))
+
+    before = {k: (o.status, o.filled_quantity, o.cancelled_quantity) for k, o in orders.items()}
+    adjustments = 0
+    for day, day_rows in groupby(new, key=lambda r: r.trade_date):
+        ledger = _Ledger(orders, _Book(account_ids), year=year, actor=actor, source=source)
+        day_rows = list(day_rows)
+        for row in day_rows:
+            ledger.apply(row)  # rehearsed above: cannot refuse now
+        ledger.write()
+        adjustments += len(wash_sales_apply(
+            household_ids={orders[r.order_id].account.household_id for r in day_rows},
+            security_ids={orders[r.order_id].security_id for r in day_rows},
+            start=day, end=day, year=year, actor=actor,
+        ))
+    changed = [o for k, o in orders.items() if (o.status, o.filled_quantity, o.cancelled_quantity) != before[k]]
+    audit_many(actor=actor, action="order.execute", changes=[
+        ("order", o.order_id, _state(*before[o.order_id]), _state(o.status, o.filled_quantity, o.cancelled_quantity))
+        for o in changed
+    ], comment=f"executions from {source}")
+    executed = _proposals_complete({o.proposal_id for o in changed}, actor=actor)
+    notes = [f"{sum(o.status == Order.Status.FILLED for o in changed)} orders filled"]
+    if adjustments:
+        notes.append(f"{adjustments} wash-sale adjustment{'s' if adjustments != 1 else ''}")
+    if executed:
+        notes.append(f"{executed} proposal{'s' if executed != 1 else ''} executed")
+    return ImportSummary(KIND, len(rows), len(new), 0, len(rows) - len(new), notes=tuple(notes))
+
+
+def _state(status: str, filled: Decimal, cancelled: Decimal) -> dict:
+    return {"status": status, "filled_quantity": str(filled), "cancelled_quantity": str(cancelled)}
+
+
+def _proposals_complete(proposal_ids: set[int], *, actor) -> int:
+    """Released proposals whose orders are all filled or cancelled become executed."""
+    from rebalancing.services.proposals import proposal_mark_executed
+
+    if not proposal_ids:
+        return 0
+    complete = (
+        Proposal.objects.filter(pk__in=proposal_ids, status=Proposal.Status.RELEASED)
+        .annotate(still_open=Count("orders", filter=~Q(orders__status__in=_CLOSED)))
+        .filter(still_open=0)
+    )
+    done = 0
+    for proposal in complete:
+        proposal_mark_executed(proposal=proposal, actor=actor, comment="every order filled or cancelled")
+        done += 1
+    return done
+
+
+@dataclass
+class _Piece:
+    """Shares taken from one lot by a sale."""
+
+    lot_id: str
+    quantity: Decimal
+    cost_basis: Decimal
+    acquired: date
+    purchased: date
+    origin_id: int | None
+    replacement: bool
+
+
+class _Book:
+    """The lots of the accounts a file touches, in memory, with what explains them."""
+
+    def __init__(self, account_ids):
+        self.lots: dict[tuple[int, str], TaxLot] = {}
+        self.by_account: dict[int, list[TaxLot]] = defaultdict(list)
+        for lot in TaxLot.objects.filter(account_id__in=account_ids):
+            self.lots[(lot.account_id, lot.lot_id)] = lot
+            self.by_account[lot.account_id].append(lot)
+        # Lots holding wash-sale replacement shares: their purchase date and purchase.
+        self.adjusted: dict[tuple[int, str], tuple[date, int]] = {}
+        for account_id, lot_id, bought, purchase_id in (
+            BasisAdjustment.objects.filter(account_id__in=account_ids, realised_lot__isnull=True)
+            .order_by("acquired_before").values_list("account_id", "lot_id", "acquired_before", "purchase_id")
+        ):
+            self.adjusted.setdefault((account_id, lot_id), (bought, purchase_id))
+        # Lots the ledger created from buy fills.
+        self.origins: dict[tuple[int, str], int] = {
+            (account_id, lot_id): pk for pk, account_id, lot_id in
+            Execution.objects.filter(order__account_id__in=account_ids, kind=Execution.Kind.FILL, order__side="buy")
+            .exclude(lot_id="").values_list("pk", "order__account_id", "lot_id")
+        }
+        self.changed: dict[int, TaxLot] = {}
+        self.emptied: list[int] = []
+        self.created: list[TaxLot] = []
+
+    def family(self, account_id: int, lot_id: str) -> list[TaxLot]:
+        """The lot an order names, then the parts split from it by wash sales (``{lot}-W1``...), so
+        that a split after release does not strand the sale of the same purchase."""
+        prefix = f"{lot_id}-W"
+        splits = sorted(
+            (lot for lot in self.by_account[account_id]
+             if lot.lot_id.startswith(prefix) and lot.lot_id[len(prefix):].isdigit()),
+            key=lambda lot: int(lot.lot_id[len(prefix):]),
+        )
+        base = self.lots.get((account_id, lot_id))
+        return ([base] if base is not None else []) + splits
+
+    def take(self, lot: TaxLot, quantity: Decimal) -> _Piece:
+        key = (lot.account_id, lot.lot_id)
+        basis = lot.cost_basis if quantity == lot.quantity else cents(lot.cost_basis * quantity / lot.quantity)
+        adjusted = self.adjusted.get(key)
+        piece = _Piece(
+            lot_id=lot.lot_id, quantity=quantity, cost_basis=basis, acquired=lot.acquired,
+            purchased=adjusted[0] if adjusted else lot.acquired,
+            origin_id=self.origins.get(key) or (adjusted[1] if adjusted else None),
+            replacement=adjusted is not None,
+        )
+        lot.quantity -= quantity
+        lot.cost_basis -= basis
+        if lot.quantity == 0:
+            self.changed.pop(lot.pk, None)
+            self.emptied.append(lot.pk)
+        else:
+            self.changed[lot.pk] = lot
+        return piece
+
+    def relieve(self, order: Order, quantity: Decimal) -> list[_Piece]:
+        """Take ``quantity`` shares from the lots ``order`` names, in the order named, after the
+        shares its earlier fills took."""
+        skip, need, pieces = order.filled_quantity, quantity, []
+        for named in order.lots:
+            planned = Decimal(named["quantity"])
+            if skip >= planned:
+                skip -= planned
+                continue
+            wanted = min(planned - skip, need)
+            skip, left = Decimal(0), wanted
+            for lot in self.family(order.account_id, named["lot_id"]):
+                if left == 0:
+                    break
+                taken = min(lot.quantity, left)
+                if taken > 0:
+                    pieces.append(self.take(lot, taken))
+                    left -= taken
+            if left > 0:
+                raise _Refused("quantity", f"lot {named['lot_id']} of account {order.account.custodian_number} holds "
+                               f"{plain(wanted - left)} of the {plain(wanted)} shares order {order.order_id} sells from it")
+            need -= wanted
+            if need == 0:
+                return pieces
+        if need > 0:
+            raise _Refused("quantity", f"the lots named by order {order.order_id} hold {plain(quantity - need)} shares "
+                           f"for this fill of {plain(quantity)}")
+        return pieces
+
+    def add(self, lot: TaxLot) -> None:
+        self.lots[(lot.account_id, lot.lot_id)] = lot
+        self.by_account[lot.account_id].append(lot)
+        self.created.append(lot)
+
+
+class _Ledger:
+    """Applies executions to orders and a book in memory; ``write`` stores the result."""
+
+    def __init__(self, orders: dict[str, Order], book: _Book, *, year: int, actor, source: str):
+        self.orders, self.book, self.year, self.source = orders, book, year, source
+        self.applied_by = actor if isinstance(actor, str) else (actor.get_username() if actor is not None else "system")
+        self.executions: list[Execution] = []
+        self.realised: list[RealisedLot] = []
+        self.trades: list[TradeRecord] = []
+        self.cash: dict[int, Decimal] = defaultdict(Decimal)
+        self.ytd: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
+        self.touched: dict[str, Order] = {}
+
+    def apply(self, row: _Row) -> None:
+        order = self.orders[row.order_id]
+        if order.status in _CLOSED:
+            raise _Refused("order_id", f"order {order.order_id} is {order.get_status_display().lower()}; "
+                           "nothing of it is open")
+        open_quantity = order.open_quantity
+        quantity = row.quantity if row.quantity is not None else open_quantity
+        if quantity > open_quantity:
+            verb = "cancels" if row.kind == "cancel" else "fills"
+            raise _Refused("quantity", f"{verb} {plain(quantity)} shares but {plain(open_quantity)} of order "
+                           f"{order.order_id} are open")
+        execution = Execution(external_id=row.external_id, order=order, kind=row.kind, quantity=quantity,
+                              price=row.price, fees=row.fees if row.kind == "fill" else Decimal(0),
+                              trade_date=row.trade_date, source=self.source, applied_by=self.applied_by[:200])
+        if row.kind == "cancel":
+            order.cancelled_quantity += quantity
+        else:
+            if order.side == "sell":
+                self._sell(order, execution)
+            else:
+                self._buy(order, execution, row.lot_id or row.external_id)
+            order.filled_quantity += quantity
+        if order.open_quantity == 0:
+            order.status = Order.Status.FILLED if order.cancelled_quantity == 0 else Order.Status.CANCELLED
+            order.closed_at = timezone.now()
+        elif order.filled_quantity > 0:
+            order.status = Order.Status.PARTIALLY_FILLED
+        self.executions.append(execution)
+        self.touched[order.order_id] = order
+
+    def _sell(self, order: Order, execution: Execution) -> None:
+        pieces = self.book.relieve(order, execution.quantity)
+        net = cents(execution.quantity * execution.price) - execution.fees
+        total_gain = Decimal(0)
+        for piece, proceeds in zip(pieces, prorate(net, [p.quantity for p in pieces]), strict=True):
+            lot_term = term(piece.acquired, execution.trade_date)
+            gain = proceeds - piece.cost_basis
+            total_gain += gain
+            self.realised.append(RealisedLot(
+                account_id=order.account_id, execution=execution, lot_id=piece.lot_id, security_id=order.security_id,
+                quantity=piece.quantity, proceeds=proceeds, cost_basis=piece.cost_basis, gain=gain, term=lot_term,
+                acquired=piece.acquired, purchased=piece.purchased, sold=execution.trade_date,
+                origin_id=piece.origin_id, replacement=piece.replacement,
+            ))
+            if execution.trade_date.year == self.year:
+                self.ytd[order.account_id][lot_term] += gain
+        self.cash[order.account_id] += net
+        self._trade(order, execution, realised_gain=total_gain)
+
+    def _buy(self, order: Order, execution: Execution, lot_id: str) -> None:
+        key = (order.account_id, lot_id)
+        if key in self.book.lots or key in self.book.origins:
+            raise _Refused("lot_id" if lot_id != execution.external_id else "external_id",
+                           f"account {order.account.custodian_number} already has a lot {lot_id!r}; "
+                           "name the new lot in the lot_id column")
+        cost = cents(execution.quantity * execution.price) + execution.fees
+        execution.lot_id = lot_id
+        self.book.add(TaxLot(account_id=order.account_id, lot_id=lot_id, security_id=order.security_id,
+                             quantity=execution.quantity, cost_basis=cost, acquired=execution.trade_date))
+        self.cash[order.account_id] -= cost
+        self._trade(order, execution, realised_gain=None)
+
+    def _trade(self, order: Order, execution: Execution, *, realised_gain: Decimal | None) -> None:
+        # The engine reads the household's last 30 days of trades for its wash-sale rules.
+        self.trades.append(TradeRecord(
+            account_id=order.account_id, security_id=order.security_id, side=order.side,
+            quantity=execution.quantity, price=execution.price, trade_date=execution.trade_date,
+            realised_gain=realised_gain, external_id=execution.external_id,
+        ))
+
+    def write(self) -> None:
+        Execution.objects.bulk_create(self.executions)
+        RealisedLot.objects.bulk_create(self.realised)
+        book = self.book
+        TaxLot.objects.filter(pk__in=book.emptied).delete()
+        TaxLot.objects.bulk_update(list(book.changed.values()), ["quantity", "cost_basis"], batch_size=500)
+        TaxLot.objects.bulk_create(book.created)
+        known = set(TradeRecord.objects.filter(external_id__in=[t.external_id for t in self.trades])
+                    .values_list("account_id", "external_id"))
+        TradeRecord.objects.bulk_create([t for t in self.trades if (t.account_id, t.external_id) not in known])
+        for account_id in set(self.cash) | set(self.ytd):
+            ytd = self.ytd.get(account_id, {"short": 0, "long": 0})
+            Account.objects.filter(pk=account_id).update(
+                cash=F("cash") + self.cash.get(account_id, 0),
+                realised_short_term_ytd=F("realised_short_term_ytd") + ytd["short"],
+                realised_long_term_ytd=F("realised_long_term_ytd") + ytd["long"],
+            )
+        Order.objects.bulk_update(list(self.touched.values()),
+                                  ["status", "filled_quantity", "cancelled_quantity", "closed_at"])

@@ -1,0 +1,143 @@
+"""Orders out: a released proposal's trades become orders, and orders become CSV files.
+
+Two layouts (docs/ledger.md "Orders out"):
+
+- per account, one line per order: what a custodian's trade upload or an OMS order blotter takes;
+- per block, one line per allocation: the day's orders of one security and side traded as one
+  block and allocated back to the accounts.
+
+Sales name their lots ("versus purchase", specific identification: IRS Pub. 550 "Adequate
+identification"), as the engine chose them. Every order id is stable (``P{proposal}-{n}``), so a
+file sent twice is recognised line by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing.models import Order, Proposal, Security
+from tenants.audit.services import audit_record
+from tenants.errors import ValidationFailed
+
+from .quantities import plain, shares
+
+__all__ = [
+    "BLOCK_COLUMNS", "ORDER_COLUMNS", "blocks_csv", "lots_text", "orders_create", "orders_csv", "orders_open",
+]
+
+ORDER_COLUMNS = (
+    "order_id", "block_id", "account_number", "symbol", "side", "quantity", "open_quantity", "order_type",
+    "limit_price", "reference_price", "time_in_force", "lot_method", "lots",
+)
+BLOCK_COLUMNS = (
+    "block_id", "symbol", "side", "block_quantity", "reference_price", "order_id", "account_number", "quantity",
+    "lots",
+)
+
+
+@transaction.atomic
+def orders_create(*, proposal: Proposal, actor=None, today: date | None = None) -> list[Order]:
+    """The orders of a released proposal, one per trade (called by ``proposal_release`` in its
+    transaction). Called again, it returns the orders already made."""
+    existing = list(proposal.orders.order_by("pk"))
+    if existing:
+        return existing
+    trades = (proposal.result or {}).get("trades") or []
+    symbols = {t["symbol"] for t in trades}
+    securities = {s.symbol: s for s in Security.objects.filter(symbol__in=symbols)}
+    missing = sorted(symbols - set(securities))
+    if missing:
+        raise ValidationFailed(f"The proposal trades securities no longer in the master: {', '.join(missing)}.",
+                               code="unknown_security", detail={"symbols": missing})
+    day = today or timezone.localdate()
+    orders = []
+    for n, trade in enumerate(trades, start=1):
+        quantity = shares(trade["quantity"])
+        if quantity <= 0:
+            continue
+        side = trade["side"]
+        lots = [
+            {"lot_id": lot["lot_id"], "quantity": str(shares(lot["quantity"]))}
+            for lot in trade.get("lots") or () if shares(lot["quantity"]) > 0
+        ] if side == "sell" else []
+        orders.append(Order(
+            order_id=f"P{proposal.pk}-{n}", proposal=proposal, account_id=proposal.account_id,
+            security=securities[trade["symbol"]], side=side, quantity=quantity,
+            reference_price=Decimal(str(trade["price"])).quantize(Decimal("0.000001")),
+            lots=lots, reasons=list(trade.get("reasons") or ()),
+            block_id=f"B{day:%Y%m%d}-{side.upper()}-{trade['symbol']}"[:64],
+        ))
+    Order.objects.bulk_create(orders)  # the table's check constraints guard quantities
+    if orders:
+        audit_record(actor=actor, action="orders.create", obj=proposal, before=None,
+                     after={"orders": [o.order_id for o in orders]},
+                     comment=f"{len(orders)} order{'s' if len(orders) != 1 else ''} for the custodian")
+    return orders
+
+
+def orders_open(orders=None, *, day: date | None = None):
+    """Orders still open (in part or whole), oldest first; ``day``: released that day only."""
+    qs = (orders if orders is not None else Order.objects.all()).filter(
+        status__in=[Order.Status.OPEN, Order.Status.PARTIALLY_FILLED]
+    )
+    if day is not None:
+        qs = qs.filter(created_at__date=day)
+    return qs.select_related("account", "security").order_by("created_at", "order_id")
+
+
+def lots_text(lots: list[dict], already_sold: Decimal = Decimal(0)) -> str:
+    """``lot_id:quantity|lot_id:quantity``, without the shares that fills have already taken."""
+    parts = []
+    for lot in lots:
+        quantity = Decimal(lot["quantity"])
+        taken = min(quantity, already_sold)
+        already_sold -= taken
+        if quantity - taken > 0:
+            parts.append(f"{lot['lot_id']}:{plain(quantity - taken)}")
+    return "|".join(parts)
+
+
+def _write(columns: Iterable[str], rows: Iterable[Iterable]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def orders_csv(orders: Iterable[Order]) -> str:
+    """One line per order (columns ``ORDER_COLUMNS``)."""
+    return _write(ORDER_COLUMNS, (
+        (
+            o.order_id, o.block_id, o.account.custodian_number, o.security.symbol, o.side, plain(o.quantity),
+            plain(o.open_quantity), "LMT" if o.limit_price is not None else "MKT",
+            "" if o.limit_price is None else plain(o.limit_price), plain(o.reference_price), "DAY",
+            "SPECIFIC_LOTS" if o.side == "sell" else "", lots_text(o.lots, o.filled_quantity),
+        )
+        for o in orders
+    ))
+
+
+def blocks_csv(orders: Iterable[Order]) -> str:
+    """One line per allocation of a block (columns ``BLOCK_COLUMNS``); blocks in id order."""
+    blocks: dict[str, list[Order]] = defaultdict(list)
+    for order in orders:
+        blocks[order.block_id].append(order)
+    rows = []
+    for block_id in sorted(blocks):
+        members = sorted(blocks[block_id], key=lambda o: o.order_id)
+        total = sum((o.open_quantity for o in members), Decimal(0))
+        first = members[0]
+        for o in members:
+            rows.append((block_id, first.security.symbol, first.side, plain(total), plain(first.reference_price),
+                         o.order_id, o.account.custodian_number, plain(o.open_quantity),
+                         lots_text(o.lots, o.filled_quantity)))
+    return _write(BLOCK_COLUMNS, rows)

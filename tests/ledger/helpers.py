@@ -1,0 +1,49 @@
+"""Released orders and execution files, for the ledger tests (inside the active firm's schema)."""
+
+import csv
+import io
+from datetime import date
+
+from rebalancing.models import Order, Proposal
+from rebalancing.services.proposals import proposal_release
+
+from ..rebalancing.book import AS_OF
+from ..rebalancing.workflow import make_proposal
+
+
+def sell(symbol: str, quantity, price, lots: list[tuple[str, float]], reasons=("drift",)) -> dict:
+    return {"symbol": symbol, "side": "sell", "quantity": quantity, "price": price, "value": quantity * price,
+            "reasons": list(reasons), "lots": [{"lot_id": lot_id, "quantity": q} for lot_id, q in lots]}
+
+
+def buy(symbol: str, quantity, price, reasons=("drift",)) -> dict:
+    return {"symbol": symbol, "side": "buy", "quantity": quantity, "price": price, "value": quantity * price,
+            "reasons": list(reasons), "lots": []}
+
+
+def release(account, trades: list[dict], *, pm, as_of: date = AS_OF, summary: dict | None = None) -> list[Order]:
+    """An approved proposal of ``trades`` released by ``pm``: its orders, in trade order."""
+    proposal = make_proposal(account, status=Proposal.Status.APPROVED, as_of=as_of)
+    proposal.result = {"trades": trades, "summary": summary or {}}
+    proposal.save(update_fields=["result"])
+    proposal_release(proposal=proposal, user=pm, today=as_of)
+    return list(Order.objects.filter(proposal=proposal).order_by("pk"))
+
+
+def execution_csv(*rows: dict, columns=("external_id", "order_id", "kind", "quantity", "price", "trade_date")) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue().encode()
+
+
+def fill(external_id: str, order: Order, quantity, price, day: date, **more) -> dict:
+    return {"external_id": external_id, "order_id": order.order_id, "kind": "fill", "quantity": quantity,
+            "price": price, "trade_date": day.isoformat(), **more}
+
+
+def cancel(external_id: str, order: Order, day: date, quantity=None) -> dict:
+    return {"external_id": external_id, "order_id": order.order_id, "kind": "cancel", "quantity": quantity,
+            "price": None, "trade_date": day.isoformat()}
