@@ -1,0 +1,392 @@
+"""Tax reports from the ledger: plain data for pages and APIs, and CSV writers.
+
+- ``realised_gains``: every lot sold in a period with the figures of IRS Form 8949 (proceeds, cost
+  basis, code W and the wash-sale adjustment, gain or loss) and Schedule D totals per account and
+  per household, short- and long-term;
+- ``harvest``: losses harvested per account and month (and year), the wash-sale part given back,
+  the tax they save at the account's rates, and the tracking error the proposals kept meanwhile;
+- ``transition``: accounts moving from legacy holdings to their model under a yearly gains budget:
+  how far they are, the tax spent, and the path ahead at today's prices.
+
+Every function takes the accounts to report on as a queryset, so callers pass what the user may
+see (``rebalancing.access.accounts_visible_to``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from rebalancing.engine.tax import estimated_tax, term
+from rebalancing.models import Proposal, RealisedLot, Sleeve, TaxLot
+from rebalancing.selectors import _benchmark_weights, _latest_prices, _ModelBook, account_parameters
+
+from .quantities import cents, plain
+
+__all__ = [
+    "GainTotals", "HarvestRow", "RealisedRow", "RealisedReport", "TermTotals", "TransitionRow",
+    "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "transition",
+    "transition_csv",
+]
+
+ZERO = Decimal(0)
+
+
+def _csv(columns: Iterable[str], rows: Iterable[Iterable]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+# --- Realised gains and losses -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RealisedRow:
+    """One lot sold: a line of Form 8949. ``adjustment`` is the wash-sale loss disallowed (code W);
+    ``gain_or_loss`` = proceeds - cost basis + adjustment (column h)."""
+
+    account_number: str
+    household: str
+    symbol: str
+    lot_id: str
+    quantity: Decimal
+    acquired: date
+    purchased: date
+    sold: date
+    term: str
+    proceeds: Decimal
+    cost_basis: Decimal
+    adjustment: Decimal
+
+    @property
+    def code(self) -> str:
+        return "W" if self.adjustment else ""
+
+    @property
+    def gain_or_loss(self) -> Decimal:
+        return self.proceeds - self.cost_basis + self.adjustment
+
+
+@dataclass
+class TermTotals:
+    proceeds: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    adjustment: Decimal = ZERO  # wash-sale losses disallowed
+
+    @property
+    def gain_or_loss(self) -> Decimal:
+        return self.proceeds - self.cost_basis + self.adjustment
+
+    def add(self, row: RealisedRow) -> None:
+        self.proceeds += row.proceeds
+        self.cost_basis += row.cost_basis
+        self.adjustment += row.adjustment
+
+
+@dataclass
+class GainTotals:
+    """Schedule D figures for an account or a household: ``level`` is "account" or "household"."""
+
+    level: str
+    key: str
+    name: str
+    short: TermTotals = field(default_factory=TermTotals)
+    long: TermTotals = field(default_factory=TermTotals)
+
+    @property
+    def net(self) -> Decimal:
+        return self.short.gain_or_loss + self.long.gain_or_loss
+
+
+@dataclass(frozen=True)
+class RealisedReport:
+    start: date
+    end: date
+    lots: list[RealisedRow]
+    accounts: list[GainTotals]
+    households: list[GainTotals]
+
+
+def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
+    """Lots sold from ``start`` to ``end`` (inclusive) in ``accounts``, with totals, in two queries."""
+    realised = (
+        RealisedLot.objects.filter(account__in=accounts, sold__range=(start, end))
+        .select_related("account__household", "security")
+        .order_by("account__household__name", "account__custodian_number", "sold", "pk")
+    )
+    lots, by_account, by_household = [], {}, {}
+    for r in realised:
+        account, household = r.account, r.account.household
+        row = RealisedRow(
+            account_number=account.custodian_number, household=household.external_id, symbol=r.security.symbol,
+            lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired, purchased=r.purchased, sold=r.sold,
+            term=r.term, proceeds=r.proceeds, cost_basis=r.cost_basis, adjustment=r.disallowed_loss,
+        )
+        lots.append(row)
+        for level, key, name, into in (("account", account.custodian_number, account.name, by_account),
+                                       ("household", household.external_id, household.name, by_household)):
+            totals = into.setdefault(key, GainTotals(level, key, name))
+            getattr(totals, row.term).add(row)
+    return RealisedReport(start, end, lots, list(by_account.values()), list(by_household.values()))
+
+
+REALISED_LOT_COLUMNS = (
+    "account_number", "household", "term", "description", "symbol", "lot_id", "quantity", "date_acquired",
+    "date_purchased", "date_sold", "proceeds", "cost_basis", "code", "adjustment", "gain_or_loss",
+)
+REALISED_TOTAL_COLUMNS = (
+    "level", "key", "name", "short_term_proceeds", "short_term_cost_basis", "short_term_wash_sale_adjustment",
+    "short_term_gain_or_loss", "long_term_proceeds", "long_term_cost_basis", "long_term_wash_sale_adjustment",
+    "long_term_gain_or_loss", "net_gain_or_loss",
+)
+
+
+def realised_lots_csv(report: RealisedReport) -> str:
+    """Form 8949 lines (Part I short-term, Part II long-term: the ``term`` column)."""
+    return _csv(REALISED_LOT_COLUMNS, (
+        (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.lot_id,
+         plain(r.quantity), r.acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.cost_basis), r.code,
+         _text(r.adjustment), _text(r.gain_or_loss))
+        for r in report.lots
+    ))
+
+
+def realised_totals_csv(report: RealisedReport) -> str:
+    """Schedule D totals, per account then per household."""
+    return _csv(REALISED_TOTAL_COLUMNS, (
+        (t.level, t.key, t.name, *(_text(v) for part in (t.short, t.long)
+                                   for v in (part.proceeds, part.cost_basis, part.adjustment, part.gain_or_loss)),
+         _text(t.net))
+        for t in (*report.accounts, *report.households)
+    ))
+
+
+# --- Harvest -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HarvestRow:
+    """Losses harvested in an account in a month ("2026-10") or a year ("2026").
+
+    ``harvested``: losses realised by sales made to harvest (positive); ``disallowed``: the part a
+    wash sale deferred; ``tax_value``: what the rest saves at the account's rates (short-term
+    losses at the short-term rate); ``tracking_error``: the largest tracking error after trading of
+    the proposals that harvested (annualised; ``None`` where no sleeve tracks a benchmark).
+    """
+
+    account_number: str
+    period: str
+    harvested: Decimal
+    disallowed: Decimal
+    tax_value: Decimal
+    tracking_error: float | None
+
+    @property
+    def net_harvested(self) -> Decimal:
+        return self.harvested - self.disallowed
+
+
+def _tracking_error(result: dict) -> float | None:
+    values = [v for v in ((result or {}).get("summary") or {}).get("tracking_error_after", {}).values() if v is not None]
+    return max(values) if values else None
+
+
+def harvest(*, accounts, start: date, end: date) -> list[HarvestRow]:
+    """Harvested losses per account, per month and per year, from ``start`` to ``end``."""
+    sold = (
+        RealisedLot.objects.filter(account__in=accounts, sold__range=(start, end), gain__lt=0,
+                                   execution__order__reasons__contains=["harvest"])
+        .select_related("account", "execution__order__proposal")
+        .order_by("account__custodian_number", "sold")
+    )
+    sums: dict[tuple[str, str], list] = {}
+    for r in sold:
+        rate = r.account.short_term_rate if r.term == "short" else r.account.long_term_rate
+        allowed = -r.gain - r.disallowed_loss
+        error = _tracking_error(r.execution.order.proposal.result)
+        for period in (f"{r.sold:%Y-%m}", f"{r.sold:%Y}"):
+            entry = sums.setdefault((r.account.custodian_number, period), [ZERO, ZERO, ZERO, None])
+            entry[0] += -r.gain
+            entry[1] += r.disallowed_loss
+            entry[2] += allowed * rate
+            if error is not None:
+                entry[3] = error if entry[3] is None else max(entry[3], error)
+    # Months before their year, years after their months.
+    keys = sorted(sums, key=lambda k: (k[0], k[1][:4], len(k[1]) == 4, k[1]))
+    return [HarvestRow(number, period, h, d, cents(t), e) for (number, period) in keys
+            for h, d, t, e in [sums[(number, period)]]]
+
+
+HARVEST_COLUMNS = ("account_number", "period", "harvested_losses", "wash_sale_disallowed", "net_harvested",
+                   "tax_value", "tracking_error")
+
+
+def harvest_csv(rows: list[HarvestRow]) -> str:
+    return _csv(HARVEST_COLUMNS, (
+        (r.account_number, r.period, _text(r.harvested), _text(r.disallowed), _text(r.net_harvested),
+         _text(r.tax_value), _text(r.tracking_error))
+        for r in rows
+    ))
+
+
+# --- Transition ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TransitionYear:
+    year: int
+    gain_realised: Decimal
+    tax: Decimal
+    legacy_value_left: Decimal
+
+
+@dataclass(frozen=True)
+class TransitionRow:
+    """An account moving from legacy holdings to its model.
+
+    ``drift_start``/``drift_now``: the engine's drift at the first proposal and at the latest one
+    (after its trades once executed); ``progress`` = 1 - now/start. ``legacy_value``: what is held
+    outside the model (substitutes the parameters allow count as in the model); ``tax_spent``: tax
+    on the gains realised since the first proposal, year by year at the account's rates;
+    ``legacy_gain``: the net unrealised gain still in the legacy holdings; ``path``: selling them at
+    today's prices within ``budget`` (net gain a year; ``None`` = no budget), year by year.
+    """
+
+    account_number: str
+    name: str
+    started: date | None
+    drift_start: float | None
+    drift_now: float | None
+    progress: float | None
+    market_value: Decimal
+    legacy_value: Decimal
+    tax_spent: Decimal
+    budget: Decimal | None
+    legacy_gain: Decimal
+    years_left: int | None
+    path: list[TransitionYear]
+
+
+def _model_securities(account, models: _ModelBook, weights: dict[int, dict[int, float]]) -> set[int]:
+    held = set()
+    if account.model_id is None or account.model_id not in models.versions:
+        return held
+    for sleeve, _weight, holdings in models.flat_sleeves(account.model_id):
+        held |= set(holdings)
+        if sleeve.kind == Sleeve.Kind.DIRECT_INDEX and sleeve.benchmark_id:
+            held |= set(weights.get(sleeve.benchmark_id, {}))
+    return held
+
+
+def _path(gain: Decimal, value: Decimal, rate: Decimal, budget: Decimal | None, used: Decimal,
+          year: int) -> tuple[int | None, list[TransitionYear]]:
+    if gain <= 0:
+        return (0 if value == 0 else 1), ([] if value == 0 else [TransitionYear(year, gain, ZERO, ZERO)])
+    if budget is None:
+        return 1, [TransitionYear(year, gain, cents(gain * rate), ZERO)]
+    if budget <= 0:
+        return None, []
+    path, left, room = [], gain, max(budget - used, ZERO)
+    while left > 0 and len(path) < 50:
+        step = min(left, room)
+        left -= step
+        path.append(TransitionYear(year, step, cents(step * rate), cents(value * left / gain)))
+        year, room = year + 1, budget
+    return (len(path) if left == 0 else None), path
+
+
+def transition(*, accounts, as_of: date) -> list[TransitionRow]:
+    """Accounts whose parameters enable a tax-sensitive transition, as of ``as_of``."""
+    accounts = [a for a in accounts.select_related("household__template", "template", "model")
+                if account_parameters(a).values.get("transition", {}).get("enabled")]
+    if not accounts:
+        return []
+    ids = [a.pk for a in accounts]
+    models = _ModelBook({a.model_id for a in accounts if a.model_id}, as_of)
+    benchmarks = {s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id}
+    weights = _benchmark_weights(benchmarks, as_of)
+    prices = _latest_prices(as_of)
+    lots = defaultdict(list)
+    for lot in TaxLot.objects.filter(account_id__in=ids).select_related("security"):
+        lots[lot.account_id].append(lot)
+    proposals = defaultdict(list)
+    for p in Proposal.objects.filter(account_id__in=ids).order_by("created_at").values(
+            "account_id", "created_at", "status", "drift_before", "drift_after"):
+        proposals[p["account_id"]].append(p)
+    realised = defaultdict(lambda: defaultdict(lambda: {"short": ZERO, "long": ZERO}))
+    for r in RealisedLot.objects.filter(account_id__in=ids).values("account_id", "sold", "term", "gain", "disallowed_loss"):
+        realised[r["account_id"]][r["sold"].year][r["term"]] += r["gain"] + r["disallowed_loss"]
+
+    rows = []
+    for account in accounts:
+        values = account_parameters(account).values
+        substitutes = set((values.get("transition") or {}).get("substitutes") or {})
+        in_model = _model_securities(account, models, weights)
+        history = proposals[account.pk]
+        started = history[0]["created_at"].date() if history else None
+        drift_start = history[0]["drift_before"] if history else None
+        latest = history[-1] if history else None
+        drift_now = None if latest is None else (
+            latest["drift_after"] if latest["status"] == Proposal.Status.EXECUTED else latest["drift_before"])
+        progress = None if not drift_start else max(0.0, min(1.0, 1 - (drift_now or 0.0) / drift_start))
+        market_value, legacy_value, legacy_gain, legacy_tax = Decimal(account.cash), ZERO, ZERO, ZERO
+        for lot in lots[account.pk]:
+            price = prices.get(lot.security_id)
+            value = cents(lot.quantity * Decimal(str(price))) if price is not None else ZERO
+            market_value += value
+            if lot.security_id in in_model or lot.security.symbol in substitutes:
+                continue
+            legacy_value += value
+            legacy_gain += value - lot.cost_basis
+            rate = account.long_term_rate if term(lot.acquired, as_of) == "long" else account.short_term_rate
+            legacy_tax += (value - lot.cost_basis) * rate
+        tax_spent = sum(
+            (Decimal(str(estimated_tax(float(g["short"]), float(g["long"]), float(account.short_term_rate),
+                                       float(account.long_term_rate))))
+             for year, g in realised[account.pk].items() if started is None or year >= started.year), ZERO)
+        budget_value = (values.get("transition") or {}).get("max_net_gain_per_year")
+        budget = None if budget_value is None else Decimal(str(budget_value))
+        this_year = realised[account.pk].get(as_of.year, {"short": ZERO, "long": ZERO})
+        rate = (legacy_tax / legacy_gain) if legacy_gain > 0 else ZERO
+        years_left, path = _path(legacy_gain, legacy_value, rate, budget, this_year["short"] + this_year["long"],
+                                 as_of.year)
+        rows.append(TransitionRow(
+            account_number=account.custodian_number, name=account.name, started=started, drift_start=drift_start,
+            drift_now=drift_now, progress=progress, market_value=market_value, legacy_value=legacy_value,
+            tax_spent=cents(tax_spent), budget=budget, legacy_gain=cents(legacy_gain), years_left=years_left,
+            path=path,
+        ))
+    return rows
+
+
+TRANSITION_COLUMNS = (
+    "account_number", "name", "started", "drift_start", "drift_now", "progress", "market_value", "legacy_value",
+    "legacy_share", "tax_spent", "budget_per_year", "legacy_gain", "years_left", "path",
+)
+
+
+def transition_csv(rows: list[TransitionRow]) -> str:
+    """One line per account; ``path`` = ``year:gain:tax:legacy value left`` separated by ``|``."""
+    return _csv(TRANSITION_COLUMNS, (
+        (r.account_number, r.name, _text(r.started), _text(r.drift_start), _text(r.drift_now), _text(r.progress),
+         _text(r.market_value), _text(r.legacy_value),
+         _text(float(r.legacy_value / r.market_value) if r.market_value else None), _text(r.tax_spent),
+         _text(r.budget), _text(r.legacy_gain), _text(r.years_left),
+         "|".join(f"{y.year}:{plain(y.gain_realised)}:{plain(y.tax)}:{plain(y.legacy_value_left)}" for y in r.path))
+        for r in rows
+    ))
