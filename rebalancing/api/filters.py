@@ -1,12 +1,31 @@
 """Query filters of the list endpoints (django-filter); each narrows a queryset already scoped to the user."""
 
+from datetime import UTC
+
 import django_filters as filters
+from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from rebalancing.models import Account, Alert, Price, Proposal, RebalanceRun, Security
 from tenants.audit.models import AuditEvent
 
 _MAX_ID = 2**62  # ids beyond bigint are no id at all; refuse them as invalid rather than overflow
+
+
+class _UtcDateTimeField(IsoDateTimeField):
+    """An ISO date-time, sent to PostgreSQL in UTC: it refuses offsets beyond ±15:59 that Python allows."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            return value.astimezone(UTC) if value is not None else None
+        except OverflowError:
+            raise forms.ValidationError("The date-time is out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = _UtcDateTimeField
 
 
 def _id_filter(field: str, **kwargs):
@@ -106,8 +125,8 @@ class AuditEventFilter(filters.FilterSet):
     object_id = filters.CharFilter()
     actor = filters.CharFilter(help_text="User name as recorded")
     actor_kind = filters.ChoiceFilter(choices=AuditEvent.ActorKind.choices)
-    at_from = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    at_to = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lte")
+    at_from = UtcDateTimeFilter(field_name="at", lookup_expr="gte")
+    at_to = UtcDateTimeFilter(field_name="at", lookup_expr="lte")
 
     class Meta:
         model = AuditEvent

@@ -196,7 +196,7 @@ class AccountSerializer(serializers.ModelSerializer):
 
 class ParameterLeafSerializer(serializers.Serializer):
     path = serializers.CharField()
-    value = serializers.JSONField(allow_null=True)
+    value = serializers.JSONField(help_text="Any JSON value, null included")
     source = serializers.CharField(help_text='"default", "template:<code>", "household" or "account"')
 
 
@@ -366,8 +366,8 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    before = serializers.JSONField(allow_null=True)
-    after = serializers.JSONField(allow_null=True)
+    before = serializers.JSONField()
+    after = serializers.JSONField()
 
     class Meta:
         model = AuditEvent

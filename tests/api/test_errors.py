@@ -110,3 +110,13 @@ def test_engine_errors_keep_their_codes(firm_a, people, client_for):
     assert infeasible.status_code == 422
     body = error_of(infeasible)
     assert body["code"] == "infeasible_parameters" and "cash.floor" in body["detail"]["conflicts"]
+
+
+def test_a_date_time_with_an_offset_postgresql_refuses_is_converted_not_a_500(firm_a, people, client_for):
+    client = client_for(firm_a, people["compliance"])
+
+    odd_offset = client.get(f"{API}/audit-events/", {"at_from": "0458-03-05T22:18:48-17:28"})
+    overflow = client.get(f"{API}/audit-events/", {"at_to": "0001-01-01T00:00:00+05:00"})
+
+    assert odd_offset.status_code == 200
+    assert overflow.status_code == 400 and error_of(overflow)["code"] == "invalid"
