@@ -84,7 +84,9 @@ def decidable_proposals(user):
         condition |= mine & ~Q(approvals__capacity="advisor")
     if user_can(user, Capability.APPROVE_COMPLIANCE):
         condition |= Q(requires_compliance=True) & ~Q(approvals__capacity="compliance")
-    return pending.filter(condition).exclude(approvals__user=user).distinct()
+    # A subquery, not .distinct(): the result column is PostgreSQL json, which has no equality.
+    ids = pending.filter(condition).exclude(approvals__user=user).values("pk")
+    return Proposal.objects.filter(pk__in=ids)
 
 
 @dataclass

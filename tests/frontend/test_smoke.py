@@ -12,3 +12,9 @@ def test_every_page_renders_for_the_firm_admin(book, as_user):
                 "/audit/"]:
         response = client.get(url)
         assert response.status_code == 200, (url, response.content[:2000])
+
+
+@pytest.mark.parametrize("who", ["admin", "pm", "advisor", "compliance"])
+def test_the_dashboard_renders_for_every_role(book, as_user, who):
+    response = as_user(who).get("/")
+    assert response.status_code == 200
