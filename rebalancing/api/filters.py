@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
-from rebalancing.models import Account, Alert, Price, Proposal, RebalanceRun, Security
+from rebalancing.models import Account, Alert, Order, Price, Proposal, RebalanceRun, Security
 from tenants.audit.models import AuditEvent
 
 _MAX_ID = 2**62  # ids beyond bigint are no id at all; refuse them as invalid rather than overflow
@@ -98,13 +98,16 @@ class ProposalFilter(filters.FilterSet):
 
 
 class OrderFilter(filters.FilterSet):
-    proposal = _id_filter("pk")
+    proposal = _id_filter("proposal_id")
     account = _id_filter("account_id")
-    run = _id_filter("run_id")
+    run = _id_filter("proposal__run_id")
+    status = filters.ChoiceFilter(choices=Order.Status.choices)
+    side = filters.ChoiceFilter(choices=[("buy", "buy"), ("sell", "sell")])
+    symbol = filters.CharFilter(field_name="security__symbol")
 
     class Meta:
-        model = Proposal
-        fields = ["proposal", "account", "run"]
+        model = Order
+        fields = ["proposal", "account", "run", "status", "side", "symbol"]
 
 
 class AlertFilter(filters.FilterSet):

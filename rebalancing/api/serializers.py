@@ -15,6 +15,7 @@ from rebalancing.models import (
     Household,
     ModelPortfolio,
     ModelVersion,
+    Order,
     ParameterTemplate,
     Price,
     Proposal,
@@ -339,19 +340,19 @@ class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class OrderSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text='"<proposal id>-<trade number>", stable')
-    proposal = serializers.IntegerField()
-    account = serializers.IntegerField()
-    account_number = serializers.CharField()
-    symbol = serializers.CharField()
-    side = serializers.ChoiceField(choices=["buy", "sell"])
-    quantity = serializers.FloatField()
-    price = serializers.FloatField(help_text="The price the proposal was made at")
-    value = serializers.FloatField()
+class OrderSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="order_id", help_text='"P<proposal id>-<trade number>", stable')
+    account_number = serializers.CharField(source="account.custodian_number")
+    symbol = serializers.CharField(source="security.symbol")
+    open_quantity = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
+    lots = serializers.ListField(child=serializers.DictField(), help_text="Sells: the lots to sell, in order")
     reasons = serializers.ListField(child=serializers.CharField())
-    lots = serializers.ListField(child=serializers.DictField(), help_text="Lots to sell (sells only)")
-    released_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "proposal", "account", "account_number", "symbol", "side", "quantity", "reference_price",
+                  "limit_price", "lots", "reasons", "block_id", "status", "filled_quantity", "cancelled_quantity",
+                  "open_quantity", "created_at", "closed_at"]
 
 
 class AlertSerializer(serializers.ModelSerializer):

@@ -60,7 +60,7 @@ def _real_ids(firm, people, book) -> dict[str, str]:
                                        security=book["securities"]["VTI"])
         return {
             "accounts": book["own"].pk, "households": book["own"].household_id, "proposals": released.pk,
-            "orders": f"{released.pk}-1", "runs": book["run"].pk, "models": book["model"].pk,
+            "orders": f"P{released.pk}-1", "runs": book["run"].pk, "models": book["model"].pk,
             "templates": book["template"].pk, "securities": book["securities"]["VTI"].pk,
             "prices": Price.objects.first().pk, "benchmarks": benchmark.pk, "audit-events": AuditEvent.objects.first().pk,
             "api-keys": ApiKey.objects.first().pk,

@@ -1,14 +1,12 @@
 """Runs and their progress, proposals and their approval, released orders, alerts."""
 
-from django.db import connection
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
-from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import Order, RebalanceRun, RunOutcome
 from rebalancing.permissions import Capability
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposal_approve, proposal_reject, proposal_release
@@ -109,69 +107,18 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return self._decided(proposal)
 
 
-class _OrderRows:
-    """The trades of released proposals as rows, counted and sliced in PostgreSQL (a Paginator's
-    ``object_list``): a proposal's result is read whole otherwise, and there can be many."""
-
-    _FROM = f"""
-        FROM {Proposal._meta.db_table} p
-        JOIN {Account._meta.db_table} a ON a.id = p.account_id
-        CROSS JOIN LATERAL json_array_elements(p.result -> 'trades') WITH ORDINALITY AS t(trade, n)
-        WHERE p.id IN ({{ids}})"""
-
-    def __init__(self, proposals):
-        self._ids_sql, self._params = proposals.order_by().values("pk").query.sql_with_params()
-
-    def count(self) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*)" + self._FROM.format(ids=self._ids_sql), self._params)
-            return cursor.fetchone()[0]
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, window: slice) -> list[dict]:
-        start, stop = window.start or 0, window.stop
-        sql = ("SELECT p.id, t.n, p.account_id, a.custodian_number, t.trade, p.status_changed_at"
-               + self._FROM.format(ids=self._ids_sql) + " ORDER BY p.id, t.n LIMIT %s OFFSET %s")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*self._params, stop - start, start])
-            return [order_row(*row) for row in cursor.fetchall()]
-
-
-def order_row(proposal_id, n, account_id, account_number, trade, released_at) -> dict:
-    return {
-        "id": f"{proposal_id}-{n}", "proposal": proposal_id, "account": account_id, "account_number": account_number,
-        "symbol": trade["symbol"], "side": trade["side"], "quantity": trade["quantity"], "price": trade["price"],
-        "value": trade["value"], "reasons": trade["reasons"], "lots": trade["lots"] if trade["side"] == "sell" else [],
-        "released_at": released_at,
-    }
-
-
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
-    """Released proposals' trades, one order per trade, id ``"<proposal>-<n>"``. Read only: sending
-    orders to custodians and recording fills come with the trading loop."""
+    """Orders of released proposals, one per trade (made by the release), with their fills. Read only
+    here: order files and executions are the trading loop's (rebalancing.ledger)."""
 
     serializer_class = serializers.OrderSerializer
     filterset_class = filters.OrderFilter
-    lookup_value_regex = r"[0-9]{1,18}-[0-9]{1,6}"
+    lookup_field = "order_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"P[0-9]{1,18}-[0-9]{1,6}"
 
     def visible_queryset(self, user):
-        return proposals_visible_to(user).filter(status=Proposal.Status.RELEASED)
-
-    def list(self, request):
-        page = self.paginate_queryset(_OrderRows(self.filter_queryset(self.get_queryset())))
-        return self.get_paginated_response(serializers.OrderSerializer(page, many=True).data)
-
-    def retrieve(self, request, pk=None):
-        proposal_id, _, n = pk.partition("-")
-        proposal = self.get_queryset().select_related("account").filter(pk=int(proposal_id)).first()
-        trades = proposal.result.get("trades", []) if proposal else []
-        if not 1 <= int(n) <= len(trades):
-            raise Http404
-        row = order_row(proposal.pk, int(n), proposal.account_id, proposal.account.custodian_number,
-                        trades[int(n) - 1], proposal.status_changed_at)
-        return Response(serializers.OrderSerializer(row).data)
+        return Order.objects.filter(account__in=accounts_visible_to(user)).select_related("account", "security")
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
