@@ -60,14 +60,14 @@ def money0(value):
 
 
 @register.filter
-def signed_money(value):
+def signed_money(value, decimals=2):
     """Gains with a plus sign and losses with a minus sign, coloured by the page's CSS."""
     number = _number(value)
     if number is None:
         return "—"
     css = "gain" if number > 0 else "loss" if number < 0 else ""
     sign = "+" if number > 0 else ""
-    return format_html('<span class="{}">{}{}</span>', css, sign, money(number))
+    return format_html('<span class="{}">{}{}</span>', css, sign, money(number, decimals))
 
 
 @register.filter

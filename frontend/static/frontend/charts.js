@@ -3,6 +3,12 @@
    Each chart also has a data table next to it for screen readers and keyboard users. */
 (function () {
   var palette = ["#1f5fbf", "#9aa5b4", "#c0392b", "#1e7b3a", "#8a5a00"];
+  function valueAxis(axis, unit) {
+    // Only the value axis gets a formatter: the category axis keeps Chart.js's own (the labels).
+    var scales = {};
+    scales[axis] = { ticks: { callback: function (v) { return v + unit; } } };
+    return scales;
+  }
   function draw(canvas) {
     if (!window.Chart || canvas.dataset.drawn) return;
     var source = document.getElementById(canvas.dataset.chart);
@@ -28,10 +34,7 @@
             var v = spec.horizontal ? c.parsed.x : c.parsed.y;
             return c.dataset.label + ": " + v.toFixed(2) + unit; } } }
         },
-        scales: {
-          x: { ticks: { callback: spec.horizontal ? function (v) { return v + unit; } : undefined } },
-          y: { ticks: { callback: spec.horizontal ? undefined : function (v) { return v + unit; } } }
-        }
+        scales: valueAxis(spec.horizontal ? "x" : "y", unit)
       }
     });
   }
