@@ -1,3 +1,4 @@
+import subprocess
 from datetime import date
 
 import pytest
@@ -30,3 +31,18 @@ def book(in_firm_a):
         ("VTI", 50, 6000, date(2026, 6, 1)),  # A-1-L2: 120.00 a share, short-term
     ])
     return {"securities": securities, "model": model, "template": template, "account": account}
+
+
+@pytest.fixture(scope="module")
+def ledger_worker(django_db_setup, tmp_path_factory):
+    """A real Celery worker process of our own for the end-to-end walk (the integration suite's
+    session worker clears the broker folder when it starts, so it is not shared across folders)."""
+    from ..integration.conftest import start_worker
+
+    process = start_worker(tmp_path_factory.mktemp("ledger-worker") / "worker.log", name="ledger-worker")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
