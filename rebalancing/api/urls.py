@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 
 from tenants.errors import NotFound
 
+from .ledger import urlpatterns as ledger_urlpatterns
 from .views.audit import AuditEventViewSet
 from .views.book import (
     AccountViewSet,
@@ -52,6 +53,7 @@ urlpatterns = [
     *router.urls,
     path("imports/", ImportView.as_view(), name="import"),
     path("whatif/", WhatIfView.as_view(), name="whatif"),
+    *ledger_urlpatterns,  # executions, order files, reconciliations, tax reports (rebalancing/api/ledger.py)
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
