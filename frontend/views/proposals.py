@@ -92,15 +92,16 @@ def _bulk_check(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, str]:
     decision = policy_decide(policy, proposal, discretionary=True)
     if decision.requires_compliance:
         return False, "needs compliance review: " + "; ".join(decision.reasons)
-    if not decision.auto_approve:
-        reasons = []
-        if proposal.estimated_tax > policy.auto_max_estimated_tax:
-            reasons.append(f"estimated tax above ${policy.auto_max_estimated_tax:,.0f}")
-        if proposal.turnover > policy.auto_max_turnover:
-            reasons.append(f"turnover above {policy.auto_max_turnover:.0%}")
-        if proposal.trade_count > policy.auto_max_trades:
-            reasons.append(f"more than {policy.auto_max_trades} trades")
-        return False, "outside the policy's limits: " + ("; ".join(reasons) or "open it to decide")
+    # The automatic limits, whether or not the firm has automatic approval switched on.
+    reasons = []
+    if proposal.estimated_tax > policy.auto_max_estimated_tax:
+        reasons.append(f"estimated tax above ${policy.auto_max_estimated_tax:,.0f}")
+    if proposal.turnover > policy.auto_max_turnover:
+        reasons.append(f"turnover above {policy.auto_max_turnover:.0%}")
+    if proposal.trade_count > policy.auto_max_trades:
+        reasons.append(f"more than {policy.auto_max_trades} trades")
+    if reasons:
+        return False, "outside the policy's limits: " + "; ".join(reasons)
     return True, ""
 
 

@@ -1,0 +1,219 @@
+"""What the pages do: filters, pagination, empty states, edits through the services, decisions,
+bulk approval, runs and their live progress, the audit log."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import ModelPortfolio, Proposal, ProposalApproval, RebalanceRun
+from tenants.audit.models import AuditEvent
+from tenants.roles import FirmRole
+from tests.rebalancing.book import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_the_dashboard_counts_what_needs_attention(book, as_user):
+    page = text(as_user("advisor").get("/"))
+    assert "Drift beyond band" in page and "Waiting for your approval" in page
+    assert 'href="/accounts/?attention=drift"' in page
+    for account in book["mine"]:
+        assert account.custodian_number in page
+    for account in book["theirs"]:
+        assert account.custodian_number not in page
+
+
+def test_a_user_without_a_role_is_told_so(firm_a, firm_user, client_for):
+    nobody = firm_user(firm_a, "nobody@pages.example", FirmRole.ADVISOR)
+    with tenant_context(firm_a):
+        nobody.groups.clear()
+    page = text(client_for(firm_a, nobody).get("/"))
+    assert "You have no role in Firm A Wealth yet" in page
+
+
+def test_an_empty_book_explains_itself(firm_a, people, as_user):
+    page = text(as_user("admin").get("/accounts/"))
+    assert "There are no accounts in your book yet" in page
+    assert "No run yet" in text(as_user("admin").get("/runs/"))
+    assert "Nothing is waiting for you" in text(as_user("advisor").get("/approvals/"))
+
+
+def test_the_account_list_filters_and_searches(book, as_user, people):
+    client = as_user("admin")
+    first, last = book["accounts"][0], book["accounts"][-1]
+    assert last.custodian_number not in text(client.get("/accounts/", {"q": first.custodian_number}))
+    by_advisor = text(client.get("/accounts/", {"advisor": people["colleague"].pk}))
+    assert all(a.custodian_number in by_advisor for a in book["theirs"])
+    assert all(a.custodian_number not in by_advisor for a in book["mine"])
+    assert "No account matches these filters" in text(client.get("/accounts/", {"min_loss": "1000000"}))
+    assert first.custodian_number in text(client.get("/accounts/", {"min_loss": "100", "attention": "drift"}))
+    assert "No account matches" in text(client.get("/accounts/", {"min_cash": "50"}))
+    assert first.custodian_number in text(client.get("/accounts/", {"min_drift": "1", "sort": "drift"}))
+
+
+def test_long_lists_are_paginated(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        for i in range(30):
+            make_account(f"P-{i:03d}", model=book["model"])
+    client = as_user("admin")
+    first = text(client.get("/accounts/"))
+    assert "Page 1 of 2" in first and 'rel="next"' in first
+    second = text(client.get("/accounts/", {"page": 2}))
+    assert "Page 2 of 2" in second and "P-029" in second
+
+
+def test_the_account_page_shows_holdings_lots_and_where_each_parameter_comes_from(book, as_user):
+    page = text(as_user("advisor").get(f"/accounts/{book['mine'][0].pk}/"))
+    assert "Holdings against targets, by sleeve" in page and "Us equity" in page
+    assert "Tax lots" in page and "Long-term" in page and "Short-term" in page
+    assert "template standard" in page and "engine default" in page
+    assert 'data-chart="chart-holdings"' in page
+
+
+def test_an_advisor_saves_an_override_within_the_templates_limits(book, as_user, firm_a):
+    account = book["mine"][0]
+    client = as_user("advisor")
+    form = {"p__cash__target": "3", "p__harvest__enabled": "yes", "p__harvest__min_loss_value": "500",
+            "p__harvest__min_loss_pct": "5", "p__harvest__substitutes": "", "p__trading__lot_selection": "tax_optimal"}
+    response = client.post(f"/accounts/{account.pk}/", form)
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        account.refresh_from_db()
+        assert account.overrides == {"cash": {"target": 0.03}, "harvest": {"enabled": True}}
+        assert AuditEvent.objects.filter(action="account.parameters", object_id=str(account.pk)).exists()
+
+    refused = client.post(f"/accounts/{account.pk}/", {**form, "p__cash__target": "9"})
+    assert refused.status_code == 400
+    assert "above the template&#x27;s maximum" in refused.content.decode()
+    unreadable = client.post(f"/accounts/{account.pk}/", {**form, "p__cash__target": "lots"})
+    assert unreadable.status_code == 400 and "is not a number" in unreadable.content.decode()
+
+
+def test_the_what_if_preview_compares_without_saving(book, as_user, firm_a):
+    account = book["mine"][0]
+    response = as_user("advisor").post(f"/accounts/{account.pk}/preview/", {"p__cash__target": "5"},
+                                       HTTP_HX_REQUEST="true")
+    page = text(response)
+    assert "With your changes" in page and "Estimated tax" in page
+    with tenant_context(firm_a):
+        account.refresh_from_db()
+        assert account.overrides == {}
+    refused = text(as_user("advisor").post(f"/accounts/{account.pk}/preview/", {"p__cash__target": "20"}))
+    assert "would be refused" in refused
+
+
+def test_an_advisor_reads_and_approves_a_proposal(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.get(account=book["mine"][0])
+    client = as_user("advisor")
+    page = text(client.get(f"/proposals/{proposal.pk}/"))
+    assert "Trades and why" in page and "Lots sold" in page and "Estimated tax" in page and "Approve" in page
+    response = client.post(f"/proposals/{proposal.pk}/decide/", {"action": "approve", "comment": "fine"}, follow=True)
+    assert f"Proposal #{proposal.pk} approved" in text(response)
+    with tenant_context(firm_a):
+        assert Proposal.objects.get(pk=proposal.pk).status == Proposal.Status.APPROVED
+
+
+def test_a_rejection_needs_a_reason(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.get(account=book["mine"][0])
+    response = as_user("advisor").post(f"/proposals/{proposal.pk}/decide/", {"action": "reject"}, follow=True)
+    assert "Say why the proposal is rejected" in text(response)
+    with tenant_context(firm_a):
+        assert Proposal.objects.get(pk=proposal.pk).status == Proposal.Status.PENDING
+
+
+def test_bulk_approval_approves_within_policy_and_says_why_not_for_the_rest(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        small, large = (Proposal.objects.get(account=a) for a in book["mine"][:2])
+        Proposal.objects.filter(pk=large.pk).update(estimated_tax=Decimal("5000"))
+        from tests.rebalancing.workflow import policy
+
+        policy(auto_max_estimated_tax=Decimal("2000"), auto_max_turnover=0.5)
+    client = as_user("advisor")
+    queue = text(client.get("/approvals/"))
+    assert f'value="{small.pk}"' in queue and f'value="{large.pk}"' not in queue  # only within policy is selectable
+    response = client.post("/approvals/bulk/", {"proposal": [small.pk, large.pk]}, follow=True)
+    page = text(response)
+    assert "1 of 2 approved" in page and "outside the policy" in page
+    with tenant_context(firm_a):
+        assert Proposal.objects.get(pk=small.pk).status == Proposal.Status.APPROVED
+        assert Proposal.objects.get(pk=large.pk).status == Proposal.Status.PENDING
+        assert ProposalApproval.objects.filter(proposal=small, capacity="advisor").exists()
+
+
+def test_a_template_change_is_previewed_on_its_accounts_then_saved(book, as_user, firm_a):
+    client = as_user("admin")
+    template = book["template"]
+    form = {"p__screen__enabled": "yes", "p__screen__excluded_tags": ["fossil_fuels"],
+            "p__screen__excluded_tags__present": "1", "p__screen__rescale": "pro_rata",
+            "overridable": '{"cash.target": {"max": 0.05}}'}
+    preview = text(client.post(f"/templates/{template.pk}/preview/", form))
+    assert "4 of 4 sampled accounts would trade differently" in preview
+    for account in book["accounts"]:
+        assert account.custodian_number in preview
+    response = client.post(f"/templates/{template.pk}/", {**form, "name": "Standard, no fossil fuels"})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.parameters == {"screen": {"enabled": True, "excluded_tags": ["fossil_fuels"]}}
+        assert template.overridable == {"cash.target": {"max": 0.05}}
+        assert AuditEvent.objects.filter(action="template.change", object_id=str(template.pk)).exists()
+
+
+def test_removing_an_asset_class_from_a_model_is_previewed_then_saved_as_a_new_version(book, as_user, firm_a):
+    client = as_user("admin")
+    model = book["model"]
+    form = {"rows": "3",
+            "s0-asset_class": "us_equity", "s0-weight": "66.6", "s0-kind": "holdings", "s0-holdings": "VTI 80, XLE 20",
+            "s1-asset_class": "bonds", "s1-weight": "33.3", "s1-kind": "holdings", "s1-holdings": "BND 100",
+            "s2-asset_class": "real_estate", "s2-weight": "10", "s2-kind": "holdings", "s2-holdings": "VNQ 100",
+            "s2-remove": "1", "note": "no real estate"}
+    preview = text(client.post(f"/models/{model.pk}/preview/", form))
+    assert "sampled accounts would trade differently" in preview
+    refused = client.post(f"/models/{model.pk}/", form)
+    assert refused.status_code == 400 and "sum to 0.999, not 1" in refused.content.decode()
+    form.update({"s0-weight": "66.66", "s1-weight": "33.34"})
+    assert client.post(f"/models/{model.pk}/", form).status_code == 302
+    with tenant_context(firm_a):
+        version = ModelPortfolio.objects.get(pk=model.pk).current_version
+        assert version.number == 2 and sorted(version.sleeves.values_list("asset_class", flat=True)) == ["bonds", "us_equity"]
+
+
+def test_a_new_model_is_created_with_its_first_version(book, as_user, firm_a):
+    form = {"rows": "1", "code": "all-bonds", "name": "All bonds", "s0-asset_class": "bonds", "s0-weight": "100",
+            "s0-kind": "holdings", "s0-holdings": "BND 50, AGG 50"}
+    assert as_user("admin").post("/models/new/", form).status_code == 302
+    with tenant_context(firm_a):
+        assert ModelPortfolio.objects.get(code="all-bonds").current_version.number == 1
+    bad = as_user("admin").post("/models/new/", {**form, "code": "all-bonds-2", "s0-holdings": "NOPE 100"})
+    assert bad.status_code == 400 and "unknown symbol" in bad.content.decode()
+    with tenant_context(firm_a):
+        assert not ModelPortfolio.objects.filter(code="all-bonds-2").exists()
+
+
+def test_a_run_is_started_and_its_progress_fragment_polls_until_it_finishes(book, as_user, firm_a):
+    client = as_user("pm")
+    response = client.post("/runs/", {"scope": "model", "model": book["model"].code})
+    assert response.status_code == 302
+    run_id = int(response["Location"].rstrip("/").rsplit("/", 1)[1])
+    with tenant_context(firm_a):
+        run = RebalanceRun.objects.get(pk=run_id)
+        assert run.total == 4 and run.scope == {"model_code": book["model"].code}
+    fragment = text(client.get(f"/runs/{run_id}/", HTTP_HX_REQUEST="true"))
+    assert 'hx-trigger="every 2s"' in fragment and "Waiting for a worker" in fragment
+    finished = text(client.get(f"/runs/{book['run'].pk}/", HTTP_HX_REQUEST="true"))
+    assert "hx-trigger" not in finished and "Proposals made" in finished
+
+
+def test_the_audit_log_filters_by_action(book, as_user):
+    client = as_user("admin")
+    page = text(client.get("/audit/", {"action": "household"}))
+    assert "household.advisor" in page and "proposal.submit" not in page
+    assert "No record matches" in text(client.get("/audit/", {"actor": "nobody-at-all"}))
