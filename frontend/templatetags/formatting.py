@@ -9,6 +9,7 @@ from django.utils.html import format_html
 register = template.Library()
 
 MINUS = "\u2212"  # a real minus sign: the same width as the digits, read out as "minus"
+ACRONYMS = {"us": "US", "esg": "ESG", "etf": "ETF", "ira": "IRA", "reit": "REIT"}
 
 REASON_LABELS = {
     "instruction": "Instruction",
@@ -116,8 +117,9 @@ def reason_help(code):
 
 @register.filter
 def humanize_code(code):
-    """"tax_optimal" -> "Tax optimal"."""
-    return str(code).replace("_", " ").replace(".", " · ").capitalize()
+    """"tax_optimal" -> "Tax optimal"; "us_equity" -> "US equity"."""
+    words = str(code).replace("_", " ").replace(".", " · ").capitalize().split(" ")
+    return " ".join(ACRONYMS.get(w.lower(), w) for w in words)
 
 
 @register.filter

@@ -186,13 +186,18 @@ def model_list(request):
         "models": models, "can_manage": user_can(request.user, Capability.MANAGE_MODELS)})
 
 
+def _percent(weight: Decimal) -> str:
+    """Decimal("0.60000000") -> "60"."""
+    return format((weight * 100).normalize(), "f")
+
+
 def _sleeve_rows(version) -> list[dict[str, str]]:
     rows = []
     if version is not None:
         for s in version.sleeves.select_related("benchmark", "submodel").prefetch_related("holdings__security"):
             rows.append({
-                "asset_class": s.asset_class, "weight": f"{s.weight * 100:g}", "kind": s.kind,
-                "holdings": ", ".join(f"{h.security.symbol} {h.weight * 100:g}" for h in
+                "asset_class": s.asset_class, "weight": _percent(s.weight), "kind": s.kind,
+                "holdings": ", ".join(f"{h.security.symbol} {_percent(h.weight)}" for h in
                                       sorted(s.holdings.all(), key=lambda h: -h.weight)),
                 "benchmark": s.benchmark.code if s.benchmark else "", "submodel": s.submodel.code if s.submodel else "",
             })

@@ -70,7 +70,7 @@ def test_long_lists_are_paginated(book, as_user, firm_a):
 
 def test_the_account_page_shows_holdings_lots_and_where_each_parameter_comes_from(book, as_user):
     page = text(as_user("advisor").get(f"/accounts/{book['mine'][0].pk}/"))
-    assert "Holdings against targets, by sleeve" in page and "Us equity" in page
+    assert "Holdings against targets, by sleeve" in page and "US equity" in page
     assert "Tax lots" in page and "Long-term" in page and "Short-term" in page
     assert "template standard" in page and "engine default" in page
     assert 'data-chart="chart-holdings"' in page
