@@ -28,9 +28,29 @@ from tests.conftest import PASSWORD
 from tests.frontend.book import make_firm_book
 from tests.integration.conftest import _test_database_url, start_worker
 
-# Playwright's sync API runs an event loop in the test thread; the fixtures' ORM calls are
-# synchronous all the same (Django would otherwise refuse them as "async unsafe").
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+
+
+@contextmanager
+def orm_beside_playwright():
+    """Playwright's sync API runs an event loop in the test thread; the tests' ORM calls are
+    synchronous all the same (Django would otherwise refuse them as "async unsafe"). Set only
+    while browser tests run, never for the server, the worker or other tests' subprocesses."""
+    before = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = before
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright():
+    with orm_beside_playwright():
+        yield
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -83,7 +103,7 @@ def _drop_firm(slug: str) -> None:
 @pytest.fixture(scope="session")
 def e2e_firm(django_db_setup, django_db_blocker):
     """The browser tests' firm with a user of every role and a book whose proposals wait for approval."""
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), orm_beside_playwright():
         _drop_firm(FIRM["slug"])  # left over by an interrupted session
         firm_create(**FIRM, admin_password=PASSWORD)
         firm = Firm.objects.get(slug=FIRM["slug"])
@@ -96,7 +116,7 @@ def e2e_firm(django_db_setup, django_db_blocker):
             book = make_firm_book(people, accounts_per_advisor=3)
         connection.set_schema_to_public()
     yield {"firm": firm, "people": people, "book": book}
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), orm_beside_playwright():
         connection.set_schema_to_public()
         _drop_firm(FIRM["slug"])  # the provider's operator stays: deleting a user cascades into firm tables
 
@@ -122,6 +142,7 @@ def e2e_server(e2e_firm, e2e_broker_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("e2e-server") / "server.log"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=_test_database_url(),
                CELERY_FILESYSTEM_BROKER_DIR=str(e2e_broker_dir), PYTHONUNBUFFERED="1")
+    env.pop(ASYNC_UNSAFE, None)
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
@@ -150,6 +171,7 @@ def e2e_worker(e2e_server, e2e_broker_dir, tmp_path_factory):
     """A real Celery worker on the test database and the servers' broker folder."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CELERY_FILESYSTEM_BROKER_DIR", str(e2e_broker_dir))
+        mp.delenv(ASYNC_UNSAFE, raising=False)
         process = start_worker(tmp_path_factory.mktemp("e2e-worker") / "worker.log", name="e2e-worker", concurrency=1)
     yield process
     process.terminate()
