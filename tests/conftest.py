@@ -5,14 +5,23 @@ session through the real onboarding service and committed, so every test (and a 
 process) sees the same two schemas.
 """
 
+import os
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
+from hypothesis import settings as hypothesis_settings
 
 from tenants.models import Firm
 from tenants.roles import FirmRole
 from tenants.services import firm_create, provider_ensure, user_ensure
+
+# CI replays the same generated examples every run (a failure there is reproducible, never flaky);
+# local runs keep exploring new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 FIRM_A = {"name": "Firm A Wealth", "slug": "firm-a", "admin_email": "admin@firm-a.example"}
 FIRM_B = {"name": "Firm B Advisors", "slug": "firm-b", "admin_email": "admin@firm-b.example"}
@@ -36,6 +45,13 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
             firm_create(**spec, admin_password=PASSWORD)
     yield
     with django_db_blocker.unblock():
+        # Worker, server and thread connections may outlive their tests; end them before the drop.
+        test_name = connection.settings_dict["NAME"]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [test_name],
+            )
         teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
