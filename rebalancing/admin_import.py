@@ -34,7 +34,8 @@ def import_view(request):
         if not request.user.has_perm(_PERMISSION[kind]):
             raise PermissionDenied(f"You may not import {kind}.")
         try:
-            summary = book_import(kind=kind, source=form.cleaned_data["file"], as_of=form.cleaned_data["as_of"])
+            summary = book_import(kind=kind, source=form.cleaned_data["file"], as_of=form.cleaned_data["as_of"],
+                                  by=request.user)
         except ImportRejected as exc:
             report = exc
         except DomainError as exc:

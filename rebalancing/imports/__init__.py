@@ -8,6 +8,9 @@ one transaction; importing the same file again changes nothing.
 from collections.abc import Callable
 from datetime import date
 
+from django.db import transaction
+
+from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 
 from .accounts import accounts_import
@@ -35,11 +38,12 @@ KINDS: dict[str, Callable[..., ImportSummary]] = {
 }
 
 
-def book_import(*, kind: str, source: Source, as_of: date | None = None) -> ImportSummary:
+def book_import(*, kind: str, source: Source, as_of: date | None = None, by=None) -> ImportSummary:
     """Import one CSV file of ``kind`` into the current firm's schema.
 
     ``source`` is a path, the file's bytes, or a file object (e.g. an upload). ``as_of`` is the day
-    dates are checked against (default today). Raises ``ImportRejected`` with the report, nothing written.
+    dates are checked against (default today). ``by``: the user (or process name) recorded in the
+    audit trail. Raises ``ImportRejected`` with the report, nothing written.
     """
     try:
         service = KINDS[kind]
@@ -47,4 +51,9 @@ def book_import(*, kind: str, source: Source, as_of: date | None = None) -> Impo
         raise ValidationFailed(
             f"Unknown kind of file {kind!r}; the kinds are {', '.join(KINDS)}.", detail={"field": "kind"}
         ) from None
-    return service(source=source, as_of=as_of)
+    with transaction.atomic():
+        summary = service(source=source, as_of=as_of)
+        # A refused file raised above: only what landed is audited, in the same transaction.
+        audit_record(actor=by or "import", action=f"import.{kind}", object_type="import",
+                     after=summary.as_audit(), comment=getattr(source, "name", "") or "")
+    return summary

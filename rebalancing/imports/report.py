@@ -42,6 +42,10 @@ class ImportSummary:
     deleted: int = 0  # replaced away (lots of an account, weights of a benchmark date)
     notes: tuple[str, ...] = ()  # side effects on other tables, e.g. "1 household created"
 
+    def as_audit(self) -> dict:
+        return {"kind": self.kind, "rows": self.rows, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "deleted": self.deleted, "notes": list(self.notes)}
+
     def __str__(self) -> str:
         text = (
             f"{self.kind}: {self.rows} rows, {self.created} created, {self.updated} updated, "

@@ -18,8 +18,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from rebalancing import engine
+from rebalancing.access import require
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.models import Alert, Proposal, RebalanceRun, RunOutcome
+from rebalancing.permissions import Capability
 from rebalancing.selectors import (
     AccountInputs,
     RunScope,
@@ -28,6 +30,7 @@ from rebalancing.selectors import (
     rebalance_inputs_load,
 )
 from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
+from tenants.audit.services import audit_record
 from tenants.errors import Conflict
 
 __all__ = [
@@ -75,8 +78,12 @@ def run_start(
         total=len(account_ids),
         status=RebalanceRun.Status.QUEUED if account_ids else RebalanceRun.Status.COMPLETED,
     )
+    if getattr(user, "pk", None):
+        require(user, Capability.RUN_REBALANCE)
     run.full_clean()
     run.save()
+    audit_record(actor=user if getattr(user, "pk", None) else (label or "system"), action="run.start", obj=run,
+                 after={"scope": run.scope, "kind": run.kind, "as_of": str(run.as_of), "accounts": run.total})
     if not account_ids:
         run.finished_at = timezone.now()
         run.save(update_fields=["finished_at"])
@@ -109,13 +116,18 @@ def run_chunks(run: RebalanceRun) -> list[list[int]]:
 
 def run_cancel(*, run: RebalanceRun, user=None) -> RebalanceRun:
     """Stop a run: chunks not yet started are skipped; what is written stays."""
+    if getattr(user, "pk", None):
+        require(user, Capability.RUN_REBALANCE)
     with transaction.atomic():
         run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
         if run.status in (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED):
             raise Conflict(f"run {run.pk} is already {run.status}; it cannot be cancelled")
+        before = run.status
         run.status = RebalanceRun.Status.CANCELLED
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at"])
+        audit_record(actor=user, action="run.cancel", obj=run, before={"status": before},
+                     after={"status": run.status, "done": run.done, "failed": run.failed})
     return run
 
 

@@ -471,9 +471,9 @@ def _securities_file(rows: int) -> bytes:
 
 @pytest.mark.parametrize(("kind", "make"), [("lots", _lots_file), ("securities", _securities_file)])
 def test_the_query_count_does_not_grow_with_the_file(book, django_assert_max_num_queries, kind, make):
-    with django_assert_max_num_queries(16) as small:
+    with django_assert_max_num_queries(24) as small:
         book_import(kind=kind, source=make(5), as_of=AS_OF)
-    with django_assert_max_num_queries(16) as large:
+    with django_assert_max_num_queries(24) as large:
         book_import(kind=kind, source=make(50), as_of=AS_OF)
 
     assert len(large.captured_queries) == len(small.captured_queries)

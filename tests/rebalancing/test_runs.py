@@ -145,3 +145,39 @@ def test_nightly_scan_proposes_only_where_there_is_something_to_do(firm_a, djang
         assert list(Proposal.objects.filter(run=run).values_list("account_id", flat=True)) == [book["accounts"][0].pk]
         assert RunOutcome.objects.get(run=run, account=on_model).outcome == RunOutcome.Outcome.NO_TRADES
         assert Alert.objects.filter(run=run, account=book["accounts"][0], kind=Alert.Kind.DRIFT).exists()
+
+
+def test_starting_and_cancelling_are_audited_and_need_the_capability(firm_a, firm_user):
+    from tenants.audit.models import AuditEvent
+    from tenants.errors import PermissionDenied
+    from tenants.roles import FirmRole
+
+    pm = firm_user(firm_a, "pm-audit@firm-a.example", FirmRole.PORTFOLIO_MANAGER)
+    compliance = firm_user(firm_a, "co-audit@firm-a.example", FirmRole.COMPLIANCE)
+    with tenant_context(firm_a):
+        make_book(2)
+        with pytest.raises(PermissionDenied):
+            run_start(scope=RunScope(firm=True), as_of=AS_OF, user=compliance)
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF, user=pm)
+        with pytest.raises(PermissionDenied):
+            run_cancel(run=run, user=compliance)
+        run_cancel(run=run, user=pm)
+
+        started = AuditEvent.objects.get(action="run.start", object_id=str(run.pk))
+        cancelled = AuditEvent.objects.get(action="run.cancel", object_id=str(run.pk))
+    assert started.actor == "pm-audit@firm-a.example" and started.after["accounts"] == 2
+    assert cancelled.before == {"status": "queued"} and cancelled.after["status"] == "cancelled"
+
+
+def test_an_import_that_lands_is_audited_and_a_refused_one_is_not(firm_a, firm_user):
+    from rebalancing.imports import ImportRejected, book_import
+    from tenants.audit.models import AuditEvent
+
+    pm = firm_user(firm_a, "pm-import@firm-a.example")
+    with tenant_context(firm_a):
+        book_import(kind="securities", source=b"symbol,name,asset_class\nAAA,Triple A,us_equity\n", by=pm)
+        with pytest.raises(ImportRejected):
+            book_import(kind="securities", source=b"symbol,name,asset_class\n,No symbol,us_equity\n", by=pm)
+        events = list(AuditEvent.objects.filter(action="import.securities"))
+    assert len(events) == 1
+    assert events[0].actor == "pm-import@firm-a.example" and events[0].after["created"] == 1

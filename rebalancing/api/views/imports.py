@@ -71,14 +71,14 @@ class ImportView(FirmAPIView):
             serializer = serializers.ImportFileSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
-            summary = book_import(kind=data["kind"], source=data["file"], as_of=data["as_of"])
+            summary = book_import(kind=data["kind"], source=data["file"], as_of=data["as_of"], by=request.user)
         else:
             serializer = serializers.ImportJsonSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
             try:
                 summary = book_import(kind=data["kind"], source=rows_to_csv(data["kind"], data["rows"]),
-                                      as_of=data["as_of"])
+                                      as_of=data["as_of"], by=request.user)
             except ImportRejected as exc:
                 # Rows of the JSON list are counted from 0; the CSV's line 2 is rows[0].
                 for problem in exc.detail.get("problems", []):

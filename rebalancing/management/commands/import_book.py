@@ -34,7 +34,7 @@ class Command(BaseCommand):
         as_of = _day(options["as_of"]) if options.get("as_of") else None
         try:
             with tenant_context(firm):
-                summary = book_import(kind=options["kind"], source=options["path"], as_of=as_of)
+                summary = book_import(kind=options["kind"], source=options["path"], as_of=as_of, by="manage.py import_book")
         except OSError as exc:
             raise CommandError(f"Cannot read {options['path']}: {exc.strerror}.") from None
         except ImportRejected as exc:
