@@ -3,7 +3,8 @@ by Debian's Chromium through Playwright (pytest-playwright).
 
 The pages are served by ``manage.py runserver --insecure`` (static files from the apps' folders)
 for a firm of their own, ``e2e``, created and committed through the real onboarding service and
-dropped again at the end, so the other tests' firms and their counts stay as they expect. The
+dropped again when the last browser test is done (package scope), so the tests after them see only
+the firms they expect. The
 worker and the server share a broker folder of their own: no stale message of another run can
 reach them.
 """
@@ -84,6 +85,34 @@ def browser_type_launch_args():
     }
 
 
+# pytest-playwright's browser fixtures, at package scope instead of session scope: Playwright's
+# event loop must stop with the last browser test, or the tests after them could not use the ORM.
+@pytest.fixture(scope="package")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    driver = sync_playwright().start()
+    yield driver
+    driver.stop()
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="package")
+def launch_browser(browser_type_launch_args, browser_type):
+    return lambda **options: browser_type.launch(**{**browser_type_launch_args, **options})
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser):
+    chromium = launch_browser()
+    yield chromium
+    chromium.close()
+
+
 @pytest.fixture(scope="session")
 def browser_context_args():
     return {"viewport": {"width": 1366, "height": 900}, "locale": "en-US"}
@@ -100,7 +129,7 @@ def _drop_firm(slug: str) -> None:
         cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_firm(django_db_setup, django_db_blocker):
     """The browser tests' firm with a user of every role and a book whose proposals wait for approval."""
     with django_db_blocker.unblock(), orm_beside_playwright():
@@ -127,14 +156,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_broker_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("e2e-broker")
     (path / "control").mkdir()
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_server(e2e_firm, e2e_broker_dir, tmp_path_factory):
     """``http://localhost:<port>``: a runserver process on the test database (firms at
     ``http://<slug>.localhost:<port>``; Chromium resolves *.localhost to 127.0.0.1)."""
@@ -166,7 +195,7 @@ def e2e_server(e2e_firm, e2e_broker_dir, tmp_path_factory):
         process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_worker(e2e_server, e2e_broker_dir, tmp_path_factory):
     """A real Celery worker on the test database and the servers' broker folder."""
     with pytest.MonkeyPatch.context() as mp:
