@@ -71,7 +71,7 @@ class ExecutionsFileSerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class SummarySerializer(serializers.Serializer):
+class ExecutionsSummarySerializer(serializers.Serializer):
     kind = serializers.CharField()
     rows = serializers.IntegerField()
     created = serializers.IntegerField()
@@ -115,13 +115,13 @@ class PositionsFileSerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class DecisionSerializer(serializers.Serializer):
+class ReconciliationDecisionSerializer(serializers.Serializer):
     accounts = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False,
                                      help_text="Account numbers; all accounts waiting for a decision when left out")
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class PeriodSerializer(serializers.Serializer):
+class ReportPeriodSerializer(serializers.Serializer):
     start = serializers.DateField(help_text="First day of the period")
     end = serializers.DateField(help_text="Last day of the period")
     household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
@@ -133,7 +133,7 @@ class PeriodSerializer(serializers.Serializer):
         return data
 
 
-class AsOfSerializer(serializers.Serializer):
+class ReportAsOfSerializer(serializers.Serializer):
     as_of = serializers.DateField(help_text="Prices and budgets as of this day")
     household = serializers.CharField(required=False, max_length=64)
     account = serializers.CharField(required=False, max_length=64)
@@ -246,7 +246,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
 
     @extend_schema(
         request={"application/json": ExecutionsJsonSerializer, "multipart/form-data": ExecutionsFileSerializer},
-        responses={201: SummarySerializer},
+        responses={201: ExecutionsSummarySerializer},
         examples=[OpenApiExample("a fill and a cancel", request_only=True, value={"executions": [
             {"external_id": "X-1001", "order_id": "P17-1", "quantity": "60", "price": "251.30",
              "trade_date": "2026-11-20"},
@@ -315,7 +315,7 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
                         status=status.HTTP_201_CREATED)
 
     def _decide(self, request, decide):
-        serializer = DecisionSerializer(data=request.data)
+        serializer = ReconciliationDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         reconciliation = self.get_object()
@@ -327,14 +327,14 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
                       comment=data["comment"])
         return Response({"accounts": done})
 
-    @extend_schema(request=DecisionSerializer,
+    @extend_schema(request=ReconciliationDecisionSerializer,
                    responses=inline_serializer("ReconciliationDecided", {"accounts": serializers.IntegerField()}))
     @action(detail=True, methods=["post"], filterset_class=None)
     def accept(self, request, pk=None):
         """The custodian's lots replace the ledger's for these accounts (refused if the ledger changed since)."""
         return self._decide(request, reconciliation_accept)
 
-    @extend_schema(request=DecisionSerializer,
+    @extend_schema(request=ReconciliationDecisionSerializer,
                    responses=inline_serializer("ReconciliationRejected", {"accounts": serializers.IntegerField()}))
     @action(detail=True, methods=["post"], filterset_class=None)
     def reject(self, request, pk=None):
@@ -354,9 +354,9 @@ def _accounts(request, data):
 class RealisedGainsView(FirmAPIView):
     """Lots sold in a period with the figures of Form 8949, and Schedule D totals per account and household."""
 
-    @extend_schema(parameters=[PeriodSerializer], responses=RealisedReportSerializer)
+    @extend_schema(parameters=[ReportPeriodSerializer], responses=RealisedReportSerializer)
     def get(self, request):
-        serializer = PeriodSerializer(data=request.query_params)
+        serializer = ReportPeriodSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         report = reports.realised_gains(accounts=_accounts(request, data), start=data["start"], end=data["end"])
@@ -380,9 +380,9 @@ def _totals(t: reports.GainTotals) -> dict:
 class HarvestView(FirmAPIView):
     """Losses harvested per account, month and year; the tax they save; the tracking error kept."""
 
-    @extend_schema(parameters=[PeriodSerializer], responses=HarvestRowSerializer(many=True))
+    @extend_schema(parameters=[ReportPeriodSerializer], responses=HarvestRowSerializer(many=True))
     def get(self, request):
-        serializer = PeriodSerializer(data=request.query_params)
+        serializer = ReportPeriodSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.harvest(accounts=_accounts(request, data), start=data["start"], end=data["end"])
@@ -393,9 +393,9 @@ class HarvestView(FirmAPIView):
 class TransitionView(FirmAPIView):
     """Accounts moving from legacy holdings to their model: progress, tax spent, the path ahead."""
 
-    @extend_schema(parameters=[AsOfSerializer], responses=TransitionRowSerializer(many=True))
+    @extend_schema(parameters=[ReportAsOfSerializer], responses=TransitionRowSerializer(many=True))
     def get(self, request):
-        serializer = AsOfSerializer(data=request.query_params)
+        serializer = ReportAsOfSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.transition(accounts=_accounts(request, data), as_of=data["as_of"])
