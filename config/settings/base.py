@@ -173,6 +173,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # After the custodians' overnight files are in (02:00 UTC = 21:00/22:00 New York).
     "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
     "proposals-expire": {"task": "rebalancing.tasks.proposals_expire", "schedule": crontab(hour=1, minute=30)},
+    "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},
 }
 
 # --- API ----------------------------------------------------------------------------------------
