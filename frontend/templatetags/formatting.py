@@ -164,3 +164,19 @@ def param_value(value, path):
     from frontend.parameter_forms import display_value
 
     return display_value(path, value)
+
+
+@register.filter
+def changes(value):
+    """An audit record's before/after as "key: value" pairs (JSON for nested values)."""
+    import json
+
+    if value in (None, "", {}):
+        return "—"
+    if not isinstance(value, dict):
+        return json.dumps(value)
+    parts = []
+    for key, item in value.items():
+        text = item if isinstance(item, str) else json.dumps(item)
+        parts.append(f"{key}: {text}")
+    return "; ".join(parts)

@@ -87,21 +87,12 @@ class QueueRow:
 
 
 def _bulk_check(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, str]:
-    """Bulk approval is for proposals inside the policy's automatic limits and needing no compliance
-    review: anything larger is opened and read before it is approved."""
-    decision = policy_decide(policy, proposal, discretionary=True)
-    if decision.requires_compliance:
-        return False, "needs compliance review: " + "; ".join(decision.reasons)
-    # The automatic limits, whether or not the firm has automatic approval switched on.
-    reasons = []
-    if proposal.estimated_tax > policy.auto_max_estimated_tax:
-        reasons.append(f"estimated tax above ${policy.auto_max_estimated_tax:,.0f}")
-    if proposal.turnover > policy.auto_max_turnover:
-        reasons.append(f"turnover above {policy.auto_max_turnover:.0%}")
-    if proposal.trade_count > policy.auto_max_trades:
-        reasons.append(f"more than {policy.auto_max_trades} trades")
-    if reasons:
-        return False, "outside the policy's limits: " + "; ".join(reasons)
+    """Bulk approval is for proposals the firm's policy lets one approval settle: below every
+    compliance threshold (estimated tax, turnover) and trading no restricted security. Anything
+    above a threshold is opened and read before it is approved."""
+    decision = policy_decide(policy, proposal, discretionary=proposal.account.discretionary)
+    if decision.requires_compliance or proposal.requires_compliance:
+        return False, "above the policy's review thresholds: " + ("; ".join(decision.reasons) or "compliance review")
     return True, ""
 
 

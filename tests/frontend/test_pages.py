@@ -135,13 +135,13 @@ def test_bulk_approval_approves_within_policy_and_says_why_not_for_the_rest(book
         Proposal.objects.filter(pk=large.pk).update(estimated_tax=Decimal("5000"))
         from tests.rebalancing.workflow import policy
 
-        policy(auto_max_estimated_tax=Decimal("2000"), auto_max_turnover=0.5)
+        policy(compliance_min_estimated_tax=Decimal("2000"))
     client = as_user("advisor")
     queue = text(client.get("/approvals/"))
     assert f'value="{small.pk}"' in queue and f'value="{large.pk}"' not in queue  # only within policy is selectable
     response = client.post("/approvals/bulk/", {"proposal": [small.pk, large.pk]}, follow=True)
     page = text(response)
-    assert "1 of 2 approved" in page and "outside the policy" in page
+    assert "1 of 2 approved" in page and "above the policy&#x27;s review thresholds" in page
     with tenant_context(firm_a):
         assert Proposal.objects.get(pk=small.pk).status == Proposal.Status.APPROVED
         assert Proposal.objects.get(pk=large.pk).status == Proposal.Status.PENDING
