@@ -21,7 +21,7 @@ from .instructions import InstructionEffects, swap_fraction
 from .parameters import HarvestParams
 from .positions import Book
 from .request import RebalanceRequest
-from .result import Alert
+from .result import CASH_KEY, Alert
 from .targets import TargetPlan
 from .wash_sales import Equivalence, window_activity
 
@@ -218,6 +218,9 @@ def build_limits(
     if p.drift is not None and not effects.bring_to_model and not effects.liquidate:
         units = drift_units(book.symbols, plan)
         breached = out_of_band(units, w0, book.cash_weight, p.drift)
+        # Cash below its floor is outside its band whatever the band's width: the floor is hard.
+        if book.cash_weight < plan.cash_floor - 1e-12 and CASH_KEY not in breached:
+            breached.append(CASH_KEY)
         if not breached:
             held = book.quantity > 0
             required = (

@@ -30,6 +30,8 @@ from .wash_sales import WINDOW_DAYS
 __all__ = ["rebalance"]
 
 MAX_SOLVES = 3
+# Cash left below the floor after rounding and repairs by more than this is a breach (currency).
+CASH_SHORT_TOLERANCE = 0.005
 
 
 @dataclass(slots=True, eq=False)
@@ -106,6 +108,8 @@ def rebalance(request: RebalanceRequest) -> RebalanceResult:
             fill, diagnostics = _optimise(prepared)
         except Infeasible:
             raise _explain_infeasible(request) from None
+        if fill.cash_short > CASH_SHORT_TOLERANCE:
+            raise _explain_cash_short(request, fill.cash_short)
     _guard_wash_sales(prepared, fill)
     total_ms = (time.perf_counter() - start) * 1e3
     return _report(prepared, fill, replace(diagnostics, total_ms=total_ms))
@@ -195,6 +199,38 @@ def _explain_infeasible(request: RebalanceRequest) -> InfeasibleParameters:
     listed = ", ".join(conflicts)
     return InfeasibleParameters(
         f"the parameters cannot all hold; relax one of: {listed}", conflicts, {"account": request.account.id}
+    )
+
+
+def _explain_cash_short(request: RebalanceRequest, short: float) -> InfeasibleParameters:
+    """The continuous problem met the floor but whole shares, the budget or the turnover cap left
+    the tradable proposal short: name the parameters whose relaxation alone restores it."""
+    candidates = _relaxations(request)
+    p = request.parameters
+    if p.trading.whole_shares:
+        candidates.append(
+            ("trading.whole_shares", replace(p, trading=replace(p.trading, whole_shares=False)))
+        )
+    conflicts = []
+    for name, relaxed in candidates:
+        try:
+            prepared = _prepare(replace(request, parameters=relaxed))
+            if not prepared.limits.inside_band:
+                fill, _ = _optimise(prepared)
+                if fill.cash_short > CASH_SHORT_TOLERANCE:
+                    continue
+        except (Infeasible, EngineError):
+            continue
+        conflicts.append(name)
+    if not conflicts:
+        conflicts = [name for name, _ in candidates] or ["cash.floor"]
+    if "cash.floor" not in conflicts and p.cash.floor > 0:
+        conflicts.insert(0, "cash.floor")
+    listed = ", ".join(conflicts)
+    return InfeasibleParameters(
+        f"tradable quantities cannot keep cash at its floor ({short:,.2f} short); relax one of: {listed}",
+        conflicts,
+        {"account": request.account.id, "cash_short": round(short, 2)},
     )
 
 

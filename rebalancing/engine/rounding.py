@@ -25,6 +25,8 @@ DUST_VALUE = 0.01
 STUB_WEIGHT = 0.002
 FRACTION_DECIMALS = 6
 _EPS = 1e-9
+# Cash below the floor by less than this (account currency) is rounding, not a breach.
+_CASH_TOL = 1e-6
 
 
 @dataclass(slots=True, eq=False)
@@ -35,6 +37,8 @@ class Fill:
     bought: np.ndarray
     notes: list[str]
     gain_trimmed: float = 0.0
+    # Cash still missing below the floor after every repair (the caller reports infeasibility).
+    cash_short: float = 0.0
 
     def sold(self, book: Book) -> np.ndarray:
         """Shares sold per security."""
@@ -115,7 +119,7 @@ def round_trades(
     lot_sold = _relieve_lots(book, limits, trading.lot_selection, sell, opt_lot, forced_lot)
     _whole_lots(book, lot_sold, whole)
     fill = Fill(lot_sold, buy, notes)
-    _repair(book, limits, fill, whole, trading)
+    _repair(book, plan, limits, fill, whole, trading, opt_lot)
     return fill
 
 
@@ -196,24 +200,125 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
         lot_sold[lots] = base
 
 
-def _repair(book: Book, limits: Limits, fill: Fill, whole: np.ndarray, trading: TradingParams) -> None:
-    """Restore cash floor, turnover cap and tax budget after rounding, trimming buys and sales."""
+def _repair(
+    book: Book,
+    plan: TargetPlan,
+    limits: Limits,
+    fill: Fill,
+    whole: np.ndarray,
+    trading: TradingParams,
+    opt_lot: np.ndarray,
+) -> None:
+    """Restore tax budget, cash floor and turnover cap after rounding.
+
+    The floor is hard: when rounding (or the budget trim) leaves cash short, first the sales the
+    optimiser wanted are rounded up (losses first, within the budget), then buys are trimmed,
+    then other sellable lots are sold (cheapest tax first, within the budget and turnover cap).
+    Whatever is still missing is left in ``fill.cash_short`` for the caller to report.
+    """
     V = book.total_value
     price = book.price
     cost = limits.cost_rate
     floor = limits.cash_floor * V
     if limits.budget < math.inf:
         _trim_gains(book, limits, fill, whole)
+    if floor - fill.cash_after(book, cost) > _CASH_TOL:
+        # What the optimiser sold of each security and rounding or the budget trim took back.
+        wanted = np.bincount(book.lot_sec, weights=opt_lot, minlength=book.n) - fill.sold(book)
+        wanted = np.where(
+            whole,
+            np.ceil(wanted - 1e-6),
+            np.ceil(wanted * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS,
+        )
+        _raise_cash(book, plan, limits, fill, whole, trading, np.maximum(wanted, 0.0))
     deficit = floor - fill.cash_after(book, cost)
-    if deficit > 1e-7:
+    if deficit > _CASH_TOL:
         _trim_buys(fill, price, whole, deficit / (1 + cost) + 1e-9, limits.b_lb * V / price)
-        if floor - fill.cash_after(book, cost) > 1e-6:
-            fill.notes.append("rounding left cash slightly below its floor")
+    if floor - fill.cash_after(book, cost) > _CASH_TOL:
+        _raise_cash(book, plan, limits, fill, whole, trading, np.full(book.n, np.inf))
+    fill.cash_short = max(0.0, floor - fill.cash_after(book, cost))
     if limits.max_turnover < math.inf:
         traded = float(fill.sold(book) @ price + fill.bought @ price)
         excess = traded - 2 * limits.max_turnover * V
         if excess > 1e-7:
             _trim_buys(fill, price, whole, excess + 1e-9, np.zeros_like(price))
+
+
+def _raise_cash(
+    book: Book,
+    plan: TargetPlan,
+    limits: Limits,
+    fill: Fill,
+    whole: np.ndarray,
+    trading: TradingParams,
+    cap: np.ndarray,
+) -> None:
+    """Sell more (at most ``cap`` shares per security) until cash is back at its floor.
+
+    Only lots the limits let go (``x_ub > 0``) of securities not being bought; securities in order
+    of their cheapest lot's tax per unit sold (losses first), then most overweight; lots in the
+    order of the lot-selection method.  Whole shares are rounded up; the net-gain budget and the
+    turnover cap hold throughout.
+    """
+    V = book.total_value
+    price = book.price
+    lot_sec = book.lot_sec
+    cost = limits.cost_rate
+    lot_price = price[lot_sec]
+    room = np.where(limits.x_ub > 0, np.maximum(book.lot_qty - fill.lot_sold, 0.0), 0.0)
+    room[(fill.bought > 0)[lot_sec] | (cap[lot_sec] <= 0)] = 0.0
+    candidates = np.flatnonzero(room * lot_price >= DUST_VALUE / 2)
+    if not len(candidates):
+        return
+    gain_ps = limits.gain * lot_price
+    gain_room = math.inf
+    if limits.budget < math.inf:
+        gain_room = limits.budget * V - float(gain_ps @ fill.lot_sold)
+    turnover_room = math.inf
+    if limits.max_turnover < math.inf:
+        # Sales alone must fit the cap (buys are trimmed afterwards to make room).
+        minimum_buys = float(np.ceil(limits.b_lb * V / price - 1e-6) @ price)
+        turnover_room = 2 * limits.max_turnover * V - float(fill.sold(book) @ price) - minimum_buys
+    if trading.lot_selection == "fifo":
+        lot_key = book.lot_acquired.astype(float)
+    elif trading.lot_selection == "highest_cost":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lot_key = -np.where(book.lot_qty > 0, book.lot_basis / book.lot_qty, 0.0)
+    else:
+        lot_key = limits.tax * lot_price
+    sec_tax = np.full(book.n, np.inf)
+    np.minimum.at(sec_tax, lot_sec[candidates], limits.gain[candidates])
+    overweight = book.weights - plan.target
+    sec_order = np.lexsort((-overweight, sec_tax))
+    need = (limits.cash_floor * V - fill.cash_after(book, cost)) / (1 - cost)
+    for i in sec_order:
+        if need <= _CASH_TOL or turnover_room <= _CASH_TOL:
+            break
+        if not np.isfinite(sec_tax[i]):
+            continue
+        lots = candidates[lot_sec[candidates] == i]
+        left = float(cap[i])
+        for j in lots[np.lexsort((book.lot_acquired[lots], lot_key[lots]))]:
+            if need <= _CASH_TOL or left <= _EPS or turnover_room <= _CASH_TOL:
+                break
+            shares = min(need, turnover_room) / lot_price[j]
+            if whole[i]:
+                shares = math.ceil(shares - _EPS)
+            else:
+                shares = math.ceil(shares * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS
+            shares = min(shares, room[j], left)
+            if gain_ps[j] > 0:
+                fits = max(gain_room, 0.0) / gain_ps[j]
+                if shares > fits + _EPS:
+                    shares = math.floor(fits + _EPS) if whole[i] else math.floor(fits * 1e6) / 1e6
+            if shares * lot_price[j] < DUST_VALUE / 2:
+                continue
+            fill.lot_sold[j] += shares
+            value = shares * lot_price[j]
+            need -= value
+            gain_room -= shares * gain_ps[j]
+            turnover_room -= value
+            left -= shares
 
 
 def _trim_buys(fill: Fill, price: np.ndarray, whole: np.ndarray, amount: float, minimum: np.ndarray) -> None:
