@@ -14,13 +14,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields, unflatten
-from frontend.services import model_create
 from rebalancing.access import accounts_visible_to
 from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
 from rebalancing.permissions import Capability, user_can
-from rebalancing.services.book import SleeveSpec, model_version_create, template_save
+from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
 from tenants.errors import DomainError
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from rebalancing import engine
@@ -27,6 +28,7 @@ __all__ = [
     "SleeveSpec",
     "account_overrides_set",
     "household_overrides_set",
+    "model_create",
     "model_version_create",
     "template_save",
 ]
@@ -146,3 +148,19 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
                  after={"version": version.number, "sleeves": [[s.asset_class, str(s.weight)] for s in sleeves]},
                  comment=note)
     return version
+
+
+@transaction.atomic
+def model_create(*, user, code: str, name: str, sleeves: list[SleeveSpec], description: str = "") -> ModelPortfolio:
+    """A new model and its first version, in one transaction (a refused version leaves no model)."""
+    require(user, Capability.MANAGE_MODELS)
+    model = ModelPortfolio(code=code, name=name, description=description)
+    try:
+        model.full_clean()
+    except DjangoValidationError as exc:
+        problems = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
+        raise ValidationFailed("The model was not saved: " + "; ".join(problems), detail={"problems": problems}) from None
+    model.save()
+    audit_record(actor=user, action="model.create", obj=model, after={"code": code, "name": name})
+    model_version_create(model=model, sleeves=sleeves, user=user, note="first version")
+    return model
