@@ -140,6 +140,12 @@ class ModelVersionInSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+class ModelCreateInSerializer(ModelVersionInSerializer):
+    code = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class TemplateSerializer(serializers.ModelSerializer):
     parameters = serializers.DictField(help_text="A partial engine parameter object (docs/engine.md)")
     overridable = serializers.DictField(

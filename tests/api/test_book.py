@@ -3,7 +3,7 @@
 import pytest
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import ModelVersion, ParameterTemplate
+from rebalancing.models import ModelPortfolio, ModelVersion, ParameterTemplate
 from tenants.audit.models import AuditEvent
 
 from .conftest import API, error_of
@@ -78,6 +78,26 @@ def test_a_firm_admin_makes_a_model_version_and_a_pm_may_not(firm_a, people, boo
     assert {h["symbol"] for s in shown["current_version"]["sleeves"] for h in s["holdings"]} == {"VTI", "BND", "AGG"}
     with tenant_context(firm_a):
         assert ModelVersion.objects.filter(model=model).count() == 2
+
+
+def test_a_firm_admin_creates_a_model_with_its_first_version(firm_a, people, book, client_for):
+    body = {"code": "income", "name": "Income 20/80", "sleeves": [
+        {"asset_class": "us_equity", "weight": "0.2", "holdings": {"VTI": "1"}},
+        {"asset_class": "bonds", "weight": "0.8", "holdings": {"BND": "1"}},
+    ]}
+
+    made = client_for(firm_a, people["admin"]).post(f"{API}/models/", body, content_type="application/json")
+    refused = client_for(firm_a, people["pm"]).post(f"{API}/models/", body | {"code": "other"},
+                                                    content_type="application/json")
+    bad = client_for(firm_a, people["admin"]).post(f"{API}/models/", body | {"code": "bad", "sleeves": [
+        {"asset_class": "us_equity", "weight": "0.5", "holdings": {"VTI": "1"}}]}, content_type="application/json")
+
+    assert made.status_code == 201
+    assert made.json()["code"] == "income" and made.json()["current_version"]["number"] == 1
+    assert refused.status_code == 403
+    assert bad.status_code == 400 and "sum to 0.5" in error_of(bad)["message"]
+    with tenant_context(firm_a):
+        assert not ModelPortfolio.objects.filter(code__in=["other", "bad"]).exists()
 
 
 def test_a_bad_model_version_is_refused_with_its_problems(firm_a, people, book, client_for):

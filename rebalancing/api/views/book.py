@@ -25,6 +25,7 @@ from rebalancing.services.book import (
     SleeveSpec,
     account_overrides_set,
     household_overrides_set,
+    model_create,
     model_version_create,
     template_save,
 )
@@ -83,14 +84,33 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         return self.get_paginated_response(serializers.BenchmarkWeightSerializer(page, many=True).data)
 
 
-class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, FirmScopedViewSet):
     """Model portfolios with their current version; editing one makes a new version."""
 
-    rules = {"versions": MANAGE_MODELS}
+    rules = {"versions": MANAGE_MODELS, "create": MANAGE_MODELS}
 
     def get_serializer_class(self):
         return serializers.ModelPortfolioDetailSerializer if self.action == "retrieve" else \
             serializers.ModelPortfolioSerializer
+
+    @extend_schema(request=serializers.ModelCreateInSerializer,
+                   responses={201: serializers.ModelPortfolioDetailSerializer})
+    @idempotent
+    def create(self, request):
+        """A new model with its first version (sleeves as for a new version)."""
+        data = self._valid(serializers.ModelCreateInSerializer, request.data)
+        model = model_create(user=request.user, code=data["code"], name=data["name"],
+                             description=data["description"], sleeves=self._sleeves(data))
+        return Response(serializers.ModelPortfolioDetailSerializer(self.visible_queryset(request.user).get(pk=model.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _sleeves(data) -> list[SleeveSpec]:
+        return [
+            SleeveSpec(asset_class=s["asset_class"], weight=s["weight"], holdings=dict(s["holdings"]), kind=s["kind"],
+                       benchmark=s["benchmark"], submodel=s["submodel"])
+            for s in data["sleeves"]
+        ]
 
     def visible_queryset(self, user):
         versions = ModelVersion.objects.select_related("created_by").prefetch_related(
@@ -107,12 +127,7 @@ class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
         """Make a new version of the model from its sleeves (the old versions stay, proposals keep theirs)."""
         model = self.get_object()
         data = self._valid(serializers.ModelVersionInSerializer, request.data)
-        sleeves = [
-            SleeveSpec(asset_class=s["asset_class"], weight=s["weight"], holdings=dict(s["holdings"]), kind=s["kind"],
-                       benchmark=s["benchmark"], submodel=s["submodel"])
-            for s in data["sleeves"]
-        ]
-        version = model_version_create(model=model, sleeves=sleeves, user=request.user, note=data["note"])
+        version = model_version_create(model=model, sleeves=self._sleeves(data), user=request.user, note=data["note"])
         version = ModelVersion.objects.select_related("created_by").prefetch_related(
             "sleeves__holdings__security", "sleeves__benchmark", "sleeves__submodel").get(pk=version.pk)
         return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
