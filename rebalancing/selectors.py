@@ -36,9 +36,12 @@ from tenants.errors import ValidationFailed
 
 __all__ = [
     "AccountInputs",
+    "ModelBook",
     "RunScope",
     "account_parameters",
     "accounts_for_scope",
+    "benchmark_weights_latest",
+    "latest_prices",
     "lot_counts",
     "rebalance_inputs_load",
 ]
@@ -139,7 +142,7 @@ def _f(value: Decimal | float | None) -> float:
     return 0.0 if value is None else float(value)
 
 
-class _ModelBook:
+class ModelBook:
     """Current versions of the firm's models, flattened (a submodel's sleeves scaled into its parent)."""
 
     def __init__(self, model_ids: set[int], as_of: date):
@@ -182,7 +185,7 @@ class _ModelBook:
         return out
 
 
-def _latest_prices(as_of: date) -> dict[int, float]:
+def latest_prices(as_of: date) -> dict[int, float]:
     rows = (
         Price.objects.filter(date__lte=as_of)
         .order_by("security_id", "-date")
@@ -192,7 +195,7 @@ def _latest_prices(as_of: date) -> dict[int, float]:
     return {sid: float(close) for sid, close in rows}
 
 
-def _benchmark_weights(benchmark_ids: set[int], as_of: date) -> dict[int, dict[int, float]]:
+def benchmark_weights_latest(benchmark_ids: set[int], as_of: date) -> dict[int, dict[int, float]]:
     if not benchmark_ids:
         return {}
     latest = (
@@ -216,7 +219,7 @@ class _FirmSnapshot:
     """Firm-wide inputs of a run (models, benchmarks, securities, prices), loaded once per run and
     worker process: every chunk of a run prices with the same snapshot."""
 
-    models: _ModelBook
+    models: ModelBook
     bench_weights: dict[int, dict[int, float]]
     universe: _Universe
 
@@ -230,14 +233,14 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     if key is not None and cache_key in _SNAPSHOTS:
         _SNAPSHOTS.move_to_end(cache_key)
         return _SNAPSHOTS[cache_key]
-    models = _ModelBook(set(ModelPortfolio.objects.values_list("pk", flat=True)), as_of)
+    models = ModelBook(set(ModelPortfolio.objects.values_list("pk", flat=True)), as_of)
     benchmark_ids = {
         s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id is not None
     }
     snapshot = _FirmSnapshot(
         models=models,
-        bench_weights=_benchmark_weights(benchmark_ids, as_of),
-        universe=_Universe({s.pk: s for s in Security.objects.all()}, _latest_prices(as_of)),
+        bench_weights=benchmark_weights_latest(benchmark_ids, as_of),
+        universe=_Universe({s.pk: s for s in Security.objects.all()}, latest_prices(as_of)),
     )
     if key is not None:
         _SNAPSHOTS[cache_key] = snapshot
@@ -333,7 +336,7 @@ class _Universe:
         return found
 
 
-def _account_inputs(account, lots, trades, models: _ModelBook, bench_weights, universe: _Universe, as_of) -> AccountInputs:
+def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of) -> AccountInputs:
     effective = account_parameters(account)
     try:
         params = effective.parameters()

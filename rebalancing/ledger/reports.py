@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from rebalancing.engine.tax import estimated_tax, term
 from rebalancing.models import Proposal, RealisedLot, Sleeve, TaxLot
-from rebalancing.selectors import _benchmark_weights, _latest_prices, _ModelBook, account_parameters
+from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
 
 from .quantities import cents, plain
 
@@ -282,7 +282,7 @@ class TransitionRow:
     path: list[TransitionYear]
 
 
-def _model_securities(account, models: _ModelBook, weights: dict[int, dict[int, float]]) -> set[int]:
+def _model_securities(account, models: ModelBook, weights: dict[int, dict[int, float]]) -> set[int]:
     held = set()
     if account.model_id is None or account.model_id not in models.versions:
         return held
@@ -317,10 +317,10 @@ def transition(*, accounts, as_of: date) -> list[TransitionRow]:
     if not accounts:
         return []
     ids = [a.pk for a in accounts]
-    models = _ModelBook({a.model_id for a in accounts if a.model_id}, as_of)
+    models = ModelBook({a.model_id for a in accounts if a.model_id}, as_of)
     benchmarks = {s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id}
-    weights = _benchmark_weights(benchmarks, as_of)
-    prices = _latest_prices(as_of)
+    weights = benchmark_weights_latest(benchmarks, as_of)
+    prices = latest_prices(as_of)
     lots = defaultdict(list)
     for lot in TaxLot.objects.filter(account_id__in=ids).select_related("security"):
         lots[lot.account_id].append(lot)
