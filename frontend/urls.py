@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, audit, book, dashboard, proposals, runs
+from .views import accounts, audit, book, dashboard, ledger, proposals, runs
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
@@ -26,4 +26,13 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),
+    path("ledger/orders/", ledger.orders_page, name="ledger_orders"),
+    path("ledger/executions/", ledger.executions_page, name="ledger_executions"),
+    path("ledger/reconciliations/", ledger.reconciliations_page, name="ledger_reconciliations"),
+    path("ledger/reconciliations/<int:pk>/", ledger.reconciliation_detail, name="ledger_reconciliation_detail"),
+    path("ledger/reconciliations/<int:pk>/decide/", ledger.reconciliation_decide, name="ledger_reconciliation_decide"),
+    path("reports/realised/", ledger.report_realised, name="ledger_report_realised"),
+    path("reports/harvest/", ledger.report_harvest, name="ledger_report_harvest"),
+    path("reports/transition/", ledger.report_transition, name="ledger_report_transition"),
 ]

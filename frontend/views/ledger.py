@@ -1,0 +1,417 @@
+"""The trading ledger's pages: orders out, executions in, an account's lots and realised lots,
+reconciliations, and the tax reports (realised gains, harvest, transition).
+
+Every query starts from ``accounts_visible_to``; every change goes through the ledger's services
+(``executions_import``, ``reconciliation_import/accept/reject``) and every figure and CSV file
+comes from ``rebalancing.ledger`` (docs/ledger.md). Views never write models.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.imports import ImportRejected
+from rebalancing.ledger import reports
+from rebalancing.ledger.executions import executions_import
+from rebalancing.ledger.orders import blocks_csv, orders_csv, orders_open
+from rebalancing.ledger.reconciliation import (
+    reconciliation_accept,
+    reconciliation_import,
+    reconciliation_reject,
+)
+from rebalancing.models import (
+    BasisAdjustment,
+    Execution,
+    Order,
+    RealisedLot,
+    Reconciliation,
+    ReconciliationAccount,
+    TaxLot,
+)
+from rebalancing.permissions import Capability, user_can
+from tenants.errors import DomainError
+
+from .common import firm_page, need, paginate, visible_or_404
+
+ZERO = Decimal(0)
+
+
+def _csv_response(text: str, name: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+
+
+def _problems(exc: ImportRejected) -> dict:
+    detail = exc.detail or {}
+    return {"message": exc.message, "problems": detail.get("problems", []), "total": detail.get("total"),
+            "shown": detail.get("shown")}
+
+
+# --- Orders --------------------------------------------------------------------------------------
+
+ORDER_STATUSES = {"open": (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED), "filled": (Order.Status.FILLED,),
+                  "cancelled": (Order.Status.CANCELLED,)}
+
+
+@dataclass
+class Block:
+    block_id: str
+    symbol: str
+    side: str
+    orders: list = field(default_factory=list)
+
+    @property
+    def quantity(self) -> Decimal:
+        return sum((o.quantity for o in self.orders), ZERO)
+
+    @property
+    def filled(self) -> Decimal:
+        return sum((o.filled_quantity for o in self.orders), ZERO)
+
+    @property
+    def open(self) -> Decimal:
+        return sum((o.open_quantity for o in self.orders), ZERO)
+
+
+@firm_page
+def orders_page(request):
+    """Released orders of the accounts the user sees, by account or by block."""
+    need(request.user, Capability.VIEW_BOOK)
+    get = request.GET
+    orders = Order.objects.filter(account__in=accounts_visible_to(request.user))
+    download = get.get("download")
+    if download in ("orders", "blocks"):
+        open_orders = list(orders_open(orders))
+        return _csv_response(blocks_csv(open_orders) if download == "blocks" else orders_csv(open_orders),
+                             f"{download}.csv")
+    status = get.get("status", "")
+    if status in ORDER_STATUSES:
+        orders = orders.filter(status__in=ORDER_STATUSES[status])
+    q = get.get("q", "").strip()
+    if q:
+        orders = orders.filter(Q(account__custodian_number__icontains=q) | Q(security__symbol__iexact=q)
+                               | Q(order_id__iexact=q) | Q(block_id__iexact=q))
+    orders = orders.select_related("account__household", "security").annotate(fills=Count("executions"))
+    view = "block" if get.get("view") == "block" else "account"
+    context = {"view": view, "status": status, "filtered": bool(status or q),
+               "total": Order.objects.filter(account__in=accounts_visible_to(request.user)).count()}
+    if view == "block":
+        blocks: OrderedDict[str, Block] = OrderedDict()
+        for o in orders.order_by("-block_id", "order_id"):
+            blocks.setdefault(o.block_id, Block(o.block_id, o.security.symbol, o.side)).orders.append(o)
+        context["page"] = paginate(request, list(blocks.values()), per_page=20)
+    else:
+        context["page"] = paginate(request, orders.order_by("account__custodian_number", "-created_at", "order_id"),
+                                   per_page=50)
+    return render(request, "frontend/ledger/orders.html", context)
+
+
+# --- Executions ----------------------------------------------------------------------------------
+
+@firm_page
+def executions_page(request):
+    """Executions applied so far; with the import capability, upload a file of fills and cancels."""
+    need(request.user, Capability.VIEW_BOOK)
+    context: dict = {"can_import": user_can(request.user, Capability.IMPORT_DATA)}
+    status = 200
+    if request.method == "POST":
+        need(request.user, Capability.IMPORT_DATA)
+        upload = request.FILES.get("file")
+        as_of_text = request.POST.get("as_of", "").strip()
+        as_of = _day(as_of_text)
+        if upload is None:
+            context["form_error"] = "Choose a CSV file of executions to upload."
+            status = 400
+        elif as_of_text and as_of is None:
+            context["form_error"] = "The latest trade date is not a date (YYYY-MM-DD)."
+            status = 400
+        else:
+            try:
+                context["summary"] = executions_import(source=upload, actor=request.user, as_of=as_of)
+                context["file_name"] = upload.name
+            except ImportRejected as exc:
+                context["rejected"] = _problems(exc)
+                context["file_name"] = upload.name
+                status = 400
+            except DomainError as exc:
+                context["form_error"] = exc.message
+                status = 400
+    executions = (Execution.objects.filter(order__account__in=accounts_visible_to(request.user))
+                  .select_related("order__account", "order__security").order_by("-applied_at", "-id"))
+    context["page"] = paginate(request, executions, per_page=50)
+    return render(request, "frontend/ledger/executions.html", context, status=status)
+
+
+# --- An account's ledger -------------------------------------------------------------------------
+
+@firm_page
+def account_ledger(request, pk: int):
+    """The account's lots (holding period start and purchase date, wash-sale adjustments with
+    their reasons) and the lots it sold in a year."""
+    need(request.user, Capability.VIEW_BOOK)
+    account = visible_or_404(accounts_visible_to(request.user).select_related("household"), pk=pk)
+    adjustments = list(BasisAdjustment.objects.filter(account=account).select_related("security", "source")
+                       .order_by("-created_at", "-id"))
+    by_lot: dict[str, list[BasisAdjustment]] = {}
+    for adjustment in adjustments:
+        by_lot.setdefault(adjustment.lot_id, []).append(adjustment)
+    lots = []
+    for lot in TaxLot.objects.filter(account=account).select_related("security").order_by("security__symbol",
+                                                                                            "acquired", "lot_id"):
+        moved = by_lot.get(lot.lot_id, [])
+        lots.append({"lot": lot, "purchased": min((a.acquired_before for a in moved), default=lot.acquired),
+                     "adjustments": moved, "basis_added": sum((a.basis_added for a in moved), ZERO)})
+    years = sorted({d.year for d in RealisedLot.objects.filter(account=account).dates("sold", "year")}, reverse=True)
+    this_year = timezone.localdate().year
+    try:
+        year = int(request.GET.get("year") or (years[0] if years else this_year))
+    except ValueError:
+        year = this_year
+    realised = (RealisedLot.objects.filter(account=account, sold__year=year).select_related("security")
+                .order_by("-sold", "-id"))
+    totals = {"short": {"gain": ZERO, "disallowed": ZERO}, "long": {"gain": ZERO, "disallowed": ZERO}}
+    for r in realised:
+        totals[r.term]["gain"] += r.reportable_gain
+        totals[r.term]["disallowed"] += r.disallowed_loss
+    return render(request, "frontend/ledger/account_ledger.html", {
+        "account": account, "lot_page": paginate(request, lots, per_page=25, param="lots_page"),
+        "lot_count": len(lots), "adjustment_page": paginate(request, adjustments, per_page=25, param="adj_page"),
+        "realised_page": paginate(request, realised, per_page=25, param="realised_page"), "year": year,
+        "years": sorted(set(years) | {this_year}, reverse=True), "totals": totals,
+    })
+
+
+# --- Reconciliations -----------------------------------------------------------------------------
+
+@firm_page
+def reconciliations_page(request):
+    """Position files compared with the ledger (the import capability, as in the API); upload one."""
+    need(request.user, Capability.IMPORT_DATA)
+    context: dict = {}
+    status = 200
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        as_of_text = request.POST.get("as_of", "").strip()
+        as_of = _day(as_of_text)
+        if upload is None:
+            context["form_error"] = "Choose the custodian's position file (the lots layout) to compare."
+            status = 400
+        elif as_of_text and as_of is None:
+            context["form_error"] = "The position date is not a date (YYYY-MM-DD)."
+            status = 400
+        else:
+            try:
+                reconciliation = reconciliation_import(source=upload, actor=request.user, as_of=as_of,
+                                                       file_name=upload.name or "")
+            except ImportRejected as exc:
+                context["rejected"] = _problems(exc)
+                context["file_name"] = upload.name
+                status = 400
+            except DomainError as exc:
+                context["form_error"] = exc.message
+                status = 400
+            else:
+                messages.success(request, "Position file compared with the ledger; no lot has changed yet.")
+                return redirect("ledger_reconciliation_detail", pk=reconciliation.pk)
+    visible = accounts_visible_to(request.user)
+    reconciliations = Reconciliation.objects.annotate(
+        n_accounts=Count("accounts", distinct=True),
+    ).order_by("-created_at", "-id")
+    page = paginate(request, reconciliations)
+    pending = dict(ReconciliationAccount.objects.filter(
+        reconciliation__in=[r.pk for r in page], account__in=visible, decision=ReconciliationAccount.Decision.PENDING,
+    ).values("reconciliation").annotate(n=Count("id")).values_list("reconciliation", "n"))
+    context.update({"page": page, "pending": pending})
+    return render(request, "frontend/ledger/reconciliations.html", context, status=status)
+
+
+@firm_page
+def reconciliation_detail(request, pk: int):
+    need(request.user, Capability.IMPORT_DATA)
+    reconciliation = visible_or_404(Reconciliation.objects.all(), pk=pk)
+    entries = (ReconciliationAccount.objects.filter(reconciliation=reconciliation,
+                                                    account__in=accounts_visible_to(request.user))
+               .select_related("account__household", "decided_by").prefetch_related("rows__security")
+               .order_by("decision", "account__custodian_number"))
+    page = paginate(request, entries, per_page=20)
+    return render(request, "frontend/ledger/reconciliation_detail.html", {
+        "reconciliation": reconciliation, "page": page,
+        "pending_count": entries.filter(decision=ReconciliationAccount.Decision.PENDING).count(),
+        "Decision": ReconciliationAccount.Decision,
+    })
+
+
+@firm_page
+@require_POST
+def reconciliation_decide(request, pk: int):
+    """Accept (the custodian's lots replace the ledger's) or reject, one account or all pending."""
+    need(request.user, Capability.IMPORT_DATA)
+    reconciliation = visible_or_404(Reconciliation.objects.all(), pk=pk)
+    decision = request.POST.get("decision")
+    decide = {"accept": reconciliation_accept, "reject": reconciliation_reject}.get(decision)
+    if decide is None:
+        messages.error(request, "Choose accept or reject.")
+        return redirect("ledger_reconciliation_detail", pk=pk)
+    visible = accounts_visible_to(request.user)
+    if request.POST.get("account"):
+        account_ids = list(visible.filter(pk=request.POST["account"]).values_list("pk", flat=True)) \
+            if request.POST["account"].isdigit() else []
+    else:
+        account_ids = list(visible.values_list("pk", flat=True))
+    try:
+        done = decide(reconciliation=reconciliation, user=request.user, account_ids=account_ids,
+                      comment=request.POST.get("comment", "").strip())
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        what = "accepted: the custodian's lots replaced the ledger's" if decision == "accept" else \
+            "rejected: the ledger's lots were kept"
+        messages.success(request, f"{done} account{'s' if done != 1 else ''} {what}.")
+    return redirect("ledger_reconciliation_detail", pk=pk)
+
+
+# --- Tax reports ---------------------------------------------------------------------------------
+
+def _period(request) -> dict:
+    """The period picker: a year (default this one), or from/to dates that override it."""
+    get = request.GET
+    today = timezone.localdate()
+    try:
+        year = int(get.get("year") or today.year)
+    except ValueError:
+        year = today.year
+    year = min(max(year, 1900), 9999)
+    start, end = _day(get.get("start")), _day(get.get("end"))
+    error = ""
+    if (get.get("start") and start is None) or (get.get("end") and end is None):
+        error = "A date could not be read (YYYY-MM-DD); the whole year is shown."
+        start = end = None
+    if start or end:
+        start, end = start or date(year, 1, 1), end or date(year, 12, 31)
+        if start > end:
+            error, start, end = "The period starts after it ends; the whole year is shown.", None, None
+    if not (start and end):
+        start, end = date(year, 1, 1), date(year, 12, 31)
+    return {"year": year, "start": start, "end": end, "period_error": error,
+            "years": list(range(today.year, today.year - 8, -1))}
+
+
+def _report_accounts(request):
+    accounts = accounts_visible_to(request.user)
+    household = request.GET.get("household", "").strip()
+    if household:
+        accounts = accounts.filter(household__external_id=household)
+    account = request.GET.get("account", "").strip()
+    if account:
+        accounts = accounts.filter(custodian_number=account)
+    return accounts
+
+
+def _scope_context(request) -> dict:
+    return {"households": households_visible_to(request.user).order_by("name"),
+            "scoped": bool(request.GET.get("household") or request.GET.get("account"))}
+
+
+def _split(rows, key) -> dict:
+    """Gains and losses apart (per term) beside the report's net totals, per account or household."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        entry = out.setdefault(key(row), {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")})
+        amount = row.gain_or_loss
+        entry[row.term]["gains" if amount > 0 else "losses"] += amount
+    return out
+
+
+@firm_page
+def report_realised(request):
+    need(request.user, Capability.VIEW_BOOK)
+    period = _period(request)
+    report = reports.realised_gains(accounts=_report_accounts(request), start=period["start"], end=period["end"])
+    download = request.GET.get("download")
+    stamp = f"{report.start:%Y%m%d}-{report.end:%Y%m%d}"
+    if download == "lots":
+        return _csv_response(reports.realised_lots_csv(report), f"realised-lots-{stamp}.csv")
+    if download == "totals":
+        return _csv_response(reports.realised_totals_csv(report), f"realised-totals-{stamp}.csv")
+    by_account = _split(report.lots, lambda r: r.account_number)
+    by_household = _split(report.lots, lambda r: r.household)
+    empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
+    grand = reports.GainTotals("all", "", "All accounts shown")
+    for t in report.accounts:
+        for part in ("short", "long"):
+            mine, theirs = getattr(grand, part), getattr(t, part)
+            mine.proceeds += theirs.proceeds
+            mine.cost_basis += theirs.cost_basis
+            mine.adjustment += theirs.adjustment
+    return render(request, "frontend/ledger/report_realised.html", {
+        **period, **_scope_context(request), "report": report, "grand": grand,
+        "grand_disallowed": grand.short.adjustment + grand.long.adjustment,
+        "accounts": [(t, by_account.get(t.key, empty)) for t in report.accounts],
+        "households": [(t, by_household.get(t.key, empty)) for t in report.households],
+        "lot_page": paginate(request, report.lots, per_page=50),
+    })
+
+
+@firm_page
+def report_harvest(request):
+    need(request.user, Capability.VIEW_BOOK)
+    period = _period(request)
+    rows = reports.harvest(accounts=_report_accounts(request), start=period["start"], end=period["end"])
+    if request.GET.get("download") == "csv":
+        return _csv_response(reports.harvest_csv(rows), f"harvest-{period['start']:%Y%m%d}-{period['end']:%Y%m%d}.csv")
+    months: dict[str, list[Decimal]] = {}
+    for r in rows:
+        if len(r.period) == 7:
+            entry = months.setdefault(r.period, [ZERO, ZERO, ZERO])
+            entry[0] += r.net_harvested
+            entry[1] += r.disallowed
+            entry[2] += r.tax_value
+    labels = sorted(months)
+    chart = {"kind": "bar", "unit": "", "labels": labels, "series": [
+        {"label": "Losses harvested, net of wash sales ($)", "data": [float(months[m][0]) for m in labels],
+         "color": "#1f5fbf"},
+        {"label": "Disallowed by wash sales ($)", "data": [float(months[m][1]) for m in labels], "color": "#c98a00"},
+    ]}
+    return render(request, "frontend/ledger/report_harvest.html", {
+        **period, **_scope_context(request), "rows": rows, "chart": chart,
+        "months": [(m, *months[m]) for m in labels],
+        "years": period["years"],
+    })
+
+
+@firm_page
+def report_transition(request):
+    need(request.user, Capability.VIEW_BOOK)
+    today = timezone.localdate()
+    as_of_text = request.GET.get("as_of", "").strip()
+    as_of = _day(as_of_text) or today
+    rows = reports.transition(accounts=_report_accounts(request), as_of=as_of)
+    if request.GET.get("download") == "csv":
+        return _csv_response(reports.transition_csv(rows), f"transition-{as_of:%Y%m%d}.csv")
+    return render(request, "frontend/ledger/report_transition.html", {
+        **_scope_context(request), "as_of": as_of, "date_error": bool(as_of_text) and _day(as_of_text) is None,
+        "page": paginate(request, [
+            {"row": r, "legacy_share": (r.legacy_value / r.market_value) if r.market_value else None,
+             "progress_pct": round((r.progress or 0) * 100)}
+            for r in rows
+        ]),
+    })
