@@ -101,6 +101,8 @@ class Solution:
     compile_seconds: float
     solve_seconds: float
     cached: bool
+    solver: str = "CLARABEL"
+    attempts: int = 1
 
 
 class Infeasible(Exception):
@@ -224,25 +226,46 @@ def _scaled(data: ProblemData) -> tuple[np.ndarray, np.ndarray]:
     return data.exposures * scale, np.sqrt(data.specific / REFERENCE_VARIANCE)
 
 
-def _run(problem: cp.Problem) -> tuple[str, float, float]:
+# The fast path: Clarabel with its defaults.  When it fails, stops early (``user_limit``) or is
+# inaccurate, the account is solved again as a fresh problem (exact lots, no padding) by each of
+# these in turn until one is optimal: Clarabel with more iterations and a stronger static
+# regularisation (which certified the degenerate infeasible problems the defaults failed on),
+# then OSQP at tight tolerance, then SCS.  Rounding's clean-up follows whichever answers.
+FAST_SOLVER = ("CLARABEL", {})
+FALLBACK_SOLVERS: tuple[tuple[str, str, dict], ...] = (
+    ("CLARABEL-retry", "CLARABEL", {"max_iter": 1000, "static_regularization_constant": 1e-6}),
+    ("OSQP", "OSQP", {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iter": 20_000, "polishing": True}),
+    ("SCS", "SCS", {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 20_000}),
+)
+
+
+class _Unsolved(Exception):
+    """One solver attempt failed or stopped without an optimal (or certified infeasible) answer."""
+
+    def __init__(self, solver: str, status: str, message: str = ""):
+        super().__init__(f"{solver}: {status}{' (' + message + ')' if message else ''}")
+        self.solver = solver
+        self.status = status
+
+
+def _run(problem: cp.Problem, label: str, solver: str, options: dict | None = None):
+    """Solve once; return (status, compile seconds, solve seconds).
+
+    Raises ``Infeasible`` on a certified infeasibility and ``_Unsolved`` when the solver fails
+    or stops with anything but optimal / optimal_inaccurate (the caller decides about the latter).
+    """
     start = time.perf_counter()
     try:
-        problem.solve(solver=cp.CLARABEL)
-    except cp.error.SolverError as exc:
-        raise SolverFailed(
-            f"the solver failed ({exc}); relax max_turnover or the tax budget, or retry",
-            {"solver": "CLARABEL"},
-        ) from exc
+        problem.solve(solver=solver, **(options or {}))
+    except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
+        raise _Unsolved(label, "failed", str(exc)) from exc
     wall = time.perf_counter() - start
     status = problem.status
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
         raise Infeasible(status)
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise SolverFailed(
-            f"the solver stopped with status {status!r}; relax max_turnover, the cash floor or the tax budget",
-            {"status": status},
-        )
-    solve_s = problem.solver_stats.solve_time or 0.0
+        raise _Unsolved(label, str(status))
+    solve_s = (problem.solver_stats.solve_time if problem.solver_stats else None) or 0.0
     return status, max(wall - solve_s, 0.0), solve_s
 
 
@@ -359,7 +382,7 @@ def _solve_cached(data: ProblemData) -> Solution:
             compiled.params[name].save_value(
                 np.asarray(value, dtype=float) if np.ndim(value) else float(value)
             )
-        status, compile_s, solve_s = _run(compiled.problem)
+        status, compile_s, solve_s = _run(compiled.problem, FAST_SOLVER[0], *FAST_SOLVER)
         x_t = np.clip(np.asarray(compiled.x.value), 0.0, ub)
         b = np.asarray(compiled.b.value)[:n] + np.minimum(data.b_lb, UNBOUNDED)
     # Back to lots: within a tranche, cheapest (lowest gain) lots first.
@@ -369,8 +392,11 @@ def _solve_cached(data: ProblemData) -> Solution:
     return Solution(x, b, status, compile_s, solve_s, cached)
 
 
-def _solve_fresh(data: ProblemData) -> Solution:
+def _solve_fresh(data: ProblemData, solvers: tuple[tuple[str, str, dict], ...] | None = None) -> Solution:
+    """Solve on constants; with several ``solvers``, try each in turn until one is optimal (the
+    last optimal_inaccurate answer is kept if none is)."""
     n = len(data.w0)
+    solvers = solvers or ((FAST_SOLVER[0], *FAST_SOLVER),)
     start = time.perf_counter()
     fixed, fixed_x = _fixed(data)
     free_x = np.flatnonzero((data.x_ub > 1e-12) & ~fixed)
@@ -410,13 +436,33 @@ def _solve_fresh(data: ProblemData) -> Solution:
     if data.s_lb.any():
         p["s_lb"] = data.s_lb - fixed_each
     problem = _objective_and_constraints(p, x, b, S, E, data.lookthrough, n)
-    build_s = time.perf_counter() - start
-    status, compile_s, solve_s = _run(problem)
-    xs = fixed_x.copy()
-    xs[free_x] = np.asarray(x.value)[: len(free_x)]
-    bs = np.minimum(data.b_lb, UNBOUNDED)
-    bs[free_b] += np.asarray(b.value)[: len(free_b)]
-    return Solution(xs, bs, status, build_s + compile_s, solve_s, False)
+    compile_s = time.perf_counter() - start
+    solve_s = 0.0
+    best: Solution | None = None
+    failures: list[str] = []
+    for attempt, (label, solver, options) in enumerate(solvers, start=1):
+        tick = time.perf_counter()
+        try:
+            status, c_s, s_s = _run(problem, label, solver, options)
+        except _Unsolved as exc:
+            solve_s += time.perf_counter() - tick
+            failures.append(str(exc))
+            continue
+        compile_s += c_s
+        solve_s += s_s
+        if x.value is None or b.value is None:
+            failures.append(f"{label}: no solution")
+            continue
+        xs = fixed_x.copy()
+        xs[free_x] = np.asarray(x.value)[: len(free_x)]
+        bs = np.minimum(data.b_lb, UNBOUNDED)
+        bs[free_b] += np.asarray(b.value)[: len(free_b)]
+        best = Solution(xs, bs, status, compile_s, solve_s, False, label, attempt)
+        if status == cp.OPTIMAL:
+            break
+    if best is None:
+        raise _Unsolved("fallbacks", "failed", "; ".join(failures))
+    return replace(best, compile_seconds=compile_s, solve_seconds=solve_s)
 
 
 def _compact(data: ProblemData) -> tuple[ProblemData, np.ndarray, np.ndarray]:
@@ -440,21 +486,87 @@ def _compact(data: ProblemData) -> tuple[ProblemData, np.ndarray, np.ndarray]:
     return compact, keep, lots
 
 
+def _cash_floor_unreachable(data: ProblemData) -> bool:
+    """True when no sale can lift cash to its floor within the net-gain budget and turnover cap.
+
+    An upper bound on the cash the problem can reach (buys left out, lots sold cheapest gain
+    first: the greedy answer to ``max sum x  s.t.  gain' x <= budget, 0 <= x <= x_ub``), so
+    ``True`` is a proof of infeasibility.  Interior-point solvers need not certify these
+    degenerate problems (Clarabel ran into its iteration limit or failed on some); the caller
+    diagnoses the conflict instead.
+    """
+    forced_buys = float(np.minimum(data.b_lb, UNBOUNDED).sum())
+    if data.cash0 - (1 + data.cost_rate) * forced_buys >= data.cash_floor:
+        return False  # the usual case: doing nothing optional keeps the floor
+    fixed, fixed_x = _fixed(data)
+    c = _constants(data, fixed_x)
+    free = (data.x_ub > 1e-15) & ~fixed
+    room = data.x_ub[free]
+    if data.budget < math.inf:
+        gain = data.gain[free]
+        order = np.argsort(gain, kind="stable")
+        room, gain = room[order], gain[order]
+        spent = np.cumsum(room * gain)
+        before = spent - room * gain
+        left = c["gain_room"] - before
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(gain <= 0, room, np.clip(left / gain, 0.0, room))
+    sold = min(float(room.sum()), c["turnover_room"]) if data.max_turnover < math.inf else float(room.sum())
+    reachable = c["cash_base"] + max(sold, 0.0) * (1 - data.cost_rate)
+    return reachable < data.cash_floor - 1e-9
+
+
 def solve(data: ProblemData) -> Solution:
     """Solve one optimisation; raises ``Infeasible`` or ``SolverFailed``.
 
-    Uses a cached compiled problem when the account is small and needs no look-through.
+    Uses a cached compiled problem when the account is small and needs no look-through, with
+    Clarabel's defaults.  When that fails, stops early or is inaccurate, the account is solved
+    afresh by ``FALLBACK_SOLVERS`` in turn; ``Solution.solver`` names the one whose answer is used.
     """
     compact, keep, lots = _compact(data)
+    if _cash_floor_unreachable(compact):
+        raise Infeasible("cash floor unreachable")
     n = len(compact.w0)
     fixed, _ = _fixed(compact)
     movable = (compact.x_ub > 1e-15) & ~fixed
     max_lots = int(np.bincount(compact.lot_sec[movable]).max()) if movable.any() else 1
     n_pad, slots, _ = _shape(n, max_lots, compact.exposures.shape[1])
     small = compact.lookthrough is None and n_pad <= DPP_MAX_SECURITIES and n_pad * slots <= DPP_MAX_SLOTS
-    solution = _solve_cached(compact) if small else _solve_fresh(compact)
+    start = time.perf_counter()
+    solution: Solution | None = None
+    failures: list[str] = []
+    try:
+        solution = _solve_cached(compact) if small else _solve_fresh(compact)
+    except _Unsolved as exc:
+        failures.append(str(exc))
+    if solution is None or solution.status != cp.OPTIMAL:
+        first_s = time.perf_counter() - start
+        try:
+            retry = _solve_fresh(compact, FALLBACK_SOLVERS)
+        except _Unsolved as exc:
+            failures.append(str(exc))
+            retry = None
+        except Infeasible:
+            if solution is None:
+                raise
+            retry = None
+        if retry is None and solution is None:
+            raise SolverFailed(
+                "the solver failed ("
+                + "; ".join(failures)
+                + "); relax max_turnover, the cash floor or the tax budget, or retry",
+                {"solver": "CLARABEL", "attempts": failures},
+            )
+        if retry is not None and (solution is None or retry.status == cp.OPTIMAL):
+            spent = solution.compile_seconds + solution.solve_seconds if solution else first_s
+            solution = replace(
+                retry,
+                solve_seconds=retry.solve_seconds + spent,
+                cached=False,
+                attempts=retry.attempts + 1,
+            )
     x = np.zeros(len(data.lot_sec))
     b = np.zeros(len(data.w0))
     x[lots] = np.clip(np.nan_to_num(solution.x), 0.0, None)
     b[keep] = np.clip(np.nan_to_num(solution.b), 0.0, None)
-    return Solution(x, b, solution.status, solution.compile_seconds, solution.solve_seconds, solution.cached)
+    return replace(solution, x=x, b=b)

@@ -87,6 +87,10 @@ def build_book(
     quantity = np.bincount(lot_sec, weights=lot_qty, minlength=len(symbols)).astype(float)
     value = quantity * price
     cash = float(request.account.cash)
+    # Float noise is no gain or loss: 75 x 37.73 - 2829.75 is -4.5e-13, and a "loss" lot bought
+    # in the last 30 days is frozen by the wash-sale rules.
+    lot_gain = lot_value - lot_basis
+    lot_gain[np.abs(lot_gain) < 1e-9 * np.maximum(np.abs(lot_basis), 1.0)] = 0.0
     total = cash + float(value.sum())
     if not total > 0:
         raise InvalidRequest(f"account {request.account.id} has no value (cash + holdings = {total:.2f})")
@@ -108,5 +112,5 @@ def build_book(
         lot_acquired=lot_acquired,
         lot_long=long_term_mask(lot_acquired, request.as_of),
         lot_value=lot_value,
-        lot_gain=lot_value - lot_basis,
+        lot_gain=lot_gain,
     )

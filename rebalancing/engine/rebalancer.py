@@ -137,6 +137,7 @@ def _optimise(prepared: _Prepared) -> tuple[Fill, Diagnostics]:
             break
         data = replace(data, budget=max(0.0, data.budget - fill.gain_trimmed / book.total_value))
     diagnostics = Diagnostics(
+        solver=solution.solver,
         status=solution.status,
         solves=attempt,
         cached=cached,

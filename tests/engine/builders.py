@@ -8,7 +8,9 @@ from pathlib import Path
 
 from rebalancing.engine import (
     Account,
+    Benchmark,
     CashParams,
+    DirectIndexParams,
     Model,
     Parameters,
     RebalanceRequest,
@@ -16,6 +18,7 @@ from rebalancing.engine import (
     Sleeve,
     TaxLot,
     TradingParams,
+    TransitionParams,
 )
 
 AS_OF = date(2025, 6, 30)
@@ -59,3 +62,25 @@ def with_params(req: RebalanceRequest, **changes) -> RebalanceRequest:
 
 def trades_by_symbol(result) -> dict[str, tuple[str, float]]:
     return {t.symbol: (t.side, t.quantity) for t in result.trades}
+
+
+BENCHMARK_WEIGHTS = (0.139, 0.049, 0.002, 0.090, 0.123, 0.030, 0.086, 0.094, 0.188, 0.199)
+
+
+def direct_index_request(lots, prices, cash=0.0, budget=0.0, weights=BENCHMARK_WEIGHTS) -> RebalanceRequest:
+    """Ten whole-share names tracking a benchmark instead of FUND (80%), C bonds (20%); zero gain
+    budget by default, 0.5% cash floor, 1% target, 5 bp costs."""
+    names = [f"N{i}" for i in range(10)]
+    bench = Benchmark("B10", dict(zip(names, weights, strict=True)))
+    securities = tuple(
+        Security(n, prices.get(n, 5.0), "equity", sector=f"S{i % 3}", fractional=False)
+        for i, n in enumerate(names)
+    ) + (Security("FUND", 100.0, "equity"), Security("C", 50.0, "bonds"))
+    the_model = Model("di", (Sleeve("equity", 0.8, {"FUND": 1.0}, bench), Sleeve("bonds", 0.2, {"C": 1.0})))
+    params = Parameters(
+        direct_index=(DirectIndexParams("equity", max_names=3, min_position_weight=0.0),),
+        transition=TransitionParams(max_net_gain_per_run=budget),
+        cash=CashParams(target=0.01, floor=0.005),
+        trading=TradingParams(trading_cost_bps=5.0),
+    )
+    return RebalanceRequest(AS_OF, Account("DI", cash, lots=tuple(lots)), securities, the_model, params)

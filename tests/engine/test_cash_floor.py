@@ -8,15 +8,11 @@ from datetime import timedelta
 import pytest
 
 from rebalancing.engine import (
-    Account,
-    Benchmark,
     CashParams,
-    DirectIndexParams,
     DriftParams,
     InfeasibleParameters,
     Model,
     Parameters,
-    RebalanceRequest,
     Security,
     Sleeve,
     TradingParams,
@@ -24,7 +20,7 @@ from rebalancing.engine import (
     rebalance,
 )
 
-from .builders import AS_OF, funds, lot, model, request
+from .builders import AS_OF, direct_index_request, funds, lot, model, request
 
 
 def _value_before(req) -> float:
@@ -62,24 +58,6 @@ def test_a_whole_share_sale_rounded_away_is_rounded_up_to_keep_the_floor():
     assert sides.get("C") == "sell" and sides.get("D") == "buy"
 
 
-def _direct_index_request(lots, prices, cash=0.0, budget=0.0) -> RebalanceRequest:
-    names = [f"N{i}" for i in range(10)]
-    weights = [0.139, 0.049, 0.002, 0.090, 0.123, 0.030, 0.086, 0.094, 0.188, 0.199]
-    bench = Benchmark("B10", dict(zip(names, weights, strict=True)))
-    securities = tuple(
-        Security(n, prices.get(n, 5.0), "equity", sector=f"S{i % 3}", fractional=False)
-        for i, n in enumerate(names)
-    ) + (Security("FUND", 100.0, "equity"), Security("C", 50.0, "bonds"))
-    the_model = Model("di", (Sleeve("equity", 0.8, {"FUND": 1.0}, bench), Sleeve("bonds", 0.2, {"C": 1.0})))
-    params = Parameters(
-        direct_index=(DirectIndexParams("equity", max_names=3, min_position_weight=0.0),),
-        transition=TransitionParams(max_net_gain_per_run=budget),
-        cash=CashParams(target=0.01, floor=0.005),
-        trading=TradingParams(trading_cost_bps=5.0),
-    )
-    return RebalanceRequest(AS_OF, Account("DI", cash, lots=tuple(lots)), securities, the_model, params)
-
-
 def test_zero_gain_budget_sells_a_whole_loss_share_to_keep_the_floor():
     # Zero gain budget, no cash.  The optimiser offsets a tiny gain on N0 with a sliver (0.002
     # shares) of N1's loss lot; whole shares rounded the sliver away, the budget trim then took
@@ -92,7 +70,7 @@ def test_zero_gain_budget_sells_a_whole_loss_share_to_keep_the_floor():
         lot("L3", "N0", 38, 5_255.73, recent),
         lot("L4", "N1", 1, 64.40, AS_OF - timedelta(days=150)),
     ]
-    req = _direct_index_request(lots, {"N0": 138.31, "N1": 40.73, "N9": 16.34})
+    req = direct_index_request(lots, {"N0": 138.31, "N1": 40.73, "N9": 16.34})
     result = rebalance(req)
     _assert_floor(req, result)
     assert result.summary.net_realised_gain <= 0.005
