@@ -27,12 +27,14 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.selectors import account_parameters
+from rebalancing.services.people import advisor_assign
 from rebalancing.services.runs import run_cancel
+from tenants.audit.admin_mixins import AuditedAdminMixin
 from tenants.errors import DomainError
 
 
 @admin.register(Security)
-class SecurityAdmin(admin.ModelAdmin):
+class SecurityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/rebalancing/security_changelist.html"
     list_display = ("symbol", "name", "asset_class", "sector", "is_fund", "esg_score", "fractional", "equivalence_group")
     list_filter = ("asset_class", "is_fund", "sector")
@@ -48,7 +50,7 @@ class SecurityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("security", "date", "close")
     list_filter = ("date",)
     search_fields = ("security__symbol",)
@@ -66,7 +68,7 @@ class BenchmarkWeightInline(admin.TabularInline):
 
 
 @admin.register(Benchmark)
-class BenchmarkAdmin(admin.ModelAdmin):
+class BenchmarkAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name")
     search_fields = ("code", "name")
     inlines = [BenchmarkWeightInline]
@@ -86,7 +88,7 @@ class _FrozenOnceUsed:
 
 
 @admin.register(Sleeve)
-class SleeveAdmin(_FrozenOnceUsed, admin.ModelAdmin):
+class SleeveAdmin(AuditedAdminMixin, _FrozenOnceUsed, admin.ModelAdmin):
     list_display = ("version", "asset_class", "weight", "kind", "benchmark", "submodel")
     inlines = [SleeveHoldingInline]
     autocomplete_fields = ("benchmark",)
@@ -103,7 +105,7 @@ class SleeveInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(_FrozenOnceUsed, admin.ModelAdmin):
+class ModelVersionAdmin(AuditedAdminMixin, _FrozenOnceUsed, admin.ModelAdmin):
     list_display = ("model", "number", "created_at", "created_by", "note")
     list_filter = ("model",)
     inlines = [SleeveInline]
@@ -113,7 +115,7 @@ class ModelVersionAdmin(_FrozenOnceUsed, admin.ModelAdmin):
 
 
 @admin.register(ModelPortfolio)
-class ModelPortfolioAdmin(admin.ModelAdmin):
+class ModelPortfolioAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "latest_version", "accounts_count")
     search_fields = ("name", "code")
 
@@ -148,7 +150,7 @@ class ParameterTemplateForm(forms.ModelForm):
 
 
 @admin.register(ParameterTemplate)
-class ParameterTemplateAdmin(admin.ModelAdmin):
+class ParameterTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = ParameterTemplateForm
     list_display = ("name", "code", "updated_at", "accounts_using")
     search_fields = ("name", "code")
@@ -194,8 +196,19 @@ class AccountForm(_OverridesForm):
 
 
 @admin.register(Household)
-class HouseholdAdmin(admin.ModelAdmin):
+class HouseholdAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = HouseholdForm
+
+    def save_model(self, request, obj, form, change):
+        # The advisor's object permissions move with the household (advisor_assign, audited).
+        advisor_changed = change and "advisor" in form.changed_data
+        new_advisor = obj.advisor
+        if advisor_changed:
+            obj.advisor = Household.objects.get(pk=obj.pk).advisor
+        super().save_model(request, obj, form, change)
+        if advisor_changed or (not change and new_advisor is not None):
+            advisor_assign(household=obj, advisor=new_advisor, by=None)
+            obj.refresh_from_db()
     list_display = ("name", "external_id", "advisor", "template")
     list_filter = ("template", "advisor")
     search_fields = ("name", "external_id")
@@ -210,7 +223,7 @@ class TaxLotInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = AccountForm
     list_display = ("custodian_number", "name", "household", "model", "effective_template", "taxable", "cash")
     list_filter = ("model", "template", "taxable", "discretionary")
@@ -279,7 +292,7 @@ class ProposalAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("account", "kind", "message", "amount", "created_at", "resolved_at")
     list_filter = ("kind",)
     search_fields = ("account__custodian_number", "message")

@@ -9,13 +9,27 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django_tenants.admin import TenantAdminMixin
 
+from .audit.admin_mixins import AuditedAdminMixin
 from .models import Domain, Firm, FirmUsage
 
 provider_admin_site = admin.AdminSite(name="admin")
 provider_admin_site.site_header = "Provider administration"
 provider_admin_site.site_title = "Provider administration"
-provider_admin_site.register(User, UserAdmin)
-provider_admin_site.register(Group, GroupAdmin)
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    """Users and their roles (groups) changed in an admin site leave an audit record."""
+
+
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    pass
+
+
+provider_admin_site.register(User, AuditedUserAdmin)
+provider_admin_site.register(Group, AuditedGroupAdmin)
+# Firms' own admin sites (the default site) get the audited admins too.
+for _model, _admin in ((User, AuditedUserAdmin), (Group, AuditedGroupAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin)
 
 
 class DomainInline(admin.TabularInline):
@@ -24,7 +38,7 @@ class DomainInline(admin.TabularInline):
 
 
 @admin.register(Firm, site=provider_admin_site)
-class FirmAdmin(TenantAdminMixin, admin.ModelAdmin):
+class FirmAdmin(AuditedAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "schema_name", "status", "admin_email", "created_at")
     list_filter = ("status",)
     search_fields = ("name", "slug", "admin_email")
@@ -36,7 +50,7 @@ class FirmAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Domain, site=provider_admin_site)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("domain", "tenant", "is_primary")
     search_fields = ("domain",)
 

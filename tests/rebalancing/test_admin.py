@@ -80,3 +80,43 @@ def test_a_model_version_used_by_a_proposal_cannot_be_edited(firm_a, admin_clien
                                 inputs_fingerprint="x", result={})
     page = admin_client_a.get(f"/admin/rebalancing/modelversion/{version.pk}/change/").content.decode()
     assert 'name="note"' not in page  # read-only: no input for the note
+
+
+def test_changes_in_the_admin_are_audited(firm_a, admin_client_a, firm_user):
+    from django.contrib.auth.models import Group
+
+    from tenants.audit.models import AuditEvent
+
+    with tenant_context(firm_a):
+        book = make_book(1)
+        template = book["template"]
+        advisor = firm_user(firm_a, "adv-admin@firm-a.example", FirmRole.ADVISOR)
+        compliance_group = Group.objects.get_or_create(name=FirmRole.COMPLIANCE)[0]
+    admin_client_a.post(f"/admin/rebalancing/parametertemplate/{template.pk}/change/", {
+        "code": template.code, "name": "Standard (edited)", "description": "",
+        "parameters": '{"cash": {"target": 0.02}}', "overridable": "{}",
+    })
+    admin_client_a.post(f"/admin/auth/user/{advisor.pk}/change/", {
+        "username": advisor.username, "email": advisor.email, "is_active": "on",
+        "groups": [compliance_group.pk], "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+    })
+    with tenant_context(firm_a):
+        changed = AuditEvent.objects.get(action="parametertemplate.admin.change", object_id=str(template.pk))
+        roles = AuditEvent.objects.get(action="user.admin.change", object_id=str(advisor.pk))
+    assert changed.before["name"] == "Standard" and changed.after["name"] == "Standard (edited)"
+    assert roles.after["groups"] == [str(compliance_group.pk)] and roles.after["password"] == "(hidden)"
+
+
+def test_changing_a_households_advisor_in_the_admin_moves_the_permission(firm_a, admin_client_a, firm_user):
+    from rebalancing.access import accounts_visible_to
+
+    advisor = firm_user(firm_a, "adv-move@firm-a.example", FirmRole.ADVISOR)
+    with tenant_context(firm_a):
+        account = make_book(1)["accounts"][0]
+        household = account.household
+    admin_client_a.post(f"/admin/rebalancing/household/{household.pk}/change/", {
+        "name": household.name, "external_id": household.external_id, "advisor": advisor.pk,
+        "template": household.template_id or "", "overrides": "{}",
+    })
+    with tenant_context(firm_a):
+        assert list(accounts_visible_to(advisor)) == [account]
