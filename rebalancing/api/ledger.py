@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from rebalancing.access import accounts_visible_to
+from rebalancing.api.serializers import ImportSummarySerializer
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_apply, executions_import
@@ -69,16 +70,6 @@ class ExecutionsJsonSerializer(serializers.Serializer):
 class ExecutionsFileSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A CSV file of executions (docs/ledger.md)")
     as_of = serializers.DateField(required=False, allow_null=True, default=None)
-
-
-class ExecutionsSummarySerializer(serializers.Serializer):
-    kind = serializers.CharField()
-    rows = serializers.IntegerField()
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    deleted = serializers.IntegerField()
-    notes = serializers.ListField(child=serializers.CharField())
 
 
 class ReconciliationRowSerializer(serializers.ModelSerializer):
@@ -246,7 +237,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
 
     @extend_schema(
         request={"application/json": ExecutionsJsonSerializer, "multipart/form-data": ExecutionsFileSerializer},
-        responses={201: ExecutionsSummarySerializer},
+        responses={201: ImportSummarySerializer},  # the import summary: same shape
         examples=[OpenApiExample("a fill and a cancel", request_only=True, value={"executions": [
             {"external_id": "X-1001", "order_id": "P17-1", "quantity": "60", "price": "251.30",
              "trade_date": "2026-11-20"},

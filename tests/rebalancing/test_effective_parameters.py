@@ -62,6 +62,8 @@ def test_overrides_outside_the_template_limits_are_refused(firm_a, overrides, me
 def test_group_listed_as_overridable_allows_its_leaves(firm_a):
     with tenant_context(firm_a):
         template = make_template()  # overridable: {"cash.target": ..., "harvest": {}}
-        overrides_validate(overrides={"harvest": {"enabled": True, "min_loss_value": 250}}, template=template,
-                           level="account")
-        overrides_validate(overrides={"cash": {"target": 0.05}}, template=template, level="household")
+        assert overrides_validate(overrides={"harvest": {"enabled": True, "min_loss_value": 250}},
+                                  template=template, level="account") is None
+        assert overrides_validate(overrides={"cash": {"target": 0.05}}, template=template, level="household") is None
+        with pytest.raises(ValidationFailed, match="trading.lot_selection may not be overridden"):
+            overrides_validate(overrides={"trading": {"lot_selection": "fifo"}}, template=template, level="account")
