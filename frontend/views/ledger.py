@@ -127,6 +127,18 @@ def orders_page(request):
 
 # --- Executions ----------------------------------------------------------------------------------
 
+def _upload_with_date(request, *, missing: str, what_date: str):
+    """The uploaded file and the optional date of an upload form, or the problem in plain words."""
+    upload = request.FILES.get("file")
+    as_of_text = request.POST.get("as_of", "").strip()
+    as_of = _day(as_of_text)
+    if upload is None:
+        return None, None, missing
+    if as_of_text and as_of is None:
+        return None, None, f"{what_date} is not a date (YYYY-MM-DD)."
+    return upload, as_of, None
+
+
 @firm_page
 def executions_page(request):
     """Executions applied so far; with the import capability, upload a file of fills and cancels."""
@@ -135,15 +147,10 @@ def executions_page(request):
     status = 200
     if request.method == "POST":
         need(request.user, Capability.IMPORT_DATA)
-        upload = request.FILES.get("file")
-        as_of_text = request.POST.get("as_of", "").strip()
-        as_of = _day(as_of_text)
-        if upload is None:
-            context["form_error"] = "Choose a CSV file of executions to upload."
-            status = 400
-        elif as_of_text and as_of is None:
-            context["form_error"] = "The latest trade date is not a date (YYYY-MM-DD)."
-            status = 400
+        upload, as_of, error = _upload_with_date(request, missing="Choose a CSV file of executions to upload.",
+                                                 what_date="The latest trade date")
+        if error:
+            context["form_error"], status = error, 400
         else:
             try:
                 context["summary"] = executions_import(source=upload, actor=request.user, as_of=as_of)
@@ -209,15 +216,11 @@ def reconciliations_page(request):
     context: dict = {}
     status = 200
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        as_of_text = request.POST.get("as_of", "").strip()
-        as_of = _day(as_of_text)
-        if upload is None:
-            context["form_error"] = "Choose the custodian's position file (the lots layout) to compare."
-            status = 400
-        elif as_of_text and as_of is None:
-            context["form_error"] = "The position date is not a date (YYYY-MM-DD)."
-            status = 400
+        upload, as_of, error = _upload_with_date(
+            request, missing="Choose the custodian's position file (the lots layout) to compare.",
+            what_date="The position date")
+        if error:
+            context["form_error"], status = error, 400
         else:
             try:
                 reconciliation = reconciliation_import(source=upload, actor=request.user, as_of=as_of,
