@@ -34,7 +34,17 @@ from .request import (
     Sleeve,
     TaxLot,
 )
-from .result import CASH_KEY, REASONS, Alert, Diagnostics, LotSale, RebalanceResult, Summary, Trade
+from .result import (
+    CASH_KEY,
+    REASONS,
+    Alert,
+    BlockedBuy,
+    Diagnostics,
+    LotSale,
+    RebalanceResult,
+    Summary,
+    Trade,
+)
 from .serialization import (
     REQUEST_SCHEMA,
     RESULT_SCHEMA,
@@ -73,6 +83,7 @@ __all__ = [
     "LotSale",
     "Summary",
     "Alert",
+    "BlockedBuy",
     "Diagnostics",
     "CASH_KEY",
     "REASONS",

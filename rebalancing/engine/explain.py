@@ -50,6 +50,13 @@ def explain(result: RebalanceResult) -> str:
         f"estimated tax    {_money(s.estimated_tax)}; harvested losses {_money(s.harvested_losses)}",
         f"turnover         {s.turnover:.2%}; trading cost {_money(s.trading_cost)}",
     ]
+    for b in result.blocked_buys:
+        where = "in this proposal" if b.sale_in_proposal else f"in account {b.sale_account_id or '(unknown)'}"
+        loss = f"loss {_money(b.sale_loss)}" if b.sale_loss is not None else "loss unknown"
+        lines.append(
+            f"uninvested: {b.symbol} {_money(b.shortfall)} below target - {b.sale_symbol} sold at a loss "
+            f"on {b.sale_date.isoformat()} {where} ({loss}); buyable again on {b.buyable_on.isoformat()}"
+        )
     for w in result.warnings:
         lines.append(f"warning: {w}")
     for a in result.alerts:

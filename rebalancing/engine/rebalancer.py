@@ -20,12 +20,22 @@ from .limits import Limits, build_limits
 from .optimizer import Infeasible, ProblemData, solve
 from .positions import Book, build_book
 from .request import RebalanceRequest, validate_request
-from .result import CASH_KEY, REASONS, Alert, Diagnostics, LotSale, RebalanceResult, Summary, Trade
+from .result import (
+    CASH_KEY,
+    REASONS,
+    Alert,
+    BlockedBuy,
+    Diagnostics,
+    LotSale,
+    RebalanceResult,
+    Summary,
+    Trade,
+)
 from .risk import RiskMatrix, build_risk
 from .rounding import Fill, round_trades
 from .targets import TargetPlan, plan_targets, universe_symbols
 from .tax import incremental_tax
-from .wash_sales import WINDOW_DAYS
+from .wash_sales import WINDOW_DAYS, Equivalence, buyable_on, latest_loss_sales
 
 __all__ = ["rebalance"]
 
@@ -373,7 +383,48 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         warnings=tuple(warnings),
         alerts=tuple(alerts),
         diagnostics=diagnostics,
+        blocked_buys=_blocked_buys(prepared, fill, gain, value_after, V_after),
     )
+
+
+def _blocked_buys(
+    prepared: _Prepared, fill: Fill, gain: np.ndarray, value_after: np.ndarray, V_after: float
+) -> tuple[BlockedBuy, ...]:
+    """Securities left below target because a loss sale (in the household's window, or in this
+    proposal) blocks buying them, with the sale that blocks each and when it stops blocking."""
+    request, book, plan, limits = prepared.request, prepared.book, prepared.plan, prepared.limits
+    shortfall = plan.target * V_after - value_after
+    under = np.flatnonzero((shortfall >= 0.01) & (fill.bought <= 0))
+    if not len(under):
+        return ()
+    loss_sold = (fill.lot_sold > 0) & (gain < 0)
+    loss_by_sec = np.bincount(book.lot_sec, weights=np.where(loss_sold, -gain, 0.0), minlength=book.n)
+    # This proposal's loss sales, by group: the security with the largest loss speaks for it.
+    proposal: dict[int, int] = {}
+    for i in np.flatnonzero(loss_by_sec > 0).tolist():
+        g = int(limits.group[i])
+        if g not in proposal or loss_by_sec[i] > loss_by_sec[proposal[g]]:
+            proposal[g] = i
+    household = {}
+    if not request.parameters.wash_sale.allow:
+        eq = Equivalence(request.parameters.wash_sale.equivalent_groups)
+        household = latest_loss_sales(request.as_of, request.account.household_trades, eq)
+    out = []
+    for i in under.tolist():
+        g = int(limits.group[i])
+        if g in proposal:
+            j = proposal[g]
+            sale = (book.symbols[j], request.as_of, request.account.id, float(loss_by_sec[j]), True)
+        elif g in limits.window_loss_groups and household:
+            t = household.get(eq.group(book.symbols[i]))
+            if t is None:
+                continue
+            loss = None if t.realised_gain is None else -t.realised_gain
+            sale = (t.symbol, t.date, t.account_id, loss, False)
+        else:
+            continue
+        out.append(BlockedBuy(book.symbols[i], float(shortfall[i]), *sale, buyable_on(sale[1])))
+    return tuple(sorted(out, key=lambda b: -b.shortfall))
 
 
 def _trades(

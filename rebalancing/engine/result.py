@@ -6,7 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-__all__ = ["REASONS", "CASH_KEY", "LotSale", "Trade", "Summary", "Alert", "Diagnostics", "RebalanceResult"]
+__all__ = [
+    "REASONS",
+    "CASH_KEY",
+    "LotSale",
+    "Trade",
+    "Summary",
+    "Alert",
+    "BlockedBuy",
+    "Diagnostics",
+    "RebalanceResult",
+]
 
 # The fixed vocabulary of trade reasons, in the order they are listed on a trade.
 REASONS = (
@@ -107,6 +117,29 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockedBuy:
+    """Why money stays uninvested: a security left below its target because buying it would
+    disallow the loss of a recent sale (a wash sale, IRC §1091 / Pub. 550).
+
+    ``shortfall``: value below target after the proposal (account currency); ``sale_*``: the sale
+    that blocks it - the latest loss sale of the same or a substantially identical security
+    (``sale_symbol``) within the last 30 days, in any account of the household
+    (``sale_account_id``; ``None`` when unknown), or in this proposal (``sale_in_proposal``);
+    ``sale_loss`` is positive (``None`` when the household sale's gain is unknown, counted as a
+    loss); ``buyable_on``: the first day a purchase no longer disallows that loss.
+    """
+
+    symbol: str
+    shortfall: float
+    sale_symbol: str
+    sale_date: date
+    sale_account_id: str | None
+    sale_loss: float | None
+    sale_in_proposal: bool
+    buyable_on: date
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostics:
     """How the proposal was computed (timings in milliseconds; not part of the advice)."""
 
@@ -123,7 +156,8 @@ class Diagnostics:
 class RebalanceResult:
     """The engine's answer for one account.
 
-    ``weights_*`` and ``targets`` map symbols (and ``CASH_KEY``) to fractions of market value.
+    ``weights_*`` and ``targets`` map symbols (and ``CASH_KEY``) to fractions of market value;
+    ``blocked_buys`` lists the securities left below target because a wash sale blocks buying them.
     """
 
     account_id: str
@@ -136,3 +170,4 @@ class RebalanceResult:
     warnings: tuple[str, ...] = ()
     alerts: tuple[Alert, ...] = ()
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    blocked_buys: tuple[BlockedBuy, ...] = ()

@@ -26,7 +26,7 @@ from .request import (
     Sleeve,
     TaxLot,
 )
-from .result import Alert, Diagnostics, LotSale, RebalanceResult, Summary, Trade
+from .result import Alert, BlockedBuy, Diagnostics, LotSale, RebalanceResult, Summary, Trade
 
 __all__ = [
     "REQUEST_SCHEMA",
@@ -345,6 +345,19 @@ def result_to_dict(result: RebalanceResult) -> dict[str, Any]:
             "solve_ms": round(d.solve_ms, 3),
             "total_ms": round(d.total_ms, 3),
         },
+        "blocked_buys": [
+            {
+                "symbol": b.symbol,
+                "shortfall": _money(b.shortfall),
+                "sale_symbol": b.sale_symbol,
+                "sale_date": b.sale_date.isoformat(),
+                "sale_account_id": b.sale_account_id,
+                "sale_loss": None if b.sale_loss is None else _money(b.sale_loss),
+                "sale_in_proposal": b.sale_in_proposal,
+                "buyable_on": b.buyable_on.isoformat(),
+            }
+            for b in result.blocked_buys
+        ],
     }
 
 
@@ -382,4 +395,15 @@ def result_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Rebal
         warnings=tuple(data["warnings"]),
         alerts=tuple(Alert(**a) for a in data["alerts"]),
         diagnostics=Diagnostics(**data["diagnostics"]),
+        # Results stored before the field existed have none.
+        blocked_buys=tuple(
+            BlockedBuy(
+                **{
+                    **b,
+                    "sale_date": _date(b["sale_date"], "blocked_buys"),
+                    "buyable_on": _date(b["buyable_on"], "blocked_buys"),
+                }
+            )
+            for b in data.get("blocked_buys", ())
+        ),
     )

@@ -14,6 +14,7 @@ Only ``WashSaleParams.allow`` lifts the first two, and the disallowed amount is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,7 +22,15 @@ from datetime import date, timedelta
 from .parameters import WashSaleParams
 from .request import HouseholdTrade, TaxLot
 
-__all__ = ["WINDOW_DAYS", "Equivalence", "WindowActivity", "window_activity", "find_violations"]
+__all__ = [
+    "WINDOW_DAYS",
+    "Equivalence",
+    "WindowActivity",
+    "window_activity",
+    "latest_loss_sales",
+    "buyable_on",
+    "find_violations",
+]
 
 WINDOW_DAYS = 30
 
@@ -95,6 +104,38 @@ def window_activity(
             g = equivalence.group(lot.symbol)
             purchases[g] = purchases.get(g, 0.0) + lot.quantity
     return WindowActivity(loss_sales, purchases)
+
+
+def buyable_on(sale_date: date) -> date:
+    """The first day a purchase no longer disallows the loss of a sale on ``sale_date``.
+
+    Pub. 550: a purchase within 30 days after the sale makes it a wash sale, so the 31st day is
+    the first clean one (the same window ``window_activity`` looks back over).
+    """
+    return sale_date + timedelta(days=WINDOW_DAYS + 1)
+
+
+def latest_loss_sales(
+    as_of: date, trades: Iterable[HouseholdTrade], equivalence: Equivalence
+) -> dict[str, HouseholdTrade]:
+    """Per equivalence group, the household loss sale of the window that blocks buying longest
+    (the latest; among same-day sales the largest loss, unknown gains counting as the largest)."""
+    start = as_of - timedelta(days=WINDOW_DAYS)
+    out: dict[str, HouseholdTrade] = {}
+    for t in trades:
+        if t.side != "sell" or not start <= t.date <= as_of:
+            continue
+        if t.realised_gain is not None and t.realised_gain >= 0:
+            continue
+        g = equivalence.group(t.symbol)
+        best = out.get(g)
+        loss = math.inf if t.realised_gain is None else -t.realised_gain
+        if best is None or (t.date, loss) > (
+            best.date,
+            math.inf if best.realised_gain is None else -best.realised_gain,
+        ):
+            out[g] = t
+    return out
 
 
 def find_violations(

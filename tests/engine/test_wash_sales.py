@@ -8,10 +8,15 @@ from rebalancing.engine import (
     CashParams,
     HarvestParams,
     HouseholdTrade,
+    Model,
     Parameters,
+    Sleeve,
     WashSaleParams,
     rebalance,
+    result_from_dict,
+    result_to_dict,
 )
+from rebalancing.engine.explain import explain
 from rebalancing.engine.wash_sales import Equivalence, find_violations, window_activity
 
 from .builders import AS_OF, funds, lot, model, request
@@ -105,3 +110,68 @@ def test_harvest_never_buys_back_an_equivalent_of_what_it_sells_at_a_loss():
     assert all(t.symbol != "EQ2" for t in result.trades)
     alert = next(a for a in result.alerts if a.code == "harvest_opportunity")
     assert "EQ2" in alert.message
+
+
+def test_a_buy_blocked_by_a_household_loss_sale_says_which_sale_and_when_it_clears():
+    # given EQ underweight by 5,000, sold at a loss in the spouse's IRA 10 days ago and, earlier,
+    # at a smaller loss in another account
+    trades = (
+        HouseholdTrade(AS_OF - timedelta(days=20), "EQ", "sell", 5, -900.0, "JOINT"),
+        HouseholdTrade(AS_OF - timedelta(days=10), "EQ", "sell", 5, -200.0, "IRA-2"),
+    )
+    req = request(
+        [lot("L1", "BD", 100, 10_000)], funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=trades
+    )
+    # when rebalanced
+    result = rebalance(req)
+    # then the money stays in cash and the result names the latest sale and the first clean day
+    (blocked,) = result.blocked_buys
+    assert blocked.symbol == "EQ" and blocked.sale_symbol == "EQ"
+    assert blocked.sale_date == AS_OF - timedelta(days=10) and blocked.sale_account_id == "IRA-2"
+    assert blocked.sale_loss == 200.0 and not blocked.sale_in_proposal
+    assert blocked.buyable_on == AS_OF + timedelta(days=21)
+    assert blocked.shortfall == pytest.approx(5_000.0)
+    # and the JSON form and the CLI table carry it
+    data = result_to_dict(result)
+    assert data["blocked_buys"][0]["buyable_on"] == (AS_OF + timedelta(days=21)).isoformat()
+    assert result_from_dict(data).blocked_buys == result.blocked_buys
+    assert "EQ 5,000.00 below target" in explain(result) and "buyable again on" in explain(result)
+
+
+def test_a_sale_31_days_ago_blocks_nothing_and_day_30_still_does():
+    def blocked(days):
+        trades = (HouseholdTrade(AS_OF - timedelta(days=days), "EQ", "sell", 5, -200.0, "IRA"),)
+        req = request(
+            [lot("L1", "BD", 100, 10_000)],
+            funds(EQ=100, BD=100),
+            model(EQ=0.5, BD=0.5),
+            household_trades=trades,
+        )
+        return rebalance(req).blocked_buys
+
+    assert blocked(31) == ()
+    (b,) = blocked(30)
+    assert b.buyable_on == AS_OF + timedelta(days=1)
+
+
+def test_an_equivalent_sold_at_a_loss_in_this_proposal_is_named_as_the_blocking_sale():
+    # given a harvestable EQ loss whose substitute EQ2 takes its target, and EQ2's own sibling
+    # EQ3 (same group as EQ) under target
+    lots = [lot("L1", "EQ", 50, 8_000), lot("L2", "BD", 50, 5_000)]
+    params = Parameters(
+        cash=CashParams(target=0.0),
+        harvest=HarvestParams(substitutes={"EQ": "EQ2"}),
+        wash_sale=WashSaleParams(equivalent_groups=(("EQ", "EQ3"),)),
+    )
+    securities = (*funds(EQ=100, EQ2=100, BD=100), *funds(EQ3=100))
+    the_model = Model(
+        "m", (Sleeve("equity", 0.6, {"EQ": 0.5, "EQ3": 0.5}), Sleeve("bonds", 0.4, {"BD": 1.0}))
+    )
+    req = request(lots, securities, the_model, parameters=params)
+    result = rebalance(req)
+    # then EQ is harvested, EQ3 is not bought, and the harvest is the blocking sale
+    assert any(t.symbol == "EQ" and t.side == "sell" for t in result.trades)
+    (b,) = [b for b in result.blocked_buys if b.symbol == "EQ3"]
+    assert b.sale_symbol == "EQ" and b.sale_in_proposal and b.sale_date == AS_OF
+    assert b.sale_loss == pytest.approx(3_000.0)
+    assert b.buyable_on == AS_OF + timedelta(days=31)
