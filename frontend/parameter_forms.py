@@ -15,17 +15,31 @@ from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
-    "FIELDS", "FIELDS_BY_PATH", "ParamField", "display_value", "limits_for", "parse_fields", "unflatten",
+    "FIELDS",
+    "FIELDS_BY_PATH",
+    "ParamField",
+    "display_value",
+    "limits_for",
+    "parse_fields",
+    "unflatten",
 ]
 
 # Leaves typed as percentages (stored as fractions).
-PERCENT = frozenset({
-    "cash.target", "cash.floor", "harvest.min_loss_pct", "drift.absolute_band", "drift.relative_band",
-    "trading.max_turnover",
-})
+PERCENT = frozenset(
+    {
+        "cash.target",
+        "cash.floor",
+        "harvest.min_loss_pct",
+        "drift.absolute_band",
+        "drift.relative_band",
+        "trading.max_turnover",
+    }
+)
 # Leaves whose values are sectors, tags or asset classes the security master knows (checkbox lists).
 VOCABULARY = {
-    "screen.excluded_sectors": "sectors", "screen.excluded_tags": "tags", "removed_asset_classes": "asset_classes",
+    "screen.excluded_sectors": "sectors",
+    "screen.excluded_tags": "tags",
+    "removed_asset_classes": "asset_classes",
 }
 LABELS = {
     "enabled": "Switched on",
@@ -52,6 +66,7 @@ LABELS = {
     "max_turnover": "Turnover cap",
     "lot_selection": "Lot selection",
     "trading_cost_bps": "Trading cost (basis points)",
+    "tracking_error_cost": "Tax vs tracking (% of value per (%/yr)² of tracking error)",
     "substitutes": "Substitutes",
 }
 CHOICE_LABELS = {
@@ -121,10 +136,17 @@ def _field(path: str, group: str, group_title: str, node: dict[str, Any]) -> Par
     key = path.rsplit(".", 1)[-1]
     choices = tuple((c, CHOICE_LABELS.get(c, c)) for c in node.get("enum", ()))
     return ParamField(
-        path=path, group=group, group_title=group_title,
+        path=path,
+        group=group,
+        group_title=group_title,
         label=node.get("title") if path == group else LABELS.get(key, key.replace("_", " ").capitalize()),
-        kind=kind, help=node.get("description", ""), nullable=nullable, percent=path in PERCENT,
-        choices=choices, minimum=node.get("minimum"), maximum=node.get("maximum"),
+        kind=kind,
+        help=node.get("description", ""),
+        nullable=nullable,
+        percent=path in PERCENT,
+        choices=choices,
+        minimum=node.get("minimum"),
+        maximum=node.get("maximum"),
         vocabulary=VOCABULARY.get(path, ""),
     )
 
@@ -328,4 +350,3 @@ def group_fields(bound: list[BoundField]) -> list[tuple[str, str, list[BoundFiel
     for b in bound:
         groups.setdefault(b.field.group, (b.field.group_title, []))[1].append(b)
     return [(key, title, items) for key, (title, items) in groups.items()]
-

@@ -31,8 +31,23 @@ def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:
 
 @dataclass(slots=True, eq=False)
 class HarvestPlan:
-    """Lots harvested this run, the substitutes bought, and what could not be harvested and why."""
+    """Lots harvested this run, the substitutes bought, and what could not be harvested and why.
+
+    ``lots``: sold entirely (a substitute takes the position's target); ``candidates``: lots of
+    direct-indexed names the optimiser may harvest, as much as the tax saved outweighs the
+    tracking error added (``trading.tracking_error_cost``).
+    """
 
     lots: np.ndarray
+    candidates: np.ndarray | None = None
     substitutes: dict[int, int] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.candidates is None:
+            self.candidates = np.zeros_like(self.lots)
+
+    @property
+    def harvestable(self) -> np.ndarray:
+        """Lots whose sale is a harvest (forced or chosen by the optimiser)."""
+        return self.lots | self.candidates

@@ -18,6 +18,7 @@ from .drift import drift_units, out_of_band
 from .errors import InfeasibleParameters
 from .harvest import HarvestPlan, loss_candidates, opportunity_by_symbol
 from .instructions import InstructionEffects, swap_fraction
+from .optimizer import tax_weight
 from .parameters import HarvestParams
 from .positions import Book
 from .request import RebalanceRequest
@@ -28,6 +29,8 @@ from .wash_sales import Equivalence, window_activity
 __all__ = ["Limits", "build_limits", "UNBOUNDED_BUY"]
 
 UNBOUNDED_BUY = 1.0
+# Weights within this of the target count as at target (1e-17 above is float noise, not overweight).
+TARGET_TOLERANCE = 1e-9
 
 
 @dataclass(slots=True, eq=False)
@@ -61,6 +64,7 @@ class Limits:
     frozen: np.ndarray
     inside_band: bool
     breached: list[str]
+    harvest_min_loss: float = 0.0
     alerts: list[Alert] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -203,13 +207,13 @@ def build_limits(
         harvest = _plan_harvest(request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced)
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
-        for sec in set(lot_sec[harvest.lots].tolist()):
+        for sec in set(lot_sec[harvest.harvestable].tolist()):
             b_ub[sec] = 0.0
         for sub in harvest.substitutes.values():
             b_ub[sub] = UNBOUNDED_BUY
         _harvest_alerts(book, p.harvest, harvest, x_ub, alerts)
 
-    _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group)
+    _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates)
 
     # Drift bands: inside every band nothing trades unless something requires it.
     frozen = np.zeros(n, dtype=bool)
@@ -269,6 +273,14 @@ def build_limits(
     if taxable:
         rate = np.where(book.lot_long, acct.long_term_rate, acct.short_term_rate)
         tax = rate * frac
+        # A loss earns no credit unless harvesting it is the point: a linear credit alone sells a
+        # sliver of every losing lot, each opening a 30-day window that blocks buying it back.
+        tax[loss & ~harvest.harvestable] = 0.0
+        # Direct-indexed names: tax weighs against tracking error at the client's rate.
+        di_lot = np.zeros(n, dtype=bool)
+        for di in plan.direct_index:
+            di_lot[di.members] = True
+        tax[di_lot[lot_sec]] *= tax_weight(p.trading.tracking_error_cost)
     else:
         tax = np.zeros(nl)
         frac = np.zeros(nl)
@@ -295,6 +307,7 @@ def build_limits(
         frozen=frozen,
         inside_band=inside,
         breached=breached,
+        harvest_min_loss=p.harvest.min_loss_value if p.harvest is not None else 0.0,
         alerts=alerts,
         warnings=warnings,
     )
@@ -312,7 +325,9 @@ def _plan_harvest(
     forced: np.ndarray,
 ) -> HarvestPlan:
     params = request.parameters.harvest
-    out = HarvestPlan(lots=np.zeros(len(book.lots), dtype=bool))
+    out = HarvestPlan(
+        lots=np.zeros(len(book.lots), dtype=bool), candidates=np.zeros(len(book.lots), dtype=bool)
+    )
     if params is None:
         return out
     cand = loss_candidates(book, params) & ~forced
@@ -327,8 +342,16 @@ def _plan_harvest(
             out.blocked[symbol] = "it may not be sold (restriction or a purchase in the last 30 days)"
             continue
         lots_i &= x_ub > 0
+        if i in di_members:
+            # Inside a direct index the optimiser decides how much to harvest and re-weights the
+            # sleeve's other names (their risk model says which are close).
+            out.candidates |= lots_i
+            out.blocked[symbol] = (
+                "the tax it saves does not outweigh the tracking error it adds (trading.tracking_error_cost)"
+            )
+            continue
         sub = None
-        if plan.target[i] > 0 and i not in di_members:
+        if plan.target[i] > 0:
             name = params.substitutes.get(symbol)
             j = book.index.get(name) if name else None
             if j is None:
@@ -383,21 +406,31 @@ def _one_direction_per_group(
     b_ub: np.ndarray,
     b_lb: np.ndarray,
     group: np.ndarray,
+    candidates: np.ndarray,
 ) -> None:
-    """Each security trades one way; per group of substantially identical securities, a loss
-    sale and a purchase never meet.
+    """No security is both sold at a loss and bought; per group of substantially identical
+    securities, a loss sale and a purchase never meet.
 
-    A security above its target (or without one, or not buyable) may only be sold; one below it
-    may only be bought, so its lots are frozen - selling an underweight position to buy it back
-    later only costs tax.  This also halves the optimiser's variables.  Across a group, a forced
-    loss sale (harvest, instruction) blocks buying the other members; an optional one is frozen.
+    A security at or below its target (within float noise) is bought, never sold: its lots are
+    frozen - selling an underweight position to buy it back later only costs tax.  One above it
+    may be sold; it may be bought too when it has no loss lot that could be sold (buying more of
+    an overweight name that is the closest substitute of a harvested one is how a direct index
+    keeps tracking), otherwise not.  A security with harvestable or forced sales is not bought.
+    Across a group, a forced loss sale (harvest, instruction) blocks buying the other members;
+    an optional one is frozen.
     """
     n = book.n
     lot_sec = book.lot_sec
     w0 = book.weights
     has_forced = np.bincount(lot_sec, weights=(x_lb > 0).astype(float), minlength=n) > 0
-    buy_side = (b_ub > 0) & ((w0 <= plan.target) | (b_lb > 0)) & ~has_forced
-    b_ub[~buy_side] = 0.0
+    has_candidate = np.bincount(lot_sec, weights=candidates.astype(float), minlength=n) > 0
+    optional_loss = loss & (x_ub > 0) & (x_lb <= 0)
+    has_loss = np.bincount(lot_sec, weights=optional_loss.astype(float), minlength=n) > 0
+    # Weights are compared with a tolerance: a name at target + 1e-17 is at target.
+    under = (w0 <= plan.target + TARGET_TOLERANCE) | (b_lb > 0)
+    buy_side = (b_ub > 0) & under & ~has_forced & ~has_candidate
+    two_way = (b_ub > 0) & ~under & ~has_forced & ~has_candidate & ~has_loss
+    b_ub[~(buy_side | two_way)] = 0.0
     x_ub[buy_side[lot_sec] & (x_lb <= 0)] = 0.0
     forced_loss = loss & (x_lb > 0)
     has_forced_loss = np.bincount(lot_sec, weights=forced_loss.astype(float), minlength=n) > 0

@@ -8,7 +8,10 @@ securities, ``M`` looks replaced funds through to their benchmark).  Minimise
 
 (risk terms scaled by a 20%-volatility reference variance) subject to lot and buy bounds, the
 cash floor, a turnover cap and the net-gain budget.  Taxes and costs are a tie-breaker
-(``KAPPA``): how far to move is decided by hard budgets, which are the client's parameters.
+(``KAPPA``): how far to move is decided by hard budgets, which are the client's parameters -
+except for the lots of direct-indexed names, whose ``tax`` the caller multiplies by
+``tax_weight(trading.tracking_error_cost)`` so that tax and tracking variance trade at the
+client's rate.  ``tax`` is 0 for a loss lot that is not a harvest (no credit for slivers).
 Scaling to fractions and the explicit active variable keep Clarabel fast and accurate (a
 formulation in shares and dollars was 9x slower and could stop at a wrong optimum).
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -35,6 +39,7 @@ from .lots import grouped_order, relieve_grouped
 
 __all__ = [
     "KAPPA",
+    "tax_weight",
     "CASH_PENALTY",
     "OBJECTIVE_SCALE",
     "REFERENCE_VARIANCE",
@@ -57,6 +62,12 @@ DPP_MAX_SECURITIES = 128
 CACHE_SIZE = 64
 # Lots of one security are pooled into at most this many tranches in the cached problem.
 POOL_SLOTS = 4
+
+
+def tax_weight(tracking_error_cost: float) -> float:
+    """Multiplier of a lot's ``tax`` that makes ``tracking_error_cost`` percent of account value in
+    tax weigh as much in the objective as (1%/yr)^2 of tracking variance."""
+    return 1e-4 / REFERENCE_VARIANCE / (KAPPA * tracking_error_cost / 100)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -256,7 +267,12 @@ def _run(problem: cp.Problem, label: str, solver: str, options: dict | None = No
     """
     start = time.perf_counter()
     try:
-        problem.solve(solver=solver, **(options or {}))
+        # No warm start: cvxpy would update the cached problem's Clarabel solver in place, whose
+        # scaling comes from the first data it saw, so the answer depended on what the process
+        # solved before.  cvxpy's own warnings are not for the user: statuses are handled here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(solver=solver, warm_start=False, **(options or {}))
     except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
         raise _Unsolved(label, "failed", str(exc)) from exc
     wall = time.perf_counter() - start

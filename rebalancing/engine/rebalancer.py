@@ -320,7 +320,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
             acct.short_term_rate,
             acct.long_term_rate,
         )
-    harvested = float(-recognised[limits.harvest.lots & (fill.lot_sold > 0)].sum())
+    harvested = float(-recognised[limits.harvest.harvestable & (fill.lot_sold > 0) & (recognised < 0)].sum())
 
     trades = _trades(
         prepared, fill, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after
@@ -453,7 +453,8 @@ def _trades(
     selling = sold > 0
     sleeves_screen = {plan.sleeve_of[i] for i in np.flatnonzero(selling & plan.excluded)}
     sleeves_harvest = {
-        plan.sleeve_of[i] for i in set(book.lot_sec[limits.harvest.lots & (fill.lot_sold > 0)].tolist())
+        plan.sleeve_of[i]
+        for i in set(book.lot_sec[limits.harvest.harvestable & (fill.lot_sold > 0)].tolist())
     }
     removed_sold = bool((selling & plan.removed).any())
     cash_w = book.cash_weight
@@ -468,7 +469,7 @@ def _trades(
     terms = np.where(book.lot_long, "long", "short").tolist()
     lot_sold, lot_proceeds = fill.lot_sold.tolist(), proceeds.tolist()
     lot_basis, lot_gain, lot_disallowed = basis.tolist(), gain.tolist(), disallowed.tolist()
-    lot_harvest = limits.harvest.lots.tolist()
+    lot_harvest = limits.harvest.harvestable.tolist()
     first = np.searchsorted(book.lot_sec, np.arange(book.n), side="left").tolist()
     last = np.searchsorted(book.lot_sec, np.arange(book.n), side="right").tolist()
     prices, sold_l, bought_l = price.tolist(), sold.tolist(), fill.bought.tolist()

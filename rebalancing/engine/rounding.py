@@ -75,9 +75,23 @@ def round_trades(
     x = np.maximum(x, limits.x_lb)
     opt_lot = x * V / price[lot_sec]
     opt_lot = np.minimum(opt_lot, book.lot_qty)
-    buy = solution.b * V / price
+    # Solver noise above a bound (0.0003 shares of a wash-blocked name) is not a buy.
+    buy = np.clip(solution.b, 0.0, limits.b_ub) * V / price
     buy = np.where(buy * price < DUST_VALUE / 2, 0.0, buy)
     sell = np.bincount(lot_sec, weights=opt_lot, minlength=n)
+    # A harvest worth less than the smallest loss worth harvesting is not made: it would block
+    # buying the name back for 30 days for a credit of a few dollars.
+    cand = limits.harvest.candidates
+    if cand.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss_ps = np.where(book.lot_qty > 0, -book.lot_gain / book.lot_qty, 0.0)
+        loss = np.bincount(
+            lot_sec, weights=np.where(cand, opt_lot * np.maximum(loss_ps, 0.0), 0.0), minlength=n
+        )
+        has_cand = np.bincount(lot_sec, weights=cand.astype(float), minlength=n) > 0
+        small = has_cand & (loss < limits.harvest_min_loss)
+        opt_lot = np.where(small[lot_sec] & ~limits.forced, 0.0, opt_lot)
+        sell = np.where(small, np.bincount(lot_sec, weights=opt_lot, minlength=n), sell)
 
     # Never both directions in one security: net them (the optimiser rarely leaves both).
     both = (sell > 0) & (buy > 0)
