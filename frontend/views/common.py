@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
 
 from rebalancing.permissions import Capability, user_can
@@ -45,6 +47,18 @@ def visible_or_404(queryset, **lookup):
     if obj is None:
         raise Http404("Not found, or not yours to see.")
     return obj
+
+
+def redirect_back(request, fallback: str, **kwargs):
+    """Redirect to the form's ``next`` when it is a path on this host, else to ``fallback`` (a URL
+    name). Anything else (``https://evil.example/``, ``//evil.example``, ``javascript:``) is an open
+    redirect and is ignored."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback, **kwargs)
 
 
 def paginate(request, items, per_page: int = PER_PAGE, param: str = "page"):

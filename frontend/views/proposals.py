@@ -16,7 +16,7 @@ from rebalancing.services.proposals import policy_decide, proposal_approve, prop
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 
-from .common import firm_page, need, paginate, visible_or_404
+from .common import firm_page, need, paginate, redirect_back, visible_or_404
 
 
 def _proposal(request, pk):
@@ -76,7 +76,7 @@ def proposal_decide(request, pk: int):
             messages.error(request, "Choose approve, reject or release.")
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect(request.POST.get("next") or "proposal_detail", **({} if request.POST.get("next") else {"pk": pk}))
+    return redirect_back(request, "proposal_detail", pk=pk)
 
 
 @dataclass
