@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.exports import csv_download
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_import
@@ -47,10 +48,10 @@ from .common import firm_page, need, paginate, visible_or_404
 ZERO = Decimal(0)
 
 
-def _csv_response(text: str, name: str) -> HttpResponse:
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+def _csv_response(request, text: str, name: str, what: str) -> HttpResponse:
+    """The file, through the one audited download (rebalancing.exports); the page's filters are recorded."""
+    filters = {k: v for k, v in request.GET.items() if k not in ("download", "page")}
+    return csv_download(user=request.user, text=text, filename=name, what=what, filters=filters)
 
 
 def _day(value: str | None) -> date | None:
@@ -101,8 +102,8 @@ def orders_page(request):
     download = get.get("download")
     if download in ("orders", "blocks"):
         open_orders = list(orders_open(orders))
-        return _csv_response(blocks_csv(open_orders) if download == "blocks" else orders_csv(open_orders),
-                             f"{download}.csv")
+        return _csv_response(request, blocks_csv(open_orders) if download == "blocks" else orders_csv(open_orders),
+                             f"{download}.csv", f"orders.{download}")
     status = get.get("status", "")
     if status in ORDER_STATUSES:
         orders = orders.filter(status__in=ORDER_STATUSES[status])
@@ -352,9 +353,11 @@ def report_realised(request):
     download = request.GET.get("download")
     stamp = f"{report.start:%Y%m%d}-{report.end:%Y%m%d}"
     if download == "lots":
-        return _csv_response(reports.realised_lots_csv(report), f"realised-lots-{stamp}.csv")
+        return _csv_response(request, reports.realised_lots_csv(report), f"realised-lots-{stamp}.csv",
+                             "report.realised_lots")
     if download == "totals":
-        return _csv_response(reports.realised_totals_csv(report), f"realised-totals-{stamp}.csv")
+        return _csv_response(request, reports.realised_totals_csv(report), f"realised-totals-{stamp}.csv",
+                             "report.realised_totals")
     by_account = _split(report.lots, lambda r: r.account_number)
     by_household = _split(report.lots, lambda r: r.household)
     empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
@@ -380,7 +383,8 @@ def report_harvest(request):
     period = _period(request)
     rows = reports.harvest(accounts=_report_accounts(request), start=period["start"], end=period["end"])
     if request.GET.get("download") == "csv":
-        return _csv_response(reports.harvest_csv(rows), f"harvest-{period['start']:%Y%m%d}-{period['end']:%Y%m%d}.csv")
+        return _csv_response(request, reports.harvest_csv(rows),
+                             f"harvest-{period['start']:%Y%m%d}-{period['end']:%Y%m%d}.csv", "report.harvest")
     months: dict[str, list[Decimal]] = {}
     for r in rows:
         if len(r.period) == 7:
@@ -409,7 +413,8 @@ def report_transition(request):
     as_of = _day(as_of_text) or today
     rows = reports.transition(accounts=_report_accounts(request), as_of=as_of)
     if request.GET.get("download") == "csv":
-        return _csv_response(reports.transition_csv(rows), f"transition-{as_of:%Y%m%d}.csv")
+        return _csv_response(request, reports.transition_csv(rows), f"transition-{as_of:%Y%m%d}.csv",
+                             "report.transition")
     return render(request, "frontend/ledger/report_transition.html", {
         **_scope_context(request), "as_of": as_of, "date_error": bool(as_of_text) and _day(as_of_text) is None,
         "page": paginate(request, [

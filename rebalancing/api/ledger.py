@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.http import HttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
@@ -25,6 +24,7 @@ from rest_framework.routers import SimpleRouter
 
 from rebalancing.access import accounts_visible_to
 from rebalancing.api.serializers import ImportSummarySerializer
+from rebalancing.exports import csv_download, download_audit
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_apply, executions_import
@@ -277,9 +277,8 @@ class OrderFileView(FirmAPIView):
         orders = list(orders_open(Order.objects.filter(account__in=accounts_visible_to(request.user)),
                                   day=data.get("day")))
         text = blocks_csv(orders) if data["layout"] == "blocks" else orders_csv(orders)
-        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{data["layout"]}.csv"'
-        return response
+        return csv_download(user=request.user, text=text, filename=f"{data['layout']}.csv",
+                            what=f"order_file.{data['layout']}", filters={"day": str(data.get("day") or "")})
 
 
 class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
@@ -333,6 +332,10 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
         return self._decide(request, reconciliation_reject)
 
 
+def _filters(data) -> dict:
+    return {k: str(v) for k, v in data.items() if v not in (None, "")}
+
+
 def _accounts(request, data):
     accounts = accounts_visible_to(request.user)
     if data.get("household"):
@@ -351,6 +354,7 @@ class RealisedGainsView(FirmAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         report = reports.realised_gains(accounts=_accounts(request, data), start=data["start"], end=data["end"])
+        download_audit(user=request.user, what="report.realised_gains", filters=_filters(data), rows=len(report.lots))
         body = {
             "start": report.start, "end": report.end,
             "lots": [{**asdict(r), "code": r.code, "gain_or_loss": r.gain_or_loss} for r in report.lots],
@@ -377,6 +381,7 @@ class HarvestView(FirmAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.harvest(accounts=_accounts(request, data), start=data["start"], end=data["end"])
+        download_audit(user=request.user, what="report.harvest", filters=_filters(data), rows=len(rows))
         return Response(HarvestRowSerializer([{**asdict(r), "net_harvested": r.net_harvested} for r in rows],
                                              many=True).data)
 
@@ -390,6 +395,7 @@ class TransitionView(FirmAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.transition(accounts=_accounts(request, data), as_of=data["as_of"])
+        download_audit(user=request.user, what="report.transition", filters=_filters(data), rows=len(rows))
         return Response(TransitionRowSerializer([asdict(r) for r in rows], many=True).data)
 
 
