@@ -13,3 +13,5 @@ urlpatterns = [
     path("api/v1/", include("rebalancing.api.urls")),  # with its OpenAPI schema, docs/ and redoc/
     path("", include("frontend.urls")),  # the web pages (frontend/urls.py)
 ]
+
+handler400 = "frontend.views.errors.bad_request"  # says which parameter was wrong

@@ -12,3 +12,5 @@ urlpatterns = [
     path("admin/", provider_admin_site.urls),
     path("", include("frontend.urls_provider")),
 ]
+
+handler400 = "frontend.views.errors.bad_request"  # says which parameter was wrong

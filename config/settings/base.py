@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Over-size bodies (413) and NUL characters (400) refused before any view reads them.
+    "config.request_guards.RequestGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -140,6 +142,11 @@ CACHES = {
     | {"KEY_FUNCTION": "django_tenants.cache.make_key", "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key"}
 }
 
+# The largest request body (an uploaded CSV file) accepted, refused from its Content-Length before it
+# is read (config/request_guards.py). Larger books go through `manage.py import_book`.
+UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 25)
+UPLOAD_MAX_BYTES = UPLOAD_MAX_MB * 1024 * 1024
+
 # --- Celery -------------------------------------------------------------------------------------
 # Without a configured broker, kombu's filesystem transport needs no server: producer and worker
 # exchange messages as files under DATA_DIR (fine for a demo and tests, not for production).
@@ -190,6 +197,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rebalancing.api.pagination.FirmPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON nested at most config.input_limits.MAX_JSON_DEPTH levels: deeper is a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "rebalancing.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_keys.throttling.ApiKeyRateThrottle"],
     # Per API key (else per signed-in user); the what-if engine call has its own bucket.
     "DEFAULT_THROTTLE_RATES": {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, limits_for, parse_fields
+from frontend.query import decimal_param, id_param
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
 from rebalancing.effective_parameters import flatten_parameters, parameters_effective
@@ -33,13 +33,6 @@ SORTS = {
 }
 
 
-def _number(value: str) -> Decimal | None:
-    try:
-        return Decimal(value.replace(",", "").replace("$", "").replace("%", "").strip()) if value.strip() else None
-    except InvalidOperation:
-        return None
-
-
 @firm_page
 def account_list(request):
     need(request.user, Capability.VIEW_BOOK)
@@ -48,15 +41,17 @@ def account_list(request):
     q = get.get("q", "").strip()
     if q:
         qs = qs.filter(Q(custodian_number__icontains=q) | Q(name__icontains=q) | Q(household__name__icontains=q))
-    if get.get("advisor"):
-        qs = qs.filter(household__advisor_id=get["advisor"]) if get["advisor"] != "none" else qs.filter(
+    advisor = id_param(get, "advisor", words=("none",))
+    if advisor is not None:
+        qs = qs.filter(household__advisor_id=advisor) if advisor != "none" else qs.filter(
             household__advisor__isnull=True)
-    if get.get("model"):
-        qs = qs.filter(model_id=get["model"])
-    if get.get("template"):
-        t = get["template"]
+    model = id_param(get, "model")
+    if model is not None:
+        qs = qs.filter(model_id=model)
+    t = id_param(get, "template")
+    if t is not None:
         qs = qs.filter(Q(template_id=t) | Q(template__isnull=True, household__template_id=t))
-    min_drift = _number(get.get("min_drift", ""))
+    min_drift = decimal_param(get, "min_drift", what="minimum drift")
     if min_drift is not None:
         qs = qs.filter(last_drift__gte=float(min_drift) / 100)
     attention = get.get("attention", "")
@@ -68,8 +63,8 @@ def account_list(request):
     elif attention == "failed":
         last = RebalanceRun.objects.exclude(status=RebalanceRun.Status.QUEUED).first()
         qs = qs.filter(pk__in=RunOutcome.objects.filter(run=last, outcome=RunOutcome.Outcome.FAILED).values("account_id"))
-    min_cash = _number(get.get("min_cash", ""))
-    min_loss = _number(get.get("min_loss", ""))
+    min_cash = decimal_param(get, "min_cash", what="minimum cash")
+    min_loss = decimal_param(get, "min_loss", what="minimum unrealised loss")
     stats = None
     if min_cash is not None or min_loss is not None:
         rows = list(qs.values_list("pk", "cash"))

@@ -13,7 +13,9 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config.input_limits import JsonTooDeep, json_loads_bounded
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields, unflatten
+from frontend.query import int_param
 from rebalancing.access import accounts_visible_to
 from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import default_parameters, merge_parameter_dicts
@@ -80,9 +82,11 @@ def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     raw = post.get("overridable", "").strip()
     if raw:
         try:
-            overridable = json.loads(raw)
+            overridable = json_loads_bounded(raw)
         except json.JSONDecodeError as exc:
             errors["overridable"] = f"not valid JSON ({exc.msg} at line {exc.lineno})"
+        except JsonTooDeep as exc:
+            errors["overridable"] = str(exc)
     return unflatten(changed), overridable, errors
 
 
@@ -203,13 +207,14 @@ def _sleeve_rows(version) -> list[dict[str, str]]:
     return rows
 
 
+MAX_SLEEVE_ROWS = 200  # the form's rows; a model has a handful of sleeves
 _HOLDING = re.compile(r"^\s*([A-Za-z0-9.\-/]+)\s*[:= ]\s*([0-9.]+)\s*%?\s*$")
 
 
 def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list[str]]:
     """Sleeves typed in the form: weights in %, holdings as "VTI 60, ITOT 40" (% of the sleeve)."""
     rows, specs, problems = [], [], []
-    for i in range(int(post.get("rows", "0") or 0)):
+    for i in range(int_param(post, "rows", minimum=0, maximum=MAX_SLEEVE_ROWS, what="number of sleeve rows") or 0):
         row = {k: post.get(f"s{i}-{k}", "").strip() for k in ("asset_class", "weight", "kind", "holdings", "benchmark",
                                                             "submodel")}
         row["remove"] = post.get(f"s{i}-remove", "")
@@ -219,6 +224,8 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
         try:
             weight = Decimal(row["weight"].rstrip("%")) / 100
         except InvalidOperation:
+            weight = None
+        if weight is None or not weight.is_finite():
             problems.append(f"sleeve {row['asset_class']}: the weight “{row['weight']}” is not a number")
             continue
         holdings: dict[str, Decimal] = {}
@@ -227,7 +234,10 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
             if not match:
                 problems.append(f"sleeve {row['asset_class']}: write holdings as “SYMBOL 60” (“{part}”)")
                 continue
-            holdings[match.group(1).upper()] = Decimal(match.group(2)) / 100
+            try:
+                holdings[match.group(1).upper()] = Decimal(match.group(2)) / 100
+            except InvalidOperation:  # "VTI 1.2.3"
+                problems.append(f"sleeve {row['asset_class']}: “{match.group(2)}” is not a number")
         kind = row["kind"] if row["kind"] in Sleeve.Kind.values else Sleeve.Kind.HOLDINGS
         specs.append(SleeveSpec(asset_class=row["asset_class"], weight=weight, holdings=holdings, kind=kind,
                                 benchmark=row["benchmark"] or None, submodel=row["submodel"] or None))

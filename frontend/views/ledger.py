@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from frontend.query import id_param, year_param
 from rebalancing.access import accounts_visible_to, households_visible_to
 from rebalancing.exports import csv_download
 from rebalancing.imports import ImportRejected
@@ -190,10 +191,7 @@ def account_ledger(request, pk: int):
                      "adjustments": moved, "basis_added": sum((a.basis_added for a in moved), ZERO)})
     years = sorted({d.year for d in RealisedLot.objects.filter(account=account).dates("sold", "year")}, reverse=True)
     this_year = timezone.localdate().year
-    try:
-        year = int(request.GET.get("year") or (years[0] if years else this_year))
-    except ValueError:
-        year = this_year
+    year = year_param(request.GET) or (years[0] if years else this_year)
     realised = (RealisedLot.objects.filter(account=account, sold__year=year).select_related("security")
                 .order_by("-sold", "-id"))
     totals = {"short": {"gain": ZERO, "disallowed": ZERO}, "long": {"gain": ZERO, "disallowed": ZERO}}
@@ -276,9 +274,9 @@ def reconciliation_decide(request, pk: int):
         messages.error(request, "Choose accept or reject.")
         return redirect("ledger_reconciliation_detail", pk=pk)
     visible = accounts_visible_to(request.user)
-    if request.POST.get("account"):
-        account_ids = list(visible.filter(pk=request.POST["account"]).values_list("pk", flat=True)) \
-            if request.POST["account"].isdigit() else []
+    account = id_param(request.POST, "account")
+    if account is not None:
+        account_ids = list(visible.filter(pk=account).values_list("pk", flat=True))
     else:
         account_ids = list(visible.values_list("pk", flat=True))
     try:
@@ -299,11 +297,7 @@ def _period(request) -> dict:
     """The period picker: a year (default this one), or from/to dates that override it."""
     get = request.GET
     today = timezone.localdate()
-    try:
-        year = int(get.get("year") or today.year)
-    except ValueError:
-        year = today.year
-    year = min(max(year, 1900), 9999)
+    year = year_param(get) or today.year
     start, end = _day(get.get("start")), _day(get.get("end"))
     error = ""
     if (get.get("start") and start is None) or (get.get("end") and end is None):

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from frontend.query import ids_param
 from frontend.selectors import decidable_proposals
 from rebalancing.access import proposals_visible_to
 from rebalancing.models import ApprovalPolicy, Proposal
@@ -120,7 +121,7 @@ def approvals(request):
 def approvals_bulk(request):
     """Approve each selected proposal through ``proposal_approve``; report each outcome."""
     need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE)
-    ids = [int(i) for i in request.POST.getlist("proposal") if i.isdigit()]
+    ids = ids_param(request.POST, "proposal")
     comment = request.POST.get("comment", "").strip() or "approved in bulk within the firm's policy"
     policy = ApprovalPolicy.current()
     outcomes = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
@@ -9,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from frontend.query import id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome
 from rebalancing.permissions import Capability, user_can
@@ -27,12 +30,15 @@ def scope_from_form(post) -> RunScope:
     what = post.get("scope", "firm")
     min_drift = post.get("min_drift", "").strip()
     drift = float(min_drift) / 100 if min_drift else None
+    if drift is not None and not math.isfinite(drift):
+        raise ValueError("not a finite number")
     if what == "model" and post.get("model"):
         return RunScope(model_code=post["model"], min_drift=drift)
     if what == "template" and post.get("template"):
         return RunScope(template_code=post["template"], min_drift=drift)
-    if what == "advisor" and post.get("advisor"):
-        return RunScope(advisor_id=int(post["advisor"]), min_drift=drift)
+    advisor = id_param(post, "advisor")
+    if what == "advisor" and advisor is not None:
+        return RunScope(advisor_id=advisor, min_drift=drift)
     if drift is not None:
         return RunScope(min_drift=drift)
     return RunScope(firm=True)

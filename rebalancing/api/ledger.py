@@ -18,11 +18,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from rebalancing.access import accounts_visible_to
+from rebalancing.api.parsers import BoundedJSONParser
 from rebalancing.api.serializers import ImportSummarySerializer
 from rebalancing.exports import csv_download, download_audit
 from rebalancing.imports import ImportRejected
@@ -228,7 +229,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
     """Executions applied to the ledger; POST applies new ones (fills and cancels)."""
 
     serializer_class = ExecutionSerializer
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser]
     rules = {"create": IMPORT}
 
     def visible_queryset(self, user):
@@ -285,7 +286,7 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
     """A custodian's positions compared with the ledger; nothing changes until accepted."""
 
     serializer_class = ReconciliationSerializer
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser, BoundedJSONParser]
     rules = {"*": RECONCILE_READ, "create": IMPORT, "accept": IMPORT, "reject": IMPORT}
 
     def visible_queryset(self, user):
