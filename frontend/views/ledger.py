@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.query import id_param, year_param
 from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.api.visibility import reconciliations_visible_to
 from rebalancing.exports import csv_download
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
@@ -37,14 +38,13 @@ from rebalancing.models import (
     Execution,
     Order,
     RealisedLot,
-    Reconciliation,
     ReconciliationAccount,
     TaxLot,
 )
 from rebalancing.permissions import Capability, user_can
 from tenants.errors import DomainError
 
-from .common import firm_page, need, paginate, visible_or_404
+from .common import firm_page, paginate, visible_or_404
 
 ZERO = Decimal(0)
 
@@ -94,10 +94,9 @@ class Block:
         return sum((o.open_quantity for o in self.orders), ZERO)
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def orders_page(request):
     """Released orders of the accounts the user sees, by account or by block."""
-    need(request.user, Capability.VIEW_BOOK)
     get = request.GET
     orders = Order.objects.filter(account__in=accounts_visible_to(request.user))
     download = get.get("download")
@@ -141,14 +140,12 @@ def _upload_with_date(request, *, missing: str, what_date: str):
     return upload, as_of, None
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK, post=Capability.IMPORT_DATA)
 def executions_page(request):
     """Executions applied so far; with the import capability, upload a file of fills and cancels."""
-    need(request.user, Capability.VIEW_BOOK)
     context: dict = {"can_import": user_can(request.user, Capability.IMPORT_DATA)}
     status = 200
     if request.method == "POST":
-        need(request.user, Capability.IMPORT_DATA)
         upload, as_of, error = _upload_with_date(request, missing="Choose a CSV file of executions to upload.",
                                                  what_date="The latest trade date")
         if error:
@@ -172,11 +169,10 @@ def executions_page(request):
 
 # --- An account's ledger -------------------------------------------------------------------------
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def account_ledger(request, pk: int):
     """The account's lots (holding period start and purchase date, wash-sale adjustments with
     their reasons) and the lots it sold in a year."""
-    need(request.user, Capability.VIEW_BOOK)
     account = visible_or_404(accounts_visible_to(request.user).select_related("household"), pk=pk)
     adjustments = list(BasisAdjustment.objects.filter(account=account).select_related("security", "source")
                        .order_by("-created_at", "-id"))
@@ -208,10 +204,9 @@ def account_ledger(request, pk: int):
 
 # --- Reconciliations -----------------------------------------------------------------------------
 
-@firm_page
+@firm_page(Capability.IMPORT_DATA)
 def reconciliations_page(request):
     """Position files compared with the ledger (the import capability, as in the API); upload one."""
-    need(request.user, Capability.IMPORT_DATA)
     context: dict = {}
     status = 200
     if request.method == "POST":
@@ -235,7 +230,7 @@ def reconciliations_page(request):
                 messages.success(request, "Position file compared with the ledger; no lot has changed yet.")
                 return redirect("ledger_reconciliation_detail", pk=reconciliation.pk)
     visible = accounts_visible_to(request.user)
-    reconciliations = Reconciliation.objects.annotate(
+    reconciliations = reconciliations_visible_to(request.user).annotate(
         n_accounts=Count("accounts", distinct=True),
     ).order_by("-created_at", "-id")
     page = paginate(request, reconciliations)
@@ -246,10 +241,9 @@ def reconciliations_page(request):
     return render(request, "frontend/ledger/reconciliations.html", context, status=status)
 
 
-@firm_page
+@firm_page(Capability.IMPORT_DATA)
 def reconciliation_detail(request, pk: int):
-    need(request.user, Capability.IMPORT_DATA)
-    reconciliation = visible_or_404(Reconciliation.objects.all(), pk=pk)
+    reconciliation = visible_or_404(reconciliations_visible_to(request.user), pk=pk)
     entries = (ReconciliationAccount.objects.filter(reconciliation=reconciliation,
                                                     account__in=accounts_visible_to(request.user))
                .select_related("account__household", "decided_by").prefetch_related("rows__security")
@@ -262,12 +256,11 @@ def reconciliation_detail(request, pk: int):
     })
 
 
-@firm_page
+@firm_page(Capability.IMPORT_DATA)
 @require_POST
 def reconciliation_decide(request, pk: int):
     """Accept (the custodian's lots replace the ledger's) or reject, one account or all pending."""
-    need(request.user, Capability.IMPORT_DATA)
-    reconciliation = visible_or_404(Reconciliation.objects.all(), pk=pk)
+    reconciliation = visible_or_404(reconciliations_visible_to(request.user), pk=pk)
     decision = request.POST.get("decision")
     decide = {"accept": reconciliation_accept, "reject": reconciliation_reject}.get(decision)
     if decide is None:
@@ -339,9 +332,8 @@ def _split(rows, key) -> dict:
     return out
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def report_realised(request):
-    need(request.user, Capability.VIEW_BOOK)
     period = _period(request)
     report = reports.realised_gains(accounts=_report_accounts(request), start=period["start"], end=period["end"])
     download = request.GET.get("download")
@@ -371,9 +363,8 @@ def report_realised(request):
     })
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def report_harvest(request):
-    need(request.user, Capability.VIEW_BOOK)
     period = _period(request)
     rows = reports.harvest(accounts=_report_accounts(request), start=period["start"], end=period["end"])
     if request.GET.get("download") == "csv":
@@ -399,9 +390,8 @@ def report_harvest(request):
     })
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def report_transition(request):
-    need(request.user, Capability.VIEW_BOOK)
     today = timezone.localdate()
     as_of_text = request.GET.get("as_of", "").strip()
     as_of = _day(as_of_text) or today

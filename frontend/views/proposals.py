@@ -17,7 +17,7 @@ from rebalancing.services.proposals import policy_decide, proposal_approve, prop
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 
-from .common import firm_page, need, paginate, redirect_back, visible_or_404
+from .common import firm_page, paginate, redirect_back, visible_or_404
 
 
 def _proposal(request, pk):
@@ -27,9 +27,8 @@ def _proposal(request, pk):
     )
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def proposal_detail(request, pk: int):
-    need(request.user, Capability.VIEW_BOOK)
     proposal = _proposal(request, pk)
     result = proposal.result if isinstance(proposal.result, dict) else {}
     summary = result.get("summary") or {}
@@ -52,11 +51,10 @@ def proposal_detail(request, pk: int):
     })
 
 
-@firm_page
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE, Capability.RELEASE))
 @require_POST
 def proposal_decide(request, pk: int):
     """Approve, reject or release, through the same services as the API."""
-    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE, Capability.RELEASE)
     proposal = _proposal(request, pk)
     action = request.POST.get("action")
     comment = request.POST.get("comment", "").strip()
@@ -97,9 +95,8 @@ def _bulk_check(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, str]:
     return True, ""
 
 
-@firm_page
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
 def approvals(request):
-    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE)
     view = request.GET.get("view", "mine")
     if view == "all":
         qs = proposals_visible_to(request.user).filter(status=Proposal.Status.PENDING)
@@ -116,11 +113,10 @@ def approvals(request):
     })
 
 
-@firm_page
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
 @require_POST
 def approvals_bulk(request):
     """Approve each selected proposal through ``proposal_approve``; report each outcome."""
-    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE)
     ids = ids_param(request.POST, "proposal")
     comment = request.POST.get("comment", "").strip() or "approved in bulk within the firm's policy"
     policy = ApprovalPolicy.current()

@@ -6,9 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -24,20 +21,12 @@ from tenants.models import Firm, FirmUsage
 from tenants.roles import ProviderRole
 from tenants.selectors import firm_list_for_console, user_roles
 
+from .common import STAFF, provider_page
 from .runs import FINISHED, describe_scope
 
 
-def _provider_roles(request) -> list[ProviderRole]:
-    if connection.schema_name != get_public_schema_name():
-        raise Http404("The provider console is on the provider's own address.")
-    roles = user_roles(request.user, ProviderRole)
-    if not roles and not request.user.is_superuser:
-        raise PermissionDenied("The provider console is for provider staff.")
-    return roles
-
-
-def _may_run(request, roles) -> bool:
-    return ProviderRole.PROVIDER_OPERATOR in roles or request.user.is_superuser
+def _may_run(request) -> bool:
+    return request.user.is_superuser or ProviderRole.PROVIDER_OPERATOR in user_roles(request.user, ProviderRole)
 
 
 @dataclass
@@ -80,17 +69,15 @@ def _health(firm: Firm) -> FirmHealth:
     return health
 
 
-@login_required
+@provider_page(STAFF)
 def provider_console(request):
-    roles = _provider_roles(request)
     firms = [_health(f) for f in firm_list_for_console()]
-    return render(request, "frontend/provider_console.html", {"roles": roles, "firms": firms,
-                                                              "may_run": _may_run(request, roles)})
+    return render(request, "frontend/provider_console.html", {"roles": user_roles(request.user, ProviderRole),
+                                                              "firms": firms, "may_run": _may_run(request)})
 
 
-@login_required
+@provider_page(STAFF)
 def provider_runs(request):
-    roles = _provider_roles(request)
     firms = firm_list_for_console()
     runs = []
     for firm in firms:
@@ -101,7 +88,7 @@ def provider_runs(request):
                 runs.append(run)
     runs.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "frontend/provider_runs.html", {
-        "runs": runs[:50], "firms": [f for f in firms if f.status == Firm.Status.ACTIVE], "may_run": _may_run(request, roles),
+        "runs": runs[:50], "firms": [f for f in firms if f.status == Firm.Status.ACTIVE], "may_run": _may_run(request),
     })
 
 
@@ -112,12 +99,9 @@ def _firm(slug: str) -> Firm:
     return firm
 
 
-@login_required
+@provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)
 @require_POST
 def provider_run_start(request):
-    roles = _provider_roles(request)
-    if not _may_run(request, roles):
-        raise PermissionDenied("Provider operators start runs.")
     firm = _firm(request.POST.get("firm", ""))
     if firm.status != Firm.Status.ACTIVE:
         messages.error(request, f"{firm.name} is suspended; its accounts are not rebalanced.")
@@ -132,9 +116,8 @@ def provider_run_start(request):
     return redirect("provider_run_detail", slug=firm.slug, pk=run.pk)
 
 
-@login_required
+@provider_page(STAFF)
 def provider_run_detail(request, slug: str, pk: int):
-    _provider_roles(request)
     firm = _firm(slug)
     with schema_context(firm.schema_name):
         run = RebalanceRun.objects.filter(pk=pk).first()

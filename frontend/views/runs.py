@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.query import id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
+from rebalancing.api.visibility import book_wide_visible_to, runs_visible_to
 from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome
 from rebalancing.permissions import Capability, user_can
 from rebalancing.selectors import RunScope
@@ -20,7 +21,7 @@ from rebalancing.services.runs import run_cancel, run_start
 from tenants.errors import DomainError
 from tenants.roles import FirmRole
 
-from .common import firm_page, is_htmx, need, paginate, visible_or_404
+from .common import firm_page, is_htmx, paginate, visible_or_404
 
 FINISHED = (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED)
 
@@ -60,11 +61,9 @@ def describe_scope(scope: dict) -> str:
     return ", ".join(parts) or "whole firm"
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)
 def run_list(request):
-    need(request.user, Capability.VIEW_BOOK)
     if request.method == "POST":
-        need(request.user, Capability.RUN_REBALANCE)
         try:
             run = run_start(scope=scope_from_form(request.POST), user=request.user)
         except (DomainError, ValueError) as exc:
@@ -75,12 +74,13 @@ def run_list(request):
         else:
             messages.success(request, f"Run {run.pk} started over {run.total} accounts.")
         return redirect("run_detail", pk=run.pk)
-    page = paginate(request, RebalanceRun.objects.select_related("started_by").order_by("-created_at"))
+    page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at"))
     for run in page:
         run.scope_text = describe_scope(run.scope)
     return render(request, "frontend/run_list.html", {
         "page": page, "can_start": user_can(request.user, Capability.RUN_REBALANCE),
-        "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
+        "models": book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name")),
+        "templates": book_wide_visible_to(request.user, ParameterTemplate.objects.order_by("name")),
         "advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"),
     })
 
@@ -114,10 +114,9 @@ def _run_context(request, run: RebalanceRun) -> dict:
             "scope_text": describe_scope(run.scope)}
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def run_detail(request, pk: int):
-    need(request.user, Capability.VIEW_BOOK)
-    run = visible_or_404(RebalanceRun.objects.select_related("started_by"), pk=pk)
+    run = visible_or_404(runs_visible_to(request.user).select_related("started_by"), pk=pk)
     context = _run_context(request, run)
     if is_htmx(request):
         return render(request, "frontend/partials/run_progress.html", context)
@@ -128,11 +127,10 @@ def run_detail(request, pk: int):
     return render(request, "frontend/run_detail.html", context)
 
 
-@firm_page
+@firm_page(Capability.RUN_REBALANCE)
 @require_POST
 def run_cancel_view(request, pk: int):
-    need(request.user, Capability.RUN_REBALANCE)
-    run = visible_or_404(RebalanceRun.objects.all(), pk=pk)
+    run = visible_or_404(runs_visible_to(request.user), pk=pk)
     try:
         run_cancel(run=run, user=request.user)
         messages.success(request, f"Run {run.pk} cancelled; what it already proposed stays.")

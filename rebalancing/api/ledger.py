@@ -36,10 +36,11 @@ from rebalancing.ledger.reconciliation import (
     reconciliation_reject,
 )
 from rebalancing.models import Execution, Order, Reconciliation, ReconciliationAccount, ReconciliationRow
-from rebalancing.permissions import Capability, user_can
+from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
 
 from .base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
+from .visibility import reconciliations_visible_to
 
 __all__ = ["urlpatterns"]
 
@@ -290,9 +291,7 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
     rules = {"*": RECONCILE_READ, "create": IMPORT, "accept": IMPORT, "reject": IMPORT}
 
     def visible_queryset(self, user):
-        if not user_can(user, Capability.IMPORT_DATA):
-            return Reconciliation.objects.none()
-        return Reconciliation.objects.prefetch_related("accounts__account", "accounts__rows__security")
+        return reconciliations_visible_to(user).prefetch_related("accounts__account", "accounts__rows__security")
 
     @extend_schema(request={"multipart/form-data": PositionsFileSerializer}, responses={201: ReconciliationSerializer})
     @idempotent
