@@ -3,11 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from frontend.views import SignInView, SignOutView
+from frontend.views import SignInView, SignOutView, security
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/verify/", security.verify, name="mfa_verify"),  # the second step of signing in
+    path("accounts/two-factor/", security.two_factor, name="two_factor"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("rebalancing.api.urls")),  # with its OpenAPI schema, docs/ and redoc/
     path("", include("frontend.urls")),  # the web pages (frontend/urls.py)

@@ -2,12 +2,14 @@
 
 from django.urls import include, path
 
-from frontend.views import SignInView, SignOutView
+from frontend.views import SignInView, SignOutView, security
 from tenants.admin import provider_admin_site
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/verify/", security.verify, name="mfa_verify"),  # the second step of signing in
+    path("accounts/two-factor/", security.two_factor, name="two_factor"),
     path("admin/", provider_admin_site.urls),
     path("", include("frontend.urls_provider")),
 ]

@@ -8,6 +8,7 @@ Every page declares what it needs with one decorator, so that a page which decla
     @firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))     # either of two
     @firm_page(SIGNED_IN)                                               # any signed-in user of the firm
     @provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)          # the provider's host
+    @signed_in_page                                                     # anyone signed in, either host
     class SignInView(LoginView): page_access = PUBLIC                   # no sign-in
 
 What a page then shows starts from the same visibility selectors as the API (rebalancing.access,
@@ -36,7 +37,7 @@ from tenants.selectors import user_roles
 
 __all__ = [
     "PUBLIC", "SIGNED_IN", "STAFF", "PageAccess", "firm_page", "is_htmx", "need", "page_access_of", "paginate",
-    "provider_page", "redirect_back", "visible_or_404",
+    "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
 ]
 
 PER_PAGE = 25
@@ -55,6 +56,7 @@ class PageAccess:
 
 
 PUBLIC = PageAccess("public")
+SIGNED_IN_ANY_HOST = PageAccess("any", (SIGNED_IN,))
 
 
 def _any_of(value) -> tuple:
@@ -103,6 +105,13 @@ def _firm_view(view, access: PageAccess | None):
         return view(request, *args, **kwargs)
 
     wrapped.page_access = access
+    return wrapped
+
+
+def signed_in_page(view):
+    """A page for anyone signed in, on a firm's host or the provider's (their own account settings)."""
+    wrapped = login_required(view)
+    wrapped.page_access = SIGNED_IN_ANY_HOST
     return wrapped
 
 

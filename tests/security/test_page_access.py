@@ -54,11 +54,11 @@ def _undeclared(urlconf: str, hosts: set[str]) -> list[str]:
 
 
 def test_every_firm_url_declares_who_may_open_it():
-    assert _undeclared("config.urls", {"firm", "public"}) == []
+    assert _undeclared("config.urls", {"firm", "any", "public"}) == []
 
 
 def test_every_provider_url_declares_who_may_open_it():
-    assert _undeclared("config.urls_public", {"provider", "public"}) == []
+    assert _undeclared("config.urls_public", {"provider", "any", "public"}) == []
 
 
 def test_a_page_that_declares_nothing_is_refused_and_named_by_the_walk(firm_a, firm_user, monkeypatch):
@@ -80,7 +80,7 @@ def test_a_page_that_declares_nothing_is_refused_and_named_by_the_walk(firm_a, f
     monkeypatch.setattr(config.urls, "urlpatterns", [*config.urls.urlpatterns, path("forgotten/", forgotten)])
     clear_url_caches()
     try:
-        assert _undeclared("config.urls", {"firm", "public"}) == [
+        assert _undeclared("config.urls", {"firm", "any", "public"}) == [
             "forgotten/: tests.security.test_page_access.forgotten declares no capability"]
     finally:
         monkeypatch.undo()
