@@ -163,3 +163,16 @@ def test_no_module_writes_csv_but_the_one_writer():
 
 def test_formula_leads_are_owasps():
     assert set(FORMULA_LEADS) == {"=", "+", "-", "@", "\t", "\r"}
+
+
+def test_schedule_d_per_household_escapes_the_households_name(poisoned, as_user, firm_a):
+    with tenant_context(firm_a):
+        before = AuditEvent.objects.filter(action="export.download", object_id="report.schedule_d").count()
+
+    response = as_user("pm").get("/reports/realised/?year=2026&download=schedule-d")
+
+    cells = [c for row in _cells(response.content.decode()) for c in row]
+    assert response.status_code == 200 and all(_safe(c) for c in cells)
+    assert "'" + HOUSEHOLD in cells or "'" + EXTERNAL in cells
+    with tenant_context(firm_a):
+        assert AuditEvent.objects.filter(action="export.download", object_id="report.schedule_d").count() == before + 1
