@@ -229,7 +229,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
     "proposals-expire": {"task": "rebalancing.tasks.proposals_expire", "schedule": crontab(hour=1, minute=30)},
     "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},
+    # Stalled runs (a worker lost with its chunk): found and sent again (rebalancing/services/run_recovery.py).
+    "runs-watch": {"task": "rebalancing.tasks.runs_watch", "schedule": float(env_int("RUN_WATCH_SECONDS", 60))},
 }
+# A run whose progress has not moved for RUN_STALL_SECONDS is stalled: its unfinished chunks are sent
+# again, then again after twice as long, and so on, at most RUN_STALL_MAX_REDISPATCHES times. A chunk is
+# a few seconds of work, so ten minutes without one finishing means its worker is gone.
+RUN_STALL_SECONDS = env_int("RUN_STALL_SECONDS", 600)
+RUN_STALL_MAX_REDISPATCHES = env_int("RUN_STALL_MAX_REDISPATCHES", 5)
 
 # --- API ----------------------------------------------------------------------------------------
 # /api/v1/ on firm hosts (rebalancing/api, docs/api.md). API keys first: its WWW-Authenticate makes an

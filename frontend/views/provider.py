@@ -3,7 +3,8 @@ run in a firm (provider operators). Each firm is read inside its own schema."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import Count, Sum
@@ -13,8 +14,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
+from rebalancing.services.run_recovery import stalled_runs, unwatched_runs
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
 from tenants.models import Firm, FirmUsage
@@ -40,6 +42,8 @@ class FirmHealth:
     users: int | None = None
     status: str = "good"
     problem: str = ""
+    stalled: list = field(default_factory=list)  # RunWatch of runs stalled now
+    recovered: int = 0  # runs recovered from a stall in the last week
 
 
 def _health(firm: Firm) -> FirmHealth:
@@ -52,11 +56,19 @@ def _health(firm: Firm) -> FirmHealth:
             health.accounts = Account.objects.count()
             health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
             health.last_run = RebalanceRun.objects.first()
+            health.stalled = stalled_runs()
+            health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
+            unwatched = unwatched_runs()
     except Exception as exc:  # a firm whose schema cannot be read is shown as such, not a crash
         health.status, health.problem = "bad", f"cannot read the firm's schema ({exc.__class__.__name__})"
         return health
     run = health.last_run
-    if firm.status != Firm.Status.ACTIVE:
+    if health.stalled:
+        health.status, health.problem = "bad", "; ".join(_stall_text(w) for w in health.stalled)
+    elif unwatched:
+        health.status, health.problem = "bad", (f"run {unwatched[0].pk} is {unwatched[0].get_status_display().lower()} "
+                                                "and no stall watch has looked at it: is Celery beat running?")
+    elif firm.status != Firm.Status.ACTIVE:
         health.status, health.problem = "warn", "suspended"
     elif run is None:
         health.status, health.problem = "warn", "no run yet"
@@ -67,6 +79,13 @@ def _health(firm: Firm) -> FirmHealth:
     elif run.finished_at and (timezone.now() - run.finished_at).days > 2:
         health.status, health.problem = "warn", "no run finished in the last two days"
     return health
+
+
+def _stall_text(watch: RunWatch) -> str:
+    run = watch.run
+    text = (f"run {run.pk} stalled at {watch.progress}/{run.total} since {watch.progress_seen_at:%b %d %H:%M} UTC, "
+            f"sent again {watch.redispatches}×")
+    return text + (" — re-dispatching stopped: check the workers" if watch.given_up_at else "")
 
 
 @provider_page(STAFF)
@@ -82,9 +101,10 @@ def provider_runs(request):
     runs = []
     for firm in firms:
         with schema_context(firm.schema_name):
-            for run in RebalanceRun.objects.select_related("started_by").order_by("-created_at")[:10]:
+            for run in RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10]:
                 run.firm = firm
                 run.scope_text = describe_scope(run.scope)
+                run.stall = getattr(run, "watch", None)
                 runs.append(run)
     runs.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "frontend/provider_runs.html", {
@@ -125,9 +145,10 @@ def provider_run_detail(request, slug: str, pk: int):
             raise Http404("No such run.")
         finished = run.status in FINISHED
         summary = _firm_summary(run) if finished or run.done else None
+        stall = RunWatch.objects.filter(run=run).first()
     elapsed = ((run.finished_at or timezone.now()) - run.started_at).total_seconds() if run.started_at else None
     context = {"run": run, "firm": None, "run_firm": firm, "finished": finished, "percent": round(run.progress * 100),
-               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope)}
+               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope), "stall": stall}
     if request.headers.get("HX-Request") == "true":
         return render(request, "frontend/partials/run_progress.html", context)
     return render(request, "frontend/provider_run_detail.html", context)

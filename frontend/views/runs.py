@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from frontend.query import id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, runs_visible_to
-from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.permissions import Capability, user_can
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_cancel, run_start
@@ -110,6 +110,7 @@ def _run_context(request, run: RebalanceRun) -> dict:
         end = run.finished_at or timezone.now()
         elapsed = (end - run.started_at).total_seconds()
     return {"run": run, "finished": finished, "percent": round(run.progress * 100), "elapsed": elapsed,
+            "stall": RunWatch.objects.filter(run=run).first(),
             "summary": run_summary(run, request.user) if finished or run.done else None,
             "scope_text": describe_scope(run.scope)}
 
