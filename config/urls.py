@@ -4,6 +4,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 from frontend.views import SignInView, SignOutView, security
+from tenants.admin import security_models_hide
+
+security_models_hide(admin.site)
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),

@@ -143,6 +143,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False  # its own log lines; the audit trail has each attempt
+AXES_ENABLE_ADMIN = False  # lockouts are lifted, audited, on the Security page
 AXES_LOCKOUT_CALLABLE = "frontend.views.security.locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
 # django-otp: TOTP (RFC 6238) in an authenticator app, with single-use recovery codes; a firm admin
@@ -158,6 +159,7 @@ def _totp_issuer(device) -> str:
 
 
 OTP_TOTP_ISSUER = _totp_issuer
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

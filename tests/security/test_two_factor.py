@@ -291,3 +291,15 @@ def test_provider_staff_use_it_too_and_a_provider_admin_requires_it(db):
     with schema_context("public"):
         assert Firm.objects.get(schema_name="public").mfa_required
         assert AuditEvent.objects.filter(action="auth.mfa_policy", actor=padmin.username).exists()
+
+
+def test_no_admin_site_shows_second_factors_or_sign_in_attempts():
+    from axes.models import AccessAttempt
+    from django.contrib import admin
+
+    import config.urls  # noqa: F401  the firm host's URLconf, loaded before any admin page is served
+    from tenants.admin import provider_admin_site
+
+    for site in (admin.site, provider_admin_site):
+        for model in (TOTPDevice, StaticDevice, AccessAttempt):
+            assert not site.is_registered(model), (site.name, model.__name__)
