@@ -56,7 +56,7 @@ from rebalancing.models import (
     TradeRecord,
 )
 
-from .adjustments import wash_sales_recompute
+from .adjustments import unit_cost, wash_sales_recompute
 from .audit import audit_many
 from .quantities import cents, plain, prorate
 
@@ -340,6 +340,7 @@ class _Piece:
     purchased: date
     origin_id: int | None
     replacement: bool
+    unit_cost: Decimal
 
 
 class _Book:
@@ -374,18 +375,22 @@ class _Book:
         return ([base] if base is not None else []) + splits
 
     def take(self, lot: TaxLot, quantity: Decimal, named: str) -> _Piece:
+        """Shares of ``lot``: their cost as bought is shares x the cost per share, to the cent, so
+        it does not depend on which sales came first."""
         whole = quantity == lot.quantity
-        basis = lot.cost_basis if whole else cents(lot.cost_basis * quantity / lot.quantity)
+        unit = lot.unit_cost if lot.unit_cost is not None else unit_cost(lot.cost_basis - lot.wash_adjustment,
+                                                                          lot.quantity)
         wash = lot.wash_adjustment if whole else cents(lot.wash_adjustment * quantity / lot.quantity)
         piece = _Piece(
-            lot_id=lot.lot_id, named=named, bought_as=lot.bought_as, quantity=quantity, cost_basis=basis,
-            wash_adjustment=wash, acquired=lot.acquired, purchased=lot.bought_on,
-            origin_id=self.origins.get((lot.account_id, lot.bought_as)), replacement=lot.wash_adjustment > 0
-            or lot.acquired != lot.bought_on,
+            lot_id=lot.lot_id, named=named, bought_as=lot.bought_as, quantity=quantity,
+            cost_basis=cents(unit * quantity) + wash, wash_adjustment=wash, acquired=lot.acquired,
+            purchased=lot.bought_on, origin_id=self.origins.get((lot.account_id, lot.bought_as)),
+            replacement=lot.wash_adjustment > 0 or lot.acquired != lot.bought_on, unit_cost=unit,
         )
         lot.quantity -= quantity
-        lot.cost_basis -= basis
         lot.wash_adjustment -= wash
+        lot.cost_basis = cents(unit * lot.quantity) + lot.wash_adjustment
+        lot.unit_cost = unit
         if lot.quantity == 0:
             self.changed.pop(lot.pk, None)
             self.emptied.append(lot.pk)
@@ -484,6 +489,7 @@ class _Ledger:
                 quantity=piece.quantity, proceeds=proceeds, cost_basis=piece.cost_basis, gain=gain, term=lot_term,
                 acquired=piece.acquired, purchased=piece.purchased, sold=execution.trade_date,
                 origin_id=piece.origin_id, replacement=piece.replacement, wash_adjustment=piece.wash_adjustment,
+                unit_cost=piece.unit_cost,
                 named_lot_id="" if piece.named == piece.lot_id else piece.named,
                 purchase_lot_id="" if piece.bought_as == piece.lot_id else piece.bought_as,
             ))
@@ -501,7 +507,8 @@ class _Ledger:
         cost = cents(execution.quantity * execution.price) + execution.fees
         execution.lot_id = lot_id
         self.book.add(TaxLot(account_id=order.account_id, lot_id=lot_id, security_id=order.security_id,
-                             quantity=execution.quantity, cost_basis=cost, acquired=execution.trade_date))
+                             quantity=execution.quantity, cost_basis=cost, acquired=execution.trade_date,
+                             unit_cost=unit_cost(cost, execution.quantity)))
         self.cash[order.account_id] -= cost
         self._trade(order, execution, realised_gain=None)
 
@@ -518,8 +525,8 @@ class _Ledger:
         RealisedLot.objects.bulk_create(self.realised)
         book = self.book
         TaxLot.objects.filter(pk__in=book.emptied).delete()
-        TaxLot.objects.bulk_update(list(book.changed.values()), ["quantity", "cost_basis", "wash_adjustment"],
-                                   batch_size=500)
+        TaxLot.objects.bulk_update(list(book.changed.values()),
+                                   ["quantity", "cost_basis", "wash_adjustment", "unit_cost"], batch_size=500)
         TaxLot.objects.bulk_create(book.created)
         known = set(TradeRecord.objects.filter(external_id__in=[t.external_id for t in self.trades])
                     .values_list("account_id", "external_id"))
