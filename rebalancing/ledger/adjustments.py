@@ -48,7 +48,11 @@ from .audit import audit_many
 from .quantities import plain
 from .wash_sales import Draw, Lot, Replay, household_replay
 
-__all__ = ["Recomputed", "group_key", "unit_cost", "wash_sales_recompute"]
+__all__ = ["LEDGER_LOCK", "Recomputed", "group_key", "unit_cost", "wash_sales_recompute"]
+
+# One writer of a firm's lots at a time: executions, lots and trades files, accepted reconciliations
+# (``imports.rows.import_begin(LEDGER_LOCK)``, released at commit).
+LEDGER_LOCK = "ledger"
 
 _CENT = Decimal("0.01")
 _SHARE = Decimal("0.000001")
