@@ -43,9 +43,8 @@ from rebalancing.permissions import Capability
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 
-from .adjustments import wash_sales_recompute
+from .adjustments import LEDGER_LOCK, wash_sales_recompute
 from .audit import audit_many
-from .executions import LEDGER_LOCK
 from .holdings import AS_BOUGHT_FIELDS, held_lots_as_bought, held_lots_replace
 from .quantities import plain
 
