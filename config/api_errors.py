@@ -48,6 +48,7 @@ ERROR_CODES: dict[str, str] = {
     "permission_denied": "403: the role does not allow it; detail.capability names what is missing",
     "scope_missing": "403: the API key lacks a scope; detail.scope names it",
     "session_only": "403: this is done signed in, not with an API key",
+    "mfa_required": "403: this session has not given its second factor yet (detail.step: verify or enrol)",
     "not_found": "404: no such object, or not one you may see",
     "method_not_allowed": "405",
     "not_acceptable": "406",
