@@ -68,7 +68,7 @@ LABELS = {
     "max_turnover": "Turnover cap",
     "lot_selection": "Lot selection",
     "trading_cost_bps": "Trading cost (basis points)",
-    "tracking_error_cost": "Tax vs tracking (% of value per (%/yr)² of tracking error)",
+    "tracking_error_cost": "Tax vs tracking (% of value per (%/yr)² of tracking error for a year)",
     "substitutes": "Substitutes",
 }
 CHOICE_LABELS = {

@@ -3,21 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 
 from .parameters import HarvestParams
 from .positions import Book
+from .tax import long_term_mask
+
+# A lot turning long-term within this many days is harvested on the absolute threshold alone.
+TURNING_LONG_DAYS = 31
 
 __all__ = ["loss_candidates", "HarvestPlan", "opportunity_by_symbol"]
 
 
 def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
-    """Lots whose unrealised loss passes both thresholds (absolute and relative to cost basis)."""
+    """Lots whose unrealised loss passes both thresholds (absolute and relative to cost basis).
+
+    A short-term loss about to turn long-term (within ``TURNING_LONG_DAYS``, before the next
+    monthly run) passes on the absolute threshold alone: harvested now it offsets short-term
+    gains (taxed as ordinary income), later only long-term ones (IRC §1222, Pub. 550).
+    """
     loss = -book.lot_gain
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(book.lot_basis > 0, loss / book.lot_basis, 0.0)
-    return (book.lot_qty > 0) & (loss > 0) & (loss >= params.min_loss_value) & (pct >= params.min_loss_pct)
+    turning = ~book.lot_long & long_term_mask(
+        book.lot_acquired, book.as_of + timedelta(days=TURNING_LONG_DAYS)
+    )
+    return (
+        (book.lot_qty > 0)
+        & (loss > 0)
+        & (loss >= params.min_loss_value)
+        & ((pct >= params.min_loss_pct) | turning)
+    )
 
 
 def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:

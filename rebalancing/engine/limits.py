@@ -26,9 +26,14 @@ from .result import CASH_KEY, Alert
 from .targets import TargetPlan
 from .wash_sales import Equivalence, window_activity
 
-__all__ = ["Limits", "build_limits", "UNBOUNDED_BUY"]
+__all__ = ["Limits", "build_limits", "reopen_unharvested", "UNBOUNDED_BUY"]
 
 UNBOUNDED_BUY = 1.0
+# How long a harvest keeps a direct-indexed name off its target: the 30-day wash-sale window (one
+# monthly run); a gain left unrealised keeps its position off target far longer (a year).
+HARVEST_HORIZON_YEARS = 1 / 12
+# A harvest realising less than this (currency) is none.
+DUST_LOSS = 0.01
 # Weights within this of the target count as at target (1e-17 above is float noise, not overweight).
 TARGET_TOLERANCE = 1e-9
 
@@ -65,6 +70,8 @@ class Limits:
     inside_band: bool
     breached: list[str]
     harvest_min_loss: float = 0.0
+    b_open: np.ndarray | None = None
+    direct_indexed: np.ndarray | None = None
     alerts: list[Alert] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -201,6 +208,9 @@ def build_limits(
     x_lb[forced] = x_ub[forced]
     forced_gain = float(book.lot_gain[forced].sum())
 
+    # What may be bought before harvesting and the one-way rule have their say (see
+    # ``reopen_unharvested``).
+    b_open = b_ub.copy()
     # Harvesting (taxable accounts only).
     harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
     if taxable and not effects.liquidate:
@@ -267,6 +277,9 @@ def build_limits(
             # An instruction's forced sales come first: the budget limits what else is sold.
             budget = (limit + max(0.0, forced_gain)) / V
 
+    di_member = np.zeros(n, dtype=bool)
+    for di in plan.direct_index:
+        di_member[di.members] = True
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(book.lot_value > 0, book.lot_gain / book.lot_value, 0.0)
     frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
@@ -277,10 +290,18 @@ def build_limits(
         # sliver of every losing lot, each opening a 30-day window that blocks buying it back.
         tax[loss & ~harvest.harvestable] = 0.0
         # Direct-indexed names: tax weighs against tracking error at the client's rate.
-        di_lot = np.zeros(n, dtype=bool)
-        for di in plan.direct_index:
-            di_lot[di.members] = True
-        tax[di_lot[lot_sec]] *= tax_weight(p.trading.tracking_error_cost)
+        weighted = di_member[lot_sec]
+        if p.harvest is not None:
+            # Swap back while it is cheap: a short-term lot whose gain is still within the harvest
+            # threshold (a substitute bought after a harvest, say) is sold back as tracking asks,
+            # taxes only breaking ties - held on, its gain and the tracking error would only grow.
+            weighted &= ~(~book.lot_long & (frac > 0) & (frac <= p.harvest.min_loss_pct))
+        # A realised gain buys tracking for as long as the position would otherwise stay off its
+        # target (a year, say); a harvest costs tracking only until the name may be bought back
+        # (the 30-day window, a month): the same rate weighs them over those horizons.
+        cost = p.trading.tracking_error_cost
+        tax[weighted & (frac > 0)] *= tax_weight(cost)
+        tax[weighted & (frac < 0)] *= tax_weight(cost * HARVEST_HORIZON_YEARS)
     else:
         tax = np.zeros(nl)
         frac = np.zeros(nl)
@@ -308,6 +329,8 @@ def build_limits(
         inside_band=inside,
         breached=breached,
         harvest_min_loss=p.harvest.min_loss_value if p.harvest is not None else 0.0,
+        b_open=np.where(frozen, 0.0, b_open),
+        direct_indexed=di_member,
         alerts=alerts,
         warnings=warnings,
     )
@@ -451,3 +474,41 @@ def _one_direction_per_group(
         else:
             sellers = members[sells_loss[members]]
             x_ub[np.isin(lot_sec, sellers) & loss & (x_lb <= 0)] = 0.0
+
+
+def reopen_unharvested(book: Book, limits: Limits, sold: np.ndarray) -> np.ndarray:
+    """Names with harvest candidates the optimiser chose not to harvest (``sold``: fraction of
+    account value sold per lot) go back to the buy side: their loss lots are frozen and they may
+    be bought again, as the closest substitute of a name that was harvested, say.
+
+    Updates ``limits`` in place and returns the reopened securities (empty when none).  Solving
+    again cannot do worse: the first answer (nothing harvested there) is still allowed.
+    """
+    cand = limits.harvest.candidates
+    if not cand.any() or limits.b_open is None:
+        return np.zeros(0, dtype=np.int64)
+    n, lot_sec = book.n, book.lot_sec
+    loss_value = np.bincount(
+        lot_sec,
+        weights=np.where(cand, -book.lot_gain / np.maximum(book.lot_value, 1e-300) * sold, 0.0),
+        minlength=n,
+    )
+    has_cand = np.bincount(lot_sec, weights=cand.astype(float), minlength=n) > 0
+    singleton = np.bincount(limits.group, minlength=int(limits.group.max()) + 1)[limits.group] == 1
+    forced = np.bincount(lot_sec, weights=limits.forced.astype(float), minlength=n) > 0
+    reopen = np.flatnonzero(
+        has_cand
+        & (loss_value * book.total_value < max(limits.harvest_min_loss, DUST_LOSS))
+        & (limits.b_open > 0)
+        & singleton
+        & ~forced
+    )
+    if not len(reopen):
+        return reopen
+    lots = np.isin(lot_sec, reopen)
+    loss = book.lot_gain < 0
+    limits.x_ub[lots & loss] = 0.0
+    limits.x_lb[lots & loss] = 0.0
+    limits.b_ub[reopen] = limits.b_open[reopen]
+    limits.harvest.candidates = cand & ~lots
+    return reopen

@@ -9,9 +9,13 @@ securities, ``M`` looks replaced funds through to their benchmark).  Minimise
 (risk terms scaled by a 20%-volatility reference variance) subject to lot and buy bounds, the
 cash floor, a turnover cap and the net-gain budget.  Taxes and costs are a tie-breaker
 (``KAPPA``): how far to move is decided by hard budgets, which are the client's parameters -
-except for the lots of direct-indexed names, whose ``tax`` the caller multiplies by
-``tax_weight(trading.tracking_error_cost)`` so that tax and tracking variance trade at the
-client's rate.  ``tax`` is 0 for a loss lot that is not a harvest (no credit for slivers).
+except for the lots of direct-indexed names, whose ``tax`` the caller (``limits``) multiplies by
+``tax_weight(c)`` so that tax and tracking variance trade at the client's rate: ``c`` is
+``trading.tracking_error_cost`` for a gain (tracking restored for a year) and a twelfth of it for a
+harvest (tracking given up for a month, until the name may be bought back).  ``tax`` is 0 for a
+loss lot that is not a harvest (no credit for slivers) and for a short-term lot whose gain is
+still within the harvest threshold (swapped back while cheap).  No warm start: the same data gives
+the same answer whatever the process solved before.
 Scaling to fractions and the explicit active variable keep Clarabel fast and accurate (a
 formulation in shares and dollars was 9x slower and could stop at a wrong optimum).
 

@@ -205,10 +205,12 @@ class TradingParams:
     ``max_turnover``: cap on (buys + sells) / 2 as a fraction of account value;
     ``lot_selection``: ``"tax_optimal"``, ``"highest_cost"`` or ``"fifo"``;
     ``trading_cost_bps``: cost charged on traded value (reduces cash);
-    ``tracking_error_cost``: the tax-vs-tracking trade-off of direct-indexed sleeves, in percent of
-    account value per (percent per year)^2 of tracking-error variance - 0.1 means 1%/yr of tracking
-    error is worth 0.1% of the account in tax (2%/yr: 0.4%).  A harvest, a realised gain or a swap
-    back of a direct-indexed name happens only when it saves more than it costs on that scale.
+    ``tracking_error_cost``: the tax-vs-tracking trade-off of direct-indexed sleeves: the tax, in
+    percent of account value, worth one (percent per year)^2 of tracking-error variance held for a
+    year - the default 0.2 means 1%/yr of tracking error for a year is worth 0.2% of the account in
+    tax (2%/yr: 0.8%).  A gain is realised when the tracking it restores for a year is worth its
+    tax; a harvest is made when its tax saved outweighs the tracking error it adds for a month
+    (until the wash-sale window lets the name be bought back).  docs/backtest.md measures it.
     """
 
     min_trade_value: float = 0.0
@@ -216,7 +218,7 @@ class TradingParams:
     max_turnover: float | None = None
     lot_selection: str = "tax_optimal"
     trading_cost_bps: float = 0.0
-    tracking_error_cost: float = 0.1
+    tracking_error_cost: float = 0.2
 
     def __post_init__(self) -> None:
         _check_money(self.min_trade_value, "trading.min_trade_value")

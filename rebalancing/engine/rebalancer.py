@@ -16,7 +16,7 @@ import numpy as np
 from .drift import DriftUnits, drift_units, total_drift
 from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
-from .limits import Limits, build_limits
+from .limits import Limits, build_limits, reopen_unharvested
 from .optimizer import Infeasible, ProblemData, solve
 from .positions import Book, build_book
 from .request import RebalanceRequest, validate_request
@@ -134,6 +134,14 @@ def _optimise(prepared: _Prepared) -> tuple[Fill, Diagnostics]:
     prepared.budget_binding = False
     for attempt in range(1, MAX_SOLVES + 1):
         solution = solve(data)
+        if attempt == 1 and len(reopen_unharvested(book, prepared.limits, solution.x)):
+            # Candidates the optimiser did not harvest go back to the buy side: solve again.
+            limits = prepared.limits
+            data = replace(data, x_lb=limits.x_lb, x_ub=limits.x_ub, b_ub=limits.b_ub)
+            prepared.data = data
+            compile_s += solution.compile_seconds
+            solve_s += solution.solve_seconds
+            solution = solve(data)
         compile_s += solution.compile_seconds
         solve_s += solution.solve_seconds
         cached &= solution.cached

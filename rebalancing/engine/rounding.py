@@ -129,12 +129,40 @@ def round_trades(
         small_buy = (buy * price < trading.min_trade_value) & (limits.b_lb <= 0)
         buy = np.where(small_buy, 0.0, buy)
     buy = np.where(buy * price < DUST_VALUE, 0.0, buy)
+    if limits.harvest_min_loss > 0:
+        _skip_small_blocking_trades(book, limits, sell, buy, forced, sellable)
 
     lot_sold = _relieve_lots(book, limits, trading.lot_selection, sell, opt_lot, forced_lot)
     _whole_lots(book, lot_sold, whole)
     fill = Fill(lot_sold, buy, notes)
     _repair(book, plan, limits, fill, whole, trading, opt_lot)
     return fill
+
+
+def _skip_small_blocking_trades(
+    book: Book, limits: Limits, sell: np.ndarray, buy: np.ndarray, forced: np.ndarray, sellable: np.ndarray
+) -> None:
+    """With harvesting on, small tracking trades in direct-indexed names that would block a
+    harvest or a buy-back for 30 days are not made (in place).
+
+    Buying a name that holds a losing lot makes selling that lot at a loss a wash sale for 30
+    days, and selling a losing lot blocks buying the name back for 30 days.  A trade smaller than
+    the smallest loss worth harvesting (``harvest.min_loss_value``) barely moves tracking error;
+    it is not worth that.  Harvests, forced trades and closing sales are kept.
+    """
+    small = limits.harvest_min_loss
+    price = book.price
+    lot_sec = book.lot_sec
+    losing = (book.lot_gain < 0) & (book.lot_qty > 0)
+    has_loss = np.bincount(lot_sec, weights=losing.astype(float), minlength=book.n) > 0
+    sells_loss = (
+        np.bincount(lot_sec, weights=(losing & (limits.x_ub > 0)).astype(float), minlength=book.n) > 0
+    )
+    harvesting = np.bincount(lot_sec, weights=limits.harvest.candidates.astype(float), minlength=book.n) > 0
+    di = limits.direct_indexed
+    buy[di & has_loss & (buy * price < small) & (limits.b_lb <= 0)] = 0.0
+    quiet = di & sells_loss & ~harvesting & (forced <= 0) & (sell * price < small) & (sell < sellable)
+    sell[quiet] = 0.0
 
 
 def _apply_min_position(book: Book, plan: TargetPlan, buy: np.ndarray) -> None:

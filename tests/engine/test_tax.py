@@ -79,8 +79,15 @@ def test_a_loss_carried_forward_nets_against_the_proposals_gains_first():
     lots = [lot("L1", "EQ", 100, 5000.0)]
     plain = rebalance(request(lots, funds(EQ=150.0, BD=100.0), model(BD=1.0), cash=0.0))
     assert plain.summary.estimated_tax > 0
-    carried = rebalance(request(lots, funds(EQ=150.0, BD=100.0), model(BD=1.0), cash=0.0,
-                                loss_carryforward_long=plain.summary.net_realised_gain))
+    carried = rebalance(
+        request(
+            lots,
+            funds(EQ=150.0, BD=100.0),
+            model(BD=1.0),
+            cash=0.0,
+            loss_carryforward_long=plain.summary.net_realised_gain,
+        )
+    )
     # The gain is absorbed by the loss carried in from earlier years: it costs no capital-gains tax,
     # only the $3,000 of ordinary income that loss would have offset this year (IRC §1211(b)).
     assert carried.summary.net_realised_gain == plain.summary.net_realised_gain
