@@ -1,0 +1,78 @@
+"""The command line: ``python -m rebalancing.backtest``."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rebalancing.backtest.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["--start", "2008-06-30", "--years", "1", "--symbols", "XOM,CVX,KO,PEP", "--quiet"]
+
+
+def test_it_prints_the_engine_beside_both_baselines_and_writes_json_and_csv(tmp_path, capsys):
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    assert main([*SMALL, "--json", str(out_json), "--csv", str(out_csv)]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "Engine" in text
+        and "Naive harvester" in text
+        and "Buy and hold" in text
+        and "engine vs naive" in text
+    )
+    report = json.loads(out_json.read_text())
+    assert report["config"]["symbols"] == ["XOM", "CVX", "KO", "PEP"]
+    assert report["cohorts"][0]["whole"]["engine"]["wash_sales"] == 0
+    rows = list(csv.reader(out_csv.open()))
+    assert (
+        rows[0][:5] == ["level", "cohort_start", "period_start", "period_end", "strategy"] and len(rows) > 3
+    )
+
+
+def test_a_template_file_is_replayed(tmp_path, capsys):
+    template = tmp_path / "t.json"
+    template.write_text(
+        json.dumps({"harvest": {"enabled": True, "min_loss_pct": 0.2}, "cash": {"target": 0}})
+    )
+    assert main([*SMALL, "--parameters", str(template)]) == 0
+    assert "Engine" in capsys.readouterr().out
+
+
+def test_bad_input_is_one_line_on_stderr_and_status_2(tmp_path, capsys):
+    latin = tmp_path / "prices.csv"
+    latin.write_bytes("date,CAFÉ\n2020-01-02,1\n".encode("latin-1"))
+    assert main(["--prices", str(latin), "--quiet"]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    bad = tmp_path / "t.json"
+    bad.write_text('{"harvest": {"min_loss_pct": 7}}')
+    assert main([*SMALL, "--parameters", str(bad)]) == 2
+    assert "min_loss_pct" in capsys.readouterr().err
+    assert main(["--start", "2021-06-30", "--years", "5", "--quiet"]) == 2
+    assert "prices cover" in capsys.readouterr().err
+
+
+def test_it_runs_as_a_module():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rebalancing.backtest",
+            "--start",
+            "2008-06-30",
+            "--years",
+            "1",
+            "--symbols",
+            "XOM,CVX",
+            "--risk-model",
+            "default",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "engine vs naive" in proc.stdout
