@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, audit, book, dashboard, ledger, proposals, runs, security
+from .views import accounts, audit, backtests, book, dashboard, ledger, proposals, runs, security
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
@@ -25,6 +25,8 @@ urlpatterns = [
     path("runs/", runs.run_list, name="run_list"),
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
+    path("backtests/", backtests.backtest_list, name="backtest_list"),
+    path("backtests/<int:pk>/", backtests.backtest_detail, name="backtest_detail"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("security/", security.security_page, name="security"),
     path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
+from django.db.models import Count, F, FloatField, Max, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 
 from rebalancing import engine
@@ -38,6 +38,9 @@ from tenants.errors import ValidationFailed
 
 __all__ = [
     "AccountInputs",
+    "backtest_basket",
+    "backtest_firm_price_span",
+    "backtest_price_history",
     "ModelBook",
     "RunScope",
     "account_parameters",
@@ -473,3 +476,74 @@ def _fingerprint(account, lots, trades, version, parameters, securities, sleeves
          for s in sleeves], tuple(carried),
     )
     return hashlib.sha256(pickle.dumps(payload, protocol=5)).hexdigest()
+
+
+# Backtests -----------------------------------------------------------------------------------------
+
+
+def backtest_basket(*, basket: str, model_id: int | None = None, benchmark_id: int | None = None,
+                    as_of: date) -> dict[str, float]:
+    """A backtest's starting basket, symbol -> weight (summing to 1): the bundled sample's 20 names
+    equally weighted, a model's current holdings (direct-indexed sleeves as their benchmark's
+    constituents, submodels flattened), or a benchmark's latest constituents."""
+    from rebalancing.backtest.prices import SAMPLE_SECTORS
+
+    if basket == "sample":
+        return {s: 1 / len(SAMPLE_SECTORS) for s in SAMPLE_SECTORS}
+    by_id: dict[int, float] = defaultdict(float)
+    if basket == "benchmark":
+        by_id.update(benchmark_weights_latest({benchmark_id}, as_of).get(benchmark_id, {}))
+    elif basket == "model":
+        book = ModelBook({model_id}, as_of)
+        sleeves = book.flat_sleeves(model_id)
+        weights = benchmark_weights_latest({s.benchmark_id for s, _, _ in sleeves if s.benchmark_id}, as_of)
+        for sleeve, weight, holdings in sleeves:
+            parts = holdings if holdings else weights.get(sleeve.benchmark_id, {})
+            for security_id, w in parts.items():
+                by_id[security_id] += weight * w
+    else:
+        raise ValidationFailed(f"unknown basket {basket!r}", detail={"field": "basket"})
+    symbols = dict(Security.objects.filter(pk__in=by_id).values_list("pk", "symbol"))
+    total = sum(w for w in by_id.values() if w > 0)
+    if total <= 0:
+        raise ValidationFailed("the basket is empty: the model or benchmark holds nothing yet", detail={"field": basket})
+    return {symbols[i]: w / total for i, w in sorted(by_id.items(), key=lambda kv: symbols[kv[0]]) if w > 0}
+
+
+def backtest_price_history(*, source: str, symbols: list[str], first: date | None = None, last: date | None = None):
+    """Daily closes of ``symbols`` for a backtest: the bundled sample, or the firm's own prices
+    (the days on which every symbol has one, between ``first`` and ``last``), with their sectors."""
+    from rebalancing.backtest.prices import load_sample, prices_from_rows
+
+    if source == "sample":
+        return load_sample().select(symbols)
+    securities = dict(Security.objects.filter(symbol__in=symbols).values_list("pk", "symbol"))
+    missing = sorted(set(symbols) - set(securities.values()))
+    if missing:
+        raise ValidationFailed(f"unknown securities: {', '.join(missing[:10])}", detail={"symbols": missing[:50]})
+    rows = Price.objects.filter(security_id__in=securities)
+    if first is not None:
+        rows = rows.filter(date__gte=first)
+    if last is not None:
+        rows = rows.filter(date__lte=last)
+    sectors = dict(Security.objects.filter(pk__in=securities).values_list("symbol", "sector"))
+    return prices_from_rows(
+        ((d, securities[sid], close) for sid, d, close in rows.values_list("security_id", "date", "close").iterator()),
+        sectors={s: sectors.get(s) or None for s in symbols},
+        source="firm",
+    )
+
+
+def backtest_firm_price_span(symbols: list[str]) -> tuple[date, date] | None:
+    """The span over which the firm holds prices of every one of ``symbols`` (first day each has a
+    price, last day each has one), or None when one has none."""
+    spans = (
+        Price.objects.filter(security__symbol__in=symbols)
+        .values("security_id")
+        .annotate(first=Min("date"), last=Max("date"))
+        .values_list("first", "last")
+    )
+    spans = list(spans)
+    if len(spans) < len(set(symbols)):
+        return None
+    return max(f for f, _ in spans), min(last for _, last in spans)

@@ -10,10 +10,11 @@ from django.db import connection, transaction
 
 from rebalancing.models import RebalanceRun
 from rebalancing.selectors import RunScope
+from rebalancing.services.backtests import backtest_execute
 from rebalancing.services.proposals import proposals_expire_stale
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
-__all__ = ["nightly_scan", "proposals_expire", "rebalance_chunk", "run_dispatch", "runs_watch"]
+__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "run_dispatch", "runs_watch"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +74,15 @@ def runs_watch() -> dict:
     report = watch()
     return {"watched": report.watched, "stalled": report.stalled, "recovered": report.recovered,
             "given_up": report.given_up}
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
+def backtest_run(self, backtest_id: int) -> str | None:
+    """Replay a backtest (minutes of work for many cohorts). Bad input or data ends it as failed with
+    the reason; anything else (the database going away) is retried from the first cohort."""
+    try:
+        backtest = backtest_execute(backtest_id=backtest_id)
+    except Exception as exc:
+        logger.warning("backtest %s failed (%s); retrying", backtest_id, exc)
+        raise self.retry(exc=exc) from exc
+    return None if backtest is None else backtest.status

@@ -10,6 +10,7 @@ from rebalancing.imports import KINDS
 from rebalancing.models import (
     Account,
     Alert,
+    Backtest,
     Benchmark,
     BenchmarkWeight,
     Household,
@@ -437,3 +438,59 @@ class ApiKeyIssuedSerializer(ApiKeySerializer):
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "token"]
+
+
+class BacktestStartSerializer(serializers.Serializer):
+    """A backtest to start: a strategy (template, or the engine's defaults), a basket, money, dates."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    template = serializers.SlugRelatedField(slug_field="code", queryset=ParameterTemplate.objects.all(),
+                                            required=False, allow_null=True, default=None,
+                                            help_text="Template code; its harvesting settings are replayed")
+    basket = serializers.ChoiceField(choices=Backtest.Basket.choices, default=Backtest.Basket.SAMPLE)
+    model = serializers.SlugRelatedField(slug_field="code", queryset=ModelPortfolio.objects.all(), required=False,
+                                         allow_null=True, default=None)
+    benchmark = serializers.SlugRelatedField(slug_field="code", queryset=Benchmark.objects.all(), required=False,
+                                             allow_null=True, default=None)
+    prices = serializers.ChoiceField(choices=Backtest.Prices.choices, default=Backtest.Prices.SAMPLE)
+    amount = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=1000, default=1_000_000)
+    start = serializers.DateField(help_text="The basket is bought at the close of the last trading day on or before it")
+    years = serializers.IntegerField(min_value=1, max_value=40, default=10)
+    cohorts = serializers.IntegerField(min_value=1, max_value=30, default=1, help_text="Yearly start dates")
+    short_term_rate = serializers.DecimalField(max_digits=6, decimal_places=4, min_value=0, max_value=1,
+                                               default="0.408")
+    long_term_rate = serializers.DecimalField(max_digits=6, decimal_places=4, min_value=0, max_value=1,
+                                              default="0.238")
+    losses = serializers.ChoiceField(choices=Backtest.Losses.choices, default=Backtest.Losses.OFFSET)
+
+    def validate(self, attrs):
+        if attrs["basket"] == Backtest.Basket.MODEL and attrs.get("model") is None:
+            raise serializers.ValidationError({"model": "a model basket needs the model's code"})
+        if attrs["basket"] == Backtest.Basket.BENCHMARK and attrs.get("benchmark") is None:
+            raise serializers.ValidationError({"benchmark": "a benchmark basket needs the benchmark's code"})
+        return attrs
+
+
+class BacktestSerializer(serializers.ModelSerializer):
+    template = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    model = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    benchmark = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    progress = serializers.FloatField(read_only=True, help_text="Share of the start dates replayed")
+    weights = serializers.DictField(child=serializers.FloatField())
+    parameters = serializers.DictField()
+
+    class Meta:
+        model = Backtest
+        fields = ["id", "name", "template", "basket", "model", "benchmark", "prices", "amount", "start", "years",
+                  "cohorts", "short_term_rate", "long_term_rate", "losses", "weights", "parameters", "status",
+                  "done", "progress", "error", "created_by", "created_at", "started_at", "finished_at"]
+
+
+class BacktestDetailSerializer(BacktestSerializer):
+    report = serializers.JSONField(read_only=True, help_text=(
+        "groups (all start dates, and earlier/later halves): each strategy's mean figures and the engine against "
+        "the naive harvester; by_year; cohorts (whole-period and yearly figures, month-end values, failures)"))
+
+    class Meta(BacktestSerializer.Meta):
+        fields = [*BacktestSerializer.Meta.fields, "report"]

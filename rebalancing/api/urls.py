@@ -10,6 +10,7 @@ from tenants.errors import NotFound
 
 from .ledger import urlpatterns as ledger_urlpatterns
 from .views.audit import AuditEventViewSet
+from .views.backtests import BacktestViewSet
 from .views.book import (
     AccountViewSet,
     BenchmarkViewSet,
@@ -33,6 +34,7 @@ router.register("templates", TemplateViewSet, basename="template")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("runs", RunViewSet, basename="run")
+router.register("backtests", BacktestViewSet, basename="backtest")
 router.register("proposals", ProposalViewSet, basename="proposal")
 router.register("orders", OrderViewSet, basename="order")
 router.register("alerts", AlertViewSet, basename="alert")

@@ -10,11 +10,14 @@ Pages start from these as well as the API (frontend/views), so both show the sam
 from django.db.models import Exists, OuterRef, QuerySet
 
 from rebalancing.access import accounts_visible_to
-from rebalancing.models import RebalanceRun, Reconciliation, RunOutcome
+from rebalancing.models import Backtest, RebalanceRun, Reconciliation, RunOutcome
 from rebalancing.permissions import Capability, is_advisor_only, user_can
 from tenants.audit.models import AuditEvent
 
-__all__ = ["audit_events_visible_to", "book_wide_visible_to", "reconciliations_visible_to", "runs_visible_to"]
+__all__ = [
+    "audit_events_visible_to", "backtests_visible_to", "book_wide_visible_to", "reconciliations_visible_to",
+    "runs_visible_to",
+]
 
 
 def book_wide_visible_to(user, queryset: QuerySet) -> QuerySet:
@@ -29,6 +32,15 @@ def runs_visible_to(user) -> QuerySet:
         touched = RunOutcome.objects.filter(run=OuterRef("pk"), account__in=accounts_visible_to(user))
         return RebalanceRun.objects.filter(Exists(touched))
     return RebalanceRun.objects.all()
+
+
+def backtests_visible_to(user) -> QuerySet:
+    """Backtests are the firm's prospect work: an advisor sees their own, the other roles all."""
+    if not user_can(user, Capability.VIEW_BOOK):
+        return Backtest.objects.none()
+    if is_advisor_only(user):
+        return Backtest.objects.filter(created_by=user)
+    return Backtest.objects.all()
 
 
 def audit_events_visible_to(user) -> QuerySet:

@@ -1,18 +1,18 @@
 """Command line: replay harvesting on real prices, beside buy-and-hold and a naive harvester.
 
     python -m rebalancing.backtest                       # the issue-12 outcome: 1991-2012 cohorts
-    python -m rebalancing.backtest --cohorts 2005-2008 --years 5 --json out.json --csv out.csv
+    python -m rebalancing.backtest --cohorts 2005-2008 --years 5 --json out.json
     python -m rebalancing.backtest --start 2007-06-29 --years 3 --parameters template.json
     python -m rebalancing.backtest --prices my_prices.csv --cohorts 2012-2014 --years 5
 
 Prints the report (means over cohorts, by period, by cohort); errors print one line on stderr
-and exit with status 2.
+and exit with status 2.  (The figures as CSV come from the product's page and API, through its
+one CSV writer, rebalancing.exports.)
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -22,7 +22,7 @@ from rebalancing.engine import InvalidRequest, Parameters
 
 from .errors import BacktestError
 from .prices import load_sample, prices_from_csv
-from .report import parse_cohorts, report_csv_rows, report_dict, report_text, to_date
+from .report import parse_cohorts, report_dict, report_text, to_date
 from .runner import RISK_MODELS, BacktestConfig, cohort_starts, run_backtest
 from .simulation import Settings
 from .taxes import LOSS_TREATMENTS
@@ -105,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--split", type=int, default=2002, help="report cohorts before/from this year apart")
     parser.add_argument("--json", help="write the full report (with monthly values) as JSON")
-    parser.add_argument("--csv", help="write cohort and year figures as CSV")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     try:
@@ -127,9 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         report = report_dict(result, split_year=args.split, series=bool(args.json))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
-        if args.csv:
-            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-                csv.writer(fh).writerows(report_csv_rows(report))
     except BacktestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """The book of business, per firm schema (docs/adr/0002-market-data-per-firm.md)."""
 
 from .approvals import ApprovalPolicy, ProposalApproval
+from .backtests import Backtest
 from .book import Account, Household, HouseholdUserObjectPermission, TaxLot, TradeRecord
 from .ledger import (
     BasisAdjustment,
@@ -19,7 +20,7 @@ from .runs import Alert, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
 
 __all__ = [
-    "Account", "Alert", "ApprovalPolicy", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
+    "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
     "ReconciliationRow", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation",

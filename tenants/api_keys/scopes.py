@@ -10,7 +10,7 @@ __all__ = ["SCOPE_CAPABILITIES", "Scope", "scopes_of"]
 
 
 class Scope(StrEnum):
-    READ = "read"  # every GET, and the what-if engine call (stores nothing)
+    READ = "read"  # every GET, the what-if engine call (stores nothing), backtests (store their own report)
     IMPORT = "import"  # CSV/JSON imports of the book
     RUN = "run"  # starting and cancelling rebalance runs
     APPROVE = "approve"  # approving, rejecting and releasing proposals

@@ -1,0 +1,201 @@
+"""Backtests as a product feature: start one (checked, stored, audited, queued), and replay it in
+a worker (rebalancing.backtest does the work; this module loads, stores and reports progress)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing.access import require
+from rebalancing.backtest import BacktestConfig, BacktestError, Settings, run_backtest
+from rebalancing.backtest.report import report_dict
+from rebalancing.backtest.risk import RISK_LOOKBACK_DAYS
+from rebalancing.effective_parameters import parameters_effective
+from rebalancing.engine import EngineError, Parameters
+from rebalancing.models import Backtest, Benchmark, ModelPortfolio, ParameterTemplate
+from rebalancing.permissions import Capability
+from rebalancing.selectors import backtest_basket, backtest_firm_price_span, backtest_price_history
+from tenants.audit.services import audit_record
+from tenants.errors import Conflict, ValidationFailed
+
+__all__ = ["OPEN_PER_USER", "backtest_execute", "backtest_parameters", "backtest_start"]
+
+logger = logging.getLogger(__name__)
+
+# Backtests a user may have queued or running at once (each is minutes of a worker's time).
+OPEN_PER_USER = 3
+# Trading days of history the estimated risk model wants before the first start date (with margin).
+HISTORY_BEFORE_START_DAYS = 200
+
+
+def backtest_parameters(template: ParameterTemplate | None) -> dict:
+    """The engine parameters a backtest replays: the template's harvesting, wash-sale, trading,
+    tax-budget, restriction and drift settings (defaults without a template), with harvesting
+    switched on - the question is what harvesting would have saved.
+
+    What belongs to a real account's model rather than to harvesting is left out: the basket is
+    the direct index (the template's direct-index, screen and removed-asset-class settings, its
+    substitute maps and one-off instructions do not apply), and the cash target is 0 so the
+    account is invested like its buy-and-hold twin.
+    """
+    values = parameters_effective(template=template, household_overrides={}, account_overrides={}).values
+    values["harvest"]["enabled"] = True  # before validating: a switched-off group keeps no settings
+    values = Parameters.from_dict(values).to_dict()
+    values["harvest"]["substitutes"] = {}
+    values["transition"]["substitutes"] = {}
+    values["screen"]["enabled"] = False
+    values["direct_index"] = {}
+    values["removed_asset_classes"] = []
+    values["instructions"] = []
+    values["cash"]["target"] = 0.0
+    values["cash"]["floor"] = 0.0
+    return values
+
+
+def _starts(start: date, cohorts: int) -> tuple[date, ...]:
+    out = []
+    for k in range(cohorts):
+        try:
+            out.append(start.replace(year=start.year + k))
+        except ValueError:  # 29 February
+            out.append(start.replace(year=start.year + k, day=28))
+    return tuple(out)
+
+
+def _check_history(*, prices: str, symbols: list[str], start: date, years: int, cohorts: int) -> None:
+    """Refuse, naming the span, a backtest the prices cannot serve (before anything is queued)."""
+    last_start = _starts(start, cohorts)[-1]
+    try:
+        end = last_start.replace(year=last_start.year + years)
+    except ValueError:
+        end = last_start.replace(year=last_start.year + years, day=28)
+    if prices == Backtest.Prices.SAMPLE:
+        from rebalancing.backtest.prices import load_sample
+
+        history = load_sample()
+        outside = sorted(set(symbols) - set(history.symbols))
+        if outside:
+            raise ValidationFailed(
+                f"the bundled prices cover 20 S&P 500 stocks; {', '.join(outside[:8])}"
+                f"{' and others' if len(outside) > 8 else ''} are not among them: use this firm's prices",
+                detail={"field": "prices", "symbols": outside[:50]},
+            )
+        first, last = history.first, history.last
+    else:
+        span = backtest_firm_price_span(symbols)
+        if span is None:
+            raise ValidationFailed("this firm holds no prices for some of the basket's securities",
+                                   detail={"field": "prices"})
+        first, last = span
+    needed_from = date.fromordinal(start.toordinal() - int(HISTORY_BEFORE_START_DAYS * 365 / 252))
+    if first > needed_from or last < end:
+        raise ValidationFailed(
+            f"prices cover {first} to {last}; {cohorts} cohort(s) of {years} years from {start} need "
+            f"{needed_from} (for the risk model) to {end}",
+            detail={"field": "start", "prices_first": str(first), "prices_last": str(last)},
+        )
+
+
+@transaction.atomic
+def backtest_start(
+    *,
+    user,
+    name: str,
+    template: ParameterTemplate | None,
+    basket: str,
+    model: ModelPortfolio | None = None,
+    benchmark: Benchmark | None = None,
+    prices: str,
+    amount: Decimal,
+    start: date,
+    years: int,
+    cohorts: int = 1,
+    short_term_rate: Decimal,
+    long_term_rate: Decimal,
+    losses: str = Backtest.Losses.OFFSET,
+) -> Backtest:
+    """Store a backtest and queue it for a worker once this transaction commits."""
+    require(user, Capability.VIEW_BOOK)
+    open_ = Backtest.objects.filter(created_by=user, status__in=(Backtest.Status.QUEUED, Backtest.Status.RUNNING))
+    if open_.count() >= OPEN_PER_USER:
+        raise Conflict(f"you already have {OPEN_PER_USER} backtests waiting or running; start more when one finishes")
+    weights = backtest_basket(
+        basket=basket,
+        model_id=model.pk if model else None,
+        benchmark_id=benchmark.pk if benchmark else None,
+        as_of=timezone.localdate(),
+    )
+    backtest = Backtest(
+        name=name or f"Harvesting from {start}",
+        template=template,
+        parameters=backtest_parameters(template),
+        basket=basket,
+        model=model if basket == Backtest.Basket.MODEL else None,
+        benchmark=benchmark if basket == Backtest.Basket.BENCHMARK else None,
+        weights=weights,
+        prices=prices,
+        amount=amount,
+        start=start,
+        years=years,
+        cohorts=cohorts,
+        short_term_rate=short_term_rate,
+        long_term_rate=long_term_rate,
+        losses=losses,
+        created_by=user,
+    )
+    backtest.full_clean()
+    _check_history(prices=prices, symbols=list(weights), start=start, years=years, cohorts=cohorts)
+    backtest.save()
+    audit_record(actor=user, action="backtest.start", obj=backtest, after={
+        "template": template.code if template else None, "basket": basket, "prices": prices,
+        "symbols": len(weights), "amount": str(amount), "start": str(start), "years": years, "cohorts": cohorts,
+    })
+    from rebalancing.tasks import backtest_run
+
+    transaction.on_commit(lambda: backtest_run.delay(backtest.pk))
+    return backtest
+
+
+def backtest_execute(*, backtest_id: int) -> Backtest | None:
+    """Replay a stored backtest (the worker's side). Idempotent: a finished one is left alone;
+    redelivered mid-way, it starts again from the first cohort."""
+    claimed = Backtest.objects.filter(pk=backtest_id, status__in=(Backtest.Status.QUEUED, Backtest.Status.RUNNING))
+    if not claimed.update(status=Backtest.Status.RUNNING, started_at=timezone.now(), done=0):
+        return None
+    backtest = Backtest.objects.get(pk=backtest_id)
+    try:
+        symbols = list(backtest.weights)
+        history = backtest_price_history(source=backtest.prices, symbols=symbols)
+        config = BacktestConfig(
+            weights=backtest.weights,
+            starts=_starts(backtest.start, backtest.cohorts),
+            years=backtest.years,
+            parameters=Parameters.from_dict(backtest.parameters),
+            settings=Settings(
+                float(backtest.amount), float(backtest.short_term_rate), float(backtest.long_term_rate),
+                backtest.losses,
+            ),
+            risk_model="estimated" if len(history.dates) > RISK_LOOKBACK_DAYS // 4 else "default",
+        )
+
+        def progress(done: int, total: int) -> None:
+            Backtest.objects.filter(pk=backtest_id).update(done=done)
+
+        result = run_backtest(config, history, progress=progress)
+        split = backtest.start.year + backtest.cohorts // 2 + 1 if backtest.cohorts >= 4 else None
+        report = report_dict(result, split_year=split)
+    except (BacktestError, EngineError, ValidationFailed) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        Backtest.objects.filter(pk=backtest_id).update(
+            status=Backtest.Status.FAILED, error=message[:2000], finished_at=timezone.now()
+        )
+        logger.info("backtest %s failed: %s", backtest_id, message)
+        return Backtest.objects.get(pk=backtest_id)
+    Backtest.objects.filter(pk=backtest_id).update(
+        status=Backtest.Status.COMPLETED, report=report, done=backtest.cohorts, finished_at=timezone.now(), error=""
+    )
+    return Backtest.objects.get(pk=backtest_id)

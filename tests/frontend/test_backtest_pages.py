@@ -1,0 +1,66 @@
+"""The prospect view in the browser: start a backtest, watch it, read it, download it."""
+
+import re
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Backtest
+from rebalancing.services.backtests import backtest_execute
+
+pytestmark = pytest.mark.django_db
+
+FORM = {"name": "Smith family", "template": "", "basket": "sample", "prices": "sample", "amount": "500000",
+        "start": "2008-06-30", "years": "1", "cohorts": "1", "short_term_rate": "40.8", "long_term_rate": "23.8",
+        "losses": "offset"}
+
+
+def test_an_advisor_starts_a_backtest_watches_it_and_reads_what_harvesting_would_have_saved(
+        firm_a, as_user, django_capture_on_commit_callbacks):
+    client = as_user("advisor")
+    page = client.get("/backtests/")
+    assert page.status_code == 200 and b"What harvesting would have saved" in page.content
+    with django_capture_on_commit_callbacks() as queued:
+        started = client.post("/backtests/", FORM)
+    assert started.status_code == 302 and len(queued) == 1
+    detail_url = started["Location"]
+    with tenant_context(firm_a):
+        backtest = Backtest.objects.get()
+    assert backtest.name == "Smith family" and float(backtest.short_term_rate) == pytest.approx(0.408)
+
+    waiting = client.get(detail_url, HTTP_HX_REQUEST="true")
+    assert waiting.status_code == 200 and b'hx-trigger="every 2s"' in waiting.content
+
+    with tenant_context(firm_a):
+        backtest_execute(backtest_id=backtest.pk)
+    done = client.get(detail_url, HTTP_HX_REQUEST="true")
+    assert done["HX-Refresh"] == "true"  # the poll reloads the page with the results
+    page = client.get(detail_url)
+    html = page.content.decode()
+    assert 'data-testid="tax-saved"' in html and "Naive harvester" in html and "Buy and hold" in html
+    assert 'id="chart-value"' in html and 'id="chart-alpha"' in html
+    # the month-end values are also a table (for screen readers and keyboards)
+    assert re.search(r"<td>2008-0[67]-\d\d</td>", html)
+
+    download = client.get(detail_url + "?download=csv")
+    assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
+    assert download.content.decode().startswith("level,cohort_start,period_start")
+
+
+def test_bad_input_is_explained_and_nothing_is_started(firm_a, as_user):
+    client = as_user("pm")
+    bad = client.post("/backtests/", {**FORM, "years": "0", "basket": "model"})
+    assert bad.status_code == 200
+    html = bad.content.decode()
+    assert "Choose the model" in html and "greater than or equal to 1" in html
+    beyond = client.post("/backtests/", {**FORM, "start": "2021-06-30", "years": "5"}, follow=True)
+    assert "prices cover 1990-01-02 to 2022-12-28" in beyond.content.decode()
+    with tenant_context(firm_a):
+        assert not Backtest.objects.exists()
+
+
+def test_a_colleagues_backtest_is_not_found(firm_a, as_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        started = as_user("advisor").post("/backtests/", FORM)
+    assert as_user("colleague").get(started["Location"]).status_code == 404
+    assert as_user("admin").get(started["Location"]).status_code == 200
