@@ -17,7 +17,7 @@ from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
-    "FIELDS", "FIELDS_BY_PATH", "ParamField", "display_value", "limits_for", "parse_fields", "unflatten",
+    "FIELDS", "FIELDS_BY_PATH", "ParamField", "display_value", "parse_fields", "unflatten",
 ]
 
 # Leaves typed as percentages (stored as fractions).
@@ -147,16 +147,6 @@ def _fields() -> list[ParamField]:
 FIELDS: list[ParamField] = _fields()
 FIELDS_BY_PATH = {f.path: f for f in FIELDS}
 DEFAULTS = flatten_parameters(default_parameters().to_dict())
-
-
-def limits_for(path: str, overridable: dict[str, Any]) -> dict[str, Any] | None:
-    """The template's limits for a leaf (a listed group allows every leaf under it), or None."""
-    parts = path.split(".")
-    for i in range(len(parts), 0, -1):
-        limits = overridable.get(".".join(parts[:i]))
-        if limits is not None:
-            return limits
-    return None
 
 
 def display_value(path: str, value: Any) -> str:

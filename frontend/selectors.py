@@ -14,6 +14,7 @@ from django.utils import timezone
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
+from rebalancing.engine.tax import term as engine_term
 from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, TaxLot
 from rebalancing.permissions import Capability, is_advisor_only, user_can
 
@@ -35,11 +36,11 @@ def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountSt
     ids = list(account_ids)
     if not ids:
         return {}
+    # One query: the lots joined with the prices' own "latest on a day" rule (Price.objects.latest_on).
+    prices, params = Price.objects.latest_on(as_of or timezone.localdate()).values("security_id", "close") \
+        .query.sql_with_params()
     sql = f"""
-        WITH px AS (
-            SELECT DISTINCT ON (security_id) security_id, close FROM {Price._meta.db_table}
-            WHERE date <= %s ORDER BY security_id, date DESC
-        )
+        WITH px AS ({prices})
         SELECT l.account_id, SUM(l.quantity * px.close)::float8,
                SUM(l.quantity * px.close - l.cost_basis)::float8,
                SUM(LEAST(l.quantity * px.close - l.cost_basis, 0))::float8
@@ -47,7 +48,7 @@ def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountSt
         WHERE l.account_id = ANY(%s) GROUP BY l.account_id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [as_of or timezone.localdate(), ids])
+        cursor.execute(sql, [*params, ids])
         return {row[0]: AccountStats(*row[1:]) for row in cursor.fetchall()}
 
 
@@ -219,21 +220,12 @@ class LotRow:
         return self.gain / self.cost_basis if self.cost_basis else None
 
 
-def _long_term(acquired: date, as_of: date) -> bool:
-    # Held more than one year is long-term (IRC §1222; IRS Pub. 550).
-    try:
-        anniversary = acquired.replace(year=acquired.year + 1)
-    except ValueError:  # 29 February
-        anniversary = acquired.replace(year=acquired.year + 1, day=28)
-    return as_of > anniversary
-
-
 def lots_with_gains(request) -> tuple[list[LotRow], dict[str, float]]:
     """Every lot at the latest price with its unrealised gain and term, and totals by term."""
     prices = {s.symbol: s.price for s in request.securities}
     rows = [
         LotRow(lot.id, lot.symbol, lot.acquired, lot.quantity, lot.cost_basis, lot.quantity * prices[lot.symbol],
-               "long" if _long_term(lot.acquired, request.as_of) else "short")
+               engine_term(lot.acquired, request.as_of))
         for lot in request.account.lots
     ]
     totals = {"short_gain": 0.0, "short_loss": 0.0, "long_gain": 0.0, "long_loss": 0.0}

@@ -15,15 +15,18 @@ from rebalancing.engine import InvalidRequest, Parameters, default_parameters, m
 from tenants.errors import ValidationFailed
 
 __all__ = [
+    "MAP_LEAVES",
     "EffectiveParameters",
     "flatten_parameters",
+    "override_limits",
+    "override_problems",
     "parameters_from_values",
     "parameters_effective",
     "overrides_validate",
 ]
 
 # Leaves whose value is a mapping: replaced whole, like the engine's merge does.
-_MAP_LEAVES = frozenset({"transition.substitutes", "harvest.substitutes"})
+MAP_LEAVES = frozenset({"transition.substitutes", "harvest.substitutes"})
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,14 @@ def flatten_parameters(values: Mapping[str, Any], prefix: str = "") -> dict[str,
     flat: dict[str, Any] = {}
     for key, value in values.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and path not in _MAP_LEAVES and value:
+        if isinstance(value, Mapping) and path not in MAP_LEAVES and value:
             flat.update(flatten_parameters(value, f"{path}."))
         else:
             flat[path] = value
     return flat
 
 
-def _allowed(path: str, overridable: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def override_limits(path: str, overridable: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The limits for a leaf, or None if the template does not let it be overridden.
 
     A listed group (``"direct_index"``) allows every leaf under it.
@@ -88,11 +91,22 @@ def overrides_validate(*, overrides: Mapping[str, Any], template, level: str) ->
         raise ValidationFailed(f"{level} overrides: {exc.message}", detail={"field": "overrides"}) from None
     if template is None:
         return
+    problems = override_problems(overrides, code=template.code, overridable=template.overridable or {})
+    if problems:
+        raise ValidationFailed(
+            f"{level} overrides refused: " + "; ".join(problems),
+            detail={"field": "overrides", "problems": problems},
+        )
+
+
+def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: Mapping[str, Any]) -> list[str]:
+    """What a template (``code``, its ``overridable`` limits) refuses in ``overrides``: leaves it
+    does not let be overridden, values outside its limits (empty: nothing)."""
     problems = []
     for path, value in flatten_parameters(overrides).items():
-        limits = _allowed(path, template.overridable or {})
+        limits = override_limits(path, overridable)
         if limits is None:
-            problems.append(f"{path} may not be overridden under template {template.code!r}")
+            problems.append(f"{path} may not be overridden under template {code!r}")
             continue
         if "min" in limits and isinstance(value, int | float) and value < limits["min"]:
             problems.append(f"{path} = {value} is below the template's minimum {limits['min']}")
@@ -100,11 +114,7 @@ def overrides_validate(*, overrides: Mapping[str, Any], template, level: str) ->
             problems.append(f"{path} = {value} is above the template's maximum {limits['max']}")
         if "choices" in limits and value not in limits["choices"]:
             problems.append(f"{path} = {value!r} is not one of {limits['choices']}")
-    if problems:
-        raise ValidationFailed(
-            f"{level} overrides refused: " + "; ".join(problems),
-            detail={"field": "overrides", "problems": problems},
-        )
+    return problems
 
 
 def parameters_effective(

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 
 from rebalancing import engine
 from rebalancing.effective_parameters import EffectiveParameters, parameters_effective, parameters_from_values
+from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.models import (
     Account,
@@ -48,8 +49,6 @@ __all__ = [
     "rebalance_inputs_load",
 ]
 
-# IRS Pub. 550: a wash sale looks 30 days before and after a loss sale.
-WASH_SALE_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -100,10 +99,7 @@ def accounts_for_scope(scope: RunScope):
     if scope.model_code:
         qs = qs.filter(model__code=scope.model_code)
     if scope.template_code:
-        qs = qs.filter(
-            Q(template__code=scope.template_code)
-            | Q(template__isnull=True, household__template__code=scope.template_code)
-        )
+        qs = qs.governed_by(scope.template_code)
     if scope.advisor_id is not None:
         qs = qs.filter(household__advisor_id=scope.advisor_id)
     if scope.min_drift is not None:
@@ -122,7 +118,7 @@ def lot_counts(account_ids) -> dict[int, int]:
 def account_parameters(account: Account) -> EffectiveParameters:
     household = account.household
     return parameters_effective(
-        template=account.template or household.template,
+        template=account.governing_template,
         household_overrides=household.overrides,
         account_overrides=account.overrides,
     )
@@ -198,13 +194,8 @@ class ModelBook:
 
 
 def latest_prices(as_of: date) -> dict[int, float]:
-    rows = (
-        Price.objects.filter(date__lte=as_of)
-        .order_by("security_id", "-date")
-        .distinct("security_id")
-        .values_list("security_id", "close")
-    )
-    return {sid: float(close) for sid, close in rows}
+    """Security id -> its latest close on or before ``as_of``."""
+    return {sid: float(close) for sid, close in Price.objects.latest_on(as_of).values_list("security_id", "close")}
 
 
 def benchmark_weights_latest(benchmark_ids: set[int], as_of: date) -> dict[int, dict[int, float]]:
@@ -286,7 +277,7 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
             lots_by_account[row[0]].append(row[1:])
     households = {a.household_id for a in accounts}
     trades_by_household: dict[int, list[tuple]] = defaultdict(list)
-    window = as_of - timedelta(days=WASH_SALE_WINDOW_DAYS)
+    window = as_of - timedelta(days=WINDOW_DAYS)
     trade_rows = (
         TradeRecord.objects.filter(account__household_id__in=households, trade_date__gte=window, trade_date__lte=as_of,
                                    cancelled=False)

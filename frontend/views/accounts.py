@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.parameter_forms import FIELDS, BoundField, group_fields, limits_for, parse_fields
+from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
 from frontend.query import decimal_param, id_param
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import runs_visible_to
-from rebalancing.effective_parameters import flatten_parameters, parameters_effective
+from rebalancing.effective_parameters import flatten_parameters, override_limits, parameters_effective
 from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, RebalanceRun, RunOutcome, Security
 from rebalancing.permissions import Capability, is_advisor_only, user_can
 from rebalancing.selectors import RunScope, account_parameters, rebalance_inputs_load
@@ -50,7 +50,7 @@ def account_list(request):
         qs = qs.filter(model_id=model)
     t = id_param(get, "template")
     if t is not None:
-        qs = qs.filter(Q(template_id=t) | Q(template__isnull=True, household__template_id=t))
+        qs = qs.governed_by(t)
     min_drift = decimal_param(get, "min_drift", what="minimum drift")
     if min_drift is not None:
         qs = qs.filter(last_drift__gte=float(min_drift) / 100)
@@ -93,7 +93,7 @@ def account_list(request):
         value = (s.securities_value if s else 0.0) + float(account.cash)
         rows.append({"account": account, "value": value, "cash_pct": float(account.cash) / value if value else None,
                      "gain": s.unrealised_gain if s else 0.0, "loss": s.unrealised_loss if s else 0.0,
-                     "template": account.template or account.household.template})
+                     "template": account.governing_template})
     advisors = []
     if not is_advisor_only(user):
         advisors = get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username")
@@ -130,7 +130,7 @@ def _vocabularies() -> dict[str, list[str]]:
 def _override_fields(account, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None):
     """The leaves this account may override (all of them without a template), bound to their
     current (or submitted) values, the inherited values and the template's limits."""
-    template = account.template or account.household.template
+    template = account.governing_template
     overridable = template.overridable if template else None
     effective = account_parameters(account)
     inherited = parameters_effective(template=template, household_overrides=account.household.overrides,
@@ -138,7 +138,7 @@ def _override_fields(account, values: dict[str, Any] | None = None, errors: dict
     vocab = _vocabularies()
     bound = []
     for f in FIELDS:
-        limits = limits_for(f.path, overridable) if overridable is not None else {}
+        limits = override_limits(f.path, overridable) if overridable is not None else {}
         if limits is None:
             continue
         current = _value_at(effective.values, f.path)
@@ -195,7 +195,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "lot_page": lot_page, "lot_totals": lot_totals, "lot_count": len(lots),
         "leaves": leaves, "groups": group_fields(bound), "can_edit": can_edit and bool(bound),
         "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
-        "template": account.template or account.household.template,
+        "template": account.governing_template,
         "proposals": proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at")[:10],
         "alerts": alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10],
         "alert_kinds": Alert.Kind,

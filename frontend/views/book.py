@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -35,10 +35,6 @@ PREVIEW_SAMPLE = 50
 
 # --- parameter templates ----------------------------------------------------------------------
 
-def _governed(template):
-    return Q(template=template) | Q(template__isnull=True, household__template=template)
-
-
 @firm_page(Capability.VIEW_BOOK)
 def template_list(request):
     visible = accounts_visible_to(request.user)
@@ -51,7 +47,7 @@ def template_list(request):
             switched.append("Removes " + ", ".join(values["removed_asset_classes"]).replace("_", " "))
         if values["direct_index"]:
             switched.append("Direct index")
-        templates.append({"template": t, "accounts": visible.filter(_governed(t)).count(), "switched": switched,
+        templates.append({"template": t, "accounts": visible.governed_by(t).count(), "switched": switched,
                           "overridable": len(t.overridable or {})})
     return render(request, "frontend/template_list.html", {
         "templates": templates, "can_manage": user_can(request.user, Capability.MANAGE_MODELS)})
@@ -99,7 +95,7 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
         "overridable": json.dumps(overridable if overridable is not None else (template.overridable if template else {}),
                                   indent=1),
         "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
-        "accounts": visible.filter(_governed(template)).count() if template else 0,
+        "accounts": visible.governed_by(template).count() if template else 0,
         "leaves": [(p, v) for p, v in flatten_parameters(template.parameters or {}).items()] if template else [],
         "sample": PREVIEW_SAMPLE,
     }

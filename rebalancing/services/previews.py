@@ -14,7 +14,6 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from rebalancing import engine
@@ -160,7 +159,7 @@ def account_overrides_preview(*, account: Account, overrides: dict[str, Any], us
                .filter(pk=account.pk).first())
     if account is None:
         raise NotFound("No such account.")
-    template = account.template or account.household.template
+    template = account.governing_template
     overrides_validate(overrides=overrides, template=template, level="account")
     [inputs] = rebalance_inputs_load([account.pk], as_of=as_of or _today())
     if inputs.error is not None:
@@ -234,15 +233,12 @@ def template_change_preview(*, template: ParameterTemplate, parameters: dict[str
                                       account_overrides=account.overrides).values
         return _with_parameters(request, values)
 
-    governed = accounts_visible_to(user).filter(
-        Q(template=template) | Q(template__isnull=True, household__template=template)
-    )
+    governed = accounts_visible_to(user).governed_by(template)
     return _change_preview(governed, sample, as_of or _today(), after)
 
 
 def _latest_prices(symbols: set[str], as_of: date) -> dict[str, float]:
-    rows = (Price.objects.filter(security__symbol__in=symbols, date__lte=as_of)
-            .order_by("security_id", "-date").distinct("security_id").values_list("security__symbol", "close"))
+    rows = Price.objects.filter(security__symbol__in=symbols).latest_on(as_of).values_list("security__symbol", "close")
     return {symbol: float(close) for symbol, close in rows}
 
 
