@@ -8,18 +8,22 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.access import (
+    accounts_visible_to,
+    alerts_visible_to,
+    proposals_decidable_by,
+    proposals_visible_to,
+)
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
 from rebalancing.engine.tax import term as engine_term
 from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, TaxLot
-from rebalancing.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
-    "AccountStats", "account_stats", "accounts_with_latest", "dashboard_counts", "decidable_proposals",
+    "AccountStats", "account_stats", "accounts_with_latest", "dashboard_counts",
     "holdings_by_sleeve", "lots_with_gains",
 ]
 
@@ -74,23 +78,6 @@ def _current_alerts(user):
     )
 
 
-def decidable_proposals(user):
-    """Pending proposals this user may decide on now (advisor for their own households, PMs for
-    households without an advisor, compliance where the policy requires a second approval)."""
-    pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING)
-    condition = Q(pk__in=[])
-    if user_can(user, Capability.APPROVE):
-        mine = Q(account__household__advisor=user)
-        if not is_advisor_only(user):
-            mine |= Q(account__household__advisor__isnull=True)
-        condition |= mine & ~Q(approvals__capacity="advisor")
-    if user_can(user, Capability.APPROVE_COMPLIANCE):
-        condition |= Q(requires_compliance=True) & ~Q(approvals__capacity="compliance")
-    # A subquery, not .distinct(): the result column is PostgreSQL json, which has no equality.
-    ids = pending.filter(condition).exclude(approvals__user=user).values("pk")
-    return Proposal.objects.filter(pk__in=ids)
-
-
 @dataclass
 class DashboardCounts:
     drift: int = 0
@@ -121,7 +108,7 @@ def dashboard_counts(user, *, limit: int = 12) -> DashboardCounts:
     out.harvest = len(by_kind[Alert.Kind.HARVEST])
     out.harvest_amount = harvest_amount
     out.pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING).count()
-    out.pending_mine = decidable_proposals(user).count()
+    out.pending_mine = proposals_decidable_by(user).count()
     out.last_run = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
     if out.last_run is not None:
         out.failed = RunOutcome.objects.filter(

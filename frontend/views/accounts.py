@@ -6,18 +6,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
-from frontend.query import decimal_param, id_param
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
-from rebalancing.api.visibility import runs_visible_to
 from rebalancing.effective_parameters import flatten_parameters, override_limits, parameters_effective
-from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, RebalanceRun, RunOutcome, Security
+from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, Security
 from rebalancing.permissions import Capability, is_advisor_only, user_can
 from rebalancing.selectors import RunScope, account_parameters, rebalance_inputs_load
 from rebalancing.services.book import account_overrides_set
@@ -26,67 +23,19 @@ from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
 from tenants.roles import FirmRole
 
+from ..filters import AccountListFilter
 from .common import firm_page, is_htmx, paginate, visible_or_404
-
-SORTS = {
-    "number": "custodian_number", "name": "name", "household": "household__name",
-    "drift": "-last_drift", "cash": "-cash",
-}
 
 
 @firm_page(Capability.VIEW_BOOK)
 def account_list(request):
     user, get = request.user, request.GET
-    qs = accounts_with_latest(user)
-    q = get.get("q", "").strip()
-    if q:
-        qs = qs.filter(Q(custodian_number__icontains=q) | Q(name__icontains=q) | Q(household__name__icontains=q))
-    advisor = id_param(get, "advisor", words=("none",))
-    if advisor is not None:
-        qs = qs.filter(household__advisor_id=advisor) if advisor != "none" else qs.filter(
-            household__advisor__isnull=True)
-    model = id_param(get, "model")
-    if model is not None:
-        qs = qs.filter(model_id=model)
-    t = id_param(get, "template")
-    if t is not None:
-        qs = qs.governed_by(t)
-    min_drift = decimal_param(get, "min_drift", what="minimum drift")
-    if min_drift is not None:
-        qs = qs.filter(last_drift__gte=float(min_drift) / 100)
-    attention = get.get("attention", "")
-    if attention in ("drift", "harvest", "any"):
-        alerts = alerts_visible_to(user).filter(resolved_at__isnull=True)
-        if attention != "any":
-            alerts = alerts.filter(kind=attention)
-        qs = qs.filter(pk__in=alerts.values("account_id"))
-    elif attention == "failed":
-        last = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
-        qs = qs.filter(pk__in=RunOutcome.objects.filter(run=last, outcome=RunOutcome.Outcome.FAILED).values("account_id"))
-    min_cash = decimal_param(get, "min_cash", what="minimum cash")
-    min_loss = decimal_param(get, "min_loss", what="minimum unrealised loss")
-    stats = None
-    if min_cash is not None or min_loss is not None:
-        rows = list(qs.values_list("pk", "cash"))
-        stats = account_stats([pk for pk, _ in rows])
-        keep = []
-        for pk, cash in rows:
-            s = stats.get(pk)
-            value = (s.securities_value if s else 0.0) + float(cash)
-            if min_cash is not None and (not value or float(cash) / value * 100 < float(min_cash)):
-                continue
-            if min_loss is not None and (not s or -s.unrealised_loss < float(min_loss)):
-                continue
-            keep.append(pk)
-        qs = qs.filter(pk__in=keep)
+    listed = AccountListFilter(get, queryset=accounts_with_latest(user), request=request)
+    qs = listed.qs
     sort = get.get("sort", "number")
-    qs = qs.order_by(SORTS.get(sort, "custodian_number"), "pk")
-    if sort == "drift":
-        from django.db.models import F
-
-        qs = qs.order_by(F("last_drift").desc(nulls_last=True), "pk")
+    attention = get.get("attention", "")
     page = paginate(request, qs)
-    page_stats = stats if stats is not None else account_stats([a.pk for a in page])
+    page_stats = account_stats([a.pk for a in page])
     rows = []
     for account in page:
         s = page_stats.get(account.pk)
@@ -97,9 +46,8 @@ def account_list(request):
     advisors = []
     if not is_advisor_only(user):
         advisors = get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username")
-    filtered = any(get.get(k) for k in ("q", "advisor", "model", "template", "min_drift", "min_cash", "min_loss", "attention"))
     return render(request, "frontend/account_list.html", {
-        "page": page, "rows": rows, "advisors": advisors, "filtered": filtered,
+        "page": page, "rows": rows, "advisors": advisors, "filtered": listed.filtered,
         "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
         "total": accounts_visible_to(user).count(), "sort": sort, "attention": attention,
     })

@@ -8,8 +8,6 @@ comes from ``rebalancing.ledger`` (docs/ledger.md). Views never write models.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -27,7 +25,7 @@ from rebalancing.exports import csv_download
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_import
-from rebalancing.ledger.orders import blocks_csv, orders_csv, orders_open
+from rebalancing.ledger.orders import blocks_csv, orders_by_block, orders_csv, orders_open
 from rebalancing.ledger.reconciliation import (
     reconciliation_accept,
     reconciliation_import,
@@ -74,26 +72,6 @@ ORDER_STATUSES = {"open": (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED), "f
                   "cancelled": (Order.Status.CANCELLED,)}
 
 
-@dataclass
-class Block:
-    block_id: str
-    symbol: str
-    side: str
-    orders: list = field(default_factory=list)
-
-    @property
-    def quantity(self) -> Decimal:
-        return sum((o.quantity for o in self.orders), ZERO)
-
-    @property
-    def filled(self) -> Decimal:
-        return sum((o.filled_quantity for o in self.orders), ZERO)
-
-    @property
-    def open(self) -> Decimal:
-        return sum((o.open_quantity for o in self.orders), ZERO)
-
-
 @firm_page(Capability.VIEW_BOOK)
 def orders_page(request):
     """Released orders of the accounts the user sees, by account or by block."""
@@ -116,10 +94,7 @@ def orders_page(request):
     context = {"view": view, "status": status, "filtered": bool(status or q),
                "total": Order.objects.filter(account__in=accounts_visible_to(request.user)).count()}
     if view == "block":
-        blocks: OrderedDict[str, Block] = OrderedDict()
-        for o in orders.order_by("-block_id", "order_id"):
-            blocks.setdefault(o.block_id, Block(o.block_id, o.security.symbol, o.side)).orders.append(o)
-        context["page"] = paginate(request, list(blocks.values()), per_page=20)
+        context["page"] = paginate(request, orders_by_block(orders, newest_first=True), per_page=20)
     else:
         context["page"] = paginate(request, orders.order_by("account__custodian_number", "-created_at", "order_id"),
                                    per_page=50)

@@ -5,6 +5,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from rebalancing import filters
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
 from rebalancing.models import Order, RebalanceRun, RunOutcome
 from rebalancing.permissions import Capability
@@ -13,7 +14,7 @@ from rebalancing.services.proposals import proposal_approve, proposal_reject, pr
 from rebalancing.services.runs import run_cancel, run_start
 from tenants.api_keys.scopes import Scope
 
-from .. import filters, serializers
+from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
 from ..visibility import runs_visible_to
 
