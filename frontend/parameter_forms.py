@@ -17,7 +17,7 @@ from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
-    "FIELDS", "FIELDS_BY_PATH", "ParamField", "display_value", "parse_fields", "unflatten",
+    "FIELDS", "FIELDS_BY_PATH", "ParamField", "display_value", "parse_fields",
 ]
 
 # Leaves typed as percentages (stored as fractions).
@@ -267,18 +267,6 @@ def parse_fields(post, fields: list[ParamField]) -> tuple[dict[str, Any], dict[s
         except ValueError as exc:
             errors[f.path] = str(exc)
     return values, errors
-
-
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    """{"cash.target": 0.02} -> {"cash": {"target": 0.02}}."""
-    out: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
 
 
 @dataclass

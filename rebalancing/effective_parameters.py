@@ -6,7 +6,7 @@ within which limits; the effective value of every leaf records where it came fro
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -22,7 +22,10 @@ __all__ = [
     "override_problems",
     "parameters_from_values",
     "parameters_effective",
+    "overrides_after_edit",
     "overrides_validate",
+    "unflatten",
+    "value_at",
 ]
 
 # Leaves whose value is a mapping: replaced whole, like the engine's merge does.
@@ -41,6 +44,17 @@ class EffectiveParameters:
         """(path, value, source) for every leaf, in the engine's order."""
         flat = flatten_parameters(self.values)
         return [(path, value, self.sources.get(path, "default")) for path, value in flat.items()]
+
+    def value_at(self, path: str) -> Any:
+        return value_at(self.values, path)
+
+    def source_of(self, path: str) -> str:
+        """Where the value at ``path`` comes from; for a group, its last overridden leaf's source."""
+        exact = self.sources.get(path)
+        if exact:
+            return exact
+        below = [s for p, s in self.sources.items() if p.startswith(path + ".") and s != "default"]
+        return below[-1] if below else "default"
 
 
 @lru_cache(maxsize=512)
@@ -115,6 +129,38 @@ def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: M
         if "choices" in limits and value not in limits["choices"]:
             problems.append(f"{path} = {value!r} is not one of {limits['choices']}")
     return problems
+
+
+def value_at(values: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path (a leaf or a group) of a nested parameter dict, or None."""
+    node: Any = values
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{"cash.target": 0.02} -> {"cash": {"target": 0.02}}."""
+    out: dict[str, Any] = {}
+    for path, value in flat.items():
+        node = out
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def overrides_after_edit(*, overrides: Mapping[str, Any], inherited: EffectiveParameters,
+                         submitted: Mapping[str, Any], shown: Iterable[str]) -> dict[str, Any]:
+    """An account's (or household's) overrides after a form showed the leaves ``shown``: a shown
+    leaf is overridden only where its submitted value differs from what it would inherit; a leaf
+    the form did not show keeps its current override."""
+    shown = set(shown)
+    keep = {p: v for p, v in flatten_parameters(overrides or {}).items()
+            if not any(p == s or p.startswith(s + ".") for s in shown)}
+    changed = {p: submitted[p] for p in shown if p in submitted and submitted[p] != inherited.value_at(p)}
+    return unflatten({**keep, **changed})
 
 
 def parameters_effective(

@@ -13,7 +13,12 @@ from django.views.decorators.http import require_POST
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
-from rebalancing.effective_parameters import flatten_parameters, override_limits, parameters_effective
+from rebalancing.effective_parameters import (
+    flatten_parameters,
+    override_limits,
+    overrides_after_edit,
+    parameters_effective,
+)
 from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, Security
 from rebalancing.permissions import Capability, is_advisor_only, user_can
 from rebalancing.selectors import RunScope, account_parameters, rebalance_inputs_load
@@ -53,21 +58,6 @@ def account_list(request):
     })
 
 
-def _value_at(values: dict[str, Any], path: str) -> Any:
-    node: Any = values
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _source_of(sources: dict[str, str], path: str) -> str:
-    exact = sources.get(path)
-    if exact:
-        return exact
-    below = [s for p, s in sources.items() if p.startswith(path + ".") and s != "default"]
-    return below[-1] if below else "default"
-
-
 def _vocabularies() -> dict[str, list[str]]:
     sectors = sorted(s for s in Security.objects.exclude(sector="").values_list("sector", flat=True).distinct() if s)
     classes = sorted(Security.objects.values_list("asset_class", flat=True).distinct())
@@ -89,28 +79,22 @@ def _override_fields(account, values: dict[str, Any] | None = None, errors: dict
         limits = override_limits(f.path, overridable) if overridable is not None else {}
         if limits is None:
             continue
-        current = _value_at(effective.values, f.path)
+        current = effective.value_at(f.path)
         value = values[f.path] if values and f.path in values else current
         options = None
         if f.vocabulary:
             options = sorted(set(vocab[f.vocabulary]) | set(value or ()))
-        bound.append(BoundField(f, value, inherited=_value_at(inherited.values, f.path),
-                                source=_source_of(effective.sources, f.path), limits=limits,
+        bound.append(BoundField(f, value, inherited=inherited.value_at(f.path),
+                                source=effective.source_of(f.path), limits=limits,
                                 error=(errors or {}).get(f.path, ""), options=options))
     return bound
 
 
 def _overrides_from(account, bound: list[BoundField], submitted: dict[str, Any]) -> dict[str, Any]:
-    """The account's overrides after the form: leaves whose value differs from what the account
-    would inherit; leaves the form does not show keep their current override."""
-    shown = {b.field.path for b in bound}
-    keep = {p: v for p, v in flatten_parameters(account.overrides or {}).items()
-            if not any(p == s or p.startswith(s + ".") for s in shown)}
-    changed = {b.field.path: submitted[b.field.path] for b in bound
-               if b.field.path in submitted and submitted[b.field.path] != b.inherited}
-    from frontend.parameter_forms import unflatten
-
-    return unflatten({**keep, **changed})
+    inherited = parameters_effective(template=account.governing_template,
+                                     household_overrides=account.household.overrides, account_overrides=None)
+    return overrides_after_edit(overrides=account.overrides, inherited=inherited, submitted=submitted,
+                                shown=[b.field.path for b in bound])
 
 
 def _account_context(request, account, *, form_values=None, form_errors=None, form_message=""):

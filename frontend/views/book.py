@@ -14,11 +14,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from config.input_limits import JsonTooDeep, json_loads_bounded
-from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields, unflatten
+from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
 from frontend.query import int_param
 from rebalancing.access import accounts_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
-from rebalancing.effective_parameters import flatten_parameters
+from rebalancing.effective_parameters import flatten_parameters, unflatten, value_at
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
 from rebalancing.permissions import Capability, user_can
@@ -26,7 +26,7 @@ from rebalancing.services.book import SleeveSpec, model_create, model_version_cr
 from rebalancing.services.previews import model_change_preview, template_change_preview
 from tenants.errors import DomainError
 
-from .accounts import _value_at, _vocabularies
+from .accounts import _vocabularies
 from .common import firm_page, visible_or_404
 
 DEFAULTS = default_parameters().to_dict()
@@ -57,9 +57,9 @@ def _template_fields(values: dict[str, Any], errors: dict[str, str] | None = Non
     vocab = _vocabularies()
     bound = []
     for f in FIELDS:
-        value = _value_at(values, f.path)
+        value = value_at(values, f.path)
         options = sorted(set(vocab[f.vocabulary]) | set(value or ())) if f.vocabulary else None
-        bound.append(BoundField(f, value, inherited=_value_at(DEFAULTS, f.path), error=(errors or {}).get(f.path, ""),
+        bound.append(BoundField(f, value, inherited=value_at(DEFAULTS, f.path), error=(errors or {}).get(f.path, ""),
                                 options=options))
     return bound
 
@@ -71,7 +71,7 @@ def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     changed = {}
     for f in FIELDS:
         if f.path in submitted:
-            default = _value_at(DEFAULTS, f.path) if f.path not in defaults else defaults[f.path]
+            default = value_at(DEFAULTS, f.path) if f.path not in defaults else defaults[f.path]
             if submitted[f.path] != default:
                 changed[f.path] = submitted[f.path]
     overridable: dict[str, Any] = {}

@@ -32,12 +32,9 @@ from rebalancing.ledger.reconciliation import (
     reconciliation_reject,
 )
 from rebalancing.models import (
-    BasisAdjustment,
     Execution,
     Order,
-    RealisedLot,
     ReconciliationAccount,
-    TaxLot,
 )
 from rebalancing.permissions import Capability, user_can
 from tenants.errors import DomainError
@@ -149,31 +146,15 @@ def account_ledger(request, pk: int):
     """The account's lots (holding period start and purchase date, wash-sale adjustments with
     their reasons) and the lots it sold in a year."""
     account = visible_or_404(accounts_visible_to(request.user).select_related("household"), pk=pk)
-    adjustments = list(BasisAdjustment.objects.filter(account=account).select_related("security", "source")
-                       .order_by("-created_at", "-id"))
-    by_lot: dict[str, list[BasisAdjustment]] = {}
-    for adjustment in adjustments:
-        by_lot.setdefault(adjustment.lot_id, []).append(adjustment)
-    lots = []
-    for lot in TaxLot.objects.filter(account=account).select_related("security").order_by("security__symbol",
-                                                                                            "acquired", "lot_id"):
-        moved = by_lot.get(lot.lot_id, [])
-        lots.append({"lot": lot, "purchased": min((a.acquired_before for a in moved), default=lot.acquired),
-                     "adjustments": moved, "basis_added": sum((a.basis_added for a in moved), ZERO)})
-    years = sorted({d.year for d in RealisedLot.objects.filter(account=account).dates("sold", "year")}, reverse=True)
     this_year = timezone.localdate().year
-    year = year_param(request.GET) or (years[0] if years else this_year)
-    realised = (RealisedLot.objects.filter(account=account, sold__year=year).select_related("security")
-                .order_by("-sold", "-id"))
-    totals = {"short": {"gain": ZERO, "disallowed": ZERO}, "long": {"gain": ZERO, "disallowed": ZERO}}
-    for r in realised:
-        totals[r.term]["gain"] += r.reportable_gain
-        totals[r.term]["disallowed"] += r.disallowed_loss
+    ledger = reports.account_ledger(account=account, year=year_param(request.GET))
+    year = year_param(request.GET) or (ledger.years[0] if ledger.years else this_year)
     return render(request, "frontend/ledger/account_ledger.html", {
-        "account": account, "lot_page": paginate(request, lots, per_page=25, param="lots_page"),
-        "lot_count": len(lots), "adjustment_page": paginate(request, adjustments, per_page=25, param="adj_page"),
-        "realised_page": paginate(request, realised, per_page=25, param="realised_page"), "year": year,
-        "years": sorted(set(years) | {this_year}, reverse=True), "totals": totals,
+        "account": account, "lot_page": paginate(request, ledger.lots, per_page=25, param="lots_page"),
+        "lot_count": len(ledger.lots),
+        "adjustment_page": paginate(request, ledger.adjustments, per_page=25, param="adj_page"),
+        "realised_page": paginate(request, ledger.realised, per_page=25, param="realised_page"), "year": year,
+        "years": sorted(set(ledger.years) | {this_year}, reverse=True), "totals": ledger.totals,
     })
 
 
