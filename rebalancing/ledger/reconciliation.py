@@ -40,11 +40,10 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.permissions import Capability
-from tenants.audit.services import audit_record
+from tenants.audit.services import audit_many, audit_record
 from tenants.errors import Conflict, ValidationFailed
 
 from .adjustments import LEDGER_LOCK, wash_sales_recompute
-from .audit import audit_many
 from .holdings import AS_BOUGHT_FIELDS, held_lots_as_bought, held_lots_replace
 from .quantities import plain
 

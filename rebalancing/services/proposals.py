@@ -20,8 +20,7 @@ from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.ledger.orders import orders_create
 from rebalancing.models import Account, ApprovalPolicy, Proposal, ProposalApproval
 from rebalancing.permissions import Capability, user_can
-from tenants.audit.models import AuditEvent
-from tenants.audit.services import audit_record
+from tenants.audit.services import audit_many, audit_record
 from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 
 __all__ = [
@@ -264,24 +263,23 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int) -> int:
 
 
 def _bulk_move(queryset, to: str, *, action: str, comment: str) -> int:
+    """``_move`` for many proposals at once: the same transition table, the same audit path."""
     with transaction.atomic():
         rows = list(queryset.select_for_update().values_list("pk", "status"))
         if not rows:
             return 0
+        illegal = sorted({status for _, status in rows if to not in TRANSITIONS[status]})
+        if illegal:
+            raise IllegalTransition(f"Proposals that are {', '.join(illegal)} cannot become {to}.",
+                                    detail={"from": illegal, "to": to})
         Proposal.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=to, status_changed_at=timezone.now())
         _audit_bulk(rows, to, action=action, comment=comment)
     return len(rows)
 
 
 def _audit_bulk(rows: list[tuple[int, str]], to: str, *, action: str, comment: str, actor: str = "system") -> None:
-    from django.db import connection
-
-    AuditEvent.objects.bulk_create([
-        AuditEvent(firm=connection.schema_name, actor_kind=AuditEvent.ActorKind.SYSTEM, actor=actor, action=action,
-                   object_type="proposal", object_id=str(pk), before={"status": status}, after={"status": to},
-                   comment=comment)
-        for pk, status in rows
-    ])
+    audit_many(actor=actor, action=action, comment=comment, changes=[
+        ("proposal", str(pk), {"status": status}, {"status": to}) for pk, status in rows])
 
 
 def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
@@ -306,6 +304,7 @@ def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
                                               decision=ProposalApproval.Decision.APPROVE,
                                               comment="within the firm's auto-approval limits"))
     now = timezone.now()
+    assert all(to in TRANSITIONS[S.DRAFT] for to, _ in groups), "a draft moves to approved or pending only"
     for (to, compliance), ids in groups.items():  # at most three UPDATEs, not one CASE per row
         Proposal.objects.filter(pk__in=ids).update(status=to, requires_compliance=compliance, status_changed_at=now)
     ProposalApproval.objects.bulk_create(approvals)
