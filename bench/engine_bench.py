@@ -48,7 +48,6 @@ from rebalancing.engine import (  # noqa: E402
     TransitionParams,
     rebalance,
 )
-from rebalancing.engine.optimizer import clear_cache  # noqa: E402
 
 AS_OF = date(2025, 6, 30)
 SECTORS = (
@@ -225,7 +224,6 @@ def main(argv: list[str] | None = None) -> int:
     n_mp = args.accounts or (20 if args.quick else 200)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # single core, as specified
-    clear_cache()
     t0 = time.perf_counter()
     di_first = rebalance(direct_index_request(999))
     first_di = (time.perf_counter() - t0) * 1e3
