@@ -27,7 +27,7 @@ from .targets import TargetPlan, plan_targets, universe_symbols
 from .tax import incremental_tax
 from .wash_sales import WINDOW_DAYS
 
-__all__ = ["rebalance"]
+__all__ = ["rebalance", "problem_data"]
 
 MAX_SOLVES = 3
 # Cash left below the floor after rounding and repairs by more than this is a breach (currency).
@@ -90,6 +90,12 @@ def _prepare(request: RebalanceRequest) -> _Prepared:
         max_turnover=limits.max_turnover,
     )
     return prepared
+
+
+def problem_data(request: RebalanceRequest) -> ProblemData | None:
+    """The optimisation ``rebalance`` solves first for ``request`` (None when every position is
+    inside its drift band); for benchmarks and tests of the optimiser."""
+    return _prepare(request).data
 
 
 def rebalance(request: RebalanceRequest) -> RebalanceResult:
