@@ -39,7 +39,7 @@ from .problem import (
     scaled_risk,
 )
 
-__all__ = ["QP", "build_qp", "solve_qp", "Unsolved", "DEFAULT_SETTINGS"]
+__all__ = ["QP", "Csc", "build_qp", "solve_qp", "Unsolved", "DEFAULT_SETTINGS"]
 
 # Tight enough that the objective matches the reference formulation to ~1e-8 relative even when
 # the optimum is close to zero (a model portfolio brought back to target); iterative refinement
@@ -65,14 +65,45 @@ class Unsolved(Exception):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Csc:
+    """A compressed-column matrix as Clarabel reads it (``data``, ``indices``, ``indptr``,
+    ``shape``), held in lists: Clarabel's Python binding converts its arguments element by
+    element, which is several times faster from a list than from a numpy array."""
+
+    data: list[float]
+    indices: list[int]
+    indptr: list[int]
+    shape: tuple[int, int]
+    has_canonical_format: bool = True
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def toarray(self) -> np.ndarray:
+        """The dense matrix (for tests)."""
+        return sp.csc_matrix((self.data, self.indices, self.indptr), shape=self.shape).toarray()
+
+
+def _csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Csc:
+    """Compressed columns from distinct (row, col) entries listed in increasing row order
+    within each column (a stable sort by column keeps them so; 16-bit keys sort in linear time)."""
+    key = cols.astype(np.uint16) if shape[1] < 1 << 16 else cols
+    order = np.argsort(key, kind="stable")
+    indptr = np.zeros(shape[1] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cols, minlength=shape[1]), out=indptr[1:])
+    return Csc(vals[order].tolist(), rows[order].tolist(), indptr.tolist(), shape)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class QP:
     """``min 1/2 v'Pv + q'v  s.t.  A v + s = rhs, s in {0}^equalities x R+^rest`` and where the
     answer goes: ``lots``/``buys`` are the movable lots and securities, ``buy_at`` the first buy
     variable."""
 
-    P: sp.csc_matrix
+    P: Csc
     q: np.ndarray
-    A: sp.csc_matrix
+    A: Csc
     rhs: np.ndarray
     equalities: int
     lots: np.ndarray
@@ -140,7 +171,8 @@ def build_qp(data: ProblemData) -> QP:
     p_row = np.concatenate((p_row[upper], np.arange(y_at, nv)))
     p_col = np.concatenate((p_col[upper], np.arange(y_at, nv)))
     p_val = 2.0 * np.concatenate((p_val[upper], np.ones(k), [CASH_PENALTY]))
-    P = sp.csc_matrix((p_val, (p_row, p_col)), shape=(nv, nv))
+    order = np.lexsort((p_row, p_col))
+    P = _csc(p_row[order], p_col[order], p_val[order], (nv, nv))
     q = np.zeros(nv)
     q[t_col] = 2.0 * qg
     q[:n_lots] += KAPPA * (data.tax[lots] + data.cost_rate)
@@ -200,9 +232,7 @@ def build_qp(data: ProblemData) -> QP:
         add(at + np.arange(len(minimum)), sell_col[minimum], -np.ones(len(minimum)))
         rhs.append(-need[minimum])
         at += len(minimum)
-    A = sp.csc_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(at, nv)
-    )
+    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv))
     return QP(P, q, A, np.concatenate(rhs), equalities, lots, buys, buy_at, fixed_x, lot_ub, buy_ub)
 
 
@@ -228,7 +258,8 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
     qp = build_qp(data)
     cones = [clarabel.ZeroConeT(qp.equalities), clarabel.NonnegativeConeT(len(qp.rhs) - qp.equalities)]
     try:
-        solver = clarabel.DefaultSolver(qp.P, qp.q, qp.A, qp.rhs, cones, _settings({**DEFAULT_SETTINGS, **(options or {})}))
+        settings = _settings({**DEFAULT_SETTINGS, **(options or {})})
+        solver = clarabel.DefaultSolver(qp.P, qp.q.tolist(), qp.A, qp.rhs.tolist(), cones, settings)
         built = time.perf_counter()
         answer = solver.solve()
     except (ValueError, RuntimeError, ArithmeticError) as exc:  # malformed data, a panic

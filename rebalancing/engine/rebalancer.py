@@ -6,10 +6,12 @@ report.  Pure: no I/O, no Django; safe to call from Celery workers, the API and 
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from operator import attrgetter
 
 import numpy as np
 
@@ -417,80 +419,95 @@ def _trades(
     )
     cash_long = cash_w > plan.cash_target + 0.005
     harvest_subs = set(limits.harvest.substitutes.values())
-    trades: list[Trade] = []
-    lot_ids = [lot.id for lot in book.lots]
-    # Plain lists: indexing numpy arrays element by element is the slow part of reporting.
-    terms = np.where(book.lot_long, "long", "short").tolist()
-    lot_sold, lot_proceeds = fill.lot_sold.tolist(), proceeds.tolist()
-    lot_basis, lot_gain, lot_disallowed = basis.tolist(), gain.tolist(), disallowed.tolist()
-    lot_harvest = limits.harvest.lots.tolist()
-    first = np.searchsorted(book.lot_sec, np.arange(book.n), side="left").tolist()
-    last = np.searchsorted(book.lot_sec, np.arange(book.n), side="right").tolist()
+    # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
+    # sales are a contiguous run.  Plain lists: element-wise numpy indexing is the slow part.
+    sold_lots = np.flatnonzero(fill.lot_sold > 0)
+    sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
+    terms = np.where(book.lot_long[sold_lots], "long", "short").tolist()
+    sales = list(
+        map(
+            LotSale,
+            sold_ids,
+            fill.lot_sold[sold_lots].tolist(),
+            proceeds[sold_lots].tolist(),
+            basis[sold_lots].tolist(),
+            gain[sold_lots].tolist(),
+            terms,
+            disallowed[sold_lots].tolist(),
+        )
+    )
+    sold_sec = book.lot_sec[sold_lots]
+    first = np.searchsorted(sold_sec, np.arange(book.n), side="left").tolist()
+    last = np.searchsorted(sold_sec, np.arange(book.n), side="right").tolist()
+    sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n).tolist()
+    harvested = (np.bincount(sold_sec, weights=limits.harvest.lots[sold_lots], minlength=book.n) > 0).tolist()
     prices, sold_l, bought_l = price.tolist(), sold.tolist(), fill.bought.tolist()
     toward_l, excluded, removed = toward.tolist(), plan.excluded.tolist(), plan.removed.tolist()
     restricted = plan.restricted.tolist()
-    moving = "transition" if p.transition is not None else "drift"
-    for i in np.flatnonzero(selling | (fill.bought > 0)).tolist():
-        side = "sell" if sold_l[i] > 0 else "buy"
+    moving = _BIT["transition" if p.transition is not None else "drift"]
+    sell_cash = _BIT["cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction"]
+    instruction_secs = limits.instruction_secs
+    trades: list[Trade] = []
+    # Sells first, then buys, each by symbol.
+    by_symbol = book.symbols.__getitem__
+    order = sorted(np.flatnonzero(selling).tolist(), key=by_symbol) + sorted(
+        np.flatnonzero(~selling & (fill.bought > 0)).tolist(), key=by_symbol
+    )
+    for i in order:
+        sell = sold_l[i] > 0
         sleeve = plan.sleeve_of[i]
-        reasons: set[str] = set()
-        lots: list[int] = []
-        if i in limits.instruction_secs or effects.liquidate:
-            reasons.add("instruction")
-        if side == "sell":
-            lots = [j for j in range(first[i], last[i]) if lot_sold[j] > 0]
-            if any(lot_harvest[j] for j in lots):
-                reasons.add("harvest")
+        reasons = 0
+        if effects.liquidate or i in instruction_secs:
+            reasons |= _BIT["instruction"]
+        if sell:
+            if harvested[i]:
+                reasons |= _BIT["harvest"]
             if excluded[i]:
-                reasons.add("screen")
+                reasons |= _BIT["screen"]
             if removed[i]:
-                reasons.add("removed_asset_class")
+                reasons |= _BIT["removed_asset_class"]
             if cash_short and not effects.liquidate:
-                reasons.add("cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction")
+                reasons |= sell_cash
         else:
             if i in harvest_subs or (sleeve in di_sleeves and sleeve in sleeves_harvest):
-                reasons.add("harvest")
+                reasons |= _BIT["harvest"]
             if sleeve is not None and sleeve in sleeves_screen:
-                reasons.add("screen")
+                reasons |= _BIT["screen"]
             if removed_sold:
-                reasons.add("removed_asset_class")
+                reasons |= _BIT["removed_asset_class"]
             if cash_long:
-                reasons.add("cash")
+                reasons |= _BIT["cash"]
         if restricted[i]:
-            reasons.add("restriction")
+            reasons |= _BIT["restriction"]
         if sleeve in di_sleeves:
-            reasons.add("direct_index")
+            reasons |= _BIT["direct_index"]
         if toward_l[i] or not reasons:
-            reasons.add(moving)
-        qty = sold_l[i] if side == "sell" else bought_l[i]
+            reasons |= moving
+        qty = sold_l[i] if sell else bought_l[i]
         value = qty * prices[i]
-        sales = tuple(
-            LotSale(
-                lot_ids[j],
-                lot_sold[j],
-                lot_proceeds[j],
-                lot_basis[j],
-                lot_gain[j],
-                terms[j],
-                lot_disallowed[j],
-            )
-            for j in lots
-        )
         trades.append(
             Trade(
-                symbol=book.symbols[i],
-                side=side,
-                quantity=qty,
-                price=prices[i],
-                value=value,
-                reasons=tuple(r for r in REASONS if r in reasons),
-                lots=sales,
-                realised_gain=sum(lot_gain[j] for j in lots),
-                trading_cost=cost * value,
+                book.symbols[i],
+                "sell" if sell else "buy",
+                qty,
+                prices[i],
+                value,
+                _reasons(reasons),
+                tuple(sales[first[i] : last[i]]) if sell else (),
+                sec_gain[i] if sell else 0.0,
+                cost * value,
             )
         )
-    trades.sort(key=lambda t: (t.side != "sell", t.symbol))
     return trades
+
+
+# Trade reasons as bits, listed on a trade in the order of ``REASONS``.
+_BIT = {reason: 1 << k for k, reason in enumerate(REASONS)}
+
+
+@functools.cache
+def _reasons(bits: int) -> tuple[str, ...]:
+    return tuple(r for r in REASONS if bits & _BIT[r])
 
 
 def _budget_messages(

@@ -10,6 +10,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
+
+import numpy as np
 
 from .errors import InvalidRequest
 from .parameters import Parameters
@@ -28,6 +31,7 @@ __all__ = [
 ]
 
 WEIGHT_TOLERANCE = 1e-6
+_ID, _SYMBOL = attrgetter("id"), attrgetter("symbol")
 
 
 def _finite(value: object, what: str) -> float:
@@ -176,12 +180,22 @@ class RebalanceRequest:
     parameters: Parameters = field(default_factory=Parameters)
 
 
+def _all_finite_nonneg(values: list) -> bool:
+    """True when every value is a float (not a bool or a string), finite and not negative: the
+    common case, checked in C before the loop that names the first offender."""
+    if not all(type(v) is float for v in values):
+        return False
+    arr = np.fromiter(values, float, len(values))
+    return bool(np.isfinite(arr).all() and (arr >= 0).all())
+
+
 def _check_weights(weights: Mapping[str, float], what: str) -> None:
-    total = 0.0
-    for symbol, w in weights.items():
-        if _finite(w, f"weight of {symbol} in {what}") < 0:
-            raise InvalidRequest(f"negative weight of {symbol} in {what}")
-        total += w
+    values = list(weights.values())
+    if not _all_finite_nonneg(values):
+        for symbol, w in weights.items():
+            if _finite(w, f"weight of {symbol} in {what}") < 0:
+                raise InvalidRequest(f"negative weight of {symbol} in {what}")
+    total = sum(values)
     if abs(total - 1.0) > WEIGHT_TOLERANCE * max(1, len(weights)):
         raise InvalidRequest(f"weights in {what} sum to {total:.6f}, not 1", {"where": what, "sum": total})
 
@@ -194,22 +208,27 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
     """
     if not isinstance(request, RebalanceRequest):
         raise InvalidRequest(f"expected a RebalanceRequest, got {type(request).__name__}")
-    securities: dict[str, Security] = {}
-    for s in request.securities:
-        if s.symbol in securities:
-            raise InvalidRequest(f"security {s.symbol!r} listed twice")
-        securities[s.symbol] = s
+    securities = {s.symbol: s for s in request.securities}
+    if len(securities) != len(request.securities):
+        seen_symbols: set[str] = set()
+        for s in request.securities:
+            if s.symbol in seen_symbols:
+                raise InvalidRequest(f"security {s.symbol!r} listed twice")
+            seen_symbols.add(s.symbol)
 
     def known(symbol: str, where: str) -> None:
         if symbol not in securities:
             raise InvalidRequest(f"unknown symbol {symbol!r} in {where}", {"symbol": symbol, "where": where})
 
-    seen: set[str] = set()
-    for lot in request.account.lots:
-        if lot.id in seen:
-            raise InvalidRequest(f"duplicate lot id {lot.id!r}")
-        seen.add(lot.id)
-        known(lot.symbol, f"lot {lot.id}")
+    lots = request.account.lots
+    # Set operations in C first; the loop that names the first offending lot only on failure.
+    if len(set(map(_ID, lots))) != len(lots) or not securities.keys() >= set(map(_SYMBOL, lots)):
+        seen: set[str] = set()
+        for lot in lots:
+            if lot.id in seen:
+                raise InvalidRequest(f"duplicate lot id {lot.id!r}")
+            seen.add(lot.id)
+            known(lot.symbol, f"lot {lot.id}")
     if not request.model.sleeves:
         raise InvalidRequest("the model has no sleeves")
     sleeve_names = [s.asset_class for s in request.model.sleeves]
@@ -226,8 +245,9 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
         if sleeve.benchmark is not None:
             bench = sleeve.benchmark
             _check_weights(bench.constituents, f"benchmark {bench.name}")
-            for symbol in bench.constituents:
-                known(symbol, f"benchmark {bench.name}")
+            if not securities.keys() >= bench.constituents.keys():
+                for symbol in bench.constituents:
+                    known(symbol, f"benchmark {bench.name}")
             if bench.risk_model is not None:
                 _check_risk_model(bench.risk_model, bench.name)
     params = request.parameters
@@ -253,9 +273,11 @@ def _check_risk_model(rm: RiskModel, name: str) -> None:
     cov = rm.factor_covariance
     if len(cov) != k or any(len(row) != k for row in cov):
         raise InvalidRequest(f"factor covariance of benchmark {name} must be {k}x{k}")
-    for symbol, row in rm.loadings.items():
-        if len(row) != k:
-            raise InvalidRequest(f"loadings of {symbol} in benchmark {name} must have {k} values")
-    for symbol, v in rm.specific_variance.items():
-        if _finite(v, f"specific variance of {symbol}") < 0:
-            raise InvalidRequest(f"negative specific variance of {symbol} in benchmark {name}")
+    if not {k} >= set(map(len, rm.loadings.values())):
+        for symbol, row in rm.loadings.items():
+            if len(row) != k:
+                raise InvalidRequest(f"loadings of {symbol} in benchmark {name} must have {k} values")
+    if not _all_finite_nonneg(list(rm.specific_variance.values())):
+        for symbol, v in rm.specific_variance.items():
+            if _finite(v, f"specific variance of {symbol}") < 0:
+                raise InvalidRequest(f"negative specific variance of {symbol} in benchmark {name}")
