@@ -27,6 +27,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from .lots import relieve_grouped
 from .problem import (
     CASH_PENALTY,
     KAPPA,
@@ -97,21 +98,63 @@ def _csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int,
 
 @dataclass(frozen=True, slots=True, eq=False)
 class QP:
-    """``min 1/2 v'Pv + q'v  s.t.  A v + s = rhs, s in {0}^equalities x R+^rest`` and where the
-    answer goes: ``lots``/``buys`` are the movable lots and securities, ``buy_at`` the first buy
-    variable."""
+    """``min 1/2 v'Pv + q'v  s.t.  A v + s = rhs, s in {0}^equalities x R+^rest``, and where the
+    answer goes: ``lot_vars`` are the lots that are variables (the first ``len(lot_vars)``
+    entries of ``v``), ``pooled`` the lots drawn cheapest first from their security's sell
+    variable (``pooled_sum`` its column, ``pooled_order`` the order of relief), ``buys`` the
+    securities bought from column ``buy_at`` on."""
 
     P: Csc
     q: np.ndarray
     A: Csc
     rhs: np.ndarray
     equalities: int
-    lots: np.ndarray
+    fixed_x: np.ndarray
+    lot_vars: np.ndarray
+    pooled: np.ndarray
+    pooled_sum: np.ndarray
+    pooled_order: np.ndarray
     buys: np.ndarray
     buy_at: int
-    fixed_x: np.ndarray
-    lot_ub: np.ndarray
     buy_ub: np.ndarray
+
+
+class _Rows:
+    """Triplets of A (and its right-hand side), appended block by block in row order."""
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.rhs: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, rows, cols, vals) -> None:
+        """Entries at ``self.count + rows`` (block-relative rows)."""
+        self.rows.append(self.count + np.asarray(rows, dtype=np.int64))
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.vals.append(np.asarray(vals, dtype=float))
+
+    def end(self, rhs) -> None:
+        """Close a block with its right-hand side (one value per row)."""
+        rhs = np.atleast_1d(np.asarray(rhs, dtype=float))
+        self.rhs.append(rhs)
+        self.count += len(rhs)
+
+    def matrix(self, columns: int) -> Csc:
+        return _csc(
+            np.concatenate(self.rows),
+            np.concatenate(self.cols),
+            np.concatenate(self.vals),
+            (self.count, columns),
+        )
+
+
+def _group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Running sums restarting at each index in ``starts`` (sorted, beginning with 0)."""
+    total = np.cumsum(values)
+    before = np.concatenate(([0.0], total))[starts]
+    return total - np.repeat(before, np.diff(np.append(starts, len(values))))
 
 
 def build_qp(data: ProblemData) -> QP:
@@ -119,31 +162,40 @@ def build_qp(data: ProblemData) -> QP:
     n = len(data.w0)
     fixed, fixed_x = forced_sales(data)
     base = folded(data, fixed_x)
+    cost = data.cost_rate
     lots = np.flatnonzero((data.x_ub > MOVABLE) & ~fixed)
     buys = np.flatnonzero(base["b_room"] > MOVABLE)
-    n_lots, n_buys = len(lots), len(buys)
     sec = data.lot_sec[lots]
     count = np.bincount(sec, minlength=n)
     sellers = np.flatnonzero(count)
-    summed = sellers[count[sellers] > 1]
-    n_sums = len(summed)
-    sell_col = np.zeros(n, dtype=np.int64)
-    sell_col[summed] = n_lots + np.arange(n_sums)
-    single = count[sec] == 1
-    sell_col[sec[single]] = np.flatnonzero(single)
-    buy_at = n_lots + n_sums
+    grouped = sellers[count[sellers] > 1]
+    alone = count[sec] == 1
+    n_groups, n_buys = len(grouped), len(buys)
+    # With a net-gain budget every lot is a variable (the budget weighs lots by gain, the
+    # objective by tax); without one, a security's lots are a piecewise-linear tax cost of its
+    # sell variable (cheapest first is then optimal), one row per distinct tax rate.
+    budget = base["gain_room"] < UNBOUNDED / 2
+    lot_vars = lots if budget else lots[alone]
+    pooled = lots[~alone] if not budget else lots[:0]
+    nx = len(lot_vars)
+    sum_at = nx
+    tax_at = sum_at + n_groups
+    buy_at = tax_at + (0 if budget else n_groups)
     y_at = buy_at + n_buys
     exposures, specific = scaled_risk(data)
-    factors = np.flatnonzero(np.abs(exposures).sum(axis=0) > 0)
+    factors = np.flatnonzero(np.abs(exposures).any(axis=0))
     E = exposures[:, factors]
     k = len(factors)
     c_at = y_at + k
     nv = c_at + 1
+    sell_col = np.zeros(n, dtype=np.int64)
+    sell_col[grouped] = sum_at + np.arange(n_groups)
+    sell_col[sec[alone]] = np.flatnonzero(alone) if budget else np.arange(nx)
 
     # Trade columns: the security-level variables, each moving one security's weight by +-1.
     t_sec = np.concatenate((sellers, buys))
     t_col = np.concatenate((sell_col[sellers], buy_at + np.arange(n_buys)))
-    t_sign = np.concatenate((-np.ones(len(sellers)), np.ones(n_buys)))
+    t_sign = np.concatenate((np.full(len(sellers), -1.0), np.ones(n_buys)))
     m = len(t_col)
     M = data.lookthrough
     if M is None:
@@ -152,7 +204,7 @@ def build_qp(data: ProblemData) -> QP:
         EtG = E[t_sec] * t_sign[:, None]
         qg = t_sign * specific[t_sec] * active0[t_sec]
         pos = np.full(n, -1)
-        pos[t_sec[: len(sellers)]] = t_col[: len(sellers)]
+        pos[sellers] = sell_col[sellers]
         both = buys[pos[buys] >= 0]
         both_b = buy_at + np.searchsorted(buys, both)
         p_row = np.concatenate((t_col, pos[both], both_b))
@@ -175,65 +227,91 @@ def build_qp(data: ProblemData) -> QP:
     P = _csc(p_row[order], p_col[order], p_val[order], (nv, nv))
     q = np.zeros(nv)
     q[t_col] = 2.0 * qg
-    q[:n_lots] += KAPPA * (data.tax[lots] + data.cost_rate)
-    q[buy_at:y_at] += KAPPA * data.cost_rate
+    q[:nx] += KAPPA * (data.tax[lot_vars] + cost)
+    q[buy_at:y_at] += KAPPA * cost
 
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    rhs: list[np.ndarray] = []
+    A = _Rows()
+    # Equalities: y = E'a; c = cash - target; with a budget, s_i = sum of its lots.
+    A.add(np.tile(np.arange(k), m), np.repeat(t_col, k), -EtG.ravel())
+    A.add(np.arange(k), np.arange(y_at, c_at), np.ones(k))
+    A.end(E.T @ active0)
+    A.add(
+        np.zeros(m + 1),
+        np.append(t_col, c_at),
+        np.concatenate((np.full(len(sellers), cost - 1.0), np.full(n_buys, 1.0 + cost), [1.0])),
+    )
+    A.end(base["cash_base"] - data.cash_target)
+    group_of = np.zeros(n, dtype=np.int64)
+    group_of[grouped] = np.arange(n_groups)
+    if budget:
+        in_group = np.flatnonzero(~alone)
+        A.add(group_of[sec[in_group]], in_group, -np.ones(len(in_group)))
+        A.add(np.arange(n_groups), sum_at + np.arange(n_groups), np.ones(n_groups))
+        A.end(np.zeros(n_groups))
+    equalities = A.count
 
-    def add(r, c, v):
-        rows.append(np.asarray(r, dtype=np.int64))
-        cols.append(np.asarray(c, dtype=np.int64))
-        vals.append(np.asarray(v, dtype=float))
-
-    # Equalities: y = E'a; c = cash - target; s_i = sum of its lots.
-    add(np.tile(np.arange(k), m), np.repeat(t_col, k), -EtG.ravel())
-    add(np.arange(k), np.arange(y_at, c_at), np.ones(k))
-    rhs.append(E.T @ active0)
-    cost = data.cost_rate
-    add(np.full(m + 1, k), np.append(t_col, c_at), np.concatenate((-(1 - cost) * np.ones(len(sellers)), (1 + cost) * np.ones(n_buys), [1.0])))
-    rhs.append(np.array([base["cash_base"] - data.cash_target]))
-    sum_row = np.zeros(n, dtype=np.int64)
-    sum_row[summed] = k + 1 + np.arange(n_sums)
-    pooled = np.flatnonzero(~single)
-    add(sum_row[sec[pooled]], pooled, -np.ones(len(pooled)))
-    add(k + 1 + np.arange(n_sums), n_lots + np.arange(n_sums), np.ones(n_sums))
-    rhs.append(np.zeros(n_sums))
-    equalities = k + 1 + n_sums
-
-    # Inequalities (A v <= rhs): bounds, cash floor, turnover cap, net-gain budget, minimum sales.
-    at = equalities
-    bounded = np.concatenate((np.arange(n_lots), buy_at + np.arange(n_buys)))
+    # Inequalities (A v <= rhs): bounds, cash floor, turnover cap, net-gain budget, minimum
+    # sales, tax pieces.
+    sums_ub = np.bincount(sec[~alone], weights=data.x_ub[pooled], minlength=n)[grouped] if not budget else []
+    bounded = np.concatenate(
+        (np.arange(nx), sum_at + np.arange(0 if budget else n_groups), buy_at + np.arange(n_buys))
+    )
+    upper_bound = np.concatenate((data.x_ub[lot_vars], sums_ub, base["b_room"][buys]))
     nb = len(bounded)
-    lot_ub, buy_ub = data.x_ub[lots], base["b_room"][buys]
-    add(at + np.arange(nb), bounded, -np.ones(nb))
-    add(at + nb + np.arange(nb), bounded, np.ones(nb))
-    rhs += [np.zeros(nb), lot_ub, buy_ub]
-    at += 2 * nb
-    add([at], [c_at], [-1.0])
-    rhs.append(np.array([data.cash_target - data.cash_floor]))
-    at += 1
+    A.add(np.arange(nb), bounded, -np.ones(nb))
+    A.end(np.zeros(nb))
+    A.add(np.arange(nb), bounded, np.ones(nb))
+    A.end(upper_bound)
+    A.add([0], [c_at], [-1.0])
+    A.end(data.cash_target - data.cash_floor)
     if base["turnover_room"] < UNBOUNDED:
-        add(np.full(m, at), t_col, np.ones(m))
-        rhs.append(np.array([base["turnover_room"]]))
-        at += 1
-    if base["gain_room"] < UNBOUNDED / 2:
-        add(np.full(n_lots, at), np.arange(n_lots), data.gain[lots])
-        rhs.append(np.array([base["gain_room"]]))
-        at += 1
+        A.add(np.zeros(m), t_col, np.ones(m))
+        A.end(base["turnover_room"])
+    if budget:
+        A.add(np.zeros(nx), np.arange(nx), data.gain[lot_vars])
+        A.end(base["gain_room"])
     need = data.s_lb - base["fixed_each"]
     minimum = np.flatnonzero((data.s_lb > 0) & (need > 0))
     if len(minimum):
         if (count[minimum] == 0).any() and need[minimum[count[minimum] == 0]].max() > 1e-9:
             raise Infeasible("a minimum sale has no lot to sell")
         minimum = minimum[count[minimum] > 0]
-        add(at + np.arange(len(minimum)), sell_col[minimum], -np.ones(len(minimum)))
-        rhs.append(-need[minimum])
-        at += len(minimum)
-    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv))
-    return QP(P, q, A, np.concatenate(rhs), equalities, lots, buys, buy_at, fixed_x, lot_ub, buy_ub)
+        A.add(np.arange(len(minimum)), sell_col[minimum], -np.ones(len(minimum)))
+        A.end(-need[minimum])
+    pooled_order = pooled[:0]
+    if len(pooled):
+        # Tax cost of selling t of a security: lots cheapest first, so the cost is convex and
+        # piecewise linear, the largest of the lines through its pieces (one per distinct rate).
+        group = group_of[data.lot_sec[pooled]]
+        rate = data.tax[pooled]
+        pooled_order = np.lexsort((rate, group))
+        g, r, width = group[pooled_order], rate[pooled_order], data.x_ub[pooled][pooled_order]
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        end_t = _group_cumsum(width, starts)
+        end_f = _group_cumsum(width * r, starts)
+        last = np.r_[(g[1:] != g[:-1]) | (r[1:] != r[:-1]), True]
+        g, r, end_t, end_f = g[last], r[last], end_t[last], end_f[last]
+        pieces = len(g)
+        A.add(np.arange(pieces), sum_at + g, r)
+        A.add(np.arange(pieces), tax_at + g, -np.ones(pieces))
+        A.end(r * end_t - end_f)
+        q[tax_at : tax_at + n_groups] = KAPPA
+        q[sum_at : sum_at + n_groups] += KAPPA * cost
+    return QP(
+        P,
+        q,
+        A.matrix(nv),
+        np.concatenate(A.rhs),
+        equalities,
+        fixed_x,
+        lot_vars,
+        pooled,
+        sum_at + group_of[data.lot_sec[pooled]],
+        pooled_order,
+        buys,
+        buy_at,
+        base["b_room"][buys],
+    )
 
 
 def _settings(options: dict) -> clarabel.DefaultSettings:
@@ -272,7 +350,11 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
         raise Unsolved(label, str(answer.status))
     v = np.asarray(answer.x)
     x = qp.fixed_x.copy()
-    x[qp.lots] = np.clip(v[: len(qp.lots)], 0.0, qp.lot_ub)
+    x[qp.lot_vars] = np.clip(v[: len(qp.lot_vars)], 0.0, data.x_ub[qp.lot_vars])
+    if len(qp.pooled):
+        # Each pooled security's sale drawn from its lots cheapest tax first.
+        amount = np.clip(v, 0.0, None)
+        x[qp.pooled] = relieve_grouped(qp.pooled_sum, amount, data.x_ub[qp.pooled], qp.pooled_order)
     b = np.minimum(data.b_lb, UNBOUNDED)
     b[qp.buys] += np.clip(v[qp.buy_at : qp.buy_at + len(qp.buys)], 0.0, qp.buy_ub)
     return Solution(x, b, status, built - start, solved - built, False, label)
