@@ -268,18 +268,19 @@ def solve(data: ProblemData) -> Solution:
     whose answer is used.  Nothing is kept between calls: the same data give the same answer
     whatever the process solved before.
     """
-    small, keep, lots = compact(data)
-    if _cash_floor_unreachable(small):
+    if _cash_floor_unreachable(data):
         raise Infeasible("cash floor unreachable")
     start = time.perf_counter()
     solution: Solution | None = None
     failures: list[str] = []
     try:
-        solution = solve_qp(small, FAST_SOLVER[1], FAST_SOLVER[0])
+        # The fast path needs no compaction: inert securities get no variable.
+        solution = solve_qp(data, FAST_SOLVER[1], FAST_SOLVER[0])
     except Unsolved as exc:
         failures.append(str(exc))
     if solution is None or solution.status != cp.OPTIMAL:
         first_s = time.perf_counter() - start
+        small, keep, lots = compact(data)
         try:
             retry, more = _fallback(small)
         except Infeasible:
@@ -295,14 +296,16 @@ def solve(data: ProblemData) -> Solution:
                 {"solver": "CLARABEL", "attempts": failures},
             )
         if retry is not None and (solution is None or retry.status == cp.OPTIMAL):
+            x = np.zeros(len(data.lot_sec))
+            b = np.zeros(len(data.w0))
+            x[lots] = np.clip(np.nan_to_num(retry.x), 0.0, None)
+            b[keep] = np.clip(np.nan_to_num(retry.b), 0.0, None)
             solution = replace(
                 retry,
+                x=x,
+                b=b,
                 compile_seconds=solution.compile_seconds if solution else 0.0,
                 solve_seconds=retry.solve_seconds + first_s,
                 attempts=retry.attempts + 1,
             )
-    x = np.zeros(len(data.lot_sec))
-    b = np.zeros(len(data.w0))
-    x[lots] = np.clip(np.nan_to_num(solution.x), 0.0, None)
-    b[keep] = np.clip(np.nan_to_num(solution.b), 0.0, None)
-    return replace(solution, x=x, b=b)
+    return solution

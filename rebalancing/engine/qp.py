@@ -119,37 +119,6 @@ class QP:
     buy_ub: np.ndarray
 
 
-class _Rows:
-    """Triplets of A (and its right-hand side), appended block by block in row order."""
-
-    def __init__(self) -> None:
-        self.rows: list[np.ndarray] = []
-        self.cols: list[np.ndarray] = []
-        self.vals: list[np.ndarray] = []
-        self.rhs: list[np.ndarray] = []
-        self.count = 0
-
-    def add(self, rows, cols, vals) -> None:
-        """Entries at ``self.count + rows`` (block-relative rows)."""
-        self.rows.append(self.count + np.asarray(rows, dtype=np.int64))
-        self.cols.append(np.asarray(cols, dtype=np.int64))
-        self.vals.append(np.asarray(vals, dtype=float))
-
-    def end(self, rhs) -> None:
-        """Close a block with its right-hand side (one value per row)."""
-        rhs = np.atleast_1d(np.asarray(rhs, dtype=float))
-        self.rhs.append(rhs)
-        self.count += len(rhs)
-
-    def matrix(self, columns: int) -> Csc:
-        return _csc(
-            np.concatenate(self.rows),
-            np.concatenate(self.cols),
-            np.concatenate(self.vals),
-            (self.count, columns),
-        )
-
-
 def _group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Running sums restarting at each index in ``starts`` (sorted, beginning with 0)."""
     total = np.cumsum(values)
@@ -158,71 +127,78 @@ def _group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def build_qp(data: ProblemData) -> QP:
-    """Clarabel's matrices for ``data`` (see the module docstring for the layout)."""
+    """Clarabel's matrices for ``data`` (see the module docstring for the layout).
+
+    Written for few numpy calls: on a model portfolio every array is short, so the number of
+    calls, not their size, is the cost.
+    """
     n = len(data.w0)
     fixed, fixed_x = forced_sales(data)
     base = folded(data, fixed_x)
     cost = data.cost_rate
     lots = np.flatnonzero((data.x_ub > MOVABLE) & ~fixed)
-    buys = np.flatnonzero(base["b_room"] > MOVABLE)
+    b_room = base["b_room"]
+    buys = np.flatnonzero(b_room > MOVABLE)
     sec = data.lot_sec[lots]
     count = np.bincount(sec, minlength=n)
     sellers = np.flatnonzero(count)
     grouped = sellers[count[sellers] > 1]
     alone = count[sec] == 1
-    n_groups, n_buys = len(grouped), len(buys)
+    n_sellers, n_groups, n_buys = len(sellers), len(grouped), len(buys)
     # With a net-gain budget every lot is a variable (the budget weighs lots by gain, the
     # objective by tax); without one, a security's lots are a piecewise-linear tax cost of its
     # sell variable (cheapest first is then optimal), one row per distinct tax rate.
     budget = base["gain_room"] < UNBOUNDED / 2
     lot_vars = lots if budget else lots[alone]
-    pooled = lots[~alone] if not budget else lots[:0]
+    pooled = lots[:0] if budget else lots[~alone]
     nx = len(lot_vars)
     sum_at = nx
     tax_at = sum_at + n_groups
     buy_at = tax_at + (0 if budget else n_groups)
     y_at = buy_at + n_buys
-    exposures, specific = scaled_risk(data)
-    factors = np.flatnonzero(np.abs(exposures).any(axis=0))
-    E = exposures[:, factors]
-    k = len(factors)
-    c_at = y_at + k
-    nv = c_at + 1
     sell_col = np.zeros(n, dtype=np.int64)
-    sell_col[grouped] = sum_at + np.arange(n_groups)
+    sell_col[grouped] = np.arange(sum_at, tax_at)
     sell_col[sec[alone]] = np.flatnonzero(alone) if budget else np.arange(nx)
 
     # Trade columns: the security-level variables, each moving one security's weight by +-1.
     t_sec = np.concatenate((sellers, buys))
-    t_col = np.concatenate((sell_col[sellers], buy_at + np.arange(n_buys)))
-    t_sign = np.concatenate((np.full(len(sellers), -1.0), np.ones(n_buys)))
+    t_col = np.concatenate((sell_col[sellers], np.arange(buy_at, y_at)))
+    t_sign = np.concatenate((np.full(n_sellers, -1.0), np.ones(n_buys)))
     m = len(t_col)
+    exposures, specific = scaled_risk(data)
     M = data.lookthrough
     if M is None:
         active0 = base["w_base"] - data.reference
-        # E'G: column j is sign_j E[sec_j]; G'WG is diagonal but for a security both sold and bought.
-        EtG = E[t_sec] * t_sign[:, None]
+        # E'G: row j is sign_j E[sec_j]; G'WG is diagonal but for a security both sold and bought.
+        GtE = exposures[t_sec] * t_sign[:, None]
         qg = t_sign * specific[t_sec] * active0[t_sec]
         pos = np.full(n, -1)
         pos[sellers] = sell_col[sellers]
-        both = buys[pos[buys] >= 0]
-        both_b = buy_at + np.searchsorted(buys, both)
-        p_row = np.concatenate((t_col, pos[both], both_b))
-        p_col = np.concatenate((t_col, both_b, pos[both]))
-        p_val = np.concatenate((specific[t_sec], -specific[both], -specific[both]))
+        both = np.flatnonzero(pos[buys] >= 0)
+        p_row = np.concatenate((t_col, pos[buys[both]]))
+        p_col = np.concatenate((t_col, buy_at + both))
+        p_val = np.concatenate((specific[t_sec], -specific[buys[both]]))
     else:
         G = (M @ sp.csc_matrix((t_sign, (t_sec, np.arange(m))), shape=(n, m))).tocsc()
         active0 = M @ base["w_base"] - data.reference
-        EtG = np.asarray(G.T @ E).reshape(m, k)
+        GtE = np.asarray(G.T @ exposures).reshape(m, -1)
         qg = G.T @ (specific * active0)
-        PG = (G.T @ sp.csc_matrix(G.multiply(specific[:, None]))).tocoo()
+        PG = sp.triu(G.T @ sp.csc_matrix(G.multiply(specific[:, None]))).tocoo()
         p_row, p_col, p_val = t_col[PG.row], t_col[PG.col], PG.data
+        upper = p_row <= p_col
+        p_row, p_col = np.where(upper, p_row, p_col), np.where(upper, p_col, p_row)
+    # Factors no movable security loads on add a constant: left out.
+    factors = np.flatnonzero(GtE.any(axis=0))
+    k = len(factors)
+    GtE = GtE[:, factors]
+    c_at = y_at + k
+    nv = c_at + 1
 
     # Objective: 1/2 v'Pv + q'v is the objective less its constant.
-    upper = p_row <= p_col
-    p_row = np.concatenate((p_row[upper], np.arange(y_at, nv)))
-    p_col = np.concatenate((p_col[upper], np.arange(y_at, nv)))
-    p_val = 2.0 * np.concatenate((p_val[upper], np.ones(k), [CASH_PENALTY]))
+    diag = np.arange(y_at, nv)
+    p_row = np.concatenate((p_row, diag))
+    p_col = np.concatenate((p_col, diag))
+    p_val = np.concatenate((p_val, np.ones(k), [CASH_PENALTY])) * 2.0
     order = np.lexsort((p_row, p_col))
     P = _csc(p_row[order], p_col[order], p_val[order], (nv, nv))
     q = np.zeros(nv)
@@ -230,78 +206,95 @@ def build_qp(data: ProblemData) -> QP:
     q[:nx] += KAPPA * (data.tax[lot_vars] + cost)
     q[buy_at:y_at] += KAPPA * cost
 
-    A = _Rows()
-    # Equalities: y = E'a; c = cash - target; with a budget, s_i = sum of its lots.
-    A.add(np.tile(np.arange(k), m), np.repeat(t_col, k), -EtG.ravel())
-    A.add(np.arange(k), np.arange(y_at, c_at), np.ones(k))
-    A.end(E.T @ active0)
-    A.add(
-        np.zeros(m + 1),
-        np.append(t_col, c_at),
-        np.concatenate((np.full(len(sellers), cost - 1.0), np.full(n_buys, 1.0 + cost), [1.0])),
-    )
-    A.end(base["cash_base"] - data.cash_target)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    rhs: list[np.ndarray] = []
+    # Equalities: y = E'a (rows 0..k-1); c = cash - target (row k); with a budget, s_i = sum of
+    # its lots (rows k+1...).
+    rows += [np.tile(np.arange(k), m), np.arange(k + 1), np.full(m, k)]
+    cols += [np.repeat(t_col, k), np.arange(y_at, nv), t_col]
+    vals += [-GtE.ravel(), np.ones(k + 1), np.where(t_sign < 0, cost - 1.0, 1.0 + cost)]
+    rhs += [exposures[:, factors].T @ active0, [base["cash_base"] - data.cash_target]]
+    at = k + 1
     group_of = np.zeros(n, dtype=np.int64)
     group_of[grouped] = np.arange(n_groups)
-    if budget:
+    if budget and n_groups:
         in_group = np.flatnonzero(~alone)
-        A.add(group_of[sec[in_group]], in_group, -np.ones(len(in_group)))
-        A.add(np.arange(n_groups), sum_at + np.arange(n_groups), np.ones(n_groups))
-        A.end(np.zeros(n_groups))
-    equalities = A.count
+        rows += [at + group_of[sec[in_group]], np.arange(at, at + n_groups)]
+        cols += [in_group, np.arange(sum_at, tax_at)]
+        vals += [np.full(len(in_group), -1.0), np.ones(n_groups)]
+        rhs.append(np.zeros(n_groups))
+        at += n_groups
+    equalities = at
 
-    # Inequalities (A v <= rhs): bounds, cash floor, turnover cap, net-gain budget, minimum
-    # sales, tax pieces.
-    sums_ub = np.bincount(sec[~alone], weights=data.x_ub[pooled], minlength=n)[grouped] if not budget else []
-    bounded = np.concatenate(
-        (np.arange(nx), sum_at + np.arange(0 if budget else n_groups), buy_at + np.arange(n_buys))
-    )
-    upper_bound = np.concatenate((data.x_ub[lot_vars], sums_ub, base["b_room"][buys]))
-    nb = len(bounded)
-    A.add(np.arange(nb), bounded, -np.ones(nb))
-    A.end(np.zeros(nb))
-    A.add(np.arange(nb), bounded, np.ones(nb))
-    A.end(upper_bound)
-    A.add([0], [c_at], [-1.0])
-    A.end(data.cash_target - data.cash_floor)
-    if base["turnover_room"] < UNBOUNDED:
-        A.add(np.zeros(m), t_col, np.ones(m))
-        A.end(base["turnover_room"])
-    if budget:
-        A.add(np.zeros(nx), np.arange(nx), data.gain[lot_vars])
-        A.end(base["gain_room"])
+    # Inequalities (A v <= rhs).  Rows of one entry: lower and upper bounds, the cash floor,
+    # minimum sales.
     need = data.s_lb - base["fixed_each"]
     minimum = np.flatnonzero((data.s_lb > 0) & (need > 0))
-    if len(minimum):
-        if (count[minimum] == 0).any() and need[minimum[count[minimum] == 0]].max() > 1e-9:
-            raise Infeasible("a minimum sale has no lot to sell")
-        minimum = minimum[count[minimum] > 0]
-        A.add(np.arange(len(minimum)), sell_col[minimum], -np.ones(len(minimum)))
-        A.end(-need[minimum])
+    if len(minimum) and need[minimum[count[minimum] == 0]].max(initial=0.0) > 1e-9:
+        raise Infeasible("a minimum sale has no lot to sell")
+    minimum = minimum[count[minimum] > 0]
+    bounded = np.concatenate(
+        (np.arange(nx), np.arange(sum_at, sum_at if budget else tax_at), np.arange(buy_at, y_at))
+    )
+    nb = len(bounded)
+    sums_ub = np.bincount(group_of[data.lot_sec[pooled]], weights=data.x_ub[pooled], minlength=n_groups)
+    singles = 2 * nb + 1 + len(minimum)
+    rows.append(np.arange(at, at + singles))
+    cols.append(np.concatenate((bounded, bounded, [c_at], sell_col[minimum])))
+    vals.append(np.concatenate((np.full(nb, -1.0), np.ones(nb), np.full(1 + len(minimum), -1.0))))
+    rhs += [
+        np.zeros(nb),
+        data.x_ub[lot_vars],
+        sums_ub if not budget else [],
+        b_room[buys],
+        [data.cash_target - data.cash_floor],
+        -need[minimum],
+    ]
+    at += singles
+    if base["turnover_room"] < UNBOUNDED:
+        rows.append(np.full(m, at))
+        cols.append(t_col)
+        vals.append(np.ones(m))
+        rhs.append([base["turnover_room"]])
+        at += 1
+    if budget:
+        rows.append(np.full(nx, at))
+        cols.append(np.arange(nx))
+        vals.append(data.gain[lot_vars])
+        rhs.append([base["gain_room"]])
+        at += 1
     pooled_order = pooled[:0]
     if len(pooled):
         # Tax cost of selling t of a security: lots cheapest first, so the cost is convex and
-        # piecewise linear, the largest of the lines through its pieces (one per distinct rate).
+        # piecewise linear, the largest of the lines through its pieces (one per distinct rate):
+        # rate t - tau <= rate T_end - F_end.  tau is scaled by 1/KAPPA, which keeps the pieces'
+        # slopes near 1 (with KAPPA inside them the solver needed three times the iterations).
         group = group_of[data.lot_sec[pooled]]
         rate = data.tax[pooled]
         pooled_order = np.lexsort((rate, group))
         g, r, width = group[pooled_order], rate[pooled_order], data.x_ub[pooled][pooled_order]
-        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        new_group = np.concatenate(([True], g[1:] != g[:-1]))
+        starts = np.flatnonzero(new_group)
         end_t = _group_cumsum(width, starts)
         end_f = _group_cumsum(width * r, starts)
-        last = np.r_[(g[1:] != g[:-1]) | (r[1:] != r[:-1]), True]
-        g, r, end_t, end_f = g[last], r[last], end_t[last], end_f[last]
+        last = np.append(new_group[1:] | (r[1:] != r[:-1]), True)
+        g, r = g[last], r[last]
         pieces = len(g)
-        A.add(np.arange(pieces), sum_at + g, r)
-        A.add(np.arange(pieces), tax_at + g, -np.ones(pieces))
-        A.end(r * end_t - end_f)
-        q[tax_at : tax_at + n_groups] = KAPPA
-        q[sum_at : sum_at + n_groups] += KAPPA * cost
+        rows += [np.arange(at, at + pieces)] * 2
+        cols += [sum_at + g, tax_at + g]
+        vals += [r, np.full(pieces, -1.0)]
+        rhs.append(r * end_t[last] - end_f[last])
+        at += pieces
+        q[tax_at:buy_at] = KAPPA
+        q[sum_at:tax_at] += KAPPA * cost
+    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv))
     return QP(
         P,
         q,
-        A.matrix(nv),
-        np.concatenate(A.rhs),
+        A,
+        np.concatenate(rhs),
         equalities,
         fixed_x,
         lot_vars,
@@ -310,7 +303,7 @@ def build_qp(data: ProblemData) -> QP:
         pooled_order,
         buys,
         buy_at,
-        base["b_room"][buys],
+        b_room[buys],
     )
 
 
@@ -349,6 +342,8 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
     if status is None:
         raise Unsolved(label, str(answer.status))
     v = np.asarray(answer.x)
+    if not np.isfinite(v).all():
+        raise Unsolved(label, "failed", "non-finite solution")
     x = qp.fixed_x.copy()
     x[qp.lot_vars] = np.clip(v[: len(qp.lot_vars)], 0.0, data.x_ub[qp.lot_vars])
     if len(qp.pooled):
