@@ -20,6 +20,7 @@ the process solved before; building one costs less than a tenth of the solve.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -307,10 +308,12 @@ def build_qp(data: ProblemData) -> QP:
     )
 
 
-def _settings(options: dict) -> clarabel.DefaultSettings:
+@functools.lru_cache(maxsize=16)
+def _settings(options: tuple[tuple[str, object], ...]) -> clarabel.DefaultSettings:
+    """Clarabel's settings for ``options`` (name, value) pairs; the solver copies them."""
     settings = clarabel.DefaultSettings()
     settings.verbose = False
-    for name, value in options.items():
+    for name, value in options:
         setattr(settings, name, value)
     return settings
 
@@ -329,7 +332,7 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
     qp = build_qp(data)
     cones = [clarabel.ZeroConeT(qp.equalities), clarabel.NonnegativeConeT(len(qp.rhs) - qp.equalities)]
     try:
-        settings = _settings({**DEFAULT_SETTINGS, **(options or {})})
+        settings = _settings(tuple({**DEFAULT_SETTINGS, **(options or {})}.items()))
         solver = clarabel.DefaultSolver(qp.P, qp.q.tolist(), qp.A, qp.rhs.tolist(), cones, settings)
         built = time.perf_counter()
         answer = solver.solve()

@@ -280,7 +280,9 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     sold = fill.sold(book)
     qty_after = book.quantity - sold + fill.bought
     value_after = qty_after * price
-    cash_after = fill.cash_after(book, cost)
+    buy_value = float(fill.bought @ price)
+    sell_value = float(sold @ price)
+    cash_after = book.cash + sell_value - buy_value - cost * (sell_value + buy_value)  # Fill.cash_after
     V_after = float(value_after.sum()) + cash_after
     w_before, w_after = book.weights, value_after / V_after
     units = drift_units(book.symbols, plan)
@@ -293,11 +295,10 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     te_after = _te(risk, plan, w_after) if plan.direct_index else {}
 
     # Realised results per lot.
-    lot_price = price[book.lot_sec]
-    sold_lots = np.flatnonzero(fill.lot_sold > 0)
-    proceeds = fill.lot_sold * lot_price
-    with np.errstate(divide="ignore", invalid="ignore"):
-        basis = np.where(book.lot_qty > 0, book.lot_basis * fill.lot_sold / book.lot_qty, 0.0)
+    lot_sold = fill.lot_sold
+    sold_lot = lot_sold > 0
+    proceeds = lot_sold * price[book.lot_sec]
+    basis = np.divide(book.lot_basis * lot_sold, book.lot_qty, out=np.zeros(len(lot_sold)), where=book.lot_qty > 0)
     gain = proceeds - basis
     gain[np.abs(gain) < 1e-9 * np.maximum(proceeds, 1.0)] = 0.0  # float noise is not a loss
     disallowed = np.where(gain < 0, -gain * limits.disallowed, 0.0)
@@ -318,13 +319,11 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
             acct.short_term_rate,
             acct.long_term_rate,
         )
-    harvested = float(-recognised[limits.harvest.lots & (fill.lot_sold > 0)].sum())
+    harvested = float(-recognised[limits.harvest.lots & sold_lot].sum())
 
     trades = _trades(
-        prepared, fill, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after
+        prepared, fill, units, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after
     )
-    buy_value = float(fill.bought @ price)
-    sell_value = float(sold @ price)
     summary = Summary(
         market_value=V,
         cash_before=book.cash,
@@ -348,8 +347,10 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         trade_count=len(trades),
     )
     warnings = [*plan.warnings, *limits.warnings, *fill.notes]
-    sold_symbols = {book.symbols[i] for i in np.flatnonzero(sold > 0)}
-    alerts = [a for a in limits.alerts if not (a.code == "harvest_opportunity" and a.symbol in sold_symbols)]
+    alerts = list(limits.alerts)
+    if alerts:
+        sold_symbols = {book.symbols[i] for i in np.flatnonzero(sold > 0).tolist()}
+        alerts = [a for a in alerts if not (a.code == "harvest_opportunity" and a.symbol in sold_symbols)]
     _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
     _position_messages(prepared, qty_after, fill, warnings, alerts)
     if summary.disallowed_losses > 0.005:
@@ -360,16 +361,16 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
                 amount=round(summary.disallowed_losses, 2),
             )
         )
-    if len(sold_lots) == 0 and not fill.bought.any() and limits.inside_band:
+    if limits.inside_band and not sold_lot.any() and not fill.bought.any():
         warnings.append("every position is inside its drift band: nothing to trade")
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
-        out = {book.symbols[i]: float(w[i]) for i in np.flatnonzero(w > 0)}
+        values = w.tolist()
+        out = {book.symbols[i]: values[i] for i in np.flatnonzero(w > 0).tolist()}
         out[CASH_KEY] = cash_w
         return out
 
-    targets = {book.symbols[i]: float(plan.target[i]) for i in np.flatnonzero(plan.target > 0)}
-    targets[CASH_KEY] = plan.cash_target
+    targets = weights(plan.target, plan.cash_target)
     return RebalanceResult(
         account_id=acct.id,
         as_of=request.as_of,
@@ -387,6 +388,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
 def _trades(
     prepared: _Prepared,
     fill: Fill,
+    units: DriftUnits,
     sold: np.ndarray,
     proceeds: np.ndarray,
     basis: np.ndarray,
@@ -401,7 +403,6 @@ def _trades(
     effects = prepared.effects
     cost = limits.cost_rate
     price = book.price
-    units: DriftUnits = drift_units(book.symbols, plan)
     unit_target = units.target[units.unit]
     unit_before = units.weights(w_before, book.cash_weight)[units.unit]
     unit_after = units.weights(w_after, cash_after_w)[units.unit]

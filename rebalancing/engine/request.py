@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
 
-import numpy as np
-
 from .errors import InvalidRequest
 from .parameters import Parameters
 
@@ -180,17 +178,14 @@ class RebalanceRequest:
     parameters: Parameters = field(default_factory=Parameters)
 
 
-def _all_finite_nonneg(values: list) -> bool:
+def _all_finite_nonneg(values) -> bool:
     """True when every value is a float (not a bool or a string), finite and not negative: the
-    common case, checked in C before the loop that names the first offender."""
-    if not all(type(v) is float for v in values):
-        return False
-    arr = np.fromiter(values, float, len(values))
-    return bool(np.isfinite(arr).all() and (arr >= 0).all())
+    common case, checked before the loop that names the first offender."""
+    return all(type(v) is float and 0.0 <= v < math.inf for v in values)
 
 
 def _check_weights(weights: Mapping[str, float], what: str) -> None:
-    values = list(weights.values())
+    values = weights.values()
     if not _all_finite_nonneg(values):
         for symbol, w in weights.items():
             if _finite(w, f"weight of {symbol} in {what}") < 0:
@@ -238,8 +233,9 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
     for sleeve in request.model.sleeves:
         if sleeve.holdings:
             _check_weights(sleeve.holdings, f"sleeve {sleeve.asset_class}")
-            for symbol in sleeve.holdings:
-                known(symbol, f"sleeve {sleeve.asset_class}")
+            if not securities.keys() >= sleeve.holdings.keys():
+                for symbol in sleeve.holdings:
+                    known(symbol, f"sleeve {sleeve.asset_class}")
         elif sleeve.benchmark is None:
             raise InvalidRequest(f"sleeve {sleeve.asset_class} has neither holdings nor a benchmark")
         if sleeve.benchmark is not None:
@@ -255,9 +251,10 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
         ("harvest.substitutes", params.harvest.substitutes if params.harvest else {}),
         ("transition.substitutes", params.transition.substitutes if params.transition else {}),
     ):
-        for a, b in mapping.items():
-            known(a, group)
-            known(b, group)
+        if not (securities.keys() >= mapping.keys() and securities.keys() >= set(mapping.values())):
+            for a, b in mapping.items():
+                known(a, group)
+                known(b, group)
     for ins in params.instructions:
         for symbol in (ins.sell, ins.buy):
             if symbol is not None:
@@ -277,7 +274,7 @@ def _check_risk_model(rm: RiskModel, name: str) -> None:
         for symbol, row in rm.loadings.items():
             if len(row) != k:
                 raise InvalidRequest(f"loadings of {symbol} in benchmark {name} must have {k} values")
-    if not _all_finite_nonneg(list(rm.specific_variance.values())):
+    if not _all_finite_nonneg(rm.specific_variance.values()):
         for symbol, v in rm.specific_variance.items():
             if _finite(v, f"specific variance of {symbol}") < 0:
                 raise InvalidRequest(f"negative specific variance of {symbol} in benchmark {name}")

@@ -153,6 +153,10 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     look_cols: list[np.ndarray] = [np.arange(n)]
     look_vals: list[np.ndarray] = [np.ones(n)]
     replaced = np.zeros(n, dtype=bool)
+    excluded_l = excluded.tolist()
+    flat_members: list[int] = []
+    flat_h: list[float] = []
+    flat_scale: list[tuple[float, float]] = []
 
     for sleeve in request.model.sleeves:
         name = sleeve.asset_class
@@ -178,25 +182,36 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
                 look_cols.append(np.full(len(di.members), f))
                 look_vals.append(di.bench)
             continue
-        members = np.array([idx[s] for s in sleeve.holdings], dtype=np.int64)
-        h = np.array(list(sleeve.holdings.values()), dtype=float)
-        keep = ~excluded[members]
-        if not keep.any() or h[keep].sum() <= 0:
+        # A model sleeve holds a few funds: plain Python here, one numpy pass after the loop.
+        members = [idx[s] for s in sleeve.holdings]
+        h = list(sleeve.holdings.values())
+        kept = sum(w for i, w in zip(members, h, strict=True) if not excluded_l[i])
+        if kept <= 0:
             raise InfeasibleParameters(
                 f"the screen excludes every holding of sleeve {name}", ["screen", f"model.{name}"]
             )
-        screened = h * keep / h[keep].sum()
         for i in members:
             sleeve_of[i] = name
-        target[members] += W * screened
-        reference[members] += W * (h if track else screened)
+        flat_members += members
+        flat_h += h
+        flat_scale += [(W, kept)] * len(members)
+
+    if flat_members:
+        members = np.array(flat_members, dtype=np.int64)
+        h = np.array(flat_h)
+        W, kept = np.array(flat_scale).T
+        keep = ~excluded[members]
+        screened = h * keep / kept
+        target += np.bincount(members, weights=W * screened, minlength=n)
+        reference += np.bincount(members, weights=W * (h if track else screened), minlength=n)
         selectable[members[keep]] = True
 
     # Held securities of a removed asset class that the model does not name.
     removed_classes = set(params.removed_asset_classes)
-    for i, sec in enumerate(book.securities):
-        if sec.asset_class in removed_classes and sleeve_of[i] is None:
-            removed[i] = True
+    if removed_classes:
+        for i, sec in enumerate(book.securities):
+            if sec.asset_class in removed_classes and sleeve_of[i] is None:
+                removed[i] = True
     legacy = (book.value > 0) & (target <= 0) & (reference <= 0) & ~replaced & ~excluded & ~removed
     # Transition: a legacy close substitute stands in for its model symbol up to that target.
     if params.transition is not None:
