@@ -86,7 +86,7 @@ def _objective_and_constraints(p, x, b, S, E, M, n: int):
 # When it fails, stops early or is inaccurate, the account is solved again by each of
 # ``FALLBACK_SOLVERS`` in turn until one is optimal: Clarabel on the same matrices with more
 # iterations, a stronger static regularisation (which certified degenerate infeasible problems
-# the defaults failed on) and iterative refinement, then OSQP at tight tolerance and SCS on the
+# the defaults failed on), iterative refinement and equilibration, then OSQP at tight tolerance and SCS on the
 # cvxpy formulation.  Rounding's clean-up follows whichever answers.
 FAST_SOLVER = ("CLARABEL", {})
 FALLBACK_SOLVERS: tuple[tuple[str, str, dict], ...] = (
@@ -97,6 +97,7 @@ FALLBACK_SOLVERS: tuple[tuple[str, str, dict], ...] = (
             "max_iter": 1000,
             "static_regularization_constant": 1e-6,
             "iterative_refinement_enable": True,
+            "equilibrate_enable": True,
             "tol_gap_abs": 1e-8,
             "tol_gap_rel": 1e-8,
             "tol_feas": 1e-8,

@@ -43,15 +43,17 @@ from .problem import (
 
 __all__ = ["QP", "Csc", "build_qp", "solve_qp", "Unsolved", "DEFAULT_SETTINGS"]
 
-# Tight enough that the objective matches the reference formulation to ~1e-8 relative even when
-# the optimum is close to zero (a model portfolio brought back to target); iterative refinement
-# off halves the time per iteration and was not needed on any test or benchmark account (a
-# failed or inaccurate solve is retried with it, see ``optimizer.FALLBACK_SOLVERS``).
+# Tight enough that the objective matches the reference formulation to ~1e-7 relative even when
+# the optimum is close to zero (a model portfolio brought back to target).  Iterative refinement
+# off halves the time per iteration; equilibration off saves a tenth (variables are fractions of
+# account value, so the data are already well scaled).  Neither was needed on any test or
+# benchmark account; a failed or inaccurate solve is retried with both (``optimizer.FALLBACK_SOLVERS``).
 DEFAULT_SETTINGS = {
     "tol_gap_abs": 1e-12,
     "tol_gap_rel": 1e-12,
     "tol_feas": 1e-10,
     "iterative_refinement_enable": False,
+    "equilibrate_enable": False,
 }
 # A movable amount below this (fraction of account value) is not a variable.
 MOVABLE = 1e-12
