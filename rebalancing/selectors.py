@@ -276,7 +276,8 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
     trades_by_household: dict[int, list[tuple]] = defaultdict(list)
     window = as_of - timedelta(days=WASH_SALE_WINDOW_DAYS)
     trade_rows = (
-        TradeRecord.objects.filter(account__household_id__in=households, trade_date__gte=window, trade_date__lte=as_of)
+        TradeRecord.objects.filter(account__household_id__in=households, trade_date__gte=window, trade_date__lte=as_of,
+                                   cancelled=False)
         .annotate(hh=F("account__household_id"), q=Cast("quantity", FloatField()))
         .values_list("hh", "account__custodian_number", "security_id", "side", "q", "trade_date", "realised_gain")
         .order_by()

@@ -311,9 +311,10 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     net = st_gain - st_loss + lt_gain - lt_loss
     tax = 0.0
     if acct.taxable:
+        # Losses carried in from earlier years net against this year's gains first (Schedule D).
         tax = incremental_tax(
-            acct.realised_short_term_ytd,
-            acct.realised_long_term_ytd,
+            acct.realised_short_term_ytd - acct.loss_carryforward_short,
+            acct.realised_long_term_ytd - acct.loss_carryforward_long,
             st_gain - st_loss,
             lt_gain - lt_loss,
             acct.short_term_rate,

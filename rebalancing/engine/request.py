@@ -82,7 +82,9 @@ class Account:
     """The account being rebalanced.
 
     ``short_term_rate`` / ``long_term_rate``: marginal tax rates on gains; ``realised_*_ytd``:
-    net gains already realised this year; ``taxable=False`` for tax-deferred accounts (no tax,
+    net gains already realised this year; ``loss_carryforward_*``: capital losses carried into
+    this year from earlier ones (positive amounts, IRC §1212(b)), netted before this year's gains;
+    ``taxable=False`` for tax-deferred accounts (no tax,
     no harvesting, but its purchases still count for the household's wash sales).
     """
 
@@ -95,6 +97,8 @@ class Account:
     realised_long_term_ytd: float = 0.0
     household_trades: tuple[HouseholdTrade, ...] = ()
     taxable: bool = True
+    loss_carryforward_short: float = 0.0
+    loss_carryforward_long: float = 0.0
 
     def __post_init__(self) -> None:
         _finite(self.cash, "account cash")
@@ -103,6 +107,9 @@ class Account:
                 raise InvalidRequest(f"{name} must be between 0 and 1")
         _finite(self.realised_short_term_ytd, "realised_short_term_ytd")
         _finite(self.realised_long_term_ytd, "realised_long_term_ytd")
+        for name in ("loss_carryforward_short", "loss_carryforward_long"):
+            if _finite(getattr(self, name), name) < 0:
+                raise InvalidRequest(f"{name} is a loss carried forward, a positive amount or 0")
 
 
 @dataclass(frozen=True, slots=True)

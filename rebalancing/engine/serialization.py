@@ -124,6 +124,8 @@ def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Reba
         realised_short_term_ytd=a.get("realised_short_term_ytd", 0.0),
         realised_long_term_ytd=a.get("realised_long_term_ytd", 0.0),
         taxable=a.get("taxable", True),
+        loss_carryforward_short=a.get("loss_carryforward_short", 0.0),
+        loss_carryforward_long=a.get("loss_carryforward_long", 0.0),
         lots=tuple(
             TaxLot(
                 id=lot["id"],
@@ -213,6 +215,8 @@ def request_to_dict(request: RebalanceRequest) -> dict[str, Any]:
             "realised_short_term_ytd": a.realised_short_term_ytd,
             "realised_long_term_ytd": a.realised_long_term_ytd,
             "taxable": a.taxable,
+            "loss_carryforward_short": a.loss_carryforward_short,
+            "loss_carryforward_long": a.loss_carryforward_long,
             "lots": [
                 {
                     "id": lot.id,

@@ -10,7 +10,7 @@ from rebalancing.models import Account, Security, TaxLot
 
 from .cells import date_cells, decimal_cells, distinct, duplicates_report, references_map, text_cells
 from .report import ImportSummary
-from .rows import changes_apply, changes_plan, ids_by, import_begin, records
+from .rows import ids_by, import_begin, records
 from .sheet import Source, sheet_read
 
 __all__ = ["lots_import"]
@@ -52,11 +52,15 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
         "account_id": account_ids[lots.frame.index], "lot_id": lot_ids, "security_id": security_ids,
         "quantity": quantities, "cost_basis": costs, "acquired": acquired,
     })
-    existing = TaxLot.objects.filter(account_id__in=distinct(account_ids)).order_by().values(
-        "id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired"
-    )
-    changes = changes_plan(rows=rows, existing=existing, key=("account_id", "lot_id"), replace=True)
-    changes_apply(TaxLot, changes, copy=True)
+    # The file has the lots as bought; the ledger's are compared as bought, then the household's
+    # wash sales are replayed over what changed (a lot bought inside a window is a purchase too).
+    from rebalancing.ledger.adjustments import wash_sales_recompute
+    from rebalancing.ledger.holdings import held_lots_as_bought, held_lots_replace
+
+    import_begin("ledger")
+    changes, touched = held_lots_replace(rows=rows, existing=held_lots_as_bought(distinct(account_ids)), copy=True)
+    wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
+                         year=as_of.year, actor="lots file", trigger="lots file")
     return ImportSummary(
         KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, len(changes.delete_ids)
     )

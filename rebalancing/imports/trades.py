@@ -10,6 +10,7 @@ from rebalancing.models import Account, Security, TradeRecord
 
 from .cells import (
     CellProblem,
+    boolean_cells,
     column_parse,
     date_cells,
     decimal_cells,
@@ -27,7 +28,7 @@ __all__ = ["trades_import"]
 
 KIND = "trades"
 REQUIRED = ("account_number", "symbol", "side", "quantity", "price", "trade_date", "external_id")
-OPTIONAL = ("realised_gain",)
+OPTIONAL = ("realised_gain", "cancelled")
 _SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
 _field = TradeRecord._meta.get_field
 
@@ -55,6 +56,8 @@ def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary
         "trade_date": date_cells(sheet, "trade_date", not_after=as_of),
         "external_id": text_cells(sheet, "external_id", field=_field("external_id"), required=True),
     }
+    if sheet.has("cancelled"):
+        columns["cancelled"] = boolean_cells(sheet, "cancelled")
     if sheet.has("realised_gain"):
         columns["realised_gain"] = decimal_cells(sheet, "realised_gain", field=_field("realised_gain"), required=False)
     duplicates_report(sheet, {"account_number": numbers, "external_id": columns["external_id"]}, "account and external id")
@@ -64,10 +67,21 @@ def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary
     columns["security_id"] = references_map(sheet, "symbol", symbols, known_securities, "symbol")
     sheet.problems.reject_if_any()
 
-    rows = records(columns)
+    rows = records(columns, keep_when_empty=("cancelled",))
     existing = TradeRecord.objects.filter(
         account_id__in=distinct(columns["account_id"]), external_id__in=distinct(columns["external_id"])
     ).order_by().values("id", *sorted({name for row in rows for name in row}))
+    existing = list(existing)
     changes = changes_plan(rows=rows, existing=existing, key=("account_id", "external_id"))
     changes_apply(TradeRecord, changes)
+    # A purchase in any account of a household can wash a loss sale in another (Pub. 550).
+    touched = {(row["account_id"], row["security_id"]) for row in (*changes.create, *changes.update)}
+    before = {row["id"]: row for row in existing}
+    touched |= {(before[row["id"]]["account_id"], before[row["id"]]["security_id"]) for row in changes.update}
+    if touched:
+        from rebalancing.ledger.adjustments import wash_sales_recompute
+
+        import_begin("ledger")
+        wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
+                             year=as_of.year, actor="trades file", trigger="trades file")
     return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged)

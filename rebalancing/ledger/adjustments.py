@@ -1,37 +1,56 @@
-"""Recording wash sales: the pure matcher's answer applied to realised lots and tax lots.
+"""Wash sales in the ledger: a household's history replayed, and the result written.
 
-For a household and the equivalence groups a day of executions touched, load the loss sales not
-yet fully washed and the purchases that may still replace shares, within 30 days of that day;
-``wash_sales.wash_sales_match`` pairs them; each pair then
+For each household and equivalence group whose history changed (a fill, a late purchase or sale,
+a lots or trades file, an accepted reconciliation), ``wash_sales_recompute`` reads the history
+back from what the ledger stores, replays it with the pure ``wash_sales.household_replay`` and
+writes what follows from it, in the caller's transaction:
 
-- disallows part of the sale's loss (``RealisedLot.disallowed_loss``; year-to-date gains rise);
-- adds it to the replacement shares' basis and moves their holding period's start back by the days
-  the sold shares were held (IRC §1091(d), §1223(3); IRS Pub. 550 "Wash Sales"). Replacement
-  shares are kept in a lot of their own: a lot whose shares are all replacements is adjusted in
-  place, otherwise they are split off as ``{lot}-W{n}``. If they were sold already, the sale of
-  them is adjusted instead (its gain falls by the basis added; its term may become long);
-- records a ``BasisAdjustment`` with the reason, so a lot's basis can always be explained.
+- the held lots (``TaxLot``): basis and holding period moved by wash sales, replacement shares in
+  lots of their own (``{lot}-W{n}``);
+- the sales (``RealisedLot``): basis, gain, term, the loss disallowed and the part of it lost for
+  good (replaced in an IRA or Roth);
+- one ``BasisAdjustment`` per replacement, with the reason in words;
+- the accounts' year-to-date realised gains;
+- when sales already recorded change, a ``WashSaleRecalculation`` saying what changed, and an
+  audit row.
 
-Matches once recorded are kept; a purchase imported weeks later takes only what is still unmatched.
+The history is what does not change when wash sales are replayed: each lot as bought (the lot it
+was bought as, the purchase date, the cost before wash sales) and each sale's draws from it
+(shares, net proceeds, the lot the order named). So replaying twice writes nothing the second time,
+and the result is the same whatever order the events arrived in.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from django.db.models import F, Q
 
-from rebalancing.engine.tax import term
-from rebalancing.models import Account, BasisAdjustment, Execution, RealisedLot, Security, TaxLot
+from rebalancing.models import (
+    Account,
+    BasisAdjustment,
+    Execution,
+    RealisedLot,
+    Security,
+    TaxLot,
+    TradeRecord,
+    WashSaleRecalculation,
+)
+from tenants.audit.services import audit_record
 
 from .audit import audit_many
-from .quantities import cents, prorate
-from .wash_sales import WINDOW_DAYS, LossSale, Purchase, WashSale, wash_sales_match
+from .quantities import plain
+from .wash_sales import Draw, Lot, Replay, household_replay
 
-__all__ = ["group_key", "wash_sales_apply"]
+__all__ = ["Recomputed", "group_key", "wash_sales_recompute"]
+
+_CENT = Decimal("0.01")
+_SHARE = Decimal("0.000001")
 
 
 def group_key(security: Security) -> str:
@@ -39,221 +58,427 @@ def group_key(security: Security) -> str:
     return security.equivalence_group or f"={security.symbol}"
 
 
+def _money(value: Fraction) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def _shares(value: Fraction) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(_SHARE, rounding=ROUND_HALF_UP)
+
+
+def _allocate(total: Decimal, exact: list[Fraction]) -> list[Decimal]:
+    """Cents for each part of ``total`` (whose exact parts are ``exact``), adding up to ``total``:
+    rounded cumulatively, so a lot's pieces always add up to what it cost."""
+    out, running, given = [], Fraction(0), Decimal(0)
+    for part in exact:
+        running += part
+        upto = _money(running)
+        out.append(upto - given)
+        given = upto
+    if out:
+        out[-1] += total - given
+    return out
+
+
 @dataclass
-class _Pool:
-    """The shares of one purchase that may still replace shares sold at a loss."""
+class Recomputed:
+    """What a recomputation changed: groups replayed, adjustments now standing, sales changed."""
 
-    purchase: Execution
-    held: TaxLot | None = None  # the purchase's lot, while none of its shares are replacements
-    sold: list[RealisedLot] = field(default_factory=list)  # sales of its shares, not yet replacements
-
-    @property
-    def capacity(self) -> Decimal:
-        held = self.held.quantity if self.held is not None else Decimal(0)
-        return held + sum((r.quantity for r in self.sold), Decimal(0))
+    groups: int = 0
+    changed_groups: int = 0
+    adjustments: int = 0
+    changed_sales: int = 0
+    recalculations: list[WashSaleRecalculation] = field(default_factory=list)
 
 
-def _members(security_ids) -> list[int]:
-    touched = list(Security.objects.filter(pk__in=security_ids))
-    groups = {s.equivalence_group for s in touched if s.equivalence_group}
-    return list(Security.objects.filter(Q(pk__in=[s.pk for s in touched]) | Q(equivalence_group__in=groups))
-                .values_list("pk", flat=True))
+class _Group:
+    """One household's history in one equivalence group, as stored."""
+
+    def __init__(self, household_id: int, group: str):
+        self.household_id, self.group = household_id, group
+        self.held: list[TaxLot] = []
+        self.realised: list[RealisedLot] = []
+        self.trades: list[TradeRecord] = []
+        self.adjustments: list[BasisAdjustment] = []
 
 
-def _pools(purchases: list[Execution], sale_ids: set[int]) -> dict[int, _Pool]:
-    pools = {p.pk: _Pool(p) for p in purchases}
-    if not pools:
-        return pools
-    account_ids = {p.order.account_id for p in purchases}
-    adjusted = set(BasisAdjustment.objects.filter(account_id__in=account_ids, realised_lot__isnull=True)
-                   .values_list("account_id", "lot_id"))
-    lots = {(lot.account_id, lot.lot_id): lot
-            for lot in TaxLot.objects.filter(account_id__in=account_ids, lot_id__in={p.lot_id for p in purchases})}
-    for p in purchases:
-        key = (p.order.account_id, p.lot_id)
-        if key not in adjusted:
-            pools[p.pk].held = lots.get(key)
-    # Shares already sold can be replacements too (bought within 30 days before a loss sale and sold
-    # since). A sale that is itself a loss sale in this matching is left out (see docs/ledger.md).
-    for r in (RealisedLot.objects.filter(origin_id__in=list(pools), replacement=False, wash_matched_quantity=0)
-              .exclude(pk__in=sale_ids).order_by("sold", "pk")):
-        pools[r.origin_id].sold.append(r)
-    return pools
+def _members(security_ids) -> dict[int, Security]:
+    """The securities substantially identical to these (theirs included), in one query."""
+    groups = Security.objects.filter(pk__in=list(security_ids)).exclude(equivalence_group="").values("equivalence_group")
+    return {s.pk: s for s in Security.objects.filter(Q(pk__in=list(security_ids)) | Q(equivalence_group__in=groups))}
 
 
-def wash_sales_apply(*, household_ids, security_ids, start: date, end: date, year: int,
-                     actor=None) -> list[BasisAdjustment]:
-    """Match and record the wash sales that executions dated ``start``..``end`` may have made in
-    these households, for the equivalence groups of ``security_ids``. ``year``: realised gains of
-    that year count in the accounts' year-to-date figures. Call inside the executions'
-    transaction."""
-    if not household_ids or not security_ids:
-        return []
-    members = _members(security_ids)
-    low, high = start - timedelta(days=WINDOW_DAYS), end + timedelta(days=WINDOW_DAYS)
-    sales = list(
-        RealisedLot.objects.filter(account__household_id__in=household_ids, account__taxable=True, gain__lt=0,
-                                   security_id__in=members, sold__range=(low, high),
-                                   wash_matched_quantity__lt=F("quantity"))
-        .select_related("account", "security")
+def _groups_in_scope(household_ids, securities: dict[int, Security]) -> dict[tuple[int, str], _Group]:
+    members = list(securities)
+    groups: dict[tuple[int, str], _Group] = {}
+
+    def group_of(household_id: int, security_id: int) -> _Group:
+        key = (household_id, group_key(securities[security_id]))
+        if key not in groups:
+            groups[key] = _Group(*key)
+        return groups[key]
+
+    in_households = {"account__household_id__in": list(household_ids), "security_id__in": members}
+    for lot in TaxLot.objects.filter(**in_households).select_related("account").order_by("pk"):
+        group_of(lot.account.household_id, lot.security_id).held.append(lot)
+    for row in RealisedLot.objects.filter(**in_households).select_related("account", "execution").order_by("pk"):
+        group_of(row.account.household_id, row.security_id).realised.append(row)
+    # A fill writes a trade record too (for the engine's window); its shares are in its lot.
+    for trade in (TradeRecord.objects.filter(side="buy", cancelled=False, **in_households).select_related("account")
+                  .exclude(external_id__in=Execution.objects.values("external_id")).order_by("pk")):
+        group_of(trade.account.household_id, trade.security_id).trades.append(trade)
+    for adjustment in (BasisAdjustment.objects.filter(**in_households).select_related("source", "account")
+                       .order_by("pk")):
+        group_of(adjustment.account.household_id, adjustment.security_id).adjustments.append(adjustment)
+    return groups
+
+
+def _needs_replay(group: _Group, accounts: dict[int, Account]) -> bool:
+    """Without a loss sale in a taxable account, nor anything an earlier replay wrote, the lots
+    stand as bought and there is nothing to do."""
+    return bool(group.adjustments) or any(
+        lot.wash_adjustment or lot.purchase_lot_id or (lot.purchased and lot.purchased != lot.acquired)
+        for lot in group.held
+    ) or any(
+        r.disallowed_loss or r.wash_adjustment or r.replacement or (accounts[r.account_id].taxable and r.gain < 0)
+        for r in group.realised
     )
-    purchases = list(
-        Execution.objects.filter(kind=Execution.Kind.FILL, order__side="buy", order__account__household_id__in=household_ids,
-                                 order__security_id__in=members, trade_date__range=(low, high))
-        .select_related("order__account", "order__security")
-    )
-    if not sales or not purchases:
-        return []
-    pools = _pools(purchases, {s.pk for s in sales})
-    matches = wash_sales_match(
-        [LossSale(key=s.pk, account=s.account.custodian_number, group=group_key(s.security), sold=s.sold,
-                  acquired=s.acquired, quantity=s.quantity, loss=-s.gain, matched=s.wash_matched_quantity,
-                  disallowed=s.disallowed_loss, origin=s.origin_id) for s in sales],
-        [Purchase(key=p.pk, account=p.order.account.custodian_number, group=group_key(p.order.security),
-                  bought=p.trade_date, capacity=pools[p.pk].capacity, taxable=p.order.account.taxable)
-         for p in purchases],
-    )
-    if not matches:
-        return []
-    return _Recorder(year).record(matches, {s.pk: s for s in sales}, pools, actor=actor)
 
 
-class _Recorder:
-    def __init__(self, year: int):
-        self.year = year
-        self.ytd: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
-        self.split_numbers: dict[tuple[int, str], int] = {}
-        self.audit: list[tuple] = []
+def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], dict]:
+    """The group's lots as bought, each with its sales, for the replay; and, by (account id, lot
+    id), what the ledger knows of each lot (security, purchase date, held cost, draws)."""
+    lots: dict[tuple[int, str], dict] = {}
 
-    def _count(self, account_id: int, sold: date, lot_term: str, amount: Decimal) -> None:
-        if sold.year == self.year:
-            self.ytd[account_id][lot_term] += amount
-
-    def record(self, matches: list[WashSale], sales: dict[int, RealisedLot], pools: dict[int, _Pool],
-               *, actor) -> list[BasisAdjustment]:
-        made: list[BasisAdjustment] = []
-        for match in matches:
-            sale = sales[match.sale]
-            sale.disallowed_loss += match.disallowed
-            sale.wash_matched_quantity += match.quantity
-            self._count(sale.account_id, sale.sold, sale.term, match.disallowed)
-            made += self._replace(match, sale, pools[match.purchase])
-        RealisedLot.objects.bulk_update({s.pk: s for s in (sales[m.sale] for m in matches)}.values(),
-                                        ["disallowed_loss", "wash_matched_quantity"])
-        for account_id, change in self.ytd.items():
-            Account.objects.filter(pk=account_id).update(
-                realised_short_term_ytd=F("realised_short_term_ytd") + change["short"],
-                realised_long_term_ytd=F("realised_long_term_ytd") + change["long"],
-            )
-        audit_many(actor=actor, action="lot.wash_sale", changes=self.audit,
-                   comment="wash sale (IRC §1091, IRS Pub. 550): basis and holding period adjusted")
-        return made
-
-    def _replace(self, match: WashSale, sale: RealisedLot, pool: _Pool) -> list[BasisAdjustment]:
-        """Put the basis and holding period on the replacement shares: held ones first, then sold."""
-        pieces: list[tuple[TaxLot | RealisedLot, Decimal]] = []
-        left = match.quantity
-        if pool.held is not None and left > 0:
-            taken = min(pool.held.quantity, left)
-            pieces.append((pool.held, taken))
-            left -= taken
-        for realised in list(pool.sold):
-            if left == 0:
-                break
-            taken = min(realised.quantity, left)
-            pieces.append((realised, taken))
-            left -= taken
-        assert left == 0, "the matcher used more shares than the purchase has"
-        quantities = [q for _, q in pieces]
-        made = []
-        for (target, quantity), disallowed, added in zip(
-            pieces, prorate(match.disallowed, quantities), prorate(match.basis_added, quantities), strict=True
-        ):
-            if isinstance(target, TaxLot):
-                made.append(self._held(match, sale, pool, target, quantity, disallowed, added))
-            else:
-                made.append(self._sold(match, sale, pool, target, quantity, disallowed, added))
-        return made
-
-    def _split_id(self, account_id: int, lot_id: str) -> str:
+    def entry(account_id, lot_id, security_id, purchased):
         key = (account_id, lot_id)
-        if key not in self.split_numbers:
-            prefix = f"{lot_id}-W"
-            used = [
-                *TaxLot.objects.filter(account_id=account_id, lot_id__startswith=prefix).values_list("lot_id", flat=True),
-                *BasisAdjustment.objects.filter(account_id=account_id, lot_id__startswith=prefix)
-                .values_list("lot_id", flat=True),
-            ]
-            self.split_numbers[key] = max((int(u[len(prefix):]) for u in used if u[len(prefix):].isdigit()), default=0)
-        self.split_numbers[key] += 1
-        suffix = f"-W{self.split_numbers[key]}"
-        return lot_id[: 64 - len(suffix)] + suffix
+        if key not in lots:
+            lots[key] = {"security_id": security_id, "purchased": purchased, "held": Decimal(0),
+                         "unadjusted": Decimal(0), "draws": {}}
+        lots[key]["purchased"] = min(lots[key]["purchased"], purchased)
+        return lots[key]
 
-    def _adjustment(self, match, sale, pool, *, lot_id, quantity, disallowed, added, before: date, after: date,
-                    realised_lot=None) -> BasisAdjustment:
-        adjustment = BasisAdjustment.objects.create(
-            account_id=pool.purchase.order.account_id, lot_id=lot_id, security_id=pool.purchase.order.security_id,
-            source=sale, purchase=pool.purchase, realised_lot=realised_lot, quantity=quantity,
-            disallowed_loss=disallowed, basis_added=added, holding_days_added=(before - after).days,
-            acquired_before=before, acquired_after=after, reason=match.reason,
-        )
-        self.audit.append(("basisadjustment", str(adjustment.pk), {"lot_id": lot_id, "acquired": str(before)}, {
-            "lot_id": lot_id, "basis_added": str(added), "acquired": str(after), "source": sale.pk,
-            "disallowed_loss": str(disallowed),
-        }))
-        return adjustment
+    for lot in group.held:
+        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on)
+        e["held"] += lot.quantity
+        e["unadjusted"] += lot.cost_basis - lot.wash_adjustment
+    for r in group.realised:
+        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased)
+        d = e["draws"].setdefault((r.execution_id, r.named_as), {
+            "sold": r.sold, "quantity": Decimal(0), "proceeds": Decimal(0), "unadjusted": Decimal(0),
+            "execution": r.execution, "named": r.named_as})
+        d["quantity"] += r.quantity
+        d["proceeds"] += r.proceeds
+        d["unadjusted"] += r.cost_basis - r.wash_adjustment
+    history = []
+    for (account_id, lot_id), e in lots.items():
+        account = accounts[account_id]
+        e["draw_list"] = [d for _, d in sorted(e["draws"].items(), key=lambda kv: kv[0])]
+        draws = tuple(Draw(sale=d["execution"].pk, sold=d["sold"], named=d["named"], quantity=d["quantity"],
+                           proceeds=d["proceeds"], unadjusted=d["unadjusted"]) for d in e["draw_list"])
+        history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
+                           lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=e["unadjusted"],
+                           draws=draws))
+    # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
+    # not show them yet) replace too. A lot bought the same day in the same account and security
+    # is taken to be the same shares.
+    bought: dict[tuple[int, int, date], list[TradeRecord]] = defaultdict(list)
+    for trade in group.trades:
+        bought[(trade.account_id, trade.security_id, trade.trade_date)].append(trade)
+    for (account_id, security_id, day), trades in sorted(bought.items()):
+        in_lots = sum((e["held"] + sum((d["quantity"] for d in e["draws"].values()), Decimal(0))
+                       for (acct, _), e in lots.items()
+                       if acct == account_id and e["security_id"] == security_id and e["purchased"] == day), Decimal(0))
+        extra = sum((t.quantity for t in trades), Decimal(0)) - in_lots
+        if extra > 0:
+            account = accounts[account_id]
+            history.append(Lot(key=("trade", trades[0].pk), account=account.custodian_number, taxable=account.taxable,
+                               lot_id=trades[0].external_id or f"trade {trades[0].pk}", purchased=day, held=extra,
+                               held_unadjusted=None))
+    return history, lots
 
-    def _held(self, match, sale, pool, lot: TaxLot, quantity, disallowed, added) -> BasisAdjustment:
-        before = lot.acquired
-        after = before - timedelta(days=match.holding_days)
-        if quantity == lot.quantity:
-            # Every share of the lot is a replacement: adjust it in place (its id stays the custodian's).
-            lot.cost_basis += added
-            lot.acquired = after
-            lot.save(update_fields=["cost_basis", "acquired"])
-            pool.held = None
-            lot_id = lot.lot_id
-        else:
-            part = cents(lot.cost_basis * quantity / lot.quantity)
-            lot.quantity -= quantity
-            lot.cost_basis -= part
-            lot.save(update_fields=["quantity", "cost_basis"])
-            lot_id = self._split_id(lot.account_id, lot.lot_id)
-            TaxLot.objects.create(account_id=lot.account_id, lot_id=lot_id, security_id=lot.security_id,
-                                  quantity=quantity, cost_basis=part + added, acquired=after)
-        return self._adjustment(match, sale, pool, lot_id=lot_id, quantity=quantity, disallowed=disallowed,
-                                added=added, before=before, after=after)
 
-    def _sold(self, match, sale, pool, realised: RealisedLot, quantity, disallowed, added) -> BasisAdjustment:
-        """The replacement shares were sold before the wash sale was known: their sale carries the
-        basis instead (the same tax result as if the basis had been adjusted before it)."""
-        before = realised.acquired
-        after = before - timedelta(days=match.holding_days)
-        self._count(realised.account_id, realised.sold, realised.term, -realised.gain)
-        if quantity < realised.quantity:
-            proceeds = cents(realised.proceeds * quantity / realised.quantity)
-            basis = cents(realised.cost_basis * quantity / realised.quantity)
-            realised.quantity -= quantity
-            realised.proceeds -= proceeds
-            realised.cost_basis -= basis
-            realised.gain = realised.proceeds - realised.cost_basis
-            realised.save(update_fields=["quantity", "proceeds", "cost_basis", "gain"])
-            self._count(realised.account_id, realised.sold, realised.term, realised.gain)
-            target = RealisedLot(
-                account_id=realised.account_id, execution_id=realised.execution_id, lot_id=realised.lot_id,
-                security_id=realised.security_id, quantity=quantity, proceeds=proceeds, cost_basis=basis,
-                gain=proceeds - basis, term=realised.term, acquired=realised.acquired, purchased=realised.purchased,
-                sold=realised.sold, origin_id=realised.origin_id,
+def _reason(*, quantity: Decimal, bought: date, after: date, sold: date, account: Account, loss_account: Account,
+            disallowed: Decimal, in_ledger: bool) -> str:
+    when = "after" if bought >= sold else "before"
+    days = abs((bought - sold).days)
+    text = (f"wash sale (IRC §1091, IRS Pub. 550): {plain(quantity)} shares bought on {bought} in account "
+            f"{account.custodian_number}, {days} days {when} the loss sale on {sold} in account "
+            f"{loss_account.custodian_number}; {disallowed} of the loss disallowed")
+    if not account.taxable:
+        return text + "; the replacement is in a tax-deferred account, so the loss is lost for good (Rev. Rul. 2008-5)"
+    where = "the basis of those shares (known from a trade record, in no lot here)" if not in_ledger else \
+        "the replacement's basis"
+    return text + f" and added to {where}; its holding period includes the sold shares' and starts {after} (IRC §1223(3))"
+
+
+def _held_value(lot: TaxLot) -> tuple:
+    return (lot.account_id, lot.lot_id, lot.security_id, lot.quantity, lot.cost_basis, lot.acquired,
+            lot.purchased or lot.acquired, lot.purchase_lot_id, lot.wash_adjustment)
+
+
+def _realised_value(r: RealisedLot) -> tuple:
+    return (r.account_id, r.execution_id, r.lot_id, r.security_id, r.quantity, r.proceeds, r.cost_basis, r.gain,
+            r.term, r.acquired, r.purchased, r.sold, r.disallowed_loss, r.disallowed_permanently,
+            r.wash_matched_quantity, r.wash_adjustment, r.named_lot_id, r.purchase_lot_id, r.origin_id, r.replacement)
+
+
+def _adjustment_value(a: BasisAdjustment, source: tuple, target: tuple | None) -> tuple:
+    return (a.account_id, a.lot_id, a.security_id, source, target, a.purchase_id, a.trade_id, a.quantity,
+            a.disallowed_loss, a.basis_added, a.holding_days_added, a.acquired_before, a.acquired_after, a.reason)
+
+
+class _Writer:
+    """The replay's exact answer rounded to cents and shares (each lot's and each draw's pieces
+    add up to what the lot cost and what the sale brought in), compared with what is stored."""
+
+    def __init__(self, group: _Group, accounts: dict[int, Account], replay: Replay, lots: dict):
+        self.group, self.accounts, self.replay, self.lots = group, accounts, replay, lots
+        self.fills = {(e.order.account_id, e.lot_id): e.pk for e in Execution.objects.filter(
+            kind=Execution.Kind.FILL, order__side="buy", order__account_id__in={k[0] for k in lots},
+            lot_id__in={k[1] for k in lots}).select_related("order")}
+        self.trades = {t.pk: t for t in group.trades}
+
+    def held(self) -> list[TaxLot]:
+        out = []
+        pieces = defaultdict(list)
+        for p in self.replay.pieces:
+            if p.sale is None:
+                pieces[p.lot].append(p)
+        for (_, account_id, lot_id), group in pieces.items():
+            e = self.lots[(account_id, lot_id)]
+            for p, unadjusted in zip(group, _allocate(e["unadjusted"], [p.unadjusted for p in group]), strict=True):
+                wash = _money(p.wash)
+                out.append(TaxLot(account_id=account_id, lot_id=p.lot_id, security_id=e["security_id"],
+                                  quantity=_shares(p.quantity), cost_basis=unadjusted + wash, acquired=p.acquired,
+                                  purchased=p.purchased, purchase_lot_id="" if p.lot_id == lot_id else lot_id,
+                                  wash_adjustment=wash))
+        return out
+
+    def realised(self) -> dict[int, RealisedLot]:
+        """Rows of the sales, by the index of their piece in the replay."""
+        out: dict[int, RealisedLot] = {}
+        pieces = defaultdict(list)
+        for i, p in enumerate(self.replay.pieces):
+            if p.sale is not None:
+                pieces[(p.lot, p.draw)].append((i, p))
+        for ((_, account_id, lot_id), draw_i), group in pieces.items():
+            e = self.lots[(account_id, lot_id)]
+            d = e["draw_list"][draw_i]
+            proceeds = _allocate(d["proceeds"], [p.proceeds for _, p in group])
+            unadjusted = _allocate(d["unadjusted"], [p.unadjusted for _, p in group])
+            for (i, p), gross, unadj in zip(group, proceeds, unadjusted, strict=True):
+                wash = _money(p.wash)
+                basis = unadj + wash
+                loss = max(basis - gross, Decimal(0))
+                # A sale replaced in full has exactly its whole loss disallowed.
+                disallowed = loss if p.matched == p.quantity and p.disallowed else min(_money(p.disallowed), loss)
+                lost = disallowed if p.lost == p.disallowed else min(_money(p.lost), disallowed)
+                out[i] = RealisedLot(
+                    account_id=account_id, execution=d["execution"], lot_id=p.lot_id, security_id=e["security_id"],
+                    quantity=_shares(p.quantity), proceeds=gross, cost_basis=basis, gain=gross - basis, term=p.term,
+                    acquired=p.acquired, purchased=p.purchased, sold=p.sold, disallowed_loss=disallowed,
+                    disallowed_permanently=lost, wash_matched_quantity=_shares(p.matched), wash_adjustment=wash,
+                    named_lot_id="" if d["named"] == p.lot_id else d["named"],
+                    purchase_lot_id="" if p.lot_id == lot_id else lot_id,
+                    origin_id=self.fills.get((account_id, lot_id)), replacement=p.replacement,
+                )
+        return out
+
+    def adjustments(self, realised: dict[int, RealisedLot]) -> list[tuple[BasisAdjustment, int, int | None]]:
+        """(adjustment, source piece, target piece) for every replacement; the rows are linked to
+        the sales once those are saved."""
+        out = []
+        for a in self.replay.adjustments:
+            source = realised[a.source]
+            kind, *rest = a.target_lot
+            if kind == "trade":
+                trade = self.trades[rest[0]]
+                account, lot_id, security_id = self.accounts[trade.account_id], "", trade.security_id
+            else:
+                account_id, bought_as = rest
+                account = self.accounts[account_id]
+                target = self.replay.pieces[a.target]
+                lot_id, security_id = target.lot_id, self.lots[(account_id, bought_as)]["security_id"]
+            quantity = _shares(a.quantity)
+            disallowed = _money(a.disallowed)
+            target_row = realised.get(a.target) if a.target is not None else None
+            adjustment = BasisAdjustment(
+                account_id=account.pk, lot_id=lot_id, security_id=security_id, quantity=quantity,
+                disallowed_loss=disallowed, basis_added=min(_money(a.basis_added), disallowed),
+                holding_days_added=(a.before - a.after).days, acquired_before=a.before, acquired_after=a.after,
+                purchase_id=self.fills.get((account.pk, rest[1])) if kind == "lot" else None,
+                trade_id=rest[0] if kind == "trade" else None,
+                reason=_reason(quantity=quantity, bought=a.before, after=a.after, sold=source.sold, account=account,
+                               loss_account=self.accounts[source.account_id], disallowed=disallowed,
+                               in_ledger=kind == "lot"),
             )
-        else:
-            pool.sold.remove(realised)
-            target = realised
-        target.cost_basis += added
-        target.gain -= added
-        target.acquired = after
-        target.term = term(after, target.sold)
-        target.replacement = True
-        target.save()
-        self._count(target.account_id, target.sold, target.term, target.gain)
-        return self._adjustment(match, sale, pool, lot_id=target.lot_id, quantity=quantity, disallowed=disallowed,
-                                added=added, before=before, after=after, realised_lot=target)
+            out.append((adjustment, a.source, a.target if target_row is not None else None))
+        return out
+
+
+def _reportable_ytd(rows: Iterable[RealisedLot], year: int) -> dict[int, dict[str, Decimal]]:
+    out: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
+    for r in rows:
+        if r.sold.year == year:
+            out[r.account_id][r.term] += r.gain + r.disallowed_loss
+    return out
+
+
+def _sale_label(r: RealisedLot) -> tuple:
+    return (r.execution_id, r.bought_as)
+
+
+def _sale_figures(rows: Iterable[RealisedLot]) -> dict[tuple, dict]:
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        f = out.setdefault(_sale_label(r), {"account": r.account_id, "lot_id": r.bought_as, "sold": r.sold,
+                                            "cost_basis": Decimal(0), "gain": Decimal(0), "disallowed_loss": Decimal(0),
+                                            "disallowed_permanently": Decimal(0), "terms": set()})
+        f["cost_basis"] += r.cost_basis
+        f["gain"] += r.gain
+        f["disallowed_loss"] += r.disallowed_loss
+        f["disallowed_permanently"] += r.disallowed_permanently
+        f["terms"].add(r.term)
+    return out
+
+
+def wash_sales_recompute(*, security_ids: Iterable[int], year: int, trigger: str, actor=None,
+                         household_ids: Iterable[int] = (), account_ids: Iterable[int] = (),
+                         new_sales: Iterable[int] = ()) -> Recomputed:
+    """Replay the wash sales of these households (or those of these accounts) in the equivalence
+    groups of ``security_ids`` and write what changed. Call inside the transaction that changed
+    the history, holding the ledger's lock. ``year``: realised gains of that year count in the
+    accounts' year-to-date figures. ``trigger`` says what changed, for the trail; ``new_sales``:
+    executions the caller has just recorded (their figures are news, not changes)."""
+    household_ids, account_ids, security_ids = set(household_ids), set(account_ids), set(security_ids)
+    new_sales = set(new_sales)
+    outcome = Recomputed()
+    if not (household_ids or account_ids) or not security_ids:
+        return outcome
+    in_scope = Account.objects.filter(Q(pk__in=account_ids) | Q(household_id__in=household_ids)).values("household_id")
+    groups = Security.objects.filter(pk__in=security_ids).exclude(equivalence_group="").values("equivalence_group")
+    # No sale in these groups: nothing can have been washed (the common case of a lots file).
+    if not RealisedLot.objects.filter(
+        Q(security_id__in=security_ids) | Q(security__equivalence_group__in=groups), account__household_id__in=in_scope,
+    ).exists():
+        return outcome
+    household_ids |= set(Account.objects.filter(pk__in=account_ids).values_list("household_id", flat=True))
+    securities = _members(security_ids)
+    groups = _groups_in_scope(household_ids, securities)
+    accounts = {a.pk: a for a in Account.objects.filter(household_id__in=household_ids)}
+    for key in sorted(groups):
+        group = groups[key]
+        outcome.groups += 1
+        if not _needs_replay(group, accounts):
+            continue
+        history, lots = _history(group, accounts)
+        writer = _Writer(group, accounts, household_replay(history), lots)
+        held, realised = writer.held(), writer.realised()
+        planned = writer.adjustments(realised)
+        old_sources = {a.pk: a.source for a in group.adjustments}
+
+        def source_key(r: RealisedLot) -> tuple:
+            return (r.execution_id, r.lot_id, r.acquired, r.quantity)
+
+        realised_by_pk = {r.pk: r for r in group.realised}
+        old_adjustments = sorted(
+            _adjustment_value(a, source_key(old_sources[a.pk]),
+                              source_key(realised_by_pk[a.realised_lot_id]) if a.realised_lot_id else None)
+            for a in group.adjustments)
+        new_adjustments = sorted(
+            _adjustment_value(a, source_key(realised[s]), source_key(realised[t]) if t is not None else None)
+            for a, s, t in planned)
+        same_held = sorted(map(_held_value, group.held)) == sorted(map(_held_value, held))
+        same_realised = sorted(map(_realised_value, group.realised)) == sorted(map(_realised_value, realised.values()))
+        outcome.adjustments += len(planned)
+        if same_held and same_realised and old_adjustments == new_adjustments:
+            continue
+        outcome.changed_groups += 1
+        _write(group, held, realised, planned, accounts, year=year, actor=actor, trigger=trigger, outcome=outcome,
+               new_sales=new_sales)
+    return outcome
+
+
+def _keep_ids(old: list, new: list, *, key, model, order=None) -> None:
+    """Store ``new`` in place of ``old``: rows of the same key keep their ids (a report or a page
+    that holds one sees it change, not vanish); the rest are deleted or created."""
+    fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
+    old_by, new_by = defaultdict(list), defaultdict(list)
+    for row in old:
+        old_by[key(row)].append(row)
+    for row in new:
+        new_by[key(row)].append(row)
+    changed, created, deleted = [], [], []
+    for k in set(old_by) | set(new_by):
+        before, after = old_by.get(k, []), new_by.get(k, [])
+        if order is not None:
+            before, after = sorted(before, key=order), sorted(after, key=order)
+        for was, row in zip(before, after, strict=False):
+            row.pk = was.pk
+            if any(getattr(was, f) != getattr(row, f) for f in fields if not f.endswith("_ptr")):
+                changed.append(row)
+        created += after[len(before):]
+        deleted += [row.pk for row in before[len(after):]]
+    model.objects.filter(pk__in=deleted).delete()
+    if changed:
+        model.objects.bulk_update(changed, [f for f in fields if f not in ("created_at",)], batch_size=500)
+    model.objects.bulk_create(created)
+
+
+def _write(group: _Group, held: list[TaxLot], realised: dict[int, RealisedLot], planned, accounts, *, year: int,
+           actor, trigger: str, outcome: Recomputed, new_sales: set[int]) -> None:
+    before_ytd = _reportable_ytd(group.realised, year)
+    before = _sale_figures(r for r in group.realised if r.execution_id not in new_sales)
+    BasisAdjustment.objects.filter(pk__in=[a.pk for a in group.adjustments]).delete()
+    _keep_ids(group.held, held, key=lambda lot: (lot.account_id, lot.lot_id), model=TaxLot)
+    _keep_ids(group.realised, list(realised.values()),
+              key=lambda r: (r.execution_id, r.bought_as, r.named_as), model=RealisedLot,
+              order=lambda r: (r.lot_id, r.replacement, r.acquired, r.pk or 0))
+    made = []
+    for adjustment, source, target in planned:
+        adjustment.source = realised[source]
+        adjustment.realised_lot = realised[target] if target is not None else None
+        made.append(adjustment)
+    BasisAdjustment.objects.bulk_create(made)
+    after_ytd = _reportable_ytd(realised.values(), year)
+    for account_id in set(before_ytd) | set(after_ytd):
+        short = after_ytd[account_id]["short"] - before_ytd[account_id]["short"]
+        long = after_ytd[account_id]["long"] - before_ytd[account_id]["long"]
+        if short or long:
+            Account.objects.filter(pk=account_id).update(
+                realised_short_term_ytd=F("realised_short_term_ytd") + short,
+                realised_long_term_ytd=F("realised_long_term_ytd") + long,
+            )
+    old_ids = {(a.source.execution_id, a.lot_id, a.quantity, a.disallowed_loss) for a in group.adjustments}
+    audit_many(actor=actor, action="lot.wash_sale", changes=[
+        ("basisadjustment", str(a.pk), {}, {"lot_id": a.lot_id, "source": a.source_id, "quantity": str(a.quantity),
+                                            "disallowed_loss": str(a.disallowed_loss),
+                                            "basis_added": str(a.basis_added), "acquired": str(a.acquired_after)})
+        for a in made if (a.source.execution_id, a.lot_id, a.quantity, a.disallowed_loss) not in old_ids
+    ], comment="wash sale (IRC §1091, IRS Pub. 550): basis and holding period adjusted")
+    after = _sale_figures(realised.values())
+    changes = []
+    for label, old in sorted(before.items(), key=lambda kv: (kv[1]["sold"], str(kv[0]))):
+        new = after.get(label)
+        if new is None:
+            continue
+        for name in ("cost_basis", "gain", "disallowed_loss", "disallowed_permanently", "terms"):
+            if old[name] != new[name]:
+                render = (lambda v: "/".join(sorted(v))) if name == "terms" else str
+                changes.append({"account": accounts[old["account"]].custodian_number, "lot_id": old["lot_id"],
+                                "sold": str(old["sold"]), "field": "term" if name == "terms" else name,
+                                "before": render(old[name]), "after": render(new[name])})
+    if not changes:
+        return
+    days = [date.fromisoformat(c["sold"]) for c in changes]
+    recalculation = WashSaleRecalculation.objects.create(
+        household_id=group.household_id, group=group.group, trigger=trigger[:200],
+        actor=actor if isinstance(actor, str) else (actor.get_username() if actor is not None else "system"),
+        first_sold=min(days), last_sold=max(days), changes=changes,
+    )
+    audit_record(actor=actor, action="ledger.wash_sales_recompute", obj=recalculation,
+                 before={"sales": len({(c["account"], c["lot_id"], c["sold"]) for c in changes})},
+                 after={"changes": changes[:50]}, comment=trigger)
+    outcome.changed_sales += len({(c["account"], c["lot_id"], c["sold"]) for c in changes})
+    outcome.recalculations.append(recalculation)

@@ -9,9 +9,10 @@ day by day in trade-date order, in one transaction:
 - a buy creates a lot (its basis includes fees; IRS Pub. 550 "Basis of Investment Property");
 - cash moves, realised year-to-date gains grow, a ``TradeRecord`` is written for the engine's
   wash-sale window, orders are filled, partially filled or cancelled;
-- wash sales of the day are matched and recorded (``adjustments.wash_sales_apply``);
 
-and a proposal whose orders are all filled or cancelled becomes executed. An execution whose
+then the wash sales of the households and equivalence groups the file touched are replayed from
+their whole history (``adjustments.wash_sales_recompute``), so a fill dated before earlier ones
+gives what it would have given had it come in order; and a proposal whose orders are all filled or cancelled becomes executed. An execution whose
 ``external_id`` was applied before is recognised and changes nothing; the same id with different
 values is refused.
 """
@@ -46,7 +47,6 @@ from rebalancing.imports.rows import import_begin
 from rebalancing.imports.sheet import Sheet, Source, sheet_read
 from rebalancing.models import (
     Account,
-    BasisAdjustment,
     Execution,
     Order,
     Proposal,
@@ -56,7 +56,7 @@ from rebalancing.models import (
     TradeRecord,
 )
 
-from .adjustments import wash_sales_apply
+from .adjustments import wash_sales_recompute
 from .audit import audit_many
 from .quantities import cents, plain, prorate
 
@@ -274,18 +274,19 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
         return ImportSummary(KIND, len(rows), 0, 0, len(rows) - len(new))
 
     before = {k: (o.status, o.filled_quantity, o.cancelled_quantity) for k, o in orders.items()}
-    adjustments = 0
-    for day, day_rows in groupby(new, key=lambda r: r.trade_date):
+    for _, day_rows in groupby(new, key=lambda r: r.trade_date):
         ledger = _Ledger(orders, _Book(account_ids), year=year, actor=actor, source=source)
-        day_rows = list(day_rows)
         for row in day_rows:
             ledger.apply(row)  # rehearsed above: cannot refuse now
         ledger.write()
-        adjustments += len(wash_sales_apply(
-            household_ids={orders[r.order_id].account.household_id for r in day_rows},
-            security_ids={orders[r.order_id].security_id for r in day_rows},
-            start=day, end=day, year=year, actor=actor,
-        ))
+    fills = [r for r in new if r.kind == "fill"]
+    recomputed = wash_sales_recompute(
+        household_ids={orders[r.order_id].account.household_id for r in fills},
+        security_ids={orders[r.order_id].security_id for r in fills},
+        year=year, actor=actor, trigger=f"executions from {source}",
+        new_sales=Execution.objects.filter(external_id__in=[r.external_id for r in fills]).values_list("pk", flat=True),
+    )
+    adjustments = recomputed.adjustments
     changed = [o for k, o in orders.items() if (o.status, o.filled_quantity, o.cancelled_quantity) != before[k]]
     audit_many(actor=actor, action="order.execute", changes=[
         ("order", o.order_id, _state(*before[o.order_id]), _state(o.status, o.filled_quantity, o.cancelled_quantity))
@@ -295,6 +296,9 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
     notes = [f"{sum(o.status == Order.Status.FILLED for o in changed)} orders filled"]
     if adjustments:
         notes.append(f"{adjustments} wash-sale adjustment{'s' if adjustments != 1 else ''}")
+    if recomputed.changed_sales:
+        notes.append(f"{recomputed.changed_sales} earlier sale{'s' if recomputed.changed_sales != 1 else ''} "
+                     "recalculated for wash sales")
     if executed:
         notes.append(f"{executed} proposal{'s' if executed != 1 else ''} executed")
     return ImportSummary(KIND, len(rows), len(new), 0, len(rows) - len(new), notes=tuple(notes))
@@ -324,11 +328,14 @@ def _proposals_complete(proposal_ids: set[int], *, actor) -> int:
 
 @dataclass
 class _Piece:
-    """Shares taken from one lot by a sale."""
+    """Shares taken from one lot by a sale: ``named`` is the lot the order named."""
 
     lot_id: str
+    named: str
+    bought_as: str
     quantity: Decimal
     cost_basis: Decimal
+    wash_adjustment: Decimal
     acquired: date
     purchased: date
     origin_id: int | None
@@ -344,13 +351,6 @@ class _Book:
         for lot in TaxLot.objects.filter(account_id__in=account_ids):
             self.lots[(lot.account_id, lot.lot_id)] = lot
             self.by_account[lot.account_id].append(lot)
-        # Lots holding wash-sale replacement shares: their purchase date and purchase.
-        self.adjusted: dict[tuple[int, str], tuple[date, int]] = {}
-        for account_id, lot_id, bought, purchase_id in (
-            BasisAdjustment.objects.filter(account_id__in=account_ids, realised_lot__isnull=True)
-            .order_by("acquired_before").values_list("account_id", "lot_id", "acquired_before", "purchase_id")
-        ):
-            self.adjusted.setdefault((account_id, lot_id), (bought, purchase_id))
         # Lots the ledger created from buy fills.
         self.origins: dict[tuple[int, str], int] = {
             (account_id, lot_id): pk for pk, account_id, lot_id in
@@ -373,18 +373,19 @@ class _Book:
         base = self.lots.get((account_id, lot_id))
         return ([base] if base is not None else []) + splits
 
-    def take(self, lot: TaxLot, quantity: Decimal) -> _Piece:
-        key = (lot.account_id, lot.lot_id)
-        basis = lot.cost_basis if quantity == lot.quantity else cents(lot.cost_basis * quantity / lot.quantity)
-        adjusted = self.adjusted.get(key)
+    def take(self, lot: TaxLot, quantity: Decimal, named: str) -> _Piece:
+        whole = quantity == lot.quantity
+        basis = lot.cost_basis if whole else cents(lot.cost_basis * quantity / lot.quantity)
+        wash = lot.wash_adjustment if whole else cents(lot.wash_adjustment * quantity / lot.quantity)
         piece = _Piece(
-            lot_id=lot.lot_id, quantity=quantity, cost_basis=basis, acquired=lot.acquired,
-            purchased=adjusted[0] if adjusted else lot.acquired,
-            origin_id=self.origins.get(key) or (adjusted[1] if adjusted else None),
-            replacement=adjusted is not None,
+            lot_id=lot.lot_id, named=named, bought_as=lot.bought_as, quantity=quantity, cost_basis=basis,
+            wash_adjustment=wash, acquired=lot.acquired, purchased=lot.bought_on,
+            origin_id=self.origins.get((lot.account_id, lot.bought_as)), replacement=lot.wash_adjustment > 0
+            or lot.acquired != lot.bought_on,
         )
         lot.quantity -= quantity
         lot.cost_basis -= basis
+        lot.wash_adjustment -= wash
         if lot.quantity == 0:
             self.changed.pop(lot.pk, None)
             self.emptied.append(lot.pk)
@@ -408,7 +409,7 @@ class _Book:
                     break
                 taken = min(lot.quantity, left)
                 if taken > 0:
-                    pieces.append(self.take(lot, taken))
+                    pieces.append(self.take(lot, taken, named["lot_id"]))
                     left -= taken
             if left > 0:
                 raise _Refused("quantity", f"lot {named['lot_id']} of account {order.account.custodian_number} holds "
@@ -482,7 +483,9 @@ class _Ledger:
                 account_id=order.account_id, execution=execution, lot_id=piece.lot_id, security_id=order.security_id,
                 quantity=piece.quantity, proceeds=proceeds, cost_basis=piece.cost_basis, gain=gain, term=lot_term,
                 acquired=piece.acquired, purchased=piece.purchased, sold=execution.trade_date,
-                origin_id=piece.origin_id, replacement=piece.replacement,
+                origin_id=piece.origin_id, replacement=piece.replacement, wash_adjustment=piece.wash_adjustment,
+                named_lot_id="" if piece.named == piece.lot_id else piece.named,
+                purchase_lot_id="" if piece.bought_as == piece.lot_id else piece.bought_as,
             ))
             if execution.trade_date.year == self.year:
                 self.ytd[order.account_id][lot_term] += gain
@@ -515,7 +518,8 @@ class _Ledger:
         RealisedLot.objects.bulk_create(self.realised)
         book = self.book
         TaxLot.objects.filter(pk__in=book.emptied).delete()
-        TaxLot.objects.bulk_update(list(book.changed.values()), ["quantity", "cost_basis"], batch_size=500)
+        TaxLot.objects.bulk_update(list(book.changed.values()), ["quantity", "cost_basis", "wash_adjustment"],
+                                   batch_size=500)
         TaxLot.objects.bulk_create(book.created)
         known = set(TradeRecord.objects.filter(external_id__in=[t.external_id for t in self.trades])
                     .values_list("account_id", "external_id"))

@@ -30,7 +30,7 @@ from rebalancing.imports.cells import (
     references_map,
     text_cells,
 )
-from rebalancing.imports.rows import changes_apply, changes_plan, ids_by, import_begin, records
+from rebalancing.imports.rows import ids_by, import_begin, records
 from rebalancing.imports.sheet import Source, sheet_read
 from rebalancing.models import (
     Account,
@@ -44,8 +44,10 @@ from rebalancing.permissions import Capability
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 
+from .adjustments import wash_sales_recompute
 from .audit import audit_many
 from .executions import LEDGER_LOCK
+from .holdings import AS_BOUGHT_FIELDS, held_lots_as_bought, held_lots_replace
 from .quantities import plain
 
 __all__ = [
@@ -60,7 +62,7 @@ REPORT_COLUMNS = (
     "ledger_cost_basis", "custodian_cost_basis", "cost_basis_difference", "decision",
 )
 _field = TaxLot._meta.get_field
-_LOT_FIELDS = ("lot_id", "security_id", "quantity", "cost_basis", "acquired")
+_LOT_FIELDS = AS_BOUGHT_FIELDS
 
 
 def _fingerprint(lots: list[dict]) -> str:
@@ -69,8 +71,9 @@ def _fingerprint(lots: list[dict]) -> str:
 
 
 def _ledger_lots(account_ids) -> dict[int, list[dict]]:
+    """The ledger's held lots as bought (a custodian does not know the household's wash sales)."""
     out: dict[int, list[dict]] = defaultdict(list)
-    for lot in TaxLot.objects.filter(account_id__in=account_ids).order_by().values("id", "account_id", *_LOT_FIELDS):
+    for lot in held_lots_as_bought(account_ids):
         out[lot["account_id"]].append(lot)
     return out
 
@@ -199,16 +202,20 @@ def reconciliation_accept(*, reconciliation: Reconciliation, user, account_ids=N
     if stale:
         raise Conflict(f"The ledger of {', '.join(stale)} changed since the comparison; import the position file again.",
                        code="reconciliation_stale", detail={"accounts": stale})
-    now, audits = timezone.now(), []
+    now, audits, touched = timezone.now(), [], set()
     for entry in entries:
         theirs = [{"account_id": entry.account_id, "lot_id": lot["lot_id"], "security_id": lot["security_id"],
                    "quantity": Decimal(lot["quantity"]), "cost_basis": Decimal(lot["cost_basis"]),
                    "acquired": date.fromisoformat(lot["acquired"])} for lot in entry.custodian_lots]
         ours = ledger.get(entry.account_id, [])
-        changes_apply(TaxLot, changes_plan(rows=theirs, existing=ours, key=("account_id", "lot_id"), replace=True))
+        _, changed = held_lots_replace(rows=theirs, existing=ours)
+        touched |= changed
         entry.decision, entry.decided_by, entry.decided_at = ReconciliationAccount.Decision.ACCEPTED, user, now
         audits.append(("account", str(entry.account_id), _summary(ours), _summary(theirs)))
     ReconciliationAccount.objects.bulk_update(entries, ["decision", "decided_by", "decided_at"])
+    wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
+                         year=timezone.localdate().year, actor=user,
+                         trigger=f"custodian's lots accepted (reconciliation {reconciliation.pk})")
     audit_many(actor=user, action="reconciliation.accept", changes=audits,
                comment=comment or f"custodian's lots of reconciliation {reconciliation.pk} accepted")
     _close_if_done(reconciliation)

@@ -1,150 +1,461 @@
-"""Matching loss sales with replacement purchases: which losses a wash sale disallows.
+"""Wash sales across a household, replayed from its whole history: a pure function (no Django).
 
-A pure function (no Django): given a household's loss sales and purchases, with dates, shares and
-equivalence groups, it says which replacement shares wash which loss shares and by how much.
+Given every lot of one equivalence group in one household (what was bought, when, what each sale
+took from it, what is still held), ``household_replay`` says which shares replace which loss
+shares, and what that does to every lot and every sale: basis, holding period, disallowed loss.
+The answer depends on the history only, never on the order in which it reached the ledger, so a
+late purchase, sale or correction is handled by replaying again.
 
-The rules, from IRC §1091 and IRS Publication 550 ("Wash Sales"):
+The rules and their sources (IRC §1091; Treas. Reg. §1.1091-1 and -2; IRS Pub. 550 "Wash Sales";
+Rev. Rul. 2008-5):
 
-- A loss on a sale is disallowed when, within 30 days before or after the sale date, the same or a
-  substantially identical security (same equivalence group) is bought, in any account of the
-  household (the taxpayer, a spouse, a tax-deferred account: Rev. Rul. 2008-5).
-- Only a sale in a taxable account has a loss to disallow; the caller passes those only.
-- When fewer shares are bought than sold, only the loss of the replaced shares is disallowed:
-  disallowed = loss x matched shares / sold shares (Pub. 550: "deduct the part of the loss that
-  applies to the shares not replaced").
-- Shares are matched first in, first out on both sides: loss sales in the order sold, replacement
-  shares in the order bought (Treas. Reg. §1.1091-1(b), (c)); a replacement share absorbs at most
-  one loss share, and shares cannot replace themselves (a lot bought and then sold at a loss is
-  not its own replacement).
-- The disallowed loss is added to the replacement shares' basis (§1091(d)), and their holding
-  period includes that of the shares sold (§1223(3)): the replacement's start moves back by the
-  days the sold shares were held. A replacement in a tax-deferred account gets neither: that loss
-  is lost for good (Rev. Rul. 2008-5).
+- A loss on shares sold in a taxable account is disallowed when substantially identical shares
+  (the same equivalence group) are acquired within 30 days before or after the sale, in any
+  account of the household, IRAs and Roths included. The shares sold in that very sale are not
+  replacements for each other; the other shares of the same purchase are.
+- Losses are taken in the order of the sales (a day's sales in the order the shares sold were
+  acquired), and the replacement shares in the order they were acquired, earliest first
+  (Treas. Reg. §1.1091-1(b)-(d)). A replacement share absorbs at most one loss share; the loss of
+  the shares not replaced stays deductible (Pub. 550: "the part of the loss that applies to the
+  shares not replaced"). Of a purchase, the shares still held at the loss sale are used first,
+  then those sold before it.
+- The disallowed loss is added to the replacement share's basis (§1091(d)); its holding period
+  includes the sold share's (§1223(3)), and days held by both count once: a replacement bought
+  after the sale starts the sold share's holding days before its own purchase; one bought before
+  the sale starts on the sold share's start, or its own purchase if earlier.
+- A replacement in a tax-deferred account disallows the loss for good: nothing is added to its
+  basis and its holding period is its own (Rev. Rul. 2008-5).
+- Chains: a replacement share later sold at a loss is a new loss sale, with the basis it carries.
+  A replacement already sold before the loss sale takes the basis in that sale; if that sale's
+  own loss was deferred, the added amount follows it. A sale's shares never replace a loss that
+  was itself deferred into them (that would deferral in a circle); a sale that turns into a loss
+  only because of such a later addition is not washed again.
 
-Matching is incremental: the caller passes what is still unmatched (``matched``/``disallowed`` so
-far, purchases' remaining ``capacity``), and a match once recorded is kept.
+Amounts are exact fractions here; the caller rounds to cents when it stores them.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
 
-__all__ = ["WINDOW_DAYS", "LossSale", "Purchase", "WashSale", "wash_sales_match"]
+from rebalancing.engine.tax import term as holding_term
+from rebalancing.engine.wash_sales import WINDOW_DAYS
 
-WINDOW_DAYS = 30
-_CENT = Decimal("0.01")
+__all__ = ["Adjustment", "Draw", "Lot", "Piece", "Replay", "household_replay", "in_window", "tacked_start"]
 
-
-@dataclass(frozen=True, slots=True)
-class LossSale:
-    """Shares sold at a loss from one lot.
-
-    ``loss``: the loss on all ``quantity`` shares, a positive amount; ``acquired``: the start of the
-    sold shares' holding period; ``matched``/``disallowed``: shares already washed and the loss
-    already disallowed on them; ``origin``: the purchase these shares came from, if known.
-    """
-
-    key: Hashable
-    account: str
-    group: str
-    sold: date
-    acquired: date
-    quantity: Decimal
-    loss: Decimal
-    matched: Decimal = Decimal(0)
-    disallowed: Decimal = Decimal(0)
-    origin: Hashable | None = None
-
-    @property
-    def holding_days(self) -> int:
-        return max((self.sold - self.acquired).days, 0)
+_ZERO = Fraction(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Purchase:
-    """Shares bought: ``capacity`` of them may still replace shares sold at a loss."""
-
-    key: Hashable
-    account: str
-    group: str
-    bought: date
-    capacity: Decimal
-    taxable: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class WashSale:
-    """``quantity`` shares of ``purchase`` replace as many shares of ``sale``.
-
-    ``disallowed``: the part of the sale's loss disallowed; ``basis_added``: what the replacement
-    shares' basis grows by (0 in a tax-deferred account); ``holding_days``: days added to their
-    holding period.
-    """
-
-    sale: Hashable
-    purchase: Hashable
-    quantity: Decimal
-    disallowed: Decimal
-    basis_added: Decimal
-    holding_days: int
-    reason: str
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
-def _within_window(sold: date, bought: date) -> bool:
+def in_window(sold: date, bought: date) -> bool:
+    """Bought within 30 days before or after the sale, both ends included (Pub. 550)."""
     return abs((bought - sold).days) <= WINDOW_DAYS
 
 
-def _reason(sale: LossSale, purchase: Purchase, quantity: Decimal, disallowed: Decimal) -> str:
-    when = "after" if purchase.bought >= sale.sold else "before"
-    days = abs((purchase.bought - sale.sold).days)
-    text = (
-        f"wash sale (IRC §1091, IRS Pub. 550): {quantity.normalize():f} shares bought on {purchase.bought} in "
-        f"account {purchase.account}, {days} days {when} the loss sale on {sale.sold} in account {sale.account}; "
-        f"{disallowed} of the loss disallowed"
-    )
-    if not purchase.taxable:
-        return text + "; the replacement is in a tax-deferred account, so the loss is not added to its basis (Rev. Rul. 2008-5)"
-    return text + f" and added to the replacement's basis; holding period extended by {sale.holding_days} days"
+def tacked_start(purchased: date, sold: date, sold_start: date) -> date:
+    """Where a replacement share's holding period starts (IRC §1223(3)): it includes the sold
+    share's, and days held by both count once."""
+    if purchased >= sold:
+        return purchased - timedelta(days=(sold - sold_start).days)
+    return min(purchased, sold_start)
 
 
-def wash_sales_match(sales: Iterable[LossSale], purchases: Iterable[Purchase]) -> list[WashSale]:
-    """Every wash sale among ``sales`` and ``purchases``, first in first out on both sides.
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """The shares one sale took from a lot: ``named`` is the lot id the order named (a piece of
+    the lot, e.g. ``L-1-W1``); ``proceeds`` net of fees and ``unadjusted`` (the cost before any
+    wash sale) are those of these shares."""
 
-    The disallowed amounts are rounded to cents cumulatively per sale, so a sale replaced in full
-    has exactly its whole loss disallowed, however many purchases replace it.
+    sale: Hashable
+    sold: date
+    named: str
+    quantity: Decimal
+    proceeds: Decimal
+    unadjusted: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """Shares bought in one purchase, in one account: the sales that took from them and what is
+    held. ``held_unadjusted`` is ``None`` for shares known only from a trade record (bought, but
+    not in the ledger's lots): they can replace, but have no basis here to adjust."""
+
+    key: Hashable
+    account: str
+    taxable: bool
+    lot_id: str
+    purchased: date
+    held: Decimal
+    held_unadjusted: Decimal | None
+    draws: tuple[Draw, ...] = ()
+
+    @property
+    def in_ledger(self) -> bool:
+        return self.held_unadjusted is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Shares of one lot with one history: held (``sale`` is ``None``) or sold by one draw.
+
+    ``lot_id`` names the piece (the lot's own id, or ``{lot}-W{n}`` for replacement shares split
+    off it); ``acquired`` starts the holding period; ``wash`` is the basis wash sales added;
+    ``matched``/``disallowed``: loss shares a replacement absorbed and their loss; ``lost``: the
+    part of ``disallowed`` replaced in a tax-deferred account.
     """
-    remaining = {p.key: p.capacity for p in purchases}
-    by_group: dict[str, list[Purchase]] = {}
-    for p in sorted(purchases, key=lambda p: (p.bought, str(p.key))):
-        by_group.setdefault(p.group, []).append(p)
-    matches: list[WashSale] = []
-    for sale in sorted(sales, key=lambda s: (s.sold, str(s.key))):
-        matched, disallowed = sale.matched, sale.disallowed
-        for purchase in by_group.get(sale.group, ()):
-            if matched >= sale.quantity:
+
+    lot: Hashable
+    lot_id: str
+    sale: Hashable | None
+    draw: int | None
+    quantity: Fraction
+    proceeds: Fraction
+    unadjusted: Fraction
+    wash: Fraction
+    acquired: date
+    purchased: date
+    sold: date | None
+    replacement: bool
+    matched: Fraction = _ZERO
+    disallowed: Fraction = _ZERO
+    lost: Fraction = _ZERO
+
+    @property
+    def basis(self) -> Fraction:
+        return self.unadjusted + self.wash
+
+    @property
+    def gain(self) -> Fraction:
+        return self.proceeds - self.basis
+
+    @property
+    def term(self) -> str | None:
+        return None if self.sold is None else holding_term(self.acquired, self.sold)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """``quantity`` shares of piece ``target`` (an index into ``Replay.pieces``; ``None`` when
+    the shares are known only from a trade of lot ``target_lot``) replace as many loss shares of
+    piece ``source``: ``disallowed`` of its loss, ``basis_added`` to them (0 in a tax-deferred
+    account), holding period moved from ``before`` to ``after``."""
+
+    source: int
+    target: int | None
+    target_lot: Hashable
+    quantity: Fraction
+    disallowed: Fraction
+    basis_added: Fraction
+    before: date
+    after: date
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    pieces: tuple[Piece, ...]
+    adjustments: tuple[Adjustment, ...]
+
+
+class _Seg:
+    """A run of shares ``[lo, hi)`` of one lot with the same history. ``src``: share ``lo + i``
+    replaces the loss share ``src_lo + i`` of lot ``src_lot``."""
+
+    __slots__ = ("lot", "lo", "hi", "name", "sale", "draw", "src_lot", "src_lo")
+
+    def __init__(self, lot, lo, hi, name, sale=None, draw=None, src_lot=None, src_lo=None):
+        self.lot, self.lo, self.hi, self.name = lot, lo, hi, name
+        self.sale, self.draw, self.src_lot, self.src_lo = sale, draw, src_lot, src_lo
+
+    @property
+    def size(self) -> Fraction:
+        return self.hi - self.lo
+
+    def cut(self, at: Fraction) -> _Seg:
+        """Split at ``at``: this keeps ``[lo, at)``, the returned one is ``[at, hi)``."""
+        tail = _Seg(self.lot, at, self.hi, self.name, self.sale, self.draw, self.src_lot,
+                    None if self.src_lo is None else self.src_lo + (at - self.lo))
+        self.hi = at
+        self.lot.segs.insert(self.lot.segs.index(self) + 1, tail)
+        return tail
+
+
+class _LotState:
+    __slots__ = ("lot", "order", "segs", "splits", "draw_index")
+
+    def __init__(self, lot: Lot, order: int):
+        self.lot, self.order = lot, order
+        total = Fraction(lot.held) + sum((Fraction(d.quantity) for d in lot.draws), _ZERO)
+        self.segs: list[_Seg] = [_Seg(self, _ZERO, total, lot.lot_id)] if total > 0 else []
+        self.splits = 0  # replacement pieces named {lot}-W{n} so far
+        self.draw_index = {id(d): i for i, d in enumerate(lot.draws)}
+
+    def covering(self, lo: Fraction, hi: Fraction) -> list[_Seg]:
+        return [s for s in self.segs if s.lo < hi and s.hi > lo]
+
+    def split_at(self, at: Fraction) -> None:
+        for s in self.segs:
+            if s.lo < at < s.hi:
+                s.cut(at)
+                return
+
+    def new_name(self) -> str:
+        self.splits += 1
+        suffix = f"-W{self.splits}"
+        return self.lot.lot_id[: 64 - len(suffix)] + suffix
+
+
+class _Replayer:
+    def __init__(self, lots: Iterable[Lot]):
+        ordered = sorted(lots, key=lambda lot: (lot.purchased, lot.account, lot.lot_id, str(lot.key)))
+        self.lots = [_LotState(lot, i) for i, lot in enumerate(ordered)]
+        self.by_key = {state.lot.key: state for state in self.lots}
+        if len(self.by_key) != len(self.lots):
+            raise ValueError("two lots share a key")
+        self.sale_rank: dict[Hashable, int] = {}  # sales in the order they were processed
+        self.sale_date: dict[Hashable, date] = {}
+
+    # -- values of shares, from the structure as it stands -------------------------------------
+
+    def uniform(self, seg: _Seg) -> list[_Seg]:
+        """Split ``seg`` so that each part replaces shares of a single run (so its shares all
+        carry the same values); returns the parts."""
+        if seg.src_lot is None:
+            return [seg]
+        lot, lo, hi, src_lo = seg.lot, seg.lo, seg.hi, seg.src_lo
+        for run in seg.src_lot.covering(src_lo, src_lo + (hi - lo)):
+            for boundary in (run.lo, run.hi):
+                if src_lo < boundary < src_lo + (hi - lo):
+                    lot.split_at(lo + (boundary - src_lo))
+        return lot.covering(lo, hi)
+
+    def source(self, seg: _Seg) -> _Seg | None:
+        if seg.src_lot is None:
+            return None
+        [src] = seg.src_lot.covering(seg.src_lo, seg.src_lo + seg.size)
+        return src
+
+    def unadjusted_per_share(self, seg: _Seg) -> Fraction:
+        lot = seg.lot.lot
+        if seg.draw is not None:
+            return Fraction(seg.draw.unadjusted) / Fraction(seg.draw.quantity)
+        if lot.held_unadjusted is None or lot.held == 0:
+            return _ZERO
+        return Fraction(lot.held_unadjusted) / Fraction(lot.held)
+
+    def proceeds_per_share(self, seg: _Seg) -> Fraction:
+        return _ZERO if seg.draw is None else Fraction(seg.draw.proceeds) / Fraction(seg.draw.quantity)
+
+    def wash_per_share(self, seg: _Seg) -> Fraction:
+        src = self.source(seg)
+        if src is None or not seg.lot.lot.taxable:
+            return _ZERO
+        return self.loss_per_share(src)
+
+    def loss_per_share(self, seg: _Seg) -> Fraction:
+        loss = self.unadjusted_per_share(seg) + self.wash_per_share(seg) - self.proceeds_per_share(seg)
+        return max(loss, _ZERO)
+
+    def start(self, seg: _Seg) -> date:
+        src = self.source(seg)
+        purchased = seg.lot.lot.purchased
+        if src is None or not seg.lot.lot.taxable:
+            return purchased
+        return tacked_start(purchased, self.sale_date[src.sale], self.start(src))
+
+    def normalise(self) -> None:
+        """Split runs until every replacement run maps onto a single loss run."""
+        changed = True
+        while changed:
+            changed = False
+            for state in self.lots:
+                for seg in list(state.segs):
+                    if seg.src_lot is not None and len(self.uniform(seg)) > 1:
+                        changed = True
+
+    # -- the replay ----------------------------------------------------------------------------
+
+    def run(self) -> Replay:
+        sales: dict[Hashable, list[tuple[_LotState, Draw]]] = defaultdict(list)
+        for state in self.lots:
+            for d in state.lot.draws:
+                sales[d.sale].append((state, d))
+        for draws in sales.values():
+            if len({d.sold for _, d in draws}) != 1 or len({s.lot.account for s, _ in draws}) != 1:
+                raise ValueError("a sale's draws must share one date and one account")
+        # Treas. Reg. §1.1091-1(b): losses in the order of the sales; a day's sales in the order
+        # the shares sold were acquired.
+        order = sorted(sales, key=lambda k: (sales[k][0][1].sold, min(s.order for s, _ in sales[k]), str(k)))
+        for rank, key in enumerate(order):
+            self.sale_rank[key] = rank
+            self.sale_date[key] = sales[key][0][1].sold
+            self.sell(key, sales[key])
+        self.normalise()
+        return self.result()
+
+    def sell(self, key: Hashable, draws: list[tuple[_LotState, Draw]]) -> None:
+        for state, d in draws:
+            self.take(state, d, key)
+        if not draws[0][0].lot.taxable:
+            return  # a sale inside an IRA or Roth realises nothing
+        self.normalise()
+        losses = [s for state, _ in draws for s in state.segs if s.sale == key and self.loss_per_share(s) > 0]
+        losses = list({id(s): s for s in losses}.values())
+        losses.sort(key=lambda s: (s.lot.order, s.lo))
+        carved: dict[_LotState, list[_Seg]] = defaultdict(list)
+        for loss in losses:
+            self.replace(loss, key, carved)
+        # Replacement shares still held get a lot of their own, one per sale and purchase, unless
+        # the sale took every plain share left of the purchase (then the lot keeps its id).
+        for state, segs in carved.items():
+            plain_left = any(s.sale is None and s.src_lot is None for s in state.segs)
+            name = state.new_name() if plain_left else state.lot.lot_id
+            for seg in segs:
+                seg.name = name
+
+    def take(self, state: _LotState, d: Draw, key: Hashable) -> None:
+        """Mark ``d.quantity`` held shares of the lot as sold by sale ``key``: the piece the order
+        named first, then the others in order."""
+        need = Fraction(d.quantity)
+        held = [s for s in state.segs if s.sale is None]
+        for seg in [s for s in held if s.name == d.named] + [s for s in held if s.name != d.named]:
+            if need == 0:
                 break
-            if purchase.key == sale.origin or not _within_window(sale.sold, purchase.bought):
+            if seg.size > need:
+                seg.cut(seg.lo + need)
+            seg.sale, seg.draw = key, d
+            need -= seg.size
+        if need > 0:
+            raise ValueError(f"lot {state.lot.lot_id}: a sale on {d.sold} takes more shares than the lot has")
+
+    def ancestors(self, sale: Hashable) -> set[Hashable]:
+        """Sales whose deferred loss reached the shares ``sale`` sold, directly or through others."""
+        seen: set[Hashable] = set()
+        todo = [sale]
+        while todo:
+            current = todo.pop()
+            for state in self.lots:
+                for seg in state.segs:
+                    if seg.sale == current and seg.src_lot is not None:
+                        for src in seg.src_lot.covering(seg.src_lo, seg.src_lo + seg.size):
+                            if src.sale is not None and src.sale not in seen:
+                                seen.add(src.sale)
+                                todo.append(src.sale)
+        return seen
+
+    def candidates(self, sold: date, sale: Hashable) -> list[_Seg]:
+        """Shares that may replace a loss of ``sale``, in the order they are used: purchases in
+        the order acquired; of each, the shares still held, then those sold before."""
+        excluded = self.ancestors(sale) | {sale}
+        out = []
+        for state in self.lots:
+            if not in_window(sold, state.lot.purchased):
                 continue
-            take = min(remaining[purchase.key], sale.quantity - matched)
-            if take <= 0:
+            free = [s for s in state.segs if s.src_lot is None and s.sale not in excluded]
+            out += [s for s in free if s.sale is None]
+            out += sorted((s for s in free if s.sale is not None), key=lambda s: (self.sale_rank[s.sale], s.lo))
+        return out
+
+    def replace(self, loss: _Seg, sale: Hashable, carved: dict[_LotState, list[_Seg]]) -> None:
+        need, offset = loss.size, _ZERO
+        for seg in self.candidates(self.sale_date[sale], sale):
+            if need == 0:
+                break
+            if seg.src_lot is not None:
+                continue  # taken earlier in this loop (a run split off a candidate)
+            state = seg.lot
+            if seg.size > need:
+                seg.cut(seg.lo + need)
+            if seg.sale is None and state.lot.in_ledger:
+                carved[state].append(seg)
+            seg.src_lot, seg.src_lo = loss.lot, loss.lo + offset
+            need -= seg.size
+            offset += seg.size
+
+    # -- the answer ----------------------------------------------------------------------------
+
+    def result(self) -> Replay:
+        groups: dict[tuple, list[_Seg]] = defaultdict(list)
+        for state in self.lots:
+            if not state.lot.in_ledger:
                 continue
-            # Cumulative rounding: the loss on shares matched so far, to the cent, minus what was
-            # already disallowed.
-            now = _cents(sale.loss * (matched + take) / sale.quantity) - disallowed
-            remaining[purchase.key] -= take
-            matched += take
-            disallowed += now
-            matches.append(WashSale(
-                sale=sale.key, purchase=purchase.key, quantity=take, disallowed=now,
-                basis_added=now if purchase.taxable else Decimal(0),
-                holding_days=sale.holding_days if purchase.taxable else 0,
-                reason=_reason(sale, purchase, take, now),
-            ))
-    return matches
+            for seg in state.segs:
+                draw = None if seg.draw is None else state.draw_index[id(seg.draw)]
+                groups[(state.order, seg.sale is not None, draw, seg.name, self.start(seg),
+                        seg.src_lot is not None)].append(seg)
+        # Outgoing replacements of each loss run: (source run, target run).
+        targets: dict[int, list[_Seg]] = defaultdict(list)
+        for state in self.lots:
+            for seg in state.segs:
+                src = self.source(seg)
+                if src is not None:
+                    targets[id(src)].append(seg)
+        pieces: list[Piece] = []
+        piece_of: dict[int, int] = {}
+        names_used: dict[_LotState, set[str]] = defaultdict(set)
+        for (lot_order, is_sold, draw_i, name, start, replacement), segs in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] if kv[0][2] is not None else -1,
+                                            kv[0][3], kv[0][4])
+        ):
+            state = self.lots[lot_order]
+            lot_id = name
+            if not is_sold:
+                # Held shares with one id must share one holding period; a rare second one gets
+                # an id of its own.
+                if lot_id in names_used[state]:
+                    lot_id = state.new_name()
+                names_used[state].add(lot_id)
+            matched = disallowed = lost = _ZERO
+            for seg in segs:
+                loss = self.loss_per_share(seg) if is_sold else _ZERO
+                for target in targets.get(id(seg), ()):
+                    matched += target.size
+                    disallowed += target.size * loss
+                    if not target.lot.lot.taxable:
+                        lost += target.size * loss
+            first = segs[0]
+            piece = Piece(
+                lot=state.lot.key, lot_id=lot_id, sale=first.sale, draw=draw_i,
+                quantity=sum((s.size for s in segs), _ZERO),
+                proceeds=sum((s.size * self.proceeds_per_share(s) for s in segs), _ZERO),
+                unadjusted=sum((s.size * self.unadjusted_per_share(s) for s in segs), _ZERO),
+                wash=sum((s.size * self.wash_per_share(s) for s in segs), _ZERO),
+                acquired=start, purchased=state.lot.purchased,
+                sold=self.sale_date[first.sale] if is_sold else None, replacement=replacement,
+                matched=matched, disallowed=disallowed, lost=lost,
+            )
+            for seg in segs:
+                piece_of[id(seg)] = len(pieces)
+            pieces.append(piece)
+        adjustments: dict[tuple, list] = {}
+        for state in self.lots:
+            for seg in state.segs:
+                src = self.source(seg)
+                if src is None:
+                    continue
+                loss = self.loss_per_share(src)
+                key = (piece_of[id(src)], piece_of.get(id(seg)), state.order)
+                entry = adjustments.setdefault(key, [_ZERO, _ZERO, _ZERO, seg])
+                entry[0] += seg.size
+                entry[1] += seg.size * loss
+                entry[2] += seg.size * loss if state.lot.taxable else _ZERO
+        out = [
+            Adjustment(source=source, target=target, target_lot=self.lots[lot_order].lot.key, quantity=q,
+                       disallowed=dis, basis_added=added, before=self.lots[lot_order].lot.purchased,
+                       after=self.start(seg))
+            for (source, target, lot_order), (q, dis, added, seg) in sorted(
+                adjustments.items(), key=lambda kv: (kv[0][0], kv[0][2], -1 if kv[0][1] is None else kv[0][1]))
+        ]
+        return Replay(tuple(pieces), tuple(out))
+
+
+def household_replay(lots: Iterable[Lot]) -> Replay:
+    """Every wash sale among the lots of one equivalence group in one household, and the pieces
+    (held shares and sales) with their basis, holding period and disallowed losses.
+
+    ``lots`` hold the whole history: each lot's draws are the sales that took from it. Raises
+    ``ValueError`` for a history that cannot be (a sale taking more shares than its lot had)."""
+    return _Replayer(lots).run()

@@ -10,6 +10,7 @@ from .ledger import (
     Reconciliation,
     ReconciliationAccount,
     ReconciliationRow,
+    WashSaleRecalculation,
 )
 from .market import Benchmark, BenchmarkWeight, Price, Security
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
@@ -20,5 +21,5 @@ __all__ = [
     "Account", "Alert", "ApprovalPolicy", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
     "ReconciliationRow", "RunOutcome", "Security", "Sleeve",
-    "SleeveHolding", "TaxLot", "TradeRecord",
+    "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation",
 ]

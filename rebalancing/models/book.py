@@ -9,7 +9,15 @@ from .templates import ParameterTemplate
 
 
 class Household(models.Model):
-    """Accounts of one family: wash-sale rules apply across all of them."""
+    """Accounts of one family, one taxpayer (a married couple filing jointly counts as one): wash
+    sales are matched across all of them (IRS Pub. 550; Rev. Rul. 2008-5), and Schedule D is
+    figured per household and year."""
+
+    class FilingStatus(models.TextChoices):
+        SINGLE = "single", "Single"
+        JOINT = "married_joint", "Married filing jointly"
+        SEPARATE = "married_separate", "Married filing separately"
+        HEAD = "head_of_household", "Head of household"
 
     name = models.CharField(max_length=200)
     external_id = models.CharField(max_length=64, unique=True)
@@ -18,9 +26,26 @@ class Household(models.Model):
     )
     template = models.ForeignKey(ParameterTemplate, null=True, blank=True, on_delete=models.PROTECT)
     overrides = models.JSONField(default=dict, blank=True)
+    filing_status = models.CharField(
+        max_length=20, choices=FilingStatus.choices, default=FilingStatus.JOINT,
+        help_text="Sets the yearly limit on net capital losses against ordinary income (IRC §1211(b))",
+    )
+    carryforward_year = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The year the opening capital loss carryover below is carried into",
+    )
+    carryforward_short_term = models.DecimalField(
+        max_digits=18, decimal_places=2, default=0, help_text="Short-term capital loss carried into that year",
+    )
+    carryforward_long_term = models.DecimalField(
+        max_digits=18, decimal_places=2, default=0, help_text="Long-term capital loss carried into that year",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(carryforward_short_term__gte=0, carryforward_long_term__gte=0),
+                                   name="household_carryforward_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -65,7 +90,13 @@ class Account(models.Model):
 
 
 class TaxLot(models.Model):
-    """Shares of one security bought on one date at one cost: the unit of tax accounting."""
+    """Shares of one security bought on one date at one cost: the unit of tax accounting.
+
+    Wash sales across the household may have moved ``cost_basis`` (by ``wash_adjustment``) and
+    ``acquired`` (the holding period's start; ``purchased`` is the real purchase date), and split
+    replacement shares off into ``{lot}-W{n}`` pieces: ``purchase_lot_id`` names the lot they were
+    bought as. The ledger rewrites these from the household's history (``ledger.adjustments``).
+    """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="lots")
     lot_id = models.CharField(max_length=64, help_text="The custodian's lot identifier")
@@ -73,6 +104,11 @@ class TaxLot(models.Model):
     quantity = models.DecimalField(max_digits=20, decimal_places=6)
     cost_basis = models.DecimalField(max_digits=18, decimal_places=2, help_text="Total cost of the lot")
     acquired = models.DateField()
+    purchased = models.DateField(null=True, blank=True, help_text="When bought; empty: on ``acquired``")
+    purchase_lot_id = models.CharField(max_length=64, blank=True, help_text="The lot these shares were bought as; "
+                                       "empty: this one")
+    wash_adjustment = models.DecimalField(max_digits=18, decimal_places=2, default=0,
+                                          help_text="Basis added by wash sales (IRC §1091(d))")
 
     class Meta:
         ordering = ["account", "acquired"]
@@ -84,6 +120,14 @@ class TaxLot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lot_id}: {self.quantity} {self.security_id}"
+
+    @property
+    def bought_as(self) -> str:
+        return self.purchase_lot_id or self.lot_id
+
+    @property
+    def bought_on(self):
+        return self.purchased or self.acquired
 
 
 class TradeRecord(models.Model):
@@ -101,6 +145,7 @@ class TradeRecord(models.Model):
     trade_date = models.DateField(db_index=True)
     realised_gain = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     external_id = models.CharField(max_length=64, blank=True)
+    cancelled = models.BooleanField(default=False, help_text="Cancelled by the custodian (a bust): it does not count")
 
     class Meta:
         ordering = ["-trade_date"]

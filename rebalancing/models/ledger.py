@@ -131,7 +131,13 @@ class RealisedLot(models.Model):
     purchased = models.DateField()
     sold = models.DateField(db_index=True)
     disallowed_loss = models.DecimalField(**_MONEY, default=0)
+    disallowed_permanently = models.DecimalField(
+        **_MONEY, default=0, help_text="The part of the disallowed loss replaced in an IRA or Roth: lost for good "
+        "(Rev. Rul. 2008-5)")
     wash_matched_quantity = models.DecimalField(**_SHARES, default=0, help_text="Shares whose loss a purchase washed")
+    wash_adjustment = models.DecimalField(**_MONEY, default=0, help_text="Basis added by wash sales")
+    named_lot_id = models.CharField(max_length=64, blank=True, help_text="The lot the order named")
+    purchase_lot_id = models.CharField(max_length=64, blank=True, help_text="The lot the shares were bought as")
     origin = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                help_text="The buy fill that created the sold lot")
     replacement = models.BooleanField(default=False, help_text="The shares were wash-sale replacement shares")
@@ -148,6 +154,9 @@ class RealisedLot(models.Model):
             ),
             models.CheckConstraint(condition=Q(wash_matched_quantity__gte=0, wash_matched_quantity__lte=F("quantity")),
                                    name="realised_matched_within_quantity"),
+            models.CheckConstraint(
+                condition=Q(disallowed_permanently__gte=0, disallowed_permanently__lte=F("disallowed_loss")),
+                name="realised_permanent_within_disallowed"),
             models.CheckConstraint(condition=Q(term__in=["short", "long"]), name="realised_term_valid"),
         ]
 
@@ -158,6 +167,14 @@ class RealisedLot(models.Model):
     def reportable_gain(self):
         return self.gain + self.disallowed_loss
 
+    @property
+    def bought_as(self) -> str:
+        return self.purchase_lot_id or self.lot_id
+
+    @property
+    def named_as(self) -> str:
+        return self.named_lot_id or self.lot_id
+
 
 class BasisAdjustment(models.Model):
     """A wash sale, seen from the replacement shares: the loss ``source`` disallowed, added to the
@@ -166,16 +183,20 @@ class BasisAdjustment(models.Model):
     includes that of the shares sold (IRC §1091(d), §1223(3); IRS Pub. 550 "Wash Sales").
 
     ``basis_added`` is 0 when the replacement was bought in a tax-deferred account: the loss is
-    then lost for good (Rev. Rul. 2008-5).
+    then lost for good (Rev. Rul. 2008-5). Shares known only from a trade record (``trade``) have
+    no lot here: ``lot_id`` is empty and the reason says so.
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="basis_adjustments")
-    lot_id = models.CharField(max_length=64, help_text="The replacement lot, as adjusted")
+    lot_id = models.CharField(max_length=64, blank=True, help_text="The replacement lot, as adjusted")
     security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
     source = models.ForeignKey(RealisedLot, on_delete=models.CASCADE, related_name="wash_adjustments",
                                help_text="The loss sale washed")
-    purchase = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="wash_adjustments",
-                                 help_text="The buy fill whose shares replace those sold")
+    purchase = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="wash_adjustments",
+                                 help_text="The buy fill whose shares replace those sold, when the ledger made the lot")
+    trade = models.ForeignKey("TradeRecord", null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                              help_text="The trade whose shares replace those sold, when they are in no lot")
     realised_lot = models.ForeignKey(RealisedLot, null=True, blank=True, on_delete=models.CASCADE,
                                      related_name="basis_adjustments",
                                      help_text="When the replacement shares had already been sold")
@@ -202,6 +223,28 @@ class BasisAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lot_id}: +{self.basis_added} basis, +{self.holding_days_added} days"
+
+
+class WashSaleRecalculation(models.Model):
+    """A household's wash sales in one equivalence group replayed again because its history
+    changed (a late, earlier-dated purchase or sale, a correction, a new lots file), and what that
+    changed in sales already recorded: the trail a report of an earlier period points to."""
+
+    household = models.ForeignKey("Household", on_delete=models.CASCADE, related_name="wash_recalculations")
+    group = models.CharField(max_length=64, help_text="The equivalence group (or =SYMBOL)")
+    trigger = models.CharField(max_length=200, help_text="What changed the history")
+    actor = models.CharField(max_length=200, blank=True)
+    first_sold = models.DateField(help_text="The earliest sale whose figures changed")
+    last_sold = models.DateField()
+    changes = models.JSONField(default=list, help_text='[{"account", "lot_id", "sold", "field", "before", "after"}]')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["first_sold", "last_sold"])]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.group}: {len(self.changes)} changes ({self.trigger})"
 
 
 class Reconciliation(models.Model):

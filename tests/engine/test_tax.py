@@ -66,3 +66,32 @@ def test_incremental_tax_nets_with_gains_realised_earlier_in_the_year():
     extra = incremental_tax(0.0, 5_000.0, -2_000.0, 0.0, 0.37, 0.20)
     # then the loss offsets long-term gains: the year's tax falls by 2,000 x 20%
     assert extra == pytest.approx(-400.0)
+
+
+def test_a_loss_carried_forward_nets_against_the_proposals_gains_first():
+    import pytest
+
+    from rebalancing.engine import rebalance
+
+    from .builders import funds, lot, model, request
+
+    # A long-held EQ lot sold to buy BD realises a 10,000 long-term gain (100 x 150 - 5,000).
+    lots = [lot("L1", "EQ", 100, 5000.0)]
+    plain = rebalance(request(lots, funds(EQ=150.0, BD=100.0), model(BD=1.0), cash=0.0))
+    assert plain.summary.estimated_tax > 0
+    carried = rebalance(request(lots, funds(EQ=150.0, BD=100.0), model(BD=1.0), cash=0.0,
+                                loss_carryforward_long=plain.summary.net_realised_gain))
+    # The gain is absorbed by the loss carried in from earlier years: it costs no capital-gains tax,
+    # only the $3,000 of ordinary income that loss would have offset this year (IRC §1211(b)).
+    assert carried.summary.net_realised_gain == plain.summary.net_realised_gain
+    assert plain.summary.estimated_tax == pytest.approx(plain.summary.net_realised_gain * 0.20)
+    assert carried.summary.estimated_tax == pytest.approx(3000 * 0.37)
+
+
+def test_a_negative_carryforward_is_refused():
+    import pytest
+
+    from rebalancing.engine import Account, InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="loss_carryforward_short"):
+        Account("T", 0.0, loss_carryforward_short=-1.0)

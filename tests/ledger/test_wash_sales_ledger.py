@@ -100,7 +100,9 @@ def test_a_purchase_before_the_loss_sale_of_a_substantially_identical_fund_is_a_
 
     lot.refresh_from_db()
     assert sold.disallowed_loss == D("1000.00")
-    assert (lot.cost_basis, lot.acquired) == (D("3500.00"), date(2026, 5, 21))  # 2026-09-20 - 122 days
+    # Bought before the sale, while the sold shares were held: overlapping days count once, so its
+    # holding period starts when theirs did (2026-06-01), not 122 days before its own purchase.
+    assert (lot.cost_basis, lot.acquired) == (D("3500.00"), date(2026, 6, 1))
     assert "11 days before" in BasisAdjustment.objects.get(lot_id="B-1").reason
 
 
@@ -174,7 +176,8 @@ def test_replacement_shares_sold_before_the_loss_sale_carry_the_disallowed_loss_
 
     resold = RealisedLot.objects.get(execution__external_id="S-0")
     assert sold.pk != resold.pk and RealisedLot.objects.get(pk=sold.pk).disallowed_loss == D("1000.00")
-    # The 1,000 goes into the basis of the shares sold on 2026-09-25: 5,500 - 6,000 = -500.
+    # The 1,000 goes into the basis of the shares sold on 2026-09-25: 5,500 - 6,000 = -500; their
+    # holding period starts with the sold shares' (2026-06-01).
     assert (resold.cost_basis, resold.gain, resold.acquired, resold.replacement) == (
-        D("6000.00"), D("-500.00"), date(2026, 5, 21), True)
+        D("6000.00"), D("-500.00"), date(2026, 6, 1), True)
     assert ytd(account)[0] == D("-500.00")  # +500 - 1,000 + 1,000 - 1,000

@@ -357,7 +357,7 @@ def test_a_database_failure_half_way_leaves_nothing_written(book, monkeypatch):
         real_apply(model, changes, **kwargs)
         raise IntegrityError("simulated constraint failure after the lots were written")
 
-    monkeypatch.setattr("rebalancing.imports.lots.changes_apply", apply_then_fail)
+    monkeypatch.setattr("rebalancing.imports.rows.changes_apply", apply_then_fail)
 
     with pytest.raises(IntegrityError):
         lots_import(source=csv("lots.csv"), as_of=AS_OF)

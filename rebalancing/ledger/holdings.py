@@ -1,0 +1,87 @@
+"""Held lots as they were bought: what a custodian's position file says, and what replaces them.
+
+The ledger keeps held lots after the household's wash sales (basis added, holding period moved,
+replacement shares split off as ``{lot}-W{n}``). A custodian knows the lots as bought. So a
+position file is compared with the lots put back together (``held_lots_as_bought``), and it
+replaces them as bought (``held_lots_replace``); the caller then replays the household's wash
+sales (``adjustments.wash_sales_recompute``), which splits and adjusts them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+
+from rebalancing.models import TaxLot
+
+__all__ = ["AS_BOUGHT_FIELDS", "held_lots_as_bought", "held_lots_replace"]
+
+AS_BOUGHT_FIELDS = ("lot_id", "security_id", "quantity", "cost_basis", "acquired")
+
+
+def held_lots_as_bought(account_ids: Iterable[int]) -> list[dict]:
+    """``{"id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired",
+    "adjusted"}`` per lot as bought: its pieces summed, the basis wash sales added taken off, the
+    purchase date; ``adjusted`` when the ledger split or adjusted it (``id`` is then one of its
+    pieces). One query, grouped in the database (a firm's whole position file)."""
+    table = TaxLot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(id), account_id, COALESCE(NULLIF(purchase_lot_id, ''), lot_id), MIN(security_id), "
+            f"SUM(quantity), SUM(cost_basis - wash_adjustment), MIN(COALESCE(purchased, acquired)), "
+            f"COUNT(*) > 1 OR BOOL_OR(wash_adjustment <> 0 OR purchased IS NOT NULL OR purchase_lot_id <> '') "
+            f"FROM {table} WHERE account_id = ANY(%s) GROUP BY account_id, 3",
+            [list(account_ids)],
+        )
+        names = ("id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired", "adjusted")
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def held_lots_replace(*, rows: list[dict], existing: list[dict], copy: bool = False):
+    """Make the held lots of the accounts in ``existing`` (``held_lots_as_bought``) be ``rows``
+    (``{"account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired"}``), matched by
+    account and lot id; a lot equal to its row is not written. A lot the ledger had split or
+    adjusted is written back as bought (its pieces replaced by one lot). Returns the ``Changes``
+    applied and the (account id, security id) pairs whose lots changed."""
+    from rebalancing.imports.rows import changes_apply, changes_plan
+
+    changes = changes_plan(rows=rows, existing=[{k: v for k, v in e.items() if k != "adjusted"} for e in existing],
+                           key=("account_id", "lot_id"), replace=True)
+    adjusted = {(e["account_id"], e["lot_id"]): e for e in existing if e["adjusted"]}
+    by_id = {e["id"]: e for e in existing}
+    rewrite = [row for row in changes.update if (row["account_id"], row["lot_id"]) in adjusted]
+    changes.update = [row for row in changes.update if (row["account_id"], row["lot_id"]) not in adjusted]
+    gone = [by_id[pk] for pk in changes.delete_ids]
+    changes.delete_ids = [e["id"] for e in gone if (e["account_id"], e["lot_id"]) not in adjusted]
+    touched = {(row["account_id"], row["security_id"]) for row in (*changes.create, *changes.update, *rewrite)}
+    touched |= {(e["account_id"], e["security_id"]) for e in (*gone, *(adjusted[(r["account_id"], r["lot_id"])]
+                                                                      for r in rewrite))}
+    # A lot the ledger split or adjusted: its pieces go, but one (the lot's own id kept on it).
+    gone_adjusted = [e for e in gone if (e["account_id"], e["lot_id"]) in adjusted]
+    rewritten = [adjusted[(r["account_id"], r["lot_id"])]["id"] for r in rewrite]
+    _pieces_delete({(e["account_id"], e["lot_id"]) for e in gone_adjusted} | {(r["account_id"], r["lot_id"]) for r in rewrite},
+                   keep=rewritten)
+    changes_apply(TaxLot, changes, copy=copy)
+    if rewrite:
+        TaxLot.objects.bulk_update(
+            [TaxLot(id=adjusted[(r["account_id"], r["lot_id"])]["id"], purchased=None, purchase_lot_id="",
+                    wash_adjustment=0, **{name: r[name] for name in AS_BOUGHT_FIELDS}) for r in rewrite],
+            [*AS_BOUGHT_FIELDS, "purchased", "purchase_lot_id", "wash_adjustment"])
+    changes.update += rewrite
+    changes.delete_ids += [e["id"] for e in gone_adjusted]
+    return changes, touched
+
+
+def _pieces_delete(keys: set[tuple[int, str]], *, keep: list[int]) -> None:
+    """Delete every piece of these lots (account id, lot id as bought) but those in ``keep``."""
+    if not keys:
+        return
+    table = TaxLot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} t USING unnest(%s::bigint[], %s::text[]) AS k(account_id, lot_id) "
+            f"WHERE t.account_id = k.account_id AND COALESCE(NULLIF(t.purchase_lot_id, ''), t.lot_id) = k.lot_id "
+            f"AND NOT t.id = ANY(%s)",
+            [[a for a, _ in keys], [lot for _, lot in keys], keep],
+        )
