@@ -155,8 +155,9 @@ def _write_book(n_model: int, n_direct: int, seed: int = 7) -> dict[str, int]:
     })
     n = n_model + n_direct
     with connection.cursor() as cur:
-        _copy(cur, "rebalancing_household", ("name", "external_id", "overrides"),
-              ((f"Household {i}", f"HH{i:06d}", "{}") for i in range(n)))
+        _copy(cur, "rebalancing_household",
+              ("name", "external_id", "overrides", "filing_status", "carryforward_short_term", "carryforward_long_term"),
+              ((f"Household {i}", f"HH{i:06d}", "{}", "married_joint", 0, 0) for i in range(n)))
         households = dict(Household_ids(cur))
         _copy(cur, "rebalancing_account",
               ("custodian_number", "name", "household_id", "model_id", "template_id", "overrides", "taxable",
@@ -168,7 +169,8 @@ def _write_book(n_model: int, n_direct: int, seed: int = 7) -> dict[str, int]:
         cur.execute("SELECT custodian_number, id FROM rebalancing_account")
         accounts = dict(cur.fetchall())
         lots = _copy(cur, "rebalancing_taxlot",
-                     ("account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired"),
+                     ("account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired", "purchase_lot_id",
+                      "wash_adjustment"),
                      _lot_rows(rng, accounts, n_model, n_direct, ids, price, stocks, bench_w, funds))
         cur.execute("UPDATE rebalancing_account SET cash = 20000 + (id % 50) * 1000")
         # Fresh statistics, as autovacuum would have them on a live book (else the planner guesses).
@@ -205,11 +207,12 @@ def _lot_rows(rng, accounts, n_model, n_direct, ids, price, stocks, bench_w, fun
             symbol = symbols[owner[k]]
             p = price[symbol]
             qty = max(1, round(lot_value[k] / p))
-            yield account_id, f"L{k}", ids[symbol], qty, round(qty * p * basis_factor[k], 2), AS_OF - timedelta(days=int(days[k]))
+            yield (account_id, f"L{k}", ids[symbol], qty, round(qty * p * basis_factor[k], 2),
+                   AS_OF - timedelta(days=int(days[k])), "", 0)
         if i >= n_model:
             for k, (symbol, share) in enumerate((("BND", 0.08), ("BND", 0.02), ("OLD1", 0.01), ("OLD1", 0.01))):
                 qty = max(1, round(value * share / price[symbol]))
-                yield account_id, f"F{k}", ids[symbol], qty, round(qty * price[symbol] * 1.02, 2), date(2021, 5, 3)
+                yield account_id, f"F{k}", ids[symbol], qty, round(qty * price[symbol] * 1.02, 2), date(2021, 5, 3), "", 0
 
 
 def main() -> int:

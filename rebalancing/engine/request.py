@@ -49,6 +49,11 @@ class TaxLot:
     acquired: date
 
     def __post_init__(self) -> None:
+        # The usual lot passes in one comparison chain; the messages are built only on failure
+        # (a direct-indexed account has thousands of lots).
+        q, c = self.quantity, self.cost_basis
+        if type(q) is float and type(c) is float and 0.0 <= q < math.inf and 0.0 <= c < math.inf:
+            return
         if _finite(self.quantity, f"quantity of lot {self.id}") < 0:
             raise InvalidRequest(f"negative quantity in lot {self.id}", {"lot": self.id})
         if _finite(self.cost_basis, f"cost basis of lot {self.id}") < 0:
