@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 
 from rebalancing import engine
 from rebalancing.effective_parameters import EffectiveParameters, parameters_effective, parameters_from_values
+from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.models import (
     Account,
     BenchmarkWeight,
@@ -32,6 +33,7 @@ from rebalancing.models import (
     TaxLot,
     TradeRecord,
 )
+from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
 from tenants.errors import ValidationFailed
 
 __all__ = [
@@ -136,6 +138,16 @@ class AccountInputs:
     parameters: dict[str, Any]
     fingerprint: str
     error: ValidationFailed | None = None
+    household_id: int | None = None
+    recorded: tuple[engine.HouseholdTrade, ...] = ()  # the household's trades of the last 30 days
+    planned: tuple[Planned, ...] = ()  # its open orders and proposals (planned_trades)
+
+    def seeing(self, proposed: dict[int, list[engine.HouseholdTrade]]) -> engine.RebalanceRequest | None:
+        """The request, seeing what a run just proposed for other accounts of the household."""
+        if self.request is None or not proposed:
+            return self.request
+        return request_with_plans(self.request, account_id=self.account_id, recorded=self.recorded,
+                                  planned=self.planned, proposed=proposed)
 
 
 def _f(value: Decimal | float | None) -> float:
@@ -285,9 +297,12 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
     for row in trade_rows:
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
+    carried = loss_carried_into(list({a.household_id: a.household for a in accounts}.values()), as_of.year)
+    plans = household_plans_load(households, as_of=as_of)
     return [
         _account_inputs(a, lots_by_account[a.pk], trades_by_household[a.household_id], snapshot.models,
-                        snapshot.bench_weights, snapshot.universe, as_of)
+                        snapshot.bench_weights, snapshot.universe, as_of,
+                        carried.get(a.household_id, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()))
         for a in accounts
     ]
 
@@ -338,7 +353,8 @@ class _Universe:
         return found
 
 
-def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of) -> AccountInputs:
+def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
+                    carried: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)), plans=()) -> AccountInputs:
     effective = account_parameters(account)
     try:
         params = effective.parameters()
@@ -374,6 +390,9 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
                 date=trade_date, symbol=universe.masters[sid].symbol, side=side, quantity=qty,
                 realised_gain=None if gain is None else float(gain), account_id=account_number,
             ))
+        for p in plans:
+            if p.trade.symbol in universe.by_symbol:
+                needed.add(universe.by_symbol[p.trade.symbol])
         for symbol in _parameter_symbols(effective.values):
             if symbol in universe.by_symbol:
                 needed.add(universe.by_symbol[symbol])
@@ -409,21 +428,27 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
                 realised_short_term_ytd=_f(account.realised_short_term_ytd),
                 realised_long_term_ytd=_f(account.realised_long_term_ytd),
                 household_trades=tuple(engine_trades), taxable=account.taxable,
+                loss_carryforward_short=_f(carried[0]) if account.taxable else 0.0,
+                loss_carryforward_long=_f(carried[1]) if account.taxable else 0.0,
             ),
             securities=securities,
             model=engine.Model(name=version.model.code if version else "", sleeves=tuple(sleeves)),
             parameters=params,
         )
+        request = request_with_plans(request, account_id=account.pk, recorded=engine_trades, planned=plans,
+                                     proposed={})
     except (ValidationFailed, engine.InvalidRequest) as exc:
         error = exc if isinstance(exc, ValidationFailed) else ValidationFailed(exc.message, code="invalid_request",
                                                                               detail=exc.detail or {})
-        return AccountInputs(account.pk, None, None, effective.values, "", error)
+        return AccountInputs(account.pk, None, None, effective.values, "", error, household_id=account.household_id)
     return AccountInputs(
         account_id=account.pk,
         request=request,
         model_version_id=version.pk if version else None,
         parameters=effective.values,
-        fingerprint=_fingerprint(account, lots, trades, version, effective.values, securities, sleeves, as_of),
+        fingerprint=_fingerprint(account, lots, trades, version, effective.values, securities, sleeves, as_of,
+                                 (carried, request.account.household_trades)),
+        household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
     )
 
 
@@ -437,7 +462,7 @@ def _parameter_symbols(values: dict[str, Any]) -> set[str]:
     return symbols
 
 
-def _fingerprint(account, lots, trades, version, parameters, securities, sleeves, as_of) -> str:
+def _fingerprint(account, lots, trades, version, parameters, securities, sleeves, as_of, carried=()) -> str:
     """A digest of every input the engine saw: equal fingerprints mean an equal proposal."""
     # pickle (C) rather than repr: thousands of lots per direct-indexed account.
     payload = (
@@ -446,6 +471,6 @@ def _fingerprint(account, lots, trades, version, parameters, securities, sleeves
         version.pk if version else None, json.dumps(parameters, sort_keys=True), lots, trades,
         [(s.symbol, s.price) for s in securities],
         [(s.asset_class, s.weight, sorted(s.holdings.items()), s.benchmark.name if s.benchmark else None)
-         for s in sleeves],
+         for s in sleeves], tuple(carried),
     )
     return hashlib.sha256(pickle.dumps(payload, protocol=5)).hexdigest()

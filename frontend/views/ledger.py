@@ -355,6 +355,13 @@ def report_realised(request):
         return _csv_response(reports.realised_lots_csv(report), f"realised-lots-{stamp}.csv")
     if download == "totals":
         return _csv_response(reports.realised_totals_csv(report), f"realised-totals-{stamp}.csv")
+    households = households_visible_to(request.user)
+    if request.GET.get("household", "").strip():
+        households = households.filter(external_id=request.GET["household"].strip())
+    schedules = reports.schedules_d(households=households.filter(accounts__in=_report_accounts(request)).distinct(),
+                                    year=report.end.year)
+    if download == "schedule-d":
+        return _csv_response(reports.schedule_d_csv(schedules), f"schedule-d-{report.end.year}.csv")
     by_account = _split(report.lots, lambda r: r.account_number)
     by_household = _split(report.lots, lambda r: r.household)
     empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
@@ -365,9 +372,11 @@ def report_realised(request):
             mine.proceeds += theirs.proceeds
             mine.cost_basis += theirs.cost_basis
             mine.adjustment += theirs.adjustment
+            mine.lost += theirs.lost
     return render(request, "frontend/ledger/report_realised.html", {
-        **period, **_scope_context(request), "report": report, "grand": grand,
+        **period, **_scope_context(request), "report": report, "grand": grand, "schedules": schedules,
         "grand_disallowed": grand.short.adjustment + grand.long.adjustment,
+        "grand_lost": grand.short.lost + grand.long.lost,
         "accounts": [(t, by_account.get(t.key, empty)) for t in report.accounts],
         "households": [(t, by_household.get(t.key, empty)) for t in report.households],
         "lot_page": paginate(request, report.lots, per_page=50),

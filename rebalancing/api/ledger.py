@@ -23,7 +23,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from rebalancing.access import accounts_visible_to
+from rebalancing.access import accounts_visible_to, households_visible_to
 from rebalancing.api.serializers import ImportSummarySerializer
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
@@ -124,6 +124,11 @@ class ReportPeriodSerializer(serializers.Serializer):
         return data
 
 
+class ReportYearSerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=1900, max_value=9999, help_text="The tax year")
+    household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
+
+
 class ReportAsOfSerializer(serializers.Serializer):
     as_of = serializers.DateField(help_text="Prices and budgets as of this day")
     household = serializers.CharField(required=False, max_length=64)
@@ -143,6 +148,35 @@ def _shares() -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=20, decimal_places=6)
 
 
+class ScheduleDSheetSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    short_term = _money(help_text="The year's own net short-term result (lines 1-5)")
+    carried_in_short = _money(help_text="Short-term loss carried in (line 6)")
+    net_short = _money(help_text="Line 7")
+    long_term = _money(help_text="The year's own net long-term result (lines 8-13)")
+    carried_in_long = _money(help_text="Long-term loss carried in (line 14)")
+    net_long = _money(help_text="Line 15")
+    net = _money(help_text="Line 16")
+    limit = _money(help_text="3,000; 1,500 married filing separately (IRC §1211(b))")
+    deduction = _money(help_text="Line 21: the net loss deducted from ordinary income")
+    taxable_short = _money(help_text="Net gain taxed as ordinary income")
+    taxable_long = _money(help_text="Net capital gain taxed at the long-term rate")
+    carried_out_short = _money(help_text="Short-term loss carried into the next year")
+    carried_out_long = _money(help_text="Long-term loss carried into the next year")
+
+
+class ScheduleDSerializer(serializers.Serializer):
+    household = serializers.CharField()
+    name = serializers.CharField()
+    filing_status = serializers.CharField()
+    sheet = ScheduleDSheetSerializer()
+    earlier = ScheduleDSheetSerializer(many=True, help_text="The years before, whose losses carry into this one")
+
+
+def _sheet(s) -> dict:
+    return {name: getattr(s, name) for name in ScheduleDSheetSerializer().fields}
+
+
 class RealisedRowSerializer(serializers.Serializer):
     account_number = serializers.CharField()
     household = serializers.CharField()
@@ -158,6 +192,9 @@ class RealisedRowSerializer(serializers.Serializer):
     code = serializers.CharField(help_text='Form 8949 column (f): "W" for a wash sale')
     adjustment = _money(help_text="Form 8949 column (g): the loss a wash sale disallowed")
     gain_or_loss = _money(help_text="Form 8949 column (h)")
+    deferred = _money(help_text="Of the adjustment: added to the replacement shares' basis")
+    lost = _money(help_text="Of the adjustment: lost for good, the replacement being in an IRA or Roth "
+                            "(Rev. Rul. 2008-5)")
 
 
 class TermTotalsSerializer(serializers.Serializer):
@@ -165,6 +202,8 @@ class TermTotalsSerializer(serializers.Serializer):
     cost_basis = _money()
     adjustment = _money()
     gain_or_loss = _money()
+    deferred = _money()
+    lost = _money(help_text="Disallowed for good (replacements in an IRA or Roth)")
 
 
 class GainTotalsSerializer(serializers.Serializer):
@@ -176,12 +215,30 @@ class GainTotalsSerializer(serializers.Serializer):
     net = _money()
 
 
+class RecalculationChangeSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    lot_id = serializers.CharField()
+    sold = serializers.DateField()
+    field = serializers.CharField(help_text="cost_basis, gain, disallowed_loss, disallowed_permanently or term")
+    before = serializers.CharField()
+    after = serializers.CharField()
+
+
+class RecalculationSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="When the household's wash sales were replayed")
+    household = serializers.CharField()
+    trigger = serializers.CharField(help_text="What changed its history")
+    changes = RecalculationChangeSerializer(many=True)
+
+
 class RealisedReportSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     lots = RealisedRowSerializer(many=True)
     accounts = GainTotalsSerializer(many=True)
     households = GainTotalsSerializer(many=True)
+    recalculations = RecalculationSerializer(
+        many=True, help_text="Sales of the period whose figures changed after they were recorded, newest first")
 
 
 class HarvestRowSerializer(serializers.Serializer):
@@ -353,9 +410,11 @@ class RealisedGainsView(FirmAPIView):
         report = reports.realised_gains(accounts=_accounts(request, data), start=data["start"], end=data["end"])
         body = {
             "start": report.start, "end": report.end,
-            "lots": [{**asdict(r), "code": r.code, "gain_or_loss": r.gain_or_loss} for r in report.lots],
+            "lots": [{**asdict(r), "code": r.code, "gain_or_loss": r.gain_or_loss, "deferred": r.deferred}
+                     for r in report.lots],
             "accounts": [_totals(t) for t in report.accounts],
             "households": [_totals(t) for t in report.households],
+            "recalculations": [asdict(r) for r in report.recalculations],
         }
         return Response(RealisedReportSerializer(body).data)
 
@@ -363,7 +422,7 @@ class RealisedGainsView(FirmAPIView):
 def _totals(t: reports.GainTotals) -> dict:
     def part(p: reports.TermTotals) -> dict:
         return {"proceeds": p.proceeds, "cost_basis": p.cost_basis, "adjustment": p.adjustment,
-                "gain_or_loss": p.gain_or_loss}
+                "gain_or_loss": p.gain_or_loss, "deferred": p.deferred, "lost": p.lost}
 
     return {"level": t.level, "key": t.key, "name": t.name, "short": part(t.short), "long": part(t.long), "net": t.net}
 
@@ -393,6 +452,23 @@ class TransitionView(FirmAPIView):
         return Response(TransitionRowSerializer([asdict(r) for r in rows], many=True).data)
 
 
+class ScheduleDView(FirmAPIView):
+    """Schedule D per household for a year: netting, the loss limit, the carryover in and out."""
+
+    @extend_schema(parameters=[ReportYearSerializer], responses=ScheduleDSerializer(many=True))
+    def get(self, request):
+        serializer = ReportYearSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        households = households_visible_to(request.user)
+        if data.get("household"):
+            households = households.filter(external_id=data["household"])
+        rows = reports.schedules_d(households=households, year=data["year"])
+        return Response(ScheduleDSerializer([
+            {"household": r.household, "name": r.name, "filing_status": r.filing_status, "sheet": _sheet(r.sheet),
+             "earlier": [_sheet(s) for s in r.earlier]} for r in rows], many=True).data)
+
+
 router = SimpleRouter(trailing_slash=True)
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("reconciliations", ReconciliationViewSet, basename="reconciliation")
@@ -403,4 +479,5 @@ urlpatterns = [
     path("reports/realised-gains/", RealisedGainsView.as_view(), name="report-realised-gains"),
     path("reports/harvest/", HarvestView.as_view(), name="report-harvest"),
     path("reports/transition/", TransitionView.as_view(), name="report-transition"),
+    path("reports/schedule-d/", ScheduleDView.as_view(), name="report-schedule-d"),
 ]

@@ -1,8 +1,10 @@
 """Tax reports from the ledger: plain data for pages and APIs, and CSV writers.
 
-- ``realised_gains``: every lot sold in a period with the figures of IRS Form 8949 (proceeds, cost
-  basis, code W and the wash-sale adjustment, gain or loss) and Schedule D totals per account and
-  per household, short- and long-term;
+- ``realised_gains``: every lot sold in a taxable account in a period with the figures of IRS
+  Form 8949 (proceeds, cost basis, code W and the wash-sale adjustment, of it the part lost for good
+  to an IRA or Roth replacement, gain or loss), totals per account and per household, short- and
+  long-term, and the recalculations that changed sales of the period after they were recorded;
+- ``schedule_d``: per household and year, Schedule D's netting, the loss limit and the carryover;
 - ``harvest``: losses harvested per account and month (and year), the wash-sale part given back,
   the tax they save at the account's rates, and the tracking error the proposals kept meanwhile;
 - ``transition``: accounts moving from legacy holdings to their model under a yearly gains budget:
@@ -23,15 +25,17 @@ from datetime import date
 from decimal import Decimal
 
 from rebalancing.engine.tax import estimated_tax, term
-from rebalancing.models import Proposal, RealisedLot, Sleeve, TaxLot
+from rebalancing.models import Proposal, RealisedLot, Sleeve, TaxLot, WashSaleRecalculation
 from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
 
+from .carryover import year_results
 from .quantities import cents, plain
+from .schedule_d import ScheduleD, schedule_d
 
 __all__ = [
-    "GainTotals", "HarvestRow", "RealisedRow", "RealisedReport", "TermTotals", "TransitionRow",
-    "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "transition",
-    "transition_csv",
+    "GainTotals", "HarvestRow", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "TermTotals", "TransitionRow",
+    "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
+    "schedules_d", "transition", "transition_csv",
 ]
 
 ZERO = Decimal(0)
@@ -59,8 +63,10 @@ def _text(value) -> str:
 
 @dataclass(frozen=True)
 class RealisedRow:
-    """One lot sold: a line of Form 8949. ``adjustment`` is the wash-sale loss disallowed (code W);
-    ``gain_or_loss`` = proceeds - cost basis + adjustment (column h)."""
+    """One lot sold: a line of Form 8949. ``adjustment`` is the wash-sale loss disallowed (code W,
+    column g); ``lost`` the part of it whose replacement was bought in an IRA or Roth: not deferred
+    into any basis but lost for good (Rev. Rul. 2008-5); ``gain_or_loss`` = proceeds - cost basis
+    + adjustment (column h)."""
 
     account_number: str
     household: str
@@ -74,6 +80,12 @@ class RealisedRow:
     proceeds: Decimal
     cost_basis: Decimal
     adjustment: Decimal
+    lost: Decimal = ZERO
+
+    @property
+    def deferred(self) -> Decimal:
+        """The disallowed loss added to a replacement's basis (recovered when it is sold)."""
+        return self.adjustment - self.lost
 
     @property
     def code(self) -> str:
@@ -89,15 +101,21 @@ class TermTotals:
     proceeds: Decimal = ZERO
     cost_basis: Decimal = ZERO
     adjustment: Decimal = ZERO  # wash-sale losses disallowed
+    lost: Decimal = ZERO  # of them, lost for good (replaced in an IRA or Roth)
 
     @property
     def gain_or_loss(self) -> Decimal:
         return self.proceeds - self.cost_basis + self.adjustment
 
+    @property
+    def deferred(self) -> Decimal:
+        return self.adjustment - self.lost
+
     def add(self, row: RealisedRow) -> None:
         self.proceeds += row.proceeds
         self.cost_basis += row.cost_basis
         self.adjustment += row.adjustment
+        self.lost += row.lost
 
 
 @dataclass
@@ -116,18 +134,32 @@ class GainTotals:
 
 
 @dataclass(frozen=True)
+class Recalculation:
+    """Sales of the report's period whose figures changed after they were first recorded (a
+    purchase or a correction arrived late): when, why, and each figure before and after."""
+
+    at: object
+    household: str
+    trigger: str
+    changes: list[dict]
+
+
+@dataclass(frozen=True)
 class RealisedReport:
     start: date
     end: date
     lots: list[RealisedRow]
     accounts: list[GainTotals]
     households: list[GainTotals]
+    recalculations: list[Recalculation] = field(default_factory=list)
 
 
 def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
-    """Lots sold from ``start`` to ``end`` (inclusive) in ``accounts``, with totals, in two queries."""
+    """Lots sold from ``start`` to ``end`` (inclusive) in the taxable ones of ``accounts``, with
+    totals and the recalculations that touched the period, in three queries. (A sale inside an
+    IRA or Roth is not reported.)"""
     realised = (
-        RealisedLot.objects.filter(account__in=accounts, sold__range=(start, end))
+        RealisedLot.objects.filter(account__in=accounts, account__taxable=True, sold__range=(start, end))
         .select_related("account__household", "security")
         .order_by("account__household__name", "account__custodian_number", "sold", "pk")
     )
@@ -138,23 +170,33 @@ def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
             account_number=account.custodian_number, household=household.external_id, symbol=r.security.symbol,
             lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired, purchased=r.purchased, sold=r.sold,
             term=r.term, proceeds=r.proceeds, cost_basis=r.cost_basis, adjustment=r.disallowed_loss,
+            lost=r.disallowed_permanently,
         )
         lots.append(row)
         for level, key, name, into in (("account", account.custodian_number, account.name, by_account),
                                        ("household", household.external_id, household.name, by_household)):
             totals = into.setdefault(key, GainTotals(level, key, name))
             getattr(totals, row.term).add(row)
-    return RealisedReport(start, end, lots, list(by_account.values()), list(by_household.values()))
+    numbers = {row.account_number for row in lots} | set(accounts.values_list("custodian_number", flat=True))
+    recalculations = []
+    for r in (WashSaleRecalculation.objects.filter(household__accounts__in=accounts, first_sold__lte=end,
+                                                   last_sold__gte=start)
+              .select_related("household").distinct().order_by("-created_at", "-pk")):
+        changes = [c for c in r.changes if c["account"] in numbers and start <= date.fromisoformat(c["sold"]) <= end]
+        if changes:
+            recalculations.append(Recalculation(r.created_at, r.household.external_id, r.trigger, changes))
+    return RealisedReport(start, end, lots, list(by_account.values()), list(by_household.values()), recalculations)
 
 
 REALISED_LOT_COLUMNS = (
     "account_number", "household", "term", "description", "symbol", "lot_id", "quantity", "date_acquired",
     "date_purchased", "date_sold", "proceeds", "cost_basis", "code", "adjustment", "gain_or_loss",
+    "wash_sale_deferred", "wash_sale_lost_for_good",
 )
 REALISED_TOTAL_COLUMNS = (
     "level", "key", "name", "short_term_proceeds", "short_term_cost_basis", "short_term_wash_sale_adjustment",
     "short_term_gain_or_loss", "long_term_proceeds", "long_term_cost_basis", "long_term_wash_sale_adjustment",
-    "long_term_gain_or_loss", "net_gain_or_loss",
+    "long_term_gain_or_loss", "net_gain_or_loss", "wash_sale_deferred", "wash_sale_lost_for_good",
 )
 
 
@@ -163,7 +205,7 @@ def realised_lots_csv(report: RealisedReport) -> str:
     return _csv(REALISED_LOT_COLUMNS, (
         (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.lot_id,
          plain(r.quantity), r.acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.cost_basis), r.code,
-         _text(r.adjustment), _text(r.gain_or_loss))
+         _text(r.adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost))
         for r in report.lots
     ))
 
@@ -173,8 +215,51 @@ def realised_totals_csv(report: RealisedReport) -> str:
     return _csv(REALISED_TOTAL_COLUMNS, (
         (t.level, t.key, t.name, *(_text(v) for part in (t.short, t.long)
                                    for v in (part.proceeds, part.cost_basis, part.adjustment, part.gain_or_loss)),
-         _text(t.net))
+         _text(t.net), _text(t.short.deferred + t.long.deferred), _text(t.short.lost + t.long.lost))
         for t in (*report.accounts, *report.households)
+    ))
+
+
+# --- Schedule D per household --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HouseholdScheduleD:
+    """A household's Schedule D for a year, with the years before it that carry losses into it."""
+
+    household: str
+    name: str
+    filing_status: str
+    sheet: ScheduleD
+    earlier: list[ScheduleD]
+
+
+def schedules_d(*, households, year: int) -> list[HouseholdScheduleD]:
+    """Schedule D of ``year`` for each household (a queryset the user may see), its losses carried
+    from earlier years computed from the ledger and the household's opening carryover."""
+    households = list(households.order_by("name"))
+    results = year_results([h.pk for h in households], year)
+    out = []
+    for h in households:
+        opening = ((h.carryforward_year, h.carryforward_short_term, h.carryforward_long_term)
+                   if h.carryforward_year and h.carryforward_year <= year else None)
+        chain = schedule_d(results.get(h.pk, {}), filing_status=h.filing_status, through=year, opening=opening)
+        out.append(HouseholdScheduleD(h.external_id, h.name, h.get_filing_status_display(), chain[-1], chain[:-1]))
+    return out
+
+
+SCHEDULE_D_COLUMNS = (
+    "household", "name", "filing_status", "year", "short_term", "short_term_carried_in", "net_short_term",
+    "long_term", "long_term_carried_in", "net_long_term", "net", "loss_limit", "deducted_from_ordinary_income",
+    "taxed_as_ordinary_income", "taxed_as_long_term_gain", "short_term_carried_out", "long_term_carried_out",
+)
+
+
+def schedule_d_csv(rows: list[HouseholdScheduleD]) -> str:
+    return _csv(SCHEDULE_D_COLUMNS, (
+        (r.household, r.name, r.filing_status, s.year, *(_text(v) for v in (
+            s.short_term, s.carried_in_short, s.net_short, s.long_term, s.carried_in_long, s.net_long, s.net,
+            s.limit, s.deduction, s.taxable_short, s.taxable_long, s.carried_out_short, s.carried_out_long)))
+        for r in rows for s in [r.sheet]
     ))
 
 

@@ -105,9 +105,10 @@ class TaxLot(models.Model):
     cost_basis = models.DecimalField(max_digits=18, decimal_places=2, help_text="Total cost of the lot")
     acquired = models.DateField()
     purchased = models.DateField(null=True, blank=True, help_text="When bought; empty: on ``acquired``")
-    purchase_lot_id = models.CharField(max_length=64, blank=True, help_text="The lot these shares were bought as; "
-                                       "empty: this one")
-    wash_adjustment = models.DecimalField(max_digits=18, decimal_places=2, default=0,
+    # Database defaults too: the demo seed and imports write lots with COPY, naming their columns.
+    purchase_lot_id = models.CharField(max_length=64, blank=True, default="", db_default="",
+                                       help_text="The lot these shares were bought as; empty: this one")
+    wash_adjustment = models.DecimalField(max_digits=18, decimal_places=2, default=0, db_default=0,
                                           help_text="Basis added by wash sales (IRC §1091(d))")
 
     class Meta:
@@ -145,7 +146,8 @@ class TradeRecord(models.Model):
     trade_date = models.DateField(db_index=True)
     realised_gain = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     external_id = models.CharField(max_length=64, blank=True)
-    cancelled = models.BooleanField(default=False, help_text="Cancelled by the custodian (a bust): it does not count")
+    cancelled = models.BooleanField(default=False, db_default=False,
+                                    help_text="Cancelled by the custodian (a bust): it does not count")
 
     class Meta:
         ordering = ["-trade_date"]

@@ -132,12 +132,14 @@ class RealisedLot(models.Model):
     sold = models.DateField(db_index=True)
     disallowed_loss = models.DecimalField(**_MONEY, default=0)
     disallowed_permanently = models.DecimalField(
-        **_MONEY, default=0, help_text="The part of the disallowed loss replaced in an IRA or Roth: lost for good "
+        **_MONEY, default=0, db_default=0, help_text="The part of the disallowed loss replaced in an IRA or Roth: lost for good "
         "(Rev. Rul. 2008-5)")
     wash_matched_quantity = models.DecimalField(**_SHARES, default=0, help_text="Shares whose loss a purchase washed")
-    wash_adjustment = models.DecimalField(**_MONEY, default=0, help_text="Basis added by wash sales")
-    named_lot_id = models.CharField(max_length=64, blank=True, help_text="The lot the order named")
-    purchase_lot_id = models.CharField(max_length=64, blank=True, help_text="The lot the shares were bought as")
+    wash_adjustment = models.DecimalField(**_MONEY, default=0, db_default=0, help_text="Basis added by wash sales")
+    named_lot_id = models.CharField(max_length=64, blank=True, default="", db_default="",
+                                    help_text="The lot the order named")
+    purchase_lot_id = models.CharField(max_length=64, blank=True, default="", db_default="",
+                                       help_text="The lot the shares were bought as")
     origin = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                help_text="The buy fill that created the sold lot")
     replacement = models.BooleanField(default=False, help_text="The shares were wash-sale replacement shares")

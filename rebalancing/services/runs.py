@@ -8,8 +8,11 @@ wrote, so a worker killed mid-chunk loses nothing and duplicates nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import pickle
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,8 +23,9 @@ from django.utils import timezone
 from rebalancing import engine
 from rebalancing.access import require
 from rebalancing.copy_writes import objects_insert_by_copy
-from rebalancing.models import Alert, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import Account, Alert, Proposal, RebalanceRun, RunOutcome
 from rebalancing.permissions import Capability
+from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import (
     AccountInputs,
     RunScope,
@@ -96,18 +100,24 @@ def run_start(
 
 
 def run_chunks(run: RebalanceRun) -> list[list[int]]:
-    """The run's accounts split into chunks of similar work (deterministic for a run)."""
+    """The run's accounts split into chunks of similar work (deterministic for a run). A
+    household's accounts stay in one chunk, solved one after the other, so that none of them is
+    proposed a trade that washes a loss another is proposed to take."""
     account_ids = list(accounts_for_scope(RunScope.from_dict(run.scope)))
     counts = lot_counts(account_ids)
+    households: dict[int, list[int]] = defaultdict(list)
+    for account_id, household_id in (Account.objects.filter(pk__in=account_ids).order_by("household_id", "pk")
+                                     .values_list("pk", "household_id")):
+        households[household_id].append(account_id)
     chunks: list[list[int]] = []
     current: list[int] = []
     lots = 0
-    for account_id in account_ids:
-        n = counts.get(account_id, 0)
-        if current and (lots + n > CHUNK_LOTS or len(current) >= CHUNK_ACCOUNTS):
+    for members in households.values():
+        n = sum(counts.get(a, 0) for a in members)
+        if current and (lots + n > CHUNK_LOTS or len(current) + len(members) > CHUNK_ACCOUNTS):
             chunks.append(current)
             current, lots = [], 0
-        current.append(account_id)
+        current += members
         lots += n
     if current:
         chunks.append(current)
@@ -146,11 +156,11 @@ def _failure(run, account_id: int, code: str, message: str, detail: dict | None 
                       message=message[:2000], detail=detail or {})
 
 
-def _solve(inputs: AccountInputs):
+def _solve(inputs: AccountInputs, request: engine.RebalanceRequest | None = None):
     if inputs.error is not None:
         return None, (inputs.error.code, inputs.error.message, inputs.error.detail)
     try:
-        return engine.rebalance(inputs.request), None
+        return engine.rebalance(request or inputs.request), None
     except engine.EngineError as exc:
         return None, (exc.code, exc.message, exc.detail or {})
     except Exception as exc:  # one account's bug must not stop the run; it is recorded with its error
@@ -178,8 +188,12 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     missing = set(todo) - {i.account_id for i in loaded}
     t1 = time.perf_counter()
     proposals, outcomes, alerts = [], [], []
-    for inputs in loaded:
-        result, error = _solve(inputs)
+    # A household's accounts one after the other, each seeing what was proposed for the others.
+    proposed: dict[int | None, dict[int, list[engine.HouseholdTrade]]] = defaultdict(dict)
+    for inputs in sorted(loaded, key=lambda i: (i.household_id or 0, i.account_id)):
+        siblings = proposed[inputs.household_id]
+        request = inputs.seeing(siblings)
+        result, error = _solve(inputs, request)
         if error is not None:
             outcomes.append(_failure(run, inputs.account_id, *error))
             continue
@@ -190,10 +204,14 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
             continue
         outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
         summary = result.summary
+        as_dict = engine.result_to_dict(result)
+        siblings[inputs.account_id] = trades_planned_by(as_dict["trades"], account_number=result.account_id,
+                                                        as_of=run.as_of)
+        fingerprint = inputs.fingerprint if request is inputs.request else _refingerprint(inputs.fingerprint, request)
         proposals.append(Proposal(
             run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
-            parameters=inputs.parameters, inputs_fingerprint=inputs.fingerprint,
-            result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
+            parameters=inputs.parameters, inputs_fingerprint=fingerprint,
+            result=as_dict, trade_count=summary.trade_count, turnover=summary.turnover,
             estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
             drift_before=summary.drift_before, drift_after=summary.drift_after,
             restricted_traded=_trades_restricted(result, inputs.parameters),
@@ -212,6 +230,12 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     write_s = time.perf_counter() - t2
     failed = sum(o.outcome == RunOutcome.Outcome.FAILED for o in outcomes)
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
+
+
+def _refingerprint(fingerprint: str, request: engine.RebalanceRequest) -> str:
+    """The inputs' digest once the request also sees trades just proposed for the household."""
+    payload = pickle.dumps((fingerprint, request.account.household_trades), protocol=5)
+    return hashlib.sha256(payload).hexdigest()
 
 
 def _trades_restricted(result, parameters: dict) -> bool:

@@ -113,3 +113,10 @@ def test_the_reports_answer_json(firm_a, client_for, pm, sale):
     assert (harvest.status_code, harvest.json()) == (200, [])
     assert (transition.status_code, transition.json()) == (200, [])
     assert backwards.status_code == 400
+    assert realised["lots"][0]["lost"] == "0.00" and realised["recalculations"] == []
+
+    [schedule] = client.get(f"{API}/reports/schedule-d/", {"year": "2026"}).json()
+    # -1,000 short-term and +1,400 long-term: a 400 net gain, all long-term; nothing carried.
+    assert (schedule["household"], schedule["sheet"]["net"], schedule["sheet"]["taxable_long"],
+            schedule["sheet"]["carried_out_short"]) == ("HH-A-1", "400.00", "400.00", "0.00")
+    assert client.get(f"{API}/reports/schedule-d/", {"year": "-1"}).status_code == 400

@@ -96,5 +96,5 @@ def test_tax_report_writes_the_realised_lots(firm_a, orders, tmp_path):
                     "--account", "A-1")
     totals, _ = run("tax_report", "realised-totals", "--firm", firm_a.slug, "--to", "2026-12-31")
 
-    assert report.splitlines()[1] == "A-1,HH-A-1,short,50 sh VTI,VTI,A-1-L2,50,2026-06-01,2026-06-01,2026-11-17,5000,6000,,0,-1000"
-    assert "account,A-1,Account A-1,5000,6000,0,-1000,7000,5600,0,1400,400" in totals
+    assert report.splitlines()[1] == "A-1,HH-A-1,short,50 sh VTI,VTI,A-1-L2,50,2026-06-01,2026-06-01,2026-11-17,5000,6000,,0,-1000,0,0"
+    assert "account,A-1,Account A-1,5000,6000,0,-1000,7000,5600,0,1400,400,0,0" in totals

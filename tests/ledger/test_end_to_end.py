@@ -16,6 +16,7 @@ from rebalancing.ledger.orders import orders_csv, orders_open
 from rebalancing.ledger.quantities import cents
 from rebalancing.models import (
     Account,
+    BasisAdjustment,
     ApprovalPolicy,
     Household,
     ModelPortfolio,
@@ -152,3 +153,55 @@ def test_an_account_goes_round_the_loop_and_the_nightly_scan_sees_the_result(fir
         with tenant_context(firm):
             # Back within its drift band: nothing to do.
             assert RunOutcome.objects.get(run=nightly, account=account).outcome == RunOutcome.Outcome.NO_TRADES
+
+
+def test_a_household_run_through_the_worker_harvests_and_buys_without_a_wash_sale(firm, ledger_worker,
+                                                                                  django_db_blocker):
+    """A taxable account holding VTI at a loss (harvesting on) and an IRA of the same household
+    that must buy US equity: one firm run through a real worker, every order filled by the
+    custodian's file, and not a cent of loss disallowed (IRS Pub. 550, Rev. Rul. 2008-5)."""
+    today = timezone.localdate()
+    with django_db_blocker.unblock():
+        with tenant_context(firm):
+            pm = user_ensure(username="pm@e2e.example", email="pm@e2e.example", roles=[FirmRole.PORTFOLIO_MANAGER])
+            book_import(kind="securities", source=SECURITIES + b"SCHB,Schwab US Broad Market,us_equity,yes,us_broad\n",
+                        as_of=today)
+            book_import(kind="prices", source=(f"symbol,date,close\nVTI,{today},100\nITOT,{today},50\n"
+                                               f"BND,{today},80\nVNQ,{today},90\nSCHB,{today},25\n").encode(), as_of=today)
+            make_model()
+            make_template(parameters={"cash": {"target": 0.01}, "trading": {"whole_shares": True}, "harvest": {
+                "enabled": True, "min_loss_value": 100, "min_loss_pct": 0.02, "substitutes": {"VTI": "SCHB"}}})
+            book_import(kind="accounts", source=(
+                b"account_number,account_name,household_id,model,template,cash,taxable\n"
+                b"HH-TAX,Joint taxable,HH-E2E,balanced,standard,500,yes\n"
+                b"HH-IRA,IRA,HH-E2E,balanced,standard,50000,no\n"), as_of=today)
+            recent = today.replace(day=1) if today.day > 1 else today
+            book_import(kind="lots", source=(
+                f"account_number,lot_id,symbol,quantity,cost_basis,acquired\n"
+                f"HH-TAX,T1,VTI,300,45000,{recent}\nHH-TAX,T2,BND,160,12800,2025-01-02\n"
+                f"HH-TAX,T3,VNQ,50,4500,2025-01-02\n").encode(), as_of=today)
+            run = run_start(scope=RunScope(firm=True), as_of=today, label="e2e household")
+        wait_for(lambda: _completed(firm, pk=run.pk), worker=ledger_worker)
+
+        with tenant_context(firm):
+            compliance = user_ensure(username="cco@e2e.example", email="cco@e2e.example",
+                                     roles=[FirmRole.COMPLIANCE])
+            proposals = list(Proposal.objects.filter(run=run).select_related("account"))
+            assert {p.account.custodian_number for p in proposals} == {"HH-TAX", "HH-IRA"}
+            for proposal in proposals:
+                for approver in (pm, compliance):
+                    if proposal.status == Proposal.Status.PENDING:
+                        proposal = proposal_approve(proposal=proposal, user=approver, comment="household checked")
+                proposal_release(proposal=proposal, user=pm)
+            fills = io.StringIO()
+            writer = csv.writer(fills)
+            writer.writerow(["external_id", "order_id", "quantity", "price", "trade_date"])
+            for row in csv.DictReader(io.StringIO(orders_csv(orders_open()))):
+                writer.writerow([f"F-{row['order_id']}", row["order_id"], row["quantity"], row["reference_price"], today])
+            executions_import(source=fills.getvalue().encode(), actor="custodian feed", as_of=today)
+
+            realised = RealisedLot.objects.filter(account__household__external_id="HH-E2E")
+            assert realised.filter(gain__lt=0).exists() or Order.objects.filter(
+                account__custodian_number="HH-IRA", security__symbol="VTI", side="buy").exists()
+            assert sum(r.disallowed_loss for r in realised) == 0
+            assert not BasisAdjustment.objects.exists()

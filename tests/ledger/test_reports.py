@@ -56,15 +56,15 @@ def test_realised_gains_show_the_figures_of_form_8949_and_schedule_d(year_of_tra
 
     assert realised_lots_csv(report).splitlines() == [
         "account_number,household,term,description,symbol,lot_id,quantity,date_acquired,date_purchased,date_sold,"
-        "proceeds,cost_basis,code,adjustment,gain_or_loss",
-        "A-1,HH-A-1,short,50 sh VTI,VTI,A-1-L2,50,2026-06-01,2026-06-01,2026-10-01,5000,6000,W,400,-600",
-        "A-1,HH-A-1,long,70 sh VTI,VTI,A-1-L1,70,2020-01-02,2020-01-02,2026-10-20,7000,5600,,0,1400",
-        "A-2,HH-A-1,long,100 sh BND,BND,A-2-L1,100,2025-01-02,2025-01-02,2026-11-02,8000,9000,,0,-1000",
+        "proceeds,cost_basis,code,adjustment,gain_or_loss,wash_sale_deferred,wash_sale_lost_for_good",
+        "A-1,HH-A-1,short,50 sh VTI,VTI,A-1-L2,50,2026-06-01,2026-06-01,2026-10-01,5000,6000,W,400,-600,400,0",
+        "A-1,HH-A-1,long,70 sh VTI,VTI,A-1-L1,70,2020-01-02,2020-01-02,2026-10-20,7000,5600,,0,1400,0,0",
+        "A-2,HH-A-1,long,100 sh BND,BND,A-2-L1,100,2025-01-02,2025-01-02,2026-11-02,8000,9000,,0,-1000,0,0",
     ]
     assert realised_totals_csv(report).splitlines()[1:] == [
-        "account,A-1,Account A-1,5000,6000,400,-600,7000,5600,0,1400,800",
-        "account,A-2,Account A-2,0,0,0,0,8000,9000,0,-1000,-1000",
-        "household,HH-A-1,A-1 household,5000,6000,400,-600,15000,14600,0,400,-200",
+        "account,A-1,Account A-1,5000,6000,400,-600,7000,5600,0,1400,800,400,0",
+        "account,A-2,Account A-2,0,0,0,0,8000,9000,0,-1000,-1000,0,0",
+        "household,HH-A-1,A-1 household,5000,6000,400,-600,15000,14600,0,400,-200,400,0",
     ]
     assert realised_gains(accounts=Account.objects.all(), start=date(2026, 10, 2), end=YEAR[1]).households[0].net == D(400)
 
@@ -102,3 +102,80 @@ def test_the_transition_report_projects_the_path_under_the_yearly_budget(book):
     # 5,000 of net gain at 3,000 a year, taxed at 20%: 3,000 (600) this year, 2,000 (400) next.
     assert (row.budget, row.years_left) == (D(3000), 2)
     assert transition_csv([row]).splitlines()[1].endswith(",3000,5000,2,2026:3000:600:6000|2027:2000:400:0")
+
+
+def test_a_loss_replaced_in_the_households_ira_is_reported_lost_for_good(book, pm):
+    # Rev. Rul. 2008-5: the IRA's purchase disallows the loss, which is added to no basis: the
+    # report shows it in its own column and total, not as a deferral.
+    a1 = book["account"]
+    ira = make_account("IRA-1", model=book["model"], household=a1.household, holdings=[])
+    Account.objects.filter(pk=ira.pk).update(taxable=False)
+    [harvested] = release(a1, [sell("VTI", 50, 100.0, [("A-1-L2", 50)], reasons=("harvest",))], pm=pm,
+                          as_of=date(2026, 10, 1))
+    apply(fill("S-1", harvested, 50, "100", date(2026, 10, 1)))
+    [bought] = release(ira, [buy("VTI", 30, 101.0)], pm=pm, as_of=date(2026, 10, 10))
+    apply(fill("B-1", bought, 30, "101", date(2026, 10, 10)))
+    [resold] = release(ira, [sell("VTI", 30, 90.0, [("B-1", 30)])], pm=pm, as_of=date(2026, 10, 20))
+    apply(fill("S-2", resold, 30, "90", date(2026, 10, 20)))
+
+    report = realised_gains(accounts=Account.objects.all(), start=YEAR[0], end=YEAR[1])
+
+    [row] = report.lots  # the IRA's own sale is not reportable
+    assert (row.account_number, row.adjustment, row.lost, row.deferred, row.gain_or_loss) == (
+        "A-1", D("600.00"), D("600.00"), D(0), D("-400.00"))
+    [household] = report.households
+    assert (household.short.adjustment, household.short.lost, household.short.deferred) == (D(600), D(600), D(0))
+    assert realised_lots_csv(report).splitlines()[1].endswith(",W,600,-400,0,600")
+
+
+def test_a_report_says_what_a_late_purchase_changed_in_its_period(year_of_trading, pm):
+    a1, _ = year_of_trading
+    before = realised_gains(accounts=Account.objects.all(), start=YEAR[0], end=YEAR[1])
+    # B-1 (10-15) arrived after the harvest it washes: that sale's change is on record already.
+    assert [c["after"] for r in before.recalculations for c in r.changes] == ["400.00"]
+    [late] = release(a1, [buy("ITOT", 40, 51.0)], pm=pm, as_of=date(2026, 9, 25))
+    apply(fill("B-0", late, 40, "51", date(2026, 9, 25)))  # dated before the harvest, reported late
+
+    after = realised_gains(accounts=Account.objects.all(), start=YEAR[0], end=YEAR[1])
+
+    recalculation = after.recalculations[0]  # the newest first
+    assert len(after.recalculations) == 2 and recalculation.trigger == "executions from csv"
+    assert {"account": "A-1", "lot_id": "A-1-L2", "sold": "2026-10-01", "field": "disallowed_loss",
+            "before": "400.00", "after": "1000.00"} in recalculation.changes
+    # A period that holds none of the changed sales shows nothing.
+    assert realised_gains(accounts=Account.objects.all(), start=date(2026, 11, 1), end=YEAR[1]).recalculations == []
+
+
+def test_schedule_d_per_household_carries_the_loss_past_the_limit_into_the_next_year(book, pm):
+    from rebalancing.ledger.reports import schedule_d_csv, schedules_d
+    from rebalancing.models import Household
+
+    household = book["account"].household
+    Household.objects.filter(pk=household.pk).update(carryforward_year=2026, carryforward_short_term=D(2500),
+                                                      carryforward_long_term=D(1000), filing_status="married_separate")
+    [harvested] = release(book["account"], [sell("VTI", 50, 100.0, [("A-1-L2", 50)], reasons=("harvest",))], pm=pm,
+                          as_of=date(2026, 10, 1))
+    apply(fill("S-1", harvested, 50, "100", date(2026, 10, 1)))  # a 1,000 short-term loss
+
+    [sheet] = schedules_d(households=Household.objects.all(), year=2026)
+    # Line 7: -1,000 - 2,500 = -3,500; line 15: -1,000; line 16: -4,500. Married filing separately:
+    # 1,500 deducted, taken from the short-term loss first; 2,000 short-term and 1,000 long-term go on.
+    s = sheet.sheet
+    assert (s.net_short, s.net_long, s.net, s.deduction) == (D(-3500), D(-1000), D(-4500), D(1500))
+    assert (s.carried_out_short, s.carried_out_long) == (D(2000), D(1000))
+    [next_year] = schedules_d(households=Household.objects.all(), year=2027)
+    assert (next_year.sheet.carried_in_short, next_year.sheet.carried_in_long) == (D(2000), D(1000))
+    assert [e.year for e in next_year.earlier] == [2026]
+    assert schedule_d_csv([sheet]).splitlines()[1] == (
+        "HH-A-1,A-1 household,Married filing separately,2026,-1000,2500,-3500,0,1000,-1000,-4500,1500,1500,0,0,"
+        "2000,1000")
+
+
+def test_the_engine_nets_a_proposals_gains_against_the_households_carried_loss(book):
+    from rebalancing.models import Household
+    from rebalancing.selectors import rebalance_inputs_load
+
+    Household.objects.filter(pk=book["account"].household_id).update(
+        carryforward_year=AS_OF.year, carryforward_short_term=D(700), carryforward_long_term=D(300))
+    [inputs] = rebalance_inputs_load([book["account"].pk], as_of=AS_OF)
+    assert (inputs.request.account.loss_carryforward_short, inputs.request.account.loss_carryforward_long) == (700, 300)

@@ -3,17 +3,18 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from rebalancing.ledger import reports
-from rebalancing.models import Account
+from rebalancing.models import Account, Household
 
 from ._ledger_cli import day, firm_named, output
 
-REPORTS = ("realised", "realised-totals", "harvest", "transition")
+REPORTS = ("realised", "realised-totals", "schedule-d", "harvest", "transition")
 
 
 class Command(BaseCommand):
     help = (
         "Write a tax report of a firm as CSV: realised (Form 8949 lines, wash-sale adjustments shown), "
-        "realised-totals (Schedule D figures per account and household), harvest, transition."
+        "realised-totals (totals per account and household), schedule-d (per household, the year of --to: "
+        "netting, the loss limit, the carryover), harvest, transition."
     )
 
     def add_arguments(self, parser):
@@ -38,7 +39,10 @@ class Command(BaseCommand):
             if options.get("account"):
                 accounts = accounts.filter(custodian_number__in=options["account"])
             kind = options["report"]
-            if kind == "transition":
+            if kind == "schedule-d":
+                households = Household.objects.filter(accounts__in=accounts).distinct()
+                text = reports.schedule_d_csv(reports.schedules_d(households=households, year=end.year))
+            elif kind == "transition":
                 text = reports.transition_csv(reports.transition(accounts=accounts, as_of=end))
             elif kind == "harvest":
                 text = reports.harvest_csv(reports.harvest(accounts=accounts, start=start, end=end))

@@ -1,0 +1,108 @@
+"""Schedule D for one taxpayer and year: netting, the yearly loss limit, and the carryover.
+
+A pure function on Decimals (no Django). Sources: IRC §1211(b) and §1212(b); IRS Pub. 550
+"Capital Losses"; the Schedule D instructions and their Capital Loss Carryover Worksheet.
+
+- Short-term results are netted with the short-term loss carried in (line 7), long-term with the
+  long-term loss carried in (line 15); their sum is line 16.
+- A net gain: a long-term part (the smaller of lines 15 and 16, when both are gains) taxed at the
+  long-term rate, the rest at the ordinary rate.
+- A net loss: at most $3,000 ($1,500 married filing separately) is deducted from ordinary income
+  (line 21); the rest is carried into the next year keeping its character, short-term first
+  absorbing the deduction (the worksheet's lines 5-13). The worksheet's taxable-income test is
+  taken as met (the household has ordinary income at least equal to the deduction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = ["LOSS_LIMIT", "LOSS_LIMIT_SEPARATE", "ScheduleD", "loss_limit", "schedule_d"]
+
+LOSS_LIMIT = Decimal(3000)
+LOSS_LIMIT_SEPARATE = Decimal(1500)  # married filing separately
+_ZERO = Decimal(0)
+
+
+def loss_limit(filing_status: str) -> Decimal:
+    """The yearly limit on a net capital loss against ordinary income (IRC §1211(b))."""
+    return LOSS_LIMIT_SEPARATE if filing_status == "married_separate" else LOSS_LIMIT
+
+
+@dataclass(frozen=True)
+class ScheduleD:
+    """One year's Schedule D figures. Losses carried are positive amounts."""
+
+    year: int
+    short_term: Decimal  # the year's own net short-term gain or loss (lines 1-5)
+    long_term: Decimal  # the year's own net long-term gain or loss (lines 8-13)
+    carried_in_short: Decimal  # line 6
+    carried_in_long: Decimal  # line 14
+    limit: Decimal
+
+    @property
+    def net_short(self) -> Decimal:  # line 7
+        return self.short_term - self.carried_in_short
+
+    @property
+    def net_long(self) -> Decimal:  # line 15
+        return self.long_term - self.carried_in_long
+
+    @property
+    def net(self) -> Decimal:  # line 16
+        return self.net_short + self.net_long
+
+    @property
+    def deduction(self) -> Decimal:  # line 21, as a positive amount
+        return min(self.limit, -self.net) if self.net < 0 else _ZERO
+
+    @property
+    def taxable_long(self) -> Decimal:
+        """Net capital gain taxed at the long-term rate."""
+        return min(self.net_long, self.net) if self.net > 0 and self.net_long > 0 else _ZERO
+
+    @property
+    def taxable_short(self) -> Decimal:
+        """Net gain taxed as ordinary income."""
+        return self.net - self.taxable_long if self.net > 0 else _ZERO
+
+    @property
+    def carried_out_short(self) -> Decimal:
+        """Worksheet line 8: short-term loss less the long-term gain and the deduction."""
+        if self.net >= 0:
+            return _ZERO
+        short_loss = max(-self.net_short, _ZERO)
+        return max(short_loss - (self.deduction + max(self.net_long, _ZERO)), _ZERO)
+
+    @property
+    def carried_out_long(self) -> Decimal:
+        """Worksheet line 13: long-term loss less the short-term gain and what the deduction
+        did not take from the short-term loss."""
+        if self.net >= 0:
+            return _ZERO
+        short_loss = max(-self.net_short, _ZERO)
+        long_loss = max(-self.net_long, _ZERO)
+        return max(long_loss - (max(self.net_short, _ZERO) + max(self.deduction - short_loss, _ZERO)), _ZERO)
+
+
+def schedule_d(years: dict[int, tuple[Decimal, Decimal]], *, filing_status: str, through: int,
+               opening: tuple[int, Decimal, Decimal] | None = None) -> list[ScheduleD]:
+    """Schedule D of every year up to ``through``, each carrying its loss into the next.
+
+    ``years``: year -> (net short-term, net long-term) results of the year's sales; ``opening``:
+    (year, short-term, long-term) losses carried into that year from before the ledger. The
+    chain starts at the earlier of the opening year and the first year with sales."""
+    starts = [y for y in years if y <= through] + ([opening[0]] if opening else [])
+    if not starts:
+        return [ScheduleD(through, _ZERO, _ZERO, _ZERO, _ZERO, loss_limit(filing_status))]
+    out: list[ScheduleD] = []
+    carried = (_ZERO, _ZERO)
+    for year in range(min(starts), through + 1):
+        if opening and year == opening[0]:
+            carried = (opening[1], opening[2])
+        short, long = years.get(year, (_ZERO, _ZERO))
+        sheet = ScheduleD(year, short, long, carried[0], carried[1], loss_limit(filing_status))
+        out.append(sheet)
+        carried = (sheet.carried_out_short, sheet.carried_out_long)
+    return out

@@ -1,0 +1,103 @@
+"""Trades a household has decided on but not yet executed, for the engine's wash-sale rules.
+
+A run must never create a wash sale across a household (IRS Pub. 550: a purchase in any account
+of the household washes a loss sale in another). So besides the trades executed in the last 30
+days, the engine sees, for every account of the household:
+
+- the open orders of released proposals (what is left of them to fill), the account's own
+  included: they will execute;
+- the open proposals (draft, pending approval, approved) of the other accounts: they may; the
+  account's own are replaced by the proposal being made;
+- within a run, what was just proposed for the household's other accounts, in place of their
+  older open proposals (a household's accounts are solved one after the other, in one chunk).
+
+Each is an ``engine.HouseholdTrade`` dated the run's day; a sale comes lot by lot, with its gain,
+so a planned loss blocks buying the group back and a planned purchase blocks selling it at a loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from rebalancing import engine
+from rebalancing.models import Order, Proposal
+
+__all__ = ["Planned", "household_plans_load", "request_with_plans", "trades_planned_by"]
+
+ORDER = "order"
+PROPOSAL = "proposal"
+_OPEN_PROPOSALS = (Proposal.Status.DRAFT, Proposal.Status.PENDING, Proposal.Status.APPROVED)
+_OPEN_ORDERS = (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A planned trade of account ``account_id``: from an open ``order`` or an open ``proposal``."""
+
+    account_id: int
+    source: str
+    trade: engine.HouseholdTrade
+
+
+def trades_planned_by(trades: Iterable[dict], *, account_number: str, as_of: date,
+                      fraction: float = 1.0) -> list[engine.HouseholdTrade]:
+    """A proposal's trades (the result's JSON form) as household trades: sales lot by lot with
+    their gains, purchases whole. ``fraction``: the part still to be executed."""
+    out = []
+    for t in trades:
+        if t.get("side") == "buy":
+            out.append(engine.HouseholdTrade(date=as_of, symbol=t["symbol"], side="buy",
+                                             quantity=float(t["quantity"]) * fraction, account_id=account_number))
+            continue
+        lots = t.get("lots") or []
+        for lot in lots or [{"quantity": t["quantity"], "gain": t.get("realised_gain")}]:
+            gain = lot.get("gain")
+            out.append(engine.HouseholdTrade(
+                date=as_of, symbol=t["symbol"], side="sell", quantity=float(lot["quantity"]) * fraction,
+                realised_gain=None if gain is None else float(gain) * fraction, account_id=account_number,
+            ))
+    return out
+
+
+def household_plans_load(household_ids: Iterable[int], *, as_of: date) -> dict[int, list[Planned]]:
+    """household id -> its planned trades, in two queries."""
+    plans: dict[int, list[Planned]] = defaultdict(list)
+    household_ids = list(household_ids)
+    for p in (Proposal.objects.filter(account__household_id__in=household_ids, status__in=_OPEN_PROPOSALS)
+              .values_list("account_id", "account__household_id", "account__custodian_number", "result")):
+        account_id, household_id, number, result = p
+        for trade in trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=as_of):
+            plans[household_id].append(Planned(account_id, PROPOSAL, trade))
+    orders = (Order.objects.filter(account__household_id__in=household_ids, status__in=_OPEN_ORDERS)
+              .select_related("account", "security", "proposal").order_by("pk"))
+    for order in orders:
+        fraction = float(order.open_quantity / order.quantity)
+        trades = [t for t in (order.proposal.result or {}).get("trades") or []
+                  if t.get("symbol") == order.security.symbol and t.get("side") == order.side][:1] or [
+            {"symbol": order.security.symbol, "side": order.side, "quantity": float(order.quantity), "lots": [
+                {"quantity": float(lot["quantity"]), "gain": None} for lot in order.lots]}]
+        for trade in trades_planned_by(trades, account_number=order.account.custodian_number, as_of=as_of,
+                                       fraction=fraction):
+            plans[order.account.household_id].append(Planned(order.account_id, ORDER, trade))
+    return plans
+
+
+def request_with_plans(request: engine.RebalanceRequest, *, account_id: int, recorded, planned: Iterable[Planned],
+                       proposed: dict[int, list[engine.HouseholdTrade]]) -> engine.RebalanceRequest:
+    """``request`` seeing the household's executed trades (``recorded``), its planned ones, and
+    ``proposed``: what this run just proposed for accounts of the household (in place of their
+    older open proposals)."""
+    trades = list(recorded)
+    for p in planned:
+        if p.source == PROPOSAL and (p.account_id == account_id or p.account_id in proposed):
+            continue
+        trades.append(p.trade)
+    for other, new in proposed.items():
+        if other != account_id:
+            trades.extend(new)
+    account = dataclasses.replace(request.account, household_trades=tuple(trades))
+    return dataclasses.replace(request, account=account)

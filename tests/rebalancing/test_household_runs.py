@@ -1,0 +1,119 @@
+"""A run never proposes a wash sale across a household (IRS Pub. 550, Rev. Rul. 2008-5): its accounts
+are solved in one chunk, one after the other, each seeing what was proposed for the others and the
+household's open proposals and orders."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Account, Household, Proposal, Security
+from rebalancing.selectors import RunScope, rebalance_inputs_load
+from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+from .book import AS_OF, make_account, make_model, make_securities, make_template
+
+pytestmark = pytest.mark.django_db
+
+HARVEST = {"cash": {"target": 0.01}, "trading": {"whole_shares": True},
+           "harvest": {"enabled": True, "min_loss_value": 100, "min_loss_pct": 0.02, "substitutes": {"VTI": "SCHB"}}}
+
+
+def _groups():
+    return {s.symbol: s.equivalence_group or s.symbol for s in Security.objects.all()}
+
+
+def washes_across(proposals) -> list[str]:
+    """Groups sold at a loss in a taxable account of the household while bought in another."""
+    group = _groups()
+    sold_at_loss, bought = {}, {}
+    for p in proposals:
+        for t in p.result["trades"]:
+            if t["side"] == "buy":
+                bought.setdefault(group[t["symbol"]], set()).add(p.account.custodian_number)
+            elif p.account.taxable and any(lot["gain"] < 0 for lot in t["lots"]):
+                sold_at_loss.setdefault(group[t["symbol"]], set()).add(p.account.custodian_number)
+    return sorted(g for g in sold_at_loss if g in bought)
+
+
+def _household(ira_first: bool):
+    make_securities()
+    model = make_model()
+    template = make_template("harvest", parameters=HARVEST)
+    household = Household.objects.create(name="Ortiz", external_id="HH-ORTIZ", template=template)
+    taxable_lots = [("VTI", 300, 45000, date(2026, 3, 2)),  # 30,000 now: a 15,000 short-term loss
+                    ("BND", 160, 12800, date(2025, 1, 2)), ("VNQ", 50, 4500, date(2025, 1, 2))]
+
+    def ira():
+        account = make_account("O-IRA", model=model, household=household, cash="50000", holdings=[])
+        Account.objects.filter(pk=account.pk).update(taxable=False)
+        return account
+
+    if ira_first:
+        first, second = ira(), make_account("O-TAX", model=model, household=household, cash="500",
+                                            holdings=taxable_lots)
+    else:
+        first, second = make_account("O-TAX", model=model, household=household, cash="500",
+                                     holdings=taxable_lots), ira()
+    return household, first, second
+
+
+def _run(scope: RunScope):
+    run = run_start(scope=scope, as_of=AS_OF, label="test")
+    for chunk in run_chunks(run):
+        run_process_chunk(run_id=run.pk, account_ids=chunk)
+    return Proposal.objects.filter(run=run).select_related("account")
+
+
+@pytest.mark.parametrize("ira_first", [True, False], ids=["ira-solved-first", "taxable-solved-first"])
+def test_a_household_run_never_harvests_in_one_account_what_another_buys(firm_a, ira_first):
+    with tenant_context(firm_a):
+        household, first, second = _household(ira_first)
+
+        proposals = _run(RunScope(household_id=household.pk))
+
+        assert {p.account.custodian_number for p in proposals} == {"O-TAX", "O-IRA"}
+        assert washes_across(proposals) == []
+        # Whoever was solved first had the choice: the IRA buys VTI (and the taxable account keeps
+        # its loss for later), or the taxable account harvests it (and the IRA does not buy VTI).
+        by_number = {p.account.custodian_number: p for p in proposals}
+        ira_buys = {t["symbol"] for t in by_number["O-IRA"].result["trades"] if t["side"] == "buy"}
+        harvested = {t["symbol"] for t in by_number["O-TAX"].result["trades"] if "harvest" in t["reasons"]}
+        assert ("VTI" in ira_buys) == ira_first and ("VTI" in harvested) == (not ira_first)
+
+
+def test_a_siblings_open_proposal_counts_as_a_planned_purchase(firm_a):
+    with tenant_context(firm_a):
+        household, ira, taxable = _household(ira_first=True)
+        [pending] = _run(RunScope(account_ids=(ira.pk,)))  # the IRA's proposal buys VTI, not yet approved
+        assert any(t["symbol"] == "VTI" and t["side"] == "buy" for t in pending.result["trades"])
+
+        [inputs] = rebalance_inputs_load([taxable.pk], as_of=AS_OF)
+        planned = [t for t in inputs.request.account.household_trades if t.account_id == "O-IRA"]
+        assert planned and all(t.date == AS_OF for t in planned)
+
+        [proposal] = _run(RunScope(account_ids=(taxable.pk,)))
+        assert washes_across([pending, proposal]) == []
+        assert not any("harvest" in t["reasons"] and t["symbol"] == "VTI" for t in proposal.result["trades"])
+
+
+def test_a_households_accounts_share_a_chunk(firm_a, monkeypatch):
+    from rebalancing.services import runs
+
+    monkeypatch.setattr(runs, "CHUNK_ACCOUNTS", 3)
+    with tenant_context(firm_a):
+        make_securities()
+        model = make_model(code="m")
+        households = [Household.objects.create(name=f"H{i}", external_id=f"H{i}") for i in range(3)]
+        accounts = {}
+        for n, h in enumerate([0, 1, 2, 0, 1, 0]):  # H0 has three accounts, H1 two, H2 one
+            accounts[n] = make_account(f"C-{n}", model=model, household=households[h], cash=Decimal("1000"))
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF, label="test")
+
+        chunks = run_chunks(run)
+
+        where = {a: i for i, chunk in enumerate(chunks) for a in chunk}
+        for h in households:
+            assert len({where[a.pk] for a in h.accounts.all()}) == 1
+        assert sorted(a for chunk in chunks for a in chunk) == sorted(a.pk for a in accounts.values())
