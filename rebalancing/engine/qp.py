@@ -3,19 +3,21 @@
 The same problem as the cvxpy reference in ``optimizer`` (stated in ``problem``), laid out for
 the interior-point method's linear algebra:
 
-- Lots enter through their bounds and one sum per security: a security with several movable
-  lots gets a sell variable ``s_i = sum x_j`` (with one lot, the lot's variable is it).  Tax is
-  linear in the lots; risk, cash and turnover see only security-level variables, so every lot is
-  a leaf of the KKT system and is eliminated without fill.  The lots are exact (nothing pooled).
+- Risk, cash and turnover see one variable per security: its sell variable (the lot's own
+  variable when it has one movable lot, else ``s_i`` = the sum of its lots) and its buy.
+- Without a net-gain budget, a security's lots are a piecewise-linear tax cost of ``s_i`` (sold
+  cheapest first, which is then optimal): one row per distinct tax rate, and the lots are
+  recovered after the solve.  With a budget every lot is a variable.  Either way lots are
+  leaves of the KKT system, eliminated without fill, and exact (nothing pooled).
 - The risk model is diagonal plus low rank: ``|E'a|^2`` through ``k`` auxiliary variables
   ``y = E'a`` (the only dense rows), the specific part on P's diagonal.
 - Cash is one auxiliary variable: its penalty would otherwise be a dense rank-one block of P.
 
-Variables, in order: x (movable lots) | s (sell sums) | b (buys) | y (factors) | c (cash - target).
+Variables, in order: x (lot variables) | s (sell sums) | tau (tax cost, piecewise-linear lots
+only) | b (buys) | y (factors) | c (cash - target).
 
-Each account gets a fresh solver.  Clarabel can update a solver's data, but it keeps the
-equilibration of the first data it saw, so a reused solver would make a result depend on what
-the process solved before; building one costs less than a tenth of the solve.
+Each account gets a fresh solver: nothing of one solve reaches the next (Clarabel's in-place data
+update keeps the scaling of the first data it saw, and would need identical sparsity anyway).
 """
 
 from __future__ import annotations
@@ -338,8 +340,10 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
         solver = clarabel.DefaultSolver(qp.P, qp.q.tolist(), qp.A, qp.rhs.tolist(), cones, settings)
         built = time.perf_counter()
         answer = solver.solve()
-    except (ValueError, RuntimeError, ArithmeticError) as exc:  # malformed data, a panic
-        raise Unsolved(label, "failed", str(exc)) from exc
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: B036 - a Rust panic in the solver is a BaseException
+        raise Unsolved(label, "failed", f"{type(exc).__name__}: {exc}") from exc
     solved = time.perf_counter()
     if answer.status in _INFEASIBLE:
         raise Infeasible(str(answer.status))
