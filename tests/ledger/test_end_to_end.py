@@ -16,8 +16,8 @@ from rebalancing.ledger.orders import orders_csv, orders_open
 from rebalancing.ledger.quantities import cents
 from rebalancing.models import (
     Account,
-    BasisAdjustment,
     ApprovalPolicy,
+    BasisAdjustment,
     Household,
     ModelPortfolio,
     Order,
