@@ -282,7 +282,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     value_after = qty_after * price
     buy_value = float(fill.bought @ price)
     sell_value = float(sold @ price)
-    cash_after = book.cash + sell_value - buy_value - cost * (sell_value + buy_value)  # Fill.cash_after
+    cash_after = fill.cash_after(book, cost)
     V_after = float(value_after.sum()) + cash_after
     w_before, w_after = book.weights, value_after / V_after
     units = drift_units(book.symbols, plan)
