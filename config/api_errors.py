@@ -35,7 +35,7 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 # Every code an error answer may carry, for docs/api.md and the OpenAPI description.
 ERROR_CODES: dict[str, str] = {
     "invalid": "400: the request failed validation; detail.fields names each field and problem",
-    "malformed_request": "400: the body is not valid JSON / multipart",
+    "malformed_request": "400: the body is not valid JSON / multipart, or JSON nested more than 64 levels",
     "import_rejected": "400: an import file was refused whole; detail.problems lists row, column, problem",
     "invalid_request": "400: the what-if engine request does not match the schema; detail.path says where",
     "not_authenticated": "401: no credentials",
@@ -48,6 +48,7 @@ ERROR_CODES: dict[str, str] = {
     "permission_denied": "403: the role does not allow it; detail.capability names what is missing",
     "scope_missing": "403: the API key lacks a scope; detail.scope names it",
     "session_only": "403: this is done signed in, not with an API key",
+    "mfa_required": "403: this session has not given its second factor yet (detail.step: verify or enrol)",
     "not_found": "404: no such object, or not one you may see",
     "method_not_allowed": "405",
     "not_acceptable": "406",
@@ -58,6 +59,7 @@ ERROR_CODES: dict[str, str] = {
     "proposal_expired": "409: the proposal was priced too long ago and has expired",
     "already_revoked": "409: the API key was already revoked",
     "idempotency_key_reused": "409: the Idempotency-Key was used with a different request",
+    "upload_too_large": "413: the request body is over UPLOAD_MAX_MB; detail.bytes and detail.limit_bytes",
     "unsupported_media_type": "415",
     "infeasible_parameters": "422: the what-if parameters cannot all hold; detail.conflicts names them",
     "solver_failed": "422: the solver gave up; the message says what to relax",

@@ -1,15 +1,21 @@
 """URLs served on a firm's own host; every query runs in that firm's schema."""
 
 from django.contrib import admin
-from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from frontend.views import SignInView
+from frontend.views import SignInView, SignOutView, security
+from tenants.admin import security_models_hide
+
+security_models_hide(admin.site)
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/verify/", security.verify, name="mfa_verify"),  # the second step of signing in
+    path("accounts/two-factor/", security.two_factor, name="two_factor"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("rebalancing.api.urls")),  # with its OpenAPI schema, docs/ and redoc/
     path("", include("frontend.urls")),  # the web pages (frontend/urls.py)
 ]
+
+handler400 = "frontend.views.errors.bad_request"  # says which parameter was wrong

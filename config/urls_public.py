@@ -1,14 +1,17 @@
 """URLs served on the provider's host (the public schema): the provider console and its admin."""
 
-from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from frontend.views import SignInView
+from frontend.views import SignInView, SignOutView, security
 from tenants.admin import provider_admin_site
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/verify/", security.verify, name="mfa_verify"),  # the second step of signing in
+    path("accounts/two-factor/", security.two_factor, name="two_factor"),
     path("admin/", provider_admin_site.urls),
     path("", include("frontend.urls_provider")),
 ]
+
+handler400 = "frontend.views.errors.bad_request"  # says which parameter was wrong

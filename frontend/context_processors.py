@@ -13,4 +13,8 @@ def firm(request):
         from rebalancing.permissions import capabilities_of
 
         context["can"] = {c.value: True for c in capabilities_of(user)}
+    if on_provider_host and user is not None and user.is_authenticated:
+        from tenants.security.access import user_is_security_admin
+
+        context["is_provider_admin"] = user_is_security_admin(user)
     return context

@@ -8,9 +8,11 @@ sectors, tags and asset classes offer the values the firm's security master know
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from config.input_limits import JsonTooDeep, json_loads_bounded
 from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
@@ -224,6 +226,8 @@ def _parse_one(f: ParamField, post) -> Any:
             number = float(raw)
         except ValueError:
             raise ValueError(f"“{raw}” is not a number") from None
+        if not math.isfinite(number):  # "inf", "nan", 1e999
+            raise ValueError(f"“{raw}” is not a number")
         if f.percent:
             number = round(number / 100, 10)
         if f.kind == "integer":
@@ -253,9 +257,11 @@ def _parse_one(f: ParamField, post) -> Any:
     if not raw:
         return DEFAULTS.get(f.path, [] if f.path != "direct_index" else {})
     try:
-        return json.loads(raw)
+        return json_loads_bounded(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except JsonTooDeep as exc:
+        raise ValueError(str(exc)) from None
 
 
 def parse_fields(post, fields: list[ParamField]) -> tuple[dict[str, Any], dict[str, str]]:

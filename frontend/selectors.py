@@ -12,6 +12,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
 from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, TaxLot
 from rebalancing.permissions import Capability, is_advisor_only, user_can
@@ -120,7 +121,7 @@ def dashboard_counts(user, *, limit: int = 12) -> DashboardCounts:
     out.harvest_amount = harvest_amount
     out.pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING).count()
     out.pending_mine = decidable_proposals(user).count()
-    out.last_run = RebalanceRun.objects.exclude(status=RebalanceRun.Status.QUEUED).first()
+    out.last_run = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
     if out.last_run is not None:
         out.failed = RunOutcome.objects.filter(
             run=out.last_run, outcome=RunOutcome.Outcome.FAILED, account__in=accounts_visible_to(user)

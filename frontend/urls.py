@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, audit, book, dashboard, ledger, proposals, runs
+from .views import accounts, audit, book, dashboard, ledger, proposals, runs, security
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("security/", security.security_page, name="security"),
     path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),
     path("ledger/orders/", ledger.orders_page, name="ledger_orders"),
     path("ledger/executions/", ledger.executions_page, name="ledger_executions"),

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from .views import provider
+from .views import provider, security
 
 urlpatterns = [
     path("", provider.provider_console, name="home"),
     path("runs/", provider.provider_runs, name="provider_runs"),
     path("runs/start/", provider.provider_run_start, name="provider_run_start"),
     path("runs/<slug:slug>/<int:pk>/", provider.provider_run_detail, name="provider_run_detail"),
+    path("security/", security.provider_security_page, name="security"),
 ]

@@ -13,7 +13,7 @@ from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposals_expire_stale
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
-__all__ = ["nightly_scan", "proposals_expire", "rebalance_chunk", "run_dispatch"]
+__all__ = ["nightly_scan", "proposals_expire", "rebalance_chunk", "run_dispatch", "runs_watch"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +60,16 @@ def proposals_expire() -> int:
     if connection.schema_name == "public":
         raise ValueError("proposals_expire must be sent from inside a firm's schema")
     return proposals_expire_stale()
+
+
+@shared_task(acks_late=True)
+def runs_watch() -> dict:
+    """Sent by beat to every active firm each minute: stalled runs are found and their unfinished
+    chunks sent again (rebalancing.services.run_recovery)."""
+    from rebalancing.services.run_recovery import runs_watch as watch
+
+    if connection.schema_name == "public":
+        raise ValueError("runs_watch must be sent from inside a firm's schema")
+    report = watch()
+    return {"watched": report.watched, "stalled": report.stalled, "recovered": report.recovered,
+            "given_up": report.given_up}

@@ -62,3 +62,15 @@ class FirmUsageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def security_models_hide(site: admin.AdminSite) -> None:
+    """Second factors are set up, reset and audited on the Security pages (tenants.security); an admin
+    site would show a TOTP secret and change them unaudited. django-otp registers its devices on the
+    default site when its admin modules load, after ours, so the URLconf calls this."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for model in (TOTPDevice, StaticDevice):
+        if site.is_registered(model):
+            site.unregister(model)

@@ -23,6 +23,9 @@ class Firm(TenantMixin):
     admin_email = models.EmailField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the firm's admin (the provider's row: a provider admin) on the Security page.
+    mfa_required = models.BooleanField(
+        default=False, help_text="Everyone signing in to this firm must use a second factor (TOTP)")
 
     auto_create_schema = True  # the create service runs inside a transaction: a failure drops it too
     auto_drop_schema = False  # a firm's data is never dropped by deleting a row

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values from outside come only through config.env."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -37,6 +38,11 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "frontend",
+    # Sign-in protection, in the public schema for provider staff (tenants/security/)
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -47,6 +53,11 @@ TENANT_APPS = [
     "tenants.audit",
     "tenants.api_keys",
     "rebalancing",
+    # ...and in each firm's schema for its users: lockouts and second factors live beside the users.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -70,15 +81,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MIDDLEWARE = [
     # Probes answer before tenant resolution and host validation: a kubelet calls them by pod IP.
     "config.health.HealthCheckMiddleware",
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "tenants.middleware.FirmHostMiddleware",  # django-tenants, host normalised
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): a second factor this session
+    "tenants.security.middleware.TwoFactorMiddleware",  # asks for it, or to set it up, where it is due
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Over-size bodies (413) and NUL characters (400) refused before any view reads them.
+    "config.request_guards.RequestGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into the lockout page (last, as axes asks)
 ]
 
 TEMPLATES = [
@@ -100,6 +116,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out user name before any password check
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -109,6 +126,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Sign-in protection (tenants/security/, docs/security.md) --------------------------------------
+# django-axes counts failed sign-ins per user name (in the schema where the user lives: firm sign-ins
+# in the firm's, provider and admin-site sign-ins in the public one) on every sign-in form, the
+# admin sites' included. After LOGIN_FAILURE_LIMIT failures the name is locked for
+# LOGIN_LOCKOUT_MINUTES (0: until lifted); a firm admin (provider admin on the provider host) lifts it
+# on the Security page. Sign-ins, failures and lockouts are in the audit trail, not axes' own log.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 30)
+AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES else None
+# By user name, wherever the attempts come from. Not by IP address: a firm's staff share their office's
+# address, and one person's typos must not lock out the whole office (axes' check W006 asks for the
+# address; changing the address or the browser does not get round a user-name lockout).
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # its own log lines; the audit trail has each attempt
+AXES_ENABLE_ADMIN = False  # lockouts are lifted, audited, on the Security page
+AXES_LOCKOUT_CALLABLE = "frontend.views.security.locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+# django-otp: TOTP (RFC 6238) in an authenticator app, with single-use recovery codes; a firm admin
+# makes it mandatory for the firm (Firm.mfa_required). The authenticator app shows the firm's name.
+
+
+def _totp_issuer(device) -> str:
+    from django.db import connection
+
+    tenant = getattr(connection, "tenant", None)
+    name = getattr(tenant, "name", "") if getattr(tenant, "schema_name", "public") != "public" else ""
+    return f"{name} (rebalancing)" if name else "Rebalancing provider console"
+
+
+OTP_TOTP_ISSUER = _totp_issuer
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -139,6 +191,11 @@ CACHES = {
     )
     | {"KEY_FUNCTION": "django_tenants.cache.make_key", "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key"}
 }
+
+# The largest request body (an uploaded CSV file) accepted, refused from its Content-Length before it
+# is read (config/request_guards.py). Larger books go through `manage.py import_book`.
+UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 25)
+UPLOAD_MAX_BYTES = UPLOAD_MAX_MB * 1024 * 1024
 
 # --- Celery -------------------------------------------------------------------------------------
 # Without a configured broker, kombu's filesystem transport needs no server: producer and worker
@@ -174,7 +231,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
     "proposals-expire": {"task": "rebalancing.tasks.proposals_expire", "schedule": crontab(hour=1, minute=30)},
     "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},
+    # Stalled runs (a worker lost with its chunk): found and sent again (rebalancing/services/run_recovery.py).
+    "runs-watch": {"task": "rebalancing.tasks.runs_watch", "schedule": float(env_int("RUN_WATCH_SECONDS", 60))},
 }
+# A run whose progress has not moved for RUN_STALL_SECONDS is stalled: its unfinished chunks are sent
+# again, then again after twice as long, and so on, at most RUN_STALL_MAX_REDISPATCHES times. A chunk is
+# a few seconds of work, so ten minutes without one finishing means its worker is gone.
+RUN_STALL_SECONDS = env_int("RUN_STALL_SECONDS", 600)
+RUN_STALL_MAX_REDISPATCHES = env_int("RUN_STALL_MAX_REDISPATCHES", 5)
 
 # --- API ----------------------------------------------------------------------------------------
 # /api/v1/ on firm hosts (rebalancing/api, docs/api.md). API keys first: its WWW-Authenticate makes an
@@ -190,6 +254,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rebalancing.api.pagination.FirmPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON nested at most config.input_limits.MAX_JSON_DEPTH levels: deeper is a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "rebalancing.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_keys.throttling.ApiKeyRateThrottle"],
     # Per API key (else per signed-in user); the what-if engine call has its own bucket.
     "DEFAULT_THROTTLE_RATES": {
@@ -248,5 +318,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        "axes": {"level": "WARNING"},  # every sign-in attempt is in the audit trail already
     },
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -13,8 +12,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, limits_for, parse_fields
+from frontend.query import decimal_param, id_param
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.api.visibility import runs_visible_to
 from rebalancing.effective_parameters import flatten_parameters, parameters_effective
 from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, RebalanceRun, RunOutcome, Security
 from rebalancing.permissions import Capability, is_advisor_only, user_can
@@ -25,7 +26,7 @@ from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
 from tenants.roles import FirmRole
 
-from .common import firm_page, is_htmx, need, paginate, visible_or_404
+from .common import firm_page, is_htmx, paginate, visible_or_404
 
 SORTS = {
     "number": "custodian_number", "name": "name", "household": "household__name",
@@ -33,30 +34,24 @@ SORTS = {
 }
 
 
-def _number(value: str) -> Decimal | None:
-    try:
-        return Decimal(value.replace(",", "").replace("$", "").replace("%", "").strip()) if value.strip() else None
-    except InvalidOperation:
-        return None
-
-
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def account_list(request):
-    need(request.user, Capability.VIEW_BOOK)
     user, get = request.user, request.GET
     qs = accounts_with_latest(user)
     q = get.get("q", "").strip()
     if q:
         qs = qs.filter(Q(custodian_number__icontains=q) | Q(name__icontains=q) | Q(household__name__icontains=q))
-    if get.get("advisor"):
-        qs = qs.filter(household__advisor_id=get["advisor"]) if get["advisor"] != "none" else qs.filter(
+    advisor = id_param(get, "advisor", words=("none",))
+    if advisor is not None:
+        qs = qs.filter(household__advisor_id=advisor) if advisor != "none" else qs.filter(
             household__advisor__isnull=True)
-    if get.get("model"):
-        qs = qs.filter(model_id=get["model"])
-    if get.get("template"):
-        t = get["template"]
+    model = id_param(get, "model")
+    if model is not None:
+        qs = qs.filter(model_id=model)
+    t = id_param(get, "template")
+    if t is not None:
         qs = qs.filter(Q(template_id=t) | Q(template__isnull=True, household__template_id=t))
-    min_drift = _number(get.get("min_drift", ""))
+    min_drift = decimal_param(get, "min_drift", what="minimum drift")
     if min_drift is not None:
         qs = qs.filter(last_drift__gte=float(min_drift) / 100)
     attention = get.get("attention", "")
@@ -66,10 +61,10 @@ def account_list(request):
             alerts = alerts.filter(kind=attention)
         qs = qs.filter(pk__in=alerts.values("account_id"))
     elif attention == "failed":
-        last = RebalanceRun.objects.exclude(status=RebalanceRun.Status.QUEUED).first()
+        last = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
         qs = qs.filter(pk__in=RunOutcome.objects.filter(run=last, outcome=RunOutcome.Outcome.FAILED).values("account_id"))
-    min_cash = _number(get.get("min_cash", ""))
-    min_loss = _number(get.get("min_loss", ""))
+    min_cash = decimal_param(get, "min_cash", what="minimum cash")
+    min_loss = decimal_param(get, "min_loss", what="minimum unrealised loss")
     stats = None
     if min_cash is not None or min_loss is not None:
         rows = list(qs.values_list("pk", "cash"))
@@ -213,12 +208,10 @@ def _account(request, pk):
         "household__advisor", "household__template", "template", "model"), pk=pk)
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
 def account_detail(request, pk: int):
-    need(request.user, Capability.VIEW_BOOK)
     account = _account(request, pk)
     if request.method == "POST":
-        need(request.user, Capability.EDIT_PARAMETERS)
         bound = _override_fields(account)
         submitted, errors = parse_fields(request.POST, [b.field for b in bound])
         if not errors:
@@ -239,11 +232,10 @@ def account_detail(request, pk: int):
     return render(request, "frontend/account_detail.html", _account_context(request, account))
 
 
-@firm_page
+@firm_page(Capability.EDIT_PARAMETERS)
 @require_POST
 def account_preview(request, pk: int):
     """The what-if: the account's proposal now, and with the overrides in the form (htmx fragment)."""
-    need(request.user, Capability.EDIT_PARAMETERS)
     account = _account(request, pk)
     bound = _override_fields(account)
     submitted, errors = parse_fields(request.POST, [b.field for b in bound])
@@ -258,11 +250,10 @@ def account_preview(request, pk: int):
     return render(request, "frontend/partials/account_preview.html", context)
 
 
-@firm_page
+@firm_page(Capability.RUN_REBALANCE)
 @require_POST
 def account_rebalance(request, pk: int):
     """Start a run over this one account (portfolio managers and firm admins)."""
-    need(request.user, Capability.RUN_REBALANCE)
     account = _account(request, pk)
     try:
         run = run_start(scope=RunScope(account_ids=(account.pk,)), user=request.user)

@@ -7,10 +7,10 @@ from datetime import date, datetime, time, timedelta
 from django.shortcuts import render
 from django.utils import timezone
 
+from rebalancing.api.visibility import audit_events_visible_to
 from rebalancing.permissions import Capability
-from tenants.audit.models import AuditEvent
 
-from .common import firm_page, need, paginate
+from .common import firm_page, paginate
 
 
 def _day(value: str) -> date | None:
@@ -20,11 +20,11 @@ def _day(value: str) -> date | None:
         return None
 
 
-@firm_page
+@firm_page(Capability.READ_AUDIT)
 def audit_log(request):
-    need(request.user, Capability.READ_AUDIT)
     get = request.GET
-    qs = AuditEvent.objects.all()
+    visible = audit_events_visible_to(request.user)
+    qs = visible
     if get.get("actor"):
         qs = qs.filter(actor__icontains=get["actor"].strip())
     if get.get("action"):
@@ -38,8 +38,8 @@ def audit_log(request):
         qs = qs.filter(at__gte=timezone.make_aware(datetime.combine(since, time.min)))
     if until:
         qs = qs.filter(at__lt=timezone.make_aware(datetime.combine(until + timedelta(days=1), time.min)))
-    actions = sorted({a.split(".")[0] for a in AuditEvent.objects.values_list("action", flat=True).distinct()})
-    kinds = sorted(k for k in AuditEvent.objects.values_list("object_type", flat=True).distinct() if k)
+    actions = sorted({a.split(".")[0] for a in visible.values_list("action", flat=True).distinct()})
+    kinds = sorted(k for k in visible.values_list("object_type", flat=True).distinct() if k)
     filtered = any(get.get(k) for k in ("actor", "action", "object_type", "object_id", "since", "until"))
     return render(request, "frontend/audit_log.html", {
         "page": paginate(request, qs.order_by("-at", "-id"), per_page=50), "actions": actions, "kinds": kinds,

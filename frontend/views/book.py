@@ -13,8 +13,11 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config.input_limits import JsonTooDeep, json_loads_bounded
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields, unflatten
+from frontend.query import int_param
 from rebalancing.access import accounts_visible_to
+from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
@@ -24,7 +27,7 @@ from rebalancing.services.previews import model_change_preview, template_change_
 from tenants.errors import DomainError
 
 from .accounts import _value_at, _vocabularies
-from .common import firm_page, need, visible_or_404
+from .common import firm_page, visible_or_404
 
 DEFAULTS = default_parameters().to_dict()
 PREVIEW_SAMPLE = 50
@@ -36,12 +39,11 @@ def _governed(template):
     return Q(template=template) | Q(template__isnull=True, household__template=template)
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def template_list(request):
-    need(request.user, Capability.VIEW_BOOK)
     visible = accounts_visible_to(request.user)
     templates = []
-    for t in ParameterTemplate.objects.order_by("name"):
+    for t in book_wide_visible_to(request.user, ParameterTemplate.objects.order_by("name")):
         values = merge_parameter_dicts(DEFAULTS, t.parameters or {})
         switched = [title for key, title in (("transition", "Transition"), ("screen", "Screen"), ("harvest", "Harvesting"),
                                              ("drift", "Drift bands")) if values[key].get("enabled")]
@@ -80,9 +82,11 @@ def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     raw = post.get("overridable", "").strip()
     if raw:
         try:
-            overridable = json.loads(raw)
+            overridable = json_loads_bounded(raw)
         except json.JSONDecodeError as exc:
             errors["overridable"] = f"not valid JSON ({exc.msg} at line {exc.lineno})"
+        except JsonTooDeep as exc:
+            errors["overridable"] = str(exc)
     return unflatten(changed), overridable, errors
 
 
@@ -101,12 +105,10 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
     }
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
 def template_detail(request, pk: int):
-    need(request.user, Capability.VIEW_BOOK)
-    template = visible_or_404(ParameterTemplate.objects.all(), pk=pk)
+    template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
     if request.method == "POST":
-        need(request.user, Capability.MANAGE_MODELS)
         parameters, overridable, errors = _template_from_post(request.POST)
         name = request.POST.get("name", "").strip() or template.name
         if not errors:
@@ -125,9 +127,8 @@ def template_detail(request, pk: int):
     return render(request, "frontend/template_detail.html", _template_context(request, template))
 
 
-@firm_page
+@firm_page(Capability.MANAGE_MODELS)
 def template_create(request):
-    need(request.user, Capability.MANAGE_MODELS)
     if request.method == "POST":
         parameters, overridable, errors = _template_from_post(request.POST)
         code = request.POST.get("code", "").strip()
@@ -152,12 +153,11 @@ def template_create(request):
     return render(request, "frontend/template_detail.html", _template_context(request, None, creating=True))
 
 
-@firm_page
+@firm_page(Capability.MANAGE_MODELS)
 @require_POST
 def template_preview(request, pk: int):
     """How many of the template's accounts would trade differently, and the tax (htmx fragment)."""
-    need(request.user, Capability.MANAGE_MODELS)
-    template = visible_or_404(ParameterTemplate.objects.all(), pk=pk)
+    template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
     parameters, _, errors = _template_from_post(request.POST)
     context: dict[str, Any] = {"errors": errors, "what": "template"}
     if not errors:
@@ -171,13 +171,12 @@ def template_preview(request, pk: int):
 
 # --- models -----------------------------------------------------------------------------------
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def model_list(request):
-    need(request.user, Capability.VIEW_BOOK)
     visible = accounts_visible_to(request.user)
     counts = dict(visible.values("model_id").annotate(n=Count("id")).values_list("model_id", "n"))
     models = []
-    for m in ModelPortfolio.objects.order_by("name").prefetch_related("versions__sleeves"):
+    for m in book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name").prefetch_related("versions__sleeves")):
         version = max(m.versions.all(), key=lambda v: v.number, default=None)
         models.append({"model": m, "version": version, "accounts": counts.get(m.pk, 0),
                        "sleeves": sorted(version.sleeves.all(), key=lambda s: -s.weight) if version else []})
@@ -203,13 +202,14 @@ def _sleeve_rows(version) -> list[dict[str, str]]:
     return rows
 
 
+MAX_SLEEVE_ROWS = 200  # the form's rows; a model has a handful of sleeves
 _HOLDING = re.compile(r"^\s*([A-Za-z0-9.\-/]+)\s*[:= ]\s*([0-9.]+)\s*%?\s*$")
 
 
 def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list[str]]:
     """Sleeves typed in the form: weights in %, holdings as "VTI 60, ITOT 40" (% of the sleeve)."""
     rows, specs, problems = [], [], []
-    for i in range(int(post.get("rows", "0") or 0)):
+    for i in range(int_param(post, "rows", minimum=0, maximum=MAX_SLEEVE_ROWS, what="number of sleeve rows") or 0):
         row = {k: post.get(f"s{i}-{k}", "").strip() for k in ("asset_class", "weight", "kind", "holdings", "benchmark",
                                                             "submodel")}
         row["remove"] = post.get(f"s{i}-remove", "")
@@ -219,6 +219,8 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
         try:
             weight = Decimal(row["weight"].rstrip("%")) / 100
         except InvalidOperation:
+            weight = None
+        if weight is None or not weight.is_finite():
             problems.append(f"sleeve {row['asset_class']}: the weight “{row['weight']}” is not a number")
             continue
         holdings: dict[str, Decimal] = {}
@@ -227,7 +229,10 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
             if not match:
                 problems.append(f"sleeve {row['asset_class']}: write holdings as “SYMBOL 60” (“{part}”)")
                 continue
-            holdings[match.group(1).upper()] = Decimal(match.group(2)) / 100
+            try:
+                holdings[match.group(1).upper()] = Decimal(match.group(2)) / 100
+            except InvalidOperation:  # "VTI 1.2.3"
+                problems.append(f"sleeve {row['asset_class']}: “{match.group(2)}” is not a number")
         kind = row["kind"] if row["kind"] in Sleeve.Kind.values else Sleeve.Kind.HOLDINGS
         specs.append(SleeveSpec(asset_class=row["asset_class"], weight=weight, holdings=holdings, kind=kind,
                                 benchmark=row["benchmark"] or None, submodel=row["submodel"] or None))
@@ -250,12 +255,10 @@ def _model_context(request, model, *, rows=None, problem="", note="", creating=F
     }
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
 def model_detail(request, pk: int):
-    need(request.user, Capability.VIEW_BOOK)
-    model = visible_or_404(ModelPortfolio.objects.all(), pk=pk)
+    model = visible_or_404(book_wide_visible_to(request.user, ModelPortfolio.objects.all()), pk=pk)
     if request.method == "POST":
-        need(request.user, Capability.MANAGE_MODELS)
         specs, rows, problems = _specs_from_post(request.POST)
         note = request.POST.get("note", "").strip()
         if not problems:
@@ -271,9 +274,8 @@ def model_detail(request, pk: int):
     return render(request, "frontend/model_detail.html", _model_context(request, model))
 
 
-@firm_page
+@firm_page(Capability.MANAGE_MODELS)
 def model_create_view(request):
-    need(request.user, Capability.MANAGE_MODELS)
     if request.method == "POST":
         specs, rows, problems = _specs_from_post(request.POST)
         code, name = request.POST.get("code", "").strip(), request.POST.get("name", "").strip()
@@ -292,11 +294,10 @@ def model_create_view(request):
     return render(request, "frontend/model_detail.html", _model_context(request, None, creating=True))
 
 
-@firm_page
+@firm_page(Capability.MANAGE_MODELS)
 @require_POST
 def model_preview(request, pk: int):
-    need(request.user, Capability.MANAGE_MODELS)
-    model = visible_or_404(ModelPortfolio.objects.all(), pk=pk)
+    model = visible_or_404(book_wide_visible_to(request.user, ModelPortfolio.objects.all()), pk=pk)
     specs, _, problems = _specs_from_post(request.POST)
     context: dict[str, Any] = {"errors": {str(i): p for i, p in enumerate(problems)}, "what": "model"}
     if not problems:

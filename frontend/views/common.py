@@ -1,8 +1,23 @@
-"""What every firm page shares: sign-in and host checks, capability checks, pagination, and turning
-domain errors into plain messages."""
+"""What every page shares: who may open it (declared once, on the view), host checks, pagination,
+and turning domain errors into plain messages.
+
+Every page declares what it needs with one decorator, so that a page which declares nothing is closed
+(403) and ``tests/security/test_page_access.py`` names it:
+
+    @firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)   # read with one, POST needs both
+    @firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))     # either of two
+    @firm_page(SIGNED_IN)                                               # any signed-in user of the firm
+    @provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)          # the provider's host
+    @signed_in_page                                                     # anyone signed in, either host
+    class SignInView(LoginView): page_access = PUBLIC                   # no sign-in
+
+What a page then shows starts from the same visibility selectors as the API (rebalancing.access,
+rebalancing.api.visibility), so an advisor finds a colleague's account, proposal or run "not found".
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib import messages
@@ -11,25 +26,48 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
 
 from rebalancing.permissions import Capability, user_can
 from tenants.errors import DomainError
+from tenants.roles import ProviderRole
+from tenants.selectors import user_roles
+
+__all__ = [
+    "PUBLIC", "SIGNED_IN", "STAFF", "PageAccess", "firm_page", "is_htmx", "need", "page_access_of", "paginate",
+    "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
+]
 
 PER_PAGE = 25
+SIGNED_IN = "signed in"  # no capability: the page shows each user what their roles allow
+STAFF = tuple(ProviderRole)  # any provider role
 
 
-def firm_page(view):
-    """A page of a firm's host for a signed-in firm user (the provider host has its own pages)."""
+@dataclass(frozen=True)
+class PageAccess:
+    """Who may open a page: ``host`` ("firm", "provider" or "public"), any one of ``needs`` for every
+    request, and any one of ``post`` as well for a POST."""
 
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if connection.schema_name == get_public_schema_name():
-            raise Http404("This page is on a firm's own address.")
-        return view(request, *args, **kwargs)
+    host: str
+    needs: tuple = ()
+    post: tuple = ()
 
-    return wrapped
+
+PUBLIC = PageAccess("public")
+SIGNED_IN_ANY_HOST = PageAccess("any", (SIGNED_IN,))
+
+
+def _any_of(value) -> tuple:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
+
+
+def page_access_of(view) -> PageAccess | None:
+    """A URL pattern's declaration: on the view function, or on its class (class-based views)."""
+    return getattr(view, "page_access", None) or getattr(getattr(view, "view_class", None), "page_access", None)
 
 
 def need(user, *capabilities: Capability) -> None:
@@ -39,12 +77,88 @@ def need(user, *capabilities: Capability) -> None:
         raise PermissionDenied(f"Your role does not allow this ({names}).")
 
 
+def _undeclared(view):
+    raise PermissionDenied(f"The page {view.__module__}.{view.__name__} declares no capability, so it is closed.")
+
+
+def firm_page(needs=None, *, post=None):
+    """A page of a firm's host for a signed-in firm user holding ``needs`` (see the module docstring).
+    Used bare (``@firm_page``), it declares nothing and the page refuses everyone."""
+    if callable(needs):
+        return _firm_view(needs, None)
+    access = PageAccess("firm", _any_of(needs), _any_of(post))
+    return lambda view: _firm_view(view, access)
+
+
+def _firm_view(view, access: PageAccess | None):
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if connection.schema_name == get_public_schema_name():
+            raise Http404("This page is on a firm's own address.")
+        if access is None:
+            _undeclared(view)
+        if access.needs != (SIGNED_IN,):
+            need(request.user, *access.needs)
+        if request.method == "POST" and access.post:
+            need(request.user, *access.post)
+        return view(request, *args, **kwargs)
+
+    wrapped.page_access = access
+    return wrapped
+
+
+def signed_in_page(view):
+    """A page for anyone signed in, on a firm's host or the provider's (their own account settings)."""
+    wrapped = login_required(view)
+    wrapped.page_access = SIGNED_IN_ANY_HOST
+    return wrapped
+
+
+def provider_page(roles=STAFF, *, post=None):
+    """A page of the provider's host for provider staff holding one of ``roles`` (a superuser too);
+    a POST needs one of ``post`` as well."""
+    access = PageAccess("provider", _any_of(roles), _any_of(post))
+
+    def decorate(view):
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if connection.schema_name != get_public_schema_name():
+                raise Http404("The provider console is on the provider's own address.")
+            held = set(user_roles(request.user, ProviderRole))
+            if not request.user.is_superuser:
+                if not held & set(access.needs):
+                    raise PermissionDenied("The provider console is for provider staff.")
+                if request.method == "POST" and access.post and not held & set(access.post):
+                    names = " or ".join(r.label.lower() for r in access.post)
+                    raise PermissionDenied(f"Only a {names} may do this.")
+            return view(request, *args, **kwargs)
+
+        wrapped.page_access = access
+        return wrapped
+
+    return decorate
+
+
 def visible_or_404(queryset, **lookup):
     """One object from a queryset already scoped to the user: someone else's is simply not found."""
     obj = queryset.filter(**lookup).first()
     if obj is None:
         raise Http404("Not found, or not yours to see.")
     return obj
+
+
+def redirect_back(request, fallback: str, **kwargs):
+    """Redirect to the form's ``next`` when it is a path on this host, else to ``fallback`` (a URL
+    name). Anything else (``https://evil.example/``, ``//evil.example``, ``javascript:``) is an open
+    redirect and is ignored."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback, **kwargs)
 
 
 def paginate(request, items, per_page: int = PER_PAGE, param: str = "page"):

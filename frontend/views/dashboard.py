@@ -4,10 +4,10 @@ from frontend.selectors import dashboard_counts
 from tenants.roles import FirmRole
 from tenants.selectors import user_roles
 
-from .common import firm_page
+from .common import SIGNED_IN, firm_page
 
 
-@firm_page
+@firm_page(SIGNED_IN)
 def firm_home(request):
     """The dashboard: what needs a person's attention today, with counts and links."""
     roles = user_roles(request.user, FirmRole)

@@ -20,7 +20,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from frontend.query import id_param, year_param
 from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.api.visibility import reconciliations_visible_to
+from rebalancing.exports import csv_download
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_import
@@ -35,22 +38,21 @@ from rebalancing.models import (
     Execution,
     Order,
     RealisedLot,
-    Reconciliation,
     ReconciliationAccount,
     TaxLot,
 )
 from rebalancing.permissions import Capability, user_can
 from tenants.errors import DomainError
 
-from .common import firm_page, need, paginate, visible_or_404
+from .common import firm_page, paginate, visible_or_404
 
 ZERO = Decimal(0)
 
 
-def _csv_response(text: str, name: str) -> HttpResponse:
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+def _csv_response(request, text: str, name: str, what: str) -> HttpResponse:
+    """The file, through the one audited download (rebalancing.exports); the page's filters are recorded."""
+    filters = {k: v for k, v in request.GET.items() if k not in ("download", "page")}
+    return csv_download(user=request.user, text=text, filename=name, what=what, filters=filters)
 
 
 def _day(value: str | None) -> date | None:
@@ -92,17 +94,16 @@ class Block:
         return sum((o.open_quantity for o in self.orders), ZERO)
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def orders_page(request):
     """Released orders of the accounts the user sees, by account or by block."""
-    need(request.user, Capability.VIEW_BOOK)
     get = request.GET
     orders = Order.objects.filter(account__in=accounts_visible_to(request.user))
     download = get.get("download")
     if download in ("orders", "blocks"):
         open_orders = list(orders_open(orders))
-        return _csv_response(blocks_csv(open_orders) if download == "blocks" else orders_csv(open_orders),
-                             f"{download}.csv")
+        return _csv_response(request, blocks_csv(open_orders) if download == "blocks" else orders_csv(open_orders),
+                             f"{download}.csv", f"orders.{download}")
     status = get.get("status", "")
     if status in ORDER_STATUSES:
         orders = orders.filter(status__in=ORDER_STATUSES[status])
@@ -139,14 +140,12 @@ def _upload_with_date(request, *, missing: str, what_date: str):
     return upload, as_of, None
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK, post=Capability.IMPORT_DATA)
 def executions_page(request):
     """Executions applied so far; with the import capability, upload a file of fills and cancels."""
-    need(request.user, Capability.VIEW_BOOK)
     context: dict = {"can_import": user_can(request.user, Capability.IMPORT_DATA)}
     status = 200
     if request.method == "POST":
-        need(request.user, Capability.IMPORT_DATA)
         upload, as_of, error = _upload_with_date(request, missing="Choose a CSV file of executions to upload.",
                                                  what_date="The latest trade date")
         if error:
@@ -170,11 +169,10 @@ def executions_page(request):
 
 # --- An account's ledger -------------------------------------------------------------------------
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def account_ledger(request, pk: int):
     """The account's lots (holding period start and purchase date, wash-sale adjustments with
     their reasons) and the lots it sold in a year."""
-    need(request.user, Capability.VIEW_BOOK)
     account = visible_or_404(accounts_visible_to(request.user).select_related("household"), pk=pk)
     adjustments = list(BasisAdjustment.objects.filter(account=account).select_related("security", "source")
                        .order_by("-created_at", "-id"))
@@ -189,10 +187,7 @@ def account_ledger(request, pk: int):
                      "adjustments": moved, "basis_added": sum((a.basis_added for a in moved), ZERO)})
     years = sorted({d.year for d in RealisedLot.objects.filter(account=account).dates("sold", "year")}, reverse=True)
     this_year = timezone.localdate().year
-    try:
-        year = int(request.GET.get("year") or (years[0] if years else this_year))
-    except ValueError:
-        year = this_year
+    year = year_param(request.GET) or (years[0] if years else this_year)
     realised = (RealisedLot.objects.filter(account=account, sold__year=year).select_related("security")
                 .order_by("-sold", "-id"))
     totals = {"short": {"gain": ZERO, "disallowed": ZERO}, "long": {"gain": ZERO, "disallowed": ZERO}}
@@ -209,10 +204,9 @@ def account_ledger(request, pk: int):
 
 # --- Reconciliations -----------------------------------------------------------------------------
 
-@firm_page
+@firm_page(Capability.IMPORT_DATA)
 def reconciliations_page(request):
     """Position files compared with the ledger (the import capability, as in the API); upload one."""
-    need(request.user, Capability.IMPORT_DATA)
     context: dict = {}
     status = 200
     if request.method == "POST":
@@ -236,7 +230,7 @@ def reconciliations_page(request):
                 messages.success(request, "Position file compared with the ledger; no lot has changed yet.")
                 return redirect("ledger_reconciliation_detail", pk=reconciliation.pk)
     visible = accounts_visible_to(request.user)
-    reconciliations = Reconciliation.objects.annotate(
+    reconciliations = reconciliations_visible_to(request.user).annotate(
         n_accounts=Count("accounts", distinct=True),
     ).order_by("-created_at", "-id")
     page = paginate(request, reconciliations)
@@ -247,10 +241,9 @@ def reconciliations_page(request):
     return render(request, "frontend/ledger/reconciliations.html", context, status=status)
 
 
-@firm_page
+@firm_page(Capability.IMPORT_DATA)
 def reconciliation_detail(request, pk: int):
-    need(request.user, Capability.IMPORT_DATA)
-    reconciliation = visible_or_404(Reconciliation.objects.all(), pk=pk)
+    reconciliation = visible_or_404(reconciliations_visible_to(request.user), pk=pk)
     entries = (ReconciliationAccount.objects.filter(reconciliation=reconciliation,
                                                     account__in=accounts_visible_to(request.user))
                .select_related("account__household", "decided_by").prefetch_related("rows__security")
@@ -263,21 +256,20 @@ def reconciliation_detail(request, pk: int):
     })
 
 
-@firm_page
+@firm_page(Capability.IMPORT_DATA)
 @require_POST
 def reconciliation_decide(request, pk: int):
     """Accept (the custodian's lots replace the ledger's) or reject, one account or all pending."""
-    need(request.user, Capability.IMPORT_DATA)
-    reconciliation = visible_or_404(Reconciliation.objects.all(), pk=pk)
+    reconciliation = visible_or_404(reconciliations_visible_to(request.user), pk=pk)
     decision = request.POST.get("decision")
     decide = {"accept": reconciliation_accept, "reject": reconciliation_reject}.get(decision)
     if decide is None:
         messages.error(request, "Choose accept or reject.")
         return redirect("ledger_reconciliation_detail", pk=pk)
     visible = accounts_visible_to(request.user)
-    if request.POST.get("account"):
-        account_ids = list(visible.filter(pk=request.POST["account"]).values_list("pk", flat=True)) \
-            if request.POST["account"].isdigit() else []
+    account = id_param(request.POST, "account")
+    if account is not None:
+        account_ids = list(visible.filter(pk=account).values_list("pk", flat=True))
     else:
         account_ids = list(visible.values_list("pk", flat=True))
     try:
@@ -298,11 +290,7 @@ def _period(request) -> dict:
     """The period picker: a year (default this one), or from/to dates that override it."""
     get = request.GET
     today = timezone.localdate()
-    try:
-        year = int(get.get("year") or today.year)
-    except ValueError:
-        year = today.year
-    year = min(max(year, 1900), 9999)
+    year = year_param(get) or today.year
     start, end = _day(get.get("start")), _day(get.get("end"))
     error = ""
     if (get.get("start") and start is None) or (get.get("end") and end is None):
@@ -344,24 +332,26 @@ def _split(rows, key) -> dict:
     return out
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def report_realised(request):
-    need(request.user, Capability.VIEW_BOOK)
     period = _period(request)
     report = reports.realised_gains(accounts=_report_accounts(request), start=period["start"], end=period["end"])
     download = request.GET.get("download")
     stamp = f"{report.start:%Y%m%d}-{report.end:%Y%m%d}"
     if download == "lots":
-        return _csv_response(reports.realised_lots_csv(report), f"realised-lots-{stamp}.csv")
+        return _csv_response(request, reports.realised_lots_csv(report), f"realised-lots-{stamp}.csv",
+                             "report.realised_lots")
     if download == "totals":
-        return _csv_response(reports.realised_totals_csv(report), f"realised-totals-{stamp}.csv")
+        return _csv_response(request, reports.realised_totals_csv(report), f"realised-totals-{stamp}.csv",
+                             "report.realised_totals")
     households = households_visible_to(request.user)
     if request.GET.get("household", "").strip():
         households = households.filter(external_id=request.GET["household"].strip())
     schedules = reports.schedules_d(households=households.filter(accounts__in=_report_accounts(request)).distinct(),
                                     year=report.end.year)
     if download == "schedule-d":
-        return _csv_response(reports.schedule_d_csv(schedules), f"schedule-d-{report.end.year}.csv")
+        return _csv_response(request, reports.schedule_d_csv(schedules), f"schedule-d-{report.end.year}.csv",
+                             "report.schedule_d")
     by_account = _split(report.lots, lambda r: r.account_number)
     by_household = _split(report.lots, lambda r: r.household)
     empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
@@ -383,13 +373,13 @@ def report_realised(request):
     })
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def report_harvest(request):
-    need(request.user, Capability.VIEW_BOOK)
     period = _period(request)
     rows = reports.harvest(accounts=_report_accounts(request), start=period["start"], end=period["end"])
     if request.GET.get("download") == "csv":
-        return _csv_response(reports.harvest_csv(rows), f"harvest-{period['start']:%Y%m%d}-{period['end']:%Y%m%d}.csv")
+        return _csv_response(request, reports.harvest_csv(rows),
+                             f"harvest-{period['start']:%Y%m%d}-{period['end']:%Y%m%d}.csv", "report.harvest")
     months: dict[str, list[Decimal]] = {}
     for r in rows:
         if len(r.period) == 7:
@@ -410,15 +400,15 @@ def report_harvest(request):
     })
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def report_transition(request):
-    need(request.user, Capability.VIEW_BOOK)
     today = timezone.localdate()
     as_of_text = request.GET.get("as_of", "").strip()
     as_of = _day(as_of_text) or today
     rows = reports.transition(accounts=_report_accounts(request), as_of=as_of)
     if request.GET.get("download") == "csv":
-        return _csv_response(reports.transition_csv(rows), f"transition-{as_of:%Y%m%d}.csv")
+        return _csv_response(request, reports.transition_csv(rows), f"transition-{as_of:%Y%m%d}.csv",
+                             "report.transition")
     return render(request, "frontend/ledger/report_transition.html", {
         **_scope_context(request), "as_of": as_of, "date_error": bool(as_of_text) and _day(as_of_text) is None,
         "page": paginate(request, [

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from frontend.query import ids_param
 from frontend.selectors import decidable_proposals
 from rebalancing.access import proposals_visible_to
 from rebalancing.models import ApprovalPolicy, Proposal
@@ -16,7 +17,7 @@ from rebalancing.services.proposals import policy_decide, proposal_approve, prop
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 
-from .common import firm_page, need, paginate, visible_or_404
+from .common import firm_page, paginate, redirect_back, visible_or_404
 
 
 def _proposal(request, pk):
@@ -26,9 +27,8 @@ def _proposal(request, pk):
     )
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def proposal_detail(request, pk: int):
-    need(request.user, Capability.VIEW_BOOK)
     proposal = _proposal(request, pk)
     result = proposal.result if isinstance(proposal.result, dict) else {}
     summary = result.get("summary") or {}
@@ -51,11 +51,10 @@ def proposal_detail(request, pk: int):
     })
 
 
-@firm_page
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE, Capability.RELEASE))
 @require_POST
 def proposal_decide(request, pk: int):
     """Approve, reject or release, through the same services as the API."""
-    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE, Capability.RELEASE)
     proposal = _proposal(request, pk)
     action = request.POST.get("action")
     comment = request.POST.get("comment", "").strip()
@@ -76,7 +75,7 @@ def proposal_decide(request, pk: int):
             messages.error(request, "Choose approve, reject or release.")
     except DomainError as exc:
         messages.error(request, exc.message)
-    return redirect(request.POST.get("next") or "proposal_detail", **({} if request.POST.get("next") else {"pk": pk}))
+    return redirect_back(request, "proposal_detail", pk=pk)
 
 
 @dataclass
@@ -96,9 +95,8 @@ def _bulk_check(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, str]:
     return True, ""
 
 
-@firm_page
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
 def approvals(request):
-    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE)
     view = request.GET.get("view", "mine")
     if view == "all":
         qs = proposals_visible_to(request.user).filter(status=Proposal.Status.PENDING)
@@ -115,12 +113,11 @@ def approvals(request):
     })
 
 
-@firm_page
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
 @require_POST
 def approvals_bulk(request):
     """Approve each selected proposal through ``proposal_approve``; report each outcome."""
-    need(request.user, Capability.APPROVE, Capability.APPROVE_COMPLIANCE)
-    ids = [int(i) for i in request.POST.getlist("proposal") if i.isdigit()]
+    ids = ids_param(request.POST, "proposal")
     comment = request.POST.get("comment", "").strip() or "approved in bulk within the firm's policy"
     policy = ApprovalPolicy.current()
     outcomes = []

@@ -3,12 +3,10 @@ run in a firm (provider operators). Each firm is read inside its own schema."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -16,28 +14,21 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
+from rebalancing.services.run_recovery import stalled_runs, unwatched_runs
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
 from tenants.models import Firm, FirmUsage
 from tenants.roles import ProviderRole
 from tenants.selectors import firm_list_for_console, user_roles
 
+from .common import STAFF, provider_page
 from .runs import FINISHED, describe_scope
 
 
-def _provider_roles(request) -> list[ProviderRole]:
-    if connection.schema_name != get_public_schema_name():
-        raise Http404("The provider console is on the provider's own address.")
-    roles = user_roles(request.user, ProviderRole)
-    if not roles and not request.user.is_superuser:
-        raise PermissionDenied("The provider console is for provider staff.")
-    return roles
-
-
-def _may_run(request, roles) -> bool:
-    return ProviderRole.PROVIDER_OPERATOR in roles or request.user.is_superuser
+def _may_run(request) -> bool:
+    return request.user.is_superuser or ProviderRole.PROVIDER_OPERATOR in user_roles(request.user, ProviderRole)
 
 
 @dataclass
@@ -51,6 +42,8 @@ class FirmHealth:
     users: int | None = None
     status: str = "good"
     problem: str = ""
+    stalled: list = field(default_factory=list)  # RunWatch of runs stalled now
+    recovered: int = 0  # runs recovered from a stall in the last week
 
 
 def _health(firm: Firm) -> FirmHealth:
@@ -63,11 +56,19 @@ def _health(firm: Firm) -> FirmHealth:
             health.accounts = Account.objects.count()
             health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
             health.last_run = RebalanceRun.objects.first()
+            health.stalled = stalled_runs()
+            health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
+            unwatched = unwatched_runs()
     except Exception as exc:  # a firm whose schema cannot be read is shown as such, not a crash
         health.status, health.problem = "bad", f"cannot read the firm's schema ({exc.__class__.__name__})"
         return health
     run = health.last_run
-    if firm.status != Firm.Status.ACTIVE:
+    if health.stalled:
+        health.status, health.problem = "bad", "; ".join(_stall_text(w) for w in health.stalled)
+    elif unwatched:
+        health.status, health.problem = "bad", (f"run {unwatched[0].pk} is {unwatched[0].get_status_display().lower()} "
+                                                "and no stall watch has looked at it: is Celery beat running?")
+    elif firm.status != Firm.Status.ACTIVE:
         health.status, health.problem = "warn", "suspended"
     elif run is None:
         health.status, health.problem = "warn", "no run yet"
@@ -80,28 +81,34 @@ def _health(firm: Firm) -> FirmHealth:
     return health
 
 
-@login_required
+def _stall_text(watch: RunWatch) -> str:
+    run = watch.run
+    text = (f"run {run.pk} stalled at {watch.progress}/{run.total} since {watch.progress_seen_at:%b %d %H:%M} UTC, "
+            f"sent again {watch.redispatches}×")
+    return text + (" — re-dispatching stopped: check the workers" if watch.given_up_at else "")
+
+
+@provider_page(STAFF)
 def provider_console(request):
-    roles = _provider_roles(request)
     firms = [_health(f) for f in firm_list_for_console()]
-    return render(request, "frontend/provider_console.html", {"roles": roles, "firms": firms,
-                                                              "may_run": _may_run(request, roles)})
+    return render(request, "frontend/provider_console.html", {"roles": user_roles(request.user, ProviderRole),
+                                                              "firms": firms, "may_run": _may_run(request)})
 
 
-@login_required
+@provider_page(STAFF)
 def provider_runs(request):
-    roles = _provider_roles(request)
     firms = firm_list_for_console()
     runs = []
     for firm in firms:
         with schema_context(firm.schema_name):
-            for run in RebalanceRun.objects.select_related("started_by").order_by("-created_at")[:10]:
+            for run in RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10]:
                 run.firm = firm
                 run.scope_text = describe_scope(run.scope)
+                run.stall = getattr(run, "watch", None)
                 runs.append(run)
     runs.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "frontend/provider_runs.html", {
-        "runs": runs[:50], "firms": [f for f in firms if f.status == Firm.Status.ACTIVE], "may_run": _may_run(request, roles),
+        "runs": runs[:50], "firms": [f for f in firms if f.status == Firm.Status.ACTIVE], "may_run": _may_run(request),
     })
 
 
@@ -112,12 +119,9 @@ def _firm(slug: str) -> Firm:
     return firm
 
 
-@login_required
+@provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)
 @require_POST
 def provider_run_start(request):
-    roles = _provider_roles(request)
-    if not _may_run(request, roles):
-        raise PermissionDenied("Provider operators start runs.")
     firm = _firm(request.POST.get("firm", ""))
     if firm.status != Firm.Status.ACTIVE:
         messages.error(request, f"{firm.name} is suspended; its accounts are not rebalanced.")
@@ -132,9 +136,8 @@ def provider_run_start(request):
     return redirect("provider_run_detail", slug=firm.slug, pk=run.pk)
 
 
-@login_required
+@provider_page(STAFF)
 def provider_run_detail(request, slug: str, pk: int):
-    _provider_roles(request)
     firm = _firm(slug)
     with schema_context(firm.schema_name):
         run = RebalanceRun.objects.filter(pk=pk).first()
@@ -142,9 +145,10 @@ def provider_run_detail(request, slug: str, pk: int):
             raise Http404("No such run.")
         finished = run.status in FINISHED
         summary = _firm_summary(run) if finished or run.done else None
+        stall = RunWatch.objects.filter(run=run).first()
     elapsed = ((run.finished_at or timezone.now()) - run.started_at).total_seconds() if run.started_at else None
     context = {"run": run, "firm": None, "run_firm": firm, "finished": finished, "percent": round(run.progress * 100),
-               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope)}
+               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope), "stall": stall}
     if request.headers.get("HX-Request") == "true":
         return render(request, "frontend/partials/run_progress.html", context)
     return render(request, "frontend/provider_run_detail.html", context)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
@@ -9,15 +11,17 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from frontend.query import id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
-from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome
+from rebalancing.api.visibility import book_wide_visible_to, runs_visible_to
+from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.permissions import Capability, user_can
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_cancel, run_start
 from tenants.errors import DomainError
 from tenants.roles import FirmRole
 
-from .common import firm_page, is_htmx, need, paginate, visible_or_404
+from .common import firm_page, is_htmx, paginate, visible_or_404
 
 FINISHED = (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED)
 
@@ -27,12 +31,15 @@ def scope_from_form(post) -> RunScope:
     what = post.get("scope", "firm")
     min_drift = post.get("min_drift", "").strip()
     drift = float(min_drift) / 100 if min_drift else None
+    if drift is not None and not math.isfinite(drift):
+        raise ValueError("not a finite number")
     if what == "model" and post.get("model"):
         return RunScope(model_code=post["model"], min_drift=drift)
     if what == "template" and post.get("template"):
         return RunScope(template_code=post["template"], min_drift=drift)
-    if what == "advisor" and post.get("advisor"):
-        return RunScope(advisor_id=int(post["advisor"]), min_drift=drift)
+    advisor = id_param(post, "advisor")
+    if what == "advisor" and advisor is not None:
+        return RunScope(advisor_id=advisor, min_drift=drift)
     if drift is not None:
         return RunScope(min_drift=drift)
     return RunScope(firm=True)
@@ -54,11 +61,9 @@ def describe_scope(scope: dict) -> str:
     return ", ".join(parts) or "whole firm"
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)
 def run_list(request):
-    need(request.user, Capability.VIEW_BOOK)
     if request.method == "POST":
-        need(request.user, Capability.RUN_REBALANCE)
         try:
             run = run_start(scope=scope_from_form(request.POST), user=request.user)
         except (DomainError, ValueError) as exc:
@@ -69,12 +74,13 @@ def run_list(request):
         else:
             messages.success(request, f"Run {run.pk} started over {run.total} accounts.")
         return redirect("run_detail", pk=run.pk)
-    page = paginate(request, RebalanceRun.objects.select_related("started_by").order_by("-created_at"))
+    page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at"))
     for run in page:
         run.scope_text = describe_scope(run.scope)
     return render(request, "frontend/run_list.html", {
         "page": page, "can_start": user_can(request.user, Capability.RUN_REBALANCE),
-        "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
+        "models": book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name")),
+        "templates": book_wide_visible_to(request.user, ParameterTemplate.objects.order_by("name")),
         "advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"),
     })
 
@@ -104,14 +110,14 @@ def _run_context(request, run: RebalanceRun) -> dict:
         end = run.finished_at or timezone.now()
         elapsed = (end - run.started_at).total_seconds()
     return {"run": run, "finished": finished, "percent": round(run.progress * 100), "elapsed": elapsed,
+            "stall": RunWatch.objects.filter(run=run).first(),
             "summary": run_summary(run, request.user) if finished or run.done else None,
             "scope_text": describe_scope(run.scope)}
 
 
-@firm_page
+@firm_page(Capability.VIEW_BOOK)
 def run_detail(request, pk: int):
-    need(request.user, Capability.VIEW_BOOK)
-    run = visible_or_404(RebalanceRun.objects.select_related("started_by"), pk=pk)
+    run = visible_or_404(runs_visible_to(request.user).select_related("started_by"), pk=pk)
     context = _run_context(request, run)
     if is_htmx(request):
         return render(request, "frontend/partials/run_progress.html", context)
@@ -122,11 +128,10 @@ def run_detail(request, pk: int):
     return render(request, "frontend/run_detail.html", context)
 
 
-@firm_page
+@firm_page(Capability.RUN_REBALANCE)
 @require_POST
 def run_cancel_view(request, pk: int):
-    need(request.user, Capability.RUN_REBALANCE)
-    run = visible_or_404(RebalanceRun.objects.all(), pk=pk)
+    run = visible_or_404(runs_visible_to(request.user), pk=pk)
     try:
         run_cancel(run=run, user=request.user)
         messages.success(request, f"Run {run.pk} cancelled; what it already proposed stays.")

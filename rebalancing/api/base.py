@@ -140,9 +140,19 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# The stored answer names the secrets it left out under this key (never a field of an answer).
+WITHHELD = "__withheld__"
+
+
 def _replay(record) -> Response:
-    response = Response(record.body, status=record.status_code)
+    body, withheld = record.body, []
+    if isinstance(body, dict) and WITHHELD in body:
+        withheld = body[WITHHELD]
+        body = {k: v for k, v in body.items() if k != WITHHELD}
+    response = Response(body, status=record.status_code)
     response["Idempotent-Replayed"] = "true"
+    if withheld:
+        response["Idempotent-Withheld"] = ", ".join(withheld)
     return response
 
 
@@ -156,7 +166,17 @@ def _prior_answer(request, key: str, fingerprint: str) -> Response | None:
     return _replay(record)
 
 
-def idempotent(action):
+def _kept(body, secrets: tuple[str, ...]):
+    """The answer as it may be stored: without its secrets (an API key's token is shown once, and
+    only its SHA-256 digest is ever kept), naming what was left out."""
+    if not secrets or not isinstance(body, dict):
+        return body
+    dropped = [name for name in secrets if name in body]
+    kept = {k: v for k, v in body.items() if k not in secrets}
+    return {**kept, WITHHELD: dropped} if dropped else kept
+
+
+def idempotent(action=None, *, secrets: tuple[str, ...] = ()):
     """Make a POST that creates things safe to retry with an ``Idempotency-Key`` header.
 
     The same user sending the same key and body within 24 hours gets the first successful answer
@@ -164,7 +184,12 @@ def idempotent(action):
     key with a different body is refused (409 ``idempotency_key_reused``). An error answer is not
     kept: fixing the request and retrying with the same key is fine. The action and the record share
     a transaction, so of two concurrent twins one commits and the other is rolled back and replayed.
+
+    ``secrets``: fields of the answer that are never stored, so a replay leaves them out and says so
+    (``Idempotent-Withheld: token``). Use ``@idempotent(secrets=("token",))``.
     """
+    if action is None:
+        return functools.partial(idempotent, secrets=secrets)
 
     @functools.wraps(action)
     def wrapper(self, request, *args, **kwargs):
@@ -182,7 +207,7 @@ def idempotent(action):
             with transaction.atomic():
                 response = action(self, request, *args, **kwargs)
                 if 200 <= response.status_code < 300:
-                    body = json.loads(JSONRenderer().render(response.data) or b"null")
+                    body = _kept(json.loads(JSONRenderer().render(response.data) or b"null"), secrets)
                     with transaction.atomic():
                         idempotency_store(user=request.user, key=key, fingerprint=fingerprint,
                                           status_code=response.status_code, body=body)

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.http import HttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.api.parsers import BoundedJSONParser
 from rebalancing.api.serializers import ImportSummarySerializer
+from rebalancing.exports import csv_download, download_audit
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_apply, executions_import
@@ -35,10 +36,11 @@ from rebalancing.ledger.reconciliation import (
     reconciliation_reject,
 )
 from rebalancing.models import Execution, Order, Reconciliation, ReconciliationAccount, ReconciliationRow
-from rebalancing.permissions import Capability, user_can
+from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
 
 from .base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
+from .visibility import reconciliations_visible_to
 
 __all__ = ["urlpatterns"]
 
@@ -285,7 +287,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
     """Executions applied to the ledger; POST applies new ones (fills and cancels)."""
 
     serializer_class = ExecutionSerializer
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser]
     rules = {"create": IMPORT}
 
     def visible_queryset(self, user):
@@ -334,22 +336,19 @@ class OrderFileView(FirmAPIView):
         orders = list(orders_open(Order.objects.filter(account__in=accounts_visible_to(request.user)),
                                   day=data.get("day")))
         text = blocks_csv(orders) if data["layout"] == "blocks" else orders_csv(orders)
-        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{data["layout"]}.csv"'
-        return response
+        return csv_download(user=request.user, text=text, filename=f"{data['layout']}.csv",
+                            what=f"order_file.{data['layout']}", filters={"day": str(data.get("day") or "")})
 
 
 class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
     """A custodian's positions compared with the ledger; nothing changes until accepted."""
 
     serializer_class = ReconciliationSerializer
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser, BoundedJSONParser]
     rules = {"*": RECONCILE_READ, "create": IMPORT, "accept": IMPORT, "reject": IMPORT}
 
     def visible_queryset(self, user):
-        if not user_can(user, Capability.IMPORT_DATA):
-            return Reconciliation.objects.none()
-        return Reconciliation.objects.prefetch_related("accounts__account", "accounts__rows__security")
+        return reconciliations_visible_to(user).prefetch_related("accounts__account", "accounts__rows__security")
 
     @extend_schema(request={"multipart/form-data": PositionsFileSerializer}, responses={201: ReconciliationSerializer})
     @idempotent
@@ -390,6 +389,10 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
         return self._decide(request, reconciliation_reject)
 
 
+def _filters(data) -> dict:
+    return {k: str(v) for k, v in data.items() if v not in (None, "")}
+
+
 def _accounts(request, data):
     accounts = accounts_visible_to(request.user)
     if data.get("household"):
@@ -408,6 +411,7 @@ class RealisedGainsView(FirmAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         report = reports.realised_gains(accounts=_accounts(request, data), start=data["start"], end=data["end"])
+        download_audit(user=request.user, what="report.realised_gains", filters=_filters(data), rows=len(report.lots))
         body = {
             "start": report.start, "end": report.end,
             "lots": [{**asdict(r), "code": r.code, "gain_or_loss": r.gain_or_loss, "deferred": r.deferred}
@@ -436,6 +440,7 @@ class HarvestView(FirmAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.harvest(accounts=_accounts(request, data), start=data["start"], end=data["end"])
+        download_audit(user=request.user, what="report.harvest", filters=_filters(data), rows=len(rows))
         return Response(HarvestRowSerializer([{**asdict(r), "net_harvested": r.net_harvested} for r in rows],
                                              many=True).data)
 
@@ -449,6 +454,7 @@ class TransitionView(FirmAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.transition(accounts=_accounts(request, data), as_of=data["as_of"])
+        download_audit(user=request.user, what="report.transition", filters=_filters(data), rows=len(rows))
         return Response(TransitionRowSerializer([asdict(r) for r in rows], many=True).data)
 
 
@@ -464,6 +470,7 @@ class ScheduleDView(FirmAPIView):
         if data.get("household"):
             households = households.filter(external_id=data["household"])
         rows = reports.schedules_d(households=households, year=data["year"])
+        download_audit(user=request.user, what="report.schedule_d", filters=_filters(data), rows=len(rows))
         return Response(ScheduleDSerializer([
             {"household": r.household, "name": r.name, "filing_status": r.filing_status, "sheet": _sheet(r.sheet),
              "earlier": [_sheet(s) for s in r.earlier]} for r in rows], many=True).data)

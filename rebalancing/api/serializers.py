@@ -431,7 +431,9 @@ class ApiKeyCreateSerializer(serializers.Serializer):
 
 
 class ApiKeyIssuedSerializer(ApiKeySerializer):
-    token = serializers.CharField(help_text="rk_<prefix>_<secret>: shown this once, store it now")
+    token = serializers.CharField(required=False, help_text=(
+        "rk_<prefix>_<secret>: shown this once, store it now. Never kept: a replayed answer (same "
+        "Idempotency-Key) leaves it out and says so in Idempotent-Withheld; revoke that key and issue another."))
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "token"]

@@ -2,17 +2,19 @@
 
 Market data, models and templates are the same for everyone in a firm who may view the book; runs
 are firm-wide work, so an advisor sees only runs that touched one of their accounts; the audit log
-is for those who may read it.
+is for those who may read it; custodian reconciliations for those who may import.
+
+Pages start from these as well as the API (frontend/views), so both show the same things.
 """
 
 from django.db.models import Exists, OuterRef, QuerySet
 
 from rebalancing.access import accounts_visible_to
-from rebalancing.models import RebalanceRun, RunOutcome
+from rebalancing.models import RebalanceRun, Reconciliation, RunOutcome
 from rebalancing.permissions import Capability, is_advisor_only, user_can
 from tenants.audit.models import AuditEvent
 
-__all__ = ["audit_events_visible_to", "book_wide_visible_to", "runs_visible_to"]
+__all__ = ["audit_events_visible_to", "book_wide_visible_to", "reconciliations_visible_to", "runs_visible_to"]
 
 
 def book_wide_visible_to(user, queryset: QuerySet) -> QuerySet:
@@ -31,3 +33,9 @@ def runs_visible_to(user) -> QuerySet:
 
 def audit_events_visible_to(user) -> QuerySet:
     return AuditEvent.objects.all() if user_can(user, Capability.READ_AUDIT) else AuditEvent.objects.none()
+
+
+def reconciliations_visible_to(user) -> QuerySet:
+    """Whole position files, for those who import them (each account in them is still filtered by
+    ``accounts_visible_to`` where it is listed)."""
+    return Reconciliation.objects.all() if user_can(user, Capability.IMPORT_DATA) else Reconciliation.objects.none()

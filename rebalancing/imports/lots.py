@@ -54,10 +54,10 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     })
     # The file has the lots as bought; the ledger's are compared as bought, then the household's
     # wash sales are replayed over what changed (a lot bought inside a window is a purchase too).
-    from rebalancing.ledger.adjustments import wash_sales_recompute
+    from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
     from rebalancing.ledger.holdings import held_lots_as_bought, held_lots_replace
 
-    import_begin("ledger")
+    import_begin(LEDGER_LOCK)
     changes, touched = held_lots_replace(rows=rows, existing=held_lots_as_bought(distinct(account_ids)), copy=True)
     wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
                          year=as_of.year, actor="lots file", trigger="lots file")

@@ -49,17 +49,34 @@ def _read_bytes(source: Source) -> bytes:
     return data.encode("utf-8") if isinstance(data, str) else data
 
 
+def _without_nul(text: str, problems: Problems) -> str | None:
+    """PostgreSQL text cannot hold NUL, and a CSV file has none: refuse it, naming the first line."""
+    at = text.find("\x00")
+    if at < 0:
+        return text
+    problems.add(text.count("\n", 0, at) + 1, None,
+                 "the line contains a NUL character (\\x00): this is not CSV text (a binary file, or a spreadsheet "
+                 "saved in another format?); save it as CSV UTF-8")
+    return None
+
+
 def _decode(data: bytes, problems: Problems) -> str | None:
     if data.startswith(b"PK\x03\x04"):
         problems.add(1, None, "this is a zip or Excel workbook, not CSV text; save it as CSV (comma-separated)")
         return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" and other UTF-16 saves
+        try:
+            return _without_nul(data.decode("utf-16"), problems)
+        except UnicodeDecodeError:
+            problems.add(1, None, "the file starts like UTF-16 text but is not; save it as CSV UTF-8")
+            return None
     try:
-        return data.decode("utf-8-sig")
+        return _without_nul(data.decode("utf-8-sig"), problems)
     except UnicodeDecodeError:
         pass
     try:
         # Custodian exports from Windows tools are often Windows-1252 ("Société Générale").
-        return data.decode("cp1252")
+        return _without_nul(data.decode("cp1252"), problems)
     except UnicodeDecodeError as exc:
         problems.add(1, None, f"the file is neither UTF-8 nor Windows-1252 text (byte {exc.start})")
         return None

@@ -79,9 +79,9 @@ def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary
     before = {row["id"]: row for row in existing}
     touched |= {(before[row["id"]]["account_id"], before[row["id"]]["security_id"]) for row in changes.update}
     if touched:
-        from rebalancing.ledger.adjustments import wash_sales_recompute
+        from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 
-        import_begin("ledger")
+        import_begin(LEDGER_LOCK)
         wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
                              year=as_of.year, actor="trades file", trigger="trades file")
     return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged)

@@ -15,9 +15,10 @@ writes what follows from it, in the caller's transaction:
   audit row.
 
 The history is what does not change when wash sales are replayed: each lot as bought (the lot it
-was bought as, the purchase date, the cost before wash sales) and each sale's draws from it
-(shares, net proceeds, the lot the order named). So replaying twice writes nothing the second time,
-and the result is the same whatever order the events arrived in.
+was bought as, the purchase date, its cost per share before wash sales) and each sale's draws from
+it (shares, net proceeds, the lot the order named). A piece's cost before wash sales is its shares
+times that cost per share, to the cent (as a custodian figures a lot's basis). So replaying twice
+writes nothing the second time, and the result is the same whatever order the events arrived in.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ from .audit import audit_many
 from .quantities import plain
 from .wash_sales import Draw, Lot, Replay, household_replay
 
-__all__ = ["Recomputed", "group_key", "wash_sales_recompute"]
+__all__ = ["LEDGER_LOCK", "Recomputed", "group_key", "unit_cost", "wash_sales_recompute"]
+
+# One writer of a firm's lots at a time: executions, lots and trades files, accepted reconciliations
+# (``imports.rows.import_begin(LEDGER_LOCK)``, released at commit).
+LEDGER_LOCK = "ledger"
 
 _CENT = Decimal("0.01")
 _SHARE = Decimal("0.000001")
@@ -64,6 +69,14 @@ def _money(value: Fraction) -> Decimal:
 
 def _shares(value: Fraction) -> Decimal:
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(_SHARE, rounding=ROUND_HALF_UP)
+
+
+_UNIT = Decimal("0.000000000001")
+
+
+def unit_cost(cost: Decimal, quantity: Decimal) -> Decimal:
+    """Cost per share as bought, to 12 places (shares x it, to the cent, gives ``cost`` back)."""
+    return (cost / quantity).quantize(_UNIT, rounding=ROUND_HALF_UP) if quantity else Decimal(0)
 
 
 def _allocate(total: Decimal, exact: list[Fraction]) -> list[Decimal]:
@@ -121,7 +134,8 @@ def _groups_in_scope(household_ids, securities: dict[int, Security]) -> dict[tup
     in_households = {"account__household_id__in": list(household_ids), "security_id__in": members}
     for lot in TaxLot.objects.filter(**in_households).select_related("account").order_by("pk"):
         group_of(lot.account.household_id, lot.security_id).held.append(lot)
-    for row in RealisedLot.objects.filter(**in_households).select_related("account", "execution").order_by("pk"):
+    for row in (RealisedLot.objects.filter(**in_households).select_related("account", "execution__order")
+                .order_by("pk")):
         group_of(row.account.household_id, row.security_id).realised.append(row)
     # A fill writes a trade record too (for the engine's window); its shares are in its lot.
     for trade in (TradeRecord.objects.filter(side="buy", cancelled=False, **in_households).select_related("account")
@@ -150,34 +164,44 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
     id), what the ledger knows of each lot (security, purchase date, held cost, draws)."""
     lots: dict[tuple[int, str], dict] = {}
 
-    def entry(account_id, lot_id, security_id, purchased):
+    def entry(account_id, lot_id, security_id, purchased, unit):
         key = (account_id, lot_id)
         if key not in lots:
             lots[key] = {"security_id": security_id, "purchased": purchased, "held": Decimal(0),
-                         "unadjusted": Decimal(0), "draws": {}}
-        lots[key]["purchased"] = min(lots[key]["purchased"], purchased)
-        return lots[key]
+                         "unadjusted": Decimal(0), "quantity": Decimal(0), "unit": None, "draws": {}}
+        e = lots[key]
+        e["purchased"] = min(e["purchased"], purchased)
+        e["unit"] = e["unit"] if e["unit"] is not None else unit
+        return e
 
     for lot in group.held:
-        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on)
+        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on, lot.unit_cost)
         e["held"] += lot.quantity
+        e["quantity"] += lot.quantity
         e["unadjusted"] += lot.cost_basis - lot.wash_adjustment
     for r in group.realised:
-        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased)
+        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased, r.unit_cost)
         d = e["draws"].setdefault((r.execution_id, r.named_as), {
-            "sold": r.sold, "quantity": Decimal(0), "proceeds": Decimal(0), "unadjusted": Decimal(0),
-            "execution": r.execution, "named": r.named_as})
+            "sold": r.sold, "quantity": Decimal(0), "proceeds": Decimal(0), "execution": r.execution,
+            "named": r.named_as})
         d["quantity"] += r.quantity
         d["proceeds"] += r.proceeds
-        d["unadjusted"] += r.cost_basis - r.wash_adjustment
+        e["quantity"] += r.quantity
+        e["unadjusted"] += r.cost_basis - r.wash_adjustment
     history = []
     for (account_id, lot_id), e in lots.items():
         account = accounts[account_id]
-        e["draw_list"] = [d for _, d in sorted(e["draws"].items(), key=lambda kv: kv[0])]
-        draws = tuple(Draw(sale=d["execution"].pk, sold=d["sold"], named=d["named"], quantity=d["quantity"],
-                           proceeds=d["proceeds"], unadjusted=d["unadjusted"]) for d in e["draw_list"])
+        # Lots written before costs per share were kept: their cost spread evenly.
+        unit = e["unit"] if e["unit"] is not None else unit_cost(e["unadjusted"], e["quantity"])
+        e["unit"] = unit
+        # In a fixed order (the custodian's execution ids), not the order they arrived in.
+        e["draw_list"] = sorted(e["draws"].values(), key=lambda d: (d["sold"], d["execution"].external_id, d["named"]))
+        # The fills of one order on one day are one sale (their shares do not replace each other).
+        draws = tuple(Draw(sale=(d["execution"].order.order_id, d["sold"]), sold=d["sold"], named=d["named"],
+                           quantity=d["quantity"], proceeds=d["proceeds"], unadjusted=unit * d["quantity"])
+                      for d in e["draw_list"])
         history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
-                           lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=e["unadjusted"],
+                           lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=unit * e["held"],
                            draws=draws))
     # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
     # not show them yet) replace too. A lot bought the same day in the same account and security
@@ -214,17 +238,19 @@ def _reason(*, quantity: Decimal, bought: date, after: date, sold: date, account
 
 def _held_value(lot: TaxLot) -> tuple:
     return (lot.account_id, lot.lot_id, lot.security_id, lot.quantity, lot.cost_basis, lot.acquired,
-            lot.purchased or lot.acquired, lot.purchase_lot_id, lot.wash_adjustment)
+            lot.purchased or lot.acquired, lot.purchase_lot_id, lot.wash_adjustment, lot.unit_cost)
 
 
 def _realised_value(r: RealisedLot) -> tuple:
     return (r.account_id, r.execution_id, r.lot_id, r.security_id, r.quantity, r.proceeds, r.cost_basis, r.gain,
             r.term, r.acquired, r.purchased, r.sold, r.disallowed_loss, r.disallowed_permanently,
-            r.wash_matched_quantity, r.wash_adjustment, r.named_lot_id, r.purchase_lot_id, r.origin_id, r.replacement)
+            r.wash_matched_quantity, r.wash_adjustment, r.named_lot_id, r.purchase_lot_id, r.origin_id, r.replacement,
+            r.unit_cost)
 
 
 def _adjustment_value(a: BasisAdjustment, source: tuple, target: tuple | None) -> tuple:
-    return (a.account_id, a.lot_id, a.security_id, source, target, a.purchase_id, a.trade_id, a.quantity,
+    return (a.account_id, a.lot_id, a.security_id, source, target or (), a.purchase_id or 0, a.trade_id or 0,
+            a.quantity,
             a.disallowed_loss, a.basis_added, a.holding_days_added, a.acquired_before, a.acquired_after, a.reason)
 
 
@@ -247,12 +273,13 @@ class _Writer:
                 pieces[p.lot].append(p)
         for (_, account_id, lot_id), group in pieces.items():
             e = self.lots[(account_id, lot_id)]
-            for p, unadjusted in zip(group, _allocate(e["unadjusted"], [p.unadjusted for p in group]), strict=True):
+            for p in group:
                 wash = _money(p.wash)
                 out.append(TaxLot(account_id=account_id, lot_id=p.lot_id, security_id=e["security_id"],
-                                  quantity=_shares(p.quantity), cost_basis=unadjusted + wash, acquired=p.acquired,
-                                  purchased=p.purchased, purchase_lot_id="" if p.lot_id == lot_id else lot_id,
-                                  wash_adjustment=wash))
+                                  quantity=_shares(p.quantity), cost_basis=_money(p.unadjusted) + wash,
+                                  acquired=p.acquired, purchased=p.purchased,
+                                  purchase_lot_id="" if p.lot_id == lot_id else lot_id, wash_adjustment=wash,
+                                  unit_cost=e["unit"]))
         return out
 
     def realised(self) -> dict[int, RealisedLot]:
@@ -266,10 +293,9 @@ class _Writer:
             e = self.lots[(account_id, lot_id)]
             d = e["draw_list"][draw_i]
             proceeds = _allocate(d["proceeds"], [p.proceeds for _, p in group])
-            unadjusted = _allocate(d["unadjusted"], [p.unadjusted for _, p in group])
-            for (i, p), gross, unadj in zip(group, proceeds, unadjusted, strict=True):
+            for (i, p), gross in zip(group, proceeds, strict=True):
                 wash = _money(p.wash)
-                basis = unadj + wash
+                basis = _money(p.unadjusted) + wash
                 loss = max(basis - gross, Decimal(0))
                 # A sale replaced in full has exactly its whole loss disallowed.
                 disallowed = loss if p.matched == p.quantity and p.disallowed else min(_money(p.disallowed), loss)
@@ -281,7 +307,7 @@ class _Writer:
                     disallowed_permanently=lost, wash_matched_quantity=_shares(p.matched), wash_adjustment=wash,
                     named_lot_id="" if d["named"] == p.lot_id else d["named"],
                     purchase_lot_id="" if p.lot_id == lot_id else lot_id,
-                    origin_id=self.fills.get((account_id, lot_id)), replacement=p.replacement,
+                    origin_id=self.fills.get((account_id, lot_id)), replacement=p.replacement, unit_cost=e["unit"],
                 )
         return out
 

@@ -1,7 +1,7 @@
 """Executions in: fills and cancels reported by the custodian, applied once and atomically.
 
-A file (or the API's list of records) is checked whole first; any problem refuses it with a
-row-level report (``ImportRejected``, the import machinery's format) and nothing is written. Then,
+A file (or the API's list of records, read by ``execution_file``) is checked whole first; any
+problem refuses it with a row-level report (``ImportRejected``, the import machinery's format) and nothing is written. Then,
 day by day in trade-date order, in one transaction:
 
 - a sale relieves the lots its order names, in the engine's order (specific identification);
@@ -12,7 +12,8 @@ day by day in trade-date order, in one transaction:
 
 then the wash sales of the households and equivalence groups the file touched are replayed from
 their whole history (``adjustments.wash_sales_recompute``), so a fill dated before earlier ones
-gives what it would have given had it come in order; and a proposal whose orders are all filled or cancelled becomes executed. An execution whose
+gives what it would have given had it come in order; and a proposal whose orders are all filled
+or cancelled becomes executed. An execution whose
 ``external_id`` was applied before is recognised and changes nothing; the same id with different
 values is refused.
 """
@@ -26,51 +27,25 @@ from datetime import date
 from decimal import Decimal
 from itertools import groupby
 
-import pandas as pd
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from rebalancing.engine.tax import term
-from rebalancing.imports.cells import (
-    INVALID,
-    CellProblem,
-    column_parse,
-    date_cells,
-    decimal_cells,
-    distinct,
-    duplicates_report,
-    text_cells,
-)
-from rebalancing.imports.report import ImportSummary, Problems
+from rebalancing.imports.cells import distinct
+from rebalancing.imports.report import ImportSummary
 from rebalancing.imports.rows import import_begin
 from rebalancing.imports.sheet import Sheet, Source, sheet_read
-from rebalancing.models import (
-    Account,
-    Execution,
-    Order,
-    Proposal,
-    RealisedLot,
-    Security,
-    TaxLot,
-    TradeRecord,
-)
+from rebalancing.models import Account, Execution, Order, Proposal, RealisedLot, TaxLot, TradeRecord
 
-from .adjustments import wash_sales_recompute
+from .adjustments import LEDGER_LOCK, unit_cost, wash_sales_recompute
 from .audit import audit_many
+from .execution_file import KIND, OPTIONAL, REQUIRED, Row, columns_differing, rows_read, sheet_from_records
 from .quantities import cents, plain, prorate
 
 __all__ = ["KIND", "LEDGER_LOCK", "OPTIONAL", "REQUIRED", "executions_apply", "executions_import"]
 
-KIND = "executions"
-REQUIRED = ("external_id", "order_id", "quantity", "trade_date")
-OPTIONAL = ("kind", "price", "fees", "lot_id", "account_number", "symbol", "side")
-# One writer of lots at a time in a firm: executions and accepted reconciliations.
-LEDGER_LOCK = "ledger"
 _CLOSED = (Order.Status.FILLED, Order.Status.CANCELLED)
-_KINDS = {"fill": "fill", "f": "fill", "cancel": "cancel", "c": "cancel", "cxl": "cancel"}
-_SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
-_field = Execution._meta.get_field
 
 
 def executions_import(*, source: Source, actor=None, as_of: date | None = None) -> ImportSummary:
@@ -89,53 +64,8 @@ def executions_apply(*, records: list[dict], actor=None, as_of: date | None = No
     n-th record is reported as row n."""
     with transaction.atomic():
         import_begin(LEDGER_LOCK)
-        sheet = _sheet_from_records(records)
+        sheet = sheet_from_records(records)
         return _apply(sheet, actor=actor, as_of=as_of or timezone.localdate(), source=source)
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).strip()
-
-
-def _sheet_from_records(records) -> Sheet:
-    problems = Problems(KIND)
-    if not isinstance(records, list):
-        problems.add(1, None, "expected a list of executions")
-        problems.reject_if_any()
-    columns = (*REQUIRED, *OPTIONAL)
-    rows = []
-    for n, item in enumerate(records, start=1):
-        if not isinstance(item, dict):
-            problems.add(n, None, "is not an object of named fields")
-            continue
-        for key in item:
-            if key not in columns:
-                problems.add(n, key, f"unknown field; the fields of an execution are {', '.join(columns)}")
-        rows.append({name: _text(item.get(name)) for name in columns})
-    problems.reject_if_any()
-    frame = pd.DataFrame(rows, columns=list(columns), dtype=str)
-    frame.index = pd.RangeIndex(1, len(rows) + 1, name="row")
-    return Sheet(KIND, frame, problems)
-
-
-@dataclass
-class _Row:
-    line: int
-    external_id: str
-    order_id: str
-    kind: str
-    quantity: Decimal | None
-    price: Decimal | None
-    fees: Decimal
-    trade_date: date
-    lot_id: str
-    account_number: str
-    symbol: str
-    side: str | None
 
 
 class _Refused(Exception):
@@ -147,79 +77,8 @@ class _Refused(Exception):
         self.problem = problem
 
 
-def _choice(mapping: dict[str, str], what: str):
-    def parse(text: str) -> str:
-        try:
-            return mapping[text.lower()]
-        except KeyError:
-            raise CellProblem(f"{text!r} is not {what}") from None
-
-    return parse
-
-
-def _optional(sheet: Sheet, column: str, read, default=None) -> pd.Series:
-    if sheet.has(column):
-        return read()
-    return pd.Series([default] * sheet.rows, index=sheet.frame.index, dtype=object)
-
-
-def _rows_read(sheet: Sheet, as_of: date) -> list[_Row]:
-    columns = {
-        "external_id": text_cells(sheet, "external_id", field=_field("external_id"), required=True),
-        "order_id": text_cells(sheet, "order_id", field=Order._meta.get_field("order_id"), required=True),
-        "kind": _optional(sheet, "kind", lambda: column_parse(sheet, "kind", _choice(_KINDS, "fill or cancel"))),
-        "quantity": decimal_cells(sheet, "quantity", field=_field("quantity"), required=False, positive=True),
-        "price": _optional(sheet, "price", lambda: decimal_cells(sheet, "price", field=_field("price"),
-                                                                 required=False, positive=True)),
-        "fees": _optional(sheet, "fees", lambda: decimal_cells(sheet, "fees", field=_field("fees"), required=False,
-                                                               minimum=Decimal(0))),
-        "trade_date": date_cells(sheet, "trade_date", not_after=as_of),
-        "lot_id": _optional(sheet, "lot_id", lambda: text_cells(sheet, "lot_id", field=TaxLot._meta.get_field("lot_id")), ""),
-        "account_number": _optional(sheet, "account_number", lambda: text_cells(
-            sheet, "account_number", field=Account._meta.get_field("custodian_number")), ""),
-        "symbol": _optional(sheet, "symbol", lambda: text_cells(sheet, "symbol", field=Security._meta.get_field("symbol"),
-                                                                upper=True), ""),
-        "side": _optional(sheet, "side", lambda: column_parse(sheet, "side", _choice(_SIDES, "a side; write buy or sell"))),
-    }
-    duplicates_report(sheet, {"external_id": columns["external_id"]}, "external id")
-    rows = []
-    for line, *values in zip(sheet.frame.index, *columns.values(), strict=True):
-        if any(value is INVALID for value in values):
-            continue  # already reported
-        cells = dict(zip(columns, values, strict=True))
-        kind = cells["kind"] or "fill"
-        if kind == "fill":
-            if cells["quantity"] is None:
-                sheet.problems.add(line, "quantity", "is empty; a fill needs the shares filled")
-            if cells["price"] is None:
-                sheet.problems.add(line, "price", "is empty; a fill needs its price")
-        elif cells["price"] is not None:
-            sheet.problems.add(line, "price", "a cancel has no price; leave it empty")
-        rows.append(_Row(line=int(line), kind=kind, fees=cells["fees"] or Decimal(0),
-                         **{name: cells[name] for name in ("external_id", "order_id", "quantity", "price",
-                                                           "trade_date", "lot_id", "account_number", "symbol",
-                                                           "side")}))
-    return rows
-
-
-def _same(stored: Execution, row: _Row) -> list[str]:
-    """The columns in which ``row`` differs from the execution stored under its id."""
-    differing = []
-    if stored.order.order_id != row.order_id:
-        differing.append("order_id")
-    if stored.kind != row.kind:
-        differing.append("kind")
-    if row.quantity is not None and stored.quantity != row.quantity:
-        differing.append("quantity")
-    if stored.kind == "fill" and (stored.price != row.price or stored.fees != row.fees):
-        differing.append("price" if stored.price != row.price else "fees")
-    if stored.trade_date != row.trade_date:
-        differing.append("trade_date")
-    return differing
-
-
 def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
-    rows = _rows_read(sheet, as_of)
+    rows = rows_read(sheet, as_of)
     problems = sheet.problems
     orders = {
         o.order_id: o for o in Order.objects.select_for_update(of=("self",))
@@ -229,12 +88,12 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
         e.external_id: e for e in Execution.objects.filter(external_id__in=distinct(r.external_id for r in rows))
         .select_related("order")
     }
-    new: list[_Row] = []
+    new: list[Row] = []
     for row in rows:
         if not row.external_id or not row.order_id:
             continue
         if row.external_id in stored:
-            differing = _same(stored[row.external_id], row)
+            differing = columns_differing(stored[row.external_id], row)
             if differing:
                 problems.add(row.line, differing[0], f"execution {row.external_id} was applied on "
                              f"{stored[row.external_id].applied_at:%Y-%m-%d} with other values "
@@ -340,6 +199,7 @@ class _Piece:
     purchased: date
     origin_id: int | None
     replacement: bool
+    unit_cost: Decimal
 
 
 class _Book:
@@ -374,18 +234,22 @@ class _Book:
         return ([base] if base is not None else []) + splits
 
     def take(self, lot: TaxLot, quantity: Decimal, named: str) -> _Piece:
+        """Shares of ``lot``: their cost as bought is shares x the cost per share, to the cent, so
+        it does not depend on which sales came first."""
         whole = quantity == lot.quantity
-        basis = lot.cost_basis if whole else cents(lot.cost_basis * quantity / lot.quantity)
+        unit = lot.unit_cost if lot.unit_cost is not None else unit_cost(lot.cost_basis - lot.wash_adjustment,
+                                                                          lot.quantity)
         wash = lot.wash_adjustment if whole else cents(lot.wash_adjustment * quantity / lot.quantity)
         piece = _Piece(
-            lot_id=lot.lot_id, named=named, bought_as=lot.bought_as, quantity=quantity, cost_basis=basis,
-            wash_adjustment=wash, acquired=lot.acquired, purchased=lot.bought_on,
-            origin_id=self.origins.get((lot.account_id, lot.bought_as)), replacement=lot.wash_adjustment > 0
-            or lot.acquired != lot.bought_on,
+            lot_id=lot.lot_id, named=named, bought_as=lot.bought_as, quantity=quantity,
+            cost_basis=cents(unit * quantity) + wash, wash_adjustment=wash, acquired=lot.acquired,
+            purchased=lot.bought_on, origin_id=self.origins.get((lot.account_id, lot.bought_as)),
+            replacement=lot.wash_adjustment > 0 or lot.acquired != lot.bought_on, unit_cost=unit,
         )
         lot.quantity -= quantity
-        lot.cost_basis -= basis
         lot.wash_adjustment -= wash
+        lot.cost_basis = cents(unit * lot.quantity) + lot.wash_adjustment
+        lot.unit_cost = unit
         if lot.quantity == 0:
             self.changed.pop(lot.pk, None)
             self.emptied.append(lot.pk)
@@ -441,7 +305,7 @@ class _Ledger:
         self.ytd: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
         self.touched: dict[str, Order] = {}
 
-    def apply(self, row: _Row) -> None:
+    def apply(self, row: Row) -> None:
         order = self.orders[row.order_id]
         if order.status in _CLOSED:
             raise _Refused("order_id", f"order {order.order_id} is {order.get_status_display().lower()}; "
@@ -484,6 +348,7 @@ class _Ledger:
                 quantity=piece.quantity, proceeds=proceeds, cost_basis=piece.cost_basis, gain=gain, term=lot_term,
                 acquired=piece.acquired, purchased=piece.purchased, sold=execution.trade_date,
                 origin_id=piece.origin_id, replacement=piece.replacement, wash_adjustment=piece.wash_adjustment,
+                unit_cost=piece.unit_cost,
                 named_lot_id="" if piece.named == piece.lot_id else piece.named,
                 purchase_lot_id="" if piece.bought_as == piece.lot_id else piece.bought_as,
             ))
@@ -501,7 +366,8 @@ class _Ledger:
         cost = cents(execution.quantity * execution.price) + execution.fees
         execution.lot_id = lot_id
         self.book.add(TaxLot(account_id=order.account_id, lot_id=lot_id, security_id=order.security_id,
-                             quantity=execution.quantity, cost_basis=cost, acquired=execution.trade_date))
+                             quantity=execution.quantity, cost_basis=cost, acquired=execution.trade_date,
+                             unit_cost=unit_cost(cost, execution.quantity)))
         self.cash[order.account_id] -= cost
         self._trade(order, execution, realised_gain=None)
 
@@ -518,8 +384,8 @@ class _Ledger:
         RealisedLot.objects.bulk_create(self.realised)
         book = self.book
         TaxLot.objects.filter(pk__in=book.emptied).delete()
-        TaxLot.objects.bulk_update(list(book.changed.values()), ["quantity", "cost_basis", "wash_adjustment"],
-                                   batch_size=500)
+        TaxLot.objects.bulk_update(list(book.changed.values()),
+                                   ["quantity", "cost_basis", "wash_adjustment", "unit_cost"], batch_size=500)
         TaxLot.objects.bulk_create(book.created)
         known = set(TradeRecord.objects.filter(external_id__in=[t.external_id for t in self.trades])
                     .values_list("account_id", "external_id"))

@@ -24,12 +24,14 @@ def held_lots_as_bought(account_ids: Iterable[int]) -> list[dict]:
     """``{"id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired",
     "adjusted"}`` per lot as bought: its pieces summed, the basis wash sales added taken off, the
     purchase date; ``adjusted`` when the ledger split or adjusted it (``id`` is then one of its
-    pieces). One query, grouped in the database (a firm's whole position file)."""
+    pieces; its cost is its shares at the cost per share it was bought at). One query, grouped in
+    the database (a firm's whole position file)."""
     table = TaxLot._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT MIN(id), account_id, COALESCE(NULLIF(purchase_lot_id, ''), lot_id), MIN(security_id), "
-            f"SUM(quantity), SUM(cost_basis - wash_adjustment), MIN(COALESCE(purchased, acquired)), "
+            f"SUM(quantity), COALESCE(ROUND(MAX(unit_cost) * SUM(quantity), 2), SUM(cost_basis - wash_adjustment)), "
+            f"MIN(COALESCE(purchased, acquired)), "
             f"COUNT(*) > 1 OR BOOL_OR(wash_adjustment <> 0 OR purchased IS NOT NULL OR purchase_lot_id <> '') "
             f"FROM {table} WHERE account_id = ANY(%s) GROUP BY account_id, 3",
             [list(account_ids)],
@@ -46,6 +48,8 @@ def held_lots_replace(*, rows: list[dict], existing: list[dict], copy: bool = Fa
     applied and the (account id, security id) pairs whose lots changed."""
     from rebalancing.imports.rows import changes_apply, changes_plan
 
+    from .adjustments import unit_cost
+
     changes = changes_plan(rows=rows, existing=[{k: v for k, v in e.items() if k != "adjusted"} for e in existing],
                            key=("account_id", "lot_id"), replace=True)
     adjusted = {(e["account_id"], e["lot_id"]): e for e in existing if e["adjusted"]}
@@ -54,6 +58,10 @@ def held_lots_replace(*, rows: list[dict], existing: list[dict], copy: bool = Fa
     changes.update = [row for row in changes.update if (row["account_id"], row["lot_id"]) not in adjusted]
     gone = [by_id[pk] for pk in changes.delete_ids]
     changes.delete_ids = [e["id"] for e in gone if (e["account_id"], e["lot_id"]) not in adjusted]
+    for row in (*changes.create, *changes.update, *rewrite):
+        row["unit_cost"] = unit_cost(row["cost_basis"], row["quantity"])
+    if changes.update:
+        changes.update_fields.add("unit_cost")
     touched = {(row["account_id"], row["security_id"]) for row in (*changes.create, *changes.update, *rewrite)}
     touched |= {(e["account_id"], e["security_id"]) for e in (*gone, *(adjusted[(r["account_id"], r["lot_id"])]
                                                                       for r in rewrite))}
@@ -66,8 +74,9 @@ def held_lots_replace(*, rows: list[dict], existing: list[dict], copy: bool = Fa
     if rewrite:
         TaxLot.objects.bulk_update(
             [TaxLot(id=adjusted[(r["account_id"], r["lot_id"])]["id"], purchased=None, purchase_lot_id="",
-                    wash_adjustment=0, **{name: r[name] for name in AS_BOUGHT_FIELDS}) for r in rewrite],
-            [*AS_BOUGHT_FIELDS, "purchased", "purchase_lot_id", "wash_adjustment"])
+                    wash_adjustment=0, unit_cost=r["unit_cost"], **{name: r[name] for name in AS_BOUGHT_FIELDS})
+             for r in rewrite],
+            [*AS_BOUGHT_FIELDS, "purchased", "purchase_lot_id", "wash_adjustment", "unit_cost"])
     changes.update += rewrite
     changes.delete_ids += [e["id"] for e in gone_adjusted]
     return changes, touched

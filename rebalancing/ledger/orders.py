@@ -13,8 +13,6 @@ file sent twice is recognised line by line.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
@@ -23,6 +21,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from rebalancing.exports import csv_text
 from rebalancing.models import Order, Proposal, Security
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
@@ -105,17 +104,9 @@ def lots_text(lots: list[dict], already_sold: Decimal = Decimal(0)) -> str:
     return "|".join(parts)
 
 
-def _write(columns: Iterable[str], rows: Iterable[Iterable]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def orders_csv(orders: Iterable[Order]) -> str:
     """One line per order (columns ``ORDER_COLUMNS``)."""
-    return _write(ORDER_COLUMNS, (
+    return csv_text(ORDER_COLUMNS, (
         (
             o.order_id, o.block_id, o.account.custodian_number, o.security.symbol, o.side, plain(o.quantity),
             plain(o.open_quantity), "LMT" if o.limit_price is not None else "MKT",
@@ -140,4 +131,4 @@ def blocks_csv(orders: Iterable[Order]) -> str:
             rows.append((block_id, first.security.symbol, first.side, plain(total), plain(first.reference_price),
                          o.order_id, o.account.custodian_number, plain(o.open_quantity),
                          lots_text(o.lots, o.filled_quantity)))
-    return _write(BLOCK_COLUMNS, rows)
+    return csv_text(BLOCK_COLUMNS, rows)

@@ -11,9 +11,7 @@ file again.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -22,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from rebalancing.access import require
+from rebalancing.exports import csv_text
 from rebalancing.imports.cells import (
     date_cells,
     decimal_cells,
@@ -44,9 +43,8 @@ from rebalancing.permissions import Capability
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 
-from .adjustments import wash_sales_recompute
+from .adjustments import LEDGER_LOCK, wash_sales_recompute
 from .audit import audit_many
-from .executions import LEDGER_LOCK
 from .holdings import AS_BOUGHT_FIELDS, held_lots_as_bought, held_lots_replace
 from .quantities import plain
 
@@ -240,16 +238,12 @@ def reconciliation_reject(*, reconciliation: Reconciliation, user, account_ids=N
 
 def reconciliation_csv(reconciliation: Reconciliation) -> str:
     """The differences, one line per account and security (columns ``REPORT_COLUMNS``)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(REPORT_COLUMNS)
     rows = (ReconciliationRow.objects.filter(reconciliation_account__reconciliation=reconciliation)
             .select_related("reconciliation_account__account", "security")
             .order_by("reconciliation_account__account__custodian_number", "security__symbol"))
-    for row in rows:
-        writer.writerow((
-            row.reconciliation_account.account.custodian_number, row.security.symbol, plain(row.ledger_quantity),
-            plain(row.custodian_quantity), plain(row.quantity_difference), plain(row.ledger_cost_basis),
-            plain(row.custodian_cost_basis), plain(row.cost_basis_difference), row.reconciliation_account.decision,
-        ))
-    return out.getvalue()
+    return csv_text(REPORT_COLUMNS, (
+        (row.reconciliation_account.account.custodian_number, row.security.symbol, plain(row.ledger_quantity),
+         plain(row.custodian_quantity), plain(row.quantity_difference), plain(row.ledger_cost_basis),
+         plain(row.custodian_cost_basis), plain(row.cost_basis_difference), row.reconciliation_account.decision)
+        for row in rows
+    ))

@@ -16,15 +16,13 @@ see (``rebalancing.access.accounts_visible_to``).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from rebalancing.engine.tax import estimated_tax, term
+from rebalancing.exports import csv_text
 from rebalancing.models import Proposal, RealisedLot, Sleeve, TaxLot, WashSaleRecalculation
 from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
 
@@ -39,14 +37,6 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-
-
-def _csv(columns: Iterable[str], rows: Iterable[Iterable]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def _text(value) -> str:
@@ -202,7 +192,7 @@ REALISED_TOTAL_COLUMNS = (
 
 def realised_lots_csv(report: RealisedReport) -> str:
     """Form 8949 lines (Part I short-term, Part II long-term: the ``term`` column)."""
-    return _csv(REALISED_LOT_COLUMNS, (
+    return csv_text(REALISED_LOT_COLUMNS, (
         (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.lot_id,
          plain(r.quantity), r.acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.cost_basis), r.code,
          _text(r.adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost))
@@ -212,7 +202,7 @@ def realised_lots_csv(report: RealisedReport) -> str:
 
 def realised_totals_csv(report: RealisedReport) -> str:
     """Schedule D totals, per account then per household."""
-    return _csv(REALISED_TOTAL_COLUMNS, (
+    return csv_text(REALISED_TOTAL_COLUMNS, (
         (t.level, t.key, t.name, *(_text(v) for part in (t.short, t.long)
                                    for v in (part.proceeds, part.cost_basis, part.adjustment, part.gain_or_loss)),
          _text(t.net), _text(t.short.deferred + t.long.deferred), _text(t.short.lost + t.long.lost))
@@ -255,7 +245,7 @@ SCHEDULE_D_COLUMNS = (
 
 
 def schedule_d_csv(rows: list[HouseholdScheduleD]) -> str:
-    return _csv(SCHEDULE_D_COLUMNS, (
+    return csv_text(SCHEDULE_D_COLUMNS, (
         (r.household, r.name, r.filing_status, s.year, *(_text(v) for v in (
             s.short_term, s.carried_in_short, s.net_short, s.long_term, s.carried_in_long, s.net_long, s.net,
             s.limit, s.deduction, s.taxable_short, s.taxable_long, s.carried_out_short, s.carried_out_long)))
@@ -323,7 +313,7 @@ HARVEST_COLUMNS = ("account_number", "period", "harvested_losses", "wash_sale_di
 
 
 def harvest_csv(rows: list[HarvestRow]) -> str:
-    return _csv(HARVEST_COLUMNS, (
+    return csv_text(HARVEST_COLUMNS, (
         (r.account_number, r.period, _text(r.harvested), _text(r.disallowed), _text(r.net_harvested),
          _text(r.tax_value), _text(r.tracking_error))
         for r in rows
@@ -467,7 +457,7 @@ TRANSITION_COLUMNS = (
 
 def transition_csv(rows: list[TransitionRow]) -> str:
     """One line per account; ``path`` = ``year:gain:tax:legacy value left`` separated by ``|``."""
-    return _csv(TRANSITION_COLUMNS, (
+    return csv_text(TRANSITION_COLUMNS, (
         (r.account_number, r.name, _text(r.started), _text(r.drift_start), _text(r.drift_now), _text(r.progress),
          _text(r.market_value), _text(r.legacy_value),
          _text(float(r.legacy_value / r.market_value) if r.market_value else None), _text(r.tax_spent),

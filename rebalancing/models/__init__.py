@@ -14,12 +14,13 @@ from .ledger import (
 )
 from .market import Benchmark, BenchmarkWeight, Price, Security
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
+from .recovery import RunWatch
 from .runs import Alert, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
 
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "RunOutcome", "Security", "Sleeve",
+    "ReconciliationRow", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation",
 ]

@@ -110,6 +110,8 @@ class TaxLot(models.Model):
                                        help_text="The lot these shares were bought as; empty: this one")
     wash_adjustment = models.DecimalField(max_digits=18, decimal_places=2, default=0, db_default=0,
                                           help_text="Basis added by wash sales (IRC §1091(d))")
+    unit_cost = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True,
+                                    help_text="Cost per share as bought (before wash sales); empty: basis / quantity")
 
     class Meta:
         ordering = ["account", "acquired"]

@@ -140,6 +140,8 @@ class RealisedLot(models.Model):
                                     help_text="The lot the order named")
     purchase_lot_id = models.CharField(max_length=64, blank=True, default="", db_default="",
                                        help_text="The lot the shares were bought as")
+    unit_cost = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True,
+                                    help_text="Cost per share as bought (before wash sales)")
     origin = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                help_text="The buy fill that created the sold lot")
     replacement = models.BooleanField(default=False, help_text="The shares were wash-sale replacement shares")

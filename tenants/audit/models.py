@@ -23,6 +23,7 @@ class AuditEvent(models.Model):
         USER = "user", "User"
         API_KEY = "api_key", "API key"
         SYSTEM = "system", "System (scheduled or automatic)"
+        ANONYMOUS = "anonymous", "Not signed in (e.g. a failed sign-in)"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     firm = models.CharField(max_length=63, help_text="Schema the change was made in")

@@ -1,15 +1,25 @@
 """Recording changes. Call inside the transaction that makes the change, so both land or neither."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 
 from .models import AuditEvent
 
-__all__ = ["audit_record", "snapshot"]
+__all__ = ["Visitor", "audit_record", "snapshot"]
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Someone not signed in, named as they named themselves (the user name typed at a failed sign-in)."""
+
+    label: str
 
 
 def _actor(actor) -> tuple[str, int | None, str]:
+    if isinstance(actor, Visitor):
+        return AuditEvent.ActorKind.ANONYMOUS, None, actor.label
     if actor is None:
         return AuditEvent.ActorKind.SYSTEM, None, "system"
     if isinstance(actor, str):
@@ -44,7 +54,8 @@ def audit_record(
     object_type: str = "",
     object_id: str = "",
 ) -> AuditEvent:
-    """Append one record. ``actor``: a user (possibly acting through an API key), a process name, or None."""
+    """Append one record. ``actor``: a user (possibly acting through an API key), a process name, a
+    ``Visitor``, or None."""
     kind, actor_id, label = _actor(actor)
     if obj is not None:
         object_type = object_type or obj._meta.model_name

@@ -27,17 +27,19 @@ def _broker_dir() -> Path:
     return Path(os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", ROOT / ".data" / "test-broker"))
 
 
+def process_env(**extra: str) -> dict:
+    """The environment of a worker, beat or command process on the test database (``extra`` on top,
+    e.g. another broker)."""
+    return dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=_test_database_url(),
+                CELERY_FILESYSTEM_BROKER_DIR=str(_broker_dir())) | extra
+
+
 def start_worker(
-    log: Path, *, name: str, concurrency: int = 2, queues: str = "default,rebalance", pool: str = "prefork"
+    log: Path, *, name: str, concurrency: int = 2, queues: str = "default,rebalance", pool: str = "prefork",
+    env: dict | None = None,
 ) -> subprocess.Popen:
     """Start `celery worker` as its own OS process on the test database; wait until it is ready."""
-    broker_dir = _broker_dir()
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=_test_database_url(),
-        CELERY_FILESYSTEM_BROKER_DIR=str(broker_dir),
-    )
+    env = env or process_env()
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config.celery_app", "worker", "-l", "INFO",

@@ -7,9 +7,10 @@ from importlib import import_module
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from rebalancing.api.parsers import BoundedJSONParser
 from rebalancing.imports import KINDS, ImportRejected, book_import
 from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
@@ -55,7 +56,7 @@ class ImportView(FirmAPIView):
     each); nothing is half-imported, and importing the same rows again changes nothing.
     """
 
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser]
     rules = {"post": Rule(Scope.IMPORT, Capability.IMPORT_DATA)}
 
     @extend_schema(

@@ -29,9 +29,10 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScoped
         return keys if user_can(user, Capability.MANAGE_USERS) else keys.filter(user_id=user.pk)
 
     @extend_schema(request=serializers.ApiKeyCreateSerializer, responses={201: serializers.ApiKeyIssuedSerializer})
-    @idempotent
+    @idempotent(secrets=("token",))
     def create(self, request):
-        """Issue a key. The answer holds the token once; only a digest of it is kept."""
+        """Issue a key. The answer holds the token once; only a digest of it is kept, so a replay of
+        this request (same ``Idempotency-Key``) answers without it (``Idempotent-Withheld: token``)."""
         serializer = serializers.ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

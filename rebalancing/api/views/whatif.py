@@ -1,10 +1,10 @@
 """The engine on posted data: nothing is read from or written to the firm's book."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from rebalancing import engine
+from rebalancing.api.parsers import BoundedJSONParser
 from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
 
@@ -16,7 +16,7 @@ class WhatIfView(FirmAPIView):
     """Rebalance one account described in full in the request (the engine's request JSON,
     docs/engine.md) and answer the engine's result. Nothing is stored."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     rules = {"post": Rule(Scope.READ, Capability.VIEW_BOOK)}
     throttle_scope = "whatif"  # a solve costs milliseconds to seconds of CPU: its own, lower rate
 

@@ -1,0 +1,58 @@
+"""What the product accepts from outside, and how much of it: one home for the limits that keep bad
+input a clear 400 (or 413) instead of a server error.
+
+- JSON is nested at most ``MAX_JSON_DEPTH`` levels (the deepest real document, an engine request,
+  has 6); 10,000 levels would otherwise end in a RecursionError deep inside a parser or validator.
+- PostgreSQL text cannot hold a NUL character, so text containing one is refused where it enters.
+- An upload (any request body) is at most ``UPLOAD_MAX_BYTES`` (setting ``UPLOAD_MAX_MB``), refused
+  from its Content-Length before a byte of it is read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "first_nul", "json_depth", "json_loads_bounded"]
+
+MAX_JSON_DEPTH = 64
+
+
+class JsonTooDeep(ValueError):
+    pass
+
+
+def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deeply ``value`` nests lists and objects (a scalar is 0), counted without recursion and
+    giving up just past ``limit``."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            stack.extend((child, depth) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def json_loads_bounded(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads``, refusing (``JsonTooDeep``) a document nested deeper than ``limit``.
+
+    Raises ``json.JSONDecodeError`` for text that is not JSON, as ``json.loads`` does."""
+    try:
+        value = json.loads(text)
+    except RecursionError:  # the decoder itself gave up, far beyond the limit
+        raise JsonTooDeep(f"The JSON is nested more than {limit} levels deep.") from None
+    if json_depth(value, limit) > limit:
+        raise JsonTooDeep(f"The JSON is nested more than {limit} levels deep.")
+    return value
+
+
+def first_nul(pairs) -> str | None:
+    """The name of the first (name, values) pair whose name or any value holds a NUL character."""
+    for name, values in pairs:
+        if "\x00" in name or any("\x00" in v for v in values if isinstance(v, str)):
+            return name.replace("\x00", "\\x00")
+    return None

@@ -1,0 +1,83 @@
+"""Reading numbers from a page's query string or form: a value that cannot be what the page needs is
+a 400 that names the parameter and says what it must be (``BadRequest``, rendered by
+frontend.views.errors.bad_request), never a server error further down."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import BadRequest
+
+__all__ = ["MAX_ID", "decimal_param", "id_param", "ids_param", "int_param", "year_param"]
+
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+YEARS = (1900, 9999)
+
+
+def _shown(raw: str) -> str:
+    return raw if len(raw) <= 40 else raw[:40] + "…"
+
+
+def _whole(raw: str) -> int | None:
+    """ASCII digits only (``"²".isdigit()`` is true, yet ``int("²")`` fails), and not a thousand of
+    them (Python refuses to read an int of more than 4,300 digits)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 30 else None
+
+
+def id_param(data, name: str, *, words: tuple[str, ...] = ()) -> int | str | None:
+    """The id of an object chosen in a filter or form (absent or empty: None; one of ``words``, such
+    as "none", as itself)."""
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw in words:
+        return raw
+    number = _whole(raw)
+    if number is None or not 0 < number <= MAX_ID:
+        raise BadRequest(f"The {name} filter must name a {name} from the list (its number), "
+                         f"not “{_shown(raw)}”.")
+    return number
+
+
+def ids_param(data, name: str) -> list[int]:
+    """Every value of ``name`` (e.g. the ticked proposals of a bulk action) as ids."""
+    ids = []
+    for raw in data.getlist(name):
+        number = _whole(raw.strip())
+        if number is None or not 0 < number <= MAX_ID:
+            raise BadRequest(f"“{_shown(raw)}” is not the number of a {name}.")
+        ids.append(number)
+    return ids
+
+
+def int_param(data, name: str, *, minimum: int, maximum: int, what: str = "") -> int | None:
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return None
+    negative = raw.startswith("-")
+    number = _whole(raw[1:] if negative else raw)
+    if number is not None and negative:
+        number = -number
+    if number is None or not minimum <= number <= maximum:
+        raise BadRequest(f"The {what or name} must be a whole number from {minimum} to {maximum}, "
+                         f"not “{_shown(raw)}”.")
+    return number
+
+
+def year_param(data, name: str = "year") -> int | None:
+    return int_param(data, name, minimum=YEARS[0], maximum=YEARS[1], what="year")
+
+
+def decimal_param(data, name: str, *, what: str = "") -> Decimal | None:
+    """A finite number as people type it (``1,250``, ``$40``, ``2.5%``)."""
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        number = Decimal(raw.replace(",", "").replace("$", "").replace("%", "").strip())
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or not math.isfinite(float(number)):  # 1e999 too
+        raise BadRequest(f"The {what or name.replace('_', ' ')} must be a number, not “{_shown(raw)}”.")
+    return number
