@@ -305,6 +305,7 @@ class _Universe:
         self.masters = masters
         self.prices = prices
         self.by_symbol = {s.symbol: pk for pk, s in masters.items()}
+        self.symbol_of = {pk: symbol for symbol, pk in self.by_symbol.items()}
         self._engine: dict[int, engine.Security] = {}
         self.groups: dict[str, list[int]] = defaultdict(list)
         for pk, s in masters.items():
@@ -368,11 +369,11 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
                     raise ValidationFailed(f"two sleeves of asset class {sleeve.asset_class} track different benchmarks")
                 entry["benchmark"] = sleeve.benchmark
                 needed.update(bench_weights.get(sleeve.benchmark_id, {}))
-        engine_lots = []
-        for lot_id, sid, qty, cost, acquired in lots:
-            needed.add(sid)
-            engine_lots.append(engine.TaxLot(id=lot_id, symbol=universe.masters[sid].symbol, quantity=qty,
-                                             cost_basis=cost, acquired=acquired))
+        # Column by column through map: a direct-indexed account has thousands of lots.
+        lot_ids, sids, quantities, costs, acquired = zip(*lots, strict=True) if lots else ((),) * 5
+        needed.update(sids)
+        engine_lots = list(map(engine.TaxLot, lot_ids, map(universe.symbol_of.__getitem__, sids), quantities, costs,
+                               acquired))
         engine_trades = []
         for account_number, sid, side, qty, trade_date, gain in trades:
             needed.add(sid)
