@@ -23,16 +23,11 @@ from django.utils import timezone
 from rebalancing import engine
 from rebalancing.access import require
 from rebalancing.copy_writes import objects_insert_by_copy
+from rebalancing.engine_inputs import AccountInputs, rebalance_inputs_load
 from rebalancing.models import Account, Alert, Proposal, RebalanceRun, RunOutcome
 from rebalancing.permissions import Capability
 from rebalancing.planned_trades import trades_planned_by
-from rebalancing.selectors import (
-    AccountInputs,
-    RunScope,
-    accounts_for_scope,
-    lot_counts,
-    rebalance_inputs_load,
-)
+from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
