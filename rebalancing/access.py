@@ -6,8 +6,8 @@ from django.db.models import Q
 from guardian.shortcuts import get_objects_for_user
 
 from rebalancing.models import Account, Alert, Household, Proposal, ProposalApproval
-from rebalancing.permissions import Capability, is_advisor_only, user_can
 from tenants.errors import PermissionDenied
+from tenants.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
     "accounts_visible_to",

@@ -21,12 +21,12 @@ from rebalancing.effective_parameters import (
 )
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, Security
-from rebalancing.permissions import Capability, is_advisor_only, user_can
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.book import account_overrides_set
 from rebalancing.services.previews import account_overrides_preview
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
+from tenants.permissions import Capability, is_advisor_only, user_can
 from tenants.roles import FirmRole
 
 from ..filters import AccountListFilter

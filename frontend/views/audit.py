@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.shortcuts import render
 
 from rebalancing.api.visibility import audit_events_visible_to
-from rebalancing.permissions import Capability
+from tenants.permissions import Capability
 
 from ..filters import AuditLogFilter
 from .common import firm_page, paginate

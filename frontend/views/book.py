@@ -21,10 +21,10 @@ from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.effective_parameters import flatten_parameters, unflatten, value_at
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
-from rebalancing.permissions import Capability, user_can
 from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 
 from .accounts import _vocabularies
 from .common import firm_page, visible_or_404

@@ -36,8 +36,8 @@ from rebalancing.models import (
     Order,
     ReconciliationAccount,
 )
-from rebalancing.permissions import Capability, user_can
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 
 from .common import firm_page, paginate, visible_or_404
 

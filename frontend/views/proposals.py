@@ -12,7 +12,6 @@ from django.views.decorators.http import require_POST
 from frontend.query import ids_param
 from rebalancing.access import proposals_decidable_by, proposals_visible_to
 from rebalancing.models import ApprovalPolicy, Proposal
-from rebalancing.permissions import Capability, user_can
 from rebalancing.services.proposals import (
     bulk_approvable,
     proposal_approve,
@@ -22,6 +21,7 @@ from rebalancing.services.proposals import (
 )
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 
 from .common import firm_page, paginate, redirect_back, visible_or_404
 

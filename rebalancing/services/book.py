@@ -20,9 +20,9 @@ from rebalancing.models import (
     Sleeve,
     SleeveHolding,
 )
-from rebalancing.permissions import Capability
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed
+from tenants.permissions import Capability
 
 __all__ = [
     "SleeveSpec",

@@ -22,8 +22,8 @@ from rebalancing import engine
 from rebalancing.access import accounts_visible_to, require
 from rebalancing.engine_inputs import AccountInputs, rebalance_inputs_load
 from rebalancing.models import Account, ModelPortfolio, ParameterTemplate
-from rebalancing.permissions import Capability
 from rebalancing.services.book import account_overrides_set, model_version_create, template_save
+from tenants.permissions import Capability
 
 __all__ = [
     "AccountPreview",

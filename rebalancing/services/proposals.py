@@ -19,9 +19,9 @@ from django.utils import timezone
 from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.ledger.orders import orders_create
 from rebalancing.models import Account, ApprovalPolicy, Proposal, ProposalApproval
-from rebalancing.permissions import Capability, user_can
 from tenants.audit.services import audit_many, audit_record
 from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from tenants.permissions import Capability, user_can
 
 __all__ = [
     "BulkOutcome",

@@ -3,8 +3,8 @@
 from rest_framework import mixins
 
 from rebalancing import filters
-from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule

@@ -21,7 +21,6 @@ from rebalancing.models import (
     Sleeve,
     TaxLot,
 )
-from rebalancing.permissions import Capability
 from rebalancing.services.book import (
     SleeveSpec,
     account_overrides_set,
@@ -31,6 +30,7 @@ from rebalancing.services.book import (
     template_save,
 )
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
