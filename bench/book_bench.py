@@ -54,6 +54,27 @@ def _environment(database: str) -> dict[str, str]:
     return env
 
 
+def _tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux /proc).
+
+    On a shared machine the run's wall time depends on the share of the cores it gets; the
+    workers' CPU time does not (PostgreSQL's own work is not in it).
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    try:
+        while pending:
+            p = pending.pop()
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
 def _fresh_database(url: str) -> None:
     import psycopg
 
@@ -155,8 +176,9 @@ def _write_book(n_model: int, n_direct: int, seed: int = 7) -> dict[str, int]:
     })
     n = n_model + n_direct
     with connection.cursor() as cur:
-        _copy(cur, "rebalancing_household", ("name", "external_id", "overrides"),
-              ((f"Household {i}", f"HH{i:06d}", "{}") for i in range(n)))
+        _copy(cur, "rebalancing_household",
+              ("name", "external_id", "overrides", "filing_status", "carryforward_short_term", "carryforward_long_term"),
+              ((f"Household {i}", f"HH{i:06d}", "{}", "married_joint", 0, 0) for i in range(n)))
         households = dict(Household_ids(cur))
         _copy(cur, "rebalancing_account",
               ("custodian_number", "name", "household_id", "model_id", "template_id", "overrides", "taxable",
@@ -168,7 +190,8 @@ def _write_book(n_model: int, n_direct: int, seed: int = 7) -> dict[str, int]:
         cur.execute("SELECT custodian_number, id FROM rebalancing_account")
         accounts = dict(cur.fetchall())
         lots = _copy(cur, "rebalancing_taxlot",
-                     ("account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired"),
+                     ("account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired", "purchase_lot_id",
+                      "wash_adjustment"),
                      _lot_rows(rng, accounts, n_model, n_direct, ids, price, stocks, bench_w, funds))
         cur.execute("UPDATE rebalancing_account SET cash = 20000 + (id % 50) * 1000")
         # Fresh statistics, as autovacuum would have them on a live book (else the planner guesses).
@@ -205,11 +228,12 @@ def _lot_rows(rng, accounts, n_model, n_direct, ids, price, stocks, bench_w, fun
             symbol = symbols[owner[k]]
             p = price[symbol]
             qty = max(1, round(lot_value[k] / p))
-            yield account_id, f"L{k}", ids[symbol], qty, round(qty * p * basis_factor[k], 2), AS_OF - timedelta(days=int(days[k]))
+            yield (account_id, f"L{k}", ids[symbol], qty, round(qty * p * basis_factor[k], 2),
+                   AS_OF - timedelta(days=int(days[k])), "", 0)
         if i >= n_model:
             for k, (symbol, share) in enumerate((("BND", 0.08), ("BND", 0.02), ("OLD1", 0.01), ("OLD1", 0.01))):
                 qty = max(1, round(value * share / price[symbol]))
-                yield account_id, f"F{k}", ids[symbol], qty, round(qty * price[symbol] * 1.02, 2), date(2021, 5, 3)
+                yield account_id, f"F{k}", ids[symbol], qty, round(qty * price[symbol] * 1.02, 2), date(2021, 5, 3), "", 0
 
 
 def main() -> int:
@@ -256,6 +280,7 @@ def main() -> int:
         time.sleep(4)  # worker start-up (imports cvxpy) is not part of the run
         with tenant_context(firm):
             start = time.perf_counter()
+            cpu_start = _tree_cpu_seconds(worker.pid)
             run = run_start(scope=RunScope(firm=True), as_of=AS_OF, label="bench")
             while True:
                 time.sleep(1)
@@ -265,6 +290,7 @@ def main() -> int:
                 if worker.poll() is not None:
                     raise SystemExit("the worker died; see /tmp/rebalancing-bench-worker.log")
             wall = time.perf_counter() - start
+            cpu_end = _tree_cpu_seconds(worker.pid)
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -277,6 +303,8 @@ def main() -> int:
         "chunks": timings.get("chunks"),
         "worker_seconds": {k: round(timings.get(k, 0.0), 1) for k in ("load", "solve", "write", "queue")},
         "share_of_worker_time": {k: round(timings.get(k, 0.0) / busy, 3) for k in ("load", "solve", "write")},
+        "worker_cpu_seconds": round(cpu_end - cpu_start, 1) if cpu_start is not None and cpu_end is not None else None,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
         "broker": env.get("CELERY_BROKER_URL", "filesystem"),
     }
     print(json.dumps(figures, indent=2))
@@ -284,6 +312,10 @@ def main() -> int:
           f"with {args.workers} worker processes; load {figures['share_of_worker_time']['load']:.0%}, "
           f"solve {figures['share_of_worker_time']['solve']:.0%}, write {figures['share_of_worker_time']['write']:.0%} "
           f"of worker time; {current.failed} failed")
+    if figures["worker_cpu_seconds"] is not None:
+        print(f"worker processes used {figures['worker_cpu_seconds']:.1f} CPU seconds during the run "
+              f"({figures['worker_cpu_seconds'] / args.workers:.1f} s per process); load average at the end "
+              + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if current.failed == 0 else 1

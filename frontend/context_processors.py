@@ -10,7 +10,7 @@ def firm(request):
     context = {"firm": None if on_provider_host else tenant, "on_provider_host": on_provider_host, "can": {}}
     user = getattr(request, "user", None)
     if not on_provider_host and user is not None and user.is_authenticated:
-        from rebalancing.permissions import capabilities_of
+        from tenants.permissions import capabilities_of
 
         context["can"] = {c.value: True for c in capabilities_of(user)}
     if on_provider_host and user is not None and user.is_authenticated:

@@ -17,13 +17,7 @@ from rebalancing.effective_parameters import flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
-    "FIELDS",
-    "FIELDS_BY_PATH",
-    "ParamField",
-    "display_value",
-    "limits_for",
-    "parse_fields",
-    "unflatten",
+    "FIELDS", "FIELDS_BY_PATH", "ParamField", "display_value", "parse_fields",
 ]
 
 # Leaves typed as percentages (stored as fractions).
@@ -171,16 +165,6 @@ FIELDS_BY_PATH = {f.path: f for f in FIELDS}
 DEFAULTS = flatten_parameters(default_parameters().to_dict())
 
 
-def limits_for(path: str, overridable: dict[str, Any]) -> dict[str, Any] | None:
-    """The template's limits for a leaf (a listed group allows every leaf under it), or None."""
-    parts = path.split(".")
-    for i in range(len(parts), 0, -1):
-        limits = overridable.get(".".join(parts[:i]))
-        if limits is not None:
-            return limits
-    return None
-
-
 def display_value(path: str, value: Any) -> str:
     """A parameter's value in words, for tables."""
     f = FIELDS_BY_PATH.get(path) or FIELDS_BY_PATH.get(path.split(".", 1)[0])
@@ -299,18 +283,6 @@ def parse_fields(post, fields: list[ParamField]) -> tuple[dict[str, Any], dict[s
         except ValueError as exc:
             errors[f.path] = str(exc)
     return values, errors
-
-
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    """{"cash.target": 0.02} -> {"cash": {"target": 0.02}}."""
-    out: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
 
 
 @dataclass

@@ -5,11 +5,12 @@ frontend.views.errors.bad_request), never a server error further down."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import BadRequest
 
-__all__ = ["MAX_ID", "decimal_param", "id_param", "ids_param", "int_param", "year_param"]
+__all__ = ["MAX_ID", "date_param", "decimal_param", "id_param", "ids_param", "int_param", "year_param"]
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 YEARS = (1900, 9999)
@@ -81,3 +82,17 @@ def decimal_param(data, name: str, *, what: str = "") -> Decimal | None:
     if number is None or not number.is_finite() or not math.isfinite(float(number)):  # 1e999 too
         raise BadRequest(f"The {what or name.replace('_', ' ')} must be a number, not “{_shown(raw)}”.")
     return number
+
+
+def date_param(data, name: str) -> date | None:
+    """A day written YYYY-MM-DD (absent or empty: None)."""
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not YEARS[0] <= day.year <= YEARS[1]:
+        raise BadRequest(f"The {name} date must be a day written YYYY-MM-DD, not “{_shown(raw)}”.")
+    return day

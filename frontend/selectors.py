@@ -8,17 +8,22 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.access import (
+    accounts_visible_to,
+    alerts_visible_to,
+    proposals_decidable_by,
+    proposals_visible_to,
+)
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
+from rebalancing.engine.tax import term as engine_term
 from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, TaxLot
-from rebalancing.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
-    "AccountStats", "account_stats", "accounts_with_latest", "dashboard_counts", "decidable_proposals",
+    "AccountStats", "account_stats", "accounts_with_latest", "dashboard_counts",
     "holdings_by_sleeve", "lots_with_gains",
 ]
 
@@ -35,11 +40,11 @@ def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountSt
     ids = list(account_ids)
     if not ids:
         return {}
+    # One query: the lots joined with the prices' own "latest on a day" rule (Price.objects.latest_on).
+    prices, params = Price.objects.latest_on(as_of or timezone.localdate()).values("security_id", "close") \
+        .query.sql_with_params()
     sql = f"""
-        WITH px AS (
-            SELECT DISTINCT ON (security_id) security_id, close FROM {Price._meta.db_table}
-            WHERE date <= %s ORDER BY security_id, date DESC
-        )
+        WITH px AS ({prices})
         SELECT l.account_id, SUM(l.quantity * px.close)::float8,
                SUM(l.quantity * px.close - l.cost_basis)::float8,
                SUM(LEAST(l.quantity * px.close - l.cost_basis, 0))::float8
@@ -47,7 +52,7 @@ def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountSt
         WHERE l.account_id = ANY(%s) GROUP BY l.account_id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [as_of or timezone.localdate(), ids])
+        cursor.execute(sql, [*params, ids])
         return {row[0]: AccountStats(*row[1:]) for row in cursor.fetchall()}
 
 
@@ -71,23 +76,6 @@ def _current_alerts(user):
     return alerts_visible_to(user).filter(resolved_at__isnull=True).annotate(latest_run=latest_run).filter(
         run_id=F("latest_run")
     )
-
-
-def decidable_proposals(user):
-    """Pending proposals this user may decide on now (advisor for their own households, PMs for
-    households without an advisor, compliance where the policy requires a second approval)."""
-    pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING)
-    condition = Q(pk__in=[])
-    if user_can(user, Capability.APPROVE):
-        mine = Q(account__household__advisor=user)
-        if not is_advisor_only(user):
-            mine |= Q(account__household__advisor__isnull=True)
-        condition |= mine & ~Q(approvals__capacity="advisor")
-    if user_can(user, Capability.APPROVE_COMPLIANCE):
-        condition |= Q(requires_compliance=True) & ~Q(approvals__capacity="compliance")
-    # A subquery, not .distinct(): the result column is PostgreSQL json, which has no equality.
-    ids = pending.filter(condition).exclude(approvals__user=user).values("pk")
-    return Proposal.objects.filter(pk__in=ids)
 
 
 @dataclass
@@ -120,7 +108,7 @@ def dashboard_counts(user, *, limit: int = 12) -> DashboardCounts:
     out.harvest = len(by_kind[Alert.Kind.HARVEST])
     out.harvest_amount = harvest_amount
     out.pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING).count()
-    out.pending_mine = decidable_proposals(user).count()
+    out.pending_mine = proposals_decidable_by(user).count()
     out.last_run = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
     if out.last_run is not None:
         out.failed = RunOutcome.objects.filter(
@@ -219,21 +207,12 @@ class LotRow:
         return self.gain / self.cost_basis if self.cost_basis else None
 
 
-def _long_term(acquired: date, as_of: date) -> bool:
-    # Held more than one year is long-term (IRC §1222; IRS Pub. 550).
-    try:
-        anniversary = acquired.replace(year=acquired.year + 1)
-    except ValueError:  # 29 February
-        anniversary = acquired.replace(year=acquired.year + 1, day=28)
-    return as_of > anniversary
-
-
 def lots_with_gains(request) -> tuple[list[LotRow], dict[str, float]]:
     """Every lot at the latest price with its unrealised gain and term, and totals by term."""
     prices = {s.symbol: s.price for s in request.securities}
     rows = [
         LotRow(lot.id, lot.symbol, lot.acquired, lot.quantity, lot.cost_basis, lot.quantity * prices[lot.symbol],
-               "long" if _long_term(lot.acquired, request.as_of) else "short")
+               engine_term(lot.acquired, request.as_of))
         for lot in request.account.lots
     ]
     totals = {"short_gain": 0.0, "short_loss": 0.0, "long_gain": 0.0, "long_loss": 0.0}

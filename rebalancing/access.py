@@ -2,14 +2,17 @@
 so an advisor asking for a colleague's account by id finds nothing (404), not a refusal that
 confirms it exists."""
 
+from django.db.models import Q
 from guardian.shortcuts import get_objects_for_user
 
-from rebalancing.models import Account, Alert, Household, Proposal
-from rebalancing.permissions import Capability, is_advisor_only, user_can
+from rebalancing.models import Account, Alert, Household, Proposal, ProposalApproval
 from tenants.errors import PermissionDenied
+from tenants.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
     "accounts_visible_to",
+    "decision_capacity",
+    "proposals_decidable_by",
     "alerts_visible_to",
     "households_visible_to",
     "proposals_visible_to",
@@ -46,3 +49,39 @@ def proposals_visible_to(user):
 
 def alerts_visible_to(user):
     return Alert.objects.filter(account__in=accounts_visible_to(user))
+
+
+# --- Who may decide a proposal: the one home of the rule, for pages, the API and the services -----
+
+def _capacities(user) -> list[tuple[str, Q]]:
+    """The capacities open to ``user`` on a pending proposal, each with the proposals it covers:
+    the advisor's (their own households; portfolio managers and admins: households without an
+    advisor) and compliance's (where the policy requires a second approval)."""
+    out = []
+    if user_can(user, Capability.APPROVE):
+        mine = Q(account__household__advisor=user)
+        if not is_advisor_only(user):
+            mine |= Q(account__household__advisor__isnull=True)
+        out.append((ProposalApproval.Capacity.ADVISOR, mine & ~Q(approvals__capacity=ProposalApproval.Capacity.ADVISOR)))
+    if user_can(user, Capability.APPROVE_COMPLIANCE):
+        out.append((ProposalApproval.Capacity.COMPLIANCE,
+                    Q(requires_compliance=True) & ~Q(approvals__capacity=ProposalApproval.Capacity.COMPLIANCE)))
+    return out
+
+
+def proposals_decidable_by(user):
+    """Pending proposals ``user`` may approve or reject now (never one they decided already)."""
+    condition = Q(pk__in=[])
+    for _, covers in _capacities(user):
+        condition |= covers
+    pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING)
+    # A subquery, not .distinct(): the result column is PostgreSQL json, which has no equality.
+    return Proposal.objects.filter(pk__in=pending.filter(condition).exclude(approvals__user=user).values("pk"))
+
+
+def decision_capacity(user, proposal: Proposal) -> str | None:
+    """The capacity in which ``user`` may decide on ``proposal`` now, or None."""
+    for capacity, covers in _capacities(user):
+        if Proposal.objects.filter(covers, pk=proposal.pk, status=Proposal.Status.PENDING).exists():
+            return capacity
+    return None

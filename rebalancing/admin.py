@@ -157,9 +157,7 @@ class ParameterTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Accounts using it")
     def accounts_using(self, obj):
-        return Account.objects.filter(template=obj).count() + Account.objects.filter(
-            template__isnull=True, household__template=obj
-        ).count()
+        return Account.objects.governed_by(obj).count()
 
 
 class _OverridesForm(forms.ModelForm):
@@ -234,7 +232,7 @@ class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Template")
     def effective_template(self, obj):
-        template = obj.template or obj.household.template
+        template = obj.governing_template
         return template.name if template else "none"
 
     @admin.display(description="Effective parameters (value, and where it comes from)")

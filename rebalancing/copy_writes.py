@@ -2,13 +2,15 @@
 
 Django's client-side parameter quoting costs more than the insert itself for a proposal of a few
 hundred KB of JSON (0.8 s against 0.23 s for 20 direct-index proposals, measured here); COPY hands
-psycopg's C encoder the rows instead.
+psycopg's C encoder the rows instead.  Large values are compressed with lz4 where the server has it:
+PostgreSQL's default (pglz) spent 4.2 ms on each 220 KB direct-index proposal, lz4 1.5 ms (stored
+65 KB instead of 53 KB).
 """
 
 from collections.abc import Iterable
 
 import orjson
-from django.db import connection, models
+from django.db import connection, models, transaction
 from psycopg import sql
 
 __all__ = ["copy_rows", "objects_insert_by_copy"]
@@ -20,6 +22,19 @@ def copy_rows(cursor, table: sql.Composable, columns: list[str], rows: Iterable[
     with cursor.copy(statement.as_string(cursor.connection)) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+_LZ4: dict[tuple, bool] = {}
+
+
+def _compress_with_lz4(cursor) -> None:
+    """For the rest of this transaction, TOAST-compress new values with lz4 (if the server has it)."""
+    key = (connection.settings_dict.get("HOST"), connection.settings_dict.get("PORT"), connection.settings_dict.get("NAME"))
+    if key not in _LZ4:
+        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        _LZ4[key] = bool((cursor.fetchone() or [False])[0])
+    if _LZ4[key]:
+        cursor.execute("SET LOCAL default_toast_compression = lz4")
 
 
 def _value(field: models.Field, obj: models.Model):
@@ -47,7 +62,8 @@ def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: boo
     columns = [f.column for f in fields]
     rows = ([_value(f, obj) for f in fields] for obj in objects)
     table = sql.Identifier(model._meta.db_table)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _compress_with_lz4(cursor)
         if not ignore_conflicts:
             copy_rows(cursor, table, columns, rows)
             return

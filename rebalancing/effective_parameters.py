@@ -6,7 +6,7 @@ within which limits; the effective value of every leaf records where it came fro
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -15,15 +15,21 @@ from rebalancing.engine import InvalidRequest, Parameters, default_parameters, m
 from tenants.errors import ValidationFailed
 
 __all__ = [
+    "MAP_LEAVES",
     "EffectiveParameters",
     "flatten_parameters",
+    "override_limits",
+    "override_problems",
     "parameters_from_values",
     "parameters_effective",
+    "overrides_after_edit",
     "overrides_validate",
+    "unflatten",
+    "value_at",
 ]
 
 # Leaves whose value is a mapping: replaced whole, like the engine's merge does.
-_MAP_LEAVES = frozenset({"transition.substitutes", "harvest.substitutes"})
+MAP_LEAVES = frozenset({"transition.substitutes", "harvest.substitutes"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,17 @@ class EffectiveParameters:
         """(path, value, source) for every leaf, in the engine's order."""
         flat = flatten_parameters(self.values)
         return [(path, value, self.sources.get(path, "default")) for path, value in flat.items()]
+
+    def value_at(self, path: str) -> Any:
+        return value_at(self.values, path)
+
+    def source_of(self, path: str) -> str:
+        """Where the value at ``path`` comes from; for a group, its last overridden leaf's source."""
+        exact = self.sources.get(path)
+        if exact:
+            return exact
+        below = [s for p, s in self.sources.items() if p.startswith(path + ".") and s != "default"]
+        return below[-1] if below else "default"
 
 
 @lru_cache(maxsize=512)
@@ -55,14 +72,14 @@ def flatten_parameters(values: Mapping[str, Any], prefix: str = "") -> dict[str,
     flat: dict[str, Any] = {}
     for key, value in values.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and path not in _MAP_LEAVES and value:
+        if isinstance(value, Mapping) and path not in MAP_LEAVES and value:
             flat.update(flatten_parameters(value, f"{path}."))
         else:
             flat[path] = value
     return flat
 
 
-def _allowed(path: str, overridable: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def override_limits(path: str, overridable: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The limits for a leaf, or None if the template does not let it be overridden.
 
     A listed group (``"direct_index"``) allows every leaf under it.
@@ -88,11 +105,22 @@ def overrides_validate(*, overrides: Mapping[str, Any], template, level: str) ->
         raise ValidationFailed(f"{level} overrides: {exc.message}", detail={"field": "overrides"}) from None
     if template is None:
         return
+    problems = override_problems(overrides, code=template.code, overridable=template.overridable or {})
+    if problems:
+        raise ValidationFailed(
+            f"{level} overrides refused: " + "; ".join(problems),
+            detail={"field": "overrides", "problems": problems},
+        )
+
+
+def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: Mapping[str, Any]) -> list[str]:
+    """What a template (``code``, its ``overridable`` limits) refuses in ``overrides``: leaves it
+    does not let be overridden, values outside its limits (empty: nothing)."""
     problems = []
     for path, value in flatten_parameters(overrides).items():
-        limits = _allowed(path, template.overridable or {})
+        limits = override_limits(path, overridable)
         if limits is None:
-            problems.append(f"{path} may not be overridden under template {template.code!r}")
+            problems.append(f"{path} may not be overridden under template {code!r}")
             continue
         if "min" in limits and isinstance(value, int | float) and value < limits["min"]:
             problems.append(f"{path} = {value} is below the template's minimum {limits['min']}")
@@ -100,11 +128,39 @@ def overrides_validate(*, overrides: Mapping[str, Any], template, level: str) ->
             problems.append(f"{path} = {value} is above the template's maximum {limits['max']}")
         if "choices" in limits and value not in limits["choices"]:
             problems.append(f"{path} = {value!r} is not one of {limits['choices']}")
-    if problems:
-        raise ValidationFailed(
-            f"{level} overrides refused: " + "; ".join(problems),
-            detail={"field": "overrides", "problems": problems},
-        )
+    return problems
+
+
+def value_at(values: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path (a leaf or a group) of a nested parameter dict, or None."""
+    node: Any = values
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{"cash.target": 0.02} -> {"cash": {"target": 0.02}}."""
+    out: dict[str, Any] = {}
+    for path, value in flat.items():
+        node = out
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def overrides_after_edit(*, overrides: Mapping[str, Any], inherited: EffectiveParameters,
+                         submitted: Mapping[str, Any], shown: Iterable[str]) -> dict[str, Any]:
+    """An account's (or household's) overrides after a form showed the leaves ``shown``: a shown
+    leaf is overridden only where its submitted value differs from what it would inherit; a leaf
+    the form did not show keeps its current override."""
+    shown = set(shown)
+    keep = {p: v for p, v in flatten_parameters(overrides or {}).items()
+            if not any(p == s or p.startswith(s + ".") for s in shown)}
+    changed = {p: submitted[p] for p in shown if p in submitted and submitted[p] != inherited.value_at(p)}
+    return unflatten({**keep, **changed})
 
 
 def parameters_effective(

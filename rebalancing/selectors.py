@@ -1,29 +1,20 @@
-"""Reads. Loading a batch of accounts for the engine takes a fixed number of queries, whatever the
-batch size: rows come back as tuples and become the engine's frozen dataclasses, which share one
-Security and one Benchmark object per symbol across the batch."""
+"""Reads of the book that runs, reports and pages share: which accounts a run covers, an account's
+effective parameters, the models' current versions flattened, latest prices and benchmark weights.
+(Loading accounts for the engine is ``engine_inputs``.)"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, F, FloatField, Max, Min, OuterRef, Q, Subquery
-from django.db.models.functions import Cast
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 
-from rebalancing import engine
-from rebalancing.effective_parameters import EffectiveParameters, parameters_effective, parameters_from_values
-from rebalancing.ledger.carryover import loss_carried_into
+from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
 from rebalancing.models import (
     Account,
     BenchmarkWeight,
-    ModelPortfolio,
     ModelVersion,
     Price,
     Proposal,
@@ -31,13 +22,10 @@ from rebalancing.models import (
     Sleeve,
     SleeveHolding,
     TaxLot,
-    TradeRecord,
 )
-from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
 from tenants.errors import ValidationFailed
 
 __all__ = [
-    "AccountInputs",
     "backtest_basket",
     "backtest_firm_price_span",
     "backtest_price_history",
@@ -48,11 +36,7 @@ __all__ = [
     "benchmark_weights_latest",
     "latest_prices",
     "lot_counts",
-    "rebalance_inputs_load",
 ]
-
-# IRS Pub. 550: a wash sale looks 30 days before and after a loss sale.
-WASH_SALE_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -103,10 +87,7 @@ def accounts_for_scope(scope: RunScope):
     if scope.model_code:
         qs = qs.filter(model__code=scope.model_code)
     if scope.template_code:
-        qs = qs.filter(
-            Q(template__code=scope.template_code)
-            | Q(template__isnull=True, household__template__code=scope.template_code)
-        )
+        qs = qs.governed_by(scope.template_code)
     if scope.advisor_id is not None:
         qs = qs.filter(household__advisor_id=scope.advisor_id)
     if scope.min_drift is not None:
@@ -125,36 +106,10 @@ def lot_counts(account_ids) -> dict[int, int]:
 def account_parameters(account: Account) -> EffectiveParameters:
     household = account.household
     return parameters_effective(
-        template=account.template or household.template,
+        template=account.governing_template,
         household_overrides=household.overrides,
         account_overrides=account.overrides,
     )
-
-
-@dataclass(frozen=True)
-class AccountInputs:
-    """One account's engine request and what the proposal records about its inputs."""
-
-    account_id: int
-    request: engine.RebalanceRequest | None
-    model_version_id: int | None
-    parameters: dict[str, Any]
-    fingerprint: str
-    error: ValidationFailed | None = None
-    household_id: int | None = None
-    recorded: tuple[engine.HouseholdTrade, ...] = ()  # the household's trades of the last 30 days
-    planned: tuple[Planned, ...] = ()  # its open orders and proposals (planned_trades)
-
-    def seeing(self, proposed: dict[int, list[engine.HouseholdTrade]]) -> engine.RebalanceRequest | None:
-        """The request, seeing what a run just proposed for other accounts of the household."""
-        if self.request is None or not proposed:
-            return self.request
-        return request_with_plans(self.request, account_id=self.account_id, recorded=self.recorded,
-                                  planned=self.planned, proposed=proposed)
-
-
-def _f(value: Decimal | float | None) -> float:
-    return 0.0 if value is None else float(value)
 
 
 class ModelBook:
@@ -201,13 +156,8 @@ class ModelBook:
 
 
 def latest_prices(as_of: date) -> dict[int, float]:
-    rows = (
-        Price.objects.filter(date__lte=as_of)
-        .order_by("security_id", "-date")
-        .distinct("security_id")
-        .values_list("security_id", "close")
-    )
-    return {sid: float(close) for sid, close in rows}
+    """Security id -> its latest close on or before ``as_of``."""
+    return {sid: float(close) for sid, close in Price.objects.latest_on(as_of).values_list("security_id", "close")}
 
 
 def benchmark_weights_latest(benchmark_ids: set[int], as_of: date) -> dict[int, dict[int, float]]:
@@ -227,255 +177,6 @@ def benchmark_weights_latest(benchmark_ids: set[int], as_of: date) -> dict[int, 
         for bid, sid, w in BenchmarkWeight.objects.filter(condition).values_list("benchmark_id", "security_id", "weight"):
             out[bid][sid] = float(w)
     return out
-
-
-@dataclass
-class _FirmSnapshot:
-    """Firm-wide inputs of a run (models, benchmarks, securities, prices), loaded once per run and
-    worker process: every chunk of a run prices with the same snapshot."""
-
-    models: ModelBook
-    bench_weights: dict[int, dict[int, float]]
-    universe: _Universe
-
-
-_SNAPSHOTS: OrderedDict[tuple, _FirmSnapshot] = OrderedDict()
-_SNAPSHOTS_KEPT = 4
-
-
-def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
-    cache_key = (connection.schema_name, key, as_of)
-    if key is not None and cache_key in _SNAPSHOTS:
-        _SNAPSHOTS.move_to_end(cache_key)
-        return _SNAPSHOTS[cache_key]
-    models = ModelBook(set(ModelPortfolio.objects.values_list("pk", flat=True)), as_of)
-    benchmark_ids = {
-        s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id is not None
-    }
-    snapshot = _FirmSnapshot(
-        models=models,
-        bench_weights=benchmark_weights_latest(benchmark_ids, as_of),
-        universe=_Universe({s.pk: s for s in Security.objects.all()}, latest_prices(as_of)),
-    )
-    if key is not None:
-        _SNAPSHOTS[cache_key] = snapshot
-        while len(_SNAPSHOTS) > _SNAPSHOTS_KEPT:
-            _SNAPSHOTS.popitem(last=False)
-    return snapshot
-
-
-def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> list[AccountInputs]:
-    """Everything the engine needs for these accounts, in a fixed number of queries.
-
-    ``snapshot_key`` (a run's id) lets the chunks of one run share the firm-wide inputs instead of
-    loading them again. An account that cannot be rebalanced (a held security without a price, a
-    model without a version) comes back with ``error`` set instead of a request, so the run records
-    it and goes on.
-    """
-    accounts = list(
-        Account.objects.filter(pk__in=list(account_ids)).select_related("household__template", "template")
-    )
-    ids = [a.pk for a in accounts]
-    lots_by_account: dict[int, list[tuple]] = defaultdict(list)
-    # Raw SQL: psycopg builds the tuples (floats, dates) in C; the ORM's per-row work would cost
-    # more than the query for a chunk of direct-indexed accounts of 2,000 lots each.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT account_id, lot_id, security_id, quantity::float8, cost_basis::float8, acquired "
-            f"FROM {TaxLot._meta.db_table} WHERE account_id = ANY(%s) ORDER BY account_id, acquired, id",
-            [ids],
-        )
-        for row in cursor.fetchall():
-            lots_by_account[row[0]].append(row[1:])
-    households = {a.household_id for a in accounts}
-    trades_by_household: dict[int, list[tuple]] = defaultdict(list)
-    window = as_of - timedelta(days=WASH_SALE_WINDOW_DAYS)
-    trade_rows = (
-        TradeRecord.objects.filter(account__household_id__in=households, trade_date__gte=window, trade_date__lte=as_of,
-                                   cancelled=False)
-        .annotate(hh=F("account__household_id"), q=Cast("quantity", FloatField()))
-        .values_list("hh", "account__custodian_number", "security_id", "side", "q", "trade_date", "realised_gain")
-        .order_by()
-    )
-    for row in trade_rows:
-        trades_by_household[row[0]].append(row[1:])
-    snapshot = _firm_snapshot(as_of, snapshot_key)
-    carried = loss_carried_into(list({a.household_id: a.household for a in accounts}.values()), as_of.year)
-    plans = household_plans_load(households, as_of=as_of)
-    return [
-        _account_inputs(a, lots_by_account[a.pk], trades_by_household[a.household_id], snapshot.models,
-                        snapshot.bench_weights, snapshot.universe, as_of,
-                        carried.get(a.household_id, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()))
-        for a in accounts
-    ]
-
-
-class _Universe:
-    """Engine Security objects built once per batch and shared by every request in it."""
-
-    def __init__(self, masters: dict[int, Security], prices: dict[int, float]):
-        self.masters = masters
-        self.prices = prices
-        self.by_symbol = {s.symbol: pk for pk, s in masters.items()}
-        self._engine: dict[int, engine.Security] = {}
-        self.groups: dict[str, list[int]] = defaultdict(list)
-        for pk, s in masters.items():
-            if s.equivalence_group:
-                self.groups[s.equivalence_group].append(pk)
-        self._benchmarks: dict[tuple[int, str], engine.Benchmark] = {}
-
-    def security(self, pk: int) -> engine.Security:
-        found = self._engine.get(pk)
-        if found is None:
-            s = self.masters[pk]
-            price = self.prices.get(pk)
-            if price is None:
-                raise ValidationFailed(f"no price for {s.symbol} on or before the run's date", code="missing_price",
-                                       detail={"symbol": s.symbol})
-            found = engine.Security(
-                symbol=s.symbol, price=price, asset_class=s.asset_class, sector=s.sector or None,
-                tags=tuple(s.tags or ()), esg_score=s.esg_score, fractional=s.fractional,
-            )
-            self._engine[pk] = found
-        return found
-
-    def benchmark(self, benchmark, weights: dict[int, float]) -> engine.Benchmark:
-        key = (benchmark.pk, benchmark.code)
-        found = self._benchmarks.get(key)
-        if found is None:
-            if not weights:
-                raise ValidationFailed(f"benchmark {benchmark.code} has no constituent weights on or before the run's date",
-                                       code="missing_benchmark_weights")
-            total = sum(weights.values())
-            found = engine.Benchmark(
-                name=benchmark.code,
-                constituents={self.masters[sid].symbol: w / total for sid, w in weights.items()},
-            )
-            self._benchmarks[key] = found
-        return found
-
-
-def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
-                    carried: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)), plans=()) -> AccountInputs:
-    effective = account_parameters(account)
-    try:
-        params = effective.parameters()
-        version = models.versions.get(account.model_id)
-        flat = models.flat_sleeves(account.model_id)
-        direct_indexed = set(effective.values.get("direct_index", {}))
-        track = effective.values["screen"]["enabled"] and effective.values["screen"]["rescale"] == "track_benchmark"
-        merged: dict[str, dict[str, Any]] = {}
-        needed: set[int] = set()
-        for sleeve, weight, holdings in flat:
-            entry = merged.setdefault(sleeve.asset_class, {"weight": 0.0, "holdings": defaultdict(float), "benchmark": None})
-            entry["weight"] += weight
-            for sid, w in holdings.items():
-                entry["holdings"][sid] += w * weight
-                needed.add(sid)
-            use_benchmark = sleeve.benchmark_id is not None and (
-                sleeve.kind == Sleeve.Kind.DIRECT_INDEX or sleeve.asset_class in direct_indexed or track
-            )
-            if use_benchmark:
-                if entry["benchmark"] is not None and entry["benchmark"].pk != sleeve.benchmark_id:
-                    raise ValidationFailed(f"two sleeves of asset class {sleeve.asset_class} track different benchmarks")
-                entry["benchmark"] = sleeve.benchmark
-                needed.update(bench_weights.get(sleeve.benchmark_id, {}))
-        engine_lots = []
-        for lot_id, sid, qty, cost, acquired in lots:
-            needed.add(sid)
-            engine_lots.append(engine.TaxLot(id=lot_id, symbol=universe.masters[sid].symbol, quantity=qty,
-                                             cost_basis=cost, acquired=acquired))
-        engine_trades = []
-        for account_number, sid, side, qty, trade_date, gain in trades:
-            needed.add(sid)
-            engine_trades.append(engine.HouseholdTrade(
-                date=trade_date, symbol=universe.masters[sid].symbol, side=side, quantity=qty,
-                realised_gain=None if gain is None else float(gain), account_id=account_number,
-            ))
-        for p in plans:
-            if p.trade.symbol in universe.by_symbol:
-                needed.add(universe.by_symbol[p.trade.symbol])
-        for symbol in _parameter_symbols(effective.values):
-            if symbol in universe.by_symbol:
-                needed.add(universe.by_symbol[symbol])
-        # Substantially identical securities (same equivalence group) take part in wash-sale checks.
-        # (Only members with a price: a group member nobody holds or targets is never bought.)
-        group_names = {universe.masters[sid].equivalence_group for sid in needed} - {""}
-        for name in group_names:
-            needed.update(sid for sid in universe.groups[name] if sid in universe.prices)
-        securities = tuple(universe.security(sid) for sid in sorted(needed))
-        groups = tuple(
-            tuple(sorted(universe.masters[sid].symbol for sid in universe.groups[name] if sid in needed))
-            for name in sorted(group_names)
-        )
-        groups = tuple(g for g in groups if len(g) > 1)
-        if groups:
-            values = engine.merge_parameter_dicts(effective.values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
-            params = parameters_from_values(values)
-        sleeves = []
-        for asset_class, entry in merged.items():
-            total = sum(entry["holdings"].values())
-            holdings = {universe.masters[sid].symbol: w / total for sid, w in entry["holdings"].items()} if total else {}
-            benchmark = entry["benchmark"]
-            sleeves.append(engine.Sleeve(
-                asset_class=asset_class, weight=entry["weight"], holdings=holdings,
-                benchmark=universe.benchmark(benchmark, bench_weights.get(benchmark.pk, {})) if benchmark else None,
-            ))
-        request = engine.RebalanceRequest(
-            as_of=as_of,
-            account=engine.Account(
-                id=account.custodian_number, cash=_f(account.cash),
-                short_term_rate=_f(account.short_term_rate), long_term_rate=_f(account.long_term_rate),
-                lots=tuple(engine_lots),
-                realised_short_term_ytd=_f(account.realised_short_term_ytd),
-                realised_long_term_ytd=_f(account.realised_long_term_ytd),
-                household_trades=tuple(engine_trades), taxable=account.taxable,
-                loss_carryforward_short=_f(carried[0]) if account.taxable else 0.0,
-                loss_carryforward_long=_f(carried[1]) if account.taxable else 0.0,
-            ),
-            securities=securities,
-            model=engine.Model(name=version.model.code if version else "", sleeves=tuple(sleeves)),
-            parameters=params,
-        )
-        request = request_with_plans(request, account_id=account.pk, recorded=engine_trades, planned=plans,
-                                     proposed={})
-    except (ValidationFailed, engine.InvalidRequest) as exc:
-        error = exc if isinstance(exc, ValidationFailed) else ValidationFailed(exc.message, code="invalid_request",
-                                                                              detail=exc.detail or {})
-        return AccountInputs(account.pk, None, None, effective.values, "", error, household_id=account.household_id)
-    return AccountInputs(
-        account_id=account.pk,
-        request=request,
-        model_version_id=version.pk if version else None,
-        parameters=effective.values,
-        fingerprint=_fingerprint(account, lots, trades, version, effective.values, securities, sleeves, as_of,
-                                 (carried, request.account.household_trades)),
-        household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
-    )
-
-
-def _parameter_symbols(values: dict[str, Any]) -> set[str]:
-    symbols: set[str] = set()
-    for group in ("transition", "harvest"):
-        for a, b in (values.get(group, {}).get("substitutes") or {}).items():
-            symbols.update((a, b))
-    for ins in values.get("instructions") or ():
-        symbols.update(s for s in (ins.get("sell"), ins.get("buy")) if s)
-    return symbols
-
-
-def _fingerprint(account, lots, trades, version, parameters, securities, sleeves, as_of, carried=()) -> str:
-    """A digest of every input the engine saw: equal fingerprints mean an equal proposal."""
-    # pickle (C) rather than repr: thousands of lots per direct-indexed account.
-    payload = (
-        as_of, account.custodian_number, account.cash, account.short_term_rate, account.long_term_rate,
-        account.realised_short_term_ytd, account.realised_long_term_ytd, account.taxable,
-        version.pk if version else None, json.dumps(parameters, sort_keys=True), lots, trades,
-        [(s.symbol, s.price) for s in securities],
-        [(s.asset_class, s.weight, sorted(s.holdings.items()), s.benchmark.name if s.benchmark else None)
-         for s in sleeves], tuple(carried),
-    )
-    return hashlib.sha256(pickle.dumps(payload, protocol=5)).hexdigest()
 
 
 # Backtests -----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The roles people hold. Provider roles live in the public schema, firm roles in each firm's schema.
 
 A role is a Django group of the same name in the schema where the user lives; the permissions each
-role carries are granted by rebalancing.permissions (object level: django-guardian).
+role carries are granted by tenants.permissions (object level: django-guardian).
 """
 
 from django.db import models

@@ -1,11 +1,27 @@
 """Reads on the firm registry and on who holds which role."""
 
 from django.db.models import TextChoices
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
+from .errors import NotFound
 from .models import Firm
 
-__all__ = ["firm_list_for_console", "user_roles"]
+__all__ = ["firm_by_slug", "firm_list_for_console", "firms_active", "user_roles"]
+
+
+def firms_active():
+    """Client firms that are active (never the provider's public schema)."""
+    return Firm.objects.exclude(schema_name=get_public_schema_name()).filter(status=Firm.Status.ACTIVE)
+
+
+def firm_by_slug(slug: str, *, active: bool = False) -> Firm:
+    """The client firm with this slug (``active``: only if active); ``NotFound`` naming the slug.
+    The one lookup for commands, the provider console and the API."""
+    firms = firms_active() if active else Firm.objects.exclude(schema_name=get_public_schema_name())
+    firm = firms.filter(slug=slug).first()
+    if firm is None:
+        raise NotFound(f"No {'active ' if active else ''}firm has the slug {slug!r}.", detail={"firm": slug})
+    return firm
 
 
 def user_roles(user, role_enum: type[TextChoices]) -> list[TextChoices]:

@@ -6,118 +6,57 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.parameter_forms import FIELDS, BoundField, group_fields, limits_for, parse_fields
-from frontend.query import decimal_param, id_param
+from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
-from rebalancing.api.visibility import runs_visible_to
-from rebalancing.effective_parameters import flatten_parameters, parameters_effective
-from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, RebalanceRun, RunOutcome, Security
-from rebalancing.permissions import Capability, is_advisor_only, user_can
-from rebalancing.selectors import RunScope, account_parameters, rebalance_inputs_load
+from rebalancing.effective_parameters import (
+    flatten_parameters,
+    override_limits,
+    overrides_after_edit,
+    parameters_effective,
+)
+from rebalancing.engine_inputs import rebalance_inputs_load
+from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, Security
+from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.book import account_overrides_set
 from rebalancing.services.previews import account_overrides_preview
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
+from tenants.permissions import Capability, is_advisor_only, user_can
 from tenants.roles import FirmRole
 
+from ..filters import AccountListFilter
 from .common import firm_page, is_htmx, paginate, visible_or_404
-
-SORTS = {
-    "number": "custodian_number", "name": "name", "household": "household__name",
-    "drift": "-last_drift", "cash": "-cash",
-}
 
 
 @firm_page(Capability.VIEW_BOOK)
 def account_list(request):
     user, get = request.user, request.GET
-    qs = accounts_with_latest(user)
-    q = get.get("q", "").strip()
-    if q:
-        qs = qs.filter(Q(custodian_number__icontains=q) | Q(name__icontains=q) | Q(household__name__icontains=q))
-    advisor = id_param(get, "advisor", words=("none",))
-    if advisor is not None:
-        qs = qs.filter(household__advisor_id=advisor) if advisor != "none" else qs.filter(
-            household__advisor__isnull=True)
-    model = id_param(get, "model")
-    if model is not None:
-        qs = qs.filter(model_id=model)
-    t = id_param(get, "template")
-    if t is not None:
-        qs = qs.filter(Q(template_id=t) | Q(template__isnull=True, household__template_id=t))
-    min_drift = decimal_param(get, "min_drift", what="minimum drift")
-    if min_drift is not None:
-        qs = qs.filter(last_drift__gte=float(min_drift) / 100)
-    attention = get.get("attention", "")
-    if attention in ("drift", "harvest", "any"):
-        alerts = alerts_visible_to(user).filter(resolved_at__isnull=True)
-        if attention != "any":
-            alerts = alerts.filter(kind=attention)
-        qs = qs.filter(pk__in=alerts.values("account_id"))
-    elif attention == "failed":
-        last = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
-        qs = qs.filter(pk__in=RunOutcome.objects.filter(run=last, outcome=RunOutcome.Outcome.FAILED).values("account_id"))
-    min_cash = decimal_param(get, "min_cash", what="minimum cash")
-    min_loss = decimal_param(get, "min_loss", what="minimum unrealised loss")
-    stats = None
-    if min_cash is not None or min_loss is not None:
-        rows = list(qs.values_list("pk", "cash"))
-        stats = account_stats([pk for pk, _ in rows])
-        keep = []
-        for pk, cash in rows:
-            s = stats.get(pk)
-            value = (s.securities_value if s else 0.0) + float(cash)
-            if min_cash is not None and (not value or float(cash) / value * 100 < float(min_cash)):
-                continue
-            if min_loss is not None and (not s or -s.unrealised_loss < float(min_loss)):
-                continue
-            keep.append(pk)
-        qs = qs.filter(pk__in=keep)
+    listed = AccountListFilter(get, queryset=accounts_with_latest(user), request=request)
+    qs = listed.qs
     sort = get.get("sort", "number")
-    qs = qs.order_by(SORTS.get(sort, "custodian_number"), "pk")
-    if sort == "drift":
-        from django.db.models import F
-
-        qs = qs.order_by(F("last_drift").desc(nulls_last=True), "pk")
+    attention = get.get("attention", "")
     page = paginate(request, qs)
-    page_stats = stats if stats is not None else account_stats([a.pk for a in page])
+    page_stats = account_stats([a.pk for a in page])
     rows = []
     for account in page:
         s = page_stats.get(account.pk)
         value = (s.securities_value if s else 0.0) + float(account.cash)
         rows.append({"account": account, "value": value, "cash_pct": float(account.cash) / value if value else None,
                      "gain": s.unrealised_gain if s else 0.0, "loss": s.unrealised_loss if s else 0.0,
-                     "template": account.template or account.household.template})
+                     "template": account.governing_template})
     advisors = []
     if not is_advisor_only(user):
         advisors = get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username")
-    filtered = any(get.get(k) for k in ("q", "advisor", "model", "template", "min_drift", "min_cash", "min_loss", "attention"))
     return render(request, "frontend/account_list.html", {
-        "page": page, "rows": rows, "advisors": advisors, "filtered": filtered,
+        "page": page, "rows": rows, "advisors": advisors, "filtered": listed.filtered,
         "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
         "total": accounts_visible_to(user).count(), "sort": sort, "attention": attention,
     })
-
-
-def _value_at(values: dict[str, Any], path: str) -> Any:
-    node: Any = values
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _source_of(sources: dict[str, str], path: str) -> str:
-    exact = sources.get(path)
-    if exact:
-        return exact
-    below = [s for p, s in sources.items() if p.startswith(path + ".") and s != "default"]
-    return below[-1] if below else "default"
 
 
 def _vocabularies() -> dict[str, list[str]]:
@@ -130,7 +69,7 @@ def _vocabularies() -> dict[str, list[str]]:
 def _override_fields(account, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None):
     """The leaves this account may override (all of them without a template), bound to their
     current (or submitted) values, the inherited values and the template's limits."""
-    template = account.template or account.household.template
+    template = account.governing_template
     overridable = template.overridable if template else None
     effective = account_parameters(account)
     inherited = parameters_effective(template=template, household_overrides=account.household.overrides,
@@ -138,31 +77,25 @@ def _override_fields(account, values: dict[str, Any] | None = None, errors: dict
     vocab = _vocabularies()
     bound = []
     for f in FIELDS:
-        limits = limits_for(f.path, overridable) if overridable is not None else {}
+        limits = override_limits(f.path, overridable) if overridable is not None else {}
         if limits is None:
             continue
-        current = _value_at(effective.values, f.path)
+        current = effective.value_at(f.path)
         value = values[f.path] if values and f.path in values else current
         options = None
         if f.vocabulary:
             options = sorted(set(vocab[f.vocabulary]) | set(value or ()))
-        bound.append(BoundField(f, value, inherited=_value_at(inherited.values, f.path),
-                                source=_source_of(effective.sources, f.path), limits=limits,
+        bound.append(BoundField(f, value, inherited=inherited.value_at(f.path),
+                                source=effective.source_of(f.path), limits=limits,
                                 error=(errors or {}).get(f.path, ""), options=options))
     return bound
 
 
 def _overrides_from(account, bound: list[BoundField], submitted: dict[str, Any]) -> dict[str, Any]:
-    """The account's overrides after the form: leaves whose value differs from what the account
-    would inherit; leaves the form does not show keep their current override."""
-    shown = {b.field.path for b in bound}
-    keep = {p: v for p, v in flatten_parameters(account.overrides or {}).items()
-            if not any(p == s or p.startswith(s + ".") for s in shown)}
-    changed = {b.field.path: submitted[b.field.path] for b in bound
-               if b.field.path in submitted and submitted[b.field.path] != b.inherited}
-    from frontend.parameter_forms import unflatten
-
-    return unflatten({**keep, **changed})
+    inherited = parameters_effective(template=account.governing_template,
+                                     household_overrides=account.household.overrides, account_overrides=None)
+    return overrides_after_edit(overrides=account.overrides, inherited=inherited, submitted=submitted,
+                                shown=[b.field.path for b in bound])
 
 
 def _account_context(request, account, *, form_values=None, form_errors=None, form_message=""):
@@ -195,7 +128,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "lot_page": lot_page, "lot_totals": lot_totals, "lot_count": len(lots),
         "leaves": leaves, "groups": group_fields(bound), "can_edit": can_edit and bool(bound),
         "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
-        "template": account.template or account.household.template,
+        "template": account.governing_template,
         "proposals": proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at")[:10],
         "alerts": alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10],
         "alert_kinds": Alert.Kind,

@@ -16,9 +16,9 @@ from rebalancing.backtest.prices import load_sample
 from rebalancing.backtest.report import CSV_FIELDS, LABELS, STRATEGIES, report_csv_rows
 from rebalancing.exports import csv_download, csv_text
 from rebalancing.models import Backtest, Benchmark, ModelPortfolio, ParameterTemplate
-from rebalancing.permissions import Capability
 from rebalancing.services.backtests import backtest_start
 from tenants.errors import DomainError
+from tenants.permissions import Capability
 
 from .common import firm_page, is_htmx, paginate, visible_or_404
 

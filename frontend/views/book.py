@@ -9,24 +9,24 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from config.input_limits import JsonTooDeep, json_loads_bounded
-from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields, unflatten
+from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
 from frontend.query import int_param
 from rebalancing.access import accounts_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
-from rebalancing.effective_parameters import flatten_parameters
+from rebalancing.effective_parameters import flatten_parameters, unflatten, value_at
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
-from rebalancing.permissions import Capability, user_can
 from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 
-from .accounts import _value_at, _vocabularies
+from .accounts import _vocabularies
 from .common import firm_page, visible_or_404
 
 DEFAULTS = default_parameters().to_dict()
@@ -34,10 +34,6 @@ PREVIEW_SAMPLE = 50
 
 
 # --- parameter templates ----------------------------------------------------------------------
-
-def _governed(template):
-    return Q(template=template) | Q(template__isnull=True, household__template=template)
-
 
 @firm_page(Capability.VIEW_BOOK)
 def template_list(request):
@@ -51,7 +47,7 @@ def template_list(request):
             switched.append("Removes " + ", ".join(values["removed_asset_classes"]).replace("_", " "))
         if values["direct_index"]:
             switched.append("Direct index")
-        templates.append({"template": t, "accounts": visible.filter(_governed(t)).count(), "switched": switched,
+        templates.append({"template": t, "accounts": visible.governed_by(t).count(), "switched": switched,
                           "overridable": len(t.overridable or {})})
     return render(request, "frontend/template_list.html", {
         "templates": templates, "can_manage": user_can(request.user, Capability.MANAGE_MODELS)})
@@ -61,9 +57,9 @@ def _template_fields(values: dict[str, Any], errors: dict[str, str] | None = Non
     vocab = _vocabularies()
     bound = []
     for f in FIELDS:
-        value = _value_at(values, f.path)
+        value = value_at(values, f.path)
         options = sorted(set(vocab[f.vocabulary]) | set(value or ())) if f.vocabulary else None
-        bound.append(BoundField(f, value, inherited=_value_at(DEFAULTS, f.path), error=(errors or {}).get(f.path, ""),
+        bound.append(BoundField(f, value, inherited=value_at(DEFAULTS, f.path), error=(errors or {}).get(f.path, ""),
                                 options=options))
     return bound
 
@@ -75,7 +71,7 @@ def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     changed = {}
     for f in FIELDS:
         if f.path in submitted:
-            default = _value_at(DEFAULTS, f.path) if f.path not in defaults else defaults[f.path]
+            default = value_at(DEFAULTS, f.path) if f.path not in defaults else defaults[f.path]
             if submitted[f.path] != default:
                 changed[f.path] = submitted[f.path]
     overridable: dict[str, Any] = {}
@@ -99,7 +95,7 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
         "overridable": json.dumps(overridable if overridable is not None else (template.overridable if template else {}),
                                   indent=1),
         "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
-        "accounts": visible.filter(_governed(template)).count() if template else 0,
+        "accounts": visible.governed_by(template).count() if template else 0,
         "leaves": [(p, v) for p, v in flatten_parameters(template.parameters or {}).items()] if template else [],
         "sample": PREVIEW_SAMPLE,
     }

@@ -30,8 +30,8 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
 
-from rebalancing.permissions import Capability, user_can
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 from tenants.roles import ProviderRole
 from tenants.selectors import user_roles
 

@@ -8,8 +8,6 @@ comes from ``rebalancing.ledger`` (docs/ledger.md). Views never write models.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -27,22 +25,19 @@ from rebalancing.exports import csv_download
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_import
-from rebalancing.ledger.orders import blocks_csv, orders_csv, orders_open
+from rebalancing.ledger.orders import blocks_csv, orders_by_block, orders_csv, orders_open
 from rebalancing.ledger.reconciliation import (
     reconciliation_accept,
     reconciliation_import,
     reconciliation_reject,
 )
 from rebalancing.models import (
-    BasisAdjustment,
     Execution,
     Order,
-    RealisedLot,
     ReconciliationAccount,
-    TaxLot,
 )
-from rebalancing.permissions import Capability, user_can
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 
 from .common import firm_page, paginate, visible_or_404
 
@@ -74,26 +69,6 @@ ORDER_STATUSES = {"open": (Order.Status.OPEN, Order.Status.PARTIALLY_FILLED), "f
                   "cancelled": (Order.Status.CANCELLED,)}
 
 
-@dataclass
-class Block:
-    block_id: str
-    symbol: str
-    side: str
-    orders: list = field(default_factory=list)
-
-    @property
-    def quantity(self) -> Decimal:
-        return sum((o.quantity for o in self.orders), ZERO)
-
-    @property
-    def filled(self) -> Decimal:
-        return sum((o.filled_quantity for o in self.orders), ZERO)
-
-    @property
-    def open(self) -> Decimal:
-        return sum((o.open_quantity for o in self.orders), ZERO)
-
-
 @firm_page(Capability.VIEW_BOOK)
 def orders_page(request):
     """Released orders of the accounts the user sees, by account or by block."""
@@ -116,10 +91,7 @@ def orders_page(request):
     context = {"view": view, "status": status, "filtered": bool(status or q),
                "total": Order.objects.filter(account__in=accounts_visible_to(request.user)).count()}
     if view == "block":
-        blocks: OrderedDict[str, Block] = OrderedDict()
-        for o in orders.order_by("-block_id", "order_id"):
-            blocks.setdefault(o.block_id, Block(o.block_id, o.security.symbol, o.side)).orders.append(o)
-        context["page"] = paginate(request, list(blocks.values()), per_page=20)
+        context["page"] = paginate(request, orders_by_block(orders, newest_first=True), per_page=20)
     else:
         context["page"] = paginate(request, orders.order_by("account__custodian_number", "-created_at", "order_id"),
                                    per_page=50)
@@ -174,31 +146,15 @@ def account_ledger(request, pk: int):
     """The account's lots (holding period start and purchase date, wash-sale adjustments with
     their reasons) and the lots it sold in a year."""
     account = visible_or_404(accounts_visible_to(request.user).select_related("household"), pk=pk)
-    adjustments = list(BasisAdjustment.objects.filter(account=account).select_related("security", "source")
-                       .order_by("-created_at", "-id"))
-    by_lot: dict[str, list[BasisAdjustment]] = {}
-    for adjustment in adjustments:
-        by_lot.setdefault(adjustment.lot_id, []).append(adjustment)
-    lots = []
-    for lot in TaxLot.objects.filter(account=account).select_related("security").order_by("security__symbol",
-                                                                                            "acquired", "lot_id"):
-        moved = by_lot.get(lot.lot_id, [])
-        lots.append({"lot": lot, "purchased": min((a.acquired_before for a in moved), default=lot.acquired),
-                     "adjustments": moved, "basis_added": sum((a.basis_added for a in moved), ZERO)})
-    years = sorted({d.year for d in RealisedLot.objects.filter(account=account).dates("sold", "year")}, reverse=True)
     this_year = timezone.localdate().year
-    year = year_param(request.GET) or (years[0] if years else this_year)
-    realised = (RealisedLot.objects.filter(account=account, sold__year=year).select_related("security")
-                .order_by("-sold", "-id"))
-    totals = {"short": {"gain": ZERO, "disallowed": ZERO}, "long": {"gain": ZERO, "disallowed": ZERO}}
-    for r in realised:
-        totals[r.term]["gain"] += r.reportable_gain
-        totals[r.term]["disallowed"] += r.disallowed_loss
+    ledger = reports.account_ledger(account=account, year=year_param(request.GET))
+    year = year_param(request.GET) or (ledger.years[0] if ledger.years else this_year)
     return render(request, "frontend/ledger/account_ledger.html", {
-        "account": account, "lot_page": paginate(request, lots, per_page=25, param="lots_page"),
-        "lot_count": len(lots), "adjustment_page": paginate(request, adjustments, per_page=25, param="adj_page"),
-        "realised_page": paginate(request, realised, per_page=25, param="realised_page"), "year": year,
-        "years": sorted(set(years) | {this_year}, reverse=True), "totals": totals,
+        "account": account, "lot_page": paginate(request, ledger.lots, per_page=25, param="lots_page"),
+        "lot_count": len(ledger.lots),
+        "adjustment_page": paginate(request, ledger.adjustments, per_page=25, param="adj_page"),
+        "realised_page": paginate(request, ledger.realised, per_page=25, param="realised_page"), "year": year,
+        "years": sorted(set(ledger.years) | {this_year}, reverse=True), "totals": ledger.totals,
     })
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -9,13 +10,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from frontend.query import ids_param
-from frontend.selectors import decidable_proposals
-from rebalancing.access import proposals_visible_to
+from rebalancing.access import proposals_decidable_by, proposals_visible_to
 from rebalancing.models import ApprovalPolicy, Proposal
-from rebalancing.permissions import Capability, user_can
-from rebalancing.services.proposals import policy_decide, proposal_approve, proposal_reject, proposal_release
+from rebalancing.services.proposals import (
+    bulk_approvable,
+    proposal_approve,
+    proposal_reject,
+    proposal_release,
+    proposals_approve_bulk,
+)
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 
 from .common import firm_page, paginate, redirect_back, visible_or_404
 
@@ -40,7 +46,7 @@ def proposal_detail(request, pk: int):
     after = [round((summary.get("drift_after") or 0) * 100, 2)] + [round((te_after.get(k) or 0) * 100, 2) for k in te_before]
     chart = {"kind": "bar", "unit": "%", "labels": labels, "series": [
         {"label": "Before", "data": before, "color": "#9aa5b4"}, {"label": "After", "data": after, "color": "#1f5fbf"}]}
-    may_decide = decidable_proposals(request.user).filter(pk=proposal.pk).exists()
+    may_decide = proposals_decidable_by(request.user).filter(pk=proposal.pk).exists()
     history = AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk)).order_by("at", "id")
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
@@ -85,28 +91,18 @@ class QueueRow:
     why_not: str
 
 
-def _bulk_check(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, str]:
-    """Bulk approval is for proposals the firm's policy lets one approval settle: below every
-    compliance threshold (estimated tax, turnover) and trading no restricted security. Anything
-    above a threshold is opened and read before it is approved."""
-    decision = policy_decide(policy, proposal, discretionary=proposal.account.discretionary)
-    if decision.requires_compliance or proposal.requires_compliance:
-        return False, "above the policy's review thresholds: " + ("; ".join(decision.reasons) or "compliance review")
-    return True, ""
-
-
 @firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
 def approvals(request):
     view = request.GET.get("view", "mine")
     if view == "all":
         qs = proposals_visible_to(request.user).filter(status=Proposal.Status.PENDING)
     else:
-        qs = decidable_proposals(request.user)
+        qs = proposals_decidable_by(request.user)
     qs = qs.select_related("account__household__advisor", "run").order_by("-estimated_tax", "pk")
     page = paginate(request, qs)
     policy = ApprovalPolicy.current()
-    rows = [QueueRow(p, *_bulk_check(policy, p)) for p in page]
-    decidable = set(decidable_proposals(request.user).filter(pk__in=[p.pk for p in page]).values_list("pk", flat=True))
+    rows = [QueueRow(p, *bulk_approvable(policy, p)) for p in page]
+    decidable = set(proposals_decidable_by(request.user).filter(pk__in=[p.pk for p in page]).values_list("pk", flat=True))
     return render(request, "frontend/approvals.html", {
         "page": page, "rows": rows, "view": view, "policy": policy, "decidable": decidable,
         "outcomes": request.session.pop("bulk_outcomes", None),
@@ -119,25 +115,8 @@ def approvals_bulk(request):
     """Approve each selected proposal through ``proposal_approve``; report each outcome."""
     ids = ids_param(request.POST, "proposal")
     comment = request.POST.get("comment", "").strip() or "approved in bulk within the firm's policy"
-    policy = ApprovalPolicy.current()
-    outcomes = []
-    found = {p.pk: p for p in proposals_visible_to(request.user).filter(pk__in=ids).select_related("account")}
-    for pk in ids:
-        proposal = found.get(pk)
-        if proposal is None:
-            outcomes.append({"pk": pk, "ok": False, "label": f"#{pk}", "message": "not found, or not yours to see"})
-            continue
-        label = f"#{pk} {proposal.account.custodian_number}"
-        ok, why = _bulk_check(policy, proposal)
-        if not ok:
-            outcomes.append({"pk": pk, "ok": False, "label": label, "message": f"not approved: {why}"})
-            continue
-        try:
-            proposal = proposal_approve(proposal=proposal, user=request.user, comment=comment)
-        except DomainError as exc:
-            outcomes.append({"pk": pk, "ok": False, "label": label, "message": exc.message})
-            continue
-        outcomes.append({"pk": pk, "ok": True, "label": label, "message": proposal.get_status_display().lower()})
+    outcomes = [dataclasses.asdict(o) | {"pk": o.proposal_id}
+                for o in proposals_approve_bulk(proposal_ids=ids, user=request.user, comment=comment)]
     approved = sum(o["ok"] for o in outcomes)
     if not ids:
         messages.error(request, "Select at least one proposal to approve.")

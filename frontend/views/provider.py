@@ -3,25 +3,22 @@ run in a firm (provider operators). Each firm is read inside its own schema."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
-
 from django.contrib import messages
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import schema_context
 
-from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
+from rebalancing.firm_health import firm_health
+from rebalancing.models import Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
-from rebalancing.services.run_recovery import stalled_runs, unwatched_runs
 from rebalancing.services.runs import run_start
-from tenants.errors import DomainError
-from tenants.models import Firm, FirmUsage
+from tenants.errors import DomainError, NotFound
+from tenants.models import Firm
 from tenants.roles import ProviderRole
-from tenants.selectors import firm_list_for_console, user_roles
+from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
 
 from .common import STAFF, provider_page
 from .runs import FINISHED, describe_scope
@@ -31,66 +28,9 @@ def _may_run(request) -> bool:
     return request.user.is_superuser or ProviderRole.PROVIDER_OPERATOR in user_roles(request.user, ProviderRole)
 
 
-@dataclass
-class FirmHealth:
-    firm: Firm
-    host: str
-    accounts: int = 0
-    pending: int = 0
-    last_run: RebalanceRun | None = None
-    failed_last: int = 0
-    users: int | None = None
-    status: str = "good"
-    problem: str = ""
-    stalled: list = field(default_factory=list)  # RunWatch of runs stalled now
-    recovered: int = 0  # runs recovered from a stall in the last week
-
-
-def _health(firm: Firm) -> FirmHealth:
-    host = next((d.domain for d in firm.domains.all() if d.is_primary), "")
-    health = FirmHealth(firm, host)
-    usage = FirmUsage.objects.filter(firm=firm).first()
-    health.users = usage.users if usage else None
-    try:
-        with schema_context(firm.schema_name):
-            health.accounts = Account.objects.count()
-            health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
-            health.last_run = RebalanceRun.objects.first()
-            health.stalled = stalled_runs()
-            health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
-            unwatched = unwatched_runs()
-    except Exception as exc:  # a firm whose schema cannot be read is shown as such, not a crash
-        health.status, health.problem = "bad", f"cannot read the firm's schema ({exc.__class__.__name__})"
-        return health
-    run = health.last_run
-    if health.stalled:
-        health.status, health.problem = "bad", "; ".join(_stall_text(w) for w in health.stalled)
-    elif unwatched:
-        health.status, health.problem = "bad", (f"run {unwatched[0].pk} is {unwatched[0].get_status_display().lower()} "
-                                                "and no stall watch has looked at it: is Celery beat running?")
-    elif firm.status != Firm.Status.ACTIVE:
-        health.status, health.problem = "warn", "suspended"
-    elif run is None:
-        health.status, health.problem = "warn", "no run yet"
-    elif run.status == RebalanceRun.Status.FAILED or (run.total and run.failed / run.total > 0.05):
-        health.status, health.problem = "bad", f"{run.failed} of {run.total} accounts failed in the last run"
-    elif run.failed:
-        health.status, health.problem = "warn", f"{run.failed} account(s) failed in the last run"
-    elif run.finished_at and (timezone.now() - run.finished_at).days > 2:
-        health.status, health.problem = "warn", "no run finished in the last two days"
-    return health
-
-
-def _stall_text(watch: RunWatch) -> str:
-    run = watch.run
-    text = (f"run {run.pk} stalled at {watch.progress}/{run.total} since {watch.progress_seen_at:%b %d %H:%M} UTC, "
-            f"sent again {watch.redispatches}×")
-    return text + (" — re-dispatching stopped: check the workers" if watch.given_up_at else "")
-
-
 @provider_page(STAFF)
 def provider_console(request):
-    firms = [_health(f) for f in firm_list_for_console()]
+    firms = [firm_health(f) for f in firm_list_for_console()]
     return render(request, "frontend/provider_console.html", {"roles": user_roles(request.user, ProviderRole),
                                                               "firms": firms, "may_run": _may_run(request)})
 
@@ -113,10 +53,10 @@ def provider_runs(request):
 
 
 def _firm(slug: str) -> Firm:
-    firm = Firm.objects.exclude(schema_name=get_public_schema_name()).filter(slug=slug).first()
-    if firm is None:
-        raise Http404("No such firm.")
-    return firm
+    try:
+        return firm_by_slug(slug)
+    except NotFound:
+        raise Http404("No such firm.") from None
 
 
 @provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)

@@ -15,10 +15,10 @@ from frontend.query import id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, runs_visible_to
 from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome, RunWatch
-from rebalancing.permissions import Capability, user_can
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_cancel, run_start
 from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
 from .common import firm_page, is_htmx, paginate, visible_or_404

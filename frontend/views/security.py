@@ -16,8 +16,8 @@ from django.utils.safestring import mark_safe
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from frontend.query import id_param
-from rebalancing.permissions import Capability
 from tenants.errors import DomainError
+from tenants.permissions import Capability
 from tenants.roles import ProviderRole
 from tenants.security.lockouts import lockout_lift
 from tenants.security.mfa import (

@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rebalancing.access import require
-from rebalancing.permissions import Capability
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope, scopes_of
 from tenants.api_keys.services import idempotency_lookup, idempotency_store
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+from tenants.permissions import Capability
 
 __all__ = ["FirmAPIView", "FirmScopedViewSet", "Rule", "idempotent"]
 

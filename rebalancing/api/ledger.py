@@ -36,8 +36,8 @@ from rebalancing.ledger.reconciliation import (
     reconciliation_reject,
 )
 from rebalancing.models import Execution, Order, Reconciliation, ReconciliationAccount, ReconciliationRow
-from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
 from .base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
 from .visibility import reconciliations_visible_to

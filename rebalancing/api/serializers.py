@@ -198,7 +198,7 @@ class AccountSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_template(self, account) -> str | None:
-        template = account.template or account.household.template
+        template = account.governing_template
         return template.code if template else None
 
 

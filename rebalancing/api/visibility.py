@@ -11,8 +11,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from rebalancing.access import accounts_visible_to
 from rebalancing.models import Backtest, RebalanceRun, Reconciliation, RunOutcome
-from rebalancing.permissions import Capability, is_advisor_only, user_can
 from tenants.audit.models import AuditEvent
+from tenants.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
     "audit_events_visible_to", "backtests_visible_to", "book_wide_visible_to", "reconciliations_visible_to",

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from rebalancing import effective_parameters as rules
+
 from .catalogue import TEMPLATE_BY_CODE, flat_targets
 from .market import FUND_SUBSTITUTES, Market
 
@@ -156,25 +158,10 @@ class Book:
     wash_sale_household: int  # index of the household with a recent loss sale
 
 
-def override_problems(overrides: dict[str, Any], template_code: str, prefix: str = "") -> list[str]:
-    """Leaves of ``overrides`` the template does not allow, or outside its limits (empty: fine)."""
-    allowed = TEMPLATE_BY_CODE[template_code].overridable
-    problems = []
-    for key, value in overrides.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value and path not in ("transition.substitutes", "harvest.substitutes"):
-            problems += override_problems(value, template_code, f"{path}.")
-            continue
-        parts = path.split(".")
-        limits = next((allowed[".".join(parts[:i])] for i in range(len(parts), 0, -1)
-                       if ".".join(parts[:i]) in allowed), None)
-        if limits is None:
-            problems.append(f"{path} is not overridable under {template_code}")
-        elif ("min" in limits and value < limits["min"]) or ("max" in limits and value > limits["max"]):
-            problems.append(f"{path}={value} is outside {limits}")
-        elif "choices" in limits and value not in limits["choices"]:
-            problems.append(f"{path}={value!r} is not one of {limits['choices']}")
-    return problems
+def override_problems(overrides: dict[str, Any], template_code: str) -> list[str]:
+    """What the demo template refuses in ``overrides`` (the product's own rule)."""
+    template = TEMPLATE_BY_CODE[template_code]
+    return rules.override_problems(overrides, code=template_code, overridable=template.overridable)
 
 
 def _dec(value: float, quantum: Decimal) -> Decimal:

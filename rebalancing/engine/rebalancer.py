@@ -6,10 +6,12 @@ report.  Pure: no I/O, no Django; safe to call from Celery workers, the API and 
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from operator import attrgetter
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from .targets import TargetPlan, plan_targets, universe_symbols
 from .tax import incremental_tax
 from .wash_sales import WINDOW_DAYS, Equivalence, buyable_on, latest_loss_sales
 
-__all__ = ["rebalance"]
+__all__ = ["rebalance", "problem_data"]
 
 MAX_SOLVES = 3
 # Cash left below the floor after rounding and repairs by more than this is a breach (currency).
@@ -100,6 +102,12 @@ def _prepare(request: RebalanceRequest) -> _Prepared:
         max_turnover=limits.max_turnover,
     )
     return prepared
+
+
+def problem_data(request: RebalanceRequest) -> ProblemData | None:
+    """The optimisation ``rebalance`` solves first for ``request`` (None when every position is
+    inside its drift band); for benchmarks and tests of the optimiser."""
+    return _prepare(request).data
 
 
 def rebalance(request: RebalanceRequest) -> RebalanceResult:
@@ -290,6 +298,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     sold = fill.sold(book)
     qty_after = book.quantity - sold + fill.bought
     value_after = qty_after * price
+    buy_value = float(fill.bought @ price)
+    sell_value = float(sold @ price)
     cash_after = fill.cash_after(book, cost)
     V_after = float(value_after.sum()) + cash_after
     w_before, w_after = book.weights, value_after / V_after
@@ -303,11 +313,10 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     te_after = _te(risk, plan, w_after) if plan.direct_index else {}
 
     # Realised results per lot.
-    lot_price = price[book.lot_sec]
-    sold_lots = np.flatnonzero(fill.lot_sold > 0)
-    proceeds = fill.lot_sold * lot_price
-    with np.errstate(divide="ignore", invalid="ignore"):
-        basis = np.where(book.lot_qty > 0, book.lot_basis * fill.lot_sold / book.lot_qty, 0.0)
+    lot_sold = fill.lot_sold
+    sold_lot = lot_sold > 0
+    proceeds = lot_sold * price[book.lot_sec]
+    basis = np.divide(book.lot_basis * lot_sold, book.lot_qty, out=np.zeros(len(lot_sold)), where=book.lot_qty > 0)
     gain = proceeds - basis
     gain[np.abs(gain) < 1e-9 * np.maximum(proceeds, 1.0)] = 0.0  # float noise is not a loss
     disallowed = np.where(gain < 0, -gain * limits.disallowed, 0.0)
@@ -329,13 +338,11 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
             acct.short_term_rate,
             acct.long_term_rate,
         )
-    harvested = float(-recognised[limits.harvest.harvestable & (fill.lot_sold > 0) & (recognised < 0)].sum())
+    harvested = float(-recognised[limits.harvest.harvestable & sold_lot & (recognised < 0)].sum())
 
     trades = _trades(
-        prepared, fill, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after
+        prepared, fill, units, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after
     )
-    buy_value = float(fill.bought @ price)
-    sell_value = float(sold @ price)
     summary = Summary(
         market_value=V,
         cash_before=book.cash,
@@ -359,8 +366,10 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         trade_count=len(trades),
     )
     warnings = [*plan.warnings, *limits.warnings, *fill.notes]
-    sold_symbols = {book.symbols[i] for i in np.flatnonzero(sold > 0)}
-    alerts = [a for a in limits.alerts if not (a.code == "harvest_opportunity" and a.symbol in sold_symbols)]
+    alerts = list(limits.alerts)
+    if alerts:
+        sold_symbols = {book.symbols[i] for i in np.flatnonzero(sold > 0).tolist()}
+        alerts = [a for a in alerts if not (a.code == "harvest_opportunity" and a.symbol in sold_symbols)]
     _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
     _position_messages(prepared, qty_after, fill, warnings, alerts)
     if summary.disallowed_losses > 0.005:
@@ -371,16 +380,16 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
                 amount=round(summary.disallowed_losses, 2),
             )
         )
-    if len(sold_lots) == 0 and not fill.bought.any() and limits.inside_band:
+    if limits.inside_band and not sold_lot.any() and not fill.bought.any():
         warnings.append("every position is inside its drift band: nothing to trade")
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
-        out = {book.symbols[i]: float(w[i]) for i in np.flatnonzero(w > 0)}
+        values = w.tolist()
+        out = {book.symbols[i]: values[i] for i in np.flatnonzero(w > 0).tolist()}
         out[CASH_KEY] = cash_w
         return out
 
-    targets = {book.symbols[i]: float(plan.target[i]) for i in np.flatnonzero(plan.target > 0)}
-    targets[CASH_KEY] = plan.cash_target
+    targets = weights(plan.target, plan.cash_target)
     return RebalanceResult(
         account_id=acct.id,
         as_of=request.as_of,
@@ -439,6 +448,7 @@ def _blocked_buys(
 def _trades(
     prepared: _Prepared,
     fill: Fill,
+    units: DriftUnits,
     sold: np.ndarray,
     proceeds: np.ndarray,
     basis: np.ndarray,
@@ -453,7 +463,6 @@ def _trades(
     effects = prepared.effects
     cost = limits.cost_rate
     price = book.price
-    units: DriftUnits = drift_units(book.symbols, plan)
     unit_target = units.target[units.unit]
     unit_before = units.weights(w_before, book.cash_weight)[units.unit]
     unit_after = units.weights(w_after, cash_after_w)[units.unit]
@@ -472,80 +481,95 @@ def _trades(
     )
     cash_long = cash_w > plan.cash_target + 0.005
     harvest_subs = set(limits.harvest.substitutes.values())
-    trades: list[Trade] = []
-    lot_ids = [lot.id for lot in book.lots]
-    # Plain lists: indexing numpy arrays element by element is the slow part of reporting.
-    terms = np.where(book.lot_long, "long", "short").tolist()
-    lot_sold, lot_proceeds = fill.lot_sold.tolist(), proceeds.tolist()
-    lot_basis, lot_gain, lot_disallowed = basis.tolist(), gain.tolist(), disallowed.tolist()
-    lot_harvest = limits.harvest.harvestable.tolist()
-    first = np.searchsorted(book.lot_sec, np.arange(book.n), side="left").tolist()
-    last = np.searchsorted(book.lot_sec, np.arange(book.n), side="right").tolist()
+    # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
+    # sales are a contiguous run.  Plain lists: element-wise numpy indexing is the slow part.
+    sold_lots = np.flatnonzero(fill.lot_sold > 0)
+    sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
+    terms = np.where(book.lot_long[sold_lots], "long", "short").tolist()
+    sales = list(
+        map(
+            LotSale,
+            sold_ids,
+            fill.lot_sold[sold_lots].tolist(),
+            proceeds[sold_lots].tolist(),
+            basis[sold_lots].tolist(),
+            gain[sold_lots].tolist(),
+            terms,
+            disallowed[sold_lots].tolist(),
+        )
+    )
+    sold_sec = book.lot_sec[sold_lots]
+    first = np.searchsorted(sold_sec, np.arange(book.n), side="left").tolist()
+    last = np.searchsorted(sold_sec, np.arange(book.n), side="right").tolist()
+    sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n).tolist()
+    harvested = (np.bincount(sold_sec, weights=limits.harvest.harvestable[sold_lots], minlength=book.n) > 0).tolist()
     prices, sold_l, bought_l = price.tolist(), sold.tolist(), fill.bought.tolist()
     toward_l, excluded, removed = toward.tolist(), plan.excluded.tolist(), plan.removed.tolist()
     restricted = plan.restricted.tolist()
-    moving = "transition" if p.transition is not None else "drift"
-    for i in np.flatnonzero(selling | (fill.bought > 0)).tolist():
-        side = "sell" if sold_l[i] > 0 else "buy"
+    moving = _BIT["transition" if p.transition is not None else "drift"]
+    sell_cash = _BIT["cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction"]
+    instruction_secs = limits.instruction_secs
+    trades: list[Trade] = []
+    # Sells first, then buys, each by symbol.
+    by_symbol = book.symbols.__getitem__
+    order = sorted(np.flatnonzero(selling).tolist(), key=by_symbol) + sorted(
+        np.flatnonzero(~selling & (fill.bought > 0)).tolist(), key=by_symbol
+    )
+    for i in order:
+        sell = sold_l[i] > 0
         sleeve = plan.sleeve_of[i]
-        reasons: set[str] = set()
-        lots: list[int] = []
-        if i in limits.instruction_secs or effects.liquidate:
-            reasons.add("instruction")
-        if side == "sell":
-            lots = [j for j in range(first[i], last[i]) if lot_sold[j] > 0]
-            if any(lot_harvest[j] for j in lots):
-                reasons.add("harvest")
+        reasons = 0
+        if effects.liquidate or i in instruction_secs:
+            reasons |= _BIT["instruction"]
+        if sell:
+            if harvested[i]:
+                reasons |= _BIT["harvest"]
             if excluded[i]:
-                reasons.add("screen")
+                reasons |= _BIT["screen"]
             if removed[i]:
-                reasons.add("removed_asset_class")
+                reasons |= _BIT["removed_asset_class"]
             if cash_short and not effects.liquidate:
-                reasons.add("cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction")
+                reasons |= sell_cash
         else:
             if i in harvest_subs or (sleeve in di_sleeves and sleeve in sleeves_harvest):
-                reasons.add("harvest")
+                reasons |= _BIT["harvest"]
             if sleeve is not None and sleeve in sleeves_screen:
-                reasons.add("screen")
+                reasons |= _BIT["screen"]
             if removed_sold:
-                reasons.add("removed_asset_class")
+                reasons |= _BIT["removed_asset_class"]
             if cash_long:
-                reasons.add("cash")
+                reasons |= _BIT["cash"]
         if restricted[i]:
-            reasons.add("restriction")
+            reasons |= _BIT["restriction"]
         if sleeve in di_sleeves:
-            reasons.add("direct_index")
+            reasons |= _BIT["direct_index"]
         if toward_l[i] or not reasons:
-            reasons.add(moving)
-        qty = sold_l[i] if side == "sell" else bought_l[i]
+            reasons |= moving
+        qty = sold_l[i] if sell else bought_l[i]
         value = qty * prices[i]
-        sales = tuple(
-            LotSale(
-                lot_ids[j],
-                lot_sold[j],
-                lot_proceeds[j],
-                lot_basis[j],
-                lot_gain[j],
-                terms[j],
-                lot_disallowed[j],
-            )
-            for j in lots
-        )
         trades.append(
             Trade(
-                symbol=book.symbols[i],
-                side=side,
-                quantity=qty,
-                price=prices[i],
-                value=value,
-                reasons=tuple(r for r in REASONS if r in reasons),
-                lots=sales,
-                realised_gain=sum(lot_gain[j] for j in lots),
-                trading_cost=cost * value,
+                book.symbols[i],
+                "sell" if sell else "buy",
+                qty,
+                prices[i],
+                value,
+                _reasons(reasons),
+                tuple(sales[first[i] : last[i]]) if sell else (),
+                sec_gain[i] if sell else 0.0,
+                cost * value,
             )
         )
-    trades.sort(key=lambda t: (t.side != "sell", t.symbol))
     return trades
+
+
+# Trade reasons as bits, listed on a trade in the order of ``REASONS``.
+_BIT = {reason: 1 << k for k, reason in enumerate(REASONS)}
+
+
+@functools.cache
+def _reasons(bits: int) -> tuple[str, ...]:
+    return tuple(r for r in REASONS if bits & _BIT[r])
 
 
 def _budget_messages(

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 
 from .errors import InvalidRequest
 from .parameters import Parameters
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 WEIGHT_TOLERANCE = 1e-6
+_ID, _SYMBOL = attrgetter("id"), attrgetter("symbol")
 
 
 def _finite(value: object, what: str) -> float:
@@ -47,6 +49,11 @@ class TaxLot:
     acquired: date
 
     def __post_init__(self) -> None:
+        # The usual lot passes in one comparison chain; the messages are built only on failure
+        # (a direct-indexed account has thousands of lots).
+        q, c = self.quantity, self.cost_basis
+        if type(q) is float and type(c) is float and 0.0 <= q < math.inf and 0.0 <= c < math.inf:
+            return
         if _finite(self.quantity, f"quantity of lot {self.id}") < 0:
             raise InvalidRequest(f"negative quantity in lot {self.id}", {"lot": self.id})
         if _finite(self.cost_basis, f"cost basis of lot {self.id}") < 0:
@@ -183,12 +190,19 @@ class RebalanceRequest:
     parameters: Parameters = field(default_factory=Parameters)
 
 
+def _all_finite_nonneg(values) -> bool:
+    """True when every value is a float (not a bool or a string), finite and not negative: the
+    common case, checked before the loop that names the first offender."""
+    return all(type(v) is float and 0.0 <= v < math.inf for v in values)
+
+
 def _check_weights(weights: Mapping[str, float], what: str) -> None:
-    total = 0.0
-    for symbol, w in weights.items():
-        if _finite(w, f"weight of {symbol} in {what}") < 0:
-            raise InvalidRequest(f"negative weight of {symbol} in {what}")
-        total += w
+    values = weights.values()
+    if not _all_finite_nonneg(values):
+        for symbol, w in weights.items():
+            if _finite(w, f"weight of {symbol} in {what}") < 0:
+                raise InvalidRequest(f"negative weight of {symbol} in {what}")
+    total = sum(values)
     if abs(total - 1.0) > WEIGHT_TOLERANCE * max(1, len(weights)):
         raise InvalidRequest(f"weights in {what} sum to {total:.6f}, not 1", {"where": what, "sum": total})
 
@@ -201,22 +215,27 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
     """
     if not isinstance(request, RebalanceRequest):
         raise InvalidRequest(f"expected a RebalanceRequest, got {type(request).__name__}")
-    securities: dict[str, Security] = {}
-    for s in request.securities:
-        if s.symbol in securities:
-            raise InvalidRequest(f"security {s.symbol!r} listed twice")
-        securities[s.symbol] = s
+    securities = {s.symbol: s for s in request.securities}
+    if len(securities) != len(request.securities):
+        seen_symbols: set[str] = set()
+        for s in request.securities:
+            if s.symbol in seen_symbols:
+                raise InvalidRequest(f"security {s.symbol!r} listed twice")
+            seen_symbols.add(s.symbol)
 
     def known(symbol: str, where: str) -> None:
         if symbol not in securities:
             raise InvalidRequest(f"unknown symbol {symbol!r} in {where}", {"symbol": symbol, "where": where})
 
-    seen: set[str] = set()
-    for lot in request.account.lots:
-        if lot.id in seen:
-            raise InvalidRequest(f"duplicate lot id {lot.id!r}")
-        seen.add(lot.id)
-        known(lot.symbol, f"lot {lot.id}")
+    lots = request.account.lots
+    # Set operations in C first; the loop that names the first offending lot only on failure.
+    if len(set(map(_ID, lots))) != len(lots) or not securities.keys() >= set(map(_SYMBOL, lots)):
+        seen: set[str] = set()
+        for lot in lots:
+            if lot.id in seen:
+                raise InvalidRequest(f"duplicate lot id {lot.id!r}")
+            seen.add(lot.id)
+            known(lot.symbol, f"lot {lot.id}")
     if not request.model.sleeves:
         raise InvalidRequest("the model has no sleeves")
     sleeve_names = [s.asset_class for s in request.model.sleeves]
@@ -226,15 +245,17 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
     for sleeve in request.model.sleeves:
         if sleeve.holdings:
             _check_weights(sleeve.holdings, f"sleeve {sleeve.asset_class}")
-            for symbol in sleeve.holdings:
-                known(symbol, f"sleeve {sleeve.asset_class}")
+            if not securities.keys() >= sleeve.holdings.keys():
+                for symbol in sleeve.holdings:
+                    known(symbol, f"sleeve {sleeve.asset_class}")
         elif sleeve.benchmark is None:
             raise InvalidRequest(f"sleeve {sleeve.asset_class} has neither holdings nor a benchmark")
         if sleeve.benchmark is not None:
             bench = sleeve.benchmark
             _check_weights(bench.constituents, f"benchmark {bench.name}")
-            for symbol in bench.constituents:
-                known(symbol, f"benchmark {bench.name}")
+            if not securities.keys() >= bench.constituents.keys():
+                for symbol in bench.constituents:
+                    known(symbol, f"benchmark {bench.name}")
             if bench.risk_model is not None:
                 _check_risk_model(bench.risk_model, bench.name)
     params = request.parameters
@@ -242,9 +263,10 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
         ("harvest.substitutes", params.harvest.substitutes if params.harvest else {}),
         ("transition.substitutes", params.transition.substitutes if params.transition else {}),
     ):
-        for a, b in mapping.items():
-            known(a, group)
-            known(b, group)
+        if not (securities.keys() >= mapping.keys() and securities.keys() >= set(mapping.values())):
+            for a, b in mapping.items():
+                known(a, group)
+                known(b, group)
     for ins in params.instructions:
         for symbol in (ins.sell, ins.buy):
             if symbol is not None:
@@ -260,9 +282,11 @@ def _check_risk_model(rm: RiskModel, name: str) -> None:
     cov = rm.factor_covariance
     if len(cov) != k or any(len(row) != k for row in cov):
         raise InvalidRequest(f"factor covariance of benchmark {name} must be {k}x{k}")
-    for symbol, row in rm.loadings.items():
-        if len(row) != k:
-            raise InvalidRequest(f"loadings of {symbol} in benchmark {name} must have {k} values")
-    for symbol, v in rm.specific_variance.items():
-        if _finite(v, f"specific variance of {symbol}") < 0:
-            raise InvalidRequest(f"negative specific variance of {symbol} in benchmark {name}")
+    if not {k} >= set(map(len, rm.loadings.values())):
+        for symbol, row in rm.loadings.items():
+            if len(row) != k:
+                raise InvalidRequest(f"loadings of {symbol} in benchmark {name} must have {k} values")
+    if not _all_finite_nonneg(rm.specific_variance.values()):
+        for symbol, v in rm.specific_variance.items():
+            if _finite(v, f"specific variance of {symbol}") < 0:
+                raise InvalidRequest(f"negative specific variance of {symbol} in benchmark {name}")

@@ -9,6 +9,8 @@ bet, substitutes of the same asset class and sector are close, and cash has no r
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,9 @@ __all__ = [
 DEFAULT_ASSET_CLASS_VOL = 0.15
 DEFAULT_SECTOR_VOL = 0.06
 DEFAULT_SPECIFIC_VOL = 0.20
+_CACHE_SIZE = 16
+_CACHE: OrderedDict[int, tuple[RiskModel, tuple]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -49,6 +54,31 @@ def _factor_root(cov: np.ndarray) -> np.ndarray:
     return vecs * np.sqrt(np.clip(vals, 0.0, None))
 
 
+def _risk_rows(rm: RiskModel) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Row of each covered symbol, exposures (loadings times a root of the factor covariance)
+    and specific variances of a benchmark's risk model; cached per model object, since a run
+    hands the same benchmark to every account that tracks it."""
+    key = id(rm)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] is rm:
+            _CACHE.move_to_end(key)
+            return hit[1]
+    root = _factor_root(np.asarray(rm.factor_covariance, dtype=float))
+    row = {symbol: i for i, symbol in enumerate(rm.loadings)}
+    loadings = np.array(list(rm.loadings.values()), dtype=float).reshape(len(row), len(rm.factors))
+    specific = np.fromiter(
+        (rm.specific_variance.get(s, DEFAULT_SPECIFIC_VOL**2) for s in row), float, len(row)
+    )
+    value = (row, loadings @ root, specific)
+    with _CACHE_LOCK:
+        # The cache holds the model itself, so its id cannot be reused while the entry lives.
+        _CACHE[key] = (rm, value)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
 def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) -> RiskMatrix:
     """Exposures and specific variance for every security of the universe.
 
@@ -63,28 +93,26 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
         rm = risk_models.get(di.sleeve)
         if rm is None:
             continue
-        root = _factor_root(np.asarray(rm.factor_covariance, dtype=float))
-        block = np.zeros((n, len(rm.factors)))
-        for i in di.members:
-            symbol = book.symbols[i]
-            loading = rm.loadings.get(symbol)
-            if loading is None or covered[i]:
-                continue
-            block[i] = np.asarray(loading, dtype=float) @ root
-            specific[i] = rm.specific_variance.get(symbol, DEFAULT_SPECIFIC_VOL**2)
-            covered[i] = True
+        row, exposures, spec = _risk_rows(rm)
+        rows = np.fromiter((row.get(book.symbols[i], -1) for i in di.members.tolist()), np.int64, len(di.members))
+        take = (rows >= 0) & ~covered[di.members]
+        members, rows = di.members[take], rows[take]
+        block = np.zeros((n, exposures.shape[1]))
+        block[members] = exposures[rows]
+        specific[members] = spec[rows]
+        covered[members] = True
         blocks.append(block)
     classes: dict[str, int] = {}
     sectors: dict[str, int] = {}
-    for i, sec in enumerate(book.securities):
-        if not covered[i]:
-            classes.setdefault(sec.asset_class, len(classes))
-            if sec.sector:
-                sectors.setdefault(sec.sector, len(sectors))
+    uncovered = np.flatnonzero(~covered).tolist()
+    for i in uncovered:
+        sec = book.securities[i]
+        classes.setdefault(sec.asset_class, len(classes))
+        if sec.sector:
+            sectors.setdefault(sec.sector, len(sectors))
     default = np.zeros((n, len(classes) + len(sectors)))
-    for i, sec in enumerate(book.securities):
-        if covered[i]:
-            continue
+    for i in uncovered:
+        sec = book.securities[i]
         default[i, classes[sec.asset_class]] = DEFAULT_ASSET_CLASS_VOL
         if sec.sector:
             default[i, len(classes) + sectors[sec.sector]] = DEFAULT_SECTOR_VOL

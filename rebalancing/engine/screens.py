@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from operator import attrgetter
 
 import numpy as np
 
@@ -10,6 +12,8 @@ from .parameters import ScreenParams
 from .request import Security
 
 __all__ = ["screen_reason", "excluded_mask"]
+
+_SYMBOL, _SECTOR, _TAGS, _ESG = (attrgetter(a) for a in ("symbol", "sector", "tags", "esg_score"))
 
 
 def screen_reason(security: Security, screen: ScreenParams | None) -> str | None:
@@ -34,7 +38,18 @@ def screen_reason(security: Security, screen: ScreenParams | None) -> str | None
 
 
 def excluded_mask(securities: Sequence[Security], screen: ScreenParams | None) -> np.ndarray:
-    """Boolean mask over ``securities``: True where the screen excludes the security."""
+    """Boolean mask over ``securities``: True where the screen excludes the security (the same
+    test as ``screen_reason``, one criterion at a time over all securities)."""
+    n = len(securities)
     if screen is None:
-        return np.zeros(len(securities), dtype=bool)
-    return np.fromiter((screen_reason(s, screen) is not None for s in securities), bool, len(securities))
+        return np.zeros(n, dtype=bool)
+    out = np.fromiter(map(set(screen.excluded_symbols).__contains__, map(_SYMBOL, securities)), bool, n)
+    sectors = set(screen.excluded_sectors) - {None}
+    if sectors:
+        out |= np.fromiter(map(sectors.__contains__, map(_SECTOR, securities)), bool, n)
+    if screen.excluded_tags:
+        out |= ~np.fromiter(map(set(screen.excluded_tags).isdisjoint, map(_TAGS, securities)), bool, n)
+    if screen.min_esg_score is not None:
+        scores = (math.inf if v is None else v for v in map(_ESG, securities))
+        out |= np.fromiter(scores, float, n) < screen.min_esg_score
+    return out

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 
 import numpy as np
 import scipy.sparse as sp
@@ -94,11 +96,13 @@ def universe_symbols(request: RebalanceRequest) -> list[str]:
     if params.harvest:
         # Only substitutes of securities holding a loss can be needed.
         price = {s.symbol: s.price for s in request.securities}
-        losing = {
-            lot.symbol
-            for lot in request.account.lots
-            if lot.quantity * price.get(lot.symbol, 0) < lot.cost_basis
-        }
+        lots = request.account.lots
+        symbols = list(map(attrgetter("symbol"), lots))
+        value = np.fromiter(map(attrgetter("quantity"), lots), float, len(lots)) * np.fromiter(
+            map(price.get, symbols, repeat(0.0)), float, len(lots)
+        )
+        below = value < np.fromiter(map(attrgetter("cost_basis"), lots), float, len(lots))
+        losing = {symbols[i] for i in np.flatnonzero(below).tolist()}
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
         out.extend(s for s in (ins.sell, ins.buy) if s)
@@ -145,10 +149,14 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     removed = np.zeros(n, dtype=bool)
     selectable = np.zeros(n, dtype=bool)
     di_sleeves: list[DirectIndexSleeve] = []
-    look_rows: list[int] = []
-    look_cols: list[int] = []
-    look_vals: list[float] = []
+    look_rows: list[np.ndarray] = [np.arange(n)]
+    look_cols: list[np.ndarray] = [np.arange(n)]
+    look_vals: list[np.ndarray] = [np.ones(n)]
     replaced = np.zeros(n, dtype=bool)
+    excluded_l = excluded.tolist()
+    flat_members: list[int] = []
+    flat_h: list[float] = []
+    flat_scale: list[tuple[float, float]] = []
 
     for sleeve in request.model.sleeves:
         name = sleeve.asset_class
@@ -170,29 +178,40 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
             for f in di.funds:
                 sleeve_of[f] = name
                 replaced[f] = True
-                look_rows.extend(di.members.tolist())
-                look_cols.extend([int(f)] * len(di.members))
-                look_vals.extend(di.bench.tolist())
+                look_rows.append(di.members)
+                look_cols.append(np.full(len(di.members), f))
+                look_vals.append(di.bench)
             continue
-        members = np.array([idx[s] for s in sleeve.holdings], dtype=np.int64)
-        h = np.array(list(sleeve.holdings.values()), dtype=float)
-        keep = ~excluded[members]
-        if not keep.any() or h[keep].sum() <= 0:
+        # A model sleeve holds a few funds: plain Python here, one numpy pass after the loop.
+        members = [idx[s] for s in sleeve.holdings]
+        h = list(sleeve.holdings.values())
+        kept = sum(w for i, w in zip(members, h, strict=True) if not excluded_l[i])
+        if kept <= 0:
             raise InfeasibleParameters(
                 f"the screen excludes every holding of sleeve {name}", ["screen", f"model.{name}"]
             )
-        screened = h * keep / h[keep].sum()
         for i in members:
             sleeve_of[i] = name
-        target[members] += W * screened
-        reference[members] += W * (h if track else screened)
+        flat_members += members
+        flat_h += h
+        flat_scale += [(W, kept)] * len(members)
+
+    if flat_members:
+        members = np.array(flat_members, dtype=np.int64)
+        h = np.array(flat_h)
+        W, kept = np.array(flat_scale).T
+        keep = ~excluded[members]
+        screened = h * keep / kept
+        target += np.bincount(members, weights=W * screened, minlength=n)
+        reference += np.bincount(members, weights=W * (h if track else screened), minlength=n)
         selectable[members[keep]] = True
 
     # Held securities of a removed asset class that the model does not name.
     removed_classes = set(params.removed_asset_classes)
-    for i, sec in enumerate(book.securities):
-        if sec.asset_class in removed_classes and sleeve_of[i] is None:
-            removed[i] = True
+    if removed_classes:
+        for i, sec in enumerate(book.securities):
+            if sec.asset_class in removed_classes and sleeve_of[i] is None:
+                removed[i] = True
     legacy = (book.value > 0) & (target <= 0) & (reference <= 0) & ~replaced & ~excluded & ~removed
     # Transition: a legacy close substitute stands in for its model symbol up to that target.
     if params.transition is not None:
@@ -213,14 +232,11 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     restricted = _apply_restrictions(request, book, target, reference, sleeve_of, di_sleeves)
     buyable = selectable & ~excluded & ~buy_restricted & (target > 0)
     lookthrough = None
-    if look_rows:
+    if len(look_rows) > 1:
         # Identity, plus the benchmark in the column of each replaced fund: the fund counts as the
         # benchmark it holds, and its own row (reference 0) is the incentive to replace it.
-        diag = np.ones(n)
-        rows = np.concatenate((np.arange(n), look_rows))
-        cols = np.concatenate((np.arange(n), look_cols))
-        vals = np.concatenate((diag, look_vals))
-        lookthrough = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        rows, cols, vals = (np.concatenate(parts) for parts in (look_rows, look_cols, look_vals))
+        lookthrough = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
     return TargetPlan(
         target=target,
         reference=reference,

@@ -42,9 +42,8 @@ from rebalancing.models import (
     TradeRecord,
     WashSaleRecalculation,
 )
-from tenants.audit.services import audit_record
+from tenants.audit.services import audit_many, audit_record
 
-from .audit import audit_many
 from .quantities import plain
 from .wash_sales import Draw, Lot, Replay, household_replay
 

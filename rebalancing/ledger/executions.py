@@ -37,9 +37,9 @@ from rebalancing.imports.report import ImportSummary
 from rebalancing.imports.rows import import_begin
 from rebalancing.imports.sheet import Sheet, Source, sheet_read
 from rebalancing.models import Account, Execution, Order, Proposal, RealisedLot, TaxLot, TradeRecord
+from tenants.audit.services import audit_many
 
 from .adjustments import LEDGER_LOCK, unit_cost, wash_sales_recompute
-from .audit import audit_many
 from .execution_file import KIND, OPTIONAL, REQUIRED, Row, columns_differing, rows_read, sheet_from_records
 from .quantities import cents, plain, prorate
 

@@ -13,8 +13,8 @@ file sent twice is recognised line by line.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -29,7 +29,7 @@ from tenants.errors import ValidationFailed
 from .quantities import plain, shares
 
 __all__ = [
-    "BLOCK_COLUMNS", "ORDER_COLUMNS", "blocks_csv", "lots_text", "orders_create", "orders_csv", "orders_open",
+    "BLOCK_COLUMNS", "ORDER_COLUMNS", "Block", "blocks_csv", "lots_text", "orders_create", "orders_by_block", "orders_csv", "orders_open",
 ]
 
 ORDER_COLUMNS = (
@@ -117,18 +117,42 @@ def orders_csv(orders: Iterable[Order]) -> str:
     ))
 
 
+@dataclass
+class Block:
+    """The orders of one release day, side and security, traded as one and allocated back."""
+
+    block_id: str
+    symbol: str
+    side: str
+    reference_price: Decimal
+    orders: list[Order] = field(default_factory=list)
+
+    @property
+    def quantity(self) -> Decimal:
+        return sum((o.quantity for o in self.orders), Decimal(0))
+
+    @property
+    def filled(self) -> Decimal:
+        return sum((o.filled_quantity for o in self.orders), Decimal(0))
+
+    @property
+    def open(self) -> Decimal:
+        return sum((o.open_quantity for o in self.orders), Decimal(0))
+
+
+def orders_by_block(orders: Iterable[Order], *, newest_first: bool = False) -> list[Block]:
+    """``orders`` (with their account and security loaded) gathered into blocks, in block id order
+    (newest first if asked), each block's orders in order id order."""
+    blocks: dict[str, Block] = {}
+    for o in sorted(orders, key=lambda o: o.order_id):
+        blocks.setdefault(o.block_id, Block(o.block_id, o.security.symbol, o.side, o.reference_price)).orders.append(o)
+    return [blocks[b] for b in sorted(blocks, reverse=newest_first)]
+
+
 def blocks_csv(orders: Iterable[Order]) -> str:
     """One line per allocation of a block (columns ``BLOCK_COLUMNS``); blocks in id order."""
-    blocks: dict[str, list[Order]] = defaultdict(list)
-    for order in orders:
-        blocks[order.block_id].append(order)
-    rows = []
-    for block_id in sorted(blocks):
-        members = sorted(blocks[block_id], key=lambda o: o.order_id)
-        total = sum((o.open_quantity for o in members), Decimal(0))
-        first = members[0]
-        for o in members:
-            rows.append((block_id, first.security.symbol, first.side, plain(total), plain(first.reference_price),
-                         o.order_id, o.account.custodian_number, plain(o.open_quantity),
-                         lots_text(o.lots, o.filled_quantity)))
-    return csv_text(BLOCK_COLUMNS, rows)
+    return csv_text(BLOCK_COLUMNS, (
+        (block.block_id, block.symbol, block.side, plain(block.open), plain(block.reference_price), o.order_id,
+         o.account.custodian_number, plain(o.open_quantity), lots_text(o.lots, o.filled_quantity))
+        for block in orders_by_block(orders) for o in block.orders
+    ))

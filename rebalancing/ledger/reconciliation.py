@@ -39,12 +39,11 @@ from rebalancing.models import (
     Security,
     TaxLot,
 )
-from rebalancing.permissions import Capability
-from tenants.audit.services import audit_record
+from tenants.audit.services import audit_many, audit_record
 from tenants.errors import Conflict, ValidationFailed
+from tenants.permissions import Capability
 
 from .adjustments import LEDGER_LOCK, wash_sales_recompute
-from .audit import audit_many
 from .holdings import AS_BOUGHT_FIELDS, held_lots_as_bought, held_lots_replace
 from .quantities import plain
 

@@ -31,7 +31,7 @@ from .quantities import cents, plain
 from .schedule_d import ScheduleD, schedule_d
 
 __all__ = [
-    "GainTotals", "HarvestRow", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "TermTotals", "TransitionRow",
+    "AccountLedger", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "TermTotals", "TransitionRow",
     "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
     "schedules_d", "transition", "transition_csv",
 ]
@@ -465,3 +465,55 @@ def transition_csv(rows: list[TransitionRow]) -> str:
          "|".join(f"{y.year}:{plain(y.gain_realised)}:{plain(y.tax)}:{plain(y.legacy_value_left)}" for y in r.path))
         for r in rows
     ))
+
+
+# --- One account's ledger ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LedgerLot:
+    """A held lot with the wash-sale adjustments that moved its basis and holding period."""
+
+    lot: TaxLot
+    adjustments: list
+
+    @property
+    def purchased(self) -> date:
+        return self.lot.bought_on
+
+    @property
+    def basis_added(self) -> Decimal:
+        return self.lot.wash_adjustment
+
+
+@dataclass(frozen=True)
+class AccountLedger:
+    lots: list[LedgerLot]
+    adjustments: list
+    realised: object  # the year's realised lots (a queryset, newest first)
+    totals: dict[str, dict[str, Decimal]]  # term -> gain (after the wash-sale adjustment), disallowed
+    years: list[int]  # years with sales, newest first
+
+
+def account_ledger(*, account, year: int | None) -> AccountLedger:
+    """An account's lots (wash-sale adjustments with their reasons) and what it sold in ``year``
+    (default: the last year with sales)."""
+    from rebalancing.models import BasisAdjustment
+
+    adjustments = list(BasisAdjustment.objects.filter(account=account).select_related("security", "source")
+                       .order_by("-created_at", "-id"))
+    by_lot: dict[str, list] = defaultdict(list)
+    for adjustment in adjustments:
+        by_lot[adjustment.lot_id].append(adjustment)
+    lots = [LedgerLot(lot, by_lot.get(lot.lot_id, []))
+            for lot in TaxLot.objects.filter(account=account).select_related("security")
+            .order_by("security__symbol", "acquired", "lot_id")]
+    years = sorted({d.year for d in RealisedLot.objects.filter(account=account).dates("sold", "year")}, reverse=True)
+    year = year or (years[0] if years else None)
+    realised = (RealisedLot.objects.filter(account=account, sold__year=year).select_related("security")
+                .order_by("-sold", "-id"))
+    totals = {t: {"gain": ZERO, "disallowed": ZERO, "lost": ZERO} for t in ("short", "long")}
+    for r in realised:
+        totals[r.term]["gain"] += r.reportable_gain
+        totals[r.term]["disallowed"] += r.disallowed_loss
+        totals[r.term]["lost"] += r.disallowed_permanently
+    return AccountLedger(lots, adjustments, realised, totals, years)

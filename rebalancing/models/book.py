@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -57,6 +59,17 @@ class HouseholdUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Household, on_delete=models.CASCADE)
 
 
+class AccountQuerySet(models.QuerySet):
+    def governed_by(self, template) -> AccountQuerySet:
+        """Accounts whose parameters ``template`` governs (a template, its id or its code): their
+        own template, or their household's when they have none. The one home of the rule, with
+        ``Account.governing_template``."""
+        if isinstance(template, str):
+            return self.filter(Q(template__code=template) | Q(template__isnull=True, household__template__code=template))
+        pk = getattr(template, "pk", template)
+        return self.filter(Q(template_id=pk) | Q(template__isnull=True, household__template_id=pk))
+
+
 class Account(models.Model):
     """A custodial account managed to a model under its effective parameters."""
 
@@ -78,6 +91,8 @@ class Account(models.Model):
     realised_long_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     opened_on = models.DateField(null=True, blank=True)
 
+    objects = AccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["custodian_number"]
         constraints = [
@@ -87,6 +102,11 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.custodian_number} {self.name}"
+
+    @property
+    def governing_template(self) -> ParameterTemplate | None:
+        """The template whose parameters the account follows: its own, else its household's."""
+        return self.template or self.household.template
 
 
 class TaxLot(models.Model):

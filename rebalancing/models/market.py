@@ -31,12 +31,21 @@ class Security(models.Model):
         return self.symbol
 
 
+class PriceQuerySet(models.QuerySet):
+    def latest_on(self, as_of):
+        """Each security's latest close on or before ``as_of`` (one row per security): the one
+        home of "the price of a security on a day", for runs, previews, pages and reports."""
+        return self.filter(date__lte=as_of).order_by("security_id", "-date").distinct("security_id")
+
+
 class Price(models.Model):
     """Closing price of a security on a date."""
 
     security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="prices")
     date = models.DateField()
     close = models.DecimalField(max_digits=18, decimal_places=6)
+
+    objects = PriceQuerySet.as_manager()
 
     class Meta:
         ordering = ["security", "-date"]

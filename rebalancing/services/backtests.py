@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from rebalancing import dispatch
 from rebalancing.access import require
 from rebalancing.backtest import BacktestConfig, BacktestError, Settings, run_backtest
 from rebalancing.backtest.report import report_dict
@@ -17,10 +18,10 @@ from rebalancing.backtest.risk import RISK_LOOKBACK_DAYS
 from rebalancing.effective_parameters import parameters_effective
 from rebalancing.engine import EngineError, Parameters
 from rebalancing.models import Backtest, Benchmark, ModelPortfolio, ParameterTemplate
-from rebalancing.permissions import Capability
 from rebalancing.selectors import backtest_basket, backtest_firm_price_span, backtest_price_history
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
+from tenants.permissions import Capability
 
 __all__ = ["OPEN_PER_USER", "backtest_execute", "backtest_parameters", "backtest_start"]
 
@@ -154,9 +155,8 @@ def backtest_start(
         "template": template.code if template else None, "basket": basket, "prices": prices,
         "symbols": len(weights), "amount": str(amount), "start": str(start), "years": years, "cohorts": cohorts,
     })
-    from rebalancing.tasks import backtest_run
-
-    transaction.on_commit(lambda: backtest_run.delay(backtest.pk))
+    # The schema is read when the message is sent: on_commit runs in this firm's context.
+    transaction.on_commit(lambda: dispatch.send(dispatch.BACKTEST_RUN, backtest.pk))
     return backtest
 
 

@@ -20,9 +20,9 @@ from rebalancing.models import (
     Sleeve,
     SleeveHolding,
 )
-from rebalancing.permissions import Capability
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed
+from tenants.permissions import Capability
 
 __all__ = [
     "SleeveSpec",
@@ -45,7 +45,7 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     account = (
         Account.objects.select_for_update(of=("self",)).select_related("household__template", "template").get(pk=account.pk)
     )
-    overrides_validate(overrides=overrides, template=account.template or account.household.template, level="account")
+    overrides_validate(overrides=overrides, template=account.governing_template, level="account")
     before = account.overrides
     account.overrides = overrides
     account.save(update_fields=["overrides"])

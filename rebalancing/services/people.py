@@ -7,9 +7,9 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from rebalancing.access import require
 from rebalancing.models import Household, HouseholdUserObjectPermission
-from rebalancing.permissions import Capability
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
+from tenants.permissions import Capability
 from tenants.roles import FirmRole
 
 __all__ = ["advisor_assign", "advisor_permissions_repair", "role_grant", "role_revoke"]

@@ -16,15 +16,17 @@ from datetime import date, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.ledger.orders import orders_create
 from rebalancing.models import Account, ApprovalPolicy, Proposal, ProposalApproval
-from rebalancing.permissions import Capability, user_can
-from tenants.audit.models import AuditEvent
-from tenants.audit.services import audit_record
-from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+from tenants.audit.services import audit_many, audit_record
+from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from tenants.permissions import Capability, user_can
 
 __all__ = [
+    "BulkOutcome",
     "IllegalTransition",
+    "bulk_approvable",
     "PolicyDecision",
     "TRANSITIONS",
     "policy_decide",
@@ -33,6 +35,7 @@ __all__ = [
     "proposal_reject",
     "proposal_release",
     "proposal_submit",
+    "proposals_approve_bulk",
     "proposals_expire_stale",
     "proposals_submit_new",
     "proposals_supersede",
@@ -124,26 +127,13 @@ def proposal_submit(*, proposal: Proposal, actor=None) -> Proposal:
 
 def _capacity(proposal: Proposal, user) -> str:
     """The capacity in which ``user`` may decide on ``proposal``; refuse if none is open to them."""
-    decided = {a.capacity: a for a in proposal.approvals.all()}
-    if any(a.user_id == user.pk for a in decided.values()):
+    if proposal.approvals.filter(user_id=user.pk).exists():
         raise Conflict("You have already decided on this proposal; a second approval must come from someone else.",
                        code="already_decided")
-    advisor_id = proposal.account.household.advisor_id
-    may_advise = user_can(user, Capability.APPROVE) and (
-        advisor_id == user.pk or (advisor_id is None and not _is_advisor_role_only(user))
-    )
-    if ProposalApproval.Capacity.ADVISOR not in decided and may_advise:
-        return ProposalApproval.Capacity.ADVISOR
-    if (proposal.requires_compliance and ProposalApproval.Capacity.COMPLIANCE not in decided
-            and user_can(user, Capability.APPROVE_COMPLIANCE)):
-        return ProposalApproval.Capacity.COMPLIANCE
-    raise PermissionDenied("You may not approve or reject this proposal.", detail={"proposal": proposal.pk})
-
-
-def _is_advisor_role_only(user) -> bool:
-    from rebalancing.permissions import is_advisor_only
-
-    return is_advisor_only(user)
+    capacity = decision_capacity(user, proposal)
+    if capacity is None:
+        raise PermissionDenied("You may not approve or reject this proposal.", detail={"proposal": proposal.pk})
+    return capacity
 
 
 def _decide(proposal: Proposal, user, decision: str, comment: str) -> tuple[Proposal, str]:
@@ -178,6 +168,49 @@ def proposal_approve(*, proposal: Proposal, user, comment: str = "") -> Proposal
                  before={"status": proposal.status}, after={"status": proposal.status, "waiting_for": sorted(need - have)},
                  comment=comment)
     return proposal
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    proposal_id: int
+    label: str
+    ok: bool
+    message: str
+
+
+def bulk_approvable(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, str]:
+    """Bulk approval is for proposals the firm's policy lets one approval settle: below every
+    compliance threshold (estimated tax, turnover) and trading no restricted security. Anything
+    above a threshold is opened and read before it is approved."""
+    decision = policy_decide(policy, proposal, discretionary=proposal.account.discretionary)
+    if decision.requires_compliance or proposal.requires_compliance:
+        return False, "above the policy's review thresholds: " + ("; ".join(decision.reasons) or "compliance review")
+    return True, ""
+
+
+def proposals_approve_bulk(*, proposal_ids: list[int], user, comment: str) -> list[BulkOutcome]:
+    """Approve each proposal (in its own transaction, through ``proposal_approve``) that the user
+    may see and the policy lets a bulk approval settle; say what happened to each."""
+    policy = ApprovalPolicy.current()
+    found = {p.pk: p for p in proposals_visible_to(user).filter(pk__in=proposal_ids).select_related("account")}
+    outcomes = []
+    for pk in proposal_ids:
+        proposal = found.get(pk)
+        if proposal is None:
+            outcomes.append(BulkOutcome(pk, f"#{pk}", False, "not found, or not yours to see"))
+            continue
+        label = f"#{pk} {proposal.account.custodian_number}"
+        ok, why = bulk_approvable(policy, proposal)
+        if not ok:
+            outcomes.append(BulkOutcome(pk, label, False, f"not approved: {why}"))
+            continue
+        try:
+            proposal = proposal_approve(proposal=proposal, user=user, comment=comment)
+        except DomainError as exc:
+            outcomes.append(BulkOutcome(pk, label, False, exc.message))
+            continue
+        outcomes.append(BulkOutcome(pk, label, True, proposal.get_status_display().lower()))
+    return outcomes
 
 
 @transaction.atomic
@@ -230,24 +263,23 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int) -> int:
 
 
 def _bulk_move(queryset, to: str, *, action: str, comment: str) -> int:
+    """``_move`` for many proposals at once: the same transition table, the same audit path."""
     with transaction.atomic():
         rows = list(queryset.select_for_update().values_list("pk", "status"))
         if not rows:
             return 0
+        illegal = sorted({status for _, status in rows if to not in TRANSITIONS[status]})
+        if illegal:
+            raise IllegalTransition(f"Proposals that are {', '.join(illegal)} cannot become {to}.",
+                                    detail={"from": illegal, "to": to})
         Proposal.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=to, status_changed_at=timezone.now())
         _audit_bulk(rows, to, action=action, comment=comment)
     return len(rows)
 
 
 def _audit_bulk(rows: list[tuple[int, str]], to: str, *, action: str, comment: str, actor: str = "system") -> None:
-    from django.db import connection
-
-    AuditEvent.objects.bulk_create([
-        AuditEvent(firm=connection.schema_name, actor_kind=AuditEvent.ActorKind.SYSTEM, actor=actor, action=action,
-                   object_type="proposal", object_id=str(pk), before={"status": status}, after={"status": to},
-                   comment=comment)
-        for pk, status in rows
-    ])
+    audit_many(actor=actor, action=action, comment=comment, changes=[
+        ("proposal", str(pk), {"status": status}, {"status": to}) for pk, status in rows])
 
 
 def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
@@ -272,6 +304,7 @@ def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
                                               decision=ProposalApproval.Decision.APPROVE,
                                               comment="within the firm's auto-approval limits"))
     now = timezone.now()
+    assert all(to in TRANSITIONS[S.DRAFT] for to, _ in groups), "a draft moves to approved or pending only"
     for (to, compliance), ids in groups.items():  # at most three UPDATEs, not one CASE per row
         Proposal.objects.filter(pk__in=ids).update(status=to, requires_compliance=compliance, status_changed_at=now)
     ProposalApproval.objects.bulk_create(approvals)

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from rebalancing import dispatch
 from rebalancing.models import RebalanceRun, RunOutcome, RunWatch
 from tenants.audit.services import audit_record
 
@@ -48,12 +49,11 @@ def run_redispatch(run: RebalanceRun) -> int:
     """Send again, once this transaction commits, every chunk of ``run`` that has accounts without an
     outcome (just those accounts). Returns the number of chunks; 0 when nothing is left to do."""
     from rebalancing.services.runs import run_chunks
-    from rebalancing.tasks import rebalance_chunk
 
     finished = set(RunOutcome.objects.filter(run=run).values_list("account_id", flat=True))
     chunks = [todo for chunk in run_chunks(run) if (todo := [a for a in chunk if a not in finished])]
     for todo in chunks:
-        transaction.on_commit(lambda todo=todo: rebalance_chunk.delay(run.pk, todo))
+        transaction.on_commit(lambda todo=todo: dispatch.send(dispatch.REBALANCE_CHUNK, run.pk, todo))
     return len(chunks)
 
 

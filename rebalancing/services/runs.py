@@ -20,22 +20,17 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from rebalancing import engine
+from rebalancing import dispatch, engine
 from rebalancing.access import require
 from rebalancing.copy_writes import objects_insert_by_copy
+from rebalancing.engine_inputs import AccountInputs, rebalance_inputs_load
 from rebalancing.models import Account, Alert, Proposal, RebalanceRun, RunOutcome
-from rebalancing.permissions import Capability
 from rebalancing.planned_trades import trades_planned_by
-from rebalancing.selectors import (
-    AccountInputs,
-    RunScope,
-    accounts_for_scope,
-    lot_counts,
-    rebalance_inputs_load,
-)
+from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
+from tenants.permissions import Capability
 
 __all__ = [
     "ChunkOutcome",
@@ -92,10 +87,8 @@ def run_start(
         run.finished_at = timezone.now()
         run.save(update_fields=["finished_at"])
         return run
-    from rebalancing.tasks import run_dispatch
-
     # The schema is read when the message is sent: on_commit runs in this firm's context.
-    transaction.on_commit(lambda: run_dispatch.delay(run.pk))
+    transaction.on_commit(lambda: dispatch.send(dispatch.RUN_DISPATCH, run.pk))
     return run
 
 

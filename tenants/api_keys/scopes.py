@@ -18,7 +18,7 @@ class Scope(StrEnum):
     ADMIN = "admin"  # models and parameter templates
 
 
-# A role holds a scope when it holds any of these capabilities (rebalancing.permissions.Capability values).
+# A role holds a scope when it holds any of these capabilities (tenants.permissions.Capability values).
 SCOPE_CAPABILITIES: dict[Scope, frozenset[str]] = {
     Scope.READ: frozenset({"view_book", "read_audit"}),
     Scope.IMPORT: frozenset({"import_data"}),
@@ -31,7 +31,7 @@ SCOPE_CAPABILITIES: dict[Scope, frozenset[str]] = {
 
 def scopes_of(user) -> frozenset[Scope]:
     """The scopes a user's roles give (what a signed-in browser session may use)."""
-    from rebalancing.permissions import capabilities_of
+    from tenants.permissions import capabilities_of
 
     capabilities = {str(c) for c in capabilities_of(user)}
     return frozenset(scope for scope, needs in SCOPE_CAPABILITIES.items() if needs & capabilities)

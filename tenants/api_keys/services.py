@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from rebalancing.permissions import Capability, user_can
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+from tenants.permissions import Capability, user_can
 
 from .models import ApiKey, IdempotencyRecord
 from .scopes import Scope, scopes_of

@@ -46,16 +46,16 @@ class AuditedAdminMixin:
         if change and before == after:
             return
         verb = "change" if change else "create"
-        audit_record(actor=request.user, action=f"{form.instance._meta.model_name}.admin.{verb}", obj=form.instance,
+        audit_record(actor=request.user, action=f"admin.{verb}", obj=form.instance,
                      before=before, after=after, comment="through the admin site")
 
     def delete_model(self, request, obj):
-        audit_record(actor=request.user, action=f"{obj._meta.model_name}.admin.delete", obj=obj,
+        audit_record(actor=request.user, action="admin.delete", obj=obj,
                      before=admin_snapshot(obj), comment="through the admin site")
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            audit_record(actor=request.user, action=f"{obj._meta.model_name}.admin.delete", obj=obj,
+            audit_record(actor=request.user, action="admin.delete", obj=obj,
                          before=admin_snapshot(obj), comment="through the admin site")
         super().delete_queryset(request, queryset)

@@ -5,9 +5,10 @@ from typing import Any
 
 from django.db import connection
 
+from .actions import Action
 from .models import AuditEvent
 
-__all__ = ["Visitor", "audit_record", "snapshot"]
+__all__ = ["Visitor", "audit_many", "audit_record", "snapshot"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def audit_record(
     object_id: str = "",
 ) -> AuditEvent:
     """Append one record. ``actor``: a user (possibly acting through an API key), a process name, a
-    ``Visitor``, or None."""
+    ``Visitor``, or None; ``action``: an ``Action`` (or its value; any other is refused)."""
+    action = Action.of(action)
     kind, actor_id, label = _actor(actor)
     if obj is not None:
         object_type = object_type or obj._meta.model_name
@@ -73,3 +75,20 @@ def audit_record(
         after=after,
         comment=comment,
     )
+
+
+def audit_many(*, actor, action, changes: list[tuple[str, str, dict | None, dict | None]], comment: str = "") -> int:
+    """Record ``changes`` = [(object_type, object_id, before, after)] in the current transaction:
+    the first through ``audit_record`` (which resolves the actor and checks the action), the others
+    with the same actor in one statement. The one path for changes made in bulk."""
+    if not changes:
+        return 0
+    (object_type, object_id, before, after), rest = changes[0], changes[1:]
+    first = audit_record(actor=actor, action=action, object_type=object_type, object_id=object_id,
+                         before=before, after=after, comment=comment)
+    AuditEvent.objects.bulk_create([
+        AuditEvent(firm=first.firm, actor_kind=first.actor_kind, actor_id=first.actor_id, actor=first.actor,
+                   action=first.action, object_type=kind, object_id=pk, before=b, after=a, comment=comment)
+        for kind, pk, b, a in rest
+    ])
+    return len(changes)

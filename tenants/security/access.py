@@ -16,7 +16,7 @@ def user_is_security_admin(user) -> bool:
         return False
     if connection.schema_name == get_public_schema_name():
         return user.is_superuser or ProviderRole.PROVIDER_ADMIN in user_roles(user, ProviderRole)
-    from rebalancing.permissions import Capability, user_can
+    from tenants.permissions import Capability, user_can
 
     return user_can(user, Capability.MANAGE_USERS)
 

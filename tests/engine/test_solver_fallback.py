@@ -17,6 +17,7 @@ from rebalancing.engine import (
     SolverFailed,
     TradingParams,
     optimizer,
+    qp,
     rebalance,
 )
 from rebalancing.engine.positions import build_book
@@ -128,3 +129,18 @@ def test_cash_floor_precheck_is_a_proof_not_a_guess():
 
 def _fields(data):
     return {name: getattr(data, name) for name in data.__dataclass_fields__}
+
+
+def test_a_solver_panic_falls_back_to_the_next_solver(monkeypatch):
+    # A Rust panic inside Clarabel reaches Python as a BaseException (pyo3's PanicException).
+    class PanicException(BaseException):
+        pass
+
+    def panic(*args, **kwargs):
+        raise PanicException("index out of bounds")
+
+    expected = trades_by_symbol(rebalance(_model_request()))
+    monkeypatch.setattr(qp.clarabel, "DefaultSolver", panic)
+    result = rebalance(_model_request())
+    assert result.diagnostics.solver == "OSQP"
+    assert trades_by_symbol(result) == expected

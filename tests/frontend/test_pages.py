@@ -175,11 +175,15 @@ def test_removing_an_asset_class_from_a_model_is_previewed_then_saved_as_a_new_v
             "s1-asset_class": "bonds", "s1-weight": "33.3", "s1-kind": "holdings", "s1-holdings": "BND 100",
             "s2-asset_class": "real_estate", "s2-weight": "10", "s2-kind": "holdings", "s2-holdings": "VNQ 100",
             "s2-remove": "1", "note": "no real estate"}
-    preview = text(client.post(f"/models/{model.pk}/preview/", form))
-    assert "sampled accounts would trade differently" in preview
+    # The preview checks the change as saving would: weights that do not sum to 100% are named.
+    assert "sum to 0.999, not 1" in text(client.post(f"/models/{model.pk}/preview/", form))
     refused = client.post(f"/models/{model.pk}/", form)
     assert refused.status_code == 400 and "sum to 0.999, not 1" in refused.content.decode()
     form.update({"s0-weight": "66.66", "s1-weight": "33.34"})
+    preview = text(client.post(f"/models/{model.pk}/preview/", form))
+    assert "sampled accounts would trade differently" in preview
+    with tenant_context(firm_a):
+        assert ModelPortfolio.objects.get(pk=model.pk).current_version.number == 1  # the preview stored nothing
     assert client.post(f"/models/{model.pk}/", form).status_code == 302
     with tenant_context(firm_a):
         version = ModelPortfolio.objects.get(pk=model.pk).current_version

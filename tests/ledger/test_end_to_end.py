@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.imports import book_import
 from rebalancing.ledger.executions import executions_import
 from rebalancing.ledger.orders import orders_csv, orders_open
@@ -30,7 +31,7 @@ from rebalancing.models import (
     TaxLot,
     TradeRecord,
 )
-from rebalancing.selectors import RunScope, rebalance_inputs_load
+from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposal_approve, proposal_release
 from rebalancing.services.runs import run_start
 from rebalancing.tasks import nightly_scan

@@ -172,8 +172,8 @@ def test_schedule_d_per_household_carries_the_loss_past_the_limit_into_the_next_
 
 
 def test_the_engine_nets_a_proposals_gains_against_the_households_carried_loss(book):
+    from rebalancing.engine_inputs import rebalance_inputs_load
     from rebalancing.models import Household
-    from rebalancing.selectors import rebalance_inputs_load
 
     Household.objects.filter(pk=book["account"].household_id).update(
         carryforward_year=AS_OF.year, carryforward_short_term=D(700), carryforward_long_term=D(300))

@@ -101,8 +101,8 @@ def test_changes_in_the_admin_are_audited(firm_a, admin_client_a, firm_user):
         "groups": [compliance_group.pk], "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
     })
     with tenant_context(firm_a):
-        changed = AuditEvent.objects.get(action="parametertemplate.admin.change", object_id=str(template.pk))
-        roles = AuditEvent.objects.get(action="user.admin.change", object_id=str(advisor.pk))
+        changed = AuditEvent.objects.get(action="admin.change", object_type="parametertemplate", object_id=str(template.pk))
+        roles = AuditEvent.objects.get(action="admin.change", object_type="user", object_id=str(advisor.pk))
     assert changed.before["name"] == "Standard" and changed.after["name"] == "Standard (edited)"
     assert roles.after["groups"] == [str(compliance_group.pk)] and roles.after["password"] == "(hidden)"
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import tenant_context
 
+from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Account, Household, Proposal, Security
-from rebalancing.selectors import RunScope, rebalance_inputs_load
+from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
 from .book import AS_OF, make_account, make_model, make_securities, make_template

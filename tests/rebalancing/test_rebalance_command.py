@@ -36,7 +36,7 @@ def test_a_run_for_named_accounts_of_one_firm(firm_a, firm_b):
 
 
 def test_unknown_firm_or_account_is_named(firm_a):
-    with pytest.raises(CommandError, match="no active firm with slug 'nope'"):
+    with pytest.raises(CommandError, match="No active firm has the slug 'nope'"):
         call_command("rebalance", "--firm", "nope")
     with pytest.raises(CommandError, match="unknown account number\\(s\\): X-404"):
         call_command("rebalance", "--firm", "firm-a", "--account", "X-404")

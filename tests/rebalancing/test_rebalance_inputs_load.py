@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from rebalancing import engine
+from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Price
-from rebalancing.selectors import rebalance_inputs_load
 
 from .book import AS_OF, make_account, make_book
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from rebalancing import tasks
+from rebalancing import dispatch
 from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
 from rebalancing.services import runs as run_services
@@ -29,7 +29,11 @@ MINUTE = timedelta(minutes=1)
 def sent(monkeypatch):
     """What the watch hands to the broker: (run id, account ids) per chunk sent again."""
     out: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr(tasks.rebalance_chunk, "delay", lambda run_id, ids: out.append((run_id, list(ids))))
+    def send(task, run_id, ids):
+        assert task == dispatch.REBALANCE_CHUNK
+        out.append((run_id, list(ids)))
+
+    monkeypatch.setattr(dispatch, "send", send)
     return out
 
 

@@ -42,14 +42,23 @@ def test_records_cannot_be_changed_or_deleted_through_the_orm(firm_a):
 ])
 def test_the_database_itself_refuses_changes_whatever_the_client(firm_a, statement):
     with schema_context(firm_a.schema_name):
-        audit_record(actor="system", action="test.event")
+        audit_record(actor="system", action="run.complete")
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
-        assert AuditEvent.objects.filter(action="test.event").exists()
+        assert AuditEvent.objects.filter(action="run.complete").exists()
 
 
 def test_each_firm_keeps_its_own_trail(firm_a, firm_b):
     with schema_context(firm_a.schema_name):
-        audit_record(actor="system", action="only.in.a")
+        audit_record(actor="system", action="run.cancel")
     with schema_context(firm_b.schema_name):
-        assert not AuditEvent.objects.filter(action="only.in.a").exists()
+        assert not AuditEvent.objects.filter(action="run.cancel").exists()
+
+
+def test_an_action_that_is_not_in_the_enumeration_is_refused(firm_a):
+    from tenants.audit.actions import Action
+
+    with schema_context(firm_a.schema_name), pytest.raises(ValueError, match="unknown audit action 'proposal.aprove'"):
+        audit_record(actor="system", action="proposal.aprove")
+    assert Action.words_for("proposal.approve.advisor") == "approved a proposal as its advisor"
+    assert Action.words_for("retired.action") == "retired.action"

@@ -2,10 +2,11 @@
 
 from rest_framework import mixins
 
-from rebalancing.permissions import Capability
+from rebalancing import filters
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
-from .. import filters, serializers
+from .. import serializers
 from ..base import FirmScopedViewSet, Rule
 from ..visibility import audit_events_visible_to
 

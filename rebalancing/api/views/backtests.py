@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from rebalancing.backtest.report import CSV_FIELDS, report_csv_rows
 from rebalancing.exports import csv_download, csv_text
 from rebalancing.models import Backtest
-from rebalancing.permissions import Capability
 from rebalancing.services.backtests import backtest_start
 from tenants.api_keys.scopes import Scope
 from tenants.errors import Conflict
+from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent

@@ -8,6 +8,7 @@ from rest_framework import serializers as drf
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from rebalancing import filters
 from rebalancing.access import accounts_visible_to, households_visible_to
 from rebalancing.models import (
     Benchmark,
@@ -20,7 +21,6 @@ from rebalancing.models import (
     Sleeve,
     TaxLot,
 )
-from rebalancing.permissions import Capability
 from rebalancing.services.book import (
     SleeveSpec,
     account_overrides_set,
@@ -30,8 +30,9 @@ from rebalancing.services.book import (
     template_save,
 )
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
-from .. import filters, serializers
+from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
 from ..visibility import book_wide_visible_to
 

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 
 from rebalancing.api.parsers import BoundedJSONParser
 from rebalancing.imports import KINDS, ImportRejected, book_import
-from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmAPIView, Rule, idempotent

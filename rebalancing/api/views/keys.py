@@ -8,11 +8,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rebalancing.access import require
-from rebalancing.permissions import Capability, user_can
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope
 from tenants.api_keys.services import api_key_create, api_key_revoke
 from tenants.errors import NotFound
+from tenants.permissions import Capability, user_can
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent

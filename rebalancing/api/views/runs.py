@@ -5,15 +5,16 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from rebalancing import filters
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
 from rebalancing.models import Order, RebalanceRun, RunOutcome
-from rebalancing.permissions import Capability
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposal_approve, proposal_reject, proposal_release
 from rebalancing.services.runs import run_cancel, run_start
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
-from .. import filters, serializers
+from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
 from ..visibility import runs_visible_to
 

@@ -5,8 +5,8 @@ from rest_framework.response import Response
 
 from rebalancing import engine
 from rebalancing.api.parsers import BoundedJSONParser
-from rebalancing.permissions import Capability
 from tenants.api_keys.scopes import Scope
+from tenants.permissions import Capability
 
 from ..base import FirmAPIView, Rule
 from ..schema import engine_ref

@@ -4,14 +4,17 @@ from datetime import date
 
 from django.core.management.base import CommandError
 
+from tenants.errors import NotFound
 from tenants.models import Firm
+from tenants.selectors import firm_by_slug
 
 
-def firm_named(slug: str) -> Firm:
-    firm = Firm.objects.filter(slug=slug).first()
-    if firm is None:
-        raise CommandError(f"No firm has the slug {slug!r}.")
-    return firm
+def firm_named(slug: str, *, active: bool = False) -> Firm:
+    """The firm a command's ``--firm`` names, or a ``CommandError`` saying there is none."""
+    try:
+        return firm_by_slug(slug, active=active)
+    except NotFound as exc:
+        raise CommandError(exc.message) from None
 
 
 def day(text: str, option: str) -> date:

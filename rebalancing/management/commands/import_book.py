@@ -5,7 +5,8 @@ from django_tenants.utils import tenant_context
 
 from rebalancing.imports import KINDS, ImportRejected, book_import
 from tenants.errors import DomainError
-from tenants.models import Firm
+
+from ._ledger_cli import firm_named
 
 
 def _day(text: str) -> date:
@@ -28,9 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", help="Day dates are checked against, YYYY-MM-DD (default today)")
 
     def handle(self, *args, **options):
-        firm = Firm.objects.filter(slug=options["firm"]).first()
-        if firm is None:
-            raise CommandError(f"No firm has the slug {options['firm']!r}.")
+        firm = firm_named(options["firm"])
         as_of = _day(options["as_of"]) if options.get("as_of") else None
         try:
             with tenant_context(firm):

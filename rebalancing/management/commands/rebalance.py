@@ -8,7 +8,9 @@ from rebalancing.models import RebalanceRun
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
-from tenants.models import Firm
+from tenants.selectors import firms_active
+
+from ._ledger_cli import firm_named
 
 
 class Command(BaseCommand):
@@ -25,11 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Wait until the run finishes, showing progress")
 
     def handle(self, *args, **options):
-        firms = Firm.objects.exclude(schema_name="public").filter(status=Firm.Status.ACTIVE)
-        if options["firm"]:
-            firms = firms.filter(slug=options["firm"])
-            if not firms:
-                raise CommandError(f"no active firm with slug {options['firm']!r}")
+        firms = [firm_named(options["firm"], active=True)] if options["firm"] else list(firms_active())
         started = []
         for firm in firms:
             with tenant_context(firm):

@@ -8,7 +8,7 @@ from rebalancing.services.people import advisor_permissions_repair
 from rebalancing.services.runs import run_start
 from tenants.demo import DEMO_FIRMS, DEMO_PASSWORD, seed_demo_platform
 from tenants.errors import DomainError
-from tenants.models import Firm
+from tenants.selectors import firm_by_slug
 
 
 class Command(BaseCommand):
@@ -32,11 +32,11 @@ class Command(BaseCommand):
             verb = "seeded" if book.created else "already has"
             self.stdout.write(f"{slug}: {verb} {book.accounts} accounts, {book.lots} lots, {book.securities} securities "
                               f"(prices as of {book.as_of})")
-            with schema_context(Firm.objects.get(slug=slug).schema_name):
+            with schema_context(firm_by_slug(slug).schema_name):
                 advisor_permissions_repair()  # the seed sets advisors directly; grant what they see
             if options["no_run"]:
                 continue
-            with schema_context(Firm.objects.get(slug=slug).schema_name):
+            with schema_context(firm_by_slug(slug).schema_name):
                 if not RebalanceRun.objects.filter(as_of=book.as_of).exists():
                     run = run_start(scope=RunScope(firm=True), as_of=book.as_of, label="demo start")
                     self.stdout.write(f"{slug}: first rebalance run {run.pk} queued over {run.total} accounts")

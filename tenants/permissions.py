@@ -1,19 +1,15 @@
-"""Who may do what in a firm: one capability map for pages, API, admin and commands alike.
+"""Who may do what in a firm: one capability map for pages, API, admin, API keys and commands.
 
-Roles are groups in the firm's schema (tenants.roles). Advisors see only the households assigned to
-them: an object permission (django-guardian, direct foreign-key tables) granted by
-``advisor_assign``; every other firm role sees the whole firm.
+Roles are groups in the firm's schema (``tenants.roles``); each gives capabilities. Advisors see
+only the households assigned to them (``rebalancing.access``); every other firm role sees the
+whole firm.
 """
 
 from enum import StrEnum
 
-from rebalancing.models import HouseholdUserObjectPermission
 from tenants.roles import FirmRole
 
-__all__ = [
-    "Capability", "HouseholdUserObjectPermission", "ROLE_CAPABILITIES", "capabilities_of", "is_advisor_only",
-    "user_can",
-]
+__all__ = ["Capability", "ROLE_CAPABILITIES", "capabilities_of", "is_advisor_only", "user_can"]
 
 
 class Capability(StrEnum):

@@ -71,7 +71,7 @@ class AccountFilter(filters.FilterSet):
         fields = ["advisor", "household", "model", "template", "taxable", "discretionary", "search"]
 
     def _template(self, queryset, name, value):
-        return queryset.filter(Q(template__code=value) | Q(template__isnull=True, household__template__code=value))
+        return queryset.governed_by(value)
 
     def _search(self, queryset, name, value):
         return queryset.filter(Q(custodian_number__icontains=value) | Q(name__icontains=value))

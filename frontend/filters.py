@@ -1,0 +1,138 @@
+"""The pages' list filters (django-filter FilterSets), on querysets already scoped to the user.
+
+A value a filter cannot use is a 400 naming the parameter (``frontend.query``), never ignored."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import django_filters as filters
+from django.db.models import F, Q
+from django.utils import timezone
+
+from rebalancing.access import alerts_visible_to
+from rebalancing.api.visibility import runs_visible_to
+from rebalancing.models import RebalanceRun, RunOutcome
+
+from .query import date_param, decimal_param, id_param
+from .selectors import account_stats
+
+__all__ = ["ACCOUNT_SORTS", "AccountListFilter", "AuditLogFilter"]
+
+ACCOUNT_SORTS = {
+    "number": "custodian_number", "name": "name", "household": "household__name", "drift": "-last_drift",
+    "cash": "-cash",
+}
+
+
+class AccountListFilter(filters.FilterSet):
+    """The accounts page: ``request`` gives the user (their alerts and runs)."""
+
+    q = filters.CharFilter(method="_search")
+    advisor = filters.CharFilter(method="_advisor")
+    model = filters.CharFilter(method="_model")
+    template = filters.CharFilter(method="_template")
+    min_drift = filters.CharFilter(method="_min_drift")
+    attention = filters.ChoiceFilter(choices=[(c, c) for c in ("drift", "harvest", "any", "failed")],
+                                     method="_attention")
+    min_cash = filters.CharFilter(method="_min_cash")
+    min_loss = filters.CharFilter(method="_min_loss")
+    sort = filters.CharFilter(method="_sort")
+
+    def _search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(custodian_number__icontains=value) | Q(name__icontains=value)
+                               | Q(household__name__icontains=value)) if value else queryset
+
+    def _advisor(self, queryset, name, value):
+        advisor = id_param({name: value}, name, words=("none",))
+        if advisor == "none":
+            return queryset.filter(household__advisor__isnull=True)
+        return queryset if advisor is None else queryset.filter(household__advisor_id=advisor)
+
+    def _model(self, queryset, name, value):
+        model = id_param({name: value}, name)
+        return queryset if model is None else queryset.filter(model_id=model)
+
+    def _template(self, queryset, name, value):
+        template = id_param({name: value}, name)
+        return queryset if template is None else queryset.governed_by(template)
+
+    def _min_drift(self, queryset, name, value):
+        percent = decimal_param({name: value}, name, what="minimum drift")
+        return queryset if percent is None else queryset.filter(last_drift__gte=float(percent) / 100)
+
+    def _attention(self, queryset, name, value):
+        user = self.request.user
+        if value == "failed":
+            last = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
+            return queryset.filter(pk__in=RunOutcome.objects.filter(run=last, outcome=RunOutcome.Outcome.FAILED)
+                                   .values("account_id"))
+        alerts = alerts_visible_to(user).filter(resolved_at__isnull=True)
+        if value != "any":
+            alerts = alerts.filter(kind=value)
+        return queryset.filter(pk__in=alerts.values("account_id"))
+
+    def _min_cash(self, queryset, name, value):
+        percent = decimal_param({name: value}, name, what="minimum cash")
+        if percent is None:
+            return queryset
+        rows = list(queryset.values_list("pk", "cash"))
+        stats = account_stats([pk for pk, _ in rows])
+        keep = []
+        for pk, cash in rows:
+            s = stats.get(pk)
+            value = (s.securities_value if s else 0.0) + float(cash)
+            if value and float(cash) / value * 100 >= float(percent):
+                keep.append(pk)
+        return queryset.filter(pk__in=keep)
+
+    def _min_loss(self, queryset, name, value):
+        amount = decimal_param({name: value}, name, what="minimum unrealised loss")
+        if amount is None:
+            return queryset
+        stats = account_stats(list(queryset.values_list("pk", flat=True)))
+        return queryset.filter(pk__in=[pk for pk, s in stats.items() if -s.unrealised_loss >= float(amount)])
+
+    def _sort(self, queryset, name, value):
+        if value == "drift":
+            return queryset.order_by(F("last_drift").desc(nulls_last=True), "pk")
+        return queryset.order_by(ACCOUNT_SORTS.get(value, "custodian_number"), "pk")
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        if not self.data.get("sort"):
+            queryset = queryset.order_by("custodian_number", "pk")
+        return queryset
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.data.get(k) for k in ("q", "advisor", "model", "template", "min_drift", "min_cash", "min_loss",
+                                              "attention"))
+
+
+class AuditLogFilter(filters.FilterSet):
+    actor = filters.CharFilter(field_name="actor", lookup_expr="icontains")
+    action = filters.CharFilter(field_name="action", lookup_expr="startswith")
+    object_type = filters.CharFilter(field_name="object_type")
+    object_id = filters.CharFilter(method="_object_id")
+    since = filters.CharFilter(method="_since")
+    until = filters.CharFilter(method="_until")
+
+    def _object_id(self, queryset, name, value):
+        return queryset.filter(object_id=value.strip()) if value.strip() else queryset
+
+    def _since(self, queryset, name, value):
+        day = date_param({name: value}, name)
+        return queryset if day is None else queryset.filter(at__gte=timezone.make_aware(datetime.combine(day, time.min)))
+
+    def _until(self, queryset, name, value):
+        day = date_param({name: value}, name)
+        if day is None:
+            return queryset
+        return queryset.filter(at__lt=timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min)))
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.data.get(k) for k in ("actor", "action", "object_type", "object_id", "since", "until"))

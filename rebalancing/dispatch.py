@@ -1,0 +1,18 @@
+"""Work sent to the Celery workers by task name: services start work without importing the tasks
+(which import the services), so the two never import each other. The firm's schema travels in
+the message's headers (tenant-schemas-celery's ``send_task``); routing is by name
+(``CELERY_TASK_ROUTES``). Call inside ``transaction.on_commit`` so workers see committed rows."""
+
+from __future__ import annotations
+
+from celery import current_app
+
+__all__ = ["BACKTEST_RUN", "REBALANCE_CHUNK", "RUN_DISPATCH", "send"]
+
+RUN_DISPATCH = "rebalancing.tasks.run_dispatch"
+REBALANCE_CHUNK = "rebalancing.tasks.rebalance_chunk"
+BACKTEST_RUN = "rebalancing.tasks.backtest_run"
+
+
+def send(task: str, *args) -> None:
+    current_app.send_task(task, args=list(args))

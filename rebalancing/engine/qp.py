@@ -1,0 +1,364 @@
+"""The trade optimisation as Clarabel's matrices, built with numpy (the fast path; no cvxpy).
+
+The same problem as the cvxpy reference in ``optimizer`` (stated in ``problem``), laid out for
+the interior-point method's linear algebra:
+
+- Risk, cash and turnover see one variable per security: its sell variable (the lot's own
+  variable when it has one movable lot, else ``s_i`` = the sum of its lots) and its buy.
+- Without a net-gain budget, a security's lots are a piecewise-linear tax cost of ``s_i`` (sold
+  cheapest first, which is then optimal): one row per distinct tax rate, and the lots are
+  recovered after the solve.  With a budget every lot is a variable.  Either way lots are
+  leaves of the KKT system, eliminated without fill, and exact (nothing pooled).
+- The risk model is diagonal plus low rank: ``|E'a|^2`` through ``k`` auxiliary variables
+  ``y = E'a`` (the only dense rows), the specific part on P's diagonal.
+- Cash is one auxiliary variable: its penalty would otherwise be a dense rank-one block of P.
+
+Variables, in order: x (lot variables) | s (sell sums) | tau (tax cost, piecewise-linear lots
+only) | b (buys) | y (factors) | c (cash - target).
+
+Each account gets a fresh solver: nothing of one solve reaches the next (Clarabel's in-place data
+update keeps the scaling of the first data it saw, and would need identical sparsity anyway).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+
+import clarabel
+import numpy as np
+import scipy.sparse as sp
+
+from .lots import relieve_grouped
+from .problem import (
+    CASH_PENALTY,
+    KAPPA,
+    UNBOUNDED,
+    Infeasible,
+    ProblemData,
+    Solution,
+    folded,
+    forced_sales,
+    scaled_risk,
+)
+
+__all__ = ["QP", "Csc", "build_qp", "solve_qp", "Unsolved", "DEFAULT_SETTINGS"]
+
+# Tight enough that the objective matches the reference formulation to ~1e-7 relative even when
+# the optimum is close to zero (a model portfolio brought back to target).  Iterative refinement
+# off halves the time per iteration; equilibration off saves a tenth (variables are fractions of
+# account value, so the data are already well scaled).  Neither was needed on any test or
+# benchmark account; a failed or inaccurate solve is retried with both (``optimizer.FALLBACK_SOLVERS``).
+DEFAULT_SETTINGS = {
+    "tol_gap_abs": 1e-12,
+    "tol_gap_rel": 1e-12,
+    "tol_feas": 1e-10,
+    "iterative_refinement_enable": False,
+    "equilibrate_enable": False,
+}
+# A movable amount below this (fraction of account value) is not a variable.
+MOVABLE = 1e-12
+
+
+class Unsolved(Exception):
+    """One solver attempt failed or stopped without an optimal (or certified infeasible) answer."""
+
+    def __init__(self, solver: str, status: str, message: str = ""):
+        super().__init__(f"{solver}: {status}{' (' + message + ')' if message else ''}")
+        self.solver = solver
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Csc:
+    """A compressed-column matrix as Clarabel reads it (``data``, ``indices``, ``indptr``,
+    ``shape``), held in lists: Clarabel's Python binding converts its arguments element by
+    element, which is several times faster from a list than from a numpy array."""
+
+    data: list[float]
+    indices: list[int]
+    indptr: list[int]
+    shape: tuple[int, int]
+    has_canonical_format: bool = True
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def toarray(self) -> np.ndarray:
+        """The dense matrix (for tests)."""
+        return sp.csc_matrix((self.data, self.indices, self.indptr), shape=self.shape).toarray()
+
+
+def _csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Csc:
+    """Compressed columns from distinct (row, col) entries listed in increasing row order
+    within each column (a stable sort by column keeps them so; 16-bit keys sort in linear time)."""
+    key = cols.astype(np.uint16) if shape[1] < 1 << 16 else cols
+    order = np.argsort(key, kind="stable")
+    indptr = np.zeros(shape[1] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cols, minlength=shape[1]), out=indptr[1:])
+    return Csc(vals[order].tolist(), rows[order].tolist(), indptr.tolist(), shape)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class QP:
+    """``min 1/2 v'Pv + q'v  s.t.  A v + s = rhs, s in {0}^equalities x R+^rest``, and where the
+    answer goes: ``lot_vars`` are the lots that are variables (the first ``len(lot_vars)``
+    entries of ``v``), ``pooled`` the lots drawn cheapest first from their security's sell
+    variable (``pooled_sum`` its column, ``pooled_order`` the order of relief), ``buys`` the
+    securities bought from column ``buy_at`` on."""
+
+    P: Csc
+    q: np.ndarray
+    A: Csc
+    rhs: np.ndarray
+    equalities: int
+    fixed_x: np.ndarray
+    lot_vars: np.ndarray
+    pooled: np.ndarray
+    pooled_sum: np.ndarray
+    pooled_order: np.ndarray
+    buys: np.ndarray
+    buy_at: int
+    buy_ub: np.ndarray
+
+
+def _group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Running sums restarting at each index in ``starts`` (sorted, beginning with 0)."""
+    total = np.cumsum(values)
+    before = np.concatenate(([0.0], total))[starts]
+    return total - np.repeat(before, np.diff(np.append(starts, len(values))))
+
+
+def build_qp(data: ProblemData) -> QP:
+    """Clarabel's matrices for ``data`` (see the module docstring for the layout).
+
+    Written for few numpy calls: on a model portfolio every array is short, so the number of
+    calls, not their size, is the cost.
+    """
+    n = len(data.w0)
+    fixed, fixed_x = forced_sales(data)
+    base = folded(data, fixed_x)
+    cost = data.cost_rate
+    lots = np.flatnonzero((data.x_ub > MOVABLE) & ~fixed)
+    b_room = base["b_room"]
+    buys = np.flatnonzero(b_room > MOVABLE)
+    sec = data.lot_sec[lots]
+    count = np.bincount(sec, minlength=n)
+    sellers = np.flatnonzero(count)
+    grouped = sellers[count[sellers] > 1]
+    alone = count[sec] == 1
+    n_sellers, n_groups, n_buys = len(sellers), len(grouped), len(buys)
+    # With a net-gain budget every lot is a variable (the budget weighs lots by gain, the
+    # objective by tax); without one, a security's lots are a piecewise-linear tax cost of its
+    # sell variable (cheapest first is then optimal), one row per distinct tax rate.
+    budget = base["gain_room"] < UNBOUNDED / 2
+    lot_vars = lots if budget else lots[alone]
+    pooled = lots[:0] if budget else lots[~alone]
+    nx = len(lot_vars)
+    sum_at = nx
+    tax_at = sum_at + n_groups
+    buy_at = tax_at + (0 if budget else n_groups)
+    y_at = buy_at + n_buys
+    sell_col = np.zeros(n, dtype=np.int64)
+    sell_col[grouped] = np.arange(sum_at, tax_at)
+    sell_col[sec[alone]] = np.flatnonzero(alone) if budget else np.arange(nx)
+
+    # Trade columns: the security-level variables, each moving one security's weight by +-1.
+    t_sec = np.concatenate((sellers, buys))
+    t_col = np.concatenate((sell_col[sellers], np.arange(buy_at, y_at)))
+    t_sign = np.concatenate((np.full(n_sellers, -1.0), np.ones(n_buys)))
+    m = len(t_col)
+    exposures, specific = scaled_risk(data)
+    M = data.lookthrough
+    if M is None:
+        active0 = base["w_base"] - data.reference
+        # E'G: row j is sign_j E[sec_j]; G'WG is diagonal but for a security both sold and bought.
+        GtE = exposures[t_sec] * t_sign[:, None]
+        qg = t_sign * specific[t_sec] * active0[t_sec]
+        pos = np.full(n, -1)
+        pos[sellers] = sell_col[sellers]
+        both = np.flatnonzero(pos[buys] >= 0)
+        p_row = np.concatenate((t_col, pos[buys[both]]))
+        p_col = np.concatenate((t_col, buy_at + both))
+        p_val = np.concatenate((specific[t_sec], -specific[buys[both]]))
+    else:
+        G = (M @ sp.csc_matrix((t_sign, (t_sec, np.arange(m))), shape=(n, m))).tocsc()
+        active0 = M @ base["w_base"] - data.reference
+        GtE = np.asarray(G.T @ exposures).reshape(m, -1)
+        qg = G.T @ (specific * active0)
+        PG = sp.triu(G.T @ sp.csc_matrix(G.multiply(specific[:, None]))).tocoo()
+        p_row, p_col, p_val = t_col[PG.row], t_col[PG.col], PG.data
+        upper = p_row <= p_col
+        p_row, p_col = np.where(upper, p_row, p_col), np.where(upper, p_col, p_row)
+    # Factors no movable security loads on add a constant: left out.
+    factors = np.flatnonzero(GtE.any(axis=0))
+    k = len(factors)
+    GtE = GtE[:, factors]
+    c_at = y_at + k
+    nv = c_at + 1
+
+    # Objective: 1/2 v'Pv + q'v is the objective less its constant.
+    diag = np.arange(y_at, nv)
+    p_row = np.concatenate((p_row, diag))
+    p_col = np.concatenate((p_col, diag))
+    p_val = np.concatenate((p_val, np.ones(k), [CASH_PENALTY])) * 2.0
+    order = np.lexsort((p_row, p_col))
+    P = _csc(p_row[order], p_col[order], p_val[order], (nv, nv))
+    q = np.zeros(nv)
+    q[t_col] = 2.0 * qg
+    q[:nx] += KAPPA * (data.tax[lot_vars] + cost)
+    q[buy_at:y_at] += KAPPA * cost
+
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    rhs: list[np.ndarray] = []
+    # Equalities: y = E'a (rows 0..k-1); c = cash - target (row k); with a budget, s_i = sum of
+    # its lots (rows k+1...).
+    rows += [np.tile(np.arange(k), m), np.arange(k + 1), np.full(m, k)]
+    cols += [np.repeat(t_col, k), np.arange(y_at, nv), t_col]
+    vals += [-GtE.ravel(), np.ones(k + 1), np.where(t_sign < 0, cost - 1.0, 1.0 + cost)]
+    rhs += [exposures[:, factors].T @ active0, [base["cash_base"] - data.cash_target]]
+    at = k + 1
+    group_of = np.zeros(n, dtype=np.int64)
+    group_of[grouped] = np.arange(n_groups)
+    if budget and n_groups:
+        in_group = np.flatnonzero(~alone)
+        rows += [at + group_of[sec[in_group]], np.arange(at, at + n_groups)]
+        cols += [in_group, np.arange(sum_at, tax_at)]
+        vals += [np.full(len(in_group), -1.0), np.ones(n_groups)]
+        rhs.append(np.zeros(n_groups))
+        at += n_groups
+    equalities = at
+
+    # Inequalities (A v <= rhs).  Rows of one entry: lower and upper bounds, the cash floor,
+    # minimum sales.
+    need = data.s_lb - base["fixed_each"]
+    minimum = np.flatnonzero((data.s_lb > 0) & (need > 0))
+    if len(minimum) and need[minimum[count[minimum] == 0]].max(initial=0.0) > 1e-9:
+        raise Infeasible("a minimum sale has no lot to sell")
+    minimum = minimum[count[minimum] > 0]
+    bounded = np.concatenate(
+        (np.arange(nx), np.arange(sum_at, sum_at if budget else tax_at), np.arange(buy_at, y_at))
+    )
+    nb = len(bounded)
+    sums_ub = np.bincount(group_of[data.lot_sec[pooled]], weights=data.x_ub[pooled], minlength=n_groups)
+    singles = 2 * nb + 1 + len(minimum)
+    rows.append(np.arange(at, at + singles))
+    cols.append(np.concatenate((bounded, bounded, [c_at], sell_col[minimum])))
+    vals.append(np.concatenate((np.full(nb, -1.0), np.ones(nb), np.full(1 + len(minimum), -1.0))))
+    rhs += [
+        np.zeros(nb),
+        data.x_ub[lot_vars],
+        sums_ub if not budget else [],
+        b_room[buys],
+        [data.cash_target - data.cash_floor],
+        -need[minimum],
+    ]
+    at += singles
+    if base["turnover_room"] < UNBOUNDED:
+        rows.append(np.full(m, at))
+        cols.append(t_col)
+        vals.append(np.ones(m))
+        rhs.append([base["turnover_room"]])
+        at += 1
+    if budget:
+        rows.append(np.full(nx, at))
+        cols.append(np.arange(nx))
+        vals.append(data.gain[lot_vars])
+        rhs.append([base["gain_room"]])
+        at += 1
+    pooled_order = pooled[:0]
+    if len(pooled):
+        # Tax cost of selling t of a security: lots cheapest first, so the cost is convex and
+        # piecewise linear, the largest of the lines through its pieces (one per distinct rate):
+        # rate t - tau <= rate T_end - F_end.  tau is scaled by 1/KAPPA, which keeps the pieces'
+        # slopes near 1 (with KAPPA inside them the solver needed three times the iterations).
+        group = group_of[data.lot_sec[pooled]]
+        rate = data.tax[pooled]
+        pooled_order = np.lexsort((rate, group))
+        g, r, width = group[pooled_order], rate[pooled_order], data.x_ub[pooled][pooled_order]
+        new_group = np.concatenate(([True], g[1:] != g[:-1]))
+        starts = np.flatnonzero(new_group)
+        end_t = _group_cumsum(width, starts)
+        end_f = _group_cumsum(width * r, starts)
+        last = np.append(new_group[1:] | (r[1:] != r[:-1]), True)
+        g, r = g[last], r[last]
+        pieces = len(g)
+        rows += [np.arange(at, at + pieces)] * 2
+        cols += [sum_at + g, tax_at + g]
+        vals += [r, np.full(pieces, -1.0)]
+        rhs.append(r * end_t[last] - end_f[last])
+        at += pieces
+        q[tax_at:buy_at] = KAPPA
+        q[sum_at:tax_at] += KAPPA * cost
+    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv))
+    return QP(
+        P,
+        q,
+        A,
+        np.concatenate(rhs),
+        equalities,
+        fixed_x,
+        lot_vars,
+        pooled,
+        sum_at + group_of[data.lot_sec[pooled]],
+        pooled_order,
+        buys,
+        buy_at,
+        b_room[buys],
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _settings(options: tuple[tuple[str, object], ...]) -> clarabel.DefaultSettings:
+    """Clarabel's settings for ``options`` (name, value) pairs; the solver copies them."""
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    for name, value in options:
+        setattr(settings, name, value)
+    return settings
+
+
+_OPTIMAL = {clarabel.SolverStatus.Solved: "optimal", clarabel.SolverStatus.AlmostSolved: "optimal_inaccurate"}
+_INFEASIBLE = {clarabel.SolverStatus.PrimalInfeasible, clarabel.SolverStatus.AlmostPrimalInfeasible}
+
+
+def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARABEL") -> Solution:
+    """Build and solve ``data`` with Clarabel (``options`` override ``DEFAULT_SETTINGS``).
+
+    Raises ``Infeasible`` on a certified infeasibility and ``Unsolved`` when Clarabel stops with
+    anything but solved / almost solved (the latter is reported as ``optimal_inaccurate``).
+    """
+    start = time.perf_counter()
+    qp = build_qp(data)
+    cones = [clarabel.ZeroConeT(qp.equalities), clarabel.NonnegativeConeT(len(qp.rhs) - qp.equalities)]
+    try:
+        settings = _settings(tuple({**DEFAULT_SETTINGS, **(options or {})}.items()))
+        solver = clarabel.DefaultSolver(qp.P, qp.q.tolist(), qp.A, qp.rhs.tolist(), cones, settings)
+        built = time.perf_counter()
+        answer = solver.solve()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: B036 - a Rust panic in the solver is a BaseException
+        raise Unsolved(label, "failed", f"{type(exc).__name__}: {exc}") from exc
+    solved = time.perf_counter()
+    if answer.status in _INFEASIBLE:
+        raise Infeasible(str(answer.status))
+    status = _OPTIMAL.get(answer.status)
+    if status is None:
+        raise Unsolved(label, str(answer.status))
+    v = np.asarray(answer.x)
+    if not np.isfinite(v).all():
+        raise Unsolved(label, "failed", "non-finite solution")
+    x = qp.fixed_x.copy()
+    # Into their bounds (solver noise); minimum/maximum rather than clip, which costs more here.
+    x[qp.lot_vars] = np.minimum(np.maximum(v[: len(qp.lot_vars)], 0.0), data.x_ub[qp.lot_vars])
+    if len(qp.pooled):
+        # Each pooled security's sale drawn from its lots cheapest tax first.
+        x[qp.pooled] = relieve_grouped(qp.pooled_sum, np.maximum(v, 0.0), data.x_ub[qp.pooled], qp.pooled_order)
+    b = np.minimum(data.b_lb, UNBOUNDED)
+    b[qp.buys] += np.minimum(np.maximum(v[qp.buy_at : qp.buy_at + len(qp.buys)], 0.0), qp.buy_ub)
+    return Solution(x, b, status, built - start, solved - built, False, label)

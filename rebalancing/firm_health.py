@@ -1,0 +1,74 @@
+"""A firm's health for the provider console: read inside the firm's schema, judged in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from rebalancing.models import Account, Proposal, RebalanceRun, RunWatch
+from rebalancing.services.run_recovery import stalled_runs, unwatched_runs
+from tenants.models import Firm, FirmUsage
+
+__all__ = ["FirmHealth", "firm_health"]
+
+
+@dataclass
+class FirmHealth:
+    firm: Firm
+    host: str
+    accounts: int = 0
+    pending: int = 0
+    last_run: RebalanceRun | None = None
+    failed_last: int = 0
+    users: int | None = None
+    status: str = "good"
+    problem: str = ""
+    stalled: list = field(default_factory=list)  # RunWatch of runs stalled now
+    recovered: int = 0  # runs recovered from a stall in the last week
+
+
+def firm_health(firm: Firm) -> FirmHealth:
+    """How a firm is doing, read inside its schema: accounts, approvals waiting, the last run,
+    stalled and recovered runs, and the worst problem in words (``status``: good, warn, bad)."""
+    host = next((d.domain for d in firm.domains.all() if d.is_primary), "")
+    health = FirmHealth(firm, host)
+    usage = FirmUsage.objects.filter(firm=firm).first()
+    health.users = usage.users if usage else None
+    try:
+        with schema_context(firm.schema_name):
+            health.accounts = Account.objects.count()
+            health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
+            health.last_run = RebalanceRun.objects.first()
+            health.stalled = stalled_runs()
+            health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
+            unwatched = unwatched_runs()
+    except Exception as exc:  # a firm whose schema cannot be read is shown as such, not a crash
+        health.status, health.problem = "bad", f"cannot read the firm's schema ({exc.__class__.__name__})"
+        return health
+    run = health.last_run
+    if health.stalled:
+        health.status, health.problem = "bad", "; ".join(_stall_text(w) for w in health.stalled)
+    elif unwatched:
+        health.status, health.problem = "bad", (f"run {unwatched[0].pk} is {unwatched[0].get_status_display().lower()} "
+                                                "and no stall watch has looked at it: is Celery beat running?")
+    elif firm.status != Firm.Status.ACTIVE:
+        health.status, health.problem = "warn", "suspended"
+    elif run is None:
+        health.status, health.problem = "warn", "no run yet"
+    elif run.status == RebalanceRun.Status.FAILED or (run.total and run.failed / run.total > 0.05):
+        health.status, health.problem = "bad", f"{run.failed} of {run.total} accounts failed in the last run"
+    elif run.failed:
+        health.status, health.problem = "warn", f"{run.failed} account(s) failed in the last run"
+    elif run.finished_at and (timezone.now() - run.finished_at).days > 2:
+        health.status, health.problem = "warn", "no run finished in the last two days"
+    return health
+
+
+def _stall_text(watch: RunWatch) -> str:
+    run = watch.run
+    text = (f"run {run.pk} stalled at {watch.progress}/{run.total} since {watch.progress_seen_at:%b %d %H:%M} UTC, "
+            f"sent again {watch.redispatches}×")
+    return text + (" — re-dispatching stopped: check the workers" if watch.given_up_at else "")

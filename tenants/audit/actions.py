@@ -1,0 +1,98 @@
+"""Every action the audit trail records, once, with what it means in words (the audit log page
+shows the words). ``audit_record`` refuses an action that is not here."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Action"]
+
+
+class Action(StrEnum):
+    """``value`` is what is stored; ``words`` what a person reads."""
+
+    # The book and its parameters
+    ACCOUNT_PARAMETERS = "account.parameters", "changed an account's parameters"
+    HOUSEHOLD_PARAMETERS = "household.parameters", "changed a household's parameters"
+    HOUSEHOLD_ADVISOR = "household.advisor", "gave a household to an advisor"
+    HOUSEHOLD_ADVISOR_REPAIR = "household.advisor.repair", "granted advisors the households set for them"
+    TEMPLATE_CREATE = "template.create", "created a parameter template"
+    TEMPLATE_CHANGE = "template.change", "changed a parameter template"
+    MODEL_CREATE = "model.create", "created a model"
+    MODEL_VERSION = "model.version", "published a new version of a model"
+    IMPORT_SECURITIES = "import.securities", "imported the security master"
+    IMPORT_PRICES = "import.prices", "imported prices"
+    IMPORT_BENCHMARK_WEIGHTS = "import.benchmark_weights", "imported benchmark weights"
+    IMPORT_ACCOUNTS = "import.accounts", "imported accounts"
+    IMPORT_LOTS = "import.lots", "imported tax lots"
+    IMPORT_TRADES = "import.trades", "imported trades"
+    # Runs and proposals
+    RUN_START = "run.start", "started a rebalance run"
+    RUN_CANCEL = "run.cancel", "cancelled a run"
+    RUN_COMPLETE = "run.complete", "completed a run"
+    RUN_REDISPATCH = "run.redispatch", "sent a stalled run's accounts again"
+    RUN_RECOVERED = "run.recovered", "saw a stalled run recover"
+    RUN_STALL_GIVE_UP = "run.stall_give_up", "stopped re-sending a stalled run"
+    BACKTEST_START = "backtest.start", "started a backtest of harvesting"
+    PROPOSAL_SUBMIT = "proposal.submit", "sent a proposal for approval"
+    PROPOSAL_AUTO_APPROVE = "proposal.auto_approve", "approved a proposal within the firm's policy"
+    PROPOSAL_APPROVE_ADVISOR = "proposal.approve.advisor", "approved a proposal as its advisor"
+    PROPOSAL_APPROVE_COMPLIANCE = "proposal.approve.compliance", "approved a proposal for compliance"
+    PROPOSAL_REJECT_ADVISOR = "proposal.reject.advisor", "rejected a proposal as its advisor"
+    PROPOSAL_REJECT_COMPLIANCE = "proposal.reject.compliance", "rejected a proposal for compliance"
+    PROPOSAL_RELEASE = "proposal.release", "released a proposal's trades"
+    PROPOSAL_EXECUTE = "proposal.execute", "saw every order of a proposal filled"
+    PROPOSAL_EXPIRE = "proposal.expire", "expired a proposal priced too long ago"
+    PROPOSAL_SUPERSEDE = "proposal.supersede", "replaced a proposal with a newer run's"
+    # The ledger
+    ORDERS_CREATE = "orders.create", "created the orders of a released proposal"
+    ORDER_EXECUTE = "order.execute", "applied fills or cancels to an order"
+    LOT_WASH_SALE = "lot.wash_sale", "moved a lot's basis and holding period for a wash sale"
+    LEDGER_WASH_SALES_RECOMPUTE = "ledger.wash_sales_recompute", "recalculated a household's wash sales"
+    RECONCILIATION_CREATE = "reconciliation.create", "compared a custodian's positions with the ledger"
+    RECONCILIATION_ACCEPT = "reconciliation.accept", "accepted a custodian's lots"
+    RECONCILIATION_REJECT = "reconciliation.reject", "kept the ledger's lots against a custodian's"
+    EXPORT_DOWNLOAD = "export.download", "downloaded a file"
+    # People, keys and signing in
+    USER_ROLE_GRANT = "user.role.grant", "gave a user a role"
+    USER_ROLE_REVOKE = "user.role.revoke", "took a role from a user"
+    API_KEY_CREATE = "api_key.create", "created an API key"
+    API_KEY_REVOKE = "api_key.revoke", "revoked an API key"
+    AUTH_SIGN_IN = "auth.sign_in", "signed in"
+    AUTH_SIGN_IN_FAILED = "auth.sign_in_failed", "failed to sign in"
+    AUTH_SIGN_OUT = "auth.sign_out", "signed out"
+    AUTH_LOCKED_OUT = "auth.locked_out", "was locked out after failed sign-ins"
+    AUTH_LOCKOUT_LIFT = "auth.lockout_lift", "lifted a lockout"
+    AUTH_MFA_ENABLE = "auth.mfa_enable", "set up a second factor"
+    AUTH_MFA_DISABLE = "auth.mfa_disable", "removed a second factor"
+    AUTH_MFA_VERIFY = "auth.mfa_verify", "gave a second-factor code"
+    AUTH_MFA_FAILED = "auth.mfa_failed", "gave a wrong second-factor code"
+    AUTH_MFA_RESET = "auth.mfa_reset", "reset a user's second factor"
+    AUTH_MFA_POLICY = "auth.mfa_policy", "changed whether the firm requires a second factor"
+    AUTH_MFA_RECOVERY_CODES_RENEW = "auth.mfa_recovery_codes_renew", "renewed second-factor recovery codes"
+    # Changes made in the Django admin (the object's kind is the record's object type)
+    ADMIN_CREATE = "admin.create", "created a record in the admin site"
+    ADMIN_CHANGE = "admin.change", "changed a record in the admin site"
+    ADMIN_DELETE = "admin.delete", "deleted a record in the admin site"
+
+    def __new__(cls, value: str, words: str = ""):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.words = words
+        return member
+
+    @classmethod
+    def of(cls, value: str) -> Action:
+        """The member for a stored or given value; ``ValueError`` naming the unknown action."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"unknown audit action {value!r}: add it to tenants.audit.actions.Action") from None
+
+    @classmethod
+    def words_for(cls, value: str) -> str:
+        """Words for a stored value (an action recorded before it was renamed shows as stored)."""
+        try:
+            return cls(value).words
+        except ValueError:
+            return value
