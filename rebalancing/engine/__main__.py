@@ -31,13 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.request == "-":
-            text = sys.stdin.read()
+            data = sys.stdin.buffer.read()
         else:
             try:
-                with open(args.request, encoding="utf-8") as fh:
-                    text = fh.read()
+                with open(args.request, "rb") as fh:
+                    data = fh.read()
             except OSError as exc:
                 raise InvalidRequest(f"cannot read {args.request}: {exc.strerror}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            where = "standard input" if args.request == "-" else args.request
+            raise InvalidRequest(f"{where} is not UTF-8 text (byte {exc.start})") from None
         result = rebalance(request_from_json(text))
     except EngineError as exc:
         print(json.dumps({"error": exc.to_dict()}, indent=2), file=sys.stderr)

@@ -139,6 +139,7 @@ def build_limits(
     else:
         x_ub[wash_frozen] = 0.0
         b_ub[loss_sale_recently] = 0.0
+        _hold_blocked_shortfall(book, plan, loss_sale_recently)
 
     instruction_secs: set[int] = set()
     forced = np.zeros(nl, dtype=bool)
@@ -320,7 +321,7 @@ def build_limits(
         max_turnover=p.trading.max_turnover if p.trading.max_turnover is not None else math.inf,
         cost_rate=p.trading.trading_cost_bps / 1e4,
         cash_floor=plan.cash_floor,
-        cash_target=plan.cash_target,
+        cash_target=plan.cash_target + plan.cash_reserve,
         harvest=harvest,
         group=group,
         window_loss_groups=window_loss_groups,
@@ -474,6 +475,39 @@ def _one_direction_per_group(
         else:
             sellers = members[sells_loss[members]]
             x_ub[np.isin(lot_sec, sellers) & loss & (x_lb <= 0)] = 0.0
+
+
+def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray) -> None:
+    """A holding that may not be bought for 30 days (a loss sale in the window) keeps its
+    shortfall where the money is: cash already there is reserved for it (``plan.cash_reserve``, the
+    optimiser's cash target on top of the client's; ``RebalanceResult.blocked_buys`` says why it
+    waits), and for the rest the optimiser tracks it
+    at its current weight and the rest of its sleeve (or of the model) at proportionally more -
+    so nothing is sold to fund a purchase that cannot happen (drift would not move, tax would be
+    paid) and nothing is bought in its place.  Direct-indexed names are left to the optimiser,
+    which re-weights their sleeve through the risk model.
+    """
+    di = np.zeros(book.n, dtype=bool)
+    for d in plan.direct_index:
+        di[d.members] = True
+    w0 = book.weights
+    spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)
+    for i in np.flatnonzero(blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)):
+        gap = plan.reference[i] - w0[i]
+        reserve = min(gap, spare)
+        spare -= reserve
+        plan.cash_reserve += reserve
+        rest = gap - reserve
+        plan.reference[i] = w0[i]
+        if rest <= TARGET_TOLERANCE:
+            continue
+        same = np.array([s == plan.sleeve_of[i] for s in plan.sleeve_of])
+        others = np.flatnonzero((plan.reference > 0) & ~di & ~blocked & same)
+        if not len(others):
+            others = np.flatnonzero((plan.reference > 0) & ~di & ~blocked)
+        base = plan.reference[others].sum()
+        if base > 0:
+            plan.reference[others] *= (base + rest) / base
 
 
 def reopen_unharvested(book: Book, limits: Limits, sold: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ def _check_fraction(value: float | None, name: str, *, upper: float = 1.0) -> No
 
 
 def _check_money(value: float | None, name: str) -> None:
-    _check_fraction(value, name, upper=math.inf)
+    _check_fraction(value, name, upper=1e15)  # the request's MAX_MONEY
 
 
 def _symbols(values: Any) -> tuple[str, ...]:
@@ -258,7 +258,7 @@ class Instruction:
             raise InvalidRequest("instruction raise_cash needs a positive 'amount'")
         for name in ("quantity", "amount"):
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0):
+            if value is not None and (not math.isfinite(value) or value < 0 or value > 1e15):
                 raise InvalidRequest(f"instruction {self.kind}: {name} must be a non-negative number")
 
     def to_dict(self) -> dict[str, Any]:

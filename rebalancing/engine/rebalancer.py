@@ -96,7 +96,7 @@ def _prepare(request: RebalanceRequest) -> _Prepared:
         s_lb=limits.s_lb,
         cash0=book.cash_weight,
         cash_floor=plan.cash_floor,
-        cash_target=plan.cash_target,
+        cash_target=plan.cash_target + plan.cash_reserve,
         cost_rate=limits.cost_rate,
         budget=limits.budget,
         max_turnover=limits.max_turnover,

@@ -32,9 +32,17 @@ WEIGHT_TOLERANCE = 1e-6
 _ID, _SYMBOL = attrgetter("id"), attrgetter("symbol")
 
 
-def _finite(value: object, what: str) -> float:
+# Beyond these a number is a typo or an attack, not an account: 1e300 shares would overflow the
+# optimiser's arithmetic (a trillion shares, a quadrillion in money, are far beyond any account).
+MAX_QUANTITY = 1e12
+MAX_MONEY = 1e15
+
+
+def _finite(value: object, what: str, limit: float = MAX_MONEY) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidRequest(f"{what} must be a finite number, got {value!r}")
+    if abs(value) > limit:
+        raise InvalidRequest(f"{what} is out of range: {value!r} (at most {limit:.0e})")
     return float(value)
 
 
@@ -52,9 +60,9 @@ class TaxLot:
         # The usual lot passes in one comparison chain; the messages are built only on failure
         # (a direct-indexed account has thousands of lots).
         q, c = self.quantity, self.cost_basis
-        if type(q) is float and type(c) is float and 0.0 <= q < math.inf and 0.0 <= c < math.inf:
+        if type(q) is float and type(c) is float and 0.0 <= q <= MAX_QUANTITY and 0.0 <= c <= MAX_MONEY:
             return
-        if _finite(self.quantity, f"quantity of lot {self.id}") < 0:
+        if _finite(self.quantity, f"quantity of lot {self.id}", MAX_QUANTITY) < 0:
             raise InvalidRequest(f"negative quantity in lot {self.id}", {"lot": self.id})
         if _finite(self.cost_basis, f"cost basis of lot {self.id}") < 0:
             raise InvalidRequest(f"negative cost basis in lot {self.id}", {"lot": self.id})
@@ -78,7 +86,7 @@ class HouseholdTrade:
     def __post_init__(self) -> None:
         if self.side not in ("buy", "sell"):
             raise InvalidRequest(f"household trade side must be 'buy' or 'sell', got {self.side!r}")
-        if _finite(self.quantity, f"quantity of household trade in {self.symbol}") < 0:
+        if _finite(self.quantity, f"quantity of household trade in {self.symbol}", MAX_QUANTITY) < 0:
             raise InvalidRequest(f"negative quantity in household trade of {self.symbol}")
 
 

@@ -22,6 +22,8 @@ from .targets import TargetPlan
 __all__ = ["Fill", "round_trades", "DUST_VALUE", "FRACTION_DECIMALS"]
 
 DUST_VALUE = 0.01
+# A quantity below half the last decimal shown (6) is no trade.
+SPECK = 5e-7
 STUB_WEIGHT = 0.002
 FRACTION_DECIMALS = 6
 _EPS = 1e-9
@@ -112,9 +114,11 @@ def round_trades(
     sell = np.where(closing & (sell > 0), sellable, _round_near(sell, whole))
     sell = np.clip(np.maximum(sell, forced), 0.0, sellable)
     # A sale that leaves less than a whole share / a cent closes the position instead, and so
-    # does one that leaves a stub of a position the model no longer wants.
+    # does one that leaves a stub of a position the model no longer wants - but not a name the
+    # optimiser keeps to track a benchmark (a direct index's constituent beyond max_names).
     leftover = sellable - sell
-    stub = (plan.target <= 0) & (leftover * price < max(trading.min_trade_value, STUB_WEIGHT * V))
+    unwanted = (plan.target <= 0) & (plan.reference <= 0)
+    stub = unwanted & (leftover * price < max(trading.min_trade_value, STUB_WEIGHT * V))
     tiny = (leftover * price < DUST_VALUE) | (whole & (leftover < 1 - _EPS)) | stub
     sell = np.where((sell > 0) & tiny, sellable, sell)
     # Nearest, not down: the solver's 9.99999 shares mean 10; the cash repair below trims if needed.
@@ -136,6 +140,7 @@ def round_trades(
     _whole_lots(book, lot_sold, whole)
     fill = Fill(lot_sold, buy, notes)
     _repair(book, plan, limits, fill, whole, trading, opt_lot)
+    _no_specks(book, fill)
     return fill
 
 
@@ -163,6 +168,22 @@ def _skip_small_blocking_trades(
     buy[di & has_loss & (buy * price < small) & (limits.b_lb <= 0)] = 0.0
     quiet = di & sells_loss & ~harvesting & (forced <= 0) & (sell * price < small) & (sell < sellable)
     sell[quiet] = 0.0
+
+
+def _no_specks(book: Book, fill: Fill) -> None:
+    """No lot sale of less than half a millionth of a share (it would read "0 shares"): its
+    shares join the security's largest lot sale that has room, or are not sold."""
+    lot_sec = book.lot_sec
+    specks = np.flatnonzero((fill.lot_sold > 0) & (fill.lot_sold < SPECK))
+    for j in specks:
+        amount = fill.lot_sold[j]
+        fill.lot_sold[j] = 0.0
+        same = np.flatnonzero((lot_sec == lot_sec[j]) & (fill.lot_sold >= SPECK))
+        room = book.lot_qty[same] - fill.lot_sold[same]
+        if len(same) and room.max() >= amount:
+            k = same[np.argmax(np.where(room >= amount, fill.lot_sold[same], -1.0))]
+            fill.lot_sold[k] += amount
+    fill.bought[(fill.bought > 0) & (fill.bought < SPECK)] = 0.0
 
 
 def _apply_min_position(book: Book, plan: TargetPlan, buy: np.ndarray) -> None:
@@ -223,20 +244,29 @@ def _relieve_lots(
 
 
 def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
-    """Whole shares per lot too: floor each lot's take, then give the shares left over to the
-    lots with the largest remainders (the security's total is already whole)."""
-    lot_sec = book.lot_sec
+    """Whole shares per lot too: a lot sells a whole number of shares, or all it holds.
+
+    Each lot's take is floored; a lot that would keep less than one share is closed instead (its
+    fraction could never be sold on its own under whole shares); the whole shares still missing
+    from the security's total go to the lots with the largest remainders.  A closed fractional lot
+    can make the total a fraction above or below the whole number asked for.
+    """
+    lot_sec, qty = book.lot_sec, book.lot_qty
     frac = lot_sold - np.floor(lot_sold + _EPS)
-    odd = np.flatnonzero(whole[lot_sec] & (frac > _EPS) & (lot_sold < book.lot_qty - _EPS))
+    odd = np.flatnonzero(whole[lot_sec] & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS)))
     for i in np.unique(lot_sec[odd]):
         lots = np.flatnonzero((lot_sec == i) & (lot_sold > 0))
         total = lot_sold[lots].sum()
-        base = np.minimum(np.floor(lot_sold[lots] + _EPS), book.lot_qty[lots])
+        room = qty[lots]
+        base = np.minimum(np.floor(lot_sold[lots] + _EPS), room)
+        base = np.where(room - base < 1 - _EPS, room, base)
         left = total - base.sum()
-        for k in np.argsort(-(lot_sold[lots] - base), kind="stable"):
-            if left <= _EPS:
+        for k in np.argsort(-(lot_sold[lots] - np.floor(lot_sold[lots] + _EPS)), kind="stable"):
+            if left < 1 - _EPS:
                 break
-            add = min(left, book.lot_qty[lots[k]] - base[k], 1.0)
+            add = min(math.floor(left + _EPS), math.floor(room[k] - base[k] + _EPS))
+            if room[k] - base[k] - add < 1 - _EPS:
+                add = room[k] - base[k]
             base[k] += add
             left -= add
         lot_sold[lots] = base
@@ -278,12 +308,18 @@ def _repair(
         _trim_buys(fill, price, whole, deficit / (1 + cost) + 1e-9, limits.b_lb * V / price)
     if floor - fill.cash_after(book, cost) > _CASH_TOL:
         _raise_cash(book, plan, limits, fill, whole, trading, np.full(book.n, np.inf))
-    fill.cash_short = max(0.0, floor - fill.cash_after(book, cost))
     if limits.max_turnover < math.inf:
         traded = float(fill.sold(book) @ price + fill.bought @ price)
         excess = traded - 2 * limits.max_turnover * V
         if excess > 1e-7:
             _trim_buys(fill, price, whole, excess + 1e-9, np.zeros_like(price))
+            traded = float(fill.sold(book) @ price + fill.bought @ price)
+            excess = traded - 2 * limits.max_turnover * V
+        if excess > 1e-7:
+            # Sales rounded up past the optimiser's break the cap: round them down again (if the
+            # floor then fails, the conflict is named: both are hard).
+            _trim_rounded_up_sales(book, limits, fill, whole, opt_lot, excess)
+    fill.cash_short = max(0.0, floor - fill.cash_after(book, cost))
 
 
 def _raise_cash(
@@ -353,6 +389,11 @@ def _raise_cash(
                 fits = max(gain_room, 0.0) / gain_ps[j]
                 if shares > fits + _EPS:
                     shares = math.floor(fits + _EPS) if whole[i] else math.floor(fits * 1e6) / 1e6
+            if shares * lot_price[j] > turnover_room + _CASH_TOL:
+                # Rounded up, the sale would break the turnover cap: the cap holds too (what is
+                # still missing is reported as cash short, and the conflict named).
+                fits = turnover_room / lot_price[j]
+                shares = math.floor(fits + _EPS) if whole[i] else math.floor(fits * 1e6) / 1e6
             if shares * lot_price[j] < DUST_VALUE / 2:
                 continue
             fill.lot_sold[j] += shares
@@ -361,6 +402,25 @@ def _raise_cash(
             gain_room -= shares * gain_ps[j]
             turnover_room -= value
             left -= shares
+
+
+def _trim_rounded_up_sales(
+    book: Book, limits: Limits, fill: Fill, whole: np.ndarray, opt_lot: np.ndarray, excess: float
+) -> None:
+    """Sell less of the lots rounding took above the optimiser's answer (largest first, whole
+    shares, never below it or below what is forced) until ``excess`` of turnover is gone."""
+    lot_price = book.price[book.lot_sec]
+    over = (fill.lot_sold - opt_lot) * lot_price
+    for j in np.argsort(-over):
+        if excess <= 1e-7 or over[j] <= _EPS or limits.forced[j]:
+            break
+        floor_take = math.floor(opt_lot[j] + _EPS) if whole[book.lot_sec[j]] else opt_lot[j]
+        room = fill.lot_sold[j] - floor_take
+        shares = excess / lot_price[j]
+        shares = math.ceil(shares - _EPS) if whole[book.lot_sec[j]] else shares
+        cut = min(room, shares)
+        fill.lot_sold[j] -= cut
+        excess -= cut * lot_price[j]
 
 
 def _trim_buys(fill: Fill, price: np.ndarray, whole: np.ndarray, amount: float, minimum: np.ndarray) -> None:

@@ -68,6 +68,8 @@ class TargetPlan:
     buyable: np.ndarray
     direct_index: list[DirectIndexSleeve]
     warnings: list[str] = field(default_factory=list)
+    # Cash kept this run for holdings a wash sale blocks (on top of the target; see limits).
+    cash_reserve: float = 0.0
 
 
 def _direct_index_params(request: RebalanceRequest) -> dict[str, DirectIndexParams]:

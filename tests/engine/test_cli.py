@@ -43,3 +43,22 @@ def test_module_runs_as_a_process():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"]["trade_count"] == 3
+
+
+def test_input_that_is_not_utf8_is_an_invalid_request_not_a_crash(tmp_path, capsys):
+    latin = tmp_path / "request.json"
+    latin.write_bytes('{"as_of": "2025-06-30", "account": {"id": "CAFÉ"}}'.encode("latin-1"))
+    assert main(["solve", str(latin)]) == 2
+    err = json.loads(capsys.readouterr().err)
+    assert err["error"]["code"] == "invalid_request" and "not UTF-8" in err["error"]["message"]
+
+
+def test_solver_warnings_do_not_reach_stderr():
+    # every example, each in a fresh process: stderr stays empty (cvxpy's "Solution may be
+    # inaccurate" used to appear there)
+    for example in sorted(EXAMPLES.glob("*.json")):
+        proc = subprocess.run(
+            [sys.executable, "-W", "default", "-m", "rebalancing.engine", "solve", str(example)],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )
+        assert proc.returncode == 0 and proc.stderr == "", (example.name, proc.stderr)

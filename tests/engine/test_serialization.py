@@ -116,3 +116,22 @@ def test_schemas_are_valid_json_schemas():
     jsonschema.Draft202012Validator.check_schema(REQUEST_SCHEMA)
     jsonschema.Draft202012Validator.check_schema(RESULT_SCHEMA)
     jsonschema.Draft202012Validator.check_schema(PARAMETERS_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "fragment"),
+    [
+        (("account", "lots", 0, "quantity"), 1e300, "quantity of lot"),
+        (("account", "cash"), -1e300, "account cash"),
+        (("securities", 0, "price"), 1e200, "price of"),
+    ],
+)
+def test_absurd_magnitudes_are_refused_naming_the_field(path, value, fragment):
+    data = _example()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(InvalidRequest, match=fragment) as err:
+        request_from_dict(data)
+    assert "out of range" in str(err.value)
