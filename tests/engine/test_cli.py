@@ -59,6 +59,9 @@ def test_solver_warnings_do_not_reach_stderr():
     for example in sorted(EXAMPLES.glob("*.json")):
         proc = subprocess.run(
             [sys.executable, "-W", "default", "-m", "rebalancing.engine", "solve", str(example)],
-            capture_output=True, text=True, cwd=ROOT, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
         )
         assert proc.returncode == 0 and proc.stderr == "", (example.name, proc.stderr)

@@ -100,7 +100,11 @@ def accounts(draw):
     return RebalanceRequest(AS_OF, account, securities, model, params)
 
 
-@settings(max_examples=int(__import__("os").environ.get("PROP_N", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(__import__("os").environ.get("PROP_N", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(accounts())
 def test_invariants_hold_on_random_accounts(req):
     try:
