@@ -141,14 +141,32 @@ class NaiveHarvester(Strategy):
         #    the parked shares and buy the harvested names back with the proceeds.
         wake: list[date] = []
         buy_back: dict[str, float] = {}
-        for park in list(self._parks):
+        due_parks = []
+        for park in self._parks:
             due = max(
                 [park.sold_on + timedelta(days=WINDOW_DAYS + 1)]
                 + [last_loss[s] + timedelta(days=WINDOW_DAYS + 1) for s in park.proceeds if s in last_loss]
             )
             if day < due:
                 wake.append(due)
-                continue
+            else:
+                due_parks.append(park)
+        # A buy-back waits a day when another park's unwind sells its name at a loss today (buying
+        # it back the same day would be a wash sale).
+        while True:
+            unwound_at_loss = {
+                account.lots[i].symbol
+                for p in due_parks
+                for i in p.lots
+                if i in account.lots and at_loss(i) and account.lots[i].symbol not in bought
+            }
+            waiting = [p for p in due_parks if set(p.proceeds) & unwound_at_loss]
+            if not waiting:
+                break
+            for park in waiting:
+                due_parks.remove(park)
+                wake.append(day + timedelta(days=1))
+        for park in due_parks:
             raised, kept = 0.0, []
             for lot_id in park.lots:
                 if lot_id not in account.lots or lot_id in sells:
