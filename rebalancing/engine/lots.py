@@ -10,41 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["relief_order", "relieve", "relieve_grouped", "grouped_order"]
-
-
-def relief_order(
-    method: str,
-    basis_per_share: np.ndarray,
-    acquired: np.ndarray,
-    tax_per_share: np.ndarray,
-) -> np.ndarray:
-    """Order in which to relieve one security's lots (indices into the given arrays).
-
-    ``acquired`` holds date ordinals; ``tax_per_share`` is gain per share times its term's rate.
-    Ties break on acquisition date then position, so the order is deterministic.
-    """
-    position = np.arange(len(acquired))
-    if method == "fifo":
-        keys = (position, acquired)
-    elif method == "highest_cost":
-        keys = (position, acquired, -basis_per_share)
-    elif method == "tax_optimal":
-        keys = (position, acquired, tax_per_share)
-    else:
-        raise ValueError(f"unknown lot selection {method!r}")
-    return np.lexsort(keys)
-
-
-def relieve(quantity: float, lot_quantity: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Shares taken from each lot to sell ``quantity`` shares, drawing lots in ``order``."""
-    taken = np.zeros_like(lot_quantity, dtype=float)
-    if quantity <= 0:
-        return taken
-    ordered = lot_quantity[order]
-    before = np.concatenate(([0.0], np.cumsum(ordered)[:-1]))
-    taken[order] = np.clip(quantity - before, 0.0, ordered)
-    return taken
+__all__ = ["relieve_grouped", "grouped_order"]
 
 
 def grouped_order(group: np.ndarray, priority: np.ndarray, tie: np.ndarray) -> np.ndarray:
@@ -55,7 +21,7 @@ def grouped_order(group: np.ndarray, priority: np.ndarray, tie: np.ndarray) -> n
 def relieve_grouped(
     group: np.ndarray, amount: np.ndarray, capacity: np.ndarray, order: np.ndarray
 ) -> np.ndarray:
-    """Vectorised ``relieve`` for many groups at once.
+    """Shares taken from each lot (item) to sell ``amount[g]`` of each security (group ``g``).
 
     Takes ``amount[g]`` from the items of each group ``g`` (``group`` gives each item's group),
     filling items up to ``capacity`` in ``order`` (a permutation sorted by group first).

@@ -137,7 +137,9 @@ def test_a_run_stalled_by_a_worker_killed_with_kill_9_is_found_and_completed(
             fresh = start_worker(tmp_path / "fresh.log", name=f"fresh-{broker}", concurrency=1, env=env)
             stuck = _settled(firm, run_id)
             assert stuck.status == RebalanceRun.Status.RUNNING, "the kill did not catch a chunk in flight"
-            assert 0 < stuck.total - stuck.done <= 100 and stuck.failed == 0
+            # The chunk in flight is lost, and with Redis a message the dead worker had reserved may be
+            # too (held for the visibility timeout): the run stops short by one chunk or more.
+            assert stuck.total > stuck.done and stuck.failed == 0
 
             # Beat sends the stall watch; it sends the lost chunk again and the run completes.
             beat = _start_beat(tmp_path, env)
