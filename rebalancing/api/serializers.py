@@ -472,10 +472,10 @@ class BacktestStartSerializer(serializers.Serializer):
 
 
 class BacktestSerializer(serializers.ModelSerializer):
-    template = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    model = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    benchmark = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    template = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    model = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    benchmark = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     progress = serializers.FloatField(read_only=True, help_text="Share of the start dates replayed")
     weights = serializers.DictField(child=serializers.FloatField())
     parameters = serializers.DictField()
@@ -488,7 +488,7 @@ class BacktestSerializer(serializers.ModelSerializer):
 
 
 class BacktestDetailSerializer(BacktestSerializer):
-    report = serializers.JSONField(read_only=True, help_text=(
+    report = serializers.JSONField(read_only=True, allow_null=True, help_text=(
         "groups (all start dates, and earlier/later halves): each strategy's mean figures and the engine against "
         "the naive harvester; by_year; cohorts (whole-period and yearly figures, month-end values, failures)"))
 

@@ -154,6 +154,9 @@ def solve_reference(
     """Solve the cvxpy formulation; with several ``solvers`` (label, cvxpy name, options), try
     each in turn until one is optimal (the last optimal_inaccurate answer is kept if none is)."""
     n = len(data.w0)
+    if n == 0:
+        # Nothing held, buyable or tracked (every name blocked, say): nothing to solve.
+        return Solution(np.zeros(len(data.lot_sec)), np.zeros(0), "optimal", 0.0, 0.0, False, solvers[0][0])
     start = time.perf_counter()
     fixed, fixed_x = forced_sales(data)
     free_x = np.flatnonzero((data.x_ub > 1e-12) & ~fixed)

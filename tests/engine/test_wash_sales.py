@@ -175,3 +175,18 @@ def test_an_equivalent_sold_at_a_loss_in_this_proposal_is_named_as_the_blocking_
     assert b.sale_symbol == "EQ" and b.sale_in_proposal and b.sale_date == AS_OF
     assert b.sale_loss == pytest.approx(3_000.0)
     assert b.buyable_on == AS_OF + timedelta(days=31)
+
+
+def test_when_every_name_is_blocked_the_cash_waits_and_the_result_says_until_when():
+    # given nothing held but cash, and both funds of the model sold at a loss in the household
+    trades = (
+        HouseholdTrade(AS_OF - timedelta(days=3), "EQ", "sell", 5, -50.0, "IRA"),
+        HouseholdTrade(AS_OF - timedelta(days=12), "BD", "sell", 5, -50.0, "IRA"),
+    )
+    req = request([], funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), cash=10_000.0, household_trades=trades)
+    result = rebalance(req)
+    assert result.trades == ()
+    assert {b.symbol: b.buyable_on for b in result.blocked_buys} == {
+        "EQ": AS_OF + timedelta(days=28),
+        "BD": AS_OF + timedelta(days=19),
+    }
