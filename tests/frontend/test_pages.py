@@ -221,3 +221,18 @@ def test_the_audit_log_filters_by_action(book, as_user):
     page = text(client.get("/audit/", {"action": "household"}))
     assert "household.advisor" in page and "proposal.submit" not in page
     assert "No record matches" in text(client.get("/audit/", {"actor": "nobody-at-all"}))
+
+
+def test_a_proposal_says_which_wash_sale_keeps_money_uninvested_and_until_when(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).get()
+        proposal.result = {**proposal.result, "blocked_buys": [{
+            "symbol": "VTI", "shortfall": 4200.0, "sale_symbol": "ITOT", "sale_date": "2026-11-02",
+            "sale_account_id": "F-001", "sale_loss": 850.0, "sale_in_proposal": False, "buyable_on": "2026-12-03"}]}
+        proposal.save(update_fields=["result"])
+
+    page = text(as_user("advisor").get(f"/proposals/{proposal.pk}/"))
+
+    assert "Money left uninvested" in page
+    assert ("<strong>VTI</strong> is $4,200.00 below its target: ITOT was sold at a $850.00 loss on 2026-11-02 in "
+            "account F-001; buyable again on <strong>2026-12-03</strong>") in page
