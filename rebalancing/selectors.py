@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 
+from rebalancing.access import households_advised_by
 from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
 from rebalancing.models import (
     Account,
@@ -89,7 +90,7 @@ def accounts_for_scope(scope: RunScope):
     if scope.template_code:
         qs = qs.governed_by(scope.template_code)
     if scope.advisor_id is not None:
-        qs = qs.filter(household__advisor_id=scope.advisor_id)
+        qs = qs.filter(household__in=households_advised_by(scope.advisor_id))
     if scope.min_drift is not None:
         latest = Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at").values("drift_before")[:1]
         qs = qs.annotate(last_drift=Subquery(latest)).filter(

@@ -198,20 +198,22 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date) -> Non
         for t in TEMPLATES
     ])}
 
+    from rebalancing.services.people import advisors_grant_bulk
+
     User = get_user_model()
     slug = firm_slug
     advisors = dict(User.objects.filter(username__in=[f"advisor1@{slug}.example", f"advisor2@{slug}.example"])
                     .values_list("username", "pk"))
     advisor_ids = [advisors.get(f"advisor1@{slug}.example"), advisors.get(f"advisor2@{slug}.example")]
     households = Household.objects.bulk_create([
-        Household(name=h.name, external_id=h.external_id, advisor_id=advisor_ids[h.advisor_slot],
-                  template=templates[h.template], overrides=h.overrides)
+        Household(name=h.name, external_id=h.external_id, template=templates[h.template], overrides=h.overrides)
         for h in book.households
     ])
+    advisors_grant_bulk((hh.pk, advisor_ids[h.advisor_slot]) for hh, h in zip(households, book.households, strict=True))
     account_rows = Account.objects.bulk_create([
         Account(custodian_number=a.custodian_number, name=a.name, household=households[a.household],
                 model=models[a.model], template=templates[a.template] if a.template else None,
-                overrides=a.overrides, taxable=a.taxable, discretionary=a.discretionary,
+                overrides=a.overrides, tax_status=a.tax_status, discretionary=a.discretionary,
                 short_term_rate=a.short_term_rate, long_term_rate=a.long_term_rate, cash=a.cash,
                 realised_short_term_ytd=a.realised_short_term_ytd, realised_long_term_ytd=a.realised_long_term_ytd,
                 opened_on=a.opened_on)

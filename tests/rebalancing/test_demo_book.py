@@ -17,6 +17,7 @@ from rebalancing.models import (
     Account,
     BenchmarkWeight,
     Household,
+    HouseholdUserObjectPermission,
     ModelPortfolio,
     ModelVersion,
     ParameterTemplate,
@@ -67,10 +68,11 @@ def _book_digest(prefix_free: bool = False) -> str:
              .values_list("sleeve__version__model__code", "sleeve__asset_class", "sleeve__weight", "sleeve__kind",
                           "security__symbol", "weight")),
         list(ParameterTemplate.objects.order_by("code").values_list("code", "parameters", "overridable")),
-        [(strip(h.external_id), h.name, h.template.code, h.overrides, h.advisor_id is None)
-         for h in Household.objects.select_related("template").order_by("external_id")],
+        [(strip(h.external_id), h.name, h.template.code, h.overrides, not h.advisors)
+         for h in Household.objects.select_related("template").prefetch_related(
+             "advisor_grants__user", "advisor_grants__permission").order_by("external_id")],
         [(strip(a.custodian_number), a.name, strip(a.household.external_id), a.model.code,
-          a.template.code if a.template else None, a.overrides, a.taxable, a.discretionary, a.short_term_rate,
+          a.template.code if a.template else None, a.overrides, a.tax_status, a.discretionary, a.short_term_rate,
           a.long_term_rate, a.cash, a.realised_short_term_ytd, a.realised_long_term_ytd, a.opened_on)
          for a in Account.objects.select_related("household", "model", "template").order_by("custodian_number")],
         [(strip(lot_id), strip(number), symbol, q, c, d) for lot_id, number, symbol, q, c, d in
@@ -138,7 +140,7 @@ def test_seeding_builds_the_whole_book(firm_a, firm_user):
         sizes = Counter(a.household_id for a in accounts)
         shared = sum(1 for a in accounts if sizes[a.household_id] > 1)
         assert shared == round(0.4 * SMALL)
-        advisors = set(Household.objects.values_list("advisor_id", flat=True))
+        advisors = set(HouseholdUserObjectPermission.objects.values_list("user_id", flat=True))
         assert advisors == {advisor1.pk, advisor2.pk}
 
         # Lots: gains and losses, short- and long-term.
@@ -256,7 +258,7 @@ def test_without_advisors_households_have_none(firm_b):
     _seed(firm_b)
     with schema_context(firm_b.schema_name):
         assert Household.objects.exists()
-        assert not Household.objects.filter(advisor__isnull=False).exists()
+        assert not HouseholdUserObjectPermission.objects.exists()
 
 
 def test_the_book_is_deterministic_for_a_seed(firm_a, firm_b):

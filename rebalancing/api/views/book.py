@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rebalancing import filters
-from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.access import accounts_visible_to, households_visible_to, with_advisors
 from rebalancing.models import (
     Benchmark,
     BenchmarkWeight,
@@ -184,7 +184,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
     rules = {"parameters": EDIT_PARAMETERS}
 
     def visible_queryset(self, user):
-        return households_visible_to(user).select_related("advisor", "template")
+        return with_advisors(households_visible_to(user).select_related("template", "model"))
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.HouseholdSerializer)
     @action(detail=True, methods=["patch"])
@@ -208,8 +208,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         return serializers.AccountSerializer if self.action == "list" else serializers.AccountDetailSerializer
 
     def visible_queryset(self, user):
-        return accounts_visible_to(user).select_related("household__advisor", "household__template", "template",
-                                                        "model")
+        return with_advisors(accounts_visible_to(user).select_related("household__template", "template", "model"),
+                             "household__")
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.AccountDetailSerializer)
     @action(detail=True, methods=["patch"], filterset_class=None)
