@@ -12,11 +12,11 @@ Which accounts may hold which asset classes is each account's (``Account.asset_c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from rebalancing.effective_parameters import EffectiveParameters, override_problems
 from rebalancing.engine import TAX_STATUSES
+from rebalancing.engine.tax import estimated_tax
 from tenants.errors import ValidationFailed
 
 __all__ = [
@@ -80,20 +80,15 @@ def household_settings_effective(household) -> EffectiveParameters:
     return EffectiveParameters(values=values, sources=sources)
 
 
-def tax_realised_ytd(accounts) -> Decimal:
-    """Tax on the gains the household's taxable accounts realised this year, at each account's
-    rates (short-term as ordinary income, long-term at its rate; a net loss counts as none)."""
-    total = Decimal(0)
-    for a in accounts:
-        if a.tax_status != "taxable":
-            continue
-        total += max(a.realised_short_term_ytd, Decimal(0)) * a.short_term_rate
-        total += max(a.realised_long_term_ytd, Decimal(0)) * a.long_term_rate
-    return total.quantize(Decimal("0.01"))
+def tax_realised_ytd(accounts) -> float:
+    """Tax on what the household's taxable accounts (``engine.Account``s) realised this year, at
+    each account's rates, short- and long-term netted the engine's way (``engine.tax``)."""
+    return round(sum(estimated_tax(a.realised_short_term_ytd, a.realised_long_term_ytd, a.short_term_rate,
+                                   a.long_term_rate) for a in accounts if a.taxable), 2)
 
 
 def tax_budget_left(budget, accounts) -> float | None:
     """What is left of a yearly tax budget for this run (None: no budget)."""
     if budget is None:
         return None
-    return max(float(Decimal(str(budget)) - tax_realised_ytd(accounts)), 0.0)
+    return max(float(budget) - tax_realised_ytd(accounts), 0.0)

@@ -89,6 +89,17 @@ class HouseholdUserObjectPermission(UserObjectPermissionBase):
 
 
 class AccountQuerySet(models.QuerySet):
+    def managed(self) -> AccountQuerySet:
+        """Accounts a run can rebalance: with a model of their own, or in a household managed as one."""
+        return self.filter(Q(household__managed_as=Household.ManagedAs.HOUSEHOLD) | Q(model__isnull=False))
+
+    def managed_to(self, code: str) -> AccountQuerySet:
+        """Accounts managed to the model ``code``: their own, or their household's when it is one unit
+        (the one home of the rule, with ``Account.managed_model_id``)."""
+        unit = Household.ManagedAs.HOUSEHOLD
+        return self.filter(Q(household__managed_as=unit, household__model__code=code)
+                           | ~Q(household__managed_as=unit) & Q(model__code=code))
+
     def governed_by(self, template) -> AccountQuerySet:
         """Accounts whose parameters ``template`` governs (a template, its id or its code): their
         own template, or their household's when they have none. The one home of the rule, with
