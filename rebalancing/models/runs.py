@@ -20,6 +20,7 @@ class RebalanceRun(models.Model):
         MANUAL = "manual", "Started by a person"
         NIGHTLY = "nightly", "Nightly scan"
         API = "api", "Started through the API"
+        CASH_FLOW = "cash_flow", "A household's withdrawal or RMD"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
     scope = models.JSONField(default=dict, help_text='e.g. {"firm": true} or {"model": "growth", "min_drift": 0.03}')
