@@ -7,7 +7,15 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import Account, CashFlow, HouseholdProposal, Proposal, RebalanceRun, Security, TradeRecord
+from rebalancing.models import (
+    Account,
+    CashFlow,
+    HouseholdProposal,
+    Proposal,
+    RebalanceRun,
+    Security,
+    TradeRecord,
+)
 from rebalancing.services.cash_flows import cash_flow_enter
 from rebalancing.services.proposals import household_proposal_decide
 from tenants.audit.models import AuditEvent
