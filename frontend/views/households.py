@@ -4,6 +4,8 @@ accounts and advisors. Each form posts to its own URL, calls one service and com
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
@@ -17,8 +19,11 @@ from frontend.query import decimal_param, id_param, ids_param
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.engine import TAX_STATUSES
 from rebalancing.household_parameters import household_settings_effective
-from rebalancing.models import Household, HouseholdProposal, ModelPortfolio, ParameterTemplate
+from rebalancing.imports.cash_flows import cash_flows_import
+from rebalancing.imports.report import ImportRejected
+from rebalancing.models import CashFlow, Household, HouseholdProposal, ModelPortfolio, ParameterTemplate
 from rebalancing.selectors import RunScope
+from rebalancing.services.cash_flows import cash_flow_enter
 from rebalancing.services.households import (
     household_account_move,
     household_create,
@@ -112,6 +117,8 @@ def household_detail(request, pk: int):
         "can_people": can_manage_people,
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
+        "cash_flows": CashFlow.objects.filter(household=household).select_related("account", "run")[:20],
+        "cash_flow_kinds": CashFlow.Kind.choices,
     })
 
 
@@ -190,6 +197,56 @@ def household_settings(request, pk: int):
     return _done(request, household, "Household settings saved; the next run uses them.", "#settings")
 
 
+@firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
+@require_POST
+def household_cash_flow(request, pk: int):
+    """A deposit, withdrawal or RMD typed in dollars; the engine chooses what funds a withdrawal."""
+    household = _household(request, pk)
+    post = request.POST
+    amount = decimal_param(post, "amount", what="amount")
+    account_id = id_param(post, "account")
+    account = visible_or_404(accounts_visible_to(request.user).filter(household=household), pk=account_id) \
+        if account_id else None
+    try:
+        entered = cash_flow_enter(user=request.user, household=household, kind=post.get("kind", ""),
+                                  amount=amount if amount is not None else Decimal(0), account=account,
+                                  reference=post.get("reference", ""))
+    except DomainError as exc:
+        return _refused(request, household, exc, "#cash-flows")
+    flow = entered.cash_flow
+    if not entered.created:
+        return _done(request, household, f"Reference {flow.reference} was entered before; nothing changed.",
+                     "#cash-flows")
+    if flow.kind == flow.Kind.DEPOSIT:
+        text = f"Deposit of ${flow.amount:,.2f} credited to {flow.account.custodian_number}; run {flow.run_id} invests it."
+    else:
+        text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f} planned: estimated tax ${flow.tax_cost:,.2f}. "
+                "Its sales wait for approval below.")
+    return _done(request, household, text, "#proposal")
+
+
+@firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
+@require_POST
+def household_cash_flow_upload(request, pk: int):
+    """A CSV of the household's cash flows (docs/csv-formats.md): all of it, or none with the problems."""
+    household = _household(request, pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise BadRequest("Choose a CSV file to upload.")
+    try:
+        summary = cash_flows_import(source=upload, user=request.user, only=household,
+                                    households=households_visible_to(request.user))
+    except ImportRejected as exc:
+        problems = (exc.detail or {}).get("problems", [])[:10]
+        lines = "; ".join(f"row {p['row']}{', ' + p['column'] if p['column'] else ''}: {p['problem']}" for p in problems)
+        messages.error(request, f"{exc.message} {lines}")
+        return redirect(f"{household_url(household)}#cash-flows")
+    except DomainError as exc:
+        return _refused(request, household, exc, "#cash-flows")
+    return _done(request, household, f"Cash-flow file: {summary.created} entered, {summary.unchanged} entered before.",
+                 "#cash-flows")
+
+
 @firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)
 @require_POST
 def household_rebalance(request, pk: int):
@@ -226,6 +283,6 @@ def household_proposal_decide_view(request, pk: int, proposal_pk: int):
 
 
 __all__ = [
-    "household_advisors", "household_detail", "household_list", "household_management", "household_members",
+    "household_advisors", "household_cash_flow", "household_cash_flow_upload", "household_detail", "household_list", "household_management", "household_members",
     "household_proposal_decide_view", "household_rebalance", "household_settings"
 ]

@@ -104,3 +104,41 @@ def test_the_household_list_is_for_everyone_with_the_book_and_the_create_form_fo
     listed = as_user("advisor").get("/households/").content.decode()
     assert "Lee family" in listed and "New household" not in listed
     assert as_user("advisor").post("/households/", {"name": "X", "external_id": "X"}).status_code == 403
+
+
+def test_a_withdrawal_entered_on_the_page_becomes_the_household_proposal(lees, as_user, firm_a):
+    advisor = as_user("advisor")
+    answer = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "$3,000",
+                                                                   "account": "", "reference": "W-PAGE"}, follow=True)
+    html = answer.content.decode()
+    assert "Withdrawal of $3,000.00 planned: estimated tax" in html and "Funds a withdrawal of $3,000.00" in html
+    with tenant_context(firm_a):
+        together = HouseholdProposal.objects.filter(household=lees["household"]).latest("created_at")
+        assert together.result["cash_flow"] == {"kind": "withdrawal", "amount": 3000.0}
+    refused = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "rmd", "amount": "100",
+                                                                    "account": lees["roth"].pk}, follow=True)
+    assert "comes from a traditional IRA" in refused.content.decode()
+    assert advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "a lot"}).status_code == 400
+
+
+def test_a_cash_flow_file_is_entered_whole_or_refused_naming_the_row(lees, as_user, firm_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import CashFlow
+
+    def upload(text):
+        return as_user("advisor").post(_url(lees["household"], "cash-flows/upload/"), {
+            "file": SimpleUploadedFile("flows.csv", text.encode(), content_type="text/csv")}, follow=True)
+
+    bad = upload("household_id,kind,amount,account_number,reference\n"
+                 "HH-LEE,deposit,500,LEE-ROTH,D-1\nHH-LEE,rmd,100,LEE-ROTH,R-1\nHH-LEE,gift,5,,G-1\n")
+    assert "row 4, kind: &#x27;gift&#x27; is not a kind of cash flow" in bad.content.decode()
+    unfundable = upload("household_id,kind,amount,account_number,reference\n"
+                        "HH-LEE,deposit,500,LEE-ROTH,D-1\nHH-LEE,rmd,100,LEE-ROTH,R-1\n")
+    assert "row 3: A required minimum distribution comes from a traditional IRA" in unfundable.content.decode()
+    with tenant_context(firm_a):
+        assert not CashFlow.objects.exists()  # the deposit of row 2 is not half-written
+    good = upload("household_id,kind,amount,account_number,reference\nHH-LEE,deposit,500,LEE-ROTH,D-1\n")
+    assert "1 entered, 0 entered before" in good.content.decode()
+    again = upload("household_id,kind,amount,account_number,reference\nHH-LEE,deposit,500,LEE-ROTH,D-1\n")
+    assert "0 entered, 1 entered before" in again.content.decode()
