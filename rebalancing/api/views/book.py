@@ -32,9 +32,10 @@ from rebalancing.services.book import (
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
-from .. import serializers
+from .. import household_serializers, serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
 from ..visibility import book_wide_visible_to
+from .households import HouseholdWhatIfSerializer, household_settings_update, household_whatif
 
 MANAGE_MODELS = Rule(Scope.ADMIN, Capability.MANAGE_MODELS)
 EDIT_PARAMETERS = Rule(Scope.PARAMETERS, Capability.EDIT_PARAMETERS)
@@ -180,8 +181,11 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
 
 
 class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Households with their advisors; managed account by account or as one (``managed_as``)."""
+
     serializer_class = serializers.HouseholdSerializer
-    rules = {"parameters": EDIT_PARAMETERS}
+    rules = {"parameters": EDIT_PARAMETERS, "household_settings": EDIT_PARAMETERS,
+             "whatif": Rule(Scope.READ, Capability.VIEW_BOOK)}
 
     def visible_queryset(self, user):
         return with_advisors(households_visible_to(user).select_related("template", "model"))
@@ -196,6 +200,23 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         household_overrides_set(household=household, overrides=serializer.validated_data["overrides"],
                                 user=request.user)
         return Response(serializers.HouseholdSerializer(self.get_object()).data)
+
+    @extend_schema(request=household_serializers.HouseholdSettingsInSerializer, responses=serializers.HouseholdSerializer)
+    @action(detail=True, methods=["patch"], url_path="settings")
+    def household_settings(self, request, pk=None):
+        """Replace the household's settings (tax budget per year, asset location) within its template's
+        limits, and which asset classes its accounts may hold."""
+        household_settings_update(request, self.get_object())
+        return Response(serializers.HouseholdSerializer(self.get_object()).data)
+
+    @extend_schema(request=HouseholdWhatIfSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="what-if")
+    def whatif(self, request, pk=None):
+        """The household rebalanced as one on its book as it is (engine.rebalance_household's result:
+        each account's trades, the allocation across accounts before and after). Nothing is stored."""
+        serializer = HouseholdWhatIfSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(household_whatif(self.get_object(), serializer.validated_data["as_of"]))
 
 
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
