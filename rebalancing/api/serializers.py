@@ -151,12 +151,17 @@ class TemplateSerializer(serializers.ModelSerializer):
     parameters = serializers.DictField(help_text="A partial engine parameter object (docs/engine.md)")
     overridable = serializers.DictField(
         child=serializers.DictField(), default=dict,
-        help_text='Which settings households/accounts may override, with limits: {"cash.target": {"max": 0.05}}',
+        help_text='Which settings households/accounts may override, with limits: {"cash.target": {"max": 0.05}}; '
+                  'household settings under "household." ({"household.tax_budget": {"max": 20000}})',
     )
+    household_parameters = serializers.DictField(
+        default=dict, help_text='Settings of households managed as one: {"tax_budget": 5000, "location": '
+                                '{"bonds": ["traditional", "roth", "taxable"]}}')
 
     class Meta:
         model = ParameterTemplate
-        fields = ["id", "code", "name", "description", "parameters", "overridable", "updated_at"]
+        fields = ["id", "code", "name", "description", "parameters", "overridable", "household_parameters",
+                  "updated_at"]
         read_only_fields = ["id", "updated_at"]
 
 

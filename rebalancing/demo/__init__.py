@@ -64,12 +64,14 @@ def _prefix(firm_slug: str) -> str:
 
 
 def seed_demo_book(
-    *, firm_slug: str, accounts: int = 300, seed: int | None = None, as_of: date | None = None
+    *, firm_slug: str, accounts: int = 300, seed: int | None = None, as_of: date | None = None,
+    unit_households: bool = False,
 ) -> DemoBookSummary:
     """Seed the firm's demo book in its schema (idempotent); returns what the schema holds.
 
     ``seed`` defaults to one derived from the slug (each firm its own book, the same every time);
-    ``as_of`` defaults to the last business day on or before today.
+    ``as_of`` defaults to the last business day on or before today. ``unit_households``: add the
+    households managed as one (``demo.households``: a joint account, two IRAs and a Roth each).
     """
     from django_tenants.utils import schema_context
 
@@ -84,7 +86,8 @@ def seed_demo_book(
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"demo-book:{firm.schema_name}".encode())])
         created = not _has_book()
         if created:
-            _write_book(firm_slug=firm_slug, accounts=accounts, seed=seed, as_of=as_of)
+            _write_book(firm_slug=firm_slug, accounts=accounts, seed=seed, as_of=as_of,
+                        unit_households=unit_households)
         return _summary(firm, created, time.monotonic() - started)
 
 
@@ -126,7 +129,7 @@ def _copy_rows(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
                 copy.write_row(row)
 
 
-def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date) -> None:
+def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_households: bool = False) -> None:
     from rebalancing.engine import Parameters
     from rebalancing.models import (
         Account,
@@ -229,3 +232,9 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date) -> Non
                     price=t.price, trade_date=t.trade_date, realised_gain=t.realised_gain, external_id=t.external_id)
         for t in book.trades
     ], batch_size=2000)
+    if unit_households:
+        from .households import unit_households_write
+
+        unit_households_write(prefix=_prefix(firm_slug), sid=sid, models=models, templates=templates,
+                              advisor_ids=advisor_ids, as_of=as_of,
+                              closes={s: float(market.paths[s][-1]) for s in ("VOO", "VEA", "VB", "VWO", "BND", "SCHP")})

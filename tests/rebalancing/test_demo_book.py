@@ -298,3 +298,26 @@ def test_the_as_of_date_is_the_last_business_day():
     assert demo_as_of(date(2026, 11, 30)) == date(2026, 11, 30)  # Monday
     market = build_market(date(2026, 11, 30))
     assert market.days[-1] == date(2026, 11, 30) and all(d.weekday() < 5 for d in market.days)
+
+
+def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, firm_user):
+    from rebalancing.models import HouseholdProposal
+    from rebalancing.selectors import RunScope
+    from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+    firm_user(firm_a, f"advisor1@{firm_a.slug}.example", FirmRole.ADVISOR)
+    firm_user(firm_a, f"advisor2@{firm_a.slug}.example", FirmRole.ADVISOR)
+    _seed(firm_a, unit_households=True)
+    with schema_context(firm_a.schema_name):
+        units = list(Household.objects.filter(managed_as="household").order_by("external_id"))
+        assert len(units) == 3 and all(h.model.code == "balanced-60-30-10" and h.advisors for h in units)
+        statuses = sorted(units[0].accounts.values_list("tax_status", flat=True))
+        assert statuses == ["roth", "taxable", "traditional", "traditional"]
+        run = run_start(scope=RunScope(household_id=units[0].pk), as_of=AS_OF, label="test")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        together = HouseholdProposal.objects.get(run=run)
+        assert together.proposals.count() == 4 and together.drift_after < together.drift_before
+        bonds = together.result["allocation_after"]["us_aggregate_bonds"]
+        taxable = next(a.custodian_number for a in units[0].accounts.all() if a.tax_status == "taxable")
+        assert bonds.get(taxable, 0) < sum(bonds.values()) / 2  # bonds mostly in the IRAs and Roth

@@ -158,7 +158,8 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         data = serializer.validated_data
         template = template_save(user=request.user, code=data["code"], name=data["name"],
                                  parameters=data["parameters"], overridable=data["overridable"],
-                                 description=data.get("description", ""))
+                                 description=data.get("description", ""),
+                                 household_parameters=data.get("household_parameters", {}))
         return Response(serializers.TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSerializer)
@@ -176,7 +177,8 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         data = {**serializers.TemplateUpdateSerializer(template).data, **serializer.validated_data}
         template = template_save(user=request.user, code=template.code, name=data["name"],
                                  parameters=data["parameters"], overridable=data["overridable"],
-                                 description=data["description"], template=template)
+                                 description=data["description"], template=template,
+                                 household_parameters=data["household_parameters"])
         return Response(serializers.TemplateSerializer(template).data)
 
 

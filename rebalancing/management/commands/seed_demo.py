@@ -27,7 +27,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
         for _, slug in DEMO_FIRMS:
-            book = seed_demo_book(firm_slug=slug, accounts=options["accounts"])
+            book = seed_demo_book(firm_slug=slug, accounts=options["accounts"], unit_households=True)
             verb = "seeded" if book.created else "already has"
             self.stdout.write(f"{slug}: {verb} {book.accounts} accounts, {book.lots} lots, {book.securities} securities "
                               f"(prices as of {book.as_of})")
