@@ -17,17 +17,20 @@ from django.views.decorators.http import require_POST
 from frontend.households import household_list_rows, household_view
 from frontend.query import decimal_param, id_param, ids_param
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
-from rebalancing.engine import TAX_STATUSES
+from rebalancing.api.visibility import book_wide_visible_to
+from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
 from rebalancing.household_parameters import household_settings_effective
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
 from rebalancing.models import CashFlow, Household, HouseholdProposal, ModelPortfolio, ParameterTemplate
 from rebalancing.selectors import RunScope
+from rebalancing.services.book import template_save
 from rebalancing.services.cash_flows import cash_flow_enter
 from rebalancing.services.households import (
     household_account_move,
     household_create,
     household_management_set,
+    household_rebalance_preview,
     household_settings_set,
 )
 from rebalancing.services.people import household_advisors_set
@@ -247,6 +250,53 @@ def household_cash_flow_upload(request, pk: int):
                  "#cash-flows")
 
 
+@firm_page(Capability.VIEW_BOOK)
+@require_POST
+def household_preview(request, pk: int):
+    """What a household rebalance would propose now, stored nowhere (htmx fragment)."""
+    household = _household(request, pk)
+    context: dict = {"household": household}
+    try:
+        result = household_rebalance_preview(user=request.user, household=household, as_of=timezone.localdate())
+    except (DomainError, EngineError) as exc:
+        context["problem"] = exc.message
+    else:
+        names = dict(household.accounts.values_list("custodian_number", "name"))
+        context.update(result=result, rows=[
+            {"number": r.account_id, "name": names.get(r.account_id, ""), "summary": r.summary,
+             "buys": [t for t in r.trades if t.side == "buy"], "sells": [t for t in r.trades if t.side == "sell"]}
+            for r in result.accounts])
+    return render(request, "frontend/partials/household_preview.html", context)
+
+
+@firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
+@require_POST
+def template_household(request, pk: int):
+    """A template's household settings: the tax budget per year ($) and, per asset class, the tax
+    status it goes to first (the others follow in the engine's default order)."""
+    parameter_template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
+    budget = decimal_param(request.POST, "tax_budget", what="tax budget")
+    settings: dict = {} if budget is None else {"tax_budget": float(budget)}
+    location = {}
+    for asset_class in request.POST.getlist("location_class"):
+        first = request.POST.get(f"location:{asset_class}", "")
+        if first:
+            default = default_location_preferences([asset_class]).order[asset_class]
+            location[asset_class] = [first, *(s for s in default if s != first)]
+    if location:
+        settings["location"] = location
+    try:
+        template_save(user=request.user, code=parameter_template.code, name=parameter_template.name,
+                      parameters=parameter_template.parameters, overridable=parameter_template.overridable,
+                      description=parameter_template.description, template=parameter_template,
+                      household_parameters=settings)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Household settings of “{parameter_template.name}” saved.")
+    return redirect(reverse("template_detail", kwargs={"pk": parameter_template.pk}) + "#household-settings")
+
+
 @firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)
 @require_POST
 def household_rebalance(request, pk: int):
@@ -284,5 +334,5 @@ def household_proposal_decide_view(request, pk: int, proposal_pk: int):
 
 __all__ = [
     "household_advisors", "household_cash_flow", "household_cash_flow_upload", "household_detail", "household_list", "household_management", "household_members",
-    "household_proposal_decide_view", "household_rebalance", "household_settings"
+    "household_preview", "household_proposal_decide_view", "household_rebalance", "household_settings"
 ]

@@ -8,7 +8,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from rebalancing import engine
 from rebalancing.access import accounts_visible_to, households_visible_to, require
+from rebalancing.engine_inputs import household_inputs_load
 from rebalancing.household_parameters import household_settings_validate
 from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
@@ -20,6 +22,7 @@ from tenants.permissions import Capability
 
 __all__ = [
     "household_account_move",
+    "household_rebalance_preview",
     "household_create",
     "household_management_set",
     "household_settings_set",
@@ -143,3 +146,14 @@ def household_settings_set(*, user, household: Household, settings: dict,
     if before != after:
         audit_record(actor=user, action=Action.HOUSEHOLD_SETTINGS, obj=household, before=before, after=after)
     return household
+
+
+def household_rebalance_preview(*, user, household: Household, as_of) -> engine.HouseholdResult:
+    """The household rebalanced as one on its book as it is now (the loader runs use); nothing is
+    stored. The what-if of the household page and the API."""
+    if not households_visible_to(user).filter(pk=household.pk).exists():
+        raise NotFound("No such household.")
+    [inputs] = household_inputs_load([household], as_of=as_of)
+    if inputs.error is not None:
+        raise inputs.error
+    return engine.rebalance_household(inputs.request)

@@ -115,6 +115,9 @@ def test_a_withdrawal_entered_on_the_page_becomes_the_household_proposal(lees, a
     with tenant_context(firm_a):
         together = HouseholdProposal.objects.filter(household=lees["household"]).latest("created_at")
         assert together.result["cash_flow"] == {"kind": "withdrawal", "amount": 3000.0}
+        sale = together.proposals.first()
+    opened = advisor.get(f"/proposals/{sale.pk}/")  # each account's sales open like any proposal
+    assert opened.status_code == 200 and "for a withdrawal of 3,000.00" in opened.content.decode()
     refused = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "rmd", "amount": "100",
                                                                     "account": lees["roth"].pk}, follow=True)
     assert "comes from a traditional IRA" in refused.content.decode()
@@ -142,3 +145,40 @@ def test_a_cash_flow_file_is_entered_whole_or_refused_naming_the_row(lees, as_us
     assert "1 entered, 0 entered before" in good.content.decode()
     again = upload("household_id,kind,amount,account_number,reference\nHH-LEE,deposit,500,LEE-ROTH,D-1\n")
     assert "0 entered, 1 entered before" in again.content.decode()
+
+
+def test_a_firm_admin_sets_a_templates_household_settings_and_households_follow_them(lees, as_user, firm_a):
+    from rebalancing.household_parameters import household_settings_effective
+
+    template = lees["template"]
+    page = as_user("admin").get(f"/templates/{template.pk}/").content.decode()
+    assert "Households managed as one" in page and 'name="location:bonds"' in page
+    saved = as_user("admin").post(f"/templates/{template.pk}/household/", {
+        "tax_budget": "12,000", "location_class": ["bonds", "us_equity"], "location:bonds": "roth",
+        "location:us_equity": ""}, follow=True)
+    assert "Household settings of" in saved.content.decode()
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.household_parameters == {"tax_budget": 12000.0,
+                                                 "location": {"bonds": ["roth", "traditional", "taxable"]}}
+        effective = household_settings_effective(Household.objects.get(pk=lees["household"].pk))
+        assert effective.sources == {"tax_budget": f"template:{template.code}", "location": f"template:{template.code}"}
+        assert AuditEvent.objects.filter(action="template.change", object_id=str(template.pk)).exists()
+    assert as_user("advisor").post(f"/templates/{template.pk}/household/", {"tax_budget": "1"}).status_code == 403
+
+
+def test_an_accounts_proposal_links_to_its_household_proposal(lees, as_user):
+    proposal = lees["proposal"].proposals.first()
+    page = as_user("advisor").get(f"/proposals/{proposal.pk}/").content.decode()
+    assert f"/households/{lees['household'].pk}/#proposal" in page
+
+
+def test_the_household_what_if_shows_each_accounts_trades_and_stores_nothing(lees, as_user, firm_a):
+    with tenant_context(firm_a):
+        before = Proposal.objects.count()
+    fragment = as_user("advisor").post(_url(lees["household"], "preview/")).content.decode()
+    assert "What a rebalance of the household would do now" in fragment and "LEE-IRA" in fragment
+    assert "BND" in fragment  # the bonds go somewhere
+    with tenant_context(firm_a):
+        assert Proposal.objects.count() == before
+    assert as_user("colleague").post(_url(lees["household"], "preview/")).status_code == 404

@@ -218,7 +218,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         each account's trades, the allocation across accounts before and after). Nothing is stored."""
         serializer = HouseholdWhatIfSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(household_whatif(self.get_object(), serializer.validated_data["as_of"]))
+        return Response(household_whatif(request, self.get_object(), serializer.validated_data["as_of"]))
 
 
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):

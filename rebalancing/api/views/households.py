@@ -12,11 +12,10 @@ from rest_framework.response import Response
 
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
-from rebalancing.engine_inputs import household_inputs_load
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.models import CashFlow, Household, HouseholdProposal, Proposal
 from rebalancing.services.cash_flows import cash_flow_enter
-from rebalancing.services.households import household_settings_set
+from rebalancing.services.households import household_rebalance_preview, household_settings_set
 from rebalancing.services.proposals import household_proposal_decide
 from tenants.api_keys.scopes import Scope
 from tenants.errors import NotFound, ValidationFailed
@@ -112,12 +111,10 @@ class HouseholdWhatIfSerializer(drf.Serializer):
     as_of = drf.DateField(required=False, allow_null=True, default=None)
 
 
-def household_whatif(household: Household, as_of) -> dict:
+def household_whatif(request, household: Household, as_of) -> dict:
     """The household's rebalance on its book as it is now, through the same loader as runs."""
-    [inputs] = household_inputs_load([household], as_of=as_of or timezone.localdate())
-    if inputs.error is not None:
-        raise inputs.error
-    return engine.household_result_to_dict(engine.rebalance_household(inputs.request))
+    result = household_rebalance_preview(user=request.user, household=household, as_of=as_of or timezone.localdate())
+    return engine.household_result_to_dict(result)
 
 
 def household_settings_update(request, household: Household) -> None:
