@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, audit, backtests, book, dashboard, ledger, proposals, runs, security
+from .views import accounts, audit, backtests, book, dashboard, ledger, proposals, risk_models, runs, security
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
@@ -27,6 +27,7 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
     path("backtests/", backtests.backtest_list, name="backtest_list"),
     path("backtests/<int:pk>/", backtests.backtest_detail, name="backtest_detail"),
+    path("risk-model/", risk_models.risk_models, name="risk_models"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("security/", security.security_page, name="security"),
     path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),

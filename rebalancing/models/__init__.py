@@ -16,12 +16,13 @@ from .ledger import (
 from .market import Benchmark, BenchmarkWeight, Price, Security
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .recovery import RunWatch
+from .risk import RiskModelVersion
 from .runs import Alert, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
 
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "RunOutcome", "RunWatch", "Security", "Sleeve",
+    "ReconciliationRow", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation",
 ]

@@ -203,6 +203,7 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
         fingerprint = inputs.fingerprint if request is inputs.request else _refingerprint(inputs.fingerprint, request)
         proposals.append(Proposal(
             run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
+            risk_model_version_id=inputs.risk_model_version_id, risk_model_note=inputs.risk_model_note,
             parameters=inputs.parameters, inputs_fingerprint=fingerprint,
             result=as_dict, trade_count=summary.trade_count, turnover=summary.turnover,
             estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
