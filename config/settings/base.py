@@ -244,7 +244,7 @@ RUN_STALL_MAX_REDISPATCHES = env_int("RUN_STALL_MAX_REDISPATCHES", 5)
 # /api/v1/ on firm hosts (rebalancing/api, docs/api.md). API keys first: its WWW-Authenticate makes an
 # unauthenticated request a 401, not a 403.
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "rebalancing.api.schema.FirmAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.api_keys.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -255,11 +255,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON nested at most config.input_limits.MAX_JSON_DEPTH levels: deeper is a 400, not a 500.
-    "DEFAULT_PARSER_CLASSES": [
-        "rebalancing.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: the endpoints that take a file (imports, executions, reconciliations) add multipart
+    # themselves, so the schema offers each body in exactly the content types it is accepted in.
+    "DEFAULT_PARSER_CLASSES": ["rebalancing.api.parsers.BoundedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_keys.throttling.ApiKeyRateThrottle"],
     # Per API key (else per signed-in user); the what-if engine call has its own bucket.
     "DEFAULT_THROTTLE_RATES": {

@@ -127,7 +127,7 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
     """A custodian's positions compared with the ledger; nothing changes until accepted."""
 
     serializer_class = ReconciliationSerializer
-    parser_classes = [MultiPartParser, BoundedJSONParser]
+    parser_classes = [MultiPartParser]  # the position file; accept and reject take JSON
     rules = {"*": RECONCILE_READ, "create": IMPORT, "accept": IMPORT, "reject": IMPORT}
 
     def visible_queryset(self, user):
@@ -159,14 +159,14 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
 
     @extend_schema(request=ReconciliationDecisionSerializer,
                    responses=inline_serializer("ReconciliationDecided", {"accounts": serializers.IntegerField()}))
-    @action(detail=True, methods=["post"], filterset_class=None)
+    @action(detail=True, methods=["post"], filterset_class=None, parser_classes=[BoundedJSONParser])
     def accept(self, request, pk=None):
         """The custodian's lots replace the ledger's for these accounts (refused if the ledger changed since)."""
         return self._decide(request, reconciliation_accept)
 
     @extend_schema(request=ReconciliationDecisionSerializer,
                    responses=inline_serializer("ReconciliationRejected", {"accounts": serializers.IntegerField()}))
-    @action(detail=True, methods=["post"], filterset_class=None)
+    @action(detail=True, methods=["post"], filterset_class=None, parser_classes=[BoundedJSONParser])
     def reject(self, request, pk=None):
         """Keep the ledger's lots for these accounts."""
         return self._decide(request, reconciliation_reject)
