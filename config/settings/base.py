@@ -266,6 +266,15 @@ REST_FRAMEWORK = {
         "whatif": env_str("API_RATE_WHATIF", "60/min"),
     },
 }
+# Webhooks (rebalancing.webhooks): retries double from the base, up to the cap, until the attempts run
+# out (defaults: 30 s, 1 h, 8 attempts: about two hours). Private addresses are refused unless allowed
+# (tests and the demo deliver to localhost; never in production: server-side request forgery).
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parameter-based rebalancing API",
     "DESCRIPTION": "A firm's book, runs, proposals and approvals. Every error answer is "

@@ -31,6 +31,7 @@ from .views.ledger import (
     TransitionView,
 )
 from .views.runs import AlertViewSet, OrderViewSet, ProposalViewSet, RunViewSet
+from .views.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from .views.whatif import WhatIfView
 
 router = SimpleRouter(trailing_slash=True)
@@ -50,6 +51,8 @@ router.register("reconciliations", ReconciliationViewSet, basename="reconciliati
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 
 @extend_schema(exclude=True)
