@@ -8,6 +8,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import (
+    Account,
     ApprovalPolicy,
     Household,
     ModelPortfolio,
@@ -51,6 +52,7 @@ def firms(django_db_blocker):
                 WebhookEvent.objects.all().delete()
                 WebhookEndpoint.objects.all().delete()
                 RebalanceRun.objects.all().delete()
+                Account.objects.all().delete()
                 Household.objects.all().delete()
                 ModelPortfolio.objects.all().delete()
                 ParameterTemplate.objects.all().delete()
