@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, audit, backtests, book, dashboard, ledger, proposals, risk_models, runs, security
+from .views import accounts, audit, backtests, book, dashboard, ledger, proposals, risk_models, runs, security, webhooks
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
@@ -39,4 +39,7 @@ urlpatterns = [
     path("reports/realised/", ledger.report_realised, name="ledger_report_realised"),
     path("reports/harvest/", ledger.report_harvest, name="ledger_report_harvest"),
     path("reports/transition/", ledger.report_transition, name="ledger_report_transition"),
+    path("webhooks/", webhooks.webhook_list, name="webhook_list"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook_detail"),
+    path("webhooks/deliveries/<int:pk>/resend/", webhooks.webhook_delivery_resend_view, name="webhook_resend"),
 ]

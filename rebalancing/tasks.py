@@ -15,10 +15,11 @@ from rebalancing.services.backtests import backtest_execute
 from rebalancing.services.proposals import proposals_expire_stale
 from rebalancing.services.risk_models import risk_model_estimate
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
 from tenants.errors import ValidationFailed
 
 __all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "risk_model_refresh", "run_dispatch",
-           "runs_watch"]
+           "runs_watch", "webhook_deliver"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,3 +106,16 @@ def backtest_run(self, backtest_id: int) -> str | None:
         logger.warning("backtest %s failed (%s); retrying", backtest_id, exc)
         raise self.retry(exc=exc) from exc
     return None if backtest is None else backtest.status
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def webhook_deliver(self, delivery_id: int) -> str | None:
+    """Send one webhook delivery; after a failure, again with back-off (rebalancing.webhooks.delivery
+    counts the attempts and gives up after ``WEBHOOK_MAX_ATTEMPTS``). Run twice, it sends nothing
+    twice once the delivery has succeeded or failed for good."""
+    delivery = webhook_delivery_attempt(delivery_id=delivery_id)
+    if delivery is None:
+        return None
+    if delivery.status == delivery.Status.RETRYING:
+        raise self.retry(countdown=retry_delay(delivery.attempts))
+    return delivery.status

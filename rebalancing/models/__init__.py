@@ -19,10 +19,12 @@ from .recovery import RunWatch
 from .risk import RiskModelVersion
 from .runs import Alert, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
+from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
     "ReconciliationRow", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
-    "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation",
+    "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -28,6 +28,7 @@ from rebalancing.models import Account, Alert, Proposal, RebalanceRun, RunOutcom
 from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
+from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
 from tenants.permissions import Capability
@@ -273,3 +274,5 @@ def _record_progress(run_id: int, **seconds: float) -> None:
         run.finished_at = timezone.now()
         fields += ["status", "finished_at"]
     run.save(update_fields=fields)
+    if "status" in fields:
+        webhook_events.run_finished(run_id)

@@ -71,6 +71,10 @@ class Action(StrEnum):
     AUTH_MFA_RESET = "auth.mfa_reset", "reset a user's second factor"
     AUTH_MFA_POLICY = "auth.mfa_policy", "changed whether the firm requires a second factor"
     AUTH_MFA_RECOVERY_CODES_RENEW = "auth.mfa_recovery_codes_renew", "renewed second-factor recovery codes"
+    # Webhooks (rebalancing.webhooks)
+    WEBHOOK_ENDPOINT_CREATE = "webhook.endpoint.create", "registered a webhook endpoint"
+    WEBHOOK_ENDPOINT_CHANGE = "webhook.endpoint.change", "changed a webhook endpoint"
+    WEBHOOK_DELIVERY_RESEND = "webhook.delivery.resend", "sent a webhook delivery again"
     # Changes made in the Django admin (the object's kind is the record's object type)
     ADMIN_CREATE = "admin.create", "created a record in the admin site"
     ADMIN_CHANGE = "admin.change", "changed a record in the admin site"
