@@ -6,10 +6,12 @@ Variables, all as fractions of the household's value ``V``:
 - taxable accounts: ``x[l]`` in ``[0, value of lot l]``, the part of lot ``l`` sold (tax is
   lot-level, only here); tax-deferred and Roth accounts: ``s[a,j]`` in ``[0, holding]``;
 - ``e[j] >= |sum_a holding_after[a,j] - T[j]|``: the household's deviation from its model, where
-  ``T[j] = model weight of j x (V - the accounts' cash targets)``;
+  ``T[j] = model weight of j x (V - the accounts' cash targets)``, and ``g[k]`` the same summed
+  over the securities of asset class ``k``;
 - ``f[a] >= |cash_after[a] - cash target[a]|``.
 
-Minimise ``sum e + sum f`` (the household on target first) ``+ sum_a,j loc[class j, status a] x
+Minimise ``sum g + sum f + sum e / 2`` (the household on target first: by asset class, then by
+security, so a security that may not be bought is made up by its class) ``+ sum_a,j loc[class j, status a] x
 holding_after[a,j]`` (asset location, ``LocationPreferences.cost``) ``+ sum_l tax[l] x[l]``
 (``rate x gain / value`` of a gain lot; a loss lot a small credit, a tie-breaker toward it)
 ``+ (trading cost + epsilon) x traded``; subject to each account's cash floor
@@ -47,7 +49,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Placement", "place"]
 
+# The household's deviation from its model: by asset class (what sets its risk) at full weight, by
+# security at half, so a security that may not be bought (a wash-sale window, a restriction) is
+# made up by the others of its class rather than left as cash.
 DRIFT_WEIGHT = 1.0
+SECURITY_WEIGHT = 0.5
 # A loss lot's credit as a share of its tax value: enough to prefer it over a gain lot, too little
 # to sell anything only for the loss (harvesting is each account's own parameter).
 LOSS_TIE = 0.05
@@ -241,7 +247,11 @@ def place(
     o_x, o_s = nb, nb + nl
     o_e = o_s + nd * n
     o_f = o_e + n
-    nv = o_f + m
+    o_g = o_f + m
+    class_names = sorted({classes[s] for s in symbols})
+    class_of = np.array([class_names.index(classes[s]) for s in symbols], dtype=np.int64)
+    nc = len(class_names)
+    nv = o_g + nc
     status = [acct.tax_status for acct in accounts]
     loc = np.array([[prefs.cost(classes[s], status[a]) for s in symbols] for a in range(m)])
     cost_rate = np.array([acct.request.parameters.trading.trading_cost_bps / 1e4 for acct in accounts])
@@ -256,8 +266,9 @@ def place(
     )
     for k, a in enumerate(deferred):
         c[o_s + k * n : o_s + (k + 1) * n] = -loc[a] + cost_rate[a] + EPSILON
-    c[o_e:o_f] = DRIFT_WEIGHT
-    c[o_f:] = DRIFT_WEIGHT
+    c[o_e:o_f] = SECURITY_WEIGHT
+    c[o_f:o_g] = DRIFT_WEIGHT
+    c[o_g:] = DRIFT_WEIGHT
 
     # Net change of each (account, security) holding: +b - x - s, as a sparse map into m*n.
     rows, cols, vals = [], [], []
@@ -286,10 +297,24 @@ def place(
     e_block = sp.csr_matrix((np.ones(n), (np.arange(n), o_e + np.arange(n))), shape=(n, nv))
     f_block = sp.csr_matrix((np.ones(m), (np.arange(m), o_f + np.arange(m))), shape=(m, nv))
     held_sec = before.sum(axis=0) / V
-    A = [by_sec - e_block, -by_sec - e_block, cash_change - f_block, -cash_change - f_block, -cash_change]
+    in_class = sp.csr_matrix((np.ones(n), (class_of, np.arange(n))), shape=(nc, n))
+    by_class = in_class @ by_sec
+    g_block = sp.csr_matrix((np.ones(nc), (np.arange(nc), o_g + np.arange(nc))), shape=(nc, nv))
+    class_gap = in_class @ (target / V - before.sum(axis=0) / V)
+    A = [
+        by_sec - e_block,
+        -by_sec - e_block,
+        by_class - g_block,
+        -by_class - g_block,
+        cash_change - f_block,
+        -cash_change - f_block,
+        -cash_change,
+    ]
     b = [
         target / V - held_sec,
         held_sec - target / V,
+        class_gap,
+        -class_gap,
         (cash_target - cash0) / V,
         (cash0 - cash_target) / V,
         (cash0 - cash_floor) / V,
@@ -352,11 +377,11 @@ def place(
         np.bincount(lot_acct, weights=lot_gain_share * z[o_x:o_s] * V, minlength=m) if nl else np.zeros(m)
     )
     after = np.maximum(before + change, 0.0)
-    shortfall = float(z[o_e:o_f].sum()) * 0.5
+    shortfall = float(z[o_g:].sum()) * 0.5
     if shortfall > 0.005:
         warnings.append(
-            f"the household stays {shortfall:.1%} away from its model (restrictions, allowed asset "
-            "classes, wash sales or the tax budget)"
+            f"the household's asset classes stay {shortfall:.1%} away from its model (restrictions, "
+            "allowed asset classes, wash sales or the tax budget)"
         )
     return Placement(
         account_ids=tuple(a.id for a in accounts),
