@@ -120,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--ordinary-rate", type=float, default=0.408, help="bond interest in taxable (0.408)")
     group.add_argument("--withdrawal-rate", type=float, default=0.37, help="IRA withdrawal tax (0.37)")
     group.add_argument("--dividend-yield", type=float, default=0.02, help="stocks' dividend yield (0.02)")
+    group.add_argument(
+        "--income",
+        choices=("cash", "reinvested"),
+        default="cash",
+        help="distributions paid in cash (default) or reinvested in the same fund",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     if args.household:
@@ -170,6 +176,7 @@ def _household(args: argparse.Namespace) -> int:
             withdrawal_rate=args.withdrawal_rate,
             dividend_yield=args.dividend_yield,
             losses=args.losses,
+            income=args.income,
         )
         starts = (
             tuple(to_date(s) for s in args.start)

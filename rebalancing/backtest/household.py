@@ -18,7 +18,13 @@ Taxes, in the taxable account only:
 - bond coupons: ordinary income of the year they accrue, at ``ordinary_rate``;
 - stock dividends: the bundled prices are adjusted (dividends reinvested) and carry no dividend
   record, so a stated ``dividend_yield`` of the equity held is taxed each year as qualified
-  dividends at ``long_term_rate``; both reinvested incomes add to the lots' basis.
+  dividends at ``long_term_rate``.
+
+Income (coupons, dividends) is paid in cash into every account at each decision (``income="cash"``,
+the default: the traded prices are the total-return series without their income, and reinvesting
+the cash is the next decision's job, so it is also a way to rebalance without selling), or
+reinvested in the same fund (``"reinvested"``: the prices are the total returns and the income
+adds to the taxable lots' basis).
 
 At the horizon: the taxable account after the tax of selling everything; the traditional IRA
 after the ordinary tax of withdrawing it all at ``withdrawal_rate`` (IRC §408(d)(1)); the Roth as
@@ -77,6 +83,7 @@ ACCOUNTS = (("TAX", "taxable"), ("IRA", "traditional"), ("ROTH", "roth"))
 HOUSEHOLD_STRATEGIES = (("household", "As a household"), ("separate", "Account by account"))
 EQUITY, BONDS = "us_equity", "us_bonds"
 EQUITY_SYMBOL = "EQ20"
+INCOME_TREATMENTS = ("cash", "reinvested")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,7 @@ class HouseholdSettings:
     withdrawal_rate: float = 0.37  # IRA distributions: ordinary income, no NIIT (§1411(c)(5))
     dividend_yield: float = 0.02
     losses: str = "offset"
+    income: str = "cash"  # distributions paid in cash, or "reinvested" in the same fund
 
     def __post_init__(self) -> None:
         for name in ("taxable", "traditional", "roth"):
@@ -109,6 +117,8 @@ class HouseholdSettings:
         ):
             if not 0 <= getattr(self, name) <= 1:
                 raise BacktestError(f"{name} must be between 0 and 1")
+        if self.income not in INCOME_TREATMENTS:
+            raise BacktestError(f"income must be one of {', '.join(INCOME_TREATMENTS)}, got {self.income!r}")
         if not 0 <= self.dividend_yield <= 0.2:
             raise BacktestError("dividend_yield must be between 0 and 0.2")
 
@@ -196,15 +206,22 @@ class _Replay:
         self.history = history
         self.settings = settings
         self.symbols = (EQUITY_SYMBOL, BOND_SYMBOL)
-        self.closes = np.column_stack([equity_fund(history), bonds.price])
+        total_return = np.column_stack([equity_fund(history), bonds.price])
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.model = _model(settings.equity_weight)
-        # Income per share, cumulative by day: a position held between two rows earns the
-        # difference (coupons on the bond, the stated dividend yield on stocks).
+        # Income as a fraction of the day before's value: coupons on the bond, the stated
+        # dividend yield on the fund.
         dt = np.concatenate([[0.0], np.diff(history.dates.astype(float)) / 365.0])
+        rate = np.column_stack([settings.dividend_yield * dt, bonds.income])
+        if settings.income == "cash":
+            # Distributions are paid in cash (reinvesting them is the next decision's job): the
+            # traded price is the total return without its income.
+            self.closes = total_return / np.cumprod(1.0 + rate, axis=0)
+        else:
+            self.closes = total_return
+        # Income per share, cumulative by day: a position held between two rows earns the difference.
         per_share = np.zeros_like(self.closes)
-        per_share[1:, -1] = self.closes[:-1, -1] * bonds.income[1:]
-        per_share[1:, :-1] = self.closes[:-1, :-1] * settings.dividend_yield * dt[1:, None]
+        per_share[1:] = self.closes[:-1] * rate[1:]
         self.cum_income = np.cumsum(per_share, axis=0)
         self.accounts = {
             name: SimAccount(cash=settings.amount(status))
@@ -336,20 +353,26 @@ class _Replay:
                 year[0 if ls.term == "short" else 1] += -ls.gain * share
 
     def accrue(self, prev: int, row: int) -> None:
-        """Income of the taxable account between two decisions, booked to ``row``'s year and
-        reinvested (added to the lots' basis, pro rata)."""
-        acct = self.accounts.get("TAX")
-        if acct is None or row <= prev:
+        """Income between two decisions: paid in cash into every account (``income="cash"``) or
+        reinvested in the position (added to the lots' basis, pro rata); the taxable account's is
+        booked to ``row``'s year for its tax."""
+        if row <= prev:
             return
         per_share = self.cum_income[row] - self.cum_income[prev]
         year = self.history.day(row).year
-        for lot in acct.lots.values():
-            if lot.quantity <= SHARE_EPS:
-                continue
-            amount = lot.quantity * per_share[self.index[lot.symbol]]
-            lot.basis += amount
-            book = self.income.coupons if lot.symbol == BOND_SYMBOL else self.income.dividends
-            book[year] = book.get(year, 0.0) + amount
+        for name, acct in self.accounts.items():
+            taxable = self.status[name] == "taxable"
+            for lot in acct.lots.values():
+                if lot.quantity <= SHARE_EPS:
+                    continue
+                amount = lot.quantity * per_share[self.index[lot.symbol]]
+                if self.settings.income == "cash":
+                    acct.cash += amount
+                elif taxable:
+                    lot.basis += amount
+                if taxable:
+                    book = self.income.coupons if lot.symbol == BOND_SYMBOL else self.income.dividends
+                    book[year] = book.get(year, 0.0) + amount
 
     def settle(self, through_year: int) -> float:
         """Tax of the years up to ``through_year`` not yet settled, paid from the taxable cash."""
@@ -496,9 +519,11 @@ def run_household_backtest(
     bonds = bond_series(history.dates)
     out = []
     for k, start in enumerate(starts):
-        start_row = history.row_on_or_before(start - timedelta(days=1))
-        end_day = date(start.year + years, start.month, min(start.day, 28))
-        end_row = history.row_on_or_before(end_day - timedelta(days=1))
+        # Bought at the close of the last trading day on or before ``start`` (a cohort's start
+        # is the last day of the year before), held to the same day ``years`` later.
+        start_row = history.row_on_or_before(start)
+        end_day = date(start.year + years, start.month, min(start.day, 28) if start.month == 2 else start.day)
+        end_row = history.row_on_or_before(end_day)
         if (
             start_row < 0
             or end_row >= len(history.dates)
