@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--ordinary-rate", type=float, default=0.408, help="bond interest in taxable (0.408)")
     group.add_argument("--withdrawal-rate", type=float, default=0.37, help="IRA withdrawal tax (0.37)")
     group.add_argument("--dividend-yield", type=float, default=0.02, help="stocks' dividend yield (0.02)")
+    group.add_argument("--absolute-band", type=float, default=0.03, help="drift band, absolute (0.03)")
+    group.add_argument("--relative-band", type=float, default=0.25, help="drift band, relative (0.25)")
     group.add_argument(
         "--income",
         choices=("cash", "reinvested"),
@@ -177,6 +179,8 @@ def _household(args: argparse.Namespace) -> int:
             dividend_yield=args.dividend_yield,
             losses=args.losses,
             income=args.income,
+            absolute_band=args.absolute_band,
+            relative_band=args.relative_band,
         )
         starts = (
             tuple(to_date(s) for s in args.start)

@@ -101,6 +101,8 @@ class HouseholdSettings:
     dividend_yield: float = 0.02
     losses: str = "offset"
     income: str = "cash"  # distributions paid in cash, or "reinvested" in the same fund
+    absolute_band: float = 0.03  # drift bands (the engine's DriftParams) of every account and
+    relative_band: float = 0.25  # of the household
 
     def __post_init__(self) -> None:
         for name in ("taxable", "traditional", "roth"):
@@ -114,6 +116,8 @@ class HouseholdSettings:
             "long_term_rate",
             "ordinary_rate",
             "withdrawal_rate",
+            "absolute_band",
+            "relative_band",
         ):
             if not 0 <= getattr(self, name) <= 1:
                 raise BacktestError(f"{name} must be between 0 and 1")
@@ -209,6 +213,10 @@ class _Replay:
         total_return = np.column_stack([equity_fund(history), bonds.price])
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.model = _model(settings.equity_weight)
+        # The same drift bands for every account and for the household.
+        self.parameters = replace(
+            PARAMETERS, drift=DriftParams(settings.absolute_band, settings.relative_band)
+        )
         # Income as a fraction of the day before's value: coupons on the bond, the stated
         # dividend yield on the fund.
         dt = np.concatenate([[0.0], np.diff(history.dates.astype(float)) / 365.0])
@@ -274,7 +282,7 @@ class _Replay:
             household_trades=window,
             taxable=taxable,
         )
-        return RebalanceRequest(day, account, securities, self.model, PARAMETERS)
+        return RebalanceRequest(day, account, securities, self.model, self.parameters)
 
     # -- the replay ---------------------------------------------------------------------------
     def decide(self, row: int) -> None:
@@ -324,7 +332,7 @@ class _Replay:
                 self.model,
                 requests[names[0]].securities,
                 tuple(HouseholdAccount(requests[n], self.status[n]) for n in names),
-                drift=PARAMETERS.drift,
+                drift=self.parameters.drift,
             )
             return dict(zip(names, rebalance_household(household).accounts, strict=True))
         return {n: rebalance(requests[n]) for n in names}
