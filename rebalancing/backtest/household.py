@@ -555,8 +555,8 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
     s = settings
     lines = [
         "== household backtest: taxable + traditional IRA + Roth, one 60/40 model",
-        f"   {s.taxable:,.0f} taxable / {s.traditional:,.0f} IRA / {s.roth:,.0f} Roth; equity = the 20 bundled stocks "
-        f"(equal weight), bonds = the stated 10-year Treasury series",
+        f"   {s.taxable:,.0f} taxable / {s.traditional:,.0f} IRA / {s.roth:,.0f} Roth; equity = an index fund of the 20 "
+        f"bundled stocks, bonds = the stated 10-year Treasury series; income {s.income}",
         f"   rates: gains {s.short_term_rate:.1%} short / {s.long_term_rate:.1%} long, bond interest {s.ordinary_rate:.1%}, "
         f"dividends {s.dividend_yield:.1%}/yr at {s.long_term_rate:.1%}, IRA withdrawn at {s.withdrawal_rate:.1%}",
         "",
