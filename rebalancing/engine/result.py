@@ -27,6 +27,7 @@ REASONS = (
     "removed_asset_class",
     "direct_index",
     "transition",
+    "asset_location",
     "cash",
     "drift",
 )
