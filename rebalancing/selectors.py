@@ -11,10 +11,12 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 
+from rebalancing.access import households_advised_by
 from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
 from rebalancing.models import (
     Account,
     BenchmarkWeight,
+    Household,
     ModelVersion,
     Price,
     Proposal,
@@ -82,23 +84,27 @@ def accounts_for_scope(scope: RunScope):
     """
     if scope.is_empty():
         raise ValidationFailed("a run needs a scope: an account, a household, a selection or the whole firm")
-    qs = Account.objects.filter(model__isnull=False)
+    qs = Account.objects.managed()
     if scope.account_ids:
         qs = qs.filter(pk__in=scope.account_ids)
     if scope.household_id is not None:
         qs = qs.filter(household_id=scope.household_id)
     if scope.model_code:
-        qs = qs.filter(model__code=scope.model_code)
+        qs = qs.managed_to(scope.model_code)
     if scope.template_code:
         qs = qs.governed_by(scope.template_code)
     if scope.advisor_id is not None:
-        qs = qs.filter(household__advisor_id=scope.advisor_id)
+        qs = qs.filter(household__in=households_advised_by(scope.advisor_id))
     if scope.min_drift is not None:
         latest = Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at").values("drift_before")[:1]
         qs = qs.annotate(last_drift=Subquery(latest)).filter(
             Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
         )
-    return qs.order_by("pk").values_list("pk", flat=True)
+    # A household managed as one is solved whole: any of its accounts brings in the others.
+    return Account.objects.filter(
+        Q(pk__in=qs.values("pk"))
+        | Q(household__managed_as=Household.ManagedAs.HOUSEHOLD, household_id__in=qs.values("household_id"))
+    ).order_by("pk").values_list("pk", flat=True)
 
 
 def lot_counts(account_ids) -> dict[int, int]:

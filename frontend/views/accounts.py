@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
-from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to, with_advisors
 from rebalancing.effective_parameters import (
     flatten_parameters,
     override_limits,
@@ -141,8 +141,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
 
 
 def _account(request, pk):
-    return visible_or_404(accounts_visible_to(request.user).select_related(
-        "household__advisor", "household__template", "template", "model"), pk=pk)
+    return visible_or_404(with_advisors(accounts_visible_to(request.user), "household__").select_related(
+        "household__template", "household__model", "template", "model"), pk=pk)
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

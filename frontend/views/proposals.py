@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from frontend.query import ids_param
-from rebalancing.access import proposals_decidable_by, proposals_visible_to
+from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
 from rebalancing.models import ApprovalPolicy, Proposal
 from rebalancing.services.proposals import (
     bulk_approvable,
@@ -28,8 +28,8 @@ from .common import firm_page, paginate, redirect_back, visible_or_404
 
 def _proposal(request, pk):
     return visible_or_404(
-        proposals_visible_to(request.user).select_related("account__household__advisor", "run", "model_version__model",
-                                                          "risk_model_version"),
+        with_advisors(proposals_visible_to(request.user), "account__household__").select_related(
+            "account__household", "run", "model_version__model", "risk_model_version"),
         pk=pk,
     )
 
@@ -108,7 +108,8 @@ def approvals(request):
         qs = proposals_visible_to(request.user).filter(status=Proposal.Status.PENDING)
     else:
         qs = proposals_decidable_by(request.user)
-    qs = qs.select_related("account__household__advisor", "run").order_by("-estimated_tax", "pk")
+    qs = with_advisors(qs, "account__household__").select_related("account__household", "run").order_by(
+        "-estimated_tax", "pk")
     page = paginate(request, qs)
     policy = ApprovalPolicy.current()
     rows = [QueueRow(p, *bulk_approvable(policy, p)) for p in page]
