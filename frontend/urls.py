@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from .views import accounts, audit, backtests, book, dashboard, ledger, proposals, runs, security
+from .views import accounts, assignments, audit, backtests, book, dashboard, ledger, proposals, runs, security
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
     path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/assign/", assignments.accounts_assign_page, name="accounts_assign"),
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/preview/", accounts.account_preview, name="account_preview"),
     path("accounts/<int:pk>/rebalance/", accounts.account_rebalance, name="account_rebalance"),
