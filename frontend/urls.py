@@ -2,7 +2,19 @@
 
 from django.urls import path
 
-from .views import accounts, assignments, audit, backtests, book, dashboard, ledger, proposals, runs, security
+from .views import (
+    accounts,
+    assignments,
+    audit,
+    backtests,
+    book,
+    dashboard,
+    imports,
+    ledger,
+    proposals,
+    runs,
+    security,
+)
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
@@ -23,6 +35,7 @@ urlpatterns = [
     path("templates/new/", book.template_create, name="template_create"),
     path("templates/<int:pk>/", book.template_detail, name="template_detail"),
     path("templates/<int:pk>/preview/", book.template_preview, name="template_preview"),
+    path("import/", imports.import_page, name="import"),
     path("runs/", runs.run_list, name="run_list"),
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),

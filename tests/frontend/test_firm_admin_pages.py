@@ -93,3 +93,43 @@ def test_only_firm_admins_assign_and_nothing_chosen_is_refused(firm_a, book, as_
     page = as_user("admin").post("/accounts/assign/", {"apply_to": "accounts"})
     assert page.status_code == 400 and "Choose a template or a model to assign." in text(page)
     assert as_user("admin").post("/accounts/assign/", {"set_template": "99999"}).status_code == 400
+
+
+# --- Import ---------------------------------------------------------------------------------------
+
+def test_a_firm_admin_imports_a_csv_file_in_the_firm_pages(firm_a, people, as_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import Security
+
+    client = as_user("admin")
+    page = text(client.get("/import/"))
+    assert 'href="/import/"' in page and "<code>symbol</code>, <code>name</code>, <code>asset_class</code>" in page
+    csv = b"symbol,name,asset_class\nAAA,Triple A Corp,us_equity\nBBB,Double B Inc,us_equity\n"
+    response = client.post("/import/", {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv, "text/csv")})
+    assert response.status_code == 200 and "Imported s.csv" in text(response)
+    with tenant_context(firm_a):
+        assert set(Security.objects.values_list("symbol", flat=True)) == {"AAA", "BBB"}
+        assert AuditEvent.objects.get(action="import.securities").actor == people["admin"].username
+
+
+def test_a_bad_csv_file_is_refused_whole_with_its_line_and_column(firm_a, people, as_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import Security
+
+    csv = b"symbol,name,asset_class,esg_score\nAAA,Triple A,us_equity,50\nBBB,Double B,us_equity,lots\n"
+    response = as_user("pm").post("/import/", {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv)})
+    page = text(response)
+    assert response.status_code == 400 and "The file was refused; nothing was written" in page
+    assert '<td class="num">3</td><td><code>esg_score</code></td>' in page
+    missing = as_user("admin").post("/import/", {"kind": "securities"})
+    assert missing.status_code == 400 and "Choose a CSV file to import." in text(missing)
+    with tenant_context(firm_a):
+        assert not Security.objects.exists()
+
+
+def test_advisors_and_compliance_do_not_import(people, as_user):
+    for role in ("advisor", "compliance"):
+        assert as_user(role).get("/import/").status_code == 403
+        assert 'href="/import/"' not in text(as_user(role).get("/"))
