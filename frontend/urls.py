@@ -4,6 +4,7 @@ from django.urls import path
 
 from .views import (
     accounts,
+    api_keys,
     assignments,
     audit,
     backtests,
@@ -11,6 +12,7 @@ from .views import (
     dashboard,
     imports,
     ledger,
+    people,
     proposals,
     runs,
     security,
@@ -43,6 +45,9 @@ urlpatterns = [
     path("backtests/<int:pk>/", backtests.backtest_detail, name="backtest_detail"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("security/", security.security_page, name="security"),
+    path("people/", people.people_page, name="people"),
+    path("policy/", people.approval_policy_page, name="approval_policy"),
+    path("api-keys/", api_keys.api_keys_page, name="api_keys"),
     path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),
     path("ledger/orders/", ledger.orders_page, name="ledger_orders"),
     path("ledger/executions/", ledger.executions_page, name="ledger_executions"),

@@ -12,9 +12,9 @@ from frontend.query import id_param
 from frontend.selectors import accounts_with_latest
 from rebalancing.access import households_visible_to
 from rebalancing.models import ModelPortfolio, ParameterTemplate
-from rebalancing.services.assignments import KEEP, accounts_assign, households_template_assign
+from rebalancing.services.assignments import KEEP, accounts_assign, households_assign
 from tenants.errors import DomainError, ValidationFailed
-from tenants.permissions import Capability, is_advisor_only
+from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
 from ..filters import AccountListFilter
@@ -41,6 +41,11 @@ def _unknown(name: str) -> ValidationFailed:
     return ValidationFailed(f"Choose a {name.removeprefix('set_')} from the list.", detail={"field": name})
 
 
+def _advisors():
+    return get_user_model().objects.filter(groups__name=FirmRole.ADVISOR, is_active=True).order_by("first_name",
+                                                                                                   "username")
+
+
 @firm_page(Capability.MANAGE_MODELS)
 def accounts_assign_page(request):
     """GET: the selection (the accounts page's filters) and the form; POST: assign, then back to the
@@ -59,10 +64,9 @@ def accounts_assign_page(request):
         try:
             template = _choice(request.POST, "set_template", templates)
             if target == "households":
-                if template is KEEP:
-                    raise _unknown("set_template")
                 households = households_visible_to(user).filter(pk__in=accounts.values("household_id"))
-                outcome = households_template_assign(households=households, template=template, by=user)
+                outcome = households_assign(households=households, template=template, by=user,
+                                            advisor=_choice(request.POST, "set_advisor", _advisors()))
                 what = "household"
             else:
                 outcome = accounts_assign(accounts=accounts, template=template,
@@ -75,12 +79,11 @@ def accounts_assign_page(request):
             messages.success(request, f"Assigned to {outcome.changed} {what}{'s' if outcome.changed != 1 else ''}"
                              + (f"; {unchanged} already had it." if unchanged else "."))
             return redirect(reverse("account_list") + (f"?{selection.urlencode()}" if selection else ""))
-    advisors = [] if is_advisor_only(user) else get_user_model().objects.filter(groups__name=FirmRole.ADVISOR)
     count = accounts.count()
     return render(request, "frontend/accounts_assign.html", {
-        "accounts": accounts.select_related("household__template", "template", "model")[:SHOWN], "count": count,
+        "accounts": accounts.select_related("household__template", "household__advisor", "template", "model")[:SHOWN], "count": count,
         "households": accounts.order_by().values("household_id").distinct().count(), "selection": selection,
         "filtered": listed.filtered, "templates": templates, "models": models,
-        "advisors": {str(a.pk): a.get_full_name() or a.username for a in advisors},
+        "advisors": _advisors() if user_can(user, Capability.MANAGE_USERS) else [],
         "posted": request.POST if request.method == "POST" else {},
     }, status=400 if request.method == "POST" else 200)

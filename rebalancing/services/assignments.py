@@ -20,7 +20,8 @@ from tenants.audit.services import audit_many
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["KEEP", "AssignmentOutcome", "accounts_assign", "households_template_assign"]
+__all__ = ["KEEP", "AssignmentOutcome", "accounts_assign", "households_advisor_assign", "households_assign",
+           "households_template_assign"]
 
 KEEP = object()  # "leave this field as it is" (None means "no template / no model")
 _NAMED = 5  # how many refused accounts a message names
@@ -120,3 +121,32 @@ def households_template_assign(*, households, template: ParameterTemplate | None
         Household.objects.bulk_update(changed, ["template"])
         audit_many(actor=by, action=Action.HOUSEHOLD_TEMPLATE, changes=changes)
     return AssignmentOutcome(selected=len(rows), changed=len(changed))
+
+
+@transaction.atomic
+def households_advisor_assign(*, households, advisor, by) -> AssignmentOutcome:
+    """Give every household in ``households`` to ``advisor`` (None: to nobody), each through
+    ``advisor_assign``, which moves the advisor's object permissions and audits it."""
+    from rebalancing.services.people import advisor_assign
+
+    require(by, Capability.MANAGE_USERS)
+    rows = list(Household.objects.filter(pk__in=households.values("pk")).order_by("name"))
+    if not rows:
+        raise ValidationFailed("The selection holds no households.", detail={"field": "selection"})
+    changed = [h for h in rows if h.advisor_id != (advisor.pk if advisor else None)]
+    for household in changed:
+        advisor_assign(household=household, advisor=advisor, by=by)
+    return AssignmentOutcome(selected=len(rows), changed=len(changed))
+
+
+@transaction.atomic
+def households_assign(*, households, template=KEEP, advisor=KEEP, by) -> AssignmentOutcome:
+    """A template and/or an advisor for every household of a selection, in one transaction."""
+    if template is KEEP and advisor is KEEP:
+        raise ValidationFailed("Choose a template or an advisor for the households.", detail={"field": "template"})
+    outcomes = []
+    if template is not KEEP:
+        outcomes.append(households_template_assign(households=households, template=template, by=by))
+    if advisor is not KEEP:
+        outcomes.append(households_advisor_assign(households=households, advisor=advisor, by=by))
+    return AssignmentOutcome(selected=outcomes[0].selected, changed=max(o.changed for o in outcomes))

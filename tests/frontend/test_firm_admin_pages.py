@@ -2,6 +2,7 @@
 roles, the approval policy and API keys. Each is checked through the page (Django's test client)
 and against what it wrote (rows and audit events)."""
 
+import html
 import re
 
 import pytest
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def text(response) -> str:
-    return re.sub(r"\s+", " ", response.content.decode())
+    return html.unescape(re.sub(r"\s+", " ", response.content.decode()))
 
 
 def _other_template(firm):
@@ -133,3 +134,170 @@ def test_advisors_and_compliance_do_not_import(people, as_user):
     for role in ("advisor", "compliance"):
         assert as_user(role).get("/import/").status_code == 403
         assert 'href="/import/"' not in text(as_user(role).get("/"))
+
+
+def test_an_advisor_is_given_the_households_of_a_selection(firm_a, book, as_user, people):
+    mine = book["mine"][0]
+    response = as_user("admin").post("/accounts/assign/", {"q": mine.custodian_number, "apply_to": "households",
+                                                           "set_advisor": people["colleague"].pk})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        from rebalancing.access import accounts_visible_to
+
+        household = Household.objects.get(pk=mine.household_id)
+        assert household.advisor == people["colleague"]
+        assert accounts_visible_to(people["colleague"]).filter(pk=mine.pk).exists()  # the object permission moved
+        assert not accounts_visible_to(people["advisor"]).filter(pk=mine.pk).exists()
+        assert AuditEvent.objects.filter(action="household.advisor", object_id=str(household.pk)).count() == 2
+
+
+# --- People and roles ------------------------------------------------------------------------------
+
+def test_a_firm_admin_invites_someone_who_chooses_a_password_and_signs_in(firm_a, people, as_user, client_for,
+                                                                         mailoutbox, django_capture_on_commit_callbacks):
+    client = as_user("admin")
+    with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/people/", {"action": "invite", "email": "Dana@Pages.example", "first_name": "Dana",
+                                            "last_name": "Doe", "role": ["advisor", "compliance"]})
+    assert response.status_code == 302
+    assert "Invited dana@pages.example" in text(client.get("/people/"))
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["dana@pages.example"]
+    link = re.search(r"http://\S+/accounts/set-password/\S+/", mailoutbox[0].body).group(0)
+    path = link.split("localhost", 1)[1]
+    with tenant_context(firm_a):
+        from django.contrib.auth import get_user_model
+
+        dana = get_user_model().objects.get(username="dana@pages.example")
+        assert sorted(dana.groups.values_list("name", flat=True)) == ["advisor", "compliance"]
+        assert not dana.has_usable_password()
+        assert AuditEvent.objects.get(action="user.invite").after["roles"] == ["advisor", "compliance"]
+    stranger = client_for(firm_a)
+    form = stranger.get(path, follow=True)
+    assert "Choose your password" in text(form)
+    done = stranger.post(form.redirect_chain[-1][0], {"new_password1": "pale-ochre-kestrel-9",
+                                                      "new_password2": "pale-ochre-kestrel-9"})
+    assert done.status_code == 302 and done["Location"] == "/accounts/login/"
+    assert "has been used already" in text(client_for(firm_a).get(path, follow=True))  # once only
+    signed_in = client_for(firm_a).post("/accounts/login/", {"username": "dana@pages.example",
+                                                             "password": "pale-ochre-kestrel-9"})
+    assert signed_in.status_code == 302
+
+
+def test_an_invitation_without_a_role_or_for_a_taken_address_is_refused(firm_a, people, as_user, mailoutbox):
+    client = as_user("admin")
+    page = client.post("/people/", {"action": "invite", "email": "eve@pages.example"})
+    assert page.status_code == 400 and "Give the new user at least one role." in text(page)
+    taken = client.post("/people/", {"action": "invite", "email": "advisor@pages.example", "role": "advisor"})
+    assert taken.status_code == 400 and "already has an account here" in text(taken)
+    bad = client.post("/people/", {"action": "invite", "email": "not-an-address", "role": "advisor"})
+    assert bad.status_code == 400 and "is not an e-mail address" in text(bad)
+    assert mailoutbox == []
+
+
+def test_roles_change_and_a_deactivated_user_cannot_sign_in(firm_a, people, as_user, client_for):
+    client = as_user("admin")
+    pm = people["pm"]
+    assert client.post("/people/", {"action": "roles", "user": pm.pk, "role": ["portfolio_manager", "compliance"]}
+                       ).status_code == 302
+    with tenant_context(firm_a):
+        assert set(pm.groups.values_list("name", flat=True)) == {"portfolio_manager", "compliance"}
+        assert AuditEvent.objects.get(action="user.role.grant").after["roles"] == ["compliance", "portfolio_manager"]
+    assert client.post("/people/", {"action": "deactivate", "user": pm.pk}).status_code == 302
+    assert client_for(firm_a).post("/accounts/login/", {"username": pm.username, "password": "correct-horse-battery"}
+                                   ).status_code == 200  # the form again: refused
+    assert client.post("/people/", {"action": "reactivate", "user": pm.pk}).status_code == 302
+    with tenant_context(firm_a):
+        assert [e.action for e in AuditEvent.objects.filter(action__startswith="user.").order_by("at", "id")][-2:] == [
+            "user.deactivate", "user.reactivate"]
+
+
+def test_the_last_admin_keeps_their_role_and_only_admins_manage_people(firm_a, people, as_user):
+    from django.contrib.auth import get_user_model
+
+    with tenant_context(firm_a):  # the firm's first admin (made at onboarding) leaves
+        get_user_model().objects.filter(groups__name="firm_admin").exclude(pk=people["admin"].pk).update(is_active=False)
+    client = as_user("admin")
+    page = client.post("/people/", {"action": "roles", "user": people["admin"].pk, "role": ["advisor"]})
+    assert page.status_code == 400 and "last active admin" in text(page)
+    assert client.post("/people/", {"action": "deactivate", "user": people["admin"].pk}).status_code == 400
+    for role in ("pm", "advisor", "compliance"):
+        assert as_user(role).get("/people/").status_code == 403
+        assert as_user(role).get("/policy/").status_code == 403
+
+
+# --- The approval policy ---------------------------------------------------------------------------
+
+def test_the_policy_is_edited_in_percent_and_dollars(firm_a, people, as_user):
+    from rebalancing.models import ApprovalPolicy
+
+    client = as_user("admin")
+    page = text(client.get("/policy/"))
+    assert 'name="auto_max_turnover" value="5"' in page and 'value="1,000"' in page and "now $1,000" in page
+    response = client.post("/policy/", {
+        "auto_approve": "on", "auto_max_estimated_tax": "$2,500", "auto_max_turnover": "7.5", "auto_max_trades": "30",
+        "compliance_min_estimated_tax": "50,000", "compliance_min_turnover": "25", "max_price_age_days": "2"})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        policy = ApprovalPolicy.current()
+        assert (policy.auto_max_estimated_tax, policy.auto_max_turnover, policy.compliance_on_restricted) == (
+            2500, 0.075, False)
+        event = AuditEvent.objects.get(action="policy.change")
+        assert event.before["auto_max_turnover"] == 0.05 and event.after["auto_max_turnover"] == 0.075
+    assert 'name="auto_max_turnover" value="7.5"' in text(client.get("/policy/"))
+
+
+def test_a_policy_that_contradicts_itself_is_refused_naming_the_limits(firm_a, people, as_user):
+    from rebalancing.models import ApprovalPolicy
+
+    response = as_user("admin").post("/policy/", {
+        "auto_max_estimated_tax": "30000", "auto_max_turnover": "5", "auto_max_trades": "20",
+        "compliance_min_estimated_tax": "25000", "compliance_min_turnover": "25", "max_price_age_days": "3"})
+    page = text(response)
+    assert response.status_code == 400
+    assert "the automatic approval's tax limit is above the tax at which compliance must approve" in page
+    assert 'value="30000"' in page  # what was typed, to correct it
+    typo = as_user("admin").post("/policy/", {"auto_max_turnover": "five"})
+    assert typo.status_code == 400 and "must be a number, not “five”" in text(typo)
+    with tenant_context(firm_a):
+        assert ApprovalPolicy.current().auto_max_estimated_tax == 1000
+        assert not AuditEvent.objects.filter(action="policy.change").exists()
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+def test_a_key_is_created_with_scopes_shown_once_used_and_revoked(firm_a, people, as_user, client_for):
+    client = as_user("admin")
+    response = client.post("/api-keys/", {"action": "create", "name": "Nightly upload", "scope": ["read", "import"],
+                                          "owner": people["admin"].pk})
+    page = text(response)
+    assert response.status_code == 200 and "This is the only time the key is shown" in page
+    token = re.search(r"rk_[0-9a-f]{8}_[A-Za-z0-9_-]+", page).group(0)
+    assert token not in text(client.get("/api-keys/"))  # never again
+    api = client_for(firm_a)
+    assert api.get("/api/v1/accounts/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    with tenant_context(firm_a):
+        from tenants.api_keys.models import ApiKey
+
+        key = ApiKey.objects.get(name="Nightly upload")
+        assert key.scopes == ["import", "read"]
+    assert client.post("/api-keys/", {"action": "revoke", "key": key.pk}).status_code == 302
+    assert api.get("/api/v1/accounts/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    assert "revoked" in text(client.get("/api-keys/"))
+
+
+def test_a_key_beyond_the_owners_roles_is_refused_and_advisors_see_only_their_keys(firm_a, people, as_user):
+    advisor = as_user("advisor")
+    refused = advisor.post("/api-keys/", {"action": "create", "name": "Too much", "scope": ["read", "run"]})
+    assert refused.status_code == 400 and "roles do not give the scope(s) run" in text(refused)
+    assert advisor.post("/api-keys/", {"action": "create", "name": "Mine", "scope": ["read"]}).status_code == 200
+    admin_key = as_user("admin").post("/api-keys/", {"action": "create", "name": "Admin's", "scope": ["read"]})
+    assert admin_key.status_code == 200
+    listing = text(advisor.get("/api-keys/"))
+    assert "Mine" in listing and "Admin's" not in listing
+    with tenant_context(firm_a):
+        from tenants.api_keys.models import ApiKey
+
+        theirs = ApiKey.objects.get(name="Admin's")
+    assert advisor.post("/api-keys/", {"action": "revoke", "key": theirs.pk}).status_code == 404
+    no_name = advisor.post("/api-keys/", {"action": "create", "name": "", "scope": ["read"]})
+    assert no_name.status_code == 400 and "Give the key a name" in text(no_name)
