@@ -59,6 +59,11 @@ def _role_change(user, role: FirmRole, *, by, grant: bool) -> None:
     group, _ = Group.objects.get_or_create(name=str(role))
     (user.groups.add if grant else user.groups.remove)(group)
     after = sorted(user.groups.values_list("name", flat=True))
+    # Only firm admins use the admin site (their group carries its model permissions).
+    staff = user.is_superuser or FirmRole.FIRM_ADMIN in after
+    if user.is_staff != staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])
     if before != after:
         audit_record(actor=by, action="user.role.grant" if grant else "user.role.revoke", obj=user,
                      object_type="user", before={"roles": before}, after={"roles": after})
@@ -130,7 +135,7 @@ def user_invite(*, email: str, first_name: str, last_name: str, roles: list[Firm
     if User.objects.filter(username=email).exists():
         raise Conflict(f"{email} already has an account here; change their roles instead.", detail={"field": "email"})
     user = User(username=email, email=email, first_name=(first_name or "").strip()[:150],
-                last_name=(last_name or "").strip()[:150])
+                last_name=(last_name or "").strip()[:150], is_staff=FirmRole.FIRM_ADMIN in roles)
     user.set_unusable_password()
     user.full_clean()
     user.save()

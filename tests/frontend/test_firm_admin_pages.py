@@ -301,3 +301,43 @@ def test_a_key_beyond_the_owners_roles_is_refused_and_advisors_see_only_their_ke
     assert advisor.post("/api-keys/", {"action": "revoke", "key": theirs.pk}).status_code == 404
     no_name = advisor.post("/api-keys/", {"action": "create", "name": "", "scope": ["read"]})
     assert no_name.status_code == 400 and "Give the key a name" in text(no_name)
+
+
+# --- The Django admin site for a firm admin who is not a superuser ------------------------------------
+
+def test_a_firm_admin_who_is_not_a_superuser_works_in_the_admin_site(firm_a, firm_user, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import Security
+    from tenants.roles import FirmRole
+
+    admin = firm_user(firm_a, "plain-admin@pages.example", FirmRole.FIRM_ADMIN, is_staff=True)
+    assert not admin.is_superuser
+    client = client_for(firm_a, admin)
+    index = text(client.get("/admin/"))
+    for section in ("Securities", "Accounts", "Households", "Parameter templates", "Proposals"):
+        assert section in index, section
+    assert "Users" not in index and "Groups" not in index  # people are managed on the People page
+    assert client.get("/admin/rebalancing/security/add/").status_code == 200
+    assert client.get("/admin/rebalancing/proposal/add/").status_code == 403  # proposals come from runs
+    csv = b"symbol,name,asset_class\nAAA,Triple A Corp,us_equity\n"
+    done = client.post("/admin/rebalancing/security/import/",
+                       {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv, "text/csv")}, follow=True)
+    assert "Imported securities: 1 rows, 1 created" in text(done)
+    with tenant_context(firm_a):
+        assert Security.objects.filter(symbol="AAA").exists()
+
+
+def test_only_firm_admins_are_staff_and_the_role_decides(firm_a, people, as_user, client_for):
+    pm = people["pm"]
+    assert not pm.is_staff and "Admin site" not in text(as_user("pm").get("/"))
+    assert client_for(firm_a, pm).get("/admin/").status_code == 302  # to the admin's sign-in
+    as_user("admin").post("/people/", {"action": "roles", "user": pm.pk, "role": ["portfolio_manager", "firm_admin"]})
+    with tenant_context(firm_a):
+        pm.refresh_from_db()
+        assert pm.is_staff
+    assert "Securities" in text(client_for(firm_a, pm).get("/admin/"))
+    as_user("admin").post("/people/", {"action": "roles", "user": pm.pk, "role": ["portfolio_manager"]})
+    with tenant_context(firm_a):
+        pm.refresh_from_db()
+        assert not pm.is_staff
