@@ -31,6 +31,9 @@ SCOPE_WORDS = {
 }
 
 
+_ISSUED = "api_key_issued"
+
+
 def _keys_visible_to(user):
     keys = ApiKey.objects.select_related("user", "created_by")
     return keys if user_can(user, Capability.MANAGE_USERS) else keys.filter(user=user)
@@ -40,7 +43,12 @@ def _keys_visible_to(user):
 def api_keys_page(request):
     user = request.user
     manages = user_can(user, Capability.MANAGE_USERS)
-    issued, status = None, 200
+    status = 200
+    shown_once = request.session.pop(_ISSUED, None) if request.method == "GET" else None
+    issued = None
+    if shown_once:
+        key = _keys_visible_to(user).filter(pk=shown_once["key"]).first()
+        issued = {"key": key, "token": shown_once["token"]} if key else None
     if request.method == "POST":
         try:
             if request.POST.get("action") == "revoke":
@@ -54,8 +62,11 @@ def api_keys_page(request):
                                        pk=id_param(request.POST, "owner"))
             expires_on = date_param(request.POST, "expires_on")
             expires_at = (timezone.make_aware(datetime.combine(expires_on, time.min)) if expires_on else None)
-            issued = api_key_create(user=owner, name=request.POST.get("name", ""),
-                                    scopes=request.POST.getlist("scope"), expires_at=expires_at, by=user)
+            created = api_key_create(user=owner, name=request.POST.get("name", ""),
+                                     scopes=request.POST.getlist("scope"), expires_at=expires_at, by=user)
+            # Shown on the next page only (post/redirect/get: a reload neither resubmits nor shows it again).
+            request.session[_ISSUED] = {"key": created.key.pk, "token": created.token}
+            return redirect("api_keys")
         except (DomainError, BadRequest) as exc:
             messages.error(request, getattr(exc, "message", None) or str(exc))
             status = 400
