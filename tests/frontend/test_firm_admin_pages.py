@@ -341,3 +341,81 @@ def test_only_firm_admins_are_staff_and_the_role_decides(firm_a, people, as_user
     with tenant_context(firm_a):
         pm.refresh_from_db()
         assert not pm.is_staff
+
+
+# --- Parameters typed as people think of them (no JSON) ------------------------------------------
+
+def test_a_template_takes_structured_wash_sale_groups_direct_index_instructions_and_limits(firm_a, book, as_user):
+    template = book["template"]
+    client = as_user("admin")
+    page = text(client.get(f"/templates/{template.pk}/"))
+    assert "JSON" not in page and "null" not in page
+    assert 'name="ov_max__p__cash__target" value="5"' in page  # the book's 0.05 shown as 5 (%)
+    assert "Net gain allowed per run ($)" in page and "Leave empty for no limit." in page
+    form = {
+        "p__wash_sale__equivalent_groups": "vti, itot\nSCHB, VOO, IVV",
+        "p__direct_index__present": "1", "p__direct_index__sleeve": ["us_equity", ""],
+        "p__direct_index__max_names": ["40", ""], "p__direct_index__min_weight": ["0.5", ""],
+        "p__instructions__present": "1", "p__instructions__kind": ["raise_cash", "sell_buy", ""],
+        "p__instructions__sell": ["", "xle", ""], "p__instructions__buy": ["", "VTI", ""],
+        "p__instructions__quantity": ["", "", ""], "p__instructions__amount": ["2,500", "", ""],
+        "ov__p__cash__target": "yes", "ov_min__p__cash__target": "1", "ov_max__p__cash__target": "10",
+        "ov__p__transition__max_net_gain_per_run": "yes", "ov_max__p__transition__max_net_gain_per_run": "$250,000",
+        "ov__p__trading__lot_selection": "yes", "ov_choices__p__trading__lot_selection": ["tax_optimal", "fifo"],
+    }
+    assert client.post(f"/templates/{template.pk}/", form).status_code == 302
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.parameters["wash_sale"] == {"equivalent_groups": [["VTI", "ITOT"], ["SCHB", "VOO", "IVV"]]}
+        assert template.parameters["direct_index"] == {"us_equity": {"max_names": 40, "min_position_weight": 0.005}}
+        assert template.parameters["instructions"] == [{"kind": "raise_cash", "amount": 2500.0},
+                                                       {"kind": "sell_buy", "sell": "XLE", "buy": "VTI"}]
+        assert template.overridable == {"cash.target": {"min": 0.01, "max": 0.1},
+                                        "transition.max_net_gain_per_run": {"max": 250000.0},
+                                        "trading.lot_selection": {"choices": ["tax_optimal", "fifo"]}}
+    again = text(client.get(f"/templates/{template.pk}/"))
+    assert "VTI, ITOT" in again and 'value="40"' in again and 'value="2500"' in again and 'value="250000"' in again
+
+
+def test_structured_parameter_mistakes_are_named_and_nothing_is_saved(firm_a, book, as_user):
+    template = book["template"]
+    before = dict(template.parameters), dict(template.overridable)
+    client = as_user("admin")
+    for form, problem in (
+        ({"p__wash_sale__equivalent_groups": "VTI"}, "a group needs at least two securities"),
+        ({"p__wash_sale__equivalent_groups": "VTI, ITOT\nITOT, SCHB"}, "ITOT is in two groups"),
+        ({"p__direct_index__present": "1", "p__direct_index__sleeve": [""], "p__direct_index__max_names": ["40"],
+          "p__direct_index__min_weight": [""]}, "choose the sleeve"),
+        ({"p__instructions__present": "1", "p__instructions__kind": ["raise_cash"], "p__instructions__sell": [""],
+          "p__instructions__buy": [""], "p__instructions__quantity": [""], "p__instructions__amount": [""]},
+         "give the amount of cash to raise"),
+        ({"ov__p__cash__target": "yes", "ov_min__p__cash__target": "10", "ov_max__p__cash__target": "5"},
+         "the minimum is above the maximum"),
+        ({"ov__p__cash__target": "yes", "ov_max__p__cash__target": "ten"}, "“ten” is not a number"),
+    ):
+        response = client.post(f"/templates/{template.pk}/", form)
+        assert response.status_code == 400 and problem in text(response), problem
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert (template.parameters, template.overridable) == before
+
+
+def test_an_advisor_adds_a_one_off_instruction_to_an_account_within_the_template(firm_a, book, as_user):
+    template = book["template"]
+    with tenant_context(firm_a):
+        template.overridable = {**template.overridable, "instructions": {}}
+        template.save()
+    account = book["mine"][0]
+    client = as_user("advisor")
+    page = text(client.get(f"/accounts/{account.pk}/"))
+    assert "Cash · Target" in page or "Target (%)" in page
+    assert "Allowed: at least 0% and at most 5%" in page
+    response = client.post(f"/accounts/{account.pk}/", {
+        "p__instructions__present": "1", "p__instructions__kind": ["sell_buy", ""], "p__instructions__sell": ["XLE", ""],
+        "p__instructions__buy": ["VTI", ""], "p__instructions__quantity": ["20", ""], "p__instructions__amount": ["", ""],
+        "p__cash__target": "4"})
+    assert response.status_code == 302, text(response)[:3000]
+    with tenant_context(firm_a):
+        account = Account.objects.get(pk=account.pk)
+        assert account.overrides == {"cash": {"target": 0.04},
+                                     "instructions": [{"kind": "sell_buy", "sell": "XLE", "buy": "VTI", "quantity": 20.0}]}
