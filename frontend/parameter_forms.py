@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rebalancing.effective_parameters import flatten_parameters
+from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
@@ -24,20 +24,9 @@ __all__ = [
     "overridable_rows", "parse_fields",
 ]
 
-# Leaves typed as percentages (stored as fractions).
-PERCENT = frozenset(
-    {
-        "cash.target",
-        "cash.floor",
-        "harvest.min_loss_pct",
-        "drift.absolute_band",
-        "drift.relative_band",
-        "trading.max_turnover",
-    }
-)
-# Leaves typed in dollars (the account's currency).
-MONEY = frozenset({"transition.max_net_gain_per_run", "transition.max_net_gain_per_year", "harvest.min_loss_value",
-                   "trading.min_trade_value"})
+# Leaves typed as percentages (stored as fractions) and in dollars: their one home is effective_parameters.
+PERCENT = PERCENT_LEAVES
+MONEY = MONEY_LEAVES
 # Leaves edited as rows or lines of ordinary inputs instead of the schema's nested JSON.
 STRUCTURED = {"wash_sale.equivalent_groups": "groups", "direct_index": "direct_index", "instructions": "instructions"}
 INSTRUCTION_KINDS = (
