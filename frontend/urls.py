@@ -2,11 +2,29 @@
 
 from django.urls import path
 
-from .views import accounts, audit, backtests, book, dashboard, households, ledger, proposals, runs, security
+from .views import (
+    accounts,
+    api_keys,
+    assignments,
+    audit,
+    backtests,
+    book,
+    dashboard,
+    households,
+    imports,
+    ledger,
+    people,
+    proposals,
+    risk_models,
+    runs,
+    security,
+    webhooks,
+)
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
     path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/assign/", assignments.accounts_assign_page, name="accounts_assign"),
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/preview/", accounts.account_preview, name="account_preview"),
     path("accounts/<int:pk>/rebalance/", accounts.account_rebalance, name="account_rebalance"),
@@ -36,13 +54,18 @@ urlpatterns = [
     path("templates/<int:pk>/", book.template_detail, name="template_detail"),
     path("templates/<int:pk>/household/", households.template_household, name="template_household"),
     path("templates/<int:pk>/preview/", book.template_preview, name="template_preview"),
+    path("import/", imports.import_page, name="import"),
     path("runs/", runs.run_list, name="run_list"),
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
     path("backtests/", backtests.backtest_list, name="backtest_list"),
     path("backtests/<int:pk>/", backtests.backtest_detail, name="backtest_detail"),
+    path("risk-model/", risk_models.risk_models, name="risk_models"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("security/", security.security_page, name="security"),
+    path("people/", people.people_page, name="people"),
+    path("policy/", people.approval_policy_page, name="approval_policy"),
+    path("api-keys/", api_keys.api_keys_page, name="api_keys"),
     path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),
     path("ledger/orders/", ledger.orders_page, name="ledger_orders"),
     path("ledger/executions/", ledger.executions_page, name="ledger_executions"),
@@ -52,4 +75,7 @@ urlpatterns = [
     path("reports/realised/", ledger.report_realised, name="ledger_report_realised"),
     path("reports/harvest/", ledger.report_harvest, name="ledger_report_harvest"),
     path("reports/transition/", ledger.report_transition, name="ledger_report_transition"),
+    path("webhooks/", webhooks.webhook_list, name="webhook_list"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook_detail"),
+    path("webhooks/deliveries/<int:pk>/resend/", webhooks.webhook_delivery_resend_view, name="webhook_resend"),
 ]

@@ -29,7 +29,13 @@ from rebalancing.household_parameters import household_settings_effective, tax_b
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.models import Account, ModelPortfolio, Security, Sleeve, TaxLot, TradeRecord
 from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
-from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
+from rebalancing.selectors import (
+    ModelBook,
+    account_parameters,
+    benchmark_weights_latest,
+    latest_prices,
+    risk_model_current,
+)
 from tenants.errors import ValidationFailed
 
 __all__ = ["AccountInputs", "HouseholdInputs", "household_inputs_from", "household_inputs_load",
@@ -49,6 +55,10 @@ class AccountInputs:
     household_id: int | None = None
     recorded: tuple[engine.HouseholdTrade, ...] = ()  # the household's trades of the last 30 days
     planned: tuple[Planned, ...] = ()  # its open orders and proposals (planned_trades)
+    # The firm's risk model its benchmark-tracking sleeves get (None: the engine's default, for the
+    # reason in risk_model_note; both empty when no sleeve tracks a benchmark).
+    risk_model_version_id: int | None = None
+    risk_model_note: str = ""
     tax_status: str = "taxable"
     asset_classes: tuple[str, ...] = ()  # empty: any
 
@@ -76,6 +86,21 @@ class _FirmSnapshot:
 
 _SNAPSHOTS: OrderedDict[tuple, _FirmSnapshot] = OrderedDict()
 _SNAPSHOTS_KEPT = 4
+# Engine forms of risk model versions (immutable rows), shared across runs: the engine caches its
+# factor matrices per model object.
+_RISK_MODELS: OrderedDict[tuple[str, int], engine.RiskModel] = OrderedDict()
+
+
+def _risk_model(as_of: date) -> tuple[int | None, engine.RiskModel | None, str]:
+    version, note = risk_model_current(as_of)
+    if version is None:
+        return None, None, note
+    key = (connection.schema_name, version.pk)
+    if key not in _RISK_MODELS:
+        _RISK_MODELS[key] = version.as_engine()
+        while len(_RISK_MODELS) > _SNAPSHOTS_KEPT:
+            _RISK_MODELS.popitem(last=False)
+    return version.pk, _RISK_MODELS[key], ""
 
 
 def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
@@ -90,7 +115,7 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     snapshot = _FirmSnapshot(
         models=models,
         bench_weights=benchmark_weights_latest(benchmark_ids, as_of),
-        universe=_Universe({s.pk: s for s in Security.objects.all()}, latest_prices(as_of)),
+        universe=_Universe({s.pk: s for s in Security.objects.all()}, latest_prices(as_of), _risk_model(as_of)),
     )
     if key is not None:
         _SNAPSHOTS[cache_key] = snapshot
@@ -149,9 +174,12 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
 class _Universe:
     """Engine Security objects built once per batch and shared by every request in it."""
 
-    def __init__(self, masters: dict[int, Security], prices: dict[int, float]):
+    def __init__(self, masters: dict[int, Security], prices: dict[int, float],
+                 risk: tuple[int | None, engine.RiskModel | None, str] = (None, None, "")):
         self.masters = masters
         self.prices = prices
+        # The firm's estimated risk model, given to every benchmark (direct-indexed sleeves use it).
+        self.risk_version_id, self.risk_model, self.risk_note = risk
         self.by_symbol = {s.symbol: pk for pk, s in masters.items()}
         self.symbol_of = {pk: symbol for symbol, pk in self.by_symbol.items()}
         self._engine: dict[int, engine.Security] = {}
@@ -187,6 +215,7 @@ class _Universe:
             found = engine.Benchmark(
                 name=benchmark.code,
                 constituents={self.masters[sid].symbol: w / total for sid, w in weights.items()},
+                risk_model=self.risk_model,
             )
             self._benchmarks[key] = found
         return found
@@ -282,14 +311,17 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
                                                                               detail=exc.detail or {})
         return AccountInputs(account.pk, None, None, effective.values, "", error, household_id=account.household_id,
                              tax_status=account.tax_status)
+    tracks = any(s.benchmark is not None for s in sleeves)
+    risk_version_id = universe.risk_version_id if tracks else None
     return AccountInputs(
         account_id=account.pk,
         request=request,
         model_version_id=version.pk if version else None,
         parameters=effective.values,
         fingerprint=_fingerprint(account, lots, trades, version, effective.values, securities, sleeves, as_of,
-                                 (carried, request.account.household_trades)),
+                                 (carried, request.account.household_trades, risk_version_id)),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
+        risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
         tax_status=account.tax_status, asset_classes=tuple(account.asset_classes or ()),
     )
 

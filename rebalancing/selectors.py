@@ -20,6 +20,7 @@ from rebalancing.models import (
     ModelVersion,
     Price,
     Proposal,
+    RiskModelVersion,
     Security,
     Sleeve,
     SleeveHolding,
@@ -38,6 +39,8 @@ __all__ = [
     "benchmark_weights_latest",
     "latest_prices",
     "lot_counts",
+    "risk_model_current",
+    "RISK_MODEL_STALE_DAYS",
 ]
 
 
@@ -254,3 +257,23 @@ def backtest_firm_price_span(symbols: list[str]) -> tuple[date, date] | None:
     if len(spans) < len(set(symbols)):
         return None
     return max(f for f, _ in spans), min(last for _, last in spans)
+
+
+# A risk model estimated more than this many days before a run is not used (the nightly refresh
+# has stopped, or the firm's prices have): the engine's default model is safer than a stale one.
+RISK_MODEL_STALE_DAYS = 31
+
+
+def risk_model_current(as_of: date) -> tuple[RiskModelVersion | None, str]:
+    """The firm's risk model for a run on ``as_of``: its latest version on or before that day, or
+    None with the reason the engine's default model is used instead."""
+    from rebalancing.engine.risk_estimation import MIN_OBSERVATIONS
+
+    version = RiskModelVersion.objects.filter(as_of__lte=as_of).order_by("-as_of", "-id").first()
+    if version is None:
+        return None, (f"the engine's default risk model: none has been estimated from the firm's prices up to "
+                      f"{as_of:%Y-%m-%d} (it needs prices on {MIN_OBSERVATIONS + 1} days)")
+    if (as_of - version.as_of).days > RISK_MODEL_STALE_DAYS:
+        return None, (f"the engine's default risk model: the latest estimate (#{version.pk}, as of "
+                      f"{version.as_of:%Y-%m-%d}) is more than {RISK_MODEL_STALE_DAYS} days old")
+    return version, ""

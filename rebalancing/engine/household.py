@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from .errors import EngineError, InvalidRequest
-from .parameters import TransitionParams
+from .parameters import DriftParams, TransitionParams
 from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
@@ -142,7 +142,9 @@ def default_location_preferences(asset_classes: Iterable[str]) -> LocationPrefer
 class HouseholdRequest:
     """Everything the engine needs for one household on one date: ONE model for the combined
     value, the securities, the accounts; ``tax_budget``: tax on realised gains the household allows
-    this run (currency; None = no limit); ``location``: None = ``default_location_preferences``."""
+    this run (currency; None = no limit); ``location``: None = ``default_location_preferences``;
+    ``drift``: the household's tolerance bands (the engine's rule, by security and by asset class):
+    inside them no gain is realised to rebalance, though tax-free trades still are (None = none)."""
 
     household_id: str
     as_of: date
@@ -151,6 +153,7 @@ class HouseholdRequest:
     accounts: tuple[HouseholdAccount, ...]
     tax_budget: float | None = None
     location: LocationPreferences | None = None
+    drift: DriftParams | None = None
 
     def preferences(self) -> LocationPreferences:
         if self.location is not None:

@@ -6,10 +6,12 @@ Variables, all as fractions of the household's value ``V``:
 - taxable accounts: ``x[l]`` in ``[0, value of lot l]``, the part of lot ``l`` sold (tax is
   lot-level, only here); tax-deferred and Roth accounts: ``s[a,j]`` in ``[0, holding]``;
 - ``e[j] >= |sum_a holding_after[a,j] - T[j]|``: the household's deviation from its model, where
-  ``T[j] = model weight of j x (V - the accounts' cash targets)``;
+  ``T[j] = model weight of j x (V - the accounts' cash targets)``, and ``g[k]`` the same summed
+  over the securities of asset class ``k``;
 - ``f[a] >= |cash_after[a] - cash target[a]|``.
 
-Minimise ``sum e + sum f`` (the household on target first) ``+ sum_a,j loc[class j, status a] x
+Minimise ``sum g + sum f + sum e / 2`` (the household on target first: by asset class, then by
+security, so a security that may not be bought is made up by its class) ``+ sum_a,j loc[class j, status a] x
 holding_after[a,j]`` (asset location, ``LocationPreferences.cost``) ``+ sum_l tax[l] x[l]``
 (``rate x gain / value`` of a gain lot; a loss lot a small credit, a tie-breaker toward it)
 ``+ (trading cost + epsilon) x traded``; subject to each account's cash floor
@@ -47,7 +49,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Placement", "place"]
 
+# The household's deviation from its model: by asset class (what sets its risk) at full weight, by
+# security at half, so a security that may not be bought (a wash-sale window, a restriction) is
+# made up by the others of its class rather than left as cash.
 DRIFT_WEIGHT = 1.0
+SECURITY_WEIGHT = 0.5
+# Deviation inside the household's drift bands costs this share of the above: tax-free trades
+# (IRA, Roth, cash) still remove it, a gain taxed at more than about 1% of the value sold does not.
+IN_BAND = 0.02
 # A loss lot's credit as a share of its tax value: enough to prefer it over a gain lot, too little
 # to sell anything only for the loss (harvesting is each account's own parameter).
 LOSS_TIE = 0.05
@@ -241,7 +250,13 @@ def place(
     o_x, o_s = nb, nb + nl
     o_e = o_s + nd * n
     o_f = o_e + n
-    nv = o_f + m
+    o_g = o_f + m
+    class_names = sorted({classes[s] for s in symbols})
+    class_of = np.array([class_names.index(classes[s]) for s in symbols], dtype=np.int64)
+    nc = len(class_names)
+    o_ei = o_g + nc  # the parts of e and g inside the household's drift bands
+    o_gi = o_ei + n
+    nv = o_gi + nc
     status = [acct.tax_status for acct in accounts]
     loc = np.array([[prefs.cost(classes[s], status[a]) for s in symbols] for a in range(m)])
     cost_rate = np.array([acct.request.parameters.trading.trading_cost_bps / 1e4 for acct in accounts])
@@ -256,8 +271,11 @@ def place(
     )
     for k, a in enumerate(deferred):
         c[o_s + k * n : o_s + (k + 1) * n] = -loc[a] + cost_rate[a] + EPSILON
-    c[o_e:o_f] = DRIFT_WEIGHT
-    c[o_f:] = DRIFT_WEIGHT
+    c[o_e:o_f] = SECURITY_WEIGHT
+    c[o_f:o_g] = DRIFT_WEIGHT
+    c[o_g:o_ei] = DRIFT_WEIGHT
+    c[o_ei:o_gi] = SECURITY_WEIGHT * IN_BAND
+    c[o_gi:] = DRIFT_WEIGHT * IN_BAND
 
     # Net change of each (account, security) holding: +b - x - s, as a sparse map into m*n.
     rows, cols, vals = [], [], []
@@ -283,13 +301,39 @@ def place(
     for k, a in enumerate(deferred):
         cash_cols[a, o_s + k * n : o_s + (k + 1) * n] = 1 - cost_rate[a]
     cash_change = sp.csr_matrix(cash_cols)
-    e_block = sp.csr_matrix((np.ones(n), (np.arange(n), o_e + np.arange(n))), shape=(n, nv))
+    e_block = sp.csr_matrix(
+        (
+            np.ones(2 * n),
+            (np.tile(np.arange(n), 2), np.concatenate([o_e + np.arange(n), o_ei + np.arange(n)])),
+        ),
+        shape=(n, nv),
+    )
     f_block = sp.csr_matrix((np.ones(m), (np.arange(m), o_f + np.arange(m))), shape=(m, nv))
     held_sec = before.sum(axis=0) / V
-    A = [by_sec - e_block, -by_sec - e_block, cash_change - f_block, -cash_change - f_block, -cash_change]
+    in_class = sp.csr_matrix((np.ones(n), (class_of, np.arange(n))), shape=(nc, n))
+    by_class = in_class @ by_sec
+    g_block = sp.csr_matrix(
+        (
+            np.ones(2 * nc),
+            (np.tile(np.arange(nc), 2), np.concatenate([o_g + np.arange(nc), o_gi + np.arange(nc)])),
+        ),
+        shape=(nc, nv),
+    )
+    class_gap = in_class @ (target / V - before.sum(axis=0) / V)
+    A = [
+        by_sec - e_block,
+        -by_sec - e_block,
+        by_class - g_block,
+        -by_class - g_block,
+        cash_change - f_block,
+        -cash_change - f_block,
+        -cash_change,
+    ]
     b = [
         target / V - held_sec,
         held_sec - target / V,
+        class_gap,
+        -class_gap,
         (cash_target - cash0) / V,
         (cash0 - cash_target) / V,
         (cash0 - cash_floor) / V,
@@ -306,6 +350,25 @@ def place(
     ub = np.full(nv, np.inf)
     ub[:nb] = buy_ub.ravel()
     ub[o_x:o_s] = lot_ub
+    # Drift bands (the engine's rule, DriftParams): inside them the household's deviation costs
+    # little, so a trade inside a tax-deferred account still fixes it but a gain is not realised.
+    band_sec, band_class = np.zeros(n), np.zeros(nc)
+    if request.drift is not None:
+        d = request.drift
+        w_sec = target / V
+        band_sec = np.maximum(d.absolute_band, d.relative_band * w_sec)
+        w_class = np.bincount(class_of, weights=w_sec, minlength=nc)
+        band_class = np.maximum(d.absolute_band, d.relative_band * w_class)
+        held_class = np.bincount(class_of, weights=before.sum(axis=0) / V, minlength=nc)
+        outside = np.any(np.abs(held_class - w_class) > band_class + 1e-12) or np.any(
+            np.abs(before.sum(axis=0) / V - w_sec) > band_sec + 1e-12
+        )
+        if outside:
+            # The engine's rule: once a position is outside its band, the whole household is
+            # brought back to its model (not to the edge of the band).
+            band_sec[:], band_class[:] = 0.0, 0.0
+    ub[o_ei:o_gi] = band_sec
+    ub[o_gi:] = band_class
     for k, a in enumerate(deferred):
         ub[o_s + k * n : o_s + (k + 1) * n] = sell_ub_sec[a] / V
 
@@ -313,9 +376,25 @@ def place(
     sec_group = np.array([group_ids[g] for g in group], dtype=np.int64)
     solves = 0
     warnings: list[str] = []
+
+    def ban_buys(groups: np.ndarray) -> None:
+        for j in np.flatnonzero(groups[sec_group]).tolist():
+            ub[[a * n + j for a in range(m)]] = 0.0
+            for a in range(m):
+                banned.setdefault(accounts[a].id, set()).add(symbols[j])
+        warnings.append("the household placement forbade buys that would wash a loss sale")
+
+    previous = None  # the bounds before the last ban of loss sales, and the groups it banned
     while True:
         solves += 1
         res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=np.column_stack([lb, ub]), method="highs")
+        if res.status == 2 and previous is not None:
+            # Without those loss sales the cash floor is out of reach (a tax bill when every lot
+            # is at a loss): keep the sales, forbid the buys instead.
+            ub, groups = previous
+            previous = None
+            ban_buys(groups)
+            continue
         if res.status == 2:
             raise InfeasibleParameters(
                 "the household's accounts cannot all keep their cash floors and restrictions; "
@@ -338,13 +417,10 @@ def place(
             break
         if solves < MAX_SOLVES:
             # Keep the buys, drop the loss sales: the loss was only a tie-breaker.
+            previous = (ub.copy(), clash)
             ub[o_x:o_s][lot_loss & clash[sec_group[lot_sec]]] = 0.0
         else:
-            for j in np.flatnonzero(clash[sec_group]).tolist():
-                ub[[a * n + j for a in range(m)]] = 0.0
-                for a in range(m):
-                    banned.setdefault(accounts[a].id, set()).add(symbols[j])
-            warnings.append("the household placement forbade buys that would wash a loss sale")
+            ban_buys(clash)
 
     change = (delta @ z).reshape(m, n) * V
     lot_gain_share = np.where(lot_loss, 0.0, np.array(lot_gain_frac))
@@ -352,11 +428,11 @@ def place(
         np.bincount(lot_acct, weights=lot_gain_share * z[o_x:o_s] * V, minlength=m) if nl else np.zeros(m)
     )
     after = np.maximum(before + change, 0.0)
-    shortfall = float(z[o_e:o_f].sum()) * 0.5
+    shortfall = float(z[o_g:o_ei].sum()) * 0.5
     if shortfall > 0.005:
         warnings.append(
-            f"the household stays {shortfall:.1%} away from its model (restrictions, allowed asset "
-            "classes, wash sales or the tax budget)"
+            f"the household's asset classes stay {shortfall:.1%} away from its model (restrictions, "
+            "allowed asset classes, wash sales or the tax budget)"
         )
     return Placement(
         account_ids=tuple(a.id for a in accounts),

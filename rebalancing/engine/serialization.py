@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidRequest
-from .parameters import Parameters
+from .parameters import DriftParams, Parameters
 from .request import (
     Account,
     Benchmark,
@@ -483,6 +483,9 @@ def household_request_to_dict(request) -> dict[str, Any]:
         "securities": shared["securities"],
         "accounts": accounts,
         "tax_budget": request.tax_budget,
+        "drift": None
+        if request.drift is None
+        else {"absolute_band": request.drift.absolute_band, "relative_band": request.drift.relative_band},
         "location": None
         if location is None
         else {
@@ -545,6 +548,11 @@ def household_request_from_dict(data: Mapping[str, Any]):
     budget = data.get("tax_budget")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)):
         raise InvalidRequest(f"the household tax budget must be a number, got {budget!r}", {"path": "tax_budget"})
+    drift = data.get("drift")
+    if drift is not None:
+        if not isinstance(drift, Mapping):
+            raise InvalidRequest("invalid household request: drift must be an object", {"path": "drift"})
+        drift = DriftParams(**{k: drift[k] for k in ("absolute_band", "relative_band") if k in drift})
     return HouseholdRequest(
         household_id=str(data["household_id"]),
         as_of=_date(data["as_of"], "as_of"),
@@ -553,6 +561,7 @@ def household_request_from_dict(data: Mapping[str, Any]):
         accounts=tuple(accounts),
         tax_budget=None if budget is None else float(budget),
         location=location,
+        drift=drift,
     )
 
 

@@ -17,12 +17,15 @@ from .ledger import (
 from .market import Benchmark, BenchmarkWeight, Price, Security
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .recovery import RunWatch
+from .risk import RiskModelVersion
 from .runs import Alert, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
+from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "RunOutcome", "RunWatch", "Security", "Sleeve",
-    "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation",
+    "ReconciliationRow", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
+    "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
+    "WebhookEvent",
 ]

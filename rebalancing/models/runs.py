@@ -111,6 +111,11 @@ class Proposal(models.Model):
     run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="proposals")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="proposals")
     model_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT)
+    # The risk model direct-indexed sleeves were tracked with; empty = the engine's default model,
+    # for the reason in risk_model_note (the firm's price history too short, no sleeve to track).
+    risk_model_version = models.ForeignKey("rebalancing.RiskModelVersion", null=True, blank=True,
+                                           on_delete=models.PROTECT, related_name="+")
+    risk_model_note = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     parameters = models.JSONField(help_text="The effective parameters used")

@@ -19,6 +19,8 @@ from django.utils import timezone
 from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.ledger.orders import orders_create
 from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, ProposalApproval
+from rebalancing.webhooks import events as webhook_events
+from rebalancing.webhooks.events import EventType
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_many, audit_record
 from tenants.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -105,7 +107,22 @@ def _move(proposal: Proposal, to: str, *, actor, action: str, comment: str = "")
     proposal.save(update_fields=["status", "status_changed_at", "requires_compliance"])
     audit_record(actor=actor, action=action, obj=proposal, before={"status": before}, after={"status": to},
                  comment=comment)
+    if to in _ANNOUNCED:
+        webhook_events.proposals_decided(_ANNOUNCED[to], [proposal.pk], by=_who(actor, action), comment=comment)
     return proposal
+
+
+# The moves a firm's systems are told about (webhooks); expiry and supersession are not.
+_ANNOUNCED = {S.PENDING: EventType.PROPOSAL_PENDING, S.APPROVED: EventType.PROPOSAL_APPROVED,
+              S.REJECTED: EventType.PROPOSAL_REJECTED}
+
+
+def _who(actor, action: str) -> str:
+    if action == "proposal.auto_approve":
+        return "policy"
+    if getattr(actor, "pk", None):
+        return actor.get_username()
+    return str(actor or "system")
 
 
 def _locked(proposal: Proposal) -> Proposal:
@@ -268,6 +285,7 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         if not stale:
             released = _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
             orders_create(proposal=released, actor=user, today=today)
+            webhook_events.orders_released(released.pk, by=_who(user, "proposal.release"))
             return released
         _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
               comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
@@ -345,3 +363,6 @@ def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
     pending = [(pk, S.DRAFT) for (to, _), ids in groups.items() if to == S.PENDING for pk in ids]
     _audit_bulk(approved, S.APPROVED, action="proposal.auto_approve", comment="within the firm's auto-approval limits")
     _audit_bulk(pending, S.PENDING, action="proposal.submit", comment="")
+    webhook_events.proposals_decided(EventType.PROPOSAL_APPROVED, [pk for pk, _ in approved], by="policy",
+                                     comment="within the firm's auto-approval limits")
+    webhook_events.proposals_decided(EventType.PROPOSAL_PENDING, [pk for pk, _ in pending])

@@ -43,6 +43,7 @@ from rebalancing.models import (
 from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
+from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
 from tenants.permissions import Capability
@@ -254,6 +255,7 @@ def _proposal(run, inputs: AccountInputs, result, fingerprint: str) -> Proposal:
     summary = result.summary
     return Proposal(
         run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
+        risk_model_version_id=inputs.risk_model_version_id, risk_model_note=inputs.risk_model_note,
         parameters=inputs.parameters, inputs_fingerprint=fingerprint,
         result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
         estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
@@ -368,3 +370,5 @@ def _record_progress(run_id: int, **seconds: float) -> None:
         run.finished_at = timezone.now()
         fields += ["status", "finished_at"]
     run.save(update_fields=fields)
+    if "status" in fields:
+        webhook_events.run_finished(run_id)

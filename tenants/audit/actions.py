@@ -22,6 +22,8 @@ class Action(StrEnum):
     HOUSEHOLD_MEMBERS = "household.members", "moved an account between households"
     HOUSEHOLD_SETTINGS = "household.settings", "changed a household's tax budget, asset location or asset classes"
     CASH_FLOW_CREATE = "cash_flow.create", "entered a household's deposit, withdrawal or RMD"
+    ACCOUNT_ASSIGN = "account.assign", "assigned a template or model to accounts"
+    HOUSEHOLD_TEMPLATE = "household.template", "assigned a template to households"
     TEMPLATE_CREATE = "template.create", "created a parameter template"
     TEMPLATE_CHANGE = "template.change", "changed a parameter template"
     MODEL_CREATE = "model.create", "created a model"
@@ -40,6 +42,7 @@ class Action(StrEnum):
     RUN_RECOVERED = "run.recovered", "saw a stalled run recover"
     RUN_STALL_GIVE_UP = "run.stall_give_up", "stopped re-sending a stalled run"
     BACKTEST_START = "backtest.start", "started a backtest of harvesting"
+    RISK_MODEL_ESTIMATE = "risk_model.estimate", "estimated a risk model from the firm's prices"
     PROPOSAL_SUBMIT = "proposal.submit", "sent a proposal for approval"
     PROPOSAL_AUTO_APPROVE = "proposal.auto_approve", "approved a proposal within the firm's policy"
     PROPOSAL_APPROVE_ADVISOR = "proposal.approve.advisor", "approved a proposal as its advisor"
@@ -62,6 +65,10 @@ class Action(StrEnum):
     RECONCILIATION_REJECT = "reconciliation.reject", "kept the ledger's lots against a custodian's"
     EXPORT_DOWNLOAD = "export.download", "downloaded a file"
     # People, keys and signing in
+    USER_INVITE = "user.invite", "invited a user"
+    USER_DEACTIVATE = "user.deactivate", "deactivated a user"
+    USER_REACTIVATE = "user.reactivate", "reactivated a user"
+    POLICY_CHANGE = "policy.change", "changed the approval policy"
     USER_ROLE_GRANT = "user.role.grant", "gave a user a role"
     USER_ROLE_REVOKE = "user.role.revoke", "took a role from a user"
     API_KEY_CREATE = "api_key.create", "created an API key"
@@ -78,6 +85,10 @@ class Action(StrEnum):
     AUTH_MFA_RESET = "auth.mfa_reset", "reset a user's second factor"
     AUTH_MFA_POLICY = "auth.mfa_policy", "changed whether the firm requires a second factor"
     AUTH_MFA_RECOVERY_CODES_RENEW = "auth.mfa_recovery_codes_renew", "renewed second-factor recovery codes"
+    # Webhooks (rebalancing.webhooks)
+    WEBHOOK_ENDPOINT_CREATE = "webhook.endpoint.create", "registered a webhook endpoint"
+    WEBHOOK_ENDPOINT_CHANGE = "webhook.endpoint.change", "changed a webhook endpoint"
+    WEBHOOK_DELIVERY_RESEND = "webhook.delivery.resend", "sent a webhook delivery again"
     # Changes made in the Django admin (the object's kind is the record's object type)
     ADMIN_CREATE = "admin.create", "created a record in the admin site"
     ADMIN_CHANGE = "admin.change", "changed a record in the admin site"

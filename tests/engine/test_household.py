@@ -8,6 +8,7 @@ import pytest
 from rebalancing.engine import (
     CASH_KEY,
     CashParams,
+    DriftParams,
     HouseholdTrade,
     InvalidRequest,
     Model,
@@ -159,7 +160,7 @@ def test_bad_households_are_refused_with_a_clear_message():
 
 
 def test_household_request_and_result_round_trip_through_json():
-    request = three_accounts()
+    request = replace(three_accounts(), drift=DriftParams())
     again = household_request_from_dict(household_request_to_dict(request))
     assert again == request
     result = rebalance_household(request)
@@ -169,3 +170,29 @@ def test_household_request_and_result_round_trip_through_json():
         broken = household_request_to_dict(request)
         broken["accounts"][0]["account"]["cash"] = "lots"
         household_request_from_dict(broken)
+
+
+def test_inside_its_drift_bands_the_household_trades_in_the_ira_but_realises_no_gain():
+    # Given a household at 70/30 for a 60/40 model (inside the default band of 15 points), the drift in a
+    # taxable account whose equity stands at a large gain, and an IRA that can do the job
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 320, 8_000), lot("t2", "BD", 200, 9_000)])
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 100, 9_000), lot("i2", "BD", 160, 8_000)])
+    request = household(taxable, ira, drift=DriftParams())
+    # When the household is rebalanced
+    result = rebalance_household(request)
+    # Then the IRA moves (sells equity, buys bonds) and the taxable account realises nothing.
+    assert trades_of(result, "TAX") == {}
+    assert trades_of(result, "IRA")["EQ"][0] == "sell"
+    assert result.drift_after < result.drift_before
+
+
+def test_a_tax_bill_with_every_taxable_lot_at_a_loss_sells_the_loss_and_forbids_the_buy():
+    # Given a taxable account owing cash whose only lot is at a loss, and a Roth under-invested
+    # in the same fund: selling the loss while the Roth buys it would wash the loss.
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 100, 12_000)], cash=-500)
+    roth = member("ROTH", "roth", [lot("r1", "BD", 100, 4_000)], cash=3_000)
+    result = rebalance_household(household(taxable, roth))
+    # Then the cash is raised from the loss lot and nobody buys EQ this run.
+    assert trades_of(result, "TAX")["EQ"][0] == "sell"
+    assert all(t.symbol != "EQ" for t in next(r for r in result.accounts if r.account_id == "ROTH").trades)
+    assert result.accounts[0].summary.cash_after >= -0.005

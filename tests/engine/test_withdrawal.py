@@ -153,31 +153,30 @@ def reference_plan(request, amount, kind, account_id):
     return taken, remaining
 
 
+SYMBOLS = ("EQ", "EQ2", "BD", "BD2")
+
+
 @st.composite
 def households(draw):
-    prices = {"EQ": float(draw(st.integers(20, 200))), "BD": float(draw(st.integers(20, 100)))}
-    securities = (Security("EQ", prices["EQ"], "equity"), Security("BD", prices["BD"], "bonds"))
+    prices = {s: float(draw(st.integers(20, 200))) for s in SYMBOLS}
+    securities = tuple(Security(s, prices[s], "bonds" if s.startswith("BD") else "equity") for s in SYMBOLS)
     members = []
-    for k, status in enumerate(
-        draw(st.lists(st.sampled_from(["taxable", "traditional", "roth"]), min_size=1, max_size=4))
-    ):
+    statuses = draw(st.lists(st.sampled_from(["taxable", "traditional", "roth"]), min_size=1, max_size=4))
+    for k, status in enumerate(statuses):
         lots = []
         for n in range(draw(st.integers(0, 4))):
-            symbol = draw(st.sampled_from(["EQ", "BD"]))
+            symbol = draw(st.sampled_from(SYMBOLS))
             qty = draw(st.integers(1, 40))
             basis = round(qty * prices[symbol] * draw(st.floats(0.5, 1.5)), 2)
             acquired = AS_OF - timedelta(days=draw(st.integers(1, 1500)))
             lots.append(lot(f"A{k}L{n}", symbol, qty, basis, acquired))
         trades = tuple(
             HouseholdTrade(
-                AS_OF - timedelta(days=draw(st.integers(0, 45))),
-                draw(st.sampled_from(["EQ", "BD"])),
-                "buy",
-                1.0,
+                AS_OF - timedelta(days=draw(st.integers(0, 90))), draw(st.sampled_from(SYMBOLS)), "buy", 1.0
             )
             for _ in range(draw(st.integers(0, 1)))
         )
-        cash = float(draw(st.integers(0, 2_000)))
+        cash = float(draw(st.integers(0, 1_000)))
         if not lots and cash == 0:
             cash = 100.0
         members.append(

@@ -32,7 +32,7 @@ from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope
 from tenants.audit.models import AuditEvent
 
-from .schema import engine_ref
+from ..schema import engine_ref
 
 # --- Market data -------------------------------------------------------------------------------
 
