@@ -2,7 +2,7 @@
 so an advisor asking for a colleague's account by id finds nothing (404), not a refusal that
 confirms it exists."""
 
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 
 from rebalancing.models import (
     Account,
@@ -18,6 +18,7 @@ from tenants.permissions import Capability, is_advisor_only, user_can
 __all__ = [
     "ADVISOR_PERMISSION",
     "accounts_visible_to",
+    "advised_households_count",
     "households_advised_by",
     "households_without_advisor",
     "with_advisors",
@@ -54,6 +55,12 @@ def households_advised_by(user_or_id):
 
 def households_without_advisor():
     return Household.objects.exclude(pk__in=_advisor_grants().values("content_object_id"))
+
+
+def advised_households_count():
+    """An annotation of users: how many households each advises."""
+    return Count("householduserobjectpermission__content_object", distinct=True,
+                 filter=Q(householduserobjectpermission__permission__codename=ADVISOR_PERMISSION))
 
 
 def with_advisors(queryset, path: str = ""):

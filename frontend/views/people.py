@@ -6,10 +6,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.shortcuts import redirect, render
 
 from frontend.query import decimal_param, id_param, int_param
+from rebalancing.access import advised_households_count
 from rebalancing.models import ApprovalPolicy
 from rebalancing.services.people import user_deactivate, user_invite, user_reactivate, user_roles_set
 from rebalancing.services.policy import approval_policy_set
@@ -67,7 +68,7 @@ def people_page(request):
             status = 400
     q = request.GET.get("q", "").strip()
     people = (User.objects.prefetch_related("groups")
-              .annotate(household_count=Count("households", distinct=True))
+              .annotate(household_count=advised_households_count())
               .order_by("-is_active", "first_name", "username"))
     if q:
         people = people.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
