@@ -36,8 +36,8 @@ from rebalancing.services.households import (
 from rebalancing.services.people import household_advisors_set
 from rebalancing.services.proposals import household_proposal_decide
 from rebalancing.services.runs import run_start
-from tenants.errors import DomainError
-from tenants.permissions import Capability, is_advisor_only, user_can
+from tenants.errors import DomainError, NotFound
+from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
 from .common import firm_page, paginate, visible_or_404
@@ -103,17 +103,18 @@ def household_detail(request, pk: int):
     user = request.user
     view = household_view(household, user=user, as_of=timezone.localdate())
     settings = household_settings_effective(household)
-    location = settings.values.get("location") or {}
+    own = household.household_overrides or {}
+    location = own.get("location") or {}
     can_manage_people = user_can(user, Capability.MANAGE_USERS)
     return render(request, "frontend/household_detail.html", {
-        "household": household, "view": view, "settings": settings,
+        "household": household, "view": view, "settings": settings, "own_budget": own.get("tax_budget"),
         "advisors": household.advisors,
         "location_rows": [(c, [*location.get(c, []), "", "", ""][:len(TAX_STATUSES)]) for c in view.classes if c != "Cash"],
         "tax_statuses": TAX_STATUSES,
         "all_advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("username")
         if can_manage_people else [],
-        "movable": accounts_visible_to(user).exclude(household=household).order_by("custodian_number")[:500]
-        if user_can(user, Capability.IMPORT_DATA) and not is_advisor_only(user) else [],
+        "movable": accounts_visible_to(user).exclude(household=household).order_by("custodian_number")
+        .values_list("custodian_number", "name")[:200] if user_can(user, Capability.IMPORT_DATA) else [],
         "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
         "managed_choices": Household.ManagedAs.choices,
         "can_structure": user_can(user, Capability.IMPORT_DATA),
@@ -141,19 +142,25 @@ def household_management(request, pk: int):
 @firm_page(Capability.VIEW_BOOK, post=Capability.IMPORT_DATA)
 @require_POST
 def household_members(request, pk: int):
-    """Move an account in (``add``: its id) or out into a household of its own (``remove``)."""
+    """Move an account in (``add``: its account number) or out into a household of its own
+    (``remove``: its id)."""
     household = _household(request, pk)
-    add, remove = id_param(request.POST, "add"), id_param(request.POST, "remove")
-    if bool(add) == bool(remove):
-        raise BadRequest("Choose one account to move in or out.")
-    account = visible_or_404(accounts_visible_to(request.user), pk=add or remove)
+    number, remove = request.POST.get("add", "").strip(), id_param(request.POST, "remove")
+    if bool(number) == bool(remove):
+        raise BadRequest("Give one account to move in, or choose one to move out.")
+    if number:
+        account = accounts_visible_to(request.user).filter(custodian_number=number).first()
+        if account is None:
+            return _refused(request, household, NotFound(f"No account {number}, or not yours to see."), "#accounts")
+    else:
+        account = visible_or_404(accounts_visible_to(request.user), pk=remove)
     if remove and account.household_id != household.pk:
         raise BadRequest("That account is not in this household.")
     try:
-        household_account_move(user=request.user, account=account, household=household if add else None)
+        household_account_move(user=request.user, account=account, household=household if number else None)
     except DomainError as exc:
         return _refused(request, household, exc, "#accounts")
-    verb = "moved into this household" if add else "moved out into a household of its own"
+    verb = "moved into this household" if number else "moved out into a household of its own"
     return _done(request, household, f"{account.custodian_number} {verb}.", "#accounts")
 
 
@@ -181,9 +188,13 @@ def household_settings(request, pk: int):
     household = _household(request, pk)
     post = request.POST
     settings: dict = {}
-    if post.get("tax_budget_from") != "inherit":
+    # Empty: follow the template (no override); "none": no budget even if the template has one.
+    if post.get("tax_budget", "").strip().lower() in ("none", "no budget"):
+        settings["tax_budget"] = None
+    else:
         budget = decimal_param(post, "tax_budget", what="tax budget")
-        settings["tax_budget"] = None if budget is None else float(budget)
+        if budget is not None:
+            settings["tax_budget"] = float(budget)
     location = {}
     for asset_class in post.getlist("location_class"):
         order = [s for s in post.getlist(f"location:{asset_class}") if s]

@@ -69,7 +69,8 @@ def test_a_firm_admin_creates_a_household_moves_an_account_in_and_assigns_adviso
         diaz = Household.objects.get(external_id="HH-DIAZ")
     assert admin.post("/households/", {"name": "Twice", "external_id": "HH-DIAZ"}, follow=True).content.decode().count(
         "exists already") == 1
-    moved = admin.post(_url(diaz, "accounts/"), {"add": lees["roth"].pk})
+    moved = admin.post(_url(diaz, "accounts/"), {"add": lees["roth"].custodian_number})
+    assert "No account NOPE-1" in admin.post(_url(diaz, "accounts/"), {"add": "NOPE-1"}, follow=True).content.decode()
     assert moved.status_code == 302
     given = admin.post(_url(diaz, "advisors/"), {"advisors": [people["colleague"].pk]})
     assert given.status_code == 302
