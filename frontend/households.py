@@ -9,6 +9,7 @@ from datetime import date
 
 from django.db.models import Count
 
+from frontend.templatetags.formatting import humanize_code
 from rebalancing.access import proposals_decidable_by, with_advisors
 from rebalancing.engine import CASH_KEY
 from rebalancing.models import Account, HouseholdProposal, Price, Proposal, TaxLot
@@ -79,7 +80,7 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
     view = HouseholdView(accounts, values, total, classes, allocation, targets)
     view.rows = [_row(c, allocation.get(c, {}), accounts, total, targets.get(c)) for c in classes]
     view.chart = {
-        "kind": "bar", "stacked": True, "unit": "%", "labels": classes,
+        "kind": "bar", "stacked": True, "unit": "%", "labels": [humanize_code(c) for c in classes],
         "series": [{"label": f"{a.custodian_number} ({a.get_tax_status_display()})",
                     "data": [round(100 * allocation.get(c, {}).get(a.pk, 0.0) / total, 2) if total else 0 for c in classes]}
                    for a in accounts],
