@@ -315,6 +315,15 @@ def _account_request(
     trades = (*window, *proposed)
     params = own.parameters
     banned = placement.no_buy_symbols(account.id)
+    if account.allowed_asset_classes is not None:
+        # Every security of a class the account may not hold, not only the model's (a harvest
+        # substitute, a transition's target).
+        allowed = set(account.allowed_asset_classes)
+        banned |= {
+            s.symbol
+            for s in request.securities
+            if placement.asset_class.get(s.symbol, s.asset_class) not in allowed
+        }
     if banned:
         restrictions = params.restrictions
         params = replace(

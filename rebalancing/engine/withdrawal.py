@@ -253,10 +253,11 @@ def _take_cash(
     a: HouseholdAccount, remaining: float, cash_used: dict, distributions: dict, explanation: list
 ) -> float:
     take = min(max(a.request.account.cash, 0.0), remaining)
-    if take > 0:
-        cash_used[a.id] = take
-        distributions[a.id] = distributions.get(a.id, 0.0) + take
-        explanation.append(f"{take:,.2f} from the cash of {a.id} ({a.tax_status})")
+    if take <= 0 or remaining <= 1e-9:  # a float-noise remainder is not worth a second account's cash
+        return remaining
+    cash_used[a.id] = take
+    distributions[a.id] = distributions.get(a.id, 0.0) + take
+    explanation.append(f"{take:,.2f} from the cash of {a.id} ({a.tax_status})")
     return remaining - take
 
 

@@ -13,6 +13,7 @@ from rebalancing.engine import (
     InvalidRequest,
     Model,
     Restrictions,
+    Security,
     Sleeve,
     household_request_from_dict,
     household_request_to_dict,
@@ -23,7 +24,7 @@ from rebalancing.engine import (
 from rebalancing.engine.household import default_location_preferences
 
 from .builders import AS_OF
-from .household_builders import PARAMS, household, lot, member, trades_of
+from .household_builders import PARAMS, SECURITIES, household, lot, member, trades_of
 
 
 def three_accounts():
@@ -196,3 +197,29 @@ def test_a_tax_bill_with_every_taxable_lot_at_a_loss_sells_the_loss_and_forbids_
     assert trades_of(result, "TAX")["EQ"][0] == "sell"
     assert all(t.symbol != "EQ" for t in next(r for r in result.accounts if r.account_id == "ROTH").trades)
     assert result.accounts[0].summary.cash_after >= -0.005
+
+
+def test_an_accounts_own_solve_may_buy_no_security_of_a_class_it_may_not_hold():
+    # Found by the property test: a harvest substitute outside the model (EQ2, equity) was bought
+    # in an account that may hold only bonds - its own solve must refuse every such security,
+    # not only the model's.
+    from rebalancing.engine.household import (
+        _account_request,
+        household_equivalence,
+        household_window_trades,
+        validate_household,
+    )
+    from rebalancing.engine.placement import place
+
+    securities = (*SECURITIES, Security("EQ2", 100.0, "equity"))
+    taxable = member(
+        "TAX", "taxable", [lot("t1", "EQ", 50, 8_000)], allowed=("bonds",), securities=securities
+    )
+    roth = member("ROTH", "roth", cash=5_000, securities=securities)
+    request = household(taxable, roth, securities=securities)
+    by_symbol = validate_household(request)
+    window = household_window_trades(request)
+    placement = place(request, by_symbol, window, household_equivalence(request))
+    own = _account_request(request, taxable, placement, window, [], by_symbol)
+    assert {"EQ", "EQ2", "RE"} <= set(own.parameters.restrictions.do_not_buy)
+    assert "BD" not in own.parameters.restrictions.do_not_buy
