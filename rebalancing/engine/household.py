@@ -28,7 +28,7 @@ from .parameters import DriftParams, TransitionParams
 from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
-from .result import CASH_KEY, RebalanceResult, Trade
+from .result import CASH_KEY, REASONS, RebalanceResult, Trade
 from .wash_sales import WINDOW_DAYS, Equivalence
 
 __all__ = [
@@ -407,8 +407,6 @@ def _with_location_reasons(
 
 
 def _ordered(reasons: tuple[str, ...]) -> tuple[str, ...]:
-    from .result import REASONS
-
     return tuple(r for r in REASONS if r in reasons)
 
 

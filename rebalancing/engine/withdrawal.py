@@ -33,7 +33,7 @@ from .household import (
     household_window_trades,
     validate_household,
 )
-from .placement import _model_weights
+from .placement import model_weights
 from .result import LotSale
 from .tax import incremental_tax, is_long_term
 from .wash_sales import window_activity
@@ -263,7 +263,7 @@ def _take_cash(
 
 def _overweight(request: HouseholdRequest, securities: Mapping) -> dict[str, float]:
     """Symbol -> household value held above the model's (negative: below)."""
-    weights = _model_weights(request)
+    weights = model_weights(request)
     held: dict[str, float] = {}
     total = 0.0
     for a in request.accounts:
