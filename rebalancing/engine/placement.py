@@ -173,6 +173,8 @@ def place(
     cash_target = np.zeros(m)
     cash_floor = np.zeros(m)
     for a, acct in enumerate(accounts):
+        if values[a] <= 0:
+            continue  # not funded yet: no cash target, nothing to place
         effects = read_instructions(acct.request.parameters.instructions)
         t, f = cash_levels(acct.request.parameters.cash, effects, float(values[a]))
         cash_target[a], cash_floor[a] = t * values[a], f * values[a]

@@ -157,7 +157,20 @@ def test_bad_households_are_refused_with_a_clear_message():
     with pytest.raises(InvalidRequest, match="taxable flag"):
         replace(taxable, tax_status="roth")
     with pytest.raises(InvalidRequest, match="no value"):
-        rebalance_household(household(taxable, member("ROTH", "roth")))
+        rebalance_household(household(member("ROTH", "roth")))
+    with pytest.raises(InvalidRequest, match="cash is below zero"):
+        rebalance_household(household(taxable, member("ROTH", "roth", cash=-5.0)))
+
+
+def test_an_account_not_yet_funded_gets_an_empty_proposal():
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 60, 6_000)], cash=4_000)
+    result = rebalance_household(household(taxable, member("ROTH", "roth")))
+    roth = result.accounts[1]
+    assert roth.account_id == "ROTH" and roth.trades == ()
+    assert "nothing to rebalance" in roth.warnings[0]
+    assert trades_of(result, "TAX") == {"BD": ("buy", 80.0)}
+    data = household_result_to_dict(result)
+    assert household_result_to_dict(household_result_from_dict(data)) == data
 
 
 def test_household_request_and_result_round_trip_through_json():
