@@ -402,12 +402,13 @@ def _account_model(request: HouseholdRequest, account: HouseholdAccount, placeme
         # Nothing placed here (e.g. no class it may hold): the household model, with every buy
         # of a class it may not hold refused by its restrictions.
         return request.model
+    # A sleeve keeps its benchmark: an account that direct-indexes it does so on its share.
+    benchmarks = {s.asset_class: s.benchmark for s in request.model.sleeves}
     sleeves = []
     for asset_class, values in by_class.items():
         class_total = sum(values.values())
-        sleeves.append(
-            Sleeve(asset_class, class_total / total, {s: v / class_total for s, v in values.items()})
-        )
+        holdings = {s: v / class_total for s, v in values.items()}
+        sleeves.append(Sleeve(asset_class, class_total / total, holdings, benchmarks.get(asset_class)))
     # Weights summing to 1 within the request's tolerance, whatever the float noise.
     drift = 1.0 - sum(s.weight for s in sleeves)
     sleeves[0] = replace(sleeves[0], weight=sleeves[0].weight + drift)

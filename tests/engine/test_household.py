@@ -7,8 +7,11 @@ import pytest
 
 from rebalancing.engine import (
     CASH_KEY,
+    Account,
     CashParams,
     DriftParams,
+    HouseholdAccount,
+    HouseholdRequest,
     HouseholdTrade,
     InvalidRequest,
     Model,
@@ -236,3 +239,25 @@ def test_an_accounts_own_solve_may_buy_no_security_of_a_class_it_may_not_hold():
     own = _account_request(request, taxable, placement, window, [], by_symbol)
     assert {"EQ", "EQ2", "RE"} <= set(own.parameters.restrictions.do_not_buy)
     assert "BD" not in own.parameters.restrictions.do_not_buy
+
+
+def test_a_direct_indexed_sleeve_is_direct_indexed_in_each_account_that_asks():
+    # The taxable account direct-indexes the equity sleeve (its parameters); the household's
+    # placement targets the sleeve's fund, and each account's own solve keeps the benchmark.
+    from .builders import direct_index_request
+
+    req = direct_index_request([lot("a", "N1", 100, 400.0), lot("b", "FUND", 100, 9_000.0)], {}, cash=1_000.0)
+    ira = replace(req, account=Account("IRA", 5_000.0, taxable=False), parameters=PARAMS)
+    request = HouseholdRequest(
+        "H",
+        AS_OF,
+        req.model,
+        req.securities,
+        (HouseholdAccount(req, "taxable"), HouseholdAccount(ira, "traditional")),
+    )
+    result = rebalance_household(request)
+    taxable = result.accounts[0]
+    assert {t.symbol for t in taxable.trades if t.side == "buy"} <= {f"N{i}" for i in range(10)}
+    assert "direct_index" in {r for t in taxable.trades for r in t.reasons}
+    # Bonds (C) go to the IRA.
+    assert result.allocation_after["bonds"].keys() == {"IRA"}
