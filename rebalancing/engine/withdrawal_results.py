@@ -52,8 +52,10 @@ def withdrawal_results(request: HouseholdRequest, plan: WithdrawalPlan) -> tuple
         st = [s.gain for t in trades for s in t.lots if s.term == "short"]
         lt = [s.gain for t in trades for s in t.lots if s.term == "long"]
         if member.tax_status == "taxable":
-            tax = incremental_tax(account.realised_short_term_ytd, account.realised_long_term_ytd, sum(st), sum(lt),
-                                  account.short_term_rate, account.long_term_rate)
+            # As plan_withdrawal figures it: this year's gains net of the losses carried in (IRC §1212(b)).
+            tax = incremental_tax(account.realised_short_term_ytd - account.loss_carryforward_short,
+                                  account.realised_long_term_ytd - account.loss_carryforward_long,
+                                  sum(st), sum(lt), account.short_term_rate, account.long_term_rate)
         elif member.tax_status == "traditional":
             tax = taken * account.short_term_rate
         else:
