@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .limits import Limits
-from .lots import grouped_order, relieve_grouped
+from .lots import grouped_order, lot_priority, relieve_grouped
 from .optimizer import Solution
 from .parameters import TradingParams
 from .positions import Book
@@ -226,19 +226,16 @@ def _relieve_lots(
     f = np.minimum(forced_lot, qty)
     cap = np.where(limits.x_ub > 0, qty - f, 0.0)
     rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        basis_ps = np.where(qty > 0, book.lot_basis / qty, 0.0)
-    tax_ps = limits.tax * book.price[lot_sec]
+    key = lot_priority(method, qty, book.lot_basis, book.lot_acquired, limits.tax * book.price[lot_sec])
     if method == "tax_optimal":
         base = np.clip(opt_lot - f, 0.0, cap)
         diff = rest - np.bincount(lot_sec, weights=base, minlength=n)
-        cheap_first = grouped_order(lot_sec, tax_ps, book.lot_acquired)
-        dear_first = grouped_order(lot_sec, -tax_ps, -book.lot_acquired)
+        cheap_first = grouped_order(lot_sec, key, book.lot_acquired)
+        dear_first = grouped_order(lot_sec, -key, -book.lot_acquired)
         add = relieve_grouped(lot_sec, np.maximum(diff, 0.0), cap - base, cheap_first)
         cut = relieve_grouped(lot_sec, np.maximum(-diff, 0.0), base, dear_first)
         take = base + add - cut
     else:
-        key = book.lot_acquired if method == "fifo" else -basis_ps
         take = relieve_grouped(lot_sec, rest, cap, grouped_order(lot_sec, key, book.lot_acquired))
     return f + take
 
@@ -357,13 +354,7 @@ def _raise_cash(
         # Sales alone must fit the cap (buys are trimmed afterwards to make room).
         minimum_buys = float(np.ceil(limits.b_lb * V / price - 1e-6) @ price)
         turnover_room = 2 * limits.max_turnover * V - float(fill.sold(book) @ price) - minimum_buys
-    if trading.lot_selection == "fifo":
-        lot_key = book.lot_acquired.astype(float)
-    elif trading.lot_selection == "highest_cost":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lot_key = -np.where(book.lot_qty > 0, book.lot_basis / book.lot_qty, 0.0)
-    else:
-        lot_key = limits.tax * lot_price
+    lot_key = lot_priority(trading.lot_selection, book.lot_qty, book.lot_basis, book.lot_acquired, limits.tax * lot_price)
     sec_tax = np.full(book.n, np.inf)
     np.minimum.at(sec_tax, lot_sec[candidates], limits.gain[candidates])
     overweight = book.weights - plan.target
