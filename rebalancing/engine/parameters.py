@@ -113,28 +113,36 @@ def _bounds_error(value: Any, name: str, lower: float, upper: float) -> InvalidR
 
 def _check_settings(obj: Any, group: str) -> None:
     """The checks every ``setting`` declares: numbers within their bounds, strings among their choices."""
-    for f in _settings(type(obj)):
-        meta = f.metadata
-        value = getattr(obj, f.name)
-        name = f"{group}.{f.name}"
-        if meta["choices"] is not None:
-            if value not in meta["choices"]:
-                raise InvalidRequest(f"parameter {name} must be one of {meta['choices']}, got {value!r}")
+    for name, choices, lower, upper, above in _checks(type(obj)):
+        value = getattr(obj, name)
+        if choices is not None:
+            if value not in choices:
+                raise InvalidRequest(f"parameter {group}.{name} must be one of {choices}, got {value!r}")
             continue
-        lower = meta["minimum"] if meta["minimum"] is not None else meta["above"]
-        if lower is None:
-            continue
-        upper = MAX_MONEY if meta["money"] else meta["maximum"]
-        error = _bounds_error(value, name, lower, upper)
+        error = _bounds_error(value, f"{group}.{name}", lower, upper)
         if error is not None:
             raise error
-        if meta["above"] is not None and value <= meta["above"]:
-            raise InvalidRequest(f"parameter {name} must be above {meta['above']:g}")
+        if above is not None and value <= above:
+            raise InvalidRequest(f"parameter {group}.{name} must be above {above:g}")
 
 
 @cache
 def _settings(cls: type) -> tuple[Field, ...]:
     return tuple(f for f in fields(cls) if "minimum" in f.metadata)
+
+
+@cache
+def _checks(cls: type) -> tuple[tuple[str, tuple[str, ...] | None, float, float, float | None], ...]:
+    """(name, choices, lower, upper, exclusive lower) of each checked setting of ``cls``."""
+    out = []
+    for f in _settings(cls):
+        meta = f.metadata
+        lower = meta["minimum"] if meta["minimum"] is not None else meta["above"]
+        if meta["choices"] is None and lower is None:
+            continue
+        upper = MAX_MONEY if meta["money"] else meta["maximum"]
+        out.append((f.name, meta["choices"], lower, upper, meta["above"]))
+    return tuple(out)
 
 
 def _default(f: Field) -> Any:

@@ -250,23 +250,34 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
     """
     lot_sec, qty = book.lot_sec, book.lot_qty
     frac = lot_sold - np.floor(lot_sold + _EPS)
-    odd = np.flatnonzero(whole[lot_sec] & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS)))
-    for i in np.unique(lot_sec[odd]):
-        lots = np.flatnonzero((lot_sec == i) & (lot_sold > 0))
-        total = lot_sold[lots].sum()
+    odd = whole[lot_sec] & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS))
+    if not odd.any():
+        return
+    # The sold lots of each security concerned, grouped by security (in lot order within each):
+    # one sort here instead of a scan of every lot per security.
+    sold = np.flatnonzero((lot_sold > 0) & np.isin(lot_sec, lot_sec[odd]))
+    sold = sold[np.argsort(lot_sec[sold], kind="stable")]
+    for lots in np.split(sold, np.flatnonzero(np.diff(lot_sec[sold])) + 1):
+        taken = lot_sold[lots]
+        total = taken.sum()
         room = qty[lots]
-        base = np.minimum(np.floor(lot_sold[lots] + _EPS), room)
+        base = np.minimum(np.floor(taken + _EPS), room)
         base = np.where(room - base < 1 - _EPS, room, base)
-        left = total - base.sum()
-        for k in np.argsort(-(lot_sold[lots] - np.floor(lot_sold[lots] + _EPS)), kind="stable"):
+        left = float(total - base.sum())
+        if left < 1 - _EPS:
+            lot_sold[lots] = base
+            continue
+        order = np.argsort(-(taken - np.floor(taken + _EPS)), kind="stable").tolist()
+        room_l, base_l = room.tolist(), base.tolist()
+        for k in order:
             if left < 1 - _EPS:
                 break
-            add = min(math.floor(left + _EPS), math.floor(room[k] - base[k] + _EPS))
-            if room[k] - base[k] - add < 1 - _EPS:
-                add = room[k] - base[k]
-            base[k] += add
+            add = min(math.floor(left + _EPS), math.floor(room_l[k] - base_l[k] + _EPS))
+            if room_l[k] - base_l[k] - add < 1 - _EPS:
+                add = room_l[k] - base_l[k]
+            base_l[k] += add
             left -= add
-        lot_sold[lots] = base
+        lot_sold[lots] = base_l
 
 
 def _repair(
