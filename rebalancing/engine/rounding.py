@@ -253,9 +253,21 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
     odd = whole[lot_sec] & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS))
     if not odd.any():
         return
-    # The sold lots of each security concerned, grouped by security (in lot order within each):
-    # one sort here instead of a scan of every lot per security.
+    # Each sold lot of the securities concerned floored (or closed when less than a share would be
+    # left), all at once; the whole shares this leaves unsold are redistributed below.
     sold = np.flatnonzero((lot_sold > 0) & np.isin(lot_sec, lot_sec[odd]))
+    taken = lot_sold[sold]
+    room = qty[sold]
+    base = np.minimum(np.floor(taken + _EPS), room)
+    base = np.where(room - base < 1 - _EPS, room, base)
+    # Only securities short of a whole share or more need the lot-by-lot pass; the margin keeps
+    # the per-security sum's order of addition (which the pass repeats exactly) from mattering.
+    short = np.bincount(lot_sec[sold], weights=taken - base, minlength=book.n)
+    redistribute = short[lot_sec[sold]] >= 1 - _EPS - 1e-9
+    lot_sold[sold[~redistribute]] = base[~redistribute]
+    sold = sold[redistribute]
+    if not len(sold):
+        return
     sold = sold[np.argsort(lot_sec[sold], kind="stable")]
     for lots in np.split(sold, np.flatnonzero(np.diff(lot_sec[sold])) + 1):
         taken = lot_sold[lots]
