@@ -296,7 +296,6 @@ SPECTACULAR_SETTINGS = {
         "BacktestStatusEnum": "rebalancing.models.Backtest.Status",
         "BacktestBasketEnum": "rebalancing.models.Backtest.Basket",
         "BacktestPricesEnum": "rebalancing.models.Backtest.Prices",
-        "CashFlowKindEnum": "rebalancing.models.CashFlow.Kind",
         "HouseholdManagedAsEnum": "rebalancing.models.Household.ManagedAs",
         "AccountTaxStatusEnum": "rebalancing.models.Account.TaxStatus",
         "BacktestLossesEnum": "rebalancing.models.Backtest.Losses",
