@@ -11,8 +11,11 @@ import os
 from celery.signals import worker_process_init
 from tenant_schemas_celery.app import CeleryApp
 
+from config.broker_files import register as register_filesystem_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+register_filesystem_broker()
 app = CeleryApp("rebalancing")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -2,7 +2,20 @@
 
 from django.urls import path
 
-from .views import accounts, audit, backtests, book, dashboard, ledger, proposals, runs, security, webhooks
+from .views import (
+    accounts,
+    audit,
+    backtests,
+    book,
+    dashboard,
+    households,
+    ledger,
+    proposals,
+    risk_models,
+    runs,
+    security,
+    webhooks,
+)
 
 urlpatterns = [
     path("", dashboard.firm_home, name="home"),
@@ -10,6 +23,18 @@ urlpatterns = [
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/preview/", accounts.account_preview, name="account_preview"),
     path("accounts/<int:pk>/rebalance/", accounts.account_rebalance, name="account_rebalance"),
+    path("households/", households.household_list, name="household_list"),
+    path("households/<int:pk>/", households.household_detail, name="household_detail"),
+    path("households/<int:pk>/management/", households.household_management, name="household_management"),
+    path("households/<int:pk>/accounts/", households.household_members, name="household_members"),
+    path("households/<int:pk>/advisors/", households.household_advisors, name="household_advisors"),
+    path("households/<int:pk>/settings/", households.household_settings, name="household_settings"),
+    path("households/<int:pk>/cash-flows/", households.household_cash_flow, name="household_cash_flow"),
+    path("households/<int:pk>/cash-flows/upload/", households.household_cash_flow_upload,
+         name="household_cash_flow_upload"),
+    path("households/<int:pk>/rebalance/", households.household_rebalance, name="household_rebalance"),
+    path("households/<int:pk>/proposals/<int:proposal_pk>/decide/", households.household_proposal_decide_view,
+         name="household_proposal_decide"),
     path("proposals/<int:pk>/", proposals.proposal_detail, name="proposal_detail"),
     path("proposals/<int:pk>/decide/", proposals.proposal_decide, name="proposal_decide"),
     path("approvals/", proposals.approvals, name="approvals"),
@@ -27,6 +52,7 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
     path("backtests/", backtests.backtest_list, name="backtest_list"),
     path("backtests/<int:pk>/", backtests.backtest_detail, name="backtest_detail"),
+    path("risk-model/", risk_models.risk_models, name="risk_models"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("security/", security.security_page, name="security"),
     path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),

@@ -7,16 +7,19 @@ import logging
 
 from celery import shared_task
 from django.db import connection, transaction
+from django.utils import timezone
 
 from rebalancing.models import RebalanceRun
 from rebalancing.selectors import RunScope
 from rebalancing.services.backtests import backtest_execute
 from rebalancing.services.proposals import proposals_expire_stale
+from rebalancing.services.risk_models import risk_model_estimate
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
+from tenants.errors import ValidationFailed
 
-__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "run_dispatch", "runs_watch",
-           "webhook_deliver"]
+__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "risk_model_refresh", "run_dispatch",
+           "runs_watch", "webhook_deliver"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,21 @@ def nightly_scan() -> int | None:
     with transaction.atomic():
         run = run_start(scope=RunScope(firm=True), kind=RebalanceRun.Kind.NIGHTLY, label="nightly scan")
     return run.pk
+
+
+@shared_task(acks_late=True)
+def risk_model_refresh() -> int | None:
+    """Sent by beat to every active firm before the nightly scan: estimate the firm's risk model
+    from its prices up to today. Run twice on the same prices it writes nothing new. A firm with
+    too little history gets no version (its accounts keep the engine's default model, saying so)."""
+    if connection.schema_name == "public":
+        raise ValueError("risk_model_refresh must be sent from inside a firm's schema")
+    try:
+        refresh = risk_model_estimate(as_of=timezone.localdate())
+    except ValidationFailed as exc:
+        logger.info("no risk model for %s: %s", connection.schema_name, exc.message)
+        return None
+    return refresh.version.pk
 
 
 @shared_task(acks_late=True)

@@ -228,6 +228,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "firm-usage-snapshot": {"task": "tenants.tasks.firm_usage_snapshot", "schedule": 24 * 3600.0},
     # After the custodians' overnight files are in (02:00 UTC = 21:00/22:00 New York).
+    # The firm's risk model from its prices, before the nightly scan tracks direct indexes with it.
+    "risk-model-refresh": {"task": "rebalancing.tasks.risk_model_refresh", "schedule": crontab(hour=1, minute=45)},
     "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
     "proposals-expire": {"task": "rebalancing.tasks.proposals_expire", "schedule": crontab(hour=1, minute=30)},
     "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},

@@ -19,6 +19,7 @@ from .views.book import (
     SecurityViewSet,
     TemplateViewSet,
 )
+from .views.households import CashFlowViewSet, HouseholdProposalViewSet
 from .views.imports import ImportView
 from .views.keys import ApiKeyViewSet
 from .views.ledger import (
@@ -41,6 +42,8 @@ router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 router.register("models", ModelPortfolioViewSet, basename="model")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("households", HouseholdViewSet, basename="household")
+router.register("household-proposals", HouseholdProposalViewSet, basename="household-proposal")
+router.register("cash-flows", CashFlowViewSet, basename="cash-flow")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("runs", RunViewSet, basename="run")
 router.register("backtests", BacktestViewSet, basename="backtest")

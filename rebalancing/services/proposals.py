@@ -18,17 +18,19 @@ from django.utils import timezone
 
 from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.ledger.orders import orders_create
-from rebalancing.models import Account, ApprovalPolicy, Proposal, ProposalApproval
+from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, ProposalApproval
 from rebalancing.webhooks import events as webhook_events
 from rebalancing.webhooks.events import EventType
+from tenants.audit.actions import Action
 from tenants.audit.services import audit_many, audit_record
-from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from tenants.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from tenants.permissions import Capability, user_can
 
 __all__ = [
     "BulkOutcome",
     "IllegalTransition",
     "bulk_approvable",
+    "household_proposal_decide",
     "PolicyDecision",
     "TRANSITIONS",
     "policy_decide",
@@ -236,6 +238,37 @@ def proposal_reject(*, proposal: Proposal, user, comment: str) -> Proposal:
         raise ValidationFailed("Say why the proposal is rejected.", detail={"field": "comment"})
     proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.REJECT, comment)
     return _move(proposal, S.REJECTED, actor=user, action=f"proposal.reject.{capacity}", comment=comment)
+
+
+@transaction.atomic
+def household_proposal_decide(*, household_proposal: HouseholdProposal, user, approve: bool,
+                              comment: str = "") -> list[Proposal]:
+    """One decision on a household's proposals: every one of them pending that ``user`` may decide
+    is approved (or rejected) through ``proposal_approve``/``proposal_reject``, in one transaction,
+    so they move together or not at all. Returns the household's proposals after the decision."""
+    members = list(Proposal.objects.select_for_update().filter(household_proposal_id=household_proposal.pk)
+                   .order_by("pk"))
+    visible = proposals_visible_to(user).filter(household_proposal_id=household_proposal.pk).count()
+    if not members or visible != len(members):
+        raise NotFound("Not found, or not yours to see.")
+    pending = [p for p in members if p.status == S.PENDING]
+    if not pending:
+        raise IllegalTransition("None of this household's proposals is pending approval.",
+                                detail={"statuses": sorted({p.status for p in members})})
+    mine = [p for p in pending if decision_capacity(user, p) is not None]
+    if not mine:
+        raise PermissionDenied("You may not approve or reject this household's proposals.")
+    before = {str(p.pk): p.status for p in members}
+    for p in mine:
+        if approve:
+            proposal_approve(proposal=p, user=user, comment=comment)
+        else:
+            proposal_reject(proposal=p, user=user, comment=comment)
+    after = dict(Proposal.objects.filter(pk__in=[p.pk for p in members]).values_list("pk", "status"))
+    audit_record(actor=user, obj=household_proposal, comment=comment,
+                 action=Action.HOUSEHOLD_PROPOSAL_APPROVE if approve else Action.HOUSEHOLD_PROPOSAL_REJECT,
+                 before={"proposals": before}, after={"proposals": {str(k): v for k, v in after.items()}})
+    return list(Proposal.objects.filter(household_proposal_id=household_proposal.pk).order_by("pk"))
 
 
 def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
