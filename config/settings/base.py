@@ -298,6 +298,7 @@ SPECTACULAR_SETTINGS = {
         "BacktestLossesEnum": "rebalancing.models.Backtest.Losses",
         "ImportKindEnum": "rebalancing.imports.KINDS",
         "ApiKeyStatusEnum": ["active", "expired", "revoked"],
+        "CashFlowKindEnum": "rebalancing.models.CashFlow.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
