@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from frontend.views import SignInView, SignOutView, security
+from frontend.views import ChoosePasswordView, SignInView, SignOutView, security
 from tenants.admin import security_models_hide
 
 security_models_hide(admin.site)
@@ -11,6 +11,7 @@ security_models_hide(admin.site)
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/set-password/<uidb64>/<token>/", ChoosePasswordView.as_view(), name="set_password"),
     path("accounts/verify/", security.verify, name="mfa_verify"),  # the second step of signing in
     path("accounts/two-factor/", security.two_factor, name="two_factor"),
     path("admin/", admin.site.urls),

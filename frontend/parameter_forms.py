@@ -1,41 +1,47 @@
 """Parameter forms generated from the engine's ``PARAMETERS_SCHEMA``: one field per leaf (the unit a
 template lets an account override), with the schema's title, description, type and limits.
 
-Fractions are shown and typed as percentages (an advisor types 2 for a 2% cash target); lists of
-sectors, tags and asset classes offer the values the firm's security master knows.
+Fractions are shown and typed as percentages (an advisor types 2 for a 2% cash target), amounts in
+dollars; lists of sectors, tags and asset classes offer the values the firm's security master knows.
+Nothing is typed as JSON: wash-sale groups are one group a line, direct-index sleeves and one-off
+instructions are rows of ordinary inputs, and a template's override limits are a table
+(``overridable_from_post``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from config.input_limits import JsonTooDeep, json_loads_bounded
-from rebalancing.effective_parameters import flatten_parameters
+from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
-    "FIELDS", "FIELDS_BY_PATH", "ParamField", "display_value", "parse_fields",
+    "FIELDS", "FIELDS_BY_PATH", "INSTRUCTION_KINDS", "ParamField", "display_value", "overridable_from_post",
+    "overridable_rows", "parse_fields",
 ]
 
-# Leaves typed as percentages (stored as fractions).
-PERCENT = frozenset(
-    {
-        "cash.target",
-        "cash.floor",
-        "harvest.min_loss_pct",
-        "drift.absolute_band",
-        "drift.relative_band",
-        "trading.max_turnover",
-    }
+# Leaves typed as percentages (stored as fractions) and in dollars: their one home is effective_parameters.
+PERCENT = PERCENT_LEAVES
+MONEY = MONEY_LEAVES
+# Leaves edited as rows or lines of ordinary inputs instead of the schema's nested JSON.
+STRUCTURED = {"wash_sale.equivalent_groups": "groups", "direct_index": "direct_index", "instructions": "instructions"}
+INSTRUCTION_KINDS = (
+    ("sell_buy", "Sell one security and buy another with the proceeds"),
+    ("raise_cash", "Raise cash (set an amount aside)"),
+    ("liquidate", "Sell everything"),
+    ("bring_to_model", "Bring to the model once (ignore drift bands and the tax budget)"),
 )
+BLANK_ROWS = 2  # empty rows offered under the existing ones
 # Leaves whose values are sectors, tags or asset classes the security master knows (checkbox lists).
 VOCABULARY = {
     "screen.excluded_sectors": "sectors",
     "screen.excluded_tags": "tags",
     "removed_asset_classes": "asset_classes",
+    "direct_index": "asset_classes",
 }
 LABELS = {
     "enabled": "Switched on",
@@ -80,10 +86,12 @@ class ParamField:
     group: str
     group_title: str
     label: str
-    kind: str  # "bool" | "choice" | "number" | "integer" | "symbols" | "words" | "map" | "json"
+    kind: str  # "bool" | "choice" | "number" | "integer" | "symbols" | "words" | "map" | "groups" | "direct_index"
+    #            | "instructions"
     help: str = ""
     nullable: bool = False
     percent: bool = False
+    money: bool = False
     choices: tuple[tuple[str, str], ...] = ()
     minimum: float | None = None
     maximum: float | None = None
@@ -105,6 +113,8 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
 
 def _kind(path: str, node: dict[str, Any]) -> tuple[str, bool]:
     node = _resolve(node)
+    if path in STRUCTURED:
+        return STRUCTURED[path], False
     types = node.get("type")
     types = types if isinstance(types, list) else [types]
     nullable = "null" in types
@@ -137,14 +147,24 @@ def _field(path: str, group: str, group_title: str, node: dict[str, Any]) -> Par
         group_title=group_title,
         label=node.get("title") if path == group else LABELS.get(key, key.replace("_", " ").capitalize()),
         kind=kind,
-        help=node.get("description", ""),
+        help=_help(node.get("description", ""), nullable),
         nullable=nullable,
         percent=path in PERCENT,
+        money=path in MONEY,
         choices=choices,
         minimum=node.get("minimum"),
         maximum=node.get("maximum"),
         vocabulary=VOCABULARY.get(path, ""),
     )
+
+
+def _help(text: str, nullable: bool) -> str:
+    """The schema's description for people: no "null", no "fraction" (the form asks for %)."""
+    text = re.sub(r";?\s*null = none\.?", ".", text).replace("..", ".").strip()
+    text = text.replace("as a fraction of", "as a percentage of").replace("this fraction of", "this percentage of")
+    if nullable:
+        text = (text + " " if text else "") + "Leave empty for no limit."
+    return text
 
 
 def _fields() -> list[ParamField]:
@@ -176,6 +196,8 @@ def display_value(path: str, value: Any) -> str:
         return f"{value * 100:g}%"
     if f is not None and f.kind == "choice":
         return CHOICE_LABELS.get(value, str(value))
+    if f is not None and f.kind in ("groups", "direct_index", "instructions"):
+        return _structured_words(f.kind, value)
     if isinstance(value, list):
         if not value:
             return "none"
@@ -188,13 +210,58 @@ def display_value(path: str, value: Any) -> str:
         if all(isinstance(v, str) for v in value.values()):
             return ", ".join(f"{k} → {v}" for k, v in value.items())
         return json.dumps(value)
-    if isinstance(value, float) and path.endswith(("_value", "gain_per_run", "gain_per_year")):
-        return f"${value:,.2f}"
+    if isinstance(value, int | float) and not isinstance(value, bool) and (
+            path in MONEY or path.endswith(("_value", "gain_per_run", "gain_per_year"))):
+        return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _structured_words(kind: str, value: Any) -> str:
+    if not value:
+        return "none"
+    if kind == "groups":
+        return "; ".join(" ≡ ".join(group) for group in value)
+    if kind == "direct_index":
+        return "; ".join(
+            f"{sleeve.replace('_', ' ')}" + (f" (at most {s['max_names']} names)" if s.get("max_names") else "")
+            + (f" (positions of at least {s['min_position_weight'] * 100:g}%)" if s.get("min_position_weight") else "")
+            for sleeve, s in value.items())
+    words = dict(INSTRUCTION_KINDS)
+    out = []
+    for i in value:
+        text = words.get(i.get("kind"), str(i.get("kind")))
+        details = [f"sell {i['sell']}" if i.get("sell") else "", f"buy {i['buy']}" if i.get("buy") else "",
+                   f"{i['quantity']:g} shares" if i.get("quantity") else "",
+                   f"${i['amount']:,.0f}" if i.get("amount") else ""]
+        details = [d for d in details if d]
+        out.append(text + (f" ({', '.join(details)})" if details else ""))
+    return "; ".join(out)
+
+
+def _rows(f: ParamField, value: Any) -> list[dict[str, str]]:
+    """Direct-index sleeves or instructions as rows for the form, with blank rows to add more."""
+    rows = []
+    if f.kind == "direct_index":
+        for sleeve, settings in (value or {}).items():
+            weight = settings.get("min_position_weight") or 0
+            rows.append({"sleeve": sleeve, "max_names": "" if settings.get("max_names") is None else
+                         str(settings["max_names"]), "min_weight": f"{weight * 100:g}" if weight else ""})
+        blank = {"sleeve": "", "max_names": "", "min_weight": ""}
+    else:
+        for i in value or ():
+            rows.append({"kind": i.get("kind", ""), "sell": i.get("sell") or "", "buy": i.get("buy") or "",
+                         "quantity": "" if i.get("quantity") is None else f"{i['quantity']:g}",
+                         "amount": "" if i.get("amount") is None else f"{i['amount']:g}"})
+        blank = {"kind": "", "sell": "", "buy": "", "quantity": "", "amount": ""}
+    return rows + [dict(blank) for _ in range(BLANK_ROWS)]
 
 
 def input_value(f: ParamField, value: Any) -> Any:
     """The value as the form control shows it."""
+    if f.kind in ("direct_index", "instructions"):
+        return _rows(f, value)
+    if f.kind == "groups":
+        return "\n".join(", ".join(group) for group in value or ())
     if f.kind == "bool":
         return "yes" if value else "no"
     if value is None:
@@ -207,8 +274,6 @@ def input_value(f: ParamField, value: Any) -> Any:
         return list(value)
     if f.kind == "map":
         return "\n".join(f"{k} = {v}" for k, v in value.items())
-    if f.kind == "json":
-        return json.dumps(value, indent=1) if value not in ([], {}) else ""
     if isinstance(value, float):
         return f"{value:g}"
     return value
@@ -259,24 +324,166 @@ def _parse_one(f: ParamField, post) -> Any:
             a, b = (s.strip().upper() for s in line.split("=", 1))
             out[a] = b
         return out
-    raw = raw.strip()
+    if f.kind == "groups":
+        return _parse_groups(raw)
+    if f.kind == "direct_index":
+        return _parse_direct_index(f, post)
+    return _parse_instructions(f, post)
+
+
+def _number(raw: str, what: str, *, percent: bool = False, whole: bool = False) -> float | int | None:
+    raw = raw.strip().replace(",", "").replace("$", "").replace("%", "")
     if not raw:
-        return DEFAULTS.get(f.path, [] if f.path != "direct_index" else {})
+        return None
     try:
-        return json_loads_bounded(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except JsonTooDeep as exc:
-        raise ValueError(str(exc)) from None
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"{what}: “{raw[:20]}” is not a number") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{what}: “{raw[:20]}” must be a number of at least 0")
+    if whole:
+        if number != int(number):
+            raise ValueError(f"{what}: enter a whole number")
+        return int(number)
+    if percent:
+        if number > 100:
+            raise ValueError(f"{what}: at most 100%")
+        return round(number / 100, 10)
+    return number
+
+
+def _parse_groups(raw: str) -> list[list[str]]:
+    groups, seen = [], {}
+    for n, line in enumerate(raw.splitlines(), start=1):
+        symbols = list(dict.fromkeys(s.strip().upper() for s in line.replace(";", ",").split(",") if s.strip()))
+        if not symbols:
+            continue
+        if len(symbols) < 2:
+            raise ValueError(f"line {n}: a group needs at least two securities (“{line.strip()[:30]}”)")
+        for symbol in symbols:
+            if symbol in seen:
+                raise ValueError(f"{symbol} is in two groups (lines {seen[symbol]} and {n}); merge them")
+            seen[symbol] = n
+        groups.append(symbols)
+    return groups
+
+
+def _parse_direct_index(f: ParamField, post) -> dict[str, dict[str, Any]]:
+    sleeves, names, weights = (post.getlist(f"{f.name}__{part}") for part in ("sleeve", "max_names", "min_weight"))
+    out: dict[str, dict[str, Any]] = {}
+    for n, sleeve in enumerate(sleeves):
+        sleeve = sleeve.strip()
+        max_names = names[n] if n < len(names) else ""
+        min_weight = weights[n] if n < len(weights) else ""
+        if not sleeve:
+            if max_names.strip() or min_weight.strip():
+                raise ValueError(f"row {n + 1}: choose the sleeve (asset class) these settings are for")
+            continue
+        if sleeve in out:
+            raise ValueError(f"the sleeve {sleeve.replace('_', ' ')} is listed twice")
+        count = _number(max_names, f"{sleeve.replace('_', ' ')}, most names", whole=True)
+        if count is not None and count < 1:
+            raise ValueError(f"{sleeve.replace('_', ' ')}: at least 1 name, or empty for every constituent")
+        weight = _number(min_weight, f"{sleeve.replace('_', ' ')}, smallest position", percent=True)
+        out[sleeve] = {"max_names": count, "min_position_weight": weight or 0.0}
+    return out
+
+
+def _parse_instructions(f: ParamField, post) -> list[dict[str, Any]]:
+    parts = {p: post.getlist(f"{f.name}__{p}") for p in ("kind", "sell", "buy", "quantity", "amount")}
+    kinds = dict(INSTRUCTION_KINDS)
+    out = []
+    for n, kind in enumerate(parts["kind"]):
+        cell = {p: (parts[p][n].strip() if n < len(parts[p]) else "") for p in parts}
+        if not kind:
+            if any(cell[p] for p in ("sell", "buy", "quantity", "amount")):
+                raise ValueError(f"row {n + 1}: choose what the instruction does")
+            continue
+        if kind not in kinds:
+            raise ValueError(f"row {n + 1}: choose one of the listed instructions")
+        item: dict[str, Any] = {"kind": kind}
+        sell, buy = cell["sell"].upper(), cell["buy"].upper()
+        quantity = _number(cell["quantity"], f"row {n + 1}, shares")
+        amount = _number(cell["amount"], f"row {n + 1}, amount")
+        if kind == "sell_buy":
+            if not sell:
+                raise ValueError(f"row {n + 1}: name the security to sell")
+            item.update({"sell": sell, "buy": buy or None, "quantity": quantity, "amount": amount})
+        elif kind == "raise_cash":
+            if not amount:
+                raise ValueError(f"row {n + 1}: give the amount of cash to raise ($)")
+            item["amount"] = amount
+        out.append({k: v for k, v in item.items() if v is not None})
+    return out
+
+
+# --- A template's override limits -----------------------------------------------------------------
+
+def overridable_rows(overridable: dict[str, Any], errors: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per leaf for the template form: may households and accounts override it, and within
+    which limits (in the leaf's unit: % for fractions, $ for amounts)."""
+    from rebalancing.effective_parameters import override_limits
+
+    rows = []
+    for f in FIELDS:
+        limits = override_limits(f.path, overridable or {})
+        numeric = f.kind in ("number", "integer")
+        rows.append({
+            "field": f, "allowed": limits is not None,
+            "min": _unit_text(f, (limits or {}).get("min")) if numeric else None,
+            "max": _unit_text(f, (limits or {}).get("max")) if numeric else None,
+            "choices": [(c, label, c in (limits or {}).get("choices", [c for c, _ in f.choices]))
+                        for c, label in f.choices] if f.kind == "choice" else None,
+            "error": (errors or {}).get("ov:" + f.path, ""),
+        })
+    return rows
+
+
+def _unit_text(f: ParamField, value) -> str:
+    if value is None:
+        return ""
+    return f"{value * 100:g}" if f.percent else f"{value:g}"
+
+
+def overridable_from_post(post) -> tuple[dict[str, Any], dict[str, str]]:
+    """The template's ``overridable`` from the limits table: ``{path: {"min", "max", "choices"}}``,
+    and errors keyed ``"ov:<path>"``."""
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in FIELDS:
+        if post.get(f"ov__{f.name}") != "yes":
+            continue
+        limits: dict[str, Any] = {}
+        try:
+            if f.kind in ("number", "integer"):
+                for bound in ("min", "max"):
+                    value = _number(post.get(f"ov_{bound}__{f.name}", ""), f"{f.label}, {bound}imum",
+                                    percent=f.percent, whole=f.kind == "integer")
+                    if value is not None:
+                        limits[bound] = value
+                if "min" in limits and "max" in limits and limits["min"] > limits["max"]:
+                    raise ValueError(f"{f.label}: the minimum is above the maximum")
+            elif f.kind == "choice":
+                chosen = [c for c in post.getlist(f"ov_choices__{f.name}") if c in {c for c, _ in f.choices}]
+                if not chosen:
+                    raise ValueError(f"{f.label}: tick at least one choice an account may make")
+                if len(chosen) < len(f.choices):
+                    limits["choices"] = chosen
+        except ValueError as exc:
+            errors["ov:" + f.path] = str(exc)
+            continue
+        out[f.path] = limits
+    return out, errors
 
 
 def parse_fields(post, fields: list[ParamField]) -> tuple[dict[str, Any], dict[str, str]]:
     """Submitted values by leaf path, and an error per leaf that could not be read."""
     values, errors = {}, {}
     for f in fields:
-        if f.kind == "words" and f.name + "__present" not in post and f.name not in post:
-            continue
-        if f.kind != "words" and f.name not in post:
+        if f.kind in ("words", "direct_index", "instructions"):
+            if f.name + "__present" not in post and f.name not in post:
+                continue
+        elif f.name not in post:
             continue
         try:
             values[f.path] = _parse_one(f, post)
@@ -300,6 +507,10 @@ class BoundField:
     @property
     def input(self) -> Any:
         return input_value(self.field, self.value)
+
+    @property
+    def instruction_kinds(self) -> tuple[tuple[str, str], ...]:
+        return INSTRUCTION_KINDS
 
     @property
     def inherited_display(self) -> str:

@@ -16,6 +16,9 @@ from tenants.errors import ValidationFailed
 
 __all__ = [
     "MAP_LEAVES",
+    "MONEY_LEAVES",
+    "PERCENT_LEAVES",
+    "leaf_value_text",
     "EffectiveParameters",
     "flatten_parameters",
     "override_limits",
@@ -30,6 +33,22 @@ __all__ = [
 
 # Leaves whose value is a mapping: replaced whole, like the engine's merge does.
 MAP_LEAVES = frozenset({"transition.substitutes", "harvest.substitutes"})
+# The units people think in: fractions of account value (or cost) are percentages, amounts are dollars.
+PERCENT_LEAVES = frozenset({"cash.target", "cash.floor", "harvest.min_loss_pct", "drift.absolute_band",
+                            "drift.relative_band", "trading.max_turnover"})
+MONEY_LEAVES = frozenset({"transition.max_net_gain_per_run", "transition.max_net_gain_per_year",
+                          "harvest.min_loss_value", "trading.min_trade_value"})
+
+
+def leaf_value_text(path: str, value: Any) -> str:
+    """A leaf's number as people read it: 0.05 of cash.target is "5%", 250000 of a gain cap "$250,000"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return repr(value) if isinstance(value, str) else str(value)
+    if path in PERCENT_LEAVES:
+        return f"{value * 100:g}%"
+    if path in MONEY_LEAVES:
+        return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+    return f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -122,10 +141,13 @@ def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: M
         if limits is None:
             problems.append(f"{path} may not be overridden under template {code!r}")
             continue
+        shown = leaf_value_text
         if "min" in limits and isinstance(value, int | float) and value < limits["min"]:
-            problems.append(f"{path} = {value} is below the template's minimum {limits['min']}")
+            problems.append(f"{path} = {shown(path, value)} is below the template's minimum "
+                            f"{shown(path, limits['min'])}")
         if "max" in limits and isinstance(value, int | float) and value > limits["max"]:
-            problems.append(f"{path} = {value} is above the template's maximum {limits['max']}")
+            problems.append(f"{path} = {shown(path, value)} is above the template's maximum "
+                            f"{shown(path, limits['max'])}")
         if "choices" in limits and value not in limits["choices"]:
             problems.append(f"{path} = {value!r} is not one of {limits['choices']}")
     return problems

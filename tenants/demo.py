@@ -62,7 +62,7 @@ def seed_demo_platform() -> list[DemoLogin]:
                 username = f"{prefix}@{slug}.example"
                 user_ensure(
                     username=username, email=username, roles=[role], password=DEMO_PASSWORD,
-                    is_staff=role in (FirmRole.FIRM_ADMIN, FirmRole.PORTFOLIO_MANAGER),
+                    is_staff=role == FirmRole.FIRM_ADMIN,  # only firm admins use the admin site
                     first_name=first, last_name=last,
                 )
                 logins.append(DemoLogin(domain, username, role.label))

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from tenants.roles import FirmRole
 
-__all__ = ["Capability", "ROLE_CAPABILITIES", "capabilities_of", "is_advisor_only", "user_can"]
+__all__ = ["Capability", "ROLE_CAPABILITIES", "ROLE_MODEL_PERMISSIONS", "capabilities_of", "is_advisor_only", "user_can"]
 
 
 class Capability(StrEnum):
@@ -37,6 +37,25 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     }),
     FirmRole.ADVISOR: frozenset({Capability.VIEW_BOOK, Capability.EDIT_PARAMETERS, Capability.APPROVE}),
     FirmRole.COMPLIANCE: frozenset({Capability.VIEW_BOOK, Capability.APPROVE_COMPLIANCE, Capability.READ_AUDIT}),
+}
+
+
+def _perms(app: str, actions: str, models: str) -> tuple[str, ...]:
+    return tuple(f"{app}.{action}_{model}" for model in models.split() for action in actions.split())
+
+
+# The Django admin site's model permissions each role's group carries (tenants.services.role_groups_sync).
+# Only firm admins use the admin site (they alone are staff): the firm's reference data and book, with
+# every change audited by the admin's mixin; runs, proposals and the audit trail to read. People,
+# roles and keys are managed on the firm's pages, through their services, not here.
+ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    FirmRole.FIRM_ADMIN: (
+        *_perms("rebalancing", "view add change delete",
+                "security price benchmark benchmarkweight household account taxlot alert"),
+        *_perms("rebalancing", "view add change", "modelportfolio modelversion sleeve sleeveholding parametertemplate"),
+        *_perms("rebalancing", "view", "rebalancerun proposal runoutcome traderecord"),
+        *_perms("audit", "view", "auditevent"),
+    ),
 }
 
 

@@ -16,7 +16,7 @@ from .errors import Conflict, ValidationFailed
 from .models import Domain, Firm, FirmUsage, firm_slug_validator
 from .roles import FirmRole, ProviderRole
 
-__all__ = ["FirmOnboarding", "firm_create", "firm_usage_record", "provider_ensure", "user_ensure"]
+__all__ = ["FirmOnboarding", "firm_create", "firm_usage_record", "provider_ensure", "role_groups_sync", "user_ensure"]
 
 # Host labels the provider keeps for itself.
 RESERVED_SLUGS = frozenset({"public", "www", "api", "admin", "static", "provider", "console"})
@@ -154,6 +154,25 @@ def user_ensure(
     groups = [Group.objects.get_or_create(name=str(role))[0] for role in roles]
     user.groups.set(groups)
     return user
+
+
+def role_groups_sync() -> int:
+    """Give each firm role's group exactly the admin-site model permissions of
+    ``ROLE_MODEL_PERMISSIONS`` (in the current firm schema). Idempotent; runs after every migrate
+    of a firm's schema (tenants.apps), so new models' permissions follow. Returns how many groups."""
+    from django.contrib.auth.models import Permission
+
+    from .permissions import ROLE_MODEL_PERMISSIONS
+
+    for role in FirmRole:
+        names = ROLE_MODEL_PERMISSIONS.get(role, ())
+        wanted = Q(pk__in=[])
+        for name in names:
+            app, codename = name.split(".")
+            wanted |= Q(content_type__app_label=app, codename=codename)
+        group, _ = Group.objects.get_or_create(name=str(role))
+        group.permissions.set(Permission.objects.filter(wanted) if names else [])
+    return len(FirmRole)
 
 
 def firm_usage_record(*, firm: Firm) -> FirmUsage:

@@ -336,3 +336,13 @@ LOGGING = {
         "axes": {"level": "WARNING"},  # every sign-in attempt is in the audit trail already
     },
 }
+
+# --- E-mail (invitations, approval notices): Django's mail framework -------------------------------
+# The demo and development write mail to the console; production names an SMTP server.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"rebalancing@{BASE_DOMAIN}")

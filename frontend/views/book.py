@@ -3,7 +3,6 @@ version, for models) by firm admins, with a preview of the change on a sample of
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -13,8 +12,14 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config.input_limits import JsonTooDeep, json_loads_bounded
-from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
+from frontend.parameter_forms import (
+    FIELDS,
+    BoundField,
+    group_fields,
+    overridable_from_post,
+    overridable_rows,
+    parse_fields,
+)
 from frontend.query import int_param
 from rebalancing.access import accounts_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
@@ -74,15 +79,8 @@ def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str,
             default = value_at(DEFAULTS, f.path) if f.path not in defaults else defaults[f.path]
             if submitted[f.path] != default:
                 changed[f.path] = submitted[f.path]
-    overridable: dict[str, Any] = {}
-    raw = post.get("overridable", "").strip()
-    if raw:
-        try:
-            overridable = json_loads_bounded(raw)
-        except json.JSONDecodeError as exc:
-            errors["overridable"] = f"not valid JSON ({exc.msg} at line {exc.lineno})"
-        except JsonTooDeep as exc:
-            errors["overridable"] = str(exc)
+    overridable, limit_errors = overridable_from_post(post)
+    errors.update(limit_errors)
     return unflatten(changed), overridable, errors
 
 
@@ -92,8 +90,9 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
     return {
         "template": template, "creating": creating, "groups": group_fields(_template_fields(values, errors)),
         "errors": errors or {}, "message": message,
-        "overridable": json.dumps(overridable if overridable is not None else (template.overridable if template else {}),
-                                  indent=1),
+        "limit_errors": any(k.startswith("ov:") for k in (errors or {})),
+        "overridable_rows": overridable_rows(
+            overridable if overridable is not None else (template.overridable if template else {}), errors),
         "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
         "accounts": visible.governed_by(template).count() if template else 0,
         "leaves": [(p, v) for p, v in flatten_parameters(template.parameters or {}).items()] if template else [],
@@ -140,7 +139,8 @@ def template_create(request):
             except Exception as exc:  # full_clean's ValidationError: a duplicate or malformed code
                 errors["__all__"] = "; ".join(getattr(exc, "messages", [str(exc)]))
             else:
-                messages.success(request, f"Template “{name}” created. Assign it to households or accounts.")
+                messages.success(request, f"Template “{name}” created. Assign it to accounts or households from the "
+                                          "Accounts page (Assign a template or model).")
                 return redirect("template_detail", pk=template.pk)
         context = _template_context(request, None, values=parameters, errors=errors, overridable=overridable,
                                     message=errors.get("__all__", "Some values could not be read; see below."),

@@ -2,7 +2,6 @@
 decision (the advisor's, then compliance's for the accounts above its thresholds), a withdrawal
 entered in dollars, and a screenshot for the README."""
 
-import os
 import re
 
 import pytest
@@ -15,8 +14,7 @@ from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from tests.rebalancing.book import AS_OF
 from tests.rebalancing.household_book import make_unit_household
 
-from .conftest import SCREENSHOTS, orm_beside_playwright
-from .test_screenshots import _shot
+from .conftest import orm_beside_playwright
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +40,7 @@ def _statuses(household_pk):
     return set(Proposal.objects.filter(household_proposal=together).values_list("status", flat=True))
 
 
-def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_url, in_firm, e2e_server):
+def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_url, in_firm, e2e_server, shot):
     page = signed_in("colleague")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Households").click()
     page.get_by_role("link", name="E2L family").click()
@@ -51,9 +49,7 @@ def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_
     expect(page.locator("#location")).to_contain_text("Traditional IRA")
     expect(page.locator("#proposal")).to_contain_text("Pending approval")
     page.wait_for_timeout(500)  # the chart is drawn
-    out = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else None
-    if out is not None:
-        _shot(page, out / "household.png", full_page=False)
+    shot(page, "household", full_page=False)
 
     # Each account's trades can still be opened.
     with page.expect_navigation():

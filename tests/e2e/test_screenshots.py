@@ -3,33 +3,11 @@ firm. Every run takes them (and checks each stays under ~300 KB: a page too long
 the window's height); they replace docs/screenshots/ only with UPDATE_SCREENSHOTS=1, so an ordinary
 test run leaves the committed pictures alone."""
 
-import os
 import re
 
-import pytest
 from playwright.sync_api import expect
 
-from .conftest import OPERATOR, SCREENSHOTS, sign_in
-
-MAX_BYTES = 300_000
-
-
-@pytest.fixture
-def shot(tmp_path):
-    """shot(page_or_element, "name"): a PNG in docs/screenshots/ (UPDATE_SCREENSHOTS=1) or a temporary folder."""
-    out = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    out.mkdir(parents=True, exist_ok=True)
-    return lambda target, name, full_page=True: _shot(target, out / f"{name}.png", full_page=full_page)
-
-
-def _shot(target, path, *, full_page: bool) -> None:
-    if hasattr(target, "viewport_size"):  # a page
-        target.screenshot(path=str(path), full_page=full_page, animations="disabled")
-        if path.stat().st_size > MAX_BYTES and full_page:
-            target.screenshot(path=str(path), full_page=False, animations="disabled")
-    else:  # an element
-        target.screenshot(path=str(path), animations="disabled")
-    assert path.stat().st_size < MAX_BYTES * 1.5, f"{path.name} is {path.stat().st_size} bytes"
+from .conftest import OPERATOR, sign_in
 
 
 def test_screenshots_of_the_main_pages(e2e_firm, e2e_server, firm_url, page, browser, shot):

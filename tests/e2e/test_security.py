@@ -16,7 +16,6 @@ from tenants.models import Firm
 from tests.conftest import PASSWORD
 
 from .conftest import PEOPLE
-from .test_screenshots import shot  # noqa: F401
 
 
 def _code_from_key(key_text: str, steps_ahead: int = 0) -> str:

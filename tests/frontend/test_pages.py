@@ -153,7 +153,7 @@ def test_a_template_change_is_previewed_on_its_accounts_then_saved(book, as_user
     template = book["template"]
     form = {"p__screen__enabled": "yes", "p__screen__excluded_tags": ["fossil_fuels"],
             "p__screen__excluded_tags__present": "1", "p__screen__rescale": "pro_rata",
-            "overridable": '{"cash.target": {"max": 0.05}}'}
+            "ov__p__cash__target": "yes", "ov_max__p__cash__target": "5"}  # 5%
     preview = text(client.post(f"/templates/{template.pk}/preview/", form))
     assert "4 of 4 sampled accounts would trade differently" in preview
     for account in book["accounts"]:

@@ -68,7 +68,7 @@ def test_account_override_outside_template_limits_is_refused_in_the_admin(firm_a
     }
     response = admin_client_a.post(f"/admin/rebalancing/account/{account.pk}/change/", data)
     assert response.status_code == 200
-    assert "above the template&#x27;s maximum 0.05" in response.content.decode()
+    assert "above the template&#x27;s maximum 5%" in response.content.decode()
 
 
 def test_a_model_version_used_by_a_proposal_cannot_be_edited(firm_a, admin_client_a):

@@ -46,7 +46,7 @@ def test_template_change_flows_to_accounts_that_do_not_override_it(firm_a):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"cash": {"target": 0.09}}, "cash.target = 0.09 is above the template's maximum 0.05"),
+        ({"cash": {"target": 0.09}}, "cash.target = 9% is above the template's maximum 5%"),
         ({"cash": {"floor": 0.01}}, "cash.floor may not be overridden under template 'standard'"),
         ({"cash": {"target": "lots"}}, "invalid parameter cash.target"),
         ({"nonsense": 1}, "nonsense"),

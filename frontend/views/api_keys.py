@@ -1,0 +1,79 @@
+"""API keys in the browser: create one with scopes (the token is shown once, on the page that
+creates it), see when each was last used, revoke it. Everyone manages their own keys; firm admins
+manage everyone's (tenants.api_keys.services decides)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import BadRequest
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from frontend.query import date_param, id_param
+from tenants.api_keys.models import ApiKey
+from tenants.api_keys.scopes import Scope, scopes_of
+from tenants.api_keys.services import api_key_create, api_key_revoke
+from tenants.errors import DomainError
+from tenants.permissions import Capability, user_can
+
+from .common import SIGNED_IN, firm_page, visible_or_404
+
+SCOPE_WORDS = {
+    Scope.READ: "read the book, proposals, runs and reports",
+    Scope.IMPORT: "import CSV files",
+    Scope.RUN: "start and cancel rebalance runs",
+    Scope.APPROVE: "approve, reject and release proposals",
+    Scope.PARAMETERS: "change account and household parameters",
+    Scope.ADMIN: "change models and parameter templates",
+}
+
+
+_ISSUED = "api_key_issued"
+
+
+def _keys_visible_to(user):
+    keys = ApiKey.objects.select_related("user", "created_by")
+    return keys if user_can(user, Capability.MANAGE_USERS) else keys.filter(user=user)
+
+
+@firm_page(SIGNED_IN)
+def api_keys_page(request):
+    user = request.user
+    manages = user_can(user, Capability.MANAGE_USERS)
+    status = 200
+    shown_once = request.session.pop(_ISSUED, None) if request.method == "GET" else None
+    issued = None
+    if shown_once:
+        key = _keys_visible_to(user).filter(pk=shown_once["key"]).first()
+        issued = {"key": key, "token": shown_once["token"]} if key else None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "revoke":
+                key = visible_or_404(_keys_visible_to(user), pk=id_param(request.POST, "key"))
+                api_key_revoke(key=key, by=user)
+                messages.success(request, f"The key rk_{key.prefix} no longer works.")
+                return redirect("api_keys")
+            owner = user
+            if manages and request.POST.get("owner"):
+                owner = visible_or_404(get_user_model().objects.filter(is_active=True),
+                                       pk=id_param(request.POST, "owner"))
+            expires_on = date_param(request.POST, "expires_on")
+            expires_at = (timezone.make_aware(datetime.combine(expires_on, time.min)) if expires_on else None)
+            created = api_key_create(user=owner, name=request.POST.get("name", ""),
+                                     scopes=request.POST.getlist("scope"), expires_at=expires_at, by=user)
+            # Shown on the next page only (post/redirect/get: a reload neither resubmits nor shows it again).
+            request.session[_ISSUED] = {"key": created.key.pk, "token": created.token}
+            return redirect("api_keys")
+        except (DomainError, BadRequest) as exc:
+            messages.error(request, getattr(exc, "message", None) or str(exc))
+            status = 400
+    people = get_user_model().objects.filter(is_active=True).order_by("username") if manages else []
+    return render(request, "frontend/api_keys.html", {
+        "keys": _keys_visible_to(user).order_by("revoked_at", "-created_at")[:200], "issued": issued,
+        "scopes": [(s.value, SCOPE_WORDS[s], s in scopes_of(user)) for s in Scope], "people": people,
+        "manages": manages, "now": timezone.now(),
+        "posted": request.POST if status != 200 else {}, "posted_scopes": request.POST.getlist("scope"),
+    }, status=status)

@@ -1,0 +1,70 @@
+"""Importing the book's CSV files in the browser: the same ``book_import`` service as the command,
+the admin and the API, so a bad file is refused whole with its line/column/problem table."""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib import import_module
+
+from django.shortcuts import render
+
+from rebalancing.imports import KINDS, ImportRejected, book_import
+from tenants.errors import DomainError
+from tenants.permissions import Capability
+
+from .common import firm_page
+
+# What each file is, in the order a new firm loads them (later kinds refer to earlier ones).
+KIND_WORDS = {
+    "securities": "Security master: symbols, names, asset classes, sectors, tags, ESG scores",
+    "prices": "Closing prices by day",
+    "benchmark_weights": "Benchmark constituents and their weights by day",
+    "accounts": "Accounts and their households (new households are created)",
+    "lots": "Tax lots: an account's lots are replaced by the file's",
+    "trades": "Recent trades (for the wash-sale window)",
+}
+
+
+_MODULE_OF = {"benchmark_weights": "benchmarks"}  # the other kinds' modules bear their names
+
+
+def _columns(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    module = import_module(f"rebalancing.imports.{_MODULE_OF.get(kind, kind)}")
+    return getattr(module, "REQUIRED", ()), getattr(module, "OPTIONAL", ())
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@firm_page(Capability.IMPORT_DATA)
+def import_page(request):
+    kinds = [{"value": k, "words": KIND_WORDS.get(k, k), "required": _columns(k)[0], "optional": _columns(k)[1]}
+             for k in KINDS]
+    context: dict = {"kinds": kinds, "chosen": request.POST.get("kind", "")}
+    status = 200
+    if request.method == "POST":
+        upload, kind = request.FILES.get("file"), request.POST.get("kind", "")
+        as_of_text = request.POST.get("as_of", "").strip()
+        as_of = _day(as_of_text)
+        if kind not in KINDS:
+            context["form_error"] = "Choose what the file holds."
+        elif upload is None:
+            context["form_error"] = "Choose a CSV file to import."
+        elif as_of_text and as_of is None:
+            context["form_error"] = f"“{as_of_text[:40]}” is not a date (YYYY-MM-DD)."
+        else:
+            context["file_name"] = upload.name
+            try:
+                context["summary"] = book_import(kind=kind, source=upload, as_of=as_of, by=request.user)
+            except ImportRejected as exc:
+                detail = exc.detail or {}
+                context["rejected"] = {"message": exc.message, "problems": detail.get("problems", []),
+                                       "total": detail.get("total"), "shown": detail.get("shown")}
+            except DomainError as exc:
+                context["form_error"] = exc.message
+        status = 200 if "summary" in context else 400
+    return render(request, "frontend/import.html", context, status=status)

@@ -1,0 +1,153 @@
+"""Which template and which model govern accounts (and households), assigned in bulk by a firm admin.
+
+A firm has hundreds of accounts: the accounts page's filter selects them, and one call assigns a
+template and/or a model to all of them in one transaction with one audit row per account changed.
+Overrides an account (or a household) already has must stay within the new template's limits, or
+nothing is assigned and the refusal names the accounts and the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from rebalancing.access import require, with_advisors
+from rebalancing.effective_parameters import override_problems
+from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+from tenants.audit.actions import Action
+from tenants.audit.services import audit_many
+from tenants.errors import ValidationFailed
+from tenants.permissions import Capability
+
+__all__ = ["KEEP", "AssignmentOutcome", "accounts_assign", "households_advisor_assign", "households_assign",
+           "households_template_assign"]
+
+KEEP = object()  # "leave this field as it is" (None means "no template / no model")
+_NAMED = 5  # how many refused accounts a message names
+
+
+@dataclass(frozen=True)
+class AssignmentOutcome:
+    selected: int  # accounts (or households) the selection held
+    changed: int  # of them, how many now differ
+
+
+def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTemplate | None, what: str) -> None:
+    if template is None:
+        return  # without a template nothing limits the overrides
+    refused = []
+    for label, overrides in rows:
+        problems = override_problems(overrides or {}, code=template.code, overridable=template.overridable or {})
+        if problems:
+            refused.append((label, problems[0]))
+    if refused:
+        named = "; ".join(f"{label}: {problem}" for label, problem in refused[:_NAMED])
+        more = f" and {len(refused) - _NAMED} more" if len(refused) > _NAMED else ""
+        raise ValidationFailed(
+            f"Nothing assigned: {len(refused)} {what} have overrides the template “{template.name}” does not "
+            f"allow ({named}{more}). Remove those overrides or widen the template's limits first.",
+            detail={"field": "template", "refused": [label for label, _ in refused]},
+        )
+
+
+@transaction.atomic
+def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOutcome:
+    """Set the template and/or the model of every account in ``accounts`` (a queryset already scoped
+    to ``by``). ``KEEP`` leaves a field alone; ``None`` clears it (the household's template then
+    governs; an account without a model is not rebalanced)."""
+    require(by, Capability.MANAGE_MODELS)
+    if template is KEEP and model is KEEP:
+        raise ValidationFailed("Choose a template or a model to assign.", detail={"field": "template"})
+    if template is not KEEP and template is not None and not isinstance(template, ParameterTemplate):
+        raise ValidationFailed("Unknown template.", detail={"field": "template"})
+    if model is not KEEP and model is not None and not isinstance(model, ModelPortfolio):
+        raise ValidationFailed("Unknown model.", detail={"field": "model"})
+    rows = list(Account.objects.select_for_update(of=("self",)).filter(pk__in=accounts.values("pk"))
+                .select_related("household__template", "template", "model").order_by("custodian_number"))
+    if not rows:
+        raise ValidationFailed("The selection holds no accounts.", detail={"field": "selection"})
+    if template is not KEEP:
+        # The template that will govern each account: its own, else (None) its household's.
+        by_governing: dict[int | None, list[Account]] = {}
+        for account in rows:
+            governing = template if template is not None else account.household.template
+            by_governing.setdefault(governing.pk if governing else None, []).append(account)
+        for accounts_under in by_governing.values():
+            governing = template if template is not None else accounts_under[0].household.template
+            _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in accounts_under], governing, "accounts")
+    changes, changed = [], []
+    for account in rows:
+        before, after = {}, {}
+        if template is not KEEP and account.template_id != (template.pk if template else None):
+            before["template"] = account.template.code if account.template else None
+            after["template"] = template.code if template else None
+            account.template = template
+        if model is not KEEP and account.model_id != (model.pk if model else None):
+            before["model"] = account.model.code if account.model else None
+            after["model"] = model.code if model else None
+            account.model = model
+        if after:
+            changed.append(account)
+            changes.append(("account", str(account.pk), {"account": account.custodian_number, **before},
+                            {"account": account.custodian_number, **after}))
+    if changed:
+        Account.objects.bulk_update(changed, ["template", "model"])
+        audit_many(actor=by, action=Action.ACCOUNT_ASSIGN, changes=changes)
+    return AssignmentOutcome(selected=len(rows), changed=len(changed))
+
+
+@transaction.atomic
+def households_template_assign(*, households, template: ParameterTemplate | None, by) -> AssignmentOutcome:
+    """Set the template of every household in ``households`` (its accounts without a template of
+    their own follow it). Household overrides, and those of the accounts that would follow it, must
+    stay within the template's limits."""
+    require(by, Capability.MANAGE_MODELS)
+    if template is not None and not isinstance(template, ParameterTemplate):
+        raise ValidationFailed("Unknown template.", detail={"field": "template"})
+    rows = list(Household.objects.select_for_update(of=("self",)).filter(pk__in=households.values("pk"))
+                .select_related("template").order_by("name"))
+    if not rows:
+        raise ValidationFailed("The selection holds no households.", detail={"field": "selection"})
+    _refuse_beyond_limits([(h.name, h.overrides) for h in rows], template, "households")
+    followers = Account.objects.filter(household__in=rows, template__isnull=True).order_by("custodian_number")
+    _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in followers], template, "accounts")
+    changed = [h for h in rows if h.template_id != (template.pk if template else None)]
+    changes = [("household", str(h.pk), {"household": h.name, "template": h.template.code if h.template else None},
+                {"household": h.name, "template": template.code if template else None}) for h in changed]
+    for household in changed:
+        household.template = template
+    if changed:
+        Household.objects.bulk_update(changed, ["template"])
+        audit_many(actor=by, action=Action.HOUSEHOLD_TEMPLATE, changes=changes)
+    return AssignmentOutcome(selected=len(rows), changed=len(changed))
+
+
+@transaction.atomic
+def households_advisor_assign(*, households, advisor, by) -> AssignmentOutcome:
+    """Give every household in ``households`` to ``advisor`` (None: to nobody), each through
+    ``advisor_assign``, which moves the advisor's object permissions and audits it."""
+    from rebalancing.services.people import advisor_assign
+
+    require(by, Capability.MANAGE_USERS)
+    rows = list(with_advisors(Household.objects.filter(pk__in=households.values("pk")).order_by("name")))
+    if not rows:
+        raise ValidationFailed("The selection holds no households.", detail={"field": "selection"})
+    wanted = [advisor.pk] if advisor else []
+    changed = [h for h in rows if sorted(u.pk for u in h.advisors) != wanted]
+    for household in changed:
+        advisor_assign(household=household, advisor=advisor, by=by)
+    return AssignmentOutcome(selected=len(rows), changed=len(changed))
+
+
+@transaction.atomic
+def households_assign(*, households, template=KEEP, advisor=KEEP, by) -> AssignmentOutcome:
+    """A template and/or an advisor for every household of a selection, in one transaction."""
+    if template is KEEP and advisor is KEEP:
+        raise ValidationFailed("Choose a template or an advisor for the households.", detail={"field": "template"})
+    outcomes = []
+    if template is not KEEP:
+        outcomes.append(households_template_assign(households=households, template=template, by=by))
+    if advisor is not KEEP:
+        outcomes.append(households_advisor_assign(households=households, advisor=advisor, by=by))
+    return AssignmentOutcome(selected=outcomes[0].selected, changed=max(o.changed for o in outcomes))

@@ -1,0 +1,421 @@
+"""The firm admin's pages: assigning templates and models in bulk, importing CSV files, people and
+roles, the approval policy and API keys. Each is checked through the page (Django's test client)
+and against what it wrote (rows and audit events)."""
+
+import html
+import re
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Account, Household, ParameterTemplate
+from tenants.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return html.unescape(re.sub(r"\s+", " ", response.content.decode()))
+
+
+def _other_template(firm):
+    with tenant_context(firm):
+        return ParameterTemplate.objects.create(code="esg", name="ESG: no fossil fuels",
+                                                parameters={"cash": {"target": 0.02}}, overridable={})
+
+
+def test_a_firm_admin_assigns_a_template_to_every_account_a_filter_selects(firm_a, book, as_user, people):
+    esg = _other_template(firm_a)
+    client = as_user("admin")
+    selection = {"advisor": people["colleague"].pk}
+    page = text(client.get("/accounts/assign/", selection))
+    assert "2 accounts in 2 households match the accounts page's filters" in page
+    # The accounts carry no overrides yet, so the ESG template (which allows none) may govern them.
+    response = client.post("/accounts/assign/", {**selection, "apply_to": "accounts", "set_template": esg.pk})
+    assert response.status_code == 302 and response["Location"] == f"/accounts/?advisor={people['colleague'].pk}"
+    with tenant_context(firm_a):
+        theirs = {a.pk for a in book["theirs"]}
+        for account in Account.objects.all():
+            assert (account.template_id == esg.pk) == (account.pk in theirs)
+        events = AuditEvent.objects.filter(action="account.assign")
+        assert sorted(int(e.object_id) for e in events) == sorted(theirs)
+        assert {e.after["template"] for e in events} == {"esg"}
+        assert {e.before["template"] for e in events} == {None}  # they followed their household's
+    assert "Assigned to 2 accounts" in text(client.get(response["Location"]))
+
+
+def test_an_assignment_refused_by_the_templates_limits_writes_nothing_and_names_the_accounts(firm_a, book, as_user):
+    esg = _other_template(firm_a)
+    with tenant_context(firm_a):
+        first = Account.objects.get(pk=book["accounts"][0].pk)
+        first.overrides = {"cash": {"target": 0.03}}
+        first.save()
+    response = as_user("admin").post("/accounts/assign/", {"apply_to": "accounts", "set_template": esg.pk})
+    page = text(response)
+    assert response.status_code == 400
+    assert "Nothing assigned: 1 accounts have overrides the template “ESG: no fossil fuels” does not allow" in page
+    assert first.custodian_number in page
+    with tenant_context(firm_a):
+        assert not Account.objects.filter(template=esg).exists()
+        assert not AuditEvent.objects.filter(action="account.assign").exists()
+
+
+def test_a_template_goes_to_the_households_of_the_selection(firm_a, book, as_user):
+    esg = _other_template(firm_a)
+    mine = book["mine"][0]
+    response = as_user("admin").post("/accounts/assign/", {"q": mine.custodian_number, "apply_to": "households",
+                                                           "set_template": esg.pk})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        assert list(Household.objects.filter(template=esg)) == [mine.household]
+        assert AuditEvent.objects.get(action="household.template").after == {"household": mine.household.name,
+                                                                              "template": "esg"}
+
+
+def test_a_model_is_assigned_and_cleared_without_touching_the_template(firm_a, book, as_user):
+    first = book["accounts"][0]
+    client = as_user("admin")
+    assert client.post("/accounts/assign/", {"q": first.custodian_number, "set_model": "none"}).status_code == 302
+    with tenant_context(firm_a):
+        account = Account.objects.get(pk=first.pk)
+        assert account.model_id is None and account.template_id is None
+        assert account.governing_template == book["template"]  # still its household's
+    again = client.post("/accounts/assign/", {"q": first.custodian_number, "set_model": book["model"].pk})
+    assert again.status_code == 302
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=first.pk).model_id == book["model"].pk
+
+
+def test_only_firm_admins_assign_and_nothing_chosen_is_refused(firm_a, book, as_user):
+    for role in ("advisor", "pm", "compliance"):
+        assert as_user(role).get("/accounts/assign/").status_code == 403
+    assert "Assign a template or model" not in text(as_user("pm").get("/accounts/"))
+    assert "Assign a template or model to all 4 accounts" in text(as_user("admin").get("/accounts/"))
+    page = as_user("admin").post("/accounts/assign/", {"apply_to": "accounts"})
+    assert page.status_code == 400 and "Choose a template or a model to assign." in text(page)
+    assert as_user("admin").post("/accounts/assign/", {"set_template": "99999"}).status_code == 400
+
+
+# --- Import ---------------------------------------------------------------------------------------
+
+def test_a_firm_admin_imports_a_csv_file_in_the_firm_pages(firm_a, people, as_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import Security
+
+    client = as_user("admin")
+    page = text(client.get("/import/"))
+    assert 'href="/import/"' in page and "<code>symbol</code>, <code>name</code>, <code>asset_class</code>" in page
+    csv = b"symbol,name,asset_class\nAAA,Triple A Corp,us_equity\nBBB,Double B Inc,us_equity\n"
+    response = client.post("/import/", {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv, "text/csv")})
+    assert response.status_code == 200 and "Imported s.csv" in text(response)
+    with tenant_context(firm_a):
+        assert set(Security.objects.values_list("symbol", flat=True)) == {"AAA", "BBB"}
+        assert AuditEvent.objects.get(action="import.securities").actor == people["admin"].username
+
+
+def test_a_bad_csv_file_is_refused_whole_with_its_line_and_column(firm_a, people, as_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import Security
+
+    csv = b"symbol,name,asset_class,esg_score\nAAA,Triple A,us_equity,50\nBBB,Double B,us_equity,lots\n"
+    response = as_user("pm").post("/import/", {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv)})
+    page = text(response)
+    assert response.status_code == 400 and "The file was refused; nothing was written" in page
+    assert '<td class="num">3</td><td><code>esg_score</code></td>' in page
+    missing = as_user("admin").post("/import/", {"kind": "securities"})
+    assert missing.status_code == 400 and "Choose a CSV file to import." in text(missing)
+    with tenant_context(firm_a):
+        assert not Security.objects.exists()
+
+
+def test_advisors_and_compliance_do_not_import(people, as_user):
+    for role in ("advisor", "compliance"):
+        assert as_user(role).get("/import/").status_code == 403
+        assert 'href="/import/"' not in text(as_user(role).get("/"))
+
+
+def test_an_advisor_is_given_the_households_of_a_selection(firm_a, book, as_user, people):
+    mine = book["mine"][0]
+    response = as_user("admin").post("/accounts/assign/", {"q": mine.custodian_number, "apply_to": "households",
+                                                           "set_advisor": people["colleague"].pk})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        from rebalancing.access import accounts_visible_to
+
+        household = Household.objects.get(pk=mine.household_id)
+        assert household.advisor == people["colleague"]
+        assert accounts_visible_to(people["colleague"]).filter(pk=mine.pk).exists()  # the object permission moved
+        assert not accounts_visible_to(people["advisor"]).filter(pk=mine.pk).exists()
+        assert AuditEvent.objects.filter(action="household.advisor", object_id=str(household.pk)).count() == 2
+
+
+# --- People and roles ------------------------------------------------------------------------------
+
+def test_a_firm_admin_invites_someone_who_chooses_a_password_and_signs_in(firm_a, people, as_user, client_for,
+                                                                         mailoutbox, django_capture_on_commit_callbacks):
+    client = as_user("admin")
+    with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/people/", {"action": "invite", "email": "Dana@Pages.example", "first_name": "Dana",
+                                            "last_name": "Doe", "role": ["advisor", "compliance"]})
+    assert response.status_code == 302
+    assert "Invited dana@pages.example" in text(client.get("/people/"))
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["dana@pages.example"]
+    link = re.search(r"http://\S+/accounts/set-password/\S+/", mailoutbox[0].body).group(0)
+    path = link.split("localhost", 1)[1]
+    with tenant_context(firm_a):
+        from django.contrib.auth import get_user_model
+
+        dana = get_user_model().objects.get(username="dana@pages.example")
+        assert sorted(dana.groups.values_list("name", flat=True)) == ["advisor", "compliance"]
+        assert not dana.has_usable_password()
+        assert AuditEvent.objects.get(action="user.invite").after["roles"] == ["advisor", "compliance"]
+    stranger = client_for(firm_a)
+    form = stranger.get(path, follow=True)
+    assert "Choose your password" in text(form)
+    done = stranger.post(form.redirect_chain[-1][0], {"new_password1": "pale-ochre-kestrel-9",
+                                                      "new_password2": "pale-ochre-kestrel-9"})
+    assert done.status_code == 302 and done["Location"] == "/accounts/login/"
+    assert "has been used already" in text(client_for(firm_a).get(path, follow=True))  # once only
+    signed_in = client_for(firm_a).post("/accounts/login/", {"username": "dana@pages.example",
+                                                             "password": "pale-ochre-kestrel-9"})
+    assert signed_in.status_code == 302
+
+
+def test_an_invitation_without_a_role_or_for_a_taken_address_is_refused(firm_a, people, as_user, mailoutbox):
+    client = as_user("admin")
+    page = client.post("/people/", {"action": "invite", "email": "eve@pages.example"})
+    assert page.status_code == 400 and "Give the new user at least one role." in text(page)
+    taken = client.post("/people/", {"action": "invite", "email": "advisor@pages.example", "role": "advisor"})
+    assert taken.status_code == 400 and "already has an account here" in text(taken)
+    bad = client.post("/people/", {"action": "invite", "email": "not-an-address", "role": "advisor"})
+    assert bad.status_code == 400 and "is not an e-mail address" in text(bad)
+    assert mailoutbox == []
+
+
+def test_roles_change_and_a_deactivated_user_cannot_sign_in(firm_a, people, as_user, client_for):
+    client = as_user("admin")
+    pm = people["pm"]
+    assert client.post("/people/", {"action": "roles", "user": pm.pk, "role": ["portfolio_manager", "compliance"]}
+                       ).status_code == 302
+    with tenant_context(firm_a):
+        assert set(pm.groups.values_list("name", flat=True)) == {"portfolio_manager", "compliance"}
+        assert AuditEvent.objects.get(action="user.role.grant").after["roles"] == ["compliance", "portfolio_manager"]
+    assert client.post("/people/", {"action": "deactivate", "user": pm.pk}).status_code == 302
+    assert client_for(firm_a).post("/accounts/login/", {"username": pm.username, "password": "correct-horse-battery"}
+                                   ).status_code == 200  # the form again: refused
+    assert client.post("/people/", {"action": "reactivate", "user": pm.pk}).status_code == 302
+    with tenant_context(firm_a):
+        assert [e.action for e in AuditEvent.objects.filter(action__startswith="user.").order_by("at", "id")][-2:] == [
+            "user.deactivate", "user.reactivate"]
+
+
+def test_the_last_admin_keeps_their_role_and_only_admins_manage_people(firm_a, people, as_user):
+    from django.contrib.auth import get_user_model
+
+    with tenant_context(firm_a):  # the firm's first admin (made at onboarding) leaves
+        get_user_model().objects.filter(groups__name="firm_admin").exclude(pk=people["admin"].pk).update(is_active=False)
+    client = as_user("admin")
+    page = client.post("/people/", {"action": "roles", "user": people["admin"].pk, "role": ["advisor"]})
+    assert page.status_code == 400 and "last active admin" in text(page)
+    assert client.post("/people/", {"action": "deactivate", "user": people["admin"].pk}).status_code == 400
+    for role in ("pm", "advisor", "compliance"):
+        assert as_user(role).get("/people/").status_code == 403
+        assert as_user(role).get("/policy/").status_code == 403
+
+
+# --- The approval policy ---------------------------------------------------------------------------
+
+def test_the_policy_is_edited_in_percent_and_dollars(firm_a, people, as_user):
+    from rebalancing.models import ApprovalPolicy
+
+    client = as_user("admin")
+    page = text(client.get("/policy/"))
+    assert 'name="auto_max_turnover" value="5"' in page and 'value="1,000"' in page and "now $1,000" in page
+    response = client.post("/policy/", {
+        "auto_approve": "on", "auto_max_estimated_tax": "$2,500", "auto_max_turnover": "7.5", "auto_max_trades": "30",
+        "compliance_min_estimated_tax": "50,000", "compliance_min_turnover": "25", "max_price_age_days": "2"})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        policy = ApprovalPolicy.current()
+        assert (policy.auto_max_estimated_tax, policy.auto_max_turnover, policy.compliance_on_restricted) == (
+            2500, 0.075, False)
+        event = AuditEvent.objects.get(action="policy.change")
+        assert event.before["auto_max_turnover"] == 0.05 and event.after["auto_max_turnover"] == 0.075
+    assert 'name="auto_max_turnover" value="7.5"' in text(client.get("/policy/"))
+
+
+def test_a_policy_that_contradicts_itself_is_refused_naming_the_limits(firm_a, people, as_user):
+    from rebalancing.models import ApprovalPolicy
+
+    response = as_user("admin").post("/policy/", {
+        "auto_max_estimated_tax": "30000", "auto_max_turnover": "5", "auto_max_trades": "20",
+        "compliance_min_estimated_tax": "25000", "compliance_min_turnover": "25", "max_price_age_days": "3"})
+    page = text(response)
+    assert response.status_code == 400
+    assert "the automatic approval's tax limit is above the tax at which compliance must approve" in page
+    assert 'value="30000"' in page  # what was typed, to correct it
+    typo = as_user("admin").post("/policy/", {"auto_max_turnover": "five"})
+    assert typo.status_code == 400 and "must be a number, not “five”" in text(typo)
+    with tenant_context(firm_a):
+        assert ApprovalPolicy.current().auto_max_estimated_tax == 1000
+        assert not AuditEvent.objects.filter(action="policy.change").exists()
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+def test_a_key_is_created_with_scopes_shown_once_used_and_revoked(firm_a, people, as_user, client_for):
+    client = as_user("admin")
+    response = client.post("/api-keys/", {"action": "create", "name": "Nightly upload", "scope": ["read", "import"],
+                                          "owner": people["admin"].pk}, follow=True)
+    page = text(response)
+    assert response.redirect_chain == [("/api-keys/", 302)] and "This is the only time the key is shown" in page
+    token = re.search(r"rk_[0-9a-f]{8}_[A-Za-z0-9_-]+", page).group(0)
+    assert token not in text(client.get("/api-keys/"))  # never again
+    api = client_for(firm_a)
+    assert api.get("/api/v1/accounts/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    with tenant_context(firm_a):
+        from tenants.api_keys.models import ApiKey
+
+        key = ApiKey.objects.get(name="Nightly upload")
+        assert key.scopes == ["import", "read"]
+    assert client.post("/api-keys/", {"action": "revoke", "key": key.pk}).status_code == 302
+    assert api.get("/api/v1/accounts/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    assert "revoked" in text(client.get("/api-keys/"))
+
+
+def test_a_key_beyond_the_owners_roles_is_refused_and_advisors_see_only_their_keys(firm_a, people, as_user):
+    advisor = as_user("advisor")
+    refused = advisor.post("/api-keys/", {"action": "create", "name": "Too much", "scope": ["read", "run"]})
+    assert refused.status_code == 400 and "roles do not give the scope(s) run" in text(refused)
+    assert advisor.post("/api-keys/", {"action": "create", "name": "Mine", "scope": ["read"]}).status_code == 302
+    admin_key = as_user("admin").post("/api-keys/", {"action": "create", "name": "Admin's", "scope": ["read"]})
+    assert admin_key.status_code == 302
+    listing = text(advisor.get("/api-keys/"))
+    assert "Mine" in listing and "Admin's" not in listing
+    with tenant_context(firm_a):
+        from tenants.api_keys.models import ApiKey
+
+        theirs = ApiKey.objects.get(name="Admin's")
+    assert advisor.post("/api-keys/", {"action": "revoke", "key": theirs.pk}).status_code == 404
+    no_name = advisor.post("/api-keys/", {"action": "create", "name": "", "scope": ["read"]})
+    assert no_name.status_code == 400 and "Give the key a name" in text(no_name)
+
+
+# --- The Django admin site for a firm admin who is not a superuser ------------------------------------
+
+def test_a_firm_admin_who_is_not_a_superuser_works_in_the_admin_site(firm_a, firm_user, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import Security
+    from tenants.roles import FirmRole
+
+    admin = firm_user(firm_a, "plain-admin@pages.example", FirmRole.FIRM_ADMIN, is_staff=True)
+    assert not admin.is_superuser
+    client = client_for(firm_a, admin)
+    index = text(client.get("/admin/"))
+    for section in ("Securities", "Accounts", "Households", "Parameter templates", "Proposals"):
+        assert section in index, section
+    assert "Users" not in index and "Groups" not in index  # people are managed on the People page
+    assert client.get("/admin/rebalancing/security/add/").status_code == 200
+    assert client.get("/admin/rebalancing/proposal/add/").status_code == 403  # proposals come from runs
+    csv = b"symbol,name,asset_class\nAAA,Triple A Corp,us_equity\n"
+    done = client.post("/admin/rebalancing/security/import/",
+                       {"kind": "securities", "file": SimpleUploadedFile("s.csv", csv, "text/csv")}, follow=True)
+    assert "Imported securities: 1 rows, 1 created" in text(done)
+    with tenant_context(firm_a):
+        assert Security.objects.filter(symbol="AAA").exists()
+
+
+def test_only_firm_admins_are_staff_and_the_role_decides(firm_a, people, as_user, client_for):
+    pm = people["pm"]
+    assert not pm.is_staff and "Admin site" not in text(as_user("pm").get("/"))
+    assert client_for(firm_a, pm).get("/admin/").status_code == 302  # to the admin's sign-in
+    as_user("admin").post("/people/", {"action": "roles", "user": pm.pk, "role": ["portfolio_manager", "firm_admin"]})
+    with tenant_context(firm_a):
+        pm.refresh_from_db()
+        assert pm.is_staff
+    assert "Securities" in text(client_for(firm_a, pm).get("/admin/"))
+    as_user("admin").post("/people/", {"action": "roles", "user": pm.pk, "role": ["portfolio_manager"]})
+    with tenant_context(firm_a):
+        pm.refresh_from_db()
+        assert not pm.is_staff
+
+
+# --- Parameters typed as people think of them (no JSON) ------------------------------------------
+
+def test_a_template_takes_structured_wash_sale_groups_direct_index_instructions_and_limits(firm_a, book, as_user):
+    template = book["template"]
+    client = as_user("admin")
+    page = text(client.get(f"/templates/{template.pk}/"))
+    assert "JSON" not in page and "null" not in page
+    assert 'name="ov_max__p__cash__target" value="5"' in page  # the book's 0.05 shown as 5 (%)
+    assert "Net gain allowed per run ($)" in page and "Leave empty for no limit." in page
+    form = {
+        "p__wash_sale__equivalent_groups": "vti, itot\nSCHB, VOO, IVV",
+        "p__direct_index__present": "1", "p__direct_index__sleeve": ["us_equity", ""],
+        "p__direct_index__max_names": ["40", ""], "p__direct_index__min_weight": ["0.5", ""],
+        "p__instructions__present": "1", "p__instructions__kind": ["raise_cash", "sell_buy", ""],
+        "p__instructions__sell": ["", "xle", ""], "p__instructions__buy": ["", "VTI", ""],
+        "p__instructions__quantity": ["", "", ""], "p__instructions__amount": ["2,500", "", ""],
+        "ov__p__cash__target": "yes", "ov_min__p__cash__target": "1", "ov_max__p__cash__target": "10",
+        "ov__p__transition__max_net_gain_per_run": "yes", "ov_max__p__transition__max_net_gain_per_run": "$250,000",
+        "ov__p__trading__lot_selection": "yes", "ov_choices__p__trading__lot_selection": ["tax_optimal", "fifo"],
+    }
+    assert client.post(f"/templates/{template.pk}/", form).status_code == 302
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.parameters["wash_sale"] == {"equivalent_groups": [["VTI", "ITOT"], ["SCHB", "VOO", "IVV"]]}
+        assert template.parameters["direct_index"] == {"us_equity": {"max_names": 40, "min_position_weight": 0.005}}
+        assert template.parameters["instructions"] == [{"kind": "raise_cash", "amount": 2500.0},
+                                                       {"kind": "sell_buy", "sell": "XLE", "buy": "VTI"}]
+        assert template.overridable == {"cash.target": {"min": 0.01, "max": 0.1},
+                                        "transition.max_net_gain_per_run": {"max": 250000.0},
+                                        "trading.lot_selection": {"choices": ["tax_optimal", "fifo"]}}
+    again = text(client.get(f"/templates/{template.pk}/"))
+    assert "VTI, ITOT" in again and 'value="40"' in again and 'value="2500"' in again and 'value="250000"' in again
+
+
+def test_structured_parameter_mistakes_are_named_and_nothing_is_saved(firm_a, book, as_user):
+    template = book["template"]
+    before = dict(template.parameters), dict(template.overridable)
+    client = as_user("admin")
+    for form, problem in (
+        ({"p__wash_sale__equivalent_groups": "VTI"}, "a group needs at least two securities"),
+        ({"p__wash_sale__equivalent_groups": "VTI, ITOT\nITOT, SCHB"}, "ITOT is in two groups"),
+        ({"p__direct_index__present": "1", "p__direct_index__sleeve": [""], "p__direct_index__max_names": ["40"],
+          "p__direct_index__min_weight": [""]}, "choose the sleeve"),
+        ({"p__instructions__present": "1", "p__instructions__kind": ["raise_cash"], "p__instructions__sell": [""],
+          "p__instructions__buy": [""], "p__instructions__quantity": [""], "p__instructions__amount": [""]},
+         "give the amount of cash to raise"),
+        ({"ov__p__cash__target": "yes", "ov_min__p__cash__target": "10", "ov_max__p__cash__target": "5"},
+         "the minimum is above the maximum"),
+        ({"ov__p__cash__target": "yes", "ov_max__p__cash__target": "ten"}, "“ten” is not a number"),
+    ):
+        response = client.post(f"/templates/{template.pk}/", form)
+        assert response.status_code == 400 and problem in text(response), problem
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert (template.parameters, template.overridable) == before
+
+
+def test_an_advisor_adds_a_one_off_instruction_to_an_account_within_the_template(firm_a, book, as_user):
+    template = book["template"]
+    with tenant_context(firm_a):
+        template.overridable = {**template.overridable, "instructions": {}}
+        template.save()
+    account = book["mine"][0]
+    client = as_user("advisor")
+    page = text(client.get(f"/accounts/{account.pk}/"))
+    assert "Cash · Target" in page or "Target (%)" in page
+    assert "Allowed: at least 0% and at most 5%" in page
+    response = client.post(f"/accounts/{account.pk}/", {
+        "p__instructions__present": "1", "p__instructions__kind": ["sell_buy", ""], "p__instructions__sell": ["XLE", ""],
+        "p__instructions__buy": ["VTI", ""], "p__instructions__quantity": ["20", ""], "p__instructions__amount": ["", ""],
+        "p__cash__target": "4"})
+    assert response.status_code == 302, text(response)[:3000]
+    with tenant_context(firm_a):
+        account = Account.objects.get(pk=account.pk)
+        assert account.overrides == {"cash": {"target": 0.04},
+                                     "instructions": [{"kind": "sell_buy", "sell": "XLE", "buy": "VTI", "quantity": 20.0}]}
