@@ -10,11 +10,9 @@ from rebalancing.webhooks.signing import signature_verify
 
 from ..webhooks.receiver import Receiver
 from .conftest import PEOPLE, sign_in
-from .test_screenshots import shot  # noqa: F401 - the screenshot fixture
 
 
-def test_a_firm_admin_registers_an_endpoint_and_reads_its_delivery_log(e2e_firm, e2e_worker, firm_url, page,
-                                                                       shot):  # noqa: F811
+def test_a_firm_admin_registers_an_endpoint_and_reads_its_delivery_log(e2e_firm, e2e_worker, firm_url, page, shot):
     receiver = Receiver(answers=[200])
     try:
         sign_in(page, firm_url("").rstrip("/"), PEOPLE["admin"][0])
