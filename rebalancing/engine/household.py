@@ -292,6 +292,7 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
         proposed.extend(_as_household_trades(request.as_of, account, result))
     accounts = tuple(results[i] for i in range(len(request.accounts)))
     _guard_household_wash_sales(request, accounts, window)
+    _guard_allowed_classes(request, accounts, placement, securities)
     done = time.perf_counter()
     return _report(
         request,
@@ -474,6 +475,27 @@ def _guard_household_wash_sales(
                 raise EngineError(
                     f"internal error: the household proposal would wash the loss on {t.symbol} "
                     f"in account {account.id}",
+                    code="internal_error",
+                )
+
+
+def _guard_allowed_classes(
+    request: HouseholdRequest,
+    accounts: tuple[RebalanceResult, ...],
+    placement: Placement,
+    securities: Mapping[str, Security],
+) -> None:
+    """Last line of defence: no buy of an asset class an account may not hold."""
+    for account, result in zip(request.accounts, accounts, strict=True):
+        if account.allowed_asset_classes is None:
+            continue
+        for t in result.trades:
+            asset_class = placement.asset_class.get(t.symbol, securities[t.symbol].asset_class)
+            if t.side == "buy" and asset_class not in account.allowed_asset_classes:
+                raise EngineError(
+                    f"internal error: the household proposal would buy {t.symbol} ({asset_class}) "
+                    f"in account {account.id}, which may hold only "
+                    f"{', '.join(account.allowed_asset_classes)}",
                     code="internal_error",
                 )
 

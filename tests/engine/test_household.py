@@ -10,6 +10,7 @@ from rebalancing.engine import (
     Account,
     CashParams,
     DriftParams,
+    HarvestParams,
     HouseholdAccount,
     HouseholdRequest,
     HouseholdTrade,
@@ -261,3 +262,35 @@ def test_a_direct_indexed_sleeve_is_direct_indexed_in_each_account_that_asks():
     assert "direct_index" in {r for t in taxable.trades for r in t.reasons}
     # Bonds (C) go to the IRA.
     assert result.allocation_after["bonds"].keys() == {"IRA"}
+
+
+def test_a_harvest_substitute_outside_the_model_is_not_bought_where_its_class_is_not_allowed():
+    # Found by the household property test (shrunk): account A1 may hold only bonds and holds
+    # 20 B (equity) at a loss of 50; its harvest parameters name E (equity, outside the model) as
+    # B's substitute. Harvesting B there bought E - an asset class A1 may not hold.
+    securities = tuple(
+        Security(s, 5.0, c, fractional=s != "C")
+        for s, c in (("A", "equity"), ("B", "equity"), ("C", "bonds"), ("D", "bonds"), ("E", "equity"))
+    )
+    model = Model(
+        "m", (Sleeve("equity", 0.4, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.6, {"C": 0.6, "D": 0.4}))
+    )
+    params = replace(PARAMS, trading=replace(PARAMS.trading, whole_shares=False))
+    harvesting = replace(
+        params, harvest=HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"B": "E"})
+    )
+    recent = AS_OF - timedelta(days=31)
+    a0 = member("A0", "taxable", [lot("0L0", "A", 1, 5.0, recent)], parameters=params, model=model,
+                securities=securities)  # fmt: skip
+    a1 = member("A1", "taxable", [lot("1L0", "B", 20, 150.0, recent)], parameters=harvesting,
+                allowed=("bonds",), model=model, securities=securities)  # fmt: skip
+    # When the household is rebalanced
+    result = rebalance_household(household(a0, a1, model=model, securities=securities))
+    # Then A1 buys bonds only (its equity goes, as the placement asks), and nothing buys E;
+    a1_trades = result.accounts[1].trades
+    assert {t.symbol for t in a1_trades if t.side == "buy"} == {"C", "D"}
+    assert all(t.symbol != "E" for r in result.accounts for t in r.trades)
+    # the loss on B is not harvested there (its substitute may not be bought): B is sold only
+    # as far as the placement moves A1's equity out.
+    assert all("harvest" not in t.reasons for t in a1_trades)
+    assert trades_of(result, "A1")["B"][0] == "sell"
