@@ -451,6 +451,13 @@ def _as_household_trades(
     out = []
     taxable = account.tax_status == "taxable"
     for t in result.trades:
+        if t.side == "sell" and taxable and t.lots:
+            # Lot by lot: a sale whose gains outweigh one lot's loss still sells that lot at a loss,
+            # and a later account buying the group would wash it (Pub. 550 matches shares).
+            out.extend(
+                HouseholdTrade(as_of, t.symbol, "sell", ls.quantity, ls.gain, account.id) for ls in t.lots
+            )
+            continue
         # A sale in a tax-deferred account realises nothing for tax: it is never a loss sale.
         gain = (t.realised_gain if taxable else 0.0) if t.side == "sell" else None
         out.append(HouseholdTrade(as_of, t.symbol, t.side, t.quantity, gain, account.id))
