@@ -4,12 +4,13 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "django-insecure-test-only")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rebalancing")
-# Its own message folder, so a test worker never picks up the demo's queued tasks.
-# Under pytest-xdist each test process has its own database (pytest-django's suffix) and folder.
-os.environ.setdefault(
-    "CELERY_FILESYSTEM_BROKER_DIR",
-    os.path.join(os.path.dirname(__file__), "..", "..", ".data", "test-broker" + os.environ.get("PYTEST_XDIST_WORKER", "")),
-)
+# Its own message folder, so a test worker never picks up the demo's queued tasks. Under pytest-xdist
+# each test process has its own database (pytest-django's suffix) and its own folder; the processes
+# inherit the controller's environment, so its default is replaced, an explicit folder kept.
+_default_broker = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".data", "test-broker"))
+if os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", _default_broker) == _default_broker:
+    _process = os.environ.get("PYTEST_XDIST_WORKER", "")
+    os.environ["CELERY_FILESYSTEM_BROKER_DIR"] = _default_broker + (f"-{_process}" if _process else "")
 
 from .base import *  # noqa: E402,F403
 from .base import DATABASES, env_str  # noqa: E402

@@ -43,3 +43,25 @@ def test_messages_keep_their_order(channel):
     for n in range(20):
         channel._put("default", {"n": n})
     assert [channel._get("default")["n"] for _ in range(20)] == list(range(20))
+
+
+def _test_settings_broker_dir(**env) -> str:
+    import subprocess
+    import sys
+
+    code = "import config.settings.test as s; print(s.BROKER_FILES_DIR)"
+    environ = {k: v for k, v in os.environ.items() if k not in ("CELERY_FILESYSTEM_BROKER_DIR", "PYTEST_XDIST_WORKER")}
+    done = subprocess.run([sys.executable, "-c", code], env=environ | env, capture_output=True, text=True, check=True,
+                          cwd=broker_files.__file__.rsplit("/config/", 1)[0])
+    return done.stdout.strip()
+
+
+def test_each_test_process_has_its_own_broker_folder(tmp_path):
+    # pytest-xdist's processes inherit the controller's environment, default folder included: a
+    # shared folder let one process's worker run the other's tasks against the wrong database.
+    default = _test_settings_broker_dir()
+    assert default.endswith("test-broker")
+    assert _test_settings_broker_dir(CELERY_FILESYSTEM_BROKER_DIR=default, PYTEST_XDIST_WORKER="gw1") == default + "-gw1"
+    assert _test_settings_broker_dir(PYTEST_XDIST_WORKER="gw0") == default + "-gw0"
+    given = str(tmp_path / "broker")  # a folder a test gives its own worker is kept as it is
+    assert _test_settings_broker_dir(CELERY_FILESYSTEM_BROKER_DIR=given, PYTEST_XDIST_WORKER="gw1") == given
