@@ -32,6 +32,7 @@ __all__ = [
     "ModelBook",
     "RunScope",
     "account_parameters",
+    "accounts_approved_unreleased",
     "accounts_for_scope",
     "benchmark_weights_latest",
     "latest_prices",
@@ -50,6 +51,9 @@ class RunScope:
     template_code: str | None = None
     advisor_id: int | None = None
     min_drift: float | None = None
+    # Accounts whose approved proposal is not released yet are left out (their approval stands)
+    # unless the person starting the run chose to replace those proposals.
+    replace_approved: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunScope:
@@ -68,7 +72,8 @@ class RunScope:
         return out
 
     def is_empty(self) -> bool:
-        return not self.to_dict()
+        """No criterion at all (``replace_approved`` is a choice about proposals, not a criterion)."""
+        return not {k for k in self.to_dict() if k != "replace_approved"}
 
 
 def accounts_for_scope(scope: RunScope):
@@ -95,7 +100,17 @@ def accounts_for_scope(scope: RunScope):
         qs = qs.annotate(last_drift=Subquery(latest)).filter(
             Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
         )
+    if not scope.replace_approved:
+        qs = qs.exclude(pk__in=Proposal.objects.filter(status=Proposal.Status.APPROVED).values("account_id"))
     return qs.order_by("pk").values_list("pk", flat=True)
+
+
+def accounts_approved_unreleased(scope: RunScope) -> int:
+    """How many accounts of ``scope`` have an approved proposal not yet released (what a run would
+    leave out, or replace when told to)."""
+    replacing = RunScope(**{**scope.__dict__, "replace_approved": True})
+    return (Proposal.objects.filter(status=Proposal.Status.APPROVED, account_id__in=accounts_for_scope(replacing))
+            .order_by().values("account_id").distinct().count())
 
 
 def lot_counts(account_ids) -> dict[int, int]:

@@ -256,9 +256,12 @@ def proposals_expire_stale(*, today: date | None = None) -> int:
     return _bulk_move(stale, S.EXPIRED, action="proposal.expire", comment=f"prices older than {cutoff}")
 
 
-def proposals_supersede(*, account_ids: list[int], by_run_id: int) -> int:
-    """Open proposals of these accounts from earlier runs give way to the new run's."""
-    older = Proposal.objects.filter(account_id__in=account_ids, status__in=OPEN).exclude(run_id=by_run_id)
+def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_approved: bool = False) -> int:
+    """Open proposals of these accounts from earlier runs give way to the new run's. An approved
+    proposal not yet released gives way only when the run was told to replace those (its starter
+    saw how many on the run form); otherwise its approval stands."""
+    statuses = OPEN if replace_approved else [s for s in OPEN if s != S.APPROVED]
+    older = Proposal.objects.filter(account_id__in=account_ids, status__in=statuses).exclude(run_id=by_run_id)
     return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
 
 

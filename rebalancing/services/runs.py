@@ -191,8 +191,8 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
             outcomes.append(_failure(run, inputs.account_id, *error))
             continue
         alerts += _alerts(run, inputs.account_id, result)
-        if run.kind == RebalanceRun.Kind.NIGHTLY and not result.trades:
-            # The nightly scan proposes only where there is something to do.
+        if not result.trades:
+            # Nothing to do: no proposal to decide on (the run's summary counts these apart).
             outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.NO_TRADES))
             continue
         outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
@@ -215,7 +215,8 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     with transaction.atomic():
         objects_insert_by_copy(proposals, ignore_conflicts=True)
         proposed = [p.account_id for p in proposals]
-        proposals_supersede(account_ids=proposed, by_run_id=run_id)
+        proposals_supersede(account_ids=proposed, by_run_id=run_id,
+                            replace_approved=bool(run.scope.get("replace_approved")))
         proposals_submit_new(run_id=run_id, account_ids=proposed)
         RunOutcome.objects.bulk_create(outcomes, ignore_conflicts=True)
         Alert.objects.bulk_create(alerts, ignore_conflicts=True)

@@ -419,3 +419,26 @@ def test_an_advisor_adds_a_one_off_instruction_to_an_account_within_the_template
         account = Account.objects.get(pk=account.pk)
         assert account.overrides == {"cash": {"target": 0.04},
                                      "instructions": [{"kind": "sell_buy", "sell": "XLE", "buy": "VTI", "quantity": 20.0}]}
+
+
+# --- Runs: what happens to approved proposals is said on the form ----------------------------------
+
+def test_the_run_form_says_approved_proposals_stay_unless_replaced(firm_a, book, as_user):
+    from rebalancing.models import Proposal, RebalanceRun
+
+    with tenant_context(firm_a):
+        kept = Proposal.objects.filter(run=book["run"]).first()
+        Proposal.objects.filter(pk=kept.pk).update(status=Proposal.Status.APPROVED)
+    client = as_user("pm")
+    page = text(client.get("/runs/"))
+    assert "1 account has an approved proposal not yet released." in page
+    assert "The run leaves it out and the approved trades stay, unless you choose to replace them." in page
+    client.post("/runs/", {"scope": "firm"})
+    with tenant_context(firm_a):
+        run = RebalanceRun.objects.latest("created_at")
+        assert run.total == len(book["accounts"]) - 1 and "replace_approved" not in run.scope
+    client.post("/runs/", {"scope": "firm", "replace_approved": "yes"})
+    with tenant_context(firm_a):
+        run = RebalanceRun.objects.latest("created_at")
+        assert run.total == len(book["accounts"]) and run.scope == {"firm": True, "replace_approved": True}
+    assert "whole firm; replacing approved proposals" in text(client.get("/runs/"))
