@@ -28,6 +28,7 @@ urlpatterns = [
     path("proposals/<int:pk>/", proposals.proposal_detail, name="proposal_detail"),
     path("proposals/<int:pk>/decide/", proposals.proposal_decide, name="proposal_decide"),
     path("approvals/", proposals.approvals, name="approvals"),
+    path("proposals/", proposals.proposal_queue, name="proposal_queue"),
     path("approvals/bulk/", proposals.approvals_bulk, name="approvals_bulk"),
     path("models/", book.model_list, name="model_list"),
     path("models/new/", book.model_create_view, name="model_create"),

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -18,6 +19,7 @@ from rebalancing.services.proposals import (
     proposal_reject,
     proposal_release,
     proposals_approve_bulk,
+    proposals_release_bulk,
 )
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
@@ -127,3 +129,43 @@ def approvals_bulk(request):
     request.session["bulk_outcomes"] = outcomes
     return redirect("approvals")
 
+
+
+# --- Approved, released and executed proposals ---------------------------------------------------
+
+QUEUE_STATUSES = {"approved": Proposal.Status.APPROVED, "released": Proposal.Status.RELEASED,
+                  "executed": Proposal.Status.EXECUTED}
+
+
+@firm_page(Capability.VIEW_BOOK, post=Capability.RELEASE)
+def proposal_queue(request):
+    """Approved proposals waiting to be released (released together by a portfolio manager), and
+    the released and executed ones."""
+    if request.method == "POST":
+        ids = ids_param(request.POST, "proposal")
+        if not ids:
+            messages.error(request, "Select at least one approved proposal to release.")
+            return redirect("proposal_queue")
+        outcomes = [dataclasses.asdict(o) | {"pk": o.proposal_id} for o in proposals_release_bulk(
+            proposal_ids=ids, user=request.user, comment=request.POST.get("comment", "").strip())]
+        released = sum(o["ok"] for o in outcomes)
+        if released == len(outcomes):
+            messages.success(request, f"{released} proposal{'s' if released != 1 else ''} released: their orders may go out.")
+        else:
+            messages.warning(request, f"{released} of {len(outcomes)} released; the others are listed with the reason.")
+        request.session["release_outcomes"] = outcomes
+        return redirect("proposal_queue")
+    status = request.GET.get("status", "approved")
+    if status not in QUEUE_STATUSES:
+        status = "approved"
+    qs = (proposals_visible_to(request.user).filter(status=QUEUE_STATUSES[status])
+          .select_related("account__household__advisor", "run").order_by("-status_changed_at", "-pk"))
+    page = paginate(request, qs, per_page=50)
+    counts = dict(proposals_visible_to(request.user).filter(status__in=QUEUE_STATUSES.values()).order_by()
+                  .values("status").annotate(n=Count("id")).values_list("status", "n"))
+    return render(request, "frontend/proposal_queue.html", {
+        "page": page, "status": status, "counts": {k: counts.get(v, 0) for k, v in QUEUE_STATUSES.items()},
+        "may_release": status == "approved" and user_can(request.user, Capability.RELEASE),
+        "outcomes": request.session.pop("release_outcomes", None),
+        "max_age": ApprovalPolicy.current().max_price_age_days,
+    })

@@ -38,6 +38,7 @@ __all__ = [
     "proposals_approve_bulk",
     "proposals_expire_stale",
     "proposals_submit_new",
+    "proposals_release_bulk",
     "proposals_supersede",
 ]
 
@@ -240,6 +241,29 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
               comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
     raise Conflict(f"The proposal was priced on {proposal.run.as_of} and has expired; rebalance again.",
                    code="proposal_expired")
+
+
+def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
+                           today: date | None = None) -> list[BulkOutcome]:
+    """Release each approved proposal (each in its own transaction, through ``proposal_release``,
+    so one that has expired or moved on does not hold the others back); say what happened to each."""
+    if not user_can(user, Capability.RELEASE):
+        raise PermissionDenied("Only a portfolio manager releases approved trades.")
+    found = {p.pk: p for p in proposals_visible_to(user).filter(pk__in=proposal_ids).select_related("account")}
+    outcomes = []
+    for pk in proposal_ids:
+        proposal = found.get(pk)
+        if proposal is None:
+            outcomes.append(BulkOutcome(pk, f"#{pk}", False, "not found, or not yours to see"))
+            continue
+        label = f"#{pk} {proposal.account.custodian_number}"
+        try:
+            proposal_release(proposal=proposal, user=user, comment=comment, today=today)
+        except DomainError as exc:
+            outcomes.append(BulkOutcome(pk, label, False, exc.message))
+            continue
+        outcomes.append(BulkOutcome(pk, label, True, "released: its orders may go out"))
+    return outcomes
 
 
 @transaction.atomic

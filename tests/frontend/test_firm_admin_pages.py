@@ -442,3 +442,43 @@ def test_the_run_form_says_approved_proposals_stay_unless_replaced(firm_a, book,
         run = RebalanceRun.objects.latest("created_at")
         assert run.total == len(book["accounts"]) and run.scope == {"firm": True, "replace_approved": True}
     assert "whole firm; replacing approved proposals" in text(client.get("/runs/"))
+
+
+# --- The approved queue: bulk release, released and executed views -------------------------------
+
+def test_a_portfolio_manager_releases_approved_proposals_together(firm_a, book, as_user):
+    from rebalancing.models import ApprovalPolicy, Order, Proposal
+
+    with tenant_context(firm_a):
+        ApprovalPolicy.objects.update(max_price_age_days=36500)  # the book is priced on a fixed past day
+        first, second, third = Proposal.objects.filter(run=book["run"]).order_by("pk")[:3]
+        Proposal.objects.filter(pk__in=[first.pk, second.pk]).update(status=Proposal.Status.APPROVED)
+    client = as_user("pm")
+    page = text(client.get("/proposals/"))
+    assert "Approved, to release (2)" in page and f'value="{first.pk}"' in page and f'value="{third.pk}"' not in page
+    response = client.post("/proposals/", {"proposal": [first.pk, second.pk, third.pk], "comment": "morning batch"},
+                           follow=True)
+    page = text(response)
+    assert "2 of 3 released; the others are listed with the reason." in page
+    assert f"#{third.pk}" in page and "cannot become released" in page
+    with tenant_context(firm_a):
+        assert set(Proposal.objects.filter(status=Proposal.Status.RELEASED).values_list("pk", flat=True)) == {
+            first.pk, second.pk}
+        assert Order.objects.filter(proposal__in=[first, second]).exists()
+        assert AuditEvent.objects.filter(action="proposal.release", comment="morning batch").count() == 2
+    released = text(client.get("/proposals/", {"status": "released"}))
+    assert f"#{first.pk}" in released and f"#{second.pk}" in released and "Release the selected" not in released
+    assert "No executed proposal." in text(client.get("/proposals/", {"status": "executed"}))
+
+
+def test_only_those_who_release_may_release_and_advisors_see_only_theirs(firm_a, book, as_user):
+    from rebalancing.models import Proposal
+
+    with tenant_context(firm_a):
+        Proposal.objects.filter(run=book["run"]).update(status=Proposal.Status.APPROVED)
+        theirs = Proposal.objects.get(run=book["run"], account=book["theirs"][0])
+    advisor = as_user("advisor")
+    page = text(advisor.get("/proposals/"))
+    assert "Release the selected" not in page and f"#{theirs.pk}<" not in page
+    assert advisor.post("/proposals/", {"proposal": [theirs.pk]}).status_code == 403
+    assert as_user("admin").post("/proposals/", {"proposal": [theirs.pk]}).status_code == 403
