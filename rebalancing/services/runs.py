@@ -38,6 +38,7 @@ __all__ = [
     "run_chunks",
     "run_process_chunk",
     "run_start",
+    "runs_start_all_firms",
 ]
 
 logger = logging.getLogger(__name__)
@@ -273,3 +274,34 @@ def _record_progress(run_id: int, **seconds: float) -> None:
         run.finished_at = timezone.now()
         fields += ["status", "finished_at"]
     run.save(update_fields=fields)
+
+
+@dataclass(frozen=True)
+class FirmRunStarted:
+    firm_slug: str
+    firm_name: str
+    run_id: int | None
+    accounts: int
+    error: str = ""
+
+
+def runs_start_all_firms(*, label: str, as_of: date | None = None) -> list[FirmRunStarted]:
+    """A whole-firm run in every active firm, each started in its own schema and transaction (a
+    provider operator's action: the console or ``manage.py rebalance --all-firms``). A firm whose
+    run cannot start is reported with the reason; the others still start."""
+    from django_tenants.utils import tenant_context
+
+    from tenants.errors import DomainError
+    from tenants.selectors import firms_active
+
+    started = []
+    for firm in firms_active():
+        with tenant_context(firm):
+            try:
+                with transaction.atomic():
+                    run = run_start(scope=RunScope(firm=True), as_of=as_of, label=label)
+            except DomainError as exc:
+                started.append(FirmRunStarted(firm.slug, firm.name, None, 0, exc.message))
+                continue
+        started.append(FirmRunStarted(firm.slug, firm.name, run.pk, run.total))
+    return started

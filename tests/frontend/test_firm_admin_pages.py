@@ -482,3 +482,32 @@ def test_only_those_who_release_may_release_and_advisors_see_only_theirs(firm_a,
     assert "Release the selected" not in page and f"#{theirs.pk}<" not in page
     assert advisor.post("/proposals/", {"proposal": [theirs.pk]}).status_code == 403
     assert as_user("admin").post("/proposals/", {"proposal": [theirs.pk]}).status_code == 403
+
+
+# --- The provider console: a run across every active firm -----------------------------------------
+
+def test_an_operator_starts_a_run_in_every_active_firm_from_the_console(firm_a, firm_b, book,
+                                                                       django_capture_on_commit_callbacks):
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from rebalancing.models import RebalanceRun
+    from tenants.roles import ProviderRole
+    from tenants.services import user_ensure
+    from tests.conftest import PASSWORD
+
+    with schema_context("public"):
+        operator = user_ensure(username="op@all.test", email="op@all.test", roles=[ProviderRole.PROVIDER_OPERATOR],
+                               password=PASSWORD)
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(operator)
+    assert "Every active firm (2)" in text(client.get("/runs/"))
+    with django_capture_on_commit_callbacks():  # the runs' dispatch is not sent in this test
+        response = client.post("/runs/start/", {"firm": "*"}, follow=True)
+    page = text(response)
+    assert "Runs started in 2 firms" in page and "Firm A Wealth (run" in page and "4 accounts" in page
+    for firm, accounts in ((firm_a, len(book["accounts"])), (firm_b, 0)):
+        with tenant_context(firm):
+            run = RebalanceRun.objects.get(started_by_label="op@all.test (provider, all firms)")
+            assert run.scope == {"firm": True} and run.total == accounts
+            assert AuditEvent.objects.filter(action="run.start", object_id=str(run.pk)).exists()
