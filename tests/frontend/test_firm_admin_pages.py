@@ -511,3 +511,18 @@ def test_an_operator_starts_a_run_in_every_active_firm_from_the_console(firm_a, 
             run = RebalanceRun.objects.get(started_by_label="op@all.test (provider, all firms)")
             assert run.scope == {"firm": True} and run.total == accounts
             assert AuditEvent.objects.filter(action="run.start", object_id=str(run.pk)).exists()
+
+
+# --- The audit log in words -------------------------------------------------------------------------
+
+def test_the_audit_log_speaks_in_words_with_account_numbers_and_no_duplicate_filters(firm_a, book, as_user):
+    from rebalancing.models import Proposal
+
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"]).select_related("account").first()
+    page = text(as_user("admin").get("/audit/", {"object_type": "proposal", "object_id": proposal.pk}))
+    assert "Sent a proposal for approval" in page
+    assert f"#{proposal.pk} · account {proposal.account.custodian_number}" in page
+    filters = as_user("admin").get("/audit/").content.decode()
+    assert filters.count('<option value="proposal"') == 1 and ">Proposal</option>" in filters
+    assert filters.count('<option value="proposal.submit"') == 1 and ">Sent a proposal for approval</option>" in filters
