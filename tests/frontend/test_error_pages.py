@@ -34,3 +34,14 @@ def test_the_demo_serves_without_django_debug_pages():
     stack = (Path(__file__).resolve().parents[2] / "scripts" / "stack.py").read_text()
     run_demo = stack[stack.index("def run_demo"):stack.index("def ", stack.index("def run_demo") + 10)]
     assert 'env.setdefault("DJANGO_DEBUG", "false")' in run_demo and '"--insecure"' in run_demo
+
+
+def test_the_api_reference_pages_load_nothing_from_another_host(firm_a, people, client_for):
+    client = client_for(firm_a, people["admin"])
+    for path, script in (("/api/v1/redoc/", "/static/drf_spectacular_sidecar/redoc/"),
+                         ("/api/v1/docs/", "/static/drf_spectacular_sidecar/swagger-ui-dist/")):
+        response = client.get(path)
+        page = response.content.decode()
+        assert response.status_code == 200 and script in page, path
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), path  # no fonts, logos or scripts elsewhere
+        assert "googleapis" not in page and "cdn" not in page.lower(), path
