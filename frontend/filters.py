@@ -10,7 +10,7 @@ import django_filters as filters
 from django.db.models import F, Q
 from django.utils import timezone
 
-from rebalancing.access import alerts_visible_to
+from rebalancing.access import alerts_visible_to, households_advised_by, households_without_advisor
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.models import RebalanceRun, RunOutcome
 
@@ -47,8 +47,8 @@ class AccountListFilter(filters.FilterSet):
     def _advisor(self, queryset, name, value):
         advisor = id_param({name: value}, name, words=("none",))
         if advisor == "none":
-            return queryset.filter(household__advisor__isnull=True)
-        return queryset if advisor is None else queryset.filter(household__advisor_id=advisor)
+            return queryset.filter(household__in=households_without_advisor())
+        return queryset if advisor is None else queryset.filter(household__in=households_advised_by(advisor))
 
     def _model(self, queryset, name, value):
         model = id_param({name: value}, name)

@@ -16,6 +16,7 @@ from rebalancing.access import (
     alerts_visible_to,
     proposals_decidable_by,
     proposals_visible_to,
+    with_advisors,
 )
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
@@ -63,8 +64,8 @@ def _latest_proposal(field_name: str):
 def accounts_with_latest(user):
     """The user's accounts with the latest proposal's drift, status and id."""
     return (
-        accounts_visible_to(user)
-        .select_related("household__advisor", "household__template", "model", "template")
+        with_advisors(accounts_visible_to(user), "household__")
+        .select_related("household__template", "model", "template")
         .annotate(last_drift=_latest_proposal("drift_before"), last_status=_latest_proposal("status"),
                   last_proposal_id=_latest_proposal("pk"))
     )

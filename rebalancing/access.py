@@ -2,15 +2,25 @@
 so an advisor asking for a colleague's account by id finds nothing (404), not a refusal that
 confirms it exists."""
 
-from django.db.models import Q
-from guardian.shortcuts import get_objects_for_user
+from django.db.models import Prefetch, Q
 
-from rebalancing.models import Account, Alert, Household, Proposal, ProposalApproval
+from rebalancing.models import (
+    Account,
+    Alert,
+    Household,
+    HouseholdUserObjectPermission,
+    Proposal,
+    ProposalApproval,
+)
 from tenants.errors import PermissionDenied
 from tenants.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
+    "ADVISOR_PERMISSION",
     "accounts_visible_to",
+    "households_advised_by",
+    "households_without_advisor",
+    "with_advisors",
     "decision_capacity",
     "proposals_decidable_by",
     "alerts_visible_to",
@@ -26,12 +36,38 @@ def require(user, capability: Capability) -> None:
                                detail={"capability": capability.value})
 
 
+# An advisor's households are the ones they hold this object permission on (django-guardian): the
+# one source of "who advises a household", granted and taken by services.people.
+ADVISOR_PERMISSION = "view_household"
+
+
+def _advisor_grants():
+    return HouseholdUserObjectPermission.objects.filter(permission__codename=ADVISOR_PERMISSION,
+                                                        permission__content_type__app_label="rebalancing")
+
+
+def households_advised_by(user_or_id):
+    """Households the user (or user id) advises."""
+    user_id = getattr(user_or_id, "pk", user_or_id)
+    return Household.objects.filter(pk__in=_advisor_grants().filter(user_id=user_id).values("content_object_id"))
+
+
+def households_without_advisor():
+    return Household.objects.exclude(pk__in=_advisor_grants().values("content_object_id"))
+
+
+def with_advisors(queryset, path: str = ""):
+    """``queryset`` with each household's advisors prefetched (``Household.advisors``); ``path``
+    leads from the queryset's model to the household (``"household__"``, ``"account__household__"``)."""
+    grants = HouseholdUserObjectPermission.objects.select_related("user", "permission")
+    return queryset.prefetch_related(Prefetch(f"{path}advisor_grants", queryset=grants))
+
+
 def households_visible_to(user):
     if not user_can(user, Capability.VIEW_BOOK):
         return Household.objects.none()
     if is_advisor_only(user):
-        return get_objects_for_user(user, "rebalancing.view_household", klass=Household,
-                                    with_superuser=False, accept_global_perms=False)
+        return households_advised_by(user)
     return Household.objects.all()
 
 
@@ -59,9 +95,9 @@ def _capacities(user) -> list[tuple[str, Q]]:
     advisor) and compliance's (where the policy requires a second approval)."""
     out = []
     if user_can(user, Capability.APPROVE):
-        mine = Q(account__household__advisor=user)
+        mine = Q(account__household__in=households_advised_by(user))
         if not is_advisor_only(user):
-            mine |= Q(account__household__advisor__isnull=True)
+            mine |= Q(account__household__in=households_without_advisor())
         out.append((ProposalApproval.Capacity.ADVISOR, mine & ~Q(approvals__capacity=ProposalApproval.Capacity.ADVISOR)))
     if user_can(user, Capability.APPROVE_COMPLIANCE):
         out.append((ProposalApproval.Capacity.COMPLIANCE,

@@ -27,7 +27,6 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.selectors import account_parameters
-from rebalancing.services.people import advisor_assign
 from rebalancing.services.runs import run_cancel
 from tenants.audit.admin_mixins import AuditedAdminMixin
 from tenants.errors import DomainError
@@ -180,14 +179,15 @@ class HouseholdForm(_OverridesForm):
 
     class Meta:
         model = Household
-        fields = ["name", "external_id", "advisor", "template", "overrides"]
+        fields = ["name", "external_id", "template", "overrides", "managed_as", "model", "household_overrides"]
 
 
 class AccountForm(_OverridesForm):
     class Meta:
         model = Account
         fields = [
-            "custodian_number", "name", "household", "model", "template", "overrides", "taxable", "discretionary",
+            "custodian_number", "name", "household", "model", "template", "overrides", "tax_status", "asset_classes",
+            "discretionary",
             "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd", "realised_long_term_ytd",
             "opened_on",
         ]
@@ -197,18 +197,10 @@ class AccountForm(_OverridesForm):
 class HouseholdAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = HouseholdForm
 
-    def save_model(self, request, obj, form, change):
-        # The advisor's object permissions move with the household (advisor_assign, audited).
-        advisor_changed = change and "advisor" in form.changed_data
-        new_advisor = obj.advisor
-        if advisor_changed:
-            obj.advisor = Household.objects.get(pk=obj.pk).advisor
-        super().save_model(request, obj, form, change)
-        if advisor_changed or (not change and new_advisor is not None):
-            advisor_assign(household=obj, advisor=new_advisor, by=None)
-            obj.refresh_from_db()
-    list_display = ("name", "external_id", "advisor", "template")
-    list_filter = ("template", "advisor")
+    # Advisors are object permissions (django-guardian), given on the household page
+    # (services.households.household_advisors_set), not a field here.
+    list_display = ("name", "external_id", "managed_as", "template")
+    list_filter = ("template", "managed_as")
     search_fields = ("name", "external_id")
 
 
@@ -223,8 +215,8 @@ class TaxLotInline(admin.TabularInline):
 @admin.register(Account)
 class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = AccountForm
-    list_display = ("custodian_number", "name", "household", "model", "effective_template", "taxable", "cash")
-    list_filter = ("model", "template", "taxable", "discretionary")
+    list_display = ("custodian_number", "name", "household", "model", "effective_template", "tax_status", "cash")
+    list_filter = ("model", "template", "tax_status", "discretionary")
     search_fields = ("custodian_number", "name", "household__name")
     readonly_fields = ("effective_parameters",)
     inlines = [TaxLotInline]

@@ -3,7 +3,8 @@ fixed number of queries whatever the batch size. Rows come back as tuples and be
 frozen dataclasses, which share one Security and one Benchmark object per symbol across the batch.
 
 The one loader: runs, the nightly scan, the pages' previews and what-if, and the backtest's firm
-data all build their requests here.
+data all build their requests here. A household managed as one is its accounts' requests
+gathered into one ``engine.HouseholdRequest`` (``household_inputs_from``, ``household_inputs_load``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,21 @@ from django.db.models.functions import Cast
 from rebalancing import engine
 from rebalancing.effective_parameters import parameters_from_values
 from rebalancing.engine.wash_sales import WINDOW_DAYS
+from rebalancing.household_parameters import household_settings_effective, tax_budget_left
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.models import Account, ModelPortfolio, Security, Sleeve, TaxLot, TradeRecord
 from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
-from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
+from rebalancing.selectors import (
+    ModelBook,
+    account_parameters,
+    benchmark_weights_latest,
+    latest_prices,
+    risk_model_current,
+)
 from tenants.errors import ValidationFailed
 
-__all__ = ["AccountInputs", "rebalance_inputs_load"]
+__all__ = ["AccountInputs", "HouseholdInputs", "household_inputs_from", "household_inputs_load",
+           "rebalance_inputs_load"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,12 @@ class AccountInputs:
     household_id: int | None = None
     recorded: tuple[engine.HouseholdTrade, ...] = ()  # the household's trades of the last 30 days
     planned: tuple[Planned, ...] = ()  # its open orders and proposals (planned_trades)
+    # The firm's risk model its benchmark-tracking sleeves get (None: the engine's default, for the
+    # reason in risk_model_note; both empty when no sleeve tracks a benchmark).
+    risk_model_version_id: int | None = None
+    risk_model_note: str = ""
+    tax_status: str = "taxable"
+    asset_classes: tuple[str, ...] = ()  # empty: any
 
     def seeing(self, proposed: dict[int, list[engine.HouseholdTrade]]) -> engine.RebalanceRequest | None:
         """The request, seeing what a run just proposed for other accounts of the household."""
@@ -71,6 +86,21 @@ class _FirmSnapshot:
 
 _SNAPSHOTS: OrderedDict[tuple, _FirmSnapshot] = OrderedDict()
 _SNAPSHOTS_KEPT = 4
+# Engine forms of risk model versions (immutable rows), shared across runs: the engine caches its
+# factor matrices per model object.
+_RISK_MODELS: OrderedDict[tuple[str, int], engine.RiskModel] = OrderedDict()
+
+
+def _risk_model(as_of: date) -> tuple[int | None, engine.RiskModel | None, str]:
+    version, note = risk_model_current(as_of)
+    if version is None:
+        return None, None, note
+    key = (connection.schema_name, version.pk)
+    if key not in _RISK_MODELS:
+        _RISK_MODELS[key] = version.as_engine()
+        while len(_RISK_MODELS) > _SNAPSHOTS_KEPT:
+            _RISK_MODELS.popitem(last=False)
+    return version.pk, _RISK_MODELS[key], ""
 
 
 def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
@@ -85,7 +115,7 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     snapshot = _FirmSnapshot(
         models=models,
         bench_weights=benchmark_weights_latest(benchmark_ids, as_of),
-        universe=_Universe({s.pk: s for s in Security.objects.all()}, latest_prices(as_of)),
+        universe=_Universe({s.pk: s for s in Security.objects.all()}, latest_prices(as_of), _risk_model(as_of)),
     )
     if key is not None:
         _SNAPSHOTS[cache_key] = snapshot
@@ -104,6 +134,7 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
     """
     accounts = list(
         Account.objects.filter(pk__in=list(account_ids)).select_related("household__template", "template")
+        .order_by("pk")
     )
     ids = [a.pk for a in accounts]
     lots_by_account: dict[int, list[tuple]] = defaultdict(list)
@@ -143,9 +174,12 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
 class _Universe:
     """Engine Security objects built once per batch and shared by every request in it."""
 
-    def __init__(self, masters: dict[int, Security], prices: dict[int, float]):
+    def __init__(self, masters: dict[int, Security], prices: dict[int, float],
+                 risk: tuple[int | None, engine.RiskModel | None, str] = (None, None, "")):
         self.masters = masters
         self.prices = prices
+        # The firm's estimated risk model, given to every benchmark (direct-indexed sleeves use it).
+        self.risk_version_id, self.risk_model, self.risk_note = risk
         self.by_symbol = {s.symbol: pk for pk, s in masters.items()}
         self.symbol_of = {pk: symbol for symbol, pk in self.by_symbol.items()}
         self._engine: dict[int, engine.Security] = {}
@@ -181,6 +215,7 @@ class _Universe:
             found = engine.Benchmark(
                 name=benchmark.code,
                 constituents={self.masters[sid].symbol: w / total for sid, w in weights.items()},
+                risk_model=self.risk_model,
             )
             self._benchmarks[key] = found
         return found
@@ -191,8 +226,9 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
     effective = account_parameters(account)
     try:
         params = effective.parameters()
-        version = models.versions.get(account.model_id)
-        flat = models.flat_sleeves(account.model_id)
+        model_id = account.managed_model_id
+        version = models.versions.get(model_id)
+        flat = models.flat_sleeves(model_id)
         direct_indexed = set(effective.values.get("direct_index", {}))
         track = effective.values["screen"]["enabled"] and effective.values["screen"]["rescale"] == "track_benchmark"
         merged: dict[str, dict[str, Any]] = {}
@@ -273,15 +309,20 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
     except (ValidationFailed, engine.InvalidRequest) as exc:
         error = exc if isinstance(exc, ValidationFailed) else ValidationFailed(exc.message, code="invalid_request",
                                                                               detail=exc.detail or {})
-        return AccountInputs(account.pk, None, None, effective.values, "", error, household_id=account.household_id)
+        return AccountInputs(account.pk, None, None, effective.values, "", error, household_id=account.household_id,
+                             tax_status=account.tax_status)
+    tracks = any(s.benchmark is not None for s in sleeves)
+    risk_version_id = universe.risk_version_id if tracks else None
     return AccountInputs(
         account_id=account.pk,
         request=request,
         model_version_id=version.pk if version else None,
         parameters=effective.values,
         fingerprint=_fingerprint(account, lots, trades, version, effective.values, securities, sleeves, as_of,
-                                 (carried, request.account.household_trades)),
+                                 (carried, request.account.household_trades, risk_version_id)),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
+        risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
+        tax_status=account.tax_status, asset_classes=tuple(account.asset_classes or ()),
     )
 
 
@@ -307,3 +348,73 @@ def _fingerprint(account, lots, trades, version, parameters, securities, sleeves
          for s in sleeves], tuple(carried),
     )
     return hashlib.sha256(pickle.dumps(payload, protocol=5)).hexdigest()
+
+
+# --- Households managed as one ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HouseholdInputs:
+    """A household's one engine request, its accounts' inputs (in the request's order) and the
+    household settings it used (values and sources)."""
+
+    household_id: int
+    request: engine.HouseholdRequest | None
+    members: tuple[AccountInputs, ...]
+    settings: dict[str, Any]
+    sources: dict[str, str]
+    error: ValidationFailed | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        payload = pickle.dumps(([m.fingerprint for m in self.members], json.dumps(self.settings, sort_keys=True),
+                                self.request.tax_budget if self.request else None), protocol=5)
+        return hashlib.sha256(payload).hexdigest()
+
+
+def household_inputs_from(household, members: list[AccountInputs], *, as_of: date) -> HouseholdInputs:
+    """``household``'s request from its accounts' inputs (``rebalance_inputs_load``). Each account
+    sees the household's executed trades and open orders, not its accounts' older open proposals:
+    the household's new proposal replaces them all."""
+    effective = household_settings_effective(household)
+    members = sorted(members, key=lambda m: m.account_id)
+    failed = [m for m in members if m.error is not None]
+    if not members or failed:
+        error = failed[0].error if failed else ValidationFailed(f"household {household.name} has no account to manage")
+        return HouseholdInputs(household.pk, None, tuple(members), effective.values, effective.sources, error)
+    replaced = {m.account_id: [] for m in members}
+    requests = [m.seeing(replaced) for m in members]
+    securities: dict[str, engine.Security] = {}
+    for r in requests:
+        for s in r.securities:
+            securities.setdefault(s.symbol, s)
+    model = requests[0].model
+    location = None
+    if effective.values.get("location"):
+        defaults = engine.default_location_preferences(s.asset_class for s in model.sleeves)
+        order = {**defaults.order, **{k: tuple(v) for k, v in effective.values["location"].items()}}
+        location = engine.LocationPreferences(order=order, inefficient=defaults.inefficient)
+    try:
+        request = engine.HouseholdRequest(
+            household_id=household.external_id, as_of=as_of, model=model,
+            securities=tuple(securities[k] for k in sorted(securities)),
+            accounts=tuple(engine.HouseholdAccount(request=r, tax_status=m.tax_status,
+                                                   allowed_asset_classes=m.asset_classes or None)
+                           for m, r in zip(members, requests, strict=True)),
+            tax_budget=tax_budget_left(effective.values.get("tax_budget"), [r.account for r in requests]),
+            location=location,
+        )
+    except engine.InvalidRequest as exc:
+        error = ValidationFailed(exc.message, code="invalid_request", detail=exc.detail or {})
+        return HouseholdInputs(household.pk, None, tuple(members), effective.values, effective.sources, error)
+    return HouseholdInputs(household.pk, request, tuple(members), effective.values, effective.sources)
+
+
+def household_inputs_load(households, *, as_of: date, snapshot_key=None) -> list[HouseholdInputs]:
+    """Households' requests (each managed as one), in a fixed number of queries."""
+    households = list(households)
+    ids = list(Account.objects.filter(household__in=households).values_list("pk", flat=True))
+    by_household: dict[int, list[AccountInputs]] = defaultdict(list)
+    for inputs in rebalance_inputs_load(ids, as_of=as_of, snapshot_key=snapshot_key):
+        by_household[inputs.household_id].append(inputs)
+    return [household_inputs_from(h, by_household[h.pk], as_of=as_of) for h in households]

@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
+from rebalancing.access import households_advised_by
 from rebalancing.models import Account, Alert, Order, Price, Proposal, RebalanceRun, Security
 from tenants.audit.models import AuditEvent
 
@@ -58,17 +59,21 @@ class PriceFilter(filters.FilterSet):
 
 
 class AccountFilter(filters.FilterSet):
-    advisor = _id_filter("household__advisor_id", help_text="The advisor's user id")
+    advisor = filters.NumberFilter(method="_advisor", min_value=1, max_value=_MAX_ID, help_text="The advisor's user id")
     household = _id_filter("household_id")
     model = filters.CharFilter(field_name="model__code", help_text="Model code")
     template = filters.CharFilter(method="_template", help_text="Template code (the account's, else its household's)")
     taxable = filters.BooleanFilter()
+    tax_status = filters.ChoiceFilter(choices=Account.TaxStatus.choices)
     discretionary = filters.BooleanFilter()
     search = filters.CharFilter(method="_search", help_text="Part of the account number or name")
 
     class Meta:
         model = Account
-        fields = ["advisor", "household", "model", "template", "taxable", "discretionary", "search"]
+        fields = ["advisor", "household", "model", "template", "taxable", "tax_status", "discretionary", "search"]
+
+    def _advisor(self, queryset, name, value):
+        return queryset.filter(household__in=households_advised_by(int(value)))
 
     def _template(self, queryset, name, value):
         return queryset.governed_by(value)

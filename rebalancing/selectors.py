@@ -11,13 +11,16 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 
+from rebalancing.access import households_advised_by
 from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
 from rebalancing.models import (
     Account,
     BenchmarkWeight,
+    Household,
     ModelVersion,
     Price,
     Proposal,
+    RiskModelVersion,
     Security,
     Sleeve,
     SleeveHolding,
@@ -37,6 +40,8 @@ __all__ = [
     "benchmark_weights_latest",
     "latest_prices",
     "lot_counts",
+    "risk_model_current",
+    "RISK_MODEL_STALE_DAYS",
 ]
 
 
@@ -84,25 +89,33 @@ def accounts_for_scope(scope: RunScope):
     """
     if scope.is_empty():
         raise ValidationFailed("a run needs a scope: an account, a household, a selection or the whole firm")
-    qs = Account.objects.filter(model__isnull=False)
+    qs = Account.objects.managed()
     if scope.account_ids:
         qs = qs.filter(pk__in=scope.account_ids)
     if scope.household_id is not None:
         qs = qs.filter(household_id=scope.household_id)
     if scope.model_code:
-        qs = qs.filter(model__code=scope.model_code)
+        qs = qs.managed_to(scope.model_code)
     if scope.template_code:
         qs = qs.governed_by(scope.template_code)
     if scope.advisor_id is not None:
-        qs = qs.filter(household__advisor_id=scope.advisor_id)
+        qs = qs.filter(household__in=households_advised_by(scope.advisor_id))
     if scope.min_drift is not None:
         latest = Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at").values("drift_before")[:1]
         qs = qs.annotate(last_drift=Subquery(latest)).filter(
             Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
         )
+    # A household managed as one is solved whole: any of its accounts brings in the others.
+    accounts = Account.objects.filter(
+        Q(pk__in=qs.values("pk"))
+        | Q(household__managed_as=Household.ManagedAs.HOUSEHOLD, household_id__in=qs.values("household_id"))
+    )
     if not scope.replace_approved:
-        qs = qs.exclude(pk__in=Proposal.objects.filter(status=Proposal.Status.APPROVED).values("account_id"))
-    return qs.order_by("pk").values_list("pk", flat=True)
+        # Their approval stands: such accounts (a household managed as one: all its accounts) sit out.
+        approved = Proposal.objects.filter(status=Proposal.Status.APPROVED)
+        accounts = accounts.exclude(pk__in=approved.values("account_id")).exclude(
+            household__managed_as=Household.ManagedAs.HOUSEHOLD, household_id__in=approved.values("account__household_id"))
+    return accounts.order_by("pk").values_list("pk", flat=True)
 
 
 def accounts_approved_unreleased(scope: RunScope) -> int:
@@ -263,3 +276,23 @@ def backtest_firm_price_span(symbols: list[str]) -> tuple[date, date] | None:
     if len(spans) < len(set(symbols)):
         return None
     return max(f for f, _ in spans), min(last for _, last in spans)
+
+
+# A risk model estimated more than this many days before a run is not used (the nightly refresh
+# has stopped, or the firm's prices have): the engine's default model is safer than a stale one.
+RISK_MODEL_STALE_DAYS = 31
+
+
+def risk_model_current(as_of: date) -> tuple[RiskModelVersion | None, str]:
+    """The firm's risk model for a run on ``as_of``: its latest version on or before that day, or
+    None with the reason the engine's default model is used instead."""
+    from rebalancing.engine.risk_estimation import MIN_OBSERVATIONS
+
+    version = RiskModelVersion.objects.filter(as_of__lte=as_of).order_by("-as_of", "-id").first()
+    if version is None:
+        return None, (f"the engine's default risk model: none has been estimated from the firm's prices up to "
+                      f"{as_of:%Y-%m-%d} (it needs prices on {MIN_OBSERVATIONS + 1} days)")
+    if (as_of - version.as_of).days > RISK_MODEL_STALE_DAYS:
+        return None, (f"the engine's default risk model: the latest estimate (#{version.pk}, as of "
+                      f"{version.as_of:%Y-%m-%d}) is more than {RISK_MODEL_STALE_DAYS} days old")
+    return version, ""

@@ -7,14 +7,19 @@ import logging
 
 from celery import shared_task
 from django.db import connection, transaction
+from django.utils import timezone
 
 from rebalancing.models import RebalanceRun
 from rebalancing.selectors import RunScope
 from rebalancing.services.backtests import backtest_execute
 from rebalancing.services.proposals import proposals_expire_stale
+from rebalancing.services.risk_models import risk_model_estimate
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
+from tenants.errors import ValidationFailed
 
-__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "run_dispatch", "runs_watch"]
+__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "risk_model_refresh", "run_dispatch",
+           "runs_watch", "webhook_deliver"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,21 @@ def nightly_scan() -> int | None:
 
 
 @shared_task(acks_late=True)
+def risk_model_refresh() -> int | None:
+    """Sent by beat to every active firm before the nightly scan: estimate the firm's risk model
+    from its prices up to today. Run twice on the same prices it writes nothing new. A firm with
+    too little history gets no version (its accounts keep the engine's default model, saying so)."""
+    if connection.schema_name == "public":
+        raise ValueError("risk_model_refresh must be sent from inside a firm's schema")
+    try:
+        refresh = risk_model_estimate(as_of=timezone.localdate())
+    except ValidationFailed as exc:
+        logger.info("no risk model for %s: %s", connection.schema_name, exc.message)
+        return None
+    return refresh.version.pk
+
+
+@shared_task(acks_late=True)
 def proposals_expire() -> int:
     """Sent by beat to every active firm: open proposals priced too long ago expire."""
     if connection.schema_name == "public":
@@ -86,3 +106,16 @@ def backtest_run(self, backtest_id: int) -> str | None:
         logger.warning("backtest %s failed (%s); retrying", backtest_id, exc)
         raise self.retry(exc=exc) from exc
     return None if backtest is None else backtest.status
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def webhook_deliver(self, delivery_id: int) -> str | None:
+    """Send one webhook delivery; after a failure, again with back-off (rebalancing.webhooks.delivery
+    counts the attempts and gives up after ``WEBHOOK_MAX_ATTEMPTS``). Run twice, it sends nothing
+    twice once the delivery has succeeded or failed for good."""
+    delivery = webhook_delivery_attempt(delivery_id=delivery_id)
+    if delivery is None:
+        return None
+    if delivery.status == delivery.Status.RETRYING:
+        raise self.retry(countdown=retry_delay(delivery.attempts))
+    return delivery.status

@@ -164,6 +164,11 @@ def run_tests(pytest_args: list[str]) -> int:
     lint = subprocess.run([str(VENV_BIN / "ruff"), "check", "."], cwd=ROOT, env=env)
     if lint.returncode != 0:
         return lint.returncode
+    if not any(arg.startswith(("-n", "--numprocesses")) for arg in pytest_args):
+        # Two processes (pytest-xdist), a test file each at a time: the real-worker and browser tests
+        # spend most of their time waiting, so the other process uses the core. TEST_PROCESSES=0 runs
+        # in one process.
+        pytest_args = ["-n", os.environ.get("TEST_PROCESSES", "2"), "--dist", "loadfile", *pytest_args]
     say("pytest " + " ".join(pytest_args))
     return subprocess.run([str(VENV_BIN / "python"), "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
 

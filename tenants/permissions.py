@@ -23,12 +23,13 @@ class Capability(StrEnum):
     APPROVE_COMPLIANCE = "approve_compliance"
     RELEASE = "release"
     READ_AUDIT = "read_audit"
+    MANAGE_INTEGRATIONS = "manage_integrations"  # webhook endpoints and their delivery log
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     FirmRole.FIRM_ADMIN: frozenset({
         Capability.VIEW_BOOK, Capability.MANAGE_MODELS, Capability.MANAGE_USERS, Capability.IMPORT_DATA,
-        Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS, Capability.READ_AUDIT,
+        Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS, Capability.READ_AUDIT, Capability.MANAGE_INTEGRATIONS,
     }),
     FirmRole.PORTFOLIO_MANAGER: frozenset({
         Capability.VIEW_BOOK, Capability.IMPORT_DATA, Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS,

@@ -29,21 +29,28 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(request, django_test_environment, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_modify_db_settings, django_db_blocker):
     """pytest-django's own set-up, but always for the default database.
 
     pytest-django sets up only the databases that collected tests mark as used; the integration
     tests use committed data through ``django_db_blocker`` and carry no mark, so on their own they
-    would run against the development database.
+    would run against the development database. ``django_db_modify_db_settings`` gives each
+    pytest-xdist process its own database (``..._gw0``).
     """
     from django.test.utils import setup_databases, teardown_databases
 
+    # --reuse-db (pytest-django) keeps the database between runs: migrations are applied on top, the
+    # firms' onboarding is idempotent, and nothing is dropped at the end. CI always starts afresh.
+    keep = bool(request.config.getvalue("reuse_db")) and not request.config.getvalue("create_db")
     with django_db_blocker.unblock():
-        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
+        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False, keepdb=keep,
+                                 aliases={"default"})
         provider_ensure()
         for spec in (FIRM_A, FIRM_B):
             firm_create(**spec, admin_password=PASSWORD)
     yield
+    if keep:
+        return
     with django_db_blocker.unblock():
         # Worker, server and thread connections may outlive their tests; end them before the drop.
         test_name = connection.settings_dict["NAME"]

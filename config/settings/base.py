@@ -228,6 +228,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "firm-usage-snapshot": {"task": "tenants.tasks.firm_usage_snapshot", "schedule": 24 * 3600.0},
     # After the custodians' overnight files are in (02:00 UTC = 21:00/22:00 New York).
+    # The firm's risk model from its prices, before the nightly scan tracks direct indexes with it.
+    "risk-model-refresh": {"task": "rebalancing.tasks.risk_model_refresh", "schedule": crontab(hour=1, minute=45)},
     "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
     "proposals-expire": {"task": "rebalancing.tasks.proposals_expire", "schedule": crontab(hour=1, minute=30)},
     "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},
@@ -244,7 +246,7 @@ RUN_STALL_MAX_REDISPATCHES = env_int("RUN_STALL_MAX_REDISPATCHES", 5)
 # /api/v1/ on firm hosts (rebalancing/api, docs/api.md). API keys first: its WWW-Authenticate makes an
 # unauthenticated request a 401, not a 403.
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "rebalancing.api.schema.FirmAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.api_keys.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -255,11 +257,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON nested at most config.input_limits.MAX_JSON_DEPTH levels: deeper is a 400, not a 500.
-    "DEFAULT_PARSER_CLASSES": [
-        "rebalancing.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: the endpoints that take a file (imports, executions, reconciliations) add multipart
+    # themselves, so the schema offers each body in exactly the content types it is accepted in.
+    "DEFAULT_PARSER_CLASSES": ["rebalancing.api.parsers.BoundedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_keys.throttling.ApiKeyRateThrottle"],
     # Per API key (else per signed-in user); the what-if engine call has its own bucket.
     "DEFAULT_THROTTLE_RATES": {
@@ -268,6 +268,15 @@ REST_FRAMEWORK = {
         "whatif": env_str("API_RATE_WHATIF", "60/min"),
     },
 }
+# Webhooks (rebalancing.webhooks): retries double from the base, up to the cap, until the attempts run
+# out (defaults: 30 s, 1 h, 8 attempts: about two hours). Private addresses are refused unless allowed
+# (tests and the demo deliver to localhost; never in production: server-side request forgery).
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parameter-based rebalancing API",
     "DESCRIPTION": "A firm's book, runs, proposals and approvals. Every error answer is "

@@ -17,6 +17,9 @@ if SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50 or len(set(S
     )
 if env_str("CELERY_BROKER_URL").startswith("filesystem://"):
     raise ImproperlyConfigured("CELERY_BROKER_URL must name a real broker (redis:// or amqp://) in production.")
+if env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False):
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be off in production: webhooks would let "
+                               "a firm make the platform call its internal addresses.")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

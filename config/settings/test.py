@@ -4,9 +4,14 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "django-insecure-test-only")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rebalancing")
+# Webhook tests deliver to receivers they start on localhost, and retry within seconds.
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")
+os.environ.setdefault("WEBHOOK_RETRY_BASE_SECONDS", "1")
 # Its own message folder, so a test worker never picks up the demo's queued tasks.
+# Under pytest-xdist each test process has its own database (pytest-django's suffix) and folder.
 os.environ.setdefault(
-    "CELERY_FILESYSTEM_BROKER_DIR", os.path.join(os.path.dirname(__file__), "..", "..", ".data", "test-broker")
+    "CELERY_FILESYSTEM_BROKER_DIR",
+    os.path.join(os.path.dirname(__file__), "..", "..", ".data", "test-broker" + os.environ.get("PYTEST_XDIST_WORKER", "")),
 )
 
 from .base import *  # noqa: E402,F403

@@ -19,6 +19,7 @@ REASON_LABELS = {
     "removed_asset_class": "Removed asset class",
     "direct_index": "Direct index",
     "transition": "Transition",
+    "asset_location": "Asset location",
     "cash": "Cash target",
     "drift": "Drift",
 }
@@ -30,6 +31,8 @@ REASON_HELP = {
     "removed_asset_class": "The account's parameters remove this asset class from its model.",
     "direct_index": "Builds or maintains the direct-indexed sleeve.",
     "transition": "Moves the account towards its model within its tax budget.",
+    "asset_location": "Places the asset class where the household's taxes on it are lowest (bonds in "
+    "tax-deferred accounts, growth in Roth, tax-efficient equity in taxable).",
     "cash": "Brings cash back to its target.",
     "drift": "The position drifted beyond its tolerance band.",
 }

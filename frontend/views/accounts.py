@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
-from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
+from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to, with_advisors
 from rebalancing.effective_parameters import (
     flatten_parameters,
     override_limits,
@@ -31,6 +31,7 @@ from tenants.roles import FirmRole
 
 from ..filters import AccountListFilter
 from .common import firm_page, is_htmx, paginate, visible_or_404
+from .proposals import tracking_with_cash
 
 
 @firm_page(Capability.VIEW_BOOK)
@@ -102,7 +103,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     user = request.user
     as_of = timezone.localdate()
     [inputs] = rebalance_inputs_load([account.pk], as_of=as_of)
-    latest = proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at").first()
+    latest = (proposals_visible_to(user).filter(account=account).select_related("run", "risk_model_version")
+              .order_by("-created_at").first())
     names = dict(Security.objects.values_list("symbol", "name"))
     sleeves, total, lots, lot_totals = [], float(account.cash), [], {}
     if inputs.request is not None:
@@ -125,6 +127,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     ]}
     return {
         "account": account, "inputs": inputs, "latest": latest, "sleeves": sleeves, "total": total,
+        "te_cash": tracking_with_cash(latest.result.get("summary") or {})
+        if latest and isinstance(latest.result, dict) else [],
         "lot_page": lot_page, "lot_totals": lot_totals, "lot_count": len(lots),
         "leaves": leaves, "groups": group_fields(bound), "can_edit": can_edit and bool(bound),
         "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
@@ -137,8 +141,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
 
 
 def _account(request, pk):
-    return visible_or_404(accounts_visible_to(request.user).select_related(
-        "household__advisor", "household__template", "template", "model"), pk=pk)
+    return visible_or_404(with_advisors(accounts_visible_to(request.user), "household__").select_related(
+        "household__template", "household__model", "template", "model"), pk=pk)
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from frontend.query import id_param
 from frontend.selectors import accounts_with_latest
-from rebalancing.access import households_visible_to
+from rebalancing.access import households_visible_to, with_advisors
 from rebalancing.models import ModelPortfolio, ParameterTemplate
 from rebalancing.services.assignments import KEEP, accounts_assign, households_assign
 from tenants.errors import DomainError, ValidationFailed
@@ -81,7 +81,7 @@ def accounts_assign_page(request):
             return redirect(reverse("account_list") + (f"?{selection.urlencode()}" if selection else ""))
     count = accounts.count()
     return render(request, "frontend/accounts_assign.html", {
-        "accounts": accounts.select_related("household__template", "household__advisor", "template", "model")[:SHOWN], "count": count,
+        "accounts": with_advisors(accounts.select_related("household__template", "template", "model"), "household__")[:SHOWN], "count": count,
         "households": accounts.order_by().values("household_id").distinct().count(), "selection": selection,
         "filtered": listed.filtered, "templates": templates, "models": models,
         "advisors": _advisors() if user_can(user, Capability.MANAGE_USERS) else [],

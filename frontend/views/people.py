@@ -67,7 +67,9 @@ def people_page(request):
             status = 400
     q = request.GET.get("q", "").strip()
     people = (User.objects.prefetch_related("groups")
-              .annotate(household_count=Count("households", distinct=True))
+              .annotate(household_count=Count(  # households advised: their guardian grants (the one record)
+                  "householduserobjectpermission__content_object", distinct=True,
+                  filter=Q(householduserobjectpermission__permission__codename="view_household")))
               .order_by("-is_active", "first_name", "username"))
     if q:
         people = people.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))

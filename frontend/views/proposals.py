@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from frontend.query import ids_param
-from rebalancing.access import proposals_decidable_by, proposals_visible_to
+from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
 from rebalancing.models import ApprovalPolicy, Proposal
 from rebalancing.services.proposals import (
     bulk_approvable,
@@ -30,7 +30,8 @@ from .common import firm_page, paginate, redirect_back, visible_or_404
 
 def _proposal(request, pk):
     return visible_or_404(
-        proposals_visible_to(request.user).select_related("account__household__advisor", "run", "model_version__model"),
+        with_advisors(proposals_visible_to(request.user), "account__household__").select_related(
+            "account__household", "run", "model_version__model", "risk_model_version"),
         pk=pk,
     )
 
@@ -53,10 +54,19 @@ def proposal_detail(request, pk: int):
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
         "te": [(k.replace("_", " "), v, te_after.get(k)) for k, v in te_before.items()],
+        "te_cash": tracking_with_cash(summary),
         "approvals": proposal.approvals.select_related("user"), "history": history, "may_decide": may_decide,
         "may_release": proposal.status == Proposal.Status.APPROVED and user_can(request.user, Capability.RELEASE),
         "lot_count": sum(len(t.get("lots") or []) for t in trades),
     })
+
+
+def tracking_with_cash(summary: dict) -> list[tuple[str, float | None, float | None]]:
+    """Each direct-indexed sleeve's tracking error counting cash above target as uninvested sleeve
+    money (the engine's ``tracking_error_with_cash_*``; absent from proposals made before it)."""
+    before = summary.get("tracking_error_with_cash_before") or {}
+    after = summary.get("tracking_error_with_cash_after") or {}
+    return [(k.replace("_", " "), v, after.get(k)) for k, v in before.items()]
 
 
 @firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE, Capability.RELEASE))
@@ -100,7 +110,8 @@ def approvals(request):
         qs = proposals_visible_to(request.user).filter(status=Proposal.Status.PENDING)
     else:
         qs = proposals_decidable_by(request.user)
-    qs = qs.select_related("account__household__advisor", "run").order_by("-estimated_tax", "pk")
+    qs = with_advisors(qs, "account__household__").select_related("account__household", "run").order_by(
+        "-estimated_tax", "pk")
     page = paginate(request, qs)
     policy = ApprovalPolicy.current()
     rows = [QueueRow(p, *bulk_approvable(policy, p)) for p in page]
@@ -158,8 +169,8 @@ def proposal_queue(request):
     status = request.GET.get("status", "approved")
     if status not in QUEUE_STATUSES:
         status = "approved"
-    qs = (proposals_visible_to(request.user).filter(status=QUEUE_STATUSES[status])
-          .select_related("account__household__advisor", "run").order_by("-status_changed_at", "-pk"))
+    qs = (with_advisors(proposals_visible_to(request.user).filter(status=QUEUE_STATUSES[status]), "account__household__")
+          .select_related("account__household", "run").order_by("-status_changed_at", "-pk"))
     page = paginate(request, qs, per_page=50)
     counts = dict(proposals_visible_to(request.user).filter(status__in=QUEUE_STATUSES.values()).order_by()
                   .values("status").annotate(n=Count("id")).values_list("status", "n"))

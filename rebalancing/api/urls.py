@@ -8,7 +8,6 @@ from rest_framework.routers import SimpleRouter
 
 from tenants.errors import NotFound
 
-from .ledger import urlpatterns as ledger_urlpatterns
 from .views.audit import AuditEventViewSet
 from .views.backtests import BacktestViewSet
 from .views.book import (
@@ -20,9 +19,20 @@ from .views.book import (
     SecurityViewSet,
     TemplateViewSet,
 )
+from .views.households import CashFlowViewSet, HouseholdProposalViewSet
 from .views.imports import ImportView
 from .views.keys import ApiKeyViewSet
+from .views.ledger import (
+    ExecutionViewSet,
+    HarvestView,
+    OrderFileView,
+    RealisedGainsView,
+    ReconciliationViewSet,
+    ScheduleDView,
+    TransitionView,
+)
 from .views.runs import AlertViewSet, OrderViewSet, ProposalViewSet, RunViewSet
+from .views.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from .views.whatif import WhatIfView
 
 router = SimpleRouter(trailing_slash=True)
@@ -32,14 +42,20 @@ router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 router.register("models", ModelPortfolioViewSet, basename="model")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("households", HouseholdViewSet, basename="household")
+router.register("household-proposals", HouseholdProposalViewSet, basename="household-proposal")
+router.register("cash-flows", CashFlowViewSet, basename="cash-flow")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("runs", RunViewSet, basename="run")
 router.register("backtests", BacktestViewSet, basename="backtest")
 router.register("proposals", ProposalViewSet, basename="proposal")
 router.register("orders", OrderViewSet, basename="order")
+router.register("executions", ExecutionViewSet, basename="execution")
+router.register("reconciliations", ReconciliationViewSet, basename="reconciliation")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 
 @extend_schema(exclude=True)
@@ -55,7 +71,11 @@ urlpatterns = [
     *router.urls,
     path("imports/", ImportView.as_view(), name="import"),
     path("whatif/", WhatIfView.as_view(), name="whatif"),
-    *ledger_urlpatterns,  # executions, order files, reconciliations, tax reports (rebalancing/api/ledger.py)
+    path("order-files/", OrderFileView.as_view(), name="order-file"),
+    path("reports/realised-gains/", RealisedGainsView.as_view(), name="report-realised-gains"),
+    path("reports/harvest/", HarvestView.as_view(), name="report-harvest"),
+    path("reports/transition/", TransitionView.as_view(), name="report-transition"),
+    path("reports/schedule-d/", ScheduleDView.as_view(), name="report-schedule-d"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),

@@ -4,6 +4,8 @@
     python -m rebalancing.backtest --cohorts 2005-2008 --years 5 --json out.json
     python -m rebalancing.backtest --start 2007-06-29 --years 3 --parameters template.json
     python -m rebalancing.backtest --prices my_prices.csv --cohorts 2012-2014 --years 5
+    python -m rebalancing.backtest --household       # issue 17: a household (taxable, IRA, Roth)
+                                                     # as one, against account by account
 
 Prints the report (means over cohorts, by period, by cohort); errors print one line on stderr
 and exit with status 2.  (The figures as CSV come from the product's page and API, through its
@@ -105,8 +107,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--split", type=int, default=2002, help="report cohorts before/from this year apart")
     parser.add_argument("--json", help="write the full report (with monthly values) as JSON")
+    group = parser.add_argument_group(
+        "household",
+        "--household: a taxable account, a traditional IRA and a Roth held to one 60/40 model, "
+        "rebalanced as a household against account by account (docs/backtest.md)",
+    )
+    group.add_argument("--household", action="store_true", help="run the household backtest instead")
+    group.add_argument("--taxable", type=float, default=500_000.0, help="taxable account (500,000)")
+    group.add_argument("--traditional", type=float, default=300_000.0, help="traditional IRA (300,000)")
+    group.add_argument("--roth", type=float, default=200_000.0, help="Roth (200,000)")
+    group.add_argument("--equity-weight", type=float, default=0.6, help="model's equity weight (0.6)")
+    group.add_argument("--ordinary-rate", type=float, default=0.408, help="bond interest in taxable (0.408)")
+    group.add_argument("--withdrawal-rate", type=float, default=0.37, help="IRA withdrawal tax (0.37)")
+    group.add_argument("--dividend-yield", type=float, default=0.02, help="stocks' dividend yield (0.02)")
+    group.add_argument("--absolute-band", type=float, default=0.03, help="drift band, absolute (0.03)")
+    group.add_argument("--relative-band", type=float, default=0.25, help="drift band, relative (0.25)")
+    group.add_argument(
+        "--income",
+        choices=("cash", "reinvested"),
+        default="cash",
+        help="distributions paid in cash (default) or reinvested in the same fund",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
+    if args.household:
+        return _household(args)
     try:
         history = (
             prices_from_csv(_read_text(args.prices), source=args.prices) if args.prices else load_sample()
@@ -130,6 +155,53 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(report_text(report))
+    return 0
+
+
+def _household(args: argparse.Namespace) -> int:
+    from .household import HouseholdSettings, household_report_text, run_household_backtest
+
+    try:
+        history = (
+            prices_from_csv(_read_text(args.prices), source=args.prices) if args.prices else load_sample()
+        )
+        if args.symbols:
+            history = history.select([s.strip() for s in args.symbols.split(",")])
+        settings = HouseholdSettings(
+            taxable=args.taxable,
+            traditional=args.traditional,
+            roth=args.roth,
+            equity_weight=args.equity_weight,
+            short_term_rate=args.short_term_rate,
+            long_term_rate=args.long_term_rate,
+            ordinary_rate=args.ordinary_rate,
+            withdrawal_rate=args.withdrawal_rate,
+            dividend_yield=args.dividend_yield,
+            losses=args.losses,
+            income=args.income,
+            absolute_band=args.absolute_band,
+            relative_band=args.relative_band,
+        )
+        starts = (
+            tuple(to_date(s) for s in args.start)
+            if args.start
+            else cohort_starts(*parse_cohorts(args.cohorts))
+        )
+        started = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            if not args.quiet:
+                print(
+                    f"\rcohort {done}/{total} ({time.perf_counter() - started:.0f}s)", end="", file=sys.stderr
+                )
+
+        cohorts = run_household_backtest(history, starts, args.years, settings, progress=progress)
+        if not args.quiet:
+            print(file=sys.stderr)
+    except BacktestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(household_report_text(cohorts, settings))
     return 0
 
 

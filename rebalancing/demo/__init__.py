@@ -64,12 +64,14 @@ def _prefix(firm_slug: str) -> str:
 
 
 def seed_demo_book(
-    *, firm_slug: str, accounts: int = 300, seed: int | None = None, as_of: date | None = None
+    *, firm_slug: str, accounts: int = 300, seed: int | None = None, as_of: date | None = None,
+    unit_households: bool = False,
 ) -> DemoBookSummary:
     """Seed the firm's demo book in its schema (idempotent); returns what the schema holds.
 
     ``seed`` defaults to one derived from the slug (each firm its own book, the same every time);
-    ``as_of`` defaults to the last business day on or before today.
+    ``as_of`` defaults to the last business day on or before today. ``unit_households``: add the
+    households managed as one (``demo.households``: a joint account, two IRAs and a Roth each).
     """
     from django_tenants.utils import schema_context
 
@@ -84,7 +86,8 @@ def seed_demo_book(
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"demo-book:{firm.schema_name}".encode())])
         created = not _has_book()
         if created:
-            _write_book(firm_slug=firm_slug, accounts=accounts, seed=seed, as_of=as_of)
+            _write_book(firm_slug=firm_slug, accounts=accounts, seed=seed, as_of=as_of,
+                        unit_households=unit_households)
         return _summary(firm, created, time.monotonic() - started)
 
 
@@ -126,7 +129,7 @@ def _copy_rows(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
                 copy.write_row(row)
 
 
-def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date) -> None:
+def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_households: bool = False) -> None:
     from rebalancing.engine import Parameters
     from rebalancing.models import (
         Account,
@@ -198,20 +201,22 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date) -> Non
         for t in TEMPLATES
     ])}
 
+    from rebalancing.services.people import advisors_grant_bulk
+
     User = get_user_model()
     slug = firm_slug
     advisors = dict(User.objects.filter(username__in=[f"advisor1@{slug}.example", f"advisor2@{slug}.example"])
                     .values_list("username", "pk"))
     advisor_ids = [advisors.get(f"advisor1@{slug}.example"), advisors.get(f"advisor2@{slug}.example")]
     households = Household.objects.bulk_create([
-        Household(name=h.name, external_id=h.external_id, advisor_id=advisor_ids[h.advisor_slot],
-                  template=templates[h.template], overrides=h.overrides)
+        Household(name=h.name, external_id=h.external_id, template=templates[h.template], overrides=h.overrides)
         for h in book.households
     ])
+    advisors_grant_bulk((hh.pk, advisor_ids[h.advisor_slot]) for hh, h in zip(households, book.households, strict=True))
     account_rows = Account.objects.bulk_create([
         Account(custodian_number=a.custodian_number, name=a.name, household=households[a.household],
                 model=models[a.model], template=templates[a.template] if a.template else None,
-                overrides=a.overrides, taxable=a.taxable, discretionary=a.discretionary,
+                overrides=a.overrides, tax_status=a.tax_status, discretionary=a.discretionary,
                 short_term_rate=a.short_term_rate, long_term_rate=a.long_term_rate, cash=a.cash,
                 realised_short_term_ytd=a.realised_short_term_ytd, realised_long_term_ytd=a.realised_long_term_ytd,
                 opened_on=a.opened_on)
@@ -227,3 +232,9 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date) -> Non
                     price=t.price, trade_date=t.trade_date, realised_gain=t.realised_gain, external_id=t.external_id)
         for t in book.trades
     ], batch_size=2000)
+    if unit_households:
+        from .households import unit_households_write
+
+        unit_households_write(prefix=_prefix(firm_slug), sid=sid, models=models, templates=templates,
+                              advisor_ids=advisor_ids, as_of=as_of,
+                              closes={s: float(market.paths[s][-1]) for s in ("VOO", "VEA", "VB", "VWO", "BND", "SCHP")})

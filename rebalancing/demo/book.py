@@ -125,6 +125,13 @@ class AccountSpec:
     realised_long_term_ytd: Decimal = Decimal(0)
     opened_on: date | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""  # "Joint", "Roth IRA", ...
+
+    @property
+    def tax_status(self) -> str:
+        if self.taxable:
+            return "taxable"
+        return "roth" if self.kind == "Roth IRA" else "traditional"
 
 
 @dataclass(frozen=True)
@@ -369,7 +376,7 @@ class _Builder:
         account = AccountSpec(
             custodian_number=f"{self.prefix}-{index + 1:06d}", name=name, household=h, program=program.code,
             model=model, template=template, taxable=taxable, discretionary=bool(rng.random() < 0.75),
-            short_term_rate=Decimal(str(st)), long_term_rate=Decimal(str(lt)),
+            short_term_rate=Decimal(str(st)), long_term_rate=Decimal(str(lt)), kind=kind,
         )
         self.accounts.append(account)
         effective_template = template or program.template

@@ -118,6 +118,9 @@ _COMMON: dict[str, dict[str, Any]] = {
     "trading.lot_selection": {"choices": ["tax_optimal", "highest_cost", "fifo"]},
     "restrictions.do_not_buy": {},
     "restrictions.do_not_sell": {},
+    # Households managed as one: their yearly tax budget and where each asset class goes.
+    "household.tax_budget": {"min": 0, "max": 250000},
+    "household.location": {},
 }
 _HARVEST_LIMITS: dict[str, dict[str, Any]] = {
     "harvest.enabled": {},

@@ -1,11 +1,21 @@
-"""Rebalancing engine: parameter-based, tax-aware optimisation of one account.
+"""Rebalancing engine: parameter-based, tax-aware optimisation of one account or a household.
 
 Pure Python (numpy, scipy, cvxpy with Clarabel): frozen dataclasses in, a frozen result out.
-``rebalance(request)`` is the one entry point; ``request_from_dict`` / ``result_to_dict`` and
+``rebalance(request)`` is the entry point for one account, ``rebalance_household`` for a household
+(one model across its accounts) and ``plan_withdrawal`` for its withdrawals; ``request_from_dict`` / ``result_to_dict`` and
 friends convert to and from JSON-friendly dicts (schemas in ``schemas/``).
 """
 
 from .errors import EngineError, InfeasibleParameters, InvalidRequest, SolverFailed
+from .household import (
+    TAX_STATUSES,
+    HouseholdAccount,
+    HouseholdRequest,
+    HouseholdResult,
+    LocationPreferences,
+    default_location_preferences,
+    rebalance_household,
+)
 from .parameters import (
     PARAMETERS_SCHEMA,
     CashParams,
@@ -48,17 +58,34 @@ from .result import (
 from .serialization import (
     REQUEST_SCHEMA,
     RESULT_SCHEMA,
+    household_request_from_dict,
+    household_request_to_dict,
+    household_result_from_dict,
+    household_result_to_dict,
     request_from_dict,
     request_from_json,
     request_to_dict,
     result_from_dict,
     result_to_dict,
     result_to_json,
+    withdrawal_plan_from_dict,
+    withdrawal_plan_to_dict,
 )
+from .withdrawal import WITHDRAWAL_KINDS, WithdrawalPlan, plan_withdrawal
 
 __all__ = [
     "rebalance",
+    "rebalance_household",
+    "plan_withdrawal",
     "RebalanceRequest",
+    "HouseholdRequest",
+    "HouseholdAccount",
+    "HouseholdResult",
+    "LocationPreferences",
+    "WithdrawalPlan",
+    "TAX_STATUSES",
+    "WITHDRAWAL_KINDS",
+    "default_location_preferences",
     "RebalanceResult",
     "Account",
     "TaxLot",
@@ -98,6 +125,12 @@ __all__ = [
     "result_to_dict",
     "result_from_dict",
     "result_to_json",
+    "household_request_to_dict",
+    "household_request_from_dict",
+    "household_result_to_dict",
+    "household_result_from_dict",
+    "withdrawal_plan_to_dict",
+    "withdrawal_plan_from_dict",
     "EngineError",
     "InvalidRequest",
     "InfeasibleParameters",

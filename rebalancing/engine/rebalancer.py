@@ -274,13 +274,22 @@ def _guard_wash_sales(prepared: _Prepared, fill: Fill) -> None:
         raise EngineError("internal error: the proposal would create a wash sale", code="internal_error")
 
 
-def _te(risk: RiskMatrix, plan: TargetPlan, weights: np.ndarray) -> dict[str, float | None]:
+def _te(
+    risk: RiskMatrix, plan: TargetPlan, weights: np.ndarray, idle_cash: float | None = None
+) -> dict[str, float | None]:
+    """Each direct-indexed sleeve's tracking error against its benchmark.  With ``idle_cash`` (cash
+    above its target, as a fraction of the account) the sleeve's share of it, pro rata to the
+    sleeve's weight, counts as uninvested sleeve money: the cash drag of harvest proceeds or of a
+    buy a wash sale blocks."""
     out: dict[str, float | None] = {}
     held = plan.lookthrough @ weights if plan.lookthrough is not None else weights
+    invested = sum(plan.sleeve_weights.values())
     for di in plan.direct_index:
         h = held[di.members]
         total = h.sum()
-        if total <= 1e-12:
+        if idle_cash is not None and invested > 0:
+            total += idle_cash * plan.sleeve_weights.get(di.sleeve, 0.0) / invested
+        if total <= 1e-12 or h.sum() <= 1e-12:
             out[di.sleeve] = None
             continue
         active = np.zeros(len(weights))
@@ -311,6 +320,10 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         risk = build_risk(book, plan, {})
     te_before = _te(risk, plan, w_before) if plan.direct_index else {}
     te_after = _te(risk, plan, w_after) if plan.direct_index else {}
+    idle_before = max(book.cash_weight - plan.cash_target, 0.0)
+    idle_after = max(cash_after / V_after - plan.cash_target, 0.0)
+    te_cash_before = _te(risk, plan, w_before, idle_before) if plan.direct_index else {}
+    te_cash_after = _te(risk, plan, w_after, idle_after) if plan.direct_index else {}
 
     # Realised results per lot.
     lot_sold = fill.lot_sold
@@ -364,6 +377,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         buy_value=buy_value,
         sell_value=sell_value,
         trade_count=len(trades),
+        tracking_error_with_cash_before=te_cash_before,
+        tracking_error_with_cash_after=te_cash_after,
     )
     warnings = [*plan.warnings, *limits.warnings, *fill.notes]
     alerts = list(limits.alerts)

@@ -27,6 +27,7 @@ REASONS = (
     "removed_asset_class",
     "direct_index",
     "transition",
+    "asset_location",
     "cash",
     "drift",
 )
@@ -77,7 +78,9 @@ class Summary:
 
     Drift is half the sum of absolute differences between weights and targets (securities,
     direct-indexed sleeves as a whole, and cash); tracking error is annualised, per
-    direct-indexed sleeve against its benchmark (``None`` when the sleeve holds no constituent).
+    direct-indexed sleeve against its benchmark (``None`` when the sleeve holds no constituent);
+    ``tracking_error_with_cash_*`` also counts cash above its target as the sleeve's uninvested
+    money (its share pro rata to sleeve weight): the cash drag of proceeds waiting to be invested.
     Gains are positive and losses positive magnitudes; ``estimated_tax`` is this run's extra tax
     for the year after netting with the gains realised so far.  ``turnover`` = (buys + sells) / 2
     as a fraction of ``market_value``.
@@ -103,6 +106,8 @@ class Summary:
     buy_value: float
     sell_value: float
     trade_count: int
+    tracking_error_with_cash_before: Mapping[str, float | None] = field(default_factory=dict)
+    tracking_error_with_cash_after: Mapping[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

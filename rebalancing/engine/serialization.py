@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidRequest
-from .parameters import Parameters
+from .parameters import DriftParams, Parameters
 from .request import (
     Account,
     Benchmark,
@@ -42,6 +42,12 @@ __all__ = [
     "result_to_dict",
     "result_from_dict",
     "result_to_json",
+    "household_request_to_dict",
+    "household_request_from_dict",
+    "household_result_to_dict",
+    "household_result_from_dict",
+    "withdrawal_plan_to_dict",
+    "withdrawal_plan_from_dict",
 ]
 
 
@@ -449,3 +455,213 @@ def result_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Rebal
             for b in data.get("blocked_buys", ())
         ),
     )
+
+
+# The household (rebalancing/engine/household.py): a household request is its accounts' own
+# requests (their "model" and "securities" are the household's, so they are written once).
+
+
+def household_request_to_dict(request) -> dict[str, Any]:
+    """The JSON form of a ``HouseholdRequest`` (round-trips through ``household_request_from_dict``)."""
+    accounts = []
+    for a in request.accounts:
+        d = request_to_dict(a.request)
+        accounts.append(
+            {
+                "tax_status": a.tax_status,
+                "allowed_asset_classes": None if a.allowed_asset_classes is None else list(a.allowed_asset_classes),
+                "account": d["account"],
+                "parameters": d["parameters"],
+            }
+        )
+    shared = request_to_dict(_shared_request(request))
+    location = request.location
+    return {
+        "household_id": request.household_id,
+        "as_of": request.as_of.isoformat(),
+        "model": shared["model"],
+        "securities": shared["securities"],
+        "accounts": accounts,
+        "tax_budget": request.tax_budget,
+        "drift": None
+        if request.drift is None
+        else {"absolute_band": request.drift.absolute_band, "relative_band": request.drift.relative_band},
+        "location": None
+        if location is None
+        else {
+            "order": {k: list(v) for k, v in location.order.items()},
+            "inefficient": sorted(location.inefficient),
+            "weight": location.weight,
+        },
+    }
+
+
+def _shared_request(request) -> RebalanceRequest:
+    """A request carrying the household's model and securities (the first account's, otherwise)."""
+    first = request.accounts[0].request
+    return RebalanceRequest(request.as_of, first.account, request.securities, request.model, first.parameters)
+
+
+def household_request_from_dict(data: Mapping[str, Any]):
+    """Build a ``HouseholdRequest`` from its JSON form; malformed input raises ``InvalidRequest``
+    naming the account and the path."""
+    from .household import HouseholdAccount, HouseholdRequest, LocationPreferences
+
+    if not isinstance(data, Mapping):
+        raise InvalidRequest("a household request must be a JSON object")
+    for key in ("household_id", "as_of", "model", "securities", "accounts"):
+        if key not in data:
+            raise InvalidRequest(f"invalid household request: {key!r} is missing", {"path": key})
+    if not isinstance(data["accounts"], list) or not data["accounts"]:
+        raise InvalidRequest("invalid household request: accounts must be a non-empty list", {"path": "accounts"})
+    accounts = []
+    for k, a in enumerate(data["accounts"]):
+        if not isinstance(a, Mapping) or "account" not in a:
+            raise InvalidRequest(f"invalid household request at accounts/{k}: no account", {"path": f"accounts/{k}"})
+        one = {
+            "as_of": data["as_of"],
+            "account": a["account"],
+            "securities": data["securities"],
+            "model": data["model"],
+            "parameters": a.get("parameters") or {},
+        }
+        try:
+            request = request_from_dict(one)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"account {k + 1} of the household: {exc}", {"path": f"accounts/{k}"}) from None
+        allowed = a.get("allowed_asset_classes")
+        accounts.append(
+            HouseholdAccount(
+                request=request,
+                tax_status=a.get("tax_status", "taxable"),
+                allowed_asset_classes=None if allowed is None else tuple(allowed),
+            )
+        )
+    loc = data.get("location")
+    location = None
+    if loc is not None:
+        location = LocationPreferences(
+            order={k: tuple(v) for k, v in loc.get("order", {}).items()},
+            inefficient=frozenset(loc.get("inefficient", ())),
+            weight=loc.get("weight", 0.002),
+        )
+    budget = data.get("tax_budget")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)):
+        raise InvalidRequest(f"the household tax budget must be a number, got {budget!r}", {"path": "tax_budget"})
+    drift = data.get("drift")
+    if drift is not None:
+        if not isinstance(drift, Mapping):
+            raise InvalidRequest("invalid household request: drift must be an object", {"path": "drift"})
+        drift = DriftParams(**{k: drift[k] for k in ("absolute_band", "relative_band") if k in drift})
+    return HouseholdRequest(
+        household_id=str(data["household_id"]),
+        as_of=_date(data["as_of"], "as_of"),
+        model=accounts[0].request.model,
+        securities=accounts[0].request.securities,
+        accounts=tuple(accounts),
+        tax_budget=None if budget is None else float(budget),
+        location=location,
+        drift=drift,
+    )
+
+
+def household_result_to_dict(result) -> dict[str, Any]:
+    """The JSON form of a ``HouseholdResult`` (each account's result as ``result_to_dict``)."""
+    d = result.diagnostics
+
+    def alloc(a: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+        return {k: {acc: _money(v) for acc, v in row.items()} for k, row in a.items()}
+
+    return {
+        "household_id": result.household_id,
+        "as_of": result.as_of.isoformat(),
+        "accounts": [result_to_dict(r) for r in result.accounts],
+        "allocation_before": alloc(result.allocation_before),
+        "allocation_after": alloc(result.allocation_after),
+        "targets": _weights(result.targets),
+        "drift_before": _weight(result.drift_before),
+        "drift_after": _weight(result.drift_after),
+        "tax_cost": _money(result.tax_cost),
+        "warnings": list(result.warnings),
+        "diagnostics": {
+            "solver": d.solver,
+            "placement_solves": d.placement_solves,
+            "placement_ms": round(d.placement_ms, 3),
+            "accounts_ms": round(d.accounts_ms, 3),
+            "total_ms": round(d.total_ms, 3),
+        },
+    }
+
+
+def household_result_from_dict(data: Mapping[str, Any]):
+    """Rebuild a ``HouseholdResult`` from its JSON form (e.g. one stored by the web app)."""
+    from .household import HouseholdDiagnostics, HouseholdResult
+
+    try:
+        return HouseholdResult(
+            household_id=data["household_id"],
+            as_of=_date(data["as_of"], "as_of"),
+            accounts=tuple(result_from_dict(r) for r in data["accounts"]),
+            allocation_before={k: dict(v) for k, v in data["allocation_before"].items()},
+            allocation_after={k: dict(v) for k, v in data["allocation_after"].items()},
+            targets=dict(data["targets"]),
+            drift_before=data["drift_before"],
+            drift_after=data["drift_after"],
+            tax_cost=data["tax_cost"],
+            warnings=tuple(data.get("warnings", ())),
+            diagnostics=HouseholdDiagnostics(**data.get("diagnostics", {})),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidRequest(f"invalid household result: {exc}") from None
+
+
+def withdrawal_plan_to_dict(plan) -> dict[str, Any]:
+    """The JSON form of a ``WithdrawalPlan``."""
+    return {
+        "amount": _money(plan.amount),
+        "kind": plan.kind,
+        "sales": [
+            {
+                "account_id": account_id,
+                "symbol": symbol,
+                "lot_id": s.lot_id,
+                "quantity": _shares(s.quantity),
+                "proceeds": _money(s.proceeds),
+                "cost_basis": _money(s.cost_basis),
+                "gain": _money(s.gain),
+                "term": s.term,
+            }
+            for account_id, symbol, s in plan.sales
+        ],
+        "cash_used": {k: _money(v) for k, v in plan.cash_used.items()},
+        "distributions": {k: _money(v) for k, v in plan.distributions.items()},
+        "tax_cost": _money(plan.tax_cost),
+        "raised": _money(plan.raised),
+        "explanation": list(plan.explanation),
+    }
+
+
+def withdrawal_plan_from_dict(data: Mapping[str, Any]):
+    """Rebuild a ``WithdrawalPlan`` from its JSON form."""
+    from .withdrawal import WithdrawalPlan
+
+    try:
+        return WithdrawalPlan(
+            amount=data["amount"],
+            kind=data["kind"],
+            sales=tuple(
+                (
+                    s["account_id"],
+                    s["symbol"],
+                    LotSale(s["lot_id"], s["quantity"], s["proceeds"], s["cost_basis"], s["gain"], s["term"]),
+                )
+                for s in data["sales"]
+            ),
+            cash_used=dict(data["cash_used"]),
+            distributions=dict(data["distributions"]),
+            tax_cost=data["tax_cost"],
+            raised=data["raised"],
+            explanation=tuple(data["explanation"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise InvalidRequest(f"invalid withdrawal plan: {exc}") from None

@@ -17,6 +17,8 @@ from .cells import (
     distinct,
     duplicates_report,
     references_map,
+    tag_cells,
+    tax_status_cells,
     text_cells,
 )
 from .report import ImportSummary
@@ -28,15 +30,30 @@ __all__ = ["accounts_import"]
 KIND = "accounts"
 REQUIRED = ("account_number", "account_name", "household_id")
 OPTIONAL = (
-    "household_name", "model", "template", "taxable", "discretionary", "short_term_rate", "long_term_rate",
-    "cash", "realised_short_term_ytd", "realised_long_term_ytd", "opened_on",
+    "household_name", "model", "template", "tax_status", "taxable", "discretionary", "short_term_rate",
+    "long_term_rate", "cash", "realised_short_term_ytd", "realised_long_term_ytd", "opened_on", "asset_classes",
 )
 # Fields with no empty value: an empty cell keeps what is stored (a new account gets the default).
 _KEEP_WHEN_EMPTY = (
-    "taxable", "discretionary", "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd",
+    "tax_status", "discretionary", "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd",
     "realised_long_term_ytd",
 )
 _field = Account._meta.get_field
+
+
+def _tax_status_cells(sheet) -> pd.Series | None:
+    """``tax_status``; or the older ``taxable`` yes/no (no = a traditional IRA); both must agree."""
+    status = tax_status_cells(sheet, "tax_status") if sheet.has("tax_status") else None
+    if not sheet.has("taxable"):
+        return status
+    flag = boolean_cells(sheet, "taxable")
+    from_flag = flag.map(lambda v: v if v is None or not isinstance(v, bool) else ("taxable" if v else "traditional"))
+    if status is None:
+        return from_flag
+    for line, s, f in zip(status.index, status.tolist(), flag.tolist(), strict=True):
+        if isinstance(s, str) and isinstance(f, bool) and (s == "taxable") != f:
+            sheet.problems.add(line, "taxable", f"says {'yes' if f else 'no'} but tax_status is {s}")
+    return status.where(status.map(lambda v: v is not None), from_flag)
 
 
 def _households_upsert(numbers: list[str], names: dict[str, str]) -> tuple[dict[str, int], tuple[str, ...]]:
@@ -75,9 +92,13 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     if sheet.has("household_name"):
         given = text_cells(sheet, "household_name", field=Household._meta.get_field("name"))
         household_names = consistent_values(sheet, households, given, "household_name", "the name")
-    for name in ("taxable", "discretionary"):
-        if sheet.has(name):
-            columns[name] = boolean_cells(sheet, name)
+    if sheet.has("discretionary"):
+        columns["discretionary"] = boolean_cells(sheet, "discretionary")
+    tax_status = _tax_status_cells(sheet)
+    if tax_status is not None:
+        columns["tax_status"] = tax_status
+    if sheet.has("asset_classes"):  # "US Bonds|REITs"; empty: any
+        columns["asset_classes"] = tag_cells(sheet, "asset_classes").map(lambda v: [] if v is None else v)
     for name in ("short_term_rate", "long_term_rate"):
         if sheet.has(name):
             columns[name] = decimal_cells(

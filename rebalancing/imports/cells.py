@@ -92,6 +92,23 @@ def parse_boolean(text: str) -> bool:
     raise CellProblem(f"{text!r} is not yes or no; write true or false")
 
 
+# What a custodian's file may call each tax status (Account.TaxStatus), in lower case.
+_TAX_STATUSES = {
+    "taxable": "taxable", "individual": "taxable", "joint": "taxable", "trust": "taxable",
+    "traditional": "traditional", "traditional ira": "traditional", "ira": "traditional",
+    "rollover ira": "traditional", "401k": "traditional", "401(k)": "traditional", "tax-deferred": "traditional",
+    "roth": "roth", "roth ira": "roth", "roth 401k": "roth",
+}
+
+
+def parse_tax_status(text: str) -> str:
+    """``taxable``, ``traditional`` (a tax-deferred IRA or 401(k)) or ``roth``, with common names for each."""
+    found = _TAX_STATUSES.get(" ".join(text.lower().split()))
+    if found is None:
+        raise CellProblem(f"{text!r} is not a tax status; write taxable, traditional or roth")
+    return found
+
+
 def parse_tags(text: str) -> list[str]:
     """``fossil_fuels|tobacco`` (pipe-separated) or a JSON list of strings; order kept, repeats dropped."""
     if text.startswith("["):
@@ -203,6 +220,10 @@ def date_cells(sheet: Sheet, column: str, *, required: bool = True, not_after: d
 
 def boolean_cells(sheet: Sheet, column: str) -> pd.Series:
     return column_parse(sheet, column, parse_boolean)
+
+
+def tax_status_cells(sheet: Sheet, column: str) -> pd.Series:
+    return column_parse(sheet, column, parse_tax_status)
 
 
 def tag_cells(sheet: Sheet, column: str) -> pd.Series:

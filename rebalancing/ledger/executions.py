@@ -37,6 +37,7 @@ from rebalancing.imports.report import ImportSummary
 from rebalancing.imports.rows import import_begin
 from rebalancing.imports.sheet import Sheet, Source, sheet_read
 from rebalancing.models import Account, Execution, Order, Proposal, RealisedLot, TaxLot, TradeRecord
+from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_many
 
 from .adjustments import LEDGER_LOCK, unit_cost, wash_sales_recompute
@@ -160,6 +161,8 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
                      "recalculated for wash sales")
     if executed:
         notes.append(f"{executed} proposal{'s' if executed != 1 else ''} executed")
+    webhook_events.executions_imported(source=source, applied=len(new), unchanged=len(rows) - len(new),
+                                       order_ids=[o.order_id for o in changed], notes=notes)
     return ImportSummary(KIND, len(rows), len(new), 0, len(rows) - len(new), notes=tuple(notes))
 
 

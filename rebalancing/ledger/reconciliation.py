@@ -39,6 +39,7 @@ from rebalancing.models import (
     Security,
     TaxLot,
 )
+from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_many, audit_record
 from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
@@ -130,6 +131,8 @@ def reconciliation_import(*, source: Source, actor=None, as_of: date | None = No
     if not reconciliation.accounts.filter(decision=ReconciliationAccount.Decision.PENDING).exists():
         reconciliation.status = Reconciliation.Status.CLOSED
         reconciliation.save(update_fields=["status"])
+    else:
+        webhook_events.reconciliation_break(reconciliation.pk)
     return reconciliation
 
 

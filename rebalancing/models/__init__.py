@@ -3,6 +3,7 @@
 from .approvals import ApprovalPolicy, ProposalApproval
 from .backtests import Backtest
 from .book import Account, Household, HouseholdUserObjectPermission, TaxLot, TradeRecord
+from .cashflows import CashFlow
 from .ledger import (
     BasisAdjustment,
     Execution,
@@ -16,12 +17,15 @@ from .ledger import (
 from .market import Benchmark, BenchmarkWeight, Price, Security
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .recovery import RunWatch
-from .runs import Alert, Proposal, RebalanceRun, RunOutcome
+from .risk import RiskModelVersion
+from .runs import Alert, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
+from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
-    "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "Execution", "Household", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
+    "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "RunOutcome", "RunWatch", "Security", "Sleeve",
-    "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation",
+    "ReconciliationRow", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
+    "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
+    "WebhookEvent",
 ]

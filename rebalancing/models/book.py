@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from guardian.models import UserObjectPermissionBase
 
 from .market import Security
@@ -21,13 +20,25 @@ class Household(models.Model):
         SEPARATE = "married_separate", "Married filing separately"
         HEAD = "head_of_household", "Head of household"
 
+    class ManagedAs(models.TextChoices):
+        ACCOUNTS = "accounts", "Account by account"
+        HOUSEHOLD = "household", "As one household"
+
     name = models.CharField(max_length=200)
     external_id = models.CharField(max_length=64, unique=True)
-    advisor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="households"
-    )
     template = models.ForeignKey(ParameterTemplate, null=True, blank=True, on_delete=models.PROTECT)
-    overrides = models.JSONField(default=dict, blank=True)
+    overrides = models.JSONField(default=dict, blank=True, help_text="Overrides of its accounts' parameters")
+    managed_as = models.CharField(
+        max_length=16, choices=ManagedAs.choices, default=ManagedAs.ACCOUNTS,
+        help_text="As one household: one model for the combined value, its sleeves held across the accounts",
+    )
+    model = models.ForeignKey(
+        ModelPortfolio, null=True, blank=True, on_delete=models.PROTECT, related_name="households",
+        help_text="The household's one model (managed as one household)",
+    )
+    household_overrides = models.JSONField(
+        default=dict, blank=True, help_text="Household settings over its template's: tax budget, asset location",
+    )
     filing_status = models.CharField(
         max_length=20, choices=FilingStatus.choices, default=FilingStatus.JOINT,
         help_text="Sets the yearly limit on net capital losses against ordinary income (IRC §1211(b))",
@@ -47,19 +58,48 @@ class Household(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(carryforward_short_term__gte=0, carryforward_long_term__gte=0),
                                    name="household_carryforward_not_negative"),
+            models.CheckConstraint(condition=~Q(managed_as="household") | Q(model__isnull=False),
+                                   name="household_unit_has_model"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def advisors(self) -> list:
+        """The advisors looking after the household: users holding its ``view_household`` object
+        permission (django-guardian, the one source). Prefetch with ``access.with_advisors``."""
+        users = {g.user for g in self.advisor_grants.all() if g.permission.codename == "view_household"}
+        return sorted(users, key=lambda u: u.get_username())
+
+    @property
+    def advisor_names(self) -> str:
+        return ", ".join(u.get_full_name() or u.get_username() for u in self.advisors)
+
+    @property
+    def is_unit(self) -> bool:
+        """Managed as one household (one model across its accounts, ``engine.rebalance_household``)."""
+        return self.managed_as == self.ManagedAs.HOUSEHOLD
+
 
 class HouseholdUserObjectPermission(UserObjectPermissionBase):
     """An advisor's households (django-guardian, direct foreign key: a join, not a generic lookup)."""
 
-    content_object = models.ForeignKey(Household, on_delete=models.CASCADE)
+    content_object = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="advisor_grants")
 
 
 class AccountQuerySet(models.QuerySet):
+    def managed(self) -> AccountQuerySet:
+        """Accounts a run can rebalance: with a model of their own, or in a household managed as one."""
+        return self.filter(Q(household__managed_as=Household.ManagedAs.HOUSEHOLD) | Q(model__isnull=False))
+
+    def managed_to(self, code: str) -> AccountQuerySet:
+        """Accounts managed to the model ``code``: their own, or their household's when it is one unit
+        (the one home of the rule, with ``Account.managed_model_id``)."""
+        unit = Household.ManagedAs.HOUSEHOLD
+        return self.filter(Q(household__managed_as=unit, household__model__code=code)
+                           | ~Q(household__managed_as=unit) & Q(model__code=code))
+
     def governed_by(self, template) -> AccountQuerySet:
         """Accounts whose parameters ``template`` governs (a template, its id or its code): their
         own template, or their household's when they have none. The one home of the rule, with
@@ -81,8 +121,22 @@ class Account(models.Model):
         ParameterTemplate, null=True, blank=True, on_delete=models.PROTECT,
         help_text="Overrides the household's template when set",
     )
+    class TaxStatus(models.TextChoices):
+        TAXABLE = "taxable", "Taxable"
+        TRADITIONAL = "traditional", "Traditional IRA (tax-deferred)"
+        ROTH = "roth", "Roth IRA"
+
     overrides = models.JSONField(default=dict, blank=True)
-    taxable = models.BooleanField(default=True)
+    tax_status = models.CharField(max_length=16, choices=TaxStatus.choices, default=TaxStatus.TAXABLE)
+    # Follows the tax status (one source): wash sales, carryovers and reports filter on it.
+    taxable = models.GeneratedField(
+        expression=Case(When(tax_status="taxable", then=Value(True)), default=Value(False)),
+        output_field=models.BooleanField(), db_persist=True,
+    )
+    asset_classes = models.JSONField(
+        default=list, blank=True,
+        help_text="Asset classes the account may hold when its household is managed as one (empty: any)",
+    )
     discretionary = models.BooleanField(default=True)
     short_term_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0.37)
     long_term_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0.20)
@@ -98,10 +152,17 @@ class Account(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(short_term_rate__gte=0, short_term_rate__lte=1), name="account_st_rate_0_1"),
             models.CheckConstraint(condition=Q(long_term_rate__gte=0, long_term_rate__lte=1), name="account_lt_rate_0_1"),
+            models.CheckConstraint(condition=Q(tax_status__in=["taxable", "traditional", "roth"]),
+                                   name="account_tax_status_valid"),
         ]
 
     def __str__(self) -> str:
         return f"{self.custodian_number} {self.name}"
+
+    @property
+    def managed_model_id(self) -> int | None:
+        """The model the account is managed to: its household's when the household is one unit."""
+        return self.household.model_id if self.household.is_unit else self.model_id
 
     @property
     def governing_template(self) -> ParameterTemplate | None:

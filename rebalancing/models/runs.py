@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .book import Account
+from .book import Account, Household
 from .portfolios import ModelVersion
 
 
@@ -20,6 +20,7 @@ class RebalanceRun(models.Model):
         MANUAL = "manual", "Started by a person"
         NIGHTLY = "nightly", "Nightly scan"
         API = "api", "Started through the API"
+        CASH_FLOW = "cash_flow", "A household's withdrawal or RMD"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
     scope = models.JSONField(default=dict, help_text='e.g. {"firm": true} or {"model": "growth", "min_drift": 0.03}')
@@ -68,6 +69,32 @@ class DocumentField(models.JSONField):
         return super().from_db_value(value, expression, connection)
 
 
+class HouseholdProposal(models.Model):
+    """A run's proposal for a household managed as one: its accounts' proposals, decided together.
+
+    ``result`` holds what only the household has: the allocation of each asset class across its
+    accounts before and after, the household's drift and the tax cost. Its state is its accounts'.
+    """
+
+    run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="household_proposals")
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="proposals")
+    created_at = models.DateTimeField(auto_now_add=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT, related_name="+")
+    result = DocumentField(help_text="Allocation before/after by asset class and account, drift, tax cost")
+    drift_before = models.FloatField(default=0)
+    drift_after = models.FloatField(default=0)
+    estimated_tax = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    tax_budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True,
+                                     help_text="The household's tax budget left for this run")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["run", "household"], name="one_household_proposal_per_run")]
+
+    def __str__(self) -> str:
+        return f"household proposal {self.pk} for {self.household_id}"
+
+
 class Proposal(models.Model):
     """The engine's trades for one account in one run, with reasons, summary and warnings."""
 
@@ -84,6 +111,11 @@ class Proposal(models.Model):
     run = models.ForeignKey(RebalanceRun, on_delete=models.CASCADE, related_name="proposals")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="proposals")
     model_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT)
+    # The risk model direct-indexed sleeves were tracked with; empty = the engine's default model,
+    # for the reason in risk_model_note (the firm's price history too short, no sleeve to track).
+    risk_model_version = models.ForeignKey("rebalancing.RiskModelVersion", null=True, blank=True,
+                                           on_delete=models.PROTECT, related_name="+")
+    risk_model_note = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     parameters = models.JSONField(help_text="The effective parameters used")
@@ -98,6 +130,9 @@ class Proposal(models.Model):
     requires_compliance = models.BooleanField(default=False)
     restricted_traded = models.BooleanField(default=False)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    household_proposal = models.ForeignKey(HouseholdProposal, null=True, blank=True, on_delete=models.CASCADE,
+                                           related_name="proposals",
+                                           help_text="Solved with its household's other accounts, decided together")
 
     class Meta:
         ordering = ["-created_at"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from rebalancing.access import require
+from rebalancing.access import require, with_advisors
 from rebalancing.effective_parameters import override_problems
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
 from tenants.audit.actions import Action
@@ -130,10 +130,11 @@ def households_advisor_assign(*, households, advisor, by) -> AssignmentOutcome:
     from rebalancing.services.people import advisor_assign
 
     require(by, Capability.MANAGE_USERS)
-    rows = list(Household.objects.filter(pk__in=households.values("pk")).order_by("name"))
+    rows = list(with_advisors(Household.objects.filter(pk__in=households.values("pk")).order_by("name")))
     if not rows:
         raise ValidationFailed("The selection holds no households.", detail={"field": "selection"})
-    changed = [h for h in rows if h.advisor_id != (advisor.pk if advisor else None)]
+    wanted = [advisor.pk] if advisor else []
+    changed = [h for h in rows if sorted(u.pk for u in h.advisors) != wanted]
     for household in changed:
         advisor_assign(household=household, advisor=advisor, by=by)
     return AssignmentOutcome(selected=len(rows), changed=len(changed))

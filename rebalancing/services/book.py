@@ -9,6 +9,7 @@ from django.db import transaction
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, require
 from rebalancing.effective_parameters import overrides_validate
+from rebalancing.household_parameters import household_settings_validate
 from rebalancing.models import (
     Account,
     Benchmark,
@@ -73,9 +74,13 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
 
 @transaction.atomic
 def template_save(*, user, code: str, name: str, parameters: dict, overridable: dict, description: str = "",
-                  template: ParameterTemplate | None = None) -> ParameterTemplate:
-    """Create or change a parameter template; accounts that do not override a value follow it."""
+                  template: ParameterTemplate | None = None,
+                  household_parameters: dict | None = None) -> ParameterTemplate:
+    """Create or change a parameter template; accounts that do not override a value follow it.
+    ``household_parameters``: the settings of households managed as one (None: keep them)."""
     require(user, Capability.MANAGE_MODELS)
+    if household_parameters is not None:
+        household_parameters = household_settings_validate(household_parameters, level="template household")
     try:
         engine.Parameters.from_dict(parameters)
     except engine.InvalidRequest as exc:
@@ -86,15 +91,19 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     before = None
     if template is not None:
         template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)
-        before = {"name": template.name, "parameters": template.parameters, "overridable": template.overridable}
+        before = {"name": template.name, "parameters": template.parameters, "overridable": template.overridable,
+                  "household_parameters": template.household_parameters}
     else:
         template = ParameterTemplate(code=code)
     template.name, template.description = name, description
     template.parameters, template.overridable = parameters, overridable
+    if household_parameters is not None:
+        template.household_parameters = household_parameters
     template.full_clean()
     template.save()
     audit_record(actor=user, action="template.create" if before is None else "template.change", obj=template,
-                 before=before, after={"name": name, "parameters": parameters, "overridable": overridable})
+                 before=before, after={"name": name, "parameters": parameters, "overridable": overridable,
+                                       "household_parameters": template.household_parameters})
     return template
 
 

@@ -13,7 +13,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from guardian.shortcuts import assign_perm, remove_perm
 
-from rebalancing.access import require
+from rebalancing.access import ADVISOR_PERMISSION, require
 from rebalancing.models import Household, HouseholdUserObjectPermission
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -22,34 +22,60 @@ from tenants.permissions import Capability
 from tenants.roles import FirmRole
 
 __all__ = [
-    "advisor_assign", "advisor_permissions_repair", "role_grant", "role_revoke", "set_password_path", "user_deactivate",
-    "user_invite", "user_reactivate", "user_roles_set",
+    "advisor_assign", "advisors_grant_bulk", "household_advisors_set", "role_grant", "role_revoke",
+    "set_password_path", "user_deactivate", "user_invite", "user_reactivate", "user_roles_set",
 ]
 
-_ADVISOR_PERMS = ("rebalancing.view_household", "rebalancing.change_household")
+_ADVISOR_PERMS = (f"rebalancing.{ADVISOR_PERMISSION}", "rebalancing.change_household")
 
 
 @transaction.atomic
-def advisor_assign(*, household: Household, advisor, by) -> Household:
-    """Give ``household`` to ``advisor`` (or to nobody with None), moving the object permissions."""
+def household_advisors_set(*, household: Household, advisors, by) -> Household:
+    """Make ``advisors`` (users of the advisor role; empty: nobody) exactly the household's
+    advisors, granting and taking their object permissions (the one record of who advises it)."""
     if by is not None:
         require(by, Capability.MANAGE_USERS)
-    if advisor is not None and not advisor.groups.filter(name=FirmRole.ADVISOR).exists():
-        raise ValidationFailed(f"{advisor.get_username()} is not an advisor.", detail={"field": "advisor"})
+    advisors = {a.pk: a for a in advisors}
+    not_advisors = [a.get_username() for a in advisors.values() if not a.groups.filter(name=FirmRole.ADVISOR).exists()]
+    if not_advisors:
+        raise ValidationFailed(f"{', '.join(sorted(not_advisors))} {'is' if len(not_advisors) == 1 else 'are'} "
+                               "not an advisor.", detail={"field": "advisors"})
     household = Household.objects.select_for_update().get(pk=household.pk)
-    previous = household.advisor
-    if previous is not None:
-        for perm in _ADVISOR_PERMS:
-            remove_perm(perm, previous, household)
-    if advisor is not None:
-        for perm in _ADVISOR_PERMS:
-            assign_perm(perm, advisor, household)
-    household.advisor = advisor
-    household.save(update_fields=["advisor"])
-    audit_record(actor=by, action="household.advisor", obj=household,
-                 before={"advisor": previous.get_username() if previous else None},
-                 after={"advisor": advisor.get_username() if advisor else None})
+    previous = {u.pk: u for u in household.advisors}
+    for user in previous.values():
+        if user.pk not in advisors:
+            for perm in _ADVISOR_PERMS:
+                remove_perm(perm, user, household)
+    for user in advisors.values():
+        if user.pk not in previous:
+            for perm in _ADVISOR_PERMS:
+                assign_perm(perm, user, household)
+    before = sorted(u.get_username() for u in previous.values())
+    after = sorted(u.get_username() for u in advisors.values())
+    if before != after:
+        audit_record(actor=by, action=Action.HOUSEHOLD_ADVISOR, obj=household,
+                     before={"advisors": before}, after={"advisors": after})
     return household
+
+
+def advisors_grant_bulk(pairs) -> int:
+    """Grant advisors their households in bulk, ``(household id, advisor user id)`` pairs (a seeded
+    or imported book of thousands of households; the caller's transaction and audit row). Pairs
+    already granted are skipped. Returns how many grants were added."""
+    perms = list(Permission.objects.filter(content_type__app_label="rebalancing",
+                                           codename__in=[p.split(".")[1] for p in _ADVISOR_PERMS]))
+    pairs = {(hh, user) for hh, user in pairs if user is not None}
+    have = set(HouseholdUserObjectPermission.objects.filter(content_object_id__in={hh for hh, _ in pairs})
+               .values_list("content_object_id", "user_id", "permission_id"))
+    missing = [HouseholdUserObjectPermission(content_object_id=hh, user_id=user, permission=perm)
+               for hh, user in sorted(pairs) for perm in perms if (hh, user, perm.pk) not in have]
+    HouseholdUserObjectPermission.objects.bulk_create(missing)
+    return len(missing)
+
+
+def advisor_assign(*, household: Household, advisor, by) -> Household:
+    """Give ``household`` to ``advisor`` alone (or to nobody with None)."""
+    return household_advisors_set(household=household, advisors=[advisor] if advisor is not None else [], by=by)
 
 
 def _role_change(user, role: FirmRole, *, by, grant: bool) -> None:
@@ -81,26 +107,6 @@ def role_revoke(*, user, role: FirmRole, by) -> None:
         if not remaining.exists():
             raise ValidationFailed("The firm's last admin cannot remove their own admin role.")
     _role_change(user, role, by=by, grant=False)
-
-
-@transaction.atomic
-def advisor_permissions_repair() -> int:
-    """Grant the object permissions of every household whose advisor lacks them (bulk imports and
-    the demo seed set ``Household.advisor`` directly). Returns how many grants were added."""
-    perms = list(Permission.objects.filter(content_type__app_label="rebalancing",
-                                           codename__in=[p.split(".")[1] for p in _ADVISOR_PERMS]))
-    have = set(HouseholdUserObjectPermission.objects.values_list("content_object_id", "user_id", "permission_id"))
-    missing = [
-        HouseholdUserObjectPermission(content_object_id=hh, user_id=advisor, permission=perm)
-        for hh, advisor in Household.objects.filter(advisor__isnull=False).values_list("pk", "advisor_id")
-        for perm in perms
-        if (hh, advisor, perm.pk) not in have
-    ]
-    HouseholdUserObjectPermission.objects.bulk_create(missing)
-    if missing:
-        audit_record(actor="advisor permissions repair", action="household.advisor.repair",
-                     after={"grants": len(missing)})
-    return len(missing)
 
 
 def _last_admin_guard(user, *, doing: str) -> None:

@@ -18,15 +18,19 @@ from django.utils import timezone
 
 from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.ledger.orders import orders_create
-from rebalancing.models import Account, ApprovalPolicy, Proposal, ProposalApproval
+from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, ProposalApproval
+from rebalancing.webhooks import events as webhook_events
+from rebalancing.webhooks.events import EventType
+from tenants.audit.actions import Action
 from tenants.audit.services import audit_many, audit_record
-from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from tenants.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from tenants.permissions import Capability, user_can
 
 __all__ = [
     "BulkOutcome",
     "IllegalTransition",
     "bulk_approvable",
+    "household_proposal_decide",
     "PolicyDecision",
     "TRANSITIONS",
     "policy_decide",
@@ -104,7 +108,22 @@ def _move(proposal: Proposal, to: str, *, actor, action: str, comment: str = "")
     proposal.save(update_fields=["status", "status_changed_at", "requires_compliance"])
     audit_record(actor=actor, action=action, obj=proposal, before={"status": before}, after={"status": to},
                  comment=comment)
+    if to in _ANNOUNCED:
+        webhook_events.proposals_decided(_ANNOUNCED[to], [proposal.pk], by=_who(actor, action), comment=comment)
     return proposal
+
+
+# The moves a firm's systems are told about (webhooks); expiry and supersession are not.
+_ANNOUNCED = {S.PENDING: EventType.PROPOSAL_PENDING, S.APPROVED: EventType.PROPOSAL_APPROVED,
+              S.REJECTED: EventType.PROPOSAL_REJECTED}
+
+
+def _who(actor, action: str) -> str:
+    if action == "proposal.auto_approve":
+        return "policy"
+    if getattr(actor, "pk", None):
+        return actor.get_username()
+    return str(actor or "system")
 
 
 def _locked(proposal: Proposal) -> Proposal:
@@ -222,6 +241,37 @@ def proposal_reject(*, proposal: Proposal, user, comment: str) -> Proposal:
     return _move(proposal, S.REJECTED, actor=user, action=f"proposal.reject.{capacity}", comment=comment)
 
 
+@transaction.atomic
+def household_proposal_decide(*, household_proposal: HouseholdProposal, user, approve: bool,
+                              comment: str = "") -> list[Proposal]:
+    """One decision on a household's proposals: every one of them pending that ``user`` may decide
+    is approved (or rejected) through ``proposal_approve``/``proposal_reject``, in one transaction,
+    so they move together or not at all. Returns the household's proposals after the decision."""
+    members = list(Proposal.objects.select_for_update().filter(household_proposal_id=household_proposal.pk)
+                   .order_by("pk"))
+    visible = proposals_visible_to(user).filter(household_proposal_id=household_proposal.pk).count()
+    if not members or visible != len(members):
+        raise NotFound("Not found, or not yours to see.")
+    pending = [p for p in members if p.status == S.PENDING]
+    if not pending:
+        raise IllegalTransition("None of this household's proposals is pending approval.",
+                                detail={"statuses": sorted({p.status for p in members})})
+    mine = [p for p in pending if decision_capacity(user, p) is not None]
+    if not mine:
+        raise PermissionDenied("You may not approve or reject this household's proposals.")
+    before = {str(p.pk): p.status for p in members}
+    for p in mine:
+        if approve:
+            proposal_approve(proposal=p, user=user, comment=comment)
+        else:
+            proposal_reject(proposal=p, user=user, comment=comment)
+    after = dict(Proposal.objects.filter(pk__in=[p.pk for p in members]).values_list("pk", "status"))
+    audit_record(actor=user, obj=household_proposal, comment=comment,
+                 action=Action.HOUSEHOLD_PROPOSAL_APPROVE if approve else Action.HOUSEHOLD_PROPOSAL_REJECT,
+                 before={"proposals": before}, after={"proposals": {str(k): v for k, v in after.items()}})
+    return list(Proposal.objects.filter(household_proposal_id=household_proposal.pk).order_by("pk"))
+
+
 def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
     """Approved -> released, with its orders (rebalancing.ledger.orders) in the same transaction.
     A proposal priced too long ago expires instead (the expiry is kept; the caller is told with a
@@ -236,6 +286,7 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         if not stale:
             released = _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
             orders_create(proposal=released, actor=user, today=today)
+            webhook_events.orders_released(released.pk, by=_who(user, "proposal.release"))
             return released
         _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
               comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
@@ -339,3 +390,6 @@ def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
     pending = [(pk, S.DRAFT) for (to, _), ids in groups.items() if to == S.PENDING for pk in ids]
     _audit_bulk(approved, S.APPROVED, action="proposal.auto_approve", comment="within the firm's auto-approval limits")
     _audit_bulk(pending, S.PENDING, action="proposal.submit", comment="")
+    webhook_events.proposals_decided(EventType.PROPOSAL_APPROVED, [pk for pk, _ in approved], by="policy",
+                                     comment="within the firm's auto-approval limits")
+    webhook_events.proposals_decided(EventType.PROPOSAL_PENDING, [pk for pk, _ in pending])

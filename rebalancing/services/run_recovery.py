@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from rebalancing import dispatch
 from rebalancing.models import RebalanceRun, RunOutcome, RunWatch
+from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 
 __all__ = ["WATCHER", "WatchReport", "run_redispatch", "runs_watch", "stalled_runs", "unwatched_runs"]
@@ -70,6 +71,7 @@ def _finish_emptied(run: RebalanceRun, watch: RunWatch, now: datetime) -> None:
     audit_record(actor=WATCHER, action="run.complete", obj=run, before={"status": run.status},
                  after={"status": RebalanceRun.Status.COMPLETED, "done": run.done, "failed": run.failed},
                  comment=watch.note)
+    webhook_events.run_finished(run.pk)
 
 
 def _look_at(run: RebalanceRun, now: datetime, report: WatchReport) -> None:
@@ -92,6 +94,7 @@ def _look_at(run: RebalanceRun, now: datetime, report: WatchReport) -> None:
         watch.save(update_fields=["given_up_at"])
         audit_record(actor=WATCHER, action="run.stall_give_up", obj=run, after={"done": run.done, "total": run.total},
                      comment=f"no progress after {watch.attempts} re-dispatches: check the workers")
+        webhook_events.run_stalled(run, given_up=True, attempts=watch.attempts)
         report.given_up.append(run.pk)
         return
     chunks = run_redispatch(run)
@@ -112,6 +115,7 @@ def _look_at(run: RebalanceRun, now: datetime, report: WatchReport) -> None:
                  comment=(f"no progress since {watch.progress_seen_at:%Y-%m-%d %H:%M:%S} UTC"
                           + ("" if first else f"; sent again (attempt {watch.attempts})")))
     logger.warning("run %s stalled at %s/%s; %s chunk(s) sent again", run.pk, progress, run.total, chunks)
+    webhook_events.run_stalled(run, given_up=False, attempts=watch.attempts, chunks=chunks)
     report.stalled.append(run.pk)
 
 

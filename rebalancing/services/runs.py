@@ -1,7 +1,9 @@
 """Rebalance runs: start, fan out in chunks, solve, record proposals, report progress, cancel.
 
 A chunk is the unit of work and of retry: it loads its accounts in a fixed number of queries,
-solves each with the engine, and writes its proposals, failures and alerts in one transaction.
+solves each with the engine, and writes its proposals, failures and alerts in one transaction. A
+household managed as one is solved whole (``engine.rebalance_household``): one proposal per
+account, gathered under one ``HouseholdProposal`` that is decided as one.
 Unique (run, account) keys make a redelivered or duplicated chunk a no-op for what it already
 wrote, so a worker killed mid-chunk loses nothing and duplicates nothing.
 """
@@ -13,7 +15,7 @@ import logging
 import pickle
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import transaction
@@ -23,11 +25,25 @@ from django.utils import timezone
 from rebalancing import dispatch, engine
 from rebalancing.access import require
 from rebalancing.copy_writes import objects_insert_by_copy
-from rebalancing.engine_inputs import AccountInputs, rebalance_inputs_load
-from rebalancing.models import Account, Alert, Proposal, RebalanceRun, RunOutcome
+from rebalancing.engine_inputs import (
+    AccountInputs,
+    HouseholdInputs,
+    household_inputs_from,
+    rebalance_inputs_load,
+)
+from rebalancing.models import (
+    Account,
+    Alert,
+    Household,
+    HouseholdProposal,
+    Proposal,
+    RebalanceRun,
+    RunOutcome,
+)
 from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
+from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
 from tenants.permissions import Capability
@@ -182,9 +198,26 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     missing = set(todo) - {i.account_id for i in loaded}
     t1 = time.perf_counter()
     proposals, outcomes, alerts = [], [], []
+    units = {h.pk: h for h in Household.objects.filter(pk__in={i.household_id for i in loaded},
+                                                       managed_as=Household.ManagedAs.HOUSEHOLD)
+             .select_related("template")}
+    unit_members: dict[int, list[AccountInputs]] = defaultdict(list)
+    for inputs in loaded:
+        if inputs.household_id in units:
+            unit_members[inputs.household_id].append(inputs)
+    together: list[tuple[HouseholdProposal, list[Proposal]]] = []
+    for household_id, members in unit_members.items():
+        household_inputs = household_inputs_from(units[household_id], members, as_of=run.as_of)
+        solved = _solve_household(run, household_inputs)
+        outcomes += solved.outcomes
+        alerts += solved.alerts
+        if solved.proposal is not None:
+            together.append((solved.proposal, solved.proposals))
+            proposals += solved.proposals
     # A household's accounts one after the other, each seeing what was proposed for the others.
     proposed: dict[int | None, dict[int, list[engine.HouseholdTrade]]] = defaultdict(dict)
-    for inputs in sorted(loaded, key=lambda i: (i.household_id or 0, i.account_id)):
+    singles = [i for i in loaded if i.household_id not in units]
+    for inputs in sorted(singles, key=lambda i: (i.household_id or 0, i.account_id)):
         siblings = proposed[inputs.household_id]
         request = inputs.seeing(siblings)
         result, error = _solve(inputs, request)
@@ -197,23 +230,16 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
             outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.NO_TRADES))
             continue
         outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
-        summary = result.summary
-        as_dict = engine.result_to_dict(result)
-        siblings[inputs.account_id] = trades_planned_by(as_dict["trades"], account_number=result.account_id,
-                                                        as_of=run.as_of)
         fingerprint = inputs.fingerprint if request is inputs.request else _refingerprint(inputs.fingerprint, request)
-        proposals.append(Proposal(
-            run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
-            parameters=inputs.parameters, inputs_fingerprint=fingerprint,
-            result=as_dict, trade_count=summary.trade_count, turnover=summary.turnover,
-            estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
-            drift_before=summary.drift_before, drift_after=summary.drift_after,
-            restricted_traded=_trades_restricted(result, inputs.parameters),
-        ))
+        proposal = _proposal(run, inputs, result, fingerprint)
+        siblings[inputs.account_id] = trades_planned_by(proposal.result["trades"], account_number=result.account_id,
+                                                        as_of=run.as_of)
+        proposals.append(proposal)
     for account_id in missing:  # deleted since the run started
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
     t2 = time.perf_counter()
     with transaction.atomic():
+        _household_proposals_insert(run_id, together)
         objects_insert_by_copy(proposals, ignore_conflicts=True)
         proposed = [p.account_id for p in proposals]
         proposals_supersede(account_ids=proposed, by_run_id=run_id,
@@ -227,9 +253,81 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
 
 
-def _refingerprint(fingerprint: str, request: engine.RebalanceRequest) -> str:
-    """The inputs' digest once the request also sees trades just proposed for the household."""
-    payload = pickle.dumps((fingerprint, request.account.household_trades), protocol=5)
+def _proposal(run, inputs: AccountInputs, result, fingerprint: str) -> Proposal:
+    summary = result.summary
+    return Proposal(
+        run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
+        risk_model_version_id=inputs.risk_model_version_id, risk_model_note=inputs.risk_model_note,
+        parameters=inputs.parameters, inputs_fingerprint=fingerprint,
+        result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
+        estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
+        drift_before=summary.drift_before, drift_after=summary.drift_after,
+        restricted_traded=_trades_restricted(result, inputs.parameters),
+    )
+
+
+@dataclass
+class _HouseholdSolved:
+    outcomes: list[RunOutcome]
+    alerts: list[Alert]
+    proposal: HouseholdProposal | None = None
+    proposals: list[Proposal] = field(default_factory=list)
+
+
+def _solve_household(run, inputs: HouseholdInputs) -> _HouseholdSolved:
+    """One household managed as one: every account's proposal, or every account failed with the
+    household's error (its accounts are decided together, so none goes alone)."""
+    ids = [m.account_id for m in inputs.members]
+    error = None
+    result = None
+    if inputs.error is not None:
+        error = (inputs.error.code, inputs.error.message, inputs.error.detail)
+    else:
+        try:
+            result = engine.rebalance_household(inputs.request)
+        except engine.EngineError as exc:
+            error = (exc.code, exc.message, exc.detail or {})
+        except Exception as exc:  # one household's bug must not stop the run
+            logger.exception("engine crashed on household %s", inputs.household_id)
+            error = ("engine_crash", f"{exc.__class__.__name__}: {exc}", {})
+    if error is not None:
+        return _HouseholdSolved([_failure(run, a, *error) for a in ids], [])
+    alerts = [alert for m, r in zip(inputs.members, result.accounts, strict=True) for alert in _alerts(run, m.account_id, r)]
+    if run.kind == RebalanceRun.Kind.NIGHTLY and not any(r.trades for r in result.accounts):
+        return _HouseholdSolved([RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.NO_TRADES) for a in ids],
+                                alerts)
+    summary = engine.household_result_to_dict(result)
+    summary.pop("accounts")
+    summary["settings"] = {"values": inputs.settings, "sources": inputs.sources}
+    summary["tax_budget"] = inputs.request.tax_budget
+    together = HouseholdProposal(
+        run=run, household_id=inputs.household_id, model_version_id=inputs.members[0].model_version_id,
+        result=summary, drift_before=result.drift_before, drift_after=result.drift_after,
+        estimated_tax=round(result.tax_cost, 2),
+        tax_budget=None if inputs.request.tax_budget is None else round(inputs.request.tax_budget, 2),
+    )
+    proposals = [_proposal(run, m, r, _refingerprint(inputs.fingerprint, m.account_id))
+                 for m, r in zip(inputs.members, result.accounts, strict=True)]
+    outcomes = [RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED) for a in ids]
+    return _HouseholdSolved(outcomes, alerts, together, proposals)
+
+
+def _household_proposals_insert(run_id: int, together: list[tuple[HouseholdProposal, list[Proposal]]]) -> None:
+    """Write the chunk's household proposals (once per run and household) and link their accounts' proposals."""
+    if not together:
+        return
+    HouseholdProposal.objects.bulk_create([hp for hp, _ in together], ignore_conflicts=True)
+    ids = dict(HouseholdProposal.objects.filter(run_id=run_id, household_id__in=[hp.household_id for hp, _ in together])
+               .values_list("household_id", "pk"))
+    for hp, members in together:
+        for p in members:
+            p.household_proposal_id = ids[hp.household_id]
+
+
+def _refingerprint(fingerprint: str, seen) -> str:
+    """The inputs' digest once the request also sees trades just proposed for the household (or,
+    for an account of a household managed as one, the household's digest and the account)."""
+    payload = pickle.dumps((fingerprint, getattr(getattr(seen, "account", None), "household_trades", seen)), protocol=5)
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -274,6 +372,8 @@ def _record_progress(run_id: int, **seconds: float) -> None:
         run.finished_at = timezone.now()
         fields += ["status", "finished_at"]
     run.save(update_fields=fields)
+    if "status" in fields:
+        webhook_events.run_finished(run_id)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ class Scope(StrEnum):
     RUN = "run"  # starting and cancelling rebalance runs
     APPROVE = "approve"  # approving, rejecting and releasing proposals
     PARAMETERS = "parameters"  # account and household parameter overrides
-    ADMIN = "admin"  # models and parameter templates
+    ADMIN = "admin"  # models, parameter templates, webhook endpoints
 
 
 # A role holds a scope when it holds any of these capabilities (tenants.permissions.Capability values).
@@ -25,7 +25,7 @@ SCOPE_CAPABILITIES: dict[Scope, frozenset[str]] = {
     Scope.RUN: frozenset({"run_rebalance"}),
     Scope.APPROVE: frozenset({"approve", "approve_compliance", "release"}),
     Scope.PARAMETERS: frozenset({"edit_parameters"}),
-    Scope.ADMIN: frozenset({"manage_models", "manage_users"}),
+    Scope.ADMIN: frozenset({"manage_models", "manage_users", "manage_integrations"}),
 }
 
 

@@ -69,7 +69,6 @@ def book(firm_a, people):
 
     from rebalancing.models import ApprovalPolicy, Proposal
     from rebalancing.selectors import RunScope
-    from rebalancing.services.people import advisor_assign
     from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
     from ..rebalancing.book import AS_OF, make_account, make_book
@@ -82,8 +81,6 @@ def book(firm_a, people):
             "T-COL", model=made["model"], template=made["template"], advisor=people["colleague"],
             holdings=[("VTI", 250, 20000, date(2020, 1, 2)), ("BND", 120, 9500, date(2026, 6, 1))],
         )
-        for account in [*made["accounts"], colleague_account]:
-            advisor_assign(household=account.household, advisor=account.household.advisor, by=None)
         run = run_start(scope=RunScope(firm=True), as_of=AS_OF, label="fixture")
         for chunk in run_chunks(run):
             run_process_chunk(run_id=run.pk, account_ids=chunk)

@@ -142,8 +142,8 @@ def test_revoking_through_the_api_stops_the_key_at_once(firm_a, people, client_f
         key_id = ApiKey.objects.get(prefix=token.split("_")[1]).pk
     session = client_for(firm_a, people["pm"])
 
-    revoked = session.post(f"{API}/api-keys/{key_id}/revoke/")
-    again = session.post(f"{API}/api-keys/{key_id}/revoke/")
+    revoked = session.post(f"{API}/api-keys/{key_id}/revoke/", content_type="application/json")
+    again = session.post(f"{API}/api-keys/{key_id}/revoke/", content_type="application/json")
     used = key_client(firm_a, token).get(f"{API}/accounts/")
 
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"

@@ -51,3 +51,34 @@ def test_many_names_become_a_few_factors_plus_specific_risk():
 def test_too_little_or_bad_history_is_refused(prices, message):
     with pytest.raises(InvalidRequest, match=message):
         estimate_risk_model(prices, ["A", "B"])
+
+
+@pytest.mark.parametrize(("names", "days", "halflife"), [(4, 127, None), (30, 127, 40.0), (300, 100, None)])
+def test_the_factors_are_the_top_components_of_sklearns_ledoit_wolf_covariance(names, days, halflife):
+    # given more or fewer names than days, with or without recent days weighing more
+    rng = np.random.default_rng(names)
+    market = rng.normal(0, 0.01, (days, 1))
+    prices = 100 * np.exp(np.cumsum(market * rng.uniform(0.5, 1.5, names) + rng.normal(0, 0.01, (days, names)), axis=0))
+    symbols = [f"S{i}" for i in range(names)]
+    model = estimate_risk_model(prices, symbols, halflife=halflife)
+    # the covariance built the plain way: sklearn's estimator on the (weighted) returns, eigh, top k
+    from sklearn.covariance import LedoitWolf
+
+    returns = np.diff(np.log(prices), axis=0)
+    if halflife:
+        w = 0.5 ** (np.arange(len(returns))[::-1] / halflife)
+        w /= w.sum()
+        x = (returns - w @ returns) * np.sqrt(w * len(returns))[:, None]
+        cov = LedoitWolf(assume_centered=True).fit(x).covariance_ * 252
+    else:
+        cov = LedoitWolf().fit(returns).covariance_ * 252
+    values, vectors = np.linalg.eigh(cov)
+    k = len(model.factors)
+    top = np.argsort(values)[::-1][:k]
+    expected = (vectors[:, top] * values[top]) @ vectors[:, top].T
+    loadings = np.array([model.loadings[s] for s in symbols])
+    assert k == min(20, names)
+    np.testing.assert_allclose(loadings @ loadings.T, expected, atol=1e-12 * np.abs(expected).max())
+    specific = np.array([model.specific_variance[s] for s in symbols])
+    np.testing.assert_allclose(specific, np.clip(np.diag(cov) - np.diag(expected), 0, None),
+                               atol=1e-12 * np.diag(cov).max())

@@ -145,7 +145,7 @@ def test_an_advisor_is_given_the_households_of_a_selection(firm_a, book, as_user
         from rebalancing.access import accounts_visible_to
 
         household = Household.objects.get(pk=mine.household_id)
-        assert household.advisor == people["colleague"]
+        assert household.advisors == [people["colleague"]]
         assert accounts_visible_to(people["colleague"]).filter(pk=mine.pk).exists()  # the object permission moved
         assert not accounts_visible_to(people["advisor"]).filter(pk=mine.pk).exists()
         assert AuditEvent.objects.filter(action="household.advisor", object_id=str(household.pk)).count() == 2

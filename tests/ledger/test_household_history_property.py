@@ -172,7 +172,7 @@ def test_any_order_of_arrival_gives_the_date_order_ledger_and_the_share_by_share
         accounts = {"A-1": book["account"],
                     "A-2": make_account("A-2", model=book["model"], household=household, holdings=[]),
                     "IRA": make_account("IRA", model=book["model"], household=household, holdings=[])}
-        Account.objects.filter(pk=accounts["IRA"].pk).update(taxable=False)
+        Account.objects.filter(pk=accounts["IRA"].pk).update(tax_status="traditional")
         rows = _orders(book, accounts, steps, pm)
 
         inner = transaction.savepoint()

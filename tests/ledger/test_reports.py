@@ -109,7 +109,7 @@ def test_a_loss_replaced_in_the_households_ira_is_reported_lost_for_good(book, p
     # report shows it in its own column and total, not as a deferral.
     a1 = book["account"]
     ira = make_account("IRA-1", model=book["model"], household=a1.household, holdings=[])
-    Account.objects.filter(pk=ira.pk).update(taxable=False)
+    Account.objects.filter(pk=ira.pk).update(tax_status="traditional")
     [harvested] = release(a1, [sell("VTI", 50, 100.0, [("A-1-L2", 50)], reasons=("harvest",))], pm=pm,
                           as_of=date(2026, 10, 1))
     apply(fill("S-1", harvested, 50, "100", date(2026, 10, 1)))

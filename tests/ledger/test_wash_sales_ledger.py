@@ -121,7 +121,7 @@ def test_a_purchase_in_another_account_of_the_household_is_a_replacement(book, p
 def test_a_replacement_in_the_households_ira_disallows_the_loss_for_good(book, pm):
     account = book["account"]
     ira = make_account("A-IRA", model=book["model"], household=account.household, holdings=[])
-    Account.objects.filter(pk=ira.pk).update(taxable=False)
+    Account.objects.filter(pk=ira.pk).update(tax_status="traditional")
     loss_sale(book, pm)
 
     [lot] = purchase(ira, "VTI", 50, "102", date(2026, 10, 20), pm)

@@ -15,6 +15,7 @@ from rebalancing.models import (
     SleeveHolding,
     TaxLot,
 )
+from rebalancing.services.people import advisor_assign
 
 AS_OF = date(2026, 11, 20)
 
@@ -63,8 +64,10 @@ def make_template(code: str = "standard", parameters=None, overridable=None) -> 
 def make_account(number: str, *, model, template=None, household=None, cash="1000", holdings=(), advisor=None,
                  overrides=None) -> Account:
     """``holdings``: (symbol, quantity, cost basis, acquired) lots."""
-    household = household or Household.objects.create(name=f"{number} household", external_id=f"HH-{number}",
-                                                      advisor=advisor, template=template)
+    if household is None:
+        household = Household.objects.create(name=f"{number} household", external_id=f"HH-{number}", template=template)
+        if advisor is not None:
+            advisor_assign(household=household, advisor=advisor, by=None)
     account = Account.objects.create(custodian_number=number, name=f"Account {number}", household=household,
                                      model=model, cash=Decimal(cash), overrides=overrides or {})
     securities = {s.symbol: s for s in Security.objects.all()}

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django_tenants.utils import tenant_context
 
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
-from rebalancing.models import Sleeve
+from rebalancing.models import Household, Sleeve
 from rebalancing.services.book import SleeveSpec, account_overrides_set, model_version_create, template_save
 from rebalancing.services.people import advisor_assign, role_grant, role_revoke
 from tenants.audit.models import AuditEvent
@@ -62,7 +62,7 @@ def test_reassigning_a_household_moves_the_permission_and_is_audited(firm):
     assert not accounts_visible_to(people["advisor"]).exists()
     assert accounts_visible_to(people["colleague"]).count() == 2
     event = AuditEvent.objects.filter(action="household.advisor").first()
-    assert (event.before, event.after) == ({"advisor": "advisor@acc.example"}, {"advisor": "colleague@acc.example"})
+    assert (event.before, event.after) == ({"advisors": ["advisor@acc.example"]}, {"advisors": ["colleague@acc.example"]})
 
 
 def test_only_a_firm_admin_assigns_advisors_and_roles(firm):
@@ -129,14 +129,24 @@ def test_templates_are_validated_and_audited(firm):
                 .order_by("at").values_list("action", flat=True)) == ["template.create", "template.change"]
 
 
-def test_households_given_an_advisor_directly_are_repaired_once(firm):
-    from rebalancing.services.people import advisor_permissions_repair
+def test_a_household_may_have_several_advisors_and_the_grants_are_the_one_record(firm):
+    from rebalancing.access import households_advised_by, households_without_advisor
+    from rebalancing.services.people import household_advisors_set
 
+    people = firm["people"]
     theirs = firm["theirs"].household
-    theirs.advisor = firm["people"]["advisor"]  # as an import or the demo seed would set it
-    theirs.save()
-    assert firm["theirs"] not in accounts_visible_to(firm["people"]["advisor"])
+    household_advisors_set(household=theirs, advisors=[people["advisor"], people["colleague"]], by=people["admin"])
+    assert firm["theirs"] in accounts_visible_to(people["advisor"])
+    assert firm["theirs"] in accounts_visible_to(people["colleague"])
+    assert theirs in households_advised_by(people["advisor"]) and theirs not in households_without_advisor()
+    assert [u.pk for u in Household.objects.get(pk=theirs.pk).advisors] == sorted(
+        [people["advisor"].pk, people["colleague"].pk], key=lambda pk: next(
+            u.get_username() for u in (people["advisor"], people["colleague"]) if u.pk == pk))
 
-    assert advisor_permissions_repair() == 2  # view and change for the one household
-    assert advisor_permissions_repair() == 0
-    assert firm["theirs"] in accounts_visible_to(firm["people"]["advisor"])
+    household_advisors_set(household=theirs, advisors=[], by=people["admin"])
+    assert firm["theirs"] not in accounts_visible_to(people["colleague"])
+    assert theirs in households_without_advisor()
+    events = list(AuditEvent.objects.filter(action="household.advisor", object_id=str(theirs.pk)).order_by("at"))
+    assert events[-1].after == {"advisors": []}
+    with pytest.raises(ValidationFailed):  # only advisors advise
+        household_advisors_set(household=theirs, advisors=[people["pm"]], by=people["admin"])

@@ -107,16 +107,21 @@ def test_changes_in_the_admin_are_audited(firm_a, admin_client_a, firm_user):
     assert roles.after["groups"] == [str(compliance_group.pk)] and roles.after["password"] == "(hidden)"
 
 
-def test_changing_a_households_advisor_in_the_admin_moves_the_permission(firm_a, admin_client_a, firm_user):
+def test_the_admin_cannot_give_a_household_an_advisor_behind_the_object_permissions(firm_a, admin_client_a, firm_user):
+    """Advisors are object permissions only, given on the household page: the admin form has no
+    advisor field, and posting one changes nothing."""
     from rebalancing.access import accounts_visible_to
 
     advisor = firm_user(firm_a, "adv-move@firm-a.example", FirmRole.ADVISOR)
     with tenant_context(firm_a):
         account = make_book(1)["accounts"][0]
         household = account.household
+    page = admin_client_a.get(f"/admin/rebalancing/household/{household.pk}/change/").content.decode()
+    assert 'name="advisor"' not in page and 'name="managed_as"' in page
     admin_client_a.post(f"/admin/rebalancing/household/{household.pk}/change/", {
         "name": household.name, "external_id": household.external_id, "advisor": advisor.pk,
-        "template": household.template_id or "", "overrides": "{}",
+        "template": household.template_id or "", "overrides": "{}", "managed_as": "accounts", "model": "",
+        "household_overrides": "{}",
     })
     with tenant_context(firm_a):
-        assert list(accounts_visible_to(advisor)) == [account]
+        assert not accounts_visible_to(advisor).exists()

@@ -17,6 +17,7 @@ from rebalancing.models import (
     Account,
     BenchmarkWeight,
     Household,
+    HouseholdUserObjectPermission,
     ModelPortfolio,
     ModelVersion,
     ParameterTemplate,
@@ -67,10 +68,11 @@ def _book_digest(prefix_free: bool = False) -> str:
              .values_list("sleeve__version__model__code", "sleeve__asset_class", "sleeve__weight", "sleeve__kind",
                           "security__symbol", "weight")),
         list(ParameterTemplate.objects.order_by("code").values_list("code", "parameters", "overridable")),
-        [(strip(h.external_id), h.name, h.template.code, h.overrides, h.advisor_id is None)
-         for h in Household.objects.select_related("template").order_by("external_id")],
+        [(strip(h.external_id), h.name, h.template.code, h.overrides, not h.advisors)
+         for h in Household.objects.select_related("template").prefetch_related(
+             "advisor_grants__user", "advisor_grants__permission").order_by("external_id")],
         [(strip(a.custodian_number), a.name, strip(a.household.external_id), a.model.code,
-          a.template.code if a.template else None, a.overrides, a.taxable, a.discretionary, a.short_term_rate,
+          a.template.code if a.template else None, a.overrides, a.tax_status, a.discretionary, a.short_term_rate,
           a.long_term_rate, a.cash, a.realised_short_term_ytd, a.realised_long_term_ytd, a.opened_on)
          for a in Account.objects.select_related("household", "model", "template").order_by("custodian_number")],
         [(strip(lot_id), strip(number), symbol, q, c, d) for lot_id, number, symbol, q, c, d in
@@ -138,7 +140,7 @@ def test_seeding_builds_the_whole_book(firm_a, firm_user):
         sizes = Counter(a.household_id for a in accounts)
         shared = sum(1 for a in accounts if sizes[a.household_id] > 1)
         assert shared == round(0.4 * SMALL)
-        advisors = set(Household.objects.values_list("advisor_id", flat=True))
+        advisors = set(HouseholdUserObjectPermission.objects.values_list("user_id", flat=True))
         assert advisors == {advisor1.pk, advisor2.pk}
 
         # Lots: gains and losses, short- and long-term.
@@ -256,7 +258,7 @@ def test_without_advisors_households_have_none(firm_b):
     _seed(firm_b)
     with schema_context(firm_b.schema_name):
         assert Household.objects.exists()
-        assert not Household.objects.filter(advisor__isnull=False).exists()
+        assert not HouseholdUserObjectPermission.objects.exists()
 
 
 def test_the_book_is_deterministic_for_a_seed(firm_a, firm_b):
@@ -296,3 +298,26 @@ def test_the_as_of_date_is_the_last_business_day():
     assert demo_as_of(date(2026, 11, 30)) == date(2026, 11, 30)  # Monday
     market = build_market(date(2026, 11, 30))
     assert market.days[-1] == date(2026, 11, 30) and all(d.weekday() < 5 for d in market.days)
+
+
+def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, firm_user):
+    from rebalancing.models import HouseholdProposal
+    from rebalancing.selectors import RunScope
+    from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+    firm_user(firm_a, f"advisor1@{firm_a.slug}.example", FirmRole.ADVISOR)
+    firm_user(firm_a, f"advisor2@{firm_a.slug}.example", FirmRole.ADVISOR)
+    _seed(firm_a, unit_households=True)
+    with schema_context(firm_a.schema_name):
+        units = list(Household.objects.filter(managed_as="household").order_by("external_id"))
+        assert len(units) == 3 and all(h.model.code == "balanced-60-30-10" and h.advisors for h in units)
+        statuses = sorted(units[0].accounts.values_list("tax_status", flat=True))
+        assert statuses == ["roth", "taxable", "traditional", "traditional"]
+        run = run_start(scope=RunScope(household_id=units[0].pk), as_of=AS_OF, label="test")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        together = HouseholdProposal.objects.get(run=run)
+        assert together.proposals.count() == 4 and together.drift_after < together.drift_before
+        bonds = together.result["allocation_after"]["us_aggregate_bonds"]
+        taxable = next(a.custodian_number for a in units[0].accounts.all() if a.tax_status == "taxable")
+        assert bonds.get(taxable, 0) < sum(bonds.values()) / 2  # bonds mostly in the IRAs and Roth

@@ -48,7 +48,7 @@ def _household(ira_first: bool):
 
     def ira():
         account = make_account("O-IRA", model=model, household=household, cash="50000", holdings=[])
-        Account.objects.filter(pk=account.pk).update(taxable=False)
+        Account.objects.filter(pk=account.pk).update(tax_status="traditional")
         return account
 
     if ira_first:

@@ -9,6 +9,12 @@
     scales[axis] = { ticks: { callback: function (v) { return v + unit; } } };
     return scales;
   }
+  function stack(scales, spec) {
+    // "stacked": one bar per category made of every series (what sits where, by account).
+    if (!spec.stacked) return scales;
+    ["x", "y"].forEach(function (a) { scales[a] = Object.assign(scales[a] || {}, { stacked: true }); });
+    return scales;
+  }
   function draw(canvas) {
     if (!window.Chart || canvas.dataset.drawn) return;
     var source = document.getElementById(canvas.dataset.chart);
@@ -34,7 +40,7 @@
             var v = spec.horizontal ? c.parsed.x : c.parsed.y;
             return c.dataset.label + ": " + v.toFixed(2) + unit; } } }
         },
-        scales: valueAxis(spec.horizontal ? "x" : "y", unit)
+        scales: stack(valueAxis(spec.horizontal ? "x" : "y", unit), spec)
       }
     });
   }

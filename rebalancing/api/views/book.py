@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rebalancing import filters
-from rebalancing.access import accounts_visible_to, households_visible_to
+from rebalancing.access import accounts_visible_to, households_visible_to, with_advisors
 from rebalancing.models import (
     Benchmark,
     BenchmarkWeight,
@@ -32,9 +32,10 @@ from rebalancing.services.book import (
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
-from .. import serializers
+from .. import household_serializers, serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
 from ..visibility import book_wide_visible_to
+from .households import HouseholdWhatIfSerializer, household_settings_update, household_whatif
 
 MANAGE_MODELS = Rule(Scope.ADMIN, Capability.MANAGE_MODELS)
 EDIT_PARAMETERS = Rule(Scope.PARAMETERS, Capability.EDIT_PARAMETERS)
@@ -157,7 +158,8 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         data = serializer.validated_data
         template = template_save(user=request.user, code=data["code"], name=data["name"],
                                  parameters=data["parameters"], overridable=data["overridable"],
-                                 description=data.get("description", ""))
+                                 description=data.get("description", ""),
+                                 household_parameters=data.get("household_parameters", {}))
         return Response(serializers.TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSerializer)
@@ -175,16 +177,20 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         data = {**serializers.TemplateUpdateSerializer(template).data, **serializer.validated_data}
         template = template_save(user=request.user, code=template.code, name=data["name"],
                                  parameters=data["parameters"], overridable=data["overridable"],
-                                 description=data["description"], template=template)
+                                 description=data["description"], template=template,
+                                 household_parameters=data["household_parameters"])
         return Response(serializers.TemplateSerializer(template).data)
 
 
 class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Households with their advisors; managed account by account or as one (``managed_as``)."""
+
     serializer_class = serializers.HouseholdSerializer
-    rules = {"parameters": EDIT_PARAMETERS}
+    rules = {"parameters": EDIT_PARAMETERS, "household_settings": EDIT_PARAMETERS,
+             "whatif": Rule(Scope.READ, Capability.VIEW_BOOK)}
 
     def visible_queryset(self, user):
-        return households_visible_to(user).select_related("advisor", "template")
+        return with_advisors(households_visible_to(user).select_related("template", "model"))
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.HouseholdSerializer)
     @action(detail=True, methods=["patch"])
@@ -197,6 +203,23 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
                                 user=request.user)
         return Response(serializers.HouseholdSerializer(self.get_object()).data)
 
+    @extend_schema(request=household_serializers.HouseholdSettingsInSerializer, responses=serializers.HouseholdSerializer)
+    @action(detail=True, methods=["patch"], url_path="settings")
+    def household_settings(self, request, pk=None):
+        """Replace the household's settings (tax budget per year, asset location) within its template's
+        limits, and which asset classes its accounts may hold."""
+        household_settings_update(request, self.get_object())
+        return Response(serializers.HouseholdSerializer(self.get_object()).data)
+
+    @extend_schema(request=HouseholdWhatIfSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="what-if")
+    def whatif(self, request, pk=None):
+        """The household rebalanced as one on its book as it is (engine.rebalance_household's result:
+        each account's trades, the allocation across accounts before and after). Nothing is stored."""
+        serializer = HouseholdWhatIfSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(household_whatif(self.get_object(), serializer.validated_data["as_of"]))
+
 
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
     """Accounts; one account's answer shows its effective parameters and where each comes from."""
@@ -208,8 +231,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         return serializers.AccountSerializer if self.action == "list" else serializers.AccountDetailSerializer
 
     def visible_queryset(self, user):
-        return accounts_visible_to(user).select_related("household__advisor", "household__template", "template",
-                                                        "model")
+        return with_advisors(accounts_visible_to(user).select_related("household__template", "template", "model"),
+                             "household__")
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.AccountDetailSerializer)
     @action(detail=True, methods=["patch"], filterset_class=None)

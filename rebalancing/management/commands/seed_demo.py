@@ -4,7 +4,6 @@ from django_tenants.utils import schema_context
 from rebalancing.demo import seed_demo_book
 from rebalancing.models import RebalanceRun
 from rebalancing.selectors import RunScope
-from rebalancing.services.people import advisor_permissions_repair
 from rebalancing.services.runs import run_start
 from tenants.demo import DEMO_FIRMS, DEMO_PASSWORD, seed_demo_platform
 from tenants.errors import DomainError
@@ -28,12 +27,10 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
         for _, slug in DEMO_FIRMS:
-            book = seed_demo_book(firm_slug=slug, accounts=options["accounts"])
+            book = seed_demo_book(firm_slug=slug, accounts=options["accounts"], unit_households=True)
             verb = "seeded" if book.created else "already has"
             self.stdout.write(f"{slug}: {verb} {book.accounts} accounts, {book.lots} lots, {book.securities} securities "
                               f"(prices as of {book.as_of})")
-            with schema_context(firm_by_slug(slug).schema_name):
-                advisor_permissions_repair()  # the seed sets advisors directly; grant what they see
             if options["no_run"]:
                 continue
             with schema_context(firm_by_slug(slug).schema_name):

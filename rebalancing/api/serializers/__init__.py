@@ -32,7 +32,7 @@ from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope
 from tenants.audit.models import AuditEvent
 
-from .schema import engine_ref
+from ..schema import engine_ref
 
 # --- Market data -------------------------------------------------------------------------------
 
@@ -151,12 +151,17 @@ class TemplateSerializer(serializers.ModelSerializer):
     parameters = serializers.DictField(help_text="A partial engine parameter object (docs/engine.md)")
     overridable = serializers.DictField(
         child=serializers.DictField(), default=dict,
-        help_text='Which settings households/accounts may override, with limits: {"cash.target": {"max": 0.05}}',
+        help_text='Which settings households/accounts may override, with limits: {"cash.target": {"max": 0.05}}; '
+                  'household settings under "household." ({"household.tax_budget": {"max": 20000}})',
     )
+    household_parameters = serializers.DictField(
+        default=dict, help_text='Settings of households managed as one: {"tax_budget": 5000, "location": '
+                                '{"bonds": ["traditional", "roth", "taxable"]}}')
 
     class Meta:
         model = ParameterTemplate
-        fields = ["id", "code", "name", "description", "parameters", "overridable", "updated_at"]
+        fields = ["id", "code", "name", "description", "parameters", "overridable", "household_parameters",
+                  "updated_at"]
         read_only_fields = ["id", "updated_at"]
 
 
@@ -169,13 +174,20 @@ class TemplateUpdateSerializer(TemplateSerializer):
 
 
 class HouseholdSerializer(serializers.ModelSerializer):
-    advisor = serializers.CharField(source="advisor.username", allow_null=True, default=None)
+    advisors = serializers.SerializerMethodField(help_text="User names of the advisors looking after it")
     template = serializers.CharField(source="template.code", allow_null=True, default=None)
+    model = serializers.CharField(source="model.code", allow_null=True, default=None,
+                                  help_text="The household's one model (managed as one household)")
     overrides = serializers.DictField()
+    household_overrides = serializers.DictField(help_text="Household settings over its template's")
 
     class Meta:
         model = Household
-        fields = ["id", "name", "external_id", "advisor_id", "advisor", "template", "overrides"]
+        fields = ["id", "name", "external_id", "advisors", "template", "overrides", "managed_as", "model",
+                  "household_overrides"]
+
+    def get_advisors(self, household) -> list[str]:
+        return [u.get_username() for u in household.advisors]
 
 
 class OverridesInSerializer(serializers.Serializer):
@@ -187,14 +199,17 @@ class OverridesInSerializer(serializers.Serializer):
 class AccountSerializer(serializers.ModelSerializer):
     household = serializers.IntegerField(source="household_id")
     household_name = serializers.CharField(source="household.name")
-    advisor = serializers.CharField(source="household.advisor.username", allow_null=True, default=None)
+    advisors = serializers.SerializerMethodField(help_text="User names of the household's advisors")
     model = serializers.CharField(source="model.code", allow_null=True, default=None)
     template = serializers.SerializerMethodField(help_text="The account's template, else its household's")
 
     class Meta:
         model = Account
-        fields = ["id", "custodian_number", "name", "household", "household_name", "advisor", "model", "template",
-                  "taxable", "discretionary", "cash", "opened_on"]
+        fields = ["id", "custodian_number", "name", "household", "household_name", "advisors", "model", "template",
+                  "tax_status", "taxable", "asset_classes", "discretionary", "cash", "opened_on"]
+
+    def get_advisors(self, account) -> list[str]:
+        return [u.get_username() for u in account.household.advisors]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_template(self, account) -> str | None:

@@ -3,28 +3,25 @@
 - ``executions/``: fills and cancels in (JSON records or a CSV file), applied once; list and read;
 - ``order-files/``: open orders as the CSV a custodian or OMS takes, per account or per block;
 - ``reconciliations/``: a custodian's position file compared with the ledger; accept or reject;
-- ``reports/realised-gains/``, ``reports/harvest/``, ``reports/transition/``: the tax reports.
+- ``reports/realised-gains/``, ``reports/harvest/``, ``reports/transition/``, ``reports/schedule-d/``:
+  the tax reports.
 
-Registered by ``rebalancing/api/urls.py`` (``urlpatterns`` below). Every queryset starts from what
-the user may see (rebalancing.access), through ``FirmScopedViewSet``.
+Every queryset starts from what the user may see (rebalancing.access), through ``FirmScopedViewSet``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
-from rest_framework.routers import SimpleRouter
 
 from rebalancing.access import accounts_visible_to, households_visible_to
 from rebalancing.api.parsers import BoundedJSONParser
-from rebalancing.api.serializers import ImportSummarySerializer
 from rebalancing.exports import csv_download, download_audit
 from rebalancing.imports import ImportRejected
 from rebalancing.ledger import reports
@@ -35,248 +32,34 @@ from rebalancing.ledger.reconciliation import (
     reconciliation_import,
     reconciliation_reject,
 )
-from rebalancing.models import Execution, Order, Reconciliation, ReconciliationAccount, ReconciliationRow
+from rebalancing.models import Execution, Order
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
-from .base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
-from .visibility import reconciliations_visible_to
-
-__all__ = ["urlpatterns"]
+from ..base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
+from ..serializers import ImportSummarySerializer
+from ..serializers.ledger import (
+    ExecutionSerializer,
+    ExecutionsFileSerializer,
+    ExecutionsJsonSerializer,
+    HarvestRowSerializer,
+    OrderFileSerializer,
+    PositionsFileSerializer,
+    RealisedReportSerializer,
+    ReconciliationDecisionSerializer,
+    ReconciliationSerializer,
+    ReportAsOfSerializer,
+    ReportPeriodSerializer,
+    ReportYearSerializer,
+    ScheduleDSerializer,
+    ScheduleDSheetSerializer,
+    TransitionRowSerializer,
+)
+from ..visibility import reconciliations_visible_to
 
 IMPORT = Rule(Scope.IMPORT, Capability.IMPORT_DATA)
 RECONCILE_READ = Rule(Scope.READ, Capability.IMPORT_DATA)
 
-
-# --- Serializers ---------------------------------------------------------------------------------
-
-class ExecutionSerializer(serializers.ModelSerializer):
-    order_id = serializers.CharField(source="order.order_id")
-    account_number = serializers.CharField(source="order.account.custodian_number")
-
-    class Meta:
-        model = Execution
-        fields = ["id", "external_id", "order_id", "account_number", "kind", "quantity", "price", "fees",
-                  "trade_date", "lot_id", "source", "applied_by", "applied_at"]
-
-
-class ExecutionsJsonSerializer(serializers.Serializer):
-    executions = serializers.ListField(
-        child=serializers.DictField(), allow_empty=False, max_length=100_000,
-        help_text="One object per execution, keyed by the CSV's columns (docs/ledger.md)",
-    )
-    as_of = serializers.DateField(required=False, allow_null=True, default=None,
-                                  help_text="Trade dates may not be later (default today)")
-
-
-class ExecutionsFileSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A CSV file of executions (docs/ledger.md)")
-    as_of = serializers.DateField(required=False, allow_null=True, default=None)
-
-
-class ReconciliationRowSerializer(serializers.ModelSerializer):
-    symbol = serializers.CharField(source="security.symbol")
-    quantity_difference = serializers.DecimalField(max_digits=21, decimal_places=6, read_only=True)
-    cost_basis_difference = serializers.DecimalField(max_digits=19, decimal_places=2, read_only=True)
-
-    class Meta:
-        model = ReconciliationRow
-        fields = ["symbol", "ledger_quantity", "custodian_quantity", "quantity_difference", "ledger_cost_basis",
-                  "custodian_cost_basis", "cost_basis_difference"]
-
-
-class ReconciliationAccountSerializer(serializers.ModelSerializer):
-    account_number = serializers.CharField(source="account.custodian_number")
-    rows = ReconciliationRowSerializer(many=True)
-    lot_differences = serializers.ListField(child=serializers.DictField())
-
-    class Meta:
-        model = ReconciliationAccount
-        fields = ["account", "account_number", "decision", "decided_by", "decided_at", "rows", "lot_differences"]
-
-
-class ReconciliationSerializer(serializers.ModelSerializer):
-    accounts = ReconciliationAccountSerializer(many=True)
-
-    class Meta:
-        model = Reconciliation
-        fields = ["id", "as_of", "file_name", "status", "created_by", "created_at", "accounts"]
-
-
-class PositionsFileSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A position file in the lots layout (docs/csv-formats.md)")
-    as_of = serializers.DateField(required=False, allow_null=True, default=None)
-
-
-class ReconciliationDecisionSerializer(serializers.Serializer):
-    accounts = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False,
-                                     help_text="Account numbers; all accounts waiting for a decision when left out")
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-
-
-class ReportPeriodSerializer(serializers.Serializer):
-    start = serializers.DateField(help_text="First day of the period")
-    end = serializers.DateField(help_text="Last day of the period")
-    household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
-    account = serializers.CharField(required=False, max_length=64, help_text="An account number")
-
-    def validate(self, data):
-        if data["start"] > data["end"]:
-            raise serializers.ValidationError({"start": "is after end"})
-        return data
-
-
-class ReportYearSerializer(serializers.Serializer):
-    year = serializers.IntegerField(min_value=1900, max_value=9999, help_text="The tax year")
-    household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
-
-
-class ReportAsOfSerializer(serializers.Serializer):
-    as_of = serializers.DateField(help_text="Prices and budgets as of this day")
-    household = serializers.CharField(required=False, max_length=64)
-    account = serializers.CharField(required=False, max_length=64)
-
-
-class OrderFileSerializer(serializers.Serializer):
-    layout = serializers.ChoiceField(choices=["orders", "blocks"], default="orders")
-    day = serializers.DateField(required=False, help_text="Only orders released that day")
-
-
-def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=20, decimal_places=2, **kwargs)
-
-
-def _shares() -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=20, decimal_places=6)
-
-
-class ScheduleDSheetSerializer(serializers.Serializer):
-    year = serializers.IntegerField()
-    short_term = _money(help_text="The year's own net short-term result (lines 1-5)")
-    carried_in_short = _money(help_text="Short-term loss carried in (line 6)")
-    net_short = _money(help_text="Line 7")
-    long_term = _money(help_text="The year's own net long-term result (lines 8-13)")
-    carried_in_long = _money(help_text="Long-term loss carried in (line 14)")
-    net_long = _money(help_text="Line 15")
-    net = _money(help_text="Line 16")
-    limit = _money(help_text="3,000; 1,500 married filing separately (IRC §1211(b))")
-    deduction = _money(help_text="Line 21: the net loss deducted from ordinary income")
-    taxable_short = _money(help_text="Net gain taxed as ordinary income")
-    taxable_long = _money(help_text="Net capital gain taxed at the long-term rate")
-    carried_out_short = _money(help_text="Short-term loss carried into the next year")
-    carried_out_long = _money(help_text="Long-term loss carried into the next year")
-
-
-class ScheduleDSerializer(serializers.Serializer):
-    household = serializers.CharField()
-    name = serializers.CharField()
-    filing_status = serializers.CharField()
-    sheet = ScheduleDSheetSerializer()
-    earlier = ScheduleDSheetSerializer(many=True, help_text="The years before, whose losses carry into this one")
-
-
-def _sheet(s) -> dict:
-    return {name: getattr(s, name) for name in ScheduleDSheetSerializer().fields}
-
-
-class RealisedRowSerializer(serializers.Serializer):
-    account_number = serializers.CharField()
-    household = serializers.CharField()
-    symbol = serializers.CharField()
-    lot_id = serializers.CharField()
-    quantity = _shares()
-    acquired = serializers.DateField(help_text="Start of the holding period (moved back by wash sales)")
-    purchased = serializers.DateField(help_text="When the shares were bought")
-    sold = serializers.DateField()
-    term = serializers.ChoiceField(choices=["short", "long"])
-    proceeds = _money()
-    cost_basis = _money()
-    code = serializers.CharField(help_text='Form 8949 column (f): "W" for a wash sale')
-    adjustment = _money(help_text="Form 8949 column (g): the loss a wash sale disallowed")
-    gain_or_loss = _money(help_text="Form 8949 column (h)")
-    deferred = _money(help_text="Of the adjustment: added to the replacement shares' basis")
-    lost = _money(help_text="Of the adjustment: lost for good, the replacement being in an IRA or Roth "
-                            "(Rev. Rul. 2008-5)")
-
-
-class TermTotalsSerializer(serializers.Serializer):
-    proceeds = _money()
-    cost_basis = _money()
-    adjustment = _money()
-    gain_or_loss = _money()
-    deferred = _money()
-    lost = _money(help_text="Disallowed for good (replacements in an IRA or Roth)")
-
-
-class GainTotalsSerializer(serializers.Serializer):
-    level = serializers.ChoiceField(choices=["account", "household"])
-    key = serializers.CharField()
-    name = serializers.CharField()
-    short = TermTotalsSerializer()
-    long = TermTotalsSerializer()
-    net = _money()
-
-
-class RecalculationChangeSerializer(serializers.Serializer):
-    account = serializers.CharField()
-    lot_id = serializers.CharField()
-    sold = serializers.DateField()
-    field = serializers.CharField(help_text="cost_basis, gain, disallowed_loss, disallowed_permanently or term")
-    before = serializers.CharField()
-    after = serializers.CharField()
-
-
-class RecalculationSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(help_text="When the household's wash sales were replayed")
-    household = serializers.CharField()
-    trigger = serializers.CharField(help_text="What changed its history")
-    changes = RecalculationChangeSerializer(many=True)
-
-
-class RealisedReportSerializer(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
-    lots = RealisedRowSerializer(many=True)
-    accounts = GainTotalsSerializer(many=True)
-    households = GainTotalsSerializer(many=True)
-    recalculations = RecalculationSerializer(
-        many=True, help_text="Sales of the period whose figures changed after they were recorded, newest first")
-
-
-class HarvestRowSerializer(serializers.Serializer):
-    account_number = serializers.CharField()
-    period = serializers.CharField(help_text='"2026-10" (a month) or "2026" (a year)')
-    harvested = _money()
-    disallowed = _money()
-    net_harvested = _money()
-    tax_value = _money()
-    tracking_error = serializers.FloatField(allow_null=True)
-
-
-class TransitionYearSerializer(serializers.Serializer):
-    year = serializers.IntegerField()
-    gain_realised = _money()
-    tax = _money()
-    legacy_value_left = _money()
-
-
-class TransitionRowSerializer(serializers.Serializer):
-    account_number = serializers.CharField()
-    name = serializers.CharField()
-    started = serializers.DateField(allow_null=True)
-    drift_start = serializers.FloatField(allow_null=True)
-    drift_now = serializers.FloatField(allow_null=True)
-    progress = serializers.FloatField(allow_null=True)
-    market_value = _money()
-    legacy_value = _money()
-    tax_spent = _money()
-    budget = _money(allow_null=True)
-    legacy_gain = _money()
-    years_left = serializers.IntegerField(allow_null=True)
-    path = TransitionYearSerializer(many=True)
-
-
-# --- Views ---------------------------------------------------------------------------------------
 
 def _summary(summary) -> dict:
     return {"kind": summary.kind, "rows": summary.rows, "created": summary.created, "updated": summary.updated,
@@ -344,7 +127,7 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
     """A custodian's positions compared with the ledger; nothing changes until accepted."""
 
     serializer_class = ReconciliationSerializer
-    parser_classes = [MultiPartParser, BoundedJSONParser]
+    parser_classes = [MultiPartParser]  # the position file; accept and reject take JSON
     rules = {"*": RECONCILE_READ, "create": IMPORT, "accept": IMPORT, "reject": IMPORT}
 
     def visible_queryset(self, user):
@@ -376,17 +159,21 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
 
     @extend_schema(request=ReconciliationDecisionSerializer,
                    responses=inline_serializer("ReconciliationDecided", {"accounts": serializers.IntegerField()}))
-    @action(detail=True, methods=["post"], filterset_class=None)
+    @action(detail=True, methods=["post"], filterset_class=None, parser_classes=[BoundedJSONParser])
     def accept(self, request, pk=None):
         """The custodian's lots replace the ledger's for these accounts (refused if the ledger changed since)."""
         return self._decide(request, reconciliation_accept)
 
     @extend_schema(request=ReconciliationDecisionSerializer,
                    responses=inline_serializer("ReconciliationRejected", {"accounts": serializers.IntegerField()}))
-    @action(detail=True, methods=["post"], filterset_class=None)
+    @action(detail=True, methods=["post"], filterset_class=None, parser_classes=[BoundedJSONParser])
     def reject(self, request, pk=None):
         """Keep the ledger's lots for these accounts."""
         return self._decide(request, reconciliation_reject)
+
+
+def _sheet(s) -> dict:
+    return {name: getattr(s, name) for name in ScheduleDSheetSerializer().fields}
 
 
 def _filters(data) -> dict:
@@ -474,17 +261,3 @@ class ScheduleDView(FirmAPIView):
         return Response(ScheduleDSerializer([
             {"household": r.household, "name": r.name, "filing_status": r.filing_status, "sheet": _sheet(r.sheet),
              "earlier": [_sheet(s) for s in r.earlier]} for r in rows], many=True).data)
-
-
-router = SimpleRouter(trailing_slash=True)
-router.register("executions", ExecutionViewSet, basename="execution")
-router.register("reconciliations", ReconciliationViewSet, basename="reconciliation")
-
-urlpatterns = [
-    *router.urls,
-    path("order-files/", OrderFileView.as_view(), name="order-file"),
-    path("reports/realised-gains/", RealisedGainsView.as_view(), name="report-realised-gains"),
-    path("reports/harvest/", HarvestView.as_view(), name="report-harvest"),
-    path("reports/transition/", TransitionView.as_view(), name="report-transition"),
-    path("reports/schedule-d/", ScheduleDView.as_view(), name="report-schedule-d"),
-]

@@ -1,0 +1,112 @@
+"""What the household pages show: where each asset class sits across the household's accounts (at
+the latest prices), its targets, and its latest household proposal with the state of its accounts'."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Count
+
+from rebalancing.access import proposals_decidable_by, with_advisors
+from rebalancing.engine import CASH_KEY
+from rebalancing.models import Account, HouseholdProposal, Price, Proposal, TaxLot
+from rebalancing.selectors import ModelBook
+
+__all__ = ["HouseholdView", "household_list_rows", "household_view", "household_proposal_status"]
+
+CASH = "Cash"
+
+
+def household_list_rows(households):
+    """Households with their advisors and number of accounts, for the list page."""
+    return with_advisors(households.select_related("model", "template").annotate(n_accounts=Count("accounts")))
+
+
+def household_proposal_status(proposals) -> str:
+    """A household proposal's state, in words, from its accounts' proposals."""
+    statuses = {p.status for p in proposals}
+    if not statuses:
+        return "empty"
+    if Proposal.Status.PENDING in statuses:
+        return Proposal.Status.PENDING.label
+    if len(statuses) == 1:
+        return Proposal.Status(statuses.pop()).label
+    return "partly " + ", ".join(sorted(Proposal.Status(s).label.lower() for s in statuses))
+
+
+@dataclass
+class HouseholdView:
+    accounts: list[Account]
+    values: dict[int, float]  # account id -> value (securities and cash)
+    total: float
+    classes: list[str]  # asset classes, the model's first, cash last
+    allocation: dict[str, dict[int, float]]  # asset class -> account id -> value now
+    targets: dict[str, float]  # asset class -> the model's weight (a household managed as one)
+    rows: list[dict] = field(default_factory=list)  # per class: value, weight, target, per-account share
+    chart: dict = field(default_factory=dict)
+    proposal: HouseholdProposal | None = None
+    proposal_members: list[Proposal] = field(default_factory=list)
+    proposal_status: str = ""
+    after_rows: list[dict] = field(default_factory=list)  # where each class sits after the proposal
+    decidable: bool = False
+
+
+def household_view(household, *, user, as_of: date) -> HouseholdView:
+    """The household page's figures, in a fixed number of queries."""
+    accounts = list(household.accounts.order_by("custodian_number"))
+    ids = [a.pk for a in accounts]
+    lots = list(TaxLot.objects.filter(account_id__in=ids).values_list("account_id", "security_id",
+                                                                      "security__asset_class", "quantity"))
+    prices = dict(Price.objects.latest_on(as_of).filter(security_id__in={s for _, s, _, _ in lots})
+                  .values_list("security_id", "close"))
+    allocation: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for account_id, security_id, asset_class, quantity in lots:
+        allocation[asset_class][account_id] += float(quantity) * float(prices.get(security_id, 0))
+    for a in accounts:
+        if a.cash:
+            allocation[CASH][a.pk] += float(a.cash)
+    values = {a.pk: sum(allocation[c].get(a.pk, 0.0) for c in allocation) for a in accounts}
+    total = sum(values.values())
+    targets: dict[str, float] = {}
+    if household.is_unit and household.model_id:
+        for sleeve, weight, _ in ModelBook({household.model_id}, as_of).flat_sleeves(household.model_id):
+            targets[sleeve.asset_class] = targets.get(sleeve.asset_class, 0.0) + weight
+    classes = list(targets) + sorted(c for c in allocation if c not in targets and c != CASH)
+    if CASH in allocation or not classes:
+        classes.append(CASH)
+    view = HouseholdView(accounts, values, total, classes, allocation, targets)
+    view.rows = [_row(c, allocation.get(c, {}), accounts, total, targets.get(c)) for c in classes]
+    view.chart = {
+        "kind": "bar", "stacked": True, "unit": "%", "labels": classes,
+        "series": [{"label": f"{a.custodian_number} ({a.get_tax_status_display()})",
+                    "data": [round(100 * allocation.get(c, {}).get(a.pk, 0.0) / total, 2) if total else 0 for c in classes]}
+                   for a in accounts],
+    }
+    proposal = (HouseholdProposal.objects.filter(household=household).select_related("run", "model_version__model")
+                .order_by("-created_at").first())
+    if proposal is not None:
+        view.proposal = proposal
+        view.proposal_members = list(proposal.proposals.select_related("account").order_by("account__custodian_number"))
+        view.proposal_status = household_proposal_status(view.proposal_members)
+        view.decidable = proposals_decidable_by(user).filter(household_proposal=proposal).exists()
+        after = proposal.result.get("allocation_after") or {}
+        numbers = {a.custodian_number: a for a in accounts}
+        after_total = sum(v for row in after.values() for v in row.values()) or 1.0
+        view.after_rows = [
+            {"asset_class": CASH if c == CASH_KEY else c, "value": sum(row.values()), "weight": sum(row.values()) / after_total,
+             "where": [(numbers.get(n, n), v, v / sum(row.values()) if sum(row.values()) else 0)
+                       for n, v in sorted(row.items(), key=lambda kv: -kv[1]) if v > 0.5]}
+            for c, row in after.items()
+        ]
+    return view
+
+
+def _row(asset_class: str, by_account: dict[int, float], accounts, total: float, target: float | None) -> dict:
+    value = sum(by_account.values())
+    return {
+        "asset_class": asset_class, "value": value, "weight": value / total if total else 0.0, "target": target,
+        "where": [(a, by_account.get(a.pk, 0.0), by_account.get(a.pk, 0.0) / value if value else 0.0)
+                  for a in accounts if by_account.get(a.pk, 0.0) > 0.5],
+    }

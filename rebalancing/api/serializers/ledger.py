@@ -1,0 +1,230 @@
+"""Shapes of the trading loop and tax ledger over the API (rebalancing.ledger; docs/ledger.md):
+executions, reconciliations, order files and the tax reports."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from rebalancing.models import Execution, Reconciliation, ReconciliationAccount, ReconciliationRow
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    order_id = serializers.CharField(source="order.order_id")
+    account_number = serializers.CharField(source="order.account.custodian_number")
+
+    class Meta:
+        model = Execution
+        fields = ["id", "external_id", "order_id", "account_number", "kind", "quantity", "price", "fees",
+                  "trade_date", "lot_id", "source", "applied_by", "applied_at"]
+
+
+class ExecutionsJsonSerializer(serializers.Serializer):
+    executions = serializers.ListField(
+        child=serializers.DictField(), allow_empty=False, max_length=100_000,
+        help_text="One object per execution, keyed by the CSV's columns (docs/ledger.md)",
+    )
+    as_of = serializers.DateField(required=False, allow_null=True, default=None,
+                                  help_text="Trade dates may not be later (default today)")
+
+
+class ExecutionsFileSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A CSV file of executions (docs/ledger.md)")
+    as_of = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class ReconciliationRowSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="security.symbol")
+    quantity_difference = serializers.DecimalField(max_digits=21, decimal_places=6, read_only=True)
+    cost_basis_difference = serializers.DecimalField(max_digits=19, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = ReconciliationRow
+        fields = ["symbol", "ledger_quantity", "custodian_quantity", "quantity_difference", "ledger_cost_basis",
+                  "custodian_cost_basis", "cost_basis_difference"]
+
+
+class ReconciliationAccountSerializer(serializers.ModelSerializer):
+    account_number = serializers.CharField(source="account.custodian_number")
+    rows = ReconciliationRowSerializer(many=True)
+    lot_differences = serializers.ListField(child=serializers.DictField())
+
+    class Meta:
+        model = ReconciliationAccount
+        fields = ["account", "account_number", "decision", "decided_by", "decided_at", "rows", "lot_differences"]
+
+
+class ReconciliationSerializer(serializers.ModelSerializer):
+    accounts = ReconciliationAccountSerializer(many=True)
+
+    class Meta:
+        model = Reconciliation
+        fields = ["id", "as_of", "file_name", "status", "created_by", "created_at", "accounts"]
+
+
+class PositionsFileSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A position file in the lots layout (docs/csv-formats.md)")
+    as_of = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class ReconciliationDecisionSerializer(serializers.Serializer):
+    accounts = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False,
+                                     help_text="Account numbers; all accounts waiting for a decision when left out")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ReportPeriodSerializer(serializers.Serializer):
+    start = serializers.DateField(help_text="First day of the period")
+    end = serializers.DateField(help_text="Last day of the period")
+    household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
+    account = serializers.CharField(required=False, max_length=64, help_text="An account number")
+
+    def validate(self, data):
+        if data["start"] > data["end"]:
+            raise serializers.ValidationError({"start": "is after end"})
+        return data
+
+
+class ReportYearSerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=1900, max_value=9999, help_text="The tax year")
+    household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
+
+
+class ReportAsOfSerializer(serializers.Serializer):
+    as_of = serializers.DateField(help_text="Prices and budgets as of this day")
+    household = serializers.CharField(required=False, max_length=64)
+    account = serializers.CharField(required=False, max_length=64)
+
+
+class OrderFileSerializer(serializers.Serializer):
+    layout = serializers.ChoiceField(choices=["orders", "blocks"], default="orders")
+    day = serializers.DateField(required=False, help_text="Only orders released that day")
+
+
+def _money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=2, **kwargs)
+
+
+def _shares() -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=6)
+
+
+class ScheduleDSheetSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    short_term = _money(help_text="The year's own net short-term result (lines 1-5)")
+    carried_in_short = _money(help_text="Short-term loss carried in (line 6)")
+    net_short = _money(help_text="Line 7")
+    long_term = _money(help_text="The year's own net long-term result (lines 8-13)")
+    carried_in_long = _money(help_text="Long-term loss carried in (line 14)")
+    net_long = _money(help_text="Line 15")
+    net = _money(help_text="Line 16")
+    limit = _money(help_text="3,000; 1,500 married filing separately (IRC §1211(b))")
+    deduction = _money(help_text="Line 21: the net loss deducted from ordinary income")
+    taxable_short = _money(help_text="Net gain taxed as ordinary income")
+    taxable_long = _money(help_text="Net capital gain taxed at the long-term rate")
+    carried_out_short = _money(help_text="Short-term loss carried into the next year")
+    carried_out_long = _money(help_text="Long-term loss carried into the next year")
+
+
+class ScheduleDSerializer(serializers.Serializer):
+    household = serializers.CharField()
+    name = serializers.CharField()
+    filing_status = serializers.CharField()
+    sheet = ScheduleDSheetSerializer()
+    earlier = ScheduleDSheetSerializer(many=True, help_text="The years before, whose losses carry into this one")
+
+
+class RealisedRowSerializer(serializers.Serializer):
+    account_number = serializers.CharField()
+    household = serializers.CharField()
+    symbol = serializers.CharField()
+    lot_id = serializers.CharField()
+    quantity = _shares()
+    acquired = serializers.DateField(help_text="Start of the holding period (moved back by wash sales)")
+    purchased = serializers.DateField(help_text="When the shares were bought")
+    sold = serializers.DateField()
+    term = serializers.ChoiceField(choices=["short", "long"])
+    proceeds = _money()
+    cost_basis = _money()
+    code = serializers.CharField(help_text='Form 8949 column (f): "W" for a wash sale')
+    adjustment = _money(help_text="Form 8949 column (g): the loss a wash sale disallowed")
+    gain_or_loss = _money(help_text="Form 8949 column (h)")
+    deferred = _money(help_text="Of the adjustment: added to the replacement shares' basis")
+    lost = _money(help_text="Of the adjustment: lost for good, the replacement being in an IRA or Roth "
+                            "(Rev. Rul. 2008-5)")
+
+
+class TermTotalsSerializer(serializers.Serializer):
+    proceeds = _money()
+    cost_basis = _money()
+    adjustment = _money()
+    gain_or_loss = _money()
+    deferred = _money()
+    lost = _money(help_text="Disallowed for good (replacements in an IRA or Roth)")
+
+
+class GainTotalsSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=["account", "household"])
+    key = serializers.CharField()
+    name = serializers.CharField()
+    short = TermTotalsSerializer()
+    long = TermTotalsSerializer()
+    net = _money()
+
+
+class RecalculationChangeSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    lot_id = serializers.CharField()
+    sold = serializers.DateField()
+    field = serializers.CharField(help_text="cost_basis, gain, disallowed_loss, disallowed_permanently or term")
+    before = serializers.CharField()
+    after = serializers.CharField()
+
+
+class RecalculationSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="When the household's wash sales were replayed")
+    household = serializers.CharField()
+    trigger = serializers.CharField(help_text="What changed its history")
+    changes = RecalculationChangeSerializer(many=True)
+
+
+class RealisedReportSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    lots = RealisedRowSerializer(many=True)
+    accounts = GainTotalsSerializer(many=True)
+    households = GainTotalsSerializer(many=True)
+    recalculations = RecalculationSerializer(
+        many=True, help_text="Sales of the period whose figures changed after they were recorded, newest first")
+
+
+class HarvestRowSerializer(serializers.Serializer):
+    account_number = serializers.CharField()
+    period = serializers.CharField(help_text='"2026-10" (a month) or "2026" (a year)')
+    harvested = _money()
+    disallowed = _money()
+    net_harvested = _money()
+    tax_value = _money()
+    tracking_error = serializers.FloatField(allow_null=True)
+
+
+class TransitionYearSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    gain_realised = _money()
+    tax = _money()
+    legacy_value_left = _money()
+
+
+class TransitionRowSerializer(serializers.Serializer):
+    account_number = serializers.CharField()
+    name = serializers.CharField()
+    started = serializers.DateField(allow_null=True)
+    drift_start = serializers.FloatField(allow_null=True)
+    drift_now = serializers.FloatField(allow_null=True)
+    progress = serializers.FloatField(allow_null=True)
+    market_value = _money()
+    legacy_value = _money()
+    tax_spent = _money()
+    budget = _money(allow_null=True)
+    legacy_gain = _money()
+    years_left = serializers.IntegerField(allow_null=True)
+    path = TransitionYearSerializer(many=True)

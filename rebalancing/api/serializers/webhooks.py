@@ -1,0 +1,60 @@
+"""Shapes of webhook endpoints and their delivery log (rebalancing.webhooks; docs/integrations.md)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from rebalancing.models import WebhookDelivery, WebhookEndpoint
+from rebalancing.webhooks.events import EventType
+
+EVENT_TYPES = [(t.value, t.words) for t in EventType]
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES))
+    secret_hint = serializers.CharField(read_only=True, help_text="The secret's first characters; the whole "
+                                                                  "secret is shown once, when it is set")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "description", "event_types", "active", "secret_hint", "created_by", "created_at"]
+
+
+class WebhookEndpointIssuedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(help_text="Shown this once: sign-checking key for the deliveries")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+
+
+class WebhookEndpointCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500, help_text="http(s) URL that receives the deliveries (POST)")
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False,
+                                        max_length=len(EVENT_TYPES))
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    secret = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                   help_text="16 to 200 characters; left out, one is made and answered once")
+
+
+class WebhookEndpointUpdateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500, required=False)
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False,
+                                        max_length=len(EVENT_TYPES), required=False)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    active = serializers.BooleanField(required=False)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    event_id = serializers.UUIDField(source="event.id", read_only=True,
+                                     help_text="The idempotency id: the same on every retry and re-send")
+    event_type = serializers.CharField(source="event.event_type", read_only=True)
+    payload = serializers.JSONField(source="event.payload", read_only=True, help_text="The body's data")
+    endpoint_url = serializers.CharField(source="endpoint.url", read_only=True)
+    resent_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "event_id", "event_type", "payload", "endpoint", "endpoint_url", "status", "attempts",
+                  "response_code", "response_excerpt", "error", "duration_ms", "last_attempt_at", "next_attempt_at",
+                  "resent_from", "resent_by", "created_at"]

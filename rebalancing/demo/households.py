@@ -1,0 +1,89 @@
+"""Households of the demo managed as one: a couple's joint taxable account, two traditional IRAs and
+a Roth held to one Balanced 60/30/10 model, so the household page shows what sits where, a
+household proposal that places bonds in the IRAs, and withdrawals to plan.
+
+Deterministic (no random draws): lot sizes are fixed fractions of each account's value at the
+latest prices; the joint account holds equity bought years ago (embedded gains, long-term) and a
+bond position bought recently at a higher price (a loss to use first in a withdrawal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+__all__ = ["UNIT_HOUSEHOLDS", "unit_households_write"]
+
+MODEL = "balanced-60-30-10"
+TEMPLATE = "standard"
+
+
+@dataclass(frozen=True)
+class _Member:
+    suffix: str
+    name: str
+    tax_status: str
+    value: float
+    holdings: tuple[tuple[str, float, float, int], ...]  # symbol, share of value, cost / value now, days held
+    cash_share: float
+
+
+@dataclass(frozen=True)
+class _UnitHousehold:
+    surname: str
+    first: tuple[str, str]
+    scale: float
+    tax_budget: float | None
+    advisor_slot: int
+
+
+UNIT_HOUSEHOLDS = (
+    _UnitHousehold("Lindqvist", ("Erik", "Maya"), 1.0, 15000.0, 0),
+    _UnitHousehold("Okafor", ("Chidi", "Ngozi"), 1.8, 40000.0, 0),
+    _UnitHousehold("Novak", ("Jan", "Petra"), 0.6, None, 1),
+)
+
+
+def _members(first: tuple[str, str]) -> tuple[_Member, ...]:
+    a, b = first
+    return (
+        _Member("JT", f"{a} & {b} Joint", "taxable", 900_000, (
+            ("VOO", 0.52, 0.55, 2900), ("VEA", 0.16, 0.80, 1500), ("VB", 0.08, 0.70, 2100),
+            ("BND", 0.18, 1.12, 200)), 0.06),
+        _Member("IRA1", f"{a} Traditional IRA", "traditional", 420_000, (
+            ("VOO", 0.55, 0.60, 3000), ("VWO", 0.15, 0.90, 1200)), 0.30),
+        _Member("IRA2", f"{b} Rollover IRA", "traditional", 260_000, (
+            ("VEA", 0.40, 0.85, 1400), ("SCHP", 0.20, 1.05, 500)), 0.40),
+        _Member("ROTH", f"{b} Roth IRA", "roth", 140_000, (("BND", 0.50, 1.08, 400),), 0.50),
+    )
+
+
+def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str, float], models: dict,
+                          templates: dict, advisor_ids: list, as_of: date) -> int:
+    """Write the demo's households managed as one in the current schema; returns how many."""
+    from rebalancing.models import Account, Household, TaxLot
+    from rebalancing.services.people import advisors_grant_bulk
+
+    grants = []
+    for n, spec in enumerate(UNIT_HOUSEHOLDS, start=1):
+        household = Household.objects.create(
+            name=f"{spec.first[0]} & {spec.first[1]} {spec.surname}", external_id=f"{prefix}-UH{n}",
+            template=templates[TEMPLATE], managed_as=Household.ManagedAs.HOUSEHOLD, model=models[MODEL],
+            household_overrides={} if spec.tax_budget is None else {"tax_budget": spec.tax_budget})
+        grants.append((household.pk, advisor_ids[spec.advisor_slot]))
+        for m in _members(spec.first):
+            value = m.value * spec.scale
+            account = Account.objects.create(
+                custodian_number=f"{prefix}-UH{n}-{m.suffix}", name=f"{m.name} ({spec.surname})", household=household,
+                tax_status=m.tax_status, cash=Decimal(f"{value * m.cash_share:.2f}"), discretionary=True,
+                short_term_rate=Decimal("0.37"), long_term_rate=Decimal("0.20"), opened_on=as_of - timedelta(days=3650))
+            TaxLot.objects.bulk_create([
+                TaxLot(account=account, lot_id=f"{account.custodian_number}-L{i}", security_id=sid[symbol],
+                       quantity=Decimal(f"{value * share / closes[symbol]:.0f}"),
+                       cost_basis=Decimal(f"{round(value * share / closes[symbol]) * closes[symbol] * cost:.2f}"),
+                       acquired=as_of - timedelta(days=days))
+                for i, (symbol, share, cost, days) in enumerate(m.holdings, start=1)
+            ])
+    advisors_grant_bulk(grants)
+    return len(UNIT_HOUSEHOLDS)

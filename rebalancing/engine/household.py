@@ -1,0 +1,502 @@
+"""The household as the unit: one model across its accounts, asset location, coordinated wash sales.
+
+``rebalance_household(request)`` proposes one set of trades per account so that the household's
+combined holdings sit on its one model.  Two stages (the formulation is stated in docs/engine.md):
+
+1. **Placement** (``placement.place``): one linear programme over (account, security) decides what each
+   account should hold - the household on target, tax-inefficient asset classes where they are taxed
+   least, gains realised only where no trade inside a tax-deferred account does the same job, no
+   loss sale in one account while another buys the same security.
+2. **Per account**: each account's placement becomes its own model and the single-account engine
+   (``rebalance``) turns it into tradable proposals, so every account's own constraints (restrictions,
+   cash floor, whole shares, minimum trade, tax budget, lot relief) still bind.  Accounts are solved
+   tax-deferred first, then taxable, each seeing the trades already proposed in the others as
+   household trades of today: the wash-sale rule (IRC §1091, Rev. Rul. 2008-5 for IRA purchases)
+   is enforced across the household by the same code that enforces it inside one account.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from .errors import EngineError, InvalidRequest
+from .parameters import DriftParams, TransitionParams
+from .placement import Placement, place
+from .rebalancer import rebalance
+from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
+from .result import CASH_KEY, RebalanceResult, Trade
+from .wash_sales import WINDOW_DAYS, Equivalence
+
+__all__ = [
+    "TAX_STATUSES",
+    "HouseholdAccount",
+    "LocationPreferences",
+    "HouseholdRequest",
+    "HouseholdDiagnostics",
+    "HouseholdResult",
+    "default_location_preferences",
+    "household_equivalence",
+    "household_window_trades",
+    "rebalance_household",
+    "validate_household",
+]
+
+# "traditional": tax-deferred (traditional IRA, 401(k)): withdrawals taxed as ordinary income.
+# "roth": contributions already taxed; qualified withdrawals are tax-free.
+TAX_STATUSES = ("taxable", "traditional", "roth")
+
+# Words in an asset-class name that mark it tax-inefficient: its return is mostly income taxed at
+# ordinary rates each year (bond coupons, REIT dividends are not qualified dividends, IRC §857).
+_INEFFICIENT_WORDS = ("bond", "fixed", "income", "treasur", "credit", "tips", "reit", "real_estate",
+                      "real estate", "high_yield", "high yield")  # fmt: skip
+# Words that mark the highest expected growth (Roth first, ahead of taxable).
+_GROWTH_WORDS = ("equity", "stock", "growth", "small", "emerging", "international", "us_", "us ")
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdAccount:
+    """One account of the household: its own request (lots, cash, rates, parameters - all still
+    binding), its tax status and the asset classes it may hold (None = any)."""
+
+    request: RebalanceRequest
+    tax_status: str = "taxable"
+    allowed_asset_classes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.tax_status not in TAX_STATUSES:
+            raise InvalidRequest(
+                f"tax status of account {self.request.account.id} must be one of "
+                f"{', '.join(TAX_STATUSES)}, got {self.tax_status!r}"
+            )
+        if self.request.account.taxable != (self.tax_status == "taxable"):
+            raise InvalidRequest(
+                f"account {self.request.account.id} is {self.tax_status} but its taxable flag is "
+                f"{self.request.account.taxable}"
+            )
+
+    @property
+    def id(self) -> str:
+        return self.request.account.id
+
+
+@dataclass(frozen=True, slots=True)
+class LocationPreferences:
+    """Asset class -> tax statuses in order of preference (first = where it is taxed least).
+
+    ``weight``: how strongly a class is pulled to its preferred place, as a fraction of value per
+    step down its list (a year's worth of location benefit weighed against one-off tax and cost);
+    tax-inefficient classes (``inefficient``) pull twice as hard, so when a Roth cannot take both,
+    bonds go there before equity does.
+    """
+
+    order: Mapping[str, tuple[str, ...]]
+    inefficient: frozenset[str] = frozenset()
+    weight: float = 0.002
+
+    def __post_init__(self) -> None:
+        for asset_class, statuses in self.order.items():
+            unknown = set(statuses) - set(TAX_STATUSES)
+            if unknown:
+                raise InvalidRequest(
+                    f"location preference of {asset_class} names unknown tax status {sorted(unknown)[0]!r}"
+                )
+        if not (isinstance(self.weight, int | float) and 0 <= self.weight <= 1):
+            raise InvalidRequest("location preference weight must be between 0 and 1")
+
+    def cost(self, asset_class: str, tax_status: str) -> float:
+        """Penalty per unit of value of ``asset_class`` held in an account of ``tax_status``."""
+        statuses = self.order.get(asset_class)
+        if not statuses:
+            return 0.0
+        rank = statuses.index(tax_status) if tax_status in statuses else len(statuses)
+        step = 2.0 if asset_class in self.inefficient else 1.0
+        return self.weight * step * rank
+
+
+def is_tax_inefficient(asset_class: str) -> bool:
+    """Bonds, fixed income, REITs: income taxed at ordinary rates every year."""
+    name = asset_class.lower()
+    return any(w in name for w in _INEFFICIENT_WORDS)
+
+
+def default_location_preferences(asset_classes: Iterable[str]) -> LocationPreferences:
+    """The documented defaults: tax-inefficient classes (bonds, REITs) in traditional accounts
+    first, then Roth, taxable last; equity (highest expected growth) in Roth first, then taxable
+    (tax-efficient: qualified dividends, deferred gains), traditional last."""
+    order: dict[str, tuple[str, ...]] = {}
+    inefficient = set()
+    for asset_class in asset_classes:
+        if is_tax_inefficient(asset_class):
+            order[asset_class] = ("traditional", "roth", "taxable")
+            inefficient.add(asset_class)
+        else:
+            order[asset_class] = ("roth", "taxable", "traditional")
+    return LocationPreferences(order, frozenset(inefficient))
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdRequest:
+    """Everything the engine needs for one household on one date: ONE model for the combined
+    value, the securities, the accounts; ``tax_budget``: tax on realised gains the household allows
+    this run (currency; None = no limit); ``location``: None = ``default_location_preferences``;
+    ``drift``: the household's tolerance bands (the engine's rule, by security and by asset class):
+    inside them no gain is realised to rebalance, though tax-free trades still are (None = none)."""
+
+    household_id: str
+    as_of: date
+    model: Model
+    securities: tuple[Security, ...]
+    accounts: tuple[HouseholdAccount, ...]
+    tax_budget: float | None = None
+    location: LocationPreferences | None = None
+    drift: DriftParams | None = None
+
+    def preferences(self) -> LocationPreferences:
+        if self.location is not None:
+            return self.location
+        return default_location_preferences(s.asset_class for s in self.model.sleeves)
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdDiagnostics:
+    """How the proposal was computed (milliseconds)."""
+
+    solver: str = "HiGHS"
+    placement_solves: int = 0
+    placement_ms: float = 0.0
+    accounts_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdResult:
+    """One proposal per account (same order as the request) and what they do to the household.
+
+    ``allocation_*``: asset class -> account id -> value (``CASH_KEY`` for cash); drift is half the
+    sum of absolute differences between the household's security (and cash) weights and the
+    model's; ``tax_cost``: estimated tax of the realised gains, summed over taxable accounts.
+    """
+
+    household_id: str
+    as_of: date
+    accounts: tuple[RebalanceResult, ...]
+    allocation_before: Mapping[str, Mapping[str, float]]
+    allocation_after: Mapping[str, Mapping[str, float]]
+    targets: Mapping[str, float]
+    drift_before: float
+    drift_after: float
+    tax_cost: float
+    warnings: tuple[str, ...] = ()
+    diagnostics: HouseholdDiagnostics = field(default_factory=HouseholdDiagnostics)
+
+
+def validate_household(request: HouseholdRequest) -> dict[str, Security]:
+    """Check the household request; return the securities by symbol (``InvalidRequest`` names the
+    problem: no accounts, two accounts with one id, an account whose own request is invalid)."""
+    if not isinstance(request, HouseholdRequest):
+        raise InvalidRequest(f"expected a HouseholdRequest, got {type(request).__name__}")
+    if not request.accounts:
+        raise InvalidRequest(f"household {request.household_id} has no accounts")
+    ids = [a.id for a in request.accounts]
+    if len(set(ids)) != len(ids):
+        raise InvalidRequest(f"household {request.household_id} lists an account twice")
+    if request.tax_budget is not None and not (
+        isinstance(request.tax_budget, int | float) and 0 <= request.tax_budget < math.inf
+    ):
+        raise InvalidRequest("the household tax budget must be a non-negative amount")
+    securities = {}
+    for a in request.accounts:
+        own = replace(a.request, as_of=request.as_of, model=request.model, securities=request.securities)
+        securities = validate_request(own)
+        total = a.request.account.cash + sum(
+            lot.quantity * securities[lot.symbol].price for lot in a.request.account.lots
+        )
+        if total <= 0:
+            raise InvalidRequest(f"account {a.id} has no value to rebalance", {"account": a.id})
+    return securities
+
+
+def household_equivalence(request: HouseholdRequest) -> Equivalence:
+    """Substantially identical securities across the household: every account's groups merged
+    (a rule of one account's parameters is a fact about the securities, so it holds for all)."""
+    groups = [g for a in request.accounts for g in a.request.parameters.wash_sale.equivalent_groups]
+    return Equivalence(groups)
+
+
+def household_window_trades(request: HouseholdRequest) -> tuple[HouseholdTrade, ...]:
+    """The household's trades of the last 30 days as every account must see them: each account's
+    recorded household trades, plus every lot bought in the window in any account as a purchase
+    (an IRA or Roth purchase washes a taxable loss too, Rev. Rul. 2008-5)."""
+    start = request.as_of - timedelta(days=WINDOW_DAYS)
+    seen: set[tuple] = set()
+    out: list[HouseholdTrade] = []
+    for a in request.accounts:
+        for t in a.request.account.household_trades:
+            key = (t.date, t.symbol, t.side, t.quantity, t.realised_gain, t.account_id)
+            if key not in seen:
+                seen.add(key)
+                out.append(t)
+    bought = {(t.symbol, t.date, t.quantity) for t in out if t.side == "buy"}
+    for a in request.accounts:
+        for lot in a.request.account.lots:
+            if (
+                start <= lot.acquired <= request.as_of
+                and (lot.symbol, lot.acquired, lot.quantity) not in bought
+            ):
+                out.append(HouseholdTrade(lot.acquired, lot.symbol, "buy", lot.quantity, None, a.id))
+    return tuple(out)
+
+
+def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
+    """Propose the trades of every account of a household, held to one model, and explain them.
+
+    Raises ``InvalidRequest`` for bad input and, from an account's own solve,
+    ``InfeasibleParameters`` naming the account's conflicting parameters.
+    """
+    start = time.perf_counter()
+    securities = validate_household(request)
+    window = household_window_trades(request)
+    placement = place(request, securities, window, household_equivalence(request))
+    placed = time.perf_counter()
+
+    # Tax-deferred accounts first: their buys must stop a taxable account's loss sale of the same
+    # security, and a taxable loss sale must stop their buys; each later account sees both.
+    order = sorted(range(len(request.accounts)), key=lambda i: request.accounts[i].tax_status == "taxable")
+    proposed: list[HouseholdTrade] = []
+    results: dict[int, RebalanceResult] = {}
+    for i in order:
+        account = request.accounts[i]
+        own = _account_request(request, account, placement, window, proposed, securities)
+        result = rebalance(own)
+        result = _with_location_reasons(result, account, placement, securities)
+        results[i] = result
+        proposed.extend(_as_household_trades(request.as_of, account, result))
+    accounts = tuple(results[i] for i in range(len(request.accounts)))
+    _guard_household_wash_sales(request, accounts, window)
+    done = time.perf_counter()
+    return _report(
+        request,
+        accounts,
+        placement,
+        securities,
+        HouseholdDiagnostics(
+            placement_solves=placement.solves,
+            placement_ms=(placed - start) * 1e3,
+            accounts_ms=(done - placed) * 1e3,
+            total_ms=(done - start) * 1e3,
+        ),
+    )
+
+
+def _account_request(
+    request: HouseholdRequest,
+    account: HouseholdAccount,
+    placement: Placement,
+    window: tuple[HouseholdTrade, ...],
+    proposed: list[HouseholdTrade],
+    securities: Mapping[str, Security],
+) -> RebalanceRequest:
+    own = account.request
+    acct = own.account
+    lots = acct.lots
+    if account.tax_status != "taxable":
+        # A tax-deferred account realises no capital gain or loss: its lots go to the engine at
+        # market value, so none is frozen by a wash-sale window meant for taxable losses.
+        lots = tuple(
+            TaxLot(
+                lot.id, lot.symbol, lot.quantity, lot.quantity * securities[lot.symbol].price, lot.acquired
+            )
+            for lot in lots
+        )
+    trades = (*window, *proposed)
+    params = own.parameters
+    banned = placement.no_buy_symbols(account.id)
+    if banned:
+        restrictions = params.restrictions
+        params = replace(
+            params,
+            restrictions=replace(
+                restrictions, do_not_buy=tuple(sorted(set(restrictions.do_not_buy) | banned))
+            ),
+        )
+    if request.tax_budget is not None and account.tax_status == "taxable":
+        # The household's tax budget, as the gain the placement realises in this account: a cap on
+        # its net gain that whole shares and lot relief cannot overrun (the transition budget).
+        cap = placement.planned_gain.get(account.id, 0.0) + 0.005
+        transition = params.transition or TransitionParams()
+        if transition.max_net_gain_per_run is not None:
+            cap = min(cap, transition.max_net_gain_per_run)
+        params = replace(params, transition=replace(transition, max_net_gain_per_run=cap))
+    return RebalanceRequest(
+        as_of=request.as_of,
+        account=replace(acct, lots=lots, household_trades=trades),
+        securities=request.securities,
+        model=_account_model(request, account, placement),
+        parameters=replace(params, wash_sale=replace(params.wash_sale, equivalent_groups=_groups(request))),
+    )
+
+
+def _groups(request: HouseholdRequest) -> tuple[tuple[str, ...], ...]:
+    seen: list[tuple[str, ...]] = []
+    for a in request.accounts:
+        for g in a.request.parameters.wash_sale.equivalent_groups:
+            if tuple(g) not in seen:
+                seen.append(tuple(g))
+    return tuple(seen)
+
+
+def _account_model(request: HouseholdRequest, account: HouseholdAccount, placement: Placement) -> Model:
+    """The account's placement as a model: one sleeve per asset class it should hold."""
+    held = placement.holdings(account.id)
+    by_class: dict[str, dict[str, float]] = {}
+    for symbol, value in held.items():
+        by_class.setdefault(placement.asset_class[symbol], {})[symbol] = value
+    total = sum(held.values())
+    if total <= 0:
+        # Nothing placed here (e.g. no class it may hold): the household model, with every buy
+        # of a class it may not hold refused by its restrictions.
+        return request.model
+    sleeves = []
+    for asset_class, values in by_class.items():
+        class_total = sum(values.values())
+        sleeves.append(
+            Sleeve(asset_class, class_total / total, {s: v / class_total for s, v in values.items()})
+        )
+    # Weights summing to 1 within the request's tolerance, whatever the float noise.
+    drift = 1.0 - sum(s.weight for s in sleeves)
+    sleeves[0] = replace(sleeves[0], weight=sleeves[0].weight + drift)
+    return Model(f"{request.model.name} ({account.id} placement)", tuple(sleeves))
+
+
+def _with_location_reasons(
+    result: RebalanceResult,
+    account: HouseholdAccount,
+    placement: Placement,
+    securities: Mapping[str, Security],
+) -> RebalanceResult:
+    """Add "asset_location" to the trades that move an asset class towards where the household
+    places it (the account's share of the class differs from the model's), and say so instead of
+    "removed_asset_class" for a class the household holds elsewhere."""
+    located = placement.located_classes(account.id)
+    if not located:
+        return result
+    trades = []
+    for t in result.trades:
+        asset_class = placement.asset_class.get(t.symbol, securities[t.symbol].asset_class)
+        direction = located.get(asset_class)
+        if direction is not None and (direction > 0) == (t.side == "buy"):
+            reasons = tuple(r for r in t.reasons if r != "removed_asset_class")
+            if "asset_location" not in reasons:
+                reasons = _ordered((*reasons, "asset_location"))
+            t = replace(t, reasons=reasons)
+        trades.append(t)
+    return replace(result, trades=tuple(trades))
+
+
+def _ordered(reasons: tuple[str, ...]) -> tuple[str, ...]:
+    from .result import REASONS
+
+    return tuple(r for r in REASONS if r in reasons)
+
+
+def _as_household_trades(
+    as_of: date, account: HouseholdAccount, result: RebalanceResult
+) -> list[HouseholdTrade]:
+    out = []
+    taxable = account.tax_status == "taxable"
+    for t in result.trades:
+        # A sale in a tax-deferred account realises nothing for tax: it is never a loss sale.
+        gain = (t.realised_gain if taxable else 0.0) if t.side == "sell" else None
+        out.append(HouseholdTrade(as_of, t.symbol, t.side, t.quantity, gain, account.id))
+    return out
+
+
+def _guard_household_wash_sales(
+    request: HouseholdRequest, accounts: tuple[RebalanceResult, ...], window: tuple[HouseholdTrade, ...]
+) -> None:
+    """Last line of defence: no taxable loss sale in one account with a purchase of the same group
+    in any account (this proposal or the last 30 days), unless the account allows wash sales."""
+    eq = household_equivalence(request)
+    bought = {eq.group(t.symbol) for r in accounts for t in r.trades if t.side == "buy"}
+    start = request.as_of - timedelta(days=WINDOW_DAYS)
+    bought |= {eq.group(t.symbol) for t in window if t.side == "buy" and start <= t.date <= request.as_of}
+    for account, result in zip(request.accounts, accounts, strict=True):
+        if account.tax_status != "taxable" or account.request.parameters.wash_sale.allow:
+            continue
+        for t in result.trades:
+            loss = t.side == "sell" and any(ls.gain < 0 and ls.disallowed_loss == 0 for ls in t.lots)
+            if loss and eq.group(t.symbol) in bought:
+                raise EngineError(
+                    f"internal error: the household proposal would wash the loss on {t.symbol} "
+                    f"in account {account.id}",
+                    code="internal_error",
+                )
+
+
+def _report(
+    request: HouseholdRequest,
+    accounts: tuple[RebalanceResult, ...],
+    placement: Placement,
+    securities: Mapping[str, Security],
+    diagnostics: HouseholdDiagnostics,
+) -> HouseholdResult:
+    before: dict[str, dict[str, float]] = {}
+    after: dict[str, dict[str, float]] = {}
+    held_before: dict[str, float] = {}
+    held_after: dict[str, float] = {}
+    total_before = total_after = 0.0
+    for result in accounts:
+        mv = result.summary.market_value
+        value_after = mv - result.summary.trading_cost
+        for weights, alloc, held, value in (
+            (result.weights_before, before, held_before, mv),
+            (result.weights_after, after, held_after, value_after),
+        ):
+            for symbol, w in weights.items():
+                if w <= 0:
+                    continue
+                key = (
+                    CASH_KEY
+                    if symbol == CASH_KEY
+                    else placement.asset_class.get(symbol, securities[symbol].asset_class)
+                )
+                row = alloc.setdefault(key, {})
+                row[result.account_id] = row.get(result.account_id, 0.0) + w * value
+                held[symbol] = held.get(symbol, 0.0) + w * value
+        total_before += mv
+        total_after += value_after
+    targets = placement.household_targets()
+    tax = sum(r.summary.estimated_tax for r in accounts)
+    warnings = [*placement.warnings]
+    for r in accounts:
+        warnings.extend(f"{r.account_id}: {w}" for w in r.warnings)
+    return HouseholdResult(
+        household_id=request.household_id,
+        as_of=request.as_of,
+        accounts=accounts,
+        allocation_before=before,
+        allocation_after=after,
+        targets=targets,
+        drift_before=household_drift(held_before, total_before, targets),
+        drift_after=household_drift(held_after, total_after, targets),
+        tax_cost=tax,
+        warnings=tuple(warnings),
+        diagnostics=diagnostics,
+    )
+
+
+def household_drift(values: Mapping[str, float], total: float, targets: Mapping[str, float]) -> float:
+    """Half the sum of |weight - target| over securities and cash (``CASH_KEY``)."""
+    if total <= 0:
+        return 0.0
+    keys = set(values) | set(targets)
+    return 0.5 * sum(abs(values.get(k, 0.0) / total - targets.get(k, 0.0)) for k in keys)
+
+
+def trades_of(result: HouseholdResult) -> list[tuple[str, Trade]]:
+    """(account id, trade) for every trade of the household proposal."""
+    return [(r.account_id, t) for r in result.accounts for t in r.trades]

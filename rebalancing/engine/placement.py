@@ -1,0 +1,452 @@
+"""Where the household's money should sit: one linear programme over (account, security).
+
+Variables, all as fractions of the household's value ``V``:
+
+- ``b[a,j] >= 0``: buys of security ``j`` in account ``a``;
+- taxable accounts: ``x[l]`` in ``[0, value of lot l]``, the part of lot ``l`` sold (tax is
+  lot-level, only here); tax-deferred and Roth accounts: ``s[a,j]`` in ``[0, holding]``;
+- ``e[j] >= |sum_a holding_after[a,j] - T[j]|``: the household's deviation from its model, where
+  ``T[j] = model weight of j x (V - the accounts' cash targets)``, and ``g[k]`` the same summed
+  over the securities of asset class ``k``;
+- ``f[a] >= |cash_after[a] - cash target[a]|``.
+
+Minimise ``sum g + sum f + sum e / 2`` (the household on target first: by asset class, then by
+security, so a security that may not be bought is made up by its class) ``+ sum_a,j loc[class j, status a] x
+holding_after[a,j]`` (asset location, ``LocationPreferences.cost``) ``+ sum_l tax[l] x[l]``
+(``rate x gain / value`` of a gain lot; a loss lot a small credit, a tie-breaker toward it)
+``+ (trading cost + epsilon) x traded``; subject to each account's cash floor
+(``cash_after[a] >= floor[a]``), its restrictions, screens, removed and disallowed asset classes,
+the household's tax budget (``sum tax[l] x[l] <= budget``) and the wash-sale rule across the
+household: no buy of a security sold at a loss in the last 30 days, no loss sale of one bought in
+the last 30 days (in any account, IRA and Roth included: Rev. Rul. 2008-5), and within the
+proposal no group both sold at a loss and bought - a conflict the solution shows is removed by
+forbidding the loss sale and solving again (the loss is only a tie-breaker, so little is lost).
+
+A trade inside a tax-deferred account costs no tax, so the programme realises a gain in a
+taxable account only where no such trade does the same job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from .errors import InfeasibleParameters, SolverFailed
+from .instructions import cash_levels, read_instructions
+from .request import HouseholdTrade, Security
+from .result import CASH_KEY
+from .screens import excluded_mask
+from .tax import is_long_term
+from .wash_sales import Equivalence, window_activity
+
+if TYPE_CHECKING:
+    from .household import HouseholdRequest
+
+__all__ = ["Placement", "place"]
+
+# The household's deviation from its model: by asset class (what sets its risk) at full weight, by
+# security at half, so a security that may not be bought (a wash-sale window, a restriction) is
+# made up by the others of its class rather than left as cash.
+DRIFT_WEIGHT = 1.0
+SECURITY_WEIGHT = 0.5
+# Deviation inside the household's drift bands costs this share of the above: tax-free trades
+# (IRA, Roth, cash) still remove it, a gain taxed at more than about 1% of the value sold does not.
+IN_BAND = 0.02
+# A loss lot's credit as a share of its tax value: enough to prefer it over a gain lot, too little
+# to sell anything only for the loss (harvesting is each account's own parameter).
+LOSS_TIE = 0.05
+# Per unit traded: keeps accounts from swapping holdings for nothing (below any location step).
+EPSILON = 1e-5
+MAX_SOLVES = 6
+# A class whose share in an account differs from the model's by more than this is "located" there.
+LOCATED = 0.01
+
+
+@dataclass(slots=True)
+class Placement:
+    """What each account should hold after the household's rebalance (values in currency)."""
+
+    account_ids: tuple[str, ...]
+    symbols: tuple[str, ...]
+    asset_class: dict[str, str]
+    before: np.ndarray  # accounts x securities, value held now
+    after: np.ndarray  # accounts x securities, value to hold
+    cash_target: np.ndarray  # per account, value
+    target: np.ndarray  # per security, household value
+    total: float
+    banned: dict[str, set[str]]
+    planned_gain: dict[str, float] = field(default_factory=dict)
+    solves: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def _row(self, account_id: str) -> int:
+        return self.account_ids.index(account_id)
+
+    def holdings(self, account_id: str) -> dict[str, float]:
+        """Symbol -> value the account should hold (only what it holds)."""
+        row = self.after[self._row(account_id)]
+        cut = 1e-9 * max(self.total, 1.0)
+        return {s: float(v) for s, v in zip(self.symbols, row.tolist(), strict=True) if v > cut}
+
+    def no_buy_symbols(self, account_id: str) -> set[str]:
+        """Symbols the account may not buy in this household run (classes it may not hold, and
+        buys the household forbids to keep a loss sale elsewhere clean)."""
+        return set(self.banned.get(account_id, ()))
+
+    def household_targets(self) -> dict[str, float]:
+        """Symbol (and ``CASH_KEY``) -> the model's weight of the household's value."""
+        out = {
+            s: float(t) / self.total for s, t in zip(self.symbols, self.target.tolist(), strict=True) if t > 0
+        }
+        out[CASH_KEY] = float(self.cash_target.sum()) / self.total
+        return out
+
+    def located_classes(self, account_id: str) -> dict[str, int]:
+        """Asset class -> +1 (the account should hold more of it) / -1 (less), for the classes
+        whose share in this account the household's location sets apart from the model's."""
+        row = self._row(account_id)
+        invested = float(self.after[row].sum())
+        investable = float(self.target.sum())
+        if invested <= 0 or investable <= 0:
+            return {}
+        out = {}
+        for asset_class in set(self.asset_class.values()):
+            cols = [j for j, s in enumerate(self.symbols) if self.asset_class[s] == asset_class]
+            placed = float(self.after[row, cols].sum())
+            now = float(self.before[row, cols].sum())
+            model_share = float(self.target[cols].sum()) / investable
+            if abs(placed / invested - model_share) > LOCATED and abs(placed - now) > 1e-6 * self.total:
+                out[asset_class] = 1 if placed > now else -1
+        return out
+
+
+def _classes(request: HouseholdRequest, securities: Mapping[str, Security]) -> dict[str, str]:
+    """Symbol -> asset class: the model's sleeve for a model holding, else the security's own."""
+    out = {s: sec.asset_class for s, sec in securities.items()}
+    for sleeve in request.model.sleeves:
+        for symbol in sleeve.holdings or (sleeve.benchmark.constituents if sleeve.benchmark else {}):
+            out[symbol] = sleeve.asset_class
+    return out
+
+
+def _model_weights(request: HouseholdRequest) -> dict[str, float]:
+    """Symbol -> weight in the model (a direct-indexed sleeve's benchmark weights where it has no
+    holdings: the household places the sleeve by its constituents)."""
+    out: dict[str, float] = {}
+    for sleeve in request.model.sleeves:
+        inside = sleeve.holdings or (sleeve.benchmark.constituents if sleeve.benchmark else {})
+        for symbol, w in inside.items():
+            out[symbol] = out.get(symbol, 0.0) + sleeve.weight * w
+    return out
+
+
+def place(
+    request: HouseholdRequest,
+    securities: Mapping[str, Security],
+    window: tuple[HouseholdTrade, ...],
+    equivalence: Equivalence,
+) -> Placement:
+    """Solve the household's placement (see the module docstring)."""
+    accounts = request.accounts
+    weights = _model_weights(request)
+    held = {lot.symbol for a in accounts for lot in a.request.account.lots}
+    symbols = tuple(sorted(set(weights) | held))
+    col = {s: j for j, s in enumerate(symbols)}
+    n, m = len(symbols), len(accounts)
+    price = np.array([securities[s].price for s in symbols])
+    classes = _classes(request, securities)
+    prefs = request.preferences()
+
+    before = np.zeros((m, n))
+    cash0 = np.zeros(m)
+    for a, acct in enumerate(accounts):
+        cash0[a] = acct.request.account.cash
+        for lot in acct.request.account.lots:
+            before[a, col[lot.symbol]] += lot.quantity * price[col[lot.symbol]]
+    values = before.sum(axis=1) + cash0
+    V = float(values.sum())
+    cash_target = np.zeros(m)
+    cash_floor = np.zeros(m)
+    for a, acct in enumerate(accounts):
+        effects = read_instructions(acct.request.parameters.instructions)
+        t, f = cash_levels(acct.request.parameters.cash, effects, float(values[a]))
+        cash_target[a], cash_floor[a] = t * values[a], f * values[a]
+    investable = V - float(cash_target.sum())
+    target = np.array([weights.get(s, 0.0) for s in symbols]) * investable
+
+    # Which windows block what, household-wide.
+    activity = window_activity(request.as_of, window, (), equivalence)
+    group = [equivalence.group(s) for s in symbols]
+    recent_loss = np.array([g in activity.loss_sales for g in group], dtype=bool)
+    recent_buy = np.array([g in activity.purchases for g in group], dtype=bool)
+
+    # Buy bounds per account.
+    buy_ub = np.full((m, n), np.inf)
+    buy_ub[:, target <= 0] = 0.0
+    banned: dict[str, set[str]] = {}
+    sell_ub_sec = before.copy()
+    for a, acct in enumerate(accounts):
+        p = acct.request.parameters
+        r = p.restrictions
+        no_buy = set(r.hold) | set(r.do_not_buy)
+        no_sell = set(r.hold) | set(r.do_not_sell)
+        excluded = excluded_mask([securities[s] for s in symbols], p.screen)
+        removed = set(p.removed_asset_classes)
+        allowed = None if acct.allowed_asset_classes is None else set(acct.allowed_asset_classes)
+        for j, s in enumerate(symbols):
+            cls = classes[s]
+            if allowed is not None and cls not in allowed:
+                banned.setdefault(acct.id, set()).add(s)
+                buy_ub[a, j] = 0.0
+            if s in no_buy or excluded[j] or cls in removed or (recent_loss[j] and not p.wash_sale.allow):
+                buy_ub[a, j] = 0.0
+            if s in no_sell:
+                sell_ub_sec[a, j] = 0.0
+
+    # Lots of taxable accounts.
+    lot_acct, lot_sec, lot_value, lot_tax, lot_loss, lot_ub, lot_gain_frac = [], [], [], [], [], [], []
+    for a, acct in enumerate(accounts):
+        if acct.tax_status != "taxable":
+            continue
+        account = acct.request.account
+        allow = acct.request.parameters.wash_sale.allow
+        for lot in account.lots:
+            if lot.quantity <= 0:
+                continue
+            j = col[lot.symbol]
+            value = lot.quantity * price[j]
+            gain = value - lot.cost_basis
+            rate = (
+                account.long_term_rate
+                if is_long_term(lot.acquired, request.as_of)
+                else account.short_term_rate
+            )
+            tax = rate * gain / value if value > 0 else 0.0
+            loss = gain < 0
+            lot_acct.append(a)
+            lot_sec.append(j)
+            lot_value.append(value / V)
+            lot_tax.append(tax)
+            lot_gain_frac.append(gain / value if value > 0 else 0.0)
+            lot_loss.append(loss)
+            frozen = sell_ub_sec[a, j] == 0 or (loss and recent_buy[j] and not allow)
+            lot_ub.append(0.0 if frozen else value / V)
+    lot_acct = np.array(lot_acct, dtype=np.int64)
+    lot_sec = np.array(lot_sec, dtype=np.int64)
+    lot_tax = np.array(lot_tax, dtype=float)
+    lot_loss = np.array(lot_loss, dtype=bool)
+    lot_ub = np.array(lot_ub, dtype=float)
+    nl = len(lot_ub)
+    deferred = [a for a, acct in enumerate(accounts) if acct.tax_status != "taxable"]
+    nd = len(deferred)
+
+    # Column layout: buys (m*n) | lot sales (nl) | deferred sales (nd*n) | e (n) | f (m).
+    nb = m * n
+    o_x, o_s = nb, nb + nl
+    o_e = o_s + nd * n
+    o_f = o_e + n
+    o_g = o_f + m
+    class_names = sorted({classes[s] for s in symbols})
+    class_of = np.array([class_names.index(classes[s]) for s in symbols], dtype=np.int64)
+    nc = len(class_names)
+    o_ei = o_g + nc  # the parts of e and g inside the household's drift bands
+    o_gi = o_ei + n
+    nv = o_gi + nc
+    status = [acct.tax_status for acct in accounts]
+    loc = np.array([[prefs.cost(classes[s], status[a]) for s in symbols] for a in range(m)])
+    cost_rate = np.array([acct.request.parameters.trading.trading_cost_bps / 1e4 for acct in accounts])
+
+    c = np.zeros(nv)
+    c[:nb] = (loc + cost_rate[:, None] + EPSILON).ravel()
+    c[o_x:o_s] = (
+        np.where(lot_loss, LOSS_TIE * lot_tax, lot_tax)
+        - loc[lot_acct, lot_sec]
+        + cost_rate[lot_acct]
+        + EPSILON
+    )
+    for k, a in enumerate(deferred):
+        c[o_s + k * n : o_s + (k + 1) * n] = -loc[a] + cost_rate[a] + EPSILON
+    c[o_e:o_f] = SECURITY_WEIGHT
+    c[o_f:o_g] = DRIFT_WEIGHT
+    c[o_g:o_ei] = DRIFT_WEIGHT
+    c[o_ei:o_gi] = SECURITY_WEIGHT * IN_BAND
+    c[o_gi:] = DRIFT_WEIGHT * IN_BAND
+
+    # Net change of each (account, security) holding: +b - x - s, as a sparse map into m*n.
+    rows, cols, vals = [], [], []
+    rows += list(range(nb))
+    cols += list(range(nb))
+    vals += [1.0] * nb
+    rows += (lot_acct * n + lot_sec).tolist()
+    cols += list(range(o_x, o_s))
+    vals += [-1.0] * nl
+    for k, a in enumerate(deferred):
+        rows += list(range(a * n, (a + 1) * n))
+        cols += list(range(o_s + k * n, o_s + (k + 1) * n))
+        vals += [-1.0] * n
+    delta = sp.csr_matrix((vals, (rows, cols)), shape=(nb, nv))
+    # Per-security household change and per-account cash change (cost charged on both sides).
+    sum_accounts = sp.kron(np.ones((1, m)), sp.identity(n), format="csr")
+    by_sec = sum_accounts @ delta
+    cash_cols = np.zeros((m, nv))
+    for a in range(m):
+        cash_cols[a, a * n : (a + 1) * n] = -(1 + cost_rate[a])
+    for k in range(nl):
+        cash_cols[lot_acct[k], o_x + k] = 1 - cost_rate[lot_acct[k]]
+    for k, a in enumerate(deferred):
+        cash_cols[a, o_s + k * n : o_s + (k + 1) * n] = 1 - cost_rate[a]
+    cash_change = sp.csr_matrix(cash_cols)
+    e_block = sp.csr_matrix(
+        (
+            np.ones(2 * n),
+            (np.tile(np.arange(n), 2), np.concatenate([o_e + np.arange(n), o_ei + np.arange(n)])),
+        ),
+        shape=(n, nv),
+    )
+    f_block = sp.csr_matrix((np.ones(m), (np.arange(m), o_f + np.arange(m))), shape=(m, nv))
+    held_sec = before.sum(axis=0) / V
+    in_class = sp.csr_matrix((np.ones(n), (class_of, np.arange(n))), shape=(nc, n))
+    by_class = in_class @ by_sec
+    g_block = sp.csr_matrix(
+        (
+            np.ones(2 * nc),
+            (np.tile(np.arange(nc), 2), np.concatenate([o_g + np.arange(nc), o_gi + np.arange(nc)])),
+        ),
+        shape=(nc, nv),
+    )
+    class_gap = in_class @ (target / V - before.sum(axis=0) / V)
+    A = [
+        by_sec - e_block,
+        -by_sec - e_block,
+        by_class - g_block,
+        -by_class - g_block,
+        cash_change - f_block,
+        -cash_change - f_block,
+        -cash_change,
+    ]
+    b = [
+        target / V - held_sec,
+        held_sec - target / V,
+        class_gap,
+        -class_gap,
+        (cash_target - cash0) / V,
+        (cash0 - cash_target) / V,
+        (cash0 - cash_floor) / V,
+    ]
+    if request.tax_budget is not None and nl:
+        budget_row = np.zeros((1, nv))
+        budget_row[0, o_x:o_s] = np.maximum(lot_tax, 0.0)
+        A.append(sp.csr_matrix(budget_row))
+        b.append(np.array([request.tax_budget / V]))
+    A_ub = sp.vstack(A, format="csr")
+    b_ub = np.concatenate(b)
+
+    lb = np.zeros(nv)
+    ub = np.full(nv, np.inf)
+    ub[:nb] = buy_ub.ravel()
+    ub[o_x:o_s] = lot_ub
+    # Drift bands (the engine's rule, DriftParams): inside them the household's deviation costs
+    # little, so a trade inside a tax-deferred account still fixes it but a gain is not realised.
+    band_sec, band_class = np.zeros(n), np.zeros(nc)
+    if request.drift is not None:
+        d = request.drift
+        w_sec = target / V
+        band_sec = np.maximum(d.absolute_band, d.relative_band * w_sec)
+        w_class = np.bincount(class_of, weights=w_sec, minlength=nc)
+        band_class = np.maximum(d.absolute_band, d.relative_band * w_class)
+        held_class = np.bincount(class_of, weights=before.sum(axis=0) / V, minlength=nc)
+        outside = np.any(np.abs(held_class - w_class) > band_class + 1e-12) or np.any(
+            np.abs(before.sum(axis=0) / V - w_sec) > band_sec + 1e-12
+        )
+        if outside:
+            # The engine's rule: once a position is outside its band, the whole household is
+            # brought back to its model (not to the edge of the band).
+            band_sec[:], band_class[:] = 0.0, 0.0
+    ub[o_ei:o_gi] = band_sec
+    ub[o_gi:] = band_class
+    for k, a in enumerate(deferred):
+        ub[o_s + k * n : o_s + (k + 1) * n] = sell_ub_sec[a] / V
+
+    group_ids = {g: i for i, g in enumerate(dict.fromkeys(group))}
+    sec_group = np.array([group_ids[g] for g in group], dtype=np.int64)
+    solves = 0
+    warnings: list[str] = []
+
+    def ban_buys(groups: np.ndarray) -> None:
+        for j in np.flatnonzero(groups[sec_group]).tolist():
+            ub[[a * n + j for a in range(m)]] = 0.0
+            for a in range(m):
+                banned.setdefault(accounts[a].id, set()).add(symbols[j])
+        warnings.append("the household placement forbade buys that would wash a loss sale")
+
+    previous = None  # the bounds before the last ban of loss sales, and the groups it banned
+    while True:
+        solves += 1
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=np.column_stack([lb, ub]), method="highs")
+        if res.status == 2 and previous is not None:
+            # Without those loss sales the cash floor is out of reach (a tax bill when every lot
+            # is at a loss): keep the sales, forbid the buys instead.
+            ub, groups = previous
+            previous = None
+            ban_buys(groups)
+            continue
+        if res.status == 2:
+            raise InfeasibleParameters(
+                "the household's accounts cannot all keep their cash floors and restrictions; "
+                "relax one of: cash.floor, restrictions",
+                ["cash.floor", "restrictions"],
+                {"household": request.household_id},
+            )
+        if res.status != 0:
+            raise SolverFailed(f"the household placement did not solve: {res.message}")
+        z = res.x
+        buys = z[:nb].reshape(m, n)
+        sold_loss = np.zeros(len(group_ids), dtype=bool)
+        if nl:
+            loss_sold_lots = lot_loss & (z[o_x:o_s] > 1e-10)
+            sold_loss[sec_group[lot_sec[loss_sold_lots]]] = True
+        bought = np.zeros(len(group_ids), dtype=bool)
+        bought[sec_group[(buys > 1e-10).any(axis=0)]] = True
+        clash = sold_loss & bought
+        if not clash.any():
+            break
+        if solves < MAX_SOLVES:
+            # Keep the buys, drop the loss sales: the loss was only a tie-breaker.
+            previous = (ub.copy(), clash)
+            ub[o_x:o_s][lot_loss & clash[sec_group[lot_sec]]] = 0.0
+        else:
+            ban_buys(clash)
+
+    change = (delta @ z).reshape(m, n) * V
+    lot_gain_share = np.where(lot_loss, 0.0, np.array(lot_gain_frac))
+    planned = (
+        np.bincount(lot_acct, weights=lot_gain_share * z[o_x:o_s] * V, minlength=m) if nl else np.zeros(m)
+    )
+    after = np.maximum(before + change, 0.0)
+    shortfall = float(z[o_g:o_ei].sum()) * 0.5
+    if shortfall > 0.005:
+        warnings.append(
+            f"the household's asset classes stay {shortfall:.1%} away from its model (restrictions, "
+            "allowed asset classes, wash sales or the tax budget)"
+        )
+    return Placement(
+        account_ids=tuple(a.id for a in accounts),
+        symbols=symbols,
+        asset_class={s: classes[s] for s in symbols},
+        before=before,
+        after=after,
+        cash_target=cash_target,
+        target=target,
+        total=V,
+        banned=banned,
+        planned_gain={
+            accounts[a].id: float(planned[a]) for a in range(m) if accounts[a].tax_status == "taxable"
+        },
+        solves=solves,
+        warnings=warnings,
+    )

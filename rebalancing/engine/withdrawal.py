@@ -1,0 +1,274 @@
+"""Which account and which lots fund a household withdrawal or a required minimum distribution.
+
+The order, least tax first, each kind of account's cash before its lots ("cash first"):
+
+1. taxable accounts: cash, then lots - losses first (the most tax saved per dollar first), then long-term
+   gains, then short-term gains (each the least tax per dollar first) - IRS Pub. 550: a lot held
+   more than a year is long-term and taxed at the lower rate;
+2. traditional (tax-deferred) accounts: cash, then lots; every dollar out is ordinary income (IRC §408(d)(1)),
+   taxed at the account's ordinary rate (``short_term_rate``: short-term gains are taxed as
+   ordinary income, so it is the client's marginal ordinary rate);
+3. Roth accounts last: a qualified distribution is tax-free (IRC §408A(d)), but every dollar
+   taken gives up tax-free growth.
+
+A required minimum distribution (``kind="rmd"``) comes only from the traditional account it is
+due from (``account_id``; all traditional accounts when None) - cash first, then the positions the
+household holds most above its model.  A withdrawal with ``account_id`` comes only from that
+account.  A loss lot whose security (or a substantially identical one) was bought in the last 30
+days in any account of the household is never sold: the sale would be a wash sale (IRC §1091,
+Rev. Rul. 2008-5 for IRA purchases).  The plan only sells, so it creates no new purchase.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import InvalidRequest
+from .household import (
+    HouseholdAccount,
+    HouseholdRequest,
+    household_equivalence,
+    household_window_trades,
+    validate_household,
+)
+from .placement import _model_weights
+from .result import LotSale
+from .tax import incremental_tax, is_long_term
+from .wash_sales import window_activity
+
+__all__ = ["WITHDRAWAL_KINDS", "WithdrawalPlan", "plan_withdrawal"]
+
+WITHDRAWAL_KINDS = ("withdrawal", "rmd")
+_SOURCE_ORDER = {"taxable": 0, "traditional": 1, "roth": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalPlan:
+    """How the household raises ``amount``: the lots sold (account id, sale), the cash taken per
+    account, the estimated tax of the choice (capital gains tax in taxable accounts, ordinary
+    income tax on a traditional account's distribution; a loss lowers it) and why, in words.
+
+    ``raised`` may exceed ``amount`` by less than a share's price where whole shares are sold."""
+
+    amount: float
+    kind: str
+    sales: tuple[tuple[str, str, LotSale], ...]  # (account id, symbol, lot sale)
+    cash_used: Mapping[str, float]
+    distributions: Mapping[str, float]  # account id -> money taken out of it (cash + proceeds)
+    tax_cost: float
+    raised: float
+    explanation: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    key: tuple
+    account: HouseholdAccount
+    lot_id: str
+    symbol: str
+    quantity: float
+    price: float
+    basis: float
+    term: str
+    whole: bool
+
+
+def plan_withdrawal(
+    request: HouseholdRequest, *, amount: float, kind: str = "withdrawal", account_id: str | None = None
+) -> WithdrawalPlan:
+    """Choose the cash and lots that fund ``amount`` out of the household (see the module
+    docstring for the order).  Raises ``InvalidRequest`` when the amount, kind or account is wrong,
+    or when the accounts it may come from cannot raise it without a wash sale."""
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, int | float)
+        or not math.isfinite(amount)
+        or amount <= 0
+    ):
+        raise InvalidRequest(f"the amount to withdraw must be a positive number, got {amount!r}")
+    if kind not in WITHDRAWAL_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(WITHDRAWAL_KINDS)}, got {kind!r}")
+    securities = validate_household(request)
+    accounts = {a.id: a for a in request.accounts}
+    if account_id is not None and account_id not in accounts:
+        raise InvalidRequest(f"account {account_id!r} is not in household {request.household_id}")
+    if kind == "rmd":
+        if account_id is not None and accounts[account_id].tax_status != "traditional":
+            raise InvalidRequest(
+                f"a required minimum distribution comes from a traditional IRA; account {account_id} "
+                f"is {accounts[account_id].tax_status}"
+            )
+        sources = (
+            [accounts[account_id]]
+            if account_id
+            else [a for a in request.accounts if a.tax_status == "traditional"]
+        )
+        if not sources:
+            raise InvalidRequest(
+                f"household {request.household_id} has no traditional account to take an RMD from"
+            )
+    else:
+        sources = [accounts[account_id]] if account_id else list(request.accounts)
+    position = {a.id: k for k, a in enumerate(request.accounts)}
+    sources.sort(key=lambda a: (_SOURCE_ORDER[a.tax_status], position[a.id]))
+
+    eq = household_equivalence(request)
+    activity = window_activity(request.as_of, household_window_trades(request), (), eq)
+    overweight = _overweight(request, securities)
+
+    remaining = float(amount)
+    cash_used: dict[str, float] = {}
+    distributions: dict[str, float] = {}
+    sales: list[tuple[str, str, LotSale]] = []
+    explanation: list[str] = []
+    skipped: list[str] = []
+    candidates = []
+    for a in sources:
+        whole_account = a.request.parameters.trading.whole_shares
+        taxable = a.tax_status == "taxable"
+        account = a.request.account
+        for lot in account.lots:
+            if lot.quantity <= 0:
+                continue
+            sec = securities[lot.symbol]
+            value = lot.quantity * sec.price
+            long_ = is_long_term(lot.acquired, request.as_of)
+            if taxable:
+                gain = value - lot.cost_basis
+                rate = account.long_term_rate if long_ else account.short_term_rate
+                per_dollar = rate * gain / value if value > 0 else 0.0
+                if (
+                    gain < 0
+                    and eq.group(lot.symbol) in activity.purchases
+                    and not a.request.parameters.wash_sale.allow
+                ):
+                    skipped.append(f"lot {lot.id} of {lot.symbol} in {a.id} (a loss, bought within 30 days)")
+                    continue
+                category = 0 if gain < 0 else (1 if long_ else 2)
+                key = (_SOURCE_ORDER[a.tax_status], category, per_dollar, position[a.id], lot.id)
+                basis = lot.cost_basis
+            else:
+                # No capital gain inside an IRA or Roth: the basis is the proceeds.
+                key = (
+                    _SOURCE_ORDER[a.tax_status],
+                    position[a.id],
+                    -overweight.get(lot.symbol, 0.0),
+                    lot.symbol,
+                    lot.id,
+                )
+                basis = value
+            candidates.append(
+                _Candidate(
+                    key,
+                    a,
+                    lot.id,
+                    lot.symbol,
+                    lot.quantity,
+                    sec.price,
+                    basis,
+                    "long" if long_ else "short",
+                    whole_account or not sec.fractional,
+                )  # fmt: skip
+            )
+    candidates.sort(key=lambda c: c.key)
+    cash_taken = set()
+    for c in candidates:
+        if remaining <= 1e-9:
+            break
+        tier = _SOURCE_ORDER[c.account.tax_status]
+        # Cash first: each tier's cash before any of its lots.
+        for a in sources:
+            if _SOURCE_ORDER[a.tax_status] <= tier and a.id not in cash_taken:
+                cash_taken.add(a.id)
+                remaining = _take_cash(a, remaining, cash_used, distributions, explanation)
+        if remaining <= 1e-9:
+            break
+        qty = min(c.quantity, remaining / c.price)
+        if c.whole:
+            qty = min(c.quantity, math.ceil(qty - 1e-9))
+        if qty <= 0:
+            continue
+        proceeds = qty * c.price
+        basis = c.basis * qty / c.quantity
+        gain = proceeds - basis if c.account.tax_status == "taxable" else 0.0
+        sales.append((c.account.id, c.symbol, LotSale(c.lot_id, qty, proceeds, basis, gain, c.term)))
+        distributions[c.account.id] = distributions.get(c.account.id, 0.0) + proceeds
+        remaining -= proceeds
+    for a in sources:
+        if a.id not in cash_taken and remaining > 1e-9:
+            cash_taken.add(a.id)
+            remaining = _take_cash(a, remaining, cash_used, distributions, explanation)
+    if remaining > 0.005:
+        where = account_id or ("the traditional accounts" if kind == "rmd" else "the household")
+        raised = amount - remaining
+        why = f"; not sold: {'; '.join(skipped)}" if skipped else ""
+        raise InvalidRequest(
+            f"{where} can raise only {raised:,.2f} of the {amount:,.2f} asked{why}",
+            {"amount": amount, "available": round(raised, 2)},
+        )
+    tax = 0.0
+    for a in sources:
+        taken = distributions.get(a.id, 0.0)
+        if a.tax_status == "traditional" and taken > 0:
+            ordinary = a.request.account.short_term_rate
+            tax += ordinary * taken
+            explanation.append(f"{taken:,.2f} out of {a.id} is ordinary income, taxed at {ordinary:.0%}")
+        elif a.tax_status == "taxable":
+            st = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "short")
+            lt = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "long")
+            if st or lt:
+                acct = a.request.account
+                t = incremental_tax(
+                    acct.realised_short_term_ytd - acct.loss_carryforward_short,
+                    acct.realised_long_term_ytd - acct.loss_carryforward_long,
+                    st, lt, acct.short_term_rate, acct.long_term_rate,
+                )  # fmt: skip
+                tax += t
+                explanation.append(
+                    f"sales in {a.id} realise {st:,.2f} short-term and {lt:,.2f} long-term (tax {t:,.2f})"
+                )
+        elif a.tax_status == "roth" and taken > 0:
+            explanation.append(f"{taken:,.2f} out of {a.id} is a qualified Roth distribution, tax-free")
+    for acc, symbol, s in sales:
+        what = "a loss" if s.gain < 0 else ("a gain" if s.gain > 0 else "no gain")
+        explanation.append(
+            f"sell {s.quantity:g} {symbol} from lot {s.lot_id} in {acc} ({s.term}-term, {what})"
+        )
+    explanation.extend(f"not sold: {s}" for s in skipped)
+    return WithdrawalPlan(
+        amount=float(amount),
+        kind=kind,
+        sales=tuple(sales),
+        cash_used=cash_used,
+        distributions=distributions,
+        tax_cost=tax,
+        raised=float(amount) - remaining,
+        explanation=tuple(explanation),
+    )
+
+
+def _take_cash(
+    a: HouseholdAccount, remaining: float, cash_used: dict, distributions: dict, explanation: list
+) -> float:
+    take = min(max(a.request.account.cash, 0.0), remaining)
+    if take > 0:
+        cash_used[a.id] = take
+        distributions[a.id] = distributions.get(a.id, 0.0) + take
+        explanation.append(f"{take:,.2f} from the cash of {a.id} ({a.tax_status})")
+    return remaining - take
+
+
+def _overweight(request: HouseholdRequest, securities: Mapping) -> dict[str, float]:
+    """Symbol -> household value held above the model's (negative: below)."""
+    weights = _model_weights(request)
+    held: dict[str, float] = {}
+    total = 0.0
+    for a in request.accounts:
+        total += a.request.account.cash
+        for lot in a.request.account.lots:
+            v = lot.quantity * securities[lot.symbol].price
+            held[lot.symbol] = held.get(lot.symbol, 0.0) + v
+            total += v
+    return {s: held.get(s, 0.0) - weights.get(s, 0.0) * total for s in set(held) | set(weights)}

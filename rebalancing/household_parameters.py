@@ -1,0 +1,94 @@
+"""A household's own settings when it is managed as one: its tax budget per year and where each
+asset class should be held. Engine defaults <- template <- household, each value with its source,
+like an account's parameters (``effective_parameters``); a template lists which a household may
+change, and within what limits, under ``household.`` in its ``overridable``.
+
+    {"tax_budget": 5000,                                   # realised-gain tax per calendar year
+     "location": {"US Bonds": ["traditional", "roth", "taxable"]}}   # replaced whole
+
+Which accounts may hold which asset classes is each account's (``Account.asset_classes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rebalancing.effective_parameters import EffectiveParameters, override_problems
+from rebalancing.engine import TAX_STATUSES
+from rebalancing.engine.tax import estimated_tax
+from tenants.errors import ValidationFailed
+
+__all__ = [
+    "HOUSEHOLD_DEFAULTS",
+    "household_settings_effective",
+    "household_settings_validate",
+    "tax_budget_left",
+    "tax_realised_ytd",
+]
+
+HOUSEHOLD_DEFAULTS: dict[str, Any] = {"tax_budget": None, "location": {}}
+_PREFIX = "household."
+
+
+def household_settings_validate(settings: Any, *, template=None, level: str = "household") -> dict[str, Any]:
+    """The settings, checked: known keys, a budget of at least zero, a location naming tax
+    statuses once each; within the template's limits when ``template`` is given."""
+    if not isinstance(settings, Mapping):
+        raise ValidationFailed(f"{level} settings must be an object", detail={"field": "household_overrides"})
+    unknown = sorted(set(settings) - set(HOUSEHOLD_DEFAULTS))
+    if unknown:
+        raise ValidationFailed(f"unknown {level} setting(s): {', '.join(unknown)} (known: tax_budget, location)",
+                               detail={"field": "household_overrides"})
+    budget = settings.get("tax_budget")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0):
+        raise ValidationFailed(f"the tax budget must be an amount of at least 0, not {budget!r}",
+                               detail={"field": "tax_budget"})
+    location = settings.get("location", {})
+    if not isinstance(location, Mapping):
+        raise ValidationFailed("location must map asset classes to tax statuses", detail={"field": "location"})
+    for asset_class, statuses in location.items():
+        if not isinstance(statuses, list | tuple) or not statuses:
+            raise ValidationFailed(f"location of {asset_class}: list the tax statuses in order of preference",
+                                   detail={"field": "location"})
+        wrong = [s for s in statuses if s not in TAX_STATUSES]
+        if wrong or len(set(statuses)) != len(statuses):
+            raise ValidationFailed(
+                f"location of {asset_class}: each of {', '.join(TAX_STATUSES)} at most once, not {list(statuses)}",
+                detail={"field": "location"})
+    if template is not None:
+        problems = override_problems({f"{_PREFIX}{k}": v for k, v in settings.items()}, code=template.code,
+                                     overridable=template.overridable or {})
+        if problems:
+            raise ValidationFailed(f"{level} settings refused: " + "; ".join(problems),
+                                   detail={"field": "household_overrides", "problems": problems})
+    return dict(settings)
+
+
+def household_settings_effective(household) -> EffectiveParameters:
+    """The household's settings and where each comes from ("default", "template:<code>", "household")."""
+    values = dict(HOUSEHOLD_DEFAULTS)
+    sources = dict.fromkeys(values, "default")
+    template = household.template
+    layers = [(f"template:{template.code}" if template else "", (template.household_parameters if template else None)),
+              ("household", household.household_overrides)]
+    for source, layer in layers:
+        for key, value in (layer or {}).items():
+            if key in values:
+                values[key] = value
+                sources[key] = source
+    return EffectiveParameters(values=values, sources=sources)
+
+
+def tax_realised_ytd(accounts) -> float:
+    """Tax on what the household's taxable accounts (``engine.Account``s) realised this year, at
+    each account's rates, short- and long-term netted the engine's way (``engine.tax``)."""
+    return round(sum(estimated_tax(a.realised_short_term_ytd, a.realised_long_term_ytd, a.short_term_rate,
+                                   a.long_term_rate) for a in accounts if a.taxable), 2)
+
+
+def tax_budget_left(budget, accounts) -> float | None:
+    """What is left of a yearly tax budget for this run (None: no budget)."""
+    if budget is None:
+        return None
+    return max(float(budget) - tax_realised_ytd(accounts), 0.0)

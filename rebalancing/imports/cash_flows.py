@@ -1,0 +1,88 @@
+"""The cash-flow file: households' deposits, withdrawals and RMDs, one a row, each entered through
+``services.cash_flows.cash_flow_enter`` (the engine chooses what funds a withdrawal). The file is
+checked whole; a row the engine cannot fund refuses the file too, naming the row; nothing is
+half-written. A row whose ``reference`` was entered before changes nothing (import twice: no-op).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing.models import Account, CashFlow, Household
+from rebalancing.services.cash_flows import cash_flow_enter
+from tenants.errors import DomainError
+
+from .cells import CellProblem, column_parse, date_cells, decimal_cells, required_cells, text_cells
+from .report import ImportSummary
+from .sheet import Source, sheet_read
+
+__all__ = ["cash_flows_import"]
+
+KIND = "cash_flows"
+REQUIRED = ("household_id", "kind", "amount")
+OPTIONAL = ("account_number", "reference", "as_of")
+_KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "rmd": "rmd",
+          "required minimum distribution": "rmd"}
+
+
+def _kind(text: str) -> str:
+    found = _KINDS.get(" ".join(text.lower().split()))
+    if found is None:
+        raise CellProblem(f"{text!r} is not a kind of cash flow; write deposit, withdrawal or rmd")
+    return found
+
+
+@transaction.atomic
+def cash_flows_import(*, source: Source, user, households=None, as_of: date | None = None,
+                      only: Household | None = None) -> ImportSummary:
+    """Enter every row of the file for ``user``; ``households``: those the user may see (rows
+    naming another are refused as unknown); ``only``: the file must be about this household."""
+    today = timezone.localdate()
+    sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
+    household_ids = text_cells(sheet, "household_id", field=Household._meta.get_field("external_id"), required=True)
+    kinds = required_cells(sheet, "kind", column_parse(sheet, "kind", _kind), "deposit, withdrawal or rmd")
+    amounts = decimal_cells(sheet, "amount", field=CashFlow._meta.get_field("amount"), positive=True)
+    numbers = (text_cells(sheet, "account_number", field=Account._meta.get_field("custodian_number"))
+               if sheet.has("account_number") else None)
+    references = (text_cells(sheet, "reference", field=CashFlow._meta.get_field("reference"))
+                  if sheet.has("reference") else None)
+    days = date_cells(sheet, "as_of", required=False, not_after=today) if sheet.has("as_of") else None
+    scope = households if households is not None else Household.objects.all()
+    known = {h.external_id: h for h in scope.filter(external_id__in=[h for h in household_ids if isinstance(h, str)])}
+    accounts = {a.custodian_number: a for a in Account.objects.filter(
+        household__in=list(known.values()), custodian_number__in=[n for n in (numbers if numbers is not None else [])
+                                                                   if isinstance(n, str) and n])}
+    rows = []
+    for line in sheet.frame.index:
+        hid = household_ids[line]
+        household = known.get(hid) if isinstance(hid, str) else None
+        if isinstance(hid, str) and household is None:
+            sheet.problems.add(line, "household_id", f"household {hid} is not known, or not yours")
+        elif household is not None and only is not None and household.pk != only.pk:
+            sheet.problems.add(line, "household_id", f"this file is for household {only.external_id}, not {hid}")
+        number = numbers[line] if numbers is not None else None
+        account = None
+        if number and household is not None:
+            account = accounts.get(number)
+            if account is None or account.household_id != household.pk:
+                sheet.problems.add(line, "account_number", f"account {number} is not in household {hid}")
+        reference = (references[line] if references is not None else None) or ""
+        day = days[line] if days is not None else None
+        rows.append((line, household, kinds[line], amounts[line], account, reference, day))
+    sheet.problems.reject_if_any()
+
+    created = unchanged = 0
+    for line, household, kind, amount, account, reference, day in rows:
+        try:
+            entered = cash_flow_enter(user=user, household=household, kind=kind, amount=amount, account=account,
+                                      reference=reference, as_of=day or as_of or today)
+        except DomainError as exc:  # its own savepoint rolled back; the file is refused below
+            sheet.problems.add(line, None, exc.message)
+            continue
+        created += entered.created
+        unchanged += not entered.created
+    sheet.problems.reject_if_any()
+    return ImportSummary(KIND, len(rows), created, 0, unchanged)

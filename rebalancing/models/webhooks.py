@@ -1,0 +1,86 @@
+"""Webhooks (rebalancing.webhooks): where a firm wants to be told, what happened, and each attempt
+to tell it. Per firm schema, like everything of the firm's: one firm's endpoints never see another
+firm's events, because they are not in the same tables."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class WebhookEndpoint(models.Model):
+    """A URL a firm admin registered, the secret its deliveries are signed with, the events it takes."""
+
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    # Kept as given: signing needs it (HMAC), so it cannot be stored as a digest. Shown once.
+    secret = models.CharField(max_length=200)
+    event_types = ArrayField(models.CharField(max_length=64), help_text="rebalancing.webhooks.events.EventType")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(url__regex=r"^https?://"), name="webhook_url_http"),
+            models.CheckConstraint(condition=~models.Q(event_types=[]), name="webhook_has_events"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def secret_hint(self) -> str:
+        return f"{self.secret[:10]}…" if len(self.secret) > 10 else "…"
+
+
+class WebhookEvent(models.Model):
+    """Something that happened, as sent: its id is the idempotency id every delivery of it carries
+    (retries and re-sends included), so a receiver acts on it once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField(help_text="The event's data: the body's \"data\"")
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint: attempted until it is answered 2xx or the retries run out.
+    A re-send by a firm admin is a new delivery of the same event (same idempotency id)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        RETRYING = "retrying", "Failed, will retry"
+        SUCCEEDED = "succeeded", "Delivered"
+        FAILED = "failed", "Failed, gave up"
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Of the last attempt")
+    response_excerpt = models.CharField(max_length=500, blank=True, help_text="Start of the last answer's body")
+    error = models.CharField(max_length=500, blank=True, help_text="Why the last attempt failed")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    resent_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["endpoint", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event.event_type} to {self.endpoint.url}: {self.status}"

@@ -1,0 +1,152 @@
+"""Money into and out of a household: deposits, withdrawals and required minimum distributions.
+
+A withdrawal or RMD: the engine's ``plan_withdrawal`` chooses the accounts and lots (cash first,
+losses first, long-term before short-term, the IRA for an RMD, never a wash sale) and its tax cost;
+the sales become proposals of a run of kind ``cash_flow``, gathered under one household proposal
+and submitted to the firm's approval policy like any other. A deposit is cash received in one
+account (its balance goes up) and a run of the household invests it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing import engine
+from rebalancing.access import households_visible_to, require
+from rebalancing.engine.withdrawal_results import withdrawal_results
+from rebalancing.engine_inputs import household_inputs_load
+from rebalancing.models import (
+    Account,
+    CashFlow,
+    Household,
+    HouseholdProposal,
+    Proposal,
+    RebalanceRun,
+    RunOutcome,
+)
+from rebalancing.selectors import RunScope
+from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
+from rebalancing.services.runs import run_start
+from tenants.audit.actions import Action
+from tenants.audit.services import audit_record
+from tenants.errors import Conflict, NotFound, ValidationFailed
+from tenants.permissions import Capability
+
+__all__ = ["CashFlowEntered", "cash_flow_enter"]
+
+
+@dataclass(frozen=True)
+class CashFlowEntered:
+    cash_flow: CashFlow
+    created: bool  # False: the reference was entered before (nothing new written)
+
+
+def _visible(user, household: Household) -> Household:
+    if not households_visible_to(user).filter(pk=household.pk).exists():
+        raise NotFound("No such household.")
+    return Household.objects.select_for_update(of=("self",)).select_related("template").get(pk=household.pk)
+
+
+@transaction.atomic
+def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, account: Account | None = None,
+                    as_of: date | None = None, reference: str = "") -> CashFlowEntered:
+    """Enter a deposit, withdrawal or RMD for ``household``; with a ``reference`` entered before,
+    nothing happens (a file imported twice). Bad input or a withdrawal the household cannot fund
+    without a wash sale is refused, naming the problem, and nothing is written."""
+    require(user, Capability.EDIT_PARAMETERS)
+    household = _visible(user, household)
+    reference = (reference or "").strip()
+    if reference:
+        found = CashFlow.objects.filter(household=household, reference=reference).first()
+        if found is not None:
+            return CashFlowEntered(found, created=False)
+    if kind not in CashFlow.Kind.values:
+        raise ValidationFailed(f"{kind!r} is not a deposit, withdrawal or rmd.", detail={"field": "kind"})
+    amount = Decimal(amount)
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationFailed("The amount must be more than 0.", detail={"field": "amount"})
+    if account is not None and account.household_id != household.pk:
+        raise ValidationFailed(f"Account {account.custodian_number} is not in {household.name}.",
+                               detail={"field": "account"})
+    if kind in (CashFlow.Kind.DEPOSIT, CashFlow.Kind.RMD) and account is None:
+        what = "receives the deposit" if kind == CashFlow.Kind.DEPOSIT else "the RMD is due from"
+        raise ValidationFailed(f"Choose the account that {what}.", detail={"field": "account"})
+    if kind == CashFlow.Kind.RMD and account.tax_status != Account.TaxStatus.TRADITIONAL:
+        raise ValidationFailed(f"A required minimum distribution comes from a traditional IRA; "
+                               f"{account.custodian_number} is {account.get_tax_status_display()}.",
+                               detail={"field": "account"})
+    as_of = as_of or timezone.localdate()
+    flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
+                    reference=reference, created_by=user if getattr(user, "pk", None) else None)
+    if kind == CashFlow.Kind.DEPOSIT:
+        _deposit(flow, user)
+    else:
+        _withdrawal(flow, user)
+    audit_record(actor=user, action=Action.CASH_FLOW_CREATE, obj=household, after={
+        "kind": kind, "amount": str(amount), "account": account.custodian_number if account else None,
+        "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id,
+        "sales": len(flow.plan.get("sales", [])) if flow.plan else 0})
+    return CashFlowEntered(flow, created=True)
+
+
+def _deposit(flow: CashFlow, user) -> None:
+    account = Account.objects.select_for_update().get(pk=flow.account_id)
+    account.cash += flow.amount
+    account.save(update_fields=["cash"])
+    flow.full_clean()
+    flow.save()
+    flow.run = run_start(scope=RunScope(household_id=flow.household_id), as_of=flow.as_of, user=None,
+                         label=f"deposit of {flow.amount:,.2f} by {user.get_username()}")
+    flow.save(update_fields=["run"])
+
+
+def _withdrawal(flow: CashFlow, user) -> None:
+    [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
+    if inputs.error is not None:
+        raise ValidationFailed(f"The household's accounts cannot be read for a withdrawal: {inputs.error.message}",
+                               code=inputs.error.code, detail=inputs.error.detail)
+    try:
+        plan = engine.plan_withdrawal(inputs.request, amount=float(flow.amount), kind=flow.kind,
+                                      account_id=flow.account.custodian_number if flow.account else None)
+    except engine.InvalidRequest as exc:
+        raise ValidationFailed(exc.message, code="withdrawal_refused", detail=exc.detail or {}) from None
+    results = withdrawal_results(inputs.request, plan)
+    if not results:
+        raise Conflict("The plan takes nothing from any account.", code="withdrawal_refused")
+    members = {m.request.account.id: m for m in inputs.members}
+    run = RebalanceRun.objects.create(
+        kind=RebalanceRun.Kind.CASH_FLOW, scope=RunScope(household_id=flow.household_id).to_dict(), as_of=flow.as_of,
+        started_by=user if getattr(user, "pk", None) else None, started_by_label=user.get_username(),
+        total=len(results), done=len(results), status=RebalanceRun.Status.COMPLETED, started_at=timezone.now(),
+        finished_at=timezone.now())
+    audit_record(actor=user, action=Action.RUN_START, obj=run,
+                 after={"scope": run.scope, "kind": run.kind, "as_of": str(run.as_of), "accounts": run.total})
+    plan_dict = engine.withdrawal_plan_to_dict(plan)
+    together = HouseholdProposal.objects.create(
+        run=run, household_id=flow.household_id, result={"cash_flow": {"kind": flow.kind, "amount": float(flow.amount)},
+                                                         "plan": plan_dict, "tax_cost": round(plan.tax_cost, 2)},
+        estimated_tax=round(Decimal(str(plan.tax_cost)), 2))
+    proposals = []
+    for result in results:
+        m = members[result.account_id]
+        s = result.summary
+        proposals.append(Proposal(
+            run=run, account_id=m.account_id, household_proposal=together, model_version_id=m.model_version_id,
+            parameters=m.parameters, inputs_fingerprint=inputs.fingerprint, result=engine.result_to_dict(result),
+            trade_count=s.trade_count, turnover=s.turnover, estimated_tax=round(Decimal(str(s.estimated_tax)), 2),
+            drift_before=0, drift_after=0))
+    Proposal.objects.bulk_create(proposals)
+    account_ids = [p.account_id for p in proposals]
+    RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED)
+                                    for a in account_ids])
+    # The sales would otherwise compete with the accounts' open rebalance proposals for the same lots.
+    proposals_supersede(account_ids=account_ids, by_run_id=run.pk)
+    proposals_submit_new(run_id=run.pk, account_ids=account_ids)
+    flow.plan, flow.tax_cost, flow.run = plan_dict, round(Decimal(str(plan.tax_cost)), 2), run
+    flow.full_clean()
+    flow.save()

@@ -1,0 +1,145 @@
+"""Households: create them, move accounts in and out, manage one as a unit, set its settings.
+
+Who advises a household is ``services.people.household_advisors_set`` (object permissions).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing.access import accounts_visible_to, households_visible_to, require
+from rebalancing.household_parameters import household_settings_validate
+from rebalancing.imports.rows import import_begin
+from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
+from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
+from tenants.audit.actions import Action
+from tenants.audit.services import audit_record
+from tenants.errors import Conflict, NotFound, ValidationFailed
+from tenants.permissions import Capability
+
+__all__ = [
+    "household_account_move",
+    "household_create",
+    "household_management_set",
+    "household_settings_set",
+]
+
+
+def _visible(user, household: Household) -> Household:
+    found = households_visible_to(user).filter(pk=household.pk).first()
+    if found is None:
+        raise NotFound("No such household.")
+    return Household.objects.select_for_update(of=("self",)).select_related("template", "model").get(pk=found.pk)
+
+
+def _check_unit(managed_as: str, model: ModelPortfolio | None) -> None:
+    if managed_as not in Household.ManagedAs.values:
+        raise ValidationFailed(f"managed as {managed_as!r}: choose accounts or household", detail={"field": "managed_as"})
+    if managed_as == Household.ManagedAs.HOUSEHOLD and model is None:
+        raise ValidationFailed("A household managed as one needs its model.", detail={"field": "model"})
+
+
+@transaction.atomic
+def household_create(*, user, name: str, external_id: str, managed_as: str = Household.ManagedAs.ACCOUNTS,
+                     model: ModelPortfolio | None = None, template=None) -> Household:
+    """A new household (no accounts yet: move them in with ``household_account_move``)."""
+    require(user, Capability.IMPORT_DATA)
+    name, external_id = (name or "").strip(), (external_id or "").strip()
+    if not name or not external_id:
+        raise ValidationFailed("A household needs a name and an id.", detail={"field": "name" if not name else "external_id"})
+    if Household.objects.filter(external_id=external_id).exists():
+        raise Conflict(f"A household with id {external_id} exists already.", code="duplicate",
+                       detail={"field": "external_id"})
+    _check_unit(managed_as, model)
+    household = Household(name=name, external_id=external_id, managed_as=managed_as, model=model, template=template)
+    household.full_clean()
+    household.save()
+    audit_record(actor=user, action=Action.HOUSEHOLD_CREATE, obj=household, after={
+        "name": name, "external_id": external_id, "managed_as": managed_as, "model": model.code if model else None,
+        "template": template.code if template else None})
+    return household
+
+
+@transaction.atomic
+def household_management_set(*, user, household: Household, managed_as: str, model: ModelPortfolio | None,
+                             template=None) -> Household:
+    """Manage the household account by account, or as one to ``model``; its template."""
+    require(user, Capability.IMPORT_DATA)
+    household = _visible(user, household)
+    _check_unit(managed_as, model)
+    before = {"managed_as": household.managed_as, "model": household.model.code if household.model else None,
+              "template": household.template.code if household.template else None}
+    household.managed_as, household.model, household.template = managed_as, model, template
+    household.full_clean()
+    household.save(update_fields=["managed_as", "model", "template"])
+    after = {"managed_as": managed_as, "model": model.code if model else None,
+             "template": template.code if template else None}
+    if before != after:
+        audit_record(actor=user, action=Action.HOUSEHOLD_CHANGE, obj=household, before=before, after=after)
+    return household
+
+
+@transaction.atomic
+def household_account_move(*, user, account: Account, household: Household | None) -> Account:
+    """Move ``account`` into ``household``; with None, into a new household of its own. Wash sales
+    are matched within a household (IRS Pub. 550), so both households' are replayed."""
+    require(user, Capability.IMPORT_DATA)
+    if not accounts_visible_to(user).filter(pk=account.pk).exists():
+        raise NotFound("No such account.")
+    account = Account.objects.select_for_update(of=("self",)).select_related("household").get(pk=account.pk)
+    source = account.household
+    if household is None:
+        external_id = f"{account.custodian_number}-HH"
+        if Household.objects.filter(external_id=external_id).exists():
+            raise Conflict(f"A household with id {external_id} exists already; move the account into it.",
+                           code="duplicate")
+        household = Household.objects.create(name=f"{account.name} household", external_id=external_id)
+        audit_record(actor=user, action=Action.HOUSEHOLD_CREATE, obj=household,
+                     after={"name": household.name, "external_id": external_id})
+    else:
+        household = _visible(user, household)
+    if household.pk == source.pk:
+        raise ValidationFailed(f"{account.custodian_number} is in {household.name} already.")
+    import_begin(LEDGER_LOCK)
+    account.household = household
+    account.save(update_fields=["household"])
+    securities = set(TaxLot.objects.filter(account=account).values_list("security_id", flat=True))
+    securities |= set(TradeRecord.objects.filter(account=account).values_list("security_id", flat=True))
+    wash_sales_recompute(household_ids={source.pk, household.pk}, security_ids=securities,
+                         year=timezone.localdate().year, actor=user, trigger="account moved between households")
+    audit_record(actor=user, action=Action.HOUSEHOLD_MEMBERS, obj=account,
+                 before={"household": source.external_id}, after={"household": household.external_id})
+    return account
+
+
+@transaction.atomic
+def household_settings_set(*, user, household: Household, settings: dict,
+                           asset_classes: dict[int, list[str]] | None = None) -> Household:
+    """The household's own settings (tax budget per year, asset location) within its template's
+    limits, and which asset classes each of its accounts may hold (empty: any)."""
+    require(user, Capability.EDIT_PARAMETERS)
+    household = _visible(user, household)
+    settings = household_settings_validate(settings, template=household.template)
+    before = {"settings": household.household_overrides}
+    after = {"settings": settings}
+    household.household_overrides = settings
+    household.save(update_fields=["household_overrides"])
+    if asset_classes is not None:
+        members = {a.pk: a for a in Account.objects.select_for_update().filter(household=household)}
+        strangers = sorted(set(asset_classes) - set(members))
+        if strangers:
+            raise ValidationFailed("Asset classes may be set only for the household's own accounts.",
+                                   detail={"accounts": strangers})
+        before["asset_classes"], after["asset_classes"] = {}, {}
+        for pk, classes in asset_classes.items():
+            classes = sorted({c.strip() for c in classes if c and c.strip()})
+            account = members[pk]
+            if account.asset_classes != classes:
+                before["asset_classes"][account.custodian_number] = account.asset_classes
+                after["asset_classes"][account.custodian_number] = classes
+                account.asset_classes = classes
+                account.save(update_fields=["asset_classes"])
+    if before != after:
+        audit_record(actor=user, action=Action.HOUSEHOLD_SETTINGS, obj=household, before=before, after=after)
+    return household

@@ -1,0 +1,85 @@
+"""Which URLs a webhook may call. Deliveries are requests made from inside the platform to a URL a
+firm typed, so without a guard an endpoint of ``http://169.254.169.254/`` or ``http://10.0.0.5/``
+would make the platform fetch its own cloud metadata or internal services for whoever registered it
+(server-side request forgery). So: http and https only, no credentials in the URL, and, unless
+``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` is on (tests and the demo deliver to localhost; production
+settings keep it off), no address that is not public: checked when registered for a literal address
+and again before each delivery on the addresses the name resolves to. Redirects are not followed."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from tenants.errors import ValidationFailed
+
+__all__ = ["UnsafeAddress", "url_check", "url_resolve_check"]
+
+
+class UnsafeAddress(Exception):
+    """The URL may not be called; the message says why."""
+
+
+def _private_allowed() -> bool:
+    return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False))
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def url_check(url: str) -> str:
+    """The URL, stripped, if a firm may register it; else ``ValidationFailed`` naming the problem."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "A webhook URL starts with http:// or https://."
+    elif not parts.hostname:
+        problem = "A webhook URL names a host."
+    elif parts.username or parts.password:
+        problem = "A webhook URL carries no user name or password; the signature authenticates deliveries."
+    elif len(url) > 500:
+        problem = "A webhook URL has at most 500 characters."
+    else:
+        try:
+            parts.port  # noqa: B018 - raises on a port out of range
+        except ValueError:
+            problem = "The webhook URL's port is not a number from 1 to 65535."
+    if problem is None and not _private_allowed():
+        host = parts.hostname
+        if host == "localhost" or host.endswith(".localhost"):
+            problem = "A webhook URL may not point at this machine (localhost)."
+        else:
+            try:
+                if not _is_public(host):
+                    problem = f"A webhook URL may not point at a private or reserved address ({host})."
+            except ValueError:
+                pass  # a name: its addresses are checked before each delivery
+    if problem:
+        raise ValidationFailed(problem, detail={"field": "url"})
+    return url
+
+
+def url_resolve_check(url: str) -> None:
+    """Before a delivery: every address the host resolves to must be public (unless allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeAddress(f"not an http(s) URL: {url}")
+    if _private_allowed():
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise UnsafeAddress(f"the host {parts.hostname} does not resolve ({exc})") from None
+    private = sorted({info[4][0] for info in infos if not _is_public(info[4][0])})
+    if private:
+        raise UnsafeAddress(f"the host {parts.hostname} resolves to a private or reserved address "
+                            f"({', '.join(private)}); refused")

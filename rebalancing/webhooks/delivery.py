@@ -1,0 +1,124 @@
+"""One attempt at a delivery, and re-sending one (a firm admin, from the delivery log).
+
+The body is JSON: ``{"id", "type", "occurred_at", "firm", "data"}``; ``id`` is the event's, the
+same on every retry and re-send, so a receiver acts on it once (it is also the ``Webhook-Id``
+header). Headers: ``Webhook-Id``, ``Webhook-Event``, ``Webhook-Timestamp``, ``Webhook-Signature``
+(rebalancing.webhooks.signing) and ``Webhook-Delivery`` (this attempt's delivery, for support).
+A 2xx answer is a success; anything else, a redirect included (not followed), or no answer within
+``WEBHOOK_TIMEOUT_SECONDS`` is a failure, retried by the task until ``WEBHOOK_MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from rebalancing import dispatch
+from rebalancing.models import WebhookDelivery, WebhookEvent
+from tenants.audit.actions import Action
+from tenants.audit.services import audit_record
+from tenants.errors import ValidationFailed
+
+from .addresses import UnsafeAddress, url_resolve_check
+from .signing import signature
+
+__all__ = ["delivery_body", "retry_delay", "webhook_delivery_attempt", "webhook_delivery_resend"]
+
+USER_AGENT = "parameter-rebalancing-webhooks/1"
+S = WebhookDelivery.Status
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 3xx is the answer: a redirect could lead to an address the check refused
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt after ``attempts`` failed ones: doubling from
+    ``WEBHOOK_RETRY_BASE_SECONDS``, at most ``WEBHOOK_RETRY_MAX_SECONDS``."""
+    return min(settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), settings.WEBHOOK_RETRY_MAX_SECONDS)
+
+
+def delivery_body(event: WebhookEvent) -> bytes:
+    firm = getattr(connection.tenant, "slug", None) or connection.schema_name
+    body = {"id": str(event.id), "type": event.event_type, "occurred_at": event.occurred_at.isoformat(),
+            "firm": firm, "data": event.payload}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True, default=str).encode()
+
+
+def _post(delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str, str, bool]:
+    """(status code or None, start of the answer, error, whether trying again may help)."""
+    endpoint = delivery.endpoint
+    timestamp = int(time.time())
+    request = urllib.request.Request(endpoint.url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": USER_AGENT,
+        "Webhook-Id": str(delivery.event_id), "Webhook-Event": delivery.event.event_type,
+        "Webhook-Delivery": str(delivery.pk), "Webhook-Timestamp": str(timestamp),
+        "Webhook-Signature": signature(secret=endpoint.secret, timestamp=timestamp, body=body),
+    })
+    try:
+        url_resolve_check(endpoint.url)
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as answer:
+            return answer.status, answer.read(500).decode("utf-8", "replace"), "", True
+    except UnsafeAddress as exc:  # refused, not failed: retrying would be refused again
+        return None, "", str(exc), False
+    except urllib.error.HTTPError as exc:  # an answer, but not a 2xx
+        text = exc.read(500).decode("utf-8", "replace") if exc.fp else ""
+        return exc.code, text, f"answered {exc.code}", True
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, "", f"no answer: {reason}"[:500], True
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
+    """Send a pending or retrying delivery once and record the outcome. Nothing is done for a
+    delivery already succeeded or given up (a redelivered task message). Not atomic on purpose: no
+    transaction is held open while the receiver thinks."""
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status in (S.SUCCEEDED, S.FAILED):
+        return delivery
+    started = time.monotonic()
+    if not delivery.endpoint.active:
+        code, text, error, retryable = None, "", "the endpoint was switched off", False
+    else:
+        code, text, error, retryable = _post(delivery, delivery_body(delivery.event))
+    now = timezone.now()
+    delivery.attempts += 1
+    delivery.response_code, delivery.response_excerpt, delivery.error = code, text[:500], error[:500]
+    delivery.duration_ms = int((time.monotonic() - started) * 1000)
+    delivery.last_attempt_at = now
+    if code is not None and 200 <= code < 300:
+        delivery.status, delivery.next_attempt_at = S.SUCCEEDED, None
+    elif not retryable or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        delivery.status, delivery.next_attempt_at = S.FAILED, None
+    else:
+        delivery.status = S.RETRYING
+        delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
+    delivery.save(update_fields=["attempts", "response_code", "response_excerpt", "error", "duration_ms",
+                                 "last_attempt_at", "status", "next_attempt_at"])
+    return delivery
+
+
+@transaction.atomic
+def webhook_delivery_resend(*, delivery: WebhookDelivery, user) -> WebhookDelivery:
+    """A new delivery of the same event to the same endpoint (same idempotency id), sent on commit."""
+    if not delivery.endpoint.active:
+        raise ValidationFailed("The endpoint is switched off; switch it on before sending to it again.",
+                               detail={"endpoint": delivery.endpoint_id})
+    again = WebhookDelivery.objects.create(event_id=delivery.event_id, endpoint_id=delivery.endpoint_id,
+                                           resent_from=delivery, resent_by=user if getattr(user, "pk", None) else None)
+    audit_record(actor=user, action=Action.WEBHOOK_DELIVERY_RESEND, obj=again,
+                 after={"event": str(delivery.event_id), "type": delivery.event.event_type,
+                        "endpoint": delivery.endpoint.url, "resent_from": delivery.pk})
+    transaction.on_commit(lambda: dispatch.send(dispatch.WEBHOOK_DELIVER, again.pk))
+    return again

@@ -1,0 +1,106 @@
+"""Households through the API: the household proposal decided as one, cash flows one at a time and
+by CSV, settings, and the what-if; each scoped like every endpoint (a colleague's is not found)."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import CashFlow, Household, HouseholdProposal, Proposal
+from rebalancing.selectors import RunScope
+from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from tests.rebalancing.book import AS_OF
+from tests.rebalancing.household_book import make_unit_household
+from tests.rebalancing.workflow import policy
+
+from .conftest import API, error_of, key_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lees(firm_a, people):
+    with tenant_context(firm_a):
+        policy(auto_approve=False, max_price_age_days=3650, compliance_min_turnover=10, compliance_min_estimated_tax=10**9)
+        made = make_unit_household(advisor=people["advisor"])
+        run = run_start(scope=RunScope(household_id=made["household"].pk), as_of=AS_OF, label="test")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        made["proposal"] = HouseholdProposal.objects.get(run=run)
+        yield made
+
+
+def _json(client, method, path, body=None):
+    return getattr(client, method)(f"{API}/{path}", body or {}, content_type="application/json")
+
+
+def test_the_household_proposal_is_listed_with_its_accounts_and_approved_with_one_call(
+        lees, people, firm_a, client_for, api_key):
+    advisor = client_for(firm_a, people["advisor"])
+    listed = advisor.get(f"{API}/household-proposals/").json()["results"]
+    assert [hp["id"] for hp in listed] == [lees["proposal"].pk]
+    assert {p["account_number"] for p in listed[0]["proposals"]} == {"LEE-JT", "LEE-IRA", "LEE-ROTH"}
+    assert "bonds" in listed[0]["allocation_after"]
+
+    colleague = client_for(firm_a, people["colleague"])
+    assert colleague.get(f"{API}/household-proposals/{lees['proposal'].pk}/").status_code == 404
+    assert error_of(_json(colleague, "post", f"household-proposals/{lees['proposal'].pk}/approve/"))["code"] == "not_found"
+    read_only = key_client(firm_a, api_key(firm_a, people["advisor"], scopes=["read"]))
+    refused = _json(read_only, "post", f"household-proposals/{lees['proposal'].pk}/approve/")
+    assert refused.status_code == 403 and error_of(refused)["code"] == "scope_missing"
+
+    approved = _json(advisor, "post", f"household-proposals/{lees['proposal'].pk}/approve/", {"comment": "ok"})
+    assert approved.status_code == 200
+    assert {p["status"] for p in approved.json()["proposals"]} <= {"approved"}
+    again = _json(advisor, "post", f"household-proposals/{lees['proposal'].pk}/approve/")
+    assert again.status_code == 409 and error_of(again)["code"] == "illegal_transition"
+
+
+def test_a_withdrawal_through_the_api_answers_its_plan_and_a_reference_twice_changes_nothing(
+        lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    body = {"household": lees["household"].pk, "kind": "withdrawal", "amount": "4000", "reference": "API-1",
+            "as_of": str(AS_OF)}
+    first = _json(advisor, "post", "cash-flows/", body)
+    assert first.status_code == 201, first.json()
+    flow = first.json()
+    assert flow["plan"]["cash_used"] and Decimal(flow["tax_cost"]) is not None and flow["run"]
+    second = _json(advisor, "post", "cash-flows/", body)
+    assert second.status_code == 200 and second.json()["id"] == flow["id"]
+    rmd_from_roth = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd",
+                                                            "amount": "10", "account": lees["roth"].pk})
+    assert rmd_from_roth.status_code == 400 and "traditional IRA" in error_of(rmd_from_roth)["message"]
+    colleague = client_for(firm_a, people["colleague"])
+    assert _json(colleague, "post", "cash-flows/", body | {"reference": "X"}).status_code == 404
+    assert colleague.get(f"{API}/cash-flows/").json()["results"] == []
+
+
+def test_a_cash_flow_file_through_the_api_is_refused_whole_with_its_rows(lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    text = "household_id,kind,amount,account_number\nHH-LEE,deposit,100,LEE-ROTH\nHH-NOPE,withdrawal,5,\n"
+    answer = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())})
+    body = error_of(answer)
+    assert answer.status_code == 400 and body["code"] == "import_rejected"
+    assert body["detail"]["problems"] == [{"row": 3, "column": "household_id",
+                                           "problem": "household HH-NOPE is not known, or not yours"}]
+    with tenant_context(firm_a):
+        assert not CashFlow.objects.exists()
+
+
+def test_settings_and_what_if_of_a_household(lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    path = f"households/{lees['household'].pk}/"
+    changed = _json(advisor, "patch", path + "settings/", {"settings": {"tax_budget": 3000},
+                                                           "asset_classes": {str(lees["ira"].pk): ["bonds"]}})
+    assert changed.status_code == 200 and changed.json()["household_overrides"] == {"tax_budget": 3000}
+    assert _json(advisor, "patch", path + "settings/", {"settings": {"tax_budget": -5}}).status_code == 400
+    whatif = _json(advisor, "post", path + "what-if/", {"as_of": str(AS_OF)})
+    assert whatif.status_code == 200
+    result = whatif.json()
+    assert {a["account_id"] for a in result["accounts"]} == {"LEE-JT", "LEE-IRA", "LEE-ROTH"}
+    ira = next(a for a in result["accounts"] if a["account_id"] == "LEE-IRA")
+    assert {t["symbol"] for t in ira["trades"] if t["side"] == "buy"} <= {"BND"}  # the IRA holds bonds only
+    with tenant_context(firm_a):
+        assert Proposal.objects.count() == 3 and Household.objects.get(pk=lees["household"].pk).managed_as == "household"
+    assert _json(client_for(firm_a, people["colleague"]), "post", path + "what-if/").status_code == 404

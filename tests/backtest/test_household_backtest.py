@@ -1,0 +1,103 @@
+"""The household backtest (issue 17): the stated bond series, a short replay of both strategies,
+and its command line."""
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from rebalancing.backtest import BacktestError, load_sample
+from rebalancing.backtest.__main__ import main
+from rebalancing.backtest.bonds import bond_series, modified_duration
+from rebalancing.backtest.household import HouseholdSettings, equity_fund, run_household_backtest
+
+
+def days(start: date, n: int) -> np.ndarray:
+    return np.arange(start.toordinal(), start.toordinal() + n)
+
+
+def test_a_constant_yield_earns_its_coupon_and_no_price_change():
+    dates = days(date(2000, 1, 1), 366)
+    series = bond_series(dates, {y: 5.0 for y in range(1999, 2002)})
+    # Income of a day = yield x a day's fraction of a year, all of the return.
+    assert series.income[1:] == pytest.approx(0.05 / 365)
+    assert series.price[-1] / series.price[0] == pytest.approx((1 + 0.05 / 365) ** 365)
+
+
+def test_a_rise_in_yield_costs_its_duration():
+    dates = days(date(2000, 6, 30), 3)
+    series = bond_series(dates, {1999: 5.0, 2000: 5.0, 2001: 6.0})
+    # From July 1 2000 to July 1 2001 the yield climbs 1 point: a day later it is 1/365 higher.
+    dy = series.yields[2] - series.yields[1]
+    assert dy == pytest.approx(0.01 / 365)
+    expected = series.yields[1] / 365 - modified_duration(np.array([series.yields[1]]))[0] * dy
+    assert series.price[2] / series.price[1] - 1 == pytest.approx(expected)
+    # A 10-year par bond at 5%: duration about 7.8 years.
+    assert modified_duration(np.array([0.05]))[0] == pytest.approx(7.79, abs=0.01)
+
+
+def test_the_bond_yields_must_cover_the_prices():
+    with pytest.raises(BacktestError, match="bond yields cover"):
+        bond_series(days(date(1985, 1, 1), 10))
+
+
+def test_the_equity_fund_is_the_buy_and_hold_basket():
+    history = load_sample()
+    fund = equity_fund(history)
+    assert fund[0] == pytest.approx(100.0)
+    shares = 5.0 / history.closes[0]
+    assert fund[1000] == pytest.approx(float(history.closes[1000] @ shares))
+
+
+@pytest.fixture(scope="module")
+def crash():
+    """Two years through the 2008 crash, both strategies."""
+    return run_household_backtest(load_sample(), (date(2007, 12, 31),), years=2)[0]
+
+
+def test_both_strategies_run_every_month_without_a_failure(crash):
+    for run in crash.runs.values():
+        assert run.failures == []
+        assert run.decisions >= 23
+        assert np.all(np.isfinite(run.values)) and np.all(run.values > 0)
+
+
+def test_the_household_shelters_its_bonds_and_makes_no_wash_sale(crash):
+    household, separate = crash.runs["household"], crash.runs["separate"]
+    assert household.bonds_sheltered > 0.95
+    assert separate.bonds_sheltered == pytest.approx(0.5, abs=0.05)  # each account holds 40% bonds
+    assert household.cross_washes == 0
+    assert household.coupons < separate.coupons
+
+
+def test_after_tax_wealth_follows_its_definition(crash):
+    s = HouseholdSettings()
+    for run in crash.runs.values():
+        end = run.end_values
+        assert run.after_tax_held == pytest.approx(
+            end["TAX"] + end["IRA"] * (1 - s.withdrawal_rate) + end["ROTH"]
+        )
+        assert run.values[-1] == pytest.approx(sum(end.values()))
+    h, a = crash.runs["household"].after_tax, crash.runs["separate"].after_tax
+    assert crash.difference() == pytest.approx((h / a) ** (1 / crash.years) - 1)
+
+
+def test_the_replay_is_deterministic(crash):
+    again = run_household_backtest(load_sample(), (date(2007, 12, 31),), years=2)[0]
+    for name, run in crash.runs.items():
+        assert again.runs[name].after_tax == run.after_tax
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(BacktestError, match="taxable"):
+        HouseholdSettings(taxable=-1.0)
+    with pytest.raises(BacktestError, match="withdrawal_rate"):
+        HouseholdSettings(withdrawal_rate=1.5)
+
+
+def test_the_command_line_prints_the_household_outcome(capsys):
+    assert main(["--household", "--start", "2009-12-31", "--years", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "household backtest" in out
+    assert "after-tax household wealth" in out
+    assert main(["--household", "--start", "1980-12-31", "--years", "1", "--quiet"]) == 2

@@ -1,0 +1,89 @@
+"""The household page in a real browser: what sits where, the household proposal approved with one
+decision (the advisor's, then compliance's for the accounts above its thresholds), a withdrawal
+entered in dollars, and a screenshot for the README."""
+
+import re
+
+import pytest
+from django_tenants.utils import schema_context
+from playwright.sync_api import expect
+
+from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Proposal, RebalanceRun
+from rebalancing.selectors import RunScope
+from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from tests.rebalancing.book import AS_OF
+from tests.rebalancing.household_book import make_unit_household
+
+from .conftest import orm_beside_playwright
+
+
+@pytest.fixture(scope="module")
+def lees(e2e_firm, django_db_blocker):
+    """A household managed as one in the browser tests' firm (the second advisor's, so the first
+    advisor's queue that other browser tests read is unchanged), with its proposal pending."""
+    schema = e2e_firm["firm"].schema_name
+    with django_db_blocker.unblock(), orm_beside_playwright(), schema_context(schema):
+        made = make_unit_household(advisor=e2e_firm["people"]["colleague"], external_id="HH-E2E-LEE", prefix="E2L")
+        run = run_start(scope=RunScope(household_id=made["household"].pk), as_of=AS_OF, label="e2e households")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+    yield made
+    with django_db_blocker.unblock(), orm_beside_playwright(), schema_context(schema):
+        CashFlow.objects.filter(household=made["household"]).delete()
+        RebalanceRun.objects.filter(household_proposals__household=made["household"]).delete()
+        Account.objects.filter(household=made["household"]).delete()
+        made["household"].delete()
+
+
+def _statuses(household_pk):
+    together = HouseholdProposal.objects.filter(household_id=household_pk).latest("created_at")
+    return set(Proposal.objects.filter(household_proposal=together).values_list("status", flat=True))
+
+
+def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_url, in_firm, e2e_server, shot):
+    page = signed_in("colleague")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Households").click()
+    page.get_by_role("link", name="E2L family").click()
+    expect(page.get_by_role("heading", name="What sits where")).to_be_visible()
+    expect(page.locator("canvas[data-chart='chart-where']")).to_be_visible()
+    expect(page.locator("#location")).to_contain_text("Traditional IRA")
+    expect(page.locator("#proposal")).to_contain_text("Pending approval")
+    page.wait_for_timeout(500)  # the chart is drawn
+    shot(page, "household", full_page=False)
+
+    # Each account's trades can still be opened.
+    with page.expect_navigation():
+        page.locator("#proposal").get_by_role("link", name="Open the account's trades").first.click()
+    expect(page.get_by_role("heading", name="Trades and why")).to_be_visible()
+    page.go_back()
+
+    page.get_by_label(re.compile("Comment")).fill("Agreed with the Lees")
+    page.get_by_role("button", name="Approve all accounts' proposals").click()
+    expect(page.locator(".messages")).to_contain_text("Household proposal approved")
+    with in_firm():
+        statuses = _statuses(lees["household"].pk)
+    assert Proposal.Status.REJECTED not in statuses
+    if Proposal.Status.PENDING in statuses:  # above compliance's thresholds: compliance decides them together
+        page.context.clear_cookies()
+        page = signed_in("compliance")
+        page.goto(firm_url(f"/households/{lees['household'].pk}/"))
+        page.get_by_role("button", name="Approve all accounts' proposals").click()
+        expect(page.locator(".messages")).to_contain_text("Household proposal approved")
+    with in_firm():
+        assert _statuses(lees["household"].pk) == {Proposal.Status.APPROVED}
+
+
+def test_a_withdrawal_is_entered_on_the_household_page(lees, signed_in, firm_url, in_firm):
+    page = signed_in("colleague")
+    page.goto(firm_url(f"/households/{lees['household'].pk}/"))
+    form = page.get_by_role("form", name="Enter a cash flow")
+    form.get_by_label("Kind").select_option("withdrawal")
+    form.get_by_label("Amount ($)").fill("5,000")
+    form.get_by_role("button", name="Enter").click()
+    expect(page.locator(".messages")).to_contain_text(re.compile(r"Withdrawal of \$5,000\.00 planned: estimated tax"))
+    expect(page.locator("#proposal")).to_contain_text("Funds a withdrawal of $5,000.00")
+    expect(page.locator("#cash-flows table")).to_contain_text("Withdrawal")
+    with in_firm():
+        flow = CashFlow.objects.get(household=lees["household"])
+        assert flow.amount == 5000 and flow.plan["cash_used"]["E2L-JT"] == 2000  # the taxable account's cash first
+        assert Household.objects.get(pk=lees["household"].pk).cash_flows.count() == 1

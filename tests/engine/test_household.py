@@ -1,0 +1,198 @@
+"""The household's joint solve: worked households (where each asset class ends up and why)."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from rebalancing.engine import (
+    CASH_KEY,
+    CashParams,
+    DriftParams,
+    HouseholdTrade,
+    InvalidRequest,
+    Model,
+    Restrictions,
+    Sleeve,
+    household_request_from_dict,
+    household_request_to_dict,
+    household_result_from_dict,
+    household_result_to_dict,
+    rebalance_household,
+)
+from rebalancing.engine.household import default_location_preferences
+
+from .builders import AS_OF
+from .household_builders import PARAMS, household, lot, member, trades_of
+
+
+def three_accounts():
+    """Hand-checked: 80,000 household, 60/40 -> 48,000 EQ and 32,000 BD.
+
+    Taxable: 300 EQ (30,000, basis 15,000) and 200 BD (10,000, basis 8,000) - both at a gain.
+    Traditional IRA: 100 EQ (10,000) and 200 BD (10,000).  Roth: 20,000 new cash.
+    """
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 300, 15_000), lot("t2", "BD", 200, 8_000)])
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 100, 12_000), lot("i2", "BD", 200, 9_000)])
+    roth = member("ROTH", "roth", cash=20_000)
+    return household(taxable, ira, roth)
+
+
+def test_three_accounts_place_bonds_in_the_ira_and_equity_in_the_roth_without_realising_gains():
+    # Given the household above
+    # When it is rebalanced as one
+    result = rebalance_household(three_accounts())
+    # Then the IRA holds only bonds (bonds: traditional first): it sells its 100 EQ, buys 200 BD;
+    assert trades_of(result, "IRA") == {"EQ": ("sell", 100.0), "BD": ("buy", 200.0)}
+    # the taxable account trades nothing: moving its bonds would realise a gain the IRA's trade
+    # does not need (2,000 x 20% = 400 of tax for a location step worth far less);
+    assert trades_of(result, "TAX") == {}
+    # the Roth takes the rest: 18,000 of EQ (growth in Roth) and the 2,000 of BD the IRA cannot hold.
+    assert trades_of(result, "ROTH") == {"EQ": ("buy", 180.0), "BD": ("buy", 40.0)}
+    after = result.allocation_after
+    assert after["equity"] == pytest.approx({"TAX": 30_000, "ROTH": 18_000})
+    assert after["bonds"] == pytest.approx({"TAX": 10_000, "IRA": 20_000, "ROTH": 2_000})
+    assert result.drift_after == pytest.approx(0.0, abs=1e-9)
+    assert result.drift_before == pytest.approx(0.25)  # 20,000 of cash out of 80,000 = 25% off
+    assert result.tax_cost == 0.0
+    ira = next(r for r in result.accounts if r.account_id == "IRA")
+    assert all("asset_location" in t.reasons for t in ira.trades)
+
+
+def test_a_taxable_loss_is_not_sold_while_the_ira_buys_the_same_security():
+    # Given taxable bonds at a loss and an IRA that should buy bonds (location)
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 100, 5_000), lot("t2", "BD", 400, 25_000)])
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 300, 20_000)])
+    # When the household is rebalanced
+    result = rebalance_household(household(taxable, ira))
+    # Then bonds are bought (the IRA) but the taxable loss is not sold: the IRA purchase would
+    # disallow it for good (Rev. Rul. 2008-5).
+    bought = {t.symbol for r in result.accounts for t in r.trades if t.side == "buy"}
+    assert "BD" in bought
+    assert "BD" not in {s for s, (side, _) in trades_of(result, "TAX").items() if side == "sell"}
+
+
+def test_a_recent_loss_sale_in_one_account_blocks_buying_it_in_another():
+    # Given EQ sold at a loss in the taxable account ten days ago
+    sale = HouseholdTrade(AS_OF - timedelta(days=10), "EQ", "sell", 50.0, -800.0, "TAX")
+    taxable = member("TAX", "taxable", [lot("t1", "BD", 100, 5_000)], household_trades=(sale,))
+    roth = member("ROTH", "roth", cash=10_000)
+    # When the household is rebalanced
+    result = rebalance_household(household(taxable, roth))
+    # Then no account buys EQ within the window: the household stays short of equity instead.
+    assert all(t.symbol != "EQ" for r in result.accounts for t in r.trades if t.side == "buy")
+    assert result.drift_after > 0.1
+    assert any("away from its model" in w for w in result.warnings)
+
+
+def test_a_recent_ira_purchase_keeps_the_taxable_loss_lot():
+    # Given BD bought in the IRA five days ago and BD at a loss in the taxable account
+    ira = member("IRA", "traditional", [lot("i1", "BD", 100, 5_000, AS_OF - timedelta(days=5))])
+    taxable = member("TAX", "taxable", [lot("t1", "BD", 300, 20_000), lot("t2", "EQ", 10, 1_000)])
+    result = rebalance_household(household(taxable, ira))
+    # Then the taxable account does not sell BD at a loss (the purchase would wash it).
+    assert "BD" not in trades_of(result, "TAX")
+
+
+def test_reits_go_to_the_traditional_account_and_equity_to_the_roth():
+    model = Model(
+        "m",
+        (
+            Sleeve("equity", 0.5, {"EQ": 1.0}),
+            Sleeve("bonds", 0.3, {"BD": 1.0}),
+            Sleeve("real_estate", 0.2, {"RE": 1.0}),
+        ),
+    )
+    ira = member("IRA", "traditional", cash=50_000, model=model)
+    roth = member("ROTH", "roth", cash=50_000, model=model)
+    result = rebalance_household(household(ira, roth, model=model))
+    after = result.allocation_after
+    # Bonds and REITs (tax-inefficient) fill the traditional IRA; equity sits in the Roth.
+    assert after["bonds"] == pytest.approx({"IRA": 30_000})
+    assert after["real_estate"] == pytest.approx({"IRA": 20_000})
+    assert after["equity"] == pytest.approx({"ROTH": 50_000})
+
+
+def test_each_account_keeps_its_own_restrictions_cash_floor_and_allowed_classes():
+    roth_params = replace(PARAMS, restrictions=Restrictions(do_not_buy=("EQ",)), cash=CashParams(0.05, 0.05))
+    roth = member("ROTH", "roth", cash=10_000, parameters=roth_params)
+    ira = member("IRA", "traditional", cash=10_000, allowed=("bonds",))
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 50, 6_000)], cash=5_000)
+    result = rebalance_household(household(taxable, ira, roth))
+    assert "EQ" not in trades_of(result, "ROTH")
+    roth_result = next(r for r in result.accounts if r.account_id == "ROTH")
+    assert roth_result.summary.cash_after >= 0.05 * 10_000 - 0.005
+    assert roth_result.weights_after[CASH_KEY] >= 0.05 - 1e-9
+    assert all(t.symbol == "BD" for t in next(r for r in result.accounts if r.account_id == "IRA").trades)
+    # Whole shares everywhere.
+    assert all(float(t.quantity).is_integer() for r in result.accounts for t in r.trades)
+
+
+def test_the_tax_budget_limits_gains_realised_for_the_household():
+    # The household is off its model only in the taxable account (no IRA trade can fix it).
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 800, 20_000), lot("t2", "BD", 400, 20_000)])
+    roth = member("ROTH", "roth", [lot("r1", "EQ", 100, 10_000)])
+    free = rebalance_household(household(taxable, roth))
+    capped = rebalance_household(household(taxable, roth, tax_budget=500.0))
+    assert free.tax_cost > 500
+    assert capped.tax_cost <= 500 + 0.01
+    assert capped.drift_after > free.drift_after
+
+
+def test_default_location_preferences_rank_bonds_and_reits_for_tax_deferred_accounts():
+    prefs = default_location_preferences(["us_equity", "us_bonds", "real_estate"])
+    assert prefs.order["us_bonds"][0] == "traditional"
+    assert prefs.order["real_estate"][0] == "traditional"
+    assert prefs.order["us_equity"] == ("roth", "taxable", "traditional")
+    assert prefs.cost("us_bonds", "taxable") > prefs.cost("us_equity", "taxable")
+
+
+def test_bad_households_are_refused_with_a_clear_message():
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 1, 100)])
+    with pytest.raises(InvalidRequest, match="lists an account twice"):
+        rebalance_household(household(taxable, taxable))
+    with pytest.raises(InvalidRequest, match="has no accounts"):
+        rebalance_household(household())
+    with pytest.raises(InvalidRequest, match="taxable flag"):
+        replace(taxable, tax_status="roth")
+    with pytest.raises(InvalidRequest, match="no value"):
+        rebalance_household(household(taxable, member("ROTH", "roth")))
+
+
+def test_household_request_and_result_round_trip_through_json():
+    request = replace(three_accounts(), drift=DriftParams())
+    again = household_request_from_dict(household_request_to_dict(request))
+    assert again == request
+    result = rebalance_household(request)
+    data = household_result_to_dict(result)
+    assert household_result_to_dict(household_result_from_dict(data)) == data
+    with pytest.raises(InvalidRequest, match="account 1 of the household"):
+        broken = household_request_to_dict(request)
+        broken["accounts"][0]["account"]["cash"] = "lots"
+        household_request_from_dict(broken)
+
+
+def test_inside_its_drift_bands_the_household_trades_in_the_ira_but_realises_no_gain():
+    # Given a household at 70/30 for a 60/40 model (inside the default band of 15 points), the drift in a
+    # taxable account whose equity stands at a large gain, and an IRA that can do the job
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 320, 8_000), lot("t2", "BD", 200, 9_000)])
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 100, 9_000), lot("i2", "BD", 160, 8_000)])
+    request = household(taxable, ira, drift=DriftParams())
+    # When the household is rebalanced
+    result = rebalance_household(request)
+    # Then the IRA moves (sells equity, buys bonds) and the taxable account realises nothing.
+    assert trades_of(result, "TAX") == {}
+    assert trades_of(result, "IRA")["EQ"][0] == "sell"
+    assert result.drift_after < result.drift_before
+
+
+def test_a_tax_bill_with_every_taxable_lot_at_a_loss_sells_the_loss_and_forbids_the_buy():
+    # Given a taxable account owing cash whose only lot is at a loss, and a Roth under-invested
+    # in the same fund: selling the loss while the Roth buys it would wash the loss.
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 100, 12_000)], cash=-500)
+    roth = member("ROTH", "roth", [lot("r1", "BD", 100, 4_000)], cash=3_000)
+    result = rebalance_household(household(taxable, roth))
+    # Then the cash is raised from the loss lot and nobody buys EQ this run.
+    assert trades_of(result, "TAX")["EQ"][0] == "sell"
+    assert all(t.symbol != "EQ" for t in next(r for r in result.accounts if r.account_id == "ROTH").trades)
+    assert result.accounts[0].summary.cash_after >= -0.005

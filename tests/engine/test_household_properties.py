@@ -1,0 +1,167 @@
+"""Invariants on random households (hypothesis, derandomised under CI): a household proposal never
+washes a loss across its accounts and never breaks an account's own constraints."""
+
+import os
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rebalancing.engine import (
+    Account,
+    CashParams,
+    HarvestParams,
+    HouseholdAccount,
+    HouseholdRequest,
+    HouseholdTrade,
+    InfeasibleParameters,
+    Model,
+    Parameters,
+    RebalanceRequest,
+    Restrictions,
+    Security,
+    Sleeve,
+    TaxLot,
+    TradingParams,
+    WashSaleParams,
+    rebalance_household,
+)
+
+from .builders import AS_OF
+
+SYMBOLS = ["A", "B", "C", "D", "E", "F"]
+CLASSES = {"A": "equity", "B": "equity", "C": "bonds", "D": "bonds", "E": "equity", "F": "equity"}
+GROUPS = (("A", "E"),)
+
+
+def group(symbol: str) -> str:
+    return "A" if symbol in ("A", "E") else symbol
+
+
+@st.composite
+def households(draw):
+    prices = {s: float(draw(st.integers(5, 300))) for s in SYMBOLS}
+    securities = tuple(Security(s, prices[s], CLASSES[s], fractional=s != "C") for s in SYMBOLS)
+    eq_w = draw(st.sampled_from([0.4, 0.6, 0.8]))
+    model = Model(
+        "m", (Sleeve("equity", eq_w, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 1 - eq_w, {"C": 0.6, "D": 0.4}))
+    )
+    statuses = draw(st.lists(st.sampled_from(["taxable", "traditional", "roth"]), min_size=2, max_size=4))
+    members = []
+    for k, status in enumerate(statuses):
+        lots = []
+        for n in range(draw(st.integers(0, 6))):
+            s = draw(st.sampled_from(SYMBOLS[:5]))
+            qty = float(draw(st.integers(1, 200)))
+            basis = round(qty * prices[s] * draw(st.floats(0.5, 1.6)), 2)
+            lots.append(TaxLot(f"{k}L{n}", s, qty, basis, AS_OF - timedelta(days=draw(st.integers(1, 1500)))))
+        trades = tuple(
+            HouseholdTrade(
+                AS_OF - timedelta(days=draw(st.integers(0, 40))),
+                draw(st.sampled_from(SYMBOLS)),
+                draw(st.sampled_from(["buy", "sell"])),
+                5.0,
+                draw(st.sampled_from([None, -100.0, 50.0])),
+                f"X{k}",
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        )
+        cash = float(draw(st.integers(0, 20_000)))
+        if not lots and cash < 100:
+            cash = 1_000.0
+        target = draw(st.sampled_from([0.0, 0.01, 0.03]))
+        params = Parameters(
+            harvest=draw(
+                st.one_of(
+                    st.none(),
+                    st.just(HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"A": "F", "B": "E"})),
+                )
+            )
+            if status == "taxable"
+            else None,
+            wash_sale=WashSaleParams(equivalent_groups=GROUPS),
+            restrictions=Restrictions(
+                do_not_buy=tuple(draw(st.lists(st.sampled_from(SYMBOLS), max_size=1))),
+                do_not_sell=tuple(draw(st.lists(st.sampled_from(SYMBOLS), max_size=1))),
+            ),
+            cash=CashParams(target=target, floor=draw(st.sampled_from([0.0, 1.0])) * target),
+            trading=TradingParams(
+                whole_shares=draw(st.booleans()),
+                min_trade_value=draw(st.sampled_from([0.0, 50.0])),
+                trading_cost_bps=draw(st.sampled_from([0.0, 5.0])),
+            ),
+        )
+        account = Account(
+            f"A{k}", cash, lots=tuple(lots), household_trades=trades, taxable=status == "taxable"
+        )
+        allowed = draw(st.sampled_from([None, None, ("bonds",), ("equity",)]))
+        members.append(
+            HouseholdAccount(RebalanceRequest(AS_OF, account, securities, model, params), status, allowed)
+        )
+    return HouseholdRequest("H", AS_OF, model, securities, tuple(members))
+
+
+def window_purchases_and_losses(request):
+    """Groups bought / sold at a loss in the household's last 30 days (simple restatement)."""
+    bought, lost = set(), set()
+    for a in request.accounts:
+        for t in a.request.account.household_trades:
+            if 0 <= (AS_OF - t.date).days <= 30:
+                if t.side == "buy":
+                    bought.add(group(t.symbol))
+                elif t.realised_gain is None or t.realised_gain < 0:
+                    lost.add(group(t.symbol))
+        for lot in a.request.account.lots:
+            if 0 <= (AS_OF - lot.acquired).days <= 30:
+                bought.add(group(lot.symbol))
+    return bought, lost
+
+
+@settings(
+    max_examples=int(os.environ.get("PROP_N", "50")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(households())
+def test_household_proposals_never_wash_and_keep_each_accounts_constraints(request):
+    try:
+        result = rebalance_household(request)
+    except InfeasibleParameters as err:
+        assert err.conflicts
+        return
+    prices = {s.symbol: s.price for s in request.securities}
+    window_bought, window_lost = window_purchases_and_losses(request)
+    bought_now = {group(t.symbol) for r in result.accounts for t in r.trades if t.side == "buy"}
+    assert [r.account_id for r in result.accounts] == [a.id for a in request.accounts]
+    for member, r in zip(request.accounts, result.accounts, strict=True):
+        params = member.request.parameters
+        acct = member.request.account
+        held = {s: 0.0 for s in SYMBOLS}
+        for lot in acct.lots:
+            held[lot.symbol] += lot.quantity
+        value_before = acct.cash + sum(held[s] * prices[s] for s in SYMBOLS)
+        for t in r.trades:
+            held[t.symbol] += t.quantity if t.side == "buy" else -t.quantity
+            if t.side == "buy":
+                # Never bought: restricted, outside the account's classes, or in a loss window.
+                assert t.symbol not in params.restrictions.do_not_buy
+                assert member.allowed_asset_classes is None or CLASSES[t.symbol] in member.allowed_asset_classes
+                assert group(t.symbol) not in window_lost, (member.id, t)
+                if params.trading.whole_shares or t.symbol == "C":
+                    assert float(t.quantity).is_integer()
+            else:
+                assert t.symbol not in params.restrictions.do_not_sell
+                if member.tax_status == "taxable":
+                    for ls in t.lots:
+                        if ls.gain < 0:
+                            # No loss sale with a purchase of the same group anywhere in the
+                            # household, now or in the last 30 days (IRS Pub. 550; Rev. Rul. 2008-5).
+                            assert group(t.symbol) not in bought_now, (member.id, t.symbol)
+                            assert group(t.symbol) not in window_bought, (member.id, t.symbol)
+                else:
+                    # A tax-deferred account realises nothing.
+                    assert all(ls.gain == 0 for ls in t.lots)
+        assert all(q >= -1e-9 for q in held.values())
+        assert r.summary.cash_after >= params.cash.floor * value_before - 0.01
+        if member.tax_status != "taxable":
+            assert r.summary.estimated_tax == 0

@@ -1,0 +1,144 @@
+"""The household pages: the list and its create form, one household's allocation across accounts,
+its proposal approved with one decision, members, advisors and settings, each for the roles that
+own them, and a colleague's household not found."""
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Account, Household, HouseholdProposal, Proposal
+from rebalancing.selectors import RunScope
+from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from tenants.audit.models import AuditEvent
+from tests.rebalancing.book import AS_OF
+from tests.rebalancing.household_book import make_unit_household
+from tests.rebalancing.workflow import policy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lees(firm_a, people):
+    with tenant_context(firm_a):
+        policy(auto_approve=False, max_price_age_days=3650, compliance_min_turnover=10, compliance_min_estimated_tax=10**9)
+        made = make_unit_household(advisor=people["advisor"])
+        run = run_start(scope=RunScope(household_id=made["household"].pk), as_of=AS_OF, label="test")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        made["proposal"] = HouseholdProposal.objects.get(run=run)
+        yield made
+
+
+def _url(household, tail=""):
+    return f"/households/{household.pk}/{tail}"
+
+
+def test_the_household_page_shows_what_sits_where_and_the_proposal(lees, as_user):
+    page = as_user("advisor").get(_url(lees["household"]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-chart="chart-where"' in html and "LEE-IRA" in html and "Traditional IRA" in html
+    assert "Approve all accounts" in html
+    for p in lees["proposal"].proposals.all():
+        assert f"/proposals/{p.pk}/" in html  # each account's trades can still be opened
+    assert "US equity" in html  # the location table names the asset classes
+
+
+def test_a_colleague_does_not_find_the_household(lees, as_user):
+    assert as_user("colleague").get(_url(lees["household"])).status_code == 404
+    answer = as_user("colleague").post(_url(lees["household"], f"proposals/{lees['proposal'].pk}/decide/"),
+                                       {"decision": "approve"})
+    assert answer.status_code == 404
+    assert "Lee family" not in as_user("colleague").get("/households/").content.decode()
+
+
+def test_one_decision_on_the_page_approves_every_account(lees, as_user, firm_a):
+    answer = as_user("advisor").post(_url(lees["household"], f"proposals/{lees['proposal'].pk}/decide/"),
+                                     {"decision": "approve", "comment": "as discussed"}, follow=True)
+    assert answer.status_code == 200 and "Household proposal approved" in answer.content.decode()
+    with tenant_context(firm_a):
+        assert set(Proposal.objects.filter(household_proposal=lees["proposal"]).values_list("status", flat=True)) <= {
+            "approved"}
+        assert AuditEvent.objects.filter(action="household_proposal.approve").count() == 1
+
+
+def test_a_firm_admin_creates_a_household_moves_an_account_in_and_assigns_advisors(lees, as_user, firm_a, people):
+    admin = as_user("admin")
+    created = admin.post("/households/", {"name": "Diaz family", "external_id": "HH-DIAZ", "managed_as": "accounts"})
+    assert created.status_code == 302
+    with tenant_context(firm_a):
+        diaz = Household.objects.get(external_id="HH-DIAZ")
+    assert admin.post("/households/", {"name": "Twice", "external_id": "HH-DIAZ"}, follow=True).content.decode().count(
+        "exists already") == 1
+    moved = admin.post(_url(diaz, "accounts/"), {"add": lees["roth"].pk})
+    assert moved.status_code == 302
+    given = admin.post(_url(diaz, "advisors/"), {"advisors": [people["colleague"].pk]})
+    assert given.status_code == 302
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=lees["roth"].pk).household_id == diaz.pk
+        assert [u.pk for u in Household.objects.get(pk=diaz.pk).advisors] == [people["colleague"].pk]
+        assert AuditEvent.objects.filter(action="household.members").exists()
+    assert as_user("colleague").get(_url(diaz)).status_code == 200
+    # An advisor may not change who advises a household, nor move accounts.
+    assert as_user("advisor").post(_url(lees["household"], "advisors/"), {"advisors": []}).status_code == 403
+    assert as_user("advisor").post(_url(lees["household"], "accounts/"), {"remove": lees["ira"].pk}).status_code == 403
+
+
+def test_settings_are_typed_in_dollars_and_statuses_and_refused_outside_the_templates_limits(lees, as_user, firm_a):
+    advisor = as_user("advisor")
+    saved = advisor.post(_url(lees["household"], "settings/"), {
+        "tax_budget": "$2,500", "location_class": ["bonds"], "location:bonds": ["roth", "traditional", ""],
+        f"classes_shown:{lees['roth'].pk}": "1", f"classes:{lees['roth'].pk}": ["bonds"]}, follow=True)
+    assert "Household settings saved" in saved.content.decode()
+    with tenant_context(firm_a):
+        household = Household.objects.get(pk=lees["household"].pk)
+        assert household.household_overrides == {"tax_budget": 2500.0, "location": {"bonds": ["roth", "traditional"]}}
+        assert Account.objects.get(pk=lees["roth"].pk).asset_classes == ["bonds"]
+    refused = advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "90000"}, follow=True)
+    assert "household.tax_budget = 90000.0 is above the template" in refused.content.decode()
+    bad = advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "lots"})
+    assert bad.status_code == 400
+
+
+def test_the_household_list_is_for_everyone_with_the_book_and_the_create_form_for_those_who_may(lees, as_user):
+    assert "New household" in as_user("admin").get("/households/").content.decode()
+    listed = as_user("advisor").get("/households/").content.decode()
+    assert "Lee family" in listed and "New household" not in listed
+    assert as_user("advisor").post("/households/", {"name": "X", "external_id": "X"}).status_code == 403
+
+
+def test_a_withdrawal_entered_on_the_page_becomes_the_household_proposal(lees, as_user, firm_a):
+    advisor = as_user("advisor")
+    answer = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "$3,000",
+                                                                   "account": "", "reference": "W-PAGE"}, follow=True)
+    html = answer.content.decode()
+    assert "Withdrawal of $3,000.00 planned: estimated tax" in html and "Funds a withdrawal of $3,000.00" in html
+    with tenant_context(firm_a):
+        together = HouseholdProposal.objects.filter(household=lees["household"]).latest("created_at")
+        assert together.result["cash_flow"] == {"kind": "withdrawal", "amount": 3000.0}
+    refused = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "rmd", "amount": "100",
+                                                                    "account": lees["roth"].pk}, follow=True)
+    assert "comes from a traditional IRA" in refused.content.decode()
+    assert advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "a lot"}).status_code == 400
+
+
+def test_a_cash_flow_file_is_entered_whole_or_refused_naming_the_row(lees, as_user, firm_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import CashFlow
+
+    def upload(text):
+        return as_user("advisor").post(_url(lees["household"], "cash-flows/upload/"), {
+            "file": SimpleUploadedFile("flows.csv", text.encode(), content_type="text/csv")}, follow=True)
+
+    bad = upload("household_id,kind,amount,account_number,reference\n"
+                 "HH-LEE,deposit,500,LEE-ROTH,D-1\nHH-LEE,rmd,100,LEE-ROTH,R-1\nHH-LEE,gift,5,,G-1\n")
+    assert "row 4, kind: &#x27;gift&#x27; is not a kind of cash flow" in bad.content.decode()
+    unfundable = upload("household_id,kind,amount,account_number,reference\n"
+                        "HH-LEE,deposit,500,LEE-ROTH,D-1\nHH-LEE,rmd,100,LEE-ROTH,R-1\n")
+    assert "row 3: A required minimum distribution comes from a traditional IRA" in unfundable.content.decode()
+    with tenant_context(firm_a):
+        assert not CashFlow.objects.exists()  # the deposit of row 2 is not half-written
+    good = upload("household_id,kind,amount,account_number,reference\nHH-LEE,deposit,500,LEE-ROTH,D-1\n")
+    assert "1 entered, 0 entered before" in good.content.decode()
+    again = upload("household_id,kind,amount,account_number,reference\nHH-LEE,deposit,500,LEE-ROTH,D-1\n")
+    assert "0 entered, 1 entered before" in again.content.decode()

@@ -1,0 +1,122 @@
+"""A household's deposits, withdrawals and RMDs: the engine's plan_withdrawal chooses which account
+and lots fund it, its sales become proposals decided together, a deposit is invested by a run."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import (
+    Account,
+    CashFlow,
+    HouseholdProposal,
+    Proposal,
+    RebalanceRun,
+    Security,
+    TradeRecord,
+)
+from rebalancing.services.cash_flows import cash_flow_enter
+from rebalancing.services.proposals import household_proposal_decide
+from tenants.audit.models import AuditEvent
+from tenants.errors import NotFound, ValidationFailed
+from tenants.roles import FirmRole
+
+from .book import AS_OF, make_account
+from .household_book import make_unit_household
+from .workflow import policy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lees(firm_a, firm_user):
+    advisor = firm_user(firm_a, "adv@cf.example", FirmRole.ADVISOR)
+    colleague = firm_user(firm_a, "col@cf.example", FirmRole.ADVISOR)
+    with tenant_context(firm_a):
+        policy(auto_approve=False, max_price_age_days=3650, compliance_min_turnover=10, compliance_min_estimated_tax=10**9)
+        made = make_unit_household(advisor=advisor)
+        # A second taxable account with a loss lot and a short-term gain lot: losses are sold first.
+        made["loss"] = make_account("LEE-TR", model=None, household=made["household"], cash="0", holdings=[
+            ("VNQ", 100, 12000, date(2024, 1, 5)),  # 9,000 now: a 3,000 long-term loss
+            ("VTI", 50, 4000, AS_OF - timedelta(days=40))])  # 5,000 now: a 1,000 short-term gain
+        yield {**made, "advisor": advisor, "colleague": colleague}
+
+
+def _sold(flow: CashFlow) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for p in Proposal.objects.filter(run=flow.run).select_related("account"):
+        out[p.account.custodian_number] = {t["symbol"] for t in p.result["trades"]}
+    return out
+
+
+def test_a_withdrawal_is_funded_cash_first_then_losses_and_becomes_proposals_decided_together(lees):
+    entered = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                              amount=Decimal("10000"), as_of=AS_OF, reference="W-1")
+
+    flow = entered.cash_flow
+    assert entered.created and flow.run.kind == RebalanceRun.Kind.CASH_FLOW
+    # The joint account's 2,000 of cash goes first, then the loss lot of VNQ, never the gains.
+    assert flow.plan["cash_used"].get("LEE-JT") == pytest.approx(2000)
+    assert _sold(flow).get("LEE-TR") == {"VNQ"}
+    assert flow.tax_cost < 0  # realising a loss saves tax: the tax cost of the choice is shown
+    together = HouseholdProposal.objects.get(run=flow.run)
+    proposals = list(Proposal.objects.filter(household_proposal=together))
+    assert proposals and {p.status for p in proposals} == {Proposal.Status.PENDING}
+    assert all("cash" in t["reasons"] and t["side"] == "sell" for p in proposals for t in p.result["trades"])
+
+    household_proposal_decide(household_proposal=together, user=lees["advisor"], approve=True)
+    assert set(Proposal.objects.filter(household_proposal=together).values_list("status", flat=True)) == {"approved"}
+    assert AuditEvent.objects.filter(action="cash_flow.create", object_id=str(lees["household"].pk)).count() == 1
+
+    again = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                            amount=Decimal("10000"), as_of=AS_OF, reference="W-1")
+    assert not again.created and CashFlow.objects.count() == 1 and RebalanceRun.objects.filter(
+        kind=RebalanceRun.Kind.CASH_FLOW).count() == 1
+
+
+def test_a_withdrawal_never_sells_at_a_loss_what_the_household_just_bought(lees):
+    vnq = Security.objects.get(symbol="VNQ")
+    TradeRecord.objects.create(account=lees["ira"], security=vnq, side="buy", quantity=1, price=90,
+                               trade_date=AS_OF - timedelta(days=5))
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("5000"), as_of=AS_OF).cash_flow
+    assert "VNQ" not in _sold(flow).get("LEE-TR", set())  # its loss would be washed by the IRA's purchase
+
+
+def test_an_rmd_comes_from_the_traditional_ira_and_is_taxed_as_ordinary_income(lees):
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=Decimal("4000"),
+                           account=lees["ira"], as_of=AS_OF).cash_flow
+    assert set(flow.plan["distributions"]) == {"LEE-IRA"}
+    assert flow.tax_cost == pytest.approx(Decimal("4000") * lees["ira"].short_term_rate, abs=Decimal("0.01"))
+    with pytest.raises(ValidationFailed, match="traditional IRA"):
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=Decimal("1"),
+                        account=lees["roth"], as_of=AS_OF)
+
+
+def test_a_deposit_lands_in_its_account_and_a_household_run_invests_it(lees):
+    before = Account.objects.get(pk=lees["roth"].pk).cash
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="deposit", amount=Decimal("6500"),
+                           account=lees["roth"], as_of=AS_OF).cash_flow
+    assert Account.objects.get(pk=lees["roth"].pk).cash == before + Decimal("6500")
+    assert flow.run.scope == {"household_id": lees["household"].pk} and flow.run.total == 4
+
+
+@pytest.mark.parametrize("kind, amount, account, problem", [
+    ("gift", "10", None, "is not a deposit"),
+    ("withdrawal", "0", None, "more than 0"),
+    ("deposit", "10", None, "receives the deposit"),
+    ("withdrawal", "10000000", None, None),  # more than the household holds
+])
+def test_bad_cash_flows_are_refused_and_write_nothing(lees, kind, amount, account, problem):
+    with pytest.raises(ValidationFailed, match=problem):
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind=kind, amount=Decimal(amount),
+                        account=account, as_of=AS_OF)
+    assert not CashFlow.objects.exists() and not Proposal.objects.exists()
+    assert not RebalanceRun.objects.exists()
+
+
+def test_a_colleague_cannot_enter_a_cash_flow_for_a_household_not_theirs(lees):
+    with pytest.raises(NotFound):
+        cash_flow_enter(user=lees["colleague"], household=lees["household"], kind="withdrawal",
+                        amount=Decimal("100"), as_of=AS_OF)

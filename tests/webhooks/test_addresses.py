@@ -1,0 +1,45 @@
+"""Which URLs an endpoint may have: http(s), no credentials, no private addresses in production."""
+
+import pytest
+from django.test import override_settings
+
+from rebalancing.webhooks.addresses import UnsafeAddress, url_check, url_resolve_check
+from tenants.errors import ValidationFailed
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("ftp://example.com/hook", "starts with http:// or https://"),
+    ("file:///etc/passwd", "starts with http:// or https://"),
+    ("https:///nohost", "names a host"),
+    ("https://user:pw@example.com/hook", "no user name or password"),
+    ("https://example.com:99999/hook", "port"),
+])
+def test_a_url_that_is_not_plain_http_is_refused_everywhere(url, problem):
+    with pytest.raises(ValidationFailed) as refused:
+        url_check(url)
+    assert problem in refused.value.message and refused.value.detail == {"field": "url"}
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=False)
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/", "http://localhost/hook", "http://api.localhost/hook", "http://10.1.2.3/",
+    "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://192.168.0.10/", "http://0.0.0.0/",
+    "http://[::ffff:10.0.0.1]/", "http://100.64.0.1/",
+])
+def test_private_and_reserved_addresses_are_refused_in_production(url):
+    with pytest.raises(ValidationFailed):
+        url_check(url)
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=False)
+def test_a_public_url_is_accepted_and_a_name_resolving_to_this_machine_is_refused_before_delivery():
+    assert url_check("  https://hooks.example.com/rebalancing  ") == "https://hooks.example.com/rebalancing"
+    assert url_check("https://8.8.8.8/hook") == "https://8.8.8.8/hook"
+    with pytest.raises(UnsafeAddress, match="private or reserved address"):
+        url_resolve_check("http://localhost:8080/hook")  # the name resolves to 127.0.0.1 / ::1
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=True)
+def test_tests_and_the_demo_may_deliver_to_localhost():
+    assert url_check("http://127.0.0.1:8123/hooks") == "http://127.0.0.1:8123/hooks"
+    url_resolve_check("http://localhost:8123/hooks")
