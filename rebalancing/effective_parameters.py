@@ -37,7 +37,7 @@ MAP_LEAVES = frozenset({"transition.substitutes", "harvest.substitutes"})
 PERCENT_LEAVES = frozenset({"cash.target", "cash.floor", "harvest.min_loss_pct", "drift.absolute_band",
                             "drift.relative_band", "trading.max_turnover"})
 MONEY_LEAVES = frozenset({"transition.max_net_gain_per_run", "transition.max_net_gain_per_year",
-                          "harvest.min_loss_value", "trading.min_trade_value"})
+                          "harvest.min_loss_value", "trading.min_trade_value", "household.tax_budget"})
 
 
 def leaf_value_text(path: str, value: Any) -> str:

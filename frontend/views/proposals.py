@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -26,6 +27,30 @@ from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
 from .common import firm_page, paginate, redirect_back, visible_or_404
+
+_AMOUNT = re.compile(r"(?<![\w$.,])(-?\d{1,3}(?:,\d{3})*\.\d{2})(?![\d%])")
+
+
+def _dollars(text: str) -> str:
+    """The engine's messages write amounts as 1,234.56; people read $1,234.56."""
+    return _AMOUNT.sub(lambda m: ("-$" + m.group(1)[1:]) if m.group(1).startswith("-") else "$" + m.group(1), text)
+
+
+def alert_groups(alerts: list[dict]) -> list[dict]:
+    """The proposal's alerts as one panel: one line per kind (how many, the amount at stake) with its
+    securities listed under it, instead of one banner per alert."""
+    groups: dict[str, dict] = {}
+    for a in alerts or ():
+        code = a.get("code", "other")
+        group = groups.setdefault(code, {"code": code, "rows": [], "total": 0.0, "has_amount": False})
+        message = a.get("message", "")
+        detail = message.split(": ", 1)[1] if code == "harvest_opportunity" and ": " in message else _dollars(message)
+        group["rows"].append({"symbol": a.get("symbol") or "", "amount": a.get("amount"), "text": detail})
+        if a.get("amount") is not None and code in ("harvest_opportunity", "tax_limit_exceeded",
+                                                    "wash_sale_disallowed"):
+            group["total"] += a["amount"]
+            group["has_amount"] = True
+    return list(groups.values())
 
 
 def _proposal(request, pk):
@@ -58,6 +83,8 @@ def proposal_detail(request, pk: int):
         "approvals": proposal.approvals.select_related("user"), "history": history, "may_decide": may_decide,
         "may_release": proposal.status == Proposal.Status.APPROVED and user_can(request.user, Capability.RELEASE),
         "lot_count": sum(len(t.get("lots") or []) for t in trades),
+        "alert_groups": alert_groups(result.get("alerts") or []),
+        "warnings": [_dollars(w) for w in result.get("warnings") or ()],
     })
 
 

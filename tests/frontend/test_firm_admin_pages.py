@@ -526,3 +526,27 @@ def test_the_audit_log_speaks_in_words_with_account_numbers_and_no_duplicate_fil
     filters = as_user("admin").get("/audit/").content.decode()
     assert filters.count('<option value="proposal"') == 1 and ">Proposal</option>" in filters
     assert filters.count('<option value="proposal.submit"') == 1 and ">Sent a proposal for approval</option>" in filters
+
+
+# --- One panel for a proposal's alerts, amounts in dollars ----------------------------------------
+
+def test_a_proposals_alerts_are_one_panel_with_dollar_amounts(firm_a, book, as_user):
+    from rebalancing.models import Proposal
+
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).first()
+        result = dict(proposal.result)
+        result["alerts"] = [
+            {"code": "harvest_opportunity", "symbol": s, "amount": 1234.5 * (i + 1),
+             "message": f"{s} has {1234.5 * (i + 1):,.2f} of harvestable losses, not harvested: harvesting is switched off"}
+            for i, s in enumerate(("VTI", "BND", "VNQ"))
+        ] + [{"code": "tax_limit_exceeded", "amount": 500.0, "symbol": None,
+              "message": "the proposal realises 10,500.00 of net gains, above the per run limit of 10,000.00"}]
+        result["warnings"] = ["tax budget stopped the transition at 40% of the way (net gain 900.00 of 1,000.00 allowed)"]
+        Proposal.objects.filter(pk=proposal.pk).update(result=result)
+    page = text(as_user("advisor").get(f"/proposals/{proposal.pk}/"))
+    assert page.count('data-testid="proposal-notes"') == 1 and 'class="callout"' not in page
+    assert "<strong>Harvest opportunity</strong>: 3 securities with losses not harvested, $7,407 in all" in page
+    assert "<td>Harvesting is switched off</td>" in page and "$3,704" in page
+    assert "above the per run limit of $10,000.00" in page and "realises $10,500.00" in page
+    assert "(net gain $900.00 of $1,000.00 allowed)" in page and "40% of the way" in page

@@ -94,7 +94,7 @@ def test_settings_are_typed_in_dollars_and_statuses_and_refused_outside_the_temp
         assert household.household_overrides == {"tax_budget": 2500.0, "location": {"bonds": ["roth", "traditional"]}}
         assert Account.objects.get(pk=lees["roth"].pk).asset_classes == ["bonds"]
     refused = advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "90000"}, follow=True)
-    assert "household.tax_budget = 90000.0 is above the template" in refused.content.decode()
+    assert "household.tax_budget = $90,000 is above the template" in refused.content.decode()
     bad = advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "lots"})
     assert bad.status_code == 400
 
