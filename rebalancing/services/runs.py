@@ -374,6 +374,8 @@ def _record_progress(run_id: int, **seconds: float) -> None:
     run.save(update_fields=fields)
     if "status" in fields:
         webhook_events.run_finished(run_id)
+        # Approvers hear of what waits for them once the run's proposals are committed.
+        transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run_id))
 
 
 @dataclass(frozen=True)

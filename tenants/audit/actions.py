@@ -69,6 +69,7 @@ class Action(StrEnum):
     USER_DEACTIVATE = "user.deactivate", "deactivated a user"
     USER_REACTIVATE = "user.reactivate", "reactivated a user"
     POLICY_CHANGE = "policy.change", "changed the approval policy"
+    USER_NOTIFICATIONS = "user.notifications", "changed how they hear of proposals waiting for them"
     USER_ROLE_GRANT = "user.role.grant", "gave a user a role"
     USER_ROLE_REVOKE = "user.role.revoke", "took a role from a user"
     API_KEY_CREATE = "api_key.create", "created an API key"
