@@ -294,6 +294,7 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "rebalancing.models.RebalanceRun.Status",
         "ProposalStatusEnum": "rebalancing.models.Proposal.Status",
         "AlertKindEnum": "rebalancing.models.Alert.Kind",
+        "CashFlowKindEnum": "rebalancing.models.CashFlow.Kind",
         "BacktestStatusEnum": "rebalancing.models.Backtest.Status",
         "BacktestBasketEnum": "rebalancing.models.Backtest.Basket",
         "BacktestPricesEnum": "rebalancing.models.Backtest.Prices",

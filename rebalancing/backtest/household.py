@@ -150,6 +150,8 @@ class HouseholdRun:
     coupons: float = 0.0  # bond interest taxed in the taxable account
     dividends: float = 0.0  # dividends taxed in the taxable account
     equity_weight: float = 0.0  # mean share of equity in the household (before tax)
+    equity_share: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per day
+    cash_weight: float = 0.0  # mean share of cash in the household
 
     def volatility(self, after_tax: bool = False) -> float:
         v = self.after_tax_values if after_tax else self.values
@@ -483,9 +485,11 @@ def replay(
     # The last day's tax payment is already in the final state's cash.
     values = sum(by_account.values())
     equity_values = np.zeros(n_rows)
+    cash_values = np.zeros(n_rows)
     for k, (offset, state) in enumerate(changes):
         stop = changes[k + 1][0] if k + 1 < len(changes) else n_rows
         equity_values[offset:stop] = closes[offset:stop, 0] * sum(q[0] for q, _ in state.values())
+        cash_values[offset:stop] = sum(c for _, c in state.values())
     keep = 1 - settings.withdrawal_rate
     after_tax_values = sum(v * (keep if r.status[n] == "traditional" else 1.0) for n, v in by_account.items())
     end = {n: float(by_account[n][-1]) for n in names}
@@ -510,6 +514,8 @@ def replay(
         coupons=sum(r.income.coupons.values()),
         dividends=sum(r.income.dividends.values()),
         equity_weight=float(np.mean(equity_values / values)),
+        equity_share=equity_values / values,
+        cash_weight=float(np.mean(cash_values / values)),
     )
 
 
@@ -582,12 +588,15 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
         held = float(np.mean([c.difference(liquidated=False) for c in cohorts]))
         eq_h = float(np.mean([c.runs["household"].equity_weight for c in cohorts]))
         eq_a = float(np.mean([c.runs["separate"].equity_weight for c in cohorts]))
+        cash_h = float(np.mean([c.runs["household"].cash_weight for c in cohorts]))
+        cash_a = float(np.mean([c.runs["separate"].cash_weight for c in cohorts]))
         lines += [
             "",
             f"mean over {len(cohorts)} cohorts: after-tax household wealth {diff:+.2%}/yr as a household "
             f"(goal >= +0.30%/yr: {'met' if diff >= 0.003 else 'NOT met'}); {held:+.2%}/yr if the taxable "
             "account's unrealised gains are never taxed (held, or stepped up at death, IRC §1014)",
-            f"mean equity share of the household (before tax): {eq_h:.1%} as a household vs {eq_a:.1%} account by account",
+            f"mean equity share of the household (before tax): {eq_h:.1%} as a household vs {eq_a:.1%} account by "
+            f"account; mean cash {cash_h:.2%} vs {cash_a:.2%}",
             f"risk (volatility of household value): {vol_h:.2%} as a household vs {vol_a:.2%} account by account "
             f"({'no higher' if vol_h <= vol_a + 1e-4 else 'HIGHER'}); "
             f"with the IRA after its withdrawal tax: {at_h:.2%} vs {at_a:.2%}",

@@ -1,5 +1,9 @@
 """Command line: ``python -m rebalancing.engine solve request.json [--explain]``.
 
+``python -m rebalancing.engine household request.json`` rebalances a household (a JSON household
+request, ``examples/household/``); ``... withdraw request.json --amount N [--kind rmd]
+[--account ID]`` plans a withdrawal from it.
+
 Prints the result as JSON (or, with ``--explain``, as a table).  Errors print
 ``{"error": {"code", "message", "detail"}}`` on stderr and exit with status 2 (bad request),
 3 (infeasible parameters) or 4 (solver failure).
@@ -13,8 +17,16 @@ import sys
 
 from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .explain import explain
+from .household import rebalance_household
 from .rebalancer import rebalance
-from .serialization import request_from_json, result_to_json
+from .serialization import (
+    household_request_from_dict,
+    household_result_to_dict,
+    request_from_json,
+    result_to_json,
+    withdrawal_plan_to_dict,
+)
+from .withdrawal import WITHDRAWAL_KINDS, plan_withdrawal
 
 __all__ = ["main"]
 
@@ -28,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     solve = commands.add_parser("solve", help="rebalance one account described by a JSON request")
     solve.add_argument("request", help="path to the request JSON ('-' for standard input)")
     solve.add_argument("--explain", action="store_true", help="print a human-readable table instead of JSON")
+    household = commands.add_parser("household", help="rebalance a household described by a JSON request")
+    household.add_argument("request", help="path to the household request JSON ('-' for standard input)")
+    withdraw = commands.add_parser("withdraw", help="plan a withdrawal or RMD from a household")
+    withdraw.add_argument("request", help="path to the household request JSON ('-' for standard input)")
+    withdraw.add_argument("--amount", type=float, required=True, help="money to raise")
+    withdraw.add_argument("--kind", choices=WITHDRAWAL_KINDS, default="withdrawal")
+    withdraw.add_argument("--account", help="the account it must come from (an RMD: the IRA)")
     args = parser.parse_args(argv)
     try:
         if args.request == "-":
@@ -43,11 +62,24 @@ def main(argv: list[str] | None = None) -> int:
         except UnicodeDecodeError as exc:
             where = "standard input" if args.request == "-" else args.request
             raise InvalidRequest(f"{where} is not UTF-8 text (byte {exc.start})") from None
-        result = rebalance(request_from_json(text))
+        if args.command == "solve":
+            result = rebalance(request_from_json(text))
+            out = explain(result) if args.explain else result_to_json(result) + "\n"
+        else:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InvalidRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            request = household_request_from_dict(data)
+            if args.command == "household":
+                out = json.dumps(household_result_to_dict(rebalance_household(request)), indent=2) + "\n"
+            else:
+                plan = plan_withdrawal(request, amount=args.amount, kind=args.kind, account_id=args.account)
+                out = json.dumps(withdrawal_plan_to_dict(plan), indent=2) + "\n"
     except EngineError as exc:
         print(json.dumps({"error": exc.to_dict()}, indent=2), file=sys.stderr)
         return next((code for kind, code in EXIT_CODES.items() if isinstance(exc, kind)), 4)
-    sys.stdout.write(explain(result) if args.explain else result_to_json(result) + "\n")
+    sys.stdout.write(out)
     return 0
 
 

@@ -28,7 +28,7 @@ from .parameters import DriftParams, TransitionParams
 from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
-from .result import CASH_KEY, RebalanceResult, Trade
+from .result import CASH_KEY, REASONS, RebalanceResult, Summary, Trade
 from .wash_sales import WINDOW_DAYS, Equivalence
 
 __all__ = [
@@ -209,15 +209,26 @@ def validate_household(request: HouseholdRequest) -> dict[str, Security]:
     ):
         raise InvalidRequest("the household tax budget must be a non-negative amount")
     securities = {}
+    household_total = 0.0
     for a in request.accounts:
         own = replace(a.request, as_of=request.as_of, model=request.model, securities=request.securities)
         securities = validate_request(own)
-        total = a.request.account.cash + sum(
-            lot.quantity * securities[lot.symbol].price for lot in a.request.account.lots
-        )
-        if total <= 0:
-            raise InvalidRequest(f"account {a.id} has no value to rebalance", {"account": a.id})
+        total = account_value(a, securities)
+        if total < 0:
+            raise InvalidRequest(
+                f"account {a.id} is worth {total:,.2f}: its cash is below zero by more than it holds",
+                {"account": a.id},
+            )
+        household_total += total
+    if household_total <= 0:
+        raise InvalidRequest(f"household {request.household_id} has no value to rebalance")
     return securities
+
+
+def account_value(account: HouseholdAccount, securities: Mapping[str, Security]) -> float:
+    """Cash plus holdings at today's prices."""
+    acct = account.request.account
+    return acct.cash + sum(lot.quantity * securities[lot.symbol].price for lot in acct.lots)
 
 
 def household_equivalence(request: HouseholdRequest) -> Equivalence:
@@ -270,6 +281,10 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
     results: dict[int, RebalanceResult] = {}
     for i in order:
         account = request.accounts[i]
+        if account_value(account, securities) == 0:
+            # An account opened and not yet funded: nothing to trade until money arrives.
+            results[i] = _empty_result(request, account)
+            continue
         own = _account_request(request, account, placement, window, proposed, securities)
         result = rebalance(own)
         result = _with_location_reasons(result, account, placement, securities)
@@ -315,6 +330,15 @@ def _account_request(
     trades = (*window, *proposed)
     params = own.parameters
     banned = placement.no_buy_symbols(account.id)
+    if account.allowed_asset_classes is not None:
+        # Every security of a class the account may not hold, not only the model's (a harvest
+        # substitute, a transition's target).
+        allowed = set(account.allowed_asset_classes)
+        banned |= {
+            s.symbol
+            for s in request.securities
+            if placement.asset_class.get(s.symbol, s.asset_class) not in allowed
+        }
     if banned:
         restrictions = params.restrictions
         params = replace(
@@ -340,6 +364,24 @@ def _account_request(
     )
 
 
+def _empty_result(request: HouseholdRequest, account: HouseholdAccount) -> RebalanceResult:
+    zero = dict.fromkeys(Summary.__slots__, 0.0)
+    zero.update(tracking_error_before={}, tracking_error_after={}, trade_count=0)
+    for name in ("tracking_error_with_cash_before", "tracking_error_with_cash_after"):
+        if name in zero:
+            zero[name] = {}
+    return RebalanceResult(
+        account_id=account.id,
+        as_of=request.as_of,
+        trades=(),
+        summary=Summary(**zero),
+        weights_before={CASH_KEY: 0.0},
+        weights_after={CASH_KEY: 0.0},
+        targets={CASH_KEY: 0.0},
+        warnings=("the account holds nothing: nothing to rebalance",),
+    )
+
+
 def _groups(request: HouseholdRequest) -> tuple[tuple[str, ...], ...]:
     seen: list[tuple[str, ...]] = []
     for a in request.accounts:
@@ -360,12 +402,13 @@ def _account_model(request: HouseholdRequest, account: HouseholdAccount, placeme
         # Nothing placed here (e.g. no class it may hold): the household model, with every buy
         # of a class it may not hold refused by its restrictions.
         return request.model
+    # A sleeve keeps its benchmark: an account that direct-indexes it does so on its share.
+    benchmarks = {s.asset_class: s.benchmark for s in request.model.sleeves}
     sleeves = []
     for asset_class, values in by_class.items():
         class_total = sum(values.values())
-        sleeves.append(
-            Sleeve(asset_class, class_total / total, {s: v / class_total for s, v in values.items()})
-        )
+        holdings = {s: v / class_total for s, v in values.items()}
+        sleeves.append(Sleeve(asset_class, class_total / total, holdings, benchmarks.get(asset_class)))
     # Weights summing to 1 within the request's tolerance, whatever the float noise.
     drift = 1.0 - sum(s.weight for s in sleeves)
     sleeves[0] = replace(sleeves[0], weight=sleeves[0].weight + drift)
@@ -398,8 +441,6 @@ def _with_location_reasons(
 
 
 def _ordered(reasons: tuple[str, ...]) -> tuple[str, ...]:
-    from .result import REASONS
-
     return tuple(r for r in REASONS if r in reasons)
 
 

@@ -359,17 +359,22 @@ def _plan_harvest(
     for di in plan.direct_index:
         di_members.update(di.members.tolist())
     allow = request.parameters.wash_sale.allow
-    for i in sorted(set(book.lot_sec[cand].tolist())):
+    lot_sec = book.lot_sec
+    sellable = cand & (x_ub > 0)
+    # Per security: whether it has a sellable candidate, and whether its candidates go to the
+    # optimiser (direct index) or are harvested; the lot masks follow once, after the loop.
+    can_sell = np.bincount(lot_sec, weights=sellable, minlength=book.n) > 0
+    optional = np.zeros(book.n, dtype=bool)
+    harvested = np.zeros(book.n, dtype=bool)
+    for i in sorted(set(lot_sec[cand].tolist())):
         symbol = book.symbols[i]
-        lots_i = cand & (book.lot_sec == i)
-        if not (x_ub[lots_i] > 0).any():
+        if not can_sell[i]:
             out.blocked[symbol] = "it may not be sold (restriction or a purchase in the last 30 days)"
             continue
-        lots_i &= x_ub > 0
         if i in di_members:
             # Inside a direct index the optimiser decides how much to harvest and re-weights the
             # sleeve's other names (their risk model says which are close).
-            out.candidates |= lots_i
+            optional[i] = True
             out.blocked[symbol] = (
                 "the tax it saves does not outweigh the tracking error it adds (trading.tracking_error_cost)"
             )
@@ -385,9 +390,10 @@ def _plan_harvest(
                 out.blocked[symbol] = f"its substitute {name} may not be bought"
                 continue
             sub = j
-        out.lots |= lots_i
+        harvested[i] = True
         if sub is not None:
             # What remains of the position may keep its target; the substitute takes the rest.
+            lots_i = sellable & (lot_sec == i)
             remaining = book.weights[i] - float(book.lot_value[lots_i].sum()) / book.total_value
             moved = plan.target[i] - min(plan.target[i], max(remaining, 0.0))
             plan.target[i] -= moved
@@ -398,6 +404,8 @@ def _plan_harvest(
             if plan.sleeve_of[sub] is None:
                 plan.sleeve_of[sub] = plan.sleeve_of[i]
             out.substitutes[i] = sub
+    out.candidates |= sellable & optional[lot_sec]
+    out.lots |= sellable & harvested[lot_sec]
     return out
 
 

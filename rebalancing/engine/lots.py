@@ -10,7 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["relieve_grouped", "grouped_order"]
+__all__ = ["lot_priority", "relieve_grouped", "grouped_order"]
+
+
+def lot_priority(
+    method: str, lot_qty: np.ndarray, lot_basis: np.ndarray, lot_acquired: np.ndarray, tax_per_share: np.ndarray
+) -> np.ndarray:
+    """Each lot's place in the order ``method`` sells lots in (ascending; ties go to the oldest lot):
+    ``tax_per_share`` for ``tax_optimal``, the acquisition date for ``fifo``, minus the cost
+    basis per share for ``highest_cost``."""
+    if method == "fifo":
+        return lot_acquired.astype(float)
+    if method == "highest_cost":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.where(lot_qty > 0, lot_basis / lot_qty, 0.0)
+    return tax_per_share
 
 
 def grouped_order(group: np.ndarray, priority: np.ndarray, tie: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import copy
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -37,31 +37,172 @@ __all__ = [
     "PARAMETERS_SCHEMA",
     "default_parameters",
     "merge_parameter_dicts",
+    "parameters_json_schema",
     "parameters_schema",
+    "setting",
 ]
 
 LOT_SELECTIONS = ("tax_optimal", "highest_cost", "fifo")
 INSTRUCTION_KINDS = ("sell_buy", "raise_cash", "liquidate", "bring_to_model")
 SCREEN_RESCALES = ("pro_rata", "track_benchmark")
 
+MAX_MONEY = 1e15  # the request's MAX_MONEY
 
-def _check_fraction(value: float | None, name: str, *, upper: float = 1.0) -> None:
+# The one description of every setting: the dataclasses below, with each field's bounds, choices
+# and help in its metadata (``setting``).  From it derive the checks in ``__post_init__``, the
+# JSON shape (``to_dict``/``from_dict``) and the JSON Schema (``parameters_json_schema``; the
+# committed schemas/request.schema.json is regenerated from it by ``python -m rebalancing.engine.schemas``).
+_SYMBOLS = {"$ref": "#/$defs/symbols"}
+_FRACTION = {"$ref": "#/$defs/fraction"}
+# JSON Schema of each annotation used by a setting (annotations are strings: postponed evaluation).
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "float": {"type": "number"},
+    "float | None": {"type": ["number", "null"]},
+    "int | None": {"type": ["integer", "null"]},
+    "bool": {"type": "boolean"},
+    "str | None": {"type": ["string", "null"]},
+    "tuple[str, ...]": {"type": "array", "items": {"type": "string"}},
+    "tuple[tuple[str, ...], ...]": {"type": "array", "items": _SYMBOLS},
+    "Mapping[str, str]": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+
+
+def setting(
+    default: Any = MISSING,
+    *,
+    factory: Any = MISSING,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    money: bool = False,
+    choices: tuple[str, ...] | None = None,
+    schema: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """A dataclass field described once: its default, its bounds (``minimum``/``maximum``; ``above``
+    is an exclusive minimum; ``money`` caps at ``MAX_MONEY`` without publishing the cap), its
+    ``choices``, a ``schema`` fragment replacing the one its annotation gives (a shared ``$ref``),
+    and its ``title``/``description`` for the published schema and the forms built from it."""
+    meta = {
+        "minimum": minimum,
+        "maximum": maximum,
+        "above": above,
+        "money": money,
+        "choices": choices,
+        "schema": schema,
+        "title": title,
+        "description": description,
+    }
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _bounds_error(value: Any, name: str, lower: float, upper: float) -> InvalidRequest | None:
     if value is None:
-        return
+        return None
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise InvalidRequest(f"parameter {name} must be a number, got {value!r}", {"parameter": name})
-    if not 0.0 <= value <= upper:
-        raise InvalidRequest(
-            f"parameter {name} must be between 0 and {upper:g}, got {value!r}", {"parameter": name}
+        return InvalidRequest(f"parameter {name} must be a number, got {value!r}", {"parameter": name})
+    if not lower <= value <= upper:
+        return InvalidRequest(
+            f"parameter {name} must be between {lower:g} and {upper:g}, got {value!r}", {"parameter": name}
         )
+    return None
 
 
-def _check_money(value: float | None, name: str) -> None:
-    _check_fraction(value, name, upper=1e15)  # the request's MAX_MONEY
+def _check_settings(obj: Any, group: str) -> None:
+    """The checks every ``setting`` declares: numbers within their bounds, strings among their choices."""
+    for name, choices, lower, upper, above in _checks(type(obj)):
+        value = getattr(obj, name)
+        if choices is not None:
+            if value not in choices:
+                raise InvalidRequest(f"parameter {group}.{name} must be one of {choices}, got {value!r}")
+            continue
+        error = _bounds_error(value, f"{group}.{name}", lower, upper)
+        if error is not None:
+            raise error
+        if above is not None and value <= above:
+            raise InvalidRequest(f"parameter {group}.{name} must be above {above:g}")
+
+
+@cache
+def _settings(cls: type) -> tuple[Field, ...]:
+    return tuple(f for f in fields(cls) if "minimum" in f.metadata)
+
+
+@cache
+def _checks(cls: type) -> tuple[tuple[str, tuple[str, ...] | None, float, float, float | None], ...]:
+    """(name, choices, lower, upper, exclusive lower) of each checked setting of ``cls``."""
+    out = []
+    for f in _settings(cls):
+        meta = f.metadata
+        lower = meta["minimum"] if meta["minimum"] is not None else meta["above"]
+        if meta["choices"] is None and lower is None:
+            continue
+        upper = MAX_MONEY if meta["money"] else meta["maximum"]
+        out.append((f.name, meta["choices"], lower, upper, meta["above"]))
+    return tuple(out)
+
+
+def _default(f: Field) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def _leaf_schema(f: Field, *, with_default: bool = True) -> dict[str, Any]:
+    meta = f.metadata
+    out: dict[str, Any] = {}
+    if meta["schema"] is not None:
+        out.update(meta["schema"])
+    elif meta["choices"] is not None:
+        out["enum"] = list(meta["choices"])
+    else:
+        out.update(copy.deepcopy(_JSON_TYPES[f.type]))
+    if meta["minimum"] is not None and meta["schema"] is None:
+        out["minimum"] = meta["minimum"]
+    if meta["above"] is not None:
+        out["exclusiveMinimum"] = meta["above"]
+    if meta["maximum"] is not None and meta["schema"] is None:
+        out["maximum"] = meta["maximum"]
+    if with_default:
+        out["default"] = _json_value(_default(f))
+    if meta["title"]:
+        out["title"] = meta["title"]
+    if meta["description"]:
+        out["description"] = meta["description"]
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    """A setting's value in the JSON shape: tuples become lists, maps plain dicts."""
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _python_value(f: Field, value: Any) -> Any:
+    """A setting's value from the JSON shape, as its annotation declares it."""
+    if f.type == "tuple[str, ...]":
+        return _symbols(value)
+    if f.type == "tuple[tuple[str, ...], ...]":
+        return tuple(_symbols(g) for g in value)
+    if f.type == "Mapping[str, str]":
+        return dict(value)
+    return value
 
 
 def _symbols(values: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
+
+
+def _leaves(obj: Any, *, skip: str | None = None) -> dict[str, Any]:
+    return {f.name: _json_value(getattr(obj, f.name)) for f in _settings(type(obj)) if f.name != skip}
+
+
+def _group_from(cls: type, data: Mapping[str, Any], **given: Any) -> Any:
+    return cls(**given, **{f.name: _python_value(f, data[f.name]) for f in _settings(cls) if f.name not in given})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +215,18 @@ class TransitionParams:
     instead of being sold, up to the model symbol's target).
     """
 
-    max_net_gain_per_run: float | None = None
-    max_net_gain_per_year: float | None = None
-    substitutes: Mapping[str, str] = field(default_factory=dict)
+    max_net_gain_per_run: float | None = setting(
+        None, minimum=0, money=True, description="Cap on net realised gain of one run (account currency); null = none."
+    )
+    max_net_gain_per_year: float | None = setting(
+        None, minimum=0, money=True, description="Cap on net realised gain for the year, including gains realised so far."
+    )
+    substitutes: Mapping[str, str] = setting(
+        factory=dict, description="Legacy symbol -> model symbol it may stand in for (kept instead of sold)."
+    )
 
     def __post_init__(self) -> None:
-        _check_money(self.max_net_gain_per_run, "transition.max_net_gain_per_run")
-        _check_money(self.max_net_gain_per_year, "transition.max_net_gain_per_year")
+        _check_settings(self, "transition")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +238,18 @@ class ScreenParams:
     benchmark through the risk model.
     """
 
-    excluded_symbols: tuple[str, ...] = ()
-    excluded_sectors: tuple[str, ...] = ()
-    excluded_tags: tuple[str, ...] = ()
-    min_esg_score: float | None = None
-    rescale: str = "pro_rata"
+    excluded_symbols: tuple[str, ...] = setting((), schema=_SYMBOLS)
+    excluded_sectors: tuple[str, ...] = setting(())
+    excluded_tags: tuple[str, ...] = setting(())
+    min_esg_score: float | None = setting(None, description="Exclude rated securities scoring below this.")
+    rescale: str = setting(
+        "pro_rata",
+        choices=SCREEN_RESCALES,
+        description="Where freed weight goes: pro rata within the sleeve, or re-optimised to track the sleeve's benchmark.",
+    )
 
     def __post_init__(self) -> None:
-        if self.rescale not in SCREEN_RESCALES:
-            raise InvalidRequest(
-                f"parameter screen.rescale must be one of {SCREEN_RESCALES}, got {self.rescale!r}"
-            )
+        _check_settings(self, "screen")
         if self.min_esg_score is not None and not math.isfinite(self.min_esg_score):
             raise InvalidRequest("parameter screen.min_esg_score must be a finite number")
 
@@ -117,13 +264,18 @@ class HarvestParams:
     index the optimiser picks replacements within the sleeve).
     """
 
-    min_loss_value: float = 500.0
-    min_loss_pct: float = 0.05
-    substitutes: Mapping[str, str] = field(default_factory=dict)
+    min_loss_value: float = setting(
+        500.0, minimum=0, money=True, description="Harvest a lot whose loss is at least this much..."
+    )
+    min_loss_pct: float = setting(
+        0.05, minimum=0, maximum=1, description="...and at least this fraction of its cost basis."
+    )
+    substitutes: Mapping[str, str] = setting(
+        factory=dict, description="Symbol -> replacement bought with the proceeds."
+    )
 
     def __post_init__(self) -> None:
-        _check_money(self.min_loss_value, "harvest.min_loss_value")
-        _check_fraction(self.min_loss_pct, "harvest.min_loss_pct")
+        _check_settings(self, "harvest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +287,10 @@ class WashSaleParams:
     and purchases after a loss sale; the disallowed amount is then reported.
     """
 
-    equivalent_groups: tuple[tuple[str, ...], ...] = ()
-    allow: bool = False
+    equivalent_groups: tuple[tuple[str, ...], ...] = setting(
+        (), description="Groups of substantially identical securities."
+    )
+    allow: bool = setting(False, description="Explicitly allow wash sales; the disallowed loss is reported.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,34 +302,35 @@ class DirectIndexParams:
     """
 
     sleeve: str
-    max_names: int | None = None
-    min_position_weight: float = 0.0
+    max_names: int | None = setting(None, minimum=1)
+    min_position_weight: float = setting(0.0, minimum=0, maximum=1)
 
     def __post_init__(self) -> None:
         if self.max_names is not None and (not isinstance(self.max_names, int) or self.max_names < 1):
             raise InvalidRequest(f"parameter direct_index.{self.sleeve}.max_names must be a positive integer")
-        _check_fraction(self.min_position_weight, f"direct_index.{self.sleeve}.min_position_weight")
+        error = _bounds_error(self.min_position_weight, f"direct_index.{self.sleeve}.min_position_weight", 0, 1)
+        if error is not None:
+            raise error
 
 
 @dataclass(frozen=True, slots=True)
 class Restrictions:
     """Per-symbol restrictions: never buy, never sell, or do not trade at all (hold)."""
 
-    do_not_buy: tuple[str, ...] = ()
-    do_not_sell: tuple[str, ...] = ()
-    hold: tuple[str, ...] = ()
+    do_not_buy: tuple[str, ...] = setting((), schema=_SYMBOLS)
+    do_not_sell: tuple[str, ...] = setting((), schema=_SYMBOLS)
+    hold: tuple[str, ...] = setting((), schema=_SYMBOLS)
 
 
 @dataclass(frozen=True, slots=True)
 class CashParams:
     """Cash target and floor as fractions of account value (floor is a hard constraint)."""
 
-    target: float = 0.01
-    floor: float = 0.0
+    target: float = setting(0.01, minimum=0, maximum=1, schema=_FRACTION)
+    floor: float = setting(0.0, minimum=0, maximum=1, schema=_FRACTION)
 
     def __post_init__(self) -> None:
-        _check_fraction(self.target, "cash.target")
-        _check_fraction(self.floor, "cash.floor")
+        _check_settings(self, "cash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +343,11 @@ class DriftParams:
     requires it; when one is outside, the whole account is rebalanced.
     """
 
-    absolute_band: float = 0.03
-    relative_band: float = 0.25
+    absolute_band: float = setting(0.03, minimum=0, maximum=1, schema=_FRACTION)
+    relative_band: float = setting(0.25, minimum=0, maximum=10)
 
     def __post_init__(self) -> None:
-        _check_fraction(self.absolute_band, "drift.absolute_band")
-        _check_fraction(self.relative_band, "drift.relative_band", upper=10.0)
+        _check_settings(self, "drift")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,24 +367,31 @@ class TradingParams:
     (until the wash-sale window lets the name be bought back).  docs/backtest.md measures it.
     """
 
-    min_trade_value: float = 0.0
-    whole_shares: bool = True
-    max_turnover: float | None = None
-    lot_selection: str = "tax_optimal"
-    trading_cost_bps: float = 0.0
-    tracking_error_cost: float = 0.2
+    min_trade_value: float = setting(0.0, minimum=0, money=True)
+    whole_shares: bool = setting(True)
+    max_turnover: float | None = setting(
+        None, minimum=0, maximum=1, description="(buys + sells) / 2 as a fraction of account value."
+    )
+    lot_selection: str = setting("tax_optimal", choices=LOT_SELECTIONS)
+    trading_cost_bps: float = setting(0.0, minimum=0, maximum=1000)
+    tracking_error_cost: float = setting(
+        0.2,
+        above=0,
+        maximum=1000,
+        title="Tax vs tracking",
+        description=(
+            "Direct-indexed sleeves: the tax, in % of account value, worth (1%/yr)^2 of tracking-error variance "
+            "held for a year. 0.2 means 1%/yr of tracking error for a year is worth 0.2% of the account in tax "
+            "(2%/yr: 0.8%). A gain is realised when the tracking it restores for a year is worth its tax; a "
+            "harvest is made when its tax saved outweighs the tracking error it adds for a month, until the "
+            "wash-sale window lets the name be bought back. Higher tracks more tightly; lower saves more tax. "
+            "Elsewhere taxes only break ties (drift bands and the tax budget decide how far to move). "
+            "docs/backtest.md measures the default."
+        ),
+    )
 
     def __post_init__(self) -> None:
-        _check_money(self.min_trade_value, "trading.min_trade_value")
-        _check_fraction(self.max_turnover, "trading.max_turnover")
-        _check_fraction(self.trading_cost_bps, "trading.trading_cost_bps", upper=1000.0)
-        _check_fraction(self.tracking_error_cost, "trading.tracking_error_cost", upper=1000.0)
-        if self.tracking_error_cost <= 0:
-            raise InvalidRequest("parameter trading.tracking_error_cost must be above 0")
-        if self.lot_selection not in LOT_SELECTIONS:
-            raise InvalidRequest(
-                f"parameter trading.lot_selection must be one of {LOT_SELECTIONS}, got {self.lot_selection!r}"
-            )
+        _check_settings(self, "trading")
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +404,17 @@ class Instruction:
     ``"bring_to_model"`` (ignore drift bands and the tax budget this once).
     """
 
-    kind: str
-    sell: str | None = None
-    buy: str | None = None
-    quantity: float | None = None
-    amount: float | None = None
+    kind: str = setting(
+        choices=INSTRUCTION_KINDS,
+        description=(
+            "sell_buy: sell 'sell' (all, or quantity/amount) and buy 'buy' with the proceeds; raise_cash: set "
+            "aside 'amount'; liquidate: sell everything; bring_to_model: ignore drift bands and the tax budget once."
+        ),
+    )
+    sell: str | None = setting(None)
+    buy: str | None = setting(None)
+    quantity: float | None = setting(None, minimum=0)
+    amount: float | None = setting(None, minimum=0)
 
     def __post_init__(self) -> None:
         if self.kind not in INSTRUCTION_KINDS:
@@ -258,34 +425,37 @@ class Instruction:
             raise InvalidRequest("instruction raise_cash needs a positive 'amount'")
         for name in ("quantity", "amount"):
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0 or value > 1e15):
+            if value is not None and (not math.isfinite(value) or value < 0 or value > MAX_MONEY):
                 raise InvalidRequest(f"instruction {self.kind}: {name} must be a non-negative number")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (all keys present)."""
-        return {
-            "kind": self.kind,
-            "sell": self.sell,
-            "buy": self.buy,
-            "quantity": self.quantity,
-            "amount": self.amount,
-        }
+        return _leaves(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Instruction:
         """Build from the JSON form; unknown keys are rejected."""
-        unknown = set(data) - {"kind", "sell", "buy", "quantity", "amount"}
+        unknown = set(data) - {f.name for f in _settings(cls)}
         if unknown:
             raise InvalidRequest(f"unknown instruction field(s): {sorted(unknown)}")
         if "kind" not in data:
             raise InvalidRequest("instruction without 'kind'")
-        return cls(
-            kind=data["kind"],
-            sell=data.get("sell"),
-            buy=data.get("buy"),
-            quantity=data.get("quantity"),
-            amount=data.get("amount"),
-        )
+        return cls(**{f.name: data.get(f.name) for f in _settings(cls)})
+
+
+# The groups of ``Parameters``: (field, dataclass, title); a group whose field may be None is
+# switched on and off by an "enabled" leaf in the JSON shape.
+_GROUPS: tuple[tuple[str, type, str], ...] = (
+    ("transition", TransitionParams, "Tax-sensitive transitioning"),
+    ("screen", ScreenParams, "ESG / values screens"),
+    ("harvest", HarvestParams, "Year-round loss harvesting"),
+    ("wash_sale", WashSaleParams, "Wash-sale rules"),
+    ("restrictions", Restrictions, "Restrictions"),
+    ("cash", CashParams, "Cash"),
+    ("drift", DriftParams, "Drift tolerance bands"),
+    ("trading", TradingParams, "Trading"),
+)
+_SWITCHED = frozenset(("transition", "screen", "harvest", "drift"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,61 +476,17 @@ class Parameters:
 
     def to_dict(self) -> dict[str, Any]:
         """Nested JSON-friendly dict; every leaf is an individually overridable setting."""
-        transition = self.transition or TransitionParams()
-        screen = self.screen or ScreenParams()
-        harvest = self.harvest or HarvestParams()
-        drift = self.drift or DriftParams()
-        return {
-            "transition": {
-                "enabled": self.transition is not None,
-                "max_net_gain_per_run": transition.max_net_gain_per_run,
-                "max_net_gain_per_year": transition.max_net_gain_per_year,
-                "substitutes": dict(transition.substitutes),
-            },
-            "screen": {
-                "enabled": self.screen is not None,
-                "excluded_symbols": list(screen.excluded_symbols),
-                "excluded_sectors": list(screen.excluded_sectors),
-                "excluded_tags": list(screen.excluded_tags),
-                "min_esg_score": screen.min_esg_score,
-                "rescale": screen.rescale,
-            },
-            "harvest": {
-                "enabled": self.harvest is not None,
-                "min_loss_value": harvest.min_loss_value,
-                "min_loss_pct": harvest.min_loss_pct,
-                "substitutes": dict(harvest.substitutes),
-            },
-            "wash_sale": {
-                "equivalent_groups": [list(g) for g in self.wash_sale.equivalent_groups],
-                "allow": self.wash_sale.allow,
-            },
-            "removed_asset_classes": list(self.removed_asset_classes),
-            "direct_index": {
-                d.sleeve: {"max_names": d.max_names, "min_position_weight": d.min_position_weight}
-                for d in self.direct_index
-            },
-            "restrictions": {
-                "do_not_buy": list(self.restrictions.do_not_buy),
-                "do_not_sell": list(self.restrictions.do_not_sell),
-                "hold": list(self.restrictions.hold),
-            },
-            "cash": {"target": self.cash.target, "floor": self.cash.floor},
-            "drift": {
-                "enabled": self.drift is not None,
-                "absolute_band": drift.absolute_band,
-                "relative_band": drift.relative_band,
-            },
-            "trading": {
-                "min_trade_value": self.trading.min_trade_value,
-                "whole_shares": self.trading.whole_shares,
-                "max_turnover": self.trading.max_turnover,
-                "lot_selection": self.trading.lot_selection,
-                "trading_cost_bps": self.trading.trading_cost_bps,
-                "tracking_error_cost": self.trading.tracking_error_cost,
-            },
-            "instructions": [i.to_dict() for i in self.instructions],
-        }
+        out: dict[str, Any] = {}
+        for name, cls, _ in _GROUPS:
+            value = getattr(self, name)
+            if name in _SWITCHED:
+                out[name] = {"enabled": value is not None, **_leaves(value or cls())}
+            else:
+                out[name] = _leaves(value)
+        out["removed_asset_classes"] = list(self.removed_asset_classes)
+        out["direct_index"] = {d.sleeve: _leaves(d, skip="sleeve") for d in self.direct_index}
+        out["instructions"] = [i.to_dict() for i in self.instructions]
+        return {name: out[name] for name in _ORDER}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Parameters:
@@ -368,66 +494,80 @@ class Parameters:
 
         Raises ``InvalidRequest`` naming the offending key for unknown keys or wrong types.
         """
-        merged = merge_parameter_dicts(default_parameters().to_dict(), data or {})
+        merged = merge_parameter_dicts(_DEFAULTS, data or {})
         _validate_parameters_dict(merged)
-        t, s, h, d = merged["transition"], merged["screen"], merged["harvest"], merged["drift"]
-        tr = merged["trading"]
+        groups = {
+            name: _group_from(group, merged[name])
+            if name not in _SWITCHED or merged[name]["enabled"]
+            else None
+            for name, group, _ in _GROUPS
+        }
         return cls(
-            transition=TransitionParams(
-                max_net_gain_per_run=t["max_net_gain_per_run"],
-                max_net_gain_per_year=t["max_net_gain_per_year"],
-                substitutes=dict(t["substitutes"]),
-            )
-            if t["enabled"]
-            else None,
-            screen=ScreenParams(
-                excluded_symbols=_symbols(s["excluded_symbols"]),
-                excluded_sectors=_symbols(s["excluded_sectors"]),
-                excluded_tags=_symbols(s["excluded_tags"]),
-                min_esg_score=s["min_esg_score"],
-                rescale=s["rescale"],
-            )
-            if s["enabled"]
-            else None,
-            harvest=HarvestParams(
-                min_loss_value=h["min_loss_value"],
-                min_loss_pct=h["min_loss_pct"],
-                substitutes=dict(h["substitutes"]),
-            )
-            if h["enabled"]
-            else None,
-            wash_sale=WashSaleParams(
-                equivalent_groups=tuple(_symbols(g) for g in merged["wash_sale"]["equivalent_groups"]),
-                allow=merged["wash_sale"]["allow"],
-            ),
+            **groups,
             removed_asset_classes=_symbols(merged["removed_asset_classes"]),
             direct_index=tuple(
-                DirectIndexParams(
-                    sleeve=sleeve,
-                    max_names=v.get("max_names"),
-                    min_position_weight=v.get("min_position_weight", 0.0),
-                )
+                _group_from(DirectIndexParams, {**_DIRECT_INDEX_DEFAULTS, **v}, sleeve=sleeve)
                 for sleeve, v in merged["direct_index"].items()
-            ),
-            restrictions=Restrictions(
-                do_not_buy=_symbols(merged["restrictions"]["do_not_buy"]),
-                do_not_sell=_symbols(merged["restrictions"]["do_not_sell"]),
-                hold=_symbols(merged["restrictions"]["hold"]),
-            ),
-            cash=CashParams(target=merged["cash"]["target"], floor=merged["cash"]["floor"]),
-            drift=DriftParams(absolute_band=d["absolute_band"], relative_band=d["relative_band"])
-            if d["enabled"]
-            else None,
-            trading=TradingParams(
-                min_trade_value=tr["min_trade_value"],
-                whole_shares=tr["whole_shares"],
-                max_turnover=tr["max_turnover"],
-                lot_selection=tr["lot_selection"],
-                trading_cost_bps=tr["trading_cost_bps"],
-                tracking_error_cost=tr["tracking_error_cost"],
             ),
             instructions=tuple(Instruction.from_dict(i) for i in merged["instructions"]),
         )
+
+
+_ORDER = tuple(f.name for f in fields(Parameters))
+_DIRECT_INDEX_DEFAULTS = {f.name: _default(f) for f in _settings(DirectIndexParams) if f.name != "sleeve"}
+
+
+def parameters_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the parameters and of an instruction, derived from the dataclasses:
+    ``{"parameters": ..., "instruction": ...}`` (the ``$defs`` of the request schema)."""
+
+    def group(cls: type, title: str, *, switched: bool) -> dict[str, Any]:
+        props = {"enabled": {"type": "boolean", "default": False}} if switched else {}
+        props.update({f.name: _leaf_schema(f) for f in _settings(cls)})
+        return {"title": title, "type": "object", "additionalProperties": False, "properties": props}
+
+    properties = {name: group(cls, title, switched=name in _SWITCHED) for name, cls, title in _GROUPS}
+    properties["removed_asset_classes"] = {
+        "title": "Removed asset classes",
+        "type": "array",
+        "items": {"type": "string"},
+        "uniqueItems": True,
+        "default": [],
+    }
+    properties["direct_index"] = {
+        "title": "Direct indexing",
+        "description": "Sleeve (asset class) -> settings; the sleeve holds constituents of its benchmark instead of funds.",
+        "type": "object",
+        "default": {},
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {f.name: _leaf_schema(f) for f in _settings(DirectIndexParams)},
+        },
+    }
+    properties["instructions"] = {
+        "title": "One-off instructions",
+        "type": "array",
+        "items": {"$ref": "#/$defs/instruction"},
+        "default": [],
+    }
+    parameters = {
+        "title": "Parameters",
+        "description": (
+            "Independent switches combined freely; every leaf is an individually overridable setting "
+            "(templates merge with account overrides key by key)."
+        ),
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: properties[name] for name in _ORDER},
+    }
+    instruction = {
+        "type": "object",
+        "required": ["kind"],
+        "additionalProperties": False,
+        "properties": {f.name: _leaf_schema(f, with_default=False) for f in _settings(Instruction)},
+    }
+    return {"parameters": parameters, "instruction": instruction}
 
 
 def default_parameters() -> Parameters:
@@ -467,24 +607,34 @@ def merge_parameter_dicts(base: Mapping[str, Any], override: Mapping[str, Any], 
 
 @cache
 def parameters_schema() -> dict[str, Any]:
-    """The JSON Schema of the parameters (the ``parameters`` definition of the request schema)."""
+    """The JSON Schema of the parameters, standing alone: derived from the dataclasses, with the
+    request schema's shared definitions (``symbols``, ``fraction``...) under ``$defs``."""
     text = resources.files("rebalancing.engine").joinpath("schemas/request.schema.json").read_text("utf-8")
     schema = json.loads(text)
-    params = dict(schema["$defs"]["parameters"])
+    derived = parameters_json_schema()
+    params = dict(derived["parameters"])
     params["$defs"] = {k: v for k, v in schema["$defs"].items() if k != "parameters"}
+    params["$defs"]["instruction"] = derived["instruction"]
     params["$schema"] = schema["$schema"]
     return params
+
+
+@cache
+def _parameters_validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(parameters_schema())
 
 
 def _validate_parameters_dict(data: Mapping[str, Any]) -> None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(parameters_schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    error = jsonschema.exceptions.best_match(_parameters_validator().iter_errors(data))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(root)"
         raise InvalidRequest(f"invalid parameter {where}: {error.message}", {"parameter": where})
 
 
-# Loaded once at import (a small file): the web app builds its parameter forms from it.
+# Built once at import: the web app builds its parameter forms from it.
 PARAMETERS_SCHEMA: dict[str, Any] = parameters_schema()
+_DEFAULTS: dict[str, Any] = default_parameters().to_dict()

@@ -47,7 +47,7 @@ from .wash_sales import Equivalence, window_activity
 if TYPE_CHECKING:
     from .household import HouseholdRequest
 
-__all__ = ["Placement", "place"]
+__all__ = ["Placement", "place", "model_weights"]
 
 # The household's deviation from its model: by asset class (what sets its risk) at full weight, by
 # security at half, so a security that may not be bought (a wash-sale window, a restriction) is
@@ -134,7 +134,7 @@ def _classes(request: HouseholdRequest, securities: Mapping[str, Security]) -> d
     return out
 
 
-def _model_weights(request: HouseholdRequest) -> dict[str, float]:
+def model_weights(request: HouseholdRequest) -> dict[str, float]:
     """Symbol -> weight in the model (a direct-indexed sleeve's benchmark weights where it has no
     holdings: the household places the sleeve by its constituents)."""
     out: dict[str, float] = {}
@@ -153,7 +153,7 @@ def place(
 ) -> Placement:
     """Solve the household's placement (see the module docstring)."""
     accounts = request.accounts
-    weights = _model_weights(request)
+    weights = model_weights(request)
     held = {lot.symbol for a in accounts for lot in a.request.account.lots}
     symbols = tuple(sorted(set(weights) | held))
     col = {s: j for j, s in enumerate(symbols)}
@@ -173,6 +173,8 @@ def place(
     cash_target = np.zeros(m)
     cash_floor = np.zeros(m)
     for a, acct in enumerate(accounts):
+        if values[a] <= 0:
+            continue  # not funded yet: no cash target, nothing to place
         effects = read_instructions(acct.request.parameters.instructions)
         t, f = cash_levels(acct.request.parameters.cash, effects, float(values[a]))
         cash_target[a], cash_floor[a] = t * values[a], f * values[a]

@@ -141,12 +141,12 @@ def build_qp(data: ProblemData) -> QP:
     fixed, fixed_x = forced_sales(data)
     base = folded(data, fixed_x)
     cost = data.cost_rate
-    lots = np.flatnonzero((data.x_ub > MOVABLE) & ~fixed)
+    lots = ((data.x_ub > MOVABLE) & ~fixed).nonzero()[0]
     b_room = base["b_room"]
-    buys = np.flatnonzero(b_room > MOVABLE)
+    buys = (b_room > MOVABLE).nonzero()[0]
     sec = data.lot_sec[lots]
     count = np.bincount(sec, minlength=n)
-    sellers = np.flatnonzero(count)
+    sellers = count.nonzero()[0]
     grouped = sellers[count[sellers] > 1]
     alone = count[sec] == 1
     n_sellers, n_groups, n_buys = len(sellers), len(grouped), len(buys)
@@ -163,7 +163,7 @@ def build_qp(data: ProblemData) -> QP:
     y_at = buy_at + n_buys
     sell_col = np.zeros(n, dtype=np.int64)
     sell_col[grouped] = np.arange(sum_at, tax_at)
-    sell_col[sec[alone]] = np.flatnonzero(alone) if budget else np.arange(nx)
+    sell_col[sec[alone]] = alone.nonzero()[0] if budget else np.arange(nx)
 
     # Trade columns: the security-level variables, each moving one security's weight by +-1.
     t_sec = np.concatenate((sellers, buys))
@@ -179,7 +179,7 @@ def build_qp(data: ProblemData) -> QP:
         qg = t_sign * specific[t_sec] * active0[t_sec]
         pos = np.full(n, -1)
         pos[sellers] = sell_col[sellers]
-        both = np.flatnonzero(pos[buys] >= 0)
+        both = (pos[buys] >= 0).nonzero()[0]
         p_row = np.concatenate((t_col, pos[buys[both]]))
         p_col = np.concatenate((t_col, buy_at + both))
         p_val = np.concatenate((specific[t_sec], -specific[buys[both]]))
@@ -193,7 +193,7 @@ def build_qp(data: ProblemData) -> QP:
         upper = p_row <= p_col
         p_row, p_col = np.where(upper, p_row, p_col), np.where(upper, p_col, p_row)
     # Factors no movable security loads on add a constant: left out.
-    factors = np.flatnonzero(GtE.any(axis=0))
+    factors = (GtE.any(axis=0)).nonzero()[0]
     k = len(factors)
     GtE = GtE[:, factors]
     c_at = y_at + k
@@ -225,7 +225,7 @@ def build_qp(data: ProblemData) -> QP:
     group_of = np.zeros(n, dtype=np.int64)
     group_of[grouped] = np.arange(n_groups)
     if budget and n_groups:
-        in_group = np.flatnonzero(~alone)
+        in_group = (~alone).nonzero()[0]
         rows += [at + group_of[sec[in_group]], np.arange(at, at + n_groups)]
         cols += [in_group, np.arange(sum_at, tax_at)]
         vals += [np.full(len(in_group), -1.0), np.ones(n_groups)]
@@ -236,7 +236,7 @@ def build_qp(data: ProblemData) -> QP:
     # Inequalities (A v <= rhs).  Rows of one entry: lower and upper bounds, the cash floor,
     # minimum sales.
     need = data.s_lb - base["fixed_each"]
-    minimum = np.flatnonzero((data.s_lb > 0) & (need > 0))
+    minimum = ((data.s_lb > 0) & (need > 0)).nonzero()[0]
     if len(minimum) and need[minimum[count[minimum] == 0]].max(initial=0.0) > 1e-9:
         raise Infeasible("a minimum sale has no lot to sell")
     minimum = minimum[count[minimum] > 0]
@@ -281,7 +281,7 @@ def build_qp(data: ProblemData) -> QP:
         pooled_order = np.lexsort((rate, group))
         g, r, width = group[pooled_order], rate[pooled_order], data.x_ub[pooled][pooled_order]
         new_group = np.concatenate(([True], g[1:] != g[:-1]))
-        starts = np.flatnonzero(new_group)
+        starts = new_group.nonzero()[0]
         end_t = _group_cumsum(width, starts)
         end_f = _group_cumsum(width * r, starts)
         last = np.append(new_group[1:] | (r[1:] != r[:-1]), True)

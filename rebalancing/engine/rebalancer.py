@@ -383,7 +383,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     warnings = [*plan.warnings, *limits.warnings, *fill.notes]
     alerts = list(limits.alerts)
     if alerts:
-        sold_symbols = {book.symbols[i] for i in np.flatnonzero(sold > 0).tolist()}
+        sold_symbols = {book.symbols[i] for i in (sold > 0).nonzero()[0].tolist()}
         alerts = [a for a in alerts if not (a.code == "harvest_opportunity" and a.symbol in sold_symbols)]
     _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
     _position_messages(prepared, qty_after, fill, warnings, alerts)
@@ -400,7 +400,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
         values = w.tolist()
-        out = {book.symbols[i]: values[i] for i in np.flatnonzero(w > 0).tolist()}
+        out = {book.symbols[i]: values[i] for i in (w > 0).nonzero()[0].tolist()}
         out[CASH_KEY] = cash_w
         return out
 
@@ -427,14 +427,14 @@ def _blocked_buys(
     proposal) blocks buying them, with the sale that blocks each and when it stops blocking."""
     request, book, plan, limits = prepared.request, prepared.book, prepared.plan, prepared.limits
     shortfall = plan.target * V_after - value_after
-    under = np.flatnonzero((shortfall >= 0.01) & (fill.bought <= 0))
+    under = ((shortfall >= 0.01) & (fill.bought <= 0)).nonzero()[0]
     if not len(under):
         return ()
     loss_sold = (fill.lot_sold > 0) & (gain < 0)
     loss_by_sec = np.bincount(book.lot_sec, weights=np.where(loss_sold, -gain, 0.0), minlength=book.n)
     # This proposal's loss sales, by group: the security with the largest loss speaks for it.
     proposal: dict[int, int] = {}
-    for i in np.flatnonzero(loss_by_sec > 0).tolist():
+    for i in (loss_by_sec > 0).nonzero()[0].tolist():
         g = int(limits.group[i])
         if g not in proposal or loss_by_sec[i] > loss_by_sec[proposal[g]]:
             proposal[g] = i
@@ -484,7 +484,7 @@ def _trades(
     toward = np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9
     di_sleeves = {d.sleeve for d in plan.direct_index}
     selling = sold > 0
-    sleeves_screen = {plan.sleeve_of[i] for i in np.flatnonzero(selling & plan.excluded)}
+    sleeves_screen = {plan.sleeve_of[i] for i in (selling & plan.excluded).nonzero()[0]}
     sleeves_harvest = {
         plan.sleeve_of[i]
         for i in set(book.lot_sec[limits.harvest.harvestable & (fill.lot_sold > 0)].tolist())
@@ -498,7 +498,7 @@ def _trades(
     harvest_subs = set(limits.harvest.substitutes.values())
     # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
     # sales are a contiguous run.  Plain lists: element-wise numpy indexing is the slow part.
-    sold_lots = np.flatnonzero(fill.lot_sold > 0)
+    sold_lots = (fill.lot_sold > 0).nonzero()[0]
     sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
     terms = np.where(book.lot_long[sold_lots], "long", "short").tolist()
     sales = list(
@@ -527,8 +527,8 @@ def _trades(
     trades: list[Trade] = []
     # Sells first, then buys, each by symbol.
     by_symbol = book.symbols.__getitem__
-    order = sorted(np.flatnonzero(selling).tolist(), key=by_symbol) + sorted(
-        np.flatnonzero(~selling & (fill.bought > 0)).tolist(), key=by_symbol
+    order = sorted(selling.nonzero()[0].tolist(), key=by_symbol) + sorted(
+        (~selling & (fill.bought > 0)).nonzero()[0].tolist(), key=by_symbol
     )
     for i in order:
         sell = sold_l[i] > 0
@@ -626,7 +626,7 @@ def _position_messages(
 ) -> None:
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
-    for i in np.flatnonzero((qty_after > 1e-9) & (plan.excluded | plan.removed)):
+    for i in ((qty_after > 1e-9) & (plan.excluded | plan.removed)).nonzero()[0]:
         why = "excluded by the screen" if plan.excluded[i] else "in a removed asset class"
         warnings.append(f"{book.symbols[i]} is {why} but kept (tax budget, restriction or turnover)")
     for di in plan.direct_index:
@@ -646,7 +646,7 @@ def _position_messages(
     if p.wash_sale.allow:
         disallowed_groups = [
             book.symbols[i]
-            for i in np.flatnonzero(fill.bought > 0)
+            for i in (fill.bought > 0).nonzero()[0]
             if limits.group[i] in limits.window_loss_groups
         ]
         for symbol in disallowed_groups:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .limits import Limits
-from .lots import grouped_order, relieve_grouped
+from .lots import grouped_order, lot_priority, relieve_grouped
 from .optimizer import Solution
 from .parameters import TradingParams
 from .positions import Book
@@ -226,19 +226,16 @@ def _relieve_lots(
     f = np.minimum(forced_lot, qty)
     cap = np.where(limits.x_ub > 0, qty - f, 0.0)
     rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        basis_ps = np.where(qty > 0, book.lot_basis / qty, 0.0)
-    tax_ps = limits.tax * book.price[lot_sec]
+    key = lot_priority(method, qty, book.lot_basis, book.lot_acquired, limits.tax * book.price[lot_sec])
     if method == "tax_optimal":
         base = np.clip(opt_lot - f, 0.0, cap)
         diff = rest - np.bincount(lot_sec, weights=base, minlength=n)
-        cheap_first = grouped_order(lot_sec, tax_ps, book.lot_acquired)
-        dear_first = grouped_order(lot_sec, -tax_ps, -book.lot_acquired)
+        cheap_first = grouped_order(lot_sec, key, book.lot_acquired)
+        dear_first = grouped_order(lot_sec, -key, -book.lot_acquired)
         add = relieve_grouped(lot_sec, np.maximum(diff, 0.0), cap - base, cheap_first)
         cut = relieve_grouped(lot_sec, np.maximum(-diff, 0.0), base, dear_first)
         take = base + add - cut
     else:
-        key = book.lot_acquired if method == "fifo" else -basis_ps
         take = relieve_grouped(lot_sec, rest, cap, grouped_order(lot_sec, key, book.lot_acquired))
     return f + take
 
@@ -253,23 +250,46 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
     """
     lot_sec, qty = book.lot_sec, book.lot_qty
     frac = lot_sold - np.floor(lot_sold + _EPS)
-    odd = np.flatnonzero(whole[lot_sec] & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS)))
-    for i in np.unique(lot_sec[odd]):
-        lots = np.flatnonzero((lot_sec == i) & (lot_sold > 0))
-        total = lot_sold[lots].sum()
+    odd = whole[lot_sec] & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS))
+    if not odd.any():
+        return
+    # Each sold lot of the securities concerned floored (or closed when less than a share would be
+    # left), all at once; the whole shares this leaves unsold are redistributed below.
+    sold = np.flatnonzero((lot_sold > 0) & np.isin(lot_sec, lot_sec[odd]))
+    taken = lot_sold[sold]
+    room = qty[sold]
+    base = np.minimum(np.floor(taken + _EPS), room)
+    base = np.where(room - base < 1 - _EPS, room, base)
+    # Only securities short of a whole share or more need the lot-by-lot pass; the margin keeps
+    # the per-security sum's order of addition (which the pass repeats exactly) from mattering.
+    short = np.bincount(lot_sec[sold], weights=taken - base, minlength=book.n)
+    redistribute = short[lot_sec[sold]] >= 1 - _EPS - 1e-9
+    lot_sold[sold[~redistribute]] = base[~redistribute]
+    sold = sold[redistribute]
+    if not len(sold):
+        return
+    sold = sold[np.argsort(lot_sec[sold], kind="stable")]
+    for lots in np.split(sold, np.flatnonzero(np.diff(lot_sec[sold])) + 1):
+        taken = lot_sold[lots]
+        total = taken.sum()
         room = qty[lots]
-        base = np.minimum(np.floor(lot_sold[lots] + _EPS), room)
+        base = np.minimum(np.floor(taken + _EPS), room)
         base = np.where(room - base < 1 - _EPS, room, base)
-        left = total - base.sum()
-        for k in np.argsort(-(lot_sold[lots] - np.floor(lot_sold[lots] + _EPS)), kind="stable"):
+        left = float(total - base.sum())
+        if left < 1 - _EPS:
+            lot_sold[lots] = base
+            continue
+        order = np.argsort(-(taken - np.floor(taken + _EPS)), kind="stable").tolist()
+        room_l, base_l = room.tolist(), base.tolist()
+        for k in order:
             if left < 1 - _EPS:
                 break
-            add = min(math.floor(left + _EPS), math.floor(room[k] - base[k] + _EPS))
-            if room[k] - base[k] - add < 1 - _EPS:
-                add = room[k] - base[k]
-            base[k] += add
+            add = min(math.floor(left + _EPS), math.floor(room_l[k] - base_l[k] + _EPS))
+            if room_l[k] - base_l[k] - add < 1 - _EPS:
+                add = room_l[k] - base_l[k]
+            base_l[k] += add
             left -= add
-        lot_sold[lots] = base
+        lot_sold[lots] = base_l
 
 
 def _repair(
@@ -357,13 +377,7 @@ def _raise_cash(
         # Sales alone must fit the cap (buys are trimmed afterwards to make room).
         minimum_buys = float(np.ceil(limits.b_lb * V / price - 1e-6) @ price)
         turnover_room = 2 * limits.max_turnover * V - float(fill.sold(book) @ price) - minimum_buys
-    if trading.lot_selection == "fifo":
-        lot_key = book.lot_acquired.astype(float)
-    elif trading.lot_selection == "highest_cost":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lot_key = -np.where(book.lot_qty > 0, book.lot_basis / book.lot_qty, 0.0)
-    else:
-        lot_key = limits.tax * lot_price
+    lot_key = lot_priority(trading.lot_selection, book.lot_qty, book.lot_basis, book.lot_acquired, limits.tax * lot_price)
     sec_tax = np.full(book.n, np.inf)
     np.minimum.at(sec_tax, lot_sec[candidates], limits.gain[candidates])
     overweight = book.weights - plan.target

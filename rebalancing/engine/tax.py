@@ -62,7 +62,7 @@ def long_term_mask(acquired_ordinals: np.ndarray, sold: date) -> np.ndarray:
     # vectorised; leap days are handled by the exact check on the few lots near the cut-off.
     cutoff = anniversary_back(sold).toordinal()
     mask = acquired_ordinals < cutoff
-    near = np.flatnonzero(np.abs(acquired_ordinals - cutoff) <= 2)
+    near = (np.abs(acquired_ordinals - cutoff) <= 2).nonzero()[0]
     for i in near:
         mask[i] = is_long_term(date.fromordinal(int(acquired_ordinals[i])), sold)
     return mask

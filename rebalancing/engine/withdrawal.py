@@ -33,7 +33,7 @@ from .household import (
     household_window_trades,
     validate_household,
 )
-from .placement import _model_weights
+from .placement import model_weights
 from .result import LotSale
 from .tax import incremental_tax, is_long_term
 from .wash_sales import window_activity
@@ -253,16 +253,17 @@ def _take_cash(
     a: HouseholdAccount, remaining: float, cash_used: dict, distributions: dict, explanation: list
 ) -> float:
     take = min(max(a.request.account.cash, 0.0), remaining)
-    if take > 0:
-        cash_used[a.id] = take
-        distributions[a.id] = distributions.get(a.id, 0.0) + take
-        explanation.append(f"{take:,.2f} from the cash of {a.id} ({a.tax_status})")
+    if take <= 0 or remaining <= 1e-9:  # a float-noise remainder is not worth a second account's cash
+        return remaining
+    cash_used[a.id] = take
+    distributions[a.id] = distributions.get(a.id, 0.0) + take
+    explanation.append(f"{take:,.2f} from the cash of {a.id} ({a.tax_status})")
     return remaining - take
 
 
 def _overweight(request: HouseholdRequest, securities: Mapping) -> dict[str, float]:
     """Symbol -> household value held above the model's (negative: below)."""
-    weights = _model_weights(request)
+    weights = model_weights(request)
     held: dict[str, float] = {}
     total = 0.0
     for a in request.accounts:

@@ -33,7 +33,8 @@ def test_each_body_is_offered_only_in_the_content_types_it_is_accepted_in(firm_a
 
     uploads = {"imports_create": ["application/json", "multipart/form-data"],
                "executions_create": ["application/json", "multipart/form-data"],
-               "reconciliations_create": ["multipart/form-data"]}
+               "reconciliations_create": ["multipart/form-data"],
+               "cash_flows_upload_create": ["multipart/form-data"]}
     assert {op: types for op, types in offered.items() if op in uploads} == uploads
     assert {op: types for op, types in offered.items() if op not in uploads} == {
         op: ["application/json"] for op in offered if op not in uploads}

@@ -66,3 +66,22 @@ def test_solver_warnings_do_not_reach_stderr():
     for name, proc in running.items():
         _, stderr = proc.communicate(timeout=240)
         assert proc.returncode == 0 and stderr == "", (name, stderr)
+
+
+HOUSEHOLD = EXAMPLES / "household" / "three_accounts.json"
+
+
+def test_household_prints_one_proposal_per_account(capsys):
+    assert main(["household", str(HOUSEHOLD)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [a["account_id"] for a in data["accounts"]] == ["TAX", "IRA", "ROTH"]
+    ira = data["accounts"][1]
+    assert {(t["side"], t["symbol"]) for t in ira["trades"]} == {("sell", "EQ"), ("buy", "BD")}
+
+
+def test_withdraw_prints_the_plan(capsys):
+    assert main(["withdraw", str(HOUSEHOLD), "--amount", "1500", "--kind", "rmd", "--account", "IRA"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["kind"] == "rmd" and plan["raised"] >= 1500
+    assert {s["account_id"] for s in plan["sales"]} == {"IRA"}
+    assert main(["withdraw", str(HOUSEHOLD), "--amount", "10", "--kind", "rmd", "--account", "ROTH"]) == 2

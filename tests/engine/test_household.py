@@ -7,12 +7,16 @@ import pytest
 
 from rebalancing.engine import (
     CASH_KEY,
+    Account,
     CashParams,
     DriftParams,
+    HouseholdAccount,
+    HouseholdRequest,
     HouseholdTrade,
     InvalidRequest,
     Model,
     Restrictions,
+    Security,
     Sleeve,
     household_request_from_dict,
     household_request_to_dict,
@@ -23,7 +27,7 @@ from rebalancing.engine import (
 from rebalancing.engine.household import default_location_preferences
 
 from .builders import AS_OF
-from .household_builders import PARAMS, household, lot, member, trades_of
+from .household_builders import PARAMS, SECURITIES, household, lot, member, trades_of
 
 
 def three_accounts():
@@ -156,7 +160,20 @@ def test_bad_households_are_refused_with_a_clear_message():
     with pytest.raises(InvalidRequest, match="taxable flag"):
         replace(taxable, tax_status="roth")
     with pytest.raises(InvalidRequest, match="no value"):
-        rebalance_household(household(taxable, member("ROTH", "roth")))
+        rebalance_household(household(member("ROTH", "roth")))
+    with pytest.raises(InvalidRequest, match="cash is below zero"):
+        rebalance_household(household(taxable, member("ROTH", "roth", cash=-5.0)))
+
+
+def test_an_account_not_yet_funded_gets_an_empty_proposal():
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 60, 6_000)], cash=4_000)
+    result = rebalance_household(household(taxable, member("ROTH", "roth")))
+    roth = result.accounts[1]
+    assert roth.account_id == "ROTH" and roth.trades == ()
+    assert "nothing to rebalance" in roth.warnings[0]
+    assert trades_of(result, "TAX") == {"BD": ("buy", 80.0)}
+    data = household_result_to_dict(result)
+    assert household_result_to_dict(household_result_from_dict(data)) == data
 
 
 def test_household_request_and_result_round_trip_through_json():
@@ -196,3 +213,51 @@ def test_a_tax_bill_with_every_taxable_lot_at_a_loss_sells_the_loss_and_forbids_
     assert trades_of(result, "TAX")["EQ"][0] == "sell"
     assert all(t.symbol != "EQ" for t in next(r for r in result.accounts if r.account_id == "ROTH").trades)
     assert result.accounts[0].summary.cash_after >= -0.005
+
+
+def test_an_accounts_own_solve_may_buy_no_security_of_a_class_it_may_not_hold():
+    # Found by the property test: a harvest substitute outside the model (EQ2, equity) was bought
+    # in an account that may hold only bonds - its own solve must refuse every such security,
+    # not only the model's.
+    from rebalancing.engine.household import (
+        _account_request,
+        household_equivalence,
+        household_window_trades,
+        validate_household,
+    )
+    from rebalancing.engine.placement import place
+
+    securities = (*SECURITIES, Security("EQ2", 100.0, "equity"))
+    taxable = member(
+        "TAX", "taxable", [lot("t1", "EQ", 50, 8_000)], allowed=("bonds",), securities=securities
+    )
+    roth = member("ROTH", "roth", cash=5_000, securities=securities)
+    request = household(taxable, roth, securities=securities)
+    by_symbol = validate_household(request)
+    window = household_window_trades(request)
+    placement = place(request, by_symbol, window, household_equivalence(request))
+    own = _account_request(request, taxable, placement, window, [], by_symbol)
+    assert {"EQ", "EQ2", "RE"} <= set(own.parameters.restrictions.do_not_buy)
+    assert "BD" not in own.parameters.restrictions.do_not_buy
+
+
+def test_a_direct_indexed_sleeve_is_direct_indexed_in_each_account_that_asks():
+    # The taxable account direct-indexes the equity sleeve (its parameters); the household's
+    # placement targets the sleeve's fund, and each account's own solve keeps the benchmark.
+    from .builders import direct_index_request
+
+    req = direct_index_request([lot("a", "N1", 100, 400.0), lot("b", "FUND", 100, 9_000.0)], {}, cash=1_000.0)
+    ira = replace(req, account=Account("IRA", 5_000.0, taxable=False), parameters=PARAMS)
+    request = HouseholdRequest(
+        "H",
+        AS_OF,
+        req.model,
+        req.securities,
+        (HouseholdAccount(req, "taxable"), HouseholdAccount(ira, "traditional")),
+    )
+    result = rebalance_household(request)
+    taxable = result.accounts[0]
+    assert {t.symbol for t in taxable.trades if t.side == "buy"} <= {f"N{i}" for i in range(10)}
+    assert "direct_index" in {r for t in taxable.trades for r in t.reasons}
+    # Bonds (C) go to the IRA.
+    assert result.allocation_after["bonds"].keys() == {"IRA"}

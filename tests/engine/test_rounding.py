@@ -130,3 +130,31 @@ def test_h_the_cash_floor_repair_never_breaks_the_turnover_cap(eq_price, bd_pric
     lots = [lot("A", "EQ", 100, 21000.0), lot("C", "BD", 100, 49000.0)]
     result = rebalance(request(lots, funds(EQ=300, BD=700), model(EQ=0.3, BD=0.7), parameters=params))
     assert result.summary.turnover <= 0.005 + 1e-12 and result.summary.cash_after >= 0.01 * 100_000 - 1e-6
+
+
+def test_each_lot_selection_method_orders_lots_as_a_plain_sort_over_random_lots():
+    # given random lots of a few securities (same dates and bases repeat, to exercise the ties)
+    import random
+
+    import numpy as np
+
+    from rebalancing.engine.lots import grouped_order, lot_priority
+
+    rng = random.Random(16)
+    for _ in range(300):
+        m = rng.randint(1, 12)
+        sec = np.array([rng.randrange(3) for _ in range(m)])
+        qty = np.array([rng.choice([0.0, 1.0, 5.0, 10.0]) for _ in range(m)])
+        basis = np.array([rng.choice([100.0, 250.0, 400.0]) for _ in range(m)])
+        acquired = np.array([rng.choice([737000, 737100, 738000]) for _ in range(m)], dtype=np.int64)
+        tax = np.array([rng.choice([-3.0, 0.0, 2.5]) for _ in range(m)])
+        for method in ("fifo", "highest_cost", "tax_optimal"):
+            # when the engine orders them
+            order = grouped_order(sec, lot_priority(method, qty, basis, acquired, tax), acquired)
+
+            # then it is security by security, the method's key, then the oldest, then the first given
+            per_share = [basis[j] / qty[j] if qty[j] > 0 else 0.0 for j in range(m)]
+            first = {"fifo": list(acquired), "highest_cost": [-b for b in per_share], "tax_optimal": list(tax)}[method]
+            expected = sorted(range(m), key=lambda j, first=first: (sec[j], first[j], acquired[j], j))
+
+            assert list(order) == expected, method

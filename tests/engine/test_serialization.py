@@ -135,3 +135,73 @@ def test_absurd_magnitudes_are_refused_naming_the_field(path, value, fragment):
     with pytest.raises(InvalidRequest, match=fragment) as err:
         request_from_dict(data)
     assert "out of range" in str(err.value)
+
+
+def test_the_committed_request_schema_has_the_parameters_the_dataclasses_describe():
+    # given the parameters' definitions derived from the dataclasses (their one description)
+    from rebalancing.engine.parameters import parameters_json_schema
+    from rebalancing.engine.schemas.__main__ import main
+
+    derived = parameters_json_schema()
+    # then the published request schema carries exactly them (regenerate: python -m rebalancing.engine.schemas)
+    assert REQUEST_SCHEMA["$defs"]["parameters"] == derived["parameters"]
+    assert REQUEST_SCHEMA["$defs"]["instruction"] == derived["instruction"]
+    assert main(["--check"]) == 0
+
+
+def test_every_bounded_setting_is_refused_alike_by_the_schema_and_the_dataclass():
+    # given each numeric setting of each group, one step outside its published bounds
+    from dataclasses import fields
+
+    from rebalancing.engine import parameters as p
+
+    checked = 0
+    for group, cls, _ in p._GROUPS:
+        schema = PARAMETERS_SCHEMA["properties"][group]["properties"]
+        for f in fields(cls):
+            leaf = schema[f.name]
+            leaf = {**PARAMETERS_SCHEMA["$defs"]["fraction"], **leaf} if "$ref" in leaf and "fraction" in leaf["$ref"] else leaf
+            for bad in (leaf.get("minimum", 0) - 1, leaf.get("maximum", 1e15) * 2):
+                if "minimum" not in leaf and "exclusiveMinimum" not in leaf:
+                    continue
+                # then the JSON path and the direct construction both refuse it, naming the setting
+                with pytest.raises(InvalidRequest, match=f"{group}.{f.name}"):
+                    Parameters.from_dict({group: {"enabled": True, f.name: bad} if group in p._SWITCHED else {f.name: bad}})
+                with pytest.raises(InvalidRequest, match=f"{group}.{f.name}"):
+                    cls(**{f.name: bad})
+                checked += 1
+    assert checked >= 20
+
+
+def test_parameters_survive_their_json_form_whatever_is_switched_on():
+    import random
+
+    rng = random.Random(15)
+    symbols = ["AAA", "BBB", "CCC"]
+    for _ in range(200):
+        data = {
+            "transition": {"enabled": rng.random() < 0.5, "max_net_gain_per_run": rng.choice([None, 1000.0]),
+                           "substitutes": {"AAA": "BBB"} if rng.random() < 0.5 else {}},
+            "screen": {"enabled": rng.random() < 0.5, "excluded_symbols": rng.sample(symbols, rng.randint(0, 2)),
+                       "rescale": rng.choice(["pro_rata", "track_benchmark"]), "min_esg_score": rng.choice([None, 4.0])},
+            "harvest": {"enabled": rng.random() < 0.5, "min_loss_pct": rng.random()},
+            "wash_sale": {"equivalent_groups": [rng.sample(symbols, 2)] if rng.random() < 0.5 else [],
+                          "allow": rng.random() < 0.5},
+            "removed_asset_classes": rng.sample(["bonds", "reits"], rng.randint(0, 2)),
+            "direct_index": {"us": {"max_names": rng.choice([None, 50])}} if rng.random() < 0.5 else {},
+            "restrictions": {"hold": rng.sample(symbols, rng.randint(0, 3))},
+            "cash": {"target": rng.random() / 10, "floor": 0.0},
+            "drift": {"enabled": rng.random() < 0.5, "relative_band": rng.random() * 10},
+            "trading": {"lot_selection": rng.choice(["tax_optimal", "highest_cost", "fifo"]),
+                        "whole_shares": rng.random() < 0.5, "max_turnover": rng.choice([None, 0.3])},
+            "instructions": [{"kind": "raise_cash", "amount": 100.0}] if rng.random() < 0.5 else [],
+        }
+        params = Parameters.from_dict(data)
+        # then the JSON form is the input with every missing leaf at its default, and reads back equal
+        assert Parameters.from_dict(params.to_dict()) == params
+        for group, values in data.items():
+            # (a switched-off group keeps no settings: its leaves read back at their defaults)
+            if isinstance(values, dict) and group != "direct_index" and values.get("enabled", True):
+                assert {k: params.to_dict()[group][k] for k in values} == values, group
+        assert (params.transition is None) == (not data["transition"]["enabled"])
+        assert params.trading.lot_selection == data["trading"]["lot_selection"]

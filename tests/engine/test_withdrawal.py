@@ -240,3 +240,11 @@ def _price(request, account_id, lot_id):
     account = next(a for a in request.accounts if a.id == account_id)
     symbol = next(x.symbol for x in account.request.account.lots if x.id == lot_id)
     return next(s.price for s in request.securities if s.symbol == symbol)
+
+
+def test_a_float_noise_remainder_takes_no_second_accounts_cash():
+    # Found by the property test: 10.000000000000002 asked, 10 of cash in the first IRA.
+    first = member("IRA1", "traditional", cash=10.0)
+    second = member("IRA2", "traditional", cash=50.0)
+    plan = plan_withdrawal(household(first, second), amount=10.000000000000002, kind="rmd")
+    assert plan.cash_used == {"IRA1": 10.0}

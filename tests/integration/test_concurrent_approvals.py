@@ -7,6 +7,7 @@ from django.db import connections
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import Household, ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, Security
+from rebalancing.services.people import advisor_assign
 from rebalancing.services.proposals import proposal_approve, proposal_submit
 from tenants.errors import DomainError
 from tenants.models import Firm
@@ -67,8 +68,7 @@ def test_advisor_and_compliance_approving_together_both_count(committed, django_
     with django_db_blocker.unblock():
         with tenant_context(firm):
             household = book["accounts"][0].household
-            household.advisor = people["advisor"]
-            household.save()
+            advisor_assign(household=household, advisor=people["advisor"], by=None)
             policy(compliance_min_estimated_tax=10_000)
             proposal = proposal_submit(proposal=make_proposal(book["accounts"][0], estimated_tax="20000"))
 
