@@ -550,3 +550,13 @@ def test_a_proposals_alerts_are_one_panel_with_dollar_amounts(firm_a, book, as_u
     assert "<td>Harvesting is switched off</td>" in page and "$3,704" in page
     assert "above the per run limit of $10,000.00" in page and "realises $10,500.00" in page
     assert "(net gain $900.00 of $1,000.00 allowed)" in page and "40% of the way" in page
+
+
+def test_the_orders_page_and_transition_report_use_the_whole_width_and_keep_ids_whole(firm_a, book, as_user):
+    from pathlib import Path
+
+    for path in ("/ledger/orders/", "/reports/transition/"):
+        assert '<main id="main" class="page wide"' in as_user("pm").get(path).content.decode(), path
+    assert '<main id="main" class="page"' in as_user("pm").get("/accounts/").content.decode()
+    css = (Path(__file__).resolve().parents[2] / "frontend/static/frontend/app.css").read_text()
+    assert ".page.wide { max-width: none; }" in css and "table.data code { white-space: nowrap; }" in css
