@@ -24,6 +24,7 @@ class Action(StrEnum):
     CASH_FLOW_CREATE = "cash_flow.create", "entered a household's deposit, withdrawal or RMD"
     ACCOUNT_ASSIGN = "account.assign", "assigned a template or model to accounts"
     HOUSEHOLD_TEMPLATE = "household.template", "assigned a template to households"
+    SECURITY_EQUIVALENTS = "security.equivalents", "set the firm's substantially identical securities"
     TEMPLATE_CREATE = "template.create", "created a parameter template"
     TEMPLATE_CHANGE = "template.change", "changed a parameter template"
     MODEL_CREATE = "model.create", "created a model"

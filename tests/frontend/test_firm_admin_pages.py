@@ -560,3 +560,22 @@ def test_the_orders_page_and_transition_report_use_the_whole_width_and_keep_ids_
     assert '<main id="main" class="page"' in as_user("pm").get("/accounts/").content.decode()
     css = (Path(__file__).resolve().parents[2] / "frontend/static/frontend/app.css").read_text()
     assert ".page.wide { max-width: none; }" in css and "table.data code { white-space: nowrap; }" in css
+
+
+# --- Firm-wide substantially identical securities -------------------------------------------------
+
+def test_a_firm_admin_sets_the_firm_wide_equivalence_groups(firm_a, book, as_user):
+    from rebalancing.models import Security
+
+    client = as_user("admin")
+    response = client.post("/securities/equivalents/", {"groups": "vti, itot\nBND, AGG"})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        groups = dict(Security.objects.exclude(equivalence_group="").values_list("symbol", "equivalence_group"))
+        assert groups == {"VTI": "vti", "ITOT": "vti", "BND": "bnd", "AGG": "bnd"}  # XLE's old group cleared
+        assert AuditEvent.objects.get(action="security.equivalents").after == {
+            "groups": [["AGG", "BND"], ["ITOT", "VTI"]]}
+    refused = client.post("/securities/equivalents/", {"groups": "VTI, NOPE"})
+    assert refused.status_code == 400 and "Not in the security master: NOPE" in text(refused)
+    assert as_user("advisor").post("/securities/equivalents/", {"groups": ""}).status_code == 403
+    assert "AGG ≡ BND" in text(as_user("advisor").get("/securities/equivalents/"))
