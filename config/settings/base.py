@@ -271,8 +271,9 @@ REST_FRAMEWORK = {
     },
 }
 # Webhooks (rebalancing.webhooks): retries double from the base, up to the cap, until the attempts run
-# out (defaults: 30 s, 1 h, 8 attempts: about two hours). Private addresses are refused unless allowed
-# (tests and the demo deliver to localhost; never in production: server-side request forgery).
+# out (defaults: 30 s doubling, at most 1 h, 8 attempts: the last about an hour after the first).
+# Private addresses are refused unless allowed (tests and the demo deliver to localhost; never in
+# production: server-side request forgery).
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)

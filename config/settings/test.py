@@ -15,8 +15,8 @@ from .base import *  # noqa: E402,F403
 from .base import DATABASES, env_str  # noqa: E402
 
 DEBUG = False
-# Webhook tests deliver to receivers they start on localhost, and retry within seconds. Settings, not
-# environment variables: the environment is inherited by the production-settings check's process.
+# Webhook tests deliver to receivers they start on localhost, and retry within seconds. Set here, not
+# in the environment: processes the tests start with production settings must not inherit them.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 WEBHOOK_RETRY_BASE_SECONDS = 1
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production

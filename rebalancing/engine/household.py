@@ -292,6 +292,7 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
         proposed.extend(_as_household_trades(request.as_of, account, result))
     accounts = tuple(results[i] for i in range(len(request.accounts)))
     _guard_household_wash_sales(request, accounts, window)
+    _guard_allowed_classes(request, accounts, placement, securities)
     done = time.perf_counter()
     return _report(
         request,
@@ -450,6 +451,13 @@ def _as_household_trades(
     out = []
     taxable = account.tax_status == "taxable"
     for t in result.trades:
+        if t.side == "sell" and taxable and t.lots:
+            # Lot by lot: a sale whose gains outweigh one lot's loss still sells that lot at a loss,
+            # and a later account buying the group would wash it (Pub. 550 matches shares).
+            out.extend(
+                HouseholdTrade(as_of, t.symbol, "sell", ls.quantity, ls.gain, account.id) for ls in t.lots
+            )
+            continue
         # A sale in a tax-deferred account realises nothing for tax: it is never a loss sale.
         gain = (t.realised_gain if taxable else 0.0) if t.side == "sell" else None
         out.append(HouseholdTrade(as_of, t.symbol, t.side, t.quantity, gain, account.id))
@@ -474,6 +482,27 @@ def _guard_household_wash_sales(
                 raise EngineError(
                     f"internal error: the household proposal would wash the loss on {t.symbol} "
                     f"in account {account.id}",
+                    code="internal_error",
+                )
+
+
+def _guard_allowed_classes(
+    request: HouseholdRequest,
+    accounts: tuple[RebalanceResult, ...],
+    placement: Placement,
+    securities: Mapping[str, Security],
+) -> None:
+    """Last line of defence: no buy of an asset class an account may not hold."""
+    for account, result in zip(request.accounts, accounts, strict=True):
+        if account.allowed_asset_classes is None:
+            continue
+        for t in result.trades:
+            asset_class = placement.asset_class.get(t.symbol, securities[t.symbol].asset_class)
+            if t.side == "buy" and asset_class not in account.allowed_asset_classes:
+                raise EngineError(
+                    f"internal error: the household proposal would buy {t.symbol} ({asset_class}) "
+                    f"in account {account.id}, which may hold only "
+                    f"{', '.join(account.allowed_asset_classes)}",
                     code="internal_error",
                 )
 

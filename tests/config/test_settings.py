@@ -40,6 +40,8 @@ def test_production_refuses_to_start_without_secret_key():
         ({"SECRET_KEY": STRONG_KEY, "DJANGO_DEBUG": "true"}, "DJANGO_DEBUG must be off in production"),
         ({"SECRET_KEY": STRONG_KEY, "CELERY_BROKER_URL": "filesystem://"}, "must name a real broker"),
         ({"SECRET_KEY": STRONG_KEY, "DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be a boolean"),
+        ({"SECRET_KEY": STRONG_KEY, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"},
+         "WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be off in production"),
     ],
 )
 def test_production_refuses_insecure_configuration(env, message):

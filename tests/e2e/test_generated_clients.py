@@ -126,7 +126,19 @@ def _csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
-def test_the_python_client_drives_the_main_flow(python_client, base_url, keys, e2e_worker, tmp_path):
+@pytest.fixture
+def left_as_found(e2e_firm, django_db_blocker):
+    """The browser tests after this one count the firm's accounts: remove what the flow imported."""
+    yield
+    from rebalancing.models import Account, Household, Price
+
+    with django_db_blocker.unblock(), schema_context(e2e_firm["firm"].schema_name):
+        Account.objects.filter(custodian_number="GC-100").delete()
+        Household.objects.filter(external_id="GC-H100").delete()
+        Price.objects.filter(date=timezone.localdate()).delete()
+
+
+def test_the_python_client_drives_the_main_flow(python_client, base_url, keys, e2e_worker, tmp_path, left_as_found):
     from rebalancing_client import AuthenticatedClient
     from rebalancing_client.api.accounts import accounts_list
     from rebalancing_client.api.proposals import proposals_approve, proposals_list, proposals_retrieve

@@ -10,6 +10,7 @@ from rebalancing.engine import (
     Account,
     CashParams,
     DriftParams,
+    HarvestParams,
     HouseholdAccount,
     HouseholdRequest,
     HouseholdTrade,
@@ -18,6 +19,7 @@ from rebalancing.engine import (
     Restrictions,
     Security,
     Sleeve,
+    WashSaleParams,
     household_request_from_dict,
     household_request_to_dict,
     household_result_from_dict,
@@ -261,3 +263,87 @@ def test_a_direct_indexed_sleeve_is_direct_indexed_in_each_account_that_asks():
     assert "direct_index" in {r for t in taxable.trades for r in t.reasons}
     # Bonds (C) go to the IRA.
     assert result.allocation_after["bonds"].keys() == {"IRA"}
+
+
+def test_a_harvest_substitute_outside_the_model_is_not_bought_where_its_class_is_not_allowed():
+    # Found by the household property test (shrunk): account A1 may hold only bonds and holds
+    # 20 B (equity) at a loss of 50; its harvest parameters name E (equity, outside the model) as
+    # B's substitute. Harvesting B there bought E - an asset class A1 may not hold.
+    securities = tuple(
+        Security(s, 5.0, c, fractional=s != "C")
+        for s, c in (("A", "equity"), ("B", "equity"), ("C", "bonds"), ("D", "bonds"), ("E", "equity"))
+    )
+    model = Model(
+        "m", (Sleeve("equity", 0.4, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.6, {"C": 0.6, "D": 0.4}))
+    )
+    params = replace(PARAMS, trading=replace(PARAMS.trading, whole_shares=False))
+    harvesting = replace(
+        params, harvest=HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"B": "E"})
+    )
+    recent = AS_OF - timedelta(days=31)
+    a0 = member("A0", "taxable", [lot("0L0", "A", 1, 5.0, recent)], parameters=params, model=model,
+                securities=securities)  # fmt: skip
+    a1 = member("A1", "taxable", [lot("1L0", "B", 20, 150.0, recent)], parameters=harvesting,
+                allowed=("bonds",), model=model, securities=securities)  # fmt: skip
+    # When the household is rebalanced
+    result = rebalance_household(household(a0, a1, model=model, securities=securities))
+    # Then A1 buys bonds only (its equity goes, as the placement asks), and nothing buys E;
+    a1_trades = result.accounts[1].trades
+    assert {t.symbol for t in a1_trades if t.side == "buy"} == {"C", "D"}
+    assert all(t.symbol != "E" for r in result.accounts for t in r.trades)
+    # the loss on B is not harvested there (its substitute may not be bought): B is sold only
+    # as far as the placement moves A1's equity out.
+    assert all("harvest" not in t.reasons for t in a1_trades)
+    assert trades_of(result, "A1")["B"][0] == "sell"
+
+
+def test_a_sale_with_a_net_gain_still_sells_its_loss_lot_and_no_later_account_buys_the_fund():
+    # Found by the household property test: A0 sells 98 C relieving a lot at a gain and one at a
+    # loss (net a gain); A2, solved after it, saw one sale at a net gain - not a loss sale - and
+    # bought C, washing the loss lot's part (Pub. 550 matches shares, lot by lot).
+    prices = {"A": 227.0, "B": 169.0, "C": 71.0, "D": 35.0, "E": 5.0, "F": 14.0}
+    classes = {"A": "equity", "B": "equity", "C": "bonds", "D": "bonds", "E": "equity", "F": "equity"}
+    securities = tuple(Security(s, p, classes[s], fractional=s != "C") for s, p in prices.items())
+    model = Model(
+        "m", (Sleeve("equity", 0.8, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.2, {"C": 0.6, "D": 0.4}))
+    )
+    groups = WashSaleParams(equivalent_groups=(("A", "E"),))
+    pinned = replace(
+        PARAMS, wash_sale=groups, restrictions=Restrictions(do_not_buy=("A",), do_not_sell=("A",))
+    )
+    a2_params = replace(
+        PARAMS,
+        wash_sale=groups,
+        restrictions=Restrictions(do_not_buy=("E",), do_not_sell=("E",)),
+        trading=replace(PARAMS.trading, min_trade_value=50.0),
+    )
+
+    def day(days):
+        return AS_OF - timedelta(days=days)
+
+    def trade(days, symbol="A", side="buy", gain=None, by="X"):
+        return HouseholdTrade(day(days), symbol, side, 5.0, gain, by)
+
+    a0 = member(
+        "A0", "taxable",
+        [lot("0L0", "A", 100, 19_372.53, day(103)), lot("0L1", "C", 98, 3_479.0, day(172)),
+         lot("0L2", "C", 67, 5_140.43, day(447)), lot("0L3", "E", 144, 778.03, day(262))],
+        cash=815, parameters=pinned, model=model, securities=securities,
+        household_trades=(trade(15), trade(0)),
+    )  # fmt: skip
+    a1 = member(
+        "A1", "traditional", [lot("1L0", "A", 36, 12_159.58, day(281))], cash=163,
+        parameters=pinned, model=model, securities=securities, household_trades=(trade(19),),
+    )  # fmt: skip
+    a2 = member(
+        "A2", "taxable", [lot("2L0", "D", 80, 2_794.69, day(384))], cash=7_261,
+        parameters=a2_params, allowed=("bonds",), model=model, securities=securities,
+        household_trades=(trade(22), trade(2, "F", "sell", -100.0)),
+    )  # fmt: skip
+    # When the household is rebalanced
+    result = rebalance_household(household(a0, a1, a2, model=model, securities=securities))
+    # Then if A0 sells any C lot at a loss, no account buys C in this run.
+    loss_sold = {t.symbol for r in result.accounts for t in r.trades if any(ls.gain < 0 for ls in t.lots)}
+    bought_now = {t.symbol for r in result.accounts for t in r.trades if t.side == "buy"}
+    assert "C" in loss_sold
+    assert not loss_sold & bought_now

@@ -126,3 +126,62 @@ def test_a_run_announces_it_finished_with_its_counts_and_each_proposal_waiting(f
                         "accounts": 3, "done": 3, "failed": 0, "proposed": 3, "no_trades": 0,
                         "pending_approval": 3, "approved": 0}
     assert sorted(p["account_number"] for p in pending) == ["T-000", "T-001", "T-002"]
+
+
+def test_a_stalled_run_is_announced_once_the_watch_sends_it_again(firm_a, endpoint_for, monkeypatch,
+                                                                   django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rebalancing import dispatch
+    from rebalancing.selectors import RunScope
+    from rebalancing.services import runs as run_services
+    from rebalancing.services.run_recovery import runs_watch
+    from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+    from ..rebalancing.book import AS_OF, make_book
+
+    monkeypatch.setattr(run_services, "CHUNK_ACCOUNTS", 2)
+    sent = []
+    monkeypatch.setattr(dispatch, "send", lambda task, *args: sent.append((task, args)))
+    endpoint_for(firm_a, "http://127.0.0.1:9/stalls", ["run.stalled"])
+    with tenant_context(firm_a):
+        make_book(4)
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF, label="test")
+        run_process_chunk(run_id=run.pk, account_ids=run_chunks(run)[0])  # the second chunk's worker is lost
+        t0 = timezone.now()
+        with django_capture_on_commit_callbacks(execute=True):
+            runs_watch(now=t0)
+        with django_capture_on_commit_callbacks(execute=True):
+            runs_watch(now=t0 + timedelta(minutes=11))
+        delivery = WebhookDelivery.objects.get()
+
+    [(kind, data)] = _announced(firm_a)
+    assert kind == "run.stalled" and data == {"run": run.pk, "kind": "manual", "accounts": 4, "done": 2,
+                                              "failed": 0, "attempts": 1, "chunks_sent_again": 1,
+                                              "given_up": False}
+    assert (dispatch.WEBHOOK_DELIVER, (delivery.pk,)) in sent
+
+
+def test_a_reconciliation_break_is_announced_and_a_match_is_not(firm_a, endpoint_for):
+    from rebalancing.ledger.reconciliation import reconciliation_import
+
+    from ..rebalancing.book import AS_OF, make_book
+
+    endpoint_for(firm_a, "http://127.0.0.1:9/breaks", ["reconciliation.break"])
+    header = "account_number,lot_id,symbol,quantity,cost_basis,acquired\n"
+    with tenant_context(firm_a):
+        book = make_book(1)
+        lots = [(lot.lot_id, lot.security.symbol, lot.quantity, lot.cost_basis, lot.acquired)
+                for lot in book["accounts"][0].lots.select_related("security").order_by("lot_id")]
+        same = header + "".join(f"T-000,{i},{s},{q},{c},{a}\n" for i, s, q, c, a in lots)
+        reconciliation_import(source=same.encode(), as_of=AS_OF, file_name="same.csv")
+        assert _announced(firm_a) == []
+        short = header + "".join(f"T-000,{i},{s},{q - 1},{c},{a}\n" for i, s, q, c, a in lots)
+        differing = reconciliation_import(source=short.encode(), as_of=AS_OF, file_name="short.csv")
+
+    [(kind, data)] = _announced(firm_a)
+    assert kind == "reconciliation.break" and data == {
+        "reconciliation": differing.pk, "as_of": AS_OF.isoformat(), "file_name": "short.csv", "accounts": 1,
+        "accounts_differing": ["T-000"]}
