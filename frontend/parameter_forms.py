@@ -21,7 +21,7 @@ from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "INSTRUCTION_KINDS", "ParamField", "display_value", "overridable_from_post",
-    "overridable_rows", "parse_fields",
+    "overridable_rows", "parse_fields", "parse_groups",
 ]
 
 # Leaves typed as percentages (stored as fractions) and in dollars: their one home is effective_parameters.
@@ -325,7 +325,7 @@ def _parse_one(f: ParamField, post) -> Any:
             out[a] = b
         return out
     if f.kind == "groups":
-        return _parse_groups(raw)
+        return parse_groups(raw)
     if f.kind == "direct_index":
         return _parse_direct_index(f, post)
     return _parse_instructions(f, post)
@@ -352,7 +352,8 @@ def _number(raw: str, what: str, *, percent: bool = False, whole: bool = False) 
     return number
 
 
-def _parse_groups(raw: str) -> list[list[str]]:
+def parse_groups(raw: str) -> list[list[str]]:
+    """Groups of symbols typed one group a line, separated by commas (ValueError naming the line)."""
     groups, seen = [], {}
     for n, line in enumerate(raw.splitlines(), start=1):
         symbols = list(dict.fromkeys(s.strip().upper() for s in line.replace(";", ",").split(",") if s.strip()))

@@ -35,6 +35,7 @@ __all__ = [
     "ModelBook",
     "RunScope",
     "account_parameters",
+    "accounts_approved_unreleased",
     "accounts_for_scope",
     "benchmark_weights_latest",
     "latest_prices",
@@ -55,6 +56,9 @@ class RunScope:
     template_code: str | None = None
     advisor_id: int | None = None
     min_drift: float | None = None
+    # Accounts whose approved proposal is not released yet are left out (their approval stands)
+    # unless the person starting the run chose to replace those proposals.
+    replace_approved: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunScope:
@@ -73,7 +77,8 @@ class RunScope:
         return out
 
     def is_empty(self) -> bool:
-        return not self.to_dict()
+        """No criterion at all (``replace_approved`` is a choice about proposals, not a criterion)."""
+        return not {k for k in self.to_dict() if k != "replace_approved"}
 
 
 def accounts_for_scope(scope: RunScope):
@@ -101,10 +106,24 @@ def accounts_for_scope(scope: RunScope):
             Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
         )
     # A household managed as one is solved whole: any of its accounts brings in the others.
-    return Account.objects.filter(
+    accounts = Account.objects.filter(
         Q(pk__in=qs.values("pk"))
         | Q(household__managed_as=Household.ManagedAs.HOUSEHOLD, household_id__in=qs.values("household_id"))
-    ).order_by("pk").values_list("pk", flat=True)
+    )
+    if not scope.replace_approved:
+        # Their approval stands: such accounts (a household managed as one: all its accounts) sit out.
+        approved = Proposal.objects.filter(status=Proposal.Status.APPROVED)
+        accounts = accounts.exclude(pk__in=approved.values("account_id")).exclude(
+            household__managed_as=Household.ManagedAs.HOUSEHOLD, household_id__in=approved.values("account__household_id"))
+    return accounts.order_by("pk").values_list("pk", flat=True)
+
+
+def accounts_approved_unreleased(scope: RunScope) -> int:
+    """How many accounts of ``scope`` have an approved proposal not yet released (what a run would
+    leave out, or replace when told to)."""
+    replacing = RunScope(**{**scope.__dict__, "replace_approved": True})
+    return (Proposal.objects.filter(status=Proposal.Status.APPROVED, account_id__in=accounts_for_scope(replacing))
+            .order_by().values("account_id").distinct().count())
 
 
 def lot_counts(account_ids) -> dict[int, int]:

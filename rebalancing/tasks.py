@@ -12,6 +12,7 @@ from django.utils import timezone
 from rebalancing.models import RebalanceRun
 from rebalancing.selectors import RunScope
 from rebalancing.services.backtests import backtest_execute
+from rebalancing.services.notifications import approvals_digest_send, approvers_notify_run
 from rebalancing.services.proposals import proposals_expire_stale
 from rebalancing.services.risk_models import risk_model_estimate
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
@@ -119,3 +120,17 @@ def webhook_deliver(self, delivery_id: int) -> str | None:
     if delivery.status == delivery.Status.RETRYING:
         raise self.retry(countdown=retry_delay(delivery.attempts))
     return delivery.status
+
+
+@shared_task(acks_late=True)
+def approvers_notify(run_id: int) -> int:
+    """After a run: e-mail approvers what waits for them (rebalancing.services.notifications)."""
+    return approvers_notify_run(run_id=run_id)
+
+
+@shared_task(acks_late=True)
+def approvals_digest() -> int:
+    """Sent by beat to every active firm each morning: the approvers' daily digest."""
+    if connection.schema_name == "public":
+        raise ValueError("approvals_digest must be sent from inside a firm's schema")
+    return approvals_digest_send()

@@ -97,6 +97,9 @@ def run_demo(port: int) -> int:
         print(f"error: port {port} is in use (is a demo already running?). Use --port.", file=sys.stderr)
         return 2
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.local", PYTHONUNBUFFERED="1")
+    # The demo is shown to people: the product's 403/404/500 pages, not Django's debug pages (which
+    # list every URL pattern). runserver --insecure still serves the static files.
+    env.setdefault("DJANGO_DEBUG", "false")
     env["DATABASE_URL"] = resolve_database("rebalancing")
     ensure_database_exists(env["DATABASE_URL"])
     DATA.mkdir(exist_ok=True)
@@ -124,7 +127,7 @@ def run_demo(port: int) -> int:
             [str(VENV_BIN / "celery"), "-A", "config.celery_app", "beat", "-l", "INFO"], cwd=ROOT, env=env
         ),
         subprocess.Popen(
-            [str(VENV_BIN / "python"), "manage.py", "runserver", f"0.0.0.0:{port}", "--noreload"],
+            [str(VENV_BIN / "python"), "manage.py", "runserver", f"0.0.0.0:{port}", "--noreload", "--insecure"],
             cwd=ROOT, env=env,
         ),
     ]

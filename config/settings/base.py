@@ -232,6 +232,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "risk-model-refresh": {"task": "rebalancing.tasks.risk_model_refresh", "schedule": crontab(hour=1, minute=45)},
     "nightly-scan": {"task": "rebalancing.tasks.nightly_scan", "schedule": crontab(hour=2, minute=0)},
     "proposals-expire": {"task": "rebalancing.tasks.proposals_expire", "schedule": crontab(hour=1, minute=30)},
+    # Approvers who chose a daily digest hear what waits for them, after the nightly scan.
+    "approvals-digest": {"task": "rebalancing.tasks.approvals_digest", "schedule": crontab(hour=11, minute=0)},
     "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},
     # Stalled runs (a worker lost with its chunk): found and sent again (rebalancing/services/run_recovery.py).
     "runs-watch": {"task": "rebalancing.tasks.runs_watch", "schedule": float(env_int("RUN_WATCH_SECONDS", 60))},

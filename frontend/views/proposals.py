@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -18,12 +20,37 @@ from rebalancing.services.proposals import (
     proposal_reject,
     proposal_release,
     proposals_approve_bulk,
+    proposals_release_bulk,
 )
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
 from .common import firm_page, paginate, redirect_back, visible_or_404
+
+_AMOUNT = re.compile(r"(?<![\w$.,])(-?\d{1,3}(?:,\d{3})*\.\d{2})(?![\d%])")
+
+
+def _dollars(text: str) -> str:
+    """The engine's messages write amounts as 1,234.56; people read $1,234.56."""
+    return _AMOUNT.sub(lambda m: ("-$" + m.group(1)[1:]) if m.group(1).startswith("-") else "$" + m.group(1), text)
+
+
+def alert_groups(alerts: list[dict]) -> list[dict]:
+    """The proposal's alerts as one panel: one line per kind (how many, the amount at stake) with its
+    securities listed under it, instead of one banner per alert."""
+    groups: dict[str, dict] = {}
+    for a in alerts or ():
+        code = a.get("code", "other")
+        group = groups.setdefault(code, {"code": code, "rows": [], "total": 0.0, "has_amount": False})
+        message = a.get("message", "")
+        detail = message.split(": ", 1)[1] if code == "harvest_opportunity" and ": " in message else _dollars(message)
+        group["rows"].append({"symbol": a.get("symbol") or "", "amount": a.get("amount"), "text": detail})
+        if a.get("amount") is not None and code in ("harvest_opportunity", "tax_limit_exceeded",
+                                                    "wash_sale_disallowed"):
+            group["total"] += a["amount"]
+            group["has_amount"] = True
+    return list(groups.values())
 
 
 def _proposal(request, pk):
@@ -56,6 +83,8 @@ def proposal_detail(request, pk: int):
         "approvals": proposal.approvals.select_related("user"), "history": history, "may_decide": may_decide,
         "may_release": proposal.status == Proposal.Status.APPROVED and user_can(request.user, Capability.RELEASE),
         "lot_count": sum(len(t.get("lots") or []) for t in trades),
+        "alert_groups": alert_groups(result.get("alerts") or []),
+        "warnings": [_dollars(w) for w in result.get("warnings") or ()],
     })
 
 
@@ -138,3 +167,43 @@ def approvals_bulk(request):
     request.session["bulk_outcomes"] = outcomes
     return redirect("approvals")
 
+
+
+# --- Approved, released and executed proposals ---------------------------------------------------
+
+QUEUE_STATUSES = {"approved": Proposal.Status.APPROVED, "released": Proposal.Status.RELEASED,
+                  "executed": Proposal.Status.EXECUTED}
+
+
+@firm_page(Capability.VIEW_BOOK, post=Capability.RELEASE)
+def proposal_queue(request):
+    """Approved proposals waiting to be released (released together by a portfolio manager), and
+    the released and executed ones."""
+    if request.method == "POST":
+        ids = ids_param(request.POST, "proposal")
+        if not ids:
+            messages.error(request, "Select at least one approved proposal to release.")
+            return redirect("proposal_queue")
+        outcomes = [dataclasses.asdict(o) | {"pk": o.proposal_id} for o in proposals_release_bulk(
+            proposal_ids=ids, user=request.user, comment=request.POST.get("comment", "").strip())]
+        released = sum(o["ok"] for o in outcomes)
+        if released == len(outcomes):
+            messages.success(request, f"{released} proposal{'s' if released != 1 else ''} released: their orders may go out.")
+        else:
+            messages.warning(request, f"{released} of {len(outcomes)} released; the others are listed with the reason.")
+        request.session["release_outcomes"] = outcomes
+        return redirect("proposal_queue")
+    status = request.GET.get("status", "approved")
+    if status not in QUEUE_STATUSES:
+        status = "approved"
+    qs = (with_advisors(proposals_visible_to(request.user).filter(status=QUEUE_STATUSES[status]), "account__household__")
+          .select_related("account__household", "run").order_by("-status_changed_at", "-pk"))
+    page = paginate(request, qs, per_page=50)
+    counts = dict(proposals_visible_to(request.user).filter(status__in=QUEUE_STATUSES.values()).order_by()
+                  .values("status").annotate(n=Count("id")).values_list("status", "n"))
+    return render(request, "frontend/proposal_queue.html", {
+        "page": page, "status": status, "counts": {k: counts.get(v, 0) for k, v in QUEUE_STATUSES.items()},
+        "may_release": status == "approved" and user_can(request.user, Capability.RELEASE),
+        "outcomes": request.session.pop("release_outcomes", None),
+        "max_age": ApprovalPolicy.current().max_price_age_days,
+    })

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from rebalancing.firm_health import firm_health
 from rebalancing.models import Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
-from rebalancing.services.runs import run_start
+from rebalancing.services.runs import run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
 from tenants.models import Firm
 from tenants.roles import ProviderRole
@@ -22,6 +22,8 @@ from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
 
 from .common import STAFF, provider_page
 from .runs import FINISHED, describe_scope
+
+ALL_FIRMS = "*"  # the firm choice meaning every active firm
 
 
 def _may_run(request) -> bool:
@@ -48,7 +50,7 @@ def provider_runs(request):
                 runs.append(run)
     runs.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "frontend/provider_runs.html", {
-        "runs": runs[:50], "firms": [f for f in firms if f.status == Firm.Status.ACTIVE], "may_run": _may_run(request),
+        "all_firms": ALL_FIRMS, "runs": runs[:50], "firms": [f for f in firms if f.status == Firm.Status.ACTIVE], "may_run": _may_run(request),
     })
 
 
@@ -62,6 +64,14 @@ def _firm(slug: str) -> Firm:
 @provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)
 @require_POST
 def provider_run_start(request):
+    if request.POST.get("firm") == ALL_FIRMS:
+        started = runs_start_all_firms(label=f"{request.user.get_username()} (provider, all firms)")
+        ok = [s for s in started if s.run_id is not None]
+        messages.success(request, f"Runs started in {len(ok)} firm{'s' if len(ok) != 1 else ''}: " + ", ".join(
+            f"{s.firm_name} (run {s.run_id}, {s.accounts} accounts)" for s in ok) + ".")
+        for refused in (s for s in started if s.run_id is None):
+            messages.error(request, f"{refused.firm_name}: {refused.error}")
+        return redirect("provider_runs")
     firm = _firm(request.POST.get("firm", ""))
     if firm.status != Firm.Status.ACTIVE:
         messages.error(request, f"{firm.name} is suspended; its accounts are not rebalanced.")

@@ -14,8 +14,16 @@ from django.views.decorators.http import require_POST
 from frontend.query import id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, runs_visible_to
-from rebalancing.models import ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, RunOutcome, RunWatch
-from rebalancing.selectors import RunScope
+from rebalancing.models import (
+    ModelPortfolio,
+    ParameterTemplate,
+    Proposal,
+    ProposalApproval,
+    RebalanceRun,
+    RunOutcome,
+    RunWatch,
+)
+from rebalancing.selectors import RunScope, accounts_approved_unreleased
 from rebalancing.services.runs import run_cancel, run_start
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
@@ -33,21 +41,22 @@ def scope_from_form(post) -> RunScope:
     drift = float(min_drift) / 100 if min_drift else None
     if drift is not None and not math.isfinite(drift):
         raise ValueError("not a finite number")
+    replace = post.get("replace_approved") == "yes"
     if what == "model" and post.get("model"):
-        return RunScope(model_code=post["model"], min_drift=drift)
+        return RunScope(model_code=post["model"], min_drift=drift, replace_approved=replace)
     if what == "template" and post.get("template"):
-        return RunScope(template_code=post["template"], min_drift=drift)
+        return RunScope(template_code=post["template"], min_drift=drift, replace_approved=replace)
     advisor = id_param(post, "advisor")
     if what == "advisor" and advisor is not None:
-        return RunScope(advisor_id=advisor, min_drift=drift)
+        return RunScope(advisor_id=advisor, min_drift=drift, replace_approved=replace)
     if drift is not None:
-        return RunScope(min_drift=drift)
-    return RunScope(firm=True)
+        return RunScope(min_drift=drift, replace_approved=replace)
+    return RunScope(firm=True, replace_approved=replace)
 
 
 def describe_scope(scope: dict) -> str:
     if not scope or scope.get("firm"):
-        return "whole firm"
+        return "whole firm" + ("; replacing approved proposals" if (scope or {}).get("replace_approved") else "")
     parts = []
     if scope.get("account_ids"):
         n = len(scope["account_ids"])
@@ -58,7 +67,8 @@ def describe_scope(scope: dict) -> str:
             parts.append(f"{label} {scope[key]}")
     if scope.get("min_drift") is not None:
         parts.append(f"drift ≥ {scope['min_drift']:.1%}")
-    return ", ".join(parts) or "whole firm"
+    text = ", ".join(parts) or "whole firm"
+    return text + ("; replacing approved proposals" if scope.get("replace_approved") else "")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)
@@ -70,7 +80,8 @@ def run_list(request):
             messages.error(request, getattr(exc, "message", None) or "The drift threshold must be a number.")
             return redirect("run_list")
         if run.total == 0:
-            messages.warning(request, "No account matches that scope, so the run had nothing to do.")
+            messages.warning(request, "No account matches that scope (accounts with an approved proposal not yet "
+                                      "released are left out unless you replace them), so the run had nothing to do.")
         else:
             messages.success(request, f"Run {run.pk} started over {run.total} accounts.")
         return redirect("run_detail", pk=run.pk)
@@ -82,6 +93,7 @@ def run_list(request):
         "models": book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name")),
         "templates": book_wide_visible_to(request.user, ParameterTemplate.objects.order_by("name")),
         "advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"),
+        "approved_unreleased": accounts_approved_unreleased(RunScope(firm=True)),
     })
 
 
@@ -97,7 +109,8 @@ def run_summary(run: RebalanceRun, user) -> dict:
         "proposed": outcomes.get(RunOutcome.Outcome.PROPOSED, 0),
         "no_trades": outcomes.get(RunOutcome.Outcome.NO_TRADES, 0),
         "failed": outcomes.get(RunOutcome.Outcome.FAILED, 0),
-        "auto_approved": statuses.get(Proposal.Status.APPROVED, 0),
+        "auto_approved": ProposalApproval.objects.filter(proposal__in=proposals,
+                                                         capacity=ProposalApproval.Capacity.POLICY).count(),
         "pending": statuses.get(Proposal.Status.PENDING, 0),
         "tax": totals["tax"] or 0, "harvested": totals["harvested"] or 0, "trades": totals["trades"] or 0,
     }

@@ -78,6 +78,6 @@ urlpatterns = [
     path("reports/schedule-d/", ScheduleDView.as_view(), name="report-schedule-d"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),
     re_path(r"^(?P<rest>.*)$", no_such_endpoint),  # a JSON 404 in the error body, not Django's HTML page
 ]

@@ -15,6 +15,7 @@ from .ledger import (
     WashSaleRecalculation,
 )
 from .market import Benchmark, BenchmarkWeight, Price, Security
+from .notifications import NotificationPreference
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .recovery import RunWatch
 from .risk import RiskModelVersion
@@ -24,7 +25,7 @@ from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
-    "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
+    "NotificationPreference", "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
     "ReconciliationRow", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
     "WebhookEvent",

@@ -42,6 +42,7 @@ __all__ = [
     "proposals_approve_bulk",
     "proposals_expire_stale",
     "proposals_submit_new",
+    "proposals_release_bulk",
     "proposals_supersede",
 ]
 
@@ -293,6 +294,29 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
                    code="proposal_expired")
 
 
+def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
+                           today: date | None = None) -> list[BulkOutcome]:
+    """Release each approved proposal (each in its own transaction, through ``proposal_release``,
+    so one that has expired or moved on does not hold the others back); say what happened to each."""
+    if not user_can(user, Capability.RELEASE):
+        raise PermissionDenied("Only a portfolio manager releases approved trades.")
+    found = {p.pk: p for p in proposals_visible_to(user).filter(pk__in=proposal_ids).select_related("account")}
+    outcomes = []
+    for pk in proposal_ids:
+        proposal = found.get(pk)
+        if proposal is None:
+            outcomes.append(BulkOutcome(pk, f"#{pk}", False, "not found, or not yours to see"))
+            continue
+        label = f"#{pk} {proposal.account.custodian_number}"
+        try:
+            proposal_release(proposal=proposal, user=user, comment=comment, today=today)
+        except DomainError as exc:
+            outcomes.append(BulkOutcome(pk, label, False, exc.message))
+            continue
+        outcomes.append(BulkOutcome(pk, label, True, "released: its orders may go out"))
+    return outcomes
+
+
 @transaction.atomic
 def proposal_mark_executed(*, proposal: Proposal, actor=None, comment: str = "") -> Proposal:
     """Released -> executed, once every order is filled or cancelled (the ledger calls this)."""
@@ -307,9 +331,12 @@ def proposals_expire_stale(*, today: date | None = None) -> int:
     return _bulk_move(stale, S.EXPIRED, action="proposal.expire", comment=f"prices older than {cutoff}")
 
 
-def proposals_supersede(*, account_ids: list[int], by_run_id: int) -> int:
-    """Open proposals of these accounts from earlier runs give way to the new run's."""
-    older = Proposal.objects.filter(account_id__in=account_ids, status__in=OPEN).exclude(run_id=by_run_id)
+def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_approved: bool = False) -> int:
+    """Open proposals of these accounts from earlier runs give way to the new run's. An approved
+    proposal not yet released gives way only when the run was told to replace those (its starter
+    saw how many on the run form); otherwise its approval stands."""
+    statuses = OPEN if replace_approved else [s for s in OPEN if s != S.APPROVED]
+    older = Proposal.objects.filter(account_id__in=account_ids, status__in=statuses).exclude(run_id=by_run_id)
     return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "run_chunks",
     "run_process_chunk",
     "run_start",
+    "runs_start_all_firms",
 ]
 
 logger = logging.getLogger(__name__)
@@ -224,8 +225,8 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
             outcomes.append(_failure(run, inputs.account_id, *error))
             continue
         alerts += _alerts(run, inputs.account_id, result)
-        if run.kind == RebalanceRun.Kind.NIGHTLY and not result.trades:
-            # The nightly scan proposes only where there is something to do.
+        if not result.trades:
+            # Nothing to do: no proposal to decide on (the run's summary counts these apart).
             outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.NO_TRADES))
             continue
         outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
@@ -241,7 +242,8 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
         _household_proposals_insert(run_id, together)
         objects_insert_by_copy(proposals, ignore_conflicts=True)
         proposed = [p.account_id for p in proposals]
-        proposals_supersede(account_ids=proposed, by_run_id=run_id)
+        proposals_supersede(account_ids=proposed, by_run_id=run_id,
+                            replace_approved=bool(run.scope.get("replace_approved")))
         proposals_submit_new(run_id=run_id, account_ids=proposed)
         RunOutcome.objects.bulk_create(outcomes, ignore_conflicts=True)
         Alert.objects.bulk_create(alerts, ignore_conflicts=True)
@@ -372,3 +374,36 @@ def _record_progress(run_id: int, **seconds: float) -> None:
     run.save(update_fields=fields)
     if "status" in fields:
         webhook_events.run_finished(run_id)
+        # Approvers hear of what waits for them once the run's proposals are committed.
+        transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run_id))
+
+
+@dataclass(frozen=True)
+class FirmRunStarted:
+    firm_slug: str
+    firm_name: str
+    run_id: int | None
+    accounts: int
+    error: str = ""
+
+
+def runs_start_all_firms(*, label: str, as_of: date | None = None) -> list[FirmRunStarted]:
+    """A whole-firm run in every active firm, each started in its own schema and transaction (a
+    provider operator's action: the console or ``manage.py rebalance --all-firms``). A firm whose
+    run cannot start is reported with the reason; the others still start."""
+    from django_tenants.utils import tenant_context
+
+    from tenants.errors import DomainError
+    from tenants.selectors import firms_active
+
+    started = []
+    for firm in firms_active():
+        with tenant_context(firm):
+            try:
+                with transaction.atomic():
+                    run = run_start(scope=RunScope(firm=True), as_of=as_of, label=label)
+            except DomainError as exc:
+                started.append(FirmRunStarted(firm.slug, firm.name, None, 0, exc.message))
+                continue
+        started.append(FirmRunStarted(firm.slug, firm.name, run.pk, run.total))
+    return started

@@ -5,6 +5,7 @@ import re
 from playwright.sync_api import expect
 
 from rebalancing.models import Proposal
+from rebalancing.selectors import RunScope, accounts_approved_unreleased
 
 from .conftest import OPERATOR, sign_in
 
@@ -78,7 +79,9 @@ def test_an_advisor_cannot_open_another_advisors_account(e2e_firm, signed_in):
     assert theirs.custodian_number not in page.content()
 
 
-def test_an_operator_starts_a_run_and_watches_it_finish(e2e_firm, e2e_worker, e2e_server, page):
+def test_an_operator_starts_a_run_and_watches_it_finish(e2e_firm, e2e_worker, e2e_server, page, in_firm):
+    with in_firm():  # accounts whose approved proposal is not released yet are left out of the run
+        kept = accounts_approved_unreleased(RunScope(firm=True))
     sign_in(page, e2e_server, OPERATOR)
     expect(page.get_by_role("heading", name="Client firms")).to_be_visible()
     expect(page.locator("table.data")).to_contain_text("Evergreen Wealth")
@@ -92,5 +95,5 @@ def test_an_operator_starts_a_run_and_watches_it_finish(e2e_firm, e2e_worker, e2
     # The fragment is polled every 2 s until the worker has solved every account.
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "completed", timeout=90_000)
     expect(bar).to_have_attribute("aria-valuenow", "100")
-    expect(page.get_by_test_id("run-done")).to_have_text(str(len(e2e_firm["book"]["accounts"])))
+    expect(page.get_by_test_id("run-done")).to_have_text(str(len(e2e_firm["book"]["accounts"]) - kept))
     expect(page.get_by_text("Proposals made")).to_be_visible()

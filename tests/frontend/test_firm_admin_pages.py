@@ -419,3 +419,163 @@ def test_an_advisor_adds_a_one_off_instruction_to_an_account_within_the_template
         account = Account.objects.get(pk=account.pk)
         assert account.overrides == {"cash": {"target": 0.04},
                                      "instructions": [{"kind": "sell_buy", "sell": "XLE", "buy": "VTI", "quantity": 20.0}]}
+
+
+# --- Runs: what happens to approved proposals is said on the form ----------------------------------
+
+def test_the_run_form_says_approved_proposals_stay_unless_replaced(firm_a, book, as_user):
+    from rebalancing.models import Proposal, RebalanceRun
+
+    with tenant_context(firm_a):
+        kept = Proposal.objects.filter(run=book["run"]).first()
+        Proposal.objects.filter(pk=kept.pk).update(status=Proposal.Status.APPROVED)
+    client = as_user("pm")
+    page = text(client.get("/runs/"))
+    assert "1 account has an approved proposal not yet released." in page
+    assert "The run leaves it out and the approved trades stay, unless you choose to replace them." in page
+    client.post("/runs/", {"scope": "firm"})
+    with tenant_context(firm_a):
+        run = RebalanceRun.objects.latest("created_at")
+        assert run.total == len(book["accounts"]) - 1 and "replace_approved" not in run.scope
+    client.post("/runs/", {"scope": "firm", "replace_approved": "yes"})
+    with tenant_context(firm_a):
+        run = RebalanceRun.objects.latest("created_at")
+        assert run.total == len(book["accounts"]) and run.scope == {"firm": True, "replace_approved": True}
+    assert "whole firm; replacing approved proposals" in text(client.get("/runs/"))
+
+
+# --- The approved queue: bulk release, released and executed views -------------------------------
+
+def test_a_portfolio_manager_releases_approved_proposals_together(firm_a, book, as_user):
+    from rebalancing.models import ApprovalPolicy, Order, Proposal
+
+    with tenant_context(firm_a):
+        ApprovalPolicy.objects.update(max_price_age_days=36500)  # the book is priced on a fixed past day
+        first, second, third = Proposal.objects.filter(run=book["run"]).order_by("pk")[:3]
+        Proposal.objects.filter(pk__in=[first.pk, second.pk]).update(status=Proposal.Status.APPROVED)
+    client = as_user("pm")
+    page = text(client.get("/proposals/"))
+    assert "Approved, to release (2)" in page and f'value="{first.pk}"' in page and f'value="{third.pk}"' not in page
+    response = client.post("/proposals/", {"proposal": [first.pk, second.pk, third.pk], "comment": "morning batch"},
+                           follow=True)
+    page = text(response)
+    assert "2 of 3 released; the others are listed with the reason." in page
+    assert f"#{third.pk}" in page and "cannot become released" in page
+    with tenant_context(firm_a):
+        assert set(Proposal.objects.filter(status=Proposal.Status.RELEASED).values_list("pk", flat=True)) == {
+            first.pk, second.pk}
+        assert Order.objects.filter(proposal__in=[first, second]).exists()
+        assert AuditEvent.objects.filter(action="proposal.release", comment="morning batch").count() == 2
+    released = text(client.get("/proposals/", {"status": "released"}))
+    assert f"#{first.pk}" in released and f"#{second.pk}" in released and "Release the selected" not in released
+    assert "No executed proposal." in text(client.get("/proposals/", {"status": "executed"}))
+
+
+def test_only_those_who_release_may_release_and_advisors_see_only_theirs(firm_a, book, as_user):
+    from rebalancing.models import Proposal
+
+    with tenant_context(firm_a):
+        Proposal.objects.filter(run=book["run"]).update(status=Proposal.Status.APPROVED)
+        theirs = Proposal.objects.get(run=book["run"], account=book["theirs"][0])
+    advisor = as_user("advisor")
+    page = text(advisor.get("/proposals/"))
+    assert "Release the selected" not in page and f"#{theirs.pk}<" not in page
+    assert advisor.post("/proposals/", {"proposal": [theirs.pk]}).status_code == 403
+    assert as_user("admin").post("/proposals/", {"proposal": [theirs.pk]}).status_code == 403
+
+
+# --- The provider console: a run across every active firm -----------------------------------------
+
+def test_an_operator_starts_a_run_in_every_active_firm_from_the_console(firm_a, firm_b, book,
+                                                                       django_capture_on_commit_callbacks):
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from rebalancing.models import RebalanceRun
+    from tenants.roles import ProviderRole
+    from tenants.services import user_ensure
+    from tests.conftest import PASSWORD
+
+    with schema_context("public"):
+        operator = user_ensure(username="op@all.test", email="op@all.test", roles=[ProviderRole.PROVIDER_OPERATOR],
+                               password=PASSWORD)
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(operator)
+    assert "Every active firm (2)" in text(client.get("/runs/"))
+    with django_capture_on_commit_callbacks():  # the runs' dispatch is not sent in this test
+        response = client.post("/runs/start/", {"firm": "*"}, follow=True)
+    page = text(response)
+    assert "Runs started in 2 firms" in page and "Firm A Wealth (run" in page and "4 accounts" in page
+    for firm, accounts in ((firm_a, len(book["accounts"])), (firm_b, 0)):
+        with tenant_context(firm):
+            run = RebalanceRun.objects.get(started_by_label="op@all.test (provider, all firms)")
+            assert run.scope == {"firm": True} and run.total == accounts
+            assert AuditEvent.objects.filter(action="run.start", object_id=str(run.pk)).exists()
+
+
+# --- The audit log in words -------------------------------------------------------------------------
+
+def test_the_audit_log_speaks_in_words_with_account_numbers_and_no_duplicate_filters(firm_a, book, as_user):
+    from rebalancing.models import Proposal
+
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"]).select_related("account").first()
+    page = text(as_user("admin").get("/audit/", {"object_type": "proposal", "object_id": proposal.pk}))
+    assert "Sent a proposal for approval" in page
+    assert f"#{proposal.pk} · account {proposal.account.custodian_number}" in page
+    filters = as_user("admin").get("/audit/").content.decode()
+    assert filters.count('<option value="proposal"') == 1 and ">Proposal</option>" in filters
+    assert filters.count('<option value="proposal.submit"') == 1 and ">Sent a proposal for approval</option>" in filters
+
+
+# --- One panel for a proposal's alerts, amounts in dollars ----------------------------------------
+
+def test_a_proposals_alerts_are_one_panel_with_dollar_amounts(firm_a, book, as_user):
+    from rebalancing.models import Proposal
+
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).first()
+        result = dict(proposal.result)
+        result["alerts"] = [
+            {"code": "harvest_opportunity", "symbol": s, "amount": 1234.5 * (i + 1),
+             "message": f"{s} has {1234.5 * (i + 1):,.2f} of harvestable losses, not harvested: harvesting is switched off"}
+            for i, s in enumerate(("VTI", "BND", "VNQ"))
+        ] + [{"code": "tax_limit_exceeded", "amount": 500.0, "symbol": None,
+              "message": "the proposal realises 10,500.00 of net gains, above the per run limit of 10,000.00"}]
+        result["warnings"] = ["tax budget stopped the transition at 40% of the way (net gain 900.00 of 1,000.00 allowed)"]
+        Proposal.objects.filter(pk=proposal.pk).update(result=result)
+    page = text(as_user("advisor").get(f"/proposals/{proposal.pk}/"))
+    assert page.count('data-testid="proposal-notes"') == 1 and 'class="callout"' not in page
+    assert "<strong>Harvest opportunity</strong>: 3 securities with losses not harvested, $7,407 in all" in page
+    assert "<td>Harvesting is switched off</td>" in page and "$3,704" in page
+    assert "above the per run limit of $10,000.00" in page and "realises $10,500.00" in page
+    assert "(net gain $900.00 of $1,000.00 allowed)" in page and "40% of the way" in page
+
+
+def test_the_orders_page_and_transition_report_use_the_whole_width_and_keep_ids_whole(firm_a, book, as_user):
+    from pathlib import Path
+
+    for path in ("/ledger/orders/", "/reports/transition/"):
+        assert '<main id="main" class="page wide"' in as_user("pm").get(path).content.decode(), path
+    assert '<main id="main" class="page"' in as_user("pm").get("/accounts/").content.decode()
+    css = (Path(__file__).resolve().parents[2] / "frontend/static/frontend/app.css").read_text()
+    assert ".page.wide { max-width: none; }" in css and "table.data code { white-space: nowrap; }" in css
+
+
+# --- Firm-wide substantially identical securities -------------------------------------------------
+
+def test_a_firm_admin_sets_the_firm_wide_equivalence_groups(firm_a, book, as_user):
+    from rebalancing.models import Security
+
+    client = as_user("admin")
+    response = client.post("/securities/equivalents/", {"groups": "vti, itot\nBND, AGG"})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        groups = dict(Security.objects.exclude(equivalence_group="").values_list("symbol", "equivalence_group"))
+        assert groups == {"VTI": "vti", "ITOT": "vti", "BND": "bnd", "AGG": "bnd"}  # XLE's old group cleared
+        assert AuditEvent.objects.get(action="security.equivalents").after == {
+            "groups": [["AGG", "BND"], ["ITOT", "VTI"]]}
+    refused = client.post("/securities/equivalents/", {"groups": "VTI, NOPE"})
+    assert refused.status_code == 400 and "Not in the security master: NOPE" in text(refused)
+    assert as_user("advisor").post("/securities/equivalents/", {"groups": ""}).status_code == 403
+    assert "AGG ≡ BND" in text(as_user("advisor").get("/securities/equivalents/"))

@@ -219,7 +219,8 @@ def test_a_run_is_started_and_its_progress_fragment_polls_until_it_finishes(book
 def test_the_audit_log_filters_by_action(book, as_user):
     client = as_user("admin")
     page = text(client.get("/audit/", {"action": "household"}))
-    assert "household.advisor" in page and "proposal.submit" not in page
+    assert ">household.advisor</code>" in page and ">proposal.submit</code>" not in page  # rows, not the filter's options
+    assert "Gave a household to an advisor" in page
     assert "No record matches" in text(client.get("/audit/", {"actor": "nobody-at-all"}))
 
 

@@ -267,9 +267,12 @@ class RunScopeSerializer(serializers.Serializer):
     template_code = serializers.CharField(required=False, max_length=64)
     advisor_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     min_drift = serializers.FloatField(required=False, min_value=0, max_value=10)
+    replace_approved = serializers.BooleanField(
+        required=False, help_text="Replace approved proposals not yet released (default: those accounts are left out "
+                                  "and their approval stands)")
 
     def validate(self, attrs):
-        if not any(v not in (None, False, []) for v in attrs.values()):
+        if not any(v not in (None, False, []) for k, v in attrs.items() if k != "replace_approved"):
             raise serializers.ValidationError("Name the accounts: firm, account_ids, household_id, model_code, "
                                               "template_code, advisor_id or min_drift.")
         return attrs

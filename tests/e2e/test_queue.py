@@ -1,0 +1,48 @@
+"""The proposal queue in a real browser: a portfolio manager releases approved proposals together,
+and a provider operator starts a run in every firm from the console."""
+
+import re
+
+from playwright.sync_api import expect
+
+from rebalancing.models import ApprovalPolicy, Order, Proposal
+
+from .conftest import OPERATOR, sign_in
+
+
+def test_a_portfolio_manager_releases_approved_proposals_together(e2e_firm, signed_in, in_firm, shot):
+    with in_firm():
+        ApprovalPolicy.objects.update(max_price_age_days=3650)  # the test book is priced on a fixed day
+        theirs = [a.pk for a in e2e_firm["book"]["theirs"]]
+        approved = list(Proposal.objects.filter(account_id__in=theirs, status=Proposal.Status.PENDING)
+                        .values_list("pk", flat=True))
+        Proposal.objects.filter(pk__in=approved).update(status=Proposal.Status.APPROVED)
+    assert len(approved) == 3
+    page = signed_in("pm")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Release").click()
+    expect(page.get_by_role("link", name=re.compile(r"Approved, to release \(3\)"))).to_be_visible()
+    page.get_by_label("Select every approved proposal on this page").check()
+    page.get_by_label("Comment for the released proposals").fill("Morning batch")
+    shot(page, "operator-bulk-release", full_page=False)
+    page.get_by_role("button", name="Release the selected proposals").click()
+    expect(page.locator(".messages")).to_contain_text("3 proposals released")
+    expect(page.get_by_test_id("release-outcomes")).to_contain_text("released: its orders may go out")
+    page.get_by_role("link", name=re.compile(r"Released \(3\)")).click()
+    for pk in approved:
+        expect(page.locator("table.data")).to_contain_text(f"#{pk}")
+    with in_firm():
+        assert set(Proposal.objects.filter(pk__in=approved).values_list("status", flat=True)) == {"released"}
+        assert Order.objects.filter(proposal_id__in=approved).exists()
+
+
+def test_an_operator_starts_a_run_in_every_firm_from_the_console(e2e_firm, e2e_worker, e2e_server, page, shot):
+    sign_in(page, e2e_server, OPERATOR)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs across firms").click()
+    page.get_by_label("Firm").select_option("*")
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.locator(".messages")).to_contain_text(re.compile(r"Runs started in \d+ firms: .*Evergreen Wealth"))
+    row = page.locator("table.data tbody tr", has_text="Evergreen Wealth").first
+    expect(row).to_be_visible()
+    shot(page, "operator-all-firms-run", full_page=False)
+    row.get_by_role("link", name=re.compile(r"Run \d+")).click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "completed", timeout=90_000)
