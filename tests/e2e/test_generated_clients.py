@@ -30,7 +30,7 @@ from django_tenants.utils import schema_context
 
 from tenants.api_keys.services import api_key_create
 
-from .conftest import FIRM
+from .conftest import FIRM, orm_beside_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -50,8 +50,9 @@ def _run(command: list[str], *, cwd: Path, timeout: int = 600) -> str:
 
 @pytest.fixture(scope="module")
 def keys(e2e_firm, django_db_blocker):
-    """API tokens of the firm's portfolio manager and compliance officer."""
-    with django_db_blocker.unblock(), schema_context(e2e_firm["firm"].schema_name):
+    """API tokens of the firm's portfolio manager and compliance officer (beside Playwright's loop
+    when browser tests ran earlier in this process)."""
+    with django_db_blocker.unblock(), orm_beside_playwright(), schema_context(e2e_firm["firm"].schema_name):
         people = e2e_firm["people"]
         return {
             "pm": api_key_create(user=people["pm"], name="nightly script", by=None, expires_at=None,
