@@ -118,7 +118,7 @@ def test_a_withdrawal_entered_on_the_page_becomes_the_household_proposal(lees, a
         assert together.result["cash_flow"] == {"kind": "withdrawal", "amount": 3000.0}
         sale = together.proposals.first()
     opened = advisor.get(f"/proposals/{sale.pk}/")  # each account's sales open like any proposal
-    assert opened.status_code == 200 and "for a withdrawal of 3,000.00" in opened.content.decode()
+    assert opened.status_code == 200 and "for a withdrawal of $3,000.00" in opened.content.decode()
     refused = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "rmd", "amount": "100",
                                                                     "account": lees["roth"].pk}, follow=True)
     assert "comes from a traditional IRA" in refused.content.decode()
