@@ -21,7 +21,7 @@ from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "INSTRUCTION_KINDS", "ParamField", "display_value", "overridable_from_post",
-    "overridable_rows", "parse_fields", "parse_groups",
+    "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
 ]
 
 # Leaves typed as percentages (stored as fractions) and in dollars: their one home is effective_parameters.
@@ -367,6 +367,24 @@ def parse_groups(raw: str) -> list[list[str]]:
             seen[symbol] = n
         groups.append(symbols)
     return groups
+
+
+def parse_substitutes(raw: str) -> dict[str, str]:
+    """Pairs typed one a line, ``SYMBOL = SUBSTITUTE`` as a template's (``->`` and ``→`` read too);
+    ValueError naming the line."""
+    pairs: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = re.split(r"\s*(?:=|->|→)\s*", line.strip())
+        if len(parts) != 2 or not all(p.strip() for p in parts):
+            raise ValueError(f"line {n}: write each pair as SYMBOL = SUBSTITUTE (“{line.strip()[:30]}”)")
+        symbol, substitute = (p.strip().upper() for p in parts)
+        if symbol in pairs:
+            raise ValueError(f"{symbol} has two substitutes (lines {lines[symbol]} and {n}); keep one")
+        pairs[symbol], lines[symbol] = substitute, n
+    return pairs
 
 
 def _parse_direct_index(f: ParamField, post) -> dict[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from .views import (
     risk_models,
     runs,
     security,
+    substitutes,
     webhooks,
 )
 
@@ -71,6 +72,7 @@ urlpatterns = [
     path("api-keys/", api_keys.api_keys_page, name="api_keys"),
     path("notices/", notifications.notifications_page, name="notifications"),
     path("securities/equivalents/", equivalents.equivalents_page, name="equivalents"),
+    path("securities/substitutes/", substitutes.substitutes_page, name="substitutes"),
     path("accounts/<int:pk>/ledger/", ledger.account_ledger, name="account_ledger"),
     path("ledger/orders/", ledger.orders_page, name="ledger_orders"),
     path("ledger/executions/", ledger.executions_page, name="ledger_executions"),

@@ -1,4 +1,4 @@
-"""An account's effective parameters: engine defaults <- template <- household <- account.
+"""An account's effective parameters: engine defaults <- firm <- template <- household <- account.
 
 Each leaf of the engine's parameter dict is one overridable setting (``"cash.target"``,
 ``"harvest.enabled"``). A template says which leaves households and accounts may override and
@@ -54,7 +54,7 @@ def leaf_value_text(path: str, value: Any) -> str:
 @dataclass(frozen=True)
 class EffectiveParameters:
     values: dict[str, Any]  # the full nested engine parameter dict
-    sources: dict[str, str]  # leaf path -> "default" | "template:<code>" | "household" | "account"
+    sources: dict[str, str]  # leaf path -> "default" | "firm" | "template:<code>" | "household" | "account"
 
     def parameters(self) -> Parameters:
         return parameters_from_values(self.values)
@@ -186,9 +186,14 @@ def overrides_after_edit(*, overrides: Mapping[str, Any], inherited: EffectivePa
 
 
 def parameters_effective(
-    *, template, household_overrides: Mapping[str, Any] | None, account_overrides: Mapping[str, Any] | None
+    *, template, household_overrides: Mapping[str, Any] | None, account_overrides: Mapping[str, Any] | None,
+    firm_substitutes: Mapping[str, str] | None = None,
 ) -> EffectiveParameters:
-    """Merge the layers key by key and record the source of every leaf."""
+    """Merge the layers key by key and record the source of every leaf.
+
+    ``firm_substitutes`` (the firm-wide harvest substitutes) sit under the layers per security: a
+    layer's ``harvest.substitutes`` replaces the layer below whole, as every map leaf does, and
+    the firm's pairs fill in the securities it does not name."""
     values = default_parameters().to_dict()
     sources = dict.fromkeys(flatten_parameters(values), "default")
     layers = [
@@ -202,4 +207,11 @@ def parameters_effective(
         values = merge_parameter_dicts(values, layer)
         for path in flatten_parameters(layer):
             sources[path] = source
+    if firm_substitutes:
+        own = values["harvest"].get("substitutes") or {}
+        values["harvest"]["substitutes"] = {**firm_substitutes, **own}
+        if not own:
+            sources["harvest.substitutes"] = "firm"
+        elif set(firm_substitutes) - set(own):
+            sources["harvest.substitutes"] = f"firm + {sources.get('harvest.substitutes', 'default')}"
     return EffectiveParameters(values=values, sources=sources)

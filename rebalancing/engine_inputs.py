@@ -187,6 +187,9 @@ class _Universe:
         for pk, s in masters.items():
             if s.equivalence_group:
                 self.groups[s.equivalence_group].append(pk)
+        # The firm-wide harvest substitutes, symbol -> substitute (Security.harvest_substitute).
+        self.harvest_substitutes = {s.symbol: masters[s.harvest_substitute_id].symbol
+                                    for s in masters.values() if s.harvest_substitute_id in masters}
         self._benchmarks: dict[tuple[int, str], engine.Benchmark] = {}
 
     def security(self, pk: int) -> engine.Security:
@@ -223,7 +226,11 @@ class _Universe:
 
 def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
                     carried: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)), plans=()) -> AccountInputs:
-    effective = account_parameters(account)
+    # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
+    # pair named brings its substitute into the request.
+    held = {universe.symbol_of[row[1]] for row in lots}
+    effective = account_parameters(account, firm_substitutes={
+        symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held})
     try:
         params = effective.parameters()
         model_id = account.managed_model_id

@@ -38,6 +38,7 @@ __all__ = [
     "accounts_approved_unreleased",
     "accounts_for_scope",
     "benchmark_weights_latest",
+    "firm_harvest_substitutes",
     "latest_prices",
     "lot_counts",
     "risk_model_current",
@@ -131,12 +132,22 @@ def lot_counts(account_ids) -> dict[int, int]:
     return {r["account_id"]: r["n"] for r in rows}
 
 
-def account_parameters(account: Account) -> EffectiveParameters:
+def firm_harvest_substitutes() -> dict[str, str]:
+    """The firm-wide harvest substitutes, symbol -> substitute symbol, by symbol (one query)."""
+    rows = (Security.objects.filter(harvest_substitute__isnull=False).order_by("symbol")
+            .values_list("symbol", "harvest_substitute__symbol"))
+    return dict(rows)
+
+
+def account_parameters(account: Account, *, firm_substitutes: dict[str, str] | None = None) -> EffectiveParameters:
+    """``firm_substitutes``: the firm's harvest substitutes when the caller loaded them already (a
+    batch), else read here."""
     household = account.household
     return parameters_effective(
         template=account.governing_template,
         household_overrides=household.overrides,
         account_overrides=account.overrides,
+        firm_substitutes=firm_harvest_substitutes() if firm_substitutes is None else firm_substitutes,
     )
 
 

@@ -148,13 +148,17 @@ def query_with(context, **changes):
 
 @register.filter
 def source_class(source):
-    """"template:esg" -> "template" (the CSS class of a parameter's source badge)."""
-    return str(source).split(":", 1)[0]
+    """"template:esg" -> "template", "firm + account" -> "firm" (the CSS class of a parameter's source badge)."""
+    return str(source).split(":", 1)[0].split(" + ", 1)[0]
 
 
 @register.filter
 def source_label(source):
     text = str(source)
+    if text.startswith("firm + "):  # the firm's harvest substitutes under a layer's own pairs
+        return "firm list + " + source_label(text.removeprefix("firm + "))
+    if text == "firm":
+        return "firm list"
     if text == "default":
         return "engine default"
     if text.startswith("template:"):

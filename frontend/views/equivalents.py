@@ -21,7 +21,7 @@ def equivalents_page(request):
         try:
             changed = equivalence_groups_set(groups=parse_groups(text), by=request.user)
         except (DomainError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", None) or str(exc).capitalize())
+            messages.error(request, getattr(exc, "message", None) or _sentence(str(exc)))
             status = 400
         else:
             messages.success(request, f"Saved: {changed} securit{'y' if changed == 1 else 'ies'} changed group.")
@@ -30,3 +30,8 @@ def equivalents_page(request):
     return render(request, "frontend/equivalents.html", {
         "groups": groups, "text": text if text is not None else "\n".join(", ".join(g) for g in groups),
     }, status=status)
+
+
+def _sentence(text: str) -> str:
+    """A parser's message as a sentence; symbols keep their case (``str.capitalize`` lowers them)."""
+    return text[:1].upper() + text[1:]

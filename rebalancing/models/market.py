@@ -1,5 +1,5 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Security(models.Model):
@@ -15,6 +15,10 @@ class Security(models.Model):
     fractional = models.BooleanField(default=False, help_text="Fractional shares may be traded")
     # Securities sharing a group are "substantially identical" for wash sales (IRS Pub. 550).
     equivalence_group = models.CharField(max_length=64, blank=True, db_index=True)
+    # The firm-wide harvest substitute: bought while this security is wash-blocked after a loss
+    # sale (every account's default ``harvest.substitutes``; a template's or account's own wins).
+    harvest_substitute = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                           related_name="substitute_for")
 
     class Meta:
         ordering = ["symbol"]
@@ -25,6 +29,7 @@ class Security(models.Model):
                 condition=Q(esg_score__isnull=True) | Q(esg_score__gte=0, esg_score__lte=100),
                 name="security_esg_score_0_100",
             ),
+            models.CheckConstraint(condition=~Q(harvest_substitute=F("pk")), name="security_substitute_not_itself"),
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,7 @@ class Action(StrEnum):
     ACCOUNT_ASSIGN = "account.assign", "assigned a template or model to accounts"
     HOUSEHOLD_TEMPLATE = "household.template", "assigned a template to households"
     SECURITY_EQUIVALENTS = "security.equivalents", "set the firm's substantially identical securities"
+    SECURITY_SUBSTITUTES = "security.substitutes", "set the firm's harvest substitutes"
     TEMPLATE_CREATE = "template.create", "created a parameter template"
     TEMPLATE_CHANGE = "template.change", "changed a parameter template"
     MODEL_CREATE = "model.create", "created a model"

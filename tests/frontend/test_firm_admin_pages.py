@@ -579,3 +579,34 @@ def test_a_firm_admin_sets_the_firm_wide_equivalence_groups(firm_a, book, as_use
     assert refused.status_code == 400 and "Not in the security master: NOPE" in text(refused)
     assert as_user("advisor").post("/securities/equivalents/", {"groups": ""}).status_code == 403
     assert "AGG ≡ BND" in text(as_user("advisor").get("/securities/equivalents/"))
+
+
+# --- Firm-wide harvest substitutes ------------------------------------------------------------------
+
+def test_a_firm_admin_sets_the_firm_wide_harvest_substitutes(firm_a, book, as_user):
+    from rebalancing.selectors import firm_harvest_substitutes
+
+    client = as_user("admin")
+    assert 'href="/securities/substitutes/"' in text(client.get("/templates/"))
+    response = client.post("/securities/substitutes/", {"pairs": "vti = schb\nBND -> AGG\n\n"})
+    assert response.status_code == 302
+    with tenant_context(firm_a):
+        assert firm_harvest_substitutes() == {"BND": "AGG", "VTI": "SCHB"}
+        assert AuditEvent.objects.get(action="security.substitutes").after == {
+            "substitutes": {"BND": "AGG", "VTI": "SCHB"}}
+    page = text(client.get("/securities/substitutes/"))
+    assert "BND = AGG VTI = SCHB</textarea>" in page and "that one is used instead" in page
+    for typed, problem in (("VTI = ITOT", "ITOT is substantially identical to VTI"),
+                           ("VTI = NOPE", "Not in the security master: NOPE"),
+                           ("VTI = VTI", "VTI cannot be its own substitute"),
+                           ("VTI SCHB", "Line 1: write each pair as SYMBOL = SUBSTITUTE"),
+                           ("VTI = SCHB\nVTI = AGG", "VTI has two substitutes (lines 1 and 2)")):
+        refused = client.post("/securities/substitutes/", {"pairs": typed})
+        assert refused.status_code == 400 and problem in text(refused), typed
+    with tenant_context(firm_a):
+        assert firm_harvest_substitutes() == {"BND": "AGG", "VTI": "SCHB"}
+    for role in ("advisor", "compliance"):
+        assert as_user(role).post("/securities/substitutes/", {"pairs": ""}).status_code == 403
+        assert "VTI → SCHB" in text(as_user(role).get("/securities/substitutes/"))
+    with tenant_context(firm_a):
+        assert firm_harvest_substitutes() == {"BND": "AGG", "VTI": "SCHB"}
