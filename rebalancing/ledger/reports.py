@@ -388,7 +388,7 @@ def _path(gain: Decimal, value: Decimal, rate: Decimal, budget: Decimal | None, 
 def transition(*, accounts, as_of: date) -> list[TransitionRow]:
     """Accounts whose parameters enable a tax-sensitive transition, as of ``as_of``."""
     accounts = [a for a in accounts.select_related("household__template", "template", "model")
-                if account_parameters(a).values.get("transition", {}).get("enabled")]
+                if account_parameters(a, firm_substitutes={}).values.get("transition", {}).get("enabled")]
     if not accounts:
         return []
     ids = [a.pk for a in accounts]
@@ -409,7 +409,8 @@ def transition(*, accounts, as_of: date) -> list[TransitionRow]:
 
     rows = []
     for account in accounts:
-        values = account_parameters(account).values
+        # Transition settings only: the firm's harvest substitutes (a query per account) are not needed.
+        values = account_parameters(account, firm_substitutes={}).values
         substitutes = set((values.get("transition") or {}).get("substitutes") or {})
         in_model = _model_securities(account, models, weights)
         history = proposals[account.pk]

@@ -610,3 +610,29 @@ def test_a_firm_admin_sets_the_firm_wide_harvest_substitutes(firm_a, book, as_us
         assert "VTI → SCHB" in text(as_user(role).get("/securities/substitutes/"))
     with tenant_context(firm_a):
         assert firm_harvest_substitutes() == {"BND": "AGG", "VTI": "SCHB"}
+
+
+def test_an_account_page_shows_the_firm_substitutes_and_saving_its_form_does_not_copy_them(firm_a, book, as_user):
+    from rebalancing.services.substitutes import harvest_substitutes_set
+
+    account = book["mine"][0]
+    with tenant_context(firm_a):
+        harvest_substitutes_set(pairs={"VTI": "SCHB"}, by=book_admin(firm_a))
+    client = as_user("advisor")
+    page = text(client.get(f"/accounts/{account.pk}/"))
+    assert "<td><code>harvest.substitutes</code></td><td>VTI → SCHB</td>" in page and ">firm list<" in page
+    form = {"p__cash__target": "1", "p__harvest__enabled": "no", "p__harvest__min_loss_value": "500",
+            "p__harvest__min_loss_pct": "5", "p__harvest__substitutes": "BND = AGG",
+            "p__trading__lot_selection": "tax_optimal"}
+    assert client.post(f"/accounts/{account.pk}/", form).status_code == 302
+    with tenant_context(firm_a):
+        account.refresh_from_db()
+        assert account.overrides == {"harvest": {"substitutes": {"BND": "AGG"}}}  # its own pair only
+    page = text(client.get(f"/accounts/{account.pk}/"))
+    assert "VTI → SCHB, BND → AGG" in page and ">firm list + account<" in page
+
+
+def book_admin(firm):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username="admin@pages.example")

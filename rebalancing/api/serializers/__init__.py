@@ -220,7 +220,8 @@ class AccountSerializer(serializers.ModelSerializer):
 class ParameterLeafSerializer(serializers.Serializer):
     path = serializers.CharField()
     value = serializers.JSONField(help_text="Any JSON value, null included")
-    source = serializers.CharField(help_text='"default", "template:<code>", "household" or "account"')
+    source = serializers.CharField(help_text='"default", "firm" (the firm-wide harvest substitutes), "template:<code>", "household", '
+                                             '"account", or "firm + <one of those>" for harvest substitutes from both')
 
 
 class EffectiveParametersSerializer(serializers.Serializer):
