@@ -125,3 +125,27 @@ def test_a_firm_admin_creates_an_api_key_shown_once_and_it_works(e2e_firm, signe
     expect(page.get_by_test_id("token")).to_have_count(0)  # never shown again
     page.get_by_role("button", name=re.compile("Revoke rk_")).first.click()
     expect(page.locator(".messages")).to_contain_text("no longer works")
+
+
+def test_a_firm_admin_sets_the_firm_wide_harvest_substitutes(e2e_firm, signed_in, in_firm, shot):
+    from rebalancing.selectors import firm_harvest_substitutes
+
+    page = signed_in("admin")
+    main_nav(page).get_by_role("link", name="Templates").click()
+    page.get_by_role("link", name="Harvest substitutes").click()
+    pairs = page.get_by_label(re.compile("One pair a line"))
+    pairs.fill("VTI = ITOT")  # one equivalence group: a wash sale, refused
+    page.get_by_role("button", name="Save the substitutes").click()
+    expect(page.locator(".messages")).to_contain_text("ITOT is substantially identical to VTI")
+    pairs.fill("VTI = SCHB\nBND = AGG")
+    page.get_by_role("button", name="Save the substitutes").click()
+    expect(page.locator(".messages")).to_contain_text("Saved: 2 securities changed substitute")
+    shot(page, "firm-admin-harvest-substitutes")
+    with in_firm():
+        assert firm_harvest_substitutes() == {"BND": "AGG", "VTI": "SCHB"}
+    # The firm is shared by the package's browser tests: leave its list as it was (empty).
+    page.get_by_label(re.compile("One pair a line")).fill("")
+    page.get_by_role("button", name="Save the substitutes").click()
+    expect(page.locator(".messages")).to_contain_text("Saved: 2 securities changed substitute")
+    with in_firm():
+        assert firm_harvest_substitutes() == {}
