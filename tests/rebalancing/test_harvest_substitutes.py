@@ -1,11 +1,14 @@
 """The firm-wide list of harvest substitutes: the service that sets it, the loader that makes it every
 account's default ``harvest.substitutes``, and a run whose harvest buys a firm-list substitute."""
 
+import random
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from django_tenants.utils import tenant_context
 
+from rebalancing.effective_parameters import parameters_effective
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Proposal, Security
 from rebalancing.selectors import RunScope, account_parameters, firm_harvest_substitutes
@@ -103,6 +106,38 @@ def test_an_account_without_pairs_of_its_own_shows_the_firm_list_as_the_source(f
         assert account_parameters(book["accounts"][0]).source_of("harvest.substitutes") == "default"
         harvest_substitutes_set(pairs={"VTI": "SCHB"}, by=admin)
         assert account_parameters(book["accounts"][0]).source_of("harvest.substitutes") == "firm"
+
+
+def _merged_by_hand(firm, template, household, account):
+    """The rule written plainly: the last layer that names substitutes gives its whole map (a map
+    leaf is replaced, never merged); the firm's pairs fill in every security it does not name.
+    Returns the merged pairs and the layers' own."""
+    own = {}
+    for layer in (template, household, account):
+        if layer is not None and "substitutes" in layer.get("harvest", {}):
+            own = layer["harvest"]["substitutes"]
+    return {**firm, **own}, own
+
+
+def test_the_firm_list_sits_under_every_layer_per_security_over_random_cases():
+    rng = random.Random(13)
+    symbols = ["VTI", "ITOT", "SCHB", "BND", "AGG", "VNQ", "XLE", "SPY"]
+
+    def pairs():
+        return {a: rng.choice([s for s in symbols if s != a]) for a in rng.sample(symbols, rng.randint(0, 4))}
+
+    def layer():
+        return rng.choice([None, {}, {"cash": {"target": 0.02}}, {"harvest": {"substitutes": pairs()}}])
+
+    for _ in range(500):
+        firm, template_layer, household, account = pairs(), layer(), layer(), layer()
+        template = SimpleNamespace(code="t", parameters=template_layer) if template_layer is not None else None
+        effective = parameters_effective(template=template, household_overrides=household,
+                                         account_overrides=account, firm_substitutes=firm)
+        expected, own = _merged_by_hand(firm, template_layer, household, account)
+        assert effective.value_at("harvest.substitutes") == expected
+        # The source names the firm exactly when one of its pairs is used.
+        assert ("firm" in effective.source_of("harvest.substitutes")) == bool(set(firm) - set(own))
 
 
 # --- A run harvests into the firm-list substitute ------------------------------------------------------
