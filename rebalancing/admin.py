@@ -38,6 +38,7 @@ class SecurityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("symbol", "name", "asset_class", "sector", "is_fund", "esg_score", "fractional", "equivalence_group")
     list_filter = ("asset_class", "is_fund", "sector")
     search_fields = ("symbol", "name", "equivalence_group")
+    autocomplete_fields = ("harvest_substitute",)  # Security.clean refuses a substantially identical one
 
     def get_urls(self):
         from django.urls import path

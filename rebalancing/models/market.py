@@ -1,3 +1,6 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -34,6 +37,18 @@ class Security(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+    def substantially_identical_to(self, other: Security) -> bool:
+        """The same security or one of its equivalence group: buying it within 30 days of a loss sale
+        makes the loss a wash sale (IRS Pub. 550; Treas. Reg. §1.1091-1)."""
+        return self.symbol == other.symbol or bool(self.equivalence_group) and (
+            self.equivalence_group == other.equivalence_group)
+
+    def clean(self) -> None:
+        substitute = self.harvest_substitute
+        if substitute is not None and self.substantially_identical_to(substitute):
+            raise ValidationError({"harvest_substitute": f"{substitute} is substantially identical to {self.symbol}: "
+                                                         f"buying it after a loss sale is a wash sale."})
 
 
 class PriceQuerySet(models.QuerySet):

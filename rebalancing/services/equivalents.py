@@ -45,6 +45,13 @@ def equivalence_groups_set(*, groups: list[list[str]], by) -> int:
     if unknown:
         raise ValidationFailed(f"Not in the security master: {', '.join(unknown)}. Import them first.",
                                detail={"unknown": unknown})
+    # A harvest substitute must stay outside its security's group (a wash sale otherwise).
+    for symbol, substitute in Security.objects.filter(harvest_substitute__isnull=False).values_list(
+            "symbol", "harvest_substitute__symbol"):
+        if symbol in wanted and wanted[symbol] == wanted.get(substitute):
+            raise ValidationFailed(
+                f"{substitute} is {symbol}'s harvest substitute and may not join its group: change the "
+                f"substitute first.", detail={"symbol": symbol, "substitute": substitute})
     before = equivalence_groups()
     changed = 0
     listed_or_grouped = Q(symbol__in=list(wanted)) | ~Q(equivalence_group="")

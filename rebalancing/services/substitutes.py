@@ -41,8 +41,7 @@ def harvest_substitutes_set(*, pairs: dict[str, str], by) -> int:
         raise ValidationFailed(f"Not in the security master: {', '.join(unknown)}. Import them first.",
                                detail={"unknown": unknown})
     for symbol, substitute in pairs.items():
-        group = securities[symbol].equivalence_group
-        if group and group == securities[substitute].equivalence_group:
+        if securities[symbol].substantially_identical_to(securities[substitute]):
             raise ValidationFailed(
                 f"{substitute} is substantially identical to {symbol} (same equivalence group): buying it "
                 f"after a loss sale of {symbol} is a wash sale. Choose a substitute outside the group.",

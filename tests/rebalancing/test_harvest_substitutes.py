@@ -176,3 +176,23 @@ def test_a_runs_harvest_buys_the_firm_list_substitute(firm_a, admin):
     assert sold and "harvest" in sold[0]["reasons"] and sold[0]["quantity"] == 300
     assert any(t["symbol"] == "SCHB" and t["side"] == "buy" for t in trades)
     assert not any(t["symbol"] in ("VTI", "ITOT") and t["side"] == "buy" for t in trades)
+
+
+def test_a_substitute_stays_outside_its_securitys_group_whichever_page_changes(firm_a, admin):
+    from django.core.exceptions import ValidationError as ModelValidationError
+
+    from rebalancing.services.equivalents import equivalence_groups_set
+
+    with tenant_context(firm_a):
+        securities = make_securities()
+        harvest_substitutes_set(pairs={"VTI": "SCHB"}, by=admin)
+        with pytest.raises(ValidationFailed) as refused:
+            equivalence_groups_set(groups=[["VTI", "ITOT", "SCHB"]], by=admin)
+        assert "SCHB is VTI's harvest substitute and may not join its group" in refused.value.message
+        assert Security.objects.get(symbol="SCHB").equivalence_group == "us_broad_schwab"  # nothing written
+        equivalence_groups_set(groups=[["VTI", "ITOT"], ["BND", "AGG"]], by=admin)  # SCHB stays out: fine
+        # The admin site's form cleans the model: the same rule.
+        vti = securities["VTI"]
+        vti.harvest_substitute = securities["ITOT"]
+        with pytest.raises(ModelValidationError, match="ITOT is substantially identical to VTI"):
+            vti.full_clean()
