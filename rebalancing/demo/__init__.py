@@ -149,7 +149,7 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_h
 
     from .book import build_book
     from .catalogue import MODELS, TEMPLATES
-    from .market import BENCHMARK_CODE, HISTORY_DAYS, build_market
+    from .market import BENCHMARK_CODE, FUND_SUBSTITUTES, HISTORY_DAYS, build_market
 
     market = build_market(as_of)
     book = build_book(market, prefix=_prefix(firm_slug), accounts=accounts, seed=seed)
@@ -161,6 +161,11 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_h
         for s in market.securities
     ])
     sid = {s.symbol: s.pk for s in securities}
+    # The firm-wide harvest substitutes (the templates below name the same pairs for themselves).
+    Security.objects.bulk_update([
+        Security(pk=sid[symbol], harvest_substitute_id=sid[substitute])
+        for symbol, substitute in FUND_SUBSTITUTES.items() if symbol in sid and substitute in sid
+    ], ["harvest_substitute"])
     history = market.history
     _copy_rows(Price, ("security", "date", "close"), (
         (sid[symbol], day, f"{close:.4f}")

@@ -28,6 +28,7 @@ from rebalancing.models import (
     TaxLot,
     TradeRecord,
 )
+from rebalancing.selectors import firm_harvest_substitutes
 from tenants.roles import FirmRole
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ def _book_digest(prefix_free: bool = False) -> str:
     rows = [
         list(Security.objects.order_by("symbol").values_list(
             "symbol", "name", "asset_class", "sector", "is_fund", "tags", "esg_score", "fractional",
-            "equivalence_group")),
+            "equivalence_group", "harvest_substitute__symbol")),
         list(Price.objects.order_by("security__symbol", "date").values_list("security__symbol", "date", "close")),
         list(BenchmarkWeight.objects.order_by("security__symbol").values_list("security__symbol", "date", "weight")),
         list(SleeveHolding.objects.order_by("sleeve__version__model__code", "sleeve__asset_class", "security__symbol")
@@ -101,6 +102,7 @@ def test_seeding_builds_the_whole_book(firm_a, firm_user):
         assert {master[s].equivalence_group for s in ("VOO", "IVV", "SPY")} == {"sp500"}
         for fund, substitute in FUND_SUBSTITUTES.items():
             assert master[fund].equivalence_group != master[substitute].equivalence_group, (fund, substitute)
+        assert firm_harvest_substitutes() == FUND_SUBSTITUTES  # the firm-wide list, shown on its page
         assert "fossil_fuels" in master["XOM"].tags and "tobacco" in master["MO"].tags
         assert "weapons" in master["LMT"].tags and "gambling" in master["WYNN"].tags
         assert all(0 <= s.esg_score <= 100 for s in master.values() if not s.is_fund)
