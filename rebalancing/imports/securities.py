@@ -3,6 +3,7 @@
 from datetime import date
 
 from django.db import transaction
+from django.db.models import F
 
 from rebalancing.models import Security
 
@@ -49,4 +50,21 @@ def securities_import(*, source: Source, as_of: date | None = None) -> ImportSum
     )
     changes = changes_plan(rows=rows, existing=existing, key=("symbol",))
     changes_apply(Security, changes)
+    if "equivalence_group" in columns:
+        _substitutes_stay_outside_their_groups(sheet, columns["symbol"])
     return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged)
+
+
+def _substitutes_stay_outside_their_groups(sheet, symbols) -> None:
+    """Refuse the file (rolling back what it wrote) when it puts a security in the same equivalence group
+    as its firm-wide harvest substitute: buying that substitute would be a wash sale (IRS Pub. 550)."""
+    line_of = {symbol: line for line, symbol in symbols.items()}
+    clashes = (Security.objects.exclude(equivalence_group="")
+               .filter(harvest_substitute__equivalence_group=F("equivalence_group"))
+               .values_list("symbol", "harvest_substitute__symbol"))
+    for symbol, substitute in clashes:
+        line = line_of.get(symbol) or line_of.get(substitute)
+        sheet.problems.add(line or 1, "equivalence_group",
+                           f"{substitute} is {symbol}'s harvest substitute and may not share its group: change the "
+                           f"substitute first")
+    sheet.problems.reject_if_any()

@@ -196,3 +196,21 @@ def test_a_substitute_stays_outside_its_securitys_group_whichever_page_changes(f
         vti.harvest_substitute = securities["ITOT"]
         with pytest.raises(ModelValidationError, match="ITOT is substantially identical to VTI"):
             vti.full_clean()
+
+
+def test_a_securities_file_that_groups_a_security_with_its_substitute_is_refused_whole(firm_a, admin):
+    from rebalancing.imports import ImportRejected, securities_import
+
+    with tenant_context(firm_a):
+        make_securities()
+        harvest_substitutes_set(pairs={"VTI": "SCHB"}, by=admin)
+        file = (b"symbol,name,asset_class,equivalence_group\n"
+                b"VNQ,Real estate,real_estate,reit_new\n"
+                b"SCHB,Schwab broad,us_equity,us_total\n")
+        with pytest.raises(ImportRejected) as refused:
+            securities_import(source=file)
+        [problem] = refused.value.detail["problems"]
+        assert (problem["row"], problem["column"]) == (3, "equivalence_group")
+        assert "SCHB is VTI's harvest substitute and may not share its group" in problem["problem"]
+        groups = dict(Security.objects.values_list("symbol", "equivalence_group"))
+        assert (groups["SCHB"], groups["VNQ"]) == ("us_broad_schwab", "reit")  # nothing written
