@@ -39,11 +39,14 @@ from ..schema import engine_ref
 
 class SecuritySerializer(serializers.ModelSerializer):
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    harvest_substitute = serializers.SlugRelatedField(
+        slug_field="symbol", read_only=True, allow_null=True,
+        help_text="The firm-wide harvest substitute (bought while this security is wash-blocked after a loss sale)")
 
     class Meta:
         model = Security
         fields = ["id", "symbol", "name", "asset_class", "sector", "is_fund", "tags", "esg_score", "fractional",
-                  "equivalence_group"]
+                  "equivalence_group", "harvest_substitute"]
 
 
 class PriceSerializer(serializers.ModelSerializer):

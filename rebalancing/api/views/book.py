@@ -48,7 +48,7 @@ class SecurityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
     filterset_class = filters.SecurityFilter
 
     def visible_queryset(self, user):
-        return book_wide_visible_to(user, Security.objects.all())
+        return book_wide_visible_to(user, Security.objects.select_related("harvest_substitute"))
 
 
 class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
