@@ -25,7 +25,7 @@ from rebalancing.access import decision_capacity
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import ApprovalPolicy, Proposal, RebalanceRun, RunOutcome, Security, TaxLot
 from rebalancing.selectors import RunScope
-from rebalancing.services.proposals import S, IllegalTransition, _locked, _move, policy_decide
+from rebalancing.services.proposals import IllegalTransition, S, _locked, _move, policy_decide
 from rebalancing.services.runs import proposal_build
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
