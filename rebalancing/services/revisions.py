@@ -72,7 +72,7 @@ def _clean(instructions, drops: list[str], account_id: int) -> list[InstructionA
                                    detail={"field": "instructions", "row": n})
         symbol, buy = ins.symbol.strip().upper(), ins.buy.strip().upper()
         if ins.action == "raise_cash":
-            if ins.amount is None or ins.amount <= 0:
+            if ins.amount is None or not Decimal(ins.amount).is_finite() or ins.amount <= 0:
                 raise ValidationFailed(f"Instruction {n}: give the amount of cash to raise ($).",
                                        detail={"field": "instructions", "row": n})
             out.append(InstructionAdded("raise_cash", amount=ins.amount))

@@ -121,6 +121,10 @@ def test_a_proposal_no_longer_pending_is_refused(firm_a, pending, people):
     ({"instructions": [InstructionAdded("sell", "VNQ")]}, "holds no VNQ"),
     ({"instructions": [InstructionAdded("sell", "XYZ")]}, "Not in the security master: XYZ"),
     ({"drop_symbols": ["VTI"], "instructions": [InstructionAdded("sell", "VTI")]}, "both sold and left untraded"),
+    ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("NaN"))]}, "amount of cash to raise"),
+    ({"instructions": [InstructionAdded("sell", "BND", buy="VNQ")], "drop_symbols": ["VNQ"]},
+     "both bought and left unbought"),
+    ({"instructions": [InstructionAdded("hold", "VTI", buy="AGG")]}, "only a sale buys another security"),
     ({}, "Drop a trade or add an instruction"),
 ])
 def test_a_refused_or_infeasible_edit_names_the_problem_and_writes_nothing(firm_a, pending, people, edit, message):
