@@ -15,3 +15,7 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")  # the demo's receivers run on this machine
 
 from .base import *  # noqa: E402,F403
+
+# The demo runs with DEBUG off (the product's 403/404/500 pages) and `runserver --insecure` serves
+# static files from the apps' folders: no collectstatic, so no manifest to look names up in.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

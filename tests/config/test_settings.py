@@ -67,3 +67,18 @@ def test_env_readers_name_the_variable(monkeypatch):
     assert env_list("SOME_LIST") == ["a.example", "b.example"]
     monkeypatch.setenv("SOME_FLAG", "off")
     assert env_bool("SOME_FLAG", True) is False
+
+
+def test_the_demo_with_debug_off_renders_pages_without_collectstatic(tmp_path):
+    # `scripts/run demo` runs the local settings with DEBUG off and serves static files from the
+    # apps' folders; a manifest storage would make every page a 500 (no collectstatic ran).
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_DEBUG", "DATABASE_URL"}}
+    env |= {"DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false", "DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused"}
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "from django.templatetags.static import static; "
+            "from django.template.loader import render_to_string; "
+            "assert not settings.DEBUG; print(static('frontend/app.css')); print(len(render_to_string('404.html')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[0] == "/static/frontend/app.css"
