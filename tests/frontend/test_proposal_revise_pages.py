@@ -49,6 +49,8 @@ def test_an_advisor_drops_a_trade_and_solves_again(book, as_user, firm_a):
     assert f"Revised from <a href=\"/proposals/{proposal.pk}/\">proposal #{proposal.pk}</a> by Advisor" in page
     old_page = text(client.get(f"/proposals/{proposal.pk}/"))
     assert f"Revised into <a href=\"/proposals/{new.pk}/\">proposal #{new.pk}</a>" in old_page
+    assert f"Replaced by <a href=\"/proposals/{new.pk}/\">proposal #{new.pk}</a>, solved again after an edit: " \
+           f"dropped the buy of {dropped}." in old_page
     assert "Edit and solve again" not in old_page  # superseded: nothing left to edit
 
 
