@@ -46,6 +46,7 @@ urlpatterns = [
          name="household_proposal_decide"),
     path("proposals/<int:pk>/", proposals.proposal_detail, name="proposal_detail"),
     path("proposals/<int:pk>/decide/", proposals.proposal_decide, name="proposal_decide"),
+    path("proposals/<int:pk>/resolve/", proposals.proposal_resolve_view, name="proposal_resolve"),
     path("approvals/", proposals.approvals, name="approvals"),
     path("proposals/", proposals.proposal_queue, name="proposal_queue"),
     path("approvals/bulk/", proposals.approvals_bulk, name="approvals_bulk"),

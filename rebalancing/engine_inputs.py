@@ -124,13 +124,15 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     return snapshot
 
 
-def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> list[AccountInputs]:
+def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
+                          edits: dict[int, dict[str, Any]] | None = None) -> list[AccountInputs]:
     """Everything the engine needs for these accounts, in a fixed number of queries.
 
     ``snapshot_key`` (a run's id) lets the chunks of one run share the firm-wide inputs instead of
     loading them again. An account that cannot be rebalanced (a held security without a price, a
     model without a version) comes back with ``error`` set instead of a request, so the run records
-    it and goes on.
+    it and goes on. ``edits`` (by account id) are parameter values laid over an account's effective
+    ones for this solve only: an advisor's edit of a proposal (``services.revisions``).
     """
     accounts = list(
         Account.objects.filter(pk__in=list(account_ids)).select_related("household__template", "template")
@@ -166,7 +168,8 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None) -> lis
     return [
         _account_inputs(a, lots_by_account[a.pk], trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
-                        carried.get(a.household_id, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()))
+                        carried.get(a.household_id, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()),
+                        (edits or {}).get(a.pk))
         for a in accounts
     ]
 
@@ -225,19 +228,21 @@ class _Universe:
 
 
 def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
-                    carried: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)), plans=()) -> AccountInputs:
+                    carried: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)), plans=(),
+                    edit: dict[str, Any] | None = None) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
     held = {universe.symbol_of[row[1]] for row in lots}
     effective = account_parameters(account, firm_substitutes={
         symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held})
+    values = engine.merge_parameter_dicts(effective.values, edit) if edit else effective.values
     try:
-        params = effective.parameters()
+        params = parameters_from_values(values)
         model_id = account.managed_model_id
         version = models.versions.get(model_id)
         flat = models.flat_sleeves(model_id)
-        direct_indexed = set(effective.values.get("direct_index", {}))
-        track = effective.values["screen"]["enabled"] and effective.values["screen"]["rescale"] == "track_benchmark"
+        direct_indexed = set(values.get("direct_index", {}))
+        track = values["screen"]["enabled"] and values["screen"]["rescale"] == "track_benchmark"
         merged: dict[str, dict[str, Any]] = {}
         needed: set[int] = set()
         for sleeve, weight, holdings in flat:
@@ -269,7 +274,7 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
         for p in plans:
             if p.trade.symbol in universe.by_symbol:
                 needed.add(universe.by_symbol[p.trade.symbol])
-        for symbol in _parameter_symbols(effective.values):
+        for symbol in _parameter_symbols(values):
             if symbol in universe.by_symbol:
                 needed.add(universe.by_symbol[symbol])
         # Substantially identical securities (same equivalence group) take part in wash-sale checks.
@@ -284,8 +289,8 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
         )
         groups = tuple(g for g in groups if len(g) > 1)
         if groups:
-            values = engine.merge_parameter_dicts(effective.values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
-            params = parameters_from_values(values)
+            with_groups = engine.merge_parameter_dicts(values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
+            params = parameters_from_values(with_groups)
         sleeves = []
         for asset_class, entry in merged.items():
             total = sum(entry["holdings"].values())
@@ -316,7 +321,7 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
     except (ValidationFailed, engine.InvalidRequest) as exc:
         error = exc if isinstance(exc, ValidationFailed) else ValidationFailed(exc.message, code="invalid_request",
                                                                               detail=exc.detail or {})
-        return AccountInputs(account.pk, None, None, effective.values, "", error, household_id=account.household_id,
+        return AccountInputs(account.pk, None, None, values, "", error, household_id=account.household_id,
                              tax_status=account.tax_status)
     tracks = any(s.benchmark is not None for s in sleeves)
     risk_version_id = universe.risk_version_id if tracks else None
@@ -324,8 +329,8 @@ def _account_inputs(account, lots, trades, models: ModelBook, bench_weights, uni
         account_id=account.pk,
         request=request,
         model_version_id=version.pk if version else None,
-        parameters=effective.values,
-        fingerprint=_fingerprint(account, lots, trades, version, effective.values, securities, sleeves, as_of,
+        parameters=values,
+        fingerprint=_fingerprint(account, lots, trades, version, values, securities, sleeves, as_of,
                                  (carried, request.account.household_trades, risk_version_id)),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.db.models import Count
@@ -22,6 +23,7 @@ from rebalancing.services.proposals import (
     proposals_approve_bulk,
     proposals_release_bulk,
 )
+from rebalancing.services.revisions import INSTRUCTION_ACTIONS, InstructionAdded, proposal_resolve
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
@@ -76,6 +78,7 @@ def proposal_detail(request, pk: int):
         {"label": "Before", "data": before, "color": "#9aa5b4"}, {"label": "After", "data": after, "color": "#1f5fbf"}]}
     may_decide = proposals_decidable_by(request.user).filter(pk=proposal.pk).exists()
     history = AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk)).order_by("at", "id")
+    revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
         "te": [(k.replace("_", " "), v, te_after.get(k)) for k, v in te_before.items()],
@@ -85,6 +88,8 @@ def proposal_detail(request, pk: int):
         "lot_count": sum(len(t.get("lots") or []) for t in trades),
         "alert_groups": alert_groups(result.get("alerts") or []),
         "warnings": [_dollars(w) for w in result.get("warnings") or ()],
+        "revised_into": revised_into, "may_edit": may_decide and not proposal.household_proposal_id,
+        "instruction_actions": INSTRUCTION_ACTIONS,
     })
 
 
@@ -121,6 +126,45 @@ def proposal_decide(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect_back(request, "proposal_detail", pk=pk)
+
+
+def _instructions_posted(post) -> list[InstructionAdded]:
+    """The "add an instruction" rows: an action, a security, a security to buy, an amount ($)."""
+    rows = zip(post.getlist("ins_action"), post.getlist("ins_symbol"), post.getlist("ins_buy"),
+               post.getlist("ins_amount"), strict=False)
+    out = []
+    for n, (action, symbol, buy, amount) in enumerate(rows, 1):
+        if not action:
+            if symbol.strip() or buy.strip() or amount.strip():
+                raise ValueError(f"Instruction {n}: choose what to do.")
+            continue
+        try:
+            dollars = Decimal(amount.replace(",", "").replace("$", "").strip()) if amount.strip() else None
+        except InvalidOperation:
+            raise ValueError(f"Instruction {n}: the amount {amount!r} is not a number of dollars.") from None
+        out.append(InstructionAdded(action, symbol, buy, dollars))
+    return out
+
+
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
+@require_POST
+def proposal_resolve_view(request, pk: int):
+    """Drop trades and add instructions, then solve again (``services.revisions.proposal_resolve``)."""
+    proposal = _proposal(request, pk)
+    try:
+        instructions = _instructions_posted(request.POST)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("proposal_detail", pk=pk)
+    try:
+        new = proposal_resolve(proposal=proposal, drop_symbols=request.POST.getlist("drop"),
+                               instructions=instructions, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("proposal_detail", pk=pk)
+    messages.success(request, f"Solved again as proposal #{new.pk} ({'; '.join(new.revision['changes'])}); "
+                              f"#{proposal.pk} is superseded. It waits for approval.")
+    return redirect("proposal_detail", pk=new.pk)
 
 
 @dataclass

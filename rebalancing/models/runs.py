@@ -21,6 +21,7 @@ class RebalanceRun(models.Model):
         NIGHTLY = "nightly", "Nightly scan"
         API = "api", "Started through the API"
         CASH_FLOW = "cash_flow", "A household's withdrawal or RMD"
+        REVISION = "revision", "An advisor's edit of a proposal, solved again"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
     scope = models.JSONField(default=dict, help_text='e.g. {"firm": true} or {"model": "growth", "min_drift": 0.03}')
@@ -133,6 +134,14 @@ class Proposal(models.Model):
     household_proposal = models.ForeignKey(HouseholdProposal, null=True, blank=True, on_delete=models.CASCADE,
                                            related_name="proposals",
                                            help_text="Solved with its household's other accounts, decided together")
+    # An advisor's edit before approving (services.revisions.proposal_resolve): the proposal it
+    # replaced, who edited, and what (trades dropped, instructions added).
+    revised_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="revised_into")
+    revised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    revision = models.JSONField(default=dict, blank=True,
+                                help_text='What the edit changed: {"dropped": [...], "instructions": [...]}')
 
     class Meta:
         ordering = ["-created_at"]

@@ -50,6 +50,7 @@ from tenants.permissions import Capability
 
 __all__ = [
     "ChunkOutcome",
+    "proposal_build",
     "run_cancel",
     "run_chunks",
     "run_process_chunk",
@@ -231,7 +232,7 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
             continue
         outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
         fingerprint = inputs.fingerprint if request is inputs.request else _refingerprint(inputs.fingerprint, request)
-        proposal = _proposal(run, inputs, result, fingerprint)
+        proposal = proposal_build(run, inputs, result, fingerprint)
         siblings[inputs.account_id] = trades_planned_by(proposal.result["trades"], account_number=result.account_id,
                                                         as_of=run.as_of)
         proposals.append(proposal)
@@ -253,7 +254,8 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
 
 
-def _proposal(run, inputs: AccountInputs, result, fingerprint: str) -> Proposal:
+def proposal_build(run, inputs: AccountInputs, result, fingerprint: str) -> Proposal:
+    """The unsaved draft proposal of one account's engine result (a run's, or an advisor's revision)."""
     summary = result.summary
     return Proposal(
         run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
@@ -306,7 +308,7 @@ def _solve_household(run, inputs: HouseholdInputs) -> _HouseholdSolved:
         estimated_tax=round(result.tax_cost, 2),
         tax_budget=None if inputs.request.tax_budget is None else round(inputs.request.tax_budget, 2),
     )
-    proposals = [_proposal(run, m, r, _refingerprint(inputs.fingerprint, m.account_id))
+    proposals = [proposal_build(run, m, r, _refingerprint(inputs.fingerprint, m.account_id))
                  for m, r in zip(inputs.members, result.accounts, strict=True)]
     outcomes = [RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED) for a in ids]
     return _HouseholdSolved(outcomes, alerts, together, proposals)

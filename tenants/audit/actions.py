@@ -57,6 +57,7 @@ class Action(StrEnum):
     PROPOSAL_EXECUTE = "proposal.execute", "saw every order of a proposal filled"
     PROPOSAL_EXPIRE = "proposal.expire", "expired a proposal priced too long ago"
     PROPOSAL_SUPERSEDE = "proposal.supersede", "replaced a proposal with a newer run's"
+    PROPOSAL_REVISE = "proposal.revise", "edited a proposal (dropped trades, added instructions) and solved it again"
     # The ledger
     ORDERS_CREATE = "orders.create", "created the orders of a released proposal"
     ORDER_EXECUTE = "order.execute", "applied fills or cancels to an order"

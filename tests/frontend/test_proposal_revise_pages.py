@@ -1,0 +1,83 @@
+"""The proposal page's edit: drop trades, add an instruction, solve again; the history shows it."""
+
+import re
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Proposal, RebalanceRun
+from tenants.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def _pending(firm_a, account) -> tuple[Proposal, dict[str, str]]:
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.get(account=account)
+        return proposal, {t["symbol"]: t["side"] for t in proposal.result["trades"]}
+
+
+def _written() -> tuple[int, int, int]:
+    # Signing in is audited too; only the book's rows matter here.
+    return (Proposal.objects.count(), RebalanceRun.objects.count(),
+            AuditEvent.objects.exclude(action__startswith="auth.").count())
+
+
+def test_an_advisor_drops_a_trade_and_solves_again(book, as_user, firm_a):
+    proposal, trades = _pending(firm_a, book["mine"][0])
+    dropped = next(s for s, side in trades.items() if side == "buy")
+    client = as_user("advisor")
+    page = text(client.get(f"/proposals/{proposal.pk}/"))
+    assert "Edit and solve again" in page and "Re-solve" in page
+    assert f'name="drop" value="{dropped}" form="resolve-form"' in page
+    assert "Sell all of it" in page and "Do not trade it" in page
+
+    response = client.post(f"/proposals/{proposal.pk}/resolve/", {"drop": [dropped], "ins_action": [""],
+                                                                   "ins_symbol": [""], "ins_buy": [""],
+                                                                   "ins_amount": [""]}, follow=True)
+    page = text(response)
+    with tenant_context(firm_a):
+        new = Proposal.objects.get(revised_from=proposal)
+        assert dropped not in {t["symbol"] for t in new.result["trades"]}
+        assert Proposal.objects.get(pk=proposal.pk).status == Proposal.Status.SUPERSEDED
+    assert response.redirect_chain[-1][0] == f"/proposals/{new.pk}/"
+    assert f"Solved again as proposal #{new.pk} (dropped the buy of {dropped})" in page
+    assert f"Revised from <a href=\"/proposals/{proposal.pk}/\">proposal #{proposal.pk}</a> by Advisor" in page
+    old_page = text(client.get(f"/proposals/{proposal.pk}/"))
+    assert f"Revised into <a href=\"/proposals/{new.pk}/\">proposal #{new.pk}</a>" in old_page
+    assert f"Replaced by <a href=\"/proposals/{new.pk}/\">proposal #{new.pk}</a>, solved again after an edit: " \
+           f"dropped the buy of {dropped}." in old_page
+    assert "Edit and solve again" not in old_page  # superseded: nothing left to edit
+
+
+def test_a_refused_edit_says_why_and_changes_nothing(book, as_user, firm_a):
+    proposal, _ = _pending(firm_a, book["mine"][0])
+    with tenant_context(firm_a):
+        written = _written()
+    client = as_user("advisor")
+    page = text(client.post(f"/proposals/{proposal.pk}/resolve/",
+                            {"ins_action": ["sell"], "ins_symbol": ["XYZ"], "ins_buy": [""], "ins_amount": [""]},
+                            follow=True))
+    assert "Not in the security master: XYZ." in page
+    page = text(client.post(f"/proposals/{proposal.pk}/resolve/",
+                            {"ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],
+                             "ins_amount": ["lots"]}, follow=True))
+    assert "the amount &#x27;lots&#x27; is not a number of dollars" in page
+    with tenant_context(firm_a):
+        assert _written() == written
+        assert Proposal.objects.get(pk=proposal.pk).status == Proposal.Status.PENDING
+
+
+def test_a_colleague_may_not_edit_another_advisors_proposal(book, as_user, firm_a):
+    proposal, trades = _pending(firm_a, book["theirs"][0])
+    client = as_user("advisor")
+    page = text(client.get(f"/proposals/{proposal.pk}/"))
+    assert "Re-solve" not in page
+    client.post(f"/proposals/{proposal.pk}/resolve/", {"drop": list(trades)[:1]})
+    with tenant_context(firm_a):
+        assert Proposal.objects.get(pk=proposal.pk).status == Proposal.Status.PENDING
+        assert not Proposal.objects.filter(revised_from=proposal).exists()
