@@ -177,16 +177,17 @@ def _write_book(n_model: int, n_direct: int, seed: int = 7) -> dict[str, int]:
     n = n_model + n_direct
     with connection.cursor() as cur:
         _copy(cur, "rebalancing_household",
-              ("name", "external_id", "overrides", "filing_status", "carryforward_short_term", "carryforward_long_term"),
-              ((f"Household {i}", f"HH{i:06d}", "{}", "married_joint", 0, 0) for i in range(n)))
+              ("name", "external_id", "overrides", "managed_as", "household_overrides", "filing_status",
+               "carryforward_short_term", "carryforward_long_term"),
+              ((f"Household {i}", f"HH{i:06d}", "{}", "accounts", "{}", "married_joint", 0, 0) for i in range(n)))
         households = dict(Household_ids(cur))
         _copy(cur, "rebalancing_account",
-              ("custodian_number", "name", "household_id", "model_id", "template_id", "overrides", "taxable",
-               "discretionary", "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd",
-               "realised_long_term_ytd"),
+              ("custodian_number", "name", "household_id", "model_id", "template_id", "overrides", "tax_status",
+               "asset_classes", "discretionary", "short_term_rate", "long_term_rate", "cash",
+               "realised_short_term_ytd", "realised_long_term_ytd"),
               ((f"B{i:06d}", f"Account {i}", households[f"HH{i:06d}"],
                 fund_model.pk if i < n_model else di_model.pk, mp_template.pk if i < n_model else di_template.pk,
-                "{}", True, True, 0.37, 0.20, 0, 0, 0) for i in range(n)))
+                "{}", "taxable", "[]", True, 0.37, 0.20, 0, 0, 0) for i in range(n)))
         cur.execute("SELECT custodian_number, id FROM rebalancing_account")
         accounts = dict(cur.fetchall())
         lots = _copy(cur, "rebalancing_taxlot",
