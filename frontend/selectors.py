@@ -65,7 +65,7 @@ def accounts_with_latest(user):
     """The user's accounts with the latest proposal's drift, status and id."""
     return (
         with_advisors(accounts_visible_to(user), "household__")
-        .select_related("household__template", "model", "template")
+        .with_governing_template().select_related("model")
         .annotate(last_drift=_latest_proposal("drift_before"), last_status=_latest_proposal("status"),
                   last_proposal_id=_latest_proposal("pk"))
     )

@@ -135,7 +135,7 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     ones for this solve only: an advisor's edit of a proposal (``services.revisions``).
     """
     accounts = list(
-        Account.objects.filter(pk__in=list(account_ids)).select_related("household__template", "template")
+        Account.objects.filter(pk__in=list(account_ids)).with_governing_template()
         .order_by("pk")
     )
     ids = [a.pk for a in accounts]

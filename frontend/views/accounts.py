@@ -143,8 +143,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
 
 
 def _account(request, pk):
-    return visible_or_404(with_advisors(accounts_visible_to(request.user), "household__").select_related(
-        "household__template", "household__model", "template", "model"), pk=pk)
+    return visible_or_404(with_advisors(accounts_visible_to(request.user), "household__").with_governing_template()
+                         .select_related("household__model", "model"), pk=pk)
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

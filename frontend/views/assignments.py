@@ -81,7 +81,7 @@ def accounts_assign_page(request):
             return redirect(reverse("account_list") + (f"?{selection.urlencode()}" if selection else ""))
     count = accounts.count()
     return render(request, "frontend/accounts_assign.html", {
-        "accounts": with_advisors(accounts.select_related("household__template", "template", "model"), "household__")[:SHOWN], "count": count,
+        "accounts": with_advisors(accounts.with_governing_template().select_related("model"), "household__")[:SHOWN], "count": count,
         "households": accounts.order_by().values("household_id").distinct().count(), "selection": selection,
         "filtered": listed.filtered, "templates": templates, "models": models,
         "advisors": _advisors() if user_can(user, Capability.MANAGE_USERS) else [],

@@ -171,3 +171,10 @@ def error_message(request, exc: DomainError) -> None:
 
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def refusal_text(exc: Exception) -> str:
+    """What a refused list edit says: the domain error's message, or a parser's message as a
+    sentence (symbols keep their case, which ``str.capitalize`` would lower)."""
+    text = getattr(exc, "message", None) or str(exc)
+    return text[:1].upper() + text[1:]

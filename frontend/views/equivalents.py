@@ -10,7 +10,7 @@ from rebalancing.services.equivalents import equivalence_groups, equivalence_gro
 from tenants.errors import DomainError
 from tenants.permissions import Capability
 
-from .common import firm_page
+from .common import firm_page, refusal_text
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
@@ -21,7 +21,7 @@ def equivalents_page(request):
         try:
             changed = equivalence_groups_set(groups=parse_groups(text), by=request.user)
         except (DomainError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", None) or _sentence(str(exc)))
+            messages.error(request, refusal_text(exc))
             status = 400
         else:
             messages.success(request, f"Saved: {changed} securit{'y' if changed == 1 else 'ies'} changed group.")
@@ -31,7 +31,3 @@ def equivalents_page(request):
         "groups": groups, "text": text if text is not None else "\n".join(", ".join(g) for g in groups),
     }, status=status)
 
-
-def _sentence(text: str) -> str:
-    """A parser's message as a sentence; symbols keep their case (``str.capitalize`` lowers them)."""
-    return text[:1].upper() + text[1:]

@@ -12,7 +12,7 @@ from rebalancing.services.substitutes import harvest_substitutes_set
 from tenants.errors import DomainError
 from tenants.permissions import Capability
 
-from .common import firm_page
+from .common import firm_page, refusal_text
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
@@ -23,7 +23,7 @@ def substitutes_page(request):
         try:
             changed = harvest_substitutes_set(pairs=parse_substitutes(text), by=request.user)
         except (DomainError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", None) or _sentence(str(exc)))
+            messages.error(request, refusal_text(exc))
             status = 400
         else:
             messages.success(request, f"Saved: {changed} securit{'y' if changed == 1 else 'ies'} changed substitute.")
@@ -33,7 +33,3 @@ def substitutes_page(request):
         "pairs": pairs, "text": text if text is not None else "\n".join(f"{a} = {b}" for a, b in pairs.items()),
     }, status=status)
 
-
-def _sentence(text: str) -> str:
-    """A parser's message as a sentence; symbols keep their case (``str.capitalize`` lowers them)."""
-    return text[:1].upper() + text[1:]

@@ -387,7 +387,7 @@ def _path(gain: Decimal, value: Decimal, rate: Decimal, budget: Decimal | None, 
 
 def transition(*, accounts, as_of: date) -> list[TransitionRow]:
     """Accounts whose parameters enable a tax-sensitive transition, as of ``as_of``."""
-    accounts = [a for a in accounts.select_related("household__template", "template", "model")
+    accounts = [a for a in accounts.with_governing_template().select_related("model")
                 if account_parameters(a, firm_substitutes={}).values.get("transition", {}).get("enabled")]
     if not accounts:
         return []

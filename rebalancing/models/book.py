@@ -100,6 +100,11 @@ class AccountQuerySet(models.QuerySet):
         return self.filter(Q(household__managed_as=unit, household__model__code=code)
                            | ~Q(household__managed_as=unit) & Q(model__code=code))
 
+    def with_governing_template(self) -> AccountQuerySet:
+        """Loads what ``Account.governing_template`` reads (its template and its household's), in
+        the same query."""
+        return self.select_related("household__template", "template")
+
     def governed_by(self, template) -> AccountQuerySet:
         """Accounts whose parameters ``template`` governs (a template, its id or its code): their
         own template, or their household's when they have none. The one home of the rule, with

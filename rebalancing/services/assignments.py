@@ -64,7 +64,7 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
     if model is not KEEP and model is not None and not isinstance(model, ModelPortfolio):
         raise ValidationFailed("Unknown model.", detail={"field": "model"})
     rows = list(Account.objects.select_for_update(of=("self",)).filter(pk__in=accounts.values("pk"))
-                .select_related("household__template", "template", "model").order_by("custodian_number"))
+                .with_governing_template().select_related("model").order_by("custodian_number"))
     if not rows:
         raise ValidationFailed("The selection holds no accounts.", detail={"field": "selection"})
     if template is not KEEP:

@@ -44,7 +44,7 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     if not accounts_visible_to(user).filter(pk=account.pk).exists():
         raise NotFound("No such account.")
     account = (
-        Account.objects.select_for_update(of=("self",)).select_related("household__template", "template").get(pk=account.pk)
+        Account.objects.select_for_update(of=("self",)).with_governing_template().get(pk=account.pk)
     )
     overrides_validate(overrides=overrides, template=account.governing_template, level="account")
     before = account.overrides

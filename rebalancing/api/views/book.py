@@ -231,7 +231,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         return serializers.AccountSerializer if self.action == "list" else serializers.AccountDetailSerializer
 
     def visible_queryset(self, user):
-        return with_advisors(accounts_visible_to(user).select_related("household__template", "template", "model"),
+        return with_advisors(accounts_visible_to(user).with_governing_template().select_related("model"),
                              "household__")
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.AccountDetailSerializer)
