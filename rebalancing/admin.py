@@ -221,7 +221,9 @@ class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ("custodian_number", "name", "household__name")
     readonly_fields = ("effective_parameters",)
     inlines = [TaxLotInline]
-    list_select_related = ("household__template", "model", "template")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_governing_template().select_related("model")
 
     @admin.display(description="Template")
     def effective_template(self, obj):
