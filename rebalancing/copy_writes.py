@@ -2,7 +2,9 @@
 
 Django's client-side parameter quoting costs more than the insert itself for a proposal of a few
 hundred KB of JSON (0.8 s against 0.23 s for 20 direct-index proposals, measured here); COPY hands
-psycopg's C encoder the rows instead.  Large values are compressed with lz4 where the server has it:
+psycopg's C encoder the rows instead. Model instances go in COPY's binary format: no escaping of
+large documents on either side (10 direct-index proposals of 180 KB: 3.4 ms against 5.7 ms in the
+text format, measured here). Large values are compressed with lz4 where the server has it:
 PostgreSQL's default (pglz) spent 4.2 ms on each 220 KB direct-index proposal, lz4 1.5 ms (stored
 65 KB instead of 53 KB).
 """
@@ -12,6 +14,9 @@ from collections.abc import Iterable
 import orjson
 from django.db import connection, models, transaction
 from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from rebalancing.models.runs import DocumentField
 
 __all__ = ["copy_rows", "objects_insert_by_copy"]
 
@@ -25,6 +30,8 @@ def copy_rows(cursor, table: sql.Composable, columns: list[str], rows: Iterable[
 
 
 _LZ4: dict[tuple, bool] = {}
+# Column type oids by table (the same in every firm's schema): COPY's binary format needs them.
+_COLUMN_TYPES: dict[str, list[int]] = {}
 
 
 def _compress_with_lz4(cursor) -> None:
@@ -37,11 +44,28 @@ def _compress_with_lz4(cursor) -> None:
         cursor.execute("SET LOCAL default_toast_compression = lz4")
 
 
+def _column_types(cursor, table: str, columns: list[str]) -> list[int]:
+    if table not in _COLUMN_TYPES:
+        column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+        cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(column_list, sql.Identifier(table))
+                       .as_string(cursor.connection))
+        _COLUMN_TYPES[table] = [c.type_code for c in cursor.description]
+    return _COLUMN_TYPES[table]
+
+
+def _json_text(value) -> bytes:
+    return orjson.dumps(value)  # 8x faster than json.dumps on a proposal
+
+
 def _value(field: models.Field, obj: models.Model):
     value = getattr(obj, field.attname)
+    if value is None:
+        return None
+    if isinstance(field, DocumentField):
+        return field.to_text(value)
     if isinstance(field, models.JSONField):
-        return orjson.dumps(value).decode()  # 8x faster than json.dumps on a proposal
-    return field.get_db_prep_save(value, connection) if value is not None else None
+        return Jsonb(value, dumps=_json_text)
+    return field.get_db_prep_save(value, connection)
 
 
 def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: bool = False) -> None:
@@ -49,7 +73,8 @@ def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: boo
 
     With ``ignore_conflicts`` rows that would break a unique constraint are skipped, as with
     ``bulk_create(ignore_conflicts=True)``: they go through a scratch table and one
-    ``INSERT ... ON CONFLICT DO NOTHING``.
+    ``INSERT ... ON CONFLICT DO NOTHING`` (the values are written twice: a caller that can rule
+    conflicts out, as a run's chunk does, leaves it off).
     """
     if not objects:
         return
@@ -60,22 +85,29 @@ def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: boo
                 field.pre_save(obj, add=True)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = [f.column for f in fields]
-    rows = ([_value(f, obj) for f in fields] for obj in objects)
+    column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     table = sql.Identifier(model._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         _compress_with_lz4(cursor)
-        if not ignore_conflicts:
-            copy_rows(cursor, table, columns, rows)
-            return
-        scratch = sql.Identifier("pg_temp", f"copy_{model._meta.db_table}")
-        column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+        types = _column_types(cursor, model._meta.db_table, columns)
 
         def run(statement: sql.Composed) -> None:
             cursor.execute(statement.as_string(cursor.connection))
 
+        def copy_into(target: sql.Composable) -> None:
+            statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, column_list)
+            with cursor.copy(statement.as_string(cursor.connection)) as copy:
+                copy.set_types(types)
+                for obj in objects:
+                    copy.write_row([_value(f, obj) for f in fields])
+
+        if not ignore_conflicts:
+            copy_into(table)
+            return
+        scratch = sql.Identifier("pg_temp", f"copy_{model._meta.db_table}")
         run(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(scratch, column_list, table))
         try:
-            copy_rows(cursor, scratch, columns, rows)
+            copy_into(scratch)
             run(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
                 table, column_list, column_list, scratch
             ))

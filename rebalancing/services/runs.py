@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -240,8 +240,14 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
     t2 = time.perf_counter()
     with transaction.atomic():
+        written = _outcomes_claim(run_id, todo)
+        if written:  # a twin of this chunk (a redelivered message) wrote these accounts meanwhile
+            proposals = [p for p in proposals if p.account_id not in written]
+            outcomes = [o for o in outcomes if o.account_id not in written]
+            alerts = [a for a in alerts if a.account_id not in written]
+            together = [(hp, members) for hp, members in together if members[0].account_id not in written]
         _household_proposals_insert(run_id, together)
-        objects_insert_by_copy(proposals, ignore_conflicts=True)
+        objects_insert_by_copy(proposals)
         proposed = [p.account_id for p in proposals]
         proposals_supersede(account_ids=proposed, by_run_id=run_id,
                             replace_approved=bool(run.scope.get("replace_approved")))
@@ -252,6 +258,22 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     write_s = time.perf_counter() - t2
     failed = sum(o.outcome == RunOutcome.Outcome.FAILED for o in outcomes)
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
+
+
+def _outcomes_claim(run_id: int, account_ids: list[int]) -> set[int]:
+    """Hold these accounts' places in the run until this transaction ends, and say which of them
+    already have their outcome (written by a twin of this chunk since it started). What is left is
+    this transaction's alone: its proposals go in with a plain COPY, no conflict to sidestep."""
+    if not account_ids:
+        return set()
+    with connection.cursor() as cursor:
+        # One transaction-scoped advisory lock per (schema, run, account), taken in order: twins
+        # wait for each other here and never deadlock; other chunks hold other accounts.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s || a::text, 0)) FROM unnest(%s::bigint[]) AS a ORDER BY a",
+            [f"{connection.schema_name}:run:{run_id}:account:", account_ids],
+        )
+    return set(RunOutcome.objects.filter(run_id=run_id, account_id__in=account_ids).values_list("account_id", flat=True))
 
 
 def proposal_build(run, inputs: AccountInputs, result, fingerprint: str) -> Proposal:
