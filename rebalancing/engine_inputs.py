@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.db.models import F, FloatField
 from django.db.models.functions import Cast
@@ -157,13 +158,40 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     snapshot = _firm_snapshot(as_of, snapshot_key)
     carried = loss_carried_into(list({a.household_id: a.household for a in accounts}.values()), as_of.year)
     plans = household_plans_load(households, as_of=as_of)
+    parameter_sets = _ParameterSets()
     return [
         _account_inputs(a, lots_by_account.get(a.pk, _NO_LOTS), trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
                         carried.get(a.household_id, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()),
-                        (edits or {}).get(a.pk))
+                        (edits or {}).get(a.pk), parameter_sets)
         for a in accounts
     ]
+
+
+def _canonical(layer) -> bytes:
+    return orjson.dumps(layer or {}, option=orjson.OPT_SORT_KEYS)
+
+
+class _ParameterSets:
+    """Effective parameter values merged once per distinct set of layers in a batch (most accounts
+    of a firm share a template and override little; merging costs a third of loading a model
+    portfolio account), with their canonical JSON (the fingerprint's). Accounts with the same
+    layers share one values dict: it is read, never changed."""
+
+    def __init__(self) -> None:
+        self._sets: dict[tuple, tuple[dict[str, Any], str]] = {}
+
+    def values(self, account, firm_substitutes: dict[str, str],
+               edit: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+        template = account.governing_template
+        key = (template.pk if template else None, _canonical(account.household.overrides),
+               _canonical(account.overrides), tuple(sorted(firm_substitutes.items())), _canonical(edit))
+        found = self._sets.get(key)
+        if found is None:
+            effective = account_parameters(account, firm_substitutes=firm_substitutes)
+            values = engine.merge_parameter_dicts(effective.values, edit) if edit else effective.values
+            found = self._sets[key] = (values, json.dumps(values, sort_keys=True))
+        return found
 
 
 # An account's lots as columns: lot ids, security ids, quantities, cost bases, acquisition dates.
@@ -255,14 +283,13 @@ class _Universe:
 
 def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
                     carried: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)), plans=(),
-                    edit: dict[str, Any] | None = None) -> AccountInputs:
+                    edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
     lot_ids, sids, quantities, costs, acquired = lots
     held = {universe.symbol_of[sid] for sid in set(sids)}
-    effective = account_parameters(account, firm_substitutes={
-        symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held})
-    values = engine.merge_parameter_dicts(effective.values, edit) if edit else effective.values
+    substitutes = {symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held}
+    values, values_text = (parameter_sets or _ParameterSets()).values(account, substitutes, edit)
     try:
         params = parameters_from_values(values)
         model_id = account.managed_model_id
@@ -356,7 +383,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         request=request,
         model_version_id=version.pk if version else None,
         parameters=values,
-        fingerprint=_fingerprint(account, lots, trades, version, values, securities, sleeves, as_of,
+        fingerprint=_fingerprint(account, lots, trades, version, values_text, securities, sleeves, as_of,
                                  (carried, request.account.household_trades, risk_version_id)),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
@@ -374,12 +401,14 @@ def _parameter_symbols(values: dict[str, Any]) -> set[str]:
     return symbols
 
 
-def _fingerprint(account, lots: _Lots, trades, version, parameters, securities, sleeves, as_of, carried=()) -> str:
-    """A digest of every input the engine saw: equal fingerprints mean an equal proposal."""
+def _fingerprint(account, lots: _Lots, trades, version, parameters_text: str, securities, sleeves, as_of,
+                 carried=()) -> str:
+    """A digest of every input the engine saw: equal fingerprints mean an equal proposal.
+    ``parameters_text``: the parameter values as canonical JSON (sorted keys)."""
     payload = (
         as_of, account.custodian_number, account.cash, account.short_term_rate, account.long_term_rate,
         account.realised_short_term_ytd, account.realised_long_term_ytd, account.taxable,
-        version.pk if version else None, json.dumps(parameters, sort_keys=True), trades,
+        version.pk if version else None, parameters_text, trades,
         [(s.symbol, s.price) for s in securities],
         [(s.asset_class, s.weight, sorted(s.holdings.items()), s.benchmark.name if s.benchmark else None)
          for s in sleeves], tuple(carried),

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import pickle
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -218,7 +218,9 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
     # A household's accounts one after the other, each seeing what was proposed for the others.
     proposed: dict[int | None, dict[int, list[engine.HouseholdTrade]]] = defaultdict(dict)
     singles = [i for i in loaded if i.household_id not in units]
+    unsolved = Counter(i.household_id for i in singles)
     for inputs in sorted(singles, key=lambda i: (i.household_id or 0, i.account_id)):
+        unsolved[inputs.household_id] -= 1
         siblings = proposed[inputs.household_id]
         request = inputs.seeing(siblings)
         result, error = _solve(inputs, request)
@@ -233,8 +235,9 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
         outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
         fingerprint = inputs.fingerprint if request is inputs.request else _refingerprint(inputs.fingerprint, request)
         proposal = proposal_build(run, inputs, result, fingerprint)
-        siblings[inputs.account_id] = trades_planned_by(proposal.result["trades"], account_number=result.account_id,
-                                                        as_of=run.as_of)
+        if unsolved[inputs.household_id]:  # only the household's accounts still to solve look at it
+            siblings[inputs.account_id] = trades_planned_by(proposal.result["trades"], account_number=result.account_id,
+                                                            as_of=run.as_of)
         proposals.append(proposal)
     for account_id in missing:  # deleted since the run started
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
