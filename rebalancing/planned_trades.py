@@ -23,8 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from django.db.models import Exists, OuterRef
+
 from rebalancing import engine
-from rebalancing.models import Order, Proposal
+from rebalancing.models import Account, Order, Proposal
 
 __all__ = ["Planned", "household_plans_load", "request_with_plans", "trades_planned_by"]
 
@@ -67,7 +69,12 @@ def household_plans_load(household_ids: Iterable[int], *, as_of: date) -> dict[i
     """household id -> its planned trades, in two queries."""
     plans: dict[int, list[Planned]] = defaultdict(list)
     household_ids = list(household_ids)
+    # An account's own open proposal is replaced by the one being made, never seen by it: only a
+    # household's other accounts look at it. An account alone in its household (most of them) has
+    # its proposal's result, hundreds of KB for a direct index, left unread.
+    sibling = Account.objects.filter(household_id=OuterRef("account__household_id")).exclude(pk=OuterRef("account_id"))
     for p in (Proposal.objects.filter(account__household_id__in=household_ids, status__in=_OPEN_PROPOSALS)
+              .filter(Exists(sibling))
               .values_list("account_id", "account__household_id", "account__custodian_number", "result")):
         account_id, household_id, number, result = p
         for trade in trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=as_of):

@@ -10,6 +10,7 @@ from django_tenants.utils import tenant_context
 
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Account, Household, Proposal, Security
+from rebalancing.planned_trades import household_plans_load
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
@@ -97,6 +98,23 @@ def test_a_siblings_open_proposal_counts_as_a_planned_purchase(firm_a):
         [proposal] = _run(RunScope(account_ids=(taxable.pk,)))
         assert washes_across([pending, proposal]) == []
         assert not any("harvest" in t["reasons"] and t["symbol"] == "VTI" for t in proposal.result["trades"])
+
+
+def test_an_account_alone_in_its_household_does_not_read_its_own_open_proposal(firm_a):
+    # given an account alone in its household, with an open proposal (its next one replaces it)
+    # and a household of two, where the other account's open proposal is a planned trade
+    with tenant_context(firm_a):
+        household, ira, taxable = _household(ira_first=True)
+        alone = make_account("A-ALONE", model=Account.objects.get(pk=ira.pk).model,
+                             holdings=[("VTI", 100, 9000, date(2025, 1, 2))], cash="20000")
+        assert len(_run(RunScope(account_ids=(ira.pk, alone.pk)))) == 2
+
+        # when both households' plans are loaded
+        plans = household_plans_load([household.pk, alone.household_id], as_of=AS_OF)
+
+    # then only the sibling's proposal is read
+    assert {p.account_id for p in plans[household.pk]} == {ira.pk}
+    assert alone.household_id not in plans
 
 
 def test_a_households_accounts_share_a_chunk(firm_a, monkeypatch):
