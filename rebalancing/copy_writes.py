@@ -30,8 +30,8 @@ def copy_rows(cursor, table: sql.Composable, columns: list[str], rows: Iterable[
 
 
 _LZ4: dict[tuple, bool] = {}
-# Column type oids by table (the same in every firm's schema): COPY's binary format needs them.
-_COLUMN_TYPES: dict[str, list[int]] = {}
+# Column type oids by table and columns (the same in every firm's schema): COPY's binary format needs them.
+_COLUMN_TYPES: dict[tuple[str, ...], list[int]] = {}
 
 
 def _compress_with_lz4(cursor) -> None:
@@ -45,12 +45,13 @@ def _compress_with_lz4(cursor) -> None:
 
 
 def _column_types(cursor, table: str, columns: list[str]) -> list[int]:
-    if table not in _COLUMN_TYPES:
+    key = (table, *columns)
+    if key not in _COLUMN_TYPES:
         column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
         cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(column_list, sql.Identifier(table))
                        .as_string(cursor.connection))
-        _COLUMN_TYPES[table] = [c.type_code for c in cursor.description]
-    return _COLUMN_TYPES[table]
+        _COLUMN_TYPES[key] = [c.type_code for c in cursor.description]
+    return _COLUMN_TYPES[key]
 
 
 def _json_text(value) -> bytes:
@@ -69,7 +70,8 @@ def _value(field: models.Field, obj: models.Model):
 
 
 def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: bool = False) -> None:
-    """Insert unsaved model instances (primary keys from the sequence).
+    """Insert unsaved model instances (primary keys from the sequence, or their own when the
+    first has one).
 
     With ``ignore_conflicts`` rows that would break a unique constraint are skipped, as with
     ``bulk_create(ignore_conflicts=True)``: they go through a scratch table and one
@@ -83,7 +85,8 @@ def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: boo
         for field in model._meta.concrete_fields:
             if getattr(field, "auto_now_add", False) and getattr(obj, field.attname) is None:
                 field.pre_save(obj, add=True)
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    own_keys = objects[0].pk is not None
+    fields = [f for f in model._meta.concrete_fields if own_keys or not f.primary_key]
     columns = [f.column for f in fields]
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     table = sql.Identifier(model._meta.db_table)

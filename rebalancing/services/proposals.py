@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from rebalancing.access import decision_capacity, proposals_visible_to
+from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.ledger.orders import orders_create
 from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, ProposalApproval
 from rebalancing.webhooks import events as webhook_events
@@ -41,6 +43,7 @@ __all__ = [
     "proposal_submit",
     "proposals_approve_bulk",
     "proposals_expire_stale",
+    "proposals_insert_submitted",
     "proposals_submit_new",
     "proposals_release_bulk",
     "proposals_supersede",
@@ -361,7 +364,7 @@ def _audit_bulk(rows: list[tuple[int, str]], to: str, *, action: str, comment: s
 
 
 def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
-    """Submit a chunk's new draft proposals in bulk under the firm's policy (called by the run)."""
+    """Submit a chunk's new draft proposals in bulk under the firm's policy."""
     # Only the columns the policy reads: a direct-index proposal's result is hundreds of KB.
     drafts = list(
         Proposal.objects.filter(run_id=run_id, account_id__in=account_ids, status=S.DRAFT)
@@ -369,25 +372,65 @@ def proposals_submit_new(*, run_id: int, account_ids: list[int]) -> None:
     )
     if not drafts:
         return
+    decided = _drafts_decide(drafts)
+    for (to, compliance), ids in _groups(decided).items():  # at most three UPDATEs, not one CASE per row
+        Proposal.objects.filter(pk__in=ids).update(status=to, requires_compliance=compliance,
+                                                   status_changed_at=decided[0].status_changed_at)
+    _submitted(decided)
+
+
+def proposals_insert_submitted(proposals: list[Proposal]) -> None:
+    """Write a run's new proposals (unsaved drafts) already submitted under the firm's policy: each
+    goes in approved or pending approval, with the approvals, audit rows and webhook events that
+    ``proposals_submit_new`` gives drafts written first, but every row written once (a chunk of
+    100 model-portfolio accounts saved a re-read and an UPDATE of 100 rows)."""
+    if not proposals:
+        return
+    # The proposals' ids come from the table's sequence first: approvals and audit rows name them.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{Proposal._meta.db_table}', 'id')) "
+                       "FROM generate_series(1, %s)", [len(proposals)])
+        for proposal, (pk,) in zip(proposals, cursor.fetchall(), strict=True):
+            proposal.pk = pk
+    for proposal in proposals:
+        # The policy compares money as the table stores it (to the cent), as when it read drafts back.
+        proposal.estimated_tax = Decimal(str(proposal.estimated_tax)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    decided = _drafts_decide(proposals)
+    objects_insert_by_copy(proposals)
+    _submitted(decided)
+
+
+def _drafts_decide(drafts: list[Proposal]) -> list[Proposal]:
+    """Set each draft's status (approved or pending approval) and compliance under the firm's policy."""
     policy = ApprovalPolicy.current()
     discretionary = dict(Account.objects.filter(pk__in=[p.account_id for p in drafts]).values_list("pk", "discretionary"))
-    groups: dict[tuple[str, bool], list[int]] = {}
-    approvals = []
-    for p in drafts:
-        decision = policy_decide(policy, p, discretionary=discretionary.get(p.account_id, False))
-        to = S.APPROVED if decision.auto_approve else S.PENDING
-        groups.setdefault((to, decision.requires_compliance), []).append(p.pk)
-        if decision.auto_approve:
-            approvals.append(ProposalApproval(proposal_id=p.pk, capacity=ProposalApproval.Capacity.POLICY,
-                                              decision=ProposalApproval.Decision.APPROVE,
-                                              comment="within the firm's auto-approval limits"))
     now = timezone.now()
-    assert all(to in TRANSITIONS[S.DRAFT] for to, _ in groups), "a draft moves to approved or pending only"
-    for (to, compliance), ids in groups.items():  # at most three UPDATEs, not one CASE per row
-        Proposal.objects.filter(pk__in=ids).update(status=to, requires_compliance=compliance, status_changed_at=now)
-    ProposalApproval.objects.bulk_create(approvals)
-    approved = [(pk, S.DRAFT) for (to, _), ids in groups.items() if to == S.APPROVED for pk in ids]
-    pending = [(pk, S.DRAFT) for (to, _), ids in groups.items() if to == S.PENDING for pk in ids]
+    for p in drafts:
+        assert p.status == S.DRAFT, "only a draft is submitted"
+        decision = policy_decide(policy, p, discretionary=discretionary.get(p.account_id, False))
+        p.status = S.APPROVED if decision.auto_approve else S.PENDING
+        p.requires_compliance = decision.requires_compliance
+        p.status_changed_at = now
+    return drafts
+
+
+def _groups(decided: list[Proposal]) -> dict[tuple[str, bool], list[int]]:
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for p in decided:
+        groups.setdefault((p.status, p.requires_compliance), []).append(p.pk)
+    return groups
+
+
+def _submitted(decided: list[Proposal]) -> None:
+    """What submitting drafts records: the policy's approvals, the audit rows, the webhook events."""
+    assert all(p.status in TRANSITIONS[S.DRAFT] for p in decided), "a draft moves to approved or pending only"
+    approved = [(p.pk, S.DRAFT) for p in decided if p.status == S.APPROVED]
+    pending = [(p.pk, S.DRAFT) for p in decided if p.status == S.PENDING]
+    ProposalApproval.objects.bulk_create([
+        ProposalApproval(proposal_id=pk, capacity=ProposalApproval.Capacity.POLICY,
+                         decision=ProposalApproval.Decision.APPROVE, comment="within the firm's auto-approval limits")
+        for pk, _ in approved
+    ])
     _audit_bulk(approved, S.APPROVED, action="proposal.auto_approve", comment="within the firm's auto-approval limits")
     _audit_bulk(pending, S.PENDING, action="proposal.submit", comment="")
     webhook_events.proposals_decided(EventType.PROPOSAL_APPROVED, [pk for pk, _ in approved], by="policy",

@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from rebalancing import dispatch, engine
 from rebalancing.access import require
-from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.engine_inputs import (
     AccountInputs,
     HouseholdInputs,
@@ -42,7 +41,7 @@ from rebalancing.models import (
 )
 from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
-from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
+from rebalancing.services.proposals import proposals_insert_submitted, proposals_supersede
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
@@ -250,11 +249,9 @@ def run_process_chunk(*, run_id: int, account_ids: list[int]) -> ChunkOutcome | 
             alerts = [a for a in alerts if a.account_id not in written]
             together = [(hp, members) for hp, members in together if members[0].account_id not in written]
         _household_proposals_insert(run_id, together)
-        objects_insert_by_copy(proposals)
-        proposed = [p.account_id for p in proposals]
-        proposals_supersede(account_ids=proposed, by_run_id=run_id,
+        proposals_supersede(account_ids=[p.account_id for p in proposals], by_run_id=run_id,
                             replace_approved=bool(run.scope.get("replace_approved")))
-        proposals_submit_new(run_id=run_id, account_ids=proposed)
+        proposals_insert_submitted(proposals)
         RunOutcome.objects.bulk_create(outcomes, ignore_conflicts=True)
         Alert.objects.bulk_create(alerts, ignore_conflicts=True)
         _record_progress(run_id, load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import Account, Alert, Price, Proposal, ProposalApproval, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_cancel, run_chunks, run_process_chunk, run_start
 from tenants.errors import Conflict, ValidationFailed
@@ -39,6 +39,37 @@ def test_a_firm_run_makes_one_proposal_per_account(firm_a, django_capture_on_com
         assert proposal.result["trades"] and proposal.trade_count == len(proposal.result["trades"])
         assert proposal.model_version_id == book["model"].current_version.pk
         assert set(run.timings) >= {"load", "solve", "write", "chunks"}
+
+
+def test_a_runs_proposals_are_submitted_under_the_policy_as_they_are_written(firm_a):
+    from tenants.audit.models import AuditEvent
+
+    from .workflow import policy
+
+    # given a policy that approves one account's proposal (discretionary, small) and not the other's
+    with tenant_context(firm_a):
+        book = make_book(2)
+        small, large = book["accounts"]
+        Account.objects.filter(pk=small.pk).update(discretionary=True)
+        Account.objects.filter(pk=large.pk).update(discretionary=False)
+        policy(auto_approve=True, auto_max_estimated_tax=1_000_000, auto_max_turnover=1, auto_max_trades=1000)
+
+        # when a run proposes for both
+        run = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF))
+
+        # then each proposal is written approved or pending, with its approval and audit row
+        by_account = {p.account_id: p for p in Proposal.objects.filter(run=run)}
+        approved, pending = by_account[small.pk], by_account[large.pk]
+        assert (approved.status, pending.status) == (Proposal.Status.APPROVED, Proposal.Status.PENDING)
+        assert approved.status_changed_at is not None and pending.status_changed_at is not None
+        assert approved.approvals.get().capacity == ProposalApproval.Capacity.POLICY
+        assert not pending.approvals.exists()
+        audited = {(e.action, e.object_id): (e.before, e.after) for e in AuditEvent.objects.filter(
+            action__in=["proposal.auto_approve", "proposal.submit"])}
+        assert audited == {
+            ("proposal.auto_approve", str(approved.pk)): ({"status": "draft"}, {"status": "approved"}),
+            ("proposal.submit", str(pending.pk)): ({"status": "draft"}, {"status": "pending_approval"}),
+        }
 
 
 def test_processing_a_chunk_again_duplicates_nothing(firm_a):
