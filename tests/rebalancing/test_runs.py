@@ -8,6 +8,7 @@ from django_tenants.utils import tenant_context
 
 from rebalancing.models import Account, Alert, Price, Proposal, ProposalApproval, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
+from rebalancing.services import runs as run_services
 from rebalancing.services.runs import run_cancel, run_chunks, run_process_chunk, run_start
 from tenants.errors import Conflict, ValidationFailed
 
@@ -94,7 +95,8 @@ def test_a_chunk_that_dies_while_writing_leaves_nothing_and_is_redone(firm_a, mo
             raise ConnectionError("server closed the connection")
 
         with monkeypatch.context() as patched:
-            patched.setattr(Alert.objects, "bulk_create", lost_connection)
+            # The chunk's outcomes and alerts are written after its proposals: the connection goes there.
+            patched.setattr(run_services, "objects_insert_by_copy", lost_connection)
             with pytest.raises(ConnectionError):
                 run_process_chunk(run_id=run.pk, account_ids=chunk)
         assert Proposal.objects.filter(run=run).count() == 0
