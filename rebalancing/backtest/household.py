@@ -68,7 +68,7 @@ from .account import SHARE_EPS, SimAccount
 from .bonds import BOND_SYMBOL, BondSeries, bond_series
 from .errors import BacktestError
 from .prices import PriceHistory
-from .taxes import year_tax
+from .taxes import Carryover, year_tax
 
 __all__ = [
     "HouseholdSettings",
@@ -273,6 +273,14 @@ class _Replay:
             if lot.quantity > SHARE_EPS
         )
         s = self.settings
+        parameters = self.parameters
+        if taxable:
+            # The tax this year has accrued so far is owed, not invested: kept as cash for the bill
+            # (the advisor's reserve; without it a January bill after a crash is paid by selling
+            # lots at a loss that an IRA purchase of December would wash, Rev. Rul. 2008-5).
+            value = self.value(name, row)
+            reserve = min(1.0, self.tax_owed(day) / value) if value > 0 else 0.0
+            parameters = replace(parameters, cash=replace(parameters.cash, target=reserve))
         account = Account(
             name,
             acct.cash,
@@ -284,7 +292,7 @@ class _Replay:
             household_trades=window,
             taxable=taxable,
         )
-        return RebalanceRequest(day, account, securities, self.model, self.parameters)
+        return RebalanceRequest(day, account, securities, self.model, parameters)
 
     # -- the replay ---------------------------------------------------------------------------
     def decide(self, row: int) -> None:
@@ -396,7 +404,7 @@ class _Replay:
             if y > through_year:
                 continue
             st, lt = acct.realised.get(y, [0.0, 0.0])
-            tax = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses)[0]
+            tax = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(y))[0]
             tax += s.ordinary_rate * self.income.coupons.get(y, 0.0)
             tax += s.long_term_rate * self.income.dividends.get(y, 0.0)
             delta = tax - self.settled.get(y, 0.0)
@@ -406,6 +414,18 @@ class _Replay:
             acct.cash -= delta
             paid += delta
         return paid
+
+    def tax_owed(self, day: date) -> float:
+        """The taxable account's tax of ``day``'s year so far (gains, interest, dividends), if any."""
+        acct = self.accounts.get("TAX")
+        if acct is None:
+            return 0.0
+        s = self.settings
+        st, lt = acct.realised.get(day.year, [0.0, 0.0])
+        tax = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(day.year))[0]
+        tax += s.ordinary_rate * self.income.coupons.get(day.year, 0.0)
+        tax += s.long_term_rate * self.income.dividends.get(day.year, 0.0)
+        return max(0.0, tax)
 
     def value(self, name: str, row: int) -> float:
         acct = self.accounts[name]
@@ -433,8 +453,21 @@ class _Replay:
                 ult += gain
             else:
                 ust += gain
-        r = (s.short_term_rate, s.long_term_rate, s.losses)
+        r = (s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(day.year))
         return year_tax(st + ust, lt + ult, *r)[0] - year_tax(st, lt, *r)[0]
+
+    def carried_into(self, year: int) -> Carryover:
+        """Net capital losses of the years before ``year`` not yet used (``losses="carry_forward"``:
+        IRC §1212(b); with ``"offset"`` nothing carries)."""
+        acct = self.accounts.get("TAX")
+        carried = Carryover()
+        if acct is None:
+            return carried
+        s = self.settings
+        for y in sorted(k for k in acct.realised if k < year):
+            st, lt = acct.realised[y]
+            carried = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, carried)[1]
+        return carried
 
 
 def replay(

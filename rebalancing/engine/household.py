@@ -361,7 +361,11 @@ def _account_request(
         account=replace(acct, lots=lots, household_trades=trades),
         securities=request.securities,
         model=_account_model(request, account, placement),
-        parameters=replace(params, wash_sale=replace(params.wash_sale, equivalent_groups=_groups(request))),
+        # The placement has applied the household's drift bands (a tax-free trade fixes drift
+        # inside them, a taxable gain waits for the band): the account's own bands would undo it.
+        parameters=replace(
+            params, drift=None, wash_sale=replace(params.wash_sale, equivalent_groups=_groups(request))
+        ),
     )
 
 

@@ -205,6 +205,25 @@ def test_inside_its_drift_bands_the_household_trades_in_the_ira_but_realises_no_
     assert result.drift_after < result.drift_before
 
 
+def test_the_accounts_own_drift_bands_do_not_undo_the_households_tax_free_rebalance():
+    # Given accounts that each carry the engine's drift bands, and a household inside its own bands:
+    # 30,500 of equity for 30,000 and 500 of dividend cash in the taxable account (2% of it, inside
+    # its cash band); the IRA's move from 5,500 to 4,500 of equity is inside the IRA's own band.
+    banded = replace(PARAMS, drift=DriftParams())
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 250, 10_000)], cash=500, parameters=banded)
+    ira = member(
+        "IRA", "traditional", [lot("i1", "EQ", 55, 6_000), lot("i2", "BD", 380, 19_000)], parameters=banded
+    )
+    # When the household is rebalanced with its bands
+    result = rebalance_household(household(taxable, ira, drift=DriftParams()))
+    # Then the placement's tax-free trades happen: the cash is invested, the IRA swaps equity for
+    # bonds, no gain is realised and the household ends on its model.
+    assert trades_of(result, "TAX") == {"EQ": ("buy", 5.0)}
+    assert trades_of(result, "IRA") == {"EQ": ("sell", 10.0), "BD": ("buy", 20.0)}
+    assert result.tax_cost == 0.0
+    assert result.drift_after == pytest.approx(0.0, abs=1e-9)
+
+
 def test_a_tax_bill_with_every_taxable_lot_at_a_loss_sells_the_loss_and_forbids_the_buy():
     # Given a taxable account owing cash whose only lot is at a loss, and a Roth under-invested
     # in the same fund: selling the loss while the Roth buys it would wash the loss.
