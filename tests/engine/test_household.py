@@ -224,6 +224,24 @@ def test_the_accounts_own_drift_bands_do_not_undo_the_households_tax_free_rebala
     assert result.drift_after == pytest.approx(0.0, abs=1e-9)
 
 
+def test_when_only_the_taxable_account_can_sell_equity_it_sells_the_loss_first_then_the_least_gain():
+    # Given a household at 82/18 for 60/40 (outside its bands) whose IRA holds only bonds: the equity
+    # must be sold in the taxable account, from a lot at a loss, a lot at a small gain and one at a
+    # large gain (all long-term).
+    taxable = member(
+        "TAX",
+        "taxable",
+        [lot("loss", "EQ", 100, 12_000), lot("small", "EQ", 100, 9_000), lot("large", "EQ", 250, 5_000)],
+    )
+    ira = member("IRA", "traditional", [lot("i1", "BD", 200, 9_000)])
+    # When the household is rebalanced
+    result = rebalance_household(household(taxable, ira, drift=DriftParams()))
+    # Then the 120 shares come from the loss lot, then the small gain (least tax per dollar raised).
+    sale = next(t for t in result.accounts[0].trades if t.symbol == "EQ")
+    assert sale.side == "sell" and sale.quantity == 120.0
+    assert {ls.lot_id: ls.quantity for ls in sale.lots} == {"loss": 100.0, "small": 20.0}
+
+
 def test_a_tax_bill_with_every_taxable_lot_at_a_loss_sells_the_loss_and_forbids_the_buy():
     # Given a taxable account owing cash whose only lot is at a loss, and a Roth under-invested
     # in the same fund: selling the loss while the Roth buys it would wash the loss.
