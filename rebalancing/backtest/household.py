@@ -14,11 +14,15 @@ is a wash sale whose loss is disallowed for good (Rev. Rul. 2008-5) - counted an
 Taxes, in the taxable account only:
 
 - capital gains of sales: settled each year at the first decision of the next (Schedule D netting,
-  ``taxes.year_tax``; net losses offset gains elsewhere at their rate, as in the harvesting backtest);
+  ``taxes.year_tax``; net losses offset gains elsewhere at their rate, as in the harvesting backtest,
+  or with ``losses="carry_forward"`` offset 3,000 of income and carry forward, IRC §1211(b), §1212(b));
 - bond coupons: ordinary income of the year they accrue, at ``ordinary_rate``;
 - stock dividends: the bundled prices are adjusted (dividends reinvested) and carry no dividend
   record, so a stated ``dividend_yield`` of the equity held is taxed each year as qualified
-  dividends at ``long_term_rate``.
+  dividends at ``long_term_rate``;
+- the tax the year has accrued so far is kept as cash in the taxable account (its cash target, in
+  both strategies): money owed is not invested, and the bill is never paid by selling lots at a loss
+  that a December purchase in the IRA or Roth would wash.
 
 Income (coupons, dividends) is paid in cash into every account at each decision (``income="cash"``,
 the default: the traded prices are the total-return series without their income, and reinvesting

@@ -9,7 +9,8 @@ combined holdings sit on its one model.  Two stages (the formulation is stated i
    loss sale in one account while another buys the same security.
 2. **Per account**: each account's placement becomes its own model and the single-account engine
    (``rebalance``) turns it into tradable proposals, so every account's own constraints (restrictions,
-   cash floor, whole shares, minimum trade, tax budget, lot relief) still bind.  Accounts are solved
+   cash floor, whole shares, minimum trade, tax budget, lot relief) still bind - not its drift
+   bands: the placement applied the household's.  Accounts are solved
    tax-deferred first, then taxable, each seeing the trades already proposed in the others as
    household trades of today: the wash-sale rule (IRC §1091, Rev. Rul. 2008-5 for IRA purchases)
    is enforced across the household by the same code that enforces it inside one account.
