@@ -9,7 +9,13 @@ import pytest
 from rebalancing.backtest import BacktestError, load_sample
 from rebalancing.backtest.__main__ import main
 from rebalancing.backtest.bonds import bond_series, modified_duration
-from rebalancing.backtest.household import HouseholdSettings, _Replay, equity_fund, run_household_backtest
+from rebalancing.backtest.household import (
+    HouseholdSettings,
+    _Replay,
+    equity_fund,
+    model_mix_volatility,
+    run_household_backtest,
+)
 
 
 def days(start: date, n: int) -> np.ndarray:
@@ -134,3 +140,18 @@ def test_the_taxable_account_keeps_the_tax_it_owes_this_year_as_cash():
     # Then the tax owed (11,000 at 23.8%) is its cash target, and the IRA keeps none.
     assert request.parameters.cash.target == pytest.approx(11_000 * 0.238 / 500_000)
     assert r._request("IRA", day, row, (), r._securities(row)).parameters.cash.target == 0.0
+
+
+def test_the_model_mix_reference_is_each_series_own_volatility_at_the_extremes():
+    history = load_sample()
+    bonds = bond_series(history.dates)
+    start, end = history.row_on_or_before(date(2004, 12, 31)), history.row_on_or_before(date(2009, 12, 31))
+
+    def own(series):
+        r = series[start + 1 : end + 1] / series[start:end] - 1
+        return r.std(ddof=1) * np.sqrt(252)
+
+    assert model_mix_volatility(history, bonds, start, end, 1.0) == pytest.approx(own(equity_fund(history)))
+    assert model_mix_volatility(history, bonds, start, end, 0.0) == pytest.approx(own(bonds.price))
+    # A mix, put back on its weights each month, is less volatile than its equity alone.
+    assert model_mix_volatility(history, bonds, start, end, 0.6) < 0.65 * own(equity_fund(history))
