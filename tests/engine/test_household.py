@@ -224,6 +224,20 @@ def test_the_accounts_own_drift_bands_do_not_undo_the_households_tax_free_rebala
     assert result.drift_after == pytest.approx(0.0, abs=1e-9)
 
 
+def test_without_household_bands_each_accounts_own_bands_still_decide_when_it_trades():
+    # Given the same household with no bands of its own: the placement asks for the small moves
+    banded = replace(PARAMS, drift=DriftParams())
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 250, 10_000)], cash=500, parameters=banded)
+    ira = member(
+        "IRA", "traditional", [lot("i1", "EQ", 55, 6_000), lot("i2", "BD", 380, 19_000)], parameters=banded
+    )
+    # When the household is rebalanced
+    result = rebalance_household(household(taxable, ira))
+    # Then every account is inside its own bands and nothing trades (the accounts' bands are the
+    # only tolerance the advisor gave).
+    assert trades_of(result, "TAX") == {} and trades_of(result, "IRA") == {}
+
+
 def test_when_only_the_taxable_account_can_sell_equity_it_sells_the_loss_first_then_the_least_gain():
     # Given a household at 82/18 for 60/40 (outside its bands) whose IRA holds only bonds: the equity
     # must be sold in the taxable account, from a lot at a loss, a lot at a small gain and one at a
