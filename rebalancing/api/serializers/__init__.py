@@ -329,7 +329,8 @@ class ProposalSerializer(serializers.ModelSerializer):
         model = Proposal
         fields = ["id", "run", "account", "account_number", "status", "created_at", "status_changed_at",
                   "model_version", "trade_count", "turnover", "estimated_tax", "harvested_losses", "drift_before",
-                  "drift_after", "requires_compliance", "restricted_traded"]
+                  "drift_after", "requires_compliance", "restricted_traded", "revised_from"]
+        extra_kwargs = {"revised_from": {"help_text": "The proposal this one replaced after an edit (null: none)"}}
 
 
 def _result_field(name: str, schema: dict):
@@ -341,8 +342,41 @@ def _result_field(name: str, schema: dict):
     return get
 
 
+class ProposalRevisionSerializer(serializers.Serializer):
+    """An edit before approving (``services.revisions``): who solved the proposal again, and without
+    which trades or with which one-off instructions."""
+
+    revised_from = serializers.IntegerField(source="revised_from_id", help_text="The proposal it replaced")
+    revised_by = serializers.CharField(source="revised_by.username", allow_null=True, default=None,
+                                       help_text="Null when that user has since been removed")
+    at = serializers.DateTimeField(source="created_at")
+    dropped = serializers.SerializerMethodField(help_text="The trades taken out (not traded this time)")
+    instructions = serializers.SerializerMethodField(help_text="The one-off instructions added, in words")
+    changes = serializers.SerializerMethodField(help_text="Every change, in words, as the history shows it")
+
+    @extend_schema_field({"type": "array", "items": {"type": "object", "properties": {
+        "symbol": {"type": "string"}, "side": {"type": "string", "enum": ["buy", "sell"]}},
+        "required": ["symbol", "side"]}})
+    def get_dropped(self, proposal) -> list:
+        return proposal.revision.get("dropped") or []
+
+    def get_instructions(self, proposal) -> list[str]:
+        return proposal.revision.get("instructions") or []
+
+    def get_changes(self, proposal) -> list[str]:
+        return proposal.revision.get("changes") or []
+
+
 class ProposalDetailSerializer(ProposalSerializer):
     approvals = ApprovalSerializer(many=True)
+    revision = serializers.SerializerMethodField(help_text="This proposal's edit (null: it came from a run)")
+    revised_into = serializers.IntegerField(
+        source="revised_into_pk", allow_null=True, read_only=True,
+        help_text="The proposal an edit of this one made (it is then superseded; null: none)")
+    risk_model_version = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The firm's risk model version direct-indexed sleeves were tracked with "
+                                  "(risk-models/{id}/); null: the engine's default model")
+    risk_model_note = serializers.CharField(read_only=True, help_text="Why the default model was used, if it was")
     parameters = serializers.DictField(help_text="The effective parameters the engine used")
     trades = serializers.SerializerMethodField(help_text="Each trade with its reasons and, for sells, the lots sold")
     summary = serializers.SerializerMethodField()
@@ -353,8 +387,13 @@ class ProposalDetailSerializer(ProposalSerializer):
     targets = serializers.SerializerMethodField()
 
     class Meta(ProposalSerializer.Meta):
-        fields = [*ProposalSerializer.Meta.fields, "approvals", "parameters", "trades", "summary", "warnings",
-                  "alerts", "weights_before", "weights_after", "targets"]
+        fields = [*ProposalSerializer.Meta.fields, "revised_into", "revision", "risk_model_version", "risk_model_note",
+                  "approvals", "parameters", "trades", "summary", "warnings", "alerts", "weights_before",
+                  "weights_after", "targets"]
+
+    @extend_schema_field(ProposalRevisionSerializer(allow_null=True))
+    def get_revision(self, proposal):
+        return ProposalRevisionSerializer(proposal).data if proposal.revised_from_id else None
 
     get_trades = _result_field("trades", {"type": "array", "items": engine_ref("result", "trade")})
     get_summary = _result_field("summary", engine_ref("result", "summary"))
