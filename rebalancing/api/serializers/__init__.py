@@ -22,6 +22,7 @@ from rebalancing.models import (
     Proposal,
     ProposalApproval,
     RebalanceRun,
+    RiskModelVersion,
     RunOutcome,
     Security,
     Sleeve,
@@ -374,7 +375,7 @@ class ProposalDetailSerializer(ProposalSerializer):
         source="revised_into_pk", allow_null=True, read_only=True,
         help_text="The proposal an edit of this one made (it is then superseded; null: none)")
     risk_model_version = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The firm's risk model version direct-indexed sleeves were tracked with "
+        read_only=True, allow_null=True, help_text="The firm's risk model version direct-indexed sleeves were tracked with "
                                   "(risk-models/{id}/); null: the engine's default model")
     risk_model_note = serializers.CharField(read_only=True, help_text="Why the default model was used, if it was")
     parameters = serializers.DictField(help_text="The effective parameters the engine used")
@@ -429,6 +430,50 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = ["id", "account", "account_number", "run", "kind", "message", "amount", "created_at", "resolved_at"]
+
+
+# --- The firm's risk model ---------------------------------------------------------------------
+
+
+class RiskModelVersionSerializer(serializers.ModelSerializer):
+    """A version as the nightly refresh (or a person) recorded it; ``in_use``: the one runs track
+    direct-indexed sleeves with today (the latest, unless it is over 31 days old)."""
+
+    securities = serializers.IntegerField(source="security_count", read_only=True,
+                                          help_text="How many securities it covers")
+    estimated_at = serializers.DateTimeField(source="created_at", read_only=True)
+    estimated_by = serializers.CharField(
+        source="created_by.username", allow_null=True, default=None, read_only=True,
+        help_text="Who asked for it; null: the nightly refresh (or a user since removed)")
+    in_use = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RiskModelVersion
+        fields = ["id", "label", "as_of", "window_days", "observations", "method", "factor_count", "securities",
+                  "estimated_at", "estimated_by", "in_use"]
+        extra_kwargs = {"as_of": {"help_text": "The last day of prices estimated from"},
+                        "window_days": {"help_text": "Daily returns asked for (trading days)"},
+                        "observations": {"help_text": "Daily returns used"},
+                        "factor_count": {"help_text": "Principal-component factors"}}
+
+    def get_in_use(self, version) -> bool:
+        return version.pk == self.context.get("in_use")
+
+
+class SecurityRiskSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    volatility = serializers.FloatField(help_text="Annual: the square root of its factor plus specific variance")
+
+
+class RiskModelVersionDetailSerializer(RiskModelVersionSerializer):
+    risks = serializers.SerializerMethodField(help_text="Each covered security's annual volatility, riskiest first")
+
+    class Meta(RiskModelVersionSerializer.Meta):
+        fields = [*RiskModelVersionSerializer.Meta.fields, "risks"]
+
+    @extend_schema_field(SecurityRiskSerializer(many=True))
+    def get_risks(self, version) -> list:
+        return [{"symbol": s, "volatility": v} for s, v in version.volatilities()]
 
 
 # --- Audit log, imports, what-if, keys ---------------------------------------------------------
