@@ -2,9 +2,10 @@
 
 ``seed_demo_book(firm_slug="acme")`` fills an empty firm schema with a security master of the real
 S&P 500 members and a fund lineup, ~260 days of prices, the risk model estimated from them, an S&P
-500 benchmark, five models, six parameter templates and ``accounts`` accounts in households with tax lots and recent trades. It is
-idempotent (a firm that already has securities or accounts is left as it is), deterministic for a
-seed and an as-of date, and writes in bulk. What is real and what is synthetic: docs/demo-data.md.
+500 benchmark, five models, six parameter templates and ``accounts`` accounts in households with
+tax lots and recent trades. It is idempotent (a firm that already has securities or accounts is
+left as it is), deterministic for a seed and an as-of date, and writes in bulk. What is real and
+what is synthetic: docs/demo-data.md.
 """
 
 from __future__ import annotations

@@ -375,8 +375,9 @@ class ProposalDetailSerializer(ProposalSerializer):
         source="revised_into_pk", allow_null=True, read_only=True,
         help_text="The proposal an edit of this one made (it is then superseded; null: none)")
     risk_model_version = serializers.PrimaryKeyRelatedField(
-        read_only=True, allow_null=True, help_text="The firm's risk model version direct-indexed sleeves were tracked with "
-                                  "(risk-models/{id}/); null: the engine's default model")
+        read_only=True, allow_null=True,
+        help_text="The firm's risk model version direct-indexed sleeves were tracked with (risk-models/{id}/); "
+                  "null: the engine's default model")
     risk_model_note = serializers.CharField(read_only=True, help_text="Why the default model was used, if it was")
     parameters = serializers.DictField(help_text="The effective parameters the engine used")
     trades = serializers.SerializerMethodField(help_text="Each trade with its reasons and, for sells, the lots sold")
