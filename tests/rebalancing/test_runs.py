@@ -85,6 +85,34 @@ def test_processing_a_chunk_again_duplicates_nothing(firm_a):
         assert (again.done, again.failed) == (3, 0)
 
 
+def test_a_twin_of_a_chunk_that_wrote_first_leaves_it_nothing_to_write(firm_a, monkeypatch):
+    # given a chunk whose twin (the same message delivered again) runs to the end while it solves
+    with tenant_context(firm_a):
+        make_book(3)
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF)
+        [chunk] = run_chunks(run)
+        load = run_services.rebalance_inputs_load
+        twin_ran = []
+
+        def load_while_a_twin_runs(*args, **kwargs):
+            if not twin_ran:
+                twin_ran.append(None)  # the twin itself loads as usual
+                twin_ran[0] = run_process_chunk(run_id=run.pk, account_ids=chunk)
+            return load(*args, **kwargs)
+
+        monkeypatch.setattr(run_services, "rebalance_inputs_load", load_while_a_twin_runs)
+
+        # when the chunk comes to write
+        outcome = run_process_chunk(run_id=run.pk, account_ids=chunk)
+
+        # then it finds the twin's outcomes and writes nothing again
+        assert twin_ran[0].proposals == 3 and outcome.proposals == 0
+        assert Proposal.objects.filter(run=run).count() == 3
+        assert RunOutcome.objects.filter(run=run).count() == 3
+        run.refresh_from_db()
+        assert (run.done, run.failed) == (3, 0)
+
+
 def test_a_chunk_that_dies_while_writing_leaves_nothing_and_is_redone(firm_a, monkeypatch):
     with tenant_context(firm_a):
         make_book(3)
