@@ -73,12 +73,14 @@ class Unsolved(Exception):
 @dataclass(frozen=True, slots=True, eq=False)
 class Csc:
     """A compressed-column matrix as Clarabel reads it (``data``, ``indices``, ``indptr``,
-    ``shape``), held in lists: Clarabel's Python binding converts its arguments element by
-    element, which is several times faster from a list than from a numpy array."""
+    ``shape``), held in memoryviews of numpy arrays: Clarabel's Python binding converts its
+    arguments element by element, which is several times faster from a memoryview (or a list)
+    than from a numpy array, and a memoryview makes each element a Python object only while it
+    is read (a list of them all took fresh memory, and page faults, on every account)."""
 
-    data: list[float]
-    indices: list[int]
-    indptr: list[int]
+    data: memoryview
+    indices: memoryview
+    indptr: memoryview
     shape: tuple[int, int]
     has_canonical_format: bool = True
 
@@ -98,7 +100,7 @@ def _csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int,
     order = np.argsort(key, kind="stable")
     indptr = np.zeros(shape[1] + 1, dtype=np.int64)
     np.cumsum(np.bincount(cols, minlength=shape[1]), out=indptr[1:])
-    return Csc(vals[order].tolist(), rows[order].tolist(), indptr.tolist(), shape)
+    return Csc(memoryview(vals[order]), memoryview(rows[order]), memoryview(indptr), shape)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -337,7 +339,7 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
     cones = [clarabel.ZeroConeT(qp.equalities), clarabel.NonnegativeConeT(len(qp.rhs) - qp.equalities)]
     try:
         settings = _settings(tuple({**DEFAULT_SETTINGS, **(options or {})}.items()))
-        solver = clarabel.DefaultSolver(qp.P, qp.q.tolist(), qp.A, qp.rhs.tolist(), cones, settings)
+        solver = clarabel.DefaultSolver(qp.P, memoryview(qp.q), qp.A, memoryview(qp.rhs), cones, settings)
         built = time.perf_counter()
         answer = solver.solve()
     except (KeyboardInterrupt, SystemExit):
