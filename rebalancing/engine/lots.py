@@ -28,8 +28,9 @@ def lot_priority(
 
 
 def grouped_order(group: np.ndarray, priority: np.ndarray, tie: np.ndarray) -> np.ndarray:
-    """Permutation sorting items by ``group``, then ``priority``, then ``tie`` (all ascending)."""
-    return np.lexsort((np.arange(len(group)), tie, priority, group))
+    """Permutation sorting items by ``group``, then ``priority``, then ``tie`` (all ascending),
+    then by position (``lexsort`` is stable)."""
+    return np.lexsort((tie, priority, group))
 
 
 def relieve_grouped(

@@ -383,37 +383,50 @@ def _raise_cash(
     overweight = book.weights - plan.target
     sec_order = np.lexsort((-overweight, sec_tax))
     need = (limits.cash_floor * V - fill.cash_after(book, cost)) / (1 - cost)
-    for i in sec_order:
+    # Candidates by security, each security's in the lot-selection order: one sort, then slices
+    # (lots are sorted by security).
+    by_sec = grouped_order(lot_sec[candidates], lot_key[candidates], book.lot_acquired[candidates])
+    ordered = candidates[by_sec]
+    ordered_sec = lot_sec[ordered]
+    first = np.searchsorted(ordered_sec, sec_order, side="left").tolist()
+    last = np.searchsorted(ordered_sec, sec_order, side="right").tolist()
+    ordered = ordered.tolist()
+    # Python floats in the loop: the same arithmetic as numpy scalars, without their overhead.
+    finite = np.isfinite(sec_tax).tolist()
+    whole_l, cap_l = whole.tolist(), cap.tolist()
+    lot_price_l, room_l, gain_ps_l = lot_price.tolist(), room.tolist(), gain_ps.tolist()
+    lot_sold = fill.lot_sold
+    for k, i in enumerate(sec_order.tolist()):
         if need <= _CASH_TOL or turnover_room <= _CASH_TOL:
             break
-        if not np.isfinite(sec_tax[i]):
+        if not finite[i]:
             continue
-        lots = candidates[lot_sec[candidates] == i]
-        left = float(cap[i])
-        for j in lots[np.lexsort((book.lot_acquired[lots], lot_key[lots]))]:
+        left = cap_l[i]
+        for j in ordered[first[k] : last[k]]:
             if need <= _CASH_TOL or left <= _EPS or turnover_room <= _CASH_TOL:
                 break
-            shares = min(need, turnover_room) / lot_price[j]
-            if whole[i]:
+            price_j = lot_price_l[j]
+            shares = min(need, turnover_room) / price_j
+            if whole_l[i]:
                 shares = math.ceil(shares - _EPS)
             else:
                 shares = math.ceil(shares * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS
-            shares = min(shares, room[j], left)
-            if gain_ps[j] > 0:
-                fits = max(gain_room, 0.0) / gain_ps[j]
+            shares = min(shares, room_l[j], left)
+            if gain_ps_l[j] > 0:
+                fits = max(gain_room, 0.0) / gain_ps_l[j]
                 if shares > fits + _EPS:
-                    shares = math.floor(fits + _EPS) if whole[i] else math.floor(fits * 1e6) / 1e6
-            if shares * lot_price[j] > turnover_room + _CASH_TOL:
+                    shares = math.floor(fits + _EPS) if whole_l[i] else math.floor(fits * 1e6) / 1e6
+            if shares * price_j > turnover_room + _CASH_TOL:
                 # Rounded up, the sale would break the turnover cap: the cap holds too (what is
                 # still missing is reported as cash short, and the conflict named).
-                fits = turnover_room / lot_price[j]
-                shares = math.floor(fits + _EPS) if whole[i] else math.floor(fits * 1e6) / 1e6
-            if shares * lot_price[j] < DUST_VALUE / 2:
+                fits = turnover_room / price_j
+                shares = math.floor(fits + _EPS) if whole_l[i] else math.floor(fits * 1e6) / 1e6
+            if shares * price_j < DUST_VALUE / 2:
                 continue
-            fill.lot_sold[j] += shares
-            value = shares * lot_price[j]
+            lot_sold[j] += shares
+            value = shares * price_j
             need -= value
-            gain_room -= shares * gain_ps[j]
+            gain_room -= shares * gain_ps_l[j]
             turnover_room -= value
             left -= shares
 
