@@ -93,14 +93,43 @@ class Csc:
         return sp.csc_matrix((self.data, self.indices, self.indptr), shape=self.shape).toarray()
 
 
-def _csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Csc:
+def _csc(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    shape: tuple[int, int],
+    top_cols: np.ndarray | None = None,
+    top: np.ndarray | None = None,
+) -> Csc:
     """Compressed columns from distinct (row, col) entries listed in increasing row order
-    within each column (a stable sort by column keeps them so; 16-bit keys sort in linear time)."""
+    within each column (a stable sort by column keeps them so; 16-bit keys sort in linear time).
+
+    ``top`` (a row of ``k`` values for each of the distinct ``top_cols``) fills rows ``0..k-1``
+    of those columns, above every listed entry: the dense factor block is placed, not sorted
+    (on a direct index it is most of the matrix).
+    """
     key = cols.astype(np.uint16) if shape[1] < 1 << 16 else cols
     order = np.argsort(key, kind="stable")
+    listed = np.bincount(cols, minlength=shape[1])
     indptr = np.zeros(shape[1] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cols, minlength=shape[1]), out=indptr[1:])
-    return Csc(memoryview(vals[order]), memoryview(rows[order]), memoryview(indptr), shape)
+    if top is None or not top.size:
+        np.cumsum(listed, out=indptr[1:])
+        return Csc(memoryview(vals[order]), memoryview(rows[order]), memoryview(indptr), shape)
+    k = top.shape[1]
+    head = np.zeros(shape[1], dtype=np.int64)
+    head[top_cols] = k
+    np.cumsum(listed + head, out=indptr[1:])
+    data = np.empty(indptr[-1])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    # A listed entry's slot: its column's start, past the top rows, plus its rank in the column.
+    first = indptr[:-1] + head - (np.cumsum(listed) - listed)
+    slot = first[cols[order]] + np.arange(len(order))
+    data[slot] = vals[order]
+    indices[slot] = rows[order]
+    top_slot = indptr[top_cols][:, None] + np.arange(k)
+    data[top_slot] = top
+    indices[top_slot] = np.arange(k)
+    return Csc(memoryview(data), memoryview(indices), memoryview(indptr), shape)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -219,9 +248,10 @@ def build_qp(data: ProblemData) -> QP:
     rhs: list[np.ndarray] = []
     # Equalities: y = E'a (rows 0..k-1); c = cash - target (row k); with a budget, s_i = sum of
     # its lots (rows k+1...).
-    rows += [np.tile(np.arange(k), m), np.arange(k + 1), np.full(m, k)]
-    cols += [np.repeat(t_col, k), np.arange(y_at, nv), t_col]
-    vals += [-GtE.ravel(), np.ones(k + 1), np.where(t_sign < 0, cost - 1.0, 1.0 + cost)]
+    # (The y rows' entries in the trade columns, -E'G, are the dense block ``_csc`` places.)
+    rows += [np.arange(k + 1), np.full(m, k)]
+    cols += [np.arange(y_at, nv), t_col]
+    vals += [np.ones(k + 1), np.where(t_sign < 0, cost - 1.0, 1.0 + cost)]
     rhs += [exposures[:, factors].T @ active0, [base["cash_base"] - data.cash_target]]
     at = k + 1
     group_of = np.zeros(n, dtype=np.int64)
@@ -296,7 +326,7 @@ def build_qp(data: ProblemData) -> QP:
         at += pieces
         q[tax_at:buy_at] = KAPPA
         q[sum_at:tax_at] += KAPPA * cost
-    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv))
+    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv), t_col, -GtE)
     return QP(
         P,
         q,

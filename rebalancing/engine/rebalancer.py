@@ -435,9 +435,10 @@ def _blocked_buys(
     loss_by_sec = np.bincount(book.lot_sec, weights=np.where(loss_sold, -gain, 0.0), minlength=book.n)
     # This proposal's loss sales, by group: the security with the largest loss speaks for it.
     proposal: dict[int, int] = {}
+    group, loss_l, shortfall_l = limits.group.tolist(), loss_by_sec.tolist(), shortfall.tolist()
     for i in (loss_by_sec > 0).nonzero()[0].tolist():
-        g = int(limits.group[i])
-        if g not in proposal or loss_by_sec[i] > loss_by_sec[proposal[g]]:
+        g = group[i]
+        if g not in proposal or loss_l[i] > loss_l[proposal[g]]:
             proposal[g] = i
     household = {}
     if not request.parameters.wash_sale.allow:
@@ -445,10 +446,10 @@ def _blocked_buys(
         household = latest_loss_sales(request.as_of, request.account.household_trades, eq)
     out = []
     for i in under.tolist():
-        g = int(limits.group[i])
+        g = group[i]
         if g in proposal:
             j = proposal[g]
-            sale = (book.symbols[j], request.as_of, request.account.id, float(loss_by_sec[j]), True)
+            sale = (book.symbols[j], request.as_of, request.account.id, loss_l[j], True)
         elif g in limits.window_loss_groups and household:
             t = household.get(eq.group(book.symbols[i]))
             if t is None:
@@ -457,7 +458,7 @@ def _blocked_buys(
             sale = (t.symbol, t.date, t.account_id, loss, False)
         else:
             continue
-        out.append(BlockedBuy(book.symbols[i], float(shortfall[i]), *sale, buyable_on(sale[1])))
+        out.append(BlockedBuy(book.symbols[i], shortfall_l[i], *sale, buyable_on(sale[1])))
     return tuple(sorted(out, key=lambda b: -b.shortfall))
 
 
@@ -509,7 +510,7 @@ def _trades(
         proceeds[sold_lots].tolist(),
         basis[sold_lots].tolist(),
         gain[sold_lots].tolist(),
-        np.where(book.lot_long[sold_lots], "long", "short").tolist(),
+        list(map(_TERMS.__getitem__, book.lot_long[sold_lots].tolist())),
         disallowed[sold_lots].tolist(),
     )
     sold_sec = book.lot_sec[sold_lots]
@@ -558,7 +559,7 @@ def _trades(
     return build_many(
         Trade,
         list(map(book.symbols.__getitem__, order)),
-        np.where(sell, "sell", "buy").tolist(),
+        list(map(_SIDES.__getitem__, sell_l)),
         qty.tolist(),
         price[idx].tolist(),
         value.tolist(),
@@ -569,6 +570,9 @@ def _trades(
     )
 
 
+# A lot sale's term and a trade's side by a boolean (long / sell): the same two strings each time.
+_TERMS = ("short", "long")
+_SIDES = ("buy", "sell")
 # Trade reasons as bits, listed on a trade in the order of ``REASONS``.
 _BIT = {reason: 1 << k for k, reason in enumerate(REASONS)}
 
