@@ -547,7 +547,9 @@ def reopen_unharvested(book: Book, limits: Limits, sold: np.ndarray) -> np.ndarr
     )
     if not len(reopen):
         return reopen
-    lots = np.isin(lot_sec, reopen)
+    reopened = np.zeros(n, dtype=bool)
+    reopened[reopen] = True
+    lots = reopened[lot_sec]
     loss = book.lot_gain < 0
     limits.x_ub[lots & loss] = 0.0
     limits.x_lb[lots & loss] = 0.0

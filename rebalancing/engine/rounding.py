@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .limits import Limits
-from .lots import grouped_order, lot_priority, relieve_grouped
+from .lots import grouped_order, lot_priority, relieve_grouped, reversed_in_groups
 from .optimizer import Solution
 from .parameters import TradingParams
 from .positions import Book
@@ -231,7 +231,7 @@ def _relieve_lots(
         base = np.clip(opt_lot - f, 0.0, cap)
         diff = rest - np.bincount(lot_sec, weights=base, minlength=n)
         cheap_first = grouped_order(lot_sec, key, book.lot_acquired)
-        dear_first = grouped_order(lot_sec, -key, -book.lot_acquired)
+        dear_first = reversed_in_groups(cheap_first, lot_sec, key, book.lot_acquired)
         add = relieve_grouped(lot_sec, np.maximum(diff, 0.0), cap - base, cheap_first)
         cut = relieve_grouped(lot_sec, np.maximum(-diff, 0.0), base, dear_first)
         take = base + add - cut
@@ -255,7 +255,9 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
         return
     # Each sold lot of the securities concerned floored (or closed when less than a share would be
     # left), all at once; the whole shares this leaves unsold are redistributed below.
-    sold = np.flatnonzero((lot_sold > 0) & np.isin(lot_sec, lot_sec[odd]))
+    concerned = np.zeros(book.n, dtype=bool)
+    concerned[lot_sec[odd]] = True
+    sold = np.flatnonzero((lot_sold > 0) & concerned[lot_sec])
     taken = lot_sold[sold]
     room = qty[sold]
     base = np.minimum(np.floor(taken + _EPS), room)
