@@ -30,6 +30,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from .lookthrough import through_funds
 from .lots import relieve_grouped
 from .problem import (
     CASH_PENALTY,
@@ -215,12 +216,9 @@ def build_qp(data: ProblemData) -> QP:
         p_col = np.concatenate((t_col, buy_at + both))
         p_val = np.concatenate((specific[t_sec], -specific[buys[both]]))
     else:
-        G = (M @ sp.csc_matrix((t_sign, (t_sec, np.arange(m))), shape=(n, m))).tocsc()
         active0 = M @ base["w_base"] - data.reference
-        GtE = np.asarray(G.T @ exposures).reshape(m, -1)
-        qg = G.T @ (specific * active0)
-        PG = sp.triu(G.T @ sp.csc_matrix(G.multiply(specific[:, None]))).tocoo()
-        p_row, p_col, p_val = t_col[PG.row], t_col[PG.col], PG.data
+        GtE, qg, p_row, p_col, p_val = through_funds(M, t_sec, t_sign, exposures, specific * active0, specific)
+        p_row, p_col = t_col[p_row], t_col[p_col]
         upper = p_row <= p_col
         p_row, p_col = np.where(upper, p_row, p_col), np.where(upper, p_col, p_row)
     # Factors no movable security loads on add a constant: left out.
