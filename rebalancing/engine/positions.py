@@ -46,21 +46,15 @@ class Book:
     lot_long: np.ndarray
     lot_value: np.ndarray
     lot_gain: np.ndarray
+    # Current weights of the securities and of cash (fractions of total value), computed once:
+    # the engine reads them a dozen times per account.
+    weights: np.ndarray
+    cash_weight: float
 
     @property
     def n(self) -> int:
         """Number of securities in the universe."""
         return len(self.symbols)
-
-    @property
-    def weights(self) -> np.ndarray:
-        """Current weights of the securities (fractions of total value)."""
-        return self.value / self.total_value
-
-    @property
-    def cash_weight(self) -> float:
-        """Current cash as a fraction of total value."""
-        return self.cash / self.total_value
 
 
 def build_book(
@@ -120,4 +114,6 @@ def build_book(
         lot_long=long_term_mask(lot_acquired, request.as_of),
         lot_value=lot_value,
         lot_gain=lot_gain,
+        weights=value / total,
+        cash_weight=cash / total,
     )
