@@ -60,6 +60,8 @@ DEFAULT_SETTINGS = {
 }
 # A movable amount below this (fraction of account value) is not a variable.
 MOVABLE = 1e-12
+# ``_csc`` places a dense block of at least this many entries instead of sorting it.
+_PLACE_FROM = 1024
 
 
 class Unsolved(Exception):
@@ -109,6 +111,13 @@ def _csc(
     of those columns, above every listed entry: the dense factor block is placed, not sorted
     (on a direct index it is most of the matrix).
     """
+    if top is not None and top.size < _PLACE_FROM:
+        # A small block costs fewer numpy calls listed first and sorted with the rest.
+        k = top.shape[1]
+        rows = np.concatenate((np.tile(np.arange(k), len(top_cols)), rows))
+        cols = np.concatenate((np.repeat(top_cols, k), cols))
+        vals = np.concatenate((top.ravel(), vals))
+        top = None
     key = cols.astype(np.uint16) if shape[1] < 1 << 16 else cols
     order = np.argsort(key, kind="stable")
     listed = np.bincount(cols, minlength=shape[1])
