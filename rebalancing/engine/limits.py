@@ -215,14 +215,18 @@ def build_limits(
     # Harvesting (taxable accounts only).
     harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
     if taxable and not effects.liquidate:
-        harvest = _plan_harvest(request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced)
+        # The same thresholds pick the lots to harvest and the opportunities to report.
+        losing = loss_candidates(book, p.harvest or HarvestParams())
+        harvest = _plan_harvest(
+            request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced, losing
+        )
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
         for sec in set(lot_sec[harvest.harvestable].tolist()):
             b_ub[sec] = 0.0
         for sub in harvest.substitutes.values():
             b_ub[sub] = UNBOUNDED_BUY
-        _harvest_alerts(book, p.harvest, harvest, x_ub, alerts)
+        _harvest_alerts(book, p.harvest, harvest, losing, alerts)
 
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates)
 
@@ -347,6 +351,7 @@ def _plan_harvest(
     loss_sale_recently: np.ndarray,
     group: np.ndarray,
     forced: np.ndarray,
+    losing: np.ndarray,
 ) -> HarvestPlan:
     params = request.parameters.harvest
     out = HarvestPlan(
@@ -354,7 +359,7 @@ def _plan_harvest(
     )
     if params is None:
         return out
-    cand = loss_candidates(book, params) & ~forced
+    cand = losing & ~forced
     di_members: set[int] = set()
     for di in plan.direct_index:
         di_members.update(di.members.tolist())
@@ -410,10 +415,9 @@ def _plan_harvest(
 
 
 def _harvest_alerts(
-    book: Book, params: HarvestParams | None, harvest: HarvestPlan, x_ub: np.ndarray, alerts: list[Alert]
+    book: Book, params: HarvestParams | None, harvest: HarvestPlan, losing: np.ndarray, alerts: list[Alert]
 ) -> None:
-    thresholds = params or HarvestParams()
-    open_lots = loss_candidates(book, thresholds) & ~harvest.lots
+    open_lots = losing & ~harvest.lots
     for symbol, amount in opportunity_by_symbol(book, open_lots).items():
         if params is None:
             why = "harvesting is switched off"
