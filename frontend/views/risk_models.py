@@ -3,13 +3,11 @@ which one runs use, and how risky each covered security is under it."""
 
 from __future__ import annotations
 
-import math
-
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from rebalancing.models import RiskModelVersion
+from rebalancing.api.visibility import risk_models_visible_to
 from rebalancing.selectors import RISK_MODEL_STALE_DAYS, risk_model_current
 from rebalancing.services.risk_models import NIGHTLY_ACTOR, risk_model_estimate
 from tenants.errors import DomainError
@@ -33,13 +31,8 @@ def risk_models(request):
                 messages.success(request, f"The prices have not changed since risk model #{v.pk}: it stays current.")
         return redirect("risk_models")
     current, note = risk_model_current(timezone.localdate())
-    page = paginate(request, RiskModelVersion.objects.select_related("created_by").defer("estimate"))
-    risks = []
-    if current is not None:
-        # Annual volatility of each covered security: its factor and specific variance.
-        loadings, specific = current.estimate["loadings"], current.estimate["specific"]
-        risks = sorted(((s, math.sqrt(sum(x * x for x in row) + sp)) for s, row, sp in
-                        zip(current.symbols, loadings, specific, strict=True)), key=lambda r: -r[1])
+    page = paginate(request, risk_models_visible_to(request.user).select_related("created_by").defer("estimate"))
+    risks = current.volatilities() if current is not None else []
     return render(request, "frontend/risk_models.html", {
         "page": page, "current": current, "note": note, "risks": risks, "nightly": NIGHTLY_ACTOR,
         "stale_days": RISK_MODEL_STALE_DAYS,

@@ -31,6 +31,7 @@ from .views.ledger import (
     ScheduleDView,
     TransitionView,
 )
+from .views.risk_models import RiskModelVersionViewSet
 from .views.runs import AlertViewSet, OrderViewSet, ProposalViewSet, RunViewSet
 from .views.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from .views.whatif import WhatIfView
@@ -47,6 +48,7 @@ router.register("cash-flows", CashFlowViewSet, basename="cash-flow")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("runs", RunViewSet, basename="run")
 router.register("backtests", BacktestViewSet, basename="backtest")
+router.register("risk-models", RiskModelVersionViewSet, basename="risk-model")
 router.register("proposals", ProposalViewSet, basename="proposal")
 router.register("orders", OrderViewSet, basename="order")
 router.register("executions", ExecutionViewSet, basename="execution")

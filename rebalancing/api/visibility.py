@@ -2,7 +2,8 @@
 
 Market data, models and templates are the same for everyone in a firm who may view the book; runs
 are firm-wide work, so an advisor sees only runs that touched one of their accounts; the audit log
-is for those who may read it; custodian reconciliations for those who may import.
+is for those who may read it; custodian reconciliations for those who may import; the firm's risk
+model versions for those who may run rebalances (who may also estimate one).
 
 Pages start from these as well as the API (frontend/views), so both show the same things.
 """
@@ -10,13 +11,13 @@ Pages start from these as well as the API (frontend/views), so both show the sam
 from django.db.models import Exists, OuterRef, QuerySet
 
 from rebalancing.access import accounts_visible_to
-from rebalancing.models import Backtest, RebalanceRun, Reconciliation, RunOutcome
+from rebalancing.models import Backtest, RebalanceRun, Reconciliation, RiskModelVersion, RunOutcome
 from tenants.audit.models import AuditEvent
 from tenants.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
     "audit_events_visible_to", "backtests_visible_to", "book_wide_visible_to", "reconciliations_visible_to",
-    "runs_visible_to",
+    "risk_models_visible_to", "runs_visible_to",
 ]
 
 
@@ -51,3 +52,10 @@ def reconciliations_visible_to(user) -> QuerySet:
     """Whole position files, for those who import them (each account in them is still filtered by
     ``accounts_visible_to`` where it is listed)."""
     return Reconciliation.objects.all() if user_can(user, Capability.IMPORT_DATA) else Reconciliation.objects.none()
+
+
+def risk_models_visible_to(user) -> QuerySet:
+    """The firm's risk model versions, for those who run rebalances (the Risk model page's rule)."""
+    if not user_can(user, Capability.RUN_REBALANCE):
+        return RiskModelVersion.objects.none()
+    return RiskModelVersion.objects.all()

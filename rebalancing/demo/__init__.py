@@ -1,10 +1,11 @@
 """The demo book of business: a realistic book per firm, seeded after ``tenants.demo``.
 
 ``seed_demo_book(firm_slug="acme")`` fills an empty firm schema with a security master of the real
-S&P 500 members and a fund lineup, ~260 days of prices, an S&P 500 benchmark, five models, six
-parameter templates and ``accounts`` accounts in households with tax lots and recent trades. It is
-idempotent (a firm that already has securities or accounts is left as it is), deterministic for a
-seed and an as-of date, and writes in bulk. What is real and what is synthetic: docs/demo-data.md.
+S&P 500 members and a fund lineup, ~260 days of prices, the risk model estimated from them, an S&P
+500 benchmark, five models, six parameter templates and ``accounts`` accounts in households with
+tax lots and recent trades. It is idempotent (a firm that already has securities or accounts is
+left as it is), deterministic for a seed and an as-of date, and writes in bulk. What is real and
+what is synthetic: docs/demo-data.md.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class DemoBookSummary:
     accounts: int
     lots: int
     trades: int
+    risk_models: int  # versions of the firm's risk model
     seconds: float = field(default=0.0, compare=False)
 
     def counts(self) -> dict[str, int]:
@@ -107,7 +109,7 @@ def _summary(firm, created: bool, seconds: float) -> DemoBookSummary:
         benchmark_weights=m.BenchmarkWeight.objects.count(), models=m.ModelPortfolio.objects.count(),
         templates=m.ParameterTemplate.objects.count(), households=m.Household.objects.count(),
         accounts=m.Account.objects.count(), lots=m.TaxLot.objects.count(), trades=m.TradeRecord.objects.count(),
-        seconds=round(seconds, 3),
+        risk_models=m.RiskModelVersion.objects.count(), seconds=round(seconds, 3),
     )
 
 
@@ -237,6 +239,12 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_h
                     price=t.price, trade_date=t.trade_date, realised_gain=t.realised_gain, external_id=t.external_id)
         for t in book.trades
     ], batch_size=2000)
+    # The firm's risk model from the prices just written, as the nightly refresh would estimate it
+    # (its 126-day window fits the 260 days stored), so the Risk model page and the first run's
+    # proposals have a version from the start.
+    from rebalancing.services.risk_models import risk_model_estimate
+
+    risk_model_estimate(as_of=as_of)
     if unit_households:
         from .households import unit_households_write
 

@@ -18,7 +18,11 @@ __all__ = ["loss_candidates", "HarvestPlan", "opportunity_by_symbol"]
 
 
 def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
-    """Lots whose unrealised loss passes both thresholds (absolute and relative to cost basis).
+    """Lots whose unrealised loss passes both thresholds: at least ``min_loss_pct`` of the lot's
+    cost basis, and - together with the security's other lots that pass it - at least
+    ``min_loss_value``.  A harvest is one sale of the security, so the absolute floor (is the sale
+    worth its 30-day window?) is the position's: lots bought on several dates (substitutes,
+    buy-backs, reinvested cash) are each too small to pass it alone.
 
     A short-term loss about to turn long-term (within ``TURNING_LONG_DAYS``, before the next
     monthly run) passes on the absolute threshold alone: harvested now it offsets short-term
@@ -30,12 +34,9 @@ def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
     turning = ~book.lot_long & long_term_mask(
         book.lot_acquired, book.as_of + timedelta(days=TURNING_LONG_DAYS)
     )
-    return (
-        (book.lot_qty > 0)
-        & (loss > 0)
-        & (loss >= params.min_loss_value)
-        & ((pct >= params.min_loss_pct) | turning)
-    )
+    passing = (book.lot_qty > 0) & (loss > 0) & ((pct >= params.min_loss_pct) | turning)
+    by_security = np.bincount(book.lot_sec, weights=np.where(passing, loss, 0.0), minlength=book.n)
+    return passing & (by_security[book.lot_sec] >= params.min_loss_value)
 
 
 def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:

@@ -258,17 +258,18 @@ class ScreenParams:
 class HarvestParams:
     """Year-round loss harvesting.
 
-    A lot is harvested when its unrealised loss is at least ``min_loss_value`` (account currency)
-    AND at least ``min_loss_pct`` of its cost basis.  ``substitutes``: symbol -> replacement
+    A lot is harvested when its unrealised loss is at least ``min_loss_pct`` of its cost basis AND
+    the security's lots that pass that test lose at least ``min_loss_value`` (account currency)
+    together.  ``substitutes``: symbol -> replacement
     bought with the proceeds (securities outside a direct-indexed sleeve need one; inside a direct
     index the optimiser picks replacements within the sleeve).
     """
 
     min_loss_value: float = setting(
-        500.0, minimum=0, money=True, description="Harvest a lot whose loss is at least this much..."
+        500.0, minimum=0, money=True, description="Harvest a position whose losing lots lose at least this much together..."
     )
     min_loss_pct: float = setting(
-        0.05, minimum=0, maximum=1, description="...and at least this fraction of its cost basis."
+        0.05, minimum=0, maximum=1, description="...counting lots down at least this fraction of their cost basis."
     )
     substitutes: Mapping[str, str] = setting(
         factory=dict, description="Symbol -> replacement bought with the proceeds."

@@ -1,3 +1,5 @@
+import math
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -48,6 +50,13 @@ class RiskModelVersion(models.Model):
         """How pages name the version a proposal was tracked with."""
         return (f"#{self.pk} as of {self.as_of:%Y-%m-%d} ({self.observations} days, "
                 f"{self.get_method_display()}, {self.security_count} securities)")
+
+    def volatilities(self) -> list[tuple[str, float]]:
+        """Each covered security's annual volatility under this version (the square root of its factor
+        plus specific variance; the factors are uncorrelated with unit variance), riskiest first."""
+        loadings, specific = self.estimate["loadings"], self.estimate["specific"]
+        return sorted(((s, math.sqrt(sum(x * x for x in row) + sp))
+                       for s, row, sp in zip(self.symbols, loadings, specific, strict=True)), key=lambda r: -r[1])
 
     def as_engine(self) -> engine.RiskModel:
         """The engine's form: unit-variance uncorrelated factors with these loadings."""

@@ -60,13 +60,23 @@ def _send(user, subject: str, lines: list[str]) -> None:
 
 def approvers_notify_run(*, run_id: int) -> int:
     """After a run: e-mail each approver (who chose 'each run') how many of its proposals wait for
-    them. Returns how many e-mails were sent."""
-    run = RebalanceRun.objects.filter(pk=run_id).first()
+    them. After a revision (a run of one edited proposal), what changed, to each approver but the
+    person who made the edit. Returns how many e-mails were sent."""
+    run = RebalanceRun.objects.select_related("started_by").filter(pk=run_id).first()
     if run is None:
         return 0
+    revision = run.kind == RebalanceRun.Kind.REVISION
     sent = 0
     for user in _approvers(Pref.EACH_RUN):
+        if revision and user.pk == run.started_by_id:
+            continue  # they made the edit: they know it waits
         waiting = proposals_decidable_by(user).filter(run=run)
+        if revision:
+            proposal = waiting.select_related("account").first()
+            if proposal is not None:
+                _send(user, *_revision_notice(run, proposal))
+                sent += 1
+            continue
         count = waiting.count()
         if not count:
             continue
@@ -77,6 +87,15 @@ def approvers_notify_run(*, run_id: int) -> int:
                f"for you to decide: accounts {accounts}{' and more' if count > 10 else ''}."])
         sent += 1
     return sent
+
+
+def _revision_notice(run, proposal) -> tuple[str, list[str]]:
+    who = (run.started_by.get_full_name() if run.started_by_id else "") or run.started_by_label
+    number = proposal.account.custodian_number
+    changes = "; ".join((proposal.revision or {}).get("changes") or ()) or "edited"
+    return (f"Proposal #{proposal.pk} for account {number}, revised by {who}, waits for your approval",
+            [f"{who} edited proposal #{proposal.revised_from_id} for account {number} ({changes}) and solved it "
+             f"again: proposal #{proposal.pk} replaces it and waits for you to decide."])
 
 
 def approvals_digest_send() -> int:

@@ -9,7 +9,8 @@ parameters) plus the edit, laid over the parameters for this solve only:
 
 The new proposal replaces the old one through the transition table (pending -> superseded),
 points back to it (``revised_from``) and waits for approval again: a person changed it, so a
-person approves it, and the firm's policy says whether compliance must too.
+person approves it, and the firm's policy says whether compliance must too. Its approvers are
+told as of a run's new proposals (``notifications.approvers_notify_run``), once it is committed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from rebalancing import engine
+from rebalancing import dispatch, engine
 from rebalancing.access import decision_capacity
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import ApprovalPolicy, Proposal, RebalanceRun, RunOutcome, Security, TaxLot
@@ -184,4 +185,6 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
                  before={"proposal": old.pk, "trades": old.trade_count, "estimated_tax": str(old.estimated_tax)},
                  after={"proposal": new.pk, "trades": new.trade_count, "estimated_tax": str(new.estimated_tax),
                         "dropped": drops, "instructions": [i.words() for i in added]})
+    # Approvers hear of it as of a run's new proposals (their notification preferences apply).
+    transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
     return new

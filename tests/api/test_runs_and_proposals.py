@@ -153,3 +153,29 @@ def test_an_approve_key_needs_the_approve_scope(firm_a, people, book, api_key):
     with tenant_context(firm_a):
         event = AuditEvent.objects.filter(action="proposal.approve.advisor").latest("id")
     assert event.actor_kind == "api_key" and "(key " in event.actor
+
+
+def test_a_revised_proposal_shows_its_edit_and_the_one_it_replaced_points_to_it(firm_a, people, book, client_for):
+    from rebalancing.services.revisions import proposal_resolve
+
+    old = book["own_proposal"]
+    dropped = old.result["trades"][0]
+    with tenant_context(firm_a):
+        new = proposal_resolve(proposal=old, drop_symbols=[dropped["symbol"]], by=people["advisor"])
+    advisor = client_for(firm_a, people["advisor"])
+
+    replaced = advisor.get(f"{API}/proposals/{old.pk}/").json()
+    revised = advisor.get(f"{API}/proposals/{new.pk}/").json()
+    listed = {p["id"]: p for p in advisor.get(f"{API}/proposals/", {"account": book["own"].pk}).json()["results"]}
+    colleague = client_for(firm_a, people["colleague"]).get(f"{API}/proposals/{new.pk}/")
+
+    assert (replaced["status"], replaced["revised_into"], replaced["revision"]) == ("superseded", new.pk, None)
+    assert revised["revised_from"] == old.pk and revised["revised_into"] is None
+    change = f"dropped the {dropped['side']} of {dropped['symbol']}"
+    assert revised["revision"] == {
+        "revised_from": old.pk, "revised_by": people["advisor"].username, "at": revised["created_at"],
+        "dropped": [{"symbol": dropped["symbol"], "side": dropped["side"]}], "instructions": [], "changes": [change]}
+    assert dropped["symbol"] not in {t["symbol"] for t in revised["trades"]}
+    assert (listed[new.pk]["revised_from"], listed[old.pk]["revised_from"]) == (old.pk, None)
+    assert colleague.status_code == 404  # another advisor's account: not theirs to see, edited or not
+

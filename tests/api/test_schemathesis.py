@@ -14,6 +14,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from ..conftest import host_of
+from ..rebalancing.test_risk_models import _prices
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +50,7 @@ def _real_ids(firm, people, book) -> dict[str, str]:
 
     from rebalancing.models import Benchmark, BenchmarkWeight, Price
     from rebalancing.services.proposals import proposal_approve, proposal_release
+    from rebalancing.services.risk_models import risk_model_estimate
     from tenants.api_keys.models import ApiKey
     from tenants.audit.models import AuditEvent
 
@@ -58,12 +60,14 @@ def _real_ids(firm, people, book) -> dict[str, str]:
         benchmark = Benchmark.objects.create(code="TOT", name="Total market")
         BenchmarkWeight.objects.create(benchmark=benchmark, date=date(2026, 11, 1), weight=Decimal(1),
                                        security=book["securities"]["VTI"])
+        _prices(11, 130)  # enough history for a risk model version
+        risk_model = risk_model_estimate(as_of=date(2026, 11, 20)).version
         return {
             "accounts": book["own"].pk, "households": book["own"].household_id, "proposals": released.pk,
             "orders": f"P{released.pk}-1", "runs": book["run"].pk, "models": book["model"].pk,
             "templates": book["template"].pk, "securities": book["securities"]["VTI"].pk,
             "prices": Price.objects.first().pk, "benchmarks": benchmark.pk, "audit-events": AuditEvent.objects.first().pk,
-            "api-keys": ApiKey.objects.first().pk,
+            "api-keys": ApiKey.objects.first().pk, "risk-models": risk_model.pk,
         }
 
 

@@ -294,3 +294,59 @@ def test_a_short_term_loss_about_to_turn_long_term_is_harvested_below_the_thresh
     # then A's loss is harvested while it still offsets short-term gains; C's waits
     assert _sold(result, "A") > 0
     assert _sold(result, "C") == 0
+
+
+def test_a_position_whose_lots_together_pass_the_loss_value_is_harvested():
+    # given A in five lots each down 10% ($200 each, $1,000 together) and min_loss_value $500
+    prices = dict.fromkeys(NAMES, 90.0)
+    lots = tuple(TaxLot(f"A{k}", "A", 22.0, 2_200.0, LAST_YEAR - timedelta(days=k)) for k in range(5))
+    lots += tuple(TaxLot(f"L{s}", s, 120.0, 9_000.0, LAST_YEAR) for s in "BCD")
+    req = di_request(prices, {}, {}, cost=0.05, harvest=HarvestParams(min_loss_value=500.0))
+    result = rebalance(replace(req, account=replace(req.account, lots=lots)))
+    # then the position's loss is harvested (a harvest is one sale of the name, not lot by lot)
+    assert _sold(result, "A") == pytest.approx(110.0)
+    # and with a higher floor than the position's whole loss it is not
+    req = replace(req, parameters=replace(req.parameters, harvest=HarvestParams(min_loss_value=1_200.0)))
+    assert _sold(rebalance(replace(req, account=replace(req.account, lots=lots))), "A") == 0
+
+
+def _reference_candidates(lots, prices, as_of, min_value, min_pct):
+    """Loss candidates written the slow way: a lot passes the percentage test (or turns
+    long-term within 31 days), and the passing lots of its security lose min_value together."""
+    from rebalancing.engine.tax import is_long_term
+
+    passing = {}
+    for lot in lots:
+        loss = lot.cost_basis - lot.quantity * prices[lot.symbol]
+        turning = not is_long_term(lot.acquired, as_of) and is_long_term(lot.acquired, as_of + timedelta(days=31))
+        if lot.quantity > 0 and loss > 0 and (loss / lot.cost_basis >= min_pct or turning):
+            passing[lot.id] = (lot.symbol, loss)
+    total = {}
+    for symbol, loss in passing.values():
+        total[symbol] = total.get(symbol, 0.0) + loss
+    return {lot_id for lot_id, (symbol, _) in passing.items() if total[symbol] >= min_value}
+
+
+def test_loss_candidates_match_a_lot_by_lot_reference_on_random_books():
+    from rebalancing.engine.harvest import loss_candidates
+
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        prices = {s: float(rng.uniform(20, 200)) for s in NAMES}
+        lots = tuple(
+            TaxLot(
+                f"X{k}",
+                str(rng.choice(NAMES)),
+                float(rng.integers(1, 60)),
+                float(rng.uniform(500, 12_000)),
+                AS_OF - timedelta(days=int(rng.integers(1, 800))),
+            )
+            for k in range(int(rng.integers(1, 12)))
+        )
+        min_value, min_pct = float(rng.choice([0.0, 100.0, 500.0, 2_000.0])), float(rng.choice([0.0, 0.05, 0.2]))
+        req = di_request(prices, {}, {}, harvest=HarvestParams(min_loss_value=min_value, min_loss_pct=min_pct))
+        req = replace(req, account=replace(req.account, lots=lots))
+        securities = {s.symbol: s for s in req.securities}
+        book = build_book(req, securities, universe_symbols(req))
+        got = {book.lots[j].id for j in np.flatnonzero(loss_candidates(book, req.parameters.harvest))}
+        assert got == _reference_candidates(lots, prices, AS_OF, min_value, min_pct)

@@ -323,3 +323,25 @@ def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, 
         bonds = together.result["allocation_after"]["us_aggregate_bonds"]
         taxable = next(a.custodian_number for a in units[0].accounts.all() if a.tax_status == "taxable")
         assert bonds.get(taxable, 0) < sum(bonds.values()) / 2  # bonds mostly in the IRAs and Roth
+
+
+def test_the_demo_seeds_the_firms_risk_model_that_direct_indexed_accounts_are_tracked_with(firm_a):
+    from rebalancing.engine.risk_estimation import MIN_OBSERVATIONS
+    from rebalancing.engine_inputs import rebalance_inputs_load
+    from rebalancing.models import RiskModelVersion
+    from rebalancing.selectors import risk_model_current
+    from tenants.audit.models import AuditEvent
+
+    summary = _seed(firm_a)
+
+    assert summary.risk_models == 1
+    with schema_context(firm_a.schema_name):
+        version = RiskModelVersion.objects.get()
+        # The nightly refresh's estimate over its whole window: every security has all 260 days.
+        assert version.as_of == AS_OF and version.observations == version.window_days > MIN_OBSERVATIONS
+        assert version.security_count == Security.objects.count() and version.created_by is None
+        assert risk_model_current(AS_OF) == (version, "")
+        assert AuditEvent.objects.filter(action="risk_model.estimate", object_id=str(version.pk)).count() == 1
+        direct = Account.objects.filter(model__code="tax-managed-equity").order_by("pk").first()
+        [inputs] = rebalance_inputs_load([direct.pk], as_of=AS_OF)
+        assert inputs.risk_model_version_id == version.pk and inputs.risk_model_note == ""

@@ -88,3 +88,58 @@ def test_the_notices_page_saves_ones_own_choice(firm_a, firm_book, client_for):
     assert 'value="daily" checked' in client.get("/notices/").content.decode()
     assert client.post("/notices/", {"approvals": "weekly"}).status_code == 400
     assert client_for(firm_a, people["admin"]).get("/notices/").status_code == 403  # admins approve nothing
+
+
+def _revise_with_two_advisors(people, book):
+    """The advisor drops a trade of their proposal for an account the colleague advises too."""
+    from rebalancing.services.people import household_advisors_set
+    from rebalancing.services.revisions import proposal_resolve
+
+    account = book["mine"][0]
+    household_advisors_set(household=account.household, advisors=[people["advisor"], people["colleague"]],
+                           by=None)
+    old = Proposal.objects.get(run=book["run"], account=account)
+    dropped = old.result["trades"][0]
+    new = proposal_resolve(proposal=old, drop_symbols=[dropped["symbol"]], by=people["advisor"])
+    return old, new, dropped
+
+
+def test_a_revised_proposal_is_mailed_after_commit_to_its_approvers_but_the_one_who_edited_it(
+        firm_a, firm_book, mailoutbox, monkeypatch, django_capture_on_commit_callbacks):
+    from rebalancing import dispatch
+
+    people, book = firm_book
+    queued = []
+    monkeypatch.setattr(dispatch, "send", lambda task, *args: queued.append((task, args)))
+    with tenant_context(firm_a):
+        with django_capture_on_commit_callbacks(execute=True):
+            old, new, dropped = _revise_with_two_advisors(people, book)
+        assert queued == [(dispatch.APPROVERS_NOTIFY, (new.run_id,))]
+        sent = approvers_notify_run(run_id=new.run_id)  # what the queued task does
+
+    # Not the advisor who edited it; compliance when the policy asks for its approval too.
+    to = {m.to[0]: m for m in mailoutbox}
+    expected = {"colleague@notice.example"} | ({"compliance@notice.example"} if new.requires_compliance else set())
+    assert sent == len(mailoutbox) == len(expected) and set(to) == expected
+    mail = to["colleague@notice.example"]
+    number = book["mine"][0].custodian_number
+    assert mail.subject == f"Proposal #{new.pk} for account {number}, revised by Advisor, waits for your approval"
+    assert f"edited proposal #{old.pk} for account {number} (dropped the {dropped['side']} of {dropped['symbol']})" \
+        in mail.body
+    assert "/approvals/" in mail.body
+
+
+@pytest.mark.parametrize("choice", ["daily", "off"])
+def test_a_revision_respects_the_approvers_choice_of_notices(firm_a, firm_book, mailoutbox, choice):
+    people, book = firm_book
+    with tenant_context(firm_a):
+        notification_preference_set(user=people["colleague"], approvals=choice)
+        notification_preference_set(user=people["compliance"], approvals="off")
+        Proposal.objects.filter(run=book["run"]).exclude(account=book["mine"][0]).update(
+            status=Proposal.Status.REJECTED)  # only the revised proposal waits
+        _, new, _ = _revise_with_two_advisors(people, book)
+        assert approvers_notify_run(run_id=new.run_id) == 0
+        digests = approvals_digest_send()
+    assert digests == (1 if choice == "daily" else 0)
+    assert [m.subject for m in mailoutbox] == (
+        ["Daily digest: 1 proposal waits for your approval"] if choice == "daily" else [])

@@ -22,6 +22,7 @@ from rebalancing.models import (
     Proposal,
     ProposalApproval,
     RebalanceRun,
+    RiskModelVersion,
     RunOutcome,
     Security,
     Sleeve,
@@ -329,7 +330,8 @@ class ProposalSerializer(serializers.ModelSerializer):
         model = Proposal
         fields = ["id", "run", "account", "account_number", "status", "created_at", "status_changed_at",
                   "model_version", "trade_count", "turnover", "estimated_tax", "harvested_losses", "drift_before",
-                  "drift_after", "requires_compliance", "restricted_traded"]
+                  "drift_after", "requires_compliance", "restricted_traded", "revised_from"]
+        extra_kwargs = {"revised_from": {"help_text": "The proposal this one replaced after an edit (null: none)"}}
 
 
 def _result_field(name: str, schema: dict):
@@ -341,8 +343,42 @@ def _result_field(name: str, schema: dict):
     return get
 
 
+class ProposalRevisionSerializer(serializers.Serializer):
+    """An edit before approving (``services.revisions``): who solved the proposal again, and without
+    which trades or with which one-off instructions."""
+
+    revised_from = serializers.IntegerField(source="revised_from_id", help_text="The proposal it replaced")
+    revised_by = serializers.CharField(source="revised_by.username", allow_null=True, default=None,
+                                       help_text="Null when that user has since been removed")
+    at = serializers.DateTimeField(source="created_at")
+    dropped = serializers.SerializerMethodField(help_text="The trades taken out (not traded this time)")
+    instructions = serializers.SerializerMethodField(help_text="The one-off instructions added, in words")
+    changes = serializers.SerializerMethodField(help_text="Every change, in words, as the history shows it")
+
+    @extend_schema_field({"type": "array", "items": {"type": "object", "properties": {
+        "symbol": {"type": "string"}, "side": {"type": "string", "enum": ["buy", "sell"]}},
+        "required": ["symbol", "side"]}})
+    def get_dropped(self, proposal) -> list:
+        return proposal.revision.get("dropped") or []
+
+    def get_instructions(self, proposal) -> list[str]:
+        return proposal.revision.get("instructions") or []
+
+    def get_changes(self, proposal) -> list[str]:
+        return proposal.revision.get("changes") or []
+
+
 class ProposalDetailSerializer(ProposalSerializer):
     approvals = ApprovalSerializer(many=True)
+    revision = serializers.SerializerMethodField(help_text="This proposal's edit (null: it came from a run)")
+    revised_into = serializers.IntegerField(
+        source="revised_into_pk", allow_null=True, read_only=True,
+        help_text="The proposal an edit of this one made (it is then superseded; null: none)")
+    risk_model_version = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True,
+        help_text="The firm's risk model version direct-indexed sleeves were tracked with (risk-models/{id}/); "
+                  "null: the engine's default model")
+    risk_model_note = serializers.CharField(read_only=True, help_text="Why the default model was used, if it was")
     parameters = serializers.DictField(help_text="The effective parameters the engine used")
     trades = serializers.SerializerMethodField(help_text="Each trade with its reasons and, for sells, the lots sold")
     summary = serializers.SerializerMethodField()
@@ -353,8 +389,13 @@ class ProposalDetailSerializer(ProposalSerializer):
     targets = serializers.SerializerMethodField()
 
     class Meta(ProposalSerializer.Meta):
-        fields = [*ProposalSerializer.Meta.fields, "approvals", "parameters", "trades", "summary", "warnings",
-                  "alerts", "weights_before", "weights_after", "targets"]
+        fields = [*ProposalSerializer.Meta.fields, "revised_into", "revision", "risk_model_version", "risk_model_note",
+                  "approvals", "parameters", "trades", "summary", "warnings", "alerts", "weights_before",
+                  "weights_after", "targets"]
+
+    @extend_schema_field(ProposalRevisionSerializer(allow_null=True))
+    def get_revision(self, proposal):
+        return ProposalRevisionSerializer(proposal).data if proposal.revised_from_id else None
 
     get_trades = _result_field("trades", {"type": "array", "items": engine_ref("result", "trade")})
     get_summary = _result_field("summary", engine_ref("result", "summary"))
@@ -390,6 +431,50 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = ["id", "account", "account_number", "run", "kind", "message", "amount", "created_at", "resolved_at"]
+
+
+# --- The firm's risk model ---------------------------------------------------------------------
+
+
+class RiskModelVersionSerializer(serializers.ModelSerializer):
+    """A version as the nightly refresh (or a person) recorded it; ``in_use``: the one runs track
+    direct-indexed sleeves with today (the latest, unless it is over 31 days old)."""
+
+    securities = serializers.IntegerField(source="security_count", read_only=True,
+                                          help_text="How many securities it covers")
+    estimated_at = serializers.DateTimeField(source="created_at", read_only=True)
+    estimated_by = serializers.CharField(
+        source="created_by.username", allow_null=True, default=None, read_only=True,
+        help_text="Who asked for it; null: the nightly refresh (or a user since removed)")
+    in_use = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RiskModelVersion
+        fields = ["id", "label", "as_of", "window_days", "observations", "method", "factor_count", "securities",
+                  "estimated_at", "estimated_by", "in_use"]
+        extra_kwargs = {"as_of": {"help_text": "The last day of prices estimated from"},
+                        "window_days": {"help_text": "Daily returns asked for (trading days)"},
+                        "observations": {"help_text": "Daily returns used"},
+                        "factor_count": {"help_text": "Principal-component factors"}}
+
+    def get_in_use(self, version) -> bool:
+        return version.pk == self.context.get("in_use")
+
+
+class SecurityRiskSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    volatility = serializers.FloatField(help_text="Annual: the square root of its factor plus specific variance")
+
+
+class RiskModelVersionDetailSerializer(RiskModelVersionSerializer):
+    risks = serializers.SerializerMethodField(help_text="Each covered security's annual volatility, riskiest first")
+
+    class Meta(RiskModelVersionSerializer.Meta):
+        fields = [*RiskModelVersionSerializer.Meta.fields, "risks"]
+
+    @extend_schema_field(SecurityRiskSerializer(many=True))
+    def get_risks(self, version) -> list:
+        return [{"symbol": s, "volatility": v} for s, v in version.volatilities()]
 
 
 # --- Audit log, imports, what-if, keys ---------------------------------------------------------

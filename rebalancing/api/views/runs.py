@@ -1,5 +1,6 @@
 """Runs and their progress, proposals and their approval, released orders, alerts."""
 
+from django.db.models import OuterRef, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 
 from rebalancing import filters
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to
-from rebalancing.models import Order, RebalanceRun, RunOutcome
+from rebalancing.models import Order, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposal_approve, proposal_reject, proposal_release
 from rebalancing.services.runs import run_cancel, run_start
@@ -75,7 +76,10 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         queryset = proposals_visible_to(user).select_related("account", "model_version")
         if self.action == "list":
             return queryset.defer("result", "parameters")  # a result can be hundreds of KB
-        return queryset.prefetch_related("approvals__user")
+        # The edit that replaced it, by id only (its own result is as large as this one's).
+        revised_into = Proposal.objects.filter(revised_from=OuterRef("pk")).values("pk")[:1]
+        return (queryset.select_related("revised_by").annotate(revised_into_pk=Subquery(revised_into))
+                .prefetch_related("approvals__user"))
 
     def _decided(self, proposal):
         return Response(serializers.ProposalDetailSerializer(self.visible_queryset(self.request.user)

@@ -1,0 +1,115 @@
+"""The firm's risk model through the API: its versions (what the nightly refresh or a person
+recorded, which one is in use) and estimating one now, with the Risk model page's rule."""
+
+from datetime import date, timedelta
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import RiskModelVersion
+from rebalancing.services.risk_models import risk_model_estimate
+from tenants.audit.models import AuditEvent
+
+from ..rebalancing.test_risk_models import STOCKS, _prices, direct_indexed_proposal
+from .conftest import API, error_of, key_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _estimate(client, **headers):
+    return client.post(f"{API}/risk-models/estimate/", content_type="application/json", headers=headers)
+
+
+def test_a_portfolio_manager_estimates_one_now_and_sees_which_version_is_in_use(firm_a, people, client_for):
+    client = client_for(firm_a, people["pm"])
+    today = date.today()
+    refused = _estimate(client)
+    with tenant_context(firm_a):
+        last_day = _prices(11, 200, end=today)["dates"][-1]
+        nightly = risk_model_estimate(as_of=today - timedelta(days=50)).version  # as the nightly job did then
+
+    created = _estimate(client)
+    unchanged = _estimate(client)
+    listed = client.get(f"{API}/risk-models/").json()
+    detail = client.get(f"{API}/risk-models/{nightly.pk}/").json()
+
+    assert refused.status_code == 400 and error_of(refused)["code"] == "insufficient_price_history"
+    assert created.status_code == 201, created.content
+    version = created.json()
+    assert version["in_use"] is True and version["estimated_by"] == people["pm"].username
+    assert (version["observations"], version["window_days"], version["securities"], version["method"]) == (
+        126, 126, len(STOCKS), "ledoit_wolf")
+    assert version["as_of"] == str(last_day)
+    assert unchanged.status_code == 200 and unchanged.json()["id"] == version["id"]  # same prices: no second
+    with tenant_context(firm_a):
+        assert RiskModelVersion.objects.count() == 2
+        assert AuditEvent.objects.filter(action="risk_model.estimate", object_id=str(version["id"]),
+                                         actor=people["pm"].username).count() == 1
+    # Newest first; the nightly version, over 31 days old, is no longer the one runs use.
+    assert [(v["id"], v["in_use"], v["estimated_by"]) for v in listed["results"]] == [
+        (version["id"], True, people["pm"].username), (nightly.pk, False, None)]
+    assert listed["count"] == 2 and "risks" not in listed["results"][0]
+    assert detail["as_of"] == str(nightly.as_of) and detail["factor_count"] == nightly.factor_count
+    volatilities = [r["volatility"] for r in detail["risks"]]
+    assert {r["symbol"] for r in detail["risks"]} == set(STOCKS) and volatilities == sorted(volatilities)[::-1]
+    assert all(0 < v < 1 for v in volatilities)
+
+
+@pytest.mark.parametrize("role", ["advisor", "compliance", "nobody"])
+def test_those_who_do_not_run_rebalances_neither_see_nor_estimate_it(firm_a, people, client_for, role):
+    with tenant_context(firm_a):
+        _prices(11, 130, end=date.today())
+        version = risk_model_estimate(as_of=date.today()).version
+    client = client_for(firm_a, people[role])
+
+    answers = [client.get(f"{API}/risk-models/"), client.get(f"{API}/risk-models/{version.pk}/"), _estimate(client)]
+
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert {error_of(a)["code"] for a in answers} == {"permission_denied"}
+    with tenant_context(firm_a):
+        assert RiskModelVersion.objects.count() == 1
+
+
+def test_a_key_needs_the_run_scope_to_estimate_and_a_firm_admin_may(firm_a, people, client_for, api_key):
+    with tenant_context(firm_a):
+        _prices(11, 130, end=date.today())
+    reader = key_client(firm_a, api_key(firm_a, people["pm"], scopes=["read"]))
+    runner = key_client(firm_a, api_key(firm_a, people["pm"], scopes=["read", "run"], name="runner"))
+
+    listed = reader.get(f"{API}/risk-models/")
+    refused = _estimate(reader)
+    first = _estimate(runner, **{"Idempotency-Key": "risk-2026-12-02"})
+    replayed = _estimate(runner, **{"Idempotency-Key": "risk-2026-12-02"})
+    by_admin = _estimate(client_for(firm_a, people["admin"]))
+
+    assert listed.status_code == 200 and listed.json()["count"] == 0
+    assert refused.status_code == 403 and error_of(refused)["detail"] == {"scope": "run"}
+    assert first.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == first.json()
+    assert by_admin.status_code == 200 and by_admin.json()["id"] == first.json()["id"]  # the prices are the same
+
+
+def test_another_firms_version_is_not_found(firm_a, firm_b, people, client_for):
+    with tenant_context(firm_b):
+        _prices(11, 130, end=date.today())
+        theirs = risk_model_estimate(as_of=date.today()).version
+    client = client_for(firm_a, people["pm"])
+
+    answer = client.get(f"{API}/risk-models/{theirs.pk}/")
+
+    assert answer.status_code == 404 and error_of(answer)["code"] == "not_found"
+    assert client.get(f"{API}/risk-models/").json()["count"] == 0
+
+
+def test_a_proposal_names_the_version_it_was_tracked_with(firm_a, people, client_for,
+                                                          django_capture_on_commit_callbacks):
+    with tenant_context(firm_a), django_capture_on_commit_callbacks(execute=False):
+        proposal = direct_indexed_proposal(people["pm"])
+    client = client_for(firm_a, people["pm"])
+
+    answer = client.get(f"{API}/proposals/{proposal.pk}/").json()
+    version = client.get(f"{API}/risk-models/{answer['risk_model_version']}/")
+
+    assert answer["risk_model_version"] == proposal.risk_model_version_id is not None
+    assert answer["risk_model_note"] == ""
+    assert version.status_code == 200 and version.json()["as_of"] == "2026-11-20"
