@@ -63,8 +63,8 @@ def through_funds(
     r = row_of[t_sec[one]]
     g = val_of[t_sec[one]] * t_sign[one]
     # Trades of one row (a security sold and bought): pairs in trade order; more is unusual.
-    by_row = one[np.argsort(r, kind="stable")]
-    shared = r[np.argsort(r, kind="stable")]
+    order = np.argsort(r, kind="stable")
+    by_row, shared = one[order], r[order]
     same = (shared[1:] == shared[:-1]).nonzero()[0]
     if (count == 0).any() or (len(same) > 1 and (np.diff(same) == 1).any()):
         return through_funds_sparse(M, t_sec, t_sign, exposures, v, w)
@@ -89,8 +89,9 @@ def through_funds(
         terms = fund[f, nz][:, None] * np.column_stack((exposures[nz], v[nz]))
         total = _in_order(terms)
         GtE[j], Gtv[j] = total[:-1], total[-1]
-        # With each single-entry trade sharing a row with the fund: one term, its order as in
-        # scipy's product (row trade first).
+        # With each single-entry trade on one of the fund's rows: one term, its factors in the
+        # order scipy's product takes them (the earlier trade's entry times the later one's,
+        # weighted).
         hit = one[fund[f, r] != 0]
         fr = fund[f, r_one[hit]]
         before = hit < j
