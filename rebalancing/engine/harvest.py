@@ -42,7 +42,7 @@ def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
 def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:
     """Total unrealised loss (positive) of the given lots, by symbol."""
     out: dict[str, float] = {}
-    for j in np.flatnonzero(lots):
+    for j in lots.nonzero()[0]:
         symbol = book.symbols[book.lot_sec[j]]
         out[symbol] = out.get(symbol, 0.0) - float(book.lot_gain[j])
     return out

@@ -476,7 +476,7 @@ def _one_direction_per_group(
     g_sells = np.bincount(group, weights=sells_loss.astype(float), minlength=size) > 0
     g_forced = np.bincount(group, weights=has_forced_loss.astype(float), minlength=size) > 0
     g_size = np.bincount(group, minlength=size)
-    for g in np.flatnonzero(g_sells & (g_size > 1)):
+    for g in (g_sells & (g_size > 1)).nonzero()[0]:
         members = np.flatnonzero(group == g)
         buyers = members[b_ub[members] > 0]
         if not len(buyers):
@@ -504,7 +504,7 @@ def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray) -
         di[d.members] = True
     w0 = book.weights
     spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)
-    for i in np.flatnonzero(blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)):
+    for i in (blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)).nonzero()[0]:
         gap = plan.reference[i] - w0[i]
         reserve = min(gap, spare)
         spare -= reserve

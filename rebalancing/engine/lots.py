@@ -78,7 +78,7 @@ def relieve_grouped(
         return taken
     cap = capacity[order]
     grp = group[order]
-    before = np.cumsum(cap) - cap
+    before = cap.cumsum() - cap
     # Each item's group starts at the last position where the group changed (carried forward).
     first = np.ones(len(grp), dtype=bool)
     np.not_equal(grp[1:], grp[:-1], out=first[1:])

@@ -119,7 +119,7 @@ def _csc(
         vals = np.concatenate((top.ravel(), vals))
         top = None
     key = cols.astype(np.uint16) if shape[1] < 1 << 16 else cols
-    order = np.argsort(key, kind="stable")
+    order = key.argsort(kind="stable")
     listed = np.bincount(cols, minlength=shape[1])
     indptr = np.zeros(shape[1] + 1, dtype=np.int64)
     if top is None or not top.size:

@@ -54,7 +54,7 @@ class Fill:
 
 
 def _round_near(q: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    return np.where(whole, np.round(q), np.round(q, FRACTION_DECIMALS))
+    return np.where(whole, q.round(), q.round(FRACTION_DECIMALS))
 
 
 def round_trades(
@@ -78,7 +78,7 @@ def round_trades(
     opt_lot = x * V / price[lot_sec]
     opt_lot = np.minimum(opt_lot, book.lot_qty)
     # Solver noise above a bound (0.0003 shares of a wash-blocked name) is not a buy.
-    buy = np.clip(solution.b, 0.0, limits.b_ub) * V / price
+    buy = np.minimum(np.maximum(solution.b, 0.0), limits.b_ub) * V / price
     buy = np.where(buy * price < DUST_VALUE / 2, 0.0, buy)
     sell = np.bincount(lot_sec, weights=opt_lot, minlength=n)
     # A harvest worth less than the smallest loss worth harvesting is not made: it would block
@@ -112,7 +112,7 @@ def round_trades(
     sellable = np.bincount(lot_sec, weights=np.where(limits.x_ub > 0, book.lot_qty, 0.0), minlength=n)
     closing = sell >= sellable - np.maximum(1e-6 * sellable, 1e-9)
     sell = np.where(closing & (sell > 0), sellable, _round_near(sell, whole))
-    sell = np.clip(np.maximum(sell, forced), 0.0, sellable)
+    sell = np.minimum(np.maximum(np.maximum(sell, forced), 0.0), sellable)
     # A sale that leaves less than a whole share / a cent closes the position instead, and so
     # does one that leaves a stub of a position the model no longer wants - but not a name the
     # optimiser keeps to track a benchmark (a direct index's constituent beyond max_names).
@@ -174,7 +174,7 @@ def _no_specks(book: Book, fill: Fill) -> None:
     """No lot sale of less than half a millionth of a share (it would read "0 shares"): its
     shares join the security's largest lot sale that has room, or are not sold."""
     lot_sec = book.lot_sec
-    specks = np.flatnonzero((fill.lot_sold > 0) & (fill.lot_sold < SPECK))
+    specks = ((fill.lot_sold > 0) & (fill.lot_sold < SPECK)).nonzero()[0]
     for j in specks:
         amount = fill.lot_sold[j]
         fill.lot_sold[j] = 0.0
@@ -228,7 +228,7 @@ def _relieve_lots(
     rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
     key = lot_priority(method, qty, book.lot_basis, book.lot_acquired, limits.tax * book.price[lot_sec])
     if method == "tax_optimal":
-        base = np.clip(opt_lot - f, 0.0, cap)
+        base = np.minimum(np.maximum(opt_lot - f, 0.0), cap)
         diff = rest - np.bincount(lot_sec, weights=base, minlength=n)
         cheap_first = grouped_order(lot_sec, key, book.lot_acquired)
         dear_first = reversed_in_groups(cheap_first, lot_sec, key, book.lot_acquired)
@@ -257,7 +257,7 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
     # left), all at once; the whole shares this leaves unsold are redistributed below.
     concerned = np.zeros(book.n, dtype=bool)
     concerned[lot_sec[odd]] = True
-    sold = np.flatnonzero((lot_sold > 0) & concerned[lot_sec])
+    sold = ((lot_sold > 0) & concerned[lot_sec]).nonzero()[0]
     taken = lot_sold[sold]
     room = qty[sold]
     base = np.minimum(np.floor(taken + _EPS), room)

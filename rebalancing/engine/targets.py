@@ -104,7 +104,7 @@ def universe_symbols(request: RebalanceRequest) -> list[str]:
             map(price.get, symbols, repeat(0.0)), float, len(lots)
         )
         below = value < np.fromiter(map(attrgetter("cost_basis"), lots), float, len(lots))
-        losing = {symbols[i] for i in np.flatnonzero(below).tolist()}
+        losing = {symbols[i] for i in below.nonzero()[0].tolist()}
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
         out.extend(s for s in (ins.sell, ins.buy) if s)
