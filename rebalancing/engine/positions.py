@@ -46,15 +46,11 @@ class Book:
     lot_long: np.ndarray
     lot_value: np.ndarray
     lot_gain: np.ndarray
-    # Current weights of the securities and of cash (fractions of total value), computed once:
-    # the engine reads them a dozen times per account.
+    # The number of securities and the current weights of the securities and of cash (fractions
+    # of total value), computed once: the engine reads them dozens of times per account.
+    n: int
     weights: np.ndarray
     cash_weight: float
-
-    @property
-    def n(self) -> int:
-        """Number of securities in the universe."""
-        return len(self.symbols)
 
 
 def build_book(
@@ -114,6 +110,7 @@ def build_book(
         lot_long=long_term_mask(lot_acquired, request.as_of),
         lot_value=lot_value,
         lot_gain=lot_gain,
+        n=len(symbols),
         weights=value / total,
         cash_weight=cash / total,
     )

@@ -316,7 +316,9 @@ def _repair(
     floor = limits.cash_floor * V
     if limits.budget < math.inf:
         _trim_gains(book, limits, fill, whole)
-    if floor - fill.cash_after(book, cost) > _CASH_TOL:
+    # (Cash is recomputed only after a step that can change it.)
+    cash = fill.cash_after(book, cost)
+    if floor - cash > _CASH_TOL:
         # What the optimiser sold of each security and rounding or the budget trim took back.
         wanted = np.bincount(book.lot_sec, weights=opt_lot, minlength=book.n) - fill.sold(book)
         wanted = np.where(
@@ -325,10 +327,12 @@ def _repair(
             np.ceil(wanted * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS,
         )
         _raise_cash(book, plan, limits, fill, whole, trading, np.maximum(wanted, 0.0))
-    deficit = floor - fill.cash_after(book, cost)
+        cash = fill.cash_after(book, cost)
+    deficit = floor - cash
     if deficit > _CASH_TOL:
         _trim_buys(fill, price, whole, deficit / (1 + cost) + 1e-9, limits.b_lb * V / price)
-    if floor - fill.cash_after(book, cost) > _CASH_TOL:
+        cash = fill.cash_after(book, cost)
+    if floor - cash > _CASH_TOL:
         _raise_cash(book, plan, limits, fill, whole, trading, np.full(book.n, np.inf))
     if limits.max_turnover < math.inf:
         traded = float(fill.sold(book) @ price + fill.bought @ price)
