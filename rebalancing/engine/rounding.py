@@ -391,48 +391,48 @@ def _raise_cash(
     need = (limits.cash_floor * V - fill.cash_after(book, cost)) / (1 - cost)
     # Candidates by security, each security's in the lot-selection order: one sort, then slices
     # (lots are sorted by security).
+    sec_order = sec_order[np.isfinite(sec_tax[sec_order])]  # securities with a candidate
     by_sec = grouped_order(lot_sec[candidates], lot_key[candidates], book.lot_acquired[candidates])
     ordered = candidates[by_sec]
     ordered_sec = lot_sec[ordered]
     first = np.searchsorted(ordered_sec, sec_order, side="left").tolist()
     last = np.searchsorted(ordered_sec, sec_order, side="right").tolist()
+    # Python floats in the loop, by position in ``ordered``: the same arithmetic as numpy
+    # scalars, without their overhead.
+    whole_l, cap_l = whole[sec_order].tolist(), cap[sec_order].tolist()
+    price_l, room_l = lot_price[ordered].tolist(), room[ordered].tolist()
+    gain_ps_l = gain_ps[ordered].tolist()
     ordered = ordered.tolist()
-    # Python floats in the loop: the same arithmetic as numpy scalars, without their overhead.
-    finite = np.isfinite(sec_tax).tolist()
-    whole_l, cap_l = whole.tolist(), cap.tolist()
-    lot_price_l, room_l, gain_ps_l = lot_price.tolist(), room.tolist(), gain_ps.tolist()
     lot_sold = fill.lot_sold
-    for k, i in enumerate(sec_order.tolist()):
+    for k in range(len(first)):
         if need <= _CASH_TOL or turnover_room <= _CASH_TOL:
             break
-        if not finite[i]:
-            continue
-        left = cap_l[i]
-        for j in ordered[first[k] : last[k]]:
+        left = cap_l[k]
+        for at in range(first[k], last[k]):
             if need <= _CASH_TOL or left <= _EPS or turnover_room <= _CASH_TOL:
                 break
-            price_j = lot_price_l[j]
+            j, price_j = ordered[at], price_l[at]
             shares = min(need, turnover_room) / price_j
-            if whole_l[i]:
+            if whole_l[k]:
                 shares = math.ceil(shares - _EPS)
             else:
                 shares = math.ceil(shares * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS
-            shares = min(shares, room_l[j], left)
-            if gain_ps_l[j] > 0:
-                fits = max(gain_room, 0.0) / gain_ps_l[j]
+            shares = min(shares, room_l[at], left)
+            if gain_ps_l[at] > 0:
+                fits = max(gain_room, 0.0) / gain_ps_l[at]
                 if shares > fits + _EPS:
-                    shares = math.floor(fits + _EPS) if whole_l[i] else math.floor(fits * 1e6) / 1e6
+                    shares = math.floor(fits + _EPS) if whole_l[k] else math.floor(fits * 1e6) / 1e6
             if shares * price_j > turnover_room + _CASH_TOL:
                 # Rounded up, the sale would break the turnover cap: the cap holds too (what is
                 # still missing is reported as cash short, and the conflict named).
                 fits = turnover_room / price_j
-                shares = math.floor(fits + _EPS) if whole_l[i] else math.floor(fits * 1e6) / 1e6
+                shares = math.floor(fits + _EPS) if whole_l[k] else math.floor(fits * 1e6) / 1e6
             if shares * price_j < DUST_VALUE / 2:
                 continue
             lot_sold[j] += shares
             value = shares * price_j
             need -= value
-            gain_room -= shares * gain_ps_l[j]
+            gain_room -= shares * gain_ps_l[at]
             turnover_room -= value
             left -= shares
 
