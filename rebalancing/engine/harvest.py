@@ -42,9 +42,10 @@ def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
 def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:
     """Total unrealised loss (positive) of the given lots, by symbol."""
     out: dict[str, float] = {}
-    for j in lots.nonzero()[0]:
-        symbol = book.symbols[book.lot_sec[j]]
-        out[symbol] = out.get(symbol, 0.0) - float(book.lot_gain[j])
+    which = lots.nonzero()[0]
+    for i, gain in zip(book.lot_sec[which].tolist(), book.lot_gain[which].tolist(), strict=True):
+        symbol = book.symbols[i]
+        out[symbol] = out.get(symbol, 0.0) - gain
     return out
 
 

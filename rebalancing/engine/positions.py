@@ -60,9 +60,10 @@ def build_book(
     raw = request.account.lots
     raw_symbols = list(map(_SYMBOL, raw))
     extra = list(extra_symbols)
-    for symbol in extra:
-        if symbol not in securities:
-            raise InvalidRequest(f"unknown symbol {symbol!r}", {"symbol": symbol})
+    if not securities.keys() >= set(extra):  # a set operation in C; the loop names the first unknown
+        for symbol in extra:
+            if symbol not in securities:
+                raise InvalidRequest(f"unknown symbol {symbol!r}", {"symbol": symbol})
     first_seen = dict.fromkeys(raw_symbols)
     first_seen.update(dict.fromkeys(extra))
     order = {symbol: i for i, symbol in enumerate(first_seen)}

@@ -170,7 +170,7 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
         if name in di_params:
             di = _plan_direct_index(sleeve, di_params[name], W, book, excluded, buy_restricted, track)
             di_sleeves.append(di)
-            for i in di.members:
+            for i in di.members.tolist():
                 sleeve_of[i] = name
             target[di.members[di.selected]] += W * di.bench[di.selected] / di.bench[di.selected].sum()
             eligible = ~excluded[di.members]
@@ -268,8 +268,8 @@ def _plan_direct_index(
 ) -> DirectIndexSleeve:
     idx = book.index
     bench = sleeve.benchmark
-    members = np.array([idx[s] for s in bench.constituents], dtype=np.int64)
-    b = np.array(list(bench.constituents.values()), dtype=float)
+    members = np.fromiter(map(idx.__getitem__, bench.constituents), np.int64, len(bench.constituents))
+    b = np.fromiter(bench.constituents.values(), float, len(bench.constituents))
     eligible = ~excluded[members] & ~buy_restricted[members] & (b > 0)
     if not eligible.any():
         raise InfeasibleParameters(
