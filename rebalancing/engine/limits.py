@@ -118,13 +118,13 @@ def build_limits(
 
     # Wash sales: groups of substantially identical securities, household window.
     eq = Equivalence(p.wash_sale.equivalent_groups)
-    keys = [eq.group(s) for s in book.symbols]
+    keys = list(map(eq.group, book.symbols))
     key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-    group = np.fromiter((key_id[k] for k in keys), np.int64, n)
+    group = np.fromiter(map(key_id.__getitem__, keys), np.int64, n)
     window = window_activity(request.as_of, acct.household_trades, acct.lots, eq)
     window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
-    bought_recently = np.array([k in window.purchases for k in keys], dtype=bool)
-    loss_sale_recently = np.array([k in window.loss_sales for k in keys], dtype=bool)
+    bought_recently = np.fromiter(map(window.purchases.__contains__, keys), bool, n)
+    loss_sale_recently = np.fromiter(map(window.loss_sales.__contains__, keys), bool, n)
     wash_frozen = loss & bought_recently[lot_sec] & (x_ub > 0)
     if p.wash_sale.allow:
         # Disallowed share of each loss = replacement shares / loss shares in the group (Pub. 550).
