@@ -118,7 +118,7 @@ def build_limits(
 
     # Wash sales: groups of substantially identical securities, household window.
     eq = Equivalence(p.wash_sale.equivalent_groups)
-    keys = list(map(eq.group, book.symbols))
+    keys = eq.groups(book.symbols)
     key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     group = np.fromiter(map(key_id.__getitem__, keys), np.int64, n)
     window = window_activity(request.as_of, acct.household_trades, acct.lots, eq)

@@ -400,8 +400,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         warnings.append("every position is inside its drift band: nothing to trade")
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
-        values = w.tolist()
-        out = {book.symbols[i]: values[i] for i in (w > 0).nonzero()[0].tolist()}
+        held = (w > 0).nonzero()[0]
+        out = dict(zip(map(book.symbols.__getitem__, held.tolist()), w[held].tolist(), strict=True))
         out[CASH_KEY] = cash_w
         return out
 
