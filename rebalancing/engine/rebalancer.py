@@ -20,7 +20,7 @@ from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
 from .limits import Limits, build_limits, reopen_unharvested
 from .optimizer import Infeasible, ProblemData, solve
-from .positions import Book, build_book
+from .positions import Book, build_book, lot_columns
 from .request import RebalanceRequest, validate_request
 from .result import (
     CASH_KEY,
@@ -66,7 +66,8 @@ def _prepare(request: RebalanceRequest) -> _Prepared:
         raise InvalidRequest(f"malformed request: {exc}") from exc
     params = request.parameters
     effects = read_instructions(params.instructions)
-    book = build_book(request, securities, universe_symbols(request))
+    columns = lot_columns(request.account.lots)
+    book = build_book(request, securities, universe_symbols(request, columns), columns)
     target, floor = cash_levels(params.cash, effects, book.total_value)
     plan = plan_targets(request, book, target, floor)
     apply_swap_targets(plan, book, effects)

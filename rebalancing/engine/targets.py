@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import attrgetter
 
 import numpy as np
 import scipy.sparse as sp
 
 from .errors import InfeasibleParameters, InvalidRequest
 from .parameters import DirectIndexParams, Parameters
-from .positions import Book
+from .positions import Book, LotColumns, lot_columns
 from .request import RebalanceRequest, Sleeve
 from .screens import excluded_mask
 
@@ -86,8 +85,9 @@ def _direct_index_params(request: RebalanceRequest) -> dict[str, DirectIndexPara
     return params
 
 
-def universe_symbols(request: RebalanceRequest) -> list[str]:
-    """Every symbol the proposal may touch besides the held ones."""
+def universe_symbols(request: RebalanceRequest, columns: LotColumns | None = None) -> list[str]:
+    """Every symbol the proposal may touch besides the held ones (``columns``: the lots' columns
+    when the caller has read them already)."""
     params = request.parameters
     di = _direct_index_params(request)
     out: list[str] = []
@@ -98,12 +98,10 @@ def universe_symbols(request: RebalanceRequest) -> list[str]:
     if params.harvest:
         # Only substitutes of securities holding a loss can be needed.
         price = {s.symbol: s.price for s in request.securities}
-        lots = request.account.lots
-        symbols = list(map(attrgetter("symbol"), lots))
-        value = np.fromiter(map(attrgetter("quantity"), lots), float, len(lots)) * np.fromiter(
-            map(price.get, symbols, repeat(0.0)), float, len(lots)
-        )
-        below = value < np.fromiter(map(attrgetter("cost_basis"), lots), float, len(lots))
+        columns = columns if columns is not None else lot_columns(request.account.lots)
+        symbols = columns.symbols
+        value = columns.quantity * np.fromiter(map(price.get, symbols, repeat(0.0)), float, len(symbols))
+        below = value < columns.cost_basis
         losing = {symbols[i] for i in below.nonzero()[0].tolist()}
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
