@@ -78,8 +78,8 @@ class Csc:
     """A compressed-column matrix as Clarabel reads it (``data``, ``indices``, ``indptr``,
     ``shape``), held in memoryviews of numpy arrays: Clarabel's Python binding converts its
     arguments element by element, which is several times faster from a memoryview (or a list)
-    than from a numpy array, and a memoryview makes each element a Python object only while it
-    is read (a list of them all took fresh memory, and page faults, on every account)."""
+    than from a numpy array; a memoryview makes each element a Python object only while it is
+    read, where a list builds them all first."""
 
     data: memoryview
     indices: memoryview
@@ -226,7 +226,8 @@ def build_qp(data: ProblemData) -> QP:
         p_val = np.concatenate((specific[t_sec], -specific[buys[both]]))
     else:
         active0 = M @ base["w_base"] - data.reference
-        GtE, qg, p_row, p_col, p_val = through_funds(M, t_sec, t_sign, exposures, specific * active0, specific)
+        v = specific * active0
+        GtE, qg, p_row, p_col, p_val = through_funds(M, t_sec, t_sign, exposures, v, specific)
         p_row, p_col = t_col[p_row], t_col[p_col]
         upper = p_row <= p_col
         p_row, p_col = np.where(upper, p_row, p_col), np.where(upper, p_col, p_row)
