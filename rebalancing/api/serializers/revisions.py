@@ -14,13 +14,14 @@ from rest_framework import serializers
 from rebalancing.models import Security
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS, InstructionAdded
 
-__all__ = ["InstructionInSerializer", "ProposalReviseSerializer"]
+__all__ = ["INSTRUCTION_CHOICES", "InstructionInSerializer", "ProposalReviseSerializer"]
 
 _SYMBOL = Security._meta.get_field("symbol").max_length
+INSTRUCTION_CHOICES = list(INSTRUCTION_ACTIONS.items())  # also names the schema's InstructionActionEnum
 
 
 class InstructionInSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=list(INSTRUCTION_ACTIONS.items()),
+    action = serializers.ChoiceField(choices=INSTRUCTION_CHOICES,
                                      help_text="sell: sell all of `symbol` (and buy `buy` with the proceeds); hold, "
                                                "do_not_buy, do_not_sell: a restriction on `symbol`; raise_cash: "
                                                "`amount` dollars, no symbol")
