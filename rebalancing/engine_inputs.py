@@ -25,7 +25,11 @@ from django.db.models.functions import Cast
 from rebalancing import engine
 from rebalancing.effective_parameters import parameters_from_values
 from rebalancing.engine.wash_sales import WINDOW_DAYS
-from rebalancing.household_parameters import household_settings_effective, tax_budget_left
+from rebalancing.household_parameters import (
+    household_drift_bands,
+    household_settings_effective,
+    tax_budget_left,
+)
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.models import Account, ModelPortfolio, Security, Sleeve, TaxLot, TradeRecord
 from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
@@ -380,7 +384,8 @@ class HouseholdInputs:
     @property
     def fingerprint(self) -> str:
         payload = pickle.dumps(([m.fingerprint for m in self.members], json.dumps(self.settings, sort_keys=True),
-                                self.request.tax_budget if self.request else None), protocol=5)
+                                self.request.tax_budget if self.request else None,
+                                self.request.drift if self.request else None), protocol=5)
         return hashlib.sha256(payload).hexdigest()
 
 
@@ -415,6 +420,7 @@ def household_inputs_from(household, members: list[AccountInputs], *, as_of: dat
                            for m, r in zip(members, requests, strict=True)),
             tax_budget=tax_budget_left(effective.values.get("tax_budget"), [r.account for r in requests]),
             location=location,
+            drift=household_drift_bands(household),
         )
     except engine.InvalidRequest as exc:
         error = ValidationFailed(exc.message, code="invalid_request", detail=exc.detail or {})

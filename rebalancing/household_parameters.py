@@ -14,13 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rebalancing.effective_parameters import EffectiveParameters, override_problems
-from rebalancing.engine import TAX_STATUSES
+from rebalancing.effective_parameters import (
+    EffectiveParameters,
+    override_problems,
+    parameters_effective,
+    parameters_from_values,
+)
+from rebalancing.engine import TAX_STATUSES, DriftParams
 from rebalancing.engine.tax import estimated_tax
 from tenants.errors import ValidationFailed
 
 __all__ = [
     "HOUSEHOLD_DEFAULTS",
+    "household_drift_bands",
     "household_settings_effective",
     "household_settings_validate",
     "tax_budget_left",
@@ -92,3 +98,14 @@ def tax_budget_left(budget, accounts) -> float | None:
     if budget is None:
         return None
     return max(float(budget) - tax_realised_ytd(accounts), 0.0)
+
+
+def household_drift_bands(household) -> DriftParams | None:
+    """The household's tolerance bands when it is managed as one: the drift parameters of its
+    template and its own overrides (the layers its accounts inherit), not any one account's. With
+    them the engine rebalances the household as a whole (tax-free trades inside the bands, a
+    taxable gain only outside), and the accounts' own bands give way; None leaves each account's
+    bands in charge of when it trades."""
+    values = parameters_effective(template=household.template, household_overrides=household.overrides,
+                                  account_overrides=None).values
+    return parameters_from_values(values).drift

@@ -14,11 +14,15 @@ is a wash sale whose loss is disallowed for good (Rev. Rul. 2008-5) - counted an
 Taxes, in the taxable account only:
 
 - capital gains of sales: settled each year at the first decision of the next (Schedule D netting,
-  ``taxes.year_tax``; net losses offset gains elsewhere at their rate, as in the harvesting backtest);
+  ``taxes.year_tax``; net losses offset gains elsewhere at their rate, as in the harvesting backtest,
+  or with ``losses="carry_forward"`` offset 3,000 of income and carry forward, IRC §1211(b), §1212(b));
 - bond coupons: ordinary income of the year they accrue, at ``ordinary_rate``;
 - stock dividends: the bundled prices are adjusted (dividends reinvested) and carry no dividend
   record, so a stated ``dividend_yield`` of the equity held is taxed each year as qualified
-  dividends at ``long_term_rate``.
+  dividends at ``long_term_rate``;
+- the tax the year has accrued so far is kept as cash in the taxable account (its cash target, in
+  both strategies): money owed is not invested, and the bill is never paid by selling lots at a loss
+  that a December purchase in the IRA or Roth would wash.
 
 Income (coupons, dividends) is paid in cash into every account at each decision (``income="cash"``,
 the default: the traded prices are the total-return series without their income, and reinvesting
@@ -68,7 +72,7 @@ from .account import SHARE_EPS, SimAccount
 from .bonds import BOND_SYMBOL, BondSeries, bond_series
 from .errors import BacktestError
 from .prices import PriceHistory
-from .taxes import year_tax
+from .taxes import Carryover, year_tax
 
 __all__ = [
     "HouseholdSettings",
@@ -165,6 +169,7 @@ class HouseholdCohort:
     end: date
     years: float
     runs: dict[str, HouseholdRun]
+    model_volatility: float = 0.0  # the model mix put back on its model each month end, untaxed
 
     def difference(self, liquidated: bool = True) -> float:
         """After-tax wealth of the household strategy against account by account, %/yr (with
@@ -187,6 +192,26 @@ def equity_fund(history: PriceHistory) -> np.ndarray:
     so it distributes no gains), 100 on the first day; adjusted prices make it a total return."""
     shares = 100.0 / len(history.symbols) / history.closes[0]
     return history.closes @ shares
+
+
+def model_mix_volatility(
+    history: PriceHistory, bonds: BondSeries, start_row: int, end_row: int, equity_weight: float
+) -> float:
+    """Annualised volatility of the model's mix of the two total-return series, put back on its
+    weights at every month end, fully invested and untaxed: the reference for the household's
+    risk (a strategy that holds the model and invests its cash cannot do much better)."""
+    prices = np.column_stack([equity_fund(history), bonds.price])[start_row : end_row + 1]
+    weights = np.array([equity_weight, 1.0 - equity_weight])
+    rebalance = np.zeros(len(prices), dtype=bool)
+    rebalance[history.month_ends(start_row + 1, end_row - 1) - start_row] = True
+    shares = weights / prices[0]
+    values = np.empty(len(prices))
+    for k, row in enumerate(prices):
+        values[k] = shares @ row
+        if rebalance[k]:
+            shares = weights * values[k] / row
+    r = values[1:] / values[:-1] - 1.0
+    return float(r.std(ddof=1) * math.sqrt(252)) if len(r) > 1 else 0.0
 
 
 def _model(equity_weight: float) -> Model:
@@ -273,6 +298,14 @@ class _Replay:
             if lot.quantity > SHARE_EPS
         )
         s = self.settings
+        parameters = self.parameters
+        if taxable:
+            # The tax this year has accrued so far is owed, not invested: kept as cash for the bill
+            # (the advisor's reserve; without it a January bill after a crash is paid by selling
+            # lots at a loss that an IRA purchase of December would wash, Rev. Rul. 2008-5).
+            value = self.value(name, row)
+            reserve = min(1.0, self.tax_owed(day) / value) if value > 0 else 0.0
+            parameters = replace(parameters, cash=replace(parameters.cash, target=reserve))
         account = Account(
             name,
             acct.cash,
@@ -284,7 +317,7 @@ class _Replay:
             household_trades=window,
             taxable=taxable,
         )
-        return RebalanceRequest(day, account, securities, self.model, self.parameters)
+        return RebalanceRequest(day, account, securities, self.model, parameters)
 
     # -- the replay ---------------------------------------------------------------------------
     def decide(self, row: int) -> None:
@@ -396,7 +429,7 @@ class _Replay:
             if y > through_year:
                 continue
             st, lt = acct.realised.get(y, [0.0, 0.0])
-            tax = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses)[0]
+            tax = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(y))[0]
             tax += s.ordinary_rate * self.income.coupons.get(y, 0.0)
             tax += s.long_term_rate * self.income.dividends.get(y, 0.0)
             delta = tax - self.settled.get(y, 0.0)
@@ -406,6 +439,18 @@ class _Replay:
             acct.cash -= delta
             paid += delta
         return paid
+
+    def tax_owed(self, day: date) -> float:
+        """The taxable account's tax of ``day``'s year so far (gains, interest, dividends), if any."""
+        acct = self.accounts.get("TAX")
+        if acct is None:
+            return 0.0
+        s = self.settings
+        st, lt = acct.realised.get(day.year, [0.0, 0.0])
+        tax = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(day.year))[0]
+        tax += s.ordinary_rate * self.income.coupons.get(day.year, 0.0)
+        tax += s.long_term_rate * self.income.dividends.get(day.year, 0.0)
+        return max(0.0, tax)
 
     def value(self, name: str, row: int) -> float:
         acct = self.accounts[name]
@@ -433,8 +478,21 @@ class _Replay:
                 ult += gain
             else:
                 ust += gain
-        r = (s.short_term_rate, s.long_term_rate, s.losses)
+        r = (s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(day.year))
         return year_tax(st + ust, lt + ult, *r)[0] - year_tax(st, lt, *r)[0]
+
+    def carried_into(self, year: int) -> Carryover:
+        """Net capital losses of the years before ``year`` not yet used (``losses="carry_forward"``:
+        IRC §1212(b); with ``"offset"`` nothing carries)."""
+        acct = self.accounts.get("TAX")
+        carried = Carryover()
+        if acct is None:
+            return carried
+        s = self.settings
+        for y in sorted(k for k in acct.realised if k < year):
+            st, lt = acct.realised[y]
+            carried = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, carried)[1]
+        return carried
 
 
 def replay(
@@ -550,7 +608,8 @@ def run_household_backtest(
             for name, _ in HOUSEHOLD_STRATEGIES
         }
         span = (history.dates[end_row] - history.dates[start_row]) / 365.25
-        out.append(HouseholdCohort(history.day(start_row), history.day(end_row), float(span), runs))
+        mix = model_mix_volatility(history, bonds, start_row, end_row, settings.equity_weight)
+        out.append(HouseholdCohort(history.day(start_row), history.day(end_row), float(span), runs, mix))
         if progress:
             progress(k + 1, len(starts))
     return out
@@ -577,7 +636,8 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
             f"{c.start.isoformat()} - {c.end.year:<9}{h.after_tax:>23,.0f}{a.after_tax:>15,.0f}{c.difference():>10.2%}"
             f"{h.volatility():>9.2%}{a.volatility():>10.2%}{h.volatility(True):>11.2%}{a.volatility(True):>12.2%}"
             f"{h.taxes_paid:>11,.0f}{a.taxes_paid:>11,.0f}"
-            f"{h.bonds_sheltered:>8.0%} / {a.bonds_sheltered:<6.0%}{a.cross_washes:>8}{len(h.failures) + len(a.failures):>8}"
+            f"{h.bonds_sheltered:>8.0%} / {a.bonds_sheltered:<6.0%}{f'{h.cross_washes}/{a.cross_washes}':>8}"
+            f"{len(h.failures) + len(a.failures):>8}"
         )
     if cohorts:
         diff = float(np.mean([c.difference() for c in cohorts]))
@@ -590,6 +650,7 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
         eq_a = float(np.mean([c.runs["separate"].equity_weight for c in cohorts]))
         cash_h = float(np.mean([c.runs["household"].cash_weight for c in cohorts]))
         cash_a = float(np.mean([c.runs["separate"].cash_weight for c in cohorts]))
+        mix = float(np.mean([c.model_volatility for c in cohorts]))
         lines += [
             "",
             f"mean over {len(cohorts)} cohorts: after-tax household wealth {diff:+.2%}/yr as a household "
@@ -600,11 +661,12 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
             f"risk (volatility of household value): {vol_h:.2%} as a household vs {vol_a:.2%} account by account "
             f"({'no higher' if vol_h <= vol_a + 1e-4 else 'HIGHER'}); "
             f"with the IRA after its withdrawal tax: {at_h:.2%} vs {at_a:.2%}",
+            f"the model's mix put back on its model every month end, fully invested and untaxed: {mix:.2%}",
         ]
     lines.append(
         "diff = (household after-tax / account-by-account after-tax)^(1/years) - 1; vol = annualised volatility of "
         "daily household value (AT: IRA after withdrawal tax); tax = tax paid over the period; bonds sheltered = "
-        "mean share of the bonds in the IRA or Roth (household / by account); washes = taxable loss sales on a "
-        "day the IRA or Roth bought the same stock (account by account; the household makes none)"
+        "mean share of the bonds in the IRA or Roth (household / by account); washes = taxable loss sales on or within "
+        "30 days after an IRA or Roth purchase of the same fund (household / by account)"
     )
     return "\n".join(lines) + "\n"

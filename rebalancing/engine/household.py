@@ -9,7 +9,9 @@ combined holdings sit on its one model.  Two stages (the formulation is stated i
    loss sale in one account while another buys the same security.
 2. **Per account**: each account's placement becomes its own model and the single-account engine
    (``rebalance``) turns it into tradable proposals, so every account's own constraints (restrictions,
-   cash floor, whole shares, minimum trade, tax budget, lot relief) still bind.  Accounts are solved
+   cash floor, whole shares, minimum trade, tax budget, lot relief) still bind; its drift bands
+   too unless the household has its own (``HouseholdRequest.drift``, applied by the placement).
+   Accounts are solved
    tax-deferred first, then taxable, each seeing the trades already proposed in the others as
    household trades of today: the wash-sale rule (IRC §1091, Rev. Rul. 2008-5 for IRA purchases)
    is enforced across the household by the same code that enforces it inside one account.
@@ -348,6 +350,11 @@ def _account_request(
                 restrictions, do_not_buy=tuple(sorted(set(restrictions.do_not_buy) | banned))
             ),
         )
+    if request.drift is not None:
+        # The placement has applied the household's drift bands (a tax-free trade fixes drift
+        # inside them, a taxable gain waits for the band): the account's own would undo it.
+        # Without household bands the account's own still decide when it trades.
+        params = replace(params, drift=None)
     if request.tax_budget is not None and account.tax_status == "taxable":
         # The household's tax budget, as the gain the placement realises in this account: a cap on
         # its net gain that whole shares and lot relief cannot overrun (the transition budget).

@@ -9,7 +9,13 @@ import pytest
 from rebalancing.backtest import BacktestError, load_sample
 from rebalancing.backtest.__main__ import main
 from rebalancing.backtest.bonds import bond_series, modified_duration
-from rebalancing.backtest.household import HouseholdSettings, equity_fund, run_household_backtest
+from rebalancing.backtest.household import (
+    HouseholdSettings,
+    _Replay,
+    equity_fund,
+    model_mix_volatility,
+    run_household_backtest,
+)
 
 
 def days(start: date, n: int) -> np.ndarray:
@@ -101,3 +107,51 @@ def test_the_command_line_prints_the_household_outcome(capsys):
     assert "household backtest" in out
     assert "after-tax household wealth" in out
     assert main(["--household", "--start", "1980-12-31", "--years", "1", "--quiet"]) == 2
+
+
+def replay_of(settings: HouseholdSettings) -> _Replay:
+    history = load_sample()
+    return _Replay("household", history, bond_series(history.dates), settings)
+
+
+def test_a_net_capital_loss_carries_forward_into_the_next_years_tax():
+    # Given a taxable account with a 10,000 short-term loss in 2000 and a 5,000 long-term gain in 2001
+    r = replay_of(HouseholdSettings(losses="carry_forward"))
+    r.accounts["TAX"].realised.update({2000: [-10_000.0, 0.0], 2001: [0.0, 5_000.0]})
+    # When both years are settled
+    paid = r.settle(2001)
+    # Then 2000 deducts 3,000 from ordinary income and carries 7,000 (IRC §1211(b), §1212(b)),
+    # which wipes out 2001's gain and leaves 2,000 to deduct in 2001.
+    assert r.settled[2000] == pytest.approx(-3_000 * 0.408)
+    assert r.settled[2001] == pytest.approx(-2_000 * 0.408)
+    assert paid == pytest.approx(-5_000 * 0.408)
+
+
+def test_the_taxable_account_keeps_the_tax_it_owes_this_year_as_cash():
+    # Given a taxable account that has realised 10,000 of long-term gains this year and earned
+    # 1,000 of dividends
+    r = replay_of(HouseholdSettings())
+    row = r.history.row_on_or_before(date(2005, 6, 30))
+    day = r.history.day(row)
+    r.accounts["TAX"].realised[2005] = [0.0, 10_000.0]
+    r.income.dividends[2005] = 1_000.0
+    # When its request is built
+    request = r._request("TAX", day, row, (), r._securities(row))
+    # Then the tax owed (11,000 at 23.8%) is its cash target, and the IRA keeps none.
+    assert request.parameters.cash.target == pytest.approx(11_000 * 0.238 / 500_000)
+    assert r._request("IRA", day, row, (), r._securities(row)).parameters.cash.target == 0.0
+
+
+def test_the_model_mix_reference_is_each_series_own_volatility_at_the_extremes():
+    history = load_sample()
+    bonds = bond_series(history.dates)
+    start, end = history.row_on_or_before(date(2004, 12, 31)), history.row_on_or_before(date(2009, 12, 31))
+
+    def own(series):
+        r = series[start + 1 : end + 1] / series[start:end] - 1
+        return r.std(ddof=1) * np.sqrt(252)
+
+    assert model_mix_volatility(history, bonds, start, end, 1.0) == pytest.approx(own(equity_fund(history)))
+    assert model_mix_volatility(history, bonds, start, end, 0.0) == pytest.approx(own(bonds.price))
+    # A mix, put back on its weights each month, is less volatile than its equity alone.
+    assert model_mix_volatility(history, bonds, start, end, 0.6) < 0.65 * own(equity_fund(history))

@@ -205,6 +205,57 @@ def test_inside_its_drift_bands_the_household_trades_in_the_ira_but_realises_no_
     assert result.drift_after < result.drift_before
 
 
+def test_the_accounts_own_drift_bands_do_not_undo_the_households_tax_free_rebalance():
+    # Given accounts that each carry the engine's drift bands, and a household inside its own bands:
+    # 30,500 of equity for 30,000 and 500 of dividend cash in the taxable account (2% of it, inside
+    # its cash band); the IRA's move from 5,500 to 4,500 of equity is inside the IRA's own band.
+    banded = replace(PARAMS, drift=DriftParams())
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 250, 10_000)], cash=500, parameters=banded)
+    ira = member(
+        "IRA", "traditional", [lot("i1", "EQ", 55, 6_000), lot("i2", "BD", 380, 19_000)], parameters=banded
+    )
+    # When the household is rebalanced with its bands
+    result = rebalance_household(household(taxable, ira, drift=DriftParams()))
+    # Then the placement's tax-free trades happen: the cash is invested, the IRA swaps equity for
+    # bonds, no gain is realised and the household ends on its model.
+    assert trades_of(result, "TAX") == {"EQ": ("buy", 5.0)}
+    assert trades_of(result, "IRA") == {"EQ": ("sell", 10.0), "BD": ("buy", 20.0)}
+    assert result.tax_cost == 0.0
+    assert result.drift_after == pytest.approx(0.0, abs=1e-9)
+
+
+def test_without_household_bands_each_accounts_own_bands_still_decide_when_it_trades():
+    # Given the same household with no bands of its own: the placement asks for the small moves
+    banded = replace(PARAMS, drift=DriftParams())
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 250, 10_000)], cash=500, parameters=banded)
+    ira = member(
+        "IRA", "traditional", [lot("i1", "EQ", 55, 6_000), lot("i2", "BD", 380, 19_000)], parameters=banded
+    )
+    # When the household is rebalanced
+    result = rebalance_household(household(taxable, ira))
+    # Then every account is inside its own bands and nothing trades (the accounts' bands are the
+    # only tolerance the advisor gave).
+    assert trades_of(result, "TAX") == {} and trades_of(result, "IRA") == {}
+
+
+def test_when_only_the_taxable_account_can_sell_equity_it_sells_the_loss_first_then_the_least_gain():
+    # Given a household at 82/18 for 60/40 (outside its bands) whose IRA holds only bonds: the equity
+    # must be sold in the taxable account, from a lot at a loss, a lot at a small gain and one at a
+    # large gain (all long-term).
+    taxable = member(
+        "TAX",
+        "taxable",
+        [lot("loss", "EQ", 100, 12_000), lot("small", "EQ", 100, 9_000), lot("large", "EQ", 250, 5_000)],
+    )
+    ira = member("IRA", "traditional", [lot("i1", "BD", 200, 9_000)])
+    # When the household is rebalanced
+    result = rebalance_household(household(taxable, ira, drift=DriftParams()))
+    # Then the 120 shares come from the loss lot, then the small gain (least tax per dollar raised).
+    sale = next(t for t in result.accounts[0].trades if t.symbol == "EQ")
+    assert sale.side == "sell" and sale.quantity == 120.0
+    assert {ls.lot_id: ls.quantity for ls in sale.lots} == {"loss": 100.0, "small": 20.0}
+
+
 def test_a_tax_bill_with_every_taxable_lot_at_a_loss_sells_the_loss_and_forbids_the_buy():
     # Given a taxable account owing cash whose only lot is at a loss, and a Roth under-invested
     # in the same fund: selling the loss while the Roth buys it would wash the loss.

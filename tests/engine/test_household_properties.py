@@ -2,6 +2,7 @@
 washes a loss across its accounts and never breaks an account's own constraints."""
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from rebalancing.engine import (
     Account,
     CashParams,
+    DriftParams,
     HarvestParams,
     HouseholdAccount,
     HouseholdRequest,
@@ -74,7 +76,9 @@ def households(draw):
             harvest=draw(
                 st.one_of(
                     st.none(),
-                    st.just(HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"A": "F", "B": "E"})),
+                    st.just(
+                        HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"A": "F", "B": "E"})
+                    ),
                 )
             )
             if status == "taxable"
@@ -145,7 +149,9 @@ def test_household_proposals_never_wash_and_keep_each_accounts_constraints(reque
             if t.side == "buy":
                 # Never bought: restricted, outside the account's classes, or in a loss window.
                 assert t.symbol not in params.restrictions.do_not_buy
-                assert member.allowed_asset_classes is None or CLASSES[t.symbol] in member.allowed_asset_classes
+                assert (
+                    member.allowed_asset_classes is None or CLASSES[t.symbol] in member.allowed_asset_classes
+                )
                 assert group(t.symbol) not in window_lost, (member.id, t)
                 if params.trading.whole_shares or t.symbol == "C":
                     assert float(t.quantity).is_integer()
@@ -165,3 +171,33 @@ def test_household_proposals_never_wash_and_keep_each_accounts_constraints(reque
         assert r.summary.cash_after >= params.cash.floor * value_before - 0.01
         if member.tax_status != "taxable":
             assert r.summary.estimated_tax == 0
+
+
+def with_account_bands(request, bands):
+    accounts = tuple(
+        replace(a, request=replace(a.request, parameters=replace(a.request.parameters, drift=bands)))
+        for a in request.accounts
+    )
+    return replace(request, accounts=accounts, drift=DriftParams())
+
+
+def proposal_or_error(request):
+    try:
+        result = rebalance_household(request)
+    except InfeasibleParameters as err:
+        return type(err).__name__
+    return [[(t.symbol, t.side, t.quantity) for t in r.trades] for r in result.accounts]
+
+
+@settings(
+    max_examples=int(os.environ.get("PROP_N", "30")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(households(), st.sampled_from([DriftParams(), DriftParams(0.1, 1.0)]))
+def test_the_accounts_own_drift_bands_do_not_change_a_household_proposal(request, bands):
+    # The household's bands are applied once, in the placement: an account's own bands would keep
+    # it from the trades the placement gives it (a tax-free rebalance, its cash invested).
+    assert proposal_or_error(with_account_bands(request, bands)) == proposal_or_error(
+        with_account_bands(request, None)
+    )

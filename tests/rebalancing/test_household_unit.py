@@ -132,3 +132,21 @@ def test_the_tax_budget_left_is_the_years_budget_less_tax_already_realised(lees)
     lees["household"].save()
     [inputs] = household_inputs_load([lees["household"]], as_of=AS_OF)
     assert inputs.request.tax_budget == pytest.approx(500)  # 1,500 less 20% of 5,000
+
+
+def test_the_households_drift_bands_are_its_template_and_overrides_not_an_accounts(lees):
+    from rebalancing.engine import DriftParams
+
+    [inputs] = household_inputs_load([lees["household"]], as_of=AS_OF)
+    assert inputs.request.drift is None  # no bands set: each account's own decide when it trades
+    template = lees["template"]
+    template.parameters = {**(template.parameters or {}), "drift": {"enabled": True, "absolute_band": 0.05}}
+    template.save()
+    Account.objects.filter(pk=lees["joint"].pk).update(overrides={"drift": {"enabled": True, "absolute_band": 0.01}})
+    [inputs] = household_inputs_load([lees["household"]], as_of=AS_OF)
+    assert inputs.request.drift == DriftParams(absolute_band=0.05, relative_band=0.25)
+    lees["household"].overrides = {"drift": {"relative_band": 0.1}}
+    lees["household"].save()
+    [changed] = household_inputs_load([lees["household"]], as_of=AS_OF)
+    assert changed.request.drift == DriftParams(absolute_band=0.05, relative_band=0.1)
+    assert changed.fingerprint != inputs.fingerprint
