@@ -16,7 +16,7 @@ import numpy as np
 
 from .drift import drift_units, out_of_band
 from .errors import InfeasibleParameters
-from .harvest import HarvestPlan, loss_candidates, opportunity_by_symbol
+from .harvest import HarvestPlan, loss_candidates, offsetting_losses, opportunity_by_symbol
 from .instructions import InstructionEffects, swap_fraction
 from .optimizer import tax_weight
 from .parameters import HarvestParams
@@ -217,9 +217,12 @@ def build_limits(
     if taxable and not effects.liquidate:
         # The same thresholds pick the lots to harvest and the opportunities to report.
         losing = loss_candidates(book, p.harvest or HarvestParams())
-        harvest = _plan_harvest(
-            request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced, losing
-        )
+        if p.harvest is not None:
+            harvest = _plan_harvest(
+                request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced, losing
+            )
+        elif p.transition is None:
+            harvest = _plan_gain_offset(book, plan, x_ub, forced)
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
         for sec in set(lot_sec[harvest.harvestable].tolist()):
@@ -411,6 +414,27 @@ def _plan_harvest(
             out.substitutes[i] = sub
     out.candidates |= sellable & optional[lot_sec]
     out.lots |= sellable & harvested[lot_sec]
+    return out
+
+
+def _plan_gain_offset(book: Book, plan: TargetPlan, x_ub: np.ndarray, forced: np.ndarray) -> HarvestPlan:
+    """With harvesting off, losses still offset the gains this run must realise - holdings a screen
+    or an instruction sells, an asset class removed from the model: the losing lots of
+    direct-indexed names (the default harvest thresholds), deepest first until their losses cover
+    those gains, are the optimiser's to harvest as they would be with harvesting on (at the same
+    tax-vs-tracking rate).  Nothing beyond that gain: year-round harvesting is the client's choice."""
+    nl = len(book.lots)
+    out = HarvestPlan(lots=np.zeros(nl, dtype=bool), candidates=np.zeros(nl, dtype=bool))
+    lot_sec = book.lot_sec
+    must = (forced | plan.removed[lot_sec]) & (book.lot_qty > 0) & (x_ub > 0)
+    gain = float(book.lot_gain[must].sum())
+    if gain <= DUST_LOSS or not plan.direct_index:
+        return out
+    di = np.zeros(book.n, dtype=bool)
+    for d in plan.direct_index:
+        di[d.members] = True
+    cand = loss_candidates(book, HarvestParams()) & ~must & (x_ub > 0) & di[lot_sec]
+    out.candidates = offsetting_losses(book, cand, gain)
     return out
 
 
