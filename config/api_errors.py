@@ -57,11 +57,14 @@ ERROR_CODES: dict[str, str] = {
     "already_decided": "409: you have already decided on this proposal",
     "concurrent_decision": "409: someone else decided at the same moment; reload",
     "proposal_expired": "409: the proposal was priced too long ago and has expired",
+    "nothing_to_trade": "409: a proposal's revision leaves nothing to trade; reject the proposal instead",
+    "household_proposal": "409: the proposal was solved with its household as one; decide the household's",
     "already_revoked": "409: the API key was already revoked",
     "idempotency_key_reused": "409: the Idempotency-Key was used with a different request",
     "upload_too_large": "413: the request body is over UPLOAD_MAX_MB; detail.bytes and detail.limit_bytes",
     "unsupported_media_type": "415",
-    "infeasible_parameters": "422: the what-if parameters cannot all hold; detail.conflicts names them",
+    "infeasible_parameters": "422 (what-if), 400 (a proposal's revision): the parameters cannot all hold; "
+                             "detail.conflicts names them",
     "solver_failed": "422: the solver gave up; the message says what to relax",
     "throttled": "429: too many requests for this key or user; see Retry-After",
 }

@@ -303,6 +303,7 @@ SPECTACULAR_SETTINGS = {
         "AccountTaxStatusEnum": "rebalancing.models.Account.TaxStatus",
         "BacktestLossesEnum": "rebalancing.models.Backtest.Losses",
         "ImportKindEnum": "rebalancing.imports.KINDS",
+        "InstructionActionEnum": "rebalancing.api.serializers.revisions.INSTRUCTION_CHOICES",
         "ApiKeyStatusEnum": ["active", "expired", "revoked"],
     },
     "POSTPROCESSING_HOOKS": [

@@ -45,7 +45,8 @@ class FirmAutoSchema(AutoSchema):
     Operation ids become function names in generated clients, so renaming one breaks them: the
     published docs/openapi.yaml makes such a change visible in review."""
 
-    VERB_ACTIONS = frozenset({"approve", "reject", "release", "revoke", "cancel", "accept", "resend", "estimate"})
+    VERB_ACTIONS = frozenset({"approve", "reject", "release", "revise", "revoke", "cancel", "accept", "resend",
+                              "estimate"})
 
     def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()

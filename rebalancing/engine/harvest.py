@@ -14,7 +14,7 @@ from .tax import long_term_mask
 # A lot turning long-term within this many days is harvested on the absolute threshold alone.
 TURNING_LONG_DAYS = 31
 
-__all__ = ["loss_candidates", "HarvestPlan", "opportunity_by_symbol"]
+__all__ = ["loss_candidates", "HarvestPlan", "offsetting_losses", "opportunity_by_symbol"]
 
 
 def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
@@ -39,12 +39,32 @@ def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
     return passing & (by_security[book.lot_sec] >= params.min_loss_value)
 
 
+def offsetting_losses(book: Book, candidates: np.ndarray, gain: float) -> np.ndarray:
+    """The ``candidates`` whose losses offset ``gain`` (currency): the deepest losses first (the
+    most tax saved per dollar of tracking moved), until they cover the gain - the last lot taken
+    may carry the total past it."""
+    out = np.zeros(len(candidates), dtype=bool)
+    lots = np.flatnonzero(candidates)
+    if gain <= 0 or not len(lots):
+        return out
+    loss = -book.lot_gain[lots]
+    depth = loss / np.maximum(book.lot_basis[lots], 1e-300)
+    covered = 0.0
+    for k in np.argsort(-depth, kind="stable").tolist():
+        if covered >= gain:
+            break
+        out[lots[k]] = True
+        covered += float(loss[k])
+    return out
+
+
 def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:
     """Total unrealised loss (positive) of the given lots, by symbol."""
     out: dict[str, float] = {}
-    for j in np.flatnonzero(lots):
-        symbol = book.symbols[book.lot_sec[j]]
-        out[symbol] = out.get(symbol, 0.0) - float(book.lot_gain[j])
+    which = lots.nonzero()[0]
+    for i, gain in zip(book.lot_sec[which].tolist(), book.lot_gain[which].tolist(), strict=True):
+        symbol = book.symbols[i]
+        out[symbol] = out.get(symbol, 0.0) - gain
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .drift import drift_units, out_of_band
 from .errors import InfeasibleParameters
-from .harvest import HarvestPlan, loss_candidates, opportunity_by_symbol
+from .harvest import HarvestPlan, loss_candidates, offsetting_losses, opportunity_by_symbol
 from .instructions import InstructionEffects, swap_fraction
 from .optimizer import tax_weight
 from .parameters import HarvestParams
@@ -118,13 +118,13 @@ def build_limits(
 
     # Wash sales: groups of substantially identical securities, household window.
     eq = Equivalence(p.wash_sale.equivalent_groups)
-    keys = [eq.group(s) for s in book.symbols]
+    keys = eq.groups(book.symbols)
     key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-    group = np.fromiter((key_id[k] for k in keys), np.int64, n)
+    group = np.fromiter(map(key_id.__getitem__, keys), np.int64, n)
     window = window_activity(request.as_of, acct.household_trades, acct.lots, eq)
     window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
-    bought_recently = np.array([k in window.purchases for k in keys], dtype=bool)
-    loss_sale_recently = np.array([k in window.loss_sales for k in keys], dtype=bool)
+    bought_recently = np.fromiter(map(window.purchases.__contains__, keys), bool, n)
+    loss_sale_recently = np.fromiter(map(window.loss_sales.__contains__, keys), bool, n)
     wash_frozen = loss & bought_recently[lot_sec] & (x_ub > 0)
     if p.wash_sale.allow:
         # Disallowed share of each loss = replacement shares / loss shares in the group (Pub. 550).
@@ -215,14 +215,21 @@ def build_limits(
     # Harvesting (taxable accounts only).
     harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
     if taxable and not effects.liquidate:
-        harvest = _plan_harvest(request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced)
+        # The same thresholds pick the lots to harvest and the opportunities to report.
+        losing = loss_candidates(book, p.harvest or HarvestParams())
+        if p.harvest is not None:
+            harvest = _plan_harvest(
+                request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced, losing
+            )
+        elif p.transition is None:
+            harvest = _plan_gain_offset(book, plan, x_ub, forced)
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
         for sec in set(lot_sec[harvest.harvestable].tolist()):
             b_ub[sec] = 0.0
         for sub in harvest.substitutes.values():
             b_ub[sub] = UNBOUNDED_BUY
-        _harvest_alerts(book, p.harvest, harvest, x_ub, alerts)
+        _harvest_alerts(book, p.harvest, harvest, losing, alerts)
 
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates)
 
@@ -347,6 +354,7 @@ def _plan_harvest(
     loss_sale_recently: np.ndarray,
     group: np.ndarray,
     forced: np.ndarray,
+    losing: np.ndarray,
 ) -> HarvestPlan:
     params = request.parameters.harvest
     out = HarvestPlan(
@@ -354,7 +362,7 @@ def _plan_harvest(
     )
     if params is None:
         return out
-    cand = loss_candidates(book, params) & ~forced
+    cand = losing & ~forced
     di_members: set[int] = set()
     for di in plan.direct_index:
         di_members.update(di.members.tolist())
@@ -409,11 +417,31 @@ def _plan_harvest(
     return out
 
 
+def _plan_gain_offset(book: Book, plan: TargetPlan, x_ub: np.ndarray, forced: np.ndarray) -> HarvestPlan:
+    """With harvesting off, losses still offset the gains this run must realise - holdings a screen
+    or an instruction sells, an asset class removed from the model: the losing lots of
+    direct-indexed names (the default harvest thresholds), deepest first until their losses cover
+    those gains, are the optimiser's to harvest as they would be with harvesting on (at the same
+    tax-vs-tracking rate).  Nothing beyond that gain: year-round harvesting is the client's choice."""
+    nl = len(book.lots)
+    out = HarvestPlan(lots=np.zeros(nl, dtype=bool), candidates=np.zeros(nl, dtype=bool))
+    lot_sec = book.lot_sec
+    must = (forced | plan.removed[lot_sec]) & (book.lot_qty > 0) & (x_ub > 0)
+    gain = float(book.lot_gain[must].sum())
+    if gain <= DUST_LOSS or not plan.direct_index:
+        return out
+    di = np.zeros(book.n, dtype=bool)
+    for d in plan.direct_index:
+        di[d.members] = True
+    cand = loss_candidates(book, HarvestParams()) & ~must & (x_ub > 0) & di[lot_sec]
+    out.candidates = offsetting_losses(book, cand, gain)
+    return out
+
+
 def _harvest_alerts(
-    book: Book, params: HarvestParams | None, harvest: HarvestPlan, x_ub: np.ndarray, alerts: list[Alert]
+    book: Book, params: HarvestParams | None, harvest: HarvestPlan, losing: np.ndarray, alerts: list[Alert]
 ) -> None:
-    thresholds = params or HarvestParams()
-    open_lots = loss_candidates(book, thresholds) & ~harvest.lots
+    open_lots = losing & ~harvest.lots
     for symbol, amount in opportunity_by_symbol(book, open_lots).items():
         if params is None:
             why = "harvesting is switched off"
@@ -472,7 +500,7 @@ def _one_direction_per_group(
     g_sells = np.bincount(group, weights=sells_loss.astype(float), minlength=size) > 0
     g_forced = np.bincount(group, weights=has_forced_loss.astype(float), minlength=size) > 0
     g_size = np.bincount(group, minlength=size)
-    for g in np.flatnonzero(g_sells & (g_size > 1)):
+    for g in (g_sells & (g_size > 1)).nonzero()[0]:
         members = np.flatnonzero(group == g)
         buyers = members[b_ub[members] > 0]
         if not len(buyers):
@@ -500,7 +528,7 @@ def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray) -
         di[d.members] = True
     w0 = book.weights
     spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)
-    for i in np.flatnonzero(blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)):
+    for i in (blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)).nonzero()[0]:
         gap = plan.reference[i] - w0[i]
         reserve = min(gap, spare)
         spare -= reserve
@@ -547,7 +575,9 @@ def reopen_unharvested(book: Book, limits: Limits, sold: np.ndarray) -> np.ndarr
     )
     if not len(reopen):
         return reopen
-    lots = np.isin(lot_sec, reopen)
+    reopened = np.zeros(n, dtype=bool)
+    reopened[reopen] = True
+    lots = reopened[lot_sec]
     loss = book.lot_gain < 0
     limits.x_ub[lots & loss] = 0.0
     limits.x_lb[lots & loss] = 0.0

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["lot_priority", "relieve_grouped", "grouped_order"]
+__all__ = ["lot_priority", "relieve_grouped", "grouped_order", "reversed_in_groups"]
+
+SORT_AGAIN_BELOW = 256
 
 
 def lot_priority(
@@ -28,8 +30,39 @@ def lot_priority(
 
 
 def grouped_order(group: np.ndarray, priority: np.ndarray, tie: np.ndarray) -> np.ndarray:
-    """Permutation sorting items by ``group``, then ``priority``, then ``tie`` (all ascending)."""
-    return np.lexsort((np.arange(len(group)), tie, priority, group))
+    """Permutation sorting items by ``group``, then ``priority``, then ``tie`` (all ascending),
+    then by position (``lexsort`` is stable)."""
+    return np.lexsort((tie, priority, group))
+
+
+def reversed_in_groups(
+    order: np.ndarray, group: np.ndarray, priority: np.ndarray, tie: np.ndarray
+) -> np.ndarray:
+    """``grouped_order(group, -priority, -tie)`` from ``order = grouped_order(group, priority,
+    tie)``, without sorting again: each group's runs of equal (priority, tie) in reverse, the
+    items of a run still by position."""
+    n = len(order)
+    # Below a few hundred items sorting again is cheaper (a dozen numpy calls cost more).
+    if n < SORT_AGAIN_BELOW or np.isnan(priority).any():
+        return grouped_order(group, -priority, -tie)
+    g, p, t = group[order], priority[order], tie[order]
+    new_group = np.ones(n, dtype=bool)
+    np.not_equal(g[1:], g[:-1], out=new_group[1:])
+    new_run = new_group.copy()
+    new_run[1:] |= (p[1:] != p[:-1]) | (t[1:] != t[:-1])
+    at = np.arange(n)
+
+    def span(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end (exclusive) of the run each position is in."""
+        first = at[starts]
+        which = np.cumsum(starts) - 1
+        return first[which], np.append(first[1:], n)[which]
+
+    group_start, group_end = span(new_group)
+    run_start, run_end = span(new_run)
+    out = np.empty_like(order)
+    out[group_start + group_end - run_end + (at - run_start)] = order
+    return out
 
 
 def relieve_grouped(
@@ -45,7 +78,7 @@ def relieve_grouped(
         return taken
     cap = capacity[order]
     grp = group[order]
-    before = np.cumsum(cap) - cap
+    before = cap.cumsum() - cap
     # Each item's group starts at the last position where the group changed (carried forward).
     first = np.ones(len(grp), dtype=bool)
     np.not_equal(grp[1:], grp[:-1], out=first[1:])

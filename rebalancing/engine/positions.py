@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
@@ -13,7 +13,7 @@ from .errors import InvalidRequest
 from .request import RebalanceRequest, Security, TaxLot
 from .tax import long_term_mask
 
-__all__ = ["Book", "build_book"]
+__all__ = ["Book", "LotColumns", "build_book", "lot_columns"]
 
 _SYMBOL, _PRICE, _FRACTIONAL = attrgetter("symbol"), attrgetter("price"), attrgetter("fractional")
 _QUANTITY, _BASIS, _ACQUIRED = attrgetter("quantity"), attrgetter("cost_basis"), attrgetter("acquired")
@@ -46,33 +46,49 @@ class Book:
     lot_long: np.ndarray
     lot_value: np.ndarray
     lot_gain: np.ndarray
+    # The number of securities and the current weights of the securities and of cash (fractions
+    # of total value), computed once: the engine reads them dozens of times per account.
+    n: int
+    weights: np.ndarray
+    cash_weight: float
 
-    @property
-    def n(self) -> int:
-        """Number of securities in the universe."""
-        return len(self.symbols)
 
-    @property
-    def weights(self) -> np.ndarray:
-        """Current weights of the securities (fractions of total value)."""
-        return self.value / self.total_value
+@dataclass(frozen=True, slots=True, eq=False)
+class LotColumns:
+    """An account's lots as columns, in the request's order: read once for the universe (which
+    names hold a loss) and the book."""
 
-    @property
-    def cash_weight(self) -> float:
-        """Current cash as a fraction of total value."""
-        return self.cash / self.total_value
+    symbols: list[str]
+    quantity: np.ndarray
+    cost_basis: np.ndarray
+
+
+def lot_columns(lots: Sequence[TaxLot]) -> LotColumns:
+    """The symbol, quantity and cost basis of each of ``lots``."""
+    n = len(lots)
+    return LotColumns(
+        list(map(_SYMBOL, lots)),
+        np.fromiter(map(_QUANTITY, lots), float, n),
+        np.fromiter(map(_BASIS, lots), float, n),
+    )
 
 
 def build_book(
-    request: RebalanceRequest, securities: Mapping[str, Security], extra_symbols: Iterable[str]
+    request: RebalanceRequest,
+    securities: Mapping[str, Security],
+    extra_symbols: Iterable[str],
+    columns: LotColumns | None = None,
 ) -> Book:
-    """Arrays for the held symbols plus ``extra_symbols`` (model, benchmarks, substitutes...)."""
+    """Arrays for the held symbols plus ``extra_symbols`` (model, benchmarks, substitutes...);
+    ``columns``: the lots' columns when the caller has read them already."""
     raw = request.account.lots
-    raw_symbols = list(map(_SYMBOL, raw))
+    columns = columns if columns is not None else lot_columns(raw)
+    raw_symbols = columns.symbols
     extra = list(extra_symbols)
-    for symbol in extra:
-        if symbol not in securities:
-            raise InvalidRequest(f"unknown symbol {symbol!r}", {"symbol": symbol})
+    if not securities.keys() >= set(extra):  # a set operation in C; the loop names the first unknown
+        for symbol in extra:
+            if symbol not in securities:
+                raise InvalidRequest(f"unknown symbol {symbol!r}", {"symbol": symbol})
     first_seen = dict.fromkeys(raw_symbols)
     first_seen.update(dict.fromkeys(extra))
     order = {symbol: i for i, symbol in enumerate(first_seen)}
@@ -87,8 +103,8 @@ def build_book(
     perm = np.argsort(sec_of, kind="stable")
     lots = tuple(map(raw.__getitem__, perm.tolist()))
     lot_sec = sec_of[perm]
-    lot_qty = np.fromiter(map(_QUANTITY, lots), float, len(lots))
-    lot_basis = np.fromiter(map(_BASIS, lots), float, len(lots))
+    lot_qty = columns.quantity[perm]
+    lot_basis = columns.cost_basis[perm]
     lot_acquired = np.fromiter(map(date.toordinal, map(_ACQUIRED, lots)), np.int64, len(lots))
     lot_value = lot_qty * price[lot_sec] if len(lots) else np.zeros(0)
     quantity = np.bincount(lot_sec, weights=lot_qty, minlength=len(symbols)).astype(float)
@@ -120,4 +136,7 @@ def build_book(
         lot_long=long_term_mask(lot_acquired, request.as_of),
         lot_value=lot_value,
         lot_gain=lot_gain,
+        n=len(symbols),
+        weights=value / total,
+        cash_weight=cash / total,
     )

@@ -30,6 +30,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from .lookthrough import through_funds
 from .lots import relieve_grouped
 from .problem import (
     CASH_PENALTY,
@@ -59,6 +60,8 @@ DEFAULT_SETTINGS = {
 }
 # A movable amount below this (fraction of account value) is not a variable.
 MOVABLE = 1e-12
+# ``_csc`` places a dense block of at least this many entries instead of sorting it.
+_PLACE_FROM = 1024
 
 
 class Unsolved(Exception):
@@ -73,12 +76,14 @@ class Unsolved(Exception):
 @dataclass(frozen=True, slots=True, eq=False)
 class Csc:
     """A compressed-column matrix as Clarabel reads it (``data``, ``indices``, ``indptr``,
-    ``shape``), held in lists: Clarabel's Python binding converts its arguments element by
-    element, which is several times faster from a list than from a numpy array."""
+    ``shape``), held in memoryviews of numpy arrays: Clarabel's Python binding converts its
+    arguments element by element, which is several times faster from a memoryview (or a list)
+    than from a numpy array; a memoryview makes each element a Python object only while it is
+    read, where a list builds them all first."""
 
-    data: list[float]
-    indices: list[int]
-    indptr: list[int]
+    data: memoryview
+    indices: memoryview
+    indptr: memoryview
     shape: tuple[int, int]
     has_canonical_format: bool = True
 
@@ -91,14 +96,50 @@ class Csc:
         return sp.csc_matrix((self.data, self.indices, self.indptr), shape=self.shape).toarray()
 
 
-def _csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Csc:
+def _csc(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    shape: tuple[int, int],
+    top_cols: np.ndarray | None = None,
+    top: np.ndarray | None = None,
+) -> Csc:
     """Compressed columns from distinct (row, col) entries listed in increasing row order
-    within each column (a stable sort by column keeps them so; 16-bit keys sort in linear time)."""
+    within each column (a stable sort by column keeps them so; 16-bit keys sort in linear time).
+
+    ``top`` (a row of ``k`` values for each of the distinct ``top_cols``) fills rows ``0..k-1``
+    of those columns, above every listed entry: the dense factor block is placed, not sorted
+    (on a direct index it is most of the matrix).
+    """
+    if top is not None and top.size < _PLACE_FROM:
+        # A small block costs fewer numpy calls listed first and sorted with the rest.
+        k = top.shape[1]
+        rows = np.concatenate((np.tile(np.arange(k), len(top_cols)), rows))
+        cols = np.concatenate((np.repeat(top_cols, k), cols))
+        vals = np.concatenate((top.ravel(), vals))
+        top = None
     key = cols.astype(np.uint16) if shape[1] < 1 << 16 else cols
-    order = np.argsort(key, kind="stable")
+    order = key.argsort(kind="stable")
+    listed = np.bincount(cols, minlength=shape[1])
     indptr = np.zeros(shape[1] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cols, minlength=shape[1]), out=indptr[1:])
-    return Csc(vals[order].tolist(), rows[order].tolist(), indptr.tolist(), shape)
+    if top is None or not top.size:
+        np.cumsum(listed, out=indptr[1:])
+        return Csc(memoryview(vals[order]), memoryview(rows[order]), memoryview(indptr), shape)
+    k = top.shape[1]
+    head = np.zeros(shape[1], dtype=np.int64)
+    head[top_cols] = k
+    np.cumsum(listed + head, out=indptr[1:])
+    data = np.empty(indptr[-1])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    # A listed entry's slot: its column's start, past the top rows, plus its rank in the column.
+    first = indptr[:-1] + head - (np.cumsum(listed) - listed)
+    slot = first[cols[order]] + np.arange(len(order))
+    data[slot] = vals[order]
+    indices[slot] = rows[order]
+    top_slot = indptr[top_cols][:, None] + np.arange(k)
+    data[top_slot] = top
+    indices[top_slot] = np.arange(k)
+    return Csc(memoryview(data), memoryview(indices), memoryview(indptr), shape)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -184,12 +225,10 @@ def build_qp(data: ProblemData) -> QP:
         p_col = np.concatenate((t_col, buy_at + both))
         p_val = np.concatenate((specific[t_sec], -specific[buys[both]]))
     else:
-        G = (M @ sp.csc_matrix((t_sign, (t_sec, np.arange(m))), shape=(n, m))).tocsc()
         active0 = M @ base["w_base"] - data.reference
-        GtE = np.asarray(G.T @ exposures).reshape(m, -1)
-        qg = G.T @ (specific * active0)
-        PG = sp.triu(G.T @ sp.csc_matrix(G.multiply(specific[:, None]))).tocoo()
-        p_row, p_col, p_val = t_col[PG.row], t_col[PG.col], PG.data
+        v = specific * active0
+        GtE, qg, p_row, p_col, p_val = through_funds(M, t_sec, t_sign, exposures, v, specific)
+        p_row, p_col = t_col[p_row], t_col[p_col]
         upper = p_row <= p_col
         p_row, p_col = np.where(upper, p_row, p_col), np.where(upper, p_col, p_row)
     # Factors no movable security loads on add a constant: left out.
@@ -217,9 +256,10 @@ def build_qp(data: ProblemData) -> QP:
     rhs: list[np.ndarray] = []
     # Equalities: y = E'a (rows 0..k-1); c = cash - target (row k); with a budget, s_i = sum of
     # its lots (rows k+1...).
-    rows += [np.tile(np.arange(k), m), np.arange(k + 1), np.full(m, k)]
-    cols += [np.repeat(t_col, k), np.arange(y_at, nv), t_col]
-    vals += [-GtE.ravel(), np.ones(k + 1), np.where(t_sign < 0, cost - 1.0, 1.0 + cost)]
+    # (The y rows' entries in the trade columns, -E'G, are the dense block ``_csc`` places.)
+    rows += [np.arange(k + 1), np.full(m, k)]
+    cols += [np.arange(y_at, nv), t_col]
+    vals += [np.ones(k + 1), np.where(t_sign < 0, cost - 1.0, 1.0 + cost)]
     rhs += [exposures[:, factors].T @ active0, [base["cash_base"] - data.cash_target]]
     at = k + 1
     group_of = np.zeros(n, dtype=np.int64)
@@ -294,7 +334,7 @@ def build_qp(data: ProblemData) -> QP:
         at += pieces
         q[tax_at:buy_at] = KAPPA
         q[sum_at:tax_at] += KAPPA * cost
-    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv))
+    A = _csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (at, nv), t_col, -GtE)
     return QP(
         P,
         q,
@@ -337,7 +377,7 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
     cones = [clarabel.ZeroConeT(qp.equalities), clarabel.NonnegativeConeT(len(qp.rhs) - qp.equalities)]
     try:
         settings = _settings(tuple({**DEFAULT_SETTINGS, **(options or {})}.items()))
-        solver = clarabel.DefaultSolver(qp.P, qp.q.tolist(), qp.A, qp.rhs.tolist(), cones, settings)
+        solver = clarabel.DefaultSolver(qp.P, memoryview(qp.q), qp.A, memoryview(qp.rhs), cones, settings)
         built = time.perf_counter()
         answer = solver.solve()
     except (KeyboardInterrupt, SystemExit):

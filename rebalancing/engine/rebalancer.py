@@ -20,7 +20,7 @@ from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
 from .limits import Limits, build_limits, reopen_unharvested
 from .optimizer import Infeasible, ProblemData, solve
-from .positions import Book, build_book
+from .positions import Book, build_book, lot_columns
 from .request import RebalanceRequest, validate_request
 from .result import (
     CASH_KEY,
@@ -32,6 +32,7 @@ from .result import (
     RebalanceResult,
     Summary,
     Trade,
+    build_many,
 )
 from .risk import RiskMatrix, build_risk
 from .rounding import Fill, round_trades
@@ -65,7 +66,8 @@ def _prepare(request: RebalanceRequest) -> _Prepared:
         raise InvalidRequest(f"malformed request: {exc}") from exc
     params = request.parameters
     effects = read_instructions(params.instructions)
-    book = build_book(request, securities, universe_symbols(request))
+    columns = lot_columns(request.account.lots)
+    book = build_book(request, securities, universe_symbols(request, columns), columns)
     target, floor = cash_levels(params.cash, effects, book.total_value)
     plan = plan_targets(request, book, target, floor)
     apply_swap_targets(plan, book, effects)
@@ -399,8 +401,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         warnings.append("every position is inside its drift band: nothing to trade")
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
-        values = w.tolist()
-        out = {book.symbols[i]: values[i] for i in (w > 0).nonzero()[0].tolist()}
+        held = (w > 0).nonzero()[0]
+        out = dict(zip(map(book.symbols.__getitem__, held.tolist()), w[held].tolist(), strict=True))
         out[CASH_KEY] = cash_w
         return out
 
@@ -434,9 +436,10 @@ def _blocked_buys(
     loss_by_sec = np.bincount(book.lot_sec, weights=np.where(loss_sold, -gain, 0.0), minlength=book.n)
     # This proposal's loss sales, by group: the security with the largest loss speaks for it.
     proposal: dict[int, int] = {}
+    group, loss_l, shortfall_l = limits.group.tolist(), loss_by_sec.tolist(), shortfall.tolist()
     for i in (loss_by_sec > 0).nonzero()[0].tolist():
-        g = int(limits.group[i])
-        if g not in proposal or loss_by_sec[i] > loss_by_sec[proposal[g]]:
+        g = group[i]
+        if g not in proposal or loss_l[i] > loss_l[proposal[g]]:
             proposal[g] = i
     household = {}
     if not request.parameters.wash_sale.allow:
@@ -444,10 +447,10 @@ def _blocked_buys(
         household = latest_loss_sales(request.as_of, request.account.household_trades, eq)
     out = []
     for i in under.tolist():
-        g = int(limits.group[i])
+        g = group[i]
         if g in proposal:
             j = proposal[g]
-            sale = (book.symbols[j], request.as_of, request.account.id, float(loss_by_sec[j]), True)
+            sale = (book.symbols[j], request.as_of, request.account.id, loss_l[j], True)
         elif g in limits.window_loss_groups and household:
             t = household.get(eq.group(book.symbols[i]))
             if t is None:
@@ -456,7 +459,7 @@ def _blocked_buys(
             sale = (t.symbol, t.date, t.account_id, loss, False)
         else:
             continue
-        out.append(BlockedBuy(book.symbols[i], float(shortfall[i]), *sale, buyable_on(sale[1])))
+        out.append(BlockedBuy(book.symbols[i], shortfall_l[i], *sale, buyable_on(sale[1])))
     return tuple(sorted(out, key=lambda b: -b.shortfall))
 
 
@@ -497,87 +500,80 @@ def _trades(
     cash_long = cash_w > plan.cash_target + 0.005
     harvest_subs = set(limits.harvest.substitutes.values())
     # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
-    # sales are a contiguous run.  Plain lists: element-wise numpy indexing is the slow part.
+    # sales are a contiguous run.  Columns, not a loop per trade: element-wise work is the slow
+    # part of a direct index's hundreds of trades.
     sold_lots = (fill.lot_sold > 0).nonzero()[0]
     sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
-    terms = np.where(book.lot_long[sold_lots], "long", "short").tolist()
-    sales = list(
-        map(
-            LotSale,
-            sold_ids,
-            fill.lot_sold[sold_lots].tolist(),
-            proceeds[sold_lots].tolist(),
-            basis[sold_lots].tolist(),
-            gain[sold_lots].tolist(),
-            terms,
-            disallowed[sold_lots].tolist(),
-        )
+    sales = build_many(
+        LotSale,
+        sold_ids,
+        fill.lot_sold[sold_lots].tolist(),
+        proceeds[sold_lots].tolist(),
+        basis[sold_lots].tolist(),
+        gain[sold_lots].tolist(),
+        list(map(_TERMS.__getitem__, book.lot_long[sold_lots].tolist())),
+        disallowed[sold_lots].tolist(),
     )
     sold_sec = book.lot_sec[sold_lots]
-    first = np.searchsorted(sold_sec, np.arange(book.n), side="left").tolist()
-    last = np.searchsorted(sold_sec, np.arange(book.n), side="right").tolist()
-    sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n).tolist()
-    harvested = (np.bincount(sold_sec, weights=limits.harvest.harvestable[sold_lots], minlength=book.n) > 0).tolist()
-    prices, sold_l, bought_l = price.tolist(), sold.tolist(), fill.bought.tolist()
-    toward_l, excluded, removed = toward.tolist(), plan.excluded.tolist(), plan.removed.tolist()
-    restricted = plan.restricted.tolist()
-    moving = _BIT["transition" if p.transition is not None else "drift"]
-    sell_cash = _BIT["cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction"]
-    instruction_secs = limits.instruction_secs
-    trades: list[Trade] = []
+    sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n)
+    harvested = np.bincount(sold_sec, weights=limits.harvest.harvestable[sold_lots], minlength=book.n) > 0
     # Sells first, then buys, each by symbol.
     by_symbol = book.symbols.__getitem__
     order = sorted(selling.nonzero()[0].tolist(), key=by_symbol) + sorted(
         (~selling & (fill.bought > 0)).nonzero()[0].tolist(), key=by_symbol
     )
-    for i in order:
-        sell = sold_l[i] > 0
-        sleeve = plan.sleeve_of[i]
-        reasons = 0
-        if effects.liquidate or i in instruction_secs:
-            reasons |= _BIT["instruction"]
-        if sell:
-            if harvested[i]:
-                reasons |= _BIT["harvest"]
-            if excluded[i]:
-                reasons |= _BIT["screen"]
-            if removed[i]:
-                reasons |= _BIT["removed_asset_class"]
-            if cash_short and not effects.liquidate:
-                reasons |= sell_cash
-        else:
-            if i in harvest_subs or (sleeve in di_sleeves and sleeve in sleeves_harvest):
-                reasons |= _BIT["harvest"]
-            if sleeve is not None and sleeve in sleeves_screen:
-                reasons |= _BIT["screen"]
-            if removed_sold:
-                reasons |= _BIT["removed_asset_class"]
-            if cash_long:
-                reasons |= _BIT["cash"]
-        if restricted[i]:
-            reasons |= _BIT["restriction"]
-        if sleeve in di_sleeves:
-            reasons |= _BIT["direct_index"]
-        if toward_l[i] or not reasons:
-            reasons |= moving
-        qty = sold_l[i] if sell else bought_l[i]
-        value = qty * prices[i]
-        trades.append(
-            Trade(
-                book.symbols[i],
-                "sell" if sell else "buy",
-                qty,
-                prices[i],
-                value,
-                _reasons(reasons),
-                tuple(sales[first[i] : last[i]]) if sell else (),
-                sec_gain[i] if sell else 0.0,
-                cost * value,
-            )
-        )
-    return trades
+    idx = np.array(order, dtype=np.int64)
+    sell = selling[idx]
+    first = np.searchsorted(sold_sec, idx, side="left").tolist()
+    last = np.searchsorted(sold_sec, idx, side="right").tolist()
+    sleeves = list(map(plan.sleeve_of.__getitem__, order))
+    in_di = np.array([s in di_sleeves for s in sleeves], dtype=bool)
+    # Each trade's reasons as bits (``_BIT``), a sale's and a buy's side by side.
+    sell_bits = (
+        np.where(harvested[idx], _BIT["harvest"], 0)
+        | np.where(plan.excluded[idx], _BIT["screen"], 0)
+        | np.where(plan.removed[idx], _BIT["removed_asset_class"], 0)
+    )
+    if cash_short and not effects.liquidate:
+        sell_bits |= _BIT["cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction"]
+    buy_harvest = np.array(
+        [
+            i in harvest_subs or (d and s in sleeves_harvest)
+            for i, s, d in zip(order, sleeves, in_di.tolist(), strict=True)
+        ],
+        dtype=bool,
+    )
+    buy_screen = np.array([s is not None and s in sleeves_screen for s in sleeves], dtype=bool)
+    buy_bits = np.where(buy_harvest, _BIT["harvest"], 0) | np.where(buy_screen, _BIT["screen"], 0)
+    buy_bits |= (_BIT["removed_asset_class"] if removed_sold else 0) | (_BIT["cash"] if cash_long else 0)
+    bits = np.where(sell, sell_bits, buy_bits) | np.where(in_di, _BIT["direct_index"], 0)
+    bits |= np.where(plan.restricted[idx], _BIT["restriction"], 0)
+    if effects.liquidate:
+        bits |= _BIT["instruction"]
+    elif limits.instruction_secs:
+        bits |= np.where(np.isin(idx, list(limits.instruction_secs)), _BIT["instruction"], 0)
+    moving = _BIT["transition" if p.transition is not None else "drift"]
+    bits |= np.where(toward[idx] | (bits == 0), moving, 0)
+    qty = np.where(sell, sold[idx], fill.bought[idx])
+    value = qty * price[idx]
+    sell_l = sell.tolist()
+    return build_many(
+        Trade,
+        list(map(book.symbols.__getitem__, order)),
+        list(map(_SIDES.__getitem__, sell_l)),
+        qty.tolist(),
+        price[idx].tolist(),
+        value.tolist(),
+        list(map(_reasons, bits.tolist())),
+        [tuple(sales[a:b]) if s else () for s, a, b in zip(sell_l, first, last, strict=True)],
+        np.where(sell, sec_gain[idx], 0.0).tolist(),
+        (cost * value).tolist(),
+    )
 
 
+# A lot sale's term and a trade's side by a boolean (long / sell): the same two strings each time.
+_TERMS = ("short", "long")
+_SIDES = ("buy", "sell")
 # Trade reasons as bits, listed on a trade in the order of ``REASONS``.
 _BIT = {reason: 1 << k for k, reason in enumerate(REASONS)}
 

@@ -200,8 +200,11 @@ class RebalanceRequest:
 
 def _all_finite_nonneg(values) -> bool:
     """True when every value is a float (not a bool or a string), finite and not negative: the
-    common case, checked before the loop that names the first offender."""
-    return all(type(v) is float and 0.0 <= v < math.inf for v in values)
+    common case, checked in C before the loop that names the first offender (a NaN or an
+    infinity makes the sum one too; a sum that overflows only sends the check to that loop)."""
+    if not values:
+        return True
+    return {float} >= set(map(type, values)) and math.isfinite(sum(values)) and min(values) >= 0.0
 
 
 def _check_weights(weights: Mapping[str, float], what: str) -> None:

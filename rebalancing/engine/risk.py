@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -66,9 +67,12 @@ def _risk_rows(rm: RiskModel) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
             return hit[1]
     root = _factor_root(np.asarray(rm.factor_covariance, dtype=float))
     row = {symbol: i for i, symbol in enumerate(rm.loadings)}
-    loadings = np.array(list(rm.loadings.values()), dtype=float).reshape(len(row), len(rm.factors))
+    k = len(rm.factors)
+    # Rows of k values each (validated), read in one pass.
+    flat = np.fromiter(chain.from_iterable(rm.loadings.values()), float, len(row) * k)
+    loadings = flat.reshape(len(row), k)
     specific = np.fromiter(
-        (rm.specific_variance.get(s, DEFAULT_SPECIFIC_VOL**2) for s in row), float, len(row)
+        map(rm.specific_variance.get, row, repeat(DEFAULT_SPECIFIC_VOL**2)), float, len(row)
     )
     value = (row, loadings @ root, specific)
     with _CACHE_LOCK:
@@ -94,7 +98,8 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
         if rm is None:
             continue
         row, exposures, spec = _risk_rows(rm)
-        rows = np.fromiter((row.get(book.symbols[i], -1) for i in di.members.tolist()), np.int64, len(di.members))
+        members = map(book.symbols.__getitem__, di.members.tolist())
+        rows = np.fromiter(map(row.get, members, repeat(-1)), np.int64, len(di.members))
         take = (rows >= 0) & ~covered[di.members]
         members, rows = di.members[take], rows[take]
         block = np.zeros((n, exposures.shape[1]))

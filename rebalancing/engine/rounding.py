@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .limits import Limits
-from .lots import grouped_order, lot_priority, relieve_grouped
+from .lots import grouped_order, lot_priority, relieve_grouped, reversed_in_groups
 from .optimizer import Solution
 from .parameters import TradingParams
 from .positions import Book
@@ -54,7 +54,7 @@ class Fill:
 
 
 def _round_near(q: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    return np.where(whole, np.round(q), np.round(q, FRACTION_DECIMALS))
+    return np.where(whole, q.round(), q.round(FRACTION_DECIMALS))
 
 
 def round_trades(
@@ -78,7 +78,7 @@ def round_trades(
     opt_lot = x * V / price[lot_sec]
     opt_lot = np.minimum(opt_lot, book.lot_qty)
     # Solver noise above a bound (0.0003 shares of a wash-blocked name) is not a buy.
-    buy = np.clip(solution.b, 0.0, limits.b_ub) * V / price
+    buy = np.minimum(np.maximum(solution.b, 0.0), limits.b_ub) * V / price
     buy = np.where(buy * price < DUST_VALUE / 2, 0.0, buy)
     sell = np.bincount(lot_sec, weights=opt_lot, minlength=n)
     # A harvest worth less than the smallest loss worth harvesting is not made: it would block
@@ -112,7 +112,7 @@ def round_trades(
     sellable = np.bincount(lot_sec, weights=np.where(limits.x_ub > 0, book.lot_qty, 0.0), minlength=n)
     closing = sell >= sellable - np.maximum(1e-6 * sellable, 1e-9)
     sell = np.where(closing & (sell > 0), sellable, _round_near(sell, whole))
-    sell = np.clip(np.maximum(sell, forced), 0.0, sellable)
+    sell = np.minimum(np.maximum(np.maximum(sell, forced), 0.0), sellable)
     # A sale that leaves less than a whole share / a cent closes the position instead, and so
     # does one that leaves a stub of a position the model no longer wants - but not a name the
     # optimiser keeps to track a benchmark (a direct index's constituent beyond max_names).
@@ -174,7 +174,7 @@ def _no_specks(book: Book, fill: Fill) -> None:
     """No lot sale of less than half a millionth of a share (it would read "0 shares"): its
     shares join the security's largest lot sale that has room, or are not sold."""
     lot_sec = book.lot_sec
-    specks = np.flatnonzero((fill.lot_sold > 0) & (fill.lot_sold < SPECK))
+    specks = ((fill.lot_sold > 0) & (fill.lot_sold < SPECK)).nonzero()[0]
     for j in specks:
         amount = fill.lot_sold[j]
         fill.lot_sold[j] = 0.0
@@ -228,10 +228,10 @@ def _relieve_lots(
     rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
     key = lot_priority(method, qty, book.lot_basis, book.lot_acquired, limits.tax * book.price[lot_sec])
     if method == "tax_optimal":
-        base = np.clip(opt_lot - f, 0.0, cap)
+        base = np.minimum(np.maximum(opt_lot - f, 0.0), cap)
         diff = rest - np.bincount(lot_sec, weights=base, minlength=n)
         cheap_first = grouped_order(lot_sec, key, book.lot_acquired)
-        dear_first = grouped_order(lot_sec, -key, -book.lot_acquired)
+        dear_first = reversed_in_groups(cheap_first, lot_sec, key, book.lot_acquired)
         add = relieve_grouped(lot_sec, np.maximum(diff, 0.0), cap - base, cheap_first)
         cut = relieve_grouped(lot_sec, np.maximum(-diff, 0.0), base, dear_first)
         take = base + add - cut
@@ -255,7 +255,9 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
         return
     # Each sold lot of the securities concerned floored (or closed when less than a share would be
     # left), all at once; the whole shares this leaves unsold are redistributed below.
-    sold = np.flatnonzero((lot_sold > 0) & np.isin(lot_sec, lot_sec[odd]))
+    concerned = np.zeros(book.n, dtype=bool)
+    concerned[lot_sec[odd]] = True
+    sold = ((lot_sold > 0) & concerned[lot_sec]).nonzero()[0]
     taken = lot_sold[sold]
     room = qty[sold]
     base = np.minimum(np.floor(taken + _EPS), room)
@@ -314,7 +316,9 @@ def _repair(
     floor = limits.cash_floor * V
     if limits.budget < math.inf:
         _trim_gains(book, limits, fill, whole)
-    if floor - fill.cash_after(book, cost) > _CASH_TOL:
+    # (Cash is recomputed only after a step that can change it.)
+    cash = fill.cash_after(book, cost)
+    if floor - cash > _CASH_TOL:
         # What the optimiser sold of each security and rounding or the budget trim took back.
         wanted = np.bincount(book.lot_sec, weights=opt_lot, minlength=book.n) - fill.sold(book)
         wanted = np.where(
@@ -323,10 +327,12 @@ def _repair(
             np.ceil(wanted * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS,
         )
         _raise_cash(book, plan, limits, fill, whole, trading, np.maximum(wanted, 0.0))
-    deficit = floor - fill.cash_after(book, cost)
+        cash = fill.cash_after(book, cost)
+    deficit = floor - cash
     if deficit > _CASH_TOL:
         _trim_buys(fill, price, whole, deficit / (1 + cost) + 1e-9, limits.b_lb * V / price)
-    if floor - fill.cash_after(book, cost) > _CASH_TOL:
+        cash = fill.cash_after(book, cost)
+    if floor - cash > _CASH_TOL:
         _raise_cash(book, plan, limits, fill, whole, trading, np.full(book.n, np.inf))
     if limits.max_turnover < math.inf:
         traded = float(fill.sold(book) @ price + fill.bought @ price)
@@ -383,37 +389,50 @@ def _raise_cash(
     overweight = book.weights - plan.target
     sec_order = np.lexsort((-overweight, sec_tax))
     need = (limits.cash_floor * V - fill.cash_after(book, cost)) / (1 - cost)
-    for i in sec_order:
+    # Candidates by security, each security's in the lot-selection order: one sort, then slices
+    # (lots are sorted by security).
+    sec_order = sec_order[np.isfinite(sec_tax[sec_order])]  # securities with a candidate
+    by_sec = grouped_order(lot_sec[candidates], lot_key[candidates], book.lot_acquired[candidates])
+    ordered = candidates[by_sec]
+    ordered_sec = lot_sec[ordered]
+    first = np.searchsorted(ordered_sec, sec_order, side="left").tolist()
+    last = np.searchsorted(ordered_sec, sec_order, side="right").tolist()
+    # Python floats in the loop, by position in ``ordered``: the same arithmetic as numpy
+    # scalars, without their overhead.
+    whole_l, cap_l = whole[sec_order].tolist(), cap[sec_order].tolist()
+    price_l, room_l = lot_price[ordered].tolist(), room[ordered].tolist()
+    gain_ps_l = gain_ps[ordered].tolist()
+    ordered = ordered.tolist()
+    lot_sold = fill.lot_sold
+    for k in range(len(first)):
         if need <= _CASH_TOL or turnover_room <= _CASH_TOL:
             break
-        if not np.isfinite(sec_tax[i]):
-            continue
-        lots = candidates[lot_sec[candidates] == i]
-        left = float(cap[i])
-        for j in lots[np.lexsort((book.lot_acquired[lots], lot_key[lots]))]:
+        left = cap_l[k]
+        for at in range(first[k], last[k]):
             if need <= _CASH_TOL or left <= _EPS or turnover_room <= _CASH_TOL:
                 break
-            shares = min(need, turnover_room) / lot_price[j]
-            if whole[i]:
+            j, price_j = ordered[at], price_l[at]
+            shares = min(need, turnover_room) / price_j
+            if whole_l[k]:
                 shares = math.ceil(shares - _EPS)
             else:
                 shares = math.ceil(shares * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS
-            shares = min(shares, room[j], left)
-            if gain_ps[j] > 0:
-                fits = max(gain_room, 0.0) / gain_ps[j]
+            shares = min(shares, room_l[at], left)
+            if gain_ps_l[at] > 0:
+                fits = max(gain_room, 0.0) / gain_ps_l[at]
                 if shares > fits + _EPS:
-                    shares = math.floor(fits + _EPS) if whole[i] else math.floor(fits * 1e6) / 1e6
-            if shares * lot_price[j] > turnover_room + _CASH_TOL:
+                    shares = math.floor(fits + _EPS) if whole_l[k] else math.floor(fits * 1e6) / 1e6
+            if shares * price_j > turnover_room + _CASH_TOL:
                 # Rounded up, the sale would break the turnover cap: the cap holds too (what is
                 # still missing is reported as cash short, and the conflict named).
-                fits = turnover_room / lot_price[j]
-                shares = math.floor(fits + _EPS) if whole[i] else math.floor(fits * 1e6) / 1e6
-            if shares * lot_price[j] < DUST_VALUE / 2:
+                fits = turnover_room / price_j
+                shares = math.floor(fits + _EPS) if whole_l[k] else math.floor(fits * 1e6) / 1e6
+            if shares * price_j < DUST_VALUE / 2:
                 continue
-            fill.lot_sold[j] += shares
-            value = shares * lot_price[j]
+            lot_sold[j] += shares
+            value = shares * price_j
             need -= value
-            gain_room -= shares * gain_ps[j]
+            gain_room -= shares * gain_ps_l[at]
             turnover_room -= value
             left -= shares
 

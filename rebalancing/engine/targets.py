@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import attrgetter
 
 import numpy as np
 import scipy.sparse as sp
 
 from .errors import InfeasibleParameters, InvalidRequest
 from .parameters import DirectIndexParams, Parameters
-from .positions import Book
+from .positions import Book, LotColumns, lot_columns
 from .request import RebalanceRequest, Sleeve
 from .screens import excluded_mask
 
@@ -86,8 +85,9 @@ def _direct_index_params(request: RebalanceRequest) -> dict[str, DirectIndexPara
     return params
 
 
-def universe_symbols(request: RebalanceRequest) -> list[str]:
-    """Every symbol the proposal may touch besides the held ones."""
+def universe_symbols(request: RebalanceRequest, columns: LotColumns | None = None) -> list[str]:
+    """Every symbol the proposal may touch besides the held ones (``columns``: the lots' columns
+    when the caller has read them already)."""
     params = request.parameters
     di = _direct_index_params(request)
     out: list[str] = []
@@ -98,13 +98,11 @@ def universe_symbols(request: RebalanceRequest) -> list[str]:
     if params.harvest:
         # Only substitutes of securities holding a loss can be needed.
         price = {s.symbol: s.price for s in request.securities}
-        lots = request.account.lots
-        symbols = list(map(attrgetter("symbol"), lots))
-        value = np.fromiter(map(attrgetter("quantity"), lots), float, len(lots)) * np.fromiter(
-            map(price.get, symbols, repeat(0.0)), float, len(lots)
-        )
-        below = value < np.fromiter(map(attrgetter("cost_basis"), lots), float, len(lots))
-        losing = {symbols[i] for i in np.flatnonzero(below).tolist()}
+        columns = columns if columns is not None else lot_columns(request.account.lots)
+        symbols = columns.symbols
+        value = columns.quantity * np.fromiter(map(price.get, symbols, repeat(0.0)), float, len(symbols))
+        below = value < columns.cost_basis
+        losing = {symbols[i] for i in below.nonzero()[0].tolist()}
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
         out.extend(s for s in (ins.sell, ins.buy) if s)
@@ -170,7 +168,7 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
         if name in di_params:
             di = _plan_direct_index(sleeve, di_params[name], W, book, excluded, buy_restricted, track)
             di_sleeves.append(di)
-            for i in di.members:
+            for i in di.members.tolist():
                 sleeve_of[i] = name
             target[di.members[di.selected]] += W * di.bench[di.selected] / di.bench[di.selected].sum()
             eligible = ~excluded[di.members]
@@ -268,8 +266,8 @@ def _plan_direct_index(
 ) -> DirectIndexSleeve:
     idx = book.index
     bench = sleeve.benchmark
-    members = np.array([idx[s] for s in bench.constituents], dtype=np.int64)
-    b = np.array(list(bench.constituents.values()), dtype=float)
+    members = np.fromiter(map(idx.__getitem__, bench.constituents), np.int64, len(bench.constituents))
+    b = np.fromiter(bench.constituents.values(), float, len(bench.constituents))
     eligible = ~excluded[members] & ~buy_restricted[members] & (b > 0)
     if not eligible.any():
         raise InfeasibleParameters(

@@ -15,7 +15,7 @@ Only ``WashSaleParams.allow`` lifts the first two, and the disallowed amount is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -59,6 +59,10 @@ class Equivalence:
     def group(self, symbol: str) -> str:
         """The group key of ``symbol`` (the symbol itself when it has no configured equivalents)."""
         return self._group.get(symbol, symbol)
+
+    def groups(self, symbols: Sequence[str]) -> list[str]:
+        """``[group(s) for s in symbols]``, in one C loop (a direct index has hundreds)."""
+        return list(map(self._group.get, symbols, symbols))
 
     def members(self, symbol: str) -> set[str]:
         """The configured members of ``symbol``'s group, including ``symbol``."""

@@ -129,9 +129,12 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
     A refused or unsolvable edit raises and writes nothing."""
     old = _locked(proposal)
     if old.status != S.PENDING:
+        # An edit retried after it went through finds its proposal superseded: name the revision it made.
+        into = Proposal.objects.filter(revised_from=old).values_list("pk", flat=True).first()
         raise IllegalTransition(
-            f"Only a proposal pending approval can be edited; this one is {old.get_status_display().lower()}.",
-            detail={"status": old.status})
+            f"Only a proposal pending approval can be edited; this one is {old.get_status_display().lower()}"
+            + (f" (revised into #{into})." if into else "."),
+            detail={"status": old.status, **({"revised_into": into} if into else {})})
     if decision_capacity(by, old) is None:
         raise PermissionDenied("You may not decide on this proposal, so you may not edit it.",
                                detail={"proposal": old.pk})

@@ -27,7 +27,7 @@ from rebalancing.engine import (
 )
 from rebalancing.engine.optimizer import solve, solve_reference
 from rebalancing.engine.problem import UNBOUNDED, compact, objective
-from rebalancing.engine.qp import build_qp, solve_qp
+from rebalancing.engine.qp import _csc, build_qp, solve_qp
 from rebalancing.engine.rebalancer import problem_data
 
 from .builders import AS_OF
@@ -159,3 +159,28 @@ def test_every_lot_counts_under_a_budget(budget):
     best = objective(data, x, b)
     ours = solve(data)
     assert abs(objective(data, ours.x, ours.b) - best) <= 1e-6 * abs(best)
+
+
+@pytest.mark.parametrize("block", [(12, 4), (150, 8)])  # below and above _PLACE_FROM entries
+def test_the_placed_factor_block_is_the_sorted_one(block):
+    # Given entries in increasing row order per column and a dense block above them in rows 0..k-1
+    rng = np.random.default_rng(3)
+    m, k = block
+    n_cols, n_rows = 2 * m, 600
+    top_cols = rng.choice(n_cols, size=m, replace=False)
+    top = rng.normal(size=(m, k))
+    cols = rng.integers(0, n_cols, 80)
+    rows = np.sort(rng.choice(np.arange(k, n_rows), size=80, replace=False))
+    vals = rng.normal(size=80)
+    # When the block is placed by ``_csc``, and when it is listed first and sorted with the rest
+    placed = _csc(rows, cols, vals, (n_rows, n_cols), top_cols, top)
+    listed = _csc(
+        np.concatenate((np.tile(np.arange(k), m), rows)),
+        np.concatenate((np.repeat(top_cols, k), cols)),
+        np.concatenate((top.ravel(), vals)),
+        (n_rows, n_cols),
+    )
+    # Then the matrices are the same, entry for entry and in the same order
+    for field in ("data", "indices", "indptr"):
+        assert getattr(placed, field).tolist() == getattr(listed, field).tolist()
+    assert np.array_equal(placed.toarray(), listed.toarray())

@@ -350,3 +350,62 @@ def test_loss_candidates_match_a_lot_by_lot_reference_on_random_books():
         book = build_book(req, securities, universe_symbols(req))
         got = {book.lots[j].id for j in np.flatnonzero(loss_candidates(book, req.parameters.harvest))}
         assert got == _reference_candidates(lots, prices, AS_OF, min_value, min_pct)
+
+
+def _screened(bases: dict[str, float], harvest: HarvestParams | None = None):
+    """The four-name direct index with D screened out (sold outright at its gain)."""
+    from rebalancing.engine import ScreenParams
+
+    req = di_request(PRICES, QTY, bases, harvest=harvest)
+    params = replace(req.parameters, screen=ScreenParams(excluded_symbols=("D",)))
+    return rebalance(replace(req, parameters=params))
+
+
+def test_with_harvesting_off_losses_offset_the_gain_a_screen_realises():
+    # given D screened out at a 2,000 gain and A down 20% (2,500), harvesting switched off
+    result = _screened(BASES)
+    # then A's loss is realised to offset the screen's gain (a harvest inside the direct index)
+    assert _sold(result, "D") == 100.0
+    assert _sold(result, "A") > 0
+    assert "harvest" in next(t.reasons for t in result.trades if t.symbol == "A")
+    assert result.summary.net_realised_gain < 2_000.0 - 1_000.0
+
+
+def test_with_harvesting_off_no_loss_is_realised_without_a_gain_to_offset():
+    # given D screened out at a loss: the run realises no gain, so A's loss waits
+    result = _screened({**BASES, "D": 11_000.0})
+    assert _sold(result, "D") == 100.0
+    assert _sold(result, "A") == 0
+    # nor without any screen at all
+    assert _sold(rebalance(di_request(PRICES, QTY, BASES, harvest=None)), "A") == 0
+
+
+def test_offsetting_losses_take_the_deepest_first_until_the_gain_is_covered():
+    from rebalancing.engine.harvest import offsetting_losses
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        prices = {s: 100.0 for s in NAMES}
+        lots = tuple(
+            TaxLot(f"X{k}", str(rng.choice(NAMES)), 10.0, float(rng.uniform(600, 2_000)), LAST_YEAR)
+            for k in range(int(rng.integers(1, 10)))
+        )
+        req = di_request(prices, {}, {}, harvest=None)
+        req = replace(req, account=replace(req.account, lots=lots))
+        book = build_book(req, {s.symbol: s for s in req.securities}, universe_symbols(req))
+        candidates = book.lot_gain < 0
+        gain = float(rng.uniform(0, 8_000))
+        chosen = offsetting_losses(book, candidates, gain)
+        # the reference: sort by loss per dollar of cost, take until covered
+        losing = sorted(
+            (j for j in range(len(book.lots)) if candidates[j]),
+            key=lambda j: (-(-book.lot_gain[j] / book.lot_basis[j]), j),
+        )
+        expected, covered = set(), 0.0
+        for j in losing:
+            if covered >= gain:
+                break
+            expected.add(j)
+            covered += -book.lot_gain[j]
+        assert set(np.flatnonzero(chosen).tolist()) == expected
+        assert not chosen[~candidates].any()

@@ -190,3 +190,9 @@ def test_when_every_name_is_blocked_the_cash_waits_and_the_result_says_until_whe
         "EQ": AS_OF + timedelta(days=28),
         "BD": AS_OF + timedelta(days=19),
     }
+
+
+def test_groups_of_many_symbols_are_each_symbols_group():
+    eq = Equivalence([("VTI", "ITOT"), ("ITOT", "SCHB"), ("BND", "AGG")])
+    symbols = ["SCHB", "AGG", "VXUS", "VTI", "BND"]
+    assert eq.groups(symbols) == [eq.group(s) for s in symbols] == ["ITOT", "AGG", "VXUS", "ITOT", "AGG"]

@@ -115,6 +115,14 @@ def test_a_proposal_no_longer_pending_is_refused(firm_a, pending, people):
             proposal_resolve(proposal=pending, drop_symbols=["VNQ"], by=people["advisor"])
 
 
+def test_a_proposal_already_revised_names_its_revision(firm_a, pending, people):
+    with tenant_context(firm_a):
+        new = proposal_resolve(proposal=pending, drop_symbols=["VNQ"], by=people["advisor"])
+        with pytest.raises(IllegalTransition, match=rf"superseded \(revised into #{new.pk}\)\.") as refused:
+            proposal_resolve(proposal=pending, drop_symbols=["VNQ"], by=people["advisor"])
+        assert refused.value.detail == {"status": S.SUPERSEDED, "revised_into": new.pk}
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("10000000"))]}, "cannot raise 10,000,000.00"),
     ({"drop_symbols": ["AGG"]}, "does not trade AGG"),

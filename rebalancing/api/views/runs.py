@@ -11,12 +11,14 @@ from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals
 from rebalancing.models import Order, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposal_approve, proposal_reject, proposal_release
+from rebalancing.services.revisions import proposal_resolve
 from rebalancing.services.runs import run_cancel, run_start
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
+from ..serializers.revisions import ProposalReviseSerializer
 from ..visibility import runs_visible_to
 
 RUN = Rule(Scope.RUN, Capability.RUN_REBALANCE)
@@ -64,10 +66,11 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedVie
 
 
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
-    """The engine's proposals: trades with reasons and lots, summary, warnings; approve, reject, release."""
+    """The engine's proposals: trades with reasons and lots, summary, warnings; approve, reject, release;
+    edit and solve again (revise)."""
 
     filterset_class = filters.ProposalFilter
-    rules = {"approve": DECIDE, "reject": DECIDE, "release": Rule(Scope.APPROVE, Capability.RELEASE)}
+    rules = {"approve": DECIDE, "reject": DECIDE, "revise": DECIDE, "release": Rule(Scope.APPROVE, Capability.RELEASE)}
 
     def get_serializer_class(self):
         return serializers.ProposalSerializer if self.action == "list" else serializers.ProposalDetailSerializer
@@ -81,9 +84,9 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return (queryset.select_related("revised_by").annotate(revised_into_pk=Subquery(revised_into))
                 .prefetch_related("approvals__user"))
 
-    def _decided(self, proposal):
+    def _decided(self, proposal, status_code=status.HTTP_200_OK):
         return Response(serializers.ProposalDetailSerializer(self.visible_queryset(self.request.user)
-                                                             .get(pk=proposal.pk)).data)
+                                                             .get(pk=proposal.pk)).data, status=status_code)
 
     def _comment(self, request) -> str:
         serializer = serializers.DecisionSerializer(data=request.data)
@@ -110,6 +113,19 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         """Release an approved proposal's trades as orders (portfolio managers)."""
         proposal = proposal_release(proposal=self.get_object(), user=request.user, comment=self._comment(request))
         return self._decided(proposal)
+
+    @extend_schema(request=ProposalReviseSerializer, responses={201: serializers.ProposalDetailSerializer})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
+    def revise(self, request, pk=None):
+        """Edit a pending proposal and solve its account again, as the proposal page does: drop trades,
+        add one-off instructions. Answers the new proposal (201), which waits for approval; this one is
+        superseded and names it in ``revised_into``."""
+        proposal = self.get_object()
+        serializer = ProposalReviseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = proposal_resolve(proposal=proposal, by=request.user, **serializer.edit())
+        return self._decided(new, status.HTTP_201_CREATED)
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
