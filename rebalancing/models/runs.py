@@ -60,7 +60,7 @@ class DocumentField(models.JSONField):
     """A JSON document stored as PostgreSQL ``text``: a proposal's result is written and read whole,
     never queried inside. orjson writes and reads it (several times faster than the standard
     library on a direct-index proposal of 180 KB), and the server stores it without parsing it
-    again: ``json`` validated each value (0.6 ms a direct-index proposal), ``jsonb`` took longer
+    again: ``json`` validated each value (about 0.5 ms a direct-index proposal), ``jsonb`` took longer
     still. Stored values keep their keys' order. lz4 compresses it where the server has lz4
     (``copy_writes``)."""
 

@@ -299,10 +299,12 @@ def _outcomes_claim(run_id: int, account_ids: list[int]) -> set[int]:
     if not account_ids:
         return set()
     with connection.cursor() as cursor:
-        # One transaction-scoped advisory lock per (schema, run, account), taken in order: twins
-        # wait for each other here and never deadlock; other chunks hold other accounts.
+        # One transaction-scoped advisory lock per (schema, run, account), taken in the keys' order
+        # (PostgreSQL calls the volatile lock function after sorting): twins wait for each other
+        # here and never deadlock; other chunks hold other accounts.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s || a::text, 0)) FROM unnest(%s::bigint[]) AS a ORDER BY a",
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT hashtextextended(%s || a::text, 0) AS k "
+            "FROM unnest(%s::bigint[]) AS a) AS keys ORDER BY k",
             [f"{connection.schema_name}:run:{run_id}:account:", account_ids],
         )
     return set(RunOutcome.objects.filter(run_id=run_id, account_id__in=account_ids).values_list("account_id", flat=True))
