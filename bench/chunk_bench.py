@@ -32,7 +32,9 @@ def _backend_cpu(pid: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3, help="times each chunk is replayed (default 3)")
     parser.add_argument("--chunks", type=int, default=4, help="chunks of each kind replayed (default 4)")
     parser.add_argument("--database", default="rebalancing_bench")
@@ -40,9 +42,15 @@ def main() -> int:
 
     import stack
 
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings.local", "SECRET_KEY": "bench-only-not-secret",
-                       "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING",
-                       "DATABASE_URL": stack.resolve_database(args.database)})
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "SECRET_KEY": "bench-only-not-secret",
+            "DJANGO_DEBUG": "false",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": stack.resolve_database(args.database),
+        }
+    )
     import django
 
     django.setup()
@@ -67,13 +75,19 @@ def main() -> int:
         clocks = {"wall": time.perf_counter, "cpu": lambda: time.process_time() + _backend_cpu(backend)}
         run = RebalanceRun.objects.order_by("pk").last()
         chunks = runs.run_chunks(run)
-        direct = set(TaxLot.objects.values("account_id").order_by().annotate(n=django.db.models.Count("id"))
-                     .filter(n__gt=500).values_list("account_id", flat=True))
+        direct = set(
+            TaxLot.objects.values("account_id")
+            .order_by()
+            .annotate(n=django.db.models.Count("id"))
+            .filter(n__gt=500)
+            .values_list("account_id", flat=True)
+        )
         by_kind: dict[str, list[list[int]]] = {}
         for chunk in chunks:
             by_kind.setdefault("direct index" if chunk[0] in direct else "model portfolio", []).append(chunk)
-        chosen = [(kind, chunk) for kind, of_kind in by_kind.items() for chunk in of_kind[:args.chunks]]
-        runs.rebalance_inputs_load(chunks[0][:1], as_of=run.as_of, snapshot_key=run.pk)  # the run's firm snapshot
+        chosen = [(kind, chunk) for kind, of_kind in by_kind.items() for chunk in of_kind[: args.chunks]]
+        # The run's firm-wide snapshot, loaded once per process as in a worker.
+        runs.rebalance_inputs_load(chunks[0][:1], as_of=run.as_of, snapshot_key=run.pk)
         totals: dict[tuple[str, str], list[float]] = {}
         accounts = {"direct index": 0, "model portfolio": 0}
         for clock_name, clock in clocks.items():
@@ -94,16 +108,22 @@ def main() -> int:
                             accounts[kind] += len(chunk)
             finally:
                 runs.time = time
-    print(f"{len(chosen)} of the {len(chunks)} chunks of run {run.pk}, each replayed {args.repeat} times; "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"{len(chosen)} of the {len(chunks)} chunks of run {run.pk}, each replayed {args.repeat} times; "
+        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
     print(f"{'':18}{'clock':>6}{'load':>9}{'solve':>9}{'write':>9}   load + write   (ms per account)")
     for (kind, clock_name), (load, solve, write) in sorted(totals.items()):
         n = accounts[kind]
         if n:
-            print(f"{kind:18}{clock_name:>6}{load / n * 1e3:9.2f}{solve / n * 1e3:9.2f}{write / n * 1e3:9.2f}"
-                  f"   {(load + write) / (load + solve + write):>12.0%}")
-    print("cpu = this process + its PostgreSQL backend (the backend's ticks are 1/100 s: read the sums, "
-          "not single chunks)")
+            print(
+                f"{kind:18}{clock_name:>6}{load / n * 1e3:9.2f}{solve / n * 1e3:9.2f}{write / n * 1e3:9.2f}"
+                f"   {(load + write) / (load + solve + write):>12.0%}"
+            )
+    print(
+        "cpu = this process + its PostgreSQL backend (the backend's ticks are 1/100 s: read the sums, "
+        "not single chunks)"
+    )
     return 0
 
 
