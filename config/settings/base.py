@@ -242,6 +242,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 # again, then again after twice as long, and so on, at most RUN_STALL_MAX_REDISPATCHES times. A chunk is
 # a few seconds of work, so ten minutes without one finishing means its worker is gone.
 RUN_STALL_SECONDS = env_int("RUN_STALL_SECONDS", 600)
+# A run's chunk: at most this many tax lots or accounts (rebalancing/services/runs.py says why these).
+RUN_CHUNK_LOTS = env_int("RUN_CHUNK_LOTS", 100_000)
+RUN_CHUNK_ACCOUNTS = env_int("RUN_CHUNK_ACCOUNTS", 500)
 RUN_STALL_MAX_REDISPATCHES = env_int("RUN_STALL_MAX_REDISPATCHES", 5)
 
 # --- API ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -67,8 +68,8 @@ logger = logging.getLogger(__name__)
 # moves steadily and a lost worker redoes little. Each chunk pays a dozen queries to load and two
 # dozen statements to write whatever its size: with a fifth of these sizes (chunks of a fifth of a
 # second since the engine got faster) that was a third of a direct-indexed account's writing.
-CHUNK_LOTS = 100_000
-CHUNK_ACCOUNTS = 500
+CHUNK_LOTS = settings.RUN_CHUNK_LOTS
+CHUNK_ACCOUNTS = settings.RUN_CHUNK_ACCOUNTS
 
 _ENGINE_ALERTS = {
     "harvest_opportunity": Alert.Kind.HARVEST,

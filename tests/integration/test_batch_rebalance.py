@@ -99,7 +99,8 @@ def test_a_worker_killed_mid_chunk_loses_nothing_when_the_chunk_is_redelivered(
             # solo pool: the task runs in the process we kill, not in a pool child that would outlive it.
             doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=1, queues="kill-test", pool="solo")
             rebalance_chunk.apply_async((run.pk, chunk), queue="kill-test")
-            wait_for(lambda: _run(firm, run.pk).status == RebalanceRun.Status.RUNNING, worker=doomed)
+            # The chunk solves in a few tenths of a second: watch closely to kill it in flight.
+            wait_for(lambda: _run(firm, run.pk).status == RebalanceRun.Status.RUNNING, interval=0.01, worker=doomed)
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(timeout=30)
             written = RunOutcome.objects.filter(run=run).count()

@@ -31,9 +31,11 @@ from .test_batch_rebalance import committed_book  # noqa: F401
 pytestmark = pytest.mark.integration
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
-ACCOUNTS = 250  # three chunks of at most 100 accounts
-# The watch in seconds rather than minutes, so the test waits seconds.
-WATCH = {"RUN_STALL_SECONDS": "3", "RUN_WATCH_SECONDS": "1", "RUN_STALL_MAX_REDISPATCHES": "5"}
+ACCOUNTS = 250
+# The watch in seconds rather than minutes, so the test waits seconds; chunks of 10 accounts, so the
+# run is 25 chunks and a kill lands while one is in flight (one chunk of 250 solves in half a second).
+WATCH = {"RUN_STALL_SECONDS": "3", "RUN_WATCH_SECONDS": "1", "RUN_STALL_MAX_REDISPATCHES": "5",
+         "RUN_CHUNK_ACCOUNTS": "10"}
 
 
 def _redis_env() -> dict:
@@ -123,12 +125,14 @@ def test_a_run_stalled_by_a_worker_killed_with_kill_9_is_found_and_completed(
             # The kill must land while the (only) pool process solves a chunk; on a busy machine it can
             # land between two chunks instead, and then nothing is lost: try again with a new run.
             for attempt in range(1, 4):
-                doomed = start_worker(tmp_path / f"doomed-{attempt}.log", name=f"doomed-{broker}-{attempt}",
-                                      concurrency=1, env=env)
+                # The run is queued first and the worker started after, so the run cannot finish
+                # before the test watches it.
                 started = subprocess.run(
                     [sys.executable, "manage.py", "rebalance", "--firm", firm.slug, "--as-of", AS_OF.isoformat()],
                     cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
                 run_id = int(started.stdout.split("run ")[1].split()[0])
+                doomed = start_worker(tmp_path / f"doomed-{attempt}.log", name=f"doomed-{broker}-{attempt}",
+                                      concurrency=1, env=env)
 
                 wait_for(lambda run_id=run_id: _run(firm, run_id).status == RebalanceRun.Status.RUNNING,
                          interval=0.02, worker=doomed)
