@@ -166,8 +166,8 @@ class _OverridesForm(forms.ModelForm):
     def clean_overrides(self):
         overrides = self.cleaned_data["overrides"] or {}
         template = self.cleaned_data.get("template")
-        if self.level == "account" and template is None and self.instance.household_id:
-            template = self.instance.household.template
+        if self.level == "account":
+            template = self.instance.governing_template_if(template)
         try:
             overrides_validate(overrides=overrides, template=template, level=self.level)
         except DomainError as exc:

@@ -172,7 +172,14 @@ class Account(models.Model):
     @property
     def governing_template(self) -> ParameterTemplate | None:
         """The template whose parameters the account follows: its own, else its household's."""
-        return self.template or self.household.template
+        return self.governing_template_if(self.template)
+
+    def governing_template_if(self, own: ParameterTemplate | None) -> ParameterTemplate | None:
+        """The template that would govern the account with ``own`` as its own template (an
+        assignment or a form not saved yet): ``own``, else its household's."""
+        if own is not None:
+            return own
+        return self.household.template if self.household_id else None
 
 
 class TaxLot(models.Model):

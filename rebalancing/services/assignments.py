@@ -71,10 +71,10 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
         # The template that will govern each account: its own, else (None) its household's.
         by_governing: dict[int | None, list[Account]] = {}
         for account in rows:
-            governing = template if template is not None else account.household.template
+            governing = account.governing_template_if(template)
             by_governing.setdefault(governing.pk if governing else None, []).append(account)
         for accounts_under in by_governing.values():
-            governing = template if template is not None else accounts_under[0].household.template
+            governing = accounts_under[0].governing_template_if(template)
             _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in accounts_under], governing, "accounts")
     changes, changed = [], []
     for account in rows:

@@ -12,7 +12,7 @@ from rebalancing.engine.rebalancer import problem_data
 from .seeded import direct_index
 
 
-def _same(fast, sparse) -> None:
+def assert_same_products(fast, sparse) -> None:
     assert fast[0].tobytes() == sparse[0].tobytes()  # G'E, signs of zeros included
     assert fast[1].tobytes() == sparse[1].tobytes()  # G'v
     entries = [
@@ -40,7 +40,7 @@ def test_a_replaced_fund_seen_through_its_benchmark(seed):
     t_sec, t_sign = _trades(rng, n, n // 2, n // 3)
     v = specific * (M @ data.w0 - data.reference)
     # When both paths compute G'E, G'v and G'WG; then they agree bit for bit
-    _same(
+    assert_same_products(
         through_funds(M, t_sec, t_sign, exposures, v, specific),
         through_funds_sparse(M, t_sec, t_sign, exposures, v, specific),
     )
@@ -81,4 +81,4 @@ def test_unusual_look_through_matrices(shape, monkeypatch):
         # (the few-call path itself, not its fallback)
         monkeypatch.setattr(lookthrough, "through_funds_sparse", None)
     # When both paths compute; then they agree bit for bit
-    _same(through_funds(M, t_sec, t_sign, exposures, v, specific), sparse)
+    assert_same_products(through_funds(M, t_sec, t_sign, exposures, v, specific), sparse)
