@@ -109,10 +109,9 @@ class AccountQuerySet(models.QuerySet):
         """Accounts whose parameters ``template`` governs (a template, its id or its code): their
         own template, or their household's when they have none. The one home of the rule, with
         ``Account.governing_template``."""
-        if isinstance(template, str):
-            return self.filter(Q(template__code=template) | Q(template__isnull=True, household__template__code=template))
-        pk = getattr(template, "pk", template)
-        return self.filter(Q(template_id=pk) | Q(template__isnull=True, household__template_id=pk))
+        field, value = ("code", template) if isinstance(template, str) else ("id", getattr(template, "pk", template))
+        return self.filter(Q(**{f"template__{field}": value})
+                           | Q(template__isnull=True, **{f"household__template__{field}": value}))
 
 
 class Account(models.Model):
