@@ -48,13 +48,9 @@ def offsetting_losses(book: Book, candidates: np.ndarray, gain: float) -> np.nda
     if gain <= 0 or not len(lots):
         return out
     loss = -book.lot_gain[lots]
-    depth = loss / np.maximum(book.lot_basis[lots], 1e-300)
-    covered = 0.0
-    for k in np.argsort(-depth, kind="stable").tolist():
-        if covered >= gain:
-            break
-        out[lots[k]] = True
-        covered += float(loss[k])
+    order = np.argsort(-loss / np.maximum(book.lot_basis[lots], 1e-300), kind="stable")
+    covered_before = np.cumsum(loss[order]) - loss[order]
+    out[lots[order[covered_before < gain]]] = True
     return out
 
 
