@@ -285,9 +285,7 @@ def build_limits(
             # An instruction's forced sales come first: the budget limits what else is sold.
             budget = (limit + max(0.0, forced_gain)) / V
 
-    di_member = np.zeros(n, dtype=bool)
-    for di in plan.direct_index:
-        di_member[di.members] = True
+    di_member = plan.direct_indexed()
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(book.lot_value > 0, book.lot_gain / book.lot_value, 0.0)
     frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
@@ -363,9 +361,7 @@ def _plan_harvest(
     if params is None:
         return out
     cand = losing & ~forced
-    di_members: set[int] = set()
-    for di in plan.direct_index:
-        di_members.update(di.members.tolist())
+    di_members = plan.direct_indexed().tolist()
     allow = request.parameters.wash_sale.allow
     lot_sec = book.lot_sec
     sellable = cand & (x_ub > 0)
@@ -379,7 +375,7 @@ def _plan_harvest(
         if not can_sell[i]:
             out.blocked[symbol] = "it may not be sold (restriction or a purchase in the last 30 days)"
             continue
-        if i in di_members:
+        if di_members[i]:
             # Inside a direct index the optimiser decides how much to harvest and re-weights the
             # sleeve's other names (their risk model says which are close).
             optional[i] = True
@@ -430,10 +426,7 @@ def _plan_gain_offset(book: Book, plan: TargetPlan, x_ub: np.ndarray, forced: np
     gain = float(book.lot_gain[must].sum())
     if gain <= DUST_LOSS or not plan.direct_index:
         return out
-    di = np.zeros(book.n, dtype=bool)
-    for d in plan.direct_index:
-        di[d.members] = True
-    cand = loss_candidates(book, HarvestParams()) & ~must & (x_ub > 0) & di[lot_sec]
+    cand = loss_candidates(book, HarvestParams()) & ~must & (x_ub > 0) & plan.direct_indexed()[lot_sec]
     out.candidates = offsetting_losses(book, cand, gain)
     return out
 
@@ -523,9 +516,7 @@ def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray) -
     paid) and nothing is bought in its place.  Direct-indexed names are left to the optimiser,
     which re-weights their sleeve through the risk model.
     """
-    di = np.zeros(book.n, dtype=bool)
-    for d in plan.direct_index:
-        di[d.members] = True
+    di = plan.direct_indexed()
     w0 = book.weights
     spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)
     for i in (blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)).nonzero()[0]:

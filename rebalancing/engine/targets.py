@@ -70,6 +70,13 @@ class TargetPlan:
     # Cash kept this run for holdings a wash sale blocks (on top of the target; see limits).
     cash_reserve: float = 0.0
 
+    def direct_indexed(self) -> np.ndarray:
+        """Per security: whether it is a member of a direct-indexed sleeve."""
+        out = np.zeros(len(self.target), dtype=bool)
+        for di in self.direct_index:
+            out[di.members] = True
+        return out
+
 
 def _direct_index_params(request: RebalanceRequest) -> dict[str, DirectIndexParams]:
     params = {d.sleeve: d for d in request.parameters.direct_index}
