@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 
@@ -20,11 +21,11 @@ from .harvest import HarvestPlan, loss_candidates, offsetting_losses, opportunit
 from .instructions import InstructionEffects, swap_fraction
 from .optimizer import tax_weight
 from .parameters import HarvestParams
-from .positions import Book
+from .positions import Book, lot_sums
 from .request import RebalanceRequest
 from .result import CASH_KEY, Alert
 from .targets import TargetPlan
-from .wash_sales import Equivalence, window_activity
+from .wash_sales import WINDOW_DAYS, Equivalence, window_activity
 
 __all__ = ["Limits", "build_limits", "reopen_unharvested", "UNBOUNDED_BUY"]
 
@@ -121,7 +122,13 @@ def build_limits(
     keys = eq.groups(book.symbols)
     key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     group = np.fromiter(map(key_id.__getitem__, keys), np.int64, n)
-    window = window_activity(request.as_of, acct.household_trades, acct.lots, eq)
+    # Only lots acquired in the window can be purchases in it: found in one pass over the dates,
+    # then read in the request's order (the order ``window_activity`` adds their quantities in).
+    opened = (request.as_of - timedelta(days=WINDOW_DAYS)).toordinal()
+    in_window = ((book.lot_acquired >= opened) & (book.lot_acquired <= request.as_of.toordinal())).nonzero()[0]
+    in_window = in_window[book.lot_origin[in_window].argsort()].tolist()
+    recent_lots = list(map(book.lots.__getitem__, in_window))
+    window = window_activity(request.as_of, acct.household_trades, recent_lots, eq)
     window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
     bought_recently = np.fromiter(map(window.purchases.__contains__, keys), bool, n)
     loss_sale_recently = np.fromiter(map(window.loss_sales.__contains__, keys), bool, n)
@@ -225,10 +232,8 @@ def build_limits(
             harvest = _plan_gain_offset(book, plan, x_ub, forced)
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
-        for sec in set(lot_sec[harvest.harvestable].tolist()):
-            b_ub[sec] = 0.0
-        for sub in harvest.substitutes.values():
-            b_ub[sub] = UNBOUNDED_BUY
+        b_ub[lot_sec[harvest.harvestable]] = 0.0
+        b_ub[list(harvest.substitutes.values())] = UNBOUNDED_BUY
         _harvest_alerts(book, p.harvest, harvest, losing, alerts)
 
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates)
@@ -286,8 +291,7 @@ def build_limits(
             budget = (limit + max(0.0, forced_gain)) / V
 
     di_member = plan.direct_indexed()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(book.lot_value > 0, book.lot_gain / book.lot_value, 0.0)
+    frac = np.divide(book.lot_gain, book.lot_value, out=np.zeros(nl), where=book.lot_value > 0)
     frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
     if taxable:
         rate = np.where(book.lot_long, acct.long_term_rate, acct.short_term_rate)
@@ -368,6 +372,7 @@ def _plan_harvest(
     # Per security: whether it has a sellable candidate, and whether its candidates go to the
     # optimiser (direct index) or are harvested; the lot masks follow once, after the loop.
     can_sell = np.bincount(lot_sec, weights=sellable, minlength=book.n) > 0
+    sellable_value = lot_sums(lot_sec, book.lot_value, sellable, book.n).tolist()
     optional = np.zeros(book.n, dtype=bool)
     harvested = np.zeros(book.n, dtype=bool)
     for i in sorted(set(lot_sec[cand].tolist())):
@@ -397,8 +402,7 @@ def _plan_harvest(
         harvested[i] = True
         if sub is not None:
             # What remains of the position may keep its target; the substitute takes the rest.
-            lots_i = sellable & (lot_sec == i)
-            remaining = book.weights[i] - float(book.lot_value[lots_i].sum()) / book.total_value
+            remaining = book.weights[i] - sellable_value[i] / book.total_value
             moved = plan.target[i] - min(plan.target[i], max(remaining, 0.0))
             plan.target[i] -= moved
             plan.reference[i] -= moved

@@ -13,7 +13,7 @@ from .errors import InvalidRequest
 from .request import RebalanceRequest, Security, TaxLot
 from .tax import long_term_mask
 
-__all__ = ["Book", "LotColumns", "build_book", "lot_columns"]
+__all__ = ["Book", "LotColumns", "build_book", "lot_columns", "lot_sums"]
 
 _SYMBOL, _PRICE, _FRACTIONAL = attrgetter("symbol"), attrgetter("price"), attrgetter("fractional")
 _QUANTITY, _BASIS, _ACQUIRED = attrgetter("quantity"), attrgetter("cost_basis"), attrgetter("acquired")
@@ -46,6 +46,8 @@ class Book:
     lot_long: np.ndarray
     lot_value: np.ndarray
     lot_gain: np.ndarray
+    # Each lot's position in the request's list (lots are sorted by security, stably).
+    lot_origin: np.ndarray
     # The number of securities and the current weights of the securities and of cash (fractions
     # of total value), computed once: the engine reads them dozens of times per account.
     n: int
@@ -136,7 +138,24 @@ def build_book(
         lot_long=long_term_mask(lot_acquired, request.as_of),
         lot_value=lot_value,
         lot_gain=lot_gain,
+        lot_origin=perm,
         n=len(symbols),
         weights=value / total,
         cash_weight=cash / total,
     )
+
+
+# numpy sums fewer than this many numbers one after another (from zero), as ``bincount`` does;
+# longer runs pairwise, which can differ in the last bit.
+_SUMMED_IN_ORDER = 8
+
+
+def lot_sums(lot_sec: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """``values[mask & (lot_sec == i)].sum()`` for each security ``i`` in ``range(n)``, to the bit,
+    in a few numpy calls rather than a few per security: one ``bincount``, and the sum as numpy
+    takes it for the rare security with ``_SUMMED_IN_ORDER`` or more of the lots."""
+    totals = np.bincount(lot_sec, weights=np.where(mask, values, 0.0), minlength=n)
+    counts = np.bincount(lot_sec, weights=mask, minlength=n)
+    for i in (counts >= _SUMMED_IN_ORDER).nonzero()[0].tolist():
+        totals[i] = values[mask & (lot_sec == i)].sum()
+    return totals

@@ -85,8 +85,7 @@ def round_trades(
     # buying the name back for 30 days for a credit of a few dollars.
     cand = limits.harvest.candidates
     if cand.any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss_ps = np.where(book.lot_qty > 0, -book.lot_gain / book.lot_qty, 0.0)
+        loss_ps = np.divide(-book.lot_gain, book.lot_qty, out=np.zeros(len(lot_sec)), where=book.lot_qty > 0)
         loss = np.bincount(
             lot_sec, weights=np.where(cand, opt_lot * np.maximum(loss_ps, 0.0), 0.0), minlength=n
         )
@@ -133,7 +132,7 @@ def round_trades(
         small_buy = (buy * price < trading.min_trade_value) & (limits.b_lb <= 0)
         buy = np.where(small_buy, 0.0, buy)
     buy = np.where(buy * price < DUST_VALUE, 0.0, buy)
-    if limits.harvest_min_loss > 0:
+    if limits.harvest_min_loss > 0 and plan.direct_index:
         _skip_small_blocking_trades(book, limits, sell, buy, forced, sellable)
 
     lot_sold = _relieve_lots(book, limits, trading.lot_selection, sell, opt_lot, forced_lot)
