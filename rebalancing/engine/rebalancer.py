@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from itertools import compress
 from operator import attrgetter
 
 import numpy as np
@@ -401,8 +402,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         warnings.append("every position is inside its drift band: nothing to trade")
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
-        held = (w > 0).nonzero()[0]
-        out = dict(zip(map(book.symbols.__getitem__, held.tolist()), w[held].tolist(), strict=True))
+        held = w > 0
+        out = dict(zip(compress(book.symbols, held.tolist()), w[held].tolist(), strict=True))
         out[CASH_KEY] = cash_w
         return out
 
