@@ -489,14 +489,18 @@ def _one_direction_per_group(
     two_way = (b_ub > 0) & ~under & ~has_forced & ~has_candidate & ~has_loss
     b_ub[~(buy_side | two_way)] = 0.0
     x_ub[buy_side[lot_sec] & (x_lb <= 0)] = 0.0
+    # Across groups: only groups of more than one security (substantially identical ones) can
+    # meet a loss sale of one member with a purchase of another.
+    g_size = np.bincount(group)
+    if not (g_size > 1).any():
+        return
+    size = len(g_size)
     forced_loss = loss & (x_lb > 0)
     has_forced_loss = np.bincount(lot_sec, weights=forced_loss.astype(float), minlength=n) > 0
     sellable_loss = loss & (x_ub > 0)
     sells_loss = np.bincount(lot_sec, weights=sellable_loss.astype(float), minlength=n) > 0
-    size = int(group.max()) + 1 if n else 0
     g_sells = np.bincount(group, weights=sells_loss.astype(float), minlength=size) > 0
     g_forced = np.bincount(group, weights=has_forced_loss.astype(float), minlength=size) > 0
-    g_size = np.bincount(group, minlength=size)
     for g in (g_sells & (g_size > 1)).nonzero()[0]:
         members = np.flatnonzero(group == g)
         buyers = members[b_ub[members] > 0]
