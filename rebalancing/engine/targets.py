@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -108,8 +108,7 @@ def universe_symbols(request: RebalanceRequest, columns: LotColumns | None = Non
         columns = columns if columns is not None else lot_columns(request.account.lots)
         symbols = columns.symbols
         value = columns.quantity * np.fromiter(map(price.get, symbols, repeat(0.0)), float, len(symbols))
-        below = value < columns.cost_basis
-        losing = {symbols[i] for i in below.nonzero()[0].tolist()}
+        losing = set(compress(symbols, (value < columns.cost_basis).tolist()))
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
         out.extend(s for s in (ins.sell, ins.buy) if s)
