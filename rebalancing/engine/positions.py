@@ -17,6 +17,7 @@ __all__ = ["Book", "LotColumns", "build_book", "lot_columns", "lot_sums"]
 
 _SYMBOL, _PRICE, _FRACTIONAL = attrgetter("symbol"), attrgetter("price"), attrgetter("fractional")
 _QUANTITY, _BASIS, _ACQUIRED = attrgetter("quantity"), attrgetter("cost_basis"), attrgetter("acquired")
+_ID = attrgetter("id")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -39,6 +40,7 @@ class Book:
     cash: float
     total_value: float
     lots: tuple[TaxLot, ...]
+    lot_ids: list[str]
     lot_sec: np.ndarray
     lot_qty: np.ndarray
     lot_basis: np.ndarray
@@ -58,17 +60,19 @@ class Book:
 @dataclass(frozen=True, slots=True, eq=False)
 class LotColumns:
     """An account's lots as columns, in the request's order: read once for the universe (which
-    names hold a loss) and the book."""
+    names hold a loss), the book and the report (the ids of the lots sold)."""
 
+    ids: list[str]
     symbols: list[str]
     quantity: np.ndarray
     cost_basis: np.ndarray
 
 
 def lot_columns(lots: Sequence[TaxLot]) -> LotColumns:
-    """The symbol, quantity and cost basis of each of ``lots``."""
+    """The id, symbol, quantity and cost basis of each of ``lots``."""
     n = len(lots)
     return LotColumns(
+        list(map(_ID, lots)),
         list(map(_SYMBOL, lots)),
         np.fromiter(map(_QUANTITY, lots), float, n),
         np.fromiter(map(_BASIS, lots), float, n),
@@ -103,7 +107,8 @@ def build_book(
     # slow part of building the book.
     sec_of = np.fromiter(map(order.__getitem__, raw_symbols), np.int64, len(raw))
     perm = np.argsort(sec_of, kind="stable")
-    lots = tuple(map(raw.__getitem__, perm.tolist()))
+    perm_l = perm.tolist()
+    lots = tuple(map(raw.__getitem__, perm_l))
     lot_sec = sec_of[perm]
     lot_qty = columns.quantity[perm]
     lot_basis = columns.cost_basis[perm]
@@ -131,6 +136,7 @@ def build_book(
         cash=cash,
         total_value=total,
         lots=lots,
+        lot_ids=list(map(columns.ids.__getitem__, perm_l)),
         lot_sec=lot_sec,
         lot_qty=lot_qty,
         lot_basis=lot_basis,

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import compress
-from operator import attrgetter
 
 import numpy as np
 
@@ -503,8 +502,9 @@ def _trades(
     # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
     # sales are a contiguous run.  Columns, not a loop per trade: element-wise work is the slow
     # part of a direct index's hundreds of trades.
-    sold_lots = (fill.lot_sold > 0).nonzero()[0]
-    sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
+    sold_lot = fill.lot_sold > 0
+    sold_lots = sold_lot.nonzero()[0]
+    sold_ids = list(compress(book.lot_ids, sold_lot.tolist()))
     sales = build_many(
         LotSale,
         sold_ids,
