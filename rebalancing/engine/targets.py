@@ -155,9 +155,10 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     removed = np.zeros(n, dtype=bool)
     selectable = np.zeros(n, dtype=bool)
     di_sleeves: list[DirectIndexSleeve] = []
-    look_rows: list[np.ndarray] = [np.arange(n)]
-    look_cols: list[np.ndarray] = [np.arange(n)]
-    look_vals: list[np.ndarray] = [np.ones(n)]
+    # The look-through's entries beyond the identity (a replaced fund's column), if any.
+    look_rows: list[np.ndarray] = []
+    look_cols: list[np.ndarray] = []
+    look_vals: list[np.ndarray] = []
     replaced = np.zeros(n, dtype=bool)
     excluded_l = excluded.tolist()
     flat_members: list[int] = []
@@ -238,10 +239,13 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     restricted = _apply_restrictions(request, book, target, reference, sleeve_of, di_sleeves)
     buyable = selectable & ~excluded & ~buy_restricted & (target > 0)
     lookthrough = None
-    if len(look_rows) > 1:
+    if look_rows:
         # Identity, plus the benchmark in the column of each replaced fund: the fund counts as the
         # benchmark it holds, and its own row (reference 0) is the incentive to replace it.
-        rows, cols, vals = (np.concatenate(parts) for parts in (look_rows, look_cols, look_vals))
+        rows, cols, vals = (
+            np.concatenate((first, *parts))
+            for first, parts in ((np.arange(n), look_rows), (np.arange(n), look_cols), (np.ones(n), look_vals))
+        )
         lookthrough = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
     return TargetPlan(
         target=target,
