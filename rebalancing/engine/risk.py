@@ -95,7 +95,8 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
     n = book.n
     covered = np.zeros(n, dtype=bool)
     blocks: list[np.ndarray] = []
-    specific = np.full(n, DEFAULT_SPECIFIC_VOL**2)
+    specific = np.empty(n)
+    specific.fill(DEFAULT_SPECIFIC_VOL**2)
     for di in plan.direct_index:
         rm = risk_models.get(di.sleeve)
         if rm is None:
@@ -112,18 +113,21 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
         blocks.append(block)
     # The default model's factors: one per asset class, then one per sector, numbered in the
     # order the uncovered securities first name them; each security loads on its own two.
-    uncovered = (~covered).nonzero()[0].tolist()
-    securities = list(map(book.securities.__getitem__, uncovered))
+    uncovered = (~covered).nonzero()[0]
+    securities = list(map(book.securities.__getitem__, uncovered.tolist()))
     asset_classes = list(map(_ASSET_CLASS, securities))
     sector_names = list(map(_SECTOR, securities))
     classes = {c: k for k, c in enumerate(dict.fromkeys(asset_classes))}
     sectors = {s: len(classes) + k for k, s in enumerate(dict.fromkeys(filter(None, sector_names)))}
     default = np.zeros((n, len(classes) + len(sectors)))
-    default[uncovered, list(map(classes.__getitem__, asset_classes))] = DEFAULT_ASSET_CLASS_VOL
-    with_sector = [k for k, s in enumerate(sector_names) if s]
-    if with_sector:
-        rows = [uncovered[k] for k in with_sector]
-        default[rows, [sectors[sector_names[k]] for k in with_sector]] = DEFAULT_SECTOR_VOL
+    # (Index arrays, not lists: numpy converts a list element by element.)
+    default[uncovered, np.fromiter(map(classes.__getitem__, asset_classes), np.int64, len(securities))] = (
+        DEFAULT_ASSET_CLASS_VOL
+    )
+    if sectors:
+        has_sector = np.fromiter(map(bool, sector_names), bool, len(securities))
+        in_sector = np.fromiter(map(sectors.__getitem__, filter(None, sector_names)), np.int64, int(has_sector.sum()))
+        default[uncovered[has_sector], in_sector] = DEFAULT_SECTOR_VOL
     exposures = np.hstack((*blocks, default)) if blocks else default
     for di in plan.direct_index:
         # A replaced fund's market risk enters through the look-through to its benchmark.
