@@ -163,7 +163,8 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     excluded_l = excluded.tolist()
     flat_members: list[int] = []
     flat_h: list[float] = []
-    flat_scale: list[tuple[float, float]] = []
+    flat_sleeve_w: list[float] = []
+    flat_kept: list[float] = []
 
     for sleeve in request.model.sleeves:
         name = sleeve.asset_class
@@ -201,12 +202,13 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
             sleeve_of[i] = name
         flat_members += members
         flat_h += h
-        flat_scale += [(W, kept)] * len(members)
+        flat_sleeve_w += [W] * len(members)
+        flat_kept += [kept] * len(members)
 
     if flat_members:
         members = np.array(flat_members, dtype=np.int64)
         h = np.array(flat_h)
-        W, kept = np.array(flat_scale).T
+        W, kept = np.array(flat_sleeve_w), np.array(flat_kept)
         keep = ~excluded[members]
         screened = h * keep / kept
         target += np.bincount(members, weights=W * screened, minlength=n)
