@@ -270,7 +270,11 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
     if not len(sold):
         return
     sold = sold[np.argsort(lot_sec[sold], kind="stable")]
-    for lots in np.split(sold, np.flatnonzero(np.diff(lot_sec[sold])) + 1):
+    # Each security's run of lots (slices rather than np.split, which costs a Python loop of its own).
+    sec = lot_sec[sold]
+    cuts = [0, *((sec[1:] != sec[:-1]).nonzero()[0] + 1).tolist(), len(sold)]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        lots = sold[a:b]
         taken = lot_sold[lots]
         total = taken.sum()
         room = qty[lots]
