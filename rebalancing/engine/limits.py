@@ -371,8 +371,13 @@ def _plan_harvest(
     sellable = cand & (x_ub > 0)
     # Per security: whether it has a sellable candidate, and whether its candidates go to the
     # optimiser (direct index) or are harvested; the lot masks follow once, after the loop.
-    can_sell = np.bincount(lot_sec, weights=sellable, minlength=book.n) > 0
+    can_sell = (np.bincount(lot_sec, weights=sellable, minlength=book.n) > 0).tolist()
     sellable_value = lot_sums(lot_sec, book.lot_value, sellable, book.n).tolist()
+    # Python values in the loop (the same arithmetic as numpy scalars, without their overhead);
+    # the targets it moves are written back after it.
+    unbuyable = (plan.excluded | no_buy | (loss_sale_recently & (not allow))).tolist()
+    group_of, weights = group.tolist(), book.weights.tolist()
+    target, reference = plan.target.tolist(), plan.reference.tolist()
     optional = np.zeros(book.n, dtype=bool)
     harvested = np.zeros(book.n, dtype=bool)
     for i in sorted(set(lot_sec[cand].tolist())):
@@ -389,29 +394,32 @@ def _plan_harvest(
             )
             continue
         sub = None
-        if plan.target[i] > 0:
+        if target[i] > 0:
             name = params.substitutes.get(symbol)
             j = book.index.get(name) if name else None
             if j is None:
                 out.blocked[symbol] = "no substitute is configured"
                 continue
-            if plan.excluded[j] or no_buy[j] or (loss_sale_recently[j] and not allow) or group[j] == group[i]:
+            if unbuyable[j] or group_of[j] == group_of[i]:
                 out.blocked[symbol] = f"its substitute {name} may not be bought"
                 continue
             sub = j
         harvested[i] = True
         if sub is not None:
             # What remains of the position may keep its target; the substitute takes the rest.
-            remaining = book.weights[i] - sellable_value[i] / book.total_value
-            moved = plan.target[i] - min(plan.target[i], max(remaining, 0.0))
-            plan.target[i] -= moved
-            plan.reference[i] -= moved
-            plan.target[sub] += moved
-            plan.reference[sub] += moved
+            remaining = weights[i] - sellable_value[i] / book.total_value
+            moved = target[i] - min(target[i], max(remaining, 0.0))
+            target[i] -= moved
+            reference[i] -= moved
+            target[sub] += moved
+            reference[sub] += moved
             plan.buyable[sub] = True
             if plan.sleeve_of[sub] is None:
                 plan.sleeve_of[sub] = plan.sleeve_of[i]
             out.substitutes[i] = sub
+    if out.substitutes:
+        plan.target[:] = target
+        plan.reference[:] = reference
     out.candidates |= sellable & optional[lot_sec]
     out.lots |= sellable & harvested[lot_sec]
     return out
