@@ -58,8 +58,11 @@ __all__ = ["Placement", "place", "model_weights"]
 DRIFT_WEIGHT = 1.0
 SECURITY_WEIGHT = 0.5
 # Deviation inside the household's drift bands costs this share of the above: tax-free trades
-# (IRA, Roth, cash) still remove it, a gain taxed at more than about 1% of the value sold does not.
-IN_BAND = 0.02
+# (IRA, Roth, cash) still remove it, a gain taxed at more than about 2% of the value sold does not.
+# A sale and the buy it pays for each remove drift at both ends, from a security and from its
+# class: 2 x (1 + 0.5) x IN_BAND = 2% of the value moved (less any location step it costs). It
+# stays above every location step (0.6% at most), so location never moves the household's mix.
+IN_BAND = 0.02 / (2 * (DRIFT_WEIGHT + SECURITY_WEIGHT))
 # A loss lot's credit as a share of its tax value: enough to prefer it over a gain lot, too little
 # to sell anything only for the loss (harvesting is each account's own parameter).
 LOSS_TIE = 0.05
