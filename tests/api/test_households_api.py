@@ -140,3 +140,38 @@ def test_an_account_of_a_household_proposal_is_not_revised_alone_by_the_api_as_o
         assert Proposal.objects.count() == proposals
         assert not AuditEvent.objects.filter(action="proposal.revise").exists()
         assert Proposal.objects.get(pk=member.pk).status == Proposal.Status.PENDING
+
+
+def test_how_a_household_is_rebalanced_inside_its_bands_is_read_and_written_with_its_source(
+        lees, people, firm_a, client_for):
+    admin, advisor = client_for(firm_a, people["admin"]), client_for(firm_a, people["advisor"])
+    template, path = lees["template"], f"households/{lees['household'].pk}/"
+    read = advisor.get(f"{API}/{path}").json()
+    assert read["household_settings"]["values"]["inside_bands"] == "tax_free"
+    assert read["household_settings"]["sources"]["inside_bands"] == "default"
+
+    # The template chooses cash flows, and lets its households choose within its choices.
+    changed = _json(admin, "patch", f"templates/{template.pk}/", {
+        "household_parameters": {"inside_bands": "cash_flows"},
+        "overridable": {**template.overridable, "household.inside_bands": {"choices": ["tax_free", "cash_flows"]}}})
+    assert changed.status_code == 200 and changed.json()["household_parameters"] == {"inside_bands": "cash_flows"}
+    followed = advisor.get(f"{API}/{path}").json()["household_settings"]
+    assert (followed["values"]["inside_bands"], followed["sources"]["inside_bands"]) == (
+        "cash_flows", f"template:{template.code}")
+    bad_template = _json(admin, "patch", f"templates/{template.pk}/", {"household_parameters": {"inside_bands": "x"}})
+    assert bad_template.status_code == 400 and error_of(bad_template)["detail"] == {"field": "inside_bands"}
+
+    # The household keeps the default for itself.
+    own = _json(advisor, "patch", path + "settings/", {"settings": {"inside_bands": "tax_free"}})
+    assert own.status_code == 200 and own.json()["household_overrides"] == {"inside_bands": "tax_free"}
+    assert own.json()["household_settings"]["sources"]["inside_bands"] == "household"
+    with tenant_context(firm_a):
+        event = AuditEvent.objects.filter(action="household.settings").latest("pk")
+        assert event.after == {"settings": {"inside_bands": "tax_free"}}
+    for bad in ("never", None, 3):
+        refused = _json(advisor, "patch", path + "settings/", {"settings": {"inside_bands": bad}})
+        body = error_of(refused)
+        assert refused.status_code == 400 and body["detail"] == {"field": "inside_bands"}
+        assert "inside_bands (how the household is rebalanced inside its drift bands) must be" in body["message"]
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=lees["household"].pk).household_overrides == {"inside_bands": "tax_free"}
