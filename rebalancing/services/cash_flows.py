@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -38,6 +38,17 @@ from tenants.errors import Conflict, NotFound, ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = ["CashFlowEntered", "cash_flow_enter"]
+
+
+def _digits_limit(field) -> Decimal:
+    return Decimal(10) ** (field.max_digits - field.decimal_places)
+
+
+_AMOUNT_FIELD = CashFlow._meta.get_field("amount")
+_CENT = Decimal(1).scaleb(-_AMOUNT_FIELD.decimal_places)
+_AMOUNT_LIMIT = _digits_limit(_AMOUNT_FIELD)
+_CASH_LIMIT = _digits_limit(Account._meta.get_field("cash"))
+_REFERENCE_MAX = CashFlow._meta.get_field("reference").max_length
 
 
 @dataclass(frozen=True)
@@ -67,9 +78,10 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
             return CashFlowEntered(found, created=False)
     if kind not in CashFlow.Kind.values:
         raise ValidationFailed(f"{kind!r} is not a deposit, withdrawal or rmd.", detail={"field": "kind"})
-    amount = Decimal(amount)
-    if not amount.is_finite() or amount <= 0:
-        raise ValidationFailed("The amount must be more than 0.", detail={"field": "amount"})
+    amount = _amount_checked(Decimal(amount))
+    if len(reference) > _REFERENCE_MAX:
+        raise ValidationFailed(f"The reference must be at most {_REFERENCE_MAX} characters (it has {len(reference)}).",
+                               detail={"field": "reference"})
     if account is not None and account.household_id != household.pk:
         raise ValidationFailed(f"Account {account.custodian_number} is not in {household.name}.",
                                detail={"field": "account"})
@@ -94,8 +106,25 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
     return CashFlowEntered(flow, created=True)
 
 
+def _amount_checked(amount: Decimal) -> Decimal:
+    """Dollars and cents the amount column can hold, refused in words before anything is written
+    (the database would otherwise refuse it mid-way, as a server error)."""
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationFailed("The amount must be more than 0.", detail={"field": "amount"})
+    if amount >= _AMOUNT_LIMIT:
+        raise ValidationFailed(f"The amount must be less than {_AMOUNT_LIMIT:,}.", detail={"field": "amount"})
+    in_cents = amount.quantize(_CENT, rounding=ROUND_DOWN)
+    if amount != in_cents:
+        raise ValidationFailed(f"The amount is in dollars and cents: {amount} has more than 2 decimal places.",
+                               detail={"field": "amount"})
+    return in_cents  # 12.500 is 12.50: the column's validator counts the places as written
+
+
 def _deposit(flow: CashFlow, user) -> None:
     account = Account.objects.select_for_update().get(pk=flow.account_id)
+    if account.cash + flow.amount >= _CASH_LIMIT:
+        raise ValidationFailed(f"A deposit of {flow.amount:,} would take {account.custodian_number}'s cash above "
+                               f"what an account can hold ({_CASH_LIMIT:,}).", detail={"field": "amount"})
     account.cash += flow.amount
     account.save(update_fields=["cash"])
     flow.full_clean()

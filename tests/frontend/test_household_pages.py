@@ -251,3 +251,21 @@ def test_the_household_what_if_shows_each_accounts_trades_and_stores_nothing(lee
     with tenant_context(firm_a):
         assert Proposal.objects.count() == before
     assert as_user("colleague").post(_url(lees["household"], "preview/")).status_code == 404
+
+
+@pytest.mark.parametrize("amount, reference, problem", [
+    ("0.001", "", "more than 2 decimal places"),
+    ("1e300", "", "less than 10,000,000,000,000,000"),
+    ("9999999999999999.99", "", "above what an account can hold"),
+    ("10", "R" * 500, "at most 64 characters"),
+])
+def test_a_deposit_the_book_cannot_hold_is_refused_on_the_page_not_a_server_error(lees, as_user, firm_a, amount,
+                                                                                  reference, problem):
+    from rebalancing.models import CashFlow
+
+    answer = as_user("advisor").post(_url(lees["household"], "cash-flows/"), {
+        "kind": "deposit", "amount": amount, "account": lees["roth"].pk, "reference": reference}, follow=True)
+    assert answer.status_code == 200 and problem in answer.content.decode()
+    with tenant_context(firm_a):
+        assert not CashFlow.objects.exists()
+        assert Account.objects.get(pk=lees["roth"].pk).cash == lees["roth"].cash

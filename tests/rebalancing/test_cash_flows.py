@@ -120,3 +120,55 @@ def test_a_colleague_cannot_enter_a_cash_flow_for_a_household_not_theirs(lees):
     with pytest.raises(NotFound):
         cash_flow_enter(user=lees["colleague"], household=lees["household"], kind="withdrawal",
                         amount=Decimal("100"), as_of=AS_OF)
+
+
+def _fits_in_cents(amount: Decimal, cash: Decimal) -> bool:
+    """The rule written plainly: dollars and cents, under 10**16, and the account's cash stays under 10**16."""
+    return 0 < amount < 10**16 and amount * 100 == int(amount * 100) and cash + amount < 10**16
+
+
+@pytest.mark.parametrize("amount, problem", [
+    ("0.001", "more than 2 decimal places"),
+    ("1E-300", "more than 2 decimal places"),
+    ("1E+20", "less than 10,000,000,000,000,000"),
+    ("1E+300", "less than 10,000,000,000,000,000"),
+    ("9999999999999999.99", "above what an account can hold"),  # fits a cash flow, not the account's cash
+])
+def test_amounts_the_columns_cannot_hold_are_refused_in_words_and_write_nothing(lees, amount, problem):
+    # given a household whose Roth holds 12,000 of cash
+    cash_before = Account.objects.get(pk=lees["roth"].pk).cash
+    # when a deposit of an amount its columns cannot hold is entered, then it is refused, naming the amount
+    with pytest.raises(ValidationFailed, match=problem) as refused:
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="deposit", amount=Decimal(amount),
+                        account=lees["roth"], as_of=AS_OF)
+    assert refused.value.detail == {"field": "amount"}
+    assert Account.objects.get(pk=lees["roth"].pk).cash == cash_before
+    assert not CashFlow.objects.exists() and not RebalanceRun.objects.exists()
+
+
+def test_the_amount_rule_matches_a_plain_statement_of_it_over_random_amounts(lees):
+    import random
+
+    rng = random.Random(20261202)
+    cash = Account.objects.get(pk=lees["roth"].pk).cash
+    for _ in range(60):
+        digits, places = rng.randint(0, 19), rng.randint(0, 4)
+        amount = Decimal(rng.randint(1, 10**digits)).scaleb(-places) + rng.choice([0, 0, Decimal("-0.5")])
+        amount = Decimal(amount).copy_abs() or Decimal("0.01")
+        try:
+            entered = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="deposit",
+                                      amount=amount, account=lees["roth"], as_of=AS_OF)
+        except ValidationFailed as exc:
+            assert not _fits_in_cents(amount, cash), (amount, exc.message)
+        else:
+            assert _fits_in_cents(amount, cash), amount
+            cash += amount
+            assert entered.created and Account.objects.get(pk=lees["roth"].pk).cash == cash
+
+
+def test_a_reference_longer_than_its_column_is_refused_in_words(lees):
+    with pytest.raises(ValidationFailed, match="at most 64 characters") as refused:
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="deposit", amount=Decimal("10"),
+                        account=lees["roth"], as_of=AS_OF, reference="R" * 65)
+    assert refused.value.detail == {"field": "reference"}
+    assert not CashFlow.objects.exists()
