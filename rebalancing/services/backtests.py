@@ -69,11 +69,17 @@ def _starts(start: date, cohorts: int) -> tuple[date, ...]:
 
 def _check_history(*, prices: str, symbols: list[str], start: date, years: int, cohorts: int) -> None:
     """Refuse, naming the span, a backtest the prices cannot serve (before anything is queued)."""
-    last_start = _starts(start, cohorts)[-1]
     try:
-        end = last_start.replace(year=last_start.year + years)
-    except ValueError:
-        end = last_start.replace(year=last_start.year + years, day=28)
+        last_start = _starts(start, cohorts)[-1]
+        try:
+            end = last_start.replace(year=last_start.year + years)
+        except ValueError:  # 29 February
+            end = last_start.replace(year=last_start.year + years, day=28)
+        needed_from = date.fromordinal(start.toordinal() - int(HISTORY_BEFORE_START_DAYS * 365 / 252))
+    except ValueError:  # the span runs off the calendar (before year 1 or after 9999)
+        raise ValidationFailed(
+            f"{cohorts} cohort(s) of {years} years from {start} run outside the calendar; choose a start "
+            "within the prices' span", detail={"field": "start"}) from None
     if prices == Backtest.Prices.SAMPLE:
         from rebalancing.backtest.prices import load_sample
 
@@ -92,7 +98,6 @@ def _check_history(*, prices: str, symbols: list[str], start: date, years: int, 
             raise ValidationFailed("this firm holds no prices for some of the basket's securities",
                                    detail={"field": "prices"})
         first, last = span
-    needed_from = date.fromordinal(start.toordinal() - int(HISTORY_BEFORE_START_DAYS * 365 / 252))
     if first > needed_from or last < end:
         raise ValidationFailed(
             f"prices cover {first} to {last}; {cohorts} cohort(s) of {years} years from {start} need "

@@ -55,6 +55,8 @@ def test_bad_input_is_explained_and_nothing_is_started(firm_a, as_user):
     assert "Choose the model" in html and "greater than or equal to 1" in html
     beyond = client.post("/backtests/", {**FORM, "start": "2021-06-30", "years": "5"}, follow=True)
     assert "prices cover 1990-01-02 to 2022-12-28" in beyond.content.decode()
+    off_the_calendar = client.post("/backtests/", {**FORM, "start": "0001-01-01"}, follow=True)
+    assert off_the_calendar.status_code == 200 and "run outside the calendar" in off_the_calendar.content.decode()
     with tenant_context(firm_a):
         assert not Backtest.objects.exists()
 

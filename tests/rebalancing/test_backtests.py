@@ -70,6 +70,21 @@ def test_a_period_the_prices_do_not_cover_is_refused_before_anything_is_queued(f
         assert not Backtest.objects.exists()
 
 
+@pytest.mark.parametrize("start, years, cohorts", [
+    (date(1, 1, 1), 1, 1),  # the risk model's history would start before year 1
+    (date(1, 2, 28), 10, 1),
+    (date(9990, 12, 31), 40, 1),  # the span would end after 9999
+    (date(9999, 1, 4), 1, 30),
+])
+def test_a_span_off_the_calendar_is_refused_in_words(firm_a, firm_user, start, years, cohorts):
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        with pytest.raises(ValidationFailed, match="run outside the calendar") as refused:
+            _start(pm, start=start, years=years, cohorts=cohorts)
+        assert refused.value.detail == {"field": "start"}
+        assert not Backtest.objects.exists()
+
+
 def test_a_benchmark_basket_needs_prices_the_firm_holds(firm_a, firm_user):
     pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
     with tenant_context(firm_a):
