@@ -49,6 +49,9 @@ _CENT = Decimal(1).scaleb(-_AMOUNT_FIELD.decimal_places)
 _AMOUNT_LIMIT = _digits_limit(_AMOUNT_FIELD)
 _CASH_LIMIT = _digits_limit(Account._meta.get_field("cash"))
 _REFERENCE_MAX = CashFlow._meta.get_field("reference").max_length
+# Money moves today or was moved on a past day (the cash-flow file refuses later days too); the
+# wash-sale window and the price history look back from it, which before 1900 there is nothing to.
+_FIRST_DAY = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,11 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
         raise ValidationFailed(f"A required minimum distribution comes from a traditional IRA; "
                                f"{account.custodian_number} is {account.get_tax_status_display()}.",
                                detail={"field": "account"})
-    as_of = as_of or timezone.localdate()
+    today = timezone.localdate()
+    as_of = as_of or today
+    if not _FIRST_DAY <= as_of <= today:
+        raise ValidationFailed(f"The cash flow's day must be from {_FIRST_DAY} to today ({today}), not {as_of}.",
+                               detail={"field": "as_of"})
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None)
     if kind == CashFlow.Kind.DEPOSIT:

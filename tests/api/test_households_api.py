@@ -77,6 +77,24 @@ def test_a_withdrawal_through_the_api_answers_its_plan_and_a_reference_twice_cha
     assert colleague.get(f"{API}/cash-flows/").json()["results"] == []
 
 
+@pytest.mark.parametrize("changes, field, words", [
+    ({"as_of": "0001-01-01"}, "as_of", "must be from 1900-01-01 to today"),
+    ({"as_of": "2099-01-01"}, "as_of", "must be from 1900-01-01 to today"),
+    ({"kind": "deposit", "account": "roth", "amount": "9999999999999999.99"}, "amount", "above what an account can hold"),
+])
+def test_a_cash_flow_the_book_cannot_take_is_a_400_naming_the_field_and_writes_nothing(
+        lees, people, firm_a, client_for, changes, field, words):
+    advisor = client_for(firm_a, people["advisor"])
+    body = {"household": lees["household"].pk, "kind": "withdrawal", "amount": "100"} | changes
+    if body.get("account") == "roth":
+        body["account"] = lees["roth"].pk
+    answer = _json(advisor, "post", "cash-flows/", body)
+    assert answer.status_code == 400, answer.content
+    assert error_of(answer)["detail"] == {"field": field} and words in error_of(answer)["message"]
+    with tenant_context(firm_a):
+        assert not CashFlow.objects.exists()
+
+
 def test_a_cash_flow_file_through_the_api_is_refused_whole_with_its_rows(lees, people, firm_a, client_for):
     advisor = client_for(firm_a, people["advisor"])
     text = "household_id,kind,amount,account_number\nHH-LEE,deposit,100,LEE-ROTH\nHH-NOPE,withdrawal,5,\n"
