@@ -46,8 +46,21 @@ from rebalancing.selectors import (
 )
 from tenants.errors import ValidationFailed
 
-__all__ = ["AccountInputs", "HouseholdInputs", "household_inputs_from", "household_inputs_load",
-           "rebalance_inputs_load"]
+__all__ = ["FIRST_BOOK_DAY", "AccountInputs", "HouseholdInputs", "book_day_check", "household_inputs_from",
+           "household_inputs_load", "rebalance_inputs_load"]
+
+# The earliest day a rebalance, what-if or cash flow may be computed on: the loader looks back from it
+# (the wash-sale window, price history), and before 1900 there is no book to look back at.
+FIRST_BOOK_DAY = date(1900, 1, 1)
+
+
+def book_day_check(as_of: date, *, today: date, what: str = "day") -> date:
+    """``as_of`` if the book can be computed on it: from 1900 to ``today``. A later day would look
+    for recent trades in a wash-sale window weeks ahead of them, and so not see them."""
+    if not FIRST_BOOK_DAY <= as_of <= today:
+        raise ValidationFailed(f"The {what} must be from {FIRST_BOOK_DAY} to today ({today}), not {as_of}.",
+                               detail={"field": "as_of"})
+    return as_of
 
 
 @dataclass(frozen=True)

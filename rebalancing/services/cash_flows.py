@@ -19,7 +19,7 @@ from django.utils import timezone
 from rebalancing import engine
 from rebalancing.access import households_visible_to, require
 from rebalancing.engine.withdrawal_results import withdrawal_results
-from rebalancing.engine_inputs import household_inputs_load
+from rebalancing.engine_inputs import book_day_check, household_inputs_load
 from rebalancing.models import (
     Account,
     CashFlow,
@@ -49,9 +49,6 @@ _CENT = Decimal(1).scaleb(-_AMOUNT_FIELD.decimal_places)
 _AMOUNT_LIMIT = _digits_limit(_AMOUNT_FIELD)
 _CASH_LIMIT = _digits_limit(Account._meta.get_field("cash"))
 _REFERENCE_MAX = CashFlow._meta.get_field("reference").max_length
-# Money moves today or was moved on a past day (the cash-flow file refuses later days too); the
-# wash-sale window and the price history look back from it, which before 1900 there is nothing to.
-_FIRST_DAY = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -96,10 +93,7 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
                                f"{account.custodian_number} is {account.get_tax_status_display()}.",
                                detail={"field": "account"})
     today = timezone.localdate()
-    as_of = as_of or today
-    if not _FIRST_DAY <= as_of <= today:
-        raise ValidationFailed(f"The cash flow's day must be from {_FIRST_DAY} to today ({today}), not {as_of}.",
-                               detail={"field": "as_of"})
+    as_of = book_day_check(as_of or today, today=today, what="cash flow's day")
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None)
     if kind == CashFlow.Kind.DEPOSIT:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, households_visible_to, require
-from rebalancing.engine_inputs import household_inputs_load
+from rebalancing.engine_inputs import book_day_check, household_inputs_load
 from rebalancing.household_parameters import household_settings_validate
 from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
@@ -153,6 +153,7 @@ def household_rebalance_preview(*, user, household: Household, as_of) -> engine.
     stored. The what-if of the household page and the API."""
     if not households_visible_to(user).filter(pk=household.pk).exists():
         raise NotFound("No such household.")
+    book_day_check(as_of, today=timezone.localdate(), what="what-if's day")
     [inputs] = household_inputs_load([household], as_of=as_of)
     if inputs.error is not None:
         raise inputs.error

@@ -31,6 +31,7 @@ from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.engine_inputs import (
     AccountInputs,
     HouseholdInputs,
+    book_day_check,
     household_inputs_from,
     rebalance_inputs_load,
 )
@@ -91,11 +92,12 @@ def run_start(
     kind: str = RebalanceRun.Kind.MANUAL,
 ) -> RebalanceRun:
     """Create a run over ``scope`` and hand it to the workers once this transaction commits."""
+    as_of = book_day_check(as_of or _today(), today=_today(), what="run's day")
     account_ids = list(accounts_for_scope(scope))
     run = RebalanceRun(
         kind=kind,
         scope=scope.to_dict(),
-        as_of=as_of or _today(),
+        as_of=as_of,
         started_by=user if getattr(user, "pk", None) else None,
         started_by_label=label or (user.get_username() if getattr(user, "pk", None) else ""),
         total=len(account_ids),

@@ -193,3 +193,11 @@ def test_how_a_household_is_rebalanced_inside_its_bands_is_read_and_written_with
         assert "inside_bands (how the household is rebalanced inside its drift bands) must be" in body["message"]
     with tenant_context(firm_a):
         assert Household.objects.get(pk=lees["household"].pk).household_overrides == {"inside_bands": "tax_free"}
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "2099-01-01"])
+def test_a_household_what_if_on_a_day_off_the_book_is_a_400_naming_as_of(lees, people, firm_a, client_for, as_of):
+    advisor = client_for(firm_a, people["advisor"])
+    answer = _json(advisor, "post", f"households/{lees['household'].pk}/what-if/", {"as_of": as_of})
+    assert answer.status_code == 400, answer.content
+    assert error_of(answer)["detail"] == {"field": "as_of"}

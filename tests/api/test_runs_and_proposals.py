@@ -16,6 +16,18 @@ def _post(client, path, body=None):
     return client.post(f"{API}/{path}", body or {}, content_type="application/json")
 
 
+@pytest.mark.parametrize("as_of", ["0001-01-01", "2099-01-01"])
+def test_a_run_on_a_day_off_the_book_is_a_400_naming_as_of_and_nothing_is_queued(firm_a, people, book, api_key, as_of):
+    client = key_client(firm_a, api_key(firm_a, people["pm"], scopes=["read", "run"]))
+    with tenant_context(firm_a):
+        runs_before = RebalanceRun.objects.count()
+    refused = _post(client, "runs/", {"scope": {"firm": True}, "as_of": as_of})
+    assert refused.status_code == 400, refused.content
+    assert error_of(refused)["detail"] == {"field": "as_of"} and "from 1900-01-01 to today" in error_of(refused)["message"]
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.count() == runs_before
+
+
 def test_a_run_started_through_the_api_is_queued_then_reports_progress(
         firm_a, people, book, api_key, django_capture_on_commit_callbacks):
     client = key_client(firm_a, api_key(firm_a, people["pm"], scopes=["read", "run"]))

@@ -242,3 +242,21 @@ def test_an_import_that_lands_is_audited_and_a_refused_one_is_not(firm_a, firm_u
         events = list(AuditEvent.objects.filter(action="import.securities"))
     assert len(events) == 1
     assert events[0].actor == "pm-import@firm-a.example" and events[0].after["created"] == 1
+
+
+@pytest.mark.parametrize("as_of", [date(1, 1, 1), date(1899, 12, 31), "tomorrow", date(9999, 12, 31)])
+def test_a_run_on_a_day_the_book_cannot_be_computed_on_is_refused_before_it_is_queued(firm_a, as_of):
+    # A day near year 1 crashed every chunk (the wash-sale window ran off the calendar) and left the
+    # run "running" for ever; a day after today looked for recent trades weeks ahead of them.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    as_of = timezone.localdate() + timedelta(days=1) if as_of == "tomorrow" else as_of
+    with tenant_context(firm_a):
+        make_book(2)
+        with pytest.raises(ValidationFailed, match="must be from 1900-01-01 to today") as refused:
+            run_start(scope=RunScope(firm=True), as_of=as_of, label="test")
+        assert refused.value.detail == {"field": "as_of"}
+        assert not RebalanceRun.objects.exists()
+        assert run_start(scope=RunScope(firm=True), as_of=timezone.localdate(), label="test").total == 2
