@@ -99,7 +99,12 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     template.parameters, template.overridable = parameters, overridable
     if household_parameters is not None:
         template.household_parameters = household_parameters
-    template.full_clean()
+    try:
+        template.full_clean()
+    except DjangoValidationError as exc:  # a name too long, a code taken or malformed: said, not a server error
+        problems = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
+        raise ValidationFailed("The template was not saved: " + "; ".join(problems),
+                               detail={"problems": problems}) from None
     template.save()
     audit_record(actor=user, action="template.create" if before is None else "template.change", obj=template,
                  before=before, after={"name": name, "parameters": parameters, "overridable": overridable,

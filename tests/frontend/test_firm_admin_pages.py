@@ -400,6 +400,17 @@ def test_structured_parameter_mistakes_are_named_and_nothing_is_saved(firm_a, bo
         assert (template.parameters, template.overridable) == before
 
 
+def test_a_template_name_longer_than_its_column_is_named_not_a_server_error(firm_a, book, as_user):
+    template = book["template"]
+    with tenant_context(firm_a):
+        name_before = ParameterTemplate.objects.get(pk=template.pk).name
+    response = as_user("admin").post(f"/templates/{template.pk}/", {"name": "N" * 201})
+    assert response.status_code == 400
+    assert "The template was not saved: name: Ensure this value has at most 200 characters" in text(response)
+    with tenant_context(firm_a):
+        assert ParameterTemplate.objects.get(pk=template.pk).name == name_before
+
+
 def test_an_advisor_adds_a_one_off_instruction_to_an_account_within_the_template(firm_a, book, as_user):
     template = book["template"]
     with tenant_context(firm_a):
