@@ -29,6 +29,7 @@ from rebalancing.models import (
 from tenants.errors import ValidationFailed
 
 __all__ = [
+    "asset_classes_known",
     "backtest_basket",
     "backtest_firm_price_span",
     "backtest_price_history",
@@ -80,6 +81,12 @@ class RunScope:
     def is_empty(self) -> bool:
         """No criterion at all (``replace_approved`` is a choice about proposals, not a criterion)."""
         return not {k for k in self.to_dict() if k != "replace_approved"}
+
+
+def asset_classes_known() -> set[str]:
+    """The firm's asset classes: those of its security master and of its models' sleeves."""
+    return (set(Security.objects.values_list("asset_class", flat=True).distinct())
+            | set(Sleeve.objects.values_list("asset_class", flat=True).distinct()))
 
 
 def accounts_for_scope(scope: RunScope):

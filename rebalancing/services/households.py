@@ -15,6 +15,7 @@ from rebalancing.household_parameters import household_settings_validate
 from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
+from rebalancing.selectors import asset_classes_known
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed
@@ -117,6 +118,16 @@ def household_account_move(*, user, account: Account, household: Household | Non
 
 
 @transaction.atomic
+def _asset_classes_check(named) -> None:
+    """A class no security or model of the firm has is a typo: an account allowed only that class
+    would be kept from buying anything, and a location for it would never apply."""
+    unknown = sorted({c.strip() for c in named if c and c.strip()} - asset_classes_known())
+    if unknown:
+        shown = ", ".join(repr(c if len(c) <= 40 else c[:40] + "…") for c in unknown[:5])
+        raise ValidationFailed(f"Unknown asset class {shown}; the firm's are {', '.join(sorted(asset_classes_known()))}.",
+                               detail={"field": "asset_classes", "unknown": [c[:64] for c in unknown[:20]]})
+
+
 def household_settings_set(*, user, household: Household, settings: dict,
                            asset_classes: dict[int, list[str]] | None = None) -> Household:
     """The household's own settings (tax budget per year, asset location) within its template's
@@ -124,6 +135,8 @@ def household_settings_set(*, user, household: Household, settings: dict,
     require(user, Capability.EDIT_PARAMETERS)
     household = _visible(user, household)
     settings = household_settings_validate(settings, template=household.template)
+    _asset_classes_check([*(settings.get("location") or {}),
+                          *(c for classes in (asset_classes or {}).values() for c in classes)])
     before = {"settings": household.household_overrides}
     after = {"settings": settings}
     household.household_overrides = settings

@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import CashFlow, Household, HouseholdProposal, Proposal
+from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Proposal
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from tenants.audit.models import AuditEvent
@@ -201,3 +201,21 @@ def test_a_household_what_if_on_a_day_off_the_book_is_a_400_naming_as_of(lees, p
     answer = _json(advisor, "post", f"households/{lees['household'].pk}/what-if/", {"as_of": as_of})
     assert answer.status_code == 400, answer.content
     assert error_of(answer)["detail"] == {"field": "as_of"}
+
+
+@pytest.mark.parametrize("body", [
+    {"settings": {}, "asset_classes": {"ira": ["bondz"]}},  # a typo: the IRA could then buy nothing
+    {"settings": {"location": {"equitiez": ["roth", "traditional", "taxable"]}}},
+])
+def test_an_asset_class_the_firm_does_not_have_is_refused_by_name_and_nothing_changes(
+        lees, people, firm_a, client_for, body):
+    if "asset_classes" in body:
+        body = {**body, "asset_classes": {str(lees["ira"].pk): body["asset_classes"]["ira"]}}
+    answer = _json(client_for(firm_a, people["advisor"]), "patch", f"households/{lees['household'].pk}/settings/", body)
+    assert answer.status_code == 400, answer.content
+    error = error_of(answer)
+    assert error["detail"]["field"] == "asset_classes" and "Unknown asset class" in error["message"]
+    assert error["detail"]["unknown"] in (["bondz"], ["equitiez"]) and "bonds" in error["message"]
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=lees["ira"].pk).asset_classes == []
+        assert Household.objects.get(pk=lees["household"].pk).household_overrides in ({}, None)
