@@ -184,6 +184,9 @@ def decimal_cells(
             raise CellProblem(f"{text!r} is not a finite number")
         value = _fit(value, field)
         if positive and value <= 0:
+            if value == 0 and parse_decimal(text) > 0:  # 0.001 in a column of cents
+                raise CellProblem(f"{text} rounds to 0 at {field.decimal_places} decimal places; it must be "
+                                  "greater than 0")
             raise CellProblem(f"{text} must be greater than 0")
         if minimum is not None and value < minimum:
             raise CellProblem(f"{text} must not be {'negative' if minimum == 0 else f'below {minimum}'}")

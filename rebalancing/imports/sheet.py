@@ -15,6 +15,7 @@ __all__ = ["Sheet", "Source", "sheet_read"]
 Source = str | os.PathLike | bytes | IO[bytes] | IO[str]
 
 _LINE_IN_PARSER_ERROR = re.compile(r"line (\d+)")
+_UNCLOSED_QUOTE_IN_PARSER_ERROR = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 @dataclass
@@ -108,11 +109,16 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
         except pd.errors.EmptyDataError:
             problems.add(1, None, "the file is empty; the first line must name the columns")
         except pd.errors.ParserError as exc:
-            match = _LINE_IN_PARSER_ERROR.search(str(exc))
-            problems.add(
-                int(match.group(1)) if match else 1, None,
-                "the line has more cells than the header has columns (an unquoted comma?)",
-            )
+            if match := _UNCLOSED_QUOTE_IN_PARSER_ERROR.search(str(exc)):
+                # pandas counts these rows from 0: row 1 is the file's line 2.
+                problems.add(int(match.group(1)) + 1, None,
+                             'a quoted cell starts on this line and is never closed (a stray " ?)')
+            else:
+                match = _LINE_IN_PARSER_ERROR.search(str(exc))
+                problems.add(
+                    int(match.group(1)) if match else 1, None,
+                    "the line has more cells than the header has columns (an unquoted comma?)",
+                )
     if frame is not None and frame.empty:
         problems.add(1, None, "the file is empty; the first line must name the columns")
     problems.reject_if_any()

@@ -511,6 +511,31 @@ def test_a_file_that_is_not_csv_is_refused(book, source, problem):
     assert problems_of(excinfo) == [(1, None, problem)]
 
 
+@pytest.mark.parametrize(("source", "line", "problem"), [
+    (b'symbol,date,close\n"VTI,2026-11-20,100\n', 2, 'a quoted cell starts on this line and is never closed'),
+    (b'symbol,date,close\nVTI,2026-11-20,100\nVTI,"2026-11-19,99\nVTI,2026-11-18,98\n', 3,
+     "a quoted cell starts on this line and is never closed"),
+    (b"symbol,date,close\nVTI,2026-11-20,100,7\n", 2, "the line has more cells than the header has columns"),
+])
+def test_a_broken_line_is_named_with_what_is_wrong_with_it(book, source, line, problem):
+    with pytest.raises(ImportRejected) as excinfo:
+        prices_import(source=source, as_of=AS_OF)
+
+    [(reported_line, column, text)] = problems_of(excinfo)
+    assert (reported_line, column) == (line, None) and text.startswith(problem)
+
+
+def test_an_amount_that_rounds_to_nothing_says_so(book):
+    from rebalancing.imports.cash_flows import cash_flows_import
+
+    with pytest.raises(ImportRejected) as excinfo:
+        cash_flows_import(source=b"household_id,kind,amount\nHH-1,deposit,0.001\nHH-1,deposit,-3\n", user=None)
+
+    problems = problems_of(excinfo)
+    assert (2, "amount", "0.001 rounds to 0 at 2 decimal places; it must be greater than 0") in problems
+    assert (3, "amount", "-3 must be greater than 0") in problems
+
+
 def test_an_unknown_kind_is_refused(book):
     with pytest.raises(ValidationFailed, match="Unknown kind of file 'positions'"):
         book_import(kind="positions", source=csv("lots.csv"))
