@@ -117,7 +117,6 @@ def household_account_move(*, user, account: Account, household: Household | Non
     return account
 
 
-@transaction.atomic
 def _asset_classes_check(named) -> None:
     """A class no security or model of the firm has is a typo: an account allowed only that class
     would be kept from buying anything, and a location for it would never apply."""
@@ -128,6 +127,7 @@ def _asset_classes_check(named) -> None:
                                detail={"field": "asset_classes", "unknown": [c[:64] for c in unknown[:20]]})
 
 
+@transaction.atomic
 def household_settings_set(*, user, household: Household, settings: dict,
                            asset_classes: dict[int, list[str]] | None = None) -> Household:
     """The household's own settings (tax budget per year, asset location) within its template's
