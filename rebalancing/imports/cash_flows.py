@@ -15,7 +15,15 @@ from rebalancing.models import Account, CashFlow, Household
 from rebalancing.services.cash_flows import cash_flow_enter
 from tenants.errors import DomainError
 
-from .cells import CellProblem, column_parse, date_cells, decimal_cells, required_cells, text_cells
+from .cells import (
+    CellProblem,
+    column_parse,
+    date_cells,
+    decimal_cells,
+    duplicates_report,
+    required_cells,
+    text_cells,
+)
 from .report import ImportSummary
 from .sheet import Source, sheet_read
 
@@ -50,6 +58,12 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     references = (text_cells(sheet, "reference", field=CashFlow._meta.get_field("reference"))
                   if sheet.has("reference") else None)
     days = date_cells(sheet, "as_of", required=False, not_after=today) if sheet.has("as_of") else None
+    if references is not None:
+        # A reference names one cash flow of a household: the second row with it would be taken as
+        # "entered before" and silently dropped, whatever its amount.
+        given = references.map(lambda r: isinstance(r, str) and r != "").astype(bool)
+        duplicates_report(sheet, {"household_id": household_ids[given], "reference": references[given]},
+                          "household and reference")
     scope = households if households is not None else Household.objects.all()
     known = {h.external_id: h for h in scope.filter(external_id__in=[h for h in household_ids if isinstance(h, str)])}
     accounts = {a.custodian_number: a for a in Account.objects.filter(

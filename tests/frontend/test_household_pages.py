@@ -269,3 +269,24 @@ def test_a_deposit_the_book_cannot_hold_is_refused_on_the_page_not_a_server_erro
     with tenant_context(firm_a):
         assert not CashFlow.objects.exists()
         assert Account.objects.get(pk=lees["roth"].pk).cash == lees["roth"].cash
+
+
+def test_a_cash_flow_file_repeating_a_reference_is_refused_naming_both_rows(lees, as_user, firm_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import CashFlow
+
+    # given a file whose fourth line reuses the second's reference with another amount
+    text = ("household_id,kind,amount,account_number,reference\n"
+            "HH-LEE,deposit,500,LEE-ROTH,D-1\nHH-LEE,deposit,20,LEE-ROTH,\nHH-LEE,deposit,5,LEE-ROTH,D-1\n"
+            "HH-LEE,deposit,20,LEE-ROTH,\n")
+    # when it is uploaded on the household page
+    answer = as_user("advisor").post(_url(lees["household"], "cash-flows/upload/"), {
+        "file": SimpleUploadedFile("flows.csv", text.encode(), content_type="text/csv")}, follow=True)
+    # then the repeat is named (rows without a reference may repeat) and nothing is entered
+    html = answer.content.decode()
+    assert "row 4, reference: repeats the household and reference of row 2" in html
+    assert "row 5" not in html
+    with tenant_context(firm_a):
+        assert not CashFlow.objects.exists()
+        assert Account.objects.get(pk=lees["roth"].pk).cash == lees["roth"].cash
