@@ -57,8 +57,10 @@ def household_url(household: Household) -> str:
 
 
 def _refused(request, household: Household, exc: DomainError, anchor: str = ""):
+    # Back to the top of the page, where the message is: at the form's anchor (far down a long page)
+    # the refusal was out of sight and the form seemed to do nothing. ``anchor`` names the form.
     messages.error(request, exc.message)
-    return redirect(f"{household_url(household)}{anchor}")
+    return redirect(household_url(household))
 
 
 def _model_and_template(post) -> tuple[ModelPortfolio | None, ParameterTemplate | None]:
@@ -262,7 +264,7 @@ def household_cash_flow_upload(request, pk: int):
         problems = (exc.detail or {}).get("problems", [])[:10]
         lines = "; ".join(f"row {p['row']}{', ' + p['column'] if p['column'] else ''}: {p['problem']}" for p in problems)
         messages.error(request, f"{exc.message} {lines}")
-        return redirect(f"{household_url(household)}#cash-flows")
+        return redirect(household_url(household))  # the top, where the message is (see _refused)
     except DomainError as exc:
         return _refused(request, household, exc, "#cash-flows")
     return _done(request, household, f"Cash-flow file: {summary.created} entered, {summary.unchanged} entered before.",

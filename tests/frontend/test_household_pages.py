@@ -266,6 +266,8 @@ def test_a_deposit_the_book_cannot_hold_is_refused_on_the_page_not_a_server_erro
     answer = as_user("advisor").post(_url(lees["household"], "cash-flows/"), {
         "kind": "deposit", "amount": amount, "account": lees["roth"].pk, "reference": reference}, follow=True)
     assert answer.status_code == 200 and problem in answer.content.decode()
+    # back at the top of the page, where the message is, not at the form far below it
+    assert answer.redirect_chain == [(_url(lees["household"]), 302)]
     with tenant_context(firm_a):
         assert not CashFlow.objects.exists()
         assert Account.objects.get(pk=lees["roth"].pk).cash == lees["roth"].cash
@@ -286,6 +288,7 @@ def test_a_cash_flow_file_repeating_a_reference_is_refused_naming_both_rows(lees
     # then the repeat is named (rows without a reference may repeat) and nothing is entered
     html = answer.content.decode()
     assert "row 4, reference: repeats the household and reference of row 2" in html
+    assert answer.redirect_chain == [(_url(lees["household"]), 302)]
     assert "row 5" not in html
     with tenant_context(firm_a):
         assert not CashFlow.objects.exists()
