@@ -84,9 +84,11 @@ class RunScope:
 
 
 def asset_classes_known() -> set[str]:
-    """The firm's asset classes: those of its security master and of its models' sleeves."""
+    """The firm's asset classes: those of its security master and of its models' sleeves (a sleeve
+    holding another model is named after that model, not an asset class)."""
+    sleeves = Sleeve.objects.exclude(kind=Sleeve.Kind.SUBMODEL)
     return (set(Security.objects.values_list("asset_class", flat=True).distinct())
-            | set(Sleeve.objects.values_list("asset_class", flat=True).distinct()))
+            | set(sleeves.values_list("asset_class", flat=True).distinct()))
 
 
 def accounts_for_scope(scope: RunScope):

@@ -219,3 +219,16 @@ def test_an_asset_class_the_firm_does_not_have_is_refused_by_name_and_nothing_ch
     with tenant_context(firm_a):
         assert Account.objects.get(pk=lees["ira"].pk).asset_classes == []
         assert Household.objects.get(pk=lees["household"].pk).household_overrides in ({}, None)
+
+
+def test_the_firms_asset_classes_are_its_securities_and_sleeves_not_its_model_of_models(lees, firm_a):
+    from rebalancing.models import ModelVersion, Security, Sleeve
+    from rebalancing.selectors import asset_classes_known
+
+    with tenant_context(firm_a):
+        outer = ModelVersion.objects.exclude(model=lees["model"]).first() or lees["model"].current_version
+        Sleeve.objects.create(version=outer, asset_class="sixty-lee-inside", weight=Decimal("0.5"),
+                              kind=Sleeve.Kind.SUBMODEL, submodel=lees["model"])
+        known = asset_classes_known()
+        assert set(Security.objects.values_list("asset_class", flat=True)) <= known
+        assert "sixty-lee-inside" not in known
