@@ -1,6 +1,6 @@
 """The one hierarchy of domain errors. Each has a stable code that APIs and pages show as-is."""
 
-__all__ = ["Conflict", "DomainError", "NotFound", "PermissionDenied", "ValidationFailed"]
+__all__ = ["Conflict", "DomainError", "NotFound", "PermissionDenied", "ValidationFailed", "fields_refused"]
 
 
 class DomainError(Exception):
@@ -36,3 +36,12 @@ class NotFound(DomainError):
 class PermissionDenied(DomainError):
     code = "permission_denied"
     http_status = 403
+
+
+def fields_refused(exc, what: str) -> ValidationFailed:
+    """Django's ``full_clean`` ValidationError (a value too long for its column, a code taken...) as
+    the domain's error, naming each field, so that a page or the API says it instead of failing."""
+    problems = [f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()]
+    first = next(iter(exc.message_dict), None)
+    return ValidationFailed(f"{what} was not saved: " + "; ".join(problems),
+                            detail={"field": first, "problems": problems})

@@ -22,7 +22,7 @@ from rebalancing.models import (
     SleeveHolding,
 )
 from tenants.audit.services import audit_record
-from tenants.errors import NotFound, ValidationFailed
+from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
 __all__ = [
@@ -102,9 +102,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     try:
         template.full_clean()
     except DjangoValidationError as exc:  # a name too long, a code taken or malformed: said, not a server error
-        problems = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
-        raise ValidationFailed("The template was not saved: " + "; ".join(problems),
-                               detail={"problems": problems}) from None
+        raise fields_refused(exc, "The template") from None
     template.save()
     audit_record(actor=user, action="template.create" if before is None else "template.change", obj=template,
                  before=before, after={"name": name, "parameters": parameters, "overridable": overridable,
@@ -172,8 +170,7 @@ def model_create(*, user, code: str, name: str, sleeves: list[SleeveSpec], descr
     try:
         model.full_clean()
     except DjangoValidationError as exc:
-        problems = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
-        raise ValidationFailed("The model was not saved: " + "; ".join(problems), detail={"problems": problems}) from None
+        raise fields_refused(exc, "The model") from None
     model.save()
     audit_record(actor=user, action="model.create", obj=model, after={"code": code, "name": name})
     model_version_create(model=model, sleeves=sleeves, user=user, note="first version")

@@ -17,7 +17,7 @@ from rebalancing.access import ADVISOR_PERMISSION, require
 from rebalancing.models import Household, HouseholdUserObjectPermission
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
-from tenants.errors import Conflict, ValidationFailed
+from tenants.errors import Conflict, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 from tenants.roles import FirmRole
 
@@ -143,7 +143,10 @@ def user_invite(*, email: str, first_name: str, last_name: str, roles: list[Firm
     user = User(username=email, email=email, first_name=(first_name or "").strip()[:150],
                 last_name=(last_name or "").strip()[:150], is_staff=FirmRole.FIRM_ADMIN in roles)
     user.set_unusable_password()
-    user.full_clean()
+    try:
+        user.full_clean()
+    except ValidationError as exc:  # an address longer than its column
+        raise fields_refused(exc, "The user") from None
     user.save()
     user.groups.set([Group.objects.get_or_create(name=str(role))[0] for role in roles])
     audit_record(actor=by, action=Action.USER_INVITE, obj=user, object_type="user",

@@ -7,11 +7,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from tenants.audit.services import audit_record
-from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+from tenants.errors import Conflict, PermissionDenied, ValidationFailed, fields_refused
 from tenants.permissions import Capability, user_can
 
 from .models import ApiKey, IdempotencyRecord
@@ -96,7 +97,10 @@ def api_key_create(*, user, name: str, scopes, expires_at: datetime | None, by) 
             break
     key = ApiKey(name=name, user=user, prefix=prefix, secret_sha256=secret_digest(secret), scopes=clean,
                  expires_at=expires_at, created_by=by)
-    key.full_clean()
+    try:
+        key.full_clean()
+    except ValidationError as exc:  # a name longer than its column
+        raise fields_refused(exc, "The key") from None
     key.save()
     audit_record(actor=by or "manage.py create_api_key", action="api_key.create", obj=key,
                  after={"owner": user.get_username(), "prefix": prefix, "scopes": clean,

@@ -191,7 +191,24 @@ def test_an_invitation_without_a_role_or_for_a_taken_address_is_refused(firm_a, 
     assert taken.status_code == 400 and "already has an account here" in text(taken)
     bad = client.post("/people/", {"action": "invite", "email": "not-an-address", "role": "advisor"})
     assert bad.status_code == 400 and "is not an e-mail address" in text(bad)
+    # A valid address longer than the column that keeps it: named, not a server error.
+    long = client.post("/people/", {"action": "invite", "email": "a" * 240 + "@pages.example", "role": "advisor"})
+    assert long.status_code == 400 and "The user was not saved: username: Ensure this value has at most 150" in text(long)
     assert mailoutbox == []
+    from django.contrib.auth import get_user_model
+
+    with tenant_context(firm_a):
+        assert not get_user_model().objects.filter(username__startswith="a" * 240).exists()
+
+
+def test_a_key_name_longer_than_its_column_is_named_and_no_key_is_issued(firm_a, people, as_user):
+    from tenants.api_keys.models import ApiKey
+
+    response = as_user("admin").post("/api-keys/", {"action": "create", "name": "K" * 101, "scope": ["read"]})
+    assert response.status_code == 400
+    assert "The key was not saved: name: Ensure this value has at most 100 characters" in text(response)
+    with tenant_context(firm_a):
+        assert not ApiKey.objects.filter(name__startswith="KKK").exists()
 
 
 def test_roles_change_and_a_deactivated_user_cannot_sign_in(firm_a, people, as_user, client_for):
