@@ -5,6 +5,7 @@ Who advises a household is ``services.people.household_advisors_set`` (object pe
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, Trade
 from rebalancing.selectors import asset_classes_known
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
-from tenants.errors import Conflict, NotFound, ValidationFailed
+from tenants.errors import Conflict, NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
 __all__ = [
@@ -44,6 +45,13 @@ def _check_unit(managed_as: str, model: ModelPortfolio | None) -> None:
         raise ValidationFailed("A household managed as one needs its model.", detail={"field": "model"})
 
 
+def _household_clean(household: Household) -> None:
+    try:
+        household.full_clean()
+    except DjangoValidationError as exc:  # a name or id longer than its column: said, not a server error
+        raise fields_refused(exc, "The household") from None
+
+
 @transaction.atomic
 def household_create(*, user, name: str, external_id: str, managed_as: str = Household.ManagedAs.ACCOUNTS,
                      model: ModelPortfolio | None = None, template=None) -> Household:
@@ -57,7 +65,7 @@ def household_create(*, user, name: str, external_id: str, managed_as: str = Hou
                        detail={"field": "external_id"})
     _check_unit(managed_as, model)
     household = Household(name=name, external_id=external_id, managed_as=managed_as, model=model, template=template)
-    household.full_clean()
+    _household_clean(household)
     household.save()
     audit_record(actor=user, action=Action.HOUSEHOLD_CREATE, obj=household, after={
         "name": name, "external_id": external_id, "managed_as": managed_as, "model": model.code if model else None,
@@ -75,7 +83,7 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
     before = {"managed_as": household.managed_as, "model": household.model.code if household.model else None,
               "template": household.template.code if household.template else None}
     household.managed_as, household.model, household.template = managed_as, model, template
-    household.full_clean()
+    _household_clean(household)
     household.save(update_fields=["managed_as", "model", "template"])
     after = {"managed_as": managed_as, "model": model.code if model else None,
              "template": template.code if template else None}

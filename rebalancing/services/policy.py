@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from rebalancing.access import require
 from rebalancing.models import ApprovalPolicy
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
-from tenants.errors import ValidationFailed
+from tenants.errors import ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
 __all__ = ["POLICY_FIELDS", "approval_policy_set"]
@@ -50,7 +51,10 @@ def approval_policy_set(*, by, **values) -> ApprovalPolicy:
         problems.append("the automatic approval's turnover limit is above the turnover at which compliance must approve")
     if problems:
         raise ValidationFailed("Policy not saved: " + "; ".join(problems) + ".", detail={"problems": problems})
-    policy.full_clean()
+    try:
+        policy.full_clean()
+    except DjangoValidationError as exc:  # an amount too large for its column: said, not a server error
+        raise fields_refused(exc, "The policy") from None
     policy.save()
     after = {f: _plain(getattr(policy, f)) for f in POLICY_FIELDS}
     changed = {f for f in POLICY_FIELDS if before[f] != after[f]}

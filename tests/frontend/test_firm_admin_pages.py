@@ -263,6 +263,21 @@ def test_the_policy_is_edited_in_percent_and_dollars(firm_a, people, as_user):
     assert 'name="auto_max_turnover" value="7.5"' in text(client.get("/policy/"))
 
 
+def test_a_policy_amount_too_large_for_its_column_is_named_and_nothing_changes(firm_a, people, as_user):
+    from rebalancing.models import ApprovalPolicy
+
+    with tenant_context(firm_a):
+        before = ApprovalPolicy.current().compliance_min_estimated_tax
+    response = as_user("admin").post("/policy/", {
+        "auto_approve": "on", "auto_max_estimated_tax": "1,000", "auto_max_turnover": "5", "auto_max_trades": "20",
+        "compliance_min_estimated_tax": "1e20", "compliance_min_turnover": "25", "max_price_age_days": "3"})
+    assert response.status_code == 400
+    assert "The policy was not saved: compliance_min_estimated_tax: Ensure that there are no more than" in text(response)
+    with tenant_context(firm_a):
+        assert ApprovalPolicy.current().compliance_min_estimated_tax == before
+        assert not AuditEvent.objects.filter(action="policy.change").exists()
+
+
 def test_a_policy_that_contradicts_itself_is_refused_naming_the_limits(firm_a, people, as_user):
     from rebalancing.models import ApprovalPolicy
 

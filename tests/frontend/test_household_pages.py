@@ -293,3 +293,14 @@ def test_a_cash_flow_file_repeating_a_reference_is_refused_naming_both_rows(lees
     with tenant_context(firm_a):
         assert not CashFlow.objects.exists()
         assert Account.objects.get(pk=lees["roth"].pk).cash == lees["roth"].cash
+
+
+@pytest.mark.parametrize("name, external_id, field", [("N" * 201, "HH-LONG", "name"), ("Long id", "X" * 65, "external_id")])
+def test_a_household_name_or_id_too_long_for_its_column_is_named_not_a_server_error(lees, as_user, firm_a, name,
+                                                                                    external_id, field):
+    answer = as_user("admin").post("/households/", {"name": name, "external_id": external_id,
+                                                    "managed_as": "accounts"}, follow=True)
+    assert answer.status_code == 200
+    assert f"The household was not saved: {field}: Ensure this value has at most" in answer.content.decode()
+    with tenant_context(firm_a):
+        assert list(Household.objects.values_list("external_id", flat=True)) == ["HH-LEE"]
