@@ -16,7 +16,7 @@ from array import array
 from bisect import bisect_right
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ import orjson
 from django.db import connection
 from django.db.models import F, FloatField
 from django.db.models.functions import Cast
+from django.utils import timezone
 from psycopg.types.numeric import FloatLoader
 
 from rebalancing import engine
@@ -52,13 +53,24 @@ __all__ = ["FIRST_BOOK_DAY", "AccountInputs", "HouseholdInputs", "book_day_check
 # The earliest day a rebalance, what-if or cash flow may be computed on: the loader looks back from it
 # (the wash-sale window, price history), and before 1900 there is no book to look back at.
 FIRST_BOOK_DAY = date(1900, 1, 1)
+# The easternmost time zone (UTC+14): a firm's own today has begun by the time it has begun there.
+EARLIEST_ZONE = timedelta(hours=14)
 
 
-def book_day_check(as_of: date, *, today: date, what: str = "day") -> date:
-    """``as_of`` if the book can be computed on it: from 1900 to ``today``. A later day would look
-    for recent trades in a wash-sale window weeks ahead of them, and so not see them."""
-    if not FIRST_BOOK_DAY <= as_of <= today:
-        raise ValidationFailed(f"The {what} must be from {FIRST_BOOK_DAY} to today ({today}), not {as_of}.",
+def latest_book_day(now: datetime | None = None) -> date:
+    """The latest day that is today somewhere: the server keeps UTC, a firm in Sydney trades on its
+    own date, up to a day ahead of it."""
+    return ((now or timezone.now()).astimezone(UTC) + EARLIEST_ZONE).date()
+
+
+def book_day_check(as_of: date, *, what: str = "day", now: datetime | None = None) -> date:
+    """``as_of`` if the book can be computed on it: from 1900 to today (in the firm's time zone,
+    whichever it is: ``latest_book_day``). A later day would look for recent trades in a wash-sale
+    window weeks ahead of them, and so not see them."""
+    latest = latest_book_day(now)
+    if not FIRST_BOOK_DAY <= as_of <= latest:
+        raise ValidationFailed(f"The {what} must be from {FIRST_BOOK_DAY} to today ({latest} at the latest, "
+                               f"the date in the easternmost time zone), not {as_of}.",
                                detail={"field": "as_of"})
     return as_of
 

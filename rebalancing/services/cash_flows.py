@@ -93,7 +93,7 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
                                f"{account.custodian_number} is {account.get_tax_status_display()}.",
                                detail={"field": "account"})
     today = timezone.localdate()
-    as_of = book_day_check(as_of or today, today=today, what="cash flow's day")
+    as_of = book_day_check(as_of or today, what="cash flow's day")
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None)
     if kind == CashFlow.Kind.DEPOSIT:

@@ -174,7 +174,7 @@ def household_rebalance_preview(*, user, household: Household, as_of) -> engine.
     stored. The what-if of the household page and the API."""
     if not households_visible_to(user).filter(pk=household.pk).exists():
         raise NotFound("No such household.")
-    book_day_check(as_of, today=timezone.localdate(), what="what-if's day")
+    book_day_check(as_of, what="what-if's day")
     [inputs] = household_inputs_load([household], as_of=as_of)
     if inputs.error is not None:
         raise inputs.error

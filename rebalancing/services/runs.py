@@ -92,7 +92,7 @@ def run_start(
     kind: str = RebalanceRun.Kind.MANUAL,
 ) -> RebalanceRun:
     """Create a run over ``scope`` and hand it to the workers once this transaction commits."""
-    as_of = book_day_check(as_of or _today(), today=_today(), what="run's day")
+    as_of = book_day_check(as_of or _today(), what="run's day")
     account_ids = list(accounts_for_scope(scope))
     run = RebalanceRun(
         kind=kind,

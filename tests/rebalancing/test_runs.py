@@ -244,7 +244,7 @@ def test_an_import_that_lands_is_audited_and_a_refused_one_is_not(firm_a, firm_u
     assert events[0].actor == "pm-import@firm-a.example" and events[0].after["created"] == 1
 
 
-@pytest.mark.parametrize("as_of", [date(1, 1, 1), date(1899, 12, 31), "tomorrow", date(9999, 12, 31)])
+@pytest.mark.parametrize("as_of", [date(1, 1, 1), date(1899, 12, 31), "the day after tomorrow", date(9999, 12, 31)])
 def test_a_run_on_a_day_the_book_cannot_be_computed_on_is_refused_before_it_is_queued(firm_a, as_of):
     # A day near year 1 crashed every chunk (the wash-sale window ran off the calendar) and left the
     # run "running" for ever; a day after today looked for recent trades weeks ahead of them.
@@ -252,7 +252,7 @@ def test_a_run_on_a_day_the_book_cannot_be_computed_on_is_refused_before_it_is_q
 
     from django.utils import timezone
 
-    as_of = timezone.localdate() + timedelta(days=1) if as_of == "tomorrow" else as_of
+    as_of = timezone.localdate() + timedelta(days=2) if as_of == "the day after tomorrow" else as_of
     with tenant_context(firm_a):
         make_book(2)
         with pytest.raises(ValidationFailed, match="must be from 1900-01-01 to today") as refused:
