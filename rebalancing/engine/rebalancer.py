@@ -21,7 +21,7 @@ from .instructions import InstructionEffects, apply_swap_targets, cash_levels, r
 from .limits import Limits, build_limits, reopen_unharvested
 from .optimizer import Infeasible, ProblemData, solve
 from .positions import Book, build_book, lot_columns
-from .request import RebalanceRequest, validate_request
+from .request import LotTable, RebalanceRequest, validate_request
 from .result import (
     CASH_KEY,
     REASONS,
@@ -503,7 +503,10 @@ def _trades(
     # sales are a contiguous run.  Columns, not a loop per trade: element-wise work is the slow
     # part of a direct index's hundreds of trades.
     sold_lots = (fill.lot_sold > 0).nonzero()[0]
-    sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
+    if isinstance(book.lots, LotTable):
+        sold_ids = list(map(book.lots.ids.__getitem__, sold_lots.tolist()))
+    else:
+        sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
     sales = build_many(
         LotSale,
         sold_ids,
