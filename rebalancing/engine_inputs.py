@@ -30,7 +30,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import Format
 
 from rebalancing import engine
-from rebalancing.effective_parameters import parameters_from_values
+from rebalancing.effective_parameters import parameters_from_text, parameters_from_values
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.household_parameters import (
     household_drift_bands,
@@ -249,11 +249,11 @@ _COLUMN_LOADERS = {"float8": _Float8Column, "int8": _Int8Column, "date": _DateCo
 def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     """The accounts' lots, oldest first, as columns per account, in one query.
 
-    The server sends each column as one array in the binary format, which numpy reads without a
-    Python object per lot (a direct-indexed account has 2,000 lots: rows, then columns built
-    from them, took most of its loading). The decimals come as float8 (the server converts each
-    numeric through its text, as a client parsing it would: the same floats); the lot ids as one
-    byte string split at NUL bytes, which no text value holds.
+    The server sends each account's columns as arrays in the binary format, which numpy reads
+    without a Python object per lot (a direct-indexed account has 2,000 lots: rows, then columns
+    built from them, took most of its loading). The decimals come as float8 (the server converts
+    each numeric through its text, as a client parsing it would: the same floats); the lot ids as
+    one byte string split at NUL bytes, which no text value holds.
     """
     with connection.cursor() as django_cursor:  # the firm's schema is on the search path
         # A cursor binding on the server (the client-binding one cannot receive binary), logged
@@ -264,37 +264,28 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
             cursor.adapters.register_loader(psycopg.postgres.types[name].array_oid, loader)
         with connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor) as c:
             c.execute(
-                "SELECT array_agg(account_id), array_agg(id), array_agg(security_id), array_agg(quantity::float8), "
+                "SELECT account_id, array_agg(id), array_agg(security_id), array_agg(quantity::float8), "
                 "array_agg(cost_basis::float8), array_agg(acquired), "
                 "string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea) "
                 f"FROM (SELECT * FROM {TaxLot._meta.db_table} WHERE account_id = ANY(%s::bigint[]) "
-                "ORDER BY account_id, acquired, id) AS lots",
+                "ORDER BY account_id, acquired, id) AS lots GROUP BY account_id",
                 [account_ids],
             )
-            owners, pks, sids, quantities, costs, acquired, names = c.fetchone()
-    if owners is None:
-        return {}
-    return _split_by_account(owners, pks, sids, quantities, costs, acquired, bytes(names).decode().split("\x00"))
-
-
-def _split_by_account(owners, pks, sids, quantities, costs, acquired, lot_ids: list[str]) -> dict[int, _Lots]:
-    """Columns of lots of several accounts (``owners``) as each account's columns, sorted by
-    account, acquisition date and primary key (``pks``)."""
-    # The subquery's order reaches the aggregates; should a plan ever change that, sort here.
-    same = owners[1:] == owners[:-1]
-    later = (owners[1:] > owners[:-1]) | same & (
-        (acquired[1:] > acquired[:-1]) | (acquired[1:] == acquired[:-1]) & (pks[1:] > pks[:-1])
-    )
-    if not later.all():
-        order = np.lexsort((pks, acquired, owners))
-        owners, sids, quantities, costs, acquired = (a[order] for a in (owners, sids, quantities, costs, acquired))
-        lot_ids = list(map(lot_ids.__getitem__, order.tolist()))
-    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]).tolist()
-    ends = [*starts[1:], len(owners)]
+            rows = c.fetchall()
     return {
-        owner: (lot_ids[a:b], sids[a:b], quantities[a:b], costs[a:b], acquired[a:b])
-        for owner, a, b in zip(owners[starts].tolist(), starts, ends, strict=True)
+        account: _oldest_first(pks, sids, quantities, costs, acquired, names.decode().split("\x00"))
+        for account, pks, sids, quantities, costs, acquired, names in rows
     }
+
+
+def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str]) -> _Lots:
+    """An account's lot columns sorted by acquisition date, then primary key (``pks``)."""
+    # The subquery's order reaches the aggregates; should a plan ever change that, sort here.
+    if not ((acquired[1:] > acquired[:-1]) | (acquired[1:] == acquired[:-1]) & (pks[1:] > pks[:-1])).all():
+        order = np.lexsort((pks, acquired))
+        sids, quantities, costs, acquired = sids[order], quantities[order], costs[order], acquired[order]
+        lot_ids = list(map(lot_ids.__getitem__, order.tolist()))
+    return lot_ids, sids, quantities, costs, acquired
 
 
 class _Universe:
@@ -361,7 +352,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
     substitutes = {symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held}
     values, values_text = (parameter_sets or _ParameterSets()).values(account, substitutes, edit)
     try:
-        params = parameters_from_values(values)
+        params = parameters_from_text(values_text)  # the set's canonical text, made once per set
         model_id = account.managed_model_id
         version = models.versions.get(model_id)
         flat = models.flat_sleeves(model_id)

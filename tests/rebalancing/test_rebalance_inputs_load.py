@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from rebalancing import engine
-from rebalancing.engine_inputs import _split_by_account, rebalance_inputs_load
+from rebalancing.engine_inputs import _oldest_first, rebalance_inputs_load
 from rebalancing.models import Price, TaxLot
 
 from .book import AS_OF, make_account, make_book
@@ -99,23 +99,18 @@ def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_lot_columns_out_of_order_are_sorted_by_account_date_and_key(seed):
-    # Given several accounts' lots in any order (a plan that loses the subquery's order)
+def test_lot_columns_out_of_order_are_sorted_by_date_and_key(seed):
+    # Given an account's lots in any order (a plan that loses the subquery's order)
     rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 60))
-    rows = [(int(rng.integers(1, 5)), int(pk), int(rng.integers(0, 3)), int(rng.integers(730000, 730004)))
-            for pk in rng.permutation(1000)[:n]]  # (account, primary key, security, date)
-    owners, pks, sids, days = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
+    n = int(rng.integers(0, 60))
+    rows = [(int(pk), int(rng.integers(0, 3)), int(rng.integers(730000, 730004))) for pk in rng.permutation(1000)[:n]]
+    pks, sids, days = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
     quantities = rng.uniform(1, 100, n)
-    lot_ids = [f"L{pk}" for pk in pks]
-    # When they are split by account
-    split = _split_by_account(owners, pks, sids, quantities, quantities * 2, days, lot_ids)
-    # Then each account's lots are those of a plain sort by (account, date, primary key)
-    for account in set(owners.tolist()):
-        mine = sorted((r for r in rows if r[0] == account), key=lambda r: (r[3], r[1]))
-        ids, s, q, c, d = split[account]
-        assert ids == [f"L{r[1]}" for r in mine]
-        assert s.tolist() == [r[2] for r in mine] and d.tolist() == [r[3] for r in mine]
-        assert q.tolist() == [float(quantities[pks.tolist().index(r[1])]) for r in mine]
-        assert np.array_equal(c, q * 2)
-    assert set(split) == set(owners.tolist())
+    # When they are put in order
+    ids, s, q, c, d = _oldest_first(pks, sids, quantities, quantities * 2, days, [f"L{pk}" for pk in pks])
+    # Then they are in the order of a plain sort by (date, primary key)
+    expected = sorted(rows, key=lambda r: (r[2], r[0]))
+    assert ids == [f"L{r[0]}" for r in expected]
+    assert s.tolist() == [r[1] for r in expected] and d.tolist() == [r[2] for r in expected]
+    assert q.tolist() == [float(quantities[pks.tolist().index(r[0])]) for r in expected]
+    assert np.array_equal(c, q * 2)
