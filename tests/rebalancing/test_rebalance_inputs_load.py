@@ -10,7 +10,7 @@ from rebalancing import engine
 from rebalancing.engine_inputs import _oldest_first, rebalance_inputs_load
 from rebalancing.models import Price, TaxLot
 
-from .book import AS_OF, make_account, make_book
+from .book import AS_OF, make_account, make_book, make_model, make_securities
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +114,20 @@ def test_lot_columns_out_of_order_are_sorted_by_date_and_key(seed):
     assert s.tolist() == [r[1] for r in expected] and d.tolist() == [r[2] for r in expected]
     assert q.tolist() == [float(quantities[pks.tolist().index(r[0])]) for r in expected]
     assert np.array_equal(c, q * 2)
+
+
+def test_each_firm_loads_its_own_lots_through_the_binary_cursor(firm_a, firm_b):
+    # Given an account in each of two firms, with different lots
+    books = {}
+    for firm, quantity in ((firm_a, "10"), (firm_b, "20")):
+        with tenant_context(firm):
+            make_securities()
+            account = make_account("T-SAME", model=make_model(), holdings=[("VTI", quantity, "900", date(2024, 1, 2))])
+            books[firm.slug] = account.pk
+    # When their lots are read in turn on one connection (the lots query runs on a cursor of its
+    # own, which finds the firm's schema on the search path Django's cursor set)
+    for firm, quantity in ((firm_a, 10.0), (firm_b, 20.0), (firm_a, 10.0)):
+        with tenant_context(firm):
+            [inputs] = rebalance_inputs_load([books[firm.slug]], as_of=AS_OF)
+        # Then each firm sees its own lot
+        assert [lot.quantity for lot in inputs.request.account.lots] == [quantity]
