@@ -540,6 +540,7 @@ def household_inputs_from(household, members: list[AccountInputs], *, as_of: dat
             tax_budget=tax_budget_left(effective.values.get("tax_budget"), [r.account for r in requests]),
             location=location,
             drift=household_drift_bands(household),
+            inside_bands=effective.values["inside_bands"],
         )
     except engine.InvalidRequest as exc:
         error = ValidationFailed(exc.message, code="invalid_request", detail=exc.detail or {})

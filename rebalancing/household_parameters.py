@@ -1,10 +1,11 @@
-"""A household's own settings when it is managed as one: its tax budget per year and where each
-asset class should be held. Engine defaults <- template <- household, each value with its source,
+"""A household's own settings when it is managed as one: its tax budget per year, where each
+asset class should be held and how it is kept on its model while inside its drift bands. Engine defaults <- template <- household, each value with its source,
 like an account's parameters (``effective_parameters``); a template lists which a household may
 change, and within what limits, under ``household.`` in its ``overridable``.
 
     {"tax_budget": 5000,                                   # realised-gain tax per calendar year
-     "location": {"US Bonds": ["traditional", "roth", "taxable"]}}   # replaced whole
+     "location": {"US Bonds": ["traditional", "roth", "taxable"]},   # replaced whole
+     "inside_bands": "cash_flows"}                         # or "tax_free" (engine.INSIDE_BANDS)
 
 Which accounts may hold which asset classes is each account's (``Account.asset_classes``).
 """
@@ -20,12 +21,13 @@ from rebalancing.effective_parameters import (
     parameters_effective,
     parameters_from_values,
 )
-from rebalancing.engine import TAX_STATUSES, DriftParams
+from rebalancing.engine import INSIDE_BANDS, TAX_STATUSES, DriftParams
 from rebalancing.engine.tax import estimated_tax
 from tenants.errors import ValidationFailed
 
 __all__ = [
     "HOUSEHOLD_DEFAULTS",
+    "INSIDE_BANDS_CHOICES",
     "household_drift_bands",
     "household_settings_effective",
     "household_settings_validate",
@@ -33,23 +35,34 @@ __all__ = [
     "tax_realised_ytd",
 ]
 
-HOUSEHOLD_DEFAULTS: dict[str, Any] = {"tax_budget": None, "location": {}}
+# "inside_bands" defaults to the engine's own default (HouseholdRequest.inside_bands).
+HOUSEHOLD_DEFAULTS: dict[str, Any] = {"tax_budget": None, "location": {}, "inside_bands": "tax_free"}
+# What each way of rebalancing inside the bands means, in the words the pages and the API use.
+INSIDE_BANDS_CHOICES: dict[str, str] = {
+    "tax_free": "keep on model with tax-free trades",
+    "cash_flows": "only direct cash flows",
+}
 _PREFIX = "household."
 
 
 def household_settings_validate(settings: Any, *, template=None, level: str = "household") -> dict[str, Any]:
     """The settings, checked: known keys, a budget of at least zero, a location naming tax
-    statuses once each; within the template's limits when ``template`` is given."""
+    statuses once each, a way of rebalancing inside the bands the engine knows; within the
+    template's limits when ``template`` is given."""
     if not isinstance(settings, Mapping):
         raise ValidationFailed(f"{level} settings must be an object", detail={"field": "household_overrides"})
     unknown = sorted(set(settings) - set(HOUSEHOLD_DEFAULTS))
     if unknown:
-        raise ValidationFailed(f"unknown {level} setting(s): {', '.join(unknown)} (known: tax_budget, location)",
-                               detail={"field": "household_overrides"})
+        raise ValidationFailed(f"unknown {level} setting(s): {', '.join(unknown)} "
+                               f"(known: {', '.join(HOUSEHOLD_DEFAULTS)})", detail={"field": "household_overrides"})
     budget = settings.get("tax_budget")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0):
         raise ValidationFailed(f"the tax budget must be an amount of at least 0, not {budget!r}",
                                detail={"field": "tax_budget"})
+    if "inside_bands" in settings and settings["inside_bands"] not in INSIDE_BANDS:
+        choices = " or ".join(f"{k!r} ({v})" for k, v in INSIDE_BANDS_CHOICES.items())
+        raise ValidationFailed(f"inside_bands (how the household is rebalanced inside its drift bands) must be "
+                               f"{choices}, not {settings['inside_bands']!r}", detail={"field": "inside_bands"})
     location = settings.get("location", {})
     if not isinstance(location, Mapping):
         raise ValidationFailed("location must map asset classes to tax statuses", detail={"field": "location"})
@@ -71,13 +84,14 @@ def household_settings_validate(settings: Any, *, template=None, level: str = "h
     return dict(settings)
 
 
-def household_settings_effective(household) -> EffectiveParameters:
-    """The household's settings and where each comes from ("default", "template:<code>", "household")."""
+def household_settings_effective(household, *, own: bool = True) -> EffectiveParameters:
+    """The household's settings and where each comes from ("default", "template:<code>", "household");
+    ``own=False``: what it inherits, its own overrides left out (what "follow the template" gives)."""
     values = dict(HOUSEHOLD_DEFAULTS)
     sources = dict.fromkeys(values, "default")
     template = household.template
     layers = [(f"template:{template.code}" if template else "", (template.household_parameters if template else None)),
-              ("household", household.household_overrides)]
+              ("household", household.household_overrides if own else None)]
     for source, layer in layers:
         for key, value in (layer or {}).items():
             if key in values:
@@ -103,8 +117,9 @@ def tax_budget_left(budget, accounts) -> float | None:
 def household_drift_bands(household) -> DriftParams | None:
     """The household's tolerance bands when it is managed as one: the drift parameters of its
     template and its own overrides (the layers its accounts inherit), not any one account's. With
-    them the engine rebalances the household as a whole (tax-free trades inside the bands, a
-    taxable gain only outside), and the accounts' own bands give way; None leaves each account's
+    them the engine rebalances the household as a whole (inside the bands no gain is realised, and
+    the ``inside_bands`` setting says whether tax-free trades or only cash flows keep it on its
+    model; a taxable gain only outside), and the accounts' own bands give way; None leaves each account's
     bands in charge of when it trades."""
     values = parameters_effective(template=household.template, household_overrides=household.overrides,
                                   account_overrides=None).values

@@ -3,6 +3,7 @@
 from django import template
 
 from rebalancing.engine import TAX_STATUSES
+from rebalancing.household_parameters import HOUSEHOLD_DEFAULTS, INSIDE_BANDS_CHOICES
 from rebalancing.models import Sleeve
 
 register = template.Library()
@@ -10,8 +11,13 @@ register = template.Library()
 
 @register.inclusion_tag("frontend/partials/template_household.html")
 def template_household_settings(parameter_template, can_manage: bool):
-    """Each asset class of the firm's models with the tax status the template places it in first."""
-    location = (parameter_template.household_parameters or {}).get("location") or {}
+    """Each asset class of the firm's models with the tax status the template places it in first,
+    and how its households are rebalanced inside their drift bands."""
+    own = parameter_template.household_parameters or {}
+    location = own.get("location") or {}
     classes = sorted(set(Sleeve.objects.exclude(kind=Sleeve.Kind.SUBMODEL).values_list("asset_class", flat=True)))
+    default = HOUSEHOLD_DEFAULTS["inside_bands"]
     return {"template": parameter_template, "can_manage": can_manage, "tax_statuses": TAX_STATUSES,
-            "template_location_rows": [(c, (location.get(c) or [""])[0]) for c in classes]}
+            "template_location_rows": [(c, (location.get(c) or [""])[0]) for c in classes],
+            "inside_bands_choices": INSIDE_BANDS_CHOICES.items(), "default_inside_bands": INSIDE_BANDS_CHOICES[default],
+            "template_inside_bands": INSIDE_BANDS_CHOICES.get(own.get("inside_bands", default), INSIDE_BANDS_CHOICES[default])}

@@ -19,7 +19,7 @@ from frontend.query import decimal_param, id_param, ids_param
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
-from rebalancing.household_parameters import household_settings_effective
+from rebalancing.household_parameters import INSIDE_BANDS_CHOICES, household_settings_effective
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
 from rebalancing.models import CashFlow, Household, HouseholdProposal, ModelPortfolio, ParameterTemplate
@@ -108,6 +108,10 @@ def household_detail(request, pk: int):
     can_manage_people = user_can(user, Capability.MANAGE_USERS)
     return render(request, "frontend/household_detail.html", {
         "household": household, "view": view, "settings": settings, "own_budget": own.get("tax_budget"),
+        "own_inside_bands": own.get("inside_bands", ""), "inside_bands_choices": INSIDE_BANDS_CHOICES.items(),
+        "inside_bands_label": INSIDE_BANDS_CHOICES[settings.values["inside_bands"]],
+        "inherited_inside_bands": INSIDE_BANDS_CHOICES[
+            household_settings_effective(household, own=False).values["inside_bands"]],
         "advisors": household.advisors,
         "location_rows": [(c, [*location.get(c, []), "", "", ""][:len(TAX_STATUSES)]) for c in view.classes if c != "Cash"],
         "tax_statuses": TAX_STATUSES,
@@ -184,7 +188,8 @@ def household_advisors(request, pk: int):
 @require_POST
 def household_settings(request, pk: int):
     """Tax budget ($ per year; empty: none, or the template's when ``inherit``), the order of tax
-    statuses for each asset class, and each account's allowed asset classes."""
+    statuses for each asset class, how it is rebalanced inside its drift bands (empty: as the
+    template says), and each account's allowed asset classes."""
     household = _household(request, pk)
     post = request.POST
     settings: dict = {}
@@ -195,6 +200,9 @@ def household_settings(request, pk: int):
         budget = decimal_param(post, "tax_budget", what="tax budget")
         if budget is not None:
             settings["tax_budget"] = float(budget)
+    # Empty: as the template says; a value the engine does not know is refused by the service.
+    if post.get("inside_bands", ""):
+        settings["inside_bands"] = post["inside_bands"]
     location = {}
     for asset_class in post.getlist("location_class"):
         order = [s for s in post.getlist(f"location:{asset_class}") if s]
@@ -283,11 +291,14 @@ def household_preview(request, pk: int):
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
 @require_POST
 def template_household(request, pk: int):
-    """A template's household settings: the tax budget per year ($) and, per asset class, the tax
-    status it goes to first (the others follow in the engine's default order)."""
+    """A template's household settings: the tax budget per year ($), how households are rebalanced
+    inside their drift bands (empty: the engine's default) and, per asset class, the tax status it
+    goes to first (the others follow in the engine's default order)."""
     parameter_template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
     budget = decimal_param(request.POST, "tax_budget", what="tax budget")
     settings: dict = {} if budget is None else {"tax_budget": float(budget)}
+    if request.POST.get("inside_bands", ""):
+        settings["inside_bands"] = request.POST["inside_bands"]
     location = {}
     for asset_class in request.POST.getlist("location_class"):
         first = request.POST.get(f"location:{asset_class}", "")

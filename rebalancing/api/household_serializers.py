@@ -57,7 +57,10 @@ class CashFlowInSerializer(serializers.Serializer):
 
 class HouseholdSettingsInSerializer(serializers.Serializer):
     settings = serializers.DictField(help_text='{"tax_budget": 5000, "location": {"bonds": ["traditional", "roth", '
-                                               '"taxable"]}}; {} follows the template')
+                                               '"taxable"]}, "inside_bands": "cash_flows"}; {} follows the template. '
+                                               'inside_bands: "tax_free" (kept on model by tax-free trades inside '
+                                               'the drift bands) or "cash_flows" (only cash flows move it inside '
+                                               'the bands); replaces all the household\'s settings')
     asset_classes = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=64)),
                                           required=False, help_text="account id -> asset classes it may hold "
                                                                     "([]: any)")

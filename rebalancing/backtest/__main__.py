@@ -128,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         default="cash",
         help="distributions paid in cash (default) or reinvested in the same fund",
     )
+    group.add_argument(
+        "--inside-bands",
+        choices=("tax_free", "cash_flows"),
+        default="tax_free",
+        help="inside its bands the household is rebalanced by every tax-free trade (the engine's default) "
+        "or by its cash flows only",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     if args.household:
@@ -181,6 +188,7 @@ def _household(args: argparse.Namespace) -> int:
             income=args.income,
             absolute_band=args.absolute_band,
             relative_band=args.relative_band,
+            inside_bands=args.inside_bands,
         )
         starts = (
             tuple(to_date(s) for s in args.start)

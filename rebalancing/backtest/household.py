@@ -47,6 +47,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from rebalancing.engine import (
+    INSIDE_BANDS,
     Account,
     CashParams,
     DriftParams,
@@ -88,6 +89,7 @@ HOUSEHOLD_STRATEGIES = (("household", "As a household"), ("separate", "Account b
 EQUITY, BONDS = "us_equity", "us_bonds"
 EQUITY_SYMBOL = "EQ20"
 INCOME_TREATMENTS = ("cash", "reinvested")
+_INSIDE_WORDS = {"tax_free": "every tax-free trade", "cash_flows": "its cash flows only"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,7 @@ class HouseholdSettings:
     income: str = "cash"  # distributions paid in cash, or "reinvested" in the same fund
     absolute_band: float = 0.03  # drift bands (the engine's DriftParams) of every account and
     relative_band: float = 0.25  # of the household
+    inside_bands: str = "tax_free"  # HouseholdRequest.inside_bands (the engine's default)
 
     def __post_init__(self) -> None:
         for name in ("taxable", "traditional", "roth"):
@@ -127,6 +130,8 @@ class HouseholdSettings:
                 raise BacktestError(f"{name} must be between 0 and 1")
         if self.income not in INCOME_TREATMENTS:
             raise BacktestError(f"income must be one of {', '.join(INCOME_TREATMENTS)}, got {self.income!r}")
+        if self.inside_bands not in INSIDE_BANDS:
+            raise BacktestError(f"inside_bands must be one of {', '.join(INSIDE_BANDS)}, got {self.inside_bands!r}")
         if not 0 <= self.dividend_yield <= 0.2:
             raise BacktestError("dividend_yield must be between 0 and 0.2")
 
@@ -368,6 +373,7 @@ class _Replay:
                 requests[names[0]].securities,
                 tuple(HouseholdAccount(requests[n], self.status[n]) for n in names),
                 drift=self.parameters.drift,
+                inside_bands=self.settings.inside_bands,
             )
             return dict(zip(names, rebalance_household(household).accounts, strict=True))
         return {n: rebalance(requests[n]) for n in names}
@@ -621,7 +627,8 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
     lines = [
         "== household backtest: taxable + traditional IRA + Roth, one 60/40 model",
         f"   {s.taxable:,.0f} taxable / {s.traditional:,.0f} IRA / {s.roth:,.0f} Roth; equity = an index fund of the 20 "
-        f"bundled stocks, bonds = the stated 10-year Treasury series; income {s.income}",
+        f"bundled stocks, bonds = the stated 10-year Treasury series; income {s.income}; "
+        f"inside its bands the household is rebalanced by {_INSIDE_WORDS[s.inside_bands]}",
         f"   rates: gains {s.short_term_rate:.1%} short / {s.long_term_rate:.1%} long, bond interest {s.ordinary_rate:.1%}, "
         f"dividends {s.dividend_yield:.1%}/yr at {s.long_term_rate:.1%}, IRA withdrawn at {s.withdrawal_rate:.1%}",
         "",

@@ -118,9 +118,11 @@ _COMMON: dict[str, dict[str, Any]] = {
     "trading.lot_selection": {"choices": ["tax_optimal", "highest_cost", "fifo"]},
     "restrictions.do_not_buy": {},
     "restrictions.do_not_sell": {},
-    # Households managed as one: their yearly tax budget and where each asset class goes.
+    # Households managed as one: their yearly tax budget, where each asset class goes and how they
+    # are rebalanced inside their drift bands.
     "household.tax_budget": {"min": 0, "max": 250000},
     "household.location": {},
+    "household.inside_bands": {"choices": ["tax_free", "cash_flows"]},
 }
 _HARVEST_LIMITS: dict[str, dict[str, Any]] = {
     "harvest.enabled": {},

@@ -8,6 +8,7 @@ friends convert to and from JSON-friendly dicts (schemas in ``schemas/``).
 
 from .errors import EngineError, InfeasibleParameters, InvalidRequest, SolverFailed
 from .household import (
+    INSIDE_BANDS,
     TAX_STATUSES,
     HouseholdAccount,
     HouseholdRequest,
@@ -84,6 +85,7 @@ __all__ = [
     "HouseholdResult",
     "LocationPreferences",
     "WithdrawalPlan",
+    "INSIDE_BANDS",
     "TAX_STATUSES",
     "WITHDRAWAL_KINDS",
     "default_location_preferences",

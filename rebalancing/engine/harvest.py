@@ -29,8 +29,7 @@ def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
     gains (taxed as ordinary income), later only long-term ones (IRC §1222, Pub. 550).
     """
     loss = -book.lot_gain
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct = np.where(book.lot_basis > 0, loss / book.lot_basis, 0.0)
+    pct = np.divide(loss, book.lot_basis, out=np.zeros(len(loss)), where=book.lot_basis > 0)
     turning = ~book.lot_long & long_term_mask(
         book.lot_acquired, book.as_of + timedelta(days=TURNING_LONG_DAYS)
     )

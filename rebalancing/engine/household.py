@@ -34,6 +34,7 @@ from .result import CASH_KEY, REASONS, RebalanceResult, Summary, Trade
 from .wash_sales import WINDOW_DAYS, Equivalence
 
 __all__ = [
+    "INSIDE_BANDS",
     "TAX_STATUSES",
     "HouseholdAccount",
     "LocationPreferences",
@@ -50,6 +51,8 @@ __all__ = [
 # "traditional": tax-deferred (traditional IRA, 401(k)): withdrawals taxed as ordinary income.
 # "roth": contributions already taxed; qualified withdrawals are tax-free.
 TAX_STATUSES = ("taxable", "traditional", "roth")
+# How a household inside its drift bands is rebalanced (HouseholdRequest.inside_bands).
+INSIDE_BANDS = ("tax_free", "cash_flows")
 
 # Words in an asset-class name that mark it tax-inefficient: its return is mostly income taxed at
 # ordinary rates each year (bond coupons, REIT dividends are not qualified dividends, IRC §857).
@@ -146,7 +149,12 @@ class HouseholdRequest:
     value, the securities, the accounts; ``tax_budget``: tax on realised gains the household allows
     this run (currency; None = no limit); ``location``: None = ``default_location_preferences``;
     ``drift``: the household's tolerance bands (the engine's rule, by security and by asset class):
-    inside them no gain is realised to rebalance, though tax-free trades still are (None = none)."""
+    inside them no gain is realised to rebalance, though tax-free trades still are (None = none);
+    ``inside_bands``: how the household is rebalanced while inside those bands - ``"tax_free"`` (the
+    default): by every trade that costs no tax (IRA and Roth trades, cash invested); ``"cash_flows"``:
+    only by where its cash goes (income, deposits invested in what is under its model; what a
+    withdrawal or tax bill needs raised from what is over it), no holding sold to rebalance until a
+    band is broken, as an account's own bands work."""
 
     household_id: str
     as_of: date
@@ -156,6 +164,7 @@ class HouseholdRequest:
     tax_budget: float | None = None
     location: LocationPreferences | None = None
     drift: DriftParams | None = None
+    inside_bands: str = "tax_free"
 
     def preferences(self) -> LocationPreferences:
         if self.location is not None:
@@ -206,6 +215,10 @@ def validate_household(request: HouseholdRequest) -> dict[str, Security]:
     ids = [a.id for a in request.accounts]
     if len(set(ids)) != len(ids):
         raise InvalidRequest(f"household {request.household_id} lists an account twice")
+    if request.inside_bands not in INSIDE_BANDS:
+        raise InvalidRequest(
+            f"inside_bands must be one of {', '.join(INSIDE_BANDS)}, got {request.inside_bands!r}"
+        )
     if request.tax_budget is not None and not (
         isinstance(request.tax_budget, int | float) and 0 <= request.tax_budget < math.inf
     ):

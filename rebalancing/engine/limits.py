@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 
@@ -20,11 +21,11 @@ from .harvest import HarvestPlan, loss_candidates, offsetting_losses, opportunit
 from .instructions import InstructionEffects, swap_fraction
 from .optimizer import tax_weight
 from .parameters import HarvestParams
-from .positions import Book
+from .positions import Book, lot_sums
 from .request import RebalanceRequest
 from .result import CASH_KEY, Alert
 from .targets import TargetPlan
-from .wash_sales import Equivalence, window_activity
+from .wash_sales import WINDOW_DAYS, Equivalence, window_activity
 
 __all__ = ["Limits", "build_limits", "reopen_unharvested", "UNBOUNDED_BUY"]
 
@@ -121,7 +122,13 @@ def build_limits(
     keys = eq.groups(book.symbols)
     key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     group = np.fromiter(map(key_id.__getitem__, keys), np.int64, n)
-    window = window_activity(request.as_of, acct.household_trades, acct.lots, eq)
+    # Only lots acquired in the window can be purchases in it: found in one pass over the dates,
+    # then read in the request's order (the order ``window_activity`` adds their quantities in).
+    opened = (request.as_of - timedelta(days=WINDOW_DAYS)).toordinal()
+    in_window = ((book.lot_acquired >= opened) & (book.lot_acquired <= request.as_of.toordinal())).nonzero()[0]
+    in_window = in_window[book.lot_origin[in_window].argsort()].tolist()
+    recent_lots = list(map(book.lots.__getitem__, in_window))
+    window = window_activity(request.as_of, acct.household_trades, recent_lots, eq)
     window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
     bought_recently = np.fromiter(map(window.purchases.__contains__, keys), bool, n)
     loss_sale_recently = np.fromiter(map(window.loss_sales.__contains__, keys), bool, n)
@@ -225,10 +232,8 @@ def build_limits(
             harvest = _plan_gain_offset(book, plan, x_ub, forced)
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
-        for sec in set(lot_sec[harvest.harvestable].tolist()):
-            b_ub[sec] = 0.0
-        for sub in harvest.substitutes.values():
-            b_ub[sub] = UNBOUNDED_BUY
+        b_ub[lot_sec[harvest.harvestable]] = 0.0
+        b_ub[list(harvest.substitutes.values())] = UNBOUNDED_BUY
         _harvest_alerts(book, p.harvest, harvest, losing, alerts)
 
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates)
@@ -286,8 +291,7 @@ def build_limits(
             budget = (limit + max(0.0, forced_gain)) / V
 
     di_member = plan.direct_indexed()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(book.lot_value > 0, book.lot_gain / book.lot_value, 0.0)
+    frac = np.divide(book.lot_gain, book.lot_value, out=np.zeros(nl), where=book.lot_value > 0)
     frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
     if taxable:
         rate = np.where(book.lot_long, acct.long_term_rate, acct.short_term_rate)
@@ -367,7 +371,13 @@ def _plan_harvest(
     sellable = cand & (x_ub > 0)
     # Per security: whether it has a sellable candidate, and whether its candidates go to the
     # optimiser (direct index) or are harvested; the lot masks follow once, after the loop.
-    can_sell = np.bincount(lot_sec, weights=sellable, minlength=book.n) > 0
+    can_sell = (np.bincount(lot_sec, weights=sellable, minlength=book.n) > 0).tolist()
+    sellable_value = lot_sums(lot_sec, book.lot_value, sellable, book.n).tolist()
+    # Python values in the loop (the same arithmetic as numpy scalars, without their overhead);
+    # the targets it moves are written back after it.
+    unbuyable = (plan.excluded | no_buy | (loss_sale_recently & (not allow))).tolist()
+    group_of, weights = group.tolist(), book.weights.tolist()
+    target, reference = plan.target.tolist(), plan.reference.tolist()
     optional = np.zeros(book.n, dtype=bool)
     harvested = np.zeros(book.n, dtype=bool)
     for i in sorted(set(lot_sec[cand].tolist())):
@@ -384,30 +394,32 @@ def _plan_harvest(
             )
             continue
         sub = None
-        if plan.target[i] > 0:
+        if target[i] > 0:
             name = params.substitutes.get(symbol)
             j = book.index.get(name) if name else None
             if j is None:
                 out.blocked[symbol] = "no substitute is configured"
                 continue
-            if plan.excluded[j] or no_buy[j] or (loss_sale_recently[j] and not allow) or group[j] == group[i]:
+            if unbuyable[j] or group_of[j] == group_of[i]:
                 out.blocked[symbol] = f"its substitute {name} may not be bought"
                 continue
             sub = j
         harvested[i] = True
         if sub is not None:
             # What remains of the position may keep its target; the substitute takes the rest.
-            lots_i = sellable & (lot_sec == i)
-            remaining = book.weights[i] - float(book.lot_value[lots_i].sum()) / book.total_value
-            moved = plan.target[i] - min(plan.target[i], max(remaining, 0.0))
-            plan.target[i] -= moved
-            plan.reference[i] -= moved
-            plan.target[sub] += moved
-            plan.reference[sub] += moved
+            remaining = weights[i] - sellable_value[i] / book.total_value
+            moved = target[i] - min(target[i], max(remaining, 0.0))
+            target[i] -= moved
+            reference[i] -= moved
+            target[sub] += moved
+            reference[sub] += moved
             plan.buyable[sub] = True
             if plan.sleeve_of[sub] is None:
                 plan.sleeve_of[sub] = plan.sleeve_of[i]
             out.substitutes[i] = sub
+    if out.substitutes:
+        plan.target[:] = target
+        plan.reference[:] = reference
     out.candidates |= sellable & optional[lot_sec]
     out.lots |= sellable & harvested[lot_sec]
     return out
@@ -485,14 +497,18 @@ def _one_direction_per_group(
     two_way = (b_ub > 0) & ~under & ~has_forced & ~has_candidate & ~has_loss
     b_ub[~(buy_side | two_way)] = 0.0
     x_ub[buy_side[lot_sec] & (x_lb <= 0)] = 0.0
+    # Across groups: only groups of more than one security (substantially identical ones) can
+    # meet a loss sale of one member with a purchase of another.
+    g_size = np.bincount(group)
+    if not (g_size > 1).any():
+        return
+    size = len(g_size)
     forced_loss = loss & (x_lb > 0)
     has_forced_loss = np.bincount(lot_sec, weights=forced_loss.astype(float), minlength=n) > 0
     sellable_loss = loss & (x_ub > 0)
     sells_loss = np.bincount(lot_sec, weights=sellable_loss.astype(float), minlength=n) > 0
-    size = int(group.max()) + 1 if n else 0
     g_sells = np.bincount(group, weights=sells_loss.astype(float), minlength=size) > 0
     g_forced = np.bincount(group, weights=has_forced_loss.astype(float), minlength=size) > 0
-    g_size = np.bincount(group, minlength=size)
     for g in (g_sells & (g_size > 1)).nonzero()[0]:
         members = np.flatnonzero(group == g)
         buyers = members[b_ub[members] > 0]

@@ -79,10 +79,8 @@ def relieve_grouped(
     cap = capacity[order]
     grp = group[order]
     before = cap.cumsum() - cap
-    # Each item's group starts at the last position where the group changed (carried forward).
-    first = np.ones(len(grp), dtype=bool)
-    np.not_equal(grp[1:], grp[:-1], out=first[1:])
-    start = before[np.maximum.accumulate(np.where(first, np.arange(len(grp)), 0))]
+    # Each item's group starts at its first item (``grp`` is sorted: found by bisection).
+    start = before[grp.searchsorted(grp)]
     # minimum/maximum rather than clip: the same numbers, without clip's Python overhead.
     taken[order] = np.minimum(np.maximum(amount[grp] - (before - start), 0.0), cap)
     return taken

@@ -16,7 +16,10 @@ holding_after[a,j]`` (asset location, ``LocationPreferences.cost``) ``+ sum_l ta
 (``rate x gain / value`` of a gain lot; a loss lot a small credit, a tie-breaker toward it)
 ``+ (trading cost + epsilon) x traded``; subject to each account's cash floor
 (``cash_after[a] >= floor[a]``), its restrictions, screens, removed and disallowed asset classes,
-the household's tax budget (``sum tax[l] x[l] <= budget``) and the wash-sale rule across the
+the household's tax budget (``sum tax[l] x[l] <= budget``), with ``HouseholdRequest.inside_bands``
+``"cash_flows"`` and the household inside its drift bands no net sale of a model security beyond the
+cash the accounts must raise (``sum_a change[a,j] >= -sum_a max(0, cash target[a] - cash[a])``:
+drift is then removed by where cash goes, not by selling), and the wash-sale rule across the
 household: no buy of a security sold at a loss in the last 30 days, no loss sale of one bought in
 the last 30 days (in any account, IRA and Roth included: Rev. Rul. 2008-5), and within the
 proposal no group both sold at a loss and bought - a conflict the solution shows is removed by
@@ -55,8 +58,11 @@ __all__ = ["Placement", "place", "model_weights"]
 DRIFT_WEIGHT = 1.0
 SECURITY_WEIGHT = 0.5
 # Deviation inside the household's drift bands costs this share of the above: tax-free trades
-# (IRA, Roth, cash) still remove it, a gain taxed at more than about 1% of the value sold does not.
-IN_BAND = 0.02
+# (IRA, Roth, cash) still remove it, a gain taxed at more than about 2% of the value sold does not.
+# A sale and the buy it pays for each remove drift at both ends, from a security and from its
+# class: 2 x (1 + 0.5) x IN_BAND = 2% of the value moved (less any location step it costs). It
+# stays above every location step (0.6% at most), so location never moves the household's mix.
+IN_BAND = 0.02 / (2 * (DRIFT_WEIGHT + SECURITY_WEIGHT))
 # A loss lot's credit as a share of its tax value: enough to prefer it over a gain lot, too little
 # to sell anything only for the loss (harvesting is each account's own parameter).
 LOSS_TIE = 0.05
@@ -191,6 +197,7 @@ def place(
     buy_ub = np.full((m, n), np.inf)
     buy_ub[:, target <= 0] = 0.0
     banned: dict[str, set[str]] = {}
+    must_go = np.zeros(n, dtype=bool)  # screened out or of a removed class in some account
     sell_ub_sec = before.copy()
     for a, acct in enumerate(accounts):
         p = acct.request.parameters
@@ -207,6 +214,8 @@ def place(
                 buy_ub[a, j] = 0.0
             if s in no_buy or excluded[j] or cls in removed or (recent_loss[j] and not p.wash_sale.allow):
                 buy_ub[a, j] = 0.0
+            if excluded[j] or cls in removed:
+                must_go[j] = True
             if s in no_sell:
                 sell_ub_sec[a, j] = 0.0
 
@@ -355,6 +364,7 @@ def place(
     # Drift bands (the engine's rule, DriftParams): inside them the household's deviation costs
     # little, so a trade inside a tax-deferred account still fixes it but a gain is not realised.
     band_sec, band_class = np.zeros(n), np.zeros(nc)
+    outside = False
     if request.drift is not None:
         d = request.drift
         w_sec = target / V
@@ -371,6 +381,16 @@ def place(
             band_sec[:], band_class[:] = 0.0, 0.0
     ub[o_ei:o_gi] = band_sec
     ub[o_gi:] = band_class
+    if request.drift is not None and request.inside_bands == "cash_flows" and not outside:
+        # Inside its bands the household is rebalanced with its cash flows only (income, deposits,
+        # the cash a withdrawal or tax bill needs go to what is under its model), as an account is:
+        # a model security's household holding falls only by the cash the accounts must raise.
+        # Moves between accounts that leave the household's holding alone (location) still happen.
+        need = float(np.maximum(cash_target - cash0, 0.0).sum()) / V
+        kept = np.flatnonzero((target > 0) & ~must_go)
+        if kept.size:
+            A_ub = sp.vstack([A_ub, -by_sec[kept]], format="csr")
+            b_ub = np.concatenate([b_ub, np.full(kept.size, need)])
     for k, a in enumerate(deferred):
         ub[o_s + k * n : o_s + (k + 1) * n] = sell_ub_sec[a] / V
 

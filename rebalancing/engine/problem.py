@@ -134,13 +134,14 @@ def folded(data: ProblemData, fixed_x: np.ndarray) -> dict:
     n = len(data.w0)
     fixed_each = np.bincount(data.lot_sec, weights=fixed_x, minlength=n)
     b_lb = np.minimum(data.b_lb, UNBOUNDED)
-    forced = float(fixed_x.sum()) + float(b_lb.sum())
+    sold, bought = float(fixed_x.sum()), float(b_lb.sum())
+    forced = sold + bought
     turnover = min(data.max_turnover, UNBOUNDED)
     budget = min(data.budget, UNBOUNDED)
     return {
         "w_base": data.w0 - fixed_each + b_lb,
         "fixed_each": fixed_each,
-        "cash_base": data.cash0 + float(fixed_x.sum()) - float(b_lb.sum()) - data.cost_rate * forced,
+        "cash_base": data.cash0 + sold - bought - data.cost_rate * forced,
         "floor": data.cash_floor,
         "cash_target": data.cash_target,
         "cost": data.cost_rate,

@@ -114,8 +114,8 @@ def _csc(
     if top is not None and top.size < _PLACE_FROM:
         # A small block costs fewer numpy calls listed first and sorted with the rest.
         k = top.shape[1]
-        rows = np.concatenate((np.tile(np.arange(k), len(top_cols)), rows))
-        cols = np.concatenate((np.repeat(top_cols, k), cols))
+        rows = np.concatenate((np.arange(k * len(top_cols)) % k, rows))
+        cols = np.concatenate((top_cols.repeat(k), cols))
         vals = np.concatenate((top.ravel(), vals))
         top = None
     key = cols.astype(np.uint16) if shape[1] < 1 << 16 else cols

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from operator import attrgetter
+from itertools import compress
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from .instructions import InstructionEffects, apply_swap_targets, cash_levels, r
 from .limits import Limits, build_limits, reopen_unharvested
 from .optimizer import Infeasible, ProblemData, solve
 from .positions import Book, build_book, lot_columns
-from .request import LotTable, RebalanceRequest, validate_request
+from .request import RebalanceRequest, validate_request
 from .result import (
     CASH_KEY,
     REASONS,
@@ -401,8 +401,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         warnings.append("every position is inside its drift band: nothing to trade")
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
-        held = (w > 0).nonzero()[0]
-        out = dict(zip(map(book.symbols.__getitem__, held.tolist()), w[held].tolist(), strict=True))
+        held = w > 0
+        out = dict(zip(compress(book.symbols, held.tolist()), w[held].tolist(), strict=True))
         out[CASH_KEY] = cash_w
         return out
 
@@ -502,11 +502,9 @@ def _trades(
     # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
     # sales are a contiguous run.  Columns, not a loop per trade: element-wise work is the slow
     # part of a direct index's hundreds of trades.
-    sold_lots = (fill.lot_sold > 0).nonzero()[0]
-    if isinstance(book.lots, LotTable):
-        sold_ids = list(map(book.lots.ids.__getitem__, sold_lots.tolist()))
-    else:
-        sold_ids = list(map(attrgetter("id"), map(book.lots.__getitem__, sold_lots.tolist())))
+    sold_lot = fill.lot_sold > 0
+    sold_lots = sold_lot.nonzero()[0]
+    sold_ids = list(compress(book.lot_ids, sold_lot.tolist()))
     sales = build_many(
         LotSale,
         sold_ids,

@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import chain, repeat
+from operator import attrgetter
 
 import numpy as np
 
@@ -34,6 +35,8 @@ DEFAULT_SPECIFIC_VOL = 0.20
 _CACHE_SIZE = 16
 _CACHE: OrderedDict[int, tuple[RiskModel, tuple]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+_ASSET_CLASS = attrgetter("asset_class")
+_SECTOR = attrgetter("sector")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,7 +95,8 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
     n = book.n
     covered = np.zeros(n, dtype=bool)
     blocks: list[np.ndarray] = []
-    specific = np.full(n, DEFAULT_SPECIFIC_VOL**2)
+    specific = np.empty(n)
+    specific.fill(DEFAULT_SPECIFIC_VOL**2)
     for di in plan.direct_index:
         rm = risk_models.get(di.sleeve)
         if rm is None:
@@ -107,22 +111,24 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
         specific[members] = spec[rows]
         covered[members] = True
         blocks.append(block)
-    classes: dict[str, int] = {}
-    sectors: dict[str, int] = {}
-    uncovered = np.flatnonzero(~covered).tolist()
-    for i in uncovered:
-        sec = book.securities[i]
-        classes.setdefault(sec.asset_class, len(classes))
-        if sec.sector:
-            sectors.setdefault(sec.sector, len(sectors))
+    # The default model's factors: one per asset class, then one per sector, numbered in the
+    # order the uncovered securities first name them; each security loads on its own two.
+    uncovered = (~covered).nonzero()[0]
+    securities = list(map(book.securities.__getitem__, uncovered.tolist()))
+    asset_classes = list(map(_ASSET_CLASS, securities))
+    sector_names = list(map(_SECTOR, securities))
+    classes = {c: k for k, c in enumerate(dict.fromkeys(asset_classes))}
+    sectors = {s: len(classes) + k for k, s in enumerate(dict.fromkeys(filter(None, sector_names)))}
     default = np.zeros((n, len(classes) + len(sectors)))
-    for i in uncovered:
-        sec = book.securities[i]
-        default[i, classes[sec.asset_class]] = DEFAULT_ASSET_CLASS_VOL
-        if sec.sector:
-            default[i, len(classes) + sectors[sec.sector]] = DEFAULT_SECTOR_VOL
-    blocks.append(default)
-    exposures = np.hstack(blocks) if blocks else np.zeros((n, 0))
+    # (Index arrays, not lists: numpy converts a list element by element.)
+    default[uncovered, np.fromiter(map(classes.__getitem__, asset_classes), np.int64, len(securities))] = (
+        DEFAULT_ASSET_CLASS_VOL
+    )
+    if sectors:
+        has_sector = np.fromiter(map(bool, sector_names), bool, len(securities))
+        in_sector = np.fromiter(map(sectors.__getitem__, filter(None, sector_names)), np.int64, int(has_sector.sum()))
+        default[uncovered[has_sector], in_sector] = DEFAULT_SECTOR_VOL
+    exposures = np.hstack((*blocks, default)) if blocks else default
     for di in plan.direct_index:
         # A replaced fund's market risk enters through the look-through to its benchmark.
         exposures[di.funds] = 0.0

@@ -85,8 +85,7 @@ def round_trades(
     # buying the name back for 30 days for a credit of a few dollars.
     cand = limits.harvest.candidates
     if cand.any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss_ps = np.where(book.lot_qty > 0, -book.lot_gain / book.lot_qty, 0.0)
+        loss_ps = np.divide(-book.lot_gain, book.lot_qty, out=np.zeros(len(lot_sec)), where=book.lot_qty > 0)
         loss = np.bincount(
             lot_sec, weights=np.where(cand, opt_lot * np.maximum(loss_ps, 0.0), 0.0), minlength=n
         )
@@ -133,7 +132,7 @@ def round_trades(
         small_buy = (buy * price < trading.min_trade_value) & (limits.b_lb <= 0)
         buy = np.where(small_buy, 0.0, buy)
     buy = np.where(buy * price < DUST_VALUE, 0.0, buy)
-    if limits.harvest_min_loss > 0:
+    if limits.harvest_min_loss > 0 and plan.direct_index:
         _skip_small_blocking_trades(book, limits, sell, buy, forced, sellable)
 
     lot_sold = _relieve_lots(book, limits, trading.lot_selection, sell, opt_lot, forced_lot)
@@ -271,7 +270,11 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
     if not len(sold):
         return
     sold = sold[np.argsort(lot_sec[sold], kind="stable")]
-    for lots in np.split(sold, np.flatnonzero(np.diff(lot_sec[sold])) + 1):
+    # Each security's run of lots (slices rather than np.split, which costs a Python loop of its own).
+    sec = lot_sec[sold]
+    cuts = [0, *((sec[1:] != sec[:-1]).nonzero()[0] + 1).tolist(), len(sold)]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        lots = sold[a:b]
         taken = lot_sold[lots]
         total = taken.sum()
         room = qty[lots]

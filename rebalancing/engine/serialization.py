@@ -486,6 +486,7 @@ def household_request_to_dict(request) -> dict[str, Any]:
         "drift": None
         if request.drift is None
         else {"absolute_band": request.drift.absolute_band, "relative_band": request.drift.relative_band},
+        "inside_bands": request.inside_bands,
         "location": None
         if location is None
         else {
@@ -562,6 +563,7 @@ def household_request_from_dict(data: Mapping[str, Any]):
         tax_budget=None if budget is None else float(budget),
         location=location,
         drift=drift,
+        inside_bands=str(data.get("inside_bands", "tax_free")),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -108,8 +108,7 @@ def universe_symbols(request: RebalanceRequest, columns: LotColumns | None = Non
         columns = columns if columns is not None else lot_columns(request.account.lots)
         symbols = columns.symbols
         value = columns.quantity * np.fromiter(map(price.get, symbols, repeat(0.0)), float, len(symbols))
-        below = value < columns.cost_basis
-        losing = {symbols[i] for i in below.nonzero()[0].tolist()}
+        losing = set(compress(symbols, (value < columns.cost_basis).tolist()))
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
         out.extend(s for s in (ins.sell, ins.buy) if s)
@@ -156,14 +155,16 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     removed = np.zeros(n, dtype=bool)
     selectable = np.zeros(n, dtype=bool)
     di_sleeves: list[DirectIndexSleeve] = []
-    look_rows: list[np.ndarray] = [np.arange(n)]
-    look_cols: list[np.ndarray] = [np.arange(n)]
-    look_vals: list[np.ndarray] = [np.ones(n)]
+    # The look-through's entries beyond the identity (a replaced fund's column), if any.
+    look_rows: list[np.ndarray] = []
+    look_cols: list[np.ndarray] = []
+    look_vals: list[np.ndarray] = []
     replaced = np.zeros(n, dtype=bool)
     excluded_l = excluded.tolist()
     flat_members: list[int] = []
     flat_h: list[float] = []
-    flat_scale: list[tuple[float, float]] = []
+    flat_sleeve_w: list[float] = []
+    flat_kept: list[float] = []
 
     for sleeve in request.model.sleeves:
         name = sleeve.asset_class
@@ -201,12 +202,13 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
             sleeve_of[i] = name
         flat_members += members
         flat_h += h
-        flat_scale += [(W, kept)] * len(members)
+        flat_sleeve_w += [W] * len(members)
+        flat_kept += [kept] * len(members)
 
     if flat_members:
         members = np.array(flat_members, dtype=np.int64)
         h = np.array(flat_h)
-        W, kept = np.array(flat_scale).T
+        W, kept = np.array(flat_sleeve_w), np.array(flat_kept)
         keep = ~excluded[members]
         screened = h * keep / kept
         target += np.bincount(members, weights=W * screened, minlength=n)
@@ -239,10 +241,13 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     restricted = _apply_restrictions(request, book, target, reference, sleeve_of, di_sleeves)
     buyable = selectable & ~excluded & ~buy_restricted & (target > 0)
     lookthrough = None
-    if len(look_rows) > 1:
+    if look_rows:
         # Identity, plus the benchmark in the column of each replaced fund: the fund counts as the
         # benchmark it holds, and its own row (reference 0) is the incentive to replace it.
-        rows, cols, vals = (np.concatenate(parts) for parts in (look_rows, look_cols, look_vals))
+        rows, cols, vals = (
+            np.concatenate((first, *parts))
+            for first, parts in ((np.arange(n), look_rows), (np.arange(n), look_cols), (np.ones(n), look_vals))
+        )
         lookthrough = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
     return TargetPlan(
         target=target,

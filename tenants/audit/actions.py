@@ -20,7 +20,7 @@ class Action(StrEnum):
     HOUSEHOLD_CREATE = "household.create", "created a household"
     HOUSEHOLD_CHANGE = "household.change", "changed how a household is managed"
     HOUSEHOLD_MEMBERS = "household.members", "moved an account between households"
-    HOUSEHOLD_SETTINGS = "household.settings", "changed a household's tax budget, asset location or asset classes"
+    HOUSEHOLD_SETTINGS = "household.settings", "changed a household's settings (tax budget, asset location, rebalancing inside its bands) or asset classes"
     CASH_FLOW_CREATE = "cash_flow.create", "entered a household's deposit, withdrawal or RMD"
     ACCOUNT_ASSIGN = "account.assign", "assigned a template or model to accounts"
     HOUSEHOLD_TEMPLATE = "household.template", "assigned a template to households"

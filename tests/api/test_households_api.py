@@ -10,6 +10,7 @@ from django_tenants.utils import tenant_context
 from rebalancing.models import CashFlow, Household, HouseholdProposal, Proposal
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from tenants.audit.models import AuditEvent
 from tests.rebalancing.book import AS_OF
 from tests.rebalancing.household_book import make_unit_household
 from tests.rebalancing.workflow import policy
@@ -104,3 +105,73 @@ def test_settings_and_what_if_of_a_household(lees, people, firm_a, client_for):
     with tenant_context(firm_a):
         assert Proposal.objects.count() == 3 and Household.objects.get(pk=lees["household"].pk).managed_as == "household"
     assert _json(client_for(firm_a, people["colleague"]), "post", path + "what-if/").status_code == 404
+
+
+def test_an_account_of_a_household_proposal_is_not_revised_alone_by_the_api_as_on_the_page(
+        lees, people, firm_a, client_for, api_key):
+    """The household page decides its accounts' proposals together and offers no edit of one of them
+    (the proposal page hides "Edit and solve again"); the API refuses the edit with the same service rule,
+    naming the household proposal to decide instead, and writes nothing."""
+    with tenant_context(firm_a):
+        member = next(p for p in Proposal.objects.filter(household_proposal=lees["proposal"]).order_by("pk")
+                      if (p.result or {}).get("trades"))
+        symbol = member.result["trades"][0]["symbol"]
+        proposals = Proposal.objects.count()
+    body = {"drop": [symbol]}
+    advisor = client_for(firm_a, people["advisor"])
+
+    refused = _json(advisor, "post", f"proposals/{member.pk}/revise/", body)
+
+    assert refused.status_code == 409
+    problem = error_of(refused)
+    assert problem["code"] == "household_proposal"
+    assert problem["detail"] == {"household_proposal": lees["proposal"].pk}
+    assert f"household proposal #{lees['proposal'].pk}" in problem["message"]
+    page = advisor.get(f"/proposals/{member.pk}/").content.decode()
+    assert 'id="resolve-form"' not in page  # no edit offered on the page
+    on_the_page = advisor.post(f"/proposals/{member.pk}/resolve/", {"drop": [symbol]}, follow=True)
+    assert problem["message"] in on_the_page.content.decode().replace("&#x27;", "'")
+    # Who may not decide is refused before the household rule is told: not found, or the key's scope.
+    colleague = client_for(firm_a, people["colleague"])
+    assert error_of(_json(colleague, "post", f"proposals/{member.pk}/revise/", body))["code"] == "not_found"
+    read_only = key_client(firm_a, api_key(firm_a, people["advisor"], scopes=["read"]))
+    assert error_of(_json(read_only, "post", f"proposals/{member.pk}/revise/", body))["code"] == "scope_missing"
+    with tenant_context(firm_a):
+        assert Proposal.objects.count() == proposals
+        assert not AuditEvent.objects.filter(action="proposal.revise").exists()
+        assert Proposal.objects.get(pk=member.pk).status == Proposal.Status.PENDING
+
+
+def test_how_a_household_is_rebalanced_inside_its_bands_is_read_and_written_with_its_source(
+        lees, people, firm_a, client_for):
+    admin, advisor = client_for(firm_a, people["admin"]), client_for(firm_a, people["advisor"])
+    template, path = lees["template"], f"households/{lees['household'].pk}/"
+    read = advisor.get(f"{API}/{path}").json()
+    assert read["household_settings"]["values"]["inside_bands"] == "tax_free"
+    assert read["household_settings"]["sources"]["inside_bands"] == "default"
+
+    # The template chooses cash flows, and lets its households choose within its choices.
+    changed = _json(admin, "patch", f"templates/{template.pk}/", {
+        "household_parameters": {"inside_bands": "cash_flows"},
+        "overridable": {**template.overridable, "household.inside_bands": {"choices": ["tax_free", "cash_flows"]}}})
+    assert changed.status_code == 200 and changed.json()["household_parameters"] == {"inside_bands": "cash_flows"}
+    followed = advisor.get(f"{API}/{path}").json()["household_settings"]
+    assert (followed["values"]["inside_bands"], followed["sources"]["inside_bands"]) == (
+        "cash_flows", f"template:{template.code}")
+    bad_template = _json(admin, "patch", f"templates/{template.pk}/", {"household_parameters": {"inside_bands": "x"}})
+    assert bad_template.status_code == 400 and error_of(bad_template)["detail"] == {"field": "inside_bands"}
+
+    # The household keeps the default for itself.
+    own = _json(advisor, "patch", path + "settings/", {"settings": {"inside_bands": "tax_free"}})
+    assert own.status_code == 200 and own.json()["household_overrides"] == {"inside_bands": "tax_free"}
+    assert own.json()["household_settings"]["sources"]["inside_bands"] == "household"
+    with tenant_context(firm_a):
+        event = AuditEvent.objects.filter(action="household.settings").latest("pk")
+        assert event.after == {"settings": {"inside_bands": "tax_free"}}
+    for bad in ("never", None, 3):
+        refused = _json(advisor, "patch", path + "settings/", {"settings": {"inside_bands": bad}})
+        body = error_of(refused)
+        assert refused.status_code == 400 and body["detail"] == {"field": "inside_bands"}
+        assert "inside_bands (how the household is rebalanced inside its drift bands) must be" in body["message"]
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=lees["household"].pk).household_overrides == {"inside_bands": "tax_free"}

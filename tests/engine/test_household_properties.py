@@ -201,3 +201,58 @@ def test_the_accounts_own_drift_bands_do_not_change_a_household_proposal(request
     assert proposal_or_error(with_account_bands(request, bands)) == proposal_or_error(
         with_account_bands(request, None)
     )
+
+
+def inside_the_bands(request) -> bool:
+    """The household inside its drift bands, restated simply: every security and asset class within
+    max(absolute, relative x weight) of the model's weight of what is not the accounts' cash target."""
+    prices = {s.symbol: s.price for s in request.securities}
+    held = {s: 0.0 for s in SYMBOLS}
+    total = cash_targets = 0.0
+    for member in request.accounts:
+        acct = member.request.account
+        value = acct.cash + sum(lot.quantity * prices[lot.symbol] for lot in acct.lots)
+        for lot in acct.lots:
+            held[lot.symbol] += lot.quantity * prices[lot.symbol]
+        total += value
+        cash_targets += member.request.parameters.cash.target * value
+    weights = {s: sleeve.weight * w * (total - cash_targets) / total
+               for sleeve in request.model.sleeves for s, w in sleeve.holdings.items()}
+    bands = request.drift
+    for names in [[s] for s in SYMBOLS] + [[s for s in SYMBOLS if CLASSES[s] == c] for c in ("equity", "bonds")]:
+        w = sum(weights.get(s, 0.0) for s in names)
+        if abs(sum(held[s] for s in names) / total - w) > max(bands.absolute_band, bands.relative_band * w) + 1e-9:
+            return False
+    return True
+
+
+@settings(
+    max_examples=int(os.environ.get("PROP_N", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(households(), st.sampled_from([DriftParams(), DriftParams(0.1, 1.0)]))
+def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_security_on_balance(request, bands):
+    # Given a household with drift bands, rebalanced inside them by its cash flows only
+    request = replace(request, drift=bands)
+    flows = replace(request, inside_bands="cash_flows")
+    if not inside_the_bands(request):
+        # Outside its bands it is brought back to its model exactly as by every tax-free trade.
+        assert proposal_or_error(flows) == proposal_or_error(request)
+        return
+    try:
+        result = rebalance_household(flows)
+    except InfeasibleParameters:
+        return
+    # Then no model security's household holding falls by more than the cash the accounts must
+    # raise (their cash targets), give or take one share per account of rounding and trading cost.
+    prices = {s.symbol: s.price for s in request.securities}
+    need = 0.0
+    for member in request.accounts:
+        acct = member.request.account
+        value = acct.cash + sum(lot.quantity * prices[lot.symbol] for lot in acct.lots)
+        need += max(0.0, member.request.parameters.cash.target * value - acct.cash)
+    for symbol in ("A", "B", "C", "D"):
+        change = sum((t.quantity if t.side == "buy" else -t.quantity) * prices[symbol]
+                     for r in result.accounts for t in r.trades if t.symbol == symbol)
+        assert change >= -need - len(request.accounts) * prices[symbol] - 1.0, (symbol, change, need)

@@ -163,9 +163,77 @@ def test_a_firm_admin_sets_a_templates_household_settings_and_households_follow_
         assert template.household_parameters == {"tax_budget": 12000.0,
                                                  "location": {"bonds": ["roth", "traditional", "taxable"]}}
         effective = household_settings_effective(Household.objects.get(pk=lees["household"].pk))
-        assert effective.sources == {"tax_budget": f"template:{template.code}", "location": f"template:{template.code}"}
+        assert effective.sources == {"tax_budget": f"template:{template.code}", "location": f"template:{template.code}",
+                                     "inside_bands": "default"}
         assert AuditEvent.objects.filter(action="template.change", object_id=str(template.pk)).exists()
     assert as_user("advisor").post(f"/templates/{template.pk}/household/", {"tax_budget": "1"}).status_code == 403
+
+
+def test_how_the_household_is_rebalanced_inside_its_bands_is_chosen_on_its_page_with_its_source(lees, as_user, firm_a):
+    from rebalancing.household_parameters import household_settings_effective
+
+    advisor, household, template = as_user("advisor"), lees["household"], lees["template"]
+    page = advisor.get(_url(household)).content.decode()
+    assert 'name="inside_bands"' in page and "follow the template (keep on model with tax-free trades)" in page
+    assert "Only direct cash flows" in page and "0.38%/yr" in page  # the trade-off, in words
+    # The template does not let its households choose: refused, saying so.
+    refused = advisor.post(_url(household, "settings/"), {"inside_bands": "cash_flows"}, follow=True)
+    assert "household.inside_bands may not be overridden under template" in refused.content.decode()
+    with tenant_context(firm_a):
+        template.overridable = {**template.overridable, "household.inside_bands": {}}
+        template.save()
+    saved = advisor.post(_url(household, "settings/"), {"tax_budget": "", "inside_bands": "cash_flows"}, follow=True)
+    html = saved.content.decode()
+    assert "Household settings saved" in html
+    assert '<option value="cash_flows" selected>Only direct cash flows</option>' in html
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=household.pk).household_overrides == {"inside_bands": "cash_flows"}
+        assert AuditEvent.objects.filter(action="household.settings", object_id=str(household.pk)).exists()
+    # A value the engine does not know is refused with what it may be.
+    bad = advisor.post(_url(household, "settings/"), {"inside_bands": "sometimes"}, follow=True).content.decode()
+    assert "inside_bands (how the household is rebalanced inside its drift bands) must be" in bad
+    assert "&#x27;cash_flows&#x27; (only direct cash flows), not &#x27;sometimes&#x27;" in bad
+    # Empty follows the template again; the badge says where the value comes from.
+    with tenant_context(firm_a):
+        template.household_parameters = {"inside_bands": "cash_flows"}
+        template.save()
+    advisor.post(_url(household, "settings/"), {"inside_bands": ""})
+    with tenant_context(firm_a):
+        effective = household_settings_effective(Household.objects.get(pk=household.pk))
+        assert (effective.values["inside_bands"], effective.sources["inside_bands"]) == (
+            "cash_flows", f"template:{template.code}")
+    page = advisor.get(_url(household)).content.decode()
+    assert "follow the template (only direct cash flows)" in page
+    assert f'Inside the drift bands <span class="badge template">template {template.code}</span>' in page
+    # Who may not change settings reads the value and its source.
+    viewer = as_user("compliance").get(_url(household)).content.decode()
+    assert 'name="inside_bands"' not in viewer
+    assert ('inside the drift bands: only direct cash flows <span class="badge template">'
+            f"template {template.code}</span>") in viewer
+
+
+def test_a_template_chooses_how_its_households_are_rebalanced_inside_their_bands(lees, as_user, firm_a):
+    from rebalancing.household_parameters import household_settings_effective
+
+    template = lees["template"]
+    page = as_user("admin").get(f"/templates/{template.pk}/").content.decode()
+    assert 'name="inside_bands"' in page and "engine default (keep on model with tax-free trades)" in page
+    saved = as_user("admin").post(f"/templates/{template.pk}/household/", {
+        "tax_budget": "", "inside_bands": "cash_flows"}, follow=True).content.decode()
+    assert "Household settings of" in saved and '<option value="cash_flows" selected>' in saved
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.household_parameters == {"inside_bands": "cash_flows"}
+        effective = household_settings_effective(Household.objects.get(pk=lees["household"].pk))
+        assert effective.sources["inside_bands"] == f"template:{template.code}"
+        event = AuditEvent.objects.filter(action="template.change", object_id=str(template.pk)).latest("pk")
+        assert event.after["household_parameters"] == {"inside_bands": "cash_flows"}
+    refused = as_user("admin").post(f"/templates/{template.pk}/household/", {"inside_bands": "never"},
+                                    follow=True).content.decode()
+    assert "inside_bands (how the household is rebalanced inside its drift bands) must be" in refused
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.household_parameters == {"inside_bands": "cash_flows"}  # unchanged
 
 
 def test_an_accounts_proposal_links_to_its_household_proposal(lees, as_user):

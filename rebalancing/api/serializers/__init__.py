@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from rebalancing.household_parameters import household_settings_effective
 from rebalancing.imports import KINDS
 from rebalancing.models import (
     Account,
@@ -156,11 +157,16 @@ class TemplateSerializer(serializers.ModelSerializer):
     overridable = serializers.DictField(
         child=serializers.DictField(), default=dict,
         help_text='Which settings households/accounts may override, with limits: {"cash.target": {"max": 0.05}}; '
-                  'household settings under "household." ({"household.tax_budget": {"max": 20000}})',
+                  'household settings under "household." ({"household.tax_budget": {"max": 20000}, '
+                  '"household.inside_bands": {}})',
     )
     household_parameters = serializers.DictField(
         default=dict, help_text='Settings of households managed as one: {"tax_budget": 5000, "location": '
-                                '{"bonds": ["traditional", "roth", "taxable"]}}')
+                                '{"bonds": ["traditional", "roth", "taxable"]}, "inside_bands": "cash_flows"}. '
+                                'inside_bands: how a household is rebalanced inside its drift bands - "tax_free" '
+                                '(default: kept on its model by IRA/Roth trades and new cash, no gain realised) '
+                                'or "cash_flows" (only income, deposits and withdrawals move it; nothing is sold '
+                                'to rebalance until a band breaks)')
 
     class Meta:
         model = ParameterTemplate
@@ -177,6 +183,12 @@ class TemplateUpdateSerializer(TemplateSerializer):
 # --- Households and accounts -------------------------------------------------------------------
 
 
+class HouseholdSettingsEffectiveSerializer(serializers.Serializer):
+    values = serializers.DictField(help_text='{"tax_budget": null, "location": {}, "inside_bands": "tax_free"}')
+    sources = serializers.DictField(child=serializers.CharField(),
+                                    help_text='setting -> "default", "template:<code>" or "household"')
+
+
 class HouseholdSerializer(serializers.ModelSerializer):
     advisors = serializers.SerializerMethodField(help_text="User names of the advisors looking after it")
     template = serializers.CharField(source="template.code", allow_null=True, default=None)
@@ -184,14 +196,22 @@ class HouseholdSerializer(serializers.ModelSerializer):
                                   help_text="The household's one model (managed as one household)")
     overrides = serializers.DictField()
     household_overrides = serializers.DictField(help_text="Household settings over its template's")
+    household_settings = serializers.SerializerMethodField(
+        help_text="The settings a household run uses (tax_budget, location, inside_bands) and where each comes "
+                  'from: "default", "template:<code>" or "household"')
 
     class Meta:
         model = Household
         fields = ["id", "name", "external_id", "advisors", "template", "overrides", "managed_as", "model",
-                  "household_overrides"]
+                  "household_overrides", "household_settings"]
 
     def get_advisors(self, household) -> list[str]:
         return [u.get_username() for u in household.advisors]
+
+    @extend_schema_field(HouseholdSettingsEffectiveSerializer)
+    def get_household_settings(self, household) -> dict:
+        effective = household_settings_effective(household)
+        return {"values": effective.values, "sources": effective.sources}
 
 
 class OverridesInSerializer(serializers.Serializer):
