@@ -23,6 +23,7 @@ __all__ = [
     "flatten_parameters",
     "override_limits",
     "override_problems",
+    "parameters_from_text",
     "parameters_from_values",
     "parameters_effective",
     "overrides_after_edit",
@@ -77,14 +78,16 @@ class EffectiveParameters:
 
 
 @lru_cache(maxsize=512)
-def _parameters_from_json(canonical: str) -> Parameters:
+def parameters_from_text(canonical: str) -> Parameters:
+    """``Parameters`` of values given as their canonical JSON (``json.dumps(values, sort_keys=True)``),
+    memoised: for a caller that has that text already."""
     return Parameters.from_dict(json.loads(canonical))
 
 
 def parameters_from_values(values: Mapping[str, Any]) -> Parameters:
     """``Parameters.from_dict`` memoised on the values: most accounts of a firm share a handful of
     parameter sets, and validating one against the JSON Schema costs more than loading its lots."""
-    return _parameters_from_json(json.dumps(values, sort_keys=True))
+    return parameters_from_text(json.dumps(values, sort_keys=True))
 
 
 def flatten_parameters(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -109,5 +109,7 @@ def request_with_plans(request: engine.RebalanceRequest, *, account_id: int, rec
     for other, new in proposed.items():
         if other != account_id:
             trades.extend(new)
+    if not proposed and tuple(trades) == request.account.household_trades:  # nothing planned: as it is
+        return request
     account = dataclasses.replace(request.account, household_trades=tuple(trades))
     return dataclasses.replace(request, account=account)

@@ -10,7 +10,7 @@ from operator import attrgetter
 import numpy as np
 
 from .errors import InvalidRequest
-from .request import RebalanceRequest, Security, TaxLot
+from .request import LotTable, RebalanceRequest, Security, TaxLot
 from .tax import long_term_mask
 
 __all__ = ["Book", "LotColumns", "build_book", "lot_columns", "lot_sums"]
@@ -39,7 +39,7 @@ class Book:
     value: np.ndarray
     cash: float
     total_value: float
-    lots: tuple[TaxLot, ...]
+    lots: tuple[TaxLot, ...] | LotTable
     lot_ids: list[str]
     lot_sec: np.ndarray
     lot_qty: np.ndarray
@@ -62,14 +62,16 @@ class LotColumns:
     """An account's lots as columns, in the request's order: read once for the universe (which
     names hold a loss), the book and the report (the ids of the lots sold)."""
 
-    ids: list[str]
-    symbols: list[str]
+    ids: Sequence[str]
+    symbols: Sequence[str]
     quantity: np.ndarray
     cost_basis: np.ndarray
 
 
 def lot_columns(lots: Sequence[TaxLot]) -> LotColumns:
     """The id, symbol, quantity and cost basis of each of ``lots``."""
+    if isinstance(lots, LotTable):
+        return LotColumns(lots.ids, lots.symbols, lots.quantity, lots.cost_basis)
     n = len(lots)
     return LotColumns(
         list(map(_ID, lots)),
@@ -108,11 +110,15 @@ def build_book(
     sec_of = np.fromiter(map(order.__getitem__, raw_symbols), np.int64, len(raw))
     perm = np.argsort(sec_of, kind="stable")
     perm_l = perm.tolist()
-    lots = tuple(map(raw.__getitem__, perm_l))
+    if isinstance(raw, LotTable):  # lots as columns stay columns
+        lots = raw.take(perm)
+        lot_acquired = raw.acquired[perm]
+    else:
+        lots = tuple(map(raw.__getitem__, perm_l))
+        lot_acquired = np.fromiter(map(date.toordinal, map(_ACQUIRED, lots)), np.int64, len(lots))
     lot_sec = sec_of[perm]
     lot_qty = columns.quantity[perm]
     lot_basis = columns.cost_basis[perm]
-    lot_acquired = np.fromiter(map(date.toordinal, map(_ACQUIRED, lots)), np.int64, len(lots))
     lot_value = lot_qty * price[lot_sec] if len(lots) else np.zeros(0)
     quantity = np.bincount(lot_sec, weights=lot_qty, minlength=len(symbols)).astype(float)
     value = quantity * price

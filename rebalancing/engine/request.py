@@ -7,16 +7,19 @@ dates as ``datetime.date``.  Mappings are plain dicts and must be treated as rea
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
+
+import numpy as np
 
 from .errors import InvalidRequest
 from .parameters import Parameters
 
 __all__ = [
     "TaxLot",
+    "LotTable",
     "HouseholdTrade",
     "Account",
     "Security",
@@ -36,6 +39,7 @@ _ID, _SYMBOL = attrgetter("id"), attrgetter("symbol")
 # optimiser's arithmetic (a trillion shares, a quadrillion in money, are far beyond any account).
 MAX_QUANTITY = 1e12
 MAX_MONEY = 1e15
+_LAST_DAY = date.max.toordinal()
 
 
 def _finite(value: object, what: str, limit: float = MAX_MONEY) -> float:
@@ -66,6 +70,150 @@ class TaxLot:
             raise InvalidRequest(f"negative quantity in lot {self.id}", {"lot": self.id})
         if _finite(self.cost_basis, f"cost basis of lot {self.id}") < 0:
             raise InvalidRequest(f"negative cost basis in lot {self.id}", {"lot": self.id})
+
+
+def _floats(given, array: np.ndarray) -> np.ndarray | None:
+    """A column of numbers as float64 (a copy), or None when a value may not be a number of a lot
+    (booleans, strings...: numpy would turn True into 1.0)."""
+    if isinstance(given, np.ndarray):
+        return array.astype(np.float64) if array.dtype.kind in "iuf" else None
+    if not {float, int} >= set(map(type, given)):
+        return None
+    return array.astype(np.float64)
+
+
+class LotTable(Sequence[TaxLot]):
+    """An account's tax lots as columns, as a loader reads them from a table: a direct-indexed
+    account has thousands of lots, and building and checking a ``TaxLot`` for each cost about as
+    much as reading them. Checked as a whole with numpy, by the same rules as ``TaxLot`` (the first
+    offending lot raises ``TaxLot``'s own error); read as a sequence of ``TaxLot``, built when
+    asked for, while the engine reads the columns.
+
+    ``acquired``: the acquisition dates, as dates or as their ordinals (``date.toordinal``).
+    """
+
+    __slots__ = ("ids", "symbols", "quantity", "cost_basis", "acquired", "_lots")
+
+    ids: tuple[str, ...]
+    symbols: tuple[str, ...]
+    quantity: np.ndarray  # float64, read-only, like the other arrays
+    cost_basis: np.ndarray
+    acquired: np.ndarray  # int64 date ordinals
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        symbols: Sequence[str],
+        quantity: Sequence[float] | np.ndarray,
+        cost_basis: Sequence[float] | np.ndarray,
+        acquired: Sequence[date | int] | np.ndarray,
+    ) -> None:
+        ids, symbols = tuple(ids), tuple(symbols)
+        n = len(ids)
+        q, c, days = np.asarray(quantity), np.asarray(cost_basis), np.asarray(acquired)
+        if q.ndim != 1 or c.ndim != 1 or days.ndim != 1:
+            raise InvalidRequest("lot columns must be flat sequences")
+        if not len(symbols) == len(q) == len(c) == len(days) == n:
+            raise InvalidRequest(
+                f"lot columns of different lengths: {n} ids, {len(symbols)} symbols, {len(q)} quantities, "
+                f"{len(c)} cost bases, {len(days)} dates"
+            )
+        if days.dtype == object:
+            days = np.fromiter(map(date.toordinal, days.tolist()), np.int64, n)
+        elif n == 0:
+            days = days.astype(np.int64)
+        if days.dtype.kind not in "iu" or not ((days >= 1) & (days <= _LAST_DAY)).all():
+            raise InvalidRequest("lot acquisition dates must be dates or date ordinals")
+        q, c = _floats(quantity, q), _floats(cost_basis, c)
+        # NaN fails every comparison: only finite, in-range columns pass.
+        if (
+            q is None
+            or c is None
+            or not (((q >= 0.0) & (q <= MAX_QUANTITY)).all() and ((c >= 0.0) & (c <= MAX_MONEY)).all())
+        ):
+            # The lots one by one, from the values as given: a bad one raises TaxLot's own error.
+            lots = [
+                TaxLot(ids[i], symbols[i], quantity[i], cost_basis[i], date.fromordinal(int(days[i])))
+                for i in range(n)
+            ]
+            q = np.array([float(lot.quantity) for lot in lots], dtype=np.float64)
+            c = np.array([float(lot.cost_basis) for lot in lots], dtype=np.float64)
+        self._set(ids, symbols, q, c, days.astype(np.int64))
+
+    def _set(self, ids, symbols, q, c, days) -> None:
+        for array in (q, c, days):
+            array.flags.writeable = False
+        self.ids, self.symbols, self.quantity, self.cost_basis, self.acquired = ids, symbols, q, c, days
+        self._lots: tuple[TaxLot, ...] | None = None
+
+    def take(self, order: Sequence[int] | np.ndarray) -> LotTable:
+        """The lots in ``order`` (positions), already checked."""
+        order = np.asarray(order, dtype=np.int64)
+        positions = order.tolist()
+        table = LotTable.__new__(LotTable)
+        table._set(
+            tuple(map(self.ids.__getitem__, positions)),
+            tuple(map(self.symbols.__getitem__, positions)),
+            self.quantity[order],
+            self.cost_basis[order],
+            self.acquired[order],
+        )
+        return table
+
+    def acquired_between(self, start: date, end: date) -> tuple[TaxLot, ...]:
+        """The lots acquired from ``start`` to ``end`` (both included), in order."""
+        days = self.acquired
+        inside = ((days >= start.toordinal()) & (days <= end.toordinal())).nonzero()[0]
+        return tuple(map(self._lot, inside.tolist()))
+
+    def _lot(self, i: int) -> TaxLot:
+        return TaxLot(
+            self.ids[i], self.symbols[i], float(self.quantity[i]), float(self.cost_basis[i]),
+            date.fromordinal(int(self.acquired[i])),
+        )
+
+    def lots(self) -> tuple[TaxLot, ...]:
+        """Every lot as a ``TaxLot`` (built once)."""
+        if self._lots is None:
+            self._lots = tuple(
+                map(
+                    TaxLot, self.ids, self.symbols, self.quantity.tolist(), self.cost_basis.tolist(),
+                    map(date.fromordinal, self.acquired.tolist()),
+                )
+            )
+        return self._lots
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.lots()[i]
+        if self._lots is not None:
+            return self._lots[i]
+        return self._lot(range(len(self.ids))[i])  # negative positions, IndexError as a tuple's
+
+    def __iter__(self):
+        return iter(self.lots())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LotTable):
+            return (
+                self.ids == other.ids
+                and self.symbols == other.symbols
+                and np.array_equal(self.quantity, other.quantity)
+                and np.array_equal(self.cost_basis, other.cost_basis)
+                and np.array_equal(self.acquired, other.acquired)
+            )
+        if isinstance(other, tuple | list):
+            return self.lots() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.lots())
+
+    def __repr__(self) -> str:
+        return f"LotTable({len(self)} lots)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +253,7 @@ class Account:
     cash: float
     short_term_rate: float = 0.37
     long_term_rate: float = 0.20
-    lots: tuple[TaxLot, ...] = ()
+    lots: tuple[TaxLot, ...] | LotTable = ()
     realised_short_term_ytd: float = 0.0
     realised_long_term_ytd: float = 0.0
     household_trades: tuple[HouseholdTrade, ...] = ()
@@ -123,6 +271,21 @@ class Account:
         for name in ("loss_carryforward_short", "loss_carryforward_long"):
             if _finite(getattr(self, name), name) < 0:
                 raise InvalidRequest(f"{name} is a loss carried forward, a positive amount or 0")
+
+    @classmethod
+    def from_lot_columns(
+        cls,
+        *,
+        lot_ids: Iterable[str],
+        symbols: Iterable[str],
+        quantities: Iterable[float],
+        cost_bases: Iterable[float],
+        acquired: Iterable[date | int],
+        **fields,
+    ) -> Account:
+        """The account with its lots given as columns (a ``LotTable``): what a loader reading lots
+        from a table hands over, without a ``TaxLot`` per lot. ``fields``: the other fields."""
+        return cls(lots=LotTable(lot_ids, symbols, quantities, cost_bases, acquired), **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +402,9 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
             raise InvalidRequest(f"unknown symbol {symbol!r} in {where}", {"symbol": symbol, "where": where})
 
     lots = request.account.lots
+    ids, symbols = (lots.ids, lots.symbols) if isinstance(lots, LotTable) else (map(_ID, lots), map(_SYMBOL, lots))
     # Set operations in C first; the loop that names the first offending lot only on failure.
-    if len(set(map(_ID, lots))) != len(lots) or not securities.keys() >= set(map(_SYMBOL, lots)):
+    if len(set(ids)) != len(lots) or not securities.keys() >= set(symbols):
         seen: set[str] = set()
         for lot in lots:
             if lot.id in seen:

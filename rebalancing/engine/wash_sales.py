@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .parameters import WashSaleParams
-from .request import HouseholdTrade, TaxLot
+from .request import HouseholdTrade, LotTable, TaxLot
 
 __all__ = [
     "WINDOW_DAYS",
@@ -103,7 +103,8 @@ def window_activity(
             loss_sales[g] = loss_sales.get(g, 0.0) + loss
     # A lot acquired in the window is itself a purchase (it may be missing from the trade list).
     seen = {(t.symbol, t.date, t.quantity) for t in trades if t.side == "buy"}
-    for lot in lots:
+    # Lots as columns: only those acquired in the window become TaxLot objects.
+    for lot in lots.acquired_between(start, as_of) if isinstance(lots, LotTable) else lots:
         if start <= lot.acquired <= as_of and (lot.symbol, lot.acquired, lot.quantity) not in seen:
             g = equivalence.group(lot.symbol)
             purchases[g] = purchases.get(g, 0.0) + lot.quantity

@@ -77,7 +77,12 @@ class DocumentField(models.JSONField):
     @staticmethod
     def to_text(value) -> str:
         """The document as stored (keys that are not strings become strings, as with ``json``)."""
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        try:
+            # Keys are strings in the engine's documents; orjson's option for other keys costs a
+            # third more (0.27 against 0.20 ms on a direct-index proposal) for the same text.
+            return orjson.dumps(value).decode()
+        except orjson.JSONEncodeError:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
     def from_db_value(self, value, expression, connection):
         return orjson.loads(value) if isinstance(value, str | bytes) else value

@@ -1,15 +1,16 @@
 from datetime import date
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from rebalancing import engine
-from rebalancing.engine_inputs import rebalance_inputs_load
-from rebalancing.models import Price
+from rebalancing.engine_inputs import _oldest_first, rebalance_inputs_load
+from rebalancing.models import Price, TaxLot
 
-from .book import AS_OF, make_account, make_book
+from .book import AS_OF, make_account, make_book, make_model, make_securities
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,66 @@ def test_same_inputs_give_the_same_fingerprint_and_a_change_another(firm_a):
         account.save()
         changed = rebalance_inputs_load([account.pk], as_of=AS_OF)[0].fingerprint
     assert first == again != changed
+
+
+def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
+    # Given accounts with lots on the same dates (the primary key orders those), decimals the
+    # table rounds, and lot ids of any characters
+    with tenant_context(firm_a):
+        book = make_book(2)
+        odd = make_account("T-ODD", model=book["model"], holdings=[
+            ("VTI", "10.1234567", "1234.565", date(2024, 5, 1)), ("BND", "0.000001", "0.01", date(2021, 1, 4)),
+            ("VNQ", "3", "271.99", date(2024, 5, 1)), ("VTI", "7.5", "0", date(2021, 1, 4)),
+            ("BND", "123456789.123456", "9999999999.99", date(2024, 5, 1)),
+        ])
+        TaxLot.objects.filter(account=odd, lot_id="T-ODD-L3").update(lot_id="lot «3», with, commas\tand tabs")
+        TaxLot.objects.filter(account=odd, lot_id="T-ODD-L5").update(lot_id="")
+        ids = [book["accounts"][0].pk, odd.pk, book["accounts"][1].pk]
+        loaded = {i.account_id: i.request for i in rebalance_inputs_load(ids, as_of=AS_OF)}
+        # The lots one by one through the ORM, as Decimals turned into floats
+        expected = {
+            a: tuple(engine.TaxLot(lot.lot_id, lot.security.symbol, float(lot.quantity), float(lot.cost_basis),
+                                   lot.acquired)
+                     for lot in TaxLot.objects.filter(account_id=a).select_related("security").order_by("acquired", "pk"))
+            for a in ids
+        }
+    for a in ids:
+        lots = loaded[a].account.lots
+        assert isinstance(lots, engine.LotTable)
+        assert tuple(lots) == expected[a]
+    assert [lot.id for lot in loaded[odd.pk].account.lots][:2] == ["T-ODD-L2", "T-ODD-L4"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_lot_columns_out_of_order_are_sorted_by_date_and_key(seed):
+    # Given an account's lots in any order (a plan that loses the subquery's order)
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 60))
+    rows = [(int(pk), int(rng.integers(0, 3)), int(rng.integers(730000, 730004))) for pk in rng.permutation(1000)[:n]]
+    pks, sids, days = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
+    quantities = rng.uniform(1, 100, n)
+    # When they are put in order
+    ids, s, q, c, d = _oldest_first(pks, sids, quantities, quantities * 2, days, [f"L{pk}" for pk in pks])
+    # Then they are in the order of a plain sort by (date, primary key)
+    expected = sorted(rows, key=lambda r: (r[2], r[0]))
+    assert ids == [f"L{r[0]}" for r in expected]
+    assert s.tolist() == [r[1] for r in expected] and d.tolist() == [r[2] for r in expected]
+    assert q.tolist() == [float(quantities[pks.tolist().index(r[0])]) for r in expected]
+    assert np.array_equal(c, q * 2)
+
+
+def test_each_firm_loads_its_own_lots_through_the_binary_cursor(firm_a, firm_b):
+    # Given an account in each of two firms, with different lots
+    books = {}
+    for firm, quantity in ((firm_a, "10"), (firm_b, "20")):
+        with tenant_context(firm):
+            make_securities()
+            account = make_account("T-SAME", model=make_model(), holdings=[("VTI", quantity, "900", date(2024, 1, 2))])
+            books[firm.slug] = account.pk
+    # When their lots are read in turn on one connection (the lots query runs on a cursor of its
+    # own, which finds the firm's schema on the search path Django's cursor set)
+    for firm, quantity in ((firm_a, 10.0), (firm_b, 20.0), (firm_a, 10.0)):
+        with tenant_context(firm):
+            [inputs] = rebalance_inputs_load([books[firm.slug]], as_of=AS_OF)
+        # Then each firm sees its own lot
+        assert [lot.quantity for lot in inputs.request.account.lots] == [quantity]
