@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, flatten_parameters
+from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, amount_text, flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
@@ -212,7 +212,7 @@ def display_value(path: str, value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, int | float) and not isinstance(value, bool) and (
             path in MONEY or path.endswith(("_value", "gain_per_run", "gain_per_year"))):
-        return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+        return amount_text(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
