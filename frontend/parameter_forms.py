@@ -478,6 +478,9 @@ def overridable_from_post(post) -> tuple[dict[str, Any], dict[str, str]]:
                 for bound in ("min", "max"):
                     value = _number(post.get(f"ov_{bound}__{f.name}", ""), f"{f.label}, {bound}imum",
                                     percent=f.percent, whole=f.kind == "integer")
+                    if value is not None and f.maximum is not None and value > f.maximum:
+                        # a limit is a value the setting may take (money: the engine's cap)
+                        raise ValueError(f"{f.label}, {bound}imum: at most {display_value(f.path, f.maximum)}")
                     if value is not None:
                         limits[bound] = value
                 if "min" in limits and "max" in limits and limits["min"] > limits["max"]:

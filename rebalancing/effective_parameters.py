@@ -24,6 +24,7 @@ __all__ = [
     "EffectiveParameters",
     "flatten_parameters",
     "override_limits",
+    "override_limits_problems",
     "override_problems",
     "parameters_from_values",
     "parameters_effective",
@@ -178,6 +179,30 @@ def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: M
                             f"{shown(path, limits['max'])}")
         if "choices" in limits and value not in limits["choices"]:
             problems.append(f"{path} = {value!r} is not one of {limits['choices']}")
+    return problems
+
+
+def override_limits_problems(overridable: Mapping[str, Any]) -> list[str]:
+    """A template's limits (``{path: {"min", "max"}}``) that are not values their setting may take
+    (a maximum of 1e300 for a dollar amount, a minimum of -1...): each checked by the setting's own
+    rule (the engine's parameters; ``household_settings_validate`` for ``household.``)."""
+    from rebalancing.household_parameters import household_settings_validate
+
+    leaves = flatten_parameters(default_parameters().to_dict())
+    problems = []
+    for path, limits in overridable.items():
+        for bound in ("min", "max"):
+            value = limits.get(bound) if isinstance(limits, Mapping) else None
+            if value is None:
+                continue
+            try:
+                if path.startswith("household."):
+                    household_settings_validate({path.removeprefix("household."): value}, level="template household")
+                elif path in leaves:
+                    Parameters.from_dict(unflatten({path: value}))
+            except (InvalidRequest, ValidationFailed) as exc:
+                problems.append(f"{path}: the {bound}imum {leaf_value_text(path, value)} is not a value it may "
+                                f"take ({exc.message})")
     return problems
 
 
