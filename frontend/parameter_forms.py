@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, flatten_parameters
+from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, amount_text, flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
@@ -212,7 +212,7 @@ def display_value(path: str, value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, int | float) and not isinstance(value, bool) and (
             path in MONEY or path.endswith(("_value", "gain_per_run", "gain_per_year"))):
-        return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+        return amount_text(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -478,6 +478,9 @@ def overridable_from_post(post) -> tuple[dict[str, Any], dict[str, str]]:
                 for bound in ("min", "max"):
                     value = _number(post.get(f"ov_{bound}__{f.name}", ""), f"{f.label}, {bound}imum",
                                     percent=f.percent, whole=f.kind == "integer")
+                    if value is not None and f.maximum is not None and value > f.maximum:
+                        # a limit is a value the setting may take (money: the engine's cap)
+                        raise ValueError(f"{f.label}, {bound}imum: at most {display_value(f.path, f.maximum)}")
                     if value is not None:
                         limits[bound] = value
                 if "min" in limits and "max" in limits and limits["min"] > limits["max"]:

@@ -6,6 +6,7 @@ within which limits; the effective value of every leaf records where it came fro
 """
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,10 +19,12 @@ __all__ = [
     "MAP_LEAVES",
     "MONEY_LEAVES",
     "PERCENT_LEAVES",
+    "amount_text",
     "leaf_value_text",
     "EffectiveParameters",
     "flatten_parameters",
     "override_limits",
+    "override_limits_problems",
     "override_problems",
     "parameters_from_text",
     "parameters_from_values",
@@ -41,6 +44,32 @@ MONEY_LEAVES = frozenset({"transition.max_net_gain_per_run", "transition.max_net
                           "harvest.min_loss_value", "trading.min_trade_value", "household.tax_budget"})
 
 
+# Amounts from a trillion up are said in words (or as a power of ten): a refusal of 1e300 would
+# otherwise print a 300-digit number.
+_AMOUNT_WORDS = ((1e12, "trillion"), (1e15, "quadrillion"))
+
+
+def _figure(x: float) -> str:
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def amount_text(value: float) -> str:
+    """A dollar amount as people read it: "$250,000", "$1,250.50"; from a trillion up in words
+    ("$1.5 trillion", "$1 quadrillion") and from a quintillion as a power of ten ("$1 × 10^300")."""
+    size = abs(value)
+    if not math.isfinite(size) or size < _AMOUNT_WORDS[0][0]:
+        return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+    sign = "-" if value < 0 else ""
+    for scale, word in _AMOUNT_WORDS:
+        if round(size / scale, 2) < 1000:
+            return f"{sign}${_figure(size / scale)} {word}"
+    exponent = math.floor(math.log10(size))
+    mantissa = round(size / 10.0**exponent, 2)
+    if mantissa >= 10:  # 9.999 rounds up to the next power
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{sign}${_figure(mantissa)} × 10^{exponent}"
+
+
 def leaf_value_text(path: str, value: Any) -> str:
     """A leaf's number as people read it: 0.05 of cash.target is "5%", 250000 of a gain cap "$250,000"."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -48,7 +77,7 @@ def leaf_value_text(path: str, value: Any) -> str:
     if path in PERCENT_LEAVES:
         return f"{value * 100:g}%"
     if path in MONEY_LEAVES:
-        return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+        return amount_text(value)
     return f"{value:g}"
 
 
@@ -153,6 +182,30 @@ def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: M
                             f"{shown(path, limits['max'])}")
         if "choices" in limits and value not in limits["choices"]:
             problems.append(f"{path} = {value!r} is not one of {limits['choices']}")
+    return problems
+
+
+def override_limits_problems(overridable: Mapping[str, Any]) -> list[str]:
+    """A template's limits (``{path: {"min", "max"}}``) that are not values their setting may take
+    (a maximum of 1e300 for a dollar amount, a minimum of -1...): each checked by the setting's own
+    rule (the engine's parameters; ``household_settings_validate`` for ``household.``)."""
+    from rebalancing.household_parameters import household_settings_validate
+
+    leaves = flatten_parameters(default_parameters().to_dict())
+    problems = []
+    for path, limits in overridable.items():
+        for bound in ("min", "max"):
+            value = limits.get(bound) if isinstance(limits, Mapping) else None
+            if value is None:
+                continue
+            try:
+                if path.startswith("household."):
+                    household_settings_validate({path.removeprefix("household."): value}, level="template household")
+                elif path in leaves:
+                    Parameters.from_dict(unflatten({path: value}))
+            except (InvalidRequest, ValidationFailed) as exc:
+                problems.append(f"{path}: the {bound}imum {leaf_value_text(path, value)} is not a value it may "
+                                f"take ({exc.message})")
     return problems
 
 

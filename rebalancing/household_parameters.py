@@ -17,11 +17,13 @@ from typing import Any
 
 from rebalancing.effective_parameters import (
     EffectiveParameters,
+    amount_text,
     override_problems,
     parameters_effective,
     parameters_from_values,
 )
 from rebalancing.engine import INSIDE_BANDS, TAX_STATUSES, DriftParams
+from rebalancing.engine.parameters import MAX_MONEY
 from rebalancing.engine.tax import estimated_tax
 from tenants.errors import ValidationFailed
 
@@ -58,6 +60,9 @@ def household_settings_validate(settings: Any, *, template=None, level: str = "h
     budget = settings.get("tax_budget")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0):
         raise ValidationFailed(f"the tax budget must be an amount of at least 0, not {budget!r}",
+                               detail={"field": "tax_budget"})
+    if budget is not None and not budget <= MAX_MONEY:  # the engine's money cap: a proposal can record it
+        raise ValidationFailed(f"the tax budget must be at most {amount_text(MAX_MONEY)}, not {amount_text(budget)}",
                                detail={"field": "tax_budget"})
     if "inside_bands" in settings and settings["inside_bands"] not in INSIDE_BANDS:
         choices = " or ".join(f"{k!r} ({v})" for k, v in INSIDE_BANDS_CHOICES.items())

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django_tenants.utils import schema_context
 
-from .errors import Conflict, ValidationFailed
+from .errors import Conflict, ValidationFailed, fields_refused
 from .models import Domain, Firm, FirmUsage, firm_slug_validator
 from .roles import FirmRole, ProviderRole
 
@@ -75,6 +75,13 @@ def firm_create(
         raise ValidationFailed(
             f"{admin_email!r} is not a valid e-mail address.", detail={"field": "admin_email"}
         ) from None
+    # The address is also the admin's login, whose column is shorter than an e-mail's.
+    login_max = get_user_model()._meta.get_field("username").max_length
+    if len(admin_email) > login_max:
+        raise ValidationFailed(
+            f"The admin's e-mail address has at most {login_max} characters (it is also the login); "
+            f"this one has {len(admin_email)}.", detail={"field": "admin_email"},
+        )
     host = _validate_host(domain or f"{slug}.{settings.BASE_DOMAIN}")
 
     with schema_context("public"), transaction.atomic():
@@ -97,7 +104,10 @@ def firm_create(
                 detail={"field": "domain", "value": host},
             )
         firm = Firm(name=name, slug=slug, admin_email=admin_email, schema_name=Firm.schema_name_for(slug))
-        firm.full_clean()
+        try:
+            firm.full_clean()
+        except ValidationError as exc:  # a name longer than its column: said, before any schema is made
+            raise fields_refused(exc, "The firm") from None
         firm.save(verbosity=0)  # creates and migrates the schema (auto_create_schema)
         Domain.objects.create(domain=host, tenant=firm, is_primary=True)
         with schema_context(firm.schema_name):
@@ -140,7 +150,8 @@ def user_ensure(
     in the public schema for provider staff.
     """
     User = get_user_model()
-    user, _ = User.objects.get_or_create(username=username, defaults={"email": email})
+    # Checked before anything is written: get_or_create would insert a value too long for its column.
+    user = User.objects.filter(username=username).first() or User(username=username)
     user.email = email
     user.first_name, user.last_name = first_name, last_name
     user.is_staff = is_staff or is_superuser
@@ -149,7 +160,10 @@ def user_ensure(
         user.set_password(password)
     elif not user.has_usable_password() or not user.password:
         user.set_unusable_password()
-    user.full_clean()
+    try:
+        user.full_clean()
+    except ValidationError as exc:  # an address or a name longer than its column
+        raise fields_refused(exc, "The user") from None
     user.save()
     groups = [Group.objects.get_or_create(name=str(role))[0] for role in roles]
     user.groups.set(groups)

@@ -46,7 +46,9 @@ LOT_SELECTIONS = ("tax_optimal", "highest_cost", "fifo")
 INSTRUCTION_KINDS = ("sell_buy", "raise_cash", "liquidate", "bring_to_model")
 SCREEN_RESCALES = ("pro_rata", "track_benchmark")
 
-MAX_MONEY = 1e15  # the request's MAX_MONEY
+# The request's MAX_MONEY: the most a money setting may be, below what the book's money columns
+# keep (18 digits, 2 of them cents: under 1e16), so a setting the engine accepts can be stored.
+MAX_MONEY = 1e15
 
 # The one description of every setting: the dataclasses below, with each field's bounds, choices
 # and help in its metadata (``setting``).  From it derive the checks in ``__post_init__``, the
@@ -81,7 +83,7 @@ def setting(
     description: str | None = None,
 ) -> Any:
     """A dataclass field described once: its default, its bounds (``minimum``/``maximum``; ``above``
-    is an exclusive minimum; ``money`` caps at ``MAX_MONEY`` without publishing the cap), its
+    is an exclusive minimum; ``money`` caps at ``MAX_MONEY``, published as its maximum), its
     ``choices``, a ``schema`` fragment replacing the one its annotation gives (a shared ``$ref``),
     and its ``title``/``description`` for the published schema and the forms built from it."""
     meta = {
@@ -164,6 +166,10 @@ def _leaf_schema(f: Field, *, with_default: bool = True) -> dict[str, Any]:
         out["exclusiveMinimum"] = meta["above"]
     if meta["maximum"] is not None and meta["schema"] is None:
         out["maximum"] = meta["maximum"]
+    elif meta["money"] and meta["schema"] is None:
+        # Published so that the schema refuses it too: it checks a switched-off group's leaves,
+        # which the dataclasses never build, and the forms built from it show the limit.
+        out["maximum"] = MAX_MONEY
     if with_default:
         out["default"] = _json_value(_default(f))
     if meta["title"]:
@@ -633,7 +639,12 @@ def _validate_parameters_dict(data: Mapping[str, Any]) -> None:
     error = jsonschema.exceptions.best_match(_parameters_validator().iter_errors(data))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(root)"
-        raise InvalidRequest(f"invalid parameter {where}: {error.message}", {"parameter": where})
+        message = error.message
+        if error.validator in ("minimum", "maximum") and isinstance(error.instance, int | float):
+            # jsonschema would print the bound's every digit ("the maximum of 1000000000000000.0")
+            side = "at most" if error.validator == "maximum" else "at least"
+            message = f"must be {side} {error.validator_value:g}, got {error.instance:g}"
+        raise InvalidRequest(f"invalid parameter {where}: {message}", {"parameter": where})
 
 
 # Built once at import: the web app builds its parameter forms from it.

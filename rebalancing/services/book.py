@@ -8,7 +8,7 @@ from django.db import transaction
 
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, require
-from rebalancing.effective_parameters import overrides_validate
+from rebalancing.effective_parameters import override_limits_problems, overrides_validate
 from rebalancing.household_parameters import household_settings_validate
 from rebalancing.models import (
     Account,
@@ -88,6 +88,10 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     if not isinstance(overridable, dict) or any(not isinstance(v, dict) for v in overridable.values()):
         raise ValidationFailed('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.',
                                detail={"field": "overridable"})
+    limit_problems = override_limits_problems(overridable)
+    if limit_problems:
+        raise ValidationFailed("Template limits refused: " + "; ".join(limit_problems),
+                               detail={"field": "overridable", "problems": limit_problems})
     before = None
     if template is not None:
         template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)

@@ -37,7 +37,10 @@ def _is_public(address: str) -> bool:
 def url_check(url: str) -> str:
     """The URL, stripped, if a firm may register it; else ``ValidationFailed`` naming the problem."""
     url = (url or "").strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: said, not a server error
+        raise ValidationFailed("The webhook URL is not a valid URL.", detail={"field": "url"}) from None
     problem = None
     if parts.scheme not in ("http", "https"):
         problem = "A webhook URL starts with http:// or https://."

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from rebalancing.models import WebhookEndpoint
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
-from tenants.errors import ValidationFailed
+from tenants.errors import ValidationFailed, fields_refused
 
 from .addresses import url_check
 from .events import EventType
@@ -39,6 +40,13 @@ def _secret_check(secret: str) -> str:
     return secret
 
 
+def _endpoint_clean(endpoint: WebhookEndpoint) -> None:
+    try:
+        endpoint.full_clean()
+    except DjangoValidationError as exc:  # a URL the URL validator refuses (a host over 253 characters...)
+        raise fields_refused(exc, "The webhook endpoint") from None
+
+
 def _public(endpoint: WebhookEndpoint) -> dict:
     return {"url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
             "active": endpoint.active}
@@ -50,7 +58,7 @@ def webhook_endpoint_create(*, url: str, event_types, user, description: str = "
     endpoint = WebhookEndpoint(url=url_check(url), event_types=event_types_check(event_types),
                                description=(description or "").strip()[:200], secret=_secret_check(secret),
                                created_by=user if getattr(user, "pk", None) else None)
-    endpoint.full_clean()
+    _endpoint_clean(endpoint)
     endpoint.save()
     audit_record(actor=user, action=Action.WEBHOOK_ENDPOINT_CREATE, obj=endpoint, after=_public(endpoint))
     return endpoint
@@ -73,7 +81,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, url: str | None 
         endpoint.active = bool(active)
     if secret is not None:
         endpoint.secret = _secret_check(secret)
-    endpoint.full_clean()
+    _endpoint_clean(endpoint)
     endpoint.save()
     after = _public(endpoint) | ({"secret": "changed"} if secret is not None else {})
     audit_record(actor=user, action=Action.WEBHOOK_ENDPOINT_CHANGE, obj=endpoint, before=before, after=after)

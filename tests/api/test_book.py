@@ -130,6 +130,29 @@ def test_templates_are_created_and_changed_through_the_service(firm_a, people, c
                     .order_by("id")) == ["template.create", "template.change"]
 
 
+@pytest.mark.parametrize(("body", "field", "words"), [
+    ({"parameters": {"harvest": {"enabled": False, "min_loss_value": 1e300}}}, "parameters",
+     "harvest.min_loss_value: must be at most 1e+15, got 1e+300"),
+    ({"parameters": {"trading": {"min_trade_value": 2e15}}}, "parameters", "trading.min_trade_value"),
+    ({"overridable": {"harvest.min_loss_value": {"max": 1e300}}}, "overridable",
+     "harvest.min_loss_value: the maximum $1 × 10^300 is not a value it may take"),
+    ({"overridable": {"household.tax_budget": {"max": 1e300}}}, "overridable",
+     "the tax budget must be at most $1 quadrillion, not $1 × 10^300"),
+    ({"household_parameters": {"tax_budget": 1e300}}, "tax_budget", "at most $1 quadrillion"),
+])
+def test_a_template_dollar_amount_beyond_the_engines_cap_is_refused_naming_it(firm_a, people, client_for, body,
+                                                                              field, words):
+    answer = client_for(firm_a, people["admin"]).post(
+        f"{API}/templates/", {"code": "huge", "name": "Huge", "parameters": {}, "overridable": {}, **body},
+        content_type="application/json")
+
+    assert answer.status_code == 400, answer.content
+    error = error_of(answer)
+    assert error["detail"]["field"] == field and words in error["message"]
+    with tenant_context(firm_a):
+        assert not ParameterTemplate.objects.filter(code="huge").exists()
+
+
 def test_benchmark_weights_and_lots(firm_a, people, book, client_for):
     from datetime import date
     from decimal import Decimal

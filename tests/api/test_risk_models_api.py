@@ -1,6 +1,7 @@
 """The firm's risk model through the API: its versions (what the nightly refresh or a person
 recorded, which one is in use) and estimating one now, with the Risk model page's rule."""
 
+import math
 from datetime import date, timedelta
 
 import pytest
@@ -113,3 +114,37 @@ def test_a_proposal_names_the_version_it_was_tracked_with(firm_a, people, client
     assert answer["risk_model_version"] == proposal.risk_model_version_id is not None
     assert answer["risk_model_note"] == ""
     assert version.status_code == 200 and version.json()["as_of"] == "2026-11-20"
+
+
+@pytest.mark.parametrize("through", ["api", "page"])
+def test_prices_at_the_columns_extremes_give_a_version_with_finite_numbers_not_a_server_error(firm_a, people,
+                                                                                                client_for, through):
+    # Nothing a caller sends reaches the version's columns (the window, factors and observations are
+    # bounded by the service), so the only input to push is the prices: the smallest and largest
+    # closes the Price column keeps, alternating, beside a name that never moves.
+    from decimal import Decimal
+
+    from rebalancing.models import Price, Security
+
+    from ..rebalancing.test_risk_models import _business_days
+
+    with tenant_context(firm_a):
+        days = _business_days(date.today(), 130)
+        wild = Security.objects.create(symbol="WILD", name="Wild", asset_class="us_equity")
+        flat = Security.objects.create(symbol="FLAT", name="Flat", asset_class="us_equity")
+        Price.objects.bulk_create(
+            [Price(security=wild, date=d, close=Decimal("0.000001") if i % 2 else Decimal("999999999999.999999"))
+             for i, d in enumerate(days)] + [Price(security=flat, date=d, close=Decimal("1")) for d in days])
+
+    client = client_for(firm_a, people["pm"])
+    answer = _estimate(client) if through == "api" else client.post("/risk-model/", follow=True)
+
+    with tenant_context(firm_a):
+        version = RiskModelVersion.objects.get()
+    if through == "api":
+        assert answer.status_code == 201, answer.content
+    else:
+        assert answer.status_code == 200 and f"Risk model #{version.pk} as of".encode() in answer.content
+    numbers = [x for row in version.estimate["loadings"] for x in row] + version.estimate["specific"]
+    assert version.symbols == ["FLAT", "WILD"] and all(math.isfinite(x) for x in numbers)
+    assert [symbol for symbol, _ in version.volatilities()] == ["WILD", "FLAT"]

@@ -67,6 +67,30 @@ def test_bad_input_is_refused_naming_the_problem_and_writes_nothing(firm_a, clie
         assert not WebhookEndpoint.objects.exists()
 
 
+@pytest.mark.parametrize("url", [
+    "https://" + "h" * 300 + ".example/hooks",  # a host over 253 characters
+    "https://" + "h" * 70 + ".example/hooks",  # a label over 63
+    "https://hooks example.com/",
+    "https://hooks.example.com/a b",
+    "https://[::1/hooks",  # an unclosed IPv6 bracket
+])
+def test_a_url_the_url_validator_refuses_is_named_not_a_server_error(firm_a, client_for, people, url):
+    client = client_for(firm_a, people["admin"])
+    made = client.post(f"{API}/webhook-endpoints/", BODY, content_type="application/json").json()
+
+    created = client.post(f"{API}/webhook-endpoints/", BODY | {"url": url}, content_type="application/json")
+    changed = client.patch(f"{API}/webhook-endpoints/{made['id']}/", {"url": url}, content_type="application/json")
+
+    for answer in (created, changed):
+        assert answer.status_code == 400, answer.content
+        error = error_of(answer)
+        assert error["detail"]["field"] == "url"
+        assert "url: Enter a valid URL." in error["message"] or error["message"] == "The webhook URL is not a valid URL."
+    with tenant_context(firm_a):
+        assert list(WebhookEndpoint.objects.values_list("url", flat=True)) == [BODY["url"]]
+        assert AuditEvent.objects.filter(action__startswith="webhook.endpoint").count() == 1
+
+
 @pytest.mark.parametrize("role", ["pm", "advisor", "compliance"])
 def test_only_a_firm_admin_manages_webhooks(firm_a, client_for, people, role):
     client = client_for(firm_a, people[role])

@@ -173,6 +173,26 @@ def test_every_bounded_setting_is_refused_alike_by_the_schema_and_the_dataclass(
     assert checked >= 20
 
 
+def test_a_money_setting_is_capped_even_in_a_switched_off_group_and_the_cap_is_published():
+    # given every money setting (money=True) of every group, and the cap the engine holds money to
+    from dataclasses import fields
+
+    from rebalancing.engine import parameters as p
+
+    money = [(group, f.name) for group, cls, _ in p._GROUPS for f in fields(cls) if f.metadata.get("money")]
+    assert len(money) == 4
+    for group, name in money:
+        # then the published schema carries the cap (forms and API clients see it)
+        assert PARAMETERS_SCHEMA["properties"][group]["properties"][name]["maximum"] == p.MAX_MONEY
+        # and a value over it is refused, naming the setting, whether its group is on or off
+        for enabled in ([True, False] if group in p._SWITCHED else [None]):
+            leaves = {name: p.MAX_MONEY * 1.5} | ({} if enabled is None else {"enabled": enabled})
+            with pytest.raises(InvalidRequest, match=rf"{group}\.{name}: must be at most 1e\+15, got 1\.5e\+15"):
+                Parameters.from_dict({group: leaves})
+        # while the cap itself is a value it may take
+        Parameters.from_dict({group: {name: p.MAX_MONEY}})
+
+
 def test_parameters_survive_their_json_form_whatever_is_switched_on():
     import random
 

@@ -304,3 +304,19 @@ def test_a_household_name_or_id_too_long_for_its_column_is_named_not_a_server_er
     assert f"The household was not saved: {field}: Ensure this value has at most" in answer.content.decode()
     with tenant_context(firm_a):
         assert list(Household.objects.values_list("external_id", flat=True)) == ["HH-LEE"]
+
+
+@pytest.mark.parametrize("budget, words", [
+    ("5e14", "household.tax_budget = $500 trillion is above the template&#x27;s maximum $50,000"),
+    ("1e300", "the tax budget must be at most $1 quadrillion, not $1 × 10^300"),  # the engine's money cap
+])
+def test_an_absurd_tax_budget_is_refused_in_words_not_a_300_digit_amount(lees, as_user, firm_a, budget, words):
+    with tenant_context(firm_a):
+        before = Household.objects.get(pk=lees["household"].pk).household_overrides
+    answer = as_user("admin").post(_url(lees["household"], "settings/"), {"tax_budget": budget}, follow=True)
+    page = answer.content.decode()
+    assert answer.status_code == 200
+    assert words in page
+    assert "000,000,000,000,000" not in page
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=lees["household"].pk).household_overrides == before

@@ -167,6 +167,29 @@ def test_a_template_change_is_previewed_on_its_accounts_then_saved(book, as_user
         assert AuditEvent.objects.filter(action="template.change", object_id=str(template.pk)).exists()
 
 
+@pytest.mark.parametrize(("form", "problem"), [
+    # harvesting switched off: its leaves were not checked at all before
+    ({"p__harvest__enabled": "no", "p__harvest__min_loss_value": "1e300"}, "must be at most $1 quadrillion"),
+    ({"p__transition__enabled": "yes", "p__transition__max_net_gain_per_year": "1e300"},
+     "must be at most $1 quadrillion"),
+    ({"ov__p__harvest__min_loss_value": "yes", "ov_max__p__harvest__min_loss_value": "1e300"},
+     "Minimum loss per position, maximum: at most $1 quadrillion"),
+])
+def test_a_dollar_setting_or_limit_beyond_the_engines_cap_is_named_and_the_template_unchanged(book, as_user, firm_a,
+                                                                                               form, problem):
+    template = book["template"]
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        before = (template.parameters, template.overridable)
+    response = as_user("admin").post(f"/templates/{template.pk}/", {**form, "name": template.name})
+    assert response.status_code == 400 and problem in text(response)
+    assert "000,000,000,000,000" not in text(response)
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert (template.parameters, template.overridable) == before
+        assert not AuditEvent.objects.filter(action="template.change").exists()
+
+
 def test_removing_an_asset_class_from_a_model_is_previewed_then_saved_as_a_new_version(book, as_user, firm_a):
     client = as_user("admin")
     model = book["model"]

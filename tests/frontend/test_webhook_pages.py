@@ -40,6 +40,23 @@ def test_bad_input_is_shown_beside_its_field_and_writes_nothing(firm_a, admin_cl
         assert not WebhookEndpoint.objects.exists()
 
 
+def test_a_url_the_url_validator_refuses_is_shown_beside_its_field_and_changes_nothing(firm_a, admin_client):
+    admin_client.post("/webhooks/", {"url": "https://oms.example.com/hooks", "event_types": ["run.finished"]})
+    with tenant_context(firm_a):
+        endpoint = WebhookEndpoint.objects.get()
+    long_host = "https://" + "h" * 300 + ".example/hooks"
+
+    created = admin_client.post("/webhooks/", {"url": long_host, "event_types": ["run.finished"]})
+    changed = admin_client.post(f"/webhooks/{endpoint.pk}/", {"url": "https://[::1/hooks",
+                                                              "event_types": ["run.finished"], "active": "on"})
+
+    assert created.status_code == 200 and changed.status_code == 200
+    assert "The webhook endpoint was not saved: url: Enter a valid URL." in created.content.decode()
+    assert "The webhook URL is not a valid URL." in changed.content.decode()
+    with tenant_context(firm_a):
+        assert list(WebhookEndpoint.objects.values_list("url", flat=True)) == ["https://oms.example.com/hooks"]
+
+
 def test_the_delivery_log_shows_each_delivery_and_sends_one_again(firm_a, admin_client,
                                                                   django_capture_on_commit_callbacks):
     admin_client.post("/webhooks/", {"url": "https://oms.example.com/hooks", "event_types": ["run.finished"]})

@@ -67,3 +67,48 @@ def test_group_listed_as_overridable_allows_its_leaves(firm_a):
         assert overrides_validate(overrides={"cash": {"target": 0.05}}, template=template, level="household") is None
         with pytest.raises(ValidationFailed, match="trading.lot_selection may not be overridden"):
             overrides_validate(overrides={"trading": {"lot_selection": "fifo"}}, template=template, level="account")
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0, "$0"), (250_000, "$250,000"), (1250.5, "$1,250.50"), (999_999_999_999.99, "$999,999,999,999.99"),
+    (1e12, "$1 trillion"), (1.5e12, "$1.5 trillion"), (999.999e12, "$1 quadrillion"), (1e15, "$1 quadrillion"),
+    (2.25e17, "$225 quadrillion"), (1e18, "$1 × 10^18"), (9.999e20, "$1 × 10^21"), (1e300, "$1 × 10^300"),
+    (-1e300, "-$1 × 10^300"), (1.2345e19, "$1.23 × 10^19"),
+])
+def test_an_absurd_amount_is_said_in_words_or_as_a_power_of_ten(value, text):
+    from rebalancing.effective_parameters import amount_text
+
+    assert amount_text(value) == text
+
+
+def test_amount_text_agrees_with_a_plain_reading_of_the_digits_over_random_amounts():
+    """Against a second, plain reading in exact decimals: scale by a trillion, then a quadrillion,
+    else say the power of ten of the leading digit."""
+    import random
+    from decimal import Decimal, localcontext
+
+    from rebalancing.effective_parameters import amount_text
+
+    def figure(number: Decimal) -> str:
+        return f"{number:,.2f}".rstrip("0").rstrip(".")
+
+    def plain(value: float) -> str:
+        exact = Decimal(value)
+        if exact < 10**12:
+            return "$" + (f"{exact:,.0f}" if value.is_integer() else f"{exact:,.2f}")
+        for power, word in ((12, "trillion"), (15, "quadrillion")):
+            number = round(exact.scaleb(-power), 2)
+            if number < 1000:
+                return f"${figure(number)} {word}"
+        power = exact.adjusted()
+        lead = round(exact.scaleb(-power), 2)
+        if lead == 10:
+            lead, power = Decimal(1), power + 1
+        return f"${figure(lead)} × 10^{power}"
+
+    rng = random.Random(20261202)
+    with localcontext() as exact_enough:
+        exact_enough.prec = 400  # a double's exact decimal expansion, up to 1e308
+        for n in range(4000):
+            value = 10 ** (rng.uniform(11, 20) if n % 2 else rng.uniform(0, 300))
+            assert amount_text(value) == plain(value), value

@@ -6,8 +6,8 @@ from django_tenants.utils import schema_context, schema_exists
 
 from tenants.errors import Conflict, ValidationFailed
 from tenants.models import Domain, Firm
-from tenants.roles import FirmRole
-from tenants.services import firm_create
+from tenants.roles import FirmRole, ProviderRole
+from tenants.services import firm_create, user_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,12 @@ def test_hyphenated_slug_maps_to_a_valid_schema_name():
         ({"domain": "bad_domain!.example"}, ValidationFailed, "not a valid host name"),
         ({"domain": "-lead.example"}, ValidationFailed, "not a valid host name"),
         ({"domain": "firm-a.localhost"}, Conflict, "already belongs to another firm"),
+        # Too long for its column: named, not the database's (or full_clean's) error.
+        ({"name": "N" * 201}, ValidationFailed, "The firm was not saved: name: Ensure this value has at most 200"),
+        ({"admin_email": "a" * 140 + "@cedar.example"}, ValidationFailed,
+         "The admin's e-mail address has at most 150 characters"),
+        ({"admin_email": "a" * 290 + "@cedar.example"}, ValidationFailed,
+         "The admin's e-mail address has at most 150 characters"),
     ],
 )
 def test_bad_onboarding_input_is_refused_and_leaves_nothing(changes, error, message):
@@ -109,3 +115,25 @@ def test_create_firm_command_names_the_problem():
     with pytest.raises(CommandError, match="invalid: 'nope' is not a valid e-mail address"):
         call_command("create_firm", name="Cedar", slug="cedar", admin_email="nope")
     assert not Firm.objects.filter(slug="cedar").exists()
+
+
+def test_create_firm_command_names_a_value_too_long_for_its_column():
+    with pytest.raises(CommandError, match="invalid: The firm was not saved: name: Ensure this value has at most 200"):
+        call_command("create_firm", name="N" * 201, slug="cedar", admin_email="admin@cedar.example")
+    assert not Firm.objects.filter(slug="cedar").exists()
+    assert not schema_exists("firm_cedar")
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+def test_a_user_name_too_long_for_its_column_is_named_and_no_user_is_made(field):
+    with pytest.raises(ValidationFailed, match=f"The user was not saved: {field}: Ensure this value has at most 150"):
+        user_ensure(username="ops@provider.example", email="ops@provider.example",
+                    roles=[ProviderRole.PROVIDER_ADMIN], **{field: "N" * 151})
+    assert not get_user_model().objects.filter(username="ops@provider.example").exists()
+
+
+def test_a_user_address_too_long_for_its_column_is_named_and_no_user_is_made():
+    email = "a" * 250 + "@p.example"
+    with pytest.raises(ValidationFailed, match="The user was not saved: .*email: Ensure this value has at most 254"):
+        user_ensure(username="ops", email=email, roles=[ProviderRole.PROVIDER_ADMIN])
+    assert not get_user_model().objects.filter(username="ops").exists()
