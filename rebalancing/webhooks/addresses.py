@@ -52,8 +52,10 @@ def url_check(url: str) -> str:
         problem = "A webhook URL has at most 500 characters."
     else:
         try:
-            parts.port  # noqa: B018 - raises on a port out of range
+            port = parts.port  # raises on a port out of range
         except ValueError:
+            port = 0
+        if port == 0:  # urlsplit accepts port 0, to which nothing can be delivered
             problem = "The webhook URL's port is not a number from 1 to 65535."
     if problem is None and not _private_allowed():
         host = parts.hostname

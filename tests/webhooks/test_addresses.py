@@ -13,6 +13,8 @@ from tenants.errors import ValidationFailed
     ("https:///nohost", "names a host"),
     ("https://user:pw@example.com/hook", "no user name or password"),
     ("https://example.com:99999/hook", "port"),
+    ("https://example.com:0/hook", "port is not a number from 1 to 65535"),
+    ("https://example.com:00/hook", "port is not a number from 1 to 65535"),
 ])
 def test_a_url_that_is_not_plain_http_is_refused_everywhere(url, problem):
     with pytest.raises(ValidationFailed) as refused:
@@ -35,6 +37,8 @@ def test_private_and_reserved_addresses_are_refused_in_production(url):
 def test_a_public_url_is_accepted_and_a_name_resolving_to_this_machine_is_refused_before_delivery():
     assert url_check("  https://hooks.example.com/rebalancing  ") == "https://hooks.example.com/rebalancing"
     assert url_check("https://8.8.8.8/hook") == "https://8.8.8.8/hook"
+    assert url_check("https://hooks.example.com:1/a") == "https://hooks.example.com:1/a"
+    assert url_check("https://hooks.example.com:65535/a") == "https://hooks.example.com:65535/a"
     with pytest.raises(UnsafeAddress, match="private or reserved address"):
         url_resolve_check("http://localhost:8080/hook")  # the name resolves to 127.0.0.1 / ::1
 
