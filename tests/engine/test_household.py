@@ -238,16 +238,22 @@ def test_without_household_bands_each_accounts_own_bands_still_decide_when_it_tr
     assert trades_of(result, "TAX") == {} and trades_of(result, "IRA") == {}
 
 
-def test_when_only_the_taxable_account_can_sell_equity_it_sells_the_loss_first_then_the_least_gain():
-    # Given a household at 82/18 for 60/40 (outside its bands) whose IRA holds only bonds: the equity
-    # must be sold in the taxable account, from a lot at a loss, a lot at a small gain and one at a
-    # large gain (all long-term).
+def equity_heavy_household():
+    """A taxable account holding only equity (a lot at a loss, one at a small gain, one at a large
+    gain, all long-term) and an IRA holding only bonds: 82/18 for a 60/40 model."""
     taxable = member(
         "TAX",
         "taxable",
         [lot("loss", "EQ", 100, 12_000), lot("small", "EQ", 100, 9_000), lot("large", "EQ", 250, 5_000)],
     )
-    ira = member("IRA", "traditional", [lot("i1", "BD", 200, 9_000)])
+    return taxable, member("IRA", "traditional", [lot("i1", "BD", 200, 9_000)])
+
+
+def test_when_only_the_taxable_account_can_sell_equity_it_sells_the_loss_first_then_the_least_gain():
+    # Given a household at 82/18 for 60/40 (outside its bands) whose IRA holds only bonds: the equity
+    # must be sold in the taxable account, from a lot at a loss, a lot at a small gain and one at a
+    # large gain (all long-term).
+    taxable, ira = equity_heavy_household()
     # When the household is rebalanced
     result = rebalance_household(household(taxable, ira, drift=DriftParams()))
     # Then the 120 shares come from the loss lot, then the small gain (least tax per dollar raised).
@@ -421,12 +427,7 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_invests_its_cash_
 
 def test_outside_its_bands_a_household_rebalanced_by_cash_flows_returns_to_its_model_as_by_default():
     # Given a household at 82/18 for 60/40 (outside its bands), as in the test of the loss lot above
-    taxable = member(
-        "TAX",
-        "taxable",
-        [lot("loss", "EQ", 100, 12_000), lot("small", "EQ", 100, 9_000), lot("large", "EQ", 250, 5_000)],
-    )
-    ira = member("IRA", "traditional", [lot("i1", "BD", 200, 9_000)])
+    taxable, ira = equity_heavy_household()
     request = household(taxable, ira, drift=DriftParams())
     # When it is rebalanced by cash flows only inside its bands
     flows = rebalance_household(replace(request, inside_bands="cash_flows"))
