@@ -131,6 +131,35 @@ class Placement:
         return out
 
 
+def _ordered_sales(request, ordered, lot_acct, lot_sec, lot_loss, lot_ub, sell_ub_sec, buy_ub, banned, symbols,
+                   group, n) -> list[tuple[tuple[int, int], np.ndarray | None, float]]:
+    """The sales accounts' instructions order ("sell X, buy Y"), as (account, security), its lot
+    columns (None in a tax-deferred account) and value. The account does not buy X back; a loss
+    they realise in a taxable account bars X's group from every account's buys this run, where a
+    purchase would wash it (IRC §1091, Rev. Rul. 2008-5). A sale the account may not make (a
+    restriction, a wash-sale window) is left to the account's own solve, which refuses it by name."""
+    accounts = request.accounts
+    out = []
+    for (a, j), value in ordered.items():
+        acct = accounts[a]
+        buy_ub[a, j] = 0.0
+        if acct.tax_status != "taxable":
+            if sell_ub_sec[a, j] > 0:
+                out.append(((a, j), None, value))
+            continue
+        lots = np.flatnonzero((lot_acct == a) & (lot_sec == j))
+        if not lots.size or (lot_ub[lots] <= 0).any():
+            continue
+        out.append(((a, j), lots, value))
+        if lot_loss[lots].any() and not acct.request.parameters.wash_sale.allow:
+            for k in range(n):
+                if group[k] == group[j]:
+                    buy_ub[:, k] = 0.0
+                    for other in accounts:
+                        banned.setdefault(other.id, set()).add(symbols[k])
+    return out
+
+
 def _classes(request: HouseholdRequest, securities: Mapping[str, Security]) -> dict[str, str]:
     """Symbol -> asset class: the model's sleeve for a model holding, else the security's own."""
     out = {s: sec.asset_class for s, sec in securities.items()}
@@ -178,12 +207,29 @@ def place(
     V = float(values.sum())
     cash_target = np.zeros(m)
     cash_floor = np.zeros(m)
+    ordered: dict[tuple[int, int], float] = {}  # (account, security) -> value an instruction sells
+    proceeds = np.zeros(m)  # of those sales, what the instructions spend themselves ("and buy Y")
     for a, acct in enumerate(accounts):
         if values[a] <= 0:
             continue  # not funded yet: no cash target, nothing to place
         effects = read_instructions(acct.request.parameters.instructions)
         t, f = cash_levels(acct.request.parameters.cash, effects, float(values[a]))
         cash_target[a], cash_floor[a] = t * values[a], f * values[a]
+        for ins in effects.swaps:
+            j = col.get(ins.sell)
+            if j is None or before[a, j] <= 0:
+                continue  # nothing of it held here: the account's own solve says so
+            sold = before[a, j]
+            if ins.quantity is not None:
+                sold = min(sold, ins.quantity * price[j])
+            elif ins.amount is not None:
+                sold = min(sold, ins.amount)
+            ordered[(a, j)] = ordered.get((a, j), 0.0) + sold
+            if ins.buy is not None:
+                # The proceeds are the instruction's to spend (the account's own solve buys Y with
+                # them): kept as the account's cash here, not placed in the household's model.
+                cash_target[a] += sold
+                proceeds[a] += sold
     investable = V - float(cash_target.sum())
     target = np.array([weights.get(s, 0.0) for s in symbols]) * investable
 
@@ -252,6 +298,8 @@ def place(
     lot_tax = np.array(lot_tax, dtype=float)
     lot_loss = np.array(lot_loss, dtype=bool)
     lot_ub = np.array(lot_ub, dtype=float)
+    forced_rows = _ordered_sales(request, ordered, lot_acct, lot_sec, lot_loss, lot_ub, sell_ub_sec, buy_ub,
+                                 banned, symbols, group, n)
     nl = len(lot_ub)
     deferred = [a for a, acct in enumerate(accounts) if acct.tax_status != "taxable"]
     nd = len(deferred)
@@ -349,6 +397,15 @@ def place(
         (cash0 - cash_target) / V,
         (cash0 - cash_floor) / V,
     ]
+    for (a, j), lots, value in forced_rows:
+        # An instruction's sale happens: at least its value leaves the account's holding of it.
+        row = np.zeros((1, nv))
+        if lots is None:
+            row[0, o_s + deferred.index(a) * n + j] = -1.0
+        else:
+            row[0, o_x + lots] = -1.0
+        A.append(sp.csr_matrix(row))
+        b.append(np.array([-value * (1 - 1e-9) / V]))
     if request.tax_budget is not None and nl:
         budget_row = np.zeros((1, nv))
         budget_row[0, o_x:o_s] = np.maximum(lot_tax, 0.0)
@@ -386,7 +443,7 @@ def place(
         # the cash a withdrawal or tax bill needs go to what is under its model), as an account is:
         # a model security's household holding falls only by the cash the accounts must raise.
         # Moves between accounts that leave the household's holding alone (location) still happen.
-        need = float(np.maximum(cash_target - cash0, 0.0).sum()) / V
+        need = float(np.maximum(cash_target - proceeds - cash0, 0.0).sum()) / V  # proceeds raise themselves
         kept = np.flatnonzero((target > 0) & ~must_go)
         if kept.size:
             A_ub = sp.vstack([A_ub, -by_sec[kept]], format="csr")

@@ -14,6 +14,7 @@ from rebalancing.engine import (
     HouseholdAccount,
     HouseholdRequest,
     HouseholdTrade,
+    Instruction,
     InvalidRequest,
     Model,
     Restrictions,
@@ -458,3 +459,48 @@ def test_inside_its_bands_the_household_realises_a_gain_only_when_its_tax_is_bel
     # tolerates is not worth 3% of the value in tax (it was sold up to about 5.4% before).
     sale = next((t for t in result.accounts[0].trades if t.symbol == "EQ" and t.side == "sell"), None)
     assert (sale is not None and "t1" in {ls.lot_id for ls in sale.lots}) is sold
+
+
+def _ordering(member_, *instructions):
+    """``member_`` with its advisor's one-off instructions."""
+    request = member_.request
+    return replace(member_, request=replace(request, parameters=replace(request.parameters,
+                                                                        instructions=instructions)))
+
+
+def test_a_loss_sale_an_instruction_orders_is_made_and_no_other_account_buys_the_security():
+    # Given taxable bonds at a loss (400 BD bought at 62.5, now 50) that the advisor orders sold,
+    # and an IRA holding only equity, which location would fill with bonds
+    taxable = _ordering(member("TAX", "taxable", [lot("t1", "EQ", 100, 5_000), lot("t2", "BD", 400, 25_000)]),
+                        Instruction("sell_buy", sell="BD"))
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 300, 20_000)])
+    # When the household is rebalanced
+    result = rebalance_household(household(taxable, ira))
+    # Then the 400 BD are sold at their 5,000 loss, and no account buys BD today: the IRA's
+    # purchase would disallow the loss for good (IRC §1091, Rev. Rul. 2008-5).
+    assert trades_of(result, "TAX")["BD"] == ("sell", 400.0)
+    assert all(t.symbol != "BD" for r in result.accounts for t in r.trades if t.side == "buy")
+    assert any("away from its model" in w for w in result.warnings)
+
+
+def test_a_gain_sale_an_instruction_orders_is_made_and_the_household_rebuys_it_where_it_is_sheltered():
+    # Given taxable bonds at a gain the advisor orders sold (a trade ticket: "sell all BD")
+    taxable = _ordering(member("TAX", "taxable", [lot("t1", "EQ", 300, 15_000), lot("t2", "BD", 200, 8_000)]),
+                        Instruction("sell_buy", sell="BD"))
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 100, 12_000), lot("i2", "BD", 200, 9_000)])
+    roth = member("ROTH", "roth", cash=20_000)
+    result = rebalance_household(household(taxable, ira, roth))
+    # Then the taxable account sells its 200 BD (a gain: no wash-sale question) and does not buy
+    # them back, while the household's bonds stay on its model through the IRA and the Roth.
+    assert trades_of(result, "TAX")["BD"] == ("sell", 200.0)
+    assert result.allocation_after["bonds"].get("TAX", 0.0) == pytest.approx(0.0, abs=1e-6)
+    assert sum(result.allocation_after["bonds"].values()) == pytest.approx(32_000, rel=0.01)
+
+
+def test_a_partial_sale_an_instruction_orders_sells_at_least_its_amount():
+    taxable = _ordering(member("TAX", "taxable", [lot("t1", "EQ", 300, 15_000), lot("t2", "BD", 200, 8_000)]),
+                        Instruction("sell_buy", sell="EQ", amount=5_000.0))
+    roth = member("ROTH", "roth", cash=20_000)
+    result = rebalance_household(household(taxable, roth))
+    side, quantity = trades_of(result, "TAX")["EQ"]
+    assert side == "sell" and 50.0 <= quantity < 300.0

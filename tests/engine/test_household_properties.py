@@ -17,6 +17,7 @@ from rebalancing.engine import (
     HouseholdRequest,
     HouseholdTrade,
     InfeasibleParameters,
+    Instruction,
     Model,
     Parameters,
     RebalanceRequest,
@@ -72,7 +73,13 @@ def households(draw):
         if not lots and cash < 100:
             cash = 1_000.0
         target = draw(st.sampled_from([0.0, 0.01, 0.03]))
+        held_symbols = sorted({lot.symbol for lot in lots})
+        ordered = ()
+        if held_symbols and draw(st.integers(0, 3)) == 0:  # an advisor's "sell X (and buy Y)"
+            ordered = (Instruction("sell_buy", sell=draw(st.sampled_from(held_symbols)),
+                                   buy=draw(st.sampled_from([None, "B", "D"]))),)
         params = Parameters(
+            instructions=ordered,
             harvest=draw(
                 st.one_of(
                     st.none(),
@@ -168,9 +175,19 @@ def test_household_proposals_never_wash_and_keep_each_accounts_constraints(reque
                     # A tax-deferred account realises nothing.
                     assert all(ls.gain == 0 for ls in t.lots)
         assert all(q >= -1e-9 for q in held.values())
+        for ins in params.instructions:
+            assert held[ins.sell] <= 1e-9, (member.id, ins)  # an ordered sale is made, whole
         assert r.summary.cash_after >= params.cash.floor * value_before - 0.01
         if member.tax_status != "taxable":
             assert r.summary.estimated_tax == 0
+
+
+def without_instructions(request):
+    accounts = tuple(
+        replace(a, request=replace(a.request, parameters=replace(a.request.parameters, instructions=())))
+        for a in request.accounts
+    )
+    return replace(request, accounts=accounts)
 
 
 def with_account_bands(request, bands):
@@ -233,8 +250,9 @@ def inside_the_bands(request) -> bool:
 )
 @given(households(), st.sampled_from([DriftParams(), DriftParams(0.1, 1.0)]))
 def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_security_on_balance(request, bands):
-    # Given a household with drift bands, rebalanced inside them by its cash flows only
-    request = replace(request, drift=bands)
+    # Given a household with drift bands, rebalanced inside them by its cash flows only (and no
+    # advisor's "sell X, buy Y": an order to move money out of the model is not a cash flow)
+    request = replace(without_instructions(request), drift=bands)
     flows = replace(request, inside_bands="cash_flows")
     if not inside_the_bands(request):
         # Outside its bands it is brought back to its model exactly as by every tax-free trade.
