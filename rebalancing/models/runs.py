@@ -105,6 +105,14 @@ class HouseholdProposal(models.Model):
     estimated_tax = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     tax_budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True,
                                      help_text="The household's tax budget left for this run")
+    # An advisor's edit of the whole household before deciding (services.household_revisions): the
+    # household proposal it replaced, who edited, and what, account by account.
+    revised_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="revised_into")
+    revised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    revision = models.JSONField(default=dict, blank=True,
+                                help_text='What the edit changed: {"changes": [...], "accounts": {number: [...]}}')
 
     class Meta:
         ordering = ["-created_at"]

@@ -32,7 +32,7 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
 
-__all__ = ["INSTRUCTION_ACTIONS", "InstructionAdded", "proposal_resolve"]
+__all__ = ["INSTRUCTION_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean", "proposal_resolve"]
 
 # What an advisor may add, in the words the page offers.
 INSTRUCTION_ACTIONS = {
@@ -64,7 +64,7 @@ class InstructionAdded:
             + f" {self.symbol}"
 
 
-def _clean(instructions, drops: list[str], account_id: int) -> list[InstructionAdded]:
+def instructions_clean(instructions, drops: list[str], account_id: int) -> list[InstructionAdded]:
     """The edit checked against the proposal and the book: a clear refusal names the problem."""
     out = []
     for n, ins in enumerate(instructions, 1):
@@ -107,7 +107,7 @@ def _clean(instructions, drops: list[str], account_id: int) -> list[InstructionA
     return out
 
 
-def _parameters_edit(parameters: dict, drops: list[str], added: list[InstructionAdded]) -> dict:
+def edit_as_parameters(parameters: dict, drops: list[str], added: list[InstructionAdded]) -> dict:
     """The edit as parameter values over the proposal's (lists are replaced whole when merged)."""
     restrictions = parameters.get("restrictions") or {}
     edit: dict = {"restrictions": {}}
@@ -150,11 +150,11 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
     missing = [s for s in drops if s not in traded]
     if missing:
         raise ValidationFailed(f"The proposal does not trade {', '.join(missing)}.", detail={"symbols": missing})
-    added = _clean(instructions, drops, old.account_id)
+    added = instructions_clean(instructions, drops, old.account_id)
     if not drops and not added:
         raise ValidationFailed("Drop a trade or add an instruction before solving again.", detail={"field": "edit"})
 
-    edit = _parameters_edit(old.parameters, drops, added)
+    edit = edit_as_parameters(old.parameters, drops, added)
     [inputs] = rebalance_inputs_load([old.account_id], as_of=old.run.as_of, edits={old.account_id: edit})
     if inputs.error is not None:
         raise ValidationFailed(f"The edited proposal cannot be solved: {inputs.error.message}",

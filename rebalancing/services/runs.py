@@ -55,6 +55,7 @@ from tenants.permissions import Capability
 __all__ = [
     "ChunkOutcome",
     "proposal_build",
+    "household_proposal_build",
     "run_cancel",
     "run_chunks",
     "run_process_chunk",
@@ -357,6 +358,14 @@ def _solve_household(run, inputs: HouseholdInputs) -> _HouseholdSolved:
     if run.kind == RebalanceRun.Kind.NIGHTLY and not any(r.trades for r in result.accounts):
         return _HouseholdSolved([RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.NO_TRADES) for a in ids],
                                 alerts)
+    together, proposals = household_proposal_build(run, inputs, result)
+    outcomes = [RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED) for a in ids]
+    return _HouseholdSolved(outcomes, alerts, together, proposals)
+
+
+def household_proposal_build(run, inputs: HouseholdInputs, result) -> tuple[HouseholdProposal, list[Proposal]]:
+    """The unsaved household proposal of a household's engine result and its accounts' draft
+    proposals (a run's, or an advisor's revision of the household)."""
     summary = engine.household_result_to_dict(result)
     summary.pop("accounts")
     summary["settings"] = {"values": inputs.settings, "sources": inputs.sources}
@@ -369,8 +378,7 @@ def _solve_household(run, inputs: HouseholdInputs) -> _HouseholdSolved:
     )
     proposals = [proposal_build(run, m, r, _refingerprint(inputs.fingerprint, m.account_id))
                  for m, r in zip(inputs.members, result.accounts, strict=True)]
-    outcomes = [RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED) for a in ids]
-    return _HouseholdSolved(outcomes, alerts, together, proposals)
+    return together, proposals
 
 
 def _household_proposals_insert(run_id: int, together: list[tuple[HouseholdProposal, list[Proposal]]]) -> None:

@@ -53,6 +53,8 @@ class Action(StrEnum):
     PROPOSAL_REJECT_COMPLIANCE = "proposal.reject.compliance", "rejected a proposal for compliance"
     HOUSEHOLD_PROPOSAL_APPROVE = "household_proposal.approve", "approved a household's proposals together"
     HOUSEHOLD_PROPOSAL_REJECT = "household_proposal.reject", "rejected a household's proposals together"
+    HOUSEHOLD_PROPOSAL_REVISE = "household_proposal.revise", \
+        "edited a household's proposal (dropped trades, added instructions) and solved the household again"
     PROPOSAL_RELEASE = "proposal.release", "released a proposal's trades"
     PROPOSAL_EXECUTE = "proposal.execute", "saw every order of a proposal filled"
     PROPOSAL_EXPIRE = "proposal.expire", "expired a proposal priced too long ago"

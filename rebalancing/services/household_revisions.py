@@ -1,0 +1,178 @@
+"""An advisor's edit of a household proposal before deciding: drop trades and add one-off
+instructions in any of its accounts, then solve the household again as one.
+
+A household proposal is one joint solve (``engine.rebalance_household``): dropping a trade in one
+account moves what the placement asks of the others (the IRA sells the bonds the taxable account
+no longer buys), so the edit is laid over the accounts' parameters (``revisions.edit_as_parameters``:
+a dropped trade is a "hold" on its security in that account) and the whole household is solved
+again with the inputs of the proposal's run - same pricing date, same household settings. The new
+household proposal and its accounts' proposals replace the old ones (open -> superseded, each
+pointing back to the one it replaced) and wait for approval: a person changed them, so a person
+approves them, and the firm's policy says whether compliance must too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancing import dispatch, engine
+from rebalancing.access import decision_capacity
+from rebalancing.engine_inputs import household_inputs_from, rebalance_inputs_load
+from rebalancing.models import ApprovalPolicy, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
+from rebalancing.selectors import RunScope
+from rebalancing.services.proposals import OPEN, IllegalTransition, S, _move, policy_decide
+from rebalancing.services.revisions import InstructionAdded, edit_as_parameters, instructions_clean
+from rebalancing.services.runs import household_proposal_build
+from tenants.audit.actions import Action
+from tenants.audit.services import audit_record
+from tenants.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+
+__all__ = ["AccountEdit", "household_proposal_resolve"]
+
+
+@dataclass(frozen=True)
+class AccountEdit:
+    """What an advisor changes in one account of the household: trades dropped (by symbol) and
+    instructions added."""
+
+    drop_symbols: Sequence[str] = ()
+    instructions: Sequence[InstructionAdded] = field(default_factory=tuple)
+
+
+def _members_locked(together: HouseholdProposal, by) -> list[Proposal]:
+    """The household proposal's accounts' proposals, locked, once the edit may go ahead."""
+    members = list(Proposal.objects.select_for_update().filter(household_proposal_id=together.pk)
+                   .select_related("account", "run").order_by("account__custodian_number"))
+    if not members:
+        raise NotFound("Not found, or not yours to see.")
+    closed = [p for p in members if p.status not in OPEN]
+    if closed:
+        into = HouseholdProposal.objects.filter(revised_from=together).values_list("pk", flat=True).first()
+        raise IllegalTransition(
+            "Only a household proposal whose accounts' proposals are all still open can be edited: "
+            + ", ".join(f"{p.account.custodian_number}'s is {p.get_status_display().lower()}" for p in closed)
+            + (f" (revised into household proposal #{into})." if into else "."),
+            detail={"statuses": {p.account.custodian_number: p.status for p in closed},
+                    **({"revised_into": into} if into else {})})
+    pending = [p for p in members if p.status == S.PENDING]
+    if not pending:
+        raise IllegalTransition("None of this household's proposals waits for approval: there is nothing to edit.",
+                                detail={"statuses": sorted({p.status for p in members})})
+    if any(decision_capacity(by, p) is None for p in pending):
+        raise PermissionDenied("You may not decide on every account's proposal of this household, so you may "
+                               "not edit it.", detail={"household_proposal": together.pk})
+    return members
+
+
+def _edits_clean(edits: Mapping[int, AccountEdit], members: list[Proposal]) -> dict[int, tuple[list, list]]:
+    """Each account's edit checked against its proposal and book: (drops, instructions) by account id."""
+    by_account = {p.account_id: p for p in members}
+    strangers = sorted(set(edits) - set(by_account))
+    if strangers:
+        raise ValidationFailed(f"Not an account of this household proposal: {', '.join(map(str, strangers))}.",
+                               detail={"accounts": strangers})
+    out = {}
+    for account_id, edit in edits.items():
+        proposal = by_account[account_id]
+        number = proposal.account.custodian_number
+        traded = {t["symbol"] for t in (proposal.result or {}).get("trades") or ()}
+        drops = sorted({s.strip().upper() for s in edit.drop_symbols if s.strip()})
+        missing = [s for s in drops if s not in traded]
+        if missing:
+            raise ValidationFailed(f"{number}: the proposal does not trade {', '.join(missing)}.",
+                                   detail={"account": account_id, "symbols": missing})
+        try:
+            added = instructions_clean(edit.instructions, drops, account_id)
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"{number}: {exc.message}", code=exc.code,
+                                   detail={"account": account_id, **(exc.detail or {})}) from None
+        if drops or added:
+            out[account_id] = (drops, added)
+    if not out:
+        raise ValidationFailed("Drop a trade or add an instruction in one of the accounts before solving again.",
+                               detail={"field": "edit"})
+    return out
+
+
+def _revision(proposal: Proposal, drops: list[str], added: list[InstructionAdded]) -> dict:
+    """An edited account's ``Proposal.revision``, as a single account's edit records it."""
+    sides = {t["symbol"]: t["side"] for t in (proposal.result or {}).get("trades") or ()}
+    return {"dropped": [{"symbol": s, "side": sides[s]} for s in drops],
+            "instructions": [i.words() for i in added],
+            "changes": [f"dropped the {sides[s]} of {s}" for s in drops] + [i.words() for i in added]}
+
+
+@transaction.atomic
+def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: Mapping[int, AccountEdit],
+                               by) -> HouseholdProposal:
+    """Solve the household again with ``edits`` (by account id) laid over its accounts' parameters;
+    the new household proposal supersedes this one and waits for approval. Returns the new one.
+    A refused or unsolvable edit raises and writes nothing."""
+    together = HouseholdProposal.objects.select_for_update().select_related("household", "run") \
+        .get(pk=household_proposal.pk)
+    members = _members_locked(together, by)
+    cleaned = _edits_clean(edits, members)
+    by_account = {p.account_id: p for p in members}
+    parameter_edits = {a: edit_as_parameters(by_account[a].parameters, drops, added)
+                       for a, (drops, added) in cleaned.items()}
+
+    as_of = together.run.as_of
+    loaded = rebalance_inputs_load(sorted(by_account), as_of=as_of, edits=parameter_edits)
+    if {i.account_id for i in loaded} != set(by_account):
+        raise Conflict("An account of this household proposal no longer exists: rebalance the household again.",
+                       code="account_missing")
+    inputs = household_inputs_from(together.household, loaded, as_of=as_of)
+    if inputs.error is not None:
+        raise ValidationFailed(f"The edited household cannot be solved: {inputs.error.message}",
+                               code=inputs.error.code, detail=inputs.error.detail)
+    try:
+        result = engine.rebalance_household(inputs.request)
+    except engine.EngineError as exc:
+        raise ValidationFailed(f"The edited household cannot be solved: {exc.message}", code=exc.code,
+                               detail=exc.detail or {}) from None
+    if not any(r.trades for r in result.accounts):
+        raise Conflict("With these edits nothing is left to trade in any account: reject the proposal instead.",
+                       code="nothing_to_trade")
+
+    now = timezone.now()
+    run = RebalanceRun.objects.create(
+        kind=RebalanceRun.Kind.REVISION, scope=RunScope(household_id=together.household_id).to_dict(), as_of=as_of,
+        started_by=by, started_by_label=by.get_username(), total=len(members), done=len(members),
+        status=RebalanceRun.Status.COMPLETED, started_at=now, finished_at=now)
+    audit_record(actor=by, action=Action.RUN_START, obj=run,
+                 after={"scope": run.scope, "kind": run.kind, "as_of": str(as_of), "accounts": len(members)})
+    revisions = {a: _revision(by_account[a], drops, added) for a, (drops, added) in cleaned.items()}
+    changes_by_number = {by_account[a].account.custodian_number: r["changes"] for a, r in revisions.items()}
+    changes = [f"{number}: {change}" for number, words in sorted(changes_by_number.items()) for change in words]
+    new, proposals = household_proposal_build(run, inputs, result)
+    new.revised_from, new.revised_by = together, by
+    new.revision = {"changes": changes, "accounts": changes_by_number}
+    new.save()
+
+    policy = ApprovalPolicy.current()
+    for proposal in proposals:
+        old = by_account[proposal.account_id]
+        proposal.household_proposal = new
+        proposal.revised_from, proposal.revised_by = old, by
+        proposal.revision = revisions.get(proposal.account_id) or {
+            "dropped": [], "instructions": [], "changes": [f"solved again with its household ({'; '.join(changes)})"]}
+        proposal.save()
+        _move(old, S.SUPERSEDED, actor=by, action=Action.PROPOSAL_SUPERSEDE,
+              comment=f"revised into #{proposal.pk} with household proposal #{new.pk}: {'; '.join(changes)}")
+        decision = policy_decide(policy, proposal, discretionary=old.account.discretionary)
+        proposal.requires_compliance = decision.requires_compliance
+        _move(proposal, S.PENDING, actor=by, action=Action.PROPOSAL_SUBMIT, comment="; ".join(decision.reasons))
+    RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=p.account_id, outcome=RunOutcome.Outcome.PROPOSED)
+                                    for p in proposals])
+    audit_record(actor=by, action=Action.HOUSEHOLD_PROPOSAL_REVISE, obj=new, comment="; ".join(changes),
+                 before={"household_proposal": together.pk, "proposals": {str(p.pk): p.status for p in members},
+                         "estimated_tax": str(together.estimated_tax)},
+                 after={"household_proposal": new.pk, "proposals": [p.pk for p in proposals],
+                        "estimated_tax": str(new.estimated_tax), "changes": changes_by_number})
+    # Approvers hear of it as of a run's new proposals (their notification preferences apply).
+    transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
+    return new
