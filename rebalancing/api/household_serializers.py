@@ -17,11 +17,16 @@ class HouseholdProposalSerializer(serializers.ModelSerializer):
     allocation_before = serializers.SerializerMethodField(help_text="asset class -> account number -> value")
     allocation_after = serializers.SerializerMethodField(help_text="asset class -> account number -> value")
     cash_flow = serializers.SerializerMethodField(help_text="The withdrawal or RMD it funds, if any")
+    revised_into = serializers.SerializerMethodField(help_text="The household proposal an edit replaced it with")
+    revised_by = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Who edited it")
+    revision = serializers.JSONField(read_only=True, help_text='An edit\'s changes: {"changes": [...], '
+                                                               '"accounts": {account number: [...]}}')
 
     class Meta:
         model = HouseholdProposal
         fields = ["id", "run", "household", "household_external_id", "created_at", "drift_before", "drift_after",
-                  "estimated_tax", "tax_budget", "allocation_before", "allocation_after", "cash_flow", "proposals"]
+                  "estimated_tax", "tax_budget", "allocation_before", "allocation_after", "cash_flow",
+                  "revised_from", "revised_into", "revised_by", "revision", "proposals"]
 
     def get_allocation_before(self, hp) -> dict:
         return hp.result.get("allocation_before") or {}
@@ -31,6 +36,9 @@ class HouseholdProposalSerializer(serializers.ModelSerializer):
 
     def get_cash_flow(self, hp) -> dict | None:
         return hp.result.get("cash_flow")
+
+    def get_revised_into(self, hp) -> int | None:
+        return HouseholdProposal.objects.filter(revised_from_id=hp.pk).values_list("pk", flat=True).first()
 
 
 class CashFlowSerializer(serializers.ModelSerializer):

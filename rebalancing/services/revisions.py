@@ -139,11 +139,11 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
         raise PermissionDenied("You may not decide on this proposal, so you may not edit it.",
                                detail={"proposal": old.pk})
     if old.household_proposal_id:
-        # The household page decides its accounts' proposals together and offers no edit of one of them:
-        # changing one account alone would undo what the joint solve placed across the others.
-        raise Conflict("This account was solved with its household as one: decide the household's proposals "
-                       f"together (household proposal #{old.household_proposal_id}), or reject them and change "
-                       "the household's parameters.", code="household_proposal",
+        # Changing one account alone would undo what the joint solve placed across the others: the
+        # household's proposal is edited as one (services.household_revisions), on its page or the API.
+        raise Conflict("This account was solved with its household as one: edit or decide the household's "
+                       f"proposals together (household proposal #{old.household_proposal_id}, on the household's "
+                       "page).", code="household_proposal",
                        detail={"household_proposal": old.household_proposal_id})
     traded = {t["symbol"]: t["side"] for t in (old.result or {}).get("trades") or ()}
     drops = sorted({s.strip().upper() for s in drop_symbols if s.strip()})

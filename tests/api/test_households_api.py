@@ -232,3 +232,59 @@ def test_the_firms_asset_classes_are_its_securities_and_sleeves_not_its_model_of
         known = asset_classes_known()
         assert set(Security.objects.values_list("asset_class", flat=True)) <= known
         assert "sixty-lee-inside" not in known
+
+
+def test_a_household_proposal_is_edited_and_solved_again_through_the_api(lees, people, firm_a, client_for, api_key):
+    old = lees["proposal"]
+    with tenant_context(firm_a):
+        ira = Proposal.objects.get(household_proposal=old, account=lees["ira"])
+    dropped = ira.result["trades"][0]
+    body = {"accounts": [{"account": lees["ira"].pk, "drop": [dropped["symbol"].lower()]},
+                         {"account": lees["joint"].pk, "instructions": [{"action": "do_not_sell", "symbol": "vti"}]}]}
+    read_only = key_client(firm_a, api_key(firm_a, people["advisor"], scopes=["read"]))
+    assert error_of(_json(read_only, "post", f"household-proposals/{old.pk}/revise/", body))["code"] == "scope_missing"
+    colleague = client_for(firm_a, people["colleague"])
+    assert error_of(_json(colleague, "post", f"household-proposals/{old.pk}/revise/", body))["code"] == "not_found"
+    advisor = client_for(firm_a, people["advisor"])
+
+    answer = _json(advisor, "post", f"household-proposals/{old.pk}/revise/", body)
+
+    assert answer.status_code == 201, answer.content
+    new = answer.json()
+    assert (new["revised_from"], new["revised_into"], new["revised_by"]) == (old.pk, None, people["advisor"].username)
+    assert new["revision"]["accounts"] == {"LEE-IRA": [f"dropped the {dropped['side']} of {dropped['symbol']}"],
+                                           "LEE-JT": ["do not sell VTI"]}
+    assert {p["status"] for p in new["proposals"]} == {"pending_approval"}
+    replaced = advisor.get(f"{API}/household-proposals/{old.pk}/").json()
+    assert replaced["revised_into"] == new["id"] and {p["status"] for p in replaced["proposals"]} == {"superseded"}
+    with tenant_context(firm_a):
+        ira_new = Proposal.objects.get(household_proposal_id=new["id"], account=lees["ira"])
+        joint_new = Proposal.objects.get(household_proposal_id=new["id"], account=lees["joint"])
+    assert dropped["symbol"] not in {t["symbol"] for t in ira_new.result["trades"]}
+    assert all(t["symbol"] != "VTI" or t["side"] == "buy" for t in joint_new.result["trades"])
+    again = _json(advisor, "post", f"household-proposals/{old.pk}/revise/", body)
+    assert again.status_code == 409 and error_of(again)["detail"]["revised_into"] == new["id"]
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"accounts": []}, 400, "accounts"),
+    ({"accounts": [{"account": 1, "drop": ["X"]}, {"account": 1, "drop": ["Y"]}]}, 400, "appears more than once"),
+    ({"accounts": [{"account": 10**9, "drop": ["VTI"]}]}, 400, "Not an account of this household proposal"),
+    ({"accounts": [{"account": "ira", "drop": ["AGG"]}]}, 400, "the proposal does not trade AGG"),
+    ({"accounts": [{"account": "ira", "instructions": [{"action": "sell", "symbol": "NOPE"}]}]}, 400,
+     "Not in the security master: NOPE"),
+    ({"accounts": [{"account": "ira", "instructions": [{"action": "fly"}]}]}, 400, "instructions"),
+])
+def test_a_household_edit_the_api_refuses_names_the_problem_and_writes_nothing(
+        lees, people, firm_a, client_for, body, status, words):
+    for row in body["accounts"]:
+        if row["account"] == "ira":
+            row["account"] = lees["ira"].pk
+    advisor = client_for(firm_a, people["advisor"])
+    with tenant_context(firm_a):
+        written = (Proposal.objects.count(), HouseholdProposal.objects.count(), AuditEvent.objects.count())
+    refused = _json(advisor, "post", f"household-proposals/{lees['proposal'].pk}/revise/", body)
+    assert refused.status_code == status, refused.content
+    assert words in refused.content.decode()
+    with tenant_context(firm_a):
+        assert (Proposal.objects.count(), HouseholdProposal.objects.count(), AuditEvent.objects.count()) == written

@@ -12,9 +12,10 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from rebalancing.models import Security
+from rebalancing.services.household_revisions import AccountEdit
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS, InstructionAdded
 
-__all__ = ["INSTRUCTION_CHOICES", "InstructionInSerializer", "ProposalReviseSerializer"]
+__all__ = ["INSTRUCTION_CHOICES", "HouseholdProposalReviseSerializer", "InstructionInSerializer", "ProposalReviseSerializer"]
 
 _SYMBOL = Security._meta.get_field("symbol").max_length
 INSTRUCTION_CHOICES = list(INSTRUCTION_ACTIONS.items())  # also names the schema's InstructionActionEnum
@@ -45,3 +46,28 @@ class ProposalReviseSerializer(serializers.Serializer):
         """The validated edit as ``proposal_resolve``'s keyword arguments."""
         data = self.validated_data
         return {"drop_symbols": data["drop"], "instructions": [InstructionAdded(**i) for i in data["instructions"]]}
+
+
+class HouseholdAccountEditSerializer(ProposalReviseSerializer):
+    account = serializers.IntegerField(min_value=1, max_value=2**62, help_text="The account's id (one of the "
+                                                                                "household proposal's proposals)")
+
+
+class HouseholdProposalReviseSerializer(serializers.Serializer):
+    accounts = HouseholdAccountEditSerializer(many=True, min_length=1, max_length=50,
+                                              help_text="What to change, account by account; the household is "
+                                                        "solved again as one")
+
+    def validate_accounts(self, rows):
+        seen = [r["account"] for r in rows]
+        twice = sorted({a for a in seen if seen.count(a) > 1})
+        if twice:
+            raise serializers.ValidationError(f"Give each account once: {', '.join(map(str, twice))} "
+                                              "appears more than once.")
+        return rows
+
+    def edits(self) -> dict[int, AccountEdit]:
+        """The validated edit as ``household_proposal_resolve``'s ``edits``."""
+        return {r["account"]: AccountEdit(drop_symbols=r["drop"],
+                                          instructions=[InstructionAdded(**i) for i in r["instructions"]])
+                for r in self.validated_data["accounts"]}

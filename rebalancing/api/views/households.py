@@ -15,6 +15,7 @@ from rebalancing.access import accounts_visible_to, households_visible_to, propo
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.models import CashFlow, Household, HouseholdProposal, Proposal
 from rebalancing.services.cash_flows import cash_flow_enter
+from rebalancing.services.household_revisions import household_proposal_resolve
 from rebalancing.services.households import household_rebalance_preview, household_settings_set
 from rebalancing.services.proposals import household_proposal_decide
 from tenants.api_keys.scopes import Scope
@@ -24,6 +25,7 @@ from tenants.permissions import Capability
 from .. import household_serializers as hs
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
+from ..serializers.revisions import HouseholdProposalReviseSerializer
 
 DECIDE = Rule(Scope.APPROVE)  # the workflow decides who may (advisor of the household, compliance)
 CASH_FLOWS = Rule(Scope.PARAMETERS, Capability.EDIT_PARAMETERS)
@@ -33,7 +35,7 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     """A household's proposal: its accounts' proposals, approved or rejected with one decision."""
 
     serializer_class = hs.HouseholdProposalSerializer
-    rules = {"approve": DECIDE, "reject": DECIDE}
+    rules = {"approve": DECIDE, "reject": DECIDE, "revise": DECIDE}
 
     def visible_queryset(self, user):
         visible = proposals_visible_to(user)
@@ -61,6 +63,21 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def reject(self, request, pk=None):
         """Reject them together (a comment saying why is required)."""
         return self._decide(request, False)
+
+    @extend_schema(request=HouseholdProposalReviseSerializer, responses={201: hs.HouseholdProposalSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def revise(self, request, pk=None):
+        """Edit the household's proposal before deciding, as the household page does: drop trades and add
+        one-off instructions in any of its accounts; the household is solved again as one. Answers the new
+        household proposal (201), whose accounts' proposals wait for approval; this one's are superseded
+        and it names the new one in ``revised_into``."""
+        together = self.get_object()
+        serializer = HouseholdProposalReviseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = household_proposal_resolve(household_proposal=together, edits=serializer.edits(), by=request.user)
+        return Response(hs.HouseholdProposalSerializer(self.get_queryset().get(pk=new.pk)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
