@@ -51,8 +51,8 @@ __all__ = ["QP", "Csc", "build_qp", "solve_qp", "Unsolved", "DEFAULT_SETTINGS"]
 # off halves the time per iteration (it was not needed on any test or benchmark account).  Two
 # passes of equilibration (Clarabel's default is ten) add ~0.15 ms to a direct index's set-up and
 # save a third of its iterations (median 17 instead of 27 on the bench's accounts; 19 with ten
-# passes); a model portfolio takes 15 instead of 16.  A failed or inaccurate solve is retried with
-# refinement and full equilibration (``optimizer.FALLBACK_SOLVERS``).
+# passes); a model portfolio takes 15 instead of 16.  A failed or inaccurate solve is retried
+# without equilibration, then with refinement and full equilibration (``optimizer.FALLBACK_SOLVERS``).
 DEFAULT_SETTINGS = {
     "tol_gap_abs": 1e-12,
     "tol_gap_rel": 1e-12,
