@@ -86,20 +86,37 @@ def test_fast_path_reports_clarabel():
     assert result.diagnostics.status == "optimal"
 
 
-def test_iteration_limit_retries_clarabel_with_adjusted_settings(monkeypatch):
-    expected = trades_by_symbol(rebalance(_model_request()))
+def _clarabel_stopping_after_one_iteration(monkeypatch, *labels: str) -> None:
+    """The fast path and the named Clarabel fallbacks stop at their first iteration."""
     monkeypatch.setattr(optimizer, "FAST_SOLVER", ("CLARABEL", {"max_iter": 1}))
+    fallbacks = tuple(
+        (label, solver, {**options, "max_iter": 1} if label in labels else options)
+        for label, solver, options in optimizer.FALLBACK_SOLVERS
+    )
+    monkeypatch.setattr(optimizer, "FALLBACK_SOLVERS", fallbacks)
+
+
+def test_iteration_limit_retries_clarabel_without_equilibration(monkeypatch):
+    expected = trades_by_symbol(rebalance(_model_request()))
+    _clarabel_stopping_after_one_iteration(monkeypatch)
+    result = rebalance(_model_request())
+    assert result.diagnostics.solver == "CLARABEL-unscaled"
+    assert result.diagnostics.status == "optimal"
+    assert trades_by_symbol(result) == expected
+
+
+def test_iteration_limit_twice_retries_clarabel_with_adjusted_settings(monkeypatch):
+    expected = trades_by_symbol(rebalance(_model_request()))
+    _clarabel_stopping_after_one_iteration(monkeypatch, "CLARABEL-unscaled")
     result = rebalance(_model_request())
     assert result.diagnostics.solver == "CLARABEL-retry"
     assert result.diagnostics.status == "optimal"
     assert trades_by_symbol(result) == expected
 
 
-def test_clarabel_failing_twice_falls_back_to_osqp(monkeypatch):
+def test_clarabel_failing_every_time_falls_back_to_osqp(monkeypatch):
     expected = trades_by_symbol(rebalance(_model_request()))
-    monkeypatch.setattr(optimizer, "FAST_SOLVER", ("CLARABEL", {"max_iter": 1}))
-    fallbacks = (("CLARABEL-retry", "CLARABEL", {"max_iter": 1}), *optimizer.FALLBACK_SOLVERS[1:])
-    monkeypatch.setattr(optimizer, "FALLBACK_SOLVERS", fallbacks)
+    _clarabel_stopping_after_one_iteration(monkeypatch, "CLARABEL-unscaled", "CLARABEL-retry")
     result = rebalance(_model_request())
     assert result.diagnostics.solver == "OSQP"
     # OSQP's answer goes through the same clean-up: whole shares, floor, no dust.
