@@ -14,6 +14,7 @@ from rebalancing.access import proposals_decidable_by, with_advisors
 from rebalancing.engine import CASH_KEY
 from rebalancing.models import Account, HouseholdProposal, Price, Proposal, TaxLot
 from rebalancing.selectors import ModelBook
+from rebalancing.services.proposals import OPEN
 
 __all__ = ["HouseholdView", "household_list_rows", "household_view", "household_proposal_status"]
 
@@ -52,6 +53,7 @@ class HouseholdView:
     proposal_status: str = ""
     after_rows: list[dict] = field(default_factory=list)  # where each class sits after the proposal
     decidable: bool = False
+    editable: bool = False
 
 
 def household_view(household, *, user, as_of: date) -> HouseholdView:
@@ -85,13 +87,15 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
                     "data": [round(100 * allocation.get(c, {}).get(a.pk, 0.0) / total, 2) if total else 0 for c in classes]}
                    for a in accounts],
     }
-    proposal = (HouseholdProposal.objects.filter(household=household).select_related("run", "model_version__model")
+    proposal = (HouseholdProposal.objects.filter(household=household).select_related("run", "model_version__model", "revised_by")
                 .order_by("-created_at").first())
     if proposal is not None:
         view.proposal = proposal
         view.proposal_members = list(proposal.proposals.select_related("account").order_by("account__custodian_number"))
         view.proposal_status = household_proposal_status(view.proposal_members)
         view.decidable = proposals_decidable_by(user).filter(household_proposal=proposal).exists()
+        # Edited as one while none of its accounts' proposals has moved on (released, rejected, ...).
+        view.editable = view.decidable and all(p.status in OPEN for p in view.proposal_members)
         after = proposal.result.get("allocation_after") or {}
         numbers = {a.custodian_number: a for a in accounts}
         after_total = sum(v for row in after.values() for v in row.values()) or 1.0

@@ -44,6 +44,8 @@ urlpatterns = [
     path("households/<int:pk>/rebalance/", households.household_rebalance, name="household_rebalance"),
     path("households/<int:pk>/proposals/<int:proposal_pk>/decide/", households.household_proposal_decide_view,
          name="household_proposal_decide"),
+    path("households/<int:pk>/proposals/<int:proposal_pk>/resolve/", households.household_proposal_resolve_view,
+         name="household_proposal_resolve"),
     path("proposals/<int:pk>/", proposals.proposal_detail, name="proposal_detail"),
     path("proposals/<int:pk>/decide/", proposals.proposal_decide, name="proposal_decide"),
     path("proposals/<int:pk>/resolve/", proposals.proposal_resolve_view, name="proposal_resolve"),

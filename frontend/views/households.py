@@ -26,6 +26,7 @@ from rebalancing.models import CashFlow, Household, HouseholdProposal, ModelPort
 from rebalancing.selectors import RunScope
 from rebalancing.services.book import template_save
 from rebalancing.services.cash_flows import cash_flow_enter
+from rebalancing.services.household_revisions import AccountEdit, household_proposal_resolve
 from rebalancing.services.households import (
     household_account_move,
     household_create,
@@ -35,12 +36,14 @@ from rebalancing.services.households import (
 )
 from rebalancing.services.people import household_advisors_set
 from rebalancing.services.proposals import household_proposal_decide
+from rebalancing.services.revisions import INSTRUCTION_ACTIONS
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError, NotFound
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
 from .common import firm_page, paginate, visible_or_404
+from .proposals import instructions_posted
 
 
 def _household(request, pk: int) -> Household:
@@ -129,6 +132,7 @@ def household_detail(request, pk: int):
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "cash_flows": CashFlow.objects.filter(household=household).select_related("account", "run")[:20],
         "cash_flow_kinds": CashFlow.Kind.choices,
+        "instruction_actions": INSTRUCTION_ACTIONS,
     })
 
 
@@ -356,7 +360,49 @@ def household_proposal_decide_view(request, pk: int, proposal_pk: int):
                  f"{summary}.", "#proposal")
 
 
+def _household_edits(post, members: dict[str, int]) -> dict[int, AccountEdit]:
+    """The edit form: "Drop" boxes valued ``<account number>:<symbol>`` and instruction rows, each
+    with the account it is for (by number, as the page shows them)."""
+    drops: dict[int, list[str]] = {}
+    for value in post.getlist("drop"):
+        number, _, symbol = value.partition(":")
+        if number not in members or not symbol:
+            raise ValueError(f"{value!r} is not a trade of this household proposal.")
+        drops.setdefault(members[number], []).append(symbol)
+    added: dict[int, list] = {}
+    for n, (number, instruction) in enumerate(instructions_posted(post), 1):
+        if number not in members:
+            raise ValueError(f"Instruction {n}: choose the account it is for.")
+        added.setdefault(members[number], []).append(instruction)
+    return {a: AccountEdit(drop_symbols=drops.get(a, ()), instructions=added.get(a, ()))
+            for a in drops.keys() | added.keys()}
+
+
+@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
+@require_POST
+def household_proposal_resolve_view(request, pk: int, proposal_pk: int):
+    """Drop trades and add instructions in the household's accounts, then solve the household again
+    (``services.household_revisions.household_proposal_resolve``)."""
+    household = _household(request, pk)
+    together = visible_or_404(HouseholdProposal.objects.filter(
+        household=household, pk__in=proposals_visible_to(request.user).values("household_proposal_id")), pk=proposal_pk)
+    members = dict(together.proposals.values_list("account__custodian_number", "account_id"))
+    try:
+        edits = _household_edits(request.POST, members)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect(household_url(household))
+    try:
+        new = household_proposal_resolve(household_proposal=together, edits=edits, by=request.user)
+    except DomainError as exc:
+        return _refused(request, household, exc, "#proposal-edit")
+    return _done(request, household, f"Solved the household again as household proposal #{new.pk} "
+                 f"({'; '.join(new.revision['changes'])}); #{together.pk} is superseded. Its accounts' proposals "
+                 "wait for approval.", "#proposal")
+
+
 __all__ = [
+    "household_proposal_resolve_view",
     "household_advisors", "household_cash_flow", "household_cash_flow_upload", "household_detail", "household_list", "household_management", "household_members",
     "household_preview", "household_proposal_decide_view", "household_rebalance", "household_settings"
 ]

@@ -128,12 +128,15 @@ def proposal_decide(request, pk: int):
     return redirect_back(request, "proposal_detail", pk=pk)
 
 
-def _instructions_posted(post) -> list[InstructionAdded]:
-    """The "add an instruction" rows: an action, a security, a security to buy, an amount ($)."""
-    rows = zip(post.getlist("ins_action"), post.getlist("ins_symbol"), post.getlist("ins_buy"),
-               post.getlist("ins_amount"), strict=False)
+def instructions_posted(post) -> list[tuple[str, InstructionAdded]]:
+    """The "add an instruction" rows: an action, a security, a security to buy, an amount ($), and
+    on the household page the account (``ins_account``, "" elsewhere) each is for."""
+    actions = post.getlist("ins_action")
+    accounts = post.getlist("ins_account") or [""] * len(actions)
+    rows = zip(actions, post.getlist("ins_symbol"), post.getlist("ins_buy"), post.getlist("ins_amount"), accounts,
+               strict=False)
     out = []
-    for n, (action, symbol, buy, amount) in enumerate(rows, 1):
+    for n, (action, symbol, buy, amount, account) in enumerate(rows, 1):
         if not action:
             if symbol.strip() or buy.strip() or amount.strip():
                 raise ValueError(f"Instruction {n}: choose what to do.")
@@ -142,7 +145,7 @@ def _instructions_posted(post) -> list[InstructionAdded]:
             dollars = Decimal(amount.replace(",", "").replace("$", "").strip()) if amount.strip() else None
         except InvalidOperation:
             raise ValueError(f"Instruction {n}: the amount {amount!r} is not a number of dollars.") from None
-        out.append(InstructionAdded(action, symbol, buy, dollars))
+        out.append((account, InstructionAdded(action, symbol, buy, dollars)))
     return out
 
 
@@ -152,7 +155,7 @@ def proposal_resolve_view(request, pk: int):
     """Drop trades and add instructions, then solve again (``services.revisions.proposal_resolve``)."""
     proposal = _proposal(request, pk)
     try:
-        instructions = _instructions_posted(request.POST)
+        instructions = [i for _, i in instructions_posted(request.POST)]
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("proposal_detail", pk=pk)

@@ -320,3 +320,65 @@ def test_an_absurd_tax_budget_is_refused_in_words_not_a_300_digit_amount(lees, a
     assert "000,000,000,000,000" not in page
     with tenant_context(firm_a):
         assert Household.objects.get(pk=lees["household"].pk).household_overrides == before
+
+
+def _members(firm, together) -> dict[str, Proposal]:
+    with tenant_context(firm):
+        return {p.account.custodian_number: p for p in together.proposals.select_related("account")}
+
+
+def test_an_advisor_edits_the_household_proposal_on_its_page_and_the_household_is_solved_again(lees, as_user, firm_a):
+    old = lees["proposal"]
+    members = _members(firm_a, old)
+    dropped = members["LEE-IRA"].result["trades"][0]
+    page = as_user("advisor").get(_url(lees["household"])).content.decode()
+    assert 'id="household-resolve-form"' in page
+    assert f'value="LEE-IRA:{dropped["symbol"]}"' in page  # each account's trades can be dropped
+
+    answer = as_user("advisor").post(_url(lees["household"], f"proposals/{old.pk}/resolve/"), {
+        "drop": [f"LEE-IRA:{dropped['symbol']}"],
+        "ins_account": ["LEE-JT", ""], "ins_action": ["do_not_sell", ""], "ins_symbol": ["vti", ""],
+        "ins_buy": ["", ""], "ins_amount": ["", ""]}, follow=True)
+
+    html = answer.content.decode()
+    with tenant_context(firm_a):
+        new = HouseholdProposal.objects.get(revised_from=old)
+        assert set(Proposal.objects.filter(household_proposal=old).values_list("status", flat=True)) == {"superseded"}
+        assert set(Proposal.objects.filter(household_proposal=new).values_list("status", flat=True)) == {
+            "pending_approval"}
+    assert f"Solved the household again as household proposal #{new.pk}" in html
+    assert f"LEE-IRA: dropped the {dropped['side']} of {dropped['symbol']}; LEE-JT: do not sell VTI" in html
+    assert 'data-testid="household-revised-from"' in html and f"Revised from household proposal #{old.pk}" in html
+    assert dropped["symbol"] not in {t["symbol"] for t in _members(firm_a, new)["LEE-IRA"].result["trades"]}
+    # The revised household is decided on the same page, with one decision.
+    approved = as_user("advisor").post(_url(lees["household"], f"proposals/{new.pk}/decide/"),
+                                       {"decision": "approve"}, follow=True)
+    assert "Household proposal approved" in approved.content.decode()
+
+
+@pytest.mark.parametrize("form, words", [
+    ({"drop": ["LEE-XX:VTI"]}, "is not a trade of this household proposal"),
+    ({"ins_account": [""], "ins_action": ["hold"], "ins_symbol": ["VTI"], "ins_buy": [""], "ins_amount": [""]},
+     "Instruction 1: choose the account it is for."),
+    ({"ins_account": ["LEE-JT"], "ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],
+      "ins_amount": ["lots"]}, "the amount &#x27;lots&#x27; is not a number of dollars"),
+    ({"ins_account": ["LEE-JT"], "ins_action": ["sell"], "ins_symbol": ["NOPE"], "ins_buy": [""],
+      "ins_amount": [""]}, "LEE-JT: Not in the security master: NOPE."),
+    ({}, "Drop a trade or add an instruction in one of the accounts"),
+])
+def test_a_household_edit_the_page_refuses_is_named_at_the_top_and_changes_nothing(lees, as_user, firm_a, form, words):
+    old = lees["proposal"]
+    answer = as_user("advisor").post(_url(lees["household"], f"proposals/{old.pk}/resolve/"), form, follow=True)
+    assert answer.status_code == 200 and words in answer.content.decode()
+    with tenant_context(firm_a):
+        assert HouseholdProposal.objects.count() == 1
+        assert set(Proposal.objects.filter(household_proposal=old).values_list("status", flat=True)) == {
+            "pending_approval"}
+
+
+def test_who_may_not_decide_is_offered_no_edit_and_refused(lees, as_user):
+    old = lees["proposal"]
+    assert as_user("colleague").post(_url(lees["household"], f"proposals/{old.pk}/resolve/"),
+                                     {"drop": ["LEE-IRA:BND"]}).status_code == 404
+    as_user("advisor").post(_url(lees["household"], f"proposals/{old.pk}/decide/"), {"decision": "approve"})
+    assert 'id="household-resolve-form"' not in as_user("advisor").get(_url(lees["household"])).content.decode()
