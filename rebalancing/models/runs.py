@@ -106,8 +106,9 @@ class HouseholdProposal(models.Model):
     tax_budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True,
                                      help_text="The household's tax budget left for this run")
     # An advisor's edit of the whole household before deciding (services.household_revisions): the
-    # household proposal it replaced, who edited, and what, account by account.
-    revised_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+    # household proposal it replaced, who edited, and what, account by account. RESTRICT: the one it
+    # replaced is not deleted alone, but a history deleted whole (its runs) may go.
+    revised_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.RESTRICT,
                                         related_name="revised_into")
     revised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -162,7 +163,7 @@ class Proposal(models.Model):
                                            help_text="Solved with its household's other accounts, decided together")
     # An advisor's edit before approving (services.revisions.proposal_resolve): the proposal it
     # replaced, who edited, and what (trades dropped, instructions added).
-    revised_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+    revised_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.RESTRICT,
                                         related_name="revised_into")
     revised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

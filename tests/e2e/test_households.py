@@ -57,6 +57,14 @@ def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_
     expect(page.get_by_role("heading", name="Trades and why")).to_be_visible()
     page.go_back()
 
+    # The advisor takes one of the IRA's trades out and the household is solved again as one.
+    edit = page.locator("#proposal-edit")
+    edit.locator("input[name='drop'][value^='E2L-IRA:']").first.check()
+    edit.get_by_role("button", name="Solve the household again").click()
+    expect(page.locator(".messages")).to_contain_text(re.compile(r"Solved the household again as household proposal #\d+"))
+    expect(page.get_by_test_id("household-revised-from")).to_contain_text("E2L-IRA: dropped the")
+    expect(page.locator("#proposal")).to_contain_text("Pending approval")
+
     page.get_by_label(re.compile("Comment")).fill("Agreed with the Lees")
     page.get_by_role("button", name="Approve all accounts' proposals").click()
     expect(page.locator(".messages")).to_contain_text("Household proposal approved")
