@@ -310,7 +310,7 @@ class _Replay:
             # lots at a loss that an IRA purchase of December would wash, Rev. Rul. 2008-5).
             value = self.value(name, row)
             reserve = min(1.0, self.tax_owed(day) / value) if value > 0 else 0.0
-            parameters = replace(parameters, cash=replace(parameters.cash, target=reserve))
+            parameters = replace(parameters, cash=_reserving(parameters.cash, reserve))
         account = Account(
             name,
             acct.cash,
@@ -332,18 +332,12 @@ class _Replay:
         requests = {n: self._request(n, day, row, window, securities) for n in self.accounts}
         try:
             results = self._solve(day, requests)
+            results = self._reserve_own_tax(day, row, requests, results)
         except InfeasibleParameters:
-            # Typically January's tax bill when every taxable lot is at a loss and the IRA or Roth
-            # bought the same fund in the last 30 days: raise the cash anyway, accepting the wash
-            # sale (charged below), as a person would rather than borrow.
-            tax = requests.get("TAX")
-            if tax is None:
+            if "TAX" not in requests:
                 raise
-            p = tax.parameters
-            requests["TAX"] = replace(tax, parameters=replace(p, wash_sale=replace(p.wash_sale, allow=True)))
-            self.forced_washes += 1
             try:
-                results = self._solve(day, requests)
+                results = self._solve_short_of_cash(day, requests)
             except EngineError as exc:
                 self.failures.append((day, f"{exc.code}: {exc}"))
                 return
@@ -362,6 +356,41 @@ class _Replay:
                     acct.buy(t.symbol, t.quantity, float(prices[self.index[t.symbol]]), day)
         if "TAX" in results:
             self._charge_cross_washes(results["TAX"], day)
+
+    def _solve_short_of_cash(self, day: date, requests: dict) -> dict:
+        """The taxable account cannot raise the cash it is asked for without selling lots at a loss
+        that an IRA or Roth purchase of the last 30 days washes (every taxable lot at a loss after a
+        fall). The year's tax reserve is not due yet: decide keeping none of it. Only cash already
+        owed (a bill that left the account short) is raised anyway, accepting the wash sale (charged
+        below), as a person would rather than borrow."""
+        tax = requests["TAX"]
+        p = tax.parameters
+        if p.cash != self.parameters.cash:
+            requests["TAX"] = replace(tax, parameters=replace(p, cash=self.parameters.cash))
+            try:
+                return self._solve(day, requests)
+            except InfeasibleParameters:
+                p = requests["TAX"].parameters
+        requests["TAX"] = replace(tax, parameters=replace(p, wash_sale=replace(p.wash_sale, allow=True)))
+        self.forced_washes += 1
+        return self._solve(day, requests)
+
+    def _reserve_own_tax(self, day: date, row: int, requests: dict, results: dict) -> dict:
+        """The decision's own sales add to the year's tax: when the cash it leaves in the taxable
+        account does not cover the tax then owed, decide again keeping that much (once - the new
+        decision sells less at a gain, not more). Without it a December rebalance invests the cash
+        its gains will owe, and January's bill sells lots at a loss that the IRA's December
+        purchase washes."""
+        tax = requests.get("TAX")
+        if tax is None or "TAX" not in results:
+            return results
+        owed = self.tax_owed(day, results["TAX"])
+        value = self.value("TAX", row)
+        if value <= 0 or results["TAX"].summary.cash_after >= owed - 0.01:
+            return results
+        p = tax.parameters
+        requests["TAX"] = replace(tax, parameters=replace(p, cash=_reserving(p.cash, min(1.0, owed / value))))
+        return self._solve(day, requests)
 
     def _solve(self, day: date, requests: dict[str, RebalanceRequest]) -> dict:
         names = list(requests)
@@ -446,13 +475,17 @@ class _Replay:
             paid += delta
         return paid
 
-    def tax_owed(self, day: date) -> float:
-        """The taxable account's tax of ``day``'s year so far (gains, interest, dividends), if any."""
+    def tax_owed(self, day: date, result=None) -> float:
+        """The taxable account's tax of ``day``'s year so far (gains, interest, dividends), if any;
+        with ``result`` (the taxable account's proposal of ``day``), counting its sales too."""
         acct = self.accounts.get("TAX")
         if acct is None:
             return 0.0
         s = self.settings
         st, lt = acct.realised.get(day.year, [0.0, 0.0])
+        for t in result.trades if result is not None else ():
+            for ls in t.lots if t.side == "sell" else ():
+                st, lt = (st + ls.gain, lt) if ls.term == "short" else (st, lt + ls.gain)
         tax = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(day.year))[0]
         tax += s.ordinary_rate * self.income.coupons.get(day.year, 0.0)
         tax += s.long_term_rate * self.income.dividends.get(day.year, 0.0)
@@ -499,6 +532,12 @@ class _Replay:
             st, lt = acct.realised[y]
             carried = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, carried)[1]
         return carried
+
+
+def _reserving(cash, reserve: float):
+    """The taxable account's cash parameters keeping ``reserve`` (a fraction of its value) for the
+    year's tax: a floor, not only a target - the money is owed, and a target is traded against drift."""
+    return replace(cash, target=max(cash.target, reserve), floor=max(cash.floor, reserve))
 
 
 def replay(

@@ -156,9 +156,32 @@ def test_the_taxable_account_keeps_the_tax_it_owes_this_year_as_cash():
     r.income.dividends[2005] = 1_000.0
     # When its request is built
     request = r._request("TAX", day, row, (), r._securities(row))
-    # Then the tax owed (11,000 at 23.8%) is its cash target, and the IRA keeps none.
+    # Then the tax owed (11,000 at 23.8%) is its cash target and floor (owed, not traded against
+    # drift), and the IRA keeps none.
     assert request.parameters.cash.target == pytest.approx(11_000 * 0.238 / 500_000)
+    assert request.parameters.cash.floor == request.parameters.cash.target
     assert r._request("IRA", day, row, (), r._securities(row)).parameters.cash.target == 0.0
+
+
+def test_with_income_reinvested_no_january_bill_is_paid_by_a_washed_loss_sale():
+    # Given the cohort bought at the end of 2007, income reinvested (no income waits as cash), held
+    # through the crash: in January 2010 every taxable lot is at a loss and the IRA bought the fund
+    # in December
+    history = load_sample()
+    settings = HouseholdSettings(income="reinvested")
+    start, end = history.row_on_or_before(date(2007, 12, 31)), history.row_on_or_before(date(2010, 6, 30))
+    for strategy in ("household", "separate"):
+        r = _Replay(strategy, history, bond_series(history.dates), settings)
+        r.decide(start)
+        prev = start
+        for row in history.month_ends(start + 1, end).tolist():
+            r.accrue(prev, row)
+            prev = row
+            r.settle(history.day(row).year - 1)
+            r.decide(row)
+        # Then the tax the year owes - its December sales' included - was kept as cash: no bill
+        # sells a loss that a purchase in the IRA or Roth washes, and nothing failed.
+        assert (r.cross_washes, r.forced_washes, r.failures) == (0, 0, []), strategy
 
 
 def test_the_model_mix_reference_is_each_series_own_volatility_at_the_extremes():
