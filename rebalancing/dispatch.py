@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from celery import current_app
 
-__all__ = ["APPROVERS_NOTIFY", "BACKTEST_RUN", "REBALANCE_CHUNK", "RUN_DISPATCH", "WEBHOOK_DELIVER", "send"]
+__all__ = ["APPROVERS_NOTIFY", "BACKTEST_RUN", "REBALANCE_CHUNK", "RISK_MODEL_ESTIMATE", "RUN_DISPATCH", "WEBHOOK_DELIVER",
+           "send"]
 
 RUN_DISPATCH = "rebalancing.tasks.run_dispatch"
 REBALANCE_CHUNK = "rebalancing.tasks.rebalance_chunk"
 BACKTEST_RUN = "rebalancing.tasks.backtest_run"
 WEBHOOK_DELIVER = "rebalancing.tasks.webhook_deliver"
 APPROVERS_NOTIFY = "rebalancing.tasks.approvers_notify"
+RISK_MODEL_ESTIMATE = "rebalancing.tasks.risk_model_estimate_run"
 
 
 def send(task: str, *args) -> None:

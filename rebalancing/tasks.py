@@ -14,13 +14,17 @@ from rebalancing.selectors import RunScope
 from rebalancing.services.backtests import backtest_execute
 from rebalancing.services.notifications import approvals_digest_send, approvers_notify_run
 from rebalancing.services.proposals import proposals_expire_stale
-from rebalancing.services.risk_models import risk_model_estimate
+from rebalancing.services.risk_models import (
+    risk_model_estimate,
+    risk_model_estimate_execute,
+    risk_model_estimate_fail,
+)
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
 from tenants.errors import ValidationFailed
 
-__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "risk_model_refresh", "run_dispatch",
-           "runs_watch", "webhook_deliver"]
+__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "risk_model_estimate_run",
+           "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,25 @@ def risk_model_refresh() -> int | None:
         logger.info("no risk model for %s: %s", connection.schema_name, exc.message)
         return None
     return refresh.version.pk
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=15)
+def risk_model_estimate_run(self, estimate_id: int) -> str | None:
+    """Estimate the firm's risk model now, as a person asked (the Risk model page, the API). Too little
+    history ends it as failed with the reason; anything else (the database going away) is retried, and
+    after the last retry it is ended as failed, saying so, so that the page stops showing it under way."""
+    try:
+        estimate = risk_model_estimate_execute(estimate_id=estimate_id)
+    except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            # The page shows the message: the exception itself (a database error) goes to the log only.
+            logger.error("risk model estimate %s gave up after %s retries: %s", estimate_id, self.max_retries, exc)
+            risk_model_estimate_fail(estimate_id=estimate_id,
+                                     message=f"the estimate stopped unexpectedly, {self.max_retries} times; try again")
+            raise
+        logger.warning("risk model estimate %s failed (%s); retrying", estimate_id, exc)
+        raise self.retry(exc=exc) from exc
+    return None if estimate is None else estimate.status
 
 
 @shared_task(acks_late=True)

@@ -31,7 +31,7 @@ from .views.ledger import (
     ScheduleDView,
     TransitionView,
 )
-from .views.risk_models import RiskModelVersionViewSet
+from .views.risk_models import RiskModelEstimateViewSet, RiskModelVersionViewSet
 from .views.runs import AlertViewSet, OrderViewSet, ProposalViewSet, RunViewSet
 from .views.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from .views.whatif import WhatIfView
@@ -49,6 +49,7 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("runs", RunViewSet, basename="run")
 router.register("backtests", BacktestViewSet, basename="backtest")
 router.register("risk-models", RiskModelVersionViewSet, basename="risk-model")
+router.register("risk-model-estimates", RiskModelEstimateViewSet, basename="risk-model-estimate")
 router.register("proposals", ProposalViewSet, basename="proposal")
 router.register("orders", OrderViewSet, basename="order")
 router.register("executions", ExecutionViewSet, basename="execution")

@@ -11,13 +11,20 @@ Pages start from these as well as the API (frontend/views), so both show the sam
 from django.db.models import Exists, OuterRef, QuerySet
 
 from rebalancing.access import accounts_visible_to
-from rebalancing.models import Backtest, RebalanceRun, Reconciliation, RiskModelVersion, RunOutcome
+from rebalancing.models import (
+    Backtest,
+    RebalanceRun,
+    Reconciliation,
+    RiskModelEstimate,
+    RiskModelVersion,
+    RunOutcome,
+)
 from tenants.audit.models import AuditEvent
 from tenants.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
     "audit_events_visible_to", "backtests_visible_to", "book_wide_visible_to", "reconciliations_visible_to",
-    "risk_models_visible_to", "runs_visible_to",
+    "risk_model_estimates_visible_to", "risk_models_visible_to", "runs_visible_to",
 ]
 
 
@@ -59,3 +66,10 @@ def risk_models_visible_to(user) -> QuerySet:
     if not user_can(user, Capability.RUN_REBALANCE):
         return RiskModelVersion.objects.none()
     return RiskModelVersion.objects.all()
+
+
+def risk_model_estimates_visible_to(user) -> QuerySet:
+    """Estimates of the firm's risk model asked for now, for the same people as its versions."""
+    if not user_can(user, Capability.RUN_REBALANCE):
+        return RiskModelEstimate.objects.none()
+    return RiskModelEstimate.objects.all()

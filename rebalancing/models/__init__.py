@@ -18,7 +18,7 @@ from .market import Benchmark, BenchmarkWeight, Price, Security
 from .notifications import NotificationPreference
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .recovery import RunWatch
-from .risk import RiskModelVersion
+from .risk import RiskModelEstimate, RiskModelVersion
 from .runs import Alert, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
 from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -26,7 +26,7 @@ from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "NotificationPreference", "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
+    "ReconciliationRow", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
     "WebhookEvent",
 ]

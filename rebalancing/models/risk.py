@@ -68,3 +68,55 @@ class RiskModelVersion(models.Model):
             factor_covariance=tuple(tuple(1.0 if a == b else 0.0 for b in range(k)) for a in range(k)),
             specific_variance=dict(zip(self.symbols, specific, strict=True)),
         )
+
+
+class RiskModelEstimate(models.Model):
+    """A request to estimate the firm's risk model now (the Risk model page's Refresh now, the API's
+    ``risk-models/estimate/``), run by a worker (``services.risk_models``); pages and integrations
+    follow it here until it names its outcome: a new version, the same version (the prices have not
+    changed), or the error (e.g. too few days of prices)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Estimating"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    class Outcome(models.TextChoices):
+        NEW = "new", "A new version"
+        UNCHANGED = "unchanged", "Unchanged: the same prices give the same version"
+
+    UNDER_WAY = (Status.QUEUED, Status.RUNNING)
+
+    as_of = models.DateField(help_text="Prices up to this day are estimated from")
+    window_days = models.PositiveIntegerField(help_text="Daily returns asked for (trading days)")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True,
+                               help_text="Once completed: a new version, or the existing one")
+    version = models.ForeignKey(RiskModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="estimates")
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One estimate of the firm's risk model waiting or running at a time (per schema, so per
+            # firm): a second request is answered with it (services.risk_models).
+            models.UniqueConstraint(models.Value(True), condition=Q(status__in=["queued", "running"]),
+                                    name="risk_model_estimate_one_under_way"),
+            models.CheckConstraint(condition=Q(status="completed") & ~Q(outcome="") | ~Q(status="completed") & Q(outcome=""),
+                                   name="risk_model_estimate_outcome_when_completed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"risk model estimate #{self.pk} ({self.status})"
+
+    @property
+    def under_way(self) -> bool:
+        return self.status in self.UNDER_WAY

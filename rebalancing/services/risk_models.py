@@ -1,4 +1,6 @@
-"""The firm's risk model: estimated from its own prices, kept as versions, refreshed nightly.
+"""The firm's risk model: estimated from its own prices, kept as versions, refreshed nightly, or
+now on request - started here (``risk_model_estimate_start``: checked, stored, audited, queued) and
+estimated by a worker (``risk_model_estimate_execute``), one at a time per firm.
 
 Direct-indexed sleeves are tracked with the latest version (``engine_inputs``), and the tracking
 error proposals report is measured with it. The estimator is the backtest's: Ledoit-Wolf shrinkage
@@ -10,24 +12,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
+from rebalancing import dispatch
 from rebalancing.access import require
 from rebalancing.backtest.risk import RISK_LOOKBACK_DAYS
 from rebalancing.engine.risk_estimation import MIN_OBSERVATIONS, estimate_risk_model
-from rebalancing.models import Price, RiskModelVersion, Security
+from rebalancing.models import Price, RiskModelEstimate, RiskModelVersion, Security
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
-from tenants.errors import ValidationFailed
+from tenants.errors import DomainError, ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["NIGHTLY_ACTOR", "RiskModelRefresh", "risk_model_estimate"]
+__all__ = [
+    "ABANDONED_AFTER", "NIGHTLY_ACTOR", "RiskModelEstimateStart", "RiskModelRefresh", "risk_model_estimate",
+    "risk_model_estimate_execute", "risk_model_estimate_fail", "risk_model_estimate_start",
+]
+
+logger = logging.getLogger(__name__)
 
 NIGHTLY_ACTOR = "nightly risk model refresh"
+# An estimate waiting or running this long was lost (its worker died, its message went missing; the
+# work itself takes seconds): starting another closes it as failed rather than answering with it for ever.
+ABANDONED_AFTER = timedelta(minutes=15)
 # Digits kept of each loading and specific variance: far below the estimate's own noise.
 _DIGITS = 10
 
@@ -36,6 +49,12 @@ _DIGITS = 10
 class RiskModelRefresh:
     version: RiskModelVersion
     created: bool  # False: the prices have not changed since ``version`` was estimated
+
+
+@dataclass(frozen=True)
+class RiskModelEstimateStart:
+    estimate: RiskModelEstimate
+    started: bool  # False: one was already waiting or running; ``estimate`` is that one
 
 
 def _price_window(as_of: date, window_days: int) -> tuple[list[date], list[str], np.ndarray]:
@@ -67,6 +86,22 @@ def _price_window(as_of: date, window_days: int) -> tuple[list[date], list[str],
     return dates, [symbol_of[sid] for sid in order], np.column_stack([complete[sid] for sid in order])
 
 
+def _check_window(window_days: int) -> None:
+    if not MIN_OBSERVATIONS <= window_days <= 2520:
+        raise ValidationFailed(f"the window must be {MIN_OBSERVATIONS} to 2520 trading days, not {window_days}",
+                               code="invalid_window", detail={"field": "window_days"})
+
+
+def _lock_the_firms_risk_model() -> None:
+    """Hold the firm's risk model until this transaction ends. Of two estimates at once (a person's and
+    the nightly refresh, two workers) the second waits here, then finds the first's version by its
+    digest (this statement's snapshot is taken after the wait) instead of writing a twin, which the
+    unique digest would refuse with an error. Keyed by schema: firms never wait for each other."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       [f"{connection.schema_name}:risk_model"])
+
+
 @transaction.atomic
 def risk_model_estimate(*, as_of: date, user=None, window_days: int = RISK_LOOKBACK_DAYS) -> RiskModelRefresh:
     """Estimate the firm's risk model from its prices up to ``as_of`` and keep it as a new version.
@@ -76,14 +111,13 @@ def risk_model_estimate(*, as_of: date, user=None, window_days: int = RISK_LOOKB
     missing; accounts then keep the engine's default model (``selectors.risk_model_current``)."""
     if user is not None:
         require(user, Capability.RUN_REBALANCE)
-    if not MIN_OBSERVATIONS <= window_days <= 2520:
-        raise ValidationFailed(f"the window must be {MIN_OBSERVATIONS} to 2520 trading days, not {window_days}",
-                               code="invalid_window")
+    _check_window(window_days)
     method = RiskModelVersion.Method.LEDOIT_WOLF
     dates, symbols, prices = _price_window(as_of, window_days)
     digest = hashlib.sha256(
         json.dumps([method, window_days, [d.isoformat() for d in dates], symbols]).encode() + prices.tobytes()
     ).hexdigest()
+    _lock_the_firms_risk_model()
     existing = RiskModelVersion.objects.filter(inputs_digest=digest).first()
     if existing is not None:
         return RiskModelRefresh(existing, created=False)
@@ -104,3 +138,69 @@ def risk_model_estimate(*, as_of: date, user=None, window_days: int = RISK_LOOKB
         "securities": len(symbols), "factors": version.factor_count,
     })
     return RiskModelRefresh(version, created=True)
+
+
+@transaction.atomic
+def risk_model_estimate_start(*, user, as_of: date, window_days: int = RISK_LOOKBACK_DAYS) -> RiskModelEstimateStart:
+    """Queue an estimate of the firm's risk model from its prices up to ``as_of`` for a worker, once
+    this transaction commits. While one is waiting or running the answer is that one: nothing is
+    written and nothing queued (``started`` False)."""
+    require(user, Capability.RUN_REBALANCE)
+    _check_window(window_days)
+    under_way = RiskModelEstimate.objects.select_for_update().filter(status__in=RiskModelEstimate.UNDER_WAY).first()
+    if under_way is not None:
+        if under_way.created_at > timezone.now() - ABANDONED_AFTER:
+            return RiskModelEstimateStart(under_way, started=False)
+        _finish_failed(under_way.pk, f"no worker finished it within {ABANDONED_AFTER.seconds // 60} minutes; "
+                                     "a new estimate was started", code="abandoned")
+    estimate = RiskModelEstimate(as_of=as_of, window_days=window_days, created_by=user)
+    # The one-under-way constraint is the database's to check: a twin request may be writing right now.
+    estimate.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            estimate.save()
+    except IntegrityError:
+        # A twin started one between the look above and this write (the unique index waited for its
+        # commit): answer with it.
+        twin = RiskModelEstimate.objects.get(status__in=RiskModelEstimate.UNDER_WAY)
+        return RiskModelEstimateStart(twin, started=False)
+    audit_record(actor=user, action=Action.RISK_MODEL_ESTIMATE_START, obj=estimate, after={
+        "as_of": as_of.isoformat(), "window_days": window_days,
+    })
+    # The schema is read when the message is sent: on_commit runs in this firm's context.
+    transaction.on_commit(lambda: dispatch.send(dispatch.RISK_MODEL_ESTIMATE, estimate.pk))
+    return RiskModelEstimateStart(estimate, started=True)
+
+
+def risk_model_estimate_execute(*, estimate_id: int) -> RiskModelEstimate | None:
+    """Estimate what was asked for (the worker's side) and record the outcome: a new version, the
+    existing one (the same prices), or the error naming the problem. Idempotent: a finished estimate is
+    left alone; redelivered mid-way it runs again, and the same prices give the same version."""
+    under_way = RiskModelEstimate.objects.filter(pk=estimate_id, status__in=RiskModelEstimate.UNDER_WAY)
+    if not under_way.update(status=RiskModelEstimate.Status.RUNNING, started_at=timezone.now()):
+        return None
+    estimate = RiskModelEstimate.objects.select_related("created_by").get(pk=estimate_id)
+    try:
+        # The version and the outcome commit together: a worker lost between them leaves neither.
+        with transaction.atomic():
+            refresh = risk_model_estimate(as_of=estimate.as_of, user=estimate.created_by,
+                                          window_days=estimate.window_days)
+            RiskModelEstimate.objects.filter(pk=estimate_id).update(
+                status=RiskModelEstimate.Status.COMPLETED, version=refresh.version, finished_at=timezone.now(),
+                outcome=RiskModelEstimate.Outcome.NEW if refresh.created else RiskModelEstimate.Outcome.UNCHANGED,
+            )
+    except DomainError as exc:
+        logger.info("risk model estimate %s failed: %s", estimate_id, exc.message)
+        _finish_failed(estimate_id, exc.message, code=exc.code)
+    return RiskModelEstimate.objects.select_related("created_by", "version").get(pk=estimate_id)
+
+
+def risk_model_estimate_fail(*, estimate_id: int, message: str) -> None:
+    """End an estimate the worker could not finish (after its retries), saying why."""
+    _finish_failed(estimate_id, message, code="failed")
+
+
+def _finish_failed(estimate_id: int, message: str, *, code: str) -> None:
+    RiskModelEstimate.objects.filter(pk=estimate_id, status__in=RiskModelEstimate.UNDER_WAY).update(
+        status=RiskModelEstimate.Status.FAILED, error=message[:2000], error_code=code[:64], finished_at=timezone.now(),
+    )

@@ -45,6 +45,7 @@ class Action(StrEnum):
     RUN_STALL_GIVE_UP = "run.stall_give_up", "stopped re-sending a stalled run"
     BACKTEST_START = "backtest.start", "started a backtest of harvesting"
     RISK_MODEL_ESTIMATE = "risk_model.estimate", "estimated a risk model from the firm's prices"
+    RISK_MODEL_ESTIMATE_START = "risk_model.estimate_start", "asked for the firm's risk model to be estimated now"
     PROPOSAL_SUBMIT = "proposal.submit", "sent a proposal for approval"
     PROPOSAL_AUTO_APPROVE = "proposal.auto_approve", "approved a proposal within the firm's policy"
     PROPOSAL_APPROVE_ADVISOR = "proposal.approve.advisor", "approved a proposal as its advisor"

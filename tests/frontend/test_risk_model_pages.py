@@ -1,11 +1,12 @@
-"""The risk model page (versions, refresh now) and where proposals and accounts say which was used."""
+"""The risk model page (versions, refresh now in a worker, the estimate under way then its outcome) and where proposals and accounts say which was used."""
 
 from datetime import date
 
 import pytest
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import RiskModelVersion
+from rebalancing.models import RiskModelEstimate, RiskModelVersion
+from rebalancing.services.risk_models import risk_model_estimate_execute
 from tenants.audit.models import AuditEvent
 from tenants.roles import FirmRole
 
@@ -14,26 +15,58 @@ from ..rebalancing.test_risk_models import _prices, direct_indexed_proposal
 pytestmark = pytest.mark.django_db
 
 
-def test_a_portfolio_manager_refreshes_the_risk_model_and_sees_its_versions(firm_a, firm_user, client_for):
+def _worker(firm) -> None:
+    """What the worker does with the estimate under way."""
+    with tenant_context(firm):
+        risk_model_estimate_execute(estimate_id=RiskModelEstimate.objects.get(status="queued").pk)
+
+
+def test_a_portfolio_manager_refreshes_the_risk_model_watches_it_and_sees_its_outcome(
+        firm_a, firm_user, client_for, django_capture_on_commit_callbacks):
     pm = firm_user(firm_a, "pm-page@firm-a.example", FirmRole.PORTFOLIO_MANAGER)
     client = client_for(firm_a, pm)
 
     empty = client.get("/risk-model/")
-    refused = client.post("/risk-model/", follow=True)
+    assert empty.status_code == 200 and b"No version yet" in empty.content
+    assert b"none has been estimated" in empty.content and b'id="risk-model-estimate"' not in empty.content
+
+    # Refresh now with too few prices: under way at once, then the error naming what is missing
+    with django_capture_on_commit_callbacks() as queued:
+        started = client.post("/risk-model/", follow=True)
+    html = started.content.decode()
+    assert len(queued) == 1 and 'data-status="queued"' in html and "Estimate under way" in html
+    assert 'hx-trigger="every 2s"' in html and "This updates by itself" in html
+    polled = client.get("/risk-model/", HTTP_HX_REQUEST="true")
+    assert polled.status_code == 200 and b'hx-trigger="every 2s"' in polled.content and "HX-Refresh" not in polled
+    _worker(firm_a)
+    finished = client.get("/risk-model/", HTTP_HX_REQUEST="true")
+    assert finished["HX-Refresh"] == "true"  # the poll reloads the page with the outcome
+    failed = client.get("/risk-model/").content.decode()
+    assert 'data-status="failed"' in failed and "hx-trigger" not in failed
+    assert "failed: a risk model needs prices on at least 61 days" in failed
+
     with tenant_context(firm_a):
         _prices(11, 130, end=date.today())
-    refreshed = client.post("/risk-model/", follow=True)
-    unchanged = client.post("/risk-model/", follow=True)
+    with django_capture_on_commit_callbacks() as queued:
+        client.post("/risk-model/")
+        again = client.post("/risk-model/", follow=True)  # while the first is under way
+    assert len(queued) == 1 and b"An estimate is already under way" in again.content
+    _worker(firm_a)
+    refreshed = client.get("/risk-model/")
+    with django_capture_on_commit_callbacks():
+        client.post("/risk-model/")
+    _worker(firm_a)
+    unchanged = client.get("/risk-model/")
 
-    assert empty.status_code == 200 and b"No version yet" in empty.content
-    assert b"none has been estimated" in empty.content
-    assert b"needs prices on at least 61 days" in refused.content
     with tenant_context(firm_a):
         version = RiskModelVersion.objects.get()
         audited = AuditEvent.objects.filter(action="risk_model.estimate", object_id=str(version.pk)).count()
-    assert refreshed.status_code == 200 and f"Risk model #{version.pk} as of".encode() in refreshed.content
-    assert b"in use" in refreshed.content and b"Annual volatility" in refreshed.content
-    assert f"The prices have not changed since risk model #{version.pk}".encode() in unchanged.content
+        assert RiskModelEstimate.objects.count() == 3
+    html = refreshed.content.decode()
+    assert refreshed.status_code == 200 and 'data-status="completed"' in html and "New version" in html
+    assert f"risk model #{version.pk} as of" in html and "runs from now on track with it" in html
+    assert "in use" in html and "Annual volatility" in html
+    assert f"unchanged: the same prices give the same version, risk model #{version.pk}" in unchanged.content.decode()
     assert audited == 1
 
 
@@ -43,8 +76,9 @@ def test_other_roles_cannot_see_or_refresh_it(firm_a, firm_user, client_for, rol
     client = client_for(firm_a, user)
     assert client.get("/risk-model/").status_code == 403
     assert client.post("/risk-model/").status_code == 403
+    assert client.get("/risk-model/", HTTP_HX_REQUEST="true").status_code == 403
     with tenant_context(firm_a):
-        assert not RiskModelVersion.objects.exists()
+        assert not RiskModelVersion.objects.exists() and not RiskModelEstimate.objects.exists()
 
 
 @pytest.mark.parametrize("estimate", [True, False])

@@ -23,6 +23,7 @@ from rebalancing.models import (
     Proposal,
     ProposalApproval,
     RebalanceRun,
+    RiskModelEstimate,
     RiskModelVersion,
     RunOutcome,
     Security,
@@ -495,6 +496,26 @@ class RiskModelVersionDetailSerializer(RiskModelVersionSerializer):
     @extend_schema_field(SecurityRiskSerializer(many=True))
     def get_risks(self, version) -> list:
         return [{"symbol": s, "volatility": v} for s, v in version.volatilities()]
+
+
+class RiskModelEstimateSerializer(serializers.ModelSerializer):
+    """An estimate asked for now, followed until it names its outcome."""
+
+    status = serializers.ChoiceField(choices=RiskModelEstimate.Status.choices, read_only=True, help_text=(
+        "queued and running: under way; completed: see outcome and version; failed: see error"))
+    outcome = serializers.CharField(read_only=True, help_text=(
+        'Once completed: "new" (a new version) or "unchanged" (the prices have not changed: the same version)'))
+    version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
+                                                 help_text="Once completed: the version, at risk-models/{id}/")
+    error = serializers.CharField(read_only=True, help_text="Once failed: what is missing or wrong")
+    error_code = serializers.CharField(read_only=True, help_text="Once failed: e.g. insufficient_price_history")
+    started_by = serializers.CharField(source="created_by.username", allow_null=True, default=None, read_only=True)
+
+    class Meta:
+        model = RiskModelEstimate
+        fields = ["id", "status", "as_of", "window_days", "outcome", "version", "error", "error_code", "started_by",
+                  "created_at", "started_at", "finished_at"]
+        extra_kwargs = {"as_of": {"help_text": "Prices up to this day are estimated from"}}
 
 
 # --- Audit log, imports, what-if, keys ---------------------------------------------------------

@@ -1,6 +1,7 @@
 """The firm's risk model: the versions estimated from its prices (nightly at 01:45 UTC, or now on
-request) and which one runs use; the same rule and service as the Risk model page."""
+request, by a worker) and which one runs use; the same rule and services as the Risk model page."""
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
@@ -8,13 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rebalancing.selectors import risk_model_current
-from rebalancing.services.risk_models import risk_model_estimate
+from rebalancing.services.risk_models import risk_model_estimate_start
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
-from ..visibility import risk_models_visible_to
+from ..visibility import risk_model_estimates_visible_to, risk_models_visible_to
 
 # The page's rule: those who run rebalances see the versions and may estimate one.
 VIEW = Rule(Scope.READ, Capability.RUN_REBALANCE)
@@ -39,17 +40,31 @@ class RiskModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         queryset = risk_models_visible_to(user).select_related("created_by")
         return queryset.defer("estimate") if self.action == "list" else queryset
 
-    @extend_schema(request=None, responses={
-        201: serializers.RiskModelVersionDetailSerializer,
-        200: OpenApiResponse(serializers.RiskModelVersionDetailSerializer,
-                             description="The prices have not changed since this version: it stays current"),
-    })
+    @extend_schema(request=None, responses={202: OpenApiResponse(
+        serializers.RiskModelEstimateSerializer,
+        description="The estimate, queued for a worker - or the one already waiting or running (same id): "
+                    "follow it at the Location, risk-model-estimates/{id}/")})
     @action(detail=False, methods=["post"], filterset_class=None)
     @idempotent
     def estimate(self, request):
         """Estimate the risk model from the firm's prices up to today, as the nightly refresh does
-        (Ledoit-Wolf, the last 126 daily returns). 201 with the new version; 200 with the existing one
-        when the prices have not changed; 400 ``insufficient_price_history`` naming what is missing."""
-        refresh = risk_model_estimate(as_of=timezone.localdate(), user=request.user)
-        answer = self.get_serializer(refresh.version).data
-        return Response(answer, status=status.HTTP_201_CREATED if refresh.created else status.HTTP_200_OK)
+        (Ledoit-Wolf, the last 126 daily returns), in a worker. 202 at once with the estimate to follow
+        at risk-model-estimates/{id}/ until it completes (a new version, or ``unchanged``: the prices
+        have not changed) or fails (``error`` says why, e.g. too few days of prices). While one is
+        under way, asking again answers with that one."""
+        start = risk_model_estimate_start(user=request.user, as_of=timezone.localdate())
+        estimate = start.estimate
+        location = reverse("api:risk-model-estimate-detail", args=[estimate.pk])
+        return Response(serializers.RiskModelEstimateSerializer(estimate).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": location})
+
+
+class RiskModelEstimateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """Estimates of the firm's risk model asked for now (risk-models/estimate/), newest first: under
+    way, then their outcome."""
+
+    serializer_class = serializers.RiskModelEstimateSerializer
+    rules = {"*": VIEW}
+
+    def visible_queryset(self, user):
+        return risk_model_estimates_visible_to(user).select_related("created_by")
