@@ -95,7 +95,8 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
         view.proposal_status = household_proposal_status(view.proposal_members)
         view.decidable = proposals_decidable_by(user).filter(household_proposal=proposal).exists()
         # Edited as one while none of its accounts' proposals has moved on (released, rejected, ...).
-        view.editable = view.decidable and all(p.status in OPEN for p in view.proposal_members)
+        view.editable = view.decidable and all(p.status in OPEN for p in view.proposal_members) \
+            and not proposal.result.get("cash_flow")  # a withdrawal's plan is not re-solved
         after = proposal.result.get("allocation_after") or {}
         numbers = {a.custodian_number: a for a in accounts}
         after_total = sum(v for row in after.values() for v in row.values()) or 1.0

@@ -115,6 +115,13 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     together = HouseholdProposal.objects.select_for_update().select_related("household", "run") \
         .get(pk=household_proposal.pk)
     members = _members_locked(together, by)
+    if together.result.get("cash_flow"):
+        # Its sales are a withdrawal's plan (engine.plan_withdrawal), not a rebalance: solving the
+        # household again would drop the withdrawal.
+        kind = "required minimum distribution" if together.result["cash_flow"].get("kind") == "rmd" else "withdrawal"
+        raise Conflict(f"This household proposal funds a {kind}: it is not edited and solved again. Reject it "
+                       f"and enter the {kind} again (choosing the account on the household page), or approve it.",
+                       code="cash_flow_proposal", detail={"household_proposal": together.pk})
     cleaned = _edits_clean(edits, members)
     by_account = {p.account_id: p for p in members}
     parameter_edits = {a: edit_as_parameters(by_account[a].parameters, drops, added)

@@ -113,6 +113,7 @@ def test_a_withdrawal_entered_on_the_page_becomes_the_household_proposal(lees, a
                                                                    "account": "", "reference": "W-PAGE"}, follow=True)
     html = answer.content.decode()
     assert "Withdrawal of $3,000.00 planned: estimated tax" in html and "Funds a withdrawal of $3,000.00" in html
+    assert 'id="household-resolve-form"' not in html  # a withdrawal's plan is decided, not re-solved
     with tenant_context(firm_a):
         together = HouseholdProposal.objects.filter(household=lees["household"]).latest("created_at")
         assert together.result["cash_flow"] == {"kind": "withdrawal", "amount": 3000.0}

@@ -159,3 +159,18 @@ def test_dropping_every_trade_leaves_nothing_to_decide(lees):
     with pytest.raises(Conflict, match="nothing is left to trade in any account"):
         household_proposal_resolve(household_proposal=old, by=lees["advisor"], edits=edits)
     assert _written() == written
+
+
+def test_a_withdrawals_household_proposal_is_not_solved_again(lees):
+    from rebalancing.services.cash_flows import cash_flow_enter
+
+    flow = cash_flow_enter(household=lees["household"], kind="withdrawal", amount=Decimal("4000"),
+                           user=lees["advisor"], as_of=AS_OF).cash_flow
+    together = flow.run.household_proposals.get()
+    member = together.proposals.first()
+    written = _written()
+    with pytest.raises(Conflict, match="funds a withdrawal: it is not edited") as refused:
+        household_proposal_resolve(household_proposal=together, by=lees["advisor"],
+                                   edits={member.account_id: AccountEdit(instructions=[InstructionAdded("hold", "VTI")])})
+    assert refused.value.code == "cash_flow_proposal"
+    assert _written() == written
