@@ -22,7 +22,7 @@ from django.utils import timezone
 from rebalancing import dispatch, engine
 from rebalancing.access import decision_capacity
 from rebalancing.engine_inputs import household_inputs_from, rebalance_inputs_load
-from rebalancing.models import ApprovalPolicy, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
+from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import OPEN, IllegalTransition, S, _move, policy_decide
 from rebalancing.services.revisions import InstructionAdded, edit_as_parameters, instructions_clean
@@ -49,6 +49,13 @@ def _members_locked(together: HouseholdProposal, by) -> list[Proposal]:
                    .select_related("account", "run").order_by("account__custodian_number"))
     if not members:
         raise NotFound("Not found, or not yours to see.")
+    if together.result.get("cash_flow"):
+        # Its sales are a withdrawal's plan (engine.plan_withdrawal), not a rebalance: solving the
+        # household again would drop the withdrawal.
+        kind = "required minimum distribution" if together.result["cash_flow"].get("kind") == "rmd" else "withdrawal"
+        raise Conflict(f"This household proposal funds a {kind}: it is not edited and solved again. Reject it "
+                       f"and enter the {kind} again (choosing the account on the household page), or approve it.",
+                       code="cash_flow_proposal", detail={"household_proposal": together.pk})
     closed = [p for p in members if p.status not in OPEN]
     if closed:
         into = HouseholdProposal.objects.filter(revised_from=together).values_list("pk", flat=True).first()
@@ -62,6 +69,14 @@ def _members_locked(together: HouseholdProposal, by) -> list[Proposal]:
     if not pending:
         raise IllegalTransition("None of this household's proposals waits for approval: there is nothing to edit.",
                                 detail={"statuses": sorted({p.status for p in members})})
+    household = together.household
+    now_in = set(Account.objects.filter(household=household).values_list("pk", flat=True))
+    if not household.is_unit or now_in != {p.account_id for p in members}:
+        # The proposal was solved for the household as it was: its accounts or how it is managed
+        # have changed since, so an edit of it would solve a household that no longer exists.
+        raise Conflict("The household has changed since this proposal was made (its accounts, or how it is "
+                       "managed): rebalance the household again instead of editing it.",
+                       code="household_changed", detail={"household_proposal": together.pk})
     if any(decision_capacity(by, p) is None for p in pending):
         raise PermissionDenied("You may not decide on every account's proposal of this household, so you may "
                                "not edit it.", detail={"household_proposal": together.pk})
@@ -115,15 +130,9 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     together = HouseholdProposal.objects.select_for_update().select_related("household", "run") \
         .get(pk=household_proposal.pk)
     members = _members_locked(together, by)
-    if together.result.get("cash_flow"):
-        # Its sales are a withdrawal's plan (engine.plan_withdrawal), not a rebalance: solving the
-        # household again would drop the withdrawal.
-        kind = "required minimum distribution" if together.result["cash_flow"].get("kind") == "rmd" else "withdrawal"
-        raise Conflict(f"This household proposal funds a {kind}: it is not edited and solved again. Reject it "
-                       f"and enter the {kind} again (choosing the account on the household page), or approve it.",
-                       code="cash_flow_proposal", detail={"household_proposal": together.pk})
-    cleaned = _edits_clean(edits, members)
     by_account = {p.account_id: p for p in members}
+    household = together.household
+    cleaned = _edits_clean(edits, members)
     parameter_edits = {a: edit_as_parameters(by_account[a].parameters, drops, added)
                        for a, (drops, added) in cleaned.items()}
 
@@ -132,7 +141,7 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     if {i.account_id for i in loaded} != set(by_account):
         raise Conflict("An account of this household proposal no longer exists: rebalance the household again.",
                        code="account_missing")
-    inputs = household_inputs_from(together.household, loaded, as_of=as_of)
+    inputs = household_inputs_from(household, loaded, as_of=as_of)
     if inputs.error is not None:
         raise ValidationFailed(f"The edited household cannot be solved: {inputs.error.message}",
                                code=inputs.error.code, detail=inputs.error.detail)

@@ -174,3 +174,18 @@ def test_a_withdrawals_household_proposal_is_not_solved_again(lees):
                                    edits={member.account_id: AccountEdit(instructions=[InstructionAdded("hold", "VTI")])})
     assert refused.value.code == "cash_flow_proposal"
     assert _written() == written
+
+
+def test_a_household_changed_since_its_proposal_is_rebalanced_again_not_edited(lees):
+    from rebalancing.models import Account, Household
+
+    old = lees["together"]
+    symbol = next(iter(_trades(old)["LEE-IRA"]))
+    elsewhere = Household.objects.create(name="Roth on its own", external_id="HH-ROTH")
+    Account.objects.filter(pk=lees["roth"].pk).update(household=elsewhere)  # the Roth moved out meanwhile
+    written = _written()
+    with pytest.raises(Conflict, match="The household has changed since this proposal was made") as refused:
+        household_proposal_resolve(household_proposal=old, by=lees["advisor"],
+                                   edits={lees["ira"].pk: AccountEdit(drop_symbols=[symbol])})
+    assert refused.value.code == "household_changed"
+    assert _written() == written
