@@ -137,10 +137,8 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
                        for a, (drops, added) in cleaned.items()}
 
     as_of = together.run.as_of
+    # The household's accounts are the proposal's (``_members_locked`` checked it).
     loaded = rebalance_inputs_load(sorted(by_account), as_of=as_of, edits=parameter_edits)
-    if {i.account_id for i in loaded} != set(by_account):
-        raise Conflict("An account of this household proposal no longer exists: rebalance the household again.",
-                       code="account_missing")
     inputs = household_inputs_from(household, loaded, as_of=as_of)
     if inputs.error is not None:
         raise ValidationFailed(f"The edited household cannot be solved: {inputs.error.message}",
