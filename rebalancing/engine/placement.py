@@ -224,7 +224,8 @@ def place(
                 sold = min(sold, ins.quantity * price[j])
             elif ins.amount is not None:
                 sold = min(sold, ins.amount)
-            ordered[(a, j)] = ordered.get((a, j), 0.0) + sold
+            # Two orders on one holding sell it at most once.
+            ordered[(a, j)] = min(before[a, j], ordered.get((a, j), 0.0) + sold)
             if ins.buy is not None:
                 # The proceeds are the instruction's to spend (the account's own solve buys Y with
                 # them): kept as the account's cash here, not placed in the household's model.

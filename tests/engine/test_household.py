@@ -504,3 +504,12 @@ def test_a_partial_sale_an_instruction_orders_sells_at_least_its_amount():
     result = rebalance_household(household(taxable, roth))
     side, quantity = trades_of(result, "TAX")["EQ"]
     assert side == "sell" and 50.0 <= quantity < 300.0
+
+
+def test_two_orders_on_one_holding_sell_it_once_and_the_household_still_solves():
+    taxable = _ordering(member("TAX", "taxable", [lot("t1", "EQ", 300, 15_000), lot("t2", "BD", 200, 8_000)]),
+                        Instruction("sell_buy", sell="EQ", amount=20_000.0), Instruction("sell_buy", sell="EQ",
+                                                                                           amount=20_000.0))
+    roth = member("ROTH", "roth", cash=20_000)
+    result = rebalance_household(household(taxable, roth))
+    assert trades_of(result, "TAX")["EQ"] == ("sell", 300.0)  # 40,000 ordered of a 30,000 holding
