@@ -9,19 +9,18 @@ from celery import shared_task
 from django.db import connection, transaction
 from django.utils import timezone
 
-from rebalancing.models import RebalanceRun
+from rebalancing.models import RebalanceRun, RiskModelEstimate
 from rebalancing.selectors import RunScope
 from rebalancing.services.backtests import backtest_execute
 from rebalancing.services.notifications import approvals_digest_send, approvers_notify_run
 from rebalancing.services.proposals import proposals_expire_stale
 from rebalancing.services.risk_models import (
-    risk_model_estimate,
     risk_model_estimate_execute,
     risk_model_estimate_fail,
+    risk_model_refresh_nightly,
 )
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
-from tenants.errors import ValidationFailed
 
 __all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "risk_model_estimate_run",
            "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver"]
@@ -68,16 +67,15 @@ def nightly_scan() -> int | None:
 @shared_task(acks_late=True)
 def risk_model_refresh() -> int | None:
     """Sent by beat to every active firm before the nightly scan: estimate the firm's risk model
-    from its prices up to today. Run twice on the same prices it writes nothing new. A firm with
-    too little history gets no version (its accounts keep the engine's default model, saying so)."""
+    from its prices up to today, recorded as an estimate the Risk model page shows. Run twice on the
+    same prices it writes no new version. A firm with too little history gets no version (its
+    accounts keep the engine's default model, saying so) and a failed estimate naming what is missing."""
     if connection.schema_name == "public":
         raise ValueError("risk_model_refresh must be sent from inside a firm's schema")
-    try:
-        refresh = risk_model_estimate(as_of=timezone.localdate())
-    except ValidationFailed as exc:
-        logger.info("no risk model for %s: %s", connection.schema_name, exc.message)
-        return None
-    return refresh.version.pk
+    estimate = risk_model_refresh_nightly(as_of=timezone.localdate())
+    if estimate.status == RiskModelEstimate.Status.FAILED:
+        logger.info("no risk model for %s: %s", connection.schema_name, estimate.error)
+    return estimate.version_id
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=15)

@@ -1,6 +1,6 @@
 """The firm's risk model: the versions estimated from its prices (nightly, or now on request by a
-worker), the estimate under way or its outcome, which version runs use, and how risky each covered
-security is under it."""
+worker), the estimate under way or its outcome, the recent estimates (a night whose refresh failed
+says why), which version runs use, and how risky each covered security is under it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from tenants.permissions import Capability
 from .common import firm_page, is_htmx, paginate
 
 ESTIMATE_PARTIAL = "frontend/partials/risk_model_estimate.html"
+# Enough to see the last week of nightly refreshes beside the ones people asked for.
+RECENT_ESTIMATES = 10
 
 
 @firm_page(Capability.RUN_REBALANCE)
@@ -30,7 +32,8 @@ def risk_models(request):
             if not start.started:
                 messages.info(request, "An estimate is already under way; its outcome shows here when it is done.")
         return redirect("risk_models")
-    estimate = risk_model_estimates_visible_to(request.user).select_related("created_by", "version").first()
+    estimates = risk_model_estimates_visible_to(request.user).select_related("created_by", "version")
+    estimate = estimates.first()
     if is_htmx(request):  # the poll of an estimate under way
         response = render(request, ESTIMATE_PARTIAL, {"estimate": estimate})
         if estimate is None or not estimate.under_way:
@@ -41,5 +44,5 @@ def risk_models(request):
     risks = current.volatilities() if current is not None else []
     return render(request, "frontend/risk_models.html", {
         "page": page, "current": current, "note": note, "risks": risks, "nightly": NIGHTLY_ACTOR,
-        "stale_days": RISK_MODEL_STALE_DAYS, "estimate": estimate,
+        "stale_days": RISK_MODEL_STALE_DAYS, "estimate": estimate, "recent": estimates[:RECENT_ESTIMATES],
     })

@@ -71,10 +71,15 @@ class RiskModelVersion(models.Model):
 
 
 class RiskModelEstimate(models.Model):
-    """A request to estimate the firm's risk model now (the Risk model page's Refresh now, the API's
-    ``risk-models/estimate/``), run by a worker (``services.risk_models``); pages and integrations
-    follow it here until it names its outcome: a new version, the same version (the prices have not
-    changed), or the error (e.g. too few days of prices)."""
+    """An estimate of the firm's risk model: asked for now (the Risk model page's Refresh now, the
+    API's ``risk-models/estimate/``) and run by a worker, or the nightly refresh's
+    (``services.risk_models``); pages and integrations follow it here until it names its outcome: a
+    new version, the same version (the prices have not changed), or the error (e.g. too few days of
+    prices) - so a night whose refresh failed is seen, not only logged."""
+
+    class Origin(models.TextChoices):
+        REQUEST = "request", "Asked for"
+        NIGHTLY = "nightly", "Nightly refresh"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting for a worker"
@@ -91,6 +96,8 @@ class RiskModelEstimate(models.Model):
     as_of = models.DateField(help_text="Prices up to this day are estimated from")
     window_days = models.PositiveIntegerField(help_text="Daily returns asked for (trading days)")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # Who asked is ``created_by``; a nightly estimate has none, nor has one whose user was removed.
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.REQUEST)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True,
                                help_text="Once completed: a new version, or the existing one")
     version = models.ForeignKey(RiskModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
@@ -120,3 +127,12 @@ class RiskModelEstimate(models.Model):
     @property
     def under_way(self) -> bool:
         return self.status in self.UNDER_WAY
+
+    @property
+    def started_by_label(self) -> str:
+        """Who started it, in words: the nightly refresh, the person, or a person since removed."""
+        if self.origin == self.Origin.NIGHTLY:
+            return "the nightly refresh"
+        if self.created_by is None:
+            return "a user since removed"
+        return self.created_by.get_full_name() or self.created_by.username

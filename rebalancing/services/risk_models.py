@@ -1,6 +1,7 @@
-"""The firm's risk model: estimated from its own prices, kept as versions, refreshed nightly, or
-now on request - started here (``risk_model_estimate_start``: checked, stored, audited, queued) and
-estimated by a worker (``risk_model_estimate_execute``), one at a time per firm.
+"""The firm's risk model: estimated from its own prices, kept as versions, refreshed nightly
+(``risk_model_refresh_nightly``), or now on request - started here (``risk_model_estimate_start``:
+checked, stored, audited, queued) and estimated by a worker (``risk_model_estimate_execute``), one
+at a time per firm; each refresh, nightly or asked for, is recorded as an estimate with its outcome.
 
 Direct-indexed sleeves are tracked with the latest version (``engine_inputs``), and the tracking
 error proposals report is measured with it. The estimator is the backtest's: Ledoit-Wolf shrinkage
@@ -33,6 +34,7 @@ from tenants.permissions import Capability
 __all__ = [
     "ABANDONED_AFTER", "NIGHTLY_ACTOR", "RiskModelEstimateStart", "RiskModelRefresh", "risk_model_estimate",
     "risk_model_estimate_execute", "risk_model_estimate_fail", "risk_model_estimate_start",
+    "risk_model_refresh_nightly",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,13 +149,47 @@ def risk_model_estimate_start(*, user, as_of: date, window_days: int = RISK_LOOK
     written and nothing queued (``started`` False)."""
     require(user, Capability.RUN_REBALANCE)
     _check_window(window_days)
+    start = _estimate_open(as_of=as_of, window_days=window_days, user=user, origin=RiskModelEstimate.Origin.REQUEST)
+    if start.started:
+        estimate = start.estimate
+        audit_record(actor=user, action=Action.RISK_MODEL_ESTIMATE_START, obj=estimate, after={
+            "as_of": as_of.isoformat(), "window_days": window_days,
+        })
+        # The schema is read when the message is sent: on_commit runs in this firm's context.
+        transaction.on_commit(lambda: dispatch.send(dispatch.RISK_MODEL_ESTIMATE, estimate.pk))
+    return start
+
+
+def risk_model_refresh_nightly(*, as_of: date, window_days: int = RISK_LOOKBACK_DAYS) -> RiskModelEstimate:
+    """The nightly refresh (beat's task, in the worker): recorded as an estimate like a person's, so
+    the Risk model page and the API show how last night's went - a new version, the same one, or why
+    there is none. An estimate already under way (a person's) is the night's answer: the same prices
+    would give the same version."""
+    with transaction.atomic():
+        start = _estimate_open(as_of=as_of, window_days=window_days, user=None,
+                               origin=RiskModelEstimate.Origin.NIGHTLY)
+    if not start.started:
+        return start.estimate
+    # Committed first, so that the page shows it running while it runs.
+    try:
+        return risk_model_estimate_execute(estimate_id=start.estimate.pk)
+    except Exception:
+        # Nobody retries the night's refresh: say so on the page rather than show it running.
+        _finish_failed(start.estimate.pk, "the nightly refresh stopped unexpectedly; the next night tries again, "
+                                          "or Refresh now", code="failed")
+        raise
+
+
+def _estimate_open(*, as_of: date, window_days: int, user, origin: str) -> RiskModelEstimateStart:
+    """Store a new estimate, or answer with the one under way (one at a time per firm; one that has
+    waited past ``ABANDONED_AFTER`` is closed as failed first)."""
     under_way = RiskModelEstimate.objects.select_for_update().filter(status__in=RiskModelEstimate.UNDER_WAY).first()
     if under_way is not None:
         if under_way.created_at > timezone.now() - ABANDONED_AFTER:
             return RiskModelEstimateStart(under_way, started=False)
         _finish_failed(under_way.pk, f"no worker finished it within {ABANDONED_AFTER.seconds // 60} minutes; "
                                      "a new estimate was started", code="abandoned")
-    estimate = RiskModelEstimate(as_of=as_of, window_days=window_days, created_by=user)
+    estimate = RiskModelEstimate(as_of=as_of, window_days=window_days, created_by=user, origin=origin)
     # The one-under-way constraint is the database's to check: a twin request may be writing right now.
     estimate.full_clean(validate_constraints=False)
     try:
@@ -164,11 +200,6 @@ def risk_model_estimate_start(*, user, as_of: date, window_days: int = RISK_LOOK
         # commit): answer with it.
         twin = RiskModelEstimate.objects.get(status__in=RiskModelEstimate.UNDER_WAY)
         return RiskModelEstimateStart(twin, started=False)
-    audit_record(actor=user, action=Action.RISK_MODEL_ESTIMATE_START, obj=estimate, after={
-        "as_of": as_of.isoformat(), "window_days": window_days,
-    })
-    # The schema is read when the message is sent: on_commit runs in this firm's context.
-    transaction.on_commit(lambda: dispatch.send(dispatch.RISK_MODEL_ESTIMATE, estimate.pk))
     return RiskModelEstimateStart(estimate, started=True)
 
 

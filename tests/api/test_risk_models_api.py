@@ -9,7 +9,11 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import RiskModelEstimate, RiskModelVersion
-from rebalancing.services.risk_models import risk_model_estimate, risk_model_estimate_execute
+from rebalancing.services.risk_models import (
+    risk_model_estimate,
+    risk_model_estimate_execute,
+    risk_model_refresh_nightly,
+)
 from tenants.audit.models import AuditEvent
 
 from ..rebalancing.test_risk_models import STOCKS, _prices, direct_indexed_proposal
@@ -37,7 +41,8 @@ def test_a_portfolio_manager_estimates_one_now_follows_it_and_sees_which_version
     _worker(firm_a, too_early)
     with tenant_context(firm_a):
         last_day = _prices(11, 200, end=today)["dates"][-1]
-        nightly = risk_model_estimate(as_of=today - timedelta(days=50)).version  # as the nightly job did then
+        night = risk_model_refresh_nightly(as_of=today - timedelta(days=50))  # as the nightly job did then
+        nightly = night.version
 
     with django_capture_on_commit_callbacks() as queued_too:
         started = _estimate(client)
@@ -71,8 +76,10 @@ def test_a_portfolio_manager_estimates_one_now_follows_it_and_sees_which_version
     assert version["as_of"] == str(last_day)
     # the same prices: no second version
     assert (unchanged["status"], unchanged["outcome"], unchanged["version"]) == ("completed", "unchanged", version["id"])
-    assert [e["id"] for e in estimates["results"]] == [again.json()["id"], started.json()["id"],
+    assert [e["id"] for e in estimates["results"]] == [again.json()["id"], started.json()["id"], night.pk,
                                                        too_early.json()["id"]]
+    assert [(e["origin"], e["started_by"]) for e in estimates["results"]][1:3] == [
+        ("request", people["pm"].username), ("nightly", None)]
     with tenant_context(firm_a):
         assert RiskModelVersion.objects.count() == 2
         assert AuditEvent.objects.filter(action="risk_model.estimate", object_id=str(version["id"]),

@@ -70,6 +70,34 @@ def test_a_portfolio_manager_refreshes_the_risk_model_watches_it_and_sees_its_ou
     assert audited == 1
 
 
+def test_the_page_shows_how_last_nights_refresh_went_beside_the_estimates_people_asked_for(
+        firm_a, firm_user, client_for):
+    from rebalancing.services.risk_models import risk_model_refresh_nightly
+
+    admin = firm_user(firm_a, "admin-nightly@firm-a.example", FirmRole.FIRM_ADMIN, first_name="Ada", last_name="Hale")
+    client = client_for(firm_a, admin)
+    with tenant_context(firm_a):
+        night = risk_model_refresh_nightly(as_of=date.today())  # no prices at all
+    html = client.get("/risk-model/").content.decode()
+    # the latest estimate says who and why, and the recent estimates list it
+    assert "Latest estimate (the nightly refresh," in html
+    assert f"failed: a risk model needs prices on at least 61 days up to {date.today():%Y-%m-%d}; the firm has 0" in html
+    assert 'id="risk-model-estimates"' in html and 'data-origin="nightly" data-status="failed"' in html
+
+    with tenant_context(firm_a):
+        _prices(11, 130, end=date.today())
+        asked = RiskModelEstimate.objects.create(as_of=date.today(), window_days=126, created_by=admin)
+        risk_model_estimate_execute(estimate_id=asked.pk)
+        version = RiskModelVersion.objects.get()
+        risk_model_refresh_nightly(as_of=date.today())
+    html = client.get("/risk-model/").content.decode()
+    rows = html[html.index('id="risk-model-estimates"'):].split("</tbody>")[0].split("<tr ")[1:]
+    assert len(rows) == 3  # newest first: the night unchanged, Ada's new version, the failed night
+    assert 'data-origin="nightly"' in rows[0] and f"unchanged (#{version.pk})" in rows[0]
+    assert 'data-origin="request"' in rows[1] and "Ada Hale" in rows[1] and f"new version #{version.pk}" in rows[1]
+    assert night.error in rows[2]
+
+
 @pytest.mark.parametrize("role", [FirmRole.ADVISOR, FirmRole.COMPLIANCE])
 def test_other_roles_cannot_see_or_refresh_it(firm_a, firm_user, client_for, role):
     user = firm_user(firm_a, f"{role}-page@firm-a.example", role)

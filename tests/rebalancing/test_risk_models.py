@@ -129,6 +129,7 @@ def test_a_security_missing_a_day_is_not_covered_and_too_little_history_is_refus
 
 
 def test_the_nightly_refresh_runs_in_each_firms_schema_and_once_per_prices(firm_a, firm_b):
+    from rebalancing.models import RiskModelEstimate
     from rebalancing.tasks import risk_model_refresh
 
     with tenant_context(firm_a):
@@ -137,9 +138,13 @@ def test_the_nightly_refresh_runs_in_each_firms_schema_and_once_per_prices(firm_
         assert risk_model_refresh() == pk  # run twice, nothing twice
         assert list(RiskModelVersion.objects.values_list("pk", flat=True)) == [pk]
         assert AuditEvent.objects.get(action="risk_model.estimate").actor == "nightly risk model refresh"
+        assert list(RiskModelEstimate.objects.values_list("origin", "outcome")) == [
+            ("nightly", "unchanged"), ("nightly", "new")]
     with tenant_context(firm_b):
         assert risk_model_refresh() is None  # no prices: no version, the default model stays
         assert not RiskModelVersion.objects.exists()
+        night = RiskModelEstimate.objects.get()  # and the night says why
+        assert (night.status, night.error_code) == ("failed", "insufficient_price_history")
     assert connection.schema_name == "public"
     with pytest.raises(ValueError, match="inside a firm's schema"):
         risk_model_refresh()

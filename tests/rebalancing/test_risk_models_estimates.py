@@ -179,3 +179,65 @@ def test_every_task_name_services_send_is_a_registered_task():
     names = [getattr(dispatch, n) for n in dispatch.__all__ if n != "send"]
     assert dispatch.RISK_MODEL_ESTIMATE in names
     assert [n for n in names if n not in app.tasks] == []
+
+
+# --- The nightly refresh, recorded as an estimate --------------------------------------------------
+
+
+def test_a_night_without_enough_prices_is_a_failed_nightly_estimate_naming_what_is_missing(firm_a):
+    from rebalancing.services.risk_models import risk_model_refresh_nightly
+
+    with tenant_context(firm_a):
+        _prices(3, 40)
+        night = risk_model_refresh_nightly(as_of=AS_OF)
+        assert (night.origin, night.created_by, night.status, night.error_code, night.version) == (
+            "nightly", None, "failed", "insufficient_price_history", None)
+        assert night.error == "a risk model needs prices on at least 61 days up to 2026-11-20; the firm has 40"
+        assert night.started_by_label == "the nightly refresh"
+        assert not RiskModelVersion.objects.exists()
+
+
+def test_nightly_estimates_make_a_version_once_and_record_every_night(firm_a):
+    from rebalancing.services.risk_models import risk_model_refresh_nightly
+
+    with tenant_context(firm_a):
+        _prices(3, 150)
+        first = risk_model_refresh_nightly(as_of=AS_OF)
+        second = risk_model_refresh_nightly(as_of=AS_OF)
+        version = RiskModelVersion.objects.get()
+        assert (first.status, first.outcome, first.version) == ("completed", "new", version)
+        assert (second.status, second.outcome, second.version) == ("completed", "unchanged", version)
+        assert RiskModelEstimate.objects.filter(origin="nightly").count() == 2
+        assert version.created_by is None
+        assert AuditEvent.objects.get(action="risk_model.estimate").actor == "nightly risk model refresh"
+
+
+def test_a_night_that_finds_a_persons_estimate_under_way_answers_with_it(
+        firm_a, pm, django_capture_on_commit_callbacks):
+    from rebalancing.services.risk_models import risk_model_refresh_nightly
+
+    with tenant_context(firm_a):
+        _prices(3, 150)
+        with django_capture_on_commit_callbacks():
+            asked = risk_model_estimate_start(user=pm, as_of=AS_OF).estimate
+        night = risk_model_refresh_nightly(as_of=AS_OF)
+        assert night.pk == asked.pk and night.status == "queued" and night.origin == "request"
+        assert RiskModelEstimate.objects.count() == 1 and not RiskModelVersion.objects.exists()
+        assert night.started_by_label == pm.username or night.started_by_label == pm.get_full_name()
+
+
+def test_a_night_that_stops_unexpectedly_is_closed_as_failed_at_once(firm_a, monkeypatch):
+    from rebalancing.services import risk_models
+
+    def database_gone(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with tenant_context(firm_a):
+        _prices(3, 150)
+        monkeypatch.setattr(risk_models, "risk_model_estimate", database_gone)
+        with pytest.raises(OperationalError):
+            risk_models.risk_model_refresh_nightly(as_of=AS_OF)
+        night = RiskModelEstimate.objects.get()
+        assert (night.origin, night.status, night.error_code) == ("nightly", "failed", "failed")
+        assert night.error.startswith("the nightly refresh stopped unexpectedly")
+        assert "server closed" not in night.error  # the database's words go to the log, not the page

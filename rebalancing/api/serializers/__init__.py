@@ -499,7 +499,8 @@ class RiskModelVersionDetailSerializer(RiskModelVersionSerializer):
 
 
 class RiskModelEstimateSerializer(serializers.ModelSerializer):
-    """An estimate asked for now, followed until it names its outcome."""
+    """An estimate of the firm's risk model (asked for now, or the nightly refresh's), followed until
+    it names its outcome."""
 
     status = serializers.ChoiceField(choices=RiskModelEstimate.Status.choices, read_only=True, help_text=(
         "queued and running: under way; completed: see outcome and version; failed: see error"))
@@ -509,12 +510,14 @@ class RiskModelEstimateSerializer(serializers.ModelSerializer):
                                                  help_text="Once completed: the version, at risk-models/{id}/")
     error = serializers.CharField(read_only=True, help_text="Once failed: what is missing or wrong")
     error_code = serializers.CharField(read_only=True, help_text="Once failed: e.g. insufficient_price_history")
+    origin = serializers.ChoiceField(choices=RiskModelEstimate.Origin.choices, read_only=True, help_text=(
+        "request: asked for (started_by names who); nightly: the nightly refresh (started_by null)"))
     started_by = serializers.CharField(source="created_by.username", allow_null=True, default=None, read_only=True)
 
     class Meta:
         model = RiskModelEstimate
-        fields = ["id", "status", "as_of", "window_days", "outcome", "version", "error", "error_code", "started_by",
-                  "created_at", "started_at", "finished_at"]
+        fields = ["id", "status", "as_of", "window_days", "origin", "outcome", "version", "error", "error_code",
+                  "started_by", "created_at", "started_at", "finished_at"]
         extra_kwargs = {"as_of": {"help_text": "Prices up to this day are estimated from"}}
 
 
