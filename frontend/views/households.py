@@ -43,7 +43,7 @@ from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
 from .common import firm_page, paginate, visible_or_404
-from .proposals import instructions_posted
+from .proposals import MAX_INSTRUCTION_ROWS, instructions_posted
 
 
 def _household(request, pk: int) -> Household:
@@ -132,7 +132,7 @@ def household_detail(request, pk: int):
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "cash_flows": CashFlow.objects.filter(household=household).select_related("account", "run")[:20],
         "cash_flow_kinds": CashFlow.Kind.choices,
-        "instruction_actions": INSTRUCTION_ACTIONS,
+        "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
 
 
@@ -370,7 +370,7 @@ def _household_edits(post, members: dict[str, int]) -> dict[int, AccountEdit]:
             raise ValueError(f"{value!r} is not a trade of this household proposal.")
         drops.setdefault(members[number], []).append(symbol)
     added: dict[int, list] = {}
-    for n, (number, instruction) in enumerate(instructions_posted(post), 1):
+    for n, number, instruction in instructions_posted(post):
         if number not in members:
             raise ValueError(f"Instruction {n}: choose the account it is for.")
         added.setdefault(members[number], []).append(instruction)

@@ -30,6 +30,9 @@ from tenants.permissions import Capability, user_can
 
 from .common import firm_page, paginate, redirect_back, visible_or_404
 
+# Rows of instructions one edit takes from a page (the "add another" button stops there).
+MAX_INSTRUCTION_ROWS = 20
+
 _AMOUNT = re.compile(r"(?<![\w$.,])(-?\d{1,3}(?:,\d{3})*\.\d{2})(?![\d%])")
 
 
@@ -89,7 +92,7 @@ def proposal_detail(request, pk: int):
         "alert_groups": alert_groups(result.get("alerts") or []),
         "warnings": [_dollars(w) for w in result.get("warnings") or ()],
         "revised_into": revised_into, "may_edit": may_decide and not proposal.household_proposal_id,
-        "instruction_actions": INSTRUCTION_ACTIONS,
+        "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
 
 
@@ -128,24 +131,29 @@ def proposal_decide(request, pk: int):
     return redirect_back(request, "proposal_detail", pk=pk)
 
 
-def instructions_posted(post) -> list[tuple[str, InstructionAdded]]:
-    """The "add an instruction" rows: an action, a security, a security to buy, an amount ($), and
-    on the household page the account (``ins_account``, "" elsewhere) each is for."""
+def instructions_posted(post) -> list[tuple[int, str, InstructionAdded]]:
+    """The "add an instruction" rows filled in, with their row number: an action, a security, a
+    security to buy, an amount ($), and on the household page the account (``ins_account``, ""
+    elsewhere) each is for. Rows whose
+    columns do not line up (a form cut short or crafted) are refused rather than paired wrongly."""
     actions = post.getlist("ins_action")
-    accounts = post.getlist("ins_account") or [""] * len(actions)
-    rows = zip(actions, post.getlist("ins_symbol"), post.getlist("ins_buy"), post.getlist("ins_amount"), accounts,
-               strict=False)
+    columns = [actions, post.getlist("ins_symbol"), post.getlist("ins_buy"), post.getlist("ins_amount"),
+               post.getlist("ins_account") if "ins_account" in post else [""] * len(actions)]
+    if len({len(c) for c in columns}) > 1:
+        raise ValueError("The instruction rows arrived incomplete; reload the page and enter them again.")
+    if len(actions) > MAX_INSTRUCTION_ROWS:
+        raise ValueError(f"At most {MAX_INSTRUCTION_ROWS} instructions at a time; {len(actions)} were sent.")
     out = []
-    for n, (action, symbol, buy, amount, account) in enumerate(rows, 1):
+    for n, (action, symbol, buy, amount, account) in enumerate(zip(*columns, strict=True), 1):
         if not action:
-            if symbol.strip() or buy.strip() or amount.strip():
+            if symbol.strip() or buy.strip() or amount.strip() or account.strip():
                 raise ValueError(f"Instruction {n}: choose what to do.")
             continue
         try:
             dollars = Decimal(amount.replace(",", "").replace("$", "").strip()) if amount.strip() else None
         except InvalidOperation:
             raise ValueError(f"Instruction {n}: the amount {amount!r} is not a number of dollars.") from None
-        out.append((account, InstructionAdded(action, symbol, buy, dollars)))
+        out.append((n, account, InstructionAdded(action, symbol, buy, dollars)))
     return out
 
 
@@ -155,7 +163,7 @@ def proposal_resolve_view(request, pk: int):
     """Drop trades and add instructions, then solve again (``services.revisions.proposal_resolve``)."""
     proposal = _proposal(request, pk)
     try:
-        instructions = [i for _, i in instructions_posted(request.POST)]
+        instructions = [i for _, _, i in instructions_posted(request.POST)]
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("proposal_detail", pk=pk)

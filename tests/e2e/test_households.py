@@ -60,9 +60,17 @@ def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_
     # The advisor takes one of the IRA's trades out and the household is solved again as one.
     edit = page.locator("#proposal-edit")
     edit.locator("input[name='drop'][value^='E2L-IRA:']").first.check()
+    # A third instruction row, from the "add another" button, labelled and empty.
+    edit.get_by_role("button", name="Add another instruction").click()
+    expect(edit.locator("select[name='ins_action']")).to_have_count(3)
+    expect(page.get_by_label("Instruction").nth(2)).to_have_value("")
+    edit.locator("#hins-account-3").select_option("E2L-JT")
+    edit.locator("#hins-action-3").select_option("do_not_sell")
+    edit.locator("#hins-symbol-3").fill("VTI")
     edit.get_by_role("button", name="Solve the household again").click()
     expect(page.locator(".messages")).to_contain_text(re.compile(r"Solved the household again as household proposal #\d+"))
     expect(page.get_by_test_id("household-revised-from")).to_contain_text("E2L-IRA: dropped the")
+    expect(page.get_by_test_id("household-revised-from")).to_contain_text("E2L-JT: do not sell VTI")
     expect(page.locator("#proposal")).to_contain_text("Pending approval")
 
     page.get_by_label(re.compile("Comment")).fill("Agreed with the Lees")

@@ -357,8 +357,35 @@ def test_an_advisor_edits_the_household_proposal_on_its_page_and_the_household_i
     assert "Household proposal approved" in approved.content.decode()
 
 
+def test_more_instruction_rows_than_the_page_first_shows_are_all_applied(lees, as_user, firm_a):
+    # Given the page's form with its "add another" button (the rows beyond the first two come from it)
+    old = lees["proposal"]
+    page = as_user("advisor").get(_url(lees["household"])).content.decode()
+    assert 'data-add-row="household-instructions" data-max="20" hidden' in page
+    assert page.count('name="ins_action"') == 2
+    # When three rows are sent, the middle one left empty
+    answer = as_user("advisor").post(_url(lees["household"], f"proposals/{old.pk}/resolve/"), {
+        "ins_account": ["LEE-JT", "", "LEE-IRA"], "ins_action": ["do_not_sell", "", "do_not_buy"],
+        "ins_symbol": ["VTI", "", "BND"], "ins_buy": ["", "", ""], "ins_amount": ["", "", ""]}, follow=True)
+    # Then both instructions are applied, each to its account
+    html = answer.content.decode()
+    assert "LEE-IRA: do not buy BND" in html and "LEE-JT: do not sell VTI" in html
+    with tenant_context(firm_a):
+        new = HouseholdProposal.objects.get(revised_from=old)
+    assert "BND" not in {t["symbol"] for t in _members(firm_a, new)["LEE-IRA"].result["trades"] if t["side"] == "buy"}
+
+
 @pytest.mark.parametrize("form, words", [
     ({"drop": ["LEE-XX:VTI"]}, "is not a trade of this household proposal"),
+    # rows numbered as the page shows them, empty ones included
+    ({"ins_account": ["", "LEE-JT", ""], "ins_action": ["", "hold", "hold"], "ins_symbol": ["", "VTI", "BND"],
+      "ins_buy": ["", "", ""], "ins_amount": ["", "", ""]}, "Instruction 3: choose the account it is for."),
+    ({"ins_account": ["LEE-JT"], "ins_action": ["", ""], "ins_symbol": ["", ""], "ins_buy": ["", ""],
+      "ins_amount": ["", ""]}, "The instruction rows arrived incomplete; reload the page and enter them again."),
+    ({"ins_account": ["LEE-JT"] * 21, "ins_action": ["hold"] * 21, "ins_symbol": ["VTI"] * 21, "ins_buy": [""] * 21,
+      "ins_amount": [""] * 21}, "At most 20 instructions at a time; 21 were sent."),
+    ({"ins_account": ["LEE-JT"], "ins_action": [""], "ins_symbol": [""], "ins_buy": [""], "ins_amount": [""]},
+     "Instruction 1: choose what to do."),
     ({"ins_account": [""], "ins_action": ["hold"], "ins_symbol": ["VTI"], "ins_buy": [""], "ins_amount": [""]},
      "Instruction 1: choose the account it is for."),
     ({"ins_account": ["LEE-JT"], "ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],

@@ -54,6 +54,22 @@ def test_an_advisor_drops_a_trade_and_solves_again(book, as_user, firm_a):
     assert "Edit and solve again" not in old_page  # superseded: nothing left to edit
 
 
+def test_several_instruction_rows_are_all_applied(book, as_user, firm_a):
+    proposal, trades = _pending(firm_a, book["mine"][0])
+    buys = sorted(s for s, side in trades.items() if side == "buy")[:2]
+    assert len(buys) == 2
+    client = as_user("advisor")
+    page = text(client.get(f"/proposals/{proposal.pk}/"))
+    assert 'data-add-row="instructions" data-max="20" hidden' in page and 'id="ins-action-1"' in page
+    client.post(f"/proposals/{proposal.pk}/resolve/", {
+        "ins_action": ["do_not_buy", "", "hold"], "ins_symbol": [buys[0], "", buys[1]], "ins_buy": ["", "", ""],
+        "ins_amount": ["", "", ""]})
+    with tenant_context(firm_a):
+        new = Proposal.objects.get(revised_from=proposal)
+    assert not set(buys) & {t["symbol"] for t in new.result["trades"]}
+    assert len(new.revision["changes"]) == 2
+
+
 def test_a_refused_edit_says_why_and_changes_nothing(book, as_user, firm_a):
     proposal, _ = _pending(firm_a, book["mine"][0])
     with tenant_context(firm_a):
@@ -67,6 +83,10 @@ def test_a_refused_edit_says_why_and_changes_nothing(book, as_user, firm_a):
                             {"ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],
                              "ins_amount": ["lots"]}, follow=True))
     assert "the amount &#x27;lots&#x27; is not a number of dollars" in page
+    page = text(client.post(f"/proposals/{proposal.pk}/resolve/",  # columns that do not line up
+                            {"ins_action": ["hold", "hold"], "ins_symbol": ["XYZ"], "ins_buy": [""],
+                             "ins_amount": [""]}, follow=True))
+    assert "The instruction rows arrived incomplete; reload the page and enter them again." in page
     with tenant_context(firm_a):
         assert _written() == written
         assert Proposal.objects.get(pk=proposal.pk).status == Proposal.Status.PENDING

@@ -7,3 +7,23 @@ document.addEventListener("change", function (event) {
     box.checked = all.checked;
   });
 });
+
+/* A button with data-add-row="NAME" (hidden until this script runs: without it the form keeps its
+   rows) adds a copy of the last row of [data-rows="NAME"], emptied, its ids and labels numbered on;
+   at data-max rows it hides itself (the server refuses more). */
+document.querySelectorAll("[data-add-row]").forEach(function (button) { button.hidden = false; });
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-add-row]");
+  if (!button) return;
+  var rows = document.querySelector('[data-rows="' + button.dataset.addRow + '"]');
+  var n = rows.children.length + 1;
+  var row = rows.lastElementChild.cloneNode(true);
+  var renumber = function (value) { return value.replace(/-\d+$/, "-" + n); };
+  row.querySelectorAll("[id]").forEach(function (el) { el.id = renumber(el.id); });
+  row.querySelectorAll("label[for]").forEach(function (el) { el.htmlFor = renumber(el.htmlFor); });
+  row.querySelectorAll("input").forEach(function (el) { el.value = ""; });
+  row.querySelectorAll("select").forEach(function (el) { el.selectedIndex = 0; });
+  rows.appendChild(row);
+  row.querySelector("select, input").focus();
+  if (n >= Number(button.dataset.max || 20)) button.hidden = true;
+});
