@@ -192,12 +192,17 @@ def display_value(path: str, value: Any) -> str:
         return "none"
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if f is not None and f.kind in ("groups", "direct_index", "instructions"):
+        if f.path == path:
+            return _structured_words(f.kind, value)
+        # One leaf inside the structure (flattened, e.g. direct_index.us_equity.max_names): its own words.
+        if path.endswith("_weight") and isinstance(value, int | float):
+            return f"{value * 100:g}%"
+        f = None
     if f is not None and f.percent and isinstance(value, int | float):
         return f"{value * 100:g}%"
     if f is not None and f.kind == "choice":
         return CHOICE_LABELS.get(value, str(value))
-    if f is not None and f.kind in ("groups", "direct_index", "instructions"):
-        return _structured_words(f.kind, value)
     if isinstance(value, list):
         if not value:
             return "none"

@@ -76,6 +76,24 @@ def test_the_account_page_shows_holdings_lots_and_where_each_parameter_comes_fro
     assert 'data-chart="chart-holdings"' in page
 
 
+@pytest.mark.parametrize("overrides, shown", [
+    # one leaf of a structured parameter (as the demo's direct-indexed accounts carry): its own words
+    ({"direct_index": {"us_equity": {"max_names": 150}}}, ("direct_index.us_equity.max_names", "150")),
+    ({"direct_index": {"us_equity": {"min_position_weight": 0.005}}},
+     ("direct_index.us_equity.min_position_weight", "0.5%")),
+    ({"wash_sale": {"equivalent_groups": [["VTI", "ITOT"]]}}, ("wash_sale.equivalent_groups", "VTI ≡ ITOT")),
+])
+def test_a_structured_parameters_value_or_one_leaf_of_it_is_shown_in_words(book, as_user, firm_a, overrides, shown):
+    with tenant_context(firm_a):
+        account = type(book["mine"][0]).objects.get(pk=book["mine"][0].pk)
+        account.overrides = overrides
+        account.save(update_fields=["overrides"])
+    answer = as_user("advisor").get(f"/accounts/{account.pk}/")
+    assert answer.status_code == 200
+    path, words = shown
+    assert re.search(rf"<code>{re.escape(path)}</code></td><td>{re.escape(words)}</td>", text(answer))
+
+
 def test_an_advisor_saves_an_override_within_the_templates_limits(book, as_user, firm_a):
     account = book["mine"][0]
     client = as_user("advisor")
