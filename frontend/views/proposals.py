@@ -226,14 +226,16 @@ def approvals_bulk(request):
 
 # --- Approved, released and executed proposals ---------------------------------------------------
 
-QUEUE_STATUSES = {"approved": Proposal.Status.APPROVED, "released": Proposal.Status.RELEASED,
-                  "executed": Proposal.Status.EXECUTED}
+# Pending ones are listed here too, for those who follow them without deciding (a firm admin): the
+# approvers decide them on the Approvals page.
+QUEUE_STATUSES = {"pending": Proposal.Status.PENDING, "approved": Proposal.Status.APPROVED,
+                  "released": Proposal.Status.RELEASED, "executed": Proposal.Status.EXECUTED}
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.RELEASE)
 def proposal_queue(request):
-    """Approved proposals waiting to be released (released together by a portfolio manager), and
-    the released and executed ones."""
+    """Approved proposals waiting to be released (released together by a portfolio manager), the
+    released and executed ones, and those still waiting for approval."""
     if request.method == "POST":
         ids = ids_param(request.POST, "proposal")
         if not ids:
@@ -261,4 +263,5 @@ def proposal_queue(request):
         "may_release": status == "approved" and user_can(request.user, Capability.RELEASE),
         "outcomes": request.session.pop("release_outcomes", None),
         "max_age": ApprovalPolicy.current().max_price_age_days,
+        "may_decide": user_can(request.user, Capability.APPROVE) or user_can(request.user, Capability.APPROVE_COMPLIANCE),
     })

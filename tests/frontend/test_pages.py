@@ -29,6 +29,24 @@ def test_the_dashboard_counts_what_needs_attention(book, as_user):
         assert account.custodian_number not in page
 
 
+def test_a_firm_admin_who_decides_nothing_follows_pending_proposals_instead_of_a_refused_approvals_link(
+        book, as_user, firm_a):
+    admin = as_user("admin")
+    page = text(admin.get("/"))
+    assert "Waiting for your approval" not in page and 'href="/approvals/"' not in page
+    assert 'href="/proposals/?status=pending"' in page and "Waiting for approval" in page
+    assert admin.get("/approvals/").status_code == 403
+    with tenant_context(firm_a):
+        pending = list(Proposal.objects.filter(status=Proposal.Status.PENDING).values_list("pk", flat=True))
+    assert pending
+    listed = text(admin.get("/proposals/?status=pending"))
+    assert "Proposals waiting for approval" in listed and f"Waiting for approval ({len(pending)})" in listed
+    assert all(f'href="/proposals/{pk}/"' in listed for pk in pending)
+    assert "Their advisors and compliance decide them" in listed and "Release the selected" not in listed
+    # an approver is sent to the Approvals page from the same list
+    assert 'Decide them on <a href="/approvals/">' in text(as_user("advisor").get("/proposals/?status=pending"))
+
+
 def test_a_user_without_a_role_is_told_so(firm_a, firm_user, client_for):
     nobody = firm_user(firm_a, "nobody@pages.example", FirmRole.ADVISOR)
     with tenant_context(firm_a):
