@@ -19,3 +19,12 @@ def test_every_vendored_file_is_listed_with_its_version_and_licence():
         assert f"`{asset.name}`" in readme
         assert "sourceMappingURL" not in asset.read_text()[-300:]
     assert "0BSD" in readme and "MIT" in readme
+
+
+def test_every_page_names_its_icon_so_browsers_do_not_ask_for_a_missing_favicon_ico():
+    from django.contrib.staticfiles import finders
+
+    for template in ("frontend/base.html", "500.html"):
+        source = next((FRONTEND / "templates").rglob(Path(template).name)).read_text()
+        assert """<link rel="icon" href="{% static 'frontend/favicon.svg' %}" type="image/svg+xml">""" in source
+    assert finders.find("frontend/favicon.svg")
