@@ -288,11 +288,14 @@ def build_qp(data: ProblemData) -> QP:
 
     # Inequalities (A v <= rhs).  Rows of one entry: lower and upper bounds, the cash floor,
     # minimum sales.
-    need = data.s_lb - base["fixed_each"]
-    minimum = ((data.s_lb > 0) & (need > 0)).nonzero()[0]
-    if len(minimum) and need[minimum[count[minimum] == 0]].max(initial=0.0) > 1e-9:
-        raise Infeasible("a minimum sale has no lot to sell")
-    minimum = minimum[count[minimum] > 0]
+    minimum, minimum_rhs = lots[:0], []
+    if data.s_lb.any():
+        need = data.s_lb - base["fixed_each"]
+        minimum = ((data.s_lb > 0) & (need > 0)).nonzero()[0]
+        if len(minimum) and need[minimum[count[minimum] == 0]].max(initial=0.0) > 1e-9:
+            raise Infeasible("a minimum sale has no lot to sell")
+        minimum = minimum[count[minimum] > 0]
+        minimum_rhs = -need[minimum]
     bounded = np.concatenate(
         (np.arange(nx), np.arange(sum_at, sum_at if budget else tax_at), np.arange(buy_at, y_at))
     )
@@ -310,7 +313,7 @@ def build_qp(data: ProblemData) -> QP:
         sums_ub if not budget else [],
         b_room[buys],
         [data.cash_target - data.cash_floor],
-        -need[minimum],
+        minimum_rhs,
     ]
     at += singles
     if base["turnover_room"] < UNBOUNDED:
