@@ -119,9 +119,13 @@ def build_limits(
 
     # Wash sales: groups of substantially identical securities, household window.
     eq = Equivalence(p.wash_sale.equivalent_groups)
-    keys = eq.groups(book.symbols)
-    key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-    group = np.fromiter(map(key_id.__getitem__, keys), np.int64, n)
+    if p.wash_sale.equivalent_groups:
+        keys = eq.groups(book.symbols)
+        key_id = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        group = np.fromiter(map(key_id.__getitem__, keys), np.int64, n)
+    else:
+        # Each security its own group, numbered as the book numbers it (what the lines above give).
+        keys, key_id, group = book.symbols, book.index, np.arange(n)
     # Only lots acquired in the window can be purchases in it: found in one pass over the dates,
     # then read in the request's order (the order ``window_activity`` adds their quantities in).
     opened = (request.as_of - timedelta(days=WINDOW_DAYS)).toordinal()
@@ -532,6 +536,8 @@ def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray) -
     paid) and nothing is bought in its place.  Direct-indexed names are left to the optimiser,
     which re-weights their sleeve through the risk model.
     """
+    if not blocked.any():
+        return
     di = plan.direct_indexed()
     w0 = book.weights
     spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)

@@ -65,6 +65,9 @@ DEFAULT_SETTINGS = {
 MOVABLE = 1e-12
 # ``_csc`` places a dense block of at least this many entries instead of sorting it.
 _PLACE_FROM = 1024
+# Runs of a constant as ``repeat`` of a one-element array: a C method, where ``np.full`` and
+# ``np.ones`` are Python wrappers that cost several times as much on a model portfolio's arrays.
+_ONE, _MINUS_ONE, _NO_INDEX = np.ones(1), -np.ones(1), np.array([-1], dtype=np.int64)
 
 
 class Unsolved(Exception):
@@ -106,14 +109,20 @@ def _csc(
     shape: tuple[int, int],
     top_cols: np.ndarray | None = None,
     top: np.ndarray | None = None,
+    in_order: bool = False,
 ) -> Csc:
     """Compressed columns from distinct (row, col) entries listed in increasing row order
     within each column (a stable sort by column keeps them so; 16-bit keys sort in linear time).
 
     ``top`` (a row of ``k`` values for each of the distinct ``top_cols``) fills rows ``0..k-1``
     of those columns, above every listed entry: the dense factor block is placed, not sorted
-    (on a direct index it is most of the matrix).
+    (on a direct index it is most of the matrix).  ``in_order``: the entries are sorted by column
+    already (and no ``top``).
     """
+    if in_order:
+        indptr = np.zeros(shape[1] + 1, dtype=np.int64)
+        np.bincount(cols, minlength=shape[1]).cumsum(out=indptr[1:])
+        return Csc(memoryview(vals), memoryview(rows), memoryview(indptr), shape)
     if top is not None and top.size < _PLACE_FROM:
         # A small block costs fewer numpy calls listed first and sorted with the rest.
         k = top.shape[1]
@@ -126,7 +135,7 @@ def _csc(
     listed = np.bincount(cols, minlength=shape[1])
     indptr = np.zeros(shape[1] + 1, dtype=np.int64)
     if top is None or not top.size:
-        np.cumsum(listed, out=indptr[1:])
+        listed.cumsum(out=indptr[1:])
         return Csc(memoryview(vals[order]), memoryview(rows[order]), memoryview(indptr), shape)
     k = top.shape[1]
     head = np.zeros(shape[1], dtype=np.int64)
@@ -212,8 +221,9 @@ def build_qp(data: ProblemData) -> QP:
     # Trade columns: the security-level variables, each moving one security's weight by +-1.
     t_sec = np.concatenate((sellers, buys))
     t_col = np.concatenate((sell_col[sellers], np.arange(buy_at, y_at)))
-    t_sign = np.concatenate((np.full(n_sellers, -1.0), np.ones(n_buys)))
     m = len(t_col)
+    t_sign = _ONE.repeat(m)
+    t_sign[:n_sellers] = -1.0
     exposures, specific = scaled_risk(data)
     M = data.lookthrough
     if M is None:
@@ -221,7 +231,7 @@ def build_qp(data: ProblemData) -> QP:
         # E'G: row j is sign_j E[sec_j]; G'WG is diagonal but for a security both sold and bought.
         GtE = exposures[t_sec] * t_sign[:, None]
         qg = t_sign * specific[t_sec] * active0[t_sec]
-        pos = np.full(n, -1)
+        pos = _NO_INDEX.repeat(n)
         pos[sellers] = sell_col[sellers]
         both = (pos[buys] >= 0).nonzero()[0]
         p_row = np.concatenate((t_col, pos[buys[both]]))
@@ -245,9 +255,9 @@ def build_qp(data: ProblemData) -> QP:
     diag = np.arange(y_at, nv)
     p_row = np.concatenate((p_row, diag))
     p_col = np.concatenate((p_col, diag))
-    p_val = np.concatenate((p_val, np.ones(k), [CASH_PENALTY])) * 2.0
+    p_val = np.concatenate((p_val, _ONE.repeat(k), [CASH_PENALTY])) * 2.0
     order = np.lexsort((p_row, p_col))
-    P = _csc(p_row[order], p_col[order], p_val[order], (nv, nv))
+    P = _csc(p_row[order], p_col[order], p_val[order], (nv, nv), in_order=True)
     q = np.zeros(nv)
     q[t_col] = 2.0 * qg
     q[:nx] += KAPPA * (data.tax[lot_vars] + cost)
@@ -260,9 +270,9 @@ def build_qp(data: ProblemData) -> QP:
     # Equalities: y = E'a (rows 0..k-1); c = cash - target (row k); with a budget, s_i = sum of
     # its lots (rows k+1...).
     # (The y rows' entries in the trade columns, -E'G, are the dense block ``_csc`` places.)
-    rows += [np.arange(k + 1), np.full(m, k)]
+    rows += [np.arange(k + 1), np.arange(k, k + 1).repeat(m)]
     cols += [np.arange(y_at, nv), t_col]
-    vals += [np.ones(k + 1), np.where(t_sign < 0, cost - 1.0, 1.0 + cost)]
+    vals += [_ONE.repeat(k + 1), np.array((cost - 1.0, 1.0 + cost)).repeat((n_sellers, n_buys))]
     rhs += [exposures[:, factors].T @ active0, [base["cash_base"] - data.cash_target]]
     at = k + 1
     group_of = np.zeros(n, dtype=np.int64)
@@ -271,18 +281,21 @@ def build_qp(data: ProblemData) -> QP:
         in_group = (~alone).nonzero()[0]
         rows += [at + group_of[sec[in_group]], np.arange(at, at + n_groups)]
         cols += [in_group, np.arange(sum_at, tax_at)]
-        vals += [np.full(len(in_group), -1.0), np.ones(n_groups)]
+        vals += [_MINUS_ONE.repeat(len(in_group)), _ONE.repeat(n_groups)]
         rhs.append(np.zeros(n_groups))
         at += n_groups
     equalities = at
 
     # Inequalities (A v <= rhs).  Rows of one entry: lower and upper bounds, the cash floor,
     # minimum sales.
-    need = data.s_lb - base["fixed_each"]
-    minimum = ((data.s_lb > 0) & (need > 0)).nonzero()[0]
-    if len(minimum) and need[minimum[count[minimum] == 0]].max(initial=0.0) > 1e-9:
-        raise Infeasible("a minimum sale has no lot to sell")
-    minimum = minimum[count[minimum] > 0]
+    minimum, minimum_rhs = lots[:0], []
+    if data.s_lb.any():
+        need = data.s_lb - base["fixed_each"]
+        minimum = ((data.s_lb > 0) & (need > 0)).nonzero()[0]
+        if len(minimum) and need[minimum[count[minimum] == 0]].max(initial=0.0) > 1e-9:
+            raise Infeasible("a minimum sale has no lot to sell")
+        minimum = minimum[count[minimum] > 0]
+        minimum_rhs = -need[minimum]
     bounded = np.concatenate(
         (np.arange(nx), np.arange(sum_at, sum_at if budget else tax_at), np.arange(buy_at, y_at))
     )
@@ -291,24 +304,26 @@ def build_qp(data: ProblemData) -> QP:
     singles = 2 * nb + 1 + len(minimum)
     rows.append(np.arange(at, at + singles))
     cols.append(np.concatenate((bounded, bounded, [c_at], sell_col[minimum])))
-    vals.append(np.concatenate((np.full(nb, -1.0), np.ones(nb), np.full(1 + len(minimum), -1.0))))
+    single_vals = _MINUS_ONE.repeat(singles)
+    single_vals[nb : 2 * nb] = 1.0
+    vals.append(single_vals)
     rhs += [
         np.zeros(nb),
         data.x_ub[lot_vars],
         sums_ub if not budget else [],
         b_room[buys],
         [data.cash_target - data.cash_floor],
-        -need[minimum],
+        minimum_rhs,
     ]
     at += singles
     if base["turnover_room"] < UNBOUNDED:
-        rows.append(np.full(m, at))
+        rows.append(np.arange(at, at + 1).repeat(m))
         cols.append(t_col)
-        vals.append(np.ones(m))
+        vals.append(_ONE.repeat(m))
         rhs.append([base["turnover_room"]])
         at += 1
     if budget:
-        rows.append(np.full(nx, at))
+        rows.append(np.arange(at, at + 1).repeat(nx))
         cols.append(np.arange(nx))
         vals.append(data.gain[lot_vars])
         rhs.append([base["gain_room"]])
@@ -332,7 +347,7 @@ def build_qp(data: ProblemData) -> QP:
         pieces = len(g)
         rows += [np.arange(at, at + pieces)] * 2
         cols += [sum_at + g, tax_at + g]
-        vals += [r, np.full(pieces, -1.0)]
+        vals += [r, _MINUS_ONE.repeat(pieces)]
         rhs.append(r * end_t[last] - end_f[last])
         at += pieces
         q[tax_at:buy_at] = KAPPA

@@ -131,8 +131,11 @@ def rebalance(request: RebalanceRequest) -> RebalanceResult:
         if fill.cash_short > CASH_SHORT_TOLERANCE:
             raise _explain_cash_short(request, fill.cash_short)
     _guard_wash_sales(prepared, fill)
+    d = diagnostics
+    # (Built directly: ``dataclasses.replace`` costs several times as much.)
     total_ms = (time.perf_counter() - start) * 1e3
-    return _report(prepared, fill, replace(diagnostics, total_ms=total_ms))
+    total = Diagnostics(d.solver, d.status, d.solves, d.cached, d.compile_ms, d.solve_ms, total_ms)
+    return _report(prepared, fill, total)
 
 
 def _optimise(prepared: _Prepared) -> tuple[Fill, Diagnostics]:
@@ -311,7 +314,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     value_after = qty_after * price
     buy_value = float(fill.bought @ price)
     sell_value = float(sold @ price)
-    cash_after = fill.cash_after(book, cost)
+    # ``fill.cash_after`` from the sums just taken (the same arithmetic, without taking them again).
+    cash_after = book.cash + sell_value - buy_value - cost * (sell_value + buy_value)
     V_after = float(value_after.sum()) + cash_after
     w_before, w_after = book.weights, value_after / V_after
     units = drift_units(book.symbols, plan)
@@ -476,6 +480,11 @@ def _trades(
     w_after: np.ndarray,
     cash_after_w: float,
 ) -> list[Trade]:
+    selling = sold > 0
+    if int(np.count_nonzero(selling | (fill.bought > 0))) <= FEW_TRADES:
+        return _few_trades(
+            prepared, fill, units, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after_w
+        )
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
     effects = prepared.effects
@@ -486,7 +495,6 @@ def _trades(
     unit_after = units.weights(w_after, cash_after_w)[units.unit]
     toward = np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9
     di_sleeves = {d.sleeve for d in plan.direct_index}
-    selling = sold > 0
     sleeves_screen = {plan.sleeve_of[i] for i in (selling & plan.excluded).nonzero()[0]}
     sleeves_harvest = {
         plan.sleeve_of[i]
@@ -572,9 +580,137 @@ def _trades(
     )
 
 
+def _few_trades(
+    prepared: _Prepared,
+    fill: Fill,
+    units: DriftUnits,
+    sold: np.ndarray,
+    proceeds: np.ndarray,
+    basis: np.ndarray,
+    gain: np.ndarray,
+    disallowed: np.ndarray,
+    w_before: np.ndarray,
+    w_after: np.ndarray,
+    cash_after_w: float,
+) -> list[Trade]:
+    book, plan, limits = prepared.book, prepared.plan, prepared.limits
+    p = prepared.request.parameters
+    effects = prepared.effects
+    cost = limits.cost_rate
+    unit_target = units.target[units.unit]
+    unit_before = units.weights(w_before, book.cash_weight)[units.unit]
+    unit_after = units.weights(w_after, cash_after_w)[units.unit]
+    toward = (np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9).tolist()
+    di_sleeves = {d.sleeve for d in plan.direct_index}
+    selling = sold > 0
+    bought = fill.bought > 0
+    # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
+    # sales are a contiguous run.  Columns, not a loop per sale: a direct index sells hundreds.
+    sold_lot = fill.lot_sold > 0
+    sold_lots = sold_lot.nonzero()[0]
+    sold_ids = list(compress(book.lot_ids, sold_lot.tolist()))
+    sales = build_many(
+        LotSale,
+        sold_ids,
+        fill.lot_sold[sold_lots].tolist(),
+        proceeds[sold_lots].tolist(),
+        basis[sold_lots].tolist(),
+        gain[sold_lots].tolist(),
+        list(map(_TERMS.__getitem__, book.lot_long[sold_lots].tolist())),
+        disallowed[sold_lots].tolist(),
+    )
+    sold_sec = book.lot_sec[sold_lots]
+    sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n).tolist()
+    # Each security's run of lot sales, and the securities with a harvested lot sold.
+    sold_sec_l = sold_sec.tolist()
+    run: dict[int, list[int]] = {}
+    for at, i in enumerate(sold_sec_l):
+        if i in run:
+            run[i][1] = at + 1
+        else:
+            run[i] = [at, at + 1]
+    harvested = set(compress(sold_sec_l, limits.harvest.harvestable[sold_lots].tolist()))
+    # Sells first, then buys, each by symbol; the per-trade work below is a few dozen trades of
+    # Python values (numpy's per-call cost is the larger one at that size).
+    symbols = book.symbols
+    sells = sorted(selling.nonzero()[0].tolist(), key=symbols.__getitem__)
+    buys = sorted((~selling & bought).nonzero()[0].tolist(), key=symbols.__getitem__)
+    sleeve_of = plan.sleeve_of
+    excluded, removed, restricted = plan.excluded.tolist(), plan.removed.tolist(), plan.restricted.tolist()
+    sleeves_screen = {sleeve_of[i] for i in sells if excluded[i]}
+    sleeves_harvest = {sleeve_of[i] for i in harvested}
+    cash_w = book.cash_weight
+    cash_short = (
+        cash_w < plan.cash_floor - 1e-9 or cash_w < plan.cash_target - 0.005 or effects.raise_cash > 0
+    )
+    harvest_subs = set(limits.harvest.substitutes.values())
+    # Reasons as bits (``_BIT``): what every sale, every buy and every trade shares first.
+    sell_common = 0
+    if cash_short and not effects.liquidate:
+        sell_common = _BIT["cash" if effects.raise_cash <= 0 or cash_w < plan.cash_floor else "instruction"]
+    buy_common = (_BIT["removed_asset_class"] if any(removed[i] for i in sells) else 0) | (
+        _BIT["cash"] if cash_w > plan.cash_target + 0.005 else 0
+    )
+    instruction = _BIT["instruction"] if effects.liquidate else 0
+    instruction_secs = () if effects.liquidate else limits.instruction_secs
+    moving = _BIT["transition" if p.transition is not None else "drift"]
+    sold_l, bought_l, price_l = sold.tolist(), fill.bought.tolist(), book.price.tolist()
+    columns: tuple[list, ...] = ([], [], [], [], [], [], [], [], [])
+    symbol_c, side_c, qty_c, price_c, value_c, reasons_c, lots_c, gain_c, cost_c = columns
+    for sell, order in ((True, sells), (False, buys)):
+        for i in order:
+            sleeve = sleeve_of[i]
+            in_di = sleeve in di_sleeves
+            if sell:
+                bits = sell_common
+                if i in harvested:
+                    bits |= _BIT["harvest"]
+                if excluded[i]:
+                    bits |= _BIT["screen"]
+                if removed[i]:
+                    bits |= _BIT["removed_asset_class"]
+                qty = sold_l[i]
+                a, b = run.get(i, _NO_RUN)
+                lots = tuple(sales[a:b])
+                realised = sec_gain[i]
+            else:
+                bits = buy_common
+                if i in harvest_subs or (in_di and sleeve in sleeves_harvest):
+                    bits |= _BIT["harvest"]
+                if sleeve is not None and sleeve in sleeves_screen:
+                    bits |= _BIT["screen"]
+                qty = bought_l[i]
+                lots = ()
+                realised = 0.0
+            if in_di:
+                bits |= _BIT["direct_index"]
+            if restricted[i]:
+                bits |= _BIT["restriction"]
+            bits |= instruction
+            if i in instruction_secs:
+                bits |= _BIT["instruction"]
+            if toward[i] or not bits:
+                bits |= moving
+            value = qty * price_l[i]
+            symbol_c.append(symbols[i])
+            side_c.append(_SIDES[sell])
+            qty_c.append(qty)
+            price_c.append(price_l[i])
+            value_c.append(value)
+            reasons_c.append(_reasons(bits))
+            lots_c.append(lots)
+            gain_c.append(realised)
+            cost_c.append(cost * value)
+    return build_many(Trade, *columns)
+
+
 # A lot sale's term and a trade's side by a boolean (long / sell): the same two strings each time.
 _TERMS = ("short", "long")
 _SIDES = ("buy", "sell")
+_NO_RUN = (0, 0)
+# Up to this many trades the list is built trade by trade on Python values (``_few_trades``), past
+# it column by column with numpy (``_trades``): the same trades, to the bit.
+FEW_TRADES = 64
 # Trade reasons as bits, listed on a trade in the order of ``REASONS``.
 _BIT = {reason: 1 << k for k, reason in enumerate(REASONS)}
 

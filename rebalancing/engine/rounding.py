@@ -106,7 +106,8 @@ def round_trades(
     # Forced shares (harvested lots, instructions) are sold whatever the rounding.
     forced_lot = np.where(limits.forced, book.lot_qty, 0.0)
     forced = np.bincount(lot_sec, weights=forced_lot, minlength=n)
-    forced = np.maximum(forced, np.minimum(book.quantity, limits.s_lb * V / price))
+    if limits.s_lb.any():  # (without minimum sales the line is forced = max(forced, 0): forced)
+        forced = np.maximum(forced, np.minimum(book.quantity, limits.s_lb * V / price))
     # Only lots the limits let go can be sold (frozen lots: wash sales, restrictions).
     sellable = np.bincount(lot_sec, weights=np.where(limits.x_ub > 0, book.lot_qty, 0.0), minlength=n)
     closing = sell >= sellable - np.maximum(1e-6 * sellable, 1e-9)
@@ -122,8 +123,9 @@ def round_trades(
     sell = np.where((sell > 0) & tiny, sellable, sell)
     # Nearest, not down: the solver's 9.99999 shares mean 10; the cash repair below trims if needed.
     buy = _round_near(buy, whole)
-    min_buy = np.ceil(limits.b_lb * V / price * (1 - 1e-6) - _EPS)
-    buy = np.where(limits.b_lb > 0, np.maximum(buy, np.where(whole, min_buy, 0.0)), buy)
+    if limits.b_lb.any():  # (without minimum buys the lines leave ``buy`` as it is)
+        min_buy = np.ceil(limits.b_lb * V / price * (1 - 1e-6) - _EPS)
+        buy = np.where(limits.b_lb > 0, np.maximum(buy, np.where(whole, min_buy, 0.0)), buy)
 
     # Minimum trade size, for discretionary trades only.
     if trading.min_trade_value > 0:
@@ -337,7 +339,9 @@ def _repair(
         cash = fill.cash_after(book, cost)
     if floor - cash > _CASH_TOL:
         _raise_cash(book, plan, limits, fill, whole, trading, np.full(book.n, np.inf))
+        cash = None
     if limits.max_turnover < math.inf:
+        cash = None
         traded = float(fill.sold(book) @ price + fill.bought @ price)
         excess = traded - 2 * limits.max_turnover * V
         if excess > 1e-7:
@@ -348,7 +352,9 @@ def _repair(
             # Sales rounded up past the optimiser's break the cap: round them down again (if the
             # floor then fails, the conflict is named: both are hard).
             _trim_rounded_up_sales(book, limits, fill, whole, opt_lot, excess)
-    fill.cash_short = max(0.0, floor - fill.cash_after(book, cost))
+    if cash is None:
+        cash = fill.cash_after(book, cost)
+    fill.cash_short = max(0.0, floor - cash)
 
 
 def _raise_cash(
