@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import struct
 from array import array
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from django.db import connection
 from django.db.models import F, FloatField
 from django.db.models.functions import Cast
 from django.utils import timezone
-from psycopg.adapt import Loader
 from psycopg.pq import Format
 
 from rebalancing import engine
@@ -232,75 +230,48 @@ _Lots = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 _NO_LOTS: _Lots = ([], np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
 
 
-class _ArrayColumn(Loader):
-    """A flat PostgreSQL array without NULLs, in the binary format, as a numpy array: no Python
-    object per element. The format: dimensions, a NULL flag, the element type and, for each
-    dimension, its length and lower bound; then each element as its size and its bytes."""
-
-    format = Format.BINARY
-    sent: np.dtype  # an element as sent (big-endian)
-    loaded: type
-    shift = 0
-
-    def load(self, data) -> np.ndarray:
-        dimensions, has_nulls = struct.unpack_from("!ii", data)
-        if dimensions == 0:
-            return np.zeros(0, self.loaded)
-        if dimensions != 1 or has_nulls:
-            raise ValueError("expected a flat array without NULLs")
-        (n,) = struct.unpack_from("!i", data, 12)
-        cells = np.frombuffer(data, np.dtype([("size", ">i4"), ("value", self.sent)]), count=n, offset=20)
-        return cells["value"].astype(self.loaded) + self.shift
-
-
-class _Float8Column(_ArrayColumn):
-    sent, loaded = np.dtype(">f8"), np.float64
-
-
-class _Int8Column(_ArrayColumn):
-    sent, loaded = np.dtype(">i8"), np.int64
-
-
-class _DateColumn(_ArrayColumn):
-    """Dates as ordinals (``date.toordinal``); PostgreSQL sends days since 2000-01-01."""
-
-    sent, loaded = np.dtype(">i4"), np.int64
-    shift = date(2000, 1, 1).toordinal()
-
-
-_COLUMN_LOADERS = {"float8": _Float8Column, "int8": _Int8Column, "date": _DateColumn}
+# An account's lot columns as the server sends them: each one byte string of fixed-width values in
+# PostgreSQL's binary format (big-endian), read by numpy as it is. Primary keys, security ids,
+# quantities, cost bases, and acquisition dates as days since 2000-01-01.
+_SENT = (np.dtype(">i8"), np.dtype(">i8"), np.dtype(">f8"), np.dtype(">f8"), np.dtype(">i4"))
+_LOADED = (np.int64, np.int64, np.float64, np.float64, np.int64)
+_DATE_SHIFT = date(2000, 1, 1).toordinal()
 
 
 def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     """The accounts' lots, oldest first, as columns per account, in one query.
 
-    The server sends each account's columns as arrays in the binary format, which numpy reads
+    The server sends each account's columns as byte strings of packed values, which numpy reads
     without a Python object per lot (a direct-indexed account has 2,000 lots: rows, then columns
-    built from them, took most of its loading). The decimals come as float8 (the server converts
-    each numeric through its text, as a client parsing it would: the same floats); the lot ids as
-    one byte string split at NUL bytes, which no text value holds.
+    built from them, took most of its loading). Concatenating each value's binary form costs the
+    server less than building an array of it (arrays' elements are sent one by one with their
+    sizes), and numpy takes the bytes as they are: a chunk of 50 direct-indexed accounts
+    (100,000 lots) loaded with about a tenth less server time and half the client time. The
+    decimals come as float8 (the server converts each numeric through its text, as a client
+    parsing it would: the same floats); the lot ids as one byte string split at NUL bytes, which
+    no text value holds.
     """
     with connection.cursor() as django_cursor:  # the firm's schema is on the search path
         # A cursor binding on the server (the client-binding one cannot receive binary), logged
         # as Django logs its own.
         cursor = psycopg.Cursor(django_cursor.connection)
         cursor.format = Format.BINARY
-        for name, loader in _COLUMN_LOADERS.items():
-            cursor.adapters.register_loader(psycopg.postgres.types[name].array_oid, loader)
         with connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor) as c:
             c.execute(
-                "SELECT account_id, array_agg(id), array_agg(security_id), array_agg(quantity::float8), "
-                "array_agg(cost_basis::float8), array_agg(acquired), "
-                "string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea) "
+                "SELECT account_id, string_agg(int8send(id), ''), string_agg(int8send(security_id), ''), "
+                "string_agg(float8send(quantity::float8), ''), string_agg(float8send(cost_basis::float8), ''), "
+                "string_agg(date_send(acquired), ''), string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea) "
                 f"FROM (SELECT * FROM {TaxLot._meta.db_table} WHERE account_id = ANY(%s::bigint[]) "
                 "ORDER BY account_id, acquired, id) AS lots GROUP BY account_id",
                 [account_ids],
             )
             rows = c.fetchall()
-    return {
-        account: _oldest_first(pks, sids, quantities, costs, acquired, names.decode().split("\x00"))
-        for account, pks, sids, quantities, costs, acquired, names in rows
-    }
+    lots = {}
+    for account, *packed, names in rows:
+        pks, sids, quantities, costs, days = (np.frombuffer(column, sent).astype(loaded)
+                                              for column, sent, loaded in zip(packed, _SENT, _LOADED, strict=True))
+        lots[account] = _oldest_first(pks, sids, quantities, costs, days + _DATE_SHIFT, names.decode().split("\x00"))
+    return lots
 
 
 def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str]) -> _Lots:
