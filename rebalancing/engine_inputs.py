@@ -210,6 +210,8 @@ class _ParameterSets:
 
     def __init__(self) -> None:
         self._sets: dict[tuple, tuple[dict[str, Any], str]] = {}
+        self._targets: dict[tuple, _Targets] = {}
+        self._securities: dict[frozenset, tuple] = {}
 
     def values(self, account, firm_substitutes: dict[str, str],
                edit: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
@@ -222,6 +224,87 @@ class _ParameterSets:
             values = engine.merge_parameter_dicts(effective.values, edit) if edit else effective.values
             found = self._sets[key] = (values, json.dumps(values, sort_keys=True))
         return found
+
+
+    def targets(self, model_id: int | None, values: dict[str, Any], models: ModelBook, bench_weights,
+                universe: _Universe) -> _Targets:
+        """What an account's model and parameter set make of its targets, once per pair in a batch
+        (a firm's accounts share a few models and templates: merging sleeves account by account was
+        a fifth of loading a model portfolio)."""
+        key = (model_id, id(values))  # the set's values dict lives as long as this object
+        found = self._targets.get(key)
+        if found is None:
+            found = self._targets[key] = _Targets(model_id, values, models, bench_weights, universe)
+        return found
+
+    def securities(self, needed: set[int], universe: _Universe) -> tuple[tuple[engine.Security, ...],
+                                                                             tuple[tuple[str, ...], ...]]:
+        """The request's securities (``needed`` and the priced members of their equivalence groups,
+        which take part in wash-sale checks) and the groups of more than one, once per set."""
+        key = frozenset(needed)
+        found = self._securities.get(key)
+        if found is None:
+            # (Only members with a price: a group member nobody holds or targets is never bought.)
+            group_names = {universe.masters[sid].equivalence_group for sid in needed} - {""}
+            with_groups = set(needed)
+            for name in group_names:
+                with_groups.update(sid for sid in universe.groups[name] if sid in universe.prices)
+            securities = tuple(universe.security(sid) for sid in sorted(with_groups))
+            groups = tuple(
+                tuple(sorted(universe.masters[sid].symbol for sid in universe.groups[name] if sid in with_groups))
+                for name in sorted(group_names)
+            )
+            found = self._securities[key] = (securities, tuple(g for g in groups if len(g) > 1))
+        return found
+
+
+class _Targets:
+    """A model's current version and sleeves under one parameter set (direct-indexed classes and
+    screens decide which sleeves track their benchmark), and the securities they name."""
+
+    def __init__(self, model_id: int | None, values: dict[str, Any], models: ModelBook, bench_weights,
+                 universe: _Universe) -> None:
+        self.version = models.versions.get(model_id)
+        direct_indexed = set(values.get("direct_index", {}))
+        track = values["screen"]["enabled"] and values["screen"]["rescale"] == "track_benchmark"
+        merged: dict[str, dict[str, Any]] = {}
+        needed: set[int] = set()
+        for sleeve, weight, holdings in models.flat_sleeves(model_id):
+            entry = merged.setdefault(sleeve.asset_class, {"weight": 0.0, "holdings": defaultdict(float), "benchmark": None})
+            entry["weight"] += weight
+            for sid, w in holdings.items():
+                entry["holdings"][sid] += w * weight
+                needed.add(sid)
+            use_benchmark = sleeve.benchmark_id is not None and (
+                sleeve.kind == Sleeve.Kind.DIRECT_INDEX or sleeve.asset_class in direct_indexed or track
+            )
+            if use_benchmark:
+                if entry["benchmark"] is not None and entry["benchmark"].pk != sleeve.benchmark_id:
+                    raise ValidationFailed(f"two sleeves of asset class {sleeve.asset_class} track different benchmarks")
+                entry["benchmark"] = sleeve.benchmark
+                needed.update(bench_weights.get(sleeve.benchmark_id, {}))
+        for symbol in _parameter_symbols(values):
+            if symbol in universe.by_symbol:
+                needed.add(universe.by_symbol[symbol])
+        self.needed = frozenset(needed)
+        self._merged = merged
+        self._sleeves: list[engine.Sleeve] | None = None
+
+    def sleeves(self, universe: _Universe, bench_weights) -> list[engine.Sleeve]:
+        """The engine's sleeves (a benchmark without weights is refused here, for every account
+        asking, after the request's other checks as before)."""
+        if self._sleeves is None:
+            sleeves = []
+            for asset_class, entry in self._merged.items():
+                total = sum(entry["holdings"].values())
+                holdings = {universe.masters[sid].symbol: w / total for sid, w in entry["holdings"].items()} if total else {}
+                benchmark = entry["benchmark"]
+                sleeves.append(engine.Sleeve(
+                    asset_class=asset_class, weight=entry["weight"], holdings=holdings,
+                    benchmark=universe.benchmark(benchmark, bench_weights.get(benchmark.pk, {})) if benchmark else None,
+                ))
+            self._sleeves = sleeves
+        return self._sleeves
 
 
 # An account's lots as columns, oldest first: lot ids, security ids, quantities, cost bases and
@@ -346,30 +429,14 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
     held_ids = set(lot_sids := sids.tolist())
     held = {universe.symbol_of[sid] for sid in held_ids}
     substitutes = {symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held}
-    values, values_text = (parameter_sets or _ParameterSets()).values(account, substitutes, edit)
+    parameter_sets = parameter_sets or _ParameterSets()
+    values, values_text = parameter_sets.values(account, substitutes, edit)
     try:
         params = parameters_from_text(values_text)  # the set's canonical text, made once per set
         model_id = account.managed_model_id
-        version = models.versions.get(model_id)
-        flat = models.flat_sleeves(model_id)
-        direct_indexed = set(values.get("direct_index", {}))
-        track = values["screen"]["enabled"] and values["screen"]["rescale"] == "track_benchmark"
-        merged: dict[str, dict[str, Any]] = {}
-        needed: set[int] = set()
-        for sleeve, weight, holdings in flat:
-            entry = merged.setdefault(sleeve.asset_class, {"weight": 0.0, "holdings": defaultdict(float), "benchmark": None})
-            entry["weight"] += weight
-            for sid, w in holdings.items():
-                entry["holdings"][sid] += w * weight
-                needed.add(sid)
-            use_benchmark = sleeve.benchmark_id is not None and (
-                sleeve.kind == Sleeve.Kind.DIRECT_INDEX or sleeve.asset_class in direct_indexed or track
-            )
-            if use_benchmark:
-                if entry["benchmark"] is not None and entry["benchmark"].pk != sleeve.benchmark_id:
-                    raise ValidationFailed(f"two sleeves of asset class {sleeve.asset_class} track different benchmarks")
-                entry["benchmark"] = sleeve.benchmark
-                needed.update(bench_weights.get(sleeve.benchmark_id, {}))
+        targets = parameter_sets.targets(model_id, values, models, bench_weights, universe)
+        version = targets.version
+        needed = set(targets.needed)
         needed.update(held_ids)
         engine_trades = []
         for account_number, sid, side, qty, trade_date, gain in trades:
@@ -381,32 +448,11 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         for p in plans:
             if p.trade.symbol in universe.by_symbol:
                 needed.add(universe.by_symbol[p.trade.symbol])
-        for symbol in _parameter_symbols(values):
-            if symbol in universe.by_symbol:
-                needed.add(universe.by_symbol[symbol])
-        # Substantially identical securities (same equivalence group) take part in wash-sale checks.
-        # (Only members with a price: a group member nobody holds or targets is never bought.)
-        group_names = {universe.masters[sid].equivalence_group for sid in needed} - {""}
-        for name in group_names:
-            needed.update(sid for sid in universe.groups[name] if sid in universe.prices)
-        securities = tuple(universe.security(sid) for sid in sorted(needed))
-        groups = tuple(
-            tuple(sorted(universe.masters[sid].symbol for sid in universe.groups[name] if sid in needed))
-            for name in sorted(group_names)
-        )
-        groups = tuple(g for g in groups if len(g) > 1)
+        securities, groups = parameter_sets.securities(needed, universe)
         if groups:
             with_groups = engine.merge_parameter_dicts(values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
             params = parameters_from_values(with_groups)
-        sleeves = []
-        for asset_class, entry in merged.items():
-            total = sum(entry["holdings"].values())
-            holdings = {universe.masters[sid].symbol: w / total for sid, w in entry["holdings"].items()} if total else {}
-            benchmark = entry["benchmark"]
-            sleeves.append(engine.Sleeve(
-                asset_class=asset_class, weight=entry["weight"], holdings=holdings,
-                benchmark=universe.benchmark(benchmark, bench_weights.get(benchmark.pk, {})) if benchmark else None,
-            ))
+        sleeves = targets.sleeves(universe, bench_weights)
         request = engine.RebalanceRequest(
             as_of=as_of,
             # The lots as the query's columns: no TaxLot per lot (a direct index has thousands).
