@@ -332,7 +332,9 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     (100,000 lots) loaded with about a tenth less server time and half the client time. The
     decimals come as float8 (the server converts each numeric through its text, as a client
     parsing it would: the same floats); the lot ids as one byte string split at NUL bytes, which
-    no text value holds.
+    no text value holds. The lots come in the order the account's index gives them and numpy puts
+    them oldest first (``_oldest_first``): the server's sort by date cost more than numpy's (a
+    direct-indexed account's lots 3.09 -> 2.73 ms, process and server CPU).
     """
     with connection.cursor() as django_cursor:  # the firm's schema is on the search path
         # A cursor binding on the server (the client-binding one cannot receive binary), logged
@@ -345,7 +347,7 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
                 "string_agg(float8send(quantity::float8), ''), string_agg(float8send(cost_basis::float8), ''), "
                 "string_agg(date_send(acquired), ''), string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea) "
                 f"FROM (SELECT * FROM {TaxLot._meta.db_table} WHERE account_id = ANY(%s::bigint[]) "
-                "ORDER BY account_id, acquired, id) AS lots GROUP BY account_id",
+                "ORDER BY account_id) AS lots GROUP BY account_id",
                 [account_ids],
             )
             rows = c.fetchall()
@@ -359,7 +361,7 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
 
 def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str]) -> _Lots:
     """An account's lot columns sorted by acquisition date, then primary key (``pks``)."""
-    # The subquery's order reaches the aggregates; should a plan ever change that, sort here.
+    # Rows come in the order the lots were stored: already in order if stored as bought, else sorted here.
     if not ((acquired[1:] > acquired[:-1]) | (acquired[1:] == acquired[:-1]) & (pks[1:] > pks[:-1])).all():
         order = np.lexsort((pks, acquired))
         sids, quantities, costs, acquired = sids[order], quantities[order], costs[order], acquired[order]
