@@ -4,8 +4,9 @@
                                                    # 2,000 direct-indexed (500 names, 2,000 lots)
     .venv/bin/python bench/book_bench.py --quick   # 500 accounts (400 + 100), for a quick look
 
-It creates a fresh database (``rebalancing_bench`` on DATABASE_URL's server, else 127.0.0.1:5432,
-else the embedded PostgreSQL), onboards a firm, writes the book with COPY, starts one Celery worker
+It creates a fresh database (``--database``, default ``rebalancing_bench``, on DATABASE_URL's server,
+else 127.0.0.1:5432, else the embedded PostgreSQL; the name replaces DATABASE_URL's own, which is
+never dropped), onboards a firm, writes the book with COPY, starts one Celery worker
 with two processes (the machine has two cores), starts a run over the whole firm and waits for it.
 Broker: CELERY_BROKER_URL if set, else Redis on 127.0.0.1:6379 if it answers, else the filesystem
 transport. Prints the wall time, accounts per second, and how the workers' time splits between
@@ -24,6 +25,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -37,12 +39,17 @@ SECTORS = ("Information Technology", "Health Care", "Financials", "Consumer Disc
 CLASSES = ("us_equity", "intl_equity", "bonds", "real_estate", "commodities")
 
 
-def _environment(database: str) -> dict[str, str]:
+def bench_database_url(database: str) -> str:
+    """The server stack.resolve_database finds, with the bench's own database ``database`` on it."""
     import stack
 
+    return urlsplit(stack.resolve_database(database))._replace(path=f"/{database}").geturl()
+
+
+def _environment(database: str) -> dict[str, str]:
     env = {"DJANGO_SETTINGS_MODULE": "config.settings.local", "SECRET_KEY": "bench-only-not-secret",
            "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING"}
-    env["DATABASE_URL"] = stack.resolve_database(database)
+    env["DATABASE_URL"] = bench_database_url(database)
     if os.environ.get("CELERY_BROKER_URL"):
         env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"]
     else:
@@ -244,11 +251,13 @@ def main() -> int:
     parser.add_argument("--direct-accounts", type=int)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2, one per core)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--database", default="rebalancing_bench",
+                        help="the database to create afresh (default rebalancing_bench; DROPPED first)")
     args = parser.parse_args()
     n_model = args.model_accounts if args.model_accounts is not None else (400 if args.quick else 8000)
     n_direct = args.direct_accounts if args.direct_accounts is not None else (100 if args.quick else 2000)
 
-    env = _environment("rebalancing_bench")
+    env = _environment(args.database)
     _fresh_database(env["DATABASE_URL"])
     os.environ.update(env)
     python = sys.executable

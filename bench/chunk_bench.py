@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -40,7 +41,7 @@ def main() -> int:
     parser.add_argument("--database", default="rebalancing_bench")
     args = parser.parse_args()
 
-    import stack
+    from book_bench import bench_database_url
 
     os.environ.update(
         {
@@ -48,7 +49,7 @@ def main() -> int:
             "SECRET_KEY": "bench-only-not-secret",
             "DJANGO_DEBUG": "false",
             "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": stack.resolve_database(args.database),
+            "DATABASE_URL": bench_database_url(args.database),
         }
     )
     import django

@@ -9,6 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import F, Sum
+from django.db.models.functions import ExtractYear
 
 from rebalancing.models import Household, RealisedLot
 
@@ -22,11 +23,15 @@ ZERO = Decimal(0)
 def year_results(household_ids, through: int) -> dict[int, dict[int, tuple[Decimal, Decimal]]]:
     """household -> year -> (net short-term, net long-term) of its taxable accounts' sales."""
     out: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [ZERO, ZERO]))
+    # The year as an annotation, not values("sold__year"): Django resolves a transform in values()
+    # by catching a FieldError and keeping it in a local, a reference cycle through the frames that
+    # kept a whole run chunk's data (results, requests) alive until the cycle collector found it.
     rows = (RealisedLot.objects.filter(account__household_id__in=list(household_ids), account__taxable=True,
                                        sold__year__lte=through)
-            .values("account__household_id", "sold__year", "term")
+            .annotate(year=ExtractYear("sold"))
+            .values("account__household_id", "year", "term")
             .annotate(total=Sum(F("gain") + F("disallowed_loss"))).order_by()
-            .values_list("account__household_id", "sold__year", "term", "total"))
+            .values_list("account__household_id", "year", "term", "total"))
     for household_id, year, lot_term, total in rows:
         out[household_id][year][0 if lot_term == "short" else 1] += total
     return {h: {y: (v[0], v[1]) for y, v in years.items()} for h, years in out.items()}

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from .actions import Action
 from .models import AuditEvent
@@ -86,9 +88,17 @@ def audit_many(*, actor, action, changes: list[tuple[str, str, dict | None, dict
     (object_type, object_id, before, after), rest = changes[0], changes[1:]
     first = audit_record(actor=actor, action=action, object_type=object_type, object_id=object_id,
                          before=before, after=after, comment=comment)
-    AuditEvent.objects.bulk_create([
-        AuditEvent(firm=first.firm, actor_kind=first.actor_kind, actor_id=first.actor_id, actor=first.actor,
-                   action=first.action, object_type=kind, object_id=pk, before=b, after=a, comment=comment)
-        for kind, pk, b, a in rest
-    ])
+    if rest:
+        # COPY rather than one INSERT of every value as a parameter: a run's chunk records the
+        # submission of hundreds of proposals, and binding their 5,500 values took most of its time.
+        # The rows share the first's time, as one change made in bulk.
+        columns = ("at", "firm", "actor_kind", "actor_id", "actor", "action", "object_type", "object_id",
+                   "object_repr", "before", "after", "comment")
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(AuditEvent._meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        with connection.cursor() as cursor, cursor.copy(statement.as_string(cursor.connection)) as copy:
+            for kind, pk, b, a in rest:
+                copy.write_row((first.at, first.firm, first.actor_kind, first.actor_id, first.actor, first.action,
+                                kind, pk, "", None if b is None else Jsonb(b), None if a is None else Jsonb(a),
+                                comment))
     return len(changes)
