@@ -135,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         help="inside its bands the household is rebalanced by every tax-free trade (the engine's default) "
         "or by its cash flows only",
     )
+    group.add_argument(
+        "--location",
+        choices=("default", "growth_first"),
+        default="default",
+        help="where the bonds the IRA cannot hold go: the Roth (the engine's default) or the taxable account "
+        "(growth_first: the Roth kept for equity)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     if args.household:
@@ -189,6 +196,7 @@ def _household(args: argparse.Namespace) -> int:
             absolute_band=args.absolute_band,
             relative_band=args.relative_band,
             inside_bands=args.inside_bands,
+            location=args.location,
         )
         starts = (
             tuple(to_date(s) for s in args.start)

@@ -56,6 +56,7 @@ from rebalancing.engine import (
     HouseholdRequest,
     HouseholdTrade,
     InfeasibleParameters,
+    LocationPreferences,
     Model,
     Parameters,
     RebalanceRequest,
@@ -90,6 +91,16 @@ EQUITY, BONDS = "us_equity", "us_bonds"
 EQUITY_SYMBOL = "EQ20"
 INCOME_TREATMENTS = ("cash", "reinvested")
 _INSIDE_WORDS = {"tax_free": "every tax-free trade", "cash_flows": "its cash flows only"}
+# Where the household's assets go, by account (LocationPreferences): the engine's default puts the
+# bonds the IRA cannot hold in the Roth before the taxable account; "growth first" keeps the Roth for
+# equity (the highest expected growth) and puts them in the taxable account.
+LOCATIONS = {
+    "default": None,
+    "growth_first": LocationPreferences({BONDS: ("traditional", "taxable", "roth"),
+                                         EQUITY: ("roth", "taxable", "traditional")}, frozenset({BONDS})),
+}
+_LOCATION_WORDS = {"default": "bonds in the IRA, then the Roth; equity in the Roth, then taxable (the engine's default)",
+                   "growth_first": "bonds in the IRA, then taxable; equity in the Roth, then taxable (growth first)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +121,7 @@ class HouseholdSettings:
     absolute_band: float = 0.03  # drift bands (the engine's DriftParams) of every account and
     relative_band: float = 0.25  # of the household
     inside_bands: str = "tax_free"  # HouseholdRequest.inside_bands (the engine's default)
+    location: str = "default"  # LOCATIONS: the household's asset location
 
     def __post_init__(self) -> None:
         for name in ("taxable", "traditional", "roth"):
@@ -132,6 +144,8 @@ class HouseholdSettings:
             raise BacktestError(f"income must be one of {', '.join(INCOME_TREATMENTS)}, got {self.income!r}")
         if self.inside_bands not in INSIDE_BANDS:
             raise BacktestError(f"inside_bands must be one of {', '.join(INSIDE_BANDS)}, got {self.inside_bands!r}")
+        if self.location not in LOCATIONS:
+            raise BacktestError(f"location must be one of {', '.join(LOCATIONS)}, got {self.location!r}")
         if not 0 <= self.dividend_yield <= 0.2:
             raise BacktestError("dividend_yield must be between 0 and 0.2")
 
@@ -403,6 +417,7 @@ class _Replay:
                 tuple(HouseholdAccount(requests[n], self.status[n]) for n in names),
                 drift=self.parameters.drift,
                 inside_bands=self.settings.inside_bands,
+                location=LOCATIONS[self.settings.location],
             )
             return dict(zip(names, rebalance_household(household).accounts, strict=True))
         return {n: rebalance(requests[n]) for n in names}
@@ -667,7 +682,8 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
         "== household backtest: taxable + traditional IRA + Roth, one 60/40 model",
         f"   {s.taxable:,.0f} taxable / {s.traditional:,.0f} IRA / {s.roth:,.0f} Roth; equity = an index fund of the 20 "
         f"bundled stocks, bonds = the stated 10-year Treasury series; income {s.income}; "
-        f"inside its bands the household is rebalanced by {_INSIDE_WORDS[s.inside_bands]}",
+        f"inside its bands the household is rebalanced by {_INSIDE_WORDS[s.inside_bands]}; "
+        f"location: {_LOCATION_WORDS[s.location]}",
         f"   rates: gains {s.short_term_rate:.1%} short / {s.long_term_rate:.1%} long, bond interest {s.ordinary_rate:.1%}, "
         f"dividends {s.dividend_yield:.1%}/yr at {s.long_term_rate:.1%}, IRA withdrawn at {s.withdrawal_rate:.1%}",
         "",

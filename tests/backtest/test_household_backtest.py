@@ -101,6 +101,19 @@ def test_bad_settings_are_refused():
         HouseholdSettings(withdrawal_rate=1.5)
     with pytest.raises(BacktestError, match="inside_bands must be one of tax_free, cash_flows"):
         HouseholdSettings(inside_bands="never")
+    with pytest.raises(BacktestError, match="location must be one of default, growth_first"):
+        HouseholdSettings(location="anywhere")
+
+
+def test_growth_first_keeps_the_roth_for_equity_and_the_bonds_the_ira_cannot_hold_in_taxable(crash):
+    # Given the household's $400,000 of bonds and a $300,000 IRA, placed growth first
+    growth = run_household_backtest(
+        load_sample(), (date(2007, 12, 31),), years=2, settings=HouseholdSettings(location="growth_first")
+    )[0].runs["household"]
+    # Then the IRA holds what bonds it can and the rest sit in the taxable account, not the Roth:
+    # about three quarters sheltered where the default (the Roth taking them) shelters nearly all.
+    assert 0.6 < growth.bonds_sheltered < 0.9 < crash.runs["household"].bonds_sheltered
+    assert growth.failures == [] and growth.cross_washes == 0
 
 
 def test_rebalanced_by_cash_flows_inside_its_bands_the_household_sells_less_and_stays_on_its_bands():
@@ -126,6 +139,9 @@ def test_the_command_line_prints_the_household_outcome(capsys):
     assert main(["--household", "--start", "1980-12-31", "--years", "1", "--quiet"]) == 2
     assert main(["--household", "--start", "2009-12-31", "--years", "1", "--quiet", "--inside-bands", "cash_flows"]) == 0
     assert "rebalanced by its cash flows only" in capsys.readouterr().out
+    assert main(["--household", "--start", "2009-12-31", "--years", "1", "--quiet", "--location", "growth_first"]) == 0
+    assert "location: bonds in the IRA, then taxable; equity in the Roth, then taxable (growth first)" in (
+        capsys.readouterr().out)
 
 
 def replay_of(settings: HouseholdSettings) -> _Replay:
