@@ -467,6 +467,25 @@ def _blocked_buys(
     return tuple(sorted(out, key=lambda b: -b.shortfall))
 
 
+def _lot_sales(book, fill, proceeds, basis, gain, disallowed) -> tuple[list[LotSale], np.ndarray, np.ndarray]:
+    """One LotSale per sold lot, built in one pass (columns, not a loop per sale: a direct index
+    sells hundreds), with the sold lots' indices and their securities; lots are sorted by security,
+    so a security's sales are a contiguous run."""
+    sold_lot = fill.lot_sold > 0
+    sold_lots = sold_lot.nonzero()[0]
+    sales = build_many(
+        LotSale,
+        list(compress(book.lot_ids, sold_lot.tolist())),
+        fill.lot_sold[sold_lots].tolist(),
+        proceeds[sold_lots].tolist(),
+        basis[sold_lots].tolist(),
+        gain[sold_lots].tolist(),
+        list(map(_TERMS.__getitem__, book.lot_long[sold_lots].tolist())),
+        disallowed[sold_lots].tolist(),
+    )
+    return sales, sold_lots, book.lot_sec[sold_lots]
+
+
 def _trades(
     prepared: _Prepared,
     fill: Fill,
@@ -507,23 +526,7 @@ def _trades(
     )
     cash_long = cash_w > plan.cash_target + 0.005
     harvest_subs = set(limits.harvest.substitutes.values())
-    # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
-    # sales are a contiguous run.  Columns, not a loop per trade: element-wise work is the slow
-    # part of a direct index's hundreds of trades.
-    sold_lot = fill.lot_sold > 0
-    sold_lots = sold_lot.nonzero()[0]
-    sold_ids = list(compress(book.lot_ids, sold_lot.tolist()))
-    sales = build_many(
-        LotSale,
-        sold_ids,
-        fill.lot_sold[sold_lots].tolist(),
-        proceeds[sold_lots].tolist(),
-        basis[sold_lots].tolist(),
-        gain[sold_lots].tolist(),
-        list(map(_TERMS.__getitem__, book.lot_long[sold_lots].tolist())),
-        disallowed[sold_lots].tolist(),
-    )
-    sold_sec = book.lot_sec[sold_lots]
+    sales, sold_lots, sold_sec = _lot_sales(book, fill, proceeds, basis, gain, disallowed)
     sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n)
     harvested = np.bincount(sold_sec, weights=limits.harvest.harvestable[sold_lots], minlength=book.n) > 0
     # Sells first, then buys, each by symbol.
@@ -604,22 +607,7 @@ def _few_trades(
     di_sleeves = {d.sleeve for d in plan.direct_index}
     selling = sold > 0
     bought = fill.bought > 0
-    # One LotSale per sold lot, built in one pass; lots are sorted by security, so a security's
-    # sales are a contiguous run.  Columns, not a loop per sale: a direct index sells hundreds.
-    sold_lot = fill.lot_sold > 0
-    sold_lots = sold_lot.nonzero()[0]
-    sold_ids = list(compress(book.lot_ids, sold_lot.tolist()))
-    sales = build_many(
-        LotSale,
-        sold_ids,
-        fill.lot_sold[sold_lots].tolist(),
-        proceeds[sold_lots].tolist(),
-        basis[sold_lots].tolist(),
-        gain[sold_lots].tolist(),
-        list(map(_TERMS.__getitem__, book.lot_long[sold_lots].tolist())),
-        disallowed[sold_lots].tolist(),
-    )
-    sold_sec = book.lot_sec[sold_lots]
+    sales, sold_lots, sold_sec = _lot_sales(book, fill, proceeds, basis, gain, disallowed)
     sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n).tolist()
     # Each security's run of lot sales, and the securities with a harvested lot sold.
     sold_sec_l = sold_sec.tolist()
