@@ -67,6 +67,12 @@ def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_
     edit.locator("#hins-account-3").select_option("E2L-JT")
     edit.locator("#hins-action-3").select_option("do_not_sell")
     edit.locator("#hins-symbol-3").fill("VTI")
+    # Up to 20 rows (the server's limit), then the button goes; the rows left empty are ignored.
+    more = edit.get_by_role("button", name="Add another instruction")
+    for _ in range(17):
+        more.click()
+    expect(edit.locator("select[name='ins_action']")).to_have_count(20)
+    expect(more).to_be_hidden()
     edit.get_by_role("button", name="Solve the household again").click()
     expect(page.locator(".messages")).to_contain_text(re.compile(r"Solved the household again as household proposal #\d+"))
     expect(page.get_by_test_id("household-revised-from")).to_contain_text("E2L-IRA: dropped the")
