@@ -486,7 +486,8 @@ def _one_direction_per_group(
     an overweight name that is the closest substitute of a harvested one is how a direct index
     keeps tracking), otherwise not.  A security with harvestable or forced sales is not bought.
     Across a group, a forced loss sale (harvest, instruction) blocks buying the other members;
-    an optional one is frozen.
+    an optional one is frozen when another member is under its target (it needs buying), and
+    otherwise the members at their target are not bought.
     """
     n = book.n
     lot_sec = book.lot_sec
@@ -521,9 +522,15 @@ def _one_direction_per_group(
         if g_forced[g]:
             b_ub[buyers] = 0.0
             b_lb[buyers] = 0.0
-        else:
+            continue
+        # An optional loss sale gives way to a purchase the group needs (a member under its
+        # target); members only at their target need none, so they are not bought instead.
+        short = buyers[(w0[buyers] < plan.target[buyers] - TARGET_TOLERANCE) | (b_lb[buyers] > 0)]
+        if len(short):
             sellers = members[sells_loss[members]]
             x_ub[np.isin(lot_sec, sellers) & loss & (x_lb <= 0)] = 0.0
+        else:
+            b_ub[buyers] = 0.0
 
 
 def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray) -> None:

@@ -196,3 +196,27 @@ def test_groups_of_many_symbols_are_each_symbols_group():
     eq = Equivalence([("VTI", "ITOT"), ("ITOT", "SCHB"), ("BND", "AGG")])
     symbols = ["SCHB", "AGG", "VXUS", "VTI", "BND"]
     assert eq.groups(symbols) == [eq.group(s) for s in symbols] == ["ITOT", "AGG", "VXUS", "ITOT", "AGG"]
+
+
+def _equivalents_at_a_loss(eq_shares: float):
+    """EQ on the model, EQ2 (substantially identical to EQ, off the model) held at a loss, BD short."""
+    lots = [lot("L1", "EQ", eq_shares, eq_shares * 100), lot("L2", "EQ2", 20, 3_000),
+            lot("L3", "BD", 80 - eq_shares, (80 - eq_shares) * 100)]
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(equivalent_groups=(("EQ", "EQ2"),)))
+    return request(lots, funds(EQ=100, EQ2=100, BD=100), model(EQ=0.5, BD=0.5), parameters=params)
+
+
+def test_an_equivalent_off_the_model_is_sold_at_a_loss_when_its_group_needs_no_purchase():
+    # Given EQ already at its target (50 of 100 shares' worth) and EQ2, its equivalent, at a loss
+    result = rebalance(_equivalents_at_a_loss(50))
+    # Then EQ2 is sold (the loss is realised: nothing of its group is bought, so no wash sale) and
+    # BD bought with the proceeds - where the engine used to keep EQ2 so that EQ stayed buyable.
+    trades = {(t.side, t.symbol): t.quantity for t in result.trades}
+    assert trades == {("sell", "EQ2"): 20, ("buy", "BD"): 20}
+
+
+def test_an_equivalent_off_the_model_keeps_its_loss_while_its_group_needs_buying():
+    # Given EQ under its target (40 shares' worth of a 50 target) and EQ2 at a loss
+    result = rebalance(_equivalents_at_a_loss(40))
+    # Then EQ2 is not sold at a loss: EQ stays buyable (a purchase beside the sale would wash it)
+    assert ("sell", "EQ2") not in {(t.side, t.symbol) for t in result.trades}
