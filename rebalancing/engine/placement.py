@@ -23,7 +23,9 @@ drift is then removed by where cash goes, not by selling), and the wash-sale rul
 household: no buy of a security sold at a loss in the last 30 days, no loss sale of one bought in
 the last 30 days (in any account, IRA and Roth included: Rev. Rul. 2008-5), and within the
 proposal no group both sold at a loss and bought - a conflict the solution shows is removed by
-forbidding the loss sale and solving again (the loss is only a tie-breaker, so little is lost).
+solving again without the loss's credit (it had paid for selling the lot and buying it back),
+then, if the conflict stays, by forbidding the loss sale (the loss is only a tie-breaker, so
+little is lost).
 
 A trade inside a tax-deferred account costs no tax, so the programme realises a gain in a
 taxable account only where no such trade does the same job.
@@ -323,8 +325,10 @@ def place(
 
     c = np.zeros(nv)
     c[:nb] = (loc + cost_rate[:, None] + EPSILON).ravel()
+    loss_credit = np.where(lot_loss, LOSS_TIE * lot_tax, 0.0)
+    credited = lot_loss.copy()  # loss lots whose credit still stands (removed where it caused a wash)
     c[o_x:o_s] = (
-        np.where(lot_loss, LOSS_TIE * lot_tax, lot_tax)
+        np.where(lot_loss, loss_credit, lot_tax)
         - loc[lot_acct, lot_sec]
         + cost_rate[lot_acct]
         + EPSILON
@@ -495,7 +499,13 @@ def place(
         clash = sold_loss & bought
         if not clash.any():
             break
-        if solves < MAX_SOLVES:
+        clashing = lot_loss & clash[sec_group[lot_sec]]
+        if solves < MAX_SOLVES and credited[clashing].any():
+            # First without the loss's credit: the tie-breaker paid for selling a lot and buying
+            # the security back. A sale the household needs (cash) may still take the lot.
+            c[o_x:o_s][clashing & credited] -= loss_credit[clashing & credited]
+            credited[clashing] = False
+        elif solves < MAX_SOLVES:
             # Keep the buys, drop the loss sales: the loss was only a tie-breaker.
             previous = (ub.copy(), clash)
             ub[o_x:o_s][lot_loss & clash[sec_group[lot_sec]]] = 0.0

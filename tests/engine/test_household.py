@@ -438,6 +438,33 @@ def test_outside_its_bands_a_household_rebalanced_by_cash_flows_returns_to_its_m
     assert flows.drift_after == pytest.approx(0.0, abs=0.01)
 
 
+def test_a_taxable_account_short_of_cash_raises_it_from_its_own_loss_lot_and_the_roth_sells_nothing():
+    # Found by the household property test: the taxable account holds B at a loss and no cash for a
+    # 3% cash target (36 of 1,200); the Roth holds a little B and 200 of cash; equity is A and B.
+    # The placement's first answer sold the loss lot and bought B back in the same account (the
+    # loss's small credit paid for the round trip, a wash sale); repairing that froze every loss
+    # sale of B, so the Roth sold its B to make room and the taxable account, still short of its
+    # cash, then sold B again in its own solve: B fell by twice the cash needed.
+    securities = (Security("A", 10.0, "equity"), Security("B", 10.0, "equity"), Security("BD", 50.0, "bonds"))
+    model = Model("m", (Sleeve("equity", 0.8, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.2, {"BD": 1.0})))
+    with_cash = replace(PARAMS, cash=CashParams(target=0.03))
+    taxable = member(
+        "TAX", "taxable", [lot("t1", "B", 100, 1_500), lot("t2", "BD", 4, 250)],
+        parameters=with_cash, model=model, securities=securities,
+    )  # fmt: skip
+    roth = member("ROTH", "roth", [lot("r1", "B", 10, 100)], cash=200, model=model, securities=securities)
+    request = household(
+        taxable, roth, model=model, securities=securities, drift=DriftParams(0.1, 1.0), inside_bands="cash_flows"
+    )
+    # When the household, inside its bands, is rebalanced by its cash flows
+    result = rebalance_household(request)
+    # Then the taxable account raises its 36 by selling 4 B (whole shares) at a loss, the Roth
+    # invests its 200 (A and bonds) and sells nothing, and no account buys B back.
+    assert trades_of(result, "TAX") == {"B": ("sell", 4.0)}
+    assert trades_of(result, "ROTH") == {"A": ("buy", 10.0), "BD": ("buy", 2.0)}
+    assert all(ls.gain < 0 for t in result.accounts[0].trades for ls in t.lots)
+
+
 def test_inside_bands_is_checked_and_round_trips_through_json():
     request = replace(three_accounts(), drift=DriftParams(), inside_bands="cash_flows")
     assert household_request_from_dict(household_request_to_dict(request)) == request
