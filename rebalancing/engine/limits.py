@@ -230,7 +230,7 @@ def build_limits(
         losing = loss_candidates(book, p.harvest or HarvestParams())
         if p.harvest is not None:
             harvest = _plan_harvest(
-                request, book, plan, x_ub, b_ub, no_buy, loss_sale_recently, group, forced, losing
+                request, book, plan, x_ub, b_ub, b_lb, no_buy, loss_sale_recently, group, forced, losing
             )
         elif p.transition is None:
             harvest = _plan_gain_offset(book, plan, x_ub, forced)
@@ -356,6 +356,7 @@ def _plan_harvest(
     plan: TargetPlan,
     x_ub: np.ndarray,
     b_ub: np.ndarray,
+    b_lb: np.ndarray,
     no_buy: np.ndarray,
     loss_sale_recently: np.ndarray,
     group: np.ndarray,
@@ -382,12 +383,19 @@ def _plan_harvest(
     unbuyable = (plan.excluded | no_buy | (loss_sale_recently & (not allow))).tolist()
     group_of, weights = group.tolist(), book.weights.tolist()
     target, reference = plan.target.tolist(), plan.reference.tolist()
+    # An instruction's purchase is the advisor's command: a harvest in its group would be washed by it.
+    instructed = {group_of[j]: book.symbols[j] for j in (b_lb > 0).nonzero()[0].tolist()}
     optional = np.zeros(book.n, dtype=bool)
     harvested = np.zeros(book.n, dtype=bool)
     for i in sorted(set(lot_sec[cand].tolist())):
         symbol = book.symbols[i]
         if not can_sell[i]:
             out.blocked[symbol] = "it may not be sold (restriction or a purchase in the last 30 days)"
+            continue
+        if group_of[i] in instructed:
+            out.blocked[symbol] = (
+                f"an instruction buys {instructed[group_of[i]]} (the harvest would be a wash sale)"
+            )
             continue
         if di_members[i]:
             # Inside a direct index the optimiser decides how much to harvest and re-weights the
@@ -520,8 +528,16 @@ def _one_direction_per_group(
         if not len(buyers):
             continue
         if g_forced[g]:
+            instructed = buyers[b_lb[buyers] > 0]
+            if len(instructed):
+                # Dropping the purchase would leave the advisor's instruction silently undone.
+                sold = members[has_forced_loss[members]]
+                raise InfeasibleParameters(
+                    f"instruction buys {book.symbols[instructed[0]]}, substantially identical to "
+                    f"{book.symbols[sold[0]]}, which this run sells at a loss (a wash sale)",
+                    ["instructions", "wash_sale.equivalent_groups"],
+                )
             b_ub[buyers] = 0.0
-            b_lb[buyers] = 0.0
             continue
         # An optional loss sale gives way to a purchase the group needs (a member under its
         # target); members only at their target need none, so they are not bought instead.

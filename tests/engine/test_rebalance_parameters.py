@@ -1,5 +1,6 @@
 """Harvesting, instructions and the lot-selection methods, end to end."""
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from rebalancing.engine import (
     Restrictions,
     TradingParams,
     TransitionParams,
+    WashSaleParams,
     rebalance,
 )
 from rebalancing.engine.result import REASONS
@@ -136,3 +138,51 @@ def test_every_trade_has_reasons_from_the_vocabulary():
     assert result.trades
     for t in result.trades:
         assert t.reasons and set(t.reasons) <= set(REASONS)
+
+
+def test_an_instructed_purchase_of_a_harvestable_name_wins_over_the_harvest():
+    # EQ holds a harvestable loss; the advisor asks to sell the bonds and buy EQ. Harvesting EQ in
+    # the same run would be washed by that purchase (and was an internal error), so EQ's loss lot
+    # is kept, the instruction is carried out, and the result says why EQ was not harvested.
+    req = with_params(_harvest_request(), instructions=(Instruction("sell_buy", sell="BD", buy="EQ"),))
+    result = rebalance(req)
+    trades = {t.symbol: t for t in result.trades}
+    assert trades["BD"].side == "sell" and trades["BD"].quantity == 40
+    assert trades["EQ"].side == "buy" and trades["EQ"].quantity == 40
+    assert "EQ2" not in trades
+    assert result.summary.harvested_losses == 0
+    alert = next(a for a in result.alerts if a.code == "harvest_opportunity")
+    assert alert.symbol == "EQ" and "an instruction buys EQ" in alert.message
+
+
+def test_an_instructed_purchase_of_an_equivalent_stops_the_harvest_of_its_group():
+    # EQ and EQ3 are substantially identical: buying EQ3 on instruction washes a harvest of EQ.
+    req = with_params(
+        _harvest_request(),
+        instructions=(Instruction("sell_buy", sell="BD", buy="EQ3"),),
+        wash_sale=WashSaleParams(equivalent_groups=(("EQ", "EQ3"),)),
+    )
+    req = replace(req, securities=(*req.securities, *funds(EQ3=100)))
+    result = rebalance(req)
+    trades = {t.symbol: t for t in result.trades}
+    assert trades["EQ3"].side == "buy" and "EQ" not in trades and "EQ2" not in trades
+    assert result.summary.harvested_losses == 0
+
+
+def test_an_instructed_purchase_washing_another_instructions_loss_sale_is_refused_by_name():
+    # One instruction sells EQ at a loss, another buys EQ3, substantially identical: the purchase
+    # would wash the loss. It used to be dropped silently; now the error names both.
+    req = with_params(
+        _harvest_request(),
+        harvest=None,
+        instructions=(
+            Instruction("sell_buy", sell="EQ", buy="BD"),
+            Instruction("sell_buy", sell="BD", buy="EQ3"),
+        ),
+        wash_sale=WashSaleParams(equivalent_groups=(("EQ", "EQ3"),)),
+    )
+    req = replace(req, securities=(*req.securities, *funds(EQ3=100)))
+    with pytest.raises(InfeasibleParameters) as error:
+        rebalance(req)
+    assert "EQ3" in str(error.value) and "EQ" in str(error.value)
+    assert "wash_sale.equivalent_groups" in error.value.conflicts
