@@ -228,12 +228,15 @@ def build_limits(
     if taxable and not effects.liquidate:
         # The same thresholds pick the lots to harvest and the opportunities to report.
         losing = loss_candidates(book, p.harvest or HarvestParams())
+        # An instruction's purchase is the advisor's command: a loss in its group is not harvested
+        # in the same run (the purchase would wash it).
+        instructed = np.isin(group, group[b_lb > 0]) if (b_lb > 0).any() else np.zeros(n, dtype=bool)
         if p.harvest is not None:
             harvest = _plan_harvest(
-                request, book, plan, x_ub, b_ub, b_lb, no_buy, loss_sale_recently, group, forced, losing
+                request, book, plan, x_ub, b_ub, b_lb, instructed, no_buy, loss_sale_recently, group, forced, losing
             )
         elif p.transition is None:
-            harvest = _plan_gain_offset(book, plan, x_ub, forced)
+            harvest = _plan_gain_offset(book, plan, x_ub, forced, instructed)
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
         b_ub[lot_sec[harvest.harvestable]] = 0.0
@@ -357,6 +360,7 @@ def _plan_harvest(
     x_ub: np.ndarray,
     b_ub: np.ndarray,
     b_lb: np.ndarray,
+    instructed: np.ndarray,
     no_buy: np.ndarray,
     loss_sale_recently: np.ndarray,
     group: np.ndarray,
@@ -383,8 +387,7 @@ def _plan_harvest(
     unbuyable = (plan.excluded | no_buy | (loss_sale_recently & (not allow))).tolist()
     group_of, weights = group.tolist(), book.weights.tolist()
     target, reference = plan.target.tolist(), plan.reference.tolist()
-    # An instruction's purchase is the advisor's command: a harvest in its group would be washed by it.
-    instructed = {group_of[j]: book.symbols[j] for j in (b_lb > 0).nonzero()[0].tolist()}
+    bought_by = {group_of[j]: book.symbols[j] for j in (b_lb > 0).nonzero()[0].tolist()}
     optional = np.zeros(book.n, dtype=bool)
     harvested = np.zeros(book.n, dtype=bool)
     for i in sorted(set(lot_sec[cand].tolist())):
@@ -392,10 +395,8 @@ def _plan_harvest(
         if not can_sell[i]:
             out.blocked[symbol] = "it may not be sold (restriction or a purchase in the last 30 days)"
             continue
-        if group_of[i] in instructed:
-            out.blocked[symbol] = (
-                f"an instruction buys {instructed[group_of[i]]} (the harvest would be a wash sale)"
-            )
+        if instructed[i]:
+            out.blocked[symbol] = f"an instruction buys {bought_by[group_of[i]]} (the harvest would be a wash sale)"
             continue
         if di_members[i]:
             # Inside a direct index the optimiser decides how much to harvest and re-weights the
@@ -437,7 +438,9 @@ def _plan_harvest(
     return out
 
 
-def _plan_gain_offset(book: Book, plan: TargetPlan, x_ub: np.ndarray, forced: np.ndarray) -> HarvestPlan:
+def _plan_gain_offset(
+    book: Book, plan: TargetPlan, x_ub: np.ndarray, forced: np.ndarray, instructed: np.ndarray
+) -> HarvestPlan:
     """With harvesting off, losses still offset the gains this run must realise - holdings a screen
     or an instruction sells, an asset class removed from the model: the losing lots of
     direct-indexed names (the default harvest thresholds), deepest first until their losses cover
@@ -450,7 +453,7 @@ def _plan_gain_offset(book: Book, plan: TargetPlan, x_ub: np.ndarray, forced: np
     gain = float(book.lot_gain[must].sum())
     if gain <= DUST_LOSS or not plan.direct_index:
         return out
-    cand = loss_candidates(book, HarvestParams()) & ~must & (x_ub > 0) & plan.direct_indexed()[lot_sec]
+    cand = loss_candidates(book, HarvestParams()) & ~must & (x_ub > 0) & (plan.direct_indexed() & ~instructed)[lot_sec]
     out.candidates = offsetting_losses(book, cand, gain)
     return out
 

@@ -503,12 +503,13 @@ def place(
         if solves < MAX_SOLVES and credited[clashing].any():
             # First without the loss's credit: the tie-breaker paid for selling a lot and buying
             # the security back. A sale the household needs (cash) may still take the lot.
-            c[o_x:o_s][clashing & credited] -= loss_credit[clashing & credited]
-            credited[clashing] = False
+            paid = clashing & credited
+            c[o_x:o_s][paid] -= loss_credit[paid]
+            credited[paid] = False
         elif solves < MAX_SOLVES:
             # Keep the buys, drop the loss sales: the loss was only a tie-breaker.
             previous = (ub.copy(), clash)
-            ub[o_x:o_s][lot_loss & clash[sec_group[lot_sec]]] = 0.0
+            ub[o_x:o_s][clashing] = 0.0
         else:
             ban_buys(clash)
 

@@ -380,6 +380,24 @@ def test_with_harvesting_off_no_loss_is_realised_without_a_gain_to_offset():
     assert _sold(rebalance(di_request(PRICES, QTY, BASES, harvest=None)), "A") == 0
 
 
+def test_with_harvesting_off_an_instructed_purchase_keeps_its_loss_out_of_the_offset():
+    # given D screened out at its 2,000 gain, A down 20% - and the advisor's "sell B, buy A"
+    from rebalancing.engine import Instruction, ScreenParams
+
+    req = di_request(PRICES, QTY, BASES, harvest=None)
+    params = replace(
+        req.parameters,
+        screen=ScreenParams(excluded_symbols=("D",)),
+        instructions=(Instruction("sell_buy", sell="B", buy="A"),),
+    )
+    result = rebalance(replace(req, parameters=params))
+    # then A is bought as instructed and its loss is not sold to offset the gain (the purchase
+    # would wash it; this was an internal "would create a wash sale" error)
+    assert _sold(result, "A") == 0
+    assert any(t.symbol == "A" and t.side == "buy" and "instruction" in t.reasons for t in result.trades)
+    assert _sold(result, "D") == 100.0 and _sold(result, "B") == 100.0
+
+
 def test_offsetting_losses_take_the_deepest_first_until_the_gain_is_covered():
     from rebalancing.engine.harvest import offsetting_losses
 
