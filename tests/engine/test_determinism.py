@@ -65,7 +65,8 @@ def _exact(value):
     """A result as plain data, every float in hex (exact) and every mapping in its own order,
     without timings (``diagnostics``)."""
     if dataclasses.is_dataclass(value):
-        return {f.name: _exact(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "diagnostics"}
+        fields = (f.name for f in dataclasses.fields(value) if f.name != "diagnostics")
+        return {name: _exact(getattr(value, name)) for name in fields}
     if isinstance(value, float):
         return value.hex()
     if isinstance(value, dict):
@@ -77,7 +78,7 @@ def _exact(value):
     return value
 
 
-def _household_advice(request) -> list:
+def _household_advice(request) -> dict:
     return _exact(rebalance_household(request))
 
 
@@ -133,8 +134,8 @@ def test_the_household_shapes_are_what_they_are_named():
     # bands (its proposal is not the tax-free one), the windows block trades, the location moves.
     flows = HOUSEHOLDS["cash flows inside the bands"]()
     assert _household_advice(flows) != _household_advice(replace(flows, inside_bands="tax_free"))
-    windows = HOUSEHOLDS["loss lots and wash-sale windows"]()
-    assert any(a.request.account.household_trades for a in windows.accounts)
+    windows = rebalance_household(HOUSEHOLDS["loss lots and wash-sale windows"]())
+    assert any(r.blocked_buys for r in windows.accounts)
     located = HOUSEHOLDS["location preferences"]()
     assert _household_advice(located) != _household_advice(replace(located, location=None))
     statuses = {a.tax_status for a in HOUSEHOLDS["taxable, IRA and Roth"]().accounts}
