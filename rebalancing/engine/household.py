@@ -583,7 +583,9 @@ def household_drift(values: Mapping[str, float], total: float, targets: Mapping[
     """Half the sum of |weight - target| over securities and cash (``CASH_KEY``)."""
     if total <= 0:
         return 0.0
-    keys = set(values) | set(targets)
+    # Summed in a fixed order: a set of strings iterates in the order of the process's hash seed
+    # (PYTHONHASHSEED), and float addition is not associative - the last bit moved between processes.
+    keys = sorted(set(values) | set(targets))
     return 0.5 * sum(abs(values.get(k, 0.0) / total - targets.get(k, 0.0)) for k in keys)
 
 

@@ -1,4 +1,5 @@
-"""Seeded random accounts for the optimiser tests: a direct index and a model portfolio.
+"""Seeded random accounts for the optimiser tests: a direct index, a model portfolio, and a
+household of model-portfolio accounts.
 
 Smaller than the benchmark's (``bench/engine_bench.py``) so the tests stay quick, with the same
 ingredients: a factor risk model, a replaced fund, screens, a no-buy list, a wash-sale-blocked
@@ -8,6 +9,7 @@ budget, a turnover cap and an instruction that forces a partial sale.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -17,9 +19,13 @@ from rebalancing.engine import (
     Benchmark,
     CashParams,
     DirectIndexParams,
+    DriftParams,
     HarvestParams,
+    HouseholdAccount,
+    HouseholdRequest,
     HouseholdTrade,
     Instruction,
+    LocationPreferences,
     Model,
     Parameters,
     RebalanceRequest,
@@ -31,6 +37,7 @@ from rebalancing.engine import (
     TaxLot,
     TradingParams,
     TransitionParams,
+    WashSaleParams,
 )
 
 from .builders import AS_OF
@@ -150,3 +157,66 @@ def model_portfolio(seed: int, funds: int = 20, n_lots: int = 80, instruction: b
         trading=TradingParams(min_trade_value=25.0, trading_cost_bps=5.0),
     )
     return RebalanceRequest(AS_OF, account, tuple(securities), Model("Funds", tuple(sleeves)), params)
+
+
+# A location order unlike the default one: commodities kept out of the Roth, real estate in it first.
+LOCATION = LocationPreferences(
+    {
+        "us_equity": ("roth", "taxable", "traditional"),
+        "bonds": ("traditional", "taxable", "roth"),
+        "real_estate": ("roth", "traditional", "taxable"),
+        "commodities": ("traditional", "taxable", "roth"),
+    },
+    frozenset({"bonds", "real_estate"}),
+    weight=0.003,
+)
+
+
+def household(
+    seed: int,
+    statuses=("taxable", "traditional", "roth"),
+    funds: int = 10,
+    n_lots: int = 30,
+    windows: bool = False,
+    drift: DriftParams | None = None,
+    inside_bands: str = "tax_free",
+    location: LocationPreferences | None = None,
+):
+    """A household of ``model_portfolio`` accounts (one per tax status) on one model: each account
+    its own lots (gains and losses in both terms), a taxable one harvesting into substitutes
+    under a net-gain budget.  ``windows``: a fund sold at a loss and one bought in the last 30
+    days (each a wash-sale window across the household), and each fund substantially identical to
+    its substitute."""
+    base = model_portfolio(seed, funds=funds, n_lots=n_lots)
+    rng = np.random.default_rng(20_000 + seed)
+    prices = {s.symbol: s.price for s in base.securities}
+    symbols = sorted(prices)
+    funds_held = [s for s in symbols if s.startswith("F")]
+    groups = tuple((f, "X" + f[1:]) for f in funds_held) if windows else ()
+    members = []
+    for k, status in enumerate(statuses):
+        value = float(rng.uniform(5e4, 5e5))
+        w = rng.dirichlet(np.ones(len(symbols)))
+        lots = _lots(rng, symbols, np.array([prices[s] for s in symbols]), n_lots, value, w, prefix=f"{k}L")
+        trades = ()
+        if windows:
+            sold, bought = rng.choice(funds_held, size=2, replace=False).tolist()
+            days = [int(d) for d in rng.integers(1, 30, size=2)]
+            trades = (HouseholdTrade(AS_OF - timedelta(days=days[0]), sold, "sell", 10.0, -250.0, f"OLD-{k}"),)
+            lots += (TaxLot(f"{k}R", bought, 5.0, round(5 * prices[bought] * 1.05, 2),
+                            AS_OF - timedelta(days=days[1])),)
+        taxable = status == "taxable"
+        params = base.parameters
+        if not taxable:
+            params = Parameters(cash=params.cash, trading=params.trading)
+        params = replace(params, wash_sale=WashSaleParams(equivalent_groups=groups))
+        account = Account(
+            f"{status[:3].upper()}-{seed}-{k}", float(value * rng.uniform(0.0, 0.06)), lots=lots,
+            household_trades=trades, taxable=taxable,
+        )
+        request = RebalanceRequest(AS_OF, account, base.securities, base.model, params)
+        members.append(HouseholdAccount(request, status))
+    return HouseholdRequest(
+        f"H-{seed}", AS_OF, base.model, base.securities, tuple(members),
+        location=location, drift=drift, inside_bands=inside_bands,
+    )
