@@ -86,7 +86,7 @@ def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: boo
             if getattr(field, "auto_now_add", False) and getattr(obj, field.attname) is None:
                 field.pre_save(obj, add=True)
     own_keys = objects[0].pk is not None
-    fields = [f for f in model._meta.concrete_fields if own_keys or not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if (own_keys or not f.primary_key) and not f.generated]
     columns = [f.column for f in fields]
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     table = sql.Identifier(model._meta.db_table)

@@ -330,11 +330,14 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     server less than building an array of it (arrays' elements are sent one by one with their
     sizes), and numpy takes the bytes as they are: a chunk of 50 direct-indexed accounts
     (100,000 lots) loaded with about a tenth less server time and half the client time. The
-    decimals come as float8 (the server converts each numeric through its text, as a client
-    parsing it would: the same floats); the lot ids as one byte string split at NUL bytes, which
-    no text value holds. The lots come in the order the account's index gives them and numpy puts
-    them oldest first (``_oldest_first``): the server's sort by date cost more than numpy's (a
-    direct-indexed account's lots 3.09 -> 2.73 ms, process and server CPU).
+    decimals come as the float8 copies PostgreSQL keeps of them (``TaxLot.quantity_float`` and
+    ``cost_basis_float``: the cast, made when a lot is written, goes through the numeric's text
+    as a client parsing it would, so the same floats; made at every read it took a third of the
+    query's server time, 0.6 ms for a direct-indexed account's lots); the lot ids as one byte
+    string split at NUL bytes, which no text value holds. The lots come in the order the
+    account's index gives them and numpy puts them oldest first (``_oldest_first``): the server's
+    sort by date cost more than numpy's (a direct-indexed account's lots 3.09 -> 2.73 ms,
+    process and server CPU).
     """
     with connection.cursor() as django_cursor:  # the firm's schema is on the search path
         # A cursor binding on the server (the client-binding one cannot receive binary), logged
@@ -344,7 +347,7 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
         with connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor) as c:
             c.execute(
                 "SELECT account_id, string_agg(int8send(id), ''), string_agg(int8send(security_id), ''), "
-                "string_agg(float8send(quantity::float8), ''), string_agg(float8send(cost_basis::float8), ''), "
+                "string_agg(float8send(quantity_float), ''), string_agg(float8send(cost_basis_float), ''), "
                 "string_agg(date_send(acquired), ''), string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea) "
                 f"FROM (SELECT * FROM {TaxLot._meta.db_table} WHERE account_id = ANY(%s::bigint[]) "
                 "ORDER BY account_id) AS lots GROUP BY account_id",
