@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from array import array
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -307,10 +307,10 @@ class _Targets:
         return self._sleeves
 
 
-# An account's lots as columns, oldest first: lot ids, security ids, quantities, cost bases and
-# acquisition dates (date ordinals).
-_Lots = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-_NO_LOTS: _Lots = ([], np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+# An account's lots as columns, oldest first: lot ids, security ids, quantities, cost bases,
+# acquisition dates (date ordinals) and the lot ids' lengths in characters (the fingerprint's).
+_Lots = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_NO_LOTS: _Lots = ((), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 # An account's lot columns as the server sends them: each one byte string of fixed-width values in
@@ -358,18 +358,25 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     for account, *packed, names in rows:
         pks, sids, quantities, costs, days = (np.frombuffer(column, sent).astype(loaded)
                                               for column, sent, loaded in zip(packed, _SENT, _LOADED, strict=True))
-        lots[account] = _oldest_first(pks, sids, quantities, costs, days + _DATE_SHIFT, names.decode().split("\x00"))
+        lot_ids = names.decode().split("\x00")
+        if names.isascii():  # a character a byte: the lengths are the gaps between the NULs
+            lengths = np.diff(np.flatnonzero(np.frombuffer(names + b"\x00", np.uint8) == 0), prepend=-1) - 1
+        else:
+            lengths = np.fromiter(map(len, lot_ids), np.int64, len(lot_ids))
+        lots[account] = _oldest_first(pks, sids, quantities, costs, days + _DATE_SHIFT, lot_ids, lengths)
     return lots
 
 
-def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str]) -> _Lots:
+def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str], id_lengths) -> _Lots:
     """An account's lot columns sorted by acquisition date, then primary key (``pks``)."""
     # Rows come in the order the lots were stored: already in order if stored as bought, else sorted here.
     if not ((acquired[1:] > acquired[:-1]) | (acquired[1:] == acquired[:-1]) & (pks[1:] > pks[:-1])).all():
         order = np.lexsort((pks, acquired))
-        sids, quantities, costs, acquired = sids[order], quantities[order], costs[order], acquired[order]
-        lot_ids = list(map(lot_ids.__getitem__, order.tolist()))
-    return lot_ids, sids, quantities, costs, acquired
+        sids, quantities, costs, acquired, id_lengths = (
+            sids[order], quantities[order], costs[order], acquired[order], id_lengths[order])
+        # (At least two lots here, so itemgetter gives a tuple: what LotTable keeps, without a copy.)
+        return itemgetter(*order.tolist())(lot_ids), sids, quantities, costs, acquired, id_lengths
+    return tuple(lot_ids), sids, quantities, costs, acquired, id_lengths
 
 
 class _Universe:
@@ -430,7 +437,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                     edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
-    lot_ids, sids, quantities, costs, acquired = lots
+    lot_ids, sids, quantities, costs, acquired, _ = lots
     held_ids = set(lot_sids := sids.tolist())
     held = {universe.symbol_of[sid] for sid in held_ids}
     substitutes = {symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held}
@@ -462,7 +469,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
             as_of=as_of,
             # The lots as the query's columns: no TaxLot per lot (a direct index has thousands).
             account=engine.Account.from_lot_columns(
-                lot_ids=lot_ids, symbols=list(map(universe.symbol_of.__getitem__, lot_sids)),
+                lot_ids=lot_ids, symbols=tuple(map(universe.symbol_of.__getitem__, lot_sids)),
                 quantities=quantities, cost_bases=costs, acquired=acquired,
                 id=account.custodian_number, cash=_f(account.cash),
                 short_term_rate=_f(account.short_term_rate), long_term_rate=_f(account.long_term_rate),
@@ -523,10 +530,11 @@ def _fingerprint(account, lots: _Lots, trades, version, parameters_text: str, se
     digest = hashlib.sha256(pickle.dumps(payload, protocol=5))
     # The lots as packed numbers (a fifth of the time pickle takes on thousands of lots); the
     # ids with their lengths, so that no two lists of ids hash alike.
-    lot_ids, sids, quantities, costs, acquired = lots
-    digest.update(array("q", map(len, lot_ids)))
+    lot_ids, sids, quantities, costs, acquired, id_lengths = lots
+    # (Native 8-byte integers and floats, the bytes ``array("q", map(len, lot_ids))`` and
+    # ``array`` gave when lots came as rows.)
+    digest.update(np.ascontiguousarray(id_lengths, np.int64))
     digest.update("".join(lot_ids).encode())
-    # (Native 8-byte integers and floats, the bytes ``array`` gave when lots came as rows.)
     for column in (sids, quantities, costs, acquired):
         digest.update(np.ascontiguousarray(column))
     return digest.hexdigest()
