@@ -360,7 +360,9 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
                                               for column, sent, loaded in zip(packed, _SENT, _LOADED, strict=True))
         lot_ids = names.decode().split("\x00")
         if names.isascii():  # a character a byte: the lengths are the gaps between the NULs
-            lengths = np.diff(np.flatnonzero(np.frombuffer(names + b"\x00", np.uint8) == 0), prepend=-1) - 1
+            ends = np.flatnonzero(np.frombuffer(names + b"\x00", np.uint8) == 0)
+            lengths = ends.copy()
+            lengths[1:] -= ends[:-1] + 1
         else:
             lengths = np.fromiter(map(len, lot_ids), np.int64, len(lot_ids))
         lots[account] = _oldest_first(pks, sids, quantities, costs, days + _DATE_SHIFT, lot_ids, lengths)
