@@ -10,6 +10,7 @@ PostgreSQL's default (pglz) spent 4.2 ms on each 220 KB direct-index proposal, l
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import orjson
 from django.db import connection, models, transaction
@@ -69,6 +70,37 @@ def _value(field: models.Field, obj: models.Model):
     return field.get_db_prep_save(value, connection)
 
 
+# Django's own field classes that send a value of this exact type to PostgreSQL as it is
+# (get_db_prep_save makes an int of an int, a str of a str...). A run's COPY rows pass those
+# values on without the call: a proposal's row took 80 us of Python, half of it outside its
+# result, an outcome's 20 us, for each of a chunk's 500 model-portfolio accounts.
+_SENT_AS_IS: dict[type[models.Field], type] = {
+    **dict.fromkeys((models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField,
+                     models.BigIntegerField, models.SmallIntegerField, models.PositiveIntegerField,
+                     models.PositiveBigIntegerField, models.PositiveSmallIntegerField), int),
+    models.CharField: str, models.TextField: str, models.BooleanField: bool, models.FloatField: float,
+    models.DateTimeField: datetime,  # when aware (a naive one is made aware, with a warning)
+}
+
+
+def _sent_as_is(field: models.Field) -> type | None:
+    """The type whose values ``field`` sends unchanged, if any (a foreign key: its target's)."""
+    if type(field) is models.ForeignKey:
+        field = field.target_field
+    return _SENT_AS_IS.get(type(field))
+
+
+def _row(fields: list[tuple[models.Field, type | None]], obj: models.Model) -> list:
+    row = []
+    for field, as_is in fields:
+        value = getattr(obj, field.attname)
+        if value is None or type(value) is as_is and (as_is is not datetime or value.utcoffset() is not None):
+            row.append(value)
+        else:
+            row.append(_value(field, obj))
+    return row
+
+
 def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: bool = False) -> None:
     """Insert unsaved model instances (primary keys from the sequence, or their own when the
     first has one).
@@ -86,8 +118,9 @@ def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: boo
             if getattr(field, "auto_now_add", False) and getattr(obj, field.attname) is None:
                 field.pre_save(obj, add=True)
     own_keys = objects[0].pk is not None
-    fields = [f for f in model._meta.concrete_fields if own_keys or not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if (own_keys or not f.primary_key) and not f.generated]
     columns = [f.column for f in fields]
+    sent = [(f, _sent_as_is(f)) for f in fields]
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     table = sql.Identifier(model._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -102,7 +135,7 @@ def objects_insert_by_copy(objects: list[models.Model], *, ignore_conflicts: boo
             with cursor.copy(statement.as_string(cursor.connection)) as copy:
                 copy.set_types(types)
                 for obj in objects:
-                    copy.write_row([_value(f, obj) for f in fields])
+                    copy.write_row(_row(sent, obj))
 
         if not ignore_conflicts:
             copy_into(table)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from array import array
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -307,10 +307,10 @@ class _Targets:
         return self._sleeves
 
 
-# An account's lots as columns, oldest first: lot ids, security ids, quantities, cost bases and
-# acquisition dates (date ordinals).
-_Lots = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-_NO_LOTS: _Lots = ([], np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+# An account's lots as columns, oldest first: lot ids, security ids, quantities, cost bases,
+# acquisition dates (date ordinals) and the lot ids' lengths in characters (the fingerprint's).
+_Lots = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_NO_LOTS: _Lots = ((), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 # An account's lot columns as the server sends them: each one byte string of fixed-width values in
@@ -330,11 +330,14 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     server less than building an array of it (arrays' elements are sent one by one with their
     sizes), and numpy takes the bytes as they are: a chunk of 50 direct-indexed accounts
     (100,000 lots) loaded with about a tenth less server time and half the client time. The
-    decimals come as float8 (the server converts each numeric through its text, as a client
-    parsing it would: the same floats); the lot ids as one byte string split at NUL bytes, which
-    no text value holds. The lots come in the order the account's index gives them and numpy puts
-    them oldest first (``_oldest_first``): the server's sort by date cost more than numpy's (a
-    direct-indexed account's lots 3.09 -> 2.73 ms, process and server CPU).
+    decimals come as the float8 copies PostgreSQL keeps of them (``TaxLot.quantity_float`` and
+    ``cost_basis_float``: the cast, made when a lot is written, goes through the numeric's text
+    as a client parsing it would, so the same floats; made at every read it took a third of the
+    query's server time, 0.6 ms for a direct-indexed account's lots); the lot ids as one byte
+    string split at NUL bytes, which no text value holds. The lots come in the order the
+    account's index gives them and numpy puts them oldest first (``_oldest_first``): the server's
+    sort by date cost more than numpy's (a direct-indexed account's lots 3.09 -> 2.73 ms,
+    process and server CPU).
     """
     with connection.cursor() as django_cursor:  # the firm's schema is on the search path
         # A cursor binding on the server (the client-binding one cannot receive binary), logged
@@ -344,7 +347,7 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
         with connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor) as c:
             c.execute(
                 "SELECT account_id, string_agg(int8send(id), ''), string_agg(int8send(security_id), ''), "
-                "string_agg(float8send(quantity::float8), ''), string_agg(float8send(cost_basis::float8), ''), "
+                "string_agg(float8send(quantity_float), ''), string_agg(float8send(cost_basis_float), ''), "
                 "string_agg(date_send(acquired), ''), string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea) "
                 f"FROM (SELECT * FROM {TaxLot._meta.db_table} WHERE account_id = ANY(%s::bigint[]) "
                 "ORDER BY account_id) AS lots GROUP BY account_id",
@@ -355,18 +358,27 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     for account, *packed, names in rows:
         pks, sids, quantities, costs, days = (np.frombuffer(column, sent).astype(loaded)
                                               for column, sent, loaded in zip(packed, _SENT, _LOADED, strict=True))
-        lots[account] = _oldest_first(pks, sids, quantities, costs, days + _DATE_SHIFT, names.decode().split("\x00"))
+        lot_ids = names.decode().split("\x00")
+        if names.isascii():  # a character a byte: the lengths are the gaps between the NULs
+            ends = np.flatnonzero(np.frombuffer(names + b"\x00", np.uint8) == 0)
+            lengths = ends.copy()
+            lengths[1:] -= ends[:-1] + 1
+        else:
+            lengths = np.fromiter(map(len, lot_ids), np.int64, len(lot_ids))
+        lots[account] = _oldest_first(pks, sids, quantities, costs, days + _DATE_SHIFT, lot_ids, lengths)
     return lots
 
 
-def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str]) -> _Lots:
+def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str], id_lengths) -> _Lots:
     """An account's lot columns sorted by acquisition date, then primary key (``pks``)."""
     # Rows come in the order the lots were stored: already in order if stored as bought, else sorted here.
     if not ((acquired[1:] > acquired[:-1]) | (acquired[1:] == acquired[:-1]) & (pks[1:] > pks[:-1])).all():
         order = np.lexsort((pks, acquired))
-        sids, quantities, costs, acquired = sids[order], quantities[order], costs[order], acquired[order]
-        lot_ids = list(map(lot_ids.__getitem__, order.tolist()))
-    return lot_ids, sids, quantities, costs, acquired
+        sids, quantities, costs, acquired, id_lengths = (
+            sids[order], quantities[order], costs[order], acquired[order], id_lengths[order])
+        # (At least two lots here, so itemgetter gives a tuple: what LotTable keeps, without a copy.)
+        return itemgetter(*order.tolist())(lot_ids), sids, quantities, costs, acquired, id_lengths
+    return tuple(lot_ids), sids, quantities, costs, acquired, id_lengths
 
 
 class _Universe:
@@ -427,7 +439,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                     edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
-    lot_ids, sids, quantities, costs, acquired = lots
+    lot_ids, sids, quantities, costs, acquired, _ = lots
     held_ids = set(lot_sids := sids.tolist())
     held = {universe.symbol_of[sid] for sid in held_ids}
     substitutes = {symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held}
@@ -459,7 +471,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
             as_of=as_of,
             # The lots as the query's columns: no TaxLot per lot (a direct index has thousands).
             account=engine.Account.from_lot_columns(
-                lot_ids=lot_ids, symbols=list(map(universe.symbol_of.__getitem__, lot_sids)),
+                lot_ids=lot_ids, symbols=tuple(map(universe.symbol_of.__getitem__, lot_sids)),
                 quantities=quantities, cost_bases=costs, acquired=acquired,
                 id=account.custodian_number, cash=_f(account.cash),
                 short_term_rate=_f(account.short_term_rate), long_term_rate=_f(account.long_term_rate),
@@ -520,10 +532,11 @@ def _fingerprint(account, lots: _Lots, trades, version, parameters_text: str, se
     digest = hashlib.sha256(pickle.dumps(payload, protocol=5))
     # The lots as packed numbers (a fifth of the time pickle takes on thousands of lots); the
     # ids with their lengths, so that no two lists of ids hash alike.
-    lot_ids, sids, quantities, costs, acquired = lots
-    digest.update(array("q", map(len, lot_ids)))
+    lot_ids, sids, quantities, costs, acquired, id_lengths = lots
+    # (Native 8-byte integers and floats, the bytes ``array("q", map(len, lot_ids))`` and
+    # ``array`` gave when lots came as rows.)
+    digest.update(np.ascontiguousarray(id_lengths, np.int64))
     digest.update("".join(lot_ids).encode())
-    # (Native 8-byte integers and floats, the bytes ``array`` gave when lots came as rows.)
     for column in (sids, quantities, costs, acquired):
         digest.update(np.ascontiguousarray(column))
     return digest.hexdigest()

@@ -428,7 +428,7 @@ def wash_sales_recompute(*, security_ids: Iterable[int], year: int, trigger: str
 def _keep_ids(old: list, new: list, *, key, model, order=None) -> None:
     """Store ``new`` in place of ``old``: rows of the same key keep their ids (a report or a page
     that holds one sees it change, not vanish); the rest are deleted or created."""
-    fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f.name for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
     old_by, new_by = defaultdict(list), defaultdict(list)
     for row in old:
         old_by[key(row)].append(row)

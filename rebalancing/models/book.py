@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Cast
 from guardian.models import UserObjectPermissionBase
 
 from .market import Security
@@ -204,6 +205,13 @@ class TaxLot(models.Model):
                                           help_text="Basis added by wash sales (IRC §1091(d))")
     unit_cost = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True,
                                     help_text="Cost per share as bought (before wash sales); empty: basis / quantity")
+    # Quantity and basis as float8, kept by PostgreSQL from the decimals (the source of truth) for
+    # the run's lots query: casting numeric to float8 goes through its text, about 0.9 ms of server
+    # time for a direct-indexed account's 2,000 lots when done at every read.
+    quantity_float = models.GeneratedField(expression=Cast("quantity", models.FloatField()),
+                                           output_field=models.FloatField(), db_persist=True)
+    cost_basis_float = models.GeneratedField(expression=Cast("cost_basis", models.FloatField()),
+                                             output_field=models.FloatField(), db_persist=True)
 
     class Meta:
         ordering = ["account", "acquired"]

@@ -1,11 +1,16 @@
-"""Bulk writes through COPY: large values are stored lz4-compressed where the server has lz4."""
+"""Bulk writes through COPY: large values are stored lz4-compressed where the server has lz4; rows
+hold the values Django would send."""
+
+import warnings
+from datetime import datetime
 
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
+from psycopg.types.json import Jsonb
 
-from rebalancing.copy_writes import objects_insert_by_copy
-from rebalancing.models import Proposal
+from rebalancing.copy_writes import _row, _sent_as_is, _value, objects_insert_by_copy
+from rebalancing.models import Alert, Proposal, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
@@ -44,3 +49,31 @@ def test_a_large_proposal_is_stored_lz4_compressed(firm_a, ignore_conflicts):
             )
             compression, size = cursor.fetchone()
         assert compression == "lz4" and size > 100_000
+
+
+def test_a_copy_row_holds_the_values_django_would_send(firm_a):
+    # Given a run's proposal and outcome as a chunk wrote them (ids, text, floats, aware datetimes,
+    # decimals, JSON), an alert, and a proposal given a naive datetime
+    with tenant_context(firm_a):
+        account = make_book(1)["accounts"][0]
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF)
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        naive = Proposal.objects.get(run=run)
+        naive.status_changed_at = datetime(2026, 11, 20, 9, 30)
+        objects = [Proposal.objects.get(run=run), RunOutcome.objects.get(run=run), naive,
+                   Alert(run=run, account=account, kind=Alert.Kind.DRIFT, message="drift 7.0% is beyond its band")]
+        rows = []
+        for obj in objects:
+            fields = [f for f in type(obj)._meta.concrete_fields if not f.generated]
+            # When its COPY row is made
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # Django's, for the naive datetime
+                row = _row([(f, _sent_as_is(f)) for f in fields], obj)
+                expected = [_value(f, obj) for f in fields]
+            rows.append(dict(zip([f.name for f in fields], row, strict=True)))
+            # Then each value is what the field's get_db_prep_save gives
+            plain = [[v.obj if isinstance(v, Jsonb) else v for v in values] for values in (row, expected)]
+            assert plain[0] == plain[1]
+    # (the naive datetime made aware, as Django makes it)
+    assert rows[2]["status_changed_at"].tzinfo is not None and isinstance(rows[0]["result"], str)

@@ -1,3 +1,4 @@
+from array import array
 from datetime import date
 
 import numpy as np
@@ -7,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from rebalancing import engine
-from rebalancing.engine_inputs import _oldest_first, rebalance_inputs_load
+from rebalancing.engine_inputs import _lots_by_account, _oldest_first, rebalance_inputs_load
 from rebalancing.models import Price, TaxLot
 
 from .book import AS_OF, make_account, make_book, make_model, make_securities
@@ -98,6 +99,22 @@ def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
     assert [lot.id for lot in loaded[odd.pk].account.lots][:2] == ["T-ODD-L2", "T-ODD-L4"]
 
 
+def test_the_fingerprint_reads_each_lot_ids_length_in_characters(firm_a):
+    # Given lot ids of plain ASCII, of other characters (more bytes than characters) and empty
+    with tenant_context(firm_a):
+        plain, odd = make_book(2)["accounts"]
+        TaxLot.objects.filter(account=odd, lot_id="T-001-L1").update(lot_id="lot «1»")
+        TaxLot.objects.filter(account=odd, lot_id="T-001-L2").update(lot_id="")
+        # When their lots are loaded
+        lots = _lots_by_account([plain.pk, odd.pk])
+    # Then the lengths the fingerprint hashes are the ids' lengths in characters, as the 8-byte
+    # integers it has always hashed (so fingerprints stay comparable with stored proposals)
+    for account in (plain, odd):
+        ids, *_, lengths = lots[account.pk]
+        assert np.ascontiguousarray(lengths, np.int64).tobytes() == array("q", map(len, ids)).tobytes()
+    assert "lot «1»" in lots[odd.pk][0] and "" in lots[odd.pk][0]
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_lot_columns_out_of_order_are_sorted_by_date_and_key(seed):
     # Given an account's lots in any order (a plan that loses the subquery's order)
@@ -107,10 +124,13 @@ def test_lot_columns_out_of_order_are_sorted_by_date_and_key(seed):
     pks, sids, days = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
     quantities = rng.uniform(1, 100, n)
     # When they are put in order
-    ids, s, q, c, d = _oldest_first(pks, sids, quantities, quantities * 2, days, [f"L{pk}" for pk in pks])
+    lot_ids = [f"L{pk}" for pk in pks]
+    ids, s, q, c, d, lengths = _oldest_first(pks, sids, quantities, quantities * 2, days, lot_ids,
+                                             np.array([len(i) for i in lot_ids], dtype=np.int64))
     # Then they are in the order of a plain sort by (date, primary key)
     expected = sorted(rows, key=lambda r: (r[2], r[0]))
-    assert ids == [f"L{r[0]}" for r in expected]
+    assert list(ids) == [f"L{r[0]}" for r in expected]
+    assert lengths.tolist() == [len(f"L{r[0]}") for r in expected]
     assert s.tolist() == [r[1] for r in expected] and d.tolist() == [r[2] for r in expected]
     assert q.tolist() == [float(quantities[pks.tolist().index(r[0])]) for r in expected]
     assert np.array_equal(c, q * 2)

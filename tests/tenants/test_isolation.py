@@ -3,8 +3,12 @@
 (Through a Celery task: tests/integration/test_worker_runs_in_firm_schema.py.)
 """
 
+import contextlib
+
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from tenants.roles import FirmRole
@@ -23,6 +27,27 @@ def test_orm_sees_only_the_active_firms_rows(firm_a, firm_b, firm_user):
         assert not get_user_model().objects.filter(username="only-in-a@firm-a.example").exists()
     with schema_context("public"):
         assert not get_user_model().objects.filter(username="only-in-a@firm-a.example").exists()
+
+
+def test_a_firms_search_path_undone_by_a_rollback_is_set_again(firm_a, firm_b, firm_user):
+    # Given a user in firm A only, a connection whose search path is firm B's, and the path set
+    # once per switch of firm rather than per cursor
+    assert settings.TENANT_LIMIT_SET_CALLS
+    firm_user(firm_a, "only-in-a@firm-a.example")
+    users = get_user_model().objects.filter(username="only-in-a@firm-a.example")
+    with schema_context(firm_b.schema_name):
+        assert not users.exists()
+    with schema_context(firm_a.schema_name):
+        # When firm A's path is set inside a savepoint that is rolled back (PostgreSQL puts firm
+        # B's path back)
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            assert users.exists()
+            raise RuntimeError
+        # Then firm A's next query reads firm A again, not firm B
+        assert users.exists()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW search_path")
+            assert cursor.fetchone()[0].startswith(firm_a.schema_name)
 
 
 def test_firm_a_credentials_do_not_sign_in_at_firm_b(firm_a, firm_b, firm_user, client_for):
