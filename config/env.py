@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["env_bool", "env_int", "env_list", "env_str", "load_env_file", "REQUIRED"]
+__all__ = ["env_bool", "env_choice", "env_int", "env_list", "env_str", "load_env_file", "REQUIRED"]
 
 
 class _Required:
@@ -26,6 +26,13 @@ def env_str(name: str, default: str | _Required = REQUIRED) -> str:
         if isinstance(default, _Required):
             raise ImproperlyConfigured(f"Set the {name} environment variable.")
         return default
+    return value
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
     return value
 
 

@@ -100,10 +100,11 @@ def run_demo(port: int) -> int:
     # The demo is shown to people: the product's 403/404/500 pages, not Django's debug pages (which
     # list every URL pattern). runserver --insecure still serves the static files.
     env.setdefault("DJANGO_DEBUG", "false")
+    env["SITE_PORT"] = str(port)  # links in the demo's e-mails point at this server
     env["DATABASE_URL"] = resolve_database("rebalancing")
     ensure_database_exists(env["DATABASE_URL"])
     DATA.mkdir(exist_ok=True)
-    runtime = [f"DATABASE_URL={env['DATABASE_URL']}"]
+    runtime = [f"DATABASE_URL={env['DATABASE_URL']}", f"SITE_PORT={port}"]
     if env.get("CELERY_BROKER_URL"):
         say("broker: CELERY_BROKER_URL from the environment")
         runtime.append(f"CELERY_BROKER_URL={env['CELERY_BROKER_URL']}")

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / ".data")))
@@ -16,6 +17,12 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 # Firms live at <slug>.<BASE_DOMAIN>; the provider console at BASE_DOMAIN itself.
 BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}"])
+# Links sent outside a request (e-mails, command output): <SITE_SCHEME>://<host>[:<SITE_PORT>]/;
+# port 0 is the scheme's default. The demo serves plain HTTP on its own port (scripts/stack.py).
+SITE_SCHEME = env_choice("SITE_SCHEME", ("http", "https"), "https")
+SITE_PORT = env_int("SITE_PORT", 0)
+if not 0 <= SITE_PORT <= 65535:
+    raise ImproperlyConfigured(f"SITE_PORT must be a port number (0 for the scheme's default), got {SITE_PORT}.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- Tenancy (django-tenants): one PostgreSQL schema per client firm -------------------------------

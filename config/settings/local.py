@@ -12,6 +12,7 @@ import os  # noqa: E402
 os.environ.setdefault("SECRET_KEY", "django-insecure-local-development-only")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rebalancing")
 os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("SITE_SCHEME", "http")  # runserver: no TLS
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")  # the demo's receivers run on this machine
 
 from .base import *  # noqa: E402,F403

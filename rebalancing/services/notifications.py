@@ -14,6 +14,7 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import ROLE_CAPABILITIES, Capability
+from tenants.sites import site_url
 
 __all__ = ["approvals_digest_send", "approvers_notify_run", "notification_preference_of", "notification_preference_set"]
 
@@ -48,8 +49,7 @@ def _approvers(choice: str):
 
 
 def _approvals_url() -> str:
-    domain = getattr(getattr(connection, "tenant", None), "primary_domain", None) or settings.BASE_DOMAIN
-    return f"http://{domain}/approvals/"
+    return site_url(getattr(getattr(connection, "tenant", None), "primary_domain", None), "/approvals/")
 
 
 def _send(user, subject: str, lines: list[str]) -> None:

@@ -42,6 +42,8 @@ def test_production_refuses_to_start_without_secret_key():
         ({"SECRET_KEY": STRONG_KEY, "DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be a boolean"),
         ({"SECRET_KEY": STRONG_KEY, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"},
          "WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be off in production"),
+        ({"SECRET_KEY": STRONG_KEY, "SITE_SCHEME": "ftp"}, "SITE_SCHEME must be one of http, https, got 'ftp'"),
+        ({"SECRET_KEY": STRONG_KEY, "SITE_PORT": "70000"}, "SITE_PORT must be a port number"),
     ],
 )
 def test_production_refuses_insecure_configuration(env, message):

@@ -1,6 +1,7 @@
 """Approvers hear by e-mail that proposals wait for them: after each run, or in a daily digest."""
 
 import pytest
+from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import Proposal
@@ -36,6 +37,14 @@ def test_after_a_run_each_advisor_hears_of_their_own_proposals_only(firm_a, firm
     assert all(a.custodian_number in mine.body for a in book["mine"])
     assert not any(a.custodian_number in mine.body for a in book["theirs"])
     assert "/approvals/" in mine.body
+
+
+def test_the_e_mail_links_to_the_firms_approvals_page_on_the_port_it_is_served(firm_a, firm_book, mailoutbox):
+    _, book = firm_book
+    with override_settings(SITE_SCHEME="http", SITE_PORT=8000), tenant_context(firm_a):
+        approvers_notify_run(run_id=book["run"].pk)
+    assert mailoutbox
+    assert all(f"http://{firm_a.primary_domain}:8000/approvals/" in m.body for m in mailoutbox)
 
 
 def test_the_daily_digest_goes_only_to_those_who_chose_it_and_off_means_off(firm_a, firm_book, mailoutbox):

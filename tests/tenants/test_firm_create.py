@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import override_settings
 from django_tenants.utils import schema_context, schema_exists
 
 from tenants.errors import Conflict, ValidationFailed
@@ -99,6 +100,7 @@ def test_failure_half_way_rolls_back_row_host_and_schema(monkeypatch):
     assert connection.schema_name == "public"
 
 
+@override_settings(SITE_SCHEME="https", SITE_PORT=0)
 def test_create_firm_command_reports_and_is_idempotent(capsys):
     call_command("create_firm", name="Cedar Capital", slug="cedar", admin_email="admin@cedar.example")
     first = capsys.readouterr().out
@@ -106,6 +108,7 @@ def test_create_firm_command_reports_and_is_idempotent(capsys):
     second = capsys.readouterr().out
 
     assert "Created firm 'Cedar Capital' (schema firm_cedar)" in first
+    assert f"Sign-in: https://{Firm.objects.get(slug='cedar').primary_domain}/ " in first
     assert "changepassword admin@cedar.example --schema=firm_cedar" in first
     assert "already exists" in second and "nothing changed" in second
     assert Firm.objects.filter(slug="cedar").count() == 1

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tenants.errors import DomainError
 from tenants.services import firm_create
+from tenants.sites import site_url
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Created firm {firm.name!r} (schema {firm.schema_name})."))
         else:
             self.stdout.write(f"Firm {firm.name!r} already exists (schema {firm.schema_name}); nothing changed.")
-        self.stdout.write(f"Sign-in: http://{firm.primary_domain}:8000/  admin login: {result.admin_username}")
+        self.stdout.write(f"Sign-in: {site_url(firm.primary_domain)}  admin login: {result.admin_username}")
         if result.created and not options.get("admin_password"):
             self.stdout.write(
                 "Set the admin's password with: python manage.py tenant_command changepassword "
