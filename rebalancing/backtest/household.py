@@ -176,10 +176,20 @@ class HouseholdRun:
     equity_share: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per day
     cash_weight: float = 0.0  # mean share of cash in the household
 
-    def volatility(self, after_tax: bool = False) -> float:
+    def returns(self, after_tax: bool = False) -> np.ndarray:
+        """Daily returns of household value (tax payments are external flows)."""
         v = self.after_tax_values if after_tax else self.values
-        r = (v[1:] - self.flows[1:]) / v[:-1] - 1.0
+        return (v[1:] - self.flows[1:]) / v[:-1] - 1.0
+
+    def volatility(self, after_tax: bool = False) -> float:
+        r = self.returns(after_tax)
         return float(r.std(ddof=1) * math.sqrt(252)) if len(r) > 1 else 0.0
+
+    def tracking_error(self, model_returns: np.ndarray) -> float:
+        """Annualised standard deviation of the daily returns less the model mix's: how far the
+        household strays from the allocation it is held to (drift, idle cash)."""
+        active = self.returns() - model_returns
+        return float(active.std(ddof=1) * math.sqrt(252)) if len(active) > 1 else 0.0
 
 
 @dataclass(slots=True, eq=False)
@@ -188,7 +198,16 @@ class HouseholdCohort:
     end: date
     years: float
     runs: dict[str, HouseholdRun]
-    model_volatility: float = 0.0  # the model mix put back on its model each month end, untaxed
+    model_returns: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the model mix's daily returns
+
+    @property
+    def model_volatility(self) -> float:
+        """The model mix put back on its model each month end, fully invested and untaxed."""
+        r = self.model_returns
+        return float(r.std(ddof=1) * math.sqrt(252)) if len(r) > 1 else 0.0
+
+    def tracking_error(self, strategy: str) -> float:
+        return self.runs[strategy].tracking_error(self.model_returns)
 
     def difference(self, liquidated: bool = True) -> float:
         """After-tax wealth of the household strategy against account by account, %/yr (with
@@ -213,12 +232,13 @@ def equity_fund(history: PriceHistory) -> np.ndarray:
     return history.closes @ shares
 
 
-def model_mix_volatility(
+def model_mix_returns(
     history: PriceHistory, bonds: BondSeries, start_row: int, end_row: int, equity_weight: float
-) -> float:
-    """Annualised volatility of the model's mix of the two total-return series, put back on its
-    weights at every month end, fully invested and untaxed: the reference for the household's
-    risk (a strategy that holds the model and invests its cash cannot do much better)."""
+) -> np.ndarray:
+    """Daily returns of the model's mix of the two total-return series, put back on its weights at
+    every month end, fully invested and untaxed: the reference for the household's risk (a
+    strategy that holds the model and invests its cash cannot do much better) and the allocation
+    both strategies are held to."""
     prices = np.column_stack([equity_fund(history), bonds.price])[start_row : end_row + 1]
     weights = np.array([equity_weight, 1.0 - equity_weight])
     rebalance = np.zeros(len(prices), dtype=bool)
@@ -229,7 +249,14 @@ def model_mix_volatility(
         values[k] = shares @ row
         if rebalance[k]:
             shares = weights * values[k] / row
-    r = values[1:] / values[:-1] - 1.0
+    return values[1:] / values[:-1] - 1.0
+
+
+def model_mix_volatility(
+    history: PriceHistory, bonds: BondSeries, start_row: int, end_row: int, equity_weight: float
+) -> float:
+    """Annualised volatility of ``model_mix_returns``."""
+    r = model_mix_returns(history, bonds, start_row, end_row, equity_weight)
     return float(r.std(ddof=1) * math.sqrt(252)) if len(r) > 1 else 0.0
 
 
@@ -668,7 +695,7 @@ def run_household_backtest(
             for name, _ in HOUSEHOLD_STRATEGIES
         }
         span = (history.dates[end_row] - history.dates[start_row]) / 365.25
-        mix = model_mix_volatility(history, bonds, start_row, end_row, settings.equity_weight)
+        mix = model_mix_returns(history, bonds, start_row, end_row, settings.equity_weight)
         out.append(HouseholdCohort(history.day(start_row), history.day(end_row), float(span), runs, mix))
         if progress:
             progress(k + 1, len(starts))
@@ -713,6 +740,8 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
         cash_h = float(np.mean([c.runs["household"].cash_weight for c in cohorts]))
         cash_a = float(np.mean([c.runs["separate"].cash_weight for c in cohorts]))
         mix = float(np.mean([c.model_volatility for c in cohorts]))
+        te_h = float(np.mean([c.tracking_error("household") for c in cohorts]))
+        te_a = float(np.mean([c.tracking_error("separate") for c in cohorts]))
         lines += [
             "",
             f"mean over {len(cohorts)} cohorts: after-tax household wealth {diff:+.2%}/yr as a household "
@@ -723,7 +752,9 @@ def household_report_text(cohorts: list[HouseholdCohort], settings: HouseholdSet
             f"risk (volatility of household value): {vol_h:.2%} as a household vs {vol_a:.2%} account by account "
             f"({'no higher' if vol_h <= vol_a + 1e-4 else 'HIGHER'}); "
             f"with the IRA after its withdrawal tax: {at_h:.2%} vs {at_a:.2%}",
-            f"the model's mix put back on its model every month end, fully invested and untaxed: {mix:.2%}",
+            f"the model's mix put back on its model every month end, fully invested and untaxed: {mix:.2%}; "
+            f"tracking error against it (how far each strays from the allocation it is held to): {te_h:.2%} as a "
+            f"household vs {te_a:.2%} account by account",
         ]
     lines.append(
         "diff = (household after-tax / account-by-account after-tax)^(1/years) - 1; vol = annualised volatility of "

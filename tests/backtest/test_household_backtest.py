@@ -10,9 +10,11 @@ from rebalancing.backtest import BacktestError, load_sample
 from rebalancing.backtest.__main__ import main
 from rebalancing.backtest.bonds import bond_series, modified_duration
 from rebalancing.backtest.household import (
+    HouseholdRun,
     HouseholdSettings,
     _Replay,
     equity_fund,
+    model_mix_returns,
     model_mix_volatility,
     run_household_backtest,
 )
@@ -198,6 +200,34 @@ def test_with_income_reinvested_no_january_bill_is_paid_by_a_washed_loss_sale():
         # Then the tax the year owes - its December sales' included - was kept as cash: no bill
         # sells a loss that a purchase in the IRA or Roth washes, and nothing failed.
         assert (r.cross_washes, r.forced_washes, r.failures) == (0, 0, []), strategy
+
+
+def _run(values: np.ndarray, flows: np.ndarray) -> HouseholdRun:
+    return HouseholdRun("x", values, values, flows, {}, 0.0, 0.0, 0.0, 0.0, 0)
+
+
+def test_tracking_error_against_the_model_is_nil_for_the_mix_itself_and_counts_idle_cash_and_drift():
+    history = load_sample()
+    bonds = bond_series(history.dates)
+    start, end = history.row_on_or_before(date(2004, 12, 31)), history.row_on_or_before(date(2009, 12, 31))
+    mix = model_mix_returns(history, bonds, start, end, 0.6)
+    on_model = np.concatenate([[1e6], 1e6 * np.cumprod(1 + mix)])
+    assert _run(on_model, np.zeros(len(on_model))).tracking_error(mix) == pytest.approx(0.0, abs=1e-12)
+    # A tax bill paid out of the household is an external flow, not a return.
+    paid = on_model.copy()
+    paid[300:] *= 1 - 5_000.0 / on_model[300]  # 5,000 paid on day 300; the rest stays on the mix
+    flows = np.zeros(len(paid))
+    flows[300] = -5_000.0
+    assert _run(paid, flows).tracking_error(mix) == pytest.approx(0.0, abs=1e-9)
+    # 10% idle cash and the rest in the mix, never rebalanced: against a plain computation.
+    drifting = 1e5 + 0.9 * on_model
+    run_r = [drifting[k + 1] / drifting[k] - 1 for k in range(len(mix))]
+    active = [a - b for a, b in zip(run_r, mix.tolist(), strict=True)]
+    mean = sum(active) / len(active)
+    plain = (sum((a - mean) ** 2 for a in active) / (len(active) - 1) * 252) ** 0.5
+    te = _run(drifting, np.zeros(len(drifting))).tracking_error(mix)
+    assert te == pytest.approx(plain, rel=1e-9)
+    assert 0.05 * model_mix_volatility(history, bonds, start, end, 0.6) < te
 
 
 def test_the_model_mix_reference_is_each_series_own_volatility_at_the_extremes():
