@@ -10,6 +10,7 @@ Without that rule a linear tax credit makes the optimiser sell every losing lot 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ from .positions import Book, lot_sums
 from .request import RebalanceRequest
 from .result import CASH_KEY, Alert
 from .targets import TargetPlan
-from .wash_sales import WINDOW_DAYS, Equivalence, window_activity
+from .wash_sales import WINDOW_DAYS, Equivalence, WindowActivity, harvestable_on, window_activity
 
 __all__ = ["Limits", "build_limits", "reopen_unharvested", "UNBOUNDED_BUY"]
 
@@ -233,7 +234,8 @@ def build_limits(
         instructed = np.isin(group, group[b_lb > 0]) if (b_lb > 0).any() else np.zeros(n, dtype=bool)
         if p.harvest is not None:
             harvest = _plan_harvest(
-                request, book, plan, x_ub, b_ub, b_lb, instructed, no_buy, loss_sale_recently, group, forced, losing
+                request, book, plan, x_ub, b_ub, b_lb, instructed, no_buy, loss_sale_recently, group, forced, losing,
+                lambda i: _unsellable_reason(i, book, hold, no_sell, eq, window, p.wash_sale.allow),
             )
         elif p.transition is None:
             harvest = _plan_gain_offset(book, plan, x_ub, forced, instructed)
@@ -366,6 +368,7 @@ def _plan_harvest(
     group: np.ndarray,
     forced: np.ndarray,
     losing: np.ndarray,
+    unsellable_reason: Callable[[int], str],
 ) -> HarvestPlan:
     params = request.parameters.harvest
     out = HarvestPlan(
@@ -393,7 +396,7 @@ def _plan_harvest(
     for i in sorted(set(lot_sec[cand].tolist())):
         symbol = book.symbols[i]
         if not can_sell[i]:
-            out.blocked[symbol] = "it may not be sold (restriction or a purchase in the last 30 days)"
+            out.blocked[symbol] = unsellable_reason(i)
             continue
         if instructed[i]:
             out.blocked[symbol] = f"an instruction buys {bought_by[group_of[i]]} (the harvest would be a wash sale)"
@@ -436,6 +439,25 @@ def _plan_harvest(
     out.candidates |= sellable & optional[lot_sec]
     out.lots |= sellable & harvested[lot_sec]
     return out
+
+
+def _unsellable_reason(
+    i: int, book: Book, hold: np.ndarray, no_sell: np.ndarray, eq: Equivalence, window: WindowActivity, allow: bool
+) -> str:
+    """Why security ``i``'s losing lots may not be sold this run, for the harvest alert."""
+    if hold[i]:
+        return "restrictions.hold keeps it"
+    if no_sell[i]:
+        return "restrictions.do_not_sell keeps it"
+    symbol = book.symbols[i]
+    bought = window.last_purchase.get(eq.group(symbol))
+    if bought is not None and not allow:
+        what = "it" if len(eq.members(symbol)) == 1 else "it or a substantially identical security"
+        return (
+            f"{what} was bought on {bought.isoformat()} and a loss sale within 30 days of a purchase is a wash sale: "
+            f"harvestable from {harvestable_on(bought).isoformat()}"
+        )
+    return "it may not be sold"
 
 
 def _plan_gain_offset(

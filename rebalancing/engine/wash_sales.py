@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from .parameters import WashSaleParams
@@ -29,6 +29,7 @@ __all__ = [
     "window_activity",
     "latest_loss_sales",
     "buyable_on",
+    "harvestable_on",
     "find_violations",
 ]
 
@@ -75,11 +76,13 @@ class WindowActivity:
     """What happened in the household in the 30 days before the as-of date, by equivalence group.
 
     ``loss_sales``: group -> loss realised (positive number; ``inf`` when a sale's gain is unknown);
-    ``purchases``: group -> shares bought (household trades and the account's own recent lots).
+    ``purchases``: group -> shares bought (household trades and the account's own recent lots);
+    ``last_purchase``: group -> the day of its latest purchase (what blocks a loss sale longest).
     """
 
     loss_sales: dict[str, float]
     purchases: dict[str, float]
+    last_purchase: dict[str, date] = field(default_factory=dict)
 
 
 def window_activity(
@@ -92,12 +95,14 @@ def window_activity(
     start = as_of - timedelta(days=WINDOW_DAYS)
     loss_sales: dict[str, float] = {}
     purchases: dict[str, float] = {}
+    last: dict[str, date] = {}
     for t in trades:
         if not start <= t.date <= as_of:
             continue
         g = equivalence.group(t.symbol)
         if t.side == "buy":
             purchases[g] = purchases.get(g, 0.0) + t.quantity
+            last[g] = max(last.get(g, t.date), t.date)
         elif t.realised_gain is None or t.realised_gain < 0:
             loss = float("inf") if t.realised_gain is None else -t.realised_gain
             loss_sales[g] = loss_sales.get(g, 0.0) + loss
@@ -108,7 +113,14 @@ def window_activity(
         if start <= lot.acquired <= as_of and (lot.symbol, lot.acquired, lot.quantity) not in seen:
             g = equivalence.group(lot.symbol)
             purchases[g] = purchases.get(g, 0.0) + lot.quantity
-    return WindowActivity(loss_sales, purchases)
+            last[g] = max(last.get(g, lot.acquired), lot.acquired)
+    return WindowActivity(loss_sales, purchases, last)
+
+
+def harvestable_on(purchase_date: date) -> date:
+    """The first day a loss sale is no longer washed by a purchase on ``purchase_date`` (the 30
+    days before a sale count too, Pub. 550)."""
+    return purchase_date + timedelta(days=WINDOW_DAYS + 1)
 
 
 def buyable_on(sale_date: date) -> date:

@@ -10,6 +10,7 @@ from rebalancing.engine import (
     HouseholdTrade,
     Model,
     Parameters,
+    Restrictions,
     Sleeve,
     WashSaleParams,
     rebalance,
@@ -220,3 +221,44 @@ def test_an_equivalent_off_the_model_keeps_its_loss_while_its_group_needs_buying
     result = rebalance(_equivalents_at_a_loss(40))
     # Then EQ2 is not sold at a loss: EQ stays buyable (a purchase beside the sale would wash it)
     assert ("sell", "EQ2") not in {(t.side, t.symbol) for t in result.trades}
+
+
+def test_a_loss_a_recent_purchase_blocks_says_which_purchase_and_when_it_becomes_harvestable():
+    # given EQ down a quarter, bought again 12 days ago by the spouse's IRA and 20 days ago here
+    lots = [lot("L1", "EQ", 80, 10_000), lot("L2", "BD", 100, 10_000)]
+    trades = (
+        HouseholdTrade(AS_OF - timedelta(days=20), "EQ", "buy", 2, account_id="JOINT"),
+        HouseholdTrade(AS_OF - timedelta(days=12), "EQ", "buy", 3, account_id="IRA-2"),
+    )
+    params = Parameters(cash=CashParams(target=0.0), harvest=HarvestParams(substitutes={"EQ": "EQ2"}))
+    req = request(lots, funds(EQ=100, EQ2=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=trades,
+                  parameters=params)
+    # when rebalanced, nothing of EQ is sold at a loss and the alert names the latest purchase
+    result = rebalance(req)
+    assert not any(t.symbol == "EQ" and t.side == "sell" for t in result.trades)
+    alert = next(a for a in result.alerts if a.code == "harvest_opportunity")
+    bought = AS_OF - timedelta(days=12)
+    assert f"was bought on {bought.isoformat()}" in alert.message
+    assert f"harvestable from {(bought + timedelta(days=31)).isoformat()}" in alert.message
+    # and with an equivalent configured, the purchase of the equivalent is what counts
+    grouped = Parameters(
+        cash=CashParams(target=0.0),
+        harvest=HarvestParams(substitutes={"EQ": "BD"}),
+        wash_sale=WashSaleParams(equivalent_groups=(("EQ", "EQ2"),)),
+    )
+    eq2 = (HouseholdTrade(AS_OF - timedelta(days=5), "EQ2", "buy", 1, account_id="IRA-2"),)
+    result = rebalance(request(lots, funds(EQ=100, EQ2=100, BD=100), model(EQ=0.5, BD=0.5),
+                               household_trades=eq2, parameters=grouped))
+    alert = next(a for a in result.alerts if a.code == "harvest_opportunity")
+    assert "or a substantially identical security was bought on" in alert.message
+    assert (AS_OF - timedelta(days=5) + timedelta(days=31)).isoformat() in alert.message
+
+
+def test_restrictions_are_named_as_what_keeps_a_loss_unharvested():
+    lots = [lot("L1", "EQ", 80, 10_000), lot("L2", "BD", 100, 10_000)]
+    for field_, words in (("hold", "restrictions.hold"), ("do_not_sell", "restrictions.do_not_sell")):
+        params = Parameters(cash=CashParams(target=0.0), harvest=HarvestParams(substitutes={"EQ": "EQ2"}),
+                            restrictions=Restrictions(**{field_: ("EQ",)}))
+        result = rebalance(request(lots, funds(EQ=100, EQ2=100, BD=100), model(EQ=0.5, BD=0.5), parameters=params))
+        alert = next(a for a in result.alerts if a.code == "harvest_opportunity")
+        assert alert.message.endswith(f"not harvested: {words} keeps it")
