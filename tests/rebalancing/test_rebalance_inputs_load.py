@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from rebalancing import engine
+from rebalancing import engine_inputs
 from rebalancing.engine_inputs import _lots_by_account, _oldest_first, rebalance_inputs_load
 from rebalancing.models import Price, TaxLot
 
@@ -113,6 +114,36 @@ def test_the_fingerprint_reads_each_lot_ids_length_in_characters(firm_a):
         ids, *_, lengths = lots[account.pk]
         assert np.ascontiguousarray(lengths, np.int64).tobytes() == array("q", map(len, ids)).tobytes()
     assert "lot «1»" in lots[odd.pk][0] and "" in lots[odd.pk][0]
+
+
+def _same_lots(a, b) -> bool:
+    return a.keys() == b.keys() and all(
+        a[k][0] == b[k][0] and all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(a[k][1:], b[k][1:],
+                                                                                              strict=True))
+        for k in a
+    )
+
+
+def test_lot_ids_joined_as_text_load_as_the_nul_separated_bytes_do(firm_a, monkeypatch):
+    # Given accounts whose lot ids are ASCII, of other characters, empty, or hold the separator
+    with tenant_context(firm_a):
+        plain, odd, clash = make_book(3)["accounts"]
+        TaxLot.objects.filter(account=odd, lot_id="T-001-L1").update(lot_id="lot «1», with\ttabs")
+        TaxLot.objects.filter(account=odd, lot_id="T-001-L2").update(lot_id="")
+        TaxLot.objects.filter(account=clash, lot_id="T-002-L1").update(lot_id=f"a{engine_inputs._ID_SEPARATOR}b")
+        ids = [plain.pk, odd.pk, clash.pk]
+        # When they are loaded with the ids joined as text (the account whose ids hold the separator
+        # read again as bytes), and all of them as bytes (a separator every id here holds)
+        with CaptureQueriesContext(connection) as queries:
+            as_text = _lots_by_account(ids)
+        monkeypatch.setattr(engine_inputs, "_ID_SEPARATOR", "-")
+        as_bytes = _lots_by_account(ids)
+        expected = {a: [lot.lot_id for lot in TaxLot.objects.filter(account_id=a).order_by("acquired", "pk")] for a in ids}
+    # Then both give the same columns, with the ids the table holds
+    assert _same_lots(as_text, as_bytes)
+    assert {a: list(lots[0]) for a, lots in as_text.items()} == expected
+    assert "a\x1fb" in as_text[clash.pk][0] and "lot «1», with\ttabs" in as_text[odd.pk][0]
+    assert len(queries.captured_queries) == 2  # the clash alone read again
 
 
 @pytest.mark.parametrize("seed", range(10))
