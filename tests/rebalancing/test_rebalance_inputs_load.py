@@ -7,8 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from rebalancing import engine
-from rebalancing import engine_inputs
+from rebalancing import engine, engine_inputs
 from rebalancing.engine_inputs import _lots_by_account, _oldest_first, rebalance_inputs_load
 from rebalancing.models import Price, TaxLot
 
