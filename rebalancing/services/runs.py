@@ -22,7 +22,6 @@ from datetime import date
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from rebalancing import dispatch, engine
@@ -290,9 +289,10 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         # Claimed above: none of these rows can be there already.
         objects_insert_by_copy(outcomes)
         objects_insert_by_copy(alerts)
-        _record_progress(run_id, load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
+        failed = sum(o.outcome == RunOutcome.Outcome.FAILED for o in outcomes)
+        _record_progress(run_id, done=len(outcomes) - failed, failed=failed,
+                         load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
     write_s = time.perf_counter() - t2
-    failed = sum(o.outcome == RunOutcome.Outcome.FAILED for o in outcomes)
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
 
 
@@ -422,14 +422,14 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
     return list(out.values())
 
 
-def _record_progress(run_id: int, **seconds: float) -> None:
-    """Counts come from the run's ledger, so a redone chunk can never count twice."""
+def _record_progress(run_id: int, *, done: int, failed: int, **seconds: float) -> None:
+    """Add a chunk's outcomes (``done`` and ``failed``) to the run's counts, in the transaction that
+    wrote them. They are the outcomes of the accounts the chunk claimed (``_outcomes_claim``), none
+    of which had one, so a redone chunk or its twin adds only what it wrote and nothing counts
+    twice. (Counting the run's outcomes again for every chunk read the whole ledger: about 10 ms a
+    chunk at 10,000 accounts, and it grew with the run.)"""
     run = RebalanceRun.objects.select_for_update().get(pk=run_id)
-    counts = dict(
-        RunOutcome.objects.filter(run_id=run_id).values("outcome").annotate(n=Count("id")).values_list("outcome", "n")
-    )
-    failed = counts.get(RunOutcome.Outcome.FAILED, 0)
-    done = sum(counts.values()) - failed
+    done, failed = run.done + done, run.failed + failed
     timings = dict(run.timings or {})
     for phase, value in seconds.items():
         timings[phase] = round(timings.get(phase, 0.0) + value, 4)

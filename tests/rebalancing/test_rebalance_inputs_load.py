@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from rebalancing import engine
+from rebalancing import engine, engine_inputs
 from rebalancing.engine_inputs import _lots_by_account, _oldest_first, rebalance_inputs_load
 from rebalancing.models import Price, TaxLot
 
@@ -115,6 +115,36 @@ def test_the_fingerprint_reads_each_lot_ids_length_in_characters(firm_a):
     assert "lot «1»" in lots[odd.pk][0] and "" in lots[odd.pk][0]
 
 
+def _same_lots(a, b) -> bool:
+    return a.keys() == b.keys() and all(
+        a[k][0] == b[k][0] and all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(a[k][1:], b[k][1:],
+                                                                                              strict=True))
+        for k in a
+    )
+
+
+def test_lot_ids_joined_as_text_load_as_the_nul_separated_bytes_do(firm_a, monkeypatch):
+    # Given accounts whose lot ids are ASCII, of other characters, empty, or hold the separator
+    with tenant_context(firm_a):
+        plain, odd, clash = make_book(3)["accounts"]
+        TaxLot.objects.filter(account=odd, lot_id="T-001-L1").update(lot_id="lot «1», with\ttabs")
+        TaxLot.objects.filter(account=odd, lot_id="T-001-L2").update(lot_id="")
+        TaxLot.objects.filter(account=clash, lot_id="T-002-L1").update(lot_id=f"a{engine_inputs._ID_SEPARATOR}b")
+        ids = [plain.pk, odd.pk, clash.pk]
+        # When they are loaded with the ids joined as text (the account whose ids hold the separator
+        # read again as bytes), and all of them as bytes (a separator every id here holds)
+        with CaptureQueriesContext(connection) as queries:
+            as_text = _lots_by_account(ids)
+        monkeypatch.setattr(engine_inputs, "_ID_SEPARATOR", "-")
+        as_bytes = _lots_by_account(ids)
+        expected = {a: [lot.lot_id for lot in TaxLot.objects.filter(account_id=a).order_by("acquired", "pk")] for a in ids}
+    # Then both give the same columns, with the ids the table holds
+    assert _same_lots(as_text, as_bytes)
+    assert {a: list(lots[0]) for a, lots in as_text.items()} == expected
+    assert "a\x1fb" in as_text[clash.pk][0] and "lot «1», with\ttabs" in as_text[odd.pk][0]
+    assert len(queries.captured_queries) == 2  # the clash alone read again
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_lot_columns_out_of_order_are_sorted_by_date_and_key(seed):
     # Given an account's lots in any order (a plan that loses the subquery's order)
@@ -151,3 +181,21 @@ def test_each_firm_loads_its_own_lots_through_the_binary_cursor(firm_a, firm_b):
             [inputs] = rebalance_inputs_load([books[firm.slug]], as_of=AS_OF)
         # Then each firm sees its own lot
         assert [lot.quantity for lot in inputs.request.account.lots] == [quantity]
+
+
+@pytest.mark.parametrize("largest_key", [1_000, 2**40 - 1, 2**40, 2**62])
+def test_lots_sorted_on_one_key_come_in_lexsorts_order(largest_key):
+    # Given lots on few dates (many ties) with primary keys up to the one key's limit and past it
+    rng = np.random.default_rng(largest_key % 1_000_003)
+    for n in (0, 1, 2, 50, 2_000):
+        pks = rng.choice(np.arange(largest_key - 5_000, largest_key + 1, dtype=np.int64), n, replace=False)
+        days = rng.integers(date(1900, 1, 1).toordinal(), date(9999, 12, 31).toordinal(), 8)[rng.integers(0, 8, n)]
+        lot_ids = [f"L{pk}" for pk in pks]
+        lengths = np.fromiter(map(len, lot_ids), np.int64, n)
+        # When they are put oldest first
+        ids, sids, _, _, acquired, id_lengths = _oldest_first(pks, pks * 3, pks * 0.5, pks * 0.25, days, lot_ids, lengths)
+        # Then in the order numpy's lexsort by (date, key) gives
+        order = np.lexsort((pks, days))
+        assert list(ids) == [lot_ids[i] for i in order]
+        assert np.array_equal(sids, pks[order] * 3) and np.array_equal(acquired, days[order])
+        assert np.array_equal(id_lengths, lengths[order])

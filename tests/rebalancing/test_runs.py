@@ -260,3 +260,36 @@ def test_a_run_on_a_day_the_book_cannot_be_computed_on_is_refused_before_it_is_q
         assert refused.value.detail == {"field": "as_of"}
         assert not RebalanceRun.objects.exists()
         assert run_start(scope=RunScope(firm=True), as_of=timezone.localdate(), label="test").total == 2
+
+
+def test_the_run_counts_each_accounts_outcome_once_as_its_ledger_does(firm_a, monkeypatch):
+    # Given a run of four accounts in chunks of two, one account failing
+    with tenant_context(firm_a):
+        book = make_book(3)
+        Price.objects.filter(security__symbol="SCHB").delete()
+        make_account("T-BROKEN", model=book["model"], holdings=[("SCHB", 10, 900, date(2024, 1, 2))])
+        monkeypatch.setattr(run_services, "CHUNK_ACCOUNTS", 2)
+        run = run_start(scope=RunScope(firm=True), as_of=AS_OF)
+        chunks = run_chunks(run)
+        ids = [a for chunk in chunks for a in chunk]
+        loader = run_services.rebalance_inputs_load
+        twins = []
+
+        def twin_writes_first(account_ids, **kwargs):
+            # A twin of this chunk (a message delivered again) writes its accounts while this one loads.
+            if twins:
+                run_process_chunk(run_id=run.pk, account_ids=twins.pop())
+            return loader(account_ids, **kwargs)
+
+        monkeypatch.setattr(run_services, "rebalance_inputs_load", twin_writes_first)
+        # When chunks are processed, one again, one overlapping another, one whose twin writes first
+        for chunk, twin in ((chunks[0], None), (chunks[0], None), (ids[1:3], None), (chunks[1], ids[2:]), (ids, None)):
+            twins += [twin] if twin else []
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+            run.refresh_from_db()
+            # Then after each, the run counts what its ledger holds
+            ledger = RunOutcome.objects.filter(run=run)
+            failed = ledger.filter(outcome=RunOutcome.Outcome.FAILED).count()
+            assert (run.done, run.failed) == (ledger.count() - failed, failed)
+        assert (run.done, run.failed, run.status) == (3, 1, RebalanceRun.Status.COMPLETED)
+        assert run.timings["chunks"] == 6
