@@ -286,9 +286,43 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
     start = time.perf_counter()
     securities = validate_household(request)
     window = household_window_trades(request)
-    placement = place(request, securities, window, household_equivalence(request))
+    equivalence = household_equivalence(request)
+    placement = place(request, securities, window, equivalence)
     placed = time.perf_counter()
+    accounts = _accounts_solved(request, placement, window, securities)
+    stranded = _stranded_buys(request, accounts, placement, equivalence)
+    if stranded:
+        # A harvest in one account stops every other account buying the name for 30 days, so a
+        # purchase the placement gave another account (an IRA's position moved there, say) would
+        # leave its money idle for a month: placed again with the name bought nowhere, the
+        # household holds on to it or moves something else. The harvest's own account keeps
+        # its substitute, which stands in for the name there.
+        placement = place(request, securities, window, equivalence, bought_nowhere=stranded, solved_before=placement.solves)
+        accounts = _accounts_solved(request, placement, window, securities)
+    _guard_household_wash_sales(request, accounts, window)
+    _guard_allowed_classes(request, accounts, placement, securities)
+    done = time.perf_counter()
+    return _report(
+        request,
+        accounts,
+        placement,
+        securities,
+        HouseholdDiagnostics(
+            placement_solves=placement.solves,
+            placement_ms=(placed - start) * 1e3,
+            accounts_ms=(done - placed) * 1e3,
+            total_ms=(done - start) * 1e3,
+        ),
+    )
 
+
+def _accounts_solved(
+    request: HouseholdRequest,
+    placement: Placement,
+    window: tuple[HouseholdTrade, ...],
+    securities: Mapping[str, Security],
+) -> tuple[RebalanceResult, ...]:
+    """Each account's own solve of its placement, in the order the wash-sale rule needs."""
     # Tax-deferred accounts first: their buys must stop a taxable account's loss sale of the same
     # security, and a taxable loss sale must stop their buys; each later account sees both.
     order = sorted(range(len(request.accounts)), key=lambda i: request.accounts[i].tax_status == "taxable")
@@ -305,22 +339,36 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
         result = _with_location_reasons(result, account, placement, securities)
         results[i] = result
         proposed.extend(_as_household_trades(request.as_of, account, result))
-    accounts = tuple(results[i] for i in range(len(request.accounts)))
-    _guard_household_wash_sales(request, accounts, window)
-    _guard_allowed_classes(request, accounts, placement, securities)
-    done = time.perf_counter()
-    return _report(
-        request,
-        accounts,
-        placement,
-        securities,
-        HouseholdDiagnostics(
-            placement_solves=placement.solves,
-            placement_ms=(placed - start) * 1e3,
-            accounts_ms=(done - placed) * 1e3,
-            total_ms=(done - start) * 1e3,
-        ),
-    )
+    return tuple(results[i] for i in range(len(request.accounts)))
+
+
+def _stranded_buys(
+    request: HouseholdRequest,
+    accounts: tuple[RebalanceResult, ...],
+    placement: Placement,
+    equivalence: Equivalence,
+) -> frozenset[str]:
+    """Symbols the placement has an account buy that a loss sale proposed in another account
+    (a harvest) keeps it from buying: the wash-sale rule holds across the household."""
+    loss_groups: dict[str, set[str]] = {}  # group -> accounts selling it at a loss in this proposal
+    for account, result in zip(request.accounts, accounts, strict=True):
+        if account.tax_status != "taxable":
+            continue
+        for t in result.trades:
+            if t.side == "sell" and any(ls.gain < 0 for ls in t.lots):
+                loss_groups.setdefault(equivalence.group(t.symbol), set()).add(account.id)
+    if not loss_groups:
+        return frozenset()
+    tolerance = 1e-9 * max(placement.total, 1.0)
+    stranded = set()
+    for a, account_id in enumerate(placement.account_ids):
+        for j, symbol in enumerate(placement.symbols):
+            sellers = loss_groups.get(equivalence.group(symbol), set())
+            if sellers - {account_id} and placement.after[a, j] > placement.before[a, j] + tolerance:
+                stranded.add(symbol)
+    # Every member of a stranded group: a name stands for its group in the wash-sale rule.
+    groups = {equivalence.group(s) for s in stranded}
+    return frozenset(s for s in placement.symbols if equivalence.group(s) in groups)
 
 
 def _account_request(

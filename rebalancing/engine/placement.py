@@ -187,8 +187,14 @@ def place(
     securities: Mapping[str, Security],
     window: tuple[HouseholdTrade, ...],
     equivalence: Equivalence,
+    bought_nowhere: frozenset[str] = frozenset(),
+    solved_before: int = 0,
 ) -> Placement:
-    """Solve the household's placement (see the module docstring)."""
+    """Solve the household's placement (see the module docstring).
+
+    ``bought_nowhere``: symbols no account may buy in this run (the household's own harvests keep them
+    from being bought back); ``solved_before``: programmes solved before this one, for the diagnostics.
+    """
     accounts = request.accounts
     weights = model_weights(request)
     held = {lot.symbol for a in accounts for lot in a.request.account.lots}
@@ -267,6 +273,9 @@ def place(
                 must_go[j] = True
             if s in no_sell:
                 sell_ub_sec[a, j] = 0.0
+            if s in bought_nowhere:
+                banned.setdefault(acct.id, set()).add(s)
+                buy_ub[a, j] = 0.0
 
     # Lots of taxable accounts.
     lot_acct, lot_sec, lot_value, lot_tax, lot_loss, lot_ub, lot_gain_frac = [], [], [], [], [], [], []
@@ -538,6 +547,6 @@ def place(
         planned_gain={
             accounts[a].id: float(planned[a]) for a in range(m) if accounts[a].tax_status == "taxable"
         },
-        solves=solves,
+        solves=solved_before + solves,
         warnings=warnings,
     )

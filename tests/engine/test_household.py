@@ -17,9 +17,13 @@ from rebalancing.engine import (
     Instruction,
     InvalidRequest,
     Model,
+    Parameters,
+    RebalanceRequest,
     Restrictions,
     Security,
     Sleeve,
+    TaxLot,
+    TradingParams,
     WashSaleParams,
     household_request_from_dict,
     household_request_to_dict,
@@ -424,6 +428,85 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_invests_its_cash_
     tight = rebalance_household(replace(request, inside_bands="tax_free"))
     assert trades_of(tight, "IRA")["EQ"][0] == "sell"
     assert tight.drift_after < result.drift_after < result.drift_before
+
+
+def test_a_location_move_into_an_account_harvesting_the_name_is_completed_in_the_harvests_substitute():
+    # Given a 40/60 household inside wide bands (30% absolute), rebalanced by its cash flows: its
+    # IRA holds only equity (A 15 and B 300), its taxable account one share of B bought at 150
+    # (now 100, a 50 loss it harvests, substitute E) and 585 of cash
+    securities = tuple(Security(s, 100.0 if s == "B" else 5.0, "bonds" if s in "CD" else "equity") for s in "ABCDE")
+    model = Model("m", (Sleeve("equity", 0.4, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.6, {"C": 0.6, "D": 0.4})))
+    wash = WashSaleParams(equivalent_groups=(("A", "E"),))
+    ira = Account("IRA", 0.0, lots=(TaxLot("i1", "A", 3.0, 15.0, AS_OF - timedelta(days=1)),
+                                     TaxLot("i2", "B", 3.0, 300.0, AS_OF - timedelta(days=31))), taxable=False)
+    taxable = Account("TAX", 585.0, lots=(TaxLot("t1", "B", 1.0, 150.0, AS_OF - timedelta(days=31)),))
+    harvest = HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"B": "E"})
+    members = (
+        HouseholdAccount(RebalanceRequest(AS_OF, ira, securities, model, Parameters(wash_sale=wash)), "traditional"),
+        HouseholdAccount(RebalanceRequest(AS_OF, taxable, securities, model, Parameters(harvest=harvest, wash_sale=wash)),
+                         "taxable"),
+    )
+    request = HouseholdRequest("H", AS_OF, model, securities, members, drift=DriftParams(0.3, 2.0),
+                               inside_bands="cash_flows")
+    # When the household is rebalanced
+    result = rebalance_household(request)
+    # Then the IRA moves its equity out for bonds (asset location), the taxable account harvests B
+    # and, since buying B back would wash that loss, takes the IRA's B in the harvest's substitute:
+    # inside its bands the household's B is not sold on balance, so E stands for B's 400 (the IRA's
+    # 300 and the harvested 100) less the cash the IRA must raise (its 1% target, 3.15) and less
+    # than one share of E to whole shares; B is bought nowhere
+    ira_trades, taxable_trades = trades_of(result, "IRA"), trades_of(result, "TAX")
+    assert ira_trades["B"] == ("sell", 3.0)
+    assert taxable_trades["B"] == ("sell", 1.0)
+    e_buy = next(t for r in result.accounts for t in r.trades if t.symbol == "E")
+    assert e_buy.side == "buy" and "harvest" in e_buy.reasons
+    assert 400.0 - 3.15 - 5.0 < e_buy.value <= 400.0
+    assert not any(t.symbol == "B" and t.side == "buy" for r in result.accounts for t in r.trades)
+
+
+def test_a_harvest_in_one_account_keeps_a_location_move_of_the_name_from_stranding_cash_in_another():
+    # Given a 40/60 household inside its (30%) bands, rebalanced by its cash flows: a taxable account X
+    # holding B at a loss it harvests (15 bought at 15, now 10; substitute E), 30 A and 1 D, a second
+    # taxable account Y with 206 of new cash and no harvesting, and an IRA holding 4 B (40) that
+    # location would swap for bonds, with the household's B bought back in Y
+    securities = (
+        Security("A", 5.0, "equity"),
+        Security("B", 10.0, "equity"),
+        Security("C", 5.0, "bonds"),
+        Security("D", 39.0, "bonds"),
+        Security("E", 5.0, "equity"),
+    )
+    model = Model("m", (Sleeve("equity", 0.4, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.6, {"C": 0.6, "D": 0.4})))
+    no_cash = Parameters(cash=CashParams(target=0.0), trading=TradingParams(whole_shares=False))
+    harvesting = replace(
+        no_cash, harvest=HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"B": "E"})
+    )
+    month_ago = AS_OF - timedelta(days=31)
+    x = Account("X", 0.0, lots=(TaxLot("x1", "B", 15.0, 225.0, month_ago), TaxLot("x2", "A", 30.0, 150.0, month_ago),
+                                TaxLot("x3", "D", 1.0, 39.0, month_ago)))
+    y = Account("Y", 206.0, lots=(TaxLot("y1", "A", 1.0, 5.0, month_ago),))
+    ira = Account("IRA", 0.0, lots=(TaxLot("i1", "B", 4.0, 40.0, month_ago),), taxable=False)
+    members = (
+        HouseholdAccount(RebalanceRequest(AS_OF, x, securities, model, harvesting), "taxable"),
+        HouseholdAccount(RebalanceRequest(AS_OF, y, securities, model, no_cash), "taxable"),
+        HouseholdAccount(RebalanceRequest(AS_OF, ira, securities, model, no_cash), "traditional"),
+    )
+    request = HouseholdRequest(
+        "H", AS_OF, model, securities, members, drift=DriftParams(0.3, 2.0), inside_bands="cash_flows"
+    )
+    # When the household is rebalanced
+    result = rebalance_household(request)
+    # Then X harvests B into E, and since X's loss sale keeps every other account from buying B
+    # for 30 days (a purchase by Y would wash it: the household is one taxpayer), the IRA keeps
+    # its B - the location move waits for the window - instead of selling it into money that Y
+    # could not put back in B; Y invests all its cash
+    assert trades_of(result, "X")["B"] == ("sell", 15.0)
+    assert trades_of(result, "X")["E"][0] == "buy"
+    assert "B" not in trades_of(result, "IRA")
+    assert not any(t.symbol == "B" and t.side == "buy" for r in result.accounts for t in r.trades)
+    y_after = next(r for r in result.accounts if r.account_id == "Y").weights_after
+    assert y_after[CASH_KEY] < 1e-6
+    # (Placed once, without knowing of X's harvest, the IRA sold its B and Y held the 40 as cash.)
 
 
 def test_outside_its_bands_a_household_rebalanced_by_cash_flows_returns_to_its_model_as_by_default():
