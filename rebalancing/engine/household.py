@@ -277,6 +277,11 @@ def household_window_trades(request: HouseholdRequest) -> tuple[HouseholdTrade, 
     return tuple(out)
 
 
+# Placements of one household run: the first, and one more for each set of names a harvest in
+# one account keeps the others from buying (``_stranded_buys``).
+MAX_PLACEMENTS = 3
+
+
 def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
     """Propose the trades of every account of a household, held to one model, and explain them.
 
@@ -290,14 +295,21 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
     placement = place(request, securities, window, equivalence)
     placed = time.perf_counter()
     accounts = _accounts_solved(request, placement, window, securities)
-    stranded = _stranded_buys(request, accounts, placement, equivalence)
-    if stranded:
+    stranded: frozenset[str] = frozenset()
+    for _ in range(MAX_PLACEMENTS - 1):
         # A harvest in one account stops every other account buying the name for 30 days, so a
         # purchase the placement gave another account (an IRA's position moved there, say) would
         # leave its money idle for a month: placed again with the name bought nowhere, the
         # household holds on to it or moves something else. The harvest's own account keeps
-        # its substitute, which stands in for the name there.
-        placement = place(request, securities, window, equivalence, bought_nowhere=stranded, solved_before=placement.solves)
+        # its substitute, which stands in for the name there. (Placed again, another harvest
+        # may strand another name: at most MAX_PLACEMENTS placements.)
+        more = _stranded_buys(request, accounts, placement, equivalence) - stranded
+        if not more:
+            break
+        stranded |= more
+        placement = place(
+            request, securities, window, equivalence, bought_nowhere=stranded, solved_before=placement.solves
+        )
         accounts = _accounts_solved(request, placement, window, securities)
     _guard_household_wash_sales(request, accounts, window)
     _guard_allowed_classes(request, accounts, placement, securities)
