@@ -266,25 +266,30 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_se
     # raise (their cash targets), give or take one share per account of rounding and trading cost.
     # A harvest is the account's own parameter, not a cash flow: its sales are not counted (its
     # substitute may stand in for another name whose own substitute the wash-sale rule blocks).
-    # Where an account harvests a name that the placement moves into it, the harvest's substitute
-    # stands in for the move's purchase too (the name itself would wash the loss): what the
-    # substitute is bought for beyond the harvest's own proceeds counts as the name.
+    # Where an account harvests a name, the harvest's substitute (not a model security) is that
+    # name there from then on: buying the name back would wash the loss, so a purchase of the name
+    # the placement gives the account (a location move into it, say) is completed in the
+    # substitute, bought or kept. What the substitute is worth in that account after the trades,
+    # beyond the harvest's own proceeds, counts as the name.
     prices = {s.symbol: s.price for s in request.securities}
     need = 0.0
     for member in request.accounts:
         acct = member.request.account
         value = acct.cash + sum(lot.quantity * prices[lot.symbol] for lot in acct.lots)
         need += max(0.0, member.request.parameters.cash.target * value - acct.cash)
-    substitutes = {member.request.account.id: (member.request.parameters.harvest.substitutes
-                                               if member.request.parameters.harvest else {})
-                   for member in request.accounts}
+    members = {member.request.account.id: member.request for member in request.accounts}
+    model_symbols = {s for sleeve in request.model.sleeves for s in sleeve.holdings}
     for symbol in ("A", "B", "C", "D"):
         change = sum((t.quantity if t.side == "buy" else -t.quantity) * prices[t.symbol]
                      for r in result.accounts for t in r.trades
                      if t.symbol == symbol and not (t.side == "sell" and "harvest" in t.reasons))
         for r in result.accounts:
-            substitute = substitutes[r.account_id].get(symbol)
+            own = members[r.account_id]
+            substitute = own.parameters.harvest.substitutes.get(symbol) if own.parameters.harvest else None
             harvested = sum(t.value for t in r.trades if t.symbol == symbol and t.side == "sell" and "harvest" in t.reasons)
-            standing_in = sum(t.value for t in r.trades if t.symbol == substitute and t.side == "buy" and "harvest" in t.reasons)
-            change += max(0.0, standing_in - harvested) if harvested else 0.0
+            if not harvested or substitute is None or substitute in model_symbols:
+                continue
+            held_after = sum(lot.quantity for lot in own.account.lots if lot.symbol == substitute) + sum(
+                t.quantity if t.side == "buy" else -t.quantity for t in r.trades if t.symbol == substitute)
+            change += max(0.0, held_after * prices[substitute] - harvested)
         assert change >= -need - len(request.accounts) * prices[symbol] - 1.0, (symbol, change, need)
