@@ -464,8 +464,8 @@ def test_a_location_move_into_an_account_harvesting_the_name_is_completed_in_the
     assert not any(t.symbol == "B" and t.side == "buy" for r in result.accounts for t in r.trades)
 
 
-def test_a_harvest_in_one_account_keeps_a_location_move_of_the_name_from_stranding_cash_in_another():
-    # Given a 40/60 household inside its (30%) bands, rebalanced by its cash flows: a taxable account X
+def harvest_beside_a_location_move(y_allows_wash_sales=False):
+    # A 40/60 household inside its (30%) bands, rebalanced by its cash flows: a taxable account X
     # holding B at a loss it harvests (15 bought at 15, now 10; substitute E), 30 A and 1 D, a second
     # taxable account Y with 206 of new cash and no harvesting, and an IRA holding 4 B (40) that
     # location would swap for bonds, with the household's B bought back in Y
@@ -481,6 +481,7 @@ def test_a_harvest_in_one_account_keeps_a_location_move_of_the_name_from_strandi
     harvesting = replace(
         no_cash, harvest=HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"B": "E"})
     )
+    y_params = replace(no_cash, wash_sale=WashSaleParams(allow=True)) if y_allows_wash_sales else no_cash
     month_ago = AS_OF - timedelta(days=31)
     x = Account("X", 0.0, lots=(TaxLot("x1", "B", 15.0, 225.0, month_ago), TaxLot("x2", "A", 30.0, 150.0, month_ago),
                                 TaxLot("x3", "D", 1.0, 39.0, month_ago)))
@@ -488,12 +489,17 @@ def test_a_harvest_in_one_account_keeps_a_location_move_of_the_name_from_strandi
     ira = Account("IRA", 0.0, lots=(TaxLot("i1", "B", 4.0, 40.0, month_ago),), taxable=False)
     members = (
         HouseholdAccount(RebalanceRequest(AS_OF, x, securities, model, harvesting), "taxable"),
-        HouseholdAccount(RebalanceRequest(AS_OF, y, securities, model, no_cash), "taxable"),
+        HouseholdAccount(RebalanceRequest(AS_OF, y, securities, model, y_params), "taxable"),
         HouseholdAccount(RebalanceRequest(AS_OF, ira, securities, model, no_cash), "traditional"),
     )
-    request = HouseholdRequest(
+    return HouseholdRequest(
         "H", AS_OF, model, securities, members, drift=DriftParams(0.3, 2.0), inside_bands="cash_flows"
     )
+
+
+def test_a_harvest_in_one_account_keeps_a_location_move_of_the_name_from_stranding_cash_in_another():
+    # Given the household above
+    request = harvest_beside_a_location_move()
     # When the household is rebalanced
     result = rebalance_household(request)
     # Then X harvests B into E, and since X's loss sale keeps every other account from buying B
@@ -507,6 +513,17 @@ def test_a_harvest_in_one_account_keeps_a_location_move_of_the_name_from_strandi
     y_after = next(r for r in result.accounts if r.account_id == "Y").weights_after
     assert y_after[CASH_KEY] < 1e-6
     # (Placed once, without knowing of X's harvest, the IRA sold its B and Y held the 40 as cash.)
+
+
+def test_an_account_that_allows_wash_sales_still_does_not_wash_another_accounts_harvest():
+    # Given the household above, its second taxable account Y accepting wash sales of its own
+    request = harvest_beside_a_location_move(y_allows_wash_sales=True)
+    # When it is rebalanced (before, Y bought the IRA's B and the household's last check refused
+    # the proposal: "internal error: the household proposal would wash the loss on B in account X")
+    result = rebalance_household(request)
+    # Then X's harvest stands, and no account buys B: Y's consent covers its own losses, not X's
+    assert trades_of(result, "X")["B"] == ("sell", 15.0)
+    assert not any(t.symbol == "B" and t.side == "buy" for r in result.accounts for t in r.trades)
 
 
 def test_outside_its_bands_a_household_rebalanced_by_cash_flows_returns_to_its_model_as_by_default():
