@@ -73,12 +73,15 @@ from .serialization import (
     withdrawal_plan_from_dict,
     withdrawal_plan_to_dict,
 )
+from .rmd import RequiredDistribution, required_minimum_distribution
 from .withdrawal import WITHDRAWAL_KINDS, WithdrawalPlan, plan_withdrawal
 
 __all__ = [
     "rebalance",
     "rebalance_household",
     "plan_withdrawal",
+    "required_minimum_distribution",
+    "RequiredDistribution",
     "RebalanceRequest",
     "HouseholdRequest",
     "HouseholdAccount",

@@ -1,0 +1,117 @@
+"""The required minimum distribution of a traditional IRA for one calendar year.
+
+The rule, from its sources (IRC §401(a)(9) as amended by SECURE 2.0 §107, applied to IRAs by
+§408(a)(6); Treas. Reg. §1.401(a)(9)-5 and -9; IRS Publication 590-B):
+
+- **When they start.** The *applicable age* depends on the owner's date of birth: 70½ if born before
+  1 July 1949, 72 if born from 1 July 1949 to the end of 1950, 73 if born 1951-1959, 75 if born in
+  1960 or later.  The first RMD is for the year the owner reaches it and may wait until 1 April of
+  the next year; every later one is due by 31 December.
+- **How much.** The account's fair market value on 31 December of the year before (the custodian's
+  Form 5498, box 5), divided by the distribution period of the Uniform Lifetime Table (Treas. Reg.
+  §1.401(a)(9)-9(c), in force from 2022) at the age the owner reaches on their birthday in the year.
+- **The exception.** When the owner's spouse is the sole beneficiary and more than 10 years younger,
+  the Joint and Last Survivor Table applies instead (a longer period, a smaller RMD).  This module does
+  not carry that table: it refuses, naming the reason, and the amount is entered by hand.
+
+Years before 2022 used another table (and 2020's RMDs were waived): they are refused too.  The RMD is
+rounded up to the cent, so that taking it never leaves the owner a cent short (the shortfall is what
+the excise tax of §4974 falls on).  Lifetime RMDs only: an inherited IRA follows other rules, and a
+Roth IRA has none while its owner lives (§408A(c)(5)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_CEILING, Decimal
+
+from .errors import InvalidRequest
+
+__all__ = ["UNIFORM_LIFETIME_TABLE", "RequiredDistribution", "applicable_age", "first_distribution_year",
+           "required_minimum_distribution"]
+
+#: Treas. Reg. §1.401(a)(9)-9(c): age reached in the year -> distribution period (years), 2022 onwards.
+UNIFORM_LIFETIME_TABLE: dict[int, Decimal] = {age: Decimal(p) for age, p in {
+    72: "27.4", 73: "26.5", 74: "25.5", 75: "24.6", 76: "23.7", 77: "22.9", 78: "22.0", 79: "21.1",
+    80: "20.2", 81: "19.4", 82: "18.5", 83: "17.7", 84: "16.8", 85: "16.0", 86: "15.2", 87: "14.4",
+    88: "13.7", 89: "12.9", 90: "12.2", 91: "11.5", 92: "10.8", 93: "10.1", 94: "9.5", 95: "8.9",
+    96: "8.4", 97: "7.8", 98: "7.3", 99: "6.8", 100: "6.4", 101: "6.0", 102: "5.6", 103: "5.2",
+    104: "4.9", 105: "4.6", 106: "4.3", 107: "4.1", 108: "3.9", 109: "3.7", 110: "3.5", 111: "3.4",
+    112: "3.3", 113: "3.1", 114: "3.0", 115: "2.9", 116: "2.8", 117: "2.7", 118: "2.5", 119: "2.3",
+    120: "2.0",  # and every age above
+}.items()}
+FIRST_TABLE_YEAR = 2022
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredDistribution:
+    """One IRA's RMD for ``year``: ``amount`` is 0 before the first year (``due`` False)."""
+
+    year: int
+    age: int  # reached on the owner's birthday in ``year``
+    applicable_age: str  # "70½", "72", "73" or "75"
+    first_year: int
+    due: bool
+    year_end_value: Decimal  # 31 December of ``year - 1``
+    distribution_period: Decimal | None
+    amount: Decimal
+    deadline: date | None
+    explanation: str
+
+
+def applicable_age(birth_date: date) -> str:
+    """The age at which RMDs start, by date of birth (§401(a)(9)(C)(v), SECURE 2.0 §107)."""
+    if birth_date < date(1949, 7, 1):
+        return "70½"
+    if birth_date.year <= 1950:
+        return "72"
+    return "73" if birth_date.year <= 1959 else "75"
+
+
+def first_distribution_year(birth_date: date) -> int:
+    """The year the owner reaches the applicable age: the year of the first RMD."""
+    start = applicable_age(birth_date)
+    if start == "70½":  # six months after the 70th birthday: the next year for a birthday from 1 July
+        return birth_date.year + 70 + (birth_date.month >= 7)
+    return birth_date.year + int(start)
+
+
+def required_minimum_distribution(*, birth_date: date, year: int, year_end_value: Decimal,
+                                  spouse_birth_date: date | None = None) -> RequiredDistribution:
+    """The RMD of ``year`` from a traditional IRA worth ``year_end_value`` on 31 December of the year
+    before, for an owner born on ``birth_date``; ``spouse_birth_date`` only when the spouse is the
+    sole beneficiary.  Refused, naming the reason, where this table does not give the answer."""
+    year_end_value = Decimal(year_end_value)
+    if not year_end_value.is_finite() or year_end_value < 0:
+        raise InvalidRequest(f"The 31 December value must be 0 or more (it is {year_end_value}).",
+                             {"field": "year_end_value"})
+    if birth_date.year >= year:
+        raise InvalidRequest(f"The owner's date of birth ({birth_date}) must be before {year}.",
+                             {"field": "owner_birth_date"})
+    if year < FIRST_TABLE_YEAR:
+        raise InvalidRequest(f"RMDs for {year} used the table in force before {FIRST_TABLE_YEAR}, which the product "
+                             "does not carry; enter the amount.", {"field": "year"})
+    start, first_year = applicable_age(birth_date), first_distribution_year(birth_date)
+    age = year - birth_date.year
+    if year < first_year:
+        return RequiredDistribution(
+            year=year, age=age, applicable_age=start, first_year=first_year, due=False, year_end_value=year_end_value,
+            distribution_period=None, amount=Decimal("0.00"), deadline=None,
+            explanation=f"None due for {year}: RMDs start at {start} for an owner born on {birth_date:%d %B %Y}; "
+                        f"the first is for {first_year}, by 1 April {first_year + 1}.")
+    if spouse_birth_date is not None and age - (year - spouse_birth_date.year) > 10:
+        raise InvalidRequest(
+            f"The spouse, sole beneficiary, is more than 10 years younger than the owner ({age} and "
+            f"{year - spouse_birth_date.year} in {year}): the Joint and Last Survivor Table applies, which the "
+            "product does not carry; enter the amount.", {"field": "spouse_birth_date"})
+    period = UNIFORM_LIFETIME_TABLE[min(age, 120)]
+    amount = (year_end_value / period).quantize(_CENT, rounding=ROUND_CEILING)
+    deadline = date(year + 1, 4, 1) if year == first_year else date(year, 12, 31)
+    return RequiredDistribution(
+        year=year, age=age, applicable_age=start, first_year=first_year, due=True, year_end_value=year_end_value,
+        distribution_period=period, amount=amount, deadline=deadline,
+        explanation=f"${year_end_value:,.2f} on 31 December {year - 1} / {period} (Uniform Lifetime Table, "
+                    f"age {age}) = ${amount:,.2f}, due by {deadline:%d %B %Y}"
+                    + (" (the first RMD may wait until 1 April of the next year)." if year == first_year else "."))

@@ -1,0 +1,131 @@
+"""The RMD of a traditional IRA: worked examples from the rule's sources, and a deliberately simple
+second implementation (integer cents, the table as a list, start ages as date comparisons) over
+random owners, years and balances."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rebalancing.engine import InvalidRequest
+from rebalancing.engine.rmd import (
+    applicable_age,
+    first_distribution_year,
+    required_minimum_distribution,
+)
+
+# Treas. Reg. §1.401(a)(9)-9(c), in tenths of a year, ages 72, 73, ... 120.
+PERIODS_IN_TENTHS = [274, 265, 255, 246, 237, 229, 220, 211, 202, 194, 185, 177, 168, 160, 152, 144, 137, 129, 122,
+                     115, 108, 101, 95, 89, 84, 78, 73, 68, 64, 60, 56, 52, 49, 46, 43, 41, 39, 37, 35, 34, 33, 31,
+                     30, 29, 28, 27, 25, 23, 20]
+
+
+def rmd(birth, year, value, spouse=None):
+    return required_minimum_distribution(birth_date=birth, year=year, year_end_value=Decimal(value),
+                                         spouse_birth_date=spouse)
+
+
+# -- worked examples --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("birth", "start", "first"), [
+    (date(1949, 6, 30), "70½", 2019),  # 70½ on 30 December 2019
+    (date(1949, 1, 15), "70½", 2019),
+    (date(1948, 7, 1), "70½", 2019),  # 70½ on 1 January 2019
+    (date(1949, 7, 1), "72", 2021),  # SECURE Act: from 1 July 1949
+    (date(1950, 12, 31), "72", 2022),
+    (date(1951, 1, 1), "73", 2024),  # SECURE 2.0 §107
+    (date(1959, 12, 31), "73", 2032),
+    (date(1960, 1, 1), "75", 2035),
+])
+def test_rmds_start_at_the_age_the_owners_date_of_birth_sets(birth, start, first):
+    assert applicable_age(birth) == start
+    assert first_distribution_year(birth) == first
+
+
+def test_the_rmd_is_the_year_end_value_over_the_uniform_lifetime_period_rounded_up_to_the_cent():
+    # Born in October 1952: 73 in 2025, the first year; 100,000 / 26.5 = 3,773.5849...
+    first = rmd(date(1952, 10, 1), 2025, "100000")
+    assert (first.age, first.distribution_period, first.amount) == (73, Decimal("26.5"), Decimal("3773.59"))
+    assert first.due and first.deadline == date(2026, 4, 1)  # the first may wait until 1 April
+    later = rmd(date(1952, 10, 1), 2026, "96226.41")  # 74: 25.5, due by 31 December
+    assert (later.amount, later.deadline) == (Decimal("3773.59"), date(2026, 12, 31))
+    assert "25.5" in later.explanation and "31 December 2025" in later.explanation
+
+
+def test_the_age_is_the_one_reached_on_the_birthday_in_the_year_even_after_the_distribution():
+    # Born on 31 December 1950: 75 on 31 December 2025, so 2025's period is 24.6 even in January.
+    assert rmd(date(1950, 12, 31), 2025, "24600").amount == Decimal("1000.00")
+
+
+def test_past_120_the_period_stays_two_years():
+    assert rmd(date(1900, 3, 3), 2026, "1000").amount == Decimal("500.00")
+    assert rmd(date(1906, 3, 3), 2026, "1000").distribution_period == Decimal("2.0")
+
+
+def test_before_the_first_year_nothing_is_due_and_the_owner_is_told_when():
+    early = rmd(date(1953, 5, 5), 2025, "500000")  # 72 in 2025; 73 in 2026
+    assert not early.due and early.amount == 0 and early.deadline is None
+    assert "2026" in early.explanation and "1 April 2027" in early.explanation
+    assert rmd(date(1960, 2, 2), 2034, "1").amount == 0  # 74 in 2034: 75 starts it
+
+
+def test_a_spouse_exactly_ten_years_younger_keeps_the_uniform_table():
+    # The ages reached in the year differ by 10: the Uniform Lifetime Table is built on that case.
+    assert rmd(date(1950, 1, 1), 2026, "76000", spouse=date(1960, 12, 31)).amount == Decimal("3206.76")
+
+
+def test_a_spouse_sole_beneficiary_more_than_ten_years_younger_is_refused_not_guessed():
+    with pytest.raises(InvalidRequest, match="Joint and Last Survivor") as refused:
+        rmd(date(1950, 12, 31), 2026, "76000", spouse=date(1961, 1, 1))  # a day over 10 years, 11 by the ages
+    assert refused.value.detail == {"field": "spouse_birth_date"}
+
+
+@pytest.mark.parametrize(("birth", "year", "value", "field"), [
+    (date(1950, 1, 1), 2021, "1000", "year"),  # the old table; 2020's were waived
+    (date(2026, 1, 1), 2026, "1000", "owner_birth_date"),
+    (date(1950, 1, 1), 2026, "-1", "year_end_value"),
+    (date(1950, 1, 1), 2026, "NaN", "year_end_value"),
+])
+def test_what_the_table_cannot_answer_is_refused_naming_the_field(birth, year, value, field):
+    with pytest.raises(InvalidRequest) as refused:
+        rmd(birth, year, value)
+    assert refused.value.detail == {"field": field}
+
+
+# -- a second implementation --------------------------------------------------------------------------
+
+def simple_rmd_cents(birth: date, year: int, value_cents: int, spouse: date | None):
+    """None: refused for the spouse; otherwise (due, the RMD in cents)."""
+    if (birth.year, birth.month) < (1949, 7):
+        reaches = birth.year + 70 if birth.month <= 6 else birth.year + 71
+    elif birth.year < 1951:
+        reaches = birth.year + 72
+    elif birth.year < 1960:
+        reaches = birth.year + 73
+    else:
+        reaches = birth.year + 75
+    if year < reaches:
+        return False, 0
+    age = year - birth.year
+    if spouse is not None and spouse.year - birth.year >= 11:
+        return None
+    tenths = PERIODS_IN_TENTHS[min(age, 120) - 72]
+    return True, -(-value_cents * 10 // tenths)  # ceiling of cents / period
+
+
+@settings(max_examples=500, deadline=None)
+@given(birth=st.dates(date(1895, 1, 1), date(1975, 12, 31)), year=st.integers(2022, 2060),
+       value_cents=st.integers(0, 10**13), spouse=st.none() | st.dates(date(1900, 1, 1), date(2000, 12, 31)))
+def test_the_rmd_agrees_with_a_simple_implementation(birth, year, value_cents, spouse):
+    value = Decimal(value_cents).scaleb(-2)
+    expected = simple_rmd_cents(birth, year, value_cents, spouse)
+    if expected is None:
+        with pytest.raises(InvalidRequest):
+            rmd(birth, year, value, spouse)
+        return
+    got = rmd(birth, year, value, spouse)
+    assert (got.due, got.amount) == (expected[0], Decimal(expected[1]).scaleb(-2))
+    if got.due:  # never a cent short, never a cent over
+        assert got.amount * got.distribution_period >= value > (got.amount - Decimal("0.01")) * got.distribution_period
