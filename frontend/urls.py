@@ -38,6 +38,7 @@ urlpatterns = [
     path("households/<int:pk>/advisors/", households.household_advisors, name="household_advisors"),
     path("households/<int:pk>/settings/", households.household_settings, name="household_settings"),
     path("households/<int:pk>/cash-flows/", households.household_cash_flow, name="household_cash_flow"),
+    path("households/<int:pk>/rmd-facts/", households.household_rmd_facts, name="household_rmd_facts"),
     path("households/<int:pk>/cash-flows/upload/", households.household_cash_flow_upload,
          name="household_cash_flow_upload"),
     path("households/<int:pk>/preview/", households.household_preview, name="household_preview"),

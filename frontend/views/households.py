@@ -4,8 +4,6 @@ accounts and advisors. Each form posts to its own URL, calls one service and com
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
@@ -15,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from frontend.households import household_list_rows, household_view
-from frontend.query import decimal_param, id_param, ids_param
+from frontend.query import date_param, decimal_param, id_param, ids_param, int_param
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
@@ -37,6 +35,7 @@ from rebalancing.services.households import (
 from rebalancing.services.people import household_advisors_set
 from rebalancing.services.proposals import household_proposal_decide
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
+from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError, NotFound
 from tenants.permissions import Capability, user_can
@@ -131,6 +130,7 @@ def household_detail(request, pk: int):
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "cash_flows": CashFlow.objects.filter(household=household).select_related("account", "run")[:20],
+        "rmd_year": timezone.localdate().year, "rmds": rmd_due_for_household(household, year=timezone.localdate().year),
         "cash_flow_kinds": CashFlow.Kind.choices,
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
@@ -237,7 +237,7 @@ def household_cash_flow(request, pk: int):
         if account_id else None
     try:
         entered = cash_flow_enter(user=request.user, household=household, kind=post.get("kind", ""),
-                                  amount=amount if amount is not None else Decimal(0), account=account,
+                                  amount=amount, account=account,
                                   reference=post.get("reference", ""))
     except DomainError as exc:
         return _refused(request, household, exc, "#cash-flows")
@@ -251,6 +251,28 @@ def household_cash_flow(request, pk: int):
         text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f} planned: estimated tax ${flow.tax_cost:,.2f}. "
                 "Its sales wait for approval below.")
     return _done(request, household, text, "#proposal")
+
+
+@firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
+@require_POST
+def household_rmd_facts(request, pk: int):
+    """What one IRA's RMD is computed from: the owner's date of birth, the spouse's when sole
+    beneficiary, and the value on 31 December of last year."""
+    household = _household(request, pk)
+    post = request.POST
+    account = visible_or_404(accounts_visible_to(request.user).filter(household=household),
+                             pk=id_param(post, "account"))
+    today = timezone.localdate()
+    try:
+        account_rmd_facts_set(
+            user=request.user, account=account, owner_birth_date=date_param(post, "owner_birth_date"),
+            spouse_birth_date=date_param(post, "spouse_birth_date"),
+            year_end_value=decimal_param(post, "year_end_value", what="31 December value"),
+            year_end_year=int_param(post, "year_end_year", minimum=1900, maximum=today.year, what="year of the value"),
+            today=today)
+    except DomainError as exc:
+        return _refused(request, household, exc, "#rmds")
+    return _done(request, household, f"RMD facts of {account.custodian_number} saved.", "#rmds")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

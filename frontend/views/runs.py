@@ -137,7 +137,12 @@ def run_detail(request, pk: int):
     failures = (RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED,
                                           account__in=accounts_visible_to(request.user))
                 .select_related("account").order_by("account__custodian_number"))
-    context.update({"failures": paginate(request, failures), "can_cancel": user_can(request.user, Capability.RUN_REBALANCE)})
+    # Accounts the run left as they are for a reason (a withdrawal's sales waiting for a decision).
+    held = (RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.NO_TRADES,
+                                      account__in=accounts_visible_to(request.user)).exclude(code="")
+            .select_related("account").order_by("account__custodian_number")[:100])
+    context.update({"failures": paginate(request, failures), "held": held,
+                    "can_cancel": user_can(request.user, Capability.RUN_REBALANCE)})
     return render(request, "frontend/run_detail.html", context)
 
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from rebalancing.models import CashFlow, HouseholdProposal
@@ -54,7 +55,9 @@ class CashFlowSerializer(serializers.ModelSerializer):
 class CashFlowInSerializer(serializers.Serializer):
     household = serializers.IntegerField(min_value=1, max_value=2**62)
     kind = serializers.ChoiceField(choices=CashFlow.Kind.choices)
-    amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"))
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"), required=False,
+                                      allow_null=True, default=None,
+                                      help_text="Dollars; omit for an RMD to take what is left of the year's RMD")
     account = serializers.IntegerField(min_value=1, max_value=2**62, required=False, allow_null=True, default=None,
                                        help_text="Deposit: the account receiving it; RMD: the IRA; withdrawal: "
                                                  "omit to let the engine choose")
@@ -72,3 +75,42 @@ class HouseholdSettingsInSerializer(serializers.Serializer):
     asset_classes = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=64)),
                                           required=False, help_text="account id -> asset classes it may hold "
                                                                     "([]: any)")
+
+
+class RmdFactsInSerializer(serializers.Serializer):
+    owner_birth_date = serializers.DateField(allow_null=True, help_text="The IRA owner's date of birth")
+    spouse_birth_date = serializers.DateField(required=False, allow_null=True, default=None,
+                                              help_text="Only when the spouse is the IRA's sole beneficiary")
+    year_end_value = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True,
+                                              help_text="Fair market value on 31 December of year_end_year")
+    year_end_year = serializers.IntegerField(min_value=1900, max_value=9999, allow_null=True)
+
+
+class RmdQuerySerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=1900, max_value=9999, required=False)
+
+
+class RmdDueSerializer(serializers.Serializer):
+    account = serializers.IntegerField(source="account.pk")
+    account_number = serializers.CharField(source="account.custodian_number")
+    year = serializers.IntegerField()
+    owner_birth_date = serializers.DateField(source="account.owner_birth_date", allow_null=True)
+    spouse_birth_date = serializers.DateField(source="account.spouse_birth_date", allow_null=True)
+    year_end_value = serializers.DecimalField(source="account.year_end_value", max_digits=18, decimal_places=2,
+                                              allow_null=True)
+    year_end_year = serializers.IntegerField(source="account.year_end_year", allow_null=True)
+    computed = serializers.SerializerMethodField(help_text="null with `problem` when it cannot be computed")
+    problem = serializers.CharField(help_text="Which fact is missing, or why the table cannot answer")
+    distributed = serializers.DecimalField(max_digits=18, decimal_places=2,
+                                           help_text="Taken or planned from the IRA this year by the household's cash flows")
+    remaining = serializers.DecimalField(max_digits=18, decimal_places=2)
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_computed(self, due) -> dict | None:
+        r = due.required
+        if r is None:
+            return None
+        return {"due": r.due, "amount": str(r.amount), "age": r.age, "applicable_age": r.applicable_age,
+                "first_year": r.first_year, "distribution_period": None if r.distribution_period is None
+                else str(r.distribution_period), "deadline": r.deadline.isoformat() if r.deadline else None,
+                "explanation": r.explanation}

@@ -57,6 +57,7 @@ from .result import (
     Summary,
     Trade,
 )
+from .rmd import RequiredDistribution, required_minimum_distribution
 from .serialization import (
     REQUEST_SCHEMA,
     RESULT_SCHEMA,
@@ -73,7 +74,6 @@ from .serialization import (
     withdrawal_plan_from_dict,
     withdrawal_plan_to_dict,
 )
-from .rmd import RequiredDistribution, required_minimum_distribution
 from .withdrawal import WITHDRAWAL_KINDS, WithdrawalPlan, plan_withdrawal
 
 __all__ = [

@@ -52,7 +52,10 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
     household_ids = text_cells(sheet, "household_id", field=Household._meta.get_field("external_id"), required=True)
     kinds = required_cells(sheet, "kind", column_parse(sheet, "kind", _kind), "deposit, withdrawal or rmd")
-    amounts = decimal_cells(sheet, "amount", field=CashFlow._meta.get_field("amount"), positive=True)
+    # An RMD's amount may be left empty: what is left of the year's RMD (services.rmd).
+    amounts = decimal_cells(sheet, "amount", field=CashFlow._meta.get_field("amount"), positive=True, required=False)
+    needs_amount = kinds.map(lambda k: k != "rmd").astype(bool)
+    required_cells(sheet, "amount", amounts[needs_amount], "a number (empty only for an rmd: the year's RMD left)")
     numbers = (text_cells(sheet, "account_number", field=Account._meta.get_field("custodian_number"))
                if sheet.has("account_number") else None)
     references = (text_cells(sheet, "reference", field=CashFlow._meta.get_field("reference"))

@@ -149,6 +149,14 @@ class Account(models.Model):
     realised_short_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     realised_long_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     opened_on = models.DateField(null=True, blank=True)
+    # What a traditional IRA's required minimum distribution is computed from (engine/rmd.py).
+    owner_birth_date = models.DateField(null=True, blank=True, help_text="The IRA owner's date of birth")
+    spouse_birth_date = models.DateField(
+        null=True, blank=True, help_text="Only when the owner's spouse is the IRA's sole beneficiary")
+    year_end_value = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True,
+        help_text="Fair market value on 31 December of year_end_year, as the custodian reports it (Form 5498)")
+    year_end_year = models.PositiveSmallIntegerField(null=True, blank=True)
 
     objects = AccountQuerySet.as_manager()
 
@@ -159,6 +167,9 @@ class Account(models.Model):
             models.CheckConstraint(condition=Q(long_term_rate__gte=0, long_term_rate__lte=1), name="account_lt_rate_0_1"),
             models.CheckConstraint(condition=Q(tax_status__in=["taxable", "traditional", "roth"]),
                                    name="account_tax_status_valid"),
+            models.CheckConstraint(condition=Q(year_end_value__isnull=True, year_end_year__isnull=True)
+                                   | Q(year_end_value__gte=0, year_end_year__gte=1900),
+                                   name="account_year_end_value_with_year"),
         ]
 
     def __str__(self) -> str:

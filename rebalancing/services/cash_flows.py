@@ -30,7 +30,8 @@ from rebalancing.models import (
     RunOutcome,
 )
 from rebalancing.selectors import RunScope
-from rebalancing.services.proposals import proposals_submit_new, proposals_supersede
+from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
+from rebalancing.services.rmd import rmd_due
 from rebalancing.services.runs import run_start
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -64,10 +65,11 @@ def _visible(user, household: Household) -> Household:
 
 
 @transaction.atomic
-def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, account: Account | None = None,
+def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | None, account: Account | None = None,
                     as_of: date | None = None, reference: str = "") -> CashFlowEntered:
     """Enter a deposit, withdrawal or RMD for ``household``; with a ``reference`` entered before,
-    nothing happens (a file imported twice). Bad input or a withdrawal the household cannot fund
+    nothing happens (a file imported twice). An RMD without an amount takes what is left of the
+    year's RMD from the account (``services.rmd``). Bad input or a withdrawal the household cannot fund
     without a wash sale is refused, naming the problem, and nothing is written."""
     require(user, Capability.EDIT_PARAMETERS)
     household = _visible(user, household)
@@ -78,7 +80,8 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
             return CashFlowEntered(found, created=False)
     if kind not in CashFlow.Kind.values:
         raise ValidationFailed(f"{kind!r} is not a deposit, withdrawal or rmd.", detail={"field": "kind"})
-    amount = _amount_checked(Decimal(amount))
+    if amount is not None or kind != CashFlow.Kind.RMD:
+        amount = _amount_checked(Decimal(amount if amount is not None else 0))
     if len(reference) > _REFERENCE_MAX:
         raise ValidationFailed(f"The reference must be at most {_REFERENCE_MAX} characters (it has {len(reference)}).",
                                detail={"field": "reference"})
@@ -94,6 +97,8 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
                                detail={"field": "account"})
     today = timezone.localdate()
     as_of = book_day_check(as_of or today, what="cash flow's day")
+    if amount is None:
+        amount = _rmd_remaining(account, as_of.year)
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None)
     if kind == CashFlow.Kind.DEPOSIT:
@@ -105,6 +110,21 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal, a
         "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id,
         "sales": len(flow.plan.get("sales", [])) if flow.plan else 0})
     return CashFlowEntered(flow, created=True)
+
+
+def _rmd_remaining(account: Account, year: int) -> Decimal:
+    # Read again: the facts are the stored ones, not those of the caller's copy of the account.
+    account = Account.objects.get(pk=account.pk)
+    due = rmd_due(account=account, year=year)
+    if due.required is None:
+        raise ValidationFailed(f"The {year} RMD cannot be computed: {due.problem} Or enter the amount.",
+                               detail={"field": "amount"})
+    if due.remaining <= 0:
+        what = (f"of ${due.required.amount:,.2f} is already taken or planned (${due.distributed:,.2f})"
+                if due.required.due else "is not due: " + due.required.explanation)
+        raise ValidationFailed(f"{account.custodian_number}'s {year} RMD {what}. Enter an amount to take more.",
+                               detail={"field": "amount"})
+    return due.remaining
 
 
 def _amount_checked(amount: Decimal) -> Decimal:
@@ -135,7 +155,20 @@ def _deposit(flow: CashFlow, user) -> None:
     flow.save(update_fields=["run"])
 
 
+def _open_cash_flow_check(flow: CashFlow) -> None:
+    """One withdrawal at a time: a plan is made on the book as it is, so a second one while the first's
+    sales wait would sell the same lots - and, were it to supersede them, lose the first."""
+    waiting = (CashFlow.objects.filter(household_id=flow.household_id, run__proposals__status__in=OPEN)
+               .select_related("account").order_by("created_at").first())
+    if waiting is not None:
+        raise Conflict(f"The {waiting.get_kind_display().lower()} of ${waiting.amount:,.2f} entered on "
+                       f"{waiting.as_of:%d %B %Y} waits for its sales to be decided and released: decide it first "
+                       "(a second plan now would sell the same lots).", code="cash_flow_pending",
+                       detail={"cash_flow": waiting.pk, "run": waiting.run_id})
+
+
 def _withdrawal(flow: CashFlow, user) -> None:
+    _open_cash_flow_check(flow)
     [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
     if inputs.error is not None:
         raise ValidationFailed(f"The household's accounts cannot be read for a withdrawal: {inputs.error.message}",

@@ -45,7 +45,7 @@ from rebalancing.models import (
 )
 from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
-from rebalancing.services.proposals import proposals_insert_submitted, proposals_supersede
+from rebalancing.services.proposals import OPEN, proposals_insert_submitted, proposals_supersede
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
@@ -232,6 +232,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     missing = set(todo) - {i.account_id for i in loaded}
     t1 = time.perf_counter()
     proposals, outcomes, alerts = [], [], []
+    loaded, outcomes = _cash_flows_waiting_apart(run, loaded)
     units = {h.pk: h for h in Household.objects.filter(pk__in={i.household_id for i in loaded},
                                                        managed_as=Household.ManagedAs.HOUSEHOLD)
              .select_related("template")}
@@ -294,6 +295,30 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
                          load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
     write_s = time.perf_counter() - t2
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
+
+
+def _cash_flows_waiting_apart(run, loaded: list[AccountInputs]) -> tuple[list[AccountInputs], list[RunOutcome]]:
+    """Accounts whose withdrawal or RMD sales wait for a decision are left as they are: a proposal of
+    this run would supersede those sales, and the money the client asked for would never be raised.
+    A household managed as one waits whole (its accounts are solved together)."""
+    if not loaded:
+        return loaded, []
+    waiting = set(Proposal.objects.filter(account_id__in=[i.account_id for i in loaded], status__in=OPEN,
+                                          run__kind=RebalanceRun.Kind.CASH_FLOW).values_list("account_id", flat=True))
+    if not waiting:
+        return loaded, []
+    households = {i.household_id for i in loaded if i.account_id in waiting}
+    units = set(Household.objects.filter(pk__in=households, managed_as=Household.ManagedAs.HOUSEHOLD)
+                .values_list("pk", flat=True))
+    apart = [i for i in loaded if i.account_id in waiting or i.household_id in units]
+    message = ("not rebalanced: the sales of a withdrawal or RMD wait for a decision on this "
+               "{what}; decide them first")
+    outcomes = [RunOutcome(run=run, account_id=i.account_id, outcome=RunOutcome.Outcome.NO_TRADES,
+                           code="cash_flow_pending",
+                           message=message.format(what="account" if i.account_id in waiting else "household"))
+                for i in apart]
+    apart_ids = {i.account_id for i in apart}
+    return [i for i in loaded if i.account_id not in apart_ids], outcomes
 
 
 def _outcomes_claim(run_id: int, account_ids: list[int]) -> set[int]:

@@ -184,3 +184,31 @@ def test_a_day_before_1900_or_after_today_is_refused_naming_the_field(lees, as_o
                         as_of=as_of)
     assert refused.value.detail == {"field": "as_of"}
     assert not CashFlow.objects.exists() and not RebalanceRun.objects.exists()
+
+
+def test_a_run_leaves_a_withdrawals_waiting_sales_as_they_are_until_they_are_decided(lees):
+    from rebalancing.models import RunOutcome
+    from rebalancing.selectors import RunScope
+    from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+    def run_household():
+        run = run_start(scope=RunScope(household_id=lees["household"].pk), as_of=AS_OF, label="nightly")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        return run
+
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
+    waiting = set(Proposal.objects.filter(run=flow.run).values_list("pk", flat=True))
+    run = run_household()
+    # Superseding them would lose the money the client asked for: the household (managed as one) waits whole.
+    assert set(Proposal.objects.filter(pk__in=waiting).values_list("status", flat=True)) == {Proposal.Status.PENDING}
+    assert not Proposal.objects.filter(run=run).exists()
+    held = RunOutcome.objects.filter(run=run)
+    assert held.count() == lees["household"].accounts.count()
+    assert set(held.values_list("outcome", "code")) == {(RunOutcome.Outcome.NO_TRADES, "cash_flow_pending")}
+
+    household_proposal_decide(household_proposal=HouseholdProposal.objects.get(run=flow.run), user=lees["advisor"],
+                              approve=False, comment="the client changed their mind")
+    again = run_household()
+    assert not RunOutcome.objects.filter(run=again, code="cash_flow_pending").exists()

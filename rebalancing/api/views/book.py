@@ -1,6 +1,7 @@
 """Market data, models, templates, households and accounts."""
 
 from django.db.models import Prefetch
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -29,6 +30,7 @@ from rebalancing.services.book import (
     model_version_create,
     template_save,
 )
+from rebalancing.services.rmd import account_rmd_facts_set, rmd_due
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
@@ -225,10 +227,32 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
     """Accounts; one account's answer shows its effective parameters and where each comes from."""
 
     filterset_class = filters.AccountFilter
-    rules = {"parameters": EDIT_PARAMETERS}
+    rules = {"parameters": EDIT_PARAMETERS, "rmd_facts": EDIT_PARAMETERS}
 
     def get_serializer_class(self):
         return serializers.AccountSerializer if self.action == "list" else serializers.AccountDetailSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("year", int, description="Default: this year")],
+                   responses=household_serializers.RmdDueSerializer)
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def rmd(self, request, pk=None):
+        """A traditional IRA's required minimum distribution for a year: the amount, what the household's
+        cash flows have taken or planned from it, what is left, and the facts it is computed from."""
+        query = household_serializers.RmdQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        year = query.validated_data.get("year") or timezone.localdate().year
+        return Response(household_serializers.RmdDueSerializer(rmd_due(account=self.get_object(), year=year)).data)
+
+    @extend_schema(request=household_serializers.RmdFactsInSerializer, responses=household_serializers.RmdDueSerializer)
+    @action(detail=True, methods=["patch"], url_path="rmd-facts", filterset_class=None)
+    def rmd_facts(self, request, pk=None):
+        """Replace what the IRA's RMD is computed from (all four; null clears one)."""
+        serializer = household_serializers.RmdFactsInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        today = timezone.localdate()
+        account = account_rmd_facts_set(user=request.user, account=self.get_object(), today=today,
+                                        **serializer.validated_data)
+        return Response(household_serializers.RmdDueSerializer(rmd_due(account=account, year=today.year)).data)
 
     def visible_queryset(self, user):
         return with_advisors(accounts_visible_to(user).with_governing_template().select_related("model"),

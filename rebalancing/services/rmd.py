@@ -1,0 +1,120 @@
+"""A traditional IRA's required minimum distribution for the year: what is due, what the household's
+cash flows have already taken or planned from the account, and the facts it is computed from.
+
+The amount is the engine's (``engine.required_minimum_distribution``: start age, Uniform Lifetime
+Table, 31 December value). Every distribution from the IRA in the year counts towards it, an RMD or
+a withdrawal the plan funded from the account (IRC §408(d): what comes out is a distribution), unless
+its proposal was rejected, expired or superseded: that money never left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from rebalancing import engine
+from rebalancing.access import require
+from rebalancing.models import Account, CashFlow, Proposal, RebalanceRun
+from tenants.audit.actions import Action
+from tenants.audit.services import audit_record
+from tenants.errors import ValidationFailed
+from tenants.permissions import Capability
+
+__all__ = ["RmdDue", "account_rmd_facts_set", "rmd_due", "rmd_due_for_household"]
+
+_NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
+_ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class RmdDue:
+    """``required`` is None with ``problem`` saying which fact is missing or why the table cannot answer."""
+
+    account: Account
+    year: int
+    required: engine.RequiredDistribution | None
+    problem: str
+    distributed: Decimal  # taken or planned from the account this year by the household's cash flows
+
+    @property
+    def remaining(self) -> Decimal:
+        if self.required is None:
+            return _ZERO
+        return max(self.required.amount - self.distributed, _ZERO)
+
+
+def _distributed(account: Account, year: int) -> Decimal:
+    live = Proposal.objects.filter(account=account, run__kind=RebalanceRun.Kind.CASH_FLOW).exclude(
+        status__in=_NOT_DISTRIBUTED).values("run_id")
+    flows = CashFlow.objects.filter(household_id=account.household_id, as_of__year=year, run_id__in=live,
+                                    kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD))
+    return sum((Decimal(str(f.plan.get("distributions", {}).get(account.custodian_number, 0))) for f in flows), _ZERO)
+
+
+def rmd_due(*, account: Account, year: int) -> RmdDue:
+    """The RMD of ``year`` from ``account`` and what is left of it to take."""
+    def missing(problem: str) -> RmdDue:
+        return RmdDue(account=account, year=year, required=None, problem=problem, distributed=_distributed(account, year))
+
+    number = account.custodian_number
+    if account.tax_status != Account.TaxStatus.TRADITIONAL:
+        return missing(f"{number} is {account.get_tax_status_display()}: only a traditional IRA has an RMD "
+                       "while its owner lives.")
+    if account.owner_birth_date is None:
+        return missing(f"Enter the date of birth of {number}'s owner: it sets when RMDs start and the period.")
+    if account.year_end_year != year - 1:
+        have = f" (the value entered is for 31 December {account.year_end_year})" if account.year_end_year else ""
+        return missing(f"Enter {number}'s value on 31 December {year - 1}: the {year} RMD is computed from it{have}.")
+    try:
+        required = engine.required_minimum_distribution(
+            birth_date=account.owner_birth_date, year=year, year_end_value=account.year_end_value,
+            spouse_birth_date=account.spouse_birth_date)
+    except engine.InvalidRequest as exc:
+        return missing(exc.message)
+    return RmdDue(account=account, year=year, required=required, problem="", distributed=_distributed(account, year))
+
+
+def rmd_due_for_household(household, *, year: int) -> list[RmdDue]:
+    """One line per traditional account of the household, in account order."""
+    accounts = household.accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL).order_by("custodian_number")
+    return [rmd_due(account=a, year=year) for a in accounts]
+
+
+@transaction.atomic
+def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | None, spouse_birth_date: date | None,
+                          year_end_value: Decimal | None, year_end_year: int | None, today: date) -> Account:
+    """Set what an IRA's RMD is computed from; refused, naming the field, when a fact cannot be right."""
+    require(user, Capability.EDIT_PARAMETERS)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if account.tax_status != Account.TaxStatus.TRADITIONAL:
+        raise ValidationFailed(f"{account.custodian_number} is {account.get_tax_status_display()}: RMD facts are "
+                               "kept for traditional IRAs.", detail={"field": "account"})
+    for field, born in (("owner_birth_date", owner_birth_date), ("spouse_birth_date", spouse_birth_date)):
+        if born is not None and not date(1880, 1, 1) <= born <= today:
+            raise ValidationFailed(f"The {field.replace('_', ' ')} {born} is not a date of birth (after 1880, "
+                                   "not in the future).", detail={"field": field})
+    if (year_end_value is None) != (year_end_year is None):
+        raise ValidationFailed("Enter the 31 December value and its year together (or neither).",
+                               detail={"field": "year_end_value" if year_end_value is None else "year_end_year"})
+    if year_end_value is not None:
+        if not year_end_value.is_finite() or year_end_value < 0:
+            raise ValidationFailed(f"The 31 December value must be 0 or more (it is {year_end_value}).",
+                                   detail={"field": "year_end_value"})
+        if year_end_value != year_end_value.quantize(Decimal("0.01")) or year_end_value >= Decimal(10) ** 16:
+            raise ValidationFailed(f"The 31 December value is dollars and cents below 10,000,000,000,000,000 "
+                                   f"({year_end_value} is not).", detail={"field": "year_end_value"})
+        if not 1900 <= year_end_year < today.year:
+            raise ValidationFailed(f"The 31 December value must be of a year that has ended ({year_end_year} has not, "
+                                   f"or is before 1900).", detail={"field": "year_end_year"})
+    before = {f: str(getattr(account, f)) for f in ("owner_birth_date", "spouse_birth_date", "year_end_value",
+                                                     "year_end_year")}
+    account.owner_birth_date, account.spouse_birth_date = owner_birth_date, spouse_birth_date
+    account.year_end_value, account.year_end_year = year_end_value, year_end_year
+    account.full_clean()
+    account.save(update_fields=["owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year"])
+    audit_record(actor=user, action=Action.ACCOUNT_RMD_FACTS_SET, obj=account, before=before,
+                 after={f: str(getattr(account, f)) for f in before})
+    return account

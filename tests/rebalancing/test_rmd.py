@@ -1,0 +1,131 @@
+"""An IRA's RMD in the product: computed from the facts kept on the account, an RMD entered without an
+amount takes what is left of it, every live distribution from the IRA in the year counts towards
+it, and a fact that cannot be right is refused naming the field, writing nothing."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Account, CashFlow, HouseholdProposal, Proposal
+from rebalancing.services.cash_flows import cash_flow_enter
+from rebalancing.services.proposals import household_proposal_decide
+from rebalancing.services.rmd import account_rmd_facts_set, rmd_due
+from tenants.audit.models import AuditEvent
+from tenants.errors import Conflict, ValidationFailed
+from tenants.roles import FirmRole
+
+from .book import AS_OF
+from .household_book import make_unit_household
+from .workflow import policy
+
+pytestmark = pytest.mark.django_db
+YEAR = AS_OF.year
+
+
+@pytest.fixture
+def lees(firm_a, firm_user):
+    advisor = firm_user(firm_a, "adv@rmd.example", FirmRole.ADVISOR)
+    with tenant_context(firm_a):
+        policy(auto_approve=False, max_price_age_days=3650, compliance_min_turnover=10, compliance_min_estimated_tax=10**9)
+        made = make_unit_household(advisor=advisor)
+        yield {**made, "advisor": advisor}
+
+
+def _facts(lees, born=date(1950, 6, 1), value="100000", year=YEAR - 1, spouse=None, account=None):
+    return account_rmd_facts_set(user=lees["advisor"], account=account or lees["ira"], owner_birth_date=born,
+                                 spouse_birth_date=spouse, year_end_value=None if value is None else Decimal(value),
+                                 year_end_year=year, today=AS_OF)
+
+
+def _rmd(lees, amount=None):
+    return cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=amount,
+                           account=lees["ira"], as_of=AS_OF).cash_flow
+
+
+def test_an_rmd_without_an_amount_takes_the_years_rmd_and_then_nothing_is_left(lees):
+    ira = _facts(lees)  # 76 in 2026: 100,000 / 23.7 = 4,219.409... rounded up
+    due = rmd_due(account=ira, year=YEAR)
+    assert (due.required.amount, due.distributed, due.remaining) == (Decimal("4219.41"), 0, Decimal("4219.41"))
+
+    flow = _rmd(lees)
+    assert flow.amount == Decimal("4219.41") and flow.plan["distributions"] == {"LEE-IRA": 4219.41}
+    after = rmd_due(account=ira, year=YEAR)
+    assert (after.distributed, after.remaining) == (Decimal("4219.41"), 0)
+    with pytest.raises(ValidationFailed, match=r"2026 RMD of \$4,219.41 is already taken or planned"):
+        _rmd(lees)
+    assert CashFlow.objects.count() == 1
+    assert AuditEvent.objects.filter(action="account.rmd_facts", object_id=str(ira.pk)).count() == 1
+
+
+def test_a_part_planned_leaves_the_rest_and_a_rejected_proposal_gives_it_back(lees):
+    ira = _facts(lees)
+    flow = _rmd(lees, Decimal("1000"))
+    assert rmd_due(account=ira, year=YEAR).remaining == Decimal("3219.41")
+    with pytest.raises(Conflict, match=r"required minimum distribution of \$1,000.00 entered on 20 November 2026 "
+                                       "waits for its sales"):
+        _rmd(lees)  # one at a time: a second plan now would sell the same lots
+    assert CashFlow.objects.count() == 1
+
+    household_proposal_decide(household_proposal=HouseholdProposal.objects.get(run=flow.run), user=lees["advisor"],
+                              approve=False, comment="client took it in cash")
+    assert Proposal.objects.filter(run=flow.run, status=Proposal.Status.REJECTED).exists()
+    assert rmd_due(account=ira, year=YEAR).remaining == Decimal("4219.41")  # that money never left
+    assert _rmd(lees).amount == Decimal("4219.41")
+
+
+def test_a_withdrawal_from_the_ira_counts_towards_its_rmd(lees):
+    ira = _facts(lees)
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("2500"), account=lees["ira"], as_of=AS_OF).cash_flow
+    assert flow.plan["distributions"] == {"LEE-IRA": 2500.0}
+    due = rmd_due(account=ira, year=YEAR)
+    assert (due.distributed, due.remaining) == (Decimal("2500.00"), Decimal("1719.41"))
+
+
+def test_a_distribution_of_another_year_does_not_count(lees):
+    ira = _facts(lees)
+    flow = _rmd(lees, Decimal("900"))
+    CashFlow.objects.filter(pk=flow.pk).update(as_of=date(YEAR - 1, 12, 1))  # as if entered last December
+    assert rmd_due(account=ira, year=YEAR - 1).distributed == Decimal("900.00")
+    assert rmd_due(account=ira, year=YEAR).distributed == 0
+
+
+@pytest.mark.parametrize("facts, problem", [
+    ({"born": None}, "Enter the date of birth of LEE-IRA's owner"),
+    ({"value": None, "year": None}, "Enter LEE-IRA's value on 31 December 2025"),
+    ({"year": YEAR - 2}, "the value entered is for 31 December 2024"),
+    ({"born": date(1960, 1, 1)}, "is not due: None due for 2026: RMDs start at 75"),
+    ({"spouse": date(1962, 1, 1)}, "Joint and Last Survivor Table"),
+])
+def test_an_rmd_that_cannot_be_computed_is_refused_naming_what_is_missing(lees, facts, problem):
+    _facts(lees, **facts)
+    with pytest.raises(ValidationFailed, match=problem):
+        _rmd(lees)
+    assert not CashFlow.objects.exists() and not Proposal.objects.exists()
+
+
+@pytest.mark.parametrize("facts, field", [
+    ({"born": date(2027, 1, 1)}, "owner_birth_date"),
+    ({"spouse": date(1850, 1, 1)}, "spouse_birth_date"),
+    ({"value": "-1"}, "year_end_value"),
+    ({"value": "10.001"}, "year_end_value"),
+    ({"value": "1e20"}, "year_end_value"),
+    ({"year": YEAR}, "year_end_year"),  # this year has not ended
+    ({"year": None}, "year_end_year"),
+    ({"value": None}, "year_end_value"),
+])
+def test_facts_that_cannot_be_right_are_refused_naming_the_field_and_write_nothing(lees, facts, field):
+    with pytest.raises(ValidationFailed) as refused:
+        _facts(lees, **facts)
+    assert refused.value.detail == {"field": field}
+    ira = Account.objects.get(pk=lees["ira"].pk)
+    assert (ira.owner_birth_date, ira.year_end_value, ira.year_end_year) == (None, None, None)
+    assert not AuditEvent.objects.filter(action="account.rmd_facts").exists()
+
+
+def test_only_a_traditional_ira_keeps_rmd_facts(lees):
+    with pytest.raises(ValidationFailed, match="Roth IRA: RMD facts are kept for traditional IRAs"):
+        _facts(lees, account=lees["roth"])
+    assert "only a traditional IRA has an RMD" in rmd_due(account=lees["roth"], year=YEAR).problem
