@@ -10,7 +10,9 @@ from django.utils import timezone
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
 
 from .cells import (
+    CellProblem,
     boolean_cells,
+    column_parse,
     consistent_values,
     date_cells,
     decimal_cells,
@@ -32,6 +34,7 @@ REQUIRED = ("account_number", "account_name", "household_id")
 OPTIONAL = (
     "household_name", "model", "template", "tax_status", "taxable", "discretionary", "short_term_rate",
     "long_term_rate", "cash", "realised_short_term_ytd", "realised_long_term_ytd", "opened_on", "asset_classes",
+    "owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year",  # an IRA's RMD (services.rmd)
 )
 # Fields with no empty value: an empty cell keeps what is stored (a new account gets the default).
 _KEEP_WHEN_EMPTY = (
@@ -73,6 +76,33 @@ def _households_upsert(numbers: list[str], names: dict[str, str]) -> tuple[dict[
     return ids, tuple(notes)
 
 
+def _year_end_year(last: int):
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or not 1900 <= int(text) <= last:
+            raise CellProblem(f"{text!r} is not a year from 1900 to {last} (a year that has ended)")
+        return int(text)
+    return parse
+
+
+def _year_end_cells(sheet, columns: dict, as_of: date) -> None:
+    """The value on 31 December and its year, given together or not at all (one means nothing alone)."""
+    has_value, has_year = sheet.has("year_end_value"), sheet.has("year_end_year")
+    if not (has_value or has_year):
+        return
+    if has_value != has_year:
+        missing = "year_end_year" if has_value else "year_end_value"
+        sheet.problems.add_rows(sheet.frame.index, missing, "is a missing column: the value on 31 December and its "
+                                "year go together")
+        return
+    value = decimal_cells(sheet, "year_end_value", field=_field("year_end_value"), required=False, minimum=Decimal(0))
+    year = column_parse(sheet, "year_end_year", _year_end_year(as_of.year - 1))
+    for line, v, y in zip(sheet.frame.index, value.tolist(), year.tolist(), strict=True):
+        if (v is None) != (y is None):
+            sheet.problems.add(line, "year_end_year" if y is None else "year_end_value",
+                               "is empty: the value on 31 December and its year go together")
+    columns["year_end_value"], columns["year_end_year"] = value, year
+
+
 @transaction.atomic
 def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     """Create or update accounts by custodian number, and the households they belong to.
@@ -109,6 +139,10 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
             columns[name] = decimal_cells(sheet, name, field=_field(name), required=False)
     if sheet.has("opened_on"):
         columns["opened_on"] = date_cells(sheet, "opened_on", required=False, not_after=as_of)
+    for name in ("owner_birth_date", "spouse_birth_date"):
+        if sheet.has(name):
+            columns[name] = date_cells(sheet, name, required=False, not_after=as_of)
+    _year_end_cells(sheet, columns, as_of)
     for column, model, what in (("model", ModelPortfolio, "model"), ("template", ParameterTemplate, "template")):
         if sheet.has(column):
             codes = sheet.cells(column).astype(object).mask(sheet.cells(column) == "", None)

@@ -288,3 +288,41 @@ def test_a_household_edit_the_api_refuses_names_the_problem_and_writes_nothing(
     assert words in refused.content.decode()
     with tenant_context(firm_a):
         assert (Proposal.objects.count(), HouseholdProposal.objects.count(), AuditEvent.objects.count()) == written
+
+
+def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_without_an_amount(
+        lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    ira = lees["ira"].pk
+    facts = {"owner_birth_date": "1950-06-01", "spouse_birth_date": None, "year_end_value": "100000.00",
+             "year_end_year": AS_OF.year - 1}
+    missing = advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": AS_OF.year}).json()
+    assert missing["computed"] is None and "date of birth" in missing["problem"]
+    no_amount = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd",
+                                                       "account": ira, "as_of": str(AS_OF)})
+    assert no_amount.status_code == 400 and "cannot be computed: Enter the date of birth" in error_of(no_amount)["message"]
+
+    wrong = _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", facts | {"year_end_year": None})
+    assert wrong.status_code == 400 and error_of(wrong)["detail"] == {"field": "year_end_year"}
+    roth = _json(advisor, "patch", f"accounts/{lees['roth'].pk}/rmd-facts/", facts)
+    assert roth.status_code == 400 and "kept for traditional IRAs" in error_of(roth)["message"]
+    set_ = _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", facts)
+    assert set_.status_code == 200, set_.content
+    due = advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": AS_OF.year}).json()
+    assert due["computed"]["amount"] == "4219.41" and due["computed"]["distribution_period"] == "23.7"
+    assert (due["remaining"], due["year_end_value"]) == ("4219.41", "100000.00")
+    assert advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": "soon"}).status_code == 400
+
+    text = f"household_id,kind,amount,account_number,as_of\nHH-LEE,rmd,,LEE-IRA,{AS_OF}\n"
+    entered = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())})
+    assert entered.status_code == 201, entered.content
+    with tenant_context(firm_a):
+        assert CashFlow.objects.get().amount == Decimal("4219.41")
+    after = advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": AS_OF.year}).json()
+    assert (after["distributed"], after["remaining"]) == ("4219.41", "0.00")
+    empty = "household_id,kind,amount,account_number\nHH-LEE,withdrawal,,\n"
+    refused = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", empty.encode())})
+    assert error_of(refused)["detail"]["problems"][0]["column"] == "amount"
+    colleague = client_for(firm_a, people["colleague"])
+    assert colleague.get(f"{API}/accounts/{ira}/rmd/").status_code == 404
+    assert _json(colleague, "patch", f"accounts/{ira}/rmd-facts/", facts).status_code == 404

@@ -2,6 +2,8 @@
 its proposal approved with one decision, members, advisors and settings, each for the roles that
 own them, and a colleague's household not found."""
 
+from decimal import Decimal
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -410,3 +412,45 @@ def test_who_may_not_decide_is_offered_no_edit_and_refused(lees, as_user):
                                      {"drop": ["LEE-IRA:BND"]}).status_code == 404
     as_user("advisor").post(_url(lees["household"], f"proposals/{old.pk}/decide/"), {"decision": "approve"})
     assert 'id="household-resolve-form"' not in as_user("advisor").get(_url(lees["household"])).content.decode()
+
+
+def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on_the_page(lees, as_user, firm_a):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE
+    from rebalancing.models import CashFlow
+
+    advisor, year = as_user("advisor"), timezone.localdate().year
+    page = advisor.get(_url(lees["household"])).content.decode()
+    assert f"Required minimum distributions, {year}" in page
+    assert "Enter the date of birth of LEE-IRA&#x27;s owner" in page
+
+    bad = advisor.post(_url(lees["household"], "rmd-facts/"), {
+        "account": lees["ira"].pk, "owner_birth_date": "2199-01-01", "year_end_value": "100000",
+        "year_end_year": str(year - 1)}, follow=True).content.decode()
+    assert "The owner birth date 2199-01-01 is not a date of birth" in bad
+    assert advisor.post(_url(lees["household"], "rmd-facts/"), {
+        "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "year_end_value": "lots",
+        "year_end_year": str(year - 1)}).status_code == 400
+    saved = advisor.post(_url(lees["household"], "rmd-facts/"), {
+        "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "spouse_birth_date": "",
+        "year_end_value": "$100,000", "year_end_year": str(year - 1)}, follow=True).content.decode()
+    period = UNIFORM_LIFETIME_TABLE[year - 1950]
+    due = f"{(100000 / period).quantize(Decimal('0.01'), rounding='ROUND_CEILING'):,}"
+    assert "RMD facts of LEE-IRA saved" in saved and f"Plan the ${due} left" in saved and f"/ {period}" in saved
+
+    planned = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "rmd", "account": lees["ira"].pk},
+                           follow=True).content.decode()
+    assert f"Required minimum distribution of ${due} planned" in planned
+    assert "Plan the $" not in planned  # nothing left to plan: it is taken or planned
+    with tenant_context(firm_a):
+        flow = CashFlow.objects.get(household=lees["household"])
+        assert flow.amount == Decimal(due.replace(",", "")) and flow.account_id == lees["ira"].pk
+        ira = type(lees["ira"]).objects.get(pk=lees["ira"].pk)
+        assert (ira.owner_birth_date, ira.year_end_year) == (date(1950, 6, 1), year - 1)
+    # A second one waits for the first's decision; the page says so.
+    second = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "10"},
+                          follow=True).content.decode()
+    assert "waits for its sales to be decided and released: decide it first" in second

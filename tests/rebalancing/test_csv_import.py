@@ -193,6 +193,31 @@ def test_an_accounts_file_with_unknown_codes_and_bad_rates_is_refused(book):
     assert not Household.objects.filter(external_id="H-3").exists()
 
 
+def test_an_accounts_file_carries_an_iras_rmd_facts_the_value_and_its_year_together(book):
+    header = b"account_number,account_name,household_id,owner_birth_date,spouse_birth_date,year_end_value,year_end_year\n"
+    with pytest.raises(ImportRejected) as excinfo:
+        accounts_import(source=header + b"A-101,Smith IRA,H-1,1950-06-01,,250000,\n"
+                        b"A-100,Smith Joint,H-1,2030-01-01,,,2025\nA-200,Trust,H-2,,,-5,2026\n", as_of=AS_OF)
+    assert problems_of(excinfo) == [
+        (2, "year_end_year", "is empty: the value on 31 December and its year go together"),
+        (3, "owner_birth_date", "2030-01-01 is in the future (after 2026-11-26)"),
+        (3, "year_end_value", "is empty: the value on 31 December and its year go together"),
+        (4, "year_end_value", "-5 must not be negative"),
+        (4, "year_end_year", "'2026' is not a year from 1900 to 2025 (a year that has ended)"),
+    ]
+    with pytest.raises(ImportRejected) as alone:
+        accounts_import(source=b"account_number,account_name,household_id,year_end_value\nA-101,Smith IRA,H-1,9\n",
+                        as_of=AS_OF)
+    assert problems_of(alone) == [(2, "year_end_year", "is a missing column: the value on 31 December and its year "
+                                                       "go together")]
+    assert Account.objects.get(custodian_number="A-101").year_end_value is None  # nothing written
+
+    accounts_import(source=header + b"A-101,Smith IRA,H-1,1950-06-01,1952-02-02,\"250,000.00\",2025\n", as_of=AS_OF)
+    ira = Account.objects.get(custodian_number="A-101")
+    assert (ira.owner_birth_date, ira.spouse_birth_date, ira.year_end_value, ira.year_end_year) == (
+        date(1950, 6, 1), date(1952, 2, 2), Decimal("250000.00"), 2025)
+
+
 def test_lots_file_creates_the_lots_of_each_account(book):
     summary = lots_import(source=csv("lots.csv"), as_of=AS_OF)
 
