@@ -36,12 +36,13 @@ class _UnitHousehold:
     scale: float
     tax_budget: float | None
     advisor_slot: int
+    born: tuple[date, date]  # each spouse's date of birth: the IRAs' RMDs (each the other's sole beneficiary)
 
 
 UNIT_HOUSEHOLDS = (
-    _UnitHousehold("Lindqvist", ("Erik", "Maya"), 1.0, 15000.0, 0),
-    _UnitHousehold("Okafor", ("Chidi", "Ngozi"), 1.8, 40000.0, 0),
-    _UnitHousehold("Novak", ("Jan", "Petra"), 0.6, None, 1),
+    _UnitHousehold("Lindqvist", ("Erik", "Maya"), 1.0, 15000.0, 0, (date(1950, 4, 2), date(1954, 9, 18))),
+    _UnitHousehold("Okafor", ("Chidi", "Ngozi"), 1.8, 40000.0, 0, (date(1949, 11, 30), date(1958, 5, 5))),
+    _UnitHousehold("Novak", ("Jan", "Petra"), 0.6, None, 1, (date(1961, 7, 21), date(1963, 2, 11))),
 )
 
 
@@ -57,6 +58,16 @@ def _members(first: tuple[str, str]) -> tuple[_Member, ...]:
             ("VEA", 0.40, 0.85, 1400), ("SCHP", 0.20, 1.05, 500)), 0.40),
         _Member("ROTH", f"{b} Roth IRA", "roth", 140_000, (("BND", 0.50, 1.08, 400),), 0.50),
     )
+
+
+def _rmd_facts(m: _Member, spec: _UnitHousehold, value: float, as_of: date) -> dict:
+    """A traditional IRA's owner (IRA1 the first spouse's, IRA2 the second's), the spouse as sole
+    beneficiary, and last 31 December's value (5% below today's: the market has moved since)."""
+    if m.tax_status != "traditional":
+        return {}
+    owner = 0 if m.suffix == "IRA1" else 1
+    return {"owner_birth_date": spec.born[owner], "spouse_birth_date": spec.born[1 - owner],
+            "year_end_value": Decimal(f"{value * 0.95:.2f}"), "year_end_year": as_of.year - 1}
 
 
 def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str, float], models: dict,
@@ -77,7 +88,8 @@ def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str,
             account = Account.objects.create(
                 custodian_number=f"{prefix}-UH{n}-{m.suffix}", name=f"{m.name} ({spec.surname})", household=household,
                 tax_status=m.tax_status, cash=Decimal(f"{value * m.cash_share:.2f}"), discretionary=True,
-                short_term_rate=Decimal("0.37"), long_term_rate=Decimal("0.20"), opened_on=as_of - timedelta(days=3650))
+                short_term_rate=Decimal("0.37"), long_term_rate=Decimal("0.20"), opened_on=as_of - timedelta(days=3650),
+                **_rmd_facts(m, spec, value, as_of))
             TaxLot.objects.bulk_create([
                 TaxLot(account=account, lot_id=f"{account.custodian_number}-L{i}", security_id=sid[symbol],
                        quantity=Decimal(f"{value * share / closes[symbol]:.0f}"),

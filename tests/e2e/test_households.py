@@ -104,8 +104,44 @@ def test_a_withdrawal_is_entered_on_the_household_page(lees, signed_in, firm_url
     form.get_by_role("button", name="Enter").click()
     expect(page.locator(".messages")).to_contain_text(re.compile(r"Withdrawal of \$5,000\.00 planned: estimated tax"))
     expect(page.locator("#proposal")).to_contain_text("Funds a withdrawal of $5,000.00")
-    expect(page.locator("#cash-flows table")).to_contain_text("Withdrawal")
+    expect(page.get_by_role("table", name="Cash flows entered")).to_contain_text("Withdrawal")
     with in_firm():
         flow = CashFlow.objects.get(household=lees["household"])
         assert flow.amount == 5000 and flow.plan["cash_used"]["E2L-JT"] == 2000  # the taxable account's cash first
         assert Household.objects.get(pk=lees["household"].pk).cash_flows.count() == 1
+
+
+def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_one_withdrawal_at_a_time(
+        lees, signed_in, firm_url, in_firm, shot):
+    from django.utils import timezone
+
+    year = timezone.localdate().year
+    page = signed_in("colleague")
+    page.goto(firm_url(f"/households/{lees['household'].pk}/"))
+    rmds = page.locator("#rmds")
+    expect(rmds).to_contain_text(f"Required minimum distributions, {year}")
+    expect(rmds).to_contain_text("Enter the date of birth of E2L-IRA's owner")
+    rmds.get_by_text("What E2L-IRA's RMD is computed from").click()
+    facts = page.get_by_role("form", name="RMD facts of E2L-IRA")
+    facts.get_by_label("Owner's date of birth").fill("1950-06-01")
+    facts.get_by_label("Value on 31 December ($)").fill("100,000")
+    facts.get_by_label("Of the year").fill(str(year - 1))
+    facts.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("RMD facts of E2L-IRA saved")
+    expect(page.locator("#rmds")).to_contain_text("Uniform Lifetime Table")
+    plan = page.locator("#rmds").get_by_role("button", name=re.compile(r"Plan the \$[\d,]+\.\d\d left"))
+    expect(plan).to_be_visible()
+    shot(page.locator("#cash-flows"), "household-rmd")
+
+    # The withdrawal of the test before still waits: the RMD waits for it to be decided.
+    plan.click()
+    expect(page.locator(".messages")).to_contain_text("waits for its sales to be decided and released")
+    page.locator("#proposal").get_by_label(re.compile("Comment")).fill("The client changed their mind")
+    page.get_by_role("button", name="Reject them all").click()
+    expect(page.locator(".messages")).to_contain_text("Household proposal rejected")
+    page.locator("#rmds").get_by_role("button", name=re.compile(r"Plan the \$[\d,]+\.\d\d left")).click()
+    expect(page.locator(".messages")).to_contain_text(re.compile(r"Required minimum distribution of \$[\d,]+\.\d\d planned"))
+    expect(page.locator("#rmds").get_by_role("button", name=re.compile("Plan the"))).to_have_count(0)
+    with in_firm():
+        flow = CashFlow.objects.filter(household=lees["household"], kind="rmd").get()
+        assert flow.account.custodian_number == "E2L-IRA" and set(flow.plan["distributions"]) == {"E2L-IRA"}
