@@ -12,11 +12,11 @@ from django.db.models import Count
 from frontend.templatetags.formatting import humanize_code
 from rebalancing.access import proposals_decidable_by, with_advisors
 from rebalancing.engine import CASH_KEY
-from rebalancing.models import Account, HouseholdProposal, Price, Proposal, TaxLot
+from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Price, Proposal, TaxLot
 from rebalancing.selectors import ModelBook
 from rebalancing.services.proposals import OPEN
 
-__all__ = ["HouseholdView", "household_list_rows", "household_view", "household_proposal_status"]
+__all__ = ["HouseholdView", "household_cash_flows", "household_list_rows", "household_view", "household_proposal_status"]
 
 CASH = "Cash"
 
@@ -116,3 +116,17 @@ def _row(asset_class: str, by_account: dict[int, float], accounts, total: float,
         "where": [(a, by_account.get(a.pk, 0.0), by_account.get(a.pk, 0.0) / value if value else 0.0)
                   for a in accounts if by_account.get(a.pk, 0.0) > 0.5],
     }
+
+
+def household_cash_flows(household: Household) -> list[CashFlow]:
+    """The latest cash flows, each withdrawal's with where its sales stand (``state``): pending, approved,
+    executed - or rejected, so the advisor sees the money was not raised."""
+    flows = list(CashFlow.objects.filter(household=household).select_related("account", "run")[:20])
+    labels = dict(Proposal.Status.choices)
+    states: dict[int, set[str]] = {}
+    for run_id, status in Proposal.objects.filter(run_id__in=[f.run_id for f in flows if f.kind != f.Kind.DEPOSIT]
+                                                  ).values_list("run_id", "status"):
+        states.setdefault(run_id, set()).add(status)
+    for f in flows:
+        f.state = ", ".join(labels[s] for s in sorted(states.get(f.run_id, ()))) if f.kind != f.Kind.DEPOSIT else ""
+    return flows

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.households import household_list_rows, household_view
+from frontend.households import household_cash_flows, household_list_rows, household_view
 from frontend.query import date_param, decimal_param, id_param, ids_param, int_param
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
@@ -20,7 +20,13 @@ from rebalancing.engine import TAX_STATUSES, EngineError, default_location_prefe
 from rebalancing.household_parameters import INSIDE_BANDS_CHOICES, household_settings_effective
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
-from rebalancing.models import CashFlow, Household, HouseholdProposal, ModelPortfolio, ParameterTemplate
+from rebalancing.models import (
+    CashFlow,
+    Household,
+    HouseholdProposal,
+    ModelPortfolio,
+    ParameterTemplate,
+)
 from rebalancing.selectors import RunScope
 from rebalancing.services.book import template_save
 from rebalancing.services.cash_flows import cash_flow_enter
@@ -129,7 +135,7 @@ def household_detail(request, pk: int):
         "can_people": can_manage_people,
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
-        "cash_flows": CashFlow.objects.filter(household=household).select_related("account", "run")[:20],
+        "cash_flows": household_cash_flows(household),
         "rmd_year": timezone.localdate().year, "rmds": rmd_due_for_household(household, year=timezone.localdate().year),
         "cash_flow_kinds": CashFlow.Kind.choices,
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,

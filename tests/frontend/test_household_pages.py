@@ -450,6 +450,7 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
         assert flow.amount == Decimal(due.replace(",", "")) and flow.account_id == lees["ira"].pk
         ira = type(lees["ira"]).objects.get(pk=lees["ira"].pk)
         assert (ira.owner_birth_date, ira.year_end_year) == (date(1950, 6, 1), year - 1)
+    assert f'href="/runs/{flow.run_id}/">Pending approval</a>' in planned  # where its sales stand
     # A second one waits for the first's decision; the page says so.
     second = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "10"},
                           follow=True).content.decode()
