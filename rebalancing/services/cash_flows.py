@@ -158,8 +158,8 @@ def _deposit(flow: CashFlow, user) -> None:
 def _open_cash_flow_check(flow: CashFlow) -> None:
     """One withdrawal at a time: a plan is made on the book as it is, so a second one while the first's
     sales wait would sell the same lots - and, were it to supersede them, lose the first."""
-    waiting = (CashFlow.objects.filter(household_id=flow.household_id, run__proposals__status__in=OPEN)
-               .select_related("account").order_by("created_at").first())
+    waiting = (CashFlow.objects.filter(household_id=flow.household_id, kind__in=engine.WITHDRAWAL_KINDS,
+                                       run__proposals__status__in=OPEN).order_by("created_at").first())
     if waiting is not None:
         raise Conflict(f"The {waiting.get_kind_display().lower()} of ${waiting.amount:,.2f} entered on "
                        f"{waiting.as_of:%d %B %Y} waits for its sales to be decided and released: decide it first "

@@ -212,3 +212,16 @@ def test_a_run_leaves_a_withdrawals_waiting_sales_as_they_are_until_they_are_dec
                               approve=False, comment="the client changed their mind")
     again = run_household()
     assert not RunOutcome.objects.filter(run=again, code="cash_flow_pending").exists()
+
+
+def test_a_deposit_whose_investing_proposals_wait_does_not_hold_back_a_withdrawal(lees):
+    from rebalancing.services.runs import run_chunks, run_process_chunk
+
+    deposit = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="deposit",
+                              amount=Decimal("6500"), account=lees["roth"], as_of=AS_OF).cash_flow
+    for chunk in run_chunks(deposit.run):
+        run_process_chunk(run_id=deposit.run_id, account_ids=chunk)
+    assert Proposal.objects.filter(run=deposit.run, status=Proposal.Status.PENDING).exists()
+    withdrawal = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                                 amount=Decimal("1000"), as_of=AS_OF).cash_flow
+    assert withdrawal.run.kind == RebalanceRun.Kind.CASH_FLOW  # planned: a deposit's run sells nothing to wait for
