@@ -640,6 +640,7 @@ def withdrawal_plan_to_dict(plan) -> dict[str, Any]:
         "tax_cost": _money(plan.tax_cost),
         "raised": _money(plan.raised),
         "explanation": list(plan.explanation),
+        "early_tax": {k: _money(v) for k, v in plan.early_tax.items()},
     }
 
 
@@ -664,6 +665,7 @@ def withdrawal_plan_from_dict(data: Mapping[str, Any]):
             tax_cost=data["tax_cost"],
             raised=data["raised"],
             explanation=tuple(data["explanation"]),
+            early_tax=dict(data.get("early_tax", {})),  # plans stored before it had none
         )
     except (KeyError, TypeError) as exc:
         raise InvalidRequest(f"invalid withdrawal plan: {exc}") from None

@@ -11,6 +11,10 @@ The order, least tax first, each kind of account's cash before its lots ("cash f
 3. Roth accounts last: a qualified distribution is tax-free (IRC §408A(d)), but every dollar
    taken gives up tax-free growth.
 
+A traditional account whose owner is under 59½ on the day (``birth_dates``) comes after the others:
+its distribution also bears the 10% additional tax on early distributions (IRC §72(t)(1); none of
+§72(t)(2)'s exceptions is assumed), which the plan's tax includes.
+
 A required minimum distribution (``kind="rmd"``) comes only from the traditional account it is
 due from (``account_id``; all traditional accounts when None) - cash first, then the positions the
 household holds most above its model.  A withdrawal with ``account_id`` comes only from that
@@ -21,9 +25,11 @@ Rev. Rul. 2008-5 for IRA purchases).  The plan only sells, so it creates no new 
 
 from __future__ import annotations
 
+import calendar
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from .errors import InvalidRequest
 from .household import (
@@ -38,10 +44,19 @@ from .result import LotSale
 from .tax import incremental_tax, is_long_term
 from .wash_sales import window_activity
 
-__all__ = ["WITHDRAWAL_KINDS", "WithdrawalPlan", "plan_withdrawal"]
+__all__ = ["EARLY_DISTRIBUTION_RATE", "WITHDRAWAL_KINDS", "WithdrawalPlan", "age_59_and_a_half", "plan_withdrawal"]
 
 WITHDRAWAL_KINDS = ("withdrawal", "rmd")
+EARLY_DISTRIBUTION_RATE = 0.10  # IRC §72(t)(1)
 _SOURCE_ORDER = {"taxable": 0, "traditional": 1, "roth": 2}
+
+
+def age_59_and_a_half(birth_date: date) -> date:
+    """The day the owner reaches 59½: six calendar months after the 59th birthday (the month's
+    last day where the day does not exist, as for 31 August -> 28 or 29 February)."""
+    months = birth_date.month - 1 + 6
+    year, month = birth_date.year + 59 + months // 12, months % 12 + 1
+    return date(year, month, min(birth_date.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +75,7 @@ class WithdrawalPlan:
     tax_cost: float
     raised: float
     explanation: tuple[str, ...]
+    early_tax: Mapping[str, float] = field(default_factory=dict)  # account id -> §72(t) tax, in tax_cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +92,17 @@ class _Candidate:
 
 
 def plan_withdrawal(
-    request: HouseholdRequest, *, amount: float, kind: str = "withdrawal", account_id: str | None = None
+    request: HouseholdRequest,
+    *,
+    amount: float,
+    kind: str = "withdrawal",
+    account_id: str | None = None,
+    birth_dates: Mapping[str, date] | None = None,
 ) -> WithdrawalPlan:
     """Choose the cash and lots that fund ``amount`` out of the household (see the module
-    docstring for the order).  Raises ``InvalidRequest`` when the amount, kind or account is wrong,
-    or when the accounts it may come from cannot raise it without a wash sale."""
+    docstring for the order); ``birth_dates``: the owner's, by traditional account (an account
+    without one bears no early-distribution tax).  Raises ``InvalidRequest`` when the amount, kind
+    or account is wrong, or when the accounts it may come from cannot raise it without a wash sale."""
     if (
         isinstance(amount, bool)
         or not isinstance(amount, int | float)
@@ -112,7 +134,16 @@ def plan_withdrawal(
     else:
         sources = [accounts[account_id]] if account_id else list(request.accounts)
     position = {a.id: k for k, a in enumerate(request.accounts)}
-    sources.sort(key=lambda a: (_SOURCE_ORDER[a.tax_status], position[a.id]))
+    early = {
+        a.id
+        for a in request.accounts
+        if a.tax_status == "traditional"
+        and (birth_dates or {}).get(a.id) is not None
+        and request.as_of < age_59_and_a_half(birth_dates[a.id])
+    }
+    # The key of an account's place: its kind, then (traditional) an owner under 59½ last.
+    place = {a.id: (_SOURCE_ORDER[a.tax_status], a.id in early, position[a.id]) for a in request.accounts}
+    sources.sort(key=lambda a: place[a.id])
 
     eq = household_equivalence(request)
     activity = window_activity(request.as_of, household_window_trades(request), (), eq)
@@ -147,12 +178,12 @@ def plan_withdrawal(
                     skipped.append(f"lot {lot.id} of {lot.symbol} in {a.id} (a loss, bought within 30 days)")
                     continue
                 category = 0 if gain < 0 else (1 if long_ else 2)
-                key = (_SOURCE_ORDER[a.tax_status], category, per_dollar, position[a.id], lot.id)
+                key = (*place[a.id][:2], category, per_dollar, position[a.id], lot.id)
                 basis = lot.cost_basis
             else:
                 # No capital gain inside an IRA or Roth: the basis is the proceeds.
                 key = (
-                    _SOURCE_ORDER[a.tax_status],
+                    *place[a.id][:2],
                     position[a.id],
                     -overweight.get(lot.symbol, 0.0),
                     lot.symbol,
@@ -177,10 +208,10 @@ def plan_withdrawal(
     for c in candidates:
         if remaining <= 1e-9:
             break
-        tier = _SOURCE_ORDER[c.account.tax_status]
+        tier = place[c.account.id][:2]
         # Cash first: each tier's cash before any of its lots.
         for a in sources:
-            if _SOURCE_ORDER[a.tax_status] <= tier and a.id not in cash_taken:
+            if place[a.id][:2] <= tier and a.id not in cash_taken:
                 cash_taken.add(a.id)
                 remaining = _take_cash(a, remaining, cash_used, distributions, explanation)
         if remaining <= 1e-9:
@@ -209,12 +240,20 @@ def plan_withdrawal(
             {"amount": amount, "available": round(raised, 2)},
         )
     tax = 0.0
+    early_tax: dict[str, float] = {}
     for a in sources:
         taken = distributions.get(a.id, 0.0)
         if a.tax_status == "traditional" and taken > 0:
             ordinary = a.request.account.short_term_rate
             tax += ordinary * taken
             explanation.append(f"{taken:,.2f} out of {a.id} is ordinary income, taxed at {ordinary:.0%}")
+            if a.id in early:
+                early_tax[a.id] = EARLY_DISTRIBUTION_RATE * taken
+                tax += early_tax[a.id]
+                explanation.append(
+                    f"and {early_tax[a.id]:,.2f} of additional tax on an early distribution (10%, IRC §72(t)): "
+                    f"the owner of {a.id} reaches 59½ on {age_59_and_a_half(birth_dates[a.id]):%d %B %Y}"
+                )
         elif a.tax_status == "taxable":
             st = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "short")
             lt = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "long")
@@ -246,6 +285,7 @@ def plan_withdrawal(
         tax_cost=tax,
         raised=float(amount) - remaining,
         explanation=tuple(explanation),
+        early_tax=early_tax,
     )
 
 

@@ -6,7 +6,8 @@ Each sale of the plan becomes a sell trade (its lots as chosen by ``plan_withdra
 (``plan.distributions``). The estimated tax is the plan's rule per account: capital gains tax at
 the account's rates in a taxable account (netted with this year's gains, ``tax.incremental_tax``),
 ordinary income tax on the whole distribution from a traditional account (IRC §408(d)(1), at its
-``short_term_rate``, the client's ordinary rate), none from a Roth (IRC §408A(d)).
+``short_term_rate``, the client's ordinary rate) plus, before the owner's 59½, the plan's 10%
+additional tax (IRC §72(t)), none from a Roth (IRC §408A(d)).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def withdrawal_results(request: HouseholdRequest, plan: WithdrawalPlan) -> tuple
                                   account.realised_long_term_ytd - account.loss_carryforward_long,
                                   sum(st), sum(lt), account.short_term_rate, account.long_term_rate)
         elif member.tax_status == "traditional":
-            tax = taken * account.short_term_rate
+            tax = taken * account.short_term_rate + plan.early_tax.get(account.id, 0.0)
         else:
             tax = 0.0
         value_after = value - taken

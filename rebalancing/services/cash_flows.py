@@ -167,6 +167,12 @@ def _open_cash_flow_check(flow: CashFlow) -> None:
                        detail={"cash_flow": waiting.pk, "run": waiting.run_id})
 
 
+def _owners_born(household_id: int) -> dict:
+    """Traditional account number -> its owner's date of birth (an early distribution's extra tax)."""
+    return dict(Account.objects.filter(household_id=household_id, tax_status=Account.TaxStatus.TRADITIONAL,
+                                       owner_birth_date__isnull=False).values_list("custodian_number", "owner_birth_date"))
+
+
 def _withdrawal(flow: CashFlow, user) -> None:
     _open_cash_flow_check(flow)
     [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
@@ -175,7 +181,8 @@ def _withdrawal(flow: CashFlow, user) -> None:
                                code=inputs.error.code, detail=inputs.error.detail)
     try:
         plan = engine.plan_withdrawal(inputs.request, amount=float(flow.amount), kind=flow.kind,
-                                      account_id=flow.account.custodian_number if flow.account else None)
+                                      account_id=flow.account.custodian_number if flow.account else None,
+                                      birth_dates=_owners_born(flow.household_id))
     except engine.InvalidRequest as exc:
         raise ValidationFailed(exc.message, code="withdrawal_refused", detail=exc.detail or {}) from None
     results = withdrawal_results(inputs.request, plan)

@@ -1,7 +1,8 @@
 """The withdrawal chooser: worked examples and a simple second implementation over random households."""
 
+import calendar
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from rebalancing.engine import (
     withdrawal_plan_to_dict,
 )
 from rebalancing.engine.tax import incremental_tax
+from rebalancing.engine.withdrawal import age_59_and_a_half
 
 from .builders import AS_OF
 from .household_builders import household, lot, member
@@ -56,6 +58,41 @@ def test_an_rmd_comes_from_the_ira_and_is_taxed_as_ordinary_income():
     assert plan.cash_used == {"IRA": 500.0}
     assert [(a, s.lot_id, s.quantity, s.gain) for a, _, s in plan.sales] == [("IRA", "i1", 5.0, 0.0)]
     assert plan.tax_cost == pytest.approx(0.32 * 1_000)
+
+
+def test_an_ira_whose_owner_is_under_59_and_a_half_is_drawn_after_the_others_and_bears_the_10_percent():
+    young = member("IRA-Y", "traditional", [lot("y1", "EQ", 20, 1_000, OLD)], cash=400, short_term_rate=0.32)
+    old = member("IRA-O", "traditional", [lot("o1", "EQ", 5, 250, OLD)], cash=100, short_term_rate=0.32)
+    taxable = member("TAX", "taxable", [], cash=200)
+    request = household(taxable, young, old)  # the young owner's IRA listed first
+    born = {"IRA-Y": date(1970, 3, 3), "IRA-O": date(1950, 3, 3)}
+    plan = plan_withdrawal(request, amount=1_000.0, birth_dates=born)
+    # The taxable cash, then the older owner's IRA - cash, then lots - and only then the young one's.
+    assert plan.cash_used == {"TAX": 200.0, "IRA-O": 100.0, "IRA-Y": 200.0}
+    assert [(a, s.lot_id, s.quantity) for a, _, s in plan.sales] == [("IRA-O", "o1", 5.0)]
+    assert plan.early_tax == {"IRA-Y": pytest.approx(20.0)}
+    assert plan.tax_cost == pytest.approx(0.32 * 800 + 0.10 * 200)
+    assert any("IRC §72(t)" in line and "3 September 2029" in line for line in plan.explanation)
+    assert withdrawal_plan_from_dict(withdrawal_plan_to_dict(plan)).early_tax == {"IRA-Y": 20.0}
+    # Without dates of birth the household's order is kept and no extra tax is assumed.
+    blind = plan_withdrawal(request, amount=1_000.0)
+    assert blind.cash_used == {"TAX": 200.0, "IRA-Y": 400.0, "IRA-O": 100.0} and blind.early_tax == {}
+
+
+@pytest.mark.parametrize(("born", "reached"), [
+    (date(1965, 12, 31), date(2025, 6, 30)),  # no 31 June: the month's last day (AS_OF: no extra tax)
+    (date(1966, 1, 1), date(2025, 7, 1)),
+    (date(1966, 8, 31), date(2026, 2, 28)),
+    (date(1968, 8, 31), date(2028, 2, 29)),
+    (date(1966, 8, 30), date(2026, 2, 28)),
+    (date(1966, 2, 28), date(2025, 8, 28)),
+])
+def test_59_and_a_half_is_six_calendar_months_after_the_59th_birthday(born, reached):
+    assert age_59_and_a_half(born) == reached
+    assert reached_59_and_a_half(born, reached) and not reached_59_and_a_half(born, reached - timedelta(days=1))
+    ira = member("IRA", "traditional", [], cash=1_000, short_term_rate=0.3)
+    plan = plan_withdrawal(household(ira), amount=100.0, birth_dates={"IRA": born})
+    assert plan.early_tax == ({} if reached <= AS_OF else {"IRA": pytest.approx(10.0)})
 
 
 def test_a_loss_lot_bought_again_within_30_days_elsewhere_is_not_sold():
@@ -101,8 +138,18 @@ def test_withdrawal_plan_round_trips_through_json():
 TIER = {"taxable": 0, "traditional": 1, "roth": 2}
 
 
-def reference_plan(request, amount, kind, account_id):
+def reached_59_and_a_half(born, day):
+    """Whole months since birth, and the day of the month (a 31st birthday-day is met at a shorter month's end)."""
+    months = (day.year - born.year) * 12 + day.month - born.month
+    month_end = day.day == calendar.monthrange(day.year, day.month)[1]
+    return months > 59 * 12 + 6 or (months == 59 * 12 + 6 and (day.day >= born.day or month_end))
+
+
+def reference_plan(request, amount, kind, account_id, born=None):
     prices = {s.symbol: s.price for s in request.securities}
+    # An IRA whose owner is under 59½ comes after the others (its distribution bears 10% more).
+    tier = {a.id: TIER[a.tax_status] + (0.5 if a.id in (born or {}) and not reached_59_and_a_half(born[a.id], AS_OF)
+                                        else 0) for a in request.accounts}
     if kind == "rmd":
         sources = [
             a for a in request.accounts if a.tax_status == "traditional" and account_id in (None, a.id)
@@ -121,7 +168,7 @@ def reference_plan(request, amount, kind, account_id):
     for k, a in enumerate(request.accounts):
         if a not in sources:
             continue
-        steps.append(((TIER[a.tax_status], -1, 0, 0.0, k, ""), a, None))
+        steps.append(((tier[a.id], -1, 0, 0.0, k, ""), a, None))
         for x in a.request.account.lots:
             value = x.quantity * prices[x.symbol]
             if a.tax_status == "taxable":
@@ -133,7 +180,7 @@ def reference_plan(request, amount, kind, account_id):
                 category = 0 if gain < 0 else 1 if long_ else 2
                 steps.append(((0, category, rate * gain / value, 0.0, k, x.id), a, x))
             else:
-                steps.append(((TIER[a.tax_status], k, 0, 0.0, 0, ""), a, x))
+                steps.append(((tier[a.id], k, 0, 0.0, 0, ""), a, x))
     steps.sort(key=lambda s: s[0])
     remaining = amount
     taken = []
@@ -182,16 +229,18 @@ def households(draw):
         members.append(
             member(f"A{k}", status, lots, cash=cash, securities=securities, household_trades=trades)
         )
-    return household(*members, securities=securities), draw(st.floats(10, 8_000))
+    born = {m.id: draw(st.dates(date(1940, 1, 1), date(1990, 12, 31))) for m in members
+            if m.tax_status == "traditional" and draw(st.booleans())}
+    return household(*members, securities=securities), draw(st.floats(10, 8_000)), born
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(households(), st.sampled_from(["withdrawal", "rmd"]))
 def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
-    request, amount = case
-    expected, short = reference_plan(request, amount, kind, None)
+    request, amount, born = case
+    expected, short = reference_plan(request, amount, kind, None, born)
     try:
-        plan = plan_withdrawal(request, amount=amount, kind=kind)
+        plan = plan_withdrawal(request, amount=amount, kind=kind, birth_dates=born)
     except InvalidRequest:
         assert short > 0.005 or (
             kind == "rmd" and not any(a.tax_status == "traditional" for a in request.accounts)
@@ -216,7 +265,8 @@ def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
     for a in request.accounts:
         out = plan.distributions.get(a.id, 0.0)
         if a.tax_status == "traditional":
-            tax += a.request.account.short_term_rate * out
+            early = a.id in born and not reached_59_and_a_half(born[a.id], AS_OF)
+            tax += (a.request.account.short_term_rate + 0.10 * early) * out
         elif a.tax_status == "taxable":
             st_ = sum(s.gain for acc, _, s in plan.sales if acc == a.id and s.term == "short")
             lt_ = sum(s.gain for acc, _, s in plan.sales if acc == a.id and s.term == "long")

@@ -16,9 +16,9 @@ from .test_withdrawal import households
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(households(), st.sampled_from(["withdrawal", "rmd"]))
 def test_the_results_carry_exactly_the_plan(case, kind):
-    request, amount = case
+    request, amount, born = case
     try:
-        plan = plan_withdrawal(request, amount=amount, kind=kind)
+        plan = plan_withdrawal(request, amount=amount, kind=kind, birth_dates=born)
     except InvalidRequest:
         return
     results = {r.account_id: r for r in withdrawal_results(request, plan)}

@@ -129,3 +129,15 @@ def test_only_a_traditional_ira_keeps_rmd_facts(lees):
     with pytest.raises(ValidationFailed, match="Roth IRA: RMD facts are kept for traditional IRAs"):
         _facts(lees, account=lees["roth"])
     assert "only a traditional IRA has an RMD" in rmd_due(account=lees["roth"], year=YEAR).problem
+
+
+def test_a_withdrawal_from_the_ira_of_an_owner_under_59_and_a_half_bears_the_10_percent_early_tax(lees):
+    _facts(lees, born=date(1975, 5, 5), value=None, year=None)  # 51 on the day
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("2500"), account=lees["ira"], as_of=AS_OF).cash_flow
+    rate = Account.objects.get(pk=lees["ira"].pk).short_term_rate
+    assert flow.plan["early_tax"] == {"LEE-IRA": 250.0}
+    assert flow.tax_cost == (Decimal("2500") * (rate + Decimal("0.10"))).quantize(Decimal("0.01"))
+    assert any("IRC §72(t)" in line and "5 November 2034" in line for line in flow.plan["explanation"])
+    sale = Proposal.objects.get(run=flow.run, account=lees["ira"])
+    assert sale.estimated_tax == flow.tax_cost  # the account's proposal carries it too
