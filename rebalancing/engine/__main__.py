@@ -1,7 +1,7 @@
 """Command line: ``python -m rebalancing.engine solve request.json [--explain]``.
 
 ``python -m rebalancing.engine household request.json`` rebalances a household (a JSON household
-request, ``examples/household/``); ``... withdraw request.json --amount N [--kind rmd]
+request, ``examples/household/``); ``... withdraw request.json --amount N [--kind rmd] [--born ACCOUNT=YYYY-MM-DD]
 [--account ID]`` plans a withdrawal from it.
 
 Prints the result as JSON (or, with ``--explain``, as a table).  Errors print
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 
 from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .explain import explain
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     withdraw.add_argument("--amount", type=float, required=True, help="money to raise")
     withdraw.add_argument("--kind", choices=WITHDRAWAL_KINDS, default="withdrawal")
     withdraw.add_argument("--account", help="the account it must come from (an RMD: the IRA)")
+    withdraw.add_argument("--born", action="append", default=[], metavar="ACCOUNT=YYYY-MM-DD",
+                          help="a traditional account's owner's date of birth (repeatable): under 59½, "
+                               "that IRA comes last and bears the 10%% early-distribution tax")
     args = parser.parse_args(argv)
     try:
         if args.request == "-":
@@ -74,13 +78,25 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "household":
                 out = json.dumps(household_result_to_dict(rebalance_household(request)), indent=2) + "\n"
             else:
-                plan = plan_withdrawal(request, amount=args.amount, kind=args.kind, account_id=args.account)
+                plan = plan_withdrawal(request, amount=args.amount, kind=args.kind, account_id=args.account,
+                                       birth_dates=_birth_dates(args.born))
                 out = json.dumps(withdrawal_plan_to_dict(plan), indent=2) + "\n"
     except EngineError as exc:
         print(json.dumps({"error": exc.to_dict()}, indent=2), file=sys.stderr)
         return next((code for kind, code in EXIT_CODES.items() if isinstance(exc, kind)), 4)
     sys.stdout.write(out)
     return 0
+
+
+def _birth_dates(given: list[str]) -> dict[str, date]:
+    out = {}
+    for text in given:
+        account, _, day = text.partition("=")
+        try:
+            out[account] = date.fromisoformat(day)
+        except ValueError:
+            raise InvalidRequest(f"--born {text!r}: write ACCOUNT=YYYY-MM-DD") from None
+    return out
 
 
 if __name__ == "__main__":

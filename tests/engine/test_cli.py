@@ -85,3 +85,13 @@ def test_withdraw_prints_the_plan(capsys):
     assert plan["kind"] == "rmd" and plan["raised"] >= 1500
     assert {s["account_id"] for s in plan["sales"]} == {"IRA"}
     assert main(["withdraw", str(HOUSEHOLD), "--amount", "10", "--kind", "rmd", "--account", "ROTH"]) == 2
+
+
+def test_withdraw_takes_the_owners_dates_of_birth(capsys):
+    args = ["withdraw", str(HOUSEHOLD), "--amount", "100", "--account", "IRA"]
+    assert main([*args, "--born", "IRA=1990-01-01"]) == 0
+    assert json.loads(capsys.readouterr().out)["early_tax"] == {"IRA": 10.0}
+    assert main([*args, "--born", "IRA=1940-01-01"]) == 0
+    assert json.loads(capsys.readouterr().out)["early_tax"] == {}
+    assert main([*args, "--born", "IRA:1990"]) == 2
+    assert "write ACCOUNT=YYYY-MM-DD" in capsys.readouterr().err
