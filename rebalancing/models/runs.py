@@ -211,6 +211,7 @@ class Alert(models.Model):
         DRIFT = "drift", "Drift beyond band"
         HARVEST = "harvest", "Harvest opportunity"
         TAX_LIMIT = "tax_limit", "Proposal exceeds tax limit"
+        RMD = "rmd_due", "RMD due, not yet planned"
         OTHER = "other", "Other"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")

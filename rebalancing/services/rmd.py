@@ -23,8 +23,9 @@ from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["RmdDue", "account_rmd_facts_set", "rmd_due", "rmd_due_for_household"]
+__all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_due", "rmd_due_for_household"]
 
+ALERT_DAYS = 92  # a quarter before its deadline, an RMD not yet planned is an alert of every run
 _NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
 _ZERO = Decimal("0.00")
 
@@ -81,6 +82,21 @@ def rmd_due_for_household(household, *, year: int) -> list[RmdDue]:
     """One line per traditional account of the household, in account order."""
     accounts = household.accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL).order_by("custodian_number")
     return [rmd_due(account=a, year=year) for a in accounts]
+
+
+def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:
+    """Of these accounts, the IRAs whose RMD for ``as_of``'s year is due within ``ALERT_DAYS`` and not
+    all taken or planned (the excise tax of IRC §4974 falls on what is not taken by the deadline).
+    One query when none of them has the facts an RMD needs."""
+    candidates = Account.objects.filter(pk__in=list(account_ids), tax_status=Account.TaxStatus.TRADITIONAL,
+                                        owner_birth_date__isnull=False, year_end_year=as_of.year - 1)
+    out = []
+    for account in candidates:
+        due = rmd_due(account=account, year=as_of.year)
+        if (due.required is not None and due.required.due and due.remaining > 0
+                and (due.required.deadline - as_of).days <= ALERT_DAYS):
+            out.append(due)
+    return out
 
 
 @transaction.atomic

@@ -46,6 +46,7 @@ from rebalancing.models import (
 from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import OPEN, proposals_insert_submitted, proposals_supersede
+from rebalancing.services.rmd import rmd_alerts_due
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict
@@ -275,6 +276,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         proposals.append(proposal)
     for account_id in missing:  # deleted since the run started
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
+    alerts += _rmd_alerts(run, todo)
     t2 = time.perf_counter()
     with transaction.atomic():
         written = _outcomes_claim(run_id, todo)
@@ -445,6 +447,14 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
             message=f"drift {result.summary.drift_before:.1%} is beyond its band",
         )
     return list(out.values())
+
+
+def _rmd_alerts(run, account_ids: list[int]) -> list[Alert]:
+    return [Alert(run=run, account_id=due.account.pk, kind=Alert.Kind.RMD, amount=due.remaining,
+                  message=f"{due.year} RMD of ${due.required.amount:,.2f} from {due.account.custodian_number}: "
+                          f"${due.remaining:,.2f} not yet taken or planned, due by {due.required.deadline:%d %B %Y}; "
+                          "plan it on the household page")
+            for due in rmd_alerts_due(account_ids, as_of=run.as_of)]
 
 
 def _record_progress(run_id: int, *, done: int, failed: int, **seconds: float) -> None:

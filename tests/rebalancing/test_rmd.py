@@ -141,3 +141,31 @@ def test_a_withdrawal_from_the_ira_of_an_owner_under_59_and_a_half_bears_the_10_
     assert any("IRC §72(t)" in line and "5 November 2034" in line for line in flow.plan["explanation"])
     sale = Proposal.objects.get(run=flow.run, account=lees["ira"])
     assert sale.estimated_tax == flow.tax_cost  # the account's proposal carries it too
+
+
+def test_a_run_alerts_an_rmd_not_yet_planned_within_a_quarter_of_its_deadline_until_it_is_planned(lees):
+    from rebalancing.models import Alert
+    from rebalancing.selectors import RunScope
+    from rebalancing.services.rmd import rmd_alerts_due
+    from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+    def run_household():
+        run = run_start(scope=RunScope(household_id=lees["household"].pk), as_of=AS_OF, label="nightly")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+        return Alert.objects.filter(run=run, kind=Alert.Kind.RMD)
+
+    assert not run_household().exists()  # no facts, no alert
+    ira = _facts(lees)
+    [alert] = run_household()
+    assert (alert.account_id, alert.amount) == (ira.pk, Decimal("4219.41"))
+    assert "$4,219.41 not yet taken or planned, due by 31 December 2026" in alert.message
+    assert rmd_alerts_due([ira.pk], as_of=date(YEAR, 9, 29)) == []  # 93 days before its deadline
+    assert [d.account.pk for d in rmd_alerts_due([ira.pk], as_of=date(YEAR, 9, 30))] == [ira.pk]
+
+    _rmd(lees, Decimal("4000"))
+    [alert] = run_household()  # 219.41 still to plan
+    assert alert.amount == Decimal("219.41")
+    HouseholdProposal.objects.filter(run__kind="cash_flow").get().proposals.update(status=Proposal.Status.EXECUTED)
+    _rmd(lees)
+    assert not run_household().exists()
