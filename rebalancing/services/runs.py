@@ -231,9 +231,11 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     t0 = time.perf_counter()
     loaded = rebalance_inputs_load(todo, as_of=run.as_of, snapshot_key=run.pk) if todo else []
     missing = set(todo) - {i.account_id for i in loaded}
-    t1 = time.perf_counter()
-    proposals, outcomes, alerts = [], [], []
+    # Reads, so timed as loading: who waits for a withdrawal's decision, which IRAs owe an RMD.
     loaded, outcomes = _cash_flows_waiting_apart(run, loaded)
+    alerts = _rmd_alerts(run, todo)
+    t1 = time.perf_counter()
+    proposals = []
     units = {h.pk: h for h in Household.objects.filter(pk__in={i.household_id for i in loaded},
                                                        managed_as=Household.ManagedAs.HOUSEHOLD)
              .select_related("template")}
@@ -276,7 +278,6 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         proposals.append(proposal)
     for account_id in missing:  # deleted since the run started
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
-    alerts += _rmd_alerts(run, todo)
     t2 = time.perf_counter()
     with transaction.atomic():
         written = _outcomes_claim(run_id, todo)
