@@ -1,7 +1,9 @@
 """The household's joint solve: worked households (where each asset class ends up and why)."""
 
+import json
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -640,3 +642,20 @@ def test_two_orders_on_one_holding_sell_it_once_and_the_household_still_solves()
     roth = member("ROTH", "roth", cash=20_000)
     result = rebalance_household(household(taxable, roth))
     assert trades_of(result, "TAX")["EQ"] == ("sell", 300.0)  # 40,000 ordered of a 30,000 holding
+
+
+@pytest.mark.xfail(strict=True, reason="known: the placement sells E, a non-model equity the firm declared "
+                   "substantially identical to A; the taxable account's own solve keeps it as A's equivalent and "
+                   "completes the IRA's location move of B only in part (without the equivalence it sells E and "
+                   "buys all 25 of B); found by the cash-flow property, seed 41 at 2,000 examples")
+def test_inside_its_bands_by_cash_flows_a_location_move_of_b_is_completed_in_full():
+    # The IRA sells its 25 of B for bonds (location); the taxable account, with 119 of cash and a
+    # 26 position in E that the placement sells, is placed to buy the 25 of B back. Its own solve
+    # keeps E and buys 8.91 of B: the household's B falls by 16 with no cash to raise.
+    path = Path(__file__).parent / "household_cases" / "cash_flows_location_move_left_unfinished.json"
+    request = household_request_from_dict(json.loads(path.read_text()))
+    result = rebalance_household(request)
+    prices = {s.symbol: s.price for s in request.securities}
+    change = sum((t.quantity if t.side == "buy" else -t.quantity) * prices["B"]
+                 for r in result.accounts for t in r.trades if t.symbol == "B")
+    assert change >= -1.0
