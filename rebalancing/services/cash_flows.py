@@ -155,15 +155,19 @@ def _deposit(flow: CashFlow, user) -> None:
     flow.save(update_fields=["run"])
 
 
+_NOT_EXECUTED = (*OPEN, Proposal.Status.RELEASED)
+
+
 def _open_cash_flow_check(flow: CashFlow) -> None:
     """One withdrawal at a time: a plan is made on the book as it is, so a second one while the first's
-    sales wait would sell the same lots - and, were it to supersede them, lose the first."""
+    sales wait would sell the same lots - and, were it to supersede them, lose the first. Released
+    sales wait too: their lots leave the book only as the orders fill (then the proposal is executed)."""
     waiting = (CashFlow.objects.filter(household_id=flow.household_id, kind__in=engine.WITHDRAWAL_KINDS,
-                                       run__proposals__status__in=OPEN).order_by("created_at").first())
+                                       run__proposals__status__in=_NOT_EXECUTED).order_by("created_at").first())
     if waiting is not None:
         raise Conflict(f"The {waiting.get_kind_display().lower()} of ${waiting.amount:,.2f} entered on "
-                       f"{waiting.as_of:%d %B %Y} waits for its sales to be decided and released: decide it first "
-                       "(a second plan now would sell the same lots).", code="cash_flow_pending",
+                       f"{waiting.as_of:%d %B %Y} waits for its sales to be decided and released, or to execute: "
+                       "decide it first (a second plan now would sell the same lots).", code="cash_flow_pending",
                        detail={"cash_flow": waiting.pk, "run": waiting.run_id})
 
 

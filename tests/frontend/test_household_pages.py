@@ -454,4 +454,4 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
     # A second one waits for the first's decision; the page says so.
     second = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "10"},
                           follow=True).content.decode()
-    assert "waits for its sales to be decided and released: decide it first" in second
+    assert "waits for its sales to be decided and released, or to execute: decide it first" in second

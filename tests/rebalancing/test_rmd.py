@@ -169,3 +169,13 @@ def test_a_run_alerts_an_rmd_not_yet_planned_within_a_quarter_of_its_deadline_un
     HouseholdProposal.objects.filter(run__kind="cash_flow").get().proposals.update(status=Proposal.Status.EXECUTED)
     _rmd(lees)
     assert not run_household().exists()
+
+
+def test_a_released_withdrawal_holds_the_next_one_back_until_its_orders_have_executed(lees):
+    first = _rmd(lees, Decimal("500"))
+    sales = Proposal.objects.filter(run=first.run)
+    sales.update(status=Proposal.Status.RELEASED)  # its orders are out: its lots are still in the book
+    with pytest.raises(Conflict, match="waits for its sales to be decided and released, or to execute"):
+        _rmd(lees, Decimal("100"))
+    sales.update(status=Proposal.Status.EXECUTED)  # every order filled or cancelled
+    assert _rmd(lees, Decimal("100")).amount == Decimal("100")
