@@ -20,10 +20,11 @@ from rebalancing.effective_parameters import (
     parameters_effective,
 )
 from rebalancing.engine_inputs import rebalance_inputs_load
-from rebalancing.models import Alert, ModelPortfolio, ParameterTemplate, Security
+from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Security
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.book import account_overrides_set
 from rebalancing.services.previews import account_overrides_preview
+from rebalancing.services.rmd import rmd_due
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
 from tenants.permissions import Capability, is_advisor_only, user_can
@@ -139,6 +140,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "alerts": alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10],
         "alert_kinds": Alert.Kind,
         "can_run": user_can(user, Capability.RUN_REBALANCE),
+        "rmd": rmd_due(account=account, year=as_of.year) if account.tax_status == Account.TaxStatus.TRADITIONAL
+        else None,
     }
 
 

@@ -451,6 +451,10 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
         ira = type(lees["ira"]).objects.get(pk=lees["ira"].pk)
         assert (ira.owner_birth_date, ira.year_end_year) == (date(1950, 6, 1), year - 1)
     assert f'href="/runs/{flow.run_id}/">Pending approval</a>' in planned  # where its sales stand
+    # The IRA's own page says the same, and where to plan it.
+    ira_page = advisor.get(f"/accounts/{lees['ira'].pk}/").content.decode()
+    assert f"Required minimum distribution, {year}:</strong> ${due}" in ira_page and "$0.00 left" in ira_page
+    assert "Required minimum distribution" not in advisor.get(f"/accounts/{lees['roth'].pk}/").content.decode()
     # A second one waits for the first's decision; the page says so.
     second = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "10"},
                           follow=True).content.decode()
