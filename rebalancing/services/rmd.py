@@ -47,18 +47,33 @@ class RmdDue:
         return max(self.required.amount - self.distributed, _ZERO)
 
 
-def _distributed(account: Account, year: int) -> Decimal:
-    live = Proposal.objects.filter(account=account, run__kind=RebalanceRun.Kind.CASH_FLOW).exclude(
-        status__in=_NOT_DISTRIBUTED).values("run_id")
-    flows = CashFlow.objects.filter(household_id=account.household_id, as_of__year=year, run_id__in=live,
-                                    kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD))
-    return sum((Decimal(str(f.plan.get("distributions", {}).get(account.custodian_number, 0))) for f in flows), _ZERO)
+def _distributed(accounts: list[Account], year: int) -> dict[int, Decimal]:
+    """Account id -> what the household's cash flows of ``year`` took or planned from it: two
+    queries for any number of accounts (a run's chunk, a household page)."""
+    numbers = {a.pk: a.custodian_number for a in accounts}
+    out = dict.fromkeys(numbers, _ZERO)
+    if not numbers:
+        return out
+    live: dict[int, set[int]] = {}  # cash-flow run -> its accounts here whose sales still stand
+    for run_id, account_id in (Proposal.objects.filter(account_id__in=numbers, run__kind=RebalanceRun.Kind.CASH_FLOW)
+                               .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id")):
+        live.setdefault(run_id, set()).add(account_id)
+    flows = CashFlow.objects.filter(run_id__in=live, as_of__year=year,
+                                    kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)).values_list("run_id", "plan")
+    for run_id, plan in flows:
+        for account_id in live[run_id]:
+            out[account_id] += Decimal(str((plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
+    return out
 
 
-def rmd_due(*, account: Account, year: int) -> RmdDue:
-    """The RMD of ``year`` from ``account`` and what is left of it to take."""
+def rmd_due(*, account: Account, year: int, distributed: Decimal | None = None) -> RmdDue:
+    """The RMD of ``year`` from ``account`` and what is left of it to take (``distributed``: what
+    ``_distributed`` gives for it, when the caller has it for many accounts at once)."""
+    if distributed is None:
+        distributed = _distributed([account], year)[account.pk]
+
     def missing(problem: str) -> RmdDue:
-        return RmdDue(account=account, year=year, required=None, problem=problem, distributed=_distributed(account, year))
+        return RmdDue(account=account, year=year, required=None, problem=problem, distributed=distributed)
 
     number = account.custodian_number
     if account.tax_status != Account.TaxStatus.TRADITIONAL:
@@ -75,24 +90,26 @@ def rmd_due(*, account: Account, year: int) -> RmdDue:
             spouse_birth_date=account.spouse_birth_date)
     except engine.InvalidRequest as exc:
         return missing(exc.message)
-    return RmdDue(account=account, year=year, required=required, problem="", distributed=_distributed(account, year))
+    return RmdDue(account=account, year=year, required=required, problem="", distributed=distributed)
 
 
 def rmd_due_for_household(household, *, year: int) -> list[RmdDue]:
     """One line per traditional account of the household, in account order."""
-    accounts = household.accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL).order_by("custodian_number")
-    return [rmd_due(account=a, year=year) for a in accounts]
+    accounts = list(household.accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL).order_by("custodian_number"))
+    distributed = _distributed(accounts, year)
+    return [rmd_due(account=a, year=year, distributed=distributed[a.pk]) for a in accounts]
 
 
 def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:
     """Of these accounts, the IRAs whose RMD for ``as_of``'s year is due within ``ALERT_DAYS`` and not
     all taken or planned (the excise tax of IRC §4974 falls on what is not taken by the deadline).
-    One query when none of them has the facts an RMD needs."""
-    candidates = Account.objects.filter(pk__in=list(account_ids), tax_status=Account.TaxStatus.TRADITIONAL,
-                                        owner_birth_date__isnull=False, year_end_year=as_of.year - 1)
+    One query when none of them has the facts an RMD needs, three otherwise."""
+    candidates = list(Account.objects.filter(pk__in=list(account_ids), tax_status=Account.TaxStatus.TRADITIONAL,
+                                             owner_birth_date__isnull=False, year_end_year=as_of.year - 1))
+    distributed = _distributed(candidates, as_of.year)
     out = []
     for account in candidates:
-        due = rmd_due(account=account, year=as_of.year)
+        due = rmd_due(account=account, year=as_of.year, distributed=distributed[account.pk])
         if (due.required is not None and due.required.due and due.remaining > 0
                 and (due.required.deadline - as_of).days <= ALERT_DAYS):
             out.append(due)

@@ -179,3 +179,16 @@ def test_a_released_withdrawal_holds_the_next_one_back_until_its_orders_have_exe
         _rmd(lees, Decimal("100"))
     sales.update(status=Proposal.Status.EXECUTED)  # every order filled or cancelled
     assert _rmd(lees, Decimal("100")).amount == Decimal("100")
+
+
+def test_what_the_cash_flows_took_is_read_for_many_iras_at_once(lees, django_assert_num_queries):
+    from rebalancing.services.rmd import rmd_alerts_due
+
+    ira = _facts(lees)
+    _rmd(lees, Decimal("1000"))
+    accounts = [ira.pk, lees["roth"].pk, lees["joint"].pk]
+    with django_assert_num_queries(3):  # the IRAs with facts, their live cash-flow sales, those flows
+        [due] = rmd_alerts_due(accounts, as_of=AS_OF)
+    assert (due.distributed, due.remaining) == (Decimal("1000.00"), Decimal("3219.41"))
+    with django_assert_num_queries(1):  # none with the facts an RMD needs: one query
+        assert rmd_alerts_due([lees["roth"].pk, lees["joint"].pk], as_of=AS_OF) == []
