@@ -136,7 +136,8 @@ def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | No
         if not year_end_value.is_finite() or year_end_value < 0:
             raise ValidationFailed(f"The 31 December value must be 0 or more (it is {year_end_value}).",
                                    detail={"field": "year_end_value"})
-        if year_end_value != year_end_value.quantize(Decimal("0.01")) or year_end_value >= Decimal(10) ** 16:
+        # The size first: quantizing 1e30 to cents overflows Decimal's precision (a traceback, not an answer).
+        if year_end_value >= Decimal(10) ** 16 or year_end_value != year_end_value.quantize(Decimal("0.01")):
             raise ValidationFailed(f"The 31 December value is dollars and cents below 10,000,000,000,000,000 "
                                    f"({year_end_value} is not).", detail={"field": "year_end_value"})
         if not 1900 <= year_end_year < today.year:

@@ -434,6 +434,10 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
     assert advisor.post(_url(lees["household"], "rmd-facts/"), {
         "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "year_end_value": "lots",
         "year_end_year": str(year - 1)}).status_code == 400
+    huge = advisor.post(_url(lees["household"], "rmd-facts/"), {
+        "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "year_end_value": "1e30",
+        "year_end_year": str(year - 1)}, follow=True)
+    assert huge.status_code == 200 and "The 31 December value is dollars and cents below" in huge.content.decode()
     saved = advisor.post(_url(lees["household"], "rmd-facts/"), {
         "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "spouse_birth_date": "",
         "year_end_value": "$100,000", "year_end_year": str(year - 1)}, follow=True).content.decode()

@@ -112,6 +112,7 @@ def test_an_rmd_that_cannot_be_computed_is_refused_naming_what_is_missing(lees, 
     ({"value": "-1"}, "year_end_value"),
     ({"value": "10.001"}, "year_end_value"),
     ({"value": "1e20"}, "year_end_value"),
+    ({"value": "1e30"}, "year_end_value"),  # beyond what Decimal can put in cents: refused, not a traceback
     ({"year": YEAR}, "year_end_year"),  # this year has not ended
     ({"year": None}, "year_end_year"),
     ({"value": None}, "year_end_value"),
