@@ -24,7 +24,7 @@ from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.book import account_overrides_set
 from rebalancing.services.previews import account_overrides_preview
-from rebalancing.services.rmd import rmd_due
+from rebalancing.services.rmd import rmd_open_for_account
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
 from tenants.permissions import Capability, is_advisor_only, user_can
@@ -140,8 +140,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "alerts": alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10],
         "alert_kinds": Alert.Kind,
         "can_run": user_can(user, Capability.RUN_REBALANCE),
-        "rmd": rmd_due(account=account, year=as_of.year) if account.tax_status == Account.TaxStatus.TRADITIONAL
-        else None,
+        "rmds": rmd_open_for_account(account, as_of=as_of) if account.tax_status == Account.TaxStatus.TRADITIONAL
+        else [],
     }
 
 

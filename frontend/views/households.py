@@ -136,7 +136,7 @@ def household_detail(request, pk: int):
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "cash_flows": household_cash_flows(household),
-        "rmd_year": timezone.localdate().year, "rmds": rmd_due_for_household(household, year=timezone.localdate().year),
+        **_rmd_context(household, timezone.localdate()),
         "cash_flow_kinds": CashFlow.Kind.choices,
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
@@ -259,6 +259,15 @@ def household_cash_flow(request, pk: int):
     return _done(request, household, text, "#proposal")
 
 
+def _rmd_context(household, today) -> dict:
+    """The household's open RMD lines, and each IRA once for its facts form (last year's value filled in)."""
+    rmds = rmd_due_for_household(household, as_of=today)
+    accounts = list({line.account.pk: line.account for line in rmds}.values())
+    for account in accounts:
+        account.last_year_value = account.year_end_value(today.year - 1)
+    return {"rmd_year": today.year, "rmd_today": today, "rmds": rmds, "rmd_accounts": accounts}
+
+
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
 @require_POST
 def household_rmd_facts(request, pk: int):
@@ -271,7 +280,8 @@ def household_rmd_facts(request, pk: int):
     today = timezone.localdate()
     try:
         account_rmd_facts_set(
-            user=request.user, account=account, owner_birth_date=date_param(post, "owner_birth_date"),
+            user=request.user, account=account, owner_name=post.get("owner_name"),
+            owner_birth_date=date_param(post, "owner_birth_date"),
             spouse_birth_date=date_param(post, "spouse_birth_date"),
             year_end_value=decimal_param(post, "year_end_value", what="31 December value"),
             year_end_year=int_param(post, "year_end_year", minimum=1900, maximum=today.year, what="year of the value"),

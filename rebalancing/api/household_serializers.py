@@ -78,12 +78,18 @@ class HouseholdSettingsInSerializer(serializers.Serializer):
 
 
 class RmdFactsInSerializer(serializers.Serializer):
+    owner_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default=None,
+                                       help_text="The IRA's owner; a household's IRAs with the same owner and date "
+                                                 "of birth share one RMD total. Omitted: as it is")
     owner_birth_date = serializers.DateField(allow_null=True, help_text="The IRA owner's date of birth")
     spouse_birth_date = serializers.DateField(required=False, allow_null=True, default=None,
                                               help_text="Only when the spouse is the IRA's sole beneficiary")
-    year_end_value = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True,
-                                              help_text="Fair market value on 31 December of year_end_year")
-    year_end_year = serializers.IntegerField(min_value=1900, max_value=9999, allow_null=True)
+    year_end_value = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True, required=False,
+                                              default=None, help_text="Fair market value on 31 December of "
+                                                                      "year_end_year; null with a year removes it")
+    year_end_year = serializers.IntegerField(min_value=1900, max_value=9999, allow_null=True, required=False,
+                                             default=None, help_text="The year of year_end_value; values of other "
+                                                                     "years are kept")
 
 
 class RmdQuerySerializer(serializers.Serializer):
@@ -94,16 +100,36 @@ class RmdDueSerializer(serializers.Serializer):
     account = serializers.IntegerField(source="account.pk")
     account_number = serializers.CharField(source="account.custodian_number")
     year = serializers.IntegerField()
+    owner_name = serializers.CharField(source="account.owner_name")
     owner_birth_date = serializers.DateField(source="account.owner_birth_date", allow_null=True)
     spouse_birth_date = serializers.DateField(source="account.spouse_birth_date", allow_null=True)
-    year_end_value = serializers.DecimalField(source="account.year_end_value", max_digits=18, decimal_places=2,
-                                              allow_null=True)
-    year_end_year = serializers.IntegerField(source="account.year_end_year", allow_null=True)
+    year_end_value = serializers.SerializerMethodField(help_text="The value on 31 December of the year before, "
+                                                                 "which this year's RMD is computed from")
+    year_end_values = serializers.DictField(source="account.year_end_values", child=serializers.CharField(),
+                                            help_text="Year -> value on 31 December, as entered")
+    owner_accounts = serializers.ListField(child=serializers.CharField(),
+                                           help_text="The owner's IRAs in the household whose RMDs are one total "
+                                                     "(this one included); empty when it stands alone")
+    owner_required = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True,
+                                              help_text="The total RMD of owner_accounts")
+    owner_distributed = serializers.DecimalField(max_digits=18, decimal_places=2,
+                                                 help_text="Taken or planned from any of owner_accounts, counting "
+                                                           "for this year")
+    owner_note = serializers.CharField(help_text="Why one owner's IRAs are not totalled, when they are not")
     computed = serializers.SerializerMethodField(help_text="null with `problem` when it cannot be computed")
     problem = serializers.CharField(help_text="Which fact is missing, or why the table cannot answer")
     distributed = serializers.DecimalField(max_digits=18, decimal_places=2,
-                                           help_text="Taken or planned from the IRA this year by the household's cash flows")
-    remaining = serializers.DecimalField(max_digits=18, decimal_places=2)
+                                           help_text="Taken or planned from this IRA by the household's cash flows, "
+                                                     "counting for this year (a first RMD counts what is taken "
+                                                     "by 1 April of the next year)")
+    remaining = serializers.DecimalField(max_digits=18, decimal_places=2,
+                                         help_text="Left to take by the deadline, from this IRA or any of "
+                                                   "owner_accounts")
+
+    @extend_schema_field(serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True))
+    def get_year_end_value(self, due):
+        value = due.account.year_end_value(due.year - 1)
+        return None if value is None else f"{value:.2f}"
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_computed(self, due) -> dict | None:

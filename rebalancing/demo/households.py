@@ -66,8 +66,9 @@ def _rmd_facts(m: _Member, spec: _UnitHousehold, value: float, as_of: date) -> d
     if m.tax_status != "traditional":
         return {}
     owner = 0 if m.suffix == "IRA1" else 1
-    return {"owner_birth_date": spec.born[owner], "spouse_birth_date": spec.born[1 - owner],
-            "year_end_value": Decimal(f"{value * 0.95:.2f}"), "year_end_year": as_of.year - 1}
+    return {"owner_name": f"{spec.first[owner]} {spec.surname}", "owner_birth_date": spec.born[owner],
+            "spouse_birth_date": spec.born[1 - owner],
+            "year_end_values": {str(as_of.year - 1): f"{value * 0.95:.2f}"}}
 
 
 def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str, float], models: dict,

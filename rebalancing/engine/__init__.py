@@ -57,7 +57,12 @@ from .result import (
     Summary,
     Trade,
 )
-from .rmd import RequiredDistribution, required_minimum_distribution
+from .rmd import (
+    RequiredDistribution,
+    distributions_credited,
+    first_distribution_year,
+    required_minimum_distribution,
+)
 from .serialization import (
     REQUEST_SCHEMA,
     RESULT_SCHEMA,
@@ -81,6 +86,8 @@ __all__ = [
     "rebalance_household",
     "plan_withdrawal",
     "required_minimum_distribution",
+    "distributions_credited",
+    "first_distribution_year",
     "RequiredDistribution",
     "RebalanceRequest",
     "HouseholdRequest",

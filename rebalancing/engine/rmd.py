@@ -28,8 +28,8 @@ from decimal import ROUND_CEILING, Decimal
 
 from .errors import InvalidRequest
 
-__all__ = ["UNIFORM_LIFETIME_TABLE", "RequiredDistribution", "applicable_age", "first_distribution_year",
-           "required_minimum_distribution"]
+__all__ = ["UNIFORM_LIFETIME_TABLE", "RequiredDistribution", "applicable_age", "distributions_credited",
+           "first_distribution_year", "required_minimum_distribution"]
 
 #: Treas. Reg. §1.401(a)(9)-9(c): age reached in the year -> distribution period (years), 2022 onwards.
 UNIFORM_LIFETIME_TABLE: dict[int, Decimal] = {age: Decimal(p) for age, p in {
@@ -115,3 +115,30 @@ def required_minimum_distribution(*, birth_date: date, year: int, year_end_value
         explanation=f"${year_end_value:,.2f} on 31 December {year - 1} / {period} (Uniform Lifetime Table, "
                     f"age {age}) = ${amount:,.2f}, due by {deadline:%d %B %Y}"
                     + (" (the first RMD may wait until 1 April of the next year)." if year == first_year else "."))
+
+
+def distributions_credited(distributions, *, first_year: int, first_year_amount: Decimal) -> dict[int, Decimal]:
+    """Year -> what of ``distributions`` (``(day, amount)`` pairs out of one owner's IRAs) counts
+    towards that year's RMD.
+
+    A distribution counts for the calendar year it is made in, with one exception: what the owner
+    takes in the year after the first distribution year, on or before 1 April (the required
+    beginning date), counts first for the first year, up to what the first year's own distributions
+    left of its ``first_year_amount`` (Treas. Reg. §1.401(a)(9)-5, Q&A-1(c): the distribution required
+    by the required beginning date is the first year's).  The rest counts for its own year, which
+    is why an owner who waits takes two RMDs that year."""
+    credited: dict[int, Decimal] = {}
+    early = Decimal(0)  # taken in first_year + 1 by 1 April
+    for day, amount in distributions:
+        if day.year == first_year + 1 and day <= date(first_year + 1, 4, 1):
+            early += amount
+        else:
+            credited[day.year] = credited.get(day.year, Decimal(0)) + amount
+    if early:
+        short = max(first_year_amount - credited.get(first_year, Decimal(0)), Decimal(0))
+        to_first = min(early, short)
+        if to_first:
+            credited[first_year] = credited.get(first_year, Decimal(0)) + to_first
+        if early - to_first:
+            credited[first_year + 1] = credited.get(first_year + 1, Decimal(0)) + early - to_first
+    return credited

@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pandas as pd
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
@@ -34,7 +34,7 @@ REQUIRED = ("account_number", "account_name", "household_id")
 OPTIONAL = (
     "household_name", "model", "template", "tax_status", "taxable", "discretionary", "short_term_rate",
     "long_term_rate", "cash", "realised_short_term_ytd", "realised_long_term_ytd", "opened_on", "asset_classes",
-    "owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year",  # an IRA's RMD (services.rmd)
+    "owner_name", "owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year",  # RMDs (services.rmd)
 )
 # Fields with no empty value: an empty cell keeps what is stored (a new account gets the default).
 _KEEP_WHEN_EMPTY = (
@@ -42,6 +42,7 @@ _KEEP_WHEN_EMPTY = (
     "realised_long_term_ytd",
 )
 _field = Account._meta.get_field
+_YEAR_END_VALUE = models.DecimalField(max_digits=18, decimal_places=2)  # an entry of Account.year_end_values
 
 
 def _tax_status_cells(sheet) -> pd.Series | None:
@@ -85,7 +86,8 @@ def _year_end_year(last: int):
 
 
 def _year_end_cells(sheet, columns: dict, as_of: date) -> None:
-    """The value on 31 December and its year, given together or not at all (one means nothing alone)."""
+    """The value on 31 December and its year, given together or not at all (one means nothing alone):
+    ``_year_end`` holds ``(year, value)`` or None (empty: the values stored are kept)."""
     has_value, has_year = sheet.has("year_end_value"), sheet.has("year_end_year")
     if not (has_value or has_year):
         return
@@ -94,13 +96,28 @@ def _year_end_cells(sheet, columns: dict, as_of: date) -> None:
         sheet.problems.add_rows(sheet.frame.index, missing, "is a missing column: the value on 31 December and its "
                                 "year go together")
         return
-    value = decimal_cells(sheet, "year_end_value", field=_field("year_end_value"), required=False, minimum=Decimal(0))
+    value = decimal_cells(sheet, "year_end_value", field=_YEAR_END_VALUE, required=False, minimum=Decimal(0))
     year = column_parse(sheet, "year_end_year", _year_end_year(as_of.year - 1))
+    pairs = []
     for line, v, y in zip(sheet.frame.index, value.tolist(), year.tolist(), strict=True):
         if (v is None) != (y is None):
             sheet.problems.add(line, "year_end_year" if y is None else "year_end_value",
                                "is empty: the value on 31 December and its year go together")
-    columns["year_end_value"], columns["year_end_year"] = value, year
+        pairs.append(None if v is None or y is None or not isinstance(y, int) or not isinstance(v, Decimal)
+                     else (y, v))
+    columns["_year_end"] = pd.Series(pairs, index=sheet.frame.index, dtype=object)
+
+
+def _year_end_merge(rows: list[dict]) -> None:
+    """A row's 31 December value joins the values the account keeps for other years."""
+    given = {row["custodian_number"]: row.pop("_year_end") for row in rows if "_year_end" in row}
+    stored = dict(Account.objects.filter(custodian_number__in=[n for n, pair in given.items() if pair])
+                  .values_list("custodian_number", "year_end_values"))
+    for row in rows:
+        pair = given.get(row["custodian_number"])
+        if pair:
+            values = {**stored.get(row["custodian_number"], {}), str(pair[0]): f"{pair[1]:.2f}"}
+            row["year_end_values"] = dict(sorted(values.items()))
 
 
 @transaction.atomic
@@ -139,6 +156,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
             columns[name] = decimal_cells(sheet, name, field=_field(name), required=False)
     if sheet.has("opened_on"):
         columns["opened_on"] = date_cells(sheet, "opened_on", required=False, not_after=as_of)
+    if sheet.has("owner_name"):
+        columns["owner_name"] = text_cells(sheet, "owner_name", field=_field("owner_name"))
     for name in ("owner_birth_date", "spouse_birth_date"):
         if sheet.has(name):
             columns[name] = date_cells(sheet, name, required=False, not_after=as_of)
@@ -154,6 +173,7 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     household_ids, notes = _households_upsert(distinct(households), household_names)
     columns["household_id"] = pd.Series([household_ids[h] for h in households], index=households.index, dtype=object)
     rows = records(columns, keep_when_empty=_KEEP_WHEN_EMPTY)
+    _year_end_merge(rows)
     existing = Account.objects.filter(custodian_number__in=[row["custodian_number"] for row in rows]).order_by().values(
         "id", *sorted({name for row in rows for name in row})
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Cast
@@ -150,13 +152,15 @@ class Account(models.Model):
     realised_long_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     opened_on = models.DateField(null=True, blank=True)
     # What a traditional IRA's required minimum distribution is computed from (engine/rmd.py).
+    owner_name = models.CharField(
+        max_length=200, blank=True,
+        help_text="The IRA's owner: a household's IRAs with the same owner and date of birth share one RMD total")
     owner_birth_date = models.DateField(null=True, blank=True, help_text="The IRA owner's date of birth")
     spouse_birth_date = models.DateField(
         null=True, blank=True, help_text="Only when the owner's spouse is the IRA's sole beneficiary")
-    year_end_value = models.DecimalField(
-        max_digits=18, decimal_places=2, null=True, blank=True,
-        help_text="Fair market value on 31 December of year_end_year, as the custodian reports it (Form 5498)")
-    year_end_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # {"2025": "399000.00"}: the fair market value on 31 December of each year, as the custodian reports
+    # it (Form 5498). Kept by year: a first RMD deferred to 1 April needs the year before last's.
+    year_end_values = models.JSONField(default=dict, blank=True)
 
     objects = AccountQuerySet.as_manager()
 
@@ -167,13 +171,15 @@ class Account(models.Model):
             models.CheckConstraint(condition=Q(long_term_rate__gte=0, long_term_rate__lte=1), name="account_lt_rate_0_1"),
             models.CheckConstraint(condition=Q(tax_status__in=["taxable", "traditional", "roth"]),
                                    name="account_tax_status_valid"),
-            models.CheckConstraint(condition=Q(year_end_value__isnull=True, year_end_year__isnull=True)
-                                   | Q(year_end_value__gte=0, year_end_year__gte=1900),
-                                   name="account_year_end_value_with_year"),
         ]
 
     def __str__(self) -> str:
         return f"{self.custodian_number} {self.name}"
+
+    def year_end_value(self, year: int) -> Decimal | None:
+        """The IRA's value on 31 December of ``year``, if entered."""
+        value = (self.year_end_values or {}).get(str(year))
+        return None if value is None else Decimal(value)
 
     @property
     def managed_model_id(self) -> int | None:

@@ -31,7 +31,7 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
-from rebalancing.services.rmd import rmd_due
+from rebalancing.services.rmd import rmd_open_for_account
 from rebalancing.services.runs import run_start
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -98,7 +98,7 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     today = timezone.localdate()
     as_of = book_day_check(as_of or today, what="cash flow's day")
     if amount is None:
-        amount = _rmd_remaining(account, as_of.year)
+        amount = _rmd_remaining(account, as_of)
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None)
     if kind == CashFlow.Kind.DEPOSIT:
@@ -112,19 +112,27 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     return CashFlowEntered(flow, created=True)
 
 
-def _rmd_remaining(account: Account, year: int) -> Decimal:
+def _rmd_remaining(account: Account, as_of: date) -> Decimal:
+    """What is left of the RMDs open on ``as_of`` that may come from ``account``: its owner's, and a
+    first RMD waiting until 1 April with this year's (``services.rmd.rmd_open``)."""
     # Read again: the facts are the stored ones, not those of the caller's copy of the account.
     account = Account.objects.get(pk=account.pk)
-    due = rmd_due(account=account, year=year)
-    if due.required is None:
-        raise ValidationFailed(f"The {year} RMD cannot be computed: {due.problem} Or enter the amount.",
+    lines = rmd_open_for_account(account, as_of=as_of)
+    for line in lines:
+        if line.required is None:
+            raise ValidationFailed(f"The {line.year} RMD cannot be computed: {line.problem} Or enter the amount.",
+                                   detail={"field": "amount"})
+    left = sum((line.remaining for line in lines), Decimal("0.00"))
+    if left <= 0:
+        line = lines[-1]
+        what = (f"of ${line.required.amount:,.2f} is already taken or planned"
+                + (f" (${line.distributed:,.2f})" if not line.owner_accounts else
+                   f" from {', '.join(line.owner_accounts)}, one owner's IRAs (${line.owner_distributed:,.2f} "
+                   f"of ${line.owner_required:,.2f})")
+                if line.required.due else "is not due: " + line.required.explanation)
+        raise ValidationFailed(f"{account.custodian_number}'s {line.year} RMD {what}. Enter an amount to take more.",
                                detail={"field": "amount"})
-    if due.remaining <= 0:
-        what = (f"of ${due.required.amount:,.2f} is already taken or planned (${due.distributed:,.2f})"
-                if due.required.due else "is not due: " + due.required.explanation)
-        raise ValidationFailed(f"{account.custodian_number}'s {year} RMD {what}. Enter an amount to take more.",
-                               detail={"field": "amount"})
-    return due.remaining
+    return left
 
 
 def _amount_checked(amount: Decimal) -> Decimal:

@@ -1,10 +1,19 @@
-"""A traditional IRA's required minimum distribution for the year: what is due, what the household's
-cash flows have already taken or planned from the account, and the facts it is computed from.
+"""A traditional IRA's required minimum distributions: what is due, what the household's cash flows
+have already taken or planned, and the facts it is computed from.
 
 The amount is the engine's (``engine.required_minimum_distribution``: start age, Uniform Lifetime
-Table, 31 December value). Every distribution from the IRA in the year counts towards it, an RMD or
-a withdrawal the plan funded from the account (IRC §408(d): what comes out is a distribution), unless
-its proposal was rejected, expired or superseded: that money never left.
+Table, 31 December value). Every distribution from the IRA counts, an RMD or a withdrawal the plan
+funded from the account (IRC §408(d): what comes out is a distribution), unless its proposal was
+rejected, expired or superseded: that money never left. Two rules from the sources decide what
+counts for which RMD:
+
+- **One owner's IRAs share one total** (Treas. Reg. §1.408-8, Q&A-9): each IRA's RMD is computed
+  on its own, and the owner may take the total from any one or more of them. A household's IRAs
+  whose ``owner_name`` and ``owner_birth_date`` agree are one owner's; where any of them cannot be
+  computed, each stands alone (never less than is due from it).
+- **A first RMD may wait until 1 April** of the next year, and what is taken by then counts for
+  the first year first (``engine.distributions_credited``), so in those three months a household
+  can owe two RMDs.
 """
 
 from __future__ import annotations
@@ -23,115 +32,235 @@ from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_due", "rmd_due_for_household"]
+__all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_due", "rmd_due_for_household",
+           "rmd_open", "rmd_open_for_account"]
 
 ALERT_DAYS = 92  # a quarter before its deadline, an RMD not yet planned is an alert of every run
 _NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
 _ZERO = Decimal("0.00")
+_UNKNOWN = Decimal("Infinity")  # a first-year RMD that cannot be computed takes all that may count for it
 
 
 @dataclass(frozen=True)
 class RmdDue:
-    """``required`` is None with ``problem`` saying which fact is missing or why the table cannot answer."""
+    """One IRA's RMD for ``year``. ``required`` is None with ``problem`` saying which fact is missing
+    or why the table cannot answer. ``owner_accounts`` are the IRAs (custodian numbers, this one
+    included) whose RMDs are one total; ``owner_required`` is that total, None when the IRA stands
+    alone. ``remaining`` is what is left to take by the deadline - from any of ``owner_accounts``."""
 
     account: Account
     year: int
     required: engine.RequiredDistribution | None
     problem: str
-    distributed: Decimal  # taken or planned from the account this year by the household's cash flows
+    distributed: Decimal  # taken or planned from this IRA that counts for ``year``
+    owner_accounts: tuple[str, ...] = ()
+    owner_required: Decimal | None = None
+    owner_distributed: Decimal = _ZERO  # taken or planned from any of them that counts for ``year``
+    owner_note: str = ""  # why IRAs of one owner are not totalled
 
     @property
     def remaining(self) -> Decimal:
+        if self.owner_required is not None:
+            return max(self.owner_required - self.owner_distributed, _ZERO)
         if self.required is None:
             return _ZERO
         return max(self.required.amount - self.distributed, _ZERO)
 
+    @property
+    def is_first(self) -> bool:
+        """The owner's first RMD: it may wait until 1 April of the next year."""
+        return self.required is not None and self.required.due and self.year == self.required.first_year
 
-def _distributed(accounts: list[Account], year: int) -> dict[int, Decimal]:
-    """Account id -> what the household's cash flows of ``year`` took or planned from it: two
-    queries for any number of accounts (a run's chunk, a household page)."""
+
+def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int, list[tuple[date, Decimal]]]:
+    """Account id -> the (day, amount) the household's cash flows of ``years`` took or planned from
+    it: two queries for any number of accounts (a run's chunk, a household page)."""
     numbers = {a.pk: a.custodian_number for a in accounts}
-    out = dict.fromkeys(numbers, _ZERO)
+    out: dict[int, list[tuple[date, Decimal]]] = {pk: [] for pk in numbers}
     if not numbers:
         return out
     live: dict[int, set[int]] = {}  # cash-flow run -> its accounts here whose sales still stand
     for run_id, account_id in (Proposal.objects.filter(account_id__in=numbers, run__kind=RebalanceRun.Kind.CASH_FLOW)
                                .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id")):
         live.setdefault(run_id, set()).add(account_id)
-    flows = CashFlow.objects.filter(run_id__in=live, as_of__year=year,
-                                    kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)).values_list("run_id", "plan")
-    for run_id, plan in flows:
+    flows = CashFlow.objects.filter(run_id__in=live, as_of__year__in=years,
+                                    kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)).values_list(
+        "run_id", "as_of", "plan")
+    for run_id, as_of, plan in flows:
         for account_id in live[run_id]:
-            out[account_id] += Decimal(str((plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
+            amount = Decimal(str((plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
+            if amount:
+                out[account_id].append((as_of, amount))
     return out
 
 
-def rmd_due(*, account: Account, year: int, distributed: Decimal | None = None) -> RmdDue:
-    """The RMD of ``year`` from ``account`` and what is left of it to take (``distributed``: what
-    ``_distributed`` gives for it, when the caller has it for many accounts at once)."""
-    if distributed is None:
-        distributed = _distributed([account], year)[account.pk]
-
-    def missing(problem: str) -> RmdDue:
-        return RmdDue(account=account, year=year, required=None, problem=problem, distributed=distributed)
-
+def _required(account: Account, year: int) -> tuple[engine.RequiredDistribution | None, str]:
     number = account.custodian_number
     if account.tax_status != Account.TaxStatus.TRADITIONAL:
-        return missing(f"{number} is {account.get_tax_status_display()}: only a traditional IRA has an RMD "
-                       "while its owner lives.")
+        return None, (f"{number} is {account.get_tax_status_display()}: only a traditional IRA has an RMD while its "
+                      "owner lives.")
     if account.owner_birth_date is None:
-        return missing(f"Enter the date of birth of {number}'s owner: it sets when RMDs start and the period.")
-    if account.year_end_year != year - 1:
-        have = f" (the value entered is for 31 December {account.year_end_year})" if account.year_end_year else ""
-        return missing(f"Enter {number}'s value on 31 December {year - 1}: the {year} RMD is computed from it{have}.")
+        return None, f"Enter the date of birth of {number}'s owner: it sets when RMDs start and the period."
+    value = account.year_end_value(year - 1)
+    if value is None:
+        return None, f"Enter {number}'s value on 31 December {year - 1}: the {year} RMD is computed from it."
     try:
-        required = engine.required_minimum_distribution(
-            birth_date=account.owner_birth_date, year=year, year_end_value=account.year_end_value,
-            spouse_birth_date=account.spouse_birth_date)
+        return engine.required_minimum_distribution(
+            birth_date=account.owner_birth_date, year=year, year_end_value=value,
+            spouse_birth_date=account.spouse_birth_date), ""
     except engine.InvalidRequest as exc:
-        return missing(exc.message)
-    return RmdDue(account=account, year=year, required=required, problem="", distributed=distributed)
+        return None, exc.message
 
 
-def rmd_due_for_household(household, *, year: int) -> list[RmdDue]:
-    """One line per traditional account of the household, in account order."""
-    accounts = list(household.accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL).order_by("custodian_number"))
-    distributed = _distributed(accounts, year)
-    return [rmd_due(account=a, year=year, distributed=distributed[a.pk]) for a in accounts]
+def _owner_key(account: Account):
+    name = " ".join(account.owner_name.split()).casefold()
+    if not name or account.owner_birth_date is None:
+        return ("account", account.pk)
+    return ("owner", account.household_id, name, account.owner_birth_date)
+
+
+def _first_year_amount(accounts: list[Account], first_year: int, year: int, known: dict) -> Decimal:
+    """The first year's RMD of these IRAs together, for crediting what is taken by 1 April after it;
+    unknown (infinite: everything taken by then counts for the first year, never less is due) when
+    one of them cannot be computed."""
+    if year not in (first_year, first_year + 1):
+        return _ZERO  # nothing taken in this line's years can count for the first year
+    total = _ZERO
+    for a in accounts:
+        required = known[a.pk] if year == first_year else _required(a, first_year)[0]
+        if required is None:
+            return _UNKNOWN
+        total += required.amount
+    return total
+
+
+def _group_lines(group: list[Account], year: int, flows: dict) -> list[RmdDue]:
+    """``year``'s line for each IRA of one owner (or one IRA alone)."""
+    known, problems = {}, {}
+    for a in group:
+        known[a.pk], problems[a.pk] = _required(a, year)
+
+    def credited(accounts: list[Account]) -> Decimal:
+        taken = [d for a in accounts for d in flows.get(a.pk, ())]
+        if not taken or accounts[0].owner_birth_date is None:
+            return sum((amount for day, amount in taken if day.year == year), _ZERO)
+        first = engine.first_distribution_year(accounts[0].owner_birth_date)
+        by_year = engine.distributions_credited(taken, first_year=first,
+                                                first_year_amount=_first_year_amount(accounts, first, year, known))
+        return by_year.get(year, _ZERO)
+
+    numbers = tuple(a.custodian_number for a in group)
+    together = len(group) > 1 and all(known[a.pk] is not None for a in group)
+    owner_required = sum((known[a.pk].amount for a in group), _ZERO) if together else None
+    owner_distributed = credited(group) if together else _ZERO
+    note = ""
+    if len(group) > 1 and not together:
+        missing = "; ".join(problems[a.pk] for a in group if known[a.pk] is None)
+        note = f"{', '.join(numbers)} share one owner; their RMDs are totalled once each can be computed ({missing})"
+    return [RmdDue(account=a, year=year, required=known[a.pk], problem=problems[a.pk], distributed=credited([a]),
+                   owner_accounts=numbers if len(group) > 1 else (), owner_required=owner_required,
+                   owner_distributed=owner_distributed, owner_note=note)
+            for a in group]
+
+
+def _lines(accounts: list[Account], year: int) -> list[RmdDue]:
+    """``year``'s line for each of these IRAs, one owner's IRAs totalled (``accounts`` hold every IRA
+    of each owner: a household's); in account order."""
+    groups: dict[tuple, list[Account]] = {}
+    for a in sorted(accounts, key=lambda a: a.custodian_number):
+        groups.setdefault(_owner_key(a), []).append(a)
+    flows = _distributions(accounts, (year - 1, year, year + 1))
+    lines = [line for group in groups.values() for line in _group_lines(group, year, flows)]
+    return sorted(lines, key=lambda line: line.account.custodian_number)
+
+
+def _household_iras(accounts) -> list[Account]:
+    """These IRAs and the other IRAs of their households (an owner's total needs them all)."""
+    households = {a.household_id for a in accounts}
+    return list(Account.objects.filter(household_id__in=households, tax_status=Account.TaxStatus.TRADITIONAL))
+
+
+def rmd_due(*, account: Account, year: int) -> RmdDue:
+    """``account``'s RMD for ``year``, totalled with its owner's other IRAs in the household."""
+    if account.tax_status != Account.TaxStatus.TRADITIONAL:
+        required, problem = _required(account, year)
+        return RmdDue(account=account, year=year, required=required, problem=problem, distributed=_ZERO)
+    return next(line for line in _lines(_household_iras([account]), year) if line.account.pk == account.pk)
+
+
+def rmd_open(accounts: list[Account], *, as_of: date) -> list[RmdDue]:
+    """The RMD lines open on ``as_of``: this year's for every IRA, and, until 1 April, last year's
+    where it was an owner's first and is not all taken (it may still be). In account order, the
+    earlier year first."""
+    lines = _lines(accounts, as_of.year)
+    if as_of <= date(as_of.year, 4, 1):
+        first_years = [a for a in accounts if a.owner_birth_date is not None
+                       and engine.first_distribution_year(a.owner_birth_date) == as_of.year - 1]
+        if first_years:
+            deferred = [line for line in _lines(accounts, as_of.year - 1)
+                        if line.account in first_years and (line.required is None or line.remaining > 0)]
+            lines = sorted(deferred + lines, key=lambda line: (line.account.custodian_number, line.year))
+    return lines
+
+
+def rmd_open_for_account(account: Account, *, as_of: date) -> list[RmdDue]:
+    """``account``'s open RMD lines on ``as_of`` (``rmd_open``), its owner's other IRAs counted."""
+    return [line for line in rmd_open(_household_iras([account]), as_of=as_of) if line.account.pk == account.pk]
+
+
+def rmd_due_for_household(household, *, as_of: date) -> list[RmdDue]:
+    """The household's open RMD lines on ``as_of`` (``rmd_open``)."""
+    return rmd_open(list(household.accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL)), as_of=as_of)
 
 
 def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:
-    """Of these accounts, the IRAs whose RMD for ``as_of``'s year is due within ``ALERT_DAYS`` and not
-    all taken or planned (the excise tax of IRC §4974 falls on what is not taken by the deadline).
-    One query when none of them has the facts an RMD needs, three otherwise."""
+    """Of these accounts, the IRAs with an RMD due within ``ALERT_DAYS`` of ``as_of`` and not all
+    taken or planned (the excise tax of IRC §4974 falls on what is not taken by the deadline): one
+    line per owner and year, on the owner's first IRA among ``account_ids``. One query when none of
+    them has the facts an RMD needs, four otherwise."""
     candidates = list(Account.objects.filter(pk__in=list(account_ids), tax_status=Account.TaxStatus.TRADITIONAL,
-                                             owner_birth_date__isnull=False, year_end_year=as_of.year - 1))
-    distributed = _distributed(candidates, as_of.year)
-    out = []
-    for account in candidates:
-        due = rmd_due(account=account, year=as_of.year, distributed=distributed[account.pk])
-        if (due.required is not None and due.required.due and due.remaining > 0
-                and (due.required.deadline - as_of).days <= ALERT_DAYS):
+                                             owner_birth_date__isnull=False).exclude(year_end_values={}))
+    if not candidates:
+        return []
+    wanted = {a.pk for a in candidates}
+    out, seen = [], set()
+    for due in rmd_open(_household_iras(candidates), as_of=as_of):
+        owner = (due.owner_accounts or (due.account.custodian_number,), due.year)
+        if (due.account.pk in wanted and owner not in seen and due.required is not None and due.required.due
+                and due.remaining > 0 and (due.required.deadline - as_of).days <= ALERT_DAYS):
+            seen.add(owner)
             out.append(due)
     return out
 
 
 @transaction.atomic
 def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | None, spouse_birth_date: date | None,
-                          year_end_value: Decimal | None, year_end_year: int | None, today: date) -> Account:
-    """Set what an IRA's RMD is computed from; refused, naming the field, when a fact cannot be right."""
+                          year_end_value: Decimal | None, year_end_year: int | None, today: date,
+                          owner_name: str | None = None) -> Account:
+    """Set what an IRA's RMD is computed from; refused, naming the field, when a fact cannot be right.
+    The owner's name (None: as it is), dates of birth (None clears one), and one year's 31 December
+    value: given with its year it is set for that year, the year alone removes that year's value,
+    neither leaves the values as they are."""
     require(user, Capability.EDIT_PARAMETERS)
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account.tax_status != Account.TaxStatus.TRADITIONAL:
         raise ValidationFailed(f"{account.custodian_number} is {account.get_tax_status_display()}: RMD facts are "
                                "kept for traditional IRAs.", detail={"field": "account"})
+    if owner_name is not None:
+        owner_name = " ".join(owner_name.split())
+        limit = Account._meta.get_field("owner_name").max_length
+        if len(owner_name) > limit:
+            raise ValidationFailed(f"The owner's name must be at most {limit} characters (it has {len(owner_name)}).",
+                                   detail={"field": "owner_name"})
     for field, born in (("owner_birth_date", owner_birth_date), ("spouse_birth_date", spouse_birth_date)):
         if born is not None and not date(1880, 1, 1) <= born <= today:
             raise ValidationFailed(f"The {field.replace('_', ' ')} {born} is not a date of birth (after 1880, "
                                    "not in the future).", detail={"field": field})
-    if (year_end_value is None) != (year_end_year is None):
-        raise ValidationFailed("Enter the 31 December value and its year together (or neither).",
-                               detail={"field": "year_end_value" if year_end_value is None else "year_end_year"})
+    if year_end_value is not None and year_end_year is None:
+        raise ValidationFailed("Enter the year of the 31 December value.", detail={"field": "year_end_year"})
+    if year_end_year is not None and not 1900 <= year_end_year < today.year:
+        raise ValidationFailed(f"The 31 December value must be of a year that has ended ({year_end_year} has not, "
+                               f"or is before 1900).", detail={"field": "year_end_year"})
     if year_end_value is not None:
         if not year_end_value.is_finite() or year_end_value < 0:
             raise ValidationFailed(f"The 31 December value must be 0 or more (it is {year_end_value}).",
@@ -140,15 +269,20 @@ def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | No
         if year_end_value >= Decimal(10) ** 16 or year_end_value != year_end_value.quantize(Decimal("0.01")):
             raise ValidationFailed(f"The 31 December value is dollars and cents below 10,000,000,000,000,000 "
                                    f"({year_end_value} is not).", detail={"field": "year_end_value"})
-        if not 1900 <= year_end_year < today.year:
-            raise ValidationFailed(f"The 31 December value must be of a year that has ended ({year_end_year} has not, "
-                                   f"or is before 1900).", detail={"field": "year_end_year"})
-    before = {f: str(getattr(account, f)) for f in ("owner_birth_date", "spouse_birth_date", "year_end_value",
-                                                     "year_end_year")}
+    fields = ("owner_name", "owner_birth_date", "spouse_birth_date", "year_end_values")
+    before = {f: str(getattr(account, f)) for f in fields}
+    if owner_name is not None:
+        account.owner_name = owner_name
     account.owner_birth_date, account.spouse_birth_date = owner_birth_date, spouse_birth_date
-    account.year_end_value, account.year_end_year = year_end_value, year_end_year
+    if year_end_year is not None:
+        values = dict(account.year_end_values or {})
+        if year_end_value is None:
+            values.pop(str(year_end_year), None)
+        else:
+            values[str(year_end_year)] = f"{year_end_value:.2f}"
+        account.year_end_values = dict(sorted(values.items()))
     account.full_clean()
-    account.save(update_fields=["owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year"])
+    account.save(update_fields=list(fields))
     audit_record(actor=user, action=Action.ACCOUNT_RMD_FACTS_SET, obj=account, before=before,
-                 after={f: str(getattr(account, f)) for f in before})
+                 after={f: str(getattr(account, f)) for f in fields})
     return account

@@ -452,10 +452,18 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
 
 def _rmd_alerts(run, account_ids: list[int]) -> list[Alert]:
     return [Alert(run=run, account_id=due.account.pk, kind=Alert.Kind.RMD, amount=due.remaining,
-                  message=f"{due.year} RMD of ${due.required.amount:,.2f} from {due.account.custodian_number}: "
-                          f"${due.remaining:,.2f} not yet taken or planned, due by {due.required.deadline:%d %B %Y}; "
-                          "plan it on the household page")
-            for due in rmd_alerts_due(account_ids, as_of=run.as_of)]
+                  message=_rmd_alert_text(due)) for due in rmd_alerts_due(account_ids, as_of=run.as_of)]
+
+
+def _rmd_alert_text(due) -> str:
+    if due.owner_accounts:
+        what = (f"{due.year} RMDs of ${due.owner_required:,.2f} from {', '.join(due.owner_accounts)} "
+                "(one owner's IRAs: any of them may pay)")
+    else:
+        what = f"{due.year} RMD of ${due.required.amount:,.2f} from {due.account.custodian_number}"
+    first = " (the owner's first)" if due.is_first else ""
+    return (f"{what}{first}: ${due.remaining:,.2f} not yet taken or planned, due by "
+            f"{due.required.deadline:%d %B %Y}; plan it on the household page")
 
 
 def _record_progress(run_id: int, *, done: int, failed: int, **seconds: float) -> None:

@@ -311,6 +311,13 @@ def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_wi
     due = advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": AS_OF.year}).json()
     assert due["computed"]["amount"] == "4219.41" and due["computed"]["distribution_period"] == "23.7"
     assert (due["remaining"], due["year_end_value"]) == ("4219.41", "100000.00")
+    assert (due["owner_accounts"], due["owner_required"], due["owner_name"]) == ([], None, "")
+    # Another year's value is kept beside it; the owner's name, omitted before, is set.
+    older = _json(advisor, "patch", f"accounts/{ira}/rmd-facts/",
+                  facts | {"year_end_value": "98000.00", "year_end_year": AS_OF.year - 2, "owner_name": "Kim Lee"})
+    assert older.status_code == 200 and older.json()["year_end_values"] == {
+        str(AS_OF.year - 2): "98000.00", str(AS_OF.year - 1): "100000.00"}
+    assert older.json()["owner_name"] == "Kim Lee" and older.json()["remaining"] == "4219.41"
     assert advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": "soon"}).status_code == 400
 
     text = f"household_id,kind,amount,account_number,as_of\nHH-LEE,rmd,,LEE-IRA,{AS_OF}\n"

@@ -2,7 +2,7 @@
 second implementation (integer cents, the table as a list, start ages as date comparisons) over
 random owners, years and balances."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from rebalancing.engine import InvalidRequest
 from rebalancing.engine.rmd import (
     applicable_age,
+    distributions_credited,
     first_distribution_year,
     required_minimum_distribution,
 )
@@ -129,3 +130,52 @@ def test_the_rmd_agrees_with_a_simple_implementation(birth, year, value_cents, s
     assert (got.due, got.amount) == (expected[0], Decimal(expected[1]).scaleb(-2))
     if got.due:  # never a cent short, never a cent over
         assert got.amount * got.distribution_period >= value > (got.amount - Decimal("0.01")) * got.distribution_period
+
+
+# -- which RMD a distribution counts for ------------------------------------------------------------
+
+def credited(distributions, first_year=2025, amount="3773.59"):
+    return distributions_credited([(day, Decimal(a)) for day, a in distributions], first_year=first_year,
+                                  first_year_amount=Decimal(amount))
+
+
+def test_what_is_taken_by_1_april_after_the_first_year_counts_for_the_first_year_first():
+    # Pub. 590-B: an owner who waits until 1 April takes two RMDs that year; what comes out by then
+    # is the first year's (Treas. Reg. §1.401(a)(9)-5, Q&A-1(c)), the rest counts for its own year.
+    got = credited([(date(2025, 12, 10), "1000"), (date(2026, 3, 15), "3000"), (date(2026, 4, 2), "500")])
+    assert got == {2025: Decimal("3773.59"), 2026: Decimal("726.41")}
+    assert credited([(date(2026, 4, 1), "100")]) == {2025: Decimal("100")}  # 1 April itself is in time
+    assert credited([(date(2026, 4, 2), "100")]) == {2026: Decimal("100")}
+    # the first year all taken in it: what follows is the next year's
+    assert credited([(date(2025, 6, 1), "4000"), (date(2026, 1, 5), "10")]) == {2025: Decimal("4000"),
+                                                                               2026: Decimal("10")}
+    # later years are calendar years, whatever the first year left
+    assert credited([(date(2027, 2, 1), "10")]) == {2027: Decimal("10")}
+
+
+def simple_credited_cents(distributions, first_year, amount_cents):
+    """Day by day: a distribution in the first year counts for it; one in the next year by 1 April
+    fills the first year's shortfall as it stands that day, and only the rest counts for its year."""
+    out = {}
+    for day, cents in sorted(distributions):
+        year = day.year
+        if year == first_year + 1 and (day.month, day.day) <= (4, 1):
+            to_first = max(0, min(cents, amount_cents - out.get(first_year, 0)))
+            out[first_year] = out.get(first_year, 0) + to_first
+            cents -= to_first
+        if cents:
+            out[year] = out.get(year, 0) + cents
+    return {y: c for y, c in out.items() if c}
+
+
+@settings(max_examples=int(__import__("os").environ.get("PROP_N", 300)), deadline=None)
+@given(first_year=st.integers(2022, 2040), amount_cents=st.integers(0, 10**9),
+       taken=st.lists(st.tuples(st.integers(-1, 2), st.integers(1, 365), st.integers(1, 10**9)), max_size=8))
+def test_crediting_agrees_with_a_day_by_day_implementation(first_year, amount_cents, taken):
+    distributions = [(date(first_year + dy, 1, 1) + timedelta(days=min(d, 364) - 1), cents)
+                     for dy, d, cents in taken]
+    got = distributions_credited([(day, Decimal(c).scaleb(-2)) for day, c in distributions], first_year=first_year,
+                                 first_year_amount=Decimal(amount_cents).scaleb(-2))
+    assert {y: v for y, v in got.items() if v} == {
+        y: Decimal(c).scaleb(-2) for y, c in simple_credited_cents(distributions, first_year, amount_cents).items()}
+    assert sum(got.values()) == sum(Decimal(c).scaleb(-2) for _, c in distributions)  # nothing lost or doubled

@@ -453,7 +453,7 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
         flow = CashFlow.objects.get(household=lees["household"])
         assert flow.amount == Decimal(due.replace(",", "")) and flow.account_id == lees["ira"].pk
         ira = type(lees["ira"]).objects.get(pk=lees["ira"].pk)
-        assert (ira.owner_birth_date, ira.year_end_year) == (date(1950, 6, 1), year - 1)
+        assert (ira.owner_birth_date, ira.year_end_values) == (date(1950, 6, 1), {str(year - 1): "100000.00"})
     assert f'href="/runs/{flow.run_id}/">Pending approval</a>' in planned  # where its sales stand
     # The IRA's own page says the same, and where to plan it.
     ira_page = advisor.get(f"/accounts/{lees['ira'].pk}/").content.decode()
@@ -463,3 +463,38 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
     second = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "10"},
                           follow=True).content.decode()
     assert "waits for its sales to be decided and released, or to execute: decide it first" in second
+
+
+def test_one_owners_iras_are_named_on_the_page_and_their_total_planned_from_the_one_chosen(lees, as_user, firm_a):
+    from django.utils import timezone
+
+    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE
+    from rebalancing.models import Account, CashFlow, Proposal
+
+    from ..rebalancing.book import make_account
+
+    advisor, year = as_user("advisor"), timezone.localdate().year
+    with tenant_context(firm_a):
+        Proposal.objects.filter(household_proposal=lees["proposal"]).update(status=Proposal.Status.REJECTED)
+        second = make_account("LEE-IRA2", model=None, household=lees["household"], cash="20000", holdings=[])
+        Account.objects.filter(pk=second.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+    for account, value in ((lees["ira"], "100000"), (second, "50000")):
+        advisor.post(_url(lees["household"], "rmd-facts/"), {
+            "account": account.pk, "owner_name": "Kim Lee", "owner_birth_date": "1950-06-01",
+            "year_end_value": value, "year_end_year": str(year - 1)})
+    page = advisor.get(_url(lees["household"])).content.decode()
+    with tenant_context(firm_a):
+        lines = {a.custodian_number: a for a in Account.objects.filter(owner_name="Kim Lee")}
+    assert set(lines) == {"LEE-IRA", "LEE-IRA2"}
+    period = UNIFORM_LIFETIME_TABLE[year - 1950]  # 23.7 in 2026: 4,219.41 + 2,109.71
+    total = f"${sum((v / period).quantize(Decimal('0.01'), rounding='ROUND_CEILING') for v in (100000, 50000)):,}"
+    assert f"One owner's IRAs (LEE-IRA, LEE-IRA2): their RMDs total {total}" in page
+    assert page.count('value="Kim Lee"') == 2  # each IRA's facts form keeps the owner's name
+    assert f"Plan the {total} left from LEE-IRA2" in page and f"Plan the {total} left from LEE-IRA<" in page
+
+    planned = advisor.post(_url(lees["household"], "cash-flows/"), {
+        "kind": "rmd", "account": second.pk, "amount": total.replace("$", "").replace(",", "")}, follow=True)
+    assert planned.status_code == 200 and "Plan the $" not in planned.content.decode()
+    with tenant_context(firm_a):
+        flow = CashFlow.objects.get(household=lees["household"])
+        assert flow.account_id == second.pk and list(flow.plan["distributions"]) == ["LEE-IRA2"]

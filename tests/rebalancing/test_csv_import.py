@@ -210,12 +210,19 @@ def test_an_accounts_file_carries_an_iras_rmd_facts_the_value_and_its_year_toget
                         as_of=AS_OF)
     assert problems_of(alone) == [(2, "year_end_year", "is a missing column: the value on 31 December and its year "
                                                        "go together")]
-    assert Account.objects.get(custodian_number="A-101").year_end_value is None  # nothing written
+    assert Account.objects.get(custodian_number="A-101").year_end_values == {}  # nothing written
 
-    accounts_import(source=header + b"A-101,Smith IRA,H-1,1950-06-01,1952-02-02,\"250,000.00\",2025\n", as_of=AS_OF)
+    header = header.replace(b"household_id,", b"household_id,owner_name,")
+    accounts_import(source=header + b"A-101,Smith IRA,H-1,Jo Smith,1950-06-01,1952-02-02,\"250,000.00\",2025\n",
+                    as_of=AS_OF)
     ira = Account.objects.get(custodian_number="A-101")
-    assert (ira.owner_birth_date, ira.spouse_birth_date, ira.year_end_value, ira.year_end_year) == (
-        date(1950, 6, 1), date(1952, 2, 2), Decimal("250000.00"), 2025)
+    assert (ira.owner_name, ira.owner_birth_date, ira.spouse_birth_date, ira.year_end_values) == (
+        "Jo Smith", date(1950, 6, 1), date(1952, 2, 2), {"2025": "250000.00"})
+    # Another year's value joins it; a row without one keeps what is stored.
+    accounts_import(source=header + b"A-101,Smith IRA,H-1,Jo Smith,1950-06-01,1952-02-02,240000,2024\n", as_of=AS_OF)
+    accounts_import(source=header + b"A-101,Smith IRA,H-1,Jo Smith,1950-06-01,1952-02-02,,\n", as_of=AS_OF)
+    assert Account.objects.get(custodian_number="A-101").year_end_values == {"2024": "240000.00",
+                                                                            "2025": "250000.00"}
 
 
 def test_lots_file_creates_the_lots_of_each_account(book):

@@ -33,10 +33,11 @@ def lees(firm_a, firm_user):
         yield {**made, "advisor": advisor}
 
 
-def _facts(lees, born=date(1950, 6, 1), value="100000", year=YEAR - 1, spouse=None, account=None):
+def _facts(lees, born=date(1950, 6, 1), value="100000", year=YEAR - 1, spouse=None, account=None, owner=None,
+           today=AS_OF):
     return account_rmd_facts_set(user=lees["advisor"], account=account or lees["ira"], owner_birth_date=born,
                                  spouse_birth_date=spouse, year_end_value=None if value is None else Decimal(value),
-                                 year_end_year=year, today=AS_OF)
+                                 year_end_year=year, today=today, owner_name=owner)
 
 
 def _rmd(lees, amount=None):
@@ -95,7 +96,7 @@ def test_a_distribution_of_another_year_does_not_count(lees):
 @pytest.mark.parametrize("facts, problem", [
     ({"born": None}, "Enter the date of birth of LEE-IRA's owner"),
     ({"value": None, "year": None}, "Enter LEE-IRA's value on 31 December 2025"),
-    ({"year": YEAR - 2}, "the value entered is for 31 December 2024"),
+    ({"year": YEAR - 2}, "Enter LEE-IRA's value on 31 December 2025"),  # 2024's alone does not do
     ({"born": date(1960, 1, 1)}, "is not due: None due for 2026: RMDs start at 75"),
     ({"spouse": date(1962, 1, 1)}, "Joint and Last Survivor Table"),
 ])
@@ -115,14 +116,14 @@ def test_an_rmd_that_cannot_be_computed_is_refused_naming_what_is_missing(lees, 
     ({"value": "1e30"}, "year_end_value"),  # beyond what Decimal can put in cents: refused, not a traceback
     ({"year": YEAR}, "year_end_year"),  # this year has not ended
     ({"year": None}, "year_end_year"),
-    ({"value": None}, "year_end_value"),
+    ({"owner": "x" * 201}, "owner_name"),
 ])
 def test_facts_that_cannot_be_right_are_refused_naming_the_field_and_write_nothing(lees, facts, field):
     with pytest.raises(ValidationFailed) as refused:
         _facts(lees, **facts)
     assert refused.value.detail == {"field": field}
     ira = Account.objects.get(pk=lees["ira"].pk)
-    assert (ira.owner_birth_date, ira.year_end_value, ira.year_end_year) == (None, None, None)
+    assert (ira.owner_name, ira.owner_birth_date, ira.year_end_values) == ("", None, {})
     assert not AuditEvent.objects.filter(action="account.rmd_facts").exists()
 
 
@@ -188,8 +189,133 @@ def test_what_the_cash_flows_took_is_read_for_many_iras_at_once(lees, django_ass
     ira = _facts(lees)
     _rmd(lees, Decimal("1000"))
     accounts = [ira.pk, lees["roth"].pk, lees["joint"].pk]
-    with django_assert_num_queries(3):  # the IRAs with facts, their live cash-flow sales, those flows
+    with django_assert_num_queries(4):  # the IRAs with facts, their households' IRAs, live cash-flow sales, flows
         [due] = rmd_alerts_due(accounts, as_of=AS_OF)
     assert (due.distributed, due.remaining) == (Decimal("1000.00"), Decimal("3219.41"))
     with django_assert_num_queries(1):  # none with the facts an RMD needs: one query
         assert rmd_alerts_due([lees["roth"].pk, lees["joint"].pk], as_of=AS_OF) == []
+
+
+# -- one owner's IRAs share one total (Treas. Reg. §1.408-8, Q&A-9) -------------------------------------
+
+def _second_ira(lees, number="LEE-IRA2", cash="20000"):
+    from .book import make_account
+
+    ira = make_account(number, model=None, household=lees["household"], cash=cash, holdings=[])
+    Account.objects.filter(pk=ira.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+    ira.refresh_from_db()
+    return ira
+
+
+def _executed(flow):
+    Proposal.objects.filter(run=flow.run).update(status=Proposal.Status.EXECUTED)
+
+
+def test_one_owners_iras_share_one_total_that_any_of_them_may_pay(lees):
+    first = _facts(lees, owner="Kim Lee")  # 100,000 / 23.7 -> 4,219.41
+    second = _facts(lees, account=_second_ira(lees), owner=" kim  LEE ", value="50000")  # 2,109.71 (rounded up)
+    due = rmd_due(account=second, year=YEAR)
+    assert due.owner_accounts == ("LEE-IRA", "LEE-IRA2")
+    assert (due.required.amount, due.owner_required, due.remaining) == (
+        Decimal("2109.71"), Decimal("6329.12"), Decimal("6329.12"))
+
+    flow = _rmd(lees)  # from LEE-IRA, no amount: what the owner has left, all of it
+    assert flow.amount == Decimal("6329.12") and flow.plan["distributions"] == {"LEE-IRA": 6329.12}
+    _executed(flow)
+    for ira in (first, second):
+        after = rmd_due(account=ira, year=YEAR)
+        assert (after.owner_distributed, after.remaining) == (Decimal("6329.12"), 0)
+    assert rmd_due(account=second, year=YEAR).distributed == 0  # none of it came from LEE-IRA2 itself
+    with pytest.raises(ValidationFailed, match=r"from LEE-IRA, LEE-IRA2, one owner's IRAs \(\$6,329.12 of "):
+        _rmd(lees)
+
+
+@pytest.mark.parametrize("second_owner, second_born", [
+    ("", date(1950, 6, 1)),  # no name: nothing says they are one owner's
+    ("Pat Lee", date(1950, 6, 1)),  # the spouse's IRA: never totalled with the owner's
+    ("Kim Lee", date(1950, 6, 2)),  # one name, two dates of birth: not known to be one person
+])
+def test_iras_not_known_to_be_one_owners_each_pay_their_own(lees, second_owner, second_born):
+    _facts(lees, owner="Kim Lee")
+    second = _facts(lees, account=_second_ira(lees), owner=second_owner, born=second_born, value="50000")
+    _executed(_rmd(lees))  # LEE-IRA's own 4,219.41
+    due = rmd_due(account=second, year=YEAR)
+    assert (due.owner_accounts, due.owner_required, due.remaining) == ((), None, Decimal("2109.71"))
+
+
+def test_an_owners_iras_stand_alone_while_one_of_them_cannot_be_computed(lees):
+    first = _facts(lees, owner="Kim Lee")
+    _facts(lees, account=_second_ira(lees), owner="Kim Lee", value=None, year=None)  # no 31 December value
+    due = rmd_due(account=first, year=YEAR)
+    assert (due.owner_required, due.remaining) == (None, Decimal("4219.41"))  # never less than its own
+    assert "LEE-IRA, LEE-IRA2 share one owner" in due.owner_note and "Enter LEE-IRA2's value" in due.owner_note
+
+
+def test_a_run_alerts_once_for_an_owners_iras(lees):
+    from rebalancing.services.rmd import rmd_alerts_due
+
+    first = _facts(lees, owner="Kim Lee")
+    second = _facts(lees, account=_second_ira(lees), owner="Kim Lee", value="50000")
+    [due] = rmd_alerts_due([first.pk, second.pk], as_of=AS_OF)
+    assert (due.account.pk, due.remaining) == (first.pk, Decimal("6329.12"))
+    [due] = rmd_alerts_due([second.pk], as_of=AS_OF)  # a run of the second alone still counts the first
+    assert (due.account.pk, due.owner_required) == (second.pk, Decimal("6329.12"))
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=None,
+                           account=second, as_of=AS_OF).cash_flow  # paid from LEE-IRA2 alone
+    assert flow.plan["distributions"] == {"LEE-IRA2": 6329.12}
+    assert rmd_alerts_due([first.pk, second.pk], as_of=AS_OF) == []
+
+
+# -- a first RMD may wait until 1 April ----------------------------------------------------------------
+
+def test_a_first_rmd_deferred_to_1_april_is_owed_beside_the_years_and_paid_first(lees):
+    from rebalancing.services.rmd import rmd_alerts_due, rmd_open
+
+    ira = _facts(lees, born=date(1952, 10, 1), value="100000", year=2024)  # 73 in 2025: the first year
+    ira = _facts(lees, born=date(1952, 10, 1), value="102000", year=2025)  # 2024's is kept beside it
+    assert ira.year_end_values == {"2024": "100000.00", "2025": "102000.00"}
+    _executed(_rmd_on(lees, date(2025, 12, 10), Decimal("1000")))
+
+    lines = rmd_open([ira], as_of=date(2026, 2, 2))
+    assert [(d.year, d.is_first, d.required.amount, d.remaining, d.required.deadline) for d in lines] == [
+        (2025, True, Decimal("3773.59"), Decimal("2773.59"), date(2026, 4, 1)),  # 100,000 / 26.5
+        (2026, False, Decimal("4000.00"), Decimal("4000.00"), date(2026, 12, 31))]  # 102,000 / 25.5
+    [alert] = rmd_alerts_due([ira.pk], as_of=date(2026, 2, 2))  # the first is due within the quarter
+    assert (alert.year, alert.remaining) == (2025, Decimal("2773.59"))
+
+    _executed(_rmd_on(lees, date(2026, 3, 15), Decimal("3000")))  # 2,773.59 for 2025, 226.41 for 2026
+    assert [(d.year, d.remaining) for d in rmd_open([ira], as_of=date(2026, 3, 20))] == [(2026, Decimal("3773.59"))]
+    assert rmd_due(account=ira, year=2025).distributed == Decimal("3773.59")
+    assert rmd_due(account=ira, year=2026).distributed == Decimal("226.41")
+    assert [d.year for d in rmd_open([ira], as_of=date(2026, 4, 2))] == [2026]
+
+
+def test_an_rmd_without_an_amount_before_1_april_takes_both_that_are_open(lees):
+    _facts(lees, born=date(1952, 10, 1), value="100000", year=2024)
+    _facts(lees, born=date(1952, 10, 1), value="102000", year=2025)
+    flow = _rmd_on(lees, date(2026, 1, 20), None)
+    assert flow.amount == Decimal("7773.59")  # 3,773.59 for 2025 by 1 April and 4,000.00 for 2026
+
+
+def test_a_first_rmd_whose_value_is_missing_is_named_not_guessed(lees):
+    _facts(lees, born=date(1952, 10, 1), value="102000", year=2025)  # 2024's value never entered
+    with pytest.raises(ValidationFailed, match="The 2025 RMD cannot be computed: Enter LEE-IRA's value on "
+                                               "31 December 2024"):
+        _rmd_on(lees, date(2026, 1, 20), None)
+    assert not CashFlow.objects.exists()
+
+
+def test_a_years_value_is_removed_by_its_year_alone_and_the_others_kept(lees):
+    _facts(lees, value="100000", year=2024)
+    ira = _facts(lees, value="102000", year=2025)
+    ira = _facts(lees, value=None, year=2024)
+    assert ira.year_end_values == {"2025": "102000.00"}
+
+
+def _rmd_on(lees, day, amount):
+    from rebalancing.models import Price
+
+    for price in Price.objects.filter(date=AS_OF):  # the book valued on that day too
+        Price.objects.get_or_create(security=price.security, date=day, defaults={"close": price.close})
+    return cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=amount,
+                           account=lees["ira"], as_of=day).cash_flow

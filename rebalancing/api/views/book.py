@@ -246,7 +246,9 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
     @extend_schema(request=household_serializers.RmdFactsInSerializer, responses=household_serializers.RmdDueSerializer)
     @action(detail=True, methods=["patch"], url_path="rmd-facts", filterset_class=None)
     def rmd_facts(self, request, pk=None):
-        """Replace what the IRA's RMD is computed from (all four; null clears one)."""
+        """Set what the IRA's RMD is computed from: the owner's name (omitted: as it is), the dates of birth
+        (null clears one) and one year's 31 December value (with its year; null with a year removes that
+        year's value; values of other years are kept)."""
         serializer = household_serializers.RmdFactsInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         today = timezone.localdate()
