@@ -37,16 +37,17 @@ class _UnitHousehold:
     tax_budget: float | None
     advisor_slot: int
     born: tuple[date, date]  # each spouse's date of birth: the IRAs' RMDs (each the other's sole beneficiary)
+    rollover_owner: int = 1  # whose the rollover IRA is: the first spouse's makes two IRAs of one owner
 
 
 UNIT_HOUSEHOLDS = (
     _UnitHousehold("Lindqvist", ("Erik", "Maya"), 1.0, 15000.0, 0, (date(1950, 4, 2), date(1954, 9, 18))),
-    _UnitHousehold("Okafor", ("Chidi", "Ngozi"), 1.8, 40000.0, 0, (date(1949, 11, 30), date(1958, 5, 5))),
+    _UnitHousehold("Okafor", ("Chidi", "Ngozi"), 1.8, 40000.0, 0, (date(1949, 11, 30), date(1958, 5, 5)), 0),
     _UnitHousehold("Novak", ("Jan", "Petra"), 0.6, None, 1, (date(1961, 7, 21), date(1963, 2, 11))),
 )
 
 
-def _members(first: tuple[str, str]) -> tuple[_Member, ...]:
+def _members(first: tuple[str, str], rollover_owner: int = 1) -> tuple[_Member, ...]:
     a, b = first
     return (
         _Member("JT", f"{a} & {b} Joint", "taxable", 900_000, (
@@ -54,18 +55,19 @@ def _members(first: tuple[str, str]) -> tuple[_Member, ...]:
             ("BND", 0.18, 1.12, 200)), 0.06),
         _Member("IRA1", f"{a} Traditional IRA", "traditional", 420_000, (
             ("VOO", 0.55, 0.60, 3000), ("VWO", 0.15, 0.90, 1200)), 0.30),
-        _Member("IRA2", f"{b} Rollover IRA", "traditional", 260_000, (
+        _Member("IRA2", f"{first[rollover_owner]} Rollover IRA", "traditional", 260_000, (
             ("VEA", 0.40, 0.85, 1400), ("SCHP", 0.20, 1.05, 500)), 0.40),
         _Member("ROTH", f"{b} Roth IRA", "roth", 140_000, (("BND", 0.50, 1.08, 400),), 0.50),
     )
 
 
 def _rmd_facts(m: _Member, spec: _UnitHousehold, value: float, as_of: date) -> dict:
-    """A traditional IRA's owner (IRA1 the first spouse's, IRA2 the second's), the spouse as sole
-    beneficiary, and last 31 December's value (5% below today's: the market has moved since)."""
+    """A traditional IRA's owner (IRA1 the first spouse's, IRA2 the rollover owner's: with both the
+    first spouse's, one owner's RMDs are one total), the spouse as sole beneficiary, and last 31
+    December's value (5% below today's: the market has moved since)."""
     if m.tax_status != "traditional":
         return {}
-    owner = 0 if m.suffix == "IRA1" else 1
+    owner = 0 if m.suffix == "IRA1" else spec.rollover_owner
     return {"owner_name": f"{spec.first[owner]} {spec.surname}", "owner_birth_date": spec.born[owner],
             "spouse_birth_date": spec.born[1 - owner],
             "year_end_values": {str(as_of.year - 1): f"{value * 0.95:.2f}"}}
@@ -84,7 +86,7 @@ def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str,
             template=templates[TEMPLATE], managed_as=Household.ManagedAs.HOUSEHOLD, model=models[MODEL],
             household_overrides={} if spec.tax_budget is None else {"tax_budget": spec.tax_budget})
         grants.append((household.pk, advisor_ids[spec.advisor_slot]))
-        for m in _members(spec.first):
+        for m in _members(spec.first, spec.rollover_owner):
             value = m.value * spec.scale
             account = Account.objects.create(
                 custodian_number=f"{prefix}-UH{n}-{m.suffix}", name=f"{m.name} ({spec.surname})", household=household,

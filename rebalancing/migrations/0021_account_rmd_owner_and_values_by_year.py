@@ -34,13 +34,13 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="account",
             name="owner_name",
-            field=models.CharField(blank=True, max_length=200, help_text="The IRA's owner: a household's IRAs with "
+            field=models.CharField(blank=True, default="", db_default="", max_length=200, help_text="The IRA's owner: a household's IRAs with "
                                    "the same owner and date of birth share one RMD total"),
         ),
         migrations.AddField(
             model_name="account",
             name="year_end_values",
-            field=models.JSONField(blank=True, default=dict),
+            field=models.JSONField(blank=True, default=dict, db_default=models.Value({}, models.JSONField())),
         ),
         migrations.RunPython(values_by_year, single_value),
         migrations.RemoveConstraint(model_name="account", name="account_year_end_value_with_year"),

@@ -153,14 +153,14 @@ class Account(models.Model):
     opened_on = models.DateField(null=True, blank=True)
     # What a traditional IRA's required minimum distribution is computed from (engine/rmd.py).
     owner_name = models.CharField(
-        max_length=200, blank=True,
+        max_length=200, blank=True, default="", db_default="",
         help_text="The IRA's owner: a household's IRAs with the same owner and date of birth share one RMD total")
     owner_birth_date = models.DateField(null=True, blank=True, help_text="The IRA owner's date of birth")
     spouse_birth_date = models.DateField(
         null=True, blank=True, help_text="Only when the owner's spouse is the IRA's sole beneficiary")
     # {"2025": "399000.00"}: the fair market value on 31 December of each year, as the custodian reports
     # it (Form 5498). Kept by year: a first RMD deferred to 1 April needs the year before last's.
-    year_end_values = models.JSONField(default=dict, blank=True)
+    year_end_values = models.JSONField(default=dict, db_default=Value({}, models.JSONField()), blank=True)
 
     objects = AccountQuerySet.as_manager()
 

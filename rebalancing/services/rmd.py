@@ -225,7 +225,8 @@ def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:
     wanted = {a.pk for a in candidates}
     out, seen = [], set()
     for due in rmd_open(_household_iras(candidates), as_of=as_of):
-        owner = (due.owner_accounts or (due.account.custodian_number,), due.year)
+        totalled = due.owner_required is not None  # else each IRA of the owner has its own to take
+        owner = (due.owner_accounts if totalled else (due.account.custodian_number,), due.year)
         if (due.account.pk in wanted and owner not in seen and due.required is not None and due.required.due
                 and due.remaining > 0 and (due.required.deadline - as_of).days <= ALERT_DAYS):
             seen.add(owner)

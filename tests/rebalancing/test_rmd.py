@@ -249,6 +249,13 @@ def test_an_owners_iras_stand_alone_while_one_of_them_cannot_be_computed(lees):
     due = rmd_due(account=first, year=YEAR)
     assert (due.owner_required, due.remaining) == (None, Decimal("4219.41"))  # never less than its own
     assert "LEE-IRA, LEE-IRA2 share one owner" in due.owner_note and "Enter LEE-IRA2's value" in due.owner_note
+    second = _facts(lees, account=Account.objects.get(custodian_number="LEE-IRA2"), owner="Kim Lee",
+                    born=date(1950, 6, 1), spouse=date(1980, 1, 1), value="50000")  # a table the product lacks
+    from rebalancing.services.rmd import rmd_alerts_due
+    [alert] = rmd_alerts_due([first.pk, second.pk], as_of=AS_OF)  # LEE-IRA's own; LEE-IRA2's is not computable
+    assert (alert.account.pk, alert.remaining) == (first.pk, Decimal("4219.41"))
+    _facts(lees, account=second, owner="Kim Lee", born=date(1950, 6, 1), value="50000", year=YEAR - 1)
+    assert rmd_due(account=second, year=YEAR).owner_required == Decimal("6329.12")
 
 
 def test_a_run_alerts_once_for_an_owners_iras(lees):
