@@ -1,5 +1,6 @@
 """Serializers of the household endpoints: household proposals, cash flows, household settings."""
 
+from datetime import date
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
@@ -96,10 +97,21 @@ class RmdQuerySerializer(serializers.Serializer):
     year = serializers.IntegerField(min_value=1900, max_value=9999, required=False)
 
 
+class RmdOpenQuerySerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False)
+
+    def validate_as_of(self, value):
+        if not date(1900, 1, 1) <= value <= date(9998, 12, 31):
+            raise serializers.ValidationError(f"{value} is not a day RMDs can be read on (1900 to 9998).")
+        return value
+
+
 class RmdDueSerializer(serializers.Serializer):
     account = serializers.IntegerField(source="account.pk")
     account_number = serializers.CharField(source="account.custodian_number")
-    year = serializers.IntegerField()
+    year = serializers.IntegerField(help_text="The distribution year (a first RMD deferred to 1 April: last year)")
+    first = serializers.BooleanField(source="is_first", help_text="The owner's first RMD, which may wait until "
+                                                                 "1 April of the next year")
     owner_name = serializers.CharField(source="account.owner_name")
     owner_birth_date = serializers.DateField(source="account.owner_birth_date", allow_null=True)
     spouse_birth_date = serializers.DateField(source="account.spouse_birth_date", allow_null=True)

@@ -333,3 +333,21 @@ def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_wi
     colleague = client_for(firm_a, people["colleague"])
     assert colleague.get(f"{API}/accounts/{ira}/rmd/").status_code == 404
     assert _json(colleague, "patch", f"accounts/{ira}/rmd-facts/", facts).status_code == 404
+
+
+def test_a_households_open_rmds_through_the_api_a_deferred_first_beside_the_years(lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    ira, url = lees["ira"].pk, f"{API}/households/{lees['household'].pk}/rmds/"
+    for value, year in (("100000.00", 2024), ("102000.00", 2025)):  # 73 in 2025: the first year
+        assert _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", {
+            "owner_name": "Kim Lee", "owner_birth_date": "1952-10-01", "year_end_value": value,
+            "year_end_year": year}).status_code == 200
+    lines = advisor.get(url, {"as_of": "2026-02-02"}).json()
+    assert [(r["account_number"], r["year"], r["first"], r["computed"]["amount"], r["remaining"],
+             r["computed"]["deadline"]) for r in lines] == [
+        ("LEE-IRA", 2025, True, "3773.59", "3773.59", "2026-04-01"),
+        ("LEE-IRA", 2026, False, "4000.00", "4000.00", "2026-12-31")]
+    assert [r["year"] for r in advisor.get(url, {"as_of": "2026-04-02"}).json()] == [2026]  # past 1 April
+    assert advisor.get(url, {"as_of": "soon"}).status_code == 400
+    colleague = client_for(firm_a, people["colleague"])
+    assert colleague.get(url).status_code == 404

@@ -30,7 +30,7 @@ from rebalancing.services.book import (
     model_version_create,
     template_save,
 )
-from rebalancing.services.rmd import account_rmd_facts_set, rmd_due
+from rebalancing.services.rmd import account_rmd_facts_set, rmd_due, rmd_due_for_household
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
@@ -189,7 +189,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
 
     serializer_class = serializers.HouseholdSerializer
     rules = {"parameters": EDIT_PARAMETERS, "household_settings": EDIT_PARAMETERS,
-             "whatif": Rule(Scope.READ, Capability.VIEW_BOOK)}
+             "whatif": Rule(Scope.READ, Capability.VIEW_BOOK), "rmds": Rule(Scope.READ, Capability.VIEW_BOOK)}
 
     def visible_queryset(self, user):
         return with_advisors(households_visible_to(user).select_related("template", "model"))
@@ -221,6 +221,19 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         serializer = HouseholdWhatIfSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(household_whatif(request, self.get_object(), serializer.validated_data["as_of"]))
+
+
+    @extend_schema(parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE, description="Default: today")],
+                   responses=household_serializers.RmdDueSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def rmds(self, request, pk=None):
+        """The RMDs open on a day for each traditional IRA of the household: the year's and, until 1 April,
+        an owner's first RMD deferred from the year before; one owner's IRAs totalled."""
+        query = household_serializers.RmdOpenQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or timezone.localdate()
+        lines = rmd_due_for_household(self.get_object(), as_of=as_of)
+        return Response(household_serializers.RmdDueSerializer(lines, many=True).data)
 
 
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
