@@ -128,5 +128,6 @@ def household_cash_flows(household: Household) -> list[CashFlow]:
                                                   ).values_list("run_id", "status"):
         states.setdefault(run_id, set()).add(status)
     for f in flows:
-        f.state = ", ".join(labels[s] for s in sorted(states.get(f.run_id, ()))) if f.kind != f.Kind.DEPOSIT else ""
+        f.state = ("taken at the custodian (recorded)" if f.taken_outside else
+                   ", ".join(labels[s] for s in sorted(states.get(f.run_id, ()))) if f.kind != f.Kind.DEPOSIT else "")
     return flows

@@ -241,10 +241,12 @@ def household_cash_flow(request, pk: int):
     account_id = id_param(post, "account")
     account = visible_or_404(accounts_visible_to(request.user).filter(household=household), pk=account_id) \
         if account_id else None
+    taken_outside = post.get("taken_outside") == "1"
     try:
         entered = cash_flow_enter(user=request.user, household=household, kind=post.get("kind", ""),
-                                  amount=amount, account=account,
-                                  reference=post.get("reference", ""))
+                                  amount=amount, account=account, reference=post.get("reference", ""),
+                                  as_of=date_param(post, "as_of") if taken_outside else None,
+                                  taken_outside=taken_outside)
     except DomainError as exc:
         return _refused(request, household, exc, "#cash-flows")
     flow = entered.cash_flow
@@ -253,6 +255,10 @@ def household_cash_flow(request, pk: int):
                      "#cash-flows")
     if flow.kind == flow.Kind.DEPOSIT:
         text = f"Deposit of ${flow.amount:,.2f} credited to {flow.account.custodian_number}; run {flow.run_id} invests it."
+    elif flow.taken_outside:
+        text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f} taken from {flow.account.custodian_number} on "
+                f"{flow.as_of:%d %B %Y} recorded: its RMD counts it. Nothing is sold.")
+        return _done(request, household, text, "#rmds")
     else:
         text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f} planned: estimated tax ${flow.tax_cost:,.2f}. "
                 "Its sales wait for approval below.")

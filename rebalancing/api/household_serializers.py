@@ -50,7 +50,7 @@ class CashFlowSerializer(serializers.ModelSerializer):
     class Meta:
         model = CashFlow
         fields = ["id", "household", "household_external_id", "kind", "amount", "account", "account_number", "as_of",
-                  "reference", "tax_cost", "plan", "run", "created_at"]
+                  "reference", "taken_outside", "tax_cost", "plan", "run", "created_at"]
 
 
 class CashFlowInSerializer(serializers.Serializer):
@@ -65,6 +65,9 @@ class CashFlowInSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
                                       help_text="Your reference: sending it again changes nothing")
     as_of = serializers.DateField(required=False, allow_null=True, default=None)
+    taken_outside = serializers.BooleanField(required=False, default=False,
+                                             help_text="Already taken from the IRA (account) at the custodian on "
+                                                       "as_of: recorded so that its RMD counts it; nothing is sold")
 
 
 class HouseholdSettingsInSerializer(serializers.Serializer):

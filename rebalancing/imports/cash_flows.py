@@ -17,6 +17,7 @@ from tenants.errors import DomainError
 
 from .cells import (
     CellProblem,
+    boolean_cells,
     column_parse,
     date_cells,
     decimal_cells,
@@ -31,7 +32,7 @@ __all__ = ["cash_flows_import"]
 
 KIND = "cash_flows"
 REQUIRED = ("household_id", "kind", "amount")
-OPTIONAL = ("account_number", "reference", "as_of")
+OPTIONAL = ("account_number", "reference", "as_of", "taken_outside")
 _KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "rmd": "rmd",
           "required minimum distribution": "rmd"}
 
@@ -61,6 +62,8 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     references = (text_cells(sheet, "reference", field=CashFlow._meta.get_field("reference"))
                   if sheet.has("reference") else None)
     days = date_cells(sheet, "as_of", required=False, not_after=today) if sheet.has("as_of") else None
+    # yes: already taken from the IRA at the custodian, recorded for its RMD (nothing sold)
+    taken = boolean_cells(sheet, "taken_outside") if sheet.has("taken_outside") else None
     if references is not None:
         # A reference names one cash flow of a household: the second row with it would be taken as
         # "entered before" and silently dropped, whatever its amount.
@@ -88,14 +91,15 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
                 sheet.problems.add(line, "account_number", f"account {number} is not in household {hid}")
         reference = (references[line] if references is not None else None) or ""
         day = days[line] if days is not None else None
-        rows.append((line, household, kinds[line], amounts[line], account, reference, day))
+        outside = taken[line] is True if taken is not None else False
+        rows.append((line, household, kinds[line], amounts[line], account, reference, day, outside))
     sheet.problems.reject_if_any()
 
     created = unchanged = 0
-    for line, household, kind, amount, account, reference, day in rows:
+    for line, household, kind, amount, account, reference, day, outside in rows:
         try:
             entered = cash_flow_enter(user=user, household=household, kind=kind, amount=amount, account=account,
-                                      reference=reference, as_of=day or as_of or today)
+                                      reference=reference, as_of=day or as_of or today, taken_outside=outside)
         except DomainError as exc:  # its own savepoint rolled back; the file is refused below
             sheet.problems.add(line, None, exc.message)
             continue

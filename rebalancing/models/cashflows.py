@@ -12,6 +12,8 @@ class CashFlow(models.Model):
     A withdrawal or RMD is funded by the sales the engine's ``plan_withdrawal`` chose (``plan``):
     which account, which lots, cash first, never a wash sale; they become proposals of ``run`` and go
     through the approval workflow like any other. A deposit's cash is invested by a household run.
+    One ``taken_outside`` was made at the custodian: it is recorded (the IRA's RMD counts it) and
+    nothing is sold.
     """
 
     class Kind(models.TextChoices):
@@ -28,6 +30,9 @@ class CashFlow(models.Model):
     reference = models.CharField(max_length=64, blank=True, help_text="Your reference; a CSV row's, to import once")
     plan = models.JSONField(default=dict, blank=True, help_text="The engine's choice: sales, cash used, explanation")
     tax_cost = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    taken_outside = models.BooleanField(
+        default=False, db_default=False,
+        help_text="Already taken from the IRA at the custodian: recorded so that its RMD counts it; nothing is sold")
     run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="cash_flows")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -40,6 +45,9 @@ class CashFlow(models.Model):
             models.CheckConstraint(condition=~Q(kind="deposit") | Q(account__isnull=False),
                                    name="cash_flow_deposit_has_account"),
             models.CheckConstraint(condition=~Q(kind="rmd") | Q(account__isnull=False), name="cash_flow_rmd_has_account"),
+            models.CheckConstraint(condition=Q(taken_outside=False) | Q(kind__in=["withdrawal", "rmd"],
+                                                                         account__isnull=False, run__isnull=True),
+                                   name="cash_flow_taken_outside_from_an_account"),
             models.UniqueConstraint(fields=["household", "reference"], condition=~Q(reference=""),
                                     name="cash_flow_reference_unique"),
         ]

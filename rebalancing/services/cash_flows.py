@@ -66,11 +66,13 @@ def _visible(user, household: Household) -> Household:
 
 @transaction.atomic
 def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | None, account: Account | None = None,
-                    as_of: date | None = None, reference: str = "") -> CashFlowEntered:
+                    as_of: date | None = None, reference: str = "", taken_outside: bool = False) -> CashFlowEntered:
     """Enter a deposit, withdrawal or RMD for ``household``; with a ``reference`` entered before,
     nothing happens (a file imported twice). An RMD without an amount takes what is left of the
-    year's RMD from the account (``services.rmd``). Bad input or a withdrawal the household cannot fund
-    without a wash sale is refused, naming the problem, and nothing is written."""
+    year's RMD from the account (``services.rmd``). ``taken_outside``: a withdrawal or RMD the client
+    already took from an IRA at the custodian, recorded on its day so that the IRA's RMD counts it;
+    nothing is planned or sold. Bad input or a withdrawal the household cannot fund without a wash
+    sale is refused, naming the problem, and nothing is written."""
     require(user, Capability.EDIT_PARAMETERS)
     household = _visible(user, household)
     reference = (reference or "").strip()
@@ -91,6 +93,14 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     if kind in (CashFlow.Kind.DEPOSIT, CashFlow.Kind.RMD) and account is None:
         what = "receives the deposit" if kind == CashFlow.Kind.DEPOSIT else "the RMD is due from"
         raise ValidationFailed(f"Choose the account that {what}.", detail={"field": "account"})
+    if taken_outside and (kind == CashFlow.Kind.DEPOSIT or account is None
+                          or account.tax_status != Account.TaxStatus.TRADITIONAL or amount is None):
+        raise ValidationFailed("A distribution already taken is recorded for the traditional IRA it came from, with "
+                               "its amount and day (it counts towards the IRA's RMD); "
+                               + ("a deposit is not one." if kind == CashFlow.Kind.DEPOSIT else
+                                  "enter the amount." if amount is None else "choose that IRA."),
+                               detail={"field": "kind" if kind == CashFlow.Kind.DEPOSIT else
+                                       "amount" if amount is None else "account"})
     if kind == CashFlow.Kind.RMD and account.tax_status != Account.TaxStatus.TRADITIONAL:
         raise ValidationFailed(f"A required minimum distribution comes from a traditional IRA; "
                                f"{account.custodian_number} is {account.get_tax_status_display()}.",
@@ -100,14 +110,17 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     if amount is None:
         amount = _rmd_remaining(account, as_of)
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
-                    reference=reference, created_by=user if getattr(user, "pk", None) else None)
+                    reference=reference, created_by=user if getattr(user, "pk", None) else None,
+                    taken_outside=taken_outside)
     if kind == CashFlow.Kind.DEPOSIT:
         _deposit(flow, user)
+    elif taken_outside:
+        _recorded(flow)
     else:
         _withdrawal(flow, user)
     audit_record(actor=user, action=Action.CASH_FLOW_CREATE, obj=household, after={
         "kind": kind, "amount": str(amount), "account": account.custodian_number if account else None,
-        "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id,
+        "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id, "taken_outside": taken_outside,
         "sales": len(flow.plan.get("sales", [])) if flow.plan else 0})
     return CashFlowEntered(flow, created=True)
 
@@ -161,6 +174,18 @@ def _deposit(flow: CashFlow, user) -> None:
     flow.run = run_start(scope=RunScope(household_id=flow.household_id), as_of=flow.as_of, user=None,
                          label=f"deposit of {flow.amount:,.2f} by {user.get_username()}")
     flow.save(update_fields=["run"])
+
+
+def _recorded(flow: CashFlow) -> None:
+    """A distribution already taken at the custodian: what it took from the IRA, in the plan's shape
+    (``distributions``) so that the RMD counts it as it counts a planned one; no run, no sale. Its
+    tax is the client's already (ordinary income of the day it was taken), not an estimate of ours."""
+    number = flow.account.custodian_number
+    flow.plan = {"distributions": {number: float(flow.amount)}, "sales": [], "cash_used": {},
+                 "explanation": [f"Taken from {number} at the custodian on {flow.as_of:%d %B %Y} and recorded: "
+                                 "it counts towards the IRA's RMD for its year. Nothing is sold."]}
+    flow.full_clean()
+    flow.save()
 
 
 _NOT_EXECUTED = (*OPEN, Proposal.Status.RELEASED)

@@ -4,7 +4,8 @@ have already taken or planned, and the facts it is computed from.
 The amount is the engine's (``engine.required_minimum_distribution``: start age, Uniform Lifetime
 Table, 31 December value). Every distribution from the IRA counts, an RMD or a withdrawal the plan
 funded from the account (IRC §408(d): what comes out is a distribution), unless its proposal was
-rejected, expired or superseded: that money never left. Two rules from the sources decide what
+rejected, expired or superseded: that money never left; and every one recorded as already taken at
+the custodian (``CashFlow.taken_outside``). Two rules from the sources decide what
 counts for which RMD:
 
 - **One owner's IRAs share one total** (Treas. Reg. §1.408-8, Q&A-9): each IRA's RMD is computed
@@ -23,6 +24,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 
 from rebalancing import engine
 from rebalancing.access import require
@@ -83,11 +85,12 @@ def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int,
     for run_id, account_id in (Proposal.objects.filter(account_id__in=numbers, run__kind=RebalanceRun.Kind.CASH_FLOW)
                                .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id")):
         live.setdefault(run_id, set()).add(account_id)
-    flows = CashFlow.objects.filter(run_id__in=live, as_of__year__in=years,
-                                    kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)).values_list(
-        "run_id", "as_of", "plan")
-    for run_id, as_of, plan in flows:
-        for account_id in live[run_id]:
+    # Planned ones whose sales still stand, and those recorded as taken at the custodian.
+    flows = CashFlow.objects.filter(Q(run_id__in=live) | Q(taken_outside=True, account_id__in=numbers),
+                                    as_of__year__in=years, kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)
+                                    ).values_list("run_id", "account_id", "as_of", "plan")
+    for run_id, recorded_from, as_of, plan in flows:
+        for account_id in live[run_id] if run_id is not None else (recorded_from,):
             amount = Decimal(str((plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
             if amount:
                 out[account_id].append((as_of, amount))

@@ -351,3 +351,26 @@ def test_a_households_open_rmds_through_the_api_a_deferred_first_beside_the_year
     assert advisor.get(url, {"as_of": "soon"}).status_code == 400
     colleague = client_for(firm_a, people["colleague"])
     assert colleague.get(url).status_code == 404
+
+
+def test_a_distribution_taken_at_the_custodian_through_the_api_and_by_csv(lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    ira = lees["ira"].pk
+    assert _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", {
+        "owner_birth_date": "1950-06-01", "year_end_value": "100000.00", "year_end_year": AS_OF.year - 1}
+    ).status_code == 200
+    made = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd", "account": ira,
+                                                  "amount": "1000.00", "as_of": str(AS_OF), "taken_outside": True})
+    assert made.status_code == 201, made.content
+    assert (made.json()["taken_outside"], made.json()["run"], made.json()["tax_cost"]) == (True, None, "0.00")
+    text = (f"household_id,kind,amount,account_number,as_of,taken_outside\n"
+            f"HH-LEE,withdrawal,200,LEE-IRA,{AS_OF},yes\n")
+    entered = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())})
+    assert entered.status_code == 201, entered.content
+    due = advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": AS_OF.year}).json()
+    assert (due["distributed"], due["remaining"]) == ("1200.00", "3019.41")  # 4,219.41 less what was taken
+    empty = "household_id,kind,amount,account_number,taken_outside\nHH-LEE,rmd,,LEE-IRA,yes\n"
+    refused = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", empty.encode())})
+    assert refused.status_code == 400 and "enter the amount" in str(error_of(refused))
+    with tenant_context(firm_a):
+        assert CashFlow.objects.count() == 2 and not Proposal.objects.filter(run__kind="cash_flow").exists()

@@ -498,3 +498,32 @@ def test_one_owners_iras_are_named_on_the_page_and_their_total_planned_from_the_
     with tenant_context(firm_a):
         flow = CashFlow.objects.get(household=lees["household"])
         assert flow.account_id == second.pk and list(flow.plan["distributions"]) == ["LEE-IRA2"]
+
+
+def test_a_distribution_taken_at_the_custodian_is_recorded_on_the_page_and_lowers_what_is_left(lees, as_user, firm_a):
+    from django.utils import timezone
+
+    from rebalancing.models import CashFlow, Proposal
+
+    advisor, today = as_user("advisor"), timezone.localdate()
+    advisor.post(_url(lees["household"], "rmd-facts/"), {
+        "account": lees["ira"].pk, "owner_name": "Kim Lee", "owner_birth_date": "1950-06-01",
+        "year_end_value": "100000", "year_end_year": str(today.year - 1)})
+    page = advisor.get(_url(lees["household"])).content.decode()
+    assert 'aria-label="Record a distribution already taken"' in page
+    with tenant_context(firm_a):
+        proposals_before = Proposal.objects.count()
+    day = today.replace(day=1)
+    done = advisor.post(_url(lees["household"], "cash-flows/"), {
+        "taken_outside": "1", "kind": "rmd", "account": lees["ira"].pk, "as_of": day.isoformat(), "amount": "1,000"},
+        follow=True).content.decode()
+    assert f"taken from LEE-IRA on {day:%d %B %Y} recorded: its RMD counts it. Nothing is sold." in done
+    assert "taken at the custodian (recorded)" in done
+    with tenant_context(firm_a):
+        flow = CashFlow.objects.get(household=lees["household"])
+        assert (flow.taken_outside, flow.as_of, flow.run_id) == (True, day, None)
+        assert Proposal.objects.count() == proposals_before
+    refused = advisor.post(_url(lees["household"], "cash-flows/"), {
+        "taken_outside": "1", "kind": "rmd", "account": lees["roth"].pk, "as_of": day.isoformat(), "amount": "5"},
+        follow=True).content.decode()
+    assert "recorded for the traditional IRA it came from" in refused

@@ -326,3 +326,52 @@ def _rmd_on(lees, day, amount):
         Price.objects.get_or_create(security=price.security, date=day, defaults={"close": price.close})
     return cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=amount,
                            account=lees["ira"], as_of=day).cash_flow
+
+
+# -- distributions the client took at the custodian ------------------------------------------------------
+
+def _taken(lees, amount, day=AS_OF, kind="rmd", account=None, **kw):
+    return cash_flow_enter(user=lees["advisor"], household=lees["household"], kind=kind, amount=amount,
+                           account=account or lees["ira"], as_of=day, taken_outside=True, **kw).cash_flow
+
+
+def test_a_distribution_taken_at_the_custodian_is_recorded_counts_towards_the_rmd_and_sells_nothing(lees):
+    ira = _facts(lees)
+    pending = _rmd(lees, Decimal("500"))  # planned sales waiting for a decision do not hold a record back
+    recorded = _taken(lees, Decimal("1200"), day=date(YEAR, 3, 2), kind="withdrawal")
+    assert (recorded.run_id, recorded.tax_cost, recorded.plan["distributions"]) == (None, 0, {"LEE-IRA": 1200.0})
+    assert "at the custodian on 02 March 2026" in recorded.plan["explanation"][0]
+    assert Proposal.objects.exclude(run=pending.run).count() == 0  # nothing sold for it
+    due = rmd_due(account=ira, year=YEAR)
+    assert (due.distributed, due.remaining) == (Decimal("1700.00"), Decimal("2519.41"))
+    assert _taken(lees, Decimal("1"), day=date(YEAR - 1, 12, 30)).amount == 1  # last year's counts for last year
+    assert rmd_due(account=ira, year=YEAR).distributed == Decimal("1700.00")
+    audit = AuditEvent.objects.filter(action="cash_flow.create").order_by("pk").last()
+    assert audit.after["taken_outside"] is True
+
+
+def test_a_first_rmd_taken_at_the_custodian_in_january_counts_for_the_first_year(lees):
+    from rebalancing.services.rmd import rmd_open
+
+    ira = _facts(lees, born=date(1952, 10, 1), value="100000", year=2024)
+    ira = _facts(lees, born=date(1952, 10, 1), value="102000", year=2025)
+    _taken(lees, Decimal("5000"), day=date(2026, 1, 15))  # 3,773.59 for 2025, the rest for 2026
+    assert rmd_due(account=ira, year=2025).remaining == 0
+    assert [(d.year, d.remaining) for d in rmd_open([ira], as_of=date(2026, 1, 20))] == [(2026, Decimal("2773.59"))]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"kind": "deposit"}, "kind"),
+    ({"amount": None}, "amount"),
+    ({"account": "roth"}, "account"),
+    ({"account": "joint"}, "account"),
+])
+def test_a_record_that_is_not_a_distribution_from_an_ira_is_refused_and_writes_nothing(lees, change, field):
+    _facts(lees)
+    args = {"amount": Decimal("100"), "kind": "rmd", "account": lees["ira"]} | change
+    if isinstance(args["account"], str):
+        args["account"] = lees[args["account"]]
+    with pytest.raises(ValidationFailed) as refused:
+        _taken(lees, **args)
+    assert refused.value.detail == {"field": field}
+    assert not CashFlow.objects.exists()

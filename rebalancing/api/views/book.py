@@ -225,7 +225,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
 
     @extend_schema(parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE, description="Default: today")],
                    responses=household_serializers.RmdDueSerializer(many=True))
-    @action(detail=True, methods=["get"], filterset_class=None)
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
     def rmds(self, request, pk=None):
         """The RMDs open on a day for each traditional IRA of the household: the year's and, until 1 April,
         an owner's first RMD deferred from the year before; one owner's IRAs totalled."""

@@ -108,7 +108,8 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
                 raise ValidationFailed(f"Account {data['account']} is not in household {household.external_id}.",
                                        detail={"field": "account"})
         entered = cash_flow_enter(user=request.user, household=household, kind=data["kind"], amount=data["amount"],
-                                  account=account, reference=data["reference"], as_of=data["as_of"])
+                                  account=account, reference=data["reference"], as_of=data["as_of"],
+                                  taken_outside=data["taken_outside"])
         return Response(hs.CashFlowSerializer(entered.cash_flow).data,
                         status=status.HTTP_201_CREATED if entered.created else status.HTTP_200_OK)
 
