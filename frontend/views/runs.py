@@ -137,7 +137,7 @@ def run_detail(request, pk: int):
     failures = (RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED,
                                           account__in=accounts_visible_to(request.user))
                 .select_related("account").order_by("account__custodian_number"))
-    # Accounts the run left as they are for a reason (a withdrawal's sales waiting for a decision).
+    # Accounts the run left as they are for a reason (a withdrawal's sales waiting, orders still open).
     held = (RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.NO_TRADES,
                                       account__in=accounts_visible_to(request.user)).exclude(code="")
             .select_related("account").order_by("account__custodian_number")[:100])

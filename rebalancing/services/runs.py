@@ -22,6 +22,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from rebalancing import dispatch, engine
@@ -231,8 +232,8 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     t0 = time.perf_counter()
     loaded = rebalance_inputs_load(todo, as_of=run.as_of, snapshot_key=run.pk) if todo else []
     missing = set(todo) - {i.account_id for i in loaded}
-    # Reads, so timed as loading: who waits for a withdrawal's decision, which IRAs owe an RMD.
-    loaded, outcomes = _cash_flows_waiting_apart(run, loaded)
+    # Reads, so timed as loading: who waits (a withdrawal's decision, open orders), which IRAs owe an RMD.
+    loaded, outcomes = _waiting_apart(run, loaded)
     alerts = _rmd_alerts(run, todo)
     t1 = time.perf_counter()
     proposals = []
@@ -300,27 +301,44 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
 
 
-def _cash_flows_waiting_apart(run, loaded: list[AccountInputs]) -> tuple[list[AccountInputs], list[RunOutcome]]:
-    """Accounts whose withdrawal or RMD sales wait for a decision are left as they are: a proposal of
-    this run would supersede those sales, and the money the client asked for would never be raised.
+def _waiting_apart(run, loaded: list[AccountInputs]) -> tuple[list[AccountInputs], list[RunOutcome]]:
+    """Accounts left as they are, with the reason as their outcome (code and message):
+
+    - ``cash_flow_pending``: a withdrawal's or RMD's sales wait for a decision; a proposal of this
+      run would supersede them, and the money the client asked for would never be raised;
+    - ``orders_open``: a released proposal's orders are still open at the custodian; the book does
+      not hold their fills yet, so a new proposal would trade the same drift or lots a second time.
+
     A household managed as one waits whole (its accounts are solved together)."""
     if not loaded:
         return loaded, []
-    waiting = set(Proposal.objects.filter(account_id__in=[i.account_id for i in loaded], status__in=OPEN,
-                                          run__kind=RebalanceRun.Kind.CASH_FLOW).values_list("account_id", flat=True))
-    if not waiting:
+    reasons = dict(Proposal.objects.filter(
+        Q(status__in=OPEN, run__kind=RebalanceRun.Kind.CASH_FLOW) | Q(status=Proposal.Status.RELEASED),
+        account_id__in=[i.account_id for i in loaded]).values_list("account_id", "status").order_by("-status"))
+    if not reasons:
         return loaded, []
-    households = {i.household_id for i in loaded if i.account_id in waiting}
+    households = {i.household_id for i in loaded if i.account_id in reasons}
     units = set(Household.objects.filter(pk__in=households, managed_as=Household.ManagedAs.HOUSEHOLD)
                 .values_list("pk", flat=True))
-    apart = [i for i in loaded if i.account_id in waiting or i.household_id in units]
-    message = ("not rebalanced: the sales of a withdrawal or RMD wait for a decision on this "
-               "{what}; decide them first")
-    outcomes = [RunOutcome(run=run, account_id=i.account_id, outcome=RunOutcome.Outcome.NO_TRADES,
-                           code="cash_flow_pending",
-                           message=message.format(what="account" if i.account_id in waiting else "household"))
-                for i in apart]
-    apart_ids = {i.account_id for i in apart}
+    by_household = {}
+    for i in loaded:
+        if i.account_id in reasons:
+            by_household.setdefault(i.household_id, reasons[i.account_id])
+    outcomes = []
+    for i in loaded:
+        status = reasons.get(i.account_id) or (by_household.get(i.household_id) if i.household_id in units else None)
+        if status is None:
+            continue
+        what = "account" if i.account_id in reasons else "household"
+        if status == Proposal.Status.RELEASED:
+            code, message = "orders_open", (f"not rebalanced: released orders of this {what} are still open at the "
+                                            "custodian; it is rebalanced once they are filled or cancelled")
+        else:
+            code, message = "cash_flow_pending", ("not rebalanced: the sales of a withdrawal or RMD wait for a "
+                                                  f"decision on this {what}; decide them first")
+        outcomes.append(RunOutcome(run=run, account_id=i.account_id, outcome=RunOutcome.Outcome.NO_TRADES,
+                                   code=code, message=message))
+    apart_ids = {o.account_id for o in outcomes}
     return [i for i in loaded if i.account_id not in apart_ids], outcomes
 
 

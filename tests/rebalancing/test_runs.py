@@ -293,3 +293,25 @@ def test_the_run_counts_each_accounts_outcome_once_as_its_ledger_does(firm_a, mo
             assert (run.done, run.failed) == (ledger.count() - failed, failed)
         assert (run.done, run.failed, run.status) == (3, 1, RebalanceRun.Status.COMPLETED)
         assert run.timings["chunks"] == 6
+
+
+def test_an_account_whose_released_orders_are_open_is_left_as_it_is_until_they_fill(firm_a):
+    # Its orders are out at the custodian but not filled: the book still holds the lots and the drift,
+    # so a new proposal would trade them a second time.
+    with tenant_context(firm_a):
+        make_book(3)
+        first = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF, label="first"))
+        released = Proposal.objects.filter(run=first).order_by("account_id").first()
+        Proposal.objects.filter(pk=released.pk).update(status=Proposal.Status.RELEASED)
+
+        second = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF, label="second"))
+        held = RunOutcome.objects.get(run=second, account_id=released.account_id)
+        assert (held.outcome, held.code) == (RunOutcome.Outcome.NO_TRADES, "orders_open")
+        assert "still open at the custodian" in held.message
+        assert not Proposal.objects.filter(run=second, account_id=released.account_id).exists()
+        assert Proposal.objects.filter(run=second).count() == 2  # the others are rebalanced as usual
+        assert Proposal.objects.get(pk=released.pk).status == Proposal.Status.RELEASED  # never superseded
+
+        Proposal.objects.filter(pk=released.pk).update(status=Proposal.Status.EXECUTED)  # every order done
+        third = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF, label="third"))
+        assert Proposal.objects.filter(run=third, account_id=released.account_id).exists()
