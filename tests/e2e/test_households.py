@@ -113,7 +113,11 @@ def test_a_withdrawal_is_entered_on_the_household_page(lees, signed_in, firm_url
 
 def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_one_withdrawal_at_a_time(
         lees, signed_in, firm_url, in_firm, shot):
+    from decimal import ROUND_CEILING, Decimal
+
     from django.utils import timezone
+
+    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE
 
     year = timezone.localdate().year
     page = signed_in("colleague")
@@ -129,6 +133,15 @@ def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_one_withdrawa
     facts.get_by_role("button", name="Save").click()
     expect(page.locator(".messages")).to_contain_text("RMD facts of E2L-IRA saved")
     expect(page.locator("#rmds")).to_contain_text("Uniform Lifetime Table")
+    # What the client took at the custodian is recorded and counts: the RMD left falls by it.
+    page.locator("#rmds").get_by_text("Record a distribution already taken at the custodian").click()
+    taken = page.get_by_role("form", name="Record a distribution already taken")
+    taken.get_by_label("Amount ($)").fill("1,000")
+    taken.get_by_role("button", name="Record it").click()
+    expect(page.locator(".messages")).to_contain_text("recorded: its RMD counts it. Nothing is sold.")
+    due = (Decimal(100000) / UNIFORM_LIFETIME_TABLE[year - 1950]).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+    expect(page.locator("#rmds").get_by_role("button", name=re.compile("Plan the"))).to_contain_text(
+        f"Plan the ${due - 1000:,} left from E2L-IRA")
     plan = page.locator("#rmds").get_by_role("button", name=re.compile(r"Plan the \$[\d,]+\.\d\d left"))
     expect(plan).to_be_visible()
     shot(page.locator("#cash-flows"), "household-rmd")
@@ -143,5 +156,5 @@ def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_one_withdrawa
     expect(page.locator(".messages")).to_contain_text(re.compile(r"Required minimum distribution of \$[\d,]+\.\d\d planned"))
     expect(page.locator("#rmds").get_by_role("button", name=re.compile("Plan the"))).to_have_count(0)
     with in_firm():
-        flow = CashFlow.objects.filter(household=lees["household"], kind="rmd").get()
+        flow = CashFlow.objects.filter(household=lees["household"], kind="rmd", taken_outside=False).get()
         assert flow.account.custodian_number == "E2L-IRA" and set(flow.plan["distributions"]) == {"E2L-IRA"}
