@@ -245,7 +245,8 @@ def build_limits(
         b_ub[list(harvest.substitutes.values())] = UNBOUNDED_BUY
         _harvest_alerts(book, p.harvest, harvest, losing, alerts)
 
-    _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates)
+    _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates,
+                             p.trading.trading_cost_bps / 1e4)
 
     # Drift bands: inside every band nothing trades unless something requires it.
     frozen = np.zeros(n, dtype=bool)
@@ -509,6 +510,7 @@ def _one_direction_per_group(
     b_lb: np.ndarray,
     group: np.ndarray,
     candidates: np.ndarray,
+    cost_rate: float = 0.0,
 ) -> None:
     """No security is both sold at a loss and bought; per group of substantially identical
     securities, a loss sale and a purchase never meet.
@@ -565,8 +567,10 @@ def _one_direction_per_group(
             b_ub[buyers] = 0.0
             continue
         # An optional loss sale gives way to a purchase the group needs (a member under its
-        # target); members only at their target need none, so they are not bought instead.
-        short = buyers[(w0[buyers] < plan.target[buyers] - TARGET_TOLERANCE) | (b_lb[buyers] > 0)]
+        # target); members only at their target need none, so they are not bought instead. A member
+        # short by less than the trading cost of its target is at it: a household's placement
+        # nets costs out of the holdings it gives an account, and cents of that are no need.
+        short = buyers[(w0[buyers] < plan.target[buyers] * (1 - cost_rate) - TARGET_TOLERANCE) | (b_lb[buyers] > 0)]
         if len(short):
             sellers = members[sells_loss[members]]
             x_ub[np.isin(lot_sec, sellers) & loss & (x_lb <= 0)] = 0.0
