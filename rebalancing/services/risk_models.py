@@ -34,7 +34,7 @@ from tenants.permissions import Capability
 __all__ = [
     "ABANDONED_AFTER", "NIGHTLY_ACTOR", "RiskModelEstimateStart", "RiskModelRefresh", "risk_model_estimate",
     "risk_model_estimate_execute", "risk_model_estimate_fail", "risk_model_estimate_start",
-    "risk_model_refresh_nightly",
+    "price_window", "risk_model_refresh_nightly",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,9 +59,10 @@ class RiskModelEstimateStart:
     started: bool  # False: one was already waiting or running; ``estimate`` is that one
 
 
-def _price_window(as_of: date, window_days: int) -> tuple[list[date], list[str], np.ndarray]:
+def price_window(as_of: date, window_days: int, *, what: str = "a risk model") -> tuple[list[date], list[str], np.ndarray]:
     """The last ``window_days + 1`` days with prices on or before ``as_of``, and the securities with
-    a close on every one of them (symbol order), as a days x securities matrix."""
+    a close on every one of them (symbol order), as a days x securities matrix; refused, naming
+    ``what`` needs them, when the firm has too few."""
     dates = list(
         Price.objects.filter(date__lte=as_of).order_by("-date").values_list("date", flat=True).distinct()[
             : window_days + 1]
@@ -69,7 +70,7 @@ def _price_window(as_of: date, window_days: int) -> tuple[list[date], list[str],
     needed = MIN_OBSERVATIONS + 1
     if len(dates) < needed:
         raise ValidationFailed(
-            f"a risk model needs prices on at least {needed} days up to {as_of:%Y-%m-%d}; the firm has {len(dates)}",
+            f"{what} needs prices on at least {needed} days up to {as_of:%Y-%m-%d}; the firm has {len(dates)}",
             code="insufficient_price_history", detail={"days": len(dates), "needed": needed},
         )
     column = {d: i for i, d in enumerate(dates)}
@@ -79,7 +80,7 @@ def _price_window(as_of: date, window_days: int) -> tuple[list[date], list[str],
     complete = {sid: row for sid, row in closes.items() if not np.isnan(row).any()}
     if len(complete) < 2:
         raise ValidationFailed(
-            f"a risk model needs at least 2 securities with a price on each of the {len(dates)} days "
+            f"{what} needs at least 2 securities with a price on each of the {len(dates)} days "
             f"from {dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}; {len(complete)} have one",
             code="insufficient_price_history", detail={"days": len(dates), "securities": len(complete)},
         )
@@ -115,7 +116,7 @@ def risk_model_estimate(*, as_of: date, user=None, window_days: int = RISK_LOOKB
         require(user, Capability.RUN_REBALANCE)
     _check_window(window_days)
     method = RiskModelVersion.Method.LEDOIT_WOLF
-    dates, symbols, prices = _price_window(as_of, window_days)
+    dates, symbols, prices = price_window(as_of, window_days)
     digest = hashlib.sha256(
         json.dumps([method, window_days, [d.isoformat() for d in dates], symbols]).encode() + prices.tobytes()
     ).hexdigest()

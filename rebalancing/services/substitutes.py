@@ -5,17 +5,24 @@ security wins (``rebalancing.effective_parameters``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
 from django.db import transaction
 
 from rebalancing.access import require
-from rebalancing.models import Security
+from rebalancing.engine.substitutes import substitutes_by_correlation
+from rebalancing.models import ModelVersion, Security, SleeveHolding
 from rebalancing.selectors import firm_harvest_substitutes as harvest_substitutes
+from rebalancing.services.risk_models import price_window
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["harvest_substitutes", "harvest_substitutes_set"]
+__all__ = ["SUGGESTION_WINDOW_DAYS", "SubstituteRow", "SubstituteSuggestions", "harvest_substitutes",
+           "harvest_substitutes_set", "substitute_suggestions"]
 
 
 @transaction.atomic
@@ -62,3 +69,72 @@ def harvest_substitutes_set(*, pairs: dict[str, str], by) -> int:
         audit_record(actor=by, action=Action.SECURITY_SUBSTITUTES, object_type="security",
                      before={"substitutes": before}, after={"substitutes": harvest_substitutes()})
     return changed
+
+
+SUGGESTION_WINDOW_DAYS = 252  # a year of trading days: long enough to measure, short enough to be current
+
+
+@dataclass(frozen=True)
+class SubstituteRow:
+    """One security a harvest may sell: its substitute now and the one its returns suggest."""
+
+    symbol: str
+    name: str
+    asset_class: str
+    current: str | None
+    current_correlation: float | None
+    suggested: str | None
+    correlation: float | None
+
+
+@dataclass(frozen=True)
+class SubstituteSuggestions:
+    rows: list[SubstituteRow]
+    days: int  # daily returns measured (0: none, ``problem`` says why)
+    first: date | None
+    last: date | None
+    problem: str = ""
+
+
+def substitute_suggestions(*, as_of: date, window_days: int = SUGGESTION_WINDOW_DAYS) -> SubstituteSuggestions:
+    """For each security the firm's models hold, and each that has a substitute: the security of the
+    same asset class, outside its equivalence group, whose daily returns over the last
+    ``window_days`` of the firm's prices were most correlated with its own
+    (``engine.substitutes_by_correlation``), beside the substitute it has now and that one's
+    correlation. Reads only; the firm saves what it chooses with ``harvest_substitutes_set``."""
+    held = set(SleeveHolding.objects.filter(sleeve__version__in=_current_versions())
+               .values_list("security__symbol", flat=True))
+    current = harvest_substitutes()
+    wanted = sorted(held | set(current))
+    info = {s.symbol: s for s in Security.objects.filter(symbol__in=wanted)}
+    try:
+        dates, symbols, closes = price_window(as_of, window_days, what="a suggestion by correlation")
+    except ValidationFailed as exc:
+        rows = [SubstituteRow(s, info[s].name, info[s].asset_class, current.get(s), None, None, None)
+                for s in wanted if s in info]
+        return SubstituteSuggestions(rows, 0, None, None, exc.message)
+    master = {s.symbol: s for s in Security.objects.filter(symbol__in=symbols)}
+    suggested = substitutes_by_correlation(
+        symbols, closes, asset_classes={s: m.asset_class for s, m in master.items()},
+        groups={s: m.equivalence_group or None for s, m in master.items()}, wanted=wanted)
+    returns = np.diff(np.log(closes), axis=0)
+    column = {s: i for i, s in enumerate(symbols)}
+
+    def correlation(a: str, b: str | None) -> float | None:
+        if b is None or a not in column or b not in column:
+            return None
+        x, y = returns[:, column[a]], returns[:, column[b]]
+        if x.std() == 0 or y.std() == 0:
+            return None
+        return float(np.corrcoef(x, y)[0, 1])
+
+    rows = [SubstituteRow(s, info[s].name, info[s].asset_class, current.get(s), correlation(s, current.get(s)),
+                          suggested[s].substitute if s in suggested else None,
+                          suggested[s].correlation if s in suggested else None)
+            for s in wanted if s in info]
+    return SubstituteSuggestions(rows, len(dates) - 1, dates[0], dates[-1])
+
+
+def _current_versions():
+    """Each model's latest version (``ModelPortfolio.current_version``), in one query."""
+    return ModelVersion.objects.order_by("model_id", "-number").distinct("model_id").values("pk")

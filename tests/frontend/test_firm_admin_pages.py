@@ -679,3 +679,27 @@ def book_admin(firm):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.get(username="admin@pages.example")
+
+
+def test_a_firm_admin_adds_the_substitutes_suggested_by_correlation(firm_a, book, as_user):
+    from rebalancing.selectors import firm_harvest_substitutes
+
+    from ..rebalancing.test_harvest_substitutes import _prices_that_move
+
+    with tenant_context(firm_a):
+        _prices_that_move()
+    client = as_user("admin")
+    assert 'href="?suggest=1#suggestions"' in text(client.get("/securities/substitutes/"))
+    page = client.get("/securities/substitutes/?suggest=1").content.decode()
+    assert "Correlation of daily log returns over 89 trading days" in page
+    assert "<strong>SCHB</strong>" in page  # for VTI: ITOT moves more like it, but is substantially identical
+    assert "Add the 2 suggestions for securities without a substitute" in page  # VTI and BND; VNQ has none
+    pairs = re.search(r'<textarea name="pairs" hidden>([^<]*)</textarea><button type="submit" class="primary"',
+                      page).group(1)
+    assert pairs == "BND = AGG\nVTI = SCHB"
+    assert client.post("/securities/substitutes/", {"pairs": pairs}).status_code == 302
+    with tenant_context(firm_a):
+        assert firm_harvest_substitutes() == {"BND": "AGG", "VTI": "SCHB"}
+    advisor_page = as_user("advisor").get("/securities/substitutes/?suggest=1").content.decode()
+    assert advisor_page.count(">the same<") == 2  # saved: the substitutes are now the suggested ones
+    assert "Add the" not in advisor_page  # suggestions are read by all; saving them is the firm admin's

@@ -214,3 +214,58 @@ def test_a_securities_file_that_groups_a_security_with_its_substitute_is_refused
         assert "SCHB is VTI's harvest substitute and may not share its group" in problem["problem"]
         groups = dict(Security.objects.values_list("symbol", "equivalence_group"))
         assert (groups["SCHB"], groups["VNQ"]) == ("us_broad_schwab", "reit")  # nothing written
+
+
+# -- substitutes suggested by correlation ---------------------------------------------------------------
+
+def _prices_that_move(days=90, seed=5):
+    """VTI and ITOT track one index (one equivalence group), SCHB the same market less closely, IWM
+    not at all; the two bond funds move together; VNQ alone in its class."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from rebalancing.models import Price
+
+    rng = np.random.default_rng(seed)
+    market, bonds = rng.normal(0, 0.01, days), rng.normal(0, 0.003, days)
+    moves = {"VTI": market + rng.normal(0, 0.0005, days), "ITOT": market + rng.normal(0, 0.0005, days),
+             "SCHB": market + rng.normal(0, 0.003, days), "BND": bonds + rng.normal(0, 0.001, days),
+             "AGG": bonds + rng.normal(0, 0.001, days), "VNQ": rng.normal(0, 0.012, days)}
+    Price.objects.all().delete()
+    for symbol, move in moves.items():
+        security = Security.objects.get(symbol=symbol)
+        closes = 50 * np.exp(np.cumsum(move))
+        Price.objects.bulk_create([Price(security=security, date=AS_OF - timedelta(days=days - 1 - k),
+                                         close=round(float(c), 6)) for k, c in enumerate(closes)])
+
+
+def test_substitutes_are_suggested_by_correlation_outside_the_equivalence_group_and_the_asset_class(firm_a, admin):
+    from rebalancing.services.substitutes import substitute_suggestions
+
+    with tenant_context(firm_a):
+        make_securities()
+        make_model()  # VTI, BND, VNQ
+        harvest_substitutes_set(pairs={"BND": "VNQ"}, by=admin)  # a poor one, typed by hand
+        _prices_that_move()
+        found = substitute_suggestions(as_of=AS_OF)
+        rows = {r.symbol: r for r in found.rows}
+        assert (found.days, found.last) == (89, AS_OF)  # 90 days of closes, 89 returns
+        assert set(rows) == {"VTI", "BND", "VNQ"}  # what the model holds, and what has a substitute
+        # ITOT moves most like VTI but is substantially identical to it: a purchase would wash the loss.
+        assert rows["VTI"].suggested == "SCHB" and rows["VTI"].correlation > 0.9
+        assert (rows["BND"].current, rows["BND"].suggested) == ("VNQ", "AGG")
+        assert rows["BND"].correlation > 0.8 > 0.2 > abs(rows["BND"].current_correlation)
+        assert rows["VNQ"].suggested is None  # alone in its asset class
+        assert not AuditEvent.objects.filter(action="security.substitutes").exclude(actor_id=admin.pk).exists()
+
+
+def test_without_enough_prices_the_suggestions_say_why(firm_a, admin):
+    from rebalancing.services.substitutes import substitute_suggestions
+
+    with tenant_context(firm_a):
+        make_securities()
+        make_model()
+        found = substitute_suggestions(as_of=AS_OF)
+        assert found.days == 0 and "a suggestion by correlation needs prices on at least 61 days" in found.problem
+        assert {r.symbol for r in found.rows} == {"VTI", "BND", "VNQ"} and all(r.suggested is None for r in found.rows)
