@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from frontend.parameter_forms import parse_substitutes
 from rebalancing.selectors import firm_harvest_substitutes
-from rebalancing.services.substitutes import harvest_substitutes_set, substitute_suggestions
+from rebalancing.services.substitutes import MIN_CORRELATION, harvest_substitutes_set, substitute_suggestions
 from tenants.errors import DomainError
 from tenants.permissions import Capability
 
@@ -33,7 +33,8 @@ def substitutes_page(request):
     suggestions = substitute_suggestions(as_of=timezone.localdate()) if request.GET.get("suggest") else None
     return render(request, "frontend/substitutes.html", {
         "pairs": pairs, "text": text if text is not None else _lines(pairs),
-        "suggestions": suggestions, **(_suggested_texts(pairs, suggestions) if suggestions else {}),
+        "suggestions": suggestions, "min_correlation": MIN_CORRELATION,
+        **(_suggested_texts(pairs, suggestions) if suggestions else {}),
     }, status=status)
 
 

@@ -21,7 +21,7 @@ from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["SUGGESTION_WINDOW_DAYS", "SubstituteRow", "SubstituteSuggestions", "harvest_substitutes",
+__all__ = ["MIN_CORRELATION", "SUGGESTION_WINDOW_DAYS", "SubstituteRow", "SubstituteSuggestions", "harvest_substitutes",
            "harvest_substitutes_set", "substitute_suggestions"]
 
 
@@ -72,6 +72,9 @@ def harvest_substitutes_set(*, pairs: dict[str, str], by) -> int:
 
 
 SUGGESTION_WINDOW_DAYS = 252  # a year of trading days: long enough to measure, short enough to be current
+# Below this the best candidate is shown but not suggested: a substitute that moves this little like
+# the security holds its place poorly for the 30 days, and the firm should choose one by hand.
+MIN_CORRELATION = 0.7
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,9 @@ class SubstituteRow:
     asset_class: str
     current: str | None
     current_correlation: float | None
-    suggested: str | None
+    suggested: str | None  # None too when the best candidate is below MIN_CORRELATION
     correlation: float | None
+    best: str | None = None  # the most correlated candidate, suggested or not
 
 
 @dataclass(frozen=True)
@@ -128,10 +132,15 @@ def substitute_suggestions(*, as_of: date, window_days: int = SUGGESTION_WINDOW_
             return None
         return float(np.corrcoef(x, y)[0, 1])
 
-    rows = [SubstituteRow(s, info[s].name, info[s].asset_class, current.get(s), correlation(s, current.get(s)),
-                          suggested[s].substitute if s in suggested else None,
-                          suggested[s].correlation if s in suggested else None)
-            for s in wanted if s in info]
+    rows = []
+    for s in wanted:
+        if s not in info:
+            continue
+        best = suggested.get(s)
+        good = best is not None and best.correlation >= MIN_CORRELATION
+        rows.append(SubstituteRow(s, info[s].name, info[s].asset_class, current.get(s), correlation(s, current.get(s)),
+                                  best.substitute if good else None, best.correlation if best else None,
+                                  best.substitute if best else None))
     return SubstituteSuggestions(rows, len(dates) - 1, dates[0], dates[-1])
 
 

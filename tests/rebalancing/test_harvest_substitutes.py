@@ -256,8 +256,20 @@ def test_substitutes_are_suggested_by_correlation_outside_the_equivalence_group_
         assert rows["VTI"].suggested == "SCHB" and rows["VTI"].correlation > 0.9
         assert (rows["BND"].current, rows["BND"].suggested) == ("VNQ", "AGG")
         assert rows["BND"].correlation > 0.8 > 0.2 > abs(rows["BND"].current_correlation)
-        assert rows["VNQ"].suggested is None  # alone in its asset class
+        assert rows["VNQ"].suggested is None is rows["VNQ"].best  # alone in its asset class
         assert not AuditEvent.objects.filter(action="security.substitutes").exclude(actor_id=admin.pk).exists()
+
+
+def test_a_candidate_that_moves_too_little_like_the_security_is_shown_not_suggested(firm_a, admin, monkeypatch):
+    from rebalancing.services import substitutes
+
+    with tenant_context(firm_a):
+        make_securities()
+        make_model()
+        _prices_that_move()
+        monkeypatch.setattr(substitutes, "MIN_CORRELATION", 0.999)
+        rows = {r.symbol: r for r in substitutes.substitute_suggestions(as_of=AS_OF).rows}
+        assert (rows["VTI"].suggested, rows["VTI"].best) == (None, "SCHB") and rows["VTI"].correlation < 0.999
 
 
 def test_without_enough_prices_the_suggestions_say_why(firm_a, admin):
