@@ -269,7 +269,14 @@ def plan_withdrawal(
                     f"sales in {a.id} realise {st:,.2f} short-term and {lt:,.2f} long-term (tax {t:,.2f})"
                 )
         elif a.tax_status == "roth" and taken > 0:
-            explanation.append(f"{taken:,.2f} out of {a.id} is a qualified Roth distribution, tax-free")
+            # The product keeps no Roth basis or first-contribution year: the tax is counted as
+            # nothing, and the words say when that holds rather than assert it.
+            explanation.append(
+                f"{taken:,.2f} out of {a.id}, a Roth IRA: counted tax-free, which holds for a qualified "
+                "distribution (the owner 59½ or older and a Roth first funded five or more years ago, "
+                "IRC §408A(d)(2)) and for a return of contributions; otherwise its earnings are "
+                "ordinary income and, before 59½, bear the 10% additional tax, not estimated here"
+            )
     for acc, symbol, s in sales:
         what = "a loss" if s.gain < 0 else ("a gain" if s.gain > 0 else "no gain")
         explanation.append(

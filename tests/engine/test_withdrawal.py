@@ -60,6 +60,15 @@ def test_an_rmd_comes_from_the_ira_and_is_taxed_as_ordinary_income():
     assert plan.tax_cost == pytest.approx(0.32 * 1_000)
 
 
+def test_a_roth_distribution_is_counted_tax_free_and_the_plan_says_when_that_holds():
+    plan = plan_withdrawal(sample_household(), amount=100.0, account_id="ROTH")
+    assert plan.cash_used == {"ROTH": 100.0} and plan.tax_cost == 0.0
+    [said] = [line for line in plan.explanation if "ROTH" in line and "Roth IRA" in line]
+    # Not asserted as qualified: the product keeps no Roth basis nor the year it was first funded.
+    assert "qualified distribution (the owner 59½ or older and a Roth first funded five or more years ago" in said
+    assert "IRC §408A(d)(2)" in said and "10% additional tax, not estimated here" in said
+
+
 def test_an_ira_whose_owner_is_under_59_and_a_half_is_drawn_after_the_others_and_bears_the_10_percent():
     young = member("IRA-Y", "traditional", [lot("y1", "EQ", 20, 1_000, OLD)], cash=400, short_term_rate=0.32)
     old = member("IRA-O", "traditional", [lot("o1", "EQ", 5, 250, OLD)], cash=100, short_term_rate=0.32)
