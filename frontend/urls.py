@@ -32,6 +32,7 @@ urlpatterns = [
     path("accounts/<int:pk>/preview/", accounts.account_preview, name="account_preview"),
     path("accounts/<int:pk>/rebalance/", accounts.account_rebalance, name="account_rebalance"),
     path("households/", households.household_list, name="household_list"),
+    path("households/rmds/", households.rmd_report, name="rmd_report"),
     path("households/<int:pk>/", households.household_detail, name="household_detail"),
     path("households/<int:pk>/management/", households.household_management, name="household_management"),
     path("households/<int:pk>/accounts/", households.household_members, name="household_members"),

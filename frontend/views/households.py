@@ -4,6 +4,8 @@ accounts and advisors. Each form posts to its own URL, calls one service and com
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
@@ -17,6 +19,7 @@ from frontend.query import date_param, decimal_param, id_param, ids_param, int_p
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
+from rebalancing.exports import csv_download, csv_text
 from rebalancing.household_parameters import INSIDE_BANDS_CHOICES, household_settings_effective
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
@@ -41,7 +44,7 @@ from rebalancing.services.households import (
 from rebalancing.services.people import household_advisors_set
 from rebalancing.services.proposals import household_proposal_decide
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
-from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household
+from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError, NotFound
 from tenants.permissions import Capability, user_can
@@ -104,6 +107,37 @@ def household_list(request):
         "page": page, "q": q, "can_create": user_can(request.user, Capability.IMPORT_DATA),
         "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
         "managed_choices": Household.ManagedAs.choices,
+    })
+
+
+_RMD_SHOWS = {"owing": "Owing", "all": "All computed", "missing": "Cannot be computed"}
+
+
+@firm_page(Capability.VIEW_BOOK)
+def rmd_report(request):
+    """The RMDs of the user's book this year: each owner's left to take, earliest deadline first, and
+    the IRAs whose RMD cannot be computed yet (which fact is missing); a CSV of the same rows."""
+    today = timezone.localdate()
+    show = request.GET.get("show", "owing")
+    if show not in _RMD_SHOWS:
+        show = "owing"
+    rows = rmds_owed(accounts_visible_to(request.user), as_of=today)
+    computed = [r for r in rows if r.required is not None]
+    missing = [r for r in rows if r.required is None]
+    shown = {"owing": [r for r in computed if r.remaining > 0], "all": computed, "missing": missing}[show]
+    if request.GET.get("download") == "csv":
+        text = csv_text(
+            ("household_id", "household", "owner", "accounts", "year", "first", "rmd", "taken_or_planned", "left",
+             "due_by", "problem"),
+            [(r.household.external_id, r.household.name, r.owner, "|".join(a.custodian_number for a in r.accounts),
+              r.year, "yes" if r.first else "no", "" if r.required is None else f"{r.required:.2f}",
+              f"{r.distributed:.2f}", f"{r.remaining:.2f}", r.deadline or "", r.problem) for r in shown])
+        return csv_download(user=request.user, text=text, filename=f"rmds-{today:%Y}-{show}.csv", what="rmds",
+                            filters={"show": show})
+    return render(request, "frontend/rmd_report.html", {
+        "rows": shown, "show": show, "shows": _RMD_SHOWS.items(), "year": today.year, "today": today,
+        "counts": {"owing": sum(r.remaining > 0 for r in computed), "all": len(computed), "missing": len(missing)},
+        "left": sum((r.remaining for r in computed), Decimal(0)),
     })
 
 

@@ -35,7 +35,7 @@ from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_due", "rmd_due_for_household",
-           "rmd_open", "rmd_open_for_account"]
+           "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed"]
 
 ALERT_DAYS = 92  # a quarter before its deadline, an RMD not yet planned is an alert of every run
 _NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
@@ -214,6 +214,50 @@ def rmd_open_for_account(account: Account, *, as_of: date) -> list[RmdDue]:
 def rmd_due_for_household(household, *, as_of: date) -> list[RmdDue]:
     """The household's open RMD lines on ``as_of`` (``rmd_open``)."""
     return rmd_open(list(household.accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL)), as_of=as_of)
+
+
+@dataclass(frozen=True)
+class RmdOwed:
+    """One row of the book's RMDs: an owner's IRAs totalled (or one IRA standing alone) for one year."""
+
+    household: object
+    owner: str
+    accounts: tuple[Account, ...]
+    year: int
+    first: bool
+    required: Decimal | None  # None: ``problem`` says why it cannot be computed
+    distributed: Decimal
+    remaining: Decimal
+    deadline: date | None
+    problem: str
+
+
+def rmds_owed(accounts, *, as_of: date) -> list[RmdOwed]:
+    """The RMDs open on ``as_of`` across these traditional IRAs (a user's visible book), one row per
+    owner and year - one owner's IRAs in a household totalled as ``rmd_open`` totals them - the
+    earliest deadline and the largest amount left first, those that cannot be computed last."""
+    iras = list(accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL).select_related("household"))
+    visible = {a.pk for a in iras}
+    households = {a.household_id: a.household for a in iras}
+    rows, seen = [], set()
+    for line in rmd_open(_household_iras(iras), as_of=as_of):
+        if line.account.pk not in visible or (line.required is not None and not line.required.due):
+            continue  # not the user's, or not due yet (the owner is below the start age)
+        totalled = line.owner_required is not None
+        numbers = line.owner_accounts if totalled else (line.account.custodian_number,)
+        if (numbers, line.year) in seen:
+            continue
+        seen.add((numbers, line.year))
+        members = tuple(sorted((a for a in iras if a.custodian_number in numbers), key=lambda a: a.custodian_number))
+        required = line.owner_required if totalled else (line.required.amount if line.required else None)
+        rows.append(RmdOwed(
+            household=households[line.account.household_id], owner=line.account.owner_name, accounts=members,
+            year=line.year, first=line.is_first, required=required,
+            distributed=line.owner_distributed if totalled else line.distributed, remaining=line.remaining,
+            deadline=line.required.deadline if line.required else None,
+            problem=line.problem or line.owner_note))
+    return sorted(rows, key=lambda r: (r.required is None, r.deadline or date.max, -r.remaining,
+                                       r.accounts[0].custodian_number, r.year))
 
 
 def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:

@@ -527,3 +527,39 @@ def test_a_distribution_taken_at_the_custodian_is_recorded_on_the_page_and_lower
         "taken_outside": "1", "kind": "rmd", "account": lees["roth"].pk, "as_of": day.isoformat(), "amount": "5"},
         follow=True).content.decode()
     assert "recorded for the traditional IRA it came from" in refused
+
+
+def test_the_books_rmds_owner_by_owner_what_cannot_be_computed_and_a_csv(lees, as_user, firm_a):
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE
+    from rebalancing.models import Account
+
+    from ..rebalancing.book import make_account
+
+    advisor, year = as_user("advisor"), timezone.localdate().year
+    with tenant_context(firm_a):
+        second = make_account("LEE-IRA2", model=None, household=lees["household"], cash="20000", holdings=[])
+        Account.objects.filter(pk=second.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+    assert 'href="/households/rmds/"' in advisor.get("/households/").content.decode()
+    missing = advisor.get("/households/rmds/?show=missing").content.decode()
+    assert "Enter the date of birth of LEE-IRA&#x27;s owner" in missing and "LEE-IRA2" in missing
+    for account, value in ((lees["ira"], "100000"), (second, "50000")):
+        advisor.post(_url(lees["household"], "rmd-facts/"), {
+            "account": account.pk, "owner_name": "Kim Lee", "owner_birth_date": "1950-06-01",
+            "year_end_value": value, "year_end_year": str(year - 1)})
+    period = UNIFORM_LIFETIME_TABLE[year - 1950]
+    total = sum((Decimal(v) / period).quantize(Decimal("0.01"), rounding="ROUND_CEILING") for v in (100000, 50000))
+    owing = advisor.get("/households/rmds/").content.decode()
+    assert owing.count("Kim Lee") == 1 and f"${total:,}" in owing  # one row for the owner's two IRAs
+    assert "Owing (1)" in owing and "Cannot be computed (0)" in owing
+    download = advisor.get("/households/rmds/?show=owing&download=csv")
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    assert [(r["owner"], r["accounts"], r["rmd"], r["left"], r["due_by"]) for r in rows] == [
+        ("Kim Lee", "LEE-IRA|LEE-IRA2", f"{total:.2f}", f"{total:.2f}", f"{year}-12-31")]
+    assert 'filename="rmds-' in download["Content-Disposition"]
+    # Another advisor's book holds none of it.
+    assert "Kim Lee" not in as_user("colleague").get("/households/rmds/").content.decode()

@@ -375,3 +375,15 @@ def test_a_record_that_is_not_a_distribution_from_an_ira_is_refused_and_writes_n
         _taken(lees, **args)
     assert refused.value.detail == {"field": field}
     assert not CashFlow.objects.exists()
+
+
+def test_the_books_rmds_leave_out_owners_below_the_start_age_and_put_the_earliest_deadline_first(lees):
+    from rebalancing.services.rmd import rmds_owed
+
+    _facts(lees, born=date(1975, 5, 5))  # 51: none due
+    assert rmds_owed(Account.objects.all(), as_of=AS_OF) == []
+    _facts(lees, born=date(1952, 10, 1), value="100000", year=2024)  # first year 2025: deferred to 1 April
+    _facts(lees, born=date(1952, 10, 1), value="102000", year=2025)
+    rows = rmds_owed(Account.objects.all(), as_of=date(2026, 2, 2))
+    assert [(r.year, r.first, r.required, r.deadline) for r in rows] == [
+        (2025, True, Decimal("3773.59"), date(2026, 4, 1)), (2026, False, Decimal("4000.00"), date(2026, 12, 31))]
