@@ -155,3 +155,27 @@ class RmdDueSerializer(serializers.Serializer):
                 "first_year": r.first_year, "distribution_period": None if r.distribution_period is None
                 else str(r.distribution_period), "deadline": r.deadline.isoformat() if r.deadline else None,
                 "explanation": r.explanation}
+
+
+class RmdsQuerySerializer(RmdOpenQuerySerializer):
+    show = serializers.ChoiceField(choices=[("owing", "owing"), ("all", "all"), ("missing", "missing")],
+                                   required=False, default="owing",
+                                   help_text="owing: computed and not all taken or planned; all: every computed "
+                                             "one; missing: those that cannot be computed (problem says why)")
+
+
+class RmdOwedSerializer(serializers.Serializer):
+    household = serializers.IntegerField(source="household.pk")
+    household_external_id = serializers.CharField(source="household.external_id")
+    owner = serializers.CharField(help_text="The IRAs' owner name (empty when not entered)")
+    accounts = serializers.SerializerMethodField(help_text="The IRAs (custodian numbers) whose RMDs are this total")
+    year = serializers.IntegerField()
+    first = serializers.BooleanField(help_text="The owner's first RMD (due by 1 April of the next year)")
+    required = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    distributed = serializers.DecimalField(max_digits=18, decimal_places=2)
+    remaining = serializers.DecimalField(max_digits=18, decimal_places=2)
+    deadline = serializers.DateField(allow_null=True)
+    problem = serializers.CharField()
+
+    def get_accounts(self, row) -> list[str]:
+        return [a.custodian_number for a in row.accounts]

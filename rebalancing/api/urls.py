@@ -16,6 +16,7 @@ from .views.book import (
     HouseholdViewSet,
     ModelPortfolioViewSet,
     PriceViewSet,
+    RmdsView,
     SecurityViewSet,
     TemplateViewSet,
 )
@@ -79,6 +80,7 @@ urlpatterns = [
     path("reports/harvest/", HarvestView.as_view(), name="report-harvest"),
     path("reports/transition/", TransitionView.as_view(), name="report-transition"),
     path("reports/schedule-d/", ScheduleDView.as_view(), name="report-schedule-d"),
+    path("reports/rmds/", RmdsView.as_view(), name="report-rmds"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),

@@ -374,3 +374,19 @@ def test_a_distribution_taken_at_the_custodian_through_the_api_and_by_csv(lees, 
     assert refused.status_code == 400 and "enter the amount" in str(error_of(refused))
     with tenant_context(firm_a):
         assert CashFlow.objects.count() == 2 and not Proposal.objects.filter(run__kind="cash_flow").exists()
+
+
+def test_the_books_rmds_through_the_api(lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    url = f"{API}/reports/rmds/"
+    assert [r["accounts"] for r in advisor.get(url, {"show": "missing"}).json()] == [["LEE-IRA"]]
+    assert _json(advisor, "patch", f"accounts/{lees['ira'].pk}/rmd-facts/", {
+        "owner_name": "Kim Lee", "owner_birth_date": "1950-06-01", "year_end_value": "100000.00",
+        "year_end_year": AS_OF.year - 1}).status_code == 200
+    [row] = advisor.get(url, {"as_of": str(AS_OF)}).json()
+    assert (row["household_external_id"], row["owner"], row["accounts"], row["year"], row["required"],
+            row["remaining"], row["deadline"]) == ("HH-LEE", "Kim Lee", ["LEE-IRA"], AS_OF.year, "4219.41",
+                                                   "4219.41", f"{AS_OF.year}-12-31")
+    assert advisor.get(url, {"show": "missing"}).json() == []
+    assert advisor.get(url, {"show": "later"}).status_code == 400
+    assert client_for(firm_a, people["colleague"]).get(url).json() == []  # not the colleague's book

@@ -30,12 +30,12 @@ from rebalancing.services.book import (
     model_version_create,
     template_save,
 )
-from rebalancing.services.rmd import account_rmd_facts_set, rmd_due, rmd_due_for_household
+from rebalancing.services.rmd import account_rmd_facts_set, rmd_due, rmd_due_for_household, rmds_owed
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
 from .. import household_serializers, serializers
-from ..base import FirmScopedViewSet, Rule, idempotent
+from ..base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
 from ..visibility import book_wide_visible_to
 from .households import HouseholdWhatIfSerializer, household_settings_update, household_whatif
 
@@ -292,3 +292,20 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
             TaxLot.objects.filter(account=account).select_related("security").order_by("acquired", "id")
         )
         return self.get_paginated_response(serializers.TaxLotSerializer(page, many=True).data)
+
+
+class RmdsView(FirmAPIView):
+    """The book's RMDs open on a day, one row per owner (an owner's IRAs in a household totalled) and
+    year, earliest deadline first; the same rows as the /households/rmds/ page."""
+
+    @extend_schema(parameters=[household_serializers.RmdsQuerySerializer],
+                   responses=household_serializers.RmdOwedSerializer(many=True))
+    def get(self, request):
+        query = household_serializers.RmdsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or timezone.localdate()
+        rows = rmds_owed(accounts_visible_to(request.user), as_of=as_of)
+        show = query.validated_data["show"]
+        rows = [r for r in rows if (r.required is None) == (show == "missing")
+                and (show != "owing" or r.remaining > 0)]
+        return Response(household_serializers.RmdOwedSerializer(rows, many=True).data)
