@@ -197,11 +197,11 @@ def rmd_open(accounts: list[Account], *, as_of: date) -> list[RmdDue]:
     earlier year first."""
     lines = _lines(accounts, as_of.year)
     if as_of <= date(as_of.year, 4, 1):
-        first_years = [a for a in accounts if a.owner_birth_date is not None
-                       and engine.first_distribution_year(a.owner_birth_date) == as_of.year - 1]
+        first_years = {a.pk for a in accounts if a.owner_birth_date is not None
+                       and engine.first_distribution_year(a.owner_birth_date) == as_of.year - 1}
         if first_years:
             deferred = [line for line in _lines(accounts, as_of.year - 1)
-                        if line.account in first_years and (line.required is None or line.remaining > 0)]
+                        if line.account.pk in first_years and (line.required is None or line.remaining > 0)]
             lines = sorted(deferred + lines, key=lambda line: (line.account.custodian_number, line.year))
     return lines
 
@@ -239,6 +239,7 @@ def rmds_owed(accounts, *, as_of: date) -> list[RmdOwed]:
     iras = list(accounts.filter(tax_status=Account.TaxStatus.TRADITIONAL).select_related("household"))
     visible = {a.pk for a in iras}
     households = {a.household_id: a.household for a in iras}
+    by_number = {a.custodian_number: a for a in iras}
     rows, seen = [], set()
     for line in rmd_open(_household_iras(iras), as_of=as_of):
         if line.account.pk not in visible or (line.required is not None and not line.required.due):
@@ -248,7 +249,7 @@ def rmds_owed(accounts, *, as_of: date) -> list[RmdOwed]:
         if (numbers, line.year) in seen:
             continue
         seen.add((numbers, line.year))
-        members = tuple(sorted((a for a in iras if a.custodian_number in numbers), key=lambda a: a.custodian_number))
+        members = tuple(by_number[n] for n in sorted(numbers) if n in by_number)
         required = line.owner_required if totalled else (line.required.amount if line.required else None)
         rows.append(RmdOwed(
             household=households[line.account.household_id], owner=line.account.owner_name, accounts=members,
