@@ -158,3 +158,19 @@ def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_one_withdrawa
     with in_firm():
         flow = CashFlow.objects.filter(household=lees["household"], kind="rmd", taken_outside=False).get()
         assert flow.account.custodian_number == "E2L-IRA" and set(flow.plan["distributions"]) == {"E2L-IRA"}
+
+
+def test_the_books_rmds_are_one_click_from_the_households(lees, signed_in, firm_url):
+    # After the test before: E2L-IRA's RMD is all taken (recorded) or planned.
+    page = signed_in("colleague")
+    page.goto(firm_url("/households/"))
+    page.get_by_role("link", name="RMDs this year").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Required minimum distributions")
+    expect(page.get_by_role("link", name=re.compile(r"Owing \(0\)"))).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Every RMD that can be computed is taken or planned.")
+    page.get_by_role("link", name=re.compile(r"All computed \(1\)")).click()
+    row = page.get_by_role("row").filter(has_text="E2L-IRA")
+    expect(row).to_contain_text("$0.00")  # nothing left
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename.startswith("rmds-")
