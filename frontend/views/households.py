@@ -44,7 +44,7 @@ from rebalancing.services.households import (
 from rebalancing.services.people import household_advisors_set
 from rebalancing.services.proposals import household_proposal_decide
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
-from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed
+from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed, rmds_shown
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError, NotFound
 from tenants.permissions import Capability, user_can
@@ -122,9 +122,7 @@ def rmd_report(request):
     if show not in _RMD_SHOWS:
         show = "owing"
     rows = rmds_owed(accounts_visible_to(request.user), as_of=today)
-    computed = [r for r in rows if r.required is not None]
-    missing = [r for r in rows if r.required is None]
-    shown = {"owing": [r for r in computed if r.remaining > 0], "all": computed, "missing": missing}[show]
+    shown = rmds_shown(rows, show)
     if request.GET.get("download") == "csv":
         text = csv_text(
             ("household_id", "household", "owner", "accounts", "year", "first", "rmd", "taken_or_planned", "left",
@@ -136,8 +134,8 @@ def rmd_report(request):
                             filters={"show": show})
     return render(request, "frontend/rmd_report.html", {
         "rows": shown, "show": show, "shows": _RMD_SHOWS.items(), "year": today.year, "today": today,
-        "counts": {"owing": sum(r.remaining > 0 for r in computed), "all": len(computed), "missing": len(missing)},
-        "left": sum((r.remaining for r in computed), Decimal(0)),
+        "counts": {key: len(rmds_shown(rows, key)) for key in _RMD_SHOWS},
+        "left": sum((r.remaining for r in rmds_shown(rows, "owing")), Decimal(0)),
     })
 
 

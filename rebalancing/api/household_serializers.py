@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from rebalancing.models import CashFlow, HouseholdProposal
+from rebalancing.services.rmd import RMD_SHOWS
 
 from .serializers import ProposalSerializer
 
@@ -158,7 +159,7 @@ class RmdDueSerializer(serializers.Serializer):
 
 
 class RmdsQuerySerializer(RmdOpenQuerySerializer):
-    show = serializers.ChoiceField(choices=[("owing", "owing"), ("all", "all"), ("missing", "missing")],
+    show = serializers.ChoiceField(choices=RMD_SHOWS,
                                    required=False, default="owing",
                                    help_text="owing: computed and not all taken or planned; all: every computed "
                                              "one; missing: those that cannot be computed (problem says why)")

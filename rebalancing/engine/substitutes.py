@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InvalidRequest
 
-__all__ = ["SubstituteSuggestion", "substitutes_by_correlation"]
+__all__ = ["SubstituteSuggestion", "return_correlations", "substitutes_by_correlation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,28 @@ class SubstituteSuggestion:
     symbol: str
     substitute: str
     correlation: float
+
+
+def return_correlations(closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson's correlation of daily log returns between the columns of ``closes`` (days x
+    securities, positive), and which columns move at all (a flat one correlates with nothing: its
+    row and column are 0)."""
+    closes = np.asarray(closes, dtype=float)
+    if closes.ndim != 2:
+        raise InvalidRequest(f"closes must be days x securities, got shape {closes.shape}")
+    if closes.shape[0] < 3:
+        raise InvalidRequest(f"a correlation needs at least 3 days of closes, got {closes.shape[0]}")
+    if not np.isfinite(closes).all() or (closes <= 0).any():
+        raise InvalidRequest("closes must be positive numbers")
+    returns = np.diff(np.log(closes), axis=0)
+    centred = returns - returns.mean(axis=0)
+    norms = np.sqrt((centred * centred).sum(axis=0))
+    moving = norms > 0
+    safe = np.where(moving, norms, 1.0)
+    correlation = np.clip((centred.T @ centred) / np.outer(safe, safe), -1.0, 1.0)
+    correlation[~moving, :] = 0.0
+    correlation[:, ~moving] = 0.0
+    return correlation, moving
 
 
 def substitutes_by_correlation(
@@ -44,17 +66,8 @@ def substitutes_by_correlation(
     closes = np.asarray(closes, dtype=float)
     if closes.ndim != 2 or closes.shape[1] != len(symbols):
         raise InvalidRequest(f"closes must be days x {len(symbols)} securities, got shape {closes.shape}")
-    if closes.shape[0] < 3:
-        raise InvalidRequest(f"a correlation needs at least 3 days of closes, got {closes.shape[0]}")
-    if not np.isfinite(closes).all() or (closes <= 0).any():
-        raise InvalidRequest("closes must be positive numbers")
+    correlation, moving = return_correlations(closes)
     index = {s: i for i, s in enumerate(symbols)}
-    returns = np.diff(np.log(closes), axis=0)
-    centred = returns - returns.mean(axis=0)
-    norms = np.sqrt((centred * centred).sum(axis=0))
-    moving = norms > 0
-    safe = np.where(moving, norms, 1.0)
-    correlation = (centred.T @ centred) / np.outer(safe, safe)
     classes = np.array([asset_classes.get(s) for s in symbols], dtype=object)
     group = np.array([groups.get(s) for s in symbols], dtype=object)
     out: dict[str, SubstituteSuggestion] = {}
@@ -70,5 +83,5 @@ def substitutes_by_correlation(
             continue
         candidates = np.flatnonzero(allowed)
         best = candidates[int(np.argmax(correlation[i, candidates]))]
-        out[symbol] = SubstituteSuggestion(symbol, symbols[best], float(np.clip(correlation[i, best], -1.0, 1.0)))
+        out[symbol] = SubstituteSuggestion(symbol, symbols[best], float(correlation[i, best]))
     return out

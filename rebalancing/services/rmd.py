@@ -35,7 +35,7 @@ from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_due", "rmd_due_for_household",
-           "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed"]
+           "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed", "RMD_SHOWS", "rmds_shown"]
 
 ALERT_DAYS = 92  # a quarter before its deadline, an RMD not yet planned is an alert of every run
 _NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
@@ -230,6 +230,17 @@ class RmdOwed:
     remaining: Decimal
     deadline: date | None
     problem: str
+
+
+RMD_SHOWS = ("owing", "all", "missing")
+
+
+def rmds_shown(rows: list[RmdOwed], show: str) -> list[RmdOwed]:
+    """``owing``: computed and not all taken or planned; ``all``: every computed one; ``missing``:
+    those that cannot be computed."""
+    if show not in RMD_SHOWS:
+        raise ValidationFailed(f"show must be one of {', '.join(RMD_SHOWS)}, not {show!r}.", detail={"field": "show"})
+    return [r for r in rows if (r.required is None) == (show == "missing") and (show != "owing" or r.remaining > 0)]
 
 
 def rmds_owed(accounts, *, as_of: date) -> list[RmdOwed]:

@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
 from django.db import transaction
 
 from rebalancing.access import require
-from rebalancing.engine.substitutes import substitutes_by_correlation
+from rebalancing.engine.substitutes import return_correlations, substitutes_by_correlation
 from rebalancing.models import ModelVersion, Security, SleeveHolding
 from rebalancing.selectors import firm_harvest_substitutes as harvest_substitutes
 from rebalancing.services.risk_models import price_window
@@ -121,16 +120,13 @@ def substitute_suggestions(*, as_of: date, window_days: int = SUGGESTION_WINDOW_
     suggested = substitutes_by_correlation(
         symbols, closes, asset_classes={s: m.asset_class for s, m in master.items()},
         groups={s: m.equivalence_group or None for s, m in master.items()}, wanted=wanted)
-    returns = np.diff(np.log(closes), axis=0)
+    correlations, moving = return_correlations(closes)
     column = {s: i for i, s in enumerate(symbols)}
 
     def correlation(a: str, b: str | None) -> float | None:
-        if b is None or a not in column or b not in column:
+        if b is None or a not in column or b not in column or not (moving[column[a]] and moving[column[b]]):
             return None
-        x, y = returns[:, column[a]], returns[:, column[b]]
-        if x.std() == 0 or y.std() == 0:
-            return None
-        return float(np.corrcoef(x, y)[0, 1])
+        return float(correlations[column[a], column[b]])
 
     rows = []
     for s in wanted:

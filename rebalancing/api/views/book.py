@@ -30,7 +30,13 @@ from rebalancing.services.book import (
     model_version_create,
     template_save,
 )
-from rebalancing.services.rmd import account_rmd_facts_set, rmd_due, rmd_due_for_household, rmds_owed
+from rebalancing.services.rmd import (
+    account_rmd_facts_set,
+    rmd_due,
+    rmd_due_for_household,
+    rmds_owed,
+    rmds_shown,
+)
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
@@ -304,8 +310,5 @@ class RmdsView(FirmAPIView):
         query = household_serializers.RmdsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         as_of = query.validated_data.get("as_of") or timezone.localdate()
-        rows = rmds_owed(accounts_visible_to(request.user), as_of=as_of)
-        show = query.validated_data["show"]
-        rows = [r for r in rows if (r.required is None) == (show == "missing")
-                and (show != "owing" or r.remaining > 0)]
+        rows = rmds_shown(rmds_owed(accounts_visible_to(request.user), as_of=as_of), query.validated_data["show"])
         return Response(household_serializers.RmdOwedSerializer(rows, many=True).data)
