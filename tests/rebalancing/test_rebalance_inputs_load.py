@@ -99,6 +99,33 @@ def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
     assert [lot.id for lot in loaded[odd.pk].account.lots][:2] == ["T-ODD-L2", "T-ODD-L4"]
 
 
+def test_the_lots_query_reads_a_lots_quantity_basis_and_date_as_the_ledger_last_wrote_them(firm_a):
+    # Given a lot the ledger shrinks, re-bases and re-dates (a sale, a wash-sale adjustment), one
+    # saved through the model and one written with COPY as imports write them
+    with tenant_context(firm_a):
+        book = make_book(1)
+        account = book["accounts"][0]
+        first = TaxLot.objects.filter(account=account).order_by("pk").first()
+        TaxLot.objects.filter(pk=first.pk).update(quantity="3.333333", cost_basis="1000.01", acquired=date(2019, 2, 28))
+        second = TaxLot.objects.filter(account=account).exclude(pk=first.pk).order_by("pk").first()
+        second.quantity, second.cost_basis = "0.5", "17.25"
+        second.save()
+        from rebalancing.copy_writes import objects_insert_by_copy
+
+        objects_insert_by_copy([TaxLot(account=account, lot_id="COPIED", security=first.security,
+                                       quantity="12.000001", cost_basis="99999.99", acquired=date(2000, 1, 1))])
+        # When the run's query loads them
+        ids, sids, quantities, costs, acquired, _ = _lots_by_account([account.pk])[account.pk]
+        stored = {lot.lot_id: lot for lot in TaxLot.objects.filter(account=account)}
+    # Then every column is the table's, and the lot written with COPY is there too
+    assert sorted(ids) == sorted(stored)
+    for i, lot_id in enumerate(ids):
+        lot = stored[lot_id]
+        assert (sids[i], quantities[i], costs[i], acquired[i]) == (
+            lot.security_id, float(lot.quantity), float(lot.cost_basis), lot.acquired.toordinal())
+    assert (quantities[ids.index("COPIED")], acquired[ids.index("COPIED")]) == (12.000001, date(2000, 1, 1).toordinal())
+
+
 def test_the_fingerprint_reads_each_lot_ids_length_in_characters(firm_a):
     # Given lot ids of plain ASCII, of other characters (more bytes than characters) and empty
     with tenant_context(firm_a):
