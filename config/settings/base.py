@@ -255,8 +255,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 # a few seconds of work, so ten minutes without one finishing means its worker is gone.
 RUN_STALL_SECONDS = env_int("RUN_STALL_SECONDS", 600)
 # A run's chunk: at most this many tax lots or accounts (rebalancing/services/runs.py says why these).
-RUN_CHUNK_LOTS = env_int("RUN_CHUNK_LOTS", 100_000)
-RUN_CHUNK_ACCOUNTS = env_int("RUN_CHUNK_ACCOUNTS", 500)
+RUN_CHUNK_LOTS = env_int("RUN_CHUNK_LOTS", 200_000)
+RUN_CHUNK_ACCOUNTS = env_int("RUN_CHUNK_ACCOUNTS", 1_000)
 RUN_STALL_MAX_REDISPATCHES = env_int("RUN_STALL_MAX_REDISPATCHES", 5)
 
 # --- API ----------------------------------------------------------------------------------------

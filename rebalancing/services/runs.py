@@ -66,11 +66,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# A chunk holds about this many tax lots (or this many accounts): about a second of solving on a
-# quiet machine (50 direct-indexed accounts of 2,000 lots, or 500 model portfolios), so progress
-# moves steadily and a lost worker redoes little. Each chunk pays a dozen queries to load and two
-# dozen statements to write whatever its size: with a fifth of these sizes (chunks of a fifth of a
-# second since the engine got faster) that was a third of a direct-indexed account's writing.
+# A chunk holds about this many tax lots (or this many accounts): one to three seconds of solving
+# (100 direct-indexed accounts of 2,000 lots, or 1,000 model portfolios), so progress moves steadily
+# and a lost worker redoes little. Each chunk pays a dozen queries to load and two dozen statements
+# to write whatever its size: with a tenth of these sizes that was a third of a direct-indexed
+# account's writing, and halving them costs a direct-indexed account 0.16 ms (a tenth) more loading
+# and writing, a model portfolio 0.02 ms (docs/engine.md, "The book").
 CHUNK_LOTS = settings.RUN_CHUNK_LOTS
 CHUNK_ACCOUNTS = settings.RUN_CHUNK_ACCOUNTS
 
