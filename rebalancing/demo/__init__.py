@@ -226,7 +226,8 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_h
                 overrides=a.overrides, tax_status=a.tax_status, discretionary=a.discretionary,
                 short_term_rate=a.short_term_rate, long_term_rate=a.long_term_rate, cash=a.cash,
                 realised_short_term_ytd=a.realised_short_term_ytd, realised_long_term_ytd=a.realised_long_term_ytd,
-                opened_on=a.opened_on)
+                opened_on=a.opened_on, owner_name=a.owner_name, owner_birth_date=a.owner_birth_date,
+                year_end_values=a.year_end_values)
         for a in book.accounts
     ], batch_size=1000)
     account_ids = [a.pk for a in account_rows]

@@ -126,6 +126,10 @@ class AccountSpec:
     opened_on: date | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     kind: str = ""  # "Joint", "Roth IRA", ...
+    # A traditional IRA's RMD facts (services.rmd): its owner, and last 31 December's value.
+    owner_name: str = ""
+    owner_birth_date: date | None = None
+    year_end_values: dict[str, str] = field(default_factory=dict)
 
     @property
     def tax_status(self) -> str:
@@ -183,6 +187,7 @@ class _Builder:
         self.prefix = prefix
         self.n_accounts = accounts
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.n_days = len(market.days)
         self.as_of = market.as_of
         self.year_fraction = (self.as_of - date(self.as_of.year, 1, 1)).days / 365.0
@@ -353,6 +358,14 @@ class _Builder:
                 taxable = bool(rng.random() < (0.68 if main else 0.45))
             self.add_account(h, j, program, model, taxable, bracket, surname, firsts, wash)
 
+    def birth_dates(self, h: int) -> list[date]:
+        """The household's two people's dates of birth, 50 to 84 years old: a generator of their own
+        (the book's stream, and so every other draw, stays as it was without them), so that about
+        a third of the book's traditional IRAs owe an RMD this year."""
+        rng = np.random.default_rng([self.seed, h])
+        return [date(self.as_of.year - int(rng.integers(50, 85)), int(rng.integers(1, 13)), int(rng.integers(1, 29)))
+                for _ in range(2)]
+
     def add_account(self, h, j, program, model, taxable, bracket, surname, firsts, wash) -> None:
         rng = self.rng
         index = len(self.accounts)
@@ -378,6 +391,8 @@ class _Builder:
             model=model, template=template, taxable=taxable, discretionary=bool(rng.random() < 0.75),
             short_term_rate=Decimal(str(st)), long_term_rate=Decimal(str(lt)), kind=kind,
         )
+        if account.tax_status == "traditional":
+            account.owner_name, account.owner_birth_date = f"{owner} {surname}", self.birth_dates(h)[j % 2]
         self.accounts.append(account)
         effective_template = template or program.template
         account.overrides = self.account_overrides(program, program_kind, effective_template)
@@ -438,6 +453,8 @@ class _Builder:
         if wash and position_in_household == 0:
             self.add_loss_sale(index, "VEA", targets["VEA"] * invested)
         account.cash = _dec(cash_w * value, Q2)
+        if account.owner_birth_date is not None:  # 5% below today's: the market has moved since
+            account.year_end_values = {str(self.as_of.year - 1): f"{value * 0.95:.2f}"}
         if taxable:
             self.add_realised(index, value, kind)
         first = self._first_lot.get(index, self.as_of)

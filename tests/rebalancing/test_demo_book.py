@@ -345,3 +345,21 @@ def test_the_demo_seeds_the_firms_risk_model_that_direct_indexed_accounts_are_tr
         direct = Account.objects.filter(model__code="tax-managed-equity").order_by("pk").first()
         [inputs] = rebalance_inputs_load([direct.pk], as_of=AS_OF)
         assert inputs.risk_model_version_id == version.pk and inputs.risk_model_note == ""
+
+
+def test_the_generated_books_traditional_iras_carry_their_rmd_facts_so_the_rmd_report_computes_them(firm_a):
+    from rebalancing.services.rmd import rmds_owed
+
+    _seed(firm_a, accounts=120)
+    with schema_context(firm_a.schema_name):
+        iras = list(Account.objects.filter(tax_status="traditional"))
+        rows = rmds_owed(Account.objects.all(), as_of=AS_OF)
+    # Every generated IRA names its owner (one of the household's two people, 50 to 84 years old)
+    # and holds last 31 December's value
+    assert iras and all(a.owner_name and a.owner_birth_date and a.year_end_value(AS_OF.year - 1) > 0 for a in iras)
+    assert all(50 <= AS_OF.year - a.owner_birth_date.year <= 84 for a in iras)
+    # so the book's RMD report computes every one it lists: some owners are past their start age
+    # (73 for those born 1951-59), and those below it owe nothing yet
+    assert rows and all(r.required is not None and not r.problem for r in rows)
+    owners = {(a.household_id, a.owner_name) for a in iras if AS_OF.year - a.owner_birth_date.year >= 73}
+    assert {(r.household.pk, r.owner) for r in rows} == owners
