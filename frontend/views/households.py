@@ -126,10 +126,12 @@ def rmd_report(request):
     if request.GET.get("download") == "csv":
         text = csv_text(
             ("household_id", "household", "owner", "accounts", "year", "first", "rmd", "taken_or_planned", "left",
-             "due_by", "problem"),
+             "due_by", "missed", "shortfall", "made_up", "excise", "window_end", "problem"),
             [(r.household.external_id, r.household.name, r.owner, "|".join(a.custodian_number for a in r.accounts),
               r.year, "yes" if r.first else "no", "" if r.required is None else f"{r.required:.2f}",
-              f"{r.distributed:.2f}", f"{r.remaining:.2f}", r.deadline or "", r.problem) for r in shown])
+              f"{r.distributed:.2f}", f"{r.remaining:.2f}", r.deadline or "", "yes" if r.missed else "no",
+              f"{r.shortfall:.2f}", f"{r.made_up:.2f}", "" if r.excise is None else f"{r.excise:.2f}",
+              r.window_end or "", r.problem) for r in shown])
         return csv_download(user=request.user, text=text, filename=f"rmds-{today:%Y}-{show}.csv", what="rmds",
                             filters={"show": show})
     return render(request, "frontend/rmd_report.html", {
@@ -274,11 +276,12 @@ def household_cash_flow(request, pk: int):
     account = visible_or_404(accounts_visible_to(request.user).filter(household=household), pk=account_id) \
         if account_id else None
     taken_outside = post.get("taken_outside") == "1"
+    makes_up = id_param(post, "makes_up_year")  # a year: the missed RMD this one makes up
     try:
         entered = cash_flow_enter(user=request.user, household=household, kind=post.get("kind", ""),
                                   amount=amount, account=account, reference=post.get("reference", ""),
                                   as_of=date_param(post, "as_of") if taken_outside else None,
-                                  taken_outside=taken_outside)
+                                  taken_outside=taken_outside, makes_up_year=makes_up)
     except DomainError as exc:
         return _refused(request, household, exc, "#cash-flows")
     flow = entered.cash_flow
@@ -292,8 +295,9 @@ def household_cash_flow(request, pk: int):
                 f"{flow.as_of:%d %B %Y} recorded: its RMD counts it. Nothing is sold.")
         return _done(request, household, text, "#rmds")
     else:
-        text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f} planned: estimated tax ${flow.tax_cost:,.2f}. "
-                "Its sales wait for approval below.")
+        text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f}"
+                + (f" making up the {flow.makes_up_year} RMD" if flow.makes_up_year else "")
+                + f" planned: estimated tax ${flow.tax_cost:,.2f}. Its sales wait for approval below.")
     return _done(request, household, text, "#proposal")
 
 

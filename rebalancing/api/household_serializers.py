@@ -51,7 +51,7 @@ class CashFlowSerializer(serializers.ModelSerializer):
     class Meta:
         model = CashFlow
         fields = ["id", "household", "household_external_id", "kind", "amount", "account", "account_number", "as_of",
-                  "reference", "taken_outside", "tax_cost", "plan", "run", "created_at"]
+                  "reference", "taken_outside", "makes_up_year", "tax_cost", "plan", "run", "created_at"]
 
 
 class CashFlowInSerializer(serializers.Serializer):
@@ -69,6 +69,11 @@ class CashFlowInSerializer(serializers.Serializer):
     taken_outside = serializers.BooleanField(required=False, default=False,
                                              help_text="Already taken from the IRA (account) at the custodian on "
                                                        "as_of: recorded so that its RMD counts it; nothing is sold")
+    makes_up_year = serializers.IntegerField(min_value=1900, max_value=9999, required=False, allow_null=True,
+                                             default=None,
+                                             help_text="An RMD making up that year's missed RMD (past its deadline, "
+                                                       "not all taken): it counts for that year only; without an "
+                                                       "amount it takes what is left to make up")
 
 
 class HouseholdSettingsInSerializer(serializers.Serializer):
@@ -140,7 +145,19 @@ class RmdDueSerializer(serializers.Serializer):
                                                      "by 1 April of the next year)")
     remaining = serializers.DecimalField(max_digits=18, decimal_places=2,
                                          help_text="Left to take by the deadline, from this IRA or any of "
-                                                   "owner_accounts")
+                                                   "owner_accounts; once missed, left to make up")
+    missed = serializers.BooleanField(help_text="Past its deadline and not all taken by it (IRC §4974)")
+    shortfall = serializers.DecimalField(max_digits=18, decimal_places=2,
+                                         help_text="Not taken by the deadline (owner-level when totalled); 0 "
+                                                   "until missed")
+    made_up = serializers.DecimalField(max_digits=18, decimal_places=2,
+                                       help_text="Taken or planned from this IRA to make it up (makes_up_year)")
+    owner_made_up = serializers.DecimalField(max_digits=18, decimal_places=2,
+                                             help_text="The same from any of owner_accounts")
+    excise = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True,
+                                      help_text="The excise tax on the shortfall so far: 25%, 10% of what is made "
+                                                "up by window_end; before any waiver (Form 5329). null until missed")
+    window_end = serializers.DateField(allow_null=True, help_text="The correction window's last day at the latest")
 
     @extend_schema_field(serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True))
     def get_year_end_value(self, due):
@@ -177,6 +194,13 @@ class RmdOwedSerializer(serializers.Serializer):
     remaining = serializers.DecimalField(max_digits=18, decimal_places=2)
     deadline = serializers.DateField(allow_null=True)
     problem = serializers.CharField()
+    missed = serializers.BooleanField(help_text="Past its deadline and not all taken by it: remaining is left to "
+                                                "make up")
+    shortfall = serializers.DecimalField(max_digits=18, decimal_places=2)
+    made_up = serializers.DecimalField(max_digits=18, decimal_places=2)
+    excise = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True,
+                                      help_text="25% of the shortfall, 10% of what is made up by window_end")
+    window_end = serializers.DateField(allow_null=True)
 
     def get_accounts(self, row) -> list[str]:
         return [a.custodian_number for a in row.accounts]

@@ -59,8 +59,10 @@ from .result import (
 )
 from .rmd import (
     RequiredDistribution,
+    correction_window_end,
     distributions_credited,
     first_distribution_year,
+    missed_rmd_excise,
     required_minimum_distribution,
 )
 from .serialization import (
@@ -86,8 +88,10 @@ __all__ = [
     "rebalance_household",
     "plan_withdrawal",
     "required_minimum_distribution",
+    "correction_window_end",
     "distributions_credited",
     "first_distribution_year",
+    "missed_rmd_excise",
     "RequiredDistribution",
     "RebalanceRequest",
     "HouseholdRequest",

@@ -14,6 +14,14 @@ The rule, from its sources (IRC §401(a)(9) as amended by SECURE 2.0 §107, appl
   the Joint and Last Survivor Table applies instead (a longer period, a smaller RMD).  This module does
   not carry that table: it refuses, naming the reason, and the amount is entered by hand.
 
+- **A missed RMD.** What is not taken by the deadline (the shortfall) bears an excise tax of 25%
+  (§4974(a) as amended by SECURE 2.0 §302), 10% of what is taken to make it up within the
+  correction window (§4974(e)): from the deadline to the end of the second taxable year after the
+  year the tax is imposed (the deadline's year), unless the IRS mails a deficiency notice or assesses
+  the tax first (which the product cannot know). The owner may ask for it to be waived for
+  reasonable error (Form 5329). A make-up distribution is for the missed year: the product never
+  counts it for the year it is taken in as well (the owner takes that year's RMD besides).
+
 Years before 2022 used another table (and 2020's RMDs were waived): they are refused too.  The RMD is
 rounded up to the cent, so that taking it never leaves the owner a cent short (the shortfall is what
 the excise tax of §4974 falls on).  Lifetime RMDs only: an inherited IRA follows other rules, and a
@@ -24,12 +32,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from .errors import InvalidRequest
 
-__all__ = ["UNIFORM_LIFETIME_TABLE", "RequiredDistribution", "applicable_age", "distributions_credited",
-           "first_distribution_year", "required_minimum_distribution"]
+__all__ = ["CORRECTED_EXCISE_RATE", "EXCISE_RATE", "UNIFORM_LIFETIME_TABLE", "RequiredDistribution", "applicable_age",
+           "correction_window_end", "distributions_credited", "first_distribution_year", "missed_rmd_excise",
+           "required_minimum_distribution"]
 
 #: Treas. Reg. §1.401(a)(9)-9(c): age reached in the year -> distribution period (years), 2022 onwards.
 UNIFORM_LIFETIME_TABLE: dict[int, Decimal] = {age: Decimal(p) for age, p in {
@@ -43,6 +52,9 @@ UNIFORM_LIFETIME_TABLE: dict[int, Decimal] = {age: Decimal(p) for age, p in {
 }.items()}
 FIRST_TABLE_YEAR = 2022
 _CENT = Decimal("0.01")
+#: IRC §4974(a) and (e), as amended by SECURE 2.0 §302 (taxable years from 2023).
+EXCISE_RATE = Decimal("0.25")
+CORRECTED_EXCISE_RATE = Decimal("0.10")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +154,18 @@ def distributions_credited(distributions, *, first_year: int, first_year_amount:
         if early - to_first:
             credited[first_year + 1] = credited.get(first_year + 1, Decimal(0)) + early - to_first
     return credited
+
+
+def correction_window_end(deadline: date) -> date:
+    """The last day a missed RMD due on ``deadline`` may be made up at the lower rate (§4974(e)(2)):
+    the end of the second taxable year that begins after the year the tax is imposed, which is the
+    deadline's year - at the latest; a deficiency notice or an assessment closes it earlier."""
+    return date(deadline.year + 2, 12, 31)
+
+
+def missed_rmd_excise(shortfall: Decimal, made_up_in_window: Decimal) -> Decimal:
+    """The excise tax on a missed RMD's ``shortfall``: 10% of what was made up within the correction
+    window, 25% of the rest (Form 5329, Part IX), to the cent; before any waiver."""
+    shortfall = max(Decimal(shortfall), Decimal(0))
+    made_up = min(max(Decimal(made_up_in_window), Decimal(0)), shortfall)
+    return (made_up * CORRECTED_EXCISE_RATE + (shortfall - made_up) * EXCISE_RATE).quantize(_CENT, ROUND_HALF_UP)

@@ -32,9 +32,15 @@ __all__ = ["cash_flows_import"]
 
 KIND = "cash_flows"
 REQUIRED = ("household_id", "kind", "amount")
-OPTIONAL = ("account_number", "reference", "as_of", "taken_outside")
+OPTIONAL = ("account_number", "reference", "as_of", "taken_outside", "makes_up_year")
 _KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "rmd": "rmd",
           "required minimum distribution": "rmd"}
+
+
+def _year(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1900 <= int(text) <= 9999:
+        raise CellProblem(f"{text!r} is not a year (the year whose missed RMD this one makes up)")
+    return int(text)
 
 
 def _kind(text: str) -> str:
@@ -64,6 +70,8 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     days = date_cells(sheet, "as_of", required=False, not_after=today) if sheet.has("as_of") else None
     # yes: already taken from the IRA at the custodian, recorded for its RMD (nothing sold)
     taken = boolean_cells(sheet, "taken_outside") if sheet.has("taken_outside") else None
+    # an earlier year: this RMD makes up that year's missed one (services.cash_flows)
+    makes_up = column_parse(sheet, "makes_up_year", _year) if sheet.has("makes_up_year") else None
     if references is not None:
         # A reference names one cash flow of a household: the second row with it would be taken as
         # "entered before" and silently dropped, whatever its amount.
@@ -92,14 +100,16 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
         reference = (references[line] if references is not None else None) or ""
         day = days[line] if days is not None else None
         outside = taken[line] is True if taken is not None else False
-        rows.append((line, household, kinds[line], amounts[line], account, reference, day, outside))
+        year = makes_up[line] if makes_up is not None else None
+        rows.append((line, household, kinds[line], amounts[line], account, reference, day, outside, year))
     sheet.problems.reject_if_any()
 
     created = unchanged = 0
-    for line, household, kind, amount, account, reference, day, outside in rows:
+    for line, household, kind, amount, account, reference, day, outside, year in rows:
         try:
             entered = cash_flow_enter(user=user, household=household, kind=kind, amount=amount, account=account,
-                                      reference=reference, as_of=day or as_of or today, taken_outside=outside)
+                                      reference=reference, as_of=day or as_of or today, taken_outside=outside,
+                                      makes_up_year=year)
         except DomainError as exc:  # its own savepoint rolled back; the file is refused below
             sheet.problems.add(line, None, exc.message)
             continue

@@ -13,7 +13,7 @@ class CashFlow(models.Model):
     which account, which lots, cash first, never a wash sale; they become proposals of ``run`` and go
     through the approval workflow like any other. A deposit's cash is invested by a household run.
     One ``taken_outside`` was made at the custodian: it is recorded (the IRA's RMD counts it) and
-    nothing is sold.
+    nothing is sold. An RMD with ``makes_up_year`` makes up that earlier year's missed RMD.
     """
 
     class Kind(models.TextChoices):
@@ -33,6 +33,9 @@ class CashFlow(models.Model):
     taken_outside = models.BooleanField(
         default=False, db_default=False,
         help_text="Already taken from the IRA at the custodian: recorded so that its RMD counts it; nothing is sold")
+    makes_up_year = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="An RMD making up a year's missed RMD: that year (it does not count for the year it is taken in)")
     run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="cash_flows")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -48,6 +51,8 @@ class CashFlow(models.Model):
             models.CheckConstraint(condition=Q(taken_outside=False) | Q(kind__in=["withdrawal", "rmd"],
                                                                          account__isnull=False, run__isnull=True),
                                    name="cash_flow_taken_outside_from_an_account"),
+            models.CheckConstraint(condition=Q(makes_up_year__isnull=True) | Q(kind="rmd"),
+                                   name="cash_flow_makes_up_an_rmd"),
             models.UniqueConstraint(fields=["household", "reference"], condition=~Q(reference=""),
                                     name="cash_flow_reference_unique"),
         ]

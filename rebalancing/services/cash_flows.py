@@ -31,7 +31,7 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
-from rebalancing.services.rmd import rmd_open_for_account
+from rebalancing.services.rmd import rmd_due, rmd_open_for_account
 from rebalancing.services.runs import run_start
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -66,13 +66,16 @@ def _visible(user, household: Household) -> Household:
 
 @transaction.atomic
 def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | None, account: Account | None = None,
-                    as_of: date | None = None, reference: str = "", taken_outside: bool = False) -> CashFlowEntered:
+                    as_of: date | None = None, reference: str = "", taken_outside: bool = False,
+                    makes_up_year: int | None = None) -> CashFlowEntered:
     """Enter a deposit, withdrawal or RMD for ``household``; with a ``reference`` entered before,
     nothing happens (a file imported twice). An RMD without an amount takes what is left of the
     year's RMD from the account (``services.rmd``). ``taken_outside``: a withdrawal or RMD the client
     already took from an IRA at the custodian, recorded on its day so that the IRA's RMD counts it;
-    nothing is planned or sold. Bad input or a withdrawal the household cannot fund without a wash
-    sale is refused, naming the problem, and nothing is written."""
+    nothing is planned or sold. ``makes_up_year``: an RMD making up that year's missed RMD (past its
+    deadline, not all taken); it counts for that year only, and without an amount takes what is left
+    to make up. Bad input or a withdrawal the household cannot fund without a wash sale is refused,
+    naming the problem, and nothing is written."""
     require(user, Capability.EDIT_PARAMETERS)
     household = _visible(user, household)
     reference = (reference or "").strip()
@@ -107,11 +110,18 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
                                detail={"field": "account"})
     today = timezone.localdate()
     as_of = book_day_check(as_of or today, what="cash flow's day")
-    if amount is None:
+    if makes_up_year is not None:
+        if kind != CashFlow.Kind.RMD:
+            raise ValidationFailed("Only a required minimum distribution makes up a missed one; choose that kind.",
+                                   detail={"field": "makes_up_year"})
+        missed = _missed_line(account, int(makes_up_year), as_of)
+        if amount is None:
+            amount = missed.remaining
+    elif amount is None:
         amount = _rmd_remaining(account, as_of)
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None,
-                    taken_outside=taken_outside)
+                    taken_outside=taken_outside, makes_up_year=makes_up_year)
     if kind == CashFlow.Kind.DEPOSIT:
         _deposit(flow, user)
     elif taken_outside:
@@ -121,16 +131,40 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     audit_record(actor=user, action=Action.CASH_FLOW_CREATE, obj=household, after={
         "kind": kind, "amount": str(amount), "account": account.custodian_number if account else None,
         "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id, "taken_outside": taken_outside,
+        "makes_up_year": makes_up_year,
         "sales": len(flow.plan.get("sales", [])) if flow.plan else 0})
     return CashFlowEntered(flow, created=True)
 
 
+def _missed_line(account: Account, year: int, as_of: date):
+    """``account``'s missed RMD of ``year`` on ``as_of``, refused in words when there is none to make up."""
+    account = Account.objects.get(pk=account.pk)  # the stored facts
+    for line in rmd_open_for_account(account, as_of=as_of):
+        if line.year == year and line.missed:
+            return line
+    if not 2022 <= year < as_of.year + 1:
+        raise ValidationFailed(f"{year} is not a year whose RMD can be made up on {as_of:%d %B %Y}.",
+                               detail={"field": "makes_up_year"})
+    line = rmd_due(account=account, year=year)
+    if line.required is None:
+        why = line.problem
+    elif not line.required.due:
+        why = "none was due: " + line.required.explanation
+    elif as_of <= line.required.deadline:
+        why = f"it is due by {line.required.deadline:%d %B %Y}, not missed: enter it as that year's RMD"
+    else:
+        why = "it was all taken by its deadline, or is made up already"
+    raise ValidationFailed(f"{account.custodian_number} has no missed {year} RMD to make up: {why}",
+                           detail={"field": "makes_up_year"})
+
+
 def _rmd_remaining(account: Account, as_of: date) -> Decimal:
     """What is left of the RMDs open on ``as_of`` that may come from ``account``: its owner's, and a
-    first RMD waiting until 1 April with this year's (``services.rmd.rmd_open``)."""
+    first RMD waiting until 1 April with this year's (``services.rmd.rmd_open``); a missed earlier
+    one is made up apart (``makes_up_year``), never by this year's."""
     # Read again: the facts are the stored ones, not those of the caller's copy of the account.
     account = Account.objects.get(pk=account.pk)
-    lines = rmd_open_for_account(account, as_of=as_of)
+    lines = rmd_open_for_account(account, as_of=as_of, missed=False)
     for line in lines:
         if line.required is None:
             raise ValidationFailed(f"The {line.year} RMD cannot be computed: {line.problem} Or enter the amount.",

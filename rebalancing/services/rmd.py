@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from rebalancing import engine
+from rebalancing.engine.rmd import FIRST_TABLE_YEAR
 from rebalancing.access import require
 from rebalancing.models import Account, CashFlow, Proposal, RebalanceRun
 from tenants.audit.actions import Action
@@ -59,13 +60,32 @@ class RmdDue:
     owner_required: Decimal | None = None
     owner_distributed: Decimal = _ZERO  # taken or planned from any of them that counts for ``year``
     owner_note: str = ""  # why IRAs of one owner are not totalled
+    # Past its deadline and not all taken by it (IRC §4974): ``made_up`` is what RMDs entered to make
+    # it up took (from this IRA; ``owner_made_up``: from any of the owner's IRAs), ``excise`` the
+    # tax on the shortfall so far (25%, 10% of what was made up within the correction window, which
+    # ends on ``window_end``), owner-level when totalled.
+    missed: bool = False
+    made_up: Decimal = _ZERO
+    owner_made_up: Decimal = _ZERO
+    excise: Decimal | None = None
+    window_end: date | None = None
 
     @property
     def remaining(self) -> Decimal:
+        """What is left to take: by the deadline, or, once missed, to make it up."""
         if self.owner_required is not None:
-            return max(self.owner_required - self.owner_distributed, _ZERO)
+            return max(self.owner_required - self.owner_distributed - self.owner_made_up, _ZERO)
         if self.required is None:
             return _ZERO
+        return max(self.required.amount - self.distributed - self.made_up, _ZERO)
+
+    @property
+    def shortfall(self) -> Decimal:
+        """What was not taken by the deadline (0 until it has passed)."""
+        if not self.missed:
+            return _ZERO
+        if self.owner_required is not None:
+            return max(self.owner_required - self.owner_distributed, _ZERO)
         return max(self.required.amount - self.distributed, _ZERO)
 
     @property
@@ -74,11 +94,12 @@ class RmdDue:
         return self.required is not None and self.required.due and self.year == self.required.first_year
 
 
-def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int, list[tuple[date, Decimal]]]:
-    """Account id -> the (day, amount) the household's cash flows of ``years`` took or planned from
-    it: two queries for any number of accounts (a run's chunk, a household page)."""
+def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int, list[tuple[date, Decimal, int | None]]]:
+    """Account id -> the (day, amount, year it makes up or None) the household's cash flows of
+    ``years`` (taken in them, or making up a missed RMD of one of them) took or planned from it: two
+    queries for any number of accounts (a run's chunk, a household page)."""
     numbers = {a.pk: a.custodian_number for a in accounts}
-    out: dict[int, list[tuple[date, Decimal]]] = {pk: [] for pk in numbers}
+    out: dict[int, list[tuple[date, Decimal, int | None]]] = {pk: [] for pk in numbers}
     if not numbers:
         return out
     live: dict[int, set[int]] = {}  # cash-flow run -> its accounts here whose sales still stand
@@ -87,13 +108,14 @@ def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int,
         live.setdefault(run_id, set()).add(account_id)
     # Planned ones whose sales still stand, and those recorded as taken at the custodian.
     flows = CashFlow.objects.filter(Q(run_id__in=live) | Q(taken_outside=True, account_id__in=numbers),
-                                    as_of__year__in=years, kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)
-                                    ).values_list("run_id", "account_id", "as_of", "plan")
-    for run_id, recorded_from, as_of, plan in flows:
+                                    Q(as_of__year__in=years) | Q(makes_up_year__in=years),
+                                    kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)
+                                    ).values_list("run_id", "account_id", "as_of", "plan", "makes_up_year")
+    for run_id, recorded_from, as_of, plan, makes_up in flows:
         for account_id in live[run_id] if run_id is not None else (recorded_from,):
             amount = Decimal(str((plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
             if amount:
-                out[account_id].append((as_of, amount))
+                out[account_id].append((as_of, amount, makes_up))
     return out
 
 
@@ -137,20 +159,26 @@ def _first_year_amount(accounts: list[Account], first_year: int, year: int, know
     return total
 
 
-def _group_lines(group: list[Account], year: int, flows: dict) -> list[RmdDue]:
-    """``year``'s line for each IRA of one owner (or one IRA alone)."""
+def _group_lines(group: list[Account], year: int, flows: dict, as_of: date | None) -> list[RmdDue]:
+    """``year``'s line for each IRA of one owner (or one IRA alone); missed when ``as_of`` is past
+    its deadline."""
     known, problems = {}, {}
     for a in group:
         known[a.pk], problems[a.pk] = _required(a, year)
 
     def credited(accounts: list[Account]) -> Decimal:
-        taken = [d for a in accounts for d in flows.get(a.pk, ())]
+        # A make-up of an earlier year's missed RMD counts for that year only.
+        taken = [(day, amount) for a in accounts for day, amount, makes_up in flows.get(a.pk, ()) if makes_up is None]
         if not taken or accounts[0].owner_birth_date is None:
             return sum((amount for day, amount in taken if day.year == year), _ZERO)
         first = engine.first_distribution_year(accounts[0].owner_birth_date)
         by_year = engine.distributions_credited(taken, first_year=first,
                                                 first_year_amount=_first_year_amount(accounts, first, year, known))
         return by_year.get(year, _ZERO)
+
+    def made_up(accounts: list[Account], by: date = date.max) -> Decimal:
+        return sum((amount for a in accounts for day, amount, makes_up in flows.get(a.pk, ())
+                    if makes_up == year and day <= by), _ZERO)
 
     numbers = tuple(a.custodian_number for a in group)
     together = len(group) > 1 and all(known[a.pk] is not None for a in group)
@@ -160,20 +188,32 @@ def _group_lines(group: list[Account], year: int, flows: dict) -> list[RmdDue]:
     if len(group) > 1 and not together:
         missing = "; ".join(problems[a.pk] for a in group if known[a.pk] is None)
         note = f"{', '.join(numbers)} share one owner; their RMDs are totalled once each can be computed ({missing})"
-    return [RmdDue(account=a, year=year, required=known[a.pk], problem=problems[a.pk], distributed=credited([a]),
-                   owner_accounts=numbers if len(group) > 1 else (), owner_required=owner_required,
-                   owner_distributed=owner_distributed, owner_note=note)
-            for a in group]
+    lines = []
+    for a in group:
+        required, distributed = known[a.pk], credited([a])
+        missed = (as_of is not None and required is not None and required.due and as_of > required.deadline
+                  and (owner_required if together else required.amount) > (owner_distributed if together else distributed))
+        excise = window_end = None
+        if missed:
+            window_end = engine.correction_window_end(required.deadline)
+            short = owner_required - owner_distributed if together else required.amount - distributed
+            excise = engine.missed_rmd_excise(short, made_up(group if together else [a], by=window_end))
+        lines.append(RmdDue(account=a, year=year, required=required, problem=problems[a.pk], distributed=distributed,
+                            owner_accounts=numbers if len(group) > 1 else (), owner_required=owner_required,
+                            owner_distributed=owner_distributed, owner_note=note, missed=missed,
+                            made_up=made_up([a]), owner_made_up=made_up(group) if together else _ZERO,
+                            excise=excise, window_end=window_end))
+    return lines
 
 
-def _lines(accounts: list[Account], year: int) -> list[RmdDue]:
+def _lines(accounts: list[Account], year: int, as_of: date | None = None) -> list[RmdDue]:
     """``year``'s line for each of these IRAs, one owner's IRAs totalled (``accounts`` hold every IRA
-    of each owner: a household's); in account order."""
+    of each owner: a household's); in account order. Missed when ``as_of`` is past its deadline."""
     groups: dict[tuple, list[Account]] = {}
     for a in sorted(accounts, key=lambda a: a.custodian_number):
         groups.setdefault(_owner_key(a), []).append(a)
     flows = _distributions(accounts, (year - 1, year, year + 1))
-    lines = [line for group in groups.values() for line in _group_lines(group, year, flows)]
+    lines = [line for group in groups.values() for line in _group_lines(group, year, flows, as_of)]
     return sorted(lines, key=lambda line: line.account.custodian_number)
 
 
@@ -191,24 +231,32 @@ def rmd_due(*, account: Account, year: int) -> RmdDue:
     return next(line for line in _lines(_household_iras([account]), year) if line.account.pk == account.pk)
 
 
-def rmd_open(accounts: list[Account], *, as_of: date) -> list[RmdDue]:
-    """The RMD lines open on ``as_of``: this year's for every IRA, and, until 1 April, last year's
-    where it was an owner's first and is not all taken (it may still be). In account order, the
-    earlier year first."""
-    lines = _lines(accounts, as_of.year)
-    if as_of <= date(as_of.year, 4, 1):
-        first_years = {a.pk for a in accounts if a.owner_birth_date is not None
-                       and engine.first_distribution_year(a.owner_birth_date) == as_of.year - 1}
-        if first_years:
-            deferred = [line for line in _lines(accounts, as_of.year - 1)
-                        if line.account.pk in first_years and (line.required is None or line.remaining > 0)]
-            lines = sorted(deferred + lines, key=lambda line: (line.account.custodian_number, line.year))
-    return lines
+def rmd_open(accounts: list[Account], *, as_of: date, missed: bool = True) -> list[RmdDue]:
+    """The RMD lines open on ``as_of``: this year's for every IRA; until 1 April, last year's where it
+    was an owner's first and is not all taken (it may still be); and, with ``missed``, every earlier
+    year's (from 2022, the table's first) that was not all taken by its deadline and is not yet made
+    up - where its facts are entered (a year whose 31 December value before it is not known is not
+    checked). In account order, the earlier year first."""
+    lines = _lines(accounts, as_of.year, as_of)
+    first_years = {a.pk for a in accounts if a.owner_birth_date is not None
+                   and engine.first_distribution_year(a.owner_birth_date) == as_of.year - 1}
+    past = []
+    if as_of <= date(as_of.year, 4, 1) and first_years:
+        past = [line for line in _lines(accounts, as_of.year - 1, as_of)
+                if line.account.pk in first_years and (line.required is None or line.remaining > 0)]
+    if missed:
+        dated = [a for a in accounts if a.owner_birth_date is not None and a.year_end_values]
+        earliest = min((int(y) + 1 for a in dated for y in a.year_end_values), default=as_of.year)
+        for year in range(max(earliest, FIRST_TABLE_YEAR), as_of.year):
+            past += [line for line in _lines(accounts, year, as_of) if line.missed and line.remaining > 0
+                     and not any(p.account.pk == line.account.pk and p.year == year for p in past)]
+    return sorted(past + lines, key=lambda line: (line.account.custodian_number, line.year))
 
 
-def rmd_open_for_account(account: Account, *, as_of: date) -> list[RmdDue]:
+def rmd_open_for_account(account: Account, *, as_of: date, missed: bool = True) -> list[RmdDue]:
     """``account``'s open RMD lines on ``as_of`` (``rmd_open``), its owner's other IRAs counted."""
-    return [line for line in rmd_open(_household_iras([account]), as_of=as_of) if line.account.pk == account.pk]
+    return [line for line in rmd_open(_household_iras([account]), as_of=as_of, missed=missed)
+            if line.account.pk == account.pk]
 
 
 def rmd_due_for_household(household, *, as_of: date) -> list[RmdDue]:
@@ -230,6 +278,11 @@ class RmdOwed:
     remaining: Decimal
     deadline: date | None
     problem: str
+    missed: bool = False  # past its deadline, not all taken by it: ``remaining`` is what is left to make up
+    shortfall: Decimal = _ZERO
+    made_up: Decimal = _ZERO
+    excise: Decimal | None = None
+    window_end: date | None = None
 
 
 RMD_SHOWS = ("owing", "all", "missing")
@@ -267,14 +320,15 @@ def rmds_owed(accounts, *, as_of: date) -> list[RmdOwed]:
             year=line.year, first=line.is_first, required=required,
             distributed=line.owner_distributed if totalled else line.distributed, remaining=line.remaining,
             deadline=line.required.deadline if line.required else None,
-            problem=line.problem or line.owner_note))
+            problem=line.problem or line.owner_note, missed=line.missed, shortfall=line.shortfall,
+            made_up=line.owner_made_up if totalled else line.made_up, excise=line.excise, window_end=line.window_end))
     return sorted(rows, key=lambda r: (r.required is None, r.deadline or date.max, -r.remaining,
                                        r.accounts[0].custodian_number, r.year))
 
 
 def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:
-    """Of these accounts, the IRAs with an RMD due within ``ALERT_DAYS`` of ``as_of`` and not all
-    taken or planned (the excise tax of IRC §4974 falls on what is not taken by the deadline): one
+    """Of these accounts, the IRAs with an RMD due within ``ALERT_DAYS`` of ``as_of``, or missed, and
+    not all taken or planned (the excise tax of IRC §4974 falls on what is not taken by the deadline): one
     line per owner and year, on the owner's first IRA among ``account_ids``. One query when none of
     them has the facts an RMD needs, four otherwise."""
     candidates = list(Account.objects.filter(pk__in=list(account_ids), tax_status=Account.TaxStatus.TRADITIONAL,

@@ -347,7 +347,20 @@ def test_a_households_open_rmds_through_the_api_a_deferred_first_beside_the_year
              r["computed"]["deadline"]) for r in lines] == [
         ("LEE-IRA", 2025, True, "3773.59", "3773.59", "2026-04-01"),
         ("LEE-IRA", 2026, False, "4000.00", "4000.00", "2026-12-31")]
-    assert [r["year"] for r in advisor.get(url, {"as_of": "2026-04-02"}).json()] == [2026]  # past 1 April
+    # Past 1 April the first is missed: open until made up, with its excise (25% of 3,773.59)
+    after = advisor.get(url, {"as_of": "2026-04-02"}).json()
+    assert [(r["year"], r["missed"], r["shortfall"], r["excise"], r["window_end"]) for r in after] == [
+        (2025, True, "3773.59", "943.40", "2028-12-31"), (2026, False, "0.00", None, None)]
+    made_up = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd", "account": ira,
+                                                     "as_of": "2026-04-02", "taken_outside": True,
+                                                     "amount": "3773.59", "makes_up_year": 2025})
+    assert made_up.status_code == 201, made_up.content
+    assert made_up.json()["makes_up_year"] == 2025
+    assert [(r["year"], r["remaining"]) for r in advisor.get(url, {"as_of": "2026-04-02"}).json()] == [
+        (2026, "4000.00")]  # made up for 2025 only: 2026's is whole
+    again = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd", "account": ira,
+                                                   "makes_up_year": 2025})
+    assert again.status_code == 400 and error_of(again)["detail"]["field"] == "makes_up_year"
     assert advisor.get(url, {"as_of": "soon"}).status_code == 400
     colleague = client_for(firm_a, people["colleague"])
     assert colleague.get(url).status_code == 404
@@ -374,6 +387,32 @@ def test_a_distribution_taken_at_the_custodian_through_the_api_and_by_csv(lees, 
     assert refused.status_code == 400 and "enter the amount" in str(error_of(refused))
     with tenant_context(firm_a):
         assert CashFlow.objects.count() == 2 and not Proposal.objects.filter(run__kind="cash_flow").exists()
+
+
+def test_a_missed_rmd_made_up_by_csv_and_a_make_up_year_that_is_not_a_year_refused_naming_the_cell(
+        lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    ira = lees["ira"].pk
+    for value, year in (("80000.00", AS_OF.year - 2), ("100000.00", AS_OF.year - 1)):
+        assert _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", {
+            "owner_birth_date": "1950-06-01", "year_end_value": value, "year_end_year": year}).status_code == 200
+    bad = (f"household_id,kind,amount,account_number,as_of,taken_outside,makes_up_year\n"
+           f"HH-LEE,rmd,100,LEE-IRA,{AS_OF},yes,last year\n")
+    refused = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", bad.encode())})
+    problem = error_of(refused)["detail"]["problems"][0]
+    assert refused.status_code == 400 and problem["column"] == "makes_up_year" and "is not a year" in str(problem)
+    # 80,000 / 24.6 (75 in 2025) = 3,252.04 missed; made up at the custodian, recorded for 2025 only
+    text = (f"household_id,kind,amount,account_number,as_of,taken_outside,makes_up_year\n"
+            f"HH-LEE,rmd,,LEE-IRA,{AS_OF},yes,{AS_OF.year - 1}\n")
+    refused = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())})
+    assert refused.status_code == 400 and "enter the amount" in str(error_of(refused))  # a record needs its amount
+    text = text.replace(",,LEE-IRA", ",3252.04,LEE-IRA")
+    entered = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())})
+    assert entered.status_code == 201, entered.content
+    lines = advisor.get(f"{API}/households/{lees['household'].pk}/rmds/", {"as_of": str(AS_OF)}).json()
+    assert [(r["year"], r["missed"], r["remaining"]) for r in lines] == [(AS_OF.year, False, "4219.41")]
+    with tenant_context(firm_a):
+        assert CashFlow.objects.get().makes_up_year == AS_OF.year - 1
 
 
 def test_the_books_rmds_through_the_api(lees, people, firm_a, client_for):

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from rebalancing.engine import InvalidRequest
 from rebalancing.engine.rmd import (
     applicable_age,
+    correction_window_end,
     distributions_credited,
     first_distribution_year,
+    missed_rmd_excise,
     required_minimum_distribution,
 )
 
@@ -179,3 +181,34 @@ def test_crediting_agrees_with_a_day_by_day_implementation(first_year, amount_ce
     assert {y: v for y, v in got.items() if v} == {
         y: Decimal(c).scaleb(-2) for y, c in simple_credited_cents(distributions, first_year, amount_cents).items()}
     assert sum(got.values()) == sum(Decimal(c).scaleb(-2) for _, c in distributions)  # nothing lost or doubled
+
+
+def test_a_missed_rmd_bears_25_percent_and_10_percent_of_what_is_made_up_in_the_window():
+    # IRC §4974(a), (e) as amended by SECURE 2.0 §302: $15,000 missed, nothing made up: $3,750;
+    # all made up within the window: $1,500; $6,000 of it: 600 + 2,250
+    assert missed_rmd_excise(Decimal("15000"), Decimal("0")) == Decimal("3750.00")
+    assert missed_rmd_excise(Decimal("15000"), Decimal("15000")) == Decimal("1500.00")
+    assert missed_rmd_excise(Decimal("15000"), Decimal("6000")) == Decimal("2850.00")
+    # More than the shortfall made up changes nothing; nothing missed, nothing owed
+    assert missed_rmd_excise(Decimal("15000"), Decimal("20000")) == Decimal("1500.00")
+    assert missed_rmd_excise(Decimal("0"), Decimal("0")) == Decimal("0.00")
+
+
+@pytest.mark.parametrize(("deadline", "end"), [
+    (date(2024, 12, 31), date(2026, 12, 31)),  # a 2024 RMD missed: made up by the end of 2026
+    (date(2026, 4, 1), date(2028, 12, 31)),  # a first RMD due 1 April 2026: imposed for 2026
+])
+def test_the_correction_window_ends_with_the_second_year_after_the_deadlines(deadline, end):
+    assert correction_window_end(deadline) == end
+
+
+@settings(max_examples=int(__import__("os").environ.get("PROP_N", 300)), deadline=None)
+@given(shortfall=st.integers(0, 10**10), made_up=st.integers(-10**6, 2 * 10**10))
+def test_the_excise_agrees_with_a_simple_implementation_in_cents(shortfall, made_up):
+    # Integer cents: a tenth of each cent made up (at most the shortfall), a quarter of each other,
+    # rounded half up once at the end
+    made_up_cents = min(max(made_up, 0), shortfall)
+    tenths_of_cents = made_up_cents * 10 + (shortfall - made_up_cents) * 25  # hundredths of a cent
+    cents, rest = divmod(tenths_of_cents, 100)
+    expected = cents + (rest >= 50)
+    assert missed_rmd_excise(Decimal(shortfall) / 100, Decimal(made_up) / 100) == Decimal(expected) / 100

@@ -563,3 +563,39 @@ def test_the_books_rmds_owner_by_owner_what_cannot_be_computed_and_a_csv(lees, a
     assert 'filename="rmds-' in download["Content-Disposition"]
     # Another advisor's book holds none of it.
     assert "Kim Lee" not in as_user("colleague").get("/households/rmds/").content.decode()
+
+
+def test_a_missed_rmd_is_shown_with_its_excise_and_made_up_in_one_click_for_its_year(lees, as_user, firm_a):
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE
+    from rebalancing.models import CashFlow
+
+    # Given an owner born 1950 whose last year's RMD was never taken (values entered for both years)
+    advisor, year = as_user("advisor"), timezone.localdate().year
+    for value, of in (("80000", year - 2), ("100000", year - 1)):
+        advisor.post(_url(lees["household"], "rmd-facts/"), {
+            "account": lees["ira"].pk, "owner_name": "Kim Lee", "owner_birth_date": "1950-06-01",
+            "year_end_value": value, "year_end_year": str(of)})
+    missed = (Decimal(80000) / UNIFORM_LIFETIME_TABLE[year - 1 - 1950]).quantize(Decimal("0.01"), "ROUND_CEILING")
+    excise = (missed * Decimal("0.25")).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+    # Then the household page shows it as missed, with its excise and the window, beside this year's
+    page = advisor.get(_url(lees["household"])).content.decode()
+    assert "missed</span>" in page and f"Excise tax so far ${excise:,}" in page
+    assert f"Dec 31, {year + 1}" in page and f"Make up the ${missed:,} missed from LEE-IRA" in page
+    # and so do the IRA's page and the book's report (with its CSV)
+    assert f"excise tax so far ${excise:,}" in advisor.get(f"/accounts/{lees['ira'].pk}/").content.decode()
+    rows = list(csv.DictReader(io.StringIO(advisor.get("/households/rmds/?download=csv").content.decode())))
+    assert [(r["year"], r["missed"], r["left"], r["excise"]) for r in rows][0] == (
+        str(year - 1), "yes", f"{missed:.2f}", f"{excise:.2f}")
+    # When the advisor makes it up in one click, the distribution is for that year only
+    made = advisor.post(_url(lees["household"], "cash-flows/"), {
+        "kind": "rmd", "account": lees["ira"].pk, "amount": str(missed), "makes_up_year": str(year - 1)},
+        follow=True).content.decode()
+    assert f"Required minimum distribution of ${missed:,} making up the {year - 1} RMD planned" in made
+    with tenant_context(firm_a):
+        assert CashFlow.objects.get(household=lees["household"]).makes_up_year == year - 1
+    assert "Make up the" not in made and "Plan the $" in made  # this year's is still whole to plan

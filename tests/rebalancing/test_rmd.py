@@ -387,3 +387,154 @@ def test_the_books_rmds_leave_out_owners_below_the_start_age_and_put_the_earlies
     rows = rmds_owed(Account.objects.all(), as_of=date(2026, 2, 2))
     assert [(r.year, r.first, r.required, r.deadline) for r in rows] == [
         (2025, True, Decimal("3773.59"), date(2026, 4, 1)), (2026, False, Decimal("4000.00"), date(2026, 12, 31))]
+
+
+# -- a missed RMD: its shortfall, its excise tax, and making it up ----------------------------------------
+
+def _make_up(lees, year, amount=None, day=AS_OF, **kw):
+    return cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=amount,
+                           account=lees["ira"], as_of=day, makes_up_year=year, **kw).cash_flow
+
+
+def test_a_missed_rmd_stays_open_with_its_excise_until_it_is_made_up_apart_from_the_years(lees):
+    from rebalancing.services.rmd import rmd_alerts_due, rmd_open, rmds_owed
+
+    # Given an owner born 1950 (76 in 2026) whose 2025 RMD was not all taken: 90,000 on 31 December
+    # 2024 / 24.6 (age 75) = 3,658.54; 1,000 taken at the custodian in 2025
+    ira = _facts(lees, value="90000", year=YEAR - 2)
+    ira = _facts(lees, value="100000", year=YEAR - 1)
+    _taken(lees, Decimal("1000"), day=date(YEAR - 1, 6, 30))
+    # Then on 20 November 2026 it is open beside the year's, missed: 2,658.54 short, 25% of it so far
+    lines = rmd_open([ira], as_of=AS_OF)
+    missed, this_year = lines
+    assert (missed.year, missed.missed, missed.shortfall, missed.remaining) == (
+        YEAR - 1, True, Decimal("2658.54"), Decimal("2658.54"))
+    assert (missed.excise, missed.window_end) == (Decimal("664.64"), date(YEAR + 1, 12, 31))
+    assert (this_year.year, this_year.missed, this_year.remaining) == (YEAR, False, Decimal("4219.41"))
+    # and it is alerted, and listed on the book's report first (its deadline is the earliest)
+    [owed, _] = rmds_owed(Account.objects.all(), as_of=AS_OF)
+    assert (owed.year, owed.missed, owed.remaining, owed.excise) == (YEAR - 1, True, Decimal("2658.54"),
+                                                                      Decimal("664.64"))
+    assert [(d.year, d.missed) for d in rmd_alerts_due([ira.pk], as_of=AS_OF)][0] == (YEAR - 1, True)
+
+    # When an RMD without an amount is entered for the year, it takes the year's only
+    assert _rmd(lees).amount == Decimal("4219.41")
+    for flow in CashFlow.objects.filter(run__isnull=False):
+        _executed(flow)
+    # and the make-up, without an amount, takes what is left of the missed one, for that year only
+    made_up = _make_up(lees, YEAR - 1)
+    assert (made_up.amount, made_up.makes_up_year) == (Decimal("2658.54"), YEAR - 1)
+    after = rmd_due(account=ira, year=YEAR)
+    assert (after.distributed, after.remaining) == (Decimal("4219.41"), 0)
+    # Then nothing is open for either year; the excise of what was made up within the window is 10%
+    assert [(d.year, d.remaining) for d in rmd_open([ira], as_of=AS_OF)] == [(YEAR, 0)]
+    [line] = [d for d in rmd_open([ira], as_of=AS_OF, missed=False) if d.year == YEAR]
+    assert line.remaining == 0
+    from rebalancing.services.rmd import _lines
+
+    [last] = _lines([Account.objects.get(pk=ira.pk)], YEAR - 1, AS_OF)
+    assert (last.made_up, last.remaining, last.excise) == (Decimal("2658.54"), 0, Decimal("265.85"))
+
+
+@pytest.mark.parametrize("year, message", [
+    (YEAR, "is due by 31 December 2026, not missed"),
+    (YEAR - 1, "all taken by its deadline"),
+    (2019, "is not a year whose RMD can be made up"),
+])
+def test_a_make_up_of_an_rmd_that_was_not_missed_is_refused_naming_why_and_writes_nothing(lees, year, message):
+    _facts(lees, value="90000", year=YEAR - 2)
+    _facts(lees, value="100000", year=YEAR - 1)
+    _taken(lees, Decimal("3658.54"), day=date(YEAR - 1, 12, 31))  # all of 2025's, on its last day
+    with pytest.raises(ValidationFailed, match=message) as refused:
+        _make_up(lees, year)
+    assert refused.value.detail == {"field": "makes_up_year"}
+    assert CashFlow.objects.count() == 1
+
+
+def test_only_an_rmd_makes_up_a_missed_one(lees):
+    _facts(lees, value="90000", year=YEAR - 2)
+    with pytest.raises(ValidationFailed, match="Only a required minimum distribution makes up"):
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal", amount=Decimal("10"),
+                        account=lees["ira"], as_of=AS_OF, makes_up_year=YEAR - 1)
+
+
+def test_a_first_rmd_not_taken_by_1_april_is_missed_from_2_april(lees):
+    from rebalancing.services.rmd import rmd_open
+
+    # Born October 1952: 73 in 2025, the first RMD due by 1 April 2026: 100,000 / 26.5 = 3,773.59
+    ira = _facts(lees, born=date(1952, 10, 1), value="100000", year=2024)
+    ira = _facts(lees, born=date(1952, 10, 1), value="102000", year=2025)
+    on_1_april = [(d.year, d.missed) for d in rmd_open([ira], as_of=date(2026, 4, 1))]
+    on_2_april = [(d.year, d.missed, d.excise) for d in rmd_open([ira], as_of=date(2026, 4, 2))]
+    assert on_1_april == [(2025, False), (2026, False)]
+    assert on_2_april == [(2025, True, Decimal("943.40")), (2026, False, None)]
+    # and its window runs to the end of 2028 (the tax is imposed for 2026, the deadline's year)
+    assert rmd_open([ira], as_of=date(2026, 4, 2))[0].window_end == date(2028, 12, 31)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_missed_lines_agree_with_a_simple_implementation_over_random_histories(lees, seed):
+    import random
+
+    from rebalancing.services.rmd import rmd_open
+
+    # Given an owner born 1948-1952, values for 2022-2025 and distributions taken at the custodian on
+    # random days of 2023-2026, some of them making up an earlier year
+    rng = random.Random(seed)
+    born = date(rng.randint(1948, 1952), rng.randint(1, 12), rng.randint(1, 28))
+    for year in range(2021, 2026):
+        ira = _facts(lees, born=born, value=str(rng.randint(50_000, 500_000)), year=year)
+    taken = []
+    for _ in range(8):
+        day = date(rng.randint(2023, 2026), rng.randint(1, 12), rng.randint(1, 28))
+        if day > AS_OF:
+            continue
+        years_missed = [y for y in range(2022, day.year) if rng.random() < 0.3]
+        makes_up = rng.choice(years_missed) if years_missed and rng.random() < 0.5 else None
+        amount = Decimal(rng.randint(1, 2_000_000)) / 100
+        try:
+            _taken(lees, amount, day=day, makes_up_year=makes_up)
+        except ValidationFailed:
+            continue  # that year was not missed on that day: nothing written
+        taken.append((day, amount, makes_up))
+    assert CashFlow.objects.count() == len(taken)
+    lines = {(d.year, d.missed): d for d in rmd_open([Account.objects.get(pk=ira.pk)], as_of=AS_OF)}
+
+    # A simple second reading: the RMD of a year from its table and value; what counts for it is
+    # what was taken in it without a make-up year (and, for the first year, by 1 April after, the
+    # first year's first); a make-up counts for its year only; missed = deadline passed and short
+    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE, first_distribution_year, required_minimum_distribution
+    first = first_distribution_year(born)
+    for year in range(2022, YEAR):
+        if year < first:
+            continue
+        value = Account.objects.get(pk=ira.pk).year_end_value(year - 1)
+        required = (value / UNIFORM_LIFETIME_TABLE[year - born.year]).quantize(Decimal("0.01"), rounding="ROUND_CEILING")
+        assert required == required_minimum_distribution(birth_date=born, year=year, year_end_value=value).amount
+        deadline = date(year + 1, 4, 1) if year == first else date(year, 12, 31)
+        plain = sorted((d, a) for d, a, m in taken if m is None)
+        in_year = sum((a for d, a in plain if d.year == year and not (year == first + 1 and d <= date(year, 4, 1))),
+                      Decimal(0))
+        if year == first:
+            early = sum((a for d, a in plain if d.year == year + 1 and d <= date(year + 1, 4, 1)), Decimal(0))
+            credited = in_year + min(early, max(required - in_year, Decimal(0)))
+        elif year == first + 1:
+            # (a first year before the table's 2022 cannot be computed: all taken by 1 April counts for it)
+            first_required = Decimal("Infinity") if first < 2022 else required_minimum_distribution(
+                birth_date=born, year=first, year_end_value=Account.objects.get(pk=ira.pk).year_end_value(first - 1)).amount
+            first_own = sum((a for d, a in plain if d.year == first), Decimal(0))
+            early = sum((a for d, a in plain if d.year == year and d <= date(year, 4, 1)), Decimal(0))
+            credited = in_year + early - min(early, max(first_required - first_own, Decimal(0)))
+        else:
+            credited = in_year
+        made_up = sum((a for d, a, m in taken if m == year), Decimal(0))
+        short = max(required - credited, Decimal(0))
+        left = max(short - made_up, Decimal(0))
+        if AS_OF > deadline and short > 0 and left > 0:
+            line = lines[(year, True)]
+            in_window = sum((a for d, a, m in taken if m == year and d <= date(deadline.year + 2, 12, 31)), Decimal(0))
+            excise = (min(in_window, short) * Decimal("0.10") + (short - min(in_window, short)) * Decimal("0.25")
+                      ).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+            assert (line.shortfall, line.made_up, line.remaining, line.excise) == (short, made_up, left, excise)
+        else:
+            assert (year, True) not in lines
