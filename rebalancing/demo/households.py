@@ -38,10 +38,12 @@ class _UnitHousehold:
     advisor_slot: int
     born: tuple[date, date]  # each spouse's date of birth: the IRAs' RMDs (each the other's sole beneficiary)
     rollover_owner: int = 1  # whose the rollover IRA is: the first spouse's makes two IRAs of one owner
+    missed_last_year: bool = False  # IRA1 also knows the value of the year before last: last year's RMD was missed
 
 
 UNIT_HOUSEHOLDS = (
-    _UnitHousehold("Lindqvist", ("Erik", "Maya"), 1.0, 15000.0, 0, (date(1950, 4, 2), date(1954, 9, 18))),
+    _UnitHousehold("Lindqvist", ("Erik", "Maya"), 1.0, 15000.0, 0, (date(1950, 4, 2), date(1954, 9, 18)),
+                   missed_last_year=True),
     _UnitHousehold("Okafor", ("Chidi", "Ngozi"), 1.8, 40000.0, 0, (date(1949, 11, 30), date(1958, 5, 5)), 0),
     _UnitHousehold("Novak", ("Jan", "Petra"), 0.6, None, 1, (date(1961, 7, 21), date(1963, 2, 11))),
 )
@@ -64,13 +66,16 @@ def _members(first: tuple[str, str], rollover_owner: int = 1) -> tuple[_Member, 
 def _rmd_facts(m: _Member, spec: _UnitHousehold, value: float, as_of: date) -> dict:
     """A traditional IRA's owner (IRA1 the first spouse's, IRA2 the rollover owner's: with both the
     first spouse's, one owner's RMDs are one total), the spouse as sole beneficiary, and last 31
-    December's value (5% below today's: the market has moved since)."""
+    December's value (5% below today's: the market has moved since); for a household whose last
+    year's RMD was missed, IRA1's value of the year before too (12% below)."""
     if m.tax_status != "traditional":
         return {}
     owner = 0 if m.suffix == "IRA1" else spec.rollover_owner
+    values = {str(as_of.year - 1): f"{value * 0.95:.2f}"}
+    if spec.missed_last_year and m.suffix == "IRA1":  # nothing was taken last year: its RMD is missed
+        values[str(as_of.year - 2)] = f"{value * 0.88:.2f}"
     return {"owner_name": f"{spec.first[owner]} {spec.surname}", "owner_birth_date": spec.born[owner],
-            "spouse_birth_date": spec.born[1 - owner],
-            "year_end_values": {str(as_of.year - 1): f"{value * 0.95:.2f}"}}
+            "spouse_birth_date": spec.born[1 - owner], "year_end_values": values}
 
 
 def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str, float], models: dict,

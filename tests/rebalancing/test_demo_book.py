@@ -315,6 +315,12 @@ def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, 
         assert len(units) == 3 and all(h.model.code == "balanced-60-30-10" and h.advisors for h in units)
         statuses = sorted(units[0].accounts.values_list("tax_status", flat=True))
         assert statuses == ["roth", "taxable", "traditional", "traditional"]
+        # The Lindqvists' last year's RMD was missed (Erik's IRA knows both years' values): open, with its excise
+        from rebalancing.services.rmd import rmd_due_for_household
+
+        missed = [line for line in rmd_due_for_household(units[0], as_of=AS_OF) if line.missed]
+        assert [(line.account.custodian_number[-4:], line.year) for line in missed] == [("IRA1", AS_OF.year - 1)]
+        assert missed[0].excise == (missed[0].shortfall * Decimal("0.25")).quantize(Decimal("0.01"), "ROUND_HALF_UP")
         run = run_start(scope=RunScope(household_id=units[0].pk), as_of=AS_OF, label="test")
         for chunk in run_chunks(run):
             run_process_chunk(run_id=run.pk, account_ids=chunk)
