@@ -307,7 +307,9 @@ def _rmd_context(household, today) -> dict:
     accounts = list({line.account.pk: line.account for line in rmds}.values())
     for account in accounts:
         account.last_year_value = account.year_end_value(today.year - 1)
-    return {"rmd_year": today.year, "rmd_today": today, "rmds": rmds, "rmd_accounts": accounts}
+    missed_years = sorted({line.year for line in rmds if line.missed})
+    return {"rmd_year": today.year, "rmd_today": today, "rmds": rmds, "rmd_accounts": accounts,
+            "rmd_missed_years": missed_years}
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

@@ -599,3 +599,24 @@ def test_a_missed_rmd_is_shown_with_its_excise_and_made_up_in_one_click_for_its_
     with tenant_context(firm_a):
         assert CashFlow.objects.get(household=lees["household"]).makes_up_year == year - 1
     assert "Make up the" not in made and "Plan the $" in made  # this year's is still whole to plan
+
+
+def test_a_make_up_the_client_took_at_the_custodian_is_recorded_for_the_missed_year_on_the_page(lees, as_user, firm_a):
+    from django.utils import timezone
+
+    from rebalancing.models import CashFlow
+
+    advisor, year = as_user("advisor"), timezone.localdate().year
+    for value, of in (("80000", year - 2), ("100000", year - 1)):
+        advisor.post(_url(lees["household"], "rmd-facts/"), {
+            "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "year_end_value": value,
+            "year_end_year": str(of)})
+    page = advisor.get(_url(lees["household"])).content.decode()
+    assert f'<option value="{year - 1}">making up the missed {year - 1} RMD</option>' in page
+    recorded = advisor.post(_url(lees["household"], "cash-flows/"), {
+        "taken_outside": "1", "kind": "rmd", "account": lees["ira"].pk, "as_of": str(timezone.localdate()),
+        "amount": "100", "makes_up_year": str(year - 1)}, follow=True).content.decode()
+    assert "recorded: its RMD counts it" in recorded
+    with tenant_context(firm_a):
+        assert CashFlow.objects.get().makes_up_year == year - 1
+    assert "missed</span>" in recorded  # $100 of it made up: the rest is still missed
