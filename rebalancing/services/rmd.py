@@ -27,8 +27,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from rebalancing import engine
-from rebalancing.engine.rmd import FIRST_TABLE_YEAR
 from rebalancing.access import require
+from rebalancing.engine.rmd import FIRST_TABLE_YEAR
 from rebalancing.models import Account, CashFlow, Proposal, RebalanceRun
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record

@@ -503,7 +503,11 @@ def test_missed_lines_agree_with_a_simple_implementation_over_random_histories(l
     # A simple second reading: the RMD of a year from its table and value; what counts for it is
     # what was taken in it without a make-up year (and, for the first year, by 1 April after, the
     # first year's first); a make-up counts for its year only; missed = deadline passed and short
-    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE, first_distribution_year, required_minimum_distribution
+    from rebalancing.engine.rmd import (
+        UNIFORM_LIFETIME_TABLE,
+        first_distribution_year,
+        required_minimum_distribution,
+    )
     first = first_distribution_year(born)
     for year in range(2022, YEAR):
         if year < first:
@@ -530,7 +534,7 @@ def test_missed_lines_agree_with_a_simple_implementation_over_random_histories(l
         made_up = sum((a for d, a, m in taken if m == year), Decimal(0))
         short = max(required - credited, Decimal(0))
         left = max(short - made_up, Decimal(0))
-        if AS_OF > deadline and short > 0 and left > 0:
+        if deadline < AS_OF and short > 0 and left > 0:
             line = lines[(year, True)]
             in_window = sum((a for d, a, m in taken if m == year and d <= date(deadline.year + 2, 12, 31)), Decimal(0))
             excise = (min(in_window, short) * Decimal("0.10") + (short - min(in_window, short)) * Decimal("0.25")
