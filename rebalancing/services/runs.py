@@ -470,8 +470,13 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
 
 
 def _rmd_alerts(run, account_ids: list[int]) -> list[Alert]:
-    return [Alert(run=run, account_id=due.account.pk, kind=Alert.Kind.RMD, amount=due.remaining,
-                  message=_rmd_alert_text(due)) for due in rmd_alerts_due(account_ids, as_of=run.as_of)]
+    """One RMD alert per IRA and run (a run keeps one alert of a kind per account): an IRA owing more
+    than one year's - a missed one and this year's - has them in one alert, the amounts added."""
+    owed: dict[int, list] = {}
+    for due in rmd_alerts_due(account_ids, as_of=run.as_of):
+        owed.setdefault(due.account.pk, []).append(due)
+    return [Alert(run=run, account_id=pk, kind=Alert.Kind.RMD, amount=sum(due.remaining for due in dues),
+                  message="; ".join(_rmd_alert_text(due) for due in dues)) for pk, dues in owed.items()]
 
 
 def _rmd_alert_text(due) -> str:

@@ -173,6 +173,26 @@ def test_a_run_alerts_an_rmd_not_yet_planned_within_a_quarter_of_its_deadline_un
     assert not run_household().exists()
 
 
+def test_a_run_alerts_a_missed_rmd_and_the_years_in_one_alert_of_the_ira(lees):
+    from rebalancing.models import Alert
+    from rebalancing.selectors import RunScope
+    from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+
+    # Given last year's RMD missed (80,000 / 24.6 = 3,252.04) and this year's within a quarter of its deadline
+    _facts(lees, value="80000", year=YEAR - 2)
+    ira = _facts(lees)
+    run = run_start(scope=RunScope(household_id=lees["household"].pk), as_of=AS_OF, label="nightly")
+    for chunk in run_chunks(run):
+        run_process_chunk(run_id=run.pk, account_ids=chunk)
+    # Then the run completes with one alert on the IRA naming both (a run keeps one alert of a kind per account)
+    run.refresh_from_db()
+    assert (run.status, run.failed) == ("completed", 0)
+    [alert] = Alert.objects.filter(run=run, kind=Alert.Kind.RMD)
+    assert (alert.account_id, alert.amount) == (ira.pk, Decimal("3252.04") + Decimal("4219.41"))
+    assert alert.message.startswith(f"{YEAR - 1} RMD missed: $3,252.04 was not taken by 31 December {YEAR - 1}")
+    assert "Excise tax so far $813.01" in alert.message and f"{YEAR} RMD of $4,219.41" in alert.message
+
+
 def test_a_released_withdrawal_holds_the_next_one_back_until_its_orders_have_executed(lees):
     first = _rmd(lees, Decimal("500"))
     sales = Proposal.objects.filter(run=first.run)
