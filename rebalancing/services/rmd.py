@@ -61,14 +61,12 @@ class RmdDue:
     owner_distributed: Decimal = _ZERO  # taken or planned from any of them that counts for ``year``
     owner_note: str = ""  # why IRAs of one owner are not totalled
     # Past its deadline and not all taken by it (IRC §4974): ``made_up`` is what RMDs entered to make
-    # it up took (from this IRA; ``owner_made_up``: from any of the owner's IRAs), ``excise`` the
-    # tax on the shortfall so far (25%, 10% of what was made up within the correction window, which
-    # ends on ``window_end``), owner-level when totalled.
+    # it up took (from this IRA; ``owner_made_up``: from any of the owner's IRAs), of it
+    # ``made_up_in_window`` by the end of the correction window (owner-level when totalled).
     missed: bool = False
     made_up: Decimal = _ZERO
     owner_made_up: Decimal = _ZERO
-    excise: Decimal | None = None
-    window_end: date | None = None
+    made_up_in_window: Decimal = _ZERO
 
     @property
     def remaining(self) -> Decimal:
@@ -87,6 +85,16 @@ class RmdDue:
         if self.owner_required is not None:
             return max(self.owner_required - self.owner_distributed, _ZERO)
         return max(self.required.amount - self.distributed, _ZERO)
+
+    @property
+    def window_end(self) -> date | None:
+        """The last day a missed RMD may be made up at the lower rate (None until missed)."""
+        return engine.correction_window_end(self.required.deadline) if self.missed else None
+
+    @property
+    def excise(self) -> Decimal | None:
+        """The excise tax on the shortfall so far: 25%, 10% of what was made up within the window."""
+        return engine.missed_rmd_excise(self.shortfall, self.made_up_in_window) if self.missed else None
 
     @property
     def is_first(self) -> bool:
@@ -193,16 +201,12 @@ def _group_lines(group: list[Account], year: int, flows: dict, as_of: date | Non
         required, distributed = known[a.pk], credited([a])
         missed = (as_of is not None and required is not None and required.due and as_of > required.deadline
                   and (owner_required if together else required.amount) > (owner_distributed if together else distributed))
-        excise = window_end = None
-        if missed:
-            window_end = engine.correction_window_end(required.deadline)
-            short = owner_required - owner_distributed if together else required.amount - distributed
-            excise = engine.missed_rmd_excise(short, made_up(group if together else [a], by=window_end))
+        window = engine.correction_window_end(required.deadline) if missed else None
         lines.append(RmdDue(account=a, year=year, required=required, problem=problems[a.pk], distributed=distributed,
                             owner_accounts=numbers if len(group) > 1 else (), owner_required=owner_required,
                             owner_distributed=owner_distributed, owner_note=note, missed=missed,
                             made_up=made_up([a]), owner_made_up=made_up(group) if together else _ZERO,
-                            excise=excise, window_end=window_end))
+                            made_up_in_window=made_up(group if together else [a], by=window) if missed else _ZERO))
     return lines
 
 
