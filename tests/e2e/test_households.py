@@ -174,3 +174,41 @@ def test_the_books_rmds_are_one_click_from_the_households(lees, signed_in, firm_
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     assert download.value.suggested_filename.startswith("rmds-")
+
+
+def test_a_missed_rmd_shows_its_excise_and_a_make_up_taken_at_the_custodian_clears_it(lees, signed_in, firm_url,
+                                                                                       in_firm):
+    from decimal import ROUND_CEILING, Decimal
+
+    from django.utils import timezone
+
+    from rebalancing.engine.rmd import UNIFORM_LIFETIME_TABLE
+
+    # After the tests before (E2L-IRA's owner born 1950; this year's RMD taken or planned): the value
+    # of the year before last is entered, and last year's RMD, never taken, shows as missed
+    year = timezone.localdate().year
+    page = signed_in("colleague")
+    page.goto(firm_url(f"/households/{lees['household'].pk}/"))
+    page.locator("#rmds").get_by_text("What E2L-IRA's RMD is computed from").click()
+    facts = page.get_by_role("form", name="RMD facts of E2L-IRA")
+    facts.get_by_label("Value on 31 December ($)").fill("90,000")
+    facts.get_by_label("Of the year").fill(str(year - 2))
+    facts.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("RMD facts of E2L-IRA saved")
+    missed = (Decimal(90000) / UNIFORM_LIFETIME_TABLE[year - 1 - 1950]).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+    rmds = page.locator("#rmds")
+    expect(rmds).to_contain_text(f"Missed: ${missed:,} was not taken by Dec 31, {year - 1}")
+    expect(rmds).to_contain_text(f"Excise tax so far ${(missed / 4).quantize(Decimal('0.01'), 'ROUND_HALF_UP'):,}")
+    expect(rmds.get_by_role("button", name=f"Make up the ${missed:,} missed from E2L-IRA")).to_be_visible()
+    # When the client made it up at the custodian and the advisor records it for that year
+    rmds.get_by_text("Record a distribution already taken at the custodian").click()
+    taken = page.get_by_role("form", name="Record a distribution already taken")
+    taken.get_by_label("Amount ($)").fill(f"{missed}")
+    taken.get_by_label("Counts for").select_option(label=f"making up the missed {year - 1} RMD")
+    taken.get_by_role("button", name="Record it").click()
+    # Then nothing is missed any more, and this year's RMD is as it was (all taken or planned)
+    expect(page.locator(".messages")).to_contain_text("recorded: its RMD counts it. Nothing is sold.")
+    expect(page.locator("#rmds")).not_to_contain_text("Missed:")
+    expect(page.locator("#rmds").get_by_role("button", name=re.compile("Plan the|Make up the"))).to_have_count(0)
+    with in_firm():
+        assert CashFlow.objects.get(household=lees["household"], makes_up_year=year - 1).amount == missed
