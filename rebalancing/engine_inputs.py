@@ -347,8 +347,9 @@ def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
     and basis cast to float8 as a client parsing the decimal's text would, so the same floats),
     so no value is converted at the read: 0.62 -> 0.35 ms of server CPU for a direct-indexed
     account's lots against converting them here. The lot ids come as one text joined with
-    ``_ID_SEPARATOR`` (``_LOTS_IDS_AS_BYTES`` for the rare account whose ids hold it). The lots come in the order the account's index gives them and numpy puts them oldest
-    first (``_oldest_first``): the server's sort by date cost more than numpy's (a direct-indexed
+    ``_ID_SEPARATOR`` (``_LOTS_IDS_AS_BYTES`` for the rare account whose ids hold it). The lots
+    come in the order the account's index gives them and numpy puts them oldest first
+    (``_oldest_first``): the server's sort by date cost more than numpy's (a direct-indexed
     account's lots 3.09 -> 2.73 ms, process and server CPU).
     """
     rows = _lot_rows(_LOTS_IDS_AS_TEXT, [_ID_SEPARATOR, account_ids])

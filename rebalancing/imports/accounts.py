@@ -10,14 +10,13 @@ from django.utils import timezone
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
 
 from .cells import (
-    CellProblem,
     boolean_cells,
-    column_parse,
     consistent_values,
     date_cells,
     decimal_cells,
     distinct,
     duplicates_report,
+    ended_year_cells,
     references_map,
     tag_cells,
     tax_status_cells,
@@ -77,14 +76,6 @@ def _households_upsert(numbers: list[str], names: dict[str, str]) -> tuple[dict[
     return ids, tuple(notes)
 
 
-def _year_end_year(last: int):
-    def parse(text: str) -> int:
-        if not (text.isascii() and text.isdigit()) or not 1900 <= int(text) <= last:
-            raise CellProblem(f"{text!r} is not a year from 1900 to {last} (a year that has ended)")
-        return int(text)
-    return parse
-
-
 def _year_end_cells(sheet, columns: dict, as_of: date) -> None:
     """The value on 31 December and its year, given together or not at all (one means nothing alone):
     ``_year_end`` holds ``(year, value)`` or None (empty: the values stored are kept)."""
@@ -97,7 +88,7 @@ def _year_end_cells(sheet, columns: dict, as_of: date) -> None:
                                 "year go together")
         return
     value = decimal_cells(sheet, "year_end_value", field=_YEAR_END_VALUE, required=False, minimum=Decimal(0))
-    year = column_parse(sheet, "year_end_year", _year_end_year(as_of.year - 1))
+    year = ended_year_cells(sheet, "year_end_year", last=as_of.year - 1)
     pairs = []
     for line, v, y in zip(sheet.frame.index, value.tolist(), year.tolist(), strict=True):
         if (v is None) != (y is None):

@@ -22,6 +22,7 @@ from .cells import (
     date_cells,
     decimal_cells,
     duplicates_report,
+    ended_year_cells,
     required_cells,
     text_cells,
 )
@@ -35,12 +36,6 @@ REQUIRED = ("household_id", "kind", "amount")
 OPTIONAL = ("account_number", "reference", "as_of", "taken_outside", "makes_up_year")
 _KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "rmd": "rmd",
           "required minimum distribution": "rmd"}
-
-
-def _year(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1900 <= int(text) <= 9999:
-        raise CellProblem(f"{text!r} is not a year (the year whose missed RMD this one makes up)")
-    return int(text)
 
 
 def _kind(text: str) -> str:
@@ -71,7 +66,7 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     # yes: already taken from the IRA at the custodian, recorded for its RMD (nothing sold)
     taken = boolean_cells(sheet, "taken_outside") if sheet.has("taken_outside") else None
     # an earlier year: this RMD makes up that year's missed one (services.cash_flows)
-    makes_up = column_parse(sheet, "makes_up_year", _year) if sheet.has("makes_up_year") else None
+    makes_up = ended_year_cells(sheet, "makes_up_year", last=today.year - 1) if sheet.has("makes_up_year") else None
     if references is not None:
         # A reference names one cash flow of a household: the second row with it would be taken as
         # "entered before" and silently dropped, whatever its amount.

@@ -221,6 +221,15 @@ def date_cells(sheet: Sheet, column: str, *, required: bool = True, not_after: d
     return required_cells(sheet, column, values, "a date") if required else values
 
 
+def ended_year_cells(sheet: Sheet, column: str, *, last: int) -> pd.Series:
+    """A column of years from 1900 to ``last`` (a year that has ended), empty cells None."""
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or not 1900 <= int(text) <= last:
+            raise CellProblem(f"{text!r} is not a year from 1900 to {last} (a year that has ended)")
+        return int(text)
+    return column_parse(sheet, column, parse)
+
+
 def boolean_cells(sheet: Sheet, column: str) -> pd.Series:
     return column_parse(sheet, column, parse_boolean)
 
