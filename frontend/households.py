@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import Count
 
@@ -130,4 +131,16 @@ def household_cash_flows(household: Household) -> list[CashFlow]:
     for f in flows:
         f.state = ("taken at the custodian (recorded)" if f.taken_outside else
                    ", ".join(labels[s] for s in sorted(states.get(f.run_id, ()))) if f.kind != f.Kind.DEPOSIT else "")
+        f.payout = _payout_words(f)
     return flows
+
+
+def _payout_words(flow: CashFlow) -> str:
+    """What has left the household so far, and any shortfall against the plan of the accounts paid."""
+    if not flow.paid:
+        return ""
+    paid = sum(Decimal(v) for v in flow.paid.values())
+    planned = sum(Decimal(str(flow.plan.get("distributions", {}).get(n, 0))) for n in flow.paid)
+    short = planned.quantize(Decimal("0.01")) - paid
+    words = f"${paid:,.2f} paid out of {', '.join(sorted(flow.paid))}"
+    return words + (f"; ${short:,.2f} short of the plan (its sales raised less)" if short > 0 else "")

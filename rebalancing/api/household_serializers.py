@@ -47,11 +47,15 @@ class HouseholdProposalSerializer(serializers.ModelSerializer):
 class CashFlowSerializer(serializers.ModelSerializer):
     household_external_id = serializers.CharField(source="household.external_id")
     account_number = serializers.CharField(source="account.custodian_number", allow_null=True, default=None)
+    paid = serializers.DictField(
+        child=serializers.DecimalField(max_digits=18, decimal_places=2), read_only=True,
+        help_text="Account number -> dollars paid out of it, written as its sales execute (less than the plan's "
+                  "distribution when they raised less); {} until then")
 
     class Meta:
         model = CashFlow
         fields = ["id", "household", "household_external_id", "kind", "amount", "account", "account_number", "as_of",
-                  "reference", "taken_outside", "makes_up_year", "tax_cost", "plan", "run", "created_at"]
+                  "reference", "taken_outside", "makes_up_year", "tax_cost", "plan", "paid", "run", "created_at"]
 
 
 class CashFlowInSerializer(serializers.Serializer):

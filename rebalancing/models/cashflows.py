@@ -14,6 +14,7 @@ class CashFlow(models.Model):
     through the approval workflow like any other. A deposit's cash is invested by a household run.
     One ``taken_outside`` was made at the custodian: it is recorded (the IRA's RMD counts it) and
     nothing is sold. An RMD with ``makes_up_year`` makes up that earlier year's missed RMD.
+    ``paid``: what left each account, written when the account's sales executed (``services.payouts``).
     """
 
     class Kind(models.TextChoices):
@@ -37,6 +38,9 @@ class CashFlow(models.Model):
         null=True, blank=True,
         help_text="An RMD making up a year's missed RMD: that year (it does not count for the year it is taken in)")
     run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="cash_flows")
+    paid = models.JSONField(
+        default=dict, blank=True,
+        help_text="Account number -> the dollars paid out of it (a string), written as its sales execute")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

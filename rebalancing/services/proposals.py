@@ -21,6 +21,7 @@ from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.ledger.orders import orders_create
 from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, ProposalApproval
+from rebalancing.services.payouts import cash_flow_pay
 from rebalancing.webhooks import events as webhook_events
 from rebalancing.webhooks.events import EventType
 from tenants.audit.actions import Action
@@ -288,8 +289,10 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         stale = proposal.status == S.APPROVED and (today - proposal.run.as_of).days > policy.max_price_age_days
         if not stale:
             released = _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
-            orders_create(proposal=released, actor=user, today=today)
+            orders = orders_create(proposal=released, actor=user, today=today)
             webhook_events.orders_released(released.pk, by=_who(user, "proposal.release"))
+            if not orders:  # nothing to fill (a withdrawal taking cash only): done, or it would wait for ever
+                return _executed(released, actor=user, comment="released with no order to fill")
             return released
         _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
               comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
@@ -323,7 +326,13 @@ def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
 @transaction.atomic
 def proposal_mark_executed(*, proposal: Proposal, actor=None, comment: str = "") -> Proposal:
     """Released -> executed, once every order is filled or cancelled (the ledger calls this)."""
-    return _move(_locked(proposal), S.EXECUTED, actor=actor, action="proposal.execute", comment=comment)
+    return _executed(_locked(proposal), actor=actor, comment=comment)
+
+
+def _executed(proposal: Proposal, *, actor, comment: str) -> Proposal:
+    executed = _move(proposal, S.EXECUTED, actor=actor, action="proposal.execute", comment=comment)
+    cash_flow_pay(executed, actor=actor)  # a withdrawal's money leaves once its sales are done
+    return executed
 
 
 def proposals_expire_stale(*, today: date | None = None) -> int:

@@ -118,10 +118,12 @@ def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int,
     flows = CashFlow.objects.filter(Q(run_id__in=live) | Q(taken_outside=True, account_id__in=numbers),
                                     Q(as_of__year__in=years) | Q(makes_up_year__in=years),
                                     kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)
-                                    ).values_list("run_id", "account_id", "as_of", "plan", "makes_up_year")
-    for run_id, recorded_from, as_of, plan, makes_up in flows:
+                                    ).values_list("run_id", "account_id", "as_of", "plan", "makes_up_year", "paid")
+    for run_id, recorded_from, as_of, plan, makes_up, paid in flows:
         for account_id in live[run_id] if run_id is not None else (recorded_from,):
-            amount = Decimal(str((plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
+            # What was paid out once the sales executed (less than planned if they raised less), else the plan.
+            amount = Decimal(str((paid or {}).get(numbers[account_id])
+                                 or (plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
             if amount:
                 out[account_id].append((as_of, amount, makes_up))
     return out

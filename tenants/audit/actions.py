@@ -22,6 +22,7 @@ class Action(StrEnum):
     HOUSEHOLD_MEMBERS = "household.members", "moved an account between households"
     HOUSEHOLD_SETTINGS = "household.settings", "changed a household's settings (tax budget, asset location, rebalancing inside its bands) or asset classes"
     CASH_FLOW_CREATE = "cash_flow.create", "entered a household's deposit, withdrawal or RMD"
+    CASH_FLOW_PAY = "cash_flow.pay", "paid out a withdrawal or RMD whose sales had executed"
     ACCOUNT_RMD_FACTS_SET = "account.rmd_facts", "set what an IRA's required minimum distribution is computed from"
     ACCOUNT_ASSIGN = "account.assign", "assigned a template or model to accounts"
     HOUSEHOLD_TEMPLATE = "household.template", "assigned a template to households"

@@ -620,3 +620,44 @@ def test_a_make_up_the_client_took_at_the_custodian_is_recorded_for_the_missed_y
     with tenant_context(firm_a):
         assert CashFlow.objects.get().makes_up_year == year - 1
     assert "missed</span>" in recorded  # $100 of it made up: the rest is still missed
+
+
+def test_a_withdrawal_decided_released_and_filled_in_the_browser_is_paid_out_and_the_page_says_so(lees, as_user,
+                                                                                                  firm_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from rebalancing.models import CashFlow, Order
+
+    advisor, pm = as_user("advisor"), as_user("pm")
+    # 2,000 of the joint account's cash, then 3,000 raised by selling: a withdrawal of 5,000.
+    planned = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "5000"},
+                           follow=True).content.decode()
+    assert "Withdrawal of $5,000.00 planned" in planned
+    with tenant_context(firm_a):
+        flow = CashFlow.objects.get(household=lees["household"])
+        together = HouseholdProposal.objects.get(run=flow.run)
+        cash_before = dict(Account.objects.values_list("custodian_number", "cash"))
+    advisor.post(_url(lees["household"], f"proposals/{together.pk}/decide/"), {"decision": "approve"})
+    with tenant_context(firm_a):
+        ids = list(Proposal.objects.filter(run=flow.run).values_list("pk", flat=True))
+    for pk in ids:
+        assert "released" in pm.post(f"/proposals/{pk}/decide/", {"action": "release"}, follow=True).content.decode()
+    with tenant_context(firm_a):
+        rows = ["external_id,order_id,kind,quantity,price,trade_date"] + [
+            f"X{o.pk},{o.order_id},fill,{o.quantity},{o.reference_price},{AS_OF.isoformat()}"
+            for o in Order.objects.filter(proposal__run=flow.run)]
+    upload = SimpleUploadedFile("fills.csv", "\n".join(rows).encode(), content_type="text/csv")
+    assert pm.post("/ledger/executions/", {"file": upload, "as_of": AS_OF.isoformat()}).status_code == 200
+
+    page = advisor.get(_url(lees["household"])).content.decode()
+    with tenant_context(firm_a):
+        flow.refresh_from_db()
+        cash_after = dict(Account.objects.values_list("custodian_number", "cash"))
+        assert set(Proposal.objects.filter(run=flow.run).values_list("status", flat=True)) == {"executed"}
+        proceeds = sum((o.quantity * o.reference_price).quantize(Decimal("0.01"))
+                       for o in Order.objects.filter(proposal__run=flow.run))
+    paid = sum(Decimal(v) for v in flow.paid.values())
+    planned = {n: Decimal(str(v)).quantize(Decimal("0.01")) for n, v in flow.plan["distributions"].items()}
+    assert {n: Decimal(v) for n, v in flow.paid.items()} == planned  # filled at the planned prices: all of it
+    assert paid >= Decimal("5000.00") and sum(cash_after.values()) == sum(cash_before.values()) + proceeds - paid
+    assert f"${paid:,.2f} paid out of {', '.join(sorted(flow.paid))}" in page

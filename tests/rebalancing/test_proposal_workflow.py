@@ -147,10 +147,15 @@ def test_illegal_moves_are_refused(firm_a, account, people, status, action):
 
 def test_only_a_portfolio_manager_releases_and_stale_prices_expire(firm_a, account, people):
     with tenant_context(firm_a):
-        fresh = proposal_submit(proposal=make_proposal(account, estimated_tax="0"))
+        fresh = make_proposal(account, estimated_tax="0")
+        fresh.result = {"trades": [{"symbol": "VTI", "side": "buy", "quantity": 3, "price": 100, "value": 300,
+                                    "reasons": ["drift"], "lots": []}]}
+        fresh.save(update_fields=["result"])
+        fresh = proposal_submit(proposal=fresh)
         with pytest.raises(PermissionDenied):
             proposal_release(proposal=fresh, user=people["advisor"], today=AS_OF)
-        assert proposal_release(proposal=fresh, user=people["pm"], today=AS_OF).status == S.RELEASED
+        released = proposal_release(proposal=fresh, user=people["pm"], today=AS_OF)
+        assert released.status == S.RELEASED and released.orders.count() == 1  # it waits for its order's fills
 
         stale = proposal_submit(proposal=make_proposal(account, estimated_tax="0"))
         with pytest.raises(Conflict, match="has expired"):

@@ -1,0 +1,176 @@
+"""A withdrawal's money leaves the household once its sales have executed (``services.payouts``):
+through the real release and the custodian's fills, never before, never twice, never overdrawn."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.ledger.executions import executions_apply
+from rebalancing.models import (
+    Account,
+    CashFlow,
+    HouseholdProposal,
+    Order,
+    Proposal,
+    RebalanceRun,
+    RunOutcome,
+    Security,
+    TaxLot,
+)
+from rebalancing.selectors import RunScope
+from rebalancing.services.cash_flows import cash_flow_enter
+from rebalancing.services.payouts import payout_of
+from rebalancing.services.proposals import household_proposal_decide, proposal_release
+from rebalancing.services.rmd import rmd_due
+from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from tenants.audit.models import AuditEvent
+from tenants.roles import FirmRole
+
+from .book import AS_OF
+from .test_cash_flows import lees as lees_base  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+FILLED_ON = AS_OF + timedelta(days=1)
+
+
+@pytest.fixture
+def lees(lees_base, firm_a, firm_user):  # noqa: F811
+    pm = firm_user(firm_a, "pm@payout.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        yield {**lees_base, "pm": pm}
+
+
+def _cash() -> dict[str, Decimal]:
+    return dict(Account.objects.values_list("custodian_number", "cash"))
+
+
+def _approve_and_release(lees, flow: CashFlow) -> None:
+    household_proposal_decide(household_proposal=HouseholdProposal.objects.get(run=flow.run), user=lees["advisor"],
+                              approve=True)
+    for p in Proposal.objects.filter(run=flow.run).order_by("pk"):
+        proposal_release(proposal=p, user=lees["pm"], today=AS_OF)
+
+
+def _fill(flow: CashFlow, *, price_factor=Decimal(1), cancel: set[str] = frozenset(), tag="F") -> None:
+    records = []
+    for o in Order.objects.filter(proposal__run=flow.run).select_related("security"):
+        if o.security.symbol in cancel:
+            records.append({"external_id": f"{tag}{o.pk}", "order_id": o.order_id, "kind": "cancel",
+                            "quantity": None, "price": None, "trade_date": FILLED_ON.isoformat()})
+        else:
+            records.append({"external_id": f"{tag}{o.pk}", "order_id": o.order_id, "kind": "fill",
+                            "quantity": o.quantity, "price": (o.reference_price * price_factor).quantize(Decimal("0.01")),
+                            "trade_date": FILLED_ON.isoformat()})
+    executions_apply(records=records, actor="custodian feed", as_of=FILLED_ON)
+
+
+def _statuses(flow: CashFlow) -> dict[str, str]:
+    return {p.account.custodian_number: p.status for p in Proposal.objects.filter(run=flow.run).select_related("account")}
+
+
+def test_a_withdrawal_is_paid_out_as_its_sales_execute_and_the_next_run_does_not_invest_it(lees):
+    before = _cash()
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
+    planned = flow.plan["distributions"]
+    assert planned == {"LEE-JT": 2000.0, "LEE-TR": 8010.0}  # the joint account's cash, then the loss lot of VNQ
+    _approve_and_release(lees, flow)
+
+    # The joint account's part is its cash: nothing to fill, so it is done at release and paid at once.
+    assert _statuses(flow) == {"LEE-JT": Proposal.Status.EXECUTED, "LEE-TR": Proposal.Status.RELEASED}
+    flow.refresh_from_db()
+    assert flow.paid == {"LEE-JT": "2000.00"}
+    assert _cash()["LEE-JT"] == before["LEE-JT"] - 2000 and _cash()["LEE-TR"] == before["LEE-TR"]
+
+    _fill(flow)  # the custodian fills the VNQ sale at its planned price: 8,010 comes in and goes out
+    assert _statuses(flow)["LEE-TR"] == Proposal.Status.EXECUTED
+    flow.refresh_from_db()
+    assert flow.paid == {"LEE-JT": "2000.00", "LEE-TR": "8010.00"}
+    assert _cash() == {**before, "LEE-JT": Decimal("0.00"), "LEE-TR": Decimal("0.00")}
+    paid = AuditEvent.objects.filter(action="cash_flow.pay").order_by("pk")
+    assert [e.after["paid"] for e in paid] == ["2000.00", "8010.00"]
+
+    # The household is no longer held back, and its run sees the money gone: nothing bought with it.
+    run = run_start(scope=RunScope(household_id=lees["household"].pk), as_of=FILLED_ON, label="nightly")
+    for chunk in run_chunks(run):
+        run_process_chunk(run_id=run.pk, account_ids=chunk)
+    assert not RunOutcome.objects.filter(run=run, code__in=("cash_flow_pending", "orders_open")).exists()
+    for p in Proposal.objects.filter(run=run, account__custodian_number__in=("LEE-JT", "LEE-TR")):
+        assert p.result["summary"]["cash_before"] == 0
+    # And the next withdrawal may be entered.
+    assert cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("100"), as_of=FILLED_ON).cash_flow.run.kind == RebalanceRun.Kind.CASH_FLOW
+
+
+def test_a_sale_that_raises_less_pays_what_it_raised_and_the_rmd_counts_what_was_paid(lees):
+    from .test_rmd import _facts
+
+    ira = _facts(lees)  # owes 4,219.41 this year
+    Account.objects.filter(pk=ira.pk).update(cash=0)  # the RMD must be raised by selling
+    TaxLot.objects.create(account_id=ira.pk, lot_id="IRA-1", security=Security.objects.get(symbol="VTI"),
+                          quantity=100, cost_basis=9000, acquired=AS_OF - timedelta(days=900))
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=None,
+                           account=ira, as_of=AS_OF).cash_flow
+    planned = Decimal(str(flow.plan["distributions"]["LEE-IRA"])).quantize(Decimal("0.01"))
+    assert planned >= Decimal("4219.41")
+    _approve_and_release(lees, flow)
+    _fill(flow, price_factor=Decimal("0.9"))  # filled 10% below the price it was planned at
+    flow.refresh_from_db()
+    raised = Account.objects.get(pk=ira.pk).cash + Decimal(flow.paid["LEE-IRA"])
+    assert Decimal(flow.paid["LEE-IRA"]) == raised < planned and Account.objects.get(pk=ira.pk).cash == 0
+    due = rmd_due(account=ira, year=AS_OF.year)
+    assert due.distributed == raised and due.remaining == Decimal("4219.41") - raised  # what left, not the plan
+    event = AuditEvent.objects.get(action="cash_flow.pay")
+    assert "short of the" in event.comment and "its sales raised less" in event.comment
+
+
+def test_a_cancelled_sale_pays_nothing_it_did_not_raise(lees):
+    before = _cash()
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
+    _approve_and_release(lees, flow)
+    _fill(flow, cancel={"VNQ"})  # the custodian could not sell it
+    flow.refresh_from_db()
+    assert _statuses(flow)["LEE-TR"] == Proposal.Status.EXECUTED  # every order closed
+    assert flow.paid == {"LEE-JT": "2000.00", "LEE-TR": "0.00"}
+    assert _cash()["LEE-TR"] == before["LEE-TR"] == 0  # never overdrawn
+
+
+def test_executing_again_pays_nothing_twice(lees):
+    from rebalancing.services.payouts import cash_flow_pay
+
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
+    _approve_and_release(lees, flow)
+    _fill(flow)
+    after = _cash()
+    for p in Proposal.objects.filter(run=flow.run):
+        assert cash_flow_pay(p, actor="test") is None
+    _fill(flow)  # the same fills sent again change nothing
+    assert _cash() == after and AuditEvent.objects.filter(action="cash_flow.pay").count() == 2
+
+
+def test_a_rebalance_proposal_released_with_no_order_is_executed_at_once_and_pays_nothing(lees):
+    from .workflow import make_proposal
+
+    proposal = make_proposal(lees["roth"], status=Proposal.Status.APPROVED, as_of=AS_OF)
+    proposal.result = {"trades": [{"symbol": "VTI", "side": "buy", "quantity": 0, "price": 100, "value": 0,
+                                   "reasons": ["drift"], "lots": []}], "summary": {}}
+    proposal.save(update_fields=["result"])
+    before = _cash()
+    released = proposal_release(proposal=proposal, user=lees["pm"], today=AS_OF)
+    assert released.status == Proposal.Status.EXECUTED and not released.orders.exists()
+    assert _cash() == before and not AuditEvent.objects.filter(action="cash_flow.pay").exists()
+
+
+def test_the_payout_rule_matches_a_plain_statement_over_random_amounts():
+    rng = random.Random(7)
+    for _ in range(2000):
+        planned = Decimal(rng.randint(0, 10**9)) / 100
+        cash = Decimal(rng.randint(-10**6, 10**9)) / 100
+        expected = planned if cash >= planned else (cash if cash > 0 else Decimal(0))
+        assert payout_of(planned, cash) == expected
