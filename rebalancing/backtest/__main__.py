@@ -18,7 +18,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rebalancing.engine import InvalidRequest, Parameters
 
@@ -46,6 +48,36 @@ def _read_text(path: str) -> str:
         raise BacktestError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a parser raising ``BacktestError`` (argparse then names the option)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except BacktestError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _symbols(text: str) -> list[str]:
+    chosen = [s.strip() for s in text.split(",")]
+    if not all(chosen):
+        raise BacktestError(f"{text!r} has an empty name: give comma-separated symbols, e.g. XOM,CVX")
+    twice = sorted({s for s in chosen if chosen.count(s) > 1})
+    if twice:
+        raise BacktestError(f"{', '.join(twice)} named more than once")
+    return chosen
+
+
+def _json_target(path: str) -> Path:
+    """Where --json writes: refused before minutes of work when its folder does not exist."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise BacktestError(f"cannot write {path}: no folder {target.parent}")
+    return target
+
+
 def build_config(args: argparse.Namespace, symbols: tuple[str, ...]) -> BacktestConfig:
     template = dict(DEFAULT_TEMPLATE)
     if args.parameters:
@@ -57,11 +89,8 @@ def build_config(args: argparse.Namespace, symbols: tuple[str, ...]) -> Backtest
         parameters = Parameters.from_dict(template)
     except InvalidRequest as exc:
         raise BacktestError(f"{args.parameters or 'parameters'}: {exc}") from None
-    chosen = [s.strip() for s in args.symbols.split(",")] if args.symbols else list(symbols)
-    if args.start:
-        starts = tuple(to_date(s) for s in args.start)
-    else:
-        starts = cohort_starts(*parse_cohorts(args.cohorts))
+    chosen = args.symbols or list(symbols)
+    starts = tuple(args.start) if args.start else args.cohorts
     settings = Settings(args.amount, args.short_term_rate, args.long_term_rate, args.losses)
     return BacktestConfig(
         weights={s: 1 / len(chosen) for s in chosen},
@@ -79,10 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m rebalancing.backtest", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--cohorts", default="1991-2012", help="first-last year of yearly cohorts (default 1991-2012)"
+        "--cohorts",
+        type=_argument(lambda text: cohort_starts(*parse_cohorts(text))),
+        default="1991-2012",
+        help="first-last year of yearly cohorts (default 1991-2012)",
     )
     parser.add_argument(
-        "--start", action="append", help="a start date instead of yearly cohorts (repeatable)"
+        "--start",
+        action="append",
+        type=_argument(to_date),
+        help="a start date (YYYY-MM-DD) instead of yearly cohorts (repeatable)",
     )
     parser.add_argument("--years", type=int, default=10, help="holding period of each cohort (default 10)")
     parser.add_argument(
@@ -97,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         help="net losses offset gains elsewhere (default) or carry forward ($3,000 a year)",
     )
     parser.add_argument("--parameters", help="engine parameters JSON (a template); default: harvesting on")
-    parser.add_argument("--symbols", help="comma-separated subset of the names (equal weight)")
+    parser.add_argument(
+        "--symbols", type=_argument(_symbols), help="comma-separated subset of the names (equal weight)"
+    )
     parser.add_argument(
         "--prices", help="CSV of daily closes: date,SYM1,SYM2,... (default: the bundled sample)"
     )
@@ -106,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         "--naive-threshold", type=float, default=0.10, help="the naive harvester's loss (0.10)"
     )
     parser.add_argument("--split", type=int, default=2002, help="report cohorts before/from this year apart")
-    parser.add_argument("--json", help="write the full report (with monthly values) as JSON")
+    parser.add_argument(
+        "--json", type=_argument(_json_target), help="write the full report (with monthly values) as JSON"
+    )
     group = parser.add_argument_group(
         "household",
         "--household: a taxable account, a traditional IRA and a Roth held to one 60/40 model, "
@@ -145,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     if args.household:
-        return _household(args)
+        return _household(args, parser.prog)
     try:
         history = (
             prices_from_csv(_read_text(args.prices), source=args.prices) if args.prices else load_sample()
@@ -164,15 +203,18 @@ def main(argv: list[str] | None = None) -> int:
             print(file=sys.stderr)
         report = report_dict(result, split_year=args.split, series=bool(args.json))
         if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
+            try:
+                args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+            except OSError as exc:
+                raise BacktestError(f"cannot write {args.json}: {exc.strerror}") from None
     except BacktestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(report_text(report))
     return 0
 
 
-def _household(args: argparse.Namespace) -> int:
+def _household(args: argparse.Namespace, prog: str) -> int:
     from .household import HouseholdSettings, household_report_text, run_household_backtest
 
     try:
@@ -180,7 +222,7 @@ def _household(args: argparse.Namespace) -> int:
             prices_from_csv(_read_text(args.prices), source=args.prices) if args.prices else load_sample()
         )
         if args.symbols:
-            history = history.select([s.strip() for s in args.symbols.split(",")])
+            history = history.select(args.symbols)
         settings = HouseholdSettings(
             taxable=args.taxable,
             traditional=args.traditional,
@@ -198,11 +240,7 @@ def _household(args: argparse.Namespace) -> int:
             inside_bands=args.inside_bands,
             location=args.location,
         )
-        starts = (
-            tuple(to_date(s) for s in args.start)
-            if args.start
-            else cohort_starts(*parse_cohorts(args.cohorts))
-        )
+        starts = tuple(args.start) if args.start else args.cohorts
         started = time.perf_counter()
 
         def progress(done: int, total: int) -> None:
@@ -215,7 +253,7 @@ def _household(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(file=sys.stderr)
     except BacktestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(household_report_text(cohorts, settings))
     return 0

@@ -675,13 +675,18 @@ def run_household_backtest(
     settings = settings or HouseholdSettings()
     if not starts:
         raise BacktestError("a backtest needs at least one start date")
+    if not 1 <= years <= 40:
+        raise BacktestError(f"the horizon must be 1 to 40 years, got {years}")
     bonds = bond_series(history.dates)
     out = []
     for k, start in enumerate(starts):
         # Bought at the close of the last trading day on or before ``start`` (a cohort's start
         # is the last day of the year before), held to the same day ``years`` later.
         start_row = history.row_on_or_before(start)
-        end_day = date(start.year + years, start.month, min(start.day, 28) if start.month == 2 else start.day)
+        try:
+            end_day = date(start.year + years, start.month, min(start.day, 28) if start.month == 2 else start.day)
+        except ValueError:  # after 9999
+            raise BacktestError(f"the prices do not cover {start} + {years} years") from None
         end_row = history.row_on_or_before(end_day)
         if (
             start_row < 0

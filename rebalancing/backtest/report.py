@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import BacktestError
 from .metrics import PeriodMetrics
 from .runner import BacktestResult, CohortResult
 
@@ -222,10 +223,17 @@ def report_csv_rows(report: dict[str, Any]) -> Iterable[list[Any]]:
 
 
 def parse_cohorts(text: str) -> tuple[int, int]:
-    """``"1991-2012"`` or ``"1991"`` -> (first, last)."""
-    first, _, last = text.partition("-")
-    return int(first), int(last or first)
+    """``"1991-2012"`` or ``"1991"`` -> (first, last); ``BacktestError`` naming a malformed range."""
+    first, _, last = text.strip().partition("-")
+    try:
+        return int(first), int(last or first)
+    except ValueError:
+        raise BacktestError(f"cohorts {text!r}: expected a year or first-last years, e.g. 1991-2012") from None
 
 
 def to_date(text: str) -> date:
-    return date.fromisoformat(text)
+    """An ISO date (``2007-12-31``); ``BacktestError`` naming anything else."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BacktestError(f"{text!r} is not a date: expected YYYY-MM-DD, e.g. 2007-12-31") from None

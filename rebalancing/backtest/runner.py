@@ -23,9 +23,14 @@ from .simulation import Run, Settings, simulate
 from .strategies import BuyAndHold, EngineStrategy, NaiveHarvester, Strategy
 from .taxes import LOSS_TREATMENTS
 
-__all__ = ["BacktestConfig", "CohortResult", "BacktestResult", "run_backtest", "cohort_starts", "RISK_MODELS"]
+__all__ = ["BacktestConfig", "CohortResult", "BacktestResult", "run_backtest", "cohort_starts", "cohort_windows",
+           "RISK_MODELS", "MAX_GAP_DAYS"]
 
 RISK_MODELS = ("estimated", "default")
+# The longest calendar gap between two trading days a cohort may have: a market closure (the
+# longest in the bundled prices is 7 days, September 2001) and no more; sparser prices (weekly,
+# or a name missing for weeks) would be replayed as if they were daily.
+MAX_GAP_DAYS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,24 +99,45 @@ def cohort_starts(first_year: int, last_year: int) -> tuple[date, ...]:
     of ``Y - 1`` so that its tax years are exactly ``Y .. Y + years - 1``."""
     if last_year < first_year:
         raise BacktestError(f"no cohorts between {first_year} and {last_year}")
+    if first_year < 2 or last_year > 9999:  # the first is bought on 31 December of the year before
+        raise BacktestError(f"cohort years must be 2 to 9999, got {first_year}-{last_year}")
     return tuple(date(y - 1, 12, 31) for y in range(first_year, last_year + 1))
 
 
-def _rows(history: PriceHistory, start: date, years: int) -> tuple[int, int]:
-    start_row = history.row_on_or_before(start)
-    if start_row < 0:
-        start_row = history.row_on_or_after(start)
-    try:
-        end_day = date(start.year + years, start.month, start.day)
-    except ValueError:
-        end_day = date(start.year + years, start.month, 28)
-    end_row = history.row_on_or_before(end_day)
-    if start_row >= len(history.dates) or history.day(start_row) > start or end_day > history.last:
+def cohort_windows(
+    dates: np.ndarray, starts: Sequence[date], years: int, *, risk_model: str = "estimated"
+) -> list[tuple[int, int]]:
+    """Each cohort's first and last row in ``dates`` (ascending ordinals of the trading days on which
+    every name has a close). Raises ``BacktestError`` naming what the prices cannot serve: a span
+    they do not cover, a gap of more than ``MAX_GAP_DAYS`` in a cohort's days (a backtest replays
+    daily closes), too few days before the first start for the estimated risk model."""
+    first, last = date.fromordinal(int(dates[0])), date.fromordinal(int(dates[-1]))
+    windows = []
+    for start in starts:
+        try:
+            end_day = date(start.year + years, start.month, start.day)
+        except ValueError:  # 29 February, or after 9999
+            end_day = date(start.year + years, start.month, 28) if start.year + years <= 9999 else date.max
+        start_row = int(np.searchsorted(dates, start.toordinal(), side="right")) - 1
+        end_row = int(np.searchsorted(dates, end_day.toordinal(), side="right")) - 1
+        if start_row < 0 or end_day > last:
+            raise BacktestError(
+                f"prices cover {first} to {last}; a {years}-year run from {start} needs {start} to {end_day}"
+            )
+        gaps = np.diff(dates[start_row : end_row + 1])
+        if gaps.size and gaps.max() > MAX_GAP_DAYS:
+            k = start_row + int(gaps.argmax())
+            raise BacktestError(
+                f"no prices from {date.fromordinal(int(dates[k]))} to {date.fromordinal(int(dates[k + 1]))} "
+                f"for every name: a backtest replays daily closes (a gap of at most {MAX_GAP_DAYS} days)"
+            )
+        windows.append((start_row, end_row))
+    if risk_model == "estimated" and min(s for s, _ in windows) < RISK_LOOKBACK_DAYS // 4:
         raise BacktestError(
-            f"prices cover {history.first} to {history.last}; a {years}-year run from {start} needs "
-            f"{start} to {end_day}"
+            f"the estimated risk model needs about {RISK_LOOKBACK_DAYS // 4} trading days of prices before "
+            f"the first start date ({first} is too close); start later or use risk_model 'default'"
         )
-    return start_row, end_row
+    return windows
 
 
 def run_backtest(
@@ -134,12 +160,7 @@ def run_backtest(
             EngineStrategy(parameters=config.parameters, risk=risk),
             NaiveHarvester(threshold=config.naive_threshold),
         )
-    windows = [_rows(history, start, config.years) for start in config.starts]
-    if config.risk_model == "estimated" and min(s for s, _ in windows) < RISK_LOOKBACK_DAYS // 4:
-        raise BacktestError(
-            f"the estimated risk model needs about {RISK_LOOKBACK_DAYS // 4} trading days of prices before "
-            f"the first start date ({history.first} is too close); start later or use risk_model 'default'"
-        )
+    windows = cohort_windows(history.dates, config.starts, config.years, risk_model=config.risk_model)
     cohorts = []
     for k, (start_row, end_row) in enumerate(windows):
         base = simulate(BuyAndHold(), history, config.settings, start_row, end_row, weights)

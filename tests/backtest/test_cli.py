@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rebalancing.backtest.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +74,41 @@ def test_it_runs_as_a_module():
     )
     assert proc.returncode == 0, proc.stderr
     assert "engine vs naive" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--start", "notadate"], "argument --start: 'notadate' is not a date: expected YYYY-MM-DD"),
+        (["--cohorts", "abc"], "argument --cohorts: cohorts 'abc': expected a year or first-last years"),
+        (["--cohorts", "1-99999"], "argument --cohorts: cohort years must be 2 to 9999, got 1-99999"),
+        (["--symbols", "XOM,XOM"], "argument --symbols: XOM named more than once"),
+        (["--symbols", "XOM,"], "argument --symbols: 'XOM,' has an empty name"),
+        (["--json", "/no/such/folder/r.json"], "argument --json: cannot write /no/such/folder/r.json"),
+        (["--years", "x"], "argument --years: invalid int value"),
+    ],
+)
+def test_a_malformed_option_is_refused_like_argparse_does_without_a_traceback(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--quiet"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert f"python -m rebalancing.backtest: error: {message}" in err and "Traceback" not in err
+
+
+def test_a_bad_run_names_the_command_like_argparse_and_the_household_checks_its_horizon(capsys):
+    assert main(["--start", "9999-01-04", "--years", "1", "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("python -m rebalancing.backtest: error: prices cover")
+    assert main(["--household", "--start", "2007-12-31", "--years", "0", "--quiet"]) == 2
+    assert "the horizon must be 1 to 40 years, got 0" in capsys.readouterr().err
+
+
+def test_an_argument_that_is_not_utf8_is_refused_without_a_traceback():
+    proc = subprocess.run(
+        [sys.executable.encode(), b"-m", b"rebalancing.backtest", b"--start", b"2008-\xff-30", b"--quiet"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    err = proc.stderr.decode("utf-8", "backslashreplace")
+    assert proc.returncode == 2 and "argument --start" in err and "Traceback" not in err

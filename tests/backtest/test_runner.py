@@ -109,3 +109,21 @@ def test_prices_that_do_not_cover_the_period_are_refused():
         run_backtest(BacktestConfig({"XOM": 1.0}, (date(2020, 6, 30),), years=5), load_sample())
     with pytest.raises(BacktestError, match="no price history for ZZZ"):
         run_backtest(BacktestConfig({"ZZZ": 1.0}, (date(2008, 6, 30),), years=1), load_sample())
+
+
+def test_prices_with_a_gap_are_refused_naming_it_not_replayed_as_daily():
+    # given: a name priced on the first day, two months later and then daily (the other daily)
+    sample = load_sample().select(["XOM", "CVX"])
+    keep = np.ones(len(sample.dates), dtype=bool)
+    gap = (sample.dates > date(2008, 7, 1).toordinal()) & (sample.dates < date(2008, 9, 2).toordinal())
+    keep[gap] = False
+    gappy = type(sample)(sample.dates[keep], sample.symbols, sample.closes[keep], sample.sectors, "csv")
+    config = BacktestConfig({"XOM": 0.5, "CVX": 0.5}, (date(2008, 6, 30),), years=1)
+    # when / then: refused, naming the days missing (before: three months replayed as one day)
+    with pytest.raises(BacktestError, match="no prices from 2008-07-01 to 2008-09-02"):
+        run_backtest(config, gappy)
+
+
+def test_a_span_past_the_calendar_is_refused_in_words():
+    with pytest.raises(BacktestError, match="prices cover 1990-01-02 to 2022-12-28"):
+        run_backtest(BacktestConfig({"XOM": 1.0}, (date(9999, 1, 4),), years=1), load_sample())
