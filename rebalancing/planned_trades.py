@@ -26,7 +26,7 @@ from datetime import date
 from rebalancing import engine
 from rebalancing.models import Account, Order, Proposal
 
-__all__ = ["Planned", "household_plans_load", "request_with_plans", "trades_planned_by"]
+__all__ = ["Planned", "household_plans_load", "household_request_seeing", "request_with_plans", "trades_planned_by"]
 
 ORDER = "order"
 PROPOSAL = "proposal"
@@ -113,3 +113,16 @@ def request_with_plans(request: engine.RebalanceRequest, *, account_id: int, rec
         return request
     account = dataclasses.replace(request.account, household_trades=tuple(trades))
     return dataclasses.replace(request, account=account)
+
+
+def household_request_seeing(request: engine.HouseholdRequest,
+                             trades: Iterable[engine.HouseholdTrade]) -> engine.HouseholdRequest:
+    """A household's ``request`` (whose accounts see no open proposal: a household solve replaces
+    them) seeing ``trades`` besides - open proposals that will stand after what is being planned, so
+    that it sells nothing at a loss that one of them buys. Every account sees them, as in a run."""
+    trades = tuple(trades)
+    if not trades:
+        return request
+    accounts = tuple(dataclasses.replace(a, request=dataclasses.replace(a.request, account=dataclasses.replace(
+        a.request.account, household_trades=a.request.account.household_trades + trades))) for a in request.accounts)
+    return dataclasses.replace(request, accounts=accounts)

@@ -175,7 +175,10 @@ def plan_withdrawal(
                     and eq.group(lot.symbol) in activity.purchases
                     and not a.request.parameters.wash_sale.allow
                 ):
-                    skipped.append(f"lot {lot.id} of {lot.symbol} in {a.id} (a loss, bought within 30 days)")
+                    skipped.append(
+                        f"lot {lot.id} of {lot.symbol} in {a.id} (a loss: the household bought it within "
+                        "30 days, or a trade it plans buys it)"
+                    )
                     continue
                 category = 0 if gain < 0 else (1 if long_ else 2)
                 key = (*place[a.id][:2], category, per_dollar, position[a.id], lot.id)

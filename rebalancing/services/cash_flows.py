@@ -29,6 +29,7 @@ from rebalancing.models import (
     RebalanceRun,
     RunOutcome,
 )
+from rebalancing.planned_trades import household_request_seeing, trades_planned_by
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
 from rebalancing.services.rmd import rmd_due, rmd_open_for_account
@@ -244,19 +245,35 @@ def _owners_born(household_id: int) -> dict:
                                        owner_birth_date__isnull=False).values_list("custodian_number", "owner_birth_date"))
 
 
+def _standing_trades(flow: CashFlow, *, as_one: bool) -> list[engine.HouseholdTrade]:
+    """The trades of the household's open proposals that stand after the withdrawal supersedes what
+    it replaces: the approved ones (an approval stands), and - in a household managed account by
+    account, where only the accounts the plan draws on are superseded, which the plan decides - the
+    others too. A loss the plan sells must not be washed by a purchase in one of them (IRC §1091,
+    Rev. Rul. 2008-5 for an IRA's); released ones are seen already, as their open orders."""
+    standing = (Proposal.Status.APPROVED,) if as_one else OPEN
+    out = []
+    for number, result in (Proposal.objects.filter(account__household_id=flow.household_id, status__in=standing)
+                           .values_list("account__custodian_number", "result")):
+        out.extend(trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=flow.as_of))
+    return out
+
+
 def _withdrawal(flow: CashFlow, user) -> None:
     _open_cash_flow_check(flow)
     [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
     if inputs.error is not None:
         raise ValidationFailed(f"The household's accounts cannot be read for a withdrawal: {inputs.error.message}",
                                code=inputs.error.code, detail=inputs.error.detail)
+    as_one = flow.household.is_unit
+    request = household_request_seeing(inputs.request, _standing_trades(flow, as_one=as_one))
     try:
-        plan = engine.plan_withdrawal(inputs.request, amount=float(flow.amount), kind=flow.kind,
+        plan = engine.plan_withdrawal(request, amount=float(flow.amount), kind=flow.kind,
                                       account_id=flow.account.custodian_number if flow.account else None,
                                       birth_dates=_owners_born(flow.household_id))
     except engine.InvalidRequest as exc:
         raise ValidationFailed(exc.message, code="withdrawal_refused", detail=exc.detail or {}) from None
-    results = withdrawal_results(inputs.request, plan)
+    results = withdrawal_results(request, plan)
     if not results:
         raise Conflict("The plan takes nothing from any account.", code="withdrawal_refused")
     members = {m.request.account.id: m for m in inputs.members}
@@ -285,8 +302,10 @@ def _withdrawal(flow: CashFlow, user) -> None:
     account_ids = [p.account_id for p in proposals]
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED)
                                     for a in account_ids])
-    # The sales would otherwise compete with the accounts' open rebalance proposals for the same lots.
-    proposals_supersede(account_ids=account_ids, by_run_id=run.pk)
+    # The sales would otherwise compete with the accounts' open rebalance proposals for the same lots;
+    # a household managed as one has one joint proposal, which would be left in part.
+    proposals_supersede(account_ids=[m.account_id for m in inputs.members] if as_one else account_ids,
+                        by_run_id=run.pk)
     proposals_submit_new(run_id=run.pk, account_ids=account_ids)
     flow.plan, flow.tax_cost, flow.run = plan_dict, round(Decimal(str(plan.tax_cost)), 2), run
     flow.full_clean()
