@@ -31,6 +31,7 @@ from tenants.errors import ValidationFailed
 __all__ = [
     "asset_classes_known",
     "backtest_basket",
+    "backtest_firm_price_days",
     "backtest_firm_price_span",
     "backtest_price_history",
     "ModelBook",
@@ -283,19 +284,28 @@ def backtest_price_history(*, source: str, symbols: list[str], first: date | Non
     )
 
 
-def backtest_firm_price_span(symbols: list[str]) -> tuple[date, date] | None:
+def backtest_firm_price_span(symbols: list[str]) -> tuple[tuple[date, date] | None, list[str]]:
     """The span over which the firm holds prices of every one of ``symbols`` (first day each has a
-    price, last day each has one), or None when one has none."""
-    spans = (
-        Price.objects.filter(security__symbol__in=symbols)
-        .values("security_id")
-        .annotate(first=Min("date"), last=Max("date"))
-        .values_list("first", "last")
+    price, last day each has one), and the symbols it holds no price of (the span is then None)."""
+    spans = {
+        symbol: (first, last) for symbol, first, last in
+        Price.objects.filter(security__symbol__in=symbols).values("security__symbol")
+        .annotate(first=Min("date"), last=Max("date")).values_list("security__symbol", "first", "last")
+    }
+    missing = sorted(set(symbols) - set(spans))
+    if missing or not spans:
+        return None, missing
+    return (max(f for f, _ in spans.values()), min(last for _, last in spans.values())), []
+
+
+def backtest_firm_price_days(symbols: list[str], *, first: date, last: date) -> list[date]:
+    """The days from ``first`` to ``last`` on which the firm holds a price of every one of ``symbols``
+    (the days a backtest on its prices replays), in one grouped query."""
+    ids = list(Security.objects.filter(symbol__in=symbols).values_list("pk", flat=True))
+    return list(
+        Price.objects.filter(security_id__in=ids, date__gte=first, date__lte=last).values("date")
+        .annotate(n=Count("security_id")).filter(n=len(set(symbols))).order_by("date").values_list("date", flat=True)
     )
-    spans = list(spans)
-    if len(spans) < len(set(symbols)):
-        return None
-    return max(f for f, _ in spans), min(last for _, last in spans)
 
 
 # A risk model estimated more than this many days before a run is not used (the nightly refresh

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from rebalancing.models import RebalanceRun, RiskModelEstimate
 from rebalancing.selectors import RunScope
-from rebalancing.services.backtests import backtest_execute
+from rebalancing.services.backtests import backtest_execute, backtest_fail
 from rebalancing.services.notifications import approvals_digest_send, approvers_notify_run
 from rebalancing.services.proposals import proposals_expire_stale
 from rebalancing.services.risk_models import (
@@ -121,10 +121,17 @@ def runs_watch() -> dict:
 @shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
 def backtest_run(self, backtest_id: int) -> str | None:
     """Replay a backtest (minutes of work for many cohorts). Bad input or data ends it as failed with
-    the reason; anything else (the database going away) is retried from the first cohort."""
+    the reason; anything else (the database going away) is retried from the first cohort, and after
+    the last retry it is ended as failed, saying so, so that it stops showing as under way."""
     try:
         backtest = backtest_execute(backtest_id=backtest_id)
     except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            # The page shows the message: the exception itself goes to the log only.
+            logger.error("backtest %s gave up after %s retries: %s", backtest_id, self.max_retries, exc)
+            backtest_fail(backtest_id=backtest_id,
+                          message=f"the backtest stopped unexpectedly, {self.max_retries + 1} times; try again")
+            raise
         logger.warning("backtest %s failed (%s); retrying", backtest_id, exc)
         raise self.retry(exc=exc) from exc
     return None if backtest is None else backtest.status

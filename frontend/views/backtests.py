@@ -35,7 +35,7 @@ class BacktestForm(forms.Form):
     model = forms.ModelChoiceField(ModelPortfolio.objects.none(), required=False)
     benchmark = forms.ModelChoiceField(Benchmark.objects.none(), required=False)
     prices = forms.ChoiceField(choices=Backtest.Prices.choices, initial=Backtest.Prices.SAMPLE)
-    amount = forms.DecimalField(min_value=Decimal("1000"), max_value=Decimal("1e11"), decimal_places=2,
+    amount = forms.DecimalField(min_value=Decimal("1000"), max_value=Backtest.AMOUNT_MAX, decimal_places=2,
                                 initial=Decimal("1000000"))
     start = forms.DateField(initial=date(2007, 12, 31), help_text="The basket is bought at this day's close")
     years = forms.IntegerField(min_value=1, max_value=40, initial=10)

@@ -124,7 +124,7 @@ def cohort_windows(
             raise BacktestError(
                 f"prices cover {first} to {last}; a {years}-year run from {start} needs {start} to {end_day}"
             )
-        gaps = np.diff(dates[start_row : end_row + 1])
+        gaps = np.diff(dates[start_row : end_row + 2])  # with the day after: a gap may straddle the end
         if gaps.size and gaps.max() > MAX_GAP_DAYS:
             k = start_row + int(gaps.argmax())
             raise BacktestError(

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -26,6 +28,10 @@ class Backtest(models.Model):
     class Prices(models.TextChoices):
         SAMPLE = "sample", "Bundled real prices (20 S&P 500 stocks, 1990-2022)"
         FIRM = "firm", "This firm's prices"
+
+    # The most money a backtest replays (the form's, the API's and the service's limit; the pure
+    # backtest refuses 10^12 and more).
+    AMOUNT_MAX = Decimal("100000000000")
 
     class Losses(models.TextChoices):
         OFFSET = "offset", "Offset gains elsewhere in the household"

@@ -4,10 +4,11 @@ a worker (rebalancing.backtest does the work; this module loads, stores and repo
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+import numpy as np
+from django.db import connection, transaction
 from django.utils import timezone
 
 from rebalancing import dispatch
@@ -15,15 +16,21 @@ from rebalancing.access import require
 from rebalancing.backtest import BacktestConfig, BacktestError, Settings, run_backtest
 from rebalancing.backtest.report import report_dict
 from rebalancing.backtest.risk import RISK_LOOKBACK_DAYS
+from rebalancing.backtest.runner import cohort_windows
 from rebalancing.effective_parameters import parameters_effective
 from rebalancing.engine import EngineError, Parameters
 from rebalancing.models import Backtest, Benchmark, ModelPortfolio, ParameterTemplate
-from rebalancing.selectors import backtest_basket, backtest_firm_price_span, backtest_price_history
+from rebalancing.selectors import (
+    backtest_basket,
+    backtest_firm_price_days,
+    backtest_firm_price_span,
+    backtest_price_history,
+)
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["OPEN_PER_USER", "backtest_execute", "backtest_parameters", "backtest_start"]
+__all__ = ["OPEN_PER_USER", "backtest_execute", "backtest_fail", "backtest_parameters", "backtest_start"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +100,13 @@ def _check_history(*, prices: str, symbols: list[str], start: date, years: int, 
             )
         first, last = history.first, history.last
     else:
-        span = backtest_firm_price_span(symbols)
+        span, missing = backtest_firm_price_span(symbols)
         if span is None:
-            raise ValidationFailed("this firm holds no prices for some of the basket's securities",
-                                   detail={"field": "prices"})
+            raise ValidationFailed(
+                f"this firm holds no prices of {', '.join(missing[:8])}{' and others' if len(missing) > 8 else ''}"
+                f" ({len(missing)} of the basket's {len(symbols)} securities)",
+                detail={"field": "prices", "symbols": missing[:50]},
+            )
         first, last = span
     if first > needed_from or last < end:
         raise ValidationFailed(
@@ -104,6 +114,28 @@ def _check_history(*, prices: str, symbols: list[str], start: date, years: int, 
             f"{needed_from} (for the risk model) to {end}",
             detail={"field": "start", "prices_first": str(first), "prices_last": str(last)},
         )
+    if prices == Backtest.Prices.FIRM:
+        # Each name's first and last day are not enough: the worker replays the days on which every
+        # name has a price, and a name priced weekly, or missing for months, leaves too few of them.
+        # (with the year after the end: the next day shows a gap across the end, not a short span)
+        until = min(last, end + timedelta(days=366))
+        days = backtest_firm_price_days(symbols, first=needed_from, last=until)
+        try:
+            if len(days) < 2:
+                raise BacktestError(f"this firm has prices of all {len(symbols)} securities on {len(days)} day(s) "
+                                    f"from {needed_from} to {until}; a backtest replays daily closes")
+            cohort_windows(np.array([d.toordinal() for d in days]), _starts(start, cohorts), years)
+        except BacktestError as exc:
+            raise ValidationFailed(str(exc), detail={"field": "prices"}) from None
+
+
+def _lock_the_users_backtests(user) -> None:
+    """Hold the user's backtests until this transaction ends: of two starts at once the second waits
+    here and then counts the first (this statement's snapshot is taken after the wait), so nobody
+    gets past ``OPEN_PER_USER`` by pressing twice. Keyed by schema and user: nobody else waits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       [f"{connection.schema_name}:backtests:{user.pk}"])
 
 
 @transaction.atomic
@@ -126,6 +158,7 @@ def backtest_start(
 ) -> Backtest:
     """Store a backtest and queue it for a worker once this transaction commits."""
     require(user, Capability.VIEW_BOOK)
+    _lock_the_users_backtests(user)
     open_ = Backtest.objects.filter(created_by=user, status__in=(Backtest.Status.QUEUED, Backtest.Status.RUNNING))
     if open_.count() >= OPEN_PER_USER:
         raise Conflict(f"you already have {OPEN_PER_USER} backtests waiting or running; start more when one finishes")
@@ -154,6 +187,9 @@ def backtest_start(
         created_by=user,
     )
     backtest.full_clean()
+    if amount > Backtest.AMOUNT_MAX:
+        raise ValidationFailed(f"the amount must be at most {Backtest.AMOUNT_MAX:,}, got {amount:,}",
+                               detail={"field": "amount"})
     _check_history(prices=prices, symbols=list(weights), start=start, years=years, cohorts=cohorts)
     backtest.save()
     audit_record(actor=user, action="backtest.start", obj=backtest, after={
@@ -163,6 +199,14 @@ def backtest_start(
     # The schema is read when the message is sent: on_commit runs in this firm's context.
     transaction.on_commit(lambda: dispatch.send(dispatch.BACKTEST_RUN, backtest.pk))
     return backtest
+
+
+def backtest_fail(*, backtest_id: int, message: str) -> None:
+    """End a backtest the worker could not finish (after its retries), saying why: it no longer shows
+    as under way nor counts against its owner's backtests waiting or running."""
+    Backtest.objects.filter(pk=backtest_id, status__in=(Backtest.Status.QUEUED, Backtest.Status.RUNNING)).update(
+        status=Backtest.Status.FAILED, error=message[:2000], finished_at=timezone.now()
+    )
 
 
 def backtest_execute(*, backtest_id: int) -> Backtest | None:

@@ -83,3 +83,25 @@ def test_another_firms_backtest_is_not_found(firm_a, firm_b, people, firm_user, 
     other = firm_user(firm_b, "pm@b.example", FirmRole.PORTFOLIO_MANAGER)
     client_b = key_client(firm_b, api_key(firm_b, other))
     assert client_b.get(f"{API}/backtests/{created['id']}/").status_code == 404
+
+
+def test_an_amount_too_large_to_replay_is_refused_with_400_not_queued_to_fail(firm_a, people, api_key):
+    client = key_client(firm_a, api_key(firm_a, people["pm"], scopes=["read"]))
+    response = client.post(f"{API}/backtests/", {**BODY, "amount": "50000000000000"}, content_type="application/json")
+    # before: 201, then the worker failed it ("the amount must be positive (and below 10^12)")
+    assert response.status_code == 400, response.content
+    assert "amount" in str(error_of(response)["detail"]) and "100000000000" in error_of(response)["message"]
+    with tenant_context(firm_a):
+        assert not Backtest.objects.exists()
+
+
+def test_another_firms_template_code_is_unknown_here(firm_a, firm_b, people, api_key):
+    from rebalancing.models import ParameterTemplate
+
+    with tenant_context(firm_b):
+        ParameterTemplate.objects.create(code="b-only", name="Firm B's harvesting", parameters={})
+    client = key_client(firm_a, api_key(firm_a, people["pm"], scopes=["read"]))
+    response = client.post(f"{API}/backtests/", {**BODY, "template": "b-only"}, content_type="application/json")
+    assert response.status_code == 400 and "template" in str(error_of(response)["detail"])
+    with tenant_context(firm_a):
+        assert not Backtest.objects.exists()

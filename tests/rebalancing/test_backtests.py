@@ -165,3 +165,93 @@ def test_the_replayed_parameters_leave_out_what_belongs_to_a_real_accounts_model
     assert values["harvest"] == {"enabled": True, "min_loss_value": 1000, "min_loss_pct": 0.05, "substitutes": {}}
     assert values["screen"]["enabled"] is False and values["direct_index"] == {}
     assert values["trading"]["tracking_error_cost"] == 0.5
+
+
+def _firm_pair(days, *, every: int = 1):
+    """A benchmark of two names with the firm's own prices (seeded random walks): AAA every day,
+    BBB every ``every``-th day and the last."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    bench = Benchmark.objects.create(code="PAIR", name="A pair")
+    for symbol in ("AAA", "BBB"):
+        sec = Security.objects.create(symbol=symbol, name=symbol, asset_class="us_equity", sector="Energy")
+        BenchmarkWeight.objects.create(benchmark=bench, date=days[0], security=sec, weight=Decimal("0.5"))
+        path = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, len(days))))
+        kept = [(k, d, p) for k, (d, p) in enumerate(zip(days, path, strict=True))
+                if symbol == "AAA" or k % every == 0 or k == len(days) - 1]
+        Price.objects.bulk_create(Price(security=sec, date=d, close=Decimal(f"{p:.4f}")) for _, d, p in kept)
+    return bench
+
+
+def _weekdays(first: date, n: int) -> list[date]:
+    return [d for d in (first + timedelta(days=k) for k in range(2 * n)) if d.weekday() < 5][:n]
+
+
+def test_firm_prices_of_a_name_priced_now_and_then_are_refused_before_anything_is_queued(firm_a, firm_user):
+    # given: BBB priced every 30th day, or on 3 of 600 days: each name's first and last day span the period
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        days = _weekdays(date(2020, 1, 1), 600)
+        monthly = _firm_pair(days, every=30)
+        # when / then: refused at once, naming the missing days (before: queued and replayed as if
+        # daily; on three days the worker crashed and retried, leaving it "running" for good)
+        with pytest.raises(ValidationFailed, match="no prices from 2020-12-02 to 2021-01-13 for every name") as gap:
+            _start(pm, basket=Backtest.Basket.BENCHMARK, benchmark=monthly, prices=Backtest.Prices.FIRM,
+                   start=days[260], years=1)
+        assert gap.value.detail == {"field": "prices"}
+        Price.objects.filter(security__symbol="BBB").exclude(date__in=[days[0], days[-1]]).delete()
+        with pytest.raises(ValidationFailed, match=r"prices of all 2 securities on 1 day\(s\) from 2020-03-16"):
+            _start(pm, basket=Backtest.Basket.BENCHMARK, benchmark=monthly, prices=Backtest.Prices.FIRM,
+                   start=days[260], years=1)
+        assert not Backtest.objects.exists()
+
+
+def test_the_names_the_firm_holds_no_price_of_are_named(firm_a, firm_user):
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        days = _weekdays(date(2020, 1, 1), 600)
+        bench = _firm_pair(days)
+        unpriced = Security.objects.create(symbol="CCC", name="CCC", asset_class="us_equity")
+        BenchmarkWeight.objects.create(benchmark=bench, date=days[0], security=unpriced, weight=Decimal("0.5"))
+        with pytest.raises(ValidationFailed, match=r"this firm holds no prices of CCC \(1 of the basket's 3") as refused:
+            _start(pm, basket=Backtest.Basket.BENCHMARK, benchmark=bench, prices=Backtest.Prices.FIRM,
+                   start=days[260], years=1)
+        assert refused.value.detail == {"field": "prices", "symbols": ["CCC"]}
+
+
+def test_an_amount_the_backtest_cannot_replay_is_refused_at_once(firm_a, firm_user):
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        # before: stored and queued, then failed in the worker ("below 10^12")
+        with pytest.raises(ValidationFailed, match="the amount must be at most 100,000,000,000") as refused:
+            _start(pm, amount=Decimal("50000000000000"))
+        assert refused.value.detail == {"field": "amount"}
+        assert not Backtest.objects.exists()
+
+
+def test_the_task_gives_up_after_its_retries_saying_so(firm_a, firm_user, monkeypatch,
+                                                       django_capture_on_commit_callbacks):
+    from django.db import OperationalError
+
+    from rebalancing import tasks
+
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        with django_capture_on_commit_callbacks():
+            doomed = _start(pm)
+        calls = []
+
+        def database_gone(*, backtest_id):
+            calls.append(backtest_id)
+            Backtest.objects.filter(pk=backtest_id).update(status=Backtest.Status.RUNNING)
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(tasks, "backtest_execute", database_gone)
+        result = tasks.backtest_run.apply(args=[doomed.pk])  # eager: retries run at once
+        doomed.refresh_from_db()
+
+    assert result.failed() and len(calls) == 4  # the first try and 3 retries
+    # before: left "running" for good, counted against the owner's 3 backtests under way
+    assert doomed.status == Backtest.Status.FAILED and doomed.finished_at is not None
+    assert doomed.error == "the backtest stopped unexpectedly, 4 times; try again"  # not the database's words

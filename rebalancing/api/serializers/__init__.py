@@ -604,7 +604,8 @@ class BacktestStartSerializer(serializers.Serializer):
     benchmark = serializers.SlugRelatedField(slug_field="code", queryset=Benchmark.objects.all(), required=False,
                                              allow_null=True, default=None)
     prices = serializers.ChoiceField(choices=Backtest.Prices.choices, default=Backtest.Prices.SAMPLE)
-    amount = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=1000, default=1_000_000)
+    amount = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=1000, max_value=Backtest.AMOUNT_MAX,
+                                      default=1_000_000)
     start = serializers.DateField(help_text="The basket is bought at the close of the last trading day on or before it")
     years = serializers.IntegerField(min_value=1, max_value=40, default=10)
     cohorts = serializers.IntegerField(min_value=1, max_value=30, default=1, help_text="Yearly start dates")
