@@ -131,6 +131,11 @@ def backtest_detail(request, pk: int):
     if is_htmx(request) and not finished:
         return render(request, "frontend/partials/backtest_progress.html", context)
     report = backtest.report if backtest.status == Backtest.Status.COMPLETED else None
+    if request.GET.get("download") == "csv" and not report:  # a link kept from before, or typed
+        messages.error(request, f"Backtest {backtest.pk} failed ({backtest.error}): it has no figures to download."
+                       if backtest.status == Backtest.Status.FAILED else
+                       f"Backtest {backtest.pk} is {backtest.status}: its CSV comes when it completes.")
+        return redirect("backtest_detail", pk=backtest.pk)
     if report and request.GET.get("download") == "csv":
         rows = list(report_csv_rows(report))
         stamp = timezone.localdate().strftime("%Y%m%d")

@@ -66,3 +66,31 @@ def test_a_colleagues_backtest_is_not_found(firm_a, as_user, django_capture_on_c
         started = as_user("advisor").post("/backtests/", FORM)
     assert as_user("colleague").get(started["Location"]).status_code == 404
     assert as_user("admin").get(started["Location"]).status_code == 200
+
+
+def test_the_csv_of_a_backtest_not_completed_is_refused_saying_why(firm_a, as_user, django_capture_on_commit_callbacks):
+    client = as_user("pm")
+    with django_capture_on_commit_callbacks():
+        started = client.post("/backtests/", FORM)
+    # before: the page itself came back (200, HTML) where a CSV was asked for, saying nothing
+    queued = client.get(started["Location"] + "?download=csv")
+    assert queued.status_code == 302 and queued["Location"] == started["Location"]
+    assert "is queued: its CSV comes when it completes" in client.get(queued["Location"]).content.decode()
+    with tenant_context(firm_a):
+        Backtest.objects.update(status=Backtest.Status.FAILED, error="no prices")
+    failed = client.get(started["Location"] + "?download=csv", follow=True)
+    assert "failed (no prices): it has no figures to download" in failed.content.decode()
+    assert not failed.get("Content-Disposition")
+
+
+def test_a_user_with_no_role_is_refused_the_backtests(firm_a, client_for):
+    from tenants.services import user_ensure
+
+    with tenant_context(firm_a):
+        nobody = user_ensure(username="none@pages.example", email="none@pages.example", roles=[],
+                             password="x-pass-12345")
+    client = client_for(firm_a, nobody)
+    assert client.get("/backtests/").status_code == 403
+    assert client.post("/backtests/", FORM).status_code == 403
+    with tenant_context(firm_a):
+        assert not Backtest.objects.exists()
