@@ -91,6 +91,12 @@ class PriceHistory:
                 rows = np.append(rows, end)
         return rows
 
+    def through(self, day: date) -> PriceHistory:
+        """The days up to the first one on or after ``day`` (all a run ending on ``day`` reads): the
+        same run reads the same days however much later history has been added since."""
+        rows = min(self.row_on_or_after(day) + 1, len(self.dates))
+        return PriceHistory(self.dates[:rows], self.symbols, self.closes[:rows], self.sectors, self.source)
+
     def select(self, symbols: Iterable[str]) -> PriceHistory:
         """The same days for a subset of symbols (in the given order)."""
         index = {s: i for i, s in enumerate(self.symbols)}

@@ -16,7 +16,7 @@ from rebalancing.access import require
 from rebalancing.backtest import BacktestConfig, BacktestError, Settings, run_backtest
 from rebalancing.backtest.report import report_dict
 from rebalancing.backtest.risk import RISK_LOOKBACK_DAYS
-from rebalancing.backtest.runner import cohort_windows
+from rebalancing.backtest.runner import MAX_GAP_DAYS, cohort_windows
 from rebalancing.effective_parameters import parameters_effective
 from rebalancing.engine import EngineError, Parameters
 from rebalancing.models import Backtest, Benchmark, ModelPortfolio, ParameterTemplate
@@ -74,19 +74,25 @@ def _starts(start: date, cohorts: int) -> tuple[date, ...]:
     return tuple(out)
 
 
-def _check_history(*, prices: str, symbols: list[str], start: date, years: int, cohorts: int) -> None:
-    """Refuse, naming the span, a backtest the prices cannot serve (before anything is queued)."""
+def _span(*, start: date, years: int, cohorts: int) -> tuple[date, date]:
+    """The days a backtest reads: from the risk model's history before its first start to the end of
+    its last cohort."""
     try:
         last_start = _starts(start, cohorts)[-1]
         try:
             end = last_start.replace(year=last_start.year + years)
         except ValueError:  # 29 February
             end = last_start.replace(year=last_start.year + years, day=28)
-        needed_from = date.fromordinal(start.toordinal() - int(HISTORY_BEFORE_START_DAYS * 365 / 252))
+        return date.fromordinal(start.toordinal() - int(HISTORY_BEFORE_START_DAYS * 365 / 252)), end
     except ValueError:  # the span runs off the calendar (before year 1 or after 9999)
         raise ValidationFailed(
             f"{cohorts} cohort(s) of {years} years from {start} run outside the calendar; choose a start "
             "within the prices' span", detail={"field": "start"}) from None
+
+
+def _check_history(*, prices: str, symbols: list[str], start: date, years: int, cohorts: int) -> None:
+    """Refuse, naming the span, a backtest the prices cannot serve (before anything is queued)."""
+    needed_from, end = _span(start=start, years=years, cohorts=cohorts)
     if prices == Backtest.Prices.SAMPLE:
         from rebalancing.backtest.prices import load_sample
 
@@ -218,7 +224,11 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
     backtest = Backtest.objects.get(pk=backtest_id)
     try:
         symbols = list(backtest.weights)
-        history = backtest_price_history(source=backtest.prices, symbols=symbols)
+        # The span it was checked for (from MAX_GAP_DAYS after its end, the next trading day), not
+        # every price since: prices added later do not change it.
+        first, end = _span(start=backtest.start, years=backtest.years, cohorts=backtest.cohorts)
+        history = backtest_price_history(source=backtest.prices, symbols=symbols, first=first,
+                                         last=end + timedelta(days=MAX_GAP_DAYS + 1)).through(end)
         config = BacktestConfig(
             weights=backtest.weights,
             starts=_starts(backtest.start, backtest.cohorts),

@@ -255,3 +255,27 @@ def test_the_task_gives_up_after_its_retries_saying_so(firm_a, firm_user, monkey
     # before: left "running" for good, counted against the owner's 3 backtests under way
     assert doomed.status == Backtest.Status.FAILED and doomed.finished_at is not None
     assert doomed.error == "the backtest stopped unexpectedly, 4 times; try again"  # not the database's words
+
+
+def test_the_same_inputs_give_the_same_report_after_the_firm_adds_prices(firm_a, firm_user,
+                                                                          django_capture_on_commit_callbacks):
+    # given: a backtest on the firm's prices, replayed
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        days = _weekdays(date(2020, 1, 1), 640)
+        bench = _firm_pair(days[:600])
+        inputs = dict(basket=Backtest.Basket.BENCHMARK, benchmark=bench, prices=Backtest.Prices.FIRM,
+                      start=days[260], years=1)
+        with django_capture_on_commit_callbacks():
+            first = _start(pm, **inputs)
+        first = backtest_execute(backtest_id=first.pk)
+        # when: the firm's prices go on (as they do every night) and the same backtest is run again
+        for sec in Security.objects.filter(symbol__in=["AAA", "BBB"]):
+            Price.objects.bulk_create(Price(security=sec, date=d, close=Decimal("50")) for d in days[600:])
+        with django_capture_on_commit_callbacks():
+            again = _start(pm, **inputs)
+        again = backtest_execute(backtest_id=again.pk)
+    # then: the same report, to the prices' span (before: every price to the day it ran was read)
+    assert first.status == again.status == Backtest.Status.COMPLETED, (first.error, again.error)
+    assert again.report == first.report
+    assert first.report["config"]["prices"]["last"] <= str(days[260].replace(year=days[260].year + 1) + timedelta(days=11))
