@@ -16,7 +16,7 @@ from .errors import BacktestError
 from .metrics import PeriodMetrics
 from .runner import BacktestResult, CohortResult
 
-__all__ = ["STRATEGIES", "report_dict", "report_text", "report_csv_rows", "cohort_groups", "TARGETS"]
+__all__ = ["STRATEGIES", "first_tax_year", "report_dict", "report_text", "report_csv_rows", "cohort_groups", "TARGETS"]
 
 STRATEGIES = ("engine", "naive", "buy_and_hold")
 LABELS = {"engine": "Engine", "naive": "Naive harvester", "buy_and_hold": "Buy and hold"}
@@ -45,9 +45,14 @@ def cohort_groups(result: BacktestResult, split_year: int | None) -> list[tuple[
     return groups
 
 
+def first_tax_year(start: date) -> int:
+    """The first tax year of a cohort bought on ``start``: a cohort bought at the close of a year's
+    last trading day starts its first tax year next."""
+    return start.year + 1 if (start.month, start.day) >= (12, 24) else start.year
+
+
 def _first_year(cohort: CohortResult) -> int:
-    # A cohort bought at the close of a year's last trading day starts its first tax year next.
-    return cohort.start.year + 1 if (cohort.start.month, cohort.start.day) >= (12, 24) else cohort.start.year
+    return first_tax_year(cohort.start)
 
 
 def _mean(metrics: Sequence[PeriodMetrics]) -> dict[str, float]:

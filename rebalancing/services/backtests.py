@@ -14,7 +14,7 @@ from django.utils import timezone
 from rebalancing import dispatch
 from rebalancing.access import require
 from rebalancing.backtest import BacktestConfig, BacktestError, Settings, run_backtest
-from rebalancing.backtest.report import report_dict
+from rebalancing.backtest.report import first_tax_year, report_dict
 from rebalancing.backtest.risk import RISK_LOOKBACK_DAYS
 from rebalancing.backtest.runner import MAX_GAP_DAYS, cohort_windows
 from rebalancing.effective_parameters import parameters_effective
@@ -245,7 +245,8 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
             Backtest.objects.filter(pk=backtest_id).update(done=done)
 
         result = run_backtest(config, history, progress=progress)
-        split = backtest.start.year + backtest.cohorts // 2 + 1 if backtest.cohorts >= 4 else None
+        # Earlier and later halves of the start dates, by their first tax years.
+        split = first_tax_year(backtest.start) + backtest.cohorts // 2 if backtest.cohorts >= 4 else None
         report = report_dict(result, split_year=split)
     except (BacktestError, EngineError, ValidationFailed) as exc:
         message = getattr(exc, "message", None) or str(exc)

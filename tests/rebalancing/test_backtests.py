@@ -279,3 +279,16 @@ def test_the_same_inputs_give_the_same_report_after_the_firm_adds_prices(firm_a,
     assert first.status == again.status == Backtest.Status.COMPLETED, (first.error, again.error)
     assert again.report == first.report
     assert first.report["config"]["prices"]["last"] <= str(days[260].replace(year=days[260].year + 1) + timedelta(days=11))
+
+
+def test_the_earlier_and_later_halves_of_mid_year_start_dates_are_halves(firm_a, firm_user):
+    # given: four yearly start dates from the middle of 2008 (first tax years 2008 to 2011)
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        backtest = Backtest.objects.create(
+            name="halves", parameters=backtest_parameters(None), weights={"XOM": 0.5, "CVX": 0.5},
+            amount=Decimal("1000000"), start=date(2008, 6, 30), years=1, cohorts=4, created_by=pm, **RATES)
+        done = backtest_execute(backtest_id=backtest.pk)
+    # then: two and two (before: 2008-2010 and 2011 alone)
+    assert done.status == Backtest.Status.COMPLETED, done.error
+    assert list(done.report["groups"]) == ["all", "2008-2009", "2010-2011"]
