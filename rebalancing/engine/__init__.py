@@ -81,12 +81,13 @@ from .serialization import (
     withdrawal_plan_from_dict,
     withdrawal_plan_to_dict,
 )
-from .withdrawal import WITHDRAWAL_KINDS, WithdrawalPlan, plan_withdrawal
+from .withdrawal import WITHDRAWAL_KINDS, WithdrawalPlan, household_after_plan, plan_withdrawal
 
 __all__ = [
     "rebalance",
     "rebalance_household",
     "plan_withdrawal",
+    "household_after_plan",
     "required_minimum_distribution",
     "correction_window_end",
     "distributions_credited",

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import calendar
 import math
+from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from .errors import InvalidRequest
@@ -40,11 +41,19 @@ from .household import (
     validate_household,
 )
 from .placement import model_weights
+from .request import TaxLot
 from .result import LotSale
 from .tax import incremental_tax, is_long_term
 from .wash_sales import window_activity
 
-__all__ = ["EARLY_DISTRIBUTION_RATE", "WITHDRAWAL_KINDS", "WithdrawalPlan", "age_59_and_a_half", "plan_withdrawal"]
+__all__ = [
+    "EARLY_DISTRIBUTION_RATE",
+    "WITHDRAWAL_KINDS",
+    "WithdrawalPlan",
+    "age_59_and_a_half",
+    "household_after_plan",
+    "plan_withdrawal",
+]
 
 WITHDRAWAL_KINDS = ("withdrawal", "rmd")
 EARLY_DISTRIBUTION_RATE = 0.10  # IRC §72(t)(1)
@@ -323,3 +332,41 @@ def _overweight(request: HouseholdRequest, securities: Mapping) -> dict[str, flo
             held[lot.symbol] = held.get(lot.symbol, 0.0) + v
             total += v
     return {s: held.get(s, 0.0) - weights.get(s, 0.0) * total for s in set(held) | set(weights)}
+
+
+def household_after_plan(request: HouseholdRequest, plan: WithdrawalPlan) -> HouseholdRequest:
+    """The household as it will be once ``plan`` is carried out: each lot it sells relieved (its basis
+    pro rata, emptied lots gone), the cash it takes gone (the proceeds come in and go out again), and
+    its gains realised in the year of the taxable accounts - the book on which a second withdrawal is
+    planned while the first's sales wait, so that the two never count the same lot, dollar or gain.
+    A lot that no longer holds what the plan sells (changed since) is emptied, never made negative."""
+    sold: dict[tuple[str, str], float] = defaultdict(float)
+    gains: dict[str, dict[str, float]] = defaultdict(lambda: {"short": 0.0, "long": 0.0})
+    for account_id, _, sale in plan.sales:
+        sold[account_id, sale.lot_id] += sale.quantity
+        gains[account_id][sale.term] += sale.gain
+    accounts = []
+    for member in request.accounts:
+        account = member.request.account
+        touched = account.id in plan.cash_used or account.id in gains
+        if not touched:
+            accounts.append(member)
+            continue
+        lots = []
+        for lot in account.lots:
+            left = lot.quantity - sold.get((account.id, lot.id), 0.0)
+            if left <= 1e-9 * max(lot.quantity, 1.0):
+                continue
+            if left < lot.quantity:
+                lot = TaxLot(lot.id, lot.symbol, left, lot.cost_basis * left / lot.quantity, lot.acquired)
+            lots.append(lot)
+        after = replace(
+            account,
+            lots=tuple(lots),
+            cash=max(account.cash - plan.cash_used.get(account.id, 0.0), 0.0),
+            # A plan's gain is nought outside a taxable account (the proceeds are its basis).
+            realised_short_term_ytd=account.realised_short_term_ytd + gains[account.id]["short"],
+            realised_long_term_ytd=account.realised_long_term_ytd + gains[account.id]["long"],
+        )
+        accounts.append(replace(member, request=replace(member.request, account=after)))
+    return replace(request, accounts=tuple(accounts))

@@ -9,6 +9,8 @@ account (its balance goes up) and a run of the household invests it.
 
 from __future__ import annotations
 
+import dataclasses
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
@@ -223,20 +225,34 @@ def _recorded(flow: CashFlow) -> None:
     flow.save()
 
 
-_NOT_EXECUTED = (*OPEN, Proposal.Status.RELEASED)
-
-
 def _open_cash_flow_check(flow: CashFlow) -> None:
-    """One withdrawal at a time: a plan is made on the book as it is, so a second one while the first's
-    sales wait would sell the same lots - and, were it to supersede them, lose the first. Released
-    sales wait too: their lots leave the book only as the orders fill (then the proposal is executed)."""
+    """A withdrawal whose orders are out holds the next one back: its lots leave the book only as the
+    orders fill (then its proposal is executed), so the book a plan would be made on is moving."""
     waiting = (CashFlow.objects.filter(household_id=flow.household_id, kind__in=engine.WITHDRAWAL_KINDS,
-                                       run__proposals__status__in=_NOT_EXECUTED).order_by("created_at").first())
+                                       run__proposals__status=Proposal.Status.RELEASED).order_by("created_at").first())
     if waiting is not None:
         raise Conflict(f"The {waiting.get_kind_display().lower()} of ${waiting.amount:,.2f} entered on "
-                       f"{waiting.as_of:%d %B %Y} waits for its sales to be decided and released, or to execute: "
-                       "decide it first (a second plan now would sell the same lots).", code="cash_flow_pending",
+                       f"{waiting.as_of:%d %B %Y} has orders out at the custodian: enter this one once they are "
+                       "filled or cancelled (a plan now would count lots that are being sold).", code="cash_flow_pending",
                        detail={"cash_flow": waiting.pk, "run": waiting.run_id})
+
+
+def _waiting_plans(flow: CashFlow) -> list[engine.WithdrawalPlan]:
+    """The household's earlier withdrawals and RMDs, oldest first, each as the part of its plan whose
+    accounts' sales still wait for a decision or a release (an account already paid out is in the
+    book as it is): a new plan is made on the book as they will leave it."""
+    waiting: dict[int, set[str]] = defaultdict(set)
+    for run_id, number in (Proposal.objects.filter(account__household_id=flow.household_id, status__in=OPEN,
+                                                   run__kind=RebalanceRun.Kind.CASH_FLOW)
+                           .values_list("run_id", "account__custodian_number")):
+        waiting[run_id].add(number)
+    plans = []
+    for f in CashFlow.objects.filter(run_id__in=waiting).order_by("created_at", "pk"):
+        plan, numbers = engine.withdrawal_plan_from_dict(f.plan), waiting[f.run_id]
+        plans.append(dataclasses.replace(
+            plan, sales=tuple(s for s in plan.sales if s[0] in numbers),
+            cash_used={k: v for k, v in plan.cash_used.items() if k in numbers}))
+    return plans
 
 
 def _owners_born(household_id: int) -> dict:
@@ -267,6 +283,8 @@ def _withdrawal(flow: CashFlow, user) -> None:
                                code=inputs.error.code, detail=inputs.error.detail)
     as_one = flow.household.is_unit
     request = household_request_seeing(inputs.request, _standing_trades(flow, as_one=as_one))
+    for earlier in _waiting_plans(flow):
+        request = engine.household_after_plan(request, earlier)
     try:
         plan = engine.plan_withdrawal(request, amount=float(flow.amount), kind=flow.kind,
                                       account_id=flow.account.custodian_number if flow.account else None,

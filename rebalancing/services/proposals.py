@@ -20,7 +20,14 @@ from django.utils import timezone
 from rebalancing.access import decision_capacity, proposals_visible_to
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.ledger.orders import orders_create
-from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, ProposalApproval
+from rebalancing.models import (
+    Account,
+    ApprovalPolicy,
+    HouseholdProposal,
+    Proposal,
+    ProposalApproval,
+    RebalanceRun,
+)
 from rebalancing.services.payouts import cash_flow_pay
 from rebalancing.webhooks import events as webhook_events
 from rebalancing.webhooks.events import EventType
@@ -346,9 +353,12 @@ def proposals_expire_stale(*, today: date | None = None) -> int:
 def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_approved: bool = False) -> int:
     """Open proposals of these accounts from earlier runs give way to the new run's. An approved
     proposal not yet released gives way only when the run was told to replace those (its starter
-    saw how many on the run form); otherwise its approval stands."""
+    saw how many on the run form); otherwise its approval stands. A withdrawal's or RMD's sales give
+    way to nothing but a decision on them: they raise money the client asked for, and a later
+    withdrawal is planned beside them (``services.cash_flows``)."""
     statuses = OPEN if replace_approved else [s for s in OPEN if s != S.APPROVED]
-    older = Proposal.objects.filter(account_id__in=account_ids, status__in=statuses).exclude(run_id=by_run_id)
+    older = (Proposal.objects.filter(account_id__in=account_ids, status__in=statuses).exclude(run_id=by_run_id)
+             .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
     return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
 
 

@@ -111,7 +111,7 @@ def test_a_withdrawal_is_entered_on_the_household_page(lees, signed_in, firm_url
         assert Household.objects.get(pk=lees["household"].pk).cash_flows.count() == 1
 
 
-def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_one_withdrawal_at_a_time(
+def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_beside_a_waiting_withdrawal(
         lees, signed_in, firm_url, in_firm, shot):
     from decimal import ROUND_CEILING, Decimal
 
@@ -146,13 +146,8 @@ def test_an_iras_rmd_is_computed_and_planned_on_the_household_page_one_withdrawa
     expect(plan).to_be_visible()
     shot(page.locator("#cash-flows"), "household-rmd")
 
-    # The withdrawal of the test before still waits: the RMD waits for it to be decided.
+    # The withdrawal of the test before still waits: the RMD is planned beside it, on the book as it will leave it.
     plan.click()
-    expect(page.locator(".messages")).to_contain_text("waits for its sales to be decided and released")
-    page.locator("#proposal").get_by_label(re.compile("Comment")).fill("The client changed their mind")
-    page.get_by_role("button", name="Reject them all").click()
-    expect(page.locator(".messages")).to_contain_text("Household proposal rejected")
-    page.locator("#rmds").get_by_role("button", name=re.compile(r"Plan the \$[\d,]+\.\d\d left")).click()
     expect(page.locator(".messages")).to_contain_text(re.compile(r"Required minimum distribution of \$[\d,]+\.\d\d planned"))
     expect(page.locator("#rmds").get_by_role("button", name=re.compile("Plan the"))).to_have_count(0)
     with in_firm():

@@ -307,3 +307,44 @@ def test_a_float_noise_remainder_takes_no_second_accounts_cash():
     second = member("IRA2", "traditional", cash=50.0)
     plan = plan_withdrawal(household(first, second), amount=10.000000000000002, kind="rmd")
     assert plan.cash_used == {"IRA1": 10.0}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(households(), st.floats(10, 8_000), st.sampled_from(["withdrawal", "rmd"]))
+def test_a_second_plan_on_the_household_after_the_first_never_counts_a_lot_or_dollar_twice(case, second, kind):
+    """Two withdrawals in a row: the second made on ``household_after_plan`` of the first. A plain
+    ledger of what each lot and account holds says neither may take more than is there, and the
+    book after the first is the book less what it sells and takes."""
+    from rebalancing.engine import household_after_plan
+
+    request, amount, born = case
+    try:
+        first = plan_withdrawal(request, amount=amount, kind="withdrawal", birth_dates=born)
+    except InvalidRequest:
+        return
+    after = household_after_plan(request, first)
+    held = {(a.id, x.id): (x.quantity, x.cost_basis) for a in request.accounts for x in a.request.account.lots}
+    left = dict(held)
+    for account_id, _, sale in first.sales:
+        q, basis = left[account_id, sale.lot_id]
+        left[account_id, sale.lot_id] = (q - sale.quantity, basis * (q - sale.quantity) / q)
+    want = {k: v for k, v in left.items() if v[0] > 1e-9 * max(held[k][0], 1.0)}
+    got = {(a.id, x.id): (x.quantity, x.cost_basis) for a in after.accounts for x in a.request.account.lots}
+    assert got.keys() == want.keys()
+    for k, (q, basis) in want.items():
+        assert got[k] == pytest.approx((q, basis), rel=1e-9, abs=1e-9)
+    for a, b in zip(request.accounts, after.accounts, strict=True):
+        assert b.request.account.cash == pytest.approx(max(a.request.account.cash - first.cash_used.get(a.id, 0), 0))
+        st_ = sum(s.gain for acc, _, s in first.sales if acc == a.id and s.term == "short")
+        assert b.request.account.realised_short_term_ytd == pytest.approx(a.request.account.realised_short_term_ytd + st_)
+    try:
+        then = plan_withdrawal(after, amount=second, kind=kind, birth_dates=born)
+    except InvalidRequest:
+        return
+    taken: dict = {}
+    for account_id, _, sale in (*first.sales, *then.sales):
+        taken[account_id, sale.lot_id] = taken.get((account_id, sale.lot_id), 0.0) + sale.quantity
+    assert all(q <= held[k][0] + 1e-9 for k, q in taken.items())
+    for a in request.accounts:
+        both = first.cash_used.get(a.id, 0.0) + then.cash_used.get(a.id, 0.0)
+        assert both <= a.request.account.cash + 1e-6

@@ -459,10 +459,13 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
     ira_page = advisor.get(f"/accounts/{lees['ira'].pk}/").content.decode()
     assert f"Required minimum distribution, {year}:</strong> ${due}" in ira_page and "$0.00 left" in ira_page
     assert "Required minimum distribution" not in advisor.get(f"/accounts/{lees['roth'].pk}/").content.decode()
-    # A second one waits for the first's decision; the page says so.
+    # A second one is planned beside it, on the book as the first will leave it; the first still waits.
     second = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "10"},
                           follow=True).content.decode()
-    assert "waits for its sales to be decided and released, or to execute: decide it first" in second
+    assert "Withdrawal of $10.00 planned" in second
+    with tenant_context(firm_a):
+        assert CashFlow.objects.filter(household=lees["household"]).count() == 2
+        assert set(Proposal.objects.filter(run=flow.run).values_list("status", flat=True)) == {"pending_approval"}
 
 
 def test_one_owners_iras_are_named_on_the_page_and_their_total_planned_from_the_one_chosen(lees, as_user, firm_a):

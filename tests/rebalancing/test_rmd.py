@@ -64,16 +64,17 @@ def test_a_part_planned_leaves_the_rest_and_a_rejected_proposal_gives_it_back(le
     ira = _facts(lees)
     flow = _rmd(lees, Decimal("1000"))
     assert rmd_due(account=ira, year=YEAR).remaining == Decimal("3219.41")
-    with pytest.raises(Conflict, match=r"required minimum distribution of \$1,000.00 entered on 20 November 2026 "
-                                       "waits for its sales"):
-        _rmd(lees)  # one at a time: a second plan now would sell the same lots
-    assert CashFlow.objects.count() == 1
+    rest = _rmd(lees)  # planned beside the first, on the book as the first will leave it
+    assert rest.amount == Decimal("3219.41") and rmd_due(account=ira, year=YEAR).remaining == 0
+    first_cash, rest_cash = flow.plan["cash_used"]["LEE-IRA"], rest.plan["cash_used"]["LEE-IRA"]
+    assert (first_cash, rest_cash) == (1000.0, 3219.41)  # 30,000 of cash: each takes its own part of it
+    assert set(Proposal.objects.filter(run=flow.run).values_list("status", flat=True)) == {Proposal.Status.PENDING}
 
     household_proposal_decide(household_proposal=HouseholdProposal.objects.get(run=flow.run), user=lees["advisor"],
                               approve=False, comment="client took it in cash")
     assert Proposal.objects.filter(run=flow.run, status=Proposal.Status.REJECTED).exists()
-    assert rmd_due(account=ira, year=YEAR).remaining == Decimal("4219.41")  # that money never left
-    assert _rmd(lees).amount == Decimal("4219.41")
+    assert rmd_due(account=ira, year=YEAR).remaining == Decimal("1000.00")  # that money never left
+    assert _rmd(lees).amount == Decimal("1000.00")
 
 
 def test_a_withdrawal_from_the_ira_counts_towards_its_rmd(lees):
@@ -197,7 +198,7 @@ def test_a_released_withdrawal_holds_the_next_one_back_until_its_orders_have_exe
     first = _rmd(lees, Decimal("500"))
     sales = Proposal.objects.filter(run=first.run)
     sales.update(status=Proposal.Status.RELEASED)  # its orders are out: its lots are still in the book
-    with pytest.raises(Conflict, match="waits for its sales to be decided and released, or to execute"):
+    with pytest.raises(Conflict, match="has orders out at the custodian: enter this one once they are filled"):
         _rmd(lees, Decimal("100"))
     sales.update(status=Proposal.Status.EXECUTED)  # every order filled or cancelled
     assert _rmd(lees, Decimal("100")).amount == Decimal("100")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from rebalancing.models import Account, Household, HouseholdProposal, Proposal, Security
+from rebalancing.models import Account, Household, HouseholdProposal, Proposal, Security, TaxLot
 from rebalancing.selectors import RunScope
 from rebalancing.services.cash_flows import cash_flow_enter
 from rebalancing.services.proposals import OPEN, household_proposal_decide
@@ -104,3 +104,38 @@ def test_no_withdrawal_sells_at_a_loss_what_a_standing_proposal_buys_over_random
         assert "can raise only" in refused.message
         return
     assert _washed(flow) == set()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_withdrawals_entered_while_earlier_ones_wait_never_plan_the_same_lot_or_dollar_twice(lees, seed):  # noqa: F811
+    rng = random.Random(100 + seed)
+    held = {(a, lot): q for a, lot, q in TaxLot.objects.values_list("account__custodian_number", "lot_id", "quantity")}
+    cash = dict(Account.objects.values_list("custodian_number", "cash"))
+    flows = []
+    for _ in range(3):
+        try:
+            flows.append(cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                                         amount=Decimal(rng.choice([800, 2500, 6000, 12000])), as_of=AS_OF).cash_flow)
+        except DomainError as refused:  # the household cannot raise it beside the earlier ones: said
+            assert "can raise only" in refused.message
+    assert flows
+    for f in flows:  # each still waits for its decision: none gave way to a later one
+        assert set(Proposal.objects.filter(run=f.run).values_list("status", flat=True)) == {Proposal.Status.PENDING}
+    sold: dict = {}
+    used: dict = {}
+    for f in flows:
+        for s in f.plan["sales"]:
+            sold[s["account_id"], s["lot_id"]] = sold.get((s["account_id"], s["lot_id"]), 0) + Decimal(str(s["quantity"]))
+        for number, amount in f.plan["cash_used"].items():
+            used[number] = used.get(number, 0) + Decimal(str(amount))
+    assert all(q <= held[k] for k, q in sold.items())
+    assert all(u <= cash[n] + Decimal("0.01") for n, u in used.items())
+
+
+def test_a_withdrawal_whose_orders_are_out_holds_the_next_back_naming_it(lees):  # noqa: F811
+    first = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                            amount=Decimal("10000"), as_of=AS_OF).cash_flow
+    Proposal.objects.filter(run=first.run).update(status=Proposal.Status.RELEASED)
+    with pytest.raises(DomainError, match=r"withdrawal of \$10,000.00 entered on 20 November 2026 has orders out"):
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal", amount=Decimal("10"),
+                        as_of=AS_OF)
