@@ -55,6 +55,9 @@ class HouseholdView:
     after_rows: list[dict] = field(default_factory=list)  # where each class sits after the proposal
     decidable: bool = False
     editable: bool = False
+    # Earlier household proposals still waiting for a decision (a withdrawal planned before the latest):
+    # (household proposal, its state in words, whether the user may decide it).
+    also_waiting: list[tuple[HouseholdProposal, str, bool]] = field(default_factory=list)
 
 
 def household_view(household, *, user, as_of: date) -> HouseholdView:
@@ -101,6 +104,7 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
         after = proposal.result.get("allocation_after") or {}
         numbers = {a.custodian_number: a for a in accounts}
         after_total = sum(v for row in after.values() for v in row.values()) or 1.0
+        view.also_waiting = _also_waiting(household, proposal, user)
         view.after_rows = [
             {"asset_class": CASH if c == CASH_KEY else c, "value": sum(row.values()), "weight": sum(row.values()) / after_total,
              "where": [(numbers.get(n, n), v, v / sum(row.values()) if sum(row.values()) else 0)
@@ -117,6 +121,17 @@ def _row(asset_class: str, by_account: dict[int, float], accounts, total: float,
         "where": [(a, by_account.get(a.pk, 0.0), by_account.get(a.pk, 0.0) / value if value else 0.0)
                   for a in accounts if by_account.get(a.pk, 0.0) > 0.5],
     }
+
+
+def _also_waiting(household: Household, latest: HouseholdProposal, user) -> list[tuple[HouseholdProposal, str, bool]]:
+    earlier = list(HouseholdProposal.objects.filter(household=household, proposals__status=Proposal.Status.PENDING)
+                   .exclude(pk=latest.pk).distinct().select_related("run").order_by("-created_at")[:10])
+    members: dict[int, list[Proposal]] = defaultdict(list)
+    for p in Proposal.objects.filter(household_proposal__in=earlier):
+        members[p.household_proposal_id].append(p)
+    decidable = set(proposals_decidable_by(user).filter(household_proposal__in=earlier)
+                    .values_list("household_proposal_id", flat=True))
+    return [(hp, household_proposal_status(members[hp.pk]), hp.pk in decidable) for hp in earlier]
 
 
 def household_cash_flows(household: Household) -> list[CashFlow]:

@@ -664,3 +664,25 @@ def test_a_withdrawal_decided_released_and_filled_in_the_browser_is_paid_out_and
     assert {n: Decimal(v) for n, v in flow.paid.items()} == planned  # filled at the planned prices: all of it
     assert paid >= Decimal("5000.00") and sum(cash_after.values()) == sum(cash_before.values()) + proceeds - paid
     assert f"${paid:,.2f} paid out of {', '.join(sorted(flow.paid))}" in page
+
+
+def test_an_earlier_withdrawal_still_waiting_is_decided_from_the_page_beside_the_latest(lees, as_user, firm_a):
+    from rebalancing.models import CashFlow
+
+    advisor = as_user("advisor")
+    for amount in ("3000", "1500"):
+        advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": amount})
+    with tenant_context(firm_a):
+        first, second = CashFlow.objects.filter(household=lees["household"]).order_by("created_at")
+        earlier = HouseholdProposal.objects.get(run=first.run)
+        latest = HouseholdProposal.objects.get(run=second.run)
+    page = advisor.get(_url(lees["household"])).content.decode()
+    assert "Also waiting for a decision" in page and f"Household proposal #{earlier.pk} of run" in page
+    assert "funds a withdrawal of $3,000.00" in page
+    assert f'action="/households/{lees["household"].pk}/proposals/{latest.pk}/decide/"' in page  # the latest, as before
+    answer = advisor.post(_url(lees["household"], f"proposals/{earlier.pk}/decide/"), {"decision": "approve"},
+                          follow=True).content.decode()
+    assert "Household proposal approved" in answer and "Also waiting for a decision" not in answer
+    with tenant_context(firm_a):
+        assert set(Proposal.objects.filter(run=first.run).values_list("status", flat=True)) == {"approved"}
+        assert set(Proposal.objects.filter(run=second.run).values_list("status", flat=True)) == {"pending_approval"}
