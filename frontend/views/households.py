@@ -297,7 +297,10 @@ def household_cash_flow(request, pk: int):
     else:
         text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f}"
                 + (f" making up the {flow.makes_up_year} RMD" if flow.makes_up_year else "")
-                + f" planned: estimated tax ${flow.tax_cost:,.2f}. Its sales wait for approval below.")
+                + f" planned: estimated tax ${flow.tax_cost:,.2f}. Its sales wait for approval below."
+                + (f" The approved proposal{'s' if len(entered.approved_replaced) > 1 else ''} of "
+                   f"{', '.join(entered.approved_replaced)} gave way to it (made on the book before the "
+                   "withdrawal); a run after it proposes again." if entered.approved_replaced else ""))
     return _done(request, household, text, "#proposal")
 
 

@@ -59,6 +59,8 @@ _REFERENCE_MAX = CashFlow._meta.get_field("reference").max_length
 class CashFlowEntered:
     cash_flow: CashFlow
     created: bool  # False: the reference was entered before (nothing new written)
+    # Accounts whose approved, unreleased proposal gave way to the withdrawal (made on the book before it).
+    approved_replaced: tuple[str, ...] = ()
 
 
 def _visible(user, household: Household) -> Household:
@@ -125,18 +127,19 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None,
                     taken_outside=taken_outside, makes_up_year=makes_up_year)
+    replaced: tuple[str, ...] = ()
     if kind == CashFlow.Kind.DEPOSIT:
         _deposit(flow, user)
     elif taken_outside:
         _recorded(flow)
     else:
-        _withdrawal(flow, user)
+        replaced = _withdrawal(flow, user)
     audit_record(actor=user, action=Action.CASH_FLOW_CREATE, obj=household, after={
         "kind": kind, "amount": str(amount), "account": account.custodian_number if account else None,
         "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id, "taken_outside": taken_outside,
         "makes_up_year": makes_up_year,
         "sales": len(flow.plan.get("sales", [])) if flow.plan else 0})
-    return CashFlowEntered(flow, created=True)
+    return CashFlowEntered(flow, created=True, approved_replaced=replaced)
 
 
 def _missed_line(account: Account, year: int, as_of: date):
@@ -262,20 +265,22 @@ def _owners_born(household_id: int) -> dict:
 
 
 def _standing_trades(flow: CashFlow, *, as_one: bool) -> list[engine.HouseholdTrade]:
-    """The trades of the household's open proposals that stand after the withdrawal supersedes what
-    it replaces: the approved ones (an approval stands), and - in a household managed account by
-    account, where only the accounts the plan draws on are superseded, which the plan decides - the
-    others too. A loss the plan sells must not be washed by a purchase in one of them (IRC §1091,
-    Rev. Rul. 2008-5 for an IRA's); released ones are seen already, as their open orders."""
-    standing = (Proposal.Status.APPROVED,) if as_one else OPEN
+    """The trades of the household's open proposals that may stand after the withdrawal supersedes
+    what it replaces: none in a household managed as one (every account's open proposal gives way),
+    every one in a household managed account by account (only the accounts the plan draws on give
+    way, which the plan decides), and the earlier withdrawals' sales in either. A loss the plan sells
+    must not be washed by a purchase in one of them (IRC §1091, Rev. Rul. 2008-5 for an IRA's);
+    released ones are seen already, as their open orders."""
+    standing = Proposal.objects.filter(account__household_id=flow.household_id, status__in=OPEN)
+    if as_one:
+        standing = standing.filter(run__kind=RebalanceRun.Kind.CASH_FLOW)
     out = []
-    for number, result in (Proposal.objects.filter(account__household_id=flow.household_id, status__in=standing)
-                           .values_list("account__custodian_number", "result")):
+    for number, result in standing.values_list("account__custodian_number", "result"):
         out.extend(trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=flow.as_of))
     return out
 
 
-def _withdrawal(flow: CashFlow, user) -> None:
+def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
     _open_cash_flow_check(flow)
     [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
     if inputs.error is not None:
@@ -320,11 +325,17 @@ def _withdrawal(flow: CashFlow, user) -> None:
     account_ids = [p.account_id for p in proposals]
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED)
                                     for a in account_ids])
-    # The sales would otherwise compete with the accounts' open rebalance proposals for the same lots;
-    # a household managed as one has one joint proposal, which would be left in part.
-    proposals_supersede(account_ids=[m.account_id for m in inputs.members] if as_one else account_ids,
-                        by_run_id=run.pk)
+    # The accounts' open proposals were made on the book before the withdrawal: their sales would
+    # compete for its lots and their purchases for its cash, so they give way - approved ones too,
+    # named to the user -, and in a household managed as one every account's (one joint proposal is
+    # not left in part). A later run proposes again once the withdrawal is decided.
+    affected = [m.account_id for m in inputs.members] if as_one else account_ids
+    replaced = tuple(Proposal.objects.filter(account_id__in=affected, status=Proposal.Status.APPROVED)
+                     .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW).order_by("account__custodian_number")
+                     .values_list("account__custodian_number", flat=True))
+    proposals_supersede(account_ids=affected, by_run_id=run.pk, replace_approved=True)
     proposals_submit_new(run_id=run.pk, account_ids=account_ids)
     flow.plan, flow.tax_cost, flow.run = plan_dict, round(Decimal(str(plan.tax_cost)), 2), run
     flow.full_clean()
     flow.save()
+    return replaced

@@ -686,3 +686,13 @@ def test_an_earlier_withdrawal_still_waiting_is_decided_from_the_page_beside_the
     with tenant_context(firm_a):
         assert set(Proposal.objects.filter(run=first.run).values_list("status", flat=True)) == {"approved"}
         assert set(Proposal.objects.filter(run=second.run).values_list("status", flat=True)) == {"pending_approval"}
+
+
+def test_a_withdrawal_entered_after_an_approval_says_which_approved_proposals_gave_way(lees, as_user):
+    advisor = as_user("advisor")
+    advisor.post(_url(lees["household"], f"proposals/{lees['proposal'].pk}/decide/"), {"decision": "approve"})
+    page = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "3000"},
+                        follow=True).content.decode()
+    assert "Withdrawal of $3,000.00 planned" in page
+    assert "The approved proposals of LEE-IRA, LEE-JT, LEE-ROTH gave way to it (made on the book before the " \
+           "withdrawal); a run after it proposes again." in page

@@ -56,15 +56,30 @@ def test_the_plan_and_the_households_pending_proposal_do_not_wash_and_none_is_le
     assert "VNQ" in _loss_sales(flow) and _washed(flow) == set()  # the purchase that would wash it is gone
 
 
-def test_an_approved_purchase_stands_so_the_plan_does_not_sell_its_fund_at_a_loss(lees):  # noqa: F811
+def test_an_approved_household_proposal_gives_way_too_and_the_user_is_told(lees):  # noqa: F811
     first = _household_run(lees)
     household_proposal_decide(household_proposal=HouseholdProposal.objects.get(run=first), user=lees["advisor"],
                               approve=True)
-    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
-                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
-    assert set(Proposal.objects.filter(run=first).values_list("status", flat=True)) == {Proposal.Status.APPROVED}
-    assert "VNQ" not in _loss_sales(flow) and _washed(flow) == set()
-    assert any("VNQ" in line and "a trade it plans buys it" in line for line in flow.plan["explanation"])
+    entered = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                              amount=Decimal("10000"), as_of=AS_OF)
+    # Made on the book before the withdrawal, it would spend the cash and sell the lots the plan takes.
+    assert set(Proposal.objects.filter(run=first).values_list("status", flat=True)) == {Proposal.Status.SUPERSEDED}
+    assert entered.approved_replaced == ("LEE-IRA", "LEE-JT", "LEE-ROTH", "LEE-TR")
+    assert _washed(entered.cash_flow) == set()
+
+
+def test_account_by_account_another_accounts_approved_purchase_stands_and_is_respected(lees):  # noqa: F811
+    Household.objects.filter(pk=lees["household"].pk).update(managed_as=Household.ManagedAs.ACCOUNTS)
+    Account.objects.filter(household=lees["household"]).update(model=lees["model"])
+    ira = make_proposal(lees["ira"], status=Proposal.Status.APPROVED)
+    ira.result = {"trades": [{"symbol": "VNQ", "side": "buy", "quantity": 10, "price": 90, "value": 900,
+                              "reasons": ["drift"], "lots": []}]}
+    ira.save(update_fields=["result"])
+    entered = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                              amount=Decimal("10000"), as_of=AS_OF)
+    assert Proposal.objects.get(pk=ira.pk).status == Proposal.Status.APPROVED and entered.approved_replaced == ()
+    assert "VNQ" not in _loss_sales(entered.cash_flow) and _washed(entered.cash_flow) == set()
+    assert any("VNQ" in line and "a trade it plans buys it" in line for line in entered.cash_flow.plan["explanation"])
 
 
 def test_account_by_account_another_accounts_pending_purchase_stands_and_is_respected(lees):  # noqa: F811
