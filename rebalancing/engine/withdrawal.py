@@ -74,7 +74,8 @@ class WithdrawalPlan:
     account, the estimated tax of the choice (capital gains tax in taxable accounts, ordinary
     income tax on a traditional account's distribution; a loss lowers it) and why, in words.
 
-    ``raised`` may exceed ``amount`` by less than a share's price where whole shares are sold."""
+    ``raised`` may exceed ``amount`` by less than a share's price where whole shares are sold; the
+    excess stays in the account of the last sale as cash, so ``distributions`` add up to ``amount``."""
 
     amount: float
     kind: str
@@ -251,6 +252,12 @@ def plan_withdrawal(
             f"{where} can raise only {raised:,.2f} of the {amount:,.2f} asked{why}",
             {"amount": amount, "available": round(raised, 2)},
         )
+    if remaining < -1e-9 and sales:
+        # Whole shares raised a little more than asked: the rest stays in the account as cash. Only
+        # the amount leaves the household (and, from an IRA, only it is a distribution, taxed).
+        last = sales[-1][0]
+        distributions[last] += remaining
+        explanation.append(f"{-remaining:,.2f} of the proceeds stay in {last} as cash (whole shares)")
     tax = 0.0
     early_tax: dict[str, float] = {}
     for a in sources:

@@ -269,6 +269,8 @@ def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
         sum(q * _price(request, a, i) for a, i, q in got_lots) + sum(plan.cash_used.values())
         >= amount - 0.005
     )
+    # What leaves the household is the amount asked, whatever whole shares raised.
+    assert sum(plan.distributions.values()) == pytest.approx(amount, abs=0.005)
     # Tax: capital gains per taxable account, ordinary income on every traditional dollar.
     tax = 0.0
     for a in request.accounts:
@@ -348,3 +350,13 @@ def test_a_second_plan_on_the_household_after_the_first_never_counts_a_lot_or_do
     for a in request.accounts:
         both = first.cash_used.get(a.id, 0.0) + then.cash_used.get(a.id, 0.0)
         assert both <= a.request.account.cash + 1e-6
+
+
+def test_what_whole_shares_raise_beyond_the_amount_stays_in_the_account_and_is_not_a_distribution():
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 20, 1_000, OLD)], cash=0, short_term_rate=0.32)
+    request = household(ira)  # EQ at 100 a share, whole shares: 1,050 asked raises 1,100
+    plan = plan_withdrawal(request, amount=1_050.0, kind="rmd", account_id="IRA")
+    assert [(s.lot_id, s.quantity) for _, _, s in plan.sales] == [("i1", 11.0)]
+    assert plan.raised == pytest.approx(1_100.0) and plan.distributions == {"IRA": pytest.approx(1_050.0)}
+    assert plan.tax_cost == pytest.approx(0.32 * 1_050)  # only what left the IRA is ordinary income
+    assert "50.00 of the proceeds stay in IRA as cash (whole shares)" in plan.explanation
