@@ -68,31 +68,20 @@ def test_an_approved_household_proposal_gives_way_too_and_the_user_is_told(lees)
     assert _washed(entered.cash_flow) == set()
 
 
-def test_account_by_account_another_accounts_approved_purchase_stands_and_is_respected(lees):  # noqa: F811
+@pytest.mark.parametrize("holder, status", [("ira", Proposal.Status.APPROVED), ("roth", Proposal.Status.PENDING)])
+def test_account_by_account_another_accounts_open_purchase_stands_and_is_respected(lees, holder, status):  # noqa: F811
     Household.objects.filter(pk=lees["household"].pk).update(managed_as=Household.ManagedAs.ACCOUNTS)
     Account.objects.filter(household=lees["household"]).update(model=lees["model"])
-    ira = make_proposal(lees["ira"], status=Proposal.Status.APPROVED)
-    ira.result = {"trades": [{"symbol": "VNQ", "side": "buy", "quantity": 10, "price": 90, "value": 900,
-                              "reasons": ["drift"], "lots": []}]}
-    ira.save(update_fields=["result"])
+    other = make_proposal(lees[holder], status=status)
+    other.result = {"trades": [{"symbol": "VNQ", "side": "buy", "quantity": 10, "price": 90, "value": 900,
+                                "reasons": ["drift"], "lots": []}]}
+    other.save(update_fields=["result"])
     entered = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
                               amount=Decimal("10000"), as_of=AS_OF)
-    assert Proposal.objects.get(pk=ira.pk).status == Proposal.Status.APPROVED and entered.approved_replaced == ()
+    # Not the plan's to replace: the plan draws on the taxable accounts only.
+    assert Proposal.objects.get(pk=other.pk).status == status and entered.approved_replaced == ()
     assert "VNQ" not in _loss_sales(entered.cash_flow) and _washed(entered.cash_flow) == set()
     assert any("VNQ" in line and "a trade it plans buys it" in line for line in entered.cash_flow.plan["explanation"])
-
-
-def test_account_by_account_another_accounts_pending_purchase_stands_and_is_respected(lees):  # noqa: F811
-    Household.objects.filter(pk=lees["household"].pk).update(managed_as=Household.ManagedAs.ACCOUNTS)
-    Account.objects.filter(household=lees["household"]).update(model=lees["model"])
-    roth = make_proposal(lees["roth"], status=Proposal.Status.PENDING)
-    roth.result = {"trades": [{"symbol": "VNQ", "side": "buy", "quantity": 10, "price": 90, "value": 900,
-                               "reasons": ["drift"], "lots": []}]}
-    roth.save(update_fields=["result"])
-    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
-                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
-    assert Proposal.objects.get(pk=roth.pk).status == Proposal.Status.PENDING  # not the plan's to replace
-    assert "VNQ" not in _loss_sales(flow) and _washed(flow) == set()
 
 
 @pytest.mark.parametrize("seed", range(12))
