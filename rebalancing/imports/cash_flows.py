@@ -34,6 +34,9 @@ __all__ = ["cash_flows_import"]
 KIND = "cash_flows"
 REQUIRED = ("household_id", "kind", "amount")
 OPTIONAL = ("account_number", "reference", "as_of", "taken_outside", "makes_up_year")
+# The service names the field it refuses (``detail.field``); the report names the file's column.
+_COLUMN_OF_FIELD = {"household": "household_id", "kind": "kind", "amount": "amount", "account": "account_number",
+                    "reference": "reference", "as_of": "as_of", "makes_up_year": "makes_up_year"}
 _KINDS = {"deposit": "deposit", "withdrawal": "withdrawal", "rmd": "rmd",
           "required minimum distribution": "rmd"}
 
@@ -106,7 +109,7 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
                                       reference=reference, as_of=day or as_of or today, taken_outside=outside,
                                       makes_up_year=year)
         except DomainError as exc:  # its own savepoint rolled back; the file is refused below
-            sheet.problems.add(line, None, exc.message)
+            sheet.problems.add(line, _COLUMN_OF_FIELD.get((exc.detail or {}).get("field")), exc.message)
             continue
         created += entered.created
         unchanged += not entered.created

@@ -107,6 +107,23 @@ def test_a_cash_flow_file_through_the_api_is_refused_whole_with_its_rows(lees, p
         assert not CashFlow.objects.exists()
 
 
+def test_a_cash_flow_row_the_service_refuses_is_reported_in_its_column_and_nothing_is_written(
+        lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    text = ("household_id,kind,amount,account_number,as_of,makes_up_year\n"
+            "HH-LEE,deposit,100,,,\n"               # no account to receive it
+            "HH-LEE,rmd,10,LEE-ROTH,,\n"            # a Roth has no RMD
+            "HH-LEE,withdrawal,10,,1899-12-31,\n"   # before the book's first day
+            "HH-LEE,withdrawal,10,,,2024\n"         # only an RMD makes up a missed one
+            "HH-LEE,withdrawal,10,,,\n")            # fine: entered, then rolled back with the file
+    answer = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())})
+    assert answer.status_code == 400 and error_of(answer)["code"] == "import_rejected"
+    assert [(p["row"], p["column"]) for p in error_of(answer)["detail"]["problems"]] == [
+        (2, "account_number"), (3, "account_number"), (4, "as_of"), (5, "makes_up_year")]
+    with tenant_context(firm_a):
+        assert not CashFlow.objects.exists()
+
+
 def test_settings_and_what_if_of_a_household(lees, people, firm_a, client_for):
     advisor = client_for(firm_a, people["advisor"])
     path = f"households/{lees['household'].pk}/"
