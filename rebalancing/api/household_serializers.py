@@ -96,8 +96,9 @@ class RmdFactsInSerializer(serializers.Serializer):
                                        help_text="The IRA's owner; a household's IRAs with the same owner and date "
                                                  "of birth share one RMD total. Omitted: as it is")
     owner_birth_date = serializers.DateField(allow_null=True, help_text="The IRA owner's date of birth")
-    spouse_birth_date = serializers.DateField(required=False, allow_null=True, default=None,
-                                              help_text="Only when the spouse is the IRA's sole beneficiary")
+    spouse_birth_date = serializers.DateField(required=False, allow_null=True,
+                                              help_text="Only when the spouse is the IRA's sole beneficiary; null "
+                                                        "clears it. Omitted: as it is")
     year_end_value = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True, required=False,
                                               default=None, help_text="Fair market value on 31 December of "
                                                                       "year_end_year; null with a year removes it")

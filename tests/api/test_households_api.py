@@ -352,6 +352,27 @@ def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_wi
     assert _json(colleague, "patch", f"accounts/{ira}/rmd-facts/", facts).status_code == 404
 
 
+def test_a_spouses_date_of_birth_omitted_from_an_rmd_facts_patch_is_kept_and_null_clears_it(
+        lees, people, firm_a, client_for):
+    advisor = client_for(firm_a, people["advisor"])
+    path = f"accounts/{lees['ira'].pk}/rmd-facts/"
+    # A spouse, sole beneficiary, 20 years younger: the Joint and Last Survivor Table, not carried.
+    first = _json(advisor, "patch", path, {"owner_birth_date": "1950-06-01", "spouse_birth_date": "1970-06-01"})
+    assert first.status_code == 200 and first.json()["computed"] is None
+
+    # Given a new 31 December value only: the spouse stays, and so does the refusal to compute.
+    value = _json(advisor, "patch", path, {"owner_birth_date": "1950-06-01", "year_end_value": "100000.00",
+                                           "year_end_year": AS_OF.year - 1})
+    assert value.status_code == 200 and value.json()["spouse_birth_date"] == "1970-06-01"
+    assert value.json()["computed"] is None and "Joint and Last Survivor" in value.json()["problem"]
+
+    cleared = _json(advisor, "patch", path, {"owner_birth_date": "1950-06-01", "spouse_birth_date": None})
+    assert cleared.status_code == 200 and cleared.json()["spouse_birth_date"] is None
+    assert cleared.json()["computed"]["distribution_period"] == "23.7"
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=lees["ira"].pk).spouse_birth_date is None
+
+
 def test_a_households_open_rmds_through_the_api_a_deferred_first_beside_the_years(lees, people, firm_a, client_for):
     advisor = client_for(firm_a, people["advisor"])
     ira, url = lees["ira"].pk, f"{API}/households/{lees['household'].pk}/rmds/"
