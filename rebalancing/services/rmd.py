@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from rebalancing import engine
 from rebalancing.access import require
@@ -111,21 +112,29 @@ def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int,
     if not numbers:
         return out
     live: dict[int, set[int]] = {}  # cash-flow run -> its accounts here whose sales still stand
-    for run_id, account_id in (Proposal.objects.filter(account_id__in=numbers, run__kind=RebalanceRun.Kind.CASH_FLOW)
-                               .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id")):
+    executed_on: dict[tuple[int, int], date] = {}  # (run, account) -> the day its proposal executed
+    for run_id, account_id, status, changed in (
+            Proposal.objects.filter(account_id__in=numbers, run__kind=RebalanceRun.Kind.CASH_FLOW)
+            .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id", "status", "status_changed_at")):
         live.setdefault(run_id, set()).add(account_id)
-    # Planned ones whose sales still stand, and those recorded as taken at the custodian.
+        if status == Proposal.Status.EXECUTED and changed is not None:
+            executed_on[run_id, account_id] = timezone.localdate(changed)
+    # Planned ones whose sales still stand, and those recorded as taken at the custodian. One paid
+    # out (``services.payouts``) may have been planned the year before.
     flows = CashFlow.objects.filter(Q(run_id__in=live) | Q(taken_outside=True, account_id__in=numbers),
-                                    Q(as_of__year__in=years) | Q(makes_up_year__in=years),
+                                    Q(as_of__year__in=(*years, min(years) - 1)) | Q(makes_up_year__in=years),
                                     kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)
                                     ).values_list("run_id", "account_id", "as_of", "plan", "makes_up_year", "paid")
     for run_id, recorded_from, as_of, plan, makes_up, paid in flows:
         for account_id in live[run_id] if run_id is not None else (recorded_from,):
-            # What was paid out once the sales executed (less than planned if they raised less), else the plan.
-            amount = Decimal(str((paid or {}).get(numbers[account_id])
-                                 or (plan or {}).get("distributions", {}).get(numbers[account_id], 0)))
-            if amount:
-                out[account_id].append((as_of, amount, makes_up))
+            # What was paid out once the sales executed (less than planned if they raised less), on the
+            # day it was paid: a distribution is of the year it is made in (Treas. Reg. §1.401(a)(9)-5,
+            # Q&A-1), so an RMD planned on 30 December and paid on 2 January is not that year's. Else the plan's.
+            number = numbers[account_id]
+            day = executed_on.get((run_id, account_id), as_of) if number in (paid or {}) else as_of
+            amount = Decimal(str((paid or {}).get(number) or (plan or {}).get("distributions", {}).get(number, 0)))
+            if amount and (day.year in years or makes_up in years):
+                out[account_id].append((max(day, as_of), amount, makes_up))
     return out
 
 

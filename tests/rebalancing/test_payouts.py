@@ -2,7 +2,7 @@
 through the real release and the custodian's fills, never before, never twice, never overdrawn."""
 
 import random
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -127,6 +127,34 @@ def test_a_sale_that_raises_less_pays_what_it_raised_and_the_rmd_counts_what_was
     assert due.distributed == raised and due.remaining == Decimal("4219.41") - raised  # what left, not the plan
     event = AuditEvent.objects.get(action="cash_flow.pay")
     assert "short of the" in event.comment and "its sales raised less" in event.comment
+
+
+def test_an_rmd_paid_out_in_the_next_year_counts_for_that_year_not_the_year_it_was_planned_in(lees):
+    from rebalancing.services.rmd import rmd_open_for_account
+
+    from .test_rmd import _facts
+
+    # Given an owner who owes 4,219.41 this year (100,000 on 31 December last year / 23.7), and an
+    # RMD planned for it on 20 November, taken from the IRA's cash (paid out at release)
+    _facts(lees, today=date(AS_OF.year + 1, 2, 1))
+    ira = _facts(lees, value="110000", year=AS_OF.year, today=date(AS_OF.year + 1, 2, 1))
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=None,
+                           account=ira, as_of=AS_OF).cash_flow
+    _approve_and_release(lees, flow)
+    flow.refresh_from_db()
+    assert flow.paid == {"LEE-IRA": "4219.41"}
+    executed = Proposal.objects.filter(run=flow.run, status=Proposal.Status.EXECUTED)
+    # When it was paid on 30 December: it is this year's
+    executed.update(status_changed_at=datetime(AS_OF.year, 12, 30, 15, tzinfo=UTC))
+    assert rmd_due(account=ira, year=AS_OF.year).distributed == Decimal("4219.41")
+    # When it was paid on 4 January (its release waited): it is next year's, and this year's is missed
+    # (a distribution is of the year it is made in, Treas. Reg. §1.401(a)(9)-5, Q&A-1; IRC §4974)
+    executed.update(status_changed_at=datetime(AS_OF.year + 1, 1, 4, 15, tzinfo=UTC))
+    this_year = rmd_due(account=ira, year=AS_OF.year)
+    assert (this_year.distributed, this_year.remaining) == (0, Decimal("4219.41"))
+    assert rmd_due(account=ira, year=AS_OF.year + 1).distributed == Decimal("4219.41")
+    [missed] = [line for line in rmd_open_for_account(ira, as_of=date(AS_OF.year + 1, 1, 5)) if line.missed]
+    assert (missed.year, missed.shortfall, missed.excise) == (AS_OF.year, Decimal("4219.41"), Decimal("1054.85"))
 
 
 def test_a_cancelled_sale_pays_nothing_it_did_not_raise(lees):
