@@ -157,6 +157,38 @@ def test_an_rmd_paid_out_in_the_next_year_counts_for_that_year_not_the_year_it_w
     assert (missed.year, missed.shortfall, missed.excise) == (AS_OF.year, Decimal("4219.41"), Decimal("1054.85"))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_year_a_distribution_counts_for_matches_a_plain_reading_over_random_histories(lees, seed):
+    from .test_rmd import _facts
+
+    # Given RMDs planned on random days of late November, each left waiting, rejected, or paid out
+    # on a random day up to 60 days later (some in the next year)
+    rng = random.Random(seed)
+    _facts(lees, today=date(AS_OF.year + 1, 2, 1))
+    ira = _facts(lees, value="110000", year=AS_OF.year, today=date(AS_OF.year + 1, 2, 1))
+    counted: dict[int, Decimal] = {AS_OF.year: Decimal(0), AS_OF.year + 1: Decimal(0)}
+    for k in range(8):
+        planned_on = AS_OF + timedelta(days=rng.randrange(0, 10))
+        amount = Decimal(rng.randrange(1000, 50000)) / 100
+        flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=amount,
+                               account=ira, as_of=planned_on, reference=f"R-{k}").cash_flow
+        fate = rng.choice(["waiting", "rejected", "paid"])
+        if fate == "rejected":
+            household_proposal_decide(household_proposal=HouseholdProposal.objects.get(run=flow.run),
+                                      user=lees["advisor"], approve=False, comment="not now")
+            continue
+        day = planned_on
+        if fate == "paid":
+            _approve_and_release(lees, flow)
+            day = planned_on + timedelta(days=rng.randrange(0, 61))
+            Proposal.objects.filter(run=flow.run).update(
+                status_changed_at=datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+        # Then (the plain reading) it counts for the year it was paid in, or planned in while it waits
+        counted[day.year] += amount
+    for year, total in counted.items():
+        assert rmd_due(account=ira, year=year).distributed == total, (seed, year)
+
+
 def test_a_cancelled_sale_pays_nothing_it_did_not_raise(lees):
     before = _cash()
     flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
