@@ -142,7 +142,7 @@ def test_a_cash_flow_file_is_entered_whole_or_refused_naming_the_row(lees, as_us
     assert "row 4, kind: &#x27;gift&#x27; is not a kind of cash flow" in bad.content.decode()
     unfundable = upload("household_id,kind,amount,account_number,reference\n"
                         "HH-LEE,deposit,500,LEE-ROTH,D-1\nHH-LEE,rmd,100,LEE-ROTH,R-1\n")
-    assert "row 3: A required minimum distribution comes from a traditional IRA" in unfundable.content.decode()
+    assert "row 3, account_number: A required minimum distribution comes from a traditional IRA" in unfundable.content.decode()
     with tenant_context(firm_a):
         assert not CashFlow.objects.exists()  # the deposit of row 2 is not half-written
     good = upload("household_id,kind,amount,account_number,reference\nHH-LEE,deposit,500,LEE-ROTH,D-1\n")
