@@ -103,38 +103,47 @@ class RmdDue:
         return self.required is not None and self.required.due and self.year == self.required.first_year
 
 
-def _distributions(accounts: list[Account], years: tuple[int, ...]) -> dict[int, list[tuple[date, Decimal, int | None]]]:
+def _distributions(accounts: list[Account], years: tuple[int, ...], as_of: date | None = None,
+                   ) -> dict[int, list[tuple[date, Decimal, int | None]]]:
     """Account id -> the (day, amount, year it makes up or None) the household's cash flows of
     ``years`` (taken in them, or making up a missed RMD of one of them) took or planned from it: two
-    queries for any number of accounts (a run's chunk, a household page)."""
+    queries for any number of accounts (a run's chunk, a household page). Read on ``as_of``, one
+    still waiting to be paid out is paid on that day at the earliest."""
     numbers = {a.pk: a.custodian_number for a in accounts}
     out: dict[int, list[tuple[date, Decimal, int | None]]] = {pk: [] for pk in numbers}
     if not numbers:
         return out
     live: dict[int, set[int]] = {}  # cash-flow run -> its accounts here whose sales still stand
     executed_on: dict[tuple[int, int], date] = {}  # (run, account) -> the day its proposal executed
+    waiting: set[tuple[int, int]] = set()  # (run, account) not executed yet: nothing has left
     for run_id, account_id, status, changed in (
             Proposal.objects.filter(account_id__in=numbers, run__kind=RebalanceRun.Kind.CASH_FLOW)
             .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id", "status", "status_changed_at")):
         live.setdefault(run_id, set()).add(account_id)
         if status == Proposal.Status.EXECUTED and changed is not None:
             executed_on[run_id, account_id] = timezone.localdate(changed)
+        elif status != Proposal.Status.EXECUTED:
+            waiting.add((run_id, account_id))
     # Planned ones whose sales still stand, and those recorded as taken at the custodian. One paid
     # out (``services.payouts``) may have been planned the year before.
     flows = CashFlow.objects.filter(Q(run_id__in=live) | Q(taken_outside=True, account_id__in=numbers),
                                     Q(as_of__year__in=(*years, min(years) - 1)) | Q(makes_up_year__in=years),
                                     kind__in=(CashFlow.Kind.WITHDRAWAL, CashFlow.Kind.RMD)
                                     ).values_list("run_id", "account_id", "as_of", "plan", "makes_up_year", "paid")
-    for run_id, recorded_from, as_of, plan, makes_up, paid in flows:
+    for run_id, recorded_from, planned, plan, makes_up, paid in flows:
         for account_id in live[run_id] if run_id is not None else (recorded_from,):
             # What was paid out once the sales executed (less than planned if they raised less), on the
             # day it was paid: a distribution is of the year it is made in (Treas. Reg. §1.401(a)(9)-5,
             # Q&A-1), so an RMD planned on 30 December and paid on 2 January is not that year's. Else the plan's.
             number = numbers[account_id]
-            day = executed_on.get((run_id, account_id), as_of) if number in (paid or {}) else as_of
+            day = executed_on.get((run_id, account_id), planned) if number in (paid or {}) else planned
+            if as_of is not None and (run_id, account_id) in waiting:
+                # Still waiting on ``as_of`` (a decision, a release, its fills): it is paid that day at the
+                # earliest, so a plan of December still waiting in January is not the old year's.
+                day = max(day, as_of)
             amount = Decimal(str((paid or {}).get(number) or (plan or {}).get("distributions", {}).get(number, 0)))
             if amount and (day.year in years or makes_up in years):
-                out[account_id].append((max(day, as_of), amount, makes_up))
+                out[account_id].append((max(day, planned), amount, makes_up))
     return out
 
 
@@ -227,7 +236,7 @@ def _lines(accounts: list[Account], year: int, as_of: date | None = None) -> lis
     groups: dict[tuple, list[Account]] = {}
     for a in sorted(accounts, key=lambda a: a.custodian_number):
         groups.setdefault(_owner_key(a), []).append(a)
-    flows = _distributions(accounts, (year - 1, year, year + 1))
+    flows = _distributions(accounts, (year - 1, year, year + 1), as_of)
     lines = [line for group in groups.values() for line in _group_lines(group, year, flows, as_of)]
     return sorted(lines, key=lambda line: line.account.custodian_number)
 

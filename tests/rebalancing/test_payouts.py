@@ -157,6 +157,26 @@ def test_an_rmd_paid_out_in_the_next_year_counts_for_that_year_not_the_year_it_w
     assert (missed.year, missed.shortfall, missed.excise) == (AS_OF.year, Decimal("4219.41"), Decimal("1054.85"))
 
 
+def test_an_rmd_planned_in_the_year_but_still_waiting_after_it_leaves_that_years_rmd_missed(lees):
+    from rebalancing.services.rmd import rmd_open_for_account
+
+    from .test_rmd import _facts
+
+    # Given this year's RMD of 4,219.41 planned on 20 November and never decided
+    _facts(lees, today=date(AS_OF.year + 1, 2, 1))
+    ira = _facts(lees, value="110000", year=AS_OF.year, today=date(AS_OF.year + 1, 2, 1))
+    cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=None, account=ira,
+                    as_of=AS_OF)
+    # Then in December it is planned: nothing is open for the year
+    assert [line.remaining for line in rmd_open_for_account(ira, as_of=date(AS_OF.year, 12, 20))] == [0]
+    # When read on 5 January it still waits: nothing left the IRA last year, whose RMD is missed with
+    # its excise (IRC §4974), and the plan, paid this year at the earliest, counts for this year's
+    missed, this_year = rmd_open_for_account(ira, as_of=date(AS_OF.year + 1, 1, 5))
+    assert (missed.year, missed.missed, missed.shortfall, missed.excise) == (
+        AS_OF.year, True, Decimal("4219.41"), Decimal("1054.85"))
+    assert (this_year.year, this_year.distributed) == (AS_OF.year + 1, Decimal("4219.41"))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_the_year_a_distribution_counts_for_matches_a_plain_reading_over_random_histories(lees, seed):
     from .test_rmd import _facts
@@ -166,7 +186,11 @@ def test_the_year_a_distribution_counts_for_matches_a_plain_reading_over_random_
     rng = random.Random(seed)
     _facts(lees, today=date(AS_OF.year + 1, 2, 1))
     ira = _facts(lees, value="110000", year=AS_OF.year, today=date(AS_OF.year + 1, 2, 1))
+    from rebalancing.services.rmd import _lines
+
     counted: dict[int, Decimal] = {AS_OF.year: Decimal(0), AS_OF.year + 1: Decimal(0)}
+    read_on = date(AS_OF.year + 1, 2, 1)  # after every payout: one still waiting is paid on it at the earliest
+    counted_on_read = dict(counted)
     for k in range(8):
         planned_on = AS_OF + timedelta(days=rng.randrange(0, 10))
         amount = Decimal(rng.randrange(1000, 50000)) / 100
@@ -185,8 +209,11 @@ def test_the_year_a_distribution_counts_for_matches_a_plain_reading_over_random_
                 status_changed_at=datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
         # Then (the plain reading) it counts for the year it was paid in, or planned in while it waits
         counted[day.year] += amount
+        counted_on_read[(day if fate == "paid" else read_on).year] += amount
     for year, total in counted.items():
         assert rmd_due(account=ira, year=year).distributed == total, (seed, year)
+        [line] = _lines([Account.objects.get(pk=ira.pk)], year, read_on)
+        assert line.distributed == counted_on_read[year], (seed, year)
 
 
 def test_a_cancelled_sale_pays_nothing_it_did_not_raise(lees):
