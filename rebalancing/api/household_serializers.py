@@ -161,8 +161,10 @@ class RmdDueSerializer(serializers.Serializer):
                                              help_text="The same from any of owner_accounts")
     excise = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True,
                                       help_text="The excise tax on the shortfall so far: 25%, 10% of what is made "
-                                                "up by window_end; before any waiver (Form 5329). null until missed")
-    window_end = serializers.DateField(allow_null=True, help_text="The correction window's last day at the latest")
+                                                "up by window_end (50%, made up or not, for a deadline before "
+                                                "2023); before any waiver (Form 5329). null until missed")
+    window_end = serializers.DateField(allow_null=True, help_text="The correction window's last day at the latest; "
+                                                                  "null for a deadline before 2023 (no lower rate)")
 
     @extend_schema_field(serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True))
     def get_year_end_value(self, due):
@@ -204,8 +206,9 @@ class RmdOwedSerializer(serializers.Serializer):
     shortfall = serializers.DecimalField(max_digits=18, decimal_places=2)
     made_up = serializers.DecimalField(max_digits=18, decimal_places=2)
     excise = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True,
-                                      help_text="25% of the shortfall, 10% of what is made up by window_end")
-    window_end = serializers.DateField(allow_null=True)
+                                      help_text="25% of the shortfall, 10% of what is made up by window_end "
+                                                "(50%, made up or not, for a deadline before 2023)")
+    window_end = serializers.DateField(allow_null=True, help_text="null for a deadline before 2023 (no lower rate)")
 
     def get_accounts(self, row) -> list[str]:
         return [a.custodian_number for a in row.accounts]

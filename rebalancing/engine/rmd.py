@@ -36,8 +36,8 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from .errors import InvalidRequest
 
-__all__ = ["CORRECTED_EXCISE_RATE", "EXCISE_RATE", "UNIFORM_LIFETIME_TABLE", "RequiredDistribution", "applicable_age",
-           "correction_window_end", "distributions_credited", "first_distribution_year", "missed_rmd_excise",
+__all__ = ["CORRECTED_EXCISE_RATE", "EXCISE_RATE", "PRE_SECURE_2_EXCISE_RATE", "UNIFORM_LIFETIME_TABLE",
+           "RequiredDistribution", "applicable_age", "correction_window_end", "distributions_credited", "first_distribution_year", "missed_rmd_excise",
            "required_minimum_distribution"]
 
 #: Treas. Reg. §1.401(a)(9)-9(c): age reached in the year -> distribution period (years), 2022 onwards.
@@ -55,6 +55,11 @@ _CENT = Decimal("0.01")
 #: IRC §4974(a) and (e), as amended by SECURE 2.0 §302 (taxable years from 2023).
 EXCISE_RATE = Decimal("0.25")
 CORRECTED_EXCISE_RATE = Decimal("0.10")
+#: §4974(a) before that amendment, which applies to taxable years beginning after 29 December 2022
+#: (SECURE 2.0 §302(c)): an RMD required to be taken in 2022 bears 50%, and there is no correction
+#: window (only a waiver for reasonable error, Form 5329).
+PRE_SECURE_2_EXCISE_RATE = Decimal("0.50")
+SECURE_2_EXCISE_FIRST_YEAR = 2023
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +161,22 @@ def distributions_credited(distributions, *, first_year: int, first_year_amount:
     return credited
 
 
-def correction_window_end(deadline: date) -> date:
+def correction_window_end(deadline: date) -> date | None:
     """The last day a missed RMD due on ``deadline`` may be made up at the lower rate (§4974(e)(2)):
     the end of the second taxable year that begins after the year the tax is imposed, which is the
-    deadline's year - at the latest; a deficiency notice or an assessment closes it earlier."""
+    deadline's year - at the latest; a deficiency notice or an assessment closes it earlier. None for
+    a deadline before 2023: the tax of that year has no lower rate (SECURE 2.0 §302(c))."""
+    if deadline.year < SECURE_2_EXCISE_FIRST_YEAR:
+        return None
     return date(deadline.year + 2, 12, 31)
 
 
-def missed_rmd_excise(shortfall: Decimal, made_up_in_window: Decimal) -> Decimal:
+def missed_rmd_excise(shortfall: Decimal, made_up_in_window: Decimal, *, deadline: date | None = None) -> Decimal:
     """The excise tax on a missed RMD's ``shortfall``: 10% of what was made up within the correction
-    window, 25% of the rest (Form 5329, Part IX), to the cent; before any waiver."""
+    window, 25% of the rest (Form 5329, Part IX), to the cent; before any waiver. With a ``deadline``
+    before 2023 (the tax of a taxable year before SECURE 2.0's): 50% of the shortfall, made up or not."""
     shortfall = max(Decimal(shortfall), Decimal(0))
+    if deadline is not None and deadline.year < SECURE_2_EXCISE_FIRST_YEAR:
+        return (shortfall * PRE_SECURE_2_EXCISE_RATE).quantize(_CENT, ROUND_HALF_UP)
     made_up = min(max(Decimal(made_up_in_window), Decimal(0)), shortfall)
     return (made_up * CORRECTED_EXCISE_RATE + (shortfall - made_up) * EXCISE_RATE).quantize(_CENT, ROUND_HALF_UP)

@@ -89,13 +89,15 @@ class RmdDue:
 
     @property
     def window_end(self) -> date | None:
-        """The last day a missed RMD may be made up at the lower rate (None until missed)."""
+        """The last day a missed RMD may be made up at the lower rate (None until missed, or for a
+        deadline before 2023, when there was no lower rate)."""
         return engine.correction_window_end(self.required.deadline) if self.missed else None
 
     @property
     def excise(self) -> Decimal | None:
         """The excise tax on the shortfall so far: 25%, 10% of what was made up within the window."""
-        return engine.missed_rmd_excise(self.shortfall, self.made_up_in_window) if self.missed else None
+        return (engine.missed_rmd_excise(self.shortfall, self.made_up_in_window, deadline=self.required.deadline)
+                if self.missed else None)
 
     @property
     def is_first(self) -> bool:
@@ -226,7 +228,7 @@ def _group_lines(group: list[Account], year: int, flows: dict, as_of: date | Non
                             owner_accounts=numbers if len(group) > 1 else (), owner_required=owner_required,
                             owner_distributed=owner_distributed, owner_note=note, missed=missed,
                             made_up=made_up([a]), owner_made_up=made_up(group) if together else _ZERO,
-                            made_up_in_window=made_up(group if together else [a], by=window) if missed else _ZERO))
+                            made_up_in_window=made_up(group if together else [a], by=window) if window else _ZERO))
     return lines
 
 

@@ -481,10 +481,11 @@ def _rmd_alerts(run, account_ids: list[int]) -> list[Alert]:
 
 def _rmd_alert_text(due) -> str:
     if due.missed:
+        rate = (f"25%; 10% of what is made up by {due.window_end:%d %B %Y}" if due.window_end else
+                "50%, the rate before 2023, made up or not")
         return (f"{due.year} RMD missed: ${due.shortfall:,.2f} was not taken by {due.required.deadline:%d %B %Y}; "
-                f"${due.remaining:,.2f} is left to make up. Excise tax so far ${due.excise:,.2f} (25%; 10% of what is "
-                f"made up by {due.window_end:%d %B %Y}; it may be waived for reasonable error, Form 5329); make it up "
-                "on the household page")
+                f"${due.remaining:,.2f} is left to make up. Excise tax so far ${due.excise:,.2f} ({rate}; it may be "
+                "waived for reasonable error, Form 5329); make it up on the household page")
     if due.owner_accounts:
         what = (f"{due.year} RMDs of ${due.owner_required:,.2f} from {', '.join(due.owner_accounts)} "
                 "(one owner's IRAs: any of them may pay)")

@@ -194,6 +194,35 @@ def test_a_missed_rmd_bears_25_percent_and_10_percent_of_what_is_made_up_in_the_
     assert missed_rmd_excise(Decimal("0"), Decimal("0")) == Decimal("0.00")
 
 
+def test_an_rmd_due_before_2023_bears_the_50_percent_of_before_secure_2_made_up_or_not():
+    # IRC §4974(a) before SECURE 2.0 §302, whose amendments apply to taxable years beginning after
+    # 29 December 2022 (§302(c)): $15,000 of a 2022 RMD missed is $7,500, made up or not, with no
+    # correction window; a first RMD of 2022, due 1 April 2023, is of 2023's tax: 25% / 10%
+    assert missed_rmd_excise(Decimal("15000"), Decimal("0"), deadline=date(2022, 12, 31)) == Decimal("7500.00")
+    assert missed_rmd_excise(Decimal("15000"), Decimal("15000"), deadline=date(2022, 12, 31)) == Decimal("7500.00")
+    assert correction_window_end(date(2022, 12, 31)) is None
+    assert missed_rmd_excise(Decimal("15000"), Decimal("15000"), deadline=date(2023, 4, 1)) == Decimal("1500.00")
+    assert correction_window_end(date(2023, 4, 1)) == date(2025, 12, 31)
+
+
+@settings(max_examples=int(__import__("os").environ.get("PROP_N", 300)), deadline=None)
+@given(shortfall=st.integers(0, 10**10), made_up=st.integers(-10**6, 2 * 10**10),
+       deadline=st.dates(date(2020, 1, 1), date(2035, 12, 31)))
+def test_the_excise_by_its_deadline_agrees_with_a_simple_implementation_in_cents(shortfall, made_up, deadline):
+    # Integer cents, hundredths of a cent: half of each cent short for a deadline in 2022 or before;
+    # from 2023 a tenth of each cent made up (at most the shortfall) and a quarter of each other
+    if deadline.year <= 2022:
+        hundredths = shortfall * 50
+    else:
+        made_up_cents = min(max(made_up, 0), shortfall)
+        hundredths = made_up_cents * 10 + (shortfall - made_up_cents) * 25
+    cents, rest = divmod(hundredths, 100)
+    expected = cents + (rest >= 50)
+    assert missed_rmd_excise(Decimal(shortfall) / 100, Decimal(made_up) / 100, deadline=deadline) == Decimal(expected) / 100
+    window = correction_window_end(deadline)
+    assert (window is None) == (deadline.year <= 2022) and (window is None or window == date(deadline.year + 2, 12, 31))
+
+
 @pytest.mark.parametrize(("deadline", "end"), [
     (date(2024, 12, 31), date(2026, 12, 31)),  # a 2024 RMD missed: made up by the end of 2026
     (date(2026, 4, 1), date(2028, 12, 31)),  # a first RMD due 1 April 2026: imposed for 2026

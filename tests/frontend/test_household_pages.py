@@ -568,6 +568,27 @@ def test_the_books_rmds_owner_by_owner_what_cannot_be_computed_and_a_csv(lees, a
     assert "Kim Lee" not in as_user("colleague").get("/households/rmds/").content.decode()
 
 
+def test_a_missed_2022_rmd_is_shown_with_the_50_percent_excise_of_its_year_and_no_window(lees, as_user):
+    import csv
+    import io
+
+    # Given an owner born 1 March 1949 whose 2022 RMD (100,000 / 26.5 = 3,773.59, due 31 Dec 2022) was not taken
+    advisor = as_user("advisor")
+    advisor.post(_url(lees["household"], "rmd-facts/"), {
+        "account": lees["ira"].pk, "owner_birth_date": "1949-03-01", "year_end_value": "100000",
+        "year_end_year": "2021"})
+    # Then each page shows the excise of 2022's tax, 50% (IRC §4974 before SECURE 2.0), and no window
+    page = advisor.get(_url(lees["household"])).content.decode()
+    assert "Excise tax so far $1,886.80: 50% of the shortfall, made up or not" in page
+    assert "excise tax so far $1,886.80 (50%, the rate before 2023)" in advisor.get(
+        f"/accounts/{lees['ira'].pk}/").content.decode()
+    assert "excise so far $1,886.80 (50%, the rate before 2023)" in advisor.get(
+        "/households/rmds/?show=all").content.decode()
+    rows = list(csv.DictReader(io.StringIO(advisor.get("/households/rmds/?download=csv&show=all").content.decode())))
+    assert [(r["year"], r["missed"], r["excise"], r["window_end"]) for r in rows if r["year"] == "2022"] == [
+        ("2022", "yes", "1886.80", "")]
+
+
 def test_a_missed_rmd_is_shown_with_its_excise_and_made_up_in_one_click_for_its_year(lees, as_user, firm_a):
     import csv
     import io

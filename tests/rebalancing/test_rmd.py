@@ -457,6 +457,25 @@ def test_a_missed_rmd_stays_open_with_its_excise_until_it_is_made_up_apart_from_
     assert (last.made_up, last.remaining, last.excise) == (Decimal("2658.54"), 0, Decimal("265.85"))
 
 
+def test_a_missed_2022_rmd_bears_50_percent_made_up_or_not_and_names_no_correction_window(lees):
+    from rebalancing.services.rmd import _lines, rmd_open, rmds_owed
+
+    # Given an owner born 1 March 1949 (70½ in 2019; 73 in 2022) whose 2022 RMD, 100,000 on 31 December
+    # 2021 / 26.5 = 3,773.59, due by 31 December 2022, was not taken
+    ira = _facts(lees, born=date(1949, 3, 1), value="100000", year=2021)
+    [missed] = [line for line in rmd_open([ira], as_of=AS_OF) if line.year == 2022]
+    # Then it is missed with the excise of 2022's tax: 50% (IRC §4974(a) before SECURE 2.0 §302),
+    # and no correction window to make it up at a lower rate
+    assert (missed.missed, missed.shortfall, missed.excise, missed.window_end) == (
+        True, Decimal("3773.59"), Decimal("1886.80"), None)
+    [owed] = [r for r in rmds_owed(Account.objects.all(), as_of=AS_OF) if r.year == 2022]
+    assert (owed.excise, owed.window_end) == (Decimal("1886.80"), None)
+    # When it is made up, the excise stays 50% (only a waiver lowers it, Form 5329)
+    _make_up(lees, 2022)
+    [line] = _lines([Account.objects.get(pk=ira.pk)], 2022, AS_OF)
+    assert (line.made_up, line.remaining, line.excise) == (Decimal("3773.59"), 0, Decimal("1886.80"))
+
+
 @pytest.mark.parametrize("year, message", [
     (YEAR, "is due by 31 December 2026, not missed"),
     (YEAR - 1, "all taken by its deadline"),
@@ -560,6 +579,8 @@ def test_missed_lines_agree_with_a_simple_implementation_over_random_histories(l
             in_window = sum((a for d, a, m in taken if m == year and d <= date(deadline.year + 2, 12, 31)), Decimal(0))
             excise = (min(in_window, short) * Decimal("0.10") + (short - min(in_window, short)) * Decimal("0.25")
                       ).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+            if deadline.year < 2023:  # before SECURE 2.0 §302 (taxable years from 2023): 50%, made up or not
+                excise = (short * Decimal("0.50")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
             assert (line.shortfall, line.made_up, line.remaining, line.excise) == (short, made_up, left, excise)
         else:
             assert (year, True) not in lines
