@@ -470,6 +470,11 @@ def test_a_missed_2022_rmd_bears_50_percent_made_up_or_not_and_names_no_correcti
         True, Decimal("3773.59"), Decimal("1886.80"), None)
     [owed] = [r for r in rmds_owed(Account.objects.all(), as_of=AS_OF) if r.year == 2022]
     assert (owed.excise, owed.window_end) == (Decimal("1886.80"), None)
+    from rebalancing.services.rmd import rmd_alerts_due
+    from rebalancing.services.runs import _rmd_alert_text
+
+    [alerted] = [d for d in rmd_alerts_due([ira.pk], as_of=AS_OF) if d.year == 2022]
+    assert "Excise tax so far $1,886.80 (50%, the rate before 2023, made up or not" in _rmd_alert_text(alerted)
     # When it is made up, the excise stays 50% (only a waiver lowers it, Form 5329)
     _make_up(lees, 2022)
     [line] = _lines([Account.objects.get(pk=ira.pk)], 2022, AS_OF)
