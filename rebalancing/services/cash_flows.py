@@ -122,6 +122,12 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
         missed = _missed_line(account, int(makes_up_year), as_of)
         if amount is None:
             amount = missed.remaining
+        elif amount > missed.remaining:
+            # A make-up counts for the missed year only; what it took beyond the shortfall would count
+            # for no year at all, though it is a distribution of the year it is taken in (IRC §408(d)).
+            raise ValidationFailed(f"${missed.remaining:,.2f} is left to make up of {account.custodian_number}'s "
+                                   f"{missed.year} RMD; ${amount:,.2f} is more: enter the rest apart, as this "
+                                   "year's RMD or a withdrawal.", detail={"field": "amount"})
     elif amount is None:
         amount = _rmd_remaining(account, as_of)
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,

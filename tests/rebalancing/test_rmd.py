@@ -496,6 +496,18 @@ def test_a_make_up_of_an_rmd_that_was_not_missed_is_refused_naming_why_and_write
     assert CashFlow.objects.count() == 1
 
 
+def test_a_make_up_of_more_than_is_left_to_make_up_is_refused_naming_the_amount_and_writes_nothing(lees):
+    # Given a 2025 RMD of 3,658.54 (90,000 / 24.6) missed, nothing taken
+    _facts(lees, value="90000", year=YEAR - 2)
+    _facts(lees, value="100000", year=YEAR - 1)
+    # When 1 cent more is entered to make it up, it is refused (the cent would count for no year)
+    with pytest.raises(ValidationFailed, match=r"\$3,658.54 is left to make up of LEE-IRA's 2025 RMD") as refused:
+        _make_up(lees, YEAR - 1, amount=Decimal("3658.55"))
+    assert refused.value.detail == {"field": "amount"} and not CashFlow.objects.exists()
+    # and what is left is taken
+    assert _make_up(lees, YEAR - 1, amount=Decimal("3658.54")).amount == Decimal("3658.54")
+
+
 def test_only_an_rmd_makes_up_a_missed_one(lees):
     _facts(lees, value="90000", year=YEAR - 2)
     with pytest.raises(ValidationFailed, match="Only a required minimum distribution makes up"):
