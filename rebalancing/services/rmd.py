@@ -271,9 +271,10 @@ def rmd_open(accounts: list[Account], *, as_of: date, missed: bool = True) -> li
         past = [line for line in _lines(accounts, as_of.year - 1, as_of)
                 if line.account.pk in first_years and (line.required is None or line.remaining > 0)]
     if missed:
-        dated = [a for a in accounts if a.owner_birth_date is not None and a.year_end_values]
-        earliest = min((int(y) + 1 for a in dated for y in a.year_end_values), default=as_of.year)
-        for year in range(max(earliest, FIRST_TABLE_YEAR), as_of.year):
+        # Only a year whose 31 December value before it is entered can be computed, so missed: one pass
+        # per such year, not per calendar year up to ``as_of`` (9998 would be thousands of queries).
+        valued = sorted({int(y) + 1 for a in accounts if a.owner_birth_date is not None for y in a.year_end_values})
+        for year in (y for y in valued if FIRST_TABLE_YEAR <= y < as_of.year):
             past += [line for line in _lines(accounts, year, as_of) if line.missed and line.remaining > 0
                      and not any(p.account.pk == line.account.pk and p.year == year for p in past)]
     return sorted(past + lines, key=lambda line: (line.account.custodian_number, line.year))

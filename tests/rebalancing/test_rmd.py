@@ -217,6 +217,27 @@ def test_what_the_cash_flows_took_is_read_for_many_iras_at_once(lees, django_ass
         assert rmd_alerts_due([lees["roth"].pk, lees["joint"].pk], as_of=AS_OF) == []
 
 
+def test_reading_rmds_on_a_far_day_costs_no_more_queries_than_on_a_near_one(lees):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rebalancing.services.rmd import rmd_open
+
+    # Given values entered for two years
+    _facts(lees, value="90000", year=YEAR - 2)
+    ira = _facts(lees, value="100000", year=YEAR - 1)
+    # When the open RMDs are read next year and in 9998 (the last day the API reads them on)
+    read = {}
+    for day in (date(YEAR + 1, 6, 1), date(9998, 12, 31)):
+        with CaptureQueriesContext(connection) as queries:
+            lines = rmd_open([ira], as_of=day)
+        read[day.year] = (len(queries.captured_queries), [(d.year, d.missed) for d in lines if d.required])
+    # Then both check only the years whose value is entered: the same queries, the same missed years
+    # (before, one pass per calendar year: thousands of queries, 19 s for one household's GET)
+    assert read[YEAR + 1] == (read[9998][0], [(YEAR - 1, True), (YEAR, True)])
+    assert read[9998][1] == [(YEAR - 1, True), (YEAR, True)]
+
+
 # -- one owner's IRAs share one total (Treas. Reg. §1.408-8, Q&A-9) -------------------------------------
 
 def _second_ira(lees, number="LEE-IRA2", cash="20000"):
