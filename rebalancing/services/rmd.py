@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from rebalancing import engine
@@ -118,12 +118,14 @@ def _distributions(accounts: list[Account], years: tuple[int, ...], as_of: date 
     live: dict[int, set[int]] = {}  # cash-flow run -> its accounts here whose sales still stand
     executed_on: dict[tuple[int, int], date] = {}  # (run, account) -> the day its proposal executed
     waiting: set[tuple[int, int]] = set()  # (run, account) not executed yet: nothing has left
-    for run_id, account_id, status, changed in (
+    for run_id, account_id, status, changed, last_fill in (
             Proposal.objects.filter(account_id__in=numbers, run__kind=RebalanceRun.Kind.CASH_FLOW)
-            .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id", "status", "status_changed_at")):
+            .exclude(status__in=_NOT_DISTRIBUTED).values_list("run_id", "account_id", "status", "status_changed_at")
+            .annotate(last_fill=Max("orders__executions__trade_date"))):
         live.setdefault(run_id, set()).add(account_id)
         if status == Proposal.Status.EXECUTED and changed is not None:
-            executed_on[run_id, account_id] = timezone.localdate(changed)
+            # Executed on its last order's fill (or cancellation); with no order, when it was released.
+            executed_on[run_id, account_id] = last_fill or timezone.localdate(changed)
         elif status != Proposal.Status.EXECUTED:
             waiting.add((run_id, account_id))
     # Planned ones whose sales still stand, and those recorded as taken at the custodian. One paid

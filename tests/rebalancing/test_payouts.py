@@ -157,6 +157,27 @@ def test_an_rmd_paid_out_in_the_next_year_counts_for_that_year_not_the_year_it_w
     assert (missed.year, missed.shortfall, missed.excise) == (AS_OF.year, Decimal("4219.41"), Decimal("1054.85"))
 
 
+def test_an_rmd_raised_by_sales_counts_on_the_day_they_filled_not_the_day_the_fills_were_read(lees):
+    from .test_rmd import _facts
+
+    # Given an RMD raised by selling the IRA's VTI, filled on 21 November
+    ira = _facts(lees)
+    Account.objects.filter(pk=ira.pk).update(cash=0)
+    TaxLot.objects.create(account_id=ira.pk, lot_id="IRA-1", security=Security.objects.get(symbol="VTI"),
+                          quantity=100, cost_basis=9000, acquired=AS_OF - timedelta(days=900))
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=None,
+                           account=ira, as_of=AS_OF).cash_flow
+    _approve_and_release(lees, flow)
+    _fill(flow)
+    flow.refresh_from_db()
+    # When the fills were read, and the proposal executed, only on 4 January
+    Proposal.objects.filter(run=flow.run, status=Proposal.Status.EXECUTED).update(
+        status_changed_at=datetime(AS_OF.year + 1, 1, 4, 15, tzinfo=UTC))
+    # Then what was paid is the year of the fills' trades
+    assert rmd_due(account=ira, year=AS_OF.year).distributed == Decimal(flow.paid["LEE-IRA"]) == Decimal("4219.41")
+    assert rmd_due(account=ira, year=AS_OF.year + 1).distributed == 0
+
+
 def test_an_rmd_planned_in_the_year_but_still_waiting_after_it_leaves_that_years_rmd_missed(lees):
     from rebalancing.services.rmd import rmd_open_for_account
 
