@@ -7,9 +7,10 @@ cash only) - the account pays out what the plan takes from it: its cash goes dow
 and the cash flow records it (``CashFlow.paid``). Until then the household's runs wait (a run would
 otherwise invest the money the client asked for); after it, they see the cash as it is.
 
-What is paid is the plan's distribution from the account, but never more than the account's cash:
-a sale cancelled, or filled below the price it was planned at, raises less, and the flow shows the
-shortfall rather than leaving the account overdrawn.
+What is paid is the plan's distribution from the account, but never more than the plan raised there
+(the cash it took and its sales' net proceeds) nor than the account's cash: a sale cancelled, or
+filled below the price it was planned at, raises less, and the flow shows the shortfall rather than
+paying it out of other money (a deposit that came in meanwhile) or leaving the account overdrawn.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from rebalancing.models import Account, CashFlow, Proposal, RebalanceRun
+from rebalancing.ledger.quantities import cents
+from rebalancing.models import Account, CashFlow, Execution, Proposal, RebalanceRun
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 
@@ -27,9 +29,18 @@ __all__ = ["cash_flow_pay", "payout_of"]
 _CENT = Decimal("0.01")
 
 
-def payout_of(planned: Decimal, cash: Decimal) -> Decimal:
-    """What an account pays out of a withdrawal that plans to take ``planned`` from it, holding ``cash``."""
-    return max(min(planned, cash), Decimal(0)).quantize(_CENT)
+def payout_of(planned: Decimal, raised: Decimal, cash: Decimal) -> Decimal:
+    """What an account pays out of a withdrawal that plans to take ``planned`` from it, when the plan
+    raised ``raised`` there (its cash taken plus its sales' net proceeds) and the account holds ``cash``:
+    never more than was raised for it (other money that came in meanwhile, a deposit, stays), nor than
+    the account holds."""
+    return max(min(planned, raised, cash), Decimal(0)).quantize(_CENT)
+
+
+def _raised(proposal: Proposal, cash_taken: Decimal) -> Decimal:
+    """The plan's cash taken from the account plus the net proceeds of the proposal's fills."""
+    fills = Execution.objects.filter(order__proposal=proposal, kind="fill", order__side="sell")
+    return cash_taken + sum((cents(f.quantity * f.price) - f.fees for f in fills), Decimal(0))
 
 
 @transaction.atomic
@@ -44,7 +55,8 @@ def cash_flow_pay(proposal: Proposal, *, actor) -> Decimal | None:
     if flow is None or number in flow.paid:
         return None
     planned = Decimal(str(flow.plan.get("distributions", {}).get(number, 0))).quantize(_CENT)
-    paid = payout_of(planned, account.cash)
+    cash_taken = Decimal(str(flow.plan.get("cash_used", {}).get(number, 0))).quantize(_CENT)
+    paid = payout_of(planned, _raised(proposal, cash_taken), account.cash)
     account.cash -= paid
     account.save(update_fields=["cash"])
     flow.paid = {**flow.paid, number: str(paid)}

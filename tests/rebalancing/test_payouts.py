@@ -279,7 +279,18 @@ def test_a_rebalance_proposal_released_with_no_order_is_executed_at_once_and_pay
 def test_the_payout_rule_matches_a_plain_statement_over_random_amounts():
     rng = random.Random(7)
     for _ in range(2000):
-        planned = Decimal(rng.randint(0, 10**9)) / 100
+        planned, raised = (Decimal(rng.randint(0, 10**9)) / 100 for _ in range(2))
         cash = Decimal(rng.randint(-10**6, 10**9)) / 100
-        expected = planned if cash >= planned else (cash if cash > 0 else Decimal(0))
-        assert payout_of(planned, cash) == expected
+        smallest = sorted([planned, raised, cash])[0]
+        expected = smallest if smallest > 0 else Decimal(0)
+        assert payout_of(planned, raised, cash) == expected
+
+
+def test_a_deposit_that_came_in_meanwhile_is_not_paid_out_for_a_cancelled_sale(lees):
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
+    _approve_and_release(lees, flow)
+    Account.objects.filter(custodian_number="LEE-TR").update(cash=Decimal("9000"))  # money arrives meanwhile
+    _fill(flow, cancel={"VNQ"})  # the sale that was to raise the 8,000 never happens
+    flow.refresh_from_db()
+    assert flow.paid["LEE-TR"] == "0.00" and _cash()["LEE-TR"] == Decimal("9000")  # the deposit stays
