@@ -343,19 +343,22 @@ def _overweight(request: HouseholdRequest, securities: Mapping) -> dict[str, flo
 
 def household_after_plan(request: HouseholdRequest, plan: WithdrawalPlan) -> HouseholdRequest:
     """The household as it will be once ``plan`` is carried out: each lot it sells relieved (its basis
-    pro rata, emptied lots gone), the cash it takes gone (the proceeds come in and go out again), and
+    pro rata, emptied lots gone), the cash it takes gone (the proceeds come in and go out again, but
+    for what whole shares raised beyond the amount), and
     its gains realised in the year of the taxable accounts - the book on which a second withdrawal is
     planned while the first's sales wait, so that the two never count the same lot, dollar or gain.
     A lot that no longer holds what the plan sells (changed since) is emptied, never made negative."""
     sold: dict[tuple[str, str], float] = defaultdict(float)
     gains: dict[str, dict[str, float]] = defaultdict(lambda: {"short": 0.0, "long": 0.0})
+    proceeds: dict[str, float] = defaultdict(float)
     for account_id, _, sale in plan.sales:
         sold[account_id, sale.lot_id] += sale.quantity
         gains[account_id][sale.term] += sale.gain
+        proceeds[account_id] += sale.proceeds
     accounts = []
     for member in request.accounts:
         account = member.request.account
-        touched = account.id in plan.cash_used or account.id in gains
+        touched = account.id in plan.distributions or account.id in gains
         if not touched:
             accounts.append(member)
             continue
@@ -370,7 +373,8 @@ def household_after_plan(request: HouseholdRequest, plan: WithdrawalPlan) -> Hou
         after = replace(
             account,
             lots=tuple(lots),
-            cash=max(account.cash - plan.cash_used.get(account.id, 0.0), 0.0),
+            # The proceeds come in, the distribution goes out: what whole shares raised beyond it stays.
+            cash=max(account.cash + proceeds[account.id] - plan.distributions.get(account.id, 0.0), 0.0),
             # A plan's gain is nought outside a taxable account (the proceeds are its basis).
             realised_short_term_ytd=account.realised_short_term_ytd + gains[account.id]["short"],
             realised_long_term_ytd=account.realised_long_term_ytd + gains[account.id]["long"],

@@ -260,7 +260,8 @@ def _waiting_plans(flow: CashFlow) -> list[engine.WithdrawalPlan]:
         plan, numbers = engine.withdrawal_plan_from_dict(f.plan), waiting[f.run_id]
         plans.append(dataclasses.replace(
             plan, sales=tuple(s for s in plan.sales if s[0] in numbers),
-            cash_used={k: v for k, v in plan.cash_used.items() if k in numbers}))
+            cash_used={k: v for k, v in plan.cash_used.items() if k in numbers},
+            distributions={k: v for k, v in plan.distributions.items() if k in numbers}))
     return plans
 
 

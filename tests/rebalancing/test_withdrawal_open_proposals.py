@@ -126,14 +126,16 @@ def test_withdrawals_entered_while_earlier_ones_wait_never_plan_the_same_lot_or_
     for f in flows:  # each still waits for its decision: none gave way to a later one
         assert set(Proposal.objects.filter(run=f.run).values_list("status", flat=True)) == {Proposal.Status.PENDING}
     sold: dict = {}
-    used: dict = {}
+    out: dict = {}  # what leaves each account, over all the withdrawals
+    came_in: dict = {}  # what their sales raise in it
     for f in flows:
         for s in f.plan["sales"]:
             sold[s["account_id"], s["lot_id"]] = sold.get((s["account_id"], s["lot_id"]), 0) + Decimal(str(s["quantity"]))
-        for number, amount in f.plan["cash_used"].items():
-            used[number] = used.get(number, 0) + Decimal(str(amount))
+            came_in[s["account_id"]] = came_in.get(s["account_id"], 0) + Decimal(str(s["proceeds"]))
+        for number, amount in f.plan["distributions"].items():
+            out[number] = out.get(number, 0) + Decimal(str(amount))
     assert all(q <= held[k] for k, q in sold.items())
-    assert all(u <= cash[n] + Decimal("0.01") for n, u in used.items())
+    assert all(o <= cash[n] + came_in.get(n, 0) + Decimal("0.01") for n, o in out.items())
 
 
 def test_a_withdrawal_whose_orders_are_out_holds_the_next_back_naming_it(lees):  # noqa: F811
