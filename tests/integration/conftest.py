@@ -4,12 +4,15 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.db import connection, connections
+from django_tenants.utils import tenant_context
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -80,3 +83,27 @@ def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, worker=
         time.sleep(interval)
     tail = worker.log_path.read_text()[-3000:] if worker is not None else ""
     pytest.fail(f"condition not met within {timeout}s\n{tail}")
+
+
+def in_thread(firm, call, outcomes: dict, key: str) -> threading.Thread:
+    """Run ``call`` in ``firm`` on a thread of its own (its own database connection); what it returns
+    or raises goes in ``outcomes[key]``."""
+    def run():
+        try:
+            with tenant_context(firm):
+                outcomes[key] = call()
+        except Exception as exc:  # the test names what was raised
+            outcomes[key] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def waiting_for_an_advisory_lock() -> bool:
+    """Whether some connection waits for a PostgreSQL advisory lock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return cursor.fetchone()[0] > 0

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from rebalancing import dispatch
@@ -17,7 +17,7 @@ from tenants.models import Firm
 from tenants.roles import FirmRole
 from tenants.services import user_ensure
 
-from .conftest import wait_for
+from .conftest import in_thread, wait_for, waiting_for_an_advisory_lock
 
 pytestmark = pytest.mark.integration
 
@@ -40,27 +40,6 @@ def committed(django_db_setup, django_db_blocker, monkeypatch):
             Backtest.objects.filter(created_by=pm).delete()
 
 
-def _in_thread(firm, call, outcomes: dict, key: str) -> threading.Thread:
-    def run():
-        try:
-            with tenant_context(firm):
-                outcomes[key] = call()
-        except Exception as exc:  # the test names what was raised
-            outcomes[key] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _waiting_for_an_advisory_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-        return cursor.fetchone()[0] > 0
-
-
 def test_a_second_start_waits_for_the_first_and_counts_it(committed, django_db_blocker):
     # given: a user with one backtest short of the limit, and a start of the last one not yet committed
     firm, pm, sent = committed
@@ -78,11 +57,11 @@ def test_a_second_start_waits_for_the_first_and_counts_it(committed, django_db_b
         with tenant_context(firm):
             for _ in range(OPEN_PER_USER - 1):
                 backtest_start(user=pm, **START)
-        writer = _in_thread(firm, first, outcomes, "first")
+        writer = in_thread(firm, first, outcomes, "first")
         assert written.wait(30), outcomes
         # when: the same user starts another while the first is in flight
-        second = _in_thread(firm, lambda: backtest_start(user=pm, **START), outcomes, "second")
-        wait_for(_waiting_for_an_advisory_lock, timeout=30)
+        second = in_thread(firm, lambda: backtest_start(user=pm, **START), outcomes, "second")
+        wait_for(waiting_for_an_advisory_lock, timeout=30)
         assert "second" not in outcomes  # it waits (before: it counted 2 under way and started a 4th)
         release.set()
         writer.join(30)

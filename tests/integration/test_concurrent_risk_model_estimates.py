@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from rebalancing import dispatch
@@ -16,7 +16,7 @@ from tenants.roles import FirmRole
 from tenants.services import user_ensure
 
 from ..rebalancing.test_risk_models import AS_OF, _prices
-from .conftest import wait_for
+from .conftest import in_thread, wait_for, waiting_for_an_advisory_lock
 
 pytestmark = pytest.mark.integration
 
@@ -37,27 +37,6 @@ def committed(django_db_setup, django_db_blocker):
             Security.objects.all().delete()
 
 
-def _in_thread(firm, call, outcomes: dict, key: str) -> threading.Thread:
-    def run():
-        try:
-            with tenant_context(firm):
-                outcomes[key] = call()
-        except Exception as exc:  # the test names what was raised
-            outcomes[key] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _waiting_for_an_advisory_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-        return cursor.fetchone()[0] > 0
-
-
 def test_a_second_writer_waits_for_the_first_and_gets_its_version_not_a_twin(committed, django_db_blocker):
     firm, pm = committed
     written, release = threading.Event(), threading.Event()
@@ -72,11 +51,11 @@ def test_a_second_writer_waits_for_the_first_and_gets_its_version_not_a_twin(com
         return refresh
 
     with django_db_blocker.unblock():
-        writer = _in_thread(firm, first, outcomes, "first")
+        writer = in_thread(firm, first, outcomes, "first")
         assert written.wait(30), outcomes
-        second = _in_thread(firm, lambda: risk_model_estimate(as_of=AS_OF), outcomes, "second")
+        second = in_thread(firm, lambda: risk_model_estimate(as_of=AS_OF), outcomes, "second")
         # when: the second reaches the write while the first holds it
-        wait_for(_waiting_for_an_advisory_lock, timeout=30)
+        wait_for(waiting_for_an_advisory_lock, timeout=30)
         assert "second" not in outcomes  # it waits, it does not write a twin
         release.set()
         writer.join(30)
@@ -102,7 +81,7 @@ def test_two_people_refreshing_at_once_start_one_estimate(committed, django_db_b
         return risk_model_estimate_start(user=pm, as_of=AS_OF)
 
     with django_db_blocker.unblock():
-        threads = [_in_thread(firm, start, outcomes, f"start-{i}") for i in range(4)]
+        threads = [in_thread(firm, start, outcomes, f"start-{i}") for i in range(4)]
         for thread in threads:
             thread.join(30)
 
