@@ -302,7 +302,10 @@ def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
                                       account_id=flow.account.custodian_number if flow.account else None,
                                       birth_dates=_owners_born(flow.household_id))
     except engine.InvalidRequest as exc:
-        raise ValidationFailed(exc.message, code="withdrawal_refused", detail=exc.detail or {}) from None
+        detail = exc.detail or {}
+        # "can raise only N of the M asked": the amount is what the household cannot fund (a file's column).
+        raise ValidationFailed(exc.message, code="withdrawal_refused",
+                               detail={"field": "amount", **detail} if "available" in detail else detail) from None
     results = withdrawal_results(request, plan)
     if not results:
         raise Conflict("The plan takes nothing from any account.", code="withdrawal_refused")

@@ -225,3 +225,13 @@ def test_a_deposit_whose_investing_proposals_wait_does_not_hold_back_a_withdrawa
     withdrawal = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
                                  amount=Decimal("1000"), as_of=AS_OF).cash_flow
     assert withdrawal.run.kind == RebalanceRun.Kind.CASH_FLOW  # planned: a deposit's run sells nothing to wait for
+
+
+def test_a_withdrawal_the_household_cannot_fund_is_refused_naming_the_amount_and_writes_nothing(lees):
+    with pytest.raises(ValidationFailed, match=r"the household can raise only [\d,]+\.\d\d of the 10,000,000.00 "
+                                               "asked") as refused:
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                        amount=Decimal("10000000"), as_of=AS_OF)
+    assert refused.value.code == "withdrawal_refused" and refused.value.detail["field"] == "amount"
+    assert refused.value.detail["available"] > 0
+    assert not CashFlow.objects.exists() and not RebalanceRun.objects.exists()
