@@ -74,6 +74,7 @@ from .account import SHARE_EPS, SimAccount
 from .bonds import BOND_SYMBOL, BondSeries, bond_series
 from .errors import BacktestError
 from .prices import PriceHistory
+from .runner import daily_closes_check
 from .taxes import Carryover, year_tax
 
 __all__ = [
@@ -695,6 +696,7 @@ def run_household_backtest(
             or history.day(end_row) < end_day - timedelta(days=10)
         ):
             raise BacktestError(f"the prices do not cover {start} + {years} years")
+        daily_closes_check(history.dates, start_row, end_row, start, end_day)
         runs = {
             name: replay(name, history, bonds, settings, start_row, end_row)
             for name, _ in HOUSEHOLD_STRATEGIES

@@ -24,13 +24,18 @@ from .strategies import BuyAndHold, EngineStrategy, NaiveHarvester, Strategy
 from .taxes import LOSS_TREATMENTS
 
 __all__ = ["BacktestConfig", "CohortResult", "BacktestResult", "run_backtest", "cohort_starts", "cohort_windows",
-           "RISK_MODELS", "MAX_GAP_DAYS"]
+           "RISK_MODELS", "MAX_GAP_DAYS", "MIN_DAYS_PER_YEAR",
+           "daily_closes_check"]
 
 RISK_MODELS = ("estimated", "default")
 # The longest calendar gap between two trading days a cohort may have: a market closure (the
 # longest in the bundled prices is 7 days, September 2001) and no more; sparser prices (weekly,
 # or a name missing for weeks) would be replayed as if they were daily.
 MAX_GAP_DAYS = 10
+# Closes a cohort needs per year of its span. A US exchange trades on about 252 days (248 in 2001,
+# the fewest in the bundled prices); weekly prices (52) or a name priced every other day (126) pass
+# the gap rule and would be replayed as if they were daily.
+MIN_DAYS_PER_YEAR = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +109,33 @@ def cohort_starts(first_year: int, last_year: int) -> tuple[date, ...]:
     return tuple(date(y - 1, 12, 31) for y in range(first_year, last_year + 1))
 
 
+def daily_closes_check(dates: np.ndarray, start_row: int, end_row: int, start: date, end_day: date) -> None:
+    """Refuse, naming it, a cohort whose common closes are not daily: a gap of more than
+    ``MAX_GAP_DAYS`` (with the day after its end: a gap may straddle it) or fewer than
+    ``MIN_DAYS_PER_YEAR`` closes a year of its span."""
+    gaps = np.diff(dates[start_row : end_row + 2])
+    if gaps.size and gaps.max() > MAX_GAP_DAYS:
+        k = start_row + int(gaps.argmax())
+        raise BacktestError(
+            f"no prices from {date.fromordinal(int(dates[k]))} to {date.fromordinal(int(dates[k + 1]))} "
+            f"for every name: a backtest replays daily closes (a gap of at most {MAX_GAP_DAYS} days)"
+        )
+    per_year = (end_row - start_row) / (max((end_day - start).days, 1) / 365.25)
+    if per_year < MIN_DAYS_PER_YEAR:
+        raise BacktestError(
+            f"from {start} to {end_day} every name has a close on {end_row - start_row + 1} days, about "
+            f"{per_year:.0f} a year: a backtest replays daily closes (at least {MIN_DAYS_PER_YEAR} a year; "
+            "an exchange trades on about 252)"
+        )
+
+
 def cohort_windows(
     dates: np.ndarray, starts: Sequence[date], years: int, *, risk_model: str = "estimated"
 ) -> list[tuple[int, int]]:
     """Each cohort's first and last row in ``dates`` (ascending ordinals of the trading days on which
     every name has a close). Raises ``BacktestError`` naming what the prices cannot serve: a span
-    they do not cover, a gap of more than ``MAX_GAP_DAYS`` in a cohort's days (a backtest replays
-    daily closes), too few days before the first start for the estimated risk model."""
+    they do not cover, closes that are not daily (``daily_closes_check``), too few days before the
+    first start for the estimated risk model."""
     first, last = date.fromordinal(int(dates[0])), date.fromordinal(int(dates[-1]))
     windows = []
     for start in starts:
@@ -124,13 +149,7 @@ def cohort_windows(
             raise BacktestError(
                 f"prices cover {first} to {last}; a {years}-year run from {start} needs {start} to {end_day}"
             )
-        gaps = np.diff(dates[start_row : end_row + 2])  # with the day after: a gap may straddle the end
-        if gaps.size and gaps.max() > MAX_GAP_DAYS:
-            k = start_row + int(gaps.argmax())
-            raise BacktestError(
-                f"no prices from {date.fromordinal(int(dates[k]))} to {date.fromordinal(int(dates[k + 1]))} "
-                f"for every name: a backtest replays daily closes (a gap of at most {MAX_GAP_DAYS} days)"
-            )
+        daily_closes_check(dates, start_row, end_row, start, end_day)
         windows.append((start_row, end_row))
     if risk_model == "estimated" and min(s for s, _ in windows) < RISK_LOOKBACK_DAYS // 4:
         raise BacktestError(

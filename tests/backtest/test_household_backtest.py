@@ -107,6 +107,20 @@ def test_bad_settings_are_refused():
         HouseholdSettings(location="anywhere")
 
 
+@pytest.mark.parametrize("every, message", [
+    (5, r"about 5\d a year: a backtest replays daily closes"),
+    (12, r"no prices from .* for every name: a backtest replays daily closes"),
+])
+def test_prices_sparser_than_daily_are_refused_naming_it(every, message):
+    # given: the equity fund's stocks priced weekly, or every twelfth trading day (a file given
+    # to --prices); before, both were replayed as if each close were the next day's
+    sample = load_sample().select(["XOM", "CVX", "KO"])
+    sparse = type(sample)(sample.dates[::every], sample.symbols, sample.closes[::every], sample.sectors, "csv")
+    # when / then
+    with pytest.raises(BacktestError, match=message):
+        run_household_backtest(sparse, (date(2004, 12, 31),), years=1)
+
+
 def test_growth_first_keeps_the_roth_for_equity_and_the_bonds_the_ira_cannot_hold_in_taxable(crash):
     # Given the household's $400,000 of bonds and a $300,000 IRA, placed growth first
     growth = run_household_backtest(

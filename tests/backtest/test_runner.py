@@ -8,6 +8,7 @@ import pytest
 
 from rebalancing.backtest import BacktestConfig, BacktestError, Settings, load_sample, run_backtest
 from rebalancing.backtest.report import report_csv_rows, report_dict, report_text
+from rebalancing.backtest.runner import cohort_windows
 from rebalancing.engine import Parameters
 
 NAMES = ("XOM", "CVX", "JPM", "BAC", "KO", "PEP", "MSFT", "AAPL")
@@ -122,6 +123,26 @@ def test_prices_with_a_gap_are_refused_naming_it_not_replayed_as_daily():
     # when / then: refused, naming the days missing (before: three months replayed as one day)
     with pytest.raises(BacktestError, match="no prices from 2008-07-01 to 2008-09-02"):
         run_backtest(config, gappy)
+
+
+@pytest.mark.parametrize("every, per_year", [(5, 50), (2, 126)])
+def test_prices_sparser_than_daily_are_refused_even_without_a_long_gap(every, per_year):
+    # given: a name priced weekly (gaps of 7 days) or every other trading day (gaps of 1-4 days):
+    # every gap passes the 10-day rule
+    sample = load_sample().select(["XOM", "CVX"])
+    sparse = type(sample)(sample.dates[::every], sample.symbols, sample.closes[::every], sample.sectors, "csv")
+    config = BacktestConfig({"XOM": 0.5, "CVX": 0.5}, (date(2008, 6, 30),), years=1, risk_model="default")
+    # when / then: refused, naming how many closes a year there are (before: replayed as if daily,
+    # a week's move taken as a day's and 30-day windows counted in rows)
+    with pytest.raises(BacktestError, match=rf"about {per_year} a year: a backtest replays daily closes"):
+        run_backtest(config, sparse)
+
+
+def test_every_year_of_the_bundled_prices_has_enough_closes_to_replay():
+    # The rule must not refuse real daily data: the fewest closes in a year here is 2001's 248.
+    dates = load_sample().dates
+    starts = tuple(date(year, 12, 20) for year in range(1990, 2021)) + (date(2021, 12, 27),)
+    assert len(cohort_windows(dates, starts, 1)) == len(starts)
 
 
 def test_a_span_past_the_calendar_is_refused_in_words():

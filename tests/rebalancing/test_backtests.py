@@ -207,6 +207,21 @@ def test_firm_prices_of_a_name_priced_now_and_then_are_refused_before_anything_i
         assert not Backtest.objects.exists()
 
 
+def test_firm_prices_of_a_name_priced_weekly_are_refused_before_anything_is_queued(firm_a, firm_user):
+    # given: BBB priced every fifth weekday - weekly, so no gap passes 10 days
+    pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        days = _weekdays(date(2020, 1, 1), 600)
+        weekly = _firm_pair(days, every=5)
+        # when / then: refused at once, naming how sparse the closes are (before: queued and replayed
+        # as if each week were a day)
+        with pytest.raises(ValidationFailed, match=r"about 5\d a year: a backtest replays daily closes") as sparse:
+            _start(pm, basket=Backtest.Basket.BENCHMARK, benchmark=weekly, prices=Backtest.Prices.FIRM,
+                   start=days[260], years=1)
+        assert sparse.value.detail == {"field": "prices"}
+        assert not Backtest.objects.exists()
+
+
 def test_the_names_the_firm_holds_no_price_of_are_named(firm_a, firm_user):
     pm = firm_user(firm_a, "pm@bt.example", FirmRole.PORTFOLIO_MANAGER)
     with tenant_context(firm_a):
