@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from rebalancing.models import RebalanceRun, RiskModelEstimate
 from rebalancing.selectors import RunScope
+from rebalancing.services import backtests
 from rebalancing.services.backtests import backtest_execute, backtest_fail
 from rebalancing.services.notifications import approvals_digest_send, approvers_notify_run
 from rebalancing.services.proposals import proposals_expire_stale
@@ -22,8 +23,8 @@ from rebalancing.services.risk_models import (
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
 
-__all__ = ["backtest_run", "nightly_scan", "proposals_expire", "rebalance_chunk", "risk_model_estimate_run",
-           "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver"]
+__all__ = ["backtest_run", "backtests_watch", "nightly_scan", "proposals_expire", "rebalance_chunk",
+           "risk_model_estimate_run", "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,15 @@ def backtest_run(self, backtest_id: int) -> str | None:
         logger.warning("backtest %s failed (%s); retrying", backtest_id, exc)
         raise self.retry(exc=exc) from exc
     return None if backtest is None else backtest.status
+
+
+@shared_task(acks_late=True)
+def backtests_watch() -> dict:
+    """Sent by beat to every active firm each minute: backtests no worker is replaying are sent
+    again, and given up after a few sends (rebalancing.services.backtests.backtests_watch)."""
+    if connection.schema_name == "public":
+        raise ValueError("backtests_watch must be sent from inside a firm's schema")
+    return backtests.backtests_watch()
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

@@ -249,6 +249,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},
     # Stalled runs (a worker lost with its chunk): found and sent again (rebalancing/services/run_recovery.py).
     "runs-watch": {"task": "rebalancing.tasks.runs_watch", "schedule": float(env_int("RUN_WATCH_SECONDS", 60))},
+    # Backtests whose message or worker was lost: sent again (rebalancing/services/backtests.py).
+    "backtests-watch": {"task": "rebalancing.tasks.backtests_watch",
+                        "schedule": float(env_int("RUN_WATCH_SECONDS", 60))},
 }
 # A run whose progress has not moved for RUN_STALL_SECONDS is stalled: its unfinished chunks are sent
 # again, then again after twice as long, and so on, at most RUN_STALL_MAX_REDISPATCHES times. A chunk is
@@ -258,6 +261,11 @@ RUN_STALL_SECONDS = env_int("RUN_STALL_SECONDS", 600)
 RUN_CHUNK_LOTS = env_int("RUN_CHUNK_LOTS", 200_000)
 RUN_CHUNK_ACCOUNTS = env_int("RUN_CHUNK_ACCOUNTS", 1_000)
 RUN_STALL_MAX_REDISPATCHES = env_int("RUN_STALL_MAX_REDISPATCHES", 5)
+# A backtest no worker is replaying (its replay lock is free) BACKTEST_STALL_SECONDS after it was sent
+# is sent again, then after twice as long, and so on; after BACKTEST_MAX_RESENDS it is ended as failed.
+# A queue of other backtests ahead of it (minutes each) is why the first wait is not shorter.
+BACKTEST_STALL_SECONDS = env_int("BACKTEST_STALL_SECONDS", 900)
+BACKTEST_MAX_RESENDS = env_int("BACKTEST_MAX_RESENDS", 3)
 
 # --- API ----------------------------------------------------------------------------------------
 # /api/v1/ on firm hosts (rebalancing/api, docs/api.md). API keys first: its WWW-Authenticate makes an

@@ -58,6 +58,10 @@ class Backtest(models.Model):
     report = DocumentField(null=True, blank=True, help_text="rebalancing.backtest.report.report_dict")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its message was last sent to a worker, and how many times the watch sent it again
+    # (services.backtests.backtests_watch): a lost message, or a worker lost mid-way, is not for ever.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    resends = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -4,11 +4,14 @@ a worker (rebalancing.backtest does the work; this module loads, stores and repo
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from rebalancing import dispatch
@@ -30,10 +33,13 @@ from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["OPEN_PER_USER", "backtest_execute", "backtest_fail", "backtest_parameters", "backtest_start"]
+__all__ = ["OPEN_PER_USER", "WATCHER", "backtest_execute", "backtest_fail", "backtest_parameters", "backtest_start",
+           "backtests_watch"]
 
 logger = logging.getLogger(__name__)
 
+WATCHER = "backtest watch"
+_ACTIVE = ("queued", "running")
 # Backtests a user may have queued or running at once (each is minutes of a worker's time).
 OPEN_PER_USER = 3
 # Trading days of history the estimated risk model wants before the first start date (with margin).
@@ -191,6 +197,7 @@ def backtest_start(
         long_term_rate=long_term_rate,
         losses=losses,
         created_by=user,
+        sent_at=timezone.now(),
     )
     backtest.full_clean()
     if amount > Backtest.AMOUNT_MAX:
@@ -215,9 +222,48 @@ def backtest_fail(*, backtest_id: int, message: str) -> None:
     )
 
 
+def _replay_lock(backtest_id: int) -> str:
+    return f"{connection.schema_name}:backtest-replay:{backtest_id}"
+
+
+@contextmanager
+def _replaying(backtest_id: int) -> Iterator[bool]:
+    """Hold the backtest's replay lock for as long as a worker replays it; yields False when another
+    worker holds it. A session lock: it goes with its worker's connection, so a worker that dies
+    mid-way frees the backtest for the watch and for a redelivered message."""
+    key = _replay_lock(backtest_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+            except DatabaseError:  # the connection is gone, and the lock with it
+                logger.warning("backtest %s: its replay lock went with the connection", backtest_id)
+
+
+def _replayed_elsewhere(backtest_id: int) -> bool:
+    """Whether a worker holds the backtest's replay lock now."""
+    with _replaying(backtest_id) as held:
+        return not held
+
+
 def backtest_execute(*, backtest_id: int) -> Backtest | None:
-    """Replay a stored backtest (the worker's side). Idempotent: a finished one is left alone;
-    redelivered mid-way, it starts again from the first cohort."""
+    """Replay a stored backtest (the worker's side). Idempotent: a finished one is left alone; one
+    another worker is replaying (a message delivered twice) is left to it; redelivered after its
+    worker was lost, it starts again from the first cohort."""
+    with _replaying(backtest_id) as held:
+        if not held:
+            logger.info("backtest %s is being replayed by another worker", backtest_id)
+            return None
+        return _replay(backtest_id)
+
+
+def _replay(backtest_id: int) -> Backtest | None:
     claimed = Backtest.objects.filter(pk=backtest_id, status__in=(Backtest.Status.QUEUED, Backtest.Status.RUNNING))
     if not claimed.update(status=Backtest.Status.RUNNING, started_at=timezone.now(), done=0):
         return None
@@ -259,3 +305,44 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
         status=Backtest.Status.COMPLETED, report=report, done=backtest.cohorts, finished_at=timezone.now(), error=""
     )
     return Backtest.objects.get(pk=backtest_id)
+
+
+def backtests_watch(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """Sent by beat to every firm: a backtest waiting or running that no worker is replaying (its
+    replay lock is free) since it was last sent ``BACKTEST_STALL_SECONDS`` ago - then twice as long,
+    and so on - is sent again: its message was lost, or its worker was (a replay of the same backtest
+    delivered twice runs once: the lock). After ``BACKTEST_MAX_RESENDS`` sends it is ended as failed,
+    saying so, so that it stops counting against its owner's backtests waiting or running."""
+    now = now or timezone.now()
+    stall = timedelta(seconds=settings.BACKTEST_STALL_SECONDS)
+    report: dict[str, list[int]] = {"resent": [], "given_up": []}
+    for backtest in Backtest.objects.filter(status__in=_ACTIVE).order_by("pk"):
+        if now - (backtest.sent_at or backtest.created_at) < stall * 2**backtest.resends:
+            continue
+        with transaction.atomic():
+            if _replayed_elsewhere(backtest.pk):
+                continue
+            # The row as it is now (a worker may have finished it since the list was read).
+            backtest = Backtest.objects.select_for_update().filter(pk=backtest.pk, status__in=_ACTIVE).first()
+            if backtest is None:
+                continue
+            if backtest.resends >= settings.BACKTEST_MAX_RESENDS:
+                message = (f"no worker replayed this backtest after it was sent {backtest.resends + 1} times; "
+                           "check the workers and start it again")
+                Backtest.objects.filter(pk=backtest.pk).update(
+                    status=Backtest.Status.FAILED, error=message, finished_at=now)
+                audit_record(actor=WATCHER, action="backtest.give_up", obj=backtest,
+                             before={"status": backtest.status}, after={"status": Backtest.Status.FAILED},
+                             comment=message)
+                report["given_up"].append(backtest.pk)
+                continue
+            Backtest.objects.filter(pk=backtest.pk).update(sent_at=now, resends=backtest.resends + 1)
+            audit_record(actor=WATCHER, action="backtest.resend", obj=backtest,
+                         before={"status": backtest.status, "done": backtest.done},
+                         after={"resends": backtest.resends + 1},
+                         comment=f"no worker had it since {backtest.sent_at or backtest.created_at:%Y-%m-%d %H:%M} UTC")
+            transaction.on_commit(lambda pk=backtest.pk: dispatch.send(dispatch.BACKTEST_RUN, pk))
+            report["resent"].append(backtest.pk)
+    if report["resent"] or report["given_up"]:
+        logger.warning("backtests watch in %s: %s", connection.schema_name, report)
+    return report

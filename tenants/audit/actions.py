@@ -46,6 +46,8 @@ class Action(StrEnum):
     RUN_RECOVERED = "run.recovered", "saw a stalled run recover"
     RUN_STALL_GIVE_UP = "run.stall_give_up", "stopped re-sending a stalled run"
     BACKTEST_START = "backtest.start", "started a backtest of harvesting"
+    BACKTEST_RESEND = "backtest.resend", "sent again a backtest no worker was replaying"
+    BACKTEST_GIVE_UP = "backtest.give_up", "ended as failed a backtest no worker replayed after it was sent again"
     RISK_MODEL_ESTIMATE = "risk_model.estimate", "estimated a risk model from the firm's prices"
     RISK_MODEL_ESTIMATE_START = "risk_model.estimate_start", "asked for the firm's risk model to be estimated now"
     PROPOSAL_SUBMIT = "proposal.submit", "sent a proposal for approval"
