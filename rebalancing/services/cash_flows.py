@@ -130,6 +130,8 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
                                    "year's RMD or a withdrawal.", detail={"field": "amount"})
     elif amount is None:
         amount = _rmd_remaining(account, as_of)
+    elif kind == CashFlow.Kind.RMD:
+        _rmd_owed(account, as_of)
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None,
                     taken_outside=taken_outside, makes_up_year=makes_up_year)
@@ -168,6 +170,19 @@ def _missed_line(account: Account, year: int, as_of: date):
         why = "it was all taken by its deadline, or is made up already"
     raise ValidationFailed(f"{account.custodian_number} has no missed {year} RMD to make up: {why}",
                            detail={"field": "makes_up_year"})
+
+
+def _rmd_owed(account: Account, as_of: date) -> None:
+    """Refuse, in words, an RMD of a stated amount from an IRA that owes none this year (its owner
+    is under the RMD age): the money is a withdrawal, and counting it as an RMD would show one taken
+    that was never due. An RMD that cannot be computed (facts missing) is taken as stated."""
+    account = Account.objects.get(pk=account.pk)  # the stored facts
+    lines = rmd_open_for_account(account, as_of=as_of, missed=False)
+    if lines and all(line.required is not None and not line.required.due for line in lines):
+        line = lines[-1]
+        raise ValidationFailed(f"{account.custodian_number} owes no RMD for {line.year}: "
+                               f"{line.required.explanation} Enter the money as a withdrawal.",
+                               detail={"field": "kind"})
 
 
 def _rmd_remaining(account: Account, as_of: date) -> Decimal:

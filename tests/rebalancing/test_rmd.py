@@ -108,6 +108,24 @@ def test_an_rmd_that_cannot_be_computed_is_refused_naming_what_is_missing(lees, 
     assert not CashFlow.objects.exists() and not Proposal.objects.exists()
 
 
+def test_an_rmd_of_a_stated_amount_from_an_ira_that_owes_none_is_refused_as_a_withdrawal(lees):
+    # given: an owner born in 1960, whose RMDs start at 75 (SECURE 2.0 §107)
+    _facts(lees, born=date(1960, 1, 1))
+    # when / then: refused, naming why (before: entered as an RMD, so the page showed the 2026 RMD
+    # "taken" for an owner who owes none), and nothing is written
+    with pytest.raises(ValidationFailed, match="LEE-IRA owes no RMD for 2026: None due for 2026: RMDs start at 75"
+                                               r".* Enter the money as a withdrawal") as refused:
+        _rmd(lees, Decimal("5000"))
+    assert refused.value.detail == {"field": "kind"}
+    assert not CashFlow.objects.exists() and not Proposal.objects.exists()
+    # the same money as a withdrawal is taken; and with the facts missing, a stated RMD is taken as
+    # stated (the RMD cannot be computed to say it is not owed)
+    assert cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("5000"), account=lees["ira"], as_of=AS_OF).created
+    _facts(lees, born=None)
+    assert _rmd(lees, Decimal("700")).amount == Decimal("700.00")
+
+
 @pytest.mark.parametrize("facts, field", [
     ({"born": date(2027, 1, 1)}, "owner_birth_date"),
     ({"spouse": date(1850, 1, 1)}, "spouse_birth_date"),
