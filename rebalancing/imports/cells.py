@@ -50,7 +50,10 @@ def parse_decimal(text: str) -> Decimal:
         text = text.replace(",", "")
     if not _NUMBER.fullmatch(text):
         raise CellProblem(f"{text!r} is not a number")
-    return Decimal(text)
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent beyond what Decimal holds: 1e99999999999999999999
+        raise CellProblem(f"{text!r} has an exponent out of range") from None
 
 
 def _fit(value: Decimal, field: models.DecimalField) -> Decimal:
