@@ -107,10 +107,6 @@ class RmdFactsInSerializer(serializers.Serializer):
                                                                      "years are kept")
 
 
-class RmdQuerySerializer(serializers.Serializer):
-    year = serializers.IntegerField(min_value=1900, max_value=9999, required=False)
-
-
 class RmdOpenQuerySerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False)
 
@@ -118,6 +114,10 @@ class RmdOpenQuerySerializer(serializers.Serializer):
         if not date(1900, 1, 1) <= value <= date(9998, 12, 31):
             raise serializers.ValidationError(f"{value} is not a day RMDs can be read on (1900 to 9998).")
         return value
+
+
+class RmdQuerySerializer(RmdOpenQuerySerializer):
+    year = serializers.IntegerField(min_value=1900, max_value=9999, required=False)
 
 
 class RmdDueSerializer(serializers.Serializer):

@@ -251,12 +251,15 @@ def _household_iras(accounts) -> list[Account]:
     return list(Account.objects.filter(household_id__in=households, tax_status=Account.TaxStatus.TRADITIONAL))
 
 
-def rmd_due(*, account: Account, year: int) -> RmdDue:
-    """``account``'s RMD for ``year``, totalled with its owner's other IRAs in the household."""
+def rmd_due(*, account: Account, year: int, as_of: date | None = None) -> RmdDue:
+    """``account``'s RMD for ``year``, totalled with its owner's other IRAs in the household. Read on
+    ``as_of``: a plan still waiting then is paid that day at the earliest (so a December plan waiting
+    in January is not the old year's), and the line is missed once ``as_of`` is past its deadline;
+    without it, every plan counts on its day and nothing is missed."""
     if account.tax_status != Account.TaxStatus.TRADITIONAL:
         required, problem = _required(account, year)
         return RmdDue(account=account, year=year, required=required, problem=problem, distributed=_ZERO)
-    return next(line for line in _lines(_household_iras([account]), year) if line.account.pk == account.pk)
+    return next(line for line in _lines(_household_iras([account]), year, as_of) if line.account.pk == account.pk)
 
 
 def rmd_open(accounts: list[Account], *, as_of: date, missed: bool = True) -> list[RmdDue]:

@@ -352,6 +352,35 @@ def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_wi
     assert _json(colleague, "patch", f"accounts/{ira}/rmd-facts/", facts).status_code == 404
 
 
+def test_an_iras_rmd_is_read_on_a_day_so_a_plan_still_waiting_after_its_year_leaves_it_missed(
+        lees, people, firm_a, client_for):
+    from datetime import date
+
+    advisor = client_for(firm_a, people["advisor"])
+    ira = lees["ira"].pk
+    facts = {"owner_birth_date": "1950-06-01", "spouse_birth_date": None, "year_end_value": "100000.00",
+             "year_end_year": AS_OF.year - 1}
+    assert _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", facts).status_code == 200
+    # given: the year's RMD planned on AS_OF, its sales still waiting for a decision
+    planned = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd",
+                                                     "account": ira, "as_of": str(AS_OF)})
+    assert planned.status_code == 201, planned.content
+    path = f"{API}/accounts/{ira}/rmd/"
+    # when: read on the day it was planned, then on 5 January of the next year, the plan still waiting
+    on_the_day = advisor.get(path, {"year": AS_OF.year, "as_of": str(AS_OF)}).json()
+    january = advisor.get(path, {"year": AS_OF.year, "as_of": str(date(AS_OF.year + 1, 1, 5))}).json()
+    # then: counted on the day; in January nothing has left the IRA by its deadline, so the year is
+    # missed, as the household's and the book's RMD pages say (before: the endpoint took no reading
+    # day and showed it taken)
+    assert (on_the_day["distributed"], on_the_day["missed"]) == ("4219.41", False)
+    assert (january["distributed"], january["remaining"], january["missed"]) == ("0.00", "4219.41", True)
+    assert january["excise"] is not None
+    # the reading day defaults to today, and its year to the reading day's
+    assert advisor.get(path, {"as_of": str(AS_OF)}).json()["year"] == AS_OF.year
+    bad = advisor.get(path, {"as_of": "9999-01-01"})
+    assert bad.status_code == 400 and "as_of" in str(error_of(bad)["detail"])
+
+
 def test_a_spouses_date_of_birth_omitted_from_an_rmd_facts_patch_is_kept_and_null_clears_it(
         lees, people, firm_a, client_for):
     advisor = client_for(firm_a, people["advisor"])

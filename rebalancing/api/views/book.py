@@ -251,16 +251,21 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
     def get_serializer_class(self):
         return serializers.AccountSerializer if self.action == "list" else serializers.AccountDetailSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("year", int, description="Default: this year")],
+    @extend_schema(parameters=[OpenApiParameter("year", int, description="Default: the reading day's year"),
+                               OpenApiParameter("as_of", OpenApiTypes.DATE, description="The reading day. Default: today")],
                    responses=household_serializers.RmdDueSerializer)
     @action(detail=True, methods=["get"], filterset_class=None)
     def rmd(self, request, pk=None):
-        """A traditional IRA's required minimum distribution for a year: the amount, what the household's
-        cash flows have taken or planned from it, what is left, and the facts it is computed from."""
+        """A traditional IRA's required minimum distribution for a year, read on a day: the amount, what the
+        household's cash flows have taken or planned from it that counts for the year (a plan still waiting
+        on that day is paid that day at the earliest), what is left, whether it is missed, and the facts it
+        is computed from."""
         query = household_serializers.RmdQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        year = query.validated_data.get("year") or timezone.localdate().year
-        return Response(household_serializers.RmdDueSerializer(rmd_due(account=self.get_object(), year=year)).data)
+        as_of = query.validated_data.get("as_of") or timezone.localdate()
+        year = query.validated_data.get("year") or as_of.year
+        line = rmd_due(account=self.get_object(), year=year, as_of=as_of)
+        return Response(household_serializers.RmdDueSerializer(line).data)
 
     @extend_schema(request=household_serializers.RmdFactsInSerializer, responses=household_serializers.RmdDueSerializer)
     @action(detail=True, methods=["patch"], url_path="rmd-facts", filterset_class=None)
@@ -276,7 +281,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         # changes the table (Treas. Reg. §1.401(a)(9)-5), so an omitted date must not clear it.
         data.setdefault("spouse_birth_date", account.spouse_birth_date)
         account = account_rmd_facts_set(user=request.user, account=account, today=today, **data)
-        return Response(household_serializers.RmdDueSerializer(rmd_due(account=account, year=today.year)).data)
+        return Response(household_serializers.RmdDueSerializer(rmd_due(account=account, year=today.year,
+                                                                        as_of=today)).data)
 
     def visible_queryset(self, user):
         return with_advisors(accounts_visible_to(user).with_governing_template().select_related("model"),
