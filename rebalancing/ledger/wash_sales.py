@@ -11,8 +11,10 @@ Rev. Rul. 2008-5):
 
 - A loss on shares sold in a taxable account is disallowed when substantially identical shares
   (the same equivalence group) are acquired within 30 days before or after the sale, in any
-  account of the household, IRAs and Roths included. The shares sold in that very sale are not
-  replacements for each other; the other shares of the same purchase are.
+  account of the household, IRAs and Roths included. Shares bought in the same purchase as the
+  loss shares (the lot they are part of) are not their replacements, whether sold with them or
+  kept: a sale of part of a lot bought within 30 days reduces the position, it does not buy it
+  back (Rev. Rul. 56-602, 1956-2 C.B. 527).
 - Losses are taken in the order of the sales (a day's sales in the order the shares sold were
   acquired), and the replacement shares in the order they were acquired, earliest first
   (Treas. Reg. §1.1091-1(b)-(d)). A replacement share absorbs at most one loss share; the loss of
@@ -366,6 +368,8 @@ class _Replayer:
                 break
             if seg.src_lot is not None:
                 continue  # taken earlier in this loop (a run split off a candidate)
+            if seg.lot is loss.lot:
+                continue  # the rest of the loss shares' own purchase: not replacements (Rev. Rul. 56-602)
             state = seg.lot
             if seg.size > need:
                 seg.cut(seg.lo + need)

@@ -211,16 +211,18 @@ def test_a_custodians_position_file_matches_lots_the_household_adjusted(book, pm
     assert (entry.decision, entry.lot_differences) == (ReconciliationAccount.Decision.MATCHED, [])
 
 
-def test_the_shares_kept_of_a_purchase_replace_the_half_sold_at_a_loss(book, pm):
+def test_the_shares_kept_of_a_purchase_do_not_replace_the_half_sold_at_a_loss(book, pm):
     account = book["account"]
     order = buy_order(account, "VTI", 100, "100", date(2026, 10, 1), pm)
     apply(fill("B-1", order, 100, "100", date(2026, 10, 1)))
     [half] = release(account, [sell("VTI", 50, 90.0, [("B-1", 50)])], pm=pm, as_of=date(2026, 10, 20))
     apply(fill("S-1", half, 50, "90", date(2026, 10, 20)))
 
-    # Pub. 550: the 50 kept were bought within 30 days before the sale: the 500 loss is disallowed
-    # and added to them; overlapping days count once, so their holding period stays 10-01.
+    # Rev. Rul. 56-602: the 50 kept were bought in the same purchase as the 50 sold, not to replace
+    # them: the 500 loss is allowed, and the shares kept keep their basis and date.
     sold = RealisedLot.objects.get(execution__external_id="S-1")
-    assert (sold.gain, sold.disallowed_loss) == (D("-500.00"), D("500.00"))
+    assert (sold.gain, sold.disallowed_loss, sold.wash_matched_quantity) == (D("-500.00"), D("0.00"), D(0))
     kept = TaxLot.objects.get(account=account, lot_id="B-1")
-    assert (kept.quantity, kept.cost_basis, kept.acquired) == (D(50), D("5500.00"), date(2026, 10, 1))
+    assert (kept.quantity, kept.cost_basis, kept.acquired) == (D(50), D("5000.00"), date(2026, 10, 1))
+    account.refresh_from_db()
+    assert account.realised_short_term_ytd == D("-500.00")

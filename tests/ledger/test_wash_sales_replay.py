@@ -78,8 +78,8 @@ def simple_replay(lots: list[Lot]):
         carved = defaultdict(list)
         for loss in losses:
             for lot in lots:
-                if abs((lot.purchased - sold_on[key]).days) > 30:
-                    continue
+                if abs((lot.purchased - sold_on[key]).days) > 30 or lot.key == loss.lot.key:
+                    continue  # out of the window, or the loss share's own purchase (Rev. Rul. 56-602)
                 free = [s for s in shares[lot.key] if s.src is None and s.sale != key and s.sale not in ancestors]
                 candidates = [s for s in free if s.sale is None] + sorted(
                     (s for s in free if s.sale is not None), key=lambda s: (sale_rank[s.sale], s.index))
@@ -287,14 +287,30 @@ def test_several_blocks_sold_the_same_day_are_washed_in_the_order_they_were_acqu
     assert (got["NEW", None].quantity, got["NEW", None].basis) == (10, 800 + 200)
 
 
-def test_half_a_lot_sold_at_a_loss_is_replaced_by_the_other_half_of_the_same_purchase():
-    # The shares kept were acquired within 30 days before the sale (Pub. 550: "within 30 days
-    # before or after the sale you buy substantially identical stock").
+def test_half_a_lot_sold_at_a_loss_is_not_replaced_by_the_other_half_of_the_same_purchase():
+    # Rev. Rul. 56-602: §1091 does not disallow the loss on shares that are part of a lot bought
+    # less than 30 days before the sale; the shares kept were bought with them, not to replace them.
     day = date(2026, 5, 10)
     replay = household_replay([lot("L", day - timedelta(days=12), 50, 5000, sale("S", day, 50, 4500, 5000, "L"))])
     got = pieces_by(replay)
-    assert got["L", "S"].disallowed == 500
-    assert (got["L", None].basis, got["L", None].acquired) == (5500, day - timedelta(days=12))
+    assert (got["L", "S"].disallowed, got["L", "S"].matched, got["L", "S"].gain) == (0, 0, -500)
+    assert (got["L", None].basis, got["L", None].acquired, got["L", None].replacement) == (
+        5000, day - timedelta(days=12), False)
+    assert replay.adjustments == ()
+
+
+def test_part_of_a_recent_lot_sold_at_a_loss_is_still_washed_by_another_purchase():
+    # Rev. Rul. 56-602 sets aside only the loss shares' own purchase: a second purchase within the
+    # window replaces them (Pub. 550), and the shares kept of the first lot stay as they are.
+    day = date(2026, 5, 10)
+    replay = household_replay([
+        lot("L", day - timedelta(days=12), 50, 5000, sale("S", day, 50, 4500, 5000, "L")),
+        lot("M", day + timedelta(days=3), 20, 1800),
+    ])
+    got = pieces_by(replay)
+    assert (got["L", "S"].disallowed, got["L", "S"].matched) == (200, 20)  # 500 x 20 / 50
+    assert (got["L", None].basis, got["M", None].basis) == (5000, 2000)
+    assert got["M", None].acquired == day + timedelta(days=3) - timedelta(days=12)
 
 
 def test_an_ira_purchase_disallows_the_loss_for_good():
