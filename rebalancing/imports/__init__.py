@@ -10,6 +10,7 @@ from datetime import date
 
 from django.db import transaction
 
+from rebalancing.engine_inputs import book_day_check
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 
@@ -42,9 +43,13 @@ def book_import(*, kind: str, source: Source, as_of: date | None = None, by=None
     """Import one CSV file of ``kind`` into the current firm's schema.
 
     ``source`` is a path, the file's bytes, or a file object (e.g. an upload). ``as_of`` is the day
-    dates are checked against (default today). ``by``: the user (or process name) recorded in the
-    audit trail. Raises ``ImportRejected`` with the report, nothing written.
+    dates are checked against (default today; from 1900 to today, as for runs). ``by``: the user (or
+    process name) recorded in the audit trail. Raises ``ImportRejected`` with the report, nothing written.
     """
+    if as_of is not None:
+        # A day after today would let a file's future dates (a price of 9999-12-30) through its
+        # "not in the future" checks and make them every run's latest price.
+        book_day_check(as_of, what="day the file is read on (as_of)")
     try:
         service = KINDS[kind]
     except KeyError:

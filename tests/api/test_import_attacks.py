@@ -67,3 +67,44 @@ def test_executions_and_a_position_file_with_such_a_number_are_refused_naming_th
     assert positions.status_code == 400 and error_of(positions)["code"] == "import_rejected"
     assert [(p["row"], p["column"]) for p in error_of(positions)["detail"]["problems"]] == [(2, "cost_basis")]
     assert _counts(firm_a, Execution, Reconciliation) == before
+
+
+FAR = "9999-12-31"
+
+
+def test_an_import_read_on_a_day_after_today_is_refused_so_its_future_dates_do_not_land(
+        firm_a, people, book, client_for):
+    client = client_for(firm_a, people["pm"])
+    before = _counts(firm_a, Price, TradeRecord)
+
+    as_file = client.post(f"{API}/imports/", {"kind": "prices", "as_of": FAR,
+                                              "file": _upload("symbol,date,close\nVTI,9999-12-30,1\n")})
+    as_rows = client.post(f"{API}/imports/", {"kind": "trades", "as_of": FAR, "rows": [
+        {"account_number": "T-000", "symbol": "VTI", "side": "buy", "quantity": "1", "price": "1",
+         "trade_date": "9999-12-30", "external_id": "X-FAR"}]}, content_type="application/json")
+    too_early = client.post(f"{API}/imports/", {"kind": "prices", "as_of": "1899-12-31",
+                                                "file": _upload("symbol,date,close\nVTI,1899-12-30,1\n")})
+
+    for answer in (as_file, as_rows, too_early):
+        body = error_of(answer)
+        assert answer.status_code == 400 and body["code"] == "invalid" and body["detail"] == {"field": "as_of"}
+    assert _counts(firm_a, Price, TradeRecord) == before
+
+
+def test_executions_and_positions_read_on_a_day_after_today_are_refused_naming_as_of(
+        firm_a, people, book, client_for):
+    client = client_for(firm_a, people["pm"])
+    before = _counts(firm_a, Execution, Reconciliation)
+
+    fills = client.post(f"{API}/executions/", {"as_of": FAR, "executions": [
+        {"external_id": "X-1", "order_id": "P1-1", "quantity": "1", "price": "1", "trade_date": "9999-12-30"}]},
+        content_type="application/json")
+    fills_file = client.post(f"{API}/executions/", {"as_of": FAR, "file": _upload(
+        "external_id,order_id,quantity,price,trade_date\nX-1,P1-1,1,1,9999-12-30\n")})
+    positions = client.post(f"{API}/reconciliations/", {"as_of": FAR, "file": _upload(
+        "account_number,lot_id,symbol,quantity,cost_basis,acquired\nT-000,L1,VTI,10,100,9999-12-30\n")})
+
+    for answer in (fills, fills_file, positions):
+        body = error_of(answer)
+        assert answer.status_code == 400 and body["code"] == "invalid" and body["detail"] == {"field": "as_of"}
+    assert _counts(firm_a, Execution, Reconciliation) == before

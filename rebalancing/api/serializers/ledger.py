@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from rebalancing.engine_inputs import book_day_check
 from rebalancing.models import Execution, Reconciliation, ReconciliationAccount, ReconciliationRow
+
+
+class BookDayField(serializers.DateField):
+    """The day a file's dates are checked against: from 1900 to today, as a run's day. A later one would
+    let fills dated 9999-12-30 through "not in the future" and into the lots and the wash-sale year."""
+
+    def to_internal_value(self, value):
+        return book_day_check(super().to_internal_value(value), what="day the file is read on (as_of)")
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -23,13 +32,13 @@ class ExecutionsJsonSerializer(serializers.Serializer):
         child=serializers.DictField(), allow_empty=False, max_length=100_000,
         help_text="One object per execution, keyed by the CSV's columns (docs/ledger.md)",
     )
-    as_of = serializers.DateField(required=False, allow_null=True, default=None,
-                                  help_text="Trade dates may not be later (default today)")
+    as_of = BookDayField(required=False, allow_null=True, default=None,
+                         help_text="Trade dates may not be later (default today); not after today")
 
 
 class ExecutionsFileSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A CSV file of executions (docs/ledger.md)")
-    as_of = serializers.DateField(required=False, allow_null=True, default=None)
+    as_of = BookDayField(required=False, allow_null=True, default=None)
 
 
 class ReconciliationRowSerializer(serializers.ModelSerializer):
@@ -63,7 +72,7 @@ class ReconciliationSerializer(serializers.ModelSerializer):
 
 class PositionsFileSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A position file in the lots layout (docs/csv-formats.md)")
-    as_of = serializers.DateField(required=False, allow_null=True, default=None)
+    as_of = BookDayField(required=False, allow_null=True, default=None)
 
 
 class ReconciliationDecisionSerializer(serializers.Serializer):
