@@ -27,10 +27,34 @@ def _private_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False))
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64's well-known prefix (RFC 6052)
+# and the deprecated IPv4-compatible form (RFC 4291 2.5.5.1). On an IPv6-only host with NAT64,
+# [64:ff9b::a9fe:a9fe] is 169.254.169.254, the cloud metadata service.
+_IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+# NAT64's local-use prefix (RFC 8215) places the IPv4 address as the network chooses: never public.
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to: mapped, NAT64, IPv4-compatible, 6to4 or Teredo."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if any(ip in network for network in _IPV4_IN_LAST_32_BITS) and int(ip) & 0xFFFFFFFF > 1:  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:  # 2002:AABB:CCDD::/48 is routed to the IPv4 AA.BB.CC.DD
+        return ip.sixtofour
+    if ip.teredo is not None:  # (server, client): the client's IPv4 is where the packets go
+        return ip.teredo[1]
+    return None
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE:
+            return False
+        if (inner := _embedded_ipv4(ip)) is not None:
+            ip = inner
     return ip.is_global and not ip.is_multicast
 
 

@@ -34,6 +34,29 @@ def test_private_and_reserved_addresses_are_refused_in_production(url):
 
 
 @override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=False)
+@pytest.mark.parametrize("url", [
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 of 169.254.169.254 (RFC 6052)
+    "http://[64:ff9b::7f00:1]/", "http://[64:ff9b::a00:5]/",  # NAT64 of 127.0.0.1, 10.0.0.5
+    "http://[64:ff9b:1::808:808]/",  # NAT64's local-use prefix (RFC 8215): the network's own
+    "http://[::127.0.0.1]/", "http://[::a9fe:a9fe]/",  # IPv4-compatible (deprecated) forms
+    "http://[2002:7f00:1::1]/", "http://[2002:a9fe:a9fe::]/",  # 6to4 of 127.0.0.1, 169.254.169.254
+])
+def test_an_ipv6_address_that_leads_to_a_private_ipv4_one_is_refused_when_registered_and_before_delivery(url):
+    with pytest.raises(ValidationFailed) as refused:
+        url_check(url)
+    with pytest.raises(UnsafeAddress, match="private or reserved address"):
+        url_resolve_check(url)
+    assert refused.value.detail == {"field": "url"}
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=False)
+@pytest.mark.parametrize("url", ["https://[64:ff9b::808:808]/hook", "https://[2002:808:808::1]/hook",
+                                 "https://[2606:4700:4700::1111]/hook"])
+def test_an_ipv6_address_that_leads_to_a_public_ipv4_one_or_none_is_accepted(url):
+    assert url_check(url) == url
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=False)
 def test_a_public_url_is_accepted_and_a_name_resolving_to_this_machine_is_refused_before_delivery():
     assert url_check("  https://hooks.example.com/rebalancing  ") == "https://hooks.example.com/rebalancing"
     assert url_check("https://8.8.8.8/hook") == "https://8.8.8.8/hook"
