@@ -8,6 +8,7 @@ from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
 from rebalancing.access import households_advised_by
+from rebalancing.imports.cells import CellProblem, parse_boolean
 from rebalancing.models import Account, Alert, Order, Price, Proposal, RebalanceRun, Security
 from tenants.audit.models import AuditEvent
 
@@ -29,6 +30,28 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = _UtcDateTimeField
 
 
+class _YesNoField(forms.NullBooleanField):
+    """true/false (yes/no, 1/0, as in the CSV files); a word that is neither is refused. django-filter's
+    own select turned ``?taxable=maybe`` (and ``?taxable=1``) into no filter, answering every account."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return parse_boolean(str(value).strip())
+        except CellProblem:
+            raise forms.ValidationError("Write true or false.", code="invalid") from None
+
+    def validate(self, value):
+        pass
+
+
+class YesNoFilter(filters.BooleanFilter):
+    field_class = _YesNoField
+
+
 def _id_filter(field: str, **kwargs):
     return filters.NumberFilter(field_name=field, min_value=1, max_value=_MAX_ID, **kwargs)
 
@@ -36,7 +59,7 @@ def _id_filter(field: str, **kwargs):
 class SecurityFilter(filters.FilterSet):
     asset_class = filters.CharFilter()
     sector = filters.CharFilter()
-    is_fund = filters.BooleanFilter()
+    is_fund = YesNoFilter()
     search = filters.CharFilter(method="_search", help_text="Part of the symbol or name")
 
     class Meta:
@@ -63,9 +86,9 @@ class AccountFilter(filters.FilterSet):
     household = _id_filter("household_id")
     model = filters.CharFilter(field_name="model__code", help_text="Model code")
     template = filters.CharFilter(method="_template", help_text="Template code (the account's, else its household's)")
-    taxable = filters.BooleanFilter()
+    taxable = YesNoFilter()
     tax_status = filters.ChoiceFilter(choices=Account.TaxStatus.choices)
-    discretionary = filters.BooleanFilter()
+    discretionary = YesNoFilter()
     search = filters.CharFilter(method="_search", help_text="Part of the account number or name")
 
     class Meta:
@@ -95,7 +118,7 @@ class ProposalFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Proposal.Status.choices)
     run = _id_filter("run_id")
     account = _id_filter("account_id")
-    requires_compliance = filters.BooleanFilter()
+    requires_compliance = YesNoFilter()
 
     class Meta:
         model = Proposal
@@ -119,7 +142,7 @@ class AlertFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=Alert.Kind.choices)
     account = _id_filter("account_id")
     run = _id_filter("run_id")
-    resolved = filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", exclude=True)
+    resolved = YesNoFilter(field_name="resolved_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Alert

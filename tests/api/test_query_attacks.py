@@ -1,0 +1,26 @@
+"""Query parameters a careless integrator sends: a filter's bad value is refused naming the filter,
+never dropped so that the list answers everything."""
+
+import pytest
+
+from .conftest import API, error_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("query", ["accounts/?taxable=maybe", "accounts/?discretionary=2", "securities/?is_fund=nope",
+                                   "proposals/?requires_compliance=unknown", "alerts/?resolved=yes%20please"])
+def test_a_yes_no_filter_that_is_neither_is_a_400_naming_it(firm_a, people, book, client_for, query):
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/{query}")
+
+    body = error_of(answer)
+    name = query.split("?")[1].split("=")[0]
+    assert answer.status_code == 400 and body["code"] == "invalid" and list(body["detail"]["fields"]) == [name]
+
+
+@pytest.mark.parametrize(("value", "count"), [("true", 3), ("1", 3), ("yes", 3), ("TRUE", 3), ("false", 0),
+                                              ("0", 0), ("no", 0), ("", 3)])
+def test_a_yes_no_filter_reads_the_words_the_csv_files_do(firm_a, people, book, client_for, value, count):
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/accounts/?taxable={value}")
+
+    assert answer.status_code == 200 and answer.json()["count"] == count
