@@ -253,7 +253,12 @@ class _Book:
         lot.wash_adjustment -= wash
         lot.cost_basis = cents(unit * lot.quantity) + lot.wash_adjustment
         lot.unit_cost = unit
-        if lot.quantity == 0:
+        if lot.pk is None:
+            # Bought earlier the same day in this file (a day trade): not stored yet, so it is
+            # written as what is left of it, or not at all.
+            if lot.quantity == 0:
+                self.created.remove(lot)
+        elif lot.quantity == 0:
             self.changed.pop(lot.pk, None)
             self.emptied.append(lot.pk)
         else:

@@ -44,9 +44,9 @@ class Share:
         return min(self.lot.purchased, sold_start)
 
 
-def simple_replay(lots: list[Lot]):
-    """Per share: (lot key, sale or None) -> [quantity, proceeds, basis, wash, disallowed, lost,
-    matched, {start: shares}]."""
+def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
+    """Every share of the history with its sale and the loss share it replaces (``src``), and
+    the date of each sale."""
     lots = sorted(lots, key=lambda lot: (lot.purchased, lot.account, lot.lot_id, str(lot.key)))
     shares = {lot.key: [Share(lot, i, r) for i in range(int(lot.held + sum(d.quantity for d in lot.draws)))]
               for r, lot in enumerate(lots)}
@@ -94,6 +94,14 @@ def simple_replay(lots: list[Lot]):
             name = f"{taken[0].lot.lot_id}-W" if plain_left else taken[0].lot.lot_id
             for s in taken:
                 s.name = name + ("" if not plain_left else str(suffix))  # names are compared as kinds only
+    return [s for group in shares.values() for s in group], sold_on
+
+
+def simple_replay(lots: list[Lot]):
+    """Per share: (lot key, sale or None) -> [quantity, proceeds, basis, wash, disallowed, lost,
+    matched, {start: shares}]."""
+    every, sold_on = simple_shares(lots)
+    shares = {"all": every}
     out = defaultdict(lambda: [Fraction(0)] * 7 + [defaultdict(Fraction)])
     for group in shares.values():
         for s in group:
