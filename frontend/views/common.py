@@ -36,8 +36,8 @@ from tenants.roles import ProviderRole
 from tenants.selectors import user_roles
 
 __all__ = [
-    "PUBLIC", "SIGNED_IN", "STAFF", "PageAccess", "firm_page", "is_htmx", "need", "page_access_of", "paginate",
-    "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
+    "PUBLIC", "SIGNED_IN", "STAFF", "PageAccess", "firm_page", "is_htmx", "keep_posted", "need", "page_access_of",
+    "paginate", "posted_kept", "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
 ]
 
 PER_PAGE = 25
@@ -178,3 +178,22 @@ def refusal_text(exc: Exception) -> str:
     sentence (symbols keep their case, which ``str.capitalize`` would lower)."""
     text = getattr(exc, "message", None) or str(exc)
     return text[:1].upper() + text[1:]
+
+
+_KEPT = "refused_form"  # the session key: one refused form's values, read once
+
+
+def keep_posted(request, form: str) -> None:
+    """A refused form redirects back to its page (POST/redirect/GET): what was typed is kept for that
+    page to fill the form ``form`` again, once, so the person corrects it rather than types it again."""
+    request.session[_KEPT] = {"form": form, "values": {
+        key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}}
+
+
+def posted_kept(request, form: str) -> dict:
+    """What ``keep_posted`` kept for the form ``form`` (empty otherwise); taken out of the session."""
+    kept = request.session.get(_KEPT)
+    if not kept or kept.get("form") != form:
+        return {}
+    del request.session[_KEPT]
+    return kept["values"]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import BadRequest
 from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.query import id_param
+from frontend.query import decimal_param, id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, runs_visible_to
 from rebalancing.models import (
@@ -25,33 +24,52 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import RunScope, accounts_approved_unreleased
 from rebalancing.services.runs import run_cancel, run_start
-from tenants.errors import DomainError
+from tenants.errors import DomainError, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
-from .common import firm_page, is_htmx, paginate, visible_or_404
+from .common import firm_page, is_htmx, keep_posted, paginate, posted_kept, visible_or_404
 
 FINISHED = (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED)
 
 
+SCOPE_CHOICES = {"firm": "", "model": "model", "template": "template", "advisor": "advisor"}
+SCOPE_WORDS = {"model": "On one model", "template": "Under one template", "advisor": "Of one advisor"}
+
+
 def scope_from_form(post) -> RunScope:
-    """The run's scope from the start form: the whole firm, or a model, template, advisor, drift."""
+    """The run's scope from the start form: the whole firm, or a model, template, advisor, drift.
+    A scope whose choice is left empty, or a model, template or advisor chosen under "the whole
+    firm", is refused naming the field: either ran the whole firm where one part was meant."""
     what = post.get("scope", "firm")
-    min_drift = post.get("min_drift", "").strip()
-    drift = float(min_drift) / 100 if min_drift else None
-    if drift is not None and not math.isfinite(drift):
-        raise ValueError("not a finite number")
+    if what not in SCOPE_CHOICES:
+        raise ValidationFailed("Choose which accounts the run is for.", detail={"field": "scope"})
+    try:
+        drift = decimal_param(post, "min_drift", what="drift threshold")
+    except BadRequest as exc:  # typed in the form: said above it, not on an error page
+        raise ValidationFailed(str(exc), detail={"field": "min_drift"}) from None
+    if drift is not None and not 0 <= drift <= 1000:  # the API's bounds (0 to 10 as a fraction)
+        raise ValidationFailed(f"The drift threshold must be from 0 to 1000%, not {drift}%.",
+                               detail={"field": "min_drift"})
+    drift = float(drift) / 100 if drift is not None else None
     replace = post.get("replace_approved") == "yes"
-    if what == "model" and post.get("model"):
-        return RunScope(model_code=post["model"], min_drift=drift, replace_approved=replace)
-    if what == "template" and post.get("template"):
-        return RunScope(template_code=post["template"], min_drift=drift, replace_approved=replace)
-    advisor = id_param(post, "advisor")
-    if what == "advisor" and advisor is not None:
-        return RunScope(advisor_id=advisor, min_drift=drift, replace_approved=replace)
-    if drift is not None:
-        return RunScope(min_drift=drift, replace_approved=replace)
-    return RunScope(firm=True, replace_approved=replace)
+    chosen = {field: post.get(field, "").strip() for field in ("model", "template", "advisor")}
+    if what == "firm":
+        stray = next((field for field, value in chosen.items() if value), None)
+        if stray:
+            raise ValidationFailed(f"A {stray} is chosen but the run is for the whole firm: choose "
+                                   f"“{SCOPE_WORDS[stray]}” under Accounts, or clear the {stray}.",
+                                   detail={"field": stray})
+        return RunScope(min_drift=drift, replace_approved=replace) if drift is not None \
+            else RunScope(firm=True, replace_approved=replace)
+    field = SCOPE_CHOICES[what]
+    if not chosen[field]:
+        raise ValidationFailed(f"Choose the {field} whose accounts the run is for.", detail={"field": field})
+    if what == "model":
+        return RunScope(model_code=chosen["model"], min_drift=drift, replace_approved=replace)
+    if what == "template":
+        return RunScope(template_code=chosen["template"], min_drift=drift, replace_approved=replace)
+    return RunScope(advisor_id=id_param(post, "advisor"), min_drift=drift, replace_approved=replace)
 
 
 def describe_scope(scope: dict) -> str:
@@ -76,8 +94,9 @@ def run_list(request):
     if request.method == "POST":
         try:
             run = run_start(scope=scope_from_form(request.POST), user=request.user)
-        except (DomainError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", None) or "The drift threshold must be a number.")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            keep_posted(request, "run")  # the form comes back as it was chosen, to correct it
             return redirect("run_list")
         if run.total == 0:
             messages.warning(request, "No account matches that scope (accounts with an approved proposal not yet "
@@ -93,7 +112,8 @@ def run_list(request):
         "models": book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name")),
         "templates": book_wide_visible_to(request.user, ParameterTemplate.objects.order_by("name")),
         "advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"),
-        "approved_unreleased": accounts_approved_unreleased(RunScope(firm=True)),
+        "approved_unreleased": accounts_approved_unreleased(RunScope(firm=True)), "posted": posted_kept(request, "run"),
+        "scope_choices": [("firm", "The whole firm"), *SCOPE_WORDS.items()],
     })
 
 
