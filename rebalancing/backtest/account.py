@@ -5,8 +5,10 @@ Every strategy trades through the same account, so every strategy is held to the
 - holding period (IRC §1222, Pub. 550): a sale is long-term when the lot was held more than a year
   (``rebalancing.engine.tax.is_long_term``, the engine's own rule);
 - wash sales (IRC §1091, Treas. Reg. §1.1091-1, Pub. 550): a loss is disallowed to the extent
-  shares of the same security are bought within 30 days before or after the sale (the shares sold
-  are not their own replacement).  Replacement shares are matched in the order they were bought;
+  shares of the same security are bought within 30 days before or after the sale; shares of the
+  loss shares' own purchase, sold with them or kept, are not replacements (Rev. Rul. 56-602: selling
+  part of a lot bought in the window reduces the position, it does not buy it back; the ledger's
+  rule, ``rebalancing.ledger.wash_sales``).  Replacement shares are matched in the order they were bought;
   the disallowed loss is added to their basis (§1091(d)) and the sold shares' holding period is
   added to theirs (§1223(3)).  A replacement found after the sale reduces the sale's loss in the
   year of the sale; when the replacement shares were already sold, the disallowed loss reduces
@@ -102,7 +104,6 @@ class SimAccount:
     _purchases: list[_Purchase] = field(default_factory=list)
     _loss_sales: list[_LossSale] = field(default_factory=list)
     _purchase_of: dict[str, int] = field(default_factory=dict)
-    _in_sale: dict[int, float] = field(default_factory=dict)
     _next_lot: int = 0
 
     # -- reading -------------------------------------------------------------------------------
@@ -179,12 +180,8 @@ class SimAccount:
             take = min(left, lot.quantity)
             if left - take <= SHARE_EPS * max(1.0, quantity):
                 take = left if left <= lot.quantity * (1 + SHARE_EPS) else take
-            if not lot.replacement:
-                # Shares sold in this sale do not replace each other.
-                self._in_sale[lot.purchase] = self._in_sale.get(lot.purchase, 0.0) + take
             gain += self._sell_one(part, take, price, day)
             left -= take
-        self._in_sale.clear()
         return gain
 
     def _family(self, lot_id: str) -> Iterator[str]:
@@ -228,7 +225,7 @@ class SimAccount:
     def _loss_sale(self, lot: Lot, quantity: float, loss_per_share: float, day: date, term: str) -> None:
         sale = _LossSale(day, lot.symbol, quantity, loss_per_share, lot.acquired, term, lot.purchase)
         start = day - timedelta(days=WINDOW_DAYS)
-        # Shares bought in the 30 days before the sale, oldest first (the sold shares excluded).
+        # Shares bought in the 30 days before the sale, oldest first (not the sold shares' purchase).
         for p, purchase in enumerate(self._purchases):
             if (
                 purchase.symbol != lot.symbol
@@ -236,10 +233,9 @@ class SimAccount:
                 or purchase.unused <= SHARE_EPS
             ):
                 continue
-            # The shares of this sale do not replace each other (those that already replaced
-            # others are spent anyway).
-            available = purchase.unused - self._in_sale.get(p, 0.0)
-            matched = min(sale.unmatched, available)
+            if p == lot.purchase:
+                continue  # the loss shares' own purchase: not a replacement (Rev. Rul. 56-602)
+            matched = min(sale.unmatched, purchase.unused)
             if matched <= SHARE_EPS:
                 continue
             sale.unmatched -= matched

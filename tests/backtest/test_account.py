@@ -45,6 +45,19 @@ def test_a_purchase_in_the_30_days_before_a_loss_sale_washes_it():
     assert account.wash_sales[0].disallowed == pytest.approx(3 * 20.0)
 
 
+def test_selling_part_of_a_lot_bought_in_the_window_is_no_wash_sale_but_another_purchase_is():
+    # Rev. Rul. 56-602: the shares kept of the same purchase do not replace the ones sold
+    account = SimAccount(cash=100_000.0)
+    lot = account.buy("X", 100, 100.0, D0)
+    account.sell(lot.id, 50, 90.0, D0 + timedelta(days=10))
+    assert account.wash_sales == [] and account.year(2020) == [-500.0, 0.0]
+    # another purchase in the window does: 20 shares bought 5 days later wash 20 of the 50 sold
+    account.buy("X", 20, 85.0, D0 + timedelta(days=15))
+    assert [(w.day, w.disallowed) for w in account.wash_sales] == [(D0 + timedelta(days=10), pytest.approx(200.0))]
+    assert account.year(2020) == [pytest.approx(-300.0), 0.0]
+    assert sorted(lot.basis for lot in account.lots.values()) == [pytest.approx(20 * 85.0 + 200.0), 5000.0]
+
+
 def test_a_long_term_sale_is_long_term_from_the_day_after_the_anniversary():
     account = SimAccount(cash=10_000.0)
     a = account.buy("X", 1, 100.0, date(2020, 3, 1))
@@ -68,8 +81,8 @@ def test_selling_more_than_a_lot_holds_names_the_lot():
 
 def reference(history):
     """Wash sales share by share: a share sold at a loss is washed by the oldest unused share of
-    the same symbol bought within 30 days before or after the sale (not one sold in that same
-    sale), whose basis then carries the disallowed loss (§1091(d)). Returns the (day, symbol) of
+    the same symbol bought within 30 days before or after the sale (not one of the sold share's own
+    purchase, sold with it or kept: Rev. Rul. 56-602), whose basis then carries the disallowed loss (§1091(d)). Returns the (day, symbol) of
     the sales some of whose loss was disallowed, and the total disallowed loss."""
     shares = []  # each: [id, symbol, day, basis, held, used, lot]
     pending = []  # loss shares waiting for a purchase: (sale day, symbol, loss, sale index)
@@ -90,7 +103,6 @@ def reference(history):
         # Shares of the lot as bought go first; those that became replacement shares (a lot of
         # their own, with the disallowed loss in their basis) after.
         sold = sorted((s for s in shares if s[6] == lot_index and s[4]), key=lambda s: s[5])[:qty]
-        sold_ids = {s[0] for s in sold}
         for s in sold:
             s[4] = False
         for s in sold:
@@ -99,7 +111,7 @@ def reference(history):
                 continue
             window = [
                 r for r in shares
-                if r[1] == symbol and not r[5] and r[0] not in sold_ids and timedelta(0) <= day - r[2] <= timedelta(days=30)
+                if r[1] == symbol and not r[5] and r[6] != s[6] and timedelta(0) <= day - r[2] <= timedelta(days=30)
             ]  # fmt: skip
             # Oldest purchase first; within one purchase, shares still held before sold ones.
             window.sort(key=lambda r: (r[6], not r[4], r[0]))
