@@ -1,6 +1,7 @@
 """Households through the API: the household proposal decided as one, cash flows one at a time and
 by CSV, settings, and the what-if; each scoped like every endpoint (a colleague's is not found)."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -307,12 +308,16 @@ def test_a_household_edit_the_api_refuses_names_the_problem_and_writes_nothing(
         assert (Proposal.objects.count(), HouseholdProposal.objects.count(), AuditEvent.objects.count()) == written
 
 
+# An owner of 76 in AS_OF's year with 100,000 on the 31 December before: 4,219.41 due (Uniform table 23.7).
+RMD_FACTS = {"owner_birth_date": "1950-06-01", "spouse_birth_date": None, "year_end_value": "100000.00",
+             "year_end_year": AS_OF.year - 1}
+
+
 def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_without_an_amount(
         lees, people, firm_a, client_for):
     advisor = client_for(firm_a, people["advisor"])
     ira = lees["ira"].pk
-    facts = {"owner_birth_date": "1950-06-01", "spouse_birth_date": None, "year_end_value": "100000.00",
-             "year_end_year": AS_OF.year - 1}
+    facts = dict(RMD_FACTS)
     missing = advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": AS_OF.year}).json()
     assert missing["computed"] is None and "date of birth" in missing["problem"]
     no_amount = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd",
@@ -354,12 +359,9 @@ def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_wi
 
 def test_an_iras_rmd_is_read_on_a_day_so_a_plan_still_waiting_after_its_year_leaves_it_missed(
         lees, people, firm_a, client_for):
-    from datetime import date
-
     advisor = client_for(firm_a, people["advisor"])
     ira = lees["ira"].pk
-    facts = {"owner_birth_date": "1950-06-01", "spouse_birth_date": None, "year_end_value": "100000.00",
-             "year_end_year": AS_OF.year - 1}
+    facts = dict(RMD_FACTS)
     assert _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", facts).status_code == 200
     # given: the year's RMD planned on AS_OF, its sales still waiting for a decision
     planned = _json(advisor, "post", "cash-flows/", {"household": lees["household"].pk, "kind": "rmd",
