@@ -10,6 +10,7 @@ from rebalancing.models import CashFlow, HouseholdProposal
 from rebalancing.services.rmd import RMD_SHOWS
 
 from .serializers import ProposalSerializer
+from .serializers.strict import UnknownFieldsRefused
 
 __all__ = ["CashFlowInSerializer", "CashFlowSerializer", "HouseholdProposalSerializer", "HouseholdSettingsInSerializer"]
 
@@ -58,7 +59,7 @@ class CashFlowSerializer(serializers.ModelSerializer):
                   "reference", "taken_outside", "makes_up_year", "tax_cost", "plan", "paid", "run", "created_at"]
 
 
-class CashFlowInSerializer(serializers.Serializer):
+class CashFlowInSerializer(UnknownFieldsRefused, serializers.Serializer):
     household = serializers.IntegerField(min_value=1, max_value=2**62)
     kind = serializers.ChoiceField(choices=CashFlow.Kind.choices)
     amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"), required=False,
@@ -80,7 +81,7 @@ class CashFlowInSerializer(serializers.Serializer):
                                                        "amount it takes what is left to make up")
 
 
-class HouseholdSettingsInSerializer(serializers.Serializer):
+class HouseholdSettingsInSerializer(UnknownFieldsRefused, serializers.Serializer):
     settings = serializers.DictField(help_text='{"tax_budget": 5000, "location": {"bonds": ["traditional", "roth", '
                                                '"taxable"]}, "inside_bands": "cash_flows"}; {} follows the template. '
                                                'inside_bands: "tax_free" (kept on model by tax-free trades inside '
@@ -91,7 +92,7 @@ class HouseholdSettingsInSerializer(serializers.Serializer):
                                                                     "([]: any)")
 
 
-class RmdFactsInSerializer(serializers.Serializer):
+class RmdFactsInSerializer(UnknownFieldsRefused, serializers.Serializer):
     owner_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default=None,
                                        help_text="The IRA's owner; a household's IRAs with the same owner and date "
                                                  "of birth share one RMD total. Omitted: as it is")

@@ -48,6 +48,14 @@ class FirmAutoSchema(AutoSchema):
     VERB_ACTIONS = frozenset({"approve", "reject", "release", "revise", "revoke", "cancel", "accept", "resend",
                               "estimate"})
 
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        from .serializers.strict import UnknownFieldsRefused  # the serializers import this module
+
+        if direction == "request" and isinstance(serializer, UnknownFieldsRefused):
+            schema["additionalProperties"] = False  # refused by name (400), as the API does
+        return schema
+
     def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()
         if self.method == "POST" and getattr(self.view, "action", None) in self.VERB_ACTIONS:

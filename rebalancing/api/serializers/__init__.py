@@ -36,6 +36,7 @@ from tenants.api_keys.scopes import Scope
 from tenants.audit.models import AuditEvent
 
 from ..schema import engine_ref
+from .strict import UnknownFieldsRefused
 
 # --- Market data -------------------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ class ModelPortfolioDetailSerializer(ModelPortfolioSerializer):
         return sorted((v.number for v in model.versions.all()), reverse=True)
 
 
-class SleeveInSerializer(serializers.Serializer):
+class SleeveInSerializer(UnknownFieldsRefused, serializers.Serializer):
     asset_class = serializers.CharField(max_length=64)
     weight = serializers.DecimalField(max_digits=9, decimal_places=8, min_value=0, max_value=1)
     kind = serializers.ChoiceField(choices=Sleeve.Kind.choices, default=Sleeve.Kind.HOLDINGS)
@@ -142,7 +143,7 @@ class SleeveInSerializer(serializers.Serializer):
     submodel = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
 
 
-class ModelVersionInSerializer(serializers.Serializer):
+class ModelVersionInSerializer(UnknownFieldsRefused, serializers.Serializer):
     sleeves = SleeveInSerializer(many=True, allow_empty=False)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
@@ -153,7 +154,7 @@ class ModelCreateInSerializer(ModelVersionInSerializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(UnknownFieldsRefused, serializers.ModelSerializer):
     parameters = serializers.DictField(help_text="A partial engine parameter object (docs/engine.md)")
     overridable = serializers.DictField(
         child=serializers.DictField(), default=dict,
@@ -215,7 +216,7 @@ class HouseholdSerializer(serializers.ModelSerializer):
         return {"values": effective.values, "sources": effective.sources}
 
 
-class OverridesInSerializer(serializers.Serializer):
+class OverridesInSerializer(UnknownFieldsRefused, serializers.Serializer):
     overrides = serializers.DictField(
         help_text='Leaf paths or nested parameters the template allows, e.g. {"cash": {"target": 0.02}}; {} clears'
     )
@@ -282,7 +283,7 @@ class TaxLotSerializer(serializers.ModelSerializer):
 # --- Runs, proposals, orders, alerts -----------------------------------------------------------
 
 
-class RunScopeSerializer(serializers.Serializer):
+class RunScopeSerializer(UnknownFieldsRefused, serializers.Serializer):
     """Which accounts a run covers; criteria combine (AND). ``{"firm": true}`` alone: every account."""
 
     firm = serializers.BooleanField(required=False)
@@ -304,7 +305,7 @@ class RunScopeSerializer(serializers.Serializer):
         return attrs
 
 
-class RunStartSerializer(serializers.Serializer):
+class RunStartSerializer(UnknownFieldsRefused, serializers.Serializer):
     scope = RunScopeSerializer()
     as_of = serializers.DateField(required=False, allow_null=True, default=None,
                                   help_text="Pricing date (default today)")
@@ -427,7 +428,7 @@ class ProposalDetailSerializer(ProposalSerializer):
     get_targets = _result_field("targets", engine_ref("result", "weights"))
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(UnknownFieldsRefused, serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
@@ -534,7 +535,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
                   "object_repr", "before", "after", "comment"]
 
 
-class ImportJsonSerializer(serializers.Serializer):
+class ImportJsonSerializer(UnknownFieldsRefused, serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(KINDS))
     rows = serializers.ListField(
         child=serializers.DictField(), allow_empty=False, max_length=200_000,
@@ -544,7 +545,7 @@ class ImportJsonSerializer(serializers.Serializer):
                                   help_text="Dates are checked against this day (default today)")
 
 
-class ImportFileSerializer(serializers.Serializer):
+class ImportFileSerializer(UnknownFieldsRefused, serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(KINDS))
     file = serializers.FileField(help_text="A CSV file in the documented layout (docs/csv-formats.md)")
     as_of = serializers.DateField(required=False, allow_null=True, default=None)
@@ -574,7 +575,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         return "revoked" if key.revoked_at else "expired" if key.is_expired() else "active"
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=[s.value for s in Scope]), allow_empty=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -591,7 +592,7 @@ class ApiKeyIssuedSerializer(ApiKeySerializer):
         fields = [*ApiKeySerializer.Meta.fields, "token"]
 
 
-class BacktestStartSerializer(serializers.Serializer):
+class BacktestStartSerializer(UnknownFieldsRefused, serializers.Serializer):
     """A backtest to start: a strategy (template, or the engine's defaults), a basket, money, dates."""
 
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

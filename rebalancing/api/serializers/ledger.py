@@ -8,6 +8,8 @@ from rest_framework import serializers
 from rebalancing.engine_inputs import book_day_check
 from rebalancing.models import Execution, Reconciliation, ReconciliationAccount, ReconciliationRow
 
+from .strict import UnknownFieldsRefused
+
 
 class BookDayField(serializers.DateField):
     """The day a file's dates are checked against: from 1900 to today, as a run's day. A later one would
@@ -27,7 +29,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
                   "trade_date", "lot_id", "source", "applied_by", "applied_at"]
 
 
-class ExecutionsJsonSerializer(serializers.Serializer):
+class ExecutionsJsonSerializer(UnknownFieldsRefused, serializers.Serializer):
     executions = serializers.ListField(
         child=serializers.DictField(), allow_empty=False, max_length=100_000,
         help_text="One object per execution, keyed by the CSV's columns (docs/ledger.md)",
@@ -36,7 +38,7 @@ class ExecutionsJsonSerializer(serializers.Serializer):
                          help_text="Trade dates may not be later (default today); not after today")
 
 
-class ExecutionsFileSerializer(serializers.Serializer):
+class ExecutionsFileSerializer(UnknownFieldsRefused, serializers.Serializer):
     file = serializers.FileField(help_text="A CSV file of executions (docs/ledger.md)")
     as_of = BookDayField(required=False, allow_null=True, default=None)
 
@@ -70,12 +72,12 @@ class ReconciliationSerializer(serializers.ModelSerializer):
         fields = ["id", "as_of", "file_name", "status", "created_by", "created_at", "accounts"]
 
 
-class PositionsFileSerializer(serializers.Serializer):
+class PositionsFileSerializer(UnknownFieldsRefused, serializers.Serializer):
     file = serializers.FileField(help_text="A position file in the lots layout (docs/csv-formats.md)")
     as_of = BookDayField(required=False, allow_null=True, default=None)
 
 
-class ReconciliationDecisionSerializer(serializers.Serializer):
+class ReconciliationDecisionSerializer(UnknownFieldsRefused, serializers.Serializer):
     accounts = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False,
                                      help_text="Account numbers; all accounts waiting for a decision when left out")
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

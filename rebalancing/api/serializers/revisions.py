@@ -15,13 +15,15 @@ from rebalancing.models import Security
 from rebalancing.services.household_revisions import AccountEdit
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS, InstructionAdded
 
+from .strict import UnknownFieldsRefused
+
 __all__ = ["INSTRUCTION_CHOICES", "HouseholdProposalReviseSerializer", "InstructionInSerializer", "ProposalReviseSerializer"]
 
 _SYMBOL = Security._meta.get_field("symbol").max_length
 INSTRUCTION_CHOICES = list(INSTRUCTION_ACTIONS.items())  # also names the schema's InstructionActionEnum
 
 
-class InstructionInSerializer(serializers.Serializer):
+class InstructionInSerializer(UnknownFieldsRefused, serializers.Serializer):
     action = serializers.ChoiceField(choices=INSTRUCTION_CHOICES,
                                      help_text="sell: sell all of `symbol` (and buy `buy` with the proceeds); hold, "
                                                "do_not_buy, do_not_sell: a restriction on `symbol`; raise_cash: "
@@ -35,7 +37,7 @@ class InstructionInSerializer(serializers.Serializer):
                                       error_messages={"min_value": "Give a positive number of dollars to raise."})
 
 
-class ProposalReviseSerializer(serializers.Serializer):
+class ProposalReviseSerializer(UnknownFieldsRefused, serializers.Serializer):
     drop = serializers.ListField(child=serializers.CharField(max_length=_SYMBOL), required=False, default=list,
                                  max_length=500, help_text="Symbols of the proposal's trades to take out (held as "
                                                            "they are this time)")
@@ -53,7 +55,7 @@ class HouseholdAccountEditSerializer(ProposalReviseSerializer):
                                                                                 "household proposal's proposals)")
 
 
-class HouseholdProposalReviseSerializer(serializers.Serializer):
+class HouseholdProposalReviseSerializer(UnknownFieldsRefused, serializers.Serializer):
     accounts = HouseholdAccountEditSerializer(many=True, min_length=1, max_length=50,
                                               help_text="What to change, account by account; the household is "
                                                         "solved again as one")

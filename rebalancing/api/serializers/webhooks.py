@@ -7,6 +7,8 @@ from rest_framework import serializers
 from rebalancing.models import WebhookDelivery, WebhookEndpoint
 from rebalancing.webhooks.events import EventType
 
+from .strict import UnknownFieldsRefused
+
 EVENT_TYPES = [(t.value, t.words) for t in EventType]
 
 
@@ -28,7 +30,7 @@ class WebhookEndpointIssuedSerializer(WebhookEndpointSerializer):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
-class WebhookEndpointCreateSerializer(serializers.Serializer):
+class WebhookEndpointCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     url = serializers.CharField(max_length=500, help_text="http(s) URL that receives the deliveries (POST)")
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False,
                                         max_length=len(EVENT_TYPES))
@@ -37,7 +39,7 @@ class WebhookEndpointCreateSerializer(serializers.Serializer):
                                    help_text="16 to 200 characters; left out, one is made and answered once")
 
 
-class WebhookEndpointUpdateSerializer(serializers.Serializer):
+class WebhookEndpointUpdateSerializer(UnknownFieldsRefused, serializers.Serializer):
     url = serializers.CharField(max_length=500, required=False)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False,
                                         max_length=len(EVENT_TYPES), required=False)

@@ -26,6 +26,7 @@ from .. import household_serializers as hs
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
 from ..serializers.revisions import HouseholdProposalReviseSerializer
+from ..serializers.strict import UnknownFieldsRefused
 
 DECIDE = Rule(Scope.APPROVE)  # the workflow decides who may (advisor of the household, compliance)
 CASH_FLOWS = Rule(Scope.PARAMETERS, Capability.EDIT_PARAMETERS)
@@ -125,7 +126,7 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return Response(serializers.ImportSummarySerializer(summary).data, status=status.HTTP_201_CREATED)
 
 
-class HouseholdWhatIfSerializer(drf.Serializer):
+class HouseholdWhatIfSerializer(UnknownFieldsRefused, drf.Serializer):
     as_of = drf.DateField(required=False, allow_null=True, default=None)
 
 

@@ -1,0 +1,33 @@
+"""What every body the API reads shares: a field it does not know is refused, naming it.
+
+DRF drops unknown keys without a word, so a misspelt optional field did nothing silently: a run's scope
+``{"firm": true, "min_drfit": 0.05}`` rebalanced the whole firm, a template's ``"overrideable"`` kept
+the old limits. The CSV files refuse an unknown column for the same reason (docs/csv-formats.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+__all__ = ["UnknownFieldsRefused"]
+
+# Sent by browsers' forms with every multipart POST; never a field of the request.
+_NOT_FIELDS = frozenset({"csrfmiddlewaretoken"})
+
+
+class UnknownFieldsRefused:
+    # A serializer mixin (first in the bases): to_internal_value refuses keys that are not fields, each
+    # named in detail.fields with the fields there are. Read-only fields count as known (a body read back
+    # from a GET may carry them, and they are ignored). No docstring: drf-spectacular would publish it as
+    # the description of every request body that has none of its own.
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields and name not in _NOT_FIELDS)
+            if unknown:
+                known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
+                raise serializers.ValidationError(
+                    {name: [f"is not a field of this request; the fields are {known}."] for name in unknown})
+        return super().to_internal_value(data)
