@@ -10,7 +10,11 @@ A 2xx answer is a success; anything else, a redirect included (not followed), or
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -40,7 +44,72 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # the 3xx is the answer: a redirect could lead to an address the check refused
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _Deadline:
+    """The timeout for a whole attempt. urllib's applies to each read, so a receiver sending its answer
+    a byte at a time would hold the worker for as long as it liked; at the deadline the attempt's
+    sockets are shut down, which ends a read waiting on them."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.expired = seconds, False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+    def _shut(self, sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def connection(self, base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+        deadline = self
+
+        class Watched(base):
+            def connect(self):
+                super().connect()
+                deadline.watch(self.sock)
+
+        return Watched
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(self._deadline.connection(http.client.HTTPConnection), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req):
+        return self.do_open(self._deadline.connection(http.client.HTTPSConnection), req, context=self._context)
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_NoRedirect, _HTTPHandler(deadline), _HTTPSHandler(deadline))
 
 
 def retry_delay(attempts: int) -> float:
@@ -68,16 +137,26 @@ def _post(delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str, str,
     })
     try:
         url_resolve_check(endpoint.url)
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as answer:
-            return answer.status, answer.read(500).decode("utf-8", "replace"), "", True
     except UnsafeAddress as exc:  # refused, not failed: retrying would be refused again
         return None, "", str(exc), False
-    except urllib.error.HTTPError as exc:  # an answer, but not a 2xx
-        text = exc.read(500).decode("utf-8", "replace") if exc.fp else ""
-        return exc.code, text, f"answered {exc.code}", True
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, "", f"no answer: {reason}"[:500], True
+    seconds = settings.WEBHOOK_TIMEOUT_SECONDS
+    with _Deadline(seconds) as deadline:
+        try:
+            with _opener(deadline).open(request, timeout=seconds) as answer:
+                code, text, error = answer.status, answer.read(500).decode("utf-8", "replace"), ""
+        except urllib.error.HTTPError as exc:  # an answer, but not a 2xx
+            try:
+                text = exc.read(500).decode("utf-8", "replace") if exc.fp else ""
+            except (OSError, http.client.HTTPException):
+                text = ""
+            code, error = exc.code, f"answered {exc.code}"
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            # HTTPException: bytes that are not an HTTP answer, or a body cut short.
+            reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+            code, text, error = None, "", f"no answer: {reason}"
+    if deadline.expired:  # cut off, or an answer that came only after the timeout
+        return None, "", f"no answer within {seconds} s", True
+    return code, text, error[:500], True
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
