@@ -46,11 +46,11 @@ from rebalancing.services.proposals import household_proposal_decide
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
 from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed, rmds_shown
 from rebalancing.services.runs import run_start
-from tenants.errors import DomainError, NotFound
+from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
-from .common import firm_page, paginate, visible_or_404
+from .common import firm_page, keep_posted, paginate, posted_kept, visible_or_404
 from .proposals import MAX_INSTRUCTION_ROWS, instructions_posted
 
 
@@ -95,6 +95,7 @@ def household_list(request):
                                          model=model, template=template)
         except DomainError as exc:
             messages.error(request, exc.message)
+            keep_posted(request, "household")  # the form comes back as typed, to correct it
             return redirect("household_list")
         messages.success(request, f"Household {household.name} created. Move its accounts in below.")
         return redirect("household_detail", pk=household.pk)
@@ -106,7 +107,7 @@ def household_list(request):
     return render(request, "frontend/household_list.html", {
         "page": page, "q": q, "can_create": user_can(request.user, Capability.IMPORT_DATA),
         "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
-        "managed_choices": Household.ManagedAs.choices,
+        "managed_choices": Household.ManagedAs.choices, "posted": posted_kept(request, "household"),
     })
 
 
@@ -171,7 +172,7 @@ def household_detail(request, pk: int):
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "cash_flows": household_cash_flows(household),
         **_rmd_context(household, timezone.localdate()),
-        "cash_flow_kinds": CashFlow.Kind.choices,
+        "cash_flow_kinds": CashFlow.Kind.choices, "posted": posted_kept(request, "cash-flow"),
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
 
@@ -271,18 +272,22 @@ def household_cash_flow(request, pk: int):
     """A deposit, withdrawal or RMD typed in dollars; the engine chooses what funds a withdrawal."""
     household = _household(request, pk)
     post = request.POST
-    amount = decimal_param(post, "amount", what="amount")
     account_id = id_param(post, "account")
     account = visible_or_404(accounts_visible_to(request.user).filter(household=household), pk=account_id) \
         if account_id else None
     taken_outside = post.get("taken_outside") == "1"
     makes_up = id_param(post, "makes_up_year")  # a year: the missed RMD this one makes up
     try:
+        try:  # typed: a refusal above the form, not an error page
+            amount = decimal_param(post, "amount", what="amount")
+            as_of = date_param(post, "as_of") if taken_outside else None
+        except BadRequest as exc:
+            raise ValidationFailed(str(exc)) from None
         entered = cash_flow_enter(user=request.user, household=household, kind=post.get("kind", ""),
                                   amount=amount, account=account, reference=post.get("reference", ""),
-                                  as_of=date_param(post, "as_of") if taken_outside else None,
-                                  taken_outside=taken_outside, makes_up_year=makes_up)
+                                  as_of=as_of, taken_outside=taken_outside, makes_up_year=makes_up)
     except DomainError as exc:
+        keep_posted(request, "cash-flow")  # the form comes back as typed, to correct it
         return _refused(request, household, exc, "#cash-flows")
     flow = entered.cash_flow
     if not entered.created:

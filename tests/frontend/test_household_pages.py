@@ -125,7 +125,9 @@ def test_a_withdrawal_entered_on_the_page_becomes_the_household_proposal(lees, a
     refused = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "rmd", "amount": "100",
                                                                     "account": lees["roth"].pk}, follow=True)
     assert "comes from a traditional IRA" in refused.content.decode()
-    assert advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "a lot"}).status_code == 400
+    not_a_number = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "a lot"},
+                                follow=True)  # said above the form, which keeps it (test_a_refused_cash_flow_...)
+    assert not_a_number.status_code == 200 and "The amount must be a number, not “a lot”" in not_a_number.content.decode()
 
 
 def test_a_cash_flow_file_is_entered_whole_or_refused_naming_the_row(lees, as_user, firm_a):
@@ -717,3 +719,65 @@ def test_a_withdrawal_entered_after_an_approval_says_which_approved_proposals_ga
     assert "Withdrawal of $3,000.00 planned" in page
     assert "The approved proposals of LEE-IRA, LEE-JT, LEE-ROTH gave way to it (made on the book before the " \
            "withdrawal); a run after it proposes again." in page
+
+
+def test_a_refused_household_keeps_what_was_typed(lees, as_user, firm_a):
+    # Given a household id already taken
+    admin = as_user("admin")
+    with tenant_context(firm_a):
+        taken = lees["household"].external_id
+
+    # When a firm admin creates another household with it
+    refused = admin.post("/households/", {"name": "Okafor family", "external_id": taken, "managed_as": "household",
+                                          "template": ""}, follow=True)
+
+    # Then the refusal names the id, and the form still holds what was typed (before: emptied)
+    page = refused.content.decode()
+    assert f"A household with id {taken} exists already" in page
+    assert 'value="Okafor family"' in page and f'name="external_id" required maxlength="64" placeholder="HH-1042" ' \
+        f'value="{taken}"' in page
+    assert '<option value="household" selected>' in page
+    assert 'value="Okafor family"' not in admin.get("/households/").content.decode()  # once
+
+
+@pytest.mark.parametrize("amount, says", [
+    ("-250", "The amount must be more than 0"),
+    ("a lot", "The amount must be a number, not “a lot”"),
+    ("900000000", "can raise only"),
+])
+def test_a_refused_cash_flow_keeps_what_was_typed(lees, as_user, firm_a, amount, says):
+    from rebalancing.models import CashFlow
+
+    # Given an advisor entering a withdrawal from the household's taxable account
+    advisor = as_user("advisor")
+    with tenant_context(firm_a):
+        before = CashFlow.objects.count()
+    form = {"kind": "withdrawal", "amount": amount, "account": lees["joint"].pk, "reference": "W-TYPO"}
+
+    # When the amount is refused
+    answer = advisor.post(_url(lees["household"], "cash-flows/"), form, follow=True)
+
+    # Then the page says why, nothing is entered, and the form holds what was typed (before: emptied,
+    # or an error page for an amount that is not a number)
+    page = answer.content.decode()
+    assert answer.status_code == 200 and says in page
+    assert f'id="cf-amount" name="amount" inputmode="decimal" placeholder="25,000" aria-describedby="cf-hint" ' \
+        f'value="{amount}"' in page
+    assert 'value="W-TYPO"' in page and f'<option value="{lees["joint"].pk}" selected>' in page
+    assert '<option value="withdrawal" selected>' in page
+    with tenant_context(firm_a):
+        assert CashFlow.objects.count() == before
+
+
+def test_a_refused_distribution_taken_outside_reopens_its_own_form(lees, as_user):
+    advisor = as_user("advisor")
+
+    answer = advisor.post(_url(lees["household"], "cash-flows/"), {
+        "taken_outside": "1", "kind": "rmd", "account": lees["ira"].pk, "as_of": "2031-01-01", "amount": "1200",
+        "reference": "OUT-1"}, follow=True)
+
+    page = answer.content.decode()
+    assert '<details id="rmd-taken" open>' in page
+    assert 'name="as_of" value="2031-01-01"' in page and 'value="OUT-1"' in page
+    assert 'id="cf-amount" name="amount" inputmode="decimal" placeholder="25,000" aria-describedby="cf-hint" value=""' \
+        in page  # the other form stays empty
