@@ -431,14 +431,17 @@ def transition(*, accounts, as_of: date) -> list[TransitionRow]:
             legacy_gain += value - lot.cost_basis
             rate = account.long_term_rate if term(lot.acquired, as_of) == "long" else account.short_term_rate
             legacy_tax += (value - lot.cost_basis) * rate
+        # An IRA's or Roth's sales are not taxed, and the engine holds only taxable accounts to the
+        # yearly gains budget (engine.limits): no tax, and the legacy is sold in one go.
         tax_spent = sum(
             (Decimal(str(estimated_tax(float(g["short"]), float(g["long"]), float(account.short_term_rate),
                                        float(account.long_term_rate))))
-             for year, g in realised[account.pk].items() if started is None or year >= started.year), ZERO)
+             for year, g in realised[account.pk].items() if started is None or year >= started.year), ZERO
+        ) if account.taxable else ZERO
         budget_value = (values.get("transition") or {}).get("max_net_gain_per_year")
-        budget = None if budget_value is None else Decimal(str(budget_value))
+        budget = None if budget_value is None or not account.taxable else Decimal(str(budget_value))
         this_year = realised[account.pk].get(as_of.year, {"short": ZERO, "long": ZERO})
-        rate = (legacy_tax / legacy_gain) if legacy_gain > 0 else ZERO
+        rate = (legacy_tax / legacy_gain) if legacy_gain > 0 and account.taxable else ZERO
         years_left, path = _path(legacy_gain, legacy_value, rate, budget, this_year["short"] + this_year["long"],
                                  as_of.year)
         rows.append(TransitionRow(
