@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import json
+
+from django.contrib import messages
 from django.shortcuts import render
 
 from rebalancing.api.visibility import audit_events_visible_to
+from rebalancing.exports import csv_download, csv_text
 from rebalancing.models import Account, Household, Proposal
 from tenants.audit.actions import Action
 from tenants.permissions import Capability
@@ -36,6 +40,26 @@ def _object_names(events) -> dict[tuple[str, str], str]:
     return names
 
 
+MAX_CSV_ROWS = 100_000
+CSV_COLUMNS = ("at_utc", "actor", "actor_kind", "action", "action_words", "object_type", "object_id", "object",
+               "before", "after", "comment")
+
+
+def _json(value) -> str:
+    return "" if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _csv(request, events, listed):
+    """The filtered records whole (the page cuts before/after short), audited as a download: what
+    compliance keeps or hands to an examiner without going through the API."""
+    rows = [(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.actor_kind, e.action, Action.words_for(e.action),
+             e.object_type, e.object_id, e.object_repr, _json(e.before), _json(e.after), e.comment)
+            for e in events.iterator(chunk_size=2000)]
+    filters = {k: listed.data.get(k) for k in ("actor", "action", "object_type", "object_id", "since", "until")}
+    return csv_download(user=request.user, text=csv_text(CSV_COLUMNS, rows), filename="audit-log.csv", what="audit",
+                        filters=filters)
+
+
 @firm_page(Capability.READ_AUDIT)
 def audit_log(request):
     get = request.GET
@@ -48,6 +72,10 @@ def audit_log(request):
     kinds = sorted(((k, KIND_WORDS.get(k, k.replace("_", " ").capitalize()))
                     for k in visible.order_by().values_list("object_type", flat=True).distinct() if k),
                    key=lambda pair: pair[1])
+    if get.get("download") == "csv":
+        if qs.count() <= MAX_CSV_ROWS:
+            return _csv(request, qs.order_by("-at", "-id"), listed)
+        messages.error(request, f"More than {MAX_CSV_ROWS:,} records match: narrow the dates to download them.")
     page = paginate(request, qs.order_by("-at", "-id"), per_page=50)
     names = _object_names(page)
     for e in page:
@@ -56,4 +84,12 @@ def audit_log(request):
         e.name = names.get((e.object_type, e.object_id)) or e.object_repr or (f"#{e.object_id}" if e.object_id else "")
     return render(request, "frontend/audit_log.html", {
         "page": page, "actions": actions, "kinds": kinds, "filtered": listed.filtered,
+        "csv_query": _csv_query(get),
     })
+
+
+def _csv_query(get) -> str:
+    query = get.copy()
+    query.pop("page", None)
+    query["download"] = "csv"
+    return query.urlencode()
