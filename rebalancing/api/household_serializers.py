@@ -10,7 +10,7 @@ from rebalancing.models import CashFlow, HouseholdProposal
 from rebalancing.services.rmd import RMD_SHOWS
 
 from .serializers import ProposalSerializer
-from .serializers.strict import UnknownFieldsRefused
+from .serializers.strict import UnknownFieldsRefused, UnknownParametersRefused
 
 __all__ = ["CashFlowInSerializer", "CashFlowSerializer", "HouseholdProposalSerializer", "HouseholdSettingsInSerializer"]
 
@@ -108,7 +108,7 @@ class RmdFactsInSerializer(UnknownFieldsRefused, serializers.Serializer):
                                                                      "years are kept")
 
 
-class RmdOpenQuerySerializer(serializers.Serializer):
+class RmdOpenQuerySerializer(UnknownParametersRefused, serializers.Serializer):
     as_of = serializers.DateField(required=False)
 
     def validate_as_of(self, value):

@@ -24,3 +24,28 @@ def test_a_yes_no_filter_reads_the_words_the_csv_files_do(firm_a, people, book, 
     answer = client_for(firm_a, people["admin"]).get(f"{API}/accounts/?taxable={value}")
 
     assert answer.status_code == 200 and answer.json()["count"] == count
+
+
+@pytest.mark.parametrize("query", [
+    "reports/realised-gains/?start=2026-01-01&end=2026-12-01&acount=T-000",
+    "reports/harvest/?start=2026-01-01&end=2026-12-01&houshold=HH-T-000",
+    "reports/transition/?as_of=2026-11-20&acount=T-000",
+    "reports/schedule-d/?year=2026&houshold=HH-T-000",
+    "reports/rmds/?as_off=2026-11-20",
+    "order-files/?dya=2026-11-20",
+])
+def test_a_misspelt_parameter_of_a_report_is_a_400_naming_it_not_the_whole_books_report(
+        firm_a, people, book, client_for, query):
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/{query}")
+
+    body = error_of(answer)
+    misspelt = query.rsplit("&", 1)[-1].split("?")[-1].split("=")[0]
+    assert answer.status_code == 400 and body["code"] == "invalid"
+    assert list(body["detail"]["fields"]) == [misspelt]
+
+
+def test_a_report_still_takes_drfs_format_parameter(firm_a, people, book, client_for):
+    answer = client_for(firm_a, people["admin"]).get(
+        f"{API}/reports/realised-gains/?start=2026-01-01&end=2026-12-01&account=T-000&format=json")
+
+    assert answer.status_code == 200 and answer.json()["start"] == "2026-01-01"

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rebalancing.engine_inputs import book_day_check
 from rebalancing.models import Execution, Reconciliation, ReconciliationAccount, ReconciliationRow
 
-from .strict import UnknownFieldsRefused
+from .strict import UnknownFieldsRefused, UnknownParametersRefused
 
 
 class BookDayField(serializers.DateField):
@@ -83,7 +83,7 @@ class ReconciliationDecisionSerializer(UnknownFieldsRefused, serializers.Seriali
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class ReportPeriodSerializer(serializers.Serializer):
+class ReportPeriodSerializer(UnknownParametersRefused, serializers.Serializer):
     start = serializers.DateField(help_text="First day of the period")
     end = serializers.DateField(help_text="Last day of the period")
     household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
@@ -95,18 +95,18 @@ class ReportPeriodSerializer(serializers.Serializer):
         return data
 
 
-class ReportYearSerializer(serializers.Serializer):
+class ReportYearSerializer(UnknownParametersRefused, serializers.Serializer):
     year = serializers.IntegerField(min_value=1900, max_value=9999, help_text="The tax year")
     household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
 
 
-class ReportAsOfSerializer(serializers.Serializer):
+class ReportAsOfSerializer(UnknownParametersRefused, serializers.Serializer):
     as_of = serializers.DateField(help_text="Prices and budgets as of this day")
     household = serializers.CharField(required=False, max_length=64)
     account = serializers.CharField(required=False, max_length=64)
 
 
-class OrderFileSerializer(serializers.Serializer):
+class OrderFileSerializer(UnknownParametersRefused, serializers.Serializer):
     layout = serializers.ChoiceField(choices=["orders", "blocks"], default="orders")
     day = serializers.DateField(required=False, help_text="Only orders released that day")
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-__all__ = ["UnknownFieldsRefused"]
+__all__ = ["UnknownFieldsRefused", "UnknownParametersRefused"]
 
 # Sent by browsers' forms with every multipart POST; never a field of the request.
 _NOT_FIELDS = frozenset({"csrfmiddlewaretoken"})
@@ -23,11 +23,19 @@ class UnknownFieldsRefused:
     # from a GET may carry them, and they are ignored). No docstring: drf-spectacular would publish it as
     # the description of every request body that has none of its own.
 
+    not_fields = _NOT_FIELDS
+
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            unknown = sorted(str(name) for name in data if name not in self.fields and name not in _NOT_FIELDS)
+            unknown = sorted(str(name) for name in data if name not in self.fields and name not in self.not_fields)
             if unknown:
                 known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
                 raise serializers.ValidationError(
                     {name: [f"is not a field of this request; the fields are {known}."] for name in unknown})
         return super().to_internal_value(data)
+
+
+class UnknownParametersRefused(UnknownFieldsRefused):
+    # The same for a query string read by a serializer (the reports): ?acount=A-1 answered the whole
+    # book's report, not the account's. ``format`` is DRF's (?format=json).
+    not_fields = frozenset({"format"})
