@@ -279,6 +279,11 @@ class _Book:
             for lot in self.family(order.account_id, named["lot_id"]):
                 if left == 0:
                     break
+                if lot.security_id != order.security_id:
+                    # Specific identification names shares of the security sold (Pub. 550).
+                    raise _Refused("quantity", f"lot {lot.lot_id} of account {order.account.custodian_number} holds "
+                                   f"{lot.security.symbol}, not the {order.security.symbol} order {order.order_id} "
+                                   "sells")
                 taken = min(lot.quantity, left)
                 if taken > 0:
                     pieces.append(self.take(lot, taken, named["lot_id"]))

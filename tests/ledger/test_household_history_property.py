@@ -74,13 +74,15 @@ def _split(draw, name: str, quantity: int, day: date) -> list[tuple[str, int, da
 def _orders(book, accounts, steps, pm):
     """Release one order per step; return the fill rows, each with what it depends on."""
     rows = []
+    symbols = {lot_id: spec[1] for lot_id, spec in ORIGINAL.items()}  # a sale names the lot's own security
     for kind, account, what, fills, price in steps:
         quantity = sum(q for _, q, _ in fills)
         if kind == "buy":
+            symbols.update((fill_id, what) for fill_id, _, _ in fills)
             [order] = release(accounts[account], [buy(what, quantity, float(price))], pm=pm, as_of=fills[0][2])
         else:
-            [order] = release(accounts[account], [sell("VTI", quantity, float(price), [(what, quantity)])], pm=pm,
-                              as_of=fills[0][2])
+            [order] = release(accounts[account], [sell(symbols[what], quantity, float(price), [(what, quantity)])],
+                              pm=pm, as_of=fills[0][2])
         for fill_id, q, d in fills:
             rows.append((fill(fill_id, order, q, str(price), d), what if kind == "sell" else None))
     return rows

@@ -296,3 +296,22 @@ def test_an_iras_transition_spends_no_tax_and_is_not_held_to_the_gains_budget(bo
     assert row.legacy_gain > 3000  # more than a year's budget, were it taxable
     assert row.tax_spent == 0
     assert (row.years_left, [y.tax for y in row.path]) == (1, [0])
+
+
+def test_a_sale_is_refused_when_the_lot_it_names_now_holds_another_security(book, pm):
+    # Specific identification names shares of the security sold (Pub. 550 "Adequate
+    # identification"): an order selling VTI that names a lot of BND (a lot id reused since the
+    # order was released, e.g. by an accepted reconciliation) must not relieve the BND lot and book
+    # its sale as VTI on Form 8949.
+    from rebalancing.imports import ImportRejected
+    from rebalancing.models import Security, TaxLot
+
+    account = book["account"]
+    [order] = release(account, [sell("VTI", 10, 100.0, [("A-1-L2", 10)])], pm=pm)
+    TaxLot.objects.filter(account=account, lot_id="A-1-L2").update(security=Security.objects.get(symbol="BND"))
+    with pytest.raises(ImportRejected) as excinfo:
+        executions_import(source=execution_csv(fill("X-S1", order, 10, "100", date(2026, 11, 20))),
+                          actor="custodian feed", as_of=date(2026, 11, 20))
+    [problem] = excinfo.value.detail["problems"]
+    assert "BND" in problem["problem"] and "VTI" in problem["problem"]
+    assert not RealisedLot.objects.exists()
