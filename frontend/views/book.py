@@ -285,7 +285,7 @@ def model_create_view(request):
                 messages.success(request, f"Model {model.name} created (version 1).")
                 return redirect("model_detail", pk=model.pk)
         context = _model_context(request, None, rows=rows, problem="; ".join(problems), creating=True)
-        context.update({"code": code, "name": name})
+        context.update({"code": code, "name": name, "description": request.POST.get("description", "")})
         return render(request, "frontend/model_detail.html", context, status=400)
     return render(request, "frontend/model_detail.html", _model_context(request, None, creating=True))
 

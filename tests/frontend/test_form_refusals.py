@@ -66,3 +66,24 @@ def test_a_run_of_one_model_still_starts(book, as_user, firm_a):
     with tenant_context(firm_a):
         assert RebalanceRun.objects.order_by("-pk").first().scope == {"model_code": book["model"].code,
                                                                        "min_drift": 0.005}
+
+
+def test_a_refused_new_model_keeps_everything_typed(book, as_user, firm_a):
+    from rebalancing.models import ModelPortfolio
+
+    # Given a firm admin creating a model whose holding is not in the security master
+    form = {"code": "income-2027", "name": "Income 2027", "description": "For the Lee family's trust, as agreed",
+            "rows": "1", "s0-asset_class": "bonds", "s0-weight": "100", "s0-kind": "holdings",
+            "s0-holdings": "NOPE 100"}
+
+    # When it is refused
+    response = as_user("admin").post("/models/new/", form)
+
+    # Then the refusal names the symbol and every field still holds what was typed (before: the
+    # description was emptied)
+    page = text(response)
+    assert response.status_code == 400 and "unknown symbol &#x27;NOPE&#x27;" in page
+    assert 'value="income-2027"' in page and 'value="Income 2027"' in page and 'value="NOPE 100"' in page
+    assert ">For the Lee family&#x27;s trust, as agreed</textarea>" in page
+    with tenant_context(firm_a):
+        assert not ModelPortfolio.objects.filter(code="income-2027").exists()
