@@ -34,7 +34,9 @@ class WebhookEndpoint(models.Model):
 
     @property
     def secret_hint(self) -> str:
-        return f"{self.secret[:10]}…" if len(self.secret) > 10 else "…"
+        # Enough to tell secrets apart, too little to help guess one: at most a quarter of it (a secret
+        # given by the firm may have only 16 characters) and at most 10 (whsec_ and 4 of a made one).
+        return f"{self.secret[:min(10, len(self.secret) // 4)]}…"
 
 
 class WebhookEvent(models.Model):

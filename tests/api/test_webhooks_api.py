@@ -146,3 +146,15 @@ def test_the_delivery_log_lists_and_resends(firm_a, client_for, people, django_c
     assert resent.status_code == 201 and resent.json()["event_id"] == str(delivery.event_id)
     assert resent.json()["resent_from"] == delivery.pk and len(queued) == 1
     assert bad_filter.status_code == 400
+
+
+def test_the_hint_of_a_short_secret_given_by_the_firm_shows_a_quarter_of_it_not_ten_characters(
+        firm_a, client_for, people):
+    client = client_for(firm_a, people["admin"])
+    given = "k3Y-of-16-chars!"  # the shortest secret accepted
+
+    made = client.post(f"{API}/webhook-endpoints/", BODY | {"secret": given}, content_type="application/json").json()
+    hints = {client.get(f"{API}/webhook-endpoints/{made['id']}/").json()["secret_hint"],
+             client.get(f"{API}/webhook-endpoints/").json()["results"][0]["secret_hint"]}
+
+    assert hints == {"k3Y-…"}
