@@ -21,11 +21,11 @@ from rebalancing.access import (
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
 from rebalancing.engine.tax import term as engine_term
-from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, TaxLot
+from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, Security, TaxLot
 
 __all__ = [
     "AccountStats", "account_stats", "accounts_with_latest", "dashboard_counts",
-    "holdings_by_sleeve", "lots_with_gains",
+    "holdings_by_sleeve", "lots_with_gains", "parameter_symbols_unknown",
 ]
 
 
@@ -224,3 +224,26 @@ def lots_with_gains(request) -> tuple[list[LotRow], dict[str, float]]:
     totals["long_net"] = totals["long_gain"] + totals["long_loss"]
     totals["losses"] = totals["short_loss"] + totals["long_loss"]
     return rows, totals
+
+
+def parameter_symbols_unknown(values: dict[str, Any]) -> list[str]:
+    """The symbols a parameter set names (screened out, restricted, substitutes, equivalence groups,
+    instructions) that the firm's security master does not hold: saved, since a restriction may be
+    meant for a security not yet imported, but said, since a typo (AAPLX) restricts nothing."""
+    named: set[str] = set(_listed(values, "screen", "excluded_symbols"))
+    for key in ("do_not_buy", "do_not_sell", "hold"):
+        named.update(_listed(values, "restrictions", key))
+    for group in ("transition", "harvest"):
+        for held, substitute in ((values.get(group) or {}).get("substitutes") or {}).items():
+            named.update((held, substitute))
+    for symbols in _listed(values, "wash_sale", "equivalent_groups"):
+        named.update(symbols)
+    for instruction in values.get("instructions") or ():
+        named.update(s for s in (instruction.get("sell"), instruction.get("buy")) if s)
+    named = {s for s in named if isinstance(s, str) and s}
+    known = set(Security.objects.filter(symbol__in=named).values_list("symbol", flat=True))
+    return sorted(named - known)
+
+
+def _listed(values: dict[str, Any], group: str, key: str) -> list:
+    return list((values.get(group) or {}).get(key) or ())

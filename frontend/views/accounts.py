@@ -31,7 +31,7 @@ from tenants.permissions import Capability, is_advisor_only, user_can
 from tenants.roles import FirmRole
 
 from ..filters import AccountListFilter
-from .common import firm_page, is_htmx, paginate, visible_or_404
+from .common import firm_page, is_htmx, paginate, visible_or_404, warn_unknown_symbols
 from .proposals import tracking_with_cash
 
 
@@ -157,14 +157,15 @@ def account_detail(request, pk: int):
         bound = _override_fields(account)
         submitted, errors = parse_fields(request.POST, [b.field for b in bound])
         if not errors:
+            overrides = _overrides_from(account, bound, submitted)
             try:
-                account_overrides_set(account=account, overrides=_overrides_from(account, bound, submitted),
-                                      user=request.user)
+                account_overrides_set(account=account, overrides=overrides, user=request.user)
             except DomainError as exc:
                 context = _account_context(request, account, form_values=submitted, form_errors={},
                                            form_message=exc.message)
                 return render(request, "frontend/account_detail.html", context, status=400)
             messages.success(request, "Parameters saved. The next run uses them.")
+            warn_unknown_symbols(request, overrides)
             return redirect(f"{request.path}#parameters")
         context = _account_context(request, account, form_values=submitted, form_errors=errors,
                                    form_message="Some values could not be read; see the fields marked below.")

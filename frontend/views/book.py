@@ -32,7 +32,7 @@ from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
 from .accounts import _vocabularies
-from .common import firm_page, visible_or_404
+from .common import firm_page, visible_or_404, warn_unknown_symbols
 
 DEFAULTS = default_parameters().to_dict()
 PREVIEW_SAMPLE = 50
@@ -115,6 +115,7 @@ def template_detail(request, pk: int):
                 errors = {"__all__": exc.message}
             else:
                 messages.success(request, f"Template “{name}” saved. Accounts that follow it use it from the next run.")
+                warn_unknown_symbols(request, parameters)
                 return redirect("template_detail", pk=template.pk)
         context = _template_context(request, template, values=parameters, errors=errors, overridable=overridable,
                                     message=errors.get("__all__", "Some values could not be read; see below."))
@@ -141,6 +142,7 @@ def template_create(request):
             else:
                 messages.success(request, f"Template “{name}” created. Assign it to accounts or households from the "
                                           "Accounts page (Assign a template or model).")
+                warn_unknown_symbols(request, parameters)
                 return redirect("template_detail", pk=template.pk)
         context = _template_context(request, None, values=parameters, errors=errors, overridable=overridable,
                                     message=errors.get("__all__", "Some values could not be read; see below."),

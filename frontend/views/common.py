@@ -30,6 +30,7 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
 
+from frontend.selectors import parameter_symbols_unknown
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 from tenants.roles import ProviderRole
@@ -38,6 +39,7 @@ from tenants.selectors import user_roles
 __all__ = [
     "PUBLIC", "SIGNED_IN", "STAFF", "PageAccess", "firm_page", "is_htmx", "keep_posted", "need", "page_access_of",
     "paginate", "posted_kept", "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
+    "warn_unknown_symbols",
 ]
 
 PER_PAGE = 25
@@ -197,3 +199,13 @@ def posted_kept(request, form: str) -> dict:
         return {}
     del request.session[_KEPT]
     return kept["values"]
+
+
+def warn_unknown_symbols(request, values: dict) -> None:
+    """After saving parameters: name the symbols the security master does not hold (a typo, or a
+    security not imported yet), which screen or restrict nothing until it is."""
+    unknown = parameter_symbols_unknown(values)
+    if unknown:
+        messages.warning(request, f"Not in the security master: {', '.join(unknown)}. Saved as typed, but "
+                                  f"{'it applies' if len(unknown) == 1 else 'they apply'} to nothing until imported: "
+                                  "check the spelling.")

@@ -1,0 +1,56 @@
+"""A symbol the security master does not hold, typed into a restriction, a screen or a substitute, is
+said when the parameters are saved (before: "saved", and the typo restricted nothing)."""
+
+import re
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import ParameterTemplate
+
+pytestmark = pytest.mark.django_db
+
+WARNING = "Not in the security master: {}. Saved as typed"
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_an_advisors_substitute_typed_wrong_is_named_when_saved(book, as_user, firm_a):
+    # Given an advisor giving their account a harvest substitute, the second symbol mistyped
+    account = book["mine"][0]
+    client = as_user("advisor")
+    form = {"p__cash__target": "1", "p__harvest__enabled": "yes", "p__harvest__min_loss_value": "500",
+            "p__harvest__min_loss_pct": "5", "p__harvest__substitutes": "VTI = ITOTT",
+            "p__trading__lot_selection": "tax_optimal"}
+
+    # When it is saved
+    page = text(client.post(f"/accounts/{account.pk}/", form, follow=True))
+
+    # Then it is saved, and the page names the symbol it does not know (only that one)
+    with tenant_context(firm_a):
+        account.refresh_from_db()
+        assert account.overrides["harvest"]["substitutes"] == {"VTI": "ITOTT"}
+    assert "Parameters saved" in page and WARNING.format("ITOTT") in page
+
+    # ...and a pair of known symbols saves without a word
+    page = text(client.post(f"/accounts/{account.pk}/", {**form, "p__harvest__substitutes": "VTI = BND"},
+                            follow=True))
+    assert "Parameters saved" in page and "Not in the security master" not in page
+
+
+def test_a_templates_screen_naming_an_unknown_symbol_is_named_when_saved(book, as_user, firm_a):
+    client = as_user("admin")
+    form = {"code": "no-oil", "name": "No oil", "p__screen__enabled": "yes",
+            "p__screen__excluded_symbols": "XLE, XOMM", "p__screen__rescale": "pro_rata"}
+
+    created = text(client.post("/templates/new/", form, follow=True))
+
+    assert "Template “No oil” created" in created and WARNING.format("XOMM") in created
+    with tenant_context(firm_a):
+        template = ParameterTemplate.objects.get(code="no-oil")
+        assert template.parameters["screen"]["excluded_symbols"] == ["XLE", "XOMM"]
+    edited = text(client.post(f"/templates/{template.pk}/", {**form, "p__screen__excluded_symbols": "XLE"},
+                              follow=True))
+    assert "Template “No oil” saved" in edited and "Not in the security master" not in edited
