@@ -263,17 +263,75 @@ class _Writer:
             kind=Execution.Kind.FILL, order__side="buy", order__account_id__in={k[0] for k in lots},
             lot_id__in={k[1] for k in lots}).select_related("order")}
         self.trades = {t.pk: t for t in group.trades}
+        # Proceeds of each sold piece, in cents: a draw's net proceeds split over its pieces.
+        self.proceeds: dict[int, Decimal] = {}
+        by_draw = defaultdict(list)
+        for i, p in enumerate(replay.pieces):
+            if p.sale is not None:
+                by_draw[(p.lot, p.draw)].append((i, p))
+        for ((_, account_id, lot_id), draw_i), group_ in by_draw.items():
+            d = lots[(account_id, lot_id)]["draw_list"][draw_i]
+            for (i, _), gross in zip(group_, _allocate(d["proceeds"], [p.proceeds for _, p in group_]), strict=True):
+                self.proceeds[i] = gross
+        self.sources: dict[int, list[int]] = defaultdict(list)  # source piece -> its adjustments
+        self.targets: dict[int, list[int]] = defaultdict(list)  # replacement piece -> its adjustments
+        for n, a in enumerate(replay.adjustments):
+            self.sources[a.source].append(n)
+            if a.target is not None:
+                self.targets[a.target].append(n)
+        self._share: dict[int, Decimal] = {}
+        self._disallowed: dict[int, tuple[Decimal, Decimal | None]] = {}
+
+    # A sale's disallowed loss is split over its replacements to the cent by cumulative rounding,
+    # so what one sale defers is exactly what its replacements' basis gains (IRC §1091(d)) and what
+    # it loses to IRAs (Rev. Rul. 2008-5), however many lots share it.
+
+    def _taxable(self, n: int) -> bool:
+        kind, *rest = self.replay.adjustments[n].target_lot
+        account_id = self.trades[rest[0]].account_id if kind == "trade" else rest[0]
+        return self.accounts[account_id].taxable
+
+    def wash(self, i: int) -> Decimal:
+        """Basis wash sales added to piece ``i``, in cents."""
+        return sum((self.added(n) for n in self.targets[i]), Decimal(0))
+
+    def share(self, n: int) -> Decimal:
+        """Cents of its sale's disallowed loss adjustment ``n`` accounts for."""
+        if n not in self._share:
+            source = self.replay.adjustments[n].source
+            ns = self.sources[source]
+            total = self.disallowed(source)[0]
+            for m, part in zip(ns, _allocate(total, [self.replay.adjustments[m].disallowed for m in ns]), strict=True):
+                self._share[m] = part
+        return self._share[n]
+
+    def added(self, n: int) -> Decimal:
+        """Cents adjustment ``n`` adds to its replacement's basis (none in an IRA or Roth)."""
+        return self.share(n) if self._taxable(n) else Decimal(0)
+
+    def disallowed(self, i: int) -> tuple[Decimal, Decimal]:
+        """(loss disallowed, of it lost for good) of sold piece ``i``, in cents."""
+        if i not in self._disallowed:
+            p = self.replay.pieces[i]
+            basis = _money(p.unadjusted) + self.wash(i)
+            loss = max(basis - self.proceeds[i], Decimal(0))
+            # A sale replaced in full has exactly its whole loss disallowed.
+            disallowed = loss if p.matched == p.quantity and p.disallowed else min(_money(p.disallowed), loss)
+            self._disallowed[i] = (disallowed, None)
+            lost = sum((self.share(n) for n in self.sources[i] if not self._taxable(n)), Decimal(0))
+            self._disallowed[i] = (disallowed, lost)
+        return self._disallowed[i]
 
     def held(self) -> list[TaxLot]:
         out = []
         pieces = defaultdict(list)
-        for p in self.replay.pieces:
+        for i, p in enumerate(self.replay.pieces):
             if p.sale is None:
-                pieces[p.lot].append(p)
+                pieces[p.lot].append((i, p))
         for (_, account_id, lot_id), group in pieces.items():
             e = self.lots[(account_id, lot_id)]
-            for p in group:
-                wash = _money(p.wash)
+            for i, p in group:
+                wash = self.wash(i)
                 out.append(TaxLot(account_id=account_id, lot_id=p.lot_id, security_id=e["security_id"],
                                   quantity=_shares(p.quantity), cost_basis=_money(p.unadjusted) + wash,
                                   acquired=p.acquired, purchased=p.purchased,
@@ -291,14 +349,10 @@ class _Writer:
         for ((_, account_id, lot_id), draw_i), group in pieces.items():
             e = self.lots[(account_id, lot_id)]
             d = e["draw_list"][draw_i]
-            proceeds = _allocate(d["proceeds"], [p.proceeds for _, p in group])
-            for (i, p), gross in zip(group, proceeds, strict=True):
-                wash = _money(p.wash)
+            for i, p in group:
+                gross, wash = self.proceeds[i], self.wash(i)
                 basis = _money(p.unadjusted) + wash
-                loss = max(basis - gross, Decimal(0))
-                # A sale replaced in full has exactly its whole loss disallowed.
-                disallowed = loss if p.matched == p.quantity and p.disallowed else min(_money(p.disallowed), loss)
-                lost = disallowed if p.lost == p.disallowed else min(_money(p.lost), disallowed)
+                disallowed, lost = self.disallowed(i)
                 out[i] = RealisedLot(
                     account_id=account_id, execution=d["execution"], lot_id=p.lot_id, security_id=e["security_id"],
                     quantity=_shares(p.quantity), proceeds=gross, cost_basis=basis, gain=gross - basis, term=p.term,
@@ -314,7 +368,7 @@ class _Writer:
         """(adjustment, source piece, target piece) for every replacement; the rows are linked to
         the sales once those are saved."""
         out = []
-        for a in self.replay.adjustments:
+        for n, a in enumerate(self.replay.adjustments):
             source = realised[a.source]
             kind, *rest = a.target_lot
             if kind == "trade":
@@ -326,11 +380,11 @@ class _Writer:
                 target = self.replay.pieces[a.target]
                 lot_id, security_id = target.lot_id, self.lots[(account_id, bought_as)]["security_id"]
             quantity = _shares(a.quantity)
-            disallowed = _money(a.disallowed)
+            disallowed = self.share(n)
             target_row = realised.get(a.target) if a.target is not None else None
             adjustment = BasisAdjustment(
                 account_id=account.pk, lot_id=lot_id, security_id=security_id, quantity=quantity,
-                disallowed_loss=disallowed, basis_added=min(_money(a.basis_added), disallowed),
+                disallowed_loss=disallowed, basis_added=self.added(n),
                 holding_days_added=(a.before - a.after).days, acquired_before=a.before, acquired_after=a.after,
                 purchase_id=self.fills.get((account.pk, rest[1])) if kind == "lot" else None,
                 trade_id=rest[0] if kind == "trade" else None,

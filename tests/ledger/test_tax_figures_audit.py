@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rebalancing.ledger.executions import executions_import
 from rebalancing.ledger.reports import realised_gains, schedules_d
 from rebalancing.ledger.wash_sales import Draw, Lot
-from rebalancing.models import Account, Household, RealisedLot
+from rebalancing.models import Account, BasisAdjustment, Household, RealisedLot, Security, TaxLot
 
 from ..rebalancing.book import make_account
 from .helpers import buy, execution_csv, fill, release, sell
@@ -212,6 +212,10 @@ def test_terms_reports_schedule_d_and_ytd_agree_with_a_share_by_share_reading(bo
             assert all(_close(g, w, slack) for g, w in zip(got, want[year], strict=True)), (
                 year, got, [float(w) for w in want[year]])
 
+        # What each sale defers is what its replacements gain or lose for good, to the cent.
+        for disallowed, lost, split, added in _deferred_where_it_went().values():
+            assert (split, added) == (disallowed, disallowed - lost)
+
         # The year-to-date figures (the as-of year's sales only, after wash sales).
         for number in ("X-1", "X-2"):
             account = Account.objects.get(custodian_number=number)
@@ -304,7 +308,6 @@ def test_a_sale_is_refused_when_the_lot_it_names_now_holds_another_security(book
     # order was released, e.g. by an accepted reconciliation) must not relieve the BND lot and book
     # its sale as VTI on Form 8949.
     from rebalancing.imports import ImportRejected
-    from rebalancing.models import Security, TaxLot
 
     account = book["account"]
     [order] = release(account, [sell("VTI", 10, 100.0, [("A-1-L2", 10)])], pm=pm)
@@ -315,3 +318,38 @@ def test_a_sale_is_refused_when_the_lot_it_names_now_holds_another_security(book
     [problem] = excinfo.value.detail["problems"]
     assert "BND" in problem["problem"] and "VTI" in problem["problem"]
     assert not RealisedLot.objects.exists()
+
+
+def _deferred_where_it_went():
+    """Every sale's disallowed loss against its adjustments: (disallowed, lost, sum of the
+    adjustments' losses, sum of the basis they added)."""
+    out = {}
+    for r in RealisedLot.objects.filter(disallowed_loss__gt=0):
+        adjustments = BasisAdjustment.objects.filter(source=r)
+        out[r.pk] = (r.disallowed_loss, r.disallowed_permanently, sum(a.disallowed_loss for a in adjustments),
+                     sum(a.basis_added for a in adjustments))
+    return out
+
+
+def test_a_loss_split_over_several_replacements_is_added_to_their_basis_to_the_cent(book, pm):
+    # 3 shares bought for 400 sold for 300: a 100.00 loss, 33.33... a share. One share bought back in
+    # each of X-1, the IRA and X-2 in the next days: 100.00 is disallowed; the IRA's third is lost for
+    # good (Rev. Rul. 2008-5) and the rest is added to the two taxable lots (IRC §1091(d)), so the
+    # cents the sale defers are the cents the replacements gain (before, 33.33 + 33.33 + 33.33 of a
+    # 100.00 disallowance, a cent gone).
+    household = Household.objects.create(name="Cents", external_id="HH-C")
+    x1 = make_account("X-1", model=book["model"], household=household, holdings=[("VTI", 3, 400, date(2025, 1, 2))])
+    ira = make_account("X-IRA", model=book["model"], household=household)
+    Account.objects.filter(pk=ira.pk).update(tax_status="traditional")
+    x2 = make_account("X-2", model=book["model"], household=household)
+    [sale] = release(x1, [sell("VTI", 3, 100.0, [("X-1-L1", 3)])], pm=pm, as_of=date(2026, 11, 2))
+    rows = [fill("C-S", sale, 3, "100", date(2026, 11, 2))]
+    for n, account in enumerate((x1, ira, x2)):
+        [order] = release(account, [buy("VTI", 1, 90.0)], pm=pm, as_of=date(2026, 11, 3 + n))
+        rows.append(fill(f"C-B{n}", order, 1, "90", date(2026, 11, 3 + n)))
+    executions_import(source=execution_csv(*rows), actor="custodian feed", as_of=date(2026, 11, 20))
+
+    [(disallowed, lost, split, added)] = _deferred_where_it_went().values()
+    assert (disallowed, split) == (D("100.00"), D("100.00"))
+    assert lost in (D("33.33"), D("33.34")) and added == disallowed - lost
+    assert sum(lot.wash_adjustment for lot in TaxLot.objects.filter(account__in=[x1, x2])) == added
