@@ -6,6 +6,7 @@ import django_filters as filters
 from django import forms
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
+from rest_framework.exceptions import ValidationError
 
 from rebalancing.access import households_advised_by
 from rebalancing.imports.cells import CellProblem, parse_boolean
@@ -52,11 +53,26 @@ class YesNoFilter(filters.BooleanFilter):
     field_class = _YesNoField
 
 
+class FirmFilterSet(filters.FilterSet):
+    """A list's filters; a query parameter that is neither a filter nor the page's is refused by name,
+    as django-filter would drop it: ``proposals/?satus=approved`` answered every proposal."""
+
+    NOT_FILTERS = frozenset({"page", "page_size", "format"})
+
+    def is_valid(self) -> bool:
+        unknown = sorted(set(self.data) - set(self.filters) - self.NOT_FILTERS)
+        if unknown:
+            known = ", ".join([*self.filters, "page", "page_size"])
+            raise ValidationError({name: [f"is not a filter of this list; the filters are {known}."]
+                                   for name in unknown})
+        return super().is_valid()
+
+
 def _id_filter(field: str, **kwargs):
     return filters.NumberFilter(field_name=field, min_value=1, max_value=_MAX_ID, **kwargs)
 
 
-class SecurityFilter(filters.FilterSet):
+class SecurityFilter(FirmFilterSet):
     asset_class = filters.CharFilter()
     sector = filters.CharFilter()
     is_fund = YesNoFilter()
@@ -70,7 +86,7 @@ class SecurityFilter(filters.FilterSet):
         return queryset.filter(Q(symbol__icontains=value) | Q(name__icontains=value))
 
 
-class PriceFilter(filters.FilterSet):
+class PriceFilter(FirmFilterSet):
     symbol = filters.CharFilter(field_name="security__symbol")
     date = filters.DateFilter()
     date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
@@ -81,7 +97,7 @@ class PriceFilter(filters.FilterSet):
         fields = ["symbol", "date", "date_from", "date_to"]
 
 
-class AccountFilter(filters.FilterSet):
+class AccountFilter(FirmFilterSet):
     advisor = filters.NumberFilter(method="_advisor", min_value=1, max_value=_MAX_ID, help_text="The advisor's user id")
     household = _id_filter("household_id")
     model = filters.CharFilter(field_name="model__code", help_text="Model code")
@@ -105,7 +121,7 @@ class AccountFilter(filters.FilterSet):
         return queryset.filter(Q(custodian_number__icontains=value) | Q(name__icontains=value))
 
 
-class RunFilter(filters.FilterSet):
+class RunFilter(FirmFilterSet):
     status = filters.ChoiceFilter(choices=RebalanceRun.Status.choices)
     kind = filters.ChoiceFilter(choices=RebalanceRun.Kind.choices)
 
@@ -114,7 +130,7 @@ class RunFilter(filters.FilterSet):
         fields = ["status", "kind"]
 
 
-class ProposalFilter(filters.FilterSet):
+class ProposalFilter(FirmFilterSet):
     status = filters.ChoiceFilter(choices=Proposal.Status.choices)
     run = _id_filter("run_id")
     account = _id_filter("account_id")
@@ -125,7 +141,7 @@ class ProposalFilter(filters.FilterSet):
         fields = ["status", "run", "account", "requires_compliance"]
 
 
-class OrderFilter(filters.FilterSet):
+class OrderFilter(FirmFilterSet):
     proposal = _id_filter("proposal_id")
     account = _id_filter("account_id")
     run = _id_filter("proposal__run_id")
@@ -138,7 +154,7 @@ class OrderFilter(filters.FilterSet):
         fields = ["proposal", "account", "run", "status", "side", "symbol"]
 
 
-class AlertFilter(filters.FilterSet):
+class AlertFilter(FirmFilterSet):
     kind = filters.ChoiceFilter(choices=Alert.Kind.choices)
     account = _id_filter("account_id")
     run = _id_filter("run_id")
@@ -149,7 +165,7 @@ class AlertFilter(filters.FilterSet):
         fields = ["kind", "account", "run", "resolved"]
 
 
-class AuditEventFilter(filters.FilterSet):
+class AuditEventFilter(FirmFilterSet):
     action = filters.CharFilter(help_text='Exact, e.g. "proposal.approve.advisor"')
     action_prefix = filters.CharFilter(field_name="action", lookup_expr="startswith", help_text='e.g. "proposal."')
     object_type = filters.CharFilter()
