@@ -49,3 +49,40 @@ def test_a_report_still_takes_drfs_format_parameter(firm_a, people, book, client
         f"{API}/reports/realised-gains/?start=2026-01-01&end=2026-12-01&account=T-000&format=json")
 
     assert answer.status_code == 200 and answer.json()["start"] == "2026-01-01"
+
+
+@pytest.mark.parametrize("query", ["proposals/?satus=approved", "accounts/?advisr=5", "orders/?sid=sell",
+                                   "audit-events/?actor_knd=user", "accounts/1/?taxble=true"])
+def test_a_misspelt_filter_is_a_400_naming_it_not_the_whole_list(firm_a, people, book, client_for, query):
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/{query}")
+
+    body = error_of(answer)
+    assert answer.status_code == 400 and body["code"] == "invalid"
+    assert list(body["detail"]["fields"]) == [query.split("?")[1].split("=")[0]]
+
+
+def test_pages_and_format_are_not_filters_and_stay_allowed(firm_a, people, book, client_for):
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/proposals/?status=pending_approval&page=1&page_size=2&format=json")
+
+    assert answer.status_code == 200 and answer.json()["count"] == 3 and len(answer.json()["results"]) == 2
+
+
+@pytest.mark.parametrize("query", ["page_size=abc", "page_size=0", "page_size=-5", "page_size=1.5", "page=abc",
+                                   "page=0", "page=-1", "page=99999999999999999999"])
+def test_a_page_or_page_size_that_is_not_a_whole_number_from_1_is_a_400_naming_it(
+        firm_a, people, book, client_for, query):
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/accounts/?{query}")
+
+    body = error_of(answer)
+    assert answer.status_code == 400 and body["code"] == "invalid"
+    assert list(body["detail"]["fields"]) == [query.split("=")[0]]
+
+
+def test_a_page_past_the_last_is_not_found_and_a_size_over_500_is_500(firm_a, people, book, client_for):
+    client = client_for(firm_a, people["admin"])
+
+    past = client.get(f"{API}/accounts/?page=99")
+    big = client.get(f"{API}/accounts/?page_size=100000&page=last")
+
+    assert past.status_code == 404 and error_of(past)["code"] == "not_found"
+    assert big.status_code == 200 and big.json()["count"] == 3
