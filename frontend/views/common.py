@@ -25,7 +25,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
@@ -189,16 +189,19 @@ def keep_posted(request, form: str) -> None:
     """A refused form redirects back to its page (POST/redirect/GET): what was typed is kept for that
     page to fill the form ``form`` again, once, so the person corrects it rather than types it again."""
     request.session[_KEPT] = {"form": form, "values": {
-        key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}}
+        key: values for key, values in request.POST.lists() if key != "csrfmiddlewaretoken"}}
 
 
-def posted_kept(request, form: str) -> dict:
-    """What ``keep_posted`` kept for the form ``form`` (empty otherwise); taken out of the session."""
+def posted_kept(request, form: str) -> QueryDict:
+    """What ``keep_posted`` kept for the form ``form`` (empty otherwise), as the POST it came from
+    (``posted.amount`` in a template, ``getlist`` for rows); taken out of the session."""
     kept = request.session.get(_KEPT)
-    if not kept or kept.get("form") != form:
-        return {}
-    del request.session[_KEPT]
-    return kept["values"]
+    posted = QueryDict(mutable=True)
+    if kept and kept.get("form") == form:
+        del request.session[_KEPT]
+        for key, values in kept["values"].items():
+            posted.setlist(key, values)
+    return posted
 
 
 def warn_unknown_symbols(request, values: dict) -> None:

@@ -28,7 +28,7 @@ from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
-from .common import firm_page, paginate, redirect_back, visible_or_404
+from .common import firm_page, keep_posted, paginate, posted_kept, redirect_back, visible_or_404
 
 # Rows of instructions one edit takes from a page (the "add another" button stops there).
 MAX_INSTRUCTION_ROWS = 20
@@ -93,7 +93,17 @@ def proposal_detail(request, pk: int):
         "warnings": [_dollars(w) for w in result.get("warnings") or ()],
         "revised_into": revised_into, "may_edit": may_decide and not proposal.household_proposal_id,
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
+        **_resolve_kept(request, pk),
     })
+
+
+def _resolve_kept(request, pk: int) -> dict:
+    """The edit form as it was refused: its instruction rows (one empty row when none) and drops."""
+    posted = posted_kept(request, f"resolve-{pk}")
+    columns = [posted.getlist(name) for name in ("ins_action", "ins_symbol", "ins_buy", "ins_amount")]
+    rows = [dict(zip(("action", "symbol", "buy", "amount"), row, strict=True))
+            for row in zip(*columns, strict=False)][:MAX_INSTRUCTION_ROWS]
+    return {"instruction_rows": rows or [{}], "dropped": posted.getlist("drop")}
 
 
 def tracking_with_cash(summary: dict) -> list[tuple[str, float | None, float | None]]:
@@ -164,14 +174,11 @@ def proposal_resolve_view(request, pk: int):
     proposal = _proposal(request, pk)
     try:
         instructions = [i for _, _, i in instructions_posted(request.POST)]
-    except ValueError as exc:
-        messages.error(request, str(exc))
-        return redirect("proposal_detail", pk=pk)
-    try:
         new = proposal_resolve(proposal=proposal, drop_symbols=request.POST.getlist("drop"),
                                instructions=instructions, by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
+    except (ValueError, DomainError) as exc:
+        messages.error(request, getattr(exc, "message", None) or str(exc))
+        keep_posted(request, f"resolve-{pk}")  # the rows and drops come back as entered, to correct them
         return redirect("proposal_detail", pk=pk)
     messages.success(request, f"Solved again as proposal #{new.pk} ({'; '.join(new.revision['changes'])}); "
                               f"#{proposal.pk} is superseded. It waits for approval.")

@@ -92,6 +92,30 @@ def test_a_refused_edit_says_why_and_changes_nothing(book, as_user, firm_a):
         assert Proposal.objects.get(pk=proposal.pk).status == Proposal.Status.PENDING
 
 
+def test_a_refused_edit_keeps_its_rows_and_drops(book, as_user, firm_a):
+    # Given an advisor who ticks a drop and types three instructions, one naming a security not held
+    proposal, trades = _pending(firm_a, book["mine"][0])
+    dropped = next(s for s, side in trades.items() if side == "buy")
+    client = as_user("advisor")
+
+    # When the edit is refused
+    page = text(client.post(f"/proposals/{proposal.pk}/resolve/", {
+        "drop": [dropped], "ins_action": ["hold", "sell", "raise_cash"], "ins_symbol": ["BND", "XYZ", ""],
+        "ins_buy": ["", "VTI", ""], "ins_amount": ["", "", "2,500"]}, follow=True))
+
+    # Then the page says why and the form holds every row and the drop as entered (before: emptied)
+    assert "Not in the security master: XYZ." in page
+    assert f'name="drop" value="{dropped}" form="resolve-form" checked' in page
+    assert '<option value="hold" selected>' in page and '<option value="sell" selected>' in page
+    assert '<option value="raise_cash" selected>' in page
+    assert 'id="ins-symbol-2" name="ins_symbol" placeholder="e.g. BND" autocapitalize="characters" value="XYZ"' in page
+    assert 'id="ins-buy-2" name="ins_buy" placeholder="e.g. AGG" autocapitalize="characters" value="VTI"' in page
+    assert 'id="ins-amount-3" name="ins_amount" inputmode="decimal" placeholder="e.g. 5,000" value="2,500"' in page
+    # ...once: opened again, the form is empty
+    again = text(client.get(f"/proposals/{proposal.pk}/"))
+    assert 'value="XYZ"' not in again and 'id="ins-action-2"' not in again
+
+
 def test_a_colleague_may_not_edit_another_advisors_proposal(book, as_user, firm_a):
     proposal, trades = _pending(firm_a, book["theirs"][0])
     client = as_user("advisor")
