@@ -16,6 +16,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.ledger.executions import executions_import
 from rebalancing.ledger.reports import realised_gains, schedules_d
 from rebalancing.ledger.wash_sales import Draw, Lot
@@ -211,6 +212,11 @@ def test_terms_reports_schedule_d_and_ytd_agree_with_a_share_by_share_reading(bo
             got = (s.net_short, s.net_long, s.deduction, s.carried_out_short, s.carried_out_long)
             assert all(_close(g, w, slack) for g, w in zip(got, want[year], strict=True)), (
                 year, got, [float(w) for w in want[year]])
+
+        # The engine nets 2026's proposals against the loss Schedule D carries out of 2025.
+        [sheet_2025] = schedules_d(households=Household.objects.filter(pk=household.pk), year=2025)
+        assert loss_carried_into([household], 2026)[household.pk] == (
+            sheet_2025.sheet.carried_out_short, sheet_2025.sheet.carried_out_long)
 
         # What each sale defers is what its replacements gain or lose for good, to the cent.
         for disallowed, lost, split, added in _deferred_where_it_went().values():
