@@ -244,7 +244,10 @@ def household_settings(request, pk: int):
     if post.get("tax_budget", "").strip().lower() in ("none", "no budget"):
         settings["tax_budget"] = None
     else:
-        budget = decimal_param(post, "tax_budget", what="tax budget")
+        try:
+            budget = decimal_param(post, "tax_budget", what="tax budget")
+        except BadRequest as exc:  # typed: said at the top of the page, not on an error page
+            return _refused(request, household, ValidationFailed(str(exc)), "#settings")
         if budget is not None:
             settings["tax_budget"] = float(budget)
     # Empty: as the template says; a value the engine does not know is refused by the service.
@@ -331,13 +334,16 @@ def household_rmd_facts(request, pk: int):
                              pk=id_param(post, "account"))
     today = timezone.localdate()
     try:
-        account_rmd_facts_set(
-            user=request.user, account=account, owner_name=post.get("owner_name"),
-            owner_birth_date=date_param(post, "owner_birth_date"),
-            spouse_birth_date=date_param(post, "spouse_birth_date"),
-            year_end_value=decimal_param(post, "year_end_value", what="31 December value"),
-            year_end_year=int_param(post, "year_end_year", minimum=1900, maximum=today.year, what="year of the value"),
-            today=today)
+        try:  # typed: said at the top of the page, not on an error page
+            facts = {"owner_birth_date": date_param(post, "owner_birth_date"),
+                     "spouse_birth_date": date_param(post, "spouse_birth_date"),
+                     "year_end_value": decimal_param(post, "year_end_value", what="31 December value"),
+                     "year_end_year": int_param(post, "year_end_year", minimum=1900, maximum=today.year,
+                                                what="year of the value")}
+        except BadRequest as exc:
+            raise ValidationFailed(str(exc)) from None
+        account_rmd_facts_set(user=request.user, account=account, owner_name=post.get("owner_name"), today=today,
+                              **facts)
     except DomainError as exc:
         return _refused(request, household, exc, "#rmds")
     return _done(request, household, f"RMD facts of {account.custodian_number} saved.", "#rmds")

@@ -98,8 +98,11 @@ def test_settings_are_typed_in_dollars_and_statuses_and_refused_outside_the_temp
         assert Account.objects.get(pk=lees["roth"].pk).asset_classes == ["bonds"]
     refused = advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "90000"}, follow=True)
     assert "household.tax_budget = $90,000 is above the template" in refused.content.decode()
-    bad = advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "lots"})
-    assert bad.status_code == 400
+    bad = advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "lots"}, follow=True)
+    assert bad.status_code == 200  # on the household page, not an error page
+    assert "The tax budget must be a number, not “lots”" in bad.content.decode()
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=lees["household"].pk).household_overrides["tax_budget"] == 2500.0
 
 
 def test_the_household_list_is_for_everyone_with_the_book_and_the_create_form_for_those_who_may(lees, as_user):
@@ -433,9 +436,11 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
         "account": lees["ira"].pk, "owner_birth_date": "2199-01-01", "year_end_value": "100000",
         "year_end_year": str(year - 1)}, follow=True).content.decode()
     assert "The owner birth date 2199-01-01 is not a date of birth" in bad
-    assert advisor.post(_url(lees["household"], "rmd-facts/"), {
+    unreadable = advisor.post(_url(lees["household"], "rmd-facts/"), {
         "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "year_end_value": "lots",
-        "year_end_year": str(year - 1)}).status_code == 400
+        "year_end_year": str(year - 1)}, follow=True)  # on the household page, not an error page
+    assert unreadable.status_code == 200
+    assert "The 31 December value must be a number, not “lots”" in unreadable.content.decode()
     huge = advisor.post(_url(lees["household"], "rmd-facts/"), {
         "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "year_end_value": "1e30",
         "year_end_year": str(year - 1)}, follow=True)
