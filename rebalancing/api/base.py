@@ -16,11 +16,13 @@ from typing import NamedTuple
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from rest_framework import permissions, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rebalancing.access import require
+from rebalancing.filters import FirmFilterSet
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope, scopes_of
 from tenants.api_keys.services import idempotency_lookup, idempotency_store
@@ -106,6 +108,7 @@ class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
 
     lookup_value_regex = r"[0-9]{1,18}"
     filterset_class = None  # a detail action sets it to None again: ?filters do not apply to get_object
+    list_parameters: frozenset[str] = frozenset()  # what a list without a filterset reads itself
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -115,6 +118,17 @@ class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
 
     def visible_queryset(self, user) -> QuerySet:
         raise NotImplementedError(f"{type(self).__name__} must say what a user may see")
+
+    def filter_queryset(self, queryset):
+        if self.action == "list" and getattr(self, "filterset_class", None) is None:
+            # A list without filters: a query parameter is a filter the caller thinks it has
+            # (households/?advisor=5), so refused by name rather than answering every row.
+            unknown = sorted(set(self.request.query_params) - FirmFilterSet.NOT_FILTERS - self.list_parameters)
+            if unknown:
+                raise ValidationError({name: ["is not a parameter of this list; it takes page and page_size"
+                                              + "".join(f", {p}" for p in sorted(self.list_parameters)) + "."]
+                                       for name in unknown})
+        return super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet:
         queryset = self.visible_queryset(self.request.user)

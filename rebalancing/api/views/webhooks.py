@@ -58,6 +58,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, F
 
     serializer_class = WebhookDeliverySerializer
     rules = {"*": MANAGE, "resend": MANAGE}
+    list_parameters = frozenset({"endpoint"})
 
     def visible_queryset(self, user):
         deliveries = WebhookDelivery.objects.select_related("event", "endpoint", "resent_by")
