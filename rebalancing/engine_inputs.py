@@ -505,8 +505,8 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                 quantities=quantities, cost_bases=costs, acquired=acquired,
                 id=account.custodian_number, cash=_f(account.cash),
                 short_term_rate=_f(account.short_term_rate), long_term_rate=_f(account.long_term_rate),
-                realised_short_term_ytd=_f(account.realised_short_term_ytd),
-                realised_long_term_ytd=_f(account.realised_long_term_ytd),
+                realised_short_term_ytd=_f(account.realised_ytd(as_of.year)[0]),
+                realised_long_term_ytd=_f(account.realised_ytd(as_of.year)[1]),
                 household_trades=tuple(engine_trades), taxable=account.taxable,
                 loss_carryforward_short=_f(carried[0]) if account.taxable else 0.0,
                 loss_carryforward_long=_f(carried[1]) if account.taxable else 0.0,
@@ -553,7 +553,7 @@ def _fingerprint(account, lots: _Lots, trades, version, parameters_text: str, se
     ``parameters_text``: the parameter values as canonical JSON (sorted keys)."""
     payload = (
         as_of, account.custodian_number, account.cash, account.short_term_rate, account.long_term_rate,
-        account.realised_short_term_ytd, account.realised_long_term_ytd, account.taxable,
+        *account.realised_ytd(as_of.year), account.taxable,
         version.pk if version else None, parameters_text, trades,
         [(s.symbol, s.price) for s in securities],
         [(s.asset_class, s.weight, sorted(s.holdings.items()), s.benchmark.name if s.benchmark else None)

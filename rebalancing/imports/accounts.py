@@ -145,6 +145,12 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     for name in ("cash", "realised_short_term_ytd", "realised_long_term_ytd"):
         if sheet.has(name):  # signed: a debit balance, a realised loss
             columns[name] = decimal_cells(sheet, name, field=_field(name), required=False)
+    ytd = [columns[n] for n in ("realised_short_term_ytd", "realised_long_term_ytd") if n in columns]
+    if ytd:
+        # The file's year-to-date gains are of its day's year (from 1 January they count as nothing).
+        given = pd.concat(ytd, axis=1).notna().any(axis=1)
+        columns["realised_ytd_year"] = pd.Series([as_of.year if g else None for g in given], index=given.index,
+                                                 dtype=object)
     if sheet.has("opened_on"):
         columns["opened_on"] = date_cells(sheet, "opened_on", required=False, not_after=as_of)
     if sheet.has("owner_name"):

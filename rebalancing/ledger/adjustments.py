@@ -30,7 +30,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from django.db.models import F, Q
+from django.db.models import Q
 
 from rebalancing.models import (
     Account,
@@ -525,10 +525,7 @@ def _write(group: _Group, held: list[TaxLot], realised: dict[int, RealisedLot], 
         short = after_ytd[account_id]["short"] - before_ytd[account_id]["short"]
         long = after_ytd[account_id]["long"] - before_ytd[account_id]["long"]
         if short or long:
-            Account.objects.filter(pk=account_id).update(
-                realised_short_term_ytd=F("realised_short_term_ytd") + short,
-                realised_long_term_ytd=F("realised_long_term_ytd") + long,
-            )
+            Account.objects.filter(pk=account_id).update(**Account.realised_ytd_added(year, short, long))
     old_ids = {(a.source.execution_id, a.lot_id, a.quantity, a.disallowed_loss) for a in group.adjustments}
     audit_many(actor=actor, action="lot.wash_sale", changes=[
         ("basisadjustment", str(a.pk), {}, {"lot_id": a.lot_id, "source": a.source_id, "quantity": str(a.quantity),

@@ -407,8 +407,7 @@ class _Ledger:
             ytd = self.ytd.get(account_id, {"short": 0, "long": 0})
             Account.objects.filter(pk=account_id).update(
                 cash=F("cash") + self.cash.get(account_id, 0),
-                realised_short_term_ytd=F("realised_short_term_ytd") + ytd["short"],
-                realised_long_term_ytd=F("realised_long_term_ytd") + ytd["long"],
+                **Account.realised_ytd_added(self.year, ytd["short"], ytd["long"]),
             )
         Order.objects.bulk_update(list(self.touched.values()),
                                   ["status", "filled_quantity", "cancelled_quantity", "closed_at"])

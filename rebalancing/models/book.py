@@ -150,6 +150,11 @@ class Account(models.Model):
     cash = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     realised_short_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     realised_long_term_ytd = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    # The tax year the two figures above are for: a year's realised gains are not the next year's,
+    # so from 1 January they count as nothing until a fill or a file of the new year writes them.
+    realised_ytd_year = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="The tax year of the realised year-to-date gains (empty: taken as the current year's)")
     opened_on = models.DateField(null=True, blank=True)
     # What a traditional IRA's required minimum distribution is computed from (engine/rmd.py).
     owner_name = models.CharField(
@@ -175,6 +180,34 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.custodian_number} {self.name}"
+
+    def realised_ytd(self, year: int) -> tuple[Decimal, Decimal]:
+        """Short- and long-term gains realised so far in tax year ``year``: nothing when the stored
+        figures are another year's (``realised_ytd_year``)."""
+        if self.realised_ytd_year is not None and self.realised_ytd_year != year:
+            return Decimal(0), Decimal(0)
+        return self.realised_short_term_ytd, self.realised_long_term_ytd
+
+    @staticmethod
+    def realised_ytd_added(year: int, short, long) -> dict:
+        """``update()`` arguments adding gains realised in tax year ``year``: onto the figures when
+        they are that year's (or of no stated year), in their place when they are an earlier year's
+        (a new year starts afresh), and not at all when they are a later year's already."""
+        same = Q(realised_ytd_year=year) | Q(realised_ytd_year__isnull=True)
+        later = Q(realised_ytd_year__gt=year)
+        money = models.DecimalField(max_digits=18, decimal_places=2)
+
+        def added(field: str, gain) -> Case:
+            gain = Value(Decimal(gain), output_field=money)
+            return Case(When(same, then=models.F(field) + gain), When(later, then=models.F(field)), default=gain,
+                        output_field=money)
+
+        return {
+            "realised_short_term_ytd": added("realised_short_term_ytd", short),
+            "realised_long_term_ytd": added("realised_long_term_ytd", long),
+            "realised_ytd_year": Case(When(later, then=models.F("realised_ytd_year")), default=Value(year),
+                                      output_field=models.PositiveSmallIntegerField()),
+        }
 
     def year_end_value(self, year: int) -> Decimal | None:
         """The IRA's value on 31 December of ``year``, if entered."""

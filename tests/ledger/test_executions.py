@@ -90,6 +90,27 @@ def test_a_fill_relieves_the_named_lots_and_records_gains_per_lot_with_their_ter
     assert AuditEvent.objects.get(action="order.execute", object_id=sale.order_id).after["status"] == "filled"
 
 
+@pytest.mark.parametrize("stored_year, expected", [
+    # last year's figures give way: the new year starts from this fill (before: 5,000 + -1,000 and
+    # 3,000 + 1,400, last year's gains counted as this year's in every January estimate and budget)
+    (2025, (D("-1000.00"), D("1400.00"), 2026)),
+    (2026, (D("4000.00"), D("4400.00"), 2026)),  # this year's: added to
+    (None, (D("4000.00"), D("4400.00"), 2026)),  # of no stated year: taken as this year's, as before
+    (2027, (D("5000.00"), D("3000.00"), 2027)),  # a later year's already: a 2026 fill does not touch it
+])
+def test_realised_gains_year_to_date_start_afresh_in_a_new_year(book, sale, stored_year, expected):
+    account = book["account"]
+    Account.objects.filter(pk=account.pk).update(realised_short_term_ytd=D("5000.00"),
+                                                 realised_long_term_ytd=D("3000.00"), realised_ytd_year=stored_year)
+
+    executions_import(source=execution_csv(fill("X-1", sale, 120, "100.00", date(2026, 11, 18))),
+                      actor="test", as_of=AS_OF)
+
+    account.refresh_from_db()
+    assert (account.realised_short_term_ytd, account.realised_long_term_ytd, account.realised_ytd_year) == expected
+    assert account.realised_ytd(2026) == ((0, 0) if stored_year == 2027 else expected[:2])
+
+
 def test_partial_fills_take_the_named_lots_in_order_and_the_proposal_waits_for_the_last(book, sale):
     account = book["account"]
 

@@ -153,8 +153,11 @@ def test_accounts_file_creates_households_and_accounts(book):
     assert (joint.cash, joint.realised_short_term_ytd, joint.realised_long_term_ytd) == (
         Decimal("12500"), Decimal("1200.50"), Decimal("-300"),
     )
+    # the file's year-to-date gains are of its day's year: from the next 1 January they count as nothing
+    assert joint.realised_ytd_year == AS_OF.year and joint.realised_ytd(AS_OF.year + 1) == (0, 0)
     assert joint.opened_on == date(2019, 3, 1)
     ira = Account.objects.get(custodian_number="A-101")
+    assert ira.realised_ytd_year is None  # no figures given, none stated
     # Empty rate cells keep the model defaults; an empty template cell means none.
     assert (ira.taxable, ira.short_term_rate, ira.template, ira.opened_on) == (
         False, Decimal("0.37"), None, date(2020, 3, 15),

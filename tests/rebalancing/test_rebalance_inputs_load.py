@@ -36,6 +36,23 @@ def test_an_account_becomes_a_complete_engine_request(firm_a):
     engine.rebalance(request)  # the request is one the engine accepts
 
 
+@pytest.mark.parametrize("stored_year, seen", [
+    (AS_OF.year, (4000.0, 2500.0)), (None, (4000.0, 2500.0)),
+    # last year's gains on 1 January and after: nothing realised yet this year (before: the
+    # request carried them, so January's tax estimates and budgets charged last year's gains again)
+    (AS_OF.year - 1, (0.0, 0.0)),
+])
+def test_a_request_carries_the_gains_realised_in_its_own_tax_year_only(firm_a, stored_year, seen):
+    from rebalancing.models import Account
+
+    with tenant_context(firm_a):
+        account = make_book(1)["accounts"][0]
+        Account.objects.filter(pk=account.pk).update(realised_short_term_ytd=4000, realised_long_term_ytd=2500,
+                                                     realised_ytd_year=stored_year)
+        [inputs] = rebalance_inputs_load([account.pk], as_of=AS_OF)
+    assert (inputs.request.account.realised_short_term_ytd, inputs.request.account.realised_long_term_ytd) == seen
+
+
 def test_loading_takes_the_same_queries_for_2_or_12_accounts(firm_a):
     with tenant_context(firm_a):
         book = make_book(12)

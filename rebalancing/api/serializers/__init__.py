@@ -261,7 +261,7 @@ class AccountDetailSerializer(AccountSerializer):
 
     class Meta(AccountSerializer.Meta):
         fields = [*AccountSerializer.Meta.fields, "short_term_rate", "long_term_rate", "realised_short_term_ytd",
-                  "realised_long_term_ytd", "overrides", "effective_parameters"]
+                  "realised_long_term_ytd", "realised_ytd_year", "overrides", "effective_parameters"]
 
     @extend_schema_field(EffectiveParametersSerializer)
     def get_effective_parameters(self, account):
