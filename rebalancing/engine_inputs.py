@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import psycopg
 from django.db import connection
-from django.db.models import F, FloatField
+from django.db.models import Count, F, FloatField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from psycopg.pq import Format
@@ -158,6 +158,18 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     return snapshot
 
 
+def _carried_per_taxable_account(carried: dict[int, tuple[Decimal, Decimal]]) -> dict[int, tuple[Decimal, Decimal]]:
+    """Each taxable account's share of its household's carried loss. The loss is the household's (one
+    Schedule D), and each account's proposal is solved on its own: handed the whole of it, every
+    taxable account would net its gains against the same loss (two accounts, twice). Shared equally,
+    the accounts together never net more than the household carries."""
+    if not any(short or long for short, long in carried.values()):
+        return carried
+    counts = dict(Account.objects.filter(household_id__in=list(carried), taxable=True).order_by()
+                  .values("household_id").annotate(n=Count("pk")).values_list("household_id", "n"))
+    return {h: (short / counts.get(h, 1), long / counts.get(h, 1)) for h, (short, long) in carried.items()}
+
+
 def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
                           edits: dict[int, dict[str, Any]] | None = None) -> list[AccountInputs]:
     """Everything the engine needs for these accounts, in a fixed number of queries.
@@ -186,7 +198,8 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     for row in trade_rows:
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
-    carried = loss_carried_into(list({a.household_id: a.household for a in accounts}.values()), as_of.year)
+    carried = _carried_per_taxable_account(
+        loss_carried_into(list({a.household_id: a.household for a in accounts}.values()), as_of.year))
     plans = household_plans_load(households, as_of=as_of)
     parameter_sets = _ParameterSets()
     return [

@@ -179,3 +179,24 @@ def test_the_engine_nets_a_proposals_gains_against_the_households_carried_loss(b
         carryforward_year=AS_OF.year, carryforward_short_term=D(700), carryforward_long_term=D(300))
     [inputs] = rebalance_inputs_load([book["account"].pk], as_of=AS_OF)
     assert (inputs.request.account.loss_carryforward_short, inputs.request.account.loss_carryforward_long) == (700, 300)
+
+
+def test_a_households_carried_loss_is_shared_by_its_taxable_accounts_not_netted_by_each(book):
+    from rebalancing.engine_inputs import rebalance_inputs_load
+    from rebalancing.models import Account, Household
+    from tests.rebalancing.book import make_account
+
+    household = Household.objects.get(pk=book["account"].household_id)
+    Household.objects.filter(pk=household.pk).update(
+        carryforward_year=AS_OF.year, carryforward_short_term=D(700), carryforward_long_term=D(300))
+    # given: a second taxable account and an IRA in the household (one Schedule D for all three)
+    joint = make_account("A-2", model=book["model"], household=household, holdings=[("VTI", 10, 900, date(2020, 1, 2))])
+    ira = make_account("A-3", model=book["model"], household=household)
+    Account.objects.filter(pk=ira.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+    # when: each account's proposal is solved
+    requests = {i.request.account.id: i.request.account
+                for i in rebalance_inputs_load([book["account"].pk, joint.pk, ira.pk], as_of=AS_OF)}
+    # then: the two taxable accounts see half of the loss each - together the household's 700 and 300
+    # (before: 700 and 300 each, so the household's estimates netted its loss twice) - and the IRA none
+    carried = {n: (a.loss_carryforward_short, a.loss_carryforward_long) for n, a in requests.items()}
+    assert carried == {"A-1": (350, 150), "A-2": (350, 150), "A-3": (0, 0)}
