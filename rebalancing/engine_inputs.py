@@ -510,6 +510,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
             with_groups = engine.merge_parameter_dicts(values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
             params = parameters_from_values(with_groups)
         sleeves = targets.sleeves(universe, bench_weights)
+        ytd = account.realised_ytd(as_of.year)
         request = engine.RebalanceRequest(
             as_of=as_of,
             # The lots as the query's columns: no TaxLot per lot (a direct index has thousands).
@@ -518,8 +519,8 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                 quantities=quantities, cost_bases=costs, acquired=acquired,
                 id=account.custodian_number, cash=_f(account.cash),
                 short_term_rate=_f(account.short_term_rate), long_term_rate=_f(account.long_term_rate),
-                realised_short_term_ytd=_f(account.realised_ytd(as_of.year)[0]),
-                realised_long_term_ytd=_f(account.realised_ytd(as_of.year)[1]),
+                realised_short_term_ytd=_f(ytd[0]),
+                realised_long_term_ytd=_f(ytd[1]),
                 household_trades=tuple(engine_trades), taxable=account.taxable,
                 loss_carryforward_short=_f(carried[0]) if account.taxable else 0.0,
                 loss_carryforward_long=_f(carried[1]) if account.taxable else 0.0,
