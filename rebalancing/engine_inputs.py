@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import psycopg
 from django.db import connection
-from django.db.models import Count, F, FloatField
+from django.db.models import F, FloatField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from psycopg.pq import Format
@@ -158,16 +158,38 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     return snapshot
 
 
-def _carried_per_taxable_account(carried: dict[int, tuple[Decimal, Decimal]]) -> dict[int, tuple[Decimal, Decimal]]:
-    """Each taxable account's share of its household's carried loss. The loss is the household's (one
-    Schedule D), and each account's proposal is solved on its own: handed the whole of it, every
-    taxable account would net its gains against the same loss (two accounts, twice). Shared equally,
-    the accounts together never net more than the household carries."""
+def _carried_per_taxable_account(households, carried: dict[tuple[int, str], tuple[Decimal, Decimal]]
+                                 ) -> dict[int, tuple[Decimal, Decimal]]:
+    """Each taxable account's share of the loss carried by the return its sales go on. Each
+    account's proposal is solved on its own: handed a return's whole loss, every taxable account on
+    it would net its gains against the same loss (two accounts, twice). So a return's loss is shared
+    by the accounts on it: the household's one return, equally by its taxable accounts; married
+    filing separately, a spouse's loss by that spouse's taxable accounts only (it stays with that
+    spouse, Pub. 550 "Capital Losses", and never meets the other's gains), a joint account - half on
+    each return (``Account.spouse``) - counting half on each. Together the accounts never net more
+    than a return carries."""
     if not any(short or long for short, long in carried.values()):
-        return carried
-    counts = dict(Account.objects.filter(household_id__in=list(carried), taxable=True).order_by()
-                  .values("household_id").annotate(n=Count("pk")).values_list("household_id", "n"))
-    return {h: (short / counts.get(h, 1), long / counts.get(h, 1)) for h, (short, long) in carried.items()}
+        return {}
+    separate = {h.pk for h in households if h.files_separately}
+    weights: dict[tuple[int, str], dict[int, Decimal]] = defaultdict(dict)
+    half, whole = Decimal("0.5"), Decimal(1)
+    for pk, household_id, spouse in (Account.objects.filter(household_id__in=[h for h, _ in carried], taxable=True)
+                                     .order_by().values_list("pk", "household_id", "spouse")):
+        if household_id not in separate:
+            weights[(household_id, "")][pk] = whole
+        elif spouse == Account.Spouse.JOINT:
+            weights[(household_id, Account.Spouse.FIRST)][pk] = half
+            weights[(household_id, Account.Spouse.SECOND)][pk] = half
+        else:
+            weights[(household_id, spouse)][pk] = whole
+    shares: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for key, (short, long) in carried.items():
+        on_return = weights.get(key, {})
+        total = sum(on_return.values(), Decimal(0))
+        for pk, weight in on_return.items():
+            shares[pk][0] += short * weight / total
+            shares[pk][1] += long * weight / total
+    return {pk: (short, long) for pk, (short, long) in shares.items()}
 
 
 def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
@@ -198,14 +220,14 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     for row in trade_rows:
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
-    carried = _carried_per_taxable_account(
-        loss_carried_into(list({a.household_id: a.household for a in accounts}.values()), as_of.year))
+    household_rows = list({a.household_id: a.household for a in accounts}.values())
+    carried = _carried_per_taxable_account(household_rows, loss_carried_into(household_rows, as_of.year))
     plans = household_plans_load(households, as_of=as_of)
     parameter_sets = _ParameterSets()
     return [
         _account_inputs(a, lots_by_account.get(a.pk, _NO_LOTS), trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
-                        carried.get(a.household_id, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()),
+                        carried.get(a.pk, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()),
                         (edits or {}).get(a.pk), parameter_sets)
         for a in accounts
     ]

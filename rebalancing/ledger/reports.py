@@ -4,7 +4,8 @@
   Form 8949 (proceeds, cost basis, code W and the wash-sale adjustment, of it the part lost for good
   to an IRA or Roth replacement, gain or loss), totals per account and per household, short- and
   long-term, and the recalculations that changed sales of the period after they were recorded;
-- ``schedule_d``: per household and year, Schedule D's netting, the loss limit and the carryover;
+- ``schedule_d``: per return and year, Schedule D's netting, the loss limit and the carryover (a
+  household's one return, or each spouse's when married filing separately);
 - ``harvest``: losses harvested per account and month (and year), the wash-sale part given back,
   the tax they save at the account's rates, and the tracking error the proposals kept meanwhile;
 - ``transition``: accounts moving from legacy holdings to their model under a yearly gains budget:
@@ -23,17 +24,17 @@ from decimal import Decimal
 
 from rebalancing.engine.tax import estimated_tax, term
 from rebalancing.exports import csv_text
-from rebalancing.models import Proposal, RealisedLot, Sleeve, TaxLot, WashSaleRecalculation
+from rebalancing.models import Account, Proposal, RealisedLot, Sleeve, TaxLot, WashSaleRecalculation
 from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
 
-from .carryover import year_results
+from .carryover import return_chains
 from .quantities import cents, plain
-from .schedule_d import ScheduleD, schedule_d
+from .schedule_d import ScheduleD
 
 __all__ = [
-    "AccountLedger", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "TermTotals", "TransitionRow",
+    "AccountLedger", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
     "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
-    "schedules_d", "transition", "transition_csv",
+    "schedules_d", "schedules_d_by_household", "transition", "transition_csv",
 ]
 
 ZERO = Decimal(0)
@@ -210,43 +211,79 @@ def realised_totals_csv(report: RealisedReport) -> str:
     ))
 
 
-# --- Schedule D per household --------------------------------------------------------------------
+# --- Schedule D per return ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class HouseholdScheduleD:
-    """A household's Schedule D for a year, with the years before it that carry losses into it."""
+    """A return's Schedule D for a year, with the years before it that carry losses into it:
+    the household's one return (``spouse`` ""), or a spouse's own when it files separately."""
 
     household: str
     name: str
     filing_status: str
     sheet: ScheduleD
     earlier: list[ScheduleD]
+    spouse: str = ""
+
+    @property
+    def spouse_label(self) -> str:
+        return Account.Spouse(self.spouse).label if self.spouse else ""
+
+
+_SHEET_FIGURES = ("short_term", "carried_in_short", "net_short", "long_term", "carried_in_long", "net_long", "net",
+                  "limit", "deduction", "taxable_short", "taxable_long", "carried_out_short", "carried_out_long")
+
+
+@dataclass(frozen=True)
+class ScheduleDSum:
+    """A household's figures over its spouses' separate returns: each the sum of theirs, never a
+    netting across them (one spouse's loss does not offset the other's gain, IRC §1211(b))."""
+
+    year: int
+    figures: dict[str, Decimal]
+
+    def __getattr__(self, name: str) -> Decimal:
+        if name in _SHEET_FIGURES:
+            return self.figures[name]
+        raise AttributeError(name)
+
+    @classmethod
+    def of(cls, sheets: list[ScheduleD]) -> ScheduleDSum:
+        return cls(sheets[0].year, {f: sum((getattr(s, f) for s in sheets), ZERO) for f in _SHEET_FIGURES})
 
 
 def schedules_d(*, households, year: int) -> list[HouseholdScheduleD]:
-    """Schedule D of ``year`` for each household (a queryset the user may see), its losses carried
-    from earlier years computed from the ledger and the household's opening carryover."""
+    """Schedule D of ``year`` for each return of each household (a queryset the user may see): one,
+    or the two spouses' (first, then second) when it files separately; the losses carried from
+    earlier years computed from the ledger and each return's opening carryover."""
     households = list(households.order_by("name"))
-    results = year_results([h.pk for h in households], year)
-    out = []
-    for h in households:
-        opening = ((h.carryforward_year, h.carryforward_short_term, h.carryforward_long_term)
-                   if h.carryforward_year and h.carryforward_year <= year else None)
-        chain = schedule_d(results.get(h.pk, {}), filing_status=h.filing_status, through=year, opening=opening)
-        out.append(HouseholdScheduleD(h.external_id, h.name, h.get_filing_status_display(), chain[-1], chain[:-1]))
-    return out
+    chains = return_chains(households, year)
+    return [HouseholdScheduleD(h.external_id, h.name, h.get_filing_status_display(), chain[-1], chain[:-1], spouse)
+            for h in households for spouse in h.returns for chain in [chains[(h.pk, spouse)]]]
+
+
+def schedules_d_by_household(rows: list[HouseholdScheduleD]) -> list[tuple[list[HouseholdScheduleD], ScheduleDSum | None]]:
+    """The rows of each household together, with the sum of its spouses' returns when it files
+    separately (None for one return)."""
+    grouped: dict[str, list[HouseholdScheduleD]] = {}
+    for row in rows:
+        grouped.setdefault(row.household, []).append(row)
+    return [(group, ScheduleDSum.of([r.sheet for r in group]) if group[0].spouse else None)
+            for group in grouped.values()]
 
 
 SCHEDULE_D_COLUMNS = (
-    "household", "name", "filing_status", "year", "short_term", "short_term_carried_in", "net_short_term",
+    "household", "name", "filing_status", "spouse", "year", "short_term", "short_term_carried_in", "net_short_term",
     "long_term", "long_term_carried_in", "net_long_term", "net", "loss_limit", "deducted_from_ordinary_income",
     "taxed_as_ordinary_income", "taxed_as_long_term_gain", "short_term_carried_out", "long_term_carried_out",
 )
 
 
 def schedule_d_csv(rows: list[HouseholdScheduleD]) -> str:
+    """A line per return: ``spouse`` is empty for a household's one return, ``first`` or
+    ``second`` for a spouse's own when it files separately (no line nets the two)."""
     return csv_text(SCHEDULE_D_COLUMNS, (
-        (r.household, r.name, r.filing_status, s.year, *(_text(v) for v in (
+        (r.household, r.name, r.filing_status, r.spouse, s.year, *(_text(v) for v in (
             s.short_term, s.carried_in_short, s.net_short, s.long_term, s.carried_in_long, s.net_long, s.net,
             s.limit, s.deduction, s.taxable_short, s.taxable_long, s.carried_out_short, s.carried_out_long)))
         for r in rows for s in [r.sheet]

@@ -11,23 +11,38 @@ A pure function on Decimals (no Django). Sources: IRC §1211(b) and §1212(b); I
   (line 21); the rest is carried into the next year keeping its character, short-term first
   absorbing the deduction (the worksheet's lines 5-13). The worksheet's taxable-income test is
   taken as met (the household has ordinary income at least equal to the deduction).
+
+Married filing separately, each spouse files their own Schedule D: their own sales, their own
+$1,500 limit, their own carryover (IRC §1211(b), §1212(b); Pub. 550 "Capital Losses"). The
+ledger figures one chain per return (``ledger.carryover``); ``joint_halves`` splits a joint
+account's results between the two.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-__all__ = ["LOSS_LIMIT", "LOSS_LIMIT_SEPARATE", "ScheduleD", "loss_limit", "schedule_d"]
+__all__ = ["LOSS_LIMIT", "LOSS_LIMIT_SEPARATE", "ScheduleD", "joint_halves", "loss_limit", "schedule_d"]
 
 LOSS_LIMIT = Decimal(3000)
 LOSS_LIMIT_SEPARATE = Decimal(1500)  # married filing separately
 _ZERO = Decimal(0)
+_CENT = Decimal("0.01")
 
 
 def loss_limit(filing_status: str) -> Decimal:
     """The yearly limit on a net capital loss against ordinary income (IRC §1211(b))."""
     return LOSS_LIMIT_SEPARATE if filing_status == "married_separate" else LOSS_LIMIT
+
+
+def joint_halves(amount: Decimal) -> tuple[Decimal, Decimal]:
+    """A joint account's gain or loss split between the spouses' separate returns: half each (who
+    owns a joint account's income is state law; half each is the usual reading), to the cent. The
+    second spouse's half is rounded toward zero and the first's is the rest, so the two always sum
+    to the whole and an odd cent goes to the first spouse (-0.01 is -0.01 and 0)."""
+    second = (amount / 2).quantize(_CENT, rounding=ROUND_DOWN)
+    return amount - second, second
 
 
 @dataclass(frozen=True)

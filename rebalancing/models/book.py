@@ -13,9 +13,11 @@ from .templates import ParameterTemplate
 
 
 class Household(models.Model):
-    """Accounts of one family, one taxpayer (a married couple filing jointly counts as one): wash
-    sales are matched across all of them (IRS Pub. 550; Rev. Rul. 2008-5), and Schedule D is
-    figured per household and year."""
+    """Accounts of one family: wash sales are matched across all of them (IRS Pub. 550; Rev. Rul.
+    2008-5), a spouse's purchase included even when the spouses file separately. Schedule D is
+    figured per return and year: the household's one return (a married couple filing jointly is one
+    taxpayer), or, married filing separately, one per spouse over the accounts each owns
+    (``Account.spouse``; IRC §1211(b), §1212(b))."""
 
     class FilingStatus(models.TextChoices):
         SINGLE = "single", "Single"
@@ -50,10 +52,22 @@ class Household(models.Model):
         null=True, blank=True, help_text="The year the opening capital loss carryover below is carried into",
     )
     carryforward_short_term = models.DecimalField(
-        max_digits=18, decimal_places=2, default=0, help_text="Short-term capital loss carried into that year",
+        max_digits=18, decimal_places=2, default=0,
+        help_text="Short-term capital loss carried into that year (filing separately: the first spouse's)",
     )
     carryforward_long_term = models.DecimalField(
-        max_digits=18, decimal_places=2, default=0, help_text="Long-term capital loss carried into that year",
+        max_digits=18, decimal_places=2, default=0,
+        help_text="Long-term capital loss carried into that year (filing separately: the first spouse's)",
+    )
+    # A separate return's carryover stays with its spouse (Pub. 550 "Capital Losses"): the second
+    # spouse's own, into the same year. Read only when the household files separately.
+    carryforward_second_short_term = models.DecimalField(
+        max_digits=18, decimal_places=2, default=0, db_default=0,
+        help_text="Filing separately: the second spouse's short-term capital loss carried into that year",
+    )
+    carryforward_second_long_term = models.DecimalField(
+        max_digits=18, decimal_places=2, default=0, db_default=0,
+        help_text="Filing separately: the second spouse's long-term capital loss carried into that year",
     )
 
     class Meta:
@@ -61,6 +75,9 @@ class Household(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(carryforward_short_term__gte=0, carryforward_long_term__gte=0),
                                    name="household_carryforward_not_negative"),
+            models.CheckConstraint(condition=Q(carryforward_second_short_term__gte=0,
+                                               carryforward_second_long_term__gte=0),
+                                   name="household_second_carryforward_not_negative"),
             models.CheckConstraint(condition=~Q(managed_as="household") | Q(model__isnull=False),
                                    name="household_unit_has_model"),
         ]
@@ -78,6 +95,25 @@ class Household(models.Model):
     @property
     def advisor_names(self) -> str:
         return ", ".join(u.get_full_name() or u.get_username() for u in self.advisors)
+
+    @property
+    def files_separately(self) -> bool:
+        """Married filing separately: two returns, one per spouse (the one home of the rule)."""
+        return self.filing_status == self.FilingStatus.SEPARATE
+
+    @property
+    def returns(self) -> tuple[str, ...]:
+        """The returns its Schedule D is figured on: ``("first", "second")`` (a spouse's each) when
+        filing separately, else ``("",)``, the household's one."""
+        return (Account.Spouse.FIRST, Account.Spouse.SECOND) if self.files_separately else ("",)
+
+    def opening_carryover(self, spouse: str = "") -> tuple[Decimal, Decimal]:
+        """The (short-term, long-term) loss carried into ``carryforward_year`` by a return: the
+        household's, or a spouse's when filing separately (the first spouse's are the household's
+        fields, so a household that starts filing separately keeps what it had as the first's)."""
+        if spouse == Account.Spouse.SECOND:
+            return self.carryforward_second_short_term, self.carryforward_second_long_term
+        return self.carryforward_short_term, self.carryforward_long_term
 
     @property
     def is_unit(self) -> bool:
@@ -133,6 +169,16 @@ class Account(models.Model):
         TRADITIONAL = "traditional", "Traditional IRA (tax-deferred)"
         ROTH = "roth", "Roth IRA"
 
+    class Spouse(models.TextChoices):
+        """Whose the account is when its household files separately (each spouse's return nets only
+        their own sales, IRC §1211(b)); ignored for the other filing statuses."""
+
+        FIRST = "first", "First spouse"
+        SECOND = "second", "Second spouse"
+        # Who owns a joint account's results between separate returns is state law; the usual
+        # reading, taken here: half each (``ledger.schedule_d.joint_halves``).
+        JOINT = "joint", "Joint (half each)"
+
     overrides = models.JSONField(default=dict, blank=True)
     tax_status = models.CharField(max_length=16, choices=TaxStatus.choices, default=TaxStatus.TAXABLE)
     # Follows the tax status (one source): wash sales, carryovers and reports filter on it.
@@ -140,6 +186,10 @@ class Account(models.Model):
         expression=Case(When(tax_status="taxable", then=Value(True)), default=Value(False)),
         output_field=models.BooleanField(), db_persist=True,
     )
+    spouse = models.CharField(
+        max_length=8, choices=Spouse.choices, default=Spouse.FIRST, db_default=Spouse.FIRST,
+        help_text="Whose return its gains and losses go on when the household files separately: the first "
+                  "spouse's, the second's, or half each (joint; taxable accounts only)")
     asset_classes = models.JSONField(
         default=list, blank=True,
         help_text="Asset classes the account may hold when its household is managed as one (empty: any)",
@@ -176,10 +226,25 @@ class Account(models.Model):
             models.CheckConstraint(condition=Q(long_term_rate__gte=0, long_term_rate__lte=1), name="account_lt_rate_0_1"),
             models.CheckConstraint(condition=Q(tax_status__in=["taxable", "traditional", "roth"]),
                                    name="account_tax_status_valid"),
+            models.CheckConstraint(condition=Q(spouse__in=["first", "second", "joint"]), name="account_spouse_valid"),
+            # An IRA or Roth is one person's (IRC §408(a): an individual retirement account).
+            models.CheckConstraint(condition=~Q(spouse="joint") | Q(tax_status="taxable"),
+                                   name="account_ira_not_joint"),
         ]
 
     def __str__(self) -> str:
         return f"{self.custodian_number} {self.name}"
+
+    @classmethod
+    def spouse_problem(cls, *, spouse: str, tax_status: str) -> str:
+        """Why an account of ``tax_status`` cannot be ``spouse``'s ("" when it can): the one home of
+        the rule, for the services, the accounts file and the constraints above."""
+        if spouse not in cls.Spouse.values:
+            return f"must be first, second or joint, not {spouse!r}"
+        if spouse == cls.Spouse.JOINT and tax_status != cls.TaxStatus.TAXABLE:
+            return ("cannot be joint for an IRA or Roth IRA: an individual retirement account is one person's "
+                    "(IRC §408(a)); mark it the first or the second spouse's")
+        return ""
 
     def realised_ytd(self, year: int) -> tuple[Decimal, Decimal]:
         """Short- and long-term gains realised so far in tax year ``year``: nothing when the stored

@@ -188,7 +188,7 @@ def test_the_realised_gains_report_totals_per_account_and_household(ledger, as_u
     assert totals.content.decode().splitlines()[0].startswith("level,key,name,short_term_proceeds")
     assert "Schedule D 2026 per household" in page and "Lost for good" in page
     schedule = as_user("admin").get(f"/reports/realised/?{YEAR}&download=schedule-d")
-    assert schedule.content.decode().splitlines()[0].startswith("household,name,filing_status,year,short_term")
+    assert schedule.content.decode().splitlines()[0].startswith("household,name,filing_status,spouse,year,short_term")
     empty = text(as_user("admin").get("/reports/realised/?start=2025-01-01&end=2025-12-31"))
     assert "No lot was sold from 2025-01-01 to 2025-12-31" in empty
 

@@ -157,17 +157,19 @@ def test_schedule_d_per_household_carries_the_loss_past_the_limit_into_the_next_
                           as_of=date(2026, 10, 1))
     apply(fill("S-1", harvested, 50, "100", date(2026, 10, 1)))  # a 1,000 short-term loss
 
-    [sheet] = schedules_d(households=Household.objects.all(), year=2026)
+    # (Every account is the first spouse's: the second spouse's return is empty.)
+    [sheet, second] = schedules_d(households=Household.objects.all(), year=2026)
+    assert (sheet.spouse, second.spouse, second.sheet.net, second.sheet.carried_out_short) == ("first", "second", 0, 0)
     # Line 7: -1,000 - 2,500 = -3,500; line 15: -1,000; line 16: -4,500. Married filing separately:
     # 1,500 deducted, taken from the short-term loss first; 2,000 short-term and 1,000 long-term go on.
     s = sheet.sheet
     assert (s.net_short, s.net_long, s.net, s.deduction) == (D(-3500), D(-1000), D(-4500), D(1500))
     assert (s.carried_out_short, s.carried_out_long) == (D(2000), D(1000))
-    [next_year] = schedules_d(households=Household.objects.all(), year=2027)
+    [next_year, _] = schedules_d(households=Household.objects.all(), year=2027)
     assert (next_year.sheet.carried_in_short, next_year.sheet.carried_in_long) == (D(2000), D(1000))
     assert [e.year for e in next_year.earlier] == [2026]
     assert schedule_d_csv([sheet]).splitlines()[1] == (
-        "HH-A-1,A-1 household,Married filing separately,2026,-1000,2500,-3500,0,1000,-1000,-4500,1500,1500,0,0,"
+        "HH-A-1,A-1 household,Married filing separately,first,2026,-1000,2500,-3500,0,1000,-1000,-4500,1500,1500,0,0,"
         "2000,1000")
 
 
