@@ -11,17 +11,16 @@ other; a remaining net capital loss offsets at most $3,000 of ordinary income a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
 __all__ = [
     "ORDINARY_LOSS_LIMIT",
-    "anniversary",
+    "long_term_from",
     "is_long_term",
     "term",
     "long_term_mask",
-    "anniversary_back",
     "NetGains",
     "net_gains",
     "estimated_tax",
@@ -31,21 +30,30 @@ __all__ = [
 ORDINARY_LOSS_LIMIT = 3000.0
 
 
-def anniversary(acquired: date) -> date:
-    """The first anniversary of ``acquired`` (Feb 29 maps to Feb 28 of the next year)."""
+def long_term_from(acquired: date) -> date:
+    """The first day a sale of a lot acquired on ``acquired`` is long-term.
+
+    The holding period is counted in calendar months from the day after the acquisition, the sale
+    day included (Pub. 550: "start counting on the date after the day you acquired the property";
+    Rev. Rul. 66-7, 1966-1 C.B. 188: by calendar months, not days; Rev. Rul. 70-598): the twelfth
+    month ends the day before the same date a year after the count began, so the lot is held more
+    than one year from that date on. A lot bought 2023-01-05 is long-term from 2024-01-06.
+    Property acquired on the last day of a month must be held until the first day of the
+    thirteenth month after it (Rev. Rul. 66-7): bought 2023-02-28, its twelfth month ends
+    2024-02-29 and it is long-term from 2024-03-01. A count begun on 29 February starts its
+    thirteenth month on 1 March of a common year (bought 2024-02-28: long-term from 2025-03-01).
+    """
+    start = acquired + timedelta(days=1)
     try:
-        return acquired.replace(year=acquired.year + 1)
-    except ValueError:
-        return acquired.replace(year=acquired.year + 1, day=28)
+        return start.replace(year=start.year + 1)
+    except ValueError:  # 29 February in a common year: that month's 29th is its 1 March
+        return date(start.year + 1, 3, 1)
 
 
 def is_long_term(acquired: date, sold: date) -> bool:
-    """True if a sale on ``sold`` of a lot acquired on ``acquired`` is long-term (held > 1 year).
-
-    Pub. 550: held more than one year means sold after the first anniversary of the acquisition
-    (a lot bought 2023-01-05 is long-term from 2024-01-06 on).
-    """
-    return sold > anniversary(acquired)
+    """True if a sale on ``sold`` of a lot acquired on ``acquired`` is long-term (held more than
+    one year, IRC §1222): on or after ``long_term_from(acquired)``."""
+    return sold >= long_term_from(acquired)
 
 
 def term(acquired: date, sold: date) -> str:
@@ -53,27 +61,21 @@ def term(acquired: date, sold: date) -> str:
     return "long" if is_long_term(acquired, sold) else "short"
 
 
+def _latest_long_term_acquisition(sold: date) -> date:
+    """The last acquisition day whose lot is long-term when sold on ``sold`` (``long_term_from``
+    never decreases as the acquisition day moves later, so the lots long-term on a day are those
+    acquired up to one day)."""
+    day = date.fromordinal(sold.toordinal() - 368)  # long-term by more than a day: a year is <= 366
+    while long_term_from(day + timedelta(days=1)) <= sold:
+        day += timedelta(days=1)
+    return day
+
+
 def long_term_mask(acquired_ordinals: np.ndarray, sold: date) -> np.ndarray:
     """Vectorised ``is_long_term`` over acquisition dates given as ``date.toordinal()`` values."""
     if len(acquired_ordinals) == 0:
         return np.zeros(0, dtype=bool)
-    # A lot is long-term iff acquired before the sale date's "one year ago" day, i.e. iff its
-    # anniversary falls strictly before the sale date.  Computing the cut-off once keeps this
-    # vectorised; leap days are handled by the exact check on the few lots near the cut-off.
-    cutoff = anniversary_back(sold).toordinal()
-    mask = acquired_ordinals < cutoff
-    near = (np.abs(acquired_ordinals - cutoff) <= 2).nonzero()[0]
-    for i in near:
-        mask[i] = is_long_term(date.fromordinal(int(acquired_ordinals[i])), sold)
-    return mask
-
-
-def anniversary_back(sold: date) -> date:
-    """The same day one year before ``sold`` (Feb 29 maps to Feb 28)."""
-    try:
-        return sold.replace(year=sold.year - 1)
-    except ValueError:
-        return sold.replace(year=sold.year - 1, day=28)
+    return np.asarray(acquired_ordinals) <= _latest_long_term_acquisition(sold).toordinal()
 
 
 @dataclass(frozen=True, slots=True)

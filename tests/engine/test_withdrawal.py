@@ -292,9 +292,10 @@ def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
 
 
 def _held_over_a_year(acquired):
-    """Pub. 550: long-term when sold after the first anniversary (Feb 29 -> Feb 28)."""
-    day = min(acquired.day, 28) if acquired.month == 2 else acquired.day
-    return acquired.replace(year=acquired.year + 1, day=day) < AS_OF
+    """Pub. 550, Rev. Rul. 66-7: counted from the day after the acquisition, long-term from the same
+    (month, day) a year later (a count begun on 29 February: from 1 March of a common year)."""
+    start = acquired + timedelta(days=1)
+    return (AS_OF.year, AS_OF.month, AS_OF.day) >= (start.year + 1, start.month, start.day)
 
 
 def _price(request, account_id, lot_id):
