@@ -26,6 +26,7 @@ __all__ = [
     "override_limits",
     "override_limits_problems",
     "override_problems",
+    "parameters_combined_validate",
     "parameters_from_text",
     "parameters_from_values",
     "parameters_effective",
@@ -143,17 +144,21 @@ def override_limits(path: str, overridable: Mapping[str, Any]) -> Mapping[str, A
     return None
 
 
-def overrides_validate(*, overrides: Mapping[str, Any], template, level: str) -> None:
-    """Refuse overrides the template does not allow, or values outside its limits.
+def overrides_validate(*, overrides: Mapping[str, Any], template, level: str,
+                       household_overrides: Mapping[str, Any] | None = None) -> None:
+    """Refuse overrides the engine refuses or the template does not allow, or values outside its limits.
 
+    The overrides are checked on what they sit on: the template's parameters and, for an account,
+    its household's overrides (``household_overrides``), merged as a run merges them, so that a rule
+    between two settings (the cash floor at most the target) holds where one comes from the
+    template and the other from the overrides (alone, on the engine's defaults, a floor of 3% would
+    be refused under a template's 5% target).
     Without a template any override the engine accepts is allowed (there is nothing to limit it).
     """
     if not isinstance(overrides, Mapping):
         raise ValidationFailed(f"{level} overrides must be an object", detail={"field": "overrides"})
-    try:
-        Parameters.from_dict(overrides)
-    except InvalidRequest as exc:
-        raise ValidationFailed(f"{level} overrides: {exc.message}", detail={"field": "overrides"}) from None
+    parameters_combined_validate(template=template, household_overrides=household_overrides,
+                                 account_overrides=overrides, level=level)
     if template is None:
         return
     problems = override_problems(overrides, code=template.code, overridable=template.overridable or {})
@@ -162,6 +167,19 @@ def overrides_validate(*, overrides: Mapping[str, Any], template, level: str) ->
             f"{level} overrides refused: " + "; ".join(problems),
             detail={"field": "overrides", "problems": problems},
         )
+
+
+def parameters_combined_validate(*, template, household_overrides: Mapping[str, Any] | None,
+                                 account_overrides: Mapping[str, Any] | None, level: str) -> None:
+    """Refuse layers that the engine refuses once merged as a run merges them (a cash floor of the
+    account's above a target of its template's), naming the setting and the ``level`` refused."""
+    effective = parameters_effective(template=template, household_overrides=household_overrides,
+                                     account_overrides=account_overrides)
+    try:
+        parameters_from_values(effective.values)
+    except InvalidRequest as exc:
+        raise ValidationFailed(f"{level} overrides: {exc.message}",
+                               detail={"field": "overrides", **exc.detail}) from None
 
 
 def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: Mapping[str, Any]) -> list[str]:
@@ -194,6 +212,10 @@ def override_limits_problems(overridable: Mapping[str, Any]) -> list[str]:
     leaves = flatten_parameters(default_parameters().to_dict())
     problems = []
     for path, limits in overridable.items():
+        low, high = (limits.get("min"), limits.get("max")) if isinstance(limits, Mapping) else (None, None)
+        if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+            problems.append(f"{path}: the minimum {leaf_value_text(path, low)} is above the maximum "
+                            f"{leaf_value_text(path, high)}, so no value is allowed")
         for bound in ("min", "max"):
             value = limits.get(bound) if isinstance(limits, Mapping) else None
             if value is None:

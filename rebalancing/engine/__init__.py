@@ -18,6 +18,7 @@ from .household import (
     rebalance_household,
 )
 from .parameters import (
+    ESG_SCORES,
     PARAMETERS_SCHEMA,
     CashParams,
     DirectIndexParams,
@@ -133,6 +134,7 @@ __all__ = [
     "Diagnostics",
     "CASH_KEY",
     "REASONS",
+    "ESG_SCORES",
     "PARAMETERS_SCHEMA",
     "REQUEST_SCHEMA",
     "RESULT_SCHEMA",

@@ -20,6 +20,7 @@ from typing import Any
 from .errors import InvalidRequest
 
 __all__ = [
+    "ESG_SCORES",
     "LOT_SELECTIONS",
     "INSTRUCTION_KINDS",
     "SCREEN_RESCALES",
@@ -45,6 +46,9 @@ __all__ = [
 LOT_SELECTIONS = ("tax_optimal", "highest_cost", "fifo")
 INSTRUCTION_KINDS = ("sell_buy", "raise_cash", "liquidate", "bring_to_model")
 SCREEN_RESCALES = ("pro_rata", "track_benchmark")
+# The scale of the security master's ESG scores (a security's ``esg_score``, 0 worst to 100 best):
+# a minimum score screens on it, so one outside it (-5, 150) means nothing.
+ESG_SCORES = (0.0, 100.0)
 
 # The request's MAX_MONEY: the most a money setting may be, below what the book's money columns
 # keep (18 digits, 2 of them cents: under 1e16), so a setting the engine accepts can be stored.
@@ -247,7 +251,10 @@ class ScreenParams:
     excluded_symbols: tuple[str, ...] = setting((), schema=_SYMBOLS)
     excluded_sectors: tuple[str, ...] = setting(())
     excluded_tags: tuple[str, ...] = setting(())
-    min_esg_score: float | None = setting(None, description="Exclude rated securities scoring below this.")
+    min_esg_score: float | None = setting(
+        None, minimum=ESG_SCORES[0], maximum=ESG_SCORES[1],
+        description="Exclude rated securities scoring below this (scores run from 0 to 100).",
+    )
     rescale: str = setting(
         "pro_rata",
         choices=SCREEN_RESCALES,
@@ -256,8 +263,6 @@ class ScreenParams:
 
     def __post_init__(self) -> None:
         _check_settings(self, "screen")
-        if self.min_esg_score is not None and not math.isfinite(self.min_esg_score):
-            raise InvalidRequest("parameter screen.min_esg_score must be a finite number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +343,14 @@ class CashParams:
 
     def __post_init__(self) -> None:
         _check_settings(self, "cash")
+        # The floor is the least cash the account keeps, the target what it aims for: a floor above
+        # the target would hold cash the target says to invest, and the target could never be met.
+        if self.floor > self.target:
+            raise InvalidRequest(
+                f"parameter cash.floor ({self.floor:.4g}) must not be above cash.target ({self.target:.4g}): the "
+                "floor is the least cash the account keeps, the target what it aims for",
+                {"parameter": "cash.floor"},
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +447,10 @@ class Instruction:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0 or value > MAX_MONEY):
                 raise InvalidRequest(f"instruction {self.kind}: {name} must be a non-negative number")
+        if self.kind == "sell_buy" and self.quantity is not None and self.amount is not None:
+            # Which one would be sold? The engine would take the quantity and drop the amount unsaid.
+            raise InvalidRequest(f"instruction sell_buy of {self.sell}: give the quantity or the amount to sell, "
+                                 "not both")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (all keys present)."""
@@ -633,17 +650,45 @@ def _parameters_validator():
     return jsonschema.Draft202012Validator(parameters_schema())
 
 
+def _not_finite(value: Any, path: tuple = ()) -> tuple[str, float] | None:
+    """The path and value of the first NaN or infinity in a parameter dict (JSON has neither; Python's
+    json reads them, and the schema's bounds let NaN through: every comparison with it is false)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".".join(str(p) for p in path), value
+    children = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _not_finite(child, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _range_text(schema: Mapping[str, Any]) -> str:
+    lower = schema.get("minimum", schema.get("exclusiveMinimum"))
+    above = "minimum" not in schema and lower is not None
+    upper = schema.get("maximum")
+    if lower is not None and upper is not None:
+        return f"from {lower:g}{' (excluded)' if above else ''} to {upper:g}"
+    if upper is not None:
+        return f"at most {upper:g}"
+    return f"{'above' if above else 'at least'} {lower:g}"
+
+
 def _validate_parameters_dict(data: Mapping[str, Any]) -> None:
     import jsonschema
 
+    found = _not_finite(data)
+    if found is not None:
+        where, value = found
+        raise InvalidRequest(f"invalid parameter {where}: must be a finite number, got {value!r}", {"parameter": where})
     error = jsonschema.exceptions.best_match(_parameters_validator().iter_errors(data))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(root)"
         message = error.message
-        if error.validator in ("minimum", "maximum") and isinstance(error.instance, int | float):
-            # jsonschema would print the bound's every digit ("the maximum of 1000000000000000.0")
-            side = "at most" if error.validator == "maximum" else "at least"
-            message = f"must be {side} {error.validator_value:g}, got {error.instance:g}"
+        if error.validator in ("minimum", "maximum", "exclusiveMinimum") and isinstance(error.instance, int | float):
+            # Name the whole range (jsonschema names one bound, with its every digit: "the maximum of
+            # 1000000000000000.0"); a $ref'd leaf (a fraction) has its bounds in the schema it refers to.
+            message = f"must be {_range_text(error.schema)}, got {error.instance:g}"
         raise InvalidRequest(f"invalid parameter {where}: {message}", {"parameter": where})
 
 

@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from .errors import InvalidRequest
-from .parameters import Parameters
+from .parameters import ESG_SCORES, Parameters
 
 __all__ = [
     "TaxLot",
@@ -303,6 +303,10 @@ class Security:
     def __post_init__(self) -> None:
         if _finite(self.price, f"price of {self.symbol}") <= 0:
             raise InvalidRequest(f"price of {self.symbol} must be positive", {"symbol": self.symbol})
+        if self.esg_score is not None and not ESG_SCORES[0] <= _finite(self.esg_score, f"ESG score of {self.symbol}") \
+                <= ESG_SCORES[1]:
+            raise InvalidRequest(f"ESG score of {self.symbol} must be from {ESG_SCORES[0]:g} to {ESG_SCORES[1]:g}, "
+                                 f"got {self.esg_score:g}", {"symbol": self.symbol})
 
 
 @dataclass(frozen=True, slots=True)

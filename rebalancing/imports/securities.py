@@ -5,6 +5,7 @@ from datetime import date
 from django.db import transaction
 from django.db.models import F
 
+from rebalancing.engine import ESG_SCORES
 from rebalancing.models import Security
 
 from .cells import boolean_cells, duplicates_report, float_cells, tag_cells, text_cells
@@ -40,7 +41,7 @@ def securities_import(*, source: Source, as_of: date | None = None) -> ImportSum
     if sheet.has("tags"):
         columns["tags"] = tag_cells(sheet, "tags")
     if sheet.has("esg_score"):
-        columns["esg_score"] = float_cells(sheet, "esg_score", minimum=0, maximum=100)
+        columns["esg_score"] = float_cells(sheet, "esg_score", minimum=ESG_SCORES[0], maximum=ESG_SCORES[1])
     duplicates_report(sheet, {"symbol": columns["symbol"]}, "symbol")
     sheet.problems.reject_if_any()
 

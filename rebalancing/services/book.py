@@ -8,7 +8,11 @@ from django.db import transaction
 
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, require
-from rebalancing.effective_parameters import override_limits_problems, overrides_validate
+from rebalancing.effective_parameters import (
+    override_limits_problems,
+    overrides_validate,
+    parameters_combined_validate,
+)
 from rebalancing.household_parameters import household_settings_validate
 from rebalancing.models import (
     Account,
@@ -46,7 +50,8 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     account = (
         Account.objects.select_for_update(of=("self",)).with_governing_template().get(pk=account.pk)
     )
-    overrides_validate(overrides=overrides, template=account.governing_template, level="account")
+    overrides_validate(overrides=overrides, template=account.governing_template, level="account",
+                       household_overrides=account.household.overrides)
     before = account.overrides
     account.overrides = overrides
     account.save(update_fields=["overrides"])
@@ -64,6 +69,16 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
         raise NotFound("No such household.")
     household = Household.objects.select_for_update(of=("self",)).select_related("template").get(pk=household.pk)
     overrides_validate(overrides=overrides, template=household.template, level="household")
+    # Each account's own overrides sit on the household's: a household target below an account's
+    # floor would leave that account's parameters refused at its next run.
+    for account in household.accounts.with_governing_template().order_by("custodian_number"):
+        try:
+            parameters_combined_validate(template=account.governing_template, household_overrides=overrides,
+                                         account_overrides=account.overrides,
+                                         level=f"account {account.custodian_number}")
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"Household overrides refused: with them, {exc.message}",
+                                   detail={**exc.detail, "account": account.custodian_number}) from None
     before = household.overrides
     household.overrides = overrides
     household.save(update_fields=["overrides"])

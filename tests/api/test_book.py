@@ -132,7 +132,7 @@ def test_templates_are_created_and_changed_through_the_service(firm_a, people, c
 
 @pytest.mark.parametrize(("body", "field", "words"), [
     ({"parameters": {"harvest": {"enabled": False, "min_loss_value": 1e300}}}, "parameters",
-     "harvest.min_loss_value: must be at most 1e+15, got 1e+300"),
+     "harvest.min_loss_value: must be from 0 to 1e+15, got 1e+300"),
     ({"parameters": {"trading": {"min_trade_value": 2e15}}}, "parameters", "trading.min_trade_value"),
     ({"overridable": {"harvest.min_loss_value": {"max": 1e300}}}, "overridable",
      "harvest.min_loss_value: the maximum $1 × 10^300 is not a value it may take"),

@@ -118,7 +118,7 @@ def test_h_the_cash_floor_repair_never_breaks_the_turnover_cap(eq_price, bd_pric
     # given no cash, a 1% floor and a 0.5% turnover cap that only exact sales could meet together
     lots = [lot("A", "EQ", 30000 / eq_price, 21000.0), lot("C", "BD", 70000 / bd_price, 49000.0)]
     params = Parameters(
-        cash=CashParams(target=0.0, floor=0.01), trading=TradingParams(whole_shares=True, max_turnover=0.005)
+        cash=CashParams(target=0.01, floor=0.01), trading=TradingParams(whole_shares=True, max_turnover=0.005)
     )
     req = request(lots, funds(EQ=eq_price, BD=bd_price), model(EQ=0.3, BD=0.7), parameters=params)
     # then whole shares cannot keep both, and the conflict is named (rounding a sale up used to
