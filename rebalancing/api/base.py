@@ -116,6 +116,13 @@ class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
             raise TypeError(f"{cls.__name__}: implement visible_queryset(user), not get_queryset/queryset; "
                             "a deliberate bypass is named dangerously_*.")
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.detail:
+            # The object first: an id the user may not see answers 404 before a body or a query is
+            # read, so no route answers anything else (a 400 naming a field) about someone else's.
+            self.get_object()
+
     def visible_queryset(self, user) -> QuerySet:
         raise NotImplementedError(f"{type(self).__name__} must say what a user may see")
 
