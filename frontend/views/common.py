@@ -37,7 +37,7 @@ from tenants.roles import ProviderRole
 from tenants.selectors import user_roles
 
 __all__ = [
-    "PUBLIC", "SIGNED_IN", "STAFF", "PageAccess", "firm_page", "is_htmx", "keep_posted", "need", "page_access_of",
+    "PUBLIC", "SIGNED_IN", "STAFF", "KeptForm", "PageAccess", "firm_page", "is_htmx", "keep_posted", "need", "page_access_of",
     "paginate", "posted_kept", "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
     "warn_unknown_symbols",
 ]
@@ -185,22 +185,36 @@ def refusal_text(exc: Exception) -> str:
 _KEPT = "refused_form"  # the session key: one refused form's values, read once
 
 
-def keep_posted(request, form: str) -> None:
+class KeptForm(QueryDict):
+    """A refused form's POST as it was typed, with the refusal's message (``refusal``) and the field it
+    names (``refused_field``, from the domain error's ``detail["field"]``; "" when it names none), so a
+    template says the error next to that field: ``{% if kept.refused_field == "model" %}``."""
+
+    refusal = ""
+    refused_field = ""
+
+
+def keep_posted(request, form: str, refusal: Exception | None = None) -> None:
     """A refused form redirects back to its page (POST/redirect/GET): what was typed is kept for that
-    page to fill the form ``form`` again, once, so the person corrects it rather than types it again."""
+    page to fill the form ``form`` again, once, so the person corrects it rather than types it again;
+    with ``refusal`` (a domain error, or any error whose text is the message), its message and field too."""
+    detail = getattr(refusal, "detail", None) or {}
     request.session[_KEPT] = {"form": form, "values": {
-        key: values for key, values in request.POST.lists() if key != "csrfmiddlewaretoken"}}
+        key: values for key, values in request.POST.lists() if key != "csrfmiddlewaretoken"},
+        "refusal": refusal_text(refusal) if refusal is not None else "",
+        "field": str(detail.get("field") or "")}
 
 
-def posted_kept(request, form: str) -> QueryDict:
+def posted_kept(request, form: str) -> KeptForm:
     """What ``keep_posted`` kept for the form ``form`` (empty otherwise), as the POST it came from
     (``posted.amount`` in a template, ``getlist`` for rows); taken out of the session."""
     kept = request.session.get(_KEPT)
-    posted = QueryDict(mutable=True)
+    posted = KeptForm(mutable=True)
     if kept and kept.get("form") == form:
         del request.session[_KEPT]
         for key, values in kept["values"].items():
             posted.setlist(key, values)
+        posted.refusal, posted.refused_field = kept.get("refusal", ""), kept.get("field", "")
     return posted
 
 

@@ -50,7 +50,7 @@ from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
-from .common import firm_page, keep_posted, paginate, posted_kept, visible_or_404
+from .common import KeptForm, firm_page, keep_posted, paginate, posted_kept, visible_or_404
 from .proposals import MAX_INSTRUCTION_ROWS, instructions_posted
 
 
@@ -173,6 +173,7 @@ def household_detail(request, pk: int):
         "cash_flows": household_cash_flows(household),
         **_rmd_context(household, timezone.localdate()),
         "cash_flow_kinds": CashFlow.Kind.choices, "posted": posted_kept(request, "cash-flow"),
+        **_forms_kept(request, view),
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
 
@@ -181,11 +182,15 @@ def household_detail(request, pk: int):
 @require_POST
 def household_management(request, pk: int):
     household = _household(request, pk)
-    model, template = _model_and_template(request.POST)
     try:
+        try:
+            model, template = _model_and_template(request.POST)
+        except BadRequest as exc:  # an id not in the lists (a form cut short or crafted): said above the form
+            raise ValidationFailed(str(exc)) from None
         household_management_set(user=request.user, household=household, model=model, template=template,
                                  managed_as=request.POST.get("managed_as", ""))
     except DomainError as exc:
+        keep_posted(request, "management", exc)  # the form comes back as chosen, the error by its field
         return _refused(request, household, exc, "#management")
     return _done(request, household, "How the household is managed is saved.", "#management")
 
@@ -219,13 +224,18 @@ def household_members(request, pk: int):
 @require_POST
 def household_advisors(request, pk: int):
     household = _household(request, pk)
-    chosen = ids_param(request.POST, "advisors")
-    advisors = list(get_user_model().objects.filter(pk__in=chosen, groups__name=FirmRole.ADVISOR))
-    if len(advisors) != len(set(chosen)):
-        raise BadRequest("Choose advisors from the list.")
     try:
+        try:
+            chosen = ids_param(request.POST, "advisors")
+        except BadRequest as exc:
+            raise ValidationFailed(str(exc), detail={"field": "advisors"}) from None
+        advisors = list(get_user_model().objects.filter(pk__in=chosen, groups__name=FirmRole.ADVISOR))
+        if len(advisors) != len(set(chosen)):
+            raise ValidationFailed("Choose advisors from the list: one of those ticked is not an advisor of the firm.",
+                                   detail={"field": "advisors"})
         household_advisors_set(household=household, advisors=advisors, by=request.user)
     except DomainError as exc:
+        keep_posted(request, "advisors", exc)  # the ticks come back as they were, to correct them
         return _refused(request, household, exc, "#advisors")
     names = ", ".join(a.get_full_name() or a.get_username() for a in advisors) or "nobody"
     return _done(request, household, f"Advisors of {household.name}: {names}.", "#advisors")
@@ -246,8 +256,10 @@ def household_settings(request, pk: int):
     else:
         try:
             budget = decimal_param(post, "tax_budget", what="tax budget")
-        except BadRequest as exc:  # typed: said at the top of the page, not on an error page
-            return _refused(request, household, ValidationFailed(str(exc)), "#settings")
+        except BadRequest as exc:  # typed: said at the top of the page and by the field, not on an error page
+            refusal = ValidationFailed(str(exc), detail={"field": "tax_budget"})
+            keep_posted(request, "settings", refusal)
+            return _refused(request, household, refusal, "#settings")
         if budget is not None:
             settings["tax_budget"] = float(budget)
     # Empty: as the template says; a value the engine does not know is refused by the service.
@@ -265,6 +277,7 @@ def household_settings(request, pk: int):
     try:
         household_settings_set(user=request.user, household=household, settings=settings, asset_classes=asset_classes)
     except DomainError as exc:
+        keep_posted(request, "settings", exc)  # the settings come back as typed, the error by its field
         return _refused(request, household, exc, "#settings")
     return _done(request, household, "Household settings saved; the next run uses them.", "#settings")
 
@@ -310,6 +323,24 @@ def household_cash_flow(request, pk: int):
                    f"{', '.join(entered.approved_replaced)} gave way to it (made on the book before the "
                    "withdrawal); a run after it proposes again." if entered.approved_replaced else ""))
     return _done(request, household, text, "#proposal")
+
+
+def _forms_kept(request, view) -> dict:
+    """The forms of the page refused just now, as typed (``keep_posted``): the management, advisors and
+    settings forms' values, and the household proposal edit's rows and drops (one empty row when none)."""
+    kept = {f"kept_{form}": posted_kept(request, form) for form in ("management", "advisors", "settings")}
+    resolve = posted_kept(request, f"household-resolve-{view.proposal.pk}") if view.proposal else KeptForm()
+    columns = [resolve.getlist(name) for name in ("ins_account", "ins_action", "ins_symbol", "ins_buy", "ins_amount")]
+    rows = [dict(zip(("account", "action", "symbol", "buy", "amount"), row, strict=True))
+            for row in zip(*columns, strict=False)][:MAX_INSTRUCTION_ROWS]
+    settings = kept["kept_settings"]
+    if settings:  # the settings form as typed, in place of the stored settings it shows otherwise
+        location = {c: settings.getlist(f"location:{c}") for c in settings.getlist("location_class")}
+        kept |= {"own_inside_bands": settings.get("inside_bands", ""), "location_rows": [
+            (c, [*location.get(c, []), "", "", ""][:len(TAX_STATUSES)]) for c in view.classes if c != "Cash"]}
+    return {**kept, "kept_advisors_chosen": kept["kept_advisors"].getlist("advisors"), "kept_resolve": resolve, "resolve_rows": rows or [{}, {}], "resolve_drops": resolve.getlist("drop"),
+            "kept_classes": {int(k[8:]): settings.getlist(k) for k in settings
+                             if k.startswith("classes:") and k[8:].isascii() and k[8:].isdigit()}}
 
 
 def _rmd_context(household, today) -> dict:
@@ -484,13 +515,13 @@ def household_proposal_resolve_view(request, pk: int, proposal_pk: int):
         household=household, pk__in=proposals_visible_to(request.user).values("household_proposal_id")), pk=proposal_pk)
     members = dict(together.proposals.values_list("account__custodian_number", "account_id"))
     try:
-        edits = _household_edits(request.POST, members)
-    except ValueError as exc:
-        messages.error(request, str(exc))
-        return redirect(household_url(household))
-    try:
+        try:
+            edits = _household_edits(request.POST, members)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), detail={"field": "instructions"}) from None
         new = household_proposal_resolve(household_proposal=together, edits=edits, by=request.user)
     except DomainError as exc:
+        keep_posted(request, f"household-resolve-{together.pk}", exc)  # the rows and drops come back as entered
         return _refused(request, household, exc, "#proposal-edit")
     return _done(request, household, f"Solved the household again as household proposal #{new.pk} "
                  f"({'; '.join(new.revision['changes'])}); #{together.pk} is superseded. Its accounts' proposals "
