@@ -38,6 +38,7 @@ urlpatterns = [
     path("households/<int:pk>/accounts/", households.household_members, name="household_members"),
     path("households/<int:pk>/advisors/", households.household_advisors, name="household_advisors"),
     path("households/<int:pk>/settings/", households.household_settings, name="household_settings"),
+    path("households/<int:pk>/tax/", households.household_tax, name="household_tax"),
     path("households/<int:pk>/cash-flows/", households.household_cash_flow, name="household_cash_flow"),
     path("households/<int:pk>/rmd-facts/", households.household_rmd_facts, name="household_rmd_facts"),
     path("households/<int:pk>/cash-flows/upload/", households.household_cash_flow_upload,

@@ -24,6 +24,7 @@ from rebalancing.household_parameters import INSIDE_BANDS_CHOICES, household_set
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
 from rebalancing.models import (
+    Account,
     CashFlow,
     Household,
     HouseholdProposal,
@@ -46,6 +47,7 @@ from rebalancing.services.proposals import household_proposal_decide
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
 from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed, rmds_shown
 from rebalancing.services.runs import run_start
+from rebalancing.services.tax_returns import CARRYOVER_FIELDS, household_tax_set
 from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
@@ -174,8 +176,23 @@ def household_detail(request, pk: int):
         **_rmd_context(household, timezone.localdate()),
         "cash_flow_kinds": CashFlow.Kind.choices, "posted": posted_kept(request, "cash-flow"),
         **_forms_kept(request, view),
+        "posted_members": posted_kept(request, "members"),
+        **_tax_context(request, household, view.accounts),
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
+
+
+def _tax_context(request, household: Household, accounts) -> dict:
+    """The returns form: as stored, or as typed when it was just refused (``keep_posted``)."""
+    posted = posted_kept(request, "tax")
+    stored = {"filing_status": household.filing_status,
+              "carryforward_year": "" if household.carryforward_year is None else str(household.carryforward_year),
+              **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
+    values = {f: posted.get(f, "") for f in stored} if posted else stored
+    return {"tax": values, "filing_choices": Household.FilingStatus.choices,
+            "tax_accounts": [(a, posted.get(f"spouse:{a.pk}", a.spouse) if posted else a.spouse,
+                              [c for c in Account.Spouse.choices if a.taxable or c[0] != Account.Spouse.JOINT])
+                             for a in accounts]}
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.IMPORT_DATA)
@@ -207,6 +224,7 @@ def household_members(request, pk: int):
     if number:
         account = accounts_visible_to(request.user).filter(custodian_number=number).first()
         if account is None:
+            keep_posted(request, "members")  # the number comes back as typed, to correct it
             return _refused(request, household, NotFound(f"No account {number}, or not yours to see."), "#accounts")
     else:
         account = visible_or_404(accounts_visible_to(request.user), pk=remove)
@@ -215,9 +233,38 @@ def household_members(request, pk: int):
     try:
         household_account_move(user=request.user, account=account, household=household if number else None)
     except DomainError as exc:
+        if number:
+            keep_posted(request, "members")
         return _refused(request, household, exc, "#accounts")
     verb = "moved into this household" if number else "moved out into a household of its own"
     return _done(request, household, f"{account.custodian_number} {verb}.", "#accounts")
+
+
+@firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
+@require_POST
+def household_tax(request, pk: int):
+    """The household's returns: filing status, the opening capital loss carryover (each spouse's
+    when married filing separately) and whose return each account is on. A refusal keeps what was
+    typed."""
+    household = _household(request, pk)
+    post = request.POST
+    members = household.accounts.values_list("pk", flat=True)
+    try:
+        try:  # typed: a refusal above the form, not an error page
+            facts = {"filing_status": post.get("filing_status", ""),
+                     "carryforward_year": int_param(post, "carryforward_year", minimum=1900,
+                                                    maximum=timezone.localdate().year,
+                                                    what="year the opening loss is carried into"),
+                     **{f: decimal_param(post, f, what="loss carried in") or Decimal(0) for f in CARRYOVER_FIELDS}}
+        except BadRequest as exc:
+            raise ValidationFailed(str(exc)) from None
+        spouses = {a: post[f"spouse:{a}"] for a in members if f"spouse:{a}" in post}
+        household_tax_set(user=request.user, household=household, facts=facts, spouses=spouses)
+    except DomainError as exc:
+        keep_posted(request, "tax")
+        return _refused(request, household, exc, "#tax")
+    return _done(request, household, "Tax returns saved: the Schedule D report, the carried loss and the next run "
+                 "use them.", "#tax")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_USERS)
@@ -531,5 +578,5 @@ def household_proposal_resolve_view(request, pk: int, proposal_pk: int):
 __all__ = [
     "household_proposal_resolve_view",
     "household_advisors", "household_cash_flow", "household_cash_flow_upload", "household_detail", "household_list", "household_management", "household_members",
-    "household_preview", "household_proposal_decide_view", "household_rebalance", "household_settings"
+    "household_preview", "household_proposal_decide_view", "household_rebalance", "household_settings", "household_tax",
 ]

@@ -308,6 +308,7 @@ def report_realised(request):
     if download == "schedule-d":
         return _csv_response(request, reports.schedule_d_csv(schedules), f"schedule-d-{report.end.year}.csv",
                              "report.schedule_d")
+    by_return = reports.schedules_d_by_household(schedules)
     by_account = _split(report.lots, lambda r: r.account_number)
     by_household = _split(report.lots, lambda r: r.household)
     empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
@@ -320,7 +321,7 @@ def report_realised(request):
             mine.adjustment += theirs.adjustment
             mine.lost += theirs.lost
     return render(request, "frontend/ledger/report_realised.html", {
-        **period, **_scope_context(request), "report": report, "grand": grand, "schedules": schedules,
+        **period, **_scope_context(request), "report": report, "grand": grand, "schedules": by_return,
         "grand_disallowed": grand.short.adjustment + grand.long.adjustment,
         "grand_lost": grand.short.lost + grand.long.lost,
         "accounts": [(t, by_account.get(t.key, empty)) for t in report.accounts],

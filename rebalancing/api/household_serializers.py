@@ -12,7 +12,8 @@ from rebalancing.services.rmd import RMD_SHOWS
 from .serializers import ProposalSerializer
 from .serializers.strict import UnknownFieldsRefused, UnknownParametersRefused
 
-__all__ = ["CashFlowInSerializer", "CashFlowSerializer", "HouseholdProposalSerializer", "HouseholdSettingsInSerializer"]
+__all__ = ["CashFlowInSerializer", "CashFlowSerializer", "HouseholdProposalSerializer", "HouseholdSettingsInSerializer",
+           "HouseholdTaxInSerializer"]
 
 
 class HouseholdProposalSerializer(serializers.ModelSerializer):
@@ -90,6 +91,39 @@ class HouseholdSettingsInSerializer(UnknownFieldsRefused, serializers.Serializer
     asset_classes = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=64)),
                                           required=False, help_text="account id -> asset classes it may hold "
                                                                     "([]: any)")
+
+
+def _carried(help_text: str):
+    return serializers.DecimalField(max_digits=18, decimal_places=2, required=False, help_text=help_text)
+
+
+class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
+    """A household's returns (``services.tax_returns.household_tax_set``): what is omitted is kept;
+    what makes no sense is refused whole (400, ``detail.field``)."""
+
+    filing_status = serializers.CharField(required=False, help_text="single, married_joint, married_separate or "
+                                                                    "head_of_household")
+    carryforward_year = serializers.IntegerField(required=False, allow_null=True,
+                                                 help_text="The year the opening capital loss carryover is carried "
+                                                           "into (later years come from the ledger)")
+    carryforward_short_term = _carried("Short-term loss carried into that year (filing separately: the first "
+                                       "spouse's); a positive amount")
+    carryforward_long_term = _carried("Long-term loss carried into that year (filing separately: the first "
+                                      "spouse's); a positive amount")
+    carryforward_second_short_term = _carried("Filing separately only: the second spouse's short-term loss "
+                                              "carried into that year")
+    carryforward_second_long_term = _carried("Filing separately only: the second spouse's long-term loss carried "
+                                             "into that year")
+    spouses = serializers.DictField(child=serializers.CharField(), required=False,
+                                    help_text='account id -> whose return its sales go on when the household files '
+                                              'separately: "first", "second" or "joint" (half each; taxable '
+                                              'accounts only)')
+
+    def validate_spouses(self, value: dict) -> dict[int, str]:
+        try:
+            return {int(k): v for k, v in value.items()}
+        except ValueError:
+            raise serializers.ValidationError("Keys are account ids.") from None
 
 
 class RmdFactsInSerializer(UnknownFieldsRefused, serializers.Serializer):

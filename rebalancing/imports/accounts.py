@@ -1,4 +1,6 @@
-"""The account file: accounts upserted by custodian number, their households by household id."""
+"""The account file: accounts upserted by custodian number, their households by household id (and
+the households' tax returns: filing status and opening carryover, each spouse's when married
+filing separately; ``services.tax_returns``)."""
 
 from datetime import date
 from decimal import Decimal
@@ -8,9 +10,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+from rebalancing.services.tax_returns import CARRYOVER_FIELDS, household_tax_check
+from tenants.errors import ValidationFailed
 
 from .cells import (
+    CellProblem,
     boolean_cells,
+    column_parse,
     consistent_values,
     date_cells,
     decimal_cells,
@@ -34,11 +40,14 @@ OPTIONAL = (
     "household_name", "model", "template", "tax_status", "taxable", "discretionary", "short_term_rate",
     "long_term_rate", "cash", "realised_short_term_ytd", "realised_long_term_ytd", "opened_on", "asset_classes",
     "owner_name", "owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year",  # RMDs (services.rmd)
+    "spouse",  # whose return the account is on when its household files separately
+    # The household's returns, the same on each of its rows (services.tax_returns)
+    "filing_status", "carryforward_year", *CARRYOVER_FIELDS,
 )
 # Fields with no empty value: an empty cell keeps what is stored (a new account gets the default).
 _KEEP_WHEN_EMPTY = (
     "tax_status", "discretionary", "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd",
-    "realised_long_term_ytd",
+    "realised_long_term_ytd", "spouse",
 )
 _field = Account._meta.get_field
 _YEAR_END_VALUE = models.DecimalField(max_digits=18, decimal_places=2)  # an entry of Account.year_end_values
@@ -57,6 +66,94 @@ def _tax_status_cells(sheet) -> pd.Series | None:
         if isinstance(s, str) and isinstance(f, bool) and (s == "taxable") != f:
             sheet.problems.add(line, "taxable", f"says {'yes' if f else 'no'} but tax_status is {s}")
     return status.where(status.map(lambda v: v is not None), from_flag)
+
+
+def _parse_spouse(text: str) -> str:
+    """``first``, ``second`` or ``joint`` ("first spouse", "second spouse" too)."""
+    words = " ".join(text.lower().split()).removesuffix(" spouse")
+    if words not in Account.Spouse.values:
+        raise CellProblem(f"{text!r} is not whose the account is; write first, second or joint")
+    return words
+
+
+def _parse_filing_status(text: str) -> str:
+    words = "_".join(text.lower().replace("-", " ").split())
+    labels = {label.lower().replace(" ", "_"): value for value, label in Household.FilingStatus.choices}
+    found = words if words in Household.FilingStatus.values else labels.get(words)
+    if found is None:
+        raise CellProblem(f"{text!r} is not a filing status; write {', '.join(Household.FilingStatus.values)}")
+    return found
+
+
+def _spouses_check(sheet, columns: dict) -> None:
+    """An IRA or Roth cannot be joint (IRC §408(a)): the row's tax status and spouse, each as the
+    file gives it or else as stored (a new account: taxable, first)."""
+    numbers = columns["custodian_number"]
+    stored = {n: (t, s) for n, t, s in Account.objects.filter(custodian_number__in=distinct(numbers))
+              .values_list("custodian_number", "tax_status", "spouse")}
+    statuses = columns.get("tax_status", pd.Series([None] * len(numbers), index=numbers.index, dtype=object))
+    spouses = columns.get("spouse", pd.Series([None] * len(numbers), index=numbers.index, dtype=object))
+    for line, number, status, spouse in zip(numbers.index, numbers.tolist(), statuses.tolist(), spouses.tolist(),
+                                            strict=True):
+        stored_status, stored_spouse = stored.get(number, (Account.TaxStatus.TAXABLE, Account.Spouse.FIRST))
+        if not isinstance(status, str | None) or not isinstance(spouse, str | None):
+            continue  # a cell already reported
+        problem = Account.spouse_problem(spouse=stored_spouse if spouse is None else spouse,
+                                         tax_status=stored_status if status is None else status)
+        if problem:
+            column, stored_note = ("spouse", "") if spouse is not None else ("tax_status", " (it is marked joint)")
+            sheet.problems.add(line, column, problem + stored_note)
+
+
+_FILING_COLUMNS = ("filing_status", "carryforward_year", *CARRYOVER_FIELDS)
+
+
+def _household_tax_cells(sheet, households: pd.Series, as_of: date) -> dict[str, dict]:
+    """household id -> the tax facts its rows give (each the same on all of them; empty cells give
+    nothing, so a fact not given is kept)."""
+    facts: dict[str, dict] = {}
+    parsed = {}
+    if sheet.has("filing_status"):
+        parsed["filing_status"] = column_parse(sheet, "filing_status", _parse_filing_status)
+    if sheet.has("carryforward_year"):
+        def year(text: str) -> int:  # the year the loss is carried into: this year at the latest
+            if not (text.isascii() and text.isdigit()) or not 1900 <= int(text) <= as_of.year:
+                raise CellProblem(f"{text!r} is not a year from 1900 to {as_of.year}")
+            return int(text)
+        parsed["carryforward_year"] = column_parse(sheet, "carryforward_year", year)
+    for name in CARRYOVER_FIELDS:
+        if sheet.has(name):  # a loss carried, written as a positive amount
+            parsed[name] = decimal_cells(sheet, name, field=Household._meta.get_field(name), required=False,
+                                         minimum=Decimal(0))
+    for name, values in parsed.items():
+        for household, value in consistent_values(sheet, households, values, name, f"the {name}").items():
+            facts.setdefault(household, {})[name] = value
+    return facts
+
+
+def _household_tax_plan(sheet, households: pd.Series, facts: dict[str, dict]) -> None:
+    """Each household as its facts would leave it, checked (``household_tax_check``); a problem is
+    said on the household's first row."""
+    stored = {h.external_id: h for h in Household.objects.filter(external_id__in=list(facts))}
+    first_line = {}
+    for line, household in zip(households.index, households.tolist(), strict=True):
+        first_line.setdefault(household, line)
+    for external_id, given in facts.items():
+        household = stored.get(external_id) or Household(external_id=external_id, name=external_id)
+        for name, value in given.items():
+            setattr(household, name, value)
+        try:
+            household_tax_check(household)
+        except ValidationFailed as exc:
+            sheet.problems.add(first_line[external_id], exc.detail.get("field", "filing_status"), exc.message)
+
+
+def _household_tax_apply(household_ids: dict[str, int], facts: dict[str, dict]) -> int:
+    """Write the households' tax facts; how many households changed."""
+    changed = 0
+    for external_id, given in facts.items():
+        changed += Household.objects.filter(pk=household_ids[external_id]).exclude(**given).update(**given)
+    return changed
 
 
 def _households_upsert(numbers: list[str], names: dict[str, str]) -> tuple[dict[str, int], tuple[str, ...]]:
@@ -159,15 +256,24 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
         if sheet.has(name):
             columns[name] = date_cells(sheet, name, required=False, not_after=as_of)
     _year_end_cells(sheet, columns, as_of)
+    if sheet.has("spouse"):
+        columns["spouse"] = column_parse(sheet, "spouse", _parse_spouse)
+    tax_facts = _household_tax_cells(sheet, households, as_of)
     for column, model, what in (("model", ModelPortfolio, "model"), ("template", ParameterTemplate, "template")):
         if sheet.has(column):
             codes = sheet.cells(column).astype(object).mask(sheet.cells(column) == "", None)
             known = ids_by(model, "code", distinct(codes))
             columns[f"{column}_id"] = references_map(sheet, column, codes, known, what)
     duplicates_report(sheet, {"account_number": columns["custodian_number"]}, "account number")
+    _spouses_check(sheet, columns)
+    _household_tax_plan(sheet, households, tax_facts)
     sheet.problems.reject_if_any()
 
     household_ids, notes = _households_upsert(distinct(households), household_names)
+    if tax_facts:
+        changed = _household_tax_apply(household_ids, tax_facts)
+        if changed:
+            notes = (*notes, f"households: {changed} with new tax returns (filing status, carryover)")
     columns["household_id"] = pd.Series([household_ids[h] for h in households], index=households.index, dtype=object)
     rows = records(columns, keep_when_empty=_KEEP_WHEN_EMPTY)
     _year_end_merge(rows)

@@ -29,6 +29,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name='household',
+            name='filing_status',
+            field=models.CharField(choices=[('single', 'Single'), ('married_joint', 'Married filing jointly'), ('married_separate', 'Married filing separately'), ('head_of_household', 'Head of household')], default='married_joint', help_text='Sets the yearly limit on net capital losses against ordinary income (IRC §1211(b)); married filing separately, each spouse files their own Schedule D', max_length=20),
+        ),
+        migrations.AlterField(
+            model_name='household',
             name='carryforward_long_term',
             field=models.DecimalField(decimal_places=2, default=0, help_text="Long-term capital loss carried into that year (filing separately: the first spouse's)", max_digits=18),
         ),

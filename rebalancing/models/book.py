@@ -46,7 +46,8 @@ class Household(models.Model):
     )
     filing_status = models.CharField(
         max_length=20, choices=FilingStatus.choices, default=FilingStatus.JOINT,
-        help_text="Sets the yearly limit on net capital losses against ordinary income (IRC §1211(b))",
+        help_text="Sets the yearly limit on net capital losses against ordinary income (IRC §1211(b)); married "
+                  "filing separately, each spouse files their own Schedule D",
     )
     carryforward_year = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The year the opening capital loss carryover below is carried into",
@@ -240,9 +241,9 @@ class Account(models.Model):
         """Why an account of ``tax_status`` cannot be ``spouse``'s ("" when it can): the one home of
         the rule, for the services, the accounts file and the constraints above."""
         if spouse not in cls.Spouse.values:
-            return f"must be first, second or joint, not {spouse!r}"
+            return f"whose it is must be first, second or joint, not {spouse!r}"
         if spouse == cls.Spouse.JOINT and tax_status != cls.TaxStatus.TAXABLE:
-            return ("cannot be joint for an IRA or Roth IRA: an individual retirement account is one person's "
+            return ("an IRA or Roth IRA cannot be joint: an individual retirement account is one person's "
                     "(IRC §408(a)); mark it the first or the second spouse's")
         return ""
 

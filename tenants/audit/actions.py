@@ -21,6 +21,7 @@ class Action(StrEnum):
     HOUSEHOLD_CHANGE = "household.change", "changed how a household is managed"
     HOUSEHOLD_MEMBERS = "household.members", "moved an account between households"
     HOUSEHOLD_SETTINGS = "household.settings", "changed a household's settings (tax budget, asset location, rebalancing inside its bands) or asset classes"
+    HOUSEHOLD_TAX = "household.tax", "changed a household's filing status, opening capital loss carryover or whose return each account is on"
     CASH_FLOW_CREATE = "cash_flow.create", "entered a household's deposit, withdrawal or RMD"
     CASH_FLOW_PAY = "cash_flow.pay", "paid out a withdrawal or RMD whose sales had executed"
     ACCOUNT_RMD_FACTS_SET = "account.rmd_facts", "set what an IRA's required minimum distribution is computed from"

@@ -186,7 +186,7 @@ def test_the_realised_gains_report_totals_per_account_and_household(ledger, as_u
     assert lots.content.decode().splitlines()[0].startswith("account_number,household,term,description,symbol")
     totals = as_user("admin").get(f"/reports/realised/?{YEAR}&download=totals")
     assert totals.content.decode().splitlines()[0].startswith("level,key,name,short_term_proceeds")
-    assert "Schedule D 2026 per household" in page and "Lost for good" in page
+    assert "Schedule D 2026 per return" in page and "Lost for good" in page
     schedule = as_user("admin").get(f"/reports/realised/?{YEAR}&download=schedule-d")
     assert schedule.content.decode().splitlines()[0].startswith("household,name,filing_status,spouse,year,short_term")
     empty = text(as_user("admin").get("/reports/realised/?start=2025-01-01&end=2025-12-31"))

@@ -205,7 +205,9 @@ class HouseholdSerializer(serializers.ModelSerializer):
     class Meta:
         model = Household
         fields = ["id", "name", "external_id", "advisors", "template", "overrides", "managed_as", "model",
-                  "household_overrides", "household_settings"]
+                  "household_overrides", "household_settings", "filing_status", "carryforward_year",
+                  "carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
+                  "carryforward_second_long_term"]
 
     def get_advisors(self, household) -> list[str]:
         return [u.get_username() for u in household.advisors]
@@ -232,7 +234,7 @@ class AccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = Account
         fields = ["id", "custodian_number", "name", "household", "household_name", "advisors", "model", "template",
-                  "tax_status", "taxable", "asset_classes", "discretionary", "cash", "opened_on"]
+                  "tax_status", "taxable", "spouse", "asset_classes", "discretionary", "cash", "opened_on"]
 
     def get_advisors(self, account) -> list[str]:
         return [u.get_username() for u in account.household.advisors]

@@ -140,6 +140,9 @@ class ScheduleDSerializer(serializers.Serializer):
     household = serializers.CharField()
     name = serializers.CharField()
     filing_status = serializers.CharField()
+    spouse = serializers.CharField(help_text='"" for the household\'s one return; married filing separately, each '
+                                             'spouse files their own: "first" or "second" (their own accounts and '
+                                             'half of each joint one, their own limit and carryover)')
     sheet = ScheduleDSheetSerializer()
     earlier = ScheduleDSheetSerializer(many=True, help_text="The years before, whose losses carry into this one")
 

@@ -37,6 +37,7 @@ from rebalancing.services.rmd import (
     rmds_owed,
     rmds_shown,
 )
+from rebalancing.services.tax_returns import household_tax_set
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
@@ -194,7 +195,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
     """Households with their advisors; managed account by account or as one (``managed_as``)."""
 
     serializer_class = serializers.HouseholdSerializer
-    rules = {"parameters": EDIT_PARAMETERS, "household_settings": EDIT_PARAMETERS,
+    rules = {"parameters": EDIT_PARAMETERS, "household_settings": EDIT_PARAMETERS, "tax": EDIT_PARAMETERS,
              "whatif": Rule(Scope.READ, Capability.VIEW_BOOK), "rmds": Rule(Scope.READ, Capability.VIEW_BOOK)}
 
     def visible_queryset(self, user):
@@ -217,6 +218,18 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         """Replace the household's settings (tax budget per year, asset location) within its template's
         limits, and which asset classes its accounts may hold."""
         household_settings_update(request, self.get_object())
+        return Response(serializers.HouseholdSerializer(self.get_object()).data)
+
+    @extend_schema(request=household_serializers.HouseholdTaxInSerializer, responses=serializers.HouseholdSerializer)
+    @action(detail=True, methods=["patch"])
+    def tax(self, request, pk=None):
+        """Set the household's returns: its filing status, its opening capital loss carryover (each
+        spouse's when married filing separately) and whose return each account is on. Omitted: kept."""
+        serializer = household_serializers.HouseholdTaxInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        facts = dict(serializer.validated_data)
+        spouses = facts.pop("spouses", None)
+        household_tax_set(user=request.user, household=self.get_object(), facts=facts, spouses=spouses)
         return Response(serializers.HouseholdSerializer(self.get_object()).data)
 
     @extend_schema(request=HouseholdWhatIfSerializer, responses={200: OpenApiTypes.OBJECT})

@@ -246,7 +246,8 @@ class TransitionView(FirmAPIView):
 
 
 class ScheduleDView(FirmAPIView):
-    """Schedule D per household for a year: netting, the loss limit, the carryover in and out."""
+    """Schedule D per return for a year: netting, the loss limit, the carryover in and out. A household
+    filing separately has two, one per spouse (``spouse``); none nets one spouse's against the other's."""
 
     @extend_schema(parameters=[ReportYearSerializer], responses=ScheduleDSerializer(many=True))
     def get(self, request):
@@ -259,5 +260,6 @@ class ScheduleDView(FirmAPIView):
         rows = reports.schedules_d(households=households, year=data["year"])
         download_audit(user=request.user, what="report.schedule_d", filters=_filters(data), rows=len(rows))
         return Response(ScheduleDSerializer([
-            {"household": r.household, "name": r.name, "filing_status": r.filing_status, "sheet": _sheet(r.sheet),
+            {"household": r.household, "name": r.name, "filing_status": r.filing_status, "spouse": r.spouse,
+             "sheet": _sheet(r.sheet),
              "earlier": [_sheet(s) for s in r.earlier]} for r in rows], many=True).data)

@@ -1,0 +1,109 @@
+"""A household's returns through the API: filing status, each spouse's opening carryover and whose
+return each account is on (PATCH households/{id}/tax/), shown on the household and the account, and
+Schedule D per spouse (GET reports/schedule-d/)."""
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.ledger.executions import executions_import
+from rebalancing.models import Account, Household
+from tenants.audit.models import AuditEvent
+from tests.ledger.helpers import execution_csv, fill, release, sell
+from tests.rebalancing.book import make_account
+from tests.rebalancing.household_book import make_unit_household
+
+from .conftest import API, error_of, key_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lees(firm_a, people):
+    with tenant_context(firm_a):
+        yield make_unit_household(advisor=people["advisor"])
+
+
+def _patch(client, household, body):
+    return client.patch(f"{API}/households/{household.pk}/tax/", body, content_type="application/json")
+
+
+def test_the_advisor_sets_the_returns_and_reads_them_back(lees, people, firm_a, client_for):
+    advisor, household = client_for(firm_a, people["advisor"]), lees["household"]
+    answer = _patch(advisor, household, {
+        "filing_status": "married_separate", "carryforward_year": 2026, "carryforward_short_term": "4000.00",
+        "carryforward_second_long_term": "750.25",
+        "spouses": {str(lees["joint"].pk): "joint", str(lees["roth"].pk): "second"}})
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["filing_status"], body["carryforward_year"], body["carryforward_short_term"],
+            body["carryforward_long_term"], body["carryforward_second_short_term"],
+            body["carryforward_second_long_term"]) == ("married_separate", 2026, "4000.00", "0.00", "0.00", "750.25")
+    accounts = {a["custodian_number"]: a["spouse"] for a in advisor.get(f"{API}/accounts/").json()["results"]}
+    assert accounts == {"LEE-JT": "joint", "LEE-IRA": "first", "LEE-ROTH": "second"}
+    # What is omitted is kept.
+    assert _patch(advisor, household, {"carryforward_long_term": "10"}).json()["carryforward_short_term"] == "4000.00"
+    with tenant_context(firm_a):
+        assert AuditEvent.objects.filter(action="household.tax", object_id=str(household.pk)).count() == 2
+
+
+@pytest.mark.parametrize("body, field, says", [
+    ({"spouses": {"ira": "joint"}}, "spouse", "an IRA or Roth IRA cannot be joint"),
+    ({"spouses": {"joint": "both"}}, "spouse", "must be first, second or joint, not 'both'"),
+    ({"filing_status": "married"}, "filing_status", "The filing status must be one of"),
+    ({"carryforward_year": 2026, "carryforward_short_term": "-1.00"}, "carryforward_short_term", "positive amount"),
+    ({"carryforward_short_term": "100.00"}, "carryforward_year", "Say the year"),
+    ({"carryforward_year": 2026, "carryforward_second_short_term": "5.00"}, "carryforward_second_short_term",
+     "for a household filing separately"),
+])
+def test_what_makes_no_sense_is_refused_by_name_and_nothing_changes(lees, people, firm_a, client_for, body, field,
+                                                                     says):
+    if "spouses" in body:
+        body = {"spouses": {str(lees[k].pk): v for k, v in body["spouses"].items()}}
+    answer = _patch(client_for(firm_a, people["advisor"]), lees["household"], body)
+    assert answer.status_code == 400, answer.content
+    error = error_of(answer)
+    assert error["detail"]["field"] == field and says in error["message"]
+    with tenant_context(firm_a):
+        h = Household.objects.get(pk=lees["household"].pk)
+        assert (h.filing_status, h.carryforward_year, h.carryforward_short_term) == ("married_joint", None, 0)
+        assert set(Account.objects.filter(household=h).values_list("spouse", flat=True)) == {"first"}
+
+
+def test_an_account_of_another_household_or_a_colleagues_household_is_refused(lees, people, firm_a, client_for,
+                                                                              api_key):
+    with tenant_context(firm_a):
+        stranger = make_account("OTHER-1", model=lees["model"])
+    answer = _patch(client_for(firm_a, people["advisor"]), lees["household"], {"spouses": {str(stranger.pk): "second"}})
+    assert answer.status_code == 400 and error_of(answer)["detail"]["accounts"] == [stranger.pk]
+    assert _patch(client_for(firm_a, people["colleague"]), lees["household"], {"filing_status": "single"}).status_code \
+        == 404
+    read_only = key_client(firm_a, api_key(firm_a, people["advisor"], scopes=["read"]))
+    assert error_of(_patch(read_only, lees["household"], {"filing_status": "single"}))["code"] == "scope_missing"
+    unknown = _patch(client_for(firm_a, people["advisor"]), lees["household"], {"filing_statuss": "single"})
+    assert unknown.status_code == 400
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=lees["household"].pk).filing_status == "married_joint"
+
+
+def test_schedule_d_comes_one_sheet_per_spouse(lees, people, firm_a, client_for):
+    # given: filing separately, spouse A loses 10,000 (short-term) and spouse B gains 10,000 (long-term)
+    with tenant_context(firm_a):
+        household = Household.objects.create(name="Okafors", external_id="HH-OK", filing_status="married_separate")
+        a = make_account("OK-A", model=lees["model"], household=household,
+                         holdings=[("VTI", 100, 20000, date(2026, 2, 2))])
+        b = make_account("OK-B", model=lees["model"], household=household, holdings=[("BND", 200, 6000, date(2020, 1, 2))])
+        Account.objects.filter(pk=b.pk).update(spouse="second")
+        [loss] = release(a, [sell("VTI", 100, 100.0, [("OK-A-L1", 100)])], pm=people["pm"], as_of=date(2026, 6, 1))
+        [gain] = release(b, [sell("BND", 200, 80.0, [("OK-B-L1", 200)])], pm=people["pm"], as_of=date(2026, 6, 1))
+        executions_import(source=execution_csv(fill("OK-1", loss, 100, "100", date(2026, 6, 1)),
+                                               fill("OK-2", gain, 200, "80", date(2026, 6, 1))),
+                          actor="custodian feed", as_of=date(2026, 11, 20))
+    # when
+    rows = client_for(firm_a, people["pm"]).get(f"{API}/reports/schedule-d/?year=2026&household=HH-OK").json()
+    # then
+    assert [(r["spouse"], D(r["sheet"]["net"]), D(r["sheet"]["deduction"]), D(r["sheet"]["carried_out_short"]),
+             D(r["sheet"]["taxable_long"]), D(r["sheet"]["limit"])) for r in rows] == [
+        ("first", -10000, 1500, 8500, 0, 1500), ("second", 10000, 0, 0, 10000, 1500)]

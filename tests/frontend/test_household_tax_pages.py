@@ -1,0 +1,136 @@
+"""A household's tax returns on its page: the filing status, each spouse's opening carryover and whose
+return each account is on, refused in words (keeping what was typed) when it makes no sense; the
+Schedule D report with one sheet per spouse and their sum when the household files separately."""
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.ledger.executions import executions_import
+from rebalancing.models import Account, Household
+from tenants.audit.models import AuditEvent
+from tests.ledger.helpers import execution_csv, fill, release, sell
+from tests.rebalancing.book import make_account
+from tests.rebalancing.household_book import make_unit_household
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lees(firm_a, people):
+    with tenant_context(firm_a):
+        yield make_unit_household(advisor=people["advisor"])
+
+
+def _url(household, tail=""):
+    return f"/households/{household.pk}/{tail}"
+
+
+def test_the_advisor_sets_filing_separately_each_spouses_carryover_and_whose_each_account_is(lees, as_user, firm_a):
+    advisor, household = as_user("advisor"), lees["household"]
+    page = advisor.get(_url(household)).content.decode()
+    assert f'action="/households/{household.pk}/tax/"' in page
+    assert "whose each account is matters only when the household files separately" in page
+
+    saved = advisor.post(_url(household, "tax/"), {
+        "filing_status": "married_separate", "carryforward_year": "2026", "carryforward_short_term": "4,000",
+        "carryforward_long_term": "", "carryforward_second_short_term": "$1,250.50", "carryforward_second_long_term": "0",
+        f"spouse:{lees['joint'].pk}": "joint", f"spouse:{lees['ira'].pk}": "first", f"spouse:{lees['roth'].pk}": "second",
+    }, follow=True)
+
+    html = saved.content.decode()
+    assert "Tax returns saved" in html
+    assert "each spouse files their own Schedule D" in html  # the page says what the status means
+    assert '<option value="married_separate" selected>' in html and 'value="1250.50"' in html
+    with tenant_context(firm_a):
+        h = Household.objects.get(pk=household.pk)
+        assert (h.filing_status, h.carryforward_year, h.carryforward_short_term, h.carryforward_long_term,
+                h.carryforward_second_short_term) == ("married_separate", 2026, D(4000), 0, D("1250.50"))
+        assert dict(Account.objects.filter(household=h).values_list("custodian_number", "spouse")) == {
+            "LEE-JT": "joint", "LEE-IRA": "first", "LEE-ROTH": "second"}
+        event = AuditEvent.objects.get(action="household.tax", object_id=str(household.pk))
+        assert event.after["spouse"] == {"LEE-JT": "joint", "LEE-ROTH": "second"}
+    # The IRA is offered no joint option (IRC §408(a)); the joint taxable account is.
+    assert f'<select id="t-spouse-{lees["ira"].pk}" name="spouse:{lees["ira"].pk}"><option value="first" selected>' \
+           'First spouse</option><option value="second">Second spouse</option></select>' in html
+
+
+@pytest.mark.parametrize("form, says", [
+    ({"spouse:ira": "joint"}, "LEE-IRA: an IRA or Roth IRA cannot be joint"),
+    ({"carryforward_short_term": "-500"}, "is a loss written as a positive amount"),
+    ({"carryforward_year": "twenty"}, "The year the opening loss is carried into must be a whole number"),
+    ({"carryforward_year": "", "carryforward_short_term": "900"}, "Say the year the opening loss is carried into"),
+    ({"filing_status": "married_joint", "carryforward_second_short_term": "700"},
+     "A second spouse&#x27;s own carryover is for a household filing separately"),
+])
+def test_a_refused_tax_form_says_why_keeps_what_was_typed_and_changes_nothing(lees, as_user, firm_a, form, says):
+    # Given the advisor's form with one thing that makes no sense
+    advisor, household = as_user("advisor"), lees["household"]
+    typed = {"filing_status": "married_separate", "carryforward_year": "2026", "carryforward_short_term": "1,234.56",
+             "carryforward_long_term": "0", "carryforward_second_short_term": "0", "carryforward_second_long_term": "0",
+             f"spouse:{lees['joint'].pk}": "second", f"spouse:{lees['ira'].pk}": "second"}
+    typed.update({(f"spouse:{lees['ira'].pk}" if k == "spouse:ira" else k): v for k, v in form.items()})
+    # When it is posted
+    refused = advisor.post(_url(household, "tax/"), typed, follow=True)
+    # Then the page says why, at the top, and the form holds what was typed (once)
+    html = refused.content.decode()
+    assert refused.status_code == 200 and says in html
+    assert f'value="{typed["carryforward_short_term"]}"' in html
+    assert f'<option value="{typed["filing_status"]}" selected>' in html
+    assert f'<select id="t-spouse-{lees["joint"].pk}" name="spouse:{lees["joint"].pk}"><option value="first">First ' \
+           'spouse</option><option value="second" selected>' in html
+    assert 'value="1,234.56"' not in advisor.get(_url(household)).content.decode()
+    # and nothing was written
+    with tenant_context(firm_a):
+        h = Household.objects.get(pk=household.pk)
+        assert (h.filing_status, h.carryforward_year, h.carryforward_short_term) == ("married_joint", None, 0)
+        assert set(Account.objects.filter(household=h).values_list("spouse", flat=True)) == {"first"}
+        assert not AuditEvent.objects.filter(action="household.tax").exists()
+
+
+def test_who_may_not_edit_parameters_may_not_set_the_returns(lees, as_user, firm_a):
+    assert as_user("colleague").post(_url(lees["household"], "tax/"), {"filing_status": "single"}).status_code == 404
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=lees["household"].pk).filing_status == "married_joint"
+
+
+def test_a_refused_move_in_keeps_the_account_number_typed(lees, as_user):
+    # Before: the household's accounts form came back empty after a refusal (docs/frontend.md).
+    admin = as_user("admin")
+    refused = admin.post(_url(lees["household"], "accounts/"), {"add": "NOPE-17"}, follow=True).content.decode()
+    assert "No account NOPE-17" in refused
+    assert 'autocomplete="off" value="NOPE-17"' in refused
+    assert 'value="NOPE-17"' not in admin.get(_url(lees["household"])).content.decode()  # once
+
+
+def test_the_schedule_d_report_shows_each_spouses_return_and_their_sum(lees, people, as_user, firm_a):
+    # given: filing separately, spouse A loses 10,000 and spouse B gains 10,000
+    with tenant_context(firm_a):
+        household = Household.objects.create(name="Okafors", external_id="HH-OK", filing_status="married_separate")
+        a = make_account("OK-A", model=lees["model"], household=household,
+                         holdings=[("VTI", 100, 20000, date(2026, 2, 2))])
+        b = make_account("OK-B", model=lees["model"], household=household, holdings=[("BND", 200, 6000, date(2020, 1, 2))])
+        Account.objects.filter(pk=b.pk).update(spouse="second")
+        [loss] = release(a, [sell("VTI", 100, 100.0, [("OK-A-L1", 100)])], pm=people["pm"], as_of=date(2026, 6, 1))
+        [gain] = release(b, [sell("BND", 200, 80.0, [("OK-B-L1", 200)])], pm=people["pm"], as_of=date(2026, 6, 1))
+        executions_import(source=execution_csv(fill("OK-1", loss, 100, "100", date(2026, 6, 1)),
+                                               fill("OK-2", gain, 200, "80", date(2026, 6, 1))),
+                          actor="custodian feed", as_of=date(2026, 11, 20))
+    # when
+    html = as_user("pm").get("/reports/realised/?year=2026").content.decode()
+    # then: A deducts 1,500 and carries 8,500; B's 10,000 is taxed; the household's line sums the two
+    # returns (1,500 deducted, 8,500 carried), never nets them to nothing
+    assert "Schedule D 2026 per return" in html
+
+    def row(key):
+        rest = html[html.index(f'data-return="{key}"'):]
+        return rest[:rest.index("</tr>")]
+
+    first, second, total = row("HH-OK:first"), row("HH-OK:second"), row("HH-OK:total")
+    assert "first spouse" in first and "1,500.00" in first and "8,500.00" in first
+    assert "second spouse" in second and "10,000.00" in second
+    assert "both returns" in total and "1,500.00" in total and "8,500.00" in total
+    csv = as_user("pm").get("/reports/realised/?year=2026&download=schedule-d").content.decode().splitlines()
+    assert [line.split(",")[3] for line in csv[1:] if line.startswith("HH-OK")] == ["first", "second"]
