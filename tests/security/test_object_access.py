@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
+from django.http import QueryDict
 from django.urls import get_resolver
 from django_tenants.utils import tenant_context
 
@@ -19,6 +21,7 @@ from rebalancing.api.base import READ
 from rebalancing.models import (
     Alert,
     Backtest,
+    CashFlow,
     HouseholdProposal,
     Order,
     Proposal,
@@ -77,7 +80,7 @@ def colleagues(book, firm_a, people):
             "alert": alert, "backtest": backtest, "api_key": key, "order": order,
             "own_household": own_household, "own_proposal": own_proposal,
             "words": [account.custodian_number, "COL-JT", "COL family", "colleague's prospect", "colleague's key",
-                      "drift of the colleague's"],
+                      "drift of the colleague's", "COL-"],
         }
 
 
@@ -227,3 +230,101 @@ def test_an_advisor_opening_a_colleagues_objects_pages_is_told_nothing(firm_a, p
     assert wrong == [], wrong
     assert len(tried) >= 40
     assert _state(firm_a) == before
+
+
+# --- Ids in query strings and in bodies ------------------------------------------------------------
+
+def _seen(answer) -> list[str]:
+    return answer.content.decode()
+
+
+def _filtered_urls(c: dict, people: dict) -> list[str]:
+    """Lists, searches, reports, exports and dashboards, each narrowed to a colleague's object."""
+    account, household, run = c["account"], c["household"], c["run"]
+    released = c["order"].account
+    return [
+        f"{API}/accounts/?household={household.pk}", f"{API}/accounts/?advisor={people['colleague'].pk}",
+        f"{API}/accounts/?search={account.custodian_number}", f"{API}/proposals/?account={account.pk}",
+        f"{API}/proposals/?run={run.pk}", f"{API}/alerts/?account={account.pk}", f"{API}/orders/?account={released.pk}",
+        f"{API}/orders/?proposal={c['order'].proposal_id}", f"{API}/household-proposals/", f"{API}/cash-flows/",
+        f"{API}/backtests/", f"{API}/runs/", f"{API}/executions/", f"{API}/order-files/", f"{API}/order-files/?layout=blocks",
+        f"{API}/reports/realised-gains/?account={account.custodian_number}&start=2000-01-01&end=2030-12-31",
+        f"{API}/reports/harvest/?household={household.external_id}&start=2000-01-01&end=2030-12-31",
+        f"{API}/reports/transition/?account={account.custodian_number}&as_of=2026-12-01",
+        f"{API}/reports/schedule-d/?household={household.external_id}&year=2026", f"{API}/reports/rmds/?show=all",
+        f"{API}/api-keys/",
+        "/", f"/accounts/?advisor={people['colleague'].pk}", f"/accounts/?q={account.custodian_number}",
+        "/accounts/?attention=any", "/households/?q=COL", "/households/rmds/?show=all",
+        "/households/rmds/?show=all&download=csv", f"/reports/realised/?account={account.custodian_number}",
+        f"/reports/realised/?household={household.external_id}&download=lots",
+        f"/reports/harvest/?household={household.external_id}", f"/reports/transition/?account={account.custodian_number}",
+        f"/ledger/orders/?q={released.custodian_number}", "/ledger/orders/?download=orders",
+        "/ledger/orders/?download=blocks", "/ledger/executions/", "/approvals/?view=all", "/proposals/?status=released",
+        "/proposals/?status=pending", "/runs/", "/backtests/", "/api-keys/", "/notices/",
+    ]
+
+
+def test_an_advisor_naming_a_colleagues_objects_in_a_query_finds_none_of_them(firm_a, people, colleagues, as_user):
+    client = as_user("advisor")
+    words = [*colleagues["words"], colleagues["order"].account.custodian_number]
+    for url in _filtered_urls(colleagues, people):
+        answer = client.get(url)
+        assert answer.status_code == 200, (url, answer.status_code, answer.content[:300])
+        text = answer.content.decode()
+        for value in QueryDict(urlsplit(url).query).values():  # the filter form shows what was asked
+            text = text.replace(f'value="{value}"', "").replace(f"={value}&", "")
+        assert not [w for w in words if w in text], (url, [w for w in words if w in text])
+        if url.startswith(API) and "?" in url and answer["Content-Type"].startswith("application/json"):
+            body = answer.json()
+            rows = body.get("results", body.get("lots")) if isinstance(body, dict) else body
+            assert not rows, (url, body)
+
+
+def test_the_colleague_sees_what_the_advisor_does_not(colleagues, people, as_user):
+    """The same URLs do show the objects to their own advisor: the attack above is not vacuous."""
+    client = as_user("colleague")
+    shown = sum(colleagues["account"].custodian_number in client.get(url).content.decode()
+                for url in _filtered_urls(colleagues, people))
+    assert shown >= 10
+
+
+def test_an_advisor_naming_a_colleagues_objects_in_a_body_writes_nothing(firm_a, people, colleagues, as_user):
+    client = as_user("advisor")
+    own, theirs = colleagues["own_household"], colleagues["account"]
+    with tenant_context(firm_a):
+        classes_before = theirs.asset_classes
+    before = _state(firm_a)
+
+    bulk = client.post("/approvals/bulk/", {"proposal": [colleagues["proposal"].pk]}, follow=True)
+    api_flow = client.post(f"{API}/cash-flows/", {"household": colleagues["household"].pk, "kind": "deposit",
+                                                  "amount": "10", "account": theirs.pk}, content_type="application/json")
+    api_flow_own = client.post(f"{API}/cash-flows/", {"household": own.pk, "kind": "deposit", "amount": "10",
+                                                      "account": theirs.pk}, content_type="application/json")
+    page_flow = client.post(f"/households/{own.pk}/cash-flows/", {"kind": "deposit", "amount": "10",
+                                                                  "account": theirs.pk})
+    rmd_facts = client.post(f"/households/{own.pk}/rmd-facts/", {"account": theirs.pk, "year_end_value": "1"})
+    settings = client.post(f"/households/{own.pk}/settings/", {f"classes_shown:{theirs.pk}": "1",
+                                                               f"classes:{theirs.pk}": "bonds"})
+    api_settings = client.patch(f"{API}/households/{own.pk}/settings/",
+                                {"settings": {}, "asset_classes": {str(theirs.pk): ["bonds"]}},
+                                content_type="application/json")
+    csv = f"household_id,kind,amount,account_number,reference\n{colleagues['household'].external_id},deposit,10,"
+    csv += f"{theirs.custodian_number},X-1\n"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = client.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", csv.encode())})
+    page_upload = client.post(f"/households/{own.pk}/cash-flows/upload/",
+                              {"file": SimpleUploadedFile("f.csv", csv.encode())}, follow=True)
+
+    assert "not found, or not yours to see" in bulk.content.decode()
+    assert api_flow.status_code == 404 and api_flow_own.status_code == 400
+    assert page_flow.status_code == 404 and rmd_facts.status_code == 404
+    assert settings.status_code == 302 and api_settings.status_code == 400
+    assert upload.status_code == 400 and "is not known, or not yours" in upload.content.decode()
+    assert "is not known, or not yours" in page_upload.content.decode()
+    with tenant_context(firm_a):
+        theirs.refresh_from_db()
+        assert theirs.asset_classes == classes_before
+        assert not CashFlow.objects.filter(amount=Decimal("10")).exists()
+    after = _state(firm_a)
+    assert after[1:] == before[1:]
