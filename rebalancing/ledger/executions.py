@@ -52,21 +52,32 @@ _CLOSED = (Order.Status.FILLED, Order.Status.CANCELLED)
 def executions_import(*, source: Source, actor=None, as_of: date | None = None) -> ImportSummary:
     """Apply a CSV file of executions (layout: docs/ledger.md). ``actor``: who applies it (a
     user or a process name, for the audit trail); ``as_of``: trade dates may not be later
-    (default today). Raises ``ImportRejected`` with the report; nothing is then written."""
+    (default today; from 1900 to today, as a run's day: ``book_day_check``). Raises ``ImportRejected``
+    with the report; nothing is then written."""
+    as_of = _file_day(as_of)
     with transaction.atomic():
         import_begin(LEDGER_LOCK)
         sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
-        return _apply(sheet, actor=actor, as_of=as_of or timezone.localdate(), source="csv")
+        return _apply(sheet, actor=actor, as_of=as_of, source="csv")
 
 
 def executions_apply(*, records: list[dict], actor=None, as_of: date | None = None,
                      source: str = "api") -> ImportSummary:
     """The same from records (the API's JSON body): field names are the file's columns, and the
     n-th record is reported as row n."""
+    as_of = _file_day(as_of)
     with transaction.atomic():
         import_begin(LEDGER_LOCK)
         sheet = sheet_from_records(records)
-        return _apply(sheet, actor=actor, as_of=as_of or timezone.localdate(), source=source)
+        return _apply(sheet, actor=actor, as_of=as_of, source=source)
+
+
+def _file_day(as_of: date | None) -> date:
+    # A day after today would let fills dated 9999-12-30 through "not in the future" and into the lots
+    # and the wash-sale year: refused here, for every caller (API, command), by the book's own rule.
+    from rebalancing.engine_inputs import book_day_check
+
+    return timezone.localdate() if as_of is None else book_day_check(as_of, what="day the file is read on (as_of)")
 
 
 class _Refused(Exception):

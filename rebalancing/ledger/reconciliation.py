@@ -82,8 +82,11 @@ def reconciliation_import(*, source: Source, actor=None, as_of: date | None = No
     """Compare a position file with the ledger and store the differences; no lot changes.
 
     Raises ``ImportRejected`` (row, column, problem) for a malformed file; nothing is then stored.
+    ``as_of``: acquisition dates may not be later (default today; from 1900 to today, ``book_day_check``).
     """
-    as_of = as_of or timezone.localdate()
+    from rebalancing.engine_inputs import book_day_check  # (engine_inputs reads the ledger: imported late)
+
+    as_of = timezone.localdate() if as_of is None else book_day_check(as_of, what="day the file is read on (as_of)")
     sheet = sheet_read(source, kind=KIND, required=REQUIRED)
     numbers = text_cells(sheet, "account_number", field=Account._meta.get_field("custodian_number"), required=True)
     account_ids = references_map(sheet, "account_number", numbers,

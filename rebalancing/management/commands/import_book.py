@@ -1,19 +1,10 @@
-from datetime import date
-
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
 from rebalancing.imports import KINDS, ImportRejected, book_import
 from tenants.errors import DomainError
 
-from ._ledger_cli import firm_named
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--as-of {text!r} is not a date; write YYYY-MM-DD") from None
+from ._ledger_cli import book_day, firm_named
 
 
 class Command(BaseCommand):
@@ -30,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         firm = firm_named(options["firm"])
-        as_of = _day(options["as_of"]) if options.get("as_of") else None
+        as_of = book_day(options["as_of"], "--as-of") if options.get("as_of") else None
         try:
             with tenant_context(firm):
                 summary = book_import(kind=options["kind"], source=options["path"], as_of=as_of, by="manage.py import_book")

@@ -5,7 +5,7 @@ from rebalancing.imports import ImportRejected
 from rebalancing.ledger.executions import executions_import
 from tenants.errors import DomainError
 
-from ._ledger_cli import day, firm_named, rejection_print
+from ._ledger_cli import book_day, firm_named, rejection_print
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         firm = firm_named(options["firm"])
-        as_of = day(options["as_of"], "--as-of") if options.get("as_of") else None
+        as_of = book_day(options["as_of"], "--as-of") if options.get("as_of") else None
         try:
             with tenant_context(firm):
                 summary = executions_import(source=options["path"], actor="manage.py import_executions", as_of=as_of)

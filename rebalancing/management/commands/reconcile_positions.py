@@ -12,7 +12,7 @@ from rebalancing.ledger.reconciliation import (
 from rebalancing.models import Account, Reconciliation
 from tenants.errors import DomainError
 
-from ._ledger_cli import day, firm_named, rejection_print
+from ._ledger_cli import book_day, firm_named, rejection_print
 
 
 class Command(BaseCommand):
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
     def _compare(self, firm, options) -> None:
-        as_of = day(options["as_of"], "--as-of") if options.get("as_of") else None
+        as_of = book_day(options["as_of"], "--as-of") if options.get("as_of") else None
         reconciliation = reconciliation_import(source=options["path"], actor="manage.py reconcile_positions",
                                                as_of=as_of, file_name=options["path"])
         self.stdout.write(reconciliation_csv(reconciliation), ending="")
