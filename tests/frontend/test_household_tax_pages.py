@@ -134,3 +134,15 @@ def test_the_schedule_d_report_shows_each_spouses_return_and_their_sum(lees, peo
     assert "both returns" in total and "1,500.00" in total and "8,500.00" in total
     csv = as_user("pm").get("/reports/realised/?year=2026&download=schedule-d").content.decode().splitlines()
     assert [line.split(",")[3] for line in csv[1:] if line.startswith("HH-OK")] == ["first", "second"]
+
+
+def test_the_account_page_says_whose_return_the_account_is_on_when_the_household_files_separately(lees, as_user,
+                                                                                                  firm_a):
+    joint = lees["joint"]
+    assert "half each</a>" not in as_user("advisor").get(f"/accounts/{joint.pk}/").content.decode()  # one return
+    with tenant_context(firm_a):
+        Household.objects.filter(pk=lees["household"].pk).update(filing_status="married_separate")
+        Account.objects.filter(pk=joint.pk).update(spouse="joint")
+        Account.objects.filter(pk=lees["ira"].pk).update(spouse="second")
+    assert "two spouses' returns, half each</a>" in as_user("advisor").get(f"/accounts/{joint.pk}/").content.decode()
+    assert "second spouse's return</a>" in as_user("advisor").get(f"/accounts/{lees['ira'].pk}/").content.decode()
