@@ -37,6 +37,7 @@ from rebalancing.household_parameters import (
     tax_budget_left,
 )
 from rebalancing.ledger.carryover import loss_carried_into
+from rebalancing.ledger.holdings import purchases_known_from_lots
 from rebalancing.models import Account, ModelPortfolio, Security, Sleeve, TaxLot, TradeRecord
 from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
 from rebalancing.selectors import (
@@ -218,6 +219,10 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
         .order_by()
     )
     for row in trade_rows:
+        trades_by_household[row[0]].append(row[1:])
+    # Lots bought in the window that no trade tells of (a lots file, a custodian's positions) are
+    # purchases for the wash-sale rules too, in any account of the household (the ledger's replay).
+    for row in purchases_known_from_lots(households, window, as_of):
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
     household_rows = list({a.household_id: a.household for a in accounts}.values())
