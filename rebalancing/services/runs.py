@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from rebalancing import dispatch, engine
-from rebalancing.access import require
+from rebalancing.access import accounts_visible_to, households_advised_by, households_visible_to, require
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.engine_inputs import (
     AccountInputs,
@@ -40,6 +40,8 @@ from rebalancing.models import (
     Alert,
     Household,
     HouseholdProposal,
+    ModelPortfolio,
+    ParameterTemplate,
     Proposal,
     RebalanceRun,
     RunOutcome,
@@ -50,7 +52,7 @@ from rebalancing.services.proposals import OPEN, proposals_insert_submitted, pro
 from rebalancing.services.rmd import rmd_alerts_due
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
-from tenants.errors import Conflict
+from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = [
@@ -85,6 +87,37 @@ def _today() -> date:
     return timezone.localdate()
 
 
+def _accounts_unseen(scope: RunScope, user) -> str:
+    """The scope's ``account_ids`` the user may not see (or that are no account), in words ("" if none)."""
+    seen = set(accounts_visible_to(user).filter(pk__in=scope.account_ids).values_list("pk", flat=True))
+    unseen = sorted(set(scope.account_ids) - seen)
+    if not unseen:
+        return ""
+    return f"account_ids {', '.join(map(str, unseen))}: {'no account' if len(unseen) == 1 else 'no accounts'} you may see"
+
+
+def scope_empty_reason(scope: RunScope, user) -> str:
+    """Why a run over ``scope`` would cover no account, in words: the first criterion naming nothing the
+    user may see, else the criteria together matching no managed account, else every account left out
+    for its approved proposal."""
+    unseen = _accounts_unseen(scope, user)
+    if unseen:
+        return unseen
+    if scope.household_id is not None and not households_visible_to(user).filter(pk=scope.household_id).exists():
+        return f"household_id {scope.household_id} is no household you may see"
+    if scope.model_code and not ModelPortfolio.objects.filter(code=scope.model_code).exists():
+        return f"model_code {scope.model_code!r} is no model of the firm"
+    if scope.template_code and not ParameterTemplate.objects.filter(code=scope.template_code).exists():
+        return f"template_code {scope.template_code!r} is no template of the firm"
+    if scope.advisor_id is not None and not households_advised_by(scope.advisor_id).exists():
+        return f"advisor_id {scope.advisor_id} advises no household"
+    if scope.replace_approved or not accounts_for_scope(RunScope(**{**scope.__dict__, "replace_approved": True})):
+        criteria = ", ".join(f"{k}={v}" for k, v in scope.to_dict().items() if k != "replace_approved")
+        return f"no managed account matches {criteria} together (an account with no model is not rebalanced)"
+    return ("each account it names has an approved proposal not yet released, whose approval stands; "
+            "set replace_approved to replace them")
+
+
 @transaction.atomic
 def run_start(
     *,
@@ -96,7 +129,16 @@ def run_start(
 ) -> RebalanceRun:
     """Create a run over ``scope`` and hand it to the workers once this transaction commits."""
     as_of = book_day_check(as_of or _today(), what="run's day")
+    if getattr(user, "pk", None) and scope.account_ids:
+        unseen = _accounts_unseen(scope, user)
+        if unseen:  # a typo'd id was skipped without a word, the others run
+            raise ValidationFailed(f"The run's scope names {unseen}.", detail={"field": "scope.account_ids"})
     account_ids = list(accounts_for_scope(scope))
+    if not account_ids and getattr(user, "pk", None):
+        # A person asked for accounts and would get a run of none, "completed": say why instead.
+        # (A scheduled or system run over an empty book stays an empty run.)
+        raise ValidationFailed(f"The run's scope covers no account: {scope_empty_reason(scope, user)}.",
+                               detail={"field": "scope"})
     run = RebalanceRun(
         kind=kind,
         scope=scope.to_dict(),
