@@ -207,3 +207,37 @@ def test_a_missed_rmd_shows_its_excise_and_a_make_up_taken_at_the_custodian_clea
     expect(page.locator("#rmds").get_by_role("button", name=re.compile("Plan the|Make up the"))).to_have_count(0)
     with in_firm():
         assert CashFlow.objects.get(household=lees["household"], makes_up_year=year - 1).amount == missed
+
+
+def test_the_household_is_set_to_file_separately_and_a_refusal_keeps_what_was_typed(lees, signed_in, firm_url,
+                                                                                       in_firm):
+    from django.utils import timezone
+
+    # Given the advisor on the household page's tax returns
+    page = signed_in("colleague")
+    page.goto(firm_url(f"/households/{lees['household'].pk}/"))
+    form = page.get_by_role("form", name="Tax returns of E2L family")
+    expect(page.locator("#tax")).to_contain_text("whose each account is matters only when the household files separately")
+    # When a carried loss is typed without the year it is carried into
+    form.get_by_label("Filing status").select_option("married_separate")
+    form.get_by_label(re.compile("^Short-term: the household")).fill("4,000")
+    form.get_by_label(re.compile("^E2L-JT")).select_option("joint")
+    form.get_by_role("button", name="Save tax returns").click()
+    # Then it is refused in words, and the form holds what was typed
+    expect(page.locator(".messages")).to_contain_text("Say the year the opening loss is carried into")
+    form = page.get_by_role("form", name="Tax returns of E2L family")
+    expect(form.get_by_label("Filing status")).to_have_value("married_separate")
+    expect(form.get_by_label(re.compile("^Short-term: the household"))).to_have_value("4,000")
+    expect(form.get_by_label(re.compile("^E2L-JT"))).to_have_value("joint")
+    # An IRA is offered no joint option (IRC §408(a))
+    expect(form.get_by_label(re.compile("^E2L-IRA")).locator("option[value='joint']")).to_have_count(0)
+    # When the year is added, it is saved: each spouse's return from now on
+    form.get_by_label("Losses carried into the year").fill(str(timezone.localdate().year))
+    form.get_by_role("button", name="Save tax returns").click()
+    expect(page.locator(".messages")).to_contain_text("Tax returns saved")
+    expect(page.locator("#tax")).to_contain_text("each spouse files their own Schedule D")
+    expect(page.locator("#accounts")).to_contain_text("Joint (half each)")
+    with in_firm():
+        household = Household.objects.get(pk=lees["household"].pk)
+        assert (household.filing_status, household.carryforward_short_term) == ("married_separate", 4000)
+        assert Account.objects.get(household=household, custodian_number="E2L-JT").spouse == "joint"
