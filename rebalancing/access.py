@@ -12,6 +12,7 @@ from rebalancing.models import (
     Proposal,
     ProposalApproval,
 )
+from tenants.api_keys.models import ApiKey
 from tenants.errors import PermissionDenied
 from tenants.permissions import Capability, is_advisor_only, user_can
 
@@ -25,6 +26,7 @@ __all__ = [
     "decision_capacity",
     "proposals_decidable_by",
     "alerts_visible_to",
+    "api_keys_visible_to",
     "households_visible_to",
     "proposals_visible_to",
     "require",
@@ -92,6 +94,12 @@ def proposals_visible_to(user):
 
 def alerts_visible_to(user):
     return Alert.objects.filter(account__in=accounts_visible_to(user))
+
+
+def api_keys_visible_to(user):
+    """A person's own API keys; everyone's for those who manage people (who issue and revoke them)."""
+    keys = ApiKey.objects.all()
+    return keys if user_can(user, Capability.MANAGE_USERS) else keys.filter(user_id=user.pk)
 
 
 # --- Who may decide a proposal: the one home of the rule, for pages, the API and the services -----

@@ -7,12 +7,11 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from rebalancing.access import require
-from tenants.api_keys.models import ApiKey
+from rebalancing.access import api_keys_visible_to, require
 from tenants.api_keys.scopes import Scope
 from tenants.api_keys.services import api_key_create, api_key_revoke
 from tenants.errors import NotFound
-from tenants.permissions import Capability, user_can
+from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
@@ -25,8 +24,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScoped
     rules = {"*": Rule(Scope.READ, None), "create": SIGNED_IN, "revoke": SIGNED_IN}
 
     def visible_queryset(self, user):
-        keys = ApiKey.objects.select_related("user")
-        return keys if user_can(user, Capability.MANAGE_USERS) else keys.filter(user_id=user.pk)
+        return api_keys_visible_to(user).select_related("user")
 
     @extend_schema(request=serializers.ApiKeyCreateSerializer, responses={201: serializers.ApiKeyIssuedSerializer})
     @idempotent(secrets=("token",))
