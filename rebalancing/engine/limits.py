@@ -76,6 +76,9 @@ class Limits:
     direct_indexed: np.ndarray | None = None
     alerts: list[Alert] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Shares of each group (by ``group`` id) bought in the household's window: what may replace a
+    # loss the proposal realises when wash sales are allowed (an allowed wash sale's figures).
+    replacement_shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _mask(book: Book, symbols) -> np.ndarray:
@@ -140,7 +143,9 @@ def build_limits(
     wash_frozen = loss & bought_recently[lot_sec] & (x_ub > 0)
     if p.wash_sale.allow:
         # Disallowed share of each loss = replacement shares / loss shares in the group (Pub. 550).
-        for k, bought in window.purchases.items():
+        # A sale inside an IRA or Roth realises no loss, so there is none to disallow (§1091 is
+        # about losses recognised; the ledger records none there).
+        for k, bought in window.purchases.items() if taxable else ():
             if k not in key_id:
                 continue
             lots_k = wash_frozen & (group[lot_sec] == key_id[k])
@@ -344,6 +349,11 @@ def build_limits(
         harvest=harvest,
         group=group,
         window_loss_groups=window_loss_groups,
+        replacement_shares=np.bincount(
+            np.array([key_id[k] for k in window.purchases if k in key_id], dtype=np.int64),
+            weights=np.array([window.purchases[k] for k in window.purchases if k in key_id], dtype=float),
+            minlength=len(key_id),
+        ) if taxable and p.wash_sale.allow else np.zeros(len(key_id)),
         instruction_secs=instruction_secs,
         frozen=frozen,
         inside_band=inside,

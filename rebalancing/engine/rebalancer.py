@@ -338,7 +338,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     basis = np.divide(book.lot_basis * lot_sold, book.lot_qty, out=np.zeros(len(lot_sold)), where=book.lot_qty > 0)
     gain = proceeds - basis
     gain[np.abs(gain) < 1e-9 * np.maximum(proceeds, 1.0)] = 0.0  # float noise is not a loss
-    disallowed = np.where(gain < 0, -gain * limits.disallowed, 0.0)
+    disallowed = _disallowed_losses(book, limits, lot_sold, gain, prepared.request.as_of)
     recognised = gain + disallowed
     long_ = book.lot_long
     st = recognised[~long_]
@@ -465,6 +465,35 @@ def _blocked_buys(
             continue
         out.append(BlockedBuy(book.symbols[i], shortfall_l[i], *sale, buyable_on(sale[1])))
     return tuple(sorted(out, key=lambda b: -b.shortfall))
+
+
+def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_of) -> np.ndarray:
+    """The loss of each lot sold that an allowed wash sale disallows, share by share as the
+    ledger's replay will (IRC §1091(a); Treas. Reg. §1.1091-1(b)-(d); Pub. 550): the losses in the
+    order their shares were acquired, each loss share absorbing one share bought in the
+    household's window, only as many as were bought (fewer bought than sold: only their part is
+    disallowed). Shares of the loss lot's own purchase are not its replacements (Rev. Rul.
+    56-602), nor are shares this proposal sells. Zero where nothing can replace (wash sales not
+    allowed, or an IRA or Roth, whose sales realise nothing)."""
+    out = np.zeros(len(lot_sold))
+    pool = limits.replacement_shares.copy()
+    selling_loss = (lot_sold > 0) & (gain < 0)
+    if not pool.any() or not selling_loss.any():
+        return out
+    opened = (as_of - timedelta(days=WINDOW_DAYS)).toordinal()
+    own = (book.lot_acquired >= opened) & (book.lot_acquired <= as_of.toordinal())
+    group = limits.group[book.lot_sec]
+    # The account's own lots bought in the window are in the pool; what this proposal sells of
+    # them leaves it (sold now, they replace nothing of this sale).
+    np.subtract.at(pool, group[own], lot_sold[own])
+    for i in np.lexsort((np.arange(len(lot_sold)), book.lot_acquired)):
+        if not selling_loss[i]:
+            continue
+        kept = book.lot_qty[i] - lot_sold[i] if own[i] else 0.0
+        matched = min(lot_sold[i], max(pool[group[i]] - kept, 0.0))
+        pool[group[i]] -= matched
+        out[i] = -gain[i] * matched / lot_sold[i]
+    return out
 
 
 def _lot_sales(book, fill, proceeds, basis, gain, disallowed) -> tuple[list[LotSale], np.ndarray, np.ndarray]:

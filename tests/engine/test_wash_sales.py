@@ -90,11 +90,57 @@ def test_allowing_wash_sales_reports_the_disallowed_loss():
     )
     result = rebalance(req)
     sale = next(t for t in result.trades if t.symbol == "EQ")
-    # then 30 shares are sold at a 25/share loss; 20 of them are matched by the purchase
+    # then 30 shares are sold at a 25/share loss; 20 of them are matched by the purchase, and the
+    # loss of those 20 is disallowed (Pub. 550: fewer bought than sold, only their part; before,
+    # the engine showed 20 / 80 of the loss sold, 187.50, the shares held instead of those sold)
     assert sale.quantity == 30
-    assert sale.lots[0].disallowed_loss == pytest.approx(20 / 80 * 750)
-    assert result.summary.disallowed_losses == pytest.approx(187.5)
+    assert sale.lots[0].disallowed_loss == pytest.approx(20 * 25)
+    assert result.summary.disallowed_losses == pytest.approx(500.0)
+    assert result.summary.realised_short_term_loss + result.summary.realised_long_term_loss == pytest.approx(250.0)
     assert any(a.code == "wash_sale_disallowed" for a in result.alerts)
+
+
+def _allowed(lots, trades, **account):
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
+    return rebalance(request(lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=trades,
+                             parameters=params, **account))
+
+
+def test_a_loss_in_an_ira_is_never_disallowed():
+    # given an IRA selling EQ at a loss with EQ bought in the household last week, wash sales allowed
+    lots = [lot("LOSS", "EQ", 80, 10_000), lot("B", "BD", 20, 2_000)]
+    trades = (HouseholdTrade(AS_OF - timedelta(days=7), "EQ", "buy", 20, account_id="TAX"),)
+    result = _allowed(lots, trades, taxable=False)
+    # then nothing is disallowed: a sale inside an IRA realises no loss (the ledger records none;
+    # before, the proposal showed 187.50 disallowed)
+    assert any(t.symbol == "EQ" and t.side == "sell" for t in result.trades)
+    assert result.summary.disallowed_losses == 0.0
+    assert all(s.disallowed_loss == 0.0 for t in result.trades for s in t.lots)
+
+
+def test_the_rest_of_the_loss_lots_own_purchase_replaces_nothing():
+    # given a lot bought 10 days ago and now at a loss, partly sold, wash sales allowed
+    lots = [lot("NEW", "EQ", 80, 10_000, AS_OF - timedelta(days=10)), lot("B", "BD", 20, 2_000)]
+    result = _allowed(lots, ())
+    sale = next(t for t in result.trades if t.symbol == "EQ")
+    # then the shares kept are not its replacements (Rev. Rul. 56-602): nothing is disallowed
+    assert 0 < sale.quantity < 80
+    assert result.summary.disallowed_losses == 0.0
+
+
+def test_losses_take_the_replacement_shares_in_the_order_the_loss_shares_were_bought():
+    # given two loss lots sold whole (the model drops EQ) and 25 shares bought in the window
+    old, new = AS_OF - timedelta(days=900), AS_OF - timedelta(days=200)
+    lots = [lot("NEWER", "EQ", 20, 3_000, new), lot("OLDER", "EQ", 20, 2_400, old), lot("B", "BD", 20, 2_000)]
+    trades = (HouseholdTrade(AS_OF - timedelta(days=3), "EQ", "buy", 25, account_id="SPOUSE"),)
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
+    result = rebalance(request(lots, funds(EQ=100, BD=100), model(BD=1.0), household_trades=trades,
+                               parameters=params))
+    sold = {s.lot_id: s for t in result.trades for s in t.lots}
+    # then the older lot's 20 loss shares (400 lost) are all replaced, the newer's 5 of 20 (1,000 lost)
+    assert sold["OLDER"].disallowed_loss == pytest.approx(400.0)
+    assert sold["NEWER"].disallowed_loss == pytest.approx(250.0)
+    assert result.summary.disallowed_losses == pytest.approx(650.0)
 
 
 def test_harvest_never_buys_back_an_equivalent_of_what_it_sells_at_a_loss():

@@ -9,7 +9,9 @@ tax with the ledger's year-to-date figures after the fills, less before) must be
 showed, to the cent. No earlier sale's figures may move (a proposal never creates a wash sale).
 
 Intended differences, and the only ones: the proposal's totals are sums of unrounded per-lot
-figures, the ledger's of per-lot cents, so a total may differ by half a cent per lot sold."""
+figures, the ledger's of per-lot cents, so a total may differ by half a cent per lot sold. The
+households here refuse wash sales (the default); with ``wash_sale.allow`` the proposal's disallowed
+figures are an estimate from the engine's inputs (docs/engine.md, "Known limits")."""
 
 import random
 from datetime import date, timedelta
