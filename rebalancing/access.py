@@ -14,7 +14,8 @@ from rebalancing.models import (
 )
 from tenants.api_keys.models import ApiKey
 from tenants.errors import PermissionDenied
-from tenants.permissions import Capability, is_advisor_only, user_can
+from tenants.permissions import ROLE_CAPABILITIES, Capability, is_advisor_only, user_can
+from tenants.roles import FirmRole
 
 __all__ = [
     "ADVISOR_PERMISSION",
@@ -111,13 +112,21 @@ def _capacities(user) -> list[tuple[str, Q]]:
     out = []
     if user_can(user, Capability.APPROVE):
         mine = Q(account__household__in=households_advised_by(user))
-        if not is_advisor_only(user):
+        if _approves_firm_wide(user):
             mine |= Q(account__household__in=households_without_advisor())
         out.append((ProposalApproval.Capacity.ADVISOR, mine & ~Q(approvals__capacity=ProposalApproval.Capacity.ADVISOR)))
     if user_can(user, Capability.APPROVE_COMPLIANCE):
         out.append((ProposalApproval.Capacity.COMPLIANCE,
                     Q(requires_compliance=True) & ~Q(approvals__capacity=ProposalApproval.Capacity.COMPLIANCE)))
     return out
+
+
+def _approves_firm_wide(user) -> bool:
+    """Whether ``user`` holds the approval through a role other than the advisor's (a portfolio
+    manager's): only such a role decides for households without an advisor. Another firm-wide role
+    beside the advisor's (compliance, firm admin) widens what the advisor sees, not what they approve."""
+    roles = set(user.groups.values_list("name", flat=True)) - {FirmRole.ADVISOR}
+    return any(Capability.APPROVE in ROLE_CAPABILITIES.get(role, ()) for role in roles)
 
 
 def proposals_decidable_by(user):
@@ -131,8 +140,10 @@ def proposals_decidable_by(user):
 
 
 def decision_capacity(user, proposal: Proposal) -> str | None:
-    """The capacity in which ``user`` may decide on ``proposal`` now, or None."""
+    """The capacity in which ``user`` may decide on ``proposal`` now, or None (never a second one:
+    who approved in one capacity neither decides again in another nor edits it afterwards)."""
     for capacity, covers in _capacities(user):
-        if Proposal.objects.filter(covers, pk=proposal.pk, status=Proposal.Status.PENDING).exists():
+        if Proposal.objects.filter(covers, pk=proposal.pk, status=Proposal.Status.PENDING) \
+                .exclude(approvals__user=user).exists():
             return capacity
     return None
