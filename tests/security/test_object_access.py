@@ -328,3 +328,37 @@ def test_an_advisor_naming_a_colleagues_objects_in_a_body_writes_nothing(firm_a,
         assert not CashFlow.objects.filter(amount=Decimal("10")).exists()
     after = _state(firm_a)
     assert after[1:] == before[1:]
+
+
+# --- Another firm, the same numeric ids --------------------------------------------------------------
+
+@pytest.mark.parametrize("auth", ["session", "api key"])
+def test_firm_b_asking_for_firm_a_ids_finds_only_its_own(firm_a, firm_b, firm_user, client_for, colleagues, auth):
+    """Firm B holds a book of its own (so the same ids exist in both schemas): its admin, signed in or
+    with a key, walking every object route with firm A's ids sees firm B's objects or nothing."""
+    from tenants.roles import FirmRole
+    from tests.frontend.book import make_firm_book
+
+    people_b = {key: firm_user(firm_b, f"{key}@b.example", role) for key, role in
+                (("admin", FirmRole.FIRM_ADMIN), ("advisor", FirmRole.ADVISOR), ("colleague", FirmRole.ADVISOR))}
+    with tenant_context(firm_b):
+        make_firm_book(people_b)
+        token = api_key_create(user=people_b["admin"], name="b", scopes=sorted(scopes_of(people_b["admin"])),
+                               expires_at=None, by=None).token
+    client = client_for(firm_b, people_b["admin"]) if auth == "session" else key_client(firm_b, token)
+    before = _state(firm_a)
+    words = [w for w in colleagues["words"] if not w.startswith("F-")] + [firm_a.name]
+    found = 0
+    paths = [f"{API}/{r}/{_object_id(colleagues['account'] if r in API_ROLE_GATED or r in API_BOOK_WIDE else colleagues[API_ADVISED[r]])}/"
+             + (f"{a}/" if a else "") for r, a, m, *_ in _api_object_routes() if m == "get" and API_ADVISED.get(r, "")]
+    if auth == "session":
+        paths += [_page_path(route, colleagues) for route, _ in _page_object_routes()
+                  if route.split("/")[0] in PAGE_ADVISED]
+    for path in paths:
+        answer = client.get(path)
+        assert answer.status_code in (200, 400, 403, 404, 405), (path, answer.status_code)
+        found += answer.status_code == 200
+        text = answer.content.decode()
+        assert not [w for w in words if w in text], (path, [w for w in words if w in text])
+    assert found >= 3  # the same ids exist at firm B: its own objects are shown
+    assert _state(firm_a) == before
