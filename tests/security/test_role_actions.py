@@ -181,3 +181,30 @@ def test_firm_a_people_are_nobody_at_firm_b(firm_a, firm_b, people, ids, as_user
     assert {a.json()["code"] for a in api} == {"api_key_unknown"}
     with tenant_context(firm_b):
         assert AuditEvent.objects.count() == before
+
+
+def test_provider_staff_are_nobody_on_a_firms_host_and_firm_people_nobody_on_the_providers(firm_a, as_user):
+    """Provider operators serve firms from the provider's host (runs, health), never as a firm's user;
+    a firm's admin is nobody on the provider's host."""
+    from tenants.roles import ProviderRole
+    from tenants.services import user_ensure
+    from tests.conftest import PASSWORD
+
+    operator = user_ensure(username="op@provider.example", email="op@provider.example",
+                           roles=[ProviderRole.PROVIDER_OPERATOR], password=PASSWORD)
+    provider = Client(HTTP_HOST="localhost")
+    provider.force_login(operator)
+    firm_admin = as_user("admin")  # signing in is audited: before the count
+    with tenant_context(firm_a):
+        before = AuditEvent.objects.count()
+
+    on_firm = [provider.get("/accounts/", HTTP_HOST=host_of(firm_a)),
+               provider.post("/runs/", {"scope": "firm"}, HTTP_HOST=host_of(firm_a)),
+               provider.get("/api/v1/accounts/", HTTP_HOST=host_of(firm_a))]
+    on_provider = [firm_admin.get("/", HTTP_HOST="localhost"),
+                   firm_admin.post("/runs/start/", {"firm": firm_a.slug}, HTTP_HOST="localhost")]
+
+    assert [a.status_code for a in on_firm] == [302, 302, 401]
+    assert all(a.status_code == 302 and "/accounts/login/" in a["Location"] for a in on_provider)
+    with tenant_context(firm_a):
+        assert AuditEvent.objects.count() == before
