@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from rebalancing.engine.tax import is_long_term
+from rebalancing.engine.tax import is_long_term, replacement_start
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 
 from .errors import BacktestError
@@ -264,8 +264,9 @@ class SimAccount:
         """Add the disallowed loss to the basis of ``shares`` replacement shares of ``purchase``
         still held (split off as their own lot with the tacked holding period); what was already
         sold reduces the gain realised on it, now."""
-        bought = self._purchases[purchase].day
-        tacked = bought - (sale.day - sale.acquired)
+        # IRC §1223(3), the engine's rule (a replacement bought before the sale starts where the
+        # sold shares did; before 2026-12-04 that case counted the overlapping days twice).
+        tacked = replacement_start(self._purchases[purchase].day, sale.day, sale.acquired)
         left = shares
         # Shares that already replaced another loss sale's are spent; the rest of the purchase
         # still held takes the adjustment.

@@ -21,6 +21,7 @@ __all__ = [
     "is_long_term",
     "term",
     "long_term_mask",
+    "replacement_start",
     "NetGains",
     "net_gains",
     "estimated_tax",
@@ -59,6 +60,18 @@ def is_long_term(acquired: date, sold: date) -> bool:
 def term(acquired: date, sold: date) -> str:
     """``"long"`` or ``"short"`` for a sale on ``sold``."""
     return "long" if is_long_term(acquired, sold) else "short"
+
+
+def replacement_start(purchased: date, sold: date, sold_start: date) -> date:
+    """Where a wash sale's replacement share's holding period starts (as an acquisition day, like
+    ``long_term_from``'s): IRC §1223(3) adds the sold share's holding period (which started on
+    ``sold_start``) to the replacement's, a day held as both counting once (Pub. 550, "Wash
+    Sales"). Bought on or after the sale (``sold``), the sold share's days come before its own:
+    they start that many days before its purchase. Bought before the sale, the two periods
+    overlap: it starts where the earlier of them did."""
+    if purchased >= sold:
+        return purchased - timedelta(days=(sold - sold_start).days)
+    return min(purchased, sold_start)
 
 
 def _latest_long_term_acquisition(sold: date) -> date:

@@ -41,10 +41,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
+from rebalancing.engine.tax import replacement_start
 from rebalancing.engine.tax import term as holding_term
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 
@@ -60,10 +61,8 @@ def in_window(sold: date, bought: date) -> bool:
 
 def tacked_start(purchased: date, sold: date, sold_start: date) -> date:
     """Where a replacement share's holding period starts (IRC §1223(3)): it includes the sold
-    share's, and days held by both count once."""
-    if purchased >= sold:
-        return purchased - timedelta(days=(sold - sold_start).days)
-    return min(purchased, sold_start)
+    share's, and days held by both count once (``engine.tax.replacement_start``, the one rule)."""
+    return replacement_start(purchased, sold, sold_start)
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,3 +141,53 @@ def test_the_ledgers_wash_sale_replay_labels_each_sale_by_the_reference():
         replay = household_replay([Lot("L", "A", True, "L", acquired, D(0), D(0), (draw,))])
         [piece] = replay.pieces
         assert piece.term == term_of(acquired, sold), (acquired, sold)
+
+
+def reference_replacement_start(purchased: date, sold: date, sold_start: date) -> date:
+    """IRC §1223(3): the replacement's holding period includes the sold shares'; a day held as
+    both counts once. Counted day by day: the days the sold shares were held (after their start,
+    to the sale), moved to end the day before the replacement's own days begin, or, for a
+    replacement bought before the sale, whichever began first."""
+    held_days = {sold_start + timedelta(days=d) for d in range(1, (sold - sold_start).days + 1)}
+    own_days_begin = purchased + timedelta(days=1)
+    if purchased >= sold:
+        return own_days_begin - timedelta(days=len(held_days)) - timedelta(days=1)
+    first = min(min(held_days, default=own_days_begin), own_days_begin)
+    return first - timedelta(days=1)
+
+
+def test_a_replacement_bought_before_or_after_the_loss_sale_starts_where_the_ledger_and_backtest_agree():
+    from rebalancing.engine.tax import replacement_start
+    from rebalancing.ledger.wash_sales import tacked_start
+
+    rng = random.Random(41)
+    for _ in range(3_000):
+        sold_start = date(2020, 1, 1) + timedelta(days=rng.randint(0, 1_500))
+        sold = sold_start + timedelta(days=rng.randint(1, 800))
+        purchased = sold + timedelta(days=rng.randint(-30, 30))
+        want = reference_replacement_start(purchased, sold, sold_start)
+        assert replacement_start(purchased, sold, sold_start) == want
+        assert tacked_start(purchased, sold, sold_start) == want
+        # the backtest's account: a loss sale, then (or first) the replacement purchase
+        account = SimAccount(cash=10**9)
+        old = account.buy("X", 10, 100.0, sold_start)
+        if purchased < sold:
+            account.buy("X", 10, 90.0, purchased)
+            account.sell(old.id, 10, 80.0, sold)
+        else:
+            account.sell(old.id, 10, 80.0, sold)
+            account.buy("X", 10, 90.0, purchased)
+        [replacement] = [lot for lot in account.lots.values() if lot.replacement]
+        assert replacement.acquired == want, (sold_start, sold, purchased)
+
+
+def test_a_replacement_of_a_long_held_lot_is_long_term_at_once():
+    # bought 2020-01-02, sold at a loss 2026-06-01, bought back 2026-06-10 and sold 2026-06-20
+    start = replacement_start_of(date(2026, 6, 10), date(2026, 6, 1), date(2020, 1, 2))
+    assert term(start, date(2026, 6, 20)) == "long"
+
+
+def replacement_start_of(purchased, sold, sold_start):
+    from rebalancing.engine.tax import replacement_start
+
+    return replacement_start(purchased, sold, sold_start)
