@@ -6,6 +6,10 @@ input a clear 400 (or 413) instead of a server error.
 - PostgreSQL text cannot hold a NUL character, so text containing one is refused where it enters.
 - An upload (any request body) is at most ``UPLOAD_MAX_BYTES`` (setting ``UPLOAD_MAX_MB``), refused
   from its Content-Length before a byte of it is read.
+- A number (or a date) is written in the ASCII digits 0-9. Python's ``int()``, ``float()`` and
+  ``Decimal()``, and so DRF's and Django's number fields, also read other scripts' digits (Arabic-Indic
+  "٣", fullwidth "３"), so "٣" was taken as 3 without a word: every number read from a form, a query, a
+  body or a CSV cell is refused first by ``numeral_problem``, which names the character.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "first_nul", "json_depth", "json_loads_bounded"]
+__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "first_nul", "json_depth", "json_loads_bounded", "numeral_problem"]
 
 MAX_JSON_DEPTH = 64
 
@@ -56,3 +60,14 @@ def first_nul(pairs) -> str | None:
         if "\x00" in name or any("\x00" in v for v in values if isinstance(v, str)):
             return name.replace("\x00", "\\x00")
     return None
+
+
+def numeral_problem(text: str) -> str:
+    """Why ``text`` is not a number (or date) as the product reads one: its first character outside
+    ASCII, named with its code point ("" when it has none). ``int("٣")`` is 3, and a form, query, body
+    or file that reads a number with it would take the Arabic-Indic or fullwidth digit silently."""
+    for char in text:
+        if not char.isascii():
+            kind = "a digit" if char.isdigit() or char.isnumeric() else "a character"
+            return f"“{char}” (U+{ord(char):04X}) is {kind} outside 0-9; write numbers with the digits 0-9"
+    return ""

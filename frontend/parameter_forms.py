@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from config.input_limits import numeral_problem
 from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, amount_text, flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
@@ -298,6 +299,8 @@ def _parse_one(f: ParamField, post) -> Any:
             if f.nullable:
                 return None
             raise ValueError("enter a number")
+        if numeral_problem(raw):
+            raise ValueError(f"“{raw[:20]}” is not a number: {numeral_problem(raw)}")
         try:
             number = float(raw)
         except ValueError:
@@ -340,6 +343,8 @@ def _number(raw: str, what: str, *, percent: bool = False, whole: bool = False) 
     raw = raw.strip().replace(",", "").replace("$", "").replace("%", "")
     if not raw:
         return None
+    if numeral_problem(raw):
+        raise ValueError(f"{what}: “{raw[:20]}” is not a number: {numeral_problem(raw)}")
     try:
         number = float(raw)
     except ValueError:

@@ -8,12 +8,32 @@ import math
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django import forms
 from django.core.exceptions import BadRequest
 
-__all__ = ["MAX_ID", "date_param", "decimal_param", "id_param", "ids_param", "int_param", "year_param"]
+from config.input_limits import numeral_problem
+
+__all__ = ["MAX_ID", "NumbersIn0To9", "date_param", "decimal_param", "id_param", "ids_param", "int_param",
+           "year_param"]
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 YEARS = (1900, 9999)
+
+
+class NumbersIn0To9:
+    """A Django form mixin (first in the bases): a number, date or choice-by-id field typed with digits
+    other than 0-9 is an error on that field (Django's fields read "٣" and "３" as 3, by int()/Decimal())."""
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound:
+            return
+        for name, field in self.fields.items():
+            if isinstance(field, forms.IntegerField | forms.DecimalField | forms.FloatField | forms.DateField
+                          | forms.ModelChoiceField):
+                problem = numeral_problem(str(self.data.get(self.add_prefix(name), "")))
+                if problem:
+                    self.add_error(name, f"Not a number: {problem}.")
 
 
 def _shown(raw: str) -> str:
@@ -75,6 +95,9 @@ def decimal_param(data, name: str, *, what: str = "") -> Decimal | None:
     raw = (data.get(name) or "").strip()
     if not raw:
         return None
+    if numeral_problem(raw):  # Decimal("٣") is 3
+        raise BadRequest(f"The {what or name.replace('_', ' ')} must be a number, not “{_shown(raw)}”: "
+                         f"{numeral_problem(raw)}.")
     try:
         number = Decimal(raw.replace(",", "").replace("$", "").replace("%", "").strip())
     except InvalidOperation:

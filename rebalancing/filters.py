@@ -8,12 +8,15 @@ from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 
+from config.input_limits import numeral_problem
 from rebalancing.access import households_advised_by
 from rebalancing.imports.cells import CellProblem, parse_boolean
 from rebalancing.models import Account, Alert, Order, Price, Proposal, RebalanceRun, Security
 from tenants.audit.models import AuditEvent
 
 _MAX_ID = 2**62  # ids beyond bigint are no id at all; refuse them as invalid rather than overflow
+_NUMERIC_FIELDS = (forms.IntegerField, forms.DecimalField, forms.FloatField, forms.DateField, forms.DateTimeField,
+                   forms.ModelChoiceField)
 
 
 class _UtcDateTimeField(IsoDateTimeField):
@@ -65,6 +68,12 @@ class FirmFilterSet(filters.FilterSet):
             known = ", ".join([*self.filters, "page", "page_size"])
             raise ValidationError({name: [f"is not a filter of this list; the filters are {known}."]
                                    for name in unknown})
+        # A number, date or id filter: Django's fields read "٣" and "３" as 3 (int(), Decimal()).
+        refused = {name: [f"is not a number: {problem}."] for name, f in self.filters.items()
+                   if name in self.data and issubclass(f.field_class, _NUMERIC_FIELDS)
+                   and (problem := next(filter(None, map(numeral_problem, self.data.getlist(name))), ""))}
+        if refused:
+            raise ValidationError(refused)
         return super().is_valid()
 
 

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from frontend.query import NumbersIn0To9
 from rebalancing.api.visibility import backtests_visible_to, book_wide_visible_to
 from rebalancing.backtest.prices import load_sample
 from rebalancing.backtest.report import CSV_FIELDS, LABELS, STRATEGIES, report_csv_rows
@@ -25,7 +26,7 @@ from .common import firm_page, is_htmx, paginate, visible_or_404
 FINISHED = (Backtest.Status.COMPLETED, Backtest.Status.FAILED)
 
 
-class BacktestForm(forms.Form):
+class BacktestForm(NumbersIn0To9, forms.Form):
     """The prospect's question: this strategy, on this basket, with this money, from then, for so long."""
 
     name = forms.CharField(max_length=200, required=False)

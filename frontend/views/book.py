@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config.input_limits import numeral_problem
 from frontend.parameter_forms import (
     FIELDS,
     BoundField,
@@ -215,7 +216,7 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
         if not row["asset_class"] or row["remove"]:
             continue
         try:
-            weight = Decimal(row["weight"].rstrip("%")) / 100
+            weight = Decimal(row["weight"].rstrip("%")) / 100 if not numeral_problem(row["weight"]) else None
         except InvalidOperation:
             weight = None
         if weight is None or not weight.is_finite():

@@ -173,7 +173,7 @@ def household_detail(request, pk: int):
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "cash_flows": household_cash_flows(household),
-        **_rmd_context(household, timezone.localdate()),
+        **_rmd_context(household, timezone.localdate(), kept=posted_kept(request, "rmd-facts")),
         "cash_flow_kinds": CashFlow.Kind.choices, "posted": posted_kept(request, "cash-flow"),
         **_forms_kept(request, view),
         "posted_members": posted_kept(request, "members"),
@@ -390,15 +390,27 @@ def _forms_kept(request, view) -> dict:
                              if k.startswith("classes:") and k[8:].isascii() and k[8:].isdigit()}}
 
 
-def _rmd_context(household, today) -> dict:
-    """The household's open RMD lines, and each IRA once for its facts form (last year's value filled in)."""
+def _rmd_context(household, today, kept: KeptForm) -> dict:
+    """The household's open RMD lines, and each IRA once for its facts form: as stored (last year's
+    value filled in), or as typed for the IRA whose facts were just refused (``kept``)."""
     rmds = rmd_due_for_household(household, as_of=today)
     accounts = list({line.account.pk: line.account for line in rmds}.values())
     for account in accounts:
         account.last_year_value = account.year_end_value(today.year - 1)
+        refused = bool(kept.refusal) and kept.get("account") == str(account.pk)
+        account.facts_refusal, account.facts_refused_field = (kept.refusal, kept.refused_field) if refused else ("", "")
+        account.facts_shown = {name: kept.get(name, "") for name in _RMD_FACTS} if refused else {
+            "owner_name": account.owner_name,
+            "owner_birth_date": account.owner_birth_date.isoformat() if account.owner_birth_date else "",
+            "spouse_birth_date": account.spouse_birth_date.isoformat() if account.spouse_birth_date else "",
+            "year_end_value": "" if account.last_year_value is None else account.last_year_value,
+            "year_end_year": today.year - 1}
     missed_years = sorted({line.year for line in rmds if line.missed})
     return {"rmd_year": today.year, "rmd_today": today, "rmds": rmds, "rmd_accounts": accounts,
             "rmd_missed_years": missed_years}
+
+
+_RMD_FACTS = ("owner_name", "owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
@@ -411,18 +423,22 @@ def household_rmd_facts(request, pk: int):
     account = visible_or_404(accounts_visible_to(request.user).filter(household=household),
                              pk=id_param(post, "account"))
     today = timezone.localdate()
+    readers = {"owner_birth_date": lambda: date_param(post, "owner_birth_date"),
+               "spouse_birth_date": lambda: date_param(post, "spouse_birth_date"),
+               "year_end_value": lambda: decimal_param(post, "year_end_value", what="31 December value"),
+               "year_end_year": lambda: int_param(post, "year_end_year", minimum=1900, maximum=today.year,
+                                                  what="year of the value")}
     try:
-        try:  # typed: said at the top of the page, not on an error page
-            facts = {"owner_birth_date": date_param(post, "owner_birth_date"),
-                     "spouse_birth_date": date_param(post, "spouse_birth_date"),
-                     "year_end_value": decimal_param(post, "year_end_value", what="31 December value"),
-                     "year_end_year": int_param(post, "year_end_year", minimum=1900, maximum=today.year,
-                                                what="year of the value")}
-        except BadRequest as exc:
-            raise ValidationFailed(str(exc)) from None
+        facts = {}
+        for field, read in readers.items():
+            try:  # typed: said at the top of the page and by the field, not on an error page
+                facts[field] = read()
+            except BadRequest as exc:
+                raise ValidationFailed(str(exc), detail={"field": field}) from None
         account_rmd_facts_set(user=request.user, account=account, owner_name=post.get("owner_name"), today=today,
                               **facts)
     except DomainError as exc:
+        keep_posted(request, "rmd-facts", exc)  # this IRA's facts come back as typed, to correct them
         return _refused(request, household, exc, "#rmds")
     return _done(request, household, f"RMD facts of {account.custodian_number} saved.", "#rmds")
 

@@ -39,7 +39,7 @@ def _roles(post, prefix: str = "role") -> list[str]:
 @firm_page(Capability.MANAGE_USERS)
 def people_page(request):
     User = get_user_model()
-    status = 200
+    status, refusal = 200, ""
     if request.method == "POST":
         action = request.POST.get("action")
         try:
@@ -65,7 +65,7 @@ def people_page(request):
             return redirect("people")
         except DomainError as exc:
             messages.error(request, exc.message)
-            status = 400
+            status, refusal = 400, exc.message
     q = request.GET.get("q", "").strip()
     people = (User.objects.prefetch_related("groups")
               .annotate(household_count=advised_households_count())
@@ -75,10 +75,16 @@ def people_page(request):
     page = paginate(request, people, per_page=50)
     rows = [{"user": u, "roles": {g.name for g in u.groups.all()}, "invited": not u.has_usable_password()}
             for u in page]
+    # A refused form comes back as typed: the invite form, or the one person's row whose roles were
+    # refused (before, that row showed the stored roles and the invite form took the ticks instead).
+    action = request.POST.get("action") if status != 200 else None
+    refused_user = id_param(request.POST, "user") if action in ("roles", "deactivate", "reactivate") else None
     return render(request, "frontend/people.html", {
         "page": page, "rows": rows, "q": q, "roles": [(r, r.label, ROLE_HELP[r]) for r in FirmRole],
-        "posted": request.POST if status != 200 else {},
-        "posted_roles": request.POST.getlist("role") if status != 200 else [],
+        "posted": request.POST if action == "invite" else {},
+        "posted_roles": request.POST.getlist("role") if action == "invite" else [],
+        "refused_user": refused_user, "refused_roles": request.POST.getlist("role") if action == "roles" else None,
+        "refusal": refusal,
     }, status=status)
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from frontend.query import ids_param
+from frontend.query import decimal_param, ids_param
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
 from rebalancing.models import ApprovalPolicy, Proposal
 from rebalancing.services.proposals import (
@@ -160,8 +160,8 @@ def instructions_posted(post) -> list[tuple[int, str, InstructionAdded]]:
                 raise ValueError(f"Instruction {n}: choose what to do.")
             continue
         try:
-            dollars = Decimal(amount.replace(",", "").replace("$", "").strip()) if amount.strip() else None
-        except InvalidOperation:
+            dollars = decimal_param({"amount": amount}, "amount")
+        except BadRequest:  # not a number, NaN or infinite, or digits other than 0-9
             raise ValueError(f"Instruction {n}: the amount {amount!r} is not a number of dollars.") from None
         out.append((n, account, InstructionAdded(action, symbol, buy, dollars)))
     return out

@@ -15,6 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import pandas as pd
 from django.db import models
 
+from config.input_limits import numeral_problem
+
 from .sheet import Sheet
 
 __all__ = [
@@ -36,16 +38,19 @@ class CellProblem(ValueError):
     """A cell that cannot be read; the message is the problem in plain words."""
 
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+# ASCII digits only (re.ASCII): a str pattern's \d also matches "٣" and "３", which int() and Decimal() read.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})", re.ASCII)
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 
 def parse_decimal(text: str) -> Decimal:
     """A finite decimal: ``1234.5``, ``-0.25``, ``1,234.50`` (comma thousands), ``1e3``."""
+    if numeral_problem(text):
+        raise CellProblem(f"{text!r} is not a number: {numeral_problem(text)}")
     if _THOUSANDS.fullmatch(text):
         text = text.replace(",", "")
     if not _NUMBER.fullmatch(text):
@@ -71,6 +76,8 @@ def _fit(value: Decimal, field: models.DecimalField) -> Decimal:
 
 def parse_date(text: str) -> date:
     """A date as ``YYYY-MM-DD`` (ISO) or ``MM/DD/YYYY`` (as US custodians write it)."""
+    if numeral_problem(text):
+        raise CellProblem(f"{text!r} is not a date: {numeral_problem(text)}")
     if match := _ISO_DATE.fullmatch(text):
         year, month, day = match.groups()
     elif match := _US_DATE.fullmatch(text):

@@ -137,3 +137,38 @@ def test_a_refused_household_proposal_edit_keeps_its_rows_and_drops(lees, as_use
     assert 'name="ins_amount" inputmode="decimal" placeholder="e.g. 5,000" value="five grand"' in page
     assert re.search(r"<div class=\"error\" role=\"alert\">Instruction 1: the amount &#x27;five grand&#x27; is not a number "
                      r"of dollars.</div>", page)
+
+
+def test_a_tax_budget_in_arabic_indic_digits_is_refused_by_its_field_not_read_as_3000(lees, as_user, firm_a):
+    # Decimal("٣٠٠٠") is 3000: before, the budget was saved as $3,000 from digits nobody checked
+    advisor = as_user("advisor")
+    with tenant_context(firm_a):
+        before = Household.objects.get(pk=lees["household"].pk).household_overrides
+
+    advisor.post(_url(lees["household"], "settings/"), {"tax_budget": "٣٠٠٠"})
+
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=lees["household"].pk).household_overrides == before
+    page = text(advisor.get(_url(lees["household"])))
+    assert 'value="٣٠٠٠" aria-invalid="true"' in page and "“٣” (U+0663) is a digit outside 0-9" in page
+
+
+def test_refused_rmd_facts_come_back_as_typed_in_that_iras_form_with_the_field_marked(lees, as_user, firm_a):
+    from django.utils import timezone
+
+    advisor, year = as_user("advisor"), timezone.localdate().year
+
+    # When the 31 December value is not a number, beside a date of birth and a name typed
+    advisor.post(_url(lees["household"], "rmd-facts/"), {
+        "account": lees["ira"].pk, "owner_name": "Ann Lee", "owner_birth_date": "1950-06-01",
+        "year_end_value": "lots", "year_end_year": str(year - 1)})
+
+    # Then nothing is saved, and the IRA's form is open with what was typed and the value marked
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=lees["ira"].pk).owner_birth_date is None
+    page = text(advisor.get(_url(lees["household"])))
+    form = re.search(r"<details open><summary>What LEE-IRA's RMD is computed from</summary>.*?</form>", page).group(0)
+    assert 'name="owner_name" maxlength="200" value="Ann Lee"' in form
+    assert 'name="owner_birth_date" value="1950-06-01"' in form
+    assert 'name="year_end_value" inputmode="decimal" value="lots"' in form and 'aria-invalid="true"' in form
+    assert '<div class="error" role="alert">The 31 December value must be a number, not “lots”.</div>' in form

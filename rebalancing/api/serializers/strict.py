@@ -11,10 +11,24 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from config.input_limits import numeral_problem
+
 __all__ = ["UnknownFieldsRefused", "UnknownParametersRefused"]
 
 # Sent by browsers' forms with every multipart POST; never a field of the request.
 _NOT_FIELDS = frozenset({"csrfmiddlewaretoken"})
+# Fields read as numbers (or dates, or ids) by int()/float()/Decimal(), which take "٣" and "３" for 3.
+_NUMERIC = (serializers.IntegerField, serializers.FloatField, serializers.DecimalField, serializers.DateField,
+            serializers.DateTimeField, serializers.PrimaryKeyRelatedField)
+
+
+def _numeral_refused(field, value) -> str:
+    """Why a value given as text to a number field is not a number written 0-9 ("" if it is)."""
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return next((p for p in (_numeral_refused(field.child, v) for v in value) if p), "")
+    if isinstance(field, _NUMERIC) and isinstance(value, str):
+        return numeral_problem(value)
+    return ""
 
 
 class UnknownFieldsRefused:
@@ -32,6 +46,10 @@ class UnknownFieldsRefused:
                 known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
                 raise serializers.ValidationError(
                     {name: [f"is not a field of this request; the fields are {known}."] for name in unknown})
+            refused = {name: [f"is not a number: {problem}."] for name, field in self.fields.items()
+                       if name in data and not field.read_only and (problem := _numeral_refused(field, data[name]))}
+            if refused:
+                raise serializers.ValidationError(refused)
         return super().to_internal_value(data)
 
 

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from config.input_limits import numeral_problem
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.imports.cash_flows import cash_flows_import
@@ -143,6 +144,8 @@ def household_settings_update(request, household: Household) -> None:
     classes = None
     if "asset_classes" in data:
         try:
+            if any(numeral_problem(str(k)) for k in data["asset_classes"]):  # int("٣") is 3
+                raise ValueError
             classes = {int(k): v for k, v in data["asset_classes"].items()}
         except ValueError:
             raise ValidationFailed("asset_classes are keyed by account id.", detail={"field": "asset_classes"}) from None

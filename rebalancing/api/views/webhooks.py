@@ -64,7 +64,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, F
         deliveries = WebhookDelivery.objects.select_related("event", "endpoint", "resent_by")
         endpoint = self.request.query_params.get("endpoint") if self.action == "list" else None
         if endpoint:
-            if not endpoint.isdigit() or len(endpoint) > 18:
+            if not (endpoint.isascii() and endpoint.isdigit()) or len(endpoint) > 18:  # int("٣") is 3
                 raise ValidationFailed("endpoint is an endpoint's id.", detail={"field": "endpoint"})
             deliveries = deliveries.filter(endpoint_id=int(endpoint))
         return deliveries
