@@ -9,7 +9,9 @@ tax with the ledger's year-to-date figures after the fills, less before) must be
 showed, to the cent. No earlier sale's figures may move (a proposal never creates a wash sale).
 
 Intended differences, and the only ones: the proposal's totals are sums of unrounded per-lot
-figures, the ledger's of per-lot cents, so a total may differ by half a cent per lot sold. The
+figures, the ledger's of per-lot cents, so a total may differ by half a cent per lot sold; and at
+prices to six places a lot's gain may differ by a cent or two, since the ledger rounds a fill's
+proceeds to the cent and splits them over its lots, the proposal each lot's gain. The
 households here refuse wash sales (the default); with ``wash_sale.allow`` the proposal's disallowed
 figures are an estimate from the engine's inputs (docs/engine.md, "Known limits")."""
 
@@ -22,7 +24,7 @@ import pytest
 from rebalancing.engine.tax import estimated_tax
 from rebalancing.ledger.executions import executions_import
 from rebalancing.ledger.quantities import cents
-from rebalancing.models import Account, Household, Order, Proposal, RealisedLot, TaxLot
+from rebalancing.models import Account, Household, Order, Price, Proposal, RealisedLot, TaxLot
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposal_release
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
@@ -55,13 +57,17 @@ def _lots(rng: random.Random, n: int) -> list[tuple[str, int, D, date]]:
     return out
 
 
-def _household(rng: random.Random, book, pm, seed: int):
+def _household(rng: random.Random, book, pm, seed: int, odd_prices: bool = False):
     harvest = rng.random() < 0.6
     parameters = {"cash": {"target": 0.01}, "trading": {"whole_shares": True},
                   "drift": {"enabled": True, "absolute_band": rng.choice([0.0, 0.02])}}
     if harvest:
         parameters["harvest"] = {"enabled": True, "min_loss_value": rng.choice([50, 200]), "min_loss_pct": 0.02,
                                  "substitutes": {"VTI": "SCHB", "ITOT": "SCHB", "BND": "AGG", "AGG": "BND"}}
+    if odd_prices:  # prices to six places (the executions file's precision)
+        for price in Price.objects.filter(date=AS_OF):
+            price.close = price.close + D(rng.randint(1, 999_999)) / 1_000_000
+            price.save(update_fields=["close"])
     template = make_template(f"t{seed}", parameters=parameters)
     unit = rng.random() < 0.35  # managed as one: solved whole, a household proposal
     household = Household.objects.create(
@@ -155,10 +161,14 @@ def _recorded(account) -> dict[tuple[str, str], list]:
     return out
 
 
-@pytest.mark.parametrize("seed", range(int(__import__("os").environ.get("H3N", 24))))
-def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed):
+@pytest.mark.parametrize("odd_prices", [False, True], ids=["whole-cent-prices", "six-place-prices"])
+@pytest.mark.parametrize("seed", range(14))
+def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed, odd_prices):
     rng = random.Random(seed)
-    household, accounts = _household(rng, book, pm, seed)
+    household, accounts = _household(rng, book, pm, seed, odd_prices)
+    # A fill's proceeds are rounded to the cent and split over its lots (the ledger); a proposal
+    # rounds each lot's gain at the price to six places: a cent or two apart a lot, no more.
+    per_lot = D("0.02") if odd_prices else D(0)
     prior = {r.pk: (r.gain, r.disallowed_loss, r.term) for r in RealisedLot.objects.all()}
     ytd_before = {n: (a.realised_short_term_ytd, a.realised_long_term_ytd) for n, a in accounts.items()}
 
@@ -179,8 +189,9 @@ def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed):
             assert {k: v[0] for k, v in recorded.items()} == {k: v[0] for k, v in shown.items()}, (number, seed)
             assert D(str(summary["estimated_tax"])) == 0 and not any(v[2] for v in (*recorded.values(), *shown.values()))
             continue
-        assert recorded == shown, (number, seed)
-        slack = D("0.005") * (len(recorded) + 1)
+        assert {k: (v[0], v[2]) for k, v in recorded.items()} == {k: (v[0], v[2]) for k, v in shown.items()}
+        assert all(abs(recorded[k][1] - shown[k][1]) <= per_lot for k in recorded), (number, seed)
+        slack = (D("0.005") + per_lot) * (len(recorded) + 1)
         recognised = {"short": [D(0), D(0)], "long": [D(0), D(0)]}  # [gains, losses]
         for (_, term), (_, gain, disallowed) in recorded.items():
             value = gain + disallowed
