@@ -12,6 +12,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 from django.http import QueryDict
 from django.urls import get_resolver
 from django_tenants.utils import tenant_context
@@ -336,13 +337,23 @@ def test_an_advisor_naming_a_colleagues_objects_in_a_body_writes_nothing(firm_a,
 def test_firm_b_asking_for_firm_a_ids_finds_only_its_own(firm_a, firm_b, firm_user, client_for, colleagues, auth):
     """Firm B holds a book of its own (so the same ids exist in both schemas): its admin, signed in or
     with a key, walking every object route with firm A's ids sees firm B's objects or nothing."""
+    from rebalancing.models import Account, Household
     from tenants.roles import FirmRole
     from tests.frontend.book import make_firm_book
+    from tests.rebalancing.book import make_account
 
     people_b = {key: firm_user(firm_b, f"{key}@b.example", role) for key, role in
                 (("admin", FirmRole.FIRM_ADMIN), ("advisor", FirmRole.ADVISOR), ("colleague", FirmRole.ADVISOR))}
     with tenant_context(firm_b):
-        make_firm_book(people_b)
+        book_b = make_firm_book(people_b)
+        # Sequences are the schema's own: make firm B hold an account and household of firm A's ids.
+        for model, pk in ((Household, colleagues["household"].pk), (Account, colleagues["account"].pk)):
+            if not model.objects.filter(pk=pk).exists():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)",
+                                   [model._meta.db_table, pk])
+        make_account("B-SAME-ID", model=book_b["model"], template=book_b["template"])
+        assert Account.objects.filter(pk=colleagues["account"].pk).exists()
         token = api_key_create(user=people_b["admin"], name="b", scopes=sorted(scopes_of(people_b["admin"])),
                                expires_at=None, by=None).token
     client = client_for(firm_b, people_b["admin"]) if auth == "session" else key_client(firm_b, token)
@@ -360,5 +371,5 @@ def test_firm_b_asking_for_firm_a_ids_finds_only_its_own(firm_a, firm_b, firm_us
         found += answer.status_code == 200
         text = answer.content.decode()
         assert not [w for w in words if w in text], (path, [w for w in words if w in text])
-    assert found >= 3  # the same ids exist at firm B: its own objects are shown
+    assert found >= 3  # the same ids exist at firm B: its own objects are shown (account, its pages)
     assert _state(firm_a) == before
