@@ -22,7 +22,7 @@ from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "INSTRUCTION_KINDS", "ParamField", "display_value", "overridable_from_post",
-    "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
+    "TypedText", "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
 ]
 
 # Leaves typed as percentages (stored as fractions) and in dollars: their one home is effective_parameters.
@@ -262,8 +262,19 @@ def _rows(f: ParamField, value: Any) -> list[dict[str, str]]:
     return rows + [dict(blank) for _ in range(BLANK_ROWS)]
 
 
+class TypedText(str):
+    """What was typed in a field that could not be read ("abc", "-5" for a score from 0): shown again
+    as typed, beside its error, rather than the stored value or nothing."""
+
+
+# The kinds typed as one line of text, which a refusal shows again as typed.
+_TYPED_KINDS = frozenset({"number", "integer", "choice", "symbols", "map", "groups"})
+
+
 def input_value(f: ParamField, value: Any) -> Any:
     """The value as the form control shows it."""
+    if isinstance(value, TypedText):
+        return str(value)
     if f.kind in ("direct_index", "instructions"):
         return _rows(f, value)
     if f.kind == "groups":
@@ -521,6 +532,8 @@ def parse_fields(post, fields: list[ParamField]) -> tuple[dict[str, Any], dict[s
             values[f.path] = _parse_one(f, post)
         except ValueError as exc:
             errors[f.path] = str(exc)
+            if f.kind in _TYPED_KINDS:
+                values[f.path] = TypedText(post.get(f.name, ""))
     return values, errors
 
 

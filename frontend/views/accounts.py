@@ -31,7 +31,7 @@ from tenants.permissions import Capability, is_advisor_only, user_can
 from tenants.roles import FirmRole
 
 from ..filters import AccountListFilter
-from .common import firm_page, is_htmx, paginate, visible_or_404, warn_unknown_symbols
+from .common import firm_page, is_htmx, paginate, parameter_errors, visible_or_404, warn_unknown_symbols
 from .proposals import tracking_with_cash
 
 
@@ -161,7 +161,7 @@ def account_detail(request, pk: int):
             try:
                 account_overrides_set(account=account, overrides=overrides, user=request.user)
             except DomainError as exc:
-                context = _account_context(request, account, form_values=submitted, form_errors={},
+                context = _account_context(request, account, form_values=submitted, form_errors=parameter_errors(exc),
                                            form_message=exc.message)
                 return render(request, "frontend/account_detail.html", context, status=400)
             messages.success(request, "Parameters saved. The next run uses them.")

@@ -33,7 +33,7 @@ from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
 from .accounts import _vocabularies
-from .common import firm_page, visible_or_404, warn_unknown_symbols
+from .common import firm_page, parameter_errors, visible_or_404, warn_unknown_symbols
 
 DEFAULTS = default_parameters().to_dict()
 PREVIEW_SAMPLE = 50
@@ -113,7 +113,7 @@ def template_detail(request, pk: int):
                               overridable=overridable, description=request.POST.get("description", "").strip(),
                               template=template)
             except DomainError as exc:
-                errors = {"__all__": exc.message}
+                errors = parameter_errors(exc)
             else:
                 messages.success(request, f"Template “{name}” saved. Accounts that follow it use it from the next run.")
                 warn_unknown_symbols(request, parameters)
@@ -137,7 +137,7 @@ def template_create(request):
                 template = template_save(user=request.user, code=code, name=name, parameters=parameters,
                                          overridable=overridable, description=request.POST.get("description", "").strip())
             except DomainError as exc:
-                errors["__all__"] = exc.message
+                errors.update(parameter_errors(exc))
             except Exception as exc:  # full_clean's ValidationError: a duplicate or malformed code
                 errors["__all__"] = "; ".join(getattr(exc, "messages", [str(exc)]))
             else:

@@ -38,7 +38,7 @@ from tenants.selectors import user_roles
 
 __all__ = [
     "PUBLIC", "SIGNED_IN", "STAFF", "KeptForm", "PageAccess", "firm_page", "is_htmx", "keep_posted", "need", "page_access_of",
-    "paginate", "posted_kept", "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
+    "paginate", "parameter_errors", "posted_kept", "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
     "warn_unknown_symbols",
 ]
 
@@ -173,6 +173,13 @@ def error_message(request, exc: DomainError) -> None:
 
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def parameter_errors(exc: DomainError) -> dict[str, str]:
+    """A parameter form's refusal by the service as its errors: the message above the form
+    (``__all__``) and beside the setting it names (``detail["parameter"]``, e.g. ``cash.floor``)."""
+    parameter = (exc.detail or {}).get("parameter")
+    return {"__all__": exc.message, **({parameter: exc.message} if parameter else {})}
 
 
 def refusal_text(exc: Exception) -> str:

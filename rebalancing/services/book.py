@@ -99,7 +99,8 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     try:
         engine.Parameters.from_dict(parameters)
     except engine.InvalidRequest as exc:
-        raise ValidationFailed(f"Template parameters: {exc.message}", detail={"field": "parameters"}) from None
+        raise ValidationFailed(f"Template parameters: {exc.message}",
+                               detail={"field": "parameters", **exc.detail}) from None
     if not isinstance(overridable, dict) or any(not isinstance(v, dict) for v in overridable.values()):
         raise ValidationFailed('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.',
                                detail={"field": "overridable"})

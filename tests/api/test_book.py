@@ -123,7 +123,7 @@ def test_templates_are_created_and_changed_through_the_service(firm_a, people, c
 
     assert made.status_code == 201 and changed.status_code == 200
     assert changed.json()["name"] == "ESG: no fossil fuels" and changed.json()["parameters"] == {"cash": {"target": 0.02}}
-    assert invalid.status_code == 400 and error_of(invalid)["detail"] == {"field": "parameters"}
+    assert invalid.status_code == 400 and error_of(invalid)["detail"] == {"field": "parameters", "parameter": "cash"}
     with tenant_context(firm_a):
         assert ParameterTemplate.objects.get(code="esg").name == "ESG: no fossil fuels"
         assert list(AuditEvent.objects.filter(object_type="parametertemplate").values_list("action", flat=True)
