@@ -12,6 +12,7 @@ Which accounts may hold which asset classes is each account's (``Account.asset_c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +59,9 @@ def household_settings_validate(settings: Any, *, template=None, level: str = "h
         raise ValidationFailed(f"unknown {level} setting(s): {', '.join(unknown)} "
                                f"(known: {', '.join(HOUSEHOLD_DEFAULTS)})", detail={"field": "household_overrides"})
     budget = settings.get("tax_budget")
+    if isinstance(budget, float) and not math.isfinite(budget):  # NaN compares false with everything
+        raise ValidationFailed(f"the tax budget must be an amount from 0 to {amount_text(MAX_MONEY)}, not {budget}",
+                               detail={"field": "tax_budget"})
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0):
         raise ValidationFailed(f"the tax budget must be an amount of at least 0, not {budget!r}",
                                detail={"field": "tax_budget"})

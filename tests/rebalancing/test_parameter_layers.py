@@ -82,3 +82,14 @@ def test_a_template_with_an_esg_minimum_off_the_scale_is_refused(governed):
             "screen": {"enabled": True, "min_esg_score": -5}}, overridable={})
 
     assert "screen.min_esg_score: must be from 0 to 100, got -5" in refused.value.message
+
+
+@pytest.mark.parametrize("budget", [float("nan"), float("inf"), float("-inf")])
+def test_a_household_tax_budget_that_is_no_amount_is_refused_saying_the_range(budget):
+    from rebalancing.household_parameters import household_settings_validate
+
+    with pytest.raises(ValidationFailed) as refused:
+        household_settings_validate({"tax_budget": budget})
+
+    assert refused.value.message == f"the tax budget must be an amount from 0 to $1 quadrillion, not {budget}"
+    assert refused.value.detail == {"field": "tax_budget"}
