@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.query import decimal_param, id_param
 from rebalancing.access import accounts_visible_to, proposals_visible_to
-from rebalancing.api.visibility import book_wide_visible_to, runs_visible_to
+from rebalancing.api.visibility import book_wide_visible_to, run_scope_shown_to, runs_visible_to
 from rebalancing.models import (
     ModelPortfolio,
     ParameterTemplate,
@@ -106,7 +106,7 @@ def run_list(request):
         return redirect("run_detail", pk=run.pk)
     page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at"))
     for run in page:
-        run.scope_text = describe_scope(run.scope)
+        run.scope_text = describe_scope(run_scope_shown_to(request.user, run.scope))
     return render(request, "frontend/run_list.html", {
         "page": page, "can_start": user_can(request.user, Capability.RUN_REBALANCE),
         "models": book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name")),
@@ -145,7 +145,7 @@ def _run_context(request, run: RebalanceRun) -> dict:
     return {"run": run, "finished": finished, "percent": round(run.progress * 100), "elapsed": elapsed,
             "stall": RunWatch.objects.filter(run=run).first(),
             "summary": run_summary(run, request.user) if finished or run.done else None,
-            "scope_text": describe_scope(run.scope)}
+            "scope_text": describe_scope(run_scope_shown_to(request.user, run.scope))}
 
 
 @firm_page(Capability.VIEW_BOOK)

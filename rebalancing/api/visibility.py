@@ -24,7 +24,7 @@ from tenants.permissions import Capability, is_advisor_only, user_can
 
 __all__ = [
     "audit_events_visible_to", "backtests_visible_to", "book_wide_visible_to", "reconciliations_visible_to",
-    "risk_model_estimates_visible_to", "risk_models_visible_to", "runs_visible_to",
+    "risk_model_estimates_visible_to", "risk_models_visible_to", "run_scope_shown_to", "runs_visible_to",
 ]
 
 
@@ -40,6 +40,18 @@ def runs_visible_to(user) -> QuerySet:
         touched = RunOutcome.objects.filter(run=OuterRef("pk"), account__in=accounts_visible_to(user))
         return RebalanceRun.objects.filter(Exists(touched))
     return RebalanceRun.objects.all()
+
+
+def run_scope_shown_to(user, scope: dict) -> dict:
+    """A run's scope as ``user`` may read it: of a selection of accounts, those they may see (an
+    advisor reading a run that also covered a colleague's accounts does not learn their ids); every
+    other part as it is (a household's or an advisor's run touching none of theirs is not theirs to
+    see at all). The run's progress (total, done, failed) stays the run's own."""
+    ids = (scope or {}).get("account_ids")
+    if not ids or not is_advisor_only(user):
+        return scope
+    seen = set(accounts_visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
+    return {**scope, "account_ids": [pk for pk in ids if pk in seen]}
 
 
 def backtests_visible_to(user) -> QuerySet:

@@ -373,3 +373,21 @@ def test_firm_b_asking_for_firm_a_ids_finds_only_its_own(firm_a, firm_b, firm_us
         assert not [w for w in words if w in text], (path, [w for w in words if w in text])
     assert found >= 3  # the same ids exist at firm B: its own objects are shown (account, its pages)
     assert _state(firm_a) == before
+
+
+def test_a_run_over_a_selection_shows_an_advisor_only_their_own_accounts_ids(firm_a, book, people, colleagues,
+                                                                           as_user):
+    with tenant_context(firm_a):
+        mine, theirs = book["mine"][0], colleagues["account"]
+        run = run_start(scope=RunScope(account_ids=(theirs.pk, mine.pk)), as_of=AS_OF, label="selection")
+        for chunk in run_chunks(run):
+            run_process_chunk(run_id=run.pk, account_ids=chunk)
+
+    detail = as_user("advisor").get(f"{API}/runs/{run.pk}/").json()
+    listed = {r["id"]: r for r in as_user("advisor").get(f"{API}/runs/").json()["results"]}
+    page = as_user("advisor").get(f"/runs/{run.pk}/").content.decode()
+    theirs_view = as_user("pm").get(f"{API}/runs/{run.pk}/").json()
+
+    assert detail["scope"]["account_ids"] == [mine.pk] and listed[run.pk]["scope"]["account_ids"] == [mine.pk]
+    assert "1 account" in page and "2 accounts" not in page
+    assert sorted(theirs_view["scope"]["account_ids"]) == sorted([mine.pk, theirs.pk])

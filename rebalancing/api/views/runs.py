@@ -19,7 +19,7 @@ from tenants.permissions import Capability
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
 from ..serializers.revisions import ProposalReviseSerializer
-from ..visibility import runs_visible_to
+from ..visibility import run_scope_shown_to, runs_visible_to
 
 RUN = Rule(Scope.RUN, Capability.RUN_REBALANCE)
 DECIDE = Rule(Scope.APPROVE)  # the workflow decides who may (advisor of the household, compliance)
@@ -34,6 +34,17 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedVie
 
     def visible_queryset(self, user):
         return runs_visible_to(user).select_related("started_by")
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        for run in response.data["results"]:
+            run["scope"] = run_scope_shown_to(request.user, run["scope"])
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response.data["scope"] = run_scope_shown_to(request.user, response.data["scope"])
+        return response
 
     @extend_schema(request=serializers.RunStartSerializer, responses={201: serializers.RunSerializer})
     @idempotent
