@@ -10,14 +10,21 @@ register = template.Library()
 
 
 @register.inclusion_tag("frontend/partials/template_household.html")
-def template_household_settings(parameter_template, can_manage: bool):
+def template_household_settings(parameter_template, can_manage: bool, kept=None):
     """Each asset class of the firm's models with the tax status the template places it in first,
-    and how its households are rebalanced inside their drift bands."""
+    and how its households are rebalanced inside their drift bands; ``kept``: the form as typed
+    when it was just refused (``keep_posted``), shown in place of the stored settings."""
     own = parameter_template.household_parameters or {}
     location = own.get("location") or {}
     classes = sorted(set(Sleeve.objects.exclude(kind=Sleeve.Kind.SUBMODEL).values_list("asset_class", flat=True)))
     default = HOUSEHOLD_DEFAULTS["inside_bands"]
-    return {"template": parameter_template, "can_manage": can_manage, "tax_statuses": TAX_STATUSES,
+    refused = kept if kept is not None and kept.refusal else None
+    if refused is not None:
+        location = {c: [refused.get(f"location:{c}", "")] for c in classes}
+    return {"template": parameter_template, "can_manage": can_manage, "tax_statuses": TAX_STATUSES, "kept": refused,
+            "shown_budget": refused.get("tax_budget", "") if refused is not None else (
+                "" if own.get("tax_budget") is None else own["tax_budget"]),
+            "shown_inside_bands": refused.get("inside_bands", "") if refused is not None else own.get("inside_bands"),
             "template_location_rows": [(c, (location.get(c) or [""])[0]) for c in classes],
             "inside_bands_choices": INSIDE_BANDS_CHOICES.items(), "default_inside_bands": INSIDE_BANDS_CHOICES[default],
             "template_inside_bands": INSIDE_BANDS_CHOICES.get(own.get("inside_bands", default), INSIDE_BANDS_CHOICES[default])}

@@ -33,7 +33,7 @@ from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
 from .accounts import _vocabularies
-from .common import firm_page, parameter_errors, visible_or_404, warn_unknown_symbols
+from .common import firm_page, parameter_errors, posted_kept, visible_or_404, warn_unknown_symbols
 
 DEFAULTS = default_parameters().to_dict()
 PREVIEW_SAMPLE = 50
@@ -90,6 +90,7 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
     visible = accounts_visible_to(request.user)
     return {
         "template": template, "creating": creating, "groups": group_fields(_template_fields(values, errors)),
+        "kept_household": posted_kept(request, "template-household"),
         "errors": errors or {}, "message": message,
         "limit_errors": any(k.startswith("ov:") for k in (errors or {})),
         "overridable_rows": overridable_rows(

@@ -491,7 +491,14 @@ def template_household(request, pk: int):
     inside their drift bands (empty: the engine's default) and, per asset class, the tax status it
     goes to first (the others follow in the engine's default order)."""
     parameter_template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
-    budget = decimal_param(request.POST, "tax_budget", what="tax budget")
+    back = redirect(reverse("template_detail", kwargs={"pk": parameter_template.pk}) + "#household-settings")
+    try:
+        budget = decimal_param(request.POST, "tax_budget", what="tax budget")
+    except BadRequest as exc:  # typed: said on the template's page by the field, not on an error page
+        refusal = ValidationFailed(str(exc), detail={"field": "tax_budget"})
+        messages.error(request, refusal.message)
+        keep_posted(request, "template-household", refusal)
+        return back
     settings: dict = {} if budget is None else {"tax_budget": float(budget)}
     if request.POST.get("inside_bands", ""):
         settings["inside_bands"] = request.POST["inside_bands"]
@@ -510,9 +517,10 @@ def template_household(request, pk: int):
                       household_parameters=settings)
     except DomainError as exc:
         messages.error(request, exc.message)
+        keep_posted(request, "template-household", exc)  # the settings come back as typed, to correct them
     else:
         messages.success(request, f"Household settings of “{parameter_template.name}” saved.")
-    return redirect(reverse("template_detail", kwargs={"pk": parameter_template.pk}) + "#household-settings")
+    return back
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)

@@ -60,3 +60,27 @@ def test_an_account_floor_above_its_templates_target_is_named_beside_the_floor(b
     with tenant_context(firm_a):
         account.refresh_from_db()
         assert account.overrides == before
+
+
+@pytest.mark.parametrize(("typed", "says"), [
+    ("lots", "The tax budget must be a number, not “lots”."),  # before: a 400 error page
+    ("-5", "The tax budget must be an amount of at least 0, not -5.0"),
+])
+def test_a_templates_household_tax_budget_refused_comes_back_as_typed_beside_its_field(book, as_user, firm_a,
+                                                                                      typed, says):
+    template = book["template"]
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        before = template.household_parameters
+    admin = as_user("admin")
+
+    answer = admin.post(f"/templates/{template.pk}/household/", {"tax_budget": typed, "inside_bands": "cash_flows"})
+
+    assert answer.status_code == 302
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.household_parameters == before
+    html = admin.get(f"/templates/{template.pk}/").content.decode()
+    assert f'name="tax_budget" inputmode="decimal" value="{typed}" placeholder="no budget" aria-invalid="true"' in html
+    assert f'<div class="error" id="th-budget-error" role="alert">{says}</div>' in html
+    assert '<option value="cash_flows" selected>' in html
