@@ -38,6 +38,7 @@ from rebalancing.household_parameters import (
 )
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.ledger.holdings import purchases_known_from_lots
+from rebalancing.ledger.schedule_d import LOSS_LIMIT, loss_limit
 from rebalancing.models import Account, ModelPortfolio, Security, Sleeve, TaxLot, TradeRecord
 from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
 from rebalancing.selectors import (
@@ -159,38 +160,52 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     return snapshot
 
 
-def _carried_per_taxable_account(households, carried: dict[tuple[int, str], tuple[Decimal, Decimal]]
-                                 ) -> dict[int, tuple[Decimal, Decimal]]:
-    """Each taxable account's share of the loss carried by the return its sales go on. Each
-    account's proposal is solved on its own: handed a return's whole loss, every taxable account on
-    it would net its gains against the same loss (two accounts, twice). So a return's loss is shared
-    by the accounts on it: the household's one return, equally by its taxable accounts; married
-    filing separately, a spouse's loss by that spouse's taxable accounts only (it stays with that
-    spouse, Pub. 550 "Capital Losses", and never meets the other's gains), a joint account - half on
-    each return (``Account.spouse``) - counting half on each. Together the accounts never net more
-    than a return carries."""
-    if not any(short or long for short, long in carried.values()):
-        return {}
-    separate = {h.pk for h in households if h.files_separately}
+@dataclass(frozen=True, slots=True)
+class _ReturnShare:
+    """A taxable account's share of what its return carries: the loss carried in (short, long) and
+    the yearly deduction of a net loss from ordinary income."""
+
+    carried: tuple[Decimal, Decimal]
+    loss_limit: Decimal
+
+
+# An account on no return (an IRA or Roth): nothing carried, and its tax is never netted.
+_NO_SHARE = _ReturnShare((Decimal(0), Decimal(0)), LOSS_LIMIT)
+
+
+def _return_shares(households, carried: dict[tuple[int, str], tuple[Decimal, Decimal]]) -> dict[int, _ReturnShare]:
+    """Each taxable account's share of the return its sales go on. Each account's proposal is
+    solved on its own: handed a return's whole carried loss, or its whole $3,000 deduction from
+    ordinary income (IRC §1211(b)), every taxable account on it would net against the same loss or
+    deduct the same 3,000 (two accounts, twice). So both are shared by the accounts on the return:
+    the household's one return, equally by its taxable accounts; married filing separately, a
+    spouse's loss and 1,500 by that spouse's taxable accounts only (a carryover stays with its
+    spouse, Pub. 550 "Capital Losses", and never meets the other's gains), a joint account - half
+    on each return (``Account.spouse``) - counting half on each. Together the accounts never net
+    more than a return carries nor deduct more than it may."""
+    by_pk = {h.pk: h for h in households}
     weights: dict[tuple[int, str], dict[int, Decimal]] = defaultdict(dict)
     half, whole = Decimal("0.5"), Decimal(1)
-    for pk, household_id, spouse in (Account.objects.filter(household_id__in=[h for h, _ in carried], taxable=True)
+    for pk, household_id, spouse in (Account.objects.filter(household_id__in=list(by_pk), taxable=True)
                                      .order_by().values_list("pk", "household_id", "spouse")):
-        if household_id not in separate:
+        if not by_pk[household_id].files_separately:
             weights[(household_id, "")][pk] = whole
         elif spouse == Account.Spouse.JOINT:
             weights[(household_id, Account.Spouse.FIRST)][pk] = half
             weights[(household_id, Account.Spouse.SECOND)][pk] = half
         else:
             weights[(household_id, spouse)][pk] = whole
-    shares: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    for key, (short, long) in carried.items():
-        on_return = weights.get(key, {})
+    shares: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+    for (household_id, spouse), on_return in weights.items():
+        short, long = carried.get((household_id, spouse), (Decimal(0), Decimal(0)))
+        limit = loss_limit(by_pk[household_id].filing_status)
         total = sum(on_return.values(), Decimal(0))
         for pk, weight in on_return.items():
-            shares[pk][0] += short * weight / total
-            shares[pk][1] += long * weight / total
-    return {pk: (short, long) for pk, (short, long) in shares.items()}
+            share = shares[pk]
+            share[0] += short * weight / total
+            share[1] += long * weight / total
+            share[2] += limit * weight / total
+    return {pk: _ReturnShare((short, long), limit) for pk, (short, long, limit) in shares.items()}
 
 
 def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
@@ -226,13 +241,13 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
     household_rows = list({a.household_id: a.household for a in accounts}.values())
-    carried = _carried_per_taxable_account(household_rows, loss_carried_into(household_rows, as_of.year))
+    shares = _return_shares(household_rows, loss_carried_into(household_rows, as_of.year))
     plans = household_plans_load(households, as_of=as_of)
     parameter_sets = _ParameterSets()
     return [
         _account_inputs(a, lots_by_account.get(a.pk, _NO_LOTS), trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
-                        carried.get(a.pk, (Decimal(0), Decimal(0))), plans.get(a.household_id, ()),
+                        shares.get(a.pk, _NO_SHARE), plans.get(a.household_id, ()),
                         (edits or {}).get(a.pk), parameter_sets)
         for a in accounts
     ]
@@ -505,7 +520,7 @@ class _Universe:
 
 
 def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
-                    carried: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)), plans=(),
+                    share: _ReturnShare = _NO_SHARE, plans=(),
                     edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
@@ -549,8 +564,9 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                 realised_short_term_ytd=_f(ytd[0]),
                 realised_long_term_ytd=_f(ytd[1]),
                 household_trades=tuple(engine_trades), taxable=account.taxable,
-                loss_carryforward_short=_f(carried[0]) if account.taxable else 0.0,
-                loss_carryforward_long=_f(carried[1]) if account.taxable else 0.0,
+                loss_carryforward_short=_f(share.carried[0]) if account.taxable else 0.0,
+                loss_carryforward_long=_f(share.carried[1]) if account.taxable else 0.0,
+                ordinary_loss_limit=_f(share.loss_limit),
             ),
             securities=securities,
             model=engine.Model(name=version.model.code if version else "", sleeves=tuple(sleeves)),
@@ -571,7 +587,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         model_version_id=version.pk if version else None,
         parameters=values,
         fingerprint=_fingerprint(account, lots, trades, version, values_text, securities, sleeves, as_of,
-                                 (carried, request.account.household_trades, risk_version_id)),
+                                 (share, request.account.household_trades, risk_version_id)),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
         tax_status=account.tax_status, asset_classes=tuple(account.asset_classes or ()),

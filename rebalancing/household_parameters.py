@@ -113,7 +113,7 @@ def tax_realised_ytd(accounts) -> float:
     """Tax on what the household's taxable accounts (``engine.Account``s) realised this year, at
     each account's rates, short- and long-term netted the engine's way (``engine.tax``)."""
     return round(sum(estimated_tax(a.realised_short_term_ytd, a.realised_long_term_ytd, a.short_term_rate,
-                                   a.long_term_rate) for a in accounts if a.taxable), 2)
+                                   a.long_term_rate, a.ordinary_loss_limit) for a in accounts if a.taxable), 2)
 
 
 def tax_budget_left(budget, accounts) -> float | None:

@@ -356,6 +356,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
             lt_gain - lt_loss,
             acct.short_term_rate,
             acct.long_term_rate,
+            acct.ordinary_loss_limit,
         )
     harvested = float(-recognised[limits.harvest.harvestable & sold_lot & (recognised < 0)].sum())
 

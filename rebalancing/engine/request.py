@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import InvalidRequest
 from .parameters import ESG_SCORES, Parameters
+from .tax import ORDINARY_LOSS_LIMIT
 
 __all__ = [
     "TaxLot",
@@ -245,6 +246,9 @@ class Account:
     ``short_term_rate`` / ``long_term_rate``: marginal tax rates on gains; ``realised_*_ytd``:
     net gains already realised this year; ``loss_carryforward_*``: capital losses carried into
     this year from earlier ones (positive amounts, IRC §1212(b)), netted before this year's gains;
+    ``ordinary_loss_limit``: how much of a net capital loss this account's estimate may deduct
+    from ordinary income - its share of its return's $3,000 a year ($1,500 married filing
+    separately, IRC §1211(b)), since each account of a return is solved on its own;
     ``taxable=False`` for tax-deferred accounts (no tax,
     no harvesting, but its purchases still count for the household's wash sales).
     """
@@ -260,6 +264,7 @@ class Account:
     taxable: bool = True
     loss_carryforward_short: float = 0.0
     loss_carryforward_long: float = 0.0
+    ordinary_loss_limit: float = ORDINARY_LOSS_LIMIT
 
     def __post_init__(self) -> None:
         _finite(self.cash, "account cash")
@@ -268,6 +273,9 @@ class Account:
                 raise InvalidRequest(f"{name} must be between 0 and 1")
         _finite(self.realised_short_term_ytd, "realised_short_term_ytd")
         _finite(self.realised_long_term_ytd, "realised_long_term_ytd")
+        if not 0.0 <= _finite(self.ordinary_loss_limit, "ordinary_loss_limit") <= ORDINARY_LOSS_LIMIT:
+            raise InvalidRequest(f"ordinary_loss_limit is a share of at most {ORDINARY_LOSS_LIMIT:,.0f} a year "
+                                 "(IRC §1211(b)), 0 or more")
         for name in ("loss_carryforward_short", "loss_carryforward_long"):
             if _finite(getattr(self, name), name) < 0:
                 raise InvalidRequest(f"{name} is a loss carried forward, a positive amount or 0")

@@ -29,6 +29,7 @@ from .request import (
     TaxLot,
 )
 from .result import Alert, BlockedBuy, Diagnostics, LotSale, RebalanceResult, Summary, Trade
+from .tax import ORDINARY_LOSS_LIMIT
 
 __all__ = [
     "REQUEST_SCHEMA",
@@ -132,6 +133,7 @@ def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Reba
         taxable=a.get("taxable", True),
         loss_carryforward_short=a.get("loss_carryforward_short", 0.0),
         loss_carryforward_long=a.get("loss_carryforward_long", 0.0),
+        ordinary_loss_limit=a.get("ordinary_loss_limit", ORDINARY_LOSS_LIMIT),
         lots=tuple(
             TaxLot(
                 id=lot["id"],
@@ -223,6 +225,7 @@ def request_to_dict(request: RebalanceRequest) -> dict[str, Any]:
             "taxable": a.taxable,
             "loss_carryforward_short": a.loss_carryforward_short,
             "loss_carryforward_long": a.loss_carryforward_long,
+            "ordinary_loss_limit": a.ordinary_loss_limit,
             "lots": [
                 {
                     "id": lot.id,

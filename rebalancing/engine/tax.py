@@ -122,21 +122,24 @@ def net_gains(short_term: float, long_term: float, loss_limit: float = ORDINARY_
     return NetGains(st, lt, 0.0)
 
 
-def estimated_tax(short_term: float, long_term: float, short_rate: float, long_rate: float) -> float:
+def estimated_tax(short_term: float, long_term: float, short_rate: float, long_rate: float,
+                  loss_limit: float = ORDINARY_LOSS_LIMIT) -> float:
     """Tax on a year's net capital result; negative when a net loss reduces ordinary income.
 
-    Short-term gains are taxed at ``short_rate`` (ordinary income), long-term at ``long_rate``.
+    Short-term gains are taxed at ``short_rate`` (ordinary income), long-term at ``long_rate``; a
+    net loss reduces ordinary income by at most ``loss_limit`` (an account's share of its return's).
     """
-    n = net_gains(short_term, long_term)
+    n = net_gains(short_term, long_term, loss_limit)
     if n.ordinary_deduction > 0:
         return -n.ordinary_deduction * short_rate
     return max(n.short_term, 0.0) * short_rate + max(n.long_term, 0.0) * long_rate
 
 
 def incremental_tax(
-    ytd_short: float, ytd_long: float, run_short: float, run_long: float, short_rate: float, long_rate: float
+    ytd_short: float, ytd_long: float, run_short: float, run_long: float, short_rate: float, long_rate: float,
+    loss_limit: float = ORDINARY_LOSS_LIMIT,
 ) -> float:
     """Extra tax for the year caused by this run's gains, given what was realised so far."""
-    before = estimated_tax(ytd_short, ytd_long, short_rate, long_rate)
-    after = estimated_tax(ytd_short + run_short, ytd_long + run_long, short_rate, long_rate)
+    before = estimated_tax(ytd_short, ytd_long, short_rate, long_rate, loss_limit)
+    after = estimated_tax(ytd_short + run_short, ytd_long + run_long, short_rate, long_rate, loss_limit)
     return after - before

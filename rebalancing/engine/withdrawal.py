@@ -281,7 +281,7 @@ def plan_withdrawal(
                 t = incremental_tax(
                     acct.realised_short_term_ytd - acct.loss_carryforward_short,
                     acct.realised_long_term_ytd - acct.loss_carryforward_long,
-                    st, lt, acct.short_term_rate, acct.long_term_rate,
+                    st, lt, acct.short_term_rate, acct.long_term_rate, acct.ordinary_loss_limit,
                 )  # fmt: skip
                 tax += t
                 explanation.append(

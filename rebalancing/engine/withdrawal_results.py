@@ -56,7 +56,8 @@ def withdrawal_results(request: HouseholdRequest, plan: WithdrawalPlan) -> tuple
             # As plan_withdrawal figures it: this year's gains net of the losses carried in (IRC §1212(b)).
             tax = incremental_tax(account.realised_short_term_ytd - account.loss_carryforward_short,
                                   account.realised_long_term_ytd - account.loss_carryforward_long,
-                                  sum(st), sum(lt), account.short_term_rate, account.long_term_rate)
+                                  sum(st), sum(lt), account.short_term_rate, account.long_term_rate,
+                                  account.ordinary_loss_limit)
         elif member.tax_status == "traditional":
             tax = taken * account.short_term_rate + plan.early_tax.get(account.id, 0.0)
         else:

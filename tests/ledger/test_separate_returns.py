@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rebalancing.engine.tax import estimated_tax, incremental_tax
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.ledger.executions import executions_import
@@ -170,6 +171,31 @@ def test_the_engine_hands_each_account_its_own_spouses_carried_loss(book):
     # second's by B (1) and J (a half): 400 and 200. A never sees the second spouse's loss, B never
     # the first's, and together the accounts hold each return's loss once.
     assert carried == {"OK-A": (600, 200), "OK-B": (400, 0), "OK-J": (500, 100), "OK-I": (0, 0)}
+
+
+def test_each_account_deducts_only_its_share_of_its_returns_yearly_loss_limit(book):
+    # given: filing separately, the first spouse owns A, the second B, J is joint (IRC §1211(b):
+    # 1,500 a year per return); and a second household filing jointly with two taxable accounts
+    household = _household()
+    accounts = _spouses(book, household)
+    joint = Household.objects.create(name="Joint", external_id="HH-JOINT", filing_status="married_joint")
+    c = make_account("OK-C", model=book["model"], household=joint)
+    d = make_account("OK-D", model=book["model"], household=joint)
+    # when
+    requests = {i.request.account.id: i.request.account for i in rebalance_inputs_load(
+        [a.pk for a in (*accounts.values(), c, d)], as_of=AS_OF)}
+    limits = {n: round(a.ordinary_loss_limit, 6) for n, a in requests.items()}
+    # then: each return's limit is shared by its accounts (J: half a share on each side) and the
+    # accounts of a return together never deduct more than it may; before, each deducted 3,000
+    assert limits == {"OK-A": 1000, "OK-B": 1000, "OK-J": 1000, "OK-C": 1500, "OK-D": 1500}
+
+
+def test_an_accounts_tax_estimate_deducts_a_net_loss_only_up_to_its_share():
+    # A net loss of 10,000 short-term in an account holding half its return's 3,000: its estimate
+    # is -1,500 x the short-term rate, not -3,000 x.
+    assert estimated_tax(-10_000, 0, 0.4, 0.2, 1500) == -600
+    assert incremental_tax(0, 0, -10_000, 0, 0.4, 0.2, 1500) == -600
+    assert estimated_tax(-10_000, 0, 0.4, 0.2) == -1200
 
 
 def test_a_spouses_carried_loss_reaches_no_account_of_the_other(book):
