@@ -10,8 +10,9 @@ showed, to the cent. No earlier sale's figures may move (a proposal never create
 
 Intended differences, and the only ones: the proposal's totals are sums of unrounded per-lot
 figures, the ledger's of per-lot cents, so a total may differ by half a cent per lot sold; and at
-prices to six places a lot's gain may differ by a cent or two, since the ledger rounds a fill's
-proceeds to the cent and splits them over its lots, the proposal each lot's gain. The
+prices to six places or in fractional shares a lot's gain may differ by a cent or two, since the
+ledger rounds a fill's proceeds to the cent and splits them over its lots, and a lot's part of its
+basis to the cent, where the proposal rounds each lot's gain. The
 households here refuse wash sales (the default); with ``wash_sale.allow`` the proposal's disallowed
 figures are an estimate from the engine's inputs (docs/engine.md, "Known limits")."""
 
@@ -25,7 +26,17 @@ from rebalancing.engine.tax import estimated_tax
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.ledger.executions import executions_import
 from rebalancing.ledger.quantities import cents
-from rebalancing.models import Account, Household, Order, Price, Proposal, RealisedLot, RebalanceRun, TaxLot
+from rebalancing.models import (
+    Account,
+    Household,
+    Order,
+    Price,
+    Proposal,
+    RealisedLot,
+    RebalanceRun,
+    Security,
+    TaxLot,
+)
 from rebalancing.selectors import RunScope
 from rebalancing.services.cash_flows import cash_flow_enter
 from rebalancing.services.proposals import proposal_release
@@ -60,9 +71,11 @@ def _lots(rng: random.Random, n: int) -> list[tuple[str, int, D, date]]:
     return out
 
 
-def _household(rng: random.Random, book, pm, seed: int, odd_prices: bool = False):
+def _household(rng: random.Random, book, pm, seed: int, odd_prices: bool = False, fractional: bool = False):
     harvest = rng.random() < 0.6
-    parameters = {"cash": {"target": 0.01}, "trading": {"whole_shares": True},
+    if fractional:  # proposals in shares to six places
+        Security.objects.update(fractional=True)
+    parameters = {"cash": {"target": 0.01}, "trading": {"whole_shares": not fractional},
                   "drift": {"enabled": True, "absolute_band": rng.choice([0.0, 0.02])}}
     if harvest:
         parameters["harvest"] = {"enabled": True, "min_loss_value": rng.choice([50, 200]), "min_loss_pct": 0.02,
@@ -187,10 +200,12 @@ def _recorded(account) -> dict[tuple[str, str], list]:
 @pytest.mark.parametrize("seed", range(10))
 def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed, odd_prices, path):
     rng = random.Random(seed)
-    household, accounts = _household(rng, book, pm, seed, odd_prices)
-    # A fill's proceeds are rounded to the cent and split over its lots (the ledger); a proposal
-    # rounds each lot's gain at the price to six places: a cent or two apart a lot, no more.
-    per_lot = D("0.02") if odd_prices else D(0)
+    fractional = seed % 3 == 2
+    household, accounts = _household(rng, book, pm, seed, odd_prices, fractional)
+    # A fill's proceeds are rounded to the cent and split over its lots, and each lot's part of its
+    # basis too (the ledger); a proposal rounds each lot's gain. Where the proceeds are not whole
+    # cents (a price to six places, fractional shares) the two are a cent or two apart a lot.
+    per_lot = D("0.02") if odd_prices or fractional else D(0)
     prior = {r.pk: (r.gain, r.disallowed_loss, r.term) for r in RealisedLot.objects.all()}
     ytd_before = {n: (a.realised_short_term_ytd, a.realised_long_term_ytd) for n, a in accounts.items()}
     # Each taxable account's share of its return's deduction of a net loss (IRC §1211(b)), as the
