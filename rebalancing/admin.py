@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from rebalancing import engine
-from rebalancing.effective_parameters import overrides_validate
+from rebalancing.effective_parameters import override_limits_problems, overrides_validate
 from rebalancing.models import (
     Account,
     Alert,
@@ -146,6 +146,9 @@ class ParameterTemplateForm(forms.ModelForm):
         value = self.cleaned_data["overridable"] or {}
         if not isinstance(value, dict) or any(not isinstance(v, dict) for v in value.values()):
             raise forms.ValidationError('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.')
+        problems = override_limits_problems(value)  # the same limits template_save refuses (a minimum above its maximum...)
+        if problems:
+            raise forms.ValidationError("; ".join(problems))
         return value
 
 
