@@ -6,6 +6,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.input_limits import numeral_problem
 from rebalancing.models import CashFlow, HouseholdProposal
 from rebalancing.services.rmd import RMD_SHOWS
 
@@ -120,10 +121,13 @@ class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
                                               'accounts only)')
 
     def validate_spouses(self, value: dict) -> dict[int, str]:
-        try:
-            return {int(k): v for k, v in value.items()}
-        except ValueError:
-            raise serializers.ValidationError("Keys are account ids.") from None
+        for key in value:
+            # int() also reads "٣", " 5", "+5" and "5_0": an account id is written in 0-9 only.
+            if not (key.isascii() and key.isdigit()):
+                problem = numeral_problem(key)
+                raise serializers.ValidationError(f"Keys are account ids, written in the digits 0-9; got {key!r}"
+                                                  + (f": {problem}" if problem else "."))
+        return {int(k): v for k, v in value.items()}
 
 
 class RmdFactsInSerializer(UnknownFieldsRefused, serializers.Serializer):

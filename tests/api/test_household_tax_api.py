@@ -107,3 +107,17 @@ def test_schedule_d_comes_one_sheet_per_spouse(lees, people, firm_a, client_for)
     assert [(r["spouse"], D(r["sheet"]["net"]), D(r["sheet"]["deduction"]), D(r["sheet"]["carried_out_short"]),
              D(r["sheet"]["taxable_long"]), D(r["sheet"]["limit"])) for r in rows] == [
         ("first", -10000, 1500, 8500, 0, 1500), ("second", 10000, 0, 0, 10000, 1500)]
+
+
+@pytest.mark.parametrize("write", [
+    lambda pk: str(pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),  # Arabic-Indic digits
+    lambda pk: f" {pk}", lambda pk: f"+{pk}", lambda pk: "_".join(str(pk * 10)),
+])
+def test_an_account_id_not_written_in_0_to_9_is_refused_and_nothing_changes(lees, people, firm_a, client_for, write):
+    # int() reads every one of these as the joint account's id; the key must be the id as written.
+    key = write(lees["joint"].pk)
+    answer = _patch(client_for(firm_a, people["advisor"]), lees["household"], {"spouses": {key: "joint"}})
+    assert answer.status_code == 400, answer.content
+    assert "written in the digits 0-9" in error_of(answer)["message"]
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=lees["joint"].pk).spouse == "first"
