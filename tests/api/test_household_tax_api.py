@@ -2,16 +2,14 @@
 return each account is on (PATCH households/{id}/tax/), shown on the household and the account, and
 Schedule D per spouse (GET reports/schedule-d/)."""
 
-from datetime import date
 from decimal import Decimal as D
 
 import pytest
 from django_tenants.utils import tenant_context
 
-from rebalancing.ledger.executions import executions_import
 from rebalancing.models import Account, Household
 from tenants.audit.models import AuditEvent
-from tests.ledger.helpers import execution_csv, fill, release, sell
+from tests.ledger.helpers import spouses_loss_and_gain
 from tests.rebalancing.book import make_account
 from tests.rebalancing.household_book import make_unit_household
 
@@ -91,16 +89,7 @@ def test_an_account_of_another_household_or_a_colleagues_household_is_refused(le
 def test_schedule_d_comes_one_sheet_per_spouse(lees, people, firm_a, client_for):
     # given: filing separately, spouse A loses 10,000 (short-term) and spouse B gains 10,000 (long-term)
     with tenant_context(firm_a):
-        household = Household.objects.create(name="Okafors", external_id="HH-OK", filing_status="married_separate")
-        a = make_account("OK-A", model=lees["model"], household=household,
-                         holdings=[("VTI", 100, 20000, date(2026, 2, 2))])
-        b = make_account("OK-B", model=lees["model"], household=household, holdings=[("BND", 200, 6000, date(2020, 1, 2))])
-        Account.objects.filter(pk=b.pk).update(spouse="second")
-        [loss] = release(a, [sell("VTI", 100, 100.0, [("OK-A-L1", 100)])], pm=people["pm"], as_of=date(2026, 6, 1))
-        [gain] = release(b, [sell("BND", 200, 80.0, [("OK-B-L1", 200)])], pm=people["pm"], as_of=date(2026, 6, 1))
-        executions_import(source=execution_csv(fill("OK-1", loss, 100, "100", date(2026, 6, 1)),
-                                               fill("OK-2", gain, 200, "80", date(2026, 6, 1))),
-                          actor="custodian feed", as_of=date(2026, 11, 20))
+        spouses_loss_and_gain(lees["model"], pm=people["pm"])
     # when
     rows = client_for(firm_a, people["pm"]).get(f"{API}/reports/schedule-d/?year=2026&household=HH-OK").json()
     # then

@@ -2,17 +2,14 @@
 return each account is on, refused in words (keeping what was typed) when it makes no sense; the
 Schedule D report with one sheet per spouse and their sum when the household files separately."""
 
-from datetime import date
 from decimal import Decimal as D
 
 import pytest
 from django_tenants.utils import tenant_context
 
-from rebalancing.ledger.executions import executions_import
 from rebalancing.models import Account, Household
 from tenants.audit.models import AuditEvent
-from tests.ledger.helpers import execution_csv, fill, release, sell
-from tests.rebalancing.book import make_account
+from tests.ledger.helpers import spouses_loss_and_gain
 from tests.rebalancing.household_book import make_unit_household
 
 pytestmark = pytest.mark.django_db
@@ -108,16 +105,7 @@ def test_a_refused_move_in_keeps_the_account_number_typed(lees, as_user):
 def test_the_schedule_d_report_shows_each_spouses_return_and_their_sum(lees, people, as_user, firm_a):
     # given: filing separately, spouse A loses 10,000 and spouse B gains 10,000
     with tenant_context(firm_a):
-        household = Household.objects.create(name="Okafors", external_id="HH-OK", filing_status="married_separate")
-        a = make_account("OK-A", model=lees["model"], household=household,
-                         holdings=[("VTI", 100, 20000, date(2026, 2, 2))])
-        b = make_account("OK-B", model=lees["model"], household=household, holdings=[("BND", 200, 6000, date(2020, 1, 2))])
-        Account.objects.filter(pk=b.pk).update(spouse="second")
-        [loss] = release(a, [sell("VTI", 100, 100.0, [("OK-A-L1", 100)])], pm=people["pm"], as_of=date(2026, 6, 1))
-        [gain] = release(b, [sell("BND", 200, 80.0, [("OK-B-L1", 200)])], pm=people["pm"], as_of=date(2026, 6, 1))
-        executions_import(source=execution_csv(fill("OK-1", loss, 100, "100", date(2026, 6, 1)),
-                                               fill("OK-2", gain, 200, "80", date(2026, 6, 1))),
-                          actor="custodian feed", as_of=date(2026, 11, 20))
+        spouses_loss_and_gain(lees["model"], pm=people["pm"])
     # when
     html = as_user("pm").get("/reports/realised/?year=2026").content.decode()
     # then: A deducts 1,500 and carries 8,500; B's 10,000 is taxed; the household's line sums the two

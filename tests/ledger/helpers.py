@@ -4,10 +4,11 @@ import csv
 import io
 from datetime import date
 
-from rebalancing.models import Order, Proposal
+from rebalancing.ledger.executions import executions_import
+from rebalancing.models import Account, Household, Order, Proposal
 from rebalancing.services.proposals import proposal_release
 
-from ..rebalancing.book import AS_OF
+from ..rebalancing.book import AS_OF, make_account
 from ..rebalancing.workflow import make_proposal
 
 
@@ -47,3 +48,18 @@ def fill(external_id: str, order: Order, quantity, price, day: date, **more) -> 
 def cancel(external_id: str, order: Order, day: date, quantity=None) -> dict:
     return {"external_id": external_id, "order_id": order.order_id, "kind": "cancel", "quantity": quantity,
             "price": None, "trade_date": day.isoformat()}
+
+
+def spouses_loss_and_gain(model, *, pm, external_id: str = "HH-OK"):
+    """A household filing separately: spouse A (the first) sells VTI for a 10,000 short-term loss,
+    spouse B (the second) BND for a 10,000 long-term gain, both filled on 2026-06-01."""
+    household = Household.objects.create(name="Okafors", external_id=external_id, filing_status="married_separate")
+    a = make_account("OK-A", model=model, household=household, holdings=[("VTI", 100, 20000, date(2026, 2, 2))])
+    b = make_account("OK-B", model=model, household=household, holdings=[("BND", 200, 6000, date(2020, 1, 2))])
+    Account.objects.filter(pk=b.pk).update(spouse="second")
+    [loss] = release(a, [sell("VTI", 100, 100.0, [("OK-A-L1", 100)])], pm=pm, as_of=date(2026, 6, 1))
+    [gain] = release(b, [sell("BND", 200, 80.0, [("OK-B-L1", 200)])], pm=pm, as_of=date(2026, 6, 1))
+    executions_import(source=execution_csv(fill("OK-1", loss, 100, "100", date(2026, 6, 1)),
+                                           fill("OK-2", gain, 200, "80", date(2026, 6, 1))),
+                      actor="custodian feed", as_of=date(2026, 11, 20))
+    return household
