@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Case, Func, Q, Value, When
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from guardian.models import UserObjectPermissionBase
 
 from .market import Security
@@ -338,6 +338,9 @@ class TaxLot(models.Model):
 
     class Meta:
         ordering = ["account", "acquired"]
+        # The day the shares were bought: a run looks up the lots bought in the wash-sale window
+        # (``ledger.holdings.purchases_known_from_lots``) without reading every lot of the chunk.
+        indexes = [models.Index(Coalesce("purchased", "acquired"), name="lot_purchase_day")]
         constraints = [
             models.UniqueConstraint(fields=["account", "lot_id"], name="lot_id_unique_in_account"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_quantity_positive"),
