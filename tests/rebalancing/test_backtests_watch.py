@@ -40,7 +40,12 @@ def another_worker_replaying(backtest_id: int):
     with psycopg.connect(dbname=db["NAME"], host=db["HOST"] or None, port=db["PORT"] or None,
                          user=db["USER"], password=db["PASSWORD"] or None, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
-        yield
+        try:
+            yield
+        finally:
+            # Unlocked before closing: a closed connection's backend frees its locks only when it has
+            # exited, which can be after the test's next statement.
+            other.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
 @pytest.fixture
