@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rebalancing.engine import InvalidRequest, Parameters, default_parameters, merge_parameter_dicts
+from rebalancing.engine import (
+    InvalidRequest,
+    Parameters,
+    default_parameters,
+    merge_parameter_dicts,
+    settings_check,
+)
 from tenants.errors import ValidationFailed
 
 __all__ = [
@@ -206,7 +212,9 @@ def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: M
 def override_limits_problems(overridable: Mapping[str, Any]) -> list[str]:
     """A template's limits (``{path: {"min", "max"}}``) that are not values their setting may take
     (a maximum of 1e300 for a dollar amount, a minimum of -1...): each checked by the setting's own
-    rule (the engine's parameters; ``household_settings_validate`` for ``household.``)."""
+    rule (the engine's parameters; ``household_settings_validate`` for ``household.``), not by the
+    rules between settings: a cash floor's maximum of 20% is allowed under a default target of 1%,
+    since an override may raise the target too."""
     from rebalancing.household_parameters import household_settings_validate
 
     leaves = flatten_parameters(default_parameters().to_dict())
@@ -224,7 +232,7 @@ def override_limits_problems(overridable: Mapping[str, Any]) -> list[str]:
                 if path.startswith("household."):
                     household_settings_validate({path.removeprefix("household."): value}, level="template household")
                 elif path in leaves:
-                    Parameters.from_dict(unflatten({path: value}))
+                    settings_check(unflatten({path: value}))
             except (InvalidRequest, ValidationFailed) as exc:
                 problems.append(f"{path}: the {bound}imum {leaf_value_text(path, value)} is not a value it may "
                                 f"take ({exc.message})")

@@ -33,6 +33,7 @@ from .parameters import (
     WashSaleParams,
     default_parameters,
     merge_parameter_dicts,
+    settings_check,
 )
 from .rebalancer import rebalance
 from .request import (
@@ -140,6 +141,7 @@ __all__ = [
     "RESULT_SCHEMA",
     "default_parameters",
     "merge_parameter_dicts",
+    "settings_check",
     "request_from_dict",
     "request_from_json",
     "request_to_dict",

@@ -41,6 +41,7 @@ __all__ = [
     "parameters_json_schema",
     "parameters_schema",
     "setting",
+    "settings_check",
 ]
 
 LOT_SELECTIONS = ("tax_optimal", "highest_cost", "fifo")
@@ -672,6 +673,14 @@ def _range_text(schema: Mapping[str, Any]) -> str:
     if upper is not None:
         return f"at most {upper:g}"
     return f"{'above' if above else 'at least'} {lower:g}"
+
+
+def settings_check(data: Mapping[str, Any]) -> None:
+    """Each setting in ``data`` (a partial nested dict) by its own declared rule - type, bounds,
+    choices - and not by the rules between settings, which only a whole set can meet: a cash
+    floor's limit of 20% is a value the floor may take whatever the default target. What a
+    template's override limits are checked by."""
+    _validate_parameters_dict(merge_parameter_dicts(_DEFAULTS, data))
 
 
 def _validate_parameters_dict(data: Mapping[str, Any]) -> None:

@@ -101,6 +101,8 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     except engine.InvalidRequest as exc:
         raise ValidationFailed(f"Template parameters: {exc.message}",
                                detail={"field": "parameters", **exc.detail}) from None
+    if template is not None:
+        _governed_layers_validate(template=template, parameters=parameters)
     if not isinstance(overridable, dict) or any(not isinstance(v, dict) for v in overridable.values()):
         raise ValidationFailed('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.',
                                detail={"field": "overridable"})
@@ -128,6 +130,32 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
                  before=before, after={"name": name, "parameters": parameters, "overridable": overridable,
                                        "household_parameters": template.household_parameters})
     return template
+
+
+def _governed_layers_validate(*, template: ParameterTemplate, parameters: dict) -> None:
+    """Refuse template parameters that the overrides sitting on them turn into a set the engine
+    refuses (a target lowered under an account's own cash floor): every run of that account would
+    then fail. Checked once per distinct pair of household and account overrides, as a run merges
+    them, naming the first account (or household) refused."""
+    proposed = ParameterTemplate(code=template.code, parameters=parameters)
+    layers = [(f"account {number}", number, household, own) for number, household, own in
+              Account.objects.governed_by(template).order_by("custodian_number")
+              .values_list("custodian_number", "household__overrides", "overrides")]
+    layers += [(f"household {name}", None, overrides, None) for name, overrides in
+               Household.objects.filter(template=template).order_by("name").values_list("name", "overrides")]
+    checked = set()
+    for level, number, household_overrides, account_overrides in layers:
+        key = (repr(household_overrides), repr(account_overrides))
+        if key in checked or not (household_overrides or account_overrides):
+            continue  # (without overrides the template's own check above decides)
+        checked.add(key)
+        try:
+            parameters_combined_validate(template=proposed, household_overrides=household_overrides,
+                                         account_overrides=account_overrides, level=level)
+        except ValidationFailed as exc:
+            where = {"account": number} if number else {}
+            raise ValidationFailed(f"Template parameters refused: with them, {exc.message}",
+                                   detail={**exc.detail, **where, "field": "parameters"}) from None
 
 
 @dataclass(frozen=True)

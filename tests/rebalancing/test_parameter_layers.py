@@ -93,3 +93,47 @@ def test_a_household_tax_budget_that_is_no_amount_is_refused_saying_the_range(bu
 
     assert refused.value.message == f"the tax budget must be an amount from 0 to $1 quadrillion, not {budget}"
     assert refused.value.detail == {"field": "tax_budget"}
+
+
+def test_a_template_target_lowered_under_an_accounts_floor_is_refused_naming_the_account(governed):
+    account_overrides_set(account=governed["account"], overrides={"cash": {"floor": 0.04}}, user=governed["pm"])
+
+    # before: saved, and every later run of L-1 was refused by the engine (floor 4% above target 2%)
+    with pytest.raises(ValidationFailed) as refused:
+        template_save(user=governed["admin"], code=governed["template"].code, name="Lower cash",
+                      parameters={"cash": {"target": 0.02}}, overridable=CASH, template=governed["template"])
+
+    assert refused.value.message.startswith("Template parameters refused: with them, account L-1 overrides:")
+    assert "cash.floor (0.04) must not be above cash.target (0.02)" in refused.value.message
+    assert (refused.value.detail["account"], refused.value.detail["parameter"]) == ("L-1", "cash.floor")
+    governed["template"].refresh_from_db()
+    assert governed["template"].parameters == {"cash": {"target": 0.05}}
+    assert not AuditEvent.objects.filter(action="template.change").exists()
+
+
+def test_a_template_target_lowered_under_a_households_floor_is_refused_naming_it(governed):
+    household = governed["household"]
+    household.template = governed["template"]
+    household.save(update_fields=["template"])
+    household_overrides_set(household=household, overrides={"cash": {"floor": 0.04}}, user=governed["pm"])
+
+    with pytest.raises(ValidationFailed, match=r"cash.floor \(0.04\) must not be above cash.target \(0.03\)"):
+        template_save(user=governed["admin"], code=governed["template"].code, name="Lower cash",
+                      parameters={"cash": {"target": 0.03}}, overridable=CASH, template=governed["template"])
+
+
+def test_a_template_change_its_accounts_overrides_sit_well_on_is_saved(governed):
+    account_overrides_set(account=governed["account"], overrides={"cash": {"floor": 0.04}}, user=governed["pm"])
+
+    template = template_save(user=governed["admin"], code=governed["template"].code, name="Still above",
+                             parameters={"cash": {"target": 0.04}}, overridable=CASH, template=governed["template"])
+
+    assert template.parameters == {"cash": {"target": 0.04}}
+
+
+def test_a_limit_is_checked_by_its_settings_own_rule_not_by_rules_between_settings(governed):
+    # before: a cash floor allowed up to 20% was refused - checked on the engine's default target (1%)
+    assert override_limits_problems({"cash.floor": {"min": 0, "max": 0.2}}) == []
+    assert override_limits_problems({"cash.floor": {"max": 1.5}}) == [
+        "cash.floor: the maximum 150% is not a value it may take (invalid parameter cash.floor: must be from 0 to 1,"
+        " got 1.5)"]
