@@ -39,13 +39,17 @@ class _UnitHousehold:
     born: tuple[date, date]  # each spouse's date of birth: the IRAs' RMDs (each the other's sole beneficiary)
     rollover_owner: int = 1  # whose the rollover IRA is: the first spouse's makes two IRAs of one owner
     missed_last_year: bool = False  # IRA1 also knows the value of the year before last: last year's RMD was missed
+    # Married filing separately: each spouse's own Schedule D (the joint account half on each), and
+    # the second spouse's own loss carried into this year.
+    second_carryover: tuple[float, float] | None = None
 
 
 UNIT_HOUSEHOLDS = (
     _UnitHousehold("Lindqvist", ("Erik", "Maya"), 1.0, 15000.0, 0, (date(1950, 4, 2), date(1954, 9, 18)),
                    missed_last_year=True),
     _UnitHousehold("Okafor", ("Chidi", "Ngozi"), 1.8, 40000.0, 0, (date(1949, 11, 30), date(1958, 5, 5)), 0),
-    _UnitHousehold("Novak", ("Jan", "Petra"), 0.6, None, 1, (date(1961, 7, 21), date(1963, 2, 11))),
+    _UnitHousehold("Novak", ("Jan", "Petra"), 0.6, None, 1, (date(1961, 7, 21), date(1963, 2, 11)),
+                   second_carryover=(4200.0, 1800.0)),
 )
 
 
@@ -78,6 +82,24 @@ def _rmd_facts(m: _Member, spec: _UnitHousehold, value: float, as_of: date) -> d
             "spouse_birth_date": spec.born[1 - owner], "year_end_values": values}
 
 
+def _separate_returns(spec: _UnitHousehold, as_of: date) -> dict:
+    if spec.second_carryover is None:
+        return {}
+    short, long = spec.second_carryover
+    return {"filing_status": "married_separate", "carryforward_year": as_of.year,
+            "carryforward_second_short_term": Decimal(f"{short:.2f}"),
+            "carryforward_second_long_term": Decimal(f"{long:.2f}")}
+
+
+def _spouse(m: _Member, spec: _UnitHousehold) -> str:
+    """Whose return an account's sales go on: the joint account's half on each, an IRA its owner's
+    (the rollover IRA the rollover owner's), the Roth the second spouse's (its name's)."""
+    if m.suffix == "JT":
+        return "joint"
+    owner = {"IRA1": 0, "IRA2": spec.rollover_owner, "ROTH": 1}[m.suffix]
+    return ("first", "second")[owner]
+
+
 def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str, float], models: dict,
                           templates: dict, advisor_ids: list, as_of: date) -> int:
     """Write the demo's households managed as one in the current schema; returns how many."""
@@ -89,12 +111,14 @@ def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str,
         household = Household.objects.create(
             name=f"{spec.first[0]} & {spec.first[1]} {spec.surname}", external_id=f"{prefix}-UH{n}",
             template=templates[TEMPLATE], managed_as=Household.ManagedAs.HOUSEHOLD, model=models[MODEL],
-            household_overrides={} if spec.tax_budget is None else {"tax_budget": spec.tax_budget})
+            household_overrides={} if spec.tax_budget is None else {"tax_budget": spec.tax_budget},
+            **_separate_returns(spec, as_of))
         grants.append((household.pk, advisor_ids[spec.advisor_slot]))
         for m in _members(spec.first, spec.rollover_owner):
             value = m.value * spec.scale
             account = Account.objects.create(
                 custodian_number=f"{prefix}-UH{n}-{m.suffix}", name=f"{m.name} ({spec.surname})", household=household,
+                spouse=_spouse(m, spec),
                 tax_status=m.tax_status, cash=Decimal(f"{value * m.cash_share:.2f}"), discretionary=True,
                 short_term_rate=Decimal("0.37"), long_term_rate=Decimal("0.20"), opened_on=as_of - timedelta(days=3650),
                 **_rmd_facts(m, spec, value, as_of))

@@ -329,6 +329,20 @@ def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, 
         bonds = together.result["allocation_after"]["us_aggregate_bonds"]
         taxable = next(a.custodian_number for a in units[0].accounts.all() if a.tax_status == "taxable")
         assert bonds.get(taxable, 0) < sum(bonds.values()) / 2  # bonds mostly in the IRAs and Roth
+        # The Novaks file separately: the joint account half on each return, each IRA its owner's, and
+        # the second spouse's own carried loss reaches the joint account's solve (the only taxable
+        # account on that return), with both returns' $1,500 limits
+        from rebalancing.engine_inputs import rebalance_inputs_load
+
+        novak = units[2]
+        assert novak.files_separately and novak.opening_carryover("second") == (Decimal("4200"), Decimal("1800"))
+        assert dict(novak.accounts.values_list("custodian_number", "spouse")) == {
+            f"{novak.external_id}-JT": "joint", f"{novak.external_id}-IRA1": "first",
+            f"{novak.external_id}-IRA2": "second", f"{novak.external_id}-ROTH": "second"}
+        joint = novak.accounts.get(tax_status="taxable")
+        account = rebalance_inputs_load([joint.pk], as_of=AS_OF)[0].request.account
+        assert (account.loss_carryforward_short, account.loss_carryforward_long) == (4200.0, 1800.0)
+        assert account.ordinary_loss_limit == 3000.0
 
 
 def test_the_demo_seeds_the_firms_risk_model_that_direct_indexed_accounts_are_tracked_with(firm_a):
