@@ -9,6 +9,7 @@ gathered into one ``engine.HouseholdRequest`` (``household_inputs_from``, ``hous
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pickle
@@ -38,7 +39,7 @@ from rebalancing.household_parameters import (
 )
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.ledger.holdings import purchases_known_from_lots
-from rebalancing.ledger.schedule_d import LOSS_LIMIT, loss_limit
+from rebalancing.ledger.schedule_d import joint_halves, loss_limit
 from rebalancing.models import Account, ModelPortfolio, Security, Sleeve, TaxLot, TradeRecord
 from rebalancing.planned_trades import Planned, household_plans_load, request_with_plans
 from rebalancing.selectors import (
@@ -98,12 +99,20 @@ class AccountInputs:
     tax_status: str = "taxable"
     asset_classes: tuple[str, ...] = ()  # empty: any
 
-    def seeing(self, proposed: dict[int, list[engine.HouseholdTrade]]) -> engine.RebalanceRequest | None:
-        """The request, seeing what a run just proposed for other accounts of the household."""
+    def seeing(self, proposed: dict[int, list[engine.HouseholdTrade]],
+               realised: dict[str, tuple[float, float]] | None = None) -> engine.RebalanceRequest | None:
+        """The request, seeing what a run just proposed for other accounts of the household: their
+        trades (wash sales) and ``realised``, their net results on each tax return
+        (``engine.realised_add``), which its estimate nets its run after."""
         if self.request is None or not proposed:
             return self.request
-        return request_with_plans(self.request, account_id=self.account_id, recorded=self.recorded,
-                                  planned=self.planned, proposed=proposed)
+        request = request_with_plans(self.request, account_id=self.account_id, recorded=self.recorded,
+                                     planned=self.planned, proposed=proposed)
+        account = request.account
+        if realised and account.tax_returns:
+            account = dataclasses.replace(account, tax_returns=engine.returns_after(account.tax_returns, realised))
+            request = dataclasses.replace(request, account=account)
+        return request
 
 
 def _f(value: Decimal | float | None) -> float:
@@ -160,52 +169,55 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     return snapshot
 
 
-@dataclass(frozen=True, slots=True)
-class _ReturnShare:
-    """A taxable account's share of what its return carries: the loss carried in (short, long) and
-    the yearly deduction of a net loss from ordinary income."""
-
-    carried: tuple[Decimal, Decimal]
-    loss_limit: Decimal
+# A return's id in the engine (``engine.TaxReturn.id``): the household's one, or a spouse's.
+_RETURN_IDS = {"": "household", Account.Spouse.FIRST: "first", Account.Spouse.SECOND: "second"}
 
 
-# An account on no return (an IRA or Roth): nothing carried, and its tax is never netted.
-_NO_SHARE = _ReturnShare((Decimal(0), Decimal(0)), LOSS_LIMIT)
+def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decimal]],
+                 year: int) -> dict[int, tuple[engine.TaxReturn, ...]]:
+    """Each taxable account's returns as its estimate sees them: the WHOLE return - the year's
+    results of every taxable account on it, the loss it carries in, its whole 3,000 (1,500 married
+    filing separately; IRC §1211(b), §1212(b)) - and the part of the account's results on it: the
+    household's one return; filing separately, its spouse's, or half on each for a joint account
+    (``Account.spouse``, Pub. 550 "Capital Losses": a carryover stays with its spouse).
 
-
-def _return_shares(households, carried: dict[tuple[int, str], tuple[Decimal, Decimal]]) -> dict[int, _ReturnShare]:
-    """Each taxable account's share of the return its sales go on. Each account's proposal is
-    solved on its own: handed a return's whole carried loss, or its whole $3,000 deduction from
-    ordinary income (IRC §1211(b)), every taxable account on it would net against the same loss or
-    deduct the same 3,000 (two accounts, twice). So both are shared by the accounts on the return:
-    the household's one return, equally by its taxable accounts; married filing separately, a
-    spouse's loss and 1,500 by that spouse's taxable accounts only (a carryover stays with its
-    spouse, Pub. 550 "Capital Losses", and never meets the other's gains), a joint account - half
-    on each return (``Account.spouse``) - counting half on each. Together the accounts never net
-    more than a return carries nor deduct more than it may."""
+    Each account is solved on its own, so its estimate is what its run adds to the return's
+    Schedule D (``engine.run_tax``): another account's loss this year makes a gain free, its gains
+    make a harvest worth the whole rate. Accounts solved one after the other in a run (or in a
+    household's solve) also see what was just proposed before them (``engine.returns_after``), so
+    that their estimates add up to what the return pays once all are filled."""
     by_pk = {h.pk: h for h in households}
-    weights: dict[tuple[int, str], dict[int, Decimal]] = defaultdict(dict)
+    on_return: dict[tuple[int, str], list[tuple[int, Decimal]]] = defaultdict(list)
+    ytd: dict[tuple[int, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     half, whole = Decimal("0.5"), Decimal(1)
-    for pk, household_id, spouse in (Account.objects.filter(household_id__in=list(by_pk), taxable=True)
-                                     .order_by().values_list("pk", "household_id", "spouse")):
+    rows = (Account.objects.filter(household_id__in=list(by_pk), taxable=True).order_by()
+            .values_list("pk", "household_id", "spouse", "realised_short_term_ytd", "realised_long_term_ytd",
+                         "realised_ytd_year"))
+    for pk, household_id, spouse, short, long, ytd_year in rows:
+        if ytd_year is not None and ytd_year != year:  # another year's figures (Account.realised_ytd)
+            short = long = Decimal(0)
         if not by_pk[household_id].files_separately:
-            weights[(household_id, "")][pk] = whole
+            parts = [("", whole, short, long)]
         elif spouse == Account.Spouse.JOINT:
-            weights[(household_id, Account.Spouse.FIRST)][pk] = half
-            weights[(household_id, Account.Spouse.SECOND)][pk] = half
+            (s1, s2), (l1, l2) = joint_halves(short), joint_halves(long)
+            parts = [(Account.Spouse.FIRST, half, s1, l1), (Account.Spouse.SECOND, half, s2, l2)]
         else:
-            weights[(household_id, spouse)][pk] = whole
-    shares: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
-    for (household_id, spouse), on_return in weights.items():
-        short, long = carried.get((household_id, spouse), (Decimal(0), Decimal(0)))
-        limit = loss_limit(by_pk[household_id].filing_status)
-        total = sum(on_return.values(), Decimal(0))
-        for pk, weight in on_return.items():
-            share = shares[pk]
-            share[0] += short * weight / total
-            share[1] += long * weight / total
-            share[2] += limit * weight / total
-    return {pk: _ReturnShare((short, long), limit) for pk, (short, long, limit) in shares.items()}
+            parts = [(spouse, whole, short, long)]
+        for key_spouse, share, part_short, part_long in parts:
+            key = (household_id, key_spouse)
+            on_return[key].append((pk, share))
+            ytd[key][0] += part_short
+            ytd[key][1] += part_long
+    out: dict[int, list[engine.TaxReturn]] = defaultdict(list)
+    for key in sorted(on_return):
+        household_id, spouse = key
+        short_in, long_in = carried.get(key, (Decimal(0), Decimal(0)))
+        for pk, share in on_return[key]:
+            out[pk].append(engine.TaxReturn(
+                short_term_ytd=_f(ytd[key][0]), long_term_ytd=_f(ytd[key][1]), carried_short=_f(short_in),
+                carried_long=_f(long_in), loss_limit=_f(loss_limit(by_pk[household_id].filing_status)),
+                share=float(share), id=_RETURN_IDS[spouse]))
+    return {pk: tuple(returns) for pk, returns in out.items()}
 
 
 def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
@@ -241,13 +253,13 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
     household_rows = list({a.household_id: a.household for a in accounts}.values())
-    shares = _return_shares(household_rows, loss_carried_into(household_rows, as_of.year))
+    returns = _tax_returns(household_rows, loss_carried_into(household_rows, as_of.year), as_of.year)
     plans = household_plans_load(households, as_of=as_of)
     parameter_sets = _ParameterSets()
     return [
         _account_inputs(a, lots_by_account.get(a.pk, _NO_LOTS), trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
-                        shares.get(a.pk, _NO_SHARE), plans.get(a.household_id, ()),
+                        returns.get(a.pk, ()), plans.get(a.household_id, ()),
                         (edits or {}).get(a.pk), parameter_sets)
         for a in accounts
     ]
@@ -520,7 +532,7 @@ class _Universe:
 
 
 def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
-                    share: _ReturnShare = _NO_SHARE, plans=(),
+                    tax_returns: tuple[engine.TaxReturn, ...] = (), plans=(),
                     edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
@@ -564,9 +576,8 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                 realised_short_term_ytd=_f(ytd[0]),
                 realised_long_term_ytd=_f(ytd[1]),
                 household_trades=tuple(engine_trades), taxable=account.taxable,
-                loss_carryforward_short=_f(share.carried[0]) if account.taxable else 0.0,
-                loss_carryforward_long=_f(share.carried[1]) if account.taxable else 0.0,
-                ordinary_loss_limit=_f(share.loss_limit),
+                # The whole returns it is on (the carried loss and loss limit are theirs).
+                tax_returns=tax_returns if account.taxable else (),
             ),
             securities=securities,
             model=engine.Model(name=version.model.code if version else "", sleeves=tuple(sleeves)),
@@ -587,7 +598,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         model_version_id=version.pk if version else None,
         parameters=values,
         fingerprint=_fingerprint(account, lots, trades, version, values_text, securities, sleeves, as_of,
-                                 (share, request.account.household_trades, risk_version_id)),
+                                 (tax_returns, request.account.household_trades, risk_version_id)),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
         tax_status=account.tax_status, asset_classes=tuple(account.asset_classes or ()),

@@ -25,7 +25,7 @@ from rebalancing.effective_parameters import (
 )
 from rebalancing.engine import INSIDE_BANDS, TAX_STATUSES, DriftParams
 from rebalancing.engine.parameters import MAX_MONEY
-from rebalancing.engine.tax import estimated_tax
+from rebalancing.engine.tax import estimated_tax, own_return
 from tenants.errors import ValidationFailed
 
 __all__ = [
@@ -110,10 +110,23 @@ def household_settings_effective(household, *, own: bool = True) -> EffectivePar
 
 
 def tax_realised_ytd(accounts) -> float:
-    """Tax on what the household's taxable accounts (``engine.Account``s) realised this year, at
-    each account's rates, short- and long-term netted the engine's way (``engine.tax``)."""
-    return round(sum(estimated_tax(a.realised_short_term_ytd, a.realised_long_term_ytd, a.short_term_rate,
-                                   a.long_term_rate, a.ordinary_loss_limit) for a in accounts if a.taxable), 2)
+    """Tax the household's returns owe for this year so far (``engine.Account``s): each return
+    once - every taxable account's results on it netted together, then the loss it carries in, at
+    most its 3,000 (1,500 filing separately) deducted (Schedule D; ``engine.TaxReturn``) - at the
+    rates of the first of its accounts. An account given no return is its own."""
+    seen: set[str] = set()
+    total = 0.0
+    for a in accounts:
+        if not a.taxable:
+            continue
+        for r in a.tax_returns or (own_return(a),):
+            if r.id and r.id in seen:
+                continue
+            if r.id:
+                seen.add(r.id)
+            total += estimated_tax(r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long,
+                                   a.short_term_rate, a.long_term_rate, r.loss_limit)
+    return round(total, 2)
 
 
 def tax_budget_left(budget, accounts) -> float | None:

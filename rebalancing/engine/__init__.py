@@ -83,6 +83,7 @@ from .serialization import (
     withdrawal_plan_from_dict,
     withdrawal_plan_to_dict,
 )
+from .tax import TaxReturn, realised_add, returns_after, run_tax
 from .withdrawal import WITHDRAWAL_KINDS, WithdrawalPlan, household_after_plan, plan_withdrawal
 
 __all__ = [
@@ -109,6 +110,10 @@ __all__ = [
     "RebalanceResult",
     "Account",
     "TaxLot",
+    "TaxReturn",
+    "realised_add",
+    "returns_after",
+    "run_tax",
     "LotTable",
     "HouseholdTrade",
     "Security",

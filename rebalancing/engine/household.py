@@ -31,6 +31,7 @@ from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
 from .result import CASH_KEY, REASONS, RebalanceResult, Summary, Trade
+from .tax import realised_add, returns_after
 from .wash_sales import WINDOW_DAYS, Equivalence
 
 __all__ = [
@@ -342,6 +343,9 @@ def _accounts_solved(
     order = sorted(range(len(request.accounts)), key=lambda i: request.accounts[i].tax_status == "taxable")
     proposed: list[HouseholdTrade] = []
     results: dict[int, RebalanceResult] = {}
+    # Net results proposed so far on each tax return: each later account's estimate nets its run
+    # after them, so the accounts' estimates add up to what each return pays (tax.run_tax).
+    on_returns: dict[str, tuple[float, float]] = {}
     for i in order:
         account = request.accounts[i]
         if account_value(account, securities) == 0:
@@ -349,10 +353,12 @@ def _accounts_solved(
             results[i] = _empty_result(request, account)
             continue
         own = _account_request(request, account, placement, window, proposed, securities)
+        own = replace(own, account=replace(own.account, tax_returns=returns_after(own.account.tax_returns, on_returns)))
         result = rebalance(own)
         result = _with_location_reasons(result, account, placement, securities)
         results[i] = result
         proposed.extend(_as_household_trades(request.as_of, account, result))
+        on_returns = realised_add(on_returns, own.account, result.summary)
     return tuple(results[i] for i in range(len(request.accounts)))
 
 

@@ -37,7 +37,7 @@ from .result import (
 from .risk import RiskMatrix, build_risk
 from .rounding import Fill, round_trades
 from .targets import TargetPlan, plan_targets, universe_symbols
-from .tax import incremental_tax
+from .tax import run_tax
 from .wash_sales import WINDOW_DAYS, Equivalence, buyable_on, latest_loss_sales
 
 __all__ = ["rebalance", "problem_data"]
@@ -348,16 +348,9 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     net = st_gain - st_loss + lt_gain - lt_loss
     tax = 0.0
     if acct.taxable:
-        # Losses carried in from earlier years net against this year's gains first (Schedule D).
-        tax = incremental_tax(
-            acct.realised_short_term_ytd - acct.loss_carryforward_short,
-            acct.realised_long_term_ytd - acct.loss_carryforward_long,
-            st_gain - st_loss,
-            lt_gain - lt_loss,
-            acct.short_term_rate,
-            acct.long_term_rate,
-            acct.ordinary_loss_limit,
-        )
+        # What the return(s) owe more for the run: netted with the return's year so far and the
+        # losses carried in from earlier years (Schedule D).
+        tax = run_tax(acct, st_gain - st_loss, lt_gain - lt_loss)
     harvested = float(-recognised[limits.harvest.harvestable & sold_lot & (recognised < 0)].sum())
 
     trades = _trades(

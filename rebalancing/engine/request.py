@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import InvalidRequest
 from .parameters import ESG_SCORES, Parameters
-from .tax import ORDINARY_LOSS_LIMIT
+from .tax import ORDINARY_LOSS_LIMIT, TaxReturn
 
 __all__ = [
     "TaxLot",
@@ -239,6 +239,25 @@ class HouseholdTrade:
             raise InvalidRequest(f"negative quantity in household trade of {self.symbol}")
 
 
+def _tax_returns_check(returns: tuple[TaxReturn, ...]) -> None:
+    ids = [r.id for r in returns]
+    if len(set(ids)) != len(ids):
+        raise InvalidRequest(f"tax_returns name a return twice: {sorted(ids)}")
+    for r in returns:
+        name = f"tax return {r.id!r}"
+        _finite(r.short_term_ytd, f"{name} short_term_ytd")
+        _finite(r.long_term_ytd, f"{name} long_term_ytd")
+        if min(_finite(r.carried_short, f"{name} carried_short"), _finite(r.carried_long, f"{name} carried_long")) < 0:
+            raise InvalidRequest(f"{name}: a loss carried in is a positive amount or 0")
+        if not 0.0 <= _finite(r.loss_limit, f"{name} loss_limit") <= ORDINARY_LOSS_LIMIT:
+            raise InvalidRequest(f"{name}: loss_limit is at most {ORDINARY_LOSS_LIMIT:,.0f} a year (IRC §1211(b)), 0 or more")
+        if not 0.0 < _finite(r.share, f"{name} share") <= 1.0:
+            raise InvalidRequest(f"{name}: share is the part of the account's results on the return, above 0 and at most 1")
+    if returns and abs(sum(r.share for r in returns) - 1.0) > 1e-9:
+        raise InvalidRequest(f"tax_returns' shares add up to {sum(r.share for r in returns):g}, not 1: every "
+                             "result of the account goes on some return, once")
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     """The account being rebalanced.
@@ -248,7 +267,11 @@ class Account:
     this year from earlier ones (positive amounts, IRC §1212(b)), netted before this year's gains;
     ``ordinary_loss_limit``: how much of a net capital loss this account's estimate may deduct
     from ordinary income - its share of its return's $3,000 a year ($1,500 married filing
-    separately, IRC §1211(b)), since each account of a return is solved on its own;
+    separately, IRC §1211(b));
+    ``tax_returns``: the returns its sales go on, each with the whole return's year so far, its
+    carried loss and limit (``tax.TaxReturn``): when given, the estimate nets the run on them
+    (``tax.run_tax``) and the three fields above are not used; when empty the account is its own
+    return, with its own year so far, carried loss and limit;
     ``taxable=False`` for tax-deferred accounts (no tax,
     no harvesting, but its purchases still count for the household's wash sales).
     """
@@ -265,9 +288,11 @@ class Account:
     loss_carryforward_short: float = 0.0
     loss_carryforward_long: float = 0.0
     ordinary_loss_limit: float = ORDINARY_LOSS_LIMIT
+    tax_returns: tuple[TaxReturn, ...] = ()
 
     def __post_init__(self) -> None:
         _finite(self.cash, "account cash")
+        _tax_returns_check(self.tax_returns)
         for name in ("short_term_rate", "long_term_rate"):
             if not 0.0 <= _finite(getattr(self, name), name) <= 1.0:
                 raise InvalidRequest(f"{name} must be between 0 and 1")

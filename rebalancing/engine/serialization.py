@@ -29,7 +29,7 @@ from .request import (
     TaxLot,
 )
 from .result import Alert, BlockedBuy, Diagnostics, LotSale, RebalanceResult, Summary, Trade
-from .tax import ORDINARY_LOSS_LIMIT
+from .tax import ORDINARY_LOSS_LIMIT, TaxReturn
 
 __all__ = [
     "REQUEST_SCHEMA",
@@ -134,6 +134,7 @@ def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Reba
         loss_carryforward_short=a.get("loss_carryforward_short", 0.0),
         loss_carryforward_long=a.get("loss_carryforward_long", 0.0),
         ordinary_loss_limit=a.get("ordinary_loss_limit", ORDINARY_LOSS_LIMIT),
+        tax_returns=tuple(TaxReturn(**r) for r in a.get("tax_returns", ())),
         lots=tuple(
             TaxLot(
                 id=lot["id"],
@@ -226,6 +227,7 @@ def request_to_dict(request: RebalanceRequest) -> dict[str, Any]:
             "loss_carryforward_short": a.loss_carryforward_short,
             "loss_carryforward_long": a.loss_carryforward_long,
             "ordinary_loss_limit": a.ordinary_loss_limit,
+            "tax_returns": [{name: getattr(r, name) for name in TaxReturn.__slots__} for r in a.tax_returns],
             "lots": [
                 {
                     "id": lot.id,

@@ -6,11 +6,15 @@ acquisition and includes the day of sale.  Netting follows Schedule D / Pub. 550
 long-term results are netted separately, then a net loss on one side offsets a net gain on the
 other; a remaining net capital loss offsets at most $3,000 of ordinary income a year
 (IRC §1211(b)), the rest is carried forward (not valued here).
+
+One return, several accounts: the tax a proposal costs is what it adds to its return's Schedule D
+(``TaxReturn``, ``run_tax``): the return's whole year so far - every account on it, the loss carried
+in, the return's whole 3,000 - with the proposal's results added, less the same without them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -26,6 +30,13 @@ __all__ = [
     "net_gains",
     "estimated_tax",
     "incremental_tax",
+    "TaxReturn",
+    "run_tax",
+    "returns_after",
+    "realised_on_returns",
+    "realised_add",
+    "runs_tax",
+    "own_return",
 ]
 
 ORDINARY_LOSS_LIMIT = 3000.0
@@ -143,3 +154,99 @@ def incremental_tax(
     before = estimated_tax(ytd_short, ytd_long, short_rate, long_rate, loss_limit)
     after = estimated_tax(ytd_short + run_short, ytd_long + run_long, short_rate, long_rate, loss_limit)
     return after - before
+
+
+@dataclass(frozen=True, slots=True)
+class TaxReturn:
+    """A return an account's sales are reported on (Schedule D), as the account's estimate sees it.
+
+    ``share``: the part of the account's results reported on it (1; 0.5 for each half of a joint
+    account of a couple filing separately); ``short_term_ytd``/``long_term_ytd``: the return's net
+    results realised this year by every account on it, this account's part included (and, in a run,
+    what was just proposed for accounts solved before it, ``returns_after``); ``carried_*``: the
+    capital loss the return carries in (positive amounts, IRC §1212(b)); ``loss_limit``: its yearly
+    deduction from ordinary income (3,000; 1,500 married filing separately, IRC §1211(b));
+    ``id``: names the return across the household's accounts."""
+
+    short_term_ytd: float = 0.0
+    long_term_ytd: float = 0.0
+    carried_short: float = 0.0
+    carried_long: float = 0.0
+    loss_limit: float = ORDINARY_LOSS_LIMIT
+    share: float = 1.0
+    id: str = ""
+
+    def tax(self, run_short: float, run_long: float, short_rate: float, long_rate: float) -> float:
+        """What the return owes more (less: negative) for a run realising these net results."""
+        return incremental_tax(self.short_term_ytd - self.carried_short, self.long_term_ytd - self.carried_long,
+                               self.share * run_short, self.share * run_long, short_rate, long_rate,
+                               self.loss_limit)
+
+
+def own_return(account) -> TaxReturn:
+    """An account given no return (``tax_returns`` empty): it is its return - its own year so
+    far, its loss carried in and its loss limit (a request written by hand, the backtest)."""
+    return TaxReturn(account.realised_short_term_ytd, account.realised_long_term_ytd,
+                     account.loss_carryforward_short, account.loss_carryforward_long, account.ordinary_loss_limit)
+
+
+def run_tax(account, run_short: float, run_long: float) -> float:
+    """The tax a run of ``account`` (an ``engine.Account``) costs: the sum over the returns its
+    sales go on of what each return owes more with the run's net results than without (Pub. 550,
+    Schedule D: the return nets all its accounts' gains and losses, then the carried loss, then
+    deducts at most its limit). 0 for a tax-deferred account.
+
+    The figure is the run's marginal tax given the return's year so far: alone it is exactly what
+    the return will pay for it; proposals of several accounts solved one after the other, each
+    seeing those before it (``returns_after``), add up to what the return pays for all of them."""
+    if not account.taxable:
+        return 0.0
+    returns = account.tax_returns or (own_return(account),)
+    return sum(r.tax(run_short, run_long, account.short_term_rate, account.long_term_rate) for r in returns)
+
+
+def returns_after(returns: tuple[TaxReturn, ...], realised: dict[str, tuple[float, float]]) -> tuple[TaxReturn, ...]:
+    """``returns`` with ``realised`` (return id -> net short-term, long-term proposed on it by
+    accounts solved before) added to their year so far."""
+    out = []
+    for r in returns:
+        short, long = realised.get(r.id, (0.0, 0.0))
+        out.append(replace(r, short_term_ytd=r.short_term_ytd + short, long_term_ytd=r.long_term_ytd + long)
+                   if short or long else r)
+    return tuple(out)
+
+
+def realised_on_returns(account, run_short: float, run_long: float) -> dict[str, tuple[float, float]]:
+    """A run's net results as they land on each of ``account``'s returns (its share of them)."""
+    if not account.taxable:
+        return {}
+    return {r.id: (r.share * run_short, r.share * run_long) for r in account.tax_returns}
+
+
+def realised_add(on_returns: dict[str, tuple[float, float]], account, summary) -> dict[str, tuple[float, float]]:
+    """``on_returns`` (return id -> net short-term, long-term proposed on it so far) with a
+    result's (its ``summary``'s) net realised results added where they land, for the accounts
+    solved after it (``returns_after``)."""
+    out = dict(on_returns)
+    run_short = summary.realised_short_term_gain - summary.realised_short_term_loss
+    run_long = summary.realised_long_term_gain - summary.realised_long_term_loss
+    for rid, (short, long) in realised_on_returns(account, run_short, run_long).items():
+        before = out.get(rid, (0.0, 0.0))
+        out[rid] = (before[0] + short, before[1] + long)
+    return out
+
+
+def runs_tax(runs) -> dict[str, float]:
+    """Each account's tax for ``runs`` (``(engine.Account, net short-term, net long-term)`` in the
+    order the accounts are solved), each netted after the runs before it on its returns: what a
+    plan over several accounts (a withdrawal's sales) costs each, adding up to what the returns pay."""
+    out: dict[str, float] = {}
+    before: dict[str, tuple[float, float]] = {}
+    for account, run_short, run_long in runs:
+        if account.tax_returns:
+            account = replace(account, tax_returns=returns_after(account.tax_returns, before))
+        out[account.id] = run_tax(account, run_short, run_long)
+        for rid, (short, long) in realised_on_returns(account, run_short, run_long).items():
+            seen = before.get(rid, (0.0, 0.0))
+            before[rid] = (seen[0] + short, seen[1] + long)
+    return out

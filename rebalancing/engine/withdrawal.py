@@ -43,7 +43,7 @@ from .household import (
 from .placement import model_weights
 from .request import TaxLot
 from .result import LotSale
-from .tax import incremental_tax, is_long_term
+from .tax import is_long_term, realised_on_returns, returns_after, runs_tax
 from .wash_sales import window_activity
 
 __all__ = [
@@ -260,6 +260,7 @@ def plan_withdrawal(
         explanation.append(f"{-remaining:,.2f} of the proceeds stay in {last} as cash (whole shares)")
     tax = 0.0
     early_tax: dict[str, float] = {}
+    sales_tax = _sales_tax(request, sales)
     for a in sources:
         taken = distributions.get(a.id, 0.0)
         if a.tax_status == "traditional" and taken > 0:
@@ -277,12 +278,7 @@ def plan_withdrawal(
             st = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "short")
             lt = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "long")
             if st or lt:
-                acct = a.request.account
-                t = incremental_tax(
-                    acct.realised_short_term_ytd - acct.loss_carryforward_short,
-                    acct.realised_long_term_ytd - acct.loss_carryforward_long,
-                    st, lt, acct.short_term_rate, acct.long_term_rate, acct.ordinary_loss_limit,
-                )  # fmt: skip
+                t = sales_tax[a.id]
                 tax += t
                 explanation.append(
                     f"sales in {a.id} realise {st:,.2f} short-term and {lt:,.2f} long-term (tax {t:,.2f})"
@@ -341,6 +337,18 @@ def _overweight(request: HouseholdRequest, securities: Mapping) -> dict[str, flo
     return {s: held.get(s, 0.0) - weights.get(s, 0.0) * total for s in set(held) | set(weights)}
 
 
+def _sales_tax(request: HouseholdRequest, sales) -> dict[str, float]:
+    """Each taxable account's tax on a plan's sales, in the household's account order, each netted
+    after the accounts before it on the returns they share (``tax.runs_tax``)."""
+    runs = []
+    for a in request.accounts:
+        if a.tax_status == "taxable":
+            st = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "short")
+            lt = sum(s.gain for acc, _, s in sales if acc == a.id and s.term == "long")
+            runs.append((a.request.account, st, lt))
+    return runs_tax(runs)
+
+
 def household_after_plan(request: HouseholdRequest, plan: WithdrawalPlan) -> HouseholdRequest:
     """The household as it will be once ``plan`` is carried out: each lot it sells relieved (its basis
     pro rata, emptied lots gone), the cash it takes gone (the proceeds come in and go out again, but
@@ -355,9 +363,21 @@ def household_after_plan(request: HouseholdRequest, plan: WithdrawalPlan) -> Hou
         sold[account_id, sale.lot_id] += sale.quantity
         gains[account_id][sale.term] += sale.gain
         proceeds[account_id] += sale.proceeds
+    # The gains land on the returns too, where every account of a return sees them (its year so far).
+    on_returns: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for member in request.accounts:
+        if member.request.account.id in gains:
+            g = gains[member.request.account.id]
+            for rid, (short, long) in realised_on_returns(member.request.account, g["short"], g["long"]).items():
+                on_returns[rid][0] += short
+                on_returns[rid][1] += long
+    realised = {rid: (v[0], v[1]) for rid, v in on_returns.items()}
     accounts = []
     for member in request.accounts:
         account = member.request.account
+        if account.tax_returns and any(r.id in realised for r in account.tax_returns):
+            account = replace(account, tax_returns=returns_after(account.tax_returns, realised))
+            member = replace(member, request=replace(member.request, account=account))
         touched = account.id in plan.distributions or account.id in gains
         if not touched:
             accounts.append(member)

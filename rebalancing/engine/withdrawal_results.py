@@ -4,7 +4,7 @@ withdrawal or RMD goes through the same approval, release and order path as a re
 Each sale of the plan becomes a sell trade (its lots as chosen by ``plan_withdrawal``, reason
 ``cash``); the account's cash after is its cash plus the proceeds less what leaves the household
 (``plan.distributions``). The estimated tax is the plan's rule per account: capital gains tax at
-the account's rates in a taxable account (netted with this year's gains, ``tax.incremental_tax``),
+the account's rates in a taxable account (netted with this year's gains, ``tax.run_tax``),
 ordinary income tax on the whole distribution from a traditional account (IRC §408(d)(1), at its
 ``short_term_rate``, the client's ordinary rate) plus, before the owner's 59½, the plan's 10%
 additional tax (IRC §72(t)), none from a Roth (IRC §408A(d)).
@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from .household import HouseholdRequest
 from .result import CASH_KEY, RebalanceResult, Summary, Trade
-from .tax import incremental_tax
+from .tax import runs_tax
 from .withdrawal import WithdrawalPlan
 
 __all__ = ["withdrawal_results"]
@@ -30,6 +30,12 @@ def withdrawal_results(request: HouseholdRequest, plan: WithdrawalPlan) -> tuple
         sales[account_id][symbol].append(sale)
     prices = {s.symbol: s.price for s in request.securities}
     out = []
+    # Each taxable account's tax netted after those before it on its returns, as plan_withdrawal's.
+    sold_lots = {a: [s for lots in by_symbol.values() for s in lots] for a, by_symbol in sales.items()}
+    sales_tax = runs_tax(
+        (m.request.account, sum(s.gain for s in sold_lots.get(m.request.account.id, ()) if s.term == "short"),
+         sum(s.gain for s in sold_lots.get(m.request.account.id, ()) if s.term == "long"))
+        for m in request.accounts if m.tax_status == "taxable")
     for member in request.accounts:
         account = member.request.account
         taken = float(plan.distributions.get(account.id, 0.0))
@@ -54,10 +60,7 @@ def withdrawal_results(request: HouseholdRequest, plan: WithdrawalPlan) -> tuple
         lt = [s.gain for t in trades for s in t.lots if s.term == "long"]
         if member.tax_status == "taxable":
             # As plan_withdrawal figures it: this year's gains net of the losses carried in (IRC §1212(b)).
-            tax = incremental_tax(account.realised_short_term_ytd - account.loss_carryforward_short,
-                                  account.realised_long_term_ytd - account.loss_carryforward_long,
-                                  sum(st), sum(lt), account.short_term_rate, account.long_term_rate,
-                                  account.ordinary_loss_limit)
+            tax = sales_tax[account.id]
         elif member.tax_status == "traditional":
             tax = taken * account.short_term_rate + plan.early_tax.get(account.id, 0.0)
         else:

@@ -298,12 +298,13 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
             proposals += solved.proposals
     # A household's accounts one after the other, each seeing what was proposed for the others.
     proposed: dict[int | None, dict[int, list[engine.HouseholdTrade]]] = defaultdict(dict)
+    realised: dict[int | None, dict[str, tuple[float, float]]] = defaultdict(dict)  # on each tax return
     singles = [i for i in loaded if i.household_id not in units]
     unsolved = Counter(i.household_id for i in singles)
     for inputs in sorted(singles, key=lambda i: (i.household_id or 0, i.account_id)):
         unsolved[inputs.household_id] -= 1
         siblings = proposed[inputs.household_id]
-        request = inputs.seeing(siblings)
+        request = inputs.seeing(siblings, realised[inputs.household_id])
         result, error = _solve(inputs, request)
         if error is not None:
             outcomes.append(_failure(run, inputs.account_id, *error))
@@ -319,6 +320,8 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         if unsolved[inputs.household_id]:  # only the household's accounts still to solve look at it
             siblings[inputs.account_id] = trades_planned_by(proposal.result["trades"], account_number=result.account_id,
                                                             as_of=run.as_of)
+            realised[inputs.household_id] = engine.realised_add(realised[inputs.household_id], request.account,
+                                                                result.summary)
         proposals.append(proposal)
     for account_id in missing:  # deleted since the run started
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))

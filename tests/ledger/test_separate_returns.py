@@ -166,14 +166,16 @@ def test_the_engine_hands_each_account_its_own_spouses_carried_loss(book):
     # when
     requests = {i.request.account.id: i.request.account for i in rebalance_inputs_load(
         [a.pk for a in (*accounts.values(), ira)], as_of=AS_OF)}
-    carried = {n: (round(a.loss_carryforward_short, 6), round(a.loss_carryforward_long, 6)) for n, a in requests.items()}
-    # then: the first spouse's loss is shared by A (1) and J (a half): 600/200 and 300/100; the
-    # second's by B (1) and J (a half): 400 and 200. A never sees the second spouse's loss, B never
-    # the first's, and together the accounts hold each return's loss once.
-    assert carried == {"OK-A": (600, 200), "OK-B": (400, 0), "OK-J": (500, 100), "OK-I": (0, 0)}
+    returns = {n: [(r.id, r.share, r.carried_short, r.carried_long, r.loss_limit) for r in a.tax_returns]
+               for n, a in requests.items()}
+    # then: each account sees the whole of each return it is on - A the first spouse's, B the
+    # second's, J half its results on each - with that return's own carried loss and 1,500; A never
+    # sees the second spouse's loss, B never the first's; the IRA is on no return
+    assert returns == {"OK-A": [("first", 1, 900, 300, 1500)], "OK-B": [("second", 1, 600, 0, 1500)],
+                       "OK-J": [("first", 0.5, 900, 300, 1500), ("second", 0.5, 600, 0, 1500)], "OK-I": []}
 
 
-def test_each_account_deducts_only_its_share_of_its_returns_yearly_loss_limit(book):
+def test_each_account_sees_its_whole_returns_yearly_loss_limit(book):
     # given: filing separately, the first spouse owns A, the second B, J is joint (IRC §1211(b):
     # 1,500 a year per return); and a second household filing jointly with two taxable accounts
     household = _household()
@@ -184,15 +186,16 @@ def test_each_account_deducts_only_its_share_of_its_returns_yearly_loss_limit(bo
     # when
     requests = {i.request.account.id: i.request.account for i in rebalance_inputs_load(
         [a.pk for a in (*accounts.values(), c, d)], as_of=AS_OF)}
-    limits = {n: round(a.ordinary_loss_limit, 6) for n, a in requests.items()}
-    # then: each return's limit is shared by its accounts (J: half a share on each side) and the
-    # accounts of a return together never deduct more than it may; before, each deducted 3,000
-    assert limits == {"OK-A": 1000, "OK-B": 1000, "OK-J": 1000, "OK-C": 1500, "OK-D": 1500}
+    limits = {n: [(r.id, r.loss_limit) for r in a.tax_returns] for n, a in requests.items()}
+    # then: each return's whole limit, once per return: an estimate is what a run adds to the
+    # return (engine.run_tax), so two accounts never deduct the same 3,000 twice
+    assert limits == {"OK-A": [("first", 1500)], "OK-B": [("second", 1500)],
+                      "OK-J": [("first", 1500), ("second", 1500)],
+                      "OK-C": [("household", 3000)], "OK-D": [("household", 3000)]}
 
 
-def test_an_accounts_tax_estimate_deducts_a_net_loss_only_up_to_its_share():
-    # A net loss of 10,000 short-term in an account holding half its return's 3,000: its estimate
-    # is -1,500 x the short-term rate, not -3,000 x.
+def test_an_accounts_tax_estimate_deducts_a_net_loss_only_up_to_its_limit():
+    # A net loss of 10,000 short-term on a return filed separately: -1,500 x the short-term rate.
     assert estimated_tax(-10_000, 0, 0.4, 0.2, 1500) == -600
     assert incremental_tax(0, 0, -10_000, 0, 0.4, 0.2, 1500) == -600
     assert estimated_tax(-10_000, 0, 0.4, 0.2) == -1200
@@ -205,7 +208,7 @@ def test_a_spouses_carried_loss_reaches_no_account_of_the_other(book):
     b = make_account("OK-B", model=book["model"], household=household)
     Account.objects.filter(pk=b.pk).update(spouse="second")
     [inputs] = rebalance_inputs_load([b.pk], as_of=AS_OF)
-    assert (inputs.request.account.loss_carryforward_short, inputs.request.account.loss_carryforward_long) == (0, 0)
+    assert [(r.id, r.carried_short, r.carried_long) for r in inputs.request.account.tax_returns] == [("second", 0, 0)]
 
 
 # --- Random cases against a simple per-spouse Schedule D --------------------------------------

@@ -330,8 +330,8 @@ def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, 
         taxable = next(a.custodian_number for a in units[0].accounts.all() if a.tax_status == "taxable")
         assert bonds.get(taxable, 0) < sum(bonds.values()) / 2  # bonds mostly in the IRAs and Roth
         # The Novaks file separately: the joint account half on each return, each IRA its owner's, and
-        # the second spouse's own carried loss reaches the joint account's solve (the only taxable
-        # account on that return), with both returns' $1,500 limits
+        # the second spouse's own carried loss reaches the joint account's solve (half its results on
+        # that return), with both returns' $1,500 limits
         from rebalancing.engine_inputs import rebalance_inputs_load
 
         novak = units[2]
@@ -341,8 +341,9 @@ def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, 
             f"{novak.external_id}-IRA2": "second", f"{novak.external_id}-ROTH": "second"}
         joint = novak.accounts.get(tax_status="taxable")
         account = rebalance_inputs_load([joint.pk], as_of=AS_OF)[0].request.account
-        assert (account.loss_carryforward_short, account.loss_carryforward_long) == (4200.0, 1800.0)
-        assert account.ordinary_loss_limit == 3000.0
+        second = next(r for r in account.tax_returns if r.id == "second")
+        assert (second.carried_short, second.carried_long, second.share) == (4200.0, 1800.0, 0.5)
+        assert [(r.id, r.loss_limit) for r in account.tax_returns] == [("first", 1500.0), ("second", 1500.0)]
 
 
 def test_the_demo_seeds_the_firms_risk_model_that_direct_indexed_accounts_are_tracked_with(firm_a):
