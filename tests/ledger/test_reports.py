@@ -180,10 +180,12 @@ def test_the_engine_nets_a_proposals_gains_against_the_households_carried_loss(b
     Household.objects.filter(pk=book["account"].household_id).update(
         carryforward_year=AS_OF.year, carryforward_short_term=D(700), carryforward_long_term=D(300))
     [inputs] = rebalance_inputs_load([book["account"].pk], as_of=AS_OF)
-    assert (inputs.request.account.loss_carryforward_short, inputs.request.account.loss_carryforward_long) == (700, 300)
+    [household] = inputs.request.account.tax_returns
+    assert (household.carried_short, household.carried_long, household.share) == (700, 300, 1)
 
 
-def test_a_households_carried_loss_is_shared_by_its_taxable_accounts_not_netted_by_each(book):
+def test_a_households_carried_loss_is_netted_once_by_its_taxable_accounts_not_by_each(book):
+    from rebalancing.engine.tax import runs_tax
     from rebalancing.engine_inputs import rebalance_inputs_load
     from rebalancing.models import Account, Household
     from tests.rebalancing.book import make_account
@@ -198,7 +200,13 @@ def test_a_households_carried_loss_is_shared_by_its_taxable_accounts_not_netted_
     # when: each account's proposal is solved
     requests = {i.request.account.id: i.request.account
                 for i in rebalance_inputs_load([book["account"].pk, joint.pk, ira.pk], as_of=AS_OF)}
-    # then: the two taxable accounts see half of the loss each - together the household's 700 and 300
-    # (before: 700 and 300 each, so the household's estimates netted its loss twice) - and the IRA none
-    carried = {n: (a.loss_carryforward_short, a.loss_carryforward_long) for n, a in requests.items()}
-    assert carried == {"A-1": (350, 150), "A-2": (350, 150), "A-3": (0, 0)}
+    # then: the two taxable accounts see the one return with its whole loss, and the IRA none
+    carried = {n: [(r.id, r.carried_short, r.carried_long) for r in a.tax_returns] for n, a in requests.items()}
+    assert carried == {"A-1": [("household", 700, 300)], "A-2": [("household", 700, 300)], "A-3": []}
+    # and gains of 1,000 short-term in each, solved one after the other: the return deducted its
+    # 1,000 carried (700 + 300) from ordinary income; after the first, 300 short-term against 300
+    # long-term is nothing (1,000 x the rate more); after the second, 1,000 short-term of gain
+    # (1,000 x the rate more again): the loss is used once, not once by each account
+    rate = requests["A-1"].short_term_rate
+    tax = runs_tax([(requests["A-1"], 1_000.0, 0.0), (requests["A-2"], 1_000.0, 0.0)])
+    assert tax == {"A-1": pytest.approx(1_000 * rate), "A-2": pytest.approx(1_000 * rate)}
