@@ -29,7 +29,7 @@ from rebalancing.selectors import ModelBook, account_parameters, benchmark_weigh
 
 from .carryover import return_chains
 from .quantities import cents, plain
-from .schedule_d import ScheduleD
+from .schedule_d import ScheduleD, joint_halves
 
 __all__ = [
     "AccountLedger", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
@@ -374,7 +374,8 @@ class TransitionRow:
     ``drift_start``/``drift_now``: the engine's drift at the first proposal and at the latest one
     (after its trades once executed); ``progress`` = 1 - now/start. ``legacy_value``: what is held
     outside the model (substitutes the parameters allow count as in the model); ``tax_spent``: tax
-    on the gains realised since the first proposal, year by year at the account's rates;
+    the gains realised since the first proposal added, year by year, to the returns they went on
+    (each return's Schedule D with them against without them, at the account's rates);
     ``legacy_gain``: the net unrealised gain still in the legacy holdings; ``path``: selling them at
     today's prices within ``budget`` (net gain a year; ``None`` = no budget), year by year.
     """
@@ -422,9 +423,35 @@ def _path(gain: Decimal, value: Decimal, rate: Decimal, budget: Decimal | None, 
     return (len(path) if left == 0 else None), path
 
 
+def _tax_added(account, sheets: dict, year: int, results: dict[str, Decimal]) -> Decimal:
+    """What an account's net results of ``year`` (``{"short", "long"}``) added to the tax of the
+    returns they went on: each return's Schedule D of the year (every account's sales, the loss
+    carried in, its whole limit) against the same without them - the figure a proposal of the
+    account shows alone (``engine.run_tax``), not a deduction of 3,000 of its own."""
+    household = account.household
+    if not household.files_separately:
+        parts = [("", results["short"], results["long"])]
+    elif account.spouse == Account.Spouse.JOINT:
+        (s1, s2), (l1, l2) = joint_halves(results["short"]), joint_halves(results["long"])
+        parts = [(Account.Spouse.FIRST, s1, l1), (Account.Spouse.SECOND, s2, l2)]
+    else:
+        parts = [(account.spouse, results["short"], results["long"])]
+    rates = float(account.short_term_rate), float(account.long_term_rate)
+    added = ZERO
+    for spouse, short, long in parts:
+        sheet = sheets.get(((household.pk, spouse), year))
+        if sheet is None:
+            continue
+        with_them = estimated_tax(float(sheet.net_short), float(sheet.net_long), *rates, float(sheet.limit))
+        without = estimated_tax(float(sheet.net_short - short), float(sheet.net_long - long), *rates,
+                                float(sheet.limit))
+        added += Decimal(str(with_them - without))
+    return added
+
+
 def transition(*, accounts, as_of: date) -> list[TransitionRow]:
     """Accounts whose parameters enable a tax-sensitive transition, as of ``as_of``."""
-    accounts = [a for a in accounts.with_governing_template().select_related("model")
+    accounts = [a for a in accounts.with_governing_template().select_related("model", "household")
                 if account_parameters(a, firm_substitutes={}).values.get("transition", {}).get("enabled")]
     if not accounts:
         return []
@@ -444,6 +471,9 @@ def transition(*, accounts, as_of: date) -> list[TransitionRow]:
     for r in RealisedLot.objects.filter(account_id__in=ids).values("account_id", "sold", "term", "gain", "disallowed_loss"):
         realised[r["account_id"]][r["sold"].year][r["term"]] += r["gain"] + r["disallowed_loss"]
 
+    households = list({a.household_id: a.household for a in accounts}.values())
+    sheets = {(key, sheet.year): sheet for key, chain in return_chains(households, as_of.year).items()
+              for sheet in chain}
     rows = []
     for account in accounts:
         # Transition settings only: the firm's harvest substitutes (a query per account) are not needed.
@@ -471,9 +501,8 @@ def transition(*, accounts, as_of: date) -> list[TransitionRow]:
         # An IRA's or Roth's sales are not taxed, and the engine holds only taxable accounts to the
         # yearly gains budget (engine.limits): no tax, and the legacy is sold in one go.
         tax_spent = sum(
-            (Decimal(str(estimated_tax(float(g["short"]), float(g["long"]), float(account.short_term_rate),
-                                       float(account.long_term_rate))))
-             for year, g in realised[account.pk].items() if started is None or year >= started.year), ZERO
+            (_tax_added(account, sheets, year, g) for year, g in realised[account.pk].items()
+             if started is None or year >= started.year), ZERO
         ) if account.taxable else ZERO
         budget_value = (values.get("transition") or {}).get("max_net_gain_per_year")
         budget = None if budget_value is None or not account.taxable else Decimal(str(budget_value))

@@ -71,3 +71,33 @@ def test_a_couple_filing_separately_with_a_joint_account(book):
     # and B's 1,000 long-term gain nets against the second return's losses only (never A's gains):
     # its net loss of 1,400, deducted from ordinary income, falls to 400 - 1,000 less deducted
     assert engine.run_tax(requests["OKA-B"], 0.0, 1_000.0) == pytest.approx(1_000 * 0.37)
+
+
+def test_the_transition_report_charges_what_the_sales_added_to_the_return(book, pm):
+    # given: one return; the transition account T sells a lot at a 10,000 long-term gain and O, its
+    # household's other taxable account, a lot at a 20,000 short-term loss, in the same year
+    from rebalancing.ledger.executions import executions_import
+    from rebalancing.ledger.reports import transition
+
+    from ..rebalancing.book import make_template
+    from .helpers import execution_csv, fill, release, sell
+
+    household = Household.objects.create(name="Lee", external_id="HH-LEE", filing_status="married_joint")
+    template = make_template("transition", parameters={"transition": {"enabled": True, "max_net_gain_per_year": 50_000}})
+    t = make_account("LEE-T", model=book["model"], household=household, holdings=[("AGG", 200, 10_000, date(2020, 1, 2))])
+    o = make_account("LEE-O", model=book["model"], household=household, holdings=[("VTI", 100, 30_000, date(2026, 6, 1))])
+    Account.objects.filter(pk=t.pk).update(template=template, short_term_rate=D("0.37"), long_term_rate=D("0.238"))
+    [gain] = release(t, [sell("AGG", 200, 100.0, [("LEE-T-L1", 200)])], pm=pm, as_of=date(2026, 9, 1))
+    [loss] = release(o, [sell("VTI", 100, 100.0, [("LEE-O-L1", 100)])], pm=pm, as_of=date(2026, 9, 1))
+    executions_import(source=execution_csv(fill("LEE-1", gain, 200, "100", date(2026, 9, 1)),
+                                           fill("LEE-2", loss, 100, "100", date(2026, 9, 1))),
+                      actor="custodian feed", as_of=AS_OF)
+    # when
+    [row] = [r for r in transition(accounts=Account.objects.all(), as_of=AS_OF) if r.account_number == "LEE-T"]
+    # then: the return nets -10,000 and deducts 3,000 with or without T's gain: T's sales cost nothing
+    # (before: 10,000 x 23.8% = 2,380, as if T filed a return of its own)
+    assert row.tax_spent == 0
+    # and alone on the return, the gain costs its 2,380
+    Account.objects.filter(pk=o.pk).update(household=Household.objects.create(name="Other", external_id="HH-OTH"))
+    [row] = [r for r in transition(accounts=Account.objects.all(), as_of=AS_OF) if r.account_number == "LEE-T"]
+    assert row.tax_spent == D("2380.00")
