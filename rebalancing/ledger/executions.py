@@ -276,9 +276,9 @@ class _Book:
             self.changed[lot.pk] = lot
         return piece
 
-    def relieve(self, order: Order, quantity: Decimal) -> list[_Piece]:
+    def relieve(self, order: Order, quantity: Decimal, sold: date) -> list[_Piece]:
         """Take ``quantity`` shares from the lots ``order`` names, in the order named, after the
-        shares its earlier fills took."""
+        shares its earlier fills took. A sale on ``sold`` cannot take shares bought after it."""
         skip, need, pieces = order.filled_quantity, quantity, []
         for named in order.lots:
             planned = Decimal(named["quantity"])
@@ -296,6 +296,11 @@ class _Book:
                                    f"{lot.security.symbol}, not the {order.security.symbol} order {order.order_id} "
                                    "sells")
                 taken = min(lot.quantity, left)
+                if taken > 0 and lot.bought_on > sold:
+                    # Shares bought after the sale were not there to sell: such a fill would book a
+                    # sale before its purchase (gain, term and the wash-sale window all wrong).
+                    raise _Refused("trade_date", f"lot {lot.lot_id} of account {order.account.custodian_number} "
+                                   f"was bought on {lot.bought_on}, after this sale's trade date {sold}")
                 if taken > 0:
                     pieces.append(self.take(lot, taken, named["lot_id"]))
                     left -= taken
@@ -360,7 +365,7 @@ class _Ledger:
         self.touched[order.order_id] = order
 
     def _sell(self, order: Order, execution: Execution) -> None:
-        pieces = self.book.relieve(order, execution.quantity)
+        pieces = self.book.relieve(order, execution.quantity, execution.trade_date)
         net = cents(execution.quantity * execution.price) - execution.fees
         total_gain = Decimal(0)
         for piece, proceeds in zip(pieces, prorate(net, [p.quantity for p in pieces]), strict=True):

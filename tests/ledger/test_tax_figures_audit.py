@@ -369,3 +369,27 @@ def test_a_loss_split_over_several_replacements_is_added_to_their_basis_to_the_c
     assert (disallowed, split) == (D("100.00"), D("100.00"))
     assert lost in (D("33.33"), D("33.34")) and added == disallowed - lost
     assert sum(lot.wash_adjustment for lot in TaxLot.objects.filter(account__in=[x1, x2])) == added
+
+
+@pytest.mark.parametrize("traded", [date(2026, 5, 31), date(2026, 6, 1)])
+def test_a_sale_cannot_take_shares_bought_after_its_trade_date(book, pm, traded):
+    # A-1-L2 (50 VTI) was bought on 2026-06-01. A fill of a sale naming it, dated 2026-05-31, would
+    # sell shares not yet owned: before, it was booked as a 200.00 short-term loss "acquired"
+    # 2026-06-01 and "sold" 2026-05-31. Now it is refused naming the trade date, nothing written;
+    # a sale on the purchase day itself (a day trade) stands.
+    from rebalancing.imports import ImportRejected
+
+    account = book["account"]
+    [order] = release(account, [sell("VTI", 10, 100.0, [("A-1-L2", 10)])], pm=pm)
+    source = execution_csv(fill("X-S1", order, 10, "100", traded))
+    if traded < date(2026, 6, 1):
+        with pytest.raises(ImportRejected) as excinfo:
+            executions_import(source=source, actor="custodian feed", as_of=date(2026, 11, 20))
+        [problem] = excinfo.value.detail["problems"]
+        assert problem["column"] == "trade_date" and "2026-06-01" in problem["problem"]
+        assert not RealisedLot.objects.exists()
+        assert TaxLot.objects.get(account=account, lot_id="A-1-L2").quantity == 50
+    else:
+        executions_import(source=source, actor="custodian feed", as_of=date(2026, 11, 20))
+        [realised] = RealisedLot.objects.all()
+        assert (realised.acquired, realised.sold, realised.gain) == (date(2026, 6, 1), traded, D("-200.00"))
