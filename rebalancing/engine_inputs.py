@@ -245,11 +245,14 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
         .values_list("hh", "account__custodian_number", "security_id", "side", "q", "trade_date", "realised_gain")
         .order_by()
     )
+    told_buys = set()
     for row in trade_rows:
         trades_by_household[row[0]].append(row[1:])
+        if row[3] == "buy":
+            told_buys.add((row[1], row[2], row[5]))
     # Lots bought in the window that no trade tells of (a lots file, a custodian's positions) are
     # purchases for the wash-sale rules too, in any account of the household (the ledger's replay).
-    for row in purchases_known_from_lots(households, window, as_of):
+    for row in purchases_known_from_lots(households, window, as_of, told_buys=told_buys):
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
     household_rows = list({a.household_id: a.household for a in accounts}.values())

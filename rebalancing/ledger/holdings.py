@@ -43,33 +43,45 @@ def held_lots_as_bought(account_ids: Iterable[int]) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def purchases_known_from_lots(household_ids: Iterable[int], start: date, end: date) -> list[tuple]:
+def purchases_known_from_lots(household_ids: Iterable[int], start: date, end: date, *,
+                              told_buys: set[tuple[str, int, date]] | None = None) -> list[tuple]:
     """Purchases from ``start`` to ``end`` that no trade record tells: shares of the households'
     lots bought on those days (held, or sold since), by account, security and purchase day, where
     the account has no buy trade of that security that day (a trade and a lot of the same account,
     security and day are the same shares, as for the wash-sale replay). A lot from a lots file or a
     custodian's positions is an acquisition (IRC §1091(a) "has acquired"): the replay washes a loss
     with it, so the engine must see it too. Rows ``(household id, account number, security id,
-    "buy", shares, day, None)``, the shape of the engine's recorded trades. Three queries."""
+    "buy", shares, day, None)``, the shape of the engine's recorded trades.
+
+    ``told_buys``: the (account number, security id, day) of the households' buy trades from
+    ``start`` to ``end`` that are not cancelled, when the caller has read them already (a run's
+    loading reads the window's trades anyway); else they are read here, and only when a lot was
+    bought in the window. One query for the lots held and sold (a run's chunk usually has none
+    in the window), a second for the trades if needed."""
     household_ids = list(household_ids)
-    told = set(TradeRecord.objects.filter(
-        account__household_id__in=household_ids, side="buy", cancelled=False, trade_date__gte=start,
-        trade_date__lte=end).values_list("account_id", "security_id", "trade_date"))
-    shares: dict[tuple, float] = {}
     held = (TaxLot.objects.filter(account__household_id__in=household_ids)
             .annotate(day=Coalesce("purchased", "acquired")).filter(day__gte=start, day__lte=end))
     sold = RealisedLot.objects.filter(account__household_id__in=household_ids, purchased__gte=start,
                                       purchased__lte=end).annotate(day=F("purchased"))
-    for rows in (held, sold):
-        for row in (rows.values("account_id", "account__household_id", "account__custodian_number", "security_id",
-                                "day").annotate(q=Sum(Cast("quantity", FloatField()))).order_by()):
-            if (row["account_id"], row["security_id"], row["day"]) in told:
-                continue
-            key = (row["account__household_id"], row["account__custodian_number"], row["security_id"], row["day"])
-            shares[key] = shares.get(key, 0.0) + row["q"]
+    # Each (account, security, day) comes at most once held and once sold, so the two sums below
+    # add in either order to the same float.
+    grouped = [rows.values_list("account__household_id", "account__custodian_number", "security_id", "day")
+               .annotate(q=Sum(Cast("quantity", FloatField()))).order_by() for rows in (held, sold)]
+    bought = list(grouped[0].union(grouped[1], all=True))
+    if not bought:
+        return []
+    if told_buys is None:
+        told_buys = set(TradeRecord.objects.filter(
+            account__household_id__in=household_ids, side="buy", cancelled=False, trade_date__gte=start,
+            trade_date__lte=end).values_list("account__custodian_number", "security_id", "trade_date"))
+    shares: dict[tuple, float] = {}
+    for household, number, security, day, q in bought:
+        if (number, security, day) in told_buys:
+            continue
+        key = (household, number, security, day)
+        shares[key] = shares.get(key, 0.0) + q
     return [(household, number, security, "buy", q, day, None)
-            for (household, number, security, day), q in sorted(shares.items(), key=lambda kv: (kv[0][0], kv[0][1],
-                                                                                                 kv[0][2], kv[0][3]))]
+            for (household, number, security, day), q in sorted(shares.items())]
 
 
 def held_lots_replace(*, rows: list[dict], existing: list[dict], copy: bool = False):
