@@ -263,15 +263,14 @@ class Account:
     """The account being rebalanced.
 
     ``short_term_rate`` / ``long_term_rate``: marginal tax rates on gains; ``realised_*_ytd``:
-    net gains already realised this year; ``loss_carryforward_*``: capital losses carried into
-    this year from earlier ones (positive amounts, IRC §1212(b)), netted before this year's gains;
-    ``ordinary_loss_limit``: how much of a net capital loss this account's estimate may deduct
-    from ordinary income - its share of its return's $3,000 a year ($1,500 married filing
-    separately, IRC §1211(b));
-    ``tax_returns``: the returns its sales go on, each with the whole return's year so far, its
-    carried loss and limit (``tax.TaxReturn``): when given, the estimate nets the run on them
-    (``tax.run_tax``) and the three fields above are not used; when empty the account is its own
-    return, with its own year so far, carried loss and limit;
+    net gains this account has realised this year (its yearly net-gain cap counts them);
+    ``tax_returns``: the returns its sales go on, each whole - every account's year so far on it,
+    its carried loss and limit (``tax.TaxReturn``) - on which the estimate nets the run
+    (``tax.run_tax``); when empty the account is its own return: ``realised_*_ytd`` its year,
+    ``loss_carryforward_*`` the capital losses carried into this year (positive amounts, IRC
+    §1212(b)) and ``ordinary_loss_limit`` the most of a net loss deducted from ordinary income
+    ($3,000 a year, $1,500 married filing separately, IRC §1211(b)) - the last two unused when
+    ``tax_returns`` is given;
     ``taxable=False`` for tax-deferred accounts (no tax,
     no harvesting, but its purchases still count for the household's wash sales).
     """

@@ -138,7 +138,7 @@ def estimated_tax(short_term: float, long_term: float, short_rate: float, long_r
     """Tax on a year's net capital result; negative when a net loss reduces ordinary income.
 
     Short-term gains are taxed at ``short_rate`` (ordinary income), long-term at ``long_rate``; a
-    net loss reduces ordinary income by at most ``loss_limit`` (an account's share of its return's).
+    net loss reduces ordinary income by at most ``loss_limit`` (its return's, ``TaxReturn``).
     """
     n = net_gains(short_term, long_term, loss_limit)
     if n.ordinary_deduction > 0:
