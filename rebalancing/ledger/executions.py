@@ -127,7 +127,9 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
 
     # A dry run on copies of the rows read so far: each checked against the lots and orders as they
     # will be by its turn (trade date, then line), so the report covers overfills and short lots too.
-    new.sort(key=lambda r: (r.trade_date, r.line))
+    # Within a day, purchases first: a sale may take shares bought that day (a day trade), whatever
+    # line the custodian listed it on; no purchase depends on a sale.
+    new.sort(key=lambda r: (r.trade_date, orders[r.order_id].side == "sell", r.line))
     account_ids = {orders[r.order_id].account_id for r in new}
     year = as_of.year
     rehearsal = _Ledger({k: copy.copy(o) for k, o in orders.items()}, _Book(account_ids), year=year,

@@ -393,3 +393,20 @@ def test_a_sale_cannot_take_shares_bought_after_its_trade_date(book, pm, traded)
         executions_import(source=source, actor="custodian feed", as_of=date(2026, 11, 20))
         [realised] = RealisedLot.objects.all()
         assert (realised.acquired, realised.sold, realised.gain) == (date(2026, 6, 1), traded, D("-200.00"))
+
+
+def test_a_day_trade_is_applied_whatever_the_lines_order_within_the_day(book, pm):
+    # A custodian's file may list a day's sells before its buys. A lot bought and partly sold on
+    # 2026-11-02 with the sale's line first: before, the sale was tried before the purchase that
+    # day and the file refused ("the lots named ... hold 0 shares"). Within a day, purchases come
+    # first (a sale can take shares bought that day; a purchase never depends on a sale).
+    account, day = book["account"], date(2026, 11, 2)
+    [bought] = release(account, [buy("BND", 100, 80.0)], pm=pm, as_of=day)
+    [sale] = release(account, [sell("BND", 40, 78.0, [("DT-1", 40)])], pm=pm, as_of=day)
+    executions_import(source=execution_csv(fill("DT-2", sale, 40, "78", day), fill("DT-1", bought, 100, "80", day)),
+                      actor="custodian feed", as_of=date(2026, 11, 20))
+
+    [realised] = RealisedLot.objects.filter(execution__external_id="DT-2")
+    assert (realised.lot_id, realised.quantity, realised.proceeds, realised.cost_basis, realised.gain) == (
+        "DT-1", D(40), D("3120.00"), D("3200.00"), D("-80.00"))
+    assert list(account.lots.filter(lot_id="DT-1").values_list("quantity", "cost_basis")) == [(D(60), D("4800.00"))]
