@@ -1,9 +1,13 @@
-"""The provider console (public host): firms and their health, runs across firms, and starting a
-run in a firm (provider operators). Each firm is read inside its own schema."""
+"""The provider console (public host): firms and their health, onboarding a firm (provider admins),
+runs across firms, and starting a run in a firm (provider operators). Each firm is read inside its
+own schema."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,11 +18,14 @@ from django_tenants.utils import schema_context
 from rebalancing.firm_health import firm_health
 from rebalancing.models import Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
+from rebalancing.services.people import set_password_path
 from rebalancing.services.runs import run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
 from tenants.models import Firm
 from tenants.roles import ProviderRole
 from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
+from tenants.services import firm_create
+from tenants.sites import site_url
 
 from .common import STAFF, provider_page
 from .runs import FINISHED, describe_scope
@@ -30,11 +37,59 @@ def _may_run(request) -> bool:
     return request.user.is_superuser or ProviderRole.PROVIDER_OPERATOR in user_roles(request.user, ProviderRole)
 
 
+def _may_onboard(request) -> bool:
+    return request.user.is_superuser or ProviderRole.PROVIDER_ADMIN in user_roles(request.user, ProviderRole)
+
+
 @provider_page(STAFF)
 def provider_console(request):
     firms = [firm_health(f) for f in firm_list_for_console()]
     return render(request, "frontend/provider_console.html", {"roles": user_roles(request.user, ProviderRole),
-                                                              "firms": firms, "may_run": _may_run(request)})
+                                                              "firms": firms, "may_run": _may_run(request),
+                                                              "may_onboard": _may_onboard(request)})
+
+
+ONBOARD_FIELDS = ("name", "slug", "admin_email", "domain")
+
+
+@provider_page(ProviderRole.PROVIDER_ADMIN)
+def provider_firm_create(request):
+    """Onboard a firm (``firm_create``: its schema, its host, its first admin) and e-mail that admin
+    a one-time link to choose a password. A refusal answers 400 with what was typed and the
+    service's message naming the field; nothing is written."""
+    posted = {f: request.POST.get(f, "").strip() for f in ONBOARD_FIELDS} if request.method == "POST" else {}
+    refusal = None
+    if request.method == "POST":
+        try:
+            result = firm_create(name=posted["name"], slug=posted["slug"], admin_email=posted["admin_email"],
+                                 domain=posted["domain"] or None)
+        except DomainError as exc:
+            refusal = exc
+        else:
+            firm = result.firm
+            if not result.created:
+                messages.info(request, f"{firm.name} is already onboarded at {firm.primary_domain}; nothing changed.")
+            else:
+                _invite_first_admin(firm, result.admin_username)
+                messages.success(request, f"{firm.name} is onboarded at {firm.primary_domain} (schema "
+                                          f"{firm.schema_name}). Its admin {result.admin_username} has been e-mailed "
+                                          "a link to choose a password.")
+            return redirect("home")
+    context = {"posted": posted, "refusal": refusal,
+               "refused_field": (refusal.detail or {}).get("field") if refusal else None,
+               "base_domain": settings.BASE_DOMAIN}
+    return render(request, "frontend/provider_firm_create.html", context, status=400 if refusal else 200)
+
+
+def _invite_first_admin(firm: Firm, username: str) -> None:
+    """The one-time link on the firm's own host, as a firm admin's invitation sends it."""
+    with schema_context(firm.schema_name):
+        admin = get_user_model().objects.get(username=username)
+        link = site_url(firm.primary_domain, set_password_path(admin, urlconf=settings.ROOT_URLCONF))
+    send_mail(subject=f"{firm.name} is set up on the rebalancing service",
+              message=(f"You are the first firm admin of {firm.name} ({username}).\n\n"
+                       f"Choose your password here (the link works once):\n{link}\n"),
+              from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[admin.email])
 
 
 @provider_page(STAFF)

@@ -116,10 +116,11 @@ def _last_admin_guard(user, *, doing: str) -> None:
                                "make someone else a firm admin first.", detail={"field": "user"})
 
 
-def set_password_path(user) -> str:
+def set_password_path(user, *, urlconf: str | None = None) -> str:
     """The one-time path where an invited (or reset) user chooses a password; it stops working
-    once the password is set (Django's token covers the password hash)."""
-    return reverse("set_password", kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+    once the password is set (Django's token covers the password hash). ``urlconf``: the firm
+    host's, when the link is made on the provider's host (a firm just onboarded)."""
+    return reverse("set_password", urlconf=urlconf, kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
                                            "token": default_token_generator.make_token(user)})
 
 

@@ -1,0 +1,93 @@
+"""A provider admin onboards a firm from the console, not only with `manage.py create_firm`."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.test import Client
+from django_tenants.utils import schema_context, schema_exists
+
+from tenants.models import Domain, Firm
+from tenants.roles import FirmRole, ProviderRole
+from tenants.services import user_ensure
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+CEDAR = {"name": "Cedar Capital", "slug": "cedar", "admin_email": "Admin@Cedar.example", "domain": ""}
+
+
+def _provider_client(role):
+    with schema_context("public"):
+        user = user_ensure(username=f"{role}@provider.test", email=f"{role}@provider.test", roles=[role],
+                           password=PASSWORD)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    return client
+
+
+def test_a_provider_admin_onboards_a_firm_from_the_console_and_its_admin_gets_a_link():
+    client = _provider_client(ProviderRole.PROVIDER_ADMIN)
+    console = client.get("/").content.decode()
+    assert 'href="/firms/new/"' in console  # reached by following a link
+
+    response = client.post("/firms/new/", CEDAR, follow=True)
+
+    assert response.status_code == 200
+    assert "Cedar Capital is onboarded at cedar.localhost" in response.content.decode()
+    assert schema_exists("firm_cedar")
+    with schema_context("firm_cedar"):
+        admin = get_user_model().objects.get(username="admin@cedar.example")
+        assert list(admin.groups.values_list("name", flat=True)) == [FirmRole.FIRM_ADMIN.value]
+    (sent,) = mail.outbox
+    assert sent.to == ["admin@cedar.example"]
+    link = next(line for line in sent.body.splitlines() if "/accounts/set-password/" in line)
+    assert "://cedar.localhost/" in link
+    # The link works on the firm's host: the admin chooses a password there.
+    path = link.split("cedar.localhost", 1)[1]
+    page = Client(HTTP_HOST="cedar.localhost").get(path, follow=True, secure=link.startswith("https"))
+    assert page.status_code == 200 and b'name="new_password1"' in page.content
+
+
+@pytest.mark.parametrize(("changes", "message", "field"), [
+    ({"slug": "Bad Slug"}, "Invalid slug &#x27;Bad Slug&#x27;", "slug"),
+    ({"slug": "public"}, "reserved", "slug"),
+    ({"admin_email": "not-an-email"}, "not a valid e-mail", "admin_email"),
+    ({"name": "  "}, "needs a name", "name"),
+    ({"domain": "bad host!"}, "not a valid host name", "domain"),
+])
+def test_a_refused_onboarding_names_the_problem_keeps_the_input_and_writes_nothing(changes, message, field):
+    client = _provider_client(ProviderRole.PROVIDER_ADMIN)
+    before = (Firm.objects.count(), Domain.objects.count())
+    posted = {**CEDAR, **changes}
+
+    response = client.post("/firms/new/", posted)
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert message in page
+    assert page.count('aria-invalid="true"') == 1 and re.search(rf'name="{field}"[^>]*aria-invalid="true"', page)
+    for value in posted.values():
+        if value.strip():
+            assert f'value="{value.strip()}"' in page
+    assert (Firm.objects.count(), Domain.objects.count()) == before
+    assert not mail.outbox
+
+
+def test_a_slug_of_another_firm_is_refused_naming_it(firm_a):
+    client = _provider_client(ProviderRole.PROVIDER_ADMIN)
+
+    response = client.post("/firms/new/", {**CEDAR, "slug": firm_a.slug})
+
+    assert response.status_code == 400
+    assert f"A firm with slug &#x27;{firm_a.slug}&#x27; already exists" in response.content.decode()
+
+
+def test_an_operator_neither_sees_the_link_nor_onboards():
+    client = _provider_client(ProviderRole.PROVIDER_OPERATOR)
+
+    assert "/firms/new/" not in client.get("/").content.decode()
+    assert client.get("/firms/new/").status_code == 403
+    assert client.post("/firms/new/", CEDAR).status_code == 403
+    assert not Firm.objects.filter(slug="cedar").exists()
