@@ -68,6 +68,7 @@ urlpatterns = [
     path("runs/", runs.run_list, name="run_list"),
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", runs.run_cancel_view, name="run_cancel"),
+    path("runs/<int:pk>/retry/", runs.run_retry_failed, name="run_retry_failed"),
     path("backtests/", backtests.backtest_list, name="backtest_list"),
     path("backtests/<int:pk>/", backtests.backtest_detail, name="backtest_detail"),
     path("risk-model/", risk_models.risk_models, name="risk_models"),

@@ -161,9 +161,41 @@ def run_detail(request, pk: int):
     held = (RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.NO_TRADES,
                                       account__in=accounts_visible_to(request.user)).exclude(code="")
             .select_related("account").order_by("account__custodian_number")[:100])
-    context.update({"failures": paginate(request, failures), "held": held,
+    context.update({"failures": paginate(request, failures), "held": held, "failed_count": failures.count(),
                     "can_cancel": user_can(request.user, Capability.RUN_REBALANCE)})
     return render(request, "frontend/run_detail.html", context)
+
+
+def failed_account_ids(run: RebalanceRun, accounts=None) -> list[int]:
+    """The accounts a run got no proposal for because they failed (of ``accounts`` when given)."""
+    failed = RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED)
+    if accounts is not None:
+        failed = failed.filter(account__in=accounts)
+    return sorted(failed.values_list("account_id", flat=True))
+
+
+@firm_page(Capability.RUN_REBALANCE)
+@require_POST
+def run_retry_failed(request, pk: int):
+    """Rebalance again, in a run of their own, the accounts this finished run failed (those the
+    user sees), once the cause is fixed: no need to re-run the whole firm."""
+    run = visible_or_404(runs_visible_to(request.user), pk=pk)
+    if run.status not in FINISHED:
+        messages.error(request, f"Run {run.pk} is still running; its failed accounts can be run again once it ends.")
+        return redirect("run_detail", pk=pk)
+    account_ids = failed_account_ids(run, accounts_visible_to(request.user))
+    if not account_ids:
+        messages.error(request, f"No account failed in run {run.pk}; there is nothing to run again.")
+        return redirect("run_detail", pk=pk)
+    try:
+        retry = run_start(scope=RunScope(account_ids=tuple(account_ids)), user=request.user,
+                          label=f"{request.user.get_username()} (failed accounts of run {run.pk})")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("run_detail", pk=pk)
+    messages.success(request, f"Run {retry.pk} started over the {retry.total} account{'s' if retry.total != 1 else ''} "
+                              f"that failed in run {run.pk}.")
+    return redirect("run_detail", pk=retry.pk)
 
 
 @firm_page(Capability.RUN_REBALANCE)

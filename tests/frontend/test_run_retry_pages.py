@@ -1,0 +1,79 @@
+"""The accounts a run failed are rebalanced again from the run's page, in a run of their own."""
+
+import re
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import RebalanceRun, RunOutcome
+
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def _fail(run, accounts):
+    for account in accounts:
+        RunOutcome.objects.update_or_create(run=run, account=account, defaults={
+            "outcome": RunOutcome.Outcome.FAILED, "code": "missing_price", "message": "No price for VTI."})
+
+
+def test_a_portfolio_manager_runs_the_failed_accounts_again_from_the_run_page(book, as_user, firm_a):
+    run = book["run"]
+    failed = [book["mine"][0], book["theirs"][0]]
+    with tenant_context(firm_a):
+        _fail(run, failed)
+        runs_before = RebalanceRun.objects.count()
+    client = as_user("pm")
+
+    page = text(client.get(f"/runs/{run.pk}/"))
+    assert f'action="/runs/{run.pk}/retry/"' in page and "Run the 2 failed accounts again" in page
+
+    response = client.post(f"/runs/{run.pk}/retry/", follow=True)
+
+    with tenant_context(firm_a):
+        retry = RebalanceRun.objects.exclude(pk=run.pk).order_by("-pk").first()
+        assert RebalanceRun.objects.count() == runs_before + 1
+        assert sorted(retry.scope["account_ids"]) == sorted(a.pk for a in failed) and retry.total == 2
+    assert response.redirect_chain[-1][0] == f"/runs/{retry.pk}/"
+    assert f"Run {retry.pk} started over the 2 accounts that failed in run {run.pk}." in text(response)
+
+
+def test_a_run_without_failures_offers_nothing_and_a_retry_starts_nothing(book, as_user, firm_a):
+    run = book["run"]
+    with tenant_context(firm_a):
+        RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED).delete()
+        runs_before = RebalanceRun.objects.count()
+    client = as_user("pm")
+
+    assert "/retry/" not in text(client.get(f"/runs/{run.pk}/"))
+    response = client.post(f"/runs/{run.pk}/retry/", follow=True)
+
+    assert f"No account failed in run {run.pk}" in text(response)
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.count() == runs_before
+
+
+def test_a_run_still_going_is_not_retried(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        running = RebalanceRun.objects.create(scope={"firm": True}, as_of=book["run"].as_of, total=1,
+                                              status=RebalanceRun.Status.RUNNING)
+        _fail(running, [book["mine"][0]])
+        runs_before = RebalanceRun.objects.count()
+
+    response = as_user("pm").post(f"/runs/{running.pk}/retry/", follow=True)
+
+    assert f"Run {running.pk} is still running" in text(response)
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.count() == runs_before
+
+
+def test_compliance_sees_failures_but_cannot_run_them_again(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        _fail(book["run"], [book["mine"][0]])
+    client = as_user("compliance")
+
+    assert "/retry/" not in text(client.get(f"/runs/{book['run'].pk}/"))
+    assert client.post(f"/runs/{book['run'].pk}/retry/").status_code == 403
