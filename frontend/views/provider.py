@@ -28,9 +28,10 @@ from tenants.services import firm_create
 from tenants.sites import site_url
 
 from .common import STAFF, provider_page
-from .runs import FINISHED, describe_scope
+from .runs import FINISHED, describe_scope, failed_account_ids
 
 ALL_FIRMS = "*"  # the firm choice meaning every active firm
+FAILURES_SHOWN = 100  # the run's failed accounts listed on its page (all are run again)
 
 
 def _may_run(request) -> bool:
@@ -151,12 +152,43 @@ def provider_run_detail(request, slug: str, pk: int):
         finished = run.status in FINISHED
         summary = _firm_summary(run) if finished or run.done else None
         stall = RunWatch.objects.filter(run=run).first()
+        failures = list(RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED)
+                        .select_related("account").order_by("account__custodian_number")[:FAILURES_SHOWN])
+        failed_count = RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED).count()
     elapsed = ((run.finished_at or timezone.now()) - run.started_at).total_seconds() if run.started_at else None
     context = {"run": run, "firm": None, "run_firm": firm, "finished": finished, "percent": round(run.progress * 100),
-               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope), "stall": stall}
+               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope), "stall": stall,
+               "failures": failures, "failed_count": failed_count, "may_run": _may_run(request)}
     if request.headers.get("HX-Request") == "true":
         return render(request, "frontend/partials/run_progress.html", context)
     return render(request, "frontend/provider_run_detail.html", context)
+
+
+@provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)
+@require_POST
+def provider_run_retry(request, slug: str, pk: int):
+    """Rebalance again, in a run of their own, the accounts a finished run of a firm failed."""
+    firm = _firm(slug)
+    with schema_context(firm.schema_name):
+        run = RebalanceRun.objects.filter(pk=pk).first()
+        if run is None:
+            raise Http404("No such run.")
+        if run.status not in FINISHED:
+            messages.error(request, f"Run {run.pk} is still running; its failed accounts can be run again once it ends.")
+            return redirect("provider_run_detail", slug=slug, pk=pk)
+        account_ids = failed_account_ids(run)
+        if not account_ids:
+            messages.error(request, f"No account failed in run {run.pk}; there is nothing to run again.")
+            return redirect("provider_run_detail", slug=slug, pk=pk)
+        try:
+            retry = run_start(scope=RunScope(account_ids=tuple(account_ids)),
+                              label=f"{request.user.get_username()} (provider, failed accounts of run {run.pk})")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("provider_run_detail", slug=slug, pk=pk)
+    messages.success(request, f"Run {retry.pk} started in {firm.name} over the {retry.total} "
+                              f"account{'s' if retry.total != 1 else ''} that failed in run {run.pk}.")
+    return redirect("provider_run_detail", slug=slug, pk=retry.pk)
 
 
 def _firm_summary(run: RebalanceRun) -> dict:

@@ -77,3 +77,53 @@ def test_compliance_sees_failures_but_cannot_run_them_again(book, as_user, firm_
 
     assert "/retry/" not in text(client.get(f"/runs/{book['run'].pk}/"))
     assert client.post(f"/runs/{book['run'].pk}/retry/").status_code == 403
+
+
+def _provider_client(role):
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from tenants.services import user_ensure
+    from tests.conftest import PASSWORD
+
+    with schema_context("public"):
+        user = user_ensure(username=f"{role}@provider.test", email=f"{role}@provider.test", roles=[role],
+                           password=PASSWORD)
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)  # the user lives in the public schema
+    return client
+
+
+def test_a_provider_operator_sees_a_firms_failures_and_runs_them_again(book, firm_a):
+    from tenants.roles import ProviderRole
+
+    run = book["run"]
+    with tenant_context(firm_a):
+        _fail(run, [book["mine"][0]])
+        runs_before = RebalanceRun.objects.count()
+    client = _provider_client(ProviderRole.PROVIDER_OPERATOR)
+
+    page = text(client.get(f"/runs/{firm_a.slug}/{run.pk}/"))
+    assert book["mine"][0].custodian_number in page and "No price for VTI." in page
+    assert f'action="/runs/{firm_a.slug}/{run.pk}/retry/"' in page
+
+    response = client.post(f"/runs/{firm_a.slug}/{run.pk}/retry/", follow=True)
+
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.count() == runs_before + 1
+        retry = RebalanceRun.objects.order_by("-pk").first()
+        assert retry.scope == {"account_ids": [book["mine"][0].pk]}
+    assert response.redirect_chain[-1][0] == f"/runs/{firm_a.slug}/{retry.pk}/"
+    assert f"Run {retry.pk} started in {firm_a.name} over the 1 account that failed in run {run.pk}." in text(response)
+
+
+def test_a_provider_admin_reads_failures_but_does_not_run_them_again(book, firm_a):
+    from tenants.roles import ProviderRole
+
+    with tenant_context(firm_a):
+        _fail(book["run"], [book["mine"][0]])
+    client = _provider_client(ProviderRole.PROVIDER_ADMIN)
+
+    page = text(client.get(f"/runs/{firm_a.slug}/{book['run'].pk}/"))
+    assert "No price for VTI." in page and "/retry/" not in page
+    assert client.post(f"/runs/{firm_a.slug}/{book['run'].pk}/retry/").status_code == 403
