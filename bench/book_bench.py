@@ -253,12 +253,16 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--database", default="rebalancing_bench",
                         help="the database to create afresh (default rebalancing_bench; DROPPED first)")
+    parser.add_argument("--again", action="store_true",
+                        help="run again on the book already in --database (not dropped): no 10-minute book writing, "
+                             "so two trees can be run alternately on one book; VACUUM ANALYZE first")
     args = parser.parse_args()
     n_model = args.model_accounts if args.model_accounts is not None else (400 if args.quick else 8000)
     n_direct = args.direct_accounts if args.direct_accounts is not None else (100 if args.quick else 2000)
 
     env = _environment(args.database)
-    _fresh_database(env["DATABASE_URL"])
+    if not args.again:
+        _fresh_database(env["DATABASE_URL"])
     os.environ.update(env)
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate_schemas", "--shared", "-v", "0"], cwd=ROOT, check=True, env=os.environ)
@@ -266,19 +270,31 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.db import connection
     from django_tenants.utils import tenant_context
 
-    from rebalancing.models import RebalanceRun
+    from rebalancing.models import Account, RebalanceRun, TaxLot
     from rebalancing.selectors import RunScope
     from rebalancing.services.runs import run_start
+    from tenants.models import Firm
     from tenants.services import firm_create
 
-    firm = firm_create(name="Bench Wealth", slug="bench", admin_email="ops@bench.example").firm
-    t = time.perf_counter()
-    with tenant_context(firm):
-        written = _write_book(n_model, n_direct)
-    print(f"book written: {written['accounts']:,} accounts, {written['lots']:,} lots in {time.perf_counter() - t:.1f} s",
-          flush=True)
+    if args.again:
+        firm = Firm.objects.get(slug="bench")
+        with tenant_context(firm):
+            written = {"accounts": Account.objects.count(), "lots": TaxLot.objects.count()}
+            n_direct = TaxLot.objects.filter(lot_id="F0").count()  # the direct-indexed accounts' first bond lot
+            n_model = written["accounts"] - n_direct
+            with connection.cursor() as cur:
+                cur.execute("VACUUM ANALYZE")
+        print(f"book found: {written['accounts']:,} accounts, {written['lots']:,} lots", flush=True)
+    else:
+        firm = firm_create(name="Bench Wealth", slug="bench", admin_email="ops@bench.example").firm
+        t = time.perf_counter()
+        with tenant_context(firm):
+            written = _write_book(n_model, n_direct)
+        print(f"book written: {written['accounts']:,} accounts, {written['lots']:,} lots in "
+              f"{time.perf_counter() - t:.1f} s", flush=True)
 
     log = open("/tmp/rebalancing-bench-worker.log", "w")  # noqa: SIM115 - lives as long as the worker
     worker = subprocess.Popen(
