@@ -1,0 +1,50 @@
+"""Each role's day starts at the home page and follows links: every link a page offers a role
+opens for that role (no 500, no dead link, no page it is refused)."""
+
+import re
+from collections import deque
+from urllib.parse import urldefrag, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+HREF = re.compile(r'href="([^"]+)"')
+SKIP = ("/static/", "/accounts/logout/", "/api/", "/admin/")
+PAGES_PER_ROLE = 150
+
+
+def _pattern(path: str) -> str:
+    """One visit per page kind and query shape (accounts/1/ and accounts/2/ are one kind)."""
+    parts = urlsplit(path)
+    keys = ",".join(sorted(k.split("=")[0] for k in parts.query.split("&") if k))
+    return re.sub(r"/\d+(?=/)", "/N", parts.path) + "?" + keys
+
+
+def _links(html: str):
+    for href in HREF.findall(html):
+        href = urldefrag(href.replace("&amp;", "&"))[0]
+        if href.startswith("/") and not href.startswith("//") and not href.startswith(SKIP):
+            yield href
+
+
+@pytest.mark.parametrize("who", ["admin", "pm", "advisor", "compliance"])
+def test_every_link_a_role_is_offered_opens(book, as_user, who):
+    client = as_user(who)
+    seen, queue, broken = {_pattern("/")}, deque([("/", "(start)")]), []
+    visited = 0
+    while queue and visited < PAGES_PER_ROLE:
+        path, came_from = queue.popleft()
+        response = client.get(path)
+        visited += 1
+        if response.status_code >= 400:
+            broken.append(f"{path} ({response.status_code}) linked from {came_from}")
+            continue
+        if "text/html" not in response.get("Content-Type", ""):
+            continue
+        for link in _links(response.content.decode()):
+            if _pattern(link) not in seen:
+                seen.add(_pattern(link))
+                queue.append((link, path))
+    assert not broken, "\n".join(broken)
+    assert visited > 10
