@@ -28,11 +28,9 @@ def _links(html: str):
             yield href
 
 
-@pytest.mark.parametrize("who", ["admin", "pm", "advisor", "compliance"])
-def test_every_link_a_role_is_offered_opens(book, as_user, who):
-    client = as_user(who)
-    seen, queue, broken = {_pattern("/")}, deque([("/", "(start)")]), []
-    visited = 0
+def _crawl(client) -> tuple[int, list[str]]:
+    """Breadth-first from "/", one page of each kind: how many pages opened and the broken links."""
+    seen, queue, broken, visited = {_pattern("/")}, deque([("/", "(start)")]), [], 0
     while queue and visited < PAGES_PER_ROLE:
         path, came_from = queue.popleft()
         response = client.get(path)
@@ -46,5 +44,29 @@ def test_every_link_a_role_is_offered_opens(book, as_user, who):
             if _pattern(link) not in seen:
                 seen.add(_pattern(link))
                 queue.append((link, path))
+    return visited, broken
+
+
+@pytest.mark.parametrize("who", ["admin", "pm", "advisor", "compliance"])
+def test_every_link_a_role_is_offered_opens(book, as_user, who):
+    visited, broken = _crawl(as_user(who))
     assert not broken, "\n".join(broken)
     assert visited > 10
+
+
+@pytest.mark.parametrize("role", ["provider_admin", "provider_operator"])
+def test_every_link_provider_staff_are_offered_opens(book, role):
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from tenants.services import user_ensure
+    from tests.conftest import PASSWORD
+
+    with schema_context("public"):
+        user = user_ensure(username=f"{role}@provider.test", email=f"{role}@provider.test", roles=[role],
+                           password=PASSWORD)
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)
+        visited, broken = _crawl(client)
+    assert not broken, "\n".join(broken)
+    assert visited >= 3
