@@ -1,0 +1,53 @@
+"""A provider admin onboards a firm in a real browser, from the console's link: a refused slug
+keeps what was typed, the corrected form creates the firm and the console lists it."""
+
+import re
+
+import pytest
+from django_tenants.utils import schema_context
+from playwright.sync_api import expect
+
+from tenants.models import Firm
+from tenants.roles import ProviderRole
+from tenants.services import user_ensure
+from tests.conftest import PASSWORD
+
+from .conftest import _drop_firm, sign_in
+
+PROVIDER_ADMIN = "admin@provider-e2e.example"
+NEW_SLUG = "e2e-onboarded"
+
+
+@pytest.fixture
+def provider_admin(e2e_firm, django_db_blocker):
+    with django_db_blocker.unblock(), schema_context("public"):
+        _drop_firm(NEW_SLUG)
+        user_ensure(username=PROVIDER_ADMIN, email=PROVIDER_ADMIN, roles=[ProviderRole.PROVIDER_ADMIN],
+                    password=PASSWORD)
+    yield PROVIDER_ADMIN
+    with django_db_blocker.unblock(), schema_context("public"):
+        _drop_firm(NEW_SLUG)
+
+
+def test_a_provider_admin_onboards_a_firm_in_the_browser(provider_admin, e2e_server, page, django_db_blocker):
+    sign_in(page, e2e_server, provider_admin)
+    page.get_by_role("link", name="Onboard a firm").click()
+    page.get_by_label("Firm name").fill("Juniper Advisors")
+    page.get_by_label("Short name (slug)").fill("Juniper Advisors")
+    page.get_by_label("First admin's e-mail (their login)").fill("admin@juniper.example")
+    page.get_by_role("button", name="Onboard the firm").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("Invalid slug 'Juniper Advisors'")
+    expect(page.get_by_label("Firm name")).to_have_value("Juniper Advisors")
+    expect(page.get_by_label("First admin's e-mail (their login)")).to_have_value("admin@juniper.example")
+    with django_db_blocker.unblock(), schema_context("public"):
+        assert not Firm.objects.filter(name="Juniper Advisors").exists()
+
+    page.get_by_label("Short name (slug)").fill(NEW_SLUG)
+    page.get_by_role("button", name="Onboard the firm").click()
+
+    expect(page.locator(".messages")).to_contain_text(
+        re.compile(rf"Juniper Advisors is onboarded at {NEW_SLUG}\.localhost"), timeout=120_000)
+    expect(page.locator("table.data")).to_contain_text("Juniper Advisors")
+    with django_db_blocker.unblock(), schema_context("public"):
+        assert Firm.objects.get(slug=NEW_SLUG).admin_email == "admin@juniper.example"
