@@ -32,6 +32,11 @@ class DriftUnits:
         out[-1] = cash_weight
         return out
 
+    def drift(self, position_weights: np.ndarray) -> float:
+        """Half the sum of absolute differences between ``position_weights`` (``weights``) and
+        the targets."""
+        return float(0.5 * np.abs(position_weights - self.target).sum())
+
 
 def drift_units(symbols: tuple[str, ...], plan: TargetPlan) -> DriftUnits:
     """Group the universe into drift positions (see the module docstring)."""
@@ -50,7 +55,7 @@ def drift_units(symbols: tuple[str, ...], plan: TargetPlan) -> DriftUnits:
 
 def total_drift(units: DriftUnits, security_weights: np.ndarray, cash_weight: float) -> float:
     """Half the sum of absolute differences between position weights and targets."""
-    return float(0.5 * np.abs(units.weights(security_weights, cash_weight) - units.target).sum())
+    return units.drift(units.weights(security_weights, cash_weight))
 
 
 def out_of_band(

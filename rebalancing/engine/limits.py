@@ -113,13 +113,16 @@ def build_limits(
     loss = (book.lot_gain < 0) & (book.lot_qty > 0)
     disallowed = np.zeros(nl)
 
-    # Restrictions.
+    # Restrictions (the masks are only read below: one array of zeros serves all three when none).
     r = p.restrictions
-    hold = _mask(book, r.hold)
-    no_sell = hold | _mask(book, r.do_not_sell)
-    no_buy = hold | _mask(book, r.do_not_buy)
-    x_ub[no_sell[lot_sec]] = 0.0
-    b_ub[no_buy] = 0.0
+    if r.hold or r.do_not_sell or r.do_not_buy:
+        hold = _mask(book, r.hold)
+        no_sell = hold | _mask(book, r.do_not_sell)
+        no_buy = hold | _mask(book, r.do_not_buy)
+        x_ub[no_sell[lot_sec]] = 0.0
+        b_ub[no_buy] = 0.0
+    else:
+        hold = no_sell = no_buy = np.zeros(n, dtype=bool)
 
     # Wash sales: groups of substantially identical securities, household window.
     eq = Equivalence(p.wash_sale.equivalent_groups)
@@ -134,14 +137,24 @@ def build_limits(
     # then read in the request's order (the order ``window_activity`` adds their quantities in).
     opened = (request.as_of - timedelta(days=WINDOW_DAYS)).toordinal()
     in_window = ((book.lot_acquired >= opened) & (book.lot_acquired <= request.as_of.toordinal())).nonzero()[0]
-    in_window = in_window[book.lot_origin[in_window].argsort()].tolist()
-    recent_lots = list(map(book.lots.__getitem__, in_window))
-    window = window_activity(request.as_of, acct.household_trades, recent_lots, eq)
-    window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
-    bought_recently = np.fromiter(map(window.purchases.__contains__, keys), bool, n)
-    loss_sale_recently = np.fromiter(map(window.loss_sales.__contains__, keys), bool, n)
-    wash_frozen = loss & bought_recently[lot_sec] & (x_ub > 0)
-    if p.wash_sale.allow:
+    if len(in_window) or acct.household_trades:
+        in_window = in_window[book.lot_origin[in_window].argsort()].tolist()
+        recent_lots = list(map(book.lots.__getitem__, in_window))
+        window = window_activity(request.as_of, acct.household_trades, recent_lots, eq)
+        window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
+        bought_recently = np.fromiter(map(window.purchases.__contains__, keys), bool, n)
+        loss_sale_recently = np.fromiter(map(window.loss_sales.__contains__, keys), bool, n)
+        wash_frozen = loss & bought_recently[lot_sec] & (x_ub > 0)
+    else:
+        # Nothing bought or sold in the household's window (no trade, no lot acquired in it): what
+        # ``window_activity`` returns then, and no bound below moves.
+        window = WindowActivity({}, {}, {})
+        window_loss_groups = set()
+        loss_sale_recently = np.zeros(n, dtype=bool)
+        wash_frozen = np.zeros(nl, dtype=bool)
+    if not (window.purchases or window.loss_sales):
+        pass  # an empty window freezes, blocks and disallows nothing
+    elif p.wash_sale.allow:
         # Disallowed share of each loss = replacement shares / loss shares in the group (Pub. 550).
         # A sale inside an IRA or Roth realises no loss, so there is none to disallow (§1091 is
         # about losses recognised; the ledger records none there).
@@ -230,7 +243,7 @@ def build_limits(
     # ``reopen_unharvested``).
     b_open = b_ub.copy()
     # Harvesting (taxable accounts only).
-    harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
+    harvest = None
     if taxable and not effects.liquidate:
         # The same thresholds pick the lots to harvest and the opportunities to report.
         losing = loss_candidates(book, p.harvest or HarvestParams())
@@ -244,11 +257,15 @@ def build_limits(
             )
         elif p.transition is None:
             harvest = _plan_gain_offset(book, plan, x_ub, forced, instructed)
+        else:
+            harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
         b_ub[lot_sec[harvest.harvestable]] = 0.0
         b_ub[list(harvest.substitutes.values())] = UNBOUNDED_BUY
         _harvest_alerts(book, p.harvest, harvest, losing, alerts)
+    else:
+        harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
 
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates,
                              p.trading.trading_cost_bps / 1e4)

@@ -15,7 +15,7 @@ from itertools import compress
 
 import numpy as np
 
-from .drift import DriftUnits, drift_units, total_drift
+from .drift import DriftUnits, drift_units
 from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
 from .limits import Limits, build_limits, reopen_unharvested
@@ -319,8 +319,11 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     V_after = float(value_after.sum()) + cash_after
     w_before, w_after = book.weights, value_after / V_after
     units = drift_units(book.symbols, plan)
-    drift_before = total_drift(units, w_before, book.cash_weight)
-    drift_after = total_drift(units, w_after, cash_after / V_after)
+    # The positions' weights once, for the drift and for each trade's direction.
+    position_before = units.weights(w_before, book.cash_weight)
+    position_after = units.weights(w_after, cash_after / V_after)
+    drift_before = units.drift(position_before)
+    drift_after = units.drift(position_after)
     risk = prepared.risk
     if risk is None and plan.direct_index:
         risk = build_risk(book, plan, {})
@@ -353,9 +356,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         tax = run_tax(acct, st_gain - st_loss, lt_gain - lt_loss)
     harvested = float(-recognised[limits.harvest.harvestable & sold_lot & (recognised < 0)].sum())
 
-    trades = _trades(
-        prepared, fill, units, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after / V_after
-    )
+    trades = _trades(prepared, fill, units, sold, proceeds, basis, gain, disallowed, position_before, position_after)
     summary = Summary(
         market_value=V,
         cash_before=book.cash,
@@ -440,7 +441,8 @@ def _blocked_buys(
         if g not in proposal or loss_l[i] > loss_l[proposal[g]]:
             proposal[g] = i
     household = {}
-    if not request.parameters.wash_sale.allow:
+    # (The household's sales speak only for a group with a loss sale in the window.)
+    if limits.window_loss_groups and not request.parameters.wash_sale.allow:
         eq = Equivalence(request.parameters.wash_sale.equivalent_groups)
         household = latest_loss_sales(request.as_of, request.account.household_trades, eq)
     out = []
@@ -470,9 +472,11 @@ def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_
     56-602), nor are shares this proposal sells. Zero where nothing can replace (wash sales not
     allowed, or an IRA or Roth, whose sales realise nothing)."""
     out = np.zeros(len(lot_sold))
+    if not limits.replacement_shares.any():
+        return out
     pool = limits.replacement_shares.copy()
     selling_loss = (lot_sold > 0) & (gain < 0)
-    if not pool.any() or not selling_loss.any():
+    if not selling_loss.any():
         return out
     opened = (as_of - timedelta(days=WINDOW_DAYS)).toordinal()
     own = (book.lot_acquired >= opened) & (book.lot_acquired <= as_of.toordinal())
@@ -518,23 +522,20 @@ def _trades(
     basis: np.ndarray,
     gain: np.ndarray,
     disallowed: np.ndarray,
-    w_before: np.ndarray,
-    w_after: np.ndarray,
-    cash_after_w: float,
+    position_before: np.ndarray,
+    position_after: np.ndarray,
 ) -> list[Trade]:
     selling = sold > 0
     if int(np.count_nonzero(selling | (fill.bought > 0))) <= FEW_TRADES:
-        return _few_trades(
-            prepared, fill, units, sold, proceeds, basis, gain, disallowed, w_before, w_after, cash_after_w
-        )
+        return _few_trades(prepared, fill, units, sold, proceeds, basis, gain, disallowed, position_before, position_after)
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
     effects = prepared.effects
     cost = limits.cost_rate
     price = book.price
     unit_target = units.target[units.unit]
-    unit_before = units.weights(w_before, book.cash_weight)[units.unit]
-    unit_after = units.weights(w_after, cash_after_w)[units.unit]
+    unit_before = position_before[units.unit]
+    unit_after = position_after[units.unit]
     toward = np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9
     di_sleeves = {d.sleeve for d in plan.direct_index}
     sleeves_screen = {plan.sleeve_of[i] for i in (selling & plan.excluded).nonzero()[0]}
@@ -615,17 +616,16 @@ def _few_trades(
     basis: np.ndarray,
     gain: np.ndarray,
     disallowed: np.ndarray,
-    w_before: np.ndarray,
-    w_after: np.ndarray,
-    cash_after_w: float,
+    position_before: np.ndarray,
+    position_after: np.ndarray,
 ) -> list[Trade]:
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
     effects = prepared.effects
     cost = limits.cost_rate
     unit_target = units.target[units.unit]
-    unit_before = units.weights(w_before, book.cash_weight)[units.unit]
-    unit_after = units.weights(w_after, cash_after_w)[units.unit]
+    unit_before = position_before[units.unit]
+    unit_after = position_after[units.unit]
     toward = (np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9).tolist()
     di_sleeves = {d.sleeve for d in plan.direct_index}
     selling = sold > 0

@@ -14,6 +14,7 @@ in, the return's whole 3,000 - with the proposal's results added, less the same 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -85,10 +86,12 @@ def replacement_start(purchased: date, sold: date, sold_start: date) -> date:
     return min(purchased, sold_start)
 
 
+@functools.lru_cache(maxsize=64)
 def _latest_long_term_acquisition(sold: date) -> date:
     """The last acquisition day whose lot is long-term when sold on ``sold`` (``long_term_from``
     never decreases as the acquisition day moves later, so the lots long-term on a day are those
-    acquired up to one day)."""
+    acquired up to one day).  A pure function of the day, cached: every account of a run asks it
+    for the run's date and for a month later, each time a loop of date arithmetic."""
     day = date.fromordinal(sold.toordinal() - 368)  # long-term by more than a day: a year is <= 366
     while long_term_from(day + timedelta(days=1)) <= sold:
         day += timedelta(days=1)
