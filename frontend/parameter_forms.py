@@ -34,7 +34,7 @@ INSTRUCTION_KINDS = (
     ("sell_buy", "Sell one security and buy another with the proceeds"),
     ("raise_cash", "Raise cash (set an amount aside)"),
     ("liquidate", "Sell everything"),
-    ("bring_to_model", "Bring to the model once (ignore drift bands and the tax budget)"),
+    ("bring_to_model", "Bring to the model at every run (ignore drift bands and the tax budget)"),
 )
 BLANK_ROWS = 2  # empty rows offered under the existing ones
 # Leaves whose values are sectors, tags or asset classes the security master knows (checkbox lists).

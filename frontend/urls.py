@@ -32,6 +32,7 @@ urlpatterns = [
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/preview/", accounts.account_preview, name="account_preview"),
     path("accounts/<int:pk>/rebalance/", accounts.account_rebalance, name="account_rebalance"),
+    path("accounts/<int:pk>/instruct/", accounts.account_instruct_view, name="account_instruct"),
     path("households/", households.household_list, name="household_list"),
     path("households/rmds/", households.rmd_report, name="rmd_report"),
     path("households/<int:pk>/", households.household_detail, name="household_detail"),

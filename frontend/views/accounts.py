@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -22,8 +23,10 @@ from rebalancing.effective_parameters import (
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Security
 from rebalancing.selectors import RunScope, account_parameters
+from rebalancing.services.account_instructions import account_instruct
 from rebalancing.services.book import account_overrides_set
 from rebalancing.services.previews import account_overrides_preview
+from rebalancing.services.revisions import ONE_OFF_ACTIONS
 from rebalancing.services.rmd import rmd_open_for_account
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
@@ -31,8 +34,17 @@ from tenants.permissions import Capability, is_advisor_only, user_can
 from tenants.roles import FirmRole
 
 from ..filters import AccountListFilter
-from .common import firm_page, is_htmx, paginate, parameter_errors, visible_or_404, warn_unknown_symbols
-from .proposals import tracking_with_cash
+from .common import (
+    firm_page,
+    is_htmx,
+    keep_posted,
+    paginate,
+    parameter_errors,
+    posted_kept,
+    visible_or_404,
+    warn_unknown_symbols,
+)
+from .proposals import MAX_INSTRUCTION_ROWS, instructions_posted, tracking_with_cash
 
 
 @firm_page(Capability.VIEW_BOOK)
@@ -140,9 +152,20 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "alerts": alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10],
         "alert_kinds": Alert.Kind,
         "can_run": user_can(user, Capability.RUN_REBALANCE),
+        **_instruct_kept(request, account),
         "rmds": rmd_open_for_account(account, as_of=as_of) if account.tax_status == Account.TaxStatus.TRADITIONAL
         else [],
     }
+
+
+def _instruct_kept(request, account) -> dict:
+    """The one-off instruction form: its rows as refused (one empty row when none) and its words."""
+    posted = posted_kept(request, f"instruct-{account.pk}")
+    columns = [posted.getlist(name) for name in ("ins_action", "ins_symbol", "ins_buy", "ins_amount")]
+    rows = [dict(zip(("action", "symbol", "buy", "amount"), row, strict=True))
+            for row in zip(*columns, strict=False)][:MAX_INSTRUCTION_ROWS]
+    return {"instruct_rows": rows or [{}], "instruct_actions": ONE_OFF_ACTIONS,
+            "max_instruction_rows": MAX_INSTRUCTION_ROWS}
 
 
 def _account(request, pk):
@@ -205,3 +228,22 @@ def account_rebalance(request, pk: int):
         return redirect("account_detail", pk=account.pk)
     messages.success(request, f"Run {run.pk} started for account {account.custodian_number}.")
     return redirect("run_detail", pk=run.pk)
+
+
+@firm_page(Capability.RUN_REBALANCE)
+@require_POST
+def account_instruct_view(request, pk: int):
+    """A one-off instruction, solved now as a proposal (``services.account_instructions``)."""
+    account = _account(request, pk)
+    try:
+        instructions = [i for _, _, i in instructions_posted(request.POST)]
+        proposal = account_instruct(account=account, instructions=instructions, by=request.user)
+    except (ValueError, DomainError) as exc:
+        messages.error(request, getattr(exc, "message", None) or str(exc))
+        keep_posted(request, f"instruct-{pk}")  # the rows come back as entered, to correct them
+        return redirect(f"{reverse('account_detail', args=[pk])}#instruct")
+    state = "approved within the firm's limits" if proposal.status == proposal.Status.APPROVED \
+        else "it waits for approval"
+    messages.success(request, f"Proposal #{proposal.pk}: {'; '.join(proposal.revision['changes'])} "
+                              f"({proposal.trade_count} trades, {state}). The account's parameters are unchanged.")
+    return redirect("proposal_detail", pk=proposal.pk)

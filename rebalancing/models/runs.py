@@ -23,6 +23,7 @@ class RebalanceRun(models.Model):
         API = "api", "Started through the API"
         CASH_FLOW = "cash_flow", "A household's withdrawal or RMD"
         REVISION = "revision", "An advisor's edit of a proposal, solved again"
+        INSTRUCTION = "instruction", "A one-off instruction on an account"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
     scope = models.JSONField(default=dict, help_text='e.g. {"firm": true} or {"model": "growth", "min_drift": 0.03}')

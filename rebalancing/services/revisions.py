@@ -32,23 +32,34 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
 
-__all__ = ["INSTRUCTION_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean", "proposal_resolve"]
+__all__ = ["INSTRUCTION_ACTIONS", "ONE_OFF_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean",
+           "proposal_resolve", "sales_within_holdings"]
 
-# What an advisor may add, in the words the page offers.
+# What an advisor may add to a proposal, in the words the page offers.
 INSTRUCTION_ACTIONS = {
-    "sell": "Sell all of it",
+    "sell": "Sell it (all, or the amount given)",
     "hold": "Do not trade it",
     "do_not_buy": "Do not buy it",
     "do_not_sell": "Do not sell it",
     "raise_cash": "Raise cash",
 }
+# What a one-off instruction on an account may ask (services.account_instructions): commands that
+# trade. A restriction for one solve only belongs to a proposal's edit; a lasting one to parameters.
+ONE_OFF_ACTIONS = {
+    "sell": INSTRUCTION_ACTIONS["sell"],
+    "raise_cash": INSTRUCTION_ACTIONS["raise_cash"],
+    "liquidate": "Sell everything",
+    "bring_to_model": "Bring back to the model (drift bands and the tax budget set aside this once)",
+}
 _RESTRICTIONS = ("hold", "do_not_buy", "do_not_sell")
+_NO_SECURITY = ("raise_cash", "liquidate", "bring_to_model")
 
 
 @dataclass(frozen=True)
 class InstructionAdded:
     """One instruction added to a proposal: ``action`` on ``symbol`` (and, for a sale, ``buy`` with
-    the proceeds; for raising cash, ``amount`` in dollars and no symbol)."""
+    the proceeds and ``amount``, the dollars to sell when not all of it; for raising cash, ``amount``
+    in dollars and no symbol; liquidating and bringing back to the model name no security)."""
 
     action: str
     symbol: str = ""
@@ -57,33 +68,56 @@ class InstructionAdded:
 
     def words(self) -> str:
         if self.action == "sell":
-            return f"sell all of {self.symbol}" + (f" and buy {self.buy}" if self.buy else "")
+            what = f"${self.amount:,.2f} of {self.symbol}" if self.amount is not None else f"all of {self.symbol}"
+            return f"sell {what}" + (f" and buy {self.buy}" if self.buy else "")
         if self.action == "raise_cash":
             return f"raise ${self.amount:,.2f} cash"
+        if self.action == "liquidate":
+            return "sell everything"
+        if self.action == "bring_to_model":
+            return "bring back to the model (drift bands and the tax budget set aside)"
         return {"hold": "do not trade", "do_not_buy": "do not buy", "do_not_sell": "do not sell"}[self.action] \
             + f" {self.symbol}"
 
 
-def instructions_clean(instructions, drops: list[str], account_id: int) -> list[InstructionAdded]:
+def _amount_ok(amount) -> bool:
+    return amount is not None and Decimal(amount).is_finite() and amount > 0
+
+
+def instructions_clean(instructions, drops: list[str], account_id: int,
+                       actions: dict[str, str] = INSTRUCTION_ACTIONS) -> list[InstructionAdded]:
     """The edit checked against the proposal and the book: a clear refusal names the problem."""
     out = []
     for n, ins in enumerate(instructions, 1):
-        if ins.action not in INSTRUCTION_ACTIONS:
-            raise ValidationFailed(f"Instruction {n}: choose one of {', '.join(INSTRUCTION_ACTIONS.values()).lower()}.",
-                                   detail={"field": "instructions", "row": n})
+        row = {"field": "instructions", "row": n}
+        if ins.action not in actions:
+            raise ValidationFailed(f"Instruction {n}: choose one of {', '.join(actions.values()).lower()}.", detail=row)
         symbol, buy = ins.symbol.strip().upper(), ins.buy.strip().upper()
+        if ins.action in _NO_SECURITY and (symbol or buy):
+            raise ValidationFailed(f"Instruction {n}: {actions[ins.action].lower()} names no security; "
+                                   f"leave the securities empty.", detail=row)
+        if ins.amount is not None and ins.action not in ("sell", "raise_cash"):
+            # Dropped unsaid, "$5,000" would turn into something else than what was typed.
+            raise ValidationFailed(f"Instruction {n}: an amount is for a sale or for raising cash only.", detail=row)
         if ins.action == "raise_cash":
-            if ins.amount is None or not Decimal(ins.amount).is_finite() or ins.amount <= 0:
-                raise ValidationFailed(f"Instruction {n}: give the amount of cash to raise ($).",
-                                       detail={"field": "instructions", "row": n})
+            if not _amount_ok(ins.amount):
+                raise ValidationFailed(f"Instruction {n}: give the amount of cash to raise ($).", detail=row)
             out.append(InstructionAdded("raise_cash", amount=ins.amount))
             continue
+        if ins.action in _NO_SECURITY:
+            out.append(InstructionAdded(ins.action))
+            continue
         if not symbol:
-            raise ValidationFailed(f"Instruction {n}: name the security.", detail={"field": "instructions", "row": n})
+            raise ValidationFailed(f"Instruction {n}: name the security.", detail=row)
         if buy and ins.action != "sell":
             raise ValidationFailed(f"Instruction {n}: only a sale buys another security with the proceeds.",
-                                   detail={"field": "instructions", "row": n})
-        out.append(InstructionAdded(ins.action, symbol, buy))
+                                   detail=row)
+        if ins.action == "sell" and ins.amount is not None and not _amount_ok(ins.amount):
+            raise ValidationFailed(f"Instruction {n}: the amount to sell must be a positive number of dollars "
+                                   "(leave it empty to sell all).", detail=row)
+        if buy and buy == symbol:
+            raise ValidationFailed(f"Instruction {n}: {symbol} cannot be sold to buy itself.", detail=row)
+        out.append(InstructionAdded(ins.action, symbol, buy, ins.amount if ins.action == "sell" else None))
     known = set(Security.objects.filter(symbol__in={s for i in out for s in (i.symbol, i.buy) if s})
                 .values_list("symbol", flat=True))
     unknown = sorted({s for i in out for s in (i.symbol, i.buy) if s and s not in known})
@@ -115,11 +149,36 @@ def edit_as_parameters(parameters: dict, drops: list[str], added: list[Instructi
         extra = (drops if kind == "hold" else []) + [i.symbol for i in added if i.action == kind]
         edit["restrictions"][kind] = sorted(set(restrictions.get(kind) or ()) | set(extra))
     edit["instructions"] = list(parameters.get("instructions") or ()) + [
-        {"kind": "sell_buy", "sell": i.symbol, "buy": i.buy or None} if i.action == "sell"
-        else {"kind": "raise_cash", "amount": float(i.amount)}
-        for i in added if i.action in ("sell", "raise_cash")
-    ]
+        _engine_instruction(i) for i in added if i.action not in _RESTRICTIONS]
     return edit
+
+
+def _engine_instruction(i: InstructionAdded) -> dict:
+    if i.action == "sell":
+        sale = {"kind": "sell_buy", "sell": i.symbol, "buy": i.buy or None}
+        return sale if i.amount is None else {**sale, "amount": float(i.amount)}
+    if i.action == "raise_cash":
+        return {"kind": "raise_cash", "amount": float(i.amount)}
+    return {"kind": i.action}
+
+
+def sales_within_holdings(request, added: list[InstructionAdded]) -> None:
+    """A sale of more dollars than the account holds of a security is refused by name: the engine
+    would sell all of it, and the proposal would quietly be something else than what was asked."""
+    if request is None:
+        return
+    lots = request.account.lots
+    pairs = zip(lots.symbols, lots.quantity, strict=True) if isinstance(lots, engine.LotTable) \
+        else ((lot.symbol, lot.quantity) for lot in lots)
+    price = {s.symbol: s.price for s in request.securities}
+    held: dict[str, float] = {}
+    for symbol, quantity in pairs:
+        held[symbol] = held.get(symbol, 0.0) + float(quantity) * price[symbol]
+    for n, i in enumerate(added, 1):
+        if i.action == "sell" and i.amount is not None and float(i.amount) > held.get(i.symbol, 0.0) + 0.005:
+            raise ValidationFailed(f"Instruction {n}: the account holds ${held.get(i.symbol, 0.0):,.2f} of {i.symbol}; "
+                                   f"it cannot sell ${i.amount:,.2f}. Leave the amount empty to sell all of it.",
+                                   detail={"field": "instructions", "row": n, "symbol": i.symbol})
 
 
 @transaction.atomic
@@ -159,6 +218,7 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
     if inputs.error is not None:
         raise ValidationFailed(f"The edited proposal cannot be solved: {inputs.error.message}",
                                code=inputs.error.code, detail=inputs.error.detail)
+    sales_within_holdings(inputs.request, added)
     try:
         result = engine.rebalance(inputs.request)
     except engine.EngineError as exc:

@@ -66,6 +66,7 @@ class Action(StrEnum):
     PROPOSAL_EXPIRE = "proposal.expire", "expired a proposal priced too long ago"
     PROPOSAL_SUPERSEDE = "proposal.supersede", "replaced a proposal with a newer run's"
     PROPOSAL_REVISE = "proposal.revise", "edited a proposal (dropped trades, added instructions) and solved it again"
+    ACCOUNT_INSTRUCT = "account.instruct", "gave an account a one-off instruction, solved as a proposal"
     # The ledger
     ORDERS_CREATE = "orders.create", "created the orders of a released proposal"
     ORDER_EXECUTE = "order.execute", "applied fills or cancels to an order"

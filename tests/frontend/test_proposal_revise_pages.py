@@ -34,7 +34,7 @@ def test_an_advisor_drops_a_trade_and_solves_again(book, as_user, firm_a):
     page = text(client.get(f"/proposals/{proposal.pk}/"))
     assert "Edit and solve again" in page and "Re-solve" in page
     assert f'name="drop" value="{dropped}" form="resolve-form"' in page
-    assert "Sell all of it" in page and "Do not trade it" in page
+    assert "Sell it (all, or the amount given)" in page and "Do not trade it" in page
 
     response = client.post(f"/proposals/{proposal.pk}/resolve/", {"drop": [dropped], "ins_action": [""],
                                                                    "ins_symbol": [""], "ins_buy": [""],

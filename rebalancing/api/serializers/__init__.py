@@ -371,7 +371,9 @@ class ProposalRevisionSerializer(serializers.Serializer):
     """An edit before approving (``services.revisions``): who solved the proposal again, and without
     which trades or with which one-off instructions."""
 
-    revised_from = serializers.IntegerField(source="revised_from_id", help_text="The proposal it replaced")
+    revised_from = serializers.IntegerField(source="revised_from_id", allow_null=True,
+                                            help_text="The proposal it replaced (null: a one-off instruction on "
+                                                      "the account, accounts/{id}/instruct/)")
     revised_by = serializers.CharField(source="revised_by.username", allow_null=True, default=None,
                                        help_text="Null when that user has since been removed")
     at = serializers.DateTimeField(source="created_at")
@@ -394,7 +396,8 @@ class ProposalRevisionSerializer(serializers.Serializer):
 
 class ProposalDetailSerializer(ProposalSerializer):
     approvals = ApprovalSerializer(many=True)
-    revision = serializers.SerializerMethodField(help_text="This proposal's edit (null: it came from a run)")
+    revision = serializers.SerializerMethodField(help_text="This proposal's edit, or the one-off instruction it "
+                                                           "carries out (null: it came from a run)")
     revised_into = serializers.IntegerField(
         source="revised_into_pk", allow_null=True, read_only=True,
         help_text="The proposal an edit of this one made (it is then superseded; null: none)")
@@ -419,7 +422,7 @@ class ProposalDetailSerializer(ProposalSerializer):
 
     @extend_schema_field(ProposalRevisionSerializer(allow_null=True))
     def get_revision(self, proposal):
-        return ProposalRevisionSerializer(proposal).data if proposal.revised_from_id else None
+        return ProposalRevisionSerializer(proposal).data if proposal.revised_from_id or proposal.revision else None
 
     get_trades = _result_field("trades", {"type": "array", "items": engine_ref("result", "trade")})
     get_summary = _result_field("summary", engine_ref("result", "summary"))

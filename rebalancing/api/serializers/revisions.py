@@ -13,11 +13,12 @@ from rest_framework import serializers
 
 from rebalancing.models import Security
 from rebalancing.services.household_revisions import AccountEdit
-from rebalancing.services.revisions import INSTRUCTION_ACTIONS, InstructionAdded
+from rebalancing.services.revisions import INSTRUCTION_ACTIONS, ONE_OFF_ACTIONS, InstructionAdded
 
 from .strict import UnknownFieldsRefused
 
-__all__ = ["INSTRUCTION_CHOICES", "HouseholdProposalReviseSerializer", "InstructionInSerializer", "ProposalReviseSerializer"]
+__all__ = ["INSTRUCTION_CHOICES", "AccountInstructSerializer", "HouseholdProposalReviseSerializer",
+           "InstructionInSerializer", "ProposalReviseSerializer"]
 
 _SYMBOL = Security._meta.get_field("symbol").max_length
 INSTRUCTION_CHOICES = list(INSTRUCTION_ACTIONS.items())  # also names the schema's InstructionActionEnum
@@ -73,3 +74,19 @@ class HouseholdProposalReviseSerializer(UnknownFieldsRefused, serializers.Serial
         return {r["account"]: AccountEdit(drop_symbols=r["drop"],
                                           instructions=[InstructionAdded(**i) for i in r["instructions"]])
                 for r in self.validated_data["accounts"]}
+
+
+class OneOffInstructionSerializer(InstructionInSerializer):
+    action = serializers.ChoiceField(choices=list(ONE_OFF_ACTIONS.items()),
+                                     help_text="sell: sell `symbol` (all, or `amount` dollars) and buy `buy` with the "
+                                               "proceeds (optional); raise_cash: `amount` dollars; liquidate: sell "
+                                               "everything; bring_to_model: back to the model, drift bands and the "
+                                               "tax budget set aside this once")
+
+
+class AccountInstructSerializer(UnknownFieldsRefused, serializers.Serializer):
+    instructions = OneOffInstructionSerializer(many=True, min_length=1, max_length=100,
+                                               help_text="What to do once; the account's parameters are unchanged")
+
+    def instructions_added(self) -> list[InstructionAdded]:
+        return [InstructionAdded(**i) for i in self.validated_data["instructions"]]

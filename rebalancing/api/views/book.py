@@ -1,6 +1,6 @@
 """Market data, models, templates, households and accounts."""
 
-from django.db.models import Prefetch
+from django.db.models import IntegerField, Prefetch, Value
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rebalancing import filters
-from rebalancing.access import accounts_visible_to, households_visible_to, with_advisors
+from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to, with_advisors
 from rebalancing.models import (
     Benchmark,
     BenchmarkWeight,
@@ -22,6 +22,7 @@ from rebalancing.models import (
     Sleeve,
     TaxLot,
 )
+from rebalancing.services.account_instructions import account_instruct
 from rebalancing.services.book import (
     SleeveSpec,
     account_overrides_set,
@@ -43,11 +44,13 @@ from tenants.permissions import Capability
 
 from .. import household_serializers, serializers
 from ..base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
+from ..serializers.revisions import AccountInstructSerializer
 from ..visibility import book_wide_visible_to
 from .households import HouseholdWhatIfSerializer, household_settings_update, household_whatif
 
 MANAGE_MODELS = Rule(Scope.ADMIN, Capability.MANAGE_MODELS)
 EDIT_PARAMETERS = Rule(Scope.PARAMETERS, Capability.EDIT_PARAMETERS)
+RUN = Rule(Scope.RUN, Capability.RUN_REBALANCE)
 
 
 class SecurityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
@@ -259,7 +262,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
     """Accounts; one account's answer shows its effective parameters and where each comes from."""
 
     filterset_class = filters.AccountFilter
-    rules = {"parameters": EDIT_PARAMETERS, "rmd_facts": EDIT_PARAMETERS}
+    rules = {"parameters": EDIT_PARAMETERS, "rmd_facts": EDIT_PARAMETERS, "instruct": RUN}
 
     def get_serializer_class(self):
         return serializers.AccountSerializer if self.action == "list" else serializers.AccountDetailSerializer
@@ -310,6 +313,26 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         serializer.is_valid(raise_exception=True)
         account_overrides_set(account=account, overrides=serializer.validated_data["overrides"], user=request.user)
         return Response(serializers.AccountDetailSerializer(self.get_object()).data)
+
+    @extend_schema(request=AccountInstructSerializer, responses={201: serializers.ProposalDetailSerializer})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
+    def instruct(self, request, pk=None):
+        """A one-off instruction (sell a security - all, or an amount - and buy another with the proceeds;
+        raise cash; sell everything; bring back to the model), solved now as a proposal that supersedes the
+        one pending approval and follows the firm's approval policy (201). The account's parameters are
+        unchanged. Refused by name, writing nothing: an unknown or unheld security, a sale of more than is
+        held, an account managed with its household as one (409 ``household_managed_as_one``), open
+        withdrawal sales, orders or an approved proposal (409), nothing left to trade (409)."""
+        serializer = AccountInstructSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        proposal = account_instruct(account=self.get_object(), instructions=serializer.instructions_added(),
+                                    by=request.user)
+        fresh = (proposals_visible_to(request.user).select_related("account", "model_version", "revised_by")
+                 .prefetch_related("approvals__user")
+                 .annotate(revised_into_pk=Value(None, output_field=IntegerField())))  # nothing revised it yet
+        return Response(serializers.ProposalDetailSerializer(fresh.get(pk=proposal.pk)).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=serializers.TaxLotSerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None)

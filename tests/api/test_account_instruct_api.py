@@ -1,0 +1,76 @@
+"""A one-off instruction through the API (POST accounts/{id}/instruct/), through the same service as the
+account page: what it answers, what it refuses, who may, retries."""
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Account, Proposal, RebalanceRun
+
+from .conftest import API, error_of, key_client
+
+pytestmark = pytest.mark.django_db
+S = Proposal.Status
+
+
+def _instruct(client, account, body, **headers):
+    return client.post(f"{API}/accounts/{account.pk}/instruct/", body, content_type="application/json", **headers)
+
+
+def _written(firm) -> tuple[int, int]:
+    with tenant_context(firm):
+        return Proposal.objects.count(), RebalanceRun.objects.count()
+
+
+def test_a_portfolio_manager_sells_an_amount_and_buys_another_with_a_key(firm_a, people, book, api_key):
+    client = key_client(firm_a, api_key(firm_a, people["pm"], scopes=["read", "run"]))
+    old = book["own_proposal"]
+
+    answer = _instruct(client, book["own"], {"instructions": [
+        {"action": "sell", "symbol": "bnd", "buy": "agg", "amount": "4000"}]})
+
+    assert answer.status_code == 201, answer.content
+    new = answer.json()
+    assert new["status"] == "pending_approval" and new["revised_into"] is None
+    assert new["revision"]["instructions"] == ["sell $4,000.00 of BND and buy AGG"]
+    assert new["revision"]["revised_from"] is None and new["revision"]["revised_by"] == people["pm"].username
+    trades = {t["symbol"]: t for t in new["trades"]}
+    assert trades["BND"]["side"] == "sell" and trades["BND"]["quantity"] == pytest.approx(50)
+    assert client.get(f"{API}/proposals/{old.pk}/").json()["status"] == "superseded"
+    with tenant_context(firm_a):
+        assert Proposal.objects.get(pk=new["id"]).run.kind == RebalanceRun.Kind.INSTRUCTION
+        assert Account.objects.get(pk=book["own"].pk).overrides == {}
+
+
+@pytest.mark.parametrize(("body", "status", "code", "says"), [
+    ({"instructions": []}, 400, "invalid", "instructions"),
+    ({"instructions": [{"action": "hold", "symbol": "VTI"}]}, 400, "invalid", "instructions"),
+    ({"instructions": [{"action": "sell", "symbol": "ZZZ"}]}, 400, "invalid", "Not in the security master: ZZZ."),
+    ({"instructions": [{"action": "sell", "symbol": "BND", "amount": "90000"}]}, 400, "invalid",
+     "it cannot sell $90,000.00"),
+    ({"instructions": [{"action": "liquidate", "amount": "5"}]}, 400, "invalid", "an amount is for a sale"),
+    ({"instructions": [{"action": "raise_cash", "amount": "-5"}]}, 400, "invalid", "instructions"),
+    ({"instructions": [{"action": "liquidate"}], "extra": 1}, 400, "invalid", "extra"),
+])
+def test_bad_bodies_are_refused_by_name_and_write_nothing(firm_a, people, book, client_for, body, status, code, says):
+    client = client_for(firm_a, people["pm"])
+    written = _written(firm_a)
+    answer = _instruct(client, book["own"], body)
+    assert answer.status_code == status, answer.content
+    error = error_of(answer)
+    assert error["code"] == code and (says in error["message"] or says in str(error["detail"])), error
+    assert _written(firm_a) == written
+
+
+def test_advisors_may_not_and_a_retry_replays(firm_a, people, book, client_for):
+    written = _written(firm_a)
+    refused = _instruct(client_for(firm_a, people["advisor"]), book["own"], {"instructions": [{"action": "liquidate"}]})
+    assert refused.status_code == 403 and _written(firm_a) == written
+
+    client = client_for(firm_a, people["pm"])
+    body = {"instructions": [{"action": "liquidate"}]}
+    first = _instruct(client, book["own"], body, HTTP_IDEMPOTENCY_KEY="liquidate-T-000")
+    second = _instruct(client, book["own"], body, HTTP_IDEMPOTENCY_KEY="liquidate-T-000")
+    assert first.status_code == second.status_code == 201 and second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.filter(kind=RebalanceRun.Kind.INSTRUCTION).count() == 1

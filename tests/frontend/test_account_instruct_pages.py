@@ -1,0 +1,79 @@
+"""The account page's one-off instruction: a portfolio manager sells one fund for another once, the
+proposal replaces the pending one, the parameters stay; a refusal keeps what was typed."""
+
+import html
+import re
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Account, Household, Proposal, RebalanceRun
+
+pytestmark = pytest.mark.django_db
+S = Proposal.Status
+
+
+def text(response) -> str:
+    return html.unescape(re.sub(r"\s+", " ", response.content.decode()))
+
+
+def _rows(*rows) -> dict[str, list[str]]:
+    """POST columns of instruction rows given as (action, symbol, buy, amount)."""
+    return {name: [r[i] for r in rows] for i, name in enumerate(("ins_action", "ins_symbol", "ins_buy", "ins_amount"))}
+
+
+def test_a_portfolio_manager_sells_one_fund_for_another_once(book, as_user, firm_a):
+    account = book["mine"][0]
+    with tenant_context(firm_a):
+        pending = Proposal.objects.get(account=account, status=S.PENDING)
+    client = as_user("pm")
+    page = text(client.get(f"/accounts/{account.pk}/"))
+    assert "One-off instruction" in page and f'action="/accounts/{account.pk}/instruct/"' in page
+    assert "Bring back to the model (drift bands and the tax budget set aside this once)" in page
+    assert "Sell everything" in page and '<a class="button" href="#instruct">Instruct</a>' in page
+
+    response = client.post(f"/accounts/{account.pk}/instruct/",
+                           _rows(("sell", "xle", "vti", ""), ("", "", "", "")), follow=True)
+    with tenant_context(firm_a):
+        new = Proposal.objects.get(run__kind=RebalanceRun.Kind.INSTRUCTION, account=account)
+        trades = {t["symbol"]: t for t in new.result["trades"]}
+        assert trades["XLE"]["side"] == "sell" and trades["XLE"]["quantity"] == pytest.approx(120)
+        assert Proposal.objects.get(pk=pending.pk).status == S.SUPERSEDED
+        assert Account.objects.get(pk=account.pk).overrides == {}
+    assert response.redirect_chain[-1][0] == f"/proposals/{new.pk}/"
+    page = text(response)
+    assert (f"Proposal #{new.pk}: sell all of XLE and buy VTI ({new.trade_count} trades, it waits for approval). "
+            "The account's parameters are unchanged.") in page
+    assert "A one-off instruction by Pm: sell all of XLE and buy VTI. The account's parameters were not changed." in page
+
+
+def test_a_refused_instruction_names_the_problem_and_keeps_the_rows(book, as_user, firm_a):
+    account = book["mine"][0]
+    client = as_user("pm")
+    with tenant_context(firm_a):
+        written = Proposal.objects.count(), RebalanceRun.objects.count()
+    response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("sell", "BND", "AGG", "1,000,000")))
+    assert response.status_code == 302 and response["Location"] == f"/accounts/{account.pk}/#instruct"
+    page = text(client.get(response["Location"]))
+    assert "Instruction 1: the account holds $12,000.00 of BND; it cannot sell $1,000,000.00." in page
+    assert 'value="BND"' in page and 'value="AGG"' in page and 'value="1,000,000"' in page
+    with tenant_context(firm_a):
+        assert (Proposal.objects.count(), RebalanceRun.objects.count()) == written
+
+    response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("sell", "", "", "")), follow=True)
+    assert "Instruction 1: name the security." in text(response)
+    response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("raise_cash", "", "", "lots")), follow=True)
+    assert "Instruction 1: the amount 'lots' is not a number of dollars." in text(response)
+
+
+def test_advisors_do_not_instruct_and_a_household_unit_points_to_its_page(book, as_user, firm_a):
+    account = book["mine"][0]
+    advisor = as_user("advisor")
+    assert "One-off instruction" not in text(advisor.get(f"/accounts/{account.pk}/"))
+    assert advisor.post(f"/accounts/{account.pk}/instruct/", _rows(("liquidate", "", "", ""))).status_code == 403
+
+    with tenant_context(firm_a):
+        Household.objects.filter(pk=account.household_id).update(managed_as=Household.ManagedAs.HOUSEHOLD,
+                                                                   model=book["model"])
+    page = text(as_user("pm").get(f"/accounts/{account.pk}/"))
+    assert "This account is managed with its household as one" in page and 'id="instruct-form"' not in page

@@ -1,0 +1,182 @@
+"""A one-off instruction on an account (services.account_instructions): solved once as a proposal,
+the account's parameters untouched, refusals by name that write nothing."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Account, Household, Proposal, RebalanceRun
+from rebalancing.selectors import RunScope
+from rebalancing.services.account_instructions import account_instruct
+from rebalancing.services.revisions import InstructionAdded as I
+from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from tenants.audit.models import AuditEvent
+from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+from tenants.roles import FirmRole
+
+from .book import AS_OF, make_account, make_book
+from .workflow import policy
+
+pytestmark = pytest.mark.django_db
+S = Proposal.Status
+
+
+@pytest.fixture
+def people(firm_a, firm_user):
+    return {
+        "pm": firm_user(firm_a, "pm@ins.example", FirmRole.PORTFOLIO_MANAGER),
+        "advisor": firm_user(firm_a, "advisor@ins.example", FirmRole.ADVISOR),
+    }
+
+
+@pytest.fixture
+def book(firm_a, people):
+    """T-000: 300 VTI at 100 (long-term gain), 100 BND at 80 (short-term loss), 1,000 cash; model 60/30/10."""
+    with tenant_context(firm_a):
+        policy(auto_approve=False)
+        return make_book(1)
+
+
+def _instruct(account, *instructions, by, as_of=AS_OF):
+    return account_instruct(account=account, instructions=list(instructions), by=by, as_of=as_of)
+
+
+def _trades(proposal) -> dict[str, dict]:
+    return {t["symbol"]: t for t in proposal.result["trades"]}
+
+
+def _written() -> tuple[int, int, int, int]:
+    return (Proposal.objects.count(), RebalanceRun.objects.count(), AuditEvent.objects.count(),
+            sum(1 for a in Account.objects.all() if a.overrides))
+
+
+def _run(as_of=AS_OF) -> Proposal | None:
+    """A run over the firm; T-000's proposal."""
+    run = run_start(scope=RunScope(firm=True), as_of=as_of)
+    for chunk in run_chunks(run):
+        run_process_chunk(run_id=run.pk, account_ids=chunk)
+    return Proposal.objects.filter(run=run, account__custodian_number="T-000").first()
+
+
+def test_sell_and_buy_once_is_a_proposal_and_the_next_run_does_not_repeat_it(firm_a, book, people):
+    with tenant_context(firm_a):
+        account = book["accounts"][0]
+        new = _instruct(account, I("sell", "bnd", buy="agg"), by=people["pm"])
+
+        trades = _trades(new)
+        assert trades["BND"]["side"] == "sell" and trades["BND"]["quantity"] == pytest.approx(100)
+        assert trades["AGG"]["side"] == "buy"
+        assert new.status == S.PENDING and new.run.kind == RebalanceRun.Kind.INSTRUCTION
+        assert new.run.as_of == AS_OF and new.run.started_by == people["pm"]
+        assert new.revision["instructions"] == ["sell all of BND and buy AGG"]
+        assert new.parameters["instructions"] == [{"kind": "sell_buy", "sell": "BND", "buy": "AGG"}]
+        event = AuditEvent.objects.get(action="account.instruct", object_id=str(new.pk))
+        assert event.comment == "sell all of BND and buy AGG" and event.after["account"] == "T-000"
+        account.refresh_from_db()
+        assert account.overrides == {}  # nothing saved: the next run is an ordinary one
+
+        nightly = _run()
+        assert nightly.parameters.get("instructions") in (None, [])
+        assert _trades(nightly).get("BND", {}).get("side") != "sell" and "AGG" not in _trades(nightly)
+        new.refresh_from_db()
+        assert new.status == S.SUPERSEDED  # a later run replaces a pending proposal, as any other
+
+
+def test_it_supersedes_the_proposal_pending_approval(firm_a, book, people):
+    with tenant_context(firm_a):
+        pending = _run()
+        assert pending.status == S.PENDING
+        new = _instruct(book["accounts"][0], I("raise_cash", amount=Decimal("5000")), by=people["pm"])
+        pending.refresh_from_db()
+        assert pending.status == S.SUPERSEDED
+        assert AuditEvent.objects.filter(action="proposal.supersede", object_id=str(pending.pk),
+                                         comment__startswith=f"superseded by #{new.pk}").exists()
+        assert new.revision["instructions"] == ["raise $5,000.00 cash"]
+        cash_after = new.result["summary"]["cash_after"]
+        assert cash_after >= 5000 + 0.01 * (39000 - 5000) - 100  # the cash target on what stays invested
+
+
+def test_a_sale_of_an_amount_sells_that_much(firm_a, book, people):
+    with tenant_context(firm_a):
+        new = _instruct(book["accounts"][0], I("sell", "BND", buy="AGG", amount=Decimal("4000")), by=people["pm"])
+        assert new.parameters["instructions"] == [{"kind": "sell_buy", "sell": "BND", "buy": "AGG", "amount": 4000.0}]
+        assert new.revision["instructions"] == ["sell $4,000.00 of BND and buy AGG"]
+        trades = _trades(new)
+        # 50 of the 100 BND shares at 80; the $4,000 goes to AGG's target, and the bonds the account
+        # lacks besides (they are under their 30%) are bought as AGG too, not as the BND just sold.
+        assert trades["BND"]["side"] == "sell" and trades["BND"]["quantity"] == pytest.approx(50)
+        assert new.result["targets"]["AGG"] == pytest.approx(4000 / 39000)
+        assert trades["AGG"]["side"] == "buy" and trades["AGG"]["value"] >= 4000
+
+
+def test_liquidate_sells_everything_and_bring_to_model_sets_the_tax_budget_aside(firm_a, book, people):
+    with tenant_context(firm_a):
+        account = book["accounts"][0]
+        sold = _instruct(account, I("liquidate"), by=people["pm"])
+        assert {s: t["side"] for s, t in _trades(sold).items()} == {"VTI": "sell", "BND": "sell"}
+        assert sold.revision["instructions"] == ["sell everything"]
+
+        # A budget of no net gain a run: the ordinary solve sells no VTI (its lot is at a gain).
+        template = book["template"]
+        template.parameters = {**template.parameters, "transition": {"enabled": True, "max_net_gain_per_run": 0}}
+        template.save()
+        ordinary = _run()
+        assert _trades(ordinary).get("VTI", {}).get("side") != "sell"
+        back = _instruct(account, I("bring_to_model"), by=people["pm"])
+        assert _trades(back)["VTI"]["side"] == "sell" and back.estimated_tax > 0
+        assert back.revision["instructions"] == ["bring back to the model (drift bands and the tax budget set aside)"]
+
+
+@pytest.mark.parametrize(("instruction", "message"), [
+    (I("sell", "ZZZZ"), "Not in the security master: ZZZZ."),
+    (I("sell", "ITOT"), "The account holds no ITOT to sell."),
+    (I("sell", "BND", amount=Decimal("9000")), "the account holds $8,000.00 of BND; it cannot sell $9,000.00"),
+    (I("sell", "BND", buy="BND"), "BND cannot be sold to buy itself"),
+    (I("sell", ""), "name the security"),
+    (I("liquidate", "VTI"), "sell everything names no security"),
+    (I("liquidate", amount=Decimal("10")), "an amount is for a sale or for raising cash only"),
+    (I("raise_cash"), "give the amount of cash to raise"),
+    (I("raise_cash", amount=Decimal("100000")), "cannot raise 100,000.00: the account is worth 39,000.00"),
+    (I("hold", "VTI"), "choose one of"),
+    (I("sell", "BND", amount=Decimal("-5")), "the amount to sell must be a positive number of dollars"),
+])
+def test_bad_instructions_are_refused_by_name_and_write_nothing(firm_a, book, people, instruction, message):
+    with tenant_context(firm_a):
+        written = _written()
+        with pytest.raises(ValidationFailed) as refused:
+            _instruct(book["accounts"][0], instruction, by=people["pm"])
+        assert message in refused.value.message
+        assert _written() == written
+
+
+def test_what_stands_in_the_way_is_named(firm_a, book, people):
+    with tenant_context(firm_a):
+        account = book["accounts"][0]
+        with pytest.raises(PermissionDenied):
+            _instruct(account, I("liquidate"), by=people["advisor"])  # advisors approve; they do not run
+        with pytest.raises(ValidationFailed, match="Give at least one instruction"):
+            _instruct(account, by=people["pm"])
+
+        empty = make_account("C-001", model=book["model"], template=book["template"], cash="5000")
+        written = _written()
+        with pytest.raises(Conflict, match="nothing is to trade"):
+            _instruct(empty, I("liquidate"), by=people["pm"])
+        assert _written() == written
+
+        pending = _run()
+        Proposal.objects.filter(pk=pending.pk).update(status=S.APPROVED)
+        with pytest.raises(Conflict, match=f"Proposal #{pending.pk} is approved and not yet released"):
+            _instruct(account, I("liquidate"), by=people["pm"])
+        Proposal.objects.filter(pk=pending.pk).update(status=S.RELEASED)
+        with pytest.raises(Conflict, match=f"Proposal #{pending.pk}'s orders are still open"):
+            _instruct(account, I("liquidate"), by=people["pm"])
+
+        household = Household.objects.create(name="Unit", external_id="HH-U", model=book["model"],
+                                             managed_as=Household.ManagedAs.HOUSEHOLD)
+        member = make_account("U-001", model=book["model"], household=household,
+                              holdings=[("VTI", 10, 900, date(2020, 1, 2))])
+        with pytest.raises(Conflict, match="is managed with its household Unit as one") as refused:
+            _instruct(member, I("liquidate"), by=people["pm"])
+        assert refused.value.code == "household_managed_as_one"
