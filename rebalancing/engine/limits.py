@@ -324,13 +324,18 @@ def build_limits(
 
     di_member = plan.direct_indexed()
     frac = np.divide(book.lot_gain, book.lot_value, out=np.zeros(nl), where=book.lot_value > 0)
-    frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
+    if disallowed.any():  # (a factor of 1.0 everywhere otherwise)
+        frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
     if taxable:
         rate = np.where(book.lot_long, acct.long_term_rate, acct.short_term_rate)
         tax = rate * frac
         # A loss earns no credit unless harvesting it is the point: a linear credit alone sells a
         # sliver of every losing lot, each opening a 30-day window that blocks buying it back.
         tax[loss & ~harvest.harvestable] = 0.0
+    else:
+        tax = np.zeros(nl)
+        frac = np.zeros(nl)
+    if taxable and plan.direct_index:
         # Direct-indexed names: tax weighs against tracking error at the client's rate.
         weighted = di_member[lot_sec]
         if p.harvest is not None:
@@ -344,9 +349,6 @@ def build_limits(
         cost = p.trading.tracking_error_cost
         tax[weighted & (frac > 0)] *= tax_weight(cost)
         tax[weighted & (frac < 0)] *= tax_weight(cost * HARVEST_HORIZON_YEARS)
-    else:
-        tax = np.zeros(nl)
-        frac = np.zeros(nl)
     return Limits(
         x_lb=np.minimum(x_lb, x_ub),
         x_ub=x_ub,
@@ -376,7 +378,7 @@ def build_limits(
         inside_band=inside,
         breached=breached,
         harvest_min_loss=p.harvest.min_loss_value if p.harvest is not None else 0.0,
-        b_open=np.where(frozen, 0.0, b_open),
+        b_open=np.where(frozen, 0.0, b_open) if p.drift is not None else b_open,  # (frozen: drift bands)
         direct_indexed=di_member,
         alerts=alerts,
         warnings=warnings,
@@ -555,13 +557,17 @@ def _one_direction_per_group(
     lot_sec = book.lot_sec
     w0 = book.weights
     has_forced = np.bincount(lot_sec, weights=(x_lb > 0).astype(float), minlength=n) > 0
-    has_candidate = np.bincount(lot_sec, weights=candidates.astype(float), minlength=n) > 0
+    # Securities with forced sales or harvest candidates (only direct-indexed names have those).
+    selling = has_forced
+    if candidates.any():
+        selling = selling | (np.bincount(lot_sec, weights=candidates.astype(float), minlength=n) > 0)
     optional_loss = loss & (x_ub > 0) & (x_lb <= 0)
     has_loss = np.bincount(lot_sec, weights=optional_loss.astype(float), minlength=n) > 0
     # Weights are compared with a tolerance: a name at target + 1e-17 is at target.
     under = (w0 <= plan.target + TARGET_TOLERANCE) | (b_lb > 0)
-    buy_side = (b_ub > 0) & under & ~has_forced & ~has_candidate
-    two_way = (b_ub > 0) & ~under & ~has_forced & ~has_candidate & ~has_loss
+    open_to_buy = (b_ub > 0) & ~selling
+    buy_side = open_to_buy & under
+    two_way = open_to_buy & ~under & ~has_loss
     b_ub[~(buy_side | two_way)] = 0.0
     x_ub[buy_side[lot_sec] & (x_lb <= 0)] = 0.0
     # Across groups: only groups of more than one security (substantially identical ones) can

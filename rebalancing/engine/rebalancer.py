@@ -61,13 +61,14 @@ class _Prepared:
 
 def _prepare(request: RebalanceRequest) -> _Prepared:
     try:
-        securities = validate_request(request)
+        # The lots read into columns once, for validation, the universe and the book.
+        columns = lot_columns(request.account.lots) if isinstance(request, RebalanceRequest) else None
+        securities = validate_request(request, columns and (columns.ids, columns.symbols))
     except (TypeError, AttributeError) as exc:
         raise InvalidRequest(f"malformed request: {exc}") from exc
     params = request.parameters
     effects = read_instructions(params.instructions)
-    columns = lot_columns(request.account.lots)
-    book = build_book(request, securities, universe_symbols(request, columns), columns)
+    book = build_book(request, securities, universe_symbols(request, columns, securities), columns)
     target, floor = cash_levels(params.cash, effects, book.total_value)
     plan = plan_targets(request, book, target, floor)
     apply_swap_targets(plan, book, effects)

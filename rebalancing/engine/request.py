@@ -417,11 +417,12 @@ def _check_weights(weights: Mapping[str, float], what: str) -> None:
         raise InvalidRequest(f"weights in {what} sum to {total:.6f}, not 1", {"where": what, "sum": total})
 
 
-def validate_request(request: RebalanceRequest) -> dict[str, Security]:
+def validate_request(request: RebalanceRequest, lot_ids_symbols: tuple | None = None) -> dict[str, Security]:
     """Check cross-references and sums; return the securities by symbol.
 
     Raises ``InvalidRequest`` naming the problem: unknown symbols, duplicate lot ids, weights that
-    do not sum to 1, risk models of the wrong shape.
+    do not sum to 1, risk models of the wrong shape.  ``lot_ids_symbols``: the lots' ids and
+    symbols when the caller has read them already (``positions.lot_columns``).
     """
     if not isinstance(request, RebalanceRequest):
         raise InvalidRequest(f"expected a RebalanceRequest, got {type(request).__name__}")
@@ -438,7 +439,12 @@ def validate_request(request: RebalanceRequest) -> dict[str, Security]:
             raise InvalidRequest(f"unknown symbol {symbol!r} in {where}", {"symbol": symbol, "where": where})
 
     lots = request.account.lots
-    ids, symbols = (lots.ids, lots.symbols) if isinstance(lots, LotTable) else (map(_ID, lots), map(_SYMBOL, lots))
+    if lot_ids_symbols is not None:
+        ids, symbols = lot_ids_symbols
+    elif isinstance(lots, LotTable):
+        ids, symbols = lots.ids, lots.symbols
+    else:
+        ids, symbols = map(_ID, lots), map(_SYMBOL, lots)
     # Set operations in C first; the loop that names the first offending lot only on failure.
     if len(set(ids)) != len(lots) or not securities.keys() >= set(symbols):
         seen: set[str] = set()

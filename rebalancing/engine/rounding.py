@@ -117,9 +117,10 @@ def round_trades(
     # does one that leaves a stub of a position the model no longer wants - but not a name the
     # optimiser keeps to track a benchmark (a direct index's constituent beyond max_names).
     leftover = sellable - sell
+    leftover_value = leftover * price
     unwanted = (plan.target <= 0) & (plan.reference <= 0)
-    stub = unwanted & (leftover * price < max(trading.min_trade_value, STUB_WEIGHT * V))
-    tiny = (leftover * price < DUST_VALUE) | (whole & (leftover < 1 - _EPS)) | stub
+    stub = unwanted & (leftover_value < max(trading.min_trade_value, STUB_WEIGHT * V))
+    tiny = (leftover_value < DUST_VALUE) | (whole & (leftover < 1 - _EPS)) | stub
     sell = np.where((sell > 0) & tiny, sellable, sell)
     # Nearest, not down: the solver's 9.99999 shares mean 10; the cash repair below trims if needed.
     buy = _round_near(buy, whole)

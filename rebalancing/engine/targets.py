@@ -9,9 +9,10 @@ symbols; keep restricted positions where they are and rescale the rest of their 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress, repeat
+from operator import attrgetter
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,8 +20,10 @@ import scipy.sparse as sp
 from .errors import InfeasibleParameters, InvalidRequest
 from .parameters import DirectIndexParams, Parameters
 from .positions import Book, LotColumns, lot_columns
-from .request import RebalanceRequest, Sleeve
+from .request import RebalanceRequest, Security, Sleeve
 from .screens import excluded_mask
+
+_PRICE = attrgetter("price")
 
 __all__ = ["DirectIndexSleeve", "TargetPlan", "universe_symbols", "sleeve_weights", "plan_targets"]
 
@@ -92,9 +95,12 @@ def _direct_index_params(request: RebalanceRequest) -> dict[str, DirectIndexPara
     return params
 
 
-def universe_symbols(request: RebalanceRequest, columns: LotColumns | None = None) -> list[str]:
+def universe_symbols(
+    request: RebalanceRequest, columns: LotColumns | None = None, securities: Mapping[str, Security] | None = None
+) -> list[str]:
     """Every symbol the proposal may touch besides the held ones (``columns``: the lots' columns
-    when the caller has read them already)."""
+    when the caller has read them already; ``securities``: the request's by symbol, validated -
+    every lot's symbol among them)."""
     params = request.parameters
     di = _direct_index_params(request)
     out: list[str] = []
@@ -104,10 +110,13 @@ def universe_symbols(request: RebalanceRequest, columns: LotColumns | None = Non
             out.extend(sleeve.benchmark.constituents)
     if params.harvest:
         # Only substitutes of securities holding a loss can be needed.
-        price = {s.symbol: s.price for s in request.securities}
         columns = columns if columns is not None else lot_columns(request.account.lots)
         symbols = columns.symbols
-        value = columns.quantity * np.fromiter(map(price.get, symbols, repeat(0.0)), float, len(symbols))
+        if securities is not None:
+            prices = map(_PRICE, map(securities.__getitem__, symbols))
+        else:
+            prices = map({s.symbol: s.price for s in request.securities}.get, symbols, repeat(0.0))
+        value = columns.quantity * np.fromiter(prices, float, len(symbols))
         losing = set(compress(symbols, (value < columns.cost_basis).tolist()))
         out.extend(new for old, new in params.harvest.substitutes.items() if old in losing)
     for ins in params.instructions:
