@@ -23,10 +23,9 @@ from rebalancing.effective_parameters import (
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Security
 from rebalancing.selectors import RunScope, account_parameters
-from rebalancing.services.account_instructions import account_instruct
+from rebalancing.services.account_instructions import account_instruct, one_off_actions
 from rebalancing.services.book import account_overrides_set
 from rebalancing.services.previews import account_overrides_preview
-from rebalancing.services.revisions import ONE_OFF_ACTIONS
 from rebalancing.services.rmd import rmd_open_for_account
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
@@ -164,7 +163,7 @@ def _instruct_kept(request, account) -> dict:
     columns = [posted.getlist(name) for name in ("ins_action", "ins_symbol", "ins_buy", "ins_amount")]
     rows = [dict(zip(("action", "symbol", "buy", "amount"), row, strict=True))
             for row in zip(*columns, strict=False)][:MAX_INSTRUCTION_ROWS]
-    return {"instruct_rows": rows or [{}], "instruct_actions": ONE_OFF_ACTIONS,
+    return {"instruct_rows": rows or [{}], "instruct_actions": one_off_actions(account),
             "max_instruction_rows": MAX_INSTRUCTION_ROWS}
 
 

@@ -4,10 +4,13 @@
 The instruction is laid over the account's effective parameters for this solve only (as an
 advisor's edit of a proposal is, ``services.revisions``); the account's parameters are not changed,
 so the next nightly run does not repeat it. The proposal supersedes the account's proposal pending
-approval and goes through the firm's approval policy like a run's. Refused, by name and with
-nothing written: an account managed with its household as one (its instructions go on the
-household's proposal), an account whose withdrawal sales or released orders are still open, an
-approved proposal not yet released, an instruction that leaves nothing to trade.
+approval and goes through the firm's approval policy like a run's. An account of a household
+managed as one is solved with its household (``engine.rebalance_household``: the other accounts
+make up what the instruction moves, and none buys back a loss it sells), as a household proposal;
+there a sale and raising cash are offered (the joint solve has no liquidation or "back to the
+model" of one account). Refused, by name and with nothing written: an account (or, in a household
+managed as one, any account) whose withdrawal sales or released orders are still open or whose
+approved proposal is not yet released, an instruction that leaves nothing to trade.
 """
 
 from __future__ import annotations
@@ -20,46 +23,51 @@ from django.utils import timezone
 
 from rebalancing import dispatch, engine
 from rebalancing.access import require
-from rebalancing.engine_inputs import book_day_check, rebalance_inputs_load
+from rebalancing.engine_inputs import book_day_check, household_inputs_from, rebalance_inputs_load
 from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import S, _move, proposal_submit
 from rebalancing.services.revisions import (
+    HOUSEHOLD_ONE_OFF_ACTIONS,
     ONE_OFF_ACTIONS,
     InstructionAdded,
     edit_as_parameters,
     instructions_clean,
     sales_within_holdings,
 )
-from rebalancing.services.runs import proposal_build
+from rebalancing.services.runs import household_proposal_build, proposal_build
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["account_instruct"]
+__all__ = ["account_instruct", "one_off_actions"]
+
+
+def one_off_actions(account: Account) -> dict[str, str]:
+    """The instructions the account may be given: fewer when it is solved with its household."""
+    return HOUSEHOLD_ONE_OFF_ACTIONS if account.household.is_unit else ONE_OFF_ACTIONS
 
 
 def _blocking(account: Account) -> None:
     """What stands in the way of a new proposal for the account, refused by name."""
-    if account.household.is_unit:
-        raise Conflict(f"{account.custodian_number} is managed with its household {account.household.name} as one: "
-                       "rebalance the household and add the instruction to its proposal, on the household's page.",
-                       code="household_managed_as_one", detail={"household": account.household_id})
     open_ = (Proposal.objects.filter(account=account, status__in=[S.PENDING, S.APPROVED, S.RELEASED])
              .select_related("run").order_by("-created_at"))
     for p in open_:
         if p.run.kind == RebalanceRun.Kind.CASH_FLOW and p.status != S.RELEASED:
-            raise Conflict(f"Proposal #{p.pk} raises cash for a withdrawal or RMD and waits for a decision; decide on "
-                           "it first (a new proposal would leave the client's money unraised).",
+            raise Conflict(f"{account.custodian_number}'s proposal #{p.pk} raises cash for a withdrawal or RMD and "
+                           "waits for a decision; decide on it first (a new proposal would leave the client's money "
+                           "unraised).",
                            code="cash_flow_pending", detail={"proposal": p.pk})
         if p.status == S.RELEASED:
-            raise Conflict(f"Proposal #{p.pk}'s orders are still open at the custodian; the book will hold their fills "
-                           "once executed, and an instruction before then would trade the same shares twice.",
+            raise Conflict(f"{account.custodian_number}'s proposal #{p.pk}: its orders are still open at the "
+                           "custodian; the book will hold their fills once executed, and an instruction before then "
+                           "would trade the same shares twice.",
                            code="orders_open", detail={"proposal": p.pk})
         if p.status == S.APPROVED:
-            raise Conflict(f"Proposal #{p.pk} is approved and not yet released: release or reject it first, so its "
-                           "approval is not set aside unseen.", code="approved_waiting", detail={"proposal": p.pk})
+            raise Conflict(f"{account.custodian_number}'s proposal #{p.pk} is approved and not yet released: release "
+                           "or reject it first, so its approval is not set aside unseen.", code="approved_waiting",
+                           detail={"proposal": p.pk})
 
 
 @transaction.atomic
@@ -69,11 +77,13 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     approved within the firm's auto-approval limits or pending approval."""
     require(by, Capability.RUN_REBALANCE)
     account = Account.objects.select_for_update().select_related("household").get(pk=account.pk)
-    _blocking(account)
     if not instructions:
         raise ValidationFailed("Give at least one instruction.", detail={"field": "instructions"})
-    added = instructions_clean(instructions, [], account.pk, actions=ONE_OFF_ACTIONS)
     as_of = book_day_check(as_of or timezone.localdate(), what="instruction's day")
+    if account.household.is_unit:
+        return _household_instruct(account, instructions, by, as_of)
+    _blocking(account)
+    added = instructions_clean(instructions, [], account.pk, actions=ONE_OFF_ACTIONS)
 
     [plain] = rebalance_inputs_load([account.pk], as_of=as_of)
     edit = edit_as_parameters(plain.parameters, [], added)
@@ -104,10 +114,7 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     new.revision = {"dropped": [], "instructions": [i.words() for i in added], "changes": [words]}
     new.save()
     RunOutcome.objects.create(run=run, account=account, outcome=RunOutcome.Outcome.PROPOSED)
-    superseded = list(Proposal.objects.filter(account=account, status=S.PENDING).exclude(pk=new.pk)
-                      .values_list("pk", flat=True))
-    for old in Proposal.objects.filter(pk__in=superseded):
-        _move(old, S.SUPERSEDED, actor=by, action=Action.PROPOSAL_SUPERSEDE, comment=f"superseded by #{new.pk}: {words}")
+    superseded = _supersede([account.pk], new, words, by)
     new = proposal_submit(proposal=new, actor=by)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=new, comment=words,
                  after={"account": account.custodian_number, "instructions": [i.words() for i in added],
@@ -115,3 +122,75 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     if new.status == S.PENDING:
         transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
     return new
+
+
+def _supersede(account_ids: list[int], new: Proposal, words: str, by) -> list[int]:
+    """The accounts' proposals pending approval give way to the instruction's (``new`` and its household's)."""
+    older = list(Proposal.objects.filter(account_id__in=account_ids, status=S.PENDING)
+                 .exclude(run_id=new.run_id).order_by("pk"))
+    for old in older:
+        _move(old, S.SUPERSEDED, actor=by, action=Action.PROPOSAL_SUPERSEDE,
+              comment=f"superseded by #{new.pk}: {words}")
+    return [p.pk for p in older]
+
+
+def _household_instruct(account: Account, instructions, by, as_of: date) -> Proposal:
+    """The account's instruction solved with its household as one: the household proposal's
+    proposal for this account (the others' proposals make up what it moves)."""
+    household = account.household
+    members = list(Account.objects.select_for_update().filter(household=household).order_by("pk"))
+    for member in members:
+        _blocking(member)
+    added = instructions_clean(instructions, [], account.pk, actions=HOUSEHOLD_ONE_OFF_ACTIONS)
+    [plain] = rebalance_inputs_load([account.pk], as_of=as_of)
+    edit = edit_as_parameters(plain.parameters, [], added)
+    loaded = rebalance_inputs_load([m.pk for m in members], as_of=as_of, edits={account.pk: edit})
+    mine = next(i for i in loaded if i.account_id == account.pk)
+    if mine.error is None:
+        sales_within_holdings(mine.request, added)
+    inputs = household_inputs_from(household, loaded, as_of=as_of)
+    if inputs.error is not None:
+        raise ValidationFailed(f"The household cannot be solved: {inputs.error.message}", code=inputs.error.code,
+                               detail=inputs.error.detail)
+    try:
+        result = engine.rebalance_household(inputs.request)
+    except engine.EngineError as exc:
+        raise ValidationFailed(f"The instruction cannot be carried out with the household: {exc.message}",
+                               code=exc.code, detail=exc.detail or {}) from None
+    if not any(r.trades for r in result.accounts):
+        raise Conflict("With this instruction nothing is to trade in any account of the household.",
+                       code="nothing_to_trade")
+
+    said = [i.words() for i in added]
+    words = f"{account.custodian_number}: " + "; ".join(said)
+    now = timezone.now()
+    run = RebalanceRun.objects.create(
+        kind=RebalanceRun.Kind.INSTRUCTION, scope=RunScope(household_id=household.pk).to_dict(), as_of=as_of,
+        started_by=by, started_by_label=by.get_username(), total=len(members), done=len(members),
+        status=RebalanceRun.Status.COMPLETED, started_at=now, finished_at=now)
+    audit_record(actor=by, action=Action.RUN_START, obj=run,
+                 after={"scope": run.scope, "kind": run.kind, "as_of": str(as_of), "accounts": len(members)})
+    together, proposals = household_proposal_build(run, inputs, result)
+    together.revised_by = by
+    together.revision = {"changes": [words], "accounts": {account.custodian_number: said}}
+    together.save()
+    mine = None
+    for proposal in proposals:
+        proposal.household_proposal, proposal.revised_by = together, by
+        proposal.revision = ({"dropped": [], "instructions": said, "changes": ["; ".join(said)]}
+                             if proposal.account_id == account.pk else
+                             {"dropped": [], "instructions": [], "changes": [f"solved with its household ({words})"]})
+        proposal.save()
+        mine = proposal if proposal.account_id == account.pk else mine
+    superseded = _supersede([m.pk for m in members], mine, words, by)
+    proposals = [proposal_submit(proposal=p, actor=by) for p in proposals]
+    RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=p.account_id, outcome=RunOutcome.Outcome.PROPOSED)
+                                    for p in proposals])
+    mine = next(p for p in proposals if p.account_id == account.pk)
+    audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=mine, comment=words,
+                 after={"account": account.custodian_number, "instructions": said, "household_proposal": together.pk,
+                        "trades": sum(p.trade_count for p in proposals), "estimated_tax": str(together.estimated_tax),
+                        "superseded": superseded})
+    if any(p.status == S.PENDING for p in proposals):
+        transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
+    return mine

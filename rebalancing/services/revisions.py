@@ -32,7 +32,7 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
 
-__all__ = ["INSTRUCTION_ACTIONS", "ONE_OFF_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean",
+__all__ = ["HOUSEHOLD_ONE_OFF_ACTIONS", "INSTRUCTION_ACTIONS", "ONE_OFF_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean",
            "proposal_resolve", "sales_within_holdings"]
 
 # What an advisor may add to a proposal, in the words the page offers.
@@ -51,6 +51,8 @@ ONE_OFF_ACTIONS = {
     "liquidate": "Sell everything",
     "bring_to_model": "Bring back to the model (drift bands and the tax budget set aside this once)",
 }
+# An account solved with its household as one: the joint solve carries out sales and cash to raise.
+HOUSEHOLD_ONE_OFF_ACTIONS = {k: ONE_OFF_ACTIONS[k] for k in ("sell", "raise_cash")}
 _RESTRICTIONS = ("hold", "do_not_buy", "do_not_sell")
 _NO_SECURITY = ("raise_cash", "liquidate", "bring_to_model")
 

@@ -66,7 +66,7 @@ def test_a_refused_instruction_names_the_problem_and_keeps_the_rows(book, as_use
     assert "Instruction 1: the amount 'lots' is not a number of dollars." in text(response)
 
 
-def test_advisors_do_not_instruct_and_a_household_unit_points_to_its_page(book, as_user, firm_a):
+def test_advisors_do_not_instruct_and_a_household_unit_is_solved_whole(book, as_user, firm_a):
     account = book["mine"][0]
     advisor = as_user("advisor")
     assert "One-off instruction" not in text(advisor.get(f"/accounts/{account.pk}/"))
@@ -75,5 +75,13 @@ def test_advisors_do_not_instruct_and_a_household_unit_points_to_its_page(book, 
     with tenant_context(firm_a):
         Household.objects.filter(pk=account.household_id).update(managed_as=Household.ManagedAs.HOUSEHOLD,
                                                                    model=book["model"])
-    page = text(as_user("pm").get(f"/accounts/{account.pk}/"))
-    assert "This account is managed with its household as one" in page and 'id="instruct-form"' not in page
+    client = as_user("pm")
+    page = text(client.get(f"/accounts/{account.pk}/"))
+    assert "This account is managed with its household as one" in page and 'id="instruct-form"' in page
+    assert "Raise cash" in page and "Sell everything" not in page  # the joint solve takes sales and cash
+    response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("sell", "XLE", "", "")), follow=True)
+    with tenant_context(firm_a):
+        mine = Proposal.objects.get(run__kind=RebalanceRun.Kind.INSTRUCTION, account=account)
+        assert mine.household_proposal_id is not None
+    assert response.redirect_chain[-1][0] == f"/proposals/{mine.pk}/"
+    assert "Solved with the other accounts of the household as one" in text(response)

@@ -167,16 +167,63 @@ def test_what_stands_in_the_way_is_named(firm_a, book, people):
 
         pending = _run()
         Proposal.objects.filter(pk=pending.pk).update(status=S.APPROVED)
-        with pytest.raises(Conflict, match=f"Proposal #{pending.pk} is approved and not yet released"):
+        with pytest.raises(Conflict, match=f"T-000.s proposal #{pending.pk} is approved and not yet released"):
             _instruct(account, I("liquidate"), by=people["pm"])
         Proposal.objects.filter(pk=pending.pk).update(status=S.RELEASED)
-        with pytest.raises(Conflict, match=f"Proposal #{pending.pk}'s orders are still open"):
+        with pytest.raises(Conflict, match=f"T-000.s proposal #{pending.pk}: its orders are still open"):
             _instruct(account, I("liquidate"), by=people["pm"])
 
+
+@pytest.fixture
+def unit(firm_a, book):
+    """A household managed as one to the 60/30/10 model: a taxable account holding VTI at a gain and
+    BND at a loss, and a traditional IRA holding BND."""
+    with tenant_context(firm_a):
         household = Household.objects.create(name="Unit", external_id="HH-U", model=book["model"],
-                                             managed_as=Household.ManagedAs.HOUSEHOLD)
-        member = make_account("U-001", model=book["model"], household=household,
-                              holdings=[("VTI", 10, 900, date(2020, 1, 2))])
-        with pytest.raises(Conflict, match="is managed with its household Unit as one") as refused:
-            _instruct(member, I("liquidate"), by=people["pm"])
-        assert refused.value.code == "household_managed_as_one"
+                                             template=book["template"], managed_as=Household.ManagedAs.HOUSEHOLD)
+        taxable = make_account("U-TAX", model=book["model"], household=household, cash="500",
+                               holdings=[("VTI", 300, 24000, date(2020, 1, 2)), ("BND", 100, 9000, date(2026, 6, 1))])
+        ira = make_account("U-IRA", model=book["model"], household=household, cash="500",
+                           holdings=[("BND", 100, 8100, date(2025, 3, 3)), ("VTI", 50, 4000, date(2021, 5, 5))])
+        Account.objects.filter(pk=ira.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+        return {"household": household, "taxable": taxable, "ira": Account.objects.get(pk=ira.pk)}
+
+
+def test_in_a_household_managed_as_one_the_household_is_solved_with_the_instruction(firm_a, book, unit, people):
+    with tenant_context(firm_a):
+        taxable, ira = unit["taxable"], unit["ira"]
+        mine = _instruct(taxable, I("sell", "BND", buy="AGG"), by=people["pm"])
+
+        together = mine.household_proposal
+        assert together is not None and together.run.kind == RebalanceRun.Kind.INSTRUCTION
+        assert together.revision == {"changes": ["U-TAX: sell all of BND and buy AGG"],
+                                     "accounts": {"U-TAX": ["sell all of BND and buy AGG"]}}
+        members = {p.account_id: p for p in Proposal.objects.filter(household_proposal=together)}
+        assert set(members) == {taxable.pk, ira.pk}
+        assert _trades(mine)["BND"]["side"] == "sell" and _trades(mine)["BND"]["quantity"] == pytest.approx(100)
+        # The loss BND sells in the taxable account is not washed by a purchase of BND in the IRA
+        # (Rev. Rul. 2008-5), and the IRA's proposal says why it was solved.
+        assert _trades(members[ira.pk]).get("BND", {}).get("side") != "buy"
+        assert members[ira.pk].revision["changes"] == ["solved with its household (U-TAX: sell all of BND and buy AGG)"]
+        assert {p.status for p in members.values()} == {S.PENDING}
+        for account in (taxable, ira):
+            account.refresh_from_db()
+            assert account.overrides == {}
+
+
+def test_a_household_managed_as_one_takes_sales_and_cash_only_and_names_what_blocks(firm_a, book, unit, people):
+    with tenant_context(firm_a):
+        written = _written()
+        with pytest.raises(ValidationFailed, match="choose one of"):
+            _instruct(unit["taxable"], I("liquidate"), by=people["pm"])
+        with pytest.raises(ValidationFailed, match="The account holds no AGG to sell"):
+            _instruct(unit["ira"], I("sell", "AGG"), by=people["pm"])
+        assert _written() == written
+
+        first = _instruct(unit["taxable"], I("raise_cash", amount=Decimal("2000")), by=people["pm"])
+        other = Proposal.objects.get(household_proposal=first.household_proposal, account=unit["ira"])
+        Proposal.objects.filter(pk=other.pk).update(status=S.APPROVED)
+        written = _written()
+        with pytest.raises(Conflict, match=f"U-IRA's proposal #{other.pk} is approved and not yet released"):
+            _instruct(unit["taxable"], I("sell", "BND"), by=people["pm"])
+        assert _written() == written

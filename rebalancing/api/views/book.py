@@ -321,9 +321,10 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         """A one-off instruction (sell a security - all, or an amount - and buy another with the proceeds;
         raise cash; sell everything; bring back to the model), solved now as a proposal that supersedes the
         one pending approval and follows the firm's approval policy (201). The account's parameters are
-        unchanged. Refused by name, writing nothing: an unknown or unheld security, a sale of more than is
-        held, an account managed with its household as one (409 ``household_managed_as_one``), open
-        withdrawal sales, orders or an approved proposal (409), nothing left to trade (409)."""
+        unchanged. An account of a household managed as one is solved with its household (sell and raise_cash
+        only): the answer is its proposal of the new household proposal. Refused by name, writing nothing: an
+        unknown or unheld security, a sale of more than is held, open withdrawal sales, orders or an approved
+        proposal (409), nothing left to trade (409)."""
         serializer = AccountInstructSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         proposal = account_instruct(account=self.get_object(), instructions=serializer.instructions_added(),
