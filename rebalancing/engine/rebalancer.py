@@ -121,9 +121,9 @@ def rebalance(request: RebalanceRequest) -> RebalanceResult:
     """
     start = time.perf_counter()
     prepared = _prepare(request)
-    diagnostics = Diagnostics(status="inside_tolerance")
     if prepared.limits.inside_band:
         fill = Fill(np.zeros(len(prepared.book.lots)), np.zeros(prepared.book.n), [])
+        diagnostics = Diagnostics(status="inside_tolerance")
     else:
         try:
             fill, diagnostics = _optimise(prepared)
@@ -667,8 +667,9 @@ def _few_trades(
     instruction_secs = () if effects.liquidate else limits.instruction_secs
     moving = _BIT["transition" if p.transition is not None else "drift"]
     sold_l, bought_l, price_l = sold.tolist(), fill.bought.tolist(), book.price.tolist()
-    columns: tuple[list, ...] = ([], [], [], [], [], [], [], [], [])
-    symbol_c, side_c, qty_c, price_c, value_c, reasons_c, lots_c, gain_c, cost_c = columns
+    # One row per trade, turned into the columns ``build_many`` takes by one ``zip`` (in C).
+    rows: list[tuple] = []
+    add = rows.append
     for sell, order in ((True, sells), (False, buys)):
         for i in order:
             sleeve = sleeve_of[i]
@@ -704,16 +705,8 @@ def _few_trades(
             if toward[i] or not bits:
                 bits |= moving
             value = qty * price_l[i]
-            symbol_c.append(symbols[i])
-            side_c.append(_SIDES[sell])
-            qty_c.append(qty)
-            price_c.append(price_l[i])
-            value_c.append(value)
-            reasons_c.append(_reasons(bits))
-            lots_c.append(lots)
-            gain_c.append(realised)
-            cost_c.append(cost * value)
-    return build_many(Trade, *columns)
+            add((symbols[i], _SIDES[sell], qty, price_l[i], value, _reasons(bits), lots, realised, cost * value))
+    return build_many(Trade, *zip(*rows, strict=True)) if rows else []
 
 
 # A lot sale's term and a trade's side by a boolean (long / sell): the same two strings each time.
