@@ -296,7 +296,9 @@ def main() -> int:
         print(f"book written: {written['accounts']:,} accounts, {written['lots']:,} lots in "
               f"{time.perf_counter() - t:.1f} s", flush=True)
 
-    log = open("/tmp/rebalancing-bench-worker.log", "w")  # noqa: SIM115 - lives as long as the worker
+    # One log per database: benches on other databases may run beside this one.
+    log_path = f"/tmp/rebalancing-bench-worker-{args.database}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - lives as long as the worker
     worker = subprocess.Popen(
         [python, "-m", "celery", "-A", "config.celery_app", "worker", "-l", "WARNING", "-Q", "default,rebalance",
          "-c", str(args.workers), "-n", "bench@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
@@ -314,7 +316,7 @@ def main() -> int:
                 if current.status not in (RebalanceRun.Status.QUEUED, RebalanceRun.Status.RUNNING):
                     break
                 if worker.poll() is not None:
-                    raise SystemExit("the worker died; see /tmp/rebalancing-bench-worker.log")
+                    raise SystemExit(f"the worker died; see {log_path}")
             wall = time.perf_counter() - start
             cpu_end = _tree_cpu_seconds(worker.pid)
     finally:

@@ -30,6 +30,7 @@ from django.utils import timezone
 from psycopg.pq import Format
 
 from rebalancing import engine
+from rebalancing.array_filters import any_of
 from rebalancing.effective_parameters import parameters_from_text, parameters_from_values
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.household_parameters import (
@@ -190,7 +191,7 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
     on_return: dict[tuple[int, str], list[tuple[int, Decimal]]] = defaultdict(list)
     ytd: dict[tuple[int, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     half, whole = Decimal("0.5"), Decimal(1)
-    rows = (Account.objects.filter(household_id__in=list(by_pk), taxable=True).order_by()
+    rows = (Account.objects.filter(any_of("household_id", by_pk), taxable=True).order_by()
             .values_list("pk", "household_id", "spouse", "realised_short_term_ytd", "realised_long_term_ytd",
                          "realised_ytd_year"))
     for pk, household_id, spouse, short, long, ytd_year in rows:
@@ -230,17 +231,20 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     it and goes on. ``edits`` (by account id) are parameter values laid over an account's effective
     ones for this solve only: an advisor's edit of a proposal (``services.revisions``).
     """
+    # The accounts with their households; their templates (what ``Account.governing_template``
+    # reads) once per chunk: a firm's accounts share a few, and a template per account row, with
+    # its parameters' JSON parsed again, was a third of the accounts query's time.
     accounts = list(
-        Account.objects.filter(pk__in=list(account_ids)).with_governing_template()
-        .order_by("pk")
+        Account.objects.filter(any_of("pk", account_ids)).select_related("household")
+        .prefetch_related("template", "household__template").order_by("pk")
     )
     lots_by_account = _lots_by_account([a.pk for a in accounts])
     households = {a.household_id for a in accounts}
     trades_by_household: dict[int, list[tuple]] = defaultdict(list)
     window = as_of - timedelta(days=WINDOW_DAYS)
     trade_rows = (
-        TradeRecord.objects.filter(account__household_id__in=households, trade_date__gte=window, trade_date__lte=as_of,
-                                   cancelled=False)
+        TradeRecord.objects.filter(any_of("account__household_id", households), trade_date__gte=window,
+                                   trade_date__lte=as_of, cancelled=False)
         .annotate(hh=F("account__household_id"), q=Cast("quantity", FloatField()))
         .values_list("hh", "account__custodian_number", "security_id", "side", "q", "trade_date", "realised_gain")
         .order_by()
@@ -308,9 +312,10 @@ class _ParameterSets:
         return found
 
     def securities(self, needed: set[int], universe: _Universe) -> tuple[tuple[engine.Security, ...],
-                                                                             tuple[tuple[str, ...], ...]]:
+                                                                             tuple[tuple[str, ...], ...], list]:
         """The request's securities (``needed`` and the priced members of their equivalence groups,
-        which take part in wash-sale checks) and the groups of more than one, once per set."""
+        which take part in wash-sale checks), the groups of more than one, and the securities'
+        ``(symbol, price)`` as the fingerprint hashes them, once per set."""
         key = frozenset(needed)
         found = self._securities.get(key)
         if found is None:
@@ -324,7 +329,8 @@ class _ParameterSets:
                 tuple(sorted(universe.masters[sid].symbol for sid in universe.groups[name] if sid in with_groups))
                 for name in sorted(group_names)
             )
-            found = self._securities[key] = (securities, tuple(g for g in groups if len(g) > 1))
+            found = self._securities[key] = (securities, tuple(g for g in groups if len(g) > 1),
+                                             [(s.symbol, s.price) for s in securities])
         return found
 
 
@@ -359,6 +365,8 @@ class _Targets:
         self.needed = frozenset(needed)
         self._merged = merged
         self._sleeves: list[engine.Sleeve] | None = None
+        # The sleeves as the fingerprint hashes them (set with the sleeves).
+        self.fingerprinted: list[tuple] = []
 
     def sleeves(self, universe: _Universe, bench_weights) -> list[engine.Sleeve]:
         """The engine's sleeves (a benchmark without weights is refused here, for every account
@@ -374,6 +382,8 @@ class _Targets:
                     benchmark=universe.benchmark(benchmark, bench_weights.get(benchmark.pk, {})) if benchmark else None,
                 ))
             self._sleeves = sleeves
+            self.fingerprinted = [(s.asset_class, s.weight, sorted(s.holdings.items()),
+                                   s.benchmark.name if s.benchmark else None) for s in sleeves]
         return self._sleeves
 
 
@@ -491,7 +501,6 @@ class _Universe:
         # The firm's estimated risk model, given to every benchmark (direct-indexed sleeves use it).
         self.risk_version_id, self.risk_model, self.risk_note = risk
         self.by_symbol = {s.symbol: pk for pk, s in masters.items()}
-        self.symbol_of = {pk: symbol for symbol, pk in self.by_symbol.items()}
         self._engine: dict[int, engine.Security] = {}
         self.groups: dict[str, list[int]] = defaultdict(list)
         for pk, s in masters.items():
@@ -500,6 +509,15 @@ class _Universe:
         # The firm-wide harvest substitutes, symbol -> substitute (Security.harvest_substitute).
         self.harvest_substitutes = {s.symbol: masters[s.harvest_substitute_id].symbol
                                     for s in masters.values() if s.harvest_substitute_id in masters}
+        # The same pairs with the held security's id, in the same order: an account's pairs are
+        # picked by its lots' security ids, without a symbol per lot.
+        self.substitutes_by_id = tuple((pk, s.symbol, masters[s.harvest_substitute_id].symbol)
+                                       for pk, s in masters.items() if s.harvest_substitute_id in masters)
+        # Symbols by security id (the masters' own str objects): a direct index's 2,000 lots' symbols
+        # by one numpy take instead of 2,000 dict lookups.
+        self.symbols_by_id = np.empty(max(masters, default=0) + 1, dtype=object)
+        for pk, s in masters.items():
+            self.symbols_by_id[pk] = s.symbol
         self._benchmarks: dict[tuple[int, str], engine.Benchmark] = {}
 
     def security(self, pk: int) -> engine.Security:
@@ -540,9 +558,8 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
     lot_ids, sids, quantities, costs, acquired, _ = lots
-    held_ids = set(lot_sids := sids.tolist())
-    held = {universe.symbol_of[sid] for sid in held_ids}
-    substitutes = {symbol: sub for symbol, sub in universe.harvest_substitutes.items() if symbol in held}
+    held_ids = set(sids.tolist())
+    substitutes = {symbol: sub for sid, symbol, sub in universe.substitutes_by_id if sid in held_ids}
     parameter_sets = parameter_sets or _ParameterSets()
     values, values_text = parameter_sets.values(account, substitutes, edit)
     try:
@@ -562,7 +579,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         for p in plans:
             if p.trade.symbol in universe.by_symbol:
                 needed.add(universe.by_symbol[p.trade.symbol])
-        securities, groups = parameter_sets.securities(needed, universe)
+        securities, groups, priced = parameter_sets.securities(needed, universe)
         if groups:
             with_groups = engine.merge_parameter_dicts(values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
             params = parameters_from_values(with_groups)
@@ -572,7 +589,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
             as_of=as_of,
             # The lots as the query's columns: no TaxLot per lot (a direct index has thousands).
             account=engine.Account.from_lot_columns(
-                lot_ids=lot_ids, symbols=tuple(map(universe.symbol_of.__getitem__, lot_sids)),
+                lot_ids=lot_ids, symbols=tuple(universe.symbols_by_id[sids].tolist()),
                 quantities=quantities, cost_bases=costs, acquired=acquired,
                 id=account.custodian_number, cash=_f(account.cash),
                 short_term_rate=_f(account.short_term_rate), long_term_rate=_f(account.long_term_rate),
@@ -600,7 +617,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         request=request,
         model_version_id=version.pk if version else None,
         parameters=values,
-        fingerprint=_fingerprint(account, lots, trades, version, values_text, securities, sleeves, as_of,
+        fingerprint=_fingerprint(account, lots, trades, version, values_text, priced, targets.fingerprinted, as_of,
                                  (tax_returns, request.account.household_trades, risk_version_id)),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
@@ -618,17 +635,16 @@ def _parameter_symbols(values: dict[str, Any]) -> set[str]:
     return symbols
 
 
-def _fingerprint(account, lots: _Lots, trades, version, parameters_text: str, securities, sleeves, as_of,
+def _fingerprint(account, lots: _Lots, trades, version, parameters_text: str, priced: list, sleeves: list, as_of,
                  carried=()) -> str:
     """A digest of every input the engine saw: equal fingerprints mean an equal proposal.
-    ``parameters_text``: the parameter values as canonical JSON (sorted keys)."""
+    ``parameters_text``: the parameter values as canonical JSON (sorted keys); ``priced``: the
+    securities' ``(symbol, price)``; ``sleeves``: each sleeve's ``(asset class, weight, sorted
+    holdings, benchmark name or None)`` - both built once per set of accounts sharing them."""
     payload = (
         as_of, account.custodian_number, account.cash, account.short_term_rate, account.long_term_rate,
         *account.realised_ytd(as_of.year), account.taxable,
-        version.pk if version else None, parameters_text, trades,
-        [(s.symbol, s.price) for s in securities],
-        [(s.asset_class, s.weight, sorted(s.holdings.items()), s.benchmark.name if s.benchmark else None)
-         for s in sleeves], tuple(carried),
+        version.pk if version else None, parameters_text, trades, priced, sleeves, tuple(carried),
     )
     digest = hashlib.sha256(pickle.dumps(payload, protocol=5))
     # The lots as packed numbers (a fifth of the time pickle takes on thousands of lots); the

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rebalancing import engine
+from rebalancing.array_filters import any_of
 from rebalancing.models import Account, Order, Proposal
 
 __all__ = ["Planned", "household_plans_load", "household_request_seeing", "request_with_plans", "trades_planned_by"]
@@ -73,16 +74,16 @@ def household_plans_load(household_ids: Iterable[int], *, as_of: date) -> dict[i
     # a sibling there is no query for proposals at all (the planner, misled by a proposals table
     # that grew since it was last analysed, had spent 45 ms on one for 50 accounts).
     members: dict[int, list[int]] = defaultdict(list)
-    for household_id, account_id in Account.objects.filter(household_id__in=household_ids).values_list(
+    for household_id, account_id in Account.objects.filter(any_of("household_id", household_ids)).values_list(
             "household_id", "pk"):
         members[household_id].append(account_id)
     with_siblings = [a for accounts in members.values() if len(accounts) > 1 for a in accounts]
-    for p in (Proposal.objects.filter(account_id__in=with_siblings, status__in=_OPEN_PROPOSALS).order_by()
+    for p in (Proposal.objects.filter(any_of("account_id", with_siblings), status__in=_OPEN_PROPOSALS).order_by()
               .values_list("account_id", "account__household_id", "account__custodian_number", "result")):
         account_id, household_id, number, result = p
         for trade in trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=as_of):
             plans[household_id].append(Planned(account_id, PROPOSAL, trade))
-    orders = (Order.objects.filter(account__household_id__in=household_ids, status__in=_OPEN_ORDERS)
+    orders = (Order.objects.filter(any_of("account__household_id", household_ids), status__in=_OPEN_ORDERS)
               .select_related("account", "security", "proposal").order_by("pk"))
     for order in orders:
         fraction = float(order.open_quantity / order.quantity)

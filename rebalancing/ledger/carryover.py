@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db.models import F, Sum
 from django.db.models.functions import ExtractYear
 
+from rebalancing.array_filters import any_of
 from rebalancing.models import Account, Household, RealisedLot
 
 from .schedule_d import ScheduleD, joint_halves, schedule_d
@@ -36,8 +37,8 @@ def year_results(households: list[Household], through: int) -> dict[ReturnKey, d
     # The year as an annotation, not values("sold__year"): Django resolves a transform in values()
     # by catching a FieldError and keeping it in a local, a reference cycle through the frames that
     # kept a whole run chunk's data (results, requests) alive until the cycle collector found it.
-    rows = (RealisedLot.objects.filter(account__household_id__in=[h.pk for h in households], account__taxable=True,
-                                       sold__year__lte=through)
+    rows = (RealisedLot.objects.filter(any_of("account__household_id", [h.pk for h in households]),
+                                       account__taxable=True, sold__year__lte=through)
             .annotate(year=ExtractYear("sold"))
             .values("account__household_id", "account__spouse", "year", "term")
             .annotate(total=Sum(F("gain") + F("disallowed_loss"))).order_by()

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import F, FloatField, Sum
 from django.db.models.functions import Cast, Coalesce
 
+from rebalancing.array_filters import any_of
 from rebalancing.models import RealisedLot, TaxLot, TradeRecord
 
 __all__ = ["AS_BOUGHT_FIELDS", "held_lots_as_bought", "held_lots_replace", "purchases_known_from_lots"]
@@ -59,9 +60,9 @@ def purchases_known_from_lots(household_ids: Iterable[int], start: date, end: da
     bought in the window. One query for the lots held and sold (a run's chunk usually has none
     in the window), a second for the trades if needed."""
     household_ids = list(household_ids)
-    held = (TaxLot.objects.filter(account__household_id__in=household_ids)
+    held = (TaxLot.objects.filter(any_of("account__household_id", household_ids))
             .annotate(day=Coalesce("purchased", "acquired")).filter(day__gte=start, day__lte=end))
-    sold = RealisedLot.objects.filter(account__household_id__in=household_ids, purchased__gte=start,
+    sold = RealisedLot.objects.filter(any_of("account__household_id", household_ids), purchased__gte=start,
                                       purchased__lte=end).annotate(day=F("purchased"))
     # Each (account, security, day) comes at most once held and once sold, so the two sums below
     # add in either order to the same float.
@@ -72,7 +73,7 @@ def purchases_known_from_lots(household_ids: Iterable[int], start: date, end: da
         return []
     if told_buys is None:
         told_buys = set(TradeRecord.objects.filter(
-            account__household_id__in=household_ids, side="buy", cancelled=False, trade_date__gte=start,
+            any_of("account__household_id", household_ids), side="buy", cancelled=False, trade_date__gte=start,
             trade_date__lte=end).values_list("account__custodian_number", "security_id", "trade_date"))
     shares: dict[tuple, float] = {}
     for household, number, security, day, q in bought:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from rebalancing.access import decision_capacity, proposals_visible_to
+from rebalancing.array_filters import any_of
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.ledger.orders import orders_create
 from rebalancing.models import (
@@ -357,7 +358,7 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_appro
     way to nothing but a decision on them: they raise money the client asked for, and a later
     withdrawal is planned beside them (``services.cash_flows``)."""
     statuses = OPEN if replace_approved else [s for s in OPEN if s != S.APPROVED]
-    older = (Proposal.objects.filter(account_id__in=account_ids, status__in=statuses).exclude(run_id=by_run_id)
+    older = (Proposal.objects.filter(any_of("account_id", account_ids), status__in=statuses).exclude(run_id=by_run_id)
              .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
     return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
 
@@ -372,7 +373,7 @@ def _bulk_move(queryset, to: str, *, action: str, comment: str) -> int:
         if illegal:
             raise IllegalTransition(f"Proposals that are {', '.join(illegal)} cannot become {to}.",
                                     detail={"from": illegal, "to": to})
-        Proposal.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=to, status_changed_at=timezone.now())
+        Proposal.objects.filter(any_of("pk", [pk for pk, _ in rows])).update(status=to, status_changed_at=timezone.now())
         _audit_bulk(rows, to, action=action, comment=comment)
     return len(rows)
 
@@ -422,7 +423,8 @@ def proposals_insert_submitted(proposals: list[Proposal]) -> None:
 def _drafts_decide(drafts: list[Proposal]) -> list[Proposal]:
     """Set each draft's status (approved or pending approval) and compliance under the firm's policy."""
     policy = ApprovalPolicy.current()
-    discretionary = dict(Account.objects.filter(pk__in=[p.account_id for p in drafts]).values_list("pk", "discretionary"))
+    discretionary = dict(Account.objects.filter(any_of("pk", [p.account_id for p in drafts]))
+                         .values_list("pk", "discretionary"))
     now = timezone.now()
     for p in drafts:
         assert p.status == S.DRAFT, "only a draft is submitted"

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from rebalancing import engine
 from rebalancing.access import require
+from rebalancing.array_filters import any_of
 from rebalancing.engine.rmd import FIRST_TABLE_YEAR
 from rebalancing.models import Account, CashFlow, Proposal, RebalanceRun
 from tenants.audit.actions import Action
@@ -363,7 +364,7 @@ def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:
     not all taken or planned (the excise tax of IRC §4974 falls on what is not taken by the deadline): one
     line per owner and year, on the owner's first IRA among ``account_ids``. One query when none of
     them has the facts an RMD needs, four otherwise."""
-    candidates = list(Account.objects.filter(pk__in=list(account_ids), tax_status=Account.TaxStatus.TRADITIONAL,
+    candidates = list(Account.objects.filter(any_of("pk", account_ids), tax_status=Account.TaxStatus.TRADITIONAL,
                                              owner_birth_date__isnull=False).exclude(year_end_values={}))
     if not candidates:
         return []

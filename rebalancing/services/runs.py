@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from rebalancing import dispatch, engine
 from rebalancing.access import accounts_visible_to, households_advised_by, households_visible_to, require
+from rebalancing.array_filters import any_of
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.engine_inputs import (
     AccountInputs,
@@ -268,7 +269,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
             status=RebalanceRun.Status.RUNNING, started_at=timezone.now()
         )
     finished = set(
-        RunOutcome.objects.filter(run_id=run_id, account_id__in=account_ids).values_list("account_id", flat=True)
+        RunOutcome.objects.filter(any_of("account_id", account_ids), run_id=run_id).values_list("account_id", flat=True)
     )
     todo = [a for a in account_ids if a not in finished]
 
@@ -280,7 +281,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     alerts = _rmd_alerts(run, todo)
     t1 = time.perf_counter()
     proposals = []
-    units = {h.pk: h for h in Household.objects.filter(pk__in={i.household_id for i in loaded},
+    units = {h.pk: h for h in Household.objects.filter(any_of("pk", {i.household_id for i in loaded}),
                                                        managed_as=Household.ManagedAs.HOUSEHOLD)
              .select_related("template")}
     unit_members: dict[int, list[AccountInputs]] = defaultdict(list)
@@ -360,7 +361,7 @@ def _waiting_apart(run, loaded: list[AccountInputs]) -> tuple[list[AccountInputs
         return loaded, []
     reasons = dict(Proposal.objects.filter(
         Q(status__in=OPEN, run__kind=RebalanceRun.Kind.CASH_FLOW) | Q(status=Proposal.Status.RELEASED),
-        account_id__in=[i.account_id for i in loaded]).values_list("account_id", "status").order_by("-status"))
+        any_of("account_id", [i.account_id for i in loaded])).values_list("account_id", "status").order_by("-status"))
     if not reasons:
         return loaded, []
     households = {i.household_id for i in loaded if i.account_id in reasons}
@@ -403,7 +404,8 @@ def _outcomes_claim(run_id: int, account_ids: list[int]) -> set[int]:
             "FROM unnest(%s::bigint[]) AS a) AS keys ORDER BY k",
             [f"{connection.schema_name}:run:{run_id}:account:", account_ids],
         )
-    return set(RunOutcome.objects.filter(run_id=run_id, account_id__in=account_ids).values_list("account_id", flat=True))
+    return set(RunOutcome.objects.filter(any_of("account_id", account_ids), run_id=run_id)
+               .values_list("account_id", flat=True))
 
 
 def proposal_build(run, inputs: AccountInputs, result, fingerprint: str) -> Proposal:

@@ -1,3 +1,6 @@
+import hashlib
+import json
+import pickle
 from array import array
 from datetime import date
 
@@ -9,9 +12,10 @@ from django_tenants.utils import tenant_context
 
 from rebalancing import engine, engine_inputs
 from rebalancing.engine_inputs import _lots_by_account, _oldest_first, rebalance_inputs_load
-from rebalancing.models import Price, TaxLot
+from rebalancing.models import Account, Price, Security, TaxLot
+from rebalancing.selectors import account_parameters
 
-from .book import AS_OF, make_account, make_book, make_model, make_securities
+from .book import AS_OF, make_account, make_book, make_model, make_securities, make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +90,57 @@ def test_same_inputs_give_the_same_fingerprint_and_a_change_another(firm_a):
         account.save()
         changed = rebalance_inputs_load([account.pk], as_of=AS_OF)[0].fingerprint
     assert first == again != changed
+
+
+def test_the_fingerprint_hashes_the_inputs_as_stored_proposals_did(firm_a):
+    # Given accounts of one batch (the loader builds their securities' and sleeves' parts once)
+    with tenant_context(firm_a):
+        accounts = make_book(3)["accounts"]
+        loaded = rebalance_inputs_load([a.pk for a in accounts], as_of=AS_OF)
+        rows = {a.pk: a for a in Account.objects.filter(pk__in=[a.pk for a in accounts])}
+        lots = _lots_by_account(list(rows))
+    # Then each fingerprint is the digest proposals have always stored: the pickled account
+    # figures, parameters, trades, securities, sleeves and returns, then the lots' columns
+    for inputs in loaded:
+        account, request = rows[inputs.account_id], inputs.request
+        payload = (
+            AS_OF, account.custodian_number, account.cash, account.short_term_rate, account.long_term_rate,
+            *account.realised_ytd(AS_OF.year), account.taxable, inputs.model_version_id,
+            json.dumps(inputs.parameters, sort_keys=True), [],
+            [(s.symbol, s.price) for s in request.securities],
+            [(s.asset_class, s.weight, sorted(s.holdings.items()), s.benchmark.name if s.benchmark else None)
+             for s in request.model.sleeves],
+            (request.account.tax_returns, request.account.household_trades, inputs.risk_model_version_id),
+        )
+        digest = hashlib.sha256(pickle.dumps(payload, protocol=5))
+        ids, sids, quantities, costs, acquired, _ = lots[account.pk]
+        digest.update(array("q", map(len, ids)))
+        digest.update("".join(ids).encode())
+        for column in (sids, quantities, costs, acquired):
+            digest.update(np.ascontiguousarray(column))
+        assert inputs.fingerprint == digest.hexdigest()
+
+
+def test_each_account_of_a_batch_gets_its_own_template_and_the_pairs_it_holds(firm_a):
+    # Given, in one batch, an account following its household's template, one with its own over
+    # it, one with none; and a firm-wide harvest pair for a security the first two hold
+    with tenant_context(firm_a):
+        book = make_book(2)
+        by_household, by_own = book["accounts"]
+        Account.objects.filter(pk=by_own.pk).update(template=make_template("own", parameters={"cash": {"target": 0.03}}))
+        bare = make_account("T-BARE", model=book["model"], holdings=[("SCHB", 10, 200, date(2024, 1, 2))])
+        Security.objects.filter(symbol="BND").update(harvest_substitute=Security.objects.get(symbol="AGG"))
+        ids = [by_household.pk, by_own.pk, bare.pk]
+        # When the batch is loaded
+        loaded = {i.account_id: i for i in rebalance_inputs_load(ids, as_of=AS_OF)}
+        expected = {a.pk: account_parameters(a, firm_substitutes={} if a.pk == bare.pk else {"BND": "AGG"}).values
+                    for a in Account.objects.filter(pk__in=ids)}
+    # Then each has the parameters its own layers and held pairs give, as loaded one by one
+    for pk in ids:
+        assert loaded[pk].parameters == expected[pk] and list(loaded[pk].parameters) == list(expected[pk])
+    assert [loaded[pk].parameters["cash"]["target"] for pk in ids] == [0.01, 0.03, expected[bare.pk]["cash"]["target"]]
+    assert [loaded[pk].parameters["harvest"].get("substitutes") for pk in ids[:2]] == [{"BND": "AGG"}] * 2
+    assert not loaded[bare.pk].parameters["harvest"].get("substitutes")
 
 
 def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
