@@ -202,7 +202,8 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
         # A model sleeve holds a few funds: plain Python here, one numpy pass after the loop.
         members = [idx[s] for s in sleeve.holdings]
         h = list(sleeve.holdings.values())
-        kept = sum(w for i, w in zip(members, h, strict=True) if not excluded_l[i])
+        # (Without a screen nothing is excluded: the same sum, in the same order.)
+        kept = sum(h) if screen is None else sum(w for i, w in zip(members, h, strict=True) if not excluded_l[i])
         if kept <= 0:
             raise InfeasibleParameters(
                 f"the screen excludes every holding of sleeve {name}", ["screen", f"model.{name}"]
