@@ -33,7 +33,9 @@ from rebalancing.services.revisions import (
     InstructionAdded,
     edit_as_parameters,
     instructions_clean,
+    run_by_person,
     sales_within_holdings,
+    solve_edited,
 )
 from rebalancing.services.runs import household_proposal_build, proposal_build
 from tenants.audit.actions import Action
@@ -87,28 +89,13 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
 
     [plain] = rebalance_inputs_load([account.pk], as_of=as_of)
     edit = edit_as_parameters(plain.parameters, [], added)
-    [inputs] = rebalance_inputs_load([account.pk], as_of=as_of, edits={account.pk: edit})
-    if inputs.error is not None:
-        raise ValidationFailed(f"The account cannot be solved: {inputs.error.message}", code=inputs.error.code,
-                               detail=inputs.error.detail)
-    sales_within_holdings(inputs.request, added)
-    try:
-        result = engine.rebalance(inputs.request)
-    except engine.EngineError as exc:
-        raise ValidationFailed(f"The instruction cannot be carried out: {exc.message}", code=exc.code,
-                               detail=exc.detail or {}) from None
+    inputs, result = solve_edited(account.pk, as_of, edit, added, refusal="The instruction cannot be carried out")
     if not result.trades:
         raise Conflict("With this instruction nothing is to trade: the account already is where it asks.",
                        code="nothing_to_trade")
 
     words = "; ".join(i.words() for i in added)
-    now = timezone.now()
-    run = RebalanceRun.objects.create(
-        kind=RebalanceRun.Kind.INSTRUCTION, scope=RunScope(account_ids=(account.pk,)).to_dict(), as_of=as_of,
-        started_by=by, started_by_label=by.get_username(), total=1, done=1, status=RebalanceRun.Status.COMPLETED,
-        started_at=now, finished_at=now)
-    audit_record(actor=by, action=Action.RUN_START, obj=run,
-                 after={"scope": run.scope, "kind": run.kind, "as_of": str(as_of), "accounts": 1})
+    run = run_by_person(RebalanceRun.Kind.INSTRUCTION, RunScope(account_ids=(account.pk,)), as_of, by, accounts=1)
     new = proposal_build(run, inputs, result, inputs.fingerprint)
     new.revised_by = by  # who asked for it (revised_from stays empty: no proposal was edited)
     new.revision = {"dropped": [], "instructions": [i.words() for i in added], "changes": [words]}
@@ -163,13 +150,8 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
 
     said = [i.words() for i in added]
     words = f"{account.custodian_number}: " + "; ".join(said)
-    now = timezone.now()
-    run = RebalanceRun.objects.create(
-        kind=RebalanceRun.Kind.INSTRUCTION, scope=RunScope(household_id=household.pk).to_dict(), as_of=as_of,
-        started_by=by, started_by_label=by.get_username(), total=len(members), done=len(members),
-        status=RebalanceRun.Status.COMPLETED, started_at=now, finished_at=now)
-    audit_record(actor=by, action=Action.RUN_START, obj=run,
-                 after={"scope": run.scope, "kind": run.kind, "as_of": str(as_of), "accounts": len(members)})
+    run = run_by_person(RebalanceRun.Kind.INSTRUCTION, RunScope(household_id=household.pk), as_of, by,
+                        accounts=len(members))
     together, proposals = household_proposal_build(run, inputs, result)
     together.revised_by = by
     together.revision = {"changes": [words], "accounts": {account.custodian_number: said}}

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.utils import timezone
 
 from rebalancing import dispatch, engine
 from rebalancing.access import decision_capacity
@@ -25,7 +24,12 @@ from rebalancing.engine_inputs import household_inputs_from, rebalance_inputs_lo
 from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import OPEN, IllegalTransition, S, _move, policy_decide
-from rebalancing.services.revisions import InstructionAdded, edit_as_parameters, instructions_clean
+from rebalancing.services.revisions import (
+    InstructionAdded,
+    edit_as_parameters,
+    instructions_clean,
+    run_by_person,
+)
 from rebalancing.services.runs import household_proposal_build
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -152,13 +156,8 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
         raise Conflict("With these edits nothing is left to trade in any account: reject the proposal instead.",
                        code="nothing_to_trade")
 
-    now = timezone.now()
-    run = RebalanceRun.objects.create(
-        kind=RebalanceRun.Kind.REVISION, scope=RunScope(household_id=together.household_id).to_dict(), as_of=as_of,
-        started_by=by, started_by_label=by.get_username(), total=len(members), done=len(members),
-        status=RebalanceRun.Status.COMPLETED, started_at=now, finished_at=now)
-    audit_record(actor=by, action=Action.RUN_START, obj=run,
-                 after={"scope": run.scope, "kind": run.kind, "as_of": str(as_of), "accounts": len(members)})
+    run = run_by_person(RebalanceRun.Kind.REVISION, RunScope(household_id=together.household_id), as_of, by,
+                        accounts=len(members))
     revisions = {a: _revision(by_account[a], drops, added) for a, (drops, added) in cleaned.items()}
     changes_by_number = {by_account[a].account.custodian_number: r["changes"] for a, r in revisions.items()}
     changes = [f"{number}: {change}" for number, words in sorted(changes_by_number.items()) for change in words]

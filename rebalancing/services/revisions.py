@@ -33,7 +33,7 @@ from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
 
 __all__ = ["HOUSEHOLD_ONE_OFF_ACTIONS", "INSTRUCTION_ACTIONS", "ONE_OFF_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean",
-           "proposal_resolve", "sales_within_holdings"]
+           "proposal_resolve", "run_by_person", "sales_within_holdings", "solve_edited"]
 
 # What an advisor may add to a proposal, in the words the page offers.
 INSTRUCTION_ACTIONS = {
@@ -164,6 +164,31 @@ def _engine_instruction(i: InstructionAdded) -> dict:
     return {"kind": i.action}
 
 
+def solve_edited(account_id: int, as_of, edit: dict, added: list[InstructionAdded], *, refusal: str):
+    """The account's inputs with ``edit`` laid over its parameters, and the engine's result; a
+    refusal (inputs that cannot be built, a sale beyond the holding, the engine's) starts ``refusal``."""
+    [inputs] = rebalance_inputs_load([account_id], as_of=as_of, edits={account_id: edit})
+    if inputs.error is not None:
+        raise ValidationFailed(f"{refusal}: {inputs.error.message}", code=inputs.error.code,
+                               detail=inputs.error.detail)
+    sales_within_holdings(inputs.request, added)
+    try:
+        return inputs, engine.rebalance(inputs.request)
+    except engine.EngineError as exc:
+        raise ValidationFailed(f"{refusal}: {exc.message}", code=exc.code, detail=exc.detail or {}) from None
+
+
+def run_by_person(kind: str, scope: RunScope, as_of, by, *, accounts: int) -> RebalanceRun:
+    """The completed run a person's solve in the request is recorded under (an edit, an instruction)."""
+    now = timezone.now()
+    run = RebalanceRun.objects.create(
+        kind=kind, scope=scope.to_dict(), as_of=as_of, started_by=by, started_by_label=by.get_username(),
+        total=accounts, done=accounts, status=RebalanceRun.Status.COMPLETED, started_at=now, finished_at=now)
+    audit_record(actor=by, action=Action.RUN_START, obj=run,
+                 after={"scope": run.scope, "kind": run.kind, "as_of": str(as_of), "accounts": accounts})
+    return run
+
+
 def sales_within_holdings(request, added: list[InstructionAdded]) -> None:
     """A sale of more dollars than the account holds of a security is refused by name: the engine
     would sell all of it, and the proposal would quietly be something else than what was asked."""
@@ -216,27 +241,14 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
         raise ValidationFailed("Drop a trade or add an instruction before solving again.", detail={"field": "edit"})
 
     edit = edit_as_parameters(old.parameters, drops, added)
-    [inputs] = rebalance_inputs_load([old.account_id], as_of=old.run.as_of, edits={old.account_id: edit})
-    if inputs.error is not None:
-        raise ValidationFailed(f"The edited proposal cannot be solved: {inputs.error.message}",
-                               code=inputs.error.code, detail=inputs.error.detail)
-    sales_within_holdings(inputs.request, added)
-    try:
-        result = engine.rebalance(inputs.request)
-    except engine.EngineError as exc:
-        raise ValidationFailed(f"The edited proposal cannot be solved: {exc.message}", code=exc.code,
-                               detail=exc.detail or {}) from None
+    inputs, result = solve_edited(old.account_id, old.run.as_of, edit, added,
+                                  refusal="The edited proposal cannot be solved")
     if not result.trades:
         raise Conflict("With these edits nothing is left to trade: reject the proposal instead.",
                        code="nothing_to_trade")
 
-    now = timezone.now()
-    run = RebalanceRun.objects.create(
-        kind=RebalanceRun.Kind.REVISION, scope=RunScope(account_ids=(old.account_id,)).to_dict(), as_of=old.run.as_of,
-        started_by=by, started_by_label=by.get_username(), total=1, done=1, status=RebalanceRun.Status.COMPLETED,
-        started_at=now, finished_at=now)
-    audit_record(actor=by, action=Action.RUN_START, obj=run,
-                 after={"scope": run.scope, "kind": run.kind, "as_of": str(run.as_of), "accounts": 1})
+    run = run_by_person(RebalanceRun.Kind.REVISION, RunScope(account_ids=(old.account_id,)), old.run.as_of, by,
+                        accounts=1)
     changes = [f"dropped the {traded[s]} of {s}" for s in drops] + [i.words() for i in added]
     new = proposal_build(run, inputs, result, inputs.fingerprint)
     new.revised_from, new.revised_by = old, by
