@@ -104,9 +104,8 @@ def build_limits(
     alerts: list[Alert] = []
     warnings: list[str] = []
 
-    lot_w = book.lot_value / V
     x_lb = np.zeros(nl)
-    x_ub = lot_w.copy()
+    x_ub = book.lot_value / V
     b_lb = np.zeros(n)
     s_lb = np.zeros(n)
     b_ub = np.where(plan.buyable, UNBOUNDED_BUY, 0.0)

@@ -230,13 +230,14 @@ def build_qp(data: ProblemData) -> QP:
         active0 = base["w_base"] - data.reference
         # E'G: row j is sign_j E[sec_j]; G'WG is diagonal but for a security both sold and bought.
         GtE = exposures[t_sec] * t_sign[:, None]
-        qg = t_sign * specific[t_sec] * active0[t_sec]
+        specific_t = specific[t_sec]
+        qg = t_sign * specific_t * active0[t_sec]
         pos = _NO_INDEX.repeat(n)
         pos[sellers] = sell_col[sellers]
         both = (pos[buys] >= 0).nonzero()[0]
         p_row = np.concatenate((t_col, pos[buys[both]]))
         p_col = np.concatenate((t_col, buy_at + both))
-        p_val = np.concatenate((specific[t_sec], -specific[buys[both]]))
+        p_val = np.concatenate((specific_t, -specific[buys[both]]))
     else:
         active0 = M @ base["w_base"] - data.reference
         v = specific * active0
@@ -300,7 +301,8 @@ def build_qp(data: ProblemData) -> QP:
         (np.arange(nx), np.arange(sum_at, sum_at if budget else tax_at), np.arange(buy_at, y_at))
     )
     nb = len(bounded)
-    sums_ub = np.bincount(group_of[data.lot_sec[pooled]], weights=data.x_ub[pooled], minlength=n_groups)
+    pooled_group = group_of[data.lot_sec[pooled]]
+    buy_room = b_room[buys]
     singles = 2 * nb + 1 + len(minimum)
     rows.append(np.arange(at, at + singles))
     cols.append(np.concatenate((bounded, bounded, [c_at], sell_col[minimum])))
@@ -310,8 +312,8 @@ def build_qp(data: ProblemData) -> QP:
     rhs += [
         np.zeros(nb),
         data.x_ub[lot_vars],
-        sums_ub if not budget else [],
-        b_room[buys],
+        [] if budget else np.bincount(pooled_group, weights=data.x_ub[pooled], minlength=n_groups),
+        buy_room,
         [data.cash_target - data.cash_floor],
         minimum_rhs,
     ]
@@ -334,7 +336,7 @@ def build_qp(data: ProblemData) -> QP:
         # piecewise linear, the largest of the lines through its pieces (one per distinct rate):
         # rate t - tau <= rate T_end - F_end.  tau is scaled by 1/KAPPA, which keeps the pieces'
         # slopes near 1 (with KAPPA inside them the solver needed three times the iterations).
-        group = group_of[data.lot_sec[pooled]]
+        group = pooled_group
         rate = data.tax[pooled]
         pooled_order = np.lexsort((rate, group))
         g, r, width = group[pooled_order], rate[pooled_order], data.x_ub[pooled][pooled_order]
@@ -362,11 +364,11 @@ def build_qp(data: ProblemData) -> QP:
         fixed_x,
         lot_vars,
         pooled,
-        sum_at + group_of[data.lot_sec[pooled]],
+        sum_at + pooled_group,
         pooled_order,
         buys,
         buy_at,
-        b_room[buys],
+        buy_room,
     )
 
 
@@ -380,6 +382,8 @@ def _settings(options: tuple[tuple[str, object], ...]) -> clarabel.DefaultSettin
     return settings
 
 
+# The fast path's key into ``_settings``, made once (a dict merge and a tuple per solve otherwise).
+_DEFAULT_OPTIONS = tuple(DEFAULT_SETTINGS.items())
 _OPTIMAL = {clarabel.SolverStatus.Solved: "optimal", clarabel.SolverStatus.AlmostSolved: "optimal_inaccurate"}
 _INFEASIBLE = {clarabel.SolverStatus.PrimalInfeasible, clarabel.SolverStatus.AlmostPrimalInfeasible}
 
@@ -394,7 +398,7 @@ def solve_qp(data: ProblemData, options: dict | None = None, label: str = "CLARA
     qp = build_qp(data)
     cones = [clarabel.ZeroConeT(qp.equalities), clarabel.NonnegativeConeT(len(qp.rhs) - qp.equalities)]
     try:
-        settings = _settings(tuple({**DEFAULT_SETTINGS, **(options or {})}.items()))
+        settings = _settings(tuple({**DEFAULT_SETTINGS, **options}.items()) if options else _DEFAULT_OPTIONS)
         solver = clarabel.DefaultSolver(qp.P, memoryview(qp.q), qp.A, memoryview(qp.rhs), cones, settings)
         built = time.perf_counter()
         answer = solver.solve()

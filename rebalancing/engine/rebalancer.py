@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import compress
@@ -633,14 +634,9 @@ def _few_trades(
     bought = fill.bought > 0
     sales, sold_lots, sold_sec = _lot_sales(book, fill, proceeds, basis, gain, disallowed)
     sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n).tolist()
-    # Each security's run of lot sales, and the securities with a harvested lot sold.
+    # The securities with a harvested lot sold; each security's run of lot sales is found by
+    # bisection below (lots are sorted by security).
     sold_sec_l = sold_sec.tolist()
-    run: dict[int, list[int]] = {}
-    for at, i in enumerate(sold_sec_l):
-        if i in run:
-            run[i][1] = at + 1
-        else:
-            run[i] = [at, at + 1]
     harvested = set(compress(sold_sec_l, limits.harvest.harvestable[sold_lots].tolist()))
     # Sells first, then buys, each by symbol; the per-trade work below is a few dozen trades of
     # Python values (numpy's per-call cost is the larger one at that size).
@@ -683,8 +679,7 @@ def _few_trades(
                 if removed[i]:
                     bits |= _BIT["removed_asset_class"]
                 qty = sold_l[i]
-                a, b = run.get(i, _NO_RUN)
-                lots = tuple(sales[a:b])
+                lots = tuple(sales[bisect_left(sold_sec_l, i) : bisect_right(sold_sec_l, i)])
                 realised = sec_gain[i]
             else:
                 bits = buy_common
@@ -712,7 +707,6 @@ def _few_trades(
 # A lot sale's term and a trade's side by a boolean (long / sell): the same two strings each time.
 _TERMS = ("short", "long")
 _SIDES = ("buy", "sell")
-_NO_RUN = (0, 0)
 # Up to this many trades the list is built trade by trade on Python values (``_few_trades``), past
 # it column by column with numpy (``_trades``): the same trades, to the bit.
 FEW_TRADES = 64
