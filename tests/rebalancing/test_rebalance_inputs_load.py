@@ -143,9 +143,12 @@ def test_each_account_of_a_batch_gets_its_own_template_and_the_pairs_it_holds(fi
     assert not loaded[bare.pk].parameters["harvest"].get("substitutes")
 
 
-def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
+@pytest.mark.parametrize("past_40_bits", [False, True])
+def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a, past_40_bits):
     # Given accounts with lots on the same dates (the primary key orders those), decimals the
-    # table rounds, and lot ids of any characters
+    # table rounds, and lot ids of any characters, stored out of date order between accounts
+    # stored in it, one with a single lot, and a lot whose key is past the 40 bits the chunk's
+    # sort packs beside the date (the accounts are then sorted one by one)
     with tenant_context(firm_a):
         book = make_book(2)
         odd = make_account("T-ODD", model=book["model"], holdings=[
@@ -155,7 +158,11 @@ def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
         ])
         TaxLot.objects.filter(account=odd, lot_id="T-ODD-L3").update(lot_id="lot «3», with, commas\tand tabs")
         TaxLot.objects.filter(account=odd, lot_id="T-ODD-L5").update(lot_id="")
-        ids = [book["accounts"][0].pk, odd.pk, book["accounts"][1].pk]
+        single = make_account("T-ONE", model=book["model"], holdings=[("SCHB", "10", "200", date(2024, 1, 2))])
+        if past_40_bits:
+            TaxLot.objects.create(pk=2**40 + 7, account=odd, lot_id="BIG", security=Security.objects.get(symbol="AGG"),
+                                  quantity=1, cost_basis=90, acquired=date(2021, 1, 4))
+        ids = [book["accounts"][0].pk, odd.pk, single.pk, book["accounts"][1].pk]
         loaded = {i.account_id: i.request for i in rebalance_inputs_load(ids, as_of=AS_OF)}
         # The lots one by one through the ORM, as Decimals turned into floats
         expected = {
@@ -168,7 +175,33 @@ def test_the_lots_reach_the_engine_as_the_table_holds_them_oldest_first(firm_a):
         lots = loaded[a].account.lots
         assert isinstance(lots, engine.LotTable)
         assert tuple(lots) == expected[a]
-    assert [lot.id for lot in loaded[odd.pk].account.lots][:2] == ["T-ODD-L2", "T-ODD-L4"]
+    assert [lot.id for lot in loaded[odd.pk].account.lots][:2 + past_40_bits] == ["T-ODD-L2", "T-ODD-L4", *["BIG"] * past_40_bits]
+
+
+@pytest.mark.parametrize("largest_key", [10_000, 2**40 + 10_000])
+@pytest.mark.parametrize("seed", range(6))
+def test_a_chunks_lots_put_in_order_together_come_as_each_accounts_alone(seed, largest_key):
+    # Given a chunk's accounts' lots one after another, 1 to 40 each, every other account's in order,
+    # with keys below the 40 bits the sort packs beside the date, or past them
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 40, int(rng.integers(1, 8)))
+    ends = np.cumsum(counts)
+    pks = (largest_key - rng.permutation(10_000)[:ends[-1]]).astype(np.int64)
+    days = rng.integers(730_000, 730_010, ends[-1]).astype(np.int64)
+    for start, end in list(zip(ends - counts, ends, strict=True))[::2]:
+        in_order = np.lexsort((pks[start:end], days[start:end]))
+        pks[start:end], days[start:end] = pks[start:end][in_order], days[start:end][in_order]
+    lot_ids = [f"L{pk}" for pk in pks]
+    lengths = np.fromiter(map(len, lot_ids), np.int64)
+    # When the chunk is put in order at once
+    together = engine_inputs._accounts_oldest_first(pks, pks * 3, pks * 0.5, days * 0.25, days, lot_ids, lengths, ends)
+    # Then each account has its own lots as it alone is put in order
+    assert len(together) == len(counts)
+    for lots, start, end in zip(together, ends - counts, ends, strict=True):
+        alone = _oldest_first(pks[start:end], pks[start:end] * 3, pks[start:end] * 0.5, days[start:end] * 0.25,
+                              days[start:end], lot_ids[start:end], lengths[start:end])
+        assert isinstance(lots[0], tuple) and lots[0] == alone[0]
+        assert all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(lots[1:], alone[1:], strict=True))
 
 
 def test_the_lots_query_reads_a_lots_quantity_basis_and_date_as_the_ledger_last_wrote_them(firm_a):
