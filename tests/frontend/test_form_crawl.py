@@ -128,3 +128,20 @@ def test_the_crawl_finds_and_sends_forms(book, as_user):
     assert f"/accounts/{account.pk}/instruct/" in actions and f"/accounts/{account.pk}/rebalance/" in actions
     instruct = next(f for f in parser.forms if f[0] == f"/accounts/{account.pk}/instruct/")
     assert "sell" in instruct[2]["ins_action"] and re.search("ins_symbol", str(instruct[1]))
+
+
+@pytest.mark.parametrize("role", ["provider_admin", "provider_operator"])
+def test_no_form_provider_staff_are_offered_answers_a_server_error(book, role):
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from tenants.services import user_ensure
+    from tests.conftest import PASSWORD
+
+    with schema_context("public"):
+        user = user_ensure(username=f"{role}@forms.test", email=f"{role}@forms.test", roles=[role], password=PASSWORD)
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)
+        sent, errors = _crawl_forms(client)
+    assert not errors, "\n".join(errors)
+    assert sent, "the provider console offers forms (onboarding a firm, retrying a run's failed accounts)"
