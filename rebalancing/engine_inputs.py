@@ -365,7 +365,10 @@ class _Targets:
         self.needed = frozenset(needed)
         self._merged = merged
         self._sleeves: list[engine.Sleeve] | None = None
-        # The sleeves as the fingerprint hashes them (set with the sleeves).
+        # Set with the sleeves: the engine's model (one object shared by the requests), whether a
+        # sleeve tracks a benchmark, and the sleeves as the fingerprint hashes them.
+        self.model: engine.Model | None = None
+        self.tracks = False
         self.fingerprinted: list[tuple] = []
 
     def sleeves(self, universe: _Universe, bench_weights) -> list[engine.Sleeve]:
@@ -382,6 +385,8 @@ class _Targets:
                     benchmark=universe.benchmark(benchmark, bench_weights.get(benchmark.pk, {})) if benchmark else None,
                 ))
             self._sleeves = sleeves
+            self.model = engine.Model(name=self.version.model.code if self.version else "", sleeves=tuple(sleeves))
+            self.tracks = any(s.benchmark is not None for s in sleeves)
             self.fingerprinted = [(s.asset_class, s.weight, sorted(s.holdings.items()),
                                    s.benchmark.name if s.benchmark else None) for s in sleeves]
         return self._sleeves
@@ -619,7 +624,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         if groups:
             with_groups = engine.merge_parameter_dicts(values, {"wash_sale": {"equivalent_groups": [list(g) for g in groups]}})
             params = parameters_from_values(with_groups)
-        sleeves = targets.sleeves(universe, bench_weights)
+        targets.sleeves(universe, bench_weights)  # (refuses a benchmark without weights here, as before)
         ytd = account.realised_ytd(as_of.year)
         request = engine.RebalanceRequest(
             as_of=as_of,
@@ -636,7 +641,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                 tax_returns=tax_returns if account.taxable else (),
             ),
             securities=securities,
-            model=engine.Model(name=version.model.code if version else "", sleeves=tuple(sleeves)),
+            model=targets.model,
             parameters=params,
         )
         request = request_with_plans(request, account_id=account.pk, recorded=engine_trades, planned=plans,
@@ -646,7 +651,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                                                                               detail=exc.detail or {})
         return AccountInputs(account.pk, None, None, values, "", error, household_id=account.household_id,
                              tax_status=account.tax_status)
-    tracks = any(s.benchmark is not None for s in sleeves)
+    tracks = targets.tracks
     risk_version_id = universe.risk_version_id if tracks else None
     return AccountInputs(
         account_id=account.pk,
