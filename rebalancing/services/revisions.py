@@ -15,8 +15,10 @@ told as of a run's new proposals (``notifications.approvers_notify_run``), once 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.db import transaction
 from django.utils import timezone
@@ -172,10 +174,41 @@ def solve_edited(account_id: int, as_of, edit: dict, added: list[InstructionAdde
         raise ValidationFailed(f"{refusal}: {inputs.error.message}", code=inputs.error.code,
                                detail=inputs.error.detail)
     sales_within_holdings(inputs.request, added)
+    request = inputs.request
+    beside = realised_planned_beside(account_id, inputs.household_id, as_of)
+    if beside and request.account.tax_returns:
+        account = dataclasses.replace(request.account,
+                                      tax_returns=engine.returns_after(request.account.tax_returns, beside))
+        inputs = dataclasses.replace(inputs, request=dataclasses.replace(request, account=account))
     try:
         return inputs, engine.rebalance(inputs.request)
     except engine.EngineError as exc:
         raise ValidationFailed(f"{refusal}: {exc.message}", code=exc.code, detail=exc.detail or {}) from None
+
+
+def realised_planned_beside(account_id: int, household_id: int | None, as_of) -> dict[str, tuple[float, float]]:
+    """What the household's other accounts' open proposals (waiting for approval or release) would
+    realise, net, on each tax return (``engine.realised_add``): an account solved on its own then
+    nets its sales after them on a return they share, as it would have in the run that made them.
+    A released proposal's fills are in the year so far as they are booked, so it is not counted."""
+    if household_id is None:
+        return {}
+    others = list(Proposal.objects.filter(account__household_id=household_id, status__in=(S.PENDING, S.APPROVED),
+                                          account__taxable=True)
+                  .exclude(account_id=account_id).order_by("account_id", "pk").values_list("account_id", "result"))
+    if not others:
+        return {}
+    loaded = {i.account_id: i for i in rebalance_inputs_load(sorted({a for a, _ in others}), as_of=as_of)}
+    realised: dict[str, tuple[float, float]] = {}
+    for other, result in others:
+        request = loaded[other].request if other in loaded else None
+        summary = (result or {}).get("summary") or {}
+        if request is None or not summary:
+            continue
+        figures = SimpleNamespace(**{f"realised_{term}_term_{kind}": float(summary.get(f"realised_{term}_term_{kind}") or 0)
+                                     for term in ("short", "long") for kind in ("gain", "loss")})
+        realised = engine.realised_add(realised, request.account, figures)
+    return realised
 
 
 def run_by_person(kind: str, scope: RunScope, as_of, by, *, accounts: int) -> RebalanceRun:

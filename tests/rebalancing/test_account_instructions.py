@@ -227,3 +227,32 @@ def test_a_household_managed_as_one_takes_sales_and_cash_only_and_names_what_blo
         with pytest.raises(Conflict, match=f"U-IRA's proposal #{other.pk} is approved and not yet released"):
             _instruct(unit["taxable"], I("sell", "BND"), by=people["pm"])
         assert _written() == written
+
+
+def test_a_sale_nets_after_what_the_other_accounts_open_proposals_realise_on_their_shared_return(
+        firm_a, book, people):
+    """Two taxable accounts of one household on its one return: A's proposal waiting for approval
+    sells VTI for a 5,000 long-term gain; B's loss of 1,000 short-term then saves the long-term rate
+    on A's gain (Schedule D nets them), not the short-term rate of a deduction from ordinary income."""
+    with tenant_context(firm_a):
+        household = Household.objects.create(name="Pair", external_id="HH-P", template=book["template"])
+        a = make_account("P-A", model=book["model"], household=household, cash="0",
+                         holdings=[("VTI", 100, 5000, date(2020, 1, 2))])
+        b = make_account("P-B", model=book["model"], household=household, cash="0",
+                         holdings=[("BND", 100, 9000, date(2026, 6, 1))])
+        Account.objects.filter(pk__in=[a.pk, b.pk]).update(short_term_rate=Decimal("0.37"),
+                                                            long_term_rate=Decimal("0.20"))
+        alone = _instruct(b, I("sell", "BND", buy="AGG"), by=people["pm"])
+        assert float(alone.estimated_tax) == pytest.approx(-370, abs=0.01)  # a deduction at 37%
+        # While it waits, A's sale nets after it: 5,000 long-term less 1,000 short-term, at 20%, against
+        # the -370 the return owes with B's alone.
+        first = _instruct(a, I("liquidate"), by=people["pm"])
+        assert float(first.estimated_tax) == pytest.approx(800 + 370, abs=0.01)
+        Proposal.objects.filter(pk__in=[alone.pk, first.pk]).update(status=S.REJECTED)
+
+        planned = _instruct(a, I("liquidate"), by=people["pm"])
+        assert planned.status == S.PENDING and float(planned.estimated_tax) == pytest.approx(1000, abs=0.01)
+        beside = _instruct(b, I("sell", "BND", buy="AGG"), by=people["pm"])
+        assert float(beside.estimated_tax) == pytest.approx(-200, abs=0.01)  # 1,000 off A's gain at 20%
+        # The two proposals' tax adds up to what the return would pay: 4,000 long-term at 20%.
+        assert float(planned.estimated_tax + beside.estimated_tax) == pytest.approx(0.20 * 4000, abs=0.01)
