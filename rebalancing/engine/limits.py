@@ -422,6 +422,7 @@ def _plan_harvest(
     bought_by = {group_of[j]: book.symbols[j] for j in (b_lb > 0).nonzero()[0].tolist()}
     optional = np.zeros(book.n, dtype=bool)
     harvested = np.zeros(book.n, dtype=bool)
+    any_optional = False
     for i in sorted(set(lot_sec[cand].tolist())):
         symbol = book.symbols[i]
         if not can_sell[i]:
@@ -433,7 +434,7 @@ def _plan_harvest(
         if di_members[i]:
             # Inside a direct index the optimiser decides how much to harvest and re-weights the
             # sleeve's other names (their risk model says which are close).
-            optional[i] = True
+            optional[i] = any_optional = True
             out.blocked[symbol] = (
                 "the tax it saves does not outweigh the tracking error it adds (trading.tracking_error_cost)"
             )
@@ -465,7 +466,8 @@ def _plan_harvest(
     if out.substitutes:
         plan.target[:] = target
         plan.reference[:] = reference
-    out.candidates |= sellable & optional[lot_sec]
+    if any_optional:  # (only direct-indexed names are the optimiser's to harvest)
+        out.candidates |= sellable & optional[lot_sec]
     out.lots |= sellable & harvested[lot_sec]
     return out
 

@@ -408,11 +408,13 @@ def _all_finite_nonneg(values) -> bool:
 
 def _check_weights(weights: Mapping[str, float], what: str) -> None:
     values = weights.values()
-    if not _all_finite_nonneg(values):
+    # (The usual weights are floats: summed once, for the finiteness test and the total.)
+    total = sum(values) if values and {float} >= set(map(type, values)) else None
+    if total is None or not math.isfinite(total) or min(values) < 0.0:
         for symbol, w in weights.items():
             if _finite(w, f"weight of {symbol} in {what}") < 0:
                 raise InvalidRequest(f"negative weight of {symbol} in {what}")
-    total = sum(values)
+        total = sum(values)
     if abs(total - 1.0) > WEIGHT_TOLERANCE * max(1, len(weights)):
         raise InvalidRequest(f"weights in {what} sum to {total:.6f}, not 1", {"where": what, "sum": total})
 

@@ -120,6 +120,11 @@ def net_gains(short_term: float, long_term: float, loss_limit: float = ORDINARY_
     A net loss on one side reduces a net gain on the other; what remains negative on both is a
     net capital loss, of which at most ``loss_limit`` is deducted from ordinary income.
     """
+    return NetGains(*_netted(short_term, long_term, loss_limit))
+
+
+def _netted(short_term: float, long_term: float, loss_limit: float) -> tuple[float, float, float]:
+    """``net_gains`` as a tuple (``estimated_tax`` takes it twice per proposal)."""
     st, lt = float(short_term), float(long_term)
     if st < 0 < lt:
         lt, st = lt + st, 0.0
@@ -132,8 +137,8 @@ def net_gains(short_term: float, long_term: float, loss_limit: float = ORDINARY_
     deduction = 0.0
     if st <= 0 and lt <= 0:
         deduction = min(loss_limit, -(st + lt))
-        return NetGains(min(st, 0.0), min(lt, 0.0), deduction)
-    return NetGains(st, lt, 0.0)
+        return min(st, 0.0), min(lt, 0.0), deduction
+    return st, lt, 0.0
 
 
 def estimated_tax(short_term: float, long_term: float, short_rate: float, long_rate: float,
@@ -143,10 +148,10 @@ def estimated_tax(short_term: float, long_term: float, short_rate: float, long_r
     Short-term gains are taxed at ``short_rate`` (ordinary income), long-term at ``long_rate``; a
     net loss reduces ordinary income by at most ``loss_limit`` (its return's, ``TaxReturn``).
     """
-    n = net_gains(short_term, long_term, loss_limit)
-    if n.ordinary_deduction > 0:
-        return -n.ordinary_deduction * short_rate
-    return max(n.short_term, 0.0) * short_rate + max(n.long_term, 0.0) * long_rate
+    short, long, deduction = _netted(short_term, long_term, loss_limit)
+    if deduction > 0:
+        return -deduction * short_rate
+    return max(short, 0.0) * short_rate + max(long, 0.0) * long_rate
 
 
 def incremental_tax(
