@@ -11,6 +11,7 @@ PostgreSQL's default (pglz) spent 4.2 ms on each 220 KB direct-index proposal, l
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 
 import orjson
 from django.db import connection, models, transaction
@@ -80,6 +81,7 @@ _SENT_AS_IS: dict[type[models.Field], type] = {
                      models.PositiveBigIntegerField, models.PositiveSmallIntegerField), int),
     models.CharField: str, models.TextField: str, models.BooleanField: bool, models.FloatField: float,
     models.DateTimeField: datetime,  # when aware (a naive one is made aware, with a warning)
+    models.DecimalField: Decimal,  # when finite (Django refuses NaN and infinities; PostgreSQL would take NaN)
 }
 
 
@@ -94,8 +96,17 @@ def _row(fields: list[tuple[models.Field, type | None]], obj: models.Model) -> l
     row = []
     for field, as_is in fields:
         value = getattr(obj, field.attname)
-        if value is None or type(value) is as_is and (as_is is not datetime or value.utcoffset() is not None):
+        if value is None or type(value) is as_is and (as_is is not datetime or value.utcoffset() is not None) and (
+                as_is is not Decimal or value.is_finite()):
             row.append(value)
+        elif as_is is str and isinstance(value, str):
+            row.append(value)  # a choice (a str enum member): Django sends any str as it is
+        elif as_is is Decimal and type(value) is float:
+            # What Django makes of a float for a decimal column (DecimalField.to_python), in one
+            # step instead of its two passes through the field: 12 us of a proposal's row were its
+            # two amounts.
+            amount = field.context.create_decimal_from_float(value)
+            row.append(amount if amount.is_finite() else _value(field, obj))
         else:
             row.append(_value(field, obj))
     return row

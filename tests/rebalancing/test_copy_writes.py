@@ -3,8 +3,10 @@ hold the values Django would send."""
 
 import warnings
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django_tenants.utils import tenant_context
 from psycopg.types.json import Jsonb
@@ -77,3 +79,26 @@ def test_a_copy_row_holds_the_values_django_would_send(firm_a):
             assert plain[0] == plain[1]
     # (the naive datetime made aware, as Django makes it)
     assert rows[2]["status_changed_at"].tzinfo is not None and isinstance(rows[0]["result"], str)
+
+
+@pytest.mark.parametrize("amount", [0.1 + 0.2, 1234.565, -0.0, 1e-12, 12345678901234.567, Decimal("12.345"),
+                                    Decimal("-0.00"), 7])
+def test_a_copy_row_holds_the_amounts_and_choices_django_would_send(amount):
+    # Given an unsaved proposal as a run builds it: amounts as floats or decimals, its status a choice
+    proposal = Proposal(estimated_tax=amount, harvested_losses=amount, status=Proposal.Status.PENDING)
+    fields = [Proposal._meta.get_field(name) for name in ("estimated_tax", "harvested_losses", "status")]
+    # When its COPY row is made
+    row = _row([(f, _sent_as_is(f)) for f in fields], proposal)
+    # Then each value is the one the field's get_db_prep_save gives, to its type and digits
+    expected = [_value(f, proposal) for f in fields]
+    assert [(type(v), str(v)) for v in row] == [(type(v), str(v)) for v in expected]
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), Decimal("NaN"), Decimal("-Infinity")])
+def test_a_copy_row_refuses_an_amount_django_refuses(amount):
+    proposal = Proposal(harvested_losses=amount)
+    field = Proposal._meta.get_field("harvested_losses")
+    with pytest.raises(ValidationError):
+        _value(field, proposal)
+    with pytest.raises(ValidationError):
+        _row([(field, _sent_as_is(field))], proposal)
