@@ -6,7 +6,7 @@ from datetime import date
 
 from playwright.sync_api import expect
 
-from rebalancing.models import Account, Proposal, RebalanceRun
+from rebalancing.models import Account, Household, Proposal, RebalanceRun
 from tests.rebalancing.book import make_account
 
 
@@ -18,6 +18,17 @@ def test_a_portfolio_manager_sells_one_fund_for_another_once(e2e_firm, signed_in
                                holdings=[("VTI", 200, 15000, date(2019, 3, 4)), ("XLE", 100, 7000, date(2020, 5, 1)),
                                          ("BND", 120, 10200, date(2024, 6, 3))])
 
+    try:
+        _journey(account, signed_in, in_firm, firm_url, shot)
+    finally:
+        with in_firm():  # the other journeys count the firm's accounts and runs
+            runs = list(RebalanceRun.objects.filter(proposals__account=account).values_list("pk", flat=True))
+            Account.objects.filter(pk=account.pk).delete()  # its proposals, lots and outcomes with it
+            RebalanceRun.objects.filter(pk__in=runs).delete()
+            Household.objects.filter(pk=account.household_id).delete()
+
+
+def _journey(account, signed_in, in_firm, firm_url, shot):
     page = signed_in("pm")
     page.goto(firm_url(f"/accounts/{account.pk}/"))
     page.get_by_role("link", name="Instruct").click()
