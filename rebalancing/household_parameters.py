@@ -34,6 +34,7 @@ __all__ = [
     "household_drift_bands",
     "household_settings_effective",
     "household_settings_validate",
+    "rates_apart_on_returns",
     "tax_budget_left",
     "tax_realised_ytd",
 ]
@@ -127,6 +128,23 @@ def tax_realised_ytd(accounts) -> float:
             total += estimated_tax(r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long,
                                    a.short_term_rate, a.long_term_rate, r.loss_limit)
     return round(total, 2)
+
+
+def rates_apart_on_returns(household, accounts) -> list[str]:
+    """Returns of the household whose taxable accounts carry different tax rates, in words: a return
+    has one taxpayer's marginal rates, but each account's estimate uses its own and the household's
+    tax budget one of them (``tax_realised_ytd``). Empty when every return's accounts agree."""
+    out = []
+    for spouse in household.returns:
+        on = [a for a in accounts if a.taxable and (not spouse or a.spouse in (spouse, a.Spouse.JOINT))]
+        rates = {(a.short_term_rate, a.long_term_rate) for a in on}
+        if len(rates) > 1:
+            whose = f"the {spouse} spouse's return" if spouse else "the household's return"
+            listed = ", ".join(f"{a.custodian_number} {a.short_term_rate:.1%} / {a.long_term_rate:.1%}" for a in on)
+            out.append(f"On {whose} the accounts carry different tax rates (short-term / long-term: {listed}). "
+                       "A return has one marginal rate; until they agree, each account's tax estimate uses its own "
+                       "and the household's tax budget one of them. Import the accounts file with the right rates.")
+    return out
 
 
 def tax_budget_left(budget, accounts) -> float | None:

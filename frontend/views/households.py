@@ -20,7 +20,11 @@ from rebalancing.access import accounts_visible_to, households_visible_to, propo
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
 from rebalancing.exports import csv_download, csv_text
-from rebalancing.household_parameters import INSIDE_BANDS_CHOICES, household_settings_effective
+from rebalancing.household_parameters import (
+    INSIDE_BANDS_CHOICES,
+    household_settings_effective,
+    rates_apart_on_returns,
+)
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
 from rebalancing.models import (
@@ -190,6 +194,7 @@ def _tax_context(request, household: Household, accounts) -> dict:
               **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
     values = {f: posted.get(f, "") for f in stored} if posted else stored
     return {"tax": values, "filing_choices": Household.FilingStatus.choices,
+            "rates_apart": rates_apart_on_returns(household, accounts),
             "tax_accounts": [(a, posted.get(f"spouse:{a.pk}", a.spouse) if posted else a.spouse,
                               [c for c in Account.Spouse.choices if a.taxable or c[0] != Account.Spouse.JOINT])
                              for a in accounts]}

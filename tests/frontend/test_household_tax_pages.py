@@ -134,3 +134,27 @@ def test_the_account_page_says_whose_return_the_account_is_on_when_the_household
         Account.objects.filter(pk=lees["ira"].pk).update(spouse="second")
     assert "two spouses' returns, half each</a>" in as_user("advisor").get(f"/accounts/{joint.pk}/").content.decode()
     assert "second spouse's return</a>" in as_user("advisor").get(f"/accounts/{lees['ira'].pk}/").content.decode()
+
+
+def test_accounts_of_one_return_with_different_tax_rates_are_named_on_the_page(lees, people, as_user, firm_a):
+    from tests.rebalancing.book import make_account
+
+    household = lees["household"]
+    advisor = as_user("advisor")
+    assert 'data-testid="rates-apart"' not in advisor.get(_url(household)).content.decode()  # one taxable account
+    with tenant_context(firm_a):
+        second = make_account("L-TX2", model=None, household=household, cash="100")
+        Account.objects.filter(pk=second.pk).update(short_term_rate=D("0.24"), long_term_rate=D("0.15"))
+    page = advisor.get(_url(household)).content.decode()
+    assert "On the household&#x27;s return the accounts carry different tax rates (short-term / long-term: " \
+           f"L-TX2 24.0% / 15.0%, {lees['joint'].custodian_number} 37.0% / 20.0%)" in page
+
+    with tenant_context(firm_a):  # filing separately, each spouse's return is read on its own
+        Household.objects.filter(pk=household.pk).update(filing_status="married_separate")
+        Account.objects.filter(pk=lees["joint"].pk).update(spouse="first")
+        Account.objects.filter(pk=second.pk).update(spouse="second")
+    assert 'data-testid="rates-apart"' not in advisor.get(_url(household)).content.decode()
+    with tenant_context(firm_a):  # a joint account is on both returns, half each
+        Account.objects.filter(pk=lees["joint"].pk).update(spouse="joint")
+    page = advisor.get(_url(household)).content.decode()
+    assert page.count('data-testid="rates-apart"') == 1 and "On the second spouse&#x27;s return" in page
