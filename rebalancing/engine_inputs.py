@@ -231,13 +231,9 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     it and goes on. ``edits`` (by account id) are parameter values laid over an account's effective
     ones for this solve only: an advisor's edit of a proposal (``services.revisions``).
     """
-    # The accounts with their households; their templates (what ``Account.governing_template``
-    # reads) once per chunk: a firm's accounts share a few, and a template per account row, with
-    # its parameters' JSON parsed again, was a third of the accounts query's time.
-    accounts = list(
-        Account.objects.filter(any_of("pk", account_ids)).select_related("household")
-        .prefetch_related("template", "household__template").order_by("pk")
-    )
+    # Templates once per chunk: a template per account row, with its parameters' JSON parsed
+    # again, was a third of the accounts query's time.
+    accounts = list(Account.objects.filter(any_of("pk", account_ids)).with_governing_template(batch=True).order_by("pk"))
     lots_by_account = _lots_by_account([a.pk for a in accounts])
     households = {a.household_id for a in accounts}
     trades_by_household: dict[int, list[tuple]] = defaultdict(list)

@@ -4,33 +4,33 @@ for another once; the proposal says what was asked and the parameters stay as th
 import re
 from datetime import date
 
+import pytest
 from playwright.sync_api import expect
 
 from rebalancing.models import Account, Household, Proposal, RebalanceRun
 from tests.rebalancing.book import make_account
 
 
-def test_a_portfolio_manager_sells_one_fund_for_another_once(e2e_firm, signed_in, in_firm, firm_url, shot):
+@pytest.fixture
+def own_account(e2e_firm, in_firm):
+    """An account of its own, with no proposal, removed afterwards: the other journeys count the
+    firm's accounts and runs."""
     with in_firm():
         book = e2e_firm["book"]
-        # An account of its own, with no proposal: the other journeys' proposals stay as they are.
         account = make_account("E-INS", model=book["model"], template=book["template"], cash="1500",
                                holdings=[("VTI", 200, 15000, date(2019, 3, 4)), ("XLE", 100, 7000, date(2020, 5, 1)),
                                          ("BND", 120, 10200, date(2024, 6, 3))])
-
-    try:
-        _journey(account, signed_in, in_firm, firm_url, shot)
-    finally:
-        with in_firm():  # the other journeys count the firm's accounts and runs
-            runs = list(RebalanceRun.objects.filter(proposals__account=account).values_list("pk", flat=True))
-            Account.objects.filter(pk=account.pk).delete()  # its proposals, lots and outcomes with it
-            RebalanceRun.objects.filter(pk__in=runs).delete()
-            Household.objects.filter(pk=account.household_id).delete()
+    yield account
+    with in_firm():
+        runs = list(RebalanceRun.objects.filter(proposals__account=account).values_list("pk", flat=True))
+        Account.objects.filter(pk=account.pk).delete()  # its proposals, lots and outcomes with it
+        RebalanceRun.objects.filter(pk__in=runs).delete()
+        Household.objects.filter(pk=account.household_id).delete()
 
 
-def _journey(account, signed_in, in_firm, firm_url, shot):
+def test_a_portfolio_manager_sells_one_fund_for_another_once(own_account, signed_in, in_firm, firm_url, shot):
     page = signed_in("pm")
-    page.goto(firm_url(f"/accounts/{account.pk}/"))
+    page.goto(firm_url(f"/accounts/{own_account.pk}/"))
     page.get_by_role("link", name="Instruct").click()
     form = page.locator("#instruct-form")
     expect(page.get_by_role("heading", name="One-off instruction")).to_be_visible()
@@ -49,7 +49,7 @@ def _journey(account, signed_in, in_firm, firm_url, shot):
     expect(trades).to_contain_text("XLE")
     with in_firm():
         proposal = Proposal.objects.get(pk=proposal_id)
-        assert proposal.account_id == account.pk and proposal.run.kind == RebalanceRun.Kind.INSTRUCTION
+        assert proposal.account_id == own_account.pk and proposal.run.kind == RebalanceRun.Kind.INSTRUCTION
         sold = {t["symbol"]: t for t in proposal.result["trades"]}["XLE"]
         assert sold["side"] == "sell" and sold["quantity"] == 100
-        assert Account.objects.get(pk=account.pk).overrides == {}
+        assert Account.objects.get(pk=own_account.pk).overrides == {}
