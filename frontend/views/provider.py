@@ -142,13 +142,19 @@ def provider_run_start(request):
     return redirect("provider_run_detail", slug=firm.slug, pk=run.pk)
 
 
+def _run(pk: int) -> RebalanceRun:
+    """The run ``pk`` of the firm whose schema is active, or a 404."""
+    run = RebalanceRun.objects.filter(pk=pk).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
 @provider_page(STAFF)
 def provider_run_detail(request, slug: str, pk: int):
     firm = _firm(slug)
     with schema_context(firm.schema_name):
-        run = RebalanceRun.objects.filter(pk=pk).first()
-        if run is None:
-            raise Http404("No such run.")
+        run = _run(pk)
         finished = run.status in FINISHED
         summary = _firm_summary(run) if finished or run.done else None
         stall = RunWatch.objects.filter(run=run).first()
@@ -170,9 +176,7 @@ def provider_run_retry(request, slug: str, pk: int):
     """Rebalance again, in a run of their own, the accounts a finished run of a firm failed."""
     firm = _firm(slug)
     with schema_context(firm.schema_name):
-        run = RebalanceRun.objects.filter(pk=pk).first()
-        if run is None:
-            raise Http404("No such run.")
+        run = _run(pk)
         if run.status not in FINISHED:
             messages.error(request, f"Run {run.pk} is still running; its failed accounts can be run again once it ends.")
             return redirect("provider_run_detail", slug=slug, pk=pk)
