@@ -42,6 +42,7 @@ from tenants.audit.services import audit_many
 
 from .adjustments import LEDGER_LOCK, unit_cost, wash_sales_recompute
 from .execution_file import KIND, OPTIONAL, REQUIRED, Row, columns_differing, rows_read, sheet_from_records
+from .fill_order import Reallocation, fill_order_key
 from .quantities import cents, plain, prorate
 
 __all__ = ["KIND", "LEDGER_LOCK", "OPTIONAL", "REQUIRED", "executions_apply", "executions_import"]
@@ -129,36 +130,57 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
     # will be by its turn (trade date, then line), so the report covers overfills and short lots too.
     # Within a day, purchases first: a sale may take shares bought that day (a day trade), whatever
     # line the custodian listed it on; no purchase depends on a sale.
-    new.sort(key=lambda r: (r.trade_date, orders[r.order_id].side == "sell", r.line))
+    # Sale fills already booked that the new ones come before are taken again, in order (fill_order).
+    def in_order(rows: list[Row]) -> list[Row]:
+        return sorted(rows, key=lambda r: fill_order_key(r, orders[r.order_id].side))
+
+    again = Reallocation(new, orders)
+    events = in_order(new + again.rows)
     account_ids = {orders[r.order_id].account_id for r in new}
     year = as_of.year
-    rehearsal = _Ledger({k: copy.copy(o) for k, o in orders.items()}, _Book(account_ids), year=year,
-                        actor=actor, source=source)
+    rehearsal_orders, rehearsal_book = {k: copy.copy(o) for k, o in orders.items()}, _Book(account_ids)
+    again.take_back(rehearsal_orders, rehearsal_book)
+    rehearsal = _Ledger(rehearsal_orders, rehearsal_book, year=year, actor=actor, source=source)
     reported = {p.row for p in problems.sorted()}
+    first_line = {}
     for row in new:
+        first_line.setdefault(row.order_id, row.line)
+    for row in events:
         if row.line in reported:
             continue
         try:
-            rehearsal.apply(row)
+            rehearsal.apply(row, again.execution(row))
         except _Refused as refused:
-            problems.add(row.line, refused.column, refused.problem)
+            if row.line:
+                problems.add(row.line, refused.column, refused.problem)
+            else:  # a booked fill taken again after this file's earlier-dated one: the new row is why
+                problems.add(first_line[row.order_id], refused.column,
+                             f"booked fill {row.external_id} of {row.trade_date}, taken again after this earlier-dated "
+                             f"fill, would fail: {refused.problem}")
     problems.reject_if_any()
     if not new:
         return ImportSummary(KIND, len(rows), 0, 0, len(rows) - len(new))
 
     before = {k: (o.status, o.filled_quantity, o.cancelled_quantity) for k, o in orders.items()}
-    for _, day_rows in groupby(new, key=lambda r: r.trade_date):
+    if again:
+        book = _Book(account_ids)
+        again.take_back(orders, book)
+        _Ledger(orders, book, year=year, actor=actor, source=source).write()
+        again.write_back(year=year)
+    for _, day_rows in groupby(events, key=lambda r: r.trade_date):
         ledger = _Ledger(orders, _Book(account_ids), year=year, actor=actor, source=source)
         for row in day_rows:
-            ledger.apply(row)  # rehearsed above: cannot refuse now
+            ledger.apply(row, again.execution(row))  # rehearsed above: cannot refuse now
         ledger.write()
     fills = [r for r in new if r.kind == "fill"]
     recomputed = wash_sales_recompute(
         household_ids={orders[r.order_id].account.household_id for r in fills},
         security_ids={orders[r.order_id].security_id for r in fills},
         year=year, actor=actor, trigger=f"executions from {source}",
-        new_sales=Execution.objects.filter(external_id__in=[r.external_id for r in fills]).values_list("pk", flat=True),
+        new_sales=[*Execution.objects.filter(external_id__in=[r.external_id for r in fills]).values_list("pk", flat=True),
+                   *(e.pk for e in again.executions.values())],
     )
+    reordered = again.record(actor=actor, source=source) if again else 0
     adjustments = recomputed.adjustments
     changed = [o for k, o in orders.items() if (o.status, o.filled_quantity, o.cancelled_quantity) != before[k]]
     audit_many(actor=actor, action="order.execute", changes=[
@@ -172,6 +194,9 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
     if recomputed.changed_sales:
         notes.append(f"{recomputed.changed_sales} earlier sale{'s' if recomputed.changed_sales != 1 else ''} "
                      "recalculated for wash sales")
+    if reordered:
+        notes.append(f"{reordered} earlier sale{'s' if reordered != 1 else ''} of {len(again.executions)} booked "
+                     f"fill{'s' if len(again.executions) != 1 else ''} taken again in trade-date order")
     if executed:
         notes.append(f"{executed} proposal{'s' if executed != 1 else ''} executed")
     webhook_events.executions_imported(source=source, applied=len(new), unchanged=len(rows) - len(new),
@@ -317,6 +342,27 @@ class _Book:
                            f"for this fill of {plain(quantity)}")
         return pieces
 
+    def restore(self, realised: list[RealisedLot]) -> None:
+        """Put the shares of these sales back in the lots they were taken from (``fill_order``): a lot
+        emptied since is made again as it was, with its basis, wash-sale adjustment and dates."""
+        for r in realised:
+            lot = self.lots.get((r.account_id, r.lot_id))
+            if lot is None:
+                self.add(TaxLot(account_id=r.account_id, lot_id=r.lot_id, security_id=r.security_id,
+                                quantity=r.quantity, cost_basis=r.cost_basis, acquired=r.acquired,
+                                purchased=r.purchased if r.purchased != r.acquired else None,
+                                purchase_lot_id=r.purchase_lot_id, wash_adjustment=r.wash_adjustment,
+                                unit_cost=r.unit_cost))
+                continue
+            lot.quantity += r.quantity
+            lot.wash_adjustment += r.wash_adjustment
+            lot.cost_basis = (cents(lot.unit_cost * lot.quantity) + lot.wash_adjustment if lot.unit_cost is not None
+                              else lot.cost_basis + r.cost_basis)
+            if lot.pk is not None:
+                if lot.pk in self.emptied:
+                    self.emptied.remove(lot.pk)
+                self.changed[lot.pk] = lot
+
     def add(self, lot: TaxLot) -> None:
         self.lots[(lot.account_id, lot.lot_id)] = lot
         self.by_account[lot.account_id].append(lot)
@@ -336,7 +382,9 @@ class _Ledger:
         self.ytd: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
         self.touched: dict[str, Order] = {}
 
-    def apply(self, row: Row) -> None:
+    def apply(self, row: Row, booked: Execution | None = None) -> None:
+        """Apply ``row``; ``booked``: the execution it already is, taken again in trade-date order
+        (``fill_order``: not stored again, its cash already moved)."""
         order = self.orders[row.order_id]
         if order.status in _CLOSED:
             raise _Refused("order_id", f"order {order.order_id} is {order.get_status_display().lower()}; "
@@ -347,14 +395,15 @@ class _Ledger:
             verb = "cancels" if row.kind == "cancel" else "fills"
             raise _Refused("quantity", f"{verb} {plain(quantity)} shares but {plain(open_quantity)} of order "
                            f"{order.order_id} are open")
-        execution = Execution(external_id=row.external_id, order=order, kind=row.kind, quantity=quantity,
-                              price=row.price, fees=row.fees if row.kind == "fill" else Decimal(0),
-                              trade_date=row.trade_date, source=self.source, applied_by=self.applied_by[:200])
+        execution = booked or Execution(external_id=row.external_id, order=order, kind=row.kind, quantity=quantity,
+                                        price=row.price, fees=row.fees if row.kind == "fill" else Decimal(0),
+                                        trade_date=row.trade_date, source=self.source,
+                                        applied_by=self.applied_by[:200])
         if row.kind == "cancel":
             order.cancelled_quantity += quantity
         else:
             if order.side == "sell":
-                self._sell(order, execution)
+                self._sell(order, execution, cash=booked is None)
             else:
                 self._buy(order, execution, row.lot_id or row.external_id)
             order.filled_quantity += quantity
@@ -363,10 +412,11 @@ class _Ledger:
             order.closed_at = timezone.now()
         elif order.filled_quantity > 0:
             order.status = Order.Status.PARTIALLY_FILLED
-        self.executions.append(execution)
+        if booked is None:
+            self.executions.append(execution)
         self.touched[order.order_id] = order
 
-    def _sell(self, order: Order, execution: Execution) -> None:
+    def _sell(self, order: Order, execution: Execution, *, cash: bool = True) -> None:
         pieces = self.book.relieve(order, execution.quantity, execution.trade_date)
         net = cents(execution.quantity * execution.price) - execution.fees
         total_gain = Decimal(0)
@@ -385,7 +435,8 @@ class _Ledger:
             ))
             if execution.trade_date.year == self.year:
                 self.ytd[order.account_id][lot_term] += gain
-        self.cash[order.account_id] += net
+        if cash:
+            self.cash[order.account_id] += net
         self._trade(order, execution, realised_gain=total_gain)
 
     def _buy(self, order: Order, execution: Execution, lot_id: str) -> None:

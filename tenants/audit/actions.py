@@ -72,6 +72,7 @@ class Action(StrEnum):
     ORDER_EXECUTE = "order.execute", "applied fills or cancels to an order"
     LOT_WASH_SALE = "lot.wash_sale", "moved a lot's basis and holding period for a wash sale"
     LEDGER_WASH_SALES_RECOMPUTE = "ledger.wash_sales_recompute", "recalculated a household's wash sales"
+    LEDGER_FILLS_REORDERED = "ledger.fills_reordered", "took a sale order's booked fills again in trade-date order"
     RECONCILIATION_CREATE = "reconciliation.create", "compared a custodian's positions with the ledger"
     RECONCILIATION_ACCEPT = "reconciliation.accept", "accepted a custodian's lots"
     RECONCILIATION_REJECT = "reconciliation.reject", "kept the ledger's lots against a custodian's"
