@@ -31,10 +31,12 @@ from tenants.errors import ValidationFailed
 __all__ = [
     "HOUSEHOLD_DEFAULTS",
     "INSIDE_BANDS_CHOICES",
+    "accounts_on_return",
     "household_drift_bands",
     "household_settings_effective",
     "household_settings_validate",
     "rates_apart_on_returns",
+    "return_rates",
     "tax_budget_left",
     "tax_realised_ytd",
 ]
@@ -130,20 +132,37 @@ def tax_realised_ytd(accounts) -> float:
     return round(total, 2)
 
 
+def accounts_on_return(household, accounts, spouse: str) -> list:
+    """The taxable accounts whose sales go on a return: every one on the household's one return
+    (``spouse`` ""); filing separately, the spouse's own and the joint ones (half on each)."""
+    return [a for a in accounts if a.taxable and (not spouse or a.spouse in (spouse, a.Spouse.JOINT))]
+
+
+def return_rates(household, accounts) -> dict[str, tuple | None]:
+    """Each return's (short-term, long-term) marginal rates: what its taxable accounts carry; None
+    when they differ or it has none."""
+    out = {}
+    for spouse in household.returns:
+        rates = {(a.short_term_rate, a.long_term_rate) for a in accounts_on_return(household, accounts, spouse)}
+        out[spouse] = next(iter(rates)) if len(rates) == 1 else None
+    return out
+
+
 def rates_apart_on_returns(household, accounts) -> list[str]:
     """Returns of the household whose taxable accounts carry different tax rates, in words: a return
     has one taxpayer's marginal rates, but each account's estimate uses its own and the household's
     tax budget one of them (``tax_realised_ytd``). Empty when every return's accounts agree."""
     out = []
     for spouse in household.returns:
-        on = [a for a in accounts if a.taxable and (not spouse or a.spouse in (spouse, a.Spouse.JOINT))]
+        on = accounts_on_return(household, accounts, spouse)
         rates = {(a.short_term_rate, a.long_term_rate) for a in on}
         if len(rates) > 1:
             whose = f"the {spouse} spouse's return" if spouse else "the household's return"
             listed = ", ".join(f"{a.custodian_number} {a.short_term_rate:.1%} / {a.long_term_rate:.1%}" for a in on)
             out.append(f"On {whose} the accounts carry different tax rates (short-term / long-term: {listed}). "
                        "A return has one marginal rate; until they agree, each account's tax estimate uses its own "
-                       "and the household's tax budget one of them. Import the accounts file with the right rates.")
+                       "and the household's tax budget one of them. Set the return's rates under Tax returns (or "
+                       "give every account on it the same rates in the accounts file).")
     return out
 
 

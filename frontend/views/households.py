@@ -24,6 +24,7 @@ from rebalancing.household_parameters import (
     INSIDE_BANDS_CHOICES,
     household_settings_effective,
     rates_apart_on_returns,
+    return_rates,
 )
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
@@ -192,6 +193,11 @@ def _tax_context(request, household: Household, accounts) -> dict:
     stored = {"filing_status": household.filing_status,
               "carryforward_year": "" if household.carryforward_year is None else str(household.carryforward_year),
               **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
+    rates = return_rates(household, accounts)
+    first, second = (rates["first"], rates["second"]) if household.files_separately else (rates[""], None)
+    for prefix, pair in (("", first), ("second_", second)):
+        for leg, rate in zip(("short", "long"), pair or (None, None), strict=True):
+            stored[f"{prefix}{leg}_term_rate"] = "" if rate is None else f"{Decimal(rate) * 100:.2f}".rstrip("0").rstrip(".")
     values = {f: posted.get(f, "") for f in stored} if posted else stored
     return {"tax": values, "filing_choices": Household.FilingStatus.choices,
             "rates_apart": rates_apart_on_returns(household, accounts),
@@ -249,8 +255,8 @@ def household_members(request, pk: int):
 @require_POST
 def household_tax(request, pk: int):
     """The household's returns: filing status, the opening capital loss carryover (each spouse's
-    when married filing separately) and whose return each account is on. A refusal keeps what was
-    typed."""
+    when married filing separately), each return's marginal rates and whose return each account is
+    on. A refusal keeps what was typed."""
     household = _household(request, pk)
     post = request.POST
     members = household.accounts.values_list("pk", flat=True)
@@ -261,6 +267,7 @@ def household_tax(request, pk: int):
                                                     maximum=timezone.localdate().year,
                                                     what="year the opening loss is carried into"),
                      **{f: decimal_param(post, f, what="loss carried in") or Decimal(0) for f in CARRYOVER_FIELDS}}
+            facts |= _rates_posted(post)
         except BadRequest as exc:
             raise ValidationFailed(str(exc)) from None
         spouses = {a: post[f"spouse:{a}"] for a in members if f"spouse:{a}" in post}
@@ -270,6 +277,27 @@ def household_tax(request, pk: int):
         return _refused(request, household, exc, "#tax")
     return _done(request, household, "Tax returns saved: the Schedule D report, the carried loss and the next run "
                  "use them.", "#tax")
+
+
+_RATE_WORDS = {"short_term_rate": "short-term rate", "long_term_rate": "long-term rate",
+               "second_short_term_rate": "second spouse's short-term rate",
+               "second_long_term_rate": "second spouse's long-term rate"}
+
+
+def _rates_posted(post) -> dict[str, Decimal]:
+    """The returns' rates as typed, in percent (40.8); empty: kept as they are."""
+    out = {}
+    for field, words in _RATE_WORDS.items():
+        percent = decimal_param(post, field, what=words)
+        if percent is None:
+            continue
+        if not 0 <= percent <= 100:
+            raise ValidationFailed(f"The {words} is a percentage from 0 to 100, not {percent}.", detail={"field": field})
+        if percent != percent.quantize(Decimal("0.01")):
+            raise ValidationFailed(f"The {words} takes at most two decimals (40.85), not {percent}.",
+                                   detail={"field": field})
+        out[field] = percent / 100
+    return out
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_USERS)

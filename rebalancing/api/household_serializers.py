@@ -98,6 +98,11 @@ def _carried(help_text: str):
     return serializers.DecimalField(max_digits=18, decimal_places=2, required=False, help_text=help_text)
 
 
+def _rate(help_text: str):
+    # Range and places are the service's to refuse, in its words (the page's percent form shares them).
+    return serializers.DecimalField(max_digits=12, decimal_places=8, required=False, help_text=help_text)
+
+
 class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
     """A household's returns (``services.tax_returns.household_tax_set``): what is omitted is kept;
     what makes no sense is refused whole (400, ``detail.field``)."""
@@ -115,6 +120,11 @@ class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
                                               "carried into that year")
     carryforward_second_long_term = _carried("Filing separately only: the second spouse's long-term loss carried "
                                              "into that year")
+    short_term_rate = _rate("The short-term rate of the household's return (filing separately: the first "
+                            "spouse's), a fraction: 0.408 for 40.8%; written to every taxable account on the return")
+    long_term_rate = _rate("The long-term rate of the household's return (filing separately: the first spouse's)")
+    second_short_term_rate = _rate("Filing separately only: the second spouse's short-term rate")
+    second_long_term_rate = _rate("Filing separately only: the second spouse's long-term rate")
     spouses = serializers.DictField(child=serializers.CharField(), required=False,
                                     help_text='account id -> whose return its sales go on when the household files '
                                               'separately: "first", "second" or "joint" (half each; taxable '

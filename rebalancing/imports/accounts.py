@@ -2,13 +2,18 @@
 the households' tax returns: filing status and opening carryover, each spouse's when married
 filing separately; ``services.tax_returns``)."""
 
+import math
+from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pandas as pd
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from rebalancing.household_parameters import rates_apart_on_returns
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
 from rebalancing.services.tax_returns import CARRYOVER_FIELDS, household_tax_check
 from tenants.errors import ValidationFailed
@@ -148,6 +153,55 @@ def _household_tax_plan(sheet, households: pd.Series, facts: dict[str, dict]) ->
             sheet.problems.add(first_line[external_id], exc.detail.get("field", "filing_status"), exc.message)
 
 
+def _rates_plan(sheet, columns: dict, households: pd.Series, facts: dict[str, dict]) -> None:
+    """A return is one taxpayer's, taxed at one set of marginal rates: a file that sets an account's
+    rates must leave every taxable account on that account's return at the same ones (the file's
+    accounts as it leaves them, the household's others as stored). Said on each row that sets a rate
+    on such a return."""
+    given = [columns[n] for n in ("short_term_rate", "long_term_rate") if n in columns]
+    if not given:
+        return
+    sets_rate = pd.concat(given, axis=1).notna().any(axis=1)
+    touched = {h for h, s in zip(households.tolist(), sets_rate.tolist(), strict=True) if s and isinstance(h, str)}
+    if not touched:
+        return
+    numbers = columns["custodian_number"]
+    stored = {a.custodian_number: a for a in Account.objects.filter(
+        Q(household__external_id__in=touched) | Q(custodian_number__in=distinct(numbers))).select_related("household")}
+    planned: dict[str, dict[str, SimpleNamespace]] = defaultdict(dict)
+    for number, a in stored.items():
+        planned[a.household.external_id][number] = SimpleNamespace(
+            custodian_number=number, taxable=a.taxable, spouse=a.spouse, short_term_rate=a.short_term_rate,
+            long_term_rate=a.long_term_rate, Spouse=Account.Spouse)
+
+    def cell(name: str, line, default):
+        value = columns[name].get(line) if name in columns else None
+        return default if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+    setting: dict[str, list] = defaultdict(list)
+    for line, number, household in zip(numbers.index, numbers.tolist(), households.tolist(), strict=True):
+        old = stored.get(number)
+        if old is not None:
+            planned[old.household.external_id].pop(number, None)
+        status = cell("tax_status", line, old.tax_status if old else Account.TaxStatus.TAXABLE)
+        planned[household][number] = SimpleNamespace(
+            custodian_number=number, taxable=status == Account.TaxStatus.TAXABLE,
+            spouse=cell("spouse", line, old.spouse if old else Account.Spouse.FIRST),
+            short_term_rate=Decimal(cell("short_term_rate", line, old.short_term_rate if old else Decimal("0.37"))),
+            long_term_rate=Decimal(cell("long_term_rate", line, old.long_term_rate if old else Decimal("0.20"))),
+            Spouse=Account.Spouse)
+        if sets_rate[line]:
+            setting[household].append(line)
+    known = {h.external_id: h for h in Household.objects.filter(external_id__in=touched)}
+    for external_id in sorted(touched):
+        household = known.get(external_id) or Household(external_id=external_id, name=external_id)
+        household.filing_status = facts.get(external_id, {}).get("filing_status", household.filing_status)
+        apart = rates_apart_on_returns(household, sorted(planned[external_id].values(),
+                                                         key=lambda a: a.custodian_number))
+        for line in setting[external_id] if apart else ():
+            sheet.problems.add(line, "short_term_rate", f"household {external_id}: {apart[0]}")
+
+
 def _household_tax_apply(household_ids: dict[str, int], facts: dict[str, dict]) -> int:
     """Write the households' tax facts; how many households changed."""
     changed = 0
@@ -267,6 +321,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     duplicates_report(sheet, {"account_number": columns["custodian_number"]}, "account number")
     _spouses_check(sheet, columns)
     _household_tax_plan(sheet, households, tax_facts)
+    if not sheet.problems:
+        _rates_plan(sheet, columns, households, tax_facts)
     sheet.problems.reject_if_any()
 
     household_ids, notes = _households_upsert(distinct(households), household_names)

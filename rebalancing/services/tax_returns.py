@@ -1,5 +1,6 @@
 """A household's tax returns: its filing status, the capital losses carried into its first ledger
-year (the household's, or each spouse's when married filing separately) and whose return each
+year (the household's, or each spouse's when married filing separately), each return's marginal
+rates (one taxpayer's: every taxable account on the return is taxed at them) and whose return each
 account's sales go on (``Account.spouse``). The Schedule D report, the carryover chain and the
 engine's carried loss read them (``ledger.carryover``)."""
 
@@ -12,13 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from rebalancing.access import households_visible_to, require
+from rebalancing.household_parameters import accounts_on_return, rates_apart_on_returns
 from rebalancing.models import Account, Household
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
-__all__ = ["CARRYOVER_FIELDS", "household_tax_check", "household_tax_set"]
+__all__ = ["CARRYOVER_FIELDS", "RATE_FACTS", "household_tax_check", "household_tax_set"]
 
 # The opening carryover: the household's (the first spouse's when filing separately), the second's.
 CARRYOVER_FIELDS = ("carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
@@ -27,6 +29,10 @@ _WORDS = {"carryforward_short_term": "short-term loss carried in", "carryforward
           "carryforward_second_short_term": "the second spouse's short-term loss carried in",
           "carryforward_second_long_term": "the second spouse's long-term loss carried in"}
 _FIRST_BOOK_YEAR = 1900
+# A return's marginal rates (fractions): the household's one return, or the first spouse's when
+# filing separately; the second spouse's. Stored on the return's taxable accounts, kept equal.
+RATE_FACTS = {"short_term_rate": ("first", "short"), "long_term_rate": ("first", "long"),
+              "second_short_term_rate": ("second", "short"), "second_long_term_rate": ("second", "long")}
 
 
 def _amount(field: str, value) -> Decimal:
@@ -46,18 +52,22 @@ def _amount(field: str, value) -> Decimal:
 @transaction.atomic
 def household_tax_set(*, user, household: Household, facts: dict | None = None,
                       spouses: dict[int, str] | None = None) -> Household:
-    """Set a household's filing status and opening carryover (``facts``: any of ``filing_status``,
-    ``carryforward_year`` and ``CARRYOVER_FIELDS``; those not given are kept) and whose return each
-    of its accounts is on (``spouses``: account id -> "first", "second" or "joint"). Refused whole,
+    """Set a household's filing status, opening carryover and returns' rates (``facts``: any of
+    ``filing_status``, ``carryforward_year``, ``CARRYOVER_FIELDS`` and ``RATE_FACTS``; those not
+    given are kept) and whose return each of its accounts is on (``spouses``: account id -> "first",
+    "second" or "joint"). A return's rates are written to every taxable account on it. Refused whole,
     naming the problem, when anything makes no sense: an unknown status, a negative loss, a
-    carryover without its year, a second spouse's carryover on one return, an IRA or Roth marked
-    joint (IRC §408(a)), an account of another household."""
+    carryover without its year, a second spouse's carryover or rates on one return, a rate outside
+    0-1, an IRA or Roth marked joint (IRC §408(a)), an account of another household, a joint account
+    between spouses given different rates, or a change that leaves a return's accounts at different
+    rates."""
     require(user, Capability.EDIT_PARAMETERS)
     found = households_visible_to(user).filter(pk=household.pk).first()
     if found is None:
         raise NotFound("No such household.")
     household = Household.objects.select_for_update(of=("self",)).get(pk=found.pk)
     facts, spouses = dict(facts or {}), dict(spouses or {})
+    rates = {f: _rate(f, facts.pop(f)) for f in RATE_FACTS if f in facts}
     unknown = sorted(set(facts) - {"filing_status", "carryforward_year", *CARRYOVER_FIELDS})
     if unknown:
         raise ValidationFailed(f"Unknown tax fact {unknown[0]!r}.", detail={"field": unknown[0]})
@@ -87,11 +97,16 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     household.save(update_fields=list(fields))
     after = {f: getattr(household, f) for f in fields}
     changed_accounts = _spouses_set(household, spouses)
+    changed_rates = _rates_set(household, rates, check=bool(rates or changed_accounts)
+                               or before["filing_status"] != household.filing_status)
     before_text = {f: str(v) if v is not None else None for f, v in before.items() if before[f] != after[f]}
     after_text = {f: str(v) if v is not None else None for f, v in after.items() if before[f] != after[f]}
     if changed_accounts:
         before_text["spouse"] = {n: b for n, (b, _a) in changed_accounts.items()}
         after_text["spouse"] = {n: a for n, (_b, a) in changed_accounts.items()}
+    if changed_rates:
+        before_text["rates"] = {n: b for n, (b, _a) in changed_rates.items()}
+        after_text["rates"] = {n: a for n, (_b, a) in changed_rates.items()}
     if after_text:
         audit_record(actor=user, action=Action.HOUSEHOLD_TAX, obj=household, before=before_text, after=after_text)
     return household
@@ -134,4 +149,63 @@ def _spouses_set(household: Household, spouses: dict[int, str]) -> dict[str, tup
             changed[account.custodian_number] = (account.spouse, spouse)
             account.spouse = spouse
             account.save(update_fields=["spouse"])
+    return changed
+
+
+def _rate(field: str, value) -> Decimal:
+    whose, leg = RATE_FACTS[field]
+    words = f"{'the second spouse' if whose == 'second' else 'the return'}'s {leg}-term rate"
+    try:
+        rate = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationFailed(f"{words[0].upper()}{words[1:]} must be a number from 0 to 1, not {value!r}.",
+                               detail={"field": field}) from None
+    if not rate.is_finite() or not 0 <= rate <= 1:
+        raise ValidationFailed(f"{words[0].upper()}{words[1:]} is a fraction from 0 to 1 (0.408 for 40.8%), "
+                               f"not {value}.", detail={"field": field})
+    if rate != rate.quantize(Decimal("0.0001")):
+        raise ValidationFailed(f"{words[0].upper()}{words[1:]} has more than four decimal places: {value} "
+                               "(0.4085 is 40.85%).", detail={"field": field})
+    return rate
+
+
+def _rates_set(household: Household, rates: dict[str, Decimal], *, check: bool) -> dict[str, tuple[str, str]]:
+    """Each return's rates written to its taxable accounts; custodian number -> (before, after) as
+    "short / long" of those changed. ``check``: refuse a result whose returns' accounts disagree
+    (something changed who files what, or the rates); a household whose accounts already disagreed
+    and only has its carryover edited is left as it is, flagged on its page."""
+    if not rates and not check:
+        return {}
+    accounts = list(Account.objects.select_for_update().filter(household=household).order_by("custodian_number"))
+    if not household.files_separately and any(RATE_FACTS[f][0] == "second" for f in rates):
+        raise ValidationFailed(
+            f"A second spouse's rates are for a household filing separately; {household.name} files "
+            f"{household.get_filing_status_display().lower()}, one return: give the household's rates.",
+            detail={"field": next(f for f in rates if RATE_FACTS[f][0] == "second")})
+    wanted: dict[int, dict[str, tuple[str, Decimal]]] = {}
+    for field, rate in rates.items():
+        whose, leg = RATE_FACTS[field]
+        for account in accounts_on_return(household, accounts, whose if household.files_separately else ""):
+            name = f"{leg}_term_rate"
+            given = wanted.setdefault(account.pk, {}).get(name)
+            if given is not None and given[1] != rate:
+                raise ValidationFailed(
+                    f"Account {account.custodian_number} is joint: half its sales go on each spouse's return, and "
+                    f"an account is taxed at one {leg}-term rate. Give both spouses the same {leg}-term rate, or "
+                    "make the account one spouse's.", detail={"field": field, "account": account.custodian_number})
+            wanted[account.pk][name] = (field, rate)
+    changed = {}
+    for account in accounts:
+        before = f"{account.short_term_rate:.4f} / {account.long_term_rate:.4f}"
+        for name, (_field, rate) in wanted.get(account.pk, {}).items():
+            setattr(account, name, rate)
+        after = f"{Decimal(account.short_term_rate):.4f} / {Decimal(account.long_term_rate):.4f}"
+        if after != before:
+            account.save(update_fields=["short_term_rate", "long_term_rate"])
+            changed[account.custodian_number] = (before, after)
+    if check:
+        apart = rates_apart_on_returns(household, accounts)
+        if apart:
+            raise ValidationFailed(f"This change would leave one return's accounts at different rates. {apart[0]}",
+                                   detail={"field": "short_term_rate"})
     return changed

@@ -110,3 +110,27 @@ def test_an_account_id_not_written_in_0_to_9_is_refused_and_nothing_changes(lees
     assert "written in the digits 0-9" in error_of(answer)["message"]
     with tenant_context(firm_a):
         assert Account.objects.get(pk=lees["joint"].pk).spouse == "first"
+
+
+def test_the_returns_rates_through_the_api(lees, people, firm_a, client_for):
+    advisor, household = client_for(firm_a, people["advisor"]), lees["household"]
+    with tenant_context(firm_a):
+        other = make_account("LEE-TX2", model=None, household=household, cash="100")
+    answer = _patch(advisor, household, {"filing_status": "married_separate", "short_term_rate": "0.408",
+                                         "long_term_rate": "0.238", "second_short_term_rate": "0.35",
+                                         "second_long_term_rate": "0.15", "spouses": {str(other.pk): "second"}})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["tax_returns"] == [
+        {"spouse": "first", "short_term_rate": "0.4080", "long_term_rate": "0.2380", "accounts": ["LEE-JT"]},
+        {"spouse": "second", "short_term_rate": "0.3500", "long_term_rate": "0.1500", "accounts": ["LEE-TX2"]}]
+    listed = advisor.get(f"{API}/households/").json()["results"]
+    assert [h["tax_returns"] for h in listed if h["id"] == household.pk] == [answer.json()["tax_returns"]]
+
+    # A joint account is on both returns: one account, one rate.
+    refused = _patch(advisor, household, {"short_term_rate": "0.408", "second_short_term_rate": "0.35",
+                                          "spouses": {str(lees["joint"].pk): "joint"}})
+    assert refused.status_code == 400
+    assert "Account LEE-JT is joint" in error_of(refused)["message"]
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=lees["joint"].pk).spouse == "first"
+    assert _patch(advisor, household, {"long_term_rate": 2}).status_code == 400

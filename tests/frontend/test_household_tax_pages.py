@@ -158,3 +158,27 @@ def test_accounts_of_one_return_with_different_tax_rates_are_named_on_the_page(l
         Account.objects.filter(pk=lees["joint"].pk).update(spouse="joint")
     page = advisor.get(_url(household)).content.decode()
     assert page.count('data-testid="rates-apart"') == 1 and "On the second spouse&#x27;s return" in page
+
+
+def test_the_return_rates_are_set_on_the_page_in_percent_and_the_flag_goes(lees, as_user, firm_a):
+    from tests.rebalancing.book import make_account
+
+    household, advisor = lees["household"], as_user("advisor")
+    with tenant_context(firm_a):
+        second = make_account("L-TX2", model=None, household=household, cash="100")
+        Account.objects.filter(pk=second.pk).update(short_term_rate=D("0.24"), long_term_rate=D("0.15"))
+    page = advisor.get(_url(household)).content.decode()
+    assert 'name="short_term_rate" inputmode="decimal" value="" placeholder="accounts differ"' in page
+
+    refused = advisor.post(_url(household, "tax/"), {"filing_status": "married_joint", "short_term_rate": "140",
+                                                     "long_term_rate": "23.8"}, follow=True).content.decode()
+    assert "The short-term rate is a percentage from 0 to 100, not 140." in refused
+    assert 'value="140"' in refused  # kept as typed
+    saved = advisor.post(_url(household, "tax/"), {"filing_status": "married_joint", "short_term_rate": "40.8",
+                                                   "long_term_rate": "23.8"}, follow=True).content.decode()
+    assert "Tax returns saved" in saved and 'data-testid="rates-apart"' not in saved
+    assert 'name="short_term_rate" inputmode="decimal" value="40.8"' in saved
+    with tenant_context(firm_a):
+        assert set(Account.objects.filter(household=household, tax_status="taxable")
+                   .values_list("short_term_rate", "long_term_rate")) == {(D("0.408"), D("0.238"))}
+        assert Account.objects.get(pk=lees["ira"].pk).short_term_rate == D("0.37")  # no return's

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from rebalancing.household_parameters import household_settings_effective
+from rebalancing.household_parameters import accounts_on_return, household_settings_effective, return_rates
 from rebalancing.imports import KINDS
 from rebalancing.models import (
     Account,
@@ -191,6 +191,14 @@ class HouseholdSettingsEffectiveSerializer(serializers.Serializer):
                                     help_text='setting -> "default", "template:<code>" or "household"')
 
 
+class ReturnRatesSerializer(serializers.Serializer):
+    spouse = serializers.CharField(help_text='"" for the household\'s one return; "first" or "second" filing separately')
+    short_term_rate = serializers.DecimalField(max_digits=5, decimal_places=4, allow_null=True,
+                                               help_text="null: its taxable accounts carry different rates, or none")
+    long_term_rate = serializers.DecimalField(max_digits=5, decimal_places=4, allow_null=True)
+    accounts = serializers.ListField(child=serializers.CharField(), help_text="Its taxable accounts")
+
+
 class HouseholdSerializer(serializers.ModelSerializer):
     advisors = serializers.SerializerMethodField(help_text="User names of the advisors looking after it")
     template = serializers.CharField(source="template.code", allow_null=True, default=None)
@@ -198,6 +206,8 @@ class HouseholdSerializer(serializers.ModelSerializer):
                                   help_text="The household's one model (managed as one household)")
     overrides = serializers.DictField()
     household_overrides = serializers.DictField(help_text="Household settings over its template's")
+    tax_returns = serializers.SerializerMethodField(
+        help_text="Each tax return's marginal rates (every taxable account on it carries them) and its accounts")
     household_settings = serializers.SerializerMethodField(
         help_text="The settings a household run uses (tax_budget, location, inside_bands) and where each comes "
                   'from: "default", "template:<code>" or "household"')
@@ -207,10 +217,19 @@ class HouseholdSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "external_id", "advisors", "template", "overrides", "managed_as", "model",
                   "household_overrides", "household_settings", "filing_status", "carryforward_year",
                   "carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
-                  "carryforward_second_long_term"]
+                  "carryforward_second_long_term", "tax_returns"]
 
     def get_advisors(self, household) -> list[str]:
         return [u.get_username() for u in household.advisors]
+
+    @extend_schema_field(ReturnRatesSerializer(many=True))
+    def get_tax_returns(self, household) -> list[dict]:
+        accounts = list(household.accounts.all())
+        rates = return_rates(household, accounts)
+        return [{"spouse": spouse, "short_term_rate": None if rates[spouse] is None else f"{rates[spouse][0]:.4f}",
+                 "long_term_rate": None if rates[spouse] is None else f"{rates[spouse][1]:.4f}",
+                 "accounts": sorted(a.custodian_number for a in accounts_on_return(household, accounts, spouse))}
+                for spouse in household.returns]
 
     @extend_schema_field(HouseholdSettingsEffectiveSerializer)
     def get_household_settings(self, household) -> dict:

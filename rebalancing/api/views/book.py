@@ -202,7 +202,8 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
              "whatif": Rule(Scope.READ, Capability.VIEW_BOOK), "rmds": Rule(Scope.READ, Capability.VIEW_BOOK)}
 
     def visible_queryset(self, user):
-        return with_advisors(households_visible_to(user).select_related("template", "model"))
+        return with_advisors(households_visible_to(user).select_related("template", "model")
+                             .prefetch_related("accounts"))  # each return's rates (tax_returns)
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.HouseholdSerializer)
     @action(detail=True, methods=["patch"])
