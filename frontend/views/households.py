@@ -193,11 +193,7 @@ def _tax_context(request, household: Household, accounts) -> dict:
     stored = {"filing_status": household.filing_status,
               "carryforward_year": "" if household.carryforward_year is None else str(household.carryforward_year),
               **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
-    rates = return_rates(household, accounts)
-    first, second = (rates["first"], rates["second"]) if household.files_separately else (rates[""], None)
-    for prefix, pair in (("", first), ("second_", second)):
-        for leg, rate in zip(("short", "long"), pair or (None, None), strict=True):
-            stored[f"{prefix}{leg}_term_rate"] = "" if rate is None else f"{Decimal(rate) * 100:.2f}".rstrip("0").rstrip(".")
+    stored |= _rates_shown(household, accounts)
     values = {f: posted.get(f, "") for f in stored} if posted else stored
     return {"tax": values, "filing_choices": Household.FilingStatus.choices,
             "rates_apart": rates_apart_on_returns(household, accounts),
@@ -267,7 +263,7 @@ def household_tax(request, pk: int):
                                                     maximum=timezone.localdate().year,
                                                     what="year the opening loss is carried into"),
                      **{f: decimal_param(post, f, what="loss carried in") or Decimal(0) for f in CARRYOVER_FIELDS}}
-            facts |= _rates_posted(post)
+            facts |= _rates_posted(post, household)
         except BadRequest as exc:
             raise ValidationFailed(str(exc)) from None
         spouses = {a: post[f"spouse:{a}"] for a in members if f"spouse:{a}" in post}
@@ -279,17 +275,31 @@ def household_tax(request, pk: int):
                  "use them.", "#tax")
 
 
+def _rates_shown(household: Household, accounts) -> dict[str, str]:
+    """Each return's rates in percent as the form shows them ("" where its accounts differ)."""
+    rates = return_rates(household, accounts)
+    first, second = (rates["first"], rates["second"]) if household.files_separately else (rates[""], None)
+    out = {}
+    for prefix, pair in (("", first), ("second_", second)):
+        for leg, rate in zip(("short", "long"), pair or (None, None), strict=True):
+            out[f"{prefix}{leg}_term_rate"] = "" if rate is None else f"{Decimal(rate) * 100:.2f}".rstrip("0").rstrip(".")
+    return out
+
+
 _RATE_WORDS = {"short_term_rate": "short-term rate", "long_term_rate": "long-term rate",
                "second_short_term_rate": "second spouse's short-term rate",
                "second_long_term_rate": "second spouse's long-term rate"}
 
 
-def _rates_posted(post) -> dict[str, Decimal]:
-    """The returns' rates as typed, in percent (40.8); empty: kept as they are."""
+def _rates_posted(post, household: Household) -> dict[str, Decimal]:
+    """The returns' rates as typed, in percent (40.8); empty, or as the form showed them: kept as
+    they are (a joint account's two returns show the same rates: changing one spouse's is asking
+    for that one)."""
+    shown = _rates_shown(household, list(household.accounts.all()))
     out = {}
     for field, words in _RATE_WORDS.items():
         percent = decimal_param(post, field, what=words)
-        if percent is None:
+        if percent is None or (shown[field] and percent == Decimal(shown[field])):
             continue
         if not 0 <= percent <= 100:
             raise ValidationFailed(f"The {words} is a percentage from 0 to 100, not {percent}.", detail={"field": field})

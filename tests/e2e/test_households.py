@@ -3,6 +3,7 @@ decision (the advisor's, then compliance's for the accounts above its thresholds
 entered in dollars, and a screenshot for the README."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django_tenants.utils import schema_context
@@ -241,3 +242,14 @@ def test_the_household_is_set_to_file_separately_and_a_refusal_keeps_what_was_ty
         household = Household.objects.get(pk=lees["household"].pk)
         assert (household.filing_status, household.carryforward_short_term) == ("married_separate", 4000)
         assert Account.objects.get(household=household, custodian_number="E2L-JT").spouse == "joint"
+    # And the first spouse's marginal rates, in percent: the joint account is on both returns
+    form = page.get_by_role("form", name="Tax returns of E2L family")
+    form.get_by_label(re.compile("^Short-term rate: the household")).fill("40.8")
+    form.get_by_label(re.compile("^Long-term rate: the household")).fill("23.8")
+    form.get_by_role("button", name="Save tax returns").click()
+    expect(page.locator(".messages")).to_contain_text("Tax returns saved")
+    expect(page.get_by_role("form", name="Tax returns of E2L family")
+           .get_by_label(re.compile("^Short-term rate: the household"))).to_have_value("40.8")
+    with in_firm():
+        joint = Account.objects.get(household=lees["household"], custodian_number="E2L-JT")
+        assert (joint.short_term_rate, joint.long_term_rate) == (Decimal("0.408"), Decimal("0.238"))
