@@ -329,6 +329,10 @@ class TaxLot(models.Model):
                                           help_text="Basis added by wash sales (IRC §1091(d))")
     unit_cost = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True,
                                     help_text="Cost per share as bought (before wash sales); empty: basis / quantity")
+    inherited = models.BooleanField(
+        default=False, db_default=False,
+        help_text="Acquired from a decedent on ``purchased``: held long-term from the start (IRC §1223(9), "
+                  "``acquired`` is where that holding period starts) and never a wash-sale replacement")
     # What the run's lots query reads (``engine_inputs._lots_by_account``), kept by PostgreSQL from
     # the columns above (the source of truth): the primary key, security id, quantity and basis as
     # float8 and the acquisition date, each in PostgreSQL's binary format, 36 bytes. Turning five

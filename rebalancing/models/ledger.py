@@ -145,6 +145,8 @@ class RealisedLot(models.Model):
     origin = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                help_text="The buy fill that created the sold lot")
     replacement = models.BooleanField(default=False, help_text="The shares were wash-sale replacement shares")
+    inherited = models.BooleanField(default=False, db_default=False,
+                                    help_text="Inherited shares (Form 8949: date acquired INHERITED, long-term)")
 
     class Meta:
         ordering = ["sold", "id"]
