@@ -198,6 +198,7 @@ class LotRow:
     cost_basis: float
     value: float
     term: str
+    inherited_on: date | None = None  # shares that passed on this day (held long-term from the start)
 
     @property
     def gain(self) -> float:
@@ -208,12 +209,16 @@ class LotRow:
         return self.gain / self.cost_basis if self.cost_basis else None
 
 
-def lots_with_gains(request) -> tuple[list[LotRow], dict[str, float]]:
-    """Every lot at the latest price with its unrealised gain and term, and totals by term."""
+def lots_with_gains(request, account=None) -> tuple[list[LotRow], dict[str, float]]:
+    """Every lot at the latest price with its unrealised gain and term, and totals by term; an
+    inherited lot with the day its shares passed (the engine sees only where their holding period
+    starts, IRC §1223(9))."""
     prices = {s.symbol: s.price for s in request.securities}
+    inherited = {} if account is None else dict(
+        TaxLot.objects.filter(account=account, inherited=True).values_list("lot_id", "purchased"))
     rows = [
         LotRow(lot.id, lot.symbol, lot.acquired, lot.quantity, lot.cost_basis, lot.quantity * prices[lot.symbol],
-               engine_term(lot.acquired, request.as_of))
+               engine_term(lot.acquired, request.as_of), inherited.get(lot.id))
         for lot in request.account.lots
     ]
     totals = {"short_gain": 0.0, "short_loss": 0.0, "long_gain": 0.0, "long_loss": 0.0}

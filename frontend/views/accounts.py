@@ -124,7 +124,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     if inputs.request is not None:
         targets = latest.result.get("targets") if latest and isinstance(latest.result, dict) else None
         sleeves, total, _ = holdings_by_sleeve(inputs.request, targets or None, names)
-        lots, lot_totals = lots_with_gains(inputs.request)
+        lots, lot_totals = lots_with_gains(inputs.request, account)
     effective = account_parameters(account)
     leaves = [(p, v, s) for p, v, s in effective.leaves()]
     can_edit = user_can(user, Capability.EDIT_PARAMETERS)

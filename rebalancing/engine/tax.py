@@ -27,6 +27,7 @@ __all__ = [
     "term",
     "long_term_mask",
     "replacement_start",
+    "inherited_start",
     "NetGains",
     "net_gains",
     "estimated_tax",
@@ -84,6 +85,14 @@ def replacement_start(purchased: date, sold: date, sold_start: date) -> date:
     if purchased >= sold:
         return purchased - timedelta(days=(sold - sold_start).days)
     return min(purchased, sold_start)
+
+
+def inherited_start(passed: date) -> date:
+    """Where the holding period of shares inherited on ``passed`` starts (as an acquisition day,
+    like ``long_term_from``'s): property acquired from a decedent is held more than one year
+    whenever it is sold (IRC §1223(9); Pub. 550 "Inherited property"), so it starts on the last
+    day whose lot is long-term when sold on ``passed``."""
+    return _latest_long_term_acquisition(passed)
 
 
 @functools.lru_cache(maxsize=64)

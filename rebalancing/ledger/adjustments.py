@@ -163,23 +163,25 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
     id), what the ledger knows of each lot (security, purchase date, held cost, draws)."""
     lots: dict[tuple[int, str], dict] = {}
 
-    def entry(account_id, lot_id, security_id, purchased, unit):
+    def entry(account_id, lot_id, security_id, purchased, unit, inherited):
         key = (account_id, lot_id)
         if key not in lots:
             lots[key] = {"security_id": security_id, "purchased": purchased, "held": Decimal(0),
-                         "unadjusted": Decimal(0), "quantity": Decimal(0), "unit": None, "draws": {}}
+                         "unadjusted": Decimal(0), "quantity": Decimal(0), "unit": None, "draws": {},
+                         "inherited": False}
         e = lots[key]
+        e["inherited"] = e["inherited"] or inherited
         e["purchased"] = min(e["purchased"], purchased)
         e["unit"] = e["unit"] if e["unit"] is not None else unit
         return e
 
     for lot in group.held:
-        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on, lot.unit_cost)
+        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on, lot.unit_cost, lot.inherited)
         e["held"] += lot.quantity
         e["quantity"] += lot.quantity
         e["unadjusted"] += lot.cost_basis - lot.wash_adjustment
     for r in group.realised:
-        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased, r.unit_cost)
+        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased, r.unit_cost, r.inherited)
         d = e["draws"].setdefault((r.execution_id, r.named_as), {
             "sold": r.sold, "quantity": Decimal(0), "proceeds": Decimal(0), "execution": r.execution,
             "named": r.named_as})
@@ -201,7 +203,7 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
                       for d in e["draw_list"])
         history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
                            lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=unit * e["held"],
-                           draws=draws))
+                           draws=draws, inherited=e["inherited"]))
     # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
     # not show them yet) replace too. A lot bought the same day in the same account and security
     # is taken to be the same shares.
@@ -237,14 +239,14 @@ def _reason(*, quantity: Decimal, bought: date, after: date, sold: date, account
 
 def _held_value(lot: TaxLot) -> tuple:
     return (lot.account_id, lot.lot_id, lot.security_id, lot.quantity, lot.cost_basis, lot.acquired,
-            lot.purchased or lot.acquired, lot.purchase_lot_id, lot.wash_adjustment, lot.unit_cost)
+            lot.purchased or lot.acquired, lot.purchase_lot_id, lot.wash_adjustment, lot.unit_cost, lot.inherited)
 
 
 def _realised_value(r: RealisedLot) -> tuple:
     return (r.account_id, r.execution_id, r.lot_id, r.security_id, r.quantity, r.proceeds, r.cost_basis, r.gain,
             r.term, r.acquired, r.purchased, r.sold, r.disallowed_loss, r.disallowed_permanently,
             r.wash_matched_quantity, r.wash_adjustment, r.named_lot_id, r.purchase_lot_id, r.origin_id, r.replacement,
-            r.unit_cost)
+            r.unit_cost, r.inherited)
 
 
 def _adjustment_value(a: BasisAdjustment, source: tuple, target: tuple | None) -> tuple:
@@ -336,7 +338,7 @@ class _Writer:
                                   quantity=_shares(p.quantity), cost_basis=_money(p.unadjusted) + wash,
                                   acquired=p.acquired, purchased=p.purchased,
                                   purchase_lot_id="" if p.lot_id == lot_id else lot_id, wash_adjustment=wash,
-                                  unit_cost=e["unit"]))
+                                  unit_cost=e["unit"], inherited=e["inherited"]))
         return out
 
     def realised(self) -> dict[int, RealisedLot]:
@@ -361,6 +363,7 @@ class _Writer:
                     named_lot_id="" if d["named"] == p.lot_id else d["named"],
                     purchase_lot_id="" if p.lot_id == lot_id else lot_id,
                     origin_id=self.fills.get((account_id, lot_id)), replacement=p.replacement, unit_cost=e["unit"],
+                    inherited=e["inherited"],
                 )
         return out
 

@@ -241,6 +241,7 @@ class _Piece:
     origin_id: int | None
     replacement: bool
     unit_cost: Decimal
+    inherited: bool
 
 
 class _Book:
@@ -285,7 +286,9 @@ class _Book:
             lot_id=lot.lot_id, named=named, bought_as=lot.bought_as, quantity=quantity,
             cost_basis=cents(unit * quantity) + wash, wash_adjustment=wash, acquired=lot.acquired,
             purchased=lot.bought_on, origin_id=self.origins.get((lot.account_id, lot.bought_as)),
-            replacement=lot.wash_adjustment > 0 or lot.acquired != lot.bought_on, unit_cost=unit,
+            # An inherited lot's holding period starts before it passed (IRC §1223(9)), not by a wash sale.
+            replacement=lot.wash_adjustment > 0 or (lot.acquired != lot.bought_on and not lot.inherited),
+            unit_cost=unit, inherited=lot.inherited,
         )
         lot.quantity -= quantity
         lot.wash_adjustment -= wash
@@ -352,7 +355,7 @@ class _Book:
                                 quantity=r.quantity, cost_basis=r.cost_basis, acquired=r.acquired,
                                 purchased=r.purchased if r.purchased != r.acquired else None,
                                 purchase_lot_id=r.purchase_lot_id, wash_adjustment=r.wash_adjustment,
-                                unit_cost=r.unit_cost))
+                                unit_cost=r.unit_cost, inherited=r.inherited))
                 continue
             lot.quantity += r.quantity
             lot.wash_adjustment += r.wash_adjustment
@@ -429,7 +432,7 @@ class _Ledger:
                 quantity=piece.quantity, proceeds=proceeds, cost_basis=piece.cost_basis, gain=gain, term=lot_term,
                 acquired=piece.acquired, purchased=piece.purchased, sold=execution.trade_date,
                 origin_id=piece.origin_id, replacement=piece.replacement, wash_adjustment=piece.wash_adjustment,
-                unit_cost=piece.unit_cost,
+                unit_cost=piece.unit_cost, inherited=piece.inherited,
                 named_lot_id="" if piece.named == piece.lot_id else piece.named,
                 purchase_lot_id="" if piece.bought_as == piece.lot_id else piece.bought_as,
             ))

@@ -17,17 +17,18 @@ from django.db.models import F, FloatField, Sum
 from django.db.models.functions import Cast, Coalesce
 
 from rebalancing.array_filters import any_of
+from rebalancing.engine.tax import inherited_start
 from rebalancing.models import RealisedLot, TaxLot, TradeRecord
 
 __all__ = ["AS_BOUGHT_FIELDS", "held_lots_as_bought", "held_lots_replace", "purchases_known_from_lots"]
 
-AS_BOUGHT_FIELDS = ("lot_id", "security_id", "quantity", "cost_basis", "acquired")
+AS_BOUGHT_FIELDS = ("lot_id", "security_id", "quantity", "cost_basis", "acquired", "inherited")
 
 
 def held_lots_as_bought(account_ids: Iterable[int]) -> list[dict]:
     """``{"id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired",
-    "adjusted"}`` per lot as bought: its pieces summed, the basis wash sales added taken off, the
-    purchase date; ``adjusted`` when the ledger split or adjusted it (``id`` is then one of its
+    "inherited", "adjusted"}`` per lot as bought: its pieces summed, the basis wash sales added taken
+    off, the purchase date (an inherited lot's: the day it passed); ``adjusted`` when the ledger split or adjusted it (``id`` is then one of its
     pieces; its cost is its shares at the cost per share it was bought at). One query, grouped in
     the database (a firm's whole position file)."""
     table = TaxLot._meta.db_table
@@ -35,12 +36,14 @@ def held_lots_as_bought(account_ids: Iterable[int]) -> list[dict]:
         cursor.execute(
             f"SELECT MIN(id), account_id, COALESCE(NULLIF(purchase_lot_id, ''), lot_id), MIN(security_id), "
             f"SUM(quantity), COALESCE(ROUND(MAX(unit_cost) * SUM(quantity), 2), SUM(cost_basis - wash_adjustment)), "
-            f"MIN(COALESCE(purchased, acquired)), "
-            f"COUNT(*) > 1 OR BOOL_OR(wash_adjustment <> 0 OR purchased IS NOT NULL OR purchase_lot_id <> '') "
+            f"MIN(COALESCE(purchased, acquired)), BOOL_OR(inherited), "
+            f"COUNT(*) > 1 OR BOOL_OR(wash_adjustment <> 0 OR purchase_lot_id <> '' "
+            f"OR (purchased IS NOT NULL AND NOT inherited)) "
             f"FROM {table} WHERE account_id = ANY(%s) GROUP BY account_id, 3",
             [list(account_ids)],
         )
-        names = ("id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired", "adjusted")
+        names = ("id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired", "inherited",
+                 "adjusted")
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -60,10 +63,11 @@ def purchases_known_from_lots(household_ids: Iterable[int], start: date, end: da
     bought in the window. One query for the lots held and sold (a run's chunk usually has none
     in the window), a second for the trades if needed."""
     household_ids = list(household_ids)
-    held = (TaxLot.objects.filter(any_of("account__household_id", household_ids))
+    # Inherited shares were not bought (IRC §1091(a)): they replace nothing.
+    held = (TaxLot.objects.filter(any_of("account__household_id", household_ids), inherited=False)
             .annotate(day=Coalesce("purchased", "acquired")).filter(day__gte=start, day__lte=end))
     sold = RealisedLot.objects.filter(any_of("account__household_id", household_ids), purchased__gte=start,
-                                      purchased__lte=end).annotate(day=F("purchased"))
+                                      purchased__lte=end, inherited=False).annotate(day=F("purchased"))
     # Each (account, security, day) comes at most once held and once sold, so the two sums below
     # add in either order to the same float.
     grouped = [rows.values_list("account__household_id", "account__custodian_number", "security_id", "day")
@@ -105,8 +109,9 @@ def held_lots_replace(*, rows: list[dict], existing: list[dict], copy: bool = Fa
     changes.delete_ids = [e["id"] for e in gone if (e["account_id"], e["lot_id"]) not in adjusted]
     for row in (*changes.create, *changes.update, *rewrite):
         row["unit_cost"] = unit_cost(row["cost_basis"], row["quantity"])
+        _holding_period(row)
     if changes.update:
-        changes.update_fields.add("unit_cost")
+        changes.update_fields |= {"unit_cost", "acquired", "purchased"}
     touched = {(row["account_id"], row["security_id"]) for row in (*changes.create, *changes.update, *rewrite)}
     touched |= {(e["account_id"], e["security_id"]) for e in (*gone, *(adjusted[(r["account_id"], r["lot_id"])]
                                                                       for r in rewrite))}
@@ -118,13 +123,23 @@ def held_lots_replace(*, rows: list[dict], existing: list[dict], copy: bool = Fa
     changes_apply(TaxLot, changes, copy=copy)
     if rewrite:
         TaxLot.objects.bulk_update(
-            [TaxLot(id=adjusted[(r["account_id"], r["lot_id"])]["id"], purchased=None, purchase_lot_id="",
+            [TaxLot(id=adjusted[(r["account_id"], r["lot_id"])]["id"], purchased=r["purchased"], purchase_lot_id="",
                     wash_adjustment=0, unit_cost=r["unit_cost"], **{name: r[name] for name in AS_BOUGHT_FIELDS})
              for r in rewrite],
             [*AS_BOUGHT_FIELDS, "purchased", "purchase_lot_id", "wash_adjustment", "unit_cost"])
     changes.update += rewrite
     changes.delete_ids += [e["id"] for e in gone_adjusted]
     return changes, touched
+
+
+def _holding_period(row: dict) -> None:
+    """A row as bought (``acquired``: the day bought, or the day it passed when ``inherited``) as
+    the ledger stores it: an inherited lot's holding period starts more than a year before it
+    passed (IRC §1223(9)), its own day kept as ``purchased``."""
+    if row.get("inherited"):
+        row["purchased"], row["acquired"] = row["acquired"], inherited_start(row["acquired"])
+    else:
+        row["inherited"], row["purchased"] = False, None
 
 
 def _pieces_delete(keys: set[tuple[int, str]], *, keep: list[int]) -> None:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from rebalancing.access import require
 from rebalancing.exports import csv_text
 from rebalancing.imports.cells import (
+    boolean_cells,
     date_cells,
     decimal_cells,
     distinct,
@@ -87,7 +88,7 @@ def reconciliation_import(*, source: Source, actor=None, as_of: date | None = No
     from rebalancing.engine_inputs import book_day_check  # (engine_inputs reads the ledger: imported late)
 
     as_of = timezone.localdate() if as_of is None else book_day_check(as_of, what="day the file is read on (as_of)")
-    sheet = sheet_read(source, kind=KIND, required=REQUIRED)
+    sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=("inherited",))
     numbers = text_cells(sheet, "account_number", field=Account._meta.get_field("custodian_number"), required=True)
     account_ids = references_map(sheet, "account_number", numbers,
                                  ids_by(Account, "custodian_number", distinct(numbers)), "account")
@@ -102,6 +103,8 @@ def reconciliation_import(*, source: Source, actor=None, as_of: date | None = No
         "cost_basis": decimal_cells(lots, "cost_basis", field=_field("cost_basis"), minimum=Decimal(0)),
         "acquired": date_cells(lots, "acquired", not_after=as_of),
     }
+    if lots.has("inherited"):
+        columns["inherited"] = boolean_cells(lots, "inherited").map(lambda v: v is True)
     duplicates_report(lots, {"account_number": numbers[lots.frame.index], "lot_id": columns["lot_id"]},
                       "account and lot id")
     sheet.problems.reject_if_any()
@@ -110,6 +113,11 @@ def reconciliation_import(*, source: Source, actor=None, as_of: date | None = No
     for row in records(columns) if lots.rows else []:
         custodian[row["account_id"]].append(row)
     ledger = _ledger_lots(list(custodian))
+    if "inherited" not in columns:  # a custodian's file without the mark keeps the ledger's
+        marked = {(lot["account_id"], lot["lot_id"]) for lots_ in ledger.values() for lot in lots_ if lot["inherited"]}
+        for account_id, theirs in custodian.items():
+            for lot in theirs:
+                lot["inherited"] = (account_id, lot["lot_id"]) in marked
     reconciliation = Reconciliation.objects.create(
         as_of=as_of, file_name=file_name[:200],
         created_by=actor if isinstance(actor, str) else (actor.get_username() if actor is not None else "system"),
@@ -209,7 +217,8 @@ def reconciliation_accept(*, reconciliation: Reconciliation, user, account_ids=N
     for entry in entries:
         theirs = [{"account_id": entry.account_id, "lot_id": lot["lot_id"], "security_id": lot["security_id"],
                    "quantity": Decimal(lot["quantity"]), "cost_basis": Decimal(lot["cost_basis"]),
-                   "acquired": date.fromisoformat(lot["acquired"])} for lot in entry.custodian_lots]
+                   "acquired": date.fromisoformat(lot["acquired"]), "inherited": lot.get("inherited", False)}
+                  for lot in entry.custodian_lots]
         ours = ledger.get(entry.account_id, [])
         _, changed = held_lots_replace(rows=theirs, existing=ours)
         touched |= changed

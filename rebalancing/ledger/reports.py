@@ -72,6 +72,13 @@ class RealisedRow:
     cost_basis: Decimal
     adjustment: Decimal
     lost: Decimal = ZERO
+    inherited: bool = False
+
+    @property
+    def date_acquired(self) -> str:
+        """Form 8949 column (b): "INHERITED" for shares from a decedent (the form's instructions;
+        long-term whatever their dates, IRC §1223(9)), else the holding period's start."""
+        return "INHERITED" if self.inherited else self.acquired.isoformat()
 
     @property
     def deferred(self) -> Decimal:
@@ -161,7 +168,7 @@ def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
             account_number=account.custodian_number, household=household.external_id, symbol=r.security.symbol,
             lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired, purchased=r.purchased, sold=r.sold,
             term=r.term, proceeds=r.proceeds, cost_basis=r.cost_basis, adjustment=r.disallowed_loss,
-            lost=r.disallowed_permanently,
+            lost=r.disallowed_permanently, inherited=r.inherited,
         )
         lots.append(row)
         for level, key, name, into in (("account", account.custodian_number, account.name, by_account),
@@ -195,7 +202,7 @@ def realised_lots_csv(report: RealisedReport) -> str:
     """Form 8949 lines (Part I short-term, Part II long-term: the ``term`` column)."""
     return csv_text(REALISED_LOT_COLUMNS, (
         (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.lot_id,
-         plain(r.quantity), r.acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.cost_basis), r.code,
+         plain(r.quantity), r.date_acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.cost_basis), r.code,
          _text(r.adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost))
         for r in report.lots
     ))

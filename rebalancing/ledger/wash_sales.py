@@ -25,6 +25,9 @@ Rev. Rul. 2008-5):
   includes the sold share's (§1223(3)), and days held by both count once: a replacement bought
   after the sale starts the sold share's holding days before its own purchase; one bought before
   the sale starts on the sold share's start, or its own purchase if earlier.
+- Only shares acquired by purchase (or a taxable exchange) replace a loss (IRC §1091(a)): inherited
+  shares never do; their holding period starts more than a year before they passed (IRC §1223(9)),
+  and a replacement for a loss on them takes that holding period too.
 - A replacement in a tax-deferred account disallows the loss for good: nothing is added to its
   basis and its holding period is its own (Rev. Rul. 2008-5).
 - Chains: a replacement share later sold at a loss is a new loss sale, with the basis it carries.
@@ -45,7 +48,7 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from rebalancing.engine.tax import replacement_start
+from rebalancing.engine.tax import inherited_start, replacement_start
 from rebalancing.engine.tax import term as holding_term
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 
@@ -83,7 +86,9 @@ class Draw:
 class Lot:
     """Shares bought in one purchase, in one account: the sales that took from them and what is
     held. ``held_unadjusted`` is ``None`` for shares known only from a trade record (bought, but
-    not in the ledger's lots): they can replace, but have no basis here to adjust."""
+    not in the ledger's lots): they can replace, but have no basis here to adjust. ``inherited``:
+    shares acquired from a decedent on ``purchased`` (never a replacement; held long-term from the
+    start, ``engine.tax.inherited_start``)."""
 
     key: Hashable
     account: str
@@ -93,6 +98,7 @@ class Lot:
     held: Decimal
     held_unadjusted: Decimal | None
     draws: tuple[Draw, ...] = ()
+    inherited: bool = False
 
     @property
     def in_ledger(self) -> bool:
@@ -262,10 +268,10 @@ class _Replayer:
 
     def start(self, seg: _Seg) -> date:
         src = self.source(seg)
-        purchased = seg.lot.lot.purchased
-        if src is None or not seg.lot.lot.taxable:
-            return purchased
-        return tacked_start(purchased, self.sale_date[src.sale], self.start(src))
+        lot = seg.lot.lot
+        if src is None or not lot.taxable:
+            return inherited_start(lot.purchased) if lot.inherited else lot.purchased
+        return tacked_start(lot.purchased, self.sale_date[src.sale], self.start(src))
 
     def normalise(self) -> None:
         """Split runs until every replacement run maps onto a single loss run."""
@@ -353,8 +359,8 @@ class _Replayer:
         excluded = self.ancestors(sale) | {sale}
         out = []
         for state in self.lots:
-            if not in_window(sold, state.lot.purchased):
-                continue
+            if state.lot.inherited or not in_window(sold, state.lot.purchased):
+                continue  # inherited shares were not bought (IRC §1091(a))
             free = [s for s in state.segs if s.src_lot is None and s.sale not in excluded]
             out += [s for s in free if s.sale is None]
             out += sorted((s for s in free if s.sale is not None), key=lambda s: (self.sale_rank[s.sale], s.lo))

@@ -37,6 +37,8 @@ class Share:
 
     def start(self, sold_on: dict) -> date:
         if self.src is None or not self.lot.taxable:
+            if self.lot.inherited:  # held more than a year whenever sold (IRC §1223(9))
+                return self.lot.purchased.replace(year=self.lot.purchased.year - 1) - timedelta(days=1)
             return self.lot.purchased
         sold, sold_start = sold_on[self.src.sale], self.src.start(sold_on)
         if self.lot.purchased >= sold:
@@ -78,8 +80,8 @@ def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
         carved = defaultdict(list)
         for loss in losses:
             for lot in lots:
-                if abs((lot.purchased - sold_on[key]).days) > 30 or lot.key == loss.lot.key:
-                    continue  # out of the window, or the loss share's own purchase (Rev. Rul. 56-602)
+                if abs((lot.purchased - sold_on[key]).days) > 30 or lot.key == loss.lot.key or lot.inherited:
+                    continue  # out of the window, the loss share's own purchase (Rev. Rul. 56-602), not bought
                 free = [s for s in shares[lot.key] if s.src is None and s.sale != key and s.sale not in ancestors]
                 candidates = [s for s in free if s.sale is None] + sorted(
                     (s for s in free if s.sale is not None), key=lambda s: (sale_rank[s.sale], s.index))
@@ -142,8 +144,8 @@ ACCOUNTS = (("TAX-1", True), ("TAX-2", True), ("IRA", False))
 @st.composite
 def histories(draw):
     """A household's trades in one equivalence group, built day by day so every sale takes only
-    shares its lot holds: buys (some known only from a trade record), sells of random lots in
-    part or whole, at prices that make gains and losses."""
+    shares its lot holds: buys (some known only from a trade record, some inherited shares), sells
+    of random lots in part or whole, at prices that make gains and losses."""
     lots: list[dict] = []
     n_events = draw(st.integers(1, 14))
     day = START
@@ -165,10 +167,11 @@ def histories(draw):
             in_ledger = draw(st.integers(0, 5)) > 0
             lots.append({"key": f"P{n}", "account": account, "taxable": taxable, "lot_id": f"{account}-{n}",
                          "purchased": day, "held": quantity, "unadjusted": quantity * draw(st.integers(60, 140)) * 100,
-                         "draws": [], "ledger": in_ledger})
+                         "draws": [], "ledger": in_ledger, "inherited": in_ledger and draw(st.integers(0, 5)) == 0})
     return [Lot(key=lot["key"], account=lot["account"], taxable=lot["taxable"], lot_id=lot["lot_id"],
                 purchased=lot["purchased"], held=D(lot["held"]),
-                held_unadjusted=D(lot["unadjusted"]) / 100 if lot["ledger"] else None, draws=tuple(lot["draws"]))
+                held_unadjusted=D(lot["unadjusted"]) / 100 if lot["ledger"] else None, draws=tuple(lot["draws"]),
+                inherited=lot["inherited"])
             for lot in lots]
 
 

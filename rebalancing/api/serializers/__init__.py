@@ -295,10 +295,13 @@ class AccountDetailSerializer(AccountSerializer):
 
 class TaxLotSerializer(serializers.ModelSerializer):
     symbol = serializers.CharField(source="security.symbol")
+    acquired = serializers.DateField(help_text="Where the holding period starts (moved by a wash sale, IRC §1223(3); "
+                                               "for inherited shares more than a year before they passed, §1223(9))")
+    purchased = serializers.DateField(source="bought_on", help_text="When the shares were bought, or passed")
 
     class Meta:
         model = TaxLot
-        fields = ["id", "lot_id", "symbol", "quantity", "cost_basis", "acquired"]
+        fields = ["id", "lot_id", "symbol", "quantity", "cost_basis", "acquired", "purchased", "inherited"]
 
 
 # --- Runs, proposals, orders, alerts -----------------------------------------------------------
