@@ -32,6 +32,7 @@ __all__ = [
     "HOUSEHOLD_DEFAULTS",
     "INSIDE_BANDS_CHOICES",
     "accounts_on_return",
+    "joining_rates",
     "household_drift_bands",
     "household_settings_effective",
     "household_settings_validate",
@@ -146,6 +147,23 @@ def return_rates(household, accounts) -> dict[str, tuple | None]:
         rates = {(a.short_term_rate, a.long_term_rate) for a in accounts_on_return(household, accounts, spouse)}
         out[spouse] = next(iter(rates)) if len(rates) == 1 else None
     return out
+
+
+def joining_rates(household, account, others) -> tuple | None:
+    """The (short-term, long-term) rates a taxable account joining ``household`` files at: those
+    its return's taxable accounts (``others``) agree on - filing separately its spouse's, both for
+    a joint account; None when it is not taxable, or they have none or differ."""
+    if not account.taxable:
+        return None
+    spouses = [""] if not household.files_separately else (
+        [account.Spouse.FIRST, account.Spouse.SECOND] if account.spouse == account.Spouse.JOINT else [account.spouse])
+    found = set()
+    for spouse in spouses:
+        rates = {(a.short_term_rate, a.long_term_rate) for a in accounts_on_return(household, others, spouse)}
+        if len(rates) != 1:
+            return None
+        found |= rates
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def rates_apart_on_returns(household, accounts) -> list[str]:

@@ -10,10 +10,9 @@ from types import SimpleNamespace
 
 import pandas as pd
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from rebalancing.household_parameters import rates_apart_on_returns
+from rebalancing.household_parameters import joining_rates, rates_apart_on_returns
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
 from rebalancing.services.tax_returns import CARRYOVER_FIELDS, household_tax_check
 from tenants.errors import ValidationFailed
@@ -153,21 +152,27 @@ def _household_tax_plan(sheet, households: pd.Series, facts: dict[str, dict]) ->
             sheet.problems.add(first_line[external_id], exc.detail.get("field", "filing_status"), exc.message)
 
 
-def _rates_plan(sheet, columns: dict, households: pd.Series, facts: dict[str, dict]) -> None:
-    """A return is one taxpayer's, taxed at one set of marginal rates: a file that sets an account's
-    rates must leave every taxable account on that account's return at the same ones (the file's
-    accounts as it leaves them, the household's others as stored). Said on each row that sets a rate
-    on such a return."""
-    given = [columns[n] for n in ("short_term_rate", "long_term_rate") if n in columns]
-    if not given:
-        return
-    sets_rate = pd.concat(given, axis=1).notna().any(axis=1)
-    touched = {h for h, s in zip(households.tolist(), sets_rate.tolist(), strict=True) if s and isinstance(h, str)}
-    if not touched:
-        return
+def _rates_plan(sheet, columns: dict, households: pd.Series, facts: dict[str, dict]) -> list[str]:
+    """A return is one taxpayer's, taxed at one set of marginal rates. A taxable account the file
+    brings onto a return (new, or moved from another household) without rates takes the ones its
+    return's accounts agree on; a file that sets an account's rates must leave every taxable account
+    on that account's return at the same ones (the file's accounts as it leaves them, the household's
+    others as stored), else each row that sets a rate there is refused. Returns notes for the summary."""
     numbers = columns["custodian_number"]
-    stored = {a.custodian_number: a for a in Account.objects.filter(
-        Q(household__external_id__in=touched) | Q(custodian_number__in=distinct(numbers))).select_related("household")}
+    given = [columns[n] for n in ("short_term_rate", "long_term_rate") if n in columns]
+    sets_rate = (pd.concat(given, axis=1).notna().any(axis=1) if given
+                 else pd.Series(False, index=numbers.index, dtype=bool))
+    stored = {a.custodian_number: a for a in Account.objects.filter(custodian_number__in=distinct(numbers))
+              .select_related("household")}
+    joining = {line: number for line, number, household, s in zip(numbers.index, numbers.tolist(), households.tolist(),
+                                                                   sets_rate.tolist(), strict=True)
+               if not s and (number not in stored or stored[number].household.external_id != household)}
+    touched = {h for h, s, line in zip(households.tolist(), sets_rate.tolist(), numbers.index, strict=True)
+               if s or line in joining}
+    if not touched:
+        return []
+    stored |= {a.custodian_number: a for a in Account.objects.filter(household__external_id__in=touched)
+               .select_related("household")}
     planned: dict[str, dict[str, SimpleNamespace]] = defaultdict(dict)
     for number, a in stored.items():
         planned[a.household.external_id][number] = SimpleNamespace(
@@ -193,13 +198,33 @@ def _rates_plan(sheet, columns: dict, households: pd.Series, facts: dict[str, di
         if sets_rate[line]:
             setting[household].append(line)
     known = {h.external_id: h for h in Household.objects.filter(external_id__in=touched)}
-    for external_id in sorted(touched):
-        household = known.get(external_id) or Household(external_id=external_id, name=external_id)
-        household.filing_status = facts.get(external_id, {}).get("filing_status", household.filing_status)
-        apart = rates_apart_on_returns(household, sorted(planned[external_id].values(),
-                                                         key=lambda a: a.custodian_number))
+    returns = {}
+    for external_id in touched:
+        returns[external_id] = known.get(external_id) or Household(external_id=external_id, name=external_id)
+        returns[external_id].filing_status = facts.get(external_id, {}).get("filing_status",
+                                                                           returns[external_id].filing_status)
+    joined = []
+    for line, number in joining.items():
+        external_id = households[line]
+        others = [a for n, a in planned[external_id].items() if n not in joining.values()]
+        rates = joining_rates(returns[external_id], planned[external_id][number], others)
+        if rates is None:
+            continue
+        for name, rate in zip(("short_term_rate", "long_term_rate"), rates, strict=True):
+            if name not in columns:
+                columns[name] = pd.Series([None] * len(numbers), index=numbers.index, dtype=object)
+            columns[name][line] = rate
+            setattr(planned[external_id][number], name, rate)
+        joined.append(number)
+    for external_id in sorted(setting):
+        apart = rates_apart_on_returns(returns[external_id], sorted(planned[external_id].values(),
+                                                                    key=lambda a: a.custodian_number))
         for line in setting[external_id] if apart else ():
             sheet.problems.add(line, "short_term_rate", f"household {external_id}: {apart[0]}")
+    if not joined:
+        return []
+    return [f"accounts: {len(joined)} joining a tax return at its rates ({', '.join(sorted(joined)[:5])}"
+            f"{', ...' if len(joined) > 5 else ''})"]
 
 
 def _household_tax_apply(household_ids: dict[str, int], facts: dict[str, dict]) -> int:
@@ -321,11 +346,11 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     duplicates_report(sheet, {"account_number": columns["custodian_number"]}, "account number")
     _spouses_check(sheet, columns)
     _household_tax_plan(sheet, households, tax_facts)
-    if not sheet.problems:
-        _rates_plan(sheet, columns, households, tax_facts)
+    joined = _rates_plan(sheet, columns, households, tax_facts) if not sheet.problems else []
     sheet.problems.reject_if_any()
 
     household_ids, notes = _households_upsert(distinct(households), household_names)
+    notes = (*notes, *joined)
     if tax_facts:
         changed = _household_tax_apply(household_ids, tax_facts)
         if changed:

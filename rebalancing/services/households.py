@@ -12,7 +12,7 @@ from django.utils import timezone
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, households_visible_to, require
 from rebalancing.engine_inputs import book_day_check, household_inputs_load
-from rebalancing.household_parameters import household_settings_validate
+from rebalancing.household_parameters import household_settings_validate, joining_rates
 from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
@@ -115,13 +115,21 @@ def household_account_move(*, user, account: Account, household: Household | Non
         raise ValidationFailed(f"{account.custodian_number} is in {household.name} already.")
     import_begin(LEDGER_LOCK)
     account.household = household
-    account.save(update_fields=["household"])
+    # It files on the household's return now: at the rates its accounts agree on.
+    rates_before = (account.short_term_rate, account.long_term_rate)
+    rates = joining_rates(household, account, list(household.accounts.exclude(pk=account.pk)))
+    if rates is not None:
+        account.short_term_rate, account.long_term_rate = rates
+    account.save(update_fields=["household", "short_term_rate", "long_term_rate"])
     securities = set(TaxLot.objects.filter(account=account).values_list("security_id", flat=True))
     securities |= set(TradeRecord.objects.filter(account=account).values_list("security_id", flat=True))
     wash_sales_recompute(household_ids={source.pk, household.pk}, security_ids=securities,
                          year=timezone.localdate().year, actor=user, trigger="account moved between households")
-    audit_record(actor=user, action=Action.HOUSEHOLD_MEMBERS, obj=account,
-                 before={"household": source.external_id}, after={"household": household.external_id})
+    before, after = {"household": source.external_id}, {"household": household.external_id}
+    if (account.short_term_rate, account.long_term_rate) != rates_before:
+        before["rates"] = "{:.4f} / {:.4f}".format(*rates_before)
+        after["rates"] = f"{account.short_term_rate:.4f} / {account.long_term_rate:.4f}"
+    audit_record(actor=user, action=Action.HOUSEHOLD_MEMBERS, obj=account, before=before, after=after)
     return account
 
 

@@ -216,3 +216,29 @@ def test_the_accounts_file_gives_each_spouse_filing_separately_their_own_rates(n
     with pytest.raises(ImportRejected, match="the first spouse's return the accounts carry different tax rates"):
         accounts_import(source=b"account_number,account_name,household_id,spouse,short_term_rate\n"
                                b"NG-2,Ng two,HH-NG,first,0.24\n", as_of=AS_OF)
+
+
+def test_an_account_joining_a_return_takes_its_rates(ngs, pm, firm_a):
+    household_tax_set(user=pm, household=ngs, facts={"short_term_rate": "0.408", "long_term_rate": "0.238"})
+    # A new account from the file, without rates: the return's, said in the summary.
+    summary = accounts_import(source=b"account_number,account_name,household_id\nNG-3,Ng three,HH-NG\n", as_of=AS_OF)
+    assert rates()["NG-3"] == (D("0.408"), D("0.238"))
+    assert "accounts: 1 joining a tax return at its rates (NG-3)" in summary.notes
+    # With rates of its own that differ: refused, as any file leaving a return at two rates.
+    with pytest.raises(ImportRejected, match="different tax rates"):
+        accounts_import(source=b"account_number,account_name,household_id,short_term_rate\nNG-4,Ng four,HH-NG,0.3\n",
+                        as_of=AS_OF)
+    # Moved in on the household page: the same.
+    from rebalancing.services.households import household_account_move
+
+    stranger = make_account("OT-1", model=None)
+    Account.objects.filter(pk=stranger.pk).update(short_term_rate=D("0.24"), long_term_rate=D("0.15"))
+    household_account_move(user=pm, account=Account.objects.get(pk=stranger.pk), household=ngs)
+    assert rates()["OT-1"] == (D("0.408"), D("0.238"))
+    event = AuditEvent.objects.filter(action="household.members").latest("pk")
+    assert (event.before["rates"], event.after["rates"]) == ("0.2400 / 0.1500", "0.4080 / 0.2380")
+    # An IRA keeps its own (its sales go on no return).
+    ira = make_account("OT-IRA", model=None)
+    Account.objects.filter(pk=ira.pk).update(tax_status="traditional", short_term_rate=D("0.1"))
+    household_account_move(user=pm, account=Account.objects.get(pk=ira.pk), household=ngs)
+    assert rates()["OT-IRA"][0] == D("0.1")
