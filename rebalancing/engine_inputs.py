@@ -53,7 +53,7 @@ from rebalancing.selectors import (
 from tenants.errors import ValidationFailed
 
 __all__ = ["FIRST_BOOK_DAY", "AccountInputs", "HouseholdInputs", "book_day_check", "household_inputs_from",
-           "household_inputs_load", "rebalance_inputs_load"]
+           "household_inputs_load", "rebalance_inputs_load", "tax_returns_of"]
 
 # The earliest day a rebalance, what-if or cash flow may be computed on: the loader looks back from it
 # (the wash-sale window, price history), and before 1900 there is no book to look back at.
@@ -172,6 +172,11 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
 
 # A return's id in the engine (``engine.TaxReturn.id``): the household's one, or a spouse's.
 _RETURN_IDS = {"": "household", Account.Spouse.FIRST: "first", Account.Spouse.SECOND: "second"}
+
+
+def tax_returns_of(households, year: int) -> dict[int, tuple[engine.TaxReturn, ...]]:
+    """Each taxable account's returns (``_tax_returns``) for ``year``, from the ledger as it is."""
+    return _tax_returns(households, loss_carried_into(households, year), year)
 
 
 def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decimal]],

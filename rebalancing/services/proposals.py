@@ -30,6 +30,7 @@ from rebalancing.models import (
     RebalanceRun,
 )
 from rebalancing.services.payouts import cash_flow_pay
+from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
 from rebalancing.webhooks import events as webhook_events
 from rebalancing.webhooks.events import EventType
 from tenants.audit.actions import Action
@@ -120,10 +121,17 @@ def _move(proposal: Proposal, to: str, *, actor, action: str, comment: str = "")
     proposal.save(update_fields=["status", "status_changed_at", "requires_compliance"])
     audit_record(actor=actor, action=action, obj=proposal, before={"status": before}, after={"status": to},
                  comment=comment)
+    if before in OPEN_FOR_TAX and to in _LEAVING:
+        open_estimates_restate([proposal.account.household_id], actor=actor,
+                               because=f"#{proposal.pk} ({proposal.account.custodian_number}) became {to}")
     if to in _ANNOUNCED:
         webhook_events.proposals_decided(_ANNOUNCED[to], [proposal.pk], by=_who(actor, action), comment=comment)
     return proposal
 
+
+# Moves that take a proposal's planned sales out of its household's tax estimates
+# (services.tax_estimates); a release does not: its fills count as they are booked.
+_LEAVING = (S.REJECTED, S.EXPIRED, S.SUPERSEDED)
 
 # The moves a firm's systems are told about (webhooks); expiry and supersession are not.
 _ANNOUNCED = {S.PENDING: EventType.PROPOSAL_PENDING, S.APPROVED: EventType.PROPOSAL_APPROVED,
@@ -348,7 +356,12 @@ def proposals_expire_stale(*, today: date | None = None) -> int:
     policy = ApprovalPolicy.current()
     cutoff = (today or timezone.localdate()) - timedelta(days=policy.max_price_age_days)
     stale = Proposal.objects.filter(status__in=OPEN, run__as_of__lt=cutoff)
-    return _bulk_move(stale, S.EXPIRED, action="proposal.expire", comment=f"prices older than {cutoff}")
+    with transaction.atomic():
+        households = set(stale.filter(status__in=OPEN_FOR_TAX).values_list("account__household_id", flat=True))
+        expired = _bulk_move(stale, S.EXPIRED, action="proposal.expire", comment=f"prices older than {cutoff}")
+        if households:  # what stays open was estimated beside what expired
+            open_estimates_restate(households, because=f"proposals priced before {cutoff} expired")
+    return expired
 
 
 def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_approved: bool = False) -> int:

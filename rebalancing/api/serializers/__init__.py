@@ -436,11 +436,14 @@ class ProposalDetailSerializer(ProposalSerializer):
     weights_before = serializers.SerializerMethodField()
     weights_after = serializers.SerializerMethodField()
     targets = serializers.SerializerMethodField()
+    tax_restated = serializers.SerializerMethodField(
+        help_text="Each time the estimated tax was restated because the household's open proposals changed: "
+                  "at, before, after, because (null: never)")
 
     class Meta(ProposalSerializer.Meta):
         fields = [*ProposalSerializer.Meta.fields, "revised_into", "revision", "risk_model_version", "risk_model_note",
                   "approvals", "parameters", "trades", "summary", "warnings", "alerts", "weights_before",
-                  "weights_after", "targets"]
+                  "weights_after", "targets", "tax_restated"]
 
     @extend_schema_field(ProposalRevisionSerializer(allow_null=True))
     def get_revision(self, proposal):
@@ -453,6 +456,8 @@ class ProposalDetailSerializer(ProposalSerializer):
     get_weights_before = _result_field("weights_before", engine_ref("result", "weights"))
     get_weights_after = _result_field("weights_after", engine_ref("result", "weights"))
     get_targets = _result_field("targets", engine_ref("result", "weights"))
+    get_tax_restated = _result_field("tax_restated", {"type": "array", "nullable": True, "items": {
+        "type": "object", "properties": {k: {"type": "string"} for k in ("at", "before", "after", "because")}}})
 
 
 class DecisionSerializer(UnknownFieldsRefused, serializers.Serializer):
