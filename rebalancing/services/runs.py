@@ -51,6 +51,7 @@ from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import OPEN, proposals_insert_submitted, proposals_supersede
 from rebalancing.services.rmd import rmd_alerts_due
+from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
@@ -221,6 +222,19 @@ def _failure(run, account_id: int, code: str, message: str, detail: dict | None 
                       message=message[:2000], detail=detail or {})
 
 
+def _estimates_beside_older(run_id: int, households: set[int]) -> None:
+    """The run solves a household's accounts together, but not beside its proposals still open from
+    earlier (an approved one kept, a run for some of its accounts only): where there are such, the
+    household's estimates are restated in the order the proposals were made (``tax_estimates``)."""
+    if not households:
+        return
+    older = set(Proposal.objects.filter(any_of("account__household_id", sorted(households)),
+                                        status__in=OPEN_FOR_TAX, account__taxable=True)
+                .exclude(run_id=run_id).values_list("account__household_id", flat=True).distinct())
+    if older:
+        open_estimates_restate(older, because=f"run {run_id} proposed beside proposals still open from before")
+
+
 def _solve(inputs: AccountInputs, request: engine.RebalanceRequest | None = None):
     if inputs.error is not None:
         return None, (inputs.error.code, inputs.error.message, inputs.error.detail)
@@ -338,6 +352,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         proposals_supersede(account_ids=[p.account_id for p in proposals], by_run_id=run_id,
                             replace_approved=bool(run.scope.get("replace_approved")))
         proposals_insert_submitted(proposals)
+        _estimates_beside_older(run_id, {i.household_id for i in loaded if i.household_id} if proposals else set())
         # Claimed above: none of these rows can be there already.
         objects_insert_by_copy(outcomes)
         objects_insert_by_copy(alerts)

@@ -136,3 +136,28 @@ def test_a_households_accounts_share_a_chunk(firm_a, monkeypatch):
         for h in households:
             assert len({where[a.pk] for a in h.accounts.all()}) == 1
         assert sorted(a for chunk in chunks for a in chunk) == sorted(a.pk for a in accounts.values())
+
+
+def test_a_run_for_one_account_is_estimated_after_the_households_older_open_proposal(firm_a):
+    # O-TAX's run harvests a 15,000 short-term loss. Alone on the return it would save at most the
+    # 3,000 deduction at 37% (1,110); but O-TAX2's approved proposal, still open, realises a 20,000
+    # short-term gain on the same return: after it, the harvest saves its whole loss at 37%.
+    from tests.rebalancing.workflow import make_proposal
+
+    with tenant_context(firm_a):
+        household, _ira, taxable = _household(ira_first=True)
+        other = make_account("O-TAX2", model=taxable.model, household=household, cash="100", holdings=[])
+        older = make_proposal(other, status=Proposal.Status.APPROVED, estimated_tax="7400")
+        older.result = {"trades": [], "summary": {"realised_short_term_gain": 20000, "realised_short_term_loss": 0,
+                                                  "realised_long_term_gain": 0, "realised_long_term_loss": 0}}
+        older.save(update_fields=["result"])
+
+        [harvest] = _run(RunScope(account_ids=(taxable.pk,)))
+
+        summary = harvest.result["summary"]
+        assert summary["realised_short_term_loss"] == 15000 and not summary["realised_long_term_gain"]
+        assert harvest.estimated_tax == Decimal("-5550.00") and summary["estimated_tax"] == -5550.0
+        [restated] = harvest.result["tax_restated"]
+        assert (restated["before"], restated["after"]) == ("-1110.00", "-5550.00")
+        older.refresh_from_db()
+        assert older.status == Proposal.Status.APPROVED and "tax_restated" not in older.result  # made first
