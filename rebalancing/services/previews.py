@@ -23,6 +23,7 @@ from rebalancing.access import accounts_visible_to, require
 from rebalancing.engine_inputs import AccountInputs, rebalance_inputs_load
 from rebalancing.models import Account, ModelPortfolio, ParameterTemplate
 from rebalancing.services.book import account_overrides_set, model_version_create, template_save
+from rebalancing.services.revisions import request_beside_open
 from tenants.permissions import Capability
 
 __all__ = [
@@ -162,9 +163,10 @@ def account_overrides_preview(*, account: Account, overrides: dict[str, Any], us
         raise inputs.error
     after = _loaded_under(lambda: account_overrides_set(account=account, overrides=overrides, user=user),
                           [account.pk], as_of)[account.pk]
-    candidate = _failed(after) if after.error is not None else _solve(after.request)
-    return AccountPreview(account_id=account.pk, overrides=overrides, current=_solve(inputs.request),
-                          candidate=candidate)
+    # Solved as an edit or instruction is: after the household's other open proposals on its returns.
+    candidate = _failed(after) if after.error is not None else _solve(request_beside_open(after, as_of))
+    return AccountPreview(account_id=account.pk, overrides=overrides,
+                          current=_solve(request_beside_open(inputs, as_of)), candidate=candidate)
 
 
 def _sample_ids(ids: list[int], sample: int) -> list[int]:

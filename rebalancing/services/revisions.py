@@ -35,7 +35,7 @@ from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
 
 __all__ = ["HOUSEHOLD_ONE_OFF_ACTIONS", "INSTRUCTION_ACTIONS", "ONE_OFF_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean",
-           "proposal_resolve", "run_by_person", "sales_within_holdings", "solve_edited"]
+           "proposal_resolve", "request_beside_open", "run_by_person", "sales_within_holdings", "solve_edited"]
 
 # What an advisor may add to a proposal, in the words the page offers.
 INSTRUCTION_ACTIONS = {
@@ -174,16 +174,22 @@ def solve_edited(account_id: int, as_of, edit: dict, added: list[InstructionAdde
         raise ValidationFailed(f"{refusal}: {inputs.error.message}", code=inputs.error.code,
                                detail=inputs.error.detail)
     sales_within_holdings(inputs.request, added)
-    request = inputs.request
-    beside = realised_planned_beside(account_id, inputs.household_id, as_of)
-    if beside and request.account.tax_returns:
-        account = dataclasses.replace(request.account,
-                                      tax_returns=engine.returns_after(request.account.tax_returns, beside))
-        inputs = dataclasses.replace(inputs, request=dataclasses.replace(request, account=account))
+    inputs = dataclasses.replace(inputs, request=request_beside_open(inputs, as_of))
     try:
         return inputs, engine.rebalance(inputs.request)
     except engine.EngineError as exc:
         raise ValidationFailed(f"{refusal}: {exc.message}", code=exc.code, detail=exc.detail or {}) from None
+
+
+def request_beside_open(inputs, as_of):
+    """``inputs``' request with its returns' year so far after the household's other open proposals
+    (``realised_planned_beside``): an account solved on its own nets after them all."""
+    request = inputs.request
+    beside = realised_planned_beside(inputs.account_id, inputs.household_id, as_of)
+    if not beside or not request.account.tax_returns:
+        return request
+    account = dataclasses.replace(request.account, tax_returns=engine.returns_after(request.account.tax_returns, beside))
+    return dataclasses.replace(request, account=account)
 
 
 def realised_planned_beside(account_id: int, household_id: int | None, as_of) -> dict[str, tuple[float, float]]:

@@ -161,3 +161,24 @@ def test_a_run_for_one_account_is_estimated_after_the_households_older_open_prop
         assert (restated["before"], restated["after"]) == ("-1110.00", "-5550.00")
         older.refresh_from_db()
         assert older.status == Proposal.Status.APPROVED and "tax_restated" not in older.result  # made first
+
+
+def test_an_accounts_what_if_is_estimated_after_the_households_open_proposals(firm_a, firm_user):
+    # The preview of O-TAX's parameters is solved as an edit is: after O-TAX2's open 20,000 gain.
+    from rebalancing.services.previews import account_overrides_preview
+    from tenants.roles import FirmRole
+    from tests.rebalancing.workflow import make_proposal
+
+    pm = firm_user(firm_a, "pm@preview.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        household, _ira, taxable = _household(ira_first=True)
+        other = make_account("O-TAX2", model=taxable.model, household=household, cash="100", holdings=[])
+        older = make_proposal(other, status=Proposal.Status.APPROVED, estimated_tax="7400")
+        older.result = {"trades": [], "summary": {"realised_short_term_gain": 20000, "realised_short_term_loss": 0,
+                                                  "realised_long_term_gain": 0, "realised_long_term_loss": 0}}
+        older.save(update_fields=["result"])
+
+        preview = account_overrides_preview(account=taxable, overrides={}, user=pm, as_of=AS_OF)
+
+        assert preview.current.summary["realised_short_term_loss"] == 15000
+        assert preview.current.estimated_tax == -5550.0  # alone on the return: -1,110
