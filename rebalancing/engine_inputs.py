@@ -105,10 +105,10 @@ class AccountInputs:
         """The request, seeing what a run just proposed for other accounts of the household: their
         trades (wash sales) and ``realised``, their net results on each tax return
         (``engine.realised_add``), which its estimate nets its run after."""
-        if self.request is None or not proposed:
+        if self.request is None or not (proposed or realised):
             return self.request
-        request = request_with_plans(self.request, account_id=self.account_id, recorded=self.recorded,
-                                     planned=self.planned, proposed=proposed)
+        request = self.request if not proposed else request_with_plans(
+            self.request, account_id=self.account_id, recorded=self.recorded, planned=self.planned, proposed=proposed)
         account = request.account
         if realised and account.tax_returns:
             account = dataclasses.replace(account, tax_returns=engine.returns_after(account.tax_returns, realised))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
-from types import SimpleNamespace
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +29,7 @@ from rebalancing.models import ApprovalPolicy, Proposal, RebalanceRun, RunOutcom
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import IllegalTransition, S, _locked, _move, policy_decide
 from rebalancing.services.runs import proposal_build
+from rebalancing.services.tax_estimates import realised_open_beside
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
@@ -194,27 +194,12 @@ def request_beside_open(inputs, as_of):
 
 def realised_planned_beside(account_id: int, household_id: int | None, as_of) -> dict[str, tuple[float, float]]:
     """What the household's other accounts' open proposals (waiting for approval or release) would
-    realise, net, on each tax return (``engine.realised_add``): an account solved on its own then
-    nets its sales after them on a return they share, as it would have in the run that made them.
-    A released proposal's fills are in the year so far as they are booked, so it is not counted."""
+    realise, net, on each tax return (``tax_estimates.realised_open_beside``): an account solved on
+    its own then nets its sales after them on a return they share, as it would have in the run that
+    made them. A released proposal's fills are in the year so far as they are booked, so it is not counted."""
     if household_id is None:
         return {}
-    others = list(Proposal.objects.filter(account__household_id=household_id, status__in=(S.PENDING, S.APPROVED),
-                                          account__taxable=True)
-                  .exclude(account_id=account_id).order_by("account_id", "pk").values_list("account_id", "result"))
-    if not others:
-        return {}
-    loaded = {i.account_id: i for i in rebalance_inputs_load(sorted({a for a, _ in others}), as_of=as_of)}
-    realised: dict[str, tuple[float, float]] = {}
-    for other, result in others:
-        request = loaded[other].request if other in loaded else None
-        summary = (result or {}).get("summary") or {}
-        if request is None or not summary:
-            continue
-        figures = SimpleNamespace(**{f"realised_{term}_term_{kind}": float(summary.get(f"realised_{term}_term_{kind}") or 0)
-                                     for term in ("short", "long") for kind in ("gain", "loss")})
-        realised = engine.realised_add(realised, request.account, figures)
-    return realised
+    return realised_open_beside([household_id], [account_id], as_of.year).get(household_id, {})
 
 
 def run_by_person(kind: str, scope: RunScope, as_of, by, *, accounts: int) -> RebalanceRun:

@@ -51,7 +51,7 @@ from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import OPEN, proposals_insert_submitted, proposals_supersede
 from rebalancing.services.rmd import rmd_alerts_due
-from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
+from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate, realised_open_beside
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
@@ -293,6 +293,10 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     # Reads, so timed as loading: who waits (a withdrawal's decision, open orders), which IRAs owe an RMD.
     loaded, outcomes = _waiting_apart(run, loaded)
     alerts = _rmd_alerts(run, todo)
+    # The household's proposals that stay open beside this run's (an approved one kept, an account
+    # not in the run): its accounts' estimates net after them (``tax_estimates``).
+    open_before = realised_open_beside({i.household_id for i in loaded}, {i.account_id for i in loaded},
+                                       run.as_of.year)
     t1 = time.perf_counter()
     proposals = []
     units = {h.pk: h for h in Household.objects.filter(any_of("pk", {i.household_id for i in loaded}),
@@ -313,7 +317,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
             proposals += solved.proposals
     # A household's accounts one after the other, each seeing what was proposed for the others.
     proposed: dict[int | None, dict[int, list[engine.HouseholdTrade]]] = defaultdict(dict)
-    realised: dict[int | None, dict[str, tuple[float, float]]] = defaultdict(dict)  # on each tax return
+    realised: dict[int | None, dict[str, tuple[float, float]]] = defaultdict(dict, open_before)  # on each return
     singles = [i for i in loaded if i.household_id not in units]
     unsolved = Counter(i.household_id for i in singles)
     for inputs in sorted(singles, key=lambda i: (i.household_id or 0, i.account_id)):

@@ -156,9 +156,9 @@ def test_a_run_for_one_account_is_estimated_after_the_households_older_open_prop
 
         summary = harvest.result["summary"]
         assert summary["realised_short_term_loss"] == 15000 and not summary["realised_long_term_gain"]
+        # Solved after it (not restated afterwards: the run's own figure is already the one).
         assert harvest.estimated_tax == Decimal("-5550.00") and summary["estimated_tax"] == -5550.0
-        [restated] = harvest.result["tax_restated"]
-        assert (restated["before"], restated["after"]) == ("-1110.00", "-5550.00")
+        assert "tax_restated" not in harvest.result
         older.refresh_from_db()
         assert older.status == Proposal.Status.APPROVED and "tax_restated" not in older.result  # made first
 
