@@ -138,19 +138,26 @@ def test_a_households_accounts_share_a_chunk(firm_a, monkeypatch):
         assert sorted(a for chunk in chunks for a in chunk) == sorted(a.pk for a in accounts.values())
 
 
+def _beside_an_open_gain():
+    """The Ortiz household (O-TAX harvests a 15,000 short-term loss) with O-TAX2's approved proposal,
+    still open, realising a 20,000 short-term gain on the same return."""
+    from tests.rebalancing.workflow import make_proposal
+
+    household, _ira, taxable = _household(ira_first=True)
+    other = make_account("O-TAX2", model=taxable.model, household=household, cash="100", holdings=[])
+    older = make_proposal(other, status=Proposal.Status.APPROVED, estimated_tax="7400")
+    older.result = {"trades": [], "summary": {"realised_short_term_gain": 20000, "realised_short_term_loss": 0,
+                                              "realised_long_term_gain": 0, "realised_long_term_loss": 0}}
+    older.save(update_fields=["result"])
+    return taxable, older
+
+
 def test_a_run_for_one_account_is_estimated_after_the_households_older_open_proposal(firm_a):
     # O-TAX's run harvests a 15,000 short-term loss. Alone on the return it would save at most the
     # 3,000 deduction at 37% (1,110); but O-TAX2's approved proposal, still open, realises a 20,000
     # short-term gain on the same return: after it, the harvest saves its whole loss at 37%.
-    from tests.rebalancing.workflow import make_proposal
-
     with tenant_context(firm_a):
-        household, _ira, taxable = _household(ira_first=True)
-        other = make_account("O-TAX2", model=taxable.model, household=household, cash="100", holdings=[])
-        older = make_proposal(other, status=Proposal.Status.APPROVED, estimated_tax="7400")
-        older.result = {"trades": [], "summary": {"realised_short_term_gain": 20000, "realised_short_term_loss": 0,
-                                                  "realised_long_term_gain": 0, "realised_long_term_loss": 0}}
-        older.save(update_fields=["result"])
+        taxable, older = _beside_an_open_gain()
 
         [harvest] = _run(RunScope(account_ids=(taxable.pk,)))
 
@@ -167,16 +174,10 @@ def test_an_accounts_what_if_is_estimated_after_the_households_open_proposals(fi
     # The preview of O-TAX's parameters is solved as an edit is: after O-TAX2's open 20,000 gain.
     from rebalancing.services.previews import account_overrides_preview
     from tenants.roles import FirmRole
-    from tests.rebalancing.workflow import make_proposal
 
     pm = firm_user(firm_a, "pm@preview.example", FirmRole.PORTFOLIO_MANAGER)
     with tenant_context(firm_a):
-        household, _ira, taxable = _household(ira_first=True)
-        other = make_account("O-TAX2", model=taxable.model, household=household, cash="100", holdings=[])
-        older = make_proposal(other, status=Proposal.Status.APPROVED, estimated_tax="7400")
-        older.result = {"trades": [], "summary": {"realised_short_term_gain": 20000, "realised_short_term_loss": 0,
-                                                  "realised_long_term_gain": 0, "realised_long_term_loss": 0}}
-        older.save(update_fields=["result"])
+        taxable, _older = _beside_an_open_gain()
 
         preview = account_overrides_preview(account=taxable, overrides={}, user=pm, as_of=AS_OF)
 
