@@ -188,6 +188,7 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
         for o in changed
     ], comment=f"executions from {source}")
     executed = _proposals_complete({o.proposal_id for o in changed}, actor=actor)
+    _estimates_restate(changed, actor=actor, source=source)
     notes = [f"{sum(o.status == Order.Status.FILLED for o in changed)} orders filled"]
     if adjustments:
         notes.append(f"{adjustments} wash-sale adjustment{'s' if adjustments != 1 else ''}")
@@ -206,6 +207,16 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
 
 def _state(status: str, filled: Decimal, cancelled: Decimal) -> dict:
     return {"status": status, "filled_quantity": str(filled), "cancelled_quantity": str(cancelled)}
+
+
+def _estimates_restate(changed: list[Order], *, actor, source: str) -> None:
+    """A released proposal's open sales are planned in its household's open estimates at the
+    engine's prices (services.tax_estimates): filled at another price, or cancelled, they restate them."""
+    from rebalancing.services.tax_estimates import open_estimates_restate
+
+    households = {o.account.household_id for o in changed if o.side == "sell" and o.account.taxable}
+    if households:
+        open_estimates_restate(households, actor=actor, because=f"released sales filled or cancelled ({source})")
 
 
 def _proposals_complete(proposal_ids: set[int], *, actor) -> int:

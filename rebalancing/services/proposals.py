@@ -64,7 +64,8 @@ OPEN = (S.DRAFT, S.PENDING, S.APPROVED)
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.DRAFT: frozenset({S.PENDING, S.APPROVED, S.EXPIRED, S.SUPERSEDED}),
     S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.SUPERSEDED}),
-    S.APPROVED: frozenset({S.RELEASED, S.EXPIRED, S.SUPERSEDED}),
+    # Back to pending: its restated tax needs approvals it lacks (tax_estimates._approvals_lapse).
+    S.APPROVED: frozenset({S.RELEASED, S.PENDING, S.EXPIRED, S.SUPERSEDED}),
     S.RELEASED: frozenset({S.EXECUTED}),
     S.EXECUTED: frozenset(),
     S.REJECTED: frozenset(),
@@ -130,7 +131,7 @@ def _move(proposal: Proposal, to: str, *, actor, action: str, comment: str = "")
 
 
 # Moves that take a proposal's planned sales out of its household's tax estimates
-# (services.tax_estimates); a release does not: its fills count as they are booked.
+# (services.tax_estimates); a release does not: its open sales count until they are filled or cancelled.
 _LEAVING = (S.REJECTED, S.EXPIRED, S.SUPERSEDED)
 
 # The moves a firm's systems are told about (webhooks); expiry and supersession are not.

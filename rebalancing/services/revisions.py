@@ -193,10 +193,10 @@ def request_beside_open(inputs, as_of):
 
 
 def realised_planned_beside(account_id: int, household_id: int | None, as_of) -> dict[str, tuple[float, float]]:
-    """What the household's other accounts' open proposals (waiting for approval or release) would
+    """What the household's other accounts' open proposals (waiting for approval, release or fills) would
     realise, net, on each tax return (``tax_estimates.realised_open_beside``): an account solved on
     its own then nets its sales after them on a return they share, as it would have in the run that
-    made them. A released proposal's fills are in the year so far as they are booked, so it is not counted."""
+    made them. A released proposal counts for its sales still open (its fills are in the year so far)."""
     if household_id is None:
         return {}
     return realised_open_beside([household_id], [account_id], as_of.year).get(household_id, {})

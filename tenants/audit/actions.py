@@ -66,6 +66,8 @@ class Action(StrEnum):
     PROPOSAL_EXPIRE = "proposal.expire", "expired a proposal priced too long ago"
     PROPOSAL_SUPERSEDE = "proposal.supersede", "replaced a proposal with a newer run's"
     PROPOSAL_TAX_RESTATED = "proposal.tax_restated", "restated a proposal's tax estimate after its household's open proposals changed"
+    PROPOSAL_APPROVAL_LAPSED = "proposal.approval_lapsed", \
+        "sent an approved proposal back for approval: its restated tax needs approvals it does not have"
     PROPOSAL_REVISE = "proposal.revise", "edited a proposal (dropped trades, added instructions) and solved it again"
     ACCOUNT_INSTRUCT = "account.instruct", "gave an account a one-off instruction, solved as a proposal"
     # The ledger

@@ -170,6 +170,31 @@ def test_a_run_for_one_account_is_estimated_after_the_households_older_open_prop
         assert older.status == Proposal.Status.APPROVED and "tax_restated" not in older.result  # made first
 
 
+def test_a_household_run_is_estimated_after_a_released_orders_sales_still_open(firm_a, firm_user):
+    # O-TAX2's released order, not yet filled, is to realise a 20,000 short-term gain on the return:
+    # a run of both leaves O-TAX2 waiting for its fills and solves O-TAX's harvest after it.
+    from tenants.roles import FirmRole
+
+    from ..ledger.helpers import release
+
+    pm = firm_user(firm_a, "pm@released.example", FirmRole.PORTFOLIO_MANAGER)
+    with tenant_context(firm_a):
+        household, _ira, taxable = _household(ira_first=True)
+        other = make_account("O-TAX2", model=taxable.model, household=household, cash="100",
+                             holdings=[("VTI", 200, 0, date(2026, 6, 1))])
+        [order] = release(other, [{
+            "symbol": "VTI", "side": "sell", "quantity": 200, "price": 100.0, "value": 20000.0, "reasons": ["drift"],
+            "lots": [{"lot_id": "O-TAX2-L1", "quantity": 200, "proceeds": 20000.0, "cost_basis": 0.0,
+                      "gain": 20000.0, "term": "short"}]}], pm=pm)
+
+        proposals = {p.account_id: p for p in _run(RunScope(account_ids=(taxable.pk, other.pk)))}
+
+        assert other.pk not in proposals and order.proposal.status == Proposal.Status.RELEASED
+        summary = proposals[taxable.pk].result["summary"]
+        assert summary["realised_short_term_loss"] == 15000
+        assert proposals[taxable.pk].estimated_tax == Decimal("-5550.00")  # alone on the return: -1,110
+
+
 def test_an_accounts_what_if_is_estimated_after_the_households_open_proposals(firm_a, firm_user):
     # The preview of O-TAX's parameters is solved as an edit is: after O-TAX2's open 20,000 gain.
     from rebalancing.services.previews import account_overrides_preview
