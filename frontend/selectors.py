@@ -199,6 +199,7 @@ class LotRow:
     value: float
     term: str
     inherited_on: date | None = None  # shares that passed on this day (held long-term from the start)
+    gift: tuple[date, float, float] | None = None  # received as a gift: (day, worth then, the donor's basis)
 
     @property
     def gain(self) -> float:
@@ -212,13 +213,17 @@ class LotRow:
 def lots_with_gains(request, account=None) -> tuple[list[LotRow], dict[str, float]]:
     """Every lot at the latest price with its unrealised gain and term, and totals by term; an
     inherited lot with the day its shares passed (the engine sees only where their holding period
-    starts, IRC §1223(9))."""
+    starts, IRC §1223(9)); a gift with its day, its value then and the donor's basis."""
     prices = {s.symbol: s.price for s in request.securities}
     inherited = {} if account is None else dict(
         TaxLot.objects.filter(account=account, inherited=True).values_list("lot_id", "purchased"))
+    # A gift's cost here is the basis a sale today would use (IRC §1015(a), engine_inputs._gifts_priced).
+    gifts = {} if account is None else {
+        lot.lot_id: (lot.gift_date, float(lot.gift_value), float(lot.cost_basis))
+        for lot in TaxLot.objects.filter(account=account, gift_date__isnull=False)}
     rows = [
         LotRow(lot.id, lot.symbol, lot.acquired, lot.quantity, lot.cost_basis, lot.quantity * prices[lot.symbol],
-               engine_term(lot.acquired, request.as_of), inherited.get(lot.id))
+               engine_term(lot.acquired, request.as_of), inherited.get(lot.id), gifts.get(lot.id))
         for lot in request.account.lots
     ]
     totals = {"short_gain": 0.0, "short_loss": 0.0, "long_gain": 0.0, "long_loss": 0.0}

@@ -28,6 +28,8 @@ __all__ = [
     "long_term_mask",
     "replacement_start",
     "inherited_start",
+    "gift_basis",
+    "gift_start",
     "NetGains",
     "net_gains",
     "estimated_tax",
@@ -93,6 +95,26 @@ def inherited_start(passed: date) -> date:
     whenever it is sold (IRC §1223(9); Pub. 550 "Inherited property"), so it starts on the last
     day whose lot is long-term when sold on ``passed``."""
     return _latest_long_term_acquisition(passed)
+
+
+def gift_basis(proceeds, donor_basis, fair_value):
+    """The basis of gifted shares sold for ``proceeds`` (IRC §1015(a); Pub. 551 "Property Received
+    as a Gift"): the donor's adjusted basis, unless the fair market value on the day of the gift
+    was below it - then the basis for a loss is that value, and a sale between the two realises
+    neither gain nor loss (the basis is the proceeds). Any numeric type, all of one kind."""
+    if fair_value >= donor_basis or proceeds >= donor_basis:
+        return donor_basis
+    if proceeds <= fair_value:
+        return fair_value
+    return proceeds
+
+
+def gift_start(proceeds, donor_basis, fair_value, donor_start: date, gifted: date) -> date:
+    """Where the holding period of gifted shares sold for ``proceeds`` starts (as an acquisition
+    day): the donor's, when the donor's basis is the one used (IRC §1223(2)); the day of the gift
+    when the value on that day is (a loss below it, ``gift_basis``: Pub. 550 "Holding Period",
+    it starts the day after the gift)."""
+    return gifted if fair_value < donor_basis and proceeds < fair_value else donor_start
 
 
 @functools.lru_cache(maxsize=64)

@@ -3,6 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +27,11 @@ __all__ = ["lots_import"]
 KIND = "lots"
 REQUIRED = ("account_number", "lot_id", "symbol", "quantity", "cost_basis", "acquired")
 # ``inherited``: yes for shares acquired from a decedent (``acquired`` is then the day they passed).
-OPTIONAL = ("inherited",)
+# ``gift_date`` and ``gift_value``: shares received as a gift on that day, worth that much then
+# (the lot's fair market value, like ``cost_basis`` a total; ``acquired`` and ``cost_basis`` are
+# the donor's, IRC §1015(a)).
+OPTIONAL = ("inherited", "gift_date", "gift_value")
+_UNIT = Decimal(1).scaleb(-TaxLot._meta.get_field("gift_unit_value").decimal_places)
 _LOT_COLUMNS = REQUIRED[1:]
 _field = TaxLot._meta.get_field
 
@@ -38,7 +43,8 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
 
     A row with only an account number says the account holds no lots (a custodian's snapshot of an
     emptied account). quantity > 0, cost_basis >= 0, acquired not after ``as_of`` (default today);
-    ``inherited`` (optional, yes/no): shares acquired from a decedent on ``acquired``.
+    ``inherited`` (optional, yes/no): shares acquired from a decedent on ``acquired``; ``gift_date``
+    and ``gift_value`` (optional, both or neither): received as a gift that day, worth that then.
     """
     as_of = as_of or timezone.localdate()
     import_begin(KIND)
@@ -57,6 +63,8 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     acquired = date_cells(lots, "acquired", not_after=as_of)
     # Without the column a lot keeps the ledger's mark (a custodian's file may not carry it).
     marks = {"inherited": boolean_cells(lots, "inherited").map(lambda v: v is True)} if lots.has("inherited") else {}
+    if lots.has("gift_date") or lots.has("gift_value"):
+        marks.update(_gifts(lots, quantities, acquired, marks.get("inherited"), as_of))
     duplicates_report(lots, {"account_number": numbers[lots.frame.index], "lot_id": lot_ids}, "account and lot id")
     known_securities = ids_by(Security, "symbol", distinct(symbols))
     security_ids = references_map(lots, "symbol", symbols, known_securities, "symbol")
@@ -78,3 +86,33 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     return ImportSummary(
         KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, len(changes.delete_ids)
     )
+
+
+def _gifts(lots, quantities, acquired, inherited, as_of: date) -> dict:
+    """``gift_date`` and ``gift_unit_value`` per row from the gift columns, a problem named on each
+    row that gives one without the other, a gift before the donor's acquisition, or both a gift and
+    an inheritance. Without the columns a lot keeps the ledger's (a custodian's file may not carry them)."""
+    empty = [None] * lots.rows
+    days = date_cells(lots, "gift_date", required=False, not_after=as_of).tolist() if lots.has("gift_date") else empty
+    values = (decimal_cells(lots, "gift_value", field=_field("cost_basis"), required=False, minimum=Decimal(0))
+              .tolist() if lots.has("gift_value") else empty)
+    inherited = inherited.tolist() if inherited is not None else [False] * lots.rows
+    units = []
+    for line, day, value, q, bought, passed in zip(lots.frame.index, days, values, quantities.tolist(),
+                                                   acquired.tolist(), inherited, strict=True):
+        units.append(None)
+        if day is None and value is None:
+            continue
+        if (day is None) != (value is None):
+            missing = "gift_value" if value is None else "gift_date"
+            lots.problems.add(line, missing, "is empty; a gift needs both its date and the lot's value on that day")
+        elif isinstance(day, date) and isinstance(bought, date) and day < bought:
+            lots.problems.add(line, "gift_date", f"{day.isoformat()} is before the donor acquired the shares "
+                              f"({bought.isoformat()}, the acquired column)")
+        elif passed is True:
+            lots.problems.add(line, "gift_date", "a lot is inherited or a gift, not both")
+        elif isinstance(value, Decimal) and isinstance(q, Decimal) and q > 0:
+            units[-1] = (value / q).quantize(_UNIT)
+    return {"gift_date": pd.Series([d if isinstance(d, date) else None for d in days], index=lots.frame.index,
+                                   dtype=object),
+            "gift_unit_value": pd.Series(units, index=lots.frame.index, dtype=object)}

@@ -32,6 +32,7 @@ from fractions import Fraction
 
 from django.db.models import Q
 
+from rebalancing.engine.tax import gift_basis, gift_start
 from rebalancing.models import (
     Account,
     BasisAdjustment,
@@ -44,7 +45,7 @@ from rebalancing.models import (
 )
 from tenants.audit.services import audit_many, audit_record
 
-from .quantities import plain
+from .quantities import cents, plain
 from .wash_sales import Draw, Lot, Replay, household_replay
 
 __all__ = ["LEDGER_LOCK", "Recomputed", "group_key", "unit_cost", "wash_sales_recompute"]
@@ -163,25 +164,27 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
     id), what the ledger knows of each lot (security, purchase date, held cost, draws)."""
     lots: dict[tuple[int, str], dict] = {}
 
-    def entry(account_id, lot_id, security_id, purchased, unit, inherited):
+    def entry(account_id, lot_id, security_id, purchased, unit, inherited, gift):
         key = (account_id, lot_id)
         if key not in lots:
             lots[key] = {"security_id": security_id, "purchased": purchased, "held": Decimal(0),
                          "unadjusted": Decimal(0), "quantity": Decimal(0), "unit": None, "draws": {},
-                         "inherited": False}
+                         "inherited": False, "gift": None}
         e = lots[key]
         e["inherited"] = e["inherited"] or inherited
+        e["gift"] = e["gift"] or gift
         e["purchased"] = min(e["purchased"], purchased)
         e["unit"] = e["unit"] if e["unit"] is not None else unit
         return e
 
     for lot in group.held:
-        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on, lot.unit_cost, lot.inherited)
+        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on, lot.unit_cost, lot.inherited,
+                  _gift(lot))
         e["held"] += lot.quantity
         e["quantity"] += lot.quantity
         e["unadjusted"] += lot.cost_basis - lot.wash_adjustment
     for r in group.realised:
-        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased, r.unit_cost, r.inherited)
+        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased, r.unit_cost, r.inherited, _gift(r))
         d = e["draws"].setdefault((r.execution_id, r.named_as), {
             "sold": r.sold, "quantity": Decimal(0), "proceeds": Decimal(0), "execution": r.execution,
             "named": r.named_as})
@@ -199,11 +202,12 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
         e["draw_list"] = sorted(e["draws"].values(), key=lambda d: (d["sold"], d["execution"].external_id, d["named"]))
         # The fills of one order on one day are one sale (their shares do not replace each other).
         draws = tuple(Draw(sale=(d["execution"].order.order_id, d["sold"]), sold=d["sold"], named=d["named"],
-                           quantity=d["quantity"], proceeds=d["proceeds"], unadjusted=unit * d["quantity"])
+                           quantity=d["quantity"], proceeds=d["proceeds"],
+                           **_draw_basis(unit * d["quantity"], d, e["gift"], e["purchased"]))
                       for d in e["draw_list"])
         history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
                            lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=unit * e["held"],
-                           draws=draws, inherited=e["inherited"]))
+                           draws=draws, inherited=e["inherited"], gifted=e["gift"] is not None))
     # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
     # not show them yet) replace too. A lot bought the same day in the same account and security
     # is taken to be the same shares.
@@ -223,6 +227,21 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
     return history, lots
 
 
+def _gift(lot: TaxLot | RealisedLot) -> tuple[date, Decimal] | None:
+    return None if lot.gift_date is None else (lot.gift_date, lot.gift_unit_value)
+
+
+def _draw_basis(donor: Decimal, draw: dict, gift: tuple[date, Decimal] | None, start: date) -> dict:
+    """A draw's cost as bought and, for gifted shares, its basis and holding period under IRC
+    §1015(a) at what it sold for (as the ledger books it, ``executions._Ledger._sell``)."""
+    if gift is None:
+        return {"unadjusted": donor}
+    value = cents(gift[1] * draw["quantity"])
+    donor = cents(donor)
+    moved = gift_start(draw["proceeds"], donor, value, start, gift[0])
+    return {"unadjusted": gift_basis(draw["proceeds"], donor, value), "start": moved if moved != start else None}
+
+
 def _reason(*, quantity: Decimal, bought: date, after: date, sold: date, account: Account, loss_account: Account,
             disallowed: Decimal, in_ledger: bool) -> str:
     when = "after" if bought >= sold else "before"
@@ -239,20 +258,26 @@ def _reason(*, quantity: Decimal, bought: date, after: date, sold: date, account
 
 def _held_value(lot: TaxLot) -> tuple:
     return (lot.account_id, lot.lot_id, lot.security_id, lot.quantity, lot.cost_basis, lot.acquired,
-            lot.purchased or lot.acquired, lot.purchase_lot_id, lot.wash_adjustment, lot.unit_cost, lot.inherited)
+            lot.purchased or lot.acquired, lot.purchase_lot_id, lot.wash_adjustment, lot.unit_cost, lot.inherited,
+            lot.gift_date, lot.gift_unit_value)
 
 
 def _realised_value(r: RealisedLot) -> tuple:
     return (r.account_id, r.execution_id, r.lot_id, r.security_id, r.quantity, r.proceeds, r.cost_basis, r.gain,
             r.term, r.acquired, r.purchased, r.sold, r.disallowed_loss, r.disallowed_permanently,
             r.wash_matched_quantity, r.wash_adjustment, r.named_lot_id, r.purchase_lot_id, r.origin_id, r.replacement,
-            r.unit_cost, r.inherited)
+            r.unit_cost, r.inherited, r.gift_date, r.gift_unit_value)
 
 
 def _adjustment_value(a: BasisAdjustment, source: tuple, target: tuple | None) -> tuple:
     return (a.account_id, a.lot_id, a.security_id, source, target or (), a.purchase_id or 0, a.trade_id or 0,
             a.quantity,
             a.disallowed_loss, a.basis_added, a.holding_days_added, a.acquired_before, a.acquired_after, a.reason)
+
+
+def _gift_fields(entry: dict) -> dict:
+    gift = entry["gift"]
+    return {} if gift is None else {"gift_date": gift[0], "gift_unit_value": gift[1]}
 
 
 class _Writer:
@@ -338,7 +363,7 @@ class _Writer:
                                   quantity=_shares(p.quantity), cost_basis=_money(p.unadjusted) + wash,
                                   acquired=p.acquired, purchased=p.purchased,
                                   purchase_lot_id="" if p.lot_id == lot_id else lot_id, wash_adjustment=wash,
-                                  unit_cost=e["unit"], inherited=e["inherited"]))
+                                  unit_cost=e["unit"], inherited=e["inherited"], **_gift_fields(e)))
         return out
 
     def realised(self) -> dict[int, RealisedLot]:
@@ -363,7 +388,7 @@ class _Writer:
                     named_lot_id="" if d["named"] == p.lot_id else d["named"],
                     purchase_lot_id="" if p.lot_id == lot_id else lot_id,
                     origin_id=self.fills.get((account_id, lot_id)), replacement=p.replacement, unit_cost=e["unit"],
-                    inherited=e["inherited"],
+                    inherited=e["inherited"], **_gift_fields(e),
                 )
         return out
 

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from rebalancing.engine.tax import term
+from rebalancing.engine.tax import gift_basis, gift_start, term
 from rebalancing.imports.cells import distinct
 from rebalancing.imports.report import ImportSummary
 from rebalancing.imports.rows import import_begin
@@ -253,6 +253,8 @@ class _Piece:
     replacement: bool
     unit_cost: Decimal
     inherited: bool
+    gift_date: date | None
+    gift_unit_value: Decimal | None
 
 
 class _Book:
@@ -299,7 +301,7 @@ class _Book:
             purchased=lot.bought_on, origin_id=self.origins.get((lot.account_id, lot.bought_as)),
             # An inherited lot's holding period starts before it passed (IRC §1223(9)), not by a wash sale.
             replacement=lot.wash_adjustment > 0 or (lot.acquired != lot.bought_on and not lot.inherited),
-            unit_cost=unit, inherited=lot.inherited,
+            unit_cost=unit, inherited=lot.inherited, gift_date=lot.gift_date, gift_unit_value=lot.gift_unit_value,
         )
         lot.quantity -= quantity
         lot.wash_adjustment -= wash
@@ -362,6 +364,12 @@ class _Book:
         for r in realised:
             lot = self.lots.get((r.account_id, r.lot_id))
             if lot is None:
+                if r.gift_date is not None:  # back as the donor's: the sale's basis and start were its own
+                    self.add(TaxLot(account_id=r.account_id, lot_id=r.lot_id, security_id=r.security_id,
+                                    quantity=r.quantity, cost_basis=cents(r.unit_cost * r.quantity),
+                                    acquired=r.purchased, purchase_lot_id=r.purchase_lot_id, unit_cost=r.unit_cost,
+                                    gift_date=r.gift_date, gift_unit_value=r.gift_unit_value))
+                    continue
                 self.add(TaxLot(account_id=r.account_id, lot_id=r.lot_id, security_id=r.security_id,
                                 quantity=r.quantity, cost_basis=r.cost_basis, acquired=r.acquired,
                                 purchased=r.purchased if r.purchased != r.acquired else None,
@@ -435,15 +443,21 @@ class _Ledger:
         net = cents(execution.quantity * execution.price) - execution.fees
         total_gain = Decimal(0)
         for piece, proceeds in zip(pieces, prorate(net, [p.quantity for p in pieces]), strict=True):
-            lot_term = term(piece.acquired, execution.trade_date)
-            gain = proceeds - piece.cost_basis
+            basis, acquired = piece.cost_basis, piece.acquired
+            if piece.gift_date is not None:  # IRC §1015(a): the donor's basis, or the gift day's value for a loss
+                value = cents(piece.gift_unit_value * piece.quantity)
+                basis = gift_basis(proceeds, piece.cost_basis, value)
+                acquired = gift_start(proceeds, piece.cost_basis, value, piece.acquired, piece.gift_date)
+            lot_term = term(acquired, execution.trade_date)
+            gain = proceeds - basis
             total_gain += gain
             self.realised.append(RealisedLot(
                 account_id=order.account_id, execution=execution, lot_id=piece.lot_id, security_id=order.security_id,
-                quantity=piece.quantity, proceeds=proceeds, cost_basis=piece.cost_basis, gain=gain, term=lot_term,
-                acquired=piece.acquired, purchased=piece.purchased, sold=execution.trade_date,
+                quantity=piece.quantity, proceeds=proceeds, cost_basis=basis, gain=gain, term=lot_term,
+                acquired=acquired, purchased=piece.purchased, sold=execution.trade_date,
                 origin_id=piece.origin_id, replacement=piece.replacement, wash_adjustment=piece.wash_adjustment,
-                unit_cost=piece.unit_cost, inherited=piece.inherited,
+                unit_cost=piece.unit_cost, inherited=piece.inherited, gift_date=piece.gift_date,
+                gift_unit_value=piece.gift_unit_value,
                 named_lot_id="" if piece.named == piece.lot_id else piece.named,
                 purchase_lot_id="" if piece.bought_as == piece.lot_id else piece.bought_as,
             ))

@@ -22,12 +22,13 @@ from rebalancing.models import RealisedLot, TaxLot, TradeRecord
 
 __all__ = ["AS_BOUGHT_FIELDS", "held_lots_as_bought", "held_lots_replace", "purchases_known_from_lots"]
 
-AS_BOUGHT_FIELDS = ("lot_id", "security_id", "quantity", "cost_basis", "acquired", "inherited")
+AS_BOUGHT_FIELDS = ("lot_id", "security_id", "quantity", "cost_basis", "acquired", "inherited", "gift_date",
+                    "gift_unit_value")
 
 
 def held_lots_as_bought(account_ids: Iterable[int]) -> list[dict]:
     """``{"id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired",
-    "inherited", "adjusted"}`` per lot as bought: its pieces summed, the basis wash sales added taken
+    "inherited", "gift_date", "gift_unit_value", "adjusted"}`` per lot as bought: its pieces summed, the basis wash sales added taken
     off, the purchase date (an inherited lot's: the day it passed); ``adjusted`` when the ledger split or adjusted it (``id`` is then one of its
     pieces; its cost is its shares at the cost per share it was bought at). One query, grouped in
     the database (a firm's whole position file)."""
@@ -36,14 +37,14 @@ def held_lots_as_bought(account_ids: Iterable[int]) -> list[dict]:
         cursor.execute(
             f"SELECT MIN(id), account_id, COALESCE(NULLIF(purchase_lot_id, ''), lot_id), MIN(security_id), "
             f"SUM(quantity), COALESCE(ROUND(MAX(unit_cost) * SUM(quantity), 2), SUM(cost_basis - wash_adjustment)), "
-            f"MIN(COALESCE(purchased, acquired)), BOOL_OR(inherited), "
+            f"MIN(COALESCE(purchased, acquired)), BOOL_OR(inherited), MIN(gift_date), MIN(gift_unit_value), "
             f"COUNT(*) > 1 OR BOOL_OR(wash_adjustment <> 0 OR purchase_lot_id <> '' "
             f"OR (purchased IS NOT NULL AND NOT inherited)) "
             f"FROM {table} WHERE account_id = ANY(%s) GROUP BY account_id, 3",
             [list(account_ids)],
         )
         names = ("id", "account_id", "lot_id", "security_id", "quantity", "cost_basis", "acquired", "inherited",
-                 "adjusted")
+                 "gift_date", "gift_unit_value", "adjusted")
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -63,11 +64,13 @@ def purchases_known_from_lots(household_ids: Iterable[int], start: date, end: da
     bought in the window. One query for the lots held and sold (a run's chunk usually has none
     in the window), a second for the trades if needed."""
     household_ids = list(household_ids)
-    # Inherited shares were not bought (IRC §1091(a)): they replace nothing.
-    held = (TaxLot.objects.filter(any_of("account__household_id", household_ids), inherited=False)
+    # Inherited and gifted shares were not bought (IRC §1091(a)): they replace nothing.
+    held = (TaxLot.objects.filter(any_of("account__household_id", household_ids), inherited=False,
+                                  gift_date__isnull=True)
             .annotate(day=Coalesce("purchased", "acquired")).filter(day__gte=start, day__lte=end))
     sold = RealisedLot.objects.filter(any_of("account__household_id", household_ids), purchased__gte=start,
-                                      purchased__lte=end, inherited=False).annotate(day=F("purchased"))
+                                      purchased__lte=end, inherited=False, gift_date__isnull=True
+                                      ).annotate(day=F("purchased"))
     # Each (account, security, day) comes at most once held and once sold, so the two sums below
     # add in either order to the same float.
     grouped = [rows.values_list("account__household_id", "account__custodian_number", "security_id", "day")

@@ -61,7 +61,9 @@ REPORT_COLUMNS = (
     "ledger_cost_basis", "custodian_cost_basis", "cost_basis_difference", "decision",
 )
 _field = TaxLot._meta.get_field
-_LOT_FIELDS = AS_BOUGHT_FIELDS
+# A custodian's position file says nothing of gifts: the ledger's marks stay (``held_lots_replace``
+# compares and writes only the fields a row has).
+_LOT_FIELDS = tuple(name for name in AS_BOUGHT_FIELDS if not name.startswith("gift_"))
 
 
 def _fingerprint(lots: list[dict]) -> str:

@@ -27,7 +27,10 @@ Rev. Rul. 2008-5):
   the sale starts on the sold share's start, or its own purchase if earlier.
 - Only shares acquired by purchase (or a taxable exchange) replace a loss (IRC §1091(a)): inherited
   shares never do; their holding period starts more than a year before they passed (IRC §1223(9)),
-  and a replacement for a loss on them takes that holding period too.
+  and a replacement for a loss on them takes that holding period too. Gifted shares never do
+  either; a loss on them is measured from their value on the gift day where that was below the
+  donor's basis, and its holding period then starts on the gift (IRC §1015(a), the draw's
+  ``unadjusted`` and ``start``).
 - A replacement in a tax-deferred account disallows the loss for good: nothing is added to its
   basis and its holding period is its own (Rev. Rul. 2008-5).
 - Chains: a replacement share later sold at a loss is a new loss sale, with the basis it carries.
@@ -80,6 +83,7 @@ class Draw:
     quantity: Decimal
     proceeds: Decimal
     unadjusted: Decimal
+    start: date | None = None  # where these shares' holding period starts, when not the lot's (a gift's loss)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,8 @@ class Lot:
     held. ``held_unadjusted`` is ``None`` for shares known only from a trade record (bought, but
     not in the ledger's lots): they can replace, but have no basis here to adjust. ``inherited``:
     shares acquired from a decedent on ``purchased`` (never a replacement; held long-term from the
-    start, ``engine.tax.inherited_start``)."""
+    start, ``engine.tax.inherited_start``); ``gifted``: received as a gift (never a replacement;
+    ``purchased`` is the donor's)."""
 
     key: Hashable
     account: str
@@ -99,6 +104,7 @@ class Lot:
     held_unadjusted: Decimal | None
     draws: tuple[Draw, ...] = ()
     inherited: bool = False
+    gifted: bool = False
 
     @property
     def in_ledger(self) -> bool:
@@ -270,6 +276,8 @@ class _Replayer:
         src = self.source(seg)
         lot = seg.lot.lot
         if src is None or not lot.taxable:
+            if seg.draw is not None and seg.draw.start is not None:
+                return seg.draw.start
             return inherited_start(lot.purchased) if lot.inherited else lot.purchased
         return tacked_start(lot.purchased, self.sale_date[src.sale], self.start(src))
 
@@ -359,8 +367,8 @@ class _Replayer:
         excluded = self.ancestors(sale) | {sale}
         out = []
         for state in self.lots:
-            if state.lot.inherited or not in_window(sold, state.lot.purchased):
-                continue  # inherited shares were not bought (IRC §1091(a))
+            if state.lot.inherited or state.lot.gifted or not in_window(sold, state.lot.purchased):
+                continue  # inherited and gifted shares were not bought (IRC §1091(a))
             free = [s for s in state.segs if s.src_lot is None and s.sale not in excluded]
             out += [s for s in free if s.sale is None]
             out += sorted((s for s in free if s.sale is not None), key=lambda s: (self.sale_rank[s.sale], s.lo))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import models
 from django.db.models import Case, Func, Q, Value, When
@@ -333,6 +333,14 @@ class TaxLot(models.Model):
         default=False, db_default=False,
         help_text="Acquired from a decedent on ``purchased``: held long-term from the start (IRC §1223(9), "
                   "``acquired`` is where that holding period starts) and never a wash-sale replacement")
+    # A gift (IRC §1015(a)): ``acquired`` and the basis are the donor's; below them, the shares'
+    # value on the gift day is the basis for a loss (``engine.tax.gift_basis``). Never a wash-sale
+    # replacement: not bought (§1091(a)).
+    gift_date = models.DateField(null=True, blank=True, help_text="Received as a gift on this day")
+    gift_unit_value = models.DecimalField(
+        max_digits=30, decimal_places=12, null=True, blank=True,
+        help_text="Fair market value per share on the gift day (IRC §1015(a): the basis for a loss when below the "
+                  "donor's)")
     # What the run's lots query reads (``engine_inputs._lots_by_account``), kept by PostgreSQL from
     # the columns above (the source of truth): the primary key, security id, quantity and basis as
     # float8 and the acquisition date, each in PostgreSQL's binary format, 36 bytes. Turning five
@@ -352,11 +360,16 @@ class TaxLot(models.Model):
         ordering = ["account", "acquired"]
         # The day the shares were bought: a run looks up the lots bought in the wash-sale window
         # (``ledger.holdings.purchases_known_from_lots``) without reading every lot of the chunk.
-        indexes = [models.Index(Coalesce("purchased", "acquired"), name="lot_purchase_day")]
+        indexes = [models.Index(Coalesce("purchased", "acquired"), name="lot_purchase_day"),
+                   # The few gifted lots a run prices apart (``engine_inputs._gifts_priced``).
+                   models.Index(fields=["account"], condition=Q(gift_date__isnull=False), name="lot_gifted")]
         constraints = [
             models.UniqueConstraint(fields=["account", "lot_id"], name="lot_id_unique_in_account"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="lot_quantity_positive"),
             models.CheckConstraint(condition=Q(cost_basis__gte=0), name="lot_cost_basis_not_negative"),
+            models.CheckConstraint(condition=Q(gift_date__isnull=True, gift_unit_value__isnull=True)
+                                   | Q(gift_date__isnull=False, gift_unit_value__gte=0, inherited=False),
+                                   name="lot_gift_whole"),
         ]
 
     def __str__(self) -> str:
@@ -369,6 +382,13 @@ class TaxLot(models.Model):
     @property
     def bought_on(self):
         return self.purchased or self.acquired
+
+    @property
+    def gift_value(self) -> Decimal | None:
+        """The lot's fair market value on the gift day, to the cent (None: not a gift)."""
+        if self.gift_unit_value is None:
+            return None
+        return (self.gift_unit_value * self.quantity).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 class TradeRecord(models.Model):

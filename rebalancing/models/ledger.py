@@ -147,6 +147,11 @@ class RealisedLot(models.Model):
     replacement = models.BooleanField(default=False, help_text="The shares were wash-sale replacement shares")
     inherited = models.BooleanField(default=False, db_default=False,
                                     help_text="Inherited shares (Form 8949: date acquired INHERITED, long-term)")
+    # Gifted shares (TaxLot.gift_date): ``cost_basis`` and ``acquired`` are those IRC §1015(a) gives
+    # the sale (``engine.tax.gift_basis``); ``unit_cost`` and ``purchased`` stay the donor's.
+    gift_date = models.DateField(null=True, blank=True, help_text="The shares were received as a gift on this day")
+    gift_unit_value = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True,
+                                          help_text="Fair market value per share on the gift day")
 
     class Meta:
         ordering = ["sold", "id"]

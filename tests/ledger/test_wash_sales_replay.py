@@ -37,6 +37,8 @@ class Share:
 
     def start(self, sold_on: dict) -> date:
         if self.src is None or not self.lot.taxable:
+            if self.draw is not None and self.draw.start is not None:  # a gift's loss, held from the gift
+                return self.draw.start
             if self.lot.inherited:  # held more than a year whenever sold (IRC §1223(9))
                 return self.lot.purchased.replace(year=self.lot.purchased.year - 1) - timedelta(days=1)
             return self.lot.purchased
@@ -80,7 +82,8 @@ def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
         carved = defaultdict(list)
         for loss in losses:
             for lot in lots:
-                if abs((lot.purchased - sold_on[key]).days) > 30 or lot.key == loss.lot.key or lot.inherited:
+                if (abs((lot.purchased - sold_on[key]).days) > 30 or lot.key == loss.lot.key or lot.inherited
+                        or lot.gifted):
                     continue  # out of the window, the loss share's own purchase (Rev. Rul. 56-602), not bought
                 free = [s for s in shares[lot.key] if s.src is None and s.sale != key and s.sale not in ancestors]
                 candidates = [s for s in free if s.sale is None] + sorted(
@@ -144,7 +147,7 @@ ACCOUNTS = (("TAX-1", True), ("TAX-2", True), ("IRA", False))
 @st.composite
 def histories(draw):
     """A household's trades in one equivalence group, built day by day so every sale takes only
-    shares its lot holds: buys (some known only from a trade record, some inherited shares), sells
+    shares its lot holds: buys (some known only from a trade record, some inherited or gifted shares), sells
     of random lots in part or whole, at prices that make gains and losses."""
     lots: list[dict] = []
     n_events = draw(st.integers(1, 14))
@@ -158,20 +161,32 @@ def histories(draw):
             quantity = draw(st.integers(1, lot["held"]))
             price = draw(st.integers(50, 150))
             unadjusted = lot["unadjusted"] * quantity // lot["held"]
+            basis, start = D(unadjusted) / 100, None
+            if lot["gift"] is not None:  # IRC §1015(a), plainly: below the gift day's value a loss from it
+                gifted, unit_value = lot["gift"]
+                value, proceeds = D(unit_value * quantity), D(quantity * price)
+                if value < basis and proceeds < value:
+                    basis, start = value, gifted
+                elif value < basis and proceeds <= basis:
+                    basis = proceeds
             lot["draws"].append(Draw(sale=f"S{n}", sold=day, named=lot["lot_id"], quantity=D(quantity),
-                                     proceeds=D(quantity * price), unadjusted=D(unadjusted) / 100))
+                                     proceeds=D(quantity * price), unadjusted=basis, start=start))
             lot["held"] -= quantity
             lot["unadjusted"] -= unadjusted
         else:
             quantity = draw(st.integers(1, 12))
             in_ledger = draw(st.integers(0, 5)) > 0
+            kind = draw(st.integers(0, 5)) if in_ledger else 1  # 0: inherited, 5: a gift
+            # A gift: given on ``day``, the donor's shares bought up to two years before.
+            gift = (day, draw(st.integers(40, 140))) if kind == 5 else None
             lots.append({"key": f"P{n}", "account": account, "taxable": taxable, "lot_id": f"{account}-{n}",
-                         "purchased": day, "held": quantity, "unadjusted": quantity * draw(st.integers(60, 140)) * 100,
-                         "draws": [], "ledger": in_ledger, "inherited": in_ledger and draw(st.integers(0, 5)) == 0})
+                         "purchased": day - timedelta(days=draw(st.integers(0, 730))) if gift else day,
+                         "held": quantity, "unadjusted": quantity * draw(st.integers(60, 140)) * 100,
+                         "draws": [], "ledger": in_ledger, "inherited": kind == 0, "gift": gift})
     return [Lot(key=lot["key"], account=lot["account"], taxable=lot["taxable"], lot_id=lot["lot_id"],
                 purchased=lot["purchased"], held=D(lot["held"]),
                 held_unadjusted=D(lot["unadjusted"]) / 100 if lot["ledger"] else None, draws=tuple(lot["draws"]),
-                inherited=lot["inherited"])
+                inherited=lot["inherited"], gifted=lot["gift"] is not None)
             for lot in lots]
 
 
@@ -200,9 +215,10 @@ def test_every_share_absorbs_at_most_one_loss_and_nothing_is_lost_or_made_up(lot
         assert sum(p.quantity for p in pieces) == lot.held + sum(d.quantity for d in lot.draws)
         assert sum(p.unadjusted for p in pieces) == lot.held_unadjusted + sum(d.unadjusted for d in lot.draws)
         assert sum(p.proceeds for p in pieces) == sum(d.proceeds for d in lot.draws)
+    gifted = {lot.key for lot in lots if lot.gifted}  # a loss below the gift day's value: held from the gift
     for p in replay.pieces:
         assert 0 <= p.lost <= p.disallowed <= max(-p.gain, 0) and p.matched <= p.quantity
-        assert p.acquired <= p.purchased
+        assert p.acquired <= p.purchased or p.lot in gifted
     for adjustment in replay.adjustments:
         assert 0 <= adjustment.basis_added <= adjustment.disallowed and adjustment.after <= adjustment.before
     # What was disallowed went somewhere: into a replacement's basis or lost in an IRA.

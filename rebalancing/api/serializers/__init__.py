@@ -298,10 +298,15 @@ class TaxLotSerializer(serializers.ModelSerializer):
     acquired = serializers.DateField(help_text="Where the holding period starts (moved by a wash sale, IRC §1223(3); "
                                                "for inherited shares more than a year before they passed, §1223(9))")
     purchased = serializers.DateField(source="bought_on", help_text="When the shares were bought, or passed")
+    gift_value = serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True, allow_null=True,
+                                          help_text="Received as a gift (gift_date): the lot's fair market value that "
+                                                    "day, the basis for a loss when below cost_basis, the donor's "
+                                                    "(IRC §1015(a))")
 
     class Meta:
         model = TaxLot
-        fields = ["id", "lot_id", "symbol", "quantity", "cost_basis", "acquired", "purchased", "inherited"]
+        fields = ["id", "lot_id", "symbol", "quantity", "cost_basis", "acquired", "purchased", "inherited",
+                  "gift_date", "gift_value"]
 
 
 # --- Runs, proposals, orders, alerts -----------------------------------------------------------
