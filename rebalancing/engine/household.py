@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from .errors import EngineError, InvalidRequest
-from .parameters import DriftParams, TransitionParams
+from .parameters import DriftParams, Instruction, TransitionParams
 from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
@@ -291,6 +291,7 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
     """
     start = time.perf_counter()
     securities = validate_household(request)
+    request = _brought_to_model(request)
     window = household_window_trades(request)
     equivalence = household_equivalence(request)
     placement = place(request, securities, window, equivalence)
@@ -329,6 +330,25 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
             total_ms=(done - start) * 1e3,
         ),
     )
+
+
+def _brought_to_model(request: HouseholdRequest) -> HouseholdRequest:
+    """"Bring back to the model", given to any account of a household held to one model, is the
+    household's: its drift bands and tax budget are set aside this once, and every account solves
+    with the instruction (its own bands and transition budget set aside, as an account's are)."""
+    if not any(_instructed(a, "bring_to_model") for a in request.accounts):
+        return request
+    bring = Instruction(kind="bring_to_model")
+    accounts = tuple(
+        a if _instructed(a, "bring_to_model") else replace(a, request=replace(a.request, parameters=replace(
+            a.request.parameters, instructions=(*a.request.parameters.instructions, bring))))
+        for a in request.accounts
+    )
+    return replace(request, accounts=accounts, drift=None, tax_budget=None)
+
+
+def _instructed(account: HouseholdAccount, kind: str) -> bool:
+    return any(i.kind == kind for i in account.request.parameters.instructions)
 
 
 def _accounts_solved(
@@ -514,8 +534,8 @@ def _with_location_reasons(
     places it (the account's share of the class differs from the model's), and say so instead of
     "removed_asset_class" for a class the household holds elsewhere."""
     located = placement.located_classes(account.id)
-    if not located:
-        return result
+    if not located or _instructed(account, "liquidate"):
+        return result  # a liquidation's sales are the client's order, not a placement
     trades = []
     for t in result.trades:
         asset_class = placement.asset_class.get(t.symbol, securities[t.symbol].asset_class)

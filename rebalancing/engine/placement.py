@@ -217,12 +217,20 @@ def place(
     cash_floor = np.zeros(m)
     ordered: dict[tuple[int, int], float] = {}  # (account, security) -> value an instruction sells
     proceeds = np.zeros(m)  # of those sales, what the instructions spend themselves ("and buy Y")
+    liquidating = np.zeros(m, dtype=bool)
     for a, acct in enumerate(accounts):
         if values[a] <= 0:
             continue  # not funded yet: no cash target, nothing to place
         effects = read_instructions(acct.request.parameters.instructions)
         t, f = cash_levels(acct.request.parameters.cash, effects, float(values[a]))
         cash_target[a], cash_floor[a] = t * values[a], f * values[a]
+        if effects.liquidate:
+            # Sell everything: every holding is an ordered sale of all of it (its losses then bar
+            # their groups from every account's buys), the account's value its cash target.
+            liquidating[a] = True
+            for j in np.flatnonzero(before[a] > 0):
+                ordered[(a, int(j))] = before[a, j]
+            continue
         for ins in effects.swaps:
             j = col.get(ins.sell)
             if j is None or before[a, j] <= 0:
@@ -251,6 +259,7 @@ def place(
     # Buy bounds per account.
     buy_ub = np.full((m, n), np.inf)
     buy_ub[:, target <= 0] = 0.0
+    buy_ub[liquidating] = 0.0
     banned: dict[str, set[str]] = {}
     must_go = np.zeros(n, dtype=bool)  # screened out or of a removed class in some account
     sell_ub_sec = before.copy()
@@ -421,8 +430,9 @@ def place(
         A.append(sp.csr_matrix(row))
         b.append(np.array([-value * (1 - 1e-9) / V]))
     if request.tax_budget is not None and nl:
+        # What a liquidation realises is the client's order, not the budget's to refuse.
         budget_row = np.zeros((1, nv))
-        budget_row[0, o_x:o_s] = np.maximum(lot_tax, 0.0)
+        budget_row[0, o_x:o_s] = np.where(liquidating[lot_acct], 0.0, np.maximum(lot_tax, 0.0))
         A.append(sp.csr_matrix(budget_row))
         b.append(np.array([request.tax_budget / V]))
     A_ub = sp.vstack(A, format="csr")

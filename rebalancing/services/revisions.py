@@ -53,8 +53,15 @@ ONE_OFF_ACTIONS = {
     "liquidate": "Sell everything",
     "bring_to_model": "Bring back to the model (drift bands and the tax budget set aside this once)",
 }
-# An account solved with its household as one: the joint solve carries out sales and cash to raise.
-HOUSEHOLD_ONE_OFF_ACTIONS = {k: ONE_OFF_ACTIONS[k] for k in ("sell", "raise_cash")}
+# An account solved with its household as one (engine.rebalance_household): its sales, cash to
+# raise and liquidation are its own, the household's other accounts making up what they move;
+# bringing it back to the model brings the household back (its bands and tax budget set aside once).
+HOUSEHOLD_ONE_OFF_ACTIONS = {
+    "sell": ONE_OFF_ACTIONS["sell"],
+    "raise_cash": ONE_OFF_ACTIONS["raise_cash"],
+    "liquidate": "Sell everything in this account (the household's other accounts stay on its model)",
+    "bring_to_model": "Bring the household back to its model (its drift bands and tax budgets set aside this once)",
+}
 _RESTRICTIONS = ("hold", "do_not_buy", "do_not_sell")
 _NO_SECURITY = ("raise_cash", "liquidate", "bring_to_model")
 

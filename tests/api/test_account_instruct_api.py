@@ -74,3 +74,20 @@ def test_advisors_may_not_and_a_retry_replays(firm_a, people, book, client_for):
     assert second["Idempotent-Replayed"] == "true"
     with tenant_context(firm_a):
         assert RebalanceRun.objects.filter(kind=RebalanceRun.Kind.INSTRUCTION).count() == 1
+
+
+def test_an_account_of_a_household_unit_is_liquidated_through_the_households_solve(firm_a, people, book,
+                                                                                   client_for):
+    from rebalancing.models import Household
+
+    with tenant_context(firm_a):
+        account = Account.objects.get(pk=book["own"].pk)
+        Household.objects.filter(pk=account.household_id).update(managed_as=Household.ManagedAs.HOUSEHOLD,
+                                                                   model=account.model)
+    answer = _instruct(client_for(firm_a, people["pm"]), book["own"], {"instructions": [{"action": "liquidate"}]})
+    assert answer.status_code == 201, answer.content
+    new = answer.json()
+    assert new["revision"]["instructions"] == ["sell everything"]
+    assert new["trades"] and all(t["side"] == "sell" for t in new["trades"])
+    with tenant_context(firm_a):
+        assert Proposal.objects.get(pk=new["id"]).household_proposal_id is not None

@@ -16,6 +16,7 @@ from rebalancing.engine import (
     HouseholdAccount,
     HouseholdRequest,
     HouseholdTrade,
+    InfeasibleParameters,
     Instruction,
     InvalidRequest,
     Model,
@@ -658,3 +659,75 @@ def test_inside_its_bands_by_cash_flows_a_location_move_of_b_is_completed_in_ful
     change = sum((t.quantity if t.side == "buy" else -t.quantity) * prices["B"]
                  for r in result.accounts for t in r.trades if t.symbol == "B")
     assert change >= -1.0
+
+
+# --- One-off instructions of a household held to one model --------------------------------------
+
+LIQUIDATE = replace(PARAMS, instructions=(Instruction("liquidate"),))
+BRING_BACK = replace(PARAMS, instructions=(Instruction("bring_to_model"),))
+
+
+def held_after(result, account_id: str, before: dict[str, float]) -> dict[str, float]:
+    held = dict(before)
+    for symbol, (side, quantity) in trades_of(result, account_id).items():
+        held[symbol] = held.get(symbol, 0.0) + (quantity if side == "buy" else -quantity)
+    return {s: q for s, q in held.items() if abs(q) > 1e-9}
+
+
+def test_liquidating_the_taxable_account_sells_every_lot_and_holds_the_rest_on_the_model():
+    # The three accounts above, the taxable one told to sell everything (both lots at a gain: 15,000
+    # on EQ, 2,000 on BD). It ends in cash, 40,000; the IRA and Roth (40,000) hold the model between
+    # them: 24,000 EQ and 16,000 BD - bonds in the IRA first, equity in the Roth.
+    base = three_accounts()
+    taxable = replace(base.accounts[0], request=replace(base.accounts[0].request, parameters=LIQUIDATE))
+    result = rebalance_household(replace(base, accounts=(taxable, *base.accounts[1:])))
+    assert trades_of(result, "TAX") == {"EQ": ("sell", 300.0), "BD": ("sell", 200.0)}
+    tax_result = next(r for r in result.accounts if r.account_id == "TAX")
+    assert tax_result.summary.cash_after == pytest.approx(40_000)
+    assert all(t.reasons == ("instruction", "drift") for t in tax_result.trades)  # the client's order
+    assert held_after(result, "IRA", {"EQ": 100, "BD": 200}) == {"EQ": 40.0, "BD": 320.0}  # 4,000 and 16,000
+    assert held_after(result, "ROTH", {}) == {"EQ": 200.0}  # 20,000: all of it equity
+    long_rate = taxable.request.account.long_term_rate
+    assert result.tax_cost == pytest.approx((15_000 + 2_000) * long_rate)  # both long-term gains
+
+
+def test_a_liquidation_at_a_loss_is_bought_back_in_no_account():
+    # The taxable BD lot is at a 2,000 loss: selling it, no account of the household may buy BD
+    # (IRC §1091 across the household, Rev. Rul. 2008-5), so the Roth's cash goes to EQ only.
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 300, 15_000), lot("t2", "BD", 200, 12_000)],
+                     parameters=LIQUIDATE)
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 100, 12_000), lot("i2", "BD", 200, 9_000)])
+    roth = member("ROTH", "roth", cash=20_000)
+    result = rebalance_household(household(taxable, ira, roth))
+    assert trades_of(result, "TAX") == {"EQ": ("sell", 300.0), "BD": ("sell", 200.0)}
+    assert not any(t.symbol == "BD" and t.side == "buy" for r in result.accounts for t in r.trades)
+    assert trades_of(result, "ROTH") == {"EQ": ("buy", 200.0)}
+
+
+def test_a_liquidation_a_restriction_forbids_is_refused_by_name_and_the_budget_does_not_stop_it():
+    held = replace(LIQUIDATE, restrictions=Restrictions(hold=("BD",)))
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 300, 15_000), lot("t2", "BD", 200, 8_000)], parameters=held)
+    roth = member("ROTH", "roth", cash=20_000)
+    with pytest.raises(InfeasibleParameters) as refused:
+        rebalance_household(household(taxable, roth))
+    assert tuple(refused.value.conflicts) == ("instructions.liquidate", "restrictions.hold")
+    # The household's tax budget caps what its trades realise, not what the client orders sold.
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 300, 15_000), lot("t2", "BD", 200, 8_000)],
+                     parameters=LIQUIDATE)
+    result = rebalance_household(household(taxable, roth, tax_budget=100.0))
+    assert trades_of(result, "TAX") == {"EQ": ("sell", 300.0), "BD": ("sell", 200.0)}
+
+
+def test_bringing_one_account_back_to_the_model_brings_the_household_back_inside_its_bands():
+    # 62/38 against 60/40, inside the default bands, and only the taxable account holds equity: by
+    # default nothing is traded (its gain waits for the band). Told to bring the IRA back, the
+    # household is put back on its model this once.
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 558, 27_900)])
+    ira = member("IRA", "traditional", [lot("i1", "BD", 684, 34_200)])
+    inside = household(taxable, ira, drift=DriftParams())
+    quiet = rebalance_household(inside)
+    assert all(not r.trades for r in quiet.accounts) and quiet.drift_after == pytest.approx(0.02)
+    told = replace(inside, accounts=(taxable, replace(ira, request=replace(ira.request, parameters=BRING_BACK))))
+    back = rebalance_household(told)
+    assert back.drift_after == pytest.approx(0.0, abs=1e-9)
+    assert trades_of(back, "TAX")["EQ"][0] == "sell"  # the gain the band had kept

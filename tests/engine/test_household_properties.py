@@ -5,8 +5,9 @@ import os
 from dataclasses import replace
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from pytest import approx
 
 from rebalancing.engine import (
     Account,
@@ -300,3 +301,49 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_se
             others = [prices[s] for s in bought - {symbol}] if symbol in bought else []
             rounding += prices[symbol] + max(others, default=0.0)
         assert change >= -need - rounding - 1.0, (symbol, change, need)
+
+
+@settings(
+    max_examples=int(os.environ.get("PROP_N", "50")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(households(), st.data())
+def test_a_liquidated_account_ends_in_cash_and_no_account_buys_what_a_taxable_one_sold_at_a_loss(request, data):
+    k = data.draw(st.integers(0, len(request.accounts) - 1))
+    member = request.accounts[k]
+    # The client's order, on an account that may sell what it holds.
+    params = replace(member.request.parameters, instructions=(Instruction("liquidate"),),
+                     restrictions=replace(member.request.parameters.restrictions, do_not_sell=()))
+    accounts = list(request.accounts)
+    accounts[k] = replace(member, request=replace(member.request, parameters=params))
+    request = replace(request, accounts=tuple(accounts))
+    try:
+        result = rebalance_household(request)
+    except InfeasibleParameters as err:
+        assert err.conflicts
+        event(f"refused: {', '.join(err.conflicts)}")
+        if "instructions.liquidate" in err.conflicts and "wash_sale.allow" in err.conflicts:
+            # Only a purchase already made stops it: the household's own trades make way for it.
+            prices = {s.symbol: s.price for s in request.securities}
+            losing = {group(lot.symbol) for lot in member.request.account.lots
+                      if lot.cost_basis > lot.quantity * prices[lot.symbol]}
+            assert member.tax_status == "taxable" and losing & window_purchases_and_losses(request)[0]
+        return
+    event("liquidated")
+    prices = {s.symbol: s.price for s in request.securities}
+    r = result.accounts[k]
+    held = {s: 0.0 for s in SYMBOLS}
+    for lot in member.request.account.lots:
+        held[lot.symbol] += lot.quantity
+    value = member.request.account.cash + sum(q * prices[s] for s, q in held.items())
+    for t in r.trades:
+        assert t.side == "sell", t
+        held[t.symbol] -= t.quantity
+    assert all(abs(q) <= 1e-9 for q in held.values()), held
+    costs = sum(t.trading_cost for t in r.trades)
+    assert r.summary.cash_after == approx(value - costs, rel=1e-9, abs=0.01)
+    lost = {group(t.symbol) for a, res in zip(request.accounts, result.accounts, strict=True)
+            if a.tax_status == "taxable" for t in res.trades if t.side == "sell" and any(ls.gain < 0 for ls in t.lots)}
+    bought = {group(t.symbol) for res in result.accounts for t in res.trades if t.side == "buy"}
+    assert not lost & bought, (lost, bought)

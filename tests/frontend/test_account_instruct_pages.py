@@ -78,10 +78,39 @@ def test_advisors_do_not_instruct_and_a_household_unit_is_solved_whole(book, as_
     client = as_user("pm")
     page = text(client.get(f"/accounts/{account.pk}/"))
     assert "This account is managed with its household as one" in page and 'id="instruct-form"' in page
-    assert "Raise cash" in page and "Sell everything" not in page  # the joint solve takes sales and cash
+    assert "Raise cash" in page and "Sell everything in this account (the household's other accounts stay" in page
+    assert "Bring the household back to its model (its drift bands and tax budgets set aside this once)" in page
     response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("sell", "XLE", "", "")), follow=True)
     with tenant_context(firm_a):
         mine = Proposal.objects.get(run__kind=RebalanceRun.Kind.INSTRUCTION, account=account)
         assert mine.household_proposal_id is not None
     assert response.redirect_chain[-1][0] == f"/proposals/{mine.pk}/"
     assert "Solved with the other accounts of the household as one" in text(response)
+
+
+def test_a_household_units_account_is_liquidated_and_the_household_brought_back_to_its_model(book, as_user, firm_a):
+    account = book["mine"][0]
+    with tenant_context(firm_a):
+        Household.objects.filter(pk=account.household_id).update(managed_as=Household.ManagedAs.HOUSEHOLD,
+                                                                   model=book["model"])
+        held = {lot.security.symbol for lot in account.lots.select_related("security")}
+    client = as_user("pm")
+    response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("liquidate", "", "", "")), follow=True)
+    with tenant_context(firm_a):
+        mine = Proposal.objects.get(run__kind=RebalanceRun.Kind.INSTRUCTION, account=account)
+        trades = mine.result["trades"]
+        # Every holding sold, in full; nothing bought; the household's proposal is the one to decide.
+        assert {t["symbol"] for t in trades} == held and all(t["side"] == "sell" for t in trades)
+        assert sum(lot["quantity"] for t in trades for lot in t["lots"]) == pytest.approx(
+            float(sum(lot.quantity for lot in account.lots.all())))
+        assert mine.household_proposal_id is not None
+        assert mine.revision["instructions"] == ["sell everything"]
+    assert response.redirect_chain[-1][0] == f"/proposals/{mine.pk}/"
+
+    response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("bring_to_model", "", "", "")), follow=True)
+    with tenant_context(firm_a):
+        again = Proposal.objects.filter(run__kind=RebalanceRun.Kind.INSTRUCTION, account=account).latest("pk")
+        assert again.pk != mine.pk and again.household_proposal_id != mine.household_proposal_id
+        assert Proposal.objects.get(pk=mine.pk).status == S.SUPERSEDED
+        assert again.revision["instructions"] == ["bring back to the model (drift bands and the tax budget set aside)"]
+    assert response.redirect_chain[-1][0] == f"/proposals/{again.pk}/"

@@ -211,11 +211,12 @@ def test_in_a_household_managed_as_one_the_household_is_solved_with_the_instruct
             assert account.overrides == {}
 
 
-def test_a_household_managed_as_one_takes_sales_and_cash_only_and_names_what_blocks(firm_a, book, unit, people):
+def test_a_household_managed_as_one_takes_commands_not_restrictions_and_names_what_blocks(firm_a, book, unit,
+                                                                                         people):
     with tenant_context(firm_a):
         written = _written()
         with pytest.raises(ValidationFailed, match="choose one of"):
-            _instruct(unit["taxable"], I("liquidate"), by=people["pm"])
+            _instruct(unit["taxable"], I("hold", "VTI"), by=people["pm"])
         with pytest.raises(ValidationFailed, match="The account holds no AGG to sell"):
             _instruct(unit["ira"], I("sell", "AGG"), by=people["pm"])
         assert _written() == written
@@ -227,6 +228,19 @@ def test_a_household_managed_as_one_takes_sales_and_cash_only_and_names_what_blo
         with pytest.raises(Conflict, match=f"U-IRA's proposal #{other.pk} is approved and not yet released"):
             _instruct(unit["taxable"], I("sell", "BND"), by=people["pm"])
         assert _written() == written
+
+
+def test_an_account_of_a_household_managed_as_one_is_liquidated_and_the_ira_buys_back_no_loss(firm_a, book, unit,
+                                                                                            people):
+    # U-TAX sells everything: VTI at a gain, BND at a 1,000 short-term loss - so the IRA, which the
+    # household's placement would otherwise have buy bonds, buys no BND this time (Rev. Rul. 2008-5).
+    with tenant_context(firm_a):
+        mine = _instruct(unit["taxable"], I("liquidate"), by=people["pm"])
+        assert {s: (t["side"], t["quantity"]) for s, t in _trades(mine).items()} == {
+            "VTI": ("sell", pytest.approx(300)), "BND": ("sell", pytest.approx(100))}
+        assert mine.revision["instructions"] == ["sell everything"]
+        ira = Proposal.objects.get(household_proposal=mine.household_proposal, account=unit["ira"])
+        assert not any(t["symbol"] == "BND" and t["side"] == "buy" for t in ira.result["trades"])
 
 
 def test_a_sale_nets_after_what_the_other_accounts_open_proposals_realise_on_their_shared_return(

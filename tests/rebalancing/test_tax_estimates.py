@@ -267,7 +267,8 @@ def approvers(firm_a, firm_user):
             "admin": firm_user(firm_a, "admin@estimates.example", FirmRole.FIRM_ADMIN)}
 
 
-def test_an_approved_gain_restated_past_the_compliance_threshold_goes_back_for_compliance(model, pm, approvers):
+def test_an_approved_gain_restated_past_the_compliance_threshold_goes_back_for_compliance(model, pm, approvers,
+                                                                                          firm_a, client_for):
     policy(compliance_min_estimated_tax=D(2500), auto_approve=False)
     h = household("Endo")
     advisor_assign(household=h, advisor=approvers["advisor"], by=approvers["admin"])
@@ -283,6 +284,8 @@ def test_an_approved_gain_restated_past_the_compliance_threshold_goes_back_for_c
     event = AuditEvent.objects.get(action="proposal.approval_lapsed", object_id=str(gain.pk))
     assert event.after == {"status": PENDING}
     assert event.comment == "estimated tax restated from 0.00 to 3,700.00: compliance must approve it"
+    page = client_for(firm_a, approvers["compliance"]).get(f"/proposals/{gain.pk}/").content.decode()
+    assert "<code>proposal.approval_lapsed</code>" in page and "compliance must approve it" in page
     with pytest.raises(Conflict):  # the advisor's approval stands: a second one must come from someone else
         proposal_approve(proposal=gain, user=approvers["advisor"])
     assert proposal_approve(proposal=gain, user=approvers["compliance"]).status == Proposal.Status.APPROVED
