@@ -36,6 +36,7 @@ from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
 from rebalancing.services.rmd import rmd_due, rmd_open_for_account
 from rebalancing.services.runs import run_start
+from rebalancing.services.tax_estimates import open_estimates_restate
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed
@@ -360,7 +361,20 @@ def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
                      .values_list("account__custodian_number", flat=True))
     proposals_supersede(account_ids=affected, by_run_id=run.pk, replace_approved=True)
     proposals_submit_new(run_id=run.pk, account_ids=account_ids)
-    flow.plan, flow.tax_cost, flow.run = plan_dict, round(Decimal(str(plan.tax_cost)), 2), run
+    # The plan's sales net after the proposals left standing beside it (and released sales still
+    # open) on the returns they share, as every account solved on its own does (tax_estimates);
+    # the proposals it replaced leave the others' estimates too. The household's figure follows.
+    restated = open_estimates_restate([flow.household_id], actor=user,
+                                      because=f"{flow.get_kind_display().lower()} planned beside the household's "
+                                              "open proposals")
+    moved = sum((after - before for pk, (before, after) in restated.items() if pk in {p.pk for p in proposals}),
+                Decimal(0))
+    tax_cost = round(Decimal(str(plan.tax_cost)), 2) + moved
+    if moved:
+        together.estimated_tax = tax_cost
+        together.result = {**together.result, "tax_cost": float(tax_cost)}
+        together.save(update_fields=["estimated_tax", "result"])
+    flow.plan, flow.tax_cost, flow.run = plan_dict, tax_cost, run
     flow.full_clean()
     flow.save()
     return replaced

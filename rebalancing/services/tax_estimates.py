@@ -130,17 +130,18 @@ def realised_open_beside(household_ids, exclude_account_ids, year: int) -> dict[
 
 
 @transaction.atomic
-def open_estimates_restate(household_ids, *, because: str, actor=None) -> int:
+def open_estimates_restate(household_ids, *, because: str, actor=None) -> dict[int, tuple[Decimal, Decimal]]:
     """Restate the estimated tax of the open proposals of these households from the open set as it
-    is now; returns how many changed. Call in the transaction that changed the set."""
+    is now; returns those that changed, by id: (before, after). Call in the transaction that
+    changed the set."""
     households = list(Household.objects.filter(pk__in=set(household_ids)))
     if not households:
-        return 0
+        return {}
     proposals = list(Proposal.objects.select_for_update(of=("self",))
                      .filter(account__household__in=households, account__taxable=True, status__in=OPEN_FOR_TAX)
                      .select_related("account").order_by("pk"))
     if not proposals:
-        return 0
+        return {}
     released = list(Proposal.objects.filter(account__household__in=households, account__taxable=True,
                                             status=Proposal.Status.RELEASED, orders__side="sell",
                                             orders__status__in=_OPEN_ORDERS)
@@ -184,7 +185,7 @@ def open_estimates_restate(household_ids, *, because: str, actor=None) -> int:
                 lapsed.append((p, before, after))
     audit_many(actor=actor, action=Action.PROPOSAL_TAX_RESTATED, changes=changes, comment=because)
     _approvals_lapse(lapsed, policy, actor=actor)
-    return len(changes)
+    return {int(pk): (Decimal(b["estimated_tax"]), Decimal(a["estimated_tax"])) for _, pk, b, a in changes}
 
 
 def _approvals_lapse(restated, policy, *, actor) -> None:

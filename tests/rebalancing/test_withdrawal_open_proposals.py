@@ -14,7 +14,7 @@ from rebalancing.services.proposals import OPEN, household_proposal_decide
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from tenants.errors import DomainError
 
-from .book import AS_OF
+from .book import AS_OF, make_account
 from .test_cash_flows import lees  # noqa: F401
 from .workflow import make_proposal
 
@@ -145,3 +145,35 @@ def test_a_withdrawal_whose_orders_are_out_holds_the_next_back_naming_it(lees): 
     with pytest.raises(DomainError, match=r"withdrawal of \$10,000.00 entered on 20 November 2026 has orders out"):
         cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal", amount=Decimal("10"),
                         as_of=AS_OF)
+
+
+def test_account_by_account_the_plans_tax_nets_after_a_gain_left_standing_on_the_same_return(lees):  # noqa: F811
+    # LEE-X, which the plan cannot draw on (no cash, no lots), has a proposal waiting that realises a
+    # 10,000 long-term gain on the household's one return. The plan sells LEE-TR's VNQ at a long-term
+    # loss: alone on the return a deduction at the short-term rate (37%); beside the standing gain
+    # it comes off a long-term gain, at 20%.
+    Household.objects.filter(pk=lees["household"].pk).update(managed_as=Household.ManagedAs.ACCOUNTS)
+    Account.objects.filter(household=lees["household"]).update(model=lees["model"], short_term_rate=Decimal("0.37"),
+                                                               long_term_rate=Decimal("0.20"))
+    standing = make_proposal(make_account("LEE-X", model=lees["model"], household=lees["household"], cash="0"),
+                             status=Proposal.Status.PENDING, estimated_tax="2000")
+    standing.result = {"trades": [], "summary": {"realised_short_term_gain": 0, "realised_short_term_loss": 0,
+                                                 "realised_long_term_gain": 10000, "realised_long_term_loss": 0,
+                                                 "estimated_tax": 2000}}
+    standing.save(update_fields=["result"])
+
+    flow = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                           amount=Decimal("10000"), as_of=AS_OF).cash_flow
+
+    sale = Proposal.objects.get(run=flow.run, account=lees["loss"])
+    summary = sale.result["summary"]
+    assert [t["symbol"] for t in sale.result["trades"]] == ["VNQ"] and summary["realised_short_term_loss"] == 0
+    loss = Decimal(str(summary["realised_long_term_loss"]))  # what the 10,000 needs of VNQ's 3,000 loss
+    assert 0 < loss <= 3000 and not summary["realised_long_term_gain"]
+    assert sale.estimated_tax == (-loss * Decimal("0.20")).quantize(Decimal("0.01"))
+    assert Decimal(sale.result["tax_restated"][0]["before"]) == (-loss * Decimal("0.37")).quantize(Decimal("0.01"))
+    together = HouseholdProposal.objects.get(run=flow.run)
+    assert flow.tax_cost == together.estimated_tax == sum(
+        p.estimated_tax for p in Proposal.objects.filter(household_proposal=together))
+    standing.refresh_from_db()
+    assert standing.status == Proposal.Status.PENDING and standing.estimated_tax == Decimal("2000.00")
