@@ -433,9 +433,12 @@ def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float]) -
         return
     rows = (TaxLot.objects.filter(any_of("account_id", list(lots_by_account)), gift_date__isnull=False)
             .values_list("account_id", "lot_id", "security_id", "gift_date", "gift_unit_value").order_by())
+    places: dict[int, dict[str, int]] = {}  # an account's lot ids -> their places, made once
     for account_id, lot_id, security_id, gifted, unit_value in rows:
         ids, _, quantities, costs, acquired, _ = lots_by_account[account_id]
-        i = ids.index(lot_id)
+        if account_id not in places:
+            places[account_id] = {lot: n for n, lot in enumerate(ids)}
+        i = places[account_id][lot_id]
         price = prices.get(security_id)
         value = float(unit_value) * quantities[i]
         if price is None or value >= costs[i]:

@@ -367,8 +367,8 @@ def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
     restated = open_estimates_restate([flow.household_id], actor=user,
                                       because=f"{flow.get_kind_display().lower()} planned beside the household's "
                                               "open proposals")
-    moved = sum((after - before for pk, (before, after) in restated.items() if pk in {p.pk for p in proposals}),
-                Decimal(0))
+    made = {p.pk for p in proposals}
+    moved = sum((after - before for pk, (before, after) in restated.items() if pk in made), Decimal(0))
     tax_cost = round(Decimal(str(plan.tax_cost)), 2) + moved
     if moved:
         together.estimated_tax = tax_cost
