@@ -261,7 +261,7 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     for row in purchases_known_from_lots(households, window, as_of, told_buys=told_buys):
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
-    _gifts_priced(lots_by_account, snapshot.universe.prices)
+    received = _gifts_priced(lots_by_account, snapshot.universe.prices)
     household_rows = list({a.household_id: a.household for a in accounts}.values())
     returns = _tax_returns(household_rows, loss_carried_into(household_rows, as_of.year), as_of.year)
     plans = household_plans_load(households, as_of=as_of)
@@ -270,7 +270,7 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
         _account_inputs(a, lots_by_account.get(a.pk, _NO_LOTS), trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
                         returns.get(a.pk, ()), plans.get(a.household_id, ()),
-                        (edits or {}).get(a.pk), parameter_sets)
+                        (edits or {}).get(a.pk), parameter_sets, received.get(a.pk, frozenset()))
         for a in accounts
     ]
 
@@ -424,13 +424,15 @@ _LOTS_IDS_AS_TEXT = _LOT_COLUMNS.format(ids="string_agg(lot_id, %s)")
 _LOTS_IDS_AS_BYTES = _LOT_COLUMNS.format(ids="string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea)")
 
 
-def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float]) -> None:
+def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float]) -> dict[int, frozenset[str]]:
     """Gifted lots worth less on the gift day than the donor's basis have two bases (IRC §1015(a)):
     the engine gets, in place, the one a sale at today's price uses (``engine.tax.gift_basis``: per
     share, whatever is sold) and the holding period that goes with it (``gift_start``). One query
-    on the gifted lots' index (none in most chunks)."""
+    on the gifted lots' index (none in most chunks). Returns each account's gifted lot ids: the
+    engine's ``Account.received_lots``, never purchases in the wash-sale window (§1091(a))."""
+    received: dict[int, set[str]] = defaultdict(set)
     if not lots_by_account:
-        return
+        return {}
     rows = (TaxLot.objects.filter(any_of("account_id", list(lots_by_account)), gift_date__isnull=False)
             .values_list("account_id", "lot_id", "security_id", "gift_date", "gift_unit_value").order_by())
     places: dict[int, dict[str, int]] = {}  # an account's lot ids -> their places, made once
@@ -439,6 +441,7 @@ def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float]) -
         if account_id not in places:
             places[account_id] = {lot: n for n, lot in enumerate(ids)}
         i = places[account_id][lot_id]
+        received[account_id].add(lot_id)
         price = prices.get(security_id)
         value = float(unit_value) * quantities[i]
         if price is None or value >= costs[i]:
@@ -446,6 +449,7 @@ def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float]) -
         donor, proceeds, start = float(costs[i]), float(quantities[i]) * price, date.fromordinal(int(acquired[i]))
         costs[i] = gift_basis(proceeds, donor, value)
         acquired[i] = gift_start(proceeds, donor, value, start, gifted).toordinal()
+    return {account_id: frozenset(ids) for account_id, ids in received.items()}
 
 
 def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
@@ -622,7 +626,8 @@ class _Universe:
 
 def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
                     tax_returns: tuple[engine.TaxReturn, ...] = (), plans=(),
-                    edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None) -> AccountInputs:
+                    edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None,
+                    received: frozenset[str] = frozenset()) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
     lot_ids, sids, quantities, costs, acquired, _ = lots
@@ -666,6 +671,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                 household_trades=tuple(engine_trades), taxable=account.taxable,
                 # The whole returns it is on (the carried loss and loss limit are theirs).
                 tax_returns=tax_returns if account.taxable else (),
+                received_lots=received,
             ),
             securities=securities,
             model=targets.model,
@@ -686,7 +692,9 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         model_version_id=version.pk if version else None,
         parameters=values,
         fingerprint=_fingerprint(account, lots, trades, version, values_text, priced, targets.fingerprinted, as_of,
-                                 (tax_returns, request.account.household_trades, risk_version_id)),
+                                 # (the gifts only where there are any: stored fingerprints stay comparable)
+                                 (tax_returns, request.account.household_trades, risk_version_id,
+                                  *((tuple(sorted(received)),) if received else ()))),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
         tax_status=account.tax_status, asset_classes=tuple(account.asset_classes or ()),

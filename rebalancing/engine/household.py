@@ -257,7 +257,7 @@ def household_equivalence(request: HouseholdRequest) -> Equivalence:
 def household_window_trades(request: HouseholdRequest) -> tuple[HouseholdTrade, ...]:
     """The household's trades of the last 30 days as every account must see them: each account's
     recorded household trades, plus every lot bought in the window in any account as a purchase
-    (an IRA or Roth purchase washes a taxable loss too, Rev. Rul. 2008-5)."""
+    (an IRA or Roth purchase washes a taxable loss too, Rev. Rul. 2008-5; a gift is not bought)."""
     start = request.as_of - timedelta(days=WINDOW_DAYS)
     seen: set[tuple] = set()
     out: list[HouseholdTrade] = []
@@ -269,10 +269,12 @@ def household_window_trades(request: HouseholdRequest) -> tuple[HouseholdTrade, 
                 out.append(t)
     bought = {(t.symbol, t.date, t.quantity) for t in out if t.side == "buy"}
     for a in request.accounts:
+        received = a.request.account.received_lots  # gifts: not bought
         for lot in a.request.account.lots:
             if (
                 start <= lot.acquired <= request.as_of
                 and (lot.symbol, lot.acquired, lot.quantity) not in bought
+                and lot.id not in received
             ):
                 out.append(HouseholdTrade(lot.acquired, lot.symbol, "buy", lot.quantity, None, a.id))
     return tuple(out)

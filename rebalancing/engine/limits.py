@@ -132,10 +132,10 @@ def build_limits(
     else:
         # Each security its own group, numbered as the book numbers it (what the lines above give).
         keys, key_id, group = book.symbols, book.index, np.arange(n)
-    # Only lots acquired in the window can be purchases in it: found in one pass over the dates,
+    # Only lots bought in the window can be purchases in it: found in one pass over the dates,
     # then read in the request's order (the order ``window_activity`` adds their quantities in).
     opened = (request.as_of - timedelta(days=WINDOW_DAYS)).toordinal()
-    in_window = ((book.lot_acquired >= opened) & (book.lot_acquired <= request.as_of.toordinal())).nonzero()[0]
+    in_window = ((book.lot_bought_on >= opened) & (book.lot_bought_on <= request.as_of.toordinal())).nonzero()[0]
     if len(in_window) or acct.household_trades:
         in_window = in_window[book.lot_origin[in_window].argsort()].tolist()
         recent_lots = list(map(book.lots.__getitem__, in_window))

@@ -50,6 +50,9 @@ class Book:
     lot_gain: np.ndarray
     # Each lot's position in the request's list (lots are sorted by security, stably).
     lot_origin: np.ndarray
+    # The day each lot was bought (ordinal), for the wash-sale window: ``lot_acquired``, but 0 for
+    # a lot received rather than bought (``Account.received_lots``: a gift is no purchase).
+    lot_bought_on: np.ndarray
     # The number of securities and the current weights of the securities and of cash (fractions
     # of total value), computed once: the engine reads them dozens of times per account.
     n: int
@@ -130,6 +133,11 @@ def build_book(
     total = cash + float(value.sum())
     if not total > 0:
         raise InvalidRequest(f"account {request.account.id} has no value (cash + holdings = {total:.2f})")
+    lot_ids = list(map(columns.ids.__getitem__, perm_l))
+    received = request.account.received_lots
+    lot_bought_on = lot_acquired
+    if received:
+        lot_bought_on = np.where(np.fromiter(map(received.__contains__, lot_ids), bool, len(lot_ids)), 0, lot_acquired)
     return Book(
         as_of=request.as_of,
         symbols=symbols,
@@ -142,7 +150,7 @@ def build_book(
         cash=cash,
         total_value=total,
         lots=lots,
-        lot_ids=list(map(columns.ids.__getitem__, perm_l)),
+        lot_ids=lot_ids,
         lot_sec=lot_sec,
         lot_qty=lot_qty,
         lot_basis=lot_basis,
@@ -151,6 +159,7 @@ def build_book(
         lot_value=lot_value,
         lot_gain=lot_gain,
         lot_origin=perm,
+        lot_bought_on=lot_bought_on,
         n=len(symbols),
         weights=value / total,
         cash_weight=cash / total,

@@ -208,7 +208,8 @@ def _relaxations(request: RebalanceRequest) -> list[tuple[str, object]]:
         out.append((f"instructions.{kind}", replace(p, instructions=kept)))
     recent = request.as_of - timedelta(days=WINDOW_DAYS)
     if not p.wash_sale.allow and (
-        request.account.household_trades or any(lot.acquired >= recent for lot in request.account.lots)
+        request.account.household_trades
+        or any(lot.acquired >= recent and lot.id not in request.account.received_lots for lot in request.account.lots)
     ):
         out.append(("wash_sale.allow", replace(p, wash_sale=replace(p.wash_sale, allow=True))))
     if p.screen is not None:
@@ -481,7 +482,7 @@ def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_
     if not selling_loss.any():
         return out
     opened = (as_of - timedelta(days=WINDOW_DAYS)).toordinal()
-    own = (book.lot_acquired >= opened) & (book.lot_acquired <= as_of.toordinal())
+    own = (book.lot_bought_on >= opened) & (book.lot_bought_on <= as_of.toordinal())
     group = limits.group[book.lot_sec]
     # The account's own lots bought in the window are in the pool; what this proposal sells of
     # them leaves it (sold now, they replace nothing of this sale).

@@ -273,6 +273,9 @@ class Account:
     ``tax_returns`` is given;
     ``taxable=False`` for tax-deferred accounts (no tax,
     no harvesting, but its purchases still count for the household's wash sales).
+    ``received_lots``: the ids of lots received rather than bought (gifts): acquired in the last
+    30 days, such a lot is no purchase in the wash-sale window (IRC §1091(a) counts shares
+    "acquired by purchase"), though its ``acquired`` still sets its holding period.
     """
 
     id: str
@@ -288,9 +291,12 @@ class Account:
     loss_carryforward_long: float = 0.0
     ordinary_loss_limit: float = ORDINARY_LOSS_LIMIT
     tax_returns: tuple[TaxReturn, ...] = ()
+    received_lots: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _finite(self.cash, "account cash")
+        if self.received_lots:
+            _received_check(self)
         _tax_returns_check(self.tax_returns)
         for name in ("short_term_rate", "long_term_rate"):
             if not 0.0 <= _finite(getattr(self, name), name) <= 1.0:
@@ -318,6 +324,18 @@ class Account:
         """The account with its lots given as columns (a ``LotTable``): what a loader reading lots
         from a table hands over, without a ``TaxLot`` per lot. ``fields``: the other fields."""
         return cls(lots=LotTable(lot_ids, symbols, quantities, cost_bases, acquired), **fields)
+
+
+def _received_check(account: Account) -> None:
+    received = account.received_lots
+    if isinstance(received, str) or not all(isinstance(i, str) for i in received):
+        raise InvalidRequest(f"received_lots must be lot ids, got {received!r}")
+    object.__setattr__(account, "received_lots", frozenset(received))
+    ids = account.lots.ids if isinstance(account.lots, LotTable) else [lot.id for lot in account.lots]
+    unknown = account.received_lots.difference(ids)
+    if unknown:
+        raise InvalidRequest(f"received_lots names no lot of the account: {', '.join(sorted(unknown))}",
+                             {"lots": sorted(unknown)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,7 @@ def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Reba
         loss_carryforward_long=a.get("loss_carryforward_long", 0.0),
         ordinary_loss_limit=a.get("ordinary_loss_limit", ORDINARY_LOSS_LIMIT),
         tax_returns=tuple(TaxReturn(**r) for r in a.get("tax_returns", ())),
+        received_lots=frozenset(a.get("received_lots", ())),
         lots=tuple(
             TaxLot(
                 id=lot["id"],
@@ -228,6 +229,7 @@ def request_to_dict(request: RebalanceRequest) -> dict[str, Any]:
             "loss_carryforward_long": a.loss_carryforward_long,
             "ordinary_loss_limit": a.ordinary_loss_limit,
             "tax_returns": [{name: getattr(r, name) for name in TaxReturn.__slots__} for r in a.tax_returns],
+            "received_lots": sorted(a.received_lots),
             "lots": [
                 {
                     "id": lot.id,

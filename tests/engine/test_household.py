@@ -731,3 +731,18 @@ def test_bringing_one_account_back_to_the_model_brings_the_household_back_inside
     back = rebalance_household(told)
     assert back.drift_after == pytest.approx(0.0, abs=1e-9)
     assert trades_of(back, "TAX")["EQ"][0] == "sell"  # the gain the band had kept
+
+
+def test_a_gift_received_in_another_account_is_no_purchase_in_the_households_window():
+    # given a taxable loss lot of EQ, and EQ received as a gift in the Roth 10 days ago (and a
+    # purchase of BD in the IRA the same day, the control)
+    from rebalancing.engine.household import household_window_trades
+
+    day = AS_OF - timedelta(days=10)
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 50, 8_000)])
+    roth = member("ROTH", "roth", [lot("g", "EQ", 10, 900, day)], received_lots=frozenset({"g"}))
+    ira = member("IRA", "traditional", [lot("b", "BD", 10, 900, day)])
+    window = household_window_trades(household(taxable, roth, ira))
+    # then only the IRA's purchase is in the window every account sees (IRC §1091(a): a gift is
+    # not acquired by purchase)
+    assert [(t.symbol, t.account_id) for t in window] == [("BD", "IRA")]

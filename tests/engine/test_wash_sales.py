@@ -1,5 +1,6 @@
 """Wash-sale rules: window of 30 days before/after, household-wide, substantially identical groups."""
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -8,12 +9,15 @@ from rebalancing.engine import (
     CashParams,
     HarvestParams,
     HouseholdTrade,
+    InvalidRequest,
     Model,
     Parameters,
     Restrictions,
     Sleeve,
     WashSaleParams,
     rebalance,
+    request_from_dict,
+    request_to_dict,
     result_from_dict,
     result_to_dict,
 )
@@ -308,3 +312,90 @@ def test_restrictions_are_named_as_what_keeps_a_loss_unharvested():
         result = rebalance(request(lots, funds(EQ=100, EQ2=100, BD=100), model(EQ=0.5, BD=0.5), parameters=params))
         alert = next(a for a in result.alerts if a.code == "harvest_opportunity")
         assert alert.message.endswith(f"not harvested: {words} keeps it")
+
+
+# Gifts (IRC §1091(a) counts shares "acquired by purchase"; §1015): a lot received in the window is
+# no replacement of a loss, though its holding period may start on the gift day.
+def _gift_beside_a_loss(received: frozenset[str], **params):
+    lots = [lot("LOSS", "EQ", 80, 10_000), lot("GIFT", "EQ", 20, 1_500, AS_OF - timedelta(days=10)),
+            lot("B", "BD", 20, 2_000)]
+    return rebalance(request(lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5),
+                             parameters=Parameters(cash=CashParams(target=0.0), **params), received_lots=received))
+
+
+def test_a_gift_received_in_the_window_does_not_block_selling_a_loss():
+    # given EQ overweight with an old loss lot, and 20 EQ shares received as a gift 10 days ago
+    sold = {t.symbol: t for t in _gift_beside_a_loss(frozenset({"GIFT"})).trades if t.side == "sell"}
+    # then the loss lot is sold (bought 10 days ago, the same lot would freeze it: the control)
+    assert any(s.lot_id == "LOSS" for s in sold["EQ"].lots)
+    control = _gift_beside_a_loss(frozenset())
+    assert not any(s.lot_id == "LOSS" for t in control.trades for s in t.lots)
+
+
+def test_a_gift_received_in_the_window_replaces_no_loss_when_wash_sales_are_allowed():
+    allowed = {"wash_sale": WashSaleParams(allow=True)}
+    gift = _gift_beside_a_loss(frozenset({"GIFT"}), **allowed)
+    bought = _gift_beside_a_loss(frozenset(), **allowed)
+    # then nothing is disallowed beside the gift; beside the same lot bought, its 20 shares are
+    assert gift.summary.disallowed_losses == 0.0
+    assert bought.summary.disallowed_losses == pytest.approx(20 * 25)
+
+
+def test_received_lots_must_name_lots_of_the_account():
+    with pytest.raises(InvalidRequest, match="received_lots names no lot of the account: NOPE"):
+        _gift_beside_a_loss(frozenset({"NOPE"}))
+    with pytest.raises(InvalidRequest, match="received_lots must be lot ids"):
+        _gift_beside_a_loss("GIFT")
+
+
+def test_received_lots_round_trip_through_json():
+    lots = [lot("GIFT", "EQ", 20, 1_500, AS_OF - timedelta(days=10))]
+    req = request(lots, funds(EQ=100), model(EQ=1.0), received_lots=frozenset({"GIFT"}))
+    again = request_from_dict(request_to_dict(req))
+    assert again.account.received_lots == frozenset({"GIFT"})
+    assert request_to_dict(again) == request_to_dict(req)
+
+
+def test_a_gift_sold_at_a_loss_is_replaced_by_a_purchase_in_the_window():
+    # given 20 EQ received as a gift 10 days ago, below the donor's basis (its loss basis 150 a
+    # share, held from the gift), 5 EQ bought by a spouse 5 days ago, and a model without EQ
+    lots = [lot("GIFT", "EQ", 20, 3_000, AS_OF - timedelta(days=10)), lot("B", "BD", 20, 2_000)]
+    trades = (HouseholdTrade(AS_OF - timedelta(days=5), "EQ", "buy", 5, account_id="SPOUSE"),)
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
+    result = rebalance(request(lots, funds(EQ=100, BD=100), model(BD=1.0), household_trades=trades,
+                               parameters=params, received_lots=frozenset({"GIFT"})))
+    sold = {s.lot_id: s for t in result.trades for s in t.lots}
+    # then the gift is sold whole and the 5 purchased shares replace 5 of its loss shares (the
+    # gift itself is no purchase: it takes no replacement share out of the window's)
+    assert sold["GIFT"].quantity == 20
+    assert sold["GIFT"].disallowed_loss == pytest.approx(5 * 50)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_windows_purchases_are_the_shares_bought_in_it_never_those_received(seed):
+    # Random accounts of EQ lots - old, bought in the last 40 days, received as gifts in them -
+    # and household purchases, against a plain count: shares bought (not received) in the 30 days
+    # up to today, and the household's purchases in them.
+    from rebalancing.engine.rebalancer import _prepare
+
+    rng = random.Random(seed)
+    lots, received, trades = [lot("B", "BD", 20, 2_000)], set(), []
+    expected = 0.0
+    for k in range(rng.randint(1, 6)):
+        age = rng.choice((400, rng.randint(0, 40)))
+        qty = float(rng.randint(1, 50))
+        lots.append(lot(f"L{k}", "EQ", qty, qty * rng.uniform(60, 140), AS_OF - timedelta(days=age)))
+        if age <= 40 and rng.random() < 0.5:
+            received.add(f"L{k}")
+        elif age <= 30:
+            expected += qty
+    for _ in range(rng.randint(0, 3)):
+        age, qty = rng.randint(0, 40), float(rng.randint(1, 9))
+        trades.append(HouseholdTrade(AS_OF - timedelta(days=age), "EQ", "buy", qty, account_id="SPOUSE"))
+        expected += qty if age <= 30 else 0.0
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
+    req = request(lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=tuple(trades),
+                  parameters=params, received_lots=frozenset(received))
+    prepared = _prepare(req)
+    eq = prepared.limits.group[prepared.book.index["EQ"]]
+    assert prepared.limits.replacement_shares[eq] == pytest.approx(expected)

@@ -4,6 +4,7 @@ gift day than the donor's basis - then a loss is measured from that value and he
 and a sale between the two realises nothing. Never a wash-sale replacement: not bought (§1091(a))."""
 
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
 
@@ -142,6 +143,38 @@ def test_gifted_shares_do_not_wash_a_loss_and_a_loss_on_them_is_washed_by_a_purc
     assert (replacement.wash_adjustment, replacement.cost_basis) == (D("1000.00"), D("6100.00"))
     # §1223(3): the sold shares' holding period - from the gift, not the donor's 2020 - is added.
     assert replacement.acquired == date(2026, 11, 10) - (date(2026, 11, 2) - GIFTED)
+
+
+def test_a_gift_received_in_the_last_30_days_is_no_purchase_for_the_engine(donee):
+    # G1 received on 11-10, worth less than the donor's basis: at 50 the engine holds it from the
+    # gift day (a loss) - inside the window, yet no purchase (IRC §1091(a): not "acquired by purchase")
+    from rebalancing.engine.rebalancer import _prepare
+
+    vti = Security.objects.get(symbol="VTI")
+    Price.objects.update_or_create(security=vti, date=AS_OF, defaults={"close": D("50")})
+    lots_import(source=lots_file("A-2,G1,VTI,100,10000,2020-03-02,2026-11-10,6000"), as_of=AS_OF)
+    [inputs] = rebalance_inputs_load([donee.pk], as_of=AS_OF)
+    account = inputs.request.account
+    assert account.received_lots == frozenset({"G1"})
+    assert {lot.id: lot.acquired for lot in account.lots}["G1"] == date(2026, 11, 10)
+    # so its loss may be sold now (a lot bought on 11-10 would be held back as the window's purchase)
+    prepared = _prepare(inputs.request)
+    assert prepared.limits.x_ub[prepared.book.lot_ids.index("G1")] > 0
+    bought = replace(inputs.request, account=replace(account, received_lots=frozenset()))
+    prepared = _prepare(bought)
+    assert prepared.limits.x_ub[prepared.book.lot_ids.index("G1")] == 0
+
+
+def test_whether_a_lot_was_a_gift_is_in_the_fingerprint(donee):
+    # A gift worth more than the donor's basis reaches the engine as the donor's lot; only
+    # ``received_lots`` tells it apart, so a proposal made before the gift was known is not reused.
+    lots_import(source=lots_file("A-2,G1,VTI,100,10000,2020-03-02,2026-11-10,12000"), as_of=AS_OF)
+    [gift] = rebalance_inputs_load([donee.pk], as_of=AS_OF)
+    lots_import(source=lots_file("A-2,G1,VTI,100,10000,2020-03-02,,"), as_of=AS_OF)
+    [bought] = rebalance_inputs_load([donee.pk], as_of=AS_OF)
+    assert gift.request.account.lots == bought.request.account.lots
+    assert (gift.request.account.received_lots, bought.request.account.received_lots) == ({"G1"}, frozenset())
+    assert gift.fingerprint != bought.fingerprint
 
 
 @pytest.mark.parametrize(("row", "column", "problem"), [
