@@ -32,7 +32,7 @@ from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
 from .result import CASH_KEY, REASONS, RebalanceResult, Summary, Trade
 from .tax import realised_add, returns_after
-from .wash_sales import WINDOW_DAYS, Equivalence
+from .wash_sales import WINDOW_DAYS, Equivalence, told_by
 
 __all__ = [
     "INSIDE_BANDS",
@@ -267,15 +267,11 @@ def household_window_trades(request: HouseholdRequest) -> tuple[HouseholdTrade, 
             if key not in seen:
                 seen.add(key)
                 out.append(t)
-    bought = {(t.symbol, t.date, t.quantity) for t in out if t.side == "buy"}
     for a in request.accounts:
         received = a.request.account.received_lots  # gifts: not bought
+        told = told_by(out, a.id)  # (the account's own buy trade tells its lots of that day)
         for lot in a.request.account.lots:
-            if (
-                start <= lot.acquired <= request.as_of
-                and (lot.symbol, lot.acquired, lot.quantity) not in bought
-                and lot.id not in received
-            ):
+            if start <= lot.acquired <= request.as_of and not told(lot) and lot.id not in received:
                 out.append(HouseholdTrade(lot.acquired, lot.symbol, "buy", lot.quantity, None, a.id))
     return tuple(out)
 

@@ -15,7 +15,7 @@ Only ``WashSaleParams.allow`` lifts the first two, and the disallowed amount is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -27,6 +27,7 @@ __all__ = [
     "Equivalence",
     "WindowActivity",
     "window_activity",
+    "told_by",
     "latest_loss_sales",
     "buyable_on",
     "harvestable_on",
@@ -90,8 +91,12 @@ def window_activity(
     trades: Iterable[HouseholdTrade],
     lots: Iterable[TaxLot],
     equivalence: Equivalence,
+    account_id: str | None = None,
 ) -> WindowActivity:
-    """Collect the household's loss sales and purchases within the 30-day window before ``as_of``."""
+    """Collect the household's loss sales and purchases within the 30-day window before ``as_of``.
+
+    ``lots``: the account's own (``account_id``); one acquired in the window is a purchase unless a
+    buy trade tells of it (``told_by``)."""
     start = as_of - timedelta(days=WINDOW_DAYS)
     loss_sales: dict[str, float] = {}
     purchases: dict[str, float] = {}
@@ -107,14 +112,27 @@ def window_activity(
             loss = float("inf") if t.realised_gain is None else -t.realised_gain
             loss_sales[g] = loss_sales.get(g, 0.0) + loss
     # A lot acquired in the window is itself a purchase (it may be missing from the trade list).
-    seen = {(t.symbol, t.date, t.quantity) for t in trades if t.side == "buy"}
+    told = told_by(trades, account_id)
     # Lots as columns: only those acquired in the window become TaxLot objects.
     for lot in lots.acquired_between(start, as_of) if isinstance(lots, LotTable) else lots:
-        if start <= lot.acquired <= as_of and (lot.symbol, lot.acquired, lot.quantity) not in seen:
+        if start <= lot.acquired <= as_of and not told(lot):
             g = equivalence.group(lot.symbol)
             purchases[g] = purchases.get(g, 0.0) + lot.quantity
             last[g] = max(last.get(g, lot.acquired), lot.acquired)
     return WindowActivity(loss_sales, purchases, last)
+
+
+def told_by(trades: Iterable[HouseholdTrade], account_id: str | None) -> Callable[[TaxLot], bool]:
+    """Whether a lot of account ``account_id`` is the shares of a buy trade in ``trades``: one of
+    the account's own buys of its security on the day it was acquired (the trade tells the whole
+    purchase; the lot holds what is left of it, or one of its parts), or a buy of no named account
+    of the same security, day and quantity. A lot and a trade are never matched across accounts:
+    a spouse's purchase of as many shares the same day is a purchase of its own."""
+    trades = tuple(trades)
+    own = {(t.symbol, t.date) for t in trades if t.side == "buy" and account_id is not None and t.account_id == account_id}
+    unnamed = {(t.symbol, t.date, t.quantity) for t in trades
+               if t.side == "buy" and (t.account_id is None or account_id is None)}
+    return lambda lot: (lot.symbol, lot.acquired) in own or (lot.symbol, lot.acquired, lot.quantity) in unnamed
 
 
 def harvestable_on(purchase_date: date) -> date:

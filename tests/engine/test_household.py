@@ -746,3 +746,19 @@ def test_a_gift_received_in_another_account_is_no_purchase_in_the_households_win
     # then only the IRA's purchase is in the window every account sees (IRC §1091(a): a gift is
     # not acquired by purchase)
     assert [(t.symbol, t.account_id) for t in window] == [("BD", "IRA")]
+
+
+def test_a_lot_the_households_trades_tell_of_is_counted_once_in_its_window():
+    # given 100 EQ bought by the taxable account 10 days ago (its trade; 60 still held as lot NEW)
+    # and 60 EQ bought the same day in the Roth (its trade and its lot)
+    from rebalancing.engine.household import household_window_trades
+
+    day = AS_OF - timedelta(days=10)
+    told = (HouseholdTrade(day, "EQ", "buy", 100.0, None, "TAX"), HouseholdTrade(day, "EQ", "buy", 60.0, None, "ROTH"))
+    taxable = member("TAX", "taxable", [lot("new", "EQ", 60, 6_000, day)], household_trades=told)
+    roth = member("ROTH", "roth", [lot("r", "EQ", 60, 6_000, day)], household_trades=told)
+    ira = member("IRA", "traditional", [lot("i", "EQ", 60, 6_000, day)], household_trades=told)
+    window = household_window_trades(household(taxable, roth, ira))
+    # then the two trades, and the IRA's lot that no trade of the IRA tells of (before, the taxable
+    # lot was counted again beside its own trade, and the IRA's lot taken for the Roth's trade)
+    assert sorted((t.account_id, t.quantity) for t in window) == [("IRA", 60.0), ("ROTH", 60.0), ("TAX", 100.0)]

@@ -399,3 +399,54 @@ def test_the_windows_purchases_are_the_shares_bought_in_it_never_those_received(
     prepared = _prepare(req)
     eq = prepared.limits.group[prepared.book.index["EQ"]]
     assert prepared.limits.replacement_shares[eq] == pytest.approx(expected)
+
+
+def test_a_lot_partly_sold_since_its_purchase_is_counted_once_beside_the_trade_that_bought_it():
+    # given 100 EQ bought 10 days ago (the account's own trade), 60 of them still held as lot NEW
+    day = AS_OF - timedelta(days=10)
+    lots = [lot("OLD", "EQ", 80, 10_000), lot("NEW", "EQ", 60, 6_000, day), lot("B", "BD", 20, 2_000)]
+    own = HouseholdTrade(day, "EQ", "buy", 100, account_id="T")
+    spouse = HouseholdTrade(day, "EQ", "buy", 60, account_id="SPOUSE")
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
+    from rebalancing.engine.rebalancer import _prepare
+
+    def pool(*trades):
+        req = request(lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=trades, parameters=params)
+        return _prepare(req).limits.replacement_shares[0]
+
+    # then the window holds the 100 bought, not 160; a spouse's 60 the same day are 60 more,
+    # never the lot's own shares (before: 160, and 60 with the spouse's trade alone)
+    assert pool(own) == 100
+    assert pool(own, spouse) == 160
+    assert pool(spouse) == 120
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_windows_purchases_count_each_purchase_once_whoever_tells_of_it(seed):
+    # Random lots of the account (some bought in the window and partly sold since), its own buy
+    # trades of some of those days, other accounts' buys, against a plain count: every buy trade in
+    # the window, and each lot bought in it whose day no buy trade of the account tells of.
+    from rebalancing.engine.rebalancer import _prepare
+
+    rng = random.Random(1000 + seed)
+    lots, trades, expected = [lot("B", "BD", 20, 2_000)], [], 0.0
+    for k in range(rng.randint(1, 6)):
+        age = rng.choice((400, rng.randint(0, 35)))
+        held = float(rng.randint(1, 50))
+        day = AS_OF - timedelta(days=age)
+        lots.append(lot(f"L{k}", "EQ", held, held * rng.uniform(60, 140), day))
+        if age <= 35 and rng.random() < 0.6:
+            trades.append(HouseholdTrade(day, "EQ", "buy", held + rng.randint(0, 20), account_id="T"))
+    for _ in range(rng.randint(0, 3)):
+        day = AS_OF - timedelta(days=rng.randint(0, 35))
+        trades.append(HouseholdTrade(day, "EQ", "buy", float(rng.randint(1, 50)), account_id="SPOUSE"))
+    window = [t for t in trades if t.date >= AS_OF - timedelta(days=30)]
+    told_days = {t.date for t in window if t.account_id == "T"}
+    expected = sum(t.quantity for t in window)
+    expected += sum(x.quantity for x in lots[1:] if x.acquired >= AS_OF - timedelta(days=30)
+                    and x.acquired not in told_days)
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
+    req = request(lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=tuple(trades),
+                  parameters=params)
+    prepared = _prepare(req)
+    assert prepared.limits.replacement_shares[prepared.book.index["EQ"]] == pytest.approx(expected)
