@@ -24,8 +24,8 @@ import numpy as np
 import orjson
 import psycopg
 from django.db import connection
-from django.db.models import F, FloatField
-from django.db.models.functions import Cast
+from django.db.models import F, FloatField, Q
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from psycopg.pq import Format
 
@@ -261,7 +261,7 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     for row in purchases_known_from_lots(households, window, as_of, told_buys=told_buys):
         trades_by_household[row[0]].append(row[1:])
     snapshot = _firm_snapshot(as_of, snapshot_key)
-    received = _gifts_priced(lots_by_account, snapshot.universe.prices)
+    received, purchased = _gifts_priced(lots_by_account, snapshot.universe.prices, window, as_of)
     household_rows = list({a.household_id: a.household for a in accounts}.values())
     returns = _tax_returns(household_rows, loss_carried_into(household_rows, as_of.year), as_of.year)
     plans = household_plans_load(households, as_of=as_of)
@@ -270,7 +270,8 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
         _account_inputs(a, lots_by_account.get(a.pk, _NO_LOTS), trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
                         returns.get(a.pk, ()), plans.get(a.household_id, ()),
-                        (edits or {}).get(a.pk), parameter_sets, received.get(a.pk, frozenset()))
+                        (edits or {}).get(a.pk), parameter_sets, received.get(a.pk, frozenset()),
+                        purchased.get(a.pk, {}))
         for a in accounts
     ]
 
@@ -424,19 +425,33 @@ _LOTS_IDS_AS_TEXT = _LOT_COLUMNS.format(ids="string_agg(lot_id, %s)")
 _LOTS_IDS_AS_BYTES = _LOT_COLUMNS.format(ids="string_agg(convert_to(lot_id, 'UTF8'), '\\x00'::bytea)")
 
 
-def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float]) -> dict[int, frozenset[str]]:
-    """Gifted lots worth less on the gift day than the donor's basis have two bases (IRC §1015(a)):
+def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float], window: date, as_of: date
+                  ) -> tuple[dict[int, frozenset[str]], dict[int, dict[str, date]]]:
+    """Lots not bought on the day they count as acquired, in one query (on the gifted lots' index
+    and the purchase day's; none in most chunks).
+
+    Gifted lots (IRC §1015(a)) worth less on the gift day than the donor's basis have two bases:
     the engine gets, in place, the one a sale at today's price uses (``engine.tax.gift_basis``: per
-    share, whatever is sold) and the holding period that goes with it (``gift_start``). One query
-    on the gifted lots' index (none in most chunks). Returns each account's gifted lot ids: the
-    engine's ``Account.received_lots``, never purchases in the wash-sale window (§1091(a))."""
+    share, whatever is sold) and the holding period that goes with it (``gift_start``). Returns
+    each account's gifted lot ids - the engine's ``Account.received_lots``, never purchases in the
+    wash-sale window (§1091(a)) - and the lots bought from ``window`` to ``as_of`` whose holding
+    period starts earlier (a wash sale's replacement, §1223(3)) with their purchase day, the
+    engine's ``Account.purchased_on``."""
     received: dict[int, set[str]] = defaultdict(set)
+    purchased: dict[int, dict[str, date]] = defaultdict(dict)
     if not lots_by_account:
-        return {}
-    rows = (TaxLot.objects.filter(any_of("account_id", list(lots_by_account)), gift_date__isnull=False)
-            .values_list("account_id", "lot_id", "security_id", "gift_date", "gift_unit_value").order_by())
+        return {}, {}
+    rows = (TaxLot.objects.filter(any_of("account_id", list(lots_by_account)))
+            .annotate(day=Coalesce("purchased", "acquired"))
+            .filter(Q(gift_date__isnull=False) | Q(day__gte=window, day__lte=as_of, inherited=False,
+                                                    purchased__isnull=False) & ~Q(purchased=F("acquired")))
+            .values_list("account_id", "lot_id", "security_id", "gift_date", "gift_unit_value", "purchased")
+            .order_by())
     places: dict[int, dict[str, int]] = {}  # an account's lot ids -> their places, made once
-    for account_id, lot_id, security_id, gifted, unit_value in rows:
+    for account_id, lot_id, security_id, gifted, unit_value, bought in rows:
+        if gifted is None:
+            purchased[account_id][lot_id] = bought
+            continue
         ids, _, quantities, costs, acquired, _ = lots_by_account[account_id]
         if account_id not in places:
             places[account_id] = {lot: n for n, lot in enumerate(ids)}
@@ -449,7 +464,8 @@ def _gifts_priced(lots_by_account: dict[int, _Lots], prices: dict[int, float]) -
         donor, proceeds, start = float(costs[i]), float(quantities[i]) * price, date.fromordinal(int(acquired[i]))
         costs[i] = gift_basis(proceeds, donor, value)
         acquired[i] = gift_start(proceeds, donor, value, start, gifted).toordinal()
-    return {account_id: frozenset(ids) for account_id, ids in received.items()}
+    return ({account_id: frozenset(ids) for account_id, ids in received.items()},
+            {account_id: dict(days) for account_id, days in purchased.items()})
 
 
 def _lots_by_account(account_ids: list[int]) -> dict[int, _Lots]:
@@ -627,7 +643,8 @@ class _Universe:
 def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weights, universe: _Universe, as_of,
                     tax_returns: tuple[engine.TaxReturn, ...] = (), plans=(),
                     edit: dict[str, Any] | None = None, parameter_sets: _ParameterSets | None = None,
-                    received: frozenset[str] = frozenset()) -> AccountInputs:
+                    received: frozenset[str] = frozenset(), purchased: dict[str, date] | None = None
+                    ) -> AccountInputs:
     # Only the firm's pairs for securities the account holds: harvesting sells held lots, and each
     # pair named brings its substitute into the request.
     lot_ids, sids, quantities, costs, acquired, _ = lots
@@ -672,6 +689,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
                 # The whole returns it is on (the carried loss and loss limit are theirs).
                 tax_returns=tax_returns if account.taxable else (),
                 received_lots=received,
+                purchased_on=purchased or (),
             ),
             securities=securities,
             model=targets.model,
@@ -694,7 +712,8 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         fingerprint=_fingerprint(account, lots, trades, version, values_text, priced, targets.fingerprinted, as_of,
                                  # (the gifts only where there are any: stored fingerprints stay comparable)
                                  (tax_returns, request.account.household_trades, risk_version_id,
-                                  *((tuple(sorted(received)),) if received else ()))),
+                                  *((tuple(sorted(received)),) if received else ()),
+                                  *((request.account.purchased_on,) if purchased else ()))),
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
         tax_status=account.tax_status, asset_classes=tuple(account.asset_classes or ()),

@@ -268,11 +268,12 @@ def household_window_trades(request: HouseholdRequest) -> tuple[HouseholdTrade, 
                 seen.add(key)
                 out.append(t)
     for a in request.accounts:
-        received = a.request.account.received_lots  # gifts: not bought
+        bought_on = a.request.account.bought_on()  # a replacement's day bought; None: a gift
         told = told_by(out, a.id)  # (the account's own buy trade tells its lots of that day)
         for lot in a.request.account.lots:
-            if start <= lot.acquired <= request.as_of and not told(lot) and lot.id not in received:
-                out.append(HouseholdTrade(lot.acquired, lot.symbol, "buy", lot.quantity, None, a.id))
+            day = bought_on.get(lot.id, lot.acquired) if bought_on else lot.acquired
+            if day is not None and start <= day <= request.as_of and not told(lot.symbol, day, lot.quantity):
+                out.append(HouseholdTrade(day, lot.symbol, "buy", lot.quantity, None, a.id))
     return tuple(out)
 
 

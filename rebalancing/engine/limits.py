@@ -139,7 +139,7 @@ def build_limits(
     if len(in_window) or acct.household_trades:
         in_window = in_window[book.lot_origin[in_window].argsort()].tolist()
         recent_lots = list(map(book.lots.__getitem__, in_window))
-        window = window_activity(request.as_of, acct.household_trades, recent_lots, eq, acct.id)
+        window = window_activity(request.as_of, acct.household_trades, recent_lots, eq, acct.id, acct.bought_on())
         window_loss_groups = {key_id[k] for k in window.loss_sales if k in key_id}
         bought_recently = np.fromiter(map(window.purchases.__contains__, keys), bool, n)
         loss_sale_recently = np.fromiter(map(window.loss_sales.__contains__, keys), bool, n)

@@ -50,8 +50,9 @@ class Book:
     lot_gain: np.ndarray
     # Each lot's position in the request's list (lots are sorted by security, stably).
     lot_origin: np.ndarray
-    # The day each lot was bought (ordinal), for the wash-sale window: ``lot_acquired``, but 0 for
-    # a lot received rather than bought (``Account.received_lots``: a gift is no purchase).
+    # The day each lot was bought (ordinal), for the wash-sale window: ``lot_acquired``, but the day
+    # of purchase of a replacement whose holding period is tacked (``Account.purchased_on``), and 0
+    # for a lot received rather than bought (``Account.received_lots``: a gift is no purchase).
     lot_bought_on: np.ndarray
     # The number of securities and the current weights of the securities and of cash (fractions
     # of total value), computed once: the engine reads them dozens of times per account.
@@ -134,10 +135,12 @@ def build_book(
     if not total > 0:
         raise InvalidRequest(f"account {request.account.id} has no value (cash + holdings = {total:.2f})")
     lot_ids = list(map(columns.ids.__getitem__, perm_l))
-    received = request.account.received_lots
+    bought_on = request.account.bought_on()
     lot_bought_on = lot_acquired
-    if received:
-        lot_bought_on = np.where(np.fromiter(map(received.__contains__, lot_ids), bool, len(lot_ids)), 0, lot_acquired)
+    if bought_on:
+        days = {i: 0 if day is None else day.toordinal() for i, day in bought_on.items()}
+        lot_bought_on = np.array([days.get(i, a) for i, a in zip(lot_ids, lot_acquired.tolist(), strict=True)],
+                                 dtype=np.int64)
     return Book(
         as_of=request.as_of,
         symbols=symbols,

@@ -207,9 +207,11 @@ def _relaxations(request: RebalanceRequest) -> list[tuple[str, object]]:
         kept = tuple(i for i in p.instructions if i.kind != kind)
         out.append((f"instructions.{kind}", replace(p, instructions=kept)))
     recent = request.as_of - timedelta(days=WINDOW_DAYS)
+    bought_on = request.account.bought_on()
     if not p.wash_sale.allow and (
         request.account.household_trades
-        or any(lot.acquired >= recent and lot.id not in request.account.received_lots for lot in request.account.lots)
+        or any((day := bought_on.get(lot.id, lot.acquired)) is not None and day >= recent
+               for lot in request.account.lots)
     ):
         out.append(("wash_sale.allow", replace(p, wash_sale=replace(p.wash_sale, allow=True))))
     if p.screen is not None:

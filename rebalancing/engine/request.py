@@ -276,6 +276,9 @@ class Account:
     ``received_lots``: the ids of lots received rather than bought (gifts): acquired in the last
     30 days, such a lot is no purchase in the wash-sale window (IRC §1091(a) counts shares
     "acquired by purchase"), though its ``acquired`` still sets its holding period.
+    ``purchased_on``: (lot id, day) for lots bought on another day than their ``acquired``: a
+    wash-sale replacement, whose holding period is tacked back to the loss shares' (§1223(3)); the
+    wash-sale window reads the day it was bought (a ``Mapping`` is taken too).
     """
 
     id: str
@@ -292,11 +295,13 @@ class Account:
     ordinary_loss_limit: float = ORDINARY_LOSS_LIMIT
     tax_returns: tuple[TaxReturn, ...] = ()
     received_lots: frozenset[str] = frozenset()
+    purchased_on: tuple[tuple[str, date], ...] = ()
 
     def __post_init__(self) -> None:
         _finite(self.cash, "account cash")
-        if self.received_lots:
-            _received_check(self)
+        if self.received_lots or self.purchased_on or type(self.purchased_on) is not tuple \
+                or type(self.received_lots) is not frozenset:
+            _bought_check(self)  # (also makes an empty mapping the empty tuple)
         _tax_returns_check(self.tax_returns)
         for name in ("short_term_rate", "long_term_rate"):
             if not 0.0 <= _finite(getattr(self, name), name) <= 1.0:
@@ -325,17 +330,34 @@ class Account:
         from a table hands over, without a ``TaxLot`` per lot. ``fields``: the other fields."""
         return cls(lots=LotTable(lot_ids, symbols, quantities, cost_bases, acquired), **fields)
 
+    def bought_on(self) -> dict[str, date | None]:
+        """The day each lot was bought, where it is not its ``acquired``: ``purchased_on``'s, and
+        None for the lots received (``received_lots``). Empty for most accounts."""
+        if not (self.received_lots or self.purchased_on):
+            return {}
+        return {**dict(self.purchased_on), **dict.fromkeys(self.received_lots)}
 
-def _received_check(account: Account) -> None:
-    received = account.received_lots
+
+def _bought_check(account: Account) -> None:
+    received, purchased = account.received_lots, account.purchased_on
     if isinstance(received, str) or not all(isinstance(i, str) for i in received):
         raise InvalidRequest(f"received_lots must be lot ids, got {received!r}")
+    try:
+        pairs = tuple(sorted(purchased.items() if isinstance(purchased, Mapping) else purchased))
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"purchased_on must map lot ids to days, got {purchased!r}") from None
+    if not all(len(p) == 2 and isinstance(p[0], str) and type(p[1]) is date for p in pairs):
+        raise InvalidRequest(f"purchased_on must map lot ids to days, got {purchased!r}")
     object.__setattr__(account, "received_lots", frozenset(received))
-    ids = account.lots.ids if isinstance(account.lots, LotTable) else [lot.id for lot in account.lots]
-    unknown = account.received_lots.difference(ids)
-    if unknown:
-        raise InvalidRequest(f"received_lots names no lot of the account: {', '.join(sorted(unknown))}",
-                             {"lots": sorted(unknown)})
+    object.__setattr__(account, "purchased_on", pairs)
+    ids = set(account.lots.ids if isinstance(account.lots, LotTable) else [lot.id for lot in account.lots])
+    for name, named in (("received_lots", account.received_lots), ("purchased_on", [i for i, _ in pairs])):
+        unknown = sorted(set(named) - ids)
+        if unknown:
+            raise InvalidRequest(f"{name} names no lot of the account: {', '.join(unknown)}", {"lots": unknown})
+    both = sorted(account.received_lots.intersection(i for i, _ in pairs))
+    if both:
+        raise InvalidRequest(f"a lot is either received or bought, not both: {', '.join(both)}", {"lots": both})
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,7 @@ def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Reba
         ordinary_loss_limit=a.get("ordinary_loss_limit", ORDINARY_LOSS_LIMIT),
         tax_returns=tuple(TaxReturn(**r) for r in a.get("tax_returns", ())),
         received_lots=frozenset(a.get("received_lots", ())),
+        purchased_on={i: _date(day, f"purchased_on of lot {i}") for i, day in a.get("purchased_on", {}).items()},
         lots=tuple(
             TaxLot(
                 id=lot["id"],
@@ -230,6 +231,7 @@ def request_to_dict(request: RebalanceRequest) -> dict[str, Any]:
             "ordinary_loss_limit": a.ordinary_loss_limit,
             "tax_returns": [{name: getattr(r, name) for name in TaxReturn.__slots__} for r in a.tax_returns],
             "received_lots": sorted(a.received_lots),
+            "purchased_on": {i: day.isoformat() for i, day in a.purchased_on},
             "lots": [
                 {
                     "id": lot.id,

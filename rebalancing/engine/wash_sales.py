@@ -15,7 +15,7 @@ Only ``WashSaleParams.allow`` lifts the first two, and the disallowed amount is 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -92,11 +92,13 @@ def window_activity(
     lots: Iterable[TaxLot],
     equivalence: Equivalence,
     account_id: str | None = None,
+    bought_on: Mapping[str, date | None] | None = None,
 ) -> WindowActivity:
     """Collect the household's loss sales and purchases within the 30-day window before ``as_of``.
 
-    ``lots``: the account's own (``account_id``); one acquired in the window is a purchase unless a
-    buy trade tells of it (``told_by``)."""
+    ``lots``: the account's own (``account_id``); one bought in the window is a purchase unless a
+    buy trade tells of it (``told_by``). ``bought_on``: the day a lot was bought where that is not
+    its ``acquired`` (``Account.bought_on``; None: not bought)."""
     start = as_of - timedelta(days=WINDOW_DAYS)
     loss_sales: dict[str, float] = {}
     purchases: dict[str, float] = {}
@@ -113,26 +115,28 @@ def window_activity(
             loss_sales[g] = loss_sales.get(g, 0.0) + loss
     # A lot acquired in the window is itself a purchase (it may be missing from the trade list).
     told = told_by(trades, account_id)
+    bought_on = bought_on or {}
     # Lots as columns: only those acquired in the window become TaxLot objects.
-    for lot in lots.acquired_between(start, as_of) if isinstance(lots, LotTable) else lots:
-        if start <= lot.acquired <= as_of and not told(lot):
+    for lot in lots.acquired_between(start, as_of) if isinstance(lots, LotTable) and not bought_on else lots:
+        day = bought_on.get(lot.id, lot.acquired)
+        if day is not None and start <= day <= as_of and not told(lot.symbol, day, lot.quantity):
             g = equivalence.group(lot.symbol)
             purchases[g] = purchases.get(g, 0.0) + lot.quantity
-            last[g] = max(last.get(g, lot.acquired), lot.acquired)
+            last[g] = max(last.get(g, day), day)
     return WindowActivity(loss_sales, purchases, last)
 
 
-def told_by(trades: Iterable[HouseholdTrade], account_id: str | None) -> Callable[[TaxLot], bool]:
-    """Whether a lot of account ``account_id`` is the shares of a buy trade in ``trades``: one of
-    the account's own buys of its security on the day it was acquired (the trade tells the whole
-    purchase; the lot holds what is left of it, or one of its parts), or a buy of no named account
-    of the same security, day and quantity. A lot and a trade are never matched across accounts:
-    a spouse's purchase of as many shares the same day is a purchase of its own."""
+def told_by(trades: Iterable[HouseholdTrade], account_id: str | None) -> Callable[[str, date, float], bool]:
+    """Whether a lot of account ``account_id`` - its symbol, the day it was bought, its shares - is
+    the shares of a buy trade in ``trades``: one of the account's own buys of the security that day
+    (the trade tells the whole purchase; the lot holds what is left of it, or one of its parts), or
+    a buy of no named account of the same security, day and quantity. A lot and a trade are never
+    matched across accounts: a spouse's purchase of as many shares the same day is its own."""
     trades = tuple(trades)
     own = {(t.symbol, t.date) for t in trades if t.side == "buy" and account_id is not None and t.account_id == account_id}
     unnamed = {(t.symbol, t.date, t.quantity) for t in trades
                if t.side == "buy" and (t.account_id is None or account_id is None)}
-    return lambda lot: (lot.symbol, lot.acquired) in own or (lot.symbol, lot.acquired, lot.quantity) in unnamed
+    return lambda symbol, day, quantity: (symbol, day) in own or (symbol, day, quantity) in unnamed
 
 
 def harvestable_on(purchase_date: date) -> date:

@@ -762,3 +762,18 @@ def test_a_lot_the_households_trades_tell_of_is_counted_once_in_its_window():
     # then the two trades, and the IRA's lot that no trade of the IRA tells of (before, the taxable
     # lot was counted again beside its own trade, and the IRA's lot taken for the Roth's trade)
     assert sorted((t.account_id, t.quantity) for t in window) == [("IRA", 60.0), ("ROTH", 60.0), ("TAX", 100.0)]
+
+
+def test_a_replacement_bought_in_another_account_is_in_the_window_on_the_day_it_was_bought():
+    # given an IRA lot bought 10 days ago whose holding period is tacked back 200 days (the lots
+    # file's, no trade tells of it)
+    from rebalancing.engine.household import household_window_trades
+
+    day = AS_OF - timedelta(days=10)
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 50, 8_000)])
+    ira = member("IRA", "traditional", [lot("r", "EQ", 10, 900, day - timedelta(days=200))], purchased_on={"r": day})
+    window = household_window_trades(household(taxable, ira))
+    assert [(t.symbol, t.date, t.account_id) for t in window] == [("EQ", day, "IRA")]
+    # (read by its holding period alone it would be outside the window)
+    untold = member("IRA", "traditional", [lot("r", "EQ", 10, 900, day - timedelta(days=200))])
+    assert household_window_trades(household(taxable, untold)) == ()

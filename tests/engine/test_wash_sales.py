@@ -423,18 +423,25 @@ def test_a_lot_partly_sold_since_its_purchase_is_counted_once_beside_the_trade_t
 
 @pytest.mark.parametrize("seed", range(40))
 def test_the_windows_purchases_count_each_purchase_once_whoever_tells_of_it(seed):
-    # Random lots of the account (some bought in the window and partly sold since), its own buy
-    # trades of some of those days, other accounts' buys, against a plain count: every buy trade in
-    # the window, and each lot bought in it whose day no buy trade of the account tells of.
+    # Random lots of the account (some bought in the window and partly sold since, some of them
+    # replacements held from before), its own buy trades of some of those days, other accounts'
+    # buys, against a plain count: every buy trade in the window, and each lot bought in it whose
+    # day no buy trade of the account tells of.
     from rebalancing.engine.rebalancer import _prepare
 
     rng = random.Random(1000 + seed)
     lots, trades, expected = [lot("B", "BD", 20, 2_000)], [], 0.0
+    purchased_on, bought_day = {}, {}
     for k in range(rng.randint(1, 6)):
         age = rng.choice((400, rng.randint(0, 35)))
         held = float(rng.randint(1, 50))
         day = AS_OF - timedelta(days=age)
-        lots.append(lot(f"L{k}", "EQ", held, held * rng.uniform(60, 140), day))
+        # some are replacements: held from a loss sale's lot 200 days before they were bought
+        acquired = day - timedelta(days=200) if rng.random() < 0.3 else day
+        if acquired != day:
+            purchased_on[f"L{k}"] = day
+        bought_day[f"L{k}"] = day
+        lots.append(lot(f"L{k}", "EQ", held, held * rng.uniform(60, 140), acquired))
         if age <= 35 and rng.random() < 0.6:
             trades.append(HouseholdTrade(day, "EQ", "buy", held + rng.randint(0, 20), account_id="T"))
     for _ in range(rng.randint(0, 3)):
@@ -443,10 +450,67 @@ def test_the_windows_purchases_count_each_purchase_once_whoever_tells_of_it(seed
     window = [t for t in trades if t.date >= AS_OF - timedelta(days=30)]
     told_days = {t.date for t in window if t.account_id == "T"}
     expected = sum(t.quantity for t in window)
-    expected += sum(x.quantity for x in lots[1:] if x.acquired >= AS_OF - timedelta(days=30)
-                    and x.acquired not in told_days)
+    expected += sum(x.quantity for x in lots[1:] if bought_day[x.id] >= AS_OF - timedelta(days=30)
+                    and bought_day[x.id] not in told_days)
     params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True))
     req = request(lots, funds(EQ=100, BD=100), model(EQ=0.5, BD=0.5), household_trades=tuple(trades),
-                  parameters=params)
+                  parameters=params, purchased_on=purchased_on)
     prepared = _prepare(req)
     assert prepared.limits.replacement_shares[prepared.book.index["EQ"]] == pytest.approx(expected)
+
+
+# A wash-sale replacement's holding period is tacked back (IRC §1223(3)): its ``acquired`` is not
+# the day it was bought, which the window reads (``Account.purchased_on``).
+def _replacement_sold(quantity_kept: float, *other_trades, **account):
+    day = AS_OF - timedelta(days=10)
+    lots = [lot("R", "EQ", 20, 3_000, AS_OF - timedelta(days=210)), lot("B", "BD", 20, 2_000)]
+    trades = (HouseholdTrade(day, "EQ", "buy", 20, account_id="T"), *other_trades)
+    params = Parameters(cash=CashParams(target=0.0), wash_sale=WashSaleParams(allow=True),
+                        restrictions=Restrictions(hold=()))
+    target = model(BD=1.0) if not quantity_kept else model(EQ=quantity_kept * 100 / 4_000, BD=1 - quantity_kept * 100 / 4_000)
+    result = rebalance(request(lots, funds(EQ=100, BD=100), target, household_trades=trades, parameters=params,
+                               **account))
+    return {s.lot_id: s for t in result.trades for s in t.lots}
+
+
+def test_a_replacement_sold_at_a_loss_is_not_its_own_replacement():
+    # given a lot bought 10 days ago as a replacement (held from 210 days ago), now 1,000 down
+    bought = {"purchased_on": {"R": AS_OF - timedelta(days=10)}}
+    # when it is sold whole, then nothing is disallowed: its own shares replace nothing (before,
+    # the engine read its purchase as another's and disallowed all 1,000 - the control below)
+    assert _replacement_sold(0, **bought)["R"].disallowed_loss == 0.0
+    assert _replacement_sold(0)["R"].disallowed_loss == pytest.approx(1_000)
+    # a spouse's 5 shares bought since do replace 5 of its loss shares
+    spouse = HouseholdTrade(AS_OF - timedelta(days=2), "EQ", "buy", 5, account_id="S")
+    assert _replacement_sold(0, spouse, **bought)["R"].disallowed_loss == pytest.approx(250)
+
+
+def test_a_replacement_sold_in_part_keeps_no_replacement_of_its_own():
+    # when 10 of its 20 shares are sold, the 10 kept are shares of its own purchase (Rev. Rul. 56-602)
+    sold = _replacement_sold(10, purchased_on={"R": AS_OF - timedelta(days=10)})["R"]
+    assert sold.quantity == 10
+    assert sold.disallowed_loss == 0.0
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"purchased_on": {"NOPE": AS_OF}}, "purchased_on names no lot of the account: NOPE"),
+    ({"purchased_on": {"GIFT": AS_OF}, "received_lots": frozenset({"GIFT"})},
+     "a lot is either received or bought, not both: GIFT"),
+    ({"purchased_on": {"GIFT": "2025-01-01"}}, "purchased_on must map lot ids to days"),
+    ({"purchased_on": 5}, "purchased_on must map lot ids to days"),
+])
+def test_purchase_days_must_name_lots_bought_on_days(fields, problem):
+    with pytest.raises(InvalidRequest, match=problem):
+        request([lot("GIFT", "EQ", 20, 1_500)], funds(EQ=100), model(EQ=1.0), **fields)
+
+
+def test_purchase_days_round_trip_through_json():
+    req = request([lot("R", "EQ", 20, 1_500), lot("G", "EQ", 5, 400)], funds(EQ=100), model(EQ=1.0),
+                  purchased_on={"R": AS_OF - timedelta(days=3)}, received_lots=frozenset({"G"}))
+    again = request_from_dict(request_to_dict(req))
+    assert again.account.purchased_on == (("R", AS_OF - timedelta(days=3)),)
+    assert again.account.bought_on() == {"R": AS_OF - timedelta(days=3), "G": None}
+    assert request_to_dict(again) == request_to_dict(req)
+    with pytest.raises(InvalidRequest, match="account/purchased_on/R: 'soon' is not a 'date'"):
+        request_from_dict({**request_to_dict(req), "account": {**request_to_dict(req)["account"],
+                                                               "purchased_on": {"R": "soon"}}})

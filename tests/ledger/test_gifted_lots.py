@@ -143,6 +143,10 @@ def test_gifted_shares_do_not_wash_a_loss_and_a_loss_on_them_is_washed_by_a_purc
     assert (replacement.wash_adjustment, replacement.cost_basis) == (D("1000.00"), D("6100.00"))
     # §1223(3): the sold shares' holding period - from the gift, not the donor's 2020 - is added.
     assert replacement.acquired == date(2026, 11, 10) - (date(2026, 11, 2) - GIFTED)
+    # The engine is told both: G2 was received, B1 bought on 11-10 (inside the window, though held
+    # from earlier), so its wash-sale window reads the day bought (engine ``Account.bought_on``).
+    [inputs] = rebalance_inputs_load([donee.pk], as_of=AS_OF)
+    assert inputs.request.account.bought_on() == {"G2": None, "B1": date(2026, 11, 10)}
 
 
 def test_a_gift_received_in_the_last_30_days_is_no_purchase_for_the_engine(donee):
