@@ -340,14 +340,17 @@ class Account:
 
 def _bought_check(account: Account) -> None:
     received, purchased = account.received_lots, account.purchased_on
-    if isinstance(received, str) or not all(isinstance(i, str) for i in received):
-        raise InvalidRequest(f"received_lots must be lot ids, got {received!r}")
+    try:  # a bad shape (a number, a string, entries that are not pairs) is named, never a TypeError
+        if isinstance(received, str) or not all(isinstance(i, str) for i in received):
+            raise TypeError
+    except TypeError:
+        raise InvalidRequest(f"received_lots must be lot ids, got {received!r}") from None
     try:
         pairs = tuple(sorted(purchased.items() if isinstance(purchased, Mapping) else purchased))
+        if not all(len(p) == 2 and isinstance(p[0], str) and type(p[1]) is date for p in pairs):
+            raise TypeError
     except (TypeError, ValueError):
         raise InvalidRequest(f"purchased_on must map lot ids to days, got {purchased!r}") from None
-    if not all(len(p) == 2 and isinstance(p[0], str) and type(p[1]) is date for p in pairs):
-        raise InvalidRequest(f"purchased_on must map lot ids to days, got {purchased!r}")
     object.__setattr__(account, "received_lots", frozenset(received))
     object.__setattr__(account, "purchased_on", pairs)
     ids = set(account.lots.ids if isinstance(account.lots, LotTable) else [lot.id for lot in account.lots])

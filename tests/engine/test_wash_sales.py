@@ -498,6 +498,11 @@ def test_a_replacement_sold_in_part_keeps_no_replacement_of_its_own():
      "a lot is either received or bought, not both: GIFT"),
     ({"purchased_on": {"GIFT": "2025-01-01"}}, "purchased_on must map lot ids to days"),
     ({"purchased_on": 5}, "purchased_on must map lot ids to days"),
+    ({"purchased_on": [5]}, "purchased_on must map lot ids to days"),
+    ({"purchased_on": [("GIFT",)]}, "purchased_on must map lot ids to days"),
+    ({"purchased_on": "GIFT"}, "purchased_on must map lot ids to days"),
+    ({"received_lots": 5}, "received_lots must be lot ids"),
+    ({"received_lots": [5]}, "received_lots must be lot ids"),
 ])
 def test_purchase_days_must_name_lots_bought_on_days(fields, problem):
     with pytest.raises(InvalidRequest, match=problem):
