@@ -69,6 +69,7 @@ def account_list(request):
         "page": page, "rows": rows, "advisors": advisors, "filtered": listed.filtered,
         "models": ModelPortfolio.objects.order_by("name"), "templates": ParameterTemplate.objects.order_by("name"),
         "total": accounts_visible_to(user).count(), "sort": sort, "attention": attention,
+        "alert_kinds": Alert.Kind.choices,
     })
 
 

@@ -213,6 +213,8 @@ class Alert(models.Model):
         HARVEST = "harvest", "Harvest opportunity"
         TAX_LIMIT = "tax_limit", "Proposal exceeds tax limit"
         RMD = "rmd_due", "RMD due, not yet planned"
+        MAX_NAMES = "max_names", "More names than the sleeve allows"
+        WASH_SALE = "wash_sale", "Proposal washes a loss"
         OTHER = "other", "Other"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")

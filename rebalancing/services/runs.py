@@ -82,6 +82,8 @@ CHUNK_ACCOUNTS = settings.RUN_CHUNK_ACCOUNTS
 _ENGINE_ALERTS = {
     "harvest_opportunity": Alert.Kind.HARVEST,
     "tax_limit_exceeded": Alert.Kind.TAX_LIMIT,
+    "max_names_exceeded": Alert.Kind.MAX_NAMES,
+    "wash_sale_disallowed": Alert.Kind.WASH_SALE,
 }
 
 

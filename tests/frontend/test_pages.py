@@ -75,6 +75,26 @@ def test_the_account_list_filters_and_searches(book, as_user, people):
     assert first.custodian_number in text(client.get("/accounts/", {"min_drift": "1", "sort": "drift"}))
 
 
+def test_the_account_list_filters_by_every_kind_of_alert_with_its_name(book, as_user, firm_a):
+    from rebalancing.models import Alert
+
+    first, second = book["accounts"][0], book["accounts"][1]
+    with tenant_context(firm_a):
+        Alert.objects.create(account=second, kind=Alert.Kind.MAX_NAMES, amount=Decimal(160),
+                             message="sleeve us_large_cap holds 160 names, above its maximum of 150")
+    client = as_user("admin")
+    page = text(client.get("/accounts/"))
+    for value, label in Alert.Kind.choices:
+        assert f'<option value="{value}" >{label}</option>' in page
+    named = text(client.get("/accounts/", {"attention": "max_names"}))
+    assert second.custodian_number in named and first.custodian_number not in named
+    assert '<option value="max_names" selected>More names than the sleeve allows</option>' in named
+    refused = client.get("/accounts/", {"attention": "bogus"})
+    assert refused.status_code == 400
+    assert "Needs attention must be one of drift, harvest, tax_limit, rmd_due, max_names" in text(refused)
+    assert "not “bogus”" in text(refused)
+
+
 def test_long_lists_are_paginated(book, as_user, firm_a):
     with tenant_context(firm_a):
         for i in range(30):

@@ -315,3 +315,19 @@ def test_an_account_whose_released_orders_are_open_is_left_as_it_is_until_they_f
         Proposal.objects.filter(pk=released.pk).update(status=Proposal.Status.EXECUTED)  # every order done
         third = _process(run_start(scope=RunScope(firm=True), as_of=AS_OF, label="third"))
         assert Proposal.objects.filter(run=third, account_id=released.account_id).exists()
+
+
+@pytest.mark.parametrize(("code", "kind"), [
+    ("harvest_opportunity", Alert.Kind.HARVEST), ("tax_limit_exceeded", Alert.Kind.TAX_LIMIT),
+    ("max_names_exceeded", Alert.Kind.MAX_NAMES), ("wash_sale_disallowed", Alert.Kind.WASH_SALE),
+    ("a_code_added_later", Alert.Kind.OTHER),
+])
+def test_each_alert_the_engine_names_is_stored_under_its_own_kind(code, kind):
+    from types import SimpleNamespace
+
+    from rebalancing.engine import Alert as EngineAlert
+
+    result = SimpleNamespace(alerts=(EngineAlert(code, "what the engine says", amount=12.345),), trades=(),
+                             summary=SimpleNamespace(drift_before=0.0))
+    [alert] = run_services._alerts(None, 7, result)
+    assert (alert.kind, alert.account_id, alert.message, alert.amount) == (kind, 7, "what the engine says", 12.35)
