@@ -102,7 +102,7 @@ def _charts(report: dict, cohort: int) -> dict:
     values = c.get("values") or {}
     colours = {"engine": "#1f5fbf", "naive": "#c0392b", "buy_and_hold": "#9aa5b4"}
     value_chart = {
-        "kind": "line", "unit": "", "labels": values.get("dates", []),
+        "kind": "line", "unit": "", "money": True, "labels": values.get("dates", []),
         "series": [{"label": LABELS[s], "data": values.get(s, []), "color": colours[s]} for s in STRATEGIES
                    if s in values],
     }

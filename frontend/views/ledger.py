@@ -345,7 +345,7 @@ def report_harvest(request):
             entry[1] += r.disallowed
             entry[2] += r.tax_value
     labels = sorted(months)
-    chart = {"kind": "bar", "unit": "", "labels": labels, "series": [
+    chart = {"kind": "bar", "unit": "", "money": True, "labels": labels, "series": [
         {"label": "Losses harvested, net of wash sales ($)", "data": [float(months[m][0]) for m in labels],
          "color": "#1f5fbf"},
         {"label": "Disallowed by wash sales ($)", "data": [float(months[m][1]) for m in labels], "color": "#c98a00"},

@@ -1,5 +1,6 @@
 """The prospect view in the browser: start a backtest, watch it, read it, download it."""
 
+import json
 import re
 
 import pytest
@@ -39,6 +40,11 @@ def test_an_advisor_starts_a_backtest_watches_it_and_reads_what_harvesting_would
     html = page.content.decode()
     assert 'data-testid="tax-saved"' in html and "Naive harvester" in html and "Buy and hold" in html
     assert 'id="chart-value"' in html and 'id="chart-alpha"' in html
+    value_chart = json.loads(re.search(r'id="chart-value" type="application/json">(.*?)</script>', html).group(1))
+    assert value_chart["money"] is True  # the axis reads $1,000,000, not 1000000
+    # a year's harvests over one start date are a whole number, not "3.0"
+    harvests = [row.split('<td class="num">')[6] for row in re.findall(r'<tr><th scope="row">20\d\d</th>(.*?)</tr>', html)]
+    assert harvests and not any(re.match(r"\d+\.0<", h) for h in harvests)
     # the month-end values are also a table (for screen readers and keyboards)
     assert re.search(r"<td>2008-0[67]-\d\d</td>", html)
 

@@ -1,12 +1,20 @@
 /* Charts from data the page embeds as JSON (no inline scripts): <canvas data-chart="ID"> reads
-   <script type="application/json" id="ID">{"kind": "bar", "labels": [...], "series": [...], "unit": "%"}</script>.
+   <script type="application/json" id="ID">{"kind": "bar", "labels": [...], "series": [...], "unit": "%"}</script>;
+   "money": true shows values as whole dollars with thousands separators ($1,250,000).
    Each chart also has a data table next to it for screen readers and keyboard users. */
 (function () {
   var palette = ["#1f5fbf", "#9aa5b4", "#c0392b", "#1e7b3a", "#8a5a00"];
-  function valueAxis(axis, unit) {
+  function formatter(spec, digits) {
+    var unit = spec.unit || "";
+    if (spec.money) {
+      return function (v) { return (v < 0 ? "−$" : "$") + Math.abs(Math.round(v)).toLocaleString("en-US") + unit; };
+    }
+    return function (v) { return (digits === undefined ? v : v.toFixed(digits)) + unit; };
+  }
+  function valueAxis(axis, spec) {
     // Only the value axis gets a formatter: the category axis keeps Chart.js's own (the labels).
     var scales = {};
-    scales[axis] = { ticks: { callback: function (v) { return v + unit; } } };
+    scales[axis] = { ticks: { callback: formatter(spec) } };
     return scales;
   }
   function stack(scales, spec) {
@@ -20,7 +28,7 @@
     var source = document.getElementById(canvas.dataset.chart);
     if (!source) return;
     var spec = JSON.parse(source.textContent);
-    var unit = spec.unit || "";
+    var label = formatter(spec, 2);
     canvas.dataset.drawn = "1";
     new Chart(canvas, {
       type: spec.kind || "bar",
@@ -38,9 +46,9 @@
           legend: { position: "bottom" },
           tooltip: { callbacks: { label: function (c) {
             var v = spec.horizontal ? c.parsed.x : c.parsed.y;
-            return c.dataset.label + ": " + v.toFixed(2) + unit; } } }
+            return c.dataset.label + ": " + label(v); } } }
         },
-        scales: stack(valueAxis(spec.horizontal ? "x" : "y", unit), spec)
+        scales: stack(valueAxis(spec.horizontal ? "x" : "y", spec), spec)
       }
     });
   }
