@@ -7,6 +7,7 @@ from .views import provider, security
 urlpatterns = [
     path("", provider.provider_console, name="home"),
     path("firms/new/", provider.provider_firm_create, name="provider_firm_create"),
+    path("firms/<slug:slug>/status/", provider.provider_firm_status, name="provider_firm_status"),
     path("runs/", provider.provider_runs, name="provider_runs"),
     path("runs/start/", provider.provider_run_start, name="provider_run_start"),
     path("runs/<slug:slug>/<int:pk>/", provider.provider_run_detail, name="provider_run_detail"),

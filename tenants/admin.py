@@ -42,7 +42,9 @@ class FirmAdmin(AuditedAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "schema_name", "status", "admin_email", "created_at")
     list_filter = ("status",)
     search_fields = ("name", "slug", "admin_email")
-    readonly_fields = ("schema_name", "created_at")
+    # Suspending needs a reason its people read and goes in the firm's own audit trail too: the console
+    # does it (``firm_status_set``), so the admin shows the status without changing it.
+    readonly_fields = ("schema_name", "created_at", "status", "status_reason", "status_changed_at")
     inlines = [DomainInline]
 
     def has_add_permission(self, request):

@@ -22,6 +22,10 @@ class Firm(TenantMixin):
     slug = models.CharField(max_length=40, unique=True, validators=[firm_slug_validator])
     admin_email = models.EmailField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # The provider admin's last decision on ``status`` (``firm_status_set``): when, and why - shown
+    # to the firm's people on every page while it is suspended.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set by the firm's admin (the provider's row: a provider admin) on the Security page.
     mfa_required = models.BooleanField(
@@ -40,6 +44,15 @@ class Firm(TenantMixin):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def suspension(self) -> str:
+        """In words, while suspended: since when and why ("" when active)."""
+        if self.status != self.Status.SUSPENDED:
+            return ""
+        since = f" since {self.status_changed_at:%d %B %Y}" if self.status_changed_at else ""
+        why = f": {self.status_reason}" if self.status_reason else ""
+        return f"{self.name} is suspended by its provider{since}{why}"
 
     @staticmethod
     def schema_name_for(slug: str) -> str:

@@ -6,12 +6,18 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from .errors import NotFound
 from .models import Firm
 
-__all__ = ["firm_by_slug", "firm_list_for_console", "firms_active", "user_roles"]
+__all__ = ["firm_by_slug", "firm_list_for_console", "firm_suspended", "firms_active", "user_roles"]
 
 
 def firms_active():
     """Client firms that are active (never the provider's public schema)."""
     return Firm.objects.exclude(schema_name=get_public_schema_name()).filter(status=Firm.Status.ACTIVE)
+
+
+def firm_suspended(schema_name: str) -> Firm | None:
+    """The firm of ``schema_name`` if its provider has suspended it (None when it is active, or for
+    the provider's own schema): what refuses a run in it, whoever asks."""
+    return Firm.objects.filter(schema_name=schema_name, status=Firm.Status.SUSPENDED).first()
 
 
 def firm_by_slug(slug: str, *, active: bool = False) -> Firm:

@@ -10,13 +10,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Count, Q
-from django_tenants.utils import schema_context
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from .errors import Conflict, ValidationFailed, fields_refused
 from .models import Domain, Firm, FirmUsage, firm_slug_validator
 from .roles import FirmRole, ProviderRole
 
-__all__ = ["FirmOnboarding", "firm_create", "firm_usage_record", "provider_ensure", "role_groups_sync", "user_ensure"]
+__all__ = ["FirmOnboarding", "firm_create", "firm_status_set", "firm_usage_record", "provider_ensure", "role_groups_sync",
+           "user_ensure"]
 
 # Host labels the provider keeps for itself.
 RESERVED_SLUGS = frozenset({"public", "www", "api", "admin", "static", "provider", "console"})
@@ -31,6 +33,48 @@ class FirmOnboarding:
     firm: Firm
     created: bool
     admin_username: str
+
+
+REASON_MAX = Firm._meta.get_field("status_reason").max_length
+
+
+def firm_status_set(*, firm: Firm, status: str, reason: str = "", actor=None) -> bool:
+    """Suspend a client firm, or make it active again: a provider admin's decision, with its reason.
+
+    Suspended, no run starts in the firm - the nightly scan, a provider's run, its own people's, the
+    API's (``rebalancing.services.runs.run_start`` asks ``firm_suspended``) - while its people still
+    sign in and read what is theirs (their book, ledger and reports, to export). Suspending needs a
+    reason: the firm's people read it on every page. Recorded in the provider's audit trail and in
+    the firm's. Returns whether anything changed (the same status again changes nothing)."""
+    valid = dict(Firm.Status.choices)
+    if status not in valid:
+        raise ValidationFailed(f"A firm's status is one of {', '.join(valid)}, not {status!r}.",
+                               detail={"field": "status"})
+    if firm.schema_name == get_public_schema_name():
+        raise ValidationFailed("The provider's own schema is no client firm.", detail={"field": "firm"})
+    reason = " ".join((reason or "").split())
+    if status == Firm.Status.SUSPENDED and not reason:
+        raise ValidationFailed(f"Say why {firm.name} is suspended: its people read the reason on every page.",
+                               detail={"field": "reason"})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed(f"The reason is {len(reason)} characters; at most {REASON_MAX}.",
+                               detail={"field": "reason"})
+    from .audit.actions import Action
+    from .audit.services import audit_record
+
+    with transaction.atomic(), schema_context(get_public_schema_name()):
+        firm = Firm.objects.select_for_update().get(pk=firm.pk)
+        if firm.status == status:
+            return False
+        before = {"status": firm.status, "reason": firm.status_reason}
+        firm.status, firm.status_reason, firm.status_changed_at = status, reason, timezone.now()
+        firm.save(update_fields=["status", "status_reason", "status_changed_at"])
+        action = Action.FIRM_SUSPEND if status == Firm.Status.SUSPENDED else Action.FIRM_REACTIVATE
+        after = {"status": status, "reason": reason}
+        audit_record(actor=actor, action=action, obj=firm, before=before, after=after, comment=reason)
+        with schema_context(firm.schema_name):
+            audit_record(actor=actor, action=action, obj=firm, before=before, after=after, comment=reason)
+    return True
 
 
 def _validate_host(domain: str) -> str:

@@ -24,7 +24,7 @@ from tenants.errors import DomainError, NotFound
 from tenants.models import Firm
 from tenants.roles import ProviderRole
 from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
-from tenants.services import firm_create
+from tenants.services import firm_create, firm_status_set
 from tenants.sites import site_url
 
 from .common import STAFF, provider_page
@@ -80,6 +80,28 @@ def provider_firm_create(request):
                "refused_field": (refusal.detail or {}).get("field") if refusal else None,
                "base_domain": settings.BASE_DOMAIN}
     return render(request, "frontend/provider_firm_create.html", context, status=400 if refusal else 200)
+
+
+@provider_page(ProviderRole.PROVIDER_ADMIN)
+@require_POST
+def provider_firm_status(request, slug: str):
+    """Suspend a firm (with the reason its people will read) or make it active again."""
+    firm = _firm(slug)
+    status = request.POST.get("status", "")
+    try:
+        changed = firm_status_set(firm=firm, status=status, reason=request.POST.get("reason", ""),
+                                  actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("home")
+    if not changed:
+        messages.info(request, f"{firm.name} is already {Firm.Status(status).label.lower()}; nothing changed.")
+    elif status == Firm.Status.SUSPENDED:
+        messages.success(request, f"{firm.name} is suspended: no run starts in it (nightly scan, provider, its own "
+                                  "people, the API) until it is reactivated. Its people can still sign in and read.")
+    else:
+        messages.success(request, f"{firm.name} is active again: its nightly scan and runs start as before.")
+    return redirect("home")
 
 
 def _invite_first_admin(firm: Firm, username: str) -> None:

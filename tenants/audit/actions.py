@@ -80,6 +80,9 @@ class Action(StrEnum):
     RECONCILIATION_ACCEPT = "reconciliation.accept", "accepted a custodian's lots"
     RECONCILIATION_REJECT = "reconciliation.reject", "kept the ledger's lots against a custodian's"
     EXPORT_DOWNLOAD = "export.download", "downloaded a file"
+    # The provider's client firms
+    FIRM_SUSPEND = "firm.suspend", "suspended a client firm: no run starts in it until it is reactivated"
+    FIRM_REACTIVATE = "firm.reactivate", "made a suspended client firm active again"
     # People, keys and signing in
     USER_INVITE = "user.invite", "invited a user"
     USER_DEACTIVATE = "user.deactivate", "deactivated a user"

@@ -1,0 +1,109 @@
+"""A provider admin suspends a client firm from the console, with a reason its people read, and makes
+it active again: while it is suspended no run starts in it, whoever asks."""
+
+import re
+
+import pytest
+from django.test import Client
+from django_tenants.utils import schema_context, tenant_context
+
+from rebalancing.models import RebalanceRun
+from tenants.audit.models import AuditEvent
+from tenants.errors import ValidationFailed
+from tenants.models import Firm
+from tenants.roles import ProviderRole
+from tenants.services import firm_status_set, user_ensure
+from tests.conftest import PASSWORD
+from tests.rebalancing.book import make_book
+
+pytestmark = pytest.mark.django_db
+
+REASON = "Contract ended 30 November; data kept for export until 31 January"
+
+
+def _provider_client(role):
+    with schema_context("public"):
+        user = user_ensure(username=f"{role}@provider.test", email=f"{role}@provider.test", roles=[role],
+                           password=PASSWORD)
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)  # the session in the provider's schema, whichever a request left active
+    return client
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_a_suspended_firm_starts_no_run_whoever_asks_and_its_people_read_why(firm_a, as_user, people):
+    with tenant_context(firm_a):
+        make_book(2)
+    provider = _provider_client(ProviderRole.PROVIDER_ADMIN)
+    console = text(provider.get("/"))
+    assert f'action="/firms/{firm_a.slug}/status/"' in console and ">Suspend</button>" in console
+
+    done = text(provider.post(f"/firms/{firm_a.slug}/status/", {"status": "suspended", "reason": f"  {REASON} "},
+                              follow=True))
+
+    assert f"{firm_a.name} is suspended: no run starts in it" in done and ">Reactivate</button>" in done
+    firm_a.refresh_from_db()
+    assert (firm_a.status, firm_a.status_reason) == (Firm.Status.SUSPENDED, REASON)
+    assert firm_a.status_changed_at is not None
+    # on the record twice: the provider's trail and the firm's own
+    with schema_context("public"):
+        assert AuditEvent.objects.filter(action="firm.suspend", comment=REASON, object_id=str(firm_a.pk)).count() == 1
+    with schema_context(firm_a.schema_name):
+        assert AuditEvent.objects.filter(action="firm.suspend", actor__startswith="provider_admin").count() == 1
+
+    # The firm's people read why on every page, and their run is refused with it.
+    pm = as_user("pm")
+    assert f"{firm_a.name} is suspended by its provider since" in text(pm.get("/")) and REASON in text(pm.get("/"))
+    refused = text(pm.post("/runs/", {"scope": "firm"}, follow=True))
+    assert f"{REASON}. No run starts until it is reactivated." in refused
+    api = pm.post("/api/v1/runs/", {"scope": {"firm": True}}, content_type="application/json")
+    assert api.status_code == 409 and REASON in api.json()["message"] and api.json()["detail"] == {"firm": firm_a.slug}
+    # The provider's own run in the firm is refused as well.
+    operator = _provider_client(ProviderRole.PROVIDER_OPERATOR)
+    assert "is suspended" in text(operator.post("/runs/start/", {"firm": firm_a.slug}, follow=True))
+    with tenant_context(firm_a):
+        assert not RebalanceRun.objects.exists()
+
+    back = text(provider.post(f"/firms/{firm_a.slug}/status/", {"status": "active"}, follow=True))
+
+    assert f"{firm_a.name} is active again" in back
+    assert "is suspended by its provider" not in text(pm.get("/"))
+    assert pm.post("/api/v1/runs/", {"scope": {"firm": True}}, content_type="application/json").status_code == 201
+    with schema_context(firm_a.schema_name):
+        assert AuditEvent.objects.filter(action="firm.reactivate").count() == 1
+
+
+@pytest.mark.parametrize(("posted", "problem"), [
+    ({"status": "suspended", "reason": "   "}, "Say why Firm A Wealth is suspended"),
+    ({"status": "closed", "reason": REASON}, "A firm&#x27;s status is one of active, suspended, not &#x27;closed&#x27;"),
+    ({"status": "suspended", "reason": "x" * 501}, "The reason is 501 characters; at most 500"),
+])
+def test_a_refused_change_names_the_problem_and_changes_nothing(firm_a, posted, problem):
+    provider = _provider_client(ProviderRole.PROVIDER_ADMIN)
+
+    page = text(provider.post(f"/firms/{firm_a.slug}/status/", posted, follow=True))
+
+    assert problem in page
+    firm_a.refresh_from_db()
+    assert (firm_a.status, firm_a.status_reason, firm_a.status_changed_at) == (Firm.Status.ACTIVE, "", None)
+    with schema_context("public"):
+        assert not AuditEvent.objects.filter(action__startswith="firm.").exists()
+
+
+def test_only_a_provider_admin_suspends_and_the_same_status_again_changes_nothing(firm_a):
+    operator = _provider_client(ProviderRole.PROVIDER_OPERATOR)
+    assert "/status/" not in text(operator.get("/"))
+    assert operator.post(f"/firms/{firm_a.slug}/status/", {"status": "suspended", "reason": REASON}).status_code == 403
+    assert _provider_client(ProviderRole.PROVIDER_ADMIN).post("/firms/nope/status/", {"status": "active"}).status_code == 404
+
+    assert firm_status_set(firm=firm_a, status="suspended", reason=REASON) is True
+    assert firm_status_set(firm=firm_a, status="suspended", reason="another reason") is False
+    firm_a.refresh_from_db()
+    assert firm_a.status_reason == REASON
+    with schema_context("public"):
+        assert AuditEvent.objects.filter(action="firm.suspend").count() == 1
+        with pytest.raises(ValidationFailed, match="no client firm"):
+            firm_status_set(firm=Firm.objects.get(schema_name="public"), status="suspended", reason=REASON)
