@@ -50,7 +50,8 @@ class Firm(TenantMixin):
         """In words, while suspended: since when and why ("" when active)."""
         if self.status != self.Status.SUSPENDED:
             return ""
-        since = f" since {self.status_changed_at:%d %B %Y}" if self.status_changed_at else ""
+        day = self.status_changed_at
+        since = f" since {day.day} {day:%B %Y}" if day else ""
         why = f": {self.status_reason}" if self.status_reason else ""
         return f"{self.name} is suspended by its provider{since}{why}"
 
