@@ -12,5 +12,6 @@ urlpatterns = [
     path("runs/start/", provider.provider_run_start, name="provider_run_start"),
     path("runs/<slug:slug>/<int:pk>/", provider.provider_run_detail, name="provider_run_detail"),
     path("runs/<slug:slug>/<int:pk>/retry/", provider.provider_run_retry, name="provider_run_retry"),
+    path("staff/", provider.provider_staff, name="provider_staff"),
     path("security/", security.provider_security_page, name="security"),
 ]

@@ -4,7 +4,6 @@ the firm's approval policy. Every change goes through rebalancing.services (peop
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
 from django.db.models import Q
 from django.shortcuts import redirect, render
@@ -12,9 +11,11 @@ from django.shortcuts import redirect, render
 from frontend.query import decimal_param, id_param, int_param
 from rebalancing.access import advised_households_count
 from rebalancing.models import ApprovalPolicy
-from rebalancing.services.people import user_deactivate, user_invite, user_reactivate, user_roles_set
+from rebalancing.services.people import FIRM_PEOPLE
 from rebalancing.services.policy import approval_policy_set
+from tenants import people as people_rules
 from tenants.errors import DomainError, ValidationFailed
+from tenants.people import Staff
 from tenants.permissions import Capability
 from tenants.roles import FirmRole
 
@@ -28,63 +29,80 @@ ROLE_HELP = {
 }
 
 
-def _roles(post, prefix: str = "role") -> list[str]:
+def _roles(post, role_enum=FirmRole, prefix: str = "role") -> list[str]:
     chosen = post.getlist(prefix)
-    unknown = [r for r in chosen if r not in FirmRole.values]
+    unknown = [r for r in chosen if r not in role_enum.values]
     if unknown:
         raise ValidationFailed(f"Unknown role {unknown[0][:40]!r}.", detail={"field": "roles"})
     return chosen
 
 
+def people_post(request, staff: Staff, page: str):
+    """Invite, set roles, deactivate or reactivate - the firm's people page and the provider's staff
+    page alike (``staff``: whose people): a redirect to ``page`` when done, else (400, the refusal)."""
+    post, by = request.POST, request.user
+    action = post.get("action")
+    try:
+        if action == "invite":
+            invited = people_rules.invite(staff, email=post.get("email", ""), first_name=post.get("first_name", ""),
+                                    last_name=post.get("last_name", ""), roles=_roles(post, staff.roles), by=by,
+                                    site_url=request.build_absolute_uri("/"))
+            messages.success(request, f"Invited {invited.email}: an e-mail with a link to choose a password "
+                                      "is on its way.")
+            return redirect(page)
+        person = visible_or_404(people_rules.people_here(), pk=id_param(post, "user"))
+        if action == "roles":
+            people_rules.roles_set(staff, user=person, roles=_roles(post, staff.roles), by=by)
+            messages.success(request, f"Roles of {person.username} saved.")
+        elif action == "deactivate":
+            people_rules.deactivate(staff, user=person, by=by)
+            messages.success(request, f"{person.username} can no longer sign in or use API keys.")
+        elif action == "reactivate":
+            people_rules.reactivate(staff, user=person, by=by)
+            messages.success(request, f"{person.username} may sign in again.")
+        else:
+            raise ValidationFailed("Choose what to do.")
+        return redirect(page)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return 400, exc.message
+
+
+def refused_form(request, status: int) -> dict:
+    """A refused form comes back as typed: the invite form, or the one person's row whose roles were
+    refused (before, that row showed the stored roles and the invite form took the ticks instead)."""
+    action = request.POST.get("action") if status != 200 else None
+    return {"posted": request.POST if action == "invite" else {},
+            "posted_roles": request.POST.getlist("role") if action == "invite" else [],
+            "refused_user": id_param(request.POST, "user") if action in ("roles", "deactivate", "reactivate") else None,
+            "refused_roles": request.POST.getlist("role") if action == "roles" else None}
+
+
+def person_rows(request, people):
+    """A page of ``people`` (a users queryset), each with their role names and whether they have yet
+    to choose a password."""
+    page = paginate(request, people.prefetch_related("groups"), per_page=50)
+    return page, [{"user": u, "roles": {g.name for g in u.groups.all()}, "invited": not u.has_usable_password()}
+                  for u in page]
+
+
 @firm_page(Capability.MANAGE_USERS)
 def people_page(request):
-    User = get_user_model()
     status, refusal = 200, ""
     if request.method == "POST":
-        action = request.POST.get("action")
-        try:
-            if action == "invite":
-                invited = user_invite(email=request.POST.get("email", ""), first_name=request.POST.get("first_name", ""),
-                                      last_name=request.POST.get("last_name", ""), roles=_roles(request.POST),
-                                      by=request.user, site_url=request.build_absolute_uri("/"))
-                messages.success(request, f"Invited {invited.email}: an e-mail with a link to choose a password "
-                                          "is on its way.")
-                return redirect("people")
-            person = visible_or_404(User.objects.all(), pk=id_param(request.POST, "user"))
-            if action == "roles":
-                user_roles_set(user=person, roles=_roles(request.POST), by=request.user)
-                messages.success(request, f"Roles of {person.username} saved.")
-            elif action == "deactivate":
-                user_deactivate(user=person, by=request.user)
-                messages.success(request, f"{person.username} can no longer sign in or use API keys.")
-            elif action == "reactivate":
-                user_reactivate(user=person, by=request.user)
-                messages.success(request, f"{person.username} may sign in again.")
-            else:
-                raise ValidationFailed("Choose what to do.")
-            return redirect("people")
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            status, refusal = 400, exc.message
+        done = people_post(request, FIRM_PEOPLE, "people")
+        if not isinstance(done, tuple):
+            return done
+        status, refusal = done
     q = request.GET.get("q", "").strip()
-    people = (User.objects.prefetch_related("groups")
-              .annotate(household_count=advised_households_count())
+    people = (people_rules.people_here().annotate(household_count=advised_households_count())
               .order_by("-is_active", "first_name", "username"))
     if q:
         people = people.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
-    page = paginate(request, people, per_page=50)
-    rows = [{"user": u, "roles": {g.name for g in u.groups.all()}, "invited": not u.has_usable_password()}
-            for u in page]
-    # A refused form comes back as typed: the invite form, or the one person's row whose roles were
-    # refused (before, that row showed the stored roles and the invite form took the ticks instead).
-    action = request.POST.get("action") if status != 200 else None
-    refused_user = id_param(request.POST, "user") if action in ("roles", "deactivate", "reactivate") else None
+    page, rows = person_rows(request, people)
     return render(request, "frontend/people.html", {
         "page": page, "rows": rows, "q": q, "roles": [(r, r.label, ROLE_HELP[r]) for r in FirmRole],
-        "posted": request.POST if action == "invite" else {},
-        "posted_roles": request.POST.getlist("role") if action == "invite" else [],
-        "refused_user": refused_user, "refused_roles": request.POST.getlist("role") if action == "roles" else None,
-        "refusal": refusal,
+        "refusal": refusal, **refused_form(request, status),
     }, status=status)
 
 

@@ -18,16 +18,17 @@ from django_tenants.utils import schema_context
 from rebalancing.firm_health import firm_health
 from rebalancing.models import Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
-from rebalancing.services.people import set_password_path
 from rebalancing.services.runs import run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
 from tenants.models import Firm
+from tenants.people import PROVIDER_STAFF, people_here, set_password_path
 from tenants.roles import ProviderRole
 from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
 from tenants.services import firm_create, firm_status_set
 from tenants.sites import site_url
 
 from .common import STAFF, provider_page
+from .people import people_post, person_rows, refused_form
 from .runs import FINISHED, describe_scope, failed_account_ids
 
 ALL_FIRMS = "*"  # the firm choice meaning every active firm
@@ -102,6 +103,28 @@ def provider_firm_status(request, slug: str):
     else:
         messages.success(request, f"{firm.name} is active again: its nightly scan and runs start as before.")
     return redirect("home")
+
+
+STAFF_ROLE_HELP = {
+    ProviderRole.PROVIDER_ADMIN: "onboards, suspends and reactivates firms; the provider's staff and sign-in security",
+    ProviderRole.PROVIDER_OPERATOR: "starts and watches runs in every firm, sees each firm's health",
+}
+
+
+@provider_page(ProviderRole.PROVIDER_ADMIN)
+def provider_staff(request):
+    """The provider's own people (provider admins): invite, set roles, deactivate, reactivate -
+    the firm's people page's rules (``tenants.people``) over the provider's roles."""
+    status, refusal = 200, ""
+    if request.method == "POST":
+        done = people_post(request, PROVIDER_STAFF, "provider_staff")
+        if not isinstance(done, tuple):
+            return done
+        status, refusal = done
+    page, rows = person_rows(request, people_here().order_by("-is_active", "first_name", "username"))
+    return render(request, "frontend/provider_staff.html", {
+        "page": page, "rows": rows, "roles": [(r, r.label, STAFF_ROLE_HELP[r]) for r in ProviderRole],
+        "refusal": refusal, **refused_form(request, status)}, status=status)
 
 
 def _invite_first_admin(firm: Firm, username: str) -> None:

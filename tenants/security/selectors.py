@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from guardian.conf import settings as guardian_settings
 
+from ..people import people_here
 from .lockouts import Lockout, lockouts_current
 
 __all__ = ["PersonSecurity", "people_security"]
@@ -24,9 +23,7 @@ class PersonSecurity:
 
 def people_security(q: str = ""):
     """(people, lockouts of names that are nobody here): every user, or those matching ``q``."""
-    # django-guardian keeps an "AnonymousUser" row in every schema: nobody signs in as it.
-    users = (get_user_model().objects.exclude(username=guardian_settings.ANONYMOUS_USER_NAME)
-             .prefetch_related("groups").order_by("username"))
+    users = people_here().prefetch_related("groups").order_by("username")
     if q:
         users = users.filter(Q(username__icontains=q) | Q(email__icontains=q) | Q(first_name__icontains=q)
                              | Q(last_name__icontains=q))

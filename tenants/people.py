@@ -1,0 +1,180 @@
+"""Inviting people, setting their roles, deactivating them: one set of rules for a firm's people (in
+its schema, ``FirmRole``) and the provider's staff (the public schema, ``ProviderRole``).
+
+A role is a group of the same name in the schema where the user lives. The role that manages people
+(``Staff.admin``) also uses that schema's admin site (``is_staff``); the last active holder of it can
+neither lose it nor be deactivated, so a firm or the provider is never left without one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from guardian.conf import settings as guardian_settings
+
+from .audit.actions import Action
+from .audit.services import audit_record
+from .errors import Conflict, PermissionDenied, ValidationFailed, fields_refused
+from .roles import ProviderRole
+
+__all__ = ["PROVIDER_STAFF", "Staff", "deactivate", "invite", "people_here", "reactivate", "role_change", "roles_set",
+           "set_password_path"]
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Whose people these are: their roles, the role that manages them, and who may (``check``
+    raises ``PermissionDenied`` for someone who may not)."""
+
+    roles: type[models.TextChoices]
+    admin: models.TextChoices
+    owner: str  # "the firm", "the provider": in messages
+    check: Callable[[object], None]
+
+
+def _provider_admin_check(by) -> None:
+    if not (by.is_superuser or by.groups.filter(name=ProviderRole.PROVIDER_ADMIN).exists()):
+        raise PermissionDenied("Only a provider admin manages the provider's staff.",
+                               detail={"role": ProviderRole.PROVIDER_ADMIN.value})
+
+
+PROVIDER_STAFF = Staff(ProviderRole, ProviderRole.PROVIDER_ADMIN, "the provider", _provider_admin_check)
+
+
+def people_here():
+    """The users of the current schema who are people: django-guardian keeps an "AnonymousUser" row
+    in every schema, whom nobody signs in as and no page lists or changes."""
+    return get_user_model().objects.exclude(username=guardian_settings.ANONYMOUS_USER_NAME)
+
+
+def set_password_path(user, *, urlconf: str | None = None) -> str:
+    """The one-time path where an invited (or reset) user chooses a password; it stops working
+    once the password is set (Django's token covers the password hash). ``urlconf``: the firm
+    host's, when the link is made on the provider's host (a firm just onboarded)."""
+    return reverse("set_password", urlconf=urlconf, kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                                                            "token": default_token_generator.make_token(user)})
+
+
+def _held(staff: Staff, user) -> set:
+    return {staff.roles(name) for name in user.groups.values_list("name", flat=True) if name in staff.roles.values}
+
+
+def role_change(staff: Staff, user, role, *, by, grant: bool) -> None:
+    """Give ``user`` one role, or take it (audited when it changes anything)."""
+    if by is not None:
+        staff.check(by)
+    before = sorted(user.groups.values_list("name", flat=True))
+    group, _ = Group.objects.get_or_create(name=str(role))
+    (user.groups.add if grant else user.groups.remove)(group)
+    after = sorted(user.groups.values_list("name", flat=True))
+    # Only the admin role uses the admin site (its group carries the model permissions).
+    is_staff = user.is_superuser or staff.admin in after
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
+    if before != after:
+        audit_record(actor=by, action=Action.USER_ROLE_GRANT if grant else Action.USER_ROLE_REVOKE, obj=user,
+                     object_type="user", before={"roles": before}, after={"roles": after})
+
+
+def last_admin_guard(staff: Staff, user, *, doing: str) -> None:
+    others = get_user_model().objects.filter(groups__name=staff.admin, is_active=True).exclude(pk=user.pk)
+    if user.groups.filter(name=staff.admin).exists() and not others.exists():
+        raise ValidationFailed(f"{user.get_username()} is {staff.owner}'s last active admin and cannot be {doing}; "
+                               f"make someone else a {staff.admin.label.lower()} first.", detail={"field": "user"})
+
+
+@transaction.atomic
+def invite(staff: Staff, *, email: str, first_name: str, last_name: str, roles, by, site_url: str):
+    """Create a user with ``roles`` and no password, and e-mail them (after commit) a link on
+    ``site_url`` (the address they sign in at) to choose one. Their e-mail address is their user name."""
+    if by is not None:
+        staff.check(by)
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationFailed(f"“{email[:80]}” is not an e-mail address.", detail={"field": "email"}) from None
+    try:
+        roles = [staff.roles(r) for r in roles or ()]
+    except ValueError:
+        raise ValidationFailed(f"A role is one of {', '.join(staff.roles.values)}.", detail={"field": "roles"}) from None
+    if not roles:
+        raise ValidationFailed("Give the new user at least one role.", detail={"field": "roles"})
+    User = get_user_model()
+    if User.objects.filter(username=email).exists():
+        raise Conflict(f"{email} already has an account here; change their roles instead.", detail={"field": "email"})
+    user = User(username=email, email=email, first_name=(first_name or "").strip()[:150],
+                last_name=(last_name or "").strip()[:150], is_staff=staff.admin in roles)
+    user.set_unusable_password()
+    try:
+        user.full_clean()
+    except ValidationError as exc:  # an address longer than its column
+        raise fields_refused(exc, "The user") from None
+    user.save()
+    user.groups.set([Group.objects.get_or_create(name=str(role))[0] for role in roles])
+    audit_record(actor=by, action=Action.USER_INVITE, obj=user, object_type="user",
+                 after={"user": email, "roles": sorted(str(r) for r in roles)})
+    link = site_url.rstrip("/") + set_password_path(user)
+    inviter = (by.get_full_name() or by.get_username()) if by is not None else staff.owner.capitalize()
+    transaction.on_commit(lambda: send_mail(
+        subject="You are invited to the rebalancing service",
+        message=(f"{inviter} has given you an account ({email}) with the role(s) "
+                 f"{', '.join(r.label for r in roles)}.\n\nChoose your password here (the link works once):\n{link}\n"),
+        from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[email],
+    ))
+    return user
+
+
+@transaction.atomic
+def roles_set(staff: Staff, *, user, roles, by) -> None:
+    """Give ``user`` exactly ``roles`` (one audit row per role given or taken)."""
+    staff.check(by)
+    try:
+        wanted = {staff.roles(r) for r in roles or ()}
+    except ValueError:
+        raise ValidationFailed(f"A role is one of {', '.join(staff.roles.values)}.", detail={"field": "roles"}) from None
+    held = _held(staff, user)
+    if staff.admin in held - wanted:
+        last_admin_guard(staff, user, doing="removed as admin")
+    for role in sorted(wanted - held):
+        role_change(staff, user, role, by=by, grant=True)
+    for role in sorted(held - wanted):
+        role_change(staff, user, role, by=by, grant=False)
+
+
+@transaction.atomic
+def deactivate(staff: Staff, *, user, by) -> None:
+    """Stop ``user`` signing in or using their API keys (their history stays)."""
+    staff.check(by)
+    if not user.is_active:
+        raise Conflict(f"{user.get_username()} is already deactivated.", code="already_inactive")
+    if by is not None and by.pk == user.pk:
+        raise ValidationFailed("You cannot deactivate yourself.", detail={"field": "user"})
+    last_admin_guard(staff, user, doing="deactivated")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit_record(actor=by, action=Action.USER_DEACTIVATE, obj=user, object_type="user",
+                 before={"active": True}, after={"active": False})
+
+
+@transaction.atomic
+def reactivate(staff: Staff, *, user, by) -> None:
+    staff.check(by)
+    if user.is_active:
+        raise Conflict(f"{user.get_username()} is active.", code="already_active")
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    audit_record(actor=by, action=Action.USER_REACTIVATE, obj=user, object_type="user",
+                 before={"active": False}, after={"active": True})
