@@ -151,6 +151,7 @@ def build_limits(
         window_loss_groups = set()
         loss_sale_recently = np.zeros(n, dtype=bool)
         wash_frozen = np.zeros(nl, dtype=bool)
+    blocked_buys = None  # names a loss sale in the window keeps this account from buying
     if not (window.purchases or window.loss_sales):
         pass  # an empty window freezes, blocks and disallows nothing
     elif p.wash_sale.allow:
@@ -168,7 +169,7 @@ def build_limits(
     else:
         x_ub[wash_frozen] = 0.0
         b_ub[loss_sale_recently] = 0.0
-        _hold_blocked_shortfall(book, plan, loss_sale_recently)
+        blocked_buys = loss_sale_recently
 
     instruction_secs: set[int] = set()
     forced = np.zeros(nl, dtype=bool)
@@ -266,6 +267,10 @@ def build_limits(
     else:
         harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
 
+    if blocked_buys is not None:
+        # After harvesting: a name harvested here has handed its target to its substitute, which
+        # may be bought, so only what is still to be bought of a blocked name waits (and keeps cash).
+        _hold_blocked_shortfall(book, plan, blocked_buys)
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates,
                              p.trading.trading_cost_bps / 1e4)
 
@@ -453,12 +458,13 @@ def _plan_harvest(
         harvested[i] = True
         if sub is not None:
             # What remains of the position may keep its target; the substitute takes the rest.
-            remaining = weights[i] - sellable_value[i] / book.total_value
-            moved = target[i] - min(target[i], max(remaining, 0.0))
+            remaining = max(weights[i] - sellable_value[i] / book.total_value, 0.0)
+            moved = target[i] - min(target[i], remaining)
+            tracked = reference[i] - min(reference[i], remaining)  # never below 0 (a tracked short)
             target[i] -= moved
-            reference[i] -= moved
+            reference[i] -= tracked
             target[sub] += moved
-            reference[sub] += moved
+            reference[sub] += tracked
             plan.buyable[sub] = True
             if plan.sleeve_of[sub] is None:
                 plan.sleeve_of[sub] = plan.sleeve_of[i]

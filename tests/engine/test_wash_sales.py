@@ -13,6 +13,7 @@ from rebalancing.engine import (
     Model,
     Parameters,
     Restrictions,
+    Security,
     Sleeve,
     WashSaleParams,
     rebalance,
@@ -519,3 +520,25 @@ def test_purchase_days_round_trip_through_json():
     with pytest.raises(InvalidRequest, match="account/purchased_on/R: 'soon' is not a 'date'"):
         request_from_dict({**request_to_dict(req), "account": {**request_to_dict(req)["account"],
                                                                "purchased_on": {"R": "soon"}}})
+
+
+def test_a_blocked_name_harvested_here_hands_its_whole_target_to_its_substitute():
+    # Given an equity sleeve of EQ 80% and EQ2 20%, both sold at a loss by the spouse today (30 days
+    # in which neither may be bought here), and this account holding EQ at a loss (harvested, into
+    # its substitute SUB) and too little EQ2, with plenty of cash
+    trades = (HouseholdTrade(AS_OF, "EQ", "sell", 5, -50.0, "SPOUSE"),
+              HouseholdTrade(AS_OF, "EQ2", "sell", 5, -50.0, "SPOUSE"))
+    lots = [lot("L1", "EQ", 20, 3_000), lot("L2", "EQ2", 50, 500)]
+    securities = (*funds(EQ=100, EQ2=10), Security("SUB", 100, "equity"))
+    sleeve = Model("m", (Sleeve("equity", 1.0, {"EQ": 0.8, "EQ2": 0.2}),))
+    params = Parameters(cash=CashParams(target=0.0),
+                        harvest=HarvestParams(min_loss_value=50, substitutes={"EQ": "SUB"}))
+    result = rebalance(request(lots, securities, sleeve, cash=7_500.0, parameters=params, household_trades=trades))
+    # EQ is harvested and SUB bought for all of EQ's 80% (8,000 of the 10,000), not just the 2,000
+    # the sale raised; EQ2, short and blocked, is kept as it is (selling it would only add to its
+    # shortfall) and its missing 1,500 waits in cash, named
+    sides = {t.symbol: (t.side, t.quantity) for t in result.trades}
+    assert sides["EQ"] == ("sell", 20) and "harvest" in next(t for t in result.trades if t.symbol == "EQ").reasons
+    assert "EQ2" not in sides
+    assert sides["SUB"] == ("buy", pytest.approx(80, abs=1))
+    assert [(b.symbol, round(b.shortfall)) for b in result.blocked_buys] == [("EQ2", 1_500)]
