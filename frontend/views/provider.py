@@ -20,7 +20,7 @@ from rebalancing.models import Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
-from tenants.models import Firm
+from tenants.models import Firm, FirmUsage
 from tenants.people import PROVIDER_STAFF, people_here, set_password_path
 from tenants.roles import ProviderRole
 from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
@@ -46,6 +46,10 @@ def _may_onboard(request) -> bool:
 @provider_page(STAFF)
 def provider_console(request):
     firms = [firm_health(f) for f in firm_list_for_console()]
+    # Each firm's latest usage snapshot (people, active), what the provider bills by; nightly.
+    usage = {u.firm_id: u for u in FirmUsage.objects.order_by("firm_id", "-taken_at").distinct("firm_id")}
+    for h in firms:
+        h.usage = usage.get(h.firm.pk)
     return render(request, "frontend/provider_console.html", {"roles": user_roles(request.user, ProviderRole),
                                                               "firms": firms, "may_run": _may_run(request),
                                                               "may_onboard": _may_onboard(request)})

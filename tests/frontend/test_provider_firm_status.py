@@ -107,3 +107,23 @@ def test_only_a_provider_admin_suspends_and_the_same_status_again_changes_nothin
         assert AuditEvent.objects.filter(action="firm.suspend").count() == 1
         with pytest.raises(ValidationFailed, match="no client firm"):
             firm_status_set(firm=Firm.objects.get(schema_name="public"), status="suspended", reason=REASON)
+
+
+def test_the_console_shows_each_firms_latest_count_of_people(firm_a, firm_b, firm_user):
+    from tenants.roles import FirmRole
+    from tenants.services import firm_usage_record
+
+    firm_user(firm_a, "one@a.example", FirmRole.ADVISOR)
+    gone = firm_user(firm_a, "two@a.example", FirmRole.ADVISOR)
+    with schema_context(firm_a.schema_name):
+        firm_usage_record(firm=firm_a)  # an older count
+        gone.is_active = False
+        gone.save()
+        users = type(gone).objects.count()
+        latest = firm_usage_record(firm=firm_a)
+    console = text(_provider_client(ProviderRole.PROVIDER_OPERATOR).get("/"))
+    row_a = console.split(firm_a.name, 1)[1].split("</tr>", 1)[0]
+    row_b = console.split(firm_b.name, 1)[1].split("</tr>", 1)[0]
+    assert f'<td class="num">{latest.users} ({latest.active_users})<br>' in row_a and latest.users == users
+    assert latest.active_users == users - 1
+    assert "not yet counted" in row_b
