@@ -1,12 +1,13 @@
 """Reads on the firm registry and on who holds which role."""
 
+from django.db import connection
 from django.db.models import TextChoices
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .models import Firm
 
-__all__ = ["firm_by_slug", "firm_list_for_console", "firm_suspended", "firms_active", "user_roles"]
+__all__ = ["firm_active_check", "firm_by_slug", "firm_list_for_console", "firm_suspended", "firms_active", "user_roles"]
 
 
 def firms_active():
@@ -18,6 +19,15 @@ def firm_suspended(schema_name: str) -> Firm | None:
     """The firm of ``schema_name`` if its provider has suspended it (None when it is active, or for
     the provider's own schema): what refuses a run in it, whoever asks."""
     return Firm.objects.filter(schema_name=schema_name, status=Firm.Status.SUSPENDED).first()
+
+
+def firm_active_check(refused: str) -> None:
+    """Refuse, with ``Conflict`` naming the suspension, work that trades in a suspended firm (the
+    current schema's): "No run starts", "No trade is released"... is ``refused``."""
+    suspended = firm_suspended(connection.schema_name)
+    if suspended is not None:
+        raise Conflict(f"{suspended.suspension}. {refused} until it is reactivated.",
+                       code="firm_suspended", detail={"firm": suspended.slug})
 
 
 def firm_by_slug(slug: str, *, active: bool = False) -> Firm:

@@ -42,7 +42,8 @@ def firm_status_set(*, firm: Firm, status: str, reason: str = "", actor=None) ->
     """Suspend a client firm, or make it active again: a provider admin's decision, with its reason.
 
     Suspended, no run starts in the firm - the nightly scan, a provider's run, its own people's, the
-    API's (``rebalancing.services.runs.run_start`` asks ``firm_suspended``) - while its people still
+    API's - and no instruction is solved, proposal edited or trade released (``firm_active_check``
+    in ``run_start``, ``run_by_person`` and ``proposal_release``), while its people still
     sign in and read what is theirs (their book, ledger and reports, to export). Suspending needs a
     reason: the firm's people read it on every page. Recorded in the provider's audit trail and in
     the firm's. Returns whether anything changed (the same status again changes nothing)."""

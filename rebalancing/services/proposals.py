@@ -37,6 +37,7 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_many, audit_record
 from tenants.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from tenants.permissions import Capability, user_can
+from tenants.selectors import firm_active_check
 
 __all__ = [
     "BulkOutcome",
@@ -299,6 +300,7 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
     Conflict)."""
     if not user_can(user, Capability.RELEASE):
         raise PermissionDenied("Only a portfolio manager releases approved trades.")
+    firm_active_check("No trade is released")
     policy = ApprovalPolicy.current()
     today = today or timezone.localdate()
     with transaction.atomic():

@@ -33,6 +33,7 @@ from rebalancing.services.tax_estimates import realised_open_beside
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+from tenants.selectors import firm_active_check
 
 __all__ = ["HOUSEHOLD_ONE_OFF_ACTIONS", "INSTRUCTION_ACTIONS", "ONE_OFF_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean",
            "proposal_resolve", "request_beside_open", "run_by_person", "sales_within_holdings", "solve_edited"]
@@ -210,7 +211,9 @@ def realised_planned_beside(account_id: int, household_id: int | None, as_of) ->
 
 
 def run_by_person(kind: str, scope: RunScope, as_of, by, *, accounts: int) -> RebalanceRun:
-    """The completed run a person's solve in the request is recorded under (an edit, an instruction)."""
+    """The completed run a person's solve in the request is recorded under (an edit, an instruction).
+    Refused in a suspended firm (the request's transaction then writes nothing)."""
+    firm_active_check("No proposal is made or edited")
     now = timezone.now()
     run = RebalanceRun.objects.create(
         kind=kind, scope=scope.to_dict(), as_of=as_of, started_by=by, started_by_label=by.get_username(),

@@ -56,7 +56,7 @@ from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
-from tenants.selectors import firm_suspended
+from tenants.selectors import firm_active_check
 
 __all__ = [
     "ChunkOutcome",
@@ -133,10 +133,7 @@ def run_start(
     kind: str = RebalanceRun.Kind.MANUAL,
 ) -> RebalanceRun:
     """Create a run over ``scope`` and hand it to the workers once this transaction commits."""
-    suspended = firm_suspended(connection.schema_name)
-    if suspended is not None:  # whoever asks: the nightly scan, the provider, the firm's people, the API
-        raise Conflict(f"{suspended.suspension}. No run starts until it is reactivated.",
-                       detail={"firm": suspended.slug})
+    firm_active_check("No run starts")  # whoever asks: the nightly scan, the provider, its people, the API
     as_of = book_day_check(as_of or _today(), what="run's day")
     if getattr(user, "pk", None) and scope.account_ids:
         unseen = _accounts_unseen(scope, user)

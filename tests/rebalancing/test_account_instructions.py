@@ -270,3 +270,26 @@ def test_a_sale_nets_after_what_the_other_accounts_open_proposals_realise_on_the
         assert float(beside.estimated_tax) == pytest.approx(-200, abs=0.01)  # 1,000 off A's gain at 20%
         # The two proposals' tax adds up to what the return would pay: 4,000 long-term at 20%.
         assert float(planned.estimated_tax + beside.estimated_tax) == pytest.approx(0.20 * 4000, abs=0.01)
+
+
+def test_a_suspended_firm_solves_no_instruction_and_releases_nothing(firm_a, book, people):
+    from rebalancing.services.proposals import proposal_release
+    from tenants.services import firm_status_set
+
+    from .workflow import make_proposal
+
+    firm_status_set(firm=firm_a, status="suspended", reason="Invoice unpaid since October")
+    with tenant_context(firm_a):
+        before = _written()
+        with pytest.raises(Conflict, match="Invoice unpaid since October. No proposal is made or edited until it is"):
+            _instruct(book["accounts"][0], I("raise_cash", amount=Decimal("5000")), by=people["pm"])
+        assert _written() == before
+        approved = make_proposal(book["accounts"][0], status=S.APPROVED)
+        before = _written()
+        with pytest.raises(Conflict, match="Invoice unpaid since October. No trade is released until it is"):
+            proposal_release(proposal=approved, user=people["pm"], today=AS_OF)
+        assert _written() == before and Proposal.objects.get(pk=approved.pk).status == S.APPROVED
+    firm_status_set(firm=firm_a, status="active")
+    with tenant_context(firm_a):
+        approved.delete()
+        assert _instruct(book["accounts"][0], I("raise_cash", amount=Decimal("5000")), by=people["pm"]).pk
