@@ -2,6 +2,7 @@
 keeps what was typed, the corrected form creates the firm and the console lists it."""
 
 import re
+import uuid
 
 import pytest
 from django_tenants.utils import schema_context
@@ -51,3 +52,46 @@ def test_a_provider_admin_onboards_a_firm_in_the_browser(provider_admin, e2e_ser
     expect(page.locator("table.data")).to_contain_text("Juniper Advisors")
     with django_db_blocker.unblock(), schema_context("public"):
         assert Firm.objects.get(slug=NEW_SLUG).admin_email == "admin@juniper.example"
+
+
+def test_a_provider_admin_suspends_a_firm_whose_people_read_why_then_reactivates_it_and_invites_staff(
+        provider_admin, e2e_server, firm_url, page, browser, django_db_blocker):
+    from django.contrib.auth import get_user_model
+
+    from .conftest import FIRM, PEOPLE
+
+    reason = "Invoice unpaid since October"
+    # a new address each run: a user, once invited, stays in the trail (no delete cascades across schemas)
+    invited = f"olga-{uuid.uuid4().hex[:8]}@provider-e2e.example"
+    sign_in(page, e2e_server, provider_admin)
+    row = page.locator("tr", has_text=FIRM["name"])
+    try:
+        row.get_by_text("Suspend…").click()
+        row.get_by_label(f"Why {FIRM['name']} is suspended").fill(reason)
+        row.get_by_role("button", name="Suspend").click()
+        expect(page.locator(".messages")).to_contain_text(f"{FIRM['name']} is suspended")
+        expect(page.locator("tr", has_text=FIRM["name"])).to_contain_text(reason)
+
+        # the firm's portfolio manager reads why on every page, and a run is refused with it
+        firm_page = browser.new_page()
+        sign_in(firm_page, firm_url(), PEOPLE["pm"][0])
+        expect(firm_page.get_by_role("note")).to_contain_text(f"{FIRM['name']} is suspended by its provider")
+        expect(firm_page.get_by_role("note")).to_contain_text(reason)
+        firm_page.close()
+    finally:
+        page.goto(e2e_server + "/")
+        page.locator("tr", has_text=FIRM["name"]).get_by_role("button", name="Reactivate").click()
+    expect(page.locator(".messages")).to_contain_text(f"{FIRM['name']} is active again")
+    with django_db_blocker.unblock(), schema_context("public"):
+        assert Firm.objects.get(slug=FIRM["slug"]).status == Firm.Status.ACTIVE
+
+    # the provider's own staff, from the console's Staff page
+    page.get_by_role("link", name="Staff").click()
+    page.get_by_label("E-mail address").fill(invited)
+    page.get_by_role("checkbox", name=re.compile(r"^Provider operator —")).check()
+    page.get_by_role("button", name="Send the invitation").click()
+    expect(page.locator(".messages")).to_contain_text(f"Invited {invited}")
+    expect(page.locator("table.data")).to_contain_text(invited)
+    with django_db_blocker.unblock(), schema_context("public"):
+        assert list(get_user_model().objects.get(username=invited).groups.values_list("name", flat=True)) == [
+            "provider_operator"]
