@@ -88,12 +88,10 @@ def person_rows(request, people):
 
 @firm_page(Capability.MANAGE_USERS)
 def people_page(request):
-    status, refusal = 200, ""
-    if request.method == "POST":
-        done = people_post(request, FIRM_PEOPLE, "people")
-        if not isinstance(done, tuple):
-            return done
-        status, refusal = done
+    done = people_post(request, FIRM_PEOPLE, "people") if request.method == "POST" else (200, "")
+    if not isinstance(done, tuple):
+        return done
+    status, refusal = done
     q = request.GET.get("q", "").strip()
     people = (people_rules.people_here().annotate(household_count=advised_households_count())
               .order_by("-is_active", "first_name", "username"))

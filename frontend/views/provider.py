@@ -120,12 +120,10 @@ STAFF_ROLE_HELP = {
 def provider_staff(request):
     """The provider's own people (provider admins): invite, set roles, deactivate, reactivate -
     the firm's people page's rules (``tenants.people``) over the provider's roles."""
-    status, refusal = 200, ""
-    if request.method == "POST":
-        done = people_post(request, PROVIDER_STAFF, "provider_staff")
-        if not isinstance(done, tuple):
-            return done
-        status, refusal = done
+    done = people_post(request, PROVIDER_STAFF, "provider_staff") if request.method == "POST" else (200, "")
+    if not isinstance(done, tuple):
+        return done
+    status, refusal = done
     page, rows = person_rows(request, people_here().order_by("-is_active", "first_name", "username"))
     return render(request, "frontend/provider_staff.html", {
         "page": page, "rows": rows, "roles": [(r, r.label, STAFF_ROLE_HELP[r]) for r in ProviderRole],
