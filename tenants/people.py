@@ -44,7 +44,7 @@ class Staff:
 
 
 def _provider_admin_check(by) -> None:
-    if not (by.is_superuser or by.groups.filter(name=ProviderRole.PROVIDER_ADMIN).exists()):
+    if by is None or not (by.is_superuser or by.groups.filter(name=ProviderRole.PROVIDER_ADMIN).exists()):
         raise PermissionDenied("Only a provider admin manages the provider's staff.",
                                detail={"role": ProviderRole.PROVIDER_ADMIN.value})
 

@@ -122,6 +122,12 @@ def test_the_staff_page_is_the_provider_admins_and_on_the_provider_host_only(fir
 
     firm_admin = client_for(firm_a, firm_user(firm_a, "admin@a.example", FirmRole.FIRM_ADMIN))
     assert firm_admin.get("/staff/").status_code == 404
+    from tenants import people
+    from tenants.errors import PermissionDenied
+
+    oli = _public_user("oli@provider.test")
+    with schema_context("public"), pytest.raises(PermissionDenied, match="Only a provider admin"):
+        people.deactivate(people.PROVIDER_STAFF, user=oli, by=None)  # nobody signed in may not either
 
 
 def test_django_guardians_anonymous_user_is_nobody_on_either_page(firm_a, client_for, firm_user):
