@@ -60,7 +60,8 @@ def test_a_suspended_firm_starts_no_run_whoever_asks_and_its_people_read_why(fir
     refused = text(pm.post("/runs/", {"scope": "firm"}, follow=True))
     assert f"{REASON}. No run starts until it is reactivated." in refused
     api = pm.post("/api/v1/runs/", {"scope": {"firm": True}}, content_type="application/json")
-    assert api.status_code == 409 and REASON in api.json()["message"] and api.json()["detail"] == {"firm": firm_a.slug}
+    assert api.status_code == 409 and api.json()["code"] == "firm_suspended" and REASON in api.json()["message"]
+    assert api.json()["detail"] == {"firm": firm_a.slug}
     # The provider's own run in the firm is refused as well.
     operator = _provider_client(ProviderRole.PROVIDER_OPERATOR)
     assert "is suspended" in text(operator.post("/runs/start/", {"firm": firm_a.slug}, follow=True))
