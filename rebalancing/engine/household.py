@@ -295,7 +295,7 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
     equivalence = household_equivalence(request)
     placement = place(request, securities, window, equivalence)
     placing = time.perf_counter() - start  # every placement's time, the first and any again
-    accounts = _accounts_solved(request, placement, window, securities)
+    accounts = _accounts_solved(request, placement, window, securities, equivalence)
     stranded: frozenset[str] = frozenset()
     for _ in range(MAX_PLACEMENTS - 1):
         # A harvest in one account stops every other account buying the name for 30 days, so a
@@ -313,7 +313,7 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
             request, securities, window, equivalence, bought_nowhere=stranded, solved_before=placement.solves
         )
         placing += time.perf_counter() - again
-        accounts = _accounts_solved(request, placement, window, securities)
+        accounts = _accounts_solved(request, placement, window, securities, equivalence)
     _guard_household_wash_sales(request, accounts, window)
     _guard_allowed_classes(request, accounts, placement, securities)
     done = time.perf_counter()
@@ -355,6 +355,7 @@ def _accounts_solved(
     placement: Placement,
     window: tuple[HouseholdTrade, ...],
     securities: Mapping[str, Security],
+    equivalence: Equivalence,
 ) -> tuple[RebalanceResult, ...]:
     """Each account's own solve of its placement, in the order the wash-sale rule needs."""
     # Tax-deferred accounts first: their buys must stop a taxable account's loss sale of the same
@@ -371,7 +372,7 @@ def _accounts_solved(
             # An account opened and not yet funded: nothing to trade until money arrives.
             results[i] = _empty_result(request, account)
             continue
-        own = _account_request(request, account, placement, window, proposed, securities)
+        own = _account_request(request, account, placement, window, proposed, securities, equivalence)
         own = replace(own, account=replace(own.account, tax_returns=returns_after(own.account.tax_returns, on_returns)))
         result = rebalance(own)
         result = _with_location_reasons(result, account, placement, securities)
@@ -417,6 +418,7 @@ def _account_request(
     window: tuple[HouseholdTrade, ...],
     proposed: list[HouseholdTrade],
     securities: Mapping[str, Security],
+    equivalence: Equivalence,
 ) -> RebalanceRequest:
     own = account.request
     acct = own.account
@@ -433,6 +435,12 @@ def _account_request(
     trades = (*window, *proposed)
     params = own.parameters
     banned = placement.no_buy_symbols(account.id)
+    if banned:
+        # A name barred to keep a loss sale elsewhere clean bars its whole group: a security
+        # substantially identical to it (IRC §1091) that the placement does not hold - a harvest's
+        # substitute, say - would wash the same loss.
+        groups = {equivalence.group(s) for s in banned}
+        banned |= {s.symbol for s in request.securities if equivalence.group(s.symbol) in groups}
     if account.allowed_asset_classes is not None:
         # Every security of a class the account may not hold, not only the model's (a harvest
         # substitute, a transition's target).

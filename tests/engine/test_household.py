@@ -302,8 +302,9 @@ def test_an_accounts_own_solve_may_buy_no_security_of_a_class_it_may_not_hold():
     request = household(taxable, roth, securities=securities)
     by_symbol = validate_household(request)
     window = household_window_trades(request)
-    placement = place(request, by_symbol, window, household_equivalence(request))
-    own = _account_request(request, taxable, placement, window, [], by_symbol)
+    equivalence = household_equivalence(request)
+    placement = place(request, by_symbol, window, equivalence)
+    own = _account_request(request, taxable, placement, window, [], by_symbol, equivalence)
     assert {"EQ", "EQ2", "RE"} <= set(own.parameters.restrictions.do_not_buy)
     assert "BD" not in own.parameters.restrictions.do_not_buy
 
@@ -702,6 +703,24 @@ def test_a_liquidation_at_a_loss_is_bought_back_in_no_account():
     assert trades_of(result, "TAX") == {"EQ": ("sell", 300.0), "BD": ("sell", 200.0)}
     assert not any(t.symbol == "BD" and t.side == "buy" for r in result.accounts for t in r.trades)
     assert trades_of(result, "ROTH") == {"EQ": ("buy", 200.0)}
+
+
+def test_a_liquidation_at_a_loss_bars_its_funds_equivalents_too_even_as_another_accounts_harvest_substitute():
+    # BD2 is substantially identical to BD (the firm's equivalents) and is the taxable account A's
+    # harvest substitute for EQ. Account B liquidates its BD at a loss, so no account may buy BD's
+    # group today: A, solved first, used to harvest EQ into BD2 - a purchase that washed B's loss,
+    # so B's liquidation was refused. A name barred across the household bars its whole group.
+    securities = (*SECURITIES, Security("BD2", 50.0, "bonds"))
+    groups = WashSaleParams(equivalent_groups=(("BD", "BD2"),))
+    harvesting = replace(PARAMS, wash_sale=groups, harvest=HarvestParams(min_loss_value=50, substitutes={"EQ": "BD2"}))
+    a = member("A", "taxable", [lot("a1", "EQ", 100, 15_000), lot("a2", "BD", 100, 5_000)], parameters=harvesting,
+               securities=securities)
+    b = member("B", "taxable", [lot("b1", "BD", 100, 6_000)], parameters=replace(LIQUIDATE, wash_sale=groups),
+               securities=securities)
+    result = rebalance_household(household(a, b, securities=securities))
+    assert trades_of(result, "B") == {"BD": ("sell", 100.0)}  # the client's order goes through
+    bought = {t.symbol for r in result.accounts for t in r.trades if t.side == "buy"}
+    assert not bought & {"BD", "BD2"}
 
 
 def test_a_liquidation_a_restriction_forbids_is_refused_by_name_and_the_budget_does_not_stop_it():
