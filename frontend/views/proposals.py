@@ -248,8 +248,13 @@ def proposal_queue(request):
         if not ids:
             messages.error(request, "Select at least one approved proposal to release.")
             return redirect("proposal_queue")
-        outcomes = [dataclasses.asdict(o) | {"pk": o.proposal_id} for o in proposals_release_bulk(
-            proposal_ids=ids, user=request.user, comment=request.POST.get("comment", "").strip())]
+        try:
+            released_each = proposals_release_bulk(proposal_ids=ids, user=request.user,
+                                                   comment=request.POST.get("comment", "").strip())
+        except DomainError as exc:  # the firm is suspended: nothing is released
+            messages.error(request, exc.message)
+            return redirect("proposal_queue")
+        outcomes = [dataclasses.asdict(o) | {"pk": o.proposal_id} for o in released_each]
         released = sum(o["ok"] for o in outcomes)
         if released == len(outcomes):
             messages.success(request, f"{released} proposal{'s' if released != 1 else ''} released: their orders may go out.")

@@ -325,6 +325,7 @@ def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
     so one that has expired or moved on does not hold the others back); say what happened to each."""
     if not user_can(user, Capability.RELEASE):
         raise PermissionDenied("Only a portfolio manager releases approved trades.")
+    firm_active_check("No trade is released")  # once, not one query and one same refusal per proposal
     found = {p.pk: p for p in proposals_visible_to(user).filter(pk__in=proposal_ids).select_related("account")}
     outcomes = []
     for pk in proposal_ids:

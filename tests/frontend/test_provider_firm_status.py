@@ -59,6 +59,8 @@ def test_a_suspended_firm_starts_no_run_whoever_asks_and_its_people_read_why(fir
     assert f"{firm_a.name} is suspended by its provider since" in text(pm.get("/")) and REASON in text(pm.get("/"))
     refused = text(pm.post("/runs/", {"scope": "firm"}, follow=True))
     assert f"{REASON}. No run starts until it is reactivated." in refused
+    not_released = text(pm.post("/proposals/", {"proposal": "1"}, follow=True))
+    assert f"{REASON}. No trade is released until it is reactivated." in not_released
     api = pm.post("/api/v1/runs/", {"scope": {"firm": True}}, content_type="application/json")
     assert api.status_code == 409 and api.json()["code"] == "firm_suspended" and REASON in api.json()["message"]
     assert api.json()["detail"] == {"firm": firm_a.slug}

@@ -273,7 +273,7 @@ def test_a_sale_nets_after_what_the_other_accounts_open_proposals_realise_on_the
 
 
 def test_a_suspended_firm_solves_no_instruction_and_releases_nothing(firm_a, book, people):
-    from rebalancing.services.proposals import proposal_release
+    from rebalancing.services.proposals import proposal_release, proposals_release_bulk
     from tenants.services import firm_status_set
 
     from .workflow import make_proposal
@@ -288,6 +288,8 @@ def test_a_suspended_firm_solves_no_instruction_and_releases_nothing(firm_a, boo
         before = _written()
         with pytest.raises(Conflict, match="Invoice unpaid since October. No trade is released until it is"):
             proposal_release(proposal=approved, user=people["pm"], today=AS_OF)
+        with pytest.raises(Conflict, match="No trade is released until it is"):  # the bulk is refused once
+            proposals_release_bulk(proposal_ids=[approved.pk], user=people["pm"], today=AS_OF)
         assert _written() == before and Proposal.objects.get(pk=approved.pk).status == S.APPROVED
     firm_status_set(firm=firm_a, status="active")
     with tenant_context(firm_a):
