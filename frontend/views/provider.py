@@ -103,7 +103,7 @@ def provider_firm_status(request, slug: str):
         messages.info(request, f"{firm.name} is already {Firm.Status(status).label.lower()}; nothing changed.")
     elif status == Firm.Status.SUSPENDED:
         messages.success(request, f"{firm.name} is suspended: no run starts in it (nightly scan, provider, its own "
-                                  "people, the API) and no instruction, proposal edit or release goes through until "
+                                  "people, the API) and no instruction, proposal edit, withdrawal or release goes through until "
                                   "it is reactivated. Its people can still sign in and read.")
     else:
         messages.success(request, f"{firm.name} is active again: its nightly scan and runs start as before.")

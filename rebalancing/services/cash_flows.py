@@ -41,6 +41,7 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed
 from tenants.permissions import Capability
+from tenants.selectors import firm_active_check
 
 __all__ = ["CashFlowEntered", "cash_flow_enter"]
 
@@ -304,6 +305,7 @@ def _standing_trades(flow: CashFlow, *, as_one: bool) -> list[engine.HouseholdTr
 
 
 def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
+    firm_active_check("No withdrawal is planned")  # its sales are proposals, as a run's are
     _open_cash_flow_check(flow)
     [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
     if inputs.error is not None:

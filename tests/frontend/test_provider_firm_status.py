@@ -130,3 +130,38 @@ def test_the_console_shows_each_firms_latest_count_of_people(firm_a, firm_b, fir
     assert f'<td class="num">{latest.users} ({latest.active_users})<br>' in row_a and latest.users == users
     assert latest.active_users == users - 1
     assert "not yet counted" in row_b
+
+
+def _button(page: str, label: str) -> str:
+    """The opening tag of the button whose text starts with ``label``."""
+    found = re.search(r"<button[^>]*>\s*" + re.escape(label), page)
+    assert found, f"no button {label!r}"
+    return found.group(0)
+
+
+def test_a_suspended_firms_pages_disable_what_the_suspension_refuses_and_say_why(firm_a, as_user, people):
+    from rebalancing.models import Proposal
+    from tests.rebalancing.workflow import make_proposal
+
+    with tenant_context(firm_a):
+        account = make_book(1)["accounts"][0]
+        approved = make_proposal(account, status=Proposal.Status.APPROVED)
+    pm = as_user("pm")
+    pages = {"/runs/": ["Start the run"], f"/accounts/{account.pk}/": ["Rebalance now", "Propose"],
+             f"/households/{account.household_id}/": ["Rebalance the household", "Enter"],
+             f"/proposals/{approved.pk}/": ["Release the trades"], "/proposals/?status=approved":
+             ["Release the selected proposals"]}
+    for url, labels in pages.items():  # active: every button works
+        page = text(pm.get(url))
+        assert all("disabled" not in _button(page, label) for label in labels), url
+
+    firm_status_set(firm=firm_a, status="suspended", reason=REASON)
+
+    for url, labels in pages.items():
+        page = text(pm.get(url))
+        for label in labels:
+            tag = _button(page, label)
+            assert " disabled " in tag and REASON in tag and "Nothing trades until it is reactivated." in tag, (url, label)
+    # What the suspension leaves open stays open: approving, saving parameters, reading.
+    account_page = text(pm.get(f"/accounts/{account.pk}/"))
+    assert "disabled" not in _button(account_page, "Save parameters")

@@ -235,3 +235,20 @@ def test_a_withdrawal_the_household_cannot_fund_is_refused_naming_the_amount_and
     assert refused.value.code == "withdrawal_refused" and refused.value.detail["field"] == "amount"
     assert refused.value.detail["available"] > 0
     assert not CashFlow.objects.exists() and not RebalanceRun.objects.exists()
+
+
+def test_a_suspended_firm_plans_no_withdrawal_but_records_one_taken_at_the_custodian(lees, firm_a):
+    from tenants.errors import Conflict
+    from tenants.services import firm_status_set
+
+    firm_status_set(firm=firm_a, status="suspended", reason="Invoice unpaid since October")
+    with tenant_context(firm_a):
+        for kind, amount in (("withdrawal", "10000"), ("rmd", "4000"), ("deposit", "500")):
+            account = None if kind == "withdrawal" else lees["ira"] if kind == "rmd" else lees["loss"]
+            with pytest.raises(Conflict, match="Invoice unpaid since October. No (withdrawal is planned|run starts)"):
+                cash_flow_enter(user=lees["advisor"], household=lees["household"], kind=kind, amount=Decimal(amount),
+                                account=account, as_of=AS_OF)
+        assert not CashFlow.objects.exists() and not RebalanceRun.objects.exists() and not Proposal.objects.exists()
+        taken = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=Decimal("4000"),
+                                account=lees["ira"], as_of=AS_OF, taken_outside=True)
+        assert taken.created and taken.cash_flow.run is None
