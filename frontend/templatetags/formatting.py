@@ -146,6 +146,12 @@ def query_with(context, **changes):
     return f"?{encoded}" if encoded else "?"
 
 
+@register.simple_tag(takes_context=True)
+def query_page(context, param, number):
+    """``query_with`` for a page number under ``param`` (a page with several paginated tables)."""
+    return query_with(context, **{param or "page": number})
+
+
 @register.filter
 def source_class(source):
     """"template:esg" -> "template", "firm + account" -> "firm" (the CSS class of a parameter's source badge)."""

@@ -273,9 +273,24 @@ def _report_accounts(request):
     return accounts
 
 
+SCOPE_CHOICES_MAX = 200  # more households than this are found by their ID, not picked from a list
+
+
 def _scope_context(request) -> dict:
-    return {"households": households_visible_to(request.user).order_by("name"),
-            "scoped": bool(request.GET.get("household") or request.GET.get("account"))}
+    """The reports' scope: a household to pick (a search by its ID in a book too large to list)."""
+    households = list(households_visible_to(request.user).order_by("name")
+                      .only("external_id", "name")[:SCOPE_CHOICES_MAX + 1])
+    household, account = request.GET.get("household", "").strip(), request.GET.get("account", "").strip()
+    # A scope naming nothing the user can see reports nothing: say why (the field above shows what
+    # was typed; the message does not repeat it, so a colleague's number appears nowhere else).
+    unknown = []
+    if household and not households_visible_to(request.user).filter(external_id=household).exists():
+        unknown.append("no household with the ID entered")
+    if account and not accounts_visible_to(request.user).filter(custodian_number=account).exists():
+        unknown.append("no account with the number entered")
+    return {"households": households if len(households) <= SCOPE_CHOICES_MAX else None,
+            "scoped": bool(household or account),
+            "scope_unknown": f"Among those you can see there is {' and '.join(unknown)}." if unknown else ""}
 
 
 def _split(rows, key) -> dict:
@@ -308,7 +323,10 @@ def report_realised(request):
     if download == "schedule-d":
         return _csv_response(request, reports.schedule_d_csv(schedules), f"schedule-d-{report.end.year}.csv",
                              "report.schedule_d")
-    by_return = reports.schedules_d_by_household(schedules)
+    # A book's households are thousands: the page lists the returns with figures, 50 at a time (the
+    # CSV has every return), and each totals table 50 rows at a time.
+    by_return = [group for group in reports.schedules_d_by_household(schedules)
+                 if any(row.has_figures for row in group[0])]
     by_account = _split(report.lots, lambda r: r.account_number)
     by_household = _split(report.lots, lambda r: r.household)
     empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
@@ -321,11 +339,16 @@ def report_realised(request):
             mine.adjustment += theirs.adjustment
             mine.lost += theirs.lost
     return render(request, "frontend/ledger/report_realised.html", {
-        **period, **_scope_context(request), "report": report, "grand": grand, "schedules": by_return,
+        **period, **_scope_context(request), "report": report, "grand": grand,
         "grand_disallowed": grand.short.adjustment + grand.long.adjustment,
         "grand_lost": grand.short.lost + grand.long.lost,
-        "accounts": [(t, by_account.get(t.key, empty)) for t in report.accounts],
-        "households": [(t, by_household.get(t.key, empty)) for t in report.households],
+        "returns_without_figures": len(schedules) - sum(len(group[0]) for group in by_return),
+        "schedules": paginate(request, by_return, per_page=50, param="returns_page"),
+        # Not "households": that is the scope's list of households to choose from (_scope_context).
+        "account_totals": paginate(request, [(t, by_account.get(t.key, empty)) for t in report.accounts],
+                                   per_page=50, param="accounts_page"),
+        "household_totals": paginate(request, [(t, by_household.get(t.key, empty)) for t in report.households],
+                                     per_page=50, param="households_page"),
         "lot_page": paginate(request, report.lots, per_page=50),
     })
 
@@ -362,15 +385,17 @@ def report_transition(request):
     today = timezone.localdate()
     as_of_text = request.GET.get("as_of", "").strip()
     as_of = _day(as_of_text) or today
-    rows = reports.transition(accounts=_report_accounts(request), as_of=as_of)
+    enrolled = reports.transition_accounts(_report_accounts(request))
     if request.GET.get("download") == "csv":
-        return _csv_response(request, reports.transition_csv(rows), f"transition-{as_of:%Y%m%d}.csv",
-                             "report.transition")
+        return _csv_response(request, reports.transition_csv(reports.transition_rows(enrolled, as_of=as_of)),
+                             f"transition-{as_of:%Y%m%d}.csv", "report.transition")
+    page = paginate(request, enrolled)  # only the page's rows are figured (a book has thousands)
+    page.object_list = [
+        {"row": r, "legacy_share": (r.legacy_value / r.market_value) if r.market_value else None,
+         "progress_pct": round((r.progress or 0) * 100)}
+        for r in reports.transition_rows(list(page.object_list), as_of=as_of)
+    ]
     return render(request, "frontend/ledger/report_transition.html", {
         **_scope_context(request), "as_of": as_of, "date_error": bool(as_of_text) and _day(as_of_text) is None,
-        "page": paginate(request, [
-            {"row": r, "legacy_share": (r.legacy_value / r.market_value) if r.market_value else None,
-             "progress_pct": round((r.progress or 0) * 100)}
-            for r in rows
-        ]),
+        "page": page,
     })

@@ -17,6 +17,7 @@ see (``rebalancing.access.accounts_visible_to``).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,7 +35,8 @@ from .schedule_d import ScheduleD, joint_halves
 __all__ = [
     "AccountLedger", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
     "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
-    "schedules_d", "schedules_d_by_household", "transition", "transition_csv",
+    "schedules_d", "schedules_d_by_household", "transition", "transition_accounts", "transition_csv", "transition_rows",
+    "TransitionAccount",
 ]
 
 ZERO = Decimal(0)
@@ -235,6 +237,12 @@ class HouseholdScheduleD:
     @property
     def spouse_label(self) -> str:
         return Account.Spouse(self.spouse).label if self.spouse else ""
+
+    @property
+    def has_figures(self) -> bool:
+        """False for a return with no sale in the year and no loss carried in: every line is 0."""
+        s = self.sheet
+        return any((s.short_term, s.long_term, s.carried_in_short, s.carried_in_long))
 
 
 _SHEET_FIGURES = ("short_term", "carried_in_short", "net_short", "long_term", "carried_in_long", "net_long", "net",
@@ -456,20 +464,63 @@ def _tax_added(account, sheets: dict, year: int, results: dict[str, Decimal]) ->
     return added
 
 
+def _transition_settings(accounts) -> dict[int, dict]:
+    """Each account's effective ``transition`` settings. Accounts with the same governing template
+    and the same overrides have the same settings, so they are merged once per such layering (a
+    book of 10,000 accounts has a handful), not once per account."""
+    merged: dict[tuple, dict] = {}
+    settings = {}
+    for account in accounts:
+        template = account.governing_template
+        key = (template.pk if template else None,
+               json.dumps(account.household.overrides if account.household_id else None, sort_keys=True, default=str),
+               json.dumps(account.overrides, sort_keys=True, default=str))
+        if key not in merged:
+            # Transition settings only: the firm's harvest substitutes are not needed.
+            merged[key] = account_parameters(account, firm_substitutes={}).values.get("transition") or {}
+        settings[account.pk] = merged[key]
+    return settings
+
+
+@dataclass(frozen=True)
+class TransitionAccount:
+    """An account whose parameters enable a tax-sensitive transition, with those settings."""
+
+    account: Account
+    settings: dict
+
+
+def transition_accounts(accounts) -> list[TransitionAccount]:
+    """The accounts of ``accounts`` (a queryset) in a transition, by account number: cheap beside
+    their rows, so a page can list them all and figure only the rows it shows."""
+    accounts = list(accounts.with_governing_template(batch=True).select_related("model")
+                    .order_by("custodian_number", "pk"))
+    settings = _transition_settings(accounts)
+    return [TransitionAccount(a, settings[a.pk]) for a in accounts if settings[a.pk].get("enabled")]
+
+
 def transition(*, accounts, as_of: date) -> list[TransitionRow]:
     """Accounts whose parameters enable a tax-sensitive transition, as of ``as_of``."""
-    accounts = [a for a in accounts.with_governing_template().select_related("model", "household")
-                if account_parameters(a, firm_substitutes={}).values.get("transition", {}).get("enabled")]
-    if not accounts:
+    return transition_rows(transition_accounts(accounts), as_of=as_of)
+
+
+def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[TransitionRow]:
+    """The report's row of each of ``enrolled`` (``transition_accounts``), as of ``as_of``."""
+    if not enrolled:
         return []
+    accounts = [e.account for e in enrolled]
+    settings = {e.account.pk: e.settings for e in enrolled}
     ids = [a.pk for a in accounts]
     models = ModelBook({a.model_id for a in accounts if a.model_id}, as_of)
     benchmarks = {s.benchmark_id for sleeves in models.sleeves.values() for s in sleeves if s.benchmark_id}
     weights = benchmark_weights_latest(benchmarks, as_of)
     prices = latest_prices(as_of)
-    lots = defaultdict(list)
-    for lot in TaxLot.objects.filter(account_id__in=ids).select_related("security"):
-        lots[lot.account_id].append(lot)
+    lots = defaultdict(list)  # plain rows: a large book's lots are too many to build as model objects
+    for lot in TaxLot.objects.filter(account_id__in=ids).values_list(
+            "account_id", "security_id", "security__symbol", "quantity", "cost_basis", "acquired"):
+        lots[lot[0]].append(lot[1:])
+    unit_prices = {security: Decimal(str(price)) for security, price in prices.items() if price is not None}
+    in_models: dict[int | None, set[int]] = {}
     proposals = defaultdict(list)
     for p in Proposal.objects.filter(account_id__in=ids).order_by("created_at").values(
             "account_id", "created_at", "status", "drift_before", "drift_after"):
@@ -483,10 +534,11 @@ def transition(*, accounts, as_of: date) -> list[TransitionRow]:
               for sheet in chain}
     rows = []
     for account in accounts:
-        # Transition settings only: the firm's harvest substitutes (a query per account) are not needed.
-        values = account_parameters(account, firm_substitutes={}).values
-        substitutes = set((values.get("transition") or {}).get("substitutes") or {})
-        in_model = _model_securities(account, models, weights)
+        transition_settings = settings[account.pk]
+        substitutes = set(transition_settings.get("substitutes") or {})
+        if account.model_id not in in_models:
+            in_models[account.model_id] = _model_securities(account, models, weights)
+        in_model = in_models[account.model_id]
         history = proposals[account.pk]
         started = history[0]["created_at"].date() if history else None
         drift_start = history[0]["drift_before"] if history else None
@@ -495,23 +547,23 @@ def transition(*, accounts, as_of: date) -> list[TransitionRow]:
             latest["drift_after"] if latest["status"] == Proposal.Status.EXECUTED else latest["drift_before"])
         progress = None if not drift_start else max(0.0, min(1.0, 1 - (drift_now or 0.0) / drift_start))
         market_value, legacy_value, legacy_gain, legacy_tax = Decimal(account.cash), ZERO, ZERO, ZERO
-        for lot in lots[account.pk]:
-            price = prices.get(lot.security_id)
-            value = cents(lot.quantity * Decimal(str(price))) if price is not None else ZERO
+        for security_id, symbol, quantity, cost_basis, acquired in lots[account.pk]:
+            price = unit_prices.get(security_id)
+            value = cents(quantity * price) if price is not None else ZERO
             market_value += value
-            if lot.security_id in in_model or lot.security.symbol in substitutes:
+            if security_id in in_model or symbol in substitutes:
                 continue
             legacy_value += value
-            legacy_gain += value - lot.cost_basis
-            rate = account.long_term_rate if term(lot.acquired, as_of) == "long" else account.short_term_rate
-            legacy_tax += (value - lot.cost_basis) * rate
+            legacy_gain += value - cost_basis
+            rate = account.long_term_rate if term(acquired, as_of) == "long" else account.short_term_rate
+            legacy_tax += (value - cost_basis) * rate
         # An IRA's or Roth's sales are not taxed, and the engine holds only taxable accounts to the
         # yearly gains budget (engine.limits): no tax, and the legacy is sold in one go.
         tax_spent = sum(
             (_tax_added(account, sheets, year, g) for year, g in realised[account.pk].items()
              if started is None or year >= started.year), ZERO
         ) if account.taxable else ZERO
-        budget_value = (values.get("transition") or {}).get("max_net_gain_per_year")
+        budget_value = transition_settings.get("max_net_gain_per_year")
         budget = None if budget_value is None or not account.taxable else Decimal(str(budget_value))
         this_year = realised[account.pk].get(as_of.year, {"short": ZERO, "long": ZERO})
         rate = (legacy_tax / legacy_gain) if legacy_gain > 0 and account.taxable else ZERO

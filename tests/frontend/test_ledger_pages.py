@@ -249,3 +249,73 @@ def test_firm_b_sees_none_of_firm_as_ledger(ledger, firm_b, firm_user, client_fo
     assert "F-000" not in client.get("/ledger/orders/?download=orders").content.decode()
     with tenant_context(firm_b):
         assert not Execution.objects.exists()
+
+
+def test_the_realised_report_lists_returns_with_figures_fifty_at_a_time(ledger, as_user, firm_a):
+    from rebalancing.models import Household
+    from tests.rebalancing.book import make_account
+
+    page = text(as_user("admin").get(f"/reports/realised/?{YEAR}"))
+    # F-001 and F-003 sold nothing in 2026 and carry nothing in: every line of their returns is 0.
+    assert 'data-return="HH-F-000"' in page and 'data-return="HH-F-002"' in page
+    assert 'data-return="HH-F-001"' not in page and 'data-return="HH-F-003"' not in page
+    assert "2 returns of the households shown have no sale in 2026 and no loss carried in" in page
+    assert "HH-F-001" in as_user("admin").get(f"/reports/realised/?{YEAR}&download=schedule-d").content.decode()
+
+    with tenant_context(firm_a):  # 55 more returns with a loss carried into 2026: 57 with figures
+        for i in range(55):
+            account = make_account(f"C-{i:03d}", model=None)
+            Household.objects.filter(pk=account.household_id).update(
+                carryforward_year=2026, carryforward_short_term=5000 + i)
+
+    first = text(as_user("admin").get(f"/reports/realised/?{YEAR}"))
+    second = text(as_user("admin").get(f"/reports/realised/?{YEAR}&returns_page=2"))
+
+    returns = lambda p: set(re.findall(r'data-return="([^"]+)"', p))  # noqa: E731
+    assert len(returns(first)) == 50 and len(returns(second)) == 7 and not returns(first) & returns(second)
+    assert "Page 1 of 2 · 57 in all" in first and 'href="?year=2026&amp;returns_page=2"' in first
+    assert "HH-F-000" in returns(first) | returns(second)
+
+
+@pytest.mark.parametrize("url", ["/reports/realised/?year=2026", "/reports/harvest/?year=2026", "/reports/transition/"])
+def test_the_reports_scope_offers_the_households_and_names_an_unknown_one(ledger, as_user, monkeypatch, url):
+    from frontend.views import ledger as ledger_views
+
+    page = text(as_user("admin").get(url))
+    for n in range(4):  # every household the admin sees, by name
+        assert f'<option value="HH-F-{n:03d}" >F-{n:03d} household</option>' in page
+    assert "Among those you can see" not in page
+
+    unknown = text(as_user("advisor").get(f"{url}&household=HH-F-002&account=NOPE-1".replace("/&", "/?")))
+    assert ("Among those you can see there is no household with the ID entered and no account with the number "
+            "entered.") in unknown  # HH-F-002 is a colleague's: for this advisor it does not exist
+
+    monkeypatch.setattr(ledger_views, "SCOPE_CHOICES_MAX", 3)  # a book too large to list: found by ID
+    searched = text(as_user("admin").get(f"{url}&household=HH-F-000".replace("/&", "/?")))
+    assert '<input type="search" id="r-household" name="household" value="HH-F-000"' in searched
+    assert "<option value=\"HH-F-001\"" not in searched and "Among those you can see" not in searched
+
+
+def test_the_transition_page_figures_its_page_of_accounts_by_account_number(ledger, as_user, firm_a, monkeypatch):
+    from rebalancing.ledger import reports
+    from tests.rebalancing.book import make_account
+
+    Account.objects.filter(pk=ledger["mine"].pk).update(overrides={"transition": {"enabled": True}})
+    with tenant_context(firm_a):
+        for n in range(26):  # 27 accounts in a transition: two pages of 25, by account number
+            make_account(f"T-{n:03d}", model=ledger["mine"].model, overrides={"transition": {"enabled": True}},
+                         holdings=[("VTI", 10, 900, date(2020, 1, 2))])
+    figured = []
+    rows = reports.transition_rows
+    monkeypatch.setattr(reports, "transition_rows",
+                        lambda enrolled, **kw: figured.append(len(enrolled)) or rows(enrolled, **kw))
+
+    first = text(as_user("admin").get(f"/reports/transition/?as_of={AS_OF}"))
+    second = text(as_user("admin").get(f"/reports/transition/?as_of={AS_OF}&page=2"))
+    csv = as_user("admin").get(f"/reports/transition/?as_of={AS_OF}&download=csv").content.decode().splitlines()
+
+    numbers = lambda page: re.findall(r"<td>([A-Z]-\d{3})<br>", page)  # noqa: E731
+    assert numbers(first) == ["F-000"] + [f"T-{n:03d}" for n in range(24)]
+    assert numbers(second) == ["T-024", "T-025"] and "Page 2 of 2 · 27 in all" in second
+    assert [line.split(",")[0] for line in csv[1:]] == numbers(first) + numbers(second)
+    assert figured == [25, 2, 27]  # each page's rows only; the CSV every row

@@ -210,3 +210,31 @@ def test_a_households_carried_loss_is_netted_once_by_its_taxable_accounts_not_by
     rate = requests["A-1"].short_term_rate
     tax = runs_tax([(requests["A-1"], 1_000.0, 0.0), (requests["A-2"], 1_000.0, 0.0)])
     assert tax == {"A-1": pytest.approx(1_000 * rate), "A-2": pytest.approx(1_000 * rate)}
+
+
+def test_each_accounts_transition_settings_follow_its_own_layers(book):
+    """Accounts sharing a template and overrides share their settings (merged once); any layer that
+    differs - the template, the household's overrides, the account's - gives the account its own,
+    as ``account_parameters`` of each account alone says."""
+    from rebalancing.models import Household
+    from rebalancing.selectors import account_parameters
+
+    three = make_template("t3", parameters={"transition": {"enabled": True, "max_net_gain_per_year": 3000}})
+    seven = make_template("t7", parameters={"transition": {"enabled": True, "max_net_gain_per_year": 7000}})
+    legacy = [("SCHB", 400, 4000, date(2020, 1, 2))]
+    made = {n: make_account(n, model=book["model"], template=t, holdings=legacy, overrides=o) for n, t, o in (
+        ("L-1", three, None), ("L-2", three, {"transition": {"max_net_gain_per_year": 1000}}),
+        ("L-3", three, {"transition": {"enabled": False}}), ("L-4", three, None), ("L-5", three, None),
+        ("L-6", seven, None), ("L-7", three, {"transition": {"max_net_gain_per_year": 1000}}))}
+    Household.objects.filter(pk__in=[made["L-4"].household_id, made["L-5"].household_id]).update(
+        overrides={"transition": {"max_net_gain_per_year": 2000}})
+    Account.objects.filter(pk=made["L-5"].pk).update(overrides={"transition": {"max_net_gain_per_year": 500}})
+
+    rows = {r.account_number: r.budget for r in transition(accounts=Account.objects.all(), as_of=AS_OF)}
+
+    assert rows == {"L-1": D(3000), "L-2": D(1000), "L-4": D(2000), "L-5": D(500), "L-6": D(7000), "L-7": D(1000)}
+    for account in Account.objects.select_related("household", "template", "household__template"):
+        alone = account_parameters(account, firm_substitutes={}).values["transition"]
+        assert (account.custodian_number in rows) == alone["enabled"]
+        if alone["enabled"]:
+            assert rows[account.custodian_number] == D(str(alone["max_net_gain_per_year"]))
