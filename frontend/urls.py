@@ -56,6 +56,7 @@ urlpatterns = [
     path("proposals/<int:pk>/resolve/", proposals.proposal_resolve_view, name="proposal_resolve"),
     path("approvals/", proposals.approvals, name="approvals"),
     path("proposals/", proposals.proposal_queue, name="proposal_queue"),
+    path("proposals/release-all/", proposals.proposals_release_all, name="proposals_release_all"),
     path("approvals/bulk/", proposals.approvals_bulk, name="approvals_bulk"),
     path("models/", book.model_list, name="model_list"),
     path("models/new/", book.model_create_view, name="model_create"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import current_app
 
-__all__ = ["APPROVERS_NOTIFY", "BACKTEST_RUN", "REBALANCE_CHUNK", "RISK_MODEL_ESTIMATE", "RUN_DISPATCH", "WEBHOOK_DELIVER",
+__all__ = ["APPROVERS_NOTIFY", "BACKTEST_RUN", "REBALANCE_CHUNK", "RELEASE_BATCH", "RISK_MODEL_ESTIMATE", "RUN_DISPATCH", "WEBHOOK_DELIVER",
            "send"]
 
 RUN_DISPATCH = "rebalancing.tasks.run_dispatch"
@@ -16,6 +16,7 @@ BACKTEST_RUN = "rebalancing.tasks.backtest_run"
 WEBHOOK_DELIVER = "rebalancing.tasks.webhook_deliver"
 APPROVERS_NOTIFY = "rebalancing.tasks.approvers_notify"
 RISK_MODEL_ESTIMATE = "rebalancing.tasks.risk_model_estimate_run"
+RELEASE_BATCH = "rebalancing.tasks.release_batch_run"
 
 
 def send(task: str, *args) -> None:

@@ -15,6 +15,7 @@ from rebalancing.services import backtests
 from rebalancing.services.backtests import backtest_execute, backtest_fail
 from rebalancing.services.notifications import approvals_digest_send, approvers_notify_run
 from rebalancing.services.proposals import proposals_expire_stale
+from rebalancing.services.release_batches import release_batch_execute, release_batch_fail
 from rebalancing.services.risk_models import (
     risk_model_estimate_execute,
     risk_model_estimate_fail,
@@ -24,7 +25,7 @@ from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
 
 __all__ = ["backtest_run", "backtests_watch", "nightly_scan", "proposals_expire", "rebalance_chunk",
-           "risk_model_estimate_run", "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver"]
+           "release_batch_run", "risk_model_estimate_run", "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,25 @@ def risk_model_refresh() -> int | None:
     if estimate.status == RiskModelEstimate.Status.FAILED:
         logger.info("no risk model for %s: %s", connection.schema_name, estimate.error)
     return estimate.version_id
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=15)
+def release_batch_run(self, batch_id: int) -> str | None:
+    """Release every proposal of a release batch (the Release page's "Release all", the API). A
+    proposal refused (expired, moved on) is recorded with its reason; anything else (the database
+    going away) is retried from where the batch stands, and after the last retry it is ended as
+    failed, saying so."""
+    try:
+        batch = release_batch_execute(batch_id=batch_id)
+    except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            logger.error("release batch %s gave up after %s retries: %s", batch_id, self.max_retries, exc)
+            release_batch_fail(batch_id=batch_id, message=f"the release stopped unexpectedly, {self.max_retries} "
+                                                          "times; what it released stays released: ask again for the rest")
+            raise
+        logger.warning("release batch %s failed (%s); retrying", batch_id, exc)
+        raise self.retry(exc=exc) from exc
+    return None if batch is None else batch.status
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=15)

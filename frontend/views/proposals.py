@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.query import decimal_param, ids_param
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
-from rebalancing.models import ApprovalPolicy, Proposal
+from rebalancing.models import ApprovalPolicy, Proposal, ReleaseBatch
 from rebalancing.services.proposals import (
     bulk_approvable,
     proposal_approve,
@@ -23,12 +23,13 @@ from rebalancing.services.proposals import (
     proposals_approve_bulk,
     proposals_release_bulk,
 )
+from rebalancing.services.release_batches import release_batch_start
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS, InstructionAdded, proposal_resolve
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
-from .common import firm_page, keep_posted, paginate, posted_kept, redirect_back, visible_or_404
+from .common import firm_page, is_htmx, keep_posted, paginate, posted_kept, redirect_back, visible_or_404
 
 # Rows of instructions one edit takes from a page (the "add another" button stops there).
 MAX_INSTRUCTION_ROWS = 20
@@ -233,6 +234,29 @@ def approvals_bulk(request):
 
 # --- Approved, released and executed proposals ---------------------------------------------------
 
+RELEASE_BATCH_PARTIAL = "frontend/partials/release_batch.html"
+
+
+@firm_page(Capability.RELEASE)
+@require_POST
+def proposals_release_all(request):
+    """Release every approved proposal, by a worker (``services.release_batches``): the Release page
+    then follows its progress."""
+    try:
+        start = release_batch_start(user=request.user, comment=request.POST.get("comment", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("proposal_queue")
+    batch = start.batch
+    if start.started:
+        messages.success(request, f"Releasing all {batch.total} approved proposal{'s' if batch.total != 1 else ''}: "
+                                  "a worker releases them one after the other; this page follows it.")
+    else:
+        messages.info(request, f"A release of every approved proposal is already under way ({batch.done} of "
+                               f"{batch.total} done); nothing more was asked.")
+    return redirect("proposal_queue")
+
+
 # Pending ones are listed here too, for those who follow them without deciding (a firm admin): the
 # approvers decide them on the Approvals page.
 QUEUE_STATUSES = {"pending": Proposal.Status.PENDING, "approved": Proposal.Status.APPROVED,
@@ -262,6 +286,14 @@ def proposal_queue(request):
             messages.warning(request, f"{released} of {len(outcomes)} released; the others are listed with the reason.")
         request.session["release_outcomes"] = outcomes
         return redirect("proposal_queue")
+    # The latest release of every approved proposal: for those who release (it names any account's proposals).
+    batch = (ReleaseBatch.objects.select_related("created_by").first()
+             if user_can(request.user, Capability.RELEASE) else None)
+    if is_htmx(request) and request.GET.get("part") == "release-batch":  # its progress, polled
+        response = render(request, RELEASE_BATCH_PARTIAL, {"batch": batch})
+        if batch is None or not batch.under_way:
+            response["HX-Refresh"] = "true"  # finished: the list of approved proposals has changed
+        return response
     status = request.GET.get("status", "approved")
     if status not in QUEUE_STATUSES:
         status = "approved"
@@ -274,6 +306,7 @@ def proposal_queue(request):
         "page": page, "status": status, "counts": {k: counts.get(v, 0) for k, v in QUEUE_STATUSES.items()},
         "may_release": status == "approved" and user_can(request.user, Capability.RELEASE),
         "outcomes": request.session.pop("release_outcomes", None),
+        "batch": batch if status == "approved" else None,
         "max_age": ApprovalPolicy.current().max_price_age_days,
         "may_decide": user_can(request.user, Capability.APPROVE) or user_can(request.user, Capability.APPROVE_COMPLIANCE),
     })

@@ -32,6 +32,7 @@ from .views.ledger import (
     ScheduleDView,
     TransitionView,
 )
+from .views.release_batches import ReleaseBatchViewSet
 from .views.risk_models import RiskModelEstimateViewSet, RiskModelVersionViewSet
 from .views.runs import AlertViewSet, OrderViewSet, ProposalViewSet, RunViewSet
 from .views.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
@@ -52,6 +53,7 @@ router.register("backtests", BacktestViewSet, basename="backtest")
 router.register("risk-models", RiskModelVersionViewSet, basename="risk-model")
 router.register("risk-model-estimates", RiskModelEstimateViewSet, basename="risk-model-estimate")
 router.register("proposals", ProposalViewSet, basename="proposal")
+router.register("release-batches", ReleaseBatchViewSet, basename="release-batch")
 router.register("orders", OrderViewSet, basename="order")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("reconciliations", ReconciliationViewSet, basename="reconciliation")

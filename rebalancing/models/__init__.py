@@ -18,6 +18,7 @@ from .market import Benchmark, BenchmarkWeight, Price, Security
 from .notifications import NotificationPreference
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .recovery import RunWatch
+from .releases import ReleaseBatch
 from .risk import RiskModelEstimate, RiskModelVersion
 from .runs import Alert, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
@@ -26,7 +27,7 @@ from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
     "NotificationPreference", "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
+    "ReconciliationRow", "ReleaseBatch", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
     "WebhookEvent",
 ]

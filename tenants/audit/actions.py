@@ -62,6 +62,8 @@ class Action(StrEnum):
     HOUSEHOLD_PROPOSAL_REVISE = "household_proposal.revise", \
         "edited a household's proposal (dropped trades, added instructions) and solved the household again"
     PROPOSAL_RELEASE = "proposal.release", "released a proposal's trades"
+    RELEASE_BATCH_START = "release_batch.start", "asked for every approved proposal to be released"
+    RELEASE_BATCH_FINISH = "release_batch.finish", "finished releasing every approved proposal asked for"
     PROPOSAL_EXECUTE = "proposal.execute", "saw every order of a proposal filled"
     PROPOSAL_EXPIRE = "proposal.expire", "expired a proposal priced too long ago"
     PROPOSAL_SUPERSEDE = "proposal.supersede", "replaced a proposal with a newer run's"

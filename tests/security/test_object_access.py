@@ -104,9 +104,9 @@ API_ADVISED = {
 # The firm's reference data, the same for every role that views the book (rebalancing.api.visibility).
 API_BOOK_WIDE = {"securities", "prices", "benchmarks", "models", "templates"}
 # Whole resources for roles an advisor does not hold (the audit trail, reconciliations, integrations,
-# risk models): refused by capability before any lookup.
+# risk models, releases of every approved proposal): refused by capability before any lookup.
 API_ROLE_GATED = {"reconciliations", "audit-events", "webhook-endpoints", "webhook-deliveries", "risk-models",
-                  "risk-model-estimates"}
+                  "risk-model-estimates", "release-batches"}
 
 _ROUTE = re.compile(r"^api/v1/\^(?P<resource>[\w-]+)/\(\?P<(?P<key>pk|id)>[^)]*\)/(?:(?P<action>[\w-]+)/)?\$$")
 

@@ -23,6 +23,7 @@ from rebalancing.models import (
     Proposal,
     ProposalApproval,
     RebalanceRun,
+    ReleaseBatch,
     RiskModelEstimate,
     RiskModelVersion,
     RunOutcome,
@@ -557,6 +558,29 @@ class RiskModelEstimateSerializer(serializers.ModelSerializer):
         fields = ["id", "status", "as_of", "window_days", "origin", "outcome", "version", "error", "error_code",
                   "started_by", "created_at", "started_at", "finished_at"]
         extra_kwargs = {"as_of": {"help_text": "Prices up to this day are estimated from"}}
+
+
+class ReleaseBatchStartSerializer(UnknownFieldsRefused, serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=500,
+                                    help_text="Recorded on each released proposal")
+
+
+class ReleaseBatchSerializer(serializers.ModelSerializer):
+    """A release of every approved proposal, followed until it completes."""
+
+    status = serializers.ChoiceField(choices=ReleaseBatch.Status.choices, read_only=True, help_text=(
+        "queued and running: under way (done of total); completed: released and refused say how it went; "
+        "failed: see error (what it released stays released)"))
+    total = serializers.IntegerField(read_only=True, help_text="Approved proposals when it was asked for")
+    refusals = serializers.ListField(child=serializers.DictField(), read_only=True, help_text=(
+        "The first 200 refused: proposal (id), account and message (why)"))
+    started_by = serializers.CharField(source="created_by.username", allow_null=True, default=None, read_only=True)
+
+    class Meta:
+        model = ReleaseBatch
+        fields = ["id", "status", "total", "done", "released", "refused", "refusals", "comment", "error",
+                  "proposal_ids", "started_by", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
 
 
 # --- Audit log, imports, what-if, keys ---------------------------------------------------------
