@@ -532,6 +532,17 @@ def place(
         else:
             ban_buys(clash)
 
+    if nl:
+        # The plan's loss sales bar their groups' buys in every account's own solve too: the plan
+        # buys none (no clash, above), but an account solved first (a tax-deferred one) investing its
+        # last cent of cash in one would wash the loss and stop the sale the plan counts on.
+        keeps_clean = np.array([not accounts[a].request.parameters.wash_sale.allow for a in lot_acct.tolist()],
+                               dtype=bool)
+        groups_sold = np.zeros(len(group_ids), dtype=bool)
+        groups_sold[sec_group[lot_sec[lot_loss & keeps_clean & (z[o_x:o_s] > 1e-10)]]] = True
+        for j in np.flatnonzero(groups_sold[sec_group]).tolist():
+            for account in accounts:
+                banned.setdefault(account.id, set()).add(symbols[j])
     change = (delta @ z).reshape(m, n) * V
     lot_gain_share = np.where(lot_loss, 0.0, np.array(lot_gain_frac))
     planned = (
