@@ -102,6 +102,30 @@ def in_thread(firm, call, outcomes: dict, key: str) -> threading.Thread:
     return thread
 
 
+def at_once(firm, calls) -> list:
+    """Run the calls in ``firm``, each on a thread of its own (its own database connection), released
+    together; return what each returned or raised."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            with tenant_context(firm):
+                barrier.wait(10)
+                outcomes[i] = call()
+        except Exception as exc:  # the test names what was raised
+            outcomes[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
 def waiting_for_an_advisory_lock() -> bool:
     """Whether some connection waits for a PostgreSQL advisory lock."""
     with connection.cursor() as cursor:

@@ -1,46 +1,20 @@
 """Two people deciding on one proposal at the same moment, each on their own database connection."""
 
-import threading
-
 import pytest
-from django.db import connections
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import Household, ModelPortfolio, ParameterTemplate, Proposal, RebalanceRun, Security
 from rebalancing.services.people import advisor_assign
 from rebalancing.services.proposals import proposal_approve, proposal_submit
-from tenants.errors import DomainError
 from tenants.models import Firm
 from tenants.roles import FirmRole
 from tenants.services import user_ensure
 
 from ..rebalancing.book import make_book
 from ..rebalancing.workflow import make_proposal, policy
+from .conftest import at_once
 
 pytestmark = pytest.mark.integration
-
-
-def _at_once(firm, calls):
-    """Run the calls in threads released together; return what each returned or raised."""
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            with tenant_context(firm):
-                barrier.wait()
-                outcomes[i] = call()
-        except DomainError as exc:
-            outcomes[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return outcomes
 
 
 @pytest.fixture
@@ -72,7 +46,7 @@ def test_advisor_and_compliance_approving_together_both_count(committed, django_
             policy(compliance_min_estimated_tax=10_000)
             proposal = proposal_submit(proposal=make_proposal(book["accounts"][0], estimated_tax="20000"))
 
-        outcomes = _at_once(firm, [
+        outcomes = at_once(firm, [
             lambda: proposal_approve(proposal=proposal, user=people["advisor"]),
             lambda: proposal_approve(proposal=proposal, user=people["compliance"]),
         ])
@@ -91,7 +65,7 @@ def test_two_managers_approving_together_yield_one_approval(committed, django_db
         with tenant_context(firm):
             proposal = proposal_submit(proposal=make_proposal(book["accounts"][1], estimated_tax="5000"))
 
-        outcomes = _at_once(firm, [
+        outcomes = at_once(firm, [
             lambda: proposal_approve(proposal=proposal, user=people["pm1"]),
             lambda: proposal_approve(proposal=proposal, user=people["pm2"]),
         ])

@@ -16,7 +16,7 @@ from tenants.roles import FirmRole
 from tenants.services import user_ensure
 
 from ..rebalancing.test_risk_models import AS_OF, _prices
-from .conftest import in_thread, wait_for, waiting_for_an_advisory_lock
+from .conftest import at_once, in_thread, wait_for, waiting_for_an_advisory_lock
 
 pytestmark = pytest.mark.integration
 
@@ -73,19 +73,8 @@ def test_two_people_refreshing_at_once_start_one_estimate(committed, django_db_b
     firm, pm = committed
     sent = []
     monkeypatch.setattr(dispatch, "send", lambda task, *args: sent.append((task, args)))
-    barrier = threading.Barrier(4)
-    outcomes: dict = {}
-
-    def start():
-        barrier.wait(10)
-        return risk_model_estimate_start(user=pm, as_of=AS_OF)
-
     with django_db_blocker.unblock():
-        threads = [in_thread(firm, start, outcomes, f"start-{i}") for i in range(4)]
-        for thread in threads:
-            thread.join(30)
-
-        starts = list(outcomes.values())
+        starts = at_once(firm, [lambda: risk_model_estimate_start(user=pm, as_of=AS_OF)] * 4)
         assert not [s for s in starts if isinstance(s, Exception)], starts
         assert sorted(s.started for s in starts) == [False, False, False, True]
         assert len({s.estimate.pk for s in starts}) == 1

@@ -1,8 +1,6 @@
 """Releasing every approved proposal with committed rows: four portfolio managers asking at the same
 moment start one release, and a real worker process releases it in the firm's schema."""
 
-import threading
-
 import pytest
 from django.db import transaction
 from django_tenants.utils import tenant_context
@@ -27,7 +25,7 @@ from tenants.services import user_ensure
 
 from ..rebalancing.book import make_book
 from ..rebalancing.workflow import make_proposal, policy
-from .conftest import in_thread, wait_for
+from .conftest import at_once, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -60,18 +58,8 @@ def test_four_asking_at_once_start_one_release(committed, django_db_blocker, mon
     firm, pm, _ = committed
     sent = []
     monkeypatch.setattr(dispatch, "send", lambda task, *args: sent.append((task, args)))
-    barrier = threading.Barrier(4)
-    outcomes: dict = {}
-
-    def start():
-        barrier.wait(10)
-        return release_batch_start(user=pm)
-
     with django_db_blocker.unblock():
-        threads = [in_thread(firm, start, outcomes, f"start-{i}") for i in range(4)]
-        for thread in threads:
-            thread.join(30)
-        starts = list(outcomes.values())
+        starts = at_once(firm, [lambda: release_batch_start(user=pm)] * 4)
         assert not [s for s in starts if isinstance(s, Exception)], starts
         assert sorted(s.started for s in starts) == [False, False, False, True]
         assert len({s.batch.pk for s in starts}) == 1
