@@ -56,7 +56,3 @@ class ReleaseBatch(models.Model):
     @property
     def under_way(self) -> bool:
         return self.status in self.UNDER_WAY
-
-    @property
-    def progress(self) -> float:
-        return self.done / self.total if self.total else 1.0
