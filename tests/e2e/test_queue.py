@@ -37,6 +37,30 @@ def test_a_portfolio_manager_releases_approved_proposals_together(e2e_firm, sign
         assert Order.objects.filter(proposal_id__in=approved).exists()
 
 
+def test_a_portfolio_manager_releases_every_approved_proposal_in_one_decision(e2e_firm, e2e_worker, signed_in,
+                                                                                in_firm, firm_url):
+    with in_firm():
+        ApprovalPolicy.objects.update(max_price_age_days=3650)
+        mine = [a.pk for a in e2e_firm["book"]["mine"]]
+        approved = list(Proposal.objects.filter(account_id__in=mine, status=Proposal.Status.PENDING)
+                        .values_list("pk", flat=True))
+        Proposal.objects.filter(pk__in=approved).update(status=Proposal.Status.APPROVED)
+        waiting = Proposal.objects.filter(status=Proposal.Status.APPROVED).count()
+    assert approved
+    page = signed_in("pm")
+    page.goto(firm_url("/proposals/?status=approved"))
+    page.get_by_label("Comment recorded on every proposal it releases").fill("Month end")
+    page.get_by_role("button", name=f"Release all {waiting} approved proposal{'s' if waiting != 1 else ''}").click()
+    expect(page.locator(".messages")).to_contain_text(f"Releasing all {waiting} approved proposal")
+    # The page follows the worker, then reloads with the outcome.
+    expect(page.locator("#release-batch")).to_have_attribute("data-status", "completed", timeout=90_000)
+    expect(page.locator("#release-batch")).to_contain_text(f"{waiting} of {waiting} released")
+    expect(page.get_by_role("link", name=re.compile(r"Approved, to release \(0\)"))).to_be_visible()
+    with in_firm():
+        assert set(Proposal.objects.filter(pk__in=approved).values_list("status", flat=True)) == {"released"}
+        assert Order.objects.filter(proposal_id__in=approved).exists()
+
+
 def test_an_operator_starts_a_run_in_every_firm_from_the_console(e2e_firm, e2e_worker, e2e_server, page, shot):
     sign_in(page, e2e_server, OPERATOR)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs across firms").click()
