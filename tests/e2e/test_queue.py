@@ -38,7 +38,7 @@ def test_a_portfolio_manager_releases_approved_proposals_together(e2e_firm, sign
 
 
 def test_a_portfolio_manager_releases_every_approved_proposal_in_one_decision(e2e_firm, e2e_worker, signed_in,
-                                                                                in_firm, firm_url):
+                                                                                in_firm, firm_url, shot):
     with in_firm():
         ApprovalPolicy.objects.update(max_price_age_days=3650)
         mine = [a.pk for a in e2e_firm["book"]["mine"]]
@@ -50,6 +50,7 @@ def test_a_portfolio_manager_releases_every_approved_proposal_in_one_decision(e2
     page = signed_in("pm")
     page.goto(firm_url("/proposals/?status=approved"))
     page.get_by_label("Comment recorded on every proposal it releases").fill("Month end")
+    shot(page, "release-all", full_page=False)
     page.get_by_role("button", name=f"Release all {waiting} approved proposal{'s' if waiting != 1 else ''}").click()
     expect(page.locator(".messages")).to_contain_text(f"Releasing all {waiting} approved proposal")
     # The page follows the worker, then reloads with the outcome.
