@@ -96,7 +96,13 @@ def release_batch_execute(*, batch_id: int) -> ReleaseBatch | None:
     refusals: list[dict] = []
     for n, pk in enumerate(pending, start=1):
         proposal = found.get(pk)
-        outcome = _release_one(proposal, user=user, comment=batch.comment)
+        try:
+            outcome = _release_one(proposal, user=user, comment=batch.comment)
+        except DomainError as exc:  # refused for every proposal alike: stop, saying why, not 10,000 times
+            _record(batch_id, released, refused, refusals)
+            done = ReleaseBatch.objects.get(pk=batch_id).done
+            _finish_failed(batch_id, f"stopped after {done} of {batch.total} proposals: {exc.message}")
+            return ReleaseBatch.objects.get(pk=batch_id)
         if outcome is None:
             released += 1
         else:
@@ -126,8 +132,15 @@ def _release_one(proposal: Proposal | None, *, user, comment: str) -> str | None
     try:
         proposal_release(proposal=proposal, user=user, comment=comment)
     except DomainError as exc:
+        if exc.code in _REFUSED_FOR_ALL:
+            raise
         return exc.message
     return None
+
+
+# Refusals that are about the release, not the proposal: the firm suspended meanwhile, the asker's
+# role taken away.
+_REFUSED_FOR_ALL = {"firm_suspended", "permission_denied"}
 
 
 def _record(batch_id: int, released: int, refused: int, refusals: list[dict]) -> None:

@@ -154,3 +154,27 @@ def test_a_release_asked_for_by_someone_deactivated_since_releases_nothing(firm_
 
         assert (done.status, done.done) == ("failed", 0) and "can no longer sign in" in done.error
         assert Proposal.objects.filter(status=S.APPROVED).count() == 6
+
+
+def test_a_firm_suspended_while_its_release_runs_stops_it_once_naming_why(firm_a, people, approved, monkeypatch):
+    from tenants.services import firm_status_set
+
+    with tenant_context(firm_a):
+        batch = release_batch_start(user=people["pm"]).batch
+    real = release_batches._release_one
+    calls = []
+
+    def suspended_after_two(proposal, **kw):
+        if len(calls) == 2:
+            firm_status_set(firm=firm_a, status="suspended", reason="Invoice unpaid since October")
+        calls.append(proposal.pk)
+        return real(proposal, **kw)
+
+    monkeypatch.setattr(release_batches, "_release_one", suspended_after_two)
+    with tenant_context(firm_a):
+        done = release_batch_execute(batch_id=batch.pk)
+
+        assert (done.status, done.done, done.released, done.refused, done.refusals) == ("failed", 2, 2, 0, [])
+        assert done.error.startswith("stopped after 2 of 6 proposals: ") and done.error.endswith(
+            "Invoice unpaid since October. No trade is released until it is reactivated.")
+        assert Proposal.objects.filter(status=S.APPROVED).count() == 4
