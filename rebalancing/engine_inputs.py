@@ -177,6 +177,7 @@ _RETURN_IDS = {"": "household", Account.Spouse.FIRST: "first", Account.Spouse.SE
 
 def tax_returns_of(households, year: int) -> dict[int, tuple[engine.TaxReturn, ...]]:
     """Each taxable account's returns (``_tax_returns``) for ``year``, from the ledger as it is."""
+    households = list(households)
     return _tax_returns(households, loss_carried_into(households, year), year)
 
 
@@ -203,7 +204,7 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
     for pk, household_id, spouse, short, long, ytd_year in rows:
         if ytd_year is not None and ytd_year != year:  # another year's figures (Account.realised_ytd)
             short = long = Decimal(0)
-        if not by_pk[household_id].files_separately:
+        if not by_pk[household_id].files_separately_in(year):
             parts = [("", whole, short, long)]
         elif spouse == Account.Spouse.JOINT:
             (s1, s2), (l1, l2) = joint_halves(short), joint_halves(long)
@@ -222,7 +223,7 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
         for pk, share in on_return[key]:
             out[pk].append(engine.TaxReturn(
                 short_term_ytd=_f(ytd[key][0]), long_term_ytd=_f(ytd[key][1]), carried_short=_f(short_in),
-                carried_long=_f(long_in), loss_limit=_f(loss_limit(by_pk[household_id].filing_status)),
+                carried_long=_f(long_in), loss_limit=_f(loss_limit(by_pk[household_id].filing_status_in(year))),
                 share=float(share), id=_RETURN_IDS[spouse]))
     return {pk: tuple(returns) for pk, returns in out.items()}
 

@@ -190,12 +190,15 @@ def household_detail(request, pk: int):
 def _tax_context(request, household: Household, accounts) -> dict:
     """The returns form: as stored, or as typed when it was just refused (``keep_posted``)."""
     posted = posted_kept(request, "tax")
-    stored = {"filing_status": household.filing_status,
+    this_year = timezone.localdate().year
+    stored = {"filing_status": household.filing_status, "filing_status_from": str(this_year),
               "carryforward_year": "" if household.carryforward_year is None else str(household.carryforward_year),
               **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
     stored |= _rates_shown(household, accounts)
     values = {f: posted.get(f, "") for f in stored} if posted else stored
     return {"tax": values, "filing_choices": Household.FilingStatus.choices,
+            "filing_from_choices": [(str(y), str(y)) for y in range(this_year, this_year - 11, -1)]
+            + [("1900", "every year (a correction: it was never another)")],
             "rates_apart": rates_apart_on_returns(household, accounts),
             "tax_accounts": [(a, posted.get(f"spouse:{a.pk}", a.spouse) if posted else a.spouse,
                               [c for c in Account.Spouse.choices if a.taxable or c[0] != Account.Spouse.JOINT])
@@ -259,6 +262,9 @@ def household_tax(request, pk: int):
     try:
         try:  # typed: a refusal above the form, not an error page
             facts = {"filing_status": post.get("filing_status", ""),
+                     "filing_status_from": int_param(post, "filing_status_from", minimum=1900,
+                                                     maximum=timezone.localdate().year,
+                                                     what="first year of the filing status"),
                      "carryforward_year": int_param(post, "carryforward_year", minimum=1900,
                                                     maximum=timezone.localdate().year,
                                                     what="year the opening loss is carried into"),

@@ -108,7 +108,12 @@ class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
     what makes no sense is refused whole (400, ``detail.field``)."""
 
     filing_status = serializers.CharField(required=False, help_text="single, married_joint, married_separate or "
-                                                                    "head_of_household")
+                                                                    "head_of_household: the status from "
+                                                                    "filing_status_from on")
+    filing_status_from = serializers.IntegerField(
+        required=False, help_text="The first tax year filing_status applies to (default: this year); the years "
+                                  "before keep the status they were filed under, and a loss carried across the "
+                                  "change follows Treas. Reg. §1.1212-1(c). 1900: every year (a correction)")
     carryforward_year = serializers.IntegerField(required=False, allow_null=True,
                                                  help_text="The year the opening capital loss carryover is carried "
                                                            "into (later years come from the ledger)")

@@ -13,8 +13,9 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from rebalancing.household_parameters import joining_rates, rates_apart_on_returns
+from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, statuses_set
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
-from rebalancing.services.tax_returns import CARRYOVER_FIELDS, household_tax_check
+from rebalancing.services.tax_returns import CARRYOVER_FIELDS, filing_statuses_write, household_tax_check
 from tenants.errors import ValidationFailed
 
 from .cells import (
@@ -46,7 +47,7 @@ OPTIONAL = (
     "owner_name", "owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year",  # RMDs (services.rmd)
     "spouse",  # whose return the account is on when its household files separately
     # The household's returns, the same on each of its rows (services.tax_returns)
-    "filing_status", "carryforward_year", *CARRYOVER_FIELDS,
+    "filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS,
 )
 # Fields with no empty value: an empty cell keeps what is stored (a new account gets the default).
 _KEEP_WHEN_EMPTY = (
@@ -119,12 +120,13 @@ def _household_tax_cells(sheet, households: pd.Series, as_of: date) -> dict[str,
     parsed = {}
     if sheet.has("filing_status"):
         parsed["filing_status"] = column_parse(sheet, "filing_status", _parse_filing_status)
-    if sheet.has("carryforward_year"):
-        def year(text: str) -> int:  # the year the loss is carried into: this year at the latest
-            if not (text.isascii() and text.isdigit()) or not 1900 <= int(text) <= as_of.year:
-                raise CellProblem(f"{text!r} is not a year from 1900 to {as_of.year}")
-            return int(text)
-        parsed["carryforward_year"] = column_parse(sheet, "carryforward_year", year)
+    def year(text: str) -> int:  # the year the loss is carried into, or a status's first: this year at the latest
+        if not (text.isascii() and text.isdigit()) or not FIRST_YEAR <= int(text) <= as_of.year:
+            raise CellProblem(f"{text!r} is not a year from {FIRST_YEAR} to {as_of.year}")
+        return int(text)
+    for name in ("filing_status_from", "carryforward_year"):
+        if sheet.has(name):
+            parsed[name] = column_parse(sheet, name, year)
     for name in CARRYOVER_FIELDS:
         if sheet.has(name):  # a loss carried, written as a positive amount
             parsed[name] = decimal_cells(sheet, name, field=Household._meta.get_field(name), required=False,
@@ -135,19 +137,36 @@ def _household_tax_cells(sheet, households: pd.Series, as_of: date) -> dict[str,
     return facts
 
 
-def _household_tax_plan(sheet, households: pd.Series, facts: dict[str, dict]) -> None:
+def _statuses_planned(household: Household, given: dict, as_of: date) -> PastStatuses:
+    """The household's past statuses once the file's ``filing_status`` applies (from
+    ``filing_status_from``; an existing household's from ``as_of``'s year, a new one's every year),
+    its current status set on it (unsaved)."""
+    past = household.past_statuses
+    if "filing_status" in given:
+        from_year = given.get("filing_status_from", as_of.year if household.pk else FIRST_YEAR)
+        past, household.filing_status = statuses_set(past, household.filing_status, given["filing_status"], from_year)
+    return past
+
+
+def _household_tax_plan(sheet, households: pd.Series, facts: dict[str, dict], as_of: date) -> None:
     """Each household as its facts would leave it, checked (``household_tax_check``); a problem is
     said on the household's first row."""
-    stored = {h.external_id: h for h in Household.objects.filter(external_id__in=list(facts))}
+    stored = {h.external_id: h for h in Household.objects.filter(external_id__in=list(facts))
+              .prefetch_related("past_filing_statuses")}
     first_line = {}
     for line, household in zip(households.index, households.tolist(), strict=True):
         first_line.setdefault(household, line)
     for external_id, given in facts.items():
+        if "filing_status_from" in given and "filing_status" not in given:
+            sheet.problems.add(first_line[external_id], "filing_status",
+                               f"is empty: say the filing status that applies from {given['filing_status_from']}")
+            continue
         household = stored.get(external_id) or Household(external_id=external_id, name=external_id)
         for name, value in given.items():
-            setattr(household, name, value)
+            if name not in ("filing_status", "filing_status_from"):
+                setattr(household, name, value)
         try:
-            household_tax_check(household)
+            household_tax_check(household, _statuses_planned(household, given, as_of))
         except ValidationFailed as exc:
             sheet.problems.add(first_line[external_id], exc.detail.get("field", "filing_status"), exc.message)
 
@@ -227,11 +246,25 @@ def _rates_plan(sheet, columns: dict, households: pd.Series, facts: dict[str, di
             f"{', ...' if len(joined) > 5 else ''})"]
 
 
-def _household_tax_apply(household_ids: dict[str, int], facts: dict[str, dict]) -> int:
-    """Write the households' tax facts; how many households changed."""
+def _household_tax_apply(household_ids: dict[str, int], facts: dict[str, dict], as_of: date,
+                         created: set[str]) -> int:
+    """Write the households' tax facts (a filing status from its first year on, the years before
+    keeping theirs: ``services.tax_returns.filing_statuses_write``); how many households changed."""
     changed = 0
     for external_id, given in facts.items():
-        changed += Household.objects.filter(pk=household_ids[external_id]).exclude(**given).update(**given)
+        fields = {k: v for k, v in given.items() if k != "filing_status_from"}
+        if "filing_status" in given:
+            household = Household.objects.select_for_update().get(pk=household_ids[external_id])
+            past_before = household.past_statuses
+            from_year = given.get("filing_status_from", FIRST_YEAR if external_id in created else as_of.year)
+            past, fields["filing_status"] = statuses_set(past_before, household.filing_status, given["filing_status"],
+                                                         from_year)
+            filing_statuses_write(household, past)
+            if past != past_before:
+                changed += 1
+                Household.objects.filter(pk=household.pk).update(**fields)
+                continue
+        changed += Household.objects.filter(pk=household_ids[external_id]).exclude(**fields).update(**fields)
     return changed
 
 
@@ -345,14 +378,16 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
             columns[f"{column}_id"] = references_map(sheet, column, codes, known, what)
     duplicates_report(sheet, {"account_number": columns["custodian_number"]}, "account number")
     _spouses_check(sheet, columns)
-    _household_tax_plan(sheet, households, tax_facts)
+    _household_tax_plan(sheet, households, tax_facts, as_of)
     joined = _rates_plan(sheet, columns, households, tax_facts) if not sheet.problems else []
     sheet.problems.reject_if_any()
 
+    new_households = set(distinct(households)) - set(Household.objects.filter(
+        external_id__in=distinct(households)).values_list("external_id", flat=True))
     household_ids, notes = _households_upsert(distinct(households), household_names)
     notes = (*notes, *joined)
     if tax_facts:
-        changed = _household_tax_apply(household_ids, tax_facts)
+        changed = _household_tax_apply(household_ids, tax_facts, as_of, new_households)
         if changed:
             notes = (*notes, f"households: {changed} with new tax returns (filing status, carryover)")
     columns["household_id"] = pd.Series([household_ids[h] for h in households], index=households.index, dtype=object)

@@ -4,36 +4,48 @@ A household files one return, or two when married filing separately: then each s
 Schedule D holds the sales of their own taxable accounts and half of each joint account's
 (``Account.spouse``, ``schedule_d.joint_halves``), with their own limit and their own opening
 carryover (IRC §1211(b), §1212(b); Pub. 550 "Capital Losses": a separate return's carryover stays
-with that spouse). A return is keyed ``(household id, spouse)``, ``spouse`` being ``""`` for the
-household's one return and ``"first"``/``"second"`` for the spouses' (``Household.returns``).
+with that spouse). The status is each year's (``Household.filing_status_in``): a loss carried
+across a change follows Treas. Reg. §1.1212-1(c) (``filing_years``). A return is keyed
+``(household id, spouse)``, ``spouse`` being ``""`` for the household's one return and
+``"first"``/``"second"`` for the spouses' in a year filed separately.
 
 ``loss_carried_into`` is what the engine nets a proposal's gains against; the Schedule D report
-shows the same chains year by year (``reports.schedules_d``)."""
+shows the same sheets year by year (``reports.schedules_d``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import F, Sum, prefetch_related_objects
 from django.db.models.functions import ExtractYear
 
 from rebalancing.array_filters import any_of
-from rebalancing.models import Account, Household, RealisedLot
+from rebalancing.models import Household, RealisedLot
 
-from .schedule_d import ScheduleD, joint_halves, schedule_d
+from .filing_years import FIRST, SECOND, household_sheets
+from .schedule_d import ScheduleD
 
-__all__ = ["loss_carried_into", "return_chains", "year_results"]
+__all__ = ["household_years", "loss_carried_into", "with_filing_history", "year_results"]
 
 ZERO = Decimal(0)
 ReturnKey = tuple[int, str]
+HouseholdYears = dict[int, dict[str, ScheduleD]]  # year -> return key -> sheet
 
 
-def year_results(households: list[Household], through: int) -> dict[ReturnKey, dict[int, tuple[Decimal, Decimal]]]:
-    """(household id, spouse) -> year -> (net short-term, net long-term) of the return's taxable
-    accounts' sales up to ``through``, in one query."""
-    separate = {h.pk for h in households if h.files_separately}
-    out: dict[ReturnKey, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [ZERO, ZERO]))
+def with_filing_history(households: list[Household]) -> list[Household]:
+    """The households with their past filing statuses loaded, in one query (not again for those
+    already loaded), so ``filing_status_in`` reads no more."""
+    prefetch_related_objects(households, "past_filing_statuses")
+    return households
+
+
+def year_results(households: list[Household], through: int) -> dict[int, dict[int, dict[str, tuple[Decimal, Decimal]]]]:
+    """household id -> year -> owner (``Account.spouse``: first, second, joint) -> (net short-term,
+    net long-term) of its taxable accounts' sales up to ``through``, in one query. Which return
+    each owner's results go on is the year's status's to say (``filing_years.household_sheets``)."""
+    out: dict[int, dict[int, dict[str, list[Decimal]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(lambda: [ZERO, ZERO])))
     # The year as an annotation, not values("sold__year"): Django resolves a transform in values()
     # by catching a FieldError and keeping it in a local, a reference cycle through the frames that
     # kept a whole run chunk's data (results, requests) alive until the cycle collector found it.
@@ -44,35 +56,28 @@ def year_results(households: list[Household], through: int) -> dict[ReturnKey, d
             .annotate(total=Sum(F("gain") + F("disallowed_loss"))).order_by()
             .values_list("account__household_id", "account__spouse", "year", "term", "total"))
     for household_id, spouse, year, lot_term, total in rows:
-        column = 0 if lot_term == "short" else 1
-        if household_id not in separate:
-            out[(household_id, "")][year][column] += total
-        elif spouse == Account.Spouse.JOINT:
-            # The household's joint accounts' net of the year and term, half on each return.
-            first, second = joint_halves(total)
-            out[(household_id, Account.Spouse.FIRST)][year][column] += first
-            out[(household_id, Account.Spouse.SECOND)][year][column] += second
-        else:
-            out[(household_id, spouse)][year][column] += total
-    return {key: {y: (v[0], v[1]) for y, v in years.items()} for key, years in out.items()}
+        out[household_id][year][spouse][0 if lot_term == "short" else 1] += total
+    return {h: {y: {owner: (v[0], v[1]) for owner, v in owners.items()} for y, owners in years.items()}
+            for h, years in out.items()}
 
 
-def return_chains(households: list[Household], through: int) -> dict[ReturnKey, list[ScheduleD]]:
-    """Each return's Schedule D of every year up to ``through`` (the last is ``through``'s), from
-    its opening carryover and the ledger's sales, in one query."""
+def household_years(households: list[Household], through: int) -> dict[int, HouseholdYears]:
+    """household id -> each year's Schedule D of each of its returns, up to ``through``, from its
+    opening carryover, its filing statuses and the ledger's sales, in two queries."""
+    with_filing_history(households)
     results = year_results(households, through)
     out = {}
     for h in households:
-        for spouse in h.returns:
-            opening = ((h.carryforward_year, *h.opening_carryover(spouse))
-                       if h.carryforward_year and h.carryforward_year <= through else None)
-            out[(h.pk, spouse)] = schedule_d(results.get((h.pk, spouse), {}), filing_status=h.filing_status,
-                                             through=through, opening=opening)
+        opening = None
+        if h.carryforward_year and h.carryforward_year <= through:
+            opening = (h.carryforward_year, {FIRST: h.opening_carryover(FIRST), SECOND: h.opening_carryover(SECOND)})
+        out[h.pk] = household_sheets(results.get(h.pk, {}), status_of=h.filing_status_in, through=through,
+                                     opening=opening)
     return out
 
 
 def loss_carried_into(households: list[Household], year: int) -> dict[ReturnKey, tuple[Decimal, Decimal]]:
     """(household id, spouse) -> (short-term, long-term) capital loss carried into ``year`` by each
-    return (what the engine nets a proposal's gains against), in one query."""
-    return {key: (chain[-1].carried_in_short, chain[-1].carried_in_long)
-            for key, chain in return_chains(households, year).items()}
+    of that year's returns (what the engine nets a proposal's gains against), in two queries."""
+    return {(pk, key): (sheet.carried_in_short, sheet.carried_in_long)
+            for pk, years in household_years(households, year).items() for key, sheet in years[year].items()}

@@ -25,10 +25,18 @@ from decimal import Decimal
 
 from rebalancing.engine.tax import estimated_tax, term
 from rebalancing.exports import csv_text
-from rebalancing.models import Account, Proposal, RealisedLot, Sleeve, TaxLot, WashSaleRecalculation
+from rebalancing.models import (
+    Account,
+    Household,
+    Proposal,
+    RealisedLot,
+    Sleeve,
+    TaxLot,
+    WashSaleRecalculation,
+)
 from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
 
-from .carryover import return_chains
+from .carryover import household_years
 from .quantities import cents, plain
 from .schedule_d import ScheduleD, joint_halves
 
@@ -269,12 +277,23 @@ class ScheduleDSum:
 
 def schedules_d(*, households, year: int) -> list[HouseholdScheduleD]:
     """Schedule D of ``year`` for each return of each household (a queryset the user may see): one,
-    or the two spouses' (first, then second) when it files separately; the losses carried from
-    earlier years computed from the ledger and each return's opening carryover."""
+    or the two spouses' (first, then second) when it files separately that year; the losses carried
+    from earlier years computed from the ledger, each year's filing status and each return's
+    opening carryover. ``earlier``: the sheets of the years before that fed this return - its own,
+    and in a year filed under another status the household's one return, or (into one return)
+    both spouses' separate ones."""
     households = list(households.order_by("name"))
-    chains = return_chains(households, year)
-    return [HouseholdScheduleD(h.external_id, h.name, h.get_filing_status_display(), chain[-1], chain[:-1], spouse)
-            for h in households for spouse in h.returns for chain in [chains[(h.pk, spouse)]]]
+    sheets = household_years(households, year)
+    status_labels = dict(Household.FilingStatus.choices)
+    rows = []
+    for h in households:
+        years = sheets[h.pk]
+        for spouse, sheet in years[year].items():
+            earlier = [s for y in sorted(years) if y < year
+                       for s in ([years[y][spouse]] if spouse in years[y] else years[y].values())]
+            rows.append(HouseholdScheduleD(h.external_id, h.name, status_labels[sheet.filing_status], sheet, earlier,
+                                           spouse))
+    return rows
 
 
 def schedules_d_by_household(rows: list[HouseholdScheduleD]) -> list[tuple[list[HouseholdScheduleD], ScheduleDSum | None]]:
@@ -444,7 +463,7 @@ def _tax_added(account, sheets: dict, year: int, results: dict[str, Decimal]) ->
     carried in, its whole limit) against the same without them - the figure a proposal of the
     account shows alone (``engine.run_tax``), not a deduction of 3,000 of its own."""
     household = account.household
-    if not household.files_separately:
+    if not household.files_separately_in(year):
         parts = [("", results["short"], results["long"])]
     elif account.spouse == Account.Spouse.JOINT:
         (s1, s2), (l1, l2) = joint_halves(results["short"]), joint_halves(results["long"])
@@ -454,7 +473,7 @@ def _tax_added(account, sheets: dict, year: int, results: dict[str, Decimal]) ->
     rates = float(account.short_term_rate), float(account.long_term_rate)
     added = ZERO
     for spouse, short, long in parts:
-        sheet = sheets.get(((household.pk, spouse), year))
+        sheet = sheets.get(household.pk, {}).get(year, {}).get(spouse)
         if sheet is None:
             continue
         with_them = estimated_tax(float(sheet.net_short), float(sheet.net_long), *rates, float(sheet.limit))
@@ -530,8 +549,7 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
         realised[r["account_id"]][r["sold"].year][r["term"]] += r["gain"] + r["disallowed_loss"]
 
     households = list({a.household_id: a.household for a in accounts}.values())
-    sheets = {(key, sheet.year): sheet for key, chain in return_chains(households, as_of.year).items()
-              for sheet in chain}
+    sheets = household_years(households, as_of.year)
     rows = []
     for account in accounts:
         transition_settings = settings[account.pk]

@@ -55,6 +55,8 @@ class ScheduleD:
     carried_in_short: Decimal  # line 6
     carried_in_long: Decimal  # line 14
     limit: Decimal
+    filing_status: str = ""  # the year's status, where the sheet is one of a household's returns
+    spouse: str = ""  # "" for the one return, "first"/"second" for a spouse's own filing separately
 
     @property
     def net_short(self) -> Decimal:  # line 7

@@ -2,7 +2,7 @@
 
 from .approvals import ApprovalPolicy, ProposalApproval
 from .backtests import Backtest
-from .book import Account, Household, HouseholdUserObjectPermission, TaxLot, TradeRecord
+from .book import Account, Household, HouseholdUserObjectPermission, PastFilingStatus, TaxLot, TradeRecord
 from .cashflows import CashFlow
 from .ledger import (
     BasisAdjustment,
@@ -25,7 +25,7 @@ from .templates import ParameterTemplate
 from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
-    "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "ModelPortfolio", "ModelVersion",
+    "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "PastFilingStatus", "ModelPortfolio", "ModelVersion",
     "NotificationPreference", "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
     "ReconciliationRow", "ReleaseBatch", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",

@@ -7,6 +7,8 @@ from django.db.models import Case, Func, Q, Value, When
 from django.db.models.functions import Cast, Coalesce
 from guardian.models import UserObjectPermissionBase
 
+from rebalancing.ledger.filing_years import PastStatuses, status_in
+
 from .market import Security
 from .portfolios import ModelPortfolio
 from .templates import ParameterTemplate
@@ -99,8 +101,42 @@ class Household(models.Model):
 
     @property
     def files_separately(self) -> bool:
-        """Married filing separately: two returns, one per spouse (the one home of the rule)."""
+        """Married filing separately now: two returns, one per spouse (the one home of the rule)."""
         return self.filing_status == self.FilingStatus.SEPARATE
+
+    @property
+    def past_statuses(self) -> PastStatuses:
+        """The statuses of the years before the current one took over, each with the last year it
+        covered, ascending (``PastFilingStatus``; prefetch ``past_filing_statuses`` for a list)."""
+        if self.pk is None:
+            return ()
+        return tuple(sorted((p.last_year, p.filing_status) for p in self.past_filing_statuses.all()))
+
+    def filing_status_in(self, year: int) -> str:
+        """The status its return(s) of ``year`` are filed under (``ledger.filing_years``)."""
+        return status_in(year, self.filing_status, self.past_statuses)
+
+    def files_separately_in(self, year: int) -> bool:
+        return self.filing_status_in(year) == self.FilingStatus.SEPARATE
+
+    @property
+    def filing_history(self) -> list[tuple[int | None, int | None, str]]:
+        """Each period of one status, oldest first: (first year or None, last year or None, status)."""
+        out, first = [], None
+        for last_year, status in self.past_statuses:
+            out.append((first, last_year, status))
+            first = last_year + 1
+        return [*out, (first, None, self.filing_status)]
+
+    @property
+    def filing_history_text(self) -> str:
+        """"Married filing jointly through 2025; Married filing separately from 2026"."""
+        def period(first: int | None, last: int | None, status: str) -> str:
+            label = self.FilingStatus(status).label
+            if first is None:
+                return label if last is None else f"{label} through {last}"
+            return f"{label} from {first}" if last is None else f"{label} {first}-{last}"
+        return "; ".join(period(*p) for p in self.filing_history)
 
     @property
     def returns(self) -> tuple[str, ...]:
@@ -120,6 +156,23 @@ class Household(models.Model):
     def is_unit(self) -> bool:
         """Managed as one household (one model across its accounts, ``engine.rebalance_household``)."""
         return self.managed_as == self.ManagedAs.HOUSEHOLD
+
+
+class PastFilingStatus(models.Model):
+    """A status the household filed under before its current one: every year up to ``last_year``
+    back to the previous period's (``ledger.filing_years``). Written only by
+    ``services.tax_returns`` when the status changes from a year on."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="past_filing_statuses")
+    last_year = models.PositiveSmallIntegerField()
+    filing_status = models.CharField(max_length=20, choices=Household.FilingStatus.choices)
+
+    class Meta:
+        ordering = ["household", "last_year"]
+        constraints = [models.UniqueConstraint(fields=["household", "last_year"], name="past_filing_status_once")]
+
+    def __str__(self) -> str:
+        return f"{self.household} {self.get_filing_status_display()} through {self.last_year}"
 
 
 class HouseholdUserObjectPermission(UserObjectPermissionBase):

@@ -14,13 +14,15 @@ from django.utils import timezone
 
 from rebalancing.access import households_visible_to, require
 from rebalancing.household_parameters import accounts_on_return, rates_apart_on_returns
-from rebalancing.models import Account, Household
+from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, status_in, statuses_set
+from rebalancing.models import Account, Household, PastFilingStatus
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
-__all__ = ["CARRYOVER_FIELDS", "RATE_FACTS", "household_tax_check", "household_tax_set"]
+__all__ = ["CARRYOVER_FIELDS", "RATE_FACTS", "filing_status_from_check", "filing_statuses_write", "household_tax_check",
+           "household_tax_set"]
 
 # The opening carryover: the household's (the first spouse's when filing separately), the second's.
 CARRYOVER_FIELDS = ("carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
@@ -28,7 +30,7 @@ CARRYOVER_FIELDS = ("carryforward_short_term", "carryforward_long_term", "carryf
 _WORDS = {"carryforward_short_term": "short-term loss carried in", "carryforward_long_term": "long-term loss carried in",
           "carryforward_second_short_term": "the second spouse's short-term loss carried in",
           "carryforward_second_long_term": "the second spouse's long-term loss carried in"}
-_FIRST_BOOK_YEAR = 1900
+_FIRST_BOOK_YEAR = FIRST_YEAR
 # A return's marginal rates (fractions): the household's one return, or the first spouse's when
 # filing separately; the second spouse's. Stored on the return's taxable accounts, kept equal.
 RATE_FACTS = {"short_term_rate": ("first", "short"), "long_term_rate": ("first", "long"),
@@ -53,9 +55,12 @@ def _amount(field: str, value) -> Decimal:
 def household_tax_set(*, user, household: Household, facts: dict | None = None,
                       spouses: dict[int, str] | None = None) -> Household:
     """Set a household's filing status, opening carryover and returns' rates (``facts``: any of
-    ``filing_status``, ``carryforward_year``, ``CARRYOVER_FIELDS`` and ``RATE_FACTS``; those not
-    given are kept) and whose return each of its accounts is on (``spouses``: account id -> "first",
-    "second" or "joint"). A return's rates are written to every taxable account on it. Refused whole,
+    ``filing_status``, ``filing_status_from``, ``carryforward_year``, ``CARRYOVER_FIELDS`` and
+    ``RATE_FACTS``; those not given are kept) and whose return each of its accounts is on
+    (``spouses``: account id -> "first", "second" or "joint"). A filing status applies from
+    ``filing_status_from`` (a tax year; this year when not given) on: the years before keep the
+    status they were filed under (``filing_statuses_write``). A return's rates are written to every
+    taxable account on it. Refused whole,
     naming the problem, when anything makes no sense: an unknown status, a negative loss, a
     carryover without its year, a second spouse's carryover or rates on one return, a rate outside
     0-1, an IRA or Roth marked joint (IRC §408(a)), an account of another household, a joint account
@@ -68,17 +73,23 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     household = Household.objects.select_for_update(of=("self",)).get(pk=found.pk)
     facts, spouses = dict(facts or {}), dict(spouses or {})
     rates = {f: _rate(f, facts.pop(f)) for f in RATE_FACTS if f in facts}
-    unknown = sorted(set(facts) - {"filing_status", "carryforward_year", *CARRYOVER_FIELDS})
+    unknown = sorted(set(facts) - {"filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS})
     if unknown:
         raise ValidationFailed(f"Unknown tax fact {unknown[0]!r}.", detail={"field": unknown[0]})
     fields = ("filing_status", "carryforward_year", *CARRYOVER_FIELDS)
     before = {f: getattr(household, f) for f in fields}
+    history_before = household.filing_history_text
+    past = household.past_statuses
+    if "filing_status_from" in facts and "filing_status" not in facts:
+        raise ValidationFailed(f"Say the filing status that applies from {facts['filing_status_from']}.",
+                               detail={"field": "filing_status"})
     if "filing_status" in facts:
         status = facts["filing_status"]
         if status not in Household.FilingStatus.values:
             raise ValidationFailed(f"The filing status must be one of {', '.join(Household.FilingStatus.values)}, "
                                    f"not {status!r}.", detail={"field": "filing_status"})
-        household.filing_status = status
+        from_year = filing_status_from_check(facts.get("filing_status_from"))
+        past, household.filing_status = statuses_set(past, household.filing_status, status, from_year)
     if "carryforward_year" in facts:
         year = facts["carryforward_year"]
         this_year = timezone.localdate().year
@@ -89,12 +100,13 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     for field in CARRYOVER_FIELDS:
         if field in facts:
             setattr(household, field, _amount(field, facts[field]))
-    household_tax_check(household)
+    household_tax_check(household, past)
     try:
         household.full_clean()
     except DjangoValidationError as exc:
         raise fields_refused(exc, "The household") from None
     household.save(update_fields=list(fields))
+    filing_statuses_write(household, past)
     after = {f: getattr(household, f) for f in fields}
     changed_accounts = _spouses_set(household, spouses)
     changed_rates = _rates_set(household, rates, check=bool(rates or changed_accounts)
@@ -107,26 +119,58 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     if changed_rates:
         before_text["rates"] = {n: b for n, (b, _a) in changed_rates.items()}
         after_text["rates"] = {n: a for n, (_b, a) in changed_rates.items()}
+    history_after = household.filing_history_text
+    if history_after != history_before:
+        before_text["filing_history"], after_text["filing_history"] = history_before, history_after
     if after_text:
         audit_record(actor=user, action=Action.HOUSEHOLD_TAX, obj=household, before=before_text, after=after_text)
     return household
 
 
-def household_tax_check(household: Household) -> None:
+def filing_status_from_check(year) -> int:
+    """The first tax year a new filing status applies to: this year when not given; refused unless
+    a year from 1900 to this one (1900 corrects every year: the status was never another)."""
+    this_year = timezone.localdate().year
+    if year is None:
+        return this_year
+    if isinstance(year, bool) or not isinstance(year, int) or not _FIRST_BOOK_YEAR <= year <= this_year:
+        raise ValidationFailed(f"The first year of the filing status must be from {_FIRST_BOOK_YEAR} to {this_year}, "
+                               f"not {year!r}.", detail={"field": "filing_status_from"})
+    return year
+
+
+def filing_statuses_write(household: Household, past: PastStatuses) -> None:
+    """Store the household's past statuses (``filing_years.statuses_set``'s); its current status is
+    the household's own field, saved by the caller."""
+    if past == household.past_statuses:
+        return
+    PastFilingStatus.objects.filter(household=household).delete()
+    PastFilingStatus.objects.bulk_create([PastFilingStatus(household=household, last_year=last, filing_status=status)
+                                          for last, status in past])
+    getattr(household, "_prefetched_objects_cache", {}).pop("past_filing_statuses", None)
+
+
+def household_tax_check(household: Household, past: PastStatuses | None = None) -> None:
     """Refuse a household's tax facts that make no sense together (the page, the API and the
     accounts file): a carryover without the year it is carried into, a second spouse's own
-    carryover on a household with one return."""
+    carryover into a year the household filed one return (``past``: its past statuses as they
+    will be, else as stored)."""
     carried = {f: getattr(household, f) for f in CARRYOVER_FIELDS}
     if household.carryforward_year is None and any(carried.values()):
         raise ValidationFailed("Say the year the opening loss is carried into (the year before it is the last year "
                                "of the returns it comes from).", detail={"field": "carryforward_year"})
-    if not household.files_separately and (carried["carryforward_second_short_term"]
-                                           or carried["carryforward_second_long_term"]):
+    if household.carryforward_year is None:
+        return
+    past = household.past_statuses if past is None else past
+    status = status_in(household.carryforward_year, household.filing_status, past)
+    if status != Household.FilingStatus.SEPARATE and (carried["carryforward_second_short_term"]
+                                                      or carried["carryforward_second_long_term"]):
+        label = Household.FilingStatus(status).label.lower()
         raise ValidationFailed(
-            f"A second spouse's own carryover is for a household filing separately; {household.name} files "
-            f"{household.get_filing_status_display().lower()}, one return: enter the loss carried into it as the "
-            "household's (a joint return takes both spouses' separate carryovers together, Treas. Reg. "
-            "§1.1212-1(c)) and 0 for the second spouse's.", detail={"field": "carryforward_second_short_term"})
+            f"A second spouse's own carryover is for a year filed separately; {household.name} files {label} in "
+            f"{household.carryforward_year}, one return: enter the loss carried into it as the household's (a joint "
+            "return takes both spouses' separate carryovers together, Treas. Reg. §1.1212-1(c)) and 0 for the "
+            "second spouse's.", detail={"field": "carryforward_second_short_term"})
 
 
 def _spouses_set(household: Household, spouses: dict[int, str]) -> dict[str, tuple[str, str]]:

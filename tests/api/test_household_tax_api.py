@@ -47,14 +47,32 @@ def test_the_advisor_sets_the_returns_and_reads_them_back(lees, people, firm_a, 
         assert AuditEvent.objects.filter(action="household.tax", object_id=str(household.pk)).count() == 2
 
 
+def test_a_filing_status_from_a_year_keeps_the_years_before(lees, people, firm_a, client_for):
+    advisor, household = client_for(firm_a, people["advisor"]), lees["household"]
+    answer = _patch(advisor, household, {"filing_status": "married_separate", "filing_status_from": 2025})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["filing_history"] == [
+        {"first_year": None, "last_year": 2024, "filing_status": "married_joint"},
+        {"first_year": 2025, "last_year": None, "filing_status": "married_separate"}]
+    # each sheet of the Schedule D report names the status of its year and whose return it is
+    rows = advisor.get(f"{API}/reports/schedule-d/?year=2025&household={household.external_id}").json()
+    assert [(r["spouse"], r["sheet"]["filing_status"], r["sheet"]["spouse"]) for r in rows] == [
+        ("first", "married_separate", "first"), ("second", "married_separate", "second")]
+    rows = advisor.get(f"{API}/reports/schedule-d/?year=2024&household={household.external_id}").json()
+    assert [(r["spouse"], r["filing_status"], r["sheet"]["limit"]) for r in rows] == [
+        ("", "Married filing jointly", "3000.00")]
+
+
 @pytest.mark.parametrize("body, field, says", [
     ({"spouses": {"ira": "joint"}}, "spouse", "an IRA or Roth IRA cannot be joint"),
     ({"spouses": {"joint": "both"}}, "spouse", "must be first, second or joint, not 'both'"),
     ({"filing_status": "married"}, "filing_status", "The filing status must be one of"),
+    ({"filing_status_from": 2026}, "filing_status", "Say the filing status that applies from 2026"),
+    ({"filing_status": "single", "filing_status_from": 1899}, "filing_status_from", "from 1900 to"),
     ({"carryforward_year": 2026, "carryforward_short_term": "-1.00"}, "carryforward_short_term", "positive amount"),
     ({"carryforward_short_term": "100.00"}, "carryforward_year", "Say the year"),
     ({"carryforward_year": 2026, "carryforward_second_short_term": "5.00"}, "carryforward_second_short_term",
-     "for a household filing separately"),
+     "for a year filed separately"),
 ])
 def test_what_makes_no_sense_is_refused_by_name_and_nothing_changes(lees, people, firm_a, client_for, body, field,
                                                                      says):

@@ -237,6 +237,9 @@ def test_the_household_is_set_to_file_separately_and_a_refusal_keeps_what_was_ty
     form.get_by_role("button", name="Save tax returns").click()
     expect(page.locator(".messages")).to_contain_text("Tax returns saved")
     expect(page.locator("#tax")).to_contain_text("each spouse files their own Schedule D")
+    this_year = timezone.localdate().year  # the status applies from this year: the years before keep theirs
+    expect(page.get_by_test_id("filing-history")).to_have_text(
+        f"Filed: Married filing jointly through {this_year - 1}; Married filing separately from {this_year}.")
     expect(page.locator("#accounts")).to_contain_text("Joint (half each)")
     with in_firm():
         household = Household.objects.get(pk=lees["household"].pk)

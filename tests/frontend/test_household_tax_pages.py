@@ -5,6 +5,7 @@ Schedule D report with one sheet per spouse and their sum when the household fil
 from decimal import Decimal as D
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import Account, Household
@@ -58,9 +59,10 @@ def test_the_advisor_sets_filing_separately_each_spouses_carryover_and_whose_eac
     ({"spouse:ira": "joint"}, "LEE-IRA: an IRA or Roth IRA cannot be joint"),
     ({"carryforward_short_term": "-500"}, "is a loss written as a positive amount"),
     ({"carryforward_year": "twenty"}, "The year the opening loss is carried into must be a whole number"),
+    ({"filing_status_from": "twenty"}, "The first year of the filing status must be a whole number"),
     ({"carryforward_year": "", "carryforward_short_term": "900"}, "Say the year the opening loss is carried into"),
     ({"filing_status": "married_joint", "carryforward_second_short_term": "700"},
-     "A second spouse&#x27;s own carryover is for a household filing separately"),
+     "A second spouse&#x27;s own carryover is for a year filed separately"),
 ])
 def test_a_refused_tax_form_says_why_keeps_what_was_typed_and_changes_nothing(lees, as_user, firm_a, form, says):
     # Given the advisor's form with one thing that makes no sense
@@ -85,6 +87,29 @@ def test_a_refused_tax_form_says_why_keeps_what_was_typed_and_changes_nothing(le
         assert (h.filing_status, h.carryforward_year, h.carryforward_short_term) == ("married_joint", None, 0)
         assert set(Account.objects.filter(household=h).values_list("spouse", flat=True)) == {"first"}
         assert not AuditEvent.objects.filter(action="household.tax").exists()
+
+
+def test_a_change_of_filing_status_from_a_year_keeps_the_years_before_and_the_page_says_so(lees, as_user, firm_a):
+    advisor, household = as_user("advisor"), lees["household"]
+    this_year = timezone.localdate().year
+    page = advisor.get(_url(household)).content.decode()
+    # the year the status applies from: this year unless chosen, or every year (a correction)
+    assert f'<option value="{this_year}" selected>{this_year}</option>' in page
+    assert '<option value="1900">every year (a correction: it was never another)</option>' in page
+    assert 'data-testid="filing-history"' not in page  # one status so far
+    saved = advisor.post(_url(household, "tax/"), {
+        "filing_status": "married_separate", "filing_status_from": str(this_year - 1), "carryforward_year": "",
+        "carryforward_short_term": "0", "carryforward_long_term": "0", "carryforward_second_short_term": "0",
+        "carryforward_second_long_term": "0"}, follow=True).content.decode()
+    assert "Tax returns saved" in saved
+    assert (f"Filed: Married filing jointly through {this_year - 2}; Married filing separately from "
+            f"{this_year - 1}.") in saved
+    with tenant_context(firm_a):
+        h = Household.objects.get(pk=household.pk)
+        assert (h.filing_status, h.past_statuses) == ("married_separate", ((this_year - 2, "married_joint"),))
+    # a correction of every year: one status, no history
+    advisor.post(_url(household, "tax/"), {"filing_status": "married_separate", "filing_status_from": "1900"})
+    assert 'data-testid="filing-history"' not in advisor.get(_url(household)).content.decode()
 
 
 def test_who_may_not_edit_parameters_may_not_set_the_returns(lees, as_user, firm_a):

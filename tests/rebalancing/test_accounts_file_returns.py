@@ -52,6 +52,32 @@ def test_the_file_sets_whose_each_account_is_and_each_spouses_carryover(book):
     assert Household.objects.get(external_id="H-1").filing_status == "married_separate"
 
 
+def test_the_file_sets_a_filing_status_from_a_year_and_a_new_households_for_every_year(book):
+    summary = accounts_import(source=(
+        b"account_number,account_name,household_id,filing_status,filing_status_from\n"
+        b"A-100,Smith Joint,H-1,married_separate,2024\n"
+        b"A-900,New,H-9,single,\n"), as_of=AS_OF)
+    h1, h9 = Household.objects.get(external_id="H-1"), Household.objects.get(external_id="H-9")
+    assert (h1.filing_status, h1.past_statuses) == ("married_separate", ((2023, "married_joint"),))
+    assert (h9.filing_status, h9.past_statuses) == ("single", ())  # new: the status of every year
+    assert "households: 2 with new tax returns (filing status, carryover)" in summary.notes
+    # the same again changes nothing; without a year an existing household's status is from as_of's year
+    assert not any("tax returns" in n for n in accounts_import(source=(
+        b"account_number,account_name,household_id,filing_status,filing_status_from\n"
+        b"A-100,Smith Joint,H-1,married_separate,2024\n"), as_of=AS_OF).notes)
+    accounts_import(source=b"account_number,account_name,household_id,filing_status\nA-900,New,H-9,married_joint\n",
+                    as_of=AS_OF)
+    assert Household.objects.get(external_id="H-9").past_statuses == ((2025, "single"),)
+    # a year without a status, or out of range, is refused naming the row; nothing is written
+    with pytest.raises(ImportRejected) as excinfo:
+        accounts_import(source=(b"account_number,account_name,household_id,filing_status,filing_status_from\n"
+                                b"A-100,Smith Joint,H-1,,2025\nA-200,Trust,H-2,single,2027\n"), as_of=AS_OF)
+    assert problems_of(excinfo) == [
+        (2, "filing_status", "is empty: say the filing status that applies from 2025"),
+        (3, "filing_status_from", "'2027' is not a year from 1900 to 2026")]
+    assert Household.objects.get(external_id="H-2").filing_status == "married_joint"
+
+
 def test_what_makes_no_sense_is_refused_naming_the_row_and_nothing_changes(book):
     with pytest.raises(ImportRejected) as excinfo:
         accounts_import(source=(
@@ -97,4 +123,4 @@ def test_a_second_spouses_carryover_on_one_return_is_refused(book):
                                 b"carryforward_second_long_term\nA-200,Trust,H-2,2026,10\n"), as_of=AS_OF)
     [(row, column, problem)] = problems_of(excinfo)
     assert (row, column) == (2, "carryforward_second_short_term")
-    assert problem.startswith("A second spouse's own carryover is for a household filing separately")
+    assert problem.startswith("A second spouse's own carryover is for a year filed separately")

@@ -200,6 +200,12 @@ class ReturnRatesSerializer(serializers.Serializer):
     accounts = serializers.ListField(child=serializers.CharField(), help_text="Its taxable accounts")
 
 
+class FilingPeriodSerializer(serializers.Serializer):
+    first_year = serializers.IntegerField(allow_null=True)
+    last_year = serializers.IntegerField(allow_null=True)
+    filing_status = serializers.CharField()
+
+
 class HouseholdSerializer(serializers.ModelSerializer):
     advisors = serializers.SerializerMethodField(help_text="User names of the advisors looking after it")
     template = serializers.CharField(source="template.code", allow_null=True, default=None)
@@ -212,16 +218,24 @@ class HouseholdSerializer(serializers.ModelSerializer):
     household_settings = serializers.SerializerMethodField(
         help_text="The settings a household run uses (tax_budget, location, inside_bands) and where each comes "
                   'from: "default", "template:<code>" or "household"')
+    filing_history = serializers.SerializerMethodField(
+        help_text="The status of each period of years, oldest first: first_year null = every year before, "
+                  "last_year null = to this day (filing_status is the last period's)")
 
     class Meta:
         model = Household
         fields = ["id", "name", "external_id", "advisors", "template", "overrides", "managed_as", "model",
                   "household_overrides", "household_settings", "filing_status", "carryforward_year",
                   "carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
-                  "carryforward_second_long_term", "tax_returns"]
+                  "carryforward_second_long_term", "tax_returns", "filing_history"]
 
     def get_advisors(self, household) -> list[str]:
         return [u.get_username() for u in household.advisors]
+
+    @extend_schema_field(FilingPeriodSerializer(many=True))
+    def get_filing_history(self, household) -> list[dict]:
+        return [{"first_year": first, "last_year": last, "filing_status": status}
+                for first, last, status in household.filing_history]
 
     @extend_schema_field(ReturnRatesSerializer(many=True))
     def get_tax_returns(self, household) -> list[dict]:

@@ -121,6 +121,10 @@ def _shares() -> serializers.DecimalField:
 
 class ScheduleDSheetSerializer(serializers.Serializer):
     year = serializers.IntegerField()
+    filing_status = serializers.CharField(help_text="The status the year was filed under (a household's status is "
+                                                    "each year's: a change applies from a year on)")
+    spouse = serializers.CharField(help_text='"" for the household\'s one return, "first" or "second" for a '
+                                             "spouse's own in a year filed separately")
     short_term = _money(help_text="The year's own net short-term result (lines 1-5)")
     carried_in_short = _money(help_text="Short-term loss carried in (line 6)")
     net_short = _money(help_text="Line 7")
@@ -139,12 +143,15 @@ class ScheduleDSheetSerializer(serializers.Serializer):
 class ScheduleDSerializer(serializers.Serializer):
     household = serializers.CharField()
     name = serializers.CharField()
-    filing_status = serializers.CharField()
+    filing_status = serializers.CharField(help_text="The status of the report's year, as its label")
     spouse = serializers.CharField(help_text='"" for the household\'s one return; married filing separately, each '
                                              'spouse files their own: "first" or "second" (their own accounts and '
                                              'half of each joint one, their own limit and carryover)')
     sheet = ScheduleDSheetSerializer()
-    earlier = ScheduleDSheetSerializer(many=True, help_text="The years before, whose losses carry into this one")
+    earlier = ScheduleDSheetSerializer(many=True, help_text="The years before whose losses carry into this one: "
+                                                            "this return's own, and in a year filed under another "
+                                                            "status the household's one return or both spouses' "
+                                                            "separate ones")
 
 
 class RealisedRowSerializer(serializers.Serializer):

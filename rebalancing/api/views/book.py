@@ -203,7 +203,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
 
     def visible_queryset(self, user):
         return with_advisors(households_visible_to(user).select_related("template", "model")
-                             .prefetch_related("accounts"))  # each return's rates (tax_returns)
+                             .prefetch_related("accounts", "past_filing_statuses"))  # each return's rates, its filing history
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.HouseholdSerializer)
     @action(detail=True, methods=["patch"])

@@ -1,0 +1,136 @@
+"""A household's filing status year by year, and its returns' Schedule D across a change of status.
+
+Pure (no Django). A couple may file jointly one year and separately the next (or marry, or start
+filing jointly again), so the status is a fact of each tax year, not of the household: each year's
+Schedule D takes that year's returns and loss limit, and a loss carried across a change follows the
+rules for husband and wife (Treas. Reg. §1.1212-1(c); IRS Pub. 550 "Capital Losses"):
+
+- separate returns, then a joint return: each spouse's carryover is carried into the joint return,
+  so the joint return's loss carried in is the sum of the two, by character;
+- a joint return, then separate returns: the joint return's carryover is allocated to the spouses
+  on the basis of their individual net capital losses of the joint year - "only on the return of
+  the spouse who actually had the loss" (Pub. 550). Read here per character, as the carryover keeps
+  its character (IRC §1212(b)): a spouse's share of the short-term carryover is in proportion to
+  their own net short-term loss of the year (their accounts' results and half of each joint
+  account's, less the part of the loss carried in that was theirs), the long-term likewise. A
+  spouse with a net gain of that character had no loss of it and takes none. So through a run of
+  joint years each spouse's part of the carryover is kept, year by year, and a later change to
+  separate returns finds it;
+- between single, head of household and married filing jointly the household is one taxpayer and
+  its carryover continues whole (a couple that separates for good is two households: the accounts
+  moved out take their own history, not a part of this carryover - see docs/ledger.md).
+
+A status is stored as the household's current one plus the past ones, each with the last year it
+covered (``PastStatuses``, ascending); ``statuses_set`` records a change from a year on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_UP, Decimal
+
+from .schedule_d import ScheduleD, joint_halves, loss_limit
+
+__all__ = ["FIRST", "FIRST_YEAR", "JOINT", "ONE_RETURN", "SECOND", "SEPARATE", "PastStatuses", "household_sheets",
+           "returns_of", "status_in", "statuses_set"]
+
+SEPARATE = "married_separate"
+FIRST, SECOND, JOINT = "first", "second", "joint"  # Account.spouse
+ONE_RETURN = ""  # the key of the household's one return
+PastStatuses = tuple[tuple[int, str], ...]  # (last year covered, status), ascending by year
+Pair = tuple[Decimal, Decimal]  # (short-term, long-term)
+
+_ZERO = Decimal(0)
+_CENT = Decimal("0.01")
+FIRST_YEAR = 1900  # no return before it is ever figured: no period is kept for it
+
+
+def status_in(year: int, current: str, past: PastStatuses) -> str:
+    """The status the household files under in ``year``: the first past status whose last year is
+    not before it, else the current one."""
+    for last_year, status in past:
+        if year <= last_year:
+            return status
+    return current
+
+
+def returns_of(status: str) -> tuple[str, ...]:
+    """The returns of a year filed under ``status``: the spouses' own when filing separately."""
+    return (FIRST, SECOND) if status == SEPARATE else (ONE_RETURN,)
+
+
+def statuses_set(past: PastStatuses, current: str, status: str, from_year: int) -> tuple[PastStatuses, str]:
+    """The household's statuses after it files under ``status`` from ``from_year`` on: the years
+    before keep theirs, every year from then takes the new one. Returned normalised (no two
+    neighbouring periods with one status, no past period equal to the current status at its end),
+    so equal histories are stored equally."""
+    kept = [(last, s) for last, s in past if last < from_year - 1]
+    before = status_in(from_year - 1, current, past)
+    periods = [*kept, (from_year - 1, before)] if from_year > FIRST_YEAR else kept
+    merged: list[tuple[int, str]] = []
+    for last, s in periods:
+        if merged and merged[-1][1] == s:
+            merged[-1] = (last, s)
+        else:
+            merged.append((last, s))
+    if merged and merged[-1][1] == status:
+        merged.pop()
+    return tuple(merged), status
+
+
+def _allocated(carried: Decimal, first_loss: Decimal, second_loss: Decimal) -> Pair:
+    """A joint carryover of one character split by the spouses' own net losses of it, to the cent,
+    the two summing to the whole (the first spouse takes the odd cent's rounding)."""
+    if carried == 0:
+        return _ZERO, _ZERO
+    total = first_loss + second_loss
+    if total <= 0:  # cannot happen (the joint loss is the sum of theirs); kept whole, not lost
+        return carried, _ZERO
+    second = (carried * second_loss / total).quantize(_CENT, rounding=ROUND_HALF_UP)
+    return carried - second, second
+
+
+def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Callable[[int], str], through: int,
+                     opening: tuple[int, Mapping[str, Pair]] | None = None) -> dict[int, dict[str, ScheduleD]]:
+    """Each year's Schedule D of each return of the household, from the first year with a sale or
+    the opening carryover's year through ``through``: year -> return key (``ONE_RETURN``, or
+    ``FIRST``/``SECOND`` in a year filed separately) -> sheet.
+
+    ``results``: year -> owner (``FIRST``, ``SECOND``, ``JOINT``) -> (net short-term, net
+    long-term) of the sales of the taxable accounts that owner holds; ``status_of``: a year's filing
+    status; ``opening``: (year, spouse -> (short, long) loss carried into it from before the
+    ledger; a one-return year's is the first spouse's, Household.opening_carryover)."""
+    starts = [y for y in results if y <= through] + ([opening[0]] if opening else [])
+    if not starts:
+        status = status_of(through)
+        return {through: {key: ScheduleD(through, _ZERO, _ZERO, _ZERO, _ZERO, loss_limit(status), status, key)
+                          for key in returns_of(status)}}
+    zero = (_ZERO, _ZERO)
+    parts = {FIRST: zero, SECOND: zero}  # each spouse's part of the loss carried into the year
+    out: dict[int, dict[str, ScheduleD]] = {}
+    for year in range(min(starts), through + 1):
+        if opening and year == opening[0]:
+            parts = {FIRST: tuple(opening[1].get(FIRST, zero)), SECOND: tuple(opening[1].get(SECOND, zero))}
+        status = status_of(year)
+        limit = loss_limit(status)
+        owned = results.get(year, {})
+        joint = owned.get(JOINT, zero)
+        (short1, short2), (long1, long2) = joint_halves(joint[0]), joint_halves(joint[1])
+        first, second = owned.get(FIRST, zero), owned.get(SECOND, zero)
+        own = {FIRST: (first[0] + short1, first[1] + long1), SECOND: (second[0] + short2, second[1] + long2)}
+        if status == SEPARATE:
+            sheets = {spouse: ScheduleD(year, own[spouse][0], own[spouse][1], parts[spouse][0], parts[spouse][1], limit,
+                                        status, spouse) for spouse in (FIRST, SECOND)}
+            parts = {spouse: (sheet.carried_out_short, sheet.carried_out_long) for spouse, sheet in sheets.items()}
+        else:
+            sheet = ScheduleD(year, first[0] + second[0] + joint[0], first[1] + second[1] + joint[1],
+                              parts[FIRST][0] + parts[SECOND][0], parts[FIRST][1] + parts[SECOND][1], limit, status)
+            sheets = {ONE_RETURN: sheet}
+            # Each spouse's own net loss of each character this year, their part carried in included.
+            losses = {spouse: (max(parts[spouse][0] - own[spouse][0], _ZERO), max(parts[spouse][1] - own[spouse][1], _ZERO))
+                      for spouse in (FIRST, SECOND)}
+            short = _allocated(sheet.carried_out_short, losses[FIRST][0], losses[SECOND][0])
+            long = _allocated(sheet.carried_out_long, losses[FIRST][1], losses[SECOND][1])
+            parts = {FIRST: (short[0], long[0]), SECOND: (short[1], long[1])}
+        out[year] = sheets
+    return out
