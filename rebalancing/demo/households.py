@@ -103,7 +103,7 @@ def _spouse(m: _Member, spec: _UnitHousehold) -> str:
 def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str, float], models: dict,
                           templates: dict, advisor_ids: list, as_of: date) -> int:
     """Write the demo's households managed as one in the current schema; returns how many."""
-    from rebalancing.models import Account, Household, TaxLot
+    from rebalancing.models import Account, Household, PastFilingStatus, TaxLot
     from rebalancing.services.people import advisors_grant_bulk
 
     grants = []
@@ -113,6 +113,9 @@ def unit_households_write(*, prefix: str, sid: dict[str, int], closes: dict[str,
             template=templates[TEMPLATE], managed_as=Household.ManagedAs.HOUSEHOLD, model=models[MODEL],
             household_overrides={} if spec.tax_budget is None else {"tax_budget": spec.tax_budget},
             **_separate_returns(spec, as_of))
+        if household.files_separately:  # the couple filed jointly until last year (the page shows the history)
+            PastFilingStatus.objects.create(household=household, last_year=as_of.year - 1,
+                                            filing_status=Household.FilingStatus.JOINT)
         grants.append((household.pk, advisor_ids[spec.advisor_slot]))
         for m in _members(spec.first, spec.rollover_owner):
             value = m.value * spec.scale

@@ -336,6 +336,7 @@ def test_the_demo_has_households_managed_as_one_that_a_run_solves_whole(firm_a, 
 
         novak = units[2]
         assert novak.files_separately and novak.opening_carryover("second") == (Decimal("4200"), Decimal("1800"))
+        assert novak.past_statuses == ((AS_OF.year - 1, "married_joint"),)  # jointly until last year
         assert dict(novak.accounts.values_list("custodian_number", "spouse")) == {
             f"{novak.external_id}-JT": "joint", f"{novak.external_id}-IRA1": "first",
             f"{novak.external_id}-IRA2": "second", f"{novak.external_id}-ROTH": "second"}
