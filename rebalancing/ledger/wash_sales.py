@@ -44,6 +44,7 @@ Amounts are exact fractions here; the caller rounds to cents when it stores them
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -55,7 +56,17 @@ from rebalancing.engine.tax import inherited_start, replacement_start
 from rebalancing.engine.tax import term as holding_term
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 
-__all__ = ["Adjustment", "Draw", "Lot", "Piece", "Replay", "household_replay", "in_window", "tacked_start"]
+_DIGITS = re.compile(r"(\d+)")
+
+
+def sale_sequence(key: Hashable) -> tuple:
+    """Where a sale stands among the same day's sales of the same lot: its key (the order's id, as
+    "P{proposal}-{n}") with its numbers read as numbers, so the sale of proposal 99 comes before that
+    of proposal 100 (as text, "P100" sorts first: the shares each takes would depend on how many
+    digits the ids have)."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(str(key))))
+
+__all__ = ["Adjustment", "Draw", "Lot", "Piece", "Replay", "household_replay", "in_window", "sale_sequence", "tacked_start"]
 
 _ZERO = Fraction(0)
 
@@ -302,8 +313,8 @@ class _Replayer:
             if len({d.sold for _, d in draws}) != 1 or len({s.lot.account for s, _ in draws}) != 1:
                 raise ValueError("a sale's draws must share one date and one account")
         # Treas. Reg. §1.1091-1(b): losses in the order of the sales; a day's sales in the order
-        # the shares sold were acquired.
-        order = sorted(sales, key=lambda k: (sales[k][0][1].sold, min(s.order for s, _ in sales[k]), str(k)))
+        # the shares sold were acquired, then in the order they were made (``sale_sequence``).
+        order = sorted(sales, key=lambda k: (sales[k][0][1].sold, min(s.order for s, _ in sales[k]), sale_sequence(k)))
         for rank, key in enumerate(order):
             self.sale_rank[key] = rank
             self.sale_date[key] = sales[key][0][1].sold

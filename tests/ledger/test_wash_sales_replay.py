@@ -2,6 +2,7 @@
 that follows every share one by one, over random household histories; and worked examples from
 IRS Pub. 550 and Treas. Reg. §1.1091-1 with hand-computed numbers."""
 
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -10,7 +11,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebalancing.ledger.wash_sales import Draw, Lot, household_replay
+from rebalancing.ledger.wash_sales import Draw, Lot, household_replay, sale_sequence
 
 # -- the simple implementation: one object per share --------------------------------------------
 
@@ -59,7 +60,9 @@ def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
     for lot in lots:
         for d in lot.draws:
             sales[d.sale].append((lot, d))
-    order = sorted(sales, key=lambda k: (sales[k][0][1].sold, min(rank[lot.key] for lot, _ in sales[k]), str(k)))
+    # A day's sales of one lot in the order they were made: their keys' numbers read as numbers.
+    order = sorted(sales, key=lambda k: (sales[k][0][1].sold, min(rank[lot.key] for lot, _ in sales[k]),
+                                         [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(k))]))
     sold_on, sale_rank = {}, {}
     for n, key in enumerate(order):
         sold_on[key], sale_rank[key] = sales[key][0][1].sold, n
@@ -268,6 +271,26 @@ def test_pub_550_fewer_shares_bought_disallow_the_loss_of_the_replaced_shares_on
     got = pieces_by(replay)
     assert (got["A", "S"].disallowed, got["A", "S"].matched, got["A", "S"].gain) == (750, 75, -1000)
     assert (got["B", None].basis, got["C", None].basis) == (2750 + 500, 1125 + 250)
+
+
+def test_a_days_sales_of_one_lot_go_in_the_order_they_were_made_not_in_the_order_of_their_ids_as_text():
+    # 10 shares sold at a $500 loss; 20 bought 5 days later: 10 of them replace the loss shares
+    # (basis 100 a share), 10 do not (50). Two sales of the new lot on one day, each of 10 shares at
+    # 60, the orders of proposals 99 and 100: the first made takes the plain shares (a $100 gain),
+    # the second the replacement shares (a $400 loss). As text "P100-1" sorts before "P99-1": which
+    # sale realised the loss depended on how many digits the proposals' ids had.
+    day = date(2025, 12, 10)
+    first, second = ("P99-1", day), ("P100-1", day)
+    replay = household_replay([
+        lot("OLD", date(2025, 1, 2), 0, 0, sale(("P1-1", date(2025, 11, 20)), date(2025, 11, 20), 10, 500, 1000,
+                                                 "OLD")),
+        lot("NEW", date(2025, 11, 25), 0, 0, sale(first, day, 10, 600, 500, "NEW"),
+            sale(second, day, 10, 600, 500, "NEW")),
+    ])
+    gains = {p.sale: p.gain for p in replay.pieces if p.lot == "NEW"}
+    assert (gains[first], gains[second]) == (100, -400)
+    assert [sale_sequence(k) for k in sorted([second, first], key=sale_sequence)] == [sale_sequence(first),
+                                                                                    sale_sequence(second)]
 
 
 def test_a_replacement_bought_before_the_sale_starts_its_holding_period_on_the_sold_shares_start():
