@@ -15,6 +15,7 @@ from django.utils import timezone
 from rebalancing.household_parameters import joining_rates, rates_apart_on_returns
 from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, statuses_set
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+from rebalancing.services.tax_estimates import open_estimates_restate
 from rebalancing.services.tax_returns import CARRYOVER_FIELDS, filing_statuses_write, household_tax_check
 from tenants.errors import ValidationFailed
 
@@ -111,6 +112,9 @@ def _spouses_check(sheet, columns: dict) -> None:
 
 
 _FILING_COLUMNS = ("filing_status", "carryforward_year", *CARRYOVER_FIELDS)
+# Columns that change what a household's open proposals owe on their returns.
+_TAX_COLUMNS = {"filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS, "spouse", "tax_status",
+                "taxable", "short_term_rate", "long_term_rate", "realised_short_term_ytd", "realised_long_term_ytd"}
 
 
 def _household_tax_cells(sheet, households: pd.Series, as_of: date) -> dict[str, dict]:
@@ -398,4 +402,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     )
     changes = changes_plan(rows=rows, existing=existing, key=("custodian_number",))
     changes_apply(Account, changes)
+    if _TAX_COLUMNS & set(sheet.frame.columns):
+        # Open proposals were estimated on the returns as they were (status, carryover, rates, whose).
+        open_estimates_restate(set(household_ids.values()),
+                               because="the accounts file changed the household's tax returns")
     return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, notes=notes)

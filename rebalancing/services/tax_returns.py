@@ -16,6 +16,7 @@ from rebalancing.access import households_visible_to, require
 from rebalancing.household_parameters import accounts_on_return, rates_apart_on_returns
 from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, status_in, statuses_set
 from rebalancing.models import Account, Household, PastFilingStatus
+from rebalancing.services.tax_estimates import open_estimates_restate
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
@@ -124,6 +125,9 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
         before_text["filing_history"], after_text["filing_history"] = history_before, history_after
     if after_text:
         audit_record(actor=user, action=Action.HOUSEHOLD_TAX, obj=household, before=before_text, after=after_text)
+        # The open proposals were estimated on the returns as they were: restated on these.
+        open_estimates_restate([household.pk], actor=user, because="the household's tax returns changed ("
+                               + ", ".join(sorted(after_text)).replace("_", " ") + ")")
     return household
 
 

@@ -19,6 +19,7 @@ from tenants.audit.models import AuditEvent
 from tenants.errors import ValidationFailed
 
 from ..rebalancing.book import make_account
+from ..rebalancing.workflow import make_proposal
 from .helpers import execution_csv, fill, release, sell
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +137,33 @@ def test_what_makes_no_sense_is_refused_by_name_and_nothing_is_written(couple, p
     assert refused.value.detail["field"] == field and says in refused.value.message
     household = Household.objects.get(pk=household.pk)
     assert (household.filing_status, household.carryforward_year, household.past_statuses) == ("married_joint", None, ())
+
+
+def _pending_gain(account, short_gain: float, estimated_tax: float):
+    p = make_proposal(account, status="pending_approval", estimated_tax=str(estimated_tax))
+    p.result = {"trades": [], "summary": {"realised_short_term_gain": short_gain, "realised_short_term_loss": 0,
+                                          "realised_long_term_gain": 0, "realised_long_term_loss": 0,
+                                          "estimated_tax": estimated_tax}}
+    p.save(update_fields=["result"])
+    return p
+
+
+def test_a_change_of_the_returns_restates_the_open_proposals_estimates(book, pm):
+    # given: filing jointly, 10,000 short-term carried into this year; the second spouse's pending
+    # proposal realises a 10,000 short-term gain, which the joint carryover makes free (estimate 0)
+    this_year = date.today().year
+    household = Household.objects.create(name="The Abes", external_id="HH-AB", carryforward_year=this_year,
+                                         carryforward_short_term=D(10000))
+    b = make_account("AB-B", model=book["model"], household=household)
+    Account.objects.filter(pk=b.pk).update(spouse="second")
+    gain = _pending_gain(b, 10_000, 0)
+    # when: the couple files separately from this year - the carryover is the first spouse's
+    household_tax_set(user=pm, household=household, facts={"filing_status": "married_separate"})
+    # then: the second spouse's gain meets no loss on their own return: taxed in full, and the
+    # proposal says why its figure moved
+    gain.refresh_from_db()
+    rate = float(b.short_term_rate)
+    assert float(gain.estimated_tax) == pytest.approx(10_000 * rate, abs=0.01)
+    [restated] = gain.result["tax_restated"]
+    assert restated["because"].startswith("the household's tax returns changed (")
+    assert "filing history" in restated["because"]

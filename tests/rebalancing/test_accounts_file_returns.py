@@ -78,6 +78,27 @@ def test_the_file_sets_a_filing_status_from_a_year_and_a_new_households_for_ever
     assert Household.objects.get(external_id="H-2").filing_status == "married_joint"
 
 
+def test_a_file_that_changes_the_returns_restates_the_open_proposals_estimates(book):
+    from .workflow import make_proposal
+
+    # A-100's pending proposal realises 10,000 short-term, estimated at its 37%: 3,700
+    account = Account.objects.get(custodian_number="A-100")
+    proposal = make_proposal(account, status="pending_approval", estimated_tax="3700")
+    proposal.result = {"trades": [], "summary": {"realised_short_term_gain": 10_000, "realised_short_term_loss": 0,
+                                                 "realised_long_term_gain": 0, "realised_long_term_loss": 0,
+                                                 "estimated_tax": 3700.0}}
+    proposal.save(update_fields=["result"])
+    # a file without tax columns restates nothing; one that sets the return's rate to 45% does
+    accounts_import(source=b"account_number,account_name,household_id\nA-100,Smith Joint,H-1\n", as_of=AS_OF)
+    proposal.refresh_from_db()
+    assert proposal.estimated_tax == Decimal(3700) and "tax_restated" not in proposal.result
+    accounts_import(source=b"account_number,account_name,household_id,short_term_rate\nA-100,Smith Joint,H-1,0.45\n",
+                    as_of=AS_OF)
+    proposal.refresh_from_db()
+    assert proposal.estimated_tax == Decimal(4500)
+    assert proposal.result["tax_restated"][0]["because"] == "the accounts file changed the household's tax returns"
+
+
 def test_what_makes_no_sense_is_refused_naming_the_row_and_nothing_changes(book):
     with pytest.raises(ImportRejected) as excinfo:
         accounts_import(source=(
