@@ -36,7 +36,7 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
 
-from .carryover import household_years
+from .carryover import household_years, with_filing_history
 from .quantities import cents, plain
 from .schedule_d import ScheduleD, joint_halves
 
@@ -548,6 +548,9 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
     for r in RealisedLot.objects.filter(account_id__in=ids).values("account_id", "sold", "term", "gain", "disallowed_loss"):
         realised[r["account_id"]][r["sold"].year][r["term"]] += r["gain"] + r["disallowed_loss"]
 
+    # Each account's own household instance reads its filing status by year (``_tax_added``): all
+    # loaded in one query, not one per account.
+    with_filing_history([a.household for a in accounts])
     households = list({a.household_id: a.household for a in accounts}.values())
     sheets = household_years(households, as_of.year)
     rows = []

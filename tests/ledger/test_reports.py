@@ -238,3 +238,34 @@ def test_each_accounts_transition_settings_follow_its_own_layers(book):
         assert (account.custodian_number in rows) == alone["enabled"]
         if alone["enabled"]:
             assert rows[account.custodian_number] == D(str(alone["max_net_gain_per_year"]))
+
+
+def test_the_transition_report_reads_each_households_filing_history_once_whatever_its_accounts(book, pm):
+    # The tax each account's sales this year cost is figured on the year's returns, whose filing
+    # status is the year's (``Household.filing_status_in``): read for all households in one query,
+    # not once per account (a 10,000-account book's CSV has every row).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rebalancing.models import Execution, Household, RealisedLot, Security
+
+    [order] = release(book["account"], [sell("VTI", 1, 100.0, [("A-1-L1", 1)])], pm=pm, as_of=date(2026, 3, 2))
+    apply(fill("T-X", order, 1, "100", date(2026, 3, 2)))
+    execution, vti = Execution.objects.get(external_id="T-X"), Security.objects.get(symbol="VTI")
+    template = make_template("transition", parameters={"transition": {"enabled": True}})
+
+    def queries_for(n: int) -> int:
+        household = Household.objects.create(name=f"T-{n}", external_id=f"HH-T-{n}", template=template)
+        for i in range(n):
+            account = make_account(f"T-{n}-{i}", model=book["model"], template=template, household=household,
+                                   holdings=[("SCHB", 10, 100, date(2020, 1, 2))])
+            RealisedLot.objects.create(account=account, execution=execution, lot_id=f"T-{n}-{i}-L", security=vti,
+                                       quantity=1, proceeds=D(150), cost_basis=D(100), gain=D(50), term="long",
+                                       acquired=date(2020, 1, 2), purchased=date(2020, 1, 2), sold=date(2026, 3, 2))
+        accounts = Account.objects.filter(custodian_number__startswith=f"T-{n}-")
+        with CaptureQueriesContext(connection) as captured:
+            rows = transition(accounts=accounts, as_of=AS_OF)
+        assert len(rows) == n and all(r.tax_spent > 0 for r in rows)
+        return len(captured)
+
+    assert queries_for(2) == queries_for(6)
