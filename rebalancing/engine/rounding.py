@@ -98,8 +98,14 @@ def round_trades(
     both = (sell > 0) & (buy > 0)
     if both.any():
         net = buy - sell
+        gross = sell
         buy = np.where(both, np.maximum(net, 0.0), buy)
         sell = np.where(both, np.maximum(-net, 0.0), sell)
+        # The lots' sales follow the netting: what the optimiser sold of a security it also bought
+        # is no sale it wanted, and the cash repair reads the lots' sales as wanted ones (it sold
+        # them to pay for a purchase rounded up, instead of trimming a purchase).
+        scale = np.divide(sell, gross, out=np.ones(n), where=both)
+        opt_lot = opt_lot * scale[lot_sec]
 
     _apply_min_position(book, plan, buy)
 
