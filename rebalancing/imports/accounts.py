@@ -141,14 +141,19 @@ def _household_tax_cells(sheet, households: pd.Series, as_of: date) -> dict[str,
     return facts
 
 
+def _status_first_year(given: dict, as_of: date, *, new: bool) -> int:
+    """The first year the file's ``filing_status`` applies to: its ``filing_status_from``, else
+    ``as_of``'s year for a household that exists and every year for one the file creates."""
+    return given.get("filing_status_from", FIRST_YEAR if new else as_of.year)
+
+
 def _statuses_planned(household: Household, given: dict, as_of: date) -> PastStatuses:
-    """The household's past statuses once the file's ``filing_status`` applies (from
-    ``filing_status_from``; an existing household's from ``as_of``'s year, a new one's every year),
-    its current status set on it (unsaved)."""
+    """The household's past statuses once the file's ``filing_status`` applies, its current status
+    set on it (unsaved)."""
     past = household.past_statuses
     if "filing_status" in given:
-        from_year = given.get("filing_status_from", as_of.year if household.pk else FIRST_YEAR)
-        past, household.filing_status = statuses_set(past, household.filing_status, given["filing_status"], from_year)
+        past, household.filing_status = statuses_set(past, household.filing_status, given["filing_status"],
+                                                     _status_first_year(given, as_of, new=household.pk is None))
     return past
 
 
@@ -260,9 +265,9 @@ def _household_tax_apply(household_ids: dict[str, int], facts: dict[str, dict], 
         if "filing_status" in given:
             household = Household.objects.select_for_update().get(pk=household_ids[external_id])
             past_before = household.past_statuses
-            from_year = given.get("filing_status_from", FIRST_YEAR if external_id in created else as_of.year)
-            past, fields["filing_status"] = statuses_set(past_before, household.filing_status, given["filing_status"],
-                                                         from_year)
+            past, fields["filing_status"] = statuses_set(
+                past_before, household.filing_status, given["filing_status"],
+                _status_first_year(given, as_of, new=external_id in created))
             filing_statuses_write(household, past)
             if past != past_before:
                 changed += 1
