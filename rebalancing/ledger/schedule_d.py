@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-__all__ = ["LOSS_LIMIT", "LOSS_LIMIT_SEPARATE", "ScheduleD", "joint_halves", "loss_limit", "schedule_d"]
+__all__ = ["LOSS_LIMIT", "LOSS_LIMIT_SEPARATE", "ScheduleD", "joint_halves", "loss_limit"]
 
 LOSS_LIMIT = Decimal(3000)
 LOSS_LIMIT_SEPARATE = Decimal(1500)  # married filing separately
@@ -101,25 +101,3 @@ class ScheduleD:
         short_loss = max(-self.net_short, _ZERO)
         long_loss = max(-self.net_long, _ZERO)
         return max(long_loss - (max(self.net_short, _ZERO) + max(self.deduction - short_loss, _ZERO)), _ZERO)
-
-
-def schedule_d(years: dict[int, tuple[Decimal, Decimal]], *, filing_status: str, through: int,
-               opening: tuple[int, Decimal, Decimal] | None = None) -> list[ScheduleD]:
-    """Schedule D of every year up to ``through``, each carrying its loss into the next.
-
-    ``years``: year -> (net short-term, net long-term) results of the year's sales; ``opening``:
-    (year, short-term, long-term) losses carried into that year from before the ledger. The
-    chain starts at the earlier of the opening year and the first year with sales."""
-    starts = [y for y in years if y <= through] + ([opening[0]] if opening else [])
-    if not starts:
-        return [ScheduleD(through, _ZERO, _ZERO, _ZERO, _ZERO, loss_limit(filing_status))]
-    out: list[ScheduleD] = []
-    carried = (_ZERO, _ZERO)
-    for year in range(min(starts), through + 1):
-        if opening and year == opening[0]:
-            carried = (opening[1], opening[2])
-        short, long = years.get(year, (_ZERO, _ZERO))
-        sheet = ScheduleD(year, short, long, carried[0], carried[1], loss_limit(filing_status))
-        out.append(sheet)
-        carried = (sheet.carried_out_short, sheet.carried_out_long)
-    return out

@@ -6,7 +6,8 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebalancing.ledger.schedule_d import ScheduleD, schedule_d
+from rebalancing.ledger.filing_years import household_sheets
+from rebalancing.ledger.schedule_d import ScheduleD
 
 
 def sheet(short, long, carried_short=0, carried_long=0, limit=3000) -> ScheduleD:
@@ -38,8 +39,10 @@ def test_a_net_gain_is_taxed_long_term_up_to_the_net_long_term_gain():
 
 
 def test_the_chain_starts_with_the_opening_carryover_and_ends_when_it_is_used():
-    chain = schedule_d({2026: (D(-2000), D(0)), 2027: (D(0), D(0)), 2028: (D(1000), D(0))},
-                       filing_status="single", through=2028, opening=(2026, D(4000), D(0)))
+    years = household_sheets({2026: {"first": (D(-2000), D(0))}, 2028: {"first": (D(1000), D(0))}},
+                             status_of=lambda year: "single", through=2028,
+                             opening=(2026, {"first": (D(4000), D(0))}))
+    chain = [years[y][""] for y in sorted(years)]
     assert [(s.year, s.carried_in_short, s.carried_out_short) for s in chain] == [
         (2026, 4000, 3000), (2027, 3000, 0), (2028, 0, 0)]
 
