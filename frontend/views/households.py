@@ -193,10 +193,11 @@ def _tax_context(request, household: Household, accounts) -> dict:
     this_year = timezone.localdate().year
     stored = {"filing_status": household.filing_status, "filing_status_from": str(this_year),
               "carryforward_year": "" if household.carryforward_year is None else str(household.carryforward_year),
-              **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
+              "sole_filer": household.sole_filer, **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
     stored |= _rates_shown(household, accounts)
     values = {f: posted.get(f, "") for f in stored} if posted else stored
     return {"tax": values, "filing_choices": Household.FilingStatus.choices,
+            "filer_choices": Household._meta.get_field("sole_filer").choices,
             "filing_from_choices": [(str(y), str(y)) for y in range(this_year, this_year - 11, -1)]
             + [("1900", "every year (a correction: it was never another)")],
             "rates_apart": rates_apart_on_returns(household, accounts),
@@ -269,6 +270,8 @@ def household_tax(request, pk: int):
                                                     maximum=timezone.localdate().year,
                                                     what="year the opening loss is carried into"),
                      **{f: decimal_param(post, f, what="loss carried in") or Decimal(0) for f in CARRYOVER_FIELDS}}
+            if "sole_filer" in post:
+                facts["sole_filer"] = post["sole_filer"]
             facts |= _rates_posted(post, household)
         except BadRequest as exc:
             raise ValidationFailed(str(exc)) from None

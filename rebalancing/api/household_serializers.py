@@ -125,6 +125,10 @@ class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
                                               "carried into that year")
     carryforward_second_long_term = _carried("Filing separately only: the second spouse's long-term loss carried "
                                              "into that year")
+    sole_filer = serializers.CharField(
+        required=False, help_text='"first" or "second": whose return a single or head-of-household year is after '
+                                  "years filed as a married couple (a divorce, a spouse's death); only that "
+                                  "spouse's part of the capital loss carryover continues on it (default first)")
     short_term_rate = _rate("The short-term rate of the household's return (filing separately: the first "
                             "spouse's), a fraction: 0.408 for 40.8%; written to every taxable account on the return")
     long_term_rate = _rate("The long-term rate of the household's return (filing separately: the first spouse's)")

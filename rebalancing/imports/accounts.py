@@ -16,7 +16,12 @@ from rebalancing.household_parameters import joining_rates, rates_apart_on_retur
 from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, statuses_set
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
 from rebalancing.services.tax_estimates import open_estimates_restate
-from rebalancing.services.tax_returns import CARRYOVER_FIELDS, filing_statuses_write, household_tax_check
+from rebalancing.services.tax_returns import (
+    CARRYOVER_FIELDS,
+    SOLE_FILERS,
+    filing_statuses_write,
+    household_tax_check,
+)
 from tenants.errors import ValidationFailed
 
 from .cells import (
@@ -48,7 +53,7 @@ OPTIONAL = (
     "owner_name", "owner_birth_date", "spouse_birth_date", "year_end_value", "year_end_year",  # RMDs (services.rmd)
     "spouse",  # whose return the account is on when its household files separately
     # The household's returns, the same on each of its rows (services.tax_returns)
-    "filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS,
+    "filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS, "sole_filer",
 )
 # Fields with no empty value: an empty cell keeps what is stored (a new account gets the default).
 _KEEP_WHEN_EMPTY = (
@@ -91,6 +96,14 @@ def _parse_filing_status(text: str) -> str:
     return found
 
 
+def _parse_sole_filer(text: str) -> str:
+    words = text.strip().lower().removesuffix(" spouse")
+    if words not in SOLE_FILERS:
+        raise CellProblem(f"{text!r} is not whose return a single or head-of-household year after married years is; "
+                          "write first or second")
+    return words
+
+
 def _spouses_check(sheet, columns: dict) -> None:
     """An IRA or Roth cannot be joint (IRC §408(a)): the row's tax status and spouse, each as the
     file gives it or else as stored (a new account: taxable, first)."""
@@ -111,9 +124,9 @@ def _spouses_check(sheet, columns: dict) -> None:
             sheet.problems.add(line, column, problem + stored_note)
 
 
-_FILING_COLUMNS = ("filing_status", "carryforward_year", *CARRYOVER_FIELDS)
 # Columns that change what a household's open proposals owe on their returns.
-_TAX_COLUMNS = {"filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS, "spouse", "tax_status",
+_TAX_COLUMNS = {"filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS, "sole_filer", "spouse",
+                "tax_status",
                 "taxable", "short_term_rate", "long_term_rate", "realised_short_term_ytd", "realised_long_term_ytd"}
 
 
@@ -124,6 +137,8 @@ def _household_tax_cells(sheet, households: pd.Series, as_of: date) -> dict[str,
     parsed = {}
     if sheet.has("filing_status"):
         parsed["filing_status"] = column_parse(sheet, "filing_status", _parse_filing_status)
+    if sheet.has("sole_filer"):
+        parsed["sole_filer"] = column_parse(sheet, "sole_filer", _parse_sole_filer)
     def year(text: str) -> int:  # the year the loss is carried into, or a status's first: this year at the latest
         if not (text.isascii() and text.isdigit()) or not FIRST_YEAR <= int(text) <= as_of.year:
             raise CellProblem(f"{text!r} is not a year from {FIRST_YEAR} to {as_of.year}")

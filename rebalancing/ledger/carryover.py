@@ -72,7 +72,7 @@ def household_years(households: list[Household], through: int) -> dict[int, Hous
         if h.carryforward_year and h.carryforward_year <= through:
             opening = (h.carryforward_year, {FIRST: h.opening_carryover(FIRST), SECOND: h.opening_carryover(SECOND)})
         out[h.pk] = household_sheets(results.get(h.pk, {}), status_of=h.filing_status_in, through=through,
-                                     opening=opening)
+                                     opening=opening, filer=h.sole_filer)
     return out
 
 

@@ -16,9 +16,14 @@ rules for husband and wife (Treas. Reg. §1.1212-1(c); IRS Pub. 550 "Capital Los
   spouse with a net gain of that character had no loss of it and takes none. So through a run of
   joint years each spouse's part of the carryover is kept, year by year, and a later change to
   separate returns finds it;
-- between single, head of household and married filing jointly the household is one taxpayer and
-  its carryover continues whole (a couple that separates for good is two households: the accounts
-  moved out take their own history, not a part of this carryover - see docs/ledger.md).
+- a married couple's return (joint or separate), then a single or head-of-household return: the
+  marriage has ended (a divorce, or a spouse's death) and the return is one spouse's, the household's
+  ``filer``; only that spouse's part of the carryover continues on it. The other spouse's part does
+  not: after a divorce it is theirs to carry on their own return (enter it as their new household's
+  opening carryover), after a death it could be used only on the decedent's final return (Pub. 550
+  "Death of taxpayer"). The sheet shows it (``not_carried_short``/``_long``), so it is not lost from
+  sight. Through single and head-of-household years the carryover is that one taxpayer's, whole;
+- single or head of household, then a joint return: the filer's carryover goes on the joint return.
 
 A status is stored as the household's current one plus the past ones, each with the last year it
 covered (``PastStatuses``, ascending); ``statuses_set`` records a change from a year on.
@@ -31,10 +36,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from .schedule_d import ScheduleD, joint_halves, loss_limit
 
-__all__ = ["FIRST", "FIRST_YEAR", "JOINT", "ONE_RETURN", "SECOND", "SEPARATE", "PastStatuses", "household_sheets",
-           "returns_of", "status_in", "statuses_set"]
+__all__ = ["FIRST", "FIRST_YEAR", "JOINT", "MARRIED", "ONE_RETURN", "SECOND", "SEPARATE", "PastStatuses",
+           "household_sheets", "returns_of", "status_in", "statuses_set"]
 
 SEPARATE = "married_separate"
+MARRIED = ("married_joint", SEPARATE)  # a couple's return(s); single and head of household are one person's
 FIRST, SECOND, JOINT = "first", "second", "joint"  # Account.spouse
 ONE_RETURN = ""  # the key of the household's one return
 PastStatuses = tuple[tuple[int, str], ...]  # (last year covered, status), ascending by year
@@ -78,6 +84,10 @@ def statuses_set(past: PastStatuses, current: str, status: str, from_year: int) 
     return tuple(merged), status
 
 
+def _sum(a: Pair, b: Pair) -> Pair:
+    return a[0] + b[0], a[1] + b[1]
+
+
 def _allocated(carried: Decimal, first_loss: Decimal, second_loss: Decimal) -> Pair:
     """A joint carryover of one character split by the spouses' own net losses of it, to the cent,
     the two summing to the whole (the first spouse takes the odd cent's rounding)."""
@@ -91,7 +101,8 @@ def _allocated(carried: Decimal, first_loss: Decimal, second_loss: Decimal) -> P
 
 
 def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Callable[[int], str], through: int,
-                     opening: tuple[int, Mapping[str, Pair]] | None = None) -> dict[int, dict[str, ScheduleD]]:
+                     opening: tuple[int, Mapping[str, Pair]] | None = None,
+                     filer: str = FIRST) -> dict[int, dict[str, ScheduleD]]:
     """Each year's Schedule D of each return of the household, from the first year with a sale or
     the opening carryover's year through ``through``: year -> return key (``ONE_RETURN``, or
     ``FIRST``/``SECOND`` in a year filed separately) -> sheet.
@@ -99,7 +110,9 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
     ``results``: year -> owner (``FIRST``, ``SECOND``, ``JOINT``) -> (net short-term, net
     long-term) of the sales of the taxable accounts that owner holds; ``status_of``: a year's filing
     status; ``opening``: (year, spouse -> (short, long) loss carried into it from before the
-    ledger; a one-return year's is the first spouse's, Household.opening_carryover)."""
+    ledger; a one-return year's is the first spouse's, Household.opening_carryover); ``filer``: the
+    spouse (``FIRST`` or ``SECOND``) whose return a single or head-of-household year is."""
+    other = SECOND if filer == FIRST else FIRST
     starts = [y for y in results if y <= through] + ([opening[0]] if opening else [])
     if not starts:
         status = status_of(through)
@@ -109,9 +122,11 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
     parts = {FIRST: zero, SECOND: zero}  # each spouse's part of the loss carried into the year
     out: dict[int, dict[str, ScheduleD]] = {}
     for year in range(min(starts), through + 1):
+        status = status_of(year)
         if opening and year == opening[0]:
             parts = {FIRST: tuple(opening[1].get(FIRST, zero)), SECOND: tuple(opening[1].get(SECOND, zero))}
-        status = status_of(year)
+            if status not in MARRIED:  # one person's return: what it carries in is the filer's
+                parts = {filer: _sum(parts[FIRST], parts[SECOND]), other: zero}
         limit = loss_limit(status)
         owned = results.get(year, {})
         joint = owned.get(JOINT, zero)
@@ -122,6 +137,14 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
             sheets = {spouse: ScheduleD(year, own[spouse][0], own[spouse][1], parts[spouse][0], parts[spouse][1], limit,
                                         status, spouse) for spouse in (FIRST, SECOND)}
             parts = {spouse: (sheet.carried_out_short, sheet.carried_out_long) for spouse, sheet in sheets.items()}
+        elif status not in MARRIED:
+            # One person's return: the filer's carryover only; the other spouse's (a marriage that
+            # ended) is shown as not carried, and from here on the carryover is the filer's alone.
+            sheet = ScheduleD(year, first[0] + second[0] + joint[0], first[1] + second[1] + joint[1],
+                              parts[filer][0], parts[filer][1], limit, status,
+                              not_carried_short=parts[other][0], not_carried_long=parts[other][1])
+            sheets = {ONE_RETURN: sheet}
+            parts = {filer: (sheet.carried_out_short, sheet.carried_out_long), other: zero}
         else:
             sheet = ScheduleD(year, first[0] + second[0] + joint[0], first[1] + second[1] + joint[1],
                               parts[FIRST][0] + parts[SECOND][0], parts[FIRST][1] + parts[SECOND][1], limit, status)

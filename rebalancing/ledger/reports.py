@@ -250,11 +250,13 @@ class HouseholdScheduleD:
     def has_figures(self) -> bool:
         """False for a return with no sale in the year and no loss carried in: every line is 0."""
         s = self.sheet
-        return any((s.short_term, s.long_term, s.carried_in_short, s.carried_in_long))
+        return any((s.short_term, s.long_term, s.carried_in_short, s.carried_in_long, s.not_carried_short,
+                    s.not_carried_long))
 
 
 _SHEET_FIGURES = ("short_term", "carried_in_short", "net_short", "long_term", "carried_in_long", "net_long", "net",
-                  "limit", "deduction", "taxable_short", "taxable_long", "carried_out_short", "carried_out_long")
+                  "limit", "deduction", "taxable_short", "taxable_long", "carried_out_short", "carried_out_long",
+                  "not_carried_short", "not_carried_long")
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,7 @@ SCHEDULE_D_COLUMNS = (
     "household", "name", "filing_status", "spouse", "year", "short_term", "short_term_carried_in", "net_short_term",
     "long_term", "long_term_carried_in", "net_long_term", "net", "loss_limit", "deducted_from_ordinary_income",
     "taxed_as_ordinary_income", "taxed_as_long_term_gain", "short_term_carried_out", "long_term_carried_out",
+    "short_term_not_carried", "long_term_not_carried",  # the other spouse's, on one person's return after married years
 )
 
 
@@ -319,7 +322,8 @@ def schedule_d_csv(rows: list[HouseholdScheduleD]) -> str:
     return csv_text(SCHEDULE_D_COLUMNS, (
         (r.household, r.name, r.filing_status, r.spouse, s.year, *(_text(v) for v in (
             s.short_term, s.carried_in_short, s.net_short, s.long_term, s.carried_in_long, s.net_long, s.net,
-            s.limit, s.deduction, s.taxable_short, s.taxable_long, s.carried_out_short, s.carried_out_long)))
+            s.limit, s.deduction, s.taxable_short, s.taxable_long, s.carried_out_short, s.carried_out_long,
+            s.not_carried_short, s.not_carried_long)))
         for r in rows for s in [r.sheet]
     ))
 

@@ -57,6 +57,11 @@ class ScheduleD:
     limit: Decimal
     filing_status: str = ""  # the year's status, where the sheet is one of a household's returns
     spouse: str = ""  # "" for the one return, "first"/"second" for a spouse's own filing separately
+    # A single or head-of-household return after a married couple's year: the other spouse's part of
+    # the loss carried out of that year, which is theirs and does not continue on this return
+    # (``filing_years.household_sheets``). Not in any line of this sheet.
+    not_carried_short: Decimal = _ZERO
+    not_carried_long: Decimal = _ZERO
 
     @property
     def net_short(self) -> Decimal:  # line 7

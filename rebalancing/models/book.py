@@ -73,9 +73,20 @@ class Household(models.Model):
         help_text="Filing separately: the second spouse's long-term capital loss carried into that year",
     )
 
+    # A single or head-of-household year after a married couple's: whose return it is (a divorce, a
+    # death). Only that spouse's part of the loss carryover continues (ledger.filing_years).
+    sole_filer = models.CharField(
+        max_length=8, choices=[("first", "First spouse"), ("second", "Second spouse")], default="first",
+        db_default="first",
+        help_text="Filing single or as head of household after years filed as a married couple (a divorce, a "
+                  "spouse's death): whose return it is. The other spouse's capital loss carryover does not continue "
+                  "on it",
+    )
+
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(condition=Q(sole_filer__in=["first", "second"]), name="household_sole_filer_valid"),
             models.CheckConstraint(condition=Q(carryforward_short_term__gte=0, carryforward_long_term__gte=0),
                                    name="household_carryforward_not_negative"),
             models.CheckConstraint(condition=Q(carryforward_second_short_term__gte=0,

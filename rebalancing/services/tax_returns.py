@@ -22,8 +22,10 @@ from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
-__all__ = ["CARRYOVER_FIELDS", "RATE_FACTS", "filing_status_from_check", "filing_statuses_write", "household_tax_check",
-           "household_tax_set"]
+__all__ = ["CARRYOVER_FIELDS", "RATE_FACTS", "SOLE_FILERS", "filing_status_from_check", "filing_statuses_write",
+           "household_tax_check", "household_tax_set", "sole_filer_check"]
+
+SOLE_FILERS = ("first", "second")  # Household.sole_filer
 
 # The opening carryover: the household's (the first spouse's when filing separately), the second's.
 CARRYOVER_FIELDS = ("carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
@@ -56,8 +58,8 @@ def _amount(field: str, value) -> Decimal:
 def household_tax_set(*, user, household: Household, facts: dict | None = None,
                       spouses: dict[int, str] | None = None) -> Household:
     """Set a household's filing status, opening carryover and returns' rates (``facts``: any of
-    ``filing_status``, ``filing_status_from``, ``carryforward_year``, ``CARRYOVER_FIELDS`` and
-    ``RATE_FACTS``; those not given are kept) and whose return each of its accounts is on
+    ``filing_status``, ``filing_status_from``, ``carryforward_year``, ``CARRYOVER_FIELDS``,
+    ``sole_filer`` and ``RATE_FACTS``; those not given are kept) and whose return each of its accounts is on
     (``spouses``: account id -> "first", "second" or "joint"). A filing status applies from
     ``filing_status_from`` (a tax year; this year when not given) on: the years before keep the
     status they were filed under (``filing_statuses_write``). A return's rates are written to every
@@ -74,10 +76,11 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     household = Household.objects.select_for_update(of=("self",)).get(pk=found.pk)
     facts, spouses = dict(facts or {}), dict(spouses or {})
     rates = {f: _rate(f, facts.pop(f)) for f in RATE_FACTS if f in facts}
-    unknown = sorted(set(facts) - {"filing_status", "filing_status_from", "carryforward_year", *CARRYOVER_FIELDS})
+    unknown = sorted(set(facts) - {"filing_status", "filing_status_from", "carryforward_year", "sole_filer",
+                                   *CARRYOVER_FIELDS})
     if unknown:
         raise ValidationFailed(f"Unknown tax fact {unknown[0]!r}.", detail={"field": unknown[0]})
-    fields = ("filing_status", "carryforward_year", *CARRYOVER_FIELDS)
+    fields = ("filing_status", "carryforward_year", *CARRYOVER_FIELDS, "sole_filer")
     before = {f: getattr(household, f) for f in fields}
     history_before = household.filing_history_text
     past = household.past_statuses
@@ -101,6 +104,8 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     for field in CARRYOVER_FIELDS:
         if field in facts:
             setattr(household, field, _amount(field, facts[field]))
+    if "sole_filer" in facts:
+        household.sole_filer = sole_filer_check(facts["sole_filer"])
     household_tax_check(household, past)
     try:
         household.full_clean()
@@ -129,6 +134,14 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
         open_estimates_restate([household.pk], actor=user, because="the household's tax returns changed ("
                                + ", ".join(sorted(after_text)).replace("_", " ") + ")")
     return household
+
+
+def sole_filer_check(spouse) -> str:
+    """Whose return a single or head-of-household year after married ones is: first or second."""
+    if spouse not in SOLE_FILERS:
+        raise ValidationFailed("Whose return a single or head-of-household year is after married years must be the "
+                               f"first or the second spouse's, not {spouse!r}.", detail={"field": "sole_filer"})
+    return spouse
 
 
 def filing_status_from_check(year) -> int:

@@ -63,6 +63,20 @@ def test_a_filing_status_from_a_year_keeps_the_years_before(lees, people, firm_a
         ("", "Married filing jointly", "3000.00")]
 
 
+def test_whose_return_a_single_year_after_married_ones_is(lees, people, firm_a, client_for):
+    advisor, household = client_for(firm_a, people["advisor"]), lees["household"]
+    answer = _patch(advisor, household, {"filing_status": "single", "filing_status_from": 2025, "sole_filer": "second"})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["sole_filer"] == "second"
+    # the Schedule D sheets carry what the other spouse's part would be (0 here: no loss carried)
+    [row] = advisor.get(f"{API}/reports/schedule-d/?year=2025&household={household.external_id}").json()
+    assert (row["sheet"]["not_carried_short"], row["sheet"]["not_carried_long"]) == ("0.00", "0.00")
+    refused = _patch(advisor, household, {"sole_filer": "both"})
+    assert refused.status_code == 400 and refused.json()["detail"]["field"] == "sole_filer"
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=household.pk).sole_filer == "second"
+
+
 @pytest.mark.parametrize("body, field, says", [
     ({"spouses": {"ira": "joint"}}, "spouse", "an IRA or Roth IRA cannot be joint"),
     ({"spouses": {"joint": "both"}}, "spouse", "must be first, second or joint, not 'both'"),

@@ -112,6 +112,24 @@ def test_a_change_of_filing_status_from_a_year_keeps_the_years_before_and_the_pa
     assert 'data-testid="filing-history"' not in advisor.get(_url(household)).content.decode()
 
 
+def test_whose_return_a_single_year_after_married_ones_is_set_on_the_page(lees, as_user, firm_a):
+    advisor, household = as_user("advisor"), lees["household"]
+    this_year = timezone.localdate().year
+    page = advisor.get(_url(household)).content.decode()
+    assert ('<select id="t-filer" name="sole_filer" aria-describedby="t-status-from-hint"><option value="first" '
+            "selected>First spouse's</option><option value=\"second\">Second spouse's</option></select>") in page
+    saved = advisor.post(_url(household, "tax/"), {
+        "filing_status": "single", "filing_status_from": str(this_year), "sole_filer": "second",
+        "carryforward_year": "", "carryforward_short_term": "0", "carryforward_long_term": "0",
+        "carryforward_second_short_term": "0", "carryforward_second_long_term": "0"}, follow=True).content.decode()
+    assert "Tax returns saved" in saved and '<option value="second" selected>Second spouse' in saved
+    refused = advisor.post(_url(household, "tax/"), {"filing_status": "single", "sole_filer": "nobody"},
+                           follow=True).content.decode()
+    assert "the first or the second spouse&#x27;s, not &#x27;nobody&#x27;" in refused
+    with tenant_context(firm_a):
+        assert Household.objects.get(pk=household.pk).sole_filer == "second"
+
+
 def test_who_may_not_edit_parameters_may_not_set_the_returns(lees, as_user, firm_a):
     assert as_user("colleague").post(_url(lees["household"], "tax/"), {"filing_status": "single"}).status_code == 404
     with tenant_context(firm_a):

@@ -110,6 +110,32 @@ def test_back_to_joint_combines_what_each_spouse_carries(couple, pm):
     assert [(s.year, s.spouse) for s in joint.earlier] == [(2025, ""), (2026, "first"), (2026, "second")]
 
 
+@pytest.mark.parametrize("status", ["single", "head_of_household"])
+def test_filing_alone_after_the_joint_year_carries_in_only_the_filers_part(couple, pm, status):
+    # 2025 jointly: the 7,000 carried out is all the first spouse's (A's) loss. From 2026 the second
+    # spouse (B) files alone - a divorce, or A's death (Pub. 550: a decedent's loss ends with their
+    # final return): B's return carries in nothing, and the report shows A's 7,000 as not carried.
+    household = couple["household"]
+    household_tax_set(user=pm, household=household, facts={"filing_status": status, "filing_status_from": 2026,
+                                                            "sole_filer": "second"})
+    household = Household.objects.get(pk=household.pk)
+    assert household.sole_filer == "second"
+    [alone] = _rows(household, 2026)
+    assert (alone.spouse, alone.sheet.carried_in_short, alone.sheet.not_carried_short, alone.sheet.limit) == (
+        "", 0, 7000, 3000)
+    assert schedule_d_csv([alone]).splitlines()[1].endswith(",3000,0,0,0,0,0,7000,0")
+    assert loss_carried_into([household], 2026) == {(household.pk, ""): (0, 0)}
+    returns = {i.request.account.id: [(r.id, r.carried_short, r.loss_limit) for r in i.request.account.tax_returns]
+               for i in rebalance_inputs_load([couple["A"].pk, couple["B"].pk], as_of=AS_OF)}
+    assert returns == {"OK-A": [("household", 0, 3000)], "OK-B": [("household", 0, 3000)]}
+    event = AuditEvent.objects.filter(action="household.tax").latest("pk")
+    assert (event.before["sole_filer"], event.after["sole_filer"]) == ("first", "second")
+    # the first spouse filing alone keeps their 7,000
+    household_tax_set(user=pm, household=household, facts={"sole_filer": "first"})
+    [alone] = _rows(Household.objects.get(pk=household.pk), 2026)
+    assert (alone.sheet.carried_in_short, alone.sheet.not_carried_short) == (7000, 0)
+
+
 def test_a_status_without_a_year_applies_from_this_year_and_the_same_status_changes_nothing(couple, pm):
     household = couple["household"]
     household_tax_set(user=pm, household=household, facts={"filing_status": "married_joint"})
@@ -129,6 +155,8 @@ def test_a_status_without_a_year_applies_from_this_year_and_the_same_status_chan
     # a second spouse's carryover into a year filed jointly (the change is from 2026; the loss is carried into 2025)
     ({"filing_status": "married_separate", "filing_status_from": 2026, "carryforward_year": 2025,
       "carryforward_second_short_term": D(100)}, "carryforward_second_short_term", "married filing jointly in 2025"),
+    ({"filing_status": "single", "filing_status_from": 2026, "sole_filer": "third"}, "sole_filer",
+     "the first or the second spouse's, not 'third'"),
 ])
 def test_what_makes_no_sense_is_refused_by_name_and_nothing_is_written(couple, pm, facts, field, says):
     household = couple["household"]

@@ -2,7 +2,8 @@
 takes that year's returns and limit; a loss carried across a change follows Treas. Reg.
 §1.1212-1(c) and Pub. 550 "Capital Losses": separate returns then a joint one, the spouses'
 carryovers are combined; a joint return then separate ones, the carryover goes to the spouse whose
-loss it was. Worked examples, the old one-status chain as a reference where nothing changes, and a
+loss it was; a married couple's return then one person's (single, head of household: a divorce or a
+death), only the filer's part continues. Worked examples, the old one-status chain as a reference where nothing changes, and a
 deliberately simple reading in whole cents over random households."""
 
 from decimal import Decimal as D
@@ -17,8 +18,9 @@ JOINT, SEPARATE, SINGLE, HEAD = "married_joint", "married_separate", "single", "
 STATUSES = (JOINT, SEPARATE, SINGLE, HEAD)
 
 
-def _sheets(results, statuses: dict[int, str], through, opening=None, default=JOINT):
-    return household_sheets(results, status_of=lambda y: statuses.get(y, default), through=through, opening=opening)
+def _sheets(results, statuses: dict[int, str], through, opening=None, default=JOINT, filer="first"):
+    return household_sheets(results, status_of=lambda y: statuses.get(y, default), through=through, opening=opening,
+                            filer=filer)
 
 
 # --- Worked examples -----------------------------------------------------------------------------
@@ -86,6 +88,44 @@ def test_single_head_of_household_and_joint_are_one_taxpayer_whose_carryover_con
     years = _sheets({2024: {"first": (D(-20000), D(0))}}, {2024: SINGLE, 2025: JOINT, 2026: HEAD}, through=2026)
     assert [years[y][""].carried_in_short for y in (2024, 2025, 2026)] == [0, 17000, 14000]
     assert [years[y][""].filing_status for y in (2024, 2025, 2026)] == [SINGLE, JOINT, HEAD]
+
+
+def test_after_separate_returns_a_single_return_carries_in_only_the_filers_own():
+    # 2025 separately: the first spouse carries 3,500 long-term out (5,000 - 1,500), the second
+    # 8,500 (10,000 - 1,500). 2026 single: the filer's alone; the other's is shown, not carried.
+    results = {2025: {"first": (D(0), D(-5000)), "second": (D(0), D(-10000))}}
+    for filer, kept, left in (("first", 3500, 8500), ("second", 8500, 3500)):
+        for status in (SINGLE, HEAD):
+            sheet = _sheets(results, {2025: SEPARATE, 2026: status}, through=2026, filer=filer)[2026][""]
+            assert (sheet.carried_in_long, sheet.not_carried_long) == (kept, left)
+            assert (sheet.deduction, sheet.carried_out_long) == (3000, kept - 3000)
+
+
+def test_after_a_joint_return_a_single_return_carries_in_the_filers_part():
+    # 2025 jointly: only the second spouse lost (10,000 short-term); 7,000 carried out, all theirs.
+    # 2026 the first files alone (a divorce, or the second's death: Pub. 550, a decedent's loss ends
+    # with their final return): nothing carried in, 7,000 shown as not carried; the second alone: 7,000.
+    results = {2025: {"second": (D(-10000), D(0))}}
+    years = _sheets(results, {2025: JOINT, 2026: SINGLE}, through=2027)
+    assert (years[2026][""].carried_in_short, years[2026][""].not_carried_short) == (0, 7000)
+    assert (years[2027][""].carried_in_short, years[2027][""].not_carried_short) == (0, 0)
+    years = _sheets(results, {2025: JOINT, 2026: SINGLE}, through=2027, filer="second")
+    assert (years[2026][""].carried_in_short, years[2026][""].not_carried_short) == (7000, 0)
+    assert years[2027][""].carried_in_short == 4000
+    # both lost in the joint year: each keeps their share, by their own loss
+    years = _sheets({2025: {"first": (D(-4000), D(0)), "second": (D(-12000), D(0))}}, {2025: JOINT, 2026: HEAD},
+                    through=2026, filer="second")
+    assert (years[2026][""].carried_in_short, years[2026][""].not_carried_short) == (9750, 3250)
+
+
+def test_a_single_years_carryover_is_the_filers_whatever_the_accounts_say():
+    # single throughout, an account marked as the second spouse's: one taxpayer, the loss continues whole
+    years = _sheets({2024: {"second": (D(-9000), D(0))}}, {2024: SINGLE, 2025: SINGLE}, through=2025)
+    assert years[2025][""].carried_in_short == 6000 and years[2025][""].not_carried_short == 0
+    # an opening carryover into a single year is the filer's, whoever files
+    years = _sheets({}, {2025: SINGLE, 2026: HEAD}, through=2026, filer="second",
+                    opening=(2025, {"first": (D(0), D(5000)), "second": (D(0), D(0))}))
+    assert (years[2026][""].carried_in_long, years[2026][""].not_carried_long) == (2000, 0)
 
 
 def test_the_opening_carryover_of_a_separate_year_is_each_spouses():
@@ -195,12 +235,14 @@ def test_with_one_status_every_year_the_sheets_are_the_old_chains(case):
 YEARS = range(2021, 2027)
 
 
-def _plain(sales, statuses, opening):
+def _plain(sales, statuses, opening, filer):
     """Every year in integer cents: a return nets its owners' sales with its carried loss, deducts at
     most its limit (short-term first), carries the rest with its character. A spouse's own sales are
     their accounts' and half of the joint account's (the second's half toward zero). Filing separately
     each spouse carries their own; jointly, the carryover of each character is split in proportion to
-    each spouse's own net loss of it (the second's share rounded half up)."""
+    each spouse's own net loss of it (the second's share rounded half up); single or head of
+    household, the return is the filer's: it carries in the filer's part only, and all it carries out
+    is theirs."""
     def worksheet(short, long, limit):
         net = short + long
         deducted = min(limit, -net) if net < 0 else 0
@@ -209,7 +251,10 @@ def _plain(sales, statuses, opening):
         from_short = min(deducted, short_loss)
         return net, deducted, short_loss - from_short, long_loss - (deducted - from_short)
 
+    other = "second" if filer == "first" else "first"
     carried = dict(opening)  # spouse -> [short, long] carried into the year
+    if statuses[YEARS[0]] in (SINGLE, HEAD):
+        carried = {filer: opening["first"], other: (0, 0)}
     out = {}
     for year in YEARS:
         status = statuses[year]
@@ -225,6 +270,12 @@ def _plain(sales, statuses, opening):
                 net, deducted, cs, cl = worksheet(own[s][0] - carried[s][0], own[s][1] - carried[s][1], 150_000)
                 out[(year, s)] = (net, deducted, cs, cl)
                 carried[s] = (cs, cl)
+        elif status in (SINGLE, HEAD):
+            total = [owned["first"][t] + owned["second"][t] + owned["joint"][t] for t in (0, 1)]
+            net, deducted, cs, cl = worksheet(total[0] - carried[filer][0], total[1] - carried[filer][1], 300_000)
+            out[(year, "")] = (net, deducted, cs, cl)
+            out[(year, "left")] = carried[other]
+            carried = {filer: (cs, cl), other: (0, 0)}
         else:
             total = [owned["first"][t] + owned["second"][t] + owned["joint"][t] for t in (0, 1)]
             net, deducted, cs, cl = worksheet(total[0] - carried["first"][0] - carried["second"][0],
@@ -241,33 +292,38 @@ def _plain(sales, statuses, opening):
 
 @st.composite
 def _household_case(draw):
-    statuses = {y: draw(st.sampled_from((JOINT, SEPARATE, SEPARATE, SINGLE))) for y in YEARS}
+    statuses = {y: draw(st.sampled_from((JOINT, SEPARATE, SEPARATE, SINGLE, HEAD))) for y in YEARS}
     sales = {(y, o): (draw(st.integers(-2_000_000, 1_000_000)), draw(st.integers(-2_000_000, 1_000_000)))
              for y in YEARS for o in ("first", "second", "joint") if draw(st.booleans())}
     opening = {"first": (draw(st.integers(0, 900_000)), draw(st.integers(0, 900_000))),
                "second": (draw(st.integers(0, 900_000)), draw(st.integers(0, 900_000)))
                if statuses[2021] == SEPARATE else (0, 0)}
-    return statuses, sales, opening
+    return statuses, sales, opening, draw(st.sampled_from(("first", "second")))
 
 
 @settings(max_examples=400, deadline=None)
 @given(_household_case())
 def test_sheets_across_changes_agree_with_a_plain_reading_in_cents(case):
-    statuses, sales, opening = case
+    statuses, sales, opening, filer = case
     results = {}
     for (year, owner), (short, long) in sales.items():
         results.setdefault(year, {})[owner] = (D(short) / 100, D(long) / 100)
     years = household_sheets(results, status_of=statuses.__getitem__, through=2026,
-                             opening=(2021, {s: (D(v[0]) / 100, D(v[1]) / 100) for s, v in opening.items()}))
-    want = _plain(sales, statuses, opening)
+                             opening=(2021, {s: (D(v[0]) / 100, D(v[1]) / 100) for s, v in opening.items()}),
+                             filer=filer)
+    want = _plain(sales, statuses, opening, filer)
     for year in YEARS:
         assert sorted(years[year]) == sorted(returns_of(statuses[year]))
         for key, sheet in years[year].items():
             got = tuple(int(v * 100) for v in (sheet.net, sheet.deduction, sheet.carried_out_short,
                                                sheet.carried_out_long))
             assert got == want[(year, key)], (year, key, got, want[(year, key)])
-        # what a year carries out is what the next carries in, whatever the change between them
+            left = tuple(int(v * 100) for v in (sheet.not_carried_short, sheet.not_carried_long))
+            assert left == want.get((year, "left"), (0, 0)), (year, key, left)
+        # what a year carries out is what the next carries in or shows as not carried (the other
+        # spouse's, on one person's return), whatever the change between them
         if year + 1 in years:
             out = [sum((getattr(s, f) for s in years[year].values()), D(0)) for f in ("carried_out_short", "carried_out_long")]
-            into = [sum((getattr(s, f) for s in years[year + 1].values()), D(0)) for f in ("carried_in_short", "carried_in_long")]
+            into = [sum((getattr(s, f) + getattr(s, g) for s in years[year + 1].values()), D(0))
+                    for f, g in (("carried_in_short", "not_carried_short"), ("carried_in_long", "not_carried_long"))]
             assert out == into

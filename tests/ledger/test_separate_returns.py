@@ -75,8 +75,8 @@ def test_worked_example_one_spouses_loss_does_not_offset_the_others_gain(book, p
     assert rows == [first, second] and isinstance(total, ScheduleDSum)
     assert (total.net, total.deduction, total.taxable_long, total.carried_out_short) == (0, 1500, 10000, 8500)
     assert schedule_d_csv([first, second]).splitlines()[1:] == [
-        "HH-OK,The Okafors,Married filing separately,first,2026,-10000,0,-10000,0,0,0,-10000,1500,1500,0,0,8500,0",
-        "HH-OK,The Okafors,Married filing separately,second,2026,0,0,0,10000,0,10000,10000,1500,0,0,10000,0,0",
+        "HH-OK,The Okafors,Married filing separately,first,2026,-10000,0,-10000,0,0,0,-10000,1500,1500,0,0,8500,0,0,0",
+        "HH-OK,The Okafors,Married filing separately,second,2026,0,0,0,10000,0,10000,10000,1500,0,0,10000,0,0,0,0",
     ]
     # and the loss carried into 2027 stays with spouse A
     assert loss_carried_into([household], 2027) == {(household.pk, "first"): (8500, 0), (household.pk, "second"): (0, 0)}

@@ -52,6 +52,18 @@ def test_the_file_sets_whose_each_account_is_and_each_spouses_carryover(book):
     assert Household.objects.get(external_id="H-1").filing_status == "married_separate"
 
 
+def test_the_file_says_whose_return_a_single_year_after_married_ones_is(book):
+    accounts_import(source=(b"account_number,account_name,household_id,filing_status,sole_filer\n"
+                            b"A-100,Smith Joint,H-1,single,Second spouse\n"), as_of=AS_OF)
+    assert Household.objects.get(external_id="H-1").sole_filer == "second"
+    with pytest.raises(ImportRejected) as excinfo:
+        accounts_import(source=b"account_number,account_name,household_id,sole_filer\nA-100,Smith Joint,H-1,both\n",
+                        as_of=AS_OF)
+    assert problems_of(excinfo) == [(2, "sole_filer", "'both' is not whose return a single or head-of-household year "
+                                                      "after married years is; write first or second")]
+    assert Household.objects.get(external_id="H-1").sole_filer == "second"
+
+
 def test_the_file_sets_a_filing_status_from_a_year_and_a_new_households_for_every_year(book):
     summary = accounts_import(source=(
         b"account_number,account_name,household_id,filing_status,filing_status_from\n"

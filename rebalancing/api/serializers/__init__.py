@@ -227,7 +227,7 @@ class HouseholdSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "external_id", "advisors", "template", "overrides", "managed_as", "model",
                   "household_overrides", "household_settings", "filing_status", "carryforward_year",
                   "carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
-                  "carryforward_second_long_term", "tax_returns", "filing_history"]
+                  "carryforward_second_long_term", "sole_filer", "tax_returns", "filing_history"]
 
     def get_advisors(self, household) -> list[str]:
         return [u.get_username() for u in household.advisors]

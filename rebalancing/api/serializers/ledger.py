@@ -138,6 +138,10 @@ class ScheduleDSheetSerializer(serializers.Serializer):
     taxable_long = _money(help_text="Net capital gain taxed at the long-term rate")
     carried_out_short = _money(help_text="Short-term loss carried into the next year")
     carried_out_long = _money(help_text="Long-term loss carried into the next year")
+    not_carried_short = _money(help_text="A single or head-of-household year after years filed as a married couple: "
+                                         "the other spouse's short-term loss carried out of the year before, which "
+                                         "does not continue on this return (it is theirs; Household.sole_filer)")
+    not_carried_long = _money(help_text="The same, long-term")
 
 
 class ScheduleDSerializer(serializers.Serializer):
