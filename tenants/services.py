@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Count, Q
+from django.http.request import validate_host
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -128,6 +129,13 @@ def firm_create(
             f"this one has {len(admin_email)}.", detail={"field": "admin_email"},
         )
     host = _validate_host(domain or f"{slug}.{settings.BASE_DOMAIN}")
+    if not validate_host(host, settings.ALLOWED_HOSTS):
+        # A host the deployment does not answer on: the firm, and its admin's one-time link, would be dead.
+        raise ValidationFailed(
+            f"This deployment does not serve {host!r}: a firm's host is under {settings.BASE_DOMAIN} (e.g. "
+            f"{slug}.{settings.BASE_DOMAIN}), or one added to ALLOWED_HOSTS first.",
+            detail={"field": "domain", "value": host},
+        )
 
     with schema_context("public"), transaction.atomic():
         existing = Firm.objects.select_for_update().filter(slug=slug).first()

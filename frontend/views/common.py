@@ -131,6 +131,9 @@ def provider_page(roles=STAFF, *, post=None):
             held = set(user_roles(request.user, ProviderRole))
             if not request.user.is_superuser:
                 if not held & set(access.needs):
+                    if held:  # staff, in another role
+                        names = " or ".join(r.label.lower() for r in access.needs)
+                        raise PermissionDenied(f"Only a {names} may do this.")
                     raise PermissionDenied("The provider console is for provider staff.")
                 if request.method == "POST" and access.post and not held & set(access.post):
                     names = " or ".join(r.label.lower() for r in access.post)

@@ -99,7 +99,10 @@ def test_a_refused_change_names_the_problem_and_changes_nothing(firm_a, posted, 
 def test_only_a_provider_admin_suspends_and_the_same_status_again_changes_nothing(firm_a):
     operator = _provider_client(ProviderRole.PROVIDER_OPERATOR)
     assert "/status/" not in text(operator.get("/"))
-    assert operator.post(f"/firms/{firm_a.slug}/status/", {"status": "suspended", "reason": REASON}).status_code == 403
+    refused = operator.post(f"/firms/{firm_a.slug}/status/", {"status": "suspended", "reason": REASON})
+    # staff in another role: told which role may, and whom to ask (not a firm admin: staff have none)
+    assert refused.status_code == 403 and "Only a provider admin may do this." in text(refused)
+    assert "ask a provider admin to change your role" in text(refused) and "firm admin" not in text(refused)
     assert _provider_client(ProviderRole.PROVIDER_ADMIN).post("/firms/nope/status/", {"status": "active"}).status_code == 404
 
     assert firm_status_set(firm=firm_a, status="suspended", reason=REASON) is True

@@ -56,6 +56,8 @@ def test_a_provider_admin_onboards_a_firm_from_the_console_and_its_admin_gets_a_
     ({"admin_email": "not-an-email"}, "not a valid e-mail", "admin_email"),
     ({"name": "  "}, "needs a name", "name"),
     ({"domain": "bad host!"}, "not a valid host name", "domain"),
+    # a host the deployment does not answer on: the firm and its admin's link would be dead
+    ({"domain": "t1.evil.com"}, "This deployment does not serve &#x27;t1.evil.com&#x27;", "domain"),
 ])
 def test_a_refused_onboarding_names_the_problem_keeps_the_input_and_writes_nothing(changes, message, field):
     client = _provider_client(ProviderRole.PROVIDER_ADMIN)

@@ -60,6 +60,7 @@ def test_hyphenated_slug_maps_to_a_valid_schema_name():
         ({"admin_email": "not-an-email"}, ValidationFailed, "not a valid e-mail"),
         ({"domain": "bad_domain!.example"}, ValidationFailed, "not a valid host name"),
         ({"domain": "-lead.example"}, ValidationFailed, "not a valid host name"),
+        ({"domain": "cedar.example.com"}, ValidationFailed, "This deployment does not serve 'cedar.example.com'"),
         ({"domain": "firm-a.localhost"}, Conflict, "already belongs to another firm"),
         # Too long for its column: named, not the database's (or full_clean's) error.
         ({"name": "N" * 201}, ValidationFailed, "The firm was not saved: name: Ensure this value has at most 200"),
@@ -77,6 +78,11 @@ def test_bad_onboarding_input_is_refused_and_leaves_nothing(changes, error, mess
 
     assert _registry_counts() == before
     assert not schema_exists("firm_cedar")
+
+
+@override_settings(ALLOWED_HOSTS=["localhost", ".localhost", "wealth.cedar.example"])
+def test_a_host_of_its_own_is_served_once_the_deployment_answers_on_it():
+    assert firm_create(**NEW_FIRM, domain="Wealth.Cedar.example").firm.primary_domain == "wealth.cedar.example"
 
 
 def test_duplicate_slug_of_another_firm_is_refused(firm_a):
