@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any
 
 from config.input_limits import numeral_problem
@@ -22,7 +24,8 @@ from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "INSTRUCTION_KINDS", "ParamField", "display_value", "overridable_from_post",
-    "TypedText", "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
+    "TypedRows", "TypedText", "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
+    "rows_as_typed", "vocabulary_options",
 ]
 
 # Leaves typed as percentages (stored as fractions) and in dollars: their one home is effective_parameters.
@@ -37,6 +40,9 @@ INSTRUCTION_KINDS = (
     ("bring_to_model", "Bring to the model at every run (ignore drift bands and the tax budget)"),
 )
 BLANK_ROWS = 2  # empty rows offered under the existing ones
+# The cells of each row of a structured leaf, as the form names its inputs (``p__direct_index__sleeve``).
+ROW_CELLS = {"direct_index": ("sleeve", "max_names", "min_weight"),
+             "instructions": ("kind", "sell", "buy", "quantity", "amount")}
 # Leaves whose values are sectors, tags or asset classes the security master knows (checkbox lists).
 VOCABULARY = {
     "screen.excluded_sectors": "sectors",
@@ -267,14 +273,41 @@ class TypedText(str):
     as typed, beside its error, rather than the stored value or nothing."""
 
 
+class TypedRows(list):
+    """The rows of a direct-index or instructions table as typed in a refused form, cell by cell:
+    rebuilt from what could be read, a row that could not be read (0 names) would come back empty
+    and the next save would drop it."""
+
+
 # The kinds typed as one line of text, which a refusal shows again as typed.
 _TYPED_KINDS = frozenset({"number", "integer", "choice", "symbols", "map", "groups"})
+
+
+def rows_as_typed(post, fields: list[ParamField]) -> dict[str, TypedRows]:
+    """The row tables among ``fields`` that ``post`` sent, by leaf path, as typed (``TypedRows``)."""
+    out = {}
+    for f in fields:
+        cells = ROW_CELLS.get(f.kind)
+        if cells and f.name + "__present" in post:
+            columns = [post.getlist(f"{f.name}__{cell}") for cell in cells]
+            out[f.path] = TypedRows(dict(zip(cells, row, strict=True))
+                                    for row in zip_longest(*columns, fillvalue=""))
+    return out
+
+
+def vocabulary_options(known: list[str], value: Any) -> list[str]:
+    """The words a list or table offers: the security master's, and those the value holds (a sleeve
+    no security is classed in yet), so that what is stored or typed stays chosen."""
+    held = (row["sleeve"] for row in value) if isinstance(value, TypedRows) else value or ()
+    return sorted(set(known) | {word for word in held if word})
 
 
 def input_value(f: ParamField, value: Any) -> Any:
     """The value as the form control shows it."""
     if isinstance(value, TypedText):
         return str(value)
+    if isinstance(value, TypedRows):
+        return list(value)
     if f.kind in ("direct_index", "instructions"):
         return _rows(f, value)
     if f.kind == "groups":
@@ -409,7 +442,7 @@ def parse_substitutes(raw: str) -> dict[str, str]:
 
 
 def _parse_direct_index(f: ParamField, post) -> dict[str, dict[str, Any]]:
-    sleeves, names, weights = (post.getlist(f"{f.name}__{part}") for part in ("sleeve", "max_names", "min_weight"))
+    sleeves, names, weights = (post.getlist(f"{f.name}__{part}") for part in ROW_CELLS["direct_index"])
     out: dict[str, dict[str, Any]] = {}
     for n, sleeve in enumerate(sleeves):
         sleeve = sleeve.strip()
@@ -430,7 +463,7 @@ def _parse_direct_index(f: ParamField, post) -> dict[str, dict[str, Any]]:
 
 
 def _parse_instructions(f: ParamField, post) -> list[dict[str, Any]]:
-    parts = {p: post.getlist(f"{f.name}__{p}") for p in ("kind", "sell", "buy", "quantity", "amount")}
+    parts = {p: post.getlist(f"{f.name}__{p}") for p in ROW_CELLS["instructions"]}
     kinds = dict(INSTRUCTION_KINDS)
     out = []
     for n, kind in enumerate(parts["kind"]):
@@ -459,21 +492,29 @@ def _parse_instructions(f: ParamField, post) -> list[dict[str, Any]]:
 
 # --- A template's override limits -----------------------------------------------------------------
 
-def overridable_rows(overridable: dict[str, Any], errors: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def overridable_rows(overridable: dict[str, Any], errors: dict[str, str] | None = None,
+                     typed=None) -> list[dict[str, Any]]:
     """One row per leaf for the template form: may households and accounts override it, and within
-    which limits (in the leaf's unit: % for fractions, $ for amounts)."""
+    which limits (in the leaf's unit: % for fractions, $ for amounts). ``typed``: a refused form's
+    POST, whose ticks and limits are shown as typed instead, the rows that could not be read too
+    (read back, they would come back unticked and the next save would drop them)."""
     from rebalancing.effective_parameters import override_limits
 
     rows = []
     for f in FIELDS:
-        limits = override_limits(f.path, overridable or {})
+        if typed is not None:
+            allowed = typed.get(f"ov__{f.name}") == "yes"
+            low, high = typed.get(f"ov_min__{f.name}", ""), typed.get(f"ov_max__{f.name}", "")
+            chosen = typed.getlist(f"ov_choices__{f.name}")
+        else:
+            limits = override_limits(f.path, overridable or {})
+            allowed, limits = limits is not None, limits or {}
+            low, high = _unit_text(f, limits.get("min")), _unit_text(f, limits.get("max"))
+            chosen = limits.get("choices", [c for c, _ in f.choices])
         numeric = f.kind in ("number", "integer")
         rows.append({
-            "field": f, "allowed": limits is not None,
-            "min": _unit_text(f, (limits or {}).get("min")) if numeric else None,
-            "max": _unit_text(f, (limits or {}).get("max")) if numeric else None,
-            "choices": [(c, label, c in (limits or {}).get("choices", [c for c, _ in f.choices]))
-                        for c, label in f.choices] if f.kind == "choice" else None,
+            "field": f, "allowed": allowed, "min": low if numeric else None, "max": high if numeric else None,
+            "choices": [(c, label, c in chosen) for c, label in f.choices] if f.kind == "choice" else None,
             "error": (errors or {}).get("ov:" + f.path, ""),
         })
     return rows
@@ -483,6 +524,14 @@ def _unit_text(f: ParamField, value) -> str:
     if value is None:
         return ""
     return f"{value * 100:g}" if f.percent else f"{value:g}"
+
+
+def overridable_beyond_table(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored limits the table has no row for - a household setting's (``household.*``), a
+    sleeve's own leaf under the direct index - which a save of the page keeps: it can neither show
+    nor change them (read from the table alone, every save dropped them)."""
+    paths = [f.path for f in FIELDS]
+    return {k: v for k, v in stored.items() if not any(k == p or p.startswith(k + ".") for p in paths)}
 
 
 def overridable_from_post(post) -> tuple[dict[str, Any], dict[str, str]]:

@@ -17,9 +17,12 @@ from frontend.parameter_forms import (
     FIELDS,
     BoundField,
     group_fields,
+    overridable_beyond_table,
     overridable_from_post,
     overridable_rows,
     parse_fields,
+    rows_as_typed,
+    vocabulary_options,
 )
 from frontend.query import int_param
 from rebalancing.access import accounts_visible_to
@@ -59,12 +62,15 @@ def template_list(request):
         "templates": templates, "can_manage": user_can(request.user, Capability.MANAGE_MODELS)})
 
 
-def _template_fields(values: dict[str, Any], errors: dict[str, str] | None = None) -> list[BoundField]:
+def _template_fields(values: dict[str, Any], errors: dict[str, str] | None = None, typed=None) -> list[BoundField]:
+    """The form's fields; ``typed``, a refused POST, gives the row tables (direct index, instructions)
+    as typed, since a row that could not be read is missing from ``values``."""
     vocab = _vocabularies()
+    rows = rows_as_typed(typed, FIELDS) if typed is not None else {}
     bound = []
     for f in FIELDS:
-        value = value_at(values, f.path)
-        options = sorted(set(vocab[f.vocabulary]) | set(value or ())) if f.vocabulary else None
+        value = rows[f.path] if f.path in rows else value_at(values, f.path)
+        options = vocabulary_options(vocab[f.vocabulary], value) if f.vocabulary else None
         bound.append(BoundField(f, value, inherited=value_at(DEFAULTS, f.path), error=(errors or {}).get(f.path, ""),
                                 options=options))
     return bound
@@ -85,16 +91,18 @@ def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     return unflatten(changed), overridable, errors
 
 
-def _template_context(request, template, *, values=None, errors=None, overridable=None, message="", creating=False):
+def _template_context(request, template, *, values=None, errors=None, overridable=None, typed=None, message="",
+                      creating=False):
+    """The template page; ``typed``: the POST just refused, whose rows are shown as typed."""
     values = merge_parameter_dicts(DEFAULTS, values if values is not None else (template.parameters if template else {}))
     visible = accounts_visible_to(request.user)
     return {
-        "template": template, "creating": creating, "groups": group_fields(_template_fields(values, errors)),
+        "template": template, "creating": creating, "groups": group_fields(_template_fields(values, errors, typed)),
         "kept_household": posted_kept(request, "template-household"),
         "errors": errors or {}, "message": message,
         "limit_errors": any(k.startswith("ov:") for k in (errors or {})),
         "overridable_rows": overridable_rows(
-            overridable if overridable is not None else (template.overridable if template else {}), errors),
+            overridable if overridable is not None else (template.overridable if template else {}), errors, typed),
         "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
         "accounts": visible.governed_by(template).count() if template else 0,
         "leaves": [(p, v) for p, v in flatten_parameters(template.parameters or {}).items()] if template else [],
@@ -107,6 +115,7 @@ def template_detail(request, pk: int):
     template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
     if request.method == "POST":
         parameters, overridable, errors = _template_from_post(request.POST)
+        overridable = overridable_beyond_table(template.overridable or {}) | overridable
         name = request.POST.get("name", "").strip() or template.name
         if not errors:
             try:
@@ -120,6 +129,7 @@ def template_detail(request, pk: int):
                 warn_unknown_symbols(request, parameters)
                 return redirect("template_detail", pk=template.pk)
         context = _template_context(request, template, values=parameters, errors=errors, overridable=overridable,
+                                    typed=request.POST,
                                     message=errors.get("__all__", "Some values could not be read; see below."))
         return render(request, "frontend/template_detail.html", context, status=400)
     return render(request, "frontend/template_detail.html", _template_context(request, template))
@@ -147,6 +157,7 @@ def template_create(request):
                 warn_unknown_symbols(request, parameters)
                 return redirect("template_detail", pk=template.pk)
         context = _template_context(request, None, values=parameters, errors=errors, overridable=overridable,
+                                    typed=request.POST,
                                     message=errors.get("__all__", "Some values could not be read; see below."),
                                     creating=True)
         return render(request, "frontend/template_detail.html", context, status=400)

@@ -4,10 +4,13 @@ and against what it wrote (rows and audit events)."""
 
 import html
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django_tenants.utils import tenant_context
 
+from frontend.parameter_forms import FIELDS
+from rebalancing.effective_parameters import override_limits
 from rebalancing.models import Account, Household, ParameterTemplate
 from tenants.audit.models import AuditEvent
 
@@ -703,3 +706,127 @@ def test_a_firm_admin_adds_the_substitutes_suggested_by_correlation(firm_a, book
     advisor_page = as_user("advisor").get("/securities/substitutes/?suggest=1").content.decode()
     assert advisor_page.count(">the same<") == 2  # saved: the substitutes are now the suggested ones
     assert "Add the" not in advisor_page  # suggestions are read by all; saving them is the firm admin's
+
+
+class _BrowserForm(HTMLParser):
+    """What a browser sends for the form ``form_id`` as the page renders it: text and hidden inputs,
+    ticked boxes, each select's chosen option (else its first), textareas."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id, self.inside, self.sent = form_id, False, []
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        elif not self.inside:
+            return
+        elif tag == "input" and a.get("name") and a.get("type") not in ("submit", "button"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.sent.append((a["name"], a.get("value") or ""))
+        elif tag == "select":
+            self._select = [a["name"], None, None]  # name, first option, chosen option
+        elif tag == "option" and self._select:
+            self._select[1] = a.get("value") or "" if self._select[1] is None else self._select[1]
+            if "selected" in a:
+                self._select[2] = a.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = [a["name"], ""]
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select" and self._select:
+            name, first, chosen = self._select
+            self.sent.append((name, chosen if chosen is not None else first or ""))
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            self.sent.append(tuple(self._textarea))
+            self._textarea = None
+
+
+def _template_form(response) -> dict[str, list[str]]:
+    parser = _BrowserForm("template-form")
+    parser.feed(response.content.decode())
+    form: dict[str, list[str]] = {}
+    for name, value in parser.sent:
+        if name != "csrfmiddlewaretoken":
+            form.setdefault(name, []).append(value)
+    return form
+
+
+def test_a_refused_template_form_comes_back_as_typed_and_a_second_save_drops_nothing(firm_a, book, as_user):
+    # given a template with two direct-index sleeves, a standing instruction and override limits
+    template = book["template"]
+    with tenant_context(firm_a):
+        template.parameters = {**template.parameters, "instructions": [{"kind": "raise_cash", "amount": 2500.0}],
+                               "direct_index": {"us_equity": {"max_names": 200, "min_position_weight": 0.0005},
+                                                "real_estate": {"max_names": 50, "min_position_weight": 0.001}}}
+        template.save()
+        stored = ParameterTemplate.objects.get(pk=template.pk)
+    before = (stored.parameters, stored.overridable)
+    client = as_user("admin")
+    url = f"/templates/{template.pk}/"
+    shown = _template_form(client.get(url))
+    assert shown["p__direct_index__sleeve"][:2] == ["us_equity", "real_estate"]
+    assert shown["ov__p__cash__target"] == ["yes"] and shown["ov_max__p__cash__target"] == ["5"]
+
+    def unchanged():
+        with tenant_context(firm_a):
+            after = ParameterTemplate.objects.get(pk=template.pk)
+        return (after.parameters, after.overridable) == before
+
+    for change, problem in (
+        ({"p__direct_index__max_names": ["0", "50", "", ""]}, "us equity: at least 1 name"),  # case A
+        ({"ov_min__p__cash__target": ["5"], "ov_max__p__cash__target": ["1"]}, "Target: the minimum is above the maximum"),
+        ({"p__instructions__amount": ["", "", ""]}, "row 1: give the amount of cash to raise"),
+        ({"p__cash__floor": ["3"]}, "cash.floor (0.03) must not be above cash.target"),  # the engine's rule
+    ):
+        typed = {**shown, **change}
+        # when the form is saved with a mistake in one row
+        refused = client.post(url, typed)
+        # then the refusal names that mistake, every row and field comes back as typed, nothing is written
+        assert refused.status_code == 400 and problem in text(refused), problem
+        assert "choose the sleeve" not in text(refused)
+        assert _template_form(refused) == typed
+        assert unchanged()
+        # and saving the page again as it came back is refused the same way, still writing nothing
+        again = client.post(url, _template_form(refused))
+        assert again.status_code == 400 and problem in text(again) and unchanged(), problem
+
+    # the direct-index rows, the instruction and the limits survive a refusal next to them, then a correction
+    corrected = {**shown, "p__direct_index__max_names": ["0", "50", "", ""]}
+    corrected = {**_template_form(client.post(url, corrected)), "p__direct_index__max_names": ["150", "50", "", ""]}
+    assert client.post(url, corrected).status_code == 302
+    with tenant_context(firm_a):
+        after = ParameterTemplate.objects.get(pk=template.pk)
+    assert after.parameters["direct_index"] == {"us_equity": {"max_names": 150, "min_position_weight": 0.0005},
+                                                "real_estate": {"max_names": 50, "min_position_weight": 0.001}}
+    assert after.parameters["instructions"] == [{"kind": "raise_cash", "amount": 2500.0}]
+    assert all(override_limits(f.path, after.overridable) == override_limits(f.path, before[1]) for f in FIELDS)
+
+
+def test_a_save_of_the_template_page_keeps_the_limits_it_has_no_row_for(firm_a, book, as_user):
+    # given limits the page's table cannot show: a household setting's and a sleeve's own leaf
+    template = book["template"]
+    beyond = {"household.tax_budget": {"min": 0, "max": 20000},
+              "direct_index.us_equity.max_names": {"min": 50, "max": 500}}
+    with tenant_context(firm_a):
+        template.overridable = {**template.overridable, **beyond}
+        template.save()
+    client = as_user("admin")
+    url = f"/templates/{template.pk}/"
+    # when the page is saved as it shows, with one limit of the table changed
+    form = {**_template_form(client.get(url)), "ov_max__p__cash__target": ["4"]}
+    assert client.post(url, form).status_code == 302
+    # then the table's change is saved and the limits beyond it are kept
+    with tenant_context(firm_a):
+        after = ParameterTemplate.objects.get(pk=template.pk).overridable
+    assert {k: after.get(k) for k in beyond} == beyond
+    assert after["cash.target"]["max"] == 0.04
