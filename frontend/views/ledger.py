@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -262,6 +263,13 @@ def _period(request) -> dict:
             "years": list(range(today.year, today.year - 8, -1))}
 
 
+def _downloaded_period(period: dict) -> None:
+    """A download is a file of the period asked for: a period that could not be used is refused by
+    name, not replaced by the whole year as the page (which says so) shows it."""
+    if period["period_error"]:
+        raise BadRequest(period["period_error"].split(";")[0] + ".")
+
+
 def _report_accounts(request):
     accounts = accounts_visible_to(request.user)
     household = request.GET.get("household", "").strip()
@@ -308,6 +316,8 @@ def report_realised(request):
     period = _period(request)
     report = reports.realised_gains(accounts=_report_accounts(request), start=period["start"], end=period["end"])
     download = request.GET.get("download")
+    if download:
+        _downloaded_period(period)
     stamp = f"{report.start:%Y%m%d}-{report.end:%Y%m%d}"
     if download == "lots":
         return _csv_response(request, reports.realised_lots_csv(report), f"realised-lots-{stamp}.csv",
@@ -358,6 +368,7 @@ def report_harvest(request):
     period = _period(request)
     rows = reports.harvest(accounts=_report_accounts(request), start=period["start"], end=period["end"])
     if request.GET.get("download") == "csv":
+        _downloaded_period(period)
         return _csv_response(request, reports.harvest_csv(rows),
                              f"harvest-{period['start']:%Y%m%d}-{period['end']:%Y%m%d}.csv", "report.harvest")
     months: dict[str, list[Decimal]] = {}

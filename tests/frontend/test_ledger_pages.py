@@ -193,6 +193,18 @@ def test_the_realised_gains_report_totals_per_account_and_household(ledger, as_u
     assert "No lot was sold from 2025-01-01 to 2025-12-31" in empty
 
 
+@pytest.mark.parametrize("page", ["/reports/realised/", "/reports/harvest/"])
+def test_a_period_that_ends_before_it_starts_is_named_and_never_downloaded_as_another(ledger, as_user, page):
+    admin = as_user("admin")
+    shown = text(admin.get(f"{page}?start=2026-12-01&end=2026-01-01"))
+    assert "The period starts after it ends; the whole year is shown." in shown
+    download = "csv" if "harvest" in page else "lots"
+    refused = admin.get(f"{page}?start=2026-12-01&end=2026-01-01&download={download}")
+    assert refused.status_code == 400 and "The period starts after it ends." in text(refused)
+    unread = admin.get(f"{page}?start=2026-13-01&download={download}")
+    assert unread.status_code == 400 and "A date could not be read (YYYY-MM-DD)." in text(unread)
+
+
 def test_an_advisor_reports_only_their_accounts(ledger, as_user):
     page = text(as_user("advisor").get(f"/reports/realised/?{YEAR}"))
     assert "F-000" in page and "F-002" not in page
