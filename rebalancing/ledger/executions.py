@@ -116,6 +116,9 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
         if order is None:
             problems.add(row.line, "order_id", f"order {row.order_id!r} is not known")
             continue
+        if isinstance(row.trade_date, date) and row.trade_date < order.released_on:
+            problems.add(row.line, "trade_date", f"{row.trade_date} is before order {order.order_id} was released, on "
+                         f"{order.released_on}: a {row.kind} cannot come before its order")
         if row.account_number and row.account_number != order.account.custodian_number:
             problems.add(row.line, "account_number", f"order {order.order_id} is for account {order.account.custodian_number}")
         if row.symbol and row.symbol != order.security.symbol:

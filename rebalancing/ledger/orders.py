@@ -72,7 +72,7 @@ def orders_create(*, proposal: Proposal, actor=None, today: date | None = None) 
             security=securities[trade["symbol"]], side=side, quantity=quantity,
             reference_price=Decimal(str(trade["price"])).quantize(Decimal("0.000001")),
             lots=lots, reasons=list(trade.get("reasons") or ()),
-            block_id=f"B{day:%Y%m%d}-{side.upper()}-{trade['symbol']}"[:64],
+            block_id=f"B{day:%Y%m%d}-{side.upper()}-{trade['symbol']}"[:64], released_on=day,
         ))
     Order.objects.bulk_create(orders)  # the table's check constraints guard quantities
     if orders:

@@ -49,6 +49,10 @@ class Order(models.Model):
     lots = models.JSONField(default=list, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     block_id = models.CharField(max_length=64, db_index=True, help_text="Release day, side and security")
+    # The book's day of the release (``created_at`` is the clock's): no fill or cancel is dated before
+    # it - a lot acquired before its order existed would rest its holding period and wash-sale
+    # window on an impossible date.
+    released_on = models.DateField(help_text="The day the proposal was released")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     filled_quantity = models.DecimalField(**_SHARES, default=0)
     cancelled_quantity = models.DecimalField(**_SHARES, default=0)

@@ -674,11 +674,12 @@ def test_a_withdrawal_decided_released_and_filled_in_the_browser_is_paid_out_and
     for pk in ids:
         assert "released" in pm.post(f"/proposals/{pk}/decide/", {"action": "release"}, follow=True).content.decode()
     with tenant_context(firm_a):
-        rows = ["external_id,order_id,kind,quantity,price,trade_date"] + [
-            f"X{o.pk},{o.order_id},fill,{o.quantity},{o.reference_price},{AS_OF.isoformat()}"
-            for o in Order.objects.filter(proposal__run=flow.run)]
+        orders = list(Order.objects.filter(proposal__run=flow.run))
+        rows = ["external_id,order_id,kind,quantity,price,trade_date"] + [  # filled the day they were released
+            f"X{o.pk},{o.order_id},fill,{o.quantity},{o.reference_price},{o.released_on.isoformat()}" for o in orders]
     upload = SimpleUploadedFile("fills.csv", "\n".join(rows).encode(), content_type="text/csv")
-    assert pm.post("/ledger/executions/", {"file": upload, "as_of": AS_OF.isoformat()}).status_code == 200
+    filled_on = max(o.released_on for o in orders).isoformat()
+    assert pm.post("/ledger/executions/", {"file": upload, "as_of": filled_on}).status_code == 200
 
     page = advisor.get(_url(lees["household"])).content.decode()
     with tenant_context(firm_a):

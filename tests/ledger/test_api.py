@@ -19,7 +19,8 @@ API = "/api/v1"
 
 @pytest.fixture
 def sale(book, pm):
-    [order] = release(book["account"], [sell("VTI", 120, 100.0, [("A-1-L2", 50), ("A-1-L1", 70)])], pm=pm)
+    [order] = release(book["account"], [sell("VTI", 120, 100.0, [("A-1-L2", 50), ("A-1-L1", 70)])], pm=pm,
+                      as_of=date(2026, 11, 18))
     return order
 
 
@@ -73,8 +74,8 @@ def test_order_files_come_per_account_and_per_block(firm_a, client_for, pm, sale
     blocks = client.get(f"{API}/order-files/", {"layout": "blocks"})
 
     assert per_order["Content-Type"].startswith("text/csv")
-    assert per_order.content.decode().splitlines()[1].startswith(f"{sale.order_id},B20261120-SELL-VTI,A-1,VTI,sell,120")
-    assert blocks.content.decode().splitlines()[1].startswith("B20261120-SELL-VTI,VTI,sell,120,100,")
+    assert per_order.content.decode().splitlines()[1].startswith(f"{sale.order_id},B20261118-SELL-VTI,A-1,VTI,sell,120")
+    assert blocks.content.decode().splitlines()[1].startswith("B20261118-SELL-VTI,VTI,sell,120,100,")
 
 
 def test_a_reconciliation_is_posted_then_accepted(firm_a, client_for, pm, book):

@@ -20,12 +20,15 @@ def run(*args) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+RELEASED = date(2026, 11, 17)  # the orders' day; the fills below are of that day
+
+
 @pytest.fixture
 def orders(book, pm):
     other = make_account("A-2", model=book["model"], holdings=[("VTI", 10, 900, date(2020, 1, 2))])
     first = release(book["account"], [sell("VTI", 120, 100.0, [("A-1-L2", 50), ("A-1-L1", 70)]), buy("BND", 10, 80.0)],
-                    pm=pm)
-    second = release(other, [sell("VTI", 5, 100.0, [("A-2-L1", 5)])], pm=pm)
+                    pm=pm, as_of=RELEASED)
+    second = release(other, [sell("VTI", 5, 100.0, [("A-2-L1", 5)])], pm=pm, as_of=RELEASED)
     return first + second
 
 
@@ -38,15 +41,15 @@ def test_open_orders_are_exported_per_account_and_per_block(firm_a, orders):
     assert per_order.splitlines() == [
         "order_id,block_id,account_number,symbol,side,quantity,open_quantity,order_type,limit_price,"
         "reference_price,time_in_force,lot_method,lots",
-        f"{sale.order_id},B20261120-SELL-VTI,A-1,VTI,sell,120,120,MKT,,100,DAY,SPECIFIC_LOTS,A-1-L2:50|A-1-L1:70",
-        f"{bonds.order_id},B20261120-BUY-BND,A-1,BND,buy,10,10,MKT,,80,DAY,,",
-        f"{other.order_id},B20261120-SELL-VTI,A-2,VTI,sell,5,5,MKT,,100,DAY,SPECIFIC_LOTS,A-2-L1:5",
+        f"{sale.order_id},B20261117-SELL-VTI,A-1,VTI,sell,120,120,MKT,,100,DAY,SPECIFIC_LOTS,A-1-L2:50|A-1-L1:70",
+        f"{bonds.order_id},B20261117-BUY-BND,A-1,BND,buy,10,10,MKT,,80,DAY,,",
+        f"{other.order_id},B20261117-SELL-VTI,A-2,VTI,sell,5,5,MKT,,100,DAY,SPECIFIC_LOTS,A-2-L1:5",
     ]
     assert blocks.splitlines() == [
         "block_id,symbol,side,block_quantity,reference_price,order_id,account_number,quantity,lots",
-        f"B20261120-BUY-BND,BND,buy,10,80,{bonds.order_id},A-1,10,",
-        f"B20261120-SELL-VTI,VTI,sell,125,100,{sale.order_id},A-1,120,A-1-L2:50|A-1-L1:70",
-        f"B20261120-SELL-VTI,VTI,sell,125,100,{other.order_id},A-2,5,A-2-L1:5",
+        f"B20261117-BUY-BND,BND,buy,10,80,{bonds.order_id},A-1,10,",
+        f"B20261117-SELL-VTI,VTI,sell,125,100,{sale.order_id},A-1,120,A-1-L2:50|A-1-L1:70",
+        f"B20261117-SELL-VTI,VTI,sell,125,100,{other.order_id},A-2,5,A-2-L1:5",
     ]
 
 
@@ -59,7 +62,7 @@ def test_a_partly_filled_order_is_exported_with_what_is_left(firm_a, orders, tmp
     exported, _ = run("export_orders", "--firm", firm_a.slug)
 
     assert "executions: 1 rows, 1 created" in summary
-    assert f"{sale.order_id},B20261120-SELL-VTI,A-1,VTI,sell,120,60,MKT,,100,DAY,SPECIFIC_LOTS,A-1-L1:60" in exported
+    assert f"{sale.order_id},B20261117-SELL-VTI,A-1,VTI,sell,120,60,MKT,,100,DAY,SPECIFIC_LOTS,A-1-L1:60" in exported
 
 
 def test_a_refused_executions_file_prints_the_report_and_fails(firm_a, orders, tmp_path):

@@ -24,6 +24,7 @@ from .helpers import buy, cancel, execution_csv, fill, release, sell
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 11, 20)
+RELEASED = date(2026, 11, 16)  # the orders' day: the fills below come after it
 LEDGER_MODELS = (Account, TaxLot, Order, Execution, RealisedLot, TradeRecord, Proposal, AuditEvent)
 
 
@@ -53,14 +54,14 @@ def problems_of(excinfo) -> list[tuple]:
 @pytest.fixture
 def sale(book, pm):
     """An order selling 120 VTI: the short-term loss lot L2 first, then 70 of L1, as the engine chose."""
-    [order] = release(book["account"], [sell("VTI", 120, 100.0, [("A-1-L2", 50), ("A-1-L1", 70)])], pm=pm)
+    [order] = release(book["account"], [sell("VTI", 120, 100.0, [("A-1-L2", 50), ("A-1-L1", 70)])], pm=pm, as_of=RELEASED)
     return order
 
 
 def test_release_makes_orders_naming_the_engines_lots(book, pm, sale):
     assert (sale.order_id, sale.side, sale.quantity, sale.status) == (f"P{sale.proposal_id}-1", "sell", D(120), "open")
     assert sale.lots == [{"lot_id": "A-1-L2", "quantity": "50.000000"}, {"lot_id": "A-1-L1", "quantity": "70.000000"}]
-    assert sale.block_id == "B20261120-SELL-VTI" and sale.proposal.status == Proposal.Status.RELEASED
+    assert sale.block_id == "B20261116-SELL-VTI" and sale.proposal.status == Proposal.Status.RELEASED
     assert AuditEvent.objects.filter(action="orders.create", object_id=str(sale.proposal_id)).exists()
 
 
@@ -145,7 +146,7 @@ def test_a_cancel_closes_what_is_left_of_the_order(book, sale):
 
 
 def test_a_buy_fill_creates_a_lot_whose_basis_includes_fees(book, pm):
-    [order] = release(book["account"], [buy("BND", 10, 80.0)], pm=pm)
+    [order] = release(book["account"], [buy("BND", 10, 80.0)], pm=pm, as_of=RELEASED)
 
     executions_import(source=execution_csv(fill("X-B1", order, 10, "80.00", date(2026, 11, 18), fees="1.50"),
                                            columns=("external_id", "order_id", "quantity", "price", "fees",
@@ -193,6 +194,8 @@ def test_a_malformed_execution_file_is_refused_whole_with_a_row_level_report(boo
         fill("X-1", sale, 10, "100", date(2026, 11, 17)),
         fill("X-6", sale, 500, "100", date(2026, 11, 17)),
         fill("X-7", sale, 10, "100", date(2026, 12, 1)),
+        fill("X-8", sale, 10, "100", date(2026, 11, 15)),  # before the order was released
+        cancel("X-9", sale, date(2026, 1, 5)),
     )
 
     with pytest.raises(ImportRejected) as refused:
@@ -207,6 +210,10 @@ def test_a_malformed_execution_file_is_refused_whole_with_a_row_level_report(boo
         (7, "external_id", "repeats the external id of row 2"),
         (8, "quantity", f"fills 500 shares but 110 of order {sale.order_id} are open"),
         (9, "trade_date", "2026-12-01 is in the future (after 2026-11-20)"),
+        (10, "trade_date", f"2026-11-15 is before order {sale.order_id} was released, on 2026-11-16: a fill cannot "
+                           "come before its order"),
+        (11, "trade_date", f"2026-01-05 is before order {sale.order_id} was released, on 2026-11-16: a cancel "
+                           "cannot come before its order"),
     ]
     assert physical_rows(*LEDGER_MODELS) == before
 
@@ -223,7 +230,7 @@ def test_records_from_the_api_are_reported_by_position(book, sale):
 
 
 def test_a_fill_beyond_the_named_lots_is_refused(book, pm):
-    [order] = release(book["account"], [sell("VTI", 40, 100.0, [("A-1-L2", 30)])], pm=pm)
+    [order] = release(book["account"], [sell("VTI", 40, 100.0, [("A-1-L2", 30)])], pm=pm, as_of=RELEASED)
 
     with pytest.raises(ImportRejected) as refused:
         executions_import(source=execution_csv(fill("X-1", order, 40, "100", date(2026, 11, 17))), actor="t", as_of=AS_OF)

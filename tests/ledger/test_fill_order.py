@@ -41,7 +41,8 @@ def test_a_fill_dated_before_one_already_booked_takes_the_first_named_lot(book, 
     # at 80). The 11-20 fill of 100 is booked first; the 11-18 fill of 50 arrives later. In trade
     # date order the 11-18 fill sells L2 and the 11-20 fill sells L1.
     account = book["account"]
-    [order] = release(account, [sell("VTI", 150, 100.0, [("A-1-L2", 50), ("A-1-L1", 100)])], pm=pm)
+    [order] = release(account, [sell("VTI", 150, 100.0, [("A-1-L2", 50), ("A-1-L1", 100)])], pm=pm,
+                      as_of=date(2026, 11, 18))
     executions_import(source=execution_csv(fill("X-20", order, 100, "101", date(2026, 11, 20))), actor="feed",
                       as_of=AS_OF)
     assert {r[1] for r in realised(account)} == {"A-1-L2", "A-1-L1"}  # as booked: 50 of L2 and 50 of L1
@@ -98,7 +99,8 @@ def test_a_fill_that_cannot_come_first_is_refused_and_nothing_moves(in_firm_a, b
     # taking the first instead would leave the 11-08 fill selling shares not yet bought: refused.
     account = make_account("C-1", model=book["model"], holdings=[
         ("VTI", 10, 1000, date(2026, 1, 5)), ("VTI", 10, 1000, date(2026, 11, 10))])
-    [order] = release(account, [sell("VTI", 20, 100.0, [("C-1-L1", 10), ("C-1-L2", 10)])], pm=pm)
+    [order] = release(account, [sell("VTI", 20, 100.0, [("C-1-L1", 10), ("C-1-L2", 10)])], pm=pm,
+                      as_of=date(2026, 11, 5))
     executions_import(source=execution_csv(fill("Z-2", order, 10, "100", date(2026, 11, 8))), actor="feed", as_of=AS_OF)
     before = ledger_state()
 

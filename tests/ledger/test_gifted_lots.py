@@ -42,7 +42,7 @@ def donee(book):
 
 
 def sold_for(donee, pm, price: str, day: date = date(2026, 11, 2)) -> RealisedLot:
-    [order] = release(donee, [sell("VTI", 100, float(price), [("G1", 100)])], pm=pm)
+    [order] = release(donee, [sell("VTI", 100, float(price), [("G1", 100)])], pm=pm, as_of=day)
     executions_import(source=execution_csv(fill(f"G-{price}", order, 100, price, day)), actor="feed", as_of=AS_OF)
     return RealisedLot.objects.get(account=donee)
 
@@ -99,7 +99,7 @@ def test_random_gifts_match_a_plain_reading_of_section_1015(book, pm):
             gifted = date(2026, 11, 1)
         lots_import(source=lots_file(f"G-{case},L,VTI,{shares},{donor},{donor_start},{gifted},{value}"), as_of=AS_OF)
         price = D(rng.randrange(1, 40_000)) / 100
-        [order] = release(account, [sell("VTI", shares, float(price), [("L", shares)])], pm=pm)
+        [order] = release(account, [sell("VTI", shares, float(price), [("L", shares)])], pm=pm, as_of=date(2026, 11, 2))
         executions_import(source=execution_csv(fill(f"R-{case}", order, shares, str(price), date(2026, 11, 2))),
                           actor="feed", as_of=AS_OF)
         sale = RealisedLot.objects.get(account=account)
@@ -123,7 +123,7 @@ def test_gifted_shares_do_not_wash_a_loss_and_a_loss_on_them_is_washed_by_a_purc
     # A-1 sells its short-term VTI lot at a 1,000 loss on 11-18; on 11-19 A-2 is given ITOT (the same
     # group): not a purchase, no wash sale.
     account = book["account"]
-    [order] = release(account, [sell("VTI", 50, 100.0, [("A-1-L2", 50)])], pm=pm)
+    [order] = release(account, [sell("VTI", 50, 100.0, [("A-1-L2", 50)])], pm=pm, as_of=date(2026, 11, 18))
     executions_import(source=execution_csv(fill("L-S", order, 50, "100", date(2026, 11, 18))), actor="feed",
                       as_of=AS_OF)
     lots_import(source=lots_file("A-2,G1,VTI,100,10000,2020-03-02,2026-09-01,6000",
@@ -212,7 +212,7 @@ def test_a_gifted_lot_taken_back_by_an_earlier_dated_fill_is_the_donors_again(do
     # order, 11-03 sells 50 of G1 at a long-term gain from the donor's basis and holding period.
     lots_import(source=lots_file("A-2,G1,VTI,100,10000,2020-03-02,2026-09-01,6000",
                                  "A-2,P1,VTI,50,4000,2026-10-01,,"), as_of=AS_OF)
-    [order] = release(donee, [sell("VTI", 150, 60.0, [("G1", 100), ("P1", 50)])], pm=pm)
+    [order] = release(donee, [sell("VTI", 150, 60.0, [("G1", 100), ("P1", 50)])], pm=pm, as_of=date(2026, 11, 3))
     executions_import(source=execution_csv(fill("F-A", order, 100, "50", date(2026, 11, 5))), actor="feed",
                       as_of=AS_OF)
     executions_import(source=execution_csv(fill("F-B", order, 50, "120", date(2026, 11, 3))), actor="feed",

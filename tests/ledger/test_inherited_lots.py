@@ -58,7 +58,7 @@ def test_the_holding_period_of_inherited_shares_is_more_than_a_year_on_the_day_t
 
 
 def test_a_sale_of_inherited_shares_weeks_later_is_long_term_and_says_inherited_on_form_8949(heir, pm):
-    [order] = release(heir, [sell("VTI", 100, 90.0, [("H1", 100)])], pm=pm)
+    [order] = release(heir, [sell("VTI", 100, 90.0, [("H1", 100)])], pm=pm, as_of=date(2026, 11, 2))
     executions_import(source=execution_csv(fill("H-S", order, 100, "90", date(2026, 11, 2))), actor="feed",
                       as_of=AS_OF)
 
@@ -77,7 +77,7 @@ def test_inherited_shares_do_not_wash_a_loss_and_bought_ones_do(book, pm):
     # A-1 sells its short-term VTI lot at a 1,000 loss on 11-18; ten days later the household
     # receives ITOT (the same equivalence group) from an estate: not a purchase, no wash sale.
     account = book["account"]
-    [order] = release(account, [sell("VTI", 50, 100.0, [("A-1-L2", 50)])], pm=pm)
+    [order] = release(account, [sell("VTI", 50, 100.0, [("A-1-L2", 50)])], pm=pm, as_of=date(2026, 11, 18))
     executions_import(source=execution_csv(fill("L-S", order, 50, "100", date(2026, 11, 18))), actor="feed",
                       as_of=date(2026, 11, 30))
     make_account("A-2", model=book["model"], household=account.household, holdings=[])
@@ -93,7 +93,7 @@ def test_inherited_shares_do_not_wash_a_loss_and_bought_ones_do(book, pm):
 
 
 def test_a_loss_on_inherited_shares_washed_by_a_purchase_passes_on_their_long_holding_period(heir, pm):
-    [order] = release(heir, [sell("VTI", 100, 90.0, [("H1", 100)])], pm=pm)
+    [order] = release(heir, [sell("VTI", 100, 90.0, [("H1", 100)])], pm=pm, as_of=date(2026, 11, 2))
     executions_import(source=execution_csv(fill("H-S", order, 100, "90", date(2026, 11, 2))), actor="feed",
                       as_of=AS_OF)
     lots_import(source=lots_file("A-2,B1,VTI,100,9100,2026-11-10,no"), as_of=AS_OF)  # bought back 8 days later
@@ -121,7 +121,7 @@ def test_the_pages_show_the_day_inherited_shares_passed_and_form_8949s_inherited
     client = client_for(firm_a, pm)
     page = client.get(f"/accounts/{heir.pk}/").content.decode()
     assert '2026-10-01 <span class="badge">inherited</span>' in page and "Long-term" in page
-    [order] = release(heir, [sell("VTI", 100, 90.0, [("H1", 100)])], pm=pm)
+    [order] = release(heir, [sell("VTI", 100, 90.0, [("H1", 100)])], pm=pm, as_of=date(2026, 11, 2))
     executions_import(source=execution_csv(fill("H-S", order, 100, "90", date(2026, 11, 2))), actor="feed",
                       as_of=AS_OF)
     report = client.get("/reports/realised/?year=2026").content.decode()

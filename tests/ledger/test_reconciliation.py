@@ -93,7 +93,7 @@ def test_rejecting_keeps_the_ledger(book, positions, pm):
 
 def test_a_ledger_changed_since_the_comparison_cannot_be_overwritten(book, positions, pm):
     reconciliation = reconciliation_import(source=positions, actor="custodian feed", as_of=AS_OF)
-    [order] = release(book["account"], [sell("VTI", 10, 100.0, [("A-1-L1", 10)])], pm=pm)
+    [order] = release(book["account"], [sell("VTI", 10, 100.0, [("A-1-L1", 10)])], pm=pm, as_of=date(2026, 11, 19))
     executions_import(source=execution_csv(fill("X-1", order, 10, "100", date(2026, 11, 19))), actor="t", as_of=AS_OF)
 
     with pytest.raises(Conflict) as refused:

@@ -380,7 +380,7 @@ def test_a_sale_cannot_take_shares_bought_after_its_trade_date(book, pm, traded)
     from rebalancing.imports import ImportRejected
 
     account = book["account"]
-    [order] = release(account, [sell("VTI", 10, 100.0, [("A-1-L2", 10)])], pm=pm)
+    [order] = release(account, [sell("VTI", 10, 100.0, [("A-1-L2", 10)])], pm=pm, as_of=traded)
     source = execution_csv(fill("X-S1", order, 10, "100", traded))
     if traded < date(2026, 6, 1):
         with pytest.raises(ImportRejected) as excinfo:

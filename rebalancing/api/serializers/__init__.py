@@ -495,8 +495,8 @@ class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = ["id", "proposal", "account", "account_number", "symbol", "side", "quantity", "reference_price",
-                  "limit_price", "lots", "reasons", "block_id", "status", "filled_quantity", "cancelled_quantity",
-                  "open_quantity", "created_at", "closed_at"]
+                  "limit_price", "lots", "reasons", "block_id", "released_on", "status", "filled_quantity",
+                  "cancelled_quantity", "open_quantity", "created_at", "closed_at"]
 
 
 class AlertSerializer(serializers.ModelSerializer):
