@@ -79,7 +79,10 @@ def _decode(data: bytes, problems: Problems) -> str | None:
         # Custodian exports from Windows tools are often Windows-1252 ("Société Générale").
         return _without_nul(data.decode("cp1252"), problems)
     except UnicodeDecodeError as exc:
-        problems.add(1, None, f"the file is neither UTF-8 nor Windows-1252 text (byte {exc.start})")
+        # Named where it is: the line (a file's line is its row) and the byte's value, not its offset alone.
+        line = data[:exc.start].count(b"\n") + 1
+        problems.add(line, None, f"the file is neither UTF-8 nor Windows-1252 text: byte {data[exc.start]:#04x} on this "
+                                 f"line (the file's byte {exc.start + 1}) cannot be read; save it as CSV UTF-8")
         return None
 
 

@@ -105,6 +105,20 @@ def test_a_nul_inside_a_csv_sent_to_the_api_is_an_import_rejected(book, as_user,
         assert not Security.objects.filter(symbol="NEW").exists()
 
 
+def test_a_file_that_is_not_text_is_refused_naming_the_line_and_the_byte(book, as_user, firm_a):
+    # 0x81 is neither UTF-8 here nor a Windows-1252 character: the second line is where it is
+    upload = SimpleUploadedFile("securities.csv", b"symbol,name,asset_class\nNEW,Bad \x81\x8d fund,us_equity\n",
+                                content_type="text/csv")
+
+    response = as_user("admin").post("/api/v1/imports/", {"kind": "securities", "file": upload})
+
+    assert response.status_code == 400 and response.json()["code"] == "import_rejected"
+    [problem] = response.json()["detail"]["problems"]
+    assert problem["row"] == 2 and "byte 0x81 on this line (the file's byte 33) cannot be read" in problem["problem"]
+    with tenant_context(firm_a):
+        assert not Security.objects.filter(symbol="NEW").exists()
+
+
 def test_a_utf16_file_is_read_as_text(book, firm_a):
     from rebalancing.imports import book_import
 
