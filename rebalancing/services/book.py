@@ -115,6 +115,11 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)
         before = {"name": template.name, "parameters": template.parameters, "overridable": template.overridable,
                   "household_parameters": template.household_parameters}
+        unchanged = {"name": name, "parameters": parameters, "overridable": overridable,
+                     "household_parameters": template.household_parameters if household_parameters is None
+                     else household_parameters} == before and description == template.description
+        if unchanged:  # a save of the page as it is: nothing to write, nothing to audit
+            return template
     else:
         template = ParameterTemplate(code=code)
     template.name, template.description = name, description

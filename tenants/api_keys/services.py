@@ -56,10 +56,13 @@ def api_key_parse(token: str) -> tuple[str, str] | None:
 def _scopes_clean(scopes, owner) -> list[str]:
     names = [str(s).strip() for s in scopes if str(s).strip()]
     unknown = sorted(set(names) - {s.value for s in Scope})
-    if unknown or not names:
+    if not names:
+        raise ValidationFailed(f"Choose at least one scope: {', '.join(s.value for s in Scope)}.",
+                               detail={"field": "scopes", "unknown": []})
+    if unknown:
         raise ValidationFailed(
             f"Scopes must be some of {', '.join(s.value for s in Scope)}"
-            + (f"; unknown: {', '.join(unknown)}." if unknown else "."),
+            + f"; unknown: {', '.join(unknown)}.",
             detail={"field": "scopes", "unknown": unknown},
         )
     beyond = sorted(set(names) - {s.value for s in scopes_of(owner)})

@@ -336,6 +336,10 @@ def test_a_key_beyond_the_owners_roles_is_refused_and_advisors_see_only_their_ke
     assert advisor.post("/api-keys/", {"action": "revoke", "key": theirs.pk}).status_code == 404
     no_name = advisor.post("/api-keys/", {"action": "create", "name": "", "scope": ["read"]})
     assert no_name.status_code == 400 and "Give the key a name" in text(no_name)
+    no_scope = advisor.post("/api-keys/", {"action": "create", "name": "Nothing ticked"})
+    assert no_scope.status_code == 400 and "Choose at least one scope: read, " in text(no_scope)
+    unknown = advisor.post("/api-keys/", {"action": "create", "name": "Odd", "scope": ["read", "fly"]})
+    assert unknown.status_code == 400 and "unknown: fly." in text(unknown)
 
 
 # --- The Django admin site for a firm admin who is not a superuser ------------------------------------
@@ -830,3 +834,9 @@ def test_a_save_of_the_template_page_keeps_the_limits_it_has_no_row_for(firm_a, 
         after = ParameterTemplate.objects.get(pk=template.pk).overridable
     assert {k: after.get(k) for k in beyond} == beyond
     assert after["cash.target"]["max"] == 0.04
+    # and the page saved again as it is writes nothing, and audits no change
+    with tenant_context(firm_a):
+        changes = AuditEvent.objects.filter(action="template.change").count()
+    assert client.post(url, _template_form(client.get(url))).status_code == 302
+    with tenant_context(firm_a):
+        assert AuditEvent.objects.filter(action="template.change").count() == changes
