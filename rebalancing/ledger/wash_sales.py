@@ -412,8 +412,12 @@ class _Replayer:
                 continue
             for seg in state.segs:
                 draw = None if seg.draw is None else state.draw_index[id(seg.draw)]
+                # A sold piece's shares are all losses or all not: a share sold at a gain is untouched
+                # by §1091, and its gain must neither net against nor cap the loss disallowed on the
+                # others (one row of both understated the disallowed loss and the replacement's basis).
+                losing = seg.sale is not None and self.loss_per_share(seg) > 0
                 groups[(state.order, seg.sale is not None, draw, seg.name, self.start(seg),
-                        seg.src_lot is not None)].append(seg)
+                        seg.src_lot is not None, losing)].append(seg)
         # Outgoing replacements of each loss run: (source run, target run).
         targets: dict[int, list[_Seg]] = defaultdict(list)
         for state in self.lots:
@@ -424,9 +428,9 @@ class _Replayer:
         pieces: list[Piece] = []
         piece_of: dict[int, int] = {}
         names_used: dict[_LotState, set[str]] = defaultdict(set)
-        for (lot_order, is_sold, draw_i, name, start, replacement), segs in sorted(
+        for (lot_order, is_sold, draw_i, name, start, replacement, _losing), segs in sorted(
             groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] if kv[0][2] is not None else -1,
-                                            kv[0][3], kv[0][4])
+                                            kv[0][3], kv[0][4], kv[0][6])
         ):
             state = self.lots[lot_order]
             lot_id = name

@@ -424,3 +424,31 @@ def test_shares_known_only_from_a_trade_replace_but_have_no_lot_to_adjust():
     assert [p.lot for p in replay.pieces] == ["T"]
     [adjustment] = replay.adjustments
     assert (adjustment.target, adjustment.target_lot, adjustment.basis_added) == (None, "TRADE", 80)
+
+
+def test_a_sale_of_shares_partly_at_a_loss_and_partly_at_a_gain_never_nets_the_gain_into_the_loss():
+    # Found by the ledger's property test. VTI and ITOT are one group; X-1 and X-2 are one household.
+    # 11-20: S0 sells 40 of L1 (cost 120) at 60: B1, bought the same day in X-2, replaces them
+    # (B1 #0-39 at 150). 11-30: S3 sells 13 of B2 (at 82) at 73, replaced by B1 #40-52. 12-06: S6
+    # and S7 sell B1 #53-65, #0-33 at losses replaced by B2 (its sold shares too), B4 and B5: S3's
+    # loss grows to 48 a share on B2 #0-5 and 17 on #6-12, so B1 #40-45 cost 138 and #46-52 cost
+    # 107. S8 sells B1 #34-46 at 116: #34-45 at a loss, #46 at a gain of 9. The gain share is a
+    # piece of its own: its 9 neither nets against nor caps the 132 disallowed on #40-45 (IRC
+    # §1091(a) is a rule for loss shares; §1091(d) adds the 132 to the replacement, B5).
+    day1, day2, day3 = date(2025, 11, 20), date(2025, 11, 30), date(2025, 12, 6)
+    replay = household_replay([
+        lot("L1", date(2024, 12, 10), 20, 2400, sale("S0", day1, 40, 2400, 4800, "L1"), account="X-1"),
+        lot("B1", day1, 6, 540, sale("S6", day3, 23, 2553, 2070, "B1"), sale("S7", day3, 24, 3408, 2160, "B1"),
+            sale("S8", day3, 13, 1508, 1170, "B1"), account="X-2"),
+        lot("B2", day2, 4, 328, sale("S3", day2, 13, 949, 1066, "B2"), account="X-1"),
+        lot("B4", day2, 2, 100, account="X-1"),
+        lot("B5", day2, 51, 2550, account="X-1"),
+        lot("B9", day3, 2, 100, account="X-1"),
+    ])
+    s8 = sorted((p for p in replay.pieces if p.sale == "S8"), key=lambda p: p.gain)
+    assert [(p.quantity, p.gain, p.disallowed) for p in s8] == [(6, -204, 204), (6, -132, 132), (1, 9, 0)]
+    for p in replay.pieces:
+        assert 0 <= p.disallowed <= max(-p.gain, 0)
+    x2 = [p for p in replay.pieces if p.lot == "B1" and p.sale is not None]
+    assert sum(p.disallowed for p in x2) == 390 + 192 + 204 + 132  # 918, as a share-by-share reading says
+    assert sum(a.basis_added for a in replay.adjustments if a.target_lot == "B5") == 15 * 8 + 6 * 34 + 6 * 22
