@@ -11,7 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.parameter_forms import FIELDS, BoundField, group_fields, parse_fields
+from frontend.parameter_forms import (
+    FIELDS,
+    BoundField,
+    group_fields,
+    parse_fields,
+    rows_as_typed,
+    vocabulary_options,
+)
 from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to, with_advisors
 from rebalancing.effective_parameters import (
@@ -80,7 +87,8 @@ def _vocabularies() -> dict[str, list[str]]:
     return {"sectors": sectors, "tags": tags, "asset_classes": classes}
 
 
-def _override_fields(account, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None):
+def _override_fields(account, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                     typed=None):
     """The leaves this account may override (all of them without a template), bound to their
     current (or submitted) values, the inherited values and the template's limits."""
     template = account.governing_template
@@ -91,16 +99,17 @@ def _override_fields(account, values: dict[str, Any] | None = None, errors: dict
     inherited = parameters_effective(template=template, household_overrides=account.household.overrides,
                                      account_overrides=None)
     vocab = _vocabularies()
+    # A refused form's row tables as typed: a row that could not be read is missing from ``values``
+    # and would come back as stored, the edit lost.
+    rows = rows_as_typed(typed, FIELDS) if typed is not None else {}
     bound = []
     for f in FIELDS:
         limits = override_limits(f.path, overridable) if overridable is not None else {}
         if limits is None:
             continue
         current = effective.value_at(f.path)
-        value = values[f.path] if values and f.path in values else current
-        options = None
-        if f.vocabulary:
-            options = sorted(set(vocab[f.vocabulary]) | set(value or ()))
+        value = rows[f.path] if f.path in rows else values[f.path] if values and f.path in values else current
+        options = vocabulary_options(vocab[f.vocabulary], value) if f.vocabulary else None
         bound.append(BoundField(f, value, inherited=inherited.value_at(f.path),
                                 source=effective.source_of(f.path), limits=limits,
                                 error=(errors or {}).get(f.path, ""), options=options))
@@ -114,7 +123,7 @@ def _overrides_from(account, bound: list[BoundField], submitted: dict[str, Any])
                                 shown=[b.field.path for b in bound])
 
 
-def _account_context(request, account, *, form_values=None, form_errors=None, form_message=""):
+def _account_context(request, account, *, form_values=None, form_errors=None, form_message="", form_typed=None):
     user = request.user
     as_of = timezone.localdate()
     [inputs] = rebalance_inputs_load([account.pk], as_of=as_of)
@@ -129,7 +138,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     effective = account_parameters(account)
     leaves = [(p, v, s) for p, v, s in effective.leaves()]
     can_edit = user_can(user, Capability.EDIT_PARAMETERS)
-    bound = _override_fields(account, form_values, form_errors) if can_edit else []
+    bound = _override_fields(account, form_values, form_errors, form_typed) if can_edit else []
     lots.sort(key=lambda r: r.gain)
     lot_page = paginate(request, lots, per_page=20, param="lots_page")
     labels = [s.asset_class.replace("_", " ") for s in sleeves]
@@ -185,13 +194,14 @@ def account_detail(request, pk: int):
                 account_overrides_set(account=account, overrides=overrides, user=request.user)
             except DomainError as exc:
                 context = _account_context(request, account, form_values=submitted, form_errors=parameter_errors(exc),
-                                           form_message=exc.message)
+                                           form_message=exc.message, form_typed=request.POST)
                 return render(request, "frontend/account_detail.html", context, status=400)
             messages.success(request, "Parameters saved. The next run uses them.")
             warn_unknown_symbols(request, overrides)
             return redirect(f"{request.path}#parameters")
         context = _account_context(request, account, form_values=submitted, form_errors=errors,
-                                   form_message="Some values could not be read; see the fields marked below.")
+                                   form_message="Some values could not be read; see the fields marked below.",
+                                   form_typed=request.POST)
         return render(request, "frontend/account_detail.html", context, status=400)
     if is_htmx(request) and request.GET.get("lots_page"):
         return render(request, "frontend/partials/lots.html", _account_context(request, account))

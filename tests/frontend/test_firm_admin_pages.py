@@ -471,6 +471,26 @@ def test_an_advisor_adds_a_one_off_instruction_to_an_account_within_the_template
                                      "instructions": [{"kind": "sell_buy", "sell": "XLE", "buy": "VTI", "quantity": 20.0}]}
 
 
+def test_a_refused_account_form_shows_its_instruction_rows_as_typed(firm_a, book, as_user):
+    template = book["template"]
+    with tenant_context(firm_a):
+        template.overridable = {**template.overridable, "instructions": {}}
+        template.save()
+        before = Account.objects.get(pk=book["mine"][0].pk).overrides
+    account = book["mine"][0]
+    response = as_user("advisor").post(f"/accounts/{account.pk}/", {
+        "p__instructions__present": "1", "p__instructions__kind": ["sell_buy", "raise_cash"],
+        "p__instructions__sell": ["XLE", ""], "p__instructions__buy": ["VTI", ""],
+        "p__instructions__quantity": ["20", ""], "p__instructions__amount": ["", ""]})
+    page = response.content.decode()
+    # the second row is refused; both come back as typed (before, the stored rows - none - came back)
+    assert response.status_code == 400 and "give the amount of cash to raise" in text(response)
+    assert re.search(r'name="p__instructions__quantity"[^>]*value="20"', page)
+    assert re.search(r'<option value="raise_cash" selected', page)
+    with tenant_context(firm_a):
+        assert Account.objects.get(pk=account.pk).overrides == before
+
+
 # --- Runs: what happens to approved proposals is said on the form ----------------------------------
 
 def test_the_run_form_says_approved_proposals_stay_unless_replaced(firm_a, book, as_user):
