@@ -73,6 +73,18 @@ def test_a_sale_of_inherited_shares_weeks_later_is_long_term_and_says_inherited_
     assert dict(zip(header, line.split(","), strict=True))["date_acquired"] == "INHERITED"
 
 
+def test_the_api_reports_inherited_shares_as_form_8949_does(heir, pm, firm_a, client_for):
+    """An integrator building Form 8949 from the API reads column (b) as the form wants it, not the
+    holding period's start the ledger computes (a day on which nothing happened)."""
+    [order] = release(heir, [sell("VTI", 100, 90.0, [("H1", 100)])], pm=pm, as_of=date(2026, 11, 2))
+    executions_import(source=execution_csv(fill("H-S", order, 100, "90", date(2026, 11, 2))), actor="feed",
+                      as_of=AS_OF)
+    client = client_for(firm_a, pm)
+    [row] = client.get("/api/v1/reports/realised-gains/", {"start": "2026-01-01", "end": "2026-12-31"}).json()["lots"]
+    assert (row["inherited"], row["date_acquired"], row["purchased"], row["term"]) == (
+        True, "INHERITED", "2026-10-01", "long")
+
+
 def test_inherited_shares_do_not_wash_a_loss_and_bought_ones_do(book, pm):
     # A-1 sells its short-term VTI lot at a 1,000 loss on 11-18; ten days later the household
     # receives ITOT (the same equivalence group) from an estate: not a purchase, no wash sale.

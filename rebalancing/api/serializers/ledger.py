@@ -164,8 +164,13 @@ class RealisedRowSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     lot_id = serializers.CharField()
     quantity = _shares()
-    acquired = serializers.DateField(help_text="Start of the holding period (moved back by wash sales)")
-    purchased = serializers.DateField(help_text="When the shares were bought")
+    acquired = serializers.DateField(help_text="Start of the holding period (moved back by wash sales; for "
+                                               "inherited shares a day more than a year before they passed)")
+    purchased = serializers.DateField(help_text="When the shares were bought (inherited: the day they passed)")
+    inherited = serializers.BooleanField(help_text="Shares from a decedent: long-term whatever their dates "
+                                                   "(IRC §1223(9))")
+    date_acquired = serializers.CharField(help_text='Form 8949 column (b): "INHERITED" for inherited shares, '
+                                                    "else the holding period's start")
     sold = serializers.DateField()
     term = serializers.ChoiceField(choices=["short", "long"])
     proceeds = _money()

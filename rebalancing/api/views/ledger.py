@@ -201,7 +201,8 @@ class RealisedGainsView(FirmAPIView):
         download_audit(user=request.user, what="report.realised_gains", filters=_filters(data), rows=len(report.lots))
         body = {
             "start": report.start, "end": report.end,
-            "lots": [{**asdict(r), "code": r.code, "gain_or_loss": r.gain_or_loss, "deferred": r.deferred}
+            "lots": [{**asdict(r), "code": r.code, "gain_or_loss": r.gain_or_loss, "deferred": r.deferred,
+                      "date_acquired": r.date_acquired}
                      for r in report.lots],
             "accounts": [_totals(t) for t in report.accounts],
             "households": [_totals(t) for t in report.households],
