@@ -25,7 +25,7 @@ from rebalancing.effective_parameters import (
 )
 from rebalancing.engine import INSIDE_BANDS, TAX_STATUSES, DriftParams
 from rebalancing.engine.parameters import MAX_MONEY
-from rebalancing.engine.tax import estimated_tax, own_return
+from rebalancing.engine.tax import estimated_tax, netting_reserve, own_return
 from tenants.errors import ValidationFailed
 
 __all__ = [
@@ -113,13 +113,10 @@ def household_settings_effective(household, *, own: bool = True) -> EffectivePar
     return EffectiveParameters(values=values, sources=sources)
 
 
-def tax_realised_ytd(accounts) -> float:
-    """Tax the household's returns owe for this year so far (``engine.Account``s): each return
-    once - every taxable account's results on it netted together, then the loss it carries in, at
-    most its 3,000 (1,500 filing separately) deducted (Schedule D; ``engine.TaxReturn``) - at the
-    rates of the first of its accounts. An account given no return is its own."""
+def _returns(accounts):
+    """Each return of the household's taxable accounts once (``engine.TaxReturn``), with the
+    account whose rates it is taxed at (the first on it). An account given no return is its own."""
     seen: set[str] = set()
-    total = 0.0
     for a in accounts:
         if not a.taxable:
             continue
@@ -128,8 +125,20 @@ def tax_realised_ytd(accounts) -> float:
                 continue
             if r.id:
                 seen.add(r.id)
-            total += estimated_tax(r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long,
-                                   a.short_term_rate, a.long_term_rate, r.loss_limit)
+            yield r, a
+
+
+def tax_realised_ytd(accounts) -> float:
+    """Tax the household's sales have cost this year so far (``engine.Account``s): on each return
+    once, the tax with the year's results - every taxable account's on it netted together, then
+    the loss it carries in (Schedule D) - less the tax without them. The carried loss takes up to
+    3,000 (1,500 filing separately) off ordinary income whether or not anything is sold: that
+    deduction is not the year's sales' to spend. Negative when the year's losses saved tax."""
+    total = 0.0
+    for r, a in _returns(accounts):
+        carried = estimated_tax(-r.carried_short, -r.carried_long, a.short_term_rate, a.long_term_rate, r.loss_limit)
+        total += estimated_tax(r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long,
+                               a.short_term_rate, a.long_term_rate, r.loss_limit) - carried
     return round(total, 2)
 
 
@@ -185,10 +194,17 @@ def rates_apart_on_returns(household, accounts) -> list[str]:
 
 
 def tax_budget_left(budget, accounts) -> float | None:
-    """What is left of a yearly tax budget for this run (None: no budget)."""
+    """What is left of a yearly tax budget for this run (None: no budget): the budget less what
+    the year's sales have cost (``tax_realised_ytd``) and less, on each return, what a run's gains
+    can cost beyond their own rates once netted with the year so far (``engine.netting_reserve``:
+    the placement prices each gain at its own rate, so a long-term gain that uses up a loss the
+    year would otherwise deduct at the short-term rate is priced that much short)."""
     if budget is None:
         return None
-    return max(float(budget) - tax_realised_ytd(accounts), 0.0)
+    reserve = sum(netting_reserve(r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long,
+                                  a.short_term_rate, a.long_term_rate, r.loss_limit)
+                  for r, a in _returns(accounts))
+    return max(float(budget) - tax_realised_ytd(accounts) - reserve, 0.0)
 
 
 def household_drift_bands(household) -> DriftParams | None:

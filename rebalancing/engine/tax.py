@@ -22,6 +22,7 @@ import numpy as np
 
 __all__ = [
     "ORDINARY_LOSS_LIMIT",
+    "netting_reserve",
     "long_term_from",
     "is_long_term",
     "term",
@@ -183,6 +184,36 @@ def estimated_tax(short_term: float, long_term: float, short_rate: float, long_r
     if deduction > 0:
         return -deduction * short_rate
     return max(short, 0.0) * short_rate + max(long, 0.0) * long_rate
+
+
+def netting_reserve(short_term: float, long_term: float, short_rate: float, long_rate: float,
+                    loss_limit: float = ORDINARY_LOSS_LIMIT) -> float:
+    """The most that gains added to a year's net results (``short_term``/``long_term``, the loss
+    carried in already taken off) can cost beyond each gain's own rate.
+
+    Schedule D nets the two terms before either is taxed, so a long-term gain that uses up a
+    short-term loss, or the year's deduction from ordinary income (IRC §1211(b)), costs the rate that
+    loss or deduction was worth, not the long-term rate (and with a long-term rate above the
+    short-term one the same holds the other way). A budget that prices each gain at its own rate,
+    set this much aside, holds the year's tax within it. The excess is piecewise linear in the gains
+    added and bounded, so its largest value is at a corner of its pieces: where a term's result or
+    the net result crosses zero, or the net loss crosses the deduction limit."""
+    base = estimated_tax(short_term, long_term, short_rate, long_rate, loss_limit)
+    net = short_term + long_term
+    # the pieces' edges as a*short + b*long = c, in the plane of the gains added
+    edges = ((1, 0, 0.0), (0, 1, 0.0), (1, 0, -short_term), (0, 1, -long_term), (1, 1, -net),
+             (1, 1, -net - loss_limit))
+    most = 0.0
+    for i, (a1, b1, c1) in enumerate(edges):
+        for a2, b2, c2 in edges[i + 1:]:
+            det = a1 * b2 - a2 * b1
+            if det == 0:
+                continue
+            short, long = (c1 * b2 - c2 * b1) / det, (a1 * c2 - a2 * c1) / det
+            if short >= 0 and long >= 0:
+                after = estimated_tax(short_term + short, long_term + long, short_rate, long_rate, loss_limit)
+                most = max(most, after - base - short_rate * short - long_rate * long)
+    return most
 
 
 def incremental_tax(

@@ -23,9 +23,11 @@ def test_two_accounts_on_one_return_are_netted_together_once():
 
 
 def test_spouses_filing_separately_are_two_returns_each_with_its_carried_loss():
-    # the first spouse's return: 4,000 short-term gain less 1,000 carried; the second's: a 2,500
-    # long-term loss, deducted to 1,500; a joint account is on both and counts each once
+    # the first spouse's return: 4,000 short-term gain less 1,000 carried - 1,110 where it would
+    # have been -370 with no sale (the carried loss is deducted either way), so its sales cost 1,480;
+    # the second's: a 2,500 long-term loss, deducted to 1,500 (-555); a joint account is on both
+    # and counts each once
     first = TaxReturn(short_term_ytd=4_000.0, carried_short=1_000.0, loss_limit=1_500.0, share=0.5, id="first")
     second = TaxReturn(long_term_ytd=-2_500.0, loss_limit=1_500.0, share=0.5, id="second")
     accounts = [_on((first, second), "J"), _on((TaxReturn(4_000.0, 0, 1_000.0, 0, 1_500.0, 1.0, "first"),), "A")]
-    assert tax_realised_ytd(accounts) == pytest.approx(3_000 * 0.37 - 1_500 * 0.37)
+    assert tax_realised_ytd(accounts) == pytest.approx((3_000 + 1_000) * 0.37 - 1_500 * 0.37)
