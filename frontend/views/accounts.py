@@ -31,8 +31,7 @@ from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Security
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.account_instructions import account_instruct, one_off_actions
-from rebalancing.services.book import account_overrides_set
-from rebalancing.services.previews import account_overrides_preview
+from rebalancing.services.previews import account_overrides_preview, account_overrides_save
 from rebalancing.services.rmd import rmd_open_for_account
 from rebalancing.services.runs import run_start
 from tenants.errors import DomainError
@@ -191,7 +190,7 @@ def account_detail(request, pk: int):
         if not errors:
             overrides = _overrides_from(account, bound, submitted)
             try:
-                account_overrides_set(account=account, overrides=overrides, user=request.user)
+                account_overrides_save(account=account, overrides=overrides, user=request.user)
             except DomainError as exc:
                 context = _account_context(request, account, form_values=submitted, form_errors=parameter_errors(exc),
                                            form_message=exc.message, form_typed=request.POST)

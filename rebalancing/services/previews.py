@@ -24,6 +24,7 @@ from rebalancing.engine_inputs import AccountInputs, rebalance_inputs_load
 from rebalancing.models import Account, ModelPortfolio, ParameterTemplate
 from rebalancing.services.book import account_overrides_set, model_version_create, template_save
 from rebalancing.services.revisions import request_beside_open
+from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ChangePreview",
     "SampleRow",
     "account_overrides_preview",
+    "account_overrides_save",
     "model_change_preview",
     "template_change_preview",
 ]
@@ -167,6 +169,32 @@ def account_overrides_preview(*, account: Account, overrides: dict[str, Any], us
     candidate = _failed(after) if after.error is not None else _solve(request_beside_open(after, as_of))
     return AccountPreview(account_id=account.pk, overrides=overrides,
                           current=_solve(request_beside_open(inputs, as_of)), candidate=candidate)
+
+
+def _engine_problem(inputs: AccountInputs, as_of: date) -> Outcome | None:
+    """Why the engine cannot rebalance the account as loaded (None when it can)."""
+    outcome = _failed(inputs) if inputs.error is not None else _solve(request_beside_open(inputs, as_of))
+    return outcome if outcome.error else None
+
+
+@transaction.atomic
+def account_overrides_save(*, account: Account, overrides: dict[str, Any], user, as_of: date | None = None) -> Account:
+    """Save an account's overrides (``account_overrides_set``), refusing those the engine cannot
+    rebalance the account with - a sleeve direct-indexed without a benchmark, limits no trade can
+    meet - where its current parameters do not fail the same way: otherwise the next run fails on
+    what was just saved. Nothing is saved when refused; an account already failing for another
+    reason (no price, say) still takes the change."""
+    as_of = as_of or _today()
+    [before] = rebalance_inputs_load([account.pk], as_of=as_of)
+    saved = account_overrides_set(account=account, overrides=overrides, user=user)
+    [after] = rebalance_inputs_load([account.pk], as_of=as_of)
+    problem = _engine_problem(after, as_of)
+    if problem is not None:
+        current = _engine_problem(before, as_of)
+        if current is None or current.error != problem.error:
+            raise ValidationFailed(f"The engine cannot rebalance the account with these values: {problem.error}. "
+                                   "Nothing was saved.", detail={"field": "overrides", "engine": problem.error_code})
+    return saved
 
 
 def _sample_ids(ids: list[int], sample: int) -> list[int]:

@@ -36,6 +36,21 @@ def test_an_advisor_overrides_within_the_templates_limits(firm_a, people, book, 
         assert AuditEvent.objects.filter(action="account.parameters", object_id=str(book["own"].pk)).count() == 1
 
 
+def test_overrides_the_engine_cannot_rebalance_with_are_refused_naming_its_reason(firm_a, people, book, client_for):
+    with tenant_context(firm_a):
+        ParameterTemplate.objects.filter(pk=book["template"].pk).update(
+            overridable={**book["template"].overridable, "direct_index": {}})
+    refused = client_for(firm_a, people["advisor"]).patch(
+        f"{API}/accounts/{book['own'].pk}/parameters/", {"overrides": {"direct_index": {"us_equity": {}}}},
+        content_type="application/json")
+    error = error_of(refused)
+    assert refused.status_code == 400 and error["detail"]["field"] == "overrides"
+    assert "sleeve us_equity cannot be direct-indexed: it has no benchmark" in error["message"]
+    with tenant_context(firm_a):
+        book["own"].refresh_from_db()
+        assert book["own"].overrides == {}
+
+
 def test_account_filters(firm_a, people, book, client_for):
     client = client_for(firm_a, people["pm"])
 

@@ -151,6 +151,24 @@ def test_an_advisor_saves_an_override_within_the_templates_limits(book, as_user,
     assert unreadable.status_code == 400 and "is not a number" in unreadable.content.decode()
 
 
+def test_a_direct_index_the_engine_cannot_build_is_refused_on_the_page_as_typed(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        template = book["template"]
+        template.overridable = {**template.overridable, "direct_index": {}}
+        template.save()
+    account = book["mine"][0]
+    refused = as_user("advisor").post(f"/accounts/{account.pk}/", {
+        "p__direct_index__present": "1", "p__direct_index__sleeve": ["us_equity", ""],
+        "p__direct_index__max_names": ["40", ""], "p__direct_index__min_weight": ["0.5", ""]})
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    assert "cannot be direct-indexed: it has no benchmark. Nothing was saved." in page
+    assert re.search(r'name="p__direct_index__max_names"[^>]*value="40"', page)
+    with tenant_context(firm_a):
+        account.refresh_from_db()
+        assert account.overrides == {}
+
+
 def test_the_what_if_preview_compares_without_saving(book, as_user, firm_a):
     account = book["mine"][0]
     response = as_user("advisor").post(f"/accounts/{account.pk}/preview/", {"p__cash__target": "5"},
@@ -255,9 +273,9 @@ def test_removing_an_asset_class_from_a_model_is_previewed_then_saved_as_a_new_v
             "s2-asset_class": "real_estate", "s2-weight": "10", "s2-kind": "holdings", "s2-holdings": "VNQ 100",
             "s2-remove": "1", "note": "no real estate"}
     # The preview checks the change as saving would: weights that do not sum to 100% are named.
-    assert "sum to 0.999, not 1" in text(client.post(f"/models/{model.pk}/preview/", form))
+    assert "sum to 99.9%, not 100%" in text(client.post(f"/models/{model.pk}/preview/", form))
     refused = client.post(f"/models/{model.pk}/", form)
-    assert refused.status_code == 400 and "sum to 0.999, not 1" in refused.content.decode()
+    assert refused.status_code == 400 and "sum to 99.9%, not 100%" in refused.content.decode()
     form.update({"s0-weight": "66.66", "s1-weight": "33.34"})
     preview = text(client.post(f"/models/{model.pk}/preview/", form))
     assert "sampled accounts would trade differently" in preview

@@ -7,9 +7,11 @@ from rebalancing.models import Proposal
 from rebalancing.services.book import SleeveSpec
 from rebalancing.services.previews import (
     account_overrides_preview,
+    account_overrides_save,
     model_change_preview,
     template_change_preview,
 )
+from tenants.audit.models import AuditEvent
 from tenants.errors import NotFound, PermissionDenied, ValidationFailed
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +39,42 @@ def test_an_account_preview_refuses_what_saving_would_refuse(book, people, firm_
             account_overrides_preview(account=book["theirs"][0], overrides={}, user=people["advisor"])
         with pytest.raises(PermissionDenied):
             account_overrides_preview(account=book["mine"][0], overrides={}, user=people["compliance"])
+
+
+def test_overrides_the_engine_cannot_rebalance_with_are_refused_and_nothing_is_saved(book, people, firm_a):
+    """The what-if said the engine cannot rebalance the account with them: saving them anyway made
+    the next run fail. Now the save says so, and the account keeps what it had."""
+    with tenant_context(firm_a):
+        template = book["template"]
+        template.overridable = {**template.overridable, "direct_index": {}}
+        template.save()
+        account = book["mine"][0]
+        audited = AuditEvent.objects.filter(action="account.parameters").count()
+        # us_equity has no benchmark to index
+        with pytest.raises(ValidationFailed, match="cannot rebalance the account with these values: sleeve "
+                                                   "us_equity cannot be direct-indexed: it has no benchmark"):
+            account_overrides_save(account=account, overrides={"direct_index": {"us_equity": {"max_names": 50}}},
+                                   user=people["advisor"], as_of=book["run"].as_of)
+        account.refresh_from_db()
+        assert account.overrides == {}
+        assert AuditEvent.objects.filter(action="account.parameters").count() == audited
+        saved = account_overrides_save(account=account, overrides={"cash": {"target": 0.05}}, user=people["advisor"],
+                                       as_of=book["run"].as_of)
+        assert saved.overrides == {"cash": {"target": 0.05}}
+
+
+def test_an_account_the_engine_already_refuses_still_takes_other_changes(book, people, firm_a):
+    with tenant_context(firm_a):
+        template = book["template"]
+        template.overridable = {**template.overridable, "direct_index": {}}
+        template.save()
+        account = book["mine"][0]
+        indexed = {"direct_index": {"us_equity": {"max_names": 50}}}
+        type(account).objects.filter(pk=account.pk).update(overrides=indexed)
+        changed = {**indexed, "cash": {"target": 0.05}}
+        saved = account_overrides_save(account=account, overrides=changed, user=people["advisor"],
+                                       as_of=book["run"].as_of)
+        assert saved.overrides == changed
 
 
 def test_a_template_preview_counts_changed_accounts_and_the_tax_of_a_screen(book, people, firm_a):

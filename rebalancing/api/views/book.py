@@ -25,12 +25,12 @@ from rebalancing.models import (
 from rebalancing.services.account_instructions import account_instruct
 from rebalancing.services.book import (
     SleeveSpec,
-    account_overrides_set,
     household_overrides_set,
     model_create,
     model_version_create,
     template_save,
 )
+from rebalancing.services.previews import account_overrides_save
 from rebalancing.services.rmd import (
     account_rmd_facts_set,
     rmd_due,
@@ -308,11 +308,12 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.AccountDetailSerializer)
     @action(detail=True, methods=["patch"], filterset_class=None)
     def parameters(self, request, pk=None):
-        """Replace the account's parameter overrides (within its template's limits)."""
+        """Replace the account's parameter overrides (within its template's limits; refused, naming the
+        engine's reason, when the engine could not rebalance the account with them)."""
         account = self.get_object()
         serializer = serializers.OverridesInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account_overrides_set(account=account, overrides=serializer.validated_data["overrides"], user=request.user)
+        account_overrides_save(account=account, overrides=serializer.validated_data["overrides"], user=request.user)
         return Response(serializers.AccountDetailSerializer(self.get_object()).data)
 
     @extend_schema(request=AccountInstructSerializer, responses={201: serializers.ProposalDetailSerializer})
