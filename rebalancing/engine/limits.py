@@ -21,7 +21,7 @@ from .errors import InfeasibleParameters
 from .harvest import HarvestPlan, loss_candidates, offsetting_losses, opportunity_by_symbol
 from .instructions import InstructionEffects, swap_fraction
 from .optimizer import tax_weight
-from .parameters import HarvestParams
+from .parameters import HarvestParams, Instruction
 from .positions import Book, lot_sums
 from .request import RebalanceRequest
 from .result import CASH_KEY, Alert
@@ -196,8 +196,21 @@ def build_limits(
         forced = book.lot_qty > 0
         b_ub[:] = 0.0
         instruction_secs.update(np.flatnonzero(held).tolist())
+    sold_by: dict[int, Instruction] = {}
+    bought_by: dict[int, Instruction] = {}
     for ins in effects.swaps:
         i = book.index[ins.sell]
+        j = None if ins.buy is None else book.index[ins.buy]
+        # One instruction selling what another buys undoes it (and at a loss washes it).
+        for sec, seller, buyer in ((i, ins, bought_by.get(i)), (j, sold_by.get(j), ins)):
+            if seller is not None and buyer is not None:
+                raise InfeasibleParameters(
+                    f"two instructions contradict each other: {_said(seller)} sells {book.symbols[sec]} and "
+                    f"{_said(buyer)} buys it", ["instructions"],
+                )
+        sold_by[i] = ins
+        if j is not None:
+            bought_by[j] = ins
         instruction_secs.add(i)
         if no_sell[i]:
             name = "restrictions.hold" if hold[i] else "restrictions.do_not_sell"
@@ -216,9 +229,8 @@ def build_limits(
         else:
             s_lb[i] = max(s_lb[i], sold - 1e-12)
         b_ub[i] = 0.0
-        if ins.buy is None:
+        if j is None:
             continue
-        j = book.index[ins.buy]
         instruction_secs.add(j)
         conflict = None
         if plan.excluded[j]:
@@ -689,3 +701,8 @@ def reopen_unharvested(book: Book, limits: Limits, sold: np.ndarray) -> np.ndarr
     limits.b_ub[reopen] = limits.b_open[reopen]
     limits.harvest.candidates = cand & ~lots
     return reopen
+
+
+def _said(ins: Instruction) -> str:
+    """An instruction as the advisor gave it: "sell VTI, buy BND"."""
+    return f'"sell {ins.sell}, buy {ins.buy}"' if ins.buy else f'"sell {ins.sell}"'

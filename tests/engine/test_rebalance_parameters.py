@@ -176,7 +176,7 @@ def test_an_instructed_purchase_washing_another_instructions_loss_sale_is_refuse
         _harvest_request(),
         harvest=None,
         instructions=(
-            Instruction("sell_buy", sell="EQ", buy="BD"),
+            Instruction("sell_buy", sell="EQ"),
             Instruction("sell_buy", sell="BD", buy="EQ3"),
         ),
         wash_sale=WashSaleParams(equivalent_groups=(("EQ", "EQ3"),)),
@@ -186,3 +186,16 @@ def test_an_instructed_purchase_washing_another_instructions_loss_sale_is_refuse
         rebalance(req)
     assert "EQ3" in str(error.value) and "EQ" in str(error.value)
     assert "wash_sale.equivalent_groups" in error.value.conflicts
+
+
+@pytest.mark.parametrize("second", [Instruction("sell_buy", sell="BD", buy="EQ"), Instruction("sell_buy", sell="BD")])
+def test_an_instruction_selling_what_another_buys_is_refused_naming_both(second):
+    # "sell EQ, buy BD" with "sell BD, buy EQ": each undoes the other, and BD's loss sale would be
+    # washed by the purchase (it was an internal error).
+    lots = [lot("L1", "EQ", 60, 3_000), lot("L2", "BD", 40, 4_400, acquired=date(2026, 10, 1))]
+    req = request(lots, funds(EQ=100, BD=100), model(EQ=0.6, BD=0.4))
+    with pytest.raises(InfeasibleParameters) as error:
+        rebalance(with_params(req, instructions=(Instruction("sell_buy", sell="EQ", buy="BD"), second)))
+    said = '"sell BD, buy EQ"' if second.buy else '"sell BD"'
+    assert str(error.value) == f'two instructions contradict each other: {said} sells BD and "sell EQ, buy BD" buys it'
+    assert tuple(error.value.conflicts) == ("instructions",)
