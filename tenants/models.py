@@ -35,7 +35,7 @@ class Firm(TenantMixin):
     auto_drop_schema = False  # a firm's data is never dropped by deleting a row
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=["active", "suspended"]), name="firm_status_valid"
@@ -82,7 +82,7 @@ class FirmUsage(models.Model):
     active_users = models.PositiveIntegerField()
 
     class Meta:
-        ordering = ["-taken_at"]
+        ordering = ["-taken_at", "-id"]
         get_latest_by = "taken_at"
 
     def __str__(self) -> str:

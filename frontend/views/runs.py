@@ -104,7 +104,7 @@ def run_list(request):
         else:
             messages.success(request, f"Run {run.pk} started over {run.total} accounts.")
         return redirect("run_detail", pk=run.pk)
-    page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at"))
+    page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at", "-id"))
     for run in page:
         run.scope_text = describe_scope(run_scope_shown_to(request.user, run.scope))
     return render(request, "frontend/run_list.html", {

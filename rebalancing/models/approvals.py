@@ -61,7 +61,7 @@ class ProposalApproval(models.Model):
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["at"]
+        ordering = ["at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["proposal", "user"], condition=Q(user__isnull=False),
                                     name="one_decision_per_person_per_proposal"),

@@ -84,7 +84,7 @@ class Household(models.Model):
     )
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(sole_filer__in=["first", "second"]), name="household_sole_filer_valid"),
             models.CheckConstraint(condition=Q(carryforward_short_term__gte=0, carryforward_long_term__gte=0),
@@ -421,7 +421,7 @@ class TaxLot(models.Model):
         output_field=models.BinaryField(), db_persist=True)
 
     class Meta:
-        ordering = ["account", "acquired"]
+        ordering = ["account", "acquired", "id"]
         # The day the shares were bought: a run looks up the lots bought in the wash-sale window
         # (``ledger.holdings.purchases_known_from_lots``) without reading every lot of the chunk.
         indexes = [models.Index(Coalesce("purchased", "acquired"), name="lot_purchase_day"),
@@ -474,7 +474,7 @@ class TradeRecord(models.Model):
                                     help_text="Cancelled by the custodian (a bust): it does not count")
 
     class Meta:
-        ordering = ["-trade_date"]
+        ordering = ["-trade_date", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
             models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="trade_side_valid"),

@@ -45,7 +45,7 @@ class CashFlow(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="cash_flow_amount_positive"),
             models.CheckConstraint(condition=Q(kind__in=["deposit", "withdrawal", "rmd"]), name="cash_flow_kind_valid"),

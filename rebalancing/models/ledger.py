@@ -277,7 +277,7 @@ class Reconciliation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"reconciliation {self.pk} as of {self.as_of}"

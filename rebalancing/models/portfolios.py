@@ -14,7 +14,7 @@ class ModelPortfolio(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name
@@ -59,7 +59,7 @@ class Sleeve(models.Model):
     )
 
     class Meta:
-        ordering = ["version", "-weight"]
+        ordering = ["version", "-weight", "id"]
         constraints = [
             models.UniqueConstraint(fields=["version", "asset_class"], name="sleeve_asset_class_unique"),
             models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=1), name="sleeve_weight_0_1"),

@@ -42,7 +42,7 @@ class RebalanceRun(models.Model):
     timings = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         constraints = [models.CheckConstraint(condition=Q(done__gte=0, failed__gte=0), name="run_counts_not_negative")]
 
     def __str__(self) -> str:
@@ -117,7 +117,7 @@ class HouseholdProposal(models.Model):
                                 help_text='What the edit changed: {"changes": [...], "accounts": {number: [...]}}')
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["run", "household"], name="one_household_proposal_per_run")]
 
     def __str__(self) -> str:
@@ -172,7 +172,7 @@ class Proposal(models.Model):
                                 help_text='What the edit changed: {"dropped": [...], "instructions": [...]}')
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["run", "account"], name="one_proposal_per_account_per_run")]
 
     def __str__(self) -> str:
@@ -226,7 +226,7 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["run", "account", "kind"], name="one_alert_per_kind_per_run"),
         ]

@@ -23,7 +23,7 @@ class ParameterTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name

@@ -49,7 +49,7 @@ class WebhookEvent(models.Model):
     occurred_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["-occurred_at"]
+        ordering = ["-occurred_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id}"

@@ -45,7 +45,7 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             .defer("result", "parameters").order_by("account__custodian_number")
         return (HouseholdProposal.objects.filter(household__in=households_visible_to(user))
                 .select_related("household").prefetch_related(Prefetch("proposals", queryset=members))
-                .order_by("-created_at"))
+                .order_by("-created_at", "-id"))
 
     def _decide(self, request, approve: bool):
         serializer = serializers.DecisionSerializer(data=request.data)
@@ -91,7 +91,7 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
 
     def visible_queryset(self, user):
         return CashFlow.objects.filter(household__in=households_visible_to(user)).select_related(
-            "household", "account").order_by("-created_at")
+            "household", "account").order_by("-created_at", "-id")
 
     @extend_schema(request=hs.CashFlowInSerializer, responses={201: hs.CashFlowSerializer, 200: hs.CashFlowSerializer})
     @idempotent
