@@ -24,7 +24,8 @@ class HouseholdProposalSerializer(serializers.ModelSerializer):
     allocation_after = serializers.SerializerMethodField(help_text="asset class -> account number -> value")
     cash_flow = serializers.SerializerMethodField(help_text="The withdrawal or RMD it funds, if any")
     revised_into = serializers.SerializerMethodField(help_text="The household proposal an edit replaced it with")
-    revised_by = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Who edited it")
+    revised_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                              help_text="Who edited it")
     revision = serializers.JSONField(read_only=True, help_text='An edit\'s changes: {"changes": [...], '
                                                                '"accounts": {account number: [...]}}')
 
@@ -153,7 +154,8 @@ class RmdFactsInSerializer(UnknownFieldsRefused, serializers.Serializer):
     owner_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default=None,
                                        help_text="The IRA's owner; a household's IRAs with the same owner and date "
                                                  "of birth share one RMD total. Omitted: as it is")
-    owner_birth_date = serializers.DateField(allow_null=True, help_text="The IRA owner's date of birth")
+    owner_birth_date = serializers.DateField(required=False, allow_null=True,
+                                             help_text="The IRA owner's date of birth; null clears it. Omitted: as it is")
     spouse_birth_date = serializers.DateField(required=False, allow_null=True,
                                               help_text="Only when the spouse is the IRA's sole beneficiary; null "
                                                         "clears it. Omitted: as it is")

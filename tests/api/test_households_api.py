@@ -340,11 +340,20 @@ def test_an_iras_rmd_through_the_api_facts_then_the_amount_left_and_a_csv_row_wi
     assert older.status_code == 200 and older.json()["year_end_values"] == {
         str(AS_OF.year - 2): "98000.00", str(AS_OF.year - 1): "100000.00"}
     assert older.json()["owner_name"] == "Kim Lee" and older.json()["remaining"] == "4219.41"
+    # A PATCH naming only the owner leaves the dates of birth as they are (it required one)
+    renamed = _json(advisor, "patch", f"accounts/{ira}/rmd-facts/", {"owner_name": "Kim Park"})
+    assert renamed.status_code == 200, renamed.content
+    assert (renamed.json()["owner_name"], renamed.json()["computed"]["amount"]) == ("Kim Park", "4219.41")
     assert advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": "soon"}).status_code == 400
 
     text = f"household_id,kind,amount,account_number,as_of\nHH-LEE,rmd,,LEE-IRA,{AS_OF}\n"
-    entered = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())})
+    entered = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())},
+                           HTTP_IDEMPOTENCY_KEY="rmd-upload-1")
     assert entered.status_code == 201, entered.content
+    # a retry of the same upload with its key answers the first one and enters nothing again
+    retried = advisor.post(f"{API}/cash-flows/upload/", {"file": SimpleUploadedFile("f.csv", text.encode())},
+                           HTTP_IDEMPOTENCY_KEY="rmd-upload-1")
+    assert (retried.status_code, retried["Idempotent-Replayed"]) == (201, "true")
     with tenant_context(firm_a):
         assert CashFlow.objects.get().amount == Decimal("4219.41")
     after = advisor.get(f"{API}/accounts/{ira}/rmd/", {"year": AS_OF.year}).json()

@@ -137,11 +137,18 @@ def test_the_delivery_log_lists_and_resends(firm_a, client_for, people, django_c
 
     listed = client.get(f"{API}/webhook-deliveries/?endpoint={made['id']}")
     with django_capture_on_commit_callbacks() as queued:
-        resent = client.post(f"{API}/webhook-deliveries/{delivery.pk}/resend/", content_type="application/json")
+        resent = client.post(f"{API}/webhook-deliveries/{delivery.pk}/resend/", content_type="application/json",
+                             HTTP_IDEMPOTENCY_KEY="resend-1")
+        retried = client.post(f"{API}/webhook-deliveries/{delivery.pk}/resend/", content_type="application/json",
+                              HTTP_IDEMPOTENCY_KEY="resend-1")
     bad_filter = client.get(f"{API}/webhook-deliveries/?endpoint=x")
 
     [row] = listed.json()["results"]
     assert row["event_type"] == "run.finished" and row["payload"] == {"run": 1, "done": 2}
+    assert row["resent_by"] is None  # the schema says so (nullable)
+    assert retried["Idempotent-Replayed"] == "true" and retried.json() == resent.json()
+    with tenant_context(firm_a):
+        assert WebhookDelivery.objects.count() == 2  # the retry sent nothing again
     assert row["status"] == "pending" and row["event_id"] == str(delivery.event_id)
     assert resent.status_code == 201 and resent.json()["event_id"] == str(delivery.event_id)
     assert resent.json()["resent_from"] == delivery.pk and len(queued) == 1

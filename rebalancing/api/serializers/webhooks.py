@@ -53,7 +53,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     event_type = serializers.CharField(source="event.event_type", read_only=True)
     payload = serializers.JSONField(source="event.payload", read_only=True, help_text="The body's data")
     endpoint_url = serializers.CharField(source="endpoint.url", read_only=True)
-    resent_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resent_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = WebhookDelivery

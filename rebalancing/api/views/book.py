@@ -287,8 +287,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
     @extend_schema(request=household_serializers.RmdFactsInSerializer, responses=household_serializers.RmdDueSerializer)
     @action(detail=True, methods=["patch"], url_path="rmd-facts", filterset_class=None)
     def rmd_facts(self, request, pk=None):
-        """Set what the IRA's RMD is computed from: the owner's name and the spouse's date of birth (omitted:
-        as they are), the dates of birth (null clears one) and one year's 31 December value (with its year; null with a year removes that
+        """Set what the IRA's RMD is computed from: the owner's name and dates of birth (omitted: as they
+        are; null clears a date) and one year's 31 December value (with its year; null with a year removes that
         year's value; values of other years are kept)."""
         serializer = household_serializers.RmdFactsInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -297,6 +297,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         # A PATCH leaves what it does not name: a spouse sole beneficiary more than 10 years younger
         # changes the table (Treas. Reg. §1.401(a)(9)-5), so an omitted date must not clear it.
         data.setdefault("spouse_birth_date", account.spouse_birth_date)
+        data.setdefault("owner_birth_date", account.owner_birth_date)
         account = account_rmd_facts_set(user=request.user, account=account, today=today, **data)
         return Response(household_serializers.RmdDueSerializer(rmd_due(account=account, year=today.year,
                                                                         as_of=today)).data)

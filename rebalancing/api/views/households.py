@@ -118,6 +118,7 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
     @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}}, responses={201: serializers.ImportSummarySerializer})
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
+    @idempotent
     def upload(self, request):
         """A CSV of cash flows (docs/csv-formats.md): entered whole, or refused with each row's problem."""
         upload = request.FILES.get("file")

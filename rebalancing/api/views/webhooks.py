@@ -75,6 +75,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, F
 
     @extend_schema(request=None, responses={201: WebhookDeliverySerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def resend(self, request, pk=None):
         """Send the event to the endpoint again, as a new delivery with the same idempotency id."""
         again = webhook_delivery_resend(delivery=self.get_object(), user=request.user)
