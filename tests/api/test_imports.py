@@ -60,6 +60,21 @@ def test_a_bad_json_row_refuses_the_whole_import_with_a_row_level_report(firm_a,
         assert Price.objects.count() == prices_before
 
 
+def test_a_list_or_object_where_a_single_value_belongs_is_refused_not_stored_as_text(firm_a, people, client_for):
+    rows = [{"symbol": "OK1", "name": "Fine", "asset_class": "us_equity", "tags": ["esg"]},
+            {"symbol": ["Z"], "name": {"a": 1}, "asset_class": "us_equity"}]
+
+    answer = client_for(firm_a, people["pm"]).post(f"{API}/imports/", {"kind": "securities", "rows": rows},
+                                                   content_type="application/json")
+
+    body = error_of(answer)
+    assert answer.status_code == 400 and body["code"] == "import_rejected"
+    assert [(p["row"], p["index"], p["column"], p["problem"]) for p in body["detail"]["problems"]] == [
+        (3, 1, "symbol", "is a list, not a single value"), (3, 1, "name", "is an object, not a single value")]
+    with tenant_context(firm_a):
+        assert not Security.objects.filter(symbol__in=["OK1", '["Z"]']).exists()
+
+
 def test_a_bad_csv_file_is_refused_naming_row_and_column(firm_a, people, client_for):
     bad = b"symbol,name,asset_class,esg_score\nOK1,Fine,us_equity,50\nBAD1,Bad,us_equity,250\n"
 

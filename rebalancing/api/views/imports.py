@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from rebalancing.api.parsers import BoundedJSONParser
 from rebalancing.imports import KINDS, ImportRejected, book_import
+from rebalancing.imports.report import Problems
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
@@ -33,6 +34,21 @@ def _cell(value) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value)
     return str(value)
+
+
+# Columns the import reads as a list (``imports.cells.tag_cells``: a JSON list or "a|b"): the only
+# ones a JSON row may give a list; anywhere else a list or object is not a value.
+LIST_COLUMNS = frozenset({"tags", "asset_classes"})
+
+
+def _structured_cells_refuse(kind: str, rows: list[dict]) -> None:
+    problems = Problems(kind)
+    for index, row in enumerate(rows):
+        for column, value in row.items():
+            if isinstance(value, dict) or (isinstance(value, list) and column not in LIST_COLUMNS):
+                what = "an object" if isinstance(value, dict) else "a list"
+                problems.add(index + 2, column, f"is {what}, not a single value")
+    problems.reject_if_any()
 
 
 def rows_to_csv(kind: str, rows: list[dict]) -> bytes:
@@ -78,6 +94,7 @@ class ImportView(FirmAPIView):
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
             try:
+                _structured_cells_refuse(data["kind"], data["rows"])
                 summary = book_import(kind=data["kind"], source=rows_to_csv(data["kind"], data["rows"]),
                                       as_of=data["as_of"], by=request.user)
             except ImportRejected as exc:
