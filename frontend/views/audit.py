@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 
+from django.apps import apps
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.shortcuts import render
+from django.utils.text import capfirst
 
 from rebalancing.api.visibility import audit_events_visible_to
 from rebalancing.exports import csv_download, csv_text
@@ -15,11 +19,44 @@ from tenants.audit.actions import Action
 from tenants.permissions import Capability
 
 from ..filters import AuditLogFilter
+from ..query import date_param
 from .common import firm_page, paginate
 
 KIND_WORDS = {"proposal": "Proposal", "account": "Account", "household": "Household", "user": "Person",
               "parametertemplate": "Template", "modelportfolio": "Model", "rebalancerun": "Run", "import": "Import",
               "apikey": "API key", "approvalpolicy": "Approval policy", "order": "Order", "taxlot": "Tax lot"}
+
+
+@cache
+def _model_words() -> dict[str, str]:
+    """Each model's name in words ("householdproposal" -> "Household proposal"): an object type is
+    the model's name as audit_record stores it."""
+    return {m._meta.model_name: capfirst(m._meta.verbose_name) for m in apps.get_models()}
+
+
+def _kind_words(object_type: str) -> str:
+    return KIND_WORDS.get(object_type) or _model_words().get(object_type) or capfirst(object_type.replace("_", " "))
+
+
+def _filter_problems(get, visible) -> tuple[dict[str, str], list[str]]:
+    """What a filter typed cannot mean, by field, so the page says it beside the field (values kept)
+    instead of a 400 page, or "no record matches" for filters that could match nothing; and which
+    dates are not days at all."""
+    problems, days = {}, {}
+    for name in ("since", "until"):
+        try:
+            days[name] = date_param(get, name)
+        except BadRequest:
+            problems[name] = f"“{get[name].strip()[:40]}” is not a day: write it YYYY-MM-DD."
+    not_days = list(problems)
+    if days.get("since") and days.get("until") and days["since"] > days["until"]:
+        problems["since"] = f"From ({days['since']:%Y-%m-%d}) is after To ({days['until']:%Y-%m-%d}): no day is in both."
+    # Most ids are numbers; exports are recorded by name ("audit"), so a word is refused only if no record has it.
+    object_id = get.get("object_id", "").strip()
+    if object_id and not (object_id.isascii() and object_id.isdigit()) and not visible.filter(object_id=object_id).exists():
+        problems["object_id"] = (f"No record has the object id “{object_id[:40]}”: an object's id is its number "
+                                 "(the 42 of /accounts/42/).")
+    return problems, not_days
 
 
 def _object_names(events) -> dict[tuple[str, str], str]:
@@ -64,14 +101,18 @@ def _csv(request, events, listed):
 def audit_log(request):
     get = request.GET
     visible = audit_events_visible_to(request.user)
-    listed = AuditLogFilter(get, queryset=visible)
-    qs = listed.qs
     # order_by(): a DISTINCT under the model's default ordering would repeat each value per row.
     present = set(visible.order_by().values_list("action", flat=True).distinct())
     actions = sorted(((a, Action.words_for(a)) for a in present), key=lambda pair: pair[1])
-    kinds = sorted(((k, KIND_WORDS.get(k, k.replace("_", " ").capitalize()))
-                    for k in visible.order_by().values_list("object_type", flat=True).distinct() if k),
-                   key=lambda pair: pair[1])
+    kinds = sorted(((k, _kind_words(k)) for k in visible.order_by().values_list("object_type", flat=True).distinct()
+                    if k), key=lambda pair: pair[1])
+    problems, not_days = _filter_problems(get, visible)
+    if problems:
+        return render(request, "frontend/audit_log.html", {
+            "page": None, "actions": actions, "kinds": kinds, "filtered": True, "problems": problems,
+            "not_days": not_days}, status=400)
+    listed = AuditLogFilter(get, queryset=visible)
+    qs = listed.qs
     if get.get("download") == "csv":
         if qs.count() <= MAX_CSV_ROWS:
             return _csv(request, qs.order_by("-at", "-id"), listed)
@@ -80,11 +121,11 @@ def audit_log(request):
     names = _object_names(page)
     for e in page:
         e.words = Action.words_for(e.action)
-        e.kind = KIND_WORDS.get(e.object_type, e.object_type.replace("_", " ").capitalize())
+        e.kind = _kind_words(e.object_type) if e.object_type else ""
         e.name = names.get((e.object_type, e.object_id)) or e.object_repr or (f"#{e.object_id}" if e.object_id else "")
     return render(request, "frontend/audit_log.html", {
         "page": page, "actions": actions, "kinds": kinds, "filtered": listed.filtered,
-        "csv_query": _csv_query(get),
+        "csv_query": _csv_query(get), "problems": {},
     })
 
 

@@ -92,6 +92,12 @@ def backtest_list(request):
     })
 
 
+def _mid_sentence(label: str) -> str:
+    """A choice's label inside the subtitle: its first letter lower case, the rest as written
+    (|lower made "S&P 500" "s&p 500")."""
+    return label[:1].lower() + label[1:]
+
+
 def _pct(x) -> float:
     return round(100 * float(x or 0), 3)
 
@@ -128,7 +134,9 @@ def backtest_detail(request, pk: int):
     backtest = visible_or_404(backtests_visible_to(request.user).select_related("created_by", "template", "model",
                                                                               "benchmark"), pk=pk)
     finished = backtest.status in FINISHED
-    context = {"backtest": backtest, "finished": finished, "percent": round(backtest.progress * 100)}
+    context = {"backtest": backtest, "finished": finished, "percent": round(backtest.progress * 100),
+               "prices_words": _mid_sentence(backtest.get_prices_display()),
+               "losses_words": _mid_sentence(backtest.get_losses_display())}
     if is_htmx(request) and not finished:
         return render(request, "frontend/partials/backtest_progress.html", context)
     report = backtest.report if backtest.status == Backtest.Status.COMPLETED else None

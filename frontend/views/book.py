@@ -246,7 +246,7 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
                 problems.append(f"sleeve {row['asset_class']}: “{match.group(2)}” is not a number")
         kind = row["kind"] if row["kind"] in Sleeve.Kind.values else Sleeve.Kind.HOLDINGS
         specs.append(SleeveSpec(asset_class=row["asset_class"], weight=weight, holdings=holdings, kind=kind,
-                                benchmark=row["benchmark"] or None, submodel=row["submodel"] or None))
+                                benchmark=row["benchmark"] or None, submodel=row["submodel"] or None, percent=True))
     return specs, rows, problems
 
 

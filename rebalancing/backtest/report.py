@@ -211,11 +211,26 @@ def report_text(report: dict[str, Any]) -> str:
 CSV_FIELDS = ("level", "cohort_start", "period_start", "period_end", "strategy") + tuple(
     f.name for f in fields(PeriodMetrics) if f.name not in ("strategy", "start", "end")
 )
+# Dollar figures, written to the cent; every other float is a fraction (a return, tax alpha, a
+# weight, turnover), written to 1e-6: a ten-thousandth of a percentage point.
+CSV_MONEY_FIELDS = frozenset(
+    ("start_value", "end_value", "tax", "losses_harvested", "short_term_gains", "long_term_gains", "after_tax_value")
+)
+CSV_FRACTION_PLACES = 6
+
+
+def _csv_cell(field: str, value: Any) -> Any:
+    """A float at the file's fixed precision, so its binary noise (1000000.0000000001, -0.0) stays
+    out of the file; counts and absent figures as they are."""
+    if not isinstance(value, float):
+        return value
+    places = 2 if field in CSV_MONEY_FIELDS else CSV_FRACTION_PLACES
+    return f"{round(value, places) + 0.0:.{places}f}"  # + 0.0: -0.0 (a loss that rounds away) is 0.0
 
 
 def report_csv_rows(report: dict[str, Any]) -> Iterable[list[Any]]:
     """Header, then one row per strategy and cohort (level "cohort") and per strategy, cohort and
-    year (level "year")."""
+    year (level "year"); money to the cent, fractions to ``CSV_FRACTION_PLACES`` places."""
     yield list(CSV_FIELDS)
     for c in report["cohorts"]:
         for level, per_strategy in (
@@ -224,7 +239,9 @@ def report_csv_rows(report: dict[str, Any]) -> Iterable[list[Any]]:
         ):
             for strategy in STRATEGIES:
                 for m in per_strategy.get(strategy, ()):
-                    yield [level, c["start"], m["start"], m["end"], strategy] + [m[f] for f in CSV_FIELDS[5:]]
+                    yield [level, c["start"], m["start"], m["end"], strategy] + [
+                        _csv_cell(f, m[f]) for f in CSV_FIELDS[5:]
+                    ]
 
 
 def parse_cohorts(text: str) -> tuple[int, int]:

@@ -171,6 +171,12 @@ class SleeveSpec:
     kind: str = Sleeve.Kind.HOLDINGS
     benchmark: str | None = None  # benchmark code (direct index; optional for holdings)
     submodel: str | None = None  # model code (kind "submodel")
+    percent: bool = False  # typed in percent (the pages' form): problems then say weights in %
+
+
+def _weight_words(weight: Decimal, *, percent: bool) -> str:
+    """A weight as the caller typed it: a fraction (the API's "0.9") or a percentage (the page's "90%")."""
+    return f"{format((weight * 100).normalize(), 'f')}%" if percent else format(weight.normalize(), "f")
 
 
 @transaction.atomic
@@ -178,9 +184,11 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
     """Editing a model makes a new version; proposals keep the version they used."""
     require(user, Capability.MANAGE_MODELS)
     problems = []
+    percent = any(s.percent for s in sleeves)
     total = sum((Decimal(s.weight) for s in sleeves), Decimal(0))
+    one = _weight_words(Decimal(1), percent=percent)
     if abs(total - 1) > WEIGHT_TOLERANCE:
-        problems.append(f"sleeve weights sum to {total}, not 1")
+        problems.append(f"sleeve weights sum to {_weight_words(total, percent=percent)}, not {one}")
     symbols = {sym for s in sleeves for sym in s.holdings}
     securities = {sec.symbol: sec for sec in Security.objects.filter(symbol__in=symbols)}
     problems += [f"unknown symbol {sym!r}" for sym in sorted(symbols - set(securities))]
@@ -190,7 +198,8 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
         if s.kind == Sleeve.Kind.HOLDINGS:
             sub_total = sum((Decimal(w) for w in s.holdings.values()), Decimal(0))
             if abs(sub_total - 1) > WEIGHT_TOLERANCE:
-                problems.append(f"holdings of sleeve {s.asset_class} sum to {sub_total}, not 1")
+                problems.append(f"holdings of sleeve {s.asset_class} sum to "
+                                f"{_weight_words(sub_total, percent=percent)}, not {one}")
         if s.benchmark and s.benchmark not in benchmarks:
             problems.append(f"unknown benchmark {s.benchmark!r}")
         if s.kind == Sleeve.Kind.DIRECT_INDEX and not s.benchmark:

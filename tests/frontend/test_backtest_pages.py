@@ -1,5 +1,7 @@
 """The prospect view in the browser: start a backtest, watch it, read it, download it."""
 
+import csv
+import io
 import json
 import re
 
@@ -48,9 +50,17 @@ def test_an_advisor_starts_a_backtest_watches_it_and_reads_what_harvesting_would
     # the month-end values are also a table (for screen readers and keyboards)
     assert re.search(r"<td>2008-0[67]-\d\d</td>", html)
 
+    # the subtitle keeps the data set's capitals (before: "20 s&p 500 stocks")
+    assert "bundled real prices (20 S&amp;P 500 stocks, 1990-2022)" in html
+
     download = client.get(detail_url + "?download=csv")
     assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
     assert download.content.decode().startswith("level,cohort_start,period_start")
+    # money to the cent, fractions to six places, never -0 (before: 1000000.0000000001, -0.0)
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    assert rows and all(re.fullmatch(r"-?\d+\.\d\d", r["end_value"]) and re.fullmatch(r"-?\d+\.\d{6}", r["tax_alpha"])
+                        for r in rows)
+    assert not any(v.startswith("-") and float(v) == 0 for r in rows for v in r.values() if re.fullmatch(r"-[\d.]+", v))
 
 
 def test_bad_input_is_explained_and_nothing_is_started(firm_a, as_user):
