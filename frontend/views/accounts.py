@@ -173,7 +173,7 @@ def _instruct_kept(request, account) -> dict:
     rows = [dict(zip(("action", "symbol", "buy", "amount"), row, strict=True))
             for row in zip(*columns, strict=False)][:MAX_INSTRUCTION_ROWS]
     return {"instruct_rows": rows or [{}], "instruct_actions": one_off_actions(account),
-            "max_instruction_rows": MAX_INSTRUCTION_ROWS}
+            "max_instruction_rows": MAX_INSTRUCTION_ROWS, "instruct_refusal": posted.refusal}
 
 
 def _account(request, pk):
@@ -248,8 +248,9 @@ def account_instruct_view(request, pk: int):
         instructions = [i for _, _, i in instructions_posted(request.POST)]
         proposal = account_instruct(account=account, instructions=instructions, by=request.user)
     except (ValueError, DomainError) as exc:
-        messages.error(request, getattr(exc, "message", None) or str(exc))
-        keep_posted(request, f"instruct-{pk}")  # the rows come back as entered, to correct them
+        # The rows come back as entered, with the refusal inside the form: the page reopens at the
+        # form, far below the messages at the top, where the refusal was out of sight.
+        keep_posted(request, f"instruct-{pk}", exc)
         return redirect(f"{reverse('account_detail', args=[pk])}#instruct")
     state = "approved within the firm's limits" if proposal.status == proposal.Status.APPROVED \
         else "it waits for approval"

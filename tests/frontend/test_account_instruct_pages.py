@@ -55,7 +55,10 @@ def test_a_refused_instruction_names_the_problem_and_keeps_the_rows(book, as_use
     response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("sell", "BND", "AGG", "1,000,000")))
     assert response.status_code == 302 and response["Location"] == f"/accounts/{account.pk}/#instruct"
     page = text(client.get(response["Location"]))
-    assert "Instruction 1: the account holds $12,000.00 of BND; it cannot sell $1,000,000.00." in page
+    # inside the form the page opens at, not only at the top of a long page, out of sight
+    assert re.search(r'<form [^>]*id="instruct-form">\s*<input[^>]*>\s*<div class="error" role="alert" '
+                     r'id="instruct-refusal">Instruction 1: the account holds \$12,000.00 of BND; it cannot sell '
+                     r'\$1,000,000.00. Leave the amount empty to sell all of it.</div>', page)
     assert 'value="BND"' in page and 'value="AGG"' in page and 'value="1,000,000"' in page
     with tenant_context(firm_a):
         assert (Proposal.objects.count(), RebalanceRun.objects.count()) == written
