@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from rebalancing.access import alerts_visible_to, households_advised_by, households_without_advisor
 from rebalancing.api.visibility import runs_visible_to
-from rebalancing.models import Alert, RebalanceRun, RunOutcome
+from rebalancing.models import Alert, Household, RebalanceRun, RunOutcome
 
 from .query import date_param, decimal_param, id_param
 from .selectors import account_stats
@@ -55,7 +55,11 @@ class AccountListFilter(filters.FilterSet):
 
     def _model(self, queryset, name, value):
         model = id_param({name: value}, name)
-        return queryset if model is None else queryset.filter(model_id=model)
+        if model is None:
+            return queryset
+        # An account of a household managed as one follows the household's model, not its own.
+        unit = Q(household__managed_as=Household.ManagedAs.HOUSEHOLD)
+        return queryset.filter((Q(model_id=model) & ~unit) | (Q(household__model_id=model) & unit))
 
     def _template(self, queryset, name, value):
         template = id_param({name: value}, name)

@@ -58,14 +58,15 @@ def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountSt
 
 
 def _latest_proposal(field_name: str):
-    return Subquery(Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at").values(field_name)[:1])
+    return Subquery(Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at", "-pk")
+                    .values(field_name)[:1])
 
 
 def accounts_with_latest(user):
     """The user's accounts with the latest proposal's drift, status and id."""
     return (
         with_advisors(accounts_visible_to(user), "household__")
-        .with_governing_template().select_related("model")
+        .with_governing_template().select_related("model", "household__model")
         .annotate(last_drift=_latest_proposal("drift_before"), last_status=_latest_proposal("status"),
                   last_proposal_id=_latest_proposal("pk"))
     )

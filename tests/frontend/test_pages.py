@@ -75,6 +75,19 @@ def test_the_account_list_filters_and_searches(book, as_user, people):
     assert first.custodian_number in text(client.get("/accounts/", {"min_drift": "1", "sort": "drift"}))
 
 
+def test_an_account_of_a_household_managed_as_one_is_listed_with_the_households_model(book, as_user, firm_a):
+    from tests.rebalancing.household_book import make_unit_household
+
+    with tenant_context(firm_a):
+        lees = make_unit_household()
+    client = as_user("admin")
+    row = re.search(r"LEE-IRA</a>.*?</tr>", text(client.get("/accounts/", {"q": "LEE-IRA"})), re.S).group(0)
+    assert f"{lees['model'].name} <span class=\"muted\">(household)</span>" in row and "no model" not in row
+    by_model = text(client.get("/accounts/", {"model": lees["model"].pk}))
+    assert all(n in by_model for n in ("LEE-JT", "LEE-IRA", "LEE-ROTH"))
+    assert book["accounts"][0].custodian_number not in by_model
+
+
 def test_the_account_list_filters_by_every_kind_of_alert_with_its_name(book, as_user, firm_a):
     from rebalancing.models import Alert
 
