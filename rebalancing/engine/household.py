@@ -338,9 +338,11 @@ def _brought_to_model(request: HouseholdRequest) -> HouseholdRequest:
     if not any(_instructed(a, "bring_to_model") for a in request.accounts):
         return request
     bring = Instruction(kind="bring_to_model")
+    # An account told to liquidate sells everything: it has nothing to bring to the model.
     accounts = tuple(
-        a if _instructed(a, "bring_to_model") else replace(a, request=replace(a.request, parameters=replace(
-            a.request.parameters, instructions=(*a.request.parameters.instructions, bring))))
+        a if _instructed(a, "bring_to_model") or _instructed(a, "liquidate") else replace(a, request=replace(
+            a.request, parameters=replace(a.request.parameters,
+                                          instructions=(*a.request.parameters.instructions, bring))))
         for a in request.accounts
     )
     return replace(request, accounts=accounts, drift=None, tax_budget=None)

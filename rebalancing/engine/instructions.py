@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import InfeasibleParameters
+from .errors import InfeasibleParameters, InvalidRequest
 from .parameters import CashParams, Instruction
 from .positions import Book
 from .targets import TargetPlan
@@ -42,6 +42,12 @@ def read_instructions(instructions: Iterable[Instruction]) -> InstructionEffects
             cash += float(ins.amount or 0.0)
         else:
             swaps.append(ins)
+    if liquidate and (bring or any(s.buy for s in swaps)):
+        # Selling everything cannot also bring the account to its model or buy with the proceeds.
+        also = "bring_to_model" if bring else f"sell {next(s.sell for s in swaps if s.buy)}, buy " \
+            f"{next(s.buy for s in swaps if s.buy)}"
+        raise InvalidRequest(f"instructions contradict each other: liquidate sells everything, and {also} "
+                             "would buy; give one of them")
     return InstructionEffects(liquidate, bring, cash, tuple(swaps))
 
 

@@ -729,6 +729,16 @@ def test_liquidating_the_taxable_account_sells_every_lot_and_holds_the_rest_on_t
     assert result.tax_cost == pytest.approx((15_000 + 2_000) * long_rate)  # both long-term gains
 
 
+def test_liquidating_one_account_while_bringing_the_household_back_to_its_model():
+    # "Bring back to the model" on the IRA is the household's: every account takes it, except the
+    # one told to sell everything (the two would contradict each other in one account).
+    base = three_accounts()
+    taxable = replace(base.accounts[0], request=replace(base.accounts[0].request, parameters=LIQUIDATE))
+    ira = replace(base.accounts[1], request=replace(base.accounts[1].request, parameters=BRING_BACK))
+    result = rebalance_household(replace(base, accounts=(taxable, ira, *base.accounts[2:])))
+    assert trades_of(result, "TAX") == {"EQ": ("sell", 300.0), "BD": ("sell", 200.0)}
+
+
 def test_a_liquidation_at_a_loss_is_bought_back_in_no_account():
     # The taxable BD lot is at a 2,000 loss: selling it, no account of the household may buy BD
     # (IRC §1091 across the household, Rev. Rul. 2008-5), so the Roth's cash goes to EQ only.

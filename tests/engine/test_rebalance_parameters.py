@@ -10,6 +10,7 @@ from rebalancing.engine import (
     HarvestParams,
     InfeasibleParameters,
     Instruction,
+    InvalidRequest,
     Parameters,
     Restrictions,
     TradingParams,
@@ -68,6 +69,16 @@ def test_sell_x_buy_y_instruction():
     result = rebalance(with_params(req, instructions=(Instruction("sell_buy", sell="EQ", buy="EQ2"),)))
     assert trades_by_symbol(result) == {"EQ": ("sell", 60.0), "EQ2": ("buy", 60.0)}
     assert all("instruction" in t.reasons for t in result.trades)
+
+
+@pytest.mark.parametrize(("other", "named"), [(Instruction("bring_to_model"), "bring_to_model"),
+                                               (Instruction("sell_buy", sell="EQ", buy="BD"), "sell EQ, buy BD")])
+def test_liquidating_with_an_instruction_that_buys_is_refused_not_half_done(other, named):
+    # liquidate + bring_to_model was carried out as bring_to_model, without a word
+    lots = [lot("L1", "EQ", 60, 3_000), lot("L2", "BD", 40, 4_000)]
+    req = request(lots, funds(EQ=100, BD=100), model(EQ=0.6, BD=0.4))
+    with pytest.raises(InvalidRequest, match=f"liquidate sells everything, and {named} would buy"):
+        rebalance(with_params(req, instructions=(Instruction("liquidate"), other)))
 
 
 def test_raise_cash_sets_aside_the_amount():
