@@ -15,6 +15,7 @@ from rebalancing.access import proposals_decidable_by, with_advisors
 from rebalancing.engine import CASH_KEY
 from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Price, Proposal, TaxLot
 from rebalancing.selectors import ModelBook
+from rebalancing.services.household_revisions import household_proposal_revisable_by
 from rebalancing.services.proposals import OPEN
 
 __all__ = ["HouseholdView", "household_cash_flows", "household_list_rows", "household_view", "household_proposal_status"]
@@ -99,7 +100,8 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
         view.proposal_status = household_proposal_status(view.proposal_members)
         view.decidable = proposals_decidable_by(user).filter(household_proposal=proposal).exists()
         # Edited as one while none of its accounts' proposals has moved on (released, rejected, ...).
-        view.editable = view.decidable and all(p.status in OPEN for p in view.proposal_members) \
+        view.editable = household_proposal_revisable_by(user, proposal) \
+            and all(p.status in OPEN for p in view.proposal_members) \
             and not proposal.result.get("cash_flow")  # a withdrawal's plan is not re-solved
         after = proposal.result.get("allocation_after") or {}
         numbers = {a.custodian_number: a for a in accounts}

@@ -38,6 +38,7 @@ __all__ = [
     "RunScope",
     "account_parameters",
     "accounts_approved_unreleased",
+    "approved_unreleased",
     "accounts_for_scope",
     "benchmark_weights_latest",
     "firm_harvest_substitutes",
@@ -135,6 +136,14 @@ def accounts_approved_unreleased(scope: RunScope) -> int:
     replacing = RunScope(**{**scope.__dict__, "replace_approved": True})
     return (Proposal.objects.filter(status=Proposal.Status.APPROVED, account_id__in=accounts_for_scope(replacing))
             .order_by().values("account_id").distinct().count())
+
+
+def approved_unreleased(scope: RunScope) -> list[Proposal]:
+    """The approved proposals not yet released of ``scope``'s accounts (those a run leaves out, their
+    approval standing, or replaces when told to), with their accounts, by account number."""
+    replacing = RunScope(**{**scope.__dict__, "replace_approved": True})
+    return list(Proposal.objects.filter(status=Proposal.Status.APPROVED, account_id__in=accounts_for_scope(replacing))
+                .select_related("account").order_by("account__custodian_number", "pk"))
 
 
 def lot_counts(account_ids) -> dict[int, int]:

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -35,10 +36,11 @@ from rebalancing.models import (
     HouseholdProposal,
     ModelPortfolio,
     ParameterTemplate,
+    Proposal,
 )
-from rebalancing.selectors import RunScope
+from rebalancing.selectors import RunScope, approved_unreleased
 from rebalancing.services.book import template_save
-from rebalancing.services.cash_flows import cash_flow_enter
+from rebalancing.services.cash_flows import CashFlowEntered, cash_flow_enter
 from rebalancing.services.household_revisions import AccountEdit, household_proposal_resolve
 from rebalancing.services.households import (
     household_account_move,
@@ -177,6 +179,8 @@ def household_detail(request, pk: int):
         "can_people": can_manage_people,
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
+        "approved_waiting": approved_unreleased(RunScope(household_id=household.pk))
+        if user_can(user, Capability.RUN_REBALANCE) else [],
         "cash_flows": household_cash_flows(household),
         **_rmd_context(household, timezone.localdate(), kept=posted_kept(request, "rmd-facts")),
         "cash_flow_kinds": CashFlow.Kind.choices, "posted": posted_kept(request, "cash-flow"),
@@ -409,19 +413,38 @@ def household_cash_flow(request, pk: int):
         return _done(request, household, f"Reference {flow.reference} was entered before; nothing changed.",
                      "#cash-flows")
     if flow.kind == flow.Kind.DEPOSIT:
-        text = f"Deposit of ${flow.amount:,.2f} credited to {flow.account.custodian_number}; run {flow.run_id} invests it."
-    elif flow.taken_outside:
+        text = (f"Deposit of ${flow.amount:,.2f} credited to {flow.account.custodian_number}"
+                + (f", not invested: {entered.not_invested}" if entered.not_invested else
+                   f"; run {flow.run_id} invests it."))
+        return _done(request, household, text, "#cash-flows")
+    if flow.taken_outside:
         text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f} taken from {flow.account.custodian_number} on "
                 f"{flow.as_of:%d %B %Y} recorded: its RMD counts it. Nothing is sold.")
         return _done(request, household, text, "#rmds")
+    return _done(request, household, _planned_words(entered), "#proposal")
+
+
+def _planned_words(entered: CashFlowEntered) -> str:
+    """What a withdrawal or RMD planned just now does: its tax, whether it sells anything and where
+    its proposals stand, and every open proposal that gave way to it."""
+    flow = entered.cash_flow
+    approved = entered.statuses == {Proposal.Status.APPROVED}
+    if not entered.sales:
+        where = "cash pays it all, nothing is sold; " + ("approved within the firm's policy" if approved else
+                                                          "it waits for approval below")
     else:
-        text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f}"
-                + (f" making up the {flow.makes_up_year} RMD" if flow.makes_up_year else "")
-                + f" planned: estimated tax ${flow.tax_cost:,.2f}. Its sales wait for approval below."
-                + (f" The approved proposal{'s' if len(entered.approved_replaced) > 1 else ''} of "
-                   f"{', '.join(entered.approved_replaced)} gave way to it (made on the book before the "
-                   "withdrawal); a run after it proposes again." if entered.approved_replaced else ""))
-    return _done(request, household, text, "#proposal")
+        sales = f"its sales ({entered.sales} lot{pluralize(entered.sales)})"
+        where = sales + (" are approved within the firm's policy: release them to the custodian" if approved else
+                         " wait for approval below")
+    text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f}"
+            + (f" making up the {flow.makes_up_year} RMD" if flow.makes_up_year else "")
+            + f" planned: estimated tax ${flow.tax_cost:,.2f}; {where}.")
+    if entered.gave_way:
+        named = "; ".join(f"{g.account} #{g.proposal_id} ({g.state})" for g in entered.gave_way)
+        many = len(entered.gave_way) > 1
+        text += (f" {len(entered.gave_way)} open proposal{'s' if many else ''} of the household, made on the book "
+                 f"before the withdrawal, gave way to it: {named}. A run after it proposes again.")
+    return text
 
 
 def _forms_kept(request, view) -> dict:
@@ -578,12 +601,26 @@ def template_household(request, pk: int):
 @firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)
 @require_POST
 def household_rebalance(request, pk: int):
+    """A run of the household; "replace approved" (a box shown when some wait for release) lets it
+    replace approved proposals not yet released, which otherwise keep their accounts out."""
     household = _household(request, pk)
+    scope = RunScope(household_id=household.pk, replace_approved=request.POST.get("replace_approved") == "1")
     try:
-        run = run_start(scope=RunScope(household_id=household.pk), user=request.user)
+        run = run_start(scope=scope, user=request.user)
     except DomainError as exc:
+        refused_for_scope = (exc.detail or {}).get("field") == "scope" and not scope.replace_approved
+        waiting = approved_unreleased(scope) if refused_for_scope else []
+        if waiting:  # the service words it for the API (its parameter): here, the page's own control
+            named = ", ".join(f"#{p.pk} of {p.account.custodian_number}" for p in waiting)
+            exc = ValidationFailed(
+                f"Nothing to rebalance: the approved proposal{pluralize(len(waiting))} {named}, not yet released, "
+                f"{'keep' if len(waiting) > 1 else 'keeps'} the household's accounts out (an approval stands until "
+                "it is released or replaced). Release it to the custodian, or tick “Replace the approved "
+                "proposals” beside “Rebalance the household” and rebalance again: the new proposals wait for "
+                "approval.", detail={"field": "replace_approved"})
         return _refused(request, household, exc)
-    messages.success(request, f"Run {run.pk} started for {household.name}.")
+    messages.success(request, f"Run {run.pk} started for {household.name}"
+                     + (" (replacing approved proposals not yet released)." if scope.replace_approved else "."))
     return redirect("run_detail", pk=run.pk)
 
 
@@ -628,7 +665,7 @@ def _household_edits(post, members: dict[str, int]) -> dict[int, AccountEdit]:
             for a in drops.keys() | added.keys()}
 
 
-@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
+@firm_page(Capability.APPROVE)  # compliance approves; it does not change what is traded
 @require_POST
 def household_proposal_resolve_view(request, pk: int, proposal_pk: int):
     """Drop trades and add instructions in the household's accounts, then solve the household again

@@ -13,9 +13,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from frontend.query import decimal_param, ids_param
+from frontend.templatetags.formatting import money0
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
-from rebalancing.models import ApprovalPolicy, Proposal, ReleaseBatch
+from rebalancing.models import ApprovalPolicy, Proposal, ProposalApproval, ReleaseBatch
 from rebalancing.services.proposals import (
+    approvals_missing,
     bulk_approvable,
     proposal_approve,
     proposal_reject,
@@ -24,7 +26,12 @@ from rebalancing.services.proposals import (
     proposals_release_bulk,
 )
 from rebalancing.services.release_batches import release_batch_start
-from rebalancing.services.revisions import INSTRUCTION_ACTIONS, InstructionAdded, proposal_resolve
+from rebalancing.services.revisions import (
+    INSTRUCTION_ACTIONS,
+    InstructionAdded,
+    proposal_resolve,
+    proposal_revisable_by,
+)
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
@@ -42,13 +49,17 @@ def _dollars(text: str) -> str:
     return _AMOUNT.sub(lambda m: ("-$" + m.group(1)[1:]) if m.group(1).startswith("-") else "$" + m.group(1), text)
 
 
+# The engine's tax limit alert names its limit: "... above the per run limit of 5,000.00".
+_TAX_LIMIT = re.compile(r"above the per (\w+) limit")
+
+
 def alert_groups(alerts: list[dict]) -> list[dict]:
     """The proposal's alerts as one panel: one line per kind (how many, the amount at stake) with its
     securities listed under it, instead of one banner per alert."""
     groups: dict[str, dict] = {}
     for a in alerts or ():
         code = a.get("code", "other")
-        group = groups.setdefault(code, {"code": code, "rows": [], "total": 0.0, "has_amount": False})
+        group = groups.setdefault(code, {"code": code, "rows": [], "total": 0.0, "has_amount": False, "summary": ""})
         message = a.get("message", "")
         detail = message.split(": ", 1)[1] if code == "harvest_opportunity" and ": " in message else _dollars(message)
         group["rows"].append({"symbol": a.get("symbol") or "", "amount": a.get("amount"), "text": detail})
@@ -56,7 +67,23 @@ def alert_groups(alerts: list[dict]) -> list[dict]:
                                                     "wash_sale_disallowed"):
             group["total"] += a["amount"]
             group["has_amount"] = True
+    if "tax_limit_exceeded" in groups:
+        groups["tax_limit_exceeded"]["summary"] = _tax_limits_exceeded(alerts)
     return list(groups.values())
+
+
+def _tax_limits_exceeded(alerts: list[dict]) -> str:
+    """Which tax limits the proposal exceeds and by how much ("the per-run limit by $4,200 and the
+    per-year limit by $3,724"): the excesses overlap (this proposal's gains count in the year's), so
+    they are named one by one, never added."""
+    parts = []
+    for a in alerts:
+        if a.get("code") != "tax_limit_exceeded":
+            continue
+        limit = _TAX_LIMIT.search(a.get("message", ""))
+        name = f"the per-{limit.group(1)} limit" if limit else "a limit"
+        parts.append(name if a.get("amount") is None else f"{name} by {money0(a['amount'])}")
+    return " and ".join(parts)
 
 
 def _proposal(request, pk):
@@ -92,7 +119,9 @@ def proposal_detail(request, pk: int):
         "lot_count": sum(len(t.get("lots") or []) for t in trades),
         "alert_groups": alert_groups(result.get("alerts") or []),
         "warnings": [_dollars(w) for w in result.get("warnings") or ()],
-        "revised_into": revised_into, "may_edit": may_decide and not proposal.household_proposal_id,
+        # A household's account is edited with its household (on the household's page).
+        "revised_into": revised_into,
+        "may_edit": not proposal.household_proposal_id and proposal_revisable_by(request.user, proposal),
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
         **_resolve_kept(request, pk),
     })
@@ -124,11 +153,12 @@ def proposal_decide(request, pk: int):
     comment = request.POST.get("comment", "").strip()
     try:
         if action == "approve":
-            proposal = proposal_approve(proposal=proposal, user=request.user, comment=comment)
-            if proposal.status == Proposal.Status.APPROVED:
+            after = proposal_approve(proposal=proposal, user=request.user, comment=comment)
+            if after.status == Proposal.Status.APPROVED:
                 messages.success(request, f"Proposal #{proposal.pk} approved.")
             else:
-                messages.success(request, f"Your approval of #{proposal.pk} is recorded; it now waits for compliance.")
+                messages.success(request, f"Your approval of #{proposal.pk} is recorded; it now waits for "
+                                          f"{_approvals_words(proposal, approvals_missing(after))}.")
         elif action == "reject":
             proposal_reject(proposal=proposal, user=request.user, comment=comment)
             messages.success(request, f"Proposal #{proposal.pk} rejected.")
@@ -140,6 +170,20 @@ def proposal_decide(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect_back(request, "proposal_detail", pk=pk)
+
+
+def _approvals_words(proposal: Proposal, missing: list[str]) -> str:
+    """Whose approvals ``proposal`` still waits for, in words: its advisors by name (a portfolio
+    manager where its household has none), compliance."""
+    words = []
+    for capacity in missing:
+        if capacity == ProposalApproval.Capacity.COMPLIANCE:
+            words.append("compliance's approval")
+            continue
+        advisors = proposal.account.household.advisors
+        words.append(f"its advisor's approval ({', '.join(u.get_full_name() or u.get_username() for u in advisors)})"
+                     if advisors else "a portfolio manager's approval (its household has no advisor)")
+    return " and ".join(words) or "the approvals still missing"
 
 
 def instructions_posted(post) -> list[tuple[int, str, InstructionAdded]]:
@@ -168,7 +212,7 @@ def instructions_posted(post) -> list[tuple[int, str, InstructionAdded]]:
     return out
 
 
-@firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
+@firm_page(Capability.APPROVE)  # compliance decides on what others propose; it does not edit (services.revisions)
 @require_POST
 def proposal_resolve_view(request, pk: int):
     """Drop trades and add instructions, then solve again (``services.revisions.proposal_resolve``)."""

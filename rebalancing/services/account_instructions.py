@@ -37,7 +37,7 @@ from rebalancing.services.revisions import (
     sales_within_holdings,
     solve_edited,
 )
-from rebalancing.services.runs import household_proposal_build, proposal_build
+from rebalancing.services.runs import alerts_record, household_proposal_build, proposal_build
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
@@ -101,6 +101,7 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     new.revision = {"dropped": [], "instructions": [i.words() for i in added], "changes": [words]}
     new.save()
     RunOutcome.objects.create(run=run, account=account, outcome=RunOutcome.Outcome.PROPOSED)
+    alerts_record(run, [(account.pk, result)])
     superseded = _supersede([account.pk], new, words, by)
     new = proposal_submit(proposal=new, actor=by)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=new, comment=words,
@@ -168,6 +169,7 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     proposals = [proposal_submit(proposal=p, actor=by) for p in proposals]
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=p.account_id, outcome=RunOutcome.Outcome.PROPOSED)
                                     for p in proposals])
+    alerts_record(run, [(m.account_id, r) for m, r in zip(inputs.members, result.accounts, strict=True)])
     mine = next(p for p in proposals if p.account_id == account.pk)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=mine, comment=words,
                  after={"account": account.custodian_number, "instructions": said, "household_proposal": together.pk,

@@ -4,7 +4,9 @@ A withdrawal or RMD: the engine's ``plan_withdrawal`` chooses the accounts and l
 losses first, long-term before short-term, the IRA for an RMD, never a wash sale) and its tax cost;
 the sales become proposals of a run of kind ``cash_flow``, gathered under one household proposal
 and submitted to the firm's approval policy like any other. A deposit is cash received in one
-account (its balance goes up) and a run of the household invests it.
+account (its balance goes up) and a run of the household invests it - unless a run would leave that
+account as it is (an approved proposal waiting for release, orders still open, a withdrawal's sales
+waiting): then no run is started and the deposit says why it is not invested and what to do.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from rebalancing.models import (
     RunOutcome,
 )
 from rebalancing.planned_trades import household_request_seeing, trades_planned_by
-from rebalancing.selectors import RunScope
+from rebalancing.selectors import RunScope, accounts_for_scope, approved_unreleased
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
 from rebalancing.services.rmd import rmd_due, rmd_open_for_account
-from rebalancing.services.runs import run_start
+from rebalancing.services.runs import accounts_held_back, run_start
 from rebalancing.services.tax_estimates import open_estimates_restate
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -43,7 +45,7 @@ from tenants.errors import Conflict, NotFound, ValidationFailed
 from tenants.permissions import Capability
 from tenants.selectors import firm_active_check
 
-__all__ = ["CashFlowEntered", "cash_flow_enter"]
+__all__ = ["CashFlowEntered", "GaveWay", "cash_flow_enter"]
 
 
 def _digits_limit(field) -> Decimal:
@@ -58,11 +60,28 @@ _REFERENCE_MAX = CashFlow._meta.get_field("reference").max_length
 
 
 @dataclass(frozen=True)
+class GaveWay:
+    """An open proposal superseded by a withdrawal planned on the book it was made on."""
+
+    account: str  # custodian number
+    proposal_id: int
+    state: str  # in words: "approved", "waiting for approval", "waiting for compliance"
+
+
+@dataclass(frozen=True)
 class CashFlowEntered:
     cash_flow: CashFlow
     created: bool  # False: the reference was entered before (nothing new written)
     # Accounts whose approved, unreleased proposal gave way to the withdrawal (made on the book before it).
     approved_replaced: tuple[str, ...] = ()
+    # Every open proposal that gave way to the withdrawal, approved and waiting ones alike.
+    gave_way: tuple[GaveWay, ...] = ()
+    # A deposit no run invests now: why, and what to do (empty: ``cash_flow.run`` invests it).
+    not_invested: str = ""
+    # A withdrawal's or RMD's proposals once submitted to the approval policy: their states, and how
+    # many sales they make (none: cash pays it all).
+    statuses: frozenset[str] = frozenset()
+    sales: int = 0
 
 
 def _visible(user, household: Household) -> Household:
@@ -137,19 +156,25 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None,
                     taken_outside=taken_outside, makes_up_year=makes_up_year)
-    replaced: tuple[str, ...] = ()
+    gave_way: tuple[GaveWay, ...] = ()
+    not_invested = ""
+    statuses: frozenset[str] = frozenset()
     if kind == CashFlow.Kind.DEPOSIT:
-        _deposit(flow, user)
+        not_invested = _deposit(flow, user)
     elif taken_outside:
         _recorded(flow)
     else:
-        replaced = _withdrawal(flow, user)
+        gave_way = _withdrawal(flow, user)
+        statuses = frozenset(Proposal.objects.filter(run_id=flow.run_id).values_list("status", flat=True))
     audit_record(actor=user, action=Action.CASH_FLOW_CREATE, obj=household, after={
         "kind": kind, "amount": str(amount), "account": account.custodian_number if account else None,
         "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id, "taken_outside": taken_outside,
         "makes_up_year": makes_up_year,
         "sales": len(flow.plan.get("sales", [])) if flow.plan else 0})
-    return CashFlowEntered(flow, created=True, approved_replaced=replaced)
+    approved = tuple(g.account for g in gave_way if g.state == "approved")
+    return CashFlowEntered(flow, created=True, approved_replaced=approved, gave_way=gave_way,
+                           not_invested=not_invested, statuses=statuses,
+                           sales=len(flow.plan.get("sales", [])) if flow.plan else 0)
 
 
 def _missed_line(account: Account, year: int, as_of: date):
@@ -225,18 +250,48 @@ def _amount_checked(amount: Decimal) -> Decimal:
     return in_cents  # 12.500 is 12.50: the column's validator counts the places as written
 
 
-def _deposit(flow: CashFlow, user) -> None:
+def _deposit(flow: CashFlow, user) -> str:
+    """Credit the cash and start the household's run that invests it; where a run would leave the
+    account as it is, start none and return why (also kept in the plan's explanation, for the
+    cash-flow table)."""
     account = Account.objects.select_for_update().get(pk=flow.account_id)
     if account.cash + flow.amount >= _CASH_LIMIT:
         raise ValidationFailed(f"A deposit of {flow.amount:,} would take {account.custodian_number}'s cash above "
                                f"what an account can hold ({_CASH_LIMIT:,}).", detail={"field": "amount"})
     account.cash += flow.amount
     account.save(update_fields=["cash"])
+    scope = RunScope(household_id=flow.household_id)
+    not_invested = _deposit_held_back(flow, account, scope)
+    if not_invested:
+        flow.plan = {"explanation": [f"Not invested when entered: {not_invested}"]}
     flow.full_clean()
     flow.save()
-    flow.run = run_start(scope=RunScope(household_id=flow.household_id), as_of=flow.as_of, user=None,
+    if not_invested:
+        return not_invested
+    flow.run = run_start(scope=scope, as_of=flow.as_of, user=None,
                          label=f"deposit of {flow.amount:,.2f} by {user.get_username()}")
     flow.save(update_fields=["run"])
+    return ""
+
+
+def _deposit_held_back(flow: CashFlow, account: Account, scope: RunScope) -> str:
+    """Why a run of the household now would not invest ``account``'s deposit, in words with what to
+    do; "" when it would. A run started regardless would complete over nothing, saying nothing."""
+    if account.pk not in set(accounts_for_scope(scope)):
+        unit = flow.household.is_unit
+        waiting = [p for p in approved_unreleased(scope) if unit or p.account_id == account.pk]
+        if not waiting:
+            return (f"{account.custodian_number} has no model to be managed to, and an account without one is not "
+                    "rebalanced; give it (or its household) a model, then rebalance the household.")
+        named = ", ".join(f"#{p.pk} of {p.account.custodian_number}" for p in waiting)
+        return (f"the approved proposal{'s' if len(waiting) > 1 else ''} {named}, not yet released, "
+                f"{'hold' if len(waiting) > 1 else 'holds'} {'the household' if unit else account.custodian_number} "
+                "back: its approval stands, so a run leaves it as it is. Release it and rebalance the household "
+                "once its orders are filled, or rebalance the household replacing approved proposals.")
+    held = accounts_held_back({account.pk: flow.household_id}).get(account.pk)
+    if held is not None:
+        return f"{account.custodian_number} is {held.message}; then rebalance the household to invest it."
+    return ""
 
 
 def _recorded(flow: CashFlow) -> None:
@@ -304,7 +359,7 @@ def _standing_trades(flow: CashFlow, *, as_one: bool) -> list[engine.HouseholdTr
     return out
 
 
-def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
+def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
     firm_active_check("No withdrawal is planned")  # its sales are proposals, as a run's are
     _open_cash_flow_check(flow)
     [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
@@ -358,9 +413,11 @@ def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
     # named to the user -, and in a household managed as one every account's (one joint proposal is
     # not left in part). A later run proposes again once the withdrawal is decided.
     affected = [m.account_id for m in inputs.members] if as_one else account_ids
-    replaced = tuple(Proposal.objects.filter(account_id__in=affected, status=Proposal.Status.APPROVED)
-                     .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW).order_by("account__custodian_number")
-                     .values_list("account__custodian_number", flat=True))
+    # Named to the user, every one: those waiting for approval were work someone meant to decide.
+    gave_way = tuple(GaveWay(number, pk, _state_words(status, compliance)) for number, pk, status, compliance in (
+        Proposal.objects.filter(account_id__in=affected, status__in=OPEN).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
+        .exclude(run=run).order_by("account__custodian_number", "pk")
+        .values_list("account__custodian_number", "pk", "status", "requires_compliance")))
     proposals_supersede(account_ids=affected, by_run_id=run.pk, replace_approved=True)
     proposals_submit_new(run_id=run.pk, account_ids=account_ids)
     # The plan's sales net after the proposals left standing beside it (and released sales still
@@ -379,4 +436,12 @@ def _withdrawal(flow: CashFlow, user) -> tuple[str, ...]:
     flow.plan, flow.tax_cost, flow.run = plan_dict, tax_cost, run
     flow.full_clean()
     flow.save()
-    return replaced
+    return gave_way
+
+
+def _state_words(status: str, compliance: bool) -> str:
+    if status == Proposal.Status.APPROVED:
+        return "approved"
+    if status == Proposal.Status.PENDING:
+        return "waiting for compliance" if compliance else "waiting for approval"
+    return Proposal.Status(status).label.lower()

@@ -8,7 +8,8 @@ a dropped trade is a "hold" on its security in that account) and the whole house
 again with the inputs of the proposal's run - same pricing date, same household settings. The new
 household proposal and its accounts' proposals replace the old ones (open -> superseded, each
 pointing back to the one it replaced) and wait for approval: a person changed them, so a person
-approves them, and the firm's policy says whether compliance must too.
+approves them, and the firm's policy says whether compliance must too. As for one account's
+proposal, only the one deciding in the advisor's capacity edits (``revisions.proposal_revisable_by``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from rebalancing import dispatch, engine
-from rebalancing.access import decision_capacity
 from rebalancing.engine_inputs import household_inputs_from, rebalance_inputs_load
 from rebalancing.models import Account, ApprovalPolicy, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
@@ -28,14 +28,16 @@ from rebalancing.services.revisions import (
     InstructionAdded,
     edit_as_parameters,
     instructions_clean,
+    proposal_revisable_by,
+    revision_permission_check,
     run_by_person,
 )
-from rebalancing.services.runs import household_proposal_build
+from rebalancing.services.runs import alerts_record, household_proposal_build
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
-from tenants.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tenants.errors import Conflict, NotFound, ValidationFailed
 
-__all__ = ["AccountEdit", "household_proposal_resolve"]
+__all__ = ["AccountEdit", "household_proposal_resolve", "household_proposal_revisable_by"]
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,16 @@ def _members_locked(together: HouseholdProposal, by) -> list[Proposal]:
         raise Conflict("The household has changed since this proposal was made (its accounts, or how it is "
                        "managed): rebalance the household again instead of editing it.",
                        code="household_changed", detail={"household_proposal": together.pk})
-    if any(decision_capacity(by, p) is None for p in pending):
-        raise PermissionDenied("You may not decide on every account's proposal of this household, so you may "
-                               "not edit it.", detail={"household_proposal": together.pk})
+    for p in pending:
+        revision_permission_check(by, p, what=f"{p.account.custodian_number}'s proposal of this household")
     return members
+
+
+def household_proposal_revisable_by(user, household_proposal: HouseholdProposal) -> bool:
+    """Whether ``user`` may edit the household proposal: every account's proposal of it pending
+    approval is theirs to edit (``revisions.proposal_revisable_by``). The page offers the edit by it."""
+    pending = list(household_proposal.proposals.filter(status=S.PENDING))
+    return bool(pending) and all(proposal_revisable_by(user, p) for p in pending)
 
 
 def _edits_clean(edits: Mapping[int, AccountEdit], members: list[Proposal]) -> dict[int, tuple[list, list]]:
@@ -181,6 +189,7 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
         _move(proposal, S.PENDING, actor=by, action=Action.PROPOSAL_SUBMIT, comment="; ".join(decision.reasons))
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=p.account_id, outcome=RunOutcome.Outcome.PROPOSED)
                                     for p in proposals])
+    alerts_record(run, [(m.account_id, r) for m, r in zip(inputs.members, result.accounts, strict=True)])
     audit_record(actor=by, action=Action.HOUSEHOLD_PROPOSAL_REVISE, obj=new, comment="; ".join(changes),
                  before={"household_proposal": together.pk, "proposals": {str(p.pk): p.status for p in members},
                          "estimated_tax": str(together.estimated_tax)},

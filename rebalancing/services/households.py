@@ -17,6 +17,7 @@ from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
 from rebalancing.selectors import asset_classes_known
+from rebalancing.services.runs import accounts_held_back
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed, fields_refused
@@ -177,12 +178,27 @@ def household_settings_set(*, user, household: Household, settings: dict,
     return household
 
 
+def _held_back_check(household: Household) -> None:
+    """Refuse, naming why, a preview of a household a run would leave as it is (orders still open at
+    the custodian, a withdrawal's sales waiting): its trades would be ones no run makes."""
+    numbers = dict(Account.objects.filter(household=household).values_list("pk", "custodian_number"))
+    held = accounts_held_back(dict.fromkeys(numbers, household.pk))
+    if not held:
+        return
+    causes = sorted({h.because_of for h in held.values()}, key=numbers.get)  # each in its own words
+    said = "; ".join(f"{numbers[a]} is {held[a].message}" for a in causes)
+    raise Conflict(f"A rebalance now would leave {'the household' if household.is_unit else 'some accounts'} as "
+                   f"{'it is' if household.is_unit else 'they are'}, so there is nothing to preview: {said}.",
+                   code=held[causes[0]].code, detail={"accounts": sorted(numbers[a] for a in held)})
+
+
 def household_rebalance_preview(*, user, household: Household, as_of) -> engine.HouseholdResult:
     """The household rebalanced as one on its book as it is now (the loader runs use); nothing is
     stored. The what-if of the household page and the API."""
     if not households_visible_to(user).filter(pk=household.pk).exists():
         raise NotFound("No such household.")
     book_day_check(as_of, what="what-if's day")
+    _held_back_check(household)
     [inputs] = household_inputs_load([household], as_of=as_of)
     if inputs.error is not None:
         raise inputs.error

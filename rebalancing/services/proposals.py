@@ -46,6 +46,7 @@ __all__ = [
     "household_proposal_decide",
     "PolicyDecision",
     "TRANSITIONS",
+    "approvals_missing",
     "policy_decide",
     "proposal_approve",
     "proposal_mark_executed",
@@ -175,6 +176,12 @@ def _capacity(proposal: Proposal, user) -> str:
     capacity = decision_capacity(user, proposal)
     if capacity is None:
         raise PermissionDenied("You may not approve or reject this proposal.", detail={"proposal": proposal.pk})
+    if capacity == ProposalApproval.Capacity.COMPLIANCE and proposal.revised_by_id == user.pk:
+        # The second approval is a second person's look at the trades: whoever chose them (an edit or
+        # a one-off instruction) is not that person, whatever roles they hold.
+        raise PermissionDenied("You made this proposal (an edit or a one-off instruction): its compliance approval "
+                               "must come from someone else.",
+                               detail={"proposal": proposal.pk, "revised_by": user.pk})
     return capacity
 
 
@@ -200,16 +207,22 @@ def _decide(proposal: Proposal, user, decision: str, comment: str) -> tuple[Prop
 def proposal_approve(*, proposal: Proposal, user, comment: str = "") -> Proposal:
     """Record the user's approval; the proposal is approved once every required approval is in."""
     proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.APPROVE, comment)
-    have = set(proposal.approvals.filter(decision=ProposalApproval.Decision.APPROVE).values_list("capacity", flat=True))
-    need = {ProposalApproval.Capacity.ADVISOR} | (
-        {ProposalApproval.Capacity.COMPLIANCE} if proposal.requires_compliance else set()
-    )
-    if need <= have:
+    missing = approvals_missing(proposal)
+    if not missing:
         return _move(proposal, S.APPROVED, actor=user, action=f"proposal.approve.{capacity}", comment=comment)
     audit_record(actor=user, action=f"proposal.approve.{capacity}", obj=proposal,
-                 before={"status": proposal.status}, after={"status": proposal.status, "waiting_for": sorted(need - have)},
+                 before={"status": proposal.status}, after={"status": proposal.status, "waiting_for": sorted(missing)},
                  comment=comment)
     return proposal
+
+
+def approvals_missing(proposal: Proposal) -> list[str]:
+    """The approvals (capacities) ``proposal`` still waits for: its advisor's, then compliance's
+    where the policy requires it."""
+    have = set(proposal.approvals.filter(decision=ProposalApproval.Decision.APPROVE).values_list("capacity", flat=True))
+    need = [ProposalApproval.Capacity.ADVISOR] + (
+        [ProposalApproval.Capacity.COMPLIANCE] if proposal.requires_compliance else [])
+    return [c for c in need if c not in have]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ The new proposal replaces the old one through the transition table (pending -> s
 points back to it (``revised_from``) and waits for approval again: a person changed it, so a
 person approves it, and the firm's policy says whether compliance must too. Its approvers are
 told as of a run's new proposals (``notifications.approvers_notify_run``), once it is committed.
+
+Only the one deciding in the advisor's capacity edits (``proposal_revisable_by``): compliance reviews
+what others propose and approves or rejects it, so it never chooses trades it would then approve.
 """
 
 from __future__ import annotations
@@ -25,10 +28,18 @@ from django.utils import timezone
 from rebalancing import dispatch, engine
 from rebalancing.access import decision_capacity
 from rebalancing.engine_inputs import rebalance_inputs_load
-from rebalancing.models import ApprovalPolicy, Proposal, RebalanceRun, RunOutcome, Security, TaxLot
+from rebalancing.models import (
+    ApprovalPolicy,
+    Proposal,
+    ProposalApproval,
+    RebalanceRun,
+    RunOutcome,
+    Security,
+    TaxLot,
+)
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import IllegalTransition, S, _locked, _move, policy_decide
-from rebalancing.services.runs import proposal_build
+from rebalancing.services.runs import alerts_record, proposal_build
 from rebalancing.services.tax_estimates import realised_open_beside
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -36,7 +47,7 @@ from tenants.errors import Conflict, PermissionDenied, ValidationFailed
 from tenants.selectors import firm_active_check
 
 __all__ = ["HOUSEHOLD_ONE_OFF_ACTIONS", "INSTRUCTION_ACTIONS", "ONE_OFF_ACTIONS", "InstructionAdded", "edit_as_parameters", "instructions_clean",
-           "proposal_resolve", "request_beside_open", "run_by_person", "sales_within_holdings", "solve_edited"]
+           "proposal_resolve", "proposal_revisable_by", "request_beside_open", "revision_permission_check", "run_by_person", "sales_within_holdings", "solve_edited"]
 
 # What an advisor may add to a proposal, in the words the page offers.
 INSTRUCTION_ACTIONS = {
@@ -242,6 +253,24 @@ def sales_within_holdings(request, added: list[InstructionAdded]) -> None:
                                    detail={"field": "instructions", "row": n, "symbol": i.symbol})
 
 
+def proposal_revisable_by(user, proposal: Proposal) -> bool:
+    """Whether ``user`` may edit what ``proposal`` trades now: only in the advisor's capacity (the
+    household's advisor; a portfolio manager where it has none), never compliance's."""
+    return decision_capacity(user, proposal) == ProposalApproval.Capacity.ADVISOR
+
+
+def revision_permission_check(user, proposal: Proposal, *, what: str = "this proposal") -> None:
+    """Refuse ``user`` an edit of ``proposal`` (``proposal_revisable_by``), saying why."""
+    capacity = decision_capacity(user, proposal)
+    if capacity == ProposalApproval.Capacity.ADVISOR:
+        return
+    if capacity == ProposalApproval.Capacity.COMPLIANCE:
+        raise PermissionDenied(f"Compliance approves or rejects {what}; what it trades is edited by the household's "
+                               "advisor (or a portfolio manager where it has none).",
+                               detail={"proposal": proposal.pk, "capacity": capacity})
+    raise PermissionDenied(f"You may not decide on {what}, so you may not edit it.", detail={"proposal": proposal.pk})
+
+
 @transaction.atomic
 def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by) -> Proposal:
     """Solve a pending proposal's account again without the dropped trades and with the added
@@ -255,9 +284,7 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
             f"Only a proposal pending approval can be edited; this one is {old.get_status_display().lower()}"
             + (f" (revised into #{into})." if into else "."),
             detail={"status": old.status, **({"revised_into": into} if into else {})})
-    if decision_capacity(by, old) is None:
-        raise PermissionDenied("You may not decide on this proposal, so you may not edit it.",
-                               detail={"proposal": old.pk})
+    revision_permission_check(by, old)
     if old.household_proposal_id:
         # Changing one account alone would undo what the joint solve placed across the others: the
         # household's proposal is edited as one (services.household_revisions), on its page or the API.
@@ -290,6 +317,7 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
                     "instructions": [i.words() for i in added], "changes": changes}
     new.save()
     RunOutcome.objects.create(run=run, account_id=old.account_id, outcome=RunOutcome.Outcome.PROPOSED)
+    alerts_record(run, [(old.account_id, result)])
 
     words = "; ".join(changes)
     _move(old, S.SUPERSEDED, actor=by, action=Action.PROPOSAL_SUPERSEDE, comment=f"revised into #{new.pk}: {words}")

@@ -60,6 +60,9 @@ from tenants.selectors import firm_active_check
 
 __all__ = [
     "ChunkOutcome",
+    "HeldBack",
+    "accounts_held_back",
+    "alerts_record",
     "proposal_build",
     "household_proposal_build",
     "run_cancel",
@@ -372,44 +375,61 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
 
 
 def _waiting_apart(run, loaded: list[AccountInputs]) -> tuple[list[AccountInputs], list[RunOutcome]]:
-    """Accounts left as they are, with the reason as their outcome (code and message):
+    """Accounts left as they are (``accounts_held_back``), with the reason as their outcome."""
+    held = accounts_held_back({i.account_id: i.household_id for i in loaded})
+    outcomes = [RunOutcome(run=run, account_id=i.account_id, outcome=RunOutcome.Outcome.NO_TRADES,
+                           code=held[i.account_id].code, message=held[i.account_id].message)
+                for i in loaded if i.account_id in held]
+    return [i for i in loaded if i.account_id not in held], outcomes
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    code: str
+    message: str
+    because_of: int  # the account whose open proposal holds it back (itself, or one of its household's)
+
+
+def accounts_held_back(households: dict[int, int | None]) -> dict[int, HeldBack]:
+    """Of these accounts (account id -> its household's id), those a run leaves as they are, each
+    with its reason (code and message):
 
     - ``cash_flow_pending``: a withdrawal's or RMD's sales wait for a decision; a proposal of this
       run would supersede them, and the money the client asked for would never be raised;
     - ``orders_open``: a released proposal's orders are still open at the custodian; the book does
       not hold their fills yet, so a new proposal would trade the same drift or lots a second time.
 
-    A household managed as one waits whole (its accounts are solved together)."""
-    if not loaded:
-        return loaded, []
+    A household managed as one waits whole (its accounts are solved together). Runs, and the
+    household's preview (which must not show trades a run would not make), ask here."""
+    if not households:
+        return {}
     reasons = dict(Proposal.objects.filter(
         Q(status__in=OPEN, run__kind=RebalanceRun.Kind.CASH_FLOW) | Q(status=Proposal.Status.RELEASED),
-        any_of("account_id", [i.account_id for i in loaded])).values_list("account_id", "status").order_by("-status"))
+        any_of("account_id", list(households))).values_list("account_id", "status").order_by("-status"))
     if not reasons:
-        return loaded, []
-    households = {i.household_id for i in loaded if i.account_id in reasons}
-    units = set(Household.objects.filter(pk__in=households, managed_as=Household.ManagedAs.HOUSEHOLD)
-                .values_list("pk", flat=True))
+        return {}
+    units = set(Household.objects.filter(pk__in={households[a] for a in reasons},
+                                         managed_as=Household.ManagedAs.HOUSEHOLD).values_list("pk", flat=True))
     by_household = {}
-    for i in loaded:
-        if i.account_id in reasons:
-            by_household.setdefault(i.household_id, reasons[i.account_id])
-    outcomes = []
-    for i in loaded:
-        status = reasons.get(i.account_id) or (by_household.get(i.household_id) if i.household_id in units else None)
+    for account_id, household_id in households.items():
+        if account_id in reasons:
+            by_household.setdefault(household_id, (reasons[account_id], account_id))
+    held = {}
+    for account_id, household_id in households.items():
+        status, because_of = ((reasons[account_id], account_id) if account_id in reasons else
+                              by_household.get(household_id, (None, None)) if household_id in units else (None, None))
         if status is None:
             continue
-        what = "account" if i.account_id in reasons else "household"
+        what = "account" if account_id in reasons else "household"
         if status == Proposal.Status.RELEASED:
-            code, message = "orders_open", (f"not rebalanced: released orders of this {what} are still open at the "
-                                            "custodian; it is rebalanced once they are filled or cancelled")
+            held[account_id] = HeldBack("orders_open", f"not rebalanced: released orders of this {what} are still open "
+                                                       "at the custodian; it is rebalanced once they are filled or "
+                                                       "cancelled", because_of)
         else:
-            code, message = "cash_flow_pending", ("not rebalanced: the sales of a withdrawal or RMD wait for a "
-                                                  f"decision on this {what}; decide them first")
-        outcomes.append(RunOutcome(run=run, account_id=i.account_id, outcome=RunOutcome.Outcome.NO_TRADES,
-                                   code=code, message=message))
-    apart_ids = {o.account_id for o in outcomes}
-    return [i for i in loaded if i.account_id not in apart_ids], outcomes
+            held[account_id] = HeldBack("cash_flow_pending", "not rebalanced: the sales of a withdrawal or RMD wait "
+                                                             f"for a decision on this {what}; decide them first",
+                                        because_of)
+    return held
 
 
 def _outcomes_claim(run_id: int, account_ids: list[int]) -> set[int]:
@@ -537,6 +557,13 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
             message=f"drift {result.summary.drift_before:.1%} is beyond its band",
         )
     return list(out.values())
+
+
+def alerts_record(run, solved) -> None:
+    """Write the alerts of a person's solve (an edit, a one-off instruction: ``solved`` is its
+    (account id, engine result) pairs) under its run, as a chunk writes a run's: its run is then each
+    account's latest, whose alerts the dashboard shows in place of the earlier run's."""
+    Alert.objects.bulk_create([alert for account_id, result in solved for alert in _alerts(run, account_id, result)])
 
 
 def _rmd_alerts(run, account_ids: list[int]) -> list[Alert]:

@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from rebalancing.access import households_visible_to, require
 from rebalancing.household_parameters import accounts_on_return, rates_apart_on_returns
-from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, status_in, statuses_set
+from rebalancing.ledger.filing_years import (
+    FIRST_YEAR,
+    MARRIED,
+    SECOND,
+    SEPARATE,
+    PastStatuses,
+    status_in,
+    statuses_set,
+)
 from rebalancing.models import Account, Household, PastFilingStatus
 from rebalancing.services.tax_estimates import open_estimates_restate
 from tenants.audit.actions import Action
@@ -106,6 +114,9 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
             setattr(household, field, _amount(field, facts[field]))
     if "sole_filer" in facts:
         household.sole_filer = sole_filer_check(facts["sole_filer"])
+    if all(getattr(household, f) == before[f] for f in CARRYOVER_FIELDS):
+        _opening_carried_across(household, was=status_in(household.carryforward_year or 0, before["filing_status"],
+                                                         household.past_statuses), past=past)
     household_tax_check(household, past)
     try:
         household.full_clean()
@@ -134,6 +145,28 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
         open_estimates_restate([household.pk], actor=user, because="the household's tax returns changed ("
                                + ", ".join(sorted(after_text)).replace("_", " ") + ")")
     return household
+
+
+def _opening_carried_across(household: Household, *, was: str, past: PastStatuses) -> None:
+    """The opening carryover, stored as each spouse's while its year was filed separately, left as
+    it was by a change that makes that year one return: carried as the rule for the new status says
+    (what the form shows and sends back unchanged then saves as meant). A joint return takes both
+    spouses' carryovers together; a single or head-of-household return after married years is the
+    sole filer's and carries only that spouse's part, the other's being theirs to carry (Treas. Reg.
+    §1.1212-1(c); IRS Pub. 550; ``ledger.filing_years``)."""
+    if household.carryforward_year is None or was != SEPARATE:
+        return
+    now = status_in(household.carryforward_year, household.filing_status, past)
+    if now == SEPARATE:
+        return
+    first = (household.carryforward_short_term, household.carryforward_long_term)
+    second = (household.carryforward_second_short_term, household.carryforward_second_long_term)
+    if now in MARRIED:
+        carried = (first[0] + second[0], first[1] + second[1])
+    else:
+        carried = second if household.sole_filer == SECOND else first
+    household.carryforward_short_term, household.carryforward_long_term = carried
+    household.carryforward_second_short_term = household.carryforward_second_long_term = Decimal(0)
 
 
 def sole_filer_check(spouse) -> str:
@@ -183,11 +216,18 @@ def household_tax_check(household: Household, past: PastStatuses | None = None) 
     if status != Household.FilingStatus.SEPARATE and (carried["carryforward_second_short_term"]
                                                       or carried["carryforward_second_long_term"]):
         label = Household.FilingStatus(status).label.lower()
+        if status in MARRIED:
+            rule = ("a joint return takes both spouses' separate carryovers together, Treas. Reg. §1.1212-1(c): "
+                    "enter their sum as the household's")
+        else:
+            filer = "second" if household.sole_filer == SECOND else "first"
+            rule = (f"a {label} return after married years is the sole filer's (the {filer} spouse's) and carries in "
+                    f"only that spouse's part, the other's being theirs to carry (IRS Pub. 550): enter the {filer} "
+                    "spouse's part as the household's")
         raise ValidationFailed(
             f"A second spouse's own carryover is for a year filed separately; {household.name} files {label} in "
-            f"{household.carryforward_year}, one return: enter the loss carried into it as the household's (a joint "
-            "return takes both spouses' separate carryovers together, Treas. Reg. §1.1212-1(c)) and 0 for the "
-            "second spouse's.", detail={"field": "carryforward_second_short_term"})
+            f"{household.carryforward_year}, one return: {rule}, and 0 for the second spouse's.",
+            detail={"field": "carryforward_second_short_term"})
 
 
 def _spouses_set(household: Household, spouses: dict[int, str]) -> dict[str, tuple[str, str]]:

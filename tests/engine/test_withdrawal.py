@@ -364,4 +364,4 @@ def test_what_whole_shares_raise_beyond_the_amount_stays_in_the_account_and_is_n
     assert [(s.lot_id, s.quantity) for _, _, s in plan.sales] == [("i1", 11.0)]
     assert plan.raised == pytest.approx(1_100.0) and plan.distributions == {"IRA": pytest.approx(1_050.0)}
     assert plan.tax_cost == pytest.approx(0.32 * 1_050)  # only what left the IRA is ordinary income
-    assert "50.00 of the proceeds stay in IRA as cash (whole shares)" in plan.explanation
+    assert "$50.00 of the proceeds stay in IRA as cash (whole shares)" in plan.explanation

@@ -419,6 +419,18 @@ def test_who_may_not_decide_is_offered_no_edit_and_refused(lees, as_user):
     assert 'id="household-resolve-form"' not in as_user("advisor").get(_url(lees["household"])).content.decode()
 
 
+def test_compliance_decides_a_household_proposal_but_is_offered_no_edit_and_refused_one(lees, as_user, firm_a):
+    old = lees["proposal"]
+    with tenant_context(firm_a):
+        Proposal.objects.filter(household_proposal=old).update(requires_compliance=True)
+    page = as_user("compliance").get(_url(lees["household"])).content.decode()
+    assert 'id="household-resolve-form"' not in page and "Approve" in page
+    refused = as_user("compliance").post(_url(lees["household"], f"proposals/{old.pk}/resolve/"),
+                                         {"drop": ["LEE-IRA:BND"]})
+    assert refused.status_code == 403
+    assert 'id="household-resolve-form"' in as_user("advisor").get(_url(lees["household"])).content.decode()
+
+
 def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on_the_page(lees, as_user, firm_a):
     from datetime import date
 
@@ -717,14 +729,17 @@ def test_an_earlier_withdrawal_still_waiting_is_decided_from_the_page_beside_the
         assert set(Proposal.objects.filter(run=second.run).values_list("status", flat=True)) == {"pending_approval"}
 
 
-def test_a_withdrawal_entered_after_an_approval_says_which_approved_proposals_gave_way(lees, as_user):
+def test_a_withdrawal_entered_after_an_approval_says_which_approved_proposals_gave_way(lees, as_user, firm_a):
     advisor = as_user("advisor")
     advisor.post(_url(lees["household"], f"proposals/{lees['proposal'].pk}/decide/"), {"decision": "approve"})
     page = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "3000"},
                         follow=True).content.decode()
     assert "Withdrawal of $3,000.00 planned" in page
-    assert "The approved proposals of LEE-IRA, LEE-JT, LEE-ROTH gave way to it (made on the book before the " \
-           "withdrawal); a run after it proposes again." in page
+    with tenant_context(firm_a):
+        approved = dict(lees["proposal"].proposals.values_list("account__custodian_number", "pk"))
+    named = "; ".join(f"{n} #{approved[n]} (approved)" for n in ("LEE-IRA", "LEE-JT", "LEE-ROTH"))
+    assert (f"3 open proposals of the household, made on the book before the withdrawal, gave way to it: {named}. "
+            "A run after it proposes again.") in page
 
 
 def test_a_refused_household_keeps_what_was_typed(lees, as_user, firm_a):
