@@ -1,5 +1,6 @@
-"""A symbol the security master does not hold, typed into a restriction, a screen or a substitute, is
-said when the parameters are saved (before: "saved", and the typo restricted nothing)."""
+"""A symbol the security master does not hold, typed into a restriction or a screen, is
+said when the parameters are saved (before: "saved", and the typo restricted nothing); an account's
+harvest substitute the engine cannot use is refused, naming it."""
 
 import re
 
@@ -17,7 +18,7 @@ def text(response) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
-def test_an_advisors_substitute_typed_wrong_is_named_when_saved(book, as_user, firm_a):
+def test_an_advisors_substitute_typed_wrong_is_refused_naming_it(book, as_user, firm_a):
     # Given an advisor giving their account a harvest substitute, the second symbol mistyped
     account = book["mine"][0]
     client = as_user("advisor")
@@ -28,11 +29,14 @@ def test_an_advisors_substitute_typed_wrong_is_named_when_saved(book, as_user, f
     # When it is saved
     page = text(client.post(f"/accounts/{account.pk}/", form, follow=True))
 
-    # Then it is saved, and the page names the symbol it does not know (only that one)
+    # Then it is refused naming the symbol, and nothing is saved: the engine cannot harvest into a
+    # security it does not know, so the next run would fail on it (it was saved with a warning)
     with tenant_context(firm_a):
         account.refresh_from_db()
-        assert account.overrides["harvest"]["substitutes"] == {"VTI": "ITOTT"}
-    assert "Parameters saved" in page and WARNING.format("ITOTT") in page
+        assert "harvest" not in account.overrides
+    assert "Parameters saved" not in page
+    assert "cannot rebalance the account with these values: unknown symbol &#x27;ITOTT&#x27; in " \
+           "harvest.substitutes. Nothing was saved." in page
 
     # ...and a pair of known symbols saves without a word
     page = text(client.post(f"/accounts/{account.pk}/", {**form, "p__harvest__substitutes": "VTI = BND"},
