@@ -57,9 +57,13 @@ def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountSt
         return {row[0]: AccountStats(*row[1:]) for row in cursor.fetchall()}
 
 
-def _latest_proposal(field_name: str):
-    return Subquery(Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at", "-pk")
-                    .values(field_name)[:1])
+def _latest_proposal(field_name: str, *, rebalancing: bool = False):
+    """The account's latest proposal's ``field_name``; ``rebalancing``: of a run that rebalanced it
+    (a withdrawal's or RMD's proposal raises cash and measures no drift)."""
+    proposals = Proposal.objects.filter(account=OuterRef("pk"))
+    if rebalancing:
+        proposals = proposals.exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
+    return Subquery(proposals.order_by("-created_at", "-pk").values(field_name)[:1])
 
 
 def accounts_with_latest(user):
@@ -67,7 +71,7 @@ def accounts_with_latest(user):
     return (
         with_advisors(accounts_visible_to(user), "household__")
         .with_governing_template().select_related("model", "household__model")
-        .annotate(last_drift=_latest_proposal("drift_before"), last_status=_latest_proposal("status"),
+        .annotate(last_drift=_latest_proposal("drift_before", rebalancing=True), last_status=_latest_proposal("status"),
                   last_proposal_id=_latest_proposal("pk"))
     )
 

@@ -20,6 +20,7 @@ from rebalancing.models import (
     ModelVersion,
     Price,
     Proposal,
+    RebalanceRun,
     RiskModelVersion,
     Security,
     Sleeve,
@@ -113,7 +114,9 @@ def accounts_for_scope(scope: RunScope):
     if scope.advisor_id is not None:
         qs = qs.filter(household__in=households_advised_by(scope.advisor_id))
     if scope.min_drift is not None:
-        latest = Proposal.objects.filter(account=OuterRef("pk")).order_by("-created_at").values("drift_before")[:1]
+        # A withdrawal's or RMD's proposal raises cash and measures no drift: the last rebalance's counts.
+        latest = (Proposal.objects.filter(account=OuterRef("pk")).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
+                  .order_by("-created_at", "-pk").values("drift_before")[:1])
         qs = qs.annotate(last_drift=Subquery(latest)).filter(
             Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
         )

@@ -20,7 +20,7 @@ REASON_LABELS = {
     "direct_index": "Direct index",
     "transition": "Transition",
     "asset_location": "Asset location",
-    "cash": "Cash target",
+    "cash": "Cash",
     "drift": "Drift",
 }
 REASON_HELP = {
@@ -33,7 +33,8 @@ REASON_HELP = {
     "transition": "Moves the account towards its model within its tax budget.",
     "asset_location": "Places the asset class where the household's taxes on it are lowest (bonds in "
     "tax-deferred accounts, growth in Roth, tax-efficient equity in taxable).",
-    "cash": "Brings cash back to its target.",
+    "cash": "Raises the cash the account needs - its cash target, or a withdrawal or RMD it pays - or "
+    "invests cash above its target.",
     "drift": "The position drifted beyond its tolerance band.",
 }
 

@@ -2,6 +2,7 @@
 its proposal approved with one decision, members, advisors and settings, each for the roles that
 own them, and a colleague's household not found."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -131,6 +132,27 @@ def test_a_withdrawal_entered_on_the_page_becomes_the_household_proposal(lees, a
     not_a_number = advisor.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "a lot"},
                                 follow=True)  # said above the form, which keeps it (test_a_refused_cash_flow_...)
     assert not_a_number.status_code == 200 and "The amount must be a number, not “a lot”" in not_a_number.content.decode()
+
+
+def test_a_withdrawals_proposal_measures_no_drift_and_leaves_the_last_rebalances_drift_in_the_lists(
+        lees, as_user, firm_a):
+    # A withdrawal's proposals recorded drift 0% -> 0%: the accounts dropped out of "drift at least"
+    # filters and runs limited by drift, and the pages said 0.0%.
+    with tenant_context(firm_a):
+        Proposal.objects.filter(run=lees["proposal"].run).update(drift_before=0.1)
+        Proposal.objects.filter(run=lees["proposal"].run, account=lees["joint"]).update(drift_before=0.25)
+    pm = as_user("pm")
+    pm.post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "20000"})
+    with tenant_context(firm_a):
+        sale = Proposal.objects.filter(account=lees["joint"], run__kind="cash_flow").get()
+        from rebalancing.selectors import RunScope, accounts_for_scope
+        in_scope = set(accounts_for_scope(RunScope(min_drift=0.2, replace_approved=True)).values_list("pk", flat=True))
+    assert lees["joint"].pk in in_scope
+    listed = re.sub(r"\s+", " ", pm.get("/accounts/", {"min_drift": "20"}).content.decode())
+    assert "LEE-JT" in listed and "25.0%" in listed
+    page = pm.get(f"/proposals/{sale.pk}/").content.decode()
+    assert "not measured: this proposal raises the cash a withdrawal or RMD takes" in page
+    assert "not measured: a withdrawal's proposal raises cash" in pm.get(_url(lees["household"])).content.decode()
 
 
 def test_a_cash_flow_file_is_entered_whole_or_refused_naming_the_row(lees, as_user, firm_a):
