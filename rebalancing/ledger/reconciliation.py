@@ -188,8 +188,8 @@ def _pending(reconciliation: Reconciliation, account_ids) -> list[Reconciliation
         qs = qs.filter(account_id__in=list(account_ids))
     entries = list(qs)
     if not entries:
-        raise ValidationFailed("No account of this reconciliation is waiting for a decision.",
-                               code="nothing_to_decide", detail={"reconciliation": reconciliation.pk})
+        raise Conflict("No account of this reconciliation is waiting for a decision.",
+                       code="nothing_to_decide", detail={"reconciliation": reconciliation.pk})
     return entries
 
 

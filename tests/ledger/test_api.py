@@ -86,14 +86,21 @@ def test_a_reconciliation_is_posted_then_accepted(firm_a, client_for, pm, book):
     created = client.post(f"{API}/reconciliations/", {"file": upload, "as_of": "2026-11-20"})
     pk = created.json()["id"]
     [account] = created.json()["accounts"]
+    typo = client.post(f"{API}/reconciliations/{pk}/accept/", {"accounts": ["A-9"], "comment": "typo"},
+                       content_type="application/json")
     accepted = client.post(f"{API}/reconciliations/{pk}/accept/", {"comment": "custodian is right"},
                            content_type="application/json")
+    again = client.post(f"{API}/reconciliations/{pk}/accept/", {"comment": "twice"}, content_type="application/json")
 
     assert created.status_code == 201 and account["decision"] == "pending"
     assert account["rows"] == [{"symbol": "VTI", "ledger_quantity": "150.000000", "custodian_quantity": "100.000000",
                                 "quantity_difference": "-50.000000", "ledger_cost_basis": "14000.00",
                                 "custodian_cost_basis": "8000.00", "cost_basis_difference": "-6000.00"}]
     assert accepted.status_code == 200 and accepted.json() == {"accounts": 1}
+    # an account number not in the file is named (it read "nothing waiting for a decision"); once
+    # every account is decided, a second decision is a conflict, as documented
+    assert typo.status_code == 400 and typo.json()["detail"] == {"field": "accounts", "accounts": ["A-9"]}
+    assert again.status_code == 409 and again.json()["code"] == "nothing_to_decide"
     with tenant_context(firm_a):
         assert list(TaxLot.objects.values_list("lot_id", flat=True)) == ["A-1-L1"]
 

@@ -34,6 +34,7 @@ from rebalancing.ledger.reconciliation import (
 )
 from rebalancing.models import Execution, Order
 from tenants.api_keys.scopes import Scope
+from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 from ..base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
@@ -151,8 +152,14 @@ class ReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fi
         reconciliation = self.get_object()
         account_ids = None
         if "accounts" in data:
-            account_ids = list(accounts_visible_to(request.user).filter(custodian_number__in=data["accounts"])
-                               .values_list("pk", flat=True))
+            found = dict(reconciliation.accounts.filter(
+                account__in=accounts_visible_to(request.user), account__custodian_number__in=data["accounts"])
+                .values_list("account__custodian_number", "account_id"))
+            unknown = [n for n in data["accounts"] if n not in found]
+            if unknown:  # a typo would otherwise decide nothing, or be read as "nothing pending"
+                raise ValidationFailed(f"Not an account of reconciliation {reconciliation.pk}: {', '.join(unknown)}.",
+                                       detail={"field": "accounts", "accounts": unknown})
+            account_ids = list(found.values())
         done = decide(reconciliation=reconciliation, user=request.user, account_ids=account_ids,
                       comment=data["comment"])
         return Response({"accounts": done})
