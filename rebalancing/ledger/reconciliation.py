@@ -42,7 +42,7 @@ from rebalancing.models import (
 )
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_many, audit_record
-from tenants.errors import Conflict, ValidationFailed
+from tenants.errors import Conflict
 from tenants.permissions import Capability
 
 from .adjustments import LEDGER_LOCK, wash_sales_recompute
