@@ -206,6 +206,8 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
             problems.append(f"sleeve {s.asset_class} is a direct index but names no benchmark")
         if s.kind == Sleeve.Kind.SUBMODEL and (s.submodel not in submodels or s.submodel == model.code):
             problems.append(f"sleeve {s.asset_class} names no valid submodel")
+        elif s.kind != Sleeve.Kind.SUBMODEL and s.submodel:  # it was dropped without a word
+            problems.append(f"sleeve {s.asset_class} is of kind {s.kind}: it takes no submodel ({s.submodel})")
     if len({s.asset_class for s in sleeves}) != len(sleeves):
         problems.append("two sleeves share an asset class")
     if problems:

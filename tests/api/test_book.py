@@ -123,6 +123,12 @@ def test_a_bad_model_version_is_refused_with_its_problems(firm_a, people, book, 
 
     assert answer.status_code == 400
     assert len(error_of(answer)["detail"]["problems"]) == 2  # weights, unknown symbol
+    # a submodel named on a sleeve of securities was dropped without a word
+    body = {"sleeves": [{"asset_class": "us_equity", "weight": "1", "holdings": {"VTI": "1"}, "submodel": "NOPE"}]}
+    answer = client_for(firm_a, people["admin"]).post(f"{API}/models/{book['model'].pk}/versions/", body,
+                                                      content_type="application/json")
+    assert answer.status_code == 400
+    assert error_of(answer)["detail"]["problems"] == ["sleeve us_equity is of kind holdings: it takes no submodel (NOPE)"]
 
 
 def test_templates_are_created_and_changed_through_the_service(firm_a, people, client_for):
