@@ -215,11 +215,14 @@ def override_limits_problems(overridable: Mapping[str, Any]) -> list[str]:
     rule (the engine's parameters; ``household_settings_validate`` for ``household.``), not by the
     rules between settings: a cash floor's maximum of 20% is allowed under a default target of 1%,
     since an override may raise the target too."""
-    from rebalancing.household_parameters import household_settings_validate
+    from rebalancing.household_parameters import HOUSEHOLD_DEFAULTS, household_settings_validate
 
     leaves = flatten_parameters(default_parameters().to_dict())
     problems = []
     for path, limits in overridable.items():
+        if not _setting_named(path, leaves, HOUSEHOLD_DEFAULTS):
+            problems.append(f"{path}: no such setting (a typo?), so it would allow nothing")
+            continue
         low, high = (limits.get("min"), limits.get("max")) if isinstance(limits, Mapping) else (None, None)
         if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
             problems.append(f"{path}: the minimum {leaf_value_text(path, low)} is above the maximum "
@@ -237,6 +240,19 @@ def override_limits_problems(overridable: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{path}: the {bound}imum {leaf_value_text(path, value)} is not a value it may "
                                 f"take ({exc.message})")
     return problems
+
+
+# Settings whose value is keyed by a sleeve or a symbol: a limit may name one key of them.
+_KEYED = ("direct_index", "harvest.substitutes", "transition.substitutes")
+
+
+def _setting_named(path: str, leaves: Mapping[str, Any], household: Mapping[str, Any]) -> bool:
+    """Whether ``path`` names a setting an override may change: a leaf, a group of leaves, one key
+    of a keyed setting, or a household setting."""
+    if path == "household" or path.startswith("household."):
+        return path == "household" or path.removeprefix("household.") in household
+    return (path in leaves or any(leaf.startswith(path + ".") for leaf in leaves)
+            or any(path.startswith(keyed + ".") for keyed in _KEYED))
 
 
 def value_at(values: Mapping[str, Any], path: str) -> Any:

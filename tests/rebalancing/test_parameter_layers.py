@@ -76,6 +76,15 @@ def test_template_limits_whose_minimum_is_above_their_maximum_are_refused(govern
                       overridable={"cash.target": {"min": 0.05, "max": 0.01}})
 
 
+def test_a_template_limit_naming_no_setting_is_refused_and_real_ones_pass():
+    # a typo was stored and allowed nothing; a group, a leaf, one sleeve of a direct index and a
+    # household setting are settings
+    assert override_limits_problems({"cash.nonsense": {}, "household.budget": {}, "harvest": {}, "cash.target": {},
+                                     "direct_index.us_equity": {}, "household.tax_budget": {"max": 100}}) == [
+        "cash.nonsense: no such setting (a typo?), so it would allow nothing",
+        "household.budget: no such setting (a typo?), so it would allow nothing"]
+
+
 def test_a_template_with_an_esg_minimum_off_the_scale_is_refused(governed):
     with pytest.raises(ValidationFailed) as refused:
         template_save(user=governed["admin"], code="esg", name="ESG", parameters={
