@@ -114,6 +114,7 @@ def test_the_reports_answer_json(firm_a, client_for, pm, sale):
     harvest = client.get(f"{API}/reports/harvest/", {"start": "2026-01-01", "end": "2026-12-31"})
     transition = client.get(f"{API}/reports/transition/", {"as_of": "2026-11-20"})
     backwards = client.get(f"{API}/reports/harvest/", {"start": "2026-12-31", "end": "2026-01-01"})
+    typo = client.get(f"{API}/reports/realised-gains/", {"start": "2026-01-01", "end": "2026-12-31", "account": "A-l"})
 
     assert [(lot["lot_id"], lot["gain_or_loss"], lot["term"]) for lot in realised["lots"]] == [
         ("A-1-L2", "-1000.00", "short"), ("A-1-L1", "1400.00", "long")]
@@ -121,6 +122,8 @@ def test_the_reports_answer_json(firm_a, client_for, pm, sale):
     assert (harvest.status_code, harvest.json()) == (200, [])
     assert (transition.status_code, transition.json()) == (200, [])
     assert backwards.status_code == 400
+    # an account the user has none of is named, not answered with an empty report ("no sales")
+    assert typo.status_code == 400 and typo.json()["detail"] == {"field": "account"}
     assert realised["lots"][0]["lost"] == "0.00" and realised["recalculations"] == []
 
     [schedule] = client.get(f"{API}/reports/schedule-d/", {"year": "2026"}).json()

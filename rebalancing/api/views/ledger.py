@@ -188,11 +188,14 @@ def _filters(data) -> dict:
 
 
 def _accounts(request, data):
+    """The accounts a report covers; a household or account named that the user has none of is
+    refused by name (an empty report would read as "no sales")."""
     accounts = accounts_visible_to(request.user)
-    if data.get("household"):
-        accounts = accounts.filter(household__external_id=data["household"])
-    if data.get("account"):
-        accounts = accounts.filter(custodian_number=data["account"])
+    for field, lookup in (("household", "household__external_id"), ("account", "custodian_number")):
+        if data.get(field):
+            accounts = accounts.filter(**{lookup: data[field]})
+            if not accounts.exists():
+                raise ValidationFailed(f"No {field} {data[field]!r} among yours.", detail={"field": field})
     return accounts
 
 
