@@ -31,3 +31,13 @@ class FirmPagination(PageNumberPagination):
         if request.query_params.get(self.page_query_param) not in self.last_page_strings:
             _whole_number(request, self.page_query_param)
         return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response_schema(self, schema):
+        # DRF writes "nullable: true", an OpenAPI 3.0 keyword; the published document is 3.1 (JSON
+        # Schema), where null is a type: a strict validator refused the last page's "next": null.
+        answer = super().get_paginated_response_schema(schema)
+        for link in ("next", "previous"):
+            field = answer["properties"][link]
+            if field.pop("nullable", False):
+                field["type"] = [field["type"], "null"]
+        return answer
