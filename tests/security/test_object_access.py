@@ -270,6 +270,12 @@ def test_an_advisor_naming_a_colleagues_objects_in_a_query_finds_none_of_them(fi
     words = [*colleagues["words"], colleagues["order"].account.custodian_number]
     for url in _filtered_urls(colleagues, people):
         answer = client.get(url)
+        if answer.status_code == 400 and url.startswith(f"{API}/reports/"):
+            # a report filter naming none of the user's is refused by name: the same answer as for
+            # one that names nothing at all, so it tells nothing of the colleague's
+            ghost = client.get(re.sub(r"(account|household)=[^&]+", r"\1=NO-SUCH-1", url))
+            assert (ghost.status_code, ghost.json()) == (400, answer.json()), url
+            continue
         assert answer.status_code == 200, (url, answer.status_code, answer.content[:300])
         text = answer.content.decode()
         for value in QueryDict(urlsplit(url).query).values():  # the filter form shows what was asked

@@ -191,11 +191,13 @@ def _accounts(request, data):
     """The accounts a report covers; a household or account named that the user has none of is
     refused by name (an empty report would read as "no sales")."""
     accounts = accounts_visible_to(request.user)
-    for field, lookup in (("household", "household__external_id"), ("account", "custodian_number")):
+    for field, lookup, what in (("household", "household__external_id", "id"),
+                                ("account", "custodian_number", "number")):
         if data.get(field):
             accounts = accounts.filter(**{lookup: data[field]})
-            if not accounts.exists():
-                raise ValidationFailed(f"No {field} {data[field]!r} among yours.", detail={"field": field})
+            if not accounts.exists():  # the same answer whether it is a colleague's or no one's
+                raise ValidationFailed(f"None of your {field}s has the {what} given in '{field}'.",
+                                       detail={"field": field})
     return accounts
 
 
