@@ -70,3 +70,10 @@ def test_a_scope_covering_accounts_still_starts(book, pm_client):
     started = _start(pm_client, {"account_ids": [book["own"].pk]})
 
     assert started.status_code == 201 and started.json()["total"] == 1
+
+
+def test_an_account_named_twice_in_a_scope_is_one_account(firm_a, book, pm_client):
+    own = book["own"].pk
+    started = _start(pm_client, {"account_ids": [own, own]})
+    assert started.status_code in (201, 202), started.content
+    assert (started.json()["scope"]["account_ids"], started.json()["total"]) == ([own], 1)

@@ -346,6 +346,8 @@ class RunScopeSerializer(UnknownFieldsRefused, serializers.Serializer):
         if not any(v not in (None, False, []) for k, v in attrs.items() if k != "replace_approved"):
             raise serializers.ValidationError("Name the accounts: firm, account_ids, household_id, model_code, "
                                               "template_code, advisor_id or min_drift.")
+        if attrs.get("account_ids"):
+            attrs["account_ids"] = list(dict.fromkeys(attrs["account_ids"]))  # an id twice is one account
         return attrs
 
 
