@@ -115,10 +115,10 @@ def simulate(
               np.zeros(0), [], account.executions, account.wash_sales)  # fmt: skip
 
     def settle(row: int, through_year: int) -> None:
-        for y in sorted(account.realised):
-            if y > through_year:
-                continue
-            st, lt = account.realised[y]
+        # Every year, sales or none: a loss carried forward still takes its 3,000 off a year without
+        # sales and carries the rest on (IRC §1211(b), §1212(b)); skipping that year dropped it.
+        for y in range(first.year, through_year + 1):
+            st, lt = account.realised.get(y, (0.0, 0.0))
             tax, out = year_tax(
                 st,
                 lt,
