@@ -50,7 +50,7 @@ from rebalancing.services.households import (
     household_settings_set,
 )
 from rebalancing.services.people import household_advisors_set
-from rebalancing.services.proposals import household_proposal_decide
+from rebalancing.services.proposals import approvals_missing, household_proposal_decide
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
 from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed, rmds_shown
 from rebalancing.services.runs import run_start
@@ -60,7 +60,7 @@ from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
 from .common import KeptForm, firm_page, keep_posted, paginate, posted_kept, visible_or_404
-from .proposals import MAX_INSTRUCTION_ROWS, instructions_posted
+from .proposals import MAX_INSTRUCTION_ROWS, approvals_words, instructions_posted
 
 
 def _household(request, pk: int) -> Household:
@@ -68,8 +68,10 @@ def _household(request, pk: int) -> Household:
 
 
 def _done(request, household: Household, text: str, anchor: str = ""):
+    # Back to the top of the page, where the message is (as ``_refused``): at the form's anchor, far
+    # down a long page, the outcome was out of sight. ``anchor`` names the form.
     messages.success(request, text)
-    return redirect(f"{household_url(household)}{anchor}")
+    return redirect(household_url(household))
 
 
 def household_url(household: Household) -> str:
@@ -655,8 +657,11 @@ def household_proposal_decide_view(request, pk: int, proposal_pk: int):
     for p in after:
         counts[p.get_status_display().lower()] = counts.get(p.get_status_display().lower(), 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    # Whose approval each account's proposal still waits for, as an account's decision says.
+    waiting = [f"{p.account.custodian_number} #{p.pk} waits for {approvals_words(p, approvals_missing(p))}"
+               for p in after if p.status == Proposal.Status.PENDING]
     return _done(request, household, f"Household proposal {'approved' if decision == 'approve' else 'rejected'}: "
-                 f"{summary}.", "#proposal")
+                 f"{summary}." + (f" {'; '.join(waiting)}." if waiting else ""), "#proposal")
 
 
 def _household_edits(post, members: dict[str, int]) -> dict[int, AccountEdit]:

@@ -158,7 +158,7 @@ def proposal_decide(request, pk: int):
                 messages.success(request, f"Proposal #{proposal.pk} approved.")
             else:
                 messages.success(request, f"Your approval of #{proposal.pk} is recorded; it now waits for "
-                                          f"{_approvals_words(proposal, approvals_missing(after))}.")
+                                          f"{approvals_words(proposal, approvals_missing(after))}.")
         elif action == "reject":
             proposal_reject(proposal=proposal, user=request.user, comment=comment)
             messages.success(request, f"Proposal #{proposal.pk} rejected.")
@@ -172,7 +172,7 @@ def proposal_decide(request, pk: int):
     return redirect_back(request, "proposal_detail", pk=pk)
 
 
-def _approvals_words(proposal: Proposal, missing: list[str]) -> str:
+def approvals_words(proposal: Proposal, missing: list[str]) -> str:
     """Whose approvals ``proposal`` still waits for, in words: its advisors by name (a portfolio
     manager where its household has none), compliance."""
     words = []

@@ -64,6 +64,21 @@ def test_one_decision_on_the_page_approves_every_account(lees, as_user, firm_a):
         assert AuditEvent.objects.filter(action="household_proposal.approve").count() == 1
 
 
+def test_compliances_household_approval_says_whose_approval_each_account_still_waits_for(lees, as_user, firm_a):
+    with tenant_context(firm_a):
+        Proposal.objects.filter(household_proposal=lees["proposal"]).update(requires_compliance=True)
+        waiting = list(Proposal.objects.filter(household_proposal=lees["proposal"], status="pending_approval")
+                       .values_list("account__custodian_number", "pk"))
+    compliance = as_user("compliance")
+    answer = compliance.post(_url(lees["household"], f"proposals/{lees['proposal'].pk}/decide/"),
+                             {"decision": "approve", "comment": "checked"})
+    # back at the top of the page, where the message is (it landed at #proposal, far below it)
+    assert answer.status_code == 302 and answer["Location"] == _url(lees["household"])
+    page = compliance.get(answer["Location"]).content.decode()
+    for number, pk in waiting:
+        assert f"{number} #{pk} waits for its advisor&#x27;s approval (Advisor)" in page
+
+
 def test_a_firm_admin_creates_a_household_moves_an_account_in_and_assigns_advisors(lees, as_user, firm_a, people):
     admin = as_user("admin")
     created = admin.post("/households/", {"name": "Diaz family", "external_id": "HH-DIAZ", "managed_as": "accounts"})
