@@ -167,7 +167,9 @@ def test_a_withdrawals_proposal_measures_no_drift_and_leaves_the_last_rebalances
     assert "LEE-JT" in listed and "25.0%" in listed
     page = pm.get(f"/proposals/{sale.pk}/").content.decode()
     assert "not measured: this proposal raises the cash a withdrawal or RMD takes" in page
-    assert "not measured: a withdrawal's proposal raises cash" in pm.get(_url(lees["household"])).content.decode()
+    household_page = pm.get(_url(lees["household"])).content.decode()
+    assert "not measured: a withdrawal's proposal raises cash" in household_page
+    assert "drift not measured (a withdrawal's proposal)" in household_page and "drift 0.0% → 0.0%" not in household_page
 
 
 def test_a_cash_flow_file_is_entered_whole_or_refused_naming_the_row(lees, as_user, firm_a):
