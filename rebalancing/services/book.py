@@ -195,6 +195,10 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
     benchmarks = {b.code: b for b in Benchmark.objects.filter(code__in=[s.benchmark for s in sleeves if s.benchmark])}
     submodels = {m.code: m for m in ModelPortfolio.objects.filter(code__in=[s.submodel for s in sleeves if s.submodel])}
     for s in sleeves:
+        # A negative weight would short the sleeve or security: named, not only seen in the sum.
+        if Decimal(s.weight) < 0:
+            problems.append(f"sleeve {s.asset_class}'s weight {_weight_words(Decimal(s.weight), percent=percent)} "
+                            "is negative: a model holds, it does not short")
         if s.kind == Sleeve.Kind.HOLDINGS:
             sub_total = sum((Decimal(w) for w in s.holdings.values()), Decimal(0))
             if abs(sub_total - 1) > WEIGHT_TOLERANCE:

@@ -72,3 +72,10 @@ def test_the_api_says_weights_in_fractions_as_it_takes_them(book, people, firm_a
     assert refused.status_code == 400
     assert refused.json()["detail"]["problems"] == [
         "sleeve weights sum to 1.05, not 1", "holdings of sleeve us_equity sum to 0.9, not 1"]
+
+
+def test_a_negative_weight_is_named_not_only_seen_in_the_sum(book, as_user):
+    # (the API's serializer refuses a negative weight by its field already)
+    refused = as_user("admin").post(f"/models/{book['model'].pk}/", _form(**{"s0-weight": "-5"}))
+    assert refused.status_code == 400
+    assert "sleeve us_equity&#x27;s weight -5% is negative: a model holds, it does not short" in text(refused)
