@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,6 +16,7 @@ from rebalancing.access import api_keys_visible_to
 from tenants.api_keys.scopes import Scope, scopes_of
 from tenants.api_keys.services import api_key_create, api_key_revoke
 from tenants.errors import DomainError
+from tenants.people import people_here
 from tenants.permissions import Capability, user_can
 
 from .common import SIGNED_IN, firm_page, need, visible_or_404
@@ -57,7 +57,7 @@ def api_keys_page(request):
                 # As the API: a key for someone else is refused outright (before the lookup, so no
                 # probing for user ids), not quietly issued to the one who asked.
                 need(user, Capability.MANAGE_USERS)
-                owner = visible_or_404(get_user_model().objects.filter(is_active=True), pk=owner_id)
+                owner = visible_or_404(people_here().filter(is_active=True), pk=owner_id)
             expires_on = date_param(request.POST, "expires_on")
             expires_at = (timezone.make_aware(datetime.combine(expires_on, time.min)) if expires_on else None)
             created = api_key_create(user=owner, name=request.POST.get("name", ""),
@@ -68,7 +68,7 @@ def api_keys_page(request):
         except (DomainError, BadRequest) as exc:
             messages.error(request, getattr(exc, "message", None) or str(exc))
             status = 400
-    people = get_user_model().objects.filter(is_active=True).order_by("username") if manages else []
+    people = people_here().filter(is_active=True).order_by("username") if manages else []
     return render(request, "frontend/api_keys.html", {
         "keys": api_keys_visible_to(user).select_related("user", "created_by").order_by("revoked_at", "-created_at")[:200], "issued": issued,
         "scopes": [(s.value, SCOPE_WORDS[s], s in scopes_of(user)) for s in Scope], "people": people,

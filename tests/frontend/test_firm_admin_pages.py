@@ -318,6 +318,8 @@ def test_a_key_is_created_with_scopes_shown_once_used_and_revoked(firm_a, people
     assert client.post("/api-keys/", {"action": "revoke", "key": key.pk}).status_code == 302
     assert api.get("/api/v1/accounts/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
     assert "revoked" in text(client.get("/api-keys/"))
+    # django-guardian's AnonymousUser row is nobody to issue a key to: not offered
+    assert "AnonymousUser" not in text(client.get("/api-keys/"))
 
 
 def test_a_key_beyond_the_owners_roles_is_refused_and_advisors_see_only_their_keys(firm_a, people, as_user):
