@@ -66,8 +66,8 @@ class ActionAllowed(permissions.BasePermission):
                                    code="session_only")
         have = set(key.scopes) if key is not None else scopes_of(request.user)
         if rule.scope not in have:
-            whose = f"The API key rk_{key.prefix}" if key is not None else "Your roles"
-            raise PermissionDenied(f"{whose} lack the '{rule.scope}' scope.", code="scope_missing",
+            whose = f"The API key rk_{key.prefix} lacks" if key is not None else "Your roles lack"
+            raise PermissionDenied(f"{whose} the '{rule.scope}' scope.", code="scope_missing",
                                    detail={"scope": rule.scope.value})
         return True
 

@@ -373,8 +373,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     for name in ("short_term_rate", "long_term_rate"):
         if sheet.has(name):
             columns[name] = decimal_cells(
-                sheet, name, field=_field(name), required=False, minimum=Decimal(0), maximum=Decimal(1)
-            )
+                sheet, name, field=_field(name), required=False, minimum=Decimal(0), maximum=Decimal(1),
+                unit="a rate is a fraction: 0.37 for 37%")
     for name in ("cash", "realised_short_term_ytd", "realised_long_term_ytd"):
         if sheet.has(name):  # signed: a debit balance, a realised loss
             columns[name] = decimal_cells(sheet, name, field=_field(name), required=False)

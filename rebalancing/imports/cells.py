@@ -184,14 +184,18 @@ def text_cells(sheet: Sheet, column: str, *, field: models.CharField, required: 
 
 def decimal_cells(
     sheet: Sheet, column: str, *, field: models.DecimalField, required: bool = True,
-    minimum: Decimal | None = None, positive: bool = False, maximum: Decimal | None = None,
+    minimum: Decimal | None = None, positive: bool = False, maximum: Decimal | None = None, unit: str = "",
 ) -> pd.Series:
-    """Decimals rounded to the model field's places; bounds checked after rounding."""
+    """Decimals rounded to the model field's places; bounds checked after rounding (a value above
+    ``maximum`` before it, so that it is named as such, with ``unit`` saying how values are written,
+    not as too many digits)."""
 
     def parse(text: str) -> Decimal:
         value = parse_decimal(text)
         if not value.is_finite():
             raise CellProblem(f"{text!r} is not a finite number")
+        if maximum is not None and value > maximum:
+            raise CellProblem(f"{text} must be at most {maximum}" + (f" ({unit})" if unit else ""))
         value = _fit(value, field)
         if positive and value <= 0:
             if value == 0 and parse_decimal(text) > 0:  # 0.001 in a column of cents

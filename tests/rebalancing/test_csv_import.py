@@ -184,14 +184,17 @@ def test_an_accounts_file_with_unknown_codes_and_bad_rates_is_refused(book):
         accounts_import(
             source=b"account_number,account_name,household_id,household_name,model,short_term_rate\n"
             b"A-300,New,H-3,Lee,nope,1.5\n"
-            b"A-301,New too,H-3,Lee family,,0.3\n",
+            b"A-301,New too,H-3,Lee family,,0.3\n"
+            b"A-302,Percent,H-3,Lee,,37\n",
             as_of=AS_OF,
         )
 
+    # 37 (a percentage) is named as a rate above 1, not as "too many digits before the point"
     assert problems_of(excinfo) == [
-        (2, "short_term_rate", "1.5 must be at most 1"),
+        (2, "short_term_rate", "1.5 must be at most 1 (a rate is a fraction: 0.37 for 37%)"),
         (2, "model", "model 'nope' is not known"),
         (3, "household_name", "H-3 has the name 'Lee' in row 2"),
+        (4, "short_term_rate", "37 must be at most 1 (a rate is a fraction: 0.37 for 37%)"),
     ]
     assert not Household.objects.filter(external_id="H-3").exists()
 
