@@ -1,5 +1,7 @@
 """The household settings block of a template's page (an inclusion tag: the block brings its own figures)."""
 
+from decimal import Decimal
+
 from django import template
 
 from rebalancing.engine import TAX_STATUSES
@@ -23,7 +25,7 @@ def template_household_settings(parameter_template, can_manage: bool, kept=None)
         location = {c: [refused.get(f"location:{c}", "")] for c in classes}
     return {"template": parameter_template, "can_manage": can_manage, "tax_statuses": TAX_STATUSES, "kept": refused,
             "shown_budget": refused.get("tax_budget", "") if refused is not None else (
-                "" if own.get("tax_budget") is None else own["tax_budget"]),
+                "" if own.get("tax_budget") is None else format(Decimal(str(own["tax_budget"])).normalize(), "f")),
             "shown_inside_bands": refused.get("inside_bands", "") if refused is not None else own.get("inside_bands"),
             "template_location_rows": [(c, (location.get(c) or [""])[0]) for c in classes],
             "inside_bands_choices": INSIDE_BANDS_CHOICES.items(), "default_inside_bands": INSIDE_BANDS_CHOICES[default],

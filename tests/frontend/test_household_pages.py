@@ -205,6 +205,7 @@ def test_a_firm_admin_sets_a_templates_household_settings_and_households_follow_
         "tax_budget": "12,000", "location_class": ["bonds", "us_equity"], "location:bonds": "roth",
         "location:us_equity": ""}, follow=True)
     assert "Household settings of" in saved.content.decode()
+    assert 'id="th-budget" name="tax_budget" inputmode="decimal" value="12000"' in saved.content.decode()  # not 12000.0
     with tenant_context(firm_a):
         template.refresh_from_db()
         assert template.household_parameters == {"tax_budget": 12000.0,
