@@ -322,19 +322,7 @@ def _rates_posted(post, household: Household) -> dict[str, Decimal]:
             raise ValidationFailed(f"The {words} takes at most two decimals (40.85), not {percent}.",
                                    detail={"field": field})
         out[field] = percent / 100
-    # A changed rate whose other spouse's rate (same term) was left as shown but differs: both go to
-    # the service, which refuses them for a joint account (one account, one rate) rather than
-    # silently giving the untouched spouse the other's rate through it.
-    for field, other in _OTHER_SPOUSE.items():
-        if field in out and other not in out:
-            percent = decimal_param(post, other, what=_RATE_WORDS[other])
-            if percent is not None and 0 <= percent <= 100 and percent / 100 != out[field]:
-                out[other] = percent / 100
     return out
-
-
-_OTHER_SPOUSE = {"short_term_rate": "second_short_term_rate", "second_short_term_rate": "short_term_rate",
-                 "long_term_rate": "second_long_term_rate", "second_long_term_rate": "long_term_rate"}
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_USERS)

@@ -225,22 +225,3 @@ def test_the_return_rates_are_set_on_the_page_in_percent_and_the_flag_goes(lees,
         assert set(Account.objects.filter(household=household, tax_status="taxable")
                    .values_list("short_term_rate", "long_term_rate")) == {(D("0.408"), D("0.238"))}
         assert Account.objects.get(pk=lees["ira"].pk).short_term_rate == D("0.37")  # no return's
-
-
-def test_a_spouses_rate_left_as_shown_is_not_overwritten_through_a_joint_account(lees, as_user, firm_a):
-    # Turning separate, the first spouse's rates left as the form showed them (32% / 15%) and the
-    # second spouse's typed (30% / 10%): the joint account is on both returns and has one rate, so
-    # the two cannot both hold. It was saved with the first spouse's rates silently made 30% / 10%.
-    household = lees["household"]
-    with tenant_context(firm_a):
-        Account.objects.filter(pk=lees["joint"].pk).update(short_term_rate=D("0.32"), long_term_rate=D("0.15"))
-    answer = as_user("advisor").post(_url(household, "tax/"), {
-        "filing_status": "married_separate", "short_term_rate": "32", "long_term_rate": "15",
-        "second_short_term_rate": "30", "second_long_term_rate": "10", f"spouse:{lees['joint'].pk}": "joint",
-        f"spouse:{lees['ira'].pk}": "first", f"spouse:{lees['roth'].pk}": "second"}, follow=True).content.decode()
-    assert "Account LEE-JT is joint: half its sales go on each spouse&#x27;s return" in answer
-    assert "Tax returns saved" not in answer
-    with tenant_context(firm_a):
-        joint = Account.objects.get(pk=lees["joint"].pk)
-        assert (joint.short_term_rate, joint.long_term_rate) == (D("0.32"), D("0.15"))
-        assert Household.objects.get(pk=household.pk).filing_status != "married_separate"
