@@ -282,12 +282,27 @@ def household_tax(request, pk: int):
         except BadRequest as exc:
             raise ValidationFailed(str(exc)) from None
         spouses = {a: post[f"spouse:{a}"] for a in members if f"spouse:{a}" in post}
-        household_tax_set(user=request.user, household=household, facts=facts, spouses=spouses)
+        household = household_tax_set(user=request.user, household=household, facts=facts, spouses=spouses)
     except DomainError as exc:
         keep_posted(request, "tax")
         return _refused(request, household, exc, "#tax")
     return _done(request, household, "Tax returns saved: the Schedule D report, the carried loss and the next run "
-                 "use them.", "#tax")
+                 f"use them.{_joint_rates_words(household, facts)}", "#tax")
+
+
+def _joint_rates_words(household: Household, facts: dict) -> str:
+    """Said when one spouse's rates were changed and a joint account is on both returns: that
+    account has one rate, so the other spouse's return takes it too (not silently)."""
+    changed = {"second" if f.startswith("second_") else "first" for f in facts if f in _RATE_WORDS}
+    if len(changed) != 1 or not household.files_separately:
+        return ""
+    joint = list(household.accounts.filter(taxable=True, spouse=Account.Spouse.JOINT)
+                 .order_by("custodian_number").values_list("custodian_number", flat=True))
+    if not joint:
+        return ""
+    other = "second" if changed == {"first"} else "first"
+    return (f" {', '.join(joint)} {'is' if len(joint) == 1 else 'are'} joint, on both spouses' returns at one rate: "
+            f"the {other} spouse's return takes the rates you changed for {', '.join(joint)} too.")
 
 
 def _rates_shown(household: Household, accounts) -> dict[str, str]:

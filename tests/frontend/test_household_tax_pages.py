@@ -225,3 +225,25 @@ def test_the_return_rates_are_set_on_the_page_in_percent_and_the_flag_goes(lees,
         assert set(Account.objects.filter(household=household, tax_status="taxable")
                    .values_list("short_term_rate", "long_term_rate")) == {(D("0.408"), D("0.238"))}
         assert Account.objects.get(pk=lees["ira"].pk).short_term_rate == D("0.37")  # no return's
+
+
+def test_one_spouses_new_rate_reaching_the_other_through_a_joint_account_is_said(lees, as_user, firm_a):
+    # Filing separately, the second spouse's rates typed (30% / 10%), the first's left as shown: the
+    # joint account is on both returns at one rate, so the first spouse's return takes them too -
+    # saved as before, but said (it was silent: the first spouse's 32% / 15% just changed).
+    household = lees["household"]
+    with tenant_context(firm_a):
+        Account.objects.filter(pk=lees["joint"].pk).update(short_term_rate=D("0.32"), long_term_rate=D("0.15"),
+                                                           spouse="joint")
+        Household.objects.filter(pk=household.pk).update(filing_status="married_separate")
+    advisor = as_user("advisor")
+    answer = advisor.post(_url(household, "tax/"), {
+        "filing_status": "married_separate", "short_term_rate": "32", "long_term_rate": "15",
+        "second_short_term_rate": "30", "second_long_term_rate": "10", f"spouse:{lees['joint'].pk}": "joint",
+        f"spouse:{lees['ira'].pk}": "first", f"spouse:{lees['roth'].pk}": "second"}, follow=True).content.decode()
+    assert "Tax returns saved" in answer
+    assert ("LEE-JT is joint, on both spouses&#x27; returns at one rate: the first spouse&#x27;s return takes the "
+            "rates you changed for LEE-JT too.") in answer
+    with tenant_context(firm_a):
+        joint = Account.objects.get(pk=lees["joint"].pk)
+        assert (joint.short_term_rate, joint.long_term_rate) == (D("0.30"), D("0.10"))
