@@ -28,6 +28,7 @@ def lees(firm_a, people):
         for chunk in run_chunks(run):
             run_process_chunk(run_id=run.pk, account_ids=chunk)
         made["proposal"] = HouseholdProposal.objects.get(run=run)
+        made["members"] = dict(made["proposal"].proposals.values_list("account__custodian_number", "pk"))
         yield made
 
 

@@ -10,31 +10,16 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Proposal, RebalanceRun
-from rebalancing.selectors import RunScope
-from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
-from tests.rebalancing.book import AS_OF
-from tests.rebalancing.household_book import make_unit_household
+from rebalancing.models import Account, CashFlow, Household, Proposal, RebalanceRun
 from tests.rebalancing.workflow import policy
+
+from . import test_household_pages as household_pages
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lees(firm_a, people):
-    with tenant_context(firm_a):
-        policy(auto_approve=False, max_price_age_days=3650, compliance_min_turnover=10, compliance_min_estimated_tax=10**9)
-        made = make_unit_household(advisor=people["advisor"])
-        run = run_start(scope=RunScope(household_id=made["household"].pk), as_of=AS_OF, label="test")
-        for chunk in run_chunks(run):
-            run_process_chunk(run_id=run.pk, account_ids=chunk)
-        made["proposal"] = HouseholdProposal.objects.get(run=run)
-        made["members"] = dict(made["proposal"].proposals.values_list("account__custodian_number", "pk"))
-        yield made
-
-
-def _url(household, tail=""):
-    return f"/households/{household.pk}/{tail}"
+_url = household_pages._url
+lees = household_pages.lees  # the Lee household with its pending household proposal, and its members
 
 
 def _flash(page: str) -> str:
