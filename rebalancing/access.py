@@ -116,8 +116,10 @@ def _capacities(user) -> list[tuple[str, Q]]:
             mine |= Q(account__household__in=households_without_advisor())
         out.append((ProposalApproval.Capacity.ADVISOR, mine & ~Q(approvals__capacity=ProposalApproval.Capacity.ADVISOR)))
     if user_can(user, Capability.APPROVE_COMPLIANCE):
+        # Whoever chose a proposal's trades (an edit, an instruction) is not its second pair of eyes.
         out.append((ProposalApproval.Capacity.COMPLIANCE,
-                    Q(requires_compliance=True) & ~Q(approvals__capacity=ProposalApproval.Capacity.COMPLIANCE)))
+                    Q(requires_compliance=True) & ~Q(approvals__capacity=ProposalApproval.Capacity.COMPLIANCE)
+                    & ~Q(revised_by=user)))
     return out
 
 

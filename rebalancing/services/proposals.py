@@ -175,13 +175,14 @@ def _capacity(proposal: Proposal, user) -> str:
                        code="already_decided")
     capacity = decision_capacity(user, proposal)
     if capacity is None:
+        if (proposal.revised_by_id == user.pk and proposal.requires_compliance
+                and user_can(user, Capability.APPROVE_COMPLIANCE)):
+            # The second approval is a second person's look at the trades: whoever chose them (an
+            # edit or a one-off instruction) is not that person, whatever roles they hold.
+            raise PermissionDenied("You made this proposal (an edit or a one-off instruction): its compliance "
+                                   "approval must come from someone else.",
+                                   detail={"proposal": proposal.pk, "revised_by": user.pk})
         raise PermissionDenied("You may not approve or reject this proposal.", detail={"proposal": proposal.pk})
-    if capacity == ProposalApproval.Capacity.COMPLIANCE and proposal.revised_by_id == user.pk:
-        # The second approval is a second person's look at the trades: whoever chose them (an edit or
-        # a one-off instruction) is not that person, whatever roles they hold.
-        raise PermissionDenied("You made this proposal (an edit or a one-off instruction): its compliance approval "
-                               "must come from someone else.",
-                               detail={"proposal": proposal.pk, "revised_by": user.pk})
     return capacity
 
 

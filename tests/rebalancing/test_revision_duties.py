@@ -5,6 +5,7 @@ one-off instruction) does not give its compliance approval."""
 import pytest
 from django_tenants.utils import schema_context, tenant_context
 
+from rebalancing.access import decision_capacity, proposals_decidable_by
 from rebalancing.models import HouseholdProposal, Proposal, ProposalApproval, RebalanceRun
 from rebalancing.selectors import RunScope
 from rebalancing.services.account_instructions import account_instruct
@@ -100,7 +101,12 @@ def test_who_edited_a_proposal_does_not_give_its_compliance_approval(firm_a, pen
         assert new.requires_compliance and new.revised_by == people["both"]
         proposal_approve(proposal=new, user=people["advisor"])  # the advisor's approval is in
 
-        # When the one who edited it approves, only compliance's capacity is left: refused
+        # The one who edited it is not offered the decision (no Approve button, not in their queue)...
+        assert decision_capacity(people["both"], new) is None
+        assert not proposals_decidable_by(people["both"]).filter(pk=new.pk).exists()
+        assert proposals_decidable_by(people["compliance"]).filter(pk=new.pk).exists()
+
+        # ...and when they approve even so, only compliance's capacity is left: refused by name
         with pytest.raises(PermissionDenied, match="its compliance approval must come from someone else"):
             proposal_approve(proposal=new, user=people["both"])
         new.refresh_from_db()
