@@ -444,7 +444,7 @@ class _Ledger:
     def _sell(self, order: Order, execution: Execution, *, cash: bool = True) -> None:
         pieces = self.book.relieve(order, execution.quantity, execution.trade_date)
         net = cents(execution.quantity * execution.price) - execution.fees
-        total_gain = Decimal(0)
+        total_gain = total_loss = Decimal(0)
         for piece, proceeds in zip(pieces, prorate(net, [p.quantity for p in pieces]), strict=True):
             basis, acquired = piece.cost_basis, piece.acquired
             if piece.gift_date is not None:  # IRC §1015(a): the donor's basis, or the gift day's value for a loss
@@ -454,6 +454,7 @@ class _Ledger:
             lot_term = term(acquired, execution.trade_date)
             gain = proceeds - basis
             total_gain += gain
+            total_loss += min(gain, Decimal(0))
             self.realised.append(RealisedLot(
                 account_id=order.account_id, execution=execution, lot_id=piece.lot_id, security_id=order.security_id,
                 quantity=piece.quantity, proceeds=proceeds, cost_basis=basis, gain=gain, term=lot_term,
@@ -468,7 +469,7 @@ class _Ledger:
                 self.ytd[order.account_id][lot_term] += gain
         if cash:
             self.cash[order.account_id] += net
-        self._trade(order, execution, realised_gain=total_gain)
+        self._trade(order, execution, realised_gain=total_gain, realised_loss=total_loss)
 
     def _buy(self, order: Order, execution: Execution, lot_id: str) -> None:
         key = (order.account_id, lot_id)
@@ -484,12 +485,13 @@ class _Ledger:
         self.cash[order.account_id] -= cost
         self._trade(order, execution, realised_gain=None)
 
-    def _trade(self, order: Order, execution: Execution, *, realised_gain: Decimal | None) -> None:
+    def _trade(self, order: Order, execution: Execution, *, realised_gain: Decimal | None,
+               realised_loss: Decimal | None = None) -> None:
         # The engine reads the household's last 30 days of trades for its wash-sale rules.
         self.trades.append(TradeRecord(
             account_id=order.account_id, security_id=order.security_id, side=order.side,
             quantity=execution.quantity, price=execution.price, trade_date=execution.trade_date,
-            realised_gain=realised_gain, external_id=execution.external_id,
+            realised_gain=realised_gain, realised_loss=realised_loss, external_id=execution.external_id,
         ))
 
     def write(self) -> None:

@@ -469,6 +469,11 @@ class TradeRecord(models.Model):
     price = models.DecimalField(max_digits=18, decimal_places=6)
     trade_date = models.DateField(db_index=True)
     realised_gain = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    # A sale whose gains outweigh one lot's loss still sold that lot's shares at a loss, which a
+    # purchase in the window washes share by share (Pub. 550): the wash-sale rules read this.
+    realised_loss = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True,
+        help_text="The sale's losing lots' losses (0 or negative); empty where its lots are unknown (an imported trade)")
     external_id = models.CharField(max_length=64, blank=True)
     cancelled = models.BooleanField(default=False, db_default=False,
                                     help_text="Cancelled by the custodian (a bust): it does not count")
