@@ -8,22 +8,38 @@ Every strategy trades through the same account, so every strategy is held to the
   shares of the same security are bought within 30 days before or after the sale; shares of the
   loss shares' own purchase, sold with them or kept, are not replacements (Rev. Rul. 56-602: selling
   part of a lot bought in the window reduces the position, it does not buy it back; the ledger's
-  rule, ``rebalancing.ledger.wash_sales``).  Replacement shares are matched in the order they were bought;
-  the disallowed loss is added to their basis (§1091(d)) and the sold shares' holding period is
-  added to theirs (§1223(3)).  A replacement found after the sale reduces the sale's loss in the
-  year of the sale; when the replacement shares were already sold, the disallowed loss reduces
-  that earlier sale's gain instead (booked when found).  Only the same symbol counts as
-  substantially identical here: the backtest universe holds no equivalent funds.
+  rule, ``rebalancing.ledger.wash_sales``).  Loss sales are taken in the order they were made and
+  each is matched with replacement shares in the order those were bought, earliest first
+  (§1.1091-1(b), (c)); a share that replaced one loss is disregarded for any other (§1.1091-1(d)).
+  The regulation does not order the loss sales of one day: here they are matched in the order the
+  sold shares were bought (their purchase, holding-period start, basis per share, larger loss first), so the
+  outcome does not depend on the order of the day's orders - the day's loss sales are matched
+  together once the day's trading is read or a later day trades.  The disallowed loss is added to
+  the replacement shares' basis (§1091(d)) and the sold shares' holding period to theirs
+  (§1223(3)); shares of the purchase still held take it first.  A replacement found after the
+  sale reduces the sale's loss in the year of the sale.  When the replacement shares were already
+  sold (bought in the 30 days before the loss sale and sold again, or sold the same day), their
+  sale is corrected where it was reported: its basis carries the disallowed loss and its term
+  follows the tacked holding period, in the year of that sale (an amended year is settled as a
+  difference at the next settlement, ``simulation``/``household``).  A purchase in the household's
+  IRA or Roth (``buy_elsewhere``) washes a loss like any other and the loss is lost for good: the
+  IRA's basis does not take it (Rev. Rul. 2008-5).  Only the same symbol counts as substantially
+  identical here: the backtest universe holds no equivalent funds.
+- one limit, counted in ``SimAccount.approximations``: when such a correction hits a sale that was
+  itself at a loss, or turns it into a loss that a purchase within 30 days of it could wash, that
+  sale's own wash sale is not replayed with the larger loss (the extra loss stays allowed, in the
+  tacked term).  Never met in the bundled backtests.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from rebalancing.engine.tax import is_long_term, replacement_start
+from rebalancing.engine.tax import is_long_term, replacement_start, term
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 
 from .errors import BacktestError
@@ -64,11 +80,25 @@ class Execution:
 
 
 @dataclass(slots=True)
+class _SoldPart:
+    """Shares of a purchase sold while not (yet) replacement shares: a later loss sale within 30 days
+    of their purchase can still match them, which corrects this sale."""
+
+    day: date
+    quantity: float  # of these shares, not yet matched as replacement shares
+    gain_per_share: float
+    acquired: date  # holding-period start when sold
+    term: str
+
+
+@dataclass(slots=True)
 class _Purchase:
     day: date
     symbol: str
     quantity: float
     unused: float  # shares not yet matched as replacement shares
+    outside: bool = False  # bought in the household's IRA or Roth: no lot here (Rev. Rul. 2008-5)
+    sold: list[_SoldPart] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -80,7 +110,14 @@ class _LossSale:
     acquired: date
     term: str
     excluded: int  # the purchase the sold shares came from
+    basis_per_share: float = 0.0
     washed: bool = False
+
+    @property
+    def order(self) -> tuple:
+        """Among one day's loss sales: the order the sold shares were bought (§1.1091-1 is silent),
+        then the larger loss (the same shares sold twice that day at different prices)."""
+        return (self.excluded, self.acquired, self.basis_per_share, -self.loss_per_share)
 
 
 @dataclass(slots=True)
@@ -97,20 +134,44 @@ class SimAccount:
     """The account's cash, lots, fills, realised results by tax year and wash sales."""
 
     cash: float
-    lots: dict[str, Lot] = field(default_factory=dict)
+    _lots: dict[str, Lot] = field(default_factory=dict)
     executions: list[Execution] = field(default_factory=list)
-    realised: dict[int, list[float]] = field(default_factory=dict)  # year -> [short, long]
-    wash_sales: list[WashSale] = field(default_factory=list)
+    _realised: dict[int, list[float]] = field(default_factory=dict)  # year -> [short, long]
+    _wash_sales: list[WashSale] = field(default_factory=list)
     _purchases: list[_Purchase] = field(default_factory=list)
-    _loss_sales: list[_LossSale] = field(default_factory=list)
+    _loss_sales: list[_LossSale] = field(default_factory=list)  # matched, awaiting later purchases
+    _today: list[_LossSale] = field(default_factory=list)  # the day's loss sales, not yet matched
     _purchase_of: dict[str, int] = field(default_factory=dict)
     _next_lot: int = 0
+    _outside_washes: set[tuple[date, str]] = field(default_factory=set)
+    approximations: int = 0  # corrections whose own wash sale was not replayed (module docstring)
 
-    # -- reading -------------------------------------------------------------------------------
+    # -- reading (the day's loss sales are matched first) ---------------------------------------
+    @property
+    def lots(self) -> dict[str, Lot]:
+        self._match_today()
+        return self._lots
+
+    @property
+    def realised(self) -> dict[int, list[float]]:
+        self._match_today()
+        return self._realised
+
+    @property
+    def wash_sales(self) -> list[WashSale]:
+        self._match_today()
+        return self._wash_sales
+
+    @property
+    def outside_washes(self) -> int:
+        """Loss sales (a day and symbol) washed by an IRA or Roth purchase (``buy_elsewhere``)."""
+        self._match_today()
+        return len(self._outside_washes)
+
     def quantities(self, symbols: tuple[str, ...]) -> list[float]:
         """Shares held of each symbol, in the given order."""
         held = dict.fromkeys(symbols, 0.0)
-        for lot in self.lots.values():
+        for lot in self._lots.values():
             held[lot.symbol] += lot.quantity
         return [held[s] for s in symbols]
 
@@ -125,23 +186,57 @@ class SimAccount:
     def symbol_of(self, lot_id: str) -> str | None:
         """The symbol of a held lot (also under the id it had before a wash-sale split)."""
         part = next(self._family(lot_id), None)
-        return self.lots[part].symbol if part else None
+        return self._lots[part].symbol if part else None
 
     def year(self, year: int) -> list[float]:
         """Realised [short-term, long-term] net gains of ``year`` so far."""
-        return self.realised.setdefault(year, [0.0, 0.0])
+        self._match_today()
+        return self._year(year)
+
+    def _year(self, year: int) -> list[float]:
+        return self._realised.setdefault(year, [0.0, 0.0])
+
+    def liquidated(self, prices: dict[str, float], day: date) -> SimAccount:
+        """A copy of the account with every lot sold at ``prices`` on ``day``: the same rules as any
+        sale (a loss washed by a purchase of the last 30 days moves to the replacement shares, sold
+        in the same liquidation with the tacked holding period, §1091(d), §1223(3))."""
+        out = copy.deepcopy(self)
+        out._new_day(day)
+        for lot_id in list(out._lots):
+            lot = out._lots.get(lot_id)
+            if lot is not None and lot.quantity > 0:
+                out._sell_one(lot_id, lot.quantity, prices[lot.symbol], day)
+        out._match_today()
+        return out
 
     # -- trading -------------------------------------------------------------------------------
     def buy(self, symbol: str, quantity: float, price: float, day: date) -> Lot | None:
         """Buy ``quantity`` shares at ``price``; returns the new lot (None for a zero quantity)."""
         if not quantity > SHARE_EPS:
             return None
+        self._new_day(day)
         self.cash -= quantity * price
         self._purchases.append(_Purchase(day, symbol, quantity, quantity))
         purchase = len(self._purchases) - 1
         lot = self._new_lot(symbol, quantity, quantity * price, day, purchase)
         self.executions.append(Execution(day, symbol, "buy", quantity, price, lot.id))
-        # Earlier loss sales (within 30 days) for which these shares are replacement shares.
+        self._replace_earlier(purchase)
+        return lot
+
+    def buy_elsewhere(self, symbol: str, quantity: float, day: date) -> None:
+        """Shares of ``symbol`` bought in the household's IRA or Roth: replacement shares for this
+        account's loss sales like its own purchases, the loss disallowed for good (Rev. Rul. 2008-5)."""
+        if not quantity > SHARE_EPS:
+            return
+        self._new_day(day)
+        self._purchases.append(_Purchase(day, symbol, quantity, quantity, outside=True))
+        self._replace_earlier(len(self._purchases) - 1)
+
+    def _replace_earlier(self, purchase: int) -> None:
+        """Match a purchase with the loss sales already matched (of the 30 days before, or of the
+        same day when it was read), in the order they were made (§1.1091-1(c))."""
+        p = self._purchases[purchase]
+        day, symbol = p.day, p.symbol
         for sale in self._loss_sales:
             if sale.symbol != symbol or sale.unmatched <= SHARE_EPS or (day - sale.day).days > WINDOW_DAYS:
                 continue
@@ -152,11 +247,10 @@ class SimAccount:
             sale.unmatched -= matched
             self._purchases[purchase].unused -= matched
             disallowed = matched * sale.loss_per_share
-            self._record_wash(sale, disallowed)
+            self._record_wash(sale, disallowed, p.outside)
             # The sale's year loses that loss (a correction when that year is already settled).
-            self.year(sale.day.year)[sale.term == "long"] += disallowed
+            self._year(sale.day.year)[sale.term == "long"] += disallowed
             self._adjust_replacement(purchase, matched, disallowed, sale)
-        return lot
 
     def sell(self, lot_id: str, quantity: float, price: float, day: date) -> float:
         """Sell ``quantity`` shares of a lot at ``price``; returns the realised gain (before any
@@ -167,6 +261,7 @@ class SimAccount:
         """
         if quantity < 0 or not math.isfinite(quantity):
             raise BacktestError(f"cannot sell {quantity} shares of lot {lot_id}")
+        self._new_day(day)
         gain, left = 0.0, quantity
         while left > SHARE_EPS * max(1.0, quantity):
             part = next(self._family(lot_id), None)
@@ -176,7 +271,7 @@ class SimAccount:
                 raise BacktestError(
                     f"cannot sell {quantity} shares of lot {lot_id}: {left} more than it held"
                 )
-            lot = self.lots[part]
+            lot = self._lots[part]
             take = min(left, lot.quantity)
             if left - take <= SHARE_EPS * max(1.0, quantity):
                 take = left if left <= lot.quantity * (1 + SHARE_EPS) else take
@@ -186,17 +281,17 @@ class SimAccount:
 
     def _family(self, lot_id: str) -> Iterator[str]:
         """The lot itself, then the held lots split off the same purchase (wash-sale splits)."""
-        if lot_id in self.lots:
+        if lot_id in self._lots:
             yield lot_id
         purchase = self._purchase_of.get(lot_id)
         if purchase is None:
             return
-        for lot in self.lots.values():
+        for lot in self._lots.values():
             if lot.purchase == purchase and lot.id != lot_id:
                 yield lot.id
 
     def _sell_one(self, lot_id: str, quantity: float, price: float, day: date) -> float:
-        lot = self.lots.get(lot_id)
+        lot = self._lots.get(lot_id)
         if lot is None:
             raise BacktestError(f"unknown lot {lot_id}")
         if quantity > lot.quantity + SHARE_EPS * max(1.0, lot.quantity) or quantity < 0:
@@ -209,31 +304,47 @@ class SimAccount:
         gain = proceeds - basis
         if abs(gain) < 1e-9 * max(basis, 1.0):
             gain = 0.0  # float noise is no loss
-        term = "long" if is_long_term(lot.acquired, day) else "short"
+        held = "long" if is_long_term(lot.acquired, day) else "short"
         lot.quantity -= quantity
         lot.basis -= basis
         if lot.quantity <= SHARE_EPS:
-            del self.lots[lot_id]
+            del self._lots[lot_id]
         self.cash += proceeds
-        self.executions.append(Execution(day, lot.symbol, "sell", quantity, price, lot_id, gain, term))
-        self.year(day.year)[term == "long"] += gain
+        self.executions.append(Execution(day, lot.symbol, "sell", quantity, price, lot_id, gain, held))
+        self._year(day.year)[held == "long"] += gain
+        if not lot.replacement:
+            # Still shares of their purchase that a later loss sale may match (§1.1091-1(c)).
+            self._purchases[lot.purchase].sold.append(_SoldPart(day, quantity, gain / quantity, lot.acquired, held))
         if gain < 0:
-            self._loss_sale(lot, quantity, -gain / quantity, day, term)
+            self._today.append(
+                _LossSale(day, lot.symbol, quantity, -gain / quantity, lot.acquired, held, lot.purchase, basis / quantity)
+            )
         return gain
 
     # -- the wash-sale rule ----------------------------------------------------------------------
-    def _loss_sale(self, lot: Lot, quantity: float, loss_per_share: float, day: date, term: str) -> None:
-        sale = _LossSale(day, lot.symbol, quantity, loss_per_share, lot.acquired, term, lot.purchase)
+    def _new_day(self, day: date) -> None:
+        """Trading on a later day: the loss sales of the day before are matched first."""
+        if self._today and self._today[0].day != day:
+            self._match_today()
+
+    def _match_today(self) -> None:
+        """Match the day's loss sales, in the order the sold shares were bought (module docstring)."""
+        today, self._today = sorted(self._today, key=lambda s: s.order), []
+        for sale in today:
+            self._loss_sale(sale)
+
+    def _loss_sale(self, sale: _LossSale) -> None:
+        day, loss_per_share, term = sale.day, sale.loss_per_share, sale.term
         start = day - timedelta(days=WINDOW_DAYS)
         # Shares bought in the 30 days before the sale, oldest first (not the sold shares' purchase).
         for p, purchase in enumerate(self._purchases):
             if (
-                purchase.symbol != lot.symbol
+                purchase.symbol != sale.symbol
                 or not start <= purchase.day <= day
                 or purchase.unused <= SHARE_EPS
             ):
                 continue
-            if p == lot.purchase:
+            if p == sale.excluded:
                 continue  # the loss shares' own purchase: not a replacement (Rev. Rul. 56-602)
             matched = min(sale.unmatched, purchase.unused)
             if matched <= SHARE_EPS:
@@ -241,8 +352,8 @@ class SimAccount:
             sale.unmatched -= matched
             purchase.unused -= matched
             disallowed = matched * loss_per_share
-            self._record_wash(sale, disallowed)
-            self.year(day.year)[term == "long"] += disallowed
+            self._record_wash(sale, disallowed, purchase.outside)
+            self._year(day.year)[term == "long"] += disallowed
             self._adjust_replacement(p, matched, disallowed, sale)
             if sale.unmatched <= SHARE_EPS:
                 break
@@ -252,25 +363,30 @@ class SimAccount:
         cutoff = day - timedelta(days=WINDOW_DAYS + 1)
         self._loss_sales = [s for s in self._loss_sales if s.day >= cutoff and s.unmatched > SHARE_EPS]
 
-    def _record_wash(self, sale: _LossSale, disallowed: float) -> None:
+    def _record_wash(self, sale: _LossSale, disallowed: float, outside: bool) -> None:
+        if outside:
+            self._outside_washes.add((sale.day, sale.symbol))
         if sale.washed:
-            last = next(w for w in reversed(self.wash_sales) if w.day == sale.day and w.symbol == sale.symbol)
+            last = next(w for w in reversed(self._wash_sales) if w.day == sale.day and w.symbol == sale.symbol)
             last.disallowed += disallowed
             return
         sale.washed = True
-        self.wash_sales.append(WashSale(sale.day, sale.symbol, disallowed))
+        self._wash_sales.append(WashSale(sale.day, sale.symbol, disallowed))
 
     def _adjust_replacement(self, purchase: int, shares: float, disallowed: float, sale: _LossSale) -> None:
-        """Add the disallowed loss to the basis of ``shares`` replacement shares of ``purchase``
-        still held (split off as their own lot with the tacked holding period); what was already
-        sold reduces the gain realised on it, now."""
+        """Add the disallowed loss to the basis of ``shares`` replacement shares of ``purchase``:
+        the shares still held first (split off as their own lot with the tacked holding period),
+        then those already sold, earliest sale first, whose sale is corrected in its own year."""
+        p = self._purchases[purchase]
+        if p.outside:
+            return  # an IRA or Roth purchase: the loss is lost, its basis unchanged (Rev. Rul. 2008-5)
         # IRC §1223(3), the engine's rule (a replacement bought before the sale starts where the
         # sold shares did; before 2026-12-04 that case counted the overlapping days twice).
-        tacked = replacement_start(self._purchases[purchase].day, sale.day, sale.acquired)
+        tacked = replacement_start(p.day, sale.day, sale.acquired)
         left = shares
         # Shares that already replaced another loss sale's are spent; the rest of the purchase
         # still held takes the adjustment.
-        for lot in [lot for lot in self.lots.values() if lot.purchase == purchase and not lot.replacement]:
+        for lot in [lot for lot in self._lots.values() if lot.purchase == purchase and not lot.replacement]:
             take = min(left, lot.quantity)
             if take <= SHARE_EPS:
                 continue
@@ -279,17 +395,44 @@ class SimAccount:
             lot.quantity -= take
             lot.basis -= basis
             if lot.quantity <= SHARE_EPS:
-                del self.lots[lot.id]
+                del self._lots[lot.id]
             self._new_lot(
                 lot.symbol, take, basis + disallowed * take / shares, tacked, purchase
             ).replacement = True
             left -= take
-        if left > SHARE_EPS:
-            self.year(sale.day.year)[0] -= disallowed * left / shares
+        # Replacement shares sold before the match (bought in the 30 days before the loss sale and
+        # sold again, or sold the same day): §1091(d) adds the loss to the basis they were sold
+        # with and §1223(3) the holding period, so that sale's result and term are corrected in
+        # the year it was made (2026-12-06; before, the loss came back short-term in the loss
+        # sale's year).
+        for sold in p.sold:
+            if left <= SHARE_EPS:
+                break
+            take = min(left, sold.quantity)
+            if take <= SHARE_EPS:
+                continue
+            sold.quantity -= take
+            left -= take
+            year = self._year(sold.day.year)
+            was = sold.gain_per_share * take
+            now = was - disallowed * take / shares
+            year[sold.term == "long"] -= was
+            year[term(tacked, sold.day) == "long"] += now
+            if was < 0 or (now < 0 and self._window_has_purchase(p.symbol, sold.day, purchase)):
+                self.approximations += 1  # its own wash sale is not replayed (module docstring)
+        p.sold = [part for part in p.sold if part.quantity > SHARE_EPS]
+        if left > 1e-6 * max(1.0, shares):
+            raise BacktestError(f"{left} replacement shares of purchase {purchase} are neither held nor sold")
+
+    def _window_has_purchase(self, symbol: str, day: date, own: int) -> bool:
+        return any(
+            q.symbol == symbol and k != own and abs((q.day - day).days) <= WINDOW_DAYS
+            for k, q in enumerate(self._purchases)
+        )
 
     def _new_lot(self, symbol: str, quantity: float, basis: float, acquired: date, purchase: int) -> Lot:
         self._next_lot += 1
         lot = Lot(f"L{self._next_lot}", symbol, quantity, basis, acquired, purchase)
-        self.lots[lot.id] = lot
+        self._lots[lot.id] = lot
         self._purchase_of[lot.id] = purchase
         return lot

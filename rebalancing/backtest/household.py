@@ -9,7 +9,8 @@ harvesting (the outcome is location and coordination, not harvesting).  Both see
 trades of the last 30 days in every account (what the product passes today), so neither buys into
 an earlier loss sale's window; the account-by-account runs do not see each other's proposals of
 the same day, so a loss sold in the taxable account on a day the IRA or Roth buys the same stock
-is a wash sale whose loss is disallowed for good (Rev. Rul. 2008-5) - counted and charged.
+is a wash sale whose loss is disallowed for good (Rev. Rul. 2008-5) - counted and charged, each
+purchased share against one sold share (the taxable account's wash-sale ledger, ``account.py``).
 
 Taxes, in the taxable account only:
 
@@ -67,7 +68,6 @@ from rebalancing.engine import (
     rebalance,
     rebalance_household,
 )
-from rebalancing.engine.tax import is_long_term
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 
 from .account import SHARE_EPS, SimAccount
@@ -75,7 +75,7 @@ from .bonds import BOND_SYMBOL, BondSeries, bond_series
 from .errors import BacktestError
 from .prices import PriceHistory
 from .runner import daily_closes_check
-from .taxes import Carryover, year_tax
+from .taxes import Carryover, year_tax, years_tax
 
 __all__ = [
     "HouseholdSettings",
@@ -314,7 +314,6 @@ class _Replay:
         self.income = _Income()
         self.settled: dict[int, float] = {}
         self.failures: list[tuple[date, str]] = []
-        self.cross_washes = 0
         self.forced_washes = 0
         self.sheltered: list[float] = []
 
@@ -396,8 +395,12 @@ class _Replay:
             for t in result.trades:
                 if t.side == "buy":
                     acct.buy(t.symbol, t.quantity, float(prices[self.index[t.symbol]]), day)
-        if "TAX" in results:
-            self._charge_cross_washes(results["TAX"], day)
+                    if self.status[n] != "taxable" and "TAX" in self.accounts:
+                        # An IRA or Roth purchase washes a taxable loss sale of the 30 days
+                        # around it, for good (Rev. Rul. 2008-5): the taxable account's wash-sale
+                        # ledger matches it like its own purchases, share for share, earliest first
+                        # (2026-12-06; before, one purchase could wash several sales).
+                        self.accounts["TAX"].buy_elsewhere(t.symbol, t.quantity, day)
 
     def _solve_short_of_cash(self, day: date, requests: dict) -> dict:
         """The taxable account cannot raise the cash it is asked for without selling lots at a loss
@@ -449,29 +452,6 @@ class _Replay:
             )
             return dict(zip(names, rebalance_household(household).accounts, strict=True))
         return {n: rebalance(requests[n]) for n in names}
-
-    def _charge_cross_washes(self, result, day: date) -> None:
-        """A taxable loss sale with an IRA or Roth purchase of the same fund within the 30 days
-        before it or the same day: the loss is disallowed for good, to the extent of the shares
-        bought (IRC §1091, Rev. Rul. 2008-5).  Later purchases never happen: both strategies see
-        the sale in the household's window and do not buy for 30 days."""
-        acct = self.accounts["TAX"]
-        bought: dict[str, float] = {}
-        for n, other in self.accounts.items():
-            if self.status[n] == "taxable":
-                continue
-            for e in other.recent(day, WINDOW_DAYS):
-                if e.side == "buy":
-                    bought[e.symbol] = bought.get(e.symbol, 0.0) + e.quantity
-        for t in result.trades:
-            losses = [ls for ls in t.lots if ls.gain < 0] if t.side == "sell" else []
-            if not losses or t.symbol not in bought:
-                continue
-            self.cross_washes += 1
-            share = min(1.0, bought[t.symbol] / sum(ls.quantity for ls in losses))
-            year = acct.realised.setdefault(day.year, [0.0, 0.0])
-            for ls in losses:
-                year[0 if ls.term == "short" else 1] += -ls.gain * share
 
     def accrue(self, prev: int, row: int) -> None:
         """Income between two decisions: paid in cash into every account (``income="cash"``) or
@@ -544,24 +524,26 @@ class _Replay:
         return sum(q for n, q in held.items() if self.status[n] != "taxable") / total if total > 0 else 0.0
 
     def liquidation_tax(self, row: int) -> float:
-        """Extra tax of selling the taxable account at ``row``, on top of the year's results."""
+        """Extra tax of selling the taxable account at ``row``, on top of the years' results: the
+        lots sold through the account's own rules (a loss washed by a purchase of the last 30 days,
+        in any account, is treated as any sale's; 2026-12-06), the years' taxes compared."""
         acct = self.accounts.get("TAX")
         if acct is None:
             return 0.0
         s = self.settings
         day = self.history.day(row)
-        st, lt = acct.realised.get(day.year, [0.0, 0.0])
-        ust = ult = 0.0
-        for lot in acct.lots.values():
-            if lot.quantity <= SHARE_EPS:
-                continue
-            gain = lot.quantity * self.closes[row, self.index[lot.symbol]] - lot.basis
-            if is_long_term(lot.acquired, day):
-                ult += gain
-            else:
-                ust += gain
-        r = (s.short_term_rate, s.long_term_rate, s.losses, self.carried_into(day.year))
-        return year_tax(st + ust, lt + ult, *r)[0] - year_tax(st, lt, *r)[0]
+        prices = {sym: float(self.closes[row, i]) for sym, i in self.index.items()}
+        sold = acct.liquidated(prices, day)
+        rates = (s.short_term_rate, s.long_term_rate, s.losses)
+        return years_tax(sold.realised, sorted(sold.realised), *rates) - years_tax(
+            acct.realised, sorted(sold.realised), *rates
+        )
+
+    @property
+    def cross_washes(self) -> int:
+        """Taxable loss sales (a day and fund) washed by an IRA or Roth purchase."""
+        acct = self.accounts.get("TAX")
+        return acct.outside_washes if acct is not None else 0
 
     def carried_into(self, year: int) -> Carryover:
         """Net capital losses of the years before ``year`` not yet used (``losses="carry_forward"``:

@@ -16,13 +16,11 @@ from datetime import date
 
 import numpy as np
 
-from rebalancing.engine.tax import is_long_term
-
-from .account import SHARE_EPS, Execution, SimAccount, WashSale
+from .account import Execution, SimAccount, WashSale
 from .errors import BacktestError
 from .prices import PriceHistory
 from .strategies import Market, NaiveHarvester, Strategy
-from .taxes import Carryover, year_tax
+from .taxes import Carryover, year_tax, years_tax
 
 __all__ = ["Settings", "YearRecord", "Run", "simulate", "starting_shares"]
 
@@ -198,9 +196,7 @@ def simulate(
         record.short_term, record.long_term, record.tax = st, lt, settled.get(y, 0.0)
     run.values, run.cash, run.flows = values, cash_at, flows
     run.years = [years[y] for y in sorted(years)]
-    run.liquidation_tax = _liquidation_tax(
-        account, history, end_row, settings, carry.get(last_day.year, Carryover())
-    )
+    run.liquidation_tax = _liquidation_tax(account, history, end_row, settings, first.year)
     return run
 
 
@@ -214,21 +210,14 @@ def _value_from(changes, offset: int, prices: np.ndarray, flows: np.ndarray) -> 
     return float(qty @ prices) + cash
 
 
-def _liquidation_tax(
-    account: SimAccount, history: PriceHistory, row: int, settings: Settings, carried: Carryover
-) -> float:
-    """Extra tax of selling every lot at ``row``'s close, on top of the year's realised results."""
+def _liquidation_tax(account: SimAccount, history: PriceHistory, row: int, settings: Settings, first: int) -> float:
+    """Extra tax of selling every lot at ``row``'s close, on top of the years' realised results:
+    the lots are sold through the account's own rules (a loss washed by a purchase of the last 30
+    days moves to the replacement shares sold with it, their term tacked, §1091(d), §1223(3);
+    2026-12-06), and the years' taxes compared (carried losses included)."""
     day = history.day(row)
     price = dict(zip(history.symbols, history.closes[row].tolist(), strict=True))
-    st, lt = account.realised.get(day.year, [0.0, 0.0])
-    ust = ult = 0.0
-    for lot in account.lots.values():
-        if lot.quantity <= SHARE_EPS:
-            continue
-        gain = lot.quantity * price[lot.symbol] - lot.basis
-        if is_long_term(lot.acquired, day):
-            ult += gain
-        else:
-            ust += gain
-    r = (settings.short_term_rate, settings.long_term_rate, settings.losses, carried)
-    return year_tax(st + ust, lt + ult, *r)[0] - year_tax(st, lt, *r)[0]
+    sold = account.liquidated(price, day)
+    years = range(first, day.year + 1)
+    r = (settings.short_term_rate, settings.long_term_rate, settings.losses)
+    return years_tax(sold.realised, years, *r) - years_tax(account.realised, years, *r)

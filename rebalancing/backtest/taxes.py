@@ -18,7 +18,7 @@ from rebalancing.engine.tax import ORDINARY_LOSS_LIMIT, net_gains
 
 from .errors import BacktestError
 
-__all__ = ["LOSS_TREATMENTS", "Carryover", "year_tax"]
+__all__ = ["LOSS_TREATMENTS", "Carryover", "year_tax", "years_tax"]
 
 LOSS_TREATMENTS = ("offset", "carry_forward")
 
@@ -56,3 +56,17 @@ def year_tax(
         carry = Carryover(-n.short_term - used_st, -n.long_term - used_lt)
         return -n.ordinary_deduction * short_rate, carry
     return max(n.short_term, 0.0) * short_rate + max(n.long_term, 0.0) * long_rate, Carryover()
+
+
+def years_tax(
+    realised: dict[int, list[float]], years, short_rate: float, long_rate: float, losses: str = "offset"
+) -> float:
+    """Total tax of ``years`` (in order, each carrying its losses into the next) from their realised
+    [short-term, long-term] results: two ledgers' totals compared give what one more sale costs
+    across the years it touches (a wash sale can amend an earlier year)."""
+    total, carried = 0.0, Carryover()
+    for y in years:
+        st, lt = realised.get(y, (0.0, 0.0))
+        tax, carried = year_tax(st, lt, short_rate, long_rate, losses, carried)
+        total += tax
+    return total

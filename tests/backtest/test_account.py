@@ -5,7 +5,7 @@ written here over many random trade histories."""
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 from rebalancing.backtest.account import SimAccount
@@ -152,6 +152,11 @@ def histories(draw):
 @given(histories())
 def test_wash_sales_match_the_share_by_share_reference(history):
     note(repr(history))
+    # This reference matches a day's trades in the order given; since 2026-12-06 the account matches
+    # a day's loss sales together, in the order their shares were bought (test_wash_sale_corners.py
+    # checks that against its own reference): here, at most one sale a day.
+    sale_days = [e[0] for e in history if e[1] == "sell"]
+    assume(len(sale_days) == len(set(sale_days)))
     # The generator numbers lots by purchase; the reference names them by event.
     lot_event = {}
     for k, e in enumerate(history):
@@ -165,8 +170,14 @@ def test_wash_sales_match_the_share_by_share_reference(history):
             lot_ids[lot_index] = account.buy(symbol, qty, price, day).id
             normalised.append((day, side, symbol, k, qty, price))
         else:
+            before = len(account.executions)
             account.sell(lot_ids[lot_index], qty, price, day)
+            # one lot per sale: which of a day's sold lots a replacement matches first is the
+            # account's documented order, which this reference does not model
+            assume(len(account.executions) == before + 1)
             normalised.append((day, side, symbol, lot_event[lot_index], qty, price))
+    account.realised  # noqa: B018 - matches the last day's loss sales
+    assume(account.approximations == 0)  # a chain the account counts as approximate (account.py)
     washed, disallowed = reference(normalised)
     assert {(w.day, w.symbol) for w in account.wash_sales} == washed
     assert sum(w.disallowed for w in account.wash_sales) == pytest.approx(disallowed)
