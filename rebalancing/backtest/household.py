@@ -535,9 +535,8 @@ class _Replay:
         prices = {sym: float(self.closes[row, i]) for sym, i in self.index.items()}
         sold = acct.liquidated(prices, day)
         rates = (s.short_term_rate, s.long_term_rate, s.losses)
-        return years_tax(sold.realised, sorted(sold.realised), *rates) - years_tax(
-            acct.realised, sorted(sold.realised), *rates
-        )
+        years = range(min(sold.realised, default=day.year), day.year + 1)  # every year: a carried loss spans those without sales
+        return years_tax(sold.realised, years, *rates) - years_tax(acct.realised, years, *rates)
 
     @property
     def cross_washes(self) -> int:
@@ -553,8 +552,10 @@ class _Replay:
         if acct is None:
             return carried
         s = self.settings
-        for y in sorted(k for k in acct.realised if k < year):
-            st, lt = acct.realised[y]
+        # Every year from the first sale, sales or none: a year without sales still takes its 3,000
+        # off a loss carried in and carries the rest (IRC §1211(b), §1212(b)); skipping it dropped that.
+        for y in range(min(acct.realised, default=year), year):
+            st, lt = acct.realised.get(y, (0.0, 0.0))
             carried = year_tax(st, lt, s.short_term_rate, s.long_term_rate, s.losses, carried)[1]
         return carried
 

@@ -178,6 +178,21 @@ def test_a_net_capital_loss_carries_forward_into_the_next_years_tax():
     assert paid == pytest.approx(-5_000 * 0.408)
 
 
+def test_a_year_without_sales_still_uses_the_loss_carried_into_it():
+    # Given a 10,000 short-term loss in 2000, no sale in 2001 and a 5,000 long-term gain in 2002
+    r = replay_of(HouseholdSettings(losses="carry_forward"))
+    r.accounts["TAX"].realised.update({2000: [-10_000.0, 0.0], 2002: [0.0, 5_000.0]})
+    r.income.dividends[2001] = 100.0  # (the year is settled for its income)
+    # When the three years are settled
+    r.settle(2002)
+    # Then 2001 deducts 3,000 of the 7,000 carried in and carries 4,000 (IRC §1211(b), §1212(b)),
+    # which offsets 4,000 of 2002's gain: 1,000 is taxed (before, 2001 was skipped and 2002's
+    # gain met the 7,000 again - 3,000 deducted twice)
+    assert r.carried_into(2002).short_term == pytest.approx(4_000)
+    assert r.settled[2001] == pytest.approx(-3_000 * 0.408 + 100 * 0.238)
+    assert r.settled[2002] == pytest.approx(1_000 * 0.238)
+
+
 def test_the_taxable_account_keeps_the_tax_it_owes_this_year_as_cash():
     # Given a taxable account that has realised 10,000 of long-term gains this year and earned
     # 1,000 of dividends
