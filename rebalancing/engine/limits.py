@@ -79,6 +79,10 @@ class Limits:
     # Shares of each group (by ``group`` id) bought in the household's window: what may replace a
     # loss the proposal realises when wash sales are allowed (an allowed wash sale's figures).
     replacement_shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # The same shares purchase by purchase, per group id, in the order the ledger's replay takes
+    # them (``WindowPurchase.order``): (shares, the book's indices of the account's lots that are
+    # shares of that purchase). Empty when ``replacement_shares`` is.
+    replacement_purchases: dict[int, list[tuple[float, tuple[int, ...]]]] = field(default_factory=dict)
 
 
 def _mask(book: Book, symbols) -> np.ndarray:
@@ -389,6 +393,8 @@ def build_limits(
             weights=np.array([window.purchases[k] for k in window.purchases if k in key_id], dtype=float),
             minlength=len(key_id),
         ) if taxable and p.wash_sale.allow else np.zeros(len(key_id)),
+        replacement_purchases=_replacement_purchases(book, window, key_id, in_window)
+        if taxable and p.wash_sale.allow and window.bought else {},
         instruction_secs=instruction_secs,
         frozen=frozen,
         inside_band=inside,
@@ -399,6 +405,21 @@ def build_limits(
         alerts=alerts,
         warnings=warnings,
     )
+
+
+def _replacement_purchases(
+    book: Book, window: WindowActivity, key_id: dict[str, int], in_window: list[int]
+) -> dict[int, list[tuple[float, tuple[int, ...]]]]:
+    """``Limits.replacement_purchases``: the window's purchases per group id, earliest first as the
+    ledger orders them (Treas. Reg. §1.1091-1(b)-(d)); their own lots as the book's indices."""
+    index = {book.lot_ids[i]: i for i in in_window}
+    out: dict[int, list[tuple[tuple, float, tuple[int, ...]]]] = {}
+    for n, purchase in enumerate(window.bought):
+        g = key_id.get(purchase.group)
+        if g is not None:
+            lots = tuple(index[i] for i in purchase.lots if i in index)
+            out.setdefault(g, []).append(((purchase.order, n), purchase.shares, lots))
+    return {g: [(shares, lots) for _, shares, lots in sorted(rows)] for g, rows in out.items()}
 
 
 def _plan_harvest(

@@ -470,32 +470,49 @@ def _blocked_buys(
 
 def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_of) -> np.ndarray:
     """The loss of each lot sold that an allowed wash sale disallows, share by share as the
-    ledger's replay will (IRC §1091(a); Treas. Reg. §1.1091-1(b)-(d); Pub. 550): the losses in the
-    order their shares were acquired, each loss share absorbing one share bought in the
-    household's window, only as many as were bought (fewer bought than sold: only their part is
-    disallowed). Shares of the loss lot's own purchase are not its replacements (Rev. Rul.
-    56-602), nor are shares this proposal sells. Zero where nothing can replace (wash sales not
-    allowed, or an IRA or Roth, whose sales realise nothing)."""
+    ledger's replay will (``ledger.wash_sales._Replayer``; IRC §1091(a); Treas. Reg.
+    §1.1091-1(b)-(d); Pub. 550): per group, the sales in the order of their earliest lot, each
+    sale's losses in the order their shares were bought (the purchase, not a holding period tacked
+    back by §1223(3)), each loss share absorbing one share of the household's window purchases,
+    earliest purchase first, only as many as were bought (fewer bought than sold: only their part
+    is disallowed). The loss lot's own purchase is not its replacement (Rev. Rul. 56-602), nor are
+    the shares this proposal sells. Zero where nothing can replace (wash sales not allowed, or an
+    IRA or Roth, whose sales realise nothing)."""
     out = np.zeros(len(lot_sold))
     if not limits.replacement_shares.any():
         return out
-    pool = limits.replacement_shares.copy()
     selling_loss = (lot_sold > 0) & (gain < 0)
     if not selling_loss.any():
         return out
-    opened = (as_of - timedelta(days=WINDOW_DAYS)).toordinal()
-    own = (book.lot_bought_on >= opened) & (book.lot_bought_on <= as_of.toordinal())
     group = limits.group[book.lot_sec]
-    # The account's own lots bought in the window are in the pool; what this proposal sells of
-    # them leaves it (sold now, they replace nothing of this sale).
-    np.subtract.at(pool, group[own], lot_sold[own])
-    for i in np.lexsort((np.arange(len(lot_sold)), book.lot_acquired)):
-        if not selling_loss[i]:
+    # Where a lot's shares stand in the ledger's order: the day bought (a received lot: its
+    # ``acquired``, never in the window), then its id.
+    day = np.where(book.lot_bought_on > 0, book.lot_bought_on, book.lot_acquired).tolist()
+    sold_l, gain_l, ids = lot_sold.tolist(), gain.tolist(), book.lot_ids
+    sec = book.lot_sec.tolist()
+    for g in sorted(set(group[selling_loss].tolist())):
+        purchases = limits.replacement_purchases.get(g)
+        if not purchases:
             continue
-        kept = book.lot_qty[i] - lot_sold[i] if own[i] else 0.0
-        matched = min(lot_sold[i], max(pool[group[i]] - kept, 0.0))
-        pool[group[i]] -= matched
-        out[i] = -gain[i] * matched / lot_sold[i]
+        # Shares this proposal sells of a purchase are not candidates (the sale's own shares).
+        free = [max(shares - sum(sold_l[i] for i in lots), 0.0) for shares, lots in purchases]
+        purchase_of = {i: n for n, (_, lots) in enumerate(purchases) for i in lots}
+        members = ((group == g) & (lot_sold > 0)).nonzero()[0].tolist()
+        first = {}  # each security's sale stands where its earliest lot does (one order a security)
+        for i in members:
+            key = (day[i], ids[i])
+            first[sec[i]] = min(first.get(sec[i], key), key)
+        losses = sorted((i for i in members if selling_loss[i]), key=lambda i: (first[sec[i]], day[i], ids[i]))
+        for i in losses:
+            need, own = sold_l[i], purchase_of.get(i)
+            for n, shares in enumerate(free):
+                if need <= 0:
+                    break
+                if shares > 0 and n != own:
+                    take = min(need, shares)
+                    free[n] -= take
+                    need -= take
+            out[i] = -gain_l[i] * (sold_l[i] - need) / sold_l[i]
     return out
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "WINDOW_DAYS",
     "Equivalence",
     "WindowActivity",
+    "WindowPurchase",
     "window_activity",
     "told_by",
     "latest_loss_sales",
@@ -73,17 +74,33 @@ class Equivalence:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowPurchase:
+    """One purchase of the window, as the ledger's replay knows it (a ``ledger.wash_sales.Lot``):
+    ``order`` sorts purchases as the replay does - the day bought, the account, the lot id (the
+    told lots' smallest; "" for a trade that tells no lot of the account, whose id the engine is
+    not given) - and ``lots`` are the ids of the account's own lots that are its shares (a lot
+    bought in the window, or the lots a buy trade of the account tells of)."""
+
+    group: str
+    order: tuple[int, str, str]
+    shares: float
+    lots: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class WindowActivity:
     """What happened in the household in the 30 days before the as-of date, by equivalence group.
 
     ``loss_sales``: group -> loss realised (positive number; ``inf`` when a sale's gain is unknown);
     ``purchases``: group -> shares bought (household trades and the account's own recent lots);
-    ``last_purchase``: group -> the day of its latest purchase (what blocks a loss sale longest).
+    ``last_purchase``: group -> the day of its latest purchase (what blocks a loss sale longest);
+    ``bought``: the same shares purchase by purchase, in the order the ledger's replay uses them.
     """
 
     loss_sales: dict[str, float]
     purchases: dict[str, float]
     last_purchase: dict[str, date] = field(default_factory=dict)
+    bought: tuple[WindowPurchase, ...] = ()
 
 
 def window_activity(
@@ -103,6 +120,12 @@ def window_activity(
     loss_sales: dict[str, float] = {}
     purchases: dict[str, float] = {}
     last: dict[str, date] = {}
+    # Purchase by purchase: [group, day, account, shares, own lot ids]. The account's buys of a
+    # security on one day are one purchase (``told_by``: its lots that day are their shares), as
+    # the ledger takes them; another account's buy is its own.
+    bought: list[list] = []
+    own: dict[tuple[str, date], list] = {}
+    unnamed: dict[tuple[str, date, float], list] = {}
     for t in trades:
         if not start <= t.date <= as_of:
             continue
@@ -110,6 +133,17 @@ def window_activity(
         if t.side == "buy":
             purchases[g] = purchases.get(g, 0.0) + t.quantity
             last[g] = max(last.get(g, t.date), t.date)
+            if account_id is not None and t.account_id == account_id:
+                entry = own.get((t.symbol, t.date))
+                if entry is not None:
+                    entry[3] += t.quantity
+                    continue
+                entry = own[(t.symbol, t.date)] = [g, t.date, account_id, t.quantity, []]
+            else:
+                entry = [g, t.date, t.account_id or "", t.quantity, []]
+                if t.account_id is None or account_id is None:
+                    unnamed.setdefault((t.symbol, t.date, t.quantity), entry)
+            bought.append(entry)
         elif t.realised_gain is None or t.realised_gain < 0:
             loss = float("inf") if t.realised_gain is None else -t.realised_gain
             loss_sales[g] = loss_sales.get(g, 0.0) + loss
@@ -119,11 +153,21 @@ def window_activity(
     # Lots as columns: only those acquired in the window become TaxLot objects.
     for lot in lots.acquired_between(start, as_of) if isinstance(lots, LotTable) and not bought_on else lots:
         day = bought_on.get(lot.id, lot.acquired)
-        if day is not None and start <= day <= as_of and not told(lot.symbol, day, lot.quantity):
+        if day is None or not start <= day <= as_of:
+            continue
+        if not told(lot.symbol, day, lot.quantity):
             g = equivalence.group(lot.symbol)
             purchases[g] = purchases.get(g, 0.0) + lot.quantity
             last[g] = max(last.get(g, day), day)
-    return WindowActivity(loss_sales, purchases, last)
+            bought.append([g, day, account_id or "", lot.quantity, [lot.id]])
+        else:
+            # (A trade in the window: the lot's day is in it.)
+            entry = own.get((lot.symbol, day)) or unnamed.get((lot.symbol, day, lot.quantity))
+            if entry is not None:
+                entry[4].append(lot.id)
+    return WindowActivity(loss_sales, purchases, last, tuple(
+        WindowPurchase(g, (day.toordinal(), account, min(ids, default="")), shares, tuple(ids))
+        for g, day, account, shares, ids in bought))
 
 
 def told_by(trades: Iterable[HouseholdTrade], account_id: str | None) -> Callable[[str, date, float], bool]:
