@@ -285,6 +285,9 @@ REST_FRAMEWORK = {
     # JSON only: the endpoints that take a file (imports, executions, reconciliations) add multipart
     # themselves, so the schema offers each body in exactly the content types it is accepted in.
     "DEFAULT_PARSER_CLASSES": ["rebalancing.api.parsers.BoundedJSONParser"],
+    # Dates as RFC 3339 full-date only (the schema's "format: date"): DRF's default reads them with
+    # date.fromisoformat, which also takes 20261120 and 2026-W47-5 (rebalancing/api/serializers/strict.py).
+    "DATE_INPUT_FORMATS": ["%Y-%m-%d"],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_keys.throttling.ApiKeyRateThrottle"],
     # Per API key (else per signed-in user); the what-if engine call has its own bucket.
     "DEFAULT_THROTTLE_RATES": {

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.middleware.http import ConditionalGetMiddleware
+from django.utils.decorators import decorator_from_middleware
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -32,6 +34,11 @@ from tenants.permissions import Capability
 __all__ = ["FirmAPIView", "FirmScopedViewSet", "Rule", "idempotent"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# An ETag (a hash of the body) on every successful GET, and 304 Not Modified for an If-None-Match that
+# still matches: Django's own middleware, applied to the API's views only (it waits for DRF's
+# rendering). The body is the firm's, so the tag differs between firms wherever the answers do.
+_conditional_get = decorator_from_middleware(ConditionalGetMiddleware)
 
 
 class Rule(NamedTuple):
@@ -89,6 +96,10 @@ def _no_nul(value, where: str) -> None:
 class FirmAPIMixin:
     permission_classes = [permissions.IsAuthenticated, ActionAllowed]
     rules: dict[str, Rule] = {}
+
+    @classmethod
+    def as_view(cls, *args, **initkwargs):
+        return _conditional_get(super().as_view(*args, **initkwargs))
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -36,6 +36,7 @@ class FirmPagination(PageNumberPagination):
         # DRF writes "nullable: true", an OpenAPI 3.0 keyword; the published document is 3.1 (JSON
         # Schema), where null is a type: a strict validator refused the last page's "next": null.
         answer = super().get_paginated_response_schema(schema)
+        answer["required"] = ["count", "next", "previous", "results"]  # every page carries all four (null links)
         for link in ("next", "previous"):
             field = answer["properties"][link]
             if field.pop("nullable", False):

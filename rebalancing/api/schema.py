@@ -10,10 +10,12 @@ import copy
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
+from rest_framework.fields import empty
 
 from rebalancing.engine import REQUEST_SCHEMA, RESULT_SCHEMA
 
-__all__ = ["ERROR_SCHEMA", "FirmAutoSchema", "engine_ref", "postprocess"]
+__all__ = ["ERROR_SCHEMA", "FirmAutoSchema", "always_answered", "engine_ref", "postprocess"]
 
 _ENGINE = {"request": ("EngineRequest", REQUEST_SCHEMA), "result": ("EngineResult", RESULT_SCHEMA)}
 
@@ -38,6 +40,20 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
                 "description": "An API key: Authorization: Bearer rk_<prefix>_<secret> (docs/api.md)"}
 
 
+def always_answered(serializer, field) -> bool:
+    """Whether every answer ``serializer`` writes carries ``field``.
+
+    DRF's ``to_representation`` leaves a field out only when reading its source fails and the field
+    is not required, has no default and does not allow null (``Field.get_attribute`` -> ``SkipField``).
+    The fields a ModelSerializer builds read attributes every instance has, whatever their
+    ``required`` (which says what a request may omit); a field declared ``required=False`` with no
+    default is how an answer says it may lack it (``ApiKeyIssuedSerializer.token``).
+    """
+    if field.read_only or field.required or field.default is not empty or field.allow_null:
+        return True
+    return field.field_name not in type(serializer)._declared_fields
+
+
 class FirmAutoSchema(AutoSchema):
     """Operation ids a generated client reads well: an action that is a verb is named for it
     (``proposals_approve``, not ``proposals_approve_create``); the rest keep drf-spectacular's
@@ -54,6 +70,16 @@ class FirmAutoSchema(AutoSchema):
 
         if direction == "request" and isinstance(serializer, UnknownFieldsRefused):
             schema["additionalProperties"] = False  # refused by name (400), as the API does
+        if direction == "response":
+            # drf-spectacular marks a response field required only when it is required in a request or
+            # read-only (a model field with a default or blank=True is neither), so generated clients
+            # typed fields every answer carries Optional. No setting of its own covers this
+            # (COMPONENT_SPLIT_REQUEST separates the components; upstream issue #1347).
+            serializer = force_instance(serializer)
+            answered = {name for name, field in serializer.fields.items()
+                        if name in schema.get("properties", {}) and always_answered(serializer, field)}
+            if answered - set(schema.get("required", ())):
+                schema["required"] = sorted(answered | set(schema.get("required", ())))
         return schema
 
     def get_operation_id(self) -> str:

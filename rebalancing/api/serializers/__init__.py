@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -37,7 +36,7 @@ from tenants.api_keys.scopes import Scope
 from tenants.audit.models import AuditEvent
 
 from ..schema import engine_ref
-from .strict import UnknownFieldsRefused
+from .strict import UnknownFieldsRefused, UnknownParametersRefused
 
 # --- Market data -------------------------------------------------------------------------------
 
@@ -66,6 +65,12 @@ class BenchmarkSerializer(serializers.ModelSerializer):
     class Meta:
         model = Benchmark
         fields = ["id", "code", "name"]
+
+
+class BenchmarkWeightsQuerySerializer(UnknownParametersRefused, serializers.Serializer):
+    not_fields = UnknownParametersRefused.not_fields | {"page", "page_size"}  # a page of the weights
+
+    date = serializers.DateField(required=False, help_text="Weights as of this date (default: the latest)")
 
 
 class BenchmarkWeightSerializer(serializers.ModelSerializer):
@@ -110,7 +115,7 @@ class ModelPortfolioSerializer(serializers.ModelSerializer):
         model = ModelPortfolio
         fields = ["id", "code", "name", "description", "created_at", "current_version"]
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))  # null: no version yet
     def get_current_version(self, model) -> int | None:
         versions = [v.number for v in model.versions.all()]  # prefetched
         return max(versions) if versions else None

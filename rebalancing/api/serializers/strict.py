@@ -7,6 +7,7 @@ the old limits. The CSV files refuse an unknown column for the same reason (docs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from rest_framework import serializers
@@ -22,12 +23,22 @@ _NUMERIC = (serializers.IntegerField, serializers.FloatField, serializers.Decima
             serializers.DateTimeField, serializers.PrimaryKeyRelatedField)
 
 
-def _numeral_refused(field, value) -> str:
-    """Why a value given as text to a number field is not a number written 0-9 ("" if it is)."""
+# A date is RFC 3339's full-date, as the schema's "format: date" says. REST_FRAMEWORK's
+# DATE_INPUT_FORMATS ("%Y-%m-%d") already refuses 20261120 and 2026-W47-5, which Python's
+# date.fromisoformat takes; strptime still reads "2026-1-5" and "2026-01- 5".
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _text_refused(field, value) -> str:
+    """Why a value given as text to a number or date field is refused before the field reads it
+    ("" if it is not): a number not written 0-9, a date not written YYYY-MM-DD."""
     if isinstance(field, serializers.ListField) and isinstance(value, list):
-        return next((p for p in (_numeral_refused(field.child, v) for v in value) if p), "")
+        return next((p for p in (_text_refused(field.child, v) for v in value) if p), "")
     if isinstance(field, _NUMERIC) and isinstance(value, str):
-        return numeral_problem(value)
+        if problem := numeral_problem(value):
+            return f"is not a number: {problem}."
+        if isinstance(field, serializers.DateField) and not _FULL_DATE.fullmatch(value):
+            return "is not a date written YYYY-MM-DD (e.g. 2026-11-20)."
     return ""
 
 
@@ -40,17 +51,25 @@ class UnknownFieldsRefused:
     not_fields = _NOT_FIELDS
 
     def to_internal_value(self, data):
+        refused = {}
         if isinstance(data, Mapping):
             unknown = sorted(str(name) for name in data if name not in self.fields and name not in self.not_fields)
             if unknown:
                 known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
                 raise serializers.ValidationError(
                     {name: [f"is not a field of this request; the fields are {known}."] for name in unknown})
-            refused = {name: [f"is not a number: {problem}."] for name, field in self.fields.items()
-                       if name in data and not field.read_only and (problem := _numeral_refused(field, data[name]))}
-            if refused:
-                raise serializers.ValidationError(refused)
-        return super().to_internal_value(data)
+            refused = {name: [problem] for name, field in self.fields.items()
+                       if name in data and not field.read_only and (problem := _text_refused(field, data[name]))}
+        # Named with every other field's problem, as DRF names them all (one 400 for the whole body).
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if refused and isinstance(exc.detail, Mapping):
+                raise serializers.ValidationError({**exc.detail, **refused}) from None
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
 
 
 class UnknownParametersRefused(UnknownFieldsRefused):

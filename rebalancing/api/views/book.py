@@ -5,7 +5,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
-from rest_framework import serializers as drf
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -88,9 +87,10 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         """Constituent weights on the latest date not after ``date``."""
         benchmark = self.get_object()
         weights = BenchmarkWeight.objects.filter(benchmark=benchmark)
-        as_of = request.query_params.get("date")
-        if as_of:
-            weights = weights.filter(date__lte=drf.DateField().to_internal_value(as_of))
+        query = serializers.BenchmarkWeightsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)  # a bad date is a 400 naming it, as everywhere
+        if "date" in query.validated_data:
+            weights = weights.filter(date__lte=query.validated_data["date"])
         latest = weights.order_by("-date").values_list("date", flat=True).first()
         page = self.paginate_queryset(
             weights.filter(date=latest).select_related("security").order_by("-weight", "security__symbol")
