@@ -47,7 +47,9 @@ def sheet_from_records(records) -> Sheet:
         problems.reject_if_any()
     columns = (*REQUIRED, *OPTIONAL)
     rows = []
-    for n, item in enumerate(records, start=1):
+    # Numbered as the lines of the same executions sent as a CSV file (header line 1), as the
+    # imports number JSON rows: the n-th record is row n + 1, whichever way it was sent.
+    for n, item in enumerate(records, start=2):
         if not isinstance(item, dict):
             problems.add(n, None, "is not an object of named fields")
             continue
@@ -57,7 +59,7 @@ def sheet_from_records(records) -> Sheet:
         rows.append({name: _text(item.get(name)) for name in columns})
     problems.reject_if_any()
     frame = pd.DataFrame(rows, columns=list(columns), dtype=str)
-    frame.index = pd.RangeIndex(1, len(rows) + 1, name="row")
+    frame.index = pd.RangeIndex(2, len(rows) + 2, name="row")
     return Sheet(KIND, frame, problems)
 
 

@@ -65,7 +65,7 @@ def executions_import(*, source: Source, actor=None, as_of: date | None = None) 
 def executions_apply(*, records: list[dict], actor=None, as_of: date | None = None,
                      source: str = "api") -> ImportSummary:
     """The same from records (the API's JSON body): field names are the file's columns, and the
-    n-th record is reported as row n."""
+    n-th record is reported as row n + 1, its line in the same CSV (header line 1)."""
     as_of = _file_day(as_of)
     with transaction.atomic():
         import_begin(LEDGER_LOCK)

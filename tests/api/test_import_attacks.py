@@ -63,7 +63,7 @@ def test_executions_and_a_position_file_with_such_a_number_are_refused_naming_th
         f"account_number,lot_id,symbol,quantity,cost_basis,acquired\nT-000,L1,VTI,10,{HUGE},2020-01-02\n")})
 
     assert fills.status_code == 400 and error_of(fills)["code"] == "import_rejected"
-    assert [(p["row"], p["column"]) for p in error_of(fills)["detail"]["problems"]][0] == (1, "quantity")
+    assert [(p["row"], p["column"]) for p in error_of(fills)["detail"]["problems"]][0] == (2, "quantity")
     assert positions.status_code == 400 and error_of(positions)["code"] == "import_rejected"
     assert [(p["row"], p["column"]) for p in error_of(positions)["detail"]["problems"]] == [(2, "cost_basis")]
     assert _counts(firm_a, Execution, Reconciliation) == before

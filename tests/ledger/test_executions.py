@@ -218,12 +218,13 @@ def test_a_malformed_execution_file_is_refused_whole_with_a_row_level_report(boo
     assert physical_rows(*LEDGER_MODELS) == before
 
 
-def test_records_from_the_api_are_reported_by_position(book, sale):
+def test_records_from_the_api_are_reported_by_their_line_as_a_csv(book, sale):
+    # (the second record is line 3 of the same executions sent as a CSV file, header line 1)
     with pytest.raises(ImportRejected) as refused:
         executions_apply(records=[fill("X-1", sale, 10, 100, date(2026, 11, 17)), {"external_id": "X-2", "colour": "red"}],
                          actor="t", as_of=AS_OF)
 
-    assert problems_of(refused) == [(2, "colour", "unknown field; the fields of an execution are external_id, "
+    assert problems_of(refused) == [(3, "colour", "unknown field; the fields of an execution are external_id, "
                                                   "order_id, quantity, trade_date, kind, price, fees, lot_id, "
                                                   "account_number, symbol, side")]
     assert not Execution.objects.exists()

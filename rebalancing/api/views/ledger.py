@@ -103,8 +103,9 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
             try:
                 summary = executions_apply(records=data["executions"], actor=request.user, as_of=data["as_of"])
             except ImportRejected as exc:
-                for problem in exc.detail.get("problems", []):  # as the imports endpoint: index from 0
-                    problem["index"] = problem["row"] - 1
+                # As the imports endpoint: row is the CSV's line (rows[0] is line 2), index from 0.
+                for problem in exc.detail.get("problems", []):
+                    problem["index"] = problem["row"] - 2 if problem["row"] >= 2 else None
                 raise
         return Response(_summary(summary), status=status.HTTP_201_CREATED)
 
