@@ -339,8 +339,10 @@ def build_limits(
             caps.append(p.transition.max_net_gain_per_year - ytd)
         if caps:
             limit = max(0.0, min(caps))
-            # An instruction's forced sales come first: the budget limits what else is sold.
-            budget = (limit + max(0.0, forced_gain)) / V
+            # An instruction's sale happens whatever it realises, inside the one limit: what else
+            # is sold gets what it leaves; an instruction beyond the limit stretches it only to its
+            # own gain (adding it on top let the rest realise the whole limit again).
+            budget = max(limit, forced_gain) / V
 
     di_member = plan.direct_indexed()
     frac = np.divide(book.lot_gain, book.lot_value, out=np.zeros(nl), where=book.lot_value > 0)

@@ -103,6 +103,38 @@ def test_liquidate_sells_everything_and_overrides_the_tax_budget_with_an_alert()
     assert any(a.code == "tax_limit_exceeded" for a in result.alerts)
 
 
+def test_an_instructions_sale_counts_inside_the_per_run_limit():
+    # RE (+2,000) and EQ2 (+9,000) are off the model; the run may realise 10,000 of net gain. The
+    # advisor's "sell RE, buy EQ" is made, and the rest gets the 8,000 it leaves: before, its gain
+    # was added on top (12,000 allowed), so all of EQ2 went too - 11,000, with a "limit exceeded" alert.
+    lots = [lot("R", "RE", 20, 0.0), lot("X", "EQ2", 100, 1_000), lot("E", "EQ", 40, 4_000),
+            lot("B", "BD", 50, 5_000)]
+    req = request(lots, funds(EQ=100, EQ2=100, BD=100, RE=100), model(EQ=0.5, BD=0.5))
+    req = with_params(req, transition=TransitionParams(max_net_gain_per_run=10_000.0),
+                      instructions=(Instruction("sell_buy", sell="RE", buy="EQ"),))
+    result = rebalance(req)
+
+    sold = {t.symbol: t.quantity for t in result.trades if t.side == "sell"}
+    assert sold["RE"] == 20
+    assert sold["EQ2"] == 88  # whole shares of +90 each: 88 x 90 = 7,920 of the 8,000 left
+    assert result.summary.net_realised_gain == pytest.approx(9_920, abs=0.01)
+    assert not any(a.code == "tax_limit_exceeded" for a in result.alerts)
+
+
+def test_an_instruction_beyond_the_per_run_limit_stretches_it_to_its_own_gain_only():
+    lots = [lot("R", "RE", 20, 0.0), lot("X", "EQ2", 100, 1_000), lot("E", "EQ", 40, 4_000),
+            lot("B", "BD", 50, 5_000)]
+    req = request(lots, funds(EQ=100, EQ2=100, BD=100, RE=100), model(EQ=0.5, BD=0.5))
+    req = with_params(req, transition=TransitionParams(max_net_gain_per_run=1_000.0),
+                      instructions=(Instruction("sell_buy", sell="RE", buy="EQ"),))
+    result = rebalance(req)
+
+    assert {t.symbol for t in result.trades if t.side == "sell"} == {"RE"}
+    assert result.summary.net_realised_gain == pytest.approx(2_000, abs=0.01)
+    [alert] = [a for a in result.alerts if a.code == "tax_limit_exceeded"]
+    assert alert.amount == pytest.approx(1_000)
+
+
 def test_liquidate_against_hold_is_infeasible():
     lots = [lot("L1", "EQ", 60, 3_000), lot("L2", "BD", 40, 4_000)]
     req = request(lots, funds(EQ=100, BD=100), model(EQ=0.6, BD=0.4))
