@@ -7,6 +7,7 @@ neither lose it nor be deactivated, so a firm or the provider is never left with
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,12 +25,13 @@ from django.utils.http import urlsafe_base64_encode
 from guardian.conf import settings as guardian_settings
 
 from .audit.actions import Action
-from .audit.services import audit_record
+from .audit.services import Visitor, audit_record
 from .errors import Conflict, PermissionDenied, ValidationFailed, fields_refused
 from .roles import ProviderRole
 
-__all__ = ["PROVIDER_STAFF", "Staff", "deactivate", "invite", "people_here", "reactivate", "role_change", "roles_set",
-           "set_password_path"]
+__all__ = ["PROVIDER_STAFF", "Staff", "deactivate", "invitation_resend", "invite", "name_set", "password_chosen",
+           "password_link_recipients", "password_link_requested", "password_reset_send", "people_here", "reactivate",
+           "role_change", "roles_set", "set_password_path"]
 
 
 @dataclass(frozen=True)
@@ -126,15 +128,92 @@ def invite(staff: Staff, *, email: str, first_name: str, last_name: str, roles, 
     user.groups.set([Group.objects.get_or_create(name=str(role))[0] for role in roles])
     audit_record(actor=by, action=Action.USER_INVITE, obj=user, object_type="user",
                  after={"user": email, "roles": sorted(str(r) for r in roles)})
+    _invitation_mail(staff, user, roles, by=by, site_url=site_url)
+    return user
+
+
+def _sender(staff: Staff, by) -> str:
+    return (by.get_full_name() or by.get_username()) if by is not None else staff.owner.capitalize()
+
+
+def _invitation_mail(staff: Staff, user, roles, *, by, site_url: str) -> None:
+    """The invitation, after commit: the same words the first time and when it is sent again."""
     link = site_url.rstrip("/") + set_password_path(user)
-    inviter = (by.get_full_name() or by.get_username()) if by is not None else staff.owner.capitalize()
+    email, inviter = user.email, _sender(staff, by)
     transaction.on_commit(lambda: send_mail(
         subject="You are invited to the rebalancing service",
         message=(f"{inviter} has given you an account ({email}) with the role(s) "
                  f"{', '.join(r.label for r in roles)}.\n\nChoose your password here (the link works once):\n{link}\n"),
         from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[email],
     ))
-    return user
+
+
+@transaction.atomic
+def invitation_resend(staff: Staff, *, user, by, site_url: str) -> None:
+    """E-mail ``user``, who has not chosen a password yet, a new one-time link to choose it (the
+    invitation's words). Earlier links keep working until one of them is used or they expire
+    (``PASSWORD_RESET_TIMEOUT``), as Django's tokens do; the first one used ends them all."""
+    staff.check(by)
+    name = user.get_username()
+    if not user.is_active:
+        raise Conflict(f"{name} is deactivated; reactivate them before sending a new invitation.",
+                       code="inactive", detail={"field": "user"})
+    if user.has_usable_password():
+        raise Conflict(f"{name} has already chosen a password; send them a password-reset link instead.",
+                       code="password_chosen", detail={"field": "user"})
+    if not user.email:
+        raise ValidationFailed(f"{name} has no e-mail address to send an invitation to.", detail={"field": "user"})
+    audit_record(actor=by, action=Action.USER_INVITE_RESEND, obj=user, object_type="user", after={"user": name})
+    _invitation_mail(staff, user, sorted(_held(staff, user)), by=by, site_url=site_url)
+
+
+@transaction.atomic
+def password_reset_send(staff: Staff, *, user, by, site_url: str) -> None:
+    """E-mail ``user`` (active, with a password they forgot) a one-time link to choose a new one.
+    Their password keeps working until the link is used. Django's token covers the password hash and
+    the last sign-in, so the link ends once used, or once they sign in with the password they found."""
+    staff.check(by)
+    name = user.get_username()
+    if not user.is_active:
+        raise Conflict(f"{name} is deactivated: a password-reset link is only for people who may sign in; "
+                       "reactivate them first.", code="inactive", detail={"field": "user"})
+    if not user.has_usable_password():
+        raise Conflict(f"{name} has not chosen a password yet; send them a new invitation instead.",
+                       code="invited", detail={"field": "user"})
+    if not user.email:
+        raise ValidationFailed(f"{name} has no e-mail address to send a link to.", detail={"field": "user"})
+    audit_record(actor=by, action=Action.USER_PASSWORD_RESET, obj=user, object_type="user", after={"user": name})
+    link = site_url.rstrip("/") + set_password_path(user)
+    email, sender = user.email, _sender(staff, by)
+    transaction.on_commit(lambda: send_mail(
+        subject="A link to choose a new password for the rebalancing service",
+        message=(f"{sender} has sent you a link to choose a new password for your account ({email}) at "
+                 f"{site_url.rstrip('/')}.\n\nChoose it here (the link works once):\n{link}\n\n"
+                 "Your current password keeps working until you use the link; if you remember it, ignore this "
+                 "e-mail.\n"),
+        from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[email],
+    ))
+
+
+@transaction.atomic
+def name_set(staff: Staff, *, user, first_name: str, last_name: str, by) -> None:
+    """Set ``user``'s first and last name (audited with both before and after; nothing when unchanged)."""
+    staff.check(by)
+    User = get_user_model()
+    wanted = {"first_name": (first_name or "").strip(), "last_name": (last_name or "").strip()}
+    for field, value in wanted.items():
+        limit = User._meta.get_field(field).max_length
+        if len(value) > limit:
+            words = field.replace("_", " ")
+            raise ValidationFailed(f"The {words} of {user.get_username()} is {len(value)} characters long; "
+                                   f"at most {limit} fit.", detail={"field": field})
+    before = {field: getattr(user, field) for field in wanted}
+    if before == wanted:
+        return
+    for field, value in wanted.items():
+        setattr(user, field, value)
+    user.save(update_fields=list(wanted))
+    audit_record(actor=by, action=Action.USER_NAME, obj=user, object_type="user", before=before, after=wanted)
 
 
 @transaction.atomic
@@ -178,3 +257,41 @@ def reactivate(staff: Staff, *, user, by) -> None:
     user.save(update_fields=["is_active"])
     audit_record(actor=by, action=Action.USER_REACTIVATE, obj=user, object_type="user",
                  before={"active": False}, after={"active": True})
+
+
+# --- "Forgot your password?" (Django's PasswordResetView, frontend.views.auth) -------------------
+
+def _same_address(a: str, b: str) -> bool:
+    # As Django's PasswordResetForm: the database's case-insensitive match, then Unicode's, so that
+    # an address that only folds to a user's (a dotless "ı", "ß"...) is not sent their link.
+    return unicodedata.normalize("NFKC", a).casefold() == unicodedata.normalize("NFKC", b).casefold()
+
+
+def password_link_recipients(email: str) -> list:
+    """Who the "Forgot your password?" form e-mails a link to choose a password: the active people
+    of this schema (the host's firm, or the provider's staff) with that address.
+
+    Unlike Django's default, that includes someone invited who has not chosen a password yet: the
+    link proves control of the mailbox the invitation went to, exactly as the invitation did, so it
+    is their invitation sent again (an invitation that expired unused is the commonest "I cannot
+    sign in"). Deactivated people get nothing: their admin decides whether they come back."""
+    email = (email or "").strip()
+    if not email:
+        return []
+    return [u for u in people_here().filter(email__iexact=email, is_active=True) if _same_address(email, u.email)]
+
+
+@transaction.atomic
+def password_link_requested(user, *, typed: str, ip: str = "") -> None:
+    """The audit row of a link sent from the "Forgot your password?" form: asked for by whoever typed
+    ``typed`` (not signed in, from ``ip``), sent to ``user``."""
+    audit_record(actor=Visitor(typed[:200]), action=Action.AUTH_PASSWORD_LINK_REQUEST, obj=user,
+                 object_type="user", after={"user": user.get_username(), "invited": not user.has_usable_password(),
+                                            "ip": ip})
+
+
+def password_chosen(user, *, first: bool) -> None:
+    """The audit row of a password chosen through an e-mailed link (``first``: an invited user's
+    first). The caller's transaction holds the new password."""
+    audit_record(actor=user, action=Action.AUTH_PASSWORD_SET, obj=user, object_type="user",
+                 after={"first_password": first})

@@ -1,10 +1,34 @@
-"""Signing in and out: open to everyone, on firm hosts and the provider's host alike."""
+"""Signing in and out, and choosing a password from an e-mailed link (an invitation, a reset sent by an
+admin, or "Forgot your password?"): open to everyone, on firm hosts and the provider's host alike."""
+
+import hashlib
 
 from django.contrib import messages
-from django.contrib.auth.views import LoginView, LogoutView, PasswordResetConfirmView
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.views import (
+    LoginView,
+    LogoutView,
+    PasswordResetConfirmView,
+    PasswordResetDoneView,
+    PasswordResetView,
+)
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.urls import reverse_lazy
+from django_tenants.utils import get_public_schema_name
+
+from tenants import people as people_rules
 
 from .common import PUBLIC
+
+# "Forgot your password?" sends at most this many links an hour for one address, and answers at most
+# this many requests an hour from one client address (an office shares one): enough for a person who
+# mistypes, too few to make the form a way of flooding someone's mailbox. Counted for every address
+# typed, known or not, so the refusal says nothing about who has an account. django-axes counts
+# failed sign-ins only, and the API's throttles do not cover pages.
+LINKS_PER_ADDRESS = 3
+REQUESTS_PER_CLIENT = 10
+WINDOW_SECONDS = 3600
 
 
 class SignInView(LoginView):
@@ -18,14 +42,87 @@ class SignOutView(LogoutView):
 
 
 class ChoosePasswordView(PasswordResetConfirmView):
-    """An invited user chooses their password from the one-time link e-mailed to them
-    (rebalancing.services.people.user_invite); the link stops working once it is used."""
+    """A user chooses their password from a one-time link e-mailed to them (tenants.people: an
+    invitation, a new one, a password-reset link, or "Forgot your password?"); the link stops working
+    once it is used."""
 
     page_access = PUBLIC
     template_name = "registration/set_password.html"
     success_url = reverse_lazy("login")
 
     def form_valid(self, form):
-        response = super().form_valid(form)
+        first = not self.user.has_usable_password()
+        with transaction.atomic():  # the new password and its audit row together
+            response = super().form_valid(form)
+            people_rules.password_chosen(self.user, first=first)
         messages.success(self.request, "Your password is set: sign in with your e-mail address.")
         return response
+
+
+def _client_address(request) -> str:
+    from axes.helpers import get_client_ip_address  # as sign-ins are counted (tenants.security.sign_ins)
+
+    return get_client_ip_address(request) or "unknown"
+
+
+def _counted(key: str) -> int:
+    cache.add(key, 0, WINDOW_SECONDS)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, WINDOW_SECONDS)
+        return 1
+
+
+def link_request_allowed(request, email: str) -> bool:
+    """Count one request for a link (per typed address and per client address, in this schema's
+    cache keys) and say whether it is within the limits."""
+    address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    per_address = _counted(f"password-link:address:{address}")
+    per_client = _counted(f"password-link:client:{_client_address(request)}")
+    return per_address <= LINKS_PER_ADDRESS and per_client <= REQUESTS_PER_CLIENT
+
+
+class PasswordLinkForm(PasswordResetForm):
+    """Django's form, with who gets a link decided by tenants.people (active people of this host's
+    schema, including the invited who have not chosen a password yet) and each link audited."""
+
+    requested_from = ""
+
+    def get_users(self, email):
+        return people_rules.password_link_recipients(email)
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
+                  html_email_template_name=None):
+        people_rules.password_link_requested(context["user"], typed=self.cleaned_data["email"],
+                                             ip=self.requested_from)
+        super().send_mail(subject_template_name, email_template_name, context, from_email, to_email,
+                          html_email_template_name)
+
+
+class ForgotPasswordView(PasswordResetView):
+    """"Forgot your password?": e-mails a one-time link to the ``set_password`` page. It answers the same
+    whether or not the address has an account (the "done" page), and sends nothing beyond the limits."""
+
+    page_access = PUBLIC
+    form_class = PasswordLinkForm
+    template_name = "registration/forgot_password.html"
+    subject_template_name = "registration/password_link_subject.txt"
+    email_template_name = "registration/password_link_email.txt"
+
+    def form_valid(self, form):
+        if not link_request_allowed(self.request, form.cleaned_data["email"]):
+            form.add_error(None, "Too many links were asked for, for this address or from your network, in the "
+                                 "last hour. Links already sent keep working; try again later.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        form.requested_from = _client_address(self.request)
+        tenant = getattr(self.request, "tenant", None)
+        name = getattr(tenant, "name", "") or "the rebalancing service"
+        on_provider_host = connection.schema_name == get_public_schema_name()
+        self.extra_email_context = {"owner": f"the provider console ({name})" if on_provider_host else name}
+        return super().form_valid(form)
+
+
+class ForgotPasswordDoneView(PasswordResetDoneView):
+    page_access = PUBLIC
+    template_name = "registration/forgot_password_done.html"

@@ -38,8 +38,9 @@ def _roles(post, role_enum=FirmRole, prefix: str = "role") -> list[str]:
 
 
 def people_post(request, staff: Staff, page: str):
-    """Invite, set roles, deactivate or reactivate - the firm's people page and the provider's staff
-    page alike (``staff``: whose people): a redirect to ``page`` when done, else (400, the refusal)."""
+    """Invite, set roles or a name, deactivate or reactivate, send a new invitation or a password-reset
+    link - the firm's people page and the provider's staff page alike (``staff``: whose people): a
+    redirect to ``page`` when done, else (400, the refusal)."""
     post, by = request.POST, request.user
     action = post.get("action")
     try:
@@ -60,6 +61,17 @@ def people_post(request, staff: Staff, page: str):
         elif action == "reactivate":
             people_rules.reactivate(staff, user=person, by=by)
             messages.success(request, f"{person.username} may sign in again.")
+        elif action == "resend":
+            people_rules.invitation_resend(staff, user=person, by=by, site_url=request.build_absolute_uri("/"))
+            messages.success(request, f"Sent a new invitation link to {person.email}.")
+        elif action == "reset":
+            people_rules.password_reset_send(staff, user=person, by=by, site_url=request.build_absolute_uri("/"))
+            messages.success(request, f"Sent a password-reset link to {person.email}; their current password "
+                                      "works until they use it.")
+        elif action == "name":
+            people_rules.name_set(staff, user=person, first_name=post.get("first_name", ""),
+                                  last_name=post.get("last_name", ""), by=by)
+            messages.success(request, f"Name of {person.username} saved.")
         else:
             raise ValidationFailed("Choose what to do.")
         return redirect(page)
@@ -68,14 +80,22 @@ def people_post(request, staff: Staff, page: str):
         return 400, exc.message
 
 
+ROW_ACTIONS = ("roles", "deactivate", "reactivate")  # refused beside the roles (person_roles_cell.html)
+LINK_ACTIONS = ("resend", "reset", "name")  # refused beside the status (person_status_cell.html)
+
+
 def refused_form(request, status: int) -> dict:
-    """A refused form comes back as typed: the invite form, or the one person's row whose roles were
-    refused (before, that row showed the stored roles and the invite form took the ticks instead)."""
+    """A refused form comes back as typed: the invite form, or the one person's row whose roles,
+    name or link was refused (before, that row showed the stored roles and the invite form took the
+    ticks instead)."""
     action = request.POST.get("action") if status != 200 else None
     return {"posted": request.POST if action == "invite" else {},
             "posted_roles": request.POST.getlist("role") if action == "invite" else [],
-            "refused_user": id_param(request.POST, "user") if action in ("roles", "deactivate", "reactivate") else None,
-            "refused_roles": request.POST.getlist("role") if action == "roles" else None}
+            "refused_user": id_param(request.POST, "user") if action in ROW_ACTIONS + LINK_ACTIONS else None,
+            "refused_cell": "status" if action in LINK_ACTIONS else "roles",
+            "refused_roles": request.POST.getlist("role") if action == "roles" else None,
+            "refused_name": ({"first_name": request.POST.get("first_name", ""),
+                              "last_name": request.POST.get("last_name", "")} if action == "name" else None)}
 
 
 def person_rows(request, people):
