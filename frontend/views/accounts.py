@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -19,7 +21,16 @@ from frontend.parameter_forms import (
     rows_as_typed,
     vocabulary_options,
 )
-from frontend.selectors import account_stats, accounts_with_latest, holdings_by_sleeve, lots_with_gains
+from frontend.selectors import (
+    LotRow,
+    Position,
+    SleeveView,
+    account_stats,
+    accounts_with_latest,
+    holdings_by_sleeve,
+    lots_with_gains,
+)
+from rebalancing import engine
 from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to, with_advisors
 from rebalancing.effective_parameters import (
     flatten_parameters,
@@ -27,8 +38,9 @@ from rebalancing.effective_parameters import (
     overrides_after_edit,
     parameters_effective,
 )
+from rebalancing.engine.tax import term as engine_term
 from rebalancing.engine_inputs import rebalance_inputs_load
-from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Security
+from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Price, Security, TaxLot
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.account_instructions import account_instruct, one_off_actions
 from rebalancing.services.previews import account_overrides_preview, account_overrides_save
@@ -122,6 +134,76 @@ def _overrides_from(account, bound: list[BoundField], submitted: dict[str, Any])
                                 shown=[b.field.path for b in bound])
 
 
+@dataclass
+class _UnpricedPosition(Position):
+    """A held security without a price: listed, not valued (no weight, no drift)."""
+
+    @property
+    def drift(self) -> None:
+        return None
+
+
+@dataclass
+class _UnpricedLot(LotRow):
+    @property
+    def gain(self) -> None:
+        return None
+
+    @property
+    def gain_pct(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _Holdings:
+    sleeves: list
+    total: float
+    lots: list
+    lot_totals: dict
+    unpriced: tuple[str, ...] = ()  # held symbols without a price: in no figure
+    targets_known: bool = True
+
+
+def _holdings_priced_apart(account, as_of, targets: dict[str, float] | None, names: dict[str, str]) -> _Holdings:
+    """The holdings and lots when the engine's request could not be built (a held security without
+    a price, a model without a version...): every lot from the ledger at the latest prices, the
+    securities without one listed and flagged but left out of every figure, so one missing price
+    does not empty the page. Targets only from the latest proposal (the model's need the request)."""
+    held = list(TaxLot.objects.filter(account=account).select_related("security")
+                .order_by("security__symbol", "acquired", "lot_id"))
+    symbols = {lot.security.symbol for lot in held} | {s for s in (targets or {}) if s != engine.CASH_KEY}
+    masters = {s.symbol: s for s in Security.objects.filter(symbol__in=symbols)}
+    prices = {sid: float(close) for sid, close in Price.objects.latest_on(as_of).filter(
+        security_id__in=[s.pk for s in masters.values()]).values_list("security_id", "close") if close > 0}
+    securities = [engine.Security(symbol=s.symbol, price=prices[s.pk], asset_class=s.asset_class)
+                  for s in masters.values() if s.pk in prices]
+    priced = [engine.TaxLot(id=lot.lot_id, symbol=lot.security.symbol, quantity=float(lot.quantity),
+                            cost_basis=float(lot.cost_basis), acquired=lot.acquired)
+              for lot in held if lot.security_id in prices]
+    # The page's two selectors read only these parts of a request; a model without sleeves groups
+    # the holdings by their asset class.
+    standin = SimpleNamespace(securities=securities, as_of=as_of, model=SimpleNamespace(sleeves=()),
+                              account=SimpleNamespace(lots=priced, cash=float(account.cash)))
+    sleeves, total, _ = holdings_by_sleeve(standin, dict(targets or {}), names)
+    lots, lot_totals = lots_with_gains(standin, account)
+    unpriced = sorted({lot.security.symbol for lot in held if lot.security_id not in prices})
+    by_class = {s.asset_class: s for s in sleeves}
+    for symbol in unpriced:
+        security = masters[symbol]
+        view = by_class.get(security.asset_class)
+        if view is None:
+            view = by_class[security.asset_class] = SleeveView(security.asset_class)
+            sleeves.insert(len(sleeves) - 1, view)  # before the cash
+        view.positions = [p for p in view.positions if p.symbol != symbol]
+        view.positions.insert(0, _UnpricedPosition(symbol, names.get(symbol, ""), None, None,
+                                                   float((targets or {}).get(symbol, 0.0))))
+    for lot in held:
+        if lot.security_id not in prices:
+            lots.append(_UnpricedLot(lot.lot_id, lot.security.symbol, lot.acquired, float(lot.quantity),
+                                     float(lot.cost_basis), None, engine_term(lot.acquired, as_of)))
+    return _Holdings(sleeves, total, lots, lot_totals, tuple(unpriced), targets_known=targets is not None)
+
+
 def _account_context(request, account, *, form_values=None, form_errors=None, form_message="", form_typed=None):
     user = request.user
     as_of = timezone.localdate()
@@ -129,27 +211,36 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     latest = (proposals_visible_to(user).filter(account=account).select_related("run", "risk_model_version")
               .order_by("-created_at").first())
     names = dict(Security.objects.values_list("symbol", "name"))
-    sleeves, total, lots, lot_totals = [], float(account.cash), [], {}
+    targets = latest.result.get("targets") if latest and isinstance(latest.result, dict) else None
     if inputs.request is not None:
-        targets = latest.result.get("targets") if latest and isinstance(latest.result, dict) else None
         sleeves, total, _ = holdings_by_sleeve(inputs.request, targets or None, names)
         lots, lot_totals = lots_with_gains(inputs.request, account)
+        holdings = _Holdings(sleeves, total, lots, lot_totals)
+    else:
+        holdings = _holdings_priced_apart(account, as_of, targets or None, names)
+    sleeves, total, lots, lot_totals = holdings.sleeves, holdings.total, holdings.lots, holdings.lot_totals
     effective = account_parameters(account)
     leaves = [(p, v, s) for p, v, s in effective.leaves()]
     can_edit = user_can(user, Capability.EDIT_PARAMETERS)
     bound = _override_fields(account, form_values, form_errors, form_typed) if can_edit else []
-    lots.sort(key=lambda r: r.gain)
+    lots.sort(key=lambda r: (r.gain is None, r.gain or 0.0))  # largest losses first, the unvalued last
     lot_page = paginate(request, lots, per_page=20, param="lots_page")
     labels = [s.asset_class.replace("_", " ") for s in sleeves]
     chart = {"kind": "bar", "unit": "%", "labels": labels, "series": [
         {"label": "Now", "data": [round(s.weight * 100, 2) for s in sleeves], "color": "#1f5fbf"},
-        {"label": "Target", "data": [round(s.target * 100, 2) for s in sleeves], "color": "#9aa5b4"},
+        *([{"label": "Target", "data": [round(s.target * 100, 2) for s in sleeves], "color": "#9aa5b4"}]
+          if holdings.targets_known else []),
     ]}
     drift_chart = {"kind": "bar", "unit": " pts", "horizontal": True, "labels": labels, "series": [
         {"label": "Drift (now − target)", "data": [round(s.drift * 100, 2) for s in sleeves], "color": "#c98a00"},
     ]}
+    ytd_short, ytd_long = account.realised_ytd(as_of.year)
     return {
         "account": account, "inputs": inputs, "latest": latest, "sleeves": sleeves, "total": total,
+        "unpriced": holdings.unpriced, "targets_known": holdings.targets_known,
+        "unpriced_lots": sum(1 for r in lots if r.value is None),
+        # This tax year's only (Account.realised_ytd): what every estimate of the year nets against.
+        "realised_ytd": {"year": as_of.year, "short": ytd_short, "long": ytd_long} if account.taxable else None,
         "te_cash": tracking_with_cash(latest.result.get("summary") or {})
         if latest and isinstance(latest.result, dict) else [],
         "lot_page": lot_page, "lot_totals": lot_totals, "lot_count": len(lots),

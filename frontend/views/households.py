@@ -31,12 +31,14 @@ from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
 from rebalancing.models import (
     Account,
+    ApprovalPolicy,
     CashFlow,
     Household,
     HouseholdProposal,
     ModelPortfolio,
     ParameterTemplate,
     Proposal,
+    ProposalApproval,
 )
 from rebalancing.selectors import RunScope, approved_unreleased
 from rebalancing.services.book import template_save
@@ -158,6 +160,10 @@ def household_detail(request, pk: int):
     household = _household(request, pk)
     user = request.user
     view = household_view(household, user=user, as_of=timezone.localdate())
+    _compliance_shown(view.proposal_members)
+    cash_flows = household_cash_flows(household)
+    for flow in cash_flows:
+        flow.funding_steps = funding_steps(flow.plan or {})
     settings = household_settings_effective(household)
     own = household.household_overrides or {}
     location = own.get("location") or {}
@@ -183,14 +189,78 @@ def household_detail(request, pk: int):
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "approved_waiting": approved_unreleased(RunScope(household_id=household.pk))
         if user_can(user, Capability.RUN_REBALANCE) else [],
-        "cash_flows": household_cash_flows(household),
+        "cash_flows": cash_flows, "new_proposals": _new_proposals_words(view.accounts),
         **_rmd_context(household, timezone.localdate(), kept=posted_kept(request, "rmd-facts")),
         "cash_flow_kinds": CashFlow.Kind.choices, "posted": posted_kept(request, "cash-flow"),
         **_forms_kept(request, view),
         "posted_members": posted_kept(request, "members"),
         **_tax_context(request, household, view.accounts),
+        "realised_ytd": _realised_this_year(view.accounts, timezone.localdate().year),
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
+
+
+def _realised_this_year(accounts, year: int) -> dict | None:
+    """The household's gains realised so far in tax year ``year``, short- and long-term, over its
+    taxable accounts (``Account.realised_ytd``: another year's figures count as none); None when
+    it has no taxable account."""
+    taxable = [a for a in accounts if a.taxable]
+    if not taxable:
+        return None
+    figures = [a.realised_ytd(year) for a in taxable]
+    return {"year": year, "short": sum((f[0] for f in figures), Decimal(0)),
+            "long": sum((f[1] for f in figures), Decimal(0))}
+
+
+def _compliance_shown(members: list[Proposal]) -> None:
+    """Each account's compliance state on the household's proposal (``compliance_state``), as its
+    approvals say (``approvals_missing``, the rule a decision follows): "waiting" while it is pending
+    without compliance's approval, "approved" once compliance gave it, "" when it needs none or left
+    the queue without it. ``requires_compliance`` alone stays set after the approval."""
+    for p in members:
+        if not p.requires_compliance:
+            p.compliance_state = ""
+            continue
+        waiting = ProposalApproval.Capacity.COMPLIANCE in approvals_missing(p)
+        p.compliance_state = ("waiting" if p.status == Proposal.Status.PENDING else "") if waiting else "approved"
+
+
+def funding_steps(plan: dict) -> list[str]:
+    """A withdrawal's or RMD's funding in the order the money is raised: the cash taken, then each
+    sale with its shares and proceeds (from the plan's sales), then what the proceeds come to (the
+    part left as cash, the income and gains and their tax, what was not sold). The engine's words
+    name a sale without its amount, after those totals; plans already stored read the same way."""
+    explanation = list(plan.get("explanation") or [])
+    sales = plan.get("sales") or []
+    if not sales:
+        return explanation
+    cash = [line for line in explanation if " from the cash of " in line]
+    after = [line for line in explanation if line not in cash and not line.startswith("sell ")]
+    sold = []
+    for s in sales:
+        gain = Decimal(str(s["gain"]))
+        what = (f"a {_dollars(-gain)} loss" if gain < 0 else f"a {_dollars(gain)} gain" if gain > 0 else "no gain")
+        quantity = f"{Decimal(str(s['quantity'])):,.4f}".rstrip("0").rstrip(".")
+        sold.append(f"sell {quantity} {s['symbol']} for {_dollars(Decimal(str(s['proceeds'])))} from lot {s['lot_id']} "
+                    f"in {s['account_id']} ({s['term']}-term, {what})")
+    return cash + sold + after
+
+
+def _dollars(amount: Decimal) -> str:
+    return f"${amount:,.2f}"
+
+
+def _new_proposals_words(accounts) -> str:
+    """What becomes of the proposals a run or a withdrawal makes for these accounts under the firm's
+    approval policy (``policy_decide`` decides; this only says it): they wait for approval, unless
+    the policy approves a discretionary account's small proposal by itself."""
+    policy = ApprovalPolicy.current()
+    if not policy.auto_approve or not any(a.discretionary for a in accounts):
+        return "wait for approval"
+    return ("wait for approval, except those the firm's policy approves by itself: a discretionary account's "
+            f"proposal of at most {policy.auto_max_trades} trade{pluralize(policy.auto_max_trades)}, "
+            f"{policy.auto_max_turnover:.1%} turnover and ${policy.auto_max_estimated_tax:,.0f} estimated tax, "
+            "and under every compliance threshold, is approved at once")
 
 
 def _tax_context(request, household: Household, accounts) -> dict:
@@ -633,8 +703,8 @@ def household_rebalance(request, pk: int):
                 f"Nothing to rebalance: the approved proposal{pluralize(len(waiting))} {named}, not yet released, "
                 f"{'keep' if len(waiting) > 1 else 'keeps'} the household's accounts out (an approval stands until "
                 "it is released or replaced). Release it to the custodian, or tick “Replace the approved "
-                "proposals” beside “Rebalance the household” and rebalance again: the new proposals wait for "
-                "approval.", detail={"field": "replace_approved"})
+                "proposals” beside “Rebalance the household” and rebalance again: the new proposals "
+                f"{_new_proposals_words(household.accounts.all())}.", detail={"field": "replace_approved"})
         return _refused(request, household, exc)
     messages.success(request, f"Run {run.pk} started for {household.name}"
                      + (" (replacing approved proposals not yet released)." if scope.replace_approved else "."))

@@ -350,6 +350,10 @@ def report_realised(request):
             mine.lost += theirs.lost
     return render(request, "frontend/ledger/report_realised.html", {
         **period, **_scope_context(request), "report": report, "grand": grand,
+        # Gains the accounts' year-to-date figures hold but no realised lot does (sales before the
+        # ledger): said per account, never silently missing from the year's figures.
+        "ytd_apart": reports.year_to_date_apart(accounts=_report_accounts(request), year=report.end.year,
+                                                this_year=timezone.localdate().year),
         "grand_disallowed": grand.short.adjustment + grand.long.adjustment,
         "grand_lost": grand.short.lost + grand.long.lost,
         "returns_without_figures": len(schedules) - sum(len(group[0]) for group in by_return),

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.db.models import F, Q, Sum
+
 from rebalancing.engine.tax import estimated_tax, term
 from rebalancing.exports import csv_text
 from rebalancing.models import (
@@ -44,7 +46,7 @@ __all__ = [
     "AccountLedger", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
     "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
     "schedules_d", "schedules_d_by_household", "transition", "transition_accounts", "transition_csv", "transition_rows",
-    "TransitionAccount",
+    "TransitionAccount", "YearToDateApart", "year_to_date_apart",
 ]
 
 ZERO = Decimal(0)
@@ -194,6 +196,59 @@ def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
         if changes:
             recalculations.append(Recalculation(r.created_at, r.household.external_id, r.trigger, changes))
     return RealisedReport(start, end, lots, list(by_account.values()), list(by_household.values()), recalculations)
+
+
+@dataclass(frozen=True)
+class YearToDateApart:
+    """A taxable account whose year-to-date realised figures (``Account.realised_ytd``: set by the
+    accounts file, added to by each sale the ledger books) differ from what its realised lots of the
+    year add up to: sales before the ledger (or outside it) that this report cannot list lot by lot.
+    The two parts cannot be told apart exactly (the ledger adds onto the imported figure), so the
+    difference is what is missing from the lots."""
+
+    account_number: str
+    household: str
+    year: int
+    ytd_short: Decimal
+    ytd_long: Decimal
+    lots_short: Decimal
+    lots_long: Decimal
+
+    @property
+    def lots_total(self) -> Decimal:
+        return self.lots_short + self.lots_long
+
+    @property
+    def short_apart(self) -> Decimal:
+        return self.ytd_short - self.lots_short
+
+    @property
+    def long_apart(self) -> Decimal:
+        return self.ytd_long - self.lots_long
+
+
+def year_to_date_apart(*, accounts, year: int, this_year: int) -> list[YearToDateApart]:
+    """The taxable ones of ``accounts`` whose year-to-date realised gains of ``year`` differ (to the
+    cent) from the reportable gains (after wash-sale adjustments, as the ledger adds them) of their
+    realised lots sold that year. Only figures stated for ``year`` are compared (figures with no
+    year are taken as ``this_year``'s, as ``Account.realised_ytd`` takes them); two queries."""
+    of_year = Q(realised_ytd_year=year) | (Q(realised_ytd_year__isnull=True) if year == this_year else Q(pk__in=[]))
+    taxable = accounts.filter(of_year, taxable=True)
+    lots: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": ZERO, "long": ZERO})
+    for account_id, lot_term, total in (
+            RealisedLot.objects.filter(account__in=taxable, sold__year=year).order_by()
+            .values("account_id", "term").annotate(total=Sum(F("gain") + F("disallowed_loss")))
+            .values_list("account_id", "term", "total")):
+        lots[account_id][lot_term] += total or ZERO
+    out = []
+    for account in (taxable.filter(Q(pk__in=list(lots)) | ~Q(realised_short_term_ytd=0) | ~Q(realised_long_term_ytd=0))
+                    .select_related("household").order_by("custodian_number")):
+        short, long = account.realised_ytd(year)
+        booked = lots.get(account.pk, {"short": ZERO, "long": ZERO})
+        if cents(short) != cents(booked["short"]) or cents(long) != cents(booked["long"]):
+            out.append(YearToDateApart(account.custodian_number, account.household.external_id, year, short, long,
+                                       cents(booked["short"]), cents(booked["long"])))
+    return out
 
 
 REALISED_LOT_COLUMNS = (
@@ -431,6 +486,9 @@ class TransitionRow:
     legacy_gain: Decimal
     years_left: int | None
     path: list[TransitionYear]
+    # Net gains realised so far this tax year (``Account.realised_ytd``: imported and booked alike),
+    # which the yearly budget already counts, as the engine's does (engine.limits).
+    realised_this_year: Decimal = ZERO
 
 
 def _model_securities(account, models: ModelBook, weights: dict[int, dict[int, float]]) -> set[int]:
@@ -590,15 +648,17 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
         ) if account.taxable else ZERO
         budget_value = transition_settings.get("max_net_gain_per_year")
         budget = None if budget_value is None or not account.taxable else Decimal(str(budget_value))
-        this_year = realised[account.pk].get(as_of.year, {"short": ZERO, "long": ZERO})
+        # The year's budget is what is left of it after the gains realised so far, whether the ledger
+        # booked them or the accounts file brought them: the engine's cap (engine.limits) reads the
+        # same year-to-date figures, so the path agrees with what a run would realise.
+        used = sum(account.realised_ytd(as_of.year), ZERO)
         rate = (legacy_tax / legacy_gain) if legacy_gain > 0 and account.taxable else ZERO
-        years_left, path = _path(legacy_gain, legacy_value, rate, budget, this_year["short"] + this_year["long"],
-                                 as_of.year)
+        years_left, path = _path(legacy_gain, legacy_value, rate, budget, used, as_of.year)
         rows.append(TransitionRow(
             account_number=account.custodian_number, name=account.name, started=started, drift_start=drift_start,
             drift_now=drift_now, progress=progress, market_value=market_value, legacy_value=legacy_value,
             tax_spent=cents(tax_spent), budget=budget, legacy_gain=cents(legacy_gain), years_left=years_left,
-            path=path,
+            path=path, realised_this_year=used if account.taxable else ZERO,
         ))
     return rows
 
