@@ -469,7 +469,10 @@ def household_settings(request, pk: int):
     except DomainError as exc:
         keep_posted(request, "settings", exc)  # the settings come back as typed, the error by its field
         return _refused(request, household, exc, "#settings")
-    return _done(request, household, "Household settings saved; the next run uses them.", "#settings")
+    saved = ("Household settings saved; the next run uses them." if household.is_unit else
+             "Household settings saved. They take effect once the household is managed as one: account by account, "
+             "as it is now, each account follows its own parameters.")
+    return _done(request, household, saved, "#settings")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

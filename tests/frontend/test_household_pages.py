@@ -122,6 +122,20 @@ def test_settings_are_typed_in_dollars_and_statuses_and_refused_outside_the_temp
         assert Household.objects.get(pk=lees["household"].pk).household_overrides["tax_budget"] == 2500.0
 
 
+def test_settings_saved_on_a_household_managed_account_by_account_say_they_wait_until_it_is_one(lees, as_user,
+                                                                                                  firm_a):
+    with tenant_context(firm_a):
+        Household.objects.filter(pk=lees["household"].pk).update(managed_as=Household.ManagedAs.ACCOUNTS)
+    saved = as_user("advisor").post(_url(lees["household"], "settings/"), {"tax_budget": "2500"}, follow=True)
+    page = saved.content.decode()
+    assert "They take effect once the household is managed as one" in page
+    assert "the next run uses them" not in page
+    assert 'data-testid="budget-unused"' in page
+    with tenant_context(firm_a):
+        Household.objects.filter(pk=lees["household"].pk).update(managed_as=Household.ManagedAs.HOUSEHOLD)
+    assert 'data-testid="budget-unused"' not in as_user("advisor").get(_url(lees["household"])).content.decode()
+
+
 def test_the_household_list_is_for_everyone_with_the_book_and_the_create_form_for_those_who_may(lees, as_user):
     assert "New household" in as_user("admin").get("/households/").content.decode()
     listed = as_user("advisor").get("/households/").content.decode()
