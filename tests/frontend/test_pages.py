@@ -347,3 +347,21 @@ def test_a_proposal_says_which_wash_sale_keeps_money_uninvested_and_until_when(b
     assert "Money left uninvested" in page
     assert ("<strong>VTI</strong> is $4,200.00 below its target: ITOT was sold at a $850.00 loss on 2026-11-02 in "
             "account F-001; buyable again on <strong>2026-12-03</strong>") in page
+
+
+def test_a_block_by_a_sale_of_the_runs_own_day_is_not_told_as_done(book, as_user, firm_a):
+    # A sale dated the run's day is usually another account's open proposal or order (planned trades
+    # are the run's day's): it may still be rejected, so the page does not say it was sold.
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).select_related("run").get()
+        day = proposal.run.as_of.isoformat()
+        proposal.result = {**proposal.result, "blocked_buys": [{
+            "symbol": "VOO", "shortfall": 4200.0, "sale_symbol": "VOO", "sale_date": day,
+            "sale_account_id": "F-002", "sale_loss": 2468.26, "sale_in_proposal": False, "buyable_on": "2027-01-01"}]}
+        proposal.save(update_fields=["result"])
+
+    page = text(as_user("advisor").get(f"/proposals/{proposal.pk}/"))
+
+    assert (f"VOO is sold at a $2,468.26 loss in account F-002 by an open proposal or order of the run's day ({day}), "
+            "or was filled that day") in page
+    assert "VOO was sold" not in page
