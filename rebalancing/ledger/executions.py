@@ -192,7 +192,7 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
     ], comment=f"executions from {source}")
     executed = _proposals_complete({o.proposal_id for o in changed}, actor=actor)
     _estimates_restate(changed, actor=actor, source=source)
-    notes = [f"{sum(o.status == Order.Status.FILLED for o in changed)} orders filled"]
+    notes = [_orders_words(changed)]
     if adjustments:
         notes.append(f"{adjustments} wash-sale adjustment{'s' if adjustments != 1 else ''}")
     if recomputed.changed_sales:
@@ -206,6 +206,24 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
     webhook_events.executions_imported(source=source, applied=len(new), unchanged=len(rows) - len(new),
                                        order_ids=[o.order_id for o in changed], notes=notes)
     return ImportSummary(KIND, len(rows), len(new), 0, len(rows) - len(new), notes=tuple(notes))
+
+
+def _orders_words(changed: list[Order]) -> str:
+    """What the file did to its orders: how many it filled, and each it left part-filled or cancelled
+    (by id and security, with its shares) - a partial fill read as "filled" hides shares never traded."""
+    filled = sum(o.status == Order.Status.FILLED for o in changed)
+    words = [f"{filled} order{'s' if filled != 1 else ''} filled"]
+    rest = [o for o in changed if o.status != Order.Status.FILLED]
+    for o in rest[:10]:
+        shares = f"{o.filled_quantity.normalize():f} of {o.quantity.normalize():f} filled"
+        if o.status == Order.Status.CANCELLED:
+            done = "cancelled" if o.filled_quantity == 0 else f"{shares}, {o.cancelled_quantity.normalize():f} cancelled"
+        else:
+            done = f"{shares} so far"
+        words.append(f"{o.order_id} ({o.security.symbol}) {done}")
+    if len(rest) > 10:
+        words.append(f"{len(rest) - 10} more not wholly filled (Orders page)")
+    return "; ".join(words)
 
 
 def _state(status: str, filled: Decimal, cancelled: Decimal) -> dict:

@@ -94,7 +94,7 @@ def test_uploading_executions_applies_them_and_shows_the_summary(ledger, as_user
     response = as_user("pm").post("/ledger/executions/", {"file": upload, "as_of": AS_OF.isoformat()})
     assert response.status_code == 200
     page = text(response)
-    assert "Executions applied from fills.csv" in page and "1 orders filled" in page
+    assert "Executions applied from fills.csv" in page and "1 order filled" in page
     assert Execution.objects.filter(external_id="B-9").exists()
     order.refresh_from_db()
     assert order.status == "filled"

@@ -115,7 +115,9 @@ def test_realised_gains_year_to_date_start_afresh_in_a_new_year(book, sale, stor
 def test_partial_fills_take_the_named_lots_in_order_and_the_proposal_waits_for_the_last(book, sale):
     account = book["account"]
 
-    executions_import(source=execution_csv(fill("X-1", sale, 60, "100", date(2026, 11, 17))), actor="t", as_of=AS_OF)
+    summary = executions_import(source=execution_csv(fill("X-1", sale, 60, "100", date(2026, 11, 17))), actor="t",
+                                as_of=AS_OF)
+    assert summary.notes[0] == f"0 orders filled; {sale.order_id} (VTI) 60 of 120 filled so far"
     sale.refresh_from_db()
     assert (sale.status, sale.filled_quantity, sale.open_quantity) == ("partially_filled", D(60), D(60))
     assert Proposal.objects.get(pk=sale.proposal_id).status == Proposal.Status.RELEASED
@@ -136,8 +138,11 @@ def test_partial_fills_take_the_named_lots_in_order_and_the_proposal_waits_for_t
 
 
 def test_a_cancel_closes_what_is_left_of_the_order(book, sale):
-    executions_import(source=execution_csv(fill("X-1", sale, 60, "100", date(2026, 11, 17)),
-                                           cancel("X-2", sale, date(2026, 11, 17))), actor="t", as_of=AS_OF)
+    summary = executions_import(source=execution_csv(fill("X-1", sale, 60, "100", date(2026, 11, 17)),
+                                                     cancel("X-2", sale, date(2026, 11, 17))), actor="t", as_of=AS_OF)
+
+    # The summary says what was not traded, not "1 orders filled" (a partial fill read as filled)
+    assert summary.notes[0] == f"0 orders filled; {sale.order_id} (VTI) 60 of 120 filled, 60 cancelled"
 
     sale.refresh_from_db()
     assert (sale.status, sale.filled_quantity, sale.cancelled_quantity) == ("cancelled", D(60), D(60))

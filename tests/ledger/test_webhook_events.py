@@ -25,4 +25,4 @@ def test_executions_applied_are_announced_with_the_orders_they_touched_and_a_rep
     [event] = WebhookEvent.objects.all()
     assert event.event_type == "executions.imported"
     assert event.payload == {"source": "api", "applied": 1, "unchanged": 0, "orders": [order.order_id],
-                             "notes": ["1 orders filled", "1 proposal executed"]}
+                             "notes": ["1 order filled", "1 proposal executed"]}
