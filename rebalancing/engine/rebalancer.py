@@ -768,7 +768,7 @@ def _budget_messages(
         if prepared.budget_binding and drift_before > 0:
             progress = max(0.0, (drift_before - drift_after) / drift_before)
             warnings.append(
-                f"tax budget stopped the transition at {progress:.0%} of the way "
+                f"the limit on net realised gain stopped the transition at {progress:.0%} of the way "
                 f"(net gain {net:,.2f} of {budget:,.2f} allowed)"
             )
 
@@ -780,7 +780,7 @@ def _position_messages(
     p = prepared.request.parameters
     for i in ((qty_after > 1e-9) & (plan.excluded | plan.removed)).nonzero()[0]:
         why = "excluded by the screen" if plan.excluded[i] else "in a removed asset class"
-        warnings.append(f"{book.symbols[i]} is {why} but kept (tax budget, restriction or turnover)")
+        warnings.append(f"{book.symbols[i]} is {why} but kept (the limit on net realised gain, a restriction or turnover)")
     for di in plan.direct_index:
         cap = di.params.max_names
         if cap is None:
@@ -791,7 +791,7 @@ def _position_messages(
                 Alert(
                     "max_names_exceeded",
                     f"sleeve {di.sleeve} holds {count} names, above its maximum of {cap} (selling the rest "
-                    "would break the tax budget or a restriction)",
+                    "would break the limit on net realised gain or a restriction)",
                     amount=float(count),
                 )
             )

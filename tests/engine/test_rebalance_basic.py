@@ -65,7 +65,7 @@ def test_zero_tax_budget_may_only_sell_losses():
     assert sold["L"] == 20
     assert result.summary.net_realised_gain <= 1e-6
     # and the warning says the budget stopped the transition
-    assert any("tax budget stopped the transition" in w for w in result.warnings)
+    assert any("the limit on net realised gain stopped the transition" in w for w in result.warnings)
 
 
 def test_tax_budget_prefers_long_term_gains_to_short_term_ones():

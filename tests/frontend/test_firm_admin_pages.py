@@ -614,7 +614,7 @@ def test_a_proposals_alerts_are_one_panel_with_dollar_amounts(firm_a, book, as_u
             for i, s in enumerate(("VTI", "BND", "VNQ"))
         ] + [{"code": "tax_limit_exceeded", "amount": 500.0, "symbol": None,
               "message": "the proposal realises 10,500.00 of net gains, above the per run limit of 10,000.00"}]
-        result["warnings"] = ["tax budget stopped the transition at 40% of the way (net gain 900.00 of 1,000.00 allowed)"]
+        result["warnings"] = ["the limit on net realised gain stopped the transition at 40% of the way (net gain 900.00 of 1,000.00 allowed)"]
         Proposal.objects.filter(pk=proposal.pk).update(result=result)
     page = text(as_user("advisor").get(f"/proposals/{proposal.pk}/"))
     assert page.count('data-testid="proposal-notes"') == 1 and 'class="callout"' not in page
