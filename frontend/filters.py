@@ -12,11 +12,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from rebalancing.access import alerts_visible_to, households_advised_by, households_without_advisor
-from rebalancing.api.visibility import runs_visible_to
-from rebalancing.models import Alert, Household, RebalanceRun, RunOutcome
+from rebalancing.models import Alert, Household
 
 from .query import date_param, decimal_param, id_param
-from .selectors import account_stats
+from .selectors import account_stats, accounts_failed_last
 
 __all__ = ["ACCOUNT_SORTS", "AccountListFilter", "AuditLogFilter"]
 
@@ -73,10 +72,8 @@ class AccountListFilter(filters.FilterSet):
         if value not in ATTENTION:  # a value the page does not offer is named, never ignored
             raise BadRequest(f"Needs attention must be one of {', '.join(ATTENTION)}, not “{value[:40]}”.")
         user = self.request.user
-        if value == "failed":
-            last = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
-            return queryset.filter(pk__in=RunOutcome.objects.filter(run=last, outcome=RunOutcome.Outcome.FAILED)
-                                   .values("account_id"))
+        if value == "failed":  # failed in the latest run of each account, as the dashboard counts
+            return accounts_failed_last(queryset)
         alerts = alerts_visible_to(user).filter(resolved_at__isnull=True)
         if value != "any":
             alerts = alerts.filter(kind=value)

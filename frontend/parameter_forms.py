@@ -21,10 +21,12 @@ from typing import Any
 from config.input_limits import numeral_problem
 from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, amount_text, flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
+from rebalancing.engine.parameters import MAX_MONEY
+from rebalancing.household_parameters import INSIDE_BANDS_CHOICES
 
 __all__ = [
-    "FIELDS", "FIELDS_BY_PATH", "INSTRUCTION_KINDS", "ParamField", "display_value", "overridable_from_post",
-    "TypedRows", "TypedText", "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
+    "FIELDS", "FIELDS_BY_PATH", "HOUSEHOLD_FIELDS", "INSTRUCTION_KINDS", "ParamField", "display_value",
+    "overridable_from_post", "TypedRows", "TypedText", "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
     "rows_as_typed", "vocabulary_options",
 ]
 
@@ -190,6 +192,17 @@ def _fields() -> list[ParamField]:
 FIELDS: list[ParamField] = _fields()
 FIELDS_BY_PATH = {f.path: f for f in FIELDS}
 DEFAULTS = flatten_parameters(default_parameters().to_dict())
+# A household's own settings (``household_parameters``) a template may let it change: rows of the
+# template's override table only (they are not engine parameters, so not in FIELDS).
+HOUSEHOLD_FIELDS: list[ParamField] = [
+    ParamField(path="household.tax_budget", group="household", group_title="Household", label="Tax budget",
+               kind="number", nullable=True, money=True, minimum=0, maximum=MAX_MONEY),
+    ParamField(path="household.location", group="household", group_title="Household", label="Asset location",
+               kind="map"),
+    ParamField(path="household.inside_bands", group="household", group_title="Household",
+               label="Trades inside the bands", kind="choice", choices=tuple(INSIDE_BANDS_CHOICES.items())),
+]
+_OVERRIDE_FIELDS = FIELDS + HOUSEHOLD_FIELDS
 
 
 def display_value(path: str, value: Any) -> str:
@@ -501,7 +514,7 @@ def overridable_rows(overridable: dict[str, Any], errors: dict[str, str] | None 
     from rebalancing.effective_parameters import override_limits
 
     rows = []
-    for f in FIELDS:
+    for f in _OVERRIDE_FIELDS:
         if typed is not None:
             allowed = typed.get(f"ov__{f.name}") == "yes"
             low, high = typed.get(f"ov_min__{f.name}", ""), typed.get(f"ov_max__{f.name}", "")
@@ -527,10 +540,10 @@ def _unit_text(f: ParamField, value) -> str:
 
 
 def overridable_beyond_table(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored limits the table has no row for - a household setting's (``household.*``), a
-    sleeve's own leaf under the direct index - which a save of the page keeps: it can neither show
-    nor change them (read from the table alone, every save dropped them)."""
-    paths = [f.path for f in FIELDS]
+    """The stored limits the table has no row for - a sleeve's own leaf under the direct index -
+    which a save of the page keeps: it can neither show nor change them (read from the table alone,
+    every save dropped them). A household setting (``household.*``) has its row (HOUSEHOLD_FIELDS)."""
+    paths = [f.path for f in _OVERRIDE_FIELDS]
     return {k: v for k, v in stored.items() if not any(k == p or p.startswith(k + ".") for p in paths)}
 
 
@@ -539,7 +552,7 @@ def overridable_from_post(post) -> tuple[dict[str, Any], dict[str, str]]:
     and errors keyed ``"ov:<path>"``."""
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for f in FIELDS:
+    for f in _OVERRIDE_FIELDS:
         if post.get(f"ov__{f.name}") != "yes":
             continue
         limits: dict[str, Any] = {}

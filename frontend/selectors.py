@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from rebalancing.access import (
@@ -21,11 +22,25 @@ from rebalancing.access import (
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
 from rebalancing.engine.tax import term as engine_term
-from rebalancing.models import Alert, Price, Proposal, RebalanceRun, RunOutcome, Security, TaxLot
+from rebalancing.firm_health import runs_over_the_book
+from rebalancing.models import (
+    Alert,
+    Execution,
+    Order,
+    Price,
+    Proposal,
+    ProposalApproval,
+    RealisedLot,
+    RebalanceRun,
+    RunOutcome,
+    Security,
+    TaxLot,
+)
 
 __all__ = [
-    "AccountStats", "account_stats", "accounts_with_latest", "dashboard_counts",
-    "holdings_by_sleeve", "lots_with_gains", "parameter_symbols_unknown",
+    "AccountStats", "account_stats", "accounts_failed_last", "accounts_with_latest", "dashboard_counts",
+    "holdings_by_sleeve", "lots_with_gains", "parameter_symbols_unknown", "proposal_executions",
+    "run_proposal_counts",
 ]
 
 
@@ -76,12 +91,85 @@ def accounts_with_latest(user):
     )
 
 
+def accounts_failed_last(accounts):
+    """Of ``accounts``, those the latest run that covered each failed: an account failed until a
+    later run of it gets through (a one-account run of another account changes nothing)."""
+    latest = (RunOutcome.objects.filter(account=OuterRef("pk"))
+              .exclude(run__status=RebalanceRun.Status.QUEUED).order_by("-run_id").values("outcome")[:1])
+    return accounts.annotate(last_outcome=Subquery(latest)).filter(last_outcome=RunOutcome.Outcome.FAILED)
+
+
 def _current_alerts(user):
     """Unresolved alerts from the latest run that covered each account."""
     latest_run = Subquery(RunOutcome.objects.filter(account=OuterRef("account")).order_by("-run_id").values("run_id")[:1])
     return alerts_visible_to(user).filter(resolved_at__isnull=True).annotate(latest_run=latest_run).filter(
         run_id=F("latest_run")
     )
+
+
+# Where a run's proposals stand, one bucket each: the policy's approval first (it stands while the
+# proposal is approved, released or executed, or until a later run superseded it or it expired),
+# then the others by their status. The buckets add up to the proposals made.
+_DECIDED_BY_PEOPLE = (Proposal.Status.APPROVED, Proposal.Status.RELEASED, Proposal.Status.EXECUTED)
+
+
+def run_proposal_counts(proposals) -> dict[str, int]:
+    """A run's ``proposals`` (a query, of what the reader may see) counted by where they stand:
+    ``auto_approved`` (by the firm's policy, pending again only if its tax was restated),
+    ``pending``, ``approved_by_people``, ``rejected``, ``superseded``, ``expired``, ``draft``, and
+    ``made``, their sum. The firm's run page and the provider's count alike through this."""
+    policy = Exists(ProposalApproval.objects.filter(proposal=OuterRef("pk"),
+                                                    capacity=ProposalApproval.Capacity.POLICY))
+    S = Proposal.Status
+    auto = Q(policy_approved=True) & ~Q(status__in=(S.PENDING, S.REJECTED, S.DRAFT))
+    row = proposals.order_by().annotate(policy_approved=policy).aggregate(
+        made=Count("pk"), auto_approved=Count("pk", filter=auto),
+        pending=Count("pk", filter=Q(status=S.PENDING)),
+        approved_by_people=Count("pk", filter=Q(status__in=_DECIDED_BY_PEOPLE) & ~auto),
+        rejected=Count("pk", filter=Q(status=S.REJECTED)),
+        superseded=Count("pk", filter=Q(status=S.SUPERSEDED) & ~auto),
+        expired=Count("pk", filter=Q(status=S.EXPIRED) & ~auto),
+        draft=Count("pk", filter=Q(status=S.DRAFT)),
+    )
+    return row
+
+
+@dataclass(frozen=True)
+class TradeExecuted:
+    """What became of one trade of a released proposal: its order, the shares filled (at their
+    average price) and cancelled, and the realised gain the ledger booked for a sale."""
+
+    order_id: str
+    status: str
+    quantity: Decimal
+    filled: Decimal
+    cancelled: Decimal
+    average_price: Decimal | None
+    gain: Decimal | None
+    disallowed_loss: Decimal
+
+
+def proposal_executions(proposal: Proposal) -> dict[tuple[str, str], TradeExecuted]:
+    """A released proposal's orders (one per trade) by (symbol, side), with their fills and the
+    realised lots booked (rebalancing.models.ledger); empty before its release. Two queries."""
+    fills = Q(executions__kind=Execution.Kind.FILL)
+    orders = list(Order.objects.filter(proposal=proposal).select_related("security").annotate(
+        fill_value=Sum(F("executions__quantity") * F("executions__price"), filter=fills)))
+    if not orders:
+        return {}
+    booked = {row["execution__order_id"]: row for row in (
+        RealisedLot.objects.filter(execution__order__proposal=proposal).values("execution__order_id")
+        .annotate(gain=Sum("gain"), disallowed=Sum("disallowed_loss")))}
+    out = {}
+    for order in orders:
+        lots = booked.get(order.pk)
+        out[(order.security.symbol, order.side)] = TradeExecuted(
+            order_id=order.order_id, status=order.get_status_display(), quantity=order.quantity,
+            filled=order.filled_quantity, cancelled=order.cancelled_quantity,
+            average_price=(order.fill_value / order.filled_quantity).quantize(Decimal("0.0001"))
+            if order.filled_quantity and order.fill_value is not None else None,
+            gain=lots["gain"] if lots else None, disallowed_loss=lots["disallowed"] if lots else Decimal(0))
+    return out
 
 
 @dataclass
@@ -115,11 +203,12 @@ def dashboard_counts(user, *, limit: int = 12) -> DashboardCounts:
     out.harvest_amount = harvest_amount
     out.pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING).count()
     out.pending_mine = proposals_decidable_by(user).count()
-    out.last_run = runs_visible_to(user).exclude(status=RebalanceRun.Status.QUEUED).first()
-    if out.last_run is not None:
-        out.failed = RunOutcome.objects.filter(
-            run=out.last_run, outcome=RunOutcome.Outcome.FAILED, account__in=accounts_visible_to(user)
-        ).count()
+    # The last run over the firm's book, not a re-solve of one account after it; failed: the accounts
+    # whose latest run failed (the Accounts page's "Failed in the last run" lists the same).
+    runs = runs_visible_to(user)
+    out.last_run = (runs.filter(pk__in=runs_over_the_book().values("pk")).first()
+                    or runs.exclude(status=RebalanceRun.Status.QUEUED).first())
+    out.failed = accounts_failed_last(accounts_visible_to(user)).count()
     out.attention = list(attention.values())[:limit]
     return out
 

@@ -48,7 +48,7 @@ from rebalancing.selectors import (
     ModelBook,
     account_parameters,
     benchmark_weights_latest,
-    latest_prices,
+    latest_prices_dated,
     risk_model_current,
 )
 from tenants.errors import ValidationFailed
@@ -100,6 +100,9 @@ class AccountInputs:
     risk_model_note: str = ""
     tax_status: str = "taxable"
     asset_classes: tuple[str, ...] = ()  # empty: any
+    # The oldest close among what the proposal may trade (held, or its targets): the day its advice
+    # is as of, which the policy's price-age limit is judged by (not the run's day).
+    priced_on: date | None = None
 
     def seeing(self, proposed: dict[int, list[engine.HouseholdTrade]],
                realised: dict[str, tuple[float, float]] | None = None) -> engine.RebalanceRequest | None:
@@ -162,7 +165,7 @@ def _firm_snapshot(as_of: date, key) -> _FirmSnapshot:
     snapshot = _FirmSnapshot(
         models=models,
         bench_weights=benchmark_weights_latest(benchmark_ids, as_of),
-        universe=_Universe({s.pk: s for s in Security.objects.all()}, latest_prices(as_of), _risk_model(as_of)),
+        universe=_Universe({s.pk: s for s in Security.objects.all()}, *latest_prices_dated(as_of), _risk_model(as_of)),
     )
     if key is not None:
         _SNAPSHOTS[cache_key] = snapshot
@@ -585,10 +588,11 @@ def _oldest_first(pks, sids, quantities, costs, acquired, lot_ids: list[str], id
 class _Universe:
     """Engine Security objects built once per batch and shared by every request in it."""
 
-    def __init__(self, masters: dict[int, Security], prices: dict[int, float],
+    def __init__(self, masters: dict[int, Security], prices: dict[int, float], price_dates: dict[int, date],
                  risk: tuple[int | None, engine.RiskModel | None, str] = (None, None, "")):
         self.masters = masters
         self.prices = prices
+        self.price_dates = price_dates  # the day of each price: a proposal is as old as its oldest
         # The firm's estimated risk model, given to every benchmark (direct-indexed sleeves use it).
         self.risk_version_id, self.risk_model, self.risk_note = risk
         self.by_symbol = {s.symbol: pk for pk, s in masters.items()}
@@ -720,6 +724,8 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         household_id=account.household_id, recorded=tuple(engine_trades), planned=tuple(plans),
         risk_model_version_id=risk_version_id, risk_model_note=universe.risk_note if tracks else "",
         tax_status=account.tax_status, asset_classes=tuple(account.asset_classes or ()),
+        priced_on=min((universe.price_dates[sid] for sid in held_ids.union(targets.needed)
+                       if sid in universe.price_dates), default=None),
     )
 
 

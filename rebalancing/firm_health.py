@@ -12,7 +12,20 @@ from rebalancing.models import Account, Proposal, RebalanceRun, RunWatch
 from rebalancing.services.run_recovery import stalled_runs, unwatched_runs
 from tenants.models import Firm, FirmUsage
 
-__all__ = ["FirmHealth", "firm_health"]
+__all__ = ["FirmHealth", "firm_health", "runs_over_the_book"]
+
+
+# What narrows a run to part of the book (rebalancing.selectors.RunScope); a minimum drift does not:
+# such a run still looks at every account.
+_PART_OF_THE_BOOK = ["account_ids", "household_id", "model_code", "template_code", "advisor_id"]
+
+
+def runs_over_the_book():
+    """Runs over the firm's whole book (the nightly scan, a whole-firm run), latest first, queued
+    ones left out: "the last run" of a firm's health and failures. A re-solve of one proposal, an
+    instruction or a household's withdrawal runs a few accounts and says nothing of the others."""
+    return (RebalanceRun.objects.filter(scope__firm=True).exclude(scope__has_any_keys=_PART_OF_THE_BOOK)
+            .exclude(status=RebalanceRun.Status.QUEUED).order_by("-created_at", "-id"))
 
 
 @dataclass
@@ -41,7 +54,7 @@ def firm_health(firm: Firm) -> FirmHealth:
         with schema_context(firm.schema_name):
             health.accounts = Account.objects.count()
             health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
-            health.last_run = RebalanceRun.objects.first()
+            health.last_run = runs_over_the_book().first() or RebalanceRun.objects.first()
             health.stalled = stalled_runs()
             health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
             unwatched = unwatched_runs()

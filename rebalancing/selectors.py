@@ -44,6 +44,7 @@ __all__ = [
     "benchmark_weights_latest",
     "firm_harvest_substitutes",
     "latest_prices",
+    "latest_prices_dated",
     "lot_counts",
     "risk_model_current",
     "RISK_MODEL_STALE_DAYS",
@@ -219,6 +220,14 @@ class ModelBook:
 def latest_prices(as_of: date) -> dict[int, float]:
     """Security id -> its latest close on or before ``as_of``."""
     return {sid: float(close) for sid, close in Price.objects.latest_on(as_of).values_list("security_id", "close")}
+
+
+def latest_prices_dated(as_of: date) -> tuple[dict[int, float], dict[int, date]]:
+    """``latest_prices`` and, by security id, the day of each close."""
+    prices, days = {}, {}
+    for sid, close, day in Price.objects.latest_on(as_of).values_list("security_id", "close", "date"):
+        prices[sid], days[sid] = float(close), day
+    return prices, days
 
 
 def benchmark_weights_latest(benchmark_ids: set[int], as_of: date) -> dict[int, dict[int, float]]:

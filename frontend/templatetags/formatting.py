@@ -9,7 +9,11 @@ from django.utils.html import format_html
 register = template.Library()
 
 MINUS = "\u2212"  # a real minus sign: the same width as the digits, read out as "minus"
-ACRONYMS = {"us": "US", "esg": "ESG", "etf": "ETF", "ira": "IRA", "reit": "REIT"}
+# Words of codes (asset classes, index and wash-sale group codes) written as people write them.
+ACRONYMS = {"us": "US", "esg": "ESG", "etf": "ETF", "ira": "IRA", "reit": "REIT", "tips": "TIPS", "intl": "international",
+            "em": "EM", "msci": "MSCI", "eafe": "EAFE", "ftse": "FTSE", "crsp": "CRSP", "imi": "IMI", "gsci": "GSCI",
+            "dbiq": "DBIQ", "amt": "AMT", "ice": "ICE", "tsm": "TSM", "sp": "S&P", "sp500": "S&P 500",
+            "bbg": "Bloomberg", "dj": "Dow Jones", "nasdaq": "Nasdaq", "ark": "ARK", "govt": "government"}
 
 REASON_LABELS = {
     "instruction": "Instruction",
@@ -121,9 +125,10 @@ def reason_help(code):
 
 @register.filter
 def humanize_code(code):
-    """"tax_optimal" -> "Tax optimal"; "us_equity" -> "US equity"."""
+    """"tax_optimal" -> "Tax optimal"; "us_equity" -> "US equity"; "tips" -> "TIPS"."""
     words = str(code).replace("_", " ").replace(".", " · ").capitalize().split(" ")
-    return " ".join(ACRONYMS.get(w.lower(), w) for w in words)
+    text = " ".join(ACRONYMS.get(w.lower(), w) for w in words)
+    return text[:1].upper() + text[1:]  # "intl_developed" -> "International developed"
 
 
 @register.filter

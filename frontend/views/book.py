@@ -25,6 +25,7 @@ from frontend.parameter_forms import (
     vocabulary_options,
 )
 from frontend.query import int_param
+from frontend.templatetags.formatting import humanize_code
 from rebalancing.access import accounts_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.effective_parameters import flatten_parameters, unflatten, value_at
@@ -53,7 +54,7 @@ def template_list(request):
         switched = [title for key, title in (("transition", "Transition"), ("screen", "Screen"), ("harvest", "Harvesting"),
                                              ("drift", "Drift bands")) if values[key].get("enabled")]
         if values["removed_asset_classes"]:
-            switched.append("Removes " + ", ".join(values["removed_asset_classes"]).replace("_", " "))
+            switched.append("Removes " + ", ".join(humanize_code(c) for c in values["removed_asset_classes"]))
         if values["direct_index"]:
             switched.append("Direct index")
         templates.append({"template": t, "accounts": visible.governed_by(t).count(), "switched": switched,

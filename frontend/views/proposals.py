@@ -13,17 +13,21 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from frontend.query import decimal_param, ids_param
-from frontend.templatetags.formatting import money0
+from frontend.selectors import proposal_executions
+from frontend.templatetags.formatting import humanize_code, money0
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
 from rebalancing.models import ApprovalPolicy, Proposal, ProposalApproval, ReleaseBatch
 from rebalancing.services.proposals import (
     approvals_missing,
     bulk_approvable,
+    household_legs_waiting,
+    household_legs_words,
     proposal_approve,
     proposal_reject,
     proposal_release,
     proposals_approve_bulk,
     proposals_release_bulk,
+    proposals_release_ready,
 )
 from rebalancing.services.release_batches import release_batch_start
 from rebalancing.services.revisions import (
@@ -32,6 +36,7 @@ from rebalancing.services.revisions import (
     proposal_resolve,
     proposal_revisable_by,
 )
+from tenants.audit.actions import Action
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
@@ -94,28 +99,44 @@ def _proposal(request, pk):
     )
 
 
+RELEASED_OR_EXECUTED = (Proposal.Status.RELEASED, Proposal.Status.EXECUTED)
+
+
 @firm_page(Capability.VIEW_BOOK)
 def proposal_detail(request, pk: int):
     proposal = _proposal(request, pk)
     result = proposal.result if isinstance(proposal.result, dict) else {}
     summary = result.get("summary") or {}
     trades = sorted(result.get("trades") or [], key=lambda t: (t.get("side") != "sell", -abs(t.get("value") or 0)))
+    # Released: each trade beside its order, what was filled and cancelled, the gain booked.
+    executions = proposal_executions(proposal) if proposal.status in RELEASED_OR_EXECUTED else {}
+    trades = [{**t, "executed": executions.get((t.get("symbol"), t.get("side")))} for t in trades]
+    booked = [e.gain for e in executions.values() if e.gain is not None]
     te_before = summary.get("tracking_error_before") or {}
     te_after = summary.get("tracking_error_after") or {}
-    labels = ["Total drift"] + [f"Tracking error, {k.replace('_', ' ')}" for k in te_before]
+    labels = ["Total drift"] + [f"Tracking error, {humanize_code(k)}" for k in te_before]
     before = [round((summary.get("drift_before") or 0) * 100, 2)] + [round((v or 0) * 100, 2) for v in te_before.values()]
     after = [round((summary.get("drift_after") or 0) * 100, 2)] + [round((te_after.get(k) or 0) * 100, 2) for k in te_before]
     chart = {"kind": "bar", "unit": "%", "labels": labels, "series": [
         {"label": "Before", "data": before, "color": "#9aa5b4"}, {"label": "After", "data": after, "color": "#1f5fbf"}]}
     may_decide = proposals_decidable_by(request.user).filter(pk=proposal.pk).exists()
-    history = AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk)).order_by("at", "id")
+    legs_waiting = household_legs_words(household_legs_waiting([proposal]).get(proposal.pk, []))
+    approvals = list(proposal.approvals.select_related("user"))
+    history = list(AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk)).order_by("at", "id"))
+    for event in history:  # the words the audit log shows, not the stored code
+        event.words = Action.words_for(event.action)
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
-        "te": [(k.replace("_", " "), v, te_after.get(k)) for k, v in te_before.items()],
+        "executions": executions, "booked_gain": sum(booked) if booked else None,
+        "estimated_gain": sum(t.get("realised_gain") or 0 for t in trades if t.get("side") == "sell"),
+        "te": [(humanize_code(k), v, te_after.get(k)) for k, v in te_before.items()],
         "te_cash": tracking_with_cash(summary),
-        "approvals": proposal.approvals.select_related("user"), "history": history, "may_decide": may_decide,
-        "may_release": proposal.status == Proposal.Status.APPROVED and user_can(request.user, Capability.RELEASE),
+        "approvals": approvals, "history": history, "may_decide": may_decide,
+        "compliance": compliance_state(proposal, approvals),
+        "may_release": (proposal.status == Proposal.Status.APPROVED and not legs_waiting
+                        and user_can(request.user, Capability.RELEASE)),
+        "legs_waiting": legs_waiting,
         "lot_count": sum(len(t.get("lots") or []) for t in trades),
         "alert_groups": alert_groups(result.get("alerts") or []),
         "warnings": [_dollars(w) for w in result.get("warnings") or ()],
@@ -125,6 +146,20 @@ def proposal_detail(request, pk: int):
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
         **_resolve_kept(request, pk),
     })
+
+
+def compliance_state(proposal: Proposal, approvals: list[ProposalApproval]) -> str:
+    """What the page says of compliance: "needed" while a pending proposal lacks compliance's
+    approval (``approvals_missing``), "approved" once given, "" otherwise (no review asked, or a
+    proposal no longer open that never had it)."""
+    if not proposal.requires_compliance:
+        return ""
+    if any(a.capacity == ProposalApproval.Capacity.COMPLIANCE and a.decision == ProposalApproval.Decision.APPROVE
+           for a in approvals):
+        return "approved"
+    if proposal.status == Proposal.Status.PENDING and ProposalApproval.Capacity.COMPLIANCE in approvals_missing(proposal):
+        return "needed"
+    return ""
 
 
 def _resolve_kept(request, pk: int) -> dict:
@@ -344,10 +379,24 @@ def proposal_queue(request):
     qs = (with_advisors(proposals_visible_to(request.user).filter(status=QUEUE_STATUSES[status]), "account__household__")
           .select_related("account__household", "run").order_by("-status_changed_at", "-pk"))
     page = paginate(request, qs, per_page=50)
+    # Legs of a household proposal whose other legs are not all approved: released with them, later.
+    waiting = {pk: household_legs_words(legs) for pk, legs in household_legs_waiting(page).items()}
+    for p in page:
+        p.legs_waiting = waiting.get(p.pk, "")
     counts = dict(proposals_visible_to(request.user).filter(status__in=QUEUE_STATUSES.values()).order_by()
                   .values("status").annotate(n=Count("id")).values_list("status", "n"))
+    ready = household_waiting = None
+    if status == "approved":
+        visible = proposals_visible_to(request.user)
+        ready = proposals_release_ready(visible).count()
+        legs = (visible.filter(status=Proposal.Status.APPROVED, household_proposal__isnull=False)
+                .exclude(pk__in=proposals_release_ready(visible).values("pk")).select_related("account")
+                .order_by("account__custodian_number")[:100])
+        behind = household_legs_waiting(legs)
+        household_waiting = [{"proposal": p, "legs": household_legs_words(behind.get(p.pk, []))} for p in legs]
     return render(request, "frontend/proposal_queue.html", {
         "page": page, "status": status, "counts": {k: counts.get(v, 0) for k, v in QUEUE_STATUSES.items()},
+        "ready": ready, "household_waiting": household_waiting,
         "may_release": status == "approved" and user_can(request.user, Capability.RELEASE),
         "outcomes": request.session.pop("release_outcomes", None),
         "batch": batch if status == "approved" else None,

@@ -11,13 +11,15 @@ from django.core.mail import send_mail
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
+from frontend.selectors import run_proposal_counts
 from rebalancing.firm_health import firm_health
-from rebalancing.models import Proposal, RebalanceRun, RunOutcome, RunWatch
-from rebalancing.selectors import RunScope
+from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
+from rebalancing.selectors import RunScope, accounts_for_scope
 from rebalancing.services.runs import run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
 from tenants.models import Firm, FirmUsage
@@ -171,8 +173,13 @@ def provider_run_start(request):
     if request.POST.get("firm") == ALL_FIRMS:
         started = runs_start_all_firms(label=f"{request.user.get_username()} (provider, all firms)")
         ok = [s for s in started if s.run_id is not None]
+        left_out = {}
+        for s in ok:
+            with schema_context(firm_by_slug(s.firm_slug).schema_name):
+                left_out[s.run_id] = _left_out_words(accounts_for_scope(RunScope(firm=True)))
         messages.success(request, f"Runs started in {len(ok)} firm{'s' if len(ok) != 1 else ''}: " + ", ".join(
-            f"{s.firm_name} (run {s.run_id}, {s.accounts} accounts)" for s in ok) + ".")
+            f"{s.firm_name} (run {s.run_id}, {s.accounts} accounts"
+            + (f"; not run: {'; '.join(left_out[s.run_id])}" if left_out[s.run_id] else "") + ")" for s in ok) + ".")
         for refused in (s for s in started if s.run_id is None):
             messages.error(request, f"{refused.firm_name}: {refused.error}")
         return redirect("provider_runs")
@@ -186,7 +193,10 @@ def provider_run_start(request):
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect("provider_runs")
-    messages.success(request, f"Run {run.pk} started in {firm.name} over {run.total} accounts.")
+        # The accounts the run covers, as ``run_start`` chose them a moment ago: the others, by reason.
+        left_out = _left_out_words(accounts_for_scope(RunScope(firm=True)))
+    messages.success(request, f"Run {run.pk} started in {firm.name} over {run.total} account{pluralize(run.total)}."
+                     + (f" Not run: {'; '.join(left_out)}." if left_out else ""))
     return redirect("provider_run_detail", slug=firm.slug, pk=run.pk)
 
 
@@ -209,10 +219,15 @@ def provider_run_detail(request, slug: str, pk: int):
         failures = list(RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED)
                         .select_related("account").order_by("account__custodian_number")[:FAILURES_SHOWN])
         failed_count = RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED).count()
+        # A whole-firm run, once finished, covered the accounts it recorded an outcome for.
+        left_out = _left_out_words(RunOutcome.objects.filter(run=run).values("account_id")) \
+            if finished and (run.scope or {}).get("firm") else []
+        accounts = Account.objects.count() if left_out else 0
     elapsed = ((run.finished_at or timezone.now()) - run.started_at).total_seconds() if run.started_at else None
     context = {"run": run, "firm": None, "run_firm": firm, "finished": finished, "percent": round(run.progress * 100),
                "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope), "stall": stall,
-               "failures": failures, "failed_count": failed_count, "may_run": _may_run(request)}
+               "failures": failures, "failed_count": failed_count, "may_run": _may_run(request),
+               "left_out": left_out, "firm_accounts": accounts}
     if request.headers.get("HX-Request") == "true":
         return render(request, "frontend/partials/run_progress.html", context)
     return render(request, "frontend/provider_run_detail.html", context)
@@ -243,16 +258,41 @@ def provider_run_retry(request, slug: str, pk: int):
     return redirect("provider_run_detail", slug=slug, pk=retry.pk)
 
 
+def _left_out_words(covered) -> list[str]:
+    """Why the firm's accounts outside ``covered`` (account ids, or a query of them) are not in a
+    whole-firm run, one phrase per reason with its count: no model (``Account.objects.managed``, the
+    rule a run selects by), or an approved proposal not yet released whose approval stands (what
+    ``accounts_for_scope`` leaves out unless told to replace it); any other was not reached before
+    the run stopped, or is new to the run's selection since. Read in the firm's schema, as it stands
+    now."""
+    rest = Account.objects.exclude(pk__in=covered)
+    no_model = rest.exclude(pk__in=Account.objects.managed().values("pk")).count()
+    kept = rest.filter(pk__in=Account.objects.managed().values("pk")) \
+        .exclude(pk__in=accounts_for_scope(RunScope(firm=True))).count()
+    other = rest.count() - no_model - kept
+    words = []
+    if no_model:
+        words.append(f"{no_model} account{pluralize(no_model)} {'has' if no_model == 1 else 'have'} no model (a run "
+                     "rebalances an account to its own model or, in a household managed as one, to the household's): "
+                     "the firm assigns one on its Accounts page (“Assign a template or model”)")
+    if kept:
+        words.append(f"{kept} account{pluralize(kept)} {'has' if kept == 1 else 'have'} an approved proposal not yet "
+                     "released (or {} in a household managed as one that has), whose approval stands until the firm "
+                     "releases it or a run replaces it".format("is" if kept == 1 else "are"))
+    if other:
+        words.append(f"{other} other{pluralize(other)} not reached before the run stopped, or new to the run's "
+                     "selection since it ran")
+    return words
+
+
 def _firm_summary(run: RebalanceRun) -> dict:
     """The run's results over every account of the firm (provider staff are not the firm's users)."""
     outcomes = dict(RunOutcome.objects.filter(run=run).values("outcome").annotate(n=Count("id")).values_list("outcome", "n"))
     proposals = Proposal.objects.filter(run=run)
-    statuses = dict(proposals.values("status").annotate(n=Count("id")).values_list("status", "n"))
     totals = proposals.aggregate(tax=Sum("estimated_tax"), harvested=Sum("harvested_losses"), trades=Sum("trade_count"))
     return {
         "proposed": outcomes.get("proposed", 0), "no_trades": outcomes.get("no_trades", 0),
-        "failed": outcomes.get("failed", 0), "auto_approved": statuses.get(Proposal.Status.APPROVED, 0),
-        "pending": statuses.get(Proposal.Status.PENDING, 0), "tax": totals["tax"] or 0,
+        "failed": outcomes.get("failed", 0), **run_proposal_counts(proposals), "tax": totals["tax"] or 0,
         "harvested": totals["harvested"] or 0, "trades": totals["trades"] or 0,
     }
 

@@ -11,13 +11,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from frontend.query import decimal_param, id_param
+from frontend.selectors import run_proposal_counts
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, run_scope_shown_to, runs_visible_to
 from rebalancing.models import (
     ModelPortfolio,
     ParameterTemplate,
-    Proposal,
-    ProposalApproval,
     RebalanceRun,
     RunOutcome,
     RunWatch,
@@ -123,15 +122,12 @@ def run_summary(run: RebalanceRun, user) -> dict:
     outcomes = dict(RunOutcome.objects.filter(run=run, account__in=visible).values("outcome")
                     .annotate(n=Count("id")).values_list("outcome", "n"))
     proposals = proposals_visible_to(user).filter(run=run)
-    statuses = dict(proposals.values("status").annotate(n=Count("id")).values_list("status", "n"))
     totals = proposals.aggregate(tax=Sum("estimated_tax"), harvested=Sum("harvested_losses"), trades=Sum("trade_count"))
     return {
         "proposed": outcomes.get(RunOutcome.Outcome.PROPOSED, 0),
         "no_trades": outcomes.get(RunOutcome.Outcome.NO_TRADES, 0),
         "failed": outcomes.get(RunOutcome.Outcome.FAILED, 0),
-        "auto_approved": ProposalApproval.objects.filter(proposal__in=proposals,
-                                                         capacity=ProposalApproval.Capacity.POLICY).count(),
-        "pending": statuses.get(Proposal.Status.PENDING, 0),
+        **run_proposal_counts(proposals),  # the same buckets as the provider's page (frontend.selectors)
         "tax": totals["tax"] or 0, "harvested": totals["harvested"] or 0, "trades": totals["trades"] or 0,
     }
 

@@ -149,6 +149,9 @@ class Proposal(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     parameters = models.JSONField(help_text="The effective parameters used")
     inputs_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the engine request")
+    priced_on = models.DateField(
+        null=True, blank=True,
+        help_text="The oldest close it was priced with (what it may trade); empty: its run's day (older proposals)")
     result = DocumentField(help_text="The engine's result: trades, reasons, summary, warnings, alerts")
     trade_count = models.PositiveIntegerField(default=0)
     turnover = models.FloatField(default=0)

@@ -401,7 +401,8 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
         s = result.summary
         proposals.append(Proposal(
             run=run, account_id=m.account_id, household_proposal=together, model_version_id=m.model_version_id,
-            parameters=m.parameters, inputs_fingerprint=inputs.fingerprint, result=engine.result_to_dict(result),
+            parameters=m.parameters, inputs_fingerprint=inputs.fingerprint, priced_on=m.priced_on,
+            result=engine.result_to_dict(result),
             trade_count=s.trade_count, turnover=s.turnover, estimated_tax=round(Decimal(str(s.estimated_tax)), 2),
             drift_before=0, drift_after=0))
     Proposal.objects.bulk_create(proposals)

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from rebalancing.access import decision_capacity, proposals_visible_to
@@ -41,6 +43,7 @@ from tenants.selectors import firm_active_check
 
 __all__ = [
     "BulkOutcome",
+    "HouseholdLegsWaiting",
     "IllegalTransition",
     "bulk_approvable",
     "household_proposal_decide",
@@ -55,7 +58,10 @@ __all__ = [
     "proposal_submit",
     "proposals_approve_bulk",
     "proposals_expire_stale",
+    "household_legs_waiting",
+    "household_legs_words",
     "proposals_insert_submitted",
+    "proposals_release_ready",
     "proposals_submit_new",
     "proposals_release_bulk",
     "proposals_supersede",
@@ -99,7 +105,7 @@ def policy_decide(policy: ApprovalPolicy, proposal: Proposal, *, discretionary: 
         reasons.append(f"turnover {proposal.turnover:.1%} ≥ {policy.compliance_min_turnover:.1%}")
     if policy.compliance_on_restricted and proposal.restricted_traded:
         compliance = True
-        reasons.append("a restricted security is traded")
+        reasons.append(_restricted_words(proposal))
     auto = (
         policy.auto_approve
         and discretionary
@@ -109,6 +115,37 @@ def policy_decide(policy: ApprovalPolicy, proposal: Proposal, *, discretionary: 
         and proposal.trade_count <= policy.auto_max_trades
     )
     return PolicyDecision(auto, compliance, tuple(reasons))
+
+
+_RESTRICTION_WORDS = {"do_not_sell": "do not sell", "do_not_buy": "do not buy", "hold": "hold"}
+
+
+def _restricted_words(proposal: Proposal) -> str:
+    """Which restricted securities ``proposal`` trades, for compliance to read: "a restricted
+    security is traded: IBM (do not sell)". Its parameters' restrictions name them; a trade the
+    engine labels "restriction" without being restricted is one its sleeve rescaled to make room for a
+    restricted holding (engine.targets._apply_restrictions), named as such. Unnamed when the
+    proposal was read without its result (a bulk submit reads only the policy's columns)."""
+    deferred = proposal.get_deferred_fields()
+    if "result" in deferred or "parameters" in deferred:
+        return "a restricted security is traded"
+    restrictions = (proposal.parameters or {}).get("restrictions") or {}
+    result = proposal.result if isinstance(proposal.result, dict) else {}
+    trades = result.get("trades") or []
+    named, moved = [], []
+    for trade in trades:
+        symbol = trade.get("symbol", "")
+        kinds = [words for key, words in _RESTRICTION_WORDS.items() if symbol in (restrictions.get(key) or ())]
+        if kinds:
+            named.append(f"{symbol} ({', '.join(kinds)})")
+        elif "restriction" in (trade.get("reasons") or ()):
+            moved.append(symbol)
+    if named:
+        return f"a restricted security is traded: {', '.join(named)}"
+    if moved:
+        return (f"no restricted security is traded, but {', '.join(moved)} "
+                f"{'is' if len(moved) == 1 else 'are'} traded to make room for a restricted holding")
+    return "a restricted security is traded"
 
 
 def _move(proposal: Proposal, to: str, *, actor, action: str, comment: str = "") -> Proposal:
@@ -308,10 +345,68 @@ def household_proposal_decide(*, household_proposal: HouseholdProposal, user, ap
     return list(Proposal.objects.filter(household_proposal_id=household_proposal.pk).order_by("pk"))
 
 
+class HouseholdLegsWaiting(Conflict):
+    code = "household_legs_waiting"
+
+
+# A leg of a household proposal goes out with the others, never alone: the household was solved as
+# one (an asset-location plan buys in one account what it sells in another), so its legs are
+# released once every one is approved - or released already, by the same release-all a moment ago.
+_LEG_READY = (S.APPROVED, S.RELEASED, S.EXECUTED)
+
+
+def _legs_not_ready():
+    """The legs (of the household proposal of the outer query's proposal) not approved yet."""
+    return (Proposal.objects.filter(household_proposal_id=OuterRef("household_proposal_id"))
+            .exclude(status__in=_LEG_READY))
+
+
+def proposals_release_ready(proposals: QuerySet) -> QuerySet:
+    """The approved ``proposals`` a release may take now: all but the legs of a household proposal
+    some other leg of which is not approved yet (``household_legs_waiting`` names those)."""
+    return proposals.filter(status=S.APPROVED).exclude(Exists(_legs_not_ready()))
+
+
+def household_legs_waiting(proposals) -> dict[int, list[Proposal]]:
+    """For each approved proposal of ``proposals`` that waits for its household's other accounts,
+    those accounts' proposals still not approved (with their accounts), by its id. Two queries."""
+    legs = {p.pk: p.household_proposal_id for p in proposals
+            if p.household_proposal_id and p.status == S.APPROVED}
+    if not legs:
+        return {}
+    behind: dict[int, list[Proposal]] = {}
+    for other in (Proposal.objects.filter(household_proposal_id__in=set(legs.values()))
+                  .exclude(status__in=_LEG_READY).select_related("account").order_by("account__custodian_number")):
+        behind.setdefault(other.household_proposal_id, []).append(other)
+    return {pk: behind[group] for pk, group in legs.items() if group in behind}
+
+
+def household_legs_words(legs: list[Proposal]) -> str:
+    """The legs a household's proposal waits for, in words: "#12 LEE-IRA (pending approval), ..."."""
+    return ", ".join(f"#{p.pk} {p.account.custodian_number} ({p.get_status_display().lower()})" for p in legs)
+
+
+def _household_check(proposal: Proposal) -> None:
+    """Refuse to release a leg of a household proposal while another leg is not approved (locking
+    them: one approved back to pending meanwhile - restated tax - is seen)."""
+    if proposal.status != S.APPROVED or not proposal.household_proposal_id:
+        return
+    behind = list(Proposal.objects.select_for_update(of=("self",)).select_related("account")
+                  .filter(household_proposal_id=proposal.household_proposal_id).exclude(status__in=_LEG_READY)
+                  .order_by("account__custodian_number"))
+    if behind:
+        raise HouseholdLegsWaiting(
+            f"Proposal #{proposal.pk} was solved with its household's other accounts as one and is released with "
+            f"them, once each is approved; still waiting for {household_legs_words(behind)}.",
+            detail={"household_proposal": proposal.household_proposal_id,
+                    "waiting_for": [{"proposal": p.pk, "account": p.account.custodian_number, "status": p.status}
+                                    for p in behind]})
+
+
 def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
     """Approved -> released, with its orders (rebalancing.ledger.orders) in the same transaction.
     A proposal priced too long ago expires instead (the expiry is kept; the caller is told with a
-    Conflict)."""
+    Conflict); a leg of a household proposal is refused while another leg is not approved."""
     if not user_can(user, Capability.RELEASE):
         raise PermissionDenied("Only a portfolio manager releases approved trades.")
     firm_active_check("No trade is released")
@@ -319,8 +414,11 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
     today = today or timezone.localdate()
     with transaction.atomic():
         proposal = _locked(proposal)
-        stale = proposal.status == S.APPROVED and (today - proposal.run.as_of).days > policy.max_price_age_days
+        # As old as its oldest price, not its run's day: a run on stale prices is not fresh advice.
+        priced = proposal.priced_on or proposal.run.as_of
+        stale = proposal.status == S.APPROVED and (today - priced).days > policy.max_price_age_days
         if not stale:
+            _household_check(proposal)
             released = _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
             orders = orders_create(proposal=released, actor=user, today=today)
             webhook_events.orders_released(released.pk, by=_who(user, "proposal.release"))
@@ -328,8 +426,8 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
                 return _executed(released, actor=user, comment="released with no order to fill")
             return released
         _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
-              comment=f"priced on {proposal.run.as_of}, more than {policy.max_price_age_days} days ago")
-    raise Conflict(f"The proposal was priced on {proposal.run.as_of} and has expired; rebalance again.",
+              comment=f"priced on {priced}, more than {policy.max_price_age_days} days ago")
+    raise Conflict(f"The proposal was priced on {priced} and has expired; import prices and rebalance again.",
                    code="proposal_expired")
 
 
@@ -373,7 +471,8 @@ def proposals_expire_stale(*, today: date | None = None) -> int:
     """Expire open proposals whose prices are older than the policy allows (nightly)."""
     policy = ApprovalPolicy.current()
     cutoff = (today or timezone.localdate()) - timedelta(days=policy.max_price_age_days)
-    stale = Proposal.objects.filter(status__in=OPEN, run__as_of__lt=cutoff)
+    stale = Proposal.objects.annotate(priced=Coalesce("priced_on", "run__as_of")).filter(status__in=OPEN,
+                                                                                          priced__lt=cutoff)
     with transaction.atomic():
         households = set(stale.filter(status__in=OPEN_FOR_TAX).values_list("account__household_id", flat=True))
         expired = _bulk_move(stale, S.EXPIRED, action="proposal.expire", comment=f"prices older than {cutoff}")

@@ -24,7 +24,7 @@ from django.utils import timezone
 from rebalancing import dispatch
 from rebalancing.access import proposals_visible_to, require
 from rebalancing.models import Proposal, ReleaseBatch
-from rebalancing.services.proposals import proposal_release
+from rebalancing.services.proposals import proposal_release, proposals_release_ready
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import DomainError, ValidationFailed
@@ -62,7 +62,8 @@ def release_batch_start(*, user, comment: str = "") -> ReleaseBatchStart:
         _finish_failed(under_way.pk, f"its worker stopped after {under_way.done} of {under_way.total} proposals and "
                                      f"did not go on within {ABANDONED_AFTER.seconds // 60} minutes; a new release "
                                      "was asked for")
-    ids = list(proposals_visible_to(user).filter(status=Proposal.Status.APPROVED)
+    # A leg of a household proposal whose other legs are not all approved waits for them (the page lists it).
+    ids = list(proposals_release_ready(proposals_visible_to(user))
                .order_by("status_changed_at", "pk").values_list("pk", flat=True))
     if not ids:
         raise ValidationFailed("No approved proposal is waiting to be released.", code="nothing_to_release")

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import logging
 import pickle
+import re
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -366,7 +367,9 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         _estimates_beside_older(run_id, {i.household_id for i in loaded if i.household_id} if proposals else set())
         # Claimed above: none of these rows can be there already.
         objects_insert_by_copy(outcomes)
-        objects_insert_by_copy(alerts)
+        # Solved: an outcome that neither failed nor was held back (those carry their reason's code).
+        solved = {o.account_id for o in outcomes if o.outcome != RunOutcome.Outcome.FAILED and not o.code}
+        _alerts_write(alerts, solved=solved, rmd_checked={o.account_id for o in outcomes} - missing)
         failed = sum(o.outcome == RunOutcome.Outcome.FAILED for o in outcomes)
         _record_progress(run_id, done=len(outcomes) - failed, failed=failed,
                          load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
@@ -457,7 +460,7 @@ def proposal_build(run, inputs: AccountInputs, result, fingerprint: str) -> Prop
     return Proposal(
         run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
         risk_model_version_id=inputs.risk_model_version_id, risk_model_note=inputs.risk_model_note,
-        parameters=inputs.parameters, inputs_fingerprint=fingerprint,
+        parameters=inputs.parameters, inputs_fingerprint=fingerprint, priced_on=inputs.priced_on,
         result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
         estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
         drift_before=summary.drift_before, drift_after=summary.drift_after,
@@ -544,12 +547,22 @@ def _trades_restricted(result, parameters: dict) -> bool:
     return any(t.symbol in restricted or "restriction" in t.reasons for t in result.trades)
 
 
+# Engine alerts whose figures with two decimals are amounts of money (the engine states them bare).
+_MONEY_ALERTS = frozenset({"harvest_opportunity", "tax_limit_exceeded", "wash_sale_disallowed"})
+_BARE_AMOUNT = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})*\.\d{2})(?![\d%])")
+
+
+def _alert_text(code: str, message: str) -> str:
+    """The engine's message as the pages say it: its amounts with their currency sign."""
+    return _BARE_AMOUNT.sub(r"$\1", message) if code in _MONEY_ALERTS else message
+
+
 def _alerts(run, account_id: int, result) -> list[Alert]:
     out: dict[str, Alert] = {}
     for alert in result.alerts:
         kind = _ENGINE_ALERTS.get(alert.code, Alert.Kind.OTHER)
         if kind not in out:  # one alert per kind per run; the message lists the first
-            out[kind] = Alert(run=run, account_id=account_id, kind=kind, message=alert.message,
+            out[kind] = Alert(run=run, account_id=account_id, kind=kind, message=_alert_text(alert.code, alert.message),
                               amount=None if alert.amount is None else round(alert.amount, 2))
     if any("drift" in t.reasons for t in result.trades) and Alert.Kind.DRIFT not in out:
         out[Alert.Kind.DRIFT] = Alert(
@@ -559,11 +572,57 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
     return list(out.values())
 
 
+@transaction.atomic
 def alerts_record(run, solved) -> None:
     """Write the alerts of a person's solve (an edit, a one-off instruction: ``solved`` is its
     (account id, engine result) pairs) under its run, as a chunk writes a run's: its run is then each
     account's latest, whose alerts the dashboard shows in place of the earlier run's."""
-    Alert.objects.bulk_create([alert for account_id, result in solved for alert in _alerts(run, account_id, result)])
+    _alerts_write([alert for account_id, result in solved for alert in _alerts(run, account_id, result)],
+                  solved={account_id for account_id, _ in solved})
+
+
+# The kinds an engine solve decides: an account it solved without raising one has none open any more.
+_SOLVE_KINDS = frozenset(Alert.Kind.values) - {Alert.Kind.RMD}
+
+
+def _alerts_write(alerts: list[Alert], *, solved: set[int], rmd_checked: frozenset[int] | set[int] = frozenset()
+                  ) -> None:
+    """Write alerts as each account's open alerts, one per account and kind: an open alert of the
+    same kind for the account is refreshed (moved to this run, with its message, amount and date),
+    not written again; an open alert of a kind this solve decides and no longer raises is resolved.
+
+    ``solved``: the accounts the engine solved (their drift, harvest, tax-limit... alerts are decided);
+    ``rmd_checked``: the accounts whose RMDs were read (their RMD alert is decided). An account that
+    failed or was held back is in neither: its open alerts stay as they are, since nothing re-checked
+    them. ``created_at`` becomes the date the alert was last raised (the model keeps no other date)."""
+    decided = {(a, k) for a in solved for k in _SOLVE_KINDS} | {(a, Alert.Kind.RMD) for a in rmd_checked}
+    accounts = {a for a, _ in decided} | {a.account_id for a in alerts}
+    if not accounts:
+        return
+    now = timezone.now()
+    latest: dict[tuple[int, str], Alert] = {}
+    resolved: list[int] = []
+    for old in (Alert.objects.select_for_update().filter(any_of("account_id", accounts), resolved_at__isnull=True)
+                .order_by("-created_at", "-id")):
+        key = (old.account_id, old.kind)
+        if key in latest:  # an older copy, from before alerts were refreshed: the newest stands for it
+            resolved.append(old.pk)
+        else:
+            latest[key] = old
+    new, refreshed = [], []
+    for alert in alerts:
+        old = latest.pop((alert.account_id, alert.kind), None)
+        if old is None:
+            new.append(alert)
+            continue
+        old.run, old.message, old.amount, old.created_at = alert.run, alert.message, alert.amount, now
+        refreshed.append(old)
+    resolved += [old.pk for key, old in latest.items() if key in decided]  # decided, and no longer raised
+    if resolved:
+        Alert.objects.filter(pk__in=resolved).update(resolved_at=now)
+    if refreshed:
+        Alert.objects.bulk_update(refreshed, ["run", "message", "amount", "created_at"])
+    objects_insert_by_copy(new)
 
 
 def _rmd_alerts(run, account_ids: list[int]) -> list[Alert]:

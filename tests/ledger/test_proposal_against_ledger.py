@@ -159,10 +159,11 @@ def _withdraw_and_fill(household, pm, amount) -> list[Proposal]:
 
 def _fill(proposals, pm) -> None:
     rows = []
+    # A household's legs are released together once every one is approved (services.proposals).
+    Proposal.objects.filter(pk__in=[p.pk for p in proposals]).update(status=Proposal.Status.APPROVED)
     for proposal in proposals:
         if not proposal.result.get("trades"):
             continue
-        Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.APPROVED)
         proposal_release(proposal=Proposal.objects.get(pk=proposal.pk), user=pm, today=AS_OF)
         for order in Order.objects.filter(proposal=proposal).order_by("pk"):
             rows.append(fill(f"F-{order.order_id}", order, order.quantity, str(order.reference_price), AS_OF))

@@ -403,8 +403,10 @@ class ProposalSerializer(serializers.ModelSerializer):
         model = Proposal
         fields = ["id", "run", "account", "account_number", "status", "created_at", "status_changed_at",
                   "model_version", "trade_count", "turnover", "estimated_tax", "harvested_losses", "drift_before",
-                  "drift_after", "requires_compliance", "restricted_traded", "revised_from"]
-        extra_kwargs = {"revised_from": {"help_text": "The proposal this one replaced after an edit (null: none)"}}
+                  "drift_after", "requires_compliance", "restricted_traded", "revised_from", "priced_on"]
+        extra_kwargs = {"revised_from": {"help_text": "The proposal this one replaced after an edit (null: none)"},
+                        "priced_on": {"help_text": "The day of the oldest close it was priced with (what it may trade): "
+                                                   "the policy's price-age limit counts from it (null: its run's day)"}}
 
 
 def _result_field(name: str, schema: dict):

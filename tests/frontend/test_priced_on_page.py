@@ -1,0 +1,21 @@
+"""The proposal page says when its prices are from when they are older than its run's day."""
+
+from datetime import timedelta
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from rebalancing.models import Proposal
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_proposal_priced_with_older_closes_says_so(book, as_user, firm_a):
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).select_related("run").get()
+        older = proposal.run.as_of - timedelta(days=12)
+        Proposal.objects.filter(pk=proposal.pk).update(priced_on=older)
+
+    page = as_user("advisor").get(f"/proposals/{proposal.pk}/").content.decode()
+
+    assert f'<span data-testid="priced-on">priced with closes of {older:%b} {older.day}, {older.year}</span>' in page

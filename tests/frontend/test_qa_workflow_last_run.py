@@ -1,0 +1,79 @@
+"""A one-account run after a whole-firm run does not hide the firm run's failures: the dashboard's
+"Failed in the last run", the Accounts filter of that name and the provider console's health read
+the last run over the firm's book (an account failed until a later run of it gets through)."""
+
+import re
+from datetime import date
+
+import pytest
+from django.test import Client
+from django_tenants.utils import schema_context, tenant_context
+
+from frontend.selectors import accounts_failed_last, dashboard_counts
+from rebalancing.firm_health import firm_health
+from rebalancing.models import Account, RebalanceRun, RunOutcome
+from tenants.roles import ProviderRole
+from tenants.services import user_ensure
+from tests.conftest import PASSWORD
+from tests.rebalancing.book import make_book
+
+pytestmark = pytest.mark.django_db
+
+OUT = RunOutcome.Outcome
+
+
+def finished_run(scope: dict, outcomes: dict) -> RebalanceRun:
+    run = RebalanceRun.objects.create(scope=scope, as_of=date.today(), total=len(outcomes),
+                                      done=sum(o != OUT.FAILED for o in outcomes.values()),
+                                      failed=sum(o == OUT.FAILED for o in outcomes.values()),
+                                      status=RebalanceRun.Status.COMPLETED)
+    for account, outcome in outcomes.items():
+        RunOutcome.objects.create(run=run, account=account, outcome=outcome)
+    return run
+
+
+def firm_run_then_one_account(accounts) -> tuple[RebalanceRun, RebalanceRun]:
+    """A whole-firm run in which the first account failed, then a re-solve of the second alone."""
+    firm = finished_run({"firm": True}, {a: (OUT.FAILED if n == 0 else OUT.PROPOSED) for n, a in enumerate(accounts)})
+    one = finished_run({"account_ids": [accounts[1].pk]}, {accounts[1]: OUT.PROPOSED})
+    return firm, one
+
+
+def test_the_failed_accounts_are_those_whose_latest_run_failed(firm_a, firm_user):
+    pm = firm_user(firm_a, "pm@last-run.example", "portfolio_manager")
+    with tenant_context(firm_a):
+        accounts = make_book(3)["accounts"]
+        firm, _ = firm_run_then_one_account(accounts)
+
+        counts = dashboard_counts(pm)
+        failed = list(accounts_failed_last(Account.objects.all()))
+        health = firm_health(firm_a)
+
+        assert (counts.failed, counts.last_run.pk) == (1, firm.pk)  # it said 0 in the one-account run
+        assert failed == [accounts[0]]
+        assert health.last_run.pk == firm.pk and health.problem == "1 of 3 accounts failed in the last run"
+
+        finished_run({"account_ids": [accounts[0].pk]}, {accounts[0]: OUT.PROPOSED})  # run again, through
+        assert dashboard_counts(pm).failed == 0 and not accounts_failed_last(Account.objects.all()).exists()
+
+
+def test_the_dashboard_the_accounts_filter_and_the_provider_console_agree(firm_a, as_user):
+    with tenant_context(firm_a):
+        accounts = make_book(3)["accounts"]
+        firm, one = firm_run_then_one_account(accounts)
+    pm = as_user("pm")
+    with schema_context("public"):
+        operator = user_ensure(username="op@last-run.test", email="op@last-run.test",
+                               roles=[ProviderRole.PROVIDER_OPERATOR], password=PASSWORD)
+        console = Client(HTTP_HOST="localhost")
+        console.force_login(operator)
+
+    home = re.sub(r"\s+", " ", pm.get("/").content.decode())
+    listed = re.sub(r"\s+", " ", pm.get("/accounts/?attention=failed").content.decode())
+    provider = re.sub(r"\s+", " ", console.get("/").content.decode())
+
+    assert re.search(r'<span class="n">1</span><span class="what">Failed in the last run</span> '
+                     rf'<span class="hint">run {firm.pk},', home)
+    assert accounts[0].custodian_number in listed and accounts[1].custodian_number not in listed
+    assert f"Run {firm.pk}</a>" in provider and f"Run {one.pk}</a>" not in provider
+    assert "2 done, 1 failed" in provider
