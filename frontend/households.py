@@ -13,7 +13,16 @@ from django.db.models import Count
 from frontend.templatetags.formatting import humanize_code
 from rebalancing.access import proposals_decidable_by, with_advisors
 from rebalancing.engine import CASH_KEY
-from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Price, Proposal, TaxLot
+from rebalancing.models import (
+    Account,
+    CashFlow,
+    Household,
+    HouseholdProposal,
+    Price,
+    Proposal,
+    Security,
+    TaxLot,
+)
 from rebalancing.selectors import ModelBook
 from rebalancing.services.household_revisions import household_proposal_revisable_by
 from rebalancing.services.proposals import OPEN
@@ -56,6 +65,7 @@ class HouseholdView:
     after_rows: list[dict] = field(default_factory=list)  # where each class sits after the proposal
     decidable: bool = False
     editable: bool = False
+    unpriced: list[str] = field(default_factory=list)  # held securities without a price: not valued
     # Earlier household proposals still waiting for a decision (a withdrawal planned before the latest):
     # (household proposal, its state in words, whether the user may decide it).
     also_waiting: list[tuple[HouseholdProposal, str, bool]] = field(default_factory=list)
@@ -70,8 +80,12 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
     prices = dict(Price.objects.latest_on(as_of).filter(security_id__in={s for _, s, _, _ in lots})
                   .values_list("security_id", "close"))
     allocation: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    unpriced = set()
     for account_id, security_id, asset_class, quantity in lots:
-        allocation[asset_class][account_id] += float(quantity) * float(prices.get(security_id, 0))
+        if security_id not in prices:  # named on the page, not valued at 0 in silence
+            unpriced.add(security_id)
+            continue
+        allocation[asset_class][account_id] += float(quantity) * float(prices[security_id])
     for a in accounts:
         if a.cash:
             allocation[CASH][a.pk] += float(a.cash)
@@ -85,6 +99,7 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
     if CASH in allocation or not classes:
         classes.append(CASH)
     view = HouseholdView(accounts, values, total, classes, allocation, targets)
+    view.unpriced = sorted(Security.objects.filter(pk__in=unpriced).values_list("symbol", flat=True))
     view.rows = [_row(c, allocation.get(c, {}), accounts, total, targets.get(c)) for c in classes]
     view.chart = {
         "kind": "bar", "stacked": True, "unit": "%", "labels": [humanize_code(c) for c in classes],

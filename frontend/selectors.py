@@ -49,6 +49,7 @@ class AccountStats:
     securities_value: float = 0.0
     unrealised_gain: float = 0.0  # net, at the latest prices
     unrealised_loss: float = 0.0  # sum of the losing lots (negative or zero)
+    unpriced: tuple[str, ...] = ()  # held securities without a price: not in the figures above
 
 
 def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountStats]:
@@ -61,15 +62,19 @@ def account_stats(account_ids, as_of: date | None = None) -> dict[int, AccountSt
         .query.sql_with_params()
     sql = f"""
         WITH px AS ({prices})
-        SELECT l.account_id, SUM(l.quantity * px.close)::float8,
-               SUM(l.quantity * px.close - l.cost_basis)::float8,
-               SUM(LEAST(l.quantity * px.close - l.cost_basis, 0))::float8
-        FROM {TaxLot._meta.db_table} l JOIN px ON px.security_id = l.security_id
+        SELECT l.account_id, COALESCE(SUM(l.quantity * px.close), 0)::float8,
+               COALESCE(SUM(l.quantity * px.close - l.cost_basis), 0)::float8,
+               COALESCE(SUM(LEAST(l.quantity * px.close - l.cost_basis, 0)), 0)::float8,
+               ARRAY_REMOVE(ARRAY_AGG(DISTINCT s.symbol ORDER BY s.symbol)
+                            FILTER (WHERE px.close IS NULL), NULL)
+        FROM {TaxLot._meta.db_table} l LEFT JOIN px ON px.security_id = l.security_id
+        JOIN {Security._meta.db_table} s ON s.id = l.security_id
         WHERE l.account_id = ANY(%s) GROUP BY l.account_id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, ids])
-        return {row[0]: AccountStats(*row[1:]) for row in cursor.fetchall()}
+        # A holding without a price is named, not valued at 0 in silence (the account page does the same).
+        return {row[0]: AccountStats(*row[1:4], unpriced=tuple(row[4] or ())) for row in cursor.fetchall()}
 
 
 def _latest_proposal(field_name: str, *, rebalancing: bool = False):

@@ -79,6 +79,7 @@ def account_list(request):
         value = (s.securities_value if s else 0.0) + float(account.cash)
         rows.append({"account": account, "value": value, "cash_pct": float(account.cash) / value if value else None,
                      "gain": s.unrealised_gain if s else 0.0, "loss": s.unrealised_loss if s else 0.0,
+                     "unpriced": s.unpriced if s else (),
                      "template": account.governing_template})
     advisors = []
     if not is_advisor_only(user):

@@ -166,3 +166,15 @@ def test_an_advisor_sees_only_their_accounts_year_to_date_notes(book, as_user):
     _ytd(book["theirs"][0], "123.45", "0", year=year)
     page = text(as_user("advisor").get(f"/reports/realised/?year={year}"))
     assert 'data-account="F-001"' in page and 'data-account="F-002"' not in page
+
+
+def test_the_accounts_list_and_household_page_name_an_unpriced_holding_instead_of_valuing_it_at_0(book, as_user):
+    account = book["mine"][0]
+    _unpriced(account)
+
+    listed = text(as_user("advisor").get("/accounts/", {"q": account.custodian_number}))
+    household = text(as_user("advisor").get(f"/households/{account.household_id}/"))
+
+    assert '<td class="num">$58,400<br><span class="badge warn" data-testid="unpriced"' in listed
+    assert "without ZZTEST" in listed
+    assert 'data-testid="household-unpriced">excludes ZZTEST (no price: not valued)' in household
