@@ -1,4 +1,5 @@
-"""The proposal page says when its prices are from when they are older than its run's day."""
+"""The proposal page says when its prices are from when they are older than its run's day, and what a
+tax-deferred account's estimated tax is."""
 
 from datetime import timedelta
 
@@ -19,3 +20,19 @@ def test_a_proposal_priced_with_older_closes_says_so(book, as_user, firm_a):
     page = as_user("advisor").get(f"/proposals/{proposal.pk}/").content.decode()
 
     assert f'<span data-testid="priced-on">priced with closes of {older:%b} {older.day}, {older.year}</span>' in page
+
+
+def test_an_ira_proposals_tax_is_explained_as_income_on_a_distribution_not_capital_gains(book, as_user, firm_a):
+    from rebalancing.models import Account
+
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).get()
+        Account.objects.filter(pk=proposal.account_id).update(tax_status=Account.TaxStatus.TRADITIONAL)
+        result = proposal.result
+        result["summary"]["estimated_tax"] = 16000.0
+        Proposal.objects.filter(pk=proposal.pk).update(result=result)
+
+    page = as_user("advisor").get(f"/proposals/{proposal.pk}/").content.decode()
+
+    assert "a distribution is ordinary income, not a capital gain (IRC §408(d)(1), §408A(d))" in page
+    assert "after netting with gains already realised" not in page
