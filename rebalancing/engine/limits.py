@@ -85,6 +85,17 @@ class Limits:
     replacement_purchases: dict[int, list[tuple[float, tuple[int, ...]]]] = field(default_factory=dict)
 
 
+# What forbids an instruction's purchase, in words (the parameter stays in the error's conflicts).
+_FORBIDDEN_BY = {
+    "screen": "the account's values screen",
+    "restrictions.hold": "a hold restriction",
+    "restrictions.do_not_buy": "a do-not-buy restriction",
+    "wash_sale.allow": "the wash-sale rule (a loss sale of it in the household's last 30 days)",
+    "wash_sale.equivalent_groups": "the wash-sale rule (it is substantially identical to what the instruction sells "
+                                   "at a loss)",
+}
+
+
 def _mask(book: Book, symbols) -> np.ndarray:
     m = np.zeros(book.n, dtype=bool)
     for s in symbols:
@@ -247,7 +258,7 @@ def build_limits(
             conflict = "wash_sale.equivalent_groups"
         if conflict:
             raise InfeasibleParameters(
-                f"instruction buys {ins.buy}, which {conflict} forbids", ["instructions", conflict]
+                f"instruction buys {ins.buy}, which {_FORBIDDEN_BY[conflict]} forbids", ["instructions", conflict]
             )
         cost = p.trading.trading_cost_bps / 1e4
         b_ub[j] = UNBOUNDED_BUY

@@ -13,6 +13,7 @@ from rebalancing.engine import (
     InvalidRequest,
     Parameters,
     Restrictions,
+    ScreenParams,
     TradingParams,
     TransitionParams,
     WashSaleParams,
@@ -242,3 +243,16 @@ def test_an_instruction_selling_what_another_buys_is_refused_naming_both(second)
     said = '"sell BD, buy EQ"' if second.buy else '"sell BD"'
     assert str(error.value) == f'two instructions contradict each other: {said} sells BD and "sell EQ, buy BD" buys it'
     assert tuple(error.value.conflicts) == ("instructions",)
+
+
+@pytest.mark.parametrize(("params", "words", "conflict"), [
+    ({"screen": ScreenParams(excluded_symbols=("EQ2",))}, "the account's values screen", "screen"),
+    ({"restrictions": Restrictions(do_not_buy=("EQ2",))}, "a do-not-buy restriction", "restrictions.do_not_buy"),
+])
+def test_an_instruction_buying_a_forbidden_security_is_refused_in_words_naming_what_forbids_it(params, words, conflict):
+    lots = [lot("L1", "EQ", 60, 3_000), lot("L2", "BD", 40, 4_000)]
+    req = request(lots, funds(EQ=100, EQ2=100, BD=100), model(EQ=0.6, BD=0.4))
+    with pytest.raises(InfeasibleParameters) as error:
+        rebalance(with_params(req, instructions=(Instruction("sell_buy", sell="EQ", buy="EQ2"),), **params))
+    assert str(error.value) == f"instruction buys EQ2, which {words} forbids"
+    assert conflict in error.value.conflicts
