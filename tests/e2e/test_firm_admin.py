@@ -62,13 +62,20 @@ def test_a_firm_admin_invites_a_user_who_chooses_a_password_and_signs_in(e2e_fir
     page = signed_in("admin")
     main_nav(page).get_by_role("link", name="People & policy").click()
     page.get_by_label("E-mail address").fill("dana@e2e.example")
-    page.get_by_label("First name").fill("Dana")
-    page.get_by_label("Last name").fill("Analyst")
+    page.get_by_label("First name", exact=True).fill("Dana")
+    page.get_by_label("Last name", exact=True).fill("Analyst")
     page.get_by_role("checkbox", name=re.compile("^Compliance —")).check()
     shot(page, "firm-admin-invite-user", full_page=False)
     page.get_by_role("button", name="Send the invitation").click()
     expect(page.locator(".messages")).to_contain_text("Invited dana@e2e.example")
     expect(page.locator("table.data")).to_contain_text("dana@e2e.example")
+    # A misspelt name is put right from the same page
+    row = page.locator("tr", has_text="dana@e2e.example")
+    row.get_by_text("Change name…").click()
+    row.get_by_label("Last name of dana@e2e.example").fill("Analyst-Reyes")
+    row.get_by_role("button", name="Save the name of dana@e2e.example").click()
+    expect(page.locator(".messages")).to_contain_text("Name of dana@e2e.example saved.")
+    expect(page.locator("table.data")).to_contain_text("Dana Analyst-Reyes")
     with in_firm():
         dana = get_user_model().objects.get(username="dana@e2e.example")
         assert list(dana.groups.values_list("name", flat=True)) == ["compliance"]
