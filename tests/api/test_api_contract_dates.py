@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 NOT_FULL_DATES = ["20261120", "2026-W47-5", "2026W475", "2026-1-5", "2026-11- 5"]
 
 
-def _refused(answer, field: str) -> None:
+def assert_refused(answer, field: str) -> None:
     body = error_of(answer)
     assert answer.status_code == 400, answer.content
     assert body["code"] == "invalid"
@@ -25,10 +25,10 @@ def _refused(answer, field: str) -> None:
 def test_a_query_date_not_written_yyyy_mm_dd_is_refused_naming_it(firm_a, people, book, client_for, day):
     client = client_for(firm_a, people["pm"])
 
-    _refused(client.get(f"{API}/reports/transition/", {"as_of": day}), "as_of")
-    _refused(client.get(f"{API}/reports/realised-gains/", {"start": day, "end": "2026-11-20"}), "start")
-    _refused(client.get(f"{API}/reports/rmds/", {"as_of": day}), "as_of")
-    _refused(client.get(f"{API}/accounts/{book['own'].pk}/rmd/", {"as_of": day}), "as_of")
+    assert_refused(client.get(f"{API}/reports/transition/", {"as_of": day}), "as_of")
+    assert_refused(client.get(f"{API}/reports/realised-gains/", {"start": day, "end": "2026-11-20"}), "start")
+    assert_refused(client.get(f"{API}/reports/rmds/", {"as_of": day}), "as_of")
+    assert_refused(client.get(f"{API}/accounts/{book['own'].pk}/rmd/", {"as_of": day}), "as_of")
 
 
 @pytest.mark.parametrize("day", NOT_FULL_DATES)
@@ -40,12 +40,12 @@ def test_a_body_date_not_written_yyyy_mm_dd_is_refused_naming_it_and_starts_noth
     with tenant_context(firm_a):
         before = RebalanceRun.objects.count(), Backtest.objects.count()
 
-    _refused(client.post(f"{API}/runs/", {"scope": {"firm": True}, "as_of": day}, content_type="application/json"),
+    assert_refused(client.post(f"{API}/runs/", {"scope": {"firm": True}, "as_of": day}, content_type="application/json"),
              "as_of")
-    _refused(client.post(f"{API}/backtests/", {"start": day}, content_type="application/json"), "start")
-    _refused(client.post(f"{API}/imports/", {"kind": "prices", "as_of": day, "rows": [
+    assert_refused(client.post(f"{API}/backtests/", {"start": day}, content_type="application/json"), "start")
+    assert_refused(client.post(f"{API}/imports/", {"kind": "prices", "as_of": day, "rows": [
         {"symbol": "VTI", "date": "2026-11-19", "close": "101.5"}]}, content_type="application/json"), "as_of")
-    _refused(client.post(f"{API}/executions/", {"as_of": day, "executions": [{"external_id": "X-1"}]},
+    assert_refused(client.post(f"{API}/executions/", {"as_of": day, "executions": [{"external_id": "X-1"}]},
                          content_type="application/json"), "as_of")
     with tenant_context(firm_a):
         assert (RebalanceRun.objects.count(), Backtest.objects.count()) == before
@@ -60,7 +60,7 @@ def test_a_benchmark_weights_date_not_written_yyyy_mm_dd_is_refused_naming_it(fi
         benchmark = Benchmark.objects.create(code="TOT", name="Total market")
     client = client_for(firm_a, people["pm"])
 
-    _refused(client.get(f"{API}/benchmarks/{benchmark.pk}/weights/", {"date": day}), "date")
+    assert_refused(client.get(f"{API}/benchmarks/{benchmark.pk}/weights/", {"date": day}), "date")
     assert client.get(f"{API}/benchmarks/{benchmark.pk}/weights/", {"date": "2026-11-20", "page": "1"}).status_code == 200
 
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import expect
 
-from rebalancing.models import Account, CashFlow, RebalanceRun
+from rebalancing.models import Account
 from rebalancing.services.cash_flows import cash_flow_enter
-from tests.rebalancing.household_book import make_unit_household
+from tests.rebalancing.household_book import household_remove, make_unit_household
 
 from .conftest import PEOPLE, orm_beside_playwright, sign_in
 
@@ -30,10 +30,7 @@ def narrow_household(e2e_firm, django_db_blocker):
         cash_flow_enter(user=advisor, household=made["household"], kind="withdrawal", amount=Decimal("20000"))
     yield made
     with django_db_blocker.unblock(), orm_beside_playwright(), schema_context(schema):
-        CashFlow.objects.filter(household=made["household"]).delete()
-        RebalanceRun.objects.filter(household_proposals__household=made["household"]).delete()
-        Account.objects.filter(household=made["household"]).delete()
-        made["household"].delete()
+        household_remove(made)
 
 
 @pytest.mark.parametrize("width", [768, 390])

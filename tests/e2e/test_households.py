@@ -9,11 +9,11 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import expect
 
-from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Proposal, RebalanceRun
+from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Proposal
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from tests.rebalancing.book import AS_OF
-from tests.rebalancing.household_book import make_unit_household
+from tests.rebalancing.household_book import household_remove, make_unit_household
 
 from .conftest import orm_beside_playwright
 
@@ -30,10 +30,7 @@ def lees(e2e_firm, django_db_blocker):
             run_process_chunk(run_id=run.pk, account_ids=chunk)
     yield made
     with django_db_blocker.unblock(), orm_beside_playwright(), schema_context(schema):
-        CashFlow.objects.filter(household=made["household"]).delete()
-        RebalanceRun.objects.filter(household_proposals__household=made["household"]).delete()
-        Account.objects.filter(household=made["household"]).delete()
-        made["household"].delete()
+        household_remove(made)
 
 
 def _statuses(household_pk):

@@ -4,7 +4,7 @@ to one 60/30/10 model (for the services, API, CSV and page tests)."""
 from datetime import date
 from decimal import Decimal
 
-from rebalancing.models import Account, Household
+from rebalancing.models import Account, CashFlow, Household, RebalanceRun
 from rebalancing.services.people import advisor_assign
 
 from .book import make_account, make_model, make_securities, make_template
@@ -31,3 +31,13 @@ def make_unit_household(*, advisor=None, external_id: str = "HH-LEE", prefix: st
         a.refresh_from_db()
     return {"household": household, "model": model, "template": template, "joint": joint, "ira": ira, "roth": roth,
             "value": Decimal(400 * 100 + 100 * 80 + 2000 + 30000 + 12000)}
+
+
+def household_remove(made: dict) -> None:
+    """Remove what ``make_unit_household`` made and what was done to it (cash flows, runs, accounts):
+    the browser tests share one firm for a module."""
+    household = made["household"]
+    CashFlow.objects.filter(household=household).delete()
+    RebalanceRun.objects.filter(household_proposals__household=household).delete()
+    Account.objects.filter(household=household).delete()
+    household.delete()
