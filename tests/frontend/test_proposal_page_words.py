@@ -1,5 +1,5 @@
-"""The proposal page says when its prices are from when they are older than its run's day, and what a
-tax-deferred account's estimated tax is."""
+"""What the proposal page says about its own figures: when its prices are from (older than its run's
+day), what a tax-deferred account's estimated tax is, why a withdrawal's proposal has no trades."""
 
 from datetime import timedelta
 
@@ -36,3 +36,19 @@ def test_an_ira_proposals_tax_is_explained_as_income_on_a_distribution_not_capit
 
     assert "a distribution is ordinary income, not a capital gain (IRC §408(d)(1), §408A(d))" in page
     assert "after netting with gains already realised" not in page
+
+
+def test_a_withdrawals_proposal_without_trades_says_why_not_within_bands(book, as_user, firm_a):
+    from rebalancing.models import RebalanceRun
+
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).get()
+        RebalanceRun.objects.filter(pk=proposal.run_id).update(kind=RebalanceRun.Kind.CASH_FLOW)
+        result = proposal.result
+        result["trades"] = []
+        Proposal.objects.filter(pk=proposal.pk).update(result=result)
+
+    page = as_user("advisor").get(f"/proposals/{proposal.pk}/").content.decode()
+
+    assert "paid from its cash (or it pays no part); nothing needs selling" in page
+    assert "the account is within its bands" not in page
