@@ -295,7 +295,7 @@ def test_the_reports_scope_offers_the_households_and_names_an_unknown_one(ledger
 
     page = text(as_user("admin").get(url))
     for n in range(4):  # every household the admin sees, by name
-        assert f'<option value="HH-F-{n:03d}" >F-{n:03d} household</option>' in page
+        assert f'<option value="HH-F-{n:03d}" >F-{n:03d} household (HH-F-{n:03d})</option>' in page  # (ID: names repeat)
     assert "Among those you can see" not in page
 
     unknown = text(as_user("advisor").get(f"{url}&household=HH-F-002&account=NOPE-1".replace("/&", "/?")))
