@@ -15,6 +15,7 @@ input a clear 400 (or 413) instead of a server error.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "first_nul", "json_depth", "json_loads_bounded", "numeral_problem"]
@@ -71,3 +72,13 @@ def numeral_problem(text: str) -> str:
             kind = "a digit" if char.isdigit() or char.isnumeric() else "a character"
             return f"“{char}” (U+{ord(char):04X}) is {kind} outside 0-9; write numbers with the digits 0-9"
     return ""
+
+
+# A date is RFC 3339's full-date, as the API schema's "format: date" says: Python's
+# date.fromisoformat also takes 20261120 and 2026-W47-5, and strptime "%Y-%m-%d" reads 2026-1-5.
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def full_date_problem(text: str) -> str:
+    """Why ``text`` is not a date written YYYY-MM-DD ("" when it is)."""
+    return "" if _FULL_DATE.fullmatch(text) else "is not a date written YYYY-MM-DD (e.g. 2026-11-20)."

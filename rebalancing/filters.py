@@ -8,7 +8,7 @@ from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 
-from config.input_limits import numeral_problem
+from config.input_limits import full_date_problem, numeral_problem
 from rebalancing.access import households_advised_by
 from rebalancing.imports.cells import CellProblem, parse_boolean
 from rebalancing.models import Account, Alert, Order, Price, Proposal, RebalanceRun, Security
@@ -72,6 +72,11 @@ class FirmFilterSet(filters.FilterSet):
         refused = {name: [f"is not a number: {problem}."] for name, f in self.filters.items()
                    if name in self.data and issubclass(f.field_class, _NUMERIC_FIELDS)
                    and (problem := next(filter(None, map(numeral_problem, self.data.getlist(name))), ""))}
+        # A date filter reads YYYY-MM-DD only, as the API's other dates (config.input_limits).
+        refused.update({name: [problem] for name, f in self.filters.items()
+                        if name in self.data and issubclass(f.field_class, forms.DateField)
+                        and (problem := next(filter(None, map(full_date_problem, self.data.getlist(name))), ""))
+                        and name not in refused})
         if refused:
             raise ValidationError(refused)
         return super().is_valid()

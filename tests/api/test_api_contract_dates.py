@@ -64,6 +64,17 @@ def test_a_benchmark_weights_date_not_written_yyyy_mm_dd_is_refused_naming_it(fi
     assert client.get(f"{API}/benchmarks/{benchmark.pk}/weights/", {"date": "2026-11-20", "page": "1"}).status_code == 200
 
 
+@pytest.mark.parametrize("day", NOT_FULL_DATES)
+def test_a_list_filters_date_not_written_yyyy_mm_dd_is_refused_naming_it(firm_a, people, book, client_for, day):
+    client = client_for(firm_a, people["pm"])
+
+    for name in ("date", "date_from", "date_to"):
+        answer = client.get(f"{API}/prices/", {name: day})
+        assert answer.status_code == 400, answer.content
+        assert error_of(answer)["detail"]["fields"][name] == ["is not a date written YYYY-MM-DD (e.g. 2026-11-20)."]
+    assert client.get(f"{API}/prices/", {"date_from": "2026-11-01", "date_to": "2026-11-20"}).status_code == 200
+
+
 def test_a_date_written_yyyy_mm_dd_is_read(firm_a, people, book, client_for):
     answer = client_for(firm_a, people["pm"]).get(f"{API}/reports/realised-gains/",
                                                   {"start": "2026-01-01", "end": "2026-11-20"})

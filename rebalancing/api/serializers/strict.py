@@ -7,12 +7,11 @@ the old limits. The CSV files refuse an unknown column for the same reason (docs
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from config.input_limits import numeral_problem
+from config.input_limits import full_date_problem, numeral_problem
 
 __all__ = ["UnknownFieldsRefused", "UnknownParametersRefused"]
 
@@ -23,10 +22,6 @@ _NUMERIC = (serializers.IntegerField, serializers.FloatField, serializers.Decima
             serializers.DateTimeField, serializers.PrimaryKeyRelatedField)
 
 
-# A date is RFC 3339's full-date, as the schema's "format: date" says. REST_FRAMEWORK's
-# DATE_INPUT_FORMATS ("%Y-%m-%d") already refuses 20261120 and 2026-W47-5, which Python's
-# date.fromisoformat takes; strptime still reads "2026-1-5" and "2026-01- 5".
-_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _text_refused(field, value) -> str:
@@ -37,8 +32,8 @@ def _text_refused(field, value) -> str:
     if isinstance(field, _NUMERIC) and isinstance(value, str):
         if problem := numeral_problem(value):
             return f"is not a number: {problem}."
-        if isinstance(field, serializers.DateField) and not _FULL_DATE.fullmatch(value):
-            return "is not a date written YYYY-MM-DD (e.g. 2026-11-20)."
+        if isinstance(field, serializers.DateField) and (problem := full_date_problem(value)):
+            return problem
     return ""
 
 
