@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 import psycopg
 from django.db import connection
-from django.db.models import Case, F, FloatField, Q, When
+from django.db.models import Case, F, FloatField, Q, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from psycopg.pq import Format
@@ -251,9 +251,11 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     trade_rows = (
         TradeRecord.objects.filter(any_of("account__household_id", households), trade_date__gte=window,
                                    trade_date__lte=as_of, cancelled=False)
-        # A sale is a loss sale for the wash-sale rules if any of its lots lost, whatever its net.
+        # A sale is a loss sale for the wash-sale rules if any of its lots lost, whatever its net; one
+        # inside an IRA or Roth realises nothing for tax (no loss to wash), as the ledger's replay reads it.
         .annotate(hh=F("account__household_id"), q=Cast("quantity", FloatField()),
-                  gain=Case(When(realised_loss__lt=0, then=F("realised_loss")), default=F("realised_gain")))
+                  gain=Case(When(account__taxable=False, side="sell", then=Value(Decimal(0))),
+                            When(realised_loss__lt=0, then=F("realised_loss")), default=F("realised_gain")))
         .values_list("hh", "account__custodian_number", "security_id", "side", "q", "trade_date", "gain")
         .order_by()
     )

@@ -45,9 +45,10 @@ class Planned:
 
 
 def trades_planned_by(trades: Iterable[dict], *, account_number: str, as_of: date,
-                      fraction: float = 1.0) -> list[engine.HouseholdTrade]:
+                      fraction: float = 1.0, taxable: bool = True) -> list[engine.HouseholdTrade]:
     """A proposal's trades (the result's JSON form) as household trades: sales lot by lot with
-    their gains, purchases whole. ``fraction``: the part still to be executed."""
+    their gains, purchases whole. ``fraction``: the part still to be executed. Not ``taxable`` (an
+    IRA or Roth): its sales realise nothing for tax, so none is a loss sale."""
     out = []
     for t in trades:
         if t.get("side") == "buy":
@@ -56,7 +57,7 @@ def trades_planned_by(trades: Iterable[dict], *, account_number: str, as_of: dat
             continue
         lots = t.get("lots") or []
         for lot in lots or [{"quantity": t["quantity"], "gain": t.get("realised_gain")}]:
-            gain = lot.get("gain")
+            gain = lot.get("gain") if taxable else 0.0
             out.append(engine.HouseholdTrade(
                 date=as_of, symbol=t["symbol"], side="sell", quantity=float(lot["quantity"]) * fraction,
                 realised_gain=None if gain is None else float(gain) * fraction, account_id=account_number,
@@ -79,9 +80,11 @@ def household_plans_load(household_ids: Iterable[int], *, as_of: date) -> dict[i
         members[household_id].append(account_id)
     with_siblings = [a for accounts in members.values() if len(accounts) > 1 for a in accounts]
     for p in (Proposal.objects.filter(any_of("account_id", with_siblings), status__in=_OPEN_PROPOSALS).order_by()
-              .values_list("account_id", "account__household_id", "account__custodian_number", "result")):
-        account_id, household_id, number, result = p
-        for trade in trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=as_of):
+              .values_list("account_id", "account__household_id", "account__custodian_number", "result",
+                           "account__taxable")):
+        account_id, household_id, number, result, taxable = p
+        for trade in trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=as_of,
+                                       taxable=taxable):
             plans[household_id].append(Planned(account_id, PROPOSAL, trade))
     orders = (Order.objects.filter(any_of("account__household_id", household_ids), status__in=_OPEN_ORDERS)
               .select_related("account", "security", "proposal").order_by("pk"))
@@ -92,7 +95,7 @@ def household_plans_load(household_ids: Iterable[int], *, as_of: date) -> dict[i
             {"symbol": order.security.symbol, "side": order.side, "quantity": float(order.quantity), "lots": [
                 {"quantity": float(lot["quantity"]), "gain": None} for lot in order.lots]}]
         for trade in trades_planned_by(trades, account_number=order.account.custodian_number, as_of=as_of,
-                                       fraction=fraction):
+                                       fraction=fraction, taxable=order.account.taxable):
             plans[order.account.household_id].append(Planned(order.account_id, ORDER, trade))
     return plans
 

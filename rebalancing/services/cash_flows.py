@@ -354,8 +354,9 @@ def _standing_trades(flow: CashFlow, *, as_one: bool) -> list[engine.HouseholdTr
     if as_one:
         standing = standing.filter(run__kind=RebalanceRun.Kind.CASH_FLOW)
     out = []
-    for number, result in standing.values_list("account__custodian_number", "result"):
-        out.extend(trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=flow.as_of))
+    for number, result, taxable in standing.values_list("account__custodian_number", "result", "account__taxable"):
+        out.extend(trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=flow.as_of,
+                                     taxable=taxable))
     return out
 
 

@@ -346,7 +346,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         proposal = proposal_build(run, inputs, result, fingerprint)
         if unsolved[inputs.household_id]:  # only the household's accounts still to solve look at it
             siblings[inputs.account_id] = trades_planned_by(proposal.result["trades"], account_number=result.account_id,
-                                                            as_of=run.as_of)
+                                                            as_of=run.as_of, taxable=request.account.taxable)
             realised[inputs.household_id] = engine.realised_add(realised[inputs.household_id], request.account,
                                                                 result.summary)
         proposals.append(proposal)

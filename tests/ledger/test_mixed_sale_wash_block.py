@@ -63,3 +63,30 @@ def test_the_migration_fills_in_the_losses_of_sales_booked_before_it(sold_both):
     migration.losses_from_realised_lots(apps, None)
 
     assert dict(TradeRecord.objects.values_list("external_id", "realised_loss")) == {"S-MIX": -1000, "IMPORTED": None}
+
+
+def test_a_loss_sale_inside_an_ira_blocks_no_purchase(book, pm):
+    # An IRA's sale realises nothing for tax (IRC §408(e)(1)): there is no loss for a purchase to wash,
+    # as the ledger's replay reads it - the taxable account may buy VTI back the next day.
+    from rebalancing.models import Account
+    from rebalancing.planned_trades import trades_planned_by
+
+    from ..rebalancing.book import make_account
+
+    ira = make_account("A-1-IRA", model=book["model"], household=book["account"].household,
+                       holdings=[("VTI", 40, 6_000, date(2026, 6, 1))])
+    Account.objects.filter(pk=ira.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+    [order] = release(ira, [sell("VTI", 40, 100.0, [("A-1-IRA-L1", 40)])], pm=pm, as_of=SOLD)
+    executions_import(source=execution_csv(fill("S-IRA", order, 40, "100", SOLD)), actor="custodian feed",
+                      as_of=AS_OF)
+    assert TradeRecord.objects.get(external_id="S-IRA").realised_loss == -2000  # recorded as sold
+
+    [inputs] = rebalance_inputs_load([book["account"].pk], as_of=AS_OF)
+
+    [sale] = [t for t in inputs.request.account.household_trades if t.side == "sell"]
+    assert (sale.account_id, sale.realised_gain) == ("A-1-IRA", 0.0)
+    # ...and an IRA's open proposal selling at a loss is no loss sale either
+    planned = trades_planned_by([{"symbol": "VTI", "side": "sell", "quantity": 10,
+                                  "lots": [{"quantity": 10, "gain": -500.0}]}],
+                                account_number="A-1-IRA", as_of=AS_OF, taxable=False)
+    assert [t.realised_gain for t in planned] == [0.0]
