@@ -28,6 +28,7 @@ from rebalancing.services.proposals import (
     proposals_approve_bulk,
     proposals_release_bulk,
     proposals_release_ready,
+    released_with,
 )
 from rebalancing.services.release_batches import release_batch_start
 from rebalancing.services.revisions import (
@@ -199,7 +200,10 @@ def proposal_decide(request, pk: int):
             messages.success(request, f"Proposal #{proposal.pk} rejected.")
         elif action == "release":
             proposal_release(proposal=proposal, user=request.user, comment=comment)
-            messages.success(request, f"Proposal #{proposal.pk} released: its orders may go out.")
+            others = released_with(proposal) if proposal.household_proposal_id else []
+            messages.success(request, f"Proposal #{proposal.pk} released with its household's "
+                                      f"{', '.join(f'#{pk}' for pk in others)}: their orders may go out." if others
+                             else f"Proposal #{proposal.pk} released: its orders may go out.")
         else:
             messages.error(request, "Choose approve, reject or release.")
     except DomainError as exc:

@@ -62,6 +62,7 @@ __all__ = [
     "household_legs_words",
     "proposals_insert_submitted",
     "proposals_release_ready",
+    "released_with",
     "proposals_submit_new",
     "proposals_release_bulk",
     "proposals_supersede",
@@ -386,14 +387,18 @@ def household_legs_words(legs: list[Proposal]) -> str:
     return ", ".join(f"#{p.pk} {p.account.custodian_number} ({p.get_status_display().lower()})" for p in legs)
 
 
-def _household_check(proposal: Proposal) -> None:
-    """Refuse to release a leg of a household proposal while another leg is not approved (locking
-    them: one approved back to pending meanwhile - restated tax - is seen)."""
-    if proposal.status != S.APPROVED or not proposal.household_proposal_id:
-        return
-    behind = list(Proposal.objects.select_for_update(of=("self",)).select_related("account")
-                  .filter(household_proposal_id=proposal.household_proposal_id).exclude(status__in=_LEG_READY)
-                  .order_by("account__custodian_number"))
+def _release_together(proposal: Proposal) -> list[Proposal]:
+    """``proposal`` locked, with - for a leg of a household proposal - its other approved legs, locked
+    in id order (two releases of two legs at once take the locks alike). A leg is refused while
+    another is not approved (one approved back to pending meanwhile - restated tax - is seen)."""
+    if not proposal.household_proposal_id:
+        return [_locked(proposal)]
+    legs = list(Proposal.objects.select_for_update(of=("self",)).select_related("account__household", "run")
+                .filter(household_proposal_id=proposal.household_proposal_id).order_by("pk"))
+    this = next(leg for leg in legs if leg.pk == proposal.pk)
+    if this.status != S.APPROVED:
+        return [this]  # not releasable: ``_move`` says why
+    behind = sorted((leg for leg in legs if leg.status not in _LEG_READY), key=lambda leg: leg.account.custodian_number)
     if behind:
         raise HouseholdLegsWaiting(
             f"Proposal #{proposal.pk} was solved with its household's other accounts as one and is released with "
@@ -401,34 +406,43 @@ def _household_check(proposal: Proposal) -> None:
             detail={"household_proposal": proposal.household_proposal_id,
                     "waiting_for": [{"proposal": p.pk, "account": p.account.custodian_number, "status": p.status}
                                     for p in behind]})
+    return [this] + [leg for leg in legs if leg.pk != this.pk and leg.status == S.APPROVED]
 
 
 def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
     """Approved -> released, with its orders (rebalancing.ledger.orders) in the same transaction.
     A proposal priced too long ago expires instead (the expiry is kept; the caller is told with a
-    Conflict); a leg of a household proposal is refused while another leg is not approved."""
+    Conflict). A leg of a household proposal is refused while another leg is not approved, and goes
+    out with the others - released, or expired when any of them is too old - in one transaction:
+    the household was solved as one (what one account sells, another buys). Returns ``proposal``."""
     if not user_can(user, Capability.RELEASE):
         raise PermissionDenied("Only a portfolio manager releases approved trades.")
     firm_active_check("No trade is released")
     policy = ApprovalPolicy.current()
     today = today or timezone.localdate()
     with transaction.atomic():
-        proposal = _locked(proposal)
+        legs = _release_together(proposal)
         # As old as its oldest price, not its run's day: a run on stale prices is not fresh advice.
-        priced = proposal.priced_on or proposal.run.as_of
-        stale = proposal.status == S.APPROVED and (today - priced).days > policy.max_price_age_days
+        priced = min(leg.priced_on or leg.run.as_of for leg in legs)
+        stale = legs[0].status == S.APPROVED and (today - priced).days > policy.max_price_age_days
         if not stale:
-            _household_check(proposal)
-            released = _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
-            orders = orders_create(proposal=released, actor=user, today=today)
-            webhook_events.orders_released(released.pk, by=_who(user, "proposal.release"))
-            if not orders:  # nothing to fill (a withdrawal taking cash only): done, or it would wait for ever
-                return _executed(released, actor=user, comment="released with no order to fill")
-            return released
-        _move(proposal, S.EXPIRED, actor=user, action="proposal.expire",
-              comment=f"priced on {priced}, more than {policy.max_price_age_days} days ago")
-    raise Conflict(f"The proposal was priced on {priced} and has expired; import prices and rebalance again.",
-                   code="proposal_expired")
+            released = [_release_one(leg, user=user, comment=comment, today=today) for leg in legs]
+            return released[0]
+        for leg in legs:
+            _move(leg, S.EXPIRED, actor=user, action="proposal.expire",
+                  comment=f"priced on {priced}, more than {policy.max_price_age_days} days ago")
+    together = f" with its household's other accounts ({len(legs) - 1} more)" if len(legs) > 1 else ""
+    raise Conflict(f"The proposal was priced on {priced} and has expired{together}; import prices and rebalance "
+                   "again.", code="proposal_expired")
+
+
+def _release_one(proposal: Proposal, *, user, comment: str, today: date) -> Proposal:
+    released = _move(proposal, S.RELEASED, actor=user, action="proposal.release", comment=comment)
+    orders = orders_create(proposal=released, actor=user, today=today)
+    webhook_events.orders_released(released.pk, by=_who(user, "proposal.release"))
+    if not orders:  # nothing to fill (a withdrawal taking cash only): done, or it would wait for ever
+        return _executed(released, actor=user, comment="released with no order to fill")
+    return released
 
 
 def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
@@ -440,19 +454,32 @@ def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
     firm_active_check("No trade is released")  # once, not one query and one same refusal per proposal
     found = {p.pk: p for p in proposals_visible_to(user).filter(pk__in=proposal_ids).select_related("account")}
     outcomes = []
+    with_household: dict[int, int] = {}  # legs released with an earlier leg of this list: by whose id
     for pk in proposal_ids:
         proposal = found.get(pk)
         if proposal is None:
             outcomes.append(BulkOutcome(pk, f"#{pk}", False, "not found, or not yours to see"))
             continue
         label = f"#{pk} {proposal.account.custodian_number}"
+        if pk in with_household:
+            outcomes.append(BulkOutcome(pk, label, True, f"released with its household's #{with_household[pk]}"))
+            continue
         try:
             proposal_release(proposal=proposal, user=user, comment=comment, today=today)
         except DomainError as exc:
             outcomes.append(BulkOutcome(pk, label, False, exc.message))
             continue
         outcomes.append(BulkOutcome(pk, label, True, "released: its orders may go out"))
+        if proposal.household_proposal_id:
+            with_household.update(dict.fromkeys(released_with(proposal), pk))
     return outcomes
+
+
+def released_with(proposal: Proposal) -> list[int]:
+    """The other legs of ``proposal``'s household proposal released or executed (by its release)."""
+    return list(Proposal.objects.filter(household_proposal_id=proposal.household_proposal_id,
+                                        status__in=(S.RELEASED, S.EXECUTED)).exclude(pk=proposal.pk)
+                .order_by("pk").values_list("pk", flat=True))
 
 
 @transaction.atomic

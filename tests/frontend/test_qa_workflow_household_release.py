@@ -2,6 +2,7 @@
 approved while the others wait is listed as waiting for them (naming which), is not counted in
 "Release all", and a release of it alone is refused saying which legs are still pending."""
 
+import html
 import re
 
 import pytest
@@ -48,3 +49,21 @@ def test_the_release_page_lists_a_waiting_leg_and_counts_only_what_may_go(firm_a
     assert [w["account"] for w in api.json()["detail"]["waiting_for"]] == ["LEE-IRA", "LEE-ROTH"]
     with tenant_context(firm_a):
         assert Proposal.objects.get(pk=joint).status == S.APPROVED
+
+
+def test_the_proposal_page_releases_the_households_legs_in_one_step_and_says_so(firm_a, as_user, people):
+    with tenant_context(firm_a):
+        policy(max_price_age_days=3650)
+        _, legs = household_legs({"joint": S.APPROVED, "ira": S.APPROVED, "roth": S.APPROVED})
+    pm = as_user("pm")
+    joint, ira, roth = legs["joint"].pk, legs["ira"].pk, legs["roth"].pk
+
+    detail = text(pm.get(f"/proposals/{ira}/"))
+    assert "Release the household's trades</button>" in detail
+    assert "their approved proposals are released with this one, in one step" in detail
+
+    done = html.unescape(text(pm.post(f"/proposals/{ira}/decide/", {"action": "release"}, follow=True)))
+    assert f"Proposal #{ira} released with its household's #{joint}, #{roth}: their orders may go out." in done
+    with tenant_context(firm_a):
+        assert set(Proposal.objects.filter(pk__in=[joint, ira, roth]).values_list("status", flat=True)) <= {
+            S.RELEASED, S.EXECUTED}

@@ -2,7 +2,7 @@
 proposal) approved by the policy waits for the other legs' approvals before any of them is released,
 whether released alone, in a release of every approved proposal, or through the API."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -16,6 +16,8 @@ from rebalancing.services.proposals import (
     proposals_release_ready,
 )
 from rebalancing.services.release_batches import release_batch_execute, release_batch_start
+from tenants.audit.models import AuditEvent
+from tenants.errors import Conflict, ValidationFailed
 from tests.rebalancing.household_book import make_unit_household
 from tests.rebalancing.workflow import policy
 
@@ -84,3 +86,64 @@ def test_a_rejected_or_superseded_leg_keeps_the_others_from_going_out_alone(firm
 
         with pytest.raises(HouseholdLegsWaiting, match=r"LEE-IRA \(superseded\)"):
             proposal_release(proposal=legs["roth"], user=pm)
+
+
+def test_releasing_one_leg_releases_the_households_other_approved_legs_in_the_same_step(firm_a, firm_user):
+    pm = firm_user(firm_a, "pm@legs.example", "portfolio_manager")
+    with tenant_context(firm_a):
+        policy(max_price_age_days=3650)
+        _, legs = household_legs({"joint": S.APPROVED, "ira": S.APPROVED, "roth": S.APPROVED})
+
+        proposal_release(proposal=legs["ira"], user=pm)
+
+        statuses = dict(Proposal.objects.filter(household_proposal__isnull=False).values_list("pk", "status"))
+        assert set(statuses.values()) <= {S.RELEASED, S.EXECUTED} and len(statuses) == 3
+        released = AuditEvent.objects.filter(action="proposal.release", object_type="proposal")
+        assert sorted(int(e.object_id) for e in released) == sorted(p.pk for p in legs.values())
+
+
+def test_a_leg_that_cannot_go_out_keeps_every_leg_approved(firm_a, firm_user):
+    pm = firm_user(firm_a, "pm@legs.example", "portfolio_manager")
+    with tenant_context(firm_a):
+        policy(max_price_age_days=3650)
+        _, legs = household_legs({"joint": S.APPROVED, "ira": S.APPROVED, "roth": S.APPROVED})
+        Proposal.objects.filter(pk=legs["roth"].pk).update(result={"trades": [
+            {"symbol": "GONE", "side": "buy", "quantity": 3, "price": 10.0, "reasons": ["drift"]}]})
+
+        with pytest.raises(ValidationFailed, match="no longer in the master: GONE"):
+            proposal_release(proposal=legs["joint"], user=pm)
+
+        assert set(Proposal.objects.filter(household_proposal__isnull=False).values_list("status", flat=True)) == {
+            S.APPROVED}
+        assert not AuditEvent.objects.filter(action="proposal.release").exists()
+
+
+def test_one_legs_old_prices_expire_the_whole_household_proposal(firm_a, firm_user):
+    pm = firm_user(firm_a, "pm@legs.example", "portfolio_manager")
+    with tenant_context(firm_a):
+        policy(max_price_age_days=3)
+        _, legs = household_legs({"joint": S.APPROVED, "ira": S.APPROVED, "roth": S.APPROVED})
+        Proposal.objects.filter(pk=legs["roth"].pk).update(priced_on=date.today() - timedelta(days=10))
+
+        with pytest.raises(Conflict, match="has expired with its household's other accounts \\(2 more\\)") as refused:
+            proposal_release(proposal=legs["joint"], user=pm)
+
+        assert refused.value.code == "proposal_expired"
+        assert str(date.today() - timedelta(days=10)) in refused.value.message
+        assert set(Proposal.objects.filter(household_proposal__isnull=False).values_list("status", flat=True)) == {
+            S.EXPIRED}
+
+
+def test_releasing_the_legs_together_in_a_list_says_each_went_with_the_first(firm_a, firm_user):
+    pm = firm_user(firm_a, "pm@legs.example", "portfolio_manager")
+    with tenant_context(firm_a):
+        policy(max_price_age_days=3650)
+        _, legs = household_legs({"joint": S.APPROVED, "ira": S.APPROVED, "roth": S.APPROVED})
+        order = [legs["ira"].pk, legs["joint"].pk, legs["roth"].pk]
+
+        outcomes = proposals_release_bulk(proposal_ids=order, user=pm)
+
+        assert [(o.proposal_id, o.ok, o.message) for o in outcomes] == [
+            (order[0], True, "released: its orders may go out"),
+            (order[1], True, f"released with its household's #{order[0]}"),
+            (order[2], True, f"released with its household's #{order[0]}")]
