@@ -95,11 +95,13 @@ def firm_create(
     admin_email: str,
     domain: str | None = None,
     admin_password: str | None = None,
+    admin_first_name: str = "",
+    admin_last_name: str = "",
 ) -> FirmOnboarding:
     """Onboard a firm: its registry row, its host, its own schema (migrated) and its first admin.
 
-    Idempotent: the same request again changes nothing and reports created=False. Input that
-    contradicts an existing firm is refused. Everything happens in one transaction, so a refusal or
+    Idempotent: the same request again changes nothing and reports created=False (the admin's name
+    included: people change their own names later). Input that contradicts an existing firm is refused. Everything happens in one transaction, so a refusal or
     a failure half-way (PostgreSQL DDL is transactional) leaves no row, host or schema behind.
     """
     name = (name or "").strip()
@@ -128,6 +130,12 @@ def firm_create(
             f"The admin's e-mail address has at most {login_max} characters (it is also the login); "
             f"this one has {len(admin_email)}.", detail={"field": "admin_email"},
         )
+    for field, words, value in (("admin_first_name", "first name", admin_first_name),
+                                ("admin_last_name", "last name", admin_last_name)):
+        column = get_user_model()._meta.get_field(field.removeprefix("admin_")).max_length
+        if len((value or "").strip()) > column:
+            raise ValidationFailed(f"The admin's {words} has at most {column} characters; this one has "
+                                   f"{len(value.strip())}.", detail={"field": field})
     host = _validate_host(domain or f"{slug}.{settings.BASE_DOMAIN}")
     if not validate_host(host, settings.ALLOWED_HOSTS):
         # A host the deployment does not answer on: the firm, and its admin's one-time link, would be dead.
@@ -170,6 +178,8 @@ def firm_create(
                 roles=[FirmRole.FIRM_ADMIN],
                 password=admin_password,
                 is_staff=True,
+                first_name=(admin_first_name or "").strip(),
+                last_name=(admin_last_name or "").strip(),
             )
     return FirmOnboarding(firm=firm, created=True, admin_username=admin_email)
 

@@ -57,7 +57,7 @@ def provider_console(request):
                                                               "may_onboard": _may_onboard(request)})
 
 
-ONBOARD_FIELDS = ("name", "slug", "admin_email", "domain")
+ONBOARD_FIELDS = ("name", "slug", "admin_first_name", "admin_last_name", "admin_email", "domain")
 
 
 @provider_page(ProviderRole.PROVIDER_ADMIN)
@@ -70,7 +70,8 @@ def provider_firm_create(request):
     if request.method == "POST":
         try:
             result = firm_create(name=posted["name"], slug=posted["slug"], admin_email=posted["admin_email"],
-                                 domain=posted["domain"] or None)
+                                 domain=posted["domain"] or None, admin_first_name=posted["admin_first_name"],
+                                 admin_last_name=posted["admin_last_name"])
         except DomainError as exc:
             refusal = exc
         else:
@@ -137,8 +138,9 @@ def _invite_first_admin(firm: Firm, username: str) -> None:
     with schema_context(firm.schema_name):
         admin = get_user_model().objects.get(username=username)
         link = site_url(firm.primary_domain, set_password_path(admin, urlconf=settings.ROOT_URLCONF))
+    greeting = f"Dear {admin.get_full_name()},\n\n" if admin.get_full_name() else ""
     send_mail(subject=f"{firm.name} is set up on the rebalancing service",
-              message=(f"You are the first firm admin of {firm.name} ({username}).\n\n"
+              message=(f"{greeting}You are the first firm admin of {firm.name} ({username}).\n\n"
                        f"Choose your password here (the link works once):\n{link}\n"),
               from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[admin.email])
 

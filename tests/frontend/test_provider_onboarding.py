@@ -58,6 +58,8 @@ def test_a_provider_admin_onboards_a_firm_from_the_console_and_its_admin_gets_a_
     ({"domain": "bad host!"}, "not a valid host name", "domain"),
     # a host the deployment does not answer on: the firm and its admin's link would be dead
     ({"domain": "t1.evil.com"}, "This deployment does not serve &#x27;t1.evil.com&#x27;", "domain"),
+    ({"admin_first_name": "A" * 151}, "first name has at most 150 characters; this one has 151", "admin_first_name"),
+    ({"admin_last_name": "L" * 200}, "last name has at most 150 characters; this one has 200", "admin_last_name"),
 ])
 def test_a_refused_onboarding_names_the_problem_keeps_the_input_and_writes_nothing(changes, message, field):
     client = _provider_client(ProviderRole.PROVIDER_ADMIN)
@@ -93,3 +95,17 @@ def test_an_operator_neither_sees_the_link_nor_onboards():
     assert client.get("/firms/new/").status_code == 403
     assert client.post("/firms/new/", CEDAR).status_code == 403
     assert not Firm.objects.filter(slug="cedar").exists()
+
+
+def test_the_first_admins_name_is_asked_for_at_onboarding_and_greets_them():
+    client = _provider_client(ProviderRole.PROVIDER_ADMIN)
+    form = client.get("/firms/new/").content.decode()
+    assert 'name="admin_first_name"' in form and 'name="admin_last_name"' in form
+
+    client.post("/firms/new/", {**CEDAR, "admin_first_name": " Ada ", "admin_last_name": "Lovelace"})
+
+    with schema_context("firm_cedar"):
+        admin = get_user_model().objects.get(username="admin@cedar.example")
+        assert (admin.first_name, admin.last_name) == ("Ada", "Lovelace")
+    (sent,) = mail.outbox
+    assert sent.body.startswith("Dear Ada Lovelace,\n\nYou are the first firm admin of Cedar Capital")
