@@ -665,17 +665,18 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
 
 TRANSITION_COLUMNS = (
     "account_number", "name", "started", "drift_start", "drift_now", "progress", "market_value", "legacy_value",
-    "legacy_share", "tax_spent", "budget_per_year", "legacy_gain", "years_left", "path",
+    "legacy_share", "tax_spent", "budget_per_year", "realised_this_year", "legacy_gain", "years_left", "path",
 )
 
 
 def transition_csv(rows: list[TransitionRow]) -> str:
-    """One line per account; ``path`` = ``year:gain:tax:legacy value left`` separated by ``|``."""
+    """One line per account; ``path`` = ``year:gain:tax:legacy value left`` separated by ``|``;
+    ``realised_this_year`` the net gain the year has realised so far, which its budget counts."""
     return csv_text(TRANSITION_COLUMNS, (
         (r.account_number, r.name, _text(r.started), _text(r.drift_start), _text(r.drift_now), _text(r.progress),
          _text(r.market_value), _text(r.legacy_value),
          _text(float(r.legacy_value / r.market_value) if r.market_value else None), _text(r.tax_spent),
-         _text(r.budget), _text(r.legacy_gain), _text(r.years_left),
+         _text(r.budget), _text(r.realised_this_year), _text(r.legacy_gain), _text(r.years_left),
          "|".join(f"{y.year}:{plain(y.gain_realised)}:{plain(y.tax)}:{plain(y.legacy_value_left)}" for y in r.path))
         for r in rows
     ))

@@ -94,14 +94,19 @@ def test_the_transition_report_projects_the_path_under_the_yearly_budget(book):
     latest = make_proposal(account, status=Proposal.Status.EXECUTED)
     Proposal.objects.filter(pk=latest.pk).update(drift_before=0.5, drift_after=0.2)
 
+    Account.objects.filter(pk=account.pk).update(realised_ytd_year=AS_OF.year, realised_short_term_ytd=D("700"),
+                                                 realised_long_term_ytd=D("300"))  # the accounts file said so
+
     [row] = transition(accounts=Account.objects.all(), as_of=AS_OF)  # A-1 has no transition
 
     assert (row.account_number, row.drift_start, row.drift_now, round(row.progress, 6)) == ("L-1", 0.5, 0.2, 0.6)
     assert (row.market_value, row.legacy_value, row.legacy_gain, row.tax_spent) == (
         D("17000.00"), D("15000.00"), D("5000.00"), D(0))
-    # 5,000 of net gain at 3,000 a year, taxed at 20%: 3,000 (600) this year, 2,000 (400) next.
-    assert (row.budget, row.years_left) == (D(3000), 2)
-    assert transition_csv([row]).splitlines()[1].endswith(",3000,5000,2,2026:3000:600:6000|2027:2000:400:0")
+    # 5,000 of net gain at 3,000 a year, 1,000 of this year's used already, taxed at 20%: 2,000 (400)
+    # this year, 3,000 (600) next.
+    assert (row.budget, row.years_left, row.realised_this_year) == (D(3000), 2, D(1000))
+    assert transition_csv([row]).splitlines()[1].endswith(",3000,1000,5000,2,2026:2000:400:9000|2027:3000:600:0")
+    assert "budget_per_year,realised_this_year,legacy_gain" in transition_csv([row]).splitlines()[0]
 
 
 def test_a_loss_replaced_in_the_households_ira_is_reported_lost_for_good(book, pm):
