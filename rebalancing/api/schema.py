@@ -137,6 +137,7 @@ def postprocess(result, generator, request, public):
                 operation.setdefault("responses", {})["4XX"] = error
                 if method in ("get", "head"):
                     operation.pop("requestBody", None)
+                    _conditional(operation)
                 body = operation.get("requestBody")
                 if body and len(body.get("content", {})) > 1:
                     # A body offered as JSON or as a file upload (imports, executions) is left
@@ -146,3 +147,23 @@ def postprocess(result, generator, request, public):
                     # 400 naming the missing field.
                     body.pop("required", None)
     return result
+
+
+NOT_MODIFIED = {"description": "Not Modified: the `If-None-Match` tag still matches the answer; no body "
+                               "(docs/api.md, Polling)"}
+ETAG = {"description": "A hash of the body; sent back as `If-None-Match`, it answers 304 while the body is "
+                       "unchanged", "schema": {"type": "string"}}
+
+
+def _conditional(operation: dict) -> None:
+    """A successful GET answers an ``ETag`` and, asked with a matching ``If-None-Match``, 304
+    (``ConditionalGetMiddleware`` on every firm API view)."""
+    responses = operation.setdefault("responses", {})
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {})["ETag"] = ETAG
+    responses["304"] = NOT_MODIFIED
+    parameters = operation.setdefault("parameters", [])
+    if not any(p.get("name") == "If-None-Match" for p in parameters):
+        parameters.append({"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+                           "description": "The `ETag` of an earlier answer: 304 with no body while it still matches"})

@@ -89,3 +89,13 @@ def test_the_31_document_uses_no_30_keyword():
     assert document["openapi"].startswith("3.1")
     assert "nullable:" not in PUBLISHED.read_text()
     assert document["components"]["schemas"]["PaginatedAccountList"]["properties"]["next"]["type"] == ["string", "null"]
+
+
+def test_every_get_states_its_etag_and_its_not_modified_answer():
+    schema = yaml.safe_load(PUBLISHED.read_text())
+    gets = [(path, op) for path, item in schema["paths"].items() for method, op in item.items() if method == "get"]
+    assert len(gets) > 20
+    for path, op in gets:
+        assert "304" in op["responses"], path
+        assert any(p["name"] == "If-None-Match" and p["in"] == "header" for p in op["parameters"]), path
+        assert all("ETag" in r.get("headers", {}) for s, r in op["responses"].items() if s.startswith("2")), path
