@@ -22,9 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from rebalancing.exports import csv_text
-from rebalancing.models import Order, Proposal, Security
+from rebalancing.models import Order, Proposal, Security, TaxLot
 from tenants.audit.services import audit_record
-from tenants.errors import ValidationFailed
+from tenants.errors import Conflict, ValidationFailed
 
 from .quantities import plain, shares
 
@@ -56,6 +56,7 @@ def orders_create(*, proposal: Proposal, actor=None, today: date | None = None) 
     if missing:
         raise ValidationFailed(f"The proposal trades securities no longer in the master: {', '.join(missing)}.",
                                code="unknown_security", detail={"symbols": missing})
+    _lots_still_held(proposal, trades)
     day = today or timezone.localdate()
     orders = []
     for n, trade in enumerate(trades, start=1):
@@ -80,6 +81,30 @@ def orders_create(*, proposal: Proposal, actor=None, today: date | None = None) 
                      after={"orders": [o.order_id for o in orders]},
                      comment=f"{len(orders)} order{'s' if len(orders) != 1 else ''} for the custodian")
     return orders
+
+
+def _lots_still_held(proposal: Proposal, trades: list[dict]) -> None:
+    """Refuse orders selling shares the account no longer holds: a lots file or a custodian's lots
+    accepted since the proposal was made may have replaced the lots it names (the order would go to
+    the custodian naming lots that are gone, and its fill be refused)."""
+    wanted: dict[str, Decimal] = {}
+    for trade in trades:
+        if trade["side"] == "sell":
+            for lot in trade.get("lots") or ():
+                wanted[lot["lot_id"]] = wanted.get(lot["lot_id"], Decimal(0)) + shares(lot["quantity"])
+    if not wanted:
+        return
+    held = dict(TaxLot.objects.filter(account_id=proposal.account_id, lot_id__in=list(wanted))
+                .values_list("lot_id", "quantity"))
+    short = [f"lot {lot_id} holds {plain(held.get(lot_id, Decimal(0)))} of the {plain(quantity)} shares it sells"
+             for lot_id, quantity in sorted(wanted.items()) if quantity > 0 and held.get(lot_id, Decimal(0)) < quantity]
+    if short:
+        raise Conflict(f"Proposal #{proposal.pk} sells lots the account no longer holds as they were: "
+                       f"{'; '.join(short)}. Its lots changed after the proposal was made (a lots file, or the "
+                       "custodian's lots); rebalance the account again.", code="lots_changed",
+                       detail={"lots": [{"lot_id": lot_id, "held": str(held.get(lot_id, Decimal(0))),
+                                         "sells": str(quantity)} for lot_id, quantity in sorted(wanted.items())
+                                        if quantity > 0 and held.get(lot_id, Decimal(0)) < quantity]})
 
 
 def orders_open(orders=None, *, day: date | None = None):

@@ -414,7 +414,8 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
     A proposal priced too long ago expires instead (the expiry is kept; the caller is told with a
     Conflict). A leg of a household proposal is refused while another leg is not approved, and goes
     out with the others - released, or expired when any of them is too old - in one transaction:
-    the household was solved as one (what one account sells, another buys). Returns ``proposal``."""
+    the household was solved as one (what one account sells, another buys); asked again for a leg
+    that went out so, it answers it as it is. Returns ``proposal``."""
     if not user_can(user, Capability.RELEASE):
         raise PermissionDenied("Only a portfolio manager releases approved trades.")
     firm_active_check("No trade is released")
@@ -422,6 +423,8 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
     today = today or timezone.localdate()
     with transaction.atomic():
         legs = _release_together(proposal)
+        if legs[0].household_proposal_id and legs[0].status in (S.RELEASED, S.EXECUTED):
+            return legs[0]  # went out with its household's other legs: released, as asked
         # As old as its oldest price, not its run's day: a run on stale prices is not fresh advice.
         priced = min(leg.priced_on or leg.run.as_of for leg in legs)
         stale = legs[0].status == S.APPROVED and (today - priced).days > policy.max_price_age_days
