@@ -12,7 +12,7 @@ from frontend.query import decimal_param, id_param, int_param
 from rebalancing.access import advised_households_count
 from rebalancing.models import ApprovalPolicy
 from rebalancing.services.people import FIRM_PEOPLE
-from rebalancing.services.policy import approval_policy_set
+from rebalancing.services.policy import MIN_PRICE_AGE_DAYS, approval_policy_set, proposals_priced_before
 from tenants import people as people_rules
 from tenants.errors import DomainError, ValidationFailed
 from tenants.people import Staff
@@ -137,7 +137,7 @@ def _policy_values(post) -> dict:
         ("compliance_min_turnover", "turnover at which compliance approves"))}
     counts = {"auto_max_trades": int_param(post, "auto_max_trades", minimum=0, maximum=10_000,
                                            what="largest number of trades approved automatically"),
-              "max_price_age_days": int_param(post, "max_price_age_days", minimum=0, maximum=365,
+              "max_price_age_days": int_param(post, "max_price_age_days", minimum=MIN_PRICE_AGE_DAYS, maximum=365,
                                               what="age of prices (days)")}
     missing = [f for f, v in {**money, **percent, **counts}.items() if v is None]
     if missing:
@@ -153,12 +153,19 @@ def approval_policy_page(request):
     status = 200
     if request.method == "POST":
         try:
-            approval_policy_set(by=request.user, **_policy_values(request.POST))
+            saved = approval_policy_set(by=request.user, **_policy_values(request.POST))
         except (DomainError, BadRequest) as exc:
             messages.error(request, getattr(exc, "message", None) or str(exc))
             status = 400
         else:
-            messages.success(request, "Approval policy saved; it applies to proposals made from now on.")
+            messages.success(request, "Approval policy saved. Its approval limits apply to proposals made from now on; "
+                                      "the age of prices applies at every release and at the nightly expiry, to the "
+                                      "proposals open now too.")
+            expiring = proposals_priced_before(saved.max_price_age_days)
+            if expiring:
+                messages.warning(request, f"{expiring} open proposal{'s are' if expiring != 1 else ' is'} priced more than "
+                                          f"{saved.max_price_age_days} day{'s' if saved.max_price_age_days != 1 else ''} "
+                                          "ago: each expires at its release or tonight, whatever approvals it has.")
             return redirect("approval_policy")
     policy = ApprovalPolicy.current()
     shown = {

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from rebalancing.access import require
-from rebalancing.models import ApprovalPolicy
+from rebalancing.models import ApprovalPolicy, Proposal
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
-__all__ = ["POLICY_FIELDS", "approval_policy_set"]
+__all__ = ["MIN_PRICE_AGE_DAYS", "POLICY_FIELDS", "approval_policy_set", "proposals_priced_before"]
 
 POLICY_FIELDS = (
     "auto_approve", "auto_max_estimated_tax", "auto_max_turnover", "auto_max_trades", "compliance_min_estimated_tax",
     "compliance_min_turnover", "compliance_on_restricted", "max_price_age_days",
 )
+
+
+MIN_PRICE_AGE_DAYS = 1
+
+
+def proposals_priced_before(max_age_days: int, *, today: date | None = None) -> int:
+    """Open proposals (draft, pending, approved) priced more than ``max_age_days`` ago: what a
+    release or the nightly expiry would expire under that limit."""
+    from rebalancing.services.proposals import OPEN
+
+    cutoff = (today or timezone.localdate()) - timedelta(days=max_age_days)
+    return (Proposal.objects.annotate(priced=Coalesce("priced_on", "run__as_of"))
+            .filter(status__in=OPEN, priced__lt=cutoff).count())
 
 
 def _plain(value):
@@ -47,6 +63,9 @@ def approval_policy_set(*, by, **values) -> ApprovalPolicy:
         problems.append("turnover is at most 100% of the account's value")
     if policy.auto_max_estimated_tax > policy.compliance_min_estimated_tax:
         problems.append("the automatic approval's tax limit is above the tax at which compliance must approve")
+    if policy.max_price_age_days < MIN_PRICE_AGE_DAYS:
+        problems.append(f"prices may be at least {MIN_PRICE_AGE_DAYS} day old at release (a run prices with the last "
+                        "close, a day old by the next morning: at 0 no proposal could be released)")
     if policy.auto_max_turnover > policy.compliance_min_turnover:
         problems.append("the automatic approval's turnover limit is above the turnover at which compliance must approve")
     if problems:
