@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rebalancing.access import require
+from rebalancing.api.serializers.strict import UnknownFieldsRefused
 from rebalancing.filters import FirmFilterSet
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope, scopes_of
@@ -91,6 +92,20 @@ def _no_nul(value, where: str) -> None:
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
             _no_nul(v, f"{where}[{i}]")
+
+
+def body_refused(request) -> None:
+    """For an action that takes no body (``extend_schema(request=None)``): a field sent to it is refused by
+    name, as every body's unknown field is (serializers/strict.py), not ignored - ``{"reason": ...}`` on a
+    cancel or ``{"benchmark": ...}`` on an estimate would otherwise seem to have been read."""
+    data = request.data
+    if data is None:
+        return
+    if not hasattr(data, "keys"):  # a JSON list, string or number
+        raise ValidationError({"non_field_errors": ["This request takes no body."]})
+    names = sorted(str(name) for name in data if name not in UnknownFieldsRefused.not_fields)
+    if names:
+        raise ValidationError({name: ["is not a field of this request; it takes no body."] for name in names})
 
 
 class FirmAPIMixin:

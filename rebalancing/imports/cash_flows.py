@@ -65,7 +65,9 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
                if sheet.has("account_number") else None)
     references = (text_cells(sheet, "reference", field=CashFlow._meta.get_field("reference"))
                   if sheet.has("reference") else None)
-    days = date_cells(sheet, "as_of", required=False, not_after=today) if sheet.has("as_of") else None
+    # The first day is checked as each row is entered (book_day_check), so that one report lists it
+    # with the other rows' refusals found there.
+    days = date_cells(sheet, "as_of", required=False, not_after=today, not_before=None) if sheet.has("as_of") else None
     # yes: already taken from the IRA at the custodian, recorded for its RMD (nothing sold)
     taken = boolean_cells(sheet, "taken_outside") if sheet.has("taken_outside") else None
     # an earlier year: this RMD makes up that year's missed one (services.cash_flows)

@@ -8,6 +8,7 @@ checks (references, sums) can skip rows that are already reported.
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -16,6 +17,7 @@ import pandas as pd
 from django.db import models
 
 from config.input_limits import numeral_problem
+from rebalancing.engine_inputs import FIRST_BOOK_DAY
 
 from .sheet import Sheet
 
@@ -166,15 +168,37 @@ def required_cells(sheet: Sheet, column: str, values: pd.Series, what: str) -> p
     return values.mask(empty, INVALID)
 
 
+# Joiners that some scripts (Persian, the Indic ones) need inside a word; every other format character
+# (zero-width space, bidi overrides, a stray byte-order mark) only makes "AAPL\u200b" look like AAPL.
+_JOINERS = frozenset("\u200c\u200d")
+_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}  # unicodedata has no names for these
+
+
+def _unseen_character(text: str) -> str | None:
+    """The first control or invisible format character of a cell (a line break, a tab, an escape, a
+    zero-width space): in a symbol or an account number it makes a look-alike of a real one, and a
+    line break in a name breaks the order files and reports it is written to."""
+    for character in text:
+        if unicodedata.category(character) in ("Cc", "Cf") and character not in _JOINERS:
+            return character
+    return None
+
+
 def text_cells(sheet: Sheet, column: str, *, field: models.CharField, required: bool = False,
                upper: bool = False) -> pd.Series:
-    """Text no longer than the model field holds; empty cells are "" (or reported when required)."""
+    """Text no longer than the model field holds, without control or invisible characters; empty cells
+    are "" (or reported when required)."""
     cells = sheet.cells(column)
     if upper:
         cells = cells.str.upper()
     too_long = cells.str.len() > field.max_length
     sheet.problems.add_rows(cells.index[too_long], column, f"is longer than {field.max_length} characters")
-    values = cells.astype(object).mask(too_long, INVALID)
+    unseen = cells.map(_unseen_character)
+    for line, text, character in zip(cells.index[unseen.notna()], cells[unseen.notna()], unseen.dropna(), strict=True):
+        name = _CONTROL_NAMES.get(character) or unicodedata.name(character, "a control character").lower()
+        sheet.problems.add(line, column, f"{text[:80]!r} contains {name} (U+{ord(character):04X}), which "
+                                          "cannot be seen; remove it")
+    values = cells.astype(object).mask(too_long | unseen.notna(), INVALID)
     if required:
         empty = cells == ""
         sheet.problems.add_rows(cells.index[empty], column, "is empty; a value is required")
@@ -224,9 +248,14 @@ def float_cells(sheet: Sheet, column: str, *, minimum: float, maximum: float) ->
     return column_parse(sheet, column, parse)
 
 
-def date_cells(sheet: Sheet, column: str, *, required: bool = True, not_after: date | None = None) -> pd.Series:
+def date_cells(sheet: Sheet, column: str, *, required: bool = True, not_after: date | None = None,
+               not_before: date | None = FIRST_BOOK_DAY) -> pd.Series:
+    """Dates from ``not_before`` (the book's first day, engine_inputs: 0001-01-01 is a typo, not a
+    trade) to ``not_after``; empty cells None (or reported when required)."""
     def parse(text: str) -> date:
         value = parse_date(text)
+        if not_before is not None and value < not_before:
+            raise CellProblem(f"{value.isoformat()} is before {not_before.isoformat()}")
         if not_after is not None and value > not_after:
             raise CellProblem(f"{value.isoformat()} is in the future (after {not_after.isoformat()})")
         return value

@@ -55,6 +55,7 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     emptied = sheet.frame.index[(sheet.frame[[c for c in (*_LOT_COLUMNS, *OPTIONAL) if sheet.has(c)]] == "")
                                 .all(axis=1)]
     lots = sheet.without(emptied)
+    _emptied_with_lots_report(sheet, numbers, emptied, lots.frame.index)
 
     lot_ids = text_cells(lots, "lot_id", field=_field("lot_id"), required=True)
     symbols = text_cells(lots, "symbol", field=Security._meta.get_field("symbol"), required=True, upper=True)
@@ -86,6 +87,19 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     return ImportSummary(
         KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, len(changes.delete_ids)
     )
+
+
+def _emptied_with_lots_report(sheet, numbers: pd.Series, emptied: pd.Index, lot_rows: pd.Index) -> None:
+    """A row saying an account holds nothing and another giving it a lot contradict each other: the
+    file is two snapshots of one account (two files pasted together?), and which one is meant is not
+    for the import to guess."""
+    first_lot_row = {}
+    for line, number in numbers[lot_rows].items():
+        first_lot_row.setdefault(number, line)
+    for line, number in numbers[emptied].items():
+        if isinstance(number, str) and number and number in first_lot_row:
+            sheet.problems.add(line, "lot_id", f"is empty, saying account {number} holds nothing, but row "
+                                               f"{first_lot_row[number]} gives it a lot")
 
 
 def _gifts(lots, quantities, acquired, inherited, as_of: date) -> dict:

@@ -1,5 +1,6 @@
 """Reading a custodian CSV into a frame of text cells whose index is the row's line in the file."""
 
+import csv
 import io
 import os
 import re
@@ -86,6 +87,17 @@ def _decode(data: bytes, problems: Problems) -> str | None:
         return None
 
 
+def _cells_per_record(text: str) -> list[int]:
+    """How many cells each record of the file has, as written (pandas pads a short line with empty
+    cells, which would then clear the optional fields a cut-off line never reached)."""
+    return [len(record) for record in csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)]
+
+
+# A header that is one cell holding these is a file saved with another separator (Excel's in much of
+# Europe is the semicolon; "Unicode text" is tab-separated).
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
+
+
 def _column_name(header: str) -> str:
     # "Account Number" and "account-number" both mean account_number.
     return re.sub(r"[\s\-]+", "_", header.strip().lower())
@@ -100,6 +112,10 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
     """
     problems = Problems(kind)
     text = _decode(_read_bytes(source), problems)
+    if text is not None and (hint := re.match(r"\s*(sep=.?)\s*$", text[:16].split("\n", 1)[0], re.ASCII)):
+        problems.add(1, None, f"the first line is Excel's separator hint {hint.group(1)!r}, not the header; delete "
+                              "that line so that the file starts with the column names")
+        text = None
     frame = None
     if text is not None:
         try:
@@ -127,6 +143,10 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
     problems.reject_if_any()
 
     headers = [_column_name(h) for h in frame.iloc[0]]
+    if len(headers) == 1 and (separator := next((s for s in _OTHER_SEPARATORS if s in frame.iloc[0, 0]), None)):
+        problems.add(1, None, f"the columns are separated by {_OTHER_SEPARATORS[separator]}, not commas; save the "
+                              "file as CSV (comma-separated)")
+        problems.reject_if_any()
     known = set(required) | set(optional)
     seen: set[str] = set()
     for header in headers:
@@ -142,9 +162,28 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
             problems.add(1, column, "required column is missing")
     problems.reject_if_any()
 
+    records = len(frame)  # the header and every line, blank ones included
     frame = frame.iloc[1:]
     frame.columns = headers
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")  # the header is line 1
     frame = frame.apply(lambda cells: cells.str.strip())
     frame = frame[(frame != "").any(axis=1)]  # blank lines, often a trailing one
+    _short_records_report(text, records, frame, len(headers), problems)
     return Sheet(kind, frame, problems)
+
+
+def _short_records_report(text: str, records: int, frame: pd.DataFrame, columns: int, problems: Problems) -> None:
+    """Refuse a line with fewer cells than the header has columns: a cut-off line (or one whose
+    trailing cells a tool dropped) would otherwise read as empty cells, and an empty cell clears a
+    field. A line that means "empty" writes its commas (``A-300,,,,,``)."""
+    counts = _cells_per_record(text)
+    if len(counts) != records:
+        # The csv module and pandas split the records differently (they agree on every file we
+        # know of): then say nothing rather than name the wrong line.
+        counts = []
+    for line in frame.index:
+        if counts and counts[line - 1] < columns:
+            problems.add(line, None, f"the line has {counts[line - 1]} cell{'s' if counts[line - 1] != 1 else ''} and "
+                                     f"the header has {columns} columns; write every column's comma, even for an "
+                                     "empty cell")
+    problems.reject_if_any()

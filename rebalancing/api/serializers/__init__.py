@@ -187,6 +187,22 @@ class TemplateUpdateSerializer(TemplateSerializer):
     class Meta(TemplateSerializer.Meta):
         read_only_fields = ["id", "code", "updated_at"]
 
+    # A body read back from a GET may carry the read-only fields; one that gives them another value asks
+    # for a change that cannot be made (a template's code is what accounts and files refer to), and
+    # answering 200 with the old code would tell the caller it was made. updated_at is left alone: an
+    # older body is not an error.
+    unchangeable = ("id", "code")
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and self.instance is not None:
+            changed = {name: [f"cannot be changed (it is {getattr(self.instance, name)!r}); leave it out or send "
+                              f"it as it is"]
+                       for name in self.unchangeable
+                       if name in data and str(data[name]) != str(getattr(self.instance, name))}
+            if changed:
+                raise serializers.ValidationError(changed)
+        return super().to_internal_value(data)
+
 
 # --- Households and accounts -------------------------------------------------------------------
 

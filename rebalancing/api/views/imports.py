@@ -41,9 +41,14 @@ def _cell(value) -> str:
 LIST_COLUMNS = frozenset({"tags", "asset_classes"})
 
 
-def _structured_cells_refuse(kind: str, rows: list[dict]) -> None:
+def _json_rows_refuse(kind: str, rows: list[dict]) -> None:
+    """Refuse, by row and column, what the CSV the rows become would misread: a list or object where a
+    single value belongs (it would be stored as its JSON text), and a row that gives no value at all
+    (it would be a blank line, which a file may have and the import skips: the row would vanish)."""
     problems = Problems(kind)
     for index, row in enumerate(rows):
+        if all(value is None or (isinstance(value, str) and not value.strip()) for value in row.values()):
+            problems.add(index + 2, None, "the row gives no value (every column is missing, null or empty)")
         for column, value in row.items():
             if isinstance(value, dict) or (isinstance(value, list) and column not in LIST_COLUMNS):
                 what = "an object" if isinstance(value, dict) else "a list"
@@ -94,7 +99,7 @@ class ImportView(FirmAPIView):
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
             try:
-                _structured_cells_refuse(data["kind"], data["rows"])
+                _json_rows_refuse(data["kind"], data["rows"])
                 summary = book_import(kind=data["kind"], source=rows_to_csv(data["kind"], data["rows"]),
                                       as_of=data["as_of"], by=request.user)
             except ImportRejected as exc:

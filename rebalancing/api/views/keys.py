@@ -14,7 +14,7 @@ from tenants.errors import NotFound
 from tenants.permissions import Capability
 
 from .. import serializers
-from ..base import FirmScopedViewSet, Rule, idempotent
+from ..base import FirmScopedViewSet, Rule, body_refused, idempotent
 
 SIGNED_IN = Rule(Scope.READ, None, session_only=True)
 
@@ -49,5 +49,6 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScoped
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         """Revoke the key at once; requests with it are refused from now on (401 api_key_revoked)."""
+        body_refused(request)
         key = api_key_revoke(key=self.get_object(), by=request.user)
         return Response(serializers.ApiKeySerializer(key).data)

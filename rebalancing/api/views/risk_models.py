@@ -14,7 +14,7 @@ from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
 from .. import serializers
-from ..base import FirmScopedViewSet, Rule, idempotent
+from ..base import FirmScopedViewSet, Rule, body_refused, idempotent
 from ..visibility import risk_model_estimates_visible_to, risk_models_visible_to
 
 # The page's rule: those who run rebalances see the versions and may estimate one.
@@ -52,6 +52,7 @@ class RiskModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         at risk-model-estimates/{id}/ until it completes (a new version, or ``unchanged``: the prices
         have not changed) or fails (``error`` says why, e.g. too few days of prices). While one is
         under way, asking again answers with that one."""
+        body_refused(request)
         start = risk_model_estimate_start(user=request.user, as_of=timezone.localdate())
         estimate = start.estimate
         location = reverse("api:risk-model-estimate-detail", args=[estimate.pk])

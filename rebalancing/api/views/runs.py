@@ -17,7 +17,7 @@ from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
 from .. import serializers
-from ..base import FirmScopedViewSet, Rule, idempotent
+from ..base import FirmScopedViewSet, Rule, body_refused, idempotent
 from ..serializers.revisions import ProposalReviseSerializer
 from ..visibility import run_scope_shown_to, runs_visible_to
 
@@ -61,6 +61,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedVie
     @action(detail=True, methods=["post"], filterset_class=None)
     def cancel(self, request, pk=None):
         """Stop the run: chunks not yet started are skipped; proposals already made stay."""
+        body_refused(request)
         run = run_cancel(run=self.get_object(), user=request.user)
         return Response(serializers.RunSerializer(run).data)
 

@@ -15,7 +15,7 @@ from tenants.api_keys.scopes import Scope
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-from ..base import FirmScopedViewSet, Rule, idempotent
+from ..base import FirmScopedViewSet, Rule, body_refused, idempotent
 from ..serializers.webhooks import (
     WebhookDeliverySerializer,
     WebhookEndpointCreateSerializer,
@@ -78,5 +78,6 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, F
     @idempotent
     def resend(self, request, pk=None):
         """Send the event to the endpoint again, as a new delivery with the same idempotency id."""
+        body_refused(request)
         again = webhook_delivery_resend(delivery=self.get_object(), user=request.user)
         return Response(WebhookDeliverySerializer(again).data, status=status.HTTP_201_CREATED)
