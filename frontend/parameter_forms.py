@@ -26,8 +26,8 @@ from rebalancing.household_parameters import INSIDE_BANDS_CHOICES
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "HOUSEHOLD_FIELDS", "INSTRUCTION_KINDS", "ParamField", "display_value",
-    "overridable_from_post", "TypedRows", "TypedText", "overridable_rows", "parse_fields", "parse_groups", "parse_substitutes",
-    "rows_as_typed", "vocabulary_options",
+    "overridable_from_post", "TypedRows", "TypedText", "overridable_rows", "parse_fields", "parse_group_lines",
+    "parse_groups", "parse_substitutes", "rows_as_typed", "vocabulary_options",
 ]
 
 # Leaves typed as percentages (stored as fractions) and in dollars: their one home is effective_parameters.
@@ -421,18 +421,25 @@ def _number(raw: str, what: str, *, percent: bool = False, whole: bool = False) 
 
 def parse_groups(raw: str) -> list[list[str]]:
     """Groups of symbols typed one group a line, separated by commas (ValueError naming the line)."""
+    return [symbols for _, symbols in parse_group_lines(raw)]
+
+
+def parse_group_lines(raw: str, *, alone: bool = False) -> list[tuple[int, list[str]]]:
+    """Groups of symbols typed one group a line, separated by commas, each with its line number
+    (ValueError naming the line). With ``alone``, a line of one symbol is read too (the firm's list
+    reads it as "this security in no group"); otherwise it is refused."""
     groups, seen = [], {}
     for n, line in enumerate(raw.splitlines(), start=1):
         symbols = list(dict.fromkeys(s.strip().upper() for s in line.replace(";", ",").split(",") if s.strip()))
         if not symbols:
             continue
-        if len(symbols) < 2:
+        if len(symbols) < 2 and not alone:
             raise ValueError(f"line {n}: a group needs at least two securities (“{line.strip()[:30]}”)")
         for symbol in symbols:
             if symbol in seen:
                 raise ValueError(f"{symbol} is in two groups (lines {seen[symbol]} and {n}); merge them")
             seen[symbol] = n
-        groups.append(symbols)
+        groups.append((n, symbols))
     return groups
 
 

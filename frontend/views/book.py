@@ -241,8 +241,13 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
             if not match:
                 problems.append(f"sleeve {row['asset_class']}: write holdings as “SYMBOL 60” (“{part}”)")
                 continue
+            symbol = match.group(1).upper()
+            if symbol in holdings:  # the second would replace the first, and the sum would say only "50%"
+                problems.append(f"{symbol} is named twice in sleeve {row['asset_class']}: name it once, "
+                                "with its whole weight")
+                continue
             try:
-                holdings[match.group(1).upper()] = Decimal(match.group(2)) / 100
+                holdings[symbol] = Decimal(match.group(2)) / 100
             except InvalidOperation:  # "VTI 1.2.3"
                 problems.append(f"sleeve {row['asset_class']}: “{match.group(2)}” is not a number")
         kind = row["kind"] if row["kind"] in Sleeve.Kind.values else Sleeve.Kind.HOLDINGS
@@ -251,11 +256,30 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
     return specs, rows, problems
 
 
-def _model_context(request, model, *, rows=None, problem="", note="", creating=False):
+FORM_ROWS = 6  # a new model's form has this many rows (the demo models have 5 or 6 sleeves)
+SPARE_ROWS = 2  # blank rows below the sleeves a form already holds
+
+
+def _blank_row() -> dict[str, str]:
+    return {"asset_class": "", "weight": "", "kind": "holdings", "holdings": "", "benchmark": "", "submodel": ""}
+
+
+def _with_blank_rows(rows: list[dict[str, str]], *, more: int = 0) -> list[dict[str, str]]:
+    """``rows`` as they are, then blank ones: exactly ``more`` (the "Add a sleeve" button, on the
+    rows as typed), otherwise enough for at least ``SPARE_ROWS`` blank and ``FORM_ROWS`` in all."""
+    blank = sum(1 for r in rows if not any(r.get(k) for k in ("asset_class", "weight", "holdings")))
+    extra = more or max(SPARE_ROWS - blank, FORM_ROWS - len(rows), 0)
+    return rows + [_blank_row() for _ in range(min(extra, MAX_SLEEVE_ROWS - len(rows)))]
+
+
+def _adding_a_sleeve(post) -> bool:
+    """The form's "Add a sleeve" button: show the form again, as typed, with one more blank row."""
+    return "add_sleeve" in post
+
+
+def _model_context(request, model, *, rows=None, problem="", note="", creating=False, more=0):
     version = model.current_version if model else None
-    rows = rows if rows is not None else _sleeve_rows(version)
-    rows = rows + [{"asset_class": "", "weight": "", "kind": "holdings", "holdings": "", "benchmark": "", "submodel": ""}
-                   for _ in range(2)]
+    rows = _with_blank_rows(rows if rows is not None else _sleeve_rows(version), more=more)
     return {
         "model": model, "version": version, "rows": rows, "problem": problem, "note": note, "creating": creating,
         "versions": model.versions.select_related("created_by").order_by("-number") if model else [],
@@ -273,6 +297,9 @@ def model_detail(request, pk: int):
     if request.method == "POST":
         specs, rows, problems = _specs_from_post(request.POST)
         note = request.POST.get("note", "").strip()
+        if _adding_a_sleeve(request.POST):
+            return render(request, "frontend/model_detail.html",
+                          _model_context(request, model, rows=rows, note=note, more=1))
         if not problems:
             try:
                 version = model_version_create(model=model, sleeves=specs, user=request.user, note=note)
@@ -291,6 +318,10 @@ def model_create_view(request):
     if request.method == "POST":
         specs, rows, problems = _specs_from_post(request.POST)
         code, name = request.POST.get("code", "").strip(), request.POST.get("name", "").strip()
+        if _adding_a_sleeve(request.POST):
+            context = _model_context(request, None, rows=rows, creating=True, more=1)
+            context.update({"code": code, "name": name, "description": request.POST.get("description", "")})
+            return render(request, "frontend/model_detail.html", context)
         if not problems:
             try:
                 model = model_create(user=request.user, code=code, name=name, sleeves=specs,

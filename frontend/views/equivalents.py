@@ -5,12 +5,25 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from frontend.parameter_forms import parse_groups
-from rebalancing.services.equivalents import equivalence_groups, equivalence_groups_set
+from frontend.parameter_forms import parse_group_lines
+from rebalancing.services.equivalents import (
+    equivalence_groups,
+    equivalence_groups_set,
+    equivalence_labels_alone,
+)
 from tenants.errors import DomainError
 from tenants.permissions import Capability
 
 from .common import firm_page, refusal_text
+
+
+def _saved_words(changed: int, alone: list[str]) -> str:
+    said = (f"Saved: {changed} securit{'y' if changed == 1 else 'ies'} changed group." if changed
+            else "Saved: nothing changed.")
+    if alone:
+        said += (f" A line of one symbol means no group: {', '.join(alone)} "
+                 f"{'is' if len(alone) == 1 else 'are'} now in none.")
+    return said
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
@@ -19,15 +32,17 @@ def equivalents_page(request):
     if request.method == "POST":
         text = request.POST.get("groups", "")
         try:
-            changed = equivalence_groups_set(groups=parse_groups(text), by=request.user)
+            typed = parse_group_lines(text, alone=True)
+            changed = equivalence_groups_set(groups=[g for _, g in typed], lines=[n for n, _ in typed],
+                                             by=request.user)
         except (DomainError, ValueError) as exc:
             messages.error(request, refusal_text(exc))
             status = 400
         else:
-            messages.success(request, f"Saved: {changed} securit{'y' if changed == 1 else 'ies'} changed group.")
+            messages.success(request, _saved_words(changed, [g[0] for _, g in typed if len(g) == 1]))
             return redirect("equivalents")
     groups = equivalence_groups()
     return render(request, "frontend/equivalents.html", {
-        "groups": groups, "text": text if text is not None else "\n".join(", ".join(g) for g in groups),
+        "groups": groups, "alone": equivalence_labels_alone(),
+        "text": text if text is not None else "\n".join(", ".join(g) for g in groups),
     }, status=status)
-

@@ -644,9 +644,12 @@ def test_a_firm_admin_sets_the_firm_wide_equivalence_groups(firm_a, book, as_use
     assert response.status_code == 302
     with tenant_context(firm_a):
         groups = dict(Security.objects.exclude(equivalence_group="").values_list("symbol", "equivalence_group"))
-        assert groups == {"VTI": "vti", "ITOT": "vti", "BND": "bnd", "AGG": "bnd"}  # XLE's old group cleared
-        assert AuditEvent.objects.get(action="security.equivalents").after == {
-            "groups": [["AGG", "BND"], ["ITOT", "VTI"]]}
+        # VTI and ITOT keep their shared label, AGG joins BND's (the first named); the labels no other security shares
+        # (SCHB, VNQ, XLE: no group, not shown) are left as they are (test_admin_day_equivalents)
+        assert groups == {"VTI": "us_total", "ITOT": "us_total", "BND": "us_agg", "AGG": "us_agg",
+                          "SCHB": "us_broad_schwab", "VNQ": "reit", "XLE": "energy"}
+        assert AuditEvent.objects.get(action="security.equivalents").after["groups"] == [
+            ["AGG", "BND"], ["ITOT", "VTI"]]
     refused = client.post("/securities/equivalents/", {"groups": "VTI, NOPE"})
     assert refused.status_code == 400 and "Not in the security master: NOPE" in text(refused)
     assert as_user("advisor").post("/securities/equivalents/", {"groups": ""}).status_code == 403
