@@ -118,8 +118,21 @@ def reason_label(code):
     return REASON_LABELS.get(code, str(code).replace("_", " ").capitalize())
 
 
+# What a reason means on a purchase, where its words above describe the sale.
+REASON_HELP_BUY = {
+    "harvest": "Buys a close substitute with a loss harvest's proceeds, so the account stays invested while "
+    "the harvested security may not be bought back (30 days).",
+    "screen": "Reinvests the weight the account's ESG or values screen freed, in the securities it allows.",
+    "removed_asset_class": "Reinvests the weight of an asset class the account's parameters remove, in the "
+    "rest of its model.",
+}
+
+
 @register.filter
-def reason_help(code):
+def reason_help(code, side=""):
+    """A trade reason in words, for the trade's side (``{{ r|reason_help:t.side }}``)."""
+    if side == "buy" and code in REASON_HELP_BUY:
+        return REASON_HELP_BUY[code]
     return REASON_HELP.get(code, "")
 
 

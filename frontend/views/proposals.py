@@ -199,16 +199,24 @@ def proposal_decide(request, pk: int):
             proposal_reject(proposal=proposal, user=request.user, comment=comment)
             messages.success(request, f"Proposal #{proposal.pk} rejected.")
         elif action == "release":
-            proposal_release(proposal=proposal, user=request.user, comment=comment)
+            after = proposal_release(proposal=proposal, user=request.user, comment=comment)
             others = released_with(proposal) if proposal.household_proposal_id else []
-            messages.success(request, f"Proposal #{proposal.pk} released with its household's "
-                                      f"{', '.join(f'#{pk}' for pk in others)}: their orders may go out." if others
-                             else f"Proposal #{proposal.pk} released: its orders may go out.")
+            messages.success(request, released_words(after, others))
         else:
             messages.error(request, "Choose approve, reject or release.")
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect_back(request, "proposal_detail", pk=pk)
+
+
+def released_words(proposal: Proposal, others: list[int]) -> str:
+    """What a release did: orders that may go out, or - a withdrawal paid from cash, nothing to
+    trade - a proposal executed at once."""
+    together = f" with its household's {', '.join(f'#{pk}' for pk in others)}" if others else ""
+    if proposal.status == Proposal.Status.EXECUTED:
+        return (f"Proposal #{proposal.pk} released{together}; it had no order to send, so it is executed"
+                + (": the withdrawal's cash is paid out." if proposal.run.kind == "cash_flow" else "."))
+    return f"Proposal #{proposal.pk} released{together}: {'their' if others else 'its'} orders may go out."
 
 
 def approvals_words(proposal: Proposal, missing: list[str]) -> str:

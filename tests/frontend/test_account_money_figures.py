@@ -149,10 +149,14 @@ def test_the_realised_report_names_year_to_date_gains_no_lot_holds(book, people,
     # Then each account whose figures differ from its lots is named with what is missing
     assert 'data-testid="ytd-apart"' in page
     assert (f"F-001: the custodian reports $975.45 short-term and $32,848.19 long-term realised in {year}; "
-            "the ledger holds lots for $0.00 of it: sales before the ledger are not on this report") in page
+            "the ledger's lots of the year come to $0.00 short-term and $0.00 long-term: the rest - $975.45 "
+            "short-term, $32,848.19 long-term, gains or losses - was realised in sales before the ledger and is not "
+            "on this report") in page
     assert (f"F-000: the custodian reports $0.00 short-term and $3,000.00 long-term realised in {year}; "
-            "the ledger holds lots for $2,000.00 of it") in page
+            "the ledger's lots of the year come to $0.00 short-term and $2,000.00 long-term: the rest - $0.00 "
+            "short-term, $1,000.00 long-term") in page
     assert 'data-account="F-002"' not in page and 'data-account="F-003"' not in page
+    assert "do not match" not in page
     # ...and last year's report compares last year's figures only (F-003's), never this year's
     earlier = text(as_user("admin").get(f"/reports/realised/?year={year - 1}"))
     assert (f"F-003: the custodian reports $500.00 short-term and $500.00 long-term realised in {year - 1}"
@@ -178,3 +182,14 @@ def test_the_accounts_list_and_household_page_name_an_unpriced_holding_instead_o
     assert '<td class="num">$58,400<br><span class="badge warn" data-testid="unpriced"' in listed
     assert "without ZZTEST" in listed
     assert 'data-testid="household-unpriced">excludes ZZTEST (no price: not valued)' in household
+
+
+def test_losses_realised_before_the_ledger_are_named_as_such_not_as_bad_figures(book, people, as_user):
+    year = timezone.localdate().year
+    _ytd(book["mine"][1], "-3426", "150", year=year)
+
+    page = text(as_user("admin").get(f"/reports/realised/?year={year}"))
+
+    assert (f"F-001: the custodian reports −$3,426.00 short-term and $150.00 long-term realised in {year}; the "
+            "ledger's lots of the year come to $0.00 short-term and $0.00 long-term: the rest - −$3,426.00 "
+            "short-term, $150.00 long-term, gains or losses - was realised in sales before the ledger") in page

@@ -2,6 +2,7 @@
 oldest close (what its expiry counts), not its run's day; an account whose latest proposal raises a
 withdrawal's cash shows no drift it never measured."""
 
+import html
 import re
 from datetime import date
 
@@ -44,3 +45,25 @@ def test_an_account_whose_latest_proposal_pays_a_withdrawal_shows_no_drift(firm_
 
     assert ("<dt>Drift (latest proposal)</dt><dd><span class=\"muted\">not measured: the latest proposal raises the "
             "cash of a withdrawal or RMD") in page
+
+
+def test_releasing_a_withdrawal_paid_from_cash_says_it_is_executed_and_paid(firm_a, people, as_user):
+    with tenant_context(firm_a):
+        policy(max_price_age_days=3650)
+        make_securities()
+        model = make_model()
+        account = make_account("WDR-2", model=model)
+        proposal = make_proposal(account, status=Proposal.Status.APPROVED)
+        RebalanceRun.objects.filter(pk=proposal.run_id).update(kind=RebalanceRun.Kind.CASH_FLOW)
+        ordinary = make_proposal(make_account("ORD-1", model=model), status=Proposal.Status.APPROVED)
+        Proposal.objects.filter(pk=ordinary.pk).update(result={"trades": [
+            {"symbol": "VTI", "side": "buy", "quantity": 3, "price": 100.0, "reasons": ["drift"]}]})
+    pm = as_user("pm")
+
+    paid = html.unescape(text(pm.post(f"/proposals/{proposal.pk}/decide/", {"action": "release"}, follow=True)))
+    sent = html.unescape(text(pm.post(f"/proposals/{ordinary.pk}/decide/", {"action": "release"}, follow=True)))
+
+    assert (f"Proposal #{proposal.pk} released; it had no order to send, so it is executed: the withdrawal's cash "
+            "is paid out.") in paid
+    assert "its orders may go out" not in paid
+    assert f"Proposal #{ordinary.pk} released: its orders may go out." in sent

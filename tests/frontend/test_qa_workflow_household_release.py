@@ -63,7 +63,9 @@ def test_the_proposal_page_releases_the_households_legs_in_one_step_and_says_so(
     assert "their approved proposals are released with this one, in one step" in detail
 
     done = html.unescape(text(pm.post(f"/proposals/{ira}/decide/", {"action": "release"}, follow=True)))
-    assert f"Proposal #{ira} released with its household's #{joint}, #{roth}: their orders may go out." in done
+    # (these legs trade nothing: released, each is executed at once)
+    assert (f"Proposal #{ira} released with its household's #{joint}, #{roth}; it had no order to send, so it is "
+            "executed.") in done
     with tenant_context(firm_a):
         assert set(Proposal.objects.filter(pk__in=[joint, ira, roth]).values_list("status", flat=True)) <= {
             S.RELEASED, S.EXECUTED}

@@ -72,8 +72,11 @@ def test_the_dashboard_the_accounts_filter_and_the_provider_console_agree(firm_a
     listed = re.sub(r"\s+", " ", pm.get("/accounts/?attention=failed").content.decode())
     provider = re.sub(r"\s+", " ", console.get("/").content.decode())
 
-    assert re.search(r'<span class="n">1</span><span class="what">Failed in the last run</span> '
-                     rf'<span class="hint">run {firm.pk},', home)
+    # The tile counts accounts whose own latest run failed and opens the list of them (not a run's
+    # failures: a one-account run's failure is not in the last run over the book).
+    assert re.search(r'<a class="tile bad" href="/accounts/\?attention=failed"> <span class="n">1</span><span '
+                     r'class="what">Failed in their last run</span> <span class="hint">accounts whose latest run, of '
+                     rf'any kind, failed; the last run over the book: run {firm.pk},', home)
     assert accounts[0].custodian_number in listed and accounts[1].custodian_number not in listed
     assert f"Run {firm.pk}</a>" in provider and f"Run {one.pk}</a>" not in provider
     assert "2 done, 1 failed" in provider
