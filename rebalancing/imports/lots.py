@@ -84,8 +84,15 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     changes, touched = held_lots_replace(rows=rows, existing=held_lots_as_bought(distinct(account_ids)), copy=True)
     wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
                          year=as_of.year, actor="lots file", trigger="lots file")
+    from rebalancing.services.proposals import proposals_supersede_lots_changed
+
+    superseded = proposals_supersede_lots_changed(account_ids={a for a, _ in touched},
+                                                  because="the account's lots changed (lots file)")
+    notes = (f"{superseded} open proposal{'s' if superseded != 1 else ''} of accounts whose lots changed "
+             f"superseded: rebalance {'them' if superseded != 1 else 'it'} again",) if superseded else ()
     return ImportSummary(
-        KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, len(changes.delete_ids)
+        KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, len(changes.delete_ids),
+        notes=notes,
     )
 
 

@@ -230,6 +230,10 @@ def reconciliation_accept(*, reconciliation: Reconciliation, user, account_ids=N
     wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
                          year=timezone.localdate().year, actor=user,
                          trigger=f"custodian's lots accepted (reconciliation {reconciliation.pk})")
+    from rebalancing.services.proposals import proposals_supersede_lots_changed
+
+    proposals_supersede_lots_changed(account_ids={a for a, _ in touched},
+                                     because=f"the account's lots changed (reconciliation {reconciliation.pk})")
     audit_many(actor=user, action="reconciliation.accept", changes=audits,
                comment=comment or f"custodian's lots of reconciliation {reconciliation.pk} accepted")
     _close_if_done(reconciliation)

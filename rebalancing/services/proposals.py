@@ -66,6 +66,7 @@ __all__ = [
     "proposals_submit_new",
     "proposals_release_bulk",
     "proposals_supersede",
+    "proposals_supersede_lots_changed",
 ]
 
 S = Proposal.Status
@@ -521,6 +522,20 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_appro
     older = (Proposal.objects.filter(any_of("account_id", account_ids), status__in=statuses).exclude(run_id=by_run_id)
              .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
     return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
+
+
+def proposals_supersede_lots_changed(*, account_ids, because: str) -> int:
+    """Open proposals (approved ones too) of accounts whose lots a lots file or the custodian has
+    just changed give way: they were solved on the lots as they were, and their sales name lots
+    that may be gone. A withdrawal's or RMD's sales wait for a decision, as in ``proposals_supersede``
+    (their release refuses lots no longer held: ``ledger.orders``). Returns how many."""
+    stale = (Proposal.objects.filter(any_of("account_id", list(account_ids)), status__in=OPEN)
+             .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
+    households = set(stale.filter(status__in=OPEN_FOR_TAX).values_list("account__household_id", flat=True))
+    superseded = _bulk_move(stale, S.SUPERSEDED, action="proposal.supersede", comment=because)
+    if households:  # what stays open (a withdrawal's sales) was estimated beside what gave way
+        open_estimates_restate(households, because=because)
+    return superseded
 
 
 def _bulk_move(queryset, to: str, *, action: str, comment: str) -> int:
