@@ -67,6 +67,7 @@ from .rmd import (
     missed_rmd_excise,
     required_minimum_distribution,
 )
+from .screens import screen_reason
 from .serialization import (
     REQUEST_SCHEMA,
     RESULT_SCHEMA,
@@ -124,6 +125,7 @@ __all__ = [
     "Parameters",
     "TransitionParams",
     "ScreenParams",
+    "screen_reason",
     "HarvestParams",
     "WashSaleParams",
     "DirectIndexParams",

@@ -289,6 +289,11 @@ class HarvestParams:
 
     def __post_init__(self) -> None:
         _check_settings(self, "harvest")
+        itself = sorted(symbol for symbol, substitute in self.substitutes.items() if symbol == substitute)
+        if itself:
+            raise InvalidRequest(f"parameter harvest.substitutes names {itself[0]} as its own substitute: buying it "
+                                 "with a harvest's proceeds would wash the loss; give another security",
+                                 {"parameter": "harvest.substitutes"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +503,17 @@ class Parameters:
     drift: DriftParams | None = None
     trading: TradingParams = field(default_factory=TradingParams)
     instructions: tuple[Instruction, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Settings that ask for opposite things of one security: a screen that sells what a
+        # restriction holds as it is. Every run would fail on it; said once, where it is set.
+        if self.screen is not None and self.restrictions.hold:
+            both = sorted(set(self.screen.excluded_symbols) & set(self.restrictions.hold))
+            if both:
+                raise InvalidRequest(f"parameters screen.excluded_symbols and restrictions.hold both name {both[0]}: the "
+                                     "screen sells it and the restriction keeps it as it is; remove it from one",
+                                     {"parameter": "restrictions.hold", "conflicts": ["screen.excluded_symbols",
+                                                                                      "restrictions.hold"]})
 
     def to_dict(self) -> dict[str, Any]:
         """Nested JSON-friendly dict; every leaf is an individually overridable setting."""

@@ -15,6 +15,7 @@ from django.db import transaction
 from rebalancing.access import require, with_advisors
 from rebalancing.effective_parameters import override_problems
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+from rebalancing.services.screen_checks import screen_sleeves_refuse
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_many
 from tenants.errors import ValidationFailed
@@ -51,6 +52,22 @@ def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTempl
         )
 
 
+def _by_template_after(rows: list[Account], template) -> dict[int | None, list[Account]]:
+    """The accounts grouped by the template that will govern them (``KEEP``: the one that does)."""
+    grouped: dict[int | None, list[Account]] = {}
+    for account in rows:
+        governing = account.governing_template_if(template) if template is not KEEP else account.governing_template
+        grouped.setdefault(governing.pk if governing else None, []).append(account)
+    return grouped
+
+
+def _model_after(account: Account, model) -> int | None:
+    """The model ``account`` will be managed to once ``model`` (or ``KEEP``) is assigned."""
+    if account.household.is_unit:
+        return account.household.model_id
+    return account.model_id if model is KEEP else (model.pk if model else None)
+
+
 @transaction.atomic
 def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOutcome:
     """Set the template and/or the model of every account in ``accounts`` (a queryset already scoped
@@ -64,7 +81,7 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
     if model is not KEEP and model is not None and not isinstance(model, ModelPortfolio):
         raise ValidationFailed("Unknown model.", detail={"field": "model"})
     rows = list(Account.objects.select_for_update(of=("self",)).filter(pk__in=accounts.values("pk"))
-                .with_governing_template().select_related("model").order_by("custodian_number"))
+                .with_governing_template().select_related("model", "household").order_by("custodian_number"))
     if not rows:
         raise ValidationFailed("The selection holds no accounts.", detail={"field": "selection"})
     if template is not KEEP:
@@ -76,6 +93,13 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
         for accounts_under in by_governing.values():
             governing = accounts_under[0].governing_template_if(template)
             _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in accounts_under], governing, "accounts")
+    for accounts_under in _by_template_after(rows, template).values():
+        governing = accounts_under[0].governing_template_if(template) if template is not KEEP \
+            else accounts_under[0].governing_template
+        if governing is not None:
+            models = {_model_after(a, model) for a in accounts_under}
+            screen_sleeves_refuse(governing.parameters or {}, models,
+                                  what=f"the assignment under template “{governing.name}”")
     changes, changed = [], []
     for account in rows:
         before, after = {}, {}
@@ -112,6 +136,10 @@ def households_template_assign(*, households, template: ParameterTemplate | None
     _refuse_beyond_limits([(h.name, h.overrides) for h in rows], template, "households")
     followers = Account.objects.filter(household__in=rows, template__isnull=True).order_by("custodian_number")
     _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in followers], template, "accounts")
+    if template is not None:
+        models = {h.model_id for h in rows if h.is_unit} | {a.model_id for a in followers.select_related("household")
+                                                           if not a.household.is_unit}
+        screen_sleeves_refuse(template.parameters or {}, models, what=f"the assignment of template “{template.name}”")
     changed = [h for h in rows if h.template_id != (template.pk if template else None)]
     changes = [("household", str(h.pk), {"household": h.name, "template": h.template.code if h.template else None},
                 {"household": h.name, "template": template.code if template else None}) for h in changed]
