@@ -22,7 +22,7 @@ from rebalancing.access import (
 from rebalancing.api.visibility import runs_visible_to
 from rebalancing.engine import CASH_KEY
 from rebalancing.engine.tax import term as engine_term
-from rebalancing.firm_health import runs_over_the_book
+from rebalancing.firm_health import accounts_failed_last, runs_over_the_book
 from rebalancing.models import (
     Alert,
     Execution,
@@ -94,14 +94,6 @@ def accounts_with_latest(user):
         .annotate(last_drift=_latest_proposal("drift_before", rebalancing=True), last_status=_latest_proposal("status"),
                   last_proposal_id=_latest_proposal("pk"))
     )
-
-
-def accounts_failed_last(accounts):
-    """Of ``accounts``, those the latest run that covered each failed: an account failed until a
-    later run of it gets through (a one-account run of another account changes nothing)."""
-    latest = (RunOutcome.objects.filter(account=OuterRef("pk"))
-              .exclude(run__status=RebalanceRun.Status.QUEUED).order_by("-run_id").values("outcome")[:1])
-    return accounts.annotate(last_outcome=Subquery(latest)).filter(last_outcome=RunOutcome.Outcome.FAILED)
 
 
 def _current_alerts(user):

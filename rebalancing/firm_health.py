@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from rebalancing.models import Account, Proposal, RebalanceRun, RunWatch
+from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.services.run_recovery import stalled_runs, unwatched_runs
 from tenants.models import Firm, FirmUsage
 
-__all__ = ["FirmHealth", "firm_health", "runs_over_the_book"]
+__all__ = ["FirmHealth", "accounts_failed_last", "firm_health", "runs_over_the_book"]
 
 
 # What narrows a run to part of the book (rebalancing.selectors.RunScope); a minimum drift does not:
@@ -28,6 +29,14 @@ def runs_over_the_book():
             .exclude(status=RebalanceRun.Status.QUEUED).order_by("-created_at", "-id"))
 
 
+def accounts_failed_last(accounts):
+    """Of ``accounts``, those the latest run that covered each failed: an account failed until a
+    later run of it gets through (a one-account run of another account changes nothing)."""
+    latest = (RunOutcome.objects.filter(account=OuterRef("pk"))
+              .exclude(run__status=RebalanceRun.Status.QUEUED).order_by("-run_id").values("outcome")[:1])
+    return accounts.annotate(last_outcome=Subquery(latest)).filter(last_outcome=RunOutcome.Outcome.FAILED)
+
+
 @dataclass
 class FirmHealth:
     firm: Firm
@@ -36,6 +45,7 @@ class FirmHealth:
     pending: int = 0
     last_run: RebalanceRun | None = None
     failed_last: int = 0
+    failed_since: int = 0  # accounts whose own latest run (of any kind) failed
     users: int | None = None
     status: str = "good"
     problem: str = ""
@@ -55,6 +65,7 @@ def firm_health(firm: Firm) -> FirmHealth:
             health.accounts = Account.objects.count()
             health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
             health.last_run = runs_over_the_book().first() or RebalanceRun.objects.first()
+            health.failed_since = accounts_failed_last(Account.objects.all()).count()
             health.stalled = stalled_runs()
             health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
             unwatched = unwatched_runs()
@@ -75,6 +86,12 @@ def firm_health(firm: Firm) -> FirmHealth:
         health.status, health.problem = "bad", f"{run.failed} of {run.total} accounts failed in the last run"
     elif run.failed:
         health.status, health.problem = "warn", f"{run.failed} account(s) failed in the last run"
+    elif run.total == 0 and run.status == RebalanceRun.Status.COMPLETED:
+        health.status, health.problem = "warn", (f"the last run found no account to rebalance, of {health.accounts} "
+                                                 "(an account is rebalanced once it has a model)")
+    elif health.failed_since:
+        health.status, health.problem = "warn", (f"{health.failed_since} account(s) failed in their latest run, "
+                                                 "after the last run over the book")
     elif run.finished_at and (timezone.now() - run.finished_at).days > 2:
         health.status, health.problem = "warn", "no run finished in the last two days"
     return health

@@ -80,3 +80,28 @@ def test_the_dashboard_the_accounts_filter_and_the_provider_console_agree(firm_a
     assert accounts[0].custodian_number in listed and accounts[1].custodian_number not in listed
     assert f"Run {firm.pk}</a>" in provider and f"Run {one.pk}</a>" not in provider
     assert "2 done, 1 failed" in provider
+
+
+def test_health_names_an_account_that_failed_in_a_later_run_of_its_own(firm_a):
+    with tenant_context(firm_a):
+        accounts = make_book(3)["accounts"]
+        finished_run({"firm": True}, {a: OUT.PROPOSED for a in accounts})
+        assert firm_health(firm_a).status == "good"
+
+        finished_run({"account_ids": [accounts[2].pk]}, {accounts[2]: OUT.FAILED})  # a template that cannot solve
+        health = firm_health(firm_a)
+
+        assert (health.status, health.failed_since) == ("warn", 1)
+        assert health.problem == "1 account(s) failed in their latest run, after the last run over the book"
+
+
+def test_health_says_a_run_that_found_no_account_to_rebalance(firm_a):
+    with tenant_context(firm_a):
+        make_book(2)
+        finished_run({"firm": True}, {})
+
+        health = firm_health(firm_a)
+
+        assert health.status == "warn"
+        assert health.problem == ("the last run found no account to rebalance, of 2 (an account is rebalanced once it "
+                                  "has a model)")
