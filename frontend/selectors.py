@@ -92,8 +92,16 @@ def accounts_with_latest(user):
         with_advisors(accounts_visible_to(user), "household__")
         .with_governing_template().select_related("model", "household__model")
         .annotate(last_drift=_latest_proposal("drift_before", rebalancing=True), last_status=_latest_proposal("status"),
-                  last_proposal_id=_latest_proposal("pk"))
+                  last_proposal_id=_latest_proposal("pk"), last_outcome=_latest_outcome("outcome"),
+                  last_outcome_run=_latest_outcome("run_id"))
     )
+
+
+def _latest_outcome(field: str) -> Subquery:
+    """What the latest run that covered the account made of it (``RunOutcome``): an account inside
+    its bands gets no proposal, and the list says so rather than "none yet"."""
+    return Subquery(RunOutcome.objects.filter(account=OuterRef("pk")).exclude(run__status=RebalanceRun.Status.QUEUED)
+                    .order_by("-run_id").values(field)[:1])
 
 
 def _current_alerts(user):

@@ -105,3 +105,15 @@ def test_health_says_a_run_that_found_no_account_to_rebalance(firm_a):
         assert health.status == "warn"
         assert health.problem == ("the last run found no account to rebalance, of 2 (an account is rebalanced once it "
                                   "has a model)")
+
+
+def test_the_accounts_list_says_what_the_latest_run_made_of_an_account_without_a_proposal(firm_a, as_user):
+    with tenant_context(firm_a):
+        accounts = make_book(3)["accounts"]
+        run = finished_run({"firm": True}, {accounts[0]: OUT.NO_TRADES, accounts[1]: OUT.FAILED})
+
+    page = re.sub(r"\s+", " ", as_user("pm").get("/accounts/").content.decode())
+
+    assert f'href="/runs/{run.pk}/" data-testid="nothing-to-do">nothing to trade in run {run.pk}</a>' in page
+    assert f'<a href="/runs/{run.pk}/#failures"><span class="badge failed">failed in run {run.pk}</span></a>' in page
+    assert page.count("none yet: not run") == 1  # the third account
