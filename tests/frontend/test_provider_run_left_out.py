@@ -87,3 +87,21 @@ def test_runs_in_every_firm_say_per_firm_what_was_not_run(firm_a, book, operator
     with django_capture_on_commit_callbacks():
         page = _text(operator.post("/runs/start/", {"firm": "*"}, follow=True))
     assert re.search(rf"{firm_a.name} \(run \d+, 3 accounts; not run: 1 account has no model", page)
+
+
+def test_a_failed_accounts_error_is_shown_in_words_with_its_code_on_hover(firm_a, book, operator):
+    from datetime import date
+
+    from rebalancing.models import RunOutcome
+
+    with tenant_context(firm_a):
+        account = Account.objects.order_by("pk").first()
+        run = RebalanceRun.objects.create(scope={"firm": True}, as_of=date.today(), total=1, failed=1,
+                                          status=RebalanceRun.Status.COMPLETED)
+        RunOutcome.objects.create(run=run, account=account, outcome=RunOutcome.Outcome.FAILED,
+                                  code="infeasible_parameters", message="the screen excludes every holding of sleeve bonds")
+
+    shown = _text(operator.get(f"/runs/{firm_a.slug}/{run.pk}/"))
+
+    assert '<td title="Error code: infeasible_parameters">Infeasible parameters</td>' in shown
+    assert "<code>infeasible_parameters</code>" not in shown
