@@ -340,6 +340,11 @@ class Restrictions:
     hold: tuple[str, ...] = setting((), schema=_SYMBOLS)
 
 
+def _percent(fraction: float) -> str:
+    """0.05 -> "5%", 0.0125 -> "1.25%": a fraction of account value as the pages type it."""
+    return f"{fraction * 100:.4f}".rstrip("0").rstrip(".") + "%"
+
+
 @dataclass(frozen=True, slots=True)
 class CashParams:
     """Cash target and floor as fractions of account value (floor is a hard constraint)."""
@@ -353,7 +358,8 @@ class CashParams:
         # the target would hold cash the target says to invest, and the target could never be met.
         if self.floor > self.target:
             raise InvalidRequest(
-                f"parameter cash.floor ({self.floor:.4g}) must not be above cash.target ({self.target:.4g}): the "
+                f"parameter cash.floor ({_percent(self.floor)} = {self.floor:.4g}) must not be above cash.target "
+                f"({_percent(self.target)} = {self.target:.4g}): the "
                 "floor is the least cash the account keeps, the target what it aims for",
                 {"parameter": "cash.floor"},
             )

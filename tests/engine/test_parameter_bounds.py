@@ -76,7 +76,7 @@ def test_a_cash_floor_above_the_cash_target_is_refused_naming_both():
         Parameters.from_dict({"cash": {"target": 0.01, "floor": 0.05}})
 
     assert refused.value.detail == {"parameter": "cash.floor"}
-    assert "cash.floor (0.05) must not be above cash.target (0.01)" in refused.value.message
+    assert "cash.floor (5% = 0.05) must not be above cash.target (1% = 0.01)" in refused.value.message
     assert Parameters.from_dict({"cash": {"target": 0.05, "floor": 0.05}}).cash.floor == 0.05
 
 
