@@ -46,8 +46,18 @@ class BacktestForm(NumbersIn0To9, forms.Form):
     long_term_rate = forms.DecimalField(min_value=0, max_value=100, decimal_places=2, initial=Decimal("23.8"))
     losses = forms.ChoiceField(choices=Backtest.Losses.choices, initial=Backtest.Losses.OFFSET)
 
+    # Each bound said with the field's name (a message may be read away from its field: a screen reader, the API).
+    NAMED = {"amount": "The amount invested", "years": "The horizon (years)", "cohorts": "The number of start dates",
+             "short_term_rate": "The short-term rate (in percent)",
+             "long_term_rate": "The long-term rate (in percent)"}
+
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        for name, words in self.NAMED.items():
+            self.fields[name].error_messages.update({
+                "min_value": f"{words} must be at least %(limit_value)s.",
+                "max_value": f"{words} must be at most %(limit_value)s.",
+                "invalid": f"{words} must be a number.", "required": f"{words} is required."})
         self.fields["template"].queryset = book_wide_visible_to(user, ParameterTemplate.objects.order_by("name"))
         self.fields["model"].queryset = book_wide_visible_to(user, ModelPortfolio.objects.order_by("name"))
         self.fields["benchmark"].queryset = book_wide_visible_to(user, Benchmark.objects.order_by("code"))

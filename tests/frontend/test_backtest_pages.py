@@ -68,7 +68,9 @@ def test_bad_input_is_explained_and_nothing_is_started(firm_a, as_user):
     bad = client.post("/backtests/", {**FORM, "years": "0", "basket": "model"})
     assert bad.status_code == 200
     html = bad.content.decode()
-    assert "Choose the model" in html and "greater than or equal to 1" in html
+    assert "Choose the model" in html and "The horizon (years) must be at least 1." in html
+    rates = client.post("/backtests/", {**FORM, "amount": "10", "short_term_rate": "140"}).content.decode()
+    assert "The amount invested must be at least 1000." in rates and "The short-term rate (in percent) must be at most 100." in rates
     beyond = client.post("/backtests/", {**FORM, "start": "2021-06-30", "years": "5"}, follow=True)
     assert "prices cover 1990-01-02 to 2022-12-28" in beyond.content.decode()
     off_the_calendar = client.post("/backtests/", {**FORM, "start": "0001-01-01"}, follow=True)
