@@ -188,7 +188,7 @@ def household_detail(request, pk: int):
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         "approved_waiting": approved_unreleased(RunScope(household_id=household.pk))
-        if user_can(user, Capability.RUN_REBALANCE) else [],
+        if user_can(user, Capability.RUN_REBALANCE) or user_can(user, Capability.EDIT_PARAMETERS) else [],
         "cash_flows": cash_flows, "new_proposals": _new_proposals_words(view.accounts),
         **_rmd_context(household, timezone.localdate(), kept=posted_kept(request, "rmd-facts")),
         "cash_flow_kinds": CashFlow.Kind.choices, "posted": posted_kept(request, "cash-flow"),

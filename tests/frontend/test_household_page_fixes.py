@@ -116,3 +116,19 @@ def test_the_refusal_pointing_at_replace_says_what_the_policy_does_with_the_new_
     refused = as_user("pm").post(_url(lees["household"], "rebalance/"), follow=True).content.decode()
     assert "Nothing to rebalance" in refused
     assert "the new proposals wait for approval, except those the firm&#x27;s policy approves by itself" in refused
+
+
+def test_the_withdrawal_form_warns_that_approved_proposals_give_way_to_it(lees, as_user, firm_a):
+    joint = lees["members"]["LEE-JT"]
+    with tenant_context(firm_a):
+        Proposal.objects.filter(pk=joint).update(status=Proposal.Status.APPROVED)
+
+    advisor = re.sub(r"\s+", " ", as_user("advisor").get(_url(lees["household"])).content.decode())
+    pm = re.sub(r"\s+", " ", as_user("pm").get(_url(lees["household"])).content.decode())
+
+    for page in (advisor, pm):
+        assert ('data-testid="withdrawal-replaces-approved">A withdrawal or RMD entered now is planned on the book as '
+                "it is, and the household's open proposals give way to it - the approved ones not yet released "
+                f'too: <a href="/proposals/{joint}/">#{joint}</a> of LEE-JT.') in page
+    assert 'id="replace-approved-hint"' not in advisor  # the advisor starts no run: no checkbox to tick
+    assert 'id="replace-approved-hint"' in pm
