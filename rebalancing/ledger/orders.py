@@ -87,9 +87,14 @@ def _lots_still_held(proposal: Proposal, trades: list[dict]) -> None:
     """Refuse orders selling shares the account no longer holds: a lots file or a custodian's lots
     accepted since the proposal was made may have replaced the lots it names (the order would go to
     the custodian naming lots that are gone, and its fill be refused)."""
+    # Lots an open buy of the same security may still bring are not judged: fills arrive in any order
+    # (a day trade's sale can be released before its purchase's fill is booked).
+    arriving = set(Order.objects.filter(account_id=proposal.account_id, side="buy",
+                                        status__in=[Order.Status.OPEN, Order.Status.PARTIALLY_FILLED])
+                   .values_list("security__symbol", flat=True))
     wanted: dict[str, Decimal] = {}
     for trade in trades:
-        if trade["side"] == "sell":
+        if trade["side"] == "sell" and trade["symbol"] not in arriving:
             for lot in trade.get("lots") or ():
                 wanted[lot["lot_id"]] = wanted.get(lot["lot_id"], Decimal(0)) + shares(lot["quantity"])
     if not wanted:

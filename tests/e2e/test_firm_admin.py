@@ -24,7 +24,7 @@ def test_a_firm_admin_assigns_a_template_to_the_accounts_a_filter_selects(e2e_fi
     page.get_by_role("button", name="Filter").click()
     page.get_by_role("link", name="Assign a template or model to these 3 accounts").click()
     expect(page.get_by_test_id("selection-count")).to_contain_text("3 accounts in 3 households")
-    page.get_by_label("Parameter template").select_option(label="Standard")
+    page.get_by_label("Parameter template").select_option(label="Standard (standard)")
     shot(page, "firm-admin-assign-template")
     page.get_by_role("button", name="Assign").click()
     expect(page.locator(".messages")).to_contain_text("Assigned to 3 accounts")

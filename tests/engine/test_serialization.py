@@ -209,13 +209,16 @@ def test_parameters_survive_their_json_form_whatever_is_switched_on():
                           "allow": rng.random() < 0.5},
             "removed_asset_classes": rng.sample(["bonds", "reits"], rng.randint(0, 2)),
             "direct_index": {"us": {"max_names": rng.choice([None, 50])}} if rng.random() < 0.5 else {},
-            "restrictions": {"hold": rng.sample(symbols, rng.randint(0, 3))},
+            "restrictions": {"hold": rng.sample(symbols, rng.randint(0, 3))},  # (what the screen sells: below)
             "cash": {"target": rng.random() / 10, "floor": 0.0},
             "drift": {"enabled": rng.random() < 0.5, "relative_band": rng.random() * 10},
             "trading": {"lot_selection": rng.choice(["tax_optimal", "highest_cost", "fifo"]),
                         "whole_shares": rng.random() < 0.5, "max_turnover": rng.choice([None, 0.3])},
             "instructions": [{"kind": "raise_cash", "amount": 100.0}] if rng.random() < 0.5 else [],
         }
+        if data["screen"]["enabled"]:  # a screen selling what a restriction holds is refused (test_parameter_conflicts)
+            data["restrictions"]["hold"] = [h for h in data["restrictions"]["hold"]
+                                            if h not in data["screen"]["excluded_symbols"]]
         params = Parameters.from_dict(data)
         # then the JSON form is the input with every missing leaf at its default, and reads back equal
         assert Parameters.from_dict(params.to_dict()) == params
