@@ -90,8 +90,8 @@ def backtest_list(request):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Backtest {backtest.pk} queued: {backtest.cohorts} cohort(s) of "
-                                      f"{backtest.years} years.")
+            cohorts = f"{backtest.cohorts} cohort{'s' if backtest.cohorts != 1 else ''}"
+            messages.success(request, f"Backtest {backtest.pk} queued: {cohorts} of {backtest.years} years.")
             return redirect("backtest_detail", pk=backtest.pk)
     sample = load_sample()
     page = paginate(request, backtests_visible_to(request.user).select_related("created_by", "template")

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
 from django.db.models import Count
 from django.shortcuts import redirect, render
@@ -124,8 +125,11 @@ def proposal_detail(request, pk: int):
     legs_waiting = household_legs_words(household_legs_waiting([proposal]).get(proposal.pk, []))
     approvals = list(proposal.approvals.select_related("user"))
     history = list(AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk)).order_by("at", "id"))
-    for event in history:  # the words the audit log shows, not the stored code
+    names = {u.username: u.get_full_name() for u in
+             get_user_model().objects.filter(username__in={e.actor for e in history})}
+    for event in history:  # the words the audit log shows, not the stored code; people by name
         event.words = Action.words_for(event.action)
+        event.actor_name = names.get(event.actor) or event.actor
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,

@@ -92,7 +92,7 @@ def _span(*, start: date, years: int, cohorts: int) -> tuple[date, date]:
         return date.fromordinal(start.toordinal() - int(HISTORY_BEFORE_START_DAYS * 365 / 252)), end
     except ValueError:  # the span runs off the calendar (before year 1 or after 9999)
         raise ValidationFailed(
-            f"{cohorts} cohort(s) of {years} years from {start} run outside the calendar; choose a start "
+            f"{cohorts} cohort{'s' if cohorts != 1 else ''} of {years} years from {start} run outside the calendar; choose a start "
             "within the prices' span", detail={"field": "start"}) from None
 
 

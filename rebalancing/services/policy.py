@@ -26,6 +26,11 @@ POLICY_FIELDS = (
 
 
 MIN_PRICE_AGE_DAYS = 1
+# The limits as the policy page names them.
+_POLICY_WORDS = {"auto_max_estimated_tax": "automatic approval's tax limit",
+                 "compliance_min_estimated_tax": "tax at which compliance approves",
+                 "auto_max_turnover": "automatic approval's turnover limit",
+                 "compliance_min_turnover": "turnover at which compliance approves"}
 
 
 def proposals_priced_before(max_age_days: int, *, today: date | None = None) -> int:
@@ -58,7 +63,7 @@ def approval_policy_set(*, by, **values) -> ApprovalPolicy:
     for name in ("auto_max_estimated_tax", "compliance_min_estimated_tax", "auto_max_turnover",
                  "compliance_min_turnover"):
         if getattr(policy, name) < 0:
-            problems.append(f"{name.replace('_', ' ')} cannot be negative")
+            problems.append(f"the {_POLICY_WORDS[name]} cannot be negative")
     if policy.auto_max_turnover > 1 or policy.compliance_min_turnover > 1:
         problems.append("turnover is at most 100% of the account's value")
     if policy.auto_max_estimated_tax > policy.compliance_min_estimated_tax:

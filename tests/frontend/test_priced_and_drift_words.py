@@ -67,3 +67,18 @@ def test_releasing_a_withdrawal_paid_from_cash_says_it_is_executed_and_paid(firm
             "is paid out.") in paid
     assert "its orders may go out" not in paid
     assert f"Proposal #{ordinary.pk} released: its orders may go out." in sent
+
+
+def test_the_proposal_history_names_people_by_name_with_their_address_on_hover(firm_a, people, as_user):
+    from rebalancing.services.proposals import proposal_approve
+
+    with tenant_context(firm_a):
+        policy(max_price_age_days=3650)
+        make_securities()
+        account = make_account("HIS-1", model=make_model())
+        proposal = make_proposal(account, status=Proposal.Status.PENDING)
+        proposal_approve(proposal=proposal, user=people["pm"], comment="fine")
+
+    page = text(as_user("pm").get(f"/proposals/{proposal.pk}/"))
+
+    assert '<td title="pm@pages.example">Pm</td>' in page
