@@ -109,3 +109,13 @@ def test_the_first_admins_name_is_asked_for_at_onboarding_and_greets_them():
         assert (admin.first_name, admin.last_name) == ("Ada", "Lovelace")
     (sent,) = mail.outbox
     assert sent.body.startswith("Dear Ada Lovelace,\n\nYou are the first firm admin of Cedar Capital")
+
+
+def test_the_onboarding_form_says_it_takes_a_while_and_is_not_sent_twice():
+    from pathlib import Path
+
+    form = _provider_client(ProviderRole.PROVIDER_ADMIN).get("/firms/new/").content.decode()
+    assert 'data-busy="Onboarding: creating and migrating the firm\'s schema takes about twenty seconds' in form
+    assert "data-busy-note hidden" in form and "it takes about twenty seconds" in form
+    script = (Path(__file__).resolve().parents[2] / "frontend" / "static" / "frontend" / "app.js").read_text()
+    assert "form.dataset.busy" in script and "button.disabled = true" in script

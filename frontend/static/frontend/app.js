@@ -27,3 +27,21 @@ document.addEventListener("click", function (event) {
   row.querySelector("select, input").focus();
   if (n >= Number(button.dataset.max || 20)) button.hidden = true;
 });
+
+/* A form with data-busy="WORDS" says WORDS beside its submit button once sent and disables the
+   button, so a long request (onboarding a firm migrates its schema) is not sent twice. A form with
+   data-confirm="QUESTION" asks it first and is sent only on OK. */
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  if (!form.dataset.busy) return;
+  var button = event.submitter || form.querySelector("button[type=submit], button:not([type])");
+  if (button) {
+    setTimeout(function () { button.disabled = true; }, 0);  // after the browser has taken its value
+  }
+  var note = form.querySelector("[data-busy-note]");
+  if (note) { note.textContent = form.dataset.busy; note.hidden = false; }
+});
