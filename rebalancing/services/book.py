@@ -178,8 +178,11 @@ class SleeveSpec:
 
 
 def _weight_words(weight: Decimal, *, percent: bool) -> str:
-    """A weight as the caller typed it: a fraction (the API's "0.9") or a percentage (the page's "90%")."""
-    return f"{format((weight * 100).normalize(), 'f')}%" if percent else format(weight.normalize(), "f")
+    """A weight as the caller typed it: a fraction (the API's "0.9") or a percentage (the page's "90%");
+    an absurd one in a few characters (1e400 would print four hundred digits)."""
+    value = weight * 100 if percent else weight
+    text = format(value.normalize(), "f") if abs(value) < 10**6 else f"{value:.3E}"
+    return f"{text}%" if percent else text
 
 
 @transaction.atomic

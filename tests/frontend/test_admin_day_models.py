@@ -88,3 +88,18 @@ def test_a_security_named_twice_in_a_sleeve_is_named_not_summed(book, as_user, f
     assert "sum to 50%" not in text(refused)
     with tenant_context(firm_a):
         assert not ModelPortfolio.objects.filter(code="twice").exists() and model.versions.count() == 1
+
+
+def test_an_absurd_weight_is_refused_in_a_few_characters(book, as_user, firm_a):
+    form = {"rows": "2", "code": "absurd", "name": "Absurd", "note": "",
+            "s0-asset_class": "us_equity", "s0-weight": "1e400", "s0-kind": "holdings", "s0-holdings": "VTI 100",
+            "s1-asset_class": "bonds", "s1-weight": "30", "s1-kind": "holdings", "s1-holdings": "BND 100"}
+
+    refused = as_user("admin").post("/models/new/", form)
+
+    page = text(refused)
+    assert refused.status_code == 400
+    assert "sleeve weights sum to 1.000E+400%, not 100%" in page
+    assert "0" * 50 not in page
+    with tenant_context(firm_a):
+        assert not ModelPortfolio.objects.filter(code="absurd").exists()
