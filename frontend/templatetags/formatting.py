@@ -199,6 +199,18 @@ def param_value(value, path):
 
 
 @register.filter
+def param_label(path):
+    """A setting's path as the template page names it: "cash.target" -> "Cash: target"."""
+    from frontend.parameter_forms import LABELS
+
+    group, _, leaf = str(path).partition(".")
+    if not leaf:
+        return humanize_code(group)
+    words = LABELS.get(leaf.rsplit(".", 1)[-1]) or humanize_code(leaf.rsplit(".", 1)[-1])
+    return f"{humanize_code(group)}: {words[:1].lower()}{words[1:]}"
+
+
+@register.filter
 def changes(value):
     """An audit record's before/after as "key: value" pairs (JSON for nested values)."""
     import json

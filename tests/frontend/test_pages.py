@@ -188,6 +188,7 @@ def test_the_what_if_preview_compares_without_saving(book, as_user, firm_a):
                                        HTTP_HX_REQUEST="true")
     page = text(response)
     assert "With your changes" in page and "Estimated tax" in page
+    assert 'Account overrides after saving: <span title="cash.target">Cash: target</span> = 5%' in page
     with tenant_context(firm_a):
         account.refresh_from_db()
         assert account.overrides == {}
