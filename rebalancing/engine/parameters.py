@@ -457,8 +457,11 @@ class Instruction:
             raise InvalidRequest("instruction raise_cash needs a positive 'amount'")
         for name in ("quantity", "amount"):
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0 or value > MAX_MONEY):
+            if value is not None and (not math.isfinite(value) or value < 0):
                 raise InvalidRequest(f"instruction {self.kind}: {name} must be a non-negative number")
+            if value is not None and value > MAX_MONEY:
+                raise InvalidRequest(f"instruction {self.kind}: {name} {value:.3g} is beyond any account "
+                                     f"(at most {MAX_MONEY:.3g})")
         if self.kind == "sell_buy" and self.quantity is not None and self.amount is not None:
             # Which one would be sold? The engine would take the quantity and drop the amount unsaid.
             raise InvalidRequest(f"instruction sell_buy of {self.sell}: give the quantity or the amount to sell, "

@@ -29,3 +29,12 @@ def test_a_security_the_screen_sells_and_a_restriction_holds_is_refused_naming_b
 ])
 def test_settings_that_agree_are_accepted(data):
     Parameters.from_dict(data)
+
+
+def test_an_absurd_instruction_amount_is_refused_for_its_size_not_its_sign():
+    from rebalancing.engine import Instruction
+
+    with pytest.raises(InvalidRequest, match=r"amount 1e\+30 is beyond any account \(at most 1e\+15\)"):
+        Instruction.from_dict({"kind": "sell_buy", "sell": "VTI", "amount": 1e30})
+    with pytest.raises(InvalidRequest, match="quantity must be a non-negative number"):
+        Instruction.from_dict({"kind": "sell_buy", "sell": "VTI", "quantity": -3})
