@@ -67,7 +67,9 @@ def household_settings_validate(settings: Any, *, template=None, level: str = "h
         raise ValidationFailed(f"the tax budget must be an amount from 0 to {amount_text(MAX_MONEY)}, not {budget}",
                                detail={"field": "tax_budget"})
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0):
-        raise ValidationFailed(f"the tax budget must be an amount of at least 0, not {budget!r}",
+        shown = (f"-{amount_text(-budget)}" if isinstance(budget, int | float) and not isinstance(budget, bool)
+                 else repr(budget))
+        raise ValidationFailed(f"the tax budget must be an amount of at least 0, not {shown}",
                                detail={"field": "tax_budget"})
     if budget is not None and not budget <= MAX_MONEY:  # the engine's money cap: a proposal can record it
         raise ValidationFailed(f"the tax budget must be at most {amount_text(MAX_MONEY)}, not {amount_text(budget)}",

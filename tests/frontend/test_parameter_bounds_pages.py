@@ -64,7 +64,7 @@ def test_an_account_floor_above_its_templates_target_is_named_beside_the_floor(b
 
 @pytest.mark.parametrize(("typed", "says"), [
     ("lots", "The tax budget must be a number, not “lots”."),  # before: a 400 error page
-    ("-5", "The tax budget must be an amount of at least 0, not -5.0"),
+    ("-5", "The tax budget must be an amount of at least 0, not -$5"),
 ])
 def test_a_templates_household_tax_budget_refused_comes_back_as_typed_beside_its_field(book, as_user, firm_a,
                                                                                       typed, says):
