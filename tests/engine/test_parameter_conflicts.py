@@ -28,7 +28,10 @@ def test_a_security_the_screen_sells_and_a_restriction_holds_is_refused_naming_b
     {"screen": {"enabled": True, "excluded_symbols": ["VOO"]}, "restrictions": {"do_not_buy": ["VOO"]}},
 ])
 def test_settings_that_agree_are_accepted(data):
-    Parameters.from_dict(data)
+    params = Parameters.from_dict(data)
+    restrictions = data["restrictions"]
+    assert all(tuple(restrictions[k]) == getattr(params.restrictions, k) for k in restrictions)
+    assert (params.screen is None) == (not data["screen"]["enabled"])
 
 
 def test_an_absurd_instruction_amount_is_refused_for_its_size_not_its_sign():
