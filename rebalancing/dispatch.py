@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import current_app
 
-__all__ = ["APPROVERS_NOTIFY", "BACKTEST_RUN", "REBALANCE_CHUNK", "RELEASE_BATCH", "RISK_MODEL_ESTIMATE", "RUN_DISPATCH", "WEBHOOK_DELIVER",
+__all__ = ["APPROVERS_NOTIFY", "BACKTEST_RUN", "PASSWORD_LINK_SEND", "REBALANCE_CHUNK", "RELEASE_BATCH", "RISK_MODEL_ESTIMATE", "RUN_DISPATCH", "WEBHOOK_DELIVER",
            "send"]
 
 RUN_DISPATCH = "rebalancing.tasks.run_dispatch"
@@ -17,6 +17,7 @@ WEBHOOK_DELIVER = "rebalancing.tasks.webhook_deliver"
 APPROVERS_NOTIFY = "rebalancing.tasks.approvers_notify"
 RISK_MODEL_ESTIMATE = "rebalancing.tasks.risk_model_estimate_run"
 RELEASE_BATCH = "rebalancing.tasks.release_batch_run"
+PASSWORD_LINK_SEND = "frontend.tasks.password_link_send"
 
 
 def send(task: str, *args) -> None:

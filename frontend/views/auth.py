@@ -14,9 +14,11 @@ from django.contrib.auth.views import (
 )
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.http import HttpResponseRedirect
 from django.urls import reverse_lazy
 from django_tenants.utils import get_public_schema_name
 
+from rebalancing import dispatch
 from tenants import people as people_rules
 
 from .common import PUBLIC
@@ -115,12 +117,15 @@ class ForgotPasswordView(PasswordResetView):
             form.add_error(None, "Too many links were asked for, for this address or from your network, in the "
                                  "last hour. Links already sent keep working; try again later.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
-        form.requested_from = _client_address(self.request)
         tenant = getattr(self.request, "tenant", None)
         name = getattr(tenant, "name", "") or "the rebalancing service"
         on_provider_host = connection.schema_name == get_public_schema_name()
-        self.extra_email_context = {"owner": f"the provider console ({name})" if on_provider_host else name}
-        return super().form_valid(form)
+        owner = f"the provider console ({name})" if on_provider_host else name
+        # The link is looked up and mailed by a worker: the page does the same work, in the same time,
+        # whether or not the address has an account here.
+        dispatch.send(dispatch.PASSWORD_LINK_SEND, form.cleaned_data["email"], _client_address(self.request), owner,
+                      self.request.get_host(), self.request.is_secure())
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class ForgotPasswordDoneView(PasswordResetDoneView):

@@ -12,7 +12,9 @@ from django.core.cache import cache
 from django.test import Client
 from django_tenants.utils import schema_context, tenant_context
 
+from frontend.tasks import password_link_send
 from frontend.views.auth import LINKS_PER_ADDRESS, REQUESTS_PER_CLIENT
+from rebalancing import dispatch
 from tenants.audit.models import AuditEvent
 from tenants.roles import FirmRole, ProviderRole
 from tenants.services import user_ensure
@@ -28,6 +30,21 @@ def _no_counted_requests():
     cache.clear()  # "Forgot your password?" counts requests in the cache; each test starts at none
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def links_sent(monkeypatch):
+    """"Forgot your password?" hands the link to a worker: here the worker's task runs where it is sent
+    (the request's schema), and each message is kept to show what the page sent it."""
+    sent = []
+
+    def send(task, *args):
+        sent.append((task, args))
+        if task == dispatch.PASSWORD_LINK_SEND:
+            password_link_send(*args)
+
+    monkeypatch.setattr(dispatch, "send", send)
+    return sent
 
 
 def text(response) -> str:
@@ -249,7 +266,7 @@ def test_forgot_password_on_a_firm_host_emails_a_link_naming_the_firm_and_its_ho
 
 
 def test_forgot_password_answers_the_same_whoever_the_address_is_and_sends_only_to_who_may_sign_in(
-        firm_a, firm_b, people, as_user, client_for, firm_user, mailoutbox):
+        firm_a, firm_b, people, as_user, client_for, firm_user, mailoutbox, links_sent):
     firm_user(firm_b, "bea@firm-b.example", FirmRole.ADVISOR)
     as_user("admin").post("/people/", {"action": "deactivate", "user": people["compliance"].pk})
     answers = {}
@@ -261,6 +278,9 @@ def test_forgot_password_answers_the_same_whoever_the_address_is_and_sends_only_
                           re.sub(r'"X-CSRFToken": "\w+"', "", text(done)))  # each visitor has their own token
     assert len(set(answers.values())) == 1, answers
     assert [m.to for m in mailoutbox] == [["advisor@pages.example"]]
+    # the page itself did the same for each: one message to the worker, the typed address its only difference
+    asked = [args for task, args in links_sent if task == dispatch.PASSWORD_LINK_SEND]
+    assert [a[0] for a in asked] == list(answers) and len({a[1:] for a in asked}) == 1
 
 
 def test_forgot_password_sends_an_invited_person_their_invitation_again(firm_a, people, client_for, mailoutbox):
