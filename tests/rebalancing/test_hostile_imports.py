@@ -26,16 +26,14 @@ from rebalancing.models import (
     TradeRecord,
 )
 
+from .test_csv_import import problems_of
+
 pytestmark = pytest.mark.django_db
 
 AS_OF = date(2026, 11, 26)
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 LOTS_HEADER = b"account_number,lot_id,symbol,quantity,cost_basis,acquired\n"
 TRADES_HEADER = b"account_number,symbol,side,quantity,price,trade_date,external_id,realised_gain\n"
-
-
-def problems_of(excinfo) -> list[tuple]:
-    return [(p["row"], p["column"], p["problem"]) for p in excinfo.value.detail["problems"]]
 
 
 def lots_stored() -> list[tuple]:
