@@ -97,8 +97,8 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
         governing = accounts_under[0].governing_template_if(template) if template is not KEEP \
             else accounts_under[0].governing_template
         if governing is not None:
-            models = {_model_after(a, model) for a in accounts_under}
-            screen_sleeves_refuse(governing.parameters or {}, models,
+            holders = [(a.custodian_number, _model_after(a, model)) for a in accounts_under]
+            screen_sleeves_refuse(governing.parameters or {}, holders,
                                   what=f"the assignment under template “{governing.name}”")
     changes, changed = [], []
     for account in rows:
@@ -137,9 +137,11 @@ def households_template_assign(*, households, template: ParameterTemplate | None
     followers = Account.objects.filter(household__in=rows, template__isnull=True).order_by("custodian_number")
     _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in followers], template, "accounts")
     if template is not None:
-        models = {h.model_id for h in rows if h.is_unit} | {a.model_id for a in followers.select_related("household")
-                                                           if not a.household.is_unit}
-        screen_sleeves_refuse(template.parameters or {}, models, what=f"the assignment of template “{template.name}”")
+        # A unit household's accounts hold its model; the others follow the template with their own.
+        holders = [(a.custodian_number, a.managed_model_id) for a in followers.select_related("household")]
+        holders += [(a.custodian_number, h.model_id) for h in rows if h.is_unit
+                    for a in h.accounts.order_by("custodian_number")]
+        screen_sleeves_refuse(template.parameters or {}, holders, what=f"the assignment of template “{template.name}”")
     changed = [h for h in rows if h.template_id != (template.pk if template else None)]
     changes = [("household", str(h.pk), {"household": h.name, "template": h.template.code if h.template else None},
                 {"household": h.name, "template": template.code if template else None}) for h in changed]

@@ -105,7 +105,8 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     if template is not None:
         _governed_layers_validate(template=template, parameters=parameters)
         governed = Account.objects.governed_by(template).select_related("household")
-        screen_sleeves_refuse(parameters, {a.managed_model_id for a in governed}, what="the template's change")
+        screen_sleeves_refuse(parameters, [(a.custodian_number, a.managed_model_id) for a in governed],
+                              what="the template's change")
     if not isinstance(overridable, dict) or any(not isinstance(v, dict) for v in overridable.values()):
         raise ValidationFailed('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.',
                                detail={"field": "overridable"})

@@ -43,11 +43,16 @@ def sleeves_emptied_by_screen(parameters: dict, model_ids: Iterable[int]) -> lis
     return emptied
 
 
-def screen_sleeves_refuse(parameters: dict, model_ids: Iterable[int], *, what: str) -> None:
+def screen_sleeves_refuse(parameters: dict, holders: Iterable[tuple[str, int | None]], *, what: str) -> None:
     """Refuse (naming the first model and sleeve) when ``parameters``' screen empties a sleeve of
-    one of ``model_ids``; ``what`` says what would be saved ("the template", "the assignment")."""
-    emptied = sleeves_emptied_by_screen(parameters, model_ids)
+    a model one of ``holders`` (account number, the model it would be managed to) is managed to;
+    ``what`` says what would be saved ("the template", "the assignment"). The refusal's detail
+    lists those accounts, so an integrator knows which of them the change would have stranded."""
+    holders = list(holders)
+    emptied = sleeves_emptied_by_screen(parameters, {model_id for _, model_id in holders})
     if emptied:
+        emptied_models = set(ModelPortfolio.objects.filter(code__in={c for c, _, _ in emptied}).values_list("pk", flat=True))
+        accounts = sorted({number for number, model_id in holders if model_id in emptied_models})
         code, sleeve, why = emptied[0]
         more = f" (and {len(emptied) - 1} more sleeve{'s' if len(emptied) > 2 else ''})" if len(emptied) > 1 else ""
         raise ValidationFailed(
@@ -55,4 +60,5 @@ def screen_sleeves_refuse(parameters: dict, model_ids: Iterable[int], *, what: s
             f"{code} - {why}{more} - so no account holding that model could be rebalanced. Add an allowed "
             "security to the sleeve, narrow the screen, or remove the asset class.",
             code="screen_empties_sleeve", detail={"field": "parameters", "conflicts": ["screen", f"model.{sleeve}"],
-                                                  "sleeves": [{"model": c, "sleeve": s} for c, s, _ in emptied]})
+                                                  "sleeves": [{"model": c, "sleeve": s} for c, s, _ in emptied],
+                                                  "accounts": accounts})

@@ -59,6 +59,35 @@ def test_assigning_accounts_to_a_template_whose_screen_empties_their_models_slee
     assert Account.objects.get(pk=account.pk).template_id is None
 
 
+def test_the_refusal_names_the_accounts_whose_model_the_screen_empties(firm, admin):
+    """An integrator assigning hundreds of accounts learns which ones the screen would strand: those
+    managed to the emptied model, not the others of the selection."""
+    emptied = make_account("SCR-6", model=firm["model"])
+    kept = make_account("SCR-5", model=make_model("two_bonds", sleeves=(
+        ("us_equity", "0.6", {"VTI": "1"}), ("bonds", "0.4", {"BND": "0.5", "AGG": "0.5"}))))
+    also = make_account("SCR-7", model=firm["model"])
+    screened = make_template("no_bonds", parameters=NO_BONDS)
+
+    with pytest.raises(ValidationFailed) as refused:
+        accounts_assign(accounts=Account.objects.filter(pk__in=[emptied.pk, kept.pk, also.pk]), template=screened,
+                        by=admin)
+
+    assert refused.value.detail["accounts"] == ["SCR-6", "SCR-7"]
+    assert refused.value.detail["sleeves"] == [{"model": "balanced", "sleeve": "bonds"}]
+
+    template = make_template("standard")
+    Account.objects.filter(pk__in=[emptied.pk, kept.pk]).update(template=template)
+    with pytest.raises(ValidationFailed) as refused:
+        template_save(user=admin, code="standard", name="Standard", parameters=NO_BONDS,
+                      overridable=template.overridable, template=template)
+    assert refused.value.detail["accounts"] == ["SCR-6"]
+
+    with pytest.raises(ValidationFailed) as refused:
+        households_template_assign(households=type(also.household).objects.filter(pk=also.household_id),
+                                   template=screened, by=admin)
+    assert refused.value.detail["accounts"] == ["SCR-7"]
+
+
 def test_assigning_a_model_whose_sleeve_the_accounts_template_empties_is_refused(firm, admin):
     screened = make_template("no_bonds", parameters=NO_BONDS)
     account = make_account("SCR-2", model=None)
