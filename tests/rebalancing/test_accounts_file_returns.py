@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from django_tenants.utils import schema_context
 
-from rebalancing.imports import ImportRejected, accounts_import, securities_import
-from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+from rebalancing.imports import ImportRejected, accounts_import
+from rebalancing.models import Account, Household
+
+from .test_csv_import import fixture_book_import, problems_of
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 11, 26)
@@ -21,15 +23,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 def book(firm_a):
     """A-100 (Smith Joint, taxable) and A-101 (Smith IRA) in H-1; A-200 (Trust) in H-2."""
     with schema_context(firm_a.schema_name):
-        ModelPortfolio.objects.create(code="growth", name="Growth")
-        ParameterTemplate.objects.create(code="standard", name="Standard")
-        securities_import(source=FIXTURES / "securities.csv")
-        accounts_import(source=FIXTURES / "accounts.csv", as_of=AS_OF)
+        fixture_book_import()
         yield firm_a
-
-
-def problems_of(excinfo) -> list[tuple]:
-    return [(p["row"], p["column"], p["problem"]) for p in excinfo.value.detail["problems"]]
 
 
 def test_the_file_sets_whose_each_account_is_and_each_spouses_carryover(book):

@@ -73,13 +73,18 @@ def in_firm_a(firm_a):
         yield firm_a
 
 
-@pytest.fixture
-def book(in_firm_a):
-    """Firm A with its security master, a model, a template and three accounts in two households."""
+def fixture_book_import() -> None:
+    """The fixture files' security master, a model, a template and three accounts in two households:
+    A-100 (Smith Joint, taxable) and A-101 (Smith IRA) in H-1, A-200 (Trust) in H-2."""
     ModelPortfolio.objects.create(code="growth", name="Growth")
     ParameterTemplate.objects.create(code="standard", name="Standard")
     securities_import(source=csv("securities.csv"))
     accounts_import(source=csv("accounts.csv"), as_of=AS_OF)
+
+
+@pytest.fixture
+def book(in_firm_a):
+    fixture_book_import()
     return in_firm_a
 
 

@@ -26,7 +26,7 @@ from rebalancing.models import (
     TradeRecord,
 )
 
-from .test_csv_import import problems_of
+from .test_csv_import import fixture_book_import, problems_of
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +44,7 @@ def lots_stored() -> list[tuple]:
 def book(firm_a):
     """Firm A with the fixture securities, accounts and lots."""
     with schema_context(firm_a.schema_name):
-        ModelPortfolio.objects.create(code="growth", name="Growth")
-        ParameterTemplate.objects.create(code="standard", name="Standard")
-        securities_import(source=FIXTURES / "securities.csv")
-        accounts_import(source=FIXTURES / "accounts.csv", as_of=AS_OF)
+        fixture_book_import()
         lots_import(source=FIXTURES / "lots.csv", as_of=AS_OF)
         yield firm_a
 
