@@ -31,6 +31,7 @@ from rebalancing.models import (
     ProposalApproval,
     RebalanceRun,
 )
+from rebalancing.services.lot_terms import lots_turned
 from rebalancing.services.payouts import cash_flow_pay
 from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
 from rebalancing.webhooks import events as webhook_events
@@ -429,13 +430,25 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         # As old as its oldest price, not its run's day: a run on stale prices is not fresh advice.
         priced = min(leg.priced_on or leg.run.as_of for leg in legs)
         stale = legs[0].status == S.APPROVED and (today - priced).days > policy.max_price_age_days
-        if not stale:
+        turned = [] if stale or legs[0].status != S.APPROVED else [t for leg in legs for t in lots_turned(leg, today)]
+        if not stale and not turned:
             released = [_release_one(leg, user=user, comment=comment, today=today) for leg in legs]
             return released[0]
+        why = (f"priced on {priced}, more than {policy.max_price_age_days} days ago" if stale else
+               f"{len(turned)} lot{'s' if len(turned) != 1 else ''} sold turned long-term since the run's day "
+               f"({legs[0].run.as_of})")
         for leg in legs:
-            _move(leg, S.EXPIRED, actor=user, action="proposal.expire",
-                  comment=f"priced on {priced}, more than {policy.max_price_age_days} days ago")
+            _move(leg, S.EXPIRED, actor=user, action="proposal.expire", comment=why)
     together = f" with its household's other accounts ({len(legs) - 1} more)" if len(legs) > 1 else ""
+    if turned:
+        raise Conflict(f"The proposal has expired{together}: it prices its sales as of {legs[0].run.as_of}, and on "
+                       f"{today} {'; '.join(t.words() for t in turned[:5])}"
+                       f"{f' (and {len(turned) - 5} more)' if len(turned) > 5 else ''}. Its estimated tax and its "
+                       "choice of lots assumed the other rate; rebalance the account again to price them as of today.",
+                       code="lot_terms_changed",
+                       detail={"lots": [{"proposal": t.proposal, "account": t.account, "lot_id": t.lot_id,
+                                         "priced_as": t.priced_as, "term": t.term,
+                                         "long_term_from": str(t.long_term_from)} for t in turned]})
     raise Conflict(f"The proposal was priced on {priced} and has expired{together}; import prices and rebalance "
                    "again.", code="proposal_expired")
 

@@ -34,8 +34,10 @@ class Command(BaseCommand):
             if options["no_run"]:
                 continue
             with schema_context(firm_by_slug(slug).schema_name):
-                if not RebalanceRun.objects.filter(as_of=book.as_of).exists():
-                    run = run_start(scope=RunScope(firm=True), as_of=book.as_of, label="demo start")
+                if not RebalanceRun.objects.filter(as_of__gte=book.as_of).exists():
+                    # As of today, as a firm's daily run is, on the last close's prices: a proposal
+                    # priced as of Friday and released on a Sunday would sell lots at the wrong term.
+                    run = run_start(scope=RunScope(firm=True), label="demo start")
                     self.stdout.write(f"{slug}: first rebalance run {run.pk} queued over {run.total} accounts")
         port = options["port"]
         self.stdout.write("")
