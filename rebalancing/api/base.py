@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rebalancing.access import require
-from rebalancing.api.serializers.strict import UnknownFieldsRefused
+from rebalancing.api.serializers.strict import UnknownFieldsRefused, character_problem
 from rebalancing.filters import FirmFilterSet
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope, scopes_of
@@ -81,14 +81,17 @@ class ActionAllowed(permissions.BasePermission):
 
 
 def _no_nul(value, where: str) -> None:
-    """PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database."""
+    """PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database, anywhere in a
+    query or a body (free JSON included), named as a serializer names the field's other characters
+    (serializers/strict.py): ``{"instructions[0].symbol": ["contains a control character (U+0000) at
+    position 3, ..."]}``."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise ValidationFailed(f"{where} contains a NUL character.", detail={"field": where})
+            raise ValidationError({where or "non_field_errors": [character_problem(value, "\x00")]})
     elif isinstance(value, dict):
         for k, v in value.items():
-            _no_nul(k, where)
-            _no_nul(v, f"{where}.{k}")
+            _no_nul(k, where or "non_field_errors")
+            _no_nul(v, f"{where}.{k}" if where else str(k))
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
             _no_nul(v, f"{where}[{i}]")
@@ -122,7 +125,7 @@ class FirmAPIMixin:
             _no_nul(name, "query")
             _no_nul(values, name)
         if request.method not in SAFE_METHODS and not request.FILES:
-            _no_nul(request.data, "body")
+            _no_nul(request.data, "")
 
 
 class FirmAPIView(FirmAPIMixin, APIView):

@@ -22,9 +22,9 @@ from rebalancing.engine_inputs import FIRST_BOOK_DAY
 from .sheet import Sheet
 
 __all__ = [
-    "INVALID", "CellProblem", "boolean_cells", "column_parse", "consistent_values", "date_cells",
+    "INVALID", "CellProblem", "boolean_cells", "character_name", "column_parse", "consistent_values", "date_cells",
     "decimal_cells", "distinct", "duplicates_report", "float_cells", "parse_boolean", "parse_date",
-    "parse_decimal", "parse_tags", "references_map", "required_cells", "tag_cells", "text_cells", "valid",
+    "parse_decimal", "parse_tags", "references_map", "required_cells", "tag_cells", "text_cells", "unseen_character", "valid",
 ]
 
 
@@ -174,7 +174,12 @@ _JOINERS = frozenset("\u200c\u200d")
 _CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}  # unicodedata has no names for these
 
 
-def _unseen_character(text: str) -> str | None:
+def character_name(character: str) -> str:
+    """What a control or format character is called in a refusal: "a tab", "zero width space"."""
+    return _CONTROL_NAMES.get(character) or unicodedata.name(character, "a control character").lower()
+
+
+def unseen_character(text: str) -> str | None:
     """The first control or invisible format character of a cell (a line break, a tab, an escape, a
     zero-width space): in a symbol or an account number it makes a look-alike of a real one, and a
     line break in a name breaks the order files and reports it is written to."""
@@ -193,10 +198,9 @@ def text_cells(sheet: Sheet, column: str, *, field: models.CharField, required: 
         cells = cells.str.upper()
     too_long = cells.str.len() > field.max_length
     sheet.problems.add_rows(cells.index[too_long], column, f"is longer than {field.max_length} characters")
-    unseen = cells.map(_unseen_character)
+    unseen = cells.map(unseen_character)
     for line, text, character in zip(cells.index[unseen.notna()], cells[unseen.notna()], unseen.dropna(), strict=True):
-        name = _CONTROL_NAMES.get(character) or unicodedata.name(character, "a control character").lower()
-        sheet.problems.add(line, column, f"{text[:80]!r} contains {name} (U+{ord(character):04X}), which "
+        sheet.problems.add(line, column, f"{text[:80]!r} contains {character_name(character)} (U+{ord(character):04X}), which "
                                           "cannot be seen; remove it")
     values = cells.astype(object).mask(too_long | unseen.notna(), INVALID)
     if required:

@@ -63,6 +63,7 @@ __all__ = [
     "ChunkOutcome",
     "HeldBack",
     "accounts_held_back",
+    "alert_text",
     "alerts_record",
     "proposal_build",
     "household_proposal_build",
@@ -552,7 +553,7 @@ _MONEY_ALERTS = frozenset({"harvest_opportunity", "tax_limit_exceeded", "wash_sa
 _BARE_AMOUNT = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})*\.\d{2})(?![\d%])")
 
 
-def _alert_text(code: str, message: str) -> str:
+def alert_text(code: str, message: str) -> str:
     """The engine's message as the pages say it: its amounts with their currency sign."""
     return _BARE_AMOUNT.sub(r"$\1", message) if code in _MONEY_ALERTS else message
 
@@ -562,7 +563,7 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
     for alert in result.alerts:
         kind = _ENGINE_ALERTS.get(alert.code, Alert.Kind.OTHER)
         if kind not in out:  # one alert per kind per run; the message lists the first
-            out[kind] = Alert(run=run, account_id=account_id, kind=kind, message=_alert_text(alert.code, alert.message),
+            out[kind] = Alert(run=run, account_id=account_id, kind=kind, message=alert_text(alert.code, alert.message),
                               amount=None if alert.amount is None else round(alert.amount, 2))
     if any("drift" in t.reasons for t in result.trades) and Alert.Kind.DRIFT not in out:
         out[Alert.Kind.DRIFT] = Alert(

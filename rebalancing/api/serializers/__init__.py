@@ -31,12 +31,13 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.selectors import account_parameters
+from rebalancing.services.runs import alert_text
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope
 from tenants.audit.models import AuditEvent
 
 from ..schema import engine_ref
-from .strict import UnknownFieldsRefused, UnknownParametersRefused
+from .strict import MULTI_LINE, UnknownFieldsRefused, UnknownParametersRefused
 
 # --- Market data -------------------------------------------------------------------------------
 
@@ -157,7 +158,7 @@ class ModelVersionInSerializer(UnknownFieldsRefused, serializers.Serializer):
 class ModelCreateInSerializer(ModelVersionInSerializer):
     code = serializers.SlugField(max_length=64)
     name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", style=MULTI_LINE)
 
 
 class TemplateSerializer(UnknownFieldsRefused, serializers.ModelSerializer):
@@ -497,7 +498,14 @@ class ProposalDetailSerializer(ProposalSerializer):
     get_trades = _result_field("trades", {"type": "array", "items": engine_ref("result", "trade")})
     get_summary = _result_field("summary", engine_ref("result", "summary"))
     get_warnings = _result_field("warnings", {"type": "array", "items": {"type": "string"}})
-    get_alerts = _result_field("alerts", {"type": "array", "items": engine_ref("result", "alert")})
+
+    @extend_schema_field({"type": "array", "items": engine_ref("result", "alert")})
+    def get_alerts(self, proposal):
+        # As alerts/ says them (services.runs writes Alert rows through the same rule): the engine states
+        # a money alert's dollars bare ("2,000.00 of losses are disallowed"); ``amount`` stays the number.
+        alerts = proposal.result.get("alerts")
+        return alerts if alerts is None else [{**a, "message": alert_text(a["code"], a["message"])} for a in alerts]
+
     get_weights_before = _result_field("weights_before", engine_ref("result", "weights"))
     get_weights_after = _result_field("weights_after", engine_ref("result", "weights"))
     get_targets = _result_field("targets", engine_ref("result", "weights"))
@@ -506,7 +514,7 @@ class ProposalDetailSerializer(ProposalSerializer):
 
 
 class DecisionSerializer(UnknownFieldsRefused, serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000, style=MULTI_LINE)
 
 
 class OrderSerializer(serializers.ModelSerializer):

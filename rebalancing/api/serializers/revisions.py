@@ -1,6 +1,7 @@
 """What an edit of a proposal accepts: the fields of the proposal page's "Edit and solve again" form.
 
-Only the shape is checked here (a known action, symbols as text, a positive dollar amount). Whether
+Only the shape is checked here (a known action, symbols as text, a positive dollar amount; the
+instruction kinds that take each field are the service's: ``services.revisions.instructions_clean``). Whether
 the proposal trades a symbol, the security master knows it and the account holds it is the
 service's to say (``services.revisions.proposal_resolve``), for the page and the API alike.
 """
@@ -24,18 +25,32 @@ _SYMBOL = Security._meta.get_field("symbol").max_length
 INSTRUCTION_CHOICES = list(INSTRUCTION_ACTIONS.items())  # also names the schema's InstructionActionEnum
 
 
+def _amount(help_text: str) -> serializers.DecimalField:
+    # Dollars, as services.revisions reads them (InstructionAdded.amount) and the engine takes them
+    # (Instruction.amount: a sale's market value at the solve's prices; cash set aside).
+    return serializers.DecimalField(max_digits=16, decimal_places=2, min_value=Decimal("0.01"), required=False,
+                                    allow_null=True, default=None, help_text=help_text,
+                                    error_messages={"min_value": "Give a positive number of dollars to raise."})
+
+
+_AMOUNT = ("sell: the dollars of `symbol` to sell, at the prices it is solved with (empty: all of it; more than "
+           "the account holds is refused); raise_cash: the dollars to set aside as cash, on top of the cash target "
+           "(required). US dollars, at most 2 decimal places, above 0")
+
+
 class InstructionInSerializer(UnknownFieldsRefused, serializers.Serializer):
     action = serializers.ChoiceField(choices=INSTRUCTION_CHOICES,
-                                     help_text="sell: sell all of `symbol` (and buy `buy` with the proceeds); hold, "
-                                               "do_not_buy, do_not_sell: a restriction on `symbol`; raise_cash: "
-                                               "`amount` dollars, no symbol")
+                                     help_text="sell: sell `symbol` - all of it, or `amount` dollars - and buy `buy` "
+                                               "with the proceeds (optional); hold, do_not_buy, do_not_sell: a "
+                                               "restriction on `symbol` for this solve; raise_cash: set `amount` "
+                                               "dollars aside as cash, no symbol")
     symbol = serializers.CharField(required=False, allow_blank=True, default="", max_length=_SYMBOL,
-                                   help_text="The security the instruction is about (not for raise_cash)")
+                                   help_text="sell, hold, do_not_buy, do_not_sell: the security (required); "
+                                             "raise_cash: none (leave it out)")
     buy = serializers.CharField(required=False, allow_blank=True, default="", max_length=_SYMBOL,
-                                help_text="sell only: the security to buy with the proceeds")
-    amount = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=Decimal("0.01"), required=False,
-                                      allow_null=True, default=None, help_text="raise_cash only: dollars to raise",
-                                      error_messages={"min_value": "Give a positive number of dollars to raise."})
+                                help_text="sell only (optional): the security to buy with the proceeds; refused with "
+                                          "any other action")
+    amount = _amount(f"{_AMOUNT}; refused with hold, do_not_buy and do_not_sell")
 
 
 class ProposalReviseSerializer(UnknownFieldsRefused, serializers.Serializer):
@@ -82,6 +97,10 @@ class OneOffInstructionSerializer(InstructionInSerializer):
                                                "proceeds (optional); raise_cash: `amount` dollars; liquidate: sell "
                                                "everything; bring_to_model: back to the model, drift bands and the "
                                                "tax budget set aside this once")
+    symbol = serializers.CharField(required=False, allow_blank=True, default="", max_length=_SYMBOL,
+                                   help_text="sell: the security to sell (required); raise_cash, liquidate, "
+                                             "bring_to_model: none (leave it out)")
+    amount = _amount(f"{_AMOUNT}; refused with liquidate and bring_to_model")
 
 
 class AccountInstructSerializer(UnknownFieldsRefused, serializers.Serializer):

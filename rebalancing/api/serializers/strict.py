@@ -1,8 +1,26 @@
-"""What every body the API reads shares: a field it does not know is refused, naming it.
+"""What every body the API reads shares: a field it does not know is refused, naming it; a number or a
+date not written in 0-9 is refused; text with a character that cannot be seen is refused.
 
 DRF drops unknown keys without a word, so a misspelt optional field did nothing silently: a run's scope
 ``{"firm": true, "min_drfit": 0.05}`` rebalanced the whole firm, a template's ``"overrideable"`` kept
 the old limits. The CSV files refuse an unknown column for the same reason (docs/csv-formats.md).
+
+Text fields (every ``CharField``, in lists and as dict keys and values too) refuse what the CSV imports
+refuse in a cell (``imports.cells``: C0/C1 controls, zero-width and bidi format characters, a stray
+byte-order mark; the joiners some scripts need are kept): ``"AAPL\u200b"`` looks like AAPL and is not,
+and a name with a line break breaks the order files it is written to. The answer names the field, the
+character and where it is: ``"contains a zero width space (U+200B) at position 5, ..."``.
+
+Two field kinds:
+
+- one-line text (names, codes, symbols, references, notes, URLs...): a tab or a line break is refused
+  too, as in every column of the imports (none of which is multi-line);
+- multi-line text, declared as DRF declares a textarea (``style={"base_template": "textarea.html"}``,
+  which ModelSerializer gives a model ``TextField``): comments and descriptions, typed into the pages'
+  textareas, keep line breaks and tabs; every other control or invisible character is refused.
+
+Untyped JSON (engine parameters, overrides, import rows) is not read here: the parameter schema and
+the imports check their own strings, with their own paths (rows and columns).
 """
 
 from __future__ import annotations
@@ -12,21 +30,63 @@ from collections.abc import Mapping
 from rest_framework import serializers
 
 from config.input_limits import full_date_problem, numeral_problem
+from rebalancing.imports.cells import character_name, unseen_character
 
-__all__ = ["UnknownFieldsRefused", "UnknownParametersRefused"]
+__all__ = ["MULTI_LINE", "UnknownFieldsRefused", "UnknownParametersRefused", "character_problem",
+           "unseen_character_problem"]
 
 # Sent by browsers' forms with every multipart POST; never a field of the request.
 _NOT_FIELDS = frozenset({"csrfmiddlewaretoken"})
 # Fields read as numbers (or dates, or ids) by int()/float()/Decimal(), which take "٣" and "３" for 3.
 _NUMERIC = (serializers.IntegerField, serializers.FloatField, serializers.DecimalField, serializers.DateField,
             serializers.DateTimeField, serializers.PrimaryKeyRelatedField)
+# The style that makes a CharField multi-line (DRF's own textarea declaration): line breaks and tabs kept.
+MULTI_LINE = {"base_template": "textarea.html"}
+_UNTYPED = type(serializers.DictField().child)  # a DictField without a child: free JSON, not read here
+_LINE_SPACING = {ord(c): " " for c in "\t\n\r"}  # same length: positions stay those of the text sent
 
 
+def unseen_character_problem(text: str, *, multi_line: bool = False) -> str:
+    """Why ``text`` is refused as API text ("" if it is not): its first control or invisible character,
+    by the imports' rule (``imports.cells``), named with its code point and 1-based position. A
+    multi-line text (comments, descriptions) may hold tabs and line breaks."""
+    character = unseen_character(text.translate(_LINE_SPACING) if multi_line else text)
+    return "" if character is None else character_problem(text, character)
+
+
+def character_problem(text: str, character: str) -> str:
+    """``text``'s first ``character`` named as the imports name it, with its code point and 1-based
+    position: "contains a control character (U+0000) at position 5, which cannot be seen; remove it."."""
+    return (f"contains {character_name(character)} (U+{ord(character):04X}) at position {text.index(character) + 1}, which cannot "
+            "be seen; remove it.")
+
+
+def _unseen_refused(field, value, where: str = "") -> str:
+    """The unseen-character problem of a text field's value, of a list's items and of a typed dict's keys
+    and values ("" if none), after where it is: ``[2]`` (a list's third item), ``['VTI']`` (a key's
+    value), ``the key 'VT\u200bI'``."""
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return next((p for p in (_unseen_refused(field.child, v, f"{where}[{i}]") for i, v in enumerate(value)) if p),
+                    "")
+    if isinstance(field, serializers.DictField) and isinstance(value, Mapping) and type(field.child) is not _UNTYPED:
+        for key, item in value.items():
+            if isinstance(key, str) and (problem := unseen_character_problem(key)):
+                return f"{where} the key {key!r} {problem}".lstrip()
+            if problem := _unseen_refused(field.child, item, f"{where}[{key!r}]"):
+                return problem
+        return ""
+    if isinstance(field, serializers.CharField) and isinstance(value, str):
+        multi_line = field.style.get("base_template") == MULTI_LINE["base_template"]
+        problem = unseen_character_problem(value, multi_line=multi_line)
+        return f"{where} {problem}".lstrip() if problem else ""
+    return ""
 
 
 def _text_refused(field, value) -> str:
-    """Why a value given as text to a number or date field is refused before the field reads it
-    ("" if it is not): a number not written 0-9, a date not written YYYY-MM-DD."""
+    """Why a value given as text is refused before the field reads it ("" if it is not): a number not
+    written 0-9, a date not written YYYY-MM-DD, text with a character that cannot be seen."""
+    if problem := _unseen_refused(field, value):
+        return problem
     if isinstance(field, serializers.ListField) and isinstance(value, list):
         return next((p for p in (_text_refused(field.child, v) for v in value) if p), "")
     if isinstance(field, _NUMERIC) and isinstance(value, str):
