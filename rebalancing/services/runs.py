@@ -558,13 +558,29 @@ def alert_text(code: str, message: str) -> str:
     return _BARE_AMOUNT.sub(r"$\1", message) if code in _MONEY_ALERTS else message
 
 
+# An alert of several positions (a harvest opportunity in five names) names this many, then counts.
+ALERT_POSITIONS_NAMED = 5
+
+
 def _alerts(run, account_id: int, result) -> list[Alert]:
-    out: dict[str, Alert] = {}
+    """One alert per kind per run and account (the table's rule): the engine's alerts of one kind
+    together - every position's message, the largest amounts first, and their amounts summed, so a
+    harvest alert (and the dashboard's total of them) counts every harvestable position, not the
+    first the engine reported."""
+    by_kind: dict[str, list] = {}
     for alert in result.alerts:
-        kind = _ENGINE_ALERTS.get(alert.code, Alert.Kind.OTHER)
-        if kind not in out:  # one alert per kind per run; the message lists the first
-            out[kind] = Alert(run=run, account_id=account_id, kind=kind, message=alert_text(alert.code, alert.message),
-                              amount=None if alert.amount is None else round(alert.amount, 2))
+        by_kind.setdefault(_ENGINE_ALERTS.get(alert.code, Alert.Kind.OTHER), []).append(alert)
+    out: dict[str, Alert] = {}
+    for kind, alerts in by_kind.items():
+        # Amounts add up only when they measure one thing (one code: "other" gathers several).
+        summed = len({a.code for a in alerts}) == 1 and all(a.amount is not None for a in alerts)
+        if summed:
+            alerts = sorted(alerts, key=lambda a: -abs(a.amount))
+        texts = [alert_text(a.code, a.message) for a in alerts[:ALERT_POSITIONS_NAMED]]
+        if len(alerts) > ALERT_POSITIONS_NAMED:
+            texts.append(f"and {len(alerts) - ALERT_POSITIONS_NAMED} more")
+        out[kind] = Alert(run=run, account_id=account_id, kind=kind, message="; ".join(texts),
+                          amount=round(sum(a.amount for a in alerts), 2) if summed else None)
     if any("drift" in t.reasons for t in result.trades) and Alert.Kind.DRIFT not in out:
         out[Alert.Kind.DRIFT] = Alert(
             run=run, account_id=account_id, kind=Alert.Kind.DRIFT,
