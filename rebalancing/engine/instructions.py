@@ -9,6 +9,7 @@ from .errors import InfeasibleParameters, InvalidRequest
 from .parameters import CashParams, Instruction
 from .positions import Book
 from .targets import TargetPlan
+from .words import dollars
 
 __all__ = ["InstructionEffects", "read_instructions", "cash_levels", "swap_fraction", "apply_swap_targets"]
 
@@ -61,7 +62,7 @@ def cash_levels(cash: CashParams, effects: InstructionEffects, total_value: floa
     reserved = effects.raise_cash / total_value
     if reserved > 1.0:
         raise InfeasibleParameters(
-            f"cannot raise {effects.raise_cash:,.2f}: the account is worth {total_value:,.2f}",
+            f"cannot raise {dollars(effects.raise_cash)}: the account is worth {dollars(total_value)}",
             ["instructions.raise_cash"],
         )
     target = max(cash.target, cash.floor)

@@ -27,6 +27,7 @@ from .request import RebalanceRequest
 from .result import CASH_KEY, Alert
 from .targets import TargetPlan
 from .wash_sales import WINDOW_DAYS, Equivalence, WindowActivity, harvestable_on, window_activity
+from .words import dollars
 
 __all__ = ["Limits", "build_limits", "reopen_unharvested", "UNBOUNDED_BUY"]
 
@@ -575,7 +576,7 @@ def _harvest_alerts(
         alerts.append(
             Alert(
                 "harvest_opportunity",
-                f"{symbol} has {amount:,.2f} of harvestable losses, not harvested: {why}",
+                f"{symbol} has {dollars(amount)} of harvestable losses, not harvested: {why}",
                 symbol=symbol,
                 amount=round(amount, 2),
             )

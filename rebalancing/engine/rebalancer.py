@@ -40,6 +40,7 @@ from .rounding import Fill, round_trades
 from .targets import TargetPlan, plan_targets, universe_symbols
 from .tax import run_tax
 from .wash_sales import WINDOW_DAYS, Equivalence, buyable_on, latest_loss_sales
+from .words import dollars
 
 __all__ = ["rebalance", "problem_data"]
 
@@ -265,7 +266,7 @@ def _explain_cash_short(request: RebalanceRequest, short: float) -> InfeasiblePa
         conflicts.insert(0, "cash.floor")
     listed = ", ".join(conflicts)
     return InfeasibleParameters(
-        f"tradable quantities cannot keep cash at its floor ({short:,.2f} short); relax one of: {listed}",
+        f"tradable quantities cannot keep cash at its floor ({dollars(short)} short); relax one of: {listed}",
         conflicts,
         {"account": request.account.id, "cash_short": round(short, 2)},
     )
@@ -397,7 +398,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         alerts.append(
             Alert(
                 "wash_sale_disallowed",
-                f"{summary.disallowed_losses:,.2f} of losses are disallowed by wash sales (allowed by wash_sale.allow)",
+                f"{dollars(summary.disallowed_losses)} of losses are disallowed by wash sales (allowed by wash_sale.allow)",
                 amount=round(summary.disallowed_losses, 2),
             )
         )
@@ -759,7 +760,7 @@ def _budget_messages(
             alerts.append(
                 Alert(
                     "tax_limit_exceeded",
-                    f"the proposal realises {used:,.2f} of net gains, above the {label} limit of {cap:,.2f}",
+                    f"the proposal realises {dollars(used)} of net gains, above the {label} limit of {dollars(cap)}",
                     amount=round(used - cap, 2),
                 )
             )
@@ -769,7 +770,7 @@ def _budget_messages(
             progress = max(0.0, (drift_before - drift_after) / drift_before)
             warnings.append(
                 f"the limit on net realised gain stopped the transition at {progress:.0%} of the way "
-                f"(net gain {net:,.2f} of {budget:,.2f} allowed)"
+                f"(net gain {dollars(net)} of {dollars(budget)} allowed)"
             )
 
 

@@ -45,6 +45,7 @@ from .request import TaxLot
 from .result import LotSale
 from .tax import is_long_term, realised_on_returns, returns_after, runs_tax
 from .wash_sales import window_activity
+from .words import dollars
 
 __all__ = [
     "EARLY_DISTRIBUTION_RATE",
@@ -249,7 +250,7 @@ def plan_withdrawal(
         raised = amount - remaining
         why = f"; not sold: {'; '.join(skipped)}" if skipped else ""
         raise InvalidRequest(
-            f"{where} can raise only {raised:,.2f} of the {amount:,.2f} asked{why}",
+            f"{where} can raise only {dollars(raised)} of the {dollars(amount)} asked{why}",
             {"amount": amount, "available": round(raised, 2)},
         )
     if remaining < -1e-9 and sales:
@@ -257,7 +258,7 @@ def plan_withdrawal(
         # the amount leaves the household (and, from an IRA, only it is a distribution, taxed).
         last = sales[-1][0]
         distributions[last] += remaining
-        explanation.append(f"{_dollars(-remaining)} of the proceeds stay in {last} as cash (whole shares)")
+        explanation.append(f"{dollars(-remaining)} of the proceeds stay in {last} as cash (whole shares)")
     tax = 0.0
     early_tax: dict[str, float] = {}
     sales_tax = _sales_tax(request, sales)
@@ -266,12 +267,12 @@ def plan_withdrawal(
         if a.tax_status == "traditional" and taken > 0:
             ordinary = a.request.account.short_term_rate
             tax += ordinary * taken
-            explanation.append(f"{_dollars(taken)} out of {a.id} is ordinary income, taxed at {ordinary:.0%}")
+            explanation.append(f"{dollars(taken)} out of {a.id} is ordinary income, taxed at {ordinary:.0%}")
             if a.id in early:
                 early_tax[a.id] = EARLY_DISTRIBUTION_RATE * taken
                 tax += early_tax[a.id]
                 explanation.append(
-                    f"and {_dollars(early_tax[a.id])} of additional tax on an early distribution (10%, IRC §72(t)): "
+                    f"and {dollars(early_tax[a.id])} of additional tax on an early distribution (10%, IRC §72(t)): "
                     f"the owner of {a.id} reaches 59½ on {age_59_and_a_half(birth_dates[a.id]):%d %B %Y}"
                 )
         elif a.tax_status == "taxable":
@@ -281,13 +282,13 @@ def plan_withdrawal(
                 t = sales_tax[a.id]
                 tax += t
                 explanation.append(
-                    f"sales in {a.id} realise {_dollars(st)} short-term and {_dollars(lt)} long-term (tax {_dollars(t)})"
+                    f"sales in {a.id} realise {dollars(st)} short-term and {dollars(lt)} long-term (tax {dollars(t)})"
                 )
         elif a.tax_status == "roth" and taken > 0:
             # The product keeps no Roth basis or first-contribution year: the tax is counted as
             # nothing, and the words say when that holds rather than assert it.
             explanation.append(
-                f"{_dollars(taken)} out of {a.id}, a Roth IRA: counted tax-free, which holds for a qualified "
+                f"{dollars(taken)} out of {a.id}, a Roth IRA: counted tax-free, which holds for a qualified "
                 "distribution (the owner 59½ or older and a Roth first funded five or more years ago, "
                 "IRC §408A(d)(2)) and for a return of contributions; otherwise its earnings are "
                 "ordinary income and, before 59½, bear the 10% additional tax, not estimated here"
@@ -311,9 +312,6 @@ def plan_withdrawal(
     )
 
 
-def _dollars(amount: float) -> str:
-    """An amount in the plan's words: $1,234.50, or -$12.00 for a net loss."""
-    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
 def _take_cash(
@@ -324,7 +322,7 @@ def _take_cash(
         return remaining
     cash_used[a.id] = take
     distributions[a.id] = distributions.get(a.id, 0.0) + take
-    explanation.append(f"{_dollars(take)} from the cash of {a.id} ({a.tax_status})")
+    explanation.append(f"{dollars(take)} from the cash of {a.id} ({a.tax_status})")
     return remaining - take
 
 

@@ -18,6 +18,7 @@ from .household import HouseholdRequest
 from .result import CASH_KEY, RebalanceResult, Summary, Trade
 from .tax import runs_tax
 from .withdrawal import WithdrawalPlan
+from .words import dollars
 
 __all__ = ["withdrawal_results"]
 
@@ -79,7 +80,7 @@ def withdrawal_results(request: HouseholdRequest, plan: WithdrawalPlan) -> tuple
         out.append(RebalanceResult(
             account_id=account.id, as_of=request.as_of, trades=tuple(trades), summary=summary,
             weights_before=_weights(held, account.cash, value), weights_after=_weights(after, cash_after, value_after),
-            targets={}, warnings=(f"Raises {taken:,.2f} for a {kind} of {plan.amount:,.2f} from the household; "
+            targets={}, warnings=(f"Raises {dollars(taken)} for a {kind} of {dollars(plan.amount)} from the household; "
                                   "this proposal does not rebalance the account.",),
         ))
     return tuple(out)

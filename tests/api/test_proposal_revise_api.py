@@ -102,7 +102,7 @@ def test_an_infeasible_edit_is_a_400_naming_the_parameters_that_cannot_hold(firm
     assert refused.status_code == 400, refused.content
     error = error_of(refused)
     assert error["code"] == "infeasible_parameters" and error["detail"]["conflicts"] == ["instructions.raise_cash"]
-    assert error["message"].startswith("The edited proposal cannot be solved: cannot raise 10,000,000.00")
+    assert error["message"].startswith("The edited proposal cannot be solved: cannot raise $10,000,000.00")
     assert _written(firm_a) == written and _status(firm_a, old) == S.PENDING
 
 

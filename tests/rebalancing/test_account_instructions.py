@@ -138,7 +138,7 @@ def test_liquidate_sells_everything_and_bring_to_model_sets_the_tax_budget_aside
     (I("liquidate", "VTI"), "sell everything names no security"),
     (I("liquidate", amount=Decimal("10")), "an amount is for a sale or for raising cash only"),
     (I("raise_cash"), "give the amount of cash to raise"),
-    (I("raise_cash", amount=Decimal("100000")), "cannot raise 100,000.00: the account is worth 39,000.00"),
+    (I("raise_cash", amount=Decimal("100000")), "cannot raise $100,000.00: the account is worth $39,000.00"),
     (I("hold", "VTI"), "choose one of"),
     (I("sell", "BND", amount=Decimal("-5")), "the amount to sell must be a positive number of dollars"),
 ])

@@ -228,7 +228,7 @@ def test_a_deposit_whose_investing_proposals_wait_does_not_hold_back_a_withdrawa
 
 
 def test_a_withdrawal_the_household_cannot_fund_is_refused_naming_the_amount_and_writes_nothing(lees):
-    with pytest.raises(ValidationFailed, match=r"the household can raise only [\d,]+\.\d\d of the 10,000,000.00 "
+    with pytest.raises(ValidationFailed, match=r"the household can raise only \$[\d,]+\.\d\d of the \$10,000,000.00 "
                                                "asked") as refused:
         cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
                         amount=Decimal("10000000"), as_of=AS_OF)

@@ -124,7 +124,7 @@ def test_a_proposal_already_revised_names_its_revision(firm_a, pending, people):
 
 
 @pytest.mark.parametrize("edit, message", [
-    ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("10000000"))]}, "cannot raise 10,000,000.00"),
+    ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("10000000"))]}, r"cannot raise \$10,000,000.00"),
     ({"drop_symbols": ["AGG"]}, "does not trade AGG"),
     ({"instructions": [InstructionAdded("sell", "VNQ")]}, "holds no VNQ"),
     ({"instructions": [InstructionAdded("sell", "XYZ")]}, "Not in the security master: XYZ"),

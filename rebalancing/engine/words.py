@@ -1,0 +1,11 @@
+"""How the engine writes amounts of money in the messages people read (warnings, alerts, refusals):
+in dollars, to the cent, with the sign before the currency - "$1,234.50", "-$12.00"."""
+
+from __future__ import annotations
+
+__all__ = ["dollars"]
+
+
+def dollars(amount: float) -> str:
+    rounded = round(amount, 2) + 0.0  # no "-$0.00" for a tiny negative
+    return f"-${-rounded:,.2f}" if rounded < 0 else f"${rounded:,.2f}"
