@@ -30,7 +30,7 @@ from .parameters import DriftParams, Instruction, TransitionParams
 from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
-from .result import CASH_KEY, REASONS, RebalanceResult, Summary, Trade
+from .result import CASH_KEY, REASONS, LotSale, RebalanceResult, Summary, Trade
 from .tax import realised_add, returns_after
 from .wash_sales import WINDOW_DAYS, Equivalence, told_by
 
@@ -316,6 +316,9 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
         accounts = _accounts_solved(request, placement, window, securities, equivalence)
     _guard_household_wash_sales(request, accounts, window)
     _guard_allowed_classes(request, accounts, placement, securities)
+    accounts = tuple(
+        _at_true_basis(account, result) for account, result in zip(request.accounts, accounts, strict=True)
+    )
     done = time.perf_counter()
     return _report(
         request,
@@ -427,7 +430,8 @@ def _account_request(
     lots = acct.lots
     if account.tax_status != "taxable":
         # A tax-deferred account realises no capital gain or loss: its lots go to the engine at
-        # market value, so none is frozen by a wash-sale window meant for taxable losses.
+        # market value, so none is frozen by a wash-sale window meant for taxable losses. (The
+        # result reports their true basis again: ``_at_true_basis``.)
         lots = tuple(
             TaxLot(
                 lot.id, lot.symbol, lot.quantity, lot.quantity * securities[lot.symbol].price, lot.acquired
@@ -480,6 +484,46 @@ def _account_request(
         model=_account_model(request, account, placement),
         parameters=replace(params, wash_sale=replace(params.wash_sale, equivalent_groups=_groups(request))),
     )
+
+
+def _at_true_basis(account: HouseholdAccount, result: RebalanceResult) -> RebalanceResult:
+    """A tax-deferred account's result with each lot sold at its true share of basis, as its own
+    proposal reports it: the cost basis and gain of every lot sale, each sale's realised gain and
+    the summary's realised figures. Its solve saw the lots at market value (``_account_request``);
+    the trades and the tax estimate (none: an IRA's or Roth's sales realise nothing for tax, IRC
+    §408(e)(1), §408A(a)) are those of that solve. A taxable account's result is returned as it is."""
+    if account.tax_status == "taxable" or not any(t.lots for t in result.trades):
+        return result
+    lots = {lot.id: lot for lot in account.request.account.lots}
+    trades = []
+    sold: list[LotSale] = []
+    for t in result.trades:
+        if not t.lots:
+            trades.append(t)
+            continue
+        sales = []
+        for ls in t.lots:
+            lot = lots[ls.lot_id]
+            basis = lot.cost_basis * ls.quantity / lot.quantity if lot.quantity > 0 else 0.0
+            gain = ls.proceeds - basis
+            if abs(gain) < 1e-9 * max(ls.proceeds, 1.0):  # float noise is not a loss (as ``rebalance``)
+                gain = 0.0
+            sales.append(replace(ls, cost_basis=basis, gain=gain))
+        sold.extend(sales)
+        trades.append(replace(t, lots=tuple(sales), realised_gain=math.fsum(ls.gain for ls in sales)))
+    short = [ls.gain + ls.disallowed_loss for ls in sold if ls.term != "long"]
+    long_ = [ls.gain + ls.disallowed_loss for ls in sold if ls.term == "long"]
+    st_gain, st_loss = math.fsum(g for g in short if g > 0), -math.fsum(g for g in short if g < 0)
+    lt_gain, lt_loss = math.fsum(g for g in long_ if g > 0), -math.fsum(g for g in long_ if g < 0)
+    summary = replace(
+        result.summary,
+        realised_short_term_gain=st_gain,
+        realised_short_term_loss=st_loss,
+        realised_long_term_gain=lt_gain,
+        realised_long_term_loss=lt_loss,
+        net_realised_gain=st_gain - st_loss + lt_gain - lt_loss,
+    )
+    return replace(result, trades=tuple(trades), summary=summary)
 
 
 def _empty_result(request: HouseholdRequest, account: HouseholdAccount) -> RebalanceResult:
