@@ -38,6 +38,9 @@ from rebalancing.effective_parameters import (
     overrides_after_edit,
     parameters_effective,
 )
+from rebalancing.engine.harvest import loss_candidates
+from rebalancing.engine.parameters import HarvestParams
+from rebalancing.engine.positions import build_book
 from rebalancing.engine.tax import term as engine_term
 from rebalancing.engine_inputs import rebalance_inputs_load
 from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Price, Security, TaxLot
@@ -205,6 +208,32 @@ def _holdings_priced_apart(account, as_of, targets: dict[str, float] | None, nam
     return _Holdings(sleeves, total, lots, lot_totals, tuple(unpriced), targets_known=targets is not None)
 
 
+@dataclass(frozen=True)
+class _Harvestable:
+    """The unrealised losses past the harvest thresholds: not every losing lot, only those the
+    engine's own test (``engine.harvest.loss_candidates``) passes - the account's thresholds, or the
+    engine's defaults when harvesting is off, as its harvest alerts measure them."""
+
+    amount: float  # negative, as the page shows losses
+    positions: int
+    enabled: bool
+    min_loss_value: float
+    min_loss_pct: float
+
+
+def _harvestable(account, request) -> _Harvestable | None:
+    """None where nothing is harvested (an IRA or Roth: the engine harvests taxable accounts only)
+    or the engine's request could not be built."""
+    if request is None or not account.taxable or not request.account.lots:
+        return None
+    params = request.parameters.harvest
+    thresholds = params or HarvestParams()
+    book = build_book(request, {s.symbol: s for s in request.securities}, ())
+    passing = loss_candidates(book, thresholds)
+    return _Harvestable(float(book.lot_gain[passing].sum()), len(set(book.lot_sec[passing].tolist())),
+                        params is not None, thresholds.min_loss_value, thresholds.min_loss_pct)
+
+
 def _account_context(request, account, *, form_values=None, form_errors=None, form_message="", form_typed=None):
     user = request.user
     as_of = timezone.localdate()
@@ -245,6 +274,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "te_cash": tracking_with_cash(latest.result.get("summary") or {})
         if latest and isinstance(latest.result, dict) else [],
         "lot_page": lot_page, "lot_totals": lot_totals, "lot_count": len(lots),
+        "harvestable": _harvestable(account, inputs.request),
         "leaves": leaves, "groups": group_fields(bound), "can_edit": can_edit and bool(bound),
         "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
         "template": account.governing_template,

@@ -302,13 +302,22 @@ def _scope_context(request) -> dict:
 
 
 def _split(rows, key) -> dict:
-    """Gains and losses apart (per term) beside the report's net totals, per account or household."""
+    """Gains and losses apart (per term) beside the report's net totals, per account or household.
+    Both are after the wash-sale adjustment: ``losses`` are the losses allowed (the disallowed part
+    added back), so gains + losses is the net and the disallowed amount is not to be added again."""
     out: dict[str, dict] = {}
     for row in rows:
         entry = out.setdefault(key(row), {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")})
         amount = row.gain_or_loss
         entry[row.term]["gains" if amount > 0 else "losses"] += amount
     return out
+
+
+def _totals_rows(totals, split: dict) -> list[tuple]:
+    """A totals table's rows: the totals, their gains and losses apart, and the part lost for good of
+    both terms, summed here in Decimal (the template's ``add`` filter would add them as integers)."""
+    empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
+    return [(t, split.get(t.key, empty), t.short.lost + t.long.lost) for t in totals]
 
 
 @firm_page(Capability.VIEW_BOOK)
@@ -339,7 +348,6 @@ def report_realised(request):
                  if any(row.has_figures for row in group[0])]
     by_account = _split(report.lots, lambda r: r.account_number)
     by_household = _split(report.lots, lambda r: r.household)
-    empty = {t: {"gains": ZERO, "losses": ZERO} for t in ("short", "long")}
     grand = reports.GainTotals("all", "", "All accounts shown")
     for t in report.accounts:
         for part in ("short", "long"):
@@ -359,10 +367,10 @@ def report_realised(request):
         "returns_without_figures": len(schedules) - sum(len(group[0]) for group in by_return),
         "schedules": paginate(request, by_return, per_page=50, param="returns_page"),
         # Not "households": that is the scope's list of households to choose from (_scope_context).
-        "account_totals": paginate(request, [(t, by_account.get(t.key, empty)) for t in report.accounts],
-                                   per_page=50, param="accounts_page"),
-        "household_totals": paginate(request, [(t, by_household.get(t.key, empty)) for t in report.households],
-                                     per_page=50, param="households_page"),
+        "account_totals": paginate(request, _totals_rows(report.accounts, by_account), per_page=50,
+                                   param="accounts_page"),
+        "household_totals": paginate(request, _totals_rows(report.households, by_household), per_page=50,
+                                     param="households_page"),
         "lot_page": paginate(request, report.lots, per_page=50),
     })
 

@@ -9,24 +9,36 @@ across a change follows Treas. Reg. §1.1212-1(c) (``filing_years``). A return i
 ``(household id, spouse)``, ``spouse`` being ``""`` for the household's one return and
 ``"first"``/``"second"`` for the spouses' in a year filed separately.
 
+A year's results are all of its sales: the ledger's, and those realised before its records that
+the custodian reported only as year-to-date figures (``Account.realised_ytd``, which the ledger then
+adds each sale it books to): ``year_to_date_apart`` is the one home of what those figures hold beyond
+the ledger's sales, a line of its own on each Schedule D (``ScheduleD.before_ledger_*``). So a
+return's year nets exactly what every estimate of the year nets (``engine_inputs._tax_returns``: the
+taxable accounts' ``realised_ytd``), and its carryover follows from the whole (IRC §1211(b),
+§1212(b); Pub. 550 "Capital Losses").
+
 ``loss_carried_into`` is what the engine nets a proposal's gains against; the Schedule D report
 shows the same sheets year by year (``reports.schedules_d``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Sum, prefetch_related_objects
-from django.db.models.functions import ExtractYear
+from django.db.models import F, Q, Sum, Value, prefetch_related_objects
+from django.db.models.functions import Coalesce, ExtractYear
+from django.utils import timezone
 
 from rebalancing.array_filters import any_of
-from rebalancing.models import Household, RealisedLot
+from rebalancing.models import Account, Household, RealisedLot
 
 from .filing_years import FIRST, SECOND, household_sheets
+from .quantities import cents
 from .schedule_d import ScheduleD
 
-__all__ = ["household_years", "loss_carried_into", "with_filing_history", "year_results"]
+__all__ = ["YearToDateApart", "before_ledger_results", "household_years", "loss_carried_into", "with_filing_history",
+           "year_results", "year_to_date_apart"]
 
 ZERO = Decimal(0)
 ReturnKey = tuple[int, str]
@@ -61,23 +73,112 @@ def year_results(households: list[Household], through: int) -> dict[int, dict[in
             for h, years in out.items()}
 
 
-def household_years(households: list[Household], through: int) -> dict[int, HouseholdYears]:
+@dataclass(frozen=True)
+class YearToDateApart:
+    """A taxable account whose year-to-date realised figures (``Account.realised_ytd``: set by the
+    accounts file, added to by each sale the ledger books) differ from what its realised lots of the
+    year add up to: sales before the ledger (or outside it) that no Form 8949 line of the ledger's
+    lists lot by lot. The two parts cannot be told apart exactly (the ledger adds onto the imported
+    figure), so the difference is what is missing from the lots: realised before the ledger's
+    records, and counted on the year's Schedule D as a line of its own."""
+
+    account_number: str
+    household: str
+    year: int
+    ytd_short: Decimal
+    ytd_long: Decimal
+    lots_short: Decimal
+    lots_long: Decimal
+    household_id: int | None = None
+    spouse: str = ""  # Account.spouse: whose return it goes on filing separately
+
+    @property
+    def lots_total(self) -> Decimal:
+        return self.lots_short + self.lots_long
+
+    @property
+    def short_apart(self) -> Decimal:
+        return self.ytd_short - self.lots_short
+
+    @property
+    def long_apart(self) -> Decimal:
+        return self.ytd_long - self.lots_long
+
+
+def year_to_date_apart(*, accounts, this_year: int, year: int | None = None,
+                       through: int | None = None) -> list[YearToDateApart]:
+    """The taxable ones of ``accounts`` whose year-to-date realised gains differ (to the cent) from
+    the reportable gains (after wash-sale adjustments, as the ledger adds them) of their realised
+    lots sold in the figures' year: each account's figures are of one year (``realised_ytd_year``;
+    figures with no year are taken as ``this_year``'s, as ``Account.realised_ytd`` takes them for the
+    estimates of the year), compared only when that year is ``year`` (or not after ``through``). A
+    tax-deferred account's figures never count (its sales are on no return). Two queries."""
+    taxable = accounts.filter(taxable=True).annotate(
+        figures_year=Coalesce("realised_ytd_year", Value(this_year)))
+    if year is not None:
+        taxable = taxable.filter(figures_year=year)
+    if through is not None:
+        taxable = taxable.filter(figures_year__lte=through)
+    lots: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": ZERO, "long": ZERO})
+    for account_id, lot_term, total in (
+            RealisedLot.objects.filter(account__in=taxable.values("pk"))
+            .annotate(year=ExtractYear("sold"), figures_year=Coalesce("account__realised_ytd_year", Value(this_year)))
+            .filter(year=F("figures_year")).order_by()
+            .values("account_id", "term").annotate(total=Sum(F("gain") + F("disallowed_loss")))
+            .values_list("account_id", "term", "total")):
+        lots[account_id][lot_term] += total or ZERO
+    out = []
+    for account in (taxable.filter(Q(pk__in=list(lots)) | ~Q(realised_short_term_ytd=0) | ~Q(realised_long_term_ytd=0))
+                    .select_related("household").order_by("custodian_number")
+                    .only("custodian_number", "household__external_id", "spouse", "realised_short_term_ytd",
+                          "realised_long_term_ytd", "realised_ytd_year")):
+        figures_year = account.figures_year
+        short, long = account.realised_ytd(figures_year)
+        booked = lots.get(account.pk, {"short": ZERO, "long": ZERO})
+        if cents(short) != cents(booked["short"]) or cents(long) != cents(booked["long"]):
+            out.append(YearToDateApart(account.custodian_number, account.household.external_id, figures_year, short,
+                                       long, cents(booked["short"]), cents(booked["long"]), account.household_id,
+                                       account.spouse))
+    return out
+
+
+def before_ledger_results(households: list[Household], through: int, *,
+                          this_year: int | None = None) -> dict[int, dict[int, dict[str, tuple[Decimal, Decimal]]]]:
+    """household id -> year -> owner (``Account.spouse``) -> (short-term, long-term) realised before
+    the ledger's records by its taxable accounts (``year_to_date_apart``), up to ``through``, in two
+    queries. ``this_year``: the year of figures stated with none (today's by default)."""
+    this_year = timezone.localdate().year if this_year is None else this_year
+    out: dict[int, dict[int, dict[str, list[Decimal]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(lambda: [ZERO, ZERO])))
+    accounts = Account.objects.filter(any_of("household_id", [h.pk for h in households]))
+    for apart in year_to_date_apart(accounts=accounts, this_year=this_year, through=through):
+        pair = out[apart.household_id][apart.year][apart.spouse]
+        pair[0] += apart.short_apart
+        pair[1] += apart.long_apart
+    return {h: {y: {owner: (v[0], v[1]) for owner, v in owners.items()} for y, owners in years.items()}
+            for h, years in out.items()}
+
+
+def household_years(households: list[Household], through: int, *,
+                    this_year: int | None = None) -> dict[int, HouseholdYears]:
     """household id -> each year's Schedule D of each of its returns, up to ``through``, from its
-    opening carryover, its filing statuses and the ledger's sales, in two queries."""
+    opening carryover, its filing statuses, the ledger's sales and what was realised before them
+    (``before_ledger_results``), in four queries."""
     with_filing_history(households)
     results = year_results(households, through)
+    before = before_ledger_results(households, through, this_year=this_year)
     out = {}
     for h in households:
         opening = None
         if h.carryforward_year and h.carryforward_year <= through:
             opening = (h.carryforward_year, {FIRST: h.opening_carryover(FIRST), SECOND: h.opening_carryover(SECOND)})
         out[h.pk] = household_sheets(results.get(h.pk, {}), status_of=h.filing_status_in, through=through,
-                                     opening=opening, filer=h.sole_filer)
+                                     opening=opening, filer=h.sole_filer, before_ledger=before.get(h.pk, {}))
     return out
 
 
 def loss_carried_into(households: list[Household], year: int) -> dict[ReturnKey, tuple[Decimal, Decimal]]:
     """(household id, spouse) -> (short-term, long-term) capital loss carried into ``year`` by each
-    of that year's returns (what the engine nets a proposal's gains against), in two queries."""
+    of that year's returns (what the engine nets a proposal's gains against), in four queries."""
     return {(pk, key): (sheet.carried_in_short, sheet.carried_in_long)
             for pk, years in household_years(households, year).items() for key, sheet in years[year].items()}

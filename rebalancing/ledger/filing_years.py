@@ -100,9 +100,20 @@ def _allocated(carried: Decimal, first_loss: Decimal, second_loss: Decimal) -> P
     return carried - second, second
 
 
+def _owners(owned: Mapping[str, Pair]) -> tuple[dict[str, Pair], Pair]:
+    """One year's results by owner (``FIRST``, ``SECOND``, ``JOINT``) as each spouse's own (a joint
+    account's halved, ``joint_halves``) and as the whole (one return's)."""
+    zero = (_ZERO, _ZERO)
+    joint = owned.get(JOINT, zero)
+    (short1, short2), (long1, long2) = joint_halves(joint[0]), joint_halves(joint[1])
+    first, second = owned.get(FIRST, zero), owned.get(SECOND, zero)
+    own = {FIRST: (first[0] + short1, first[1] + long1), SECOND: (second[0] + short2, second[1] + long2)}
+    return own, _sum(_sum(first, second), joint)
+
+
 def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Callable[[int], str], through: int,
-                     opening: tuple[int, Mapping[str, Pair]] | None = None,
-                     filer: str = FIRST) -> dict[int, dict[str, ScheduleD]]:
+                     opening: tuple[int, Mapping[str, Pair]] | None = None, filer: str = FIRST,
+                     before_ledger: Mapping[int, Mapping[str, Pair]] | None = None) -> dict[int, dict[str, ScheduleD]]:
     """Each year's Schedule D of each return of the household, from the first year with a sale or
     the opening carryover's year through ``through``: year -> return key (``ONE_RETURN``, or
     ``FIRST``/``SECOND`` in a year filed separately) -> sheet.
@@ -111,9 +122,13 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
     long-term) of the sales of the taxable accounts that owner holds; ``status_of``: a year's filing
     status; ``opening``: (year, spouse -> (short, long) loss carried into it from before the
     ledger; a one-return year's is the first spouse's, Household.opening_carryover); ``filer``: the
-    spouse (``FIRST`` or ``SECOND``) whose return a single or head-of-household year is."""
+    spouse (``FIRST`` or ``SECOND``) whose return a single or head-of-household year is;
+    ``before_ledger``: like ``results``, what was realised before the ledger's records (the
+    custodian's year-to-date figures less the ledger's sales), a line of its own on each sheet that
+    nets with the year's results like them (IRC §1211(b), §1212(b): every sale of the year counts)."""
     other = SECOND if filer == FIRST else FIRST
-    starts = [y for y in results if y <= through] + ([opening[0]] if opening else [])
+    before_ledger = before_ledger or {}
+    starts = [y for y in (*results, *before_ledger) if y <= through] + ([opening[0]] if opening else [])
     if not starts:
         status = status_of(through)
         return {through: {key: ScheduleD(through, _ZERO, _ZERO, _ZERO, _ZERO, loss_limit(status), status, key)
@@ -128,29 +143,31 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
             if status not in MARRIED:  # one person's return: what it carries in is the filer's
                 parts = {filer: _sum(parts[FIRST], parts[SECOND]), other: zero}
         limit = loss_limit(status)
-        owned = results.get(year, {})
-        joint = owned.get(JOINT, zero)
-        (short1, short2), (long1, long2) = joint_halves(joint[0]), joint_halves(joint[1])
-        first, second = owned.get(FIRST, zero), owned.get(SECOND, zero)
-        own = {FIRST: (first[0] + short1, first[1] + long1), SECOND: (second[0] + short2, second[1] + long2)}
+        own, whole = _owners(results.get(year, {}))
+        own_before, whole_before = _owners(before_ledger.get(year, {}))
         if status == SEPARATE:
             sheets = {spouse: ScheduleD(year, own[spouse][0], own[spouse][1], parts[spouse][0], parts[spouse][1], limit,
-                                        status, spouse) for spouse in (FIRST, SECOND)}
+                                        status, spouse, before_ledger_short=own_before[spouse][0],
+                                        before_ledger_long=own_before[spouse][1]) for spouse in (FIRST, SECOND)}
             parts = {spouse: (sheet.carried_out_short, sheet.carried_out_long) for spouse, sheet in sheets.items()}
         elif status not in MARRIED:
             # One person's return: the filer's carryover only; the other spouse's (a marriage that
             # ended) is shown as not carried, and from here on the carryover is the filer's alone.
-            sheet = ScheduleD(year, first[0] + second[0] + joint[0], first[1] + second[1] + joint[1],
-                              parts[filer][0], parts[filer][1], limit, status,
-                              not_carried_short=parts[other][0], not_carried_long=parts[other][1])
+            sheet = ScheduleD(year, whole[0], whole[1], parts[filer][0], parts[filer][1], limit, status,
+                              not_carried_short=parts[other][0], not_carried_long=parts[other][1],
+                              before_ledger_short=whole_before[0], before_ledger_long=whole_before[1])
             sheets = {ONE_RETURN: sheet}
             parts = {filer: (sheet.carried_out_short, sheet.carried_out_long), other: zero}
         else:
-            sheet = ScheduleD(year, first[0] + second[0] + joint[0], first[1] + second[1] + joint[1],
-                              parts[FIRST][0] + parts[SECOND][0], parts[FIRST][1] + parts[SECOND][1], limit, status)
+            sheet = ScheduleD(year, whole[0], whole[1], parts[FIRST][0] + parts[SECOND][0],
+                              parts[FIRST][1] + parts[SECOND][1], limit, status,
+                              before_ledger_short=whole_before[0], before_ledger_long=whole_before[1])
             sheets = {ONE_RETURN: sheet}
-            # Each spouse's own net loss of each character this year, their part carried in included.
-            losses = {spouse: (max(parts[spouse][0] - own[spouse][0], _ZERO), max(parts[spouse][1] - own[spouse][1], _ZERO))
+            # Each spouse's own net loss of each character this year (all their results, the ledger's
+            # and those before it), their part carried in included.
+            results_of = {spouse: _sum(own[spouse], own_before[spouse]) for spouse in (FIRST, SECOND)}
+            losses = {spouse: (max(parts[spouse][0] - results_of[spouse][0], _ZERO),
+                               max(parts[spouse][1] - results_of[spouse][1], _ZERO))
                       for spouse in (FIRST, SECOND)}
             short = _allocated(sheet.carried_out_short, losses[FIRST][0], losses[SECOND][0])
             long = _allocated(sheet.carried_out_long, losses[FIRST][1], losses[SECOND][1])

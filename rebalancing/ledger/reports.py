@@ -5,7 +5,8 @@
   to an IRA or Roth replacement, gain or loss), totals per account and per household, short- and
   long-term, and the recalculations that changed sales of the period after they were recorded;
 - ``schedule_d``: per return and year, Schedule D's netting, the loss limit and the carryover (a
-  household's one return, or each spouse's when married filing separately);
+  household's one return, or each spouse's when married filing separately), of all the year's
+  sales: the ledger's, and a line for those realised before its records (``carryover.year_to_date_apart``);
 - ``harvest``: losses harvested per account and month (and year), the wash-sale part given back,
   the tax they save at the account's rates, and the tracking error the proposals kept meanwhile;
 - ``transition``: accounts moving from legacy holdings to their model under a yearly gains budget:
@@ -23,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum
-
 from rebalancing.engine.tax import estimated_tax, term
 from rebalancing.exports import csv_text
 from rebalancing.models import (
@@ -38,7 +37,7 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
 
-from .carryover import household_years, with_filing_history
+from .carryover import YearToDateApart, household_years, with_filing_history, year_to_date_apart
 from .quantities import cents, plain
 from .schedule_d import ScheduleD, joint_halves
 
@@ -198,59 +197,6 @@ def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
     return RealisedReport(start, end, lots, list(by_account.values()), list(by_household.values()), recalculations)
 
 
-@dataclass(frozen=True)
-class YearToDateApart:
-    """A taxable account whose year-to-date realised figures (``Account.realised_ytd``: set by the
-    accounts file, added to by each sale the ledger books) differ from what its realised lots of the
-    year add up to: sales before the ledger (or outside it) that this report cannot list lot by lot.
-    The two parts cannot be told apart exactly (the ledger adds onto the imported figure), so the
-    difference is what is missing from the lots."""
-
-    account_number: str
-    household: str
-    year: int
-    ytd_short: Decimal
-    ytd_long: Decimal
-    lots_short: Decimal
-    lots_long: Decimal
-
-    @property
-    def lots_total(self) -> Decimal:
-        return self.lots_short + self.lots_long
-
-    @property
-    def short_apart(self) -> Decimal:
-        return self.ytd_short - self.lots_short
-
-    @property
-    def long_apart(self) -> Decimal:
-        return self.ytd_long - self.lots_long
-
-
-def year_to_date_apart(*, accounts, year: int, this_year: int) -> list[YearToDateApart]:
-    """The taxable ones of ``accounts`` whose year-to-date realised gains of ``year`` differ (to the
-    cent) from the reportable gains (after wash-sale adjustments, as the ledger adds them) of their
-    realised lots sold that year. Only figures stated for ``year`` are compared (figures with no
-    year are taken as ``this_year``'s, as ``Account.realised_ytd`` takes them); two queries."""
-    of_year = Q(realised_ytd_year=year) | (Q(realised_ytd_year__isnull=True) if year == this_year else Q(pk__in=[]))
-    taxable = accounts.filter(of_year, taxable=True)
-    lots: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": ZERO, "long": ZERO})
-    for account_id, lot_term, total in (
-            RealisedLot.objects.filter(account__in=taxable, sold__year=year).order_by()
-            .values("account_id", "term").annotate(total=Sum(F("gain") + F("disallowed_loss")))
-            .values_list("account_id", "term", "total")):
-        lots[account_id][lot_term] += total or ZERO
-    out = []
-    for account in (taxable.filter(Q(pk__in=list(lots)) | ~Q(realised_short_term_ytd=0) | ~Q(realised_long_term_ytd=0))
-                    .select_related("household").order_by("custodian_number")):
-        short, long = account.realised_ytd(year)
-        booked = lots.get(account.pk, {"short": ZERO, "long": ZERO})
-        if cents(short) != cents(booked["short"]) or cents(long) != cents(booked["long"]):
-            out.append(YearToDateApart(account.custodian_number, account.household.external_id, year, short, long,
-                                       cents(booked["short"]), cents(booked["long"])))
-    return out
-
-
 REALISED_LOT_COLUMNS = (
     "account_number", "household", "term", "description", "symbol", "lot_id", "quantity", "date_acquired",
     "date_purchased", "date_sold", "proceeds", "cost_basis", "code", "adjustment", "gain_or_loss",
@@ -305,11 +251,12 @@ class HouseholdScheduleD:
     def has_figures(self) -> bool:
         """False for a return with no sale in the year and no loss carried in: every line is 0."""
         s = self.sheet
-        return any((s.short_term, s.long_term, s.carried_in_short, s.carried_in_long, s.not_carried_short,
-                    s.not_carried_long))
+        return any((s.short_term, s.long_term, s.before_ledger_short, s.before_ledger_long, s.carried_in_short,
+                    s.carried_in_long, s.not_carried_short, s.not_carried_long))
 
 
-_SHEET_FIGURES = ("short_term", "carried_in_short", "net_short", "long_term", "carried_in_long", "net_long", "net",
+_SHEET_FIGURES = ("short_term", "before_ledger_short", "carried_in_short", "net_short", "long_term",
+                  "before_ledger_long", "carried_in_long", "net_long", "net",
                   "limit", "deduction", "taxable_short", "taxable_long", "carried_out_short", "carried_out_long",
                   "not_carried_short", "not_carried_long")
 
@@ -364,8 +311,12 @@ def schedules_d_by_household(rows: list[HouseholdScheduleD]) -> list[tuple[list[
 
 
 SCHEDULE_D_COLUMNS = (
-    "household", "name", "filing_status", "spouse", "year", "short_term", "short_term_carried_in", "net_short_term",
-    "long_term", "long_term_carried_in", "net_long_term", "net", "loss_limit", "deducted_from_ordinary_income",
+    "household", "name", "filing_status", "spouse", "year", "short_term",
+    # Realised this year before the ledger's records (the custodian's year-to-date figures less the
+    # ledger's sales; no Form 8949 line of the ledger's): netted into the year like "short_term".
+    "short_term_realised_before_ledger", "short_term_carried_in", "net_short_term",
+    "long_term", "long_term_realised_before_ledger", "long_term_carried_in", "net_long_term", "net", "loss_limit",
+    "deducted_from_ordinary_income",
     "taxed_as_ordinary_income", "taxed_as_long_term_gain", "short_term_carried_out", "long_term_carried_out",
     "short_term_not_carried", "long_term_not_carried",  # the other spouse's, on one person's return after married years
 )
@@ -373,10 +324,13 @@ SCHEDULE_D_COLUMNS = (
 
 def schedule_d_csv(rows: list[HouseholdScheduleD]) -> str:
     """A line per return: ``spouse`` is empty for a household's one return, ``first`` or
-    ``second`` for a spouse's own when it files separately (no line nets the two)."""
+    ``second`` for a spouse's own when it files separately (no line nets the two).
+    ``short_term``/``long_term`` are the ledger's sales (its Form 8949 lines);
+    ``*_realised_before_ledger`` what the year realised before the ledger's records, netted with them."""
     return csv_text(SCHEDULE_D_COLUMNS, (
         (r.household, r.name, r.filing_status, r.spouse, s.year, *(_text(v) for v in (
-            s.short_term, s.carried_in_short, s.net_short, s.long_term, s.carried_in_long, s.net_long, s.net,
+            s.short_term, s.before_ledger_short, s.carried_in_short, s.net_short, s.long_term, s.before_ledger_long,
+            s.carried_in_long, s.net_long, s.net,
             s.limit, s.deduction, s.taxable_short, s.taxable_long, s.carried_out_short, s.carried_out_long,
             s.not_carried_short, s.not_carried_long)))
         for r in rows for s in [r.sheet]

@@ -4,7 +4,10 @@ A pure function on Decimals (no Django). Sources: IRC §1211(b) and §1212(b); I
 "Capital Losses"; the Schedule D instructions and their Capital Loss Carryover Worksheet.
 
 - Short-term results are netted with the short-term loss carried in (line 7), long-term with the
-  long-term loss carried in (line 15); their sum is line 16.
+  long-term loss carried in (line 15); their sum is line 16. The year's results are ALL its sales:
+  the ledger's (the Form 8949 lines) and those realised before the ledger's records, which the
+  custodian reported only as year-to-date figures (``before_ledger_*``, no lot detail) - a return
+  nets every capital gain and loss of its year (IRC §1211(b), §1212(b); Pub. 550 "Capital Losses").
 - A net gain: a long-term part (the smaller of lines 15 and 16, when both are gains) taxed at the
   long-term rate, the rest at the ordinary rate.
 - A net loss: at most $3,000 ($1,500 married filing separately) is deducted from ordinary income
@@ -50,8 +53,8 @@ class ScheduleD:
     """One year's Schedule D figures. Losses carried are positive amounts."""
 
     year: int
-    short_term: Decimal  # the year's own net short-term gain or loss (lines 1-5)
-    long_term: Decimal  # the year's own net long-term gain or loss (lines 8-13)
+    short_term: Decimal  # the year's net short-term gain or loss of the ledger's sales (lines 1-5)
+    long_term: Decimal  # the year's net long-term gain or loss of the ledger's sales (lines 8-13)
     carried_in_short: Decimal  # line 6
     carried_in_long: Decimal  # line 14
     limit: Decimal
@@ -62,14 +65,19 @@ class ScheduleD:
     # (``filing_years.household_sheets``). Not in any line of this sheet.
     not_carried_short: Decimal = _ZERO
     not_carried_long: Decimal = _ZERO
+    # Realised this year before the ledger's records: the accounts' year-to-date figures from the
+    # custodian less the ledger's sales of the year (``carryover.year_to_date_apart``), no Form 8949
+    # line of the ledger's. Netted with the year's own results, as every estimate of the year does.
+    before_ledger_short: Decimal = _ZERO
+    before_ledger_long: Decimal = _ZERO
 
     @property
     def net_short(self) -> Decimal:  # line 7
-        return self.short_term - self.carried_in_short
+        return self.short_term + self.before_ledger_short - self.carried_in_short
 
     @property
     def net_long(self) -> Decimal:  # line 15
-        return self.long_term - self.carried_in_long
+        return self.long_term + self.before_ledger_long - self.carried_in_long
 
     @property
     def net(self) -> Decimal:  # line 16

@@ -174,8 +174,8 @@ def test_schedule_d_per_household_carries_the_loss_past_the_limit_into_the_next_
     assert (next_year.sheet.carried_in_short, next_year.sheet.carried_in_long) == (D(2000), D(1000))
     assert [e.year for e in next_year.earlier] == [2026]
     assert schedule_d_csv([sheet]).splitlines()[1] == (
-        "HH-A-1,A-1 household,Married filing separately,first,2026,-1000,2500,-3500,0,1000,-1000,-4500,1500,1500,0,0,"
-        "2000,1000,0,0")
+        "HH-A-1,A-1 household,Married filing separately,first,2026,-1000,0,2500,-3500,0,0,1000,-1000,-4500,1500,1500,"
+        "0,0,2000,1000,0,0")
 
 
 def test_the_engine_nets_a_proposals_gains_against_the_households_carried_loss(book):

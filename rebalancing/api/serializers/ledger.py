@@ -126,6 +126,12 @@ class ScheduleDSheetSerializer(serializers.Serializer):
     spouse = serializers.CharField(help_text='"" for the household\'s one return, "first" or "second" for a '
                                              "spouse's own in a year filed separately")
     short_term = _money(help_text="The year's own net short-term result (lines 1-5)")
+    before_ledger_short = _money(help_text=(
+        "Short-term gains and losses realised this year before the ledger's records: the taxable accounts' "
+        "year-to-date figures from the custodian less the ledger's own sales of the year (no Form 8949 line "
+        "of the ledger's; short_term is those lines). Netted into line 7 with them (IRC §1211(b)): the "
+        "figure every tax estimate of the year counts"))
+    before_ledger_long = _money(help_text="The same, long-term (netted into line 15)")
     carried_in_short = _money(help_text="Short-term loss carried in (line 6)")
     net_short = _money(help_text="Line 7")
     long_term = _money(help_text="The year's own net long-term result (lines 8-13)")

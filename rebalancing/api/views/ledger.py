@@ -260,8 +260,10 @@ class TransitionView(FirmAPIView):
 
 
 class ScheduleDView(FirmAPIView):
-    """Schedule D per return for a year: netting, the loss limit, the carryover in and out. A household
-    filing separately has two, one per spouse (``spouse``); none nets one spouse's against the other's."""
+    """Schedule D per return for a year: netting, the loss limit, the carryover in and out, of all the
+    year's sales - the ledger's and a line for those realised before its records (``before_ledger_*``).
+    A household filing separately has two, one per spouse (``spouse``); none nets one spouse's against
+    the other's."""
 
     @extend_schema(parameters=[ReportYearSerializer], responses=ScheduleDSerializer(many=True))
     def get(self, request):
