@@ -80,6 +80,18 @@ def signed_money(value, decimals=2):
 
 
 @register.filter
+def tax_effect(value, decimals=2):
+    """A tax estimate (negative: a saving) in words: 1050 -> "adds $1,050.00", -1224 -> "saves
+    $1,224.00", 0 -> "none"; None -> "—"."""
+    number = _number(value)
+    if number is None:
+        return "—"
+    if round(abs(number), int(decimals)) == 0:
+        return "none"
+    return f"{'saves' if number < 0 else 'adds'} {money(abs(number), decimals)}"
+
+
+@register.filter
 def pct(value, decimals=1):
     """0.1234 -> "12.3%"."""
     number = _number(value)

@@ -8,6 +8,7 @@ from functools import cache
 
 from django.apps import apps
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
 from django.shortcuts import render
 from django.utils.text import capfirst
@@ -119,7 +120,13 @@ def audit_log(request):
         messages.error(request, f"More than {MAX_CSV_ROWS:,} records match: narrow the dates to download them.")
     page = paginate(request, qs.order_by("-at", "-id"), per_page=50)
     names = _object_names(page)
+    # People by name, as the proposal's history says them; the user name stays beside it, since it is
+    # what the record keeps and what "Who" filters by.
+    people = {u: f"{first} {last}".strip() for u, first, last in get_user_model().objects.filter(
+        username__in={e.actor for e in page}).exclude(first_name="", last_name="")
+        .values_list("username", "first_name", "last_name")}
     for e in page:
+        e.actor_name = people.get(e.actor, "")
         e.words = Action.words_for(e.action)
         e.kind = _kind_words(e.object_type) if e.object_type else ""
         e.name = names.get((e.object_type, e.object_id)) or e.object_repr or (f"#{e.object_id}" if e.object_id else "")

@@ -218,6 +218,23 @@ MAX_SLEEVE_ROWS = 200  # the form's rows; a model has a handful of sleeves
 _HOLDING = re.compile(r"^\s*([A-Za-z0-9.\-/]+)\s*[:= ]\s*([0-9.]+)\s*%?\s*$")
 
 
+def _typed_without_asset_class(row: dict[str, str]) -> str:
+    """What a row without an asset class holds, in words ("a weight of 40%, holdings “VTI 100”"),
+    or "" for an empty row; "held as" counts only when changed from the blank row's "holdings"."""
+    typed = []
+    if row["weight"]:
+        typed.append(f"a weight of {row['weight'].rstrip('%')}%")
+    if row["holdings"]:
+        typed.append(f"holdings “{row['holdings']}”")
+    if row["benchmark"]:
+        typed.append(f"benchmark {row['benchmark']}")
+    if row["submodel"]:
+        typed.append(f"submodel {row['submodel']}")
+    if row["kind"] and row["kind"] != Sleeve.Kind.HOLDINGS and not typed:
+        typed.append(f"“held as” set to {humanize_code(row['kind'])}")
+    return ", ".join(typed)
+
+
 def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list[str]]:
     """Sleeves typed in the form: weights in %, holdings as "VTI 60, ITOT 40" (% of the sleeve)."""
     rows, specs, problems = [], [], []
@@ -226,14 +243,25 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
                                                             "submodel")}
         row["remove"] = post.get(f"s{i}-remove", "")
         rows.append(row)
-        if not row["asset_class"] or row["remove"]:
+        if row["remove"]:
+            continue
+        if not row["asset_class"]:
+            # A row with a weight or holdings but no asset class was once dropped without a word, so a
+            # sleeve cleared by mistake vanished from the saved version; only an empty row is skipped.
+            if typed := _typed_without_asset_class(row):
+                problems.append(f"row {i + 1} has {typed} but no asset class: name its asset class, "
+                                "or clear the row (or tick “remove”)")
+            continue
+        if not row["weight"]:
+            problems.append(f"row {i + 1} ({row['asset_class']}) has no weight: give it one in %, "
+                            "or tick “remove”")
             continue
         try:
             weight = Decimal(row["weight"].rstrip("%")) / 100 if not numeral_problem(row["weight"]) else None
         except InvalidOperation:
             weight = None
         if weight is None or not weight.is_finite():
-            problems.append(f"sleeve {row['asset_class']}: the weight “{row['weight']}” is not a number")
+            problems.append(f"row {i + 1}, sleeve {row['asset_class']}: the weight “{row['weight']}” is not a number")
             continue
         holdings: dict[str, Decimal] = {}
         for part in filter(None, (p.strip() for p in row["holdings"].split(","))):

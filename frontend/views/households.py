@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.households import household_cash_flows, household_list_rows, household_view
 from frontend.query import date_param, decimal_param, id_param, ids_param, int_param
+from frontend.templatetags.formatting import money
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
@@ -520,21 +521,34 @@ def _planned_words(entered: CashFlowEntered) -> str:
     flow = entered.cash_flow
     approved = entered.statuses == {Proposal.Status.APPROVED}
     if not entered.sales:
-        where = "cash pays it all, nothing is sold; " + ("approved within the firm's policy" if approved else
-                                                          "it waits for approval below")
+        paying = _cash_paying(flow)
+        where = ("cash pays it all" + (f" ({paying})" if paying else "") + ", nothing is sold; "
+                 + ("approved within the firm's policy" if approved else "it waits for approval below"))
     else:
         sales = f"its sales ({entered.sales} lot{pluralize(entered.sales)})"
         where = sales + (" are approved within the firm's policy: release them to the custodian" if approved else
                          " wait for approval below")
     text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f}"
             + (f" making up the {flow.makes_up_year} RMD" if flow.makes_up_year else "")
-            + f" planned: estimated tax ${flow.tax_cost:,.2f}; {where}.")
+            + f" planned: estimated tax {money(flow.tax_cost)}; {where}.")  # a saving: −$3.70, not $-3.70
     if entered.gave_way:
         named = "; ".join(f"{g.account} #{g.proposal_id} ({g.state})" for g in entered.gave_way)
         many = len(entered.gave_way) > 1
         text += (f" {len(entered.gave_way)} open proposal{'s' if many else ''} of the household, made on the book "
                  f"before the withdrawal, gave way to it: {named}. A run after it proposes again.")
     return text
+
+
+def _cash_paying(flow: CashFlow) -> str:
+    """Whose cash pays a withdrawal that sells nothing, as the page names accounts: "$1,000.00 from
+    LEE-JT (Taxable), $500.00 from LEE-ROTH (Roth IRA)", largest first."""
+    cash_used = {number: Decimal(str(v)) for number, v in ((flow.plan or {}).get("cash_used") or {}).items()}
+    statuses = dict(Account.objects.filter(household_id=flow.household_id, custodian_number__in=cash_used)
+                    .values_list("custodian_number", "tax_status"))
+    labels = dict(Account.TaxStatus.choices)
+    return ", ".join(f"{_dollars(amount)} from {number}"
+                     + (f" ({labels.get(statuses[number], statuses[number])})" if number in statuses else "")
+                     for number, amount in sorted(cash_used.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _forms_kept(request, view) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -17,6 +18,7 @@ from frontend.query import decimal_param, ids_param
 from frontend.selectors import proposal_executions
 from frontend.templatetags.formatting import humanize_code, money0
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
+from rebalancing.ledger.schedule_d import loss_limit
 from rebalancing.models import ApprovalPolicy, Proposal, ProposalApproval, ReleaseBatch
 from rebalancing.services.proposals import (
     approvals_missing,
@@ -103,6 +105,86 @@ def _proposal(request, pk):
 
 RELEASED_OR_EXECUTED = (Proposal.Status.RELEASED, Proposal.Status.EXECUTED)
 
+_CENT = Decimal("0.01")
+_ZERO = Decimal("0.00")
+
+
+def _cents(value) -> Decimal:
+    """An amount as the page shows it: to the cent (half to even, as the money filter's format)."""
+    return Decimal(str(value or 0)).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class GainsShown:
+    """A proposal's realised figures as its page shows them, adding up on the page: each sale's
+    gain is the sum of its lot lines, each to the cent, and the gains and losses by term are the
+    sums of the lots' recognised results (gain plus any loss a wash sale disallows), each to the
+    cent. Presentation only: the stored result and the engine's tax estimate, computed from
+    unrounded amounts, stay as they are (they may differ by a few cents: ``differs``). A proposal
+    with a sale listing no lots, or lots without their gain, keeps the stored totals (``from_lots``
+    False)."""
+
+    trade_gains: tuple[Decimal | None, ...]  # per trade, in the order given (None for a buy)
+    short_term_gain: Decimal
+    short_term_loss: Decimal
+    long_term_gain: Decimal
+    long_term_loss: Decimal
+    disallowed_losses: Decimal
+    from_lots: bool
+    differs: bool
+
+    @property
+    def net(self) -> Decimal:
+        return self.short_term_gain - self.short_term_loss + self.long_term_gain - self.long_term_loss
+
+
+def gains_shown(trades: list[dict], summary: dict) -> GainsShown:
+    """The realised figures of a proposal's ``trades`` and ``summary`` (its stored result) as the
+    proposal page shows them (``GainsShown``); the one place the page's totals are made."""
+    trade_gains: list[Decimal | None] = []
+    by_term = {"short": [_ZERO, _ZERO], "long": [_ZERO, _ZERO]}  # [gains, losses]
+    disallowed = _ZERO
+    from_lots = True
+    for t in trades:
+        if t.get("side") != "sell":
+            trade_gains.append(None)
+            continue
+        lots = t.get("lots") or []
+        if not lots or any(ls.get("gain") is None for ls in lots):  # no lot lines with a gain to add up
+            from_lots = False
+            trade_gains.append(_cents(t.get("realised_gain")))
+            continue
+        trade_gains.append(sum((_cents(ls.get("gain")) for ls in lots), _ZERO))
+        for ls in lots:
+            lost = _cents(ls.get("disallowed_loss"))
+            recognised = _cents(ls.get("gain")) + lost  # the loss a wash sale disallows is not realised
+            disallowed += lost
+            side = by_term["long" if ls.get("term") == "long" else "short"]
+            if recognised > 0:
+                side[0] += recognised
+            else:
+                side[1] -= recognised
+    stored = (_cents(summary.get("realised_short_term_gain")), _cents(summary.get("realised_short_term_loss")),
+              _cents(summary.get("realised_long_term_gain")), _cents(summary.get("realised_long_term_loss")),
+              _cents(summary.get("disallowed_losses")))
+    derived = (*by_term["short"], *by_term["long"], disallowed)
+    shown = derived if from_lots else stored
+    stored_trades = [None if t.get("side") != "sell" else _cents(t.get("realised_gain")) for t in trades]
+    return GainsShown(tuple(trade_gains), *shown, from_lots=from_lots,
+                      differs=shown != stored or trade_gains != stored_trades)
+
+
+def tax_year_words(proposal: Proposal, net_realised: Decimal) -> dict:
+    """What the page says of the tax estimate's year: the run's year, and - a taxable proposal
+    realising a net loss - the yearly deduction from ordinary income of the household's return
+    that year (``ledger.schedule_d.loss_limit``: 3,000, 1,500 married filing separately), beyond
+    which the loss carries forward (IRC §1211(b), §1212(b)) and is not in the estimate."""
+    year = proposal.run.as_of.year
+    limit = None
+    if proposal.account.taxable and net_realised < 0:
+        limit = loss_limit(proposal.account.household.filing_status_in(year))
+    return {"tax_year": year, "loss_limit": limit}
+
 
 @firm_page(Capability.VIEW_BOOK)
 def proposal_detail(request, pk: int):
@@ -112,7 +194,9 @@ def proposal_detail(request, pk: int):
     trades = sorted(result.get("trades") or [], key=lambda t: (t.get("side") != "sell", -abs(t.get("value") or 0)))
     # Released: each trade beside its order, what was filled and cancelled, the gain booked.
     executions = proposal_executions(proposal) if proposal.status in RELEASED_OR_EXECUTED else {}
-    trades = [{**t, "executed": executions.get((t.get("symbol"), t.get("side")))} for t in trades]
+    gains = gains_shown(trades, summary)
+    trades = [{**t, "executed": executions.get((t.get("symbol"), t.get("side"))), "realised_gain": shown}
+              for t, shown in zip(trades, gains.trade_gains, strict=True)]
     booked = [e.gain for e in executions.values() if e.gain is not None]
     te_before = summary.get("tracking_error_before") or {}
     te_after = summary.get("tracking_error_after") or {}
@@ -133,11 +217,16 @@ def proposal_detail(request, pk: int):
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
+        "gains": gains, **tax_year_words(proposal, gains.net),
         "executions": executions, "booked_gain": sum(booked) if booked else None,
-        "estimated_gain": sum(t.get("realised_gain") or 0 for t in trades if t.get("side") == "sell"),
+        "estimated_gain": sum(g for g in gains.trade_gains if g is not None),
         "te": [(humanize_code(k), v, te_after.get(k)) for k, v in te_before.items()],
         "te_cash": tracking_with_cash(summary),
         "approvals": approvals, "history": history, "may_decide": may_decide,
+        # Who a pending proposal waits for, said to someone who may read it but not decide it (a
+        # compliance officer opening one within policy found no decision and no reason why).
+        "waiting_for": approvals_words(proposal, approvals_missing(proposal))
+        if proposal.status == Proposal.Status.PENDING and not may_decide else "",
         "compliance": compliance_state(proposal, approvals),
         "may_release": (proposal.status == Proposal.Status.APPROVED and not legs_waiting
                         and user_can(request.user, Capability.RELEASE)),

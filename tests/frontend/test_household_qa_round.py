@@ -112,9 +112,9 @@ def test_a_withdrawal_paid_from_cash_shows_its_steps_one_a_line_in_dollars_and_s
     said = _flash(page)
     assert "Its sales wait for approval" not in said
     if statuses == {Proposal.Status.APPROVED}:
-        assert "cash pays it all, nothing is sold; approved within the firm" in said
+        assert "cash pays it all ($1,000.00 from LEE-JT (Taxable)), nothing is sold; approved within the firm" in said
     else:
-        assert "cash pays it all, nothing is sold; it waits for approval below" in said
+        assert "cash pays it all ($1,000.00 from LEE-JT (Taxable)), nothing is sold; it waits for approval below" in said
     steps = re.search(r'<ul class="steps" data-testid="funding-steps">(.*?)</ul>', page, re.S).group(1)
     assert "<li>$1,000.00 from the cash of LEE-JT (taxable)</li>" in steps
 
