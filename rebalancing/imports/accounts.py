@@ -344,6 +344,23 @@ def _year_end_merge(rows: list[dict]) -> None:
             row["year_end_values"] = dict(sorted(values.items()))
 
 
+def _realised_past_merge(rows: list[dict]) -> None:
+    """Figures of a later year than the account's keep its earlier year's (``Account.realised_past_with``):
+    that year's Schedule D still nets them."""
+    given = {row["custodian_number"]: row["realised_ytd_year"] for row in rows if row.get("realised_ytd_year")}
+    stored = {number: (year, short, long, past) for number, year, short, long, past in Account.objects.filter(
+        custodian_number__in=list(given), realised_ytd_year__isnull=False).values_list(
+        "custodian_number", "realised_ytd_year", "realised_short_term_ytd", "realised_long_term_ytd",
+        "realised_past_years")}
+    for row in rows:
+        year, short, long, past = stored.get(row["custodian_number"], (None, 0, 0, {}))
+        if year is not None and year < given.get(row["custodian_number"], year):
+            row["realised_past_years"] = Account.realised_past_with(past, year, short, long)
+            for name in ("realised_short_term_ytd", "realised_long_term_ytd"):  # a column the file leaves
+                if row.get(name) is None:  # out is the new year's too: nothing realised in it yet
+                    row[name] = Decimal(0)
+
+
 @transaction.atomic
 def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     """Create or update accounts by custodian number, and the households they belong to.
@@ -417,6 +434,7 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     columns["household_id"] = pd.Series([household_ids[h] for h in households], index=households.index, dtype=object)
     rows = records(columns, keep_when_empty=_KEEP_WHEN_EMPTY)
     _year_end_merge(rows)
+    _realised_past_merge(rows)
     existing = Account.objects.filter(custodian_number__in=[row["custodian_number"] for row in rows]).order_by().values(
         "id", *sorted({name for row in rows for name in row})
     )

@@ -424,11 +424,11 @@ class _Writer:
         return out
 
 
-def _reportable_ytd(rows: Iterable[RealisedLot], year: int) -> dict[int, dict[str, Decimal]]:
-    out: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
+def _reportable_ytd(rows: Iterable[RealisedLot]) -> dict[tuple[int, int], dict[str, Decimal]]:
+    """(account, tax year of the sale) -> reportable gains by term."""
+    out: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
     for r in rows:
-        if r.sold.year == year:
-            out[r.account_id][r.term] += r.gain + r.disallowed_loss
+        out[r.account_id, r.sold.year][r.term] += r.gain + r.disallowed_loss
     return out
 
 
@@ -535,7 +535,7 @@ def _keep_ids(old: list, new: list, *, key, model, order=None) -> None:
 
 def _write(group: _Group, held: list[TaxLot], realised: dict[int, RealisedLot], planned, accounts, *, year: int,
            actor, trigger: str, outcome: Recomputed, new_sales: set[int]) -> None:
-    before_ytd = _reportable_ytd(group.realised, year)
+    before_ytd = _reportable_ytd(group.realised)
     before = _sale_figures(r for r in group.realised if r.execution_id not in new_sales)
     BasisAdjustment.objects.filter(pk__in=[a.pk for a in group.adjustments]).delete()
     _keep_ids(group.held, held, key=lambda lot: (lot.account_id, lot.lot_id), model=TaxLot)
@@ -548,12 +548,9 @@ def _write(group: _Group, held: list[TaxLot], realised: dict[int, RealisedLot], 
         adjustment.realised_lot = realised[target] if target is not None else None
         made.append(adjustment)
     BasisAdjustment.objects.bulk_create(made)
-    after_ytd = _reportable_ytd(realised.values(), year)
-    for account_id in set(before_ytd) | set(after_ytd):
-        short = after_ytd[account_id]["short"] - before_ytd[account_id]["short"]
-        long = after_ytd[account_id]["long"] - before_ytd[account_id]["long"]
-        if short or long:
-            Account.objects.filter(pk=account_id).update(**Account.realised_ytd_added(year, short, long))
+    after_ytd = _reportable_ytd(realised.values())
+    Account.objects.realised_add({key: {term: after_ytd[key][term] - before_ytd[key][term] for term in ("short", "long")}
+                                  for key in set(before_ytd) | set(after_ytd)}, year=year)
     old_ids = {(a.source.execution_id, a.lot_id, a.quantity, a.disallowed_loss) for a in group.adjustments}
     audit_many(actor=actor, action="lot.wash_sale", changes=[
         ("basisadjustment", str(a.pk), {}, {"lot_id": a.lot_id, "source": a.source_id, "quantity": str(a.quantity),

@@ -26,8 +26,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum, Value, prefetch_related_objects
-from django.db.models.functions import Coalesce, ExtractYear
+from django.db.models import F, Sum, prefetch_related_objects
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
 from rebalancing.array_filters import any_of
@@ -107,35 +107,37 @@ class YearToDateApart:
 
 def year_to_date_apart(*, accounts, this_year: int, year: int | None = None,
                        through: int | None = None) -> list[YearToDateApart]:
-    """The taxable ones of ``accounts`` whose year-to-date realised gains differ (to the cent) from
-    the reportable gains (after wash-sale adjustments, as the ledger adds them) of their realised
-    lots sold in the figures' year: each account's figures are of one year (``realised_ytd_year``;
-    figures with no year are taken as ``this_year``'s, as ``Account.realised_ytd`` takes them for the
-    estimates of the year), compared only when that year is ``year`` (or not after ``through``). A
-    tax-deferred account's figures never count (its sales are on no return). Two queries."""
-    taxable = accounts.filter(taxable=True).annotate(
-        figures_year=Coalesce("realised_ytd_year", Value(this_year)))
-    if year is not None:
-        taxable = taxable.filter(figures_year=year)
-    if through is not None:
-        taxable = taxable.filter(figures_year__lte=through)
-    lots: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": ZERO, "long": ZERO})
-    for account_id, lot_term, total in (
-            RealisedLot.objects.filter(account__in=taxable.values("pk"))
-            .annotate(year=ExtractYear("sold"), figures_year=Coalesce("account__realised_ytd_year", Value(this_year)))
-            .filter(year=F("figures_year")).order_by()
-            .values("account_id", "term").annotate(total=Sum(F("gain") + F("disallowed_loss")))
-            .values_list("account_id", "term", "total")):
-        lots[account_id][lot_term] += total or ZERO
-    out = []
-    for account in (taxable.filter(Q(pk__in=list(lots)) | ~Q(realised_short_term_ytd=0) | ~Q(realised_long_term_ytd=0))
-                    .select_related("household").order_by("custodian_number")
+    """The taxable ones of ``accounts`` whose realised figures of a year differ (to the cent) from the
+    reportable gains (after wash-sale adjustments, as the ledger adds them) of their realised lots
+    sold that year: each account's figures of its current year (``realised_ytd_year``; figures with
+    no year are taken as ``this_year``'s, as ``Account.realised_ytd`` takes them for the estimates of
+    the year) and of the earlier years they replaced (``Account.realised_past_years``), compared for
+    ``year`` only (or every year up to ``through``). A tax-deferred account's figures never count
+    (its sales are on no return). Two queries."""
+    taxable = accounts.filter(taxable=True)
+    figures: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
+    held = {}
+    for account in (taxable.select_related("household").order_by("custodian_number")
                     .only("custodian_number", "household__external_id", "spouse", "realised_short_term_ytd",
-                          "realised_long_term_ytd", "realised_ytd_year")):
-        figures_year = account.figures_year
-        short, long = account.realised_ytd(figures_year)
-        booked = lots.get(account.pk, {"short": ZERO, "long": ZERO})
+                          "realised_long_term_ytd", "realised_ytd_year", "realised_past_years")):
+        for figures_year, pair in sorted(account.realised_by_year(this_year).items()):
+            if (year is None or figures_year == year) and (through is None or figures_year <= through):
+                figures[account.pk, figures_year] = pair
+                held[account.pk] = account
+    if not figures:
+        return []
+    lots: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(lambda: {"short": ZERO, "long": ZERO})
+    for account_id, sold_year, lot_term, total in (
+            RealisedLot.objects.filter(account__in=taxable.values("pk"))
+            .annotate(year=ExtractYear("sold")).filter(year__in={y for _, y in figures}).order_by()
+            .values("account_id", "year", "term").annotate(total=Sum(F("gain") + F("disallowed_loss")))
+            .values_list("account_id", "year", "term", "total")):
+        lots[account_id, sold_year][lot_term] += total or ZERO
+    out = []
+    for (account_id, figures_year), (short, long) in figures.items():
+        booked = lots.get((account_id, figures_year), {"short": ZERO, "long": ZERO})
         if cents(short) != cents(booked["short"]) or cents(long) != cents(booked["long"]):
+            account = held[account_id]
             out.append(YearToDateApart(account.custodian_number, account.household.external_id, figures_year, short,
                                        long, cents(booked["short"]), cents(booked["long"]), account.household_id,
                                        account.spouse))

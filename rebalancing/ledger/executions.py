@@ -422,7 +422,9 @@ class _Ledger:
         self.realised: list[RealisedLot] = []
         self.trades: list[TradeRecord] = []
         self.cash: dict[int, Decimal] = defaultdict(Decimal)
-        self.ytd: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
+        # (account, tax year of the sale) -> gains: the year's figures (and an earlier year's) grow with them
+        self.ytd: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(
+            lambda: {"short": Decimal(0), "long": Decimal(0)})
         self.touched: dict[str, Order] = {}
 
     def apply(self, row: Row, booked: Execution | None = None) -> None:
@@ -483,8 +485,7 @@ class _Ledger:
                 named_lot_id="" if piece.named == piece.lot_id else piece.named,
                 purchase_lot_id="" if piece.bought_as == piece.lot_id else piece.bought_as,
             ))
-            if execution.trade_date.year == self.year:
-                self.ytd[order.account_id][lot_term] += gain
+            self.ytd[order.account_id, execution.trade_date.year][lot_term] += gain
         if cash:
             self.cash[order.account_id] += net
         self._trade(order, execution, realised_gain=total_gain, realised_loss=total_loss)
@@ -523,11 +524,8 @@ class _Ledger:
         known = set(TradeRecord.objects.filter(external_id__in=[t.external_id for t in self.trades])
                     .values_list("account_id", "external_id"))
         TradeRecord.objects.bulk_create([t for t in self.trades if (t.account_id, t.external_id) not in known])
-        for account_id in set(self.cash) | set(self.ytd):
-            ytd = self.ytd.get(account_id, {"short": 0, "long": 0})
-            Account.objects.filter(pk=account_id).update(
-                cash=F("cash") + self.cash.get(account_id, 0),
-                **Account.realised_ytd_added(self.year, ytd["short"], ytd["long"]),
-            )
+        for account_id, cash in self.cash.items():
+            Account.objects.filter(pk=account_id).update(cash=F("cash") + cash)
+        Account.objects.realised_add(self.ytd, year=self.year)
         Order.objects.bulk_update(list(self.touched.values()),
                                   ["status", "filled_quantity", "cancelled_quantity", "closed_at"])

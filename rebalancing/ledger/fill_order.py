@@ -80,16 +80,14 @@ class Reallocation:
     def write_back(self, *, year: int) -> None:
         """In the database (after ``take_back`` on the orders and a book written by the caller): the
         realised rows and trade records of the fills taken back go, and their gains leave the year's."""
-        ytd: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
+        ytd: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(lambda: {"short": Decimal(0), "long": Decimal(0)})
         for r in self.realised:
-            if r.sold.year == year:
-                ytd[r.account_id][r.term] -= r.gain + r.disallowed_loss
+            ytd[r.account_id, r.sold.year][r.term] -= r.gain + r.disallowed_loss
         RealisedLot.objects.filter(pk__in=[r.pk for r in self.realised]).delete()
         for execution in self.executions.values():
             TradeRecord.objects.filter(account_id=execution.order.account_id, side="sell",
                                        external_id=execution.external_id).delete()
-        for account_id, gains in ytd.items():
-            Account.objects.filter(pk=account_id).update(**Account.realised_ytd_added(year, gains["short"], gains["long"]))
+        Account.objects.realised_add(ytd, year=year)
 
     def record(self, *, actor, source: str) -> int:
         """What taking the booked fills again changed in their sales, kept per household and

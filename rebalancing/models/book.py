@@ -208,6 +208,16 @@ class AccountQuerySet(models.QuerySet):
         return self.filter(Q(household__managed_as=unit, household__model__code=code)
                            | ~Q(household__managed_as=unit) & Q(model__code=code))
 
+    def realised_add(self, gains, *, year: int) -> None:
+        """Add each ``(account id, tax year) -> {"short": ..., "long": ...}`` of ``gains`` (realised
+        by sales the ledger books or corrects) to the accounts' figures: the years before ``year``
+        first (``Account.realised_past_added``), then ``year``'s own (``Account.realised_ytd_added``,
+        whose first gain of a new year keeps the year before's figures)."""
+        for (account_id, sold_year), pair in sorted(gains.items(), key=lambda item: item[0][1]):
+            if (pair["short"] or pair["long"]) and sold_year <= year:
+                how = Account.realised_ytd_added if sold_year == year else Account.realised_past_added
+                self.filter(pk=account_id).update(**how(sold_year, pair["short"], pair["long"]))
+
     def with_governing_template(self, *, batch: bool = False) -> AccountQuerySet:
         """Loads what ``Account.governing_template`` reads (its template and its household's), in
         the same query; ``batch``: the households joined and the templates fetched once in a query
@@ -278,6 +288,10 @@ class Account(models.Model):
     realised_ytd_year = models.PositiveSmallIntegerField(
         null=True, blank=True,
         help_text="The tax year of the realised year-to-date gains (empty: taken as the current year's)")
+    # {"2026": ["-1013.00", "6609.00"]}: an earlier year's realised figures (short-term, long-term) as
+    # they stood when a later year's replaced them (a fill or an accounts file of the new year): that
+    # year's Schedule D, and the loss it carries on, still net what was realised before the ledger.
+    realised_past_years = models.JSONField(default=dict, db_default=Value({}, models.JSONField()), blank=True)
     opened_on = models.DateField(null=True, blank=True)
     # What a traditional IRA's required minimum distribution is computed from (engine/rmd.py).
     owner_name = models.CharField(
@@ -326,6 +340,18 @@ class Account(models.Model):
             return Decimal(0), Decimal(0)
         return self.realised_short_term_ytd, self.realised_long_term_ytd
 
+    def realised_by_year(self, this_year: int) -> dict[int, tuple[Decimal, Decimal]]:
+        """Year -> the short- and long-term gains realised that year, as the account's figures say:
+        the current ones (of ``this_year`` when they state no year) and those kept from earlier years."""
+        out = {int(y): (Decimal(short), Decimal(long)) for y, (short, long) in (self.realised_past_years or {}).items()}
+        out[self.realised_ytd_year or this_year] = (self.realised_short_term_ytd, self.realised_long_term_ytd)
+        return out
+
+    @staticmethod
+    def realised_past_with(past: dict, year: int, short, long) -> dict:
+        """``past`` (``realised_past_years``) keeping ``year``'s figures, replaced by a later year's."""
+        return dict(sorted({**(past or {}), str(year): [f"{Decimal(short):.2f}", f"{Decimal(long):.2f}"]}.items()))
+
     @staticmethod
     def realised_ytd_added(year: int, short, long) -> dict:
         """``update()`` arguments adding gains realised in tax year ``year``: onto the figures when
@@ -340,12 +366,41 @@ class Account(models.Model):
             return Case(When(same, then=models.F(field) + gain), When(later, then=models.F(field)), default=gain,
                         output_field=money)
 
+        # An earlier year's figures, replaced, are kept (``realised_past_with``, in SQL).
+        kept = Func(models.F("realised_past_years"),
+                    Func(Cast("realised_ytd_year", models.TextField()),
+                         Func(Cast("realised_short_term_ytd", models.TextField()),
+                              Cast("realised_long_term_ytd", models.TextField()), function="jsonb_build_array"),
+                         function="jsonb_build_object"),
+                    arg_joiner=" || ", template="(%(expressions)s)", output_field=models.JSONField())
         return {
+            "realised_past_years": Case(When(realised_ytd_year__lt=year, then=kept),
+                                        default=models.F("realised_past_years"), output_field=models.JSONField()),
             "realised_short_term_ytd": added("realised_short_term_ytd", short),
             "realised_long_term_ytd": added("realised_long_term_ytd", long),
             "realised_ytd_year": Case(When(later, then=models.F("realised_ytd_year")), default=Value(year),
                                       output_field=models.PositiveSmallIntegerField()),
         }
+
+    @staticmethod
+    def realised_past_added(year: int, short, long) -> dict:
+        """``update()`` arguments adding gains realised in an earlier tax year than the book's (a fill
+        of 31 December booked in January, a correction of last year's sale): onto the figures when
+        they are still that year's, onto the ones kept of it (``realised_past_years``) when a later
+        year's replaced them, and nowhere when the account has no figures of that year."""
+        money = models.DecimalField(max_digits=18, decimal_places=2)
+
+        def added(field: str, gain) -> Case:
+            return Case(When(realised_ytd_year=year, then=models.F(field) + Value(Decimal(gain), output_field=money)),
+                        default=models.F(field), output_field=money)
+
+        y, gains = str(int(year)), [f"{Decimal(gain):f}" for gain in (short, long)]
+        onto_kept = Func(models.F("realised_past_years"), output_field=models.JSONField(), template=(
+            f"CASE WHEN %(expressions)s ? '{y}' THEN jsonb_set(%(expressions)s, '{{{y}}}', jsonb_build_array("
+            f"(((%(expressions)s -> '{y}' ->> 0)::numeric + {gains[0]})::text), "
+            f"(((%(expressions)s -> '{y}' ->> 1)::numeric + {gains[1]})::text))) ELSE %(expressions)s END"))
+        return {"realised_short_term_ytd": added("realised_short_term_ytd", short),
+                "realised_long_term_ytd": added("realised_long_term_ytd", long), "realised_past_years": onto_kept}
 
     def year_end_value(self, year: int) -> Decimal | None:
         """The IRA's value on 31 December of ``year``, if entered."""
