@@ -150,8 +150,8 @@ def test_the_realised_report_names_year_to_date_gains_no_lot_holds(book, people,
     assert 'data-testid="ytd-apart"' in page
     assert (f"F-001: the custodian reports $975.45 short-term and $32,848.19 long-term realised in {year}; "
             "the ledger's lots of the year come to $0.00 short-term and $0.00 long-term: the rest - $975.45 "
-            "short-term, $32,848.19 long-term, gains or losses - was realised in sales before the ledger and is not "
-            "on this report") in page
+            "short-term, $32,848.19 long-term, gains or losses - was realised in sales before the ledger: not among "
+            "the lots below, netted on Schedule D's line for it") in page
     assert (f"F-000: the custodian reports $0.00 short-term and $3,000.00 long-term realised in {year}; "
             "the ledger's lots of the year come to $0.00 short-term and $2,000.00 long-term: the rest - $0.00 "
             "short-term, $1,000.00 long-term") in page
