@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from rebalancing.access import (
@@ -152,6 +152,7 @@ class TradeExecuted:
     average_price: Decimal | None
     gain: Decimal | None
     disallowed_loss: Decimal
+    sold_on: date | None = None  # a sale's last fill, else the day it was released: its wash-sale window's start
 
 
 def proposal_executions(proposal: Proposal) -> dict[tuple[str, str], TradeExecuted]:
@@ -159,7 +160,8 @@ def proposal_executions(proposal: Proposal) -> dict[tuple[str, str], TradeExecut
     realised lots booked (rebalancing.models.ledger); empty before its release. Two queries."""
     fills = Q(executions__kind=Execution.Kind.FILL)
     orders = list(Order.objects.filter(proposal=proposal).select_related("security").annotate(
-        fill_value=Sum(F("executions__quantity") * F("executions__price"), filter=fills)))
+        fill_value=Sum(F("executions__quantity") * F("executions__price"), filter=fills),
+        last_fill=Max("executions__trade_date", filter=fills)))
     if not orders:
         return {}
     booked = {row["execution__order_id"]: row for row in (
@@ -173,7 +175,8 @@ def proposal_executions(proposal: Proposal) -> dict[tuple[str, str], TradeExecut
             filled=order.filled_quantity, cancelled=order.cancelled_quantity,
             average_price=(order.fill_value / order.filled_quantity).quantize(Decimal("0.0001"))
             if order.filled_quantity and order.fill_value is not None else None,
-            gain=lots["gain"] if lots else None, disallowed_loss=lots["disallowed"] if lots else Decimal(0))
+            gain=lots["gain"] if lots else None, disallowed_loss=lots["disallowed"] if lots else Decimal(0),
+            sold_on=(order.last_fill or order.released_on) if order.side == "sell" else None)
     return out
 
 

@@ -18,6 +18,7 @@ from frontend.query import decimal_param, ids_param
 from frontend.selectors import proposal_executions
 from frontend.templatetags.formatting import humanize_code, money0
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
+from rebalancing.engine.wash_sales import buyable_on
 from rebalancing.ledger.schedule_d import loss_limit
 from rebalancing.models import ApprovalPolicy, Proposal, ProposalApproval, ReleaseBatch
 from rebalancing.services.proposals import (
@@ -217,6 +218,7 @@ def proposal_detail(request, pk: int):
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
+        "blocked_buys": blocked_buys_as_sold(result.get("blocked_buys") or [], executions),
         "gains": gains, **tax_year_words(proposal, gains.net),
         "executions": executions, "booked_gain": sum(booked) if booked else None,
         "estimated_gain": sum(g for g in gains.trade_gains if g is not None),
@@ -240,6 +242,19 @@ def proposal_detail(request, pk: int):
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
         **_resolve_kept(request, pk),
     })
+
+
+def blocked_buys_as_sold(blocked: list[dict], executions: dict) -> list[dict]:
+    """The proposal's wash-sale blocks, each blocked by a sale of its own with the day that sale went
+    out (its last fill, else its release) when that is after the run's day: the run counted the 30
+    days from its own day, the custodian's window starts on the sale's (IRC §1091; Pub. 550)."""
+    out = []
+    for b in blocked:
+        sold = executions.get((b.get("sale_symbol"), "sell")) if b.get("sale_in_proposal") else None
+        if sold is not None and sold.sold_on is not None and buyable_on(sold.sold_on).isoformat() > str(b["buyable_on"]):
+            b = {**b, "sold_on": sold.sold_on, "buyable_as_sold": buyable_on(sold.sold_on)}
+        out.append(b)
+    return out
 
 
 def compliance_state(proposal: Proposal, approvals: list[ProposalApproval]) -> str:
