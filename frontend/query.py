@@ -13,8 +13,8 @@ from django.core.exceptions import BadRequest
 
 from config.input_limits import numeral_problem
 
-__all__ = ["MAX_ID", "NumbersIn0To9", "date_param", "decimal_param", "id_param", "ids_param", "int_param",
-           "year_param"]
+__all__ = ["MAX_ID", "NumbersIn0To9", "choice_param", "date_param", "decimal_param", "id_param", "ids_param",
+           "int_param", "year_param"]
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 YEARS = (1900, 9999)
@@ -44,6 +44,17 @@ def _whole(raw: str) -> int | None:
     """ASCII digits only (``"²".isdigit()`` is true, yet ``int("²")`` fails), and not a thousand of
     them (Python refuses to read an int of more than 4,300 digits)."""
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 30 else None
+
+
+def choice_param(data, name: str, choices, *, default: str = "") -> str:
+    """One of ``choices`` (absent or empty: ``default``): a list's filter typed by hand as something
+    it does not have (``?status=bogus``) is named, not quietly shown as the default list."""
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise BadRequest(f"The {name} filter must be one of {', '.join(choices)}, not “{_shown(raw)}”.")
+    return raw
 
 
 def id_param(data, name: str, *, words: tuple[str, ...] = ()) -> int | str | None:

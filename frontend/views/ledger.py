@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.query import id_param, year_param
+from frontend.query import choice_param, id_param, year_param
 from rebalancing.access import accounts_visible_to, households_visible_to
 from rebalancing.api.visibility import reconciliations_visible_to
 from rebalancing.exports import csv_download
@@ -80,8 +80,8 @@ def orders_page(request):
         open_orders = list(orders_open(orders))
         return _csv_response(request, blocks_csv(open_orders) if download == "blocks" else orders_csv(open_orders),
                              f"{download}.csv", f"orders.{download}")
-    status = get.get("status", "")
-    if status in ORDER_STATUSES:
+    status = choice_param(get, "status", ORDER_STATUSES)
+    if status:
         orders = orders.filter(status__in=ORDER_STATUSES[status])
     q = get.get("q", "").strip()
     if q:

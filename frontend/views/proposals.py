@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from frontend.query import decimal_param, ids_param
+from frontend.query import choice_param, decimal_param, ids_param
 from frontend.selectors import proposal_executions
 from frontend.templatetags.formatting import humanize_code, money0
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
@@ -493,9 +493,7 @@ def proposal_queue(request):
         if batch is None or not batch.under_way:
             response["HX-Refresh"] = "true"  # finished: the list of approved proposals has changed
         return response
-    status = request.GET.get("status", "approved")
-    if status not in QUEUE_STATUSES:
-        status = "approved"
+    status = choice_param(request.GET, "status", QUEUE_STATUSES, default="approved")
     qs = (with_advisors(proposals_visible_to(request.user).filter(status=QUEUE_STATUSES[status]), "account__household__")
           .select_related("account__household", "run").order_by("-status_changed_at", "-pk"))
     page = paginate(request, qs, per_page=50)
