@@ -62,7 +62,8 @@ def test_an_advisor_drops_a_trade_and_adds_an_instruction_with_a_key(firm_a, peo
     ({"instructions": [{"action": "sell", "symbol": "VNQ"}]},
      {"detail": {"symbols": ["VNQ"]}, "message": "The account holds no VNQ to sell."}),
     ({"instructions": [{"action": "raise_cash", "amount": "-500"}]},
-     {"fields": {"instructions": {"0": {"amount": ["Give a positive number of dollars to raise."]}}}}),
+     {"fields": {"instructions": {"0": {"amount": [
+         "Give a positive number of dollars (0.01 or more): the dollars to sell or to raise."]}}}}),
     ({"instructions": [{"action": "raise_cash"}]},
      {"detail": {"field": "instructions", "row": 1}, "message": "Instruction 1: give the amount of cash to raise ($)."}),
     ({"instructions": [{"action": "buy_more", "symbol": "VTI"}]}, {"fields": {"instructions": {"0": {"action": [

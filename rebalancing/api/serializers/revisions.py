@@ -30,7 +30,8 @@ def _amount(help_text: str) -> serializers.DecimalField:
     # (Instruction.amount: a sale's market value at the solve's prices; cash set aside).
     return serializers.DecimalField(max_digits=16, decimal_places=2, min_value=Decimal("0.01"), required=False,
                                     allow_null=True, default=None, help_text=help_text,
-                                    error_messages={"min_value": "Give a positive number of dollars to raise."})
+                                    error_messages={"min_value": "Give a positive number of dollars (0.01 or more): "
+                                                                 "the dollars to sell or to raise."})
 
 
 _AMOUNT = ("sell: the dollars of `symbol` to sell, at the prices it is solved with (empty: all of it; more than "
