@@ -8,9 +8,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from rebalancing.access import (
     accounts_visible_to,
@@ -359,3 +361,33 @@ def parameter_symbols_unknown(values: dict[str, Any]) -> list[str]:
 
 def _listed(values: dict[str, Any], group: str, key: str) -> list:
     return list((values.get(group) or {}).get(key) or ())
+
+
+def provider_staff_names(usernames=None) -> dict[str, str]:
+    """Provider staff's names by username (users of the public schema, read from any schema), for
+    those who have one; ``usernames``: only these."""
+    with schema_context(get_public_schema_name()):
+        staff = get_user_model().objects.exclude(first_name="", last_name="")
+        if usernames is not None:
+            staff = staff.filter(username__in=list(usernames))
+        return {username: f"{first} {last}".strip() for username, first, last in
+                staff.values_list("username", "first_name", "last_name")}
+
+
+def run_started_by_words(run, staff: dict[str, str]) -> str:
+    """Who started ``run``, by name; the email only where there is no name. A provider's run keeps its
+    operator's username in the label ("ops@… (provider)"), since the audit names the actor by it, so
+    the name is looked up (``provider_staff_names``)."""
+    if run.started_by is not None:  # a firm user, read in the firm's schema
+        return run.started_by.get_full_name() or run.started_by_label or run.started_by.get_username()
+    who, space, rest = run.started_by_label.partition(" ")
+    return staff[who] + space + rest if who in staff else run.started_by_label
+
+
+def runs_started_by_words(runs) -> None:
+    """Set ``started_by_words`` on each of ``runs`` (one query for the provider staff they name)."""
+    runs = list(runs)
+    staff = provider_staff_names({r.started_by_label.partition(" ")[0] for r in runs if r.started_by is None
+                                  and r.started_by_label})
+    for run in runs:
+        run.started_by_words = run_started_by_words(run, staff)

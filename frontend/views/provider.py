@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
-from frontend.selectors import run_proposal_counts
+from frontend.selectors import provider_staff_names, run_proposal_counts, run_started_by_words
 from rebalancing.firm_health import firm_health
 from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope, accounts_for_scope
@@ -148,14 +148,14 @@ def _invite_first_admin(firm: Firm, username: str) -> None:
 @provider_page(STAFF)
 def provider_runs(request):
     firms = firm_list_for_console()
-    staff = _staff_names()
+    staff = provider_staff_names()
     may_run = _may_run(request)
     runs, active, accounts = [], [], 0
     for firm in firms:
         with schema_context(firm.schema_name):
             for run in RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10]:
                 run.firm = firm
-                run.started_by_words = _started_by_words(run, staff)
+                run.started_by_words = run_started_by_words(run, staff)
                 run.scope_text = describe_scope(run.scope)
                 run.stall = getattr(run, "watch", None)
                 runs.append(run)
@@ -167,22 +167,6 @@ def provider_runs(request):
     return render(request, "frontend/provider_runs.html", {
         "all_firms": ALL_FIRMS, "runs": runs[:50], "firms": active, "may_run": may_run, "all_accounts": accounts,
     })
-
-
-def _staff_names() -> dict[str, str]:
-    """Provider staff's names by username (the public schema's users), for those who have one."""
-    return {username: f"{first} {last}".strip() for username, first, last in get_user_model().objects
-            .exclude(first_name="", last_name="").values_list("username", "first_name", "last_name")}
-
-
-def _started_by_words(run: RebalanceRun, staff: dict[str, str]) -> str:
-    """Who started ``run``, by name as the firm's pages say it; the email only where there is no name.
-    A provider's run keeps its operator's username in the label ("ops@… (provider)"), since the
-    audit names the actor by it, so the name is looked up here."""
-    if run.started_by is not None:  # a firm user, read in the firm's schema
-        return run.started_by.get_full_name() or run.started_by_label or run.started_by.get_username()
-    who, space, rest = run.started_by_label.partition(" ")
-    return staff[who] + space + rest if who in staff else run.started_by_label
 
 
 def _firm(slug: str) -> Firm:
@@ -236,10 +220,10 @@ def _run(pk: int) -> RebalanceRun:
 @provider_page(STAFF)
 def provider_run_detail(request, slug: str, pk: int):
     firm = _firm(slug)
-    staff = _staff_names()  # provider staff live in the public schema: read before entering the firm's
+    staff = provider_staff_names()  # provider staff live in the public schema: read before entering the firm's
     with schema_context(firm.schema_name):
         run = _run(pk)
-        run.started_by_words = _started_by_words(run, staff)
+        run.started_by_words = run_started_by_words(run, staff)
         finished = run.status in FINISHED
         summary = _firm_summary(run) if finished or run.done else None
         stall = RunWatch.objects.filter(run=run).first()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from frontend.query import decimal_param, id_param
-from frontend.selectors import run_proposal_counts
+from frontend.selectors import run_proposal_counts, runs_started_by_words
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, run_scope_shown_to, runs_visible_to
 from rebalancing.models import (
@@ -106,6 +106,7 @@ def run_list(request):
     page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at", "-id"))
     for run in page:
         run.scope_text = describe_scope(run_scope_shown_to(request.user, run.scope))
+    runs_started_by_words(page)  # a provider operator's run by the operator's name, as the console says it
     return render(request, "frontend/run_list.html", {
         "page": page, "can_start": user_can(request.user, Capability.RUN_REBALANCE),
         "models": book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name")),
@@ -147,6 +148,7 @@ def _run_context(request, run: RebalanceRun) -> dict:
 @firm_page(Capability.VIEW_BOOK)
 def run_detail(request, pk: int):
     run = visible_or_404(runs_visible_to(request.user).select_related("started_by"), pk=pk)
+    runs_started_by_words([run])
     context = _run_context(request, run)
     if is_htmx(request):
         return render(request, "frontend/partials/run_progress.html", context)

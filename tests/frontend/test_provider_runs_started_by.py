@@ -69,3 +69,21 @@ def test_a_firm_users_run_shows_the_name_and_a_nameless_operator_the_email(firm_
 
     assert _by_column(runs, firm_a.name, by_pm.pk) == "Petra Manager"
     assert _by_column(runs, firm_a.name, by_operator.pk) == "nameless@provider.test (provider)"
+
+
+def test_the_firms_own_runs_pages_name_the_operator_too(firm_a, book, as_user, django_capture_on_commit_callbacks):
+    # Given a run an operator with a name started in the firm (the operator is not the firm's user)
+    operator = _operator("olive@provider.test", "Olive", "Ops")
+    with django_capture_on_commit_callbacks():
+        operator.post("/runs/start/", {"firm": firm_a.slug})
+    with tenant_context(firm_a):
+        run = RebalanceRun.objects.latest("pk")
+
+    # When the firm's own runs list and run page are read
+    client = as_user("admin")
+    runs = re.sub(r"\s+", " ", client.get("/runs/").content.decode())
+    detail = re.sub(r"\s+", " ", client.get(f"/runs/{run.pk}/").content.decode())
+
+    # Then they name the operator as the provider's console does
+    assert "Olive Ops (provider)" in runs and "by Olive Ops (provider)" in detail
+    assert "olive@provider.test" not in runs + detail
