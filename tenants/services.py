@@ -181,7 +181,19 @@ def firm_create(
                 first_name=(admin_first_name or "").strip(),
                 last_name=(admin_last_name or "").strip(),
             )
+        # Its first count by a worker, now rather than tonight: the console shows the new firm's
+        # people, and that a worker reaches its schema, from the day it is onboarded.
+        transaction.on_commit(lambda: usage_count_send(firm.schema_name))
     return FirmOnboarding(firm=firm, created=True, admin_username=admin_email)
+
+
+def usage_count_send(schema_name: str) -> None:
+    """Ask a worker to count the firm's people in its own schema (``tasks.firm_usage_snapshot``;
+    tenant-schemas-celery sends the schema the connection is in)."""
+    from celery import current_app
+
+    with schema_context(schema_name):
+        current_app.send_task("tenants.tasks.firm_usage_snapshot")
 
 
 @transaction.atomic

@@ -146,3 +146,18 @@ def test_a_user_address_too_long_for_its_column_is_named_and_no_user_is_made():
     with pytest.raises(ValidationFailed, match="The user was not saved: .*email: Ensure this value has at most 254"):
         user_ensure(username="ops", email=email, roles=[ProviderRole.PROVIDER_ADMIN])
     assert not get_user_model().objects.filter(username="ops").exists()
+
+
+def test_a_new_firm_is_counted_by_a_worker_at_once_in_its_own_schema(monkeypatch, django_capture_on_commit_callbacks):
+    """The provider console said "not yet counted" for a firm onboarded that day (the count is nightly)."""
+    from celery import current_app
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, *a, **k: sent.append((name, connection.schema_name)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        firm_create(**NEW_FIRM)
+    with django_capture_on_commit_callbacks(execute=True):
+        firm_create(**NEW_FIRM)  # the same request again: nothing new to count
+
+    assert sent == [("tenants.tasks.firm_usage_snapshot", "firm_cedar")]
