@@ -150,7 +150,7 @@ def provider_runs(request):
     firms = firm_list_for_console()
     staff = provider_staff_names()
     may_run = _may_run(request)
-    runs, active, accounts = [], [], 0
+    runs, active, accounts, sitting_out = [], [], 0, 0
     for firm in firms:
         with schema_context(firm.schema_name):
             for run in RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10]:
@@ -161,11 +161,14 @@ def provider_runs(request):
                 runs.append(run)
             if firm.status == Firm.Status.ACTIVE:
                 active.append(firm)
-                if may_run:  # what "every active firm" would run, said before the operator confirms
-                    accounts += accounts_for_scope(RunScope(firm=True)).count()
+                if may_run:  # what "every active firm" would run, and leave out, said before the operator confirms
+                    covered = accounts_for_scope(RunScope(firm=True))
+                    accounts += covered.count()
+                    sitting_out += sum(_left_out(covered)[:2])
     runs.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "frontend/provider_runs.html", {
         "all_firms": ALL_FIRMS, "runs": runs[:50], "firms": active, "may_run": may_run, "all_accounts": accounts,
+        "sitting_out": sitting_out,
     })
 
 
@@ -185,10 +188,8 @@ def provider_run_start(request):
         left_out = {}
         for s in ok:
             with schema_context(firm_by_slug(s.firm_slug).schema_name):
-                left_out[s.run_id] = _left_out_words(accounts_for_scope(RunScope(firm=True)))
-        messages.success(request, f"Runs started in {len(ok)} firm{'s' if len(ok) != 1 else ''}: " + ", ".join(
-            f"{s.firm_name} (run {s.run_id}, {s.accounts} accounts"
-            + (f"; not run: {'; '.join(left_out[s.run_id])}" if left_out[s.run_id] else "") + ")" for s in ok) + ".")
+                left_out[s.run_id] = _left_out(accounts_for_scope(RunScope(firm=True)))
+        messages.success(request, _every_firm_started_words(ok, left_out))
         for refused in (s for s in started if s.run_id is None):
             messages.error(request, f"{refused.firm_name}: {refused.error}")
         return redirect("provider_runs")
@@ -269,31 +270,61 @@ def provider_run_retry(request, slug: str, pk: int):
     return redirect("provider_run_detail", slug=slug, pk=retry.pk)
 
 
-def _left_out_words(covered) -> list[str]:
-    """Why the firm's accounts outside ``covered`` (account ids, or a query of them) are not in a
-    whole-firm run, one phrase per reason with its count: no model (``Account.objects.managed``, the
-    rule a run selects by), or an approved proposal not yet released whose approval stands (what
-    ``accounts_for_scope`` leaves out unless told to replace it); any other was not reached before
-    the run stopped, or is new to the run's selection since. Read in the firm's schema, as it stands
-    now."""
+def _left_out(covered) -> tuple[int, int, int]:
+    """How many of the firm's accounts outside ``covered`` (account ids, or a query of them) a
+    whole-firm run did not take, by reason: no model (``Account.objects.managed``, the rule a run
+    selects by), an approved proposal not yet released whose approval stands (what
+    ``accounts_for_scope`` leaves out unless told to replace it), and any other (not reached before
+    the run stopped, or new to the run's selection since). Read in the firm's schema, as it stands now."""
     rest = Account.objects.exclude(pk__in=covered)
     no_model = rest.exclude(pk__in=Account.objects.managed().values("pk")).count()
     kept = rest.filter(pk__in=Account.objects.managed().values("pk")) \
         .exclude(pk__in=accounts_for_scope(RunScope(firm=True))).count()
-    other = rest.count() - no_model - kept
+    return no_model, kept, rest.count() - no_model - kept
+
+
+NO_MODEL_WHY = ("(a run rebalances an account to its own model or, in a household managed as one, to the "
+                "household's): the firm assigns one on its Accounts page (“Assign a template or model”)")
+KEPT_WHY = "approval stands until the firm releases it or a run replaces it"
+
+
+def _left_out_words(covered) -> list[str]:
+    """Why the firm's accounts outside ``covered`` are not in a whole-firm run, one phrase per reason
+    with its count (``_left_out``)."""
+    no_model, kept, other = _left_out(covered)
     words = []
     if no_model:
-        words.append(f"{no_model} account{pluralize(no_model)} {'has' if no_model == 1 else 'have'} no model (a run "
-                     "rebalances an account to its own model or, in a household managed as one, to the household's): "
-                     "the firm assigns one on its Accounts page (“Assign a template or model”)")
+        words.append(f"{no_model} account{pluralize(no_model)} {'has' if no_model == 1 else 'have'} no model "
+                     f"{NO_MODEL_WHY}")
     if kept:
         words.append(f"{kept} account{pluralize(kept)} {'has' if kept == 1 else 'have'} an approved proposal not yet "
-                     "released (or {} in a household managed as one that has), whose approval stands until the firm "
-                     "releases it or a run replaces it".format("is" if kept == 1 else "are"))
+                     "released (or {} in a household managed as one that has), whose {}".format("is" if kept == 1 else "are",
+                                                                                        KEPT_WHY))
     if other:
         words.append(f"{other} other{pluralize(other)} not reached before the run stopped, or new to the run's "
                      "selection since it ran")
     return words
+
+
+def _every_firm_started_words(started_ok, left_out: dict[int, tuple[int, int, int]]) -> str:
+    """The message after runs in every firm: per firm its run and the accounts it left out, by count
+    and in a few words; why each reason keeps accounts out is said once, after the firms."""
+    firms = []
+    for s in started_ok:
+        no_model, kept, other = left_out[s.run_id]
+        out = [f"{no_model} without a model" if no_model else "",
+               f"{kept} with an approved proposal not yet released" if kept else "",
+               f"{other} not reached" if other else ""]
+        out = [w for w in out if w]
+        firms.append(f"{s.firm_name} (run {s.run_id}, {s.accounts} account{pluralize(s.accounts)}"
+                     + (f"; not run: {', '.join(out)}" if out else "") + ")")
+    text = f"Runs started in {len(firms)} firm{pluralize(len(firms))}: " + ", ".join(firms) + "."
+    if any(c[0] for c in left_out.values()):
+        text += f" An account without a model is not run {NO_MODEL_WHY}."
+    if any(c[1] for c in left_out.values()):
+        text += (" An account with an approved proposal not yet released (or in a household managed as one that "
+                 f"has) is not run: its {KEPT_WHY}.")
+    return text
 
 
 def _firm_summary(run: RebalanceRun) -> dict:

@@ -86,7 +86,33 @@ def test_runs_in_every_firm_say_per_firm_what_was_not_run(firm_a, book, operator
         Proposal.objects.update(status=Proposal.Status.REJECTED)
     with django_capture_on_commit_callbacks():
         page = _text(operator.post("/runs/start/", {"firm": "*"}, follow=True))
-    assert re.search(rf"{firm_a.name} \(run \d+, 3 accounts; not run: 1 account has no model", page)
+    message = page.split("Runs started in")[1].split("</")[0]
+    assert re.search(rf"{firm_a.name} \(run \d+, 3 accounts; not run: 1 without a model\)", message)
+    assert re.search(r"\)\. An account without a model is not run \(a run rebalances an account to its own model", message)
+    assert "approved proposal" not in message
+
+
+def test_runs_in_every_firm_name_each_reason_once_after_the_firms(firm_a, firm_b, book, operator,
+                                                                   django_capture_on_commit_callbacks):
+    # Given one firm with an approved proposal not yet released and an account without a model
+    with tenant_context(firm_a):
+        Account.objects.filter(pk=book["accounts"][0].pk).update(model=None)
+        Proposal.objects.update(status=Proposal.Status.REJECTED)
+        Proposal.objects.filter(account=book["accounts"][1]).update(status=Proposal.Status.APPROVED)
+
+    # The console says beforehand how many sit out
+    console = _text(operator.get("/runs/"))
+    assert re.search(r"\d+ accounts? in all, as the firms stand now; 2 more sit out \(no model, or an approved "
+                     r"proposal not yet released\)", console)
+
+    with django_capture_on_commit_callbacks():
+        page = _text(operator.post("/runs/start/", {"firm": "*"}, follow=True))
+    message = page.split("Runs started in")[1].split("</")[0]
+    assert re.search(rf"{firm_a.name} \(run \d+, 2 accounts; not run: 1 without a model, 1 with an approved "
+                     r"proposal not yet released\)", message)
+    # each reason's explanation once, however many firms have it
+    assert message.count("is not run") == 2
+    assert message.endswith("is not run: its approval stands until the firm releases it or a run replaces it.")
 
 
 def test_a_failed_accounts_error_is_shown_in_words_with_its_code_on_hover(firm_a, book, operator):
