@@ -60,3 +60,34 @@ def test_the_firm_run_page_says_the_same(finished_run, as_user):
 
     assert _dd(page, "Trades") == "12,345"
     assert _dd(page, "Estimated tax") == "saves $2,500"
+
+
+
+def _harvested(run, amount) -> None:
+    Proposal.objects.filter(run=run).update(harvested_losses=0)
+    first = Proposal.objects.filter(run=run).order_by("pk").first()
+    Proposal.objects.filter(pk=first.pk).update(harvested_losses=amount)
+
+
+def test_a_run_that_harvests_says_its_estimated_tax_is_the_years_and_the_rest_carries_forward(
+        firm_a, finished_run, as_user):
+    # Given losses harvested far beyond what a year's estimate can count
+    with tenant_context(firm_a):
+        _harvested(finished_run, 250_000)
+
+    page = re.sub(r"\s+", " ", as_user("pm").get(f"/runs/{finished_run.pk}/").content.decode())
+
+    assert _dd(page, "Losses harvested") == "$250,000"
+    assert ("The estimated tax is what the proposals change in each account's tax for "
+            f"{finished_run.as_of.year}") in page
+    assert "carries forward to later years (IRC §1211(b), §1212(b)) and is not in that figure" in page
+
+
+def test_a_run_that_harvests_nothing_does_not_explain_carryover(firm_a, finished_run, as_user):
+    with tenant_context(firm_a):
+        _harvested(finished_run, 0)
+
+    page = as_user("pm").get(f"/runs/{finished_run.pk}/").content.decode()
+
+    assert _dd(page, "Losses harvested") == "$0"
+    assert 'data-testid="run-tax-year"' not in page
