@@ -26,6 +26,7 @@ from rebalancing.services.proposals import (
     bulk_approvable,
     household_legs_waiting,
     household_legs_words,
+    open_legs_with,
     proposal_approve,
     proposal_reject,
     proposal_release,
@@ -304,8 +305,11 @@ def proposal_decide(request, pk: int):
                 messages.success(request, f"Your approval of #{proposal.pk} is recorded; it now waits for "
                                           f"{approvals_words(proposal, approvals_missing(after))}.")
         elif action == "reject":
+            others = open_legs_with(proposal)
             proposal_reject(proposal=proposal, user=request.user, comment=comment)
-            messages.success(request, f"Proposal #{proposal.pk} rejected.")
+            messages.success(request, f"Proposal #{proposal.pk} rejected" + (
+                f", and with it its household's {', '.join(f'#{pk}' for pk in others)}: the household's accounts were "
+                "solved as one and go out together or not at all." if others else "."))
         elif action == "release":
             after = proposal_release(proposal=proposal, user=request.user, comment=comment)
             others = released_with(proposal) if proposal.household_proposal_id else []

@@ -75,8 +75,9 @@ OPEN = (S.DRAFT, S.PENDING, S.APPROVED)
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.DRAFT: frozenset({S.PENDING, S.APPROVED, S.EXPIRED, S.SUPERSEDED}),
     S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.SUPERSEDED}),
-    # Back to pending: its restated tax needs approvals it lacks (tax_estimates._approvals_lapse).
-    S.APPROVED: frozenset({S.RELEASED, S.PENDING, S.EXPIRED, S.SUPERSEDED}),
+    # Back to pending: its restated tax needs approvals it lacks (tax_estimates._approvals_lapse);
+    # rejected: a leg of a household proposal another leg of which is rejected (``proposal_reject``).
+    S.APPROVED: frozenset({S.RELEASED, S.PENDING, S.EXPIRED, S.SUPERSEDED, S.REJECTED}),
     S.RELEASED: frozenset({S.EXECUTED}),
     S.EXECUTED: frozenset(),
     S.REJECTED: frozenset(),
@@ -311,10 +312,37 @@ def proposals_approve_bulk(*, proposal_ids: list[int], user, comment: str) -> li
 
 @transaction.atomic
 def proposal_reject(*, proposal: Proposal, user, comment: str) -> Proposal:
+    """Pending -> rejected; a leg of a household proposal takes the household's other open legs
+    with it (``_household_rejected``)."""
+    proposal = _reject_one(proposal, user, comment)
+    if proposal.household_proposal_id:
+        _household_rejected(proposal, user, comment)
+    return proposal
+
+
+def _reject_one(proposal: Proposal, user, comment: str) -> Proposal:
     if not comment.strip():
         raise ValidationFailed("Say why the proposal is rejected.", detail={"field": "comment"})
     proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.REJECT, comment)
     return _move(proposal, S.REJECTED, actor=user, action=f"proposal.reject.{capacity}", comment=comment)
+
+
+# A household proposal's legs are released together or not at all (``_release_together``): once one
+# is rejected the others can never go out, so they are rejected with it rather than left waiting.
+_LEG_OPEN = (S.PENDING, S.APPROVED)
+
+
+def _household_rejected(rejected: Proposal, user, comment: str) -> list[Proposal]:
+    """The other open legs of ``rejected``'s household proposal, rejected with it (each audited with
+    the leg that took it and the reason given)."""
+    legs = list(Proposal.objects.select_for_update(of=("self",)).select_related("account")
+                .filter(pk__in=open_legs_with(rejected)).order_by("pk"))
+    because = (f"rejected with #{rejected.pk} ({rejected.account.custodian_number}), rejected by "
+               f"{_who(user, 'proposal.reject')}: {comment.strip()} - the household's accounts were solved as one "
+               "and go out together or not at all")
+    return [_move(leg, S.REJECTED, actor=user, action=Action.PROPOSAL_REJECT_WITH_HOUSEHOLD,
+                  comment=because)
+            for leg in legs]
 
 
 @transaction.atomic
@@ -340,7 +368,9 @@ def household_proposal_decide(*, household_proposal: HouseholdProposal, user, ap
         if approve:
             proposal_approve(proposal=p, user=user, comment=comment)
         else:
-            proposal_reject(proposal=p, user=user, comment=comment)
+            _reject_one(p, user, comment)
+    if not approve:
+        _household_rejected(mine[0], user, comment)
     after = dict(Proposal.objects.filter(pk__in=[p.pk for p in members]).values_list("pk", "status"))
     audit_record(actor=user, obj=household_proposal, comment=comment,
                  action=Action.HOUSEHOLD_PROPOSAL_APPROVE if approve else Action.HOUSEHOLD_PROPOSAL_REJECT,
@@ -490,6 +520,15 @@ def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
         if proposal.household_proposal_id:
             with_household.update(dict.fromkeys(released_with(proposal), pk))
     return outcomes
+
+
+def open_legs_with(proposal: Proposal) -> list[int]:
+    """The other legs of ``proposal``'s household proposal still open (pending or approved): those a
+    rejection of ``proposal`` takes with it."""
+    if not proposal.household_proposal_id:
+        return []
+    return list(Proposal.objects.filter(household_proposal_id=proposal.household_proposal_id, status__in=_LEG_OPEN)
+                .exclude(pk=proposal.pk).order_by("pk").values_list("pk", flat=True))
 
 
 def released_with(proposal: Proposal) -> list[int]:

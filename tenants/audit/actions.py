@@ -57,6 +57,8 @@ class Action(StrEnum):
     PROPOSAL_APPROVE_COMPLIANCE = "proposal.approve.compliance", "approved a proposal for compliance"
     PROPOSAL_REJECT_ADVISOR = "proposal.reject.advisor", "rejected a proposal as its advisor"
     PROPOSAL_REJECT_COMPLIANCE = "proposal.reject.compliance", "rejected a proposal for compliance"
+    PROPOSAL_REJECT_WITH_HOUSEHOLD = "proposal.reject.with_household", \
+        "rejected a proposal with another account's of its household (solved as one, they go out together or not at all)"
     HOUSEHOLD_PROPOSAL_APPROVE = "household_proposal.approve", "approved a household's proposals together"
     HOUSEHOLD_PROPOSAL_REJECT = "household_proposal.reject", "rejected a household's proposals together"
     HOUSEHOLD_PROPOSAL_REVISE = "household_proposal.revise", \
