@@ -12,14 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import models, transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from guardian.conf import settings as guardian_settings
@@ -244,8 +246,20 @@ def deactivate(staff: Staff, *, user, by) -> None:
     last_admin_guard(staff, user, doing="deactivated")
     user.is_active = False
     user.save(update_fields=["is_active"])
+    ended = _sessions_end(user)
     audit_record(actor=by, action=Action.USER_DEACTIVATE, obj=user, object_type="user",
-                 before={"active": True}, after={"active": False})
+                 before={"active": True}, after={"active": False, "sessions_ended": ended})
+
+
+def _sessions_end(user) -> int:
+    """End ``user``'s sessions in this schema (the firm's, or the provider's), returning how many.
+    While inactive a session signs no one in anyway; ended, a session taken before cannot come back
+    to life when the person is reactivated. Sessions store the user only in their signed data, so
+    the live ones are read (a firm has a few hundred at most)."""
+    live = Session.objects.filter(expire_date__gt=timezone.now())
+    theirs = [s.pk for s in live.iterator() if s.get_decoded().get(SESSION_KEY) == str(user.pk)]
+    Session.objects.filter(pk__in=theirs).delete()
+    return len(theirs)
 
 
 @transaction.atomic
