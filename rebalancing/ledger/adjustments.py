@@ -210,14 +210,17 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
                            draws=draws, inherited=e["inherited"], gifted=e["gift"] is not None))
     # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
     # not show them yet) replace too. A lot bought the same day in the same account and security
-    # is taken to be the same shares.
+    # is taken to be the same shares - not an inherited or gifted lot, whose day is the decedent's
+    # death or the donor's purchase: those shares were not bought by the account (IRC §1091(a)),
+    # so they stand for no trade.
     bought: dict[tuple[int, int, date], list[TradeRecord]] = defaultdict(list)
     for trade in group.trades:
         bought[(trade.account_id, trade.security_id, trade.trade_date)].append(trade)
     for (account_id, security_id, day), trades in sorted(bought.items()):
         in_lots = sum((e["held"] + sum((d["quantity"] for d in e["draws"].values()), Decimal(0))
                        for (acct, _), e in lots.items()
-                       if acct == account_id and e["security_id"] == security_id and e["purchased"] == day), Decimal(0))
+                       if acct == account_id and e["security_id"] == security_id and e["purchased"] == day
+                       and not e["inherited"] and e["gift"] is None), Decimal(0))
         extra = sum((t.quantity for t in trades), Decimal(0)) - in_lots
         if extra > 0:
             account = accounts[account_id]

@@ -12,7 +12,7 @@ import pytest
 
 from rebalancing.engine.tax import term
 from rebalancing.engine_inputs import rebalance_inputs_load
-from rebalancing.imports import ImportRejected, lots_import
+from rebalancing.imports import ImportRejected, lots_import, trades_import
 from rebalancing.ledger.executions import executions_import
 from rebalancing.ledger.holdings import purchases_known_from_lots
 from rebalancing.ledger.reconciliation import reconciliation_import
@@ -147,6 +147,30 @@ def test_gifted_shares_do_not_wash_a_loss_and_a_loss_on_them_is_washed_by_a_purc
     # from earlier), so its wash-sale window reads the day bought (engine ``Account.bought_on``).
     [inputs] = rebalance_inputs_load([donee.pk], as_of=AS_OF)
     assert inputs.request.account.bought_on() == {"G2": None, "B1": date(2026, 11, 10)}
+
+
+@pytest.mark.parametrize("received", ["gift", "inherited", None])
+def test_a_purchase_known_only_from_a_trade_washes_a_loss_though_a_gift_or_bequest_has_its_day(book, pm, received):
+    # A-1 sells 50 VTI at a 1,000 loss on 10-01; A-2 (same household) buys 40 VTI on 10-12, known
+    # only from the trades file; A-2 also holds 40 VTI whose day is 10-12 too - the donor's purchase
+    # of a gift, or a holder's death. Those shares were not bought by A-2 (IRC §1091(a)): the trade's
+    # 40 shares are still a purchase, and 40/50 of the loss is disallowed, as without the lot.
+    make_account("A-2", model=book["model"], household=book["account"].household, holdings=[])
+    [order] = release(book["account"], [sell("VTI", 50, 100.0, [("A-1-L2", 50)])], pm=pm, as_of=date(2026, 10, 1))
+    executions_import(source=execution_csv(fill("S-1", order, 50, "100", date(2026, 10, 1))), actor="feed",
+                      as_of=AS_OF)
+    if received == "gift":
+        lots_import(source=lots_file("A-2,G1,VTI,40,4000,2026-10-12,2026-10-20,4000"), as_of=AS_OF)
+    elif received == "inherited":
+        lots_import(source=lots_file("A-2,I1,VTI,40,4000,2026-10-12,yes",
+                                     header="account_number,lot_id,symbol,quantity,cost_basis,acquired,inherited"),
+                    as_of=AS_OF)
+    trades_import(source=lots_file("A-2,VTI,buy,40,51,2026-10-12,T-9",
+                                   header="account_number,symbol,side,quantity,price,trade_date,external_id"),
+                  as_of=AS_OF)
+
+    sold = RealisedLot.objects.get(execution__external_id="S-1")
+    assert (sold.gain, sold.disallowed_loss, sold.wash_matched_quantity) == (D("-1000.00"), D("800.00"), D(40))
 
 
 def test_a_gift_received_in_the_last_30_days_is_no_purchase_for_the_engine(donee):
