@@ -207,7 +207,8 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
                       for d in e["draw_list"])
         history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
                            lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=unit * e["held"],
-                           draws=draws, inherited=e["inherited"], gifted=e["gift"] is not None))
+                           draws=draws, inherited=e["inherited"], gifted=e["gift"] is not None,
+                           received=e["gift"][0] if e["gift"] else None))
     # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
     # not show them yet) replace too. A lot bought the same day in the same account and security
     # is taken to be the same shares - not an inherited or gifted lot, whose day is the decedent's

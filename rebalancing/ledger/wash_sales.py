@@ -104,7 +104,8 @@ class Lot:
     not in the ledger's lots): they can replace, but have no basis here to adjust. ``inherited``:
     shares acquired from a decedent on ``purchased`` (never a replacement; held long-term from the
     start, ``engine.tax.inherited_start``); ``gifted``: received as a gift (never a replacement;
-    ``purchased`` is the donor's)."""
+    ``purchased`` is the donor's, for the holding period) on ``received``, the day the account
+    acquired the shares, by which they are matched with other lots (``acquired``)."""
 
     key: Hashable
     account: str
@@ -116,10 +117,18 @@ class Lot:
     draws: tuple[Draw, ...] = ()
     inherited: bool = False
     gifted: bool = False
+    received: date | None = None
 
     @property
     def in_ledger(self) -> bool:
         return self.held_unadjusted is not None
+
+    @property
+    def acquired(self) -> date:
+        """When the account acquired these shares: loss shares are matched with replacements "in
+        the order of their acquisition" (Treas. Reg. §1.1091-1(c), (d)) - a gift's on the day it
+        was received, not the donor's purchase, which only lends the holding period (§1223(2))."""
+        return self.received or self.purchased
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +243,7 @@ class _LotState:
 
 class _Replayer:
     def __init__(self, lots: Iterable[Lot]):
-        ordered = sorted(lots, key=lambda lot: (lot.purchased, lot.account, lot.lot_id, str(lot.key)))
+        ordered = sorted(lots, key=lambda lot: (lot.acquired, lot.account, lot.lot_id, str(lot.key)))
         self.lots = [_LotState(lot, i) for i, lot in enumerate(ordered)]
         self.by_key = {state.lot.key: state for state in self.lots}
         if len(self.by_key) != len(self.lots):

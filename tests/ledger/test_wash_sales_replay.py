@@ -452,3 +452,25 @@ def test_a_sale_of_shares_partly_at_a_loss_and_partly_at_a_gain_never_nets_the_g
     x2 = [p for p in replay.pieces if p.lot == "B1" and p.sale is not None]
     assert sum(p.disallowed for p in x2) == 390 + 192 + 204 + 132  # 918, as a share-by-share reading says
     assert sum(a.basis_added for a in replay.adjustments if a.target_lot == "B5") == 15 * 8 + 6 * 34 + 6 * 22
+
+
+def test_a_gift_is_matched_by_the_day_it_was_received_not_the_donors_purchase():
+    # One sale on 2024-03-17 at 66 a share takes a gifted share (donor bought 2022-11-01 for 78,
+    # given 2024-03-15) and a share bought 2024-02-24 for 113; a Roth buys one share on 03-22.
+    # Loss shares are matched "in the order of their acquisition" (Treas. Reg. §1.1091-1(c)):
+    # the account acquired the bought share first (02-24), the gift on 03-15 - the donor's date
+    # only lends the holding period (§1223(2)). So the bought share's 47 is lost for good (a Roth
+    # purchase, Rev. Rul. 2008-5) and the gift's 12 stays deductible.
+    sold = date(2024, 3, 17)
+    replay = household_replay([
+        Lot(key="G", account="TAX-1", taxable=True, lot_id="G", purchased=date(2022, 11, 1), held=D(0),
+            held_unadjusted=D(0), draws=(sale("S", sold, 1, 66, 78, "G"),), gifted=True,
+            received=date(2024, 3, 15)),
+        lot("P", date(2024, 2, 24), 0, 0, sale("S", sold, 1, 66, 113, "P")),
+        lot("R", date(2024, 3, 22), 1, 70, account="ROTH", taxable=False),
+    ])
+    got = pieces_by(replay)
+    assert (got["P", "S"].disallowed, got["P", "S"].lost) == (47, 47)
+    assert (got["G", "S"].disallowed, got["G", "S"].gain) == (0, -12)
+    # the gift keeps the donor's holding period: long-term, though received two days before
+    assert got["G", "S"].acquired == date(2022, 11, 1)
