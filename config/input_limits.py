@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any
 
 __all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "first_nul", "json_depth", "json_loads_bounded", "numeral_problem"]
@@ -80,5 +81,12 @@ _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def full_date_problem(text: str) -> str:
-    """Why ``text`` is not a date written YYYY-MM-DD ("" when it is)."""
-    return "" if _FULL_DATE.fullmatch(text) else "is not a date written YYYY-MM-DD (e.g. 2026-11-20)."
+    """Why ``text`` is not a date written YYYY-MM-DD that the calendar has ("" when it is): 2026-13-01
+    is named here, in these words, not left to DRF's or Django's own "wrong format" message."""
+    if not _FULL_DATE.fullmatch(text):
+        return "is not a date written YYYY-MM-DD (e.g. 2026-11-20)."
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:  # "month must be in 1..12", "day is out of range for month"
+        return f"is not a date: {exc} (YYYY-MM-DD, e.g. 2026-11-20)."
+    return ""

@@ -77,6 +77,13 @@ class FirmFilterSet(filters.FilterSet):
                         if name in self.data and issubclass(f.field_class, forms.DateField)
                         and (problem := next(filter(None, map(full_date_problem, self.data.getlist(name))), ""))
                         and name not in refused})
+        # A choice filter names the values there are: Django's "Select a valid choice" did not.
+        for name, f in self.filters.items():
+            raw = self.data.get(name, "")
+            if isinstance(f, filters.ChoiceFilter) and raw and name not in refused:
+                values = [str(value) for value, _ in f.field.choices if value != ""]
+                if raw not in values:
+                    refused[name] = [f"must be one of {', '.join(values)}, not {raw!r}."]
         if refused:
             raise ValidationError(refused)
         return super().is_valid()

@@ -16,9 +16,11 @@ from typing import NamedTuple
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.middleware.http import ConditionalGetMiddleware
+from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.decorators import decorator_from_middleware
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,10 +38,37 @@ __all__ = ["FirmAPIView", "FirmScopedViewSet", "Rule", "idempotent"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# An ETag (a hash of the body) on every successful GET, and 304 Not Modified for an If-None-Match that
-# still matches: Django's own middleware, applied to the API's views only (it waits for DRF's
-# rendering). The body is the firm's, so the tag differs between firms wherever the answers do.
-_conditional_get = decorator_from_middleware(ConditionalGetMiddleware)
+
+class _ConditionalGetAndHead(ConditionalGetMiddleware):
+    """Django's middleware, for HEAD too. Django skips HEAD because a HEAD answer's body is empty; DRF
+    renders GET's body for HEAD (the server drops it), so the tag is GET's and a polling HEAD can use it."""
+
+    def process_response(self, request, response):
+        if request.method != "HEAD":
+            return super().process_response(request, response)
+        if self.needs_etag(response) and not response.has_header("ETag"):
+            set_response_etag(response)
+        etag = response.get("ETag")
+        return get_conditional_response(request, etag=etag, response=response) if etag else response
+
+
+# An ETag (a hash of the body) on every successful GET and HEAD, and 304 Not Modified for an
+# If-None-Match that still matches: Django's own middleware, applied to the API's views only (it waits
+# for DRF's rendering). The body is the firm's, so the tag differs between firms wherever the answers do.
+_conditional_get = decorator_from_middleware(_ConditionalGetAndHead)
+
+
+class FormatNamed(DefaultContentNegotiation):
+    """``?format=`` naming a format the endpoint does not answer in is a 400 naming it and the formats
+    there are; DRF's own negotiation raised Http404, which read as "No such object"."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        asked = request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        offered = [renderer.format for renderer in renderers]
+        if not format_suffix and asked and asked not in offered:
+            raise ValidationError({self.settings.URL_FORMAT_OVERRIDE: [
+                f"{asked!r} is not a format of this endpoint; the formats are {', '.join(offered)}."]})
+        return super().select_renderer(request, renderers, format_suffix)
 
 
 class Rule(NamedTuple):
@@ -113,7 +142,10 @@ def body_refused(request) -> None:
 
 class FirmAPIMixin:
     permission_classes = [permissions.IsAuthenticated, ActionAllowed]
+    content_negotiation_class = FormatNamed
     rules: dict[str, Rule] = {}
+    # Query parameters a view reads several values of (none yet); any other given twice is refused.
+    repeatable_parameters: frozenset[str] = frozenset()
 
     @classmethod
     def as_view(cls, *args, **initkwargs):
@@ -121,9 +153,15 @@ class FirmAPIMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        repeated = {}
         for name, values in request.query_params.lists():
             _no_nul(name, "query")
             _no_nul(values, name)
+            if len(values) > 1 and name not in self.repeatable_parameters:
+                repeated[name] = [f"is given {len(values)} times; give it once."]
+        if repeated:
+            # Django's QueryDict.get reads the last value: ?advisor=4&advisor=5 listed advisor 5's only.
+            raise ValidationError(repeated)
         if request.method not in SAFE_METHODS and not request.FILES:
             _no_nul(request.data, "")
 

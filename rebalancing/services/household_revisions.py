@@ -37,7 +37,8 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed
 
-__all__ = ["AccountEdit", "household_proposal_resolve", "household_proposal_revisable_by"]
+__all__ = ["AccountEdit", "household_proposal_resolve", "household_proposal_revisable_by",
+           "household_revision_permission_check"]
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,22 @@ def _members_locked(together: HouseholdProposal, by) -> list[Proposal]:
         raise Conflict("The household has changed since this proposal was made (its accounts, or how it is "
                        "managed): rebalance the household again instead of editing it.",
                        code="household_changed", detail={"household_proposal": together.pk})
-    for p in pending:
-        revision_permission_check(by, p, what=f"{p.account.custodian_number}'s proposal of this household")
+    _permission_check(by, pending)
     return members
+
+
+def _permission_check(user, pending: list[Proposal]) -> None:
+    for p in pending:
+        revision_permission_check(user, p, what=f"{p.account.custodian_number}'s proposal of this household")
+
+
+def household_revision_permission_check(user, household_proposal: HouseholdProposal) -> None:
+    """Refuse ``user`` an edit of the household proposal (403) before its body is read, as
+    ``household_proposal_resolve`` refuses it after: compliance is told so whatever it sends. One
+    with no account's proposal pending is left to the resolve, which says why (409)."""
+    _permission_check(user, list(Proposal.objects.filter(household_proposal_id=household_proposal.pk,
+                                                         status=S.PENDING).select_related("account")
+                                 .order_by("account__custodian_number")))
 
 
 def household_proposal_revisable_by(user, household_proposal: HouseholdProposal) -> bool:

@@ -100,3 +100,24 @@ def test_a_bad_date_is_named_with_every_other_problem_of_the_body(firm_a, people
 
     assert answer.status_code == 400
     assert set(error_of(answer)["detail"]["fields"]) == {"scope", "as_of"}
+
+
+# Written YYYY-MM-DD, but no day of the calendar: DRF answered its stock "Date has wrong format. Use one
+# of these formats instead: YYYY-MM-DD" and the lists' filters Django's "Enter a valid date."
+NOT_CALENDAR_DAYS = {"2026-13-01": "month must be in 1..12", "2026-02-30": "day is out of range for month",
+                     "0000-01-01": "year 0 is out of range"}
+
+
+@pytest.mark.parametrize(("day", "why"), NOT_CALENDAR_DAYS.items())
+def test_a_date_the_calendar_does_not_have_is_refused_in_the_apis_own_words(firm_a, people, book, client_for, day,
+                                                                           why):
+    client = client_for(firm_a, people["pm"])
+    problem = [f"is not a date: {why} (YYYY-MM-DD, e.g. 2026-11-20)."]
+
+    for path, name, query in [("order-files/", "day", {}), ("reports/rmds/", "as_of", {}),
+                              ("prices/", "date_from", {}), ("reports/realised-gains/", "start", {"end": "2026-11-20"})]:
+        answer = client.get(f"{API}/{path}", {name: day, **query})
+        assert answer.status_code == 400, (path, answer.content)
+        assert error_of(answer)["detail"]["fields"] == {name: problem}, path
+    body = client.post(f"{API}/runs/", {"scope": {"firm": True}, "as_of": day}, content_type="application/json")
+    assert error_of(body)["detail"]["fields"] == {"as_of": problem}

@@ -64,3 +64,18 @@ def test_an_error_is_never_not_modified_and_a_write_answers_no_etag(firm_a, peop
 
     assert refused.status_code == 404  # only a 2xx answer is ever 304 (django.utils.cache)
     assert approved.status_code == 200 and not approved.has_header("ETag")
+
+
+@pytest.mark.parametrize("path", ["proposals/{proposal}/", "proposals/", "runs/{run}/"])
+def test_a_head_answers_the_etag_of_the_get_and_honours_if_none_match(firm_a, people, book, client_for, path):
+    # Django's ConditionalGetMiddleware skips HEAD; a poller asking HEAD had no ETag to send back.
+    client = client_for(firm_a, people["advisor"])
+    url = f"{API}/{path.format(proposal=book['own_proposal'].pk, run=book['run'].pk)}"
+
+    got, head = client.get(url), client.head(url)
+    unchanged = client.head(url, HTTP_IF_NONE_MATCH=got["ETag"])
+    other = client.head(url, HTTP_IF_NONE_MATCH='"not-the-tag"')
+
+    assert head.status_code == 200 and head["ETag"] == got["ETag"] and head.content == b""
+    assert unchanged.status_code == 304 and unchanged["ETag"] == got["ETag"]
+    assert other.status_code == 200 and other["ETag"] == got["ETag"]

@@ -165,3 +165,22 @@ def test_the_command_prints_a_working_key(firm_a, people, book):
     assert sorted(key.scopes) == ["read", "run"]
     assert timedelta(days=89) < key.expires_at - timezone.now() <= timedelta(days=90)
     assert key_client(firm_a, token).get(f"{API}/runs/").status_code == 200
+
+
+@pytest.mark.parametrize(("scopes", "problems"), [
+    (["read", "read"], ["read is given 2 times; give each scope once."]),
+    (["approve", "read", "approve", "read", "approve"], ["approve is given 3 times; give each scope once.",
+                                                         "read is given 2 times; give each scope once."]),
+])
+def test_a_scope_given_more_than_once_is_refused_naming_it_and_no_key_is_issued(
+        firm_a, people, client_for, scopes, problems):
+    with tenant_context(firm_a):
+        keys = ApiKey.objects.count()
+
+    answer = client_for(firm_a, people["pm"]).post(f"{API}/api-keys/", {"name": "feed", "scopes": scopes},
+                                                   content_type="application/json")
+
+    assert answer.status_code == 400 and error_of(answer)["code"] == "invalid"
+    assert error_of(answer)["detail"]["fields"] == {"scopes": problems}
+    with tenant_context(firm_a):
+        assert ApiKey.objects.count() == keys

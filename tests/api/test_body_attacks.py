@@ -50,9 +50,10 @@ def test_an_unknown_field_of_a_cash_flow_template_or_webhook_is_named_and_nothin
                           content_type="application/json")
     hook = admin.post(f"{API}/webhook-endpoints/", {"url": "https://hooks.example.com/r", "event_types": ["run.finished"],
                                                     "secrett": "s" * 20}, content_type="application/json")
-    edit = pm.post(f"{API}/proposals/{book['own_proposal'].pk}/revise/",
-                   {"instructions": [{"action": "raise_cash", "amount": "10", "amout": "20"}]},
-                   content_type="application/json")
+    # The proposal's advisor: anyone else is refused (403) before the body is read.
+    edit = client_for(firm_a, people["advisor"]).post(
+        f"{API}/proposals/{book['own_proposal'].pk}/revise/",
+        {"instructions": [{"action": "raise_cash", "amount": "10", "amout": "20"}]}, content_type="application/json")
 
     _refused(flow, ["referense"])
     _refused(template, ["overrideable"])

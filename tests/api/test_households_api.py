@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Proposal
+from rebalancing.models import Account, CashFlow, Household, HouseholdProposal, Proposal, RebalanceRun
 from rebalancing.selectors import RunScope
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from tenants.audit.models import AuditEvent
@@ -507,3 +507,22 @@ def test_the_books_rmds_through_the_api(lees, people, firm_a, client_for):
     assert advisor.get(url, {"show": "missing"}).json() == []
     assert advisor.get(url, {"show": "later"}).status_code == 400
     assert client_for(firm_a, people["colleague"]).get(url).json() == []  # not the colleague's book
+
+
+@pytest.mark.parametrize("body", [{}, {"accounts": "all"}, {"accounts": [{"account": 1, "drop": ["VTI"]}]}])
+def test_compliance_is_refused_a_household_revision_whatever_the_body_as_for_one_proposal(
+        lees, people, firm_a, client_for, body):
+    # The body was read first: {} answered 400 "accounts: This field is required" where proposals/ said 403.
+    old = lees["proposal"]
+    with tenant_context(firm_a):
+        Proposal.objects.filter(household_proposal=old).update(requires_compliance=True)
+        runs = RebalanceRun.objects.count()
+
+    refused = _json(client_for(firm_a, people["compliance"]), "post", f"household-proposals/{old.pk}/revise/", body)
+
+    assert refused.status_code == 403 and error_of(refused)["code"] == "permission_denied"
+    assert error_of(refused)["detail"]["capacity"] == "compliance"
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.count() == runs
+        assert set(Proposal.objects.filter(household_proposal=old).values_list("status", flat=True)) == {
+            Proposal.Status.PENDING}

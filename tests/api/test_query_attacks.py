@@ -100,3 +100,56 @@ def test_a_list_without_filters_takes_its_pages_and_its_own_parameters(firm_a, p
 
     assert households.status_code == 200 and len(households.json()["results"]) == 2
     assert deliveries.status_code == 200 and deliveries.json()["count"] == 0
+
+
+@pytest.mark.parametrize("path", ["proposals/", "proposals/{proposal}/", "order-files/",
+                                  "reports/rmds/"])
+def test_a_format_the_endpoint_does_not_answer_in_is_a_400_naming_it_and_the_formats(
+        firm_a, people, book, client_for, path):
+    # DRF's negotiation raised Http404 for it, which answered "No such object, or not one you may see."
+    path = path.format(proposal=book["own_proposal"].pk)
+
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/{path}?format=xml")
+
+    body = error_of(answer)
+    assert answer.status_code == 400 and body["code"] == "invalid"
+    assert body["detail"]["fields"] == {"format": ["'xml' is not a format of this endpoint; the formats are json, api."]}
+
+
+def _values(choices) -> str:
+    return ", ".join(str(value) for value, _ in choices)
+
+
+@pytest.mark.parametrize(("query", "choices"), [
+    ("proposals/?status=zzz", "Proposal.Status"),
+    ("orders/?status=zzz", "Order.Status"),
+    ("runs/?status=zzz", "RebalanceRun.Status"),
+    ("runs/?kind=zzz", "RebalanceRun.Kind"),
+    ("alerts/?kind=zzz", "Alert.Kind"),
+    ("accounts/?tax_status=zzz", "Account.TaxStatus"),
+    ("orders/?side=zzz", "buy, sell"),
+    ("audit-events/?actor_kind=zzz", "AuditEvent.ActorKind"),
+    ("order-files/?layout=zzz", "orders, blocks"),  # a query serializer's choice
+    ("reports/rmds/?show=zzz", "owing, all, missing"),
+])
+def test_a_choice_parameter_given_something_else_names_it_and_the_values_there_are(
+        firm_a, people, book, client_for, query, choices):
+    from rebalancing import models
+    from tenants.audit.models import AuditEvent
+
+    if "." in choices:
+        owner, enum = choices.split(".")
+        choices = _values(getattr(AuditEvent if owner == "AuditEvent" else getattr(models, owner), enum).choices)
+    name = query.split("?")[1].split("=")[0]
+
+    answer = client_for(firm_a, people["admin"]).get(f"{API}/{query}")
+
+    body = error_of(answer)
+    assert answer.status_code == 400 and body["code"] == "invalid"
+    assert body["detail"]["fields"] == {name: [f"must be one of {choices}, not 'zzz'."]}
+
+
+@pytest.mark.parametrize("query", ["proposals/?status=pending_approval", "orders/?status=open", "orders/?side=sell",
+                                   "proposals/?status=", "order-files/?layout=blocks", "reports/rmds/?show=all"])
+def test_a_choice_parameter_given_one_of_its_values_still_lists(firm_a, people, book, client_for, query):
+    assert client_for(firm_a, people["admin"]).get(f"{API}/{query}").status_code == 200

@@ -685,10 +685,19 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 class ApiKeyCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=[s.value for s in Scope]), allow_empty=False)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=[s.value for s in Scope]), allow_empty=False,
+                                   help_text="Each scope once (one given twice is refused, naming it)")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     user = serializers.IntegerField(required=False, min_value=1, max_value=2**62,
                                     help_text="The owner's id (default: you; someone else: firm admins only)")
+
+    def validate_scopes(self, scopes: list[str]) -> list[str]:
+        # Refused, not folded into one: a list with a repeat is not what the caller meant to send.
+        repeated = sorted({s for s in scopes if scopes.count(s) > 1})
+        if repeated:
+            raise serializers.ValidationError(
+                [f"{s} is given {scopes.count(s)} times; give each scope once." for s in repeated])
+        return scopes
 
 
 class ApiKeyIssuedSerializer(ApiKeySerializer):

@@ -131,3 +131,13 @@ class UnknownParametersRefused(UnknownFieldsRefused):
     # The same for a query string read by a serializer (the reports): ?acount=A-1 answered the whole
     # book's report, not the account's. ``format`` is DRF's (?format=json).
     not_fields = frozenset({"format"})
+
+    def get_fields(self):
+        # A choice parameter (?layout=, ?show=) names the values there are, as a list's choice filter
+        # does (rebalancing/filters.py); DRF's own message ("is not a valid choice") did not.
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.ChoiceField):
+                field.error_messages["invalid_choice"] = (
+                    f"must be one of {', '.join(map(str, field.choices))}, not {{input!r}}.")
+        return fields

@@ -16,7 +16,10 @@ from rebalancing.access import accounts_visible_to, households_visible_to, propo
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.models import CashFlow, Household, HouseholdProposal, Proposal
 from rebalancing.services.cash_flows import cash_flow_enter
-from rebalancing.services.household_revisions import household_proposal_resolve
+from rebalancing.services.household_revisions import (
+    household_proposal_resolve,
+    household_revision_permission_check,
+)
 from rebalancing.services.households import household_rebalance_preview, household_settings_set
 from rebalancing.services.proposals import household_proposal_decide
 from tenants.api_keys.scopes import Scope
@@ -75,6 +78,7 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         household proposal (201), whose accounts' proposals wait for approval; this one's are superseded
         and it names the new one in ``revised_into``."""
         together = self.get_object()
+        household_revision_permission_check(request.user, together)  # 403 whatever the body
         serializer = HouseholdProposalReviseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         new = household_proposal_resolve(household_proposal=together, edits=serializer.edits(), by=request.user)

@@ -11,7 +11,7 @@ from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals
 from rebalancing.models import Order, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import proposal_approve, proposal_reject, proposal_release
-from rebalancing.services.revisions import proposal_resolve
+from rebalancing.services.revisions import proposal_resolve, revision_permission_check
 from rebalancing.services.runs import run_cancel, run_start
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
@@ -134,6 +134,8 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         add one-off instructions. Answers the new proposal (201), which waits for approval; this one is
         superseded and names it in ``revised_into``."""
         proposal = self.get_object()
+        if proposal.status == Proposal.Status.PENDING:  # else proposal_resolve's 409 names what became of it
+            revision_permission_check(request.user, proposal)  # 403 whatever the body
         serializer = ProposalReviseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         new = proposal_resolve(proposal=proposal, by=request.user, **serializer.edit())
