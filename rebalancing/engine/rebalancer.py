@@ -437,9 +437,10 @@ def _blocked_buys(
     under = ((shortfall >= 0.01) & (fill.bought <= 0)).nonzero()[0]
     if not len(under):
         return ()
-    loss_sold = (fill.lot_sold > 0) & (gain < 0)
+    # This proposal's loss sales, by group: the security with the largest loss speaks for it. An
+    # IRA's or Roth's sales realise nothing for tax (IRC §408(e)(1)): no loss of theirs is washed.
+    loss_sold = (fill.lot_sold > 0) & (gain < 0) & request.account.taxable
     loss_by_sec = np.bincount(book.lot_sec, weights=np.where(loss_sold, -gain, 0.0), minlength=book.n)
-    # This proposal's loss sales, by group: the security with the largest loss speaks for it.
     proposal: dict[int, int] = {}
     group, loss_l, shortfall_l = limits.group.tolist(), loss_by_sec.tolist(), shortfall.tolist()
     for i in (loss_by_sec > 0).nonzero()[0].tolist():

@@ -9,12 +9,14 @@ from rebalancing.engine import (
     CashParams,
     HarvestParams,
     HouseholdTrade,
+    Instruction,
     InvalidRequest,
     Model,
     Parameters,
     Restrictions,
     Security,
     Sleeve,
+    TradingParams,
     WashSaleParams,
     rebalance,
     request_from_dict,
@@ -542,3 +544,21 @@ def test_a_blocked_name_harvested_here_hands_its_whole_target_to_its_substitute(
     assert "EQ2" not in sides
     assert sides["SUB"] == ("buy", pytest.approx(80, abs=1))
     assert [(b.symbol, round(b.shortfall)) for b in result.blocked_buys] == [("EQ2", 1_500)]
+
+
+def test_an_iras_own_loss_sale_is_not_given_as_a_wash_sale_blocking_a_buy():
+    # An account told to sell $5,000 of EQ sells two whole shares ($6,000, a $3,000 loss) and ends
+    # $1,000 below EQ's target, which it does not buy back. In a taxable account a purchase would
+    # wash that loss, and the result says so; an IRA's sales realise nothing for tax (IRC
+    # §408(e)(1)), so there is no loss of its own to wash and the result must not say there is.
+    def blocked(taxable):
+        params = Parameters(cash=CashParams(target=0.0), trading=TradingParams(whole_shares=True),
+                            instructions=(Instruction("sell_buy", sell="EQ", amount=5_000.0),))
+        req = request([lot("L1", "EQ", 10, 45_000), lot("L2", "BD", 300, 30_000)], funds(EQ=3_000, BD=100),
+                      model(EQ=0.5, BD=0.5), parameters=params, taxable=taxable)
+        result = rebalance(req)
+        assert [(t.symbol, t.side, t.quantity) for t in result.trades if t.side == "sell"] == [("EQ", "sell", 2.0)]
+        return [(b.symbol, b.sale_in_proposal) for b in result.blocked_buys]
+
+    assert blocked(taxable=True) == [("EQ", True)]
+    assert blocked(taxable=False) == []
