@@ -192,8 +192,14 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
         d["proceeds"] += r.proceeds
         e["quantity"] += r.quantity
         e["unadjusted"] += r.cost_basis - r.wash_adjustment
+    # The buy fills that made the lots: the fills of one order on one day are one purchase, whose
+    # shares do not replace each other (Rev. Rul. 56-602), however the custodian split them.
+    fills = {(account_id, lot_id): (pk, order_id) for account_id, lot_id, pk, order_id in Execution.objects.filter(
+        kind=Execution.Kind.FILL, order__side="buy", order__account_id__in={k[0] for k in lots},
+        lot_id__in={k[1] for k in lots}).values_list("order__account_id", "lot_id", "pk", "order_id")}
     history = []
     for (account_id, lot_id), e in lots.items():
+        e["fill"], order_id = fills.get((account_id, lot_id), (None, None))
         account = accounts[account_id]
         # Lots written before costs per share were kept: their cost spread evenly.
         unit = e["unit"] if e["unit"] is not None else unit_cost(e["unadjusted"], e["quantity"])
@@ -208,7 +214,8 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
         history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
                            lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=unit * e["held"],
                            draws=draws, inherited=e["inherited"], gifted=e["gift"] is not None,
-                           received=e["gift"][0] if e["gift"] else None))
+                           received=e["gift"][0] if e["gift"] else None,
+                           purchase=None if order_id is None else ("order", order_id, e["purchased"])))
     # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
     # not show them yet) replace too. A lot bought the same day in the same account and security
     # is taken to be the same shares - not an inherited or gifted lot, whose day is the decedent's
@@ -290,9 +297,7 @@ class _Writer:
 
     def __init__(self, group: _Group, accounts: dict[int, Account], replay: Replay, lots: dict):
         self.group, self.accounts, self.replay, self.lots = group, accounts, replay, lots
-        self.fills = {(e.order.account_id, e.lot_id): e.pk for e in Execution.objects.filter(
-            kind=Execution.Kind.FILL, order__side="buy", order__account_id__in={k[0] for k in lots},
-            lot_id__in={k[1] for k in lots}).select_related("order")}
+        self.fills = {key: e["fill"] for key, e in lots.items() if e["fill"] is not None}
         self.trades = {t.pk: t for t in group.trades}
         # Proceeds of each sold piece, in cents: a draw's net proceeds split over its pieces.
         self.proceeds: dict[int, Decimal] = {}

@@ -118,6 +118,9 @@ class Lot:
     inherited: bool = False
     gifted: bool = False
     received: date | None = None
+    # Lots of one purchase (the fills of one order on one day, each a lot of its own): None, the
+    # lot alone. They do not replace each other's loss shares (Rev. Rul. 56-602).
+    purchase: Hashable | None = None
 
     @property
     def in_ledger(self) -> bool:
@@ -401,7 +404,8 @@ class _Replayer:
                 break
             if seg.src_lot is not None:
                 continue  # taken earlier in this loop (a run split off a candidate)
-            if seg.lot is loss.lot:
+            if seg.lot is loss.lot or (seg.lot.lot.purchase is not None
+                                       and seg.lot.lot.purchase == loss.lot.lot.purchase):
                 continue  # the rest of the loss shares' own purchase: not replacements (Rev. Rul. 56-602)
             state = seg.lot
             if seg.size > need:

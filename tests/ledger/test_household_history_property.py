@@ -115,10 +115,11 @@ def _expected(steps, taxable) -> dict:
     sale_of = _sale_of(steps)
     lots = {lot_id: {"account": a, "purchased": d, "quantity": q, "cost": D(c), "draws": []}
             for lot_id, (a, _, q, c, d) in ORIGINAL.items()}
-    for kind, account, what, fills, price in steps:
+    for n, (kind, account, what, fills, price) in enumerate(steps):
         for fill_id, q, d in fills:
-            if kind == "buy":
-                lots[fill_id] = {"account": account, "purchased": d, "quantity": q, "cost": D(q * price), "draws": []}
+            if kind == "buy":  # one order's fills of one day are one purchase (Rev. Rul. 56-602)
+                lots[fill_id] = {"account": account, "purchased": d, "quantity": q, "cost": D(q * price), "draws": [],
+                                 "purchase": (n, d)}
             else:
                 lot = lots[what]
                 lot["draws"].append(Draw(sale=sale_of[fill_id], sold=d, named=what, quantity=D(q), proceeds=D(q * price),
@@ -127,7 +128,7 @@ def _expected(steps, taxable) -> dict:
                    lot_id=lot_id, purchased=lot["purchased"],
                    held=D(lot["quantity"]) - sum((d.quantity for d in lot["draws"]), D(0)),
                    held_unadjusted=lot["cost"] * (lot["quantity"] - sum(d.quantity for d in lot["draws"])) / lot["quantity"],
-                   draws=tuple(lot["draws"]))
+                   draws=tuple(lot["draws"]), purchase=lot.get("purchase"))
                for lot_id, lot in lots.items()]
     return {(k[0][0], k[0][1], k[1]): v for k, v in simple_replay(history).items()}
 

@@ -52,7 +52,8 @@ class Share:
 def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
     """Every share of the history with its sale and the loss share it replaces (``src``), and
     the date of each sale."""
-    lots = sorted(lots, key=lambda lot: (lot.purchased, lot.account, lot.lot_id, str(lot.key)))
+    # in the order the account acquired them: a gift on the day received (Treas. Reg. §1.1091-1(c), (d))
+    lots = sorted(lots, key=lambda lot: (lot.received or lot.purchased, lot.account, lot.lot_id, str(lot.key)))
     shares = {lot.key: [Share(lot, i, r) for i in range(int(lot.held + sum(d.quantity for d in lot.draws)))]
               for r, lot in enumerate(lots)}
     rank = {lot.key: r for r, lot in enumerate(lots)}
@@ -85,8 +86,8 @@ def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
         carved = defaultdict(list)
         for loss in losses:
             for lot in lots:
-                if (abs((lot.purchased - sold_on[key]).days) > 30 or lot.key == loss.lot.key or lot.inherited
-                        or lot.gifted):
+                same_purchase = lot.key == loss.lot.key or (lot.purchase is not None and lot.purchase == loss.lot.purchase)
+                if abs((lot.purchased - sold_on[key]).days) > 30 or same_purchase or lot.inherited or lot.gifted:
                     continue  # out of the window, the loss share's own purchase (Rev. Rul. 56-602), not bought
                 free = [s for s in shares[lot.key] if s.src is None and s.sale != key and s.sale not in ancestors]
                 candidates = [s for s in free if s.sale is None] + sorted(
