@@ -5,6 +5,7 @@ effective parameters, the models' current versions flattened, latest prices and 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "backtest_firm_price_days",
     "backtest_firm_price_span",
     "backtest_price_history",
+    "MODEL_NESTING_LIMIT",
     "ModelBook",
     "RunScope",
     "account_parameters",
@@ -46,6 +48,7 @@ __all__ = [
     "latest_prices",
     "latest_prices_dated",
     "lot_counts",
+    "model_chain_problem",
     "risk_model_current",
     "RISK_MODEL_STALE_DAYS",
 ]
@@ -174,6 +177,24 @@ def account_parameters(account: Account, *, firm_substitutes: dict[str, str] | N
     )
 
 
+# How many levels of models of models a run flattens below an account's model.
+MODEL_NESTING_LIMIT = 8
+
+
+def model_chain_problem(chain: Sequence[int], name: Callable[[int], str]) -> str | None:
+    """What makes a chain of models, each holding the next as a sleeve, impossible to flatten: the
+    last is one of the others (a model that contains itself) or it is more than
+    ``MODEL_NESTING_LIMIT`` levels deep; None when neither. The one rule the model save refuses
+    by and a run fails by (``ModelBook.flat_sleeves``); ``name``: a model's name by id."""
+    if chain[-1] in chain[:-1]:
+        return (f"model {name(chain[-1])} contains itself ({' → '.join(map(name, chain))}), so its accounts cannot "
+                "be rebalanced: change one of these models so that it no longer holds the next")
+    if len(chain) - 1 > MODEL_NESTING_LIMIT:
+        return (f"models nest more than {MODEL_NESTING_LIMIT} levels deep ({' → '.join(map(name, chain))}), more "
+                "than a run flattens: hold the deepest model's sleeves directly in one above it")
+    return None
+
+
 class ModelBook:
     """Current versions of the firm's models, flattened (a submodel's sleeves scaled into its parent)."""
 
@@ -201,9 +222,14 @@ class ModelBook:
             if len(self.versions) > 200:
                 raise ValidationFailed("models nest too deeply (a model of models that contains itself?)")
 
-    def flat_sleeves(self, model_id: int, scale: float = 1.0, depth: int = 0) -> list[tuple[Sleeve, float, dict[int, float]]]:
-        if depth > 8:
-            raise ValidationFailed("models nest more than 8 levels deep (a model that contains itself?)")
+    def flat_sleeves(self, model_id: int, scale: float = 1.0,
+                     chain: tuple[int, ...] = ()) -> list[tuple[Sleeve, float, dict[int, float]]]:
+        """``chain``: the models above ``model_id`` holding it as a sleeve, outermost first."""
+        chain = (*chain, model_id)
+        problem = model_chain_problem(chain, lambda pk: self.versions[pk].model.name if pk in self.versions
+                                      else f"model {pk}")
+        if problem:
+            raise ValidationFailed(problem, code="model_nesting", detail={"models": list(chain)})
         version = self.versions.get(model_id)
         if version is None:
             raise ValidationFailed(f"model {model_id} has no version yet")
@@ -211,7 +237,7 @@ class ModelBook:
         for sleeve in self.sleeves[version.id]:
             weight = scale * float(sleeve.weight)
             if sleeve.kind == Sleeve.Kind.SUBMODEL:
-                out += self.flat_sleeves(sleeve.submodel_id, weight, depth + 1)
+                out += self.flat_sleeves(sleeve.submodel_id, weight, chain)
             else:
                 out.append((sleeve, weight, self.holdings.get(sleeve.id, {})))
         return out

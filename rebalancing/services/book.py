@@ -26,6 +26,7 @@ from rebalancing.models import (
     SleeveHolding,
 )
 from rebalancing.services.screen_checks import screen_sleeves_refuse
+from rebalancing.services.setting_conflicts import model_change_problems, template_conflicts_refuse
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
@@ -107,6 +108,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         governed = Account.objects.governed_by(template).select_related("household")
         screen_sleeves_refuse(parameters, [(a.custodian_number, a.managed_model_id) for a in governed],
                               what="the template's change")
+    template_conflicts_refuse(template=template, parameters=parameters)
     if not isinstance(overridable, dict) or any(not isinstance(v, dict) for v in overridable.values()):
         raise ValidationFailed('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.',
                                detail={"field": "overridable"})
@@ -219,8 +221,13 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
             problems.append(f"sleeve {s.asset_class} names no valid submodel")
         elif s.kind != Sleeve.Kind.SUBMODEL and s.submodel:  # it was dropped without a word
             problems.append(f"sleeve {s.asset_class} is of kind {s.kind}: it takes no submodel ({s.submodel})")
-    if len({s.asset_class for s in sleeves}) != len(sleeves):
-        problems.append("two sleeves share an asset class")
+    classes = [s.asset_class for s in sleeves]
+    if twice := sorted({c for c in classes if classes.count(c) > 1}):
+        problems.append("; ".join(f"{classes.count(c)} sleeves are of asset class {c} (sleeves "
+                                  f"{', '.join(str(i + 1) for i, k in enumerate(classes) if k == c)}): a model holds "
+                                  "each asset class in one sleeve" for c in twice))
+    if not problems:  # with the other models and the accounts on them: a loop, a sleeve still in use
+        problems += model_change_problems(model=model, sleeves=sleeves, submodels=submodels)
     if problems:
         raise ValidationFailed("The model was not saved: " + "; ".join(problems), detail={"problems": problems})
     previous = model.versions.order_by("-number").first()
