@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, Subquery, Sum, When
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -40,9 +40,9 @@ from rebalancing.models import (
 )
 
 __all__ = [
-    "AccountStats", "account_stats", "accounts_failed_last", "accounts_with_latest", "dashboard_counts",
-    "holdings_by_sleeve", "lots_with_gains", "parameter_symbols_unknown", "proposal_executions",
-    "run_proposal_counts",
+    "DRIFT_STANDING", "AccountStats", "account_latest_outcome", "account_stats", "accounts_failed_last",
+    "accounts_with_latest", "dashboard_counts", "drift_measured", "holdings_by_sleeve", "lots_with_gains",
+    "parameter_symbols_unknown", "proposal_executions", "run_proposal_counts",
 ]
 
 
@@ -88,12 +88,23 @@ def _latest_proposal(field_name: str, *, rebalancing: bool = False):
     return Subquery(proposals.order_by("-created_at", "-pk").values(field_name)[:1])
 
 
+# An account's drift as its latest proposal leaves it: what the proposal found, until its trades
+# have executed; then what they left (the account page measures it from the holdings: ``drift_measured``).
+DRIFT_STANDING = Case(When(status=Proposal.Status.EXECUTED, then=F("drift_after")), default=F("drift_before"))
+
+
+def _latest_drift() -> Subquery:
+    proposals = (Proposal.objects.filter(account=OuterRef("pk")).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
+                 .annotate(standing=DRIFT_STANDING))
+    return Subquery(proposals.order_by("-created_at", "-pk").values("standing")[:1])
+
+
 def accounts_with_latest(user):
-    """The user's accounts with the latest proposal's drift, status and id."""
+    """The user's accounts with the latest proposal's drift (``DRIFT_STANDING``), status and id."""
     return (
         with_advisors(accounts_visible_to(user), "household__")
         .with_governing_template().select_related("model", "household__model")
-        .annotate(last_drift=_latest_proposal("drift_before", rebalancing=True), last_status=_latest_proposal("status"),
+        .annotate(last_drift=_latest_drift(), last_status=_latest_proposal("status"),
                   last_proposal_id=_latest_proposal("pk"), last_outcome=_latest_outcome("outcome"),
                   last_outcome_run=_latest_outcome("run_id"))
     )
@@ -104,6 +115,12 @@ def _latest_outcome(field: str) -> Subquery:
     its bands gets no proposal, and the list says so rather than "none yet"."""
     return Subquery(RunOutcome.objects.filter(account=OuterRef("pk")).exclude(run__status=RebalanceRun.Status.QUEUED)
                     .order_by("-run_id").values(field)[:1])
+
+
+def account_latest_outcome(account) -> RunOutcome | None:
+    """What the latest run that covered ``account`` made of it (as ``accounts_failed_last`` reads it)."""
+    return (RunOutcome.objects.filter(account=account).exclude(run__status=RebalanceRun.Status.QUEUED)
+            .select_related("run").order_by("-run_id").first())
 
 
 def _current_alerts(user):
@@ -291,6 +308,22 @@ def holdings_by_sleeve(request, targets: dict[str, float] | None, names: dict[st
     ordered = sorted(sleeves.values(), key=lambda v: -v.target)
     cash_view = SleeveView("cash", weight=cash / total if total else 0.0, target=targets.get(CASH_KEY, 0.0), value=cash)
     return [*ordered, cash_view], total, cash_view.weight
+
+
+def drift_measured(sleeves: list[SleeveView]) -> float | None:
+    """The account's drift now from ``holdings_by_sleeve``'s sleeves, as the engine measures it
+    (``engine.drift``): half the sum of |weight - target| over its positions - each security, a
+    direct-indexed sleeve as one, and cash. None when a held security has no price (not weighed)."""
+    differences = []
+    for sleeve in sleeves:
+        if sleeve.direct_index or not sleeve.positions:  # the cash, or a sleeve judged as a whole
+            differences.append(abs(sleeve.drift))
+            continue
+        for position in sleeve.positions:
+            if position.value is None:
+                return None
+            differences.append(abs(position.drift))
+    return 0.5 * sum(differences)
 
 
 @dataclass

@@ -25,8 +25,10 @@ from frontend.selectors import (
     LotRow,
     Position,
     SleeveView,
+    account_latest_outcome,
     account_stats,
     accounts_with_latest,
+    drift_measured,
     holdings_by_sleeve,
     lots_with_gains,
 )
@@ -43,7 +45,18 @@ from rebalancing.engine.parameters import HarvestParams
 from rebalancing.engine.positions import build_book
 from rebalancing.engine.tax import term as engine_term
 from rebalancing.engine_inputs import rebalance_inputs_load
-from rebalancing.models import Account, Alert, ModelPortfolio, ParameterTemplate, Price, Security, TaxLot
+from rebalancing.models import (
+    Account,
+    Alert,
+    ModelPortfolio,
+    ParameterTemplate,
+    Price,
+    Proposal,
+    RebalanceRun,
+    RunOutcome,
+    Security,
+    TaxLot,
+)
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.account_instructions import account_instruct, one_off_actions
 from rebalancing.services.previews import account_overrides_preview, account_overrides_save
@@ -219,6 +232,7 @@ class _Harvestable:
     enabled: bool
     min_loss_value: float
     min_loss_pct: float
+    symbols: tuple[str, ...] = ()  # the positions counted
 
 
 def _harvestable(account, request) -> _Harvestable | None:
@@ -230,8 +244,61 @@ def _harvestable(account, request) -> _Harvestable | None:
     thresholds = params or HarvestParams()
     book = build_book(request, {s.symbol: s for s in request.securities}, ())
     passing = loss_candidates(book, thresholds)
-    return _Harvestable(float(book.lot_gain[passing].sum()), len(set(book.lot_sec[passing].tolist())),
-                        params is not None, thresholds.min_loss_value, thresholds.min_loss_pct)
+    symbols = tuple(sorted({book.symbols[i] for i in book.lot_sec[passing].tolist()}))
+    return _Harvestable(float(book.lot_gain[passing].sum()), len(symbols),
+                        params is not None, thresholds.min_loss_value, thresholds.min_loss_pct, symbols)
+
+
+@dataclass(frozen=True)
+class _HarvestApart:
+    """Why the open harvest alert counts less than the page: the alert is its run's - the losses the
+    engine left unharvested that day, at that day's prices, those its proposal sells left out
+    (engine.limits._harvest_alerts) - while the page counts every position past the thresholds now."""
+
+    alert: Alert
+    sold: tuple[str, ...]  # positions the page counts that the latest proposal, not yet executed, sells
+    proposal: Proposal | None
+
+
+def _harvest_apart(harvestable: _Harvestable | None, alerts: list[Alert], latest) -> _HarvestApart | None:
+    alert = next((a for a in alerts if a.kind == Alert.Kind.HARVEST), None)
+    if harvestable is None or alert is None or alert.amount is None:
+        return None
+    if abs(abs(float(alert.amount)) - abs(harvestable.amount)) < 0.5:
+        return None  # they agree (to the dollar the page shows)
+    sold: tuple[str, ...] = ()
+    waiting = (Proposal.Status.DRAFT, Proposal.Status.PENDING, Proposal.Status.APPROVED, Proposal.Status.RELEASED)
+    if latest is not None and latest.status in waiting and isinstance(latest.result, dict):
+        selling = {t.get("symbol") for t in latest.result.get("trades") or () if t.get("side") == "sell"}
+        sold = tuple(s for s in harvestable.symbols if s in selling)
+    return _HarvestApart(alert, sold, latest if sold else None)
+
+
+@dataclass(frozen=True)
+class _Drift:
+    """The headline drift: the latest proposal's, until its trades executed; then what they left."""
+
+    value: float | None
+    executed: bool = False  # measured now, after the latest proposal's trades
+    measured: bool = False  # from the holdings at today's prices (else the proposal's drift after)
+
+
+def _drift(latest, sleeves, targets_known: bool) -> _Drift | None:
+    if latest is None or latest.run.kind == RebalanceRun.Kind.CASH_FLOW:
+        return None
+    if latest.status != Proposal.Status.EXECUTED:
+        return _Drift(latest.drift_before)
+    now = drift_measured(sleeves) if targets_known else None
+    return _Drift(latest.drift_after if now is None else now, executed=True, measured=now is not None)
+
+
+def _failed_after(account, latest) -> RunOutcome | None:
+    """The account's latest run's outcome when it failed, after the latest proposal's run (or with
+    none): the page's proposal is then older than what the engine last tried."""
+    outcome = account_latest_outcome(account)
+    if outcome is None or outcome.outcome != RunOutcome.Outcome.FAILED:
+        return None
+    return outcome if latest is None or outcome.run_id > latest.run_id else None
 
 
 def _account_context(request, account, *, form_values=None, form_errors=None, form_message="", form_typed=None):
@@ -265,6 +332,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         {"label": "Drift (now − target)", "data": [round(s.drift * 100, 2) for s in sleeves], "color": "#c98a00"},
     ]}
     ytd_short, ytd_long = account.realised_ytd(as_of.year)
+    alerts = list(alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10])
+    harvestable = _harvestable(account, inputs.request)
     return {
         "account": account, "inputs": inputs, "latest": latest, "sleeves": sleeves, "total": total,
         "unpriced": holdings.unpriced, "targets_known": holdings.targets_known,
@@ -274,12 +343,13 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "te_cash": tracking_with_cash(latest.result.get("summary") or {})
         if latest and isinstance(latest.result, dict) else [],
         "lot_page": lot_page, "lot_totals": lot_totals, "lot_count": len(lots),
-        "harvestable": _harvestable(account, inputs.request),
+        "harvestable": harvestable, "harvest_apart": _harvest_apart(harvestable, alerts, latest),
+        "drift": _drift(latest, sleeves, holdings.targets_known), "failed_run": _failed_after(account, latest),
         "leaves": leaves, "groups": group_fields(bound), "can_edit": can_edit and bool(bound),
         "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
         "template": account.governing_template,
         "proposals": proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at")[:10],
-        "alerts": alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10],
+        "alerts": alerts,
         "alert_kinds": Alert.Kind,
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         **_instruct_kept(request, account),

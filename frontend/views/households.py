@@ -42,6 +42,7 @@ from rebalancing.models import (
     ProposalApproval,
 )
 from rebalancing.selectors import RunScope, approved_unreleased
+from rebalancing.services.assignments import superseded_words
 from rebalancing.services.book import template_save
 from rebalancing.services.cash_flows import CashFlowEntered, cash_flow_enter
 from rebalancing.services.household_revisions import AccountEdit, household_proposal_resolve
@@ -292,12 +293,13 @@ def household_management(request, pk: int):
             model, template = _model_and_template(request.POST)
         except BadRequest as exc:  # an id not in the lists (a form cut short or crafted): said above the form
             raise ValidationFailed(str(exc)) from None
-        household_management_set(user=request.user, household=household, model=model, template=template,
-                                 managed_as=request.POST.get("managed_as", ""))
+        managed = household_management_set(user=request.user, household=household, model=model, template=template,
+                                           managed_as=request.POST.get("managed_as", ""))
     except DomainError as exc:
         keep_posted(request, "management", exc)  # the form comes back as chosen, the error by its field
         return _refused(request, household, exc, "#management")
-    return _done(request, household, "How the household is managed is saved.", "#management")
+    return _done(request, household, "How the household is managed is saved." + superseded_words(managed.superseded),
+                 "#management")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.IMPORT_DATA)

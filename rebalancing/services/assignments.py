@@ -8,13 +8,16 @@ nothing is assigned and the refusal names the accounts and the problem.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from rebalancing.access import require, with_advisors
+from rebalancing.array_filters import any_of
 from rebalancing.effective_parameters import override_problems
-from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate, Proposal
+from rebalancing.services.proposals import OPEN, proposals_supersede_lots_changed
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_many
@@ -22,7 +25,8 @@ from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = ["KEEP", "AssignmentOutcome", "accounts_assign", "households_advisor_assign", "households_assign",
-           "households_template_assign"]
+           "households_template_assign", "settings_changed_supersede", "settings_change_words",
+           "superseded_words"]
 
 KEEP = object()  # "leave this field as it is" (None means "no template / no model")
 _NAMED = 5  # how many refused accounts a message names
@@ -32,6 +36,56 @@ _NAMED = 5  # how many refused accounts a message names
 class AssignmentOutcome:
     selected: int  # accounts (or households) the selection held
     changed: int  # of them, how many now differ
+    superseded: int = 0  # open proposals made under the settings they had before
+
+
+def _name(thing) -> str:
+    return f"“{thing.name}”" if thing is not None else "none"
+
+
+def settings_change_words(*, template_before=KEEP, template_after=KEEP, model_before=KEEP, model_after=KEEP) -> str:
+    """Why an account's open proposals give way: "the account's template changed from “A” to “B”"
+    (and/or its model); empty when neither the template that governs it nor the model it is
+    managed to changed."""
+    words = []
+    if template_after is not KEEP and template_before != template_after:
+        words.append(f"template changed from {_name(template_before)} to {_name(template_after)}")
+    if model_after is not KEEP and model_before != model_after:
+        words.append(f"model changed from {_name(model_before)} to {_name(model_after)}")
+    return f"the account's {' and its '.join(words)}" if words else ""
+
+
+def superseded_words(superseded: int) -> str:
+    """What an assignment's message adds about the open proposals it superseded (nothing when none)."""
+    if not superseded:
+        return ""
+    return (f" {superseded} open proposal{'s' if superseded != 1 else ''} made under the settings before "
+            f"{'were' if superseded != 1 else 'was'} superseded: the next run proposes again.")
+
+
+def settings_changed_supersede(reasons: dict[int, str]) -> int:
+    """Open proposals (pending approval, approved not released) of the accounts in ``reasons``
+    (account id -> why) were made under the template or model they no longer have: they give way,
+    each audited with its account's reason (``proposals_supersede_lots_changed``'s path: the
+    household's open tax estimates restated; a withdrawal's sales wait for a decision, as there).
+    A household proposal's legs go together: its other accounts' legs give way with it."""
+    reasons = {pk: why for pk, why in reasons.items() if why}
+    if not reasons:
+        return 0
+    changed_legs = (Proposal.objects.filter(any_of("account_id", list(reasons)), status__in=OPEN,
+                                            household_proposal__isnull=False)
+                    .values_list("household_proposal_id", "account_id", "account__custodian_number"))
+    why_of_household: dict[int, str] = {}
+    for household_proposal, account_id, number in changed_legs:
+        why_of_household.setdefault(household_proposal, f"with its household's proposal: {number}: {reasons[account_id]}")
+    others = (Proposal.objects.filter(any_of("household_proposal_id", list(why_of_household)), status__in=OPEN)
+              .exclude(any_of("account_id", list(reasons))).values_list("account_id", "household_proposal_id"))
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for account_id, why in reasons.items():
+        by_reason[why].append(account_id)
+    for account_id, household_proposal in others:
+        by_reason[why_of_household[household_proposal]].append(account_id)
+    return sum(proposals_supersede_lots_changed(account_ids=ids, because=why) for why, ids in by_reason.items())
 
 
 def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTemplate | None, what: str) -> None:
@@ -68,6 +122,13 @@ def _model_after(account: Account, model) -> int | None:
     return account.model_id if model is KEEP else (model.pk if model else None)
 
 
+def _managed_model(account: Account, model=KEEP) -> ModelPortfolio | None:
+    """The model (an object) ``account`` is managed to, or will be once ``model`` is assigned."""
+    if account.household.is_unit:
+        return account.household.model
+    return account.model if model is KEEP else model
+
+
 @transaction.atomic
 def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOutcome:
     """Set the template and/or the model of every account in ``accounts`` (a queryset already scoped
@@ -81,7 +142,7 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
     if model is not KEEP and model is not None and not isinstance(model, ModelPortfolio):
         raise ValidationFailed("Unknown model.", detail={"field": "model"})
     rows = list(Account.objects.select_for_update(of=("self",)).filter(pk__in=accounts.values("pk"))
-                .with_governing_template().select_related("model", "household").order_by("custodian_number"))
+                .with_governing_template().select_related("model", "household__model").order_by("custodian_number"))
     if not rows:
         raise ValidationFailed("The selection holds no accounts.", detail={"field": "selection"})
     if template is not KEEP:
@@ -101,6 +162,11 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
             screen_sleeves_refuse(governing.parameters or {}, holders,
                                   what=f"the assignment under template “{governing.name}”")
     changes, changed = [], []
+    reasons = {a.pk: settings_change_words(
+        template_before=a.governing_template,
+        template_after=a.governing_template_if(template) if template is not KEEP else KEEP,
+        model_before=_managed_model(a), model_after=_managed_model(a, model) if model is not KEEP else KEEP)
+        for a in rows}
     for account in rows:
         before, after = {}, {}
         if template is not KEEP and account.template_id != (template.pk if template else None):
@@ -118,7 +184,7 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
     if changed:
         Account.objects.bulk_update(changed, ["template", "model"])
         audit_many(actor=by, action=Action.ACCOUNT_ASSIGN, changes=changes)
-    return AssignmentOutcome(selected=len(rows), changed=len(changed))
+    return AssignmentOutcome(selected=len(rows), changed=len(changed), superseded=settings_changed_supersede(reasons))
 
 
 @transaction.atomic
@@ -145,12 +211,15 @@ def households_template_assign(*, households, template: ParameterTemplate | None
     changed = [h for h in rows if h.template_id != (template.pk if template else None)]
     changes = [("household", str(h.pk), {"household": h.name, "template": h.template.code if h.template else None},
                 {"household": h.name, "template": template.code if template else None}) for h in changed]
+    # The accounts without a template of their own follow the household's: theirs changes with it.
+    reasons = {a.pk: settings_change_words(template_before=a.household.template, template_after=template)
+               for a in followers.filter(household__in=changed).select_related("household__template")}
     for household in changed:
         household.template = template
     if changed:
         Household.objects.bulk_update(changed, ["template"])
         audit_many(actor=by, action=Action.HOUSEHOLD_TEMPLATE, changes=changes)
-    return AssignmentOutcome(selected=len(rows), changed=len(changed))
+    return AssignmentOutcome(selected=len(rows), changed=len(changed), superseded=settings_changed_supersede(reasons))
 
 
 @transaction.atomic
@@ -180,4 +249,5 @@ def households_assign(*, households, template=KEEP, advisor=KEEP, by) -> Assignm
         outcomes.append(households_template_assign(households=households, template=template, by=by))
     if advisor is not KEEP:
         outcomes.append(households_advisor_assign(households=households, advisor=advisor, by=by))
-    return AssignmentOutcome(selected=outcomes[0].selected, changed=max(o.changed for o in outcomes))
+    return AssignmentOutcome(selected=outcomes[0].selected, changed=max(o.changed for o in outcomes),
+                             superseded=sum(o.superseded for o in outcomes))

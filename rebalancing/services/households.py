@@ -5,6 +5,8 @@ Who advises a household is ``services.people.household_advisors_set`` (object pe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +19,7 @@ from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
 from rebalancing.selectors import asset_classes_known
+from rebalancing.services.assignments import settings_change_words, settings_changed_supersede
 from rebalancing.services.runs import accounts_held_back
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -24,6 +27,7 @@ from tenants.errors import Conflict, NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
 __all__ = [
+    "HouseholdManaged",
     "household_account_move",
     "household_rebalance_preview",
     "household_create",
@@ -74,13 +78,31 @@ def household_create(*, user, name: str, external_id: str, managed_as: str = Hou
     return household
 
 
+@dataclass(frozen=True)
+class HouseholdManaged:
+    household: Household
+    superseded: int  # its accounts' open proposals made under the template or model they had
+
+
+def _managed_words(household: Household, *, managed_as: str, model, template) -> dict[int, str]:
+    """Each account's change of governing template and managed model, as ``household`` (not saved
+    yet) would be managed as ``managed_as`` to ``model`` under ``template``."""
+    unit_before, unit_after = household.is_unit, managed_as == Household.ManagedAs.HOUSEHOLD
+    return {a.pk: settings_change_words(
+        template_before=a.template or household.template, template_after=a.template or template,
+        model_before=household.model if unit_before else a.model, model_after=model if unit_after else a.model)
+        for a in household.accounts.select_related("template", "model")}
+
+
 @transaction.atomic
 def household_management_set(*, user, household: Household, managed_as: str, model: ModelPortfolio | None,
-                             template=None) -> Household:
-    """Manage the household account by account, or as one to ``model``; its template."""
+                             template=None) -> HouseholdManaged:
+    """Manage the household account by account, or as one to ``model``; its template. Its accounts'
+    open proposals made under the template or model they no longer have give way."""
     require(user, Capability.IMPORT_DATA)
     household = _visible(user, household)
     _check_unit(managed_as, model)
+    reasons = _managed_words(household, managed_as=managed_as, model=model, template=template)
     before = {"managed_as": household.managed_as, "model": household.model.code if household.model else None,
               "template": household.template.code if household.template else None}
     household.managed_as, household.model, household.template = managed_as, model, template
@@ -90,7 +112,7 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
              "template": template.code if template else None}
     if before != after:
         audit_record(actor=user, action=Action.HOUSEHOLD_CHANGE, obj=household, before=before, after=after)
-    return household
+    return HouseholdManaged(household, settings_changed_supersede(reasons))
 
 
 @transaction.atomic

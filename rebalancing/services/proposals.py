@@ -31,6 +31,7 @@ from rebalancing.models import (
     ProposalApproval,
     RebalanceRun,
 )
+from rebalancing.services.alerts import drift_alert_resolve_executed
 from rebalancing.services.lot_terms import lots_turned
 from rebalancing.services.payouts import cash_flow_pay
 from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
@@ -547,6 +548,7 @@ def proposal_mark_executed(*, proposal: Proposal, actor=None, comment: str = "")
 def _executed(proposal: Proposal, *, actor, comment: str) -> Proposal:
     executed = _move(proposal, S.EXECUTED, actor=actor, action="proposal.execute", comment=comment)
     cash_flow_pay(executed, actor=actor)  # a withdrawal's money leaves once its sales are done
+    drift_alert_resolve_executed(proposal=executed)  # the drift its trades answered is gone
     return executed
 
 
