@@ -57,6 +57,12 @@ def choice_param(data, name: str, choices, *, default: str = "") -> str:
     return raw
 
 
+def a_or_an(noun: str) -> str:
+    """``noun`` after its indefinite article, for messages that name a field ("an advisor", "a model");
+    by its first letter, which is enough for the fields' names."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def id_param(data, name: str, *, words: tuple[str, ...] = ()) -> int | str | None:
     """The id of an object chosen in a filter or form (absent or empty: None; one of ``words``, such
     as "none", as itself)."""
@@ -67,7 +73,7 @@ def id_param(data, name: str, *, words: tuple[str, ...] = ()) -> int | str | Non
         return raw
     number = _whole(raw)
     if number is None or not 0 < number <= MAX_ID:
-        raise BadRequest(f"The {name} filter must name a {name} from the list (its number), "
+        raise BadRequest(f"The {name} filter must name {a_or_an(name)} from the list (its number), "
                          f"not “{_shown(raw)}”.")
     return number
 
@@ -78,7 +84,7 @@ def ids_param(data, name: str) -> list[int]:
     for raw in data.getlist(name):
         number = _whole(raw.strip())
         if number is None or not 0 < number <= MAX_ID:
-            raise BadRequest(f"“{_shown(raw)}” is not the number of a {name}.")
+            raise BadRequest(f"“{_shown(raw)}” is not the number of {a_or_an(name.removesuffix('s'))}.")
         ids.append(number)
     return ids
 

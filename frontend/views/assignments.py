@@ -8,11 +8,11 @@ from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from frontend.query import id_param
+from frontend.query import a_or_an, id_param
 from frontend.selectors import accounts_with_latest
-from rebalancing.access import households_visible_to, with_advisors
+from rebalancing.access import households_visible_to
 from rebalancing.models import ModelPortfolio, ParameterTemplate
-from rebalancing.services.assignments import KEEP, accounts_assign, households_assign
+from rebalancing.services.assignments import KEEP, accounts_assign, households_assign, superseded_words
 from tenants.errors import DomainError, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
@@ -38,7 +38,7 @@ def _choice(data, name: str, queryset):
 
 
 def _unknown(name: str) -> ValidationFailed:
-    return ValidationFailed(f"Choose a {name.removeprefix('set_')} from the list.", detail={"field": name})
+    return ValidationFailed(f"Choose {a_or_an(name.removeprefix('set_'))} from the list.", detail={"field": name})
 
 
 def _advisors():
@@ -77,11 +77,13 @@ def accounts_assign_page(request):
         else:
             unchanged = outcome.selected - outcome.changed
             messages.success(request, f"Assigned to {outcome.changed} {what}{'s' if outcome.changed != 1 else ''}"
-                             + (f"; {unchanged} already had it." if unchanged else "."))
+                             + (f"; {unchanged} already had it." if unchanged else ".") + superseded_words(outcome.superseded))
             return redirect(reverse("account_list") + (f"?{selection.urlencode()}" if selection else ""))
     count = accounts.count()
     return render(request, "frontend/accounts_assign.html", {
-        "accounts": with_advisors(accounts.with_governing_template().select_related("model"), "household__")[:SHOWN], "count": count,
+        # accounts_with_latest has their advisors, governing template and model already (prefetching the
+        # advisors again raised on the first look, which the template's |length took for 0).
+        "accounts": list(accounts[:SHOWN]), "count": count,
         "households": accounts.order_by().values("household_id").distinct().count(), "selection": selection,
         "filtered": listed.filtered, "templates": templates, "models": models,
         "advisors": _advisors() if user_can(user, Capability.MANAGE_USERS) else [],

@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import date
 from importlib import import_module
 
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.shortcuts import render
 
 from rebalancing.imports import KINDS, ImportRejected, book_import
+from rebalancing.models import TaxLot
 from tenants.errors import DomainError
 from tenants.permissions import Capability
 
@@ -40,11 +43,20 @@ def _day(text: str) -> date | None:
         return None
 
 
+def lots_held() -> dict:
+    """How many lots the book holds now, and in how many accounts, for the lots file's question: a
+    lot the ledger split (wash sales) counts once, as the file lists it (``held_lots_as_bought``)."""
+    as_bought = (TaxLot.objects.order_by()
+                 .annotate(as_bought=Coalesce(NullIf(F("purchase_lot_id"), Value("")), F("lot_id"))))
+    return {"lots": as_bought.values("account_id", "as_bought").distinct().count(),
+            "accounts": TaxLot.objects.order_by().values("account_id").distinct().count()}
+
+
 @firm_page(Capability.IMPORT_DATA)
 def import_page(request):
     kinds = [{"value": k, "words": KIND_WORDS.get(k, k), "required": _columns(k)[0], "optional": _columns(k)[1]}
              for k in KINDS]
-    context: dict = {"kinds": kinds, "chosen": request.POST.get("kind", "")}
+    context: dict = {"kinds": kinds, "chosen": request.POST.get("kind", ""), "held": lots_held()}
     status = 200
     if request.method == "POST":
         upload, kind = request.FILES.get("file"), request.POST.get("kind", "")

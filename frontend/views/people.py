@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import BadRequest
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from frontend.query import decimal_param, id_param, int_param
 from rebalancing.access import advised_households_count
@@ -99,8 +100,14 @@ def refused_form(request, status: int) -> dict:
 
 
 def person_rows(request, people):
-    """A page of ``people`` (a users queryset), each with their role names and whether they have yet
-    to choose a password."""
+    """A page of ``people`` (a users queryset), each with their role names, whether they have yet
+    to choose a password and how many of their API keys work (``live_key_count``)."""
+    # Keys that work now (not revoked, not expired, as ApiKeyAuthentication checks): the deactivate
+    # button's question says how many stop.
+    now = timezone.now()
+    working = Q(api_keys__revoked_at__isnull=True) & (Q(api_keys__expires_at__isnull=True)
+                                                      | Q(api_keys__expires_at__gt=now))
+    people = people.annotate(live_key_count=Count("api_keys", filter=working, distinct=True))
     page = paginate(request, people.prefetch_related("groups"), per_page=50)
     return page, [{"user": u, "roles": {g.name for g in u.groups.all()}, "invited": not u.has_usable_password()}
                   for u in page]

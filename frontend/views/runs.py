@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.query import decimal_param, id_param
+from frontend.query import a_or_an, decimal_param, id_param
 from frontend.selectors import run_proposal_counts, runs_started_by_words
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, run_scope_shown_to, runs_visible_to
@@ -56,7 +56,7 @@ def scope_from_form(post) -> RunScope:
     if what == "firm":
         stray = next((field for field, value in chosen.items() if value), None)
         if stray:
-            raise ValidationFailed(f"A {stray} is chosen but the run is for the whole firm: choose "
+            raise ValidationFailed(f"{a_or_an(stray).capitalize()} is chosen but the run is for the whole firm: choose "
                                    f"“{SCOPE_WORDS[stray]}” under Accounts, or clear the {stray}.",
                                    detail={"field": stray})
         return RunScope(min_drift=drift, replace_approved=replace) if drift is not None \

@@ -147,7 +147,7 @@ def cohort_windows(
         end_row = int(np.searchsorted(dates, end_day.toordinal(), side="right")) - 1
         if start_row < 0 or end_day > last:
             raise BacktestError(
-                f"prices cover {first} to {last}; a {years}-year run from {start} needs {start} to {end_day}"
+                f"prices cover {first} to {last}; a run of {years} year{'s' if years != 1 else ''} from {start} needs {start} to {end_day}"
             )
         daily_closes_check(dates, start_row, end_row, start, end_day)
         windows.append((start_row, end_row))

@@ -59,6 +59,7 @@ __all__ = [
 WITHDRAWAL_KINDS = ("withdrawal", "rmd")
 EARLY_DISTRIBUTION_RATE = 0.10  # IRC §72(t)(1)
 _SOURCE_ORDER = {"taxable": 0, "traditional": 1, "roth": 2}
+NOT_SOLD_NAMED = 5  # lots a refusal names in its message; its detail lists every one
 
 
 def age_59_and_a_half(birth_date: date) -> date:
@@ -248,10 +249,13 @@ def plan_withdrawal(
     if remaining > 0.005:
         where = account_id or ("the traditional accounts" if kind == "rmd" else "the household")
         raised = amount - remaining
-        why = f"; not sold: {'; '.join(skipped)}" if skipped else ""
+        # A household can hold dozens of such lots: the message names the first few, the detail all.
+        more = len(skipped) - NOT_SOLD_NAMED
+        why = f"; not sold: {'; '.join(skipped[:NOT_SOLD_NAMED])}" if skipped else ""
+        why += f"; and {more} more lot{'s' if more != 1 else ''} not sold for the same reason" if more > 0 else ""
         raise InvalidRequest(
             f"{where} can raise only {dollars(raised)} of the {dollars(amount)} asked{why}",
-            {"amount": amount, "available": round(raised, 2)},
+            {"amount": amount, "available": round(raised, 2), **({"not_sold": skipped} if skipped else {})},
         )
     if remaining < -1e-9 and sales:
         # Whole shares raised a little more than asked: the rest stays in the account as cash. Only

@@ -153,7 +153,7 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
         if header == "":
             problems.add(1, None, "a column has no name")
         elif header not in known:
-            problems.add(1, header, f"unknown column; the columns of a {kind} file are {', '.join((*required, *optional))}")
+            problems.add(1, header, f"unknown column; the columns of the {kind} file are {', '.join((*required, *optional))}")
         elif header in seen:
             problems.add(1, header, "the column appears twice")
         seen.add(header)

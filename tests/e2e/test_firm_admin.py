@@ -34,6 +34,33 @@ def test_a_firm_admin_assigns_a_template_to_the_accounts_a_filter_selects(e2e_fi
             theirs)
 
 
+def test_assigning_to_every_account_asks_first_with_the_count_and_the_chosen_template(e2e_firm, signed_in, in_firm):
+    # Given the accounts page with no filter: every account of the firm
+    with in_firm():
+        count = Account.objects.count()
+        before = dict(Account.objects.values_list("pk", "template_id"))
+    page = signed_in("admin")
+    main_nav(page).get_by_role("link", name="Accounts").click()
+    page.get_by_role("link", name=re.compile("Assign a template or model")).click()
+    page.get_by_label("Parameter template").select_option(label="Standard (standard)")
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    # When the admin clicks Assign, then cancels the question
+    page.once("dialog", answer)
+    page.get_by_role("button", name="Assign").click()
+
+    # Then it named the count and the choices (app.js filled them in), and nothing was assigned
+    expect(page.get_by_role("heading", name="Assign a template or model")).to_be_visible()
+    assert asked == [f"Assign to all {count} accounts of the firm (no filter)? Template: Standard (standard); "
+                     "model: unchanged. If any account's overrides do not fit the template, nothing is assigned."]
+    with in_firm():
+        assert dict(Account.objects.values_list("pk", "template_id")) == before
+
+
 def test_a_firm_admin_imports_a_csv_file(e2e_firm, signed_in, in_firm, tmp_path, shot):
     bad = tmp_path / "securities-bad.csv"
     bad.write_text("symbol,name,asset_class,esg_score\nNEWCO,New Co,us_equity,high\n")
@@ -130,8 +157,11 @@ def test_a_firm_admin_creates_an_api_key_shown_once_and_it_works(e2e_firm, signe
         assert answer.status == 200 and json.loads(answer.read())["count"] == 6
     page.reload()  # the page after the redirect: the token is not shown again
     expect(page.get_by_test_id("token")).to_have_count(0)  # never shown again
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))  # it asks first
     page.get_by_role("button", name=re.compile("Revoke rk_")).first.click()
     expect(page.locator(".messages")).to_contain_text("no longer works")
+    assert asked and asked[0].startswith("Revoke the key “Custodian nightly upload” (rk_")
 
 
 def test_a_firm_admin_sets_the_firm_wide_harvest_substitutes(e2e_firm, signed_in, in_firm, shot):

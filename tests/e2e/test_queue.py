@@ -53,8 +53,11 @@ def test_a_portfolio_manager_releases_every_approved_proposal_in_one_decision(e2
     page.goto(firm_url("/proposals/?status=approved"))
     page.get_by_label("Comment recorded on every proposal it releases").fill("Month end")
     shot(page, "release-all", full_page=False)
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))  # it asks first
     page.get_by_role("button", name=f"Release all {waiting} approved proposal{'s' if waiting != 1 else ''}").click()
     expect(page.locator(".messages")).to_contain_text(f"Releasing all {waiting} approved proposal")
+    assert asked and asked[0].startswith(f"Release all {waiting} approved proposal")
     # The page follows the worker, then reloads with the outcome.
     expect(page.locator("#release-batch")).to_have_attribute("data-status", "completed", timeout=90_000)
     expect(page.locator("#release-batch")).to_contain_text(f"{waiting} of {waiting} released")

@@ -28,12 +28,35 @@ document.addEventListener("click", function (event) {
   if (n >= Number(button.dataset.max || 20)) button.hidden = true;
 });
 
+/* The words of the choice made in FORM's field NAME: the chosen option's or checked radio's
+   data-words, else its text. */
+function chosenWords(form, name) {
+  var field = form.elements[name];
+  if (!field) return "";
+  var chosen = field.tagName === "SELECT" ? field.options[field.selectedIndex]
+    : form.querySelector('input[name="' + name + '"]:checked');
+  if (!chosen) return "";
+  return chosen.dataset.words || chosen.textContent.trim();
+}
+
+/* The question a form asks before it is sent: its data-confirm, or (when the question depends on
+   what is chosen) the data-confirm of its checked radio button; {NAME} in it stands for the words
+   of the choice made in the form's field NAME. None: sent at once. */
+function confirmQuestion(form) {
+  var radio = form.querySelector("input[type=radio][data-confirm]:checked");
+  var question = form.dataset.confirm || (radio && radio.dataset.confirm);
+  if (!question) return "";
+  return question.replace(/\{([\w-]+)\}/g, function (_, name) { return chosenWords(form, name); });
+}
+
 /* A form with data-busy="WORDS" says WORDS beside its submit button once sent and disables the
    button, so a long request (onboarding a firm migrates its schema) is not sent twice. A form with
-   data-confirm="QUESTION" asks it first and is sent only on OK. */
+   a question (confirmQuestion) asks it first and is sent only on OK; without this script the form
+   is sent as it is. */
 document.addEventListener("submit", function (event) {
   var form = event.target;
-  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+  var question = confirmQuestion(form);
+  if (question && !window.confirm(question)) {
     event.preventDefault();
     return;
   }
