@@ -348,7 +348,8 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text")  # "json" in production: one JSON obj
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"firm": {"()": "config.log_context.FirmFilter"}},
+    "filters": {"firm": {"()": "config.log_context.FirmFilter"},
+                "refusal": {"()": "config.log_context.RefusalWithoutTraceback"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s [%(firm)s] %(name)s: %(message)s"},
         "json": {
@@ -363,6 +364,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["refusal"]},  # a role's refusal: one line, not a traceback
         "celery": {"level": LOG_LEVEL},
         "axes": {"level": "WARNING"},  # every sign-in attempt is in the audit trail already
     },
