@@ -1,10 +1,21 @@
 """URLs served on the provider's host (the public schema): the provider console and its admin."""
 
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 
+from config.api_errors import error_body
 from frontend.views import SignInView, SignOutView, security
 from frontend.views.auth import ChoosePasswordView, ForgotPasswordDoneView, ForgotPasswordView
 from tenants.admin import provider_admin_site
+
+
+def api_not_here(request, rest: str = ""):
+    """The API answers on each firm's own host: an integration pointed at the provider's gets the
+    API's error body (JSON, code not_found) saying so, not an HTML page it cannot read."""
+    return JsonResponse(error_body("not_found", (
+        f"The API is served on each firm's own host ({request.scheme}://<firm>.{request.get_host()}/api/v1/), "
+        "not on the provider's."), {"path": request.path}), status=404)
+
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
@@ -17,6 +28,7 @@ urlpatterns = [
     path("accounts/verify/", security.verify, name="mfa_verify"),  # the second step of signing in
     path("accounts/two-factor/", security.two_factor, name="two_factor"),
     path("admin/", provider_admin_site.urls),
+    re_path(r"^api(?:/(?P<rest>.*))?$", api_not_here),
     path("", include("frontend.urls_provider")),
 ]
 
