@@ -46,6 +46,7 @@ ERROR_CODES: dict[str, str] = {
     "api_key_revoked": "401: the key was revoked",
     "api_key_owner_inactive": "401: the key's owner is inactive",
     "permission_denied": "403: the role does not allow it; detail.capability names what is missing",
+    "csrf_failed": "403: a signed-in session's unsafe request without its CSRF token (X-CSRFToken header)",
     "scope_missing": "403: the API key lacks a scope; detail.scope names it",
     "session_only": "403: this is done signed in, not with an API key",
     "mfa_required": "403: this session has not given its second factor yet (detail.step: verify or enrol)",
@@ -118,6 +119,11 @@ def api_exception_handler(exc, context) -> Response | None:
         if wait is not None:
             response["Retry-After"] = str(wait)
         response.data = error_body(code, f"Too many requests; try again in {wait} seconds.", {"retry_after": wait})
+    elif isinstance(exc, exceptions.PermissionDenied) and str(exc.detail).startswith("CSRF Failed"):
+        # DRF's session check: not the role's refusal, and fixed by the caller in one step.
+        response.data = error_body("csrf_failed", (
+            f"{exc.detail}. A signed-in session's POST, PUT, PATCH or DELETE sends the csrftoken cookie's value in "
+            "the X-CSRFToken header; an integration uses an API key (Authorization: Bearer rk_...), which needs none."))
     else:
         response.data = error_body(code, _message(exc.detail))
     return response

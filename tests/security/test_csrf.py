@@ -76,7 +76,10 @@ def test_a_post_without_the_token_is_refused_and_an_api_key_needs_none(book, fir
         .post("/api/v1/runs/", {"scope": {"firm": True}}, content_type="application/json")
 
     assert page.status_code == 403 and api.status_code == 403
-    assert "CSRF" in api.json()["message"]
+    # a code of its own (not the role's permission_denied), saying what to send
+    assert api.json()["code"] == "csrf_failed"
+    assert api.json()["message"].startswith("CSRF Failed: ")
+    assert "sends the csrftoken cookie's value in the X-CSRFToken header" in api.json()["message"]
     assert keyed.status_code == 201
     with tenant_context(firm_a):
         assert book["run"].__class__.objects.count() == runs_before + 1
