@@ -19,6 +19,7 @@ from rebalancing.effective_parameters import override_problems
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate, Proposal
 from rebalancing.services.proposals import OPEN, proposals_supersede_lots_changed
 from rebalancing.services.screen_checks import screen_sleeves_refuse
+from rebalancing.services.setting_conflicts import assignment_conflicts_refuse
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_many
 from tenants.errors import ValidationFailed
@@ -161,6 +162,10 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
             holders = [(a.custodian_number, _model_after(a, model)) for a in accounts_under]
             screen_sleeves_refuse(governing.parameters or {}, holders,
                                   what=f"the assignment under template “{governing.name}”")
+    assignment_conflicts_refuse(
+        placements=[(a, a.governing_template_if(template) if template is not KEEP else a.governing_template,
+                     _model_after(a, model)) for a in rows],
+        field_name="template" if template is not KEEP else "model")
     changes, changed = [], []
     reasons = {a.pk: settings_change_words(
         template_before=a.governing_template,
@@ -208,6 +213,10 @@ def households_template_assign(*, households, template: ParameterTemplate | None
         holders += [(a.custodian_number, h.model_id) for h in rows if h.is_unit
                     for a in h.accounts.order_by("custodian_number")]
         screen_sleeves_refuse(template.parameters or {}, holders, what=f"the assignment of template “{template.name}”")
+    # Each account the household's template governs: its own overrides and the household's on its model.
+    governed = (Account.objects.filter(household__in=rows, template__isnull=True).with_governing_template()
+                .order_by("custodian_number"))
+    assignment_conflicts_refuse(placements=[(a, template, a.managed_model_id) for a in governed], field_name="template")
     changed = [h for h in rows if h.template_id != (template.pk if template else None)]
     changes = [("household", str(h.pk), {"household": h.name, "template": h.template.code if h.template else None},
                 {"household": h.name, "template": template.code if template else None}) for h in changed]

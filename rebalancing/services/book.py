@@ -26,7 +26,12 @@ from rebalancing.models import (
     SleeveHolding,
 )
 from rebalancing.services.screen_checks import screen_sleeves_refuse
-from rebalancing.services.setting_conflicts import model_change_problems, template_conflicts_refuse
+from rebalancing.services.setting_conflicts import (
+    account_overrides_conflicts_refuse,
+    household_overrides_conflicts_refuse,
+    model_change_problems,
+    template_conflicts_refuse,
+)
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
@@ -54,6 +59,7 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     )
     overrides_validate(overrides=overrides, template=account.governing_template, level="account",
                        household_overrides=account.household.overrides)
+    account_overrides_conflicts_refuse(account=account, overrides=overrides)
     before = account.overrides
     account.overrides = overrides
     account.save(update_fields=["overrides"])
@@ -81,6 +87,7 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
         except ValidationFailed as exc:
             raise ValidationFailed(f"Household overrides refused: with them, {exc.message}",
                                    detail={**exc.detail, "account": account.custodian_number}) from None
+    household_overrides_conflicts_refuse(household=household, overrides=overrides)
     before = household.overrides
     household.overrides = overrides
     household.save(update_fields=["overrides"])

@@ -21,6 +21,7 @@ from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, Trade
 from rebalancing.selectors import asset_classes_known
 from rebalancing.services.assignments import settings_change_words, settings_changed_supersede
 from rebalancing.services.runs import accounts_held_back
+from rebalancing.services.setting_conflicts import assignment_conflicts_refuse
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed, fields_refused
@@ -103,6 +104,11 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
     household = _visible(user, household)
     _check_unit(managed_as, model)
     reasons = _managed_words(household, managed_as=managed_as, model=model, template=template)
+    # What its accounts would be run under: refused, writing nothing, if that contradicts their settings.
+    unit = managed_as == Household.ManagedAs.HOUSEHOLD
+    members = Account.objects.filter(household=household).with_governing_template().select_related("household")
+    assignment_conflicts_refuse(placements=[(a, a.template or template, model.pk if unit else a.model_id)
+                                            for a in members], field_name="model")
     before = {"managed_as": household.managed_as, "model": household.model.code if household.model else None,
               "template": household.template.code if household.template else None}
     household.managed_as, household.model, household.template = managed_as, model, template

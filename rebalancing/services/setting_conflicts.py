@@ -19,11 +19,20 @@ from django.db.models import OuterRef, Subquery
 
 from rebalancing import engine
 from rebalancing.effective_parameters import parameters_effective
-from rebalancing.models import Account, ModelPortfolio, ModelVersion, ParameterTemplate, Security, Sleeve
+from rebalancing.models import (
+    Account,
+    Household,
+    ModelPortfolio,
+    ModelVersion,
+    ParameterTemplate,
+    Security,
+    Sleeve,
+)
 from rebalancing.selectors import model_chain_problem
 from tenants.errors import ValidationFailed
 
-__all__ = ["model_change_problems", "parameter_conflicts", "template_conflicts_refuse"]
+__all__ = ["account_overrides_conflicts_refuse", "assignment_conflicts_refuse", "household_overrides_conflicts_refuse",
+           "model_change_problems", "parameter_conflicts", "template_conflicts_refuse"]
 
 # The screen's rule that excluded a security (``engine.screen_reason``'s first word) -> its setting.
 _SCREEN_SETTING = {"symbol": "screen.excluded_symbols", "sector": "screen.excluded_sectors",
@@ -32,32 +41,37 @@ _SCREEN_SETTING = {"symbol": "screen.excluded_symbols", "sector": "screen.exclud
 
 @dataclass
 class _Book:
-    """The current version of every model as a graph: its own sleeves' asset classes (``leaves``)
-    and the models it holds as sleeves (``holds``), in the sleeves' order."""
+    """The current version of every model as a graph: its own sleeves' asset classes (``leaves``),
+    those of them with a benchmark (``benchmarked``) and the models it holds as sleeves (``holds``),
+    in the sleeves' order."""
 
     names: dict[int, str]
     codes: dict[int, str]
     leaves: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     holds: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    benchmarked: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
     def current(cls) -> _Book:
         models = ModelPortfolio.objects.values_list("pk", "name", "code")
         book = cls(names={pk: name for pk, name, _ in models}, codes={pk: code for pk, _, code in models})
         latest = ModelVersion.objects.filter(model=OuterRef("version__model")).order_by("-number").values("number")[:1]
-        for model_id, asset_class, kind, submodel_id in (
+        for model_id, asset_class, kind, submodel_id, benchmark_id in (
                 Sleeve.objects.filter(version__number=Subquery(latest))
-                .values_list("version__model_id", "asset_class", "kind", "submodel_id")):
+                .values_list("version__model_id", "asset_class", "kind", "submodel_id", "benchmark_id")):
             if kind == Sleeve.Kind.SUBMODEL:
                 book.holds[model_id].append(submodel_id)
             else:
                 book.leaves[model_id].add(asset_class)
+                if benchmark_id is not None:
+                    book.benchmarked[model_id].add(asset_class)
         return book
 
-    def edited(self, model_id: int, leaves: set[str], holds: list[int]) -> _Book:
+    def edited(self, model_id: int, leaves: set[str], holds: list[int], benchmarked: set[str]) -> _Book:
         """This book with ``model_id``'s version replaced by the one being saved."""
-        out = _Book(self.names, self.codes, defaultdict(set, self.leaves), defaultdict(list, self.holds))
-        out.leaves[model_id], out.holds[model_id] = leaves, holds
+        out = _Book(self.names, self.codes, defaultdict(set, self.leaves), defaultdict(list, self.holds),
+                    defaultdict(set, self.benchmarked))
+        out.leaves[model_id], out.holds[model_id], out.benchmarked[model_id] = leaves, holds, benchmarked
         return out
 
     def holders(self, model_id: int) -> list[int]:
@@ -87,14 +101,20 @@ class _Book:
 
         return next(filter(None, (walk((start,)) for start in starts)), None)
 
-    def asset_classes(self, model_id: int | None, chain: tuple[int, ...] = ()) -> set[str]:
-        """The asset classes a run gives ``model_id``'s accounts: its sleeves', its submodels' in their place."""
+    def asset_classes(self, model_id: int | None, chain: tuple[int, ...] = (), *, benchmarked: bool = False) -> set[str]:
+        """The asset classes a run gives ``model_id``'s accounts: its sleeves', its submodels' in their place
+        (``benchmarked``: only those with a benchmark, as a run merges a class's sleeves: one with it is enough)."""
         if model_id is None or model_id in chain:
             return set()
-        out = set(self.leaves.get(model_id, ()))
+        out = set((self.benchmarked if benchmarked else self.leaves).get(model_id, ()))
         for child in self.holds.get(model_id, ()):
-            out |= self.asset_classes(child, (*chain, model_id))
+            out |= self.asset_classes(child, (*chain, model_id), benchmarked=benchmarked)
         return out
+
+    def unbenchmarked(self, model_id: int | None) -> set[str]:
+        """The asset classes of ``model_id`` a run could not direct-index: no sleeve of theirs has a benchmark
+        (``engine.targets``: "cannot be direct-indexed: it has no benchmark")."""
+        return self.asset_classes(model_id) - self.asset_classes(model_id, benchmarked=True)
 
 
 def _effective(template, household_overrides, account_overrides) -> dict[str, Any]:
@@ -102,13 +122,71 @@ def _effective(template, household_overrides, account_overrides) -> dict[str, An
                                 account_overrides=account_overrides).values
 
 
-def _layers(account: Account, template: ParameterTemplate | None = None) -> list[tuple[str, Mapping[str, Any]]]:
+_GOVERNING = object()  # "the template that governs the account now"
+
+
+def _layers(account: Account, template=_GOVERNING) -> list[tuple[str, Mapping[str, Any]]]:
     """(who set them, the settings) of the layers a run lays over the defaults for ``account``:
-    ``template``, else the one governing it; its household's overrides; its own."""
-    template = template or account.governing_template
+    ``template`` (None: none), else the one governing it; its household's overrides; its own."""
+    template = account.governing_template if template is _GOVERNING else template
     layers = [(f"template “{template.name}”", template.parameters or {})] if template else []
     return layers + [(f"household {account.household.name}'s overrides", account.household.overrides or {}),
                      (f"account {account.custodian_number}'s overrides", account.overrides or {})]
+
+
+@dataclass(frozen=True)
+class _Misfit:
+    """A setting of an account's that its model cannot meet, so that every run of it fails: a sleeve
+    it direct-indexes that the model lacks (``direct_index``) or has without a benchmark
+    (``benchmark``), or every asset class of the model removed (``removed_asset_classes``)."""
+
+    kind: str
+    model_id: int
+    sleeve: str | None = None
+
+    @property
+    def setting(self) -> str:
+        return "removed_asset_classes" if self.kind == "removed_asset_classes" else "direct_index"
+
+    def words(self, book: _Book) -> str:
+        name = book.names[self.model_id]
+        if self.kind == "removed_asset_classes":
+            return (f"removed_asset_classes removes every asset class of model {name} "
+                    f"({', '.join(sorted(book.asset_classes(self.model_id)))})")
+        if self.kind == "direct_index":
+            return f"direct_index names sleeve {self.sleeve}, which model {name} does not have"
+        return f"direct_index names sleeve {self.sleeve}, which model {name} has without a benchmark"
+
+    def outcome(self, *, plural: bool) -> str:
+        """What follows for the accounts (one: ``plural`` False) and what to change."""
+        whose, them = ("theirs", "them") if plural else ("the account's", "it")
+        if self.kind == "removed_asset_classes":
+            return f"nothing of the model would be left for {them} to hold; keep at least one of its asset classes"
+        if self.kind == "direct_index":
+            return f"every run of {whose} would fail; direct-index one of the model's sleeves"
+        return (f"every run of {whose} would fail (a direct index tracks its sleeve's benchmark); direct-index a "
+                "sleeve with a benchmark, or give this one a benchmark")
+
+    def setter(self, layers: list[tuple[str, Mapping[str, Any]]]) -> int:
+        """The index in ``layers`` of the one that sets what misfits (the last to set it: a run's merge)."""
+        for i in range(len(layers) - 1, -1, -1):
+            values = layers[i][1]
+            if (self.sleeve in (values.get("direct_index") or {}) if self.sleeve
+                    else "removed_asset_classes" in values):
+                return i
+        return len(layers) - 1
+
+
+def _misfits(values: Mapping[str, Any], model_id: int | None, book: _Book) -> list[_Misfit]:
+    """What of ``values`` (a whole set, defaults merged) the model ``model_id`` cannot meet: the one
+    home of the rule for template saves, assignments and overrides."""
+    classes = book.asset_classes(model_id)
+    if not classes:
+        return []  # no model (not rebalanced), or one without a version yet
+    indexed = set(values.get("direct_index") or {})
+    out = [_Misfit("removed_asset_classes", model_id)] if classes <= set(values.get("removed_asset_classes") or ()) else []
+    out += [_Misfit("direct_index", model_id, sleeve) for sleeve in sorted(indexed - classes)]
+    return out + [_Misfit("benchmark", model_id, sleeve) for sleeve in sorted(indexed & book.unbenchmarked(model_id))]
 
 
 def _accounts(counted: list[str]) -> str:
@@ -119,13 +197,15 @@ def _accounts(counted: list[str]) -> str:
 def model_change_problems(*, model: ModelPortfolio, sleeves, submodels: Mapping[str, ModelPortfolio]) -> list[str]:
     """What is wrong with ``model``'s new version of ``sleeves`` (``SleeveSpec``s; ``submodels``:
     the models they name, by code) given the other models and the accounts that use them: models
-    that would contain themselves or nest deeper than a run flattens, and sleeves dropped that
-    the parameters of accounts on it (or on a model holding it) direct-index, or that leave them
-    nothing once their parameters' removed asset classes are taken out."""
+    that would contain themselves or nest deeper than a run flattens, and sleeves dropped (or left
+    without a benchmark) that the parameters of accounts on it (or on a model holding it)
+    direct-index, or that leave them nothing once their parameters' removed asset classes are taken out."""
     before = _Book.current()
     before.names.setdefault(model.pk, model.name)
-    after = before.edited(model.pk, {s.asset_class for s in sleeves if s.kind != Sleeve.Kind.SUBMODEL},
-                          [submodels[s.submodel].pk for s in sleeves if s.kind == Sleeve.Kind.SUBMODEL])
+    leaves = [s for s in sleeves if s.kind != Sleeve.Kind.SUBMODEL]
+    after = before.edited(model.pk, {s.asset_class for s in leaves},
+                          [submodels[s.submodel].pk for s in sleeves if s.kind == Sleeve.Kind.SUBMODEL],
+                          {s.asset_class for s in leaves if s.benchmark})
     holders = after.holders(model.pk)
     problem = after.nesting_problem(model.pk, [model.pk, *holders])
     if problem:
@@ -133,13 +213,15 @@ def model_change_problems(*, model: ModelPortfolio, sleeves, submodels: Mapping[
     problems = []
     for model_id in [model.pk, *holders]:
         lost = before.asset_classes(model_id) - after.asset_classes(model_id)
-        if lost:
-            problems += _sleeves_in_use(model_id, lost, after)
+        unbenchmarked = after.unbenchmarked(model_id) - before.unbenchmarked(model_id)
+        if lost or unbenchmarked:
+            problems += _sleeves_in_use(model_id, lost, unbenchmarked, after)
     return problems
 
 
-def _sleeves_in_use(model_id: int, lost: set[str], after: _Book) -> list[str]:
-    """Problems of the accounts managed to ``model_id`` whose settings need a sleeve in ``lost``."""
+def _sleeves_in_use(model_id: int, lost: set[str], unbenchmarked: set[str], after: _Book) -> list[str]:
+    """Problems of the accounts managed to ``model_id`` whose settings need a sleeve in ``lost``, or
+    direct-index one in ``unbenchmarked``."""
     name, left = after.names[model_id], after.asset_classes(model_id)
     indexed: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # sleeve -> who -> accounts
     emptied: list[str] = []
@@ -148,18 +230,24 @@ def _sleeves_in_use(model_id: int, lost: set[str], after: _Book) -> list[str]:
     for account in accounts:
         layers = _layers(account)
         for who, values in layers:
-            for sleeve in sorted(set(values.get("direct_index") or {}) & lost):
+            for sleeve in sorted(set(values.get("direct_index") or {}) & (lost | unbenchmarked)):
                 indexed[sleeve][who].append(account.custodian_number)
         # removed_asset_classes is a list: the last layer that sets it gives it whole
         removed = next((v["removed_asset_classes"] for _, v in reversed(layers) if "removed_asset_classes" in v), [])
-        if left and left <= set(removed or ()):
+        if lost and left and left <= set(removed or ()):
             emptied.append(account.custodian_number)
     problems = []
     for sleeve, holders in sorted(indexed.items()):
         who = "; ".join(f"{w}, for {_accounts(numbers)}" for w, numbers in holders.items())
-        problems.append(f"it drops sleeve {sleeve} from {name}, which the direct index of {who} on {name} names: "
-                        "every run of those accounts would fail; take the sleeve out of their direct index first, "
-                        "or keep it")
+        if sleeve in lost:
+            problems.append(f"it drops sleeve {sleeve} from {name}, which the direct index of {who} on {name} names: "
+                            "every run of those accounts would fail; take the sleeve out of their direct index first, "
+                            "or keep it")
+        else:  # a direct index tracks its sleeve's benchmark: the engine refuses a sleeve without one
+            problems.append(f"it leaves sleeve {sleeve} of {name} without a benchmark, which the direct index of {who} "
+                            f"on {name} names: every run of those accounts would fail (a direct index tracks its "
+                            "sleeve's benchmark); give the sleeve a benchmark, or take it out of their direct index "
+                            "first")
     if emptied:
         problems.append(f"what is left of {name} ({', '.join(sorted(left))}) is all removed by the parameters "
                         f"(removed_asset_classes) of {_accounts(emptied)}: nothing would be left for them to hold")
@@ -207,7 +295,7 @@ def template_conflicts_refuse(*, template: ParameterTemplate | None, parameters:
         return
     book = _Book.current()
     emptied: dict[int, list[str]] = defaultdict(list)
-    missing: dict[tuple[str, int], list[str]] = defaultdict(list)
+    missing: dict[_Misfit, list[str]] = defaultdict(list)
     checked = set()
     for account in Account.objects.governed_by(template).select_related("household").order_by("custodian_number"):
         values = _effective(proposed, account.household.overrides, account.overrides)
@@ -218,14 +306,11 @@ def template_conflicts_refuse(*, template: ParameterTemplate | None, parameters:
                 raise ValidationFailed(f"Template parameters refused: with them, account {account.custodian_number}'s "
                                        f"{problem}", detail={"field": "parameters", **detail,
                                                              "account": account.custodian_number})
-        model_id = account.managed_model_id
-        classes = book.asset_classes(model_id)
-        if not classes:
-            continue
-        if classes <= set(values["removed_asset_classes"]):
-            emptied[model_id].append(account.custodian_number)
-        for sleeve in sorted(set(values["direct_index"]) - classes):
-            missing[(sleeve, model_id)].append(account.custodian_number)
+        for misfit in _misfits(values, account.managed_model_id, book):
+            if misfit.kind == "removed_asset_classes":
+                emptied[misfit.model_id].append(account.custodian_number)
+            else:
+                missing[misfit].append(account.custodian_number)
     if emptied:
         names = "; ".join(f"{book.names[m]} ({', '.join(sorted(book.asset_classes(m)))})" for m in emptied)
         raise ValidationFailed(
@@ -235,10 +320,116 @@ def template_conflicts_refuse(*, template: ParameterTemplate | None, parameters:
             detail={"field": "parameters", "parameter": "removed_asset_classes",
                     "models": [book.codes[m] for m in emptied], "accounts": [n for ns in emptied.values() for n in ns]})
     if missing:
-        (sleeve, model_id), numbers = next(iter(missing.items()))
+        misfit, numbers = next(iter(missing.items()))
         raise ValidationFailed(
-            f"Template parameters refused: direct_index names sleeve {sleeve}, which model {book.names[model_id]} "
-            f"does not have, and {_accounts(numbers)} it governs hold that model: every run of theirs would fail; "
-            "direct-index one of the model's sleeves",
-            detail={"field": "parameters", "parameter": "direct_index", "sleeve": sleeve,
-                    "model": book.codes[model_id], "accounts": numbers})
+            f"Template parameters refused: {misfit.words(book)}, and {_accounts(numbers)} it governs hold that model: "
+            f"{misfit.outcome(plural=True)}",
+            detail={"field": "parameters", "parameter": "direct_index", "sleeve": misfit.sleeve,
+                    "model": book.codes[misfit.model_id], "accounts": numbers})
+
+
+def _new(after: Iterable, before: Iterable) -> list:
+    """What ``after`` has that ``before`` had not, in ``after``'s order: a change is refused for the
+    contradictions it brings, not for those an account had already (and the change leaves as they were)."""
+    had = set(before)
+    return [item for item in after if item not in had]
+
+
+def _conflicts_new(after: Mapping[str, Any], before: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    had = {problem for problem, _ in parameter_conflicts(before)}
+    return [(problem, detail) for problem, detail in parameter_conflicts(after) if problem not in had]
+
+
+def _refuse_misfits(found: Mapping[_Misfit, Mapping[str, list[str]]], book: _Book, *, prefix: str,
+                    field_name: str) -> None:
+    """Refuse with the first of ``found`` (misfit -> who sets it -> the accounts), naming the setting, the
+    model, whose parameters set it and for which accounts (five of them and a count), and how many more."""
+    if not found:
+        return
+    misfit, setters = next(iter(found.items()))
+    numbers = [n for ns in setters.values() for n in ns]
+    who = "; ".join(f"{w}, for {_accounts(ns)}" for w, ns in setters.items())
+    more = len(found) - 1
+    also = f" ({more} more such problem{'s' if more != 1 else ''} besides)" if more else ""
+    raise ValidationFailed(
+        f"{prefix}{misfit.words(book)}, in the parameters of {who}: {misfit.outcome(plural=True)}{also}",
+        detail={"field": field_name, "parameter": misfit.setting, "sleeve": misfit.sleeve,
+                "model": book.codes[misfit.model_id], "accounts": numbers})
+
+
+def assignment_conflicts_refuse(*, placements: Iterable[tuple[Account, ParameterTemplate | None, int | None]],
+                                field_name: str) -> None:
+    """Refuse an assignment (``placements``: each account, the template that will govern it and the
+    model it will be managed to) whose template, laid with the accounts' overrides, contradicts them
+    or their model: a sleeve direct-indexed that the model lacks (or has without a benchmark), every
+    asset class of the model removed, a sleeve both direct-indexed and removed, a held security
+    screened out. The refusal names the setting, the model and the accounts; ``field_name`` is the
+    form's field the assignment sets ("template", "model")."""
+    book = _Book.current()
+    found: dict[_Misfit, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    checked = set()
+    for account, template, model_id in placements:
+        governing = account.governing_template
+        if (getattr(template, "pk", None), model_id) == (getattr(governing, "pk", None), account.managed_model_id):
+            continue  # nothing changes for it
+        household_overrides, own = account.household.overrides, account.overrides
+        before = _effective(governing, household_overrides, own)
+        after = _effective(template, household_overrides, own) if template != governing else before
+        key = (getattr(template, "pk", None), repr(household_overrides), repr(own))
+        if template != governing and key not in checked:
+            checked.add(key)
+            for problem, detail in _conflicts_new(after, before):
+                raise ValidationFailed(f"Nothing assigned: with it, account {account.custodian_number}'s {problem}",
+                                       detail={"field": field_name, **detail, "account": account.custodian_number})
+        layers = _layers(account, template)
+        for misfit in _new(_misfits(after, model_id, book), _misfits(before, account.managed_model_id, book)):
+            i = misfit.setter(layers)
+            who = "their own overrides" if i == len(layers) - 1 else layers[i][0]
+            found[misfit][who].append(account.custodian_number)
+    _refuse_misfits(found, book, prefix="Nothing assigned: ", field_name=field_name)
+
+
+def account_overrides_conflicts_refuse(*, account: Account, overrides: Mapping[str, Any]) -> None:
+    """Refuse an account's ``overrides`` that, laid over its template and its household's, contradict
+    each other or its model (as ``assignment_conflicts_refuse``), naming the setting."""
+    template, household_overrides = account.governing_template, account.household.overrides
+    before = _effective(template, household_overrides, account.overrides)
+    after = _effective(template, household_overrides, overrides)
+    for problem, detail in _conflicts_new(after, before):
+        raise ValidationFailed(f"Account overrides refused: {problem}", detail={"field": "overrides", **detail})
+    book = _Book.current()
+    model_id = account.managed_model_id
+    for misfit in _new(_misfits(after, model_id, book), _misfits(before, model_id, book)):
+        raise ValidationFailed(
+            f"Account overrides refused: {misfit.words(book)}: {misfit.outcome(plural=False)}",
+            detail={"field": "overrides", "parameter": misfit.setting, "sleeve": misfit.sleeve,
+                    "model": book.codes[misfit.model_id]})
+
+
+def household_overrides_conflicts_refuse(*, household: Household, overrides: Mapping[str, Any]) -> None:
+    """Refuse a household's ``overrides`` that, laid over its template (and under each account's own
+    overrides, on the account's template and model), contradict each other or a model (as
+    ``assignment_conflicts_refuse``), naming the setting and the accounts."""
+    for problem, detail in _conflicts_new(_effective(household.template, overrides, None),
+                                          _effective(household.template, household.overrides, None)):
+        raise ValidationFailed(f"Household overrides refused: {problem}", detail={"field": "overrides", **detail})
+    book = _Book.current()
+    found: dict[_Misfit, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for account in household.accounts.with_governing_template().order_by("custodian_number"):
+        template, model_id = account.governing_template, account.managed_model_id
+        before = _effective(template, household.overrides, account.overrides)
+        after = _effective(template, overrides, account.overrides)
+        for problem, detail in _conflicts_new(after, before):
+            raise ValidationFailed(f"Household overrides refused: with them, account {account.custodian_number}'s "
+                                   f"{problem}", detail={"field": "overrides", **detail,
+                                                         "account": account.custodian_number})
+        for misfit in _new(_misfits(after, model_id, book), _misfits(before, model_id, book)):
+            found[misfit]["them"].append(account.custodian_number)
+    if found:
+        misfit, setters = next(iter(found.items()))
+        numbers = setters["them"]
+        raise ValidationFailed(
+            f"Household overrides refused: with them, {misfit.words(book)}, which {_accounts(numbers)} of the "
+            f"household hold: {misfit.outcome(plural=True)}",
+            detail={"field": "overrides", "parameter": misfit.setting, "sleeve": misfit.sleeve,
+                    "model": book.codes[misfit.model_id], "accounts": numbers})
