@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, When
 
 from rebalancing.access import households_advised_by
 from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
@@ -101,8 +101,13 @@ def asset_classes_known() -> set[str]:
 def accounts_for_scope(scope: RunScope):
     """Account ids a run over ``scope`` covers, in a stable order.
 
-    ``min_drift`` uses the drift measured by each account's latest proposal (the nightly scan keeps
-    it current); accounts never rebalanced count as drifted, so they are included.
+    ``min_drift`` uses the drift each account's latest proposal leaves it at (the nightly scan keeps
+    it current): what the proposal found (``drift_before``) until its trades have executed, then
+    what they left (``drift_after``). A released proposal partly filled still counts at what it
+    found: its open orders are still to execute and its fills so far are measured by no proposal, so
+    the account is not left out of a run while it may still be drifted (the same rule as the
+    dashboard's and accounts list's drift, ``frontend.selectors.DRIFT_STANDING``). Accounts never
+    rebalanced count as drifted, so they are included.
     """
     if scope.is_empty():
         raise ValidationFailed("a run needs a scope: an account, a household, a selection or the whole firm")
@@ -119,8 +124,9 @@ def accounts_for_scope(scope: RunScope):
         qs = qs.filter(household__in=households_advised_by(scope.advisor_id))
     if scope.min_drift is not None:
         # A withdrawal's or RMD's proposal raises cash and measures no drift: the last rebalance's counts.
+        standing = Case(When(status=Proposal.Status.EXECUTED, then=F("drift_after")), default=F("drift_before"))
         latest = (Proposal.objects.filter(account=OuterRef("pk")).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
-                  .order_by("-created_at", "-pk").values("drift_before")[:1])
+                  .annotate(standing=standing).order_by("-created_at", "-pk").values("standing")[:1])
         qs = qs.annotate(last_drift=Subquery(latest)).filter(
             Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
         )

@@ -188,6 +188,43 @@ def tax_year_words(proposal: Proposal, net_realised: Decimal) -> dict:
     return {"tax_year": year, "loss_limit": limit}
 
 
+# Why a sale goes beyond what an instruction asked: the trade's other reasons, in words.
+_SOLD_BEYOND = {
+    "drift": "to bring {symbol} back to its target",
+    "transition": "to move {symbol} toward the model (the transition)",
+    "harvest": "to harvest its loss",
+    "cash": "to raise the cash the account keeps",
+    "screen": "because the account's screen excludes it",
+    "removed_asset_class": "because its asset class is removed",
+    "restriction": "for its restriction",
+    "direct_index": "to track its sleeve's benchmark",
+    "asset_location": "to place it in the household's other accounts",
+}
+
+
+def instruction_sales_words(instructions: list[dict], trades: list[dict]) -> list[str]:
+    """For each instruction to sell part of a security (an amount or a number of shares) whose
+    proposal sells more of it, what it sells in all and why the rest: "sells $5,716.20 of VEA:
+    $1,000.00 as instructed and $4,716.20 to bring VEA back to its target" (the engine's
+    instructions, ``Proposal.parameters``; the result's trades)."""
+    sold = {t.get("symbol"): t for t in trades if t.get("side") == "sell"}
+    out = []
+    for ins in instructions:
+        trade = sold.get(ins.get("sell"))
+        if ins.get("kind") != "sell_buy" or trade is None or (ins.get("amount") is None and ins.get("quantity") is None):
+            continue  # a sale of all of it sells all of it; nothing more can be sold
+        symbol, total = trade["symbol"], _cents(trade.get("value"))
+        asked = ins.get("amount") if ins.get("amount") is not None else ins["quantity"] * (trade.get("price") or 0)
+        instructed = min(_cents(asked), total)
+        rest = total - instructed
+        if rest <= 0:
+            continue
+        why = [_SOLD_BEYOND[r].format(symbol=symbol) for r in trade.get("reasons") or () if r in _SOLD_BEYOND]
+        out.append(f"sells ${total:,.2f} of {symbol}: ${instructed:,.2f} as instructed and ${rest:,.2f} "
+                   + (" and ".join(why) if why else "for the rest of the rebalance"))
+    return out
+
+
 @firm_page(Capability.VIEW_BOOK)
 def proposal_detail(request, pk: int):
     proposal = _proposal(request, pk)
@@ -217,6 +254,7 @@ def proposal_detail(request, pk: int):
         event.words = Action.words_for(event.action)
         event.actor_name = names.get(event.actor) or event.actor
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
+    parameters = proposal.parameters if isinstance(proposal.parameters, dict) else {}
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
         "blocked_buys": blocked_buys_as_sold(result.get("blocked_buys") or [], executions),
@@ -241,6 +279,8 @@ def proposal_detail(request, pk: int):
         "revised_into": revised_into,
         "may_edit": not proposal.household_proposal_id and proposal_revisable_by(request.user, proposal),
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
+        # What an instruction's sale came to in all, beside the instruction (the rest: drift, harvest...).
+        "instruction_sales": instruction_sales_words(parameters.get("instructions") or [], trades),
         **_resolve_kept(request, pk),
     })
 

@@ -16,7 +16,7 @@ from itertools import compress
 
 import numpy as np
 
-from .drift import DriftUnits, drift_units
+from .drift import DriftUnits, drift_units, stand_ins
 from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
 from .limits import Limits, build_limits, reopen_unharvested
@@ -324,7 +324,11 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     cash_after = book.cash + sell_value - buy_value - cost * (sell_value + buy_value)
     V_after = float(value_after.sum()) + cash_after
     w_before, w_after = book.weights, value_after / V_after
-    units = drift_units(book.symbols, plan)
+    # A substitute held for a model security is that security's position in the drift reported
+    # (a tax-loss swap is not drift); the bands' test in ``limits`` is not changed by it.
+    units = drift_units(
+        book.symbols, plan, stand_ins(book, plan, request.model, request.parameters, limits.harvest.substitutes)
+    )
     # The positions' weights once, for the drift and for each trade's direction.
     position_before = units.weights(w_before, book.cash_weight)
     position_after = units.weights(w_after, cash_after / V_after)
