@@ -1,6 +1,7 @@
 """Webhooks: a firm admin registers endpoints (URL, secret, event types), changes or switches them
-off, reads each endpoint's delivery log and sends a delivery again. The same services as the API
-(rebalancing.webhooks.endpoints, .delivery); the secret is shown once, when it is set."""
+off, rotates their secret, removes them, reads each endpoint's delivery log (a removed one's too)
+and sends a delivery again. The same services as the API (rebalancing.webhooks.endpoints,
+.delivery); the secret is shown once, when it is set."""
 
 from __future__ import annotations
 
@@ -11,14 +12,21 @@ from django.views.decorators.http import require_POST
 
 from rebalancing.models import WebhookDelivery, WebhookEndpoint
 from rebalancing.webhooks.delivery import webhook_delivery_resend
-from rebalancing.webhooks.endpoints import webhook_endpoint_create, webhook_endpoint_update
+from rebalancing.webhooks.endpoints import (
+    webhook_endpoint_create,
+    webhook_endpoint_remove,
+    webhook_endpoint_update,
+    webhook_secret_rotate,
+)
 from rebalancing.webhooks.events import EventType
+from rebalancing.webhooks.signing import SECRET_ROTATION_GRACE
 from tenants.errors import DomainError
 from tenants.permissions import Capability
 
 from .common import firm_page, paginate, visible_or_404
 
 EVENT_CHOICES = [(t.value, t.words) for t in EventType]
+GRACE_HOURS = int(SECRET_ROTATION_GRACE.total_seconds() // 3600)
 
 
 class EndpointForm(forms.Form):
@@ -36,7 +44,6 @@ class EndpointChangeForm(forms.Form):
     event_types = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple,
                                             error_messages={"required": "Choose at least one event."})
     active = forms.BooleanField(required=False)
-    new_secret = forms.BooleanField(required=False, label="Make a new secret")
 
 
 def _domain_error(form: forms.Form, exc: DomainError) -> None:
@@ -56,41 +63,68 @@ def webhook_list(request):
         else:
             messages.success(request, f"Endpoint {issued.url} registered.")
             form = EndpointForm()
-    endpoints = WebhookEndpoint.objects.order_by("-created_at", "-id")
+    endpoints = WebhookEndpoint.objects.present().select_related("created_by").order_by("-created_at", "-id")
+    removed = (WebhookEndpoint.objects.removed().select_related("removed_by")
+               .order_by("-removed_at", "-id"))
     return render(request, "frontend/webhook_list.html", {
-        "form": form, "issued": issued, "endpoints": endpoints, "event_choices": EVENT_CHOICES,
+        "form": form, "issued": issued, "endpoints": endpoints, "removed": removed, "event_choices": EVENT_CHOICES,
         "chosen": form["event_types"].value() or [],
     })
 
 
+def _initial(endpoint: WebhookEndpoint) -> dict:
+    return {"url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
+            "active": endpoint.active}
+
+
 @firm_page(Capability.MANAGE_INTEGRATIONS)
 def webhook_detail(request, pk: int):
-    endpoint = visible_or_404(WebhookEndpoint.objects.all(), pk=pk)
-    initial = {"url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
-               "active": endpoint.active}
-    form = EndpointChangeForm(request.POST or None, initial=initial)
+    """The endpoint, its change form and its delivery log. A POST's ``action`` says what it does:
+    ``rotate`` (a new secret, shown once), ``remove`` (back to the list), or, without one, save the
+    form. A removed endpoint's page shows its log only."""
+    # Removed ones too: their delivery log stays readable; the services refuse to change them.
+    endpoint = visible_or_404(WebhookEndpoint.objects.select_related("removed_by"), pk=pk)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    form = EndpointChangeForm(request.POST if request.method == "POST" and not action else None,
+                              initial=_initial(endpoint))
     issued = None
-    if request.method == "POST" and form.is_valid():
+    if action in ("rotate", "remove"):
+        try:
+            if action == "remove":
+                webhook_endpoint_remove(endpoint=endpoint, user=request.user)
+            else:
+                issued = endpoint = webhook_secret_rotate(endpoint=endpoint, user=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if action == "remove":
+                messages.success(request, f"Endpoint {endpoint.url} removed: nothing more is sent to it. Its "
+                                          "delivery log stays readable under Removed endpoints.")
+                return redirect("webhook_list")
+            messages.success(request, f"New secret made. For {GRACE_HOURS} hours deliveries are signed with "
+                                      "both the new and the old secret.")
+    elif action:
+        messages.error(request, f"Unknown action {action[:40]!r}.")
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             endpoint = webhook_endpoint_update(
                 endpoint=endpoint, user=request.user, url=data["url"], description=data["description"],
-                event_types=data["event_types"], active=data["active"], secret="" if data["new_secret"] else None)
+                event_types=data["event_types"], active=data["active"])
         except DomainError as exc:
+            if endpoint.removed:  # its page has no form to show the error beside
+                messages.error(request, exc.message)
             _domain_error(form, exc)
         else:
-            if data["new_secret"]:
-                issued = endpoint
             messages.success(request, "Endpoint saved.")
-            form = EndpointChangeForm(initial={"url": endpoint.url, "description": endpoint.description,
-                                               "event_types": endpoint.event_types, "active": endpoint.active})
+            form = EndpointChangeForm(initial=_initial(endpoint))
     deliveries = paginate(request, WebhookDelivery.objects.filter(endpoint=endpoint)
                           .select_related("event", "resent_by").order_by("-created_at", "-id"))
     words = dict(EVENT_CHOICES)
     for delivery in deliveries:
         delivery.event_words = words.get(delivery.event.event_type, "")
     return render(request, "frontend/webhook_detail.html", {
-        "endpoint": endpoint, "form": form, "issued": issued, "deliveries": deliveries,
+        "endpoint": endpoint, "form": form, "issued": issued, "deliveries": deliveries, "grace_hours": GRACE_HOURS,
         "event_choices": EVENT_CHOICES, "chosen": form["event_types"].value() or [],
     })
 

@@ -7,6 +7,17 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils import timezone
+
+
+class WebhookEndpointQuerySet(models.QuerySet):
+    def present(self) -> "WebhookEndpointQuerySet":
+        """Not removed: what the lists show and what can be changed. A removed endpoint stays (its
+        delivery log is the audit's) but is never sent to again."""
+        return self.filter(removed_at__isnull=True)
+
+    def removed(self) -> "WebhookEndpointQuerySet":
+        return self.filter(removed_at__isnull=False)
 
 
 class WebhookEndpoint(models.Model):
@@ -16,17 +27,34 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     # Kept as given: signing needs it (HMAC), so it cannot be stored as a digest. Shown once.
     secret = models.CharField(max_length=200)
+    # After a rotation the secret it replaced still signs, beside the new one, until
+    # ``previous_secret_until`` (rebalancing.webhooks.signing.SECRET_ROTATION_GRACE), so a receiver can
+    # switch without refusing a delivery.
+    previous_secret = models.CharField(max_length=200, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     event_types = ArrayField(models.CharField(max_length=64), help_text="rebalancing.webhooks.events.EventType")
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Removed, not deleted: its deliveries (and their audit) stay readable; it is off for good.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    objects = WebhookEndpointQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(url__regex=r"^https?://"), name="webhook_url_http"),
             models.CheckConstraint(condition=~models.Q(event_types=[]), name="webhook_has_events"),
+            models.CheckConstraint(condition=models.Q(removed_at__isnull=True) | models.Q(active=False),
+                                   name="webhook_removed_is_off"),
+            models.CheckConstraint(
+                condition=(models.Q(previous_secret="", previous_secret_until__isnull=True)
+                           | (~models.Q(previous_secret="") & models.Q(previous_secret_until__isnull=False))),
+                name="webhook_previous_secret_has_end"),
         ]
 
     def __str__(self) -> str:
@@ -37,6 +65,23 @@ class WebhookEndpoint(models.Model):
         # Enough to tell secrets apart, too little to help guess one: at most a quarter of it (a secret
         # given by the firm may have only 16 characters) and at most 10 (whsec_ and 4 of a made one).
         return f"{self.secret[:min(10, len(self.secret) // 4)]}…"
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
+
+    def signing_secrets(self, now) -> list[str]:
+        """What a delivery sent at ``now`` is signed with: the secret, then, within the grace period
+        after a rotation, the one it replaced."""
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+    @property
+    def previous_secret_signs_until(self):
+        """When the replaced secret stops signing; None when it no longer does (or there is none)."""
+        now = timezone.now()
+        return self.previous_secret_until if len(self.signing_secrets(now)) > 1 else None
 
 
 class WebhookEvent(models.Model):
@@ -64,6 +109,7 @@ class WebhookDelivery(models.Model):
         RETRYING = "retrying", "Failed, will retry"
         SUCCEEDED = "succeeded", "Delivered"
         FAILED = "failed", "Failed, gave up"
+        CANCELLED = "cancelled", "Not sent: the endpoint was removed"
 
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")

@@ -4,7 +4,7 @@
   transaction; deliveries are queued on commit and never fail the action);
 - ``signing``: the signature scheme (HMAC-SHA256 over timestamp and body) and its verification;
 - ``addresses``: which URLs may be called (http(s) only; no private addresses in production);
-- ``endpoints``: registering and changing endpoints (services);
+- ``endpoints``: registering, changing, rotating the secret of and removing endpoints (services);
 - ``delivery``: one attempt at a delivery, and re-sending (services); the Celery task
   ``rebalancing.tasks.webhook_deliver`` owns retries and back-off.
 """

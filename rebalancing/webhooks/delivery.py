@@ -3,7 +3,7 @@
 The body is JSON: ``{"id", "type", "occurred_at", "firm", "data"}``; ``id`` is the event's, the
 same on every retry and re-send, so a receiver acts on it once (it is also the ``Webhook-Id``
 header). Headers: ``Webhook-Id``, ``Webhook-Event``, ``Webhook-Timestamp``, ``Webhook-Signature``
-(rebalancing.webhooks.signing) and ``Webhook-Delivery`` (this attempt's delivery, for support).
+(rebalancing.webhooks.signing; two signatures while a secret is rotated) and ``Webhook-Delivery`` (this attempt's delivery, for support).
 A 2xx answer is a success; anything else, a redirect included (not followed), or no answer within
 ``WEBHOOK_TIMEOUT_SECONDS`` is a failure, retried by the task until ``WEBHOOK_MAX_ATTEMPTS``.
 """
@@ -31,11 +31,12 @@ from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 
 from .addresses import UnsafeAddress, url_resolve_check
-from .signing import signature
+from .signing import signature_header
 
 __all__ = ["delivery_body", "retry_delay", "webhook_delivery_attempt", "webhook_delivery_resend"]
 
 USER_AGENT = "parameter-rebalancing-webhooks/1"
+REMOVED = "not sent: the endpoint was removed"
 S = WebhookDelivery.Status
 
 
@@ -133,7 +134,8 @@ def _post(delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str, str,
         "Content-Type": "application/json", "User-Agent": USER_AGENT,
         "Webhook-Id": str(delivery.event_id), "Webhook-Event": delivery.event.event_type,
         "Webhook-Delivery": str(delivery.pk), "Webhook-Timestamp": str(timestamp),
-        "Webhook-Signature": signature(secret=endpoint.secret, timestamp=timestamp, body=body),
+        "Webhook-Signature": signature_header(secrets=endpoint.signing_secrets(timezone.now()), timestamp=timestamp,
+                                              body=body),
     })
     try:
         url_resolve_check(endpoint.url)
@@ -162,9 +164,16 @@ def _post(delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str, str,
 def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     """Send a pending or retrying delivery once and record the outcome. Nothing is done for a
     delivery already succeeded or given up (a redelivered task message). Not atomic on purpose: no
-    transaction is held open while the receiver thinks."""
+    transaction is held open while the receiver thinks. A delivery to an endpoint removed since it was
+    queued is not sent (cancelled), whatever its status said when the task was queued."""
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status in (S.SUCCEEDED, S.FAILED):
+    if delivery is None or delivery.status in (S.SUCCEEDED, S.FAILED, S.CANCELLED):
+        return delivery
+    if delivery.endpoint.removed:
+        # Removal cancels what was queued; this catches an attempt that was already running then
+        # and recorded a retry after it.
+        delivery.status, delivery.next_attempt_at, delivery.error = S.CANCELLED, None, REMOVED
+        delivery.save(update_fields=["status", "next_attempt_at", "error"])
         return delivery
     started = time.monotonic()
     if not delivery.endpoint.active:
@@ -191,6 +200,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
 @transaction.atomic
 def webhook_delivery_resend(*, delivery: WebhookDelivery, user) -> WebhookDelivery:
     """A new delivery of the same event to the same endpoint (same idempotency id), sent on commit."""
+    if delivery.endpoint.removed:
+        raise ValidationFailed("The endpoint was removed; nothing is sent to it any more.",
+                               detail={"endpoint": delivery.endpoint_id})
     if not delivery.endpoint.active:
         raise ValidationFailed("The endpoint is switched off; switch it on before sending to it again.",
                                detail={"endpoint": delivery.endpoint_id})

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from rebalancing.models import WebhookEndpoint
+from rebalancing.models import WebhookDelivery, WebhookEndpoint
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
-from tenants.errors import ValidationFailed, fields_refused
+from tenants.errors import Conflict, ValidationFailed, fields_refused
 
 from .addresses import url_check
+from .delivery import REMOVED
 from .events import EventType
-from .signing import secret_generate
+from .signing import SECRET_ROTATION_GRACE, secret_generate
 
-__all__ = ["event_types_check", "webhook_endpoint_create", "webhook_endpoint_update"]
+__all__ = ["event_types_check", "webhook_endpoint_create", "webhook_endpoint_remove", "webhook_endpoint_update",
+           "webhook_secret_rotate"]
 
 
 def event_types_check(event_types) -> list[str]:
@@ -64,12 +67,30 @@ def webhook_endpoint_create(*, url: str, event_types, user, description: str = "
     return endpoint
 
 
+def _locked_present(endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if endpoint.removed:
+        raise Conflict(f"The endpoint {endpoint.url} was removed; it cannot be changed.",
+                       detail={"endpoint": endpoint.pk})
+    return endpoint
+
+
+def _secret_replace(endpoint: WebhookEndpoint, secret: str) -> dict:
+    """The new secret signs from now on; the one it replaces signs beside it for the grace period, so a
+    receiver switching over refuses nothing. A second rotation within that period keeps only the
+    secret it replaces (the one before that stops at once). What the audit says, without secrets."""
+    now = timezone.now()
+    endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, now + SECRET_ROTATION_GRACE
+    endpoint.secret = secret
+    return {"secret": "rotated", "previous_secret_until": endpoint.previous_secret_until.isoformat()}
+
+
 @transaction.atomic
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, url: str | None = None, event_types=None,
                             description: str | None = None, active: bool | None = None,
                             secret: str | None = None) -> WebhookEndpoint:
-    """Change what is given; a new secret (``secret=""`` makes one) applies to the next delivery."""
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    """Change what is given; a new secret (``secret=""`` makes one) is a rotation (webhook_secret_rotate)."""
+    endpoint = _locked_present(endpoint)
     before = _public(endpoint)
     if url is not None:
         endpoint.url = url_check(url)
@@ -79,10 +100,41 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, url: str | None 
         endpoint.description = description.strip()[:200]
     if active is not None:
         endpoint.active = bool(active)
-    if secret is not None:
-        endpoint.secret = _secret_check(secret)
+    rotated = _secret_replace(endpoint, _secret_check(secret)) if secret is not None else {}
     _endpoint_clean(endpoint)
     endpoint.save()
-    after = _public(endpoint) | ({"secret": "changed"} if secret is not None else {})
-    audit_record(actor=user, action=Action.WEBHOOK_ENDPOINT_CHANGE, obj=endpoint, before=before, after=after)
+    audit_record(actor=user, action=Action.WEBHOOK_ENDPOINT_CHANGE, obj=endpoint, before=before,
+                 after=_public(endpoint) | rotated)
+    return endpoint
+
+
+@transaction.atomic
+def webhook_secret_rotate(*, endpoint: WebhookEndpoint, user) -> WebhookEndpoint:
+    """Make a new secret (the caller shows it once). For ``SECRET_ROTATION_GRACE`` deliveries are signed
+    with the new and the old one (``Webhook-Signature: v1=<new>,v1=<old>``), then with the new only."""
+    endpoint = _locked_present(endpoint)
+    rotated = _secret_replace(endpoint, secret_generate())
+    _endpoint_clean(endpoint)
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    audit_record(actor=user, action=Action.WEBHOOK_SECRET_ROTATE, obj=endpoint, after={"url": endpoint.url} | rotated)
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_remove(*, endpoint: WebhookEndpoint, user) -> WebhookEndpoint:
+    """Stop sending to the endpoint now: it is switched off for good and its queued and retrying
+    deliveries are cancelled (a task that picks one up sends nothing). It is kept, removed, with its
+    delivery log, which stays readable (the audit's); the lists leave it out."""
+    endpoint = _locked_present(endpoint)
+    before = _public(endpoint)
+    endpoint.active, endpoint.removed_at = False, timezone.now()
+    endpoint.removed_by = user if getattr(user, "pk", None) else None
+    # Its old secret signs nothing any more; no reason to keep it.
+    endpoint.previous_secret, endpoint.previous_secret_until = "", None
+    endpoint.save(update_fields=["active", "removed_at", "removed_by", "previous_secret", "previous_secret_until"])
+    S = WebhookDelivery.Status
+    cancelled = (WebhookDelivery.objects.filter(endpoint=endpoint, status__in=(S.PENDING, S.RETRYING))
+                 .update(status=S.CANCELLED, next_attempt_at=None, error=REMOVED))
+    audit_record(actor=user, action=Action.WEBHOOK_ENDPOINT_REMOVE, obj=endpoint, before=before,
+                 after={"removed": True, "deliveries_not_sent": cancelled})
     return endpoint

@@ -77,17 +77,18 @@ def test_the_delivery_log_shows_each_delivery_and_sends_one_again(firm_a, admin_
         assert WebhookDelivery.objects.filter(event_id=delivery.event_id).count() == 2
 
 
-def test_an_endpoint_is_switched_off_and_given_a_new_secret(firm_a, admin_client):
+def test_an_endpoint_is_switched_off_and_changed(firm_a, admin_client):
+    # A new secret is a rotation now, with its own button (test_webhook_remove_rotate_pages.py).
     admin_client.post("/webhooks/", {"url": "https://oms.example.com/hooks", "event_types": ["run.finished"]})
     with tenant_context(firm_a):
         endpoint = WebhookEndpoint.objects.get()
+    secret = endpoint.secret
 
-    page = admin_client.post(f"/webhooks/{endpoint.pk}/", {"url": endpoint.url, "event_types": ["run.stalled"],
-                                                           "new_secret": "on"})
+    page = admin_client.post(f"/webhooks/{endpoint.pk}/", {"url": endpoint.url, "event_types": ["run.stalled"]})
 
     endpoint.refresh_from_db()
     assert endpoint.active is False and endpoint.event_types == ["run.stalled"]
-    assert endpoint.secret in page.content.decode()
+    assert endpoint.secret == secret and secret not in page.content.decode()
 
 
 @pytest.mark.parametrize("role", [FirmRole.PORTFOLIO_MANAGER, FirmRole.ADVISOR, FirmRole.COMPLIANCE])

@@ -17,10 +17,14 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     secret_hint = serializers.CharField(read_only=True, help_text="The secret's first characters; the whole "
                                                                   "secret is shown once, when it is set")
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    previous_secret_until = serializers.DateTimeField(
+        source="previous_secret_signs_until", read_only=True, allow_null=True,
+        help_text="After a rotation: until when deliveries are signed with the replaced secret too")
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "description", "event_types", "active", "secret_hint", "created_by", "created_at"]
+        fields = ["id", "url", "description", "event_types", "active", "secret_hint", "previous_secret_until",
+                  "created_by", "created_at"]
 
 
 class WebhookEndpointIssuedSerializer(WebhookEndpointSerializer):

@@ -1,5 +1,5 @@
-"""Webhook endpoints (a firm admin registers, changes, switches off) and their delivery log, with
-re-sending. The secret is answered once, when it is set."""
+"""Webhook endpoints (a firm admin registers, changes, switches off, rotates the secret of, removes)
+and their delivery log, with re-sending. The secret is answered once, when it is set."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from rest_framework.response import Response
 
 from rebalancing.models import WebhookDelivery, WebhookEndpoint
 from rebalancing.webhooks.delivery import webhook_delivery_resend
-from rebalancing.webhooks.endpoints import webhook_endpoint_create, webhook_endpoint_update
+from rebalancing.webhooks.endpoints import (
+    webhook_endpoint_create,
+    webhook_endpoint_remove,
+    webhook_endpoint_update,
+    webhook_secret_rotate,
+)
 from tenants.api_keys.scopes import Scope
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
@@ -29,11 +34,12 @@ MANAGE = Rule(Scope.ADMIN, Capability.MANAGE_INTEGRATIONS)
 
 class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
     serializer_class = WebhookEndpointSerializer
-    rules = {"*": MANAGE, "create": MANAGE, "partial_update": MANAGE}
+    rules = {"*": MANAGE, "create": MANAGE, "partial_update": MANAGE, "destroy": MANAGE, "rotate_secret": MANAGE}
 
     def visible_queryset(self, user):
-        # The firm's own (schema per firm); a firm admin's business, nobody else's.
-        return WebhookEndpoint.objects.select_related("created_by")
+        # The firm's own (schema per firm); a firm admin's business, nobody else's. A removed endpoint is
+        # not found here (its deliveries are still in webhook-deliveries/?endpoint=).
+        return WebhookEndpoint.objects.present().select_related("created_by")
 
     @extend_schema(request=WebhookEndpointCreateSerializer, responses={201: WebhookEndpointIssuedSerializer})
     @idempotent(secrets=("secret",))
@@ -51,6 +57,26 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, F
         serializer.is_valid(raise_exception=True)
         endpoint = webhook_endpoint_update(endpoint=self.get_object(), user=request.user, **serializer.validated_data)
         return Response(WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request, pk=None):
+        """Remove the endpoint: nothing is sent to it from now on, its queued and retrying deliveries are
+        not sent, and its delivery log stays readable in webhook-deliveries/?endpoint={id}."""
+        body_refused(request)
+        webhook_endpoint_remove(endpoint=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # Named as a verb, like api_keys_revoke (schema.FirmAutoSchema.VERB_ACTIONS knows one-word actions).
+    @extend_schema(request=None, responses=WebhookEndpointIssuedSerializer,
+                   operation_id="webhook_endpoints_rotate_secret")
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @idempotent(secrets=("secret",))
+    def rotate_secret(self, request, pk=None):
+        """A new signing secret, answered this once. Until ``previous_secret_until`` (24 hours) each
+        delivery is signed with the new and the old secret: ``Webhook-Signature: v1=<new>,v1=<old>``."""
+        body_refused(request)
+        endpoint = webhook_secret_rotate(endpoint=self.get_object(), user=request.user)
+        return Response(WebhookEndpointIssuedSerializer(endpoint).data)
 
 
 class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
