@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from .drift import drift_units, out_of_band
+from .drift import drift_units, out_of_band, stand_ins
 from .errors import InfeasibleParameters
 from .harvest import HarvestPlan, loss_candidates, offsetting_losses, opportunity_by_symbol
 from .instructions import InstructionEffects, swap_fraction
@@ -307,7 +307,7 @@ def build_limits(
     inside = False
     breached: list[str] = []
     if p.drift is not None and not effects.bring_to_model and not effects.liquidate:
-        units = drift_units(book.symbols, plan)
+        units = drift_units(book.symbols, plan, stand_ins(book, plan, request.model, p, harvest.substitutes))
         breached = out_of_band(units, w0, book.cash_weight, p.drift)
         # Cash below its floor is outside its band whatever the band's width: the floor is hard.
         if book.cash_weight < plan.cash_floor - 1e-12 and CASH_KEY not in breached:

@@ -4,9 +4,9 @@ Found in the demo (2026 browser audit): an account whose sleeves were each withi
 target showed "Drift 66.8%" and a "Drift beyond band" alert, because the targets the drift was
 measured against had already handed a harvested fund's target to its substitute (VOO 1.83% held
 42.72%, SCHX the reverse). A tax-loss swap, or a substitute held while the harvested name may not
-be bought back, leaves the sleeve where the model wants it: it is not drift. The trades do not
-change (the optimiser's targets and the drift bands' test are the same); only the measure and the
-"drift" reason, which raises the drift alert, do.
+be bought back, leaves the sleeve where the model wants it: it is not drift. The optimiser's
+targets do not change; the measure, the "drift" reason (which raises the drift alert) and the drift
+bands' test do - a harvest inside the bands no longer frees the whole account to rebalance.
 """
 
 from datetime import timedelta
@@ -112,3 +112,21 @@ def test_a_fund_that_could_stand_in_for_two_model_securities_stands_for_neither(
 
     # Then EQ3's 30% is drift (which name it replaces is not known): EQ2 30 short, EQ3 30 over
     assert result.summary.drift_before == pytest.approx(0.3)
+
+
+def test_a_harvest_inside_the_bands_trades_only_the_swap():
+    # Given EQ down $2,000 (a harvest to EQ2) and BD at a gain, the account 47.6% / 52.4% against a
+    # 50/50 model: inside its 3-point bands
+    params = Parameters(cash=CashParams(target=0.0), trading=TradingParams(whole_shares=True),
+                        harvest=HarvestParams(substitutes={"EQ": "EQ2"}), drift=DriftParams())
+    req = request([lot("L1", "EQ", 100, 12_000, AS_OF - timedelta(days=200)), lot("L2", "BD", 110, 5_000)],
+                  EQUITY_SUBSTITUTES, model(EQ=0.5, BD=0.5), parameters=params)
+
+    result = rebalance(req)
+
+    # Then the swap alone: the bands were tested with EQ2 in EQ's place (the harvest had moved EQ's
+    # target to EQ2, so EQ read as 47.6 points out and the whole account was freed: BD was sold at
+    # a $273 gain to bring it back to 50%)
+    assert trades_by_symbol(result) == {"EQ": ("sell", 100.0), "EQ2": ("buy", 100.0)}
+    assert all(t.reasons == ("harvest",) for t in result.trades)
+    assert result.summary.realised_short_term_gain == 0 and result.summary.realised_long_term_gain == 0
