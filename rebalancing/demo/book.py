@@ -52,8 +52,11 @@ PROGRAMS: tuple[Program, ...] = (
 )
 PROGRAM_BY_CODE = {p.code: p for p in PROGRAMS}
 
-# (short-term, long-term) marginal rates: federal brackets, 3.8% NIIT on the top ones.
-TAX_BRACKETS = ((0.24, 0.15), (0.32, 0.15), (0.35, 0.188), (0.37, 0.20), (0.408, 0.238))
+# (short-term, long-term, ordinary) marginal rates: federal brackets, 3.8% NIIT on the top ones' gains.
+# An IRA is given the ordinary rate, without the NIIT: the rate its distributions are taxed at, and an IRA
+# distribution is not net investment income (IRC §1411(c)(5)).
+TAX_BRACKETS = ((0.24, 0.15, 0.24), (0.32, 0.15, 0.32), (0.35, 0.188, 0.35), (0.37, 0.20, 0.37),
+                (0.408, 0.238, 0.37))
 TAXABLE_TYPES = (("Individual", 0.5), ("Joint", 0.35), ("Revocable Trust", 0.15))
 RETIREMENT_TYPES = (("Traditional IRA", 0.5), ("Roth IRA", 0.3), ("Rollover IRA", 0.2))
 
@@ -385,7 +388,9 @@ class _Builder:
             if program_kind == "direct":
                 model = "growth-80-20"
             program_kind = "funds"
-        st, lt = bracket
+        st, lt, ordinary = bracket
+        if not taxable:
+            st = ordinary
         account = AccountSpec(
             custodian_number=f"{self.prefix}-{index + 1:06d}", name=name, household=h, program=program.code,
             model=model, template=template, taxable=taxable, discretionary=bool(rng.random() < 0.75),

@@ -9,7 +9,8 @@ The rule, from its sources (IRC §401(a)(9) as amended by SECURE 2.0 §107, appl
   the next year; every later one is due by 31 December.
 - **How much.** The account's fair market value on 31 December of the year before (the custodian's
   Form 5498, box 5), divided by the distribution period of the Uniform Lifetime Table (Treas. Reg.
-  §1.401(a)(9)-9(c), in force from 2022) at the age the owner reaches on their birthday in the year.
+  §1.401(a)(9)-9(c), in force from 2022; the one before it for 2021) at the age the owner reaches on
+  their birthday in the year.
 - **The exception.** When the owner's spouse is the sole beneficiary and more than 10 years younger,
   the Joint and Last Survivor Table applies instead (a longer period, a smaller RMD).  This module does
   not carry that table: it refuses, naming the reason, and the amount is entered by hand.
@@ -22,7 +23,13 @@ The rule, from its sources (IRC §401(a)(9) as amended by SECURE 2.0 §107, appl
   reasonable error (Form 5329). A make-up distribution is for the missed year: the product never
   counts it for the year it is taken in as well (the owner takes that year's RMD besides).
 
-Years before 2022 used another table (and 2020's RMDs were waived): they are refused too.  The RMD is
+**Years before 2022.** 2021's RMD is divided by the Uniform Lifetime Table in force before 2022
+(Treas. Reg. §1.401(a)(9)-9, Q&A-2 before the 2020 amendment: 25.6 at 72, where today's gives 27.4):
+an owner born from 1 July to 31 December 1949 has 2021 as the first year, and what is taken by
+1 April 2022 counts for 2021 only up to that amount.  2020's RMDs were waived (CARES Act §2203): none
+is due for 2020, and no owner's first year is 2020 (70½ was reached in 2019 at the latest by an owner
+born before 1 July 1949, 72 in 2021 at the earliest by one born after).  Earlier years are refused,
+naming the year: the product does not check them, and 2009's were waived too.  The RMD is
 rounded up to the cent, so that taking it never leaves the owner a cent short (the shortfall is what
 the excise tax of §4974 falls on).  Lifetime RMDs only: an inherited IRA follows other rules, and a
 Roth IRA has none while its owner lives (§408A(c)(5)).
@@ -37,6 +44,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from .errors import InvalidRequest
 
 __all__ = ["CORRECTED_EXCISE_RATE", "EXCISE_RATE", "PRE_SECURE_2_EXCISE_RATE", "UNIFORM_LIFETIME_TABLE",
+           "UNIFORM_LIFETIME_TABLE_BEFORE_2022",
            "RequiredDistribution", "applicable_age", "correction_window_end", "distributions_credited", "first_distribution_year", "missed_rmd_excise",
            "required_minimum_distribution"]
 
@@ -51,6 +59,19 @@ UNIFORM_LIFETIME_TABLE: dict[int, Decimal] = {age: Decimal(p) for age, p in {
     120: "2.0",  # and every age above
 }.items()}
 FIRST_TABLE_YEAR = 2022
+#: Treas. Reg. §1.401(a)(9)-9, Q&A-2, as in force for distribution calendar years before 2022 (replaced by
+#: T.D. 9930): age reached in the year -> distribution period (years); 1.9 from 115 on.
+UNIFORM_LIFETIME_TABLE_BEFORE_2022: dict[int, Decimal] = {age: Decimal(p) for age, p in {
+    70: "27.4", 71: "26.5", 72: "25.6", 73: "24.7", 74: "23.8", 75: "22.9", 76: "22.0", 77: "21.2", 78: "20.3",
+    79: "19.5", 80: "18.7", 81: "17.9", 82: "17.1", 83: "16.3", 84: "15.5", 85: "14.8", 86: "14.1", 87: "13.4",
+    88: "12.7", 89: "12.0", 90: "11.4", 91: "10.8", 92: "10.2", 93: "9.6", 94: "9.1", 95: "8.6", 96: "8.1",
+    97: "7.6", 98: "7.1", 99: "6.7", 100: "6.3", 101: "5.9", 102: "5.5", 103: "5.2", 104: "4.9", 105: "4.5",
+    106: "4.2", 107: "3.9", 108: "3.7", 109: "3.4", 110: "3.1", 111: "2.9", 112: "2.6", 113: "2.4", 114: "2.1",
+    115: "1.9",  # and every age above
+}.items()}
+#: CARES Act §2203: no RMD for calendar year 2020.
+WAIVED_YEAR = 2020
+FIRST_COMPUTED_YEAR = WAIVED_YEAR  # 2020 (waived) and 2021 (the table before 2022) are answered; earlier refused
 _CENT = Decimal("0.01")
 #: IRC §4974(a) and (e), as amended by SECURE 2.0 §302 (taxable years from 2023).
 EXCISE_RATE = Decimal("0.25")
@@ -64,7 +85,7 @@ SECURE_2_EXCISE_FIRST_YEAR = 2023
 
 @dataclass(frozen=True, slots=True)
 class RequiredDistribution:
-    """One IRA's RMD for ``year``: ``amount`` is 0 before the first year (``due`` False)."""
+    """One IRA's RMD for ``year``: ``amount`` is 0 before the first year and in 2020, waived (``due`` False)."""
 
     year: int
     age: int  # reached on the owner's birthday in ``year``
@@ -107,9 +128,9 @@ def required_minimum_distribution(*, birth_date: date, year: int, year_end_value
     if birth_date.year >= year:
         raise InvalidRequest(f"The owner's date of birth ({birth_date}) must be before {year}.",
                              {"field": "owner_birth_date"})
-    if year < FIRST_TABLE_YEAR:
-        raise InvalidRequest(f"RMDs for {year} used the table in force before {FIRST_TABLE_YEAR}, which the product "
-                             "does not carry; enter the amount.", {"field": "year"})
+    if year < FIRST_COMPUTED_YEAR:
+        raise InvalidRequest(f"The product computes RMDs from {FIRST_COMPUTED_YEAR + 1} ({FIRST_COMPUTED_YEAR}'s were "
+                             f"waived); enter the amount for {year}.", {"field": "year"})
     start, first_year = applicable_age(birth_date), first_distribution_year(birth_date)
     age = year - birth_date.year
     if year < first_year:
@@ -118,18 +139,26 @@ def required_minimum_distribution(*, birth_date: date, year: int, year_end_value
             distribution_period=None, amount=Decimal("0.00"), deadline=None,
             explanation=f"None due for {year}: RMDs start at {start} for an owner born on {birth_date:%d %B %Y}; "
                         f"the first is for {first_year}, by 1 April {first_year + 1}.")
+    if year == WAIVED_YEAR:
+        return RequiredDistribution(
+            year=year, age=age, applicable_age=start, first_year=first_year, due=False, year_end_value=year_end_value,
+            distribution_period=None, amount=Decimal("0.00"), deadline=None,
+            explanation=f"None due for {year}: the CARES Act (§2203) waived every RMD for {year}.")
     if spouse_birth_date is not None and age - (year - spouse_birth_date.year) > 10:
         raise InvalidRequest(
             f"The spouse, sole beneficiary, is more than 10 years younger than the owner ({age} and "
             f"{year - spouse_birth_date.year} in {year}): the Joint and Last Survivor Table applies, which the "
             "product does not carry; enter the amount.", {"field": "spouse_birth_date"})
-    period = UNIFORM_LIFETIME_TABLE[min(age, 120)]
+    if year < FIRST_TABLE_YEAR:
+        period, table = UNIFORM_LIFETIME_TABLE_BEFORE_2022[min(age, 115)], f"Uniform Lifetime Table before {FIRST_TABLE_YEAR}"
+    else:
+        period, table = UNIFORM_LIFETIME_TABLE[min(age, 120)], "Uniform Lifetime Table"
     amount = (year_end_value / period).quantize(_CENT, rounding=ROUND_CEILING)
     deadline = date(year + 1, 4, 1) if year == first_year else date(year, 12, 31)
     return RequiredDistribution(
         year=year, age=age, applicable_age=start, first_year=first_year, due=True, year_end_value=year_end_value,
         distribution_period=period, amount=amount, deadline=deadline,
-        explanation=f"${year_end_value:,.2f} on 31 December {year - 1} / {period} (Uniform Lifetime Table, "
+        explanation=f"${year_end_value:,.2f} on 31 December {year - 1} / {period} ({table}, "
                     f"age {age}) = ${amount:,.2f}, due by {deadline:%d %B %Y}"
                     + (" (the first RMD may wait until 1 April of the next year)." if year == first_year else "."))
 

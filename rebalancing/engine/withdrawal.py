@@ -6,8 +6,10 @@ The order, least tax first, each kind of account's cash before its lots ("cash f
    gains, then short-term gains (each the least tax per dollar first) - IRS Pub. 550: a lot held
    more than a year is long-term and taxed at the lower rate;
 2. traditional (tax-deferred) accounts: cash, then lots; every dollar out is ordinary income (IRC §408(d)(1)),
-   taxed at the account's ordinary rate (``short_term_rate``: short-term gains are taxed as
-   ordinary income, so it is the client's marginal ordinary rate);
+   taxed at the account's ``short_term_rate`` (``distribution_rate``), which for a traditional account
+   is the owner's marginal ordinary-income rate without the 3.8% net investment income tax: an IRA
+   distribution is not net investment income (IRC §1411(c)(5)), where a taxable account's short-term
+   rate carries it (40.8% = 37% + 3.8%);
 3. Roth accounts last: a qualified distribution is tax-free (IRC §408A(d)), but every dollar
    taken gives up tax-free growth.
 
@@ -41,7 +43,7 @@ from .household import (
     validate_household,
 )
 from .placement import model_weights
-from .request import TaxLot
+from .request import Account, TaxLot
 from .result import LotSale
 from .tax import is_long_term, realised_on_returns, returns_after, runs_tax
 from .wash_sales import window_activity
@@ -49,15 +51,18 @@ from .words import dollars
 
 __all__ = [
     "EARLY_DISTRIBUTION_RATE",
+    "NIIT_RATE",
     "WITHDRAWAL_KINDS",
     "WithdrawalPlan",
     "age_59_and_a_half",
+    "distribution_rate",
     "household_after_plan",
     "plan_withdrawal",
 ]
 
 WITHDRAWAL_KINDS = ("withdrawal", "rmd")
 EARLY_DISTRIBUTION_RATE = 0.10  # IRC §72(t)(1)
+NIIT_RATE = 0.038  # IRC §1411(a)(1); never on an IRA distribution, §1411(c)(5)
 _SOURCE_ORDER = {"taxable": 0, "traditional": 1, "roth": 2}
 NOT_SOLD_NAMED = 5  # lots a refusal names in its message; its detail lists every one
 
@@ -68,6 +73,19 @@ def age_59_and_a_half(birth_date: date) -> date:
     months = birth_date.month - 1 + 6
     year, month = birth_date.year + 59 + months // 12, months % 12 + 1
     return date(year, month, min(birth_date.day, calendar.monthrange(year, month)[1]))
+
+
+def distribution_rate(account: Account) -> float:
+    """The rate a traditional account's distribution is taxed at: its ``short_term_rate``, which for a
+    tax-deferred account holds the owner's marginal ordinary-income rate (federal and state) without
+    the 3.8% NIIT. The whole distribution is ordinary income (IRC §408(d)(1)) and none of it is net
+    investment income (IRC §1411(c)(5)); an IRA realises no gains, so the rate has no other use."""
+    return account.short_term_rate
+
+
+def _percent(rate: float) -> str:
+    """37% for 0.37, 40.8% for 0.408 (a whole-percent format would show 41%)."""
+    return f"{rate * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +287,12 @@ def plan_withdrawal(
     for a in sources:
         taken = distributions.get(a.id, 0.0)
         if a.tax_status == "traditional" and taken > 0:
-            ordinary = a.request.account.short_term_rate
+            ordinary = distribution_rate(a.request.account)
             tax += ordinary * taken
-            explanation.append(f"{dollars(taken)} out of {a.id} is ordinary income, taxed at {ordinary:.0%}")
+            explanation.append(
+                f"{dollars(taken)} out of {a.id} is taxed at {_percent(ordinary)} as ordinary income "
+                f"(no {_percent(NIIT_RATE)} NIIT on IRA distributions, IRC §1411(c)(5))"
+            )
             if a.id in early:
                 early_tax[a.id] = EARLY_DISTRIBUTION_RATE * taken
                 tax += early_tax[a.id]

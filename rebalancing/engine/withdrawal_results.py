@@ -5,8 +5,9 @@ Each sale of the plan becomes a sell trade (its lots as chosen by ``plan_withdra
 ``cash``); the account's cash after is its cash plus the proceeds less what leaves the household
 (``plan.distributions``). The estimated tax is the plan's rule per account: capital gains tax at
 the account's rates in a taxable account (netted with this year's gains, ``tax.run_tax``),
-ordinary income tax on the whole distribution from a traditional account (IRC §408(d)(1), at its
-``short_term_rate``, the client's ordinary rate) plus, before the owner's 59½, the plan's 10%
+ordinary income tax on the whole distribution from a traditional account (IRC §408(d)(1), at
+``distribution_rate``: its ``short_term_rate``, the owner's ordinary rate without the 3.8% NIIT,
+IRC §1411(c)(5)) plus, before the owner's 59½, the plan's 10%
 additional tax (IRC §72(t)), none from a Roth (IRC §408A(d)).
 """
 
@@ -17,7 +18,7 @@ from collections import defaultdict
 from .household import HouseholdRequest
 from .result import CASH_KEY, RebalanceResult, Summary, Trade
 from .tax import runs_tax
-from .withdrawal import WithdrawalPlan
+from .withdrawal import WithdrawalPlan, distribution_rate
 from .words import dollars
 
 __all__ = ["withdrawal_results"]
@@ -63,7 +64,7 @@ def withdrawal_results(request: HouseholdRequest, plan: WithdrawalPlan) -> tuple
             # As plan_withdrawal figures it: this year's gains net of the losses carried in (IRC §1212(b)).
             tax = sales_tax[account.id]
         elif member.tax_status == "traditional":
-            tax = taken * account.short_term_rate + plan.early_tax.get(account.id, 0.0)
+            tax = taken * distribution_rate(account) + plan.early_tax.get(account.id, 0.0)
         else:
             tax = 0.0
         value_after = value - taken

@@ -2,7 +2,7 @@
 have already taken or planned, and the facts it is computed from.
 
 The amount is the engine's (``engine.required_minimum_distribution``: start age, Uniform Lifetime
-Table, 31 December value). Every distribution from the IRA counts, an RMD or a withdrawal the plan
+Table - for 2021 the one in force before 2022 - and 31 December value). Every distribution from the IRA counts, an RMD or a withdrawal the plan
 funded from the account (IRC §408(d): what comes out is a distribution), unless its proposal was
 rejected, expired or superseded: that money never left; and every one recorded as already taken at
 the custodian (``CashFlow.taken_outside``). Two rules from the sources decide what
@@ -180,7 +180,9 @@ def _owner_key(account: Account):
 def _first_year_amount(accounts: list[Account], first_year: int, year: int, known: dict) -> Decimal:
     """The first year's RMD of these IRAs together, for crediting what is taken by 1 April after it;
     unknown (infinite: everything taken by then counts for the first year, never less is due) when
-    one of them cannot be computed."""
+    one of them cannot be computed (a 31 December value missing). A first year of 2021 is computed
+    with the table before 2022: taking it as unknown put a 2022 RMD taken by 1 April 2022 on 2021
+    and showed 2022 missed."""
     if year not in (first_year, first_year + 1):
         return _ZERO  # nothing taken in this line's years can count for the first year
     total = _ZERO
@@ -266,7 +268,7 @@ def rmd_due(*, account: Account, year: int, as_of: date | None = None) -> RmdDue
 def rmd_open(accounts: list[Account], *, as_of: date, missed: bool = True) -> list[RmdDue]:
     """The RMD lines open on ``as_of``: this year's for every IRA; until 1 April, last year's where it
     was an owner's first and is not all taken (it may still be); and, with ``missed``, every earlier
-    year's (from 2022, the table's first) that was not all taken by its deadline and is not yet made
+    year's (from 2022: an earlier shortfall is not checked) that was not all taken by its deadline and is not yet made
     up - where its facts are entered (a year whose 31 December value before it is not known is not
     checked). In account order, the earlier year first."""
     lines = _lines(accounts, as_of.year, as_of)

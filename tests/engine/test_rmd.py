@@ -86,7 +86,7 @@ def test_a_spouse_sole_beneficiary_more_than_ten_years_younger_is_refused_not_gu
 
 
 @pytest.mark.parametrize(("birth", "year", "value", "field"), [
-    (date(1950, 1, 1), 2021, "1000", "year"),  # the old table; 2020's were waived
+    (date(1945, 1, 1), 2019, "1000", "year"),  # before 2020: not carried (2020's were waived)
     (date(2026, 1, 1), 2026, "1000", "owner_birth_date"),
     (date(1950, 1, 1), 2026, "-1", "year_end_value"),
     (date(1950, 1, 1), 2026, "NaN", "year_end_value"),
@@ -95,6 +95,54 @@ def test_what_the_table_cannot_answer_is_refused_naming_the_field(birth, year, v
     with pytest.raises(InvalidRequest) as refused:
         rmd(birth, year, value)
     assert refused.value.detail == {"field": field}
+
+
+# Treas. Reg. §1.401(a)(9)-9, Q&A-2 as in force before 2022 (before T.D. 9930), in tenths, ages 70 ... 115.
+OLD_PERIODS_IN_TENTHS = [274, 265, 256, 247, 238, 229, 220, 212, 203, 195, 187, 179, 171, 163, 155, 148, 141, 134,
+                         127, 120, 114, 108, 102, 96, 91, 86, 81, 76, 71, 67, 63, 59, 55, 52, 49, 45, 42, 39, 37,
+                         34, 31, 29, 26, 24, 21, 19]
+
+
+def test_2021_is_divided_by_the_table_in_force_before_2022():
+    # Born 15 September 1949: 72 in 2021 (SECURE Act), the first year; 100,000 / 25.6 = 3,906.25, due by
+    # 1 April 2022 (today's table would say 27.4)
+    first = rmd(date(1949, 9, 15), 2021, "100000")
+    assert (first.due, first.distribution_period, first.amount, first.deadline) == (
+        True, Decimal("25.6"), Decimal("3906.25"), date(2022, 4, 1))
+    assert "Uniform Lifetime Table before 2022, age 72" in first.explanation
+    # and 2022 is today's table: 26.5 at 73
+    assert rmd(date(1949, 9, 15), 2022, "100000").amount == Decimal("3773.59")
+    # An owner of 70½ (born 1945): 76 in 2021, 22.0; due by 31 December
+    later = rmd(date(1945, 3, 3), 2021, "22000")
+    assert (later.amount, later.deadline) == (Decimal("1000.00"), date(2021, 12, 31))
+    # 115 and older: 1.9
+    assert rmd(date(1900, 1, 1), 2021, "19000").amount == Decimal("10000.00")
+
+
+@pytest.mark.parametrize("birth", [date(1945, 3, 3), date(1948, 12, 31), date(1949, 6, 30)])
+def test_2020s_rmd_was_waived_and_no_owner_has_2020_as_the_first_year(birth):
+    # CARES Act §2203; 70½ was reached by 2019 (born before 1 July 1949), 72 from 2021 (born after)
+    waived = rmd(birth, 2020, "500000")
+    assert (waived.due, waived.amount, waived.deadline) == (False, Decimal("0.00"), None)
+    assert "CARES Act" in waived.explanation
+    assert first_distribution_year(birth) <= 2019 and first_distribution_year(date(1949, 7, 1)) == 2021
+
+
+@settings(max_examples=200, deadline=None)
+@given(birth=st.dates(date(1895, 1, 1), date(1950, 12, 31)), value_cents=st.integers(0, 10**13))
+def test_2021_agrees_with_the_old_table_as_a_list(birth, value_cents):
+    got = rmd(birth, 2021, Decimal(value_cents).scaleb(-2))
+    due = first_distribution_year(birth) <= 2021
+    tenths = OLD_PERIODS_IN_TENTHS[min(2021 - birth.year, 115) - 70] if due else None
+    assert (got.due, got.amount) == (due, Decimal(-(-value_cents * 10 // tenths) if due else 0).scaleb(-2))
+
+
+def test_a_2022_rmd_taken_by_1_april_2022_counts_for_2022_once_2021s_is_taken():
+    # The audit's case: 2021's 3,906.25 taken in 2021, 2022's 3,773.59 on 15 February 2022; with
+    # 2021's amount known, nothing of February's is 2021's
+    got = distributions_credited([(date(2021, 11, 1), Decimal("3906.25")), (date(2022, 2, 15), Decimal("3773.59"))],
+                                 first_year=2021, first_year_amount=rmd(date(1949, 9, 15), 2021, "100000").amount)
+    assert got == {2021: Decimal("3906.25"), 2022: Decimal("3773.59")}
 
 
 # -- a second implementation --------------------------------------------------------------------------

@@ -60,6 +60,24 @@ def test_an_rmd_comes_from_the_ira_and_is_taxed_as_ordinary_income():
     assert plan.tax_cost == pytest.approx(0.32 * 1_000)
 
 
+def test_an_ira_distribution_is_taxed_at_the_ordinary_rate_without_the_niit_and_says_so():
+    # IRC §408(d)(1): ordinary income; §1411(c)(5): not net investment income. The taxable account of
+    # the top bracket carries 40.8% (37% + 3.8% NIIT) on its gains, the IRA 37%, the rate its
+    # distributions are taxed at: a $10,000 RMD bears $3,700, not $4,080
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 10, 500, OLD)], cash=0, short_term_rate=0.408,
+                     long_term_rate=0.238)
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 200, 10_000, OLD)], cash=10_000, short_term_rate=0.37,
+                 long_term_rate=0.20)
+    plan = plan_withdrawal(household(taxable, ira), amount=10_000.0, kind="rmd", account_id="IRA")
+    assert plan.tax_cost == pytest.approx(3_700.0)
+    assert ("$10,000.00 out of IRA is taxed at 37% as ordinary income (no 3.8% NIIT on IRA distributions, "
+            "IRC §1411(c)(5))") in plan.explanation
+    # A rate with a tenth of a percent is shown as it is (40.8%, not 41%)
+    other = member("IRA", "traditional", [], cash=1_000, short_term_rate=0.408)
+    assert any("taxed at 40.8% as ordinary income" in line
+               for line in plan_withdrawal(household(other), amount=100.0, kind="rmd").explanation)
+
+
 def test_a_roth_distribution_is_counted_tax_free_and_the_plan_says_when_that_holds():
     plan = plan_withdrawal(sample_household(), amount=100.0, account_id="ROTH")
     assert plan.cash_used == {"ROTH": 100.0} and plan.tax_cost == 0.0

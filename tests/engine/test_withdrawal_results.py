@@ -52,3 +52,15 @@ def test_a_worked_withdrawal_from_a_taxable_account_and_an_ira():
     assert tax_account.summary.estimated_tax == pytest.approx(-200 * 0.37)
     assert ira.trades == () and ira.summary.cash_after == pytest.approx(4500)
     assert ira.summary.estimated_tax == pytest.approx(500 * 0.37)  # ordinary income
+
+
+def test_an_iras_result_taxes_its_distribution_at_its_ordinary_rate_as_the_plan_does():
+    # The IRA's rate (37%: the ordinary rate without the 3.8% NIIT, IRC §1411(c)(5)), not the taxable
+    # account's 40.8%, in the plan and in the IRA's proposal alike (engine.distribution_rate)
+    taxable = member("TAX", "taxable", [lot("t1", "EQ", 10, 500)], cash=0, short_term_rate=0.408,
+                     long_term_rate=0.238)
+    ira = member("IRA", "traditional", [lot("i1", "EQ", 200, 10_000)], cash=10_000, short_term_rate=0.37)
+    request = household(taxable, ira)
+    plan = plan_withdrawal(request, amount=10_000.0, kind="rmd", account_id="IRA")
+    [result] = withdrawal_results(request, plan)
+    assert result.summary.estimated_tax == pytest.approx(3_700.0) == pytest.approx(plan.tax_cost)

@@ -385,3 +385,15 @@ def test_the_generated_books_traditional_iras_carry_their_rmd_facts_so_the_rmd_r
     assert rows and all(r.required is not None and not r.problem for r in rows)
     owners = {(a.household_id, a.owner_name) for a in iras if AS_OF.year - a.owner_birth_date.year >= 73}
     assert {(r.household.pk, r.owner) for r in rows} == owners
+
+
+def test_the_demos_iras_carry_the_ordinary_rate_without_the_niit():
+    # An IRA's short-term rate is what its distributions are taxed at: ordinary income (IRC §408(d)(1)),
+    # never net investment income (IRC §1411(c)(5)), so 37% in the top bracket where its household's
+    # taxable accounts carry 40.8% (37% + 3.8% NIIT) on their gains
+    book = build_book(build_market(AS_OF), prefix="TST", accounts=400, seed=5)
+    iras = [a for a in book.accounts if not a.taxable]
+    assert iras and max(a.short_term_rate for a in iras) == Decimal("0.37")
+    top = {a.household for a in book.accounts if a.taxable and a.short_term_rate == Decimal("0.408")}
+    assert {a.short_term_rate for a in iras if a.household in top} == {Decimal("0.37")}
+    assert any(a.taxable and a.short_term_rate == Decimal("0.408") for a in book.accounts)

@@ -520,6 +520,34 @@ def test_a_missed_2022_rmd_bears_50_percent_made_up_or_not_and_names_no_correcti
     assert (line.made_up, line.remaining, line.excise) == (Decimal("3773.59"), 0, Decimal("1886.80"))
 
 
+def test_a_first_rmd_of_2021_is_divided_by_the_old_table_so_a_2022_rmd_taken_by_1_april_is_2022s(lees):
+    from rebalancing.services.rmd import rmd_open, rmds_owed
+
+    # Given an owner born 15 September 1949 (72 in 2021, the first year; 1 April 2022 its deadline),
+    # 100,000 on 31 December 2020 and 2021; 2021's RMD (100,000 / 25.6, the table before 2022) taken
+    # on 1 November 2021 and 2022's (100,000 / 26.5) on 15 February 2022
+    _facts(lees, born=date(1949, 9, 15), value="100000", year=2020)
+    ira = _facts(lees, born=date(1949, 9, 15), value="100000", year=2021)
+    _taken(lees, Decimal("3906.25"), day=date(2021, 11, 1))
+    _taken(lees, Decimal("3773.59"), day=date(2022, 2, 15))
+    ira = Account.objects.get(pk=ira.pk)
+    # Then 2021's is 3,906.25 and all taken; February's counts for 2022, which is not missed
+    first = rmd_due(account=ira, year=2021, as_of=AS_OF)
+    assert (first.required.amount, first.required.distribution_period, first.distributed) == (
+        Decimal("3906.25"), Decimal("25.6"), Decimal("3906.25"))
+    second = rmd_due(account=ira, year=2022, as_of=AS_OF)
+    assert (second.required.amount, second.distributed, second.missed, second.remaining) == (
+        Decimal("3773.59"), Decimal("3773.59"), False, 0)
+    assert not [line for line in rmd_open([ira], as_of=AS_OF) if line.missed]
+    assert not [r for r in rmds_owed(Account.objects.all(), as_of=AS_OF) if r.year == 2022]
+    # Had only 2021's been taken, by 1 April 2022: it counts for 2021, and 2022's is missed (50%)
+    CashFlow.objects.filter(as_of=date(2022, 2, 15)).update(as_of=date(2022, 3, 1), plan={
+        "distributions": {ira.custodian_number: 3906.25}})
+    CashFlow.objects.filter(as_of=date(2021, 11, 1)).delete()
+    line = rmd_due(account=ira, year=2022, as_of=AS_OF)
+    assert (line.missed, line.shortfall, line.excise) == (True, Decimal("3773.59"), Decimal("1886.80"))
+
+
 @pytest.mark.parametrize("year, message", [
     (YEAR, "is due by 31 December 2026, not missed"),
     (YEAR - 1, "all taken by its deadline"),
@@ -568,21 +596,26 @@ def test_a_first_rmd_not_taken_by_1_april_is_missed_from_2_april(lees):
     assert rmd_open([ira], as_of=date(2026, 4, 2))[0].window_end == date(2028, 12, 31)
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(16))
 def test_missed_lines_agree_with_a_simple_implementation_over_random_histories(lees, seed):
     import random
 
     from rebalancing.services.rmd import rmd_open
 
-    # Given an owner born 1948-1952, values for 2022-2025 and distributions taken at the custodian on
-    # random days of 2023-2026, some of them making up an earlier year
+    # Given an owner born 1948-1952 (from seed 12 in the second half of 1949: 2021 the first year),
+    # values for 2020-2025 and distributions taken at the custodian on random days of 2021-2026, some
+    # of them making up an earlier year
     rng = random.Random(seed)
     born = date(rng.randint(1948, 1952), rng.randint(1, 12), rng.randint(1, 28))
+    if seed >= 12:
+        born = date(1949, 7 + seed % 6, born.day)
     for year in range(2021, 2026):
         ira = _facts(lees, born=born, value=str(rng.randint(50_000, 500_000)), year=year)
+    # 31 December 2020 too (its own stream, the draws above as they were): a first year of 2021 is computed
+    ira = _facts(lees, born=born, value=str(random.Random(-1 - seed).randint(50_000, 500_000)), year=2020)
     taken = []
     for _ in range(8):
-        day = date(rng.randint(2023, 2026), rng.randint(1, 12), rng.randint(1, 28))
+        day = date(rng.randint(2021, 2026), rng.randint(1, 12), rng.randint(1, 28))
         if day > AS_OF:
             continue
         years_missed = [y for y in range(2022, day.year) if rng.random() < 0.3]
@@ -619,9 +652,11 @@ def test_missed_lines_agree_with_a_simple_implementation_over_random_histories(l
             early = sum((a for d, a in plain if d.year == year + 1 and d <= date(year + 1, 4, 1)), Decimal(0))
             credited = in_year + min(early, max(required - in_year, Decimal(0)))
         elif year == first + 1:
-            # (a first year before the table's 2022 cannot be computed: all taken by 1 April counts for it)
-            first_required = Decimal("Infinity") if first < 2022 else required_minimum_distribution(
-                birth_date=born, year=first, year_end_value=Account.objects.get(pk=ira.pk).year_end_value(first - 1)).amount
+            # a first year of 2021 is divided by the table in force before 2022 (Treas. Reg. §1.401(a)(9)-9,
+            # Q&A-2 before T.D. 9930): 27.4 at 70, 26.5 at 71, 25.6 at 72
+            table = {70: Decimal("27.4"), 71: Decimal("26.5"), 72: Decimal("25.6")} if first < 2022 else UNIFORM_LIFETIME_TABLE
+            first_required = (Account.objects.get(pk=ira.pk).year_end_value(first - 1) / table[first - born.year]
+                              ).quantize(Decimal("0.01"), rounding="ROUND_CEILING")
             first_own = sum((a for d, a in plain if d.year == first), Decimal(0))
             early = sum((a for d, a in plain if d.year == year and d <= date(year, 4, 1)), Decimal(0))
             credited = in_year + early - min(early, max(first_required - first_own, Decimal(0)))
