@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, Subquery, Sum, When
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -38,9 +38,10 @@ from rebalancing.models import (
     Security,
     TaxLot,
 )
+from rebalancing.selectors import DRIFT_STANDING
 
 __all__ = [
-    "DRIFT_STANDING", "AccountStats", "account_latest_outcome", "account_stats", "accounts_failed_last",
+    "AccountStats", "account_latest_outcome", "account_stats", "accounts_failed_last",
     "accounts_with_latest", "dashboard_counts", "drift_measured", "holdings_by_sleeve", "lots_with_gains",
     "parameter_symbols_unknown", "proposal_executions", "run_proposal_counts",
 ]
@@ -88,12 +89,9 @@ def _latest_proposal(field_name: str, *, rebalancing: bool = False):
     return Subquery(proposals.order_by("-created_at", "-pk").values(field_name)[:1])
 
 
-# An account's drift as its latest proposal leaves it: what the proposal found, until its trades
-# have executed; then what they left (the account page measures it from the holdings: ``drift_measured``).
-DRIFT_STANDING = Case(When(status=Proposal.Status.EXECUTED, then=F("drift_after")), default=F("drift_before"))
-
-
 def _latest_drift() -> Subquery:
+    """An account's drift as its latest proposal leaves it (``DRIFT_STANDING``; the account page
+    measures it from the holdings: ``drift_measured``)."""
     proposals = (Proposal.objects.filter(account=OuterRef("pk")).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
                  .annotate(standing=DRIFT_STANDING))
     return Subquery(proposals.order_by("-created_at", "-pk").values("standing")[:1])

@@ -36,6 +36,7 @@ __all__ = [
     "backtest_firm_price_days",
     "backtest_firm_price_span",
     "backtest_price_history",
+    "DRIFT_STANDING",
     "MODEL_NESTING_LIMIT",
     "ModelBook",
     "RunScope",
@@ -98,6 +99,11 @@ def asset_classes_known() -> set[str]:
             | set(sleeves.values_list("asset_class", flat=True).distinct()))
 
 
+# The drift a proposal leaves its account at, until a newer one measures it: what it found until its
+# trades have executed, then what they left (the runs' min_drift, the dashboard, the accounts list).
+DRIFT_STANDING = Case(When(status=Proposal.Status.EXECUTED, then=F("drift_after")), default=F("drift_before"))
+
+
 def accounts_for_scope(scope: RunScope):
     """Account ids a run over ``scope`` covers, in a stable order.
 
@@ -106,7 +112,7 @@ def accounts_for_scope(scope: RunScope):
     what they left (``drift_after``). A released proposal partly filled still counts at what it
     found: its open orders are still to execute and its fills so far are measured by no proposal, so
     the account is not left out of a run while it may still be drifted (the same rule as the
-    dashboard's and accounts list's drift, ``frontend.selectors.DRIFT_STANDING``). Accounts never
+    dashboard's and accounts list's drift: ``DRIFT_STANDING``). Accounts never
     rebalanced count as drifted, so they are included.
     """
     if scope.is_empty():
@@ -124,9 +130,8 @@ def accounts_for_scope(scope: RunScope):
         qs = qs.filter(household__in=households_advised_by(scope.advisor_id))
     if scope.min_drift is not None:
         # A withdrawal's or RMD's proposal raises cash and measures no drift: the last rebalance's counts.
-        standing = Case(When(status=Proposal.Status.EXECUTED, then=F("drift_after")), default=F("drift_before"))
         latest = (Proposal.objects.filter(account=OuterRef("pk")).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
-                  .annotate(standing=standing).order_by("-created_at", "-pk").values("standing")[:1])
+                  .annotate(standing=DRIFT_STANDING).order_by("-created_at", "-pk").values("standing")[:1])
         qs = qs.annotate(last_drift=Subquery(latest)).filter(
             Q(last_drift__isnull=True) | Q(last_drift__gte=scope.min_drift)
         )

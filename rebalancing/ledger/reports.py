@@ -35,7 +35,13 @@ from rebalancing.models import (
     TaxLot,
     WashSaleRecalculation,
 )
-from rebalancing.selectors import ModelBook, account_parameters, benchmark_weights_latest, latest_prices
+from rebalancing.selectors import (
+    DRIFT_STANDING,
+    ModelBook,
+    account_parameters,
+    benchmark_weights_latest,
+    latest_prices,
+)
 
 from .carryover import YearToDateApart, household_years, with_filing_history, year_to_date_apart
 from .quantities import cents, plain
@@ -557,8 +563,8 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
     unit_prices = {security: Decimal(str(price)) for security, price in prices.items() if price is not None}
     in_models: dict[int | None, set[int]] = {}
     proposals = defaultdict(list)
-    for p in Proposal.objects.filter(account_id__in=ids).order_by("created_at").values(
-            "account_id", "created_at", "status", "drift_before", "drift_after"):
+    for p in Proposal.objects.filter(account_id__in=ids).annotate(standing=DRIFT_STANDING).order_by("created_at").values(
+            "account_id", "created_at", "drift_before", "standing"):
         proposals[p["account_id"]].append(p)
     realised = defaultdict(lambda: defaultdict(lambda: {"short": ZERO, "long": ZERO}))
     for r in RealisedLot.objects.filter(account_id__in=ids).values("account_id", "sold", "term", "gain", "disallowed_loss"):
@@ -580,8 +586,7 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
         started = history[0]["created_at"].date() if history else None
         drift_start = history[0]["drift_before"] if history else None
         latest = history[-1] if history else None
-        drift_now = None if latest is None else (
-            latest["drift_after"] if latest["status"] == Proposal.Status.EXECUTED else latest["drift_before"])
+        drift_now = None if latest is None else latest["standing"]
         progress = None if not drift_start else max(0.0, min(1.0, 1 - (drift_now or 0.0) / drift_start))
         market_value, legacy_value, legacy_gain, legacy_tax = Decimal(account.cash), ZERO, ZERO, ZERO
         for security_id, symbol, quantity, cost_basis, acquired in lots[account.pk]:

@@ -159,7 +159,7 @@ class _Misfit:
 
     def outcome(self, *, plural: bool) -> str:
         """What follows for the accounts (one: ``plural`` False) and what to change."""
-        whose, them = ("theirs", "them") if plural else ("the account's", "it")
+        whose, them = ("those accounts", "them") if plural else ("the account", "it")
         if self.kind == "removed_asset_classes":
             return f"nothing of the model would be left for {them} to hold; keep at least one of its asset classes"
         if self.kind == "direct_index":

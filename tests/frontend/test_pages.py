@@ -1,6 +1,7 @@
 """What the pages do: filters, pagination, empty states, edits through the services, decisions,
 bulk approval, runs and their live progress, the audit log."""
 
+import html
 import re
 from decimal import Decimal
 
@@ -175,7 +176,9 @@ def test_a_direct_index_the_engine_cannot_build_is_refused_on_the_page_as_typed(
         "p__direct_index__max_names": ["40", ""], "p__direct_index__min_weight": ["0.5", ""]})
     page = refused.content.decode()
     assert refused.status_code == 400
-    assert "cannot be direct-indexed: it has no benchmark. Nothing was saved." in page
+    # refused where it is saved (services.setting_conflicts), before any run could fail on it
+    assert ("Account overrides refused: direct_index names sleeve us_equity, which model Balanced has without a "
+            "benchmark: every run of the account would fail") in html.unescape(page)
     assert re.search(r'name="p__direct_index__max_names"[^>]*value="40"', page)
     with tenant_context(firm_a):
         account.refresh_from_db()

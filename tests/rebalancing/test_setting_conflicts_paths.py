@@ -144,7 +144,7 @@ def test_account_overrides_direct_indexing_a_sleeve_the_model_lacks_are_refused_
     refused = _overrides_refused(admin, account, {"direct_index": {"us_large_cap": {}}})
 
     assert refused.message == ("Account overrides refused: direct_index names sleeve us_large_cap, which model "
-                               "Balanced does not have: every run of the account's would fail; direct-index one of "
+                               "Balanced does not have: every run of the account would fail; direct-index one of "
                                "the model's sleeves")
     assert refused.detail == {"field": "overrides", "parameter": "direct_index", "sleeve": "us_large_cap",
                               "model": "balanced"}
@@ -196,7 +196,7 @@ def test_household_overrides_direct_indexing_a_sleeve_its_accounts_model_lacks_a
 
     assert refused.value.message == ("Household overrides refused: with them, direct_index names sleeve us_large_cap, "
                                      "which model Balanced does not have, which 2 accounts (SM-1, SM-2) of the "
-                                     "household hold: every run of theirs would fail; direct-index one of the "
+                                     "household hold: every run of those accounts would fail; direct-index one of the "
                                      "model's sleeves")
     assert Household.objects.get(pk=household.pk).overrides in ({}, None)
 
