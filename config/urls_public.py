@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from config.api_errors import error_body
 from frontend.views import SignInView, SignOutView, security
 from frontend.views.auth import ChoosePasswordView, ForgotPasswordDoneView, ForgotPasswordView
+from frontend.views.common import PUBLIC
 from tenants.admin import provider_admin_site
 
 
@@ -15,6 +16,9 @@ def api_not_here(request, rest: str = ""):
     return JsonResponse(error_body("not_found", (
         f"The API is served on each firm's own host ({request.scheme}://<firm>.{request.get_host()}/api/v1/), "
         "not on the provider's."), {"path": request.path}), status=404)
+
+
+api_not_here.page_access = PUBLIC  # says only where the API is
 
 
 urlpatterns = [

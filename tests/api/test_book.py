@@ -45,7 +45,8 @@ def test_overrides_the_engine_cannot_rebalance_with_are_refused_naming_its_reaso
         content_type="application/json")
     error = error_of(refused)
     assert refused.status_code == 400 and error["detail"]["field"] == "overrides"
-    assert "sleeve us_equity cannot be direct-indexed: it has no benchmark" in error["message"]
+    # refused where overrides are saved (services.setting_conflicts), naming the sleeve and what it lacks
+    assert "direct_index names sleeve us_equity, which model Balanced has without a benchmark" in error["message"]
     with tenant_context(firm_a):
         book["own"].refresh_from_db()
         assert book["own"].overrides == {}

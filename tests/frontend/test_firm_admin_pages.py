@@ -386,8 +386,20 @@ def test_only_firm_admins_are_staff_and_the_role_decides(firm_a, people, as_user
 
 # --- Parameters typed as people think of them (no JSON) ------------------------------------------
 
+def _benchmarked(firm_a, book, *asset_classes) -> None:
+    """The book's model tracks a benchmark in these sleeves, so its accounts may direct-index them
+    (a template direct-indexing a sleeve without one is refused: services.setting_conflicts)."""
+    from rebalancing.models import Benchmark, Sleeve
+
+    with tenant_context(firm_a):
+        benchmark = Benchmark.objects.get_or_create(code="TOTAL", defaults={"name": "Total market"})[0]
+        Sleeve.objects.filter(version=book["model"].current_version, asset_class__in=asset_classes).update(
+            benchmark=benchmark)
+
+
 def test_a_template_takes_structured_wash_sale_groups_direct_index_instructions_and_limits(firm_a, book, as_user):
     template = book["template"]
+    _benchmarked(firm_a, book, "us_equity")
     client = as_user("admin")
     page = text(client.get(f"/templates/{template.pk}/"))
     assert "JSON" not in page and "null" not in page
@@ -793,6 +805,7 @@ def _template_form(response) -> dict[str, list[str]]:
 def test_a_refused_template_form_comes_back_as_typed_and_a_second_save_drops_nothing(firm_a, book, as_user):
     # given a template with two direct-index sleeves, a standing instruction and override limits
     template = book["template"]
+    _benchmarked(firm_a, book, "us_equity", "real_estate")
     with tenant_context(firm_a):
         template.parameters = {**template.parameters, "instructions": [{"kind": "raise_cash", "amount": 2500.0}],
                                "direct_index": {"us_equity": {"max_names": 200, "min_position_weight": 0.0005},

@@ -66,7 +66,7 @@ def test_assigning_a_template_direct_indexing_a_sleeve_the_model_lacks_names_acc
     assert refused.value.message == (
         "Nothing assigned: direct_index names sleeve us_large_cap, which model Balanced does not have, in the "
         "parameters of template “Large_Cap_Di”, for 7 accounts (AS-1, AS-2, AS-3, AS-4, AS-5 and 2 more): every "
-        "run of theirs would fail; direct-index one of the model's sleeves")
+        "run of those accounts would fail; direct-index one of the model's sleeves")
     assert refused.value.detail["parameter"] == "direct_index" and refused.value.detail["model"] == "balanced"
     assert _assignments() == before
 
