@@ -31,6 +31,7 @@ from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.effective_parameters import flatten_parameters, unflatten, value_at
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
+from rebalancing.services.assignments import superseded_words
 from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
 from tenants.errors import DomainError
@@ -120,13 +121,14 @@ def template_detail(request, pk: int):
         name = request.POST.get("name", "").strip() or template.name
         if not errors:
             try:
-                template_save(user=request.user, code=template.code, name=name, parameters=parameters,
-                              overridable=overridable, description=request.POST.get("description", "").strip(),
-                              template=template)
+                saved = template_save(user=request.user, code=template.code, name=name, parameters=parameters,
+                                      overridable=overridable, description=request.POST.get("description", "").strip(),
+                                      template=template)
             except DomainError as exc:
                 errors = parameter_errors(exc)
             else:
-                messages.success(request, f"Template “{name}” saved. Accounts that follow it use it from the next run.")
+                messages.success(request, f"Template “{name}” saved. Accounts that follow it use it from the next run."
+                                 + superseded_words(getattr(saved, "superseded", 0)))
                 warn_unknown_symbols(request, parameters)
                 return redirect("template_detail", pk=template.pk)
         context = _template_context(request, template, values=parameters, errors=errors, overridable=overridable,
@@ -334,7 +336,8 @@ def model_detail(request, pk: int):
             except DomainError as exc:
                 problems = [exc.message]
             else:
-                messages.success(request, f"Version {version.number} of {model.name} saved; the next run uses it.")
+                messages.success(request, f"Version {version.number} of {model.name} saved; the next run uses it."
+                                 + superseded_words(version.superseded))
                 return redirect("model_detail", pk=model.pk)
         return render(request, "frontend/model_detail.html",
                       _model_context(request, model, rows=rows, problem="; ".join(problems), note=note), status=400)

@@ -25,11 +25,13 @@ from rebalancing.models import (
     Sleeve,
     SleeveHolding,
 )
+from rebalancing.services.assignments import settings_changed_supersede
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from rebalancing.services.setting_conflicts import (
     account_overrides_conflicts_refuse,
     household_overrides_conflicts_refuse,
     model_change_problems,
+    models_holding,
     template_conflicts_refuse,
 )
 from tenants.audit.services import audit_record
@@ -101,7 +103,9 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
                   template: ParameterTemplate | None = None,
                   household_parameters: dict | None = None) -> ParameterTemplate:
     """Create or change a parameter template; accounts that do not override a value follow it.
-    ``household_parameters``: the settings of households managed as one (None: keep them)."""
+    ``household_parameters``: the settings of households managed as one (None: keep them). A change
+    of its settings supersedes the open proposals of the accounts it governs, made under the settings
+    before (``template.superseded``: how many)."""
     require(user, Capability.MANAGE_MODELS)
     if household_parameters is not None:
         household_parameters = household_settings_validate(household_parameters, level="template household")
@@ -147,6 +151,11 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     audit_record(actor=user, action="template.create" if before is None else "template.change", obj=template,
                  before=before, after={"name": name, "parameters": parameters, "overridable": overridable,
                                        "household_parameters": template.household_parameters})
+    if before is not None and (before["parameters"], before["household_parameters"]) != (
+            parameters, template.household_parameters):
+        followers = Account.objects.governed_by(template).values_list("pk", flat=True)
+        template.superseded = settings_changed_supersede(
+            dict.fromkeys(followers, f"the account's template “{template.name}” changed its settings"))
     return template
 
 
@@ -197,7 +206,8 @@ def _weight_words(weight: Decimal, *, percent: bool) -> str:
 
 @transaction.atomic
 def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], user, note: str = "") -> ModelVersion:
-    """Editing a model makes a new version; proposals keep the version they used."""
+    """Editing a model makes a new version; proposals keep the version they used, and the open ones of
+    the accounts on it (or on a model holding it) are superseded (``version.superseded``: how many)."""
     require(user, Capability.MANAGE_MODELS)
     problems = []
     percent = any(s.percent for s in sleeves)
@@ -248,6 +258,13 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
     audit_record(actor=user, action="model.version", obj=version, before={"version": previous.number if previous else None},
                  after={"version": version.number, "sleeves": [[s.asset_class, str(s.weight)] for s in sleeves]},
                  comment=note)
+    # Open proposals of the accounts on it (or on a model holding it) were made to the version before.
+    codes = [model.code, *ModelPortfolio.objects.filter(pk__in=models_holding(model.pk)).values_list("code", flat=True)]
+    on_it = Account.objects.none()
+    for code in codes:
+        on_it |= Account.objects.managed_to(code)
+    version.superseded = settings_changed_supersede(dict.fromkeys(
+        on_it.values_list("pk", flat=True), f"the account's model “{model.name}” changed (version {version.number})"))
     return version
 
 

@@ -117,6 +117,11 @@ class _Book:
         return self.asset_classes(model_id) - self.asset_classes(model_id, benchmarked=True)
 
 
+def models_holding(model_id: int) -> list[int]:
+    """The models that hold ``model_id`` as a sleeve, directly or through others (current versions)."""
+    return _Book.current().holders(model_id)
+
+
 def _effective(template, household_overrides, account_overrides) -> dict[str, Any]:
     return parameters_effective(template=template, household_overrides=household_overrides,
                                 account_overrides=account_overrides).values

@@ -108,3 +108,44 @@ def test_changing_how_a_household_is_managed_supersedes_and_says_how_many(firm, 
     again = household_management_set(user=admin, household=lees["household"], managed_as="household",
                                      model=firm["other_model"], template=lees["template"])
     assert again.superseded == 0
+
+
+def test_changing_a_templates_settings_supersedes_its_followers_open_proposals(firm, admin):
+    # Given two accounts following "Standard", one proposal pending each; another under "Esg"
+    from rebalancing.services.book import template_save
+
+    followers = [make_account(f"F-{n}", model=firm["model"], template=firm["standard"]) for n in (1, 2)]
+    pending = [make_proposal(a, status=S.PENDING) for a in followers]
+    other = make_proposal(make_account("F-3", model=firm["model"], template=firm["esg"]), status=S.PENDING)
+    standard = firm["standard"]
+
+    # When its settings change (a screen), then its name alone
+    saved = template_save(user=admin, code=standard.code, name=standard.name, template=standard,
+                          parameters={**standard.parameters, "screen": {"excluded_symbols": ["XLE"]}},
+                          overridable=standard.overridable, description=standard.description)
+    renamed = template_save(user=admin, code=standard.code, name="Standard (2027)", template=saved,
+                            parameters=saved.parameters, overridable=saved.overridable, description="")
+
+    assert saved.superseded == 2 and [_status(p) for p in pending] == [S.SUPERSEDED] * 2
+    assert _why(pending[0]) == "the account's template “Standard” changed its settings"
+    assert _status(other) == S.PENDING
+    assert getattr(renamed, "superseded", 0) == 0
+
+
+def test_a_new_version_of_a_model_supersedes_the_open_proposals_of_the_accounts_on_it(firm, admin):
+    from decimal import Decimal
+
+    from rebalancing.services.book import SleeveSpec, model_version_create
+
+    on_it = make_account("V-1", model=firm["model"], template=firm["standard"])
+    pending = make_proposal(on_it, status=S.PENDING)
+    elsewhere = make_proposal(make_account("V-2", model=firm["other_model"], template=firm["standard"]),
+                              status=S.PENDING)
+    sleeves = [SleeveSpec("us_equity", Decimal("0.7"), {"VTI": Decimal(1)}),
+               SleeveSpec("bonds", Decimal("0.3"), {"BND": Decimal(1)})]
+
+    version = model_version_create(model=firm["model"], sleeves=sleeves, user=admin)
+
+    assert version.superseded == 1 and _status(pending) == S.SUPERSEDED
+    assert _why(pending) == f"the account's model “{firm['model'].name}” changed (version {version.number})"
+    assert _status(elsewhere) == S.PENDING
