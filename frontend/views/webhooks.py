@@ -51,23 +51,41 @@ def _domain_error(form: forms.Form, exc: DomainError) -> None:
     form.add_error(field if field in form.fields else None, exc.message)
 
 
+def _secret_key(pk: int) -> str:
+    return f"webhook_secret_shown_once:{pk}"
+
+
+def _show_once(request, endpoint: WebhookEndpoint) -> None:
+    """Post/redirect/get: the new secret is kept for the next GET of the endpoint's page only, so a
+    reload neither registers or rotates again nor shows the secret again."""
+    request.session[_secret_key(endpoint.pk)] = endpoint.secret
+
+
+def _shown_once(request, endpoint: WebhookEndpoint) -> WebhookEndpoint | None:
+    """The endpoint, if a secret is waiting for this GET to show it (and is still its secret)."""
+    if request.method != "GET":
+        return None
+    secret = request.session.pop(_secret_key(endpoint.pk), None)
+    return endpoint if secret and secret == endpoint.secret and not endpoint.removed else None
+
+
 @firm_page(Capability.MANAGE_INTEGRATIONS)
 def webhook_list(request):
     form = EndpointForm(request.POST or None)
-    issued = None
     if request.method == "POST" and form.is_valid():
         try:
-            issued = webhook_endpoint_create(user=request.user, **form.cleaned_data)
+            created = webhook_endpoint_create(user=request.user, **form.cleaned_data)
         except DomainError as exc:
             _domain_error(form, exc)
         else:
-            messages.success(request, f"Endpoint {issued.url} registered.")
-            form = EndpointForm()
+            messages.success(request, f"Endpoint {created.url} registered.")
+            _show_once(request, created)
+            return redirect("webhook_detail", pk=created.pk)
     endpoints = WebhookEndpoint.objects.present().select_related("created_by").order_by("-created_at", "-id")
     removed = (WebhookEndpoint.objects.removed().select_related("removed_by")
                .order_by("-removed_at", "-id"))
     return render(request, "frontend/webhook_list.html", {
-        "form": form, "issued": issued, "endpoints": endpoints, "removed": removed, "event_choices": EVENT_CHOICES,
+        "form": form, "endpoints": endpoints, "removed": removed, "event_choices": EVENT_CHOICES,
         "chosen": form["event_types"].value() or [],
     })
 
@@ -80,20 +98,20 @@ def _initial(endpoint: WebhookEndpoint) -> dict:
 @firm_page(Capability.MANAGE_INTEGRATIONS)
 def webhook_detail(request, pk: int):
     """The endpoint, its change form and its delivery log. A POST's ``action`` says what it does:
-    ``rotate`` (a new secret, shown once), ``remove`` (back to the list), or, without one, save the
-    form. A removed endpoint's page shows its log only."""
+    ``rotate`` (a new secret, shown once on the page it redirects to), ``remove`` (back to the
+    list), or, without one, save the form. A removed endpoint's page shows its log only."""
     # Removed ones too: their delivery log stays readable; the services refuse to change them.
     endpoint = visible_or_404(WebhookEndpoint.objects.select_related("removed_by"), pk=pk)
     action = request.POST.get("action", "") if request.method == "POST" else ""
     form = EndpointChangeForm(request.POST if request.method == "POST" and not action else None,
                               initial=_initial(endpoint))
-    issued = None
+    issued = _shown_once(request, endpoint)
     if action in ("rotate", "remove"):
         try:
             if action == "remove":
                 webhook_endpoint_remove(endpoint=endpoint, user=request.user)
             else:
-                issued = endpoint = webhook_secret_rotate(endpoint=endpoint, user=request.user)
+                endpoint = webhook_secret_rotate(endpoint=endpoint, user=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -103,6 +121,8 @@ def webhook_detail(request, pk: int):
                 return redirect("webhook_list")
             messages.success(request, f"New secret made. For {GRACE_HOURS} hours deliveries are signed with "
                                       "both the new and the old secret.")
+            _show_once(request, endpoint)
+            return redirect("webhook_detail", pk=endpoint.pk)
     elif action:
         messages.error(request, f"Unknown action {action[:40]!r}.")
     elif request.method == "POST" and form.is_valid():

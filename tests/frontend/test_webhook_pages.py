@@ -17,13 +17,14 @@ def admin_client(firm_a, client_for, firm_user):
 
 
 def test_a_firm_admin_registers_an_endpoint_and_sees_its_secret_once(firm_a, admin_client):
-    page = admin_client.post("/webhooks/", {"url": "https://oms.example.com/hooks", "description": "OMS",
-                                            "event_types": ["run.finished", "orders.released"]})
-    again = admin_client.get("/webhooks/")
-
+    posted = admin_client.post("/webhooks/", {"url": "https://oms.example.com/hooks", "description": "OMS",
+                                              "event_types": ["run.finished", "orders.released"]})
     with tenant_context(firm_a):
         endpoint = WebhookEndpoint.objects.get()
-    assert page.status_code == 200
+    page = admin_client.get(posted["Location"])
+    again = admin_client.get("/webhooks/")
+
+    assert posted.status_code == 302 and posted["Location"] == f"/webhooks/{endpoint.pk}/"
     assert endpoint.secret in page.content.decode() and endpoint.secret not in again.content.decode()
     assert endpoint.event_types == ["run.finished", "orders.released"] and endpoint.description == "OMS"
     assert "https://oms.example.com/hooks" in again.content.decode()

@@ -44,10 +44,12 @@ def test_both_actions_ask_first(admin_client, endpoint):
 def test_rotating_shows_the_new_secret_once_and_says_both_sign(firm_a, admin_client, endpoint):
     old = endpoint.secret
 
-    page = admin_client.post(f"/webhooks/{endpoint.pk}/", {"action": "rotate"}).content.decode()
+    posted = admin_client.post(f"/webhooks/{endpoint.pk}/", {"action": "rotate"})
+    page = admin_client.get(posted["Location"]).content.decode()
     again = admin_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
 
     endpoint.refresh_from_db()
+    assert posted.status_code == 302 and posted["Location"] == f"/webhooks/{endpoint.pk}/"
     assert endpoint.secret != old and endpoint.previous_secret == old
     assert endpoint.secret in page and endpoint.secret not in again and old not in page
     assert "v1=&lt;new&gt;,v1=&lt;old&gt;" in page and 'id="secret-grace"' in again
