@@ -62,6 +62,7 @@ class HouseholdView:
     proposal: HouseholdProposal | None = None
     proposal_members: list[Proposal] = field(default_factory=list)
     proposal_status: str = ""
+    proposal_gone: bool = False  # rejected, superseded or expired: its trades will not be made
     after_rows: list[dict] = field(default_factory=list)  # where each class sits after the proposal
     decidable: bool = False
     editable: bool = False
@@ -113,6 +114,8 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
         view.proposal = proposal
         view.proposal_members = list(proposal.proposals.select_related("account").order_by("account__custodian_number"))
         view.proposal_status = household_proposal_status(view.proposal_members)
+        view.proposal_gone = all(p.status in (Proposal.Status.REJECTED, Proposal.Status.SUPERSEDED,
+                                              Proposal.Status.EXPIRED) for p in view.proposal_members)
         view.decidable = proposals_decidable_by(user).filter(household_proposal=proposal).exists()
         # Edited as one while none of its accounts' proposals has moved on (released, rejected, ...).
         view.editable = household_proposal_revisable_by(user, proposal) \

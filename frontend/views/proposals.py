@@ -219,7 +219,11 @@ def instruction_sales_words(instructions: list[dict], trades: list[dict]) -> lis
         rest = total - instructed
         if rest <= 0:
             continue
-        why = [_SOLD_BEYOND[r].format(symbol=symbol) for r in trade.get("reasons") or () if r in _SOLD_BEYOND]
+        price = _cents(trade.get("price") or 0)
+        if price and rest < price:  # less than a share more than asked: the sale rounded up to whole shares
+            why = ["from rounding up to a whole number of shares"]
+        else:
+            why = [_SOLD_BEYOND[r].format(symbol=symbol) for r in trade.get("reasons") or () if r in _SOLD_BEYOND]
         out.append(f"sells ${total:,.2f} of {symbol}: ${instructed:,.2f} as instructed and ${rest:,.2f} "
                    + (" and ".join(why) if why else "for the rest of the rebalance"))
     return out

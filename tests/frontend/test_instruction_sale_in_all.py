@@ -70,3 +70,13 @@ def test_a_sale_of_shares_beyond_them_for_a_harvest():
 
     assert instruction_sales_words(instructions, trades) == [
         "sells $2,500.00 of VEA: $500.00 as instructed and $2,000.00 to harvest its loss"]
+
+
+def test_a_sale_less_than_a_share_beyond_the_amount_is_said_to_be_whole_share_rounding():
+    # "sell $1,000 of BND" sold 14 whole shares at $71.70, $1,003.80: the $3.80 is rounding, not
+    # the rebalance (which would buy BND, below its target)
+    instructions = [{"kind": "sell_buy", "sell": "BND", "buy": None, "amount": 1000.0}]
+    trades = [{"symbol": "BND", "side": "sell", "value": 1003.8, "price": 71.7, "reasons": ["instruction"]}]
+
+    assert instruction_sales_words(instructions, trades) == [
+        "sells $1,003.80 of BND: $1,000.00 as instructed and $3.80 from rounding up to a whole number of shares"]

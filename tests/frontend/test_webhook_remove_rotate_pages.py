@@ -97,3 +97,12 @@ def test_only_a_firm_admin_removes(firm_a, client_for, firm_user, endpoint, role
     assert client.post(f"/webhooks/{endpoint.pk}/", {"action": "remove"}).status_code == 403
     with tenant_context(firm_a):
         assert WebhookEndpoint.objects.present().exists()
+
+
+def test_a_removed_endpoint_with_nothing_sent_promises_no_deliveries(admin_client, endpoint):
+    admin_client.post(f"/webhooks/{endpoint.pk}/", {"action": "remove"})
+
+    log = admin_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
+
+    assert "The endpoint is removed: nothing will be sent to it." in log
+    assert "Deliveries appear here as the events this endpoint takes happen" not in log

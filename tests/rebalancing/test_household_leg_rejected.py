@@ -112,3 +112,16 @@ def test_the_proposal_page_says_which_legs_were_rejected_with_it(firm_a, people,
             ) in response.content.decode()
     with tenant_context(firm_a):
         assert set(_statuses(legs).values()) == {S.REJECTED}
+
+
+def test_the_household_page_gives_a_rejected_proposals_drift_as_not_made(firm_a, people, client_for):
+    with tenant_context(firm_a):
+        group, legs = _legs(people["advisor"], {"joint": S.PENDING, "ira": S.PENDING})
+        HouseholdProposal.objects.filter(pk=group.pk).update(drift_before=0.281, drift_after=0.0)
+        proposal_reject(proposal=legs["ira"], user=people["advisor"], comment="not now")
+        household = group.household
+
+    page = client_for(firm_a, people["advisor"]).get(f"/households/{household.pk}/").content.decode()
+
+    assert "<dt>Drift (latest proposal)</dt><dd>28.1% →" not in page
+    assert 'data-testid="drift-not-made">(its trades, to 0.0%, were not made: rejected)' in page
