@@ -236,6 +236,9 @@ class AccountQuerySet(models.QuerySet):
                            | Q(template__isnull=True, **{f"household__template__{field}": value}))
 
 
+_HOUSEHOLDS = object()  # ``governing_template_if``: the household's template as it is
+
+
 class Account(models.Model):
     """A custodial account managed to a model under its effective parameters."""
 
@@ -417,11 +420,15 @@ class Account(models.Model):
         """The template whose parameters the account follows: its own, else its household's."""
         return self.governing_template_if(self.template)
 
-    def governing_template_if(self, own: ParameterTemplate | None) -> ParameterTemplate | None:
+    def governing_template_if(self, own: ParameterTemplate | None, *,
+                              household_template=_HOUSEHOLDS) -> ParameterTemplate | None:
         """The template that would govern the account with ``own`` as its own template (an
-        assignment or a form not saved yet): ``own``, else its household's."""
+        assignment or a form not saved yet): ``own``, else its household's - or, given, the
+        ``household_template`` its household is about to take."""
         if own is not None:
             return own
+        if household_template is not _HOUSEHOLDS:
+            return household_template
         return self.household.template if self.household_id else None
 
 
