@@ -216,13 +216,15 @@ def households_template_assign(*, households, template: ParameterTemplate | None
     # Each account the household's template governs: its own overrides and the household's on its model.
     governed = (Account.objects.filter(household__in=rows, template__isnull=True).with_governing_template()
                 .order_by("custodian_number"))
-    assignment_conflicts_refuse(placements=[(a, template, a.managed_model_id) for a in governed], field_name="template")
+    assignment_conflicts_refuse(placements=[(a, a.governing_template_if(a.template, household_template=template),
+                                             a.managed_model_id) for a in governed], field_name="template")
     changed = [h for h in rows if h.template_id != (template.pk if template else None)]
     changes = [("household", str(h.pk), {"household": h.name, "template": h.template.code if h.template else None},
                 {"household": h.name, "template": template.code if template else None}) for h in changed]
     # The accounts without a template of their own follow the household's: theirs changes with it.
-    reasons = {a.pk: settings_change_words(template_before=a.household.template, template_after=template)
-               for a in followers.filter(household__in=changed).select_related("household__template")}
+    reasons = {a.pk: settings_change_words(template_before=a.governing_template,
+                                           template_after=a.governing_template_if(a.template, household_template=template))
+               for a in followers.filter(household__in=changed).with_governing_template()}
     for household in changed:
         household.template = template
     if changed:
