@@ -50,16 +50,16 @@ def cancel(external_id: str, order: Order, day: date, quantity=None) -> dict:
             "price": None, "trade_date": day.isoformat()}
 
 
-def spouses_loss_and_gain(model, *, pm, external_id: str = "HH-OK"):
+def spouses_loss_and_gain(model, *, pm, external_id: str = "HH-OK", prefix: str = "OK"):
     """A household filing separately: spouse A (the first) sells VTI for a 10,000 short-term loss,
     spouse B (the second) BND for a 10,000 long-term gain, both filled on 2026-06-01."""
     household = Household.objects.create(name="Okafors", external_id=external_id, filing_status="married_separate")
-    a = make_account("OK-A", model=model, household=household, holdings=[("VTI", 100, 20000, date(2026, 2, 2))])
-    b = make_account("OK-B", model=model, household=household, holdings=[("BND", 200, 6000, date(2020, 1, 2))])
+    a = make_account(f"{prefix}-A", model=model, household=household, holdings=[("VTI", 100, 20000, date(2026, 2, 2))])
+    b = make_account(f"{prefix}-B", model=model, household=household, holdings=[("BND", 200, 6000, date(2020, 1, 2))])
     Account.objects.filter(pk=b.pk).update(spouse="second")
-    [loss] = release(a, [sell("VTI", 100, 100.0, [("OK-A-L1", 100)])], pm=pm, as_of=date(2026, 6, 1))
-    [gain] = release(b, [sell("BND", 200, 80.0, [("OK-B-L1", 200)])], pm=pm, as_of=date(2026, 6, 1))
-    executions_import(source=execution_csv(fill("OK-1", loss, 100, "100", date(2026, 6, 1)),
-                                           fill("OK-2", gain, 200, "80", date(2026, 6, 1))),
+    [loss] = release(a, [sell("VTI", 100, 100.0, [(f"{prefix}-A-L1", 100)])], pm=pm, as_of=date(2026, 6, 1))
+    [gain] = release(b, [sell("BND", 200, 80.0, [(f"{prefix}-B-L1", 200)])], pm=pm, as_of=date(2026, 6, 1))
+    executions_import(source=execution_csv(fill(f"{prefix}-1", loss, 100, "100", date(2026, 6, 1)),
+                                           fill(f"{prefix}-2", gain, 200, "80", date(2026, 6, 1))),
                       actor="custodian feed", as_of=date(2026, 11, 20))
     return household

@@ -86,8 +86,8 @@ class ReconciliationDecisionSerializer(UnknownFieldsRefused, serializers.Seriali
 class ReportPeriodSerializer(UnknownParametersRefused, serializers.Serializer):
     start = serializers.DateField(help_text="First day of the period")
     end = serializers.DateField(help_text="Last day of the period")
-    household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
-    account = serializers.CharField(required=False, max_length=64, help_text="An account number")
+    household = serializers.CharField(required=False, max_length=64, help_text="A household: its id or its external id")
+    account = serializers.CharField(required=False, max_length=64, help_text="An account: its id or its number")
 
     def validate(self, data):
         if data["start"] > data["end"]:
@@ -97,13 +97,13 @@ class ReportPeriodSerializer(UnknownParametersRefused, serializers.Serializer):
 
 class ReportYearSerializer(UnknownParametersRefused, serializers.Serializer):
     year = serializers.IntegerField(min_value=1900, max_value=9999, help_text="The tax year")
-    household = serializers.CharField(required=False, max_length=64, help_text="A household's external id")
+    household = serializers.CharField(required=False, max_length=64, help_text="A household: its id or its external id")
 
 
 class ReportAsOfSerializer(UnknownParametersRefused, serializers.Serializer):
     as_of = serializers.DateField(help_text="Prices and budgets as of this day")
-    household = serializers.CharField(required=False, max_length=64)
-    account = serializers.CharField(required=False, max_length=64)
+    household = serializers.CharField(required=False, max_length=64, help_text="A household: its id or its external id")
+    account = serializers.CharField(required=False, max_length=64, help_text="An account: its id or its number")
 
 
 class OrderFileSerializer(UnknownParametersRefused, serializers.Serializer):

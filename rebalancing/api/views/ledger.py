@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -188,17 +189,30 @@ def _filters(data) -> dict:
     return {k: str(v) for k, v in data.items() if v not in (None, "")}
 
 
+def _named(rows, data, field: str, external: str, what: str):
+    """The one row of ``rows`` that ``data[field]`` names: its id, as everywhere else in the API, or its
+    ``external`` name (a household's external id, an account's number). One the user has none of is
+    refused by name - an empty report would read as "no sales" - and so is a value naming two rows."""
+    value = data[field]
+    named = Q(**{external: value}) | (Q(pk=int(value)) if value.isascii() and value.isdigit() else Q(pk__in=[]))
+    found = list(rows.filter(named)[:2])
+    if not found:  # the same answer whether it is a colleague's or no one's
+        raise ValidationFailed(f"None of your {field}s has the id or {what} '{value}' given in '{field}'.",
+                               detail={"field": field})
+    if len(found) > 1:
+        raise ValidationFailed(f"'{value}' in '{field}' is one {field}'s id and another's {what}: give the "
+                               f"id of the one you mean.", detail={"field": field})
+    return found[0]
+
+
 def _accounts(request, data):
-    """The accounts a report covers; a household or account named that the user has none of is
-    refused by name (an empty report would read as "no sales")."""
+    """The accounts a report covers: the user's, narrowed to the household and account named."""
     accounts = accounts_visible_to(request.user)
-    for field, lookup, what in (("household", "household__external_id", "id"),
-                                ("account", "custodian_number", "number")):
-        if data.get(field):
-            accounts = accounts.filter(**{lookup: data[field]})
-            if not accounts.exists():  # the same answer whether it is a colleague's or no one's
-                raise ValidationFailed(f"None of your {field}s has the {what} given in '{field}'.",
-                                       detail={"field": field})
+    if data.get("household"):
+        household = _named(households_visible_to(request.user), data, "household", "external_id", "external id")
+        accounts = accounts.filter(household=household)
+    if data.get("account"):
+        accounts = accounts.filter(pk=_named(accounts, data, "account", "custodian_number", "number").pk)
     return accounts
 
 
@@ -272,7 +286,7 @@ class ScheduleDView(FirmAPIView):
         data = serializer.validated_data
         households = households_visible_to(request.user)
         if data.get("household"):
-            households = households.filter(external_id=data["household"])
+            households = households.filter(pk=_named(households, data, "household", "external_id", "external id").pk)
         rows = reports.schedules_d(households=households, year=data["year"])
         download_audit(user=request.user, what="report.schedule_d", filters=_filters(data), rows=len(rows))
         return Response(ScheduleDSerializer([
