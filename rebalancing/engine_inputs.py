@@ -38,6 +38,7 @@ from rebalancing.household_parameters import (
     household_drift_bands,
     household_settings_effective,
     tax_budget_left,
+    tax_realised_ytd,
 )
 from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.ledger.holdings import purchases_known_from_lots
@@ -54,7 +55,7 @@ from rebalancing.selectors import (
 from tenants.errors import ValidationFailed
 
 __all__ = ["FIRST_BOOK_DAY", "AccountInputs", "HouseholdInputs", "book_day_check", "household_inputs_from",
-           "household_inputs_load", "rebalance_inputs_load", "tax_returns_of"]
+           "household_inputs_load", "household_tax_budget_standing", "rebalance_inputs_load", "tax_returns_of"]
 
 # The earliest day a rebalance, what-if or cash flow may be computed on: the loader looks back from it
 # (the wash-sale window, price history), and before 1900 there is no book to look back at.
@@ -182,6 +183,37 @@ def tax_returns_of(households, year: int) -> dict[int, tuple[engine.TaxReturn, .
     """Each taxable account's returns (``_tax_returns``) for ``year``, from the ledger as it is."""
     households = list(households)
     return _tax_returns(households, loss_carried_into(households, year), year)
+
+
+@dataclass(frozen=True)
+class TaxBudgetStanding:
+    """A household's yearly tax budget against its year so far: ``spent`` the tax its sales have cost
+    (negative when its losses saved tax), ``left`` what its next run may still spend (the budget less
+    ``spent`` less the netting reserve, as the run is given it: ``tax_budget_left``)."""
+
+    budget: float
+    spent: float
+    left: float
+
+    @property
+    def over(self) -> float:
+        return max(self.spent - self.budget, 0.0)
+
+    @property
+    def saved(self) -> float:
+        return max(-self.spent, 0.0)
+
+
+def household_tax_budget_standing(household, accounts, budget, year: int) -> TaxBudgetStanding | None:
+    """``household``'s tax budget this year as its runs read it (None: no budget), from the ledger's
+    year so far on each return its taxable ``accounts`` (model ``Account``s) are on."""
+    if budget is None:
+        return None
+    returns = tax_returns_of([household], year)
+    on_returns = [engine.Account(id=str(a.pk), cash=0.0, taxable=a.taxable, short_term_rate=_f(a.short_term_rate),
+                                 long_term_rate=_f(a.long_term_rate), tax_returns=returns.get(a.pk, ()))
+                  for a in accounts]
+    return TaxBudgetStanding(float(budget), tax_realised_ytd(on_returns), tax_budget_left(budget, on_returns))
 
 
 def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decimal]],

@@ -21,6 +21,7 @@ from frontend.templatetags.formatting import money
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
+from rebalancing.engine_inputs import household_tax_budget_standing
 from rebalancing.exports import csv_download, csv_text
 from rebalancing.household_parameters import (
     INSIDE_BANDS_CHOICES,
@@ -198,6 +199,9 @@ def household_detail(request, pk: int):
         "posted_members": posted_kept(request, "members"),
         **_tax_context(request, household, view.accounts),
         "realised_ytd": _realised_this_year(view.accounts, timezone.localdate().year),
+        "budget_standing": household_tax_budget_standing(
+            household, view.accounts, settings.values.get("tax_budget"), timezone.localdate().year)
+        if household.is_unit else None,
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
     })
 

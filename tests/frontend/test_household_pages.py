@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import Account, Household, HouseholdProposal, Proposal
@@ -857,3 +858,24 @@ def test_a_refused_distribution_taken_outside_reopens_its_own_form(lees, as_user
     assert 'name="as_of" value="2031-01-01"' in page and 'value="OUT-1"' in page
     assert 'id="cf-amount" name="amount" inputmode="decimal" placeholder="25,000" aria-describedby="cf-hint" value=""' \
         in page  # the other form stays empty
+
+
+@pytest.mark.parametrize("short, long, says", [
+    # 40.8% / 23.8%: 20,000 long-term costs 4,760 against a 2,500 budget
+    ("0", "20000", "$4,760 spent by the year's sales so far: over by $2,260, so a run may add no tax this year"),
+    # 5,000 long-term costs 1,190: 1,310 left
+    ("0", "5000", "$1,190 spent by the year's sales so far; a run may spend $1,310 more"),
+    # a 4,000 short-term loss: 3,000 of it deducted saves 1,224 (the rest carried); the run may spend that too,
+    # less what its long-term gains would cost beyond their rate by using up the short-term loss (272)
+    ("-4000", "0", "the year's losses have saved $1,224 of tax so far; a run may spend $3,452 more"),
+])
+def test_the_household_tax_budget_says_what_the_year_has_spent_and_what_is_left(lees, as_user, firm_a, short, long,
+                                                                                says):
+    with tenant_context(firm_a):
+        Household.objects.filter(pk=lees["household"].pk).update(household_overrides={"tax_budget": 2500.0})
+        Account.objects.filter(pk=lees["joint"].pk).update(
+            short_term_rate=Decimal("0.408"), long_term_rate=Decimal("0.238"), realised_short_term_ytd=Decimal(short),
+            realised_long_term_ytd=Decimal(long), realised_ytd_year=timezone.localdate().year)
+    page = as_user("advisor").get(_url(lees["household"])).content.decode()
+    [standing] = re.findall(r'data-testid="budget-standing">(.*?)</span>', page, re.S)
+    assert re.sub(r"<[^>]+>", "", standing) == says
