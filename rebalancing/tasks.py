@@ -23,9 +23,11 @@ from rebalancing.services.risk_models import (
 )
 from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
+from rebalancing.webhooks.endpoints import webhook_previous_secrets_forget
 
 __all__ = ["backtest_run", "backtests_watch", "nightly_scan", "proposals_expire", "rebalance_chunk",
-           "release_batch_run", "risk_model_estimate_run", "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver"]
+           "release_batch_run", "risk_model_estimate_run", "risk_model_refresh", "run_dispatch", "runs_watch", "webhook_deliver",
+           "webhook_secrets_expire"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +180,15 @@ def webhook_deliver(self, delivery_id: int) -> str | None:
     if delivery.status == delivery.Status.RETRYING:
         raise self.retry(countdown=retry_delay(delivery.attempts))
     return delivery.status
+
+
+@shared_task(acks_late=True)
+def webhook_secrets_expire() -> int:
+    """Sent by beat to every active firm each night: the secrets rotations replaced, past their grace
+    period, are no longer stored (rebalancing.webhooks.endpoints.webhook_previous_secrets_forget)."""
+    if connection.schema_name == "public":
+        raise ValueError("webhook_secrets_expire must be sent from inside a firm's schema")
+    return webhook_previous_secrets_forget()
 
 
 @shared_task(acks_late=True)

@@ -247,6 +247,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Approvers who chose a daily digest hear what waits for them, after the nightly scan.
     "approvals-digest": {"task": "rebalancing.tasks.approvals_digest", "schedule": crontab(hour=11, minute=0)},
     "idempotency-purge": {"task": "tenants.api_keys.tasks.idempotency_records_purge", "schedule": crontab(hour=3, minute=0)},
+    # Webhook secrets replaced by a rotation, once their 24 hours of grace are over: not kept.
+    "webhook-secrets-expire": {"task": "rebalancing.tasks.webhook_secrets_expire", "schedule": crontab(hour=3, minute=10)},
     # Stalled runs (a worker lost with its chunk): found and sent again (rebalancing/services/run_recovery.py).
     "runs-watch": {"task": "rebalancing.tasks.runs_watch", "schedule": float(env_int("RUN_WATCH_SECONDS", 60))},
     # Backtests whose message or worker was lost: sent again (rebalancing/services/backtests.py).

@@ -19,6 +19,12 @@ class WebhookEndpointQuerySet(models.QuerySet):
     def removed(self) -> "WebhookEndpointQuerySet":
         return self.filter(removed_at__isnull=False)
 
+    def previous_secrets_forget(self, now) -> int:
+        """Clear the replaced secrets whose grace period has ended by ``now`` (``signing_secrets``
+        signs with none of them any more): a secret that signs nothing is not kept. How many."""
+        return (self.exclude(previous_secret="").filter(previous_secret_until__lte=now)
+                .update(previous_secret="", previous_secret_until=None))
+
 
 class WebhookEndpoint(models.Model):
     """A URL a firm admin registered, the secret its deliveries are signed with, the events it takes."""

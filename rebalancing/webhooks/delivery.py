@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from rebalancing import dispatch
-from rebalancing.models import WebhookDelivery, WebhookEvent
+from rebalancing.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
@@ -129,13 +129,17 @@ def delivery_body(event: WebhookEvent) -> bytes:
 def _post(delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str, str, bool]:
     """(status code or None, start of the answer, error, whether trying again may help)."""
     endpoint = delivery.endpoint
+    now = timezone.now()
+    secrets = endpoint.signing_secrets(now)
+    if endpoint.previous_secret and len(secrets) == 1:  # its grace period is over: forget it now
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).previous_secrets_forget(now)
+        endpoint.previous_secret, endpoint.previous_secret_until = "", None
     timestamp = int(time.time())
     request = urllib.request.Request(endpoint.url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": USER_AGENT,
         "Webhook-Id": str(delivery.event_id), "Webhook-Event": delivery.event.event_type,
         "Webhook-Delivery": str(delivery.pk), "Webhook-Timestamp": str(timestamp),
-        "Webhook-Signature": signature_header(secrets=endpoint.signing_secrets(timezone.now()), timestamp=timestamp,
-                                              body=body),
+        "Webhook-Signature": signature_header(secrets=secrets, timestamp=timestamp, body=body),
     })
     try:
         url_resolve_check(endpoint.url)

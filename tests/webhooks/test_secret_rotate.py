@@ -113,3 +113,50 @@ def test_the_header_joins_one_signature_per_secret_in_order():
 
     assert header.split(",") == [signature(secret="whsec_new_0123456789", timestamp=5, body=b"{}"),
                                  signature(secret="whsec_old_0123456789", timestamp=5, body=b"{}")]
+
+
+def test_a_delivery_after_the_grace_period_forgets_the_old_secret(firm_a, receiver, endpoint_for):
+    # given a rotation whose grace period ended a moment ago
+    hook = receiver([200])
+    endpoint = endpoint_for(firm_a, hook.url, secret=OLD)
+    with tenant_context(firm_a):
+        webhook_secret_rotate(endpoint=endpoint, user=None)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(previous_secret_until=timezone.now())
+
+    # when a delivery is signed
+    got = _deliver(firm_a, hook)
+
+    # then it is signed with the new secret only, and the old one is no longer stored
+    assert "," not in got.headers["Webhook-Signature"]
+    with tenant_context(firm_a):
+        stored = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert (stored.previous_secret, stored.previous_secret_until) == ("", None)
+
+
+def test_the_nightly_housekeeping_forgets_expired_old_secrets_only(firm_a, endpoint_for):
+    # given two rotated endpoints: one past its grace period, one within it
+    from rebalancing.tasks import webhook_secrets_expire
+
+    expired = endpoint_for(firm_a, "https://hooks.example.com/expired", secret=OLD)
+    fresh = endpoint_for(firm_a, "https://hooks.example.com/fresh", secret=OLD)
+    with tenant_context(firm_a):
+        webhook_secret_rotate(endpoint=expired, user=None)
+        kept = webhook_secret_rotate(endpoint=fresh, user=None)
+        WebhookEndpoint.objects.filter(pk=expired.pk).update(previous_secret_until=timezone.now() - timedelta(hours=1))
+
+        # when the nightly task runs in the firm's schema
+        forgotten = webhook_secrets_expire()
+
+        # then only the expired one is cleared
+        assert forgotten == 1
+        assert WebhookEndpoint.objects.filter(pk=expired.pk).values_list("previous_secret", "previous_secret_until")[0] \
+            == ("", None)
+        assert WebhookEndpoint.objects.get(pk=fresh.pk).previous_secret == OLD
+        assert kept.signing_secrets(timezone.now()) == [kept.secret, OLD]
+
+
+def test_the_nightly_housekeeping_is_scheduled():
+    from django.conf import settings
+
+    entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "rebalancing.tasks.webhook_secrets_expire"]
+    assert len(entries) == 1 and "tenant_schemas" not in entries[0]  # sent to every firm
