@@ -126,6 +126,12 @@ def shares(value):
 
 
 @register.filter
+def count(value):
+    """A number of things, thousands separated as amounts and shares are: 12345 -> "12,345"."""
+    return shares(value)
+
+
+@register.filter
 def reason_label(code):
     return REASON_LABELS.get(code, str(code).replace("_", " ").capitalize())
 

@@ -378,6 +378,10 @@ def model_preview(request, pk: int):
         try:
             context["preview"] = model_change_preview(model=model, sleeves=specs, user=request.user, sample=PREVIEW_SAMPLE)
         except DomainError as exc:
-            context["problem"] = exc.message
+            # The refusal of a save ("The model was not saved: ...") would say that nothing was saved
+            # where nothing is: the problems themselves, and what to do.
+            problems = (exc.detail or {}).get("problems") or []
+            context["problem"] = (f"the model as edited is not valid: {'; '.join(problems)}. Correct it above, then "
+                                  "preview again." if problems else exc.message)
     return render(request, "frontend/partials/change_preview.html", context)
 

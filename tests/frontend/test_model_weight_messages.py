@@ -36,7 +36,9 @@ def test_the_model_page_says_a_sleeve_weight_sum_in_percent(book, as_user, firm_
 
     # Then both say the sum in percent, as typed (before: "sum to 1.05, not 1")
     assert refused.status_code == 400 and "sleeve weights sum to 105%, not 100%" in text(refused)
-    assert "sleeve weights sum to 105%, not 100%" in text(preview)
+    assert ("The change cannot be previewed:</strong> the model as edited is not valid: sleeve weights sum to 105%, "
+            "not 100%. Correct it above, then preview again.") in text(preview)
+    assert "not saved" not in text(preview)
     with tenant_context(firm_a):
         assert ModelPortfolio.objects.get(pk=model.pk).current_version.number == 1
 

@@ -184,3 +184,27 @@ def test_a_lots_import_asks_first_saying_lots_not_in_the_file_are_removed(firm_a
     upload.name = "lots.csv"
     answer = admin.post("/import/", {"kind": "lots", "file": upload, "as_of": str(AS_OF)})
     assert answer.status_code == 200 and "Replaced away" in answer.content.decode()
+
+
+def test_the_lots_import_question_separates_thousands(firm_a, book, as_user, monkeypatch):
+    # Given a book of 12,345 lots in 1,234 accounts
+    monkeypatch.setattr("frontend.views.imports.lots_held", lambda: {"lots": 12345, "accounts": 1234})
+
+    page = as_user("admin").get("/import/").content.decode()
+
+    # Then the question writes them as the pages write numbers
+    tags = re.findall(r'<input type="radio" name="kind" value="(\w+)"[^>]*?(?:data-confirm="([^"]*)")?>', page)
+    question = html.unescape(dict(tags)["lots"])
+    assert question.endswith("The book holds 12,345 lots in 1,234 accounts now.")
+
+
+def test_the_selection_count_agrees_with_its_number(firm_a, book, as_user):
+    # Given a filter that selects one account
+    number = book["accounts"][0].custodian_number
+
+    page = as_user("admin").get("/accounts/assign/", {"q": number}).content.decode()
+
+    # Then the verb is singular, and plural for more than one
+    assert "1 account in 1 household matches the accounts page's filters" in page
+    many = as_user("admin").get("/accounts/assign/", {"q": "A"}).content.decode()
+    assert re.search(r"\d+ accounts in \d+ households? match the accounts page's filters", many)
