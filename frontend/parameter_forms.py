@@ -23,6 +23,7 @@ from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, amoun
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 from rebalancing.engine.parameters import MAX_MONEY
 from rebalancing.household_parameters import INSIDE_BANDS_CHOICES
+from rebalancing.parameter_labels import LABELS  # the form's labels: refusals name settings by them too
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "HOUSEHOLD_FIELDS", "INSTRUCTION_KINDS", "ParamField", "display_value",
@@ -51,34 +52,6 @@ VOCABULARY = {
     "screen.excluded_tags": "tags",
     "removed_asset_classes": "asset_classes",
     "direct_index": "asset_classes",
-}
-LABELS = {
-    "enabled": "Switched on",
-    "max_net_gain_per_run": "Net gain allowed per run",
-    "max_net_gain_per_year": "Net gain allowed per year",
-    "min_loss_value": "Minimum loss per position",
-    "min_loss_pct": "Minimum loss per lot (% of cost)",
-    "min_esg_score": "Minimum ESG score",
-    "excluded_symbols": "Excluded securities",
-    "excluded_sectors": "Excluded sectors",
-    "excluded_tags": "Excluded values tags",
-    "rescale": "Freed weight goes",
-    "equivalent_groups": "Substantially identical groups",
-    "allow": "Allow wash sales",
-    "do_not_buy": "Do not buy",
-    "do_not_sell": "Do not sell",
-    "hold": "Hold (neither buy nor sell)",
-    "target": "Target",
-    "floor": "Floor",
-    "absolute_band": "Absolute band",
-    "relative_band": "Relative band",
-    "min_trade_value": "Minimum trade",
-    "whole_shares": "Whole shares only",
-    "max_turnover": "Turnover cap",
-    "lot_selection": "Lot selection",
-    "trading_cost_bps": "Trading cost (basis points)",
-    "tracking_error_cost": "Tax vs tracking (% of value per (%/yr)² of tracking error for a year)",
-    "substitutes": "Substitutes",
 }
 CHOICE_LABELS = {
     "pro_rata": "Pro rata to the sleeve's other holdings",

@@ -19,6 +19,7 @@ from rebalancing.engine import (
     merge_parameter_dicts,
     settings_check,
 )
+from rebalancing.parameter_labels import settings_in_words
 from tenants.errors import ValidationFailed
 
 __all__ = [
@@ -184,7 +185,7 @@ def parameters_combined_validate(*, template, household_overrides: Mapping[str, 
     try:
         parameters_from_values(effective.values)
     except InvalidRequest as exc:
-        raise ValidationFailed(f"{level} overrides: {exc.message}",
+        raise ValidationFailed(f"{level} overrides: {settings_in_words(exc.message)}",
                                detail={"field": "overrides", **exc.detail}) from None
 
 

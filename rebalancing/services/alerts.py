@@ -1,19 +1,24 @@
-"""An account's open alerts as its trades settle them.
+"""An account's open alerts as its trades and settings settle them.
 
-A run's solve writes and resolves alerts (``services.runs._alerts_write``); between runs the only
-thing that changes what an alert measured is a proposal's trades going through. Once they all fill,
-the account's drift is what they left, and the drift alert the proposal answered is no longer true.
+A run's solve writes and resolves alerts (``services.runs._alerts_write``); between runs two things
+change what an alert measured. A proposal's trades going through: once they all fill, the account's
+drift is what they left, and the drift alert the proposal answered is no longer true. And a change
+of settings that stops harvesting for an account: the harvest alert raised while it harvested said
+why a loss was not harvested under settings it no longer has.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from rebalancing.models import Alert, Order, Proposal, RebalanceRun
+from rebalancing.effective_parameters import parameters_effective
+from rebalancing.models import Account, Alert, Order, Proposal, RebalanceRun
 
-__all__ = ["drift_alert_resolve_executed"]
+__all__ = ["drift_alert_resolve_executed", "harvest_alerted", "harvest_alerts_resolve_switched_off"]
 
 
 @transaction.atomic
@@ -33,4 +38,39 @@ def drift_alert_resolve_executed(*, proposal: Proposal) -> int:
         return 0
     return (Alert.objects.filter(account_id=proposal.account_id, kind=Alert.Kind.DRIFT, resolved_at__isnull=True)
             .filter(Q(run__isnull=True) | Q(run_id__lte=proposal.run_id))
+            .update(resolved_at=timezone.now()))
+
+
+def _harvesting(account_ids: Iterable[int]) -> set[int]:
+    """Of ``account_ids``, those harvesting applies to as their settings stand: taxable (the engine
+    harvests nothing else), with ``harvest.enabled`` in their effective parameters."""
+    accounts = Account.objects.filter(pk__in=list(account_ids), taxable=True).with_governing_template()
+    return {a.pk for a in accounts
+            if parameters_effective(template=a.governing_template, household_overrides=a.household.overrides,
+                                    account_overrides=a.overrides).value_at("harvest.enabled")}
+
+
+def harvest_alerted(accounts: QuerySet[Account]) -> set[int]:
+    """Before a change of settings of ``accounts`` (a template, overrides, an assignment, a move):
+    those with an open harvest alert that harvesting applies to, for
+    ``harvest_alerts_resolve_switched_off`` after the change."""
+    alerted = (Alert.objects.filter(account__in=accounts.order_by().values("pk"), kind=Alert.Kind.HARVEST,
+                                    resolved_at__isnull=True).values_list("account_id", flat=True))
+    return _harvesting(set(alerted))
+
+
+@transaction.atomic
+def harvest_alerts_resolve_switched_off(*, account_ids: Iterable[int]) -> int:
+    """After a change of settings: resolve the open harvest alert of those of ``account_ids`` (from
+    ``harvest_alerted``) that harvesting no longer applies to (switched off for them, or no longer
+    taxable). It gave the reason a loss was not harvested with harvesting on; the next run says
+    what is true under the new settings. Returns how many alerts were resolved.
+
+    Not audited, as a run's resolutions are not: the change's own audit row (``account.parameters``,
+    ``template.change``...), written in the same transaction, records the cause."""
+    watched = set(account_ids)
+    stopped = watched - _harvesting(watched)
+    if not stopped:
+        return 0
+    return (Alert.objects.filter(account_id__in=stopped, kind=Alert.Kind.HARVEST, resolved_at__isnull=True)
             .update(resolved_at=timezone.now()))

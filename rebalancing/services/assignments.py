@@ -17,6 +17,7 @@ from rebalancing.access import require, with_advisors
 from rebalancing.array_filters import any_of
 from rebalancing.effective_parameters import override_problems
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate, Proposal
+from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.proposals import OPEN, proposals_supersede_lots_changed
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from rebalancing.services.setting_conflicts import assignment_conflicts_refuse
@@ -166,6 +167,7 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
         placements=[(a, a.governing_template_if(template) if template is not KEEP else a.governing_template,
                      _model_after(a, model)) for a in rows],
         field_name="template" if template is not KEEP else "model")
+    harvesting = harvest_alerted(Account.objects.filter(pk__in=[a.pk for a in rows]))
     changes, changed = [], []
     reasons = {a.pk: settings_change_words(
         template_before=a.governing_template,
@@ -189,6 +191,7 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
     if changed:
         Account.objects.bulk_update(changed, ["template", "model"])
         audit_many(actor=by, action=Action.ACCOUNT_ASSIGN, changes=changes)
+    harvest_alerts_resolve_switched_off(account_ids=harvesting)
     return AssignmentOutcome(selected=len(rows), changed=len(changed), superseded=settings_changed_supersede(reasons))
 
 
@@ -225,11 +228,13 @@ def households_template_assign(*, households, template: ParameterTemplate | None
     reasons = {a.pk: settings_change_words(template_before=a.governing_template,
                                            template_after=a.governing_template_if(a.template, household_template=template))
                for a in followers.filter(household__in=changed).with_governing_template()}
+    harvesting = harvest_alerted(Account.objects.filter(household__in=changed))
     for household in changed:
         household.template = template
     if changed:
         Household.objects.bulk_update(changed, ["template"])
         audit_many(actor=by, action=Action.HOUSEHOLD_TEMPLATE, changes=changes)
+    harvest_alerts_resolve_switched_off(account_ids=harvesting)
     return AssignmentOutcome(selected=len(rows), changed=len(changed), superseded=settings_changed_supersede(reasons))
 
 

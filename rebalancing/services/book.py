@@ -25,6 +25,8 @@ from rebalancing.models import (
     Sleeve,
     SleeveHolding,
 )
+from rebalancing.parameter_labels import settings_in_words
+from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import settings_changed_supersede
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from rebalancing.services.setting_conflicts import (
@@ -62,11 +64,13 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     overrides_validate(overrides=overrides, template=account.governing_template, level="account",
                        household_overrides=account.household.overrides)
     account_overrides_conflicts_refuse(account=account, overrides=overrides)
+    harvesting = harvest_alerted(Account.objects.filter(pk=account.pk))
     before = account.overrides
     account.overrides = overrides
     account.save(update_fields=["overrides"])
     audit_record(actor=user, action="account.parameters", obj=account, before={"overrides": before},
                  after={"overrides": overrides})
+    harvest_alerts_resolve_switched_off(account_ids=harvesting)
     return account
 
 
@@ -90,11 +94,13 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
             raise ValidationFailed(f"Household overrides refused: with them, {exc.message}",
                                    detail={**exc.detail, "account": account.custodian_number}) from None
     household_overrides_conflicts_refuse(household=household, overrides=overrides)
+    harvesting = harvest_alerted(household.accounts.all())
     before = household.overrides
     household.overrides = overrides
     household.save(update_fields=["overrides"])
     audit_record(actor=user, action="household.parameters", obj=household, before={"overrides": before},
                  after={"overrides": overrides})
+    harvest_alerts_resolve_switched_off(account_ids=harvesting)
     return household
 
 
@@ -112,7 +118,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     try:
         engine.Parameters.from_dict(parameters)
     except engine.InvalidRequest as exc:
-        raise ValidationFailed(f"Template parameters: {exc.message}",
+        raise ValidationFailed(f"Template parameters: {settings_in_words(exc.message)}",
                                detail={"field": "parameters", **exc.detail}) from None
     if template is not None:
         _governed_layers_validate(template=template, parameters=parameters)
@@ -127,9 +133,10 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     if limit_problems:
         raise ValidationFailed("Template limits refused: " + "; ".join(limit_problems),
                                detail={"field": "overridable", "problems": limit_problems})
-    before = None
+    before, harvesting = None, set()
     if template is not None:
         template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)
+        harvesting = harvest_alerted(Account.objects.governed_by(template))
         before = {"name": template.name, "parameters": template.parameters, "overridable": template.overridable,
                   "household_parameters": template.household_parameters}
         unchanged = {"name": name, "parameters": parameters, "overridable": overridable,
@@ -156,6 +163,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         followers = Account.objects.governed_by(template).values_list("pk", flat=True)
         template.superseded = settings_changed_supersede(
             dict.fromkeys(followers, f"the account's template “{template.name}” changed its settings"))
+    harvest_alerts_resolve_switched_off(account_ids=harvesting)
     return template
 
 

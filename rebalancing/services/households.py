@@ -19,6 +19,7 @@ from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
 from rebalancing.selectors import asset_classes_known
+from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import settings_change_words, settings_changed_supersede
 from rebalancing.services.runs import accounts_held_back
 from rebalancing.services.setting_conflicts import assignment_conflicts_refuse
@@ -111,6 +112,7 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
                                              model.pk if unit else a.model_id) for a in members], field_name="model")
     before = {"managed_as": household.managed_as, "model": household.model.code if household.model else None,
               "template": household.template.code if household.template else None}
+    harvesting = harvest_alerted(members)
     household.managed_as, household.model, household.template = managed_as, model, template
     _household_clean(household)
     household.save(update_fields=["managed_as", "model", "template"])
@@ -118,6 +120,7 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
              "template": template.code if template else None}
     if before != after:
         audit_record(actor=user, action=Action.HOUSEHOLD_CHANGE, obj=household, before=before, after=after)
+    harvest_alerts_resolve_switched_off(account_ids=harvesting)
     return HouseholdManaged(household, settings_changed_supersede(reasons))
 
 
@@ -143,6 +146,7 @@ def household_account_move(*, user, account: Account, household: Household | Non
     if household.pk == source.pk:
         raise ValidationFailed(f"{account.custodian_number} is in {household.name} already.")
     import_begin(LEDGER_LOCK)
+    harvesting = harvest_alerted(Account.objects.filter(pk=account.pk))  # its household's template and overrides
     account.household = household
     # It files on the household's return now: at the rates its accounts agree on.
     rates_before = (account.short_term_rate, account.long_term_rate)
@@ -159,6 +163,7 @@ def household_account_move(*, user, account: Account, household: Household | Non
         before["rates"] = "{:.4f} / {:.4f}".format(*rates_before)
         after["rates"] = f"{account.short_term_rate:.4f} / {account.long_term_rate:.4f}"
     audit_record(actor=user, action=Action.HOUSEHOLD_MEMBERS, obj=account, before=before, after=after)
+    harvest_alerts_resolve_switched_off(account_ids=harvesting)
     return account
 
 

@@ -28,11 +28,16 @@ from rebalancing.models import (
     Security,
     Sleeve,
 )
+from rebalancing.parameter_labels import setting_label, settings_in_words
 from rebalancing.selectors import model_chain_problem
 from tenants.errors import ValidationFailed
 
 __all__ = ["account_overrides_conflicts_refuse", "assignment_conflicts_refuse", "household_overrides_conflicts_refuse",
            "model_change_problems", "parameter_conflicts", "template_conflicts_refuse"]
+
+# Refusals name a setting as the parameter form labels it ("“Direct indexing”"); their detail keeps
+# the code ("direct_index") for the API's callers.
+_REMOVED, _INDEXED = (f"“{setting_label(p)}”" for p in ("removed_asset_classes", "direct_index"))
 
 # The screen's rule that excluded a security (``engine.screen_reason``'s first word) -> its setting.
 _SCREEN_SETTING = {"symbol": "screen.excluded_symbols", "sector": "screen.excluded_sectors",
@@ -156,11 +161,11 @@ class _Misfit:
     def words(self, book: _Book) -> str:
         name = book.names[self.model_id]
         if self.kind == "removed_asset_classes":
-            return (f"removed_asset_classes removes every asset class of model {name} "
+            return (f"the setting {_REMOVED} removes every asset class of model {name} "
                     f"({', '.join(sorted(book.asset_classes(self.model_id)))})")
         if self.kind == "direct_index":
-            return f"direct_index names sleeve {self.sleeve}, which model {name} does not have"
-        return f"direct_index names sleeve {self.sleeve}, which model {name} has without a benchmark"
+            return f"the setting {_INDEXED} names sleeve {self.sleeve}, which model {name} does not have"
+        return f"the setting {_INDEXED} names sleeve {self.sleeve}, which model {name} has without a benchmark"
 
     def outcome(self, *, plural: bool) -> str:
         """What follows for the accounts (one: ``plural`` False) and what to change."""
@@ -254,8 +259,8 @@ def _sleeves_in_use(model_id: int, lost: set[str], unbenchmarked: set[str], afte
                             "sleeve's benchmark); give the sleeve a benchmark, or take it out of their direct index "
                             "first")
     if emptied:
-        problems.append(f"what is left of {name} ({', '.join(sorted(left))}) is all removed by the parameters "
-                        f"(removed_asset_classes) of {_accounts(emptied)}: nothing would be left for them to hold")
+        problems.append(f"what is left of {name} ({', '.join(sorted(left))}) is all removed by the setting "
+                        f"{_REMOVED} of {_accounts(emptied)}: nothing would be left for them to hold")
     return problems
 
 
@@ -267,13 +272,13 @@ def parameter_conflicts(values: Mapping[str, Any]) -> list[tuple[str, dict[str, 
     out = []
     both = sorted(set(values.get("direct_index") or {}) & set(values.get("removed_asset_classes") or ()))
     for sleeve in both:
-        out.append((f"parameters direct_index and removed_asset_classes both name {sleeve}: the direct index holds "
+        out.append((f"settings {_INDEXED} and {_REMOVED} both name {sleeve}: the direct index holds "
                     "the sleeve's benchmark and the removal drops the sleeve; remove it from one",
                     {"parameter": "removed_asset_classes", "conflicts": ["direct_index", "removed_asset_classes"]}))
     try:
         params = engine.Parameters.from_dict(values)
     except engine.InvalidRequest as exc:  # (a security both excluded by symbol and held: the engine's words)
-        return [*out, (exc.message, exc.detail or {})]
+        return [*out, (settings_in_words(exc.message), exc.detail or {})]
     if params.screen is not None and params.restrictions.hold:
         for security in Security.objects.filter(symbol__in=params.restrictions.hold).order_by("symbol"):
             reason = engine.screen_reason(engine.Security(
@@ -281,7 +286,8 @@ def parameter_conflicts(values: Mapping[str, Any]) -> list[tuple[str, dict[str, 
                 tags=tuple(security.tags or ()), esg_score=security.esg_score), params.screen)
             if reason:
                 setting = _SCREEN_SETTING[reason.split(" ", 1)[0]]
-                out.append((f"parameters {setting} and restrictions.hold both name {security.symbol} ({reason}): the "
+                out.append((f"settings “{setting_label(setting)}” and “{setting_label('restrictions.hold')}” both name "
+                            f"{security.symbol} ({reason}): the "
                             "screen sells it and the restriction keeps it as it is; remove it from one",
                             {"parameter": "restrictions.hold", "conflicts": [setting, "restrictions.hold"]}))
     return out
@@ -319,7 +325,7 @@ def template_conflicts_refuse(*, template: ParameterTemplate | None, parameters:
     if emptied:
         names = "; ".join(f"{book.names[m]} ({', '.join(sorted(book.asset_classes(m)))})" for m in emptied)
         raise ValidationFailed(
-            f"Template parameters refused: removed_asset_classes removes every asset class of model {names}, "
+            f"Template parameters refused: the setting {_REMOVED} removes every asset class of model {names}, "
             f"which {_accounts([n for ns in emptied.values() for n in ns])} it governs hold: nothing of the model "
             "would be left for them to hold; keep at least one of its asset classes",
             detail={"field": "parameters", "parameter": "removed_asset_classes",

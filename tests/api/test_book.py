@@ -46,7 +46,10 @@ def test_overrides_the_engine_cannot_rebalance_with_are_refused_naming_its_reaso
     error = error_of(refused)
     assert refused.status_code == 400 and error["detail"]["field"] == "overrides"
     # refused where overrides are saved (services.setting_conflicts), naming the sleeve and what it lacks
-    assert "direct_index names sleeve us_equity, which model Balanced has without a benchmark" in error["message"]
+    # in the words the pages use; the detail keeps the setting's code for a program
+    assert ("the setting “Direct indexing” names sleeve us_equity, which model Balanced has without a benchmark"
+            in error["message"])
+    assert error["detail"]["parameter"] == "direct_index"
     with tenant_context(firm_a):
         book["own"].refresh_from_db()
         assert book["own"].overrides == {}
@@ -154,8 +157,8 @@ def test_templates_are_created_and_changed_through_the_service(firm_a, people, c
 
 @pytest.mark.parametrize(("body", "field", "words"), [
     ({"parameters": {"harvest": {"enabled": False, "min_loss_value": 1e300}}}, "parameters",
-     "harvest.min_loss_value: must be from 0 to 1e+15, got 1e+300"),
-    ({"parameters": {"trading": {"min_trade_value": 2e15}}}, "parameters", "trading.min_trade_value"),
+     "“Year-round loss harvesting: minimum loss per position”: must be from 0 to 1e+15, got 1e+300"),
+    ({"parameters": {"trading": {"min_trade_value": 2e15}}}, "parameters", "“Trading: minimum trade”"),
     ({"overridable": {"harvest.min_loss_value": {"max": 1e300}}}, "overridable",
      "harvest.min_loss_value: the maximum $1 × 10^300 is not a value it may take"),
     ({"overridable": {"household.tax_budget": {"max": 1e300}}}, "overridable",

@@ -828,7 +828,7 @@ def test_a_refused_template_form_comes_back_as_typed_and_a_second_save_drops_not
         ({"p__direct_index__max_names": ["0", "50", "", ""]}, "us equity: at least 1 name"),  # case A
         ({"ov_min__p__cash__target": ["5"], "ov_max__p__cash__target": ["1"]}, "Target: the minimum is above the maximum"),
         ({"p__instructions__amount": ["", "", ""]}, "row 1: give the amount of cash to raise"),
-        ({"p__cash__floor": ["3"]}, "cash.floor (3% = 0.03) must not be above cash.target"),  # the engine's rule
+        ({"p__cash__floor": ["3"]}, "setting “Cash: floor” (3% = 0.03) must not be above “Cash: target”"),  # the engine's rule
     ):
         typed = {**shown, **change}
         # when the form is saved with a mistake in one row

@@ -177,7 +177,7 @@ def test_a_direct_index_the_engine_cannot_build_is_refused_on_the_page_as_typed(
     page = refused.content.decode()
     assert refused.status_code == 400
     # refused where it is saved (services.setting_conflicts), before any run could fail on it
-    assert ("Account overrides refused: direct_index names sleeve us_equity, which model Balanced has without a "
+    assert ("Account overrides refused: the setting “Direct indexing” names sleeve us_equity, which model Balanced has without a "
             "benchmark: every run of the account would fail") in html.unescape(page)
     assert re.search(r'name="p__direct_index__max_names"[^>]*value="40"', page)
     with tenant_context(firm_a):

@@ -17,7 +17,7 @@ def _unchanged(firm, template, before):
 
 @pytest.mark.parametrize(("form", "field", "says"), [
     ({"p__cash__target": "1", "p__cash__floor": "5"}, "p__cash__floor",
-     "cash.floor (5% = 0.05) must not be above cash.target (1% = 0.01)"),
+     "setting “Cash: floor” (5% = 0.05) must not be above “Cash: target” (1% = 0.01)"),
     ({"p__screen__enabled": "yes", "p__screen__min_esg_score": "-5"}, "p__screen__min_esg_score",
      "must be at least 0"),
 ])
@@ -54,8 +54,8 @@ def test_an_account_floor_above_its_templates_target_is_named_beside_the_floor(b
 
     assert page.status_code == 400
     html = page.content.decode()
-    assert re.search(r'<div class="error" id="err_p__cash__floor" role="alert">[^<]*cash.floor \(3% = 0.03\) must not be '
-                     r"above cash.target \(1% = 0.01\)", html)
+    assert re.search(r'<div class="error" id="err_p__cash__floor" role="alert">[^<]*“Cash: floor” \(3% = 0.03\) must not '
+                     r"be above “Cash: target” \(1% = 0.01\)", html)
     assert 'name="p__cash__floor" id="id_p__cash__floor" value="3"' in html
     with tenant_context(firm_a):
         account.refresh_from_db()

@@ -51,7 +51,7 @@ def test_overrides_the_engine_cannot_rebalance_with_are_refused_and_nothing_is_s
         account = book["mine"][0]
         audited = AuditEvent.objects.filter(action="account.parameters").count()
         # us_equity has no benchmark to index
-        with pytest.raises(ValidationFailed, match="Account overrides refused: direct_index names sleeve us_equity, "
+        with pytest.raises(ValidationFailed, match="Account overrides refused: the setting “Direct indexing” names sleeve us_equity, "
                                                    "which model Balanced has without a benchmark"):
             account_overrides_save(account=account, overrides={"direct_index": {"us_equity": {"max_names": 50}}},
                                    user=people["advisor"], as_of=book["run"].as_of)

@@ -56,7 +56,7 @@ def test_a_template_direct_indexing_a_sleeve_it_removes_is_refused_beside_the_re
         "p__direct_index__max_names": ["", ""], "p__direct_index__min_weight": ["", ""]})
 
     assert page.status_code == 400
-    says = "parameters direct_index and removed_asset_classes both name us_equity"
+    says = "settings “Direct indexing” and “Removed asset classes” both name us_equity"
     assert re.search(rf'<div class="error" id="err_p__removed_asset_classes" role="alert">[^<]*{says}', text(page))
     with tenant_context(firm_a):
         template.refresh_from_db()

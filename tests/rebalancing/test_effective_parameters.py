@@ -48,7 +48,7 @@ def test_template_change_flows_to_accounts_that_do_not_override_it(firm_a):
     [
         ({"cash": {"target": 0.09}}, "cash.target = 9% is above the template's maximum 5%"),
         ({"cash": {"floor": 0.01}}, "cash.floor may not be overridden under template 'standard'"),
-        ({"cash": {"target": "lots"}}, "invalid parameter cash.target"),
+        ({"cash": {"target": "lots"}}, "invalid setting “Cash: target”"),
         ({"nonsense": 1}, "nonsense"),
     ],
 )

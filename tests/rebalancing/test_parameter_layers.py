@@ -41,7 +41,7 @@ def test_an_account_floor_above_its_templates_target_is_refused_and_nothing_is_w
     with pytest.raises(ValidationFailed) as refused:
         account_overrides_set(account=governed["account"], overrides={"cash": {"floor": 0.08}}, user=governed["pm"])
 
-    assert "cash.floor (8% = 0.08) must not be above cash.target (5% = 0.05)" in refused.value.message
+    assert "setting “Cash: floor” (8% = 0.08) must not be above “Cash: target” (5% = 0.05)" in refused.value.message
     assert refused.value.detail["parameter"] == "cash.floor"
     governed["account"].refresh_from_db()
     assert governed["account"].overrides == {}
@@ -51,7 +51,7 @@ def test_an_account_floor_above_its_templates_target_is_refused_and_nothing_is_w
 def test_an_account_floor_above_its_households_target_is_refused(governed):
     household_overrides_set(household=governed["household"], overrides={"cash": {"target": 0.02}}, user=governed["pm"])
 
-    with pytest.raises(ValidationFailed, match=r"cash.floor \(3% = 0.03\) must not be above cash.target \(2% = 0.02\)"):
+    with pytest.raises(ValidationFailed, match=r"“Cash: floor” \(3% = 0.03\) must not be above “Cash: target” \(2% = 0.02\)"):
         account_overrides_set(account=governed["account"], overrides={"cash": {"floor": 0.03}}, user=governed["pm"])
 
 
@@ -90,7 +90,7 @@ def test_a_template_with_an_esg_minimum_off_the_scale_is_refused(governed):
         template_save(user=governed["admin"], code="esg", name="ESG", parameters={
             "screen": {"enabled": True, "min_esg_score": -5}}, overridable={})
 
-    assert "screen.min_esg_score: must be from 0 to 100, got -5" in refused.value.message
+    assert "“ESG / values screens: minimum ESG score”: must be from 0 to 100, got -5" in refused.value.message
 
 
 @pytest.mark.parametrize("budget", [float("nan"), float("inf"), float("-inf")])
@@ -113,7 +113,7 @@ def test_a_template_target_lowered_under_an_accounts_floor_is_refused_naming_the
                       parameters={"cash": {"target": 0.02}}, overridable=CASH, template=governed["template"])
 
     assert refused.value.message.startswith("Template parameters refused: with them, account L-1 overrides:")
-    assert "cash.floor (4% = 0.04) must not be above cash.target (2% = 0.02)" in refused.value.message
+    assert "“Cash: floor” (4% = 0.04) must not be above “Cash: target” (2% = 0.02)" in refused.value.message
     assert (refused.value.detail["account"], refused.value.detail["parameter"]) == ("L-1", "cash.floor")
     governed["template"].refresh_from_db()
     assert governed["template"].parameters == {"cash": {"target": 0.05}}
@@ -126,7 +126,7 @@ def test_a_template_target_lowered_under_a_households_floor_is_refused_naming_it
     household.save(update_fields=["template"])
     household_overrides_set(household=household, overrides={"cash": {"floor": 0.04}}, user=governed["pm"])
 
-    with pytest.raises(ValidationFailed, match=r"cash.floor \(4% = 0.04\) must not be above cash.target \(3% = 0.03\)"):
+    with pytest.raises(ValidationFailed, match=r"“Cash: floor” \(4% = 0.04\) must not be above “Cash: target” \(3% = 0.03\)"):
         template_save(user=governed["admin"], code=governed["template"].code, name="Lower cash",
                       parameters={"cash": {"target": 0.03}}, overridable=CASH, template=governed["template"])
 

@@ -172,7 +172,7 @@ def test_a_template_removing_every_asset_class_of_its_accounts_model_is_refused_
 
     refused = _refused(admin, template, {"removed_asset_classes": ["us_equity", "bonds", "real_estate"]})
 
-    assert ("removed_asset_classes removes every asset class of model Balanced (bonds, real_estate, us_equity), "
+    assert ("the setting “Removed asset classes” removes every asset class of model Balanced (bonds, real_estate, us_equity), "
             "which 1 account (TP-1) it governs hold") in refused.message
     assert refused.detail["parameter"] == "removed_asset_classes" and refused.detail["models"] == ["balanced"]
     # Removing some of them is saved
@@ -183,7 +183,7 @@ def test_a_template_removing_every_asset_class_of_its_accounts_model_is_refused_
 def test_a_template_direct_indexing_a_sleeve_it_removes_is_refused_naming_both(firm, admin):
     refused = _refused(admin, None, {"direct_index": {"us_equity": {}}, "removed_asset_classes": ["us_equity"]})
 
-    assert refused.message.startswith("Template parameters: parameters direct_index and removed_asset_classes both "
+    assert refused.message.startswith("Template parameters: settings “Direct indexing” and “Removed asset classes” both "
                                       "name us_equity")
     assert refused.detail["conflicts"] == ["direct_index", "removed_asset_classes"]
 
@@ -196,7 +196,7 @@ def test_an_accounts_override_removing_the_sleeve_the_template_now_direct_indexe
 
     refused = _refused(admin, template, {"direct_index": {"us_equity": {}}})
 
-    assert "with them, account TP-1's parameters direct_index and removed_asset_classes both name us_equity" \
+    assert "with them, account TP-1's settings “Direct indexing” and “Removed asset classes” both name us_equity" \
         in refused.message
 
 
@@ -207,14 +207,14 @@ def test_a_template_direct_indexing_a_sleeve_its_accounts_model_lacks_is_refused
 
     refused = _refused(admin, template, {"direct_index": {"us_large_cap": {}}})
 
-    assert "direct_index names sleeve us_large_cap, which model Balanced does not have" in refused.message
+    assert "the setting “Direct indexing” names sleeve us_large_cap, which model Balanced does not have" in refused.message
 
 
 def test_a_screen_excluding_by_symbol_a_security_the_template_holds_is_refused_in_the_engines_words(firm, admin):
     refused = _refused(admin, None, {"screen": {"enabled": True, "excluded_symbols": ["VTI"]},
                                      "restrictions": {"hold": ["VTI"]}})
 
-    assert refused.message == ("Template parameters: parameters screen.excluded_symbols and restrictions.hold both "
+    assert refused.message == ("Template parameters: settings “ESG / values screens: excluded securities” and “Restrictions: hold (neither buy nor sell)” both "
                                "name VTI: the screen sells it and the restriction keeps it as it is; remove it from one")
     assert refused.detail["parameter"] == "restrictions.hold"
 
@@ -226,7 +226,7 @@ def test_a_screen_excluding_by_sector_a_security_the_template_holds_is_refused_t
     refused = _refused(admin, None, {"screen": {"enabled": True, "excluded_sectors": ["Real Estate"]},
                                      "restrictions": {"hold": ["VNQ"]}})
 
-    assert refused.message == ("Template parameters: parameters screen.excluded_sectors and restrictions.hold both "
+    assert refused.message == ("Template parameters: settings “ESG / values screens: excluded sectors” and “Restrictions: hold (neither buy nor sell)” both "
                                "name VNQ (sector Real Estate): the screen sells it and the restriction keeps it as "
                                "it is; remove it from one")
     assert refused.detail["conflicts"] == ["screen.excluded_sectors", "restrictions.hold"]

@@ -64,7 +64,7 @@ def test_assigning_a_template_direct_indexing_a_sleeve_the_model_lacks_names_acc
 
     # Then it is refused naming the setting, the model and five accounts and the count; nothing is assigned
     assert refused.value.message == (
-        "Nothing assigned: direct_index names sleeve us_large_cap, which model Balanced does not have, in the "
+        "Nothing assigned: the setting “Direct indexing” names sleeve us_large_cap, which model Balanced does not have, in the "
         "parameters of template “Large_Cap_Di”, for 7 accounts (AS-1, AS-2, AS-3, AS-4, AS-5 and 2 more): every "
         "run of those accounts would fail; direct-index one of the model's sleeves")
     assert refused.value.detail["parameter"] == "direct_index" and refused.value.detail["model"] == "balanced"
@@ -75,7 +75,7 @@ def test_assigning_a_template_removing_every_asset_class_of_the_model_is_refused
     make_account("AS-1", model=_balanced())
     template = make_template("nothing", parameters={"removed_asset_classes": ["us_equity", "bonds", "real_estate"]})
 
-    with pytest.raises(ValidationFailed, match=r"Nothing assigned: removed_asset_classes removes every asset class of "
+    with pytest.raises(ValidationFailed, match=r"Nothing assigned: the setting “Removed asset classes” removes every asset class of "
                                                r"model Balanced \(bonds, real_estate, us_equity\), in the parameters "
                                                r"of template “Nothing”, for 1 account \(AS-1\): nothing of the model"):
         accounts_assign(accounts=Account.objects.all(), template=template, by=admin)
@@ -91,7 +91,7 @@ def test_assigning_a_model_lacking_the_sleeve_an_accounts_overrides_direct_index
     with pytest.raises(ValidationFailed) as refused:
         accounts_assign(accounts=Account.objects.all(), model=bonds_only, by=admin)
 
-    assert ("direct_index names sleeve us_equity, which model Bonds only does not have, in the parameters of their "
+    assert ("the setting “Direct indexing” names sleeve us_equity, which model Bonds only does not have, in the parameters of their "
             "own overrides, for 1 account (AS-1)") in refused.value.message
     assert refused.value.detail["field"] == "model"
     assert Account.objects.get().model == _balanced()
@@ -102,8 +102,8 @@ def test_assigning_a_template_whose_direct_index_an_accounts_override_removes_is
     template = make_template("di", parameters={"direct_index": {"us_equity": {}}},
                              overridable={"removed_asset_classes": {}})
 
-    with pytest.raises(ValidationFailed, match="Nothing assigned: with it, account AS-1's parameters direct_index and "
-                                               "removed_asset_classes both name us_equity"):
+    with pytest.raises(ValidationFailed, match="Nothing assigned: with it, account AS-1's settings “Direct indexing” and "
+                                               "“Removed asset classes” both name us_equity"):
         accounts_assign(accounts=Account.objects.all(), template=template, by=admin)
 
 
@@ -121,7 +121,7 @@ def test_assigning_a_template_to_households_direct_indexing_a_sleeve_their_accou
     account = make_account("HH-1", model=_balanced())
     template = make_template("large_cap_di", parameters={"direct_index": {"us_large_cap": {}}})
 
-    with pytest.raises(ValidationFailed, match="Nothing assigned: direct_index names sleeve us_large_cap, which model "
+    with pytest.raises(ValidationFailed, match="Nothing assigned: the setting “Direct indexing” names sleeve us_large_cap, which model "
                                                "Balanced does not have, in the parameters of template “Large_Cap_Di”, "
                                                r"for 1 account \(HH-1\)"):
         households_template_assign(households=Household.objects.filter(pk=account.household_id), template=template,
@@ -143,7 +143,7 @@ def test_account_overrides_direct_indexing_a_sleeve_the_model_lacks_are_refused_
 
     refused = _overrides_refused(admin, account, {"direct_index": {"us_large_cap": {}}})
 
-    assert refused.message == ("Account overrides refused: direct_index names sleeve us_large_cap, which model "
+    assert refused.message == ("Account overrides refused: the setting “Direct indexing” names sleeve us_large_cap, which model "
                                "Balanced does not have: every run of the account would fail; direct-index one of "
                                "the model's sleeves")
     assert refused.detail == {"field": "overrides", "parameter": "direct_index", "sleeve": "us_large_cap",
@@ -157,8 +157,8 @@ def test_account_overrides_direct_indexing_a_sleeve_the_template_removes_are_ref
 
     refused = _overrides_refused(admin, account, {"direct_index": {"real_estate": {}}})
 
-    assert refused.message.startswith("Account overrides refused: parameters direct_index and removed_asset_classes "
-                                      "both name real_estate")
+    assert refused.message.startswith("Account overrides refused: settings “Direct indexing” and “Removed asset "
+                                      "classes” both name real_estate")
 
 
 def test_account_overrides_removing_every_asset_class_are_refused(firm, admin):
@@ -166,13 +166,13 @@ def test_account_overrides_removing_every_asset_class_are_refused(firm, admin):
 
     refused = _overrides_refused(admin, account, {"removed_asset_classes": ["bonds", "real_estate", "us_equity"]})
 
-    assert "removed_asset_classes removes every asset class of model Balanced" in refused.message
+    assert "the setting “Removed asset classes” removes every asset class of model Balanced" in refused.message
     assert refused.detail["parameter"] == "removed_asset_classes"
 
 
 @pytest.mark.parametrize(("screen", "setting", "why"), [
-    ({"excluded_sectors": ["Real Estate"]}, "screen.excluded_sectors", "sector Real Estate"),
-    ({"excluded_tags": ["reit"]}, "screen.excluded_tags", "tag reit"),
+    ({"excluded_sectors": ["Real Estate"]}, "ESG / values screens: excluded sectors", "sector Real Estate"),
+    ({"excluded_tags": ["reit"]}, "ESG / values screens: excluded values tags", "tag reit"),
 ])
 def test_account_overrides_holding_what_the_templates_screen_excludes_are_refused(firm, admin, screen, setting, why):
     Security.objects.filter(symbol="VNQ").update(sector="Real Estate", tags=["reit"])
@@ -182,8 +182,9 @@ def test_account_overrides_holding_what_the_templates_screen_excludes_are_refuse
 
     refused = _overrides_refused(admin, account, {"restrictions": {"hold": ["VNQ"]}})
 
-    assert refused.message.startswith(f"Account overrides refused: parameters {setting} and restrictions.hold both "
-                                      f"name VNQ ({why})")
+    assert refused.message.startswith(f"Account overrides refused: settings “{setting}” and “Restrictions: hold "
+                                      f"(neither buy nor sell)” both name VNQ ({why})")
+    assert refused.detail["parameter"] == "restrictions.hold"  # the API's callers keep the codes
 
 
 def test_household_overrides_direct_indexing_a_sleeve_its_accounts_model_lacks_are_refused(firm, admin):
@@ -194,7 +195,7 @@ def test_household_overrides_direct_indexing_a_sleeve_its_accounts_model_lacks_a
     with pytest.raises(ValidationFailed) as refused:
         household_overrides_set(household=household, overrides={"direct_index": {"us_large_cap": {}}}, user=admin)
 
-    assert refused.value.message == ("Household overrides refused: with them, direct_index names sleeve us_large_cap, "
+    assert refused.value.message == ("Household overrides refused: with them, the setting “Direct indexing” names sleeve us_large_cap, "
                                      "which model Balanced does not have, which 2 accounts (SM-1, SM-2) of the "
                                      "household hold: every run of those accounts would fail; direct-index one of the "
                                      "model's sleeves")
@@ -206,10 +207,11 @@ def test_household_overrides_screening_out_what_an_accounts_hold_keeps_are_refus
     household = Household.objects.create(name="Smith", external_id="HH-SMITH")
     make_account("SM-1", model=_balanced(), household=household, overrides={"restrictions": {"hold": ["VNQ"]}})
 
-    with pytest.raises(ValidationFailed, match="Household overrides refused: with them, account SM-1's parameters "
-                                               "screen.min_esg_score and restrictions.hold both name VNQ"):
+    with pytest.raises(ValidationFailed) as refused:
         household_overrides_set(household=household, overrides={"screen": {"enabled": True, "min_esg_score": 50}},
                                 user=admin)
+    assert ("Household overrides refused: with them, account SM-1's settings “ESG / values screens: minimum ESG "
+            "score” and “Restrictions: hold (neither buy nor sell)” both name VNQ") in refused.value.message
 
 
 # --- 3. A direct-indexed sleeve left without a benchmark ------------------------------------------
