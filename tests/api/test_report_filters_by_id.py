@@ -62,7 +62,7 @@ def test_an_account_outside_the_household_named_is_refused(okafors, people, firm
     pm = client_for(firm_a, people["pm"])
     answer = pm.get(f"{API}/reports/realised-gains/?{PERIOD}&household={okafors['household'].pk}&account=TW-A")
     assert answer.status_code == 400
-    assert error_of(answer)["detail"]["field"] == "account" and "TW-A" in error_of(answer)["message"]
+    assert error_of(answer)["detail"]["field"] == "account"
 
 
 def test_schedule_d_of_an_unknown_household_is_refused_not_empty(okafors, people, firm_a, client_for):
@@ -71,7 +71,8 @@ def test_schedule_d_of_an_unknown_household_is_refused_not_empty(okafors, people
     assert found.status_code == 200 and {r["household"] for r in found.json()} == {"HH-OK"}
     refused = pm.get(f"{API}/reports/schedule-d/?year=2026&household=NO-SUCH")
     assert refused.status_code == 400
-    assert "NO-SUCH" in error_of(refused)["message"] and error_of(refused)["detail"]["field"] == "household"
+    assert error_of(refused)["message"] == "None of your households has the id or external id given in 'household'."
+    assert error_of(refused)["detail"]["field"] == "household"
 
 
 def test_a_value_that_is_one_households_id_and_anothers_external_id_is_refused(okafors, people, firm_a, client_for):

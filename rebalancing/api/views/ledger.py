@@ -197,7 +197,7 @@ def _named(rows, data, field: str, external: str, what: str):
     named = Q(**{external: value}) | (Q(pk=int(value)) if value.isascii() and value.isdigit() else Q(pk__in=[]))
     found = list(rows.filter(named)[:2])
     if not found:  # the same answer whether it is a colleague's or no one's
-        raise ValidationFailed(f"None of your {field}s has the id or {what} '{value}' given in '{field}'.",
+        raise ValidationFailed(f"None of your {field}s has the id or {what} given in '{field}'.",
                                detail={"field": field})
     if len(found) > 1:
         raise ValidationFailed(f"'{value}' in '{field}' is one {field}'s id and another's {what}: give the "
