@@ -14,7 +14,7 @@ from datetime import date
 from rebalancing.engine.tax import gift_start, long_term_from, term
 from rebalancing.models import Proposal, TaxLot
 
-__all__ = ["LotTurned", "lots_turned"]
+__all__ = ["LotTurned", "lots_turned", "tax_year_passed"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,16 @@ class LotTurned:
     def words(self) -> str:
         return (f"lot {self.lot_id} of {self.symbol} ({self.account}) is long-term from {self.long_term_from:%Y-%m-%d}: "
                 f"the proposal prices its sale as {self.priced_as}-term")
+
+
+def tax_year_passed(proposal: Proposal, day: date) -> bool:
+    """Whether ``proposal`` sells in a taxable account and was priced in an earlier tax year than
+    ``day``'s: its sales, released now, go on ``day``'s year's Schedule D (a sale is realised on its
+    trade date, Pub. 550), while its estimate netted them with its run's year and spent that year's
+    budget - a December harvest meant to offset the year's gains would offset none of them."""
+    if not proposal.account.taxable or day.year <= proposal.run.as_of.year:
+        return False
+    return any(t.get("side") == "sell" for t in (proposal.result or {}).get("trades") or ())
 
 
 def lots_turned(proposal: Proposal, day: date) -> list[LotTurned]:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ from rebalancing.models import (
     RebalanceRun,
 )
 from rebalancing.services.alerts import drift_alert_resolve_executed
-from rebalancing.services.lot_terms import lots_turned
+from rebalancing.services.lot_terms import lots_turned, tax_year_passed
 from rebalancing.services.payouts import cash_flow_pay
 from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
 from rebalancing.webhooks import events as webhook_events
@@ -461,16 +461,26 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         # As old as its oldest price, not its run's day: a run on stale prices is not fresh advice.
         priced = min(leg.priced_on or leg.run.as_of for leg in legs)
         stale = legs[0].status == S.APPROVED and (today - priced).days > policy.max_price_age_days
-        turned = [] if stale or legs[0].status != S.APPROVED else [t for leg in legs for t in lots_turned(leg, today)]
-        if not stale and not turned:
+        fresh = not stale and legs[0].status == S.APPROVED
+        new_year = fresh and any(tax_year_passed(leg, today) for leg in legs)
+        turned = [t for leg in legs for t in lots_turned(leg, today)] if fresh and not new_year else []
+        if not stale and not new_year and not turned:
             released = [_release_one(leg, user=user, comment=comment, today=today) for leg in legs]
             return released[0]
+        run_day = legs[0].run.as_of
         why = (f"priced on {priced}, more than {policy.max_price_age_days} days ago" if stale else
+               f"priced for tax year {run_day.year}, released in {today.year}" if new_year else
                f"{len(turned)} lot{'s' if len(turned) != 1 else ''} sold turned long-term since the run's day "
-               f"({legs[0].run.as_of})")
+               f"({run_day})")
         for leg in legs:
             _move(leg, S.EXPIRED, actor=user, action="proposal.expire", comment=why)
     together = f" with its household's other accounts ({len(legs) - 1} more)" if len(legs) > 1 else ""
+    if new_year:
+        raise Conflict(f"The proposal has expired{together}: its run ({run_day}) estimated the tax of its sales on "
+                       f"the {run_day.year} return, but sold from {today} they are realised in {today.year} and "
+                       f"net with that year's gains and losses instead, against that year's tax budget. Rebalance "
+                       f"the account again to price them for {today.year}.", code="tax_year_changed",
+                       detail={"priced_for": run_day.year, "released_in": today.year})
     if turned:
         raise Conflict(f"The proposal has expired{together}: it prices its sales as of {legs[0].run.as_of}, and on "
                        f"{today} {'; '.join(t.words() for t in turned[:5])}"
@@ -561,9 +571,28 @@ def proposals_expire_stale(*, today: date | None = None) -> int:
     with transaction.atomic():
         households = set(stale.filter(status__in=OPEN_FOR_TAX).values_list("account__household_id", flat=True))
         expired = _bulk_move(stale, S.EXPIRED, action="proposal.expire", comment=f"prices older than {cutoff}")
-        if households:  # what stays open was estimated beside what expired
+        year_passed = _priced_for_a_past_year(today or timezone.localdate())
+        passed_households = set(year_passed.filter(status__in=OPEN_FOR_TAX).values_list("account__household_id",
+                                                                                       flat=True))
+        expired += _bulk_move(year_passed, S.EXPIRED, action="proposal.expire",
+                              comment="priced for a tax year that has ended: sold now, its sales go on the next year's")
+        # what stays open was estimated beside what expired
+        if households:
             open_estimates_restate(households, because=f"proposals priced before {cutoff} expired")
+        if passed_households - households:
+            open_estimates_restate(passed_households - households, because="proposals priced for the past tax year expired")
     return expired
+
+
+def _priced_for_a_past_year(today: date):
+    """Open proposals selling in a taxable account priced for an earlier tax year than ``today``'s
+    (``tax_year_passed``), with the other open legs of their household proposals (solved as one)."""
+    earlier = (Proposal.objects.filter(status__in=OPEN, account__taxable=True, run__as_of__year__lt=today.year)
+               .select_related("run", "account"))
+    passed = [p for p in earlier if tax_year_passed(p, today)]
+    legs = {p.household_proposal_id for p in passed if p.household_proposal_id}
+    return Proposal.objects.filter(Q(pk__in=[p.pk for p in passed]) | Q(household_proposal_id__in=legs),
+                                   status__in=OPEN)
 
 
 def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_approved: bool = False) -> int:
