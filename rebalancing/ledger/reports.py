@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from rebalancing.engine.tax import estimated_tax, term
+from rebalancing.engine.tax import estimated_tax, gift_basis, gift_start, term
 from rebalancing.exports import csv_text
 from rebalancing.models import (
     Account,
@@ -558,7 +558,8 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
     prices = latest_prices(as_of)
     lots = defaultdict(list)  # plain rows: a large book's lots are too many to build as model objects
     for lot in TaxLot.objects.filter(account_id__in=ids).values_list(
-            "account_id", "security_id", "security__symbol", "quantity", "cost_basis", "acquired"):
+            "account_id", "security_id", "security__symbol", "quantity", "cost_basis", "acquired", "gift_date",
+            "gift_unit_value"):
         lots[lot[0]].append(lot[1:])
     unit_prices = {security: Decimal(str(price)) for security, price in prices.items() if price is not None}
     in_models: dict[int | None, set[int]] = {}
@@ -589,12 +590,19 @@ def transition_rows(enrolled: list[TransitionAccount], *, as_of: date) -> list[T
         drift_now = None if latest is None else latest["standing"]
         progress = None if not drift_start else max(0.0, min(1.0, 1 - (drift_now or 0.0) / drift_start))
         market_value, legacy_value, legacy_gain, legacy_tax = Decimal(account.cash), ZERO, ZERO, ZERO
-        for security_id, symbol, quantity, cost_basis, acquired in lots[account.pk]:
+        for security_id, symbol, quantity, cost_basis, acquired, gifted, gift_unit_value in lots[account.pk]:
             price = unit_prices.get(security_id)
             value = cents(quantity * price) if price is not None else ZERO
             market_value += value
             if security_id in in_model or symbol in substitutes:
                 continue
+            if gifted is not None and gift_unit_value is not None:
+                # A gift worth less than the donor's basis on the gift day: sold at today's price, the
+                # basis and the holding period are those a sale uses (IRC §1015(a), §1223(2)) - between
+                # the two values no gain or loss at all.
+                fair_value = cents(gift_unit_value * quantity)
+                acquired = gift_start(value, cost_basis, fair_value, acquired, gifted)
+                cost_basis = gift_basis(value, cost_basis, fair_value)
             legacy_value += value
             legacy_gain += value - cost_basis
             rate = account.long_term_rate if term(acquired, as_of) == "long" else account.short_term_rate
