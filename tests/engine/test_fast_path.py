@@ -40,6 +40,8 @@ TIGHT = (
         "CLARABEL",
         {"tol_gap_abs": 1e-13, "tol_gap_rel": 1e-13, "tol_feas": 1e-12, "max_iter": 500},
     ),
+    # Tolerances that tight can fail Clarabel on a badly scaled random account; then a little looser.
+    ("reference, looser", "CLARABEL", {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 500}),
 )
 
 CASES = {
@@ -121,8 +123,10 @@ def test_fast_path_matches_the_reference_on_random_accounts(req):
     x, b = reference(data)
     assert_feasible(data, fast.x, fast.b, tol=1e-8)
     best = objective(data, x, b)
-    # The optimum is often exactly zero (the account can reach its targets): an absolute floor.
-    assert abs(objective(data, fast.x, fast.b) - best) <= 1e-6 * abs(best) + 1e-12
+    # The optimum is often exactly zero (the account can reach its targets): an absolute floor. A
+    # feasible answer below the reference's is the reference's own inaccuracy (hypothesis found one
+    # 2e-7 under it), not a miss: only falling short of the optimum counts.
+    assert objective(data, fast.x, fast.b) - best <= 1e-6 * abs(best) + 1e-12
 
 
 def _many_lots_request(budget: float) -> RebalanceRequest:
