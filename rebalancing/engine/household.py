@@ -26,13 +26,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from .errors import EngineError, InvalidRequest
+from .limits import PLANNED_PURCHASE
 from .parameters import DriftParams, Instruction, TransitionParams
 from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
 from .result import CASH_KEY, REASONS, LotSale, RebalanceResult, Summary, Trade
 from .tax import realised_add, returns_after
-from .wash_sales import WINDOW_DAYS, Equivalence, told_by
+from .wash_sales import WINDOW_DAYS, Equivalence, told_by, window_activity
 
 __all__ = [
     "INSIDE_BANDS",
@@ -56,9 +57,11 @@ TAX_STATUSES = ("taxable", "traditional", "roth")
 INSIDE_BANDS = ("tax_free", "cash_flows")
 
 # Words in an asset-class name that mark it tax-inefficient: its return is mostly income taxed at
-# ordinary rates each year (bond coupons, REIT dividends are not qualified dividends, IRC §857).
+# ordinary rates each year (bond coupons, REIT dividends are not qualified dividends, IRC §857), or
+# taxed every year whether sold or not (a futures-based commodity fund marks its contracts to market
+# each year, 60% long-term / 40% short-term, IRC §1256, and reports on a K-1).
 _INEFFICIENT_WORDS = ("bond", "fixed", "income", "treasur", "credit", "tips", "reit", "real_estate",
-                      "real estate", "high_yield", "high yield")  # fmt: skip
+                      "real estate", "high_yield", "high yield", "commodit")  # fmt: skip
 # Words that mark the highest expected growth (Roth first, ahead of taxable).
 _GROWTH_WORDS = ("equity", "stock", "growth", "small", "emerging", "international", "us_", "us ")
 
@@ -124,13 +127,13 @@ class LocationPreferences:
 
 
 def is_tax_inefficient(asset_class: str) -> bool:
-    """Bonds, fixed income, REITs: income taxed at ordinary rates every year."""
+    """Bonds, fixed income, REITs, commodity funds: taxed every year, largely at ordinary rates."""
     name = asset_class.lower()
     return any(w in name for w in _INEFFICIENT_WORDS)
 
 
 def default_location_preferences(asset_classes: Iterable[str]) -> LocationPreferences:
-    """The documented defaults: tax-inefficient classes (bonds, REITs) in traditional accounts
+    """The documented defaults: tax-inefficient classes (bonds, REITs, commodities) in traditional accounts
     first, then Roth, taxable last; equity (highest expected growth) in Roth first, then taxable
     (tax-efficient: qualified dividends, deferred gains), traditional last."""
     order: dict[str, tuple[str, ...]] = {}
@@ -304,7 +307,10 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
         # household holds on to it or moves something else. The harvest's own account keeps
         # its substitute, which stands in for the name there. (Placed again, another harvest
         # may strand another name: at most MAX_PLACEMENTS placements.)
-        more = _stranded_buys(request, accounts, placement, equivalence) - stranded
+        more = (
+            _stranded_buys(request, accounts, placement, equivalence)
+            | _harvests_blocked(request, accounts, placement, window, equivalence)
+        ) - stranded
         if not more:
             break
         stranded |= more
@@ -416,6 +422,45 @@ def _stranded_buys(
     return frozenset(s for s in placement.symbols if equivalence.group(s) in groups)
 
 
+def _harvests_blocked(
+    request: HouseholdRequest,
+    accounts: tuple[RebalanceResult, ...],
+    placement: Placement,
+    window: tuple[HouseholdTrade, ...],
+    equivalence: Equivalence,
+) -> frozenset[str]:
+    """Symbols whose harvest in a taxable account is stopped only by another account's purchase in
+    this proposal (tax-deferred accounts are solved first, so an IRA's buy of the name would wash
+    the loss): placed again with the name bought nowhere, its harvest substitute takes the buy's
+    place (``placement._stood_in``) and the harvest goes ahead."""
+    before = window_activity(request.as_of, window, (), equivalence).purchases
+    out: set[str] = set()
+    for account, result in zip(request.accounts, accounts, strict=True):
+        params = account.request.parameters
+        if account.tax_status != "taxable" or params.harvest is None or params.wash_sale.allow:
+            continue
+        for alert in result.alerts:
+            if alert.code != "harvest_opportunity" or alert.symbol is None or PLANNED_PURCHASE not in alert.message:
+                continue  # not harvested for another reason (its substitute, a restriction, ...)
+            group = equivalence.group(alert.symbol)
+            if group in before:
+                continue  # a purchase of the last 30 days stops it anyway
+            substitute = params.harvest.substitutes.get(alert.symbol)
+            if substitute is None or equivalence.group(substitute) == group or substitute in set(
+                params.restrictions.do_not_buy
+            ) | set(params.restrictions.hold):
+                continue  # it would not be harvested anyway: its substitute may not stand in
+            bought_elsewhere = any(
+                t.side == "buy" and equivalence.group(t.symbol) == group
+                for other in accounts
+                if other.account_id != account.id
+                for t in other.trades
+            )
+            if bought_elsewhere:
+                out |= {s for s in placement.symbols if equivalence.group(s) == group}
+    return frozenset(out)
+
+
 def _account_request(
     request: HouseholdRequest,
     account: HouseholdAccount,
@@ -464,6 +509,11 @@ def _account_request(
                 restrictions, do_not_buy=tuple(sorted(set(restrictions.do_not_buy) | banned))
             ),
         )
+    if account.allowed_asset_classes is not None and not placement.holdings(account.id) \
+            and not _instructed(account, "liquidate"):
+        # No class of the model it may hold: the placement leaves it all cash, and so does its solve
+        # (its holdings are of classes it may not hold, sold as far as its parameters allow).
+        params = replace(params, cash=replace(params.cash, target=1.0), direct_index=())
     if request.drift is not None:
         # The placement has applied the household's drift bands (a tax-free trade fixes drift
         # inside them, a taxable gain waits for the band): the account's own would undo it.
@@ -562,8 +612,15 @@ def _account_model(request: HouseholdRequest, account: HouseholdAccount, placeme
     total = sum(held.values())
     if total <= 0:
         # Nothing placed here (e.g. no class it may hold): the household model, with every buy
-        # of a class it may not hold refused by its restrictions.
-        return request.model
+        # of a class it may not hold refused by its restrictions - a direct-indexed sleeve as its
+        # benchmark's names, none of which it may buy (``_account_request`` makes it all cash and
+        # indexes nothing: no name could be selected).
+        if account.allowed_asset_classes is None:
+            return request.model
+        return replace(request.model, sleeves=tuple(
+            s if s.holdings or s.benchmark is None else replace(s, holdings=dict(s.benchmark.constituents))
+            for s in request.model.sleeves
+        ))
     # A sleeve keeps its benchmark: an account that direct-indexes it does so on its share.
     benchmarks = {s.asset_class: s.benchmark for s in request.model.sleeves}
     sleeves = []

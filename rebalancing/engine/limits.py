@@ -281,7 +281,7 @@ def build_limits(
         if p.harvest is not None:
             harvest = _plan_harvest(
                 request, book, plan, x_ub, b_ub, b_lb, instructed, no_buy, loss_sale_recently, group, forced, losing,
-                lambda i: _unsellable_reason(i, book, hold, no_sell, eq, window, p.wash_sale.allow),
+                lambda i: _unsellable_reason(i, book, hold, no_sell, eq, window, p.wash_sale.allow, request),
             )
         elif p.transition is None:
             harvest = _plan_gain_offset(book, plan, x_ub, forced, instructed)
@@ -525,10 +525,18 @@ def _plan_harvest(
     return out
 
 
+# How a harvest alert names a purchase of today by another account (``household._harvests_blocked``
+# reads it: such a harvest goes ahead once the household buys the name nowhere).
+PLANNED_PURCHASE = "a purchase planned with this proposal, or made today"
+
+
 def _unsellable_reason(
-    i: int, book: Book, hold: np.ndarray, no_sell: np.ndarray, eq: Equivalence, window: WindowActivity, allow: bool
+    i: int, book: Book, hold: np.ndarray, no_sell: np.ndarray, eq: Equivalence, window: WindowActivity, allow: bool,
+    request=None,
 ) -> str:
-    """Why security ``i``'s losing lots may not be sold this run, for the harvest alert."""
+    """Why security ``i``'s losing lots may not be sold this run, for the harvest alert. A purchase of
+    today by another account that tells no lot is a trade planned beside this one (a household
+    proposal's, an open proposal's) or made today: it is named as such, not as a day's purchase."""
     if hold[i]:
         return "restrictions.hold keeps it"
     if no_sell[i]:
@@ -537,6 +545,18 @@ def _unsellable_reason(
     bought = window.last_purchase.get(eq.group(symbol))
     if bought is not None and not allow:
         what = "it" if len(eq.members(symbol)) == 1 else "it or a substantially identical security"
+        today = [
+            w for w in window.bought
+            if w.group == eq.group(symbol) and request is not None and w.order[0] == request.as_of.toordinal()
+            and w.order[1] not in ("", request.account.id) and not w.lots
+        ]
+        if today and bought == request.as_of:
+            where = ", ".join(sorted({w.order[1] for w in today}))
+            return (
+                f"{what} is bought in {where} today ({PLANNED_PURCHASE}), and a "
+                "loss sale within 30 days of a purchase is a wash sale: harvestable from "
+                f"{harvestable_on(bought).isoformat()}"
+            )
         return (
             f"{what} was bought on {bought.isoformat()} and a loss sale within 30 days of a purchase is a wash sale: "
             f"harvestable from {harvestable_on(bought).isoformat()}"

@@ -29,6 +29,11 @@ little is lost).
 
 A trade inside a tax-deferred account costs no tax, so the programme realises a gain in a
 taxable account only where no such trade does the same job.
+
+What an account holds of an asset class it may not hold costs ``NOT_ALLOWED`` a unit (it is sold,
+within the tax budget; what stays is named in a warning). A model security no account may buy (a
+loss sale in the window, this run's harvest) has its harvest substitute hold its place
+(``_stood_in``).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from .request import HouseholdTrade, Security
 from .result import CASH_KEY
 from .screens import excluded_mask
 from .tax import is_long_term
-from .wash_sales import Equivalence, window_activity
+from .wash_sales import Equivalence, buyable_on, window_activity
 
 if TYPE_CHECKING:
     from .household import HouseholdRequest
@@ -73,6 +78,11 @@ EPSILON = 1e-5
 MAX_SOLVES = 6
 # A class whose share in an account differs from the model's by more than this is "located" there.
 LOCATED = 0.01
+# Per unit of value an account keeps of an asset class it may not hold: above everything else a unit
+# costs (the household's drift, 1.5; a lot's tax, under 0.5; trading), so the holding goes wherever
+# the account may sell it - only a restriction, a wash-sale window or the household's tax budget
+# keeps any, and the household is told which.
+NOT_ALLOWED = 4.0
 
 
 @dataclass(slots=True)
@@ -162,6 +172,93 @@ def _ordered_sales(request, ordered, lot_acct, lot_sec, lot_loss, lot_ub, sell_u
     return out
 
 
+def _stood_in(request, weights, securities, window, activity, equivalence, bought_nowhere):
+    """Each model security no account may buy - sold at a loss in the household's 30 days (a purchase
+    would wash the loss, IRC §1091) or harvested in this run (``bought_nowhere``) - and its harvest
+    substitute (``harvest.substitutes`` of the first account naming one that may be bought), which
+    holds its place until the window closes: the household stays on its asset classes instead of
+    short of one. Returns substitute -> the security it stands in for, and the words for a blocked
+    security without one (which, its loss sale and when it can be bought again)."""
+    loss_group = {g for g in activity.loss_sales}
+    everyone_avoids = all(not a.request.parameters.wash_sale.allow for a in request.accounts)
+    nowhere = {equivalence.group(s) for s in bought_nowhere}
+
+    def blocked(symbol: str) -> bool:
+        g = equivalence.group(symbol)
+        return g in nowhere or (g in loss_group and everyone_avoids)
+
+    stand_ins: dict[str, str] = {}
+    words: list[str] = []
+    for symbol in sorted(weights):
+        if weights[symbol] <= 0 or not blocked(symbol):
+            continue
+        substitute = next(
+            (
+                sub
+                for a in request.accounts
+                if a.request.parameters.harvest is not None
+                for sub in [a.request.parameters.harvest.substitutes.get(symbol)]
+                if sub is not None and sub in securities and not blocked(sub)
+                and equivalence.group(sub) != equivalence.group(symbol)
+            ),
+            None,
+        )
+        if substitute is not None and substitute not in stand_ins:
+            stand_ins[substitute] = symbol
+            continue
+        words.append(_blocked_words(request, symbol, window, equivalence, bought_nowhere))
+    return stand_ins, words
+
+
+def _blocked_words(request, symbol, window, equivalence, bought_nowhere) -> str:
+    """A model security no account may buy, its loss sale and the day it can be bought again."""
+    group = equivalence.group(symbol)
+    if symbol in bought_nowhere or any(equivalence.group(s) == group for s in bought_nowhere):
+        day, where = request.as_of, "a loss sale of it in this proposal (a harvest)"
+    else:
+        sales = [t for t in window if t.side == "sell" and equivalence.group(t.symbol) == group
+                 and (t.realised_gain is None or t.realised_gain < 0)]
+        last = max(sales, key=lambda t: t.date) if sales else None
+        day = last.date if last else request.as_of
+        where = f"a sale at a loss in {last.account_id}" if last and last.account_id else "a sale at a loss"
+    return (
+        f"{symbol} may be bought in no account until {buyable_on(day):%d %B %Y}: {where} on {day:%d %B %Y} would "
+        "be washed (IRC §1091), and no harvest substitute for it (harvest.substitutes) may be bought: its asset "
+        "class is made up by the others of the class, or stays short"
+    )
+
+
+def _kept_not_allowed(request, symbols, classes, before, after, not_allowed, sell_ub_sec, lot_acct, lot_sec, lot_ub,
+                      nl, total) -> list[str]:
+    """Why an account keeps some of an asset class it may not hold, one warning per holding."""
+    out = []
+    cut = 1e-6 * max(total, 1.0)
+    model_classes = {s.asset_class for s in request.model.sleeves}
+    for acct in request.accounts:
+        allowed = acct.allowed_asset_classes
+        if allowed is not None and not model_classes & set(allowed) and before[request.accounts.index(acct)].sum() > cut:
+            out.append(f"{acct.id} may hold none of the model's asset classes (only {', '.join(allowed)}): what it "
+                       "holds is sold and it stays in cash")
+    for a, j in zip(*np.nonzero(not_allowed & (after > cut)), strict=True):
+        acct = request.accounts[a]
+        if before[a, j] <= cut:
+            continue
+        lots = np.flatnonzero((lot_acct == a) & (lot_sec == j)) if nl else np.array([], dtype=np.int64)
+        if sell_ub_sec[a, j] == 0:
+            why = "a hold or do-not-sell restriction keeps it"
+        elif acct.tax_status == "taxable" and lots.size and (lot_ub[lots] == 0).any():
+            why = "a lot of it at a loss cannot be sold: the household bought it within 30 days (a wash sale)"
+        elif acct.tax_status == "taxable" and request.tax_budget is not None:
+            why = f"selling it all would realise more gain than the household's tax budget ({request.tax_budget:,.2f}) allows"
+        else:
+            why = "the account's cash floor or another of its parameters keeps it"
+        out.append(
+            f"{acct.id} keeps {after[a, j]:,.2f} of {symbols[j]} ({classes[symbols[j]]}), an asset class it may not "
+            f"hold: {why}"
+        )
+    return out
+
+
 def _classes(request: HouseholdRequest, securities: Mapping[str, Security]) -> dict[str, str]:
     """Symbol -> asset class: the model's sleeve for a model holding, else the security's own."""
     out = {s: sec.asset_class for s, sec in securities.items()}
@@ -196,13 +293,19 @@ def place(
     from being bought back); ``solved_before``: programmes solved before this one, for the diagnostics.
     """
     accounts = request.accounts
+    # Which windows block what, household-wide.
+    activity = window_activity(request.as_of, window, (), equivalence)
     weights = model_weights(request)
+    stand_ins, warnings = _stood_in(request, weights, securities, window, activity, equivalence, bought_nowhere)
     held = {lot.symbol for a in accounts for lot in a.request.account.lots}
-    symbols = tuple(sorted(set(weights) | held))
+    symbols = tuple(sorted(set(weights) | held | set(stand_ins)))
     col = {s: j for j, s in enumerate(symbols)}
     n, m = len(symbols), len(accounts)
     price = np.array([securities[s].price for s in symbols])
     classes = _classes(request, securities)
+    for substitute, blocked in stand_ins.items():
+        if substitute not in weights:  # (a model security keeps its own sleeve)
+            classes[substitute] = classes[blocked]  # it holds the blocked security's place in its sleeve
     prefs = request.preferences()
 
     before = np.zeros((m, n))
@@ -249,9 +352,14 @@ def place(
                 proceeds[a] += sold
     investable = V - float(cash_target.sum())
     target = np.array([weights.get(s, 0.0) for s in symbols]) * investable
+    for substitute, blocked in stand_ins.items():
+        # What the household holds of the blocked security keeps its target (nothing is sold only to
+        # buy the substitute); the substitute takes the rest, as a harvest's does in one account.
+        j, k = col[blocked], col[substitute]
+        kept = min(target[j], float(before[:, j].sum()))
+        target[k] += target[j] - kept
+        target[j] = kept
 
-    # Which windows block what, household-wide.
-    activity = window_activity(request.as_of, window, (), equivalence)
     group = [equivalence.group(s) for s in symbols]
     recent_loss = np.array([g in activity.loss_sales for g in group], dtype=bool)
     recent_buy = np.array([g in activity.purchases for g in group], dtype=bool)
@@ -339,6 +447,16 @@ def place(
     nv = o_gi + nc
     status = [acct.tax_status for acct in accounts]
     loc = np.array([[prefs.cost(classes[s], status[a]) for s in symbols] for a in range(m)])
+    # An account may not hold a class it is not allowed: what it holds of one is sold (and made up
+    # where the class may be held), not only kept from being bought.
+    not_allowed = np.array(
+        [
+            [acct.allowed_asset_classes is not None and classes[s] not in acct.allowed_asset_classes for s in symbols]
+            for acct in accounts
+        ],
+        dtype=bool,
+    ).reshape(m, n)
+    loc = loc + NOT_ALLOWED * not_allowed
     cost_rate = np.array([acct.request.parameters.trading.trading_cost_bps / 1e4 for acct in accounts])
 
     c = np.zeros(nv)
@@ -478,7 +596,6 @@ def place(
     group_ids = {g: i for i, g in enumerate(dict.fromkeys(group))}
     sec_group = np.array([group_ids[g] for g in group], dtype=np.int64)
     solves = 0
-    warnings: list[str] = []
 
     def ban_buys(groups: np.ndarray) -> None:
         for j in np.flatnonzero(groups[sec_group]).tolist():
@@ -549,6 +666,8 @@ def place(
         np.bincount(lot_acct, weights=lot_gain_share * z[o_x:o_s] * V, minlength=m) if nl else np.zeros(m)
     )
     after = np.maximum(before + change, 0.0)
+    warnings.extend(_kept_not_allowed(request, symbols, classes, before, after, not_allowed, sell_ub_sec,
+                                      lot_acct, lot_sec, lot_ub, nl, V))
     shortfall = float(z[o_g:o_ei].sum()) * 0.5
     if shortfall > 0.005:
         warnings.append(

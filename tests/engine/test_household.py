@@ -357,10 +357,9 @@ def test_a_harvest_substitute_outside_the_model_is_not_bought_where_its_class_is
     a1_trades = result.accounts[1].trades
     assert {t.symbol for t in a1_trades if t.side == "buy"} == {"C", "D"}
     assert all(t.symbol != "E" for r in result.accounts for t in r.trades)
-    # the loss on B is not harvested there (its substitute may not be bought): B is sold only
-    # as far as the placement moves A1's equity out.
-    assert all("harvest" not in t.reasons for t in a1_trades)
-    assert trades_of(result, "A1")["B"][0] == "sell"
+    # B goes whole, a class A1 may not hold (since 2026-12-06: before, only as far as the placement
+    # moved A1's equity out), its loss realised, and its substitute is bought nowhere.
+    assert trades_of(result, "A1")["B"] == ("sell", 20.0)
 
 
 def test_a_sale_with_a_net_gain_still_sells_its_loss_lot_and_no_later_account_buys_the_fund():
