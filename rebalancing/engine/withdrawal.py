@@ -2,9 +2,11 @@
 
 The order, least tax first, each kind of account's cash before its lots ("cash first"):
 
-1. taxable accounts: cash, then lots - losses first (the most tax saved per dollar first), then long-term
-   gains, then short-term gains (each the least tax per dollar first) - IRS Pub. 550: a lot held
-   more than a year is long-term and taxed at the lower rate;
+1. taxable accounts: cash, then lots by the tax each dollar raised costs (``rate x gain / proceeds``,
+   the lot's rate: long-term if held more than a year, IRS Pub. 550), the least first - so losses
+   first (the most tax saved per dollar first) and, at equal gains, long-term before short-term,
+   but a short-term lot with little gain before a long-term lot with much (until 2026-12-06 every
+   short-term lot came after every long-term gain, which was not the least tax);
 2. traditional (tax-deferred) accounts: cash, then lots; every dollar out is ordinary income (IRC §408(d)(1)),
    taxed at the account's ``short_term_rate`` (``distribution_rate``), which for a traditional account
    is the owner's marginal ordinary-income rate without the 3.8% net investment income tax: an IRA
@@ -176,7 +178,8 @@ def plan_withdrawal(
     sources.sort(key=lambda a: place[a.id])
 
     eq = household_equivalence(request)
-    activity = window_activity(request.as_of, household_window_trades(request), (), eq)
+    window = household_window_trades(request)
+    activity = window_activity(request.as_of, window, (), eq)
     overweight = _overweight(request, securities)
 
     remaining = float(amount)
@@ -205,13 +208,12 @@ def plan_withdrawal(
                     and eq.group(lot.symbol) in activity.purchases
                     and not a.request.parameters.wash_sale.allow
                 ):
-                    skipped.append(
-                        f"lot {lot.id} of {lot.symbol} in {a.id} (a loss: the household bought it within "
-                        "30 days, or a trade it plans buys it)"
-                    )
+                    why = _bought_words(request, window, eq, lot.symbol)
+                    skipped.append(f"lot {lot.id} of {lot.symbol} in {a.id} (a loss: {why})")
                     continue
-                category = 0 if gain < 0 else (1 if long_ else 2)
-                key = (*place[a.id][:2], category, per_dollar, position[a.id], lot.id)
+                # The least tax per dollar raised first (a loss saves, so it comes first); at equal
+                # tax, long-term first (its holding is not waiting to turn long-term).
+                key = (*place[a.id][:2], per_dollar, 0 if long_ else 1, position[a.id], lot.id)
                 basis = lot.cost_basis
             else:
                 # No capital gain inside an IRA or Roth: the basis is the proceeds.
@@ -337,6 +339,30 @@ def plan_withdrawal(
     )
 
 
+
+
+def _bought_words(request: HouseholdRequest, window, eq, symbol: str) -> str:
+    """Why a loss lot of ``symbol`` is not sold, naming the purchase that would wash it: the latest
+    buy of its group in the household's 30 days (an open proposal's planned buy is dated today and
+    has no lot of that day in its account)."""
+    group = eq.group(symbol)
+    buys = [t for t in window if t.side == "buy" and eq.group(t.symbol) == group]
+    if not buys:
+        return "the household bought it within 30 days"
+    last = max(buys, key=lambda t: (t.date, t.account_id or ""))
+    where = f" in {last.account_id}" if last.account_id else ""
+    held = {
+        (lot.symbol, lot.acquired)
+        for a in request.accounts
+        if a.id == last.account_id
+        for lot in a.request.account.lots
+    }
+    if last.date == request.as_of and (last.symbol, last.date) not in held:
+        return f"a trade the household plans buys {last.symbol}{where}: selling it at a loss would be a wash sale"
+    return (
+        f"the household bought {last.symbol}{where} on {last.date:%d %B %Y}, within 30 days: selling it "
+        "at a loss would be a wash sale"
+    )
 
 
 def _take_cash(

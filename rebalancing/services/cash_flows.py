@@ -1,7 +1,7 @@
 """Money into and out of a household: deposits, withdrawals and required minimum distributions.
 
 A withdrawal or RMD: the engine's ``plan_withdrawal`` chooses the accounts and lots (cash first,
-losses first, long-term before short-term, the IRA for an RMD, never a wash sale) and its tax cost;
+the least tax per dollar raised first - losses first -, the IRA for an RMD, never a wash sale) and its tax cost;
 the sales become proposals of a run of kind ``cash_flow``, gathered under one household proposal
 and submitted to the firm's approval policy like any other. A deposit is cash received in one
 account (its balance goes up) and a run of the household invests it - unless a run would leave that
@@ -190,7 +190,7 @@ def _missed_line(account: Account, year: int, as_of: date):
     if line.required is None:
         why = line.problem
     elif not line.required.due:
-        why = "none was due: " + line.required.explanation
+        why = "none was due: " + _not_due_words(line.required)
     elif as_of <= line.required.deadline:
         why = f"it is due by {line.required.deadline:%d %B %Y}, not missed: enter it as that year's RMD"
     else:
@@ -208,7 +208,7 @@ def _rmd_owed(account: Account, as_of: date) -> None:
     if lines and all(line.required is not None and not line.required.due for line in lines):
         line = lines[-1]
         raise ValidationFailed(f"{account.custodian_number} owes no RMD for {line.year}: "
-                               f"{line.required.explanation} Enter the money as a withdrawal.",
+                               f"{_not_due_words(line.required)}. Enter the money as a withdrawal.",
                                detail={"field": "kind"})
 
 
@@ -230,10 +230,18 @@ def _rmd_remaining(account: Account, as_of: date) -> Decimal:
                 + (f" (${line.distributed:,.2f})" if not line.owner_accounts else
                    f" from {', '.join(line.owner_accounts)}, one owner's IRAs (${line.owner_distributed:,.2f} "
                    f"of ${line.owner_required:,.2f})")
-                if line.required.due else "is not due: " + line.required.explanation)
+                if line.required.due else "is not due: " + _not_due_words(line.required))
         raise ValidationFailed(f"{account.custodian_number}'s {line.year} RMD {what}. Enter an amount to take more.",
                                detail={"field": "amount"})
     return left
+
+
+def _not_due_words(required) -> str:
+    """Why an RMD is not due, to follow "is not due: " mid-sentence: the engine's explanation without
+    its own "None due for 2026: " opening and its closing period (the sentence ends after it)."""
+    words = required.explanation.rstrip(".")
+    opening = f"None due for {required.year}: "
+    return words[len(opening):] if words.startswith(opening) else words
 
 
 def _amount_checked(amount: Decimal) -> Decimal:

@@ -2,6 +2,7 @@
 
 import calendar
 import math
+import random
 from datetime import date, timedelta
 
 import pytest
@@ -9,9 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rebalancing.engine import (
+    CashParams,
     HouseholdTrade,
     InvalidRequest,
+    Model,
+    Parameters,
     Security,
+    Sleeve,
+    TradingParams,
     plan_withdrawal,
     withdrawal_plan_from_dict,
     withdrawal_plan_to_dict,
@@ -42,15 +48,85 @@ def sample_household(**kw):
     return household(taxable, ira, roth, **kw)
 
 
-def test_cash_first_then_losses_then_long_term_gains():
+def test_cash_first_then_losses_then_the_least_tax_per_dollar():
     plan = plan_withdrawal(sample_household(), amount=1_800.0)
     assert plan.cash_used == {"TAX": 300.0}
     assert [(a, s.lot_id, s.quantity) for a, _, s in plan.sales] == [
         ("TAX", "loss_long", 20.0),  # 1,000 of bonds at a loss first
-        ("TAX", "gain_long", 5.0),  # then 500 from the long-term gain, not the short-term one
+        # then 500 from the short-term lot: +100 on 1,000 at 37% is 3.7 cents a dollar, the
+        # long-term lot's +500 on 1,000 at 20% is 10 (until 2026-12-06 every long-term gain came first)
+        ("TAX", "gain_short", 5.0),
     ]
-    # Tax: -200 + 250 long-term net = 50 at 20%.
-    assert plan.tax_cost == pytest.approx(0.2 * 50)
+    # Tax: +50 short-term and -200 long-term net to a 150 loss, deducted from ordinary income at 37%.
+    assert plan.tax_cost == pytest.approx(-0.37 * 150)
+
+
+def test_at_equal_gains_a_long_term_lot_goes_before_a_short_term_one():
+    taxable = member("TAX", "taxable", [lot("short", "EQ", 10, 800, RECENT), lot("long", "EQ", 10, 800, OLD)])
+    plan = plan_withdrawal(household(taxable), amount=500.0)
+    assert [s.lot_id for _, _, s in plan.sales] == ["long"]
+
+
+def test_a_short_term_lot_without_gain_goes_before_a_long_term_lot_with_a_large_gain():
+    # The audit's case, scaled: 300,000 asked; VOO long-term at +26% of its value, DBC bought this
+    # year at no gain. Before 2026-12-06 VOO went first (every long-term gain before any short-term
+    # lot): +78,886.62 realised where DBC's 45,005 would have raised part of it at no tax.
+    securities = (Security("VOO", 600.0, "us_equity"), Security("DBC", 22.5, "commodities"))
+    model = Model("m", (Sleeve("us_equity", 0.9, {"VOO": 1.0}), Sleeve("commodities", 0.1, {"DBC": 1.0})))
+    taxable = member(
+        "JT", "taxable",
+        [lot("voo", "VOO", 1_000, 444_000, OLD), lot("dbc", "DBC", 2_000, 45_000, RECENT)],
+        securities=securities, model=model,
+    )
+    plan = plan_withdrawal(household(taxable, securities=securities, model=model), amount=300_000.0)
+    assert [s.lot_id for _, _, s in plan.sales] == ["dbc", "voo"]
+    voo = plan.sales[1][2]
+    assert voo.quantity == math.ceil((300_000 - 45_000) / 600)
+    assert voo.gain == pytest.approx(425 * 156)
+    assert plan.tax_cost == pytest.approx(0.2 * 425 * 156)  # 13,260; VOO first: 0.2 x 500 x 156 = 15,600
+
+
+def _least_tax_by_brute_force(lots, prices, amount, rates):
+    """The least tax of any way to raise ``amount`` from whole lots and one part of another (gains
+    only, so the tax is each lot's rate x its gain, and a fraction of a lot raises its fraction)."""
+    best = math.inf
+    n = len(lots)
+    for mask in range(1 << n):
+        whole = [x for k, x in enumerate(lots) if mask >> k & 1]
+        raised = sum(x.quantity * prices[x.symbol] for x in whole)
+        tax = sum(rates[x.id] * (x.quantity * prices[x.symbol] - x.cost_basis) for x in whole)
+        if raised >= amount - 1e-9:
+            best = min(best, tax)
+            continue
+        for k, x in enumerate(lots):
+            if mask >> k & 1:
+                continue
+            value = x.quantity * prices[x.symbol]
+            if raised + value >= amount:
+                part = (amount - raised) / value
+                best = min(best, tax + part * rates[x.id] * (value - x.cost_basis))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_plan_pays_the_least_tax_of_any_choice_of_lots_over_random_books(seed):
+    rng = random.Random(seed)
+    prices = {s: float(rng.randint(20, 200)) for s in ("EQ", "BD", "RE")}
+    securities = tuple(Security(s, p, "equity") for s, p in prices.items())
+    lots = []
+    for k in range(rng.randint(2, 6)):
+        symbol = rng.choice(sorted(prices))
+        qty = rng.randint(1, 40)
+        value = qty * prices[symbol]
+        lots.append(lot(f"L{k}", symbol, qty, round(value * rng.uniform(0.3, 1.0), 2),
+                        AS_OF - timedelta(days=rng.randint(10, 1500))))
+    params = Parameters(cash=CashParams(target=0.0), trading=TradingParams(whole_shares=False))
+    taxable = member("TAX", "taxable", lots, securities=securities, parameters=params)
+    rates = {x.id: 0.2 if _held_over_a_year(x.acquired) else 0.37 for x in lots}
+    total = sum(x.quantity * prices[x.symbol] for x in lots)
+    amount = round(total * rng.uniform(0.05, 0.95), 2)
+    plan = plan_withdrawal(household(taxable, securities=securities), amount=amount)
+    assert plan.tax_cost == pytest.approx(_least_tax_by_brute_force(lots, prices, amount, rates), abs=0.01)
 
 
 def test_an_rmd_comes_from_the_ira_and_is_taxed_as_ordinary_income():
@@ -137,6 +213,23 @@ def test_a_loss_lot_bought_again_within_30_days_elsewhere_is_not_sold():
     plan = plan_withdrawal(request, amount=800.0)
     assert all(s.lot_id != "loss_long" for _, _, s in plan.sales)
     assert any("loss_long" in line and "not sold" in line for line in plan.explanation)
+    # The words name the purchase that would wash it: its account and its day.
+    day = f"{AS_OF - timedelta(days=10):%d %B %Y}"
+    assert any(f"the household bought BD in ROTH on {day}" in line for line in plan.explanation), plan.explanation
+
+
+def test_a_loss_lot_an_open_proposal_buys_today_is_named_as_a_planned_trade():
+    planned = HouseholdTrade(AS_OF, "BD", "buy", 5.0, None, "IRA")  # a standing proposal's buy
+    request = sample_household()
+    taxable = request.accounts[0]
+    acct = taxable.request.account
+    taxable = type(taxable)(
+        type(taxable.request)(taxable.request.as_of, type(acct)(**{**_fields(acct), "household_trades": (planned,)}),
+                              taxable.request.securities, taxable.request.model, taxable.request.parameters),
+        "taxable",
+    )  # fmt: skip
+    plan = plan_withdrawal(household(taxable, *request.accounts[1:]), amount=800.0)
+    assert any("a trade the household plans buys BD in IRA" in line for line in plan.explanation), plan.explanation
 
 
 def _fields(obj):
@@ -204,8 +297,8 @@ def reference_plan(request, amount, kind, account_id, born=None):
                 if gain < 0 and x.symbol in bought:
                     continue
                 rate = a.request.account.long_term_rate if long_ else a.request.account.short_term_rate
-                category = 0 if gain < 0 else 1 if long_ else 2
-                steps.append(((0, category, rate * gain / value, 0.0, k, x.id), a, x))
+                # The least tax per dollar raised first; at equal tax, long-term first.
+                steps.append(((0, 0, rate * gain / value, 0 if long_ else 1, k, x.id), a, x))
             else:
                 steps.append(((tier[a.id], k, 0, 0.0, 0, ""), a, x))
     steps.sort(key=lambda s: s[0])

@@ -98,7 +98,10 @@ def test_a_distribution_of_another_year_does_not_count(lees):
     ({"born": None}, "Enter the date of birth of LEE-IRA's owner"),
     ({"value": None, "year": None}, "Enter LEE-IRA's value on 31 December 2025"),
     ({"year": YEAR - 2}, "Enter LEE-IRA's value on 31 December 2025"),  # 2024's alone does not do
-    ({"born": date(1960, 1, 1)}, "is not due: None due for 2026: RMDs start at 75"),
+    # one sentence: no "None due" again mid-sentence, no double period (until 2026-12-06: "...RMD is not
+    # due: None due for 2026: RMDs start at 75 ... by 1 April 2036.. Enter an amount")
+    ({"born": date(1960, 1, 1)}, r"LEE-IRA's 2026 RMD is not due: RMDs start at 75 [^.]*, by 1 April 2036\. Enter an "
+                                 r"amount to take more\.$"),
     ({"spouse": date(1962, 1, 1)}, "Joint and Last Survivor Table"),
 ])
 def test_an_rmd_that_cannot_be_computed_is_refused_naming_what_is_missing(lees, facts, problem):
@@ -113,8 +116,8 @@ def test_an_rmd_of_a_stated_amount_from_an_ira_that_owes_none_is_refused_as_a_wi
     _facts(lees, born=date(1960, 1, 1))
     # when / then: refused, naming why (before: entered as an RMD, so the page showed the 2026 RMD
     # "taken" for an owner who owes none), and nothing is written
-    with pytest.raises(ValidationFailed, match="LEE-IRA owes no RMD for 2026: None due for 2026: RMDs start at 75"
-                                               r".* Enter the money as a withdrawal") as refused:
+    with pytest.raises(ValidationFailed, match="LEE-IRA owes no RMD for 2026: RMDs start at 75"
+                                               r"[^.]*, by 1 April 2036\. Enter the money as a withdrawal") as refused:
         _rmd(lees, Decimal("5000"))
     assert refused.value.detail == {"field": "kind"}
     assert not CashFlow.objects.exists() and not Proposal.objects.exists()

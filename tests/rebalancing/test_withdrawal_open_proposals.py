@@ -81,7 +81,7 @@ def test_account_by_account_another_accounts_open_purchase_stands_and_is_respect
     # Not the plan's to replace: the plan draws on the taxable accounts only.
     assert Proposal.objects.get(pk=other.pk).status == status and entered.approved_replaced == ()
     assert "VNQ" not in _loss_sales(entered.cash_flow) and _washed(entered.cash_flow) == set()
-    assert any("VNQ" in line and "a trade it plans buys it" in line for line in entered.cash_flow.plan["explanation"])
+    assert any("VNQ" in line and f"a trade the household plans buys VNQ in {lees[holder].custodian_number}" in line for line in entered.cash_flow.plan["explanation"])
 
 
 @pytest.mark.parametrize("seed", range(12))
