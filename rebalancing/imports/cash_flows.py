@@ -1,7 +1,7 @@
 """The cash-flow file: households' deposits, withdrawals and RMDs, one a row, each entered through
 ``services.cash_flows.cash_flow_enter`` (the engine chooses what funds a withdrawal). The file is
-checked whole; a row the engine cannot fund refuses the file too, naming the row; nothing is
-half-written. A row whose ``reference`` was entered before changes nothing (import twice: no-op).
+checked whole; a row the engine cannot fund refuses the file too, naming the row, in the same
+refusal as other rows' unreadable cells; nothing is half-written. A row whose ``reference`` was entered before changes nothing (import twice: no-op).
 """
 
 from __future__ import annotations
@@ -102,10 +102,17 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
         outside = taken[line] is True if taken is not None else False
         year = makes_up[line] if makes_up is not None else None
         rows.append((line, household, kinds[line], amounts[line], account, reference, day, outside, year))
-    sheet.problems.reject_if_any()
+    # One refusal lists every row's problem: the rows whose cells are readable are entered too (and
+    # rolled back with the file), so that a row the household cannot fund, or an RMD from a Roth, is
+    # named beside another row's unknown household rather than only once that one is fixed.
+    unreadable = sheet.problems.rows()
+    if unreadable - set(sheet.frame.index):
+        sheet.problems.reject_if_any()  # a problem of the file, not of a row
 
     created = unchanged = 0
     for line, household, kind, amount, account, reference, day, outside, year in rows:
+        if line in unreadable:
+            continue
         try:
             entered = cash_flow_enter(user=user, household=household, kind=kind, amount=amount, account=account,
                                       reference=reference, as_of=day or as_of or today, taken_outside=outside,

@@ -74,6 +74,10 @@ class Problems:
     def __len__(self) -> int:
         return len(self._items)
 
+    def rows(self) -> set[int]:
+        """The lines with a problem found so far."""
+        return {p.row for p in self._items}
+
     def sorted(self) -> list[Problem]:
         return sorted(self._items, key=lambda p: p.row)  # stable: columns keep their checking order
 
