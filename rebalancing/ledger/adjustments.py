@@ -15,10 +15,13 @@ writes what follows from it, in the caller's transaction:
   audit row.
 
 The history is what does not change when wash sales are replayed: each lot as bought (the lot it
-was bought as, the purchase date, its cost per share before wash sales) and each sale's draws from
-it (shares, net proceeds, the lot the order named). A piece's cost before wash sales is its shares
-times that cost per share, to the cent (as a custodian figures a lot's basis). So replaying twice
-writes nothing the second time, and the result is the same whatever order the events arrived in.
+was bought as, the purchase date, the held shares' cost per share before wash sales), each sale's
+draws from it (shares, net proceeds, the lot the order named, and the cost per share, purchase date,
+gift and inheritance the sale was booked with: a later file restates the shares held, never a past
+sale, IRC §1012), and each buy fill (a purchase, even once its shares left the ledger). A piece's
+cost before wash sales is its shares times its cost per share, to the cent (as a custodian figures a
+lot's basis). So replaying twice writes nothing the second time, and the result is the same
+whatever order the events arrived in.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from fractions import Fraction
 
 from django.db.models import Q
 
-from rebalancing.engine.tax import gift_basis, gift_start
+from rebalancing.engine.tax import gift_basis, gift_start, inherited_start
 from rebalancing.models import (
     Account,
     BasisAdjustment,
@@ -112,6 +115,7 @@ class _Group:
         self.held: list[TaxLot] = []
         self.realised: list[RealisedLot] = []
         self.trades: list[TradeRecord] = []
+        self.fills: list[Execution] = []  # the buy fills of the household's accounts
         self.adjustments: list[BasisAdjustment] = []
 
 
@@ -137,10 +141,16 @@ def _groups_in_scope(household_ids, securities: dict[int, Security]) -> dict[tup
     for row in (RealisedLot.objects.filter(**in_households).select_related("account", "execution__order")
                 .order_by("pk")):
         group_of(row.account.household_id, row.security_id).realised.append(row)
-    # A fill writes a trade record too (for the engine's window); its shares are in its lot.
+    # A fill writes a trade record too (for the engine's window): the fills are read as such below,
+    # since the ledger knows the lot each made (``_history``: shares of it no longer in the ledger).
     for trade in (TradeRecord.objects.filter(side="buy", cancelled=False, **in_households).select_related("account")
                   .exclude(external_id__in=Execution.objects.values("external_id")).order_by("pk")):
         group_of(trade.account.household_id, trade.security_id).trades.append(trade)
+    for fill in (Execution.objects.filter(kind=Execution.Kind.FILL, order__side="buy",
+                                          order__account__household_id__in=list(household_ids),
+                                          order__security_id__in=members)
+                 .select_related("order__account").order_by("pk")):
+        group_of(fill.order.account.household_id, fill.order.security_id).fills.append(fill)
     for adjustment in (BasisAdjustment.objects.filter(**in_households).select_related("source", "account")
                        .order_by("pk")):
         group_of(adjustment.account.household_id, adjustment.security_id).adjustments.append(adjustment)
@@ -161,10 +171,12 @@ def _needs_replay(group: _Group, accounts: dict[int, Account]) -> bool:
 
 def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], dict]:
     """The group's lots as bought, each with its sales, for the replay; and, by (account id, lot
-    id), what the ledger knows of each lot (security, purchase date, held cost, draws)."""
+    id), what the ledger knows of each lot (security, purchase date, held cost, draws). A lot whose
+    shares left the ledger (moved out by a lots file or a reconciliation) stays a purchase: its
+    shares are in the history as ``("gone", account id, lot id)``, with no basis here to adjust."""
     lots: dict[tuple[int, str], dict] = {}
 
-    def entry(account_id, lot_id, security_id, purchased, unit, inherited, gift):
+    def entry(account_id, lot_id, security_id, purchased, inherited, gift):
         key = (account_id, lot_id)
         if key not in lots:
             lots[key] = {"security_id": security_id, "purchased": purchased, "held": Decimal(0),
@@ -174,61 +186,79 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
         e["inherited"] = e["inherited"] or inherited
         e["gift"] = e["gift"] or gift
         e["purchased"] = min(e["purchased"], purchased)
-        e["unit"] = e["unit"] if e["unit"] is not None else unit
         return e
 
     for lot in group.held:
-        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on, lot.unit_cost, lot.inherited,
-                  _gift(lot))
+        e = entry(lot.account_id, lot.bought_as, lot.security_id, lot.bought_on, lot.inherited, _gift(lot))
+        # The held shares' cost per share: a lots file's or a custodian's basis and quantity apply
+        # to the shares held from then on (a split, a return of capital), never to past sales.
+        e["unit"] = e["unit"] if e["unit"] is not None else lot.unit_cost
         e["held"] += lot.quantity
         e["quantity"] += lot.quantity
         e["unadjusted"] += lot.cost_basis - lot.wash_adjustment
     for r in group.realised:
-        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased, r.unit_cost, r.inherited, _gift(r))
+        e = entry(r.account_id, r.bought_as, r.security_id, r.purchased, r.inherited, _gift(r))
         d = e["draws"].setdefault((r.execution_id, r.named_as), {
             "sold": r.sold, "quantity": Decimal(0), "proceeds": Decimal(0), "execution": r.execution,
-            "named": r.named_as})
+            "named": r.named_as, "unit": None, "unadjusted": Decimal(0), "purchased": r.purchased,
+            "inherited": False, "gift": None})
+        # A sale keeps what it was booked with - its cost per share (IRC §1012: fixed when sold),
+        # its purchase date, gift and inheritance - whatever a later file says of the lot's shares held.
+        d["unit"] = d["unit"] if d["unit"] is not None else r.unit_cost
+        d["purchased"] = min(d["purchased"], r.purchased)
+        d["inherited"] = d["inherited"] or r.inherited
+        d["gift"] = d["gift"] or _gift(r)
         d["quantity"] += r.quantity
         d["proceeds"] += r.proceeds
+        d["unadjusted"] += r.cost_basis - r.wash_adjustment
         e["quantity"] += r.quantity
         e["unadjusted"] += r.cost_basis - r.wash_adjustment
     # The buy fills that made the lots: the fills of one order on one day are one purchase, whose
     # shares do not replace each other (Rev. Rul. 56-602), however the custodian split them.
-    fills = {(account_id, lot_id): (pk, order_id) for account_id, lot_id, pk, order_id in Execution.objects.filter(
-        kind=Execution.Kind.FILL, order__side="buy", order__account_id__in={k[0] for k in lots},
-        lot_id__in={k[1] for k in lots}).values_list("order__account_id", "lot_id", "pk", "order_id")}
+    fills = {(f.order.account_id, f.lot_id): f for f in group.fills}
+    for key, e in lots.items():
+        e["fill"] = fills[key].pk if key in fills else None
+    carriers, gone = _fills_placed(group, lots, fills)
     history = []
     for (account_id, lot_id), e in lots.items():
-        e["fill"], order_id = fills.get((account_id, lot_id), (None, None))
+        # A lot holding a fill's shares moved in kind is still that purchase.
+        fill = fills.get((account_id, lot_id)) or carriers.get((account_id, lot_id))
         account = accounts[account_id]
         # Lots written before costs per share were kept: their cost spread evenly.
         unit = e["unit"] if e["unit"] is not None else unit_cost(e["unadjusted"], e["quantity"])
         e["unit"] = unit
+        for d in e["draws"].values():
+            if d["unit"] is None:  # sold before costs per share were kept: what the sale was booked at
+                d["unit"] = unit if d["gift"] else unit_cost(d["unadjusted"], d["quantity"])
         # In a fixed order (the custodian's execution ids), not the order they arrived in.
         e["draw_list"] = sorted(e["draws"].values(), key=lambda d: (d["sold"], d["execution"].external_id, d["named"]))
         # The fills of one order on one day are one sale (their shares do not replace each other).
+        lot_start = inherited_start(e["purchased"]) if e["inherited"] else e["purchased"]
         draws = tuple(Draw(sale=(d["execution"].order.order_id, d["sold"]), sold=d["sold"], named=d["named"],
-                           quantity=d["quantity"], proceeds=d["proceeds"],
-                           **_draw_basis(unit * d["quantity"], d, e["gift"], e["purchased"]))
+                           quantity=d["quantity"], proceeds=d["proceeds"], **_draw_basis(d, lot_start))
                       for d in e["draw_list"])
         history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
                            lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=unit * e["held"],
                            draws=draws, inherited=e["inherited"], gifted=e["gift"] is not None,
                            received=e["gift"][0] if e["gift"] else None,
-                           purchase=None if order_id is None else ("order", order_id, e["purchased"])))
+                           purchase=None if fill is None else _purchase(fill, e["purchased"])))
+    for fill, quantity in gone:
+        # One purchase with its lot's shares in the ledger; the key sorts before theirs, so these
+        # shares (held when they left) replace before the lot's shares sold earlier, as held.
+        account = accounts[fill.order.account_id]
+        history.append(Lot(key=("gone", account.pk, fill.lot_id), account=account.custodian_number,
+                           taxable=account.taxable, lot_id=fill.lot_id, purchased=fill.trade_date, held=quantity,
+                           held_unadjusted=None, purchase=_purchase(fill, fill.trade_date)))
     # Shares bought per a trade record and in no lot of the ledger (the custodian's lots file may
     # not show them yet) replace too. A lot bought the same day in the same account and security
     # is taken to be the same shares - not an inherited or gifted lot, whose day is the decedent's
     # death or the donor's purchase: those shares were not bought by the account (IRC §1091(a)),
     # so they stand for no trade.
-    bought: dict[tuple[int, int, date], list[TradeRecord]] = defaultdict(list)
-    for trade in group.trades:
-        bought[(trade.account_id, trade.security_id, trade.trade_date)].append(trade)
-    for (account_id, security_id, day), trades in sorted(bought.items()):
-        in_lots = sum((e["held"] + sum((d["quantity"] for d in e["draws"].values()), Decimal(0))
-                       for (acct, _), e in lots.items()
+    told = _told(group)
+    for (account_id, security_id, day), trades in sorted(told.items()):
+        in_lots = sum((_shares_of(e) for (acct, _), e in lots.items()
                        if acct == account_id and e["security_id"] == security_id and e["purchased"] == day
-                       and not e["inherited"] and e["gift"] is None), Decimal(0))
+                       and _bought(e)), Decimal(0))
         extra = sum((t.quantity for t in trades), Decimal(0)) - in_lots
         if extra > 0:
             account = accounts[account_id]
@@ -238,19 +268,91 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
     return history, lots
 
 
+def _purchase(fill: Execution, day: date) -> tuple:
+    return ("order", fill.order_id, day)
+
+
+def _shares_of(e: dict) -> Decimal:
+    """The shares a lot of the ledger was bought with: held and sold."""
+    return e["held"] + sum((d["quantity"] for d in e["draws"].values()), Decimal(0))
+
+
+def _bought(e: dict) -> bool:
+    return not e["inherited"] and e["gift"] is None
+
+
+def _told(group: _Group) -> dict[tuple[int, int, date], list[TradeRecord]]:
+    """The trade records of purchases (not the fills'), by account, security and day."""
+    told: dict[tuple[int, int, date], list[TradeRecord]] = defaultdict(list)
+    for trade in group.trades:
+        told[(trade.account_id, trade.security_id, trade.trade_date)].append(trade)
+    return told
+
+
+def _fills_placed(group: _Group, lots: dict, fills: dict) -> tuple[dict, list[tuple[Execution, Decimal]]]:
+    """Where each buy fill's shares are that its own lot no longer holds.
+
+    A lots file or an accepted reconciliation may have moved them out: a gift, a transfer to another
+    custodian. They were still acquired on the fill's day: the loss they replaced stays disallowed
+    (IRC §1091(a) "has acquired"; Treas. Reg. §1.1091-1(a)), and the basis added went with them
+    (§1015(a): a donee takes the donor's adjusted basis). A lot of the same security and day that
+    no fill made and no trade record tells of - in the fill's account under the custodian's id, or in
+    another account of the household, moved in kind - is taken to hold them: it is that purchase
+    (``carriers``: lot -> fill). What no such lot holds is ``gone``: (fill, shares), in the history
+    with no lot here to adjust."""
+    told = {key: sum((t.quantity for t in trades), Decimal(0)) for key, trades in _told(group).items()}
+    for key, e in lots.items():  # a trade tells of a fill's lot's shares first (both may tell one purchase)
+        if e["fill"] is not None and _bought(e):
+            day = (key[0], e["security_id"], e["purchased"])
+            told[day] = told.get(day, Decimal(0)) - _shares_of(e)
+    untold: dict[tuple[int, str], Decimal] = {}
+    for key, e in sorted(lots.items()):
+        if e["fill"] is not None or not _bought(e):
+            continue
+        day = (key[0], e["security_id"], e["purchased"])
+        taken = min(max(told.get(day, Decimal(0)), Decimal(0)), _shares_of(e))
+        if day in told:
+            told[day] -= taken
+        if _shares_of(e) > taken:
+            untold[key] = _shares_of(e) - taken
+    carriers: dict[tuple[int, str], Execution] = {}
+    gone: list[tuple[Execution, Decimal]] = []
+    for (account_id, lot_id), fill in sorted(fills.items(), key=lambda kv: kv[1].pk):
+        e = lots.get((account_id, lot_id))
+        missing = fill.quantity - (_shares_of(e) if e is not None else Decimal(0))
+        if missing <= 0:
+            continue
+        # Its own account first, then the household's others, in a fixed order.
+        for key in sorted((k for k, q in untold.items() if q > 0 and lots[k]["security_id"] == fill.order.security_id
+                           and lots[k]["purchased"] == fill.trade_date), key=lambda k: (k[0] != account_id, k)):
+            taken = min(missing, untold[key])
+            untold[key] -= taken
+            missing -= taken
+            carriers.setdefault(key, fill)
+            if not missing:
+                break
+        if missing > 0:
+            gone.append((fill, missing))
+    return carriers, gone
+
+
 def _gift(lot: TaxLot | RealisedLot) -> tuple[date, Decimal] | None:
     return None if lot.gift_date is None else (lot.gift_date, lot.gift_unit_value)
 
 
-def _draw_basis(donor: Decimal, draw: dict, gift: tuple[date, Decimal] | None, start: date) -> dict:
-    """A draw's cost as bought and, for gifted shares, its basis and holding period under IRC
-    §1015(a) at what it sold for (as the ledger books it, ``executions._Ledger._sell``)."""
-    if gift is None:
-        return {"unadjusted": donor}
-    value = cents(gift[1] * draw["quantity"])
-    donor = cents(donor)
-    moved = gift_start(draw["proceeds"], donor, value, start, gift[0])
-    return {"unadjusted": gift_basis(draw["proceeds"], donor, value), "start": moved if moved != start else None}
+def _draw_basis(draw: dict, lot_start: date) -> dict:
+    """A draw's cost as bought and where its holding period starts before wash sales (``start``
+    when not the lot's ``lot_start``): the sale's own, as booked - for gifted shares their basis and
+    holding period under IRC §1015(a) at what they sold for (``executions._Ledger._sell``)."""
+    donor, gift = draw["unit"] * draw["quantity"], draw["gift"]
+    start = inherited_start(draw["purchased"]) if draw["inherited"] else draw["purchased"]
+    out = {"unadjusted": donor}
+    if gift is not None:
+        value = cents(gift[1] * draw["quantity"])
+        donor = cents(donor)
+        start = gift_start(draw["proceeds"], donor, value, start, gift[0])
+        out["unadjusted"] = gift_basis(draw["proceeds"], donor, value)
+    return {**out, "start": start if start != lot_start else None}
 
 
 def _reason(*, quantity: Decimal, bought: date, after: date, sold: date, account: Account, loss_account: Account,
@@ -298,6 +400,7 @@ class _Writer:
     def __init__(self, group: _Group, accounts: dict[int, Account], replay: Replay, lots: dict):
         self.group, self.accounts, self.replay, self.lots = group, accounts, replay, lots
         self.fills = {key: e["fill"] for key, e in lots.items() if e["fill"] is not None}
+        self.bought = {(f.order.account_id, f.lot_id): f for f in group.fills}
         self.trades = {t.pk: t for t in group.trades}
         # Proceeds of each sold piece, in cents: a draw's net proceeds split over its pieces.
         self.proceeds: dict[int, Decimal] = {}
@@ -392,12 +495,12 @@ class _Writer:
                 out[i] = RealisedLot(
                     account_id=account_id, execution=d["execution"], lot_id=p.lot_id, security_id=e["security_id"],
                     quantity=_shares(p.quantity), proceeds=gross, cost_basis=basis, gain=gross - basis, term=p.term,
-                    acquired=p.acquired, purchased=p.purchased, sold=p.sold, disallowed_loss=disallowed,
+                    acquired=p.acquired, purchased=d["purchased"], sold=p.sold, disallowed_loss=disallowed,
                     disallowed_permanently=lost, wash_matched_quantity=_shares(p.matched), wash_adjustment=wash,
                     named_lot_id="" if d["named"] == p.lot_id else d["named"],
                     purchase_lot_id="" if p.lot_id == lot_id else lot_id,
-                    origin_id=self.fills.get((account_id, lot_id)), replacement=p.replacement, unit_cost=e["unit"],
-                    inherited=e["inherited"], **_gift_fields(e),
+                    origin_id=self.fills.get((account_id, lot_id)), replacement=p.replacement, unit_cost=d["unit"],
+                    inherited=d["inherited"], **_gift_fields(d),
                 )
         return out
 
@@ -411,6 +514,10 @@ class _Writer:
             if kind == "trade":
                 trade = self.trades[rest[0]]
                 account, lot_id, security_id = self.accounts[trade.account_id], "", trade.security_id
+            elif kind == "gone":
+                # The fill's shares have left the ledger: the record stays, naming the lot as bought.
+                fill = self.bought[tuple(rest)]
+                account, lot_id, security_id = self.accounts[rest[0]], rest[1], fill.order.security_id
             else:
                 account_id, bought_as = rest
                 account = self.accounts[account_id]
@@ -423,11 +530,12 @@ class _Writer:
                 account_id=account.pk, lot_id=lot_id, security_id=security_id, quantity=quantity,
                 disallowed_loss=disallowed, basis_added=self.added(n),
                 holding_days_added=(a.before - a.after).days, acquired_before=a.before, acquired_after=a.after,
-                purchase_id=self.fills.get((account.pk, rest[1])) if kind == "lot" else None,
+                purchase_id=(self.bought[tuple(rest)].pk if kind == "gone"
+                             else self.fills.get((account.pk, rest[1])) if kind == "lot" else None),
                 trade_id=rest[0] if kind == "trade" else None,
                 reason=_reason(quantity=quantity, bought=a.before, after=a.after, sold=source.sold, account=account,
                                loss_account=self.accounts[source.account_id], disallowed=disallowed,
-                               in_ledger=kind == "lot"),
+                               in_ledger=kind != "trade"),
             )
             out.append((adjustment, a.source, a.target if target_row is not None else None))
         return out
