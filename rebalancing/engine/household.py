@@ -769,22 +769,36 @@ def _report(
         allocation_before=before,
         allocation_after=after,
         targets=targets,
-        drift_before=household_drift(held_before, total_before, targets),
-        drift_after=household_drift(held_after, total_after, targets),
+        drift_before=household_drift(held_before, total_before, targets, placement.stand_ins),
+        drift_after=household_drift(held_after, total_after, targets, placement.stand_ins),
         tax_cost=tax,
         warnings=tuple(warnings),
         diagnostics=diagnostics,
     )
 
 
-def household_drift(values: Mapping[str, float], total: float, targets: Mapping[str, float]) -> float:
-    """Half the sum of |weight - target| over securities and cash (``CASH_KEY``)."""
+def household_drift(values: Mapping[str, float], total: float, targets: Mapping[str, float],
+                    stand_ins: Mapping[str, str] | None = None) -> float:
+    """Half the sum of |weight - target| over securities and cash (``CASH_KEY``). A harvest
+    substitute standing in for a blocked model security (``stand_ins``: substitute -> security) counts
+    as that security, in what is held and in the targets, as in one account's drift (``drift.stand_ins``):
+    a swap is no drift."""
     if total <= 0:
         return 0.0
+    if stand_ins:
+        values, targets = _stood_for(values, stand_ins), _stood_for(targets, stand_ins)
     # Summed in a fixed order: a set of strings iterates in the order of the process's hash seed
     # (PYTHONHASHSEED), and float addition is not associative - the last bit moved between processes.
     keys = sorted(set(values) | set(targets))
     return 0.5 * sum(abs(values.get(k, 0.0) / total - targets.get(k, 0.0)) for k in keys)
+
+
+def _stood_for(amounts: Mapping[str, float], stand_ins: Mapping[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for symbol, amount in amounts.items():
+        key = stand_ins.get(symbol, symbol)
+        out[key] = out.get(key, 0.0) + amount
+    return out
 
 
 def trades_of(result: HouseholdResult) -> list[tuple[str, Trade]]:

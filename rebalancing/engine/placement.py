@@ -101,6 +101,7 @@ class Placement:
     planned_gain: dict[str, float] = field(default_factory=dict)
     solves: int = 0
     warnings: list[str] = field(default_factory=list)
+    stand_ins: dict[str, str] = field(default_factory=dict)  # substitute -> the blocked security it stands for
 
     def _row(self, account_id: str) -> int:
         return self.account_ids.index(account_id)
@@ -689,4 +690,5 @@ def place(
         },
         solves=solved_before + solves,
         warnings=warnings,
+        stand_ins=dict(stand_ins),
     )
