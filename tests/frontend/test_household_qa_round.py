@@ -124,6 +124,9 @@ def test_a_tax_cost_shows_as_a_cost_not_a_gain(lees, as_user):
                               follow=True).content.decode()
     cell = re.search(r'<td class="num" data-testid="cash-flow-tax">(.*?)</td>', page, re.S).group(1)
     assert cell.startswith("$") and "gain" not in cell and "+" not in cell
+    # the household proposal says it in words: a cost "adds", a saving "saves" (not "-$555.00")
+    said = re.search(r'data-testid="choice-tax">(.*?)</span>', page, re.S).group(1)
+    assert said == f"adds {cell}"
     steps = re.search(r'<ul class="steps" data-testid="funding-steps">(.*?)</ul>', page, re.S).group(1)
     assert steps.count("<li>") >= 2 and "<li>$2,000.00 from the cash of LEE-JT (taxable)</li>" in steps
 
