@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from rebalancing.effective_parameters import parameters_effective
 from rebalancing.models import Account, Alert, Order, Proposal, RebalanceRun
+from rebalancing.selectors import account_parameters, firm_harvest_substitutes
 
 __all__ = ["drift_alert_resolve_executed", "harvest_alerted", "harvest_alerts_resolve_switched_off"]
 
@@ -44,10 +44,13 @@ def drift_alert_resolve_executed(*, proposal: Proposal) -> int:
 def _harvesting(account_ids: Iterable[int]) -> set[int]:
     """Of ``account_ids``, those harvesting applies to as their settings stand: taxable (the engine
     harvests nothing else), with ``harvest.enabled`` in their effective parameters."""
-    accounts = Account.objects.filter(pk__in=list(account_ids), taxable=True).with_governing_template()
+    accounts = list(Account.objects.filter(pk__in=list(account_ids), taxable=True).select_related("household")
+                    .with_governing_template())
+    if not accounts:
+        return set()
+    substitutes = firm_harvest_substitutes()  # once, not per account
     return {a.pk for a in accounts
-            if parameters_effective(template=a.governing_template, household_overrides=a.household.overrides,
-                                    account_overrides=a.overrides).value_at("harvest.enabled")}
+            if account_parameters(a, firm_substitutes=substitutes).value_at("harvest.enabled")}
 
 
 def harvest_alerted(accounts: QuerySet[Account]) -> set[int]:
