@@ -53,6 +53,7 @@ from .result import CASH_KEY
 from .screens import excluded_mask
 from .tax import is_long_term
 from .wash_sales import Equivalence, buyable_on, window_activity
+from .words import dollars
 
 if TYPE_CHECKING:
     from .household import HouseholdRequest
@@ -250,11 +251,11 @@ def _kept_not_allowed(request, symbols, classes, before, after, not_allowed, sel
         elif acct.tax_status == "taxable" and lots.size and (lot_ub[lots] == 0).any():
             why = "a lot of it at a loss cannot be sold: the household bought it within 30 days (a wash sale)"
         elif acct.tax_status == "taxable" and request.tax_budget is not None:
-            why = f"selling it all would realise more gain than the household's tax budget ({request.tax_budget:,.2f}) allows"
+            why = f"selling it all would realise more gain than the household's tax budget ({dollars(request.tax_budget)}) allows"
         else:
             why = "the account's cash floor or another of its parameters keeps it"
         out.append(
-            f"{acct.id} keeps {after[a, j]:,.2f} of {symbols[j]} ({classes[symbols[j]]}), an asset class it may not "
+            f"{acct.id} keeps {dollars(after[a, j])} of {symbols[j]} ({classes[symbols[j]]}), an asset class it may not "
             f"hold: {why}"
         )
     return out

@@ -279,6 +279,9 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_se
     # the placement gives the account (a location move into it, say) is completed in the
     # substitute, bought or kept. What the substitute is worth in that account after the trades,
     # beyond the harvest's own proceeds, counts as the name.
+    # Nor are the sales of a class an account may not hold (``allowed_asset_classes``): a rule of the
+    # account, like a restriction, not a rebalancing the bands defer; the household makes the class
+    # up where it may be held only outside its bands.
     prices = {s.symbol: s.price for s in request.securities}
     need = 0.0
     for member in request.accounts:
@@ -286,11 +289,17 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_se
         value = acct.cash + sum(lot.quantity * prices[lot.symbol] for lot in acct.lots)
         need += max(0.0, member.request.parameters.cash.target * value - acct.cash)
     members = {member.request.account.id: member.request for member in request.accounts}
+    allowed = {member.request.account.id: member.allowed_asset_classes for member in request.accounts}
     model_symbols = {s for sleeve in request.model.sleeves for s in sleeve.holdings}
+
+    def ruled_out(account_id: str, symbol: str) -> bool:
+        return allowed[account_id] is not None and CLASSES[symbol] not in allowed[account_id]
+
     for symbol in ("A", "B", "C", "D"):
         change = sum((t.quantity if t.side == "buy" else -t.quantity) * prices[t.symbol]
                      for r in result.accounts for t in r.trades
-                     if t.symbol == symbol and not (t.side == "sell" and "harvest" in t.reasons))
+                     if t.symbol == symbol
+                     and not (t.side == "sell" and ("harvest" in t.reasons or ruled_out(r.account_id, symbol))))
         for r in result.accounts:
             own = members[r.account_id]
             substitute = own.parameters.harvest.substitutes.get(symbol) if own.parameters.harvest else None
