@@ -431,6 +431,10 @@ class Account(models.Model):
             return household_template
         return self.household.template if self.household_id else None
 
+    def governing_template_under(self, household_template: ParameterTemplate | None) -> ParameterTemplate | None:
+        """The template that will govern the account once its household takes ``household_template``."""
+        return self.governing_template_if(self.template, household_template=household_template)
+
 
 class TaxLot(models.Model):
     """Shares of one security bought on one date at one cost: the unit of tax accounting.

@@ -108,11 +108,16 @@ def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTempl
         )
 
 
+def _template_after(account: Account, template) -> ParameterTemplate | None:
+    """The template that will govern ``account`` once ``template`` (or ``KEEP``) is assigned."""
+    return account.governing_template if template is KEEP else account.governing_template_if(template)
+
+
 def _by_template_after(rows: list[Account], template) -> dict[int | None, list[Account]]:
     """The accounts grouped by the template that will govern them (``KEEP``: the one that does)."""
     grouped: dict[int | None, list[Account]] = {}
     for account in rows:
-        governing = account.governing_template_if(template) if template is not KEEP else account.governing_template
+        governing = _template_after(account, template)
         grouped.setdefault(governing.pk if governing else None, []).append(account)
     return grouped
 
@@ -147,31 +152,26 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
                 .with_governing_template().select_related("model", "household__model").order_by("custodian_number"))
     if not rows:
         raise ValidationFailed("The selection holds no accounts.", detail={"field": "selection"})
+    # The template that will govern each account: its own, else (None) its household's.
+    groups = list(_by_template_after(rows, template).values())
     if template is not KEEP:
-        # The template that will govern each account: its own, else (None) its household's.
-        by_governing: dict[int | None, list[Account]] = {}
-        for account in rows:
-            governing = account.governing_template_if(template)
-            by_governing.setdefault(governing.pk if governing else None, []).append(account)
-        for accounts_under in by_governing.values():
-            governing = accounts_under[0].governing_template_if(template)
-            _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in accounts_under], governing, "accounts")
-    for accounts_under in _by_template_after(rows, template).values():
-        governing = accounts_under[0].governing_template_if(template) if template is not KEEP \
-            else accounts_under[0].governing_template
+        for accounts_under in groups:
+            _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in accounts_under],
+                                  _template_after(accounts_under[0], template), "accounts")
+    for accounts_under in groups:
+        governing = _template_after(accounts_under[0], template)
         if governing is not None:
             holders = [(a.custodian_number, _model_after(a, model)) for a in accounts_under]
             screen_sleeves_refuse(governing.parameters or {}, holders,
                                   what=f"the assignment under template “{governing.name}”")
     assignment_conflicts_refuse(
-        placements=[(a, a.governing_template_if(template) if template is not KEEP else a.governing_template,
-                     _model_after(a, model)) for a in rows],
+        placements=[(a, _template_after(a, template), _model_after(a, model)) for a in rows],
         field_name="template" if template is not KEEP else "model")
     harvesting = harvest_alerted(Account.objects.filter(pk__in=[a.pk for a in rows]))
     changes, changed = [], []
     reasons = {a.pk: settings_change_words(
         template_before=a.governing_template,
-        template_after=a.governing_template_if(template) if template is not KEEP else KEEP,
+        template_after=_template_after(a, template) if template is not KEEP else KEEP,
         model_before=_managed_model(a), model_after=_managed_model(a, model) if model is not KEEP else KEEP)
         for a in rows}
     for account in rows:
@@ -219,14 +219,14 @@ def households_template_assign(*, households, template: ParameterTemplate | None
     # Each account the household's template governs: its own overrides and the household's on its model.
     governed = (Account.objects.filter(household__in=rows, template__isnull=True).with_governing_template()
                 .order_by("custodian_number"))
-    assignment_conflicts_refuse(placements=[(a, a.governing_template_if(a.template, household_template=template),
+    assignment_conflicts_refuse(placements=[(a, a.governing_template_under(template),
                                              a.managed_model_id) for a in governed], field_name="template")
     changed = [h for h in rows if h.template_id != (template.pk if template else None)]
     changes = [("household", str(h.pk), {"household": h.name, "template": h.template.code if h.template else None},
                 {"household": h.name, "template": template.code if template else None}) for h in changed]
     # The accounts without a template of their own follow the household's: theirs changes with it.
     reasons = {a.pk: settings_change_words(template_before=a.governing_template,
-                                           template_after=a.governing_template_if(a.template, household_template=template))
+                                           template_after=a.governing_template_under(template))
                for a in followers.filter(household__in=changed).with_governing_template()}
     harvesting = harvest_alerted(Account.objects.filter(household__in=changed))
     for household in changed:

@@ -91,7 +91,7 @@ def _managed_words(household: Household, *, managed_as: str, model, template) ->
     yet) would be managed as ``managed_as`` to ``model`` under ``template``."""
     unit_before, unit_after = household.is_unit, managed_as == Household.ManagedAs.HOUSEHOLD
     return {a.pk: settings_change_words(
-        template_before=a.governing_template, template_after=a.governing_template_if(a.template, household_template=template),
+        template_before=a.governing_template, template_after=a.governing_template_under(template),
         model_before=household.model if unit_before else a.model, model_after=model if unit_after else a.model)
         for a in household.accounts.select_related("template", "model", "household__template")}
 
@@ -108,7 +108,7 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
     # What its accounts would be run under: refused, writing nothing, if that contradicts their settings.
     unit = managed_as == Household.ManagedAs.HOUSEHOLD
     members = Account.objects.filter(household=household).with_governing_template().select_related("household")
-    assignment_conflicts_refuse(placements=[(a, a.governing_template_if(a.template, household_template=template),
+    assignment_conflicts_refuse(placements=[(a, a.governing_template_under(template),
                                              model.pk if unit else a.model_id) for a in members], field_name="model")
     before = {"managed_as": household.managed_as, "model": household.model.code if household.model else None,
               "template": household.template.code if household.template else None}
