@@ -26,6 +26,7 @@ from .positions import Book, lot_sums
 from .request import RebalanceRequest
 from .result import CASH_KEY, Alert
 from .targets import TargetPlan
+from .tax import RunTax
 from .wash_sales import WINDOW_DAYS, Equivalence, WindowActivity, harvestable_on, window_activity
 from .words import dollars
 
@@ -73,6 +74,9 @@ class Limits:
     inside_band: bool
     breached: list[str]
     harvest_min_loss: float = 0.0
+    # What the run's net short- and long-term results cost the account's returns (taxable only):
+    # ``tax_optimal`` relief picks the lots the year's netting makes cheapest with it.
+    run_tax: RunTax | None = None
     b_open: np.ndarray | None = None
     direct_indexed: np.ndarray | None = None
     alerts: list[Alert] = field(default_factory=list)
@@ -388,6 +392,7 @@ def build_limits(
         x_ub=x_ub,
         tax=tax,
         gain=frac,
+        run_tax=RunTax.of(acct) if taxable else None,
         disallowed=disallowed,
         forced=forced & (x_ub > 0),
         b_lb=b_lb,

@@ -1,16 +1,20 @@
 """Lot selection: which lots a sale of N shares draws from.
 
 - ``tax_optimal``: least tax first - short-term losses, long-term losses, then gains in order of
-  tax per share (so long-term gains usually before short-term ones);
+  tax per share (so long-term gains usually before short-term ones); then, for the shares each
+  security sells, the lots that cost the year the least tax once Schedule D nets them with the
+  year so far (``least_tax_candidates``: a loss or gain's rate depends on what it nets against);
 - ``highest_cost`` (HIFO): highest cost basis per share first;
 - ``fifo``: oldest acquisition first (the IRS default when no lot is identified, Pub. 550).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["lot_priority", "relieve_grouped", "grouped_order", "reversed_in_groups"]
+__all__ = ["lot_priority", "relieve_grouped", "grouped_order", "reversed_in_groups", "least_tax_choice"]
 
 SORT_AGAIN_BELOW = 256
 
@@ -84,3 +88,153 @@ def relieve_grouped(
     # minimum/maximum rather than clip: the same numbers, without clip's Python overhead.
     taken[order] = np.minimum(np.maximum(amount[grp] - (before - start), 0.0), cap)
     return taken
+
+
+def _term_breakpoints(lot_sec: np.ndarray, gain: np.ndarray, long: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The weights ``theta`` at which a security's short-term lot (gain per share ``g``, weighed
+    ``theta * g``) and long-term lot (``h``, weighed ``(1 - theta) * h``) change places in the order
+    of least weighted gain - ``theta = h / (g + h)``, for gains of one sign (a gain and a loss
+    never change places) - and the security of each."""
+    st = (~long & (gain != 0)).nonzero()[0]
+    lt = (long & (gain != 0)).nonzero()[0]
+    if not len(st) or not len(lt):
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    n = int(lot_sec.max()) + 1
+    lt = lt[np.argsort(lot_sec[lt], kind="stable")]
+    count = np.bincount(lot_sec[lt], minlength=n)
+    first = count.cumsum() - count
+    # Every (short-term lot, long-term lot) pair of one security.
+    reps = count[lot_sec[st]]
+    i = np.repeat(st, reps)
+    j = lt[np.repeat(first[lot_sec[st]], reps) + np.arange(reps.sum()) - np.repeat(reps.cumsum() - reps, reps)]
+    g, h = gain[i], gain[j]
+    same = g * h > 0
+    return h[same] / (g[same] + h[same]), lot_sec[i[same]]
+
+
+def least_tax_choice(
+    lot_sec: np.ndarray,
+    gain: np.ndarray,
+    long: np.ndarray,
+    tie: np.ndarray,
+    need: np.ndarray,
+    cap: np.ndarray,
+    tax,
+    fixed: tuple[float, float] = (0.0, 0.0),
+) -> tuple[np.ndarray, float] | None:
+    """Shares per lot selling ``need[s]`` of each security ``s`` (at most ``cap`` a lot) that cost
+    the least ``tax(short, long)`` (a ``tax.RunTax``: Schedule D's netting of the run's net short-
+    and long-term results, ``fixed`` plus the lots' gains, ``gain`` per share), and that tax; None
+    when no security has a choice of lots.
+
+    Why these: the tax never falls as either term's result rises, so the least-tax choice is on
+    the lower-left edge of the set of (short, long) results the choices reach - the choices that
+    sell the least of ``theta * short + (1 - theta) * long`` for some ``theta``, each security
+    taking its lots in the order of that weighted gain (ties to the oldest, ``tie``). Walking the
+    edge as ``theta`` grows, the tax falls while ``theta`` is below the ratio ``a / (a + b)`` of the
+    piece it is in (``a``, ``b``: that piece's short- and long-term marginal rates) and rises above
+    it, so its least lies between the least and the largest ratio of the pieces
+    (``tax.thetas``: 1/2 and the rates' own, for one return): at a corner of the edge in that
+    stretch, or where the edge crosses a line between pieces (``tax.kinks``). Only securities
+    with lots changing order inside the stretch move along it, so the walk over its corners
+    recomputes one security's few lots at a time. Exact for fractional shares (the caller rounds
+    to whole shares)."""
+    live = (cap > 0) & (need[lot_sec] > 0)
+    n = len(need)
+    have = np.bincount(lot_sec, weights=np.where(live, cap, 0.0), minlength=n)
+    choice = (need > 0) & (have > need + 1e-9)
+    pieces = tax.thetas
+    if not choice.any() or not pieces:
+        return None
+    # Lots of securities sold whole are no choice: their results join ``fixed``; the search runs
+    # over the others' lots only.
+    free = live & choice[lot_sec]
+    whole_sale = live & ~free
+    sure = np.where(whole_sale, cap * gain, 0.0)
+    fixed = (fixed[0] + float(sure[~long].sum()), fixed[1] + float(sure[long].sum()))
+    idx = free.nonzero()[0]
+    sec, g, lg, tie_f, cap_f = lot_sec[idx], gain[idx], long[idx], tie[idx], cap[idx]
+    short_lot = ~lg
+    base = np.where(whole_sale, cap, 0.0)
+
+    def greedy(theta: float) -> tuple[np.ndarray, float, float]:
+        take = relieve_grouped(sec, need, cap_f, grouped_order(sec, np.where(lg, (1.0 - theta) * g, theta * g), tie_f))
+        realised = take * g
+        return take, fixed[0] + float(realised[short_lot].sum()), fixed[1] + float(realised[lg].sum())
+
+    def full(take: np.ndarray) -> np.ndarray:
+        out = base.copy()
+        out[idx] = take
+        return out
+
+    # Securities whose lots keep their order for every ``theta`` between the pieces' least and
+    # largest ratios take their lots as at any of them; the search runs over the others' lots.
+    lo, hi = pieces[0], pieces[-1]
+    thetas, theta_sec = _term_breakpoints(sec, g, lg)
+    inside = (thetas >= lo) & (thetas <= hi)
+    take0, s0, l0 = greedy(lo)
+    if not inside.any():
+        return full(take0), tax(s0, l0)
+    varies = np.zeros(n, dtype=bool)
+    varies[theta_sec[inside]] = True
+    vary = varies[sec]
+    kept = np.where(vary, 0.0, take0 * g)
+    fixed = (fixed[0] + float(kept[short_lot].sum()), fixed[1] + float(kept[lg].sum()))
+    base[idx[~vary]] = take0[~vary]
+    idx = idx[vary]
+    sec, g, lg, tie_f, cap_f = sec[vary], g[vary], lg[vary], tie_f[vary], cap_f[vary]
+    short_lot = ~lg
+    # Walk the edge's corners, from the one before ``lo`` to the one after ``hi``: at each place
+    # two lots change order only their security's take changes (a few lots, in plain Python).
+    gl, ll, cl, tl = g.tolist(), lg.tolist(), cap_f.tolist(), tie_f.tolist()
+    members: dict[int, list[int]] = {}
+    for j, s_ in enumerate(sec.tolist()):
+        members.setdefault(s_, []).append(j)
+
+    def sec_result(s_: int, theta: float) -> tuple[float, float]:
+        left, short, long_ = float(need[s_]), 0.0, 0.0
+        for j in sorted(members[s_], key=lambda j: ((1.0 - theta) * gl[j] if ll[j] else theta * gl[j], tl[j], j)):
+            q = min(cl[j], max(left, 0.0))
+            left -= q
+            if ll[j]:
+                long_ += q * gl[j]
+            else:
+                short += q * gl[j]
+        return short, long_
+
+    # The corners at ``lo``, between each two places where lots change order, and at ``hi``.
+    places = np.unique(np.concatenate((thetas[inside], [lo, hi]))).tolist()
+    at = [lo, *((u + v) / 2 for u, v in zip(places[:-1], places[1:], strict=True)), hi]
+    changing: dict[float, set[int]] = {}
+    for theta, s_ in zip(thetas[inside].tolist(), theta_sec[inside].tolist(), strict=True):
+        changing.setdefault(theta, set()).add(s_)
+    parts = {s_: sec_result(s_, lo) for s_ in members}
+    short, long_ = fixed[0] + sum(p[0] for p in parts.values()), fixed[1] + sum(p[1] for p in parts.values())
+    corners = [(short, long_)]
+    for k, place in enumerate(places, start=1):
+        for s_ in changing.get(place, ()):
+            old, parts[s_] = parts[s_], sec_result(s_, at[k])
+            short += parts[s_][0] - old[0]
+            long_ += parts[s_][1] - old[1]
+        corners.append((short, long_))
+    # The least: a corner, or where an edge between two crosses a line between the tax's pieces.
+    best_k, best_t, best_tax = 0, 0.0, math.inf
+    lines = tax.kinks
+    for k, (s_a, l_a) in enumerate(corners):
+        here = tax(s_a, l_a)
+        if here < best_tax:
+            best_k, best_t, best_tax = k, 0.0, here
+        if k == len(corners) - 1:
+            break
+        s_b, l_b = corners[k + 1]
+        for a, b, c in lines:
+            f_a, f_b = a * s_a + b * l_a - c, a * s_b + b * l_b - c
+            if (f_a < 0 < f_b) or (f_b < 0 < f_a):
+                t = f_a / (f_a - f_b)
+                there = tax(s_a + t * (s_b - s_a), l_a + t * (l_b - l_a))
+                if there < best_tax:
+                    best_k, best_t, best_tax = k, t, there
+    take = greedy(at[best_k])[0]
+    if best_t:
+        take = (1 - best_t) * take + best_t * greedy(at[best_k + 1])[0]
+    return full(take), best_tax

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .limits import Limits
-from .lots import grouped_order, lot_priority, relieve_grouped, reversed_in_groups
+from .lots import grouped_order, least_tax_choice, lot_priority, relieve_grouped, reversed_in_groups
 from .optimizer import Solution
 from .parameters import TradingParams
 from .positions import Book
@@ -224,9 +224,11 @@ def _relieve_lots(
 ) -> np.ndarray:
     """Shares per lot for the per-security sales ``sell`` (vectorised over securities).
 
-    Forced lots go first.  ``tax_optimal`` keeps the optimiser's own choice of lots (it is
-    consistent with the tax budget) and adjusts for rounding in tax order: extra shares from the
-    cheapest lots, fewer shares from the dearest; FIFO and HIFO draw the rest in their order.
+    Forced lots go first.  ``tax_optimal`` takes the lots that cost the year the least tax
+    (``_least_tax``); where that realises more net gain than the tax budget allows (or the account
+    is not taxable) it keeps the optimiser's own choice of lots (consistent with the budget) and
+    adjusts for rounding in tax order: extra shares from the cheapest lots, fewer shares from the
+    dearest. FIFO and HIFO draw the rest in their order.
     """
     lot_sec = book.lot_sec
     n = book.n
@@ -234,6 +236,10 @@ def _relieve_lots(
     f = np.minimum(forced_lot, qty)
     cap = np.where(limits.x_ub > 0, qty - f, 0.0)
     rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
+    if method == "tax_optimal" and limits.run_tax is not None:
+        least = _least_tax(book, limits, rest, cap, f)
+        if least is not None:
+            return f + least
     key = lot_priority(method, qty, book.lot_basis, book.lot_acquired, limits.tax * book.price[lot_sec])
     if method == "tax_optimal":
         base = np.minimum(np.maximum(opt_lot - f, 0.0), cap)
@@ -246,6 +252,28 @@ def _relieve_lots(
     else:
         take = relieve_grouped(lot_sec, rest, cap, grouped_order(lot_sec, key, book.lot_acquired))
     return f + take
+
+
+def _least_tax(book: Book, limits: Limits, rest: np.ndarray, cap: np.ndarray, forced: np.ndarray) -> np.ndarray | None:
+    """Shares per lot selling ``rest`` of each security (beyond the ``forced`` lots) from the lots
+    that cost the year the least tax (``lots.least_tax_choice``), or None when that realises
+    more net gain than the tax budget allows (the optimiser's choice keeps to it).
+
+    The optimiser prices each lot's gain at its own term's rate; after Schedule D's netting a
+    dollar costs the rate of what it nets against (a long-term gain that uses up a short-term
+    loss costs the short-term rate, a loss past the year's deduction saves nothing this year), so
+    the lots are chosen again for the shares it sells."""
+    lot_sec = book.lot_sec
+    long_ = book.lot_long
+    per_share = limits.gain * book.price[lot_sec]
+    fixed = forced * per_share
+    least = least_tax_choice(lot_sec, per_share, long_, book.lot_acquired, rest, cap, limits.run_tax,
+                             (float(fixed[~long_].sum()), float(fixed[long_].sum())))
+    if least is None:  # (no security has a choice of lots)
+        return None
+    if limits.budget < math.inf and float((forced + least[0]) @ per_share) > limits.budget * book.total_value + 1e-6:
+        return None
+    return least[0]
 
 
 def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "realised_add",
     "runs_tax",
     "own_return",
+    "RunTax",
 ]
 
 ORDINARY_LOSS_LIMIT = 3000.0
@@ -273,6 +274,44 @@ def run_tax(account, run_short: float, run_long: float) -> float:
         return 0.0
     returns = account.tax_returns or (own_return(account),)
     return sum(r.tax(run_short, run_long, account.short_term_rate, account.long_term_rate) for r in returns)
+
+
+@dataclass(frozen=True, slots=True)
+class RunTax:
+    """``run_tax`` of one taxable account as a function of the run's net short- and long-term
+    results (``RunTax.of(account)(short, long)``), with what a search over lot choices needs of its
+    shape: ``kinks``, the lines ``a * short + b * long = c`` its linear pieces meet on (per return,
+    where a term's result, the net result, or the net loss past the deduction limit crosses zero:
+    Schedule D's netting, ``estimated_tax``), and ``thetas``, the ratios ``a / (a + b)`` of each
+    piece's short- and long-term marginal rates (per return the two rates when both terms are net
+    gains, the long-term rate on both for a net long-term gain absorbing a short-term loss, the
+    short-term rate on both for a net short-term gain or a net loss within the deduction limit,
+    nothing past it; summed over the returns by share), sorted."""
+
+    short_rate: float
+    long_rate: float
+    returns: tuple[TaxReturn, ...]
+    kinks: tuple[tuple[float, float, float], ...]
+    thetas: tuple[float, ...]
+
+    @classmethod
+    def of(cls, account) -> RunTax:
+        returns = account.tax_returns or (own_return(account),)
+        rs, rl = account.short_term_rate, account.long_term_rate
+        lines = []
+        for r in returns:
+            s0, l0, k = r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long, r.share
+            lines += [(k, 0.0, -s0), (0.0, k, -l0), (k, k, -(s0 + l0)), (k, k, -(s0 + l0) - r.loss_limit)]
+        pieces = ((rs, rl), (rl, rl), (rs, rs), (0.0, 0.0))
+        sums = {(0.0, 0.0)}
+        for r in returns:
+            sums = {(a + r.share * pa, b + r.share * pb) for a, b in sums for pa, pb in pieces}
+        thetas = tuple(sorted({a / (a + b) for a, b in sums if a + b > 0}))
+        return cls(rs, rl, returns, tuple(lines), thetas)
+
+    def __call__(self, run_short: float, run_long: float) -> float:
+        """``run_tax(account, run_short, run_long)``."""
+        return sum(r.tax(run_short, run_long, self.short_rate, self.long_rate) for r in self.returns)
 
 
 def returns_after(returns: tuple[TaxReturn, ...], realised: dict[str, tuple[float, float]]) -> tuple[TaxReturn, ...]:
