@@ -241,8 +241,25 @@ def inside_the_bands(request) -> bool:
         cash_targets += member.request.parameters.cash.target * value
     weights = {s: sleeve.weight * w * (total - cash_targets) / total
                for sleeve in request.model.sleeves for s, w in sleeve.holdings.items()}
+    # A model security no account may buy (sold at a loss in the window, every account avoiding
+    # wash sales) has its harvest substitute - the first account's naming one that may be bought -
+    # in its place: the substitute's holding is the security's.
+    _, lost = window_purchases_and_losses(request)
+    avoided = all(not m.request.parameters.wash_sale.allow for m in request.accounts)
+    stood_in = set()
+    for symbol in sorted(weights):
+        if weights[symbol] <= 0 or not (avoided and group(symbol) in lost):
+            continue
+        substitute = next((sub for m in request.accounts if m.request.parameters.harvest is not None
+                           for sub in [m.request.parameters.harvest.substitutes.get(symbol)]
+                           if sub is not None and not (avoided and group(sub) in lost)
+                           and group(sub) != group(symbol)), None)
+        if substitute is not None and substitute not in stood_in:
+            stood_in.add(substitute)
+            if substitute not in weights:
+                held[symbol] += held.pop(substitute)
     bands = request.drift
-    for names in [[s] for s in SYMBOLS] + [[s for s in SYMBOLS if CLASSES[s] == c] for c in ("equity", "bonds")]:
+    for names in [[s] for s in held] + [[s for s in held if CLASSES[s] == c] for c in ("equity", "bonds")]:
         w = sum(weights.get(s, 0.0) for s in names)
         if abs(sum(held[s] for s in names) / total - w) > max(bands.absolute_band, bands.relative_band * w) + 1e-9:
             return False
@@ -288,6 +305,9 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_se
         acct = member.request.account
         value = acct.cash + sum(lot.quantity * prices[lot.symbol] for lot in acct.lots)
         need += max(0.0, member.request.parameters.cash.target * value - acct.cash)
+    # The trades' own cost is cash the accounts raise too (hypothesis found a sale 3.6 cents past
+    # the bound: the cost of the trades it paid for).
+    need += sum(r.summary.trading_cost for r in result.accounts)
     members = {member.request.account.id: member.request for member in request.accounts}
     allowed = {member.request.account.id: member.allowed_asset_classes for member in request.accounts}
     model_symbols = {s for sleeve in request.model.sleeves for s in sleeve.holdings}
