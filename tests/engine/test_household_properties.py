@@ -305,8 +305,7 @@ def test_inside_its_bands_a_household_rebalanced_by_cash_flows_sells_no_model_se
         acct = member.request.account
         value = acct.cash + sum(lot.quantity * prices[lot.symbol] for lot in acct.lots)
         need += max(0.0, member.request.parameters.cash.target * value - acct.cash)
-    # The trades' own cost is cash the accounts raise too (hypothesis found a sale 3.6 cents past
-    # the bound: the cost of the trades it paid for).
+    # The trades' own cost is cash the accounts raise too.
     need += sum(r.summary.trading_cost for r in result.accounts)
     members = {member.request.account.id: member.request for member in request.accounts}
     allowed = {member.request.account.id: member.allowed_asset_classes for member in request.accounts}
