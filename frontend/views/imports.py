@@ -10,12 +10,12 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.shortcuts import render
 
-from rebalancing.imports import KINDS, ImportRejected, book_import
+from rebalancing.imports import KINDS, PERSON_KINDS, ImportRejected, book_import
 from rebalancing.models import TaxLot
 from tenants.errors import DomainError
-from tenants.permissions import Capability
+from tenants.permissions import Capability, user_can
 
-from .common import firm_page
+from .common import firm_page, need
 
 # What each file is, in the order a new firm loads them (later kinds refer to earlier ones).
 KIND_WORDS = {
@@ -25,7 +25,11 @@ KIND_WORDS = {
     "accounts": "Accounts and their households (new households are created)",
     "lots": "Tax lots: an account's lots are replaced by the file's",
     "trades": "Recent trades (for the wash-sale window)",
+    "model_weights": "Model weights: a new version of each model in the file (sleeves and holdings in %)",
 }
+
+# Who may import each kind beyond the page's own capability (a model's version: who may manage models).
+KIND_NEEDS = {"model_weights": Capability.MANAGE_MODELS}
 
 
 _MODULE_OF = {"benchmark_weights": "benchmarks"}  # the other kinds' modules bear their names
@@ -54,15 +58,18 @@ def lots_held() -> dict:
 
 @firm_page(Capability.IMPORT_DATA)
 def import_page(request):
+    offered = [k for k in (*KINDS, *PERSON_KINDS) if k not in KIND_NEEDS or user_can(request.user, KIND_NEEDS[k])]
     kinds = [{"value": k, "words": KIND_WORDS.get(k, k), "required": _columns(k)[0], "optional": _columns(k)[1]}
-             for k in KINDS]
+             for k in offered]
     context: dict = {"kinds": kinds, "chosen": request.POST.get("kind", ""), "held": lots_held()}
     status = 200
     if request.method == "POST":
         upload, kind = request.FILES.get("file"), request.POST.get("kind", "")
         as_of_text = request.POST.get("as_of", "").strip()
         as_of = _day(as_of_text)
-        if kind not in KINDS:
+        if kind in KIND_NEEDS:
+            need(request.user, KIND_NEEDS[kind])  # 403, as the model page's own save
+        if kind not in KINDS and kind not in PERSON_KINDS:
             context["form_error"] = "Choose what the file holds."
         elif upload is None:
             context["form_error"] = "Choose a CSV file to import."

@@ -17,6 +17,7 @@ from tenants.errors import ValidationFailed
 from .accounts import accounts_import
 from .benchmarks import benchmark_weights_import
 from .lots import lots_import
+from .model_weights import model_weights_import
 from .prices import prices_import
 from .report import ImportRejected, ImportSummary
 from .securities import securities_import
@@ -25,7 +26,7 @@ from .trades import trades_import
 
 __all__ = [
     "KINDS", "ImportRejected", "ImportSummary", "accounts_import", "benchmark_weights_import", "book_import",
-    "lots_import", "prices_import", "securities_import", "trades_import",
+    "PERSON_KINDS", "lots_import", "model_weights_import", "prices_import", "securities_import", "trades_import",
 ]
 
 # In the order a new firm loads them: later kinds refer to what earlier ones create.
@@ -36,6 +37,13 @@ KINDS: dict[str, Callable[..., ImportSummary]] = {
     "accounts": accounts_import,
     "lots": lots_import,
     "trades": trades_import,
+}
+
+# Kinds written through a service that acts as a person (it checks their role and names them the
+# author, as the page the same change is made on does): taken by the firm's Import page, which has the
+# person; not (yet) listed for the command, the admin or the API, which offer ``KINDS``.
+PERSON_KINDS: dict[str, Callable[..., ImportSummary]] = {
+    "model_weights": model_weights_import,
 }
 
 
@@ -50,6 +58,15 @@ def book_import(*, kind: str, source: Source, as_of: date | None = None, by=None
         # A day after today would let a file's future dates (a price of 9999-12-30) through its
         # "not in the future" checks and make them every run's latest price.
         book_day_check(as_of, what="day the file is read on (as_of)")
+    if kind in PERSON_KINDS:
+        if not hasattr(by, "pk"):
+            raise ValidationFailed(f"A {kind.replace('_', ' ')} file is imported by a person (the Import page), "
+                                   "whose role is checked and who is named its author.", detail={"field": "kind"})
+        # The service audits each change itself (a model's new version, "model.version"), noting the file.
+        name = (getattr(source, "name", "") or "")[:200]  # the version's note holds 300 characters
+        with transaction.atomic():
+            return PERSON_KINDS[kind](source=source, as_of=as_of, user=by,
+                                      note=f"imported from {name}" if name else "imported from a file")
     try:
         service = KINDS[kind]
     except KeyError:
