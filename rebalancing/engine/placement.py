@@ -19,7 +19,9 @@ holding_after[a,j]`` (asset location, ``LocationPreferences.cost``) ``+ sum_l ta
 the household's tax budget (``sum tax[l] x[l] <= budget``), with ``HouseholdRequest.inside_bands``
 ``"cash_flows"`` and the household inside its drift bands no net sale of a model security beyond the
 cash the accounts must raise (``sum_a change[a,j] >= -sum_a max(0, cash target[a] - cash[a])``:
-drift is then removed by where cash goes, not by selling), and the wash-sale rule across the
+drift is then removed by where cash goes, not by selling; what an account sells of a class it may
+not hold is left out of the sum, like a screened or removed security, and the class is made up by
+cash flows only), and the wash-sale rule across the
 household: no buy of a security sold at a loss in the last 30 days, no loss sale of one bought in
 the last 30 days (in any account, IRA and Roth included: Rev. Rul. 2008-5), and within the
 proposal no group both sold at a loss and bought - a conflict the solution shows is removed by
@@ -587,10 +589,16 @@ def place(
         # the cash a withdrawal or tax bill needs go to what is under its model), as an account is:
         # a model security's household holding falls only by the cash the accounts must raise.
         # Moves between accounts that leave the household's holding alone (location) still happen.
+        # What an account sells of a class it may not hold is not counted: that sale is the account's
+        # rule (as a screen's or a removed class's is), not a rebalancing the bands defer, and counted
+        # it had to be bought back at once - another model security of the household sold for it, or
+        # an account's cash target spent on it.
         need = float(np.maximum(cash_target - proceeds - cash0, 0.0).sum()) / V  # proceeds raise themselves
         kept = np.flatnonzero((target > 0) & ~must_go)
         if kept.size:
-            A_ub = sp.vstack([A_ub, -by_sec[kept]], format="csr")
+            may_hold = sp.diags((~not_allowed).ravel().astype(float))
+            by_sec_held = sum_accounts @ (may_hold @ delta)
+            A_ub = sp.vstack([A_ub, -by_sec_held[kept]], format="csr")
             b_ub = np.concatenate([b_ub, np.full(kept.size, need)])
     for k, a in enumerate(deferred):
         ub[o_s + k * n : o_s + (k + 1) * n] = sell_ub_sec[a] / V

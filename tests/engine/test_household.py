@@ -568,6 +568,78 @@ def test_a_taxable_account_short_of_cash_raises_it_from_its_own_loss_lot_and_the
     assert all(ls.gain < 0 for t in result.accounts[0].trades for ls in t.lots)
 
 
+def _four_funds(prices):
+    """A, B equity; C (whole shares only), D bonds; the model 60/40, A/B 50/50, C/D 60/40."""
+    securities = tuple(Security(s, float(p), "bonds" if s in "CD" else "equity", fractional=s != "C")
+                       for s, p in zip("ABCD", prices, strict=True))
+    model = Model("m", (Sleeve("equity", 0.6, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.4, {"C": 0.6, "D": 0.4})))
+    return securities, model
+
+
+def _fractional(target=0.0, **restrictions):
+    return Parameters(cash=CashParams(target=target), restrictions=Restrictions(**restrictions),
+                      trading=TradingParams(whole_shares=False))
+
+
+def test_inside_its_bands_by_cash_flows_an_account_sells_a_class_it_may_not_hold_and_nothing_else_pays_for_it():
+    # Given a household inside its (wide) bands, rebalanced by its cash flows: the IRA A0 holds 70 A
+    # (1,960) and no cash for a 3% cash target (58.80), the IRA A1 may hold only bonds and holds
+    # 13 B (1,378)
+    securities, model = _four_funds((28, 106, 5, 5))
+    a0 = member("A0", "traditional", [lot("a", "A", 70, 1_960)], parameters=_fractional(0.03),
+                model=model, securities=securities)
+    a1 = member("A1", "traditional", [lot("b", "B", 13, 1_378)], parameters=_fractional(), allowed=("bonds",),
+                model=model, securities=securities)
+    request = household(a0, a1, model=model, securities=securities, drift=DriftParams(0.1, 1.0),
+                        inside_bands="cash_flows")
+    # When the household is rebalanced
+    result = rebalance_household(request)
+    # Then A1 sells all its B (a class it may not hold: the account's rule, not a rebalancing the
+    # bands defer) and puts the 1,378 in bonds; A0 sells 58.80 of A for its cash and nothing more;
+    # no account buys B back: inside the bands the class is made up by cash flows only.
+    # (Before, the sale of B counted against B's household holding, which by cash flows may fall
+    # only by the 58.80 the accounts must raise: A1 sold 117.60 of B and kept 1,260.40 of it, with a
+    # warning, and A0 sold 115.84 of A - twice its cash - to buy 57.04 of B back.)
+    assert trades_of(result, "A0") == {"A": ("sell", pytest.approx(2.1))}
+    a1_trades = trades_of(result, "A1")
+    assert a1_trades["B"] == ("sell", 13.0)
+    assert {s for s, (side, _) in a1_trades.items() if side == "buy"} <= {"C", "D"}
+    bought = sum(t.value for t in result.accounts[1].trades if t.side == "buy")
+    assert 1_378.0 - 5.0 < bought <= 1_378.0  # (C in whole shares of 5)
+    assert not any(t.symbol == "B" and t.side == "buy" for r in result.accounts for t in r.trades)
+    assert not result.warnings
+
+
+def test_inside_its_bands_by_cash_flows_a_class_sold_where_it_may_not_be_held_spends_no_accounts_cash_target():
+    # Given a household inside its (wide) bands, rebalanced by its cash flows: the IRA A1 may hold
+    # only equity and holds 9 C (1,071 of bonds) and 5 A; the IRA A2 holds 28 B it may not sell and
+    # 22 D (110), with 1 of cash for a 1% target (28.27: it must raise 27.27); the IRA A3 holds
+    # 1,000 of new cash; the IRA A0 3 A
+    securities, model = _four_funds((5, 97, 119, 5))
+    kw = {"model": model, "securities": securities}
+    a0 = member("A0", "traditional", [lot("a", "A", 3, 15)], parameters=_fractional(), **kw)
+    a1 = member("A1", "traditional", [lot("c", "C", 9, 1_071), lot("a", "A", 5, 25)], parameters=_fractional(),
+                allowed=("equity",), **kw)
+    a2 = member("A2", "traditional", [lot("b", "B", 28, 2_716), lot("d", "D", 22, 110)], cash=1,
+                parameters=_fractional(0.01, do_not_sell=("B",)), **kw)
+    a3 = member("A3", "traditional", cash=1_000, parameters=_fractional(), **kw)
+    request = household(a0, a1, a2, a3, drift=DriftParams(0.1, 1.0), inside_bands="cash_flows", **kw)
+    # When the household is rebalanced
+    result = rebalance_household(request)
+    # Then A1 sells its 9 C (a class it may not hold) and A2 sells 27.27 of D for its cash, no more,
+    # for the cash it must raise (not "restriction").
+    # (Before, the sale of C counted against C's household holding, which by cash flows may fall
+    # only by A2's 27.27: the placement had A2 spend its cash target on C (28.27), its own solve,
+    # with B pinned by its restriction, took the difference from D and sold 48.34 of it, reason
+    # "restriction", and C in whole shares at 119 was not bought: 49.34 of cash for a 28.27 target.)
+    assert trades_of(result, "A1")["C"] == ("sell", 9.0)
+    (d_sale,) = result.accounts[2].trades
+    assert (d_sale.symbol, d_sale.side) == ("D", "sell")
+    assert d_sale.value == pytest.approx(27.27, abs=0.01)
+    assert "restriction" not in d_sale.reasons and "cash" in d_sale.reasons
+    assert not result.warnings
+
+
 def test_inside_bands_is_checked_and_round_trips_through_json():
     request = replace(three_accounts(), drift=DriftParams(), inside_bands="cash_flows")
     assert household_request_from_dict(household_request_to_dict(request)) == request
