@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import django_filters as filters
+from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from rebalancing.access import alerts_visible_to, households_advised_by, households_without_advisor
@@ -47,13 +49,13 @@ class AccountListFilter(filters.FilterSet):
                                | Q(household__name__icontains=value)) if value else queryset
 
     def _advisor(self, queryset, name, value):
-        advisor = id_param({name: value}, name, words=("none",))
+        advisor = id_param({name: value}, name, words=("none",), in_filter=True)
         if advisor == "none":
             return queryset.filter(household__in=households_without_advisor())
         return queryset if advisor is None else queryset.filter(household__in=households_advised_by(advisor))
 
     def _model(self, queryset, name, value):
-        model = id_param({name: value}, name)
+        model = id_param({name: value}, name, in_filter=True)
         if model is None:
             return queryset
         # An account of a household managed as one follows the household's model, not its own.
@@ -61,7 +63,7 @@ class AccountListFilter(filters.FilterSet):
         return queryset.filter((Q(model_id=model) & ~unit) | (Q(household__model_id=model) & unit))
 
     def _template(self, queryset, name, value):
-        template = id_param({name: value}, name)
+        template = id_param({name: value}, name, in_filter=True)
         return queryset if template is None else queryset.governed_by(template)
 
     def _min_drift(self, queryset, name, value):
@@ -119,12 +121,24 @@ class AccountListFilter(filters.FilterSet):
 
 
 class AuditLogFilter(filters.FilterSet):
-    actor = filters.CharFilter(field_name="actor", lookup_expr="icontains")
+    actor = filters.CharFilter(method="_actor")
     action = filters.CharFilter(field_name="action", lookup_expr="startswith")
     object_type = filters.CharFilter(field_name="object_type")
     object_id = filters.CharFilter(method="_object_id")
     since = filters.CharFilter(method="_since")
     until = filters.CharFilter(method="_until")
+
+    def _actor(self, queryset, name, value):
+        """"Who": the record's actor (a user name, key name or process, as it was then), or a person of
+        this firm whose first, last or full name has what was typed - the name the page shows beside
+        the user name ("Alex", "Admin", "alex admin")."""
+        value = " ".join(value.split())
+        if not value:
+            return queryset
+        named = (get_user_model().objects.annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+                 .filter(Q(first_name__icontains=value) | Q(last_name__icontains=value)
+                         | Q(full_name__icontains=value)).values("username"))
+        return queryset.filter(Q(actor__icontains=value) | Q(actor__in=named))
 
     def _object_id(self, queryset, name, value):
         return queryset.filter(object_id=value.strip()) if value.strip() else queryset

@@ -57,15 +57,29 @@ def choice_param(data, name: str, choices, *, default: str = "") -> str:
     return raw
 
 
+# Words whose first letter misleads: "a user", "a unit" (said "you-"), "an hour", "an honest ...".
+_A_BEFORE = ("user", "usual", "usage", "use", "unit", "unique", "univers", "uniform", "euro", "one")
+_AN_BEFORE = ("hour", "honest", "honou", "heir")
+
+
 def a_or_an(noun: str) -> str:
-    """``noun`` after its indefinite article, for messages that name a field ("an advisor", "a model");
-    by its first letter, which is enough for the fields' names."""
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+    """``noun`` after its indefinite article, for messages that name a field ("an advisor", "a model",
+    "a user"): by its first letter, but by its sound for the few words that begin otherwise."""
+    word = noun.lower()
+    if word.startswith(_AN_BEFORE):
+        return f"an {noun}"
+    if word.startswith(_A_BEFORE):
+        return f"a {noun}"
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {noun}"
 
 
-def id_param(data, name: str, *, words: tuple[str, ...] = ()) -> int | str | None:
-    """The id of an object chosen in a filter or form (absent or empty: None; one of ``words``, such
-    as "none", as itself)."""
+# What a form's id field chooses, in the words of its page (the field's name otherwise).
+_CHOSEN = {"user": "person", "makes_up_year": "year", "remove": "account", "key": "API key"}
+
+
+def id_param(data, name: str, *, words: tuple[str, ...] = (), in_filter: bool = False) -> int | str | None:
+    """The id of an object chosen in a filter (``in_filter``: a list's query string) or a form (absent
+    or empty: None; one of ``words``, such as "none", as itself)."""
     raw = (data.get(name) or "").strip()
     if not raw:
         return None
@@ -73,8 +87,11 @@ def id_param(data, name: str, *, words: tuple[str, ...] = ()) -> int | str | Non
         return raw
     number = _whole(raw)
     if number is None or not 0 < number <= MAX_ID:
-        raise BadRequest(f"The {name} filter must name {a_or_an(name)} from the list (its number), "
-                         f"not “{_shown(raw)}”.")
+        if in_filter:
+            raise BadRequest(f"The {name} filter must name {a_or_an(name)} from the list (its number), "
+                             f"not “{_shown(raw)}”.")
+        noun = _CHOSEN.get(name) or name.removeprefix("set_").replace("_", " ")
+        raise BadRequest(f"Choose {a_or_an(noun)} from the list: “{_shown(raw)}” is not the number of one.")
     return number
 
 

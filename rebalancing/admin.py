@@ -74,30 +74,34 @@ class BenchmarkAdmin(AuditedAdminMixin, admin.ModelAdmin):
     inlines = [BenchmarkWeightInline]
 
 
-class SleeveHoldingInline(admin.TabularInline):
+class _PublishedReadOnly:
+    """A published model version (its sleeves and their holdings) is frozen: proposals keep the version
+    they used, and a new version is made on the model's page (/models/<id>/), where the weights are
+    checked. The admin may show these records, never add, change or delete them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SleeveHoldingInline(_PublishedReadOnly, admin.TabularInline):
     model = SleeveHolding
-    extra = 1
-    autocomplete_fields = ("security",)
-
-
-class _FrozenOnceUsed:
-    """A model version that a proposal used is history: it can be read, not changed."""
-
-    def _used(self, version) -> bool:
-        return version is not None and Proposal.objects.filter(model_version=version).exists()
+    extra = 0
+    fields = ("security", "weight")
 
 
 @admin.register(Sleeve)
-class SleeveAdmin(AuditedAdminMixin, _FrozenOnceUsed, admin.ModelAdmin):
+class SleeveAdmin(_PublishedReadOnly, admin.ModelAdmin):
     list_display = ("version", "asset_class", "weight", "kind", "benchmark", "submodel")
     inlines = [SleeveHoldingInline]
-    autocomplete_fields = ("benchmark",)
-
-    def has_change_permission(self, request, obj=None):
-        return not (obj and self._used(obj.version)) and super().has_change_permission(request, obj)
 
 
-class SleeveInline(admin.TabularInline):
+class SleeveInline(_PublishedReadOnly, admin.TabularInline):
     model = Sleeve
     extra = 0
     show_change_link = True
@@ -105,13 +109,10 @@ class SleeveInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(AuditedAdminMixin, _FrozenOnceUsed, admin.ModelAdmin):
+class ModelVersionAdmin(_PublishedReadOnly, admin.ModelAdmin):
     list_display = ("model", "number", "created_at", "created_by", "note")
     list_filter = ("model",)
     inlines = [SleeveInline]
-
-    def has_change_permission(self, request, obj=None):
-        return not self._used(obj) and super().has_change_permission(request, obj)
 
 
 @admin.register(ModelPortfolio)

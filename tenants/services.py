@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -16,6 +17,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from .errors import Conflict, ValidationFailed, fields_refused
 from .models import Domain, Firm, FirmUsage, firm_slug_validator
+from .people import people_here
 from .roles import FirmRole, ProviderRole
 
 __all__ = ["FirmOnboarding", "firm_create", "firm_status_set", "firm_usage_record", "provider_ensure", "role_groups_sync",
@@ -159,6 +161,15 @@ def firm_create(
                     f"Firm {slug!r} exists but is not served at {host!r}.", detail={"field": "domain"}
                 )
             return FirmOnboarding(firm=existing, created=False, admin_username=admin_email)
+        # Two firms of one name read alike on the console and in the run menu: the name is refused,
+        # whatever its case or the spaces around it, naming the firm that has it.
+        same_name = Firm.objects.filter(name__iexact=name).exclude(schema_name=get_public_schema_name()).first()
+        if same_name is not None:
+            raise Conflict(
+                f"A firm named {same_name.name!r} is already onboarded (slug {same_name.slug!r}); give this "
+                "firm another name.",
+                detail={"field": "name", "value": name},
+            )
         if Domain.objects.filter(domain=host).exists():
             raise Conflict(
                 f"The host {host!r} already belongs to another firm.",
@@ -275,8 +286,11 @@ def firm_usage_record(*, firm: Firm) -> FirmUsage:
             f"Usage of {firm.slug!r} must be counted in schema {firm.schema_name!r}, "
             f"not {connection.schema_name!r}."
         )
-    users = get_user_model().objects.aggregate(
-        total=Count("id"), active=Count("id", filter=Q(is_active=True))
+    # People, as the firm's People page lists them (not django-guardian's AnonymousUser row); active:
+    # those who may sign in and have chosen a password (someone invited who has not is "invited").
+    users = people_here().aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(is_active=True) & ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX)),
     )
     return FirmUsage.objects.create(
         firm=firm, schema_name=connection.schema_name, users=users["total"], active_users=users["active"]

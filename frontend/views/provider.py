@@ -29,7 +29,7 @@ from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
 from tenants.services import firm_create, firm_status_set
 from tenants.sites import site_url
 
-from .common import STAFF, provider_page
+from .common import STAFF, keep_posted, posted_kept, provider_page
 from .people import people_post, person_rows, refused_form
 from .runs import FINISHED, describe_scope, failed_account_ids
 
@@ -52,6 +52,8 @@ def provider_console(request):
     usage = {u.firm_id: u for u in FirmUsage.objects.order_by("firm_id", "-taken_at").distinct("firm_id")}
     for h in firms:
         h.usage = usage.get(h.firm.pk)
+        # A refused suspension: its form again, open, with what was typed (``provider_firm_status``).
+        h.posted = posted_kept(request, f"firm_status:{h.firm.slug}")
     return render(request, "frontend/provider_console.html", {"roles": user_roles(request.user, ProviderRole),
                                                               "firms": firms, "may_run": _may_run(request),
                                                               "may_onboard": _may_onboard(request)})
@@ -101,6 +103,7 @@ def provider_firm_status(request, slug: str):
                                   actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
+        keep_posted(request, f"firm_status:{firm.slug}", exc)  # the console opens this firm's form as it was sent
         return redirect("home")
     if not changed:
         messages.info(request, f"{firm.name} is already {Firm.Status(status).label.lower()}; nothing changed.")
@@ -160,6 +163,8 @@ def provider_runs(request):
                 run.stall = getattr(run, "watch", None)
                 runs.append(run)
             if firm.status == Firm.Status.ACTIVE:
+                # Named with its host in the firm menu: two firms may read alike by name alone.
+                firm.host = next((d.domain for d in firm.domains.all() if d.is_primary), firm.slug)
                 active.append(firm)
                 if may_run:  # what "every active firm" would run, and leave out, said before the operator confirms
                     covered = accounts_for_scope(RunScope(firm=True))
@@ -198,6 +203,11 @@ def provider_run_start(request):
         messages.error(request, f"{firm.name} is suspended; its accounts are not rebalanced.")
         return redirect("provider_runs")
     with schema_context(firm.schema_name):
+        # A firm with no account at all (just onboarded): a run would do nothing and leave its health
+        # reading "look at it". Refused. (Accounts a run leaves out - no model... - are said with the run.)
+        if not Account.objects.exists():
+            messages.error(request, f"{firm.name} has no accounts to run.")
+            return redirect("provider_runs")
         try:
             run = run_start(scope=RunScope(firm=True), label=f"{request.user.get_username()} (provider)")
         except DomainError as exc:

@@ -135,7 +135,8 @@ def _security(request, *, template: str):
     people, strangers = people_security(q)
     return render(request, template, {
         "page": paginate(request, people, per_page=50), "strangers": strangers, "q": q,
-        "required": request.tenant.mfa_required, "without_mfa": sum(not p.mfa for p in people),
+        "required": request.tenant.mfa_required, "without_mfa": sum(not p.mfa and not p.invited and p.user.is_active for p in people),
+        "invited": sum(p.invited and p.user.is_active for p in people),
         "limit": settings.AXES_FAILURE_LIMIT,
         "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60) if settings.AXES_COOLOFF_TIME else None,
     })

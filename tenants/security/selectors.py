@@ -19,6 +19,7 @@ class PersonSecurity:
     roles: list[str]
     mfa: bool
     lockout: Lockout | None
+    invited: bool = False  # has not chosen a password yet, so has never signed in (the People page's "invited")
 
 
 def people_security(q: str = ""):
@@ -31,5 +32,5 @@ def people_security(q: str = ""):
     lockouts = lockouts_current()
     by_user = {lock.user_id: lock for lock in lockouts if lock.user_id is not None}
     people = [PersonSecurity(u, sorted(g.name.replace("_", " ") for g in u.groups.all()), u.pk in with_mfa,
-                             by_user.get(u.pk)) for u in users]
+                             by_user.get(u.pk), invited=not u.has_usable_password()) for u in users]
     return people, [lock for lock in lockouts if lock.user_id is None]

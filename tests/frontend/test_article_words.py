@@ -15,6 +15,22 @@ def test_a_or_an_follows_the_first_letter():
         "an advisor", "a model", "an account", "a template", "an owner"]
 
 
+def test_a_or_an_follows_the_sound_where_the_letter_misleads():
+    assert [a_or_an(w) for w in ("user", "unit", "unknown", "hour", "household")] == [
+        "a user", "a unit", "an unknown", "an hour", "a household"]
+
+
+def test_a_person_chosen_on_the_people_page_that_is_no_number_is_named_as_a_person_not_a_filter(book, as_user):
+    """The people page's row forms choose a person (``user``): a value that is no number is said as such,
+    not as "the user filter" nor "an user"."""
+    response = as_user("admin").post("/people/", {"action": "deactivate", "user": "abc"})
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Choose a person from the list: “abc” is not the number of one." in page
+    assert "filter" not in page.split("<main", 1)[-1].split("</main>", 1)[0].lower() and "an user" not in page
+
+
 def test_a_bad_advisor_filter_says_an_advisor(book, as_user):
     response = as_user("admin").get("/accounts/?advisor=abc")
     assert response.status_code == 400
@@ -23,6 +39,8 @@ def test_a_bad_advisor_filter_says_an_advisor(book, as_user):
 
 def test_the_id_messages_put_an_before_a_vowel():
     with pytest.raises(BadRequest, match="must name an account from the list"):
+        id_param(QueryDict("account=x"), "account", in_filter=True)
+    with pytest.raises(BadRequest, match="^Choose an account from the list: “x” is not the number of one[.]$"):
         id_param(QueryDict("account=x"), "account")
     with pytest.raises(BadRequest, match="is not the number of an advisor[.]"):
         ids_param(QueryDict("advisors=x"), "advisors")

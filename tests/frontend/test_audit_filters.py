@@ -66,3 +66,20 @@ def test_object_types_are_listed_in_words(book, as_user, firm_a, people):
     assert '<option value="householdproposal" >Household proposal</option>' in page
     assert '<option value="riskmodelversion" >Risk model version</option>' in page
     assert "Householdproposal" not in page and "Riskmodelversion" not in page
+
+
+@pytest.mark.parametrize("typed", ["Alex", "alex admin", "  Alex   Admin ", "ADMIN", "aa@who"])
+def test_who_finds_a_person_by_the_name_the_page_shows_as_well_as_the_user_name(firm_a, firm_user, as_user, typed):
+    """The "Who" column shows "Alex Admin" beside the user name: typing the first, last or full name
+    (any case, any spaces) finds their records, as the user name does; nobody else's."""
+    from tenants.roles import FirmRole
+
+    alex = firm_user(firm_a, "aa@who.example", FirmRole.FIRM_ADMIN, first_name="Alex", last_name="Admin")
+    other = firm_user(firm_a, "sam@who.example", FirmRole.FIRM_ADMIN, first_name="Sam", last_name="Other")
+    with tenant_context(firm_a):
+        audit_record(actor=alex, action="household_proposal.approve", object_type="account", object_id="7001")
+        audit_record(actor=other, action="household_proposal.approve", object_type="account", object_id="7002")
+
+    page = text(as_user("compliance").get("/audit/", {"actor": typed}))
+
+    assert "#7001" in page and "#7002" not in page and "No record matches" not in page

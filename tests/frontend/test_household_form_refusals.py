@@ -53,7 +53,7 @@ def test_a_management_form_naming_no_number_is_refused_on_the_page_not_an_error_
     answer = as_user("admin").post(_url(lees["household"], "management/"),
                                    {"managed_as": "household", "model": "abc", "template": ""}, follow=True)
 
-    assert answer.status_code == 200 and "The model filter must name a model from the list" in text(answer)
+    assert answer.status_code == 200 and "Choose a model from the list: “abc” is not the number of one." in text(answer)
 
 
 def test_a_refused_advisors_form_keeps_the_ticks_and_says_why_by_them(lees, as_user, firm_a, people):

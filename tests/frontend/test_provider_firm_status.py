@@ -96,6 +96,24 @@ def test_a_refused_change_names_the_problem_and_changes_nothing(firm_a, posted, 
         assert not AuditEvent.objects.filter(action__startswith="firm.").exists()
 
 
+def test_a_refused_suspension_opens_that_firms_form_again_with_what_was_typed(firm_a, firm_b):
+    provider = _provider_client(ProviderRole.PROVIDER_ADMIN)
+    typed = "x" * 501  # too long: refused, and kept to shorten rather than type again
+
+    page = text(provider.post(f"/firms/{firm_a.slug}/status/", {"status": "suspended", "reason": typed}, follow=True))
+
+    assert "The reason is 501 characters; at most 500" in page
+    row_a = page.split(f'id="reason-{firm_a.slug}"', 1)[1].split(">", 1)[0]
+    assert f'value="{typed}"' in row_a and 'aria-invalid="true"' in row_a
+    assert re.search(rf'<details class="firm-status" open><summary>Suspend…</summary> <form method="post" '
+                     rf'action="/firms/{firm_a.slug}/status/"', page)
+    row_b = page.split(f'id="reason-{firm_b.slug}"', 1)[1].split(">", 1)[0]
+    assert "value=\"\"" in row_b and "aria-invalid" not in row_b  # another firm's form is as it was
+    assert page.count("<details class=\"firm-status\" open>") == 1
+    again = text(provider.get("/"))  # once: the next visit shows the form empty
+    assert 'value=""' in again.split(f'id="reason-{firm_a.slug}"', 1)[1].split(">", 1)[0]
+
+
 def test_only_a_provider_admin_suspends_and_the_same_status_again_changes_nothing(firm_a):
     operator = _provider_client(ProviderRole.PROVIDER_OPERATOR)
     assert "/status/" not in text(operator.get("/"))
@@ -116,6 +134,7 @@ def test_only_a_provider_admin_suspends_and_the_same_status_again_changes_nothin
 
 
 def test_the_console_shows_each_firms_latest_count_of_people(firm_a, firm_b, firm_user):
+    from tenants.people import people_here
     from tenants.roles import FirmRole
     from tenants.services import firm_usage_record
 
@@ -125,7 +144,7 @@ def test_the_console_shows_each_firms_latest_count_of_people(firm_a, firm_b, fir
         firm_usage_record(firm=firm_a)  # an older count
         gone.is_active = False
         gone.save()
-        users = type(gone).objects.count()
+        users = people_here().count()
         latest = firm_usage_record(firm=firm_a)
     console = text(_provider_client(ProviderRole.PROVIDER_OPERATOR).get("/"))
     row_a = console.split(firm_a.name, 1)[1].split("</tr>", 1)[0]
@@ -133,6 +152,31 @@ def test_the_console_shows_each_firms_latest_count_of_people(firm_a, firm_b, fir
     assert f'<td class="num">{latest.users} ({latest.active_users})<br>' in row_a and latest.users == users
     assert latest.active_users == users - 1
     assert "not yet counted" in row_b
+
+
+def test_the_count_of_people_leaves_out_the_anonymous_row_and_counts_the_invited_as_not_active(firm_a, firm_user):
+    """People as the firm's People page lists them: django-guardian's AnonymousUser row is nobody; someone
+    invited who has not chosen a password yet is a person, not an active one (the page says "invited")."""
+    from django.contrib.auth import get_user_model
+    from guardian.conf import settings as guardian_settings
+
+    from rebalancing.services.people import FIRM_PEOPLE
+    from tenants.people import invite
+    from tenants.roles import FirmRole
+    from tenants.services import firm_usage_record
+
+    admin = firm_user(firm_a, "admin@a.example", FirmRole.FIRM_ADMIN)
+    firm_user(firm_a, "one@a.example", FirmRole.ADVISOR)
+    with schema_context(firm_a.schema_name):
+        User = get_user_model()
+        User.objects.get_or_create(username=guardian_settings.ANONYMOUS_USER_NAME)
+        people = User.objects.exclude(username=guardian_settings.ANONYMOUS_USER_NAME).count()
+        before = firm_usage_record(firm=firm_a)
+        invite(FIRM_PEOPLE, email="new@a.example", first_name="New", last_name="Person", roles=[FirmRole.ADVISOR],
+               by=admin, site_url="http://firm-a.localhost")
+        after = firm_usage_record(firm=firm_a)
+    assert before.users == people and before.active_users == people  # everyone here has signed up
+    assert (after.users, after.active_users) == (people + 1, people)  # the invited one is a person, not active
 
 
 def _button(page: str, label: str) -> str:

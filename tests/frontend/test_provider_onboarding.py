@@ -119,3 +119,22 @@ def test_the_onboarding_form_says_it_takes_a_while_and_is_not_sent_twice():
     assert "data-busy-note hidden" in form and "it takes about twenty seconds" in form
     script = (Path(__file__).resolve().parents[2] / "frontend" / "static" / "frontend" / "app.js").read_text()
     assert "form.dataset.busy" in script and "button.disabled = true" in script
+
+
+def test_another_firm_of_an_existing_firms_name_is_refused_naming_it_and_the_run_menu_tells_firms_apart(
+        firm_a, firm_b):
+    client = _provider_client(ProviderRole.PROVIDER_ADMIN)
+    before = (Firm.objects.count(), Domain.objects.count())
+
+    response = client.post("/firms/new/", {**CEDAR, "name": f"  {firm_a.name.upper()} "})
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert (f"A firm named &#x27;{firm_a.name}&#x27; is already onboarded (slug &#x27;{firm_a.slug}&#x27;); "
+            "give this firm another name.") in page
+    assert re.search(r'name="name"[^>]*aria-invalid="true"', page)
+    assert (Firm.objects.count(), Domain.objects.count()) == before and not mail.outbox
+    # the run menu names each firm with its host, so two firms never read alike there
+    menu = _provider_client(ProviderRole.PROVIDER_OPERATOR).get("/runs/").content.decode()
+    assert f'<option value="{firm_a.slug}">{firm_a.name} ({firm_a.primary_domain})</option>' in menu
+    assert f'<option value="{firm_b.slug}">{firm_b.name} ({firm_b.primary_domain})</option>' in menu

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context, tenant_context
 
 from tenants.models import Firm, FirmUsage
+from tenants.people import people_here
 from tenants.roles import FirmRole
 from tenants.services import user_ensure
 from tenants.tasks import firm_usage_snapshot
@@ -22,9 +23,9 @@ def test_task_counts_only_its_own_firms_users(celery_worker_process, django_db_b
             for n in range(3):
                 user_ensure(username=f"worker-test-{n}@firm-a.example", email=f"w{n}@firm-a.example",
                             roles=[FirmRole.ADVISOR])
-            users_in_a = get_user_model().objects.count()
+            users_in_a = people_here().count()  # people: not django-guardian's AnonymousUser row
         with schema_context(firm_b.schema_name):
-            users_in_b = get_user_model().objects.count()
+            users_in_b = people_here().count()
         assert users_in_a != users_in_b
 
         for firm in (firm_a, firm_b):

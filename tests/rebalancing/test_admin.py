@@ -82,6 +82,42 @@ def test_a_model_version_used_by_a_proposal_cannot_be_edited(firm_a, admin_clien
     assert 'name="note"' not in page  # read-only: no input for the note
 
 
+def test_a_published_model_version_its_sleeves_and_holdings_are_read_only_in_the_admin(firm_a, admin_client_a):
+    """Published versions are frozen (proposals keep the version they used), even before any proposal
+    used them: the admin shows them, never adds, changes or deletes them (the model page makes a new version)."""
+    from decimal import Decimal
+
+    from rebalancing.models import ModelVersion, Sleeve, SleeveHolding
+
+    with tenant_context(firm_a):
+        book = make_book(1)
+        version = book["model"].current_version
+        sleeve = version.sleeves.get(asset_class="us_equity")
+        holding = sleeve.holdings.get()
+    page = admin_client_a.get(f"/admin/rebalancing/sleeve/{sleeve.pk}/change/")
+    assert page.status_code == 200 and 'name="weight"' not in page.content.decode()  # view allowed, nothing to edit
+    response = admin_client_a.post(f"/admin/rebalancing/sleeve/{sleeve.pk}/change/", {
+        "version": version.pk, "asset_class": "us_equity", "weight": "0.95", "kind": "holdings",
+        "holdings-TOTAL_FORMS": "1", "holdings-INITIAL_FORMS": "1", "holdings-0-id": holding.pk,
+        "holdings-0-sleeve": sleeve.pk, "holdings-0-security": holding.security_id, "holdings-0-weight": "0.5",
+    })
+    assert response.status_code == 403
+    version_page = admin_client_a.get(f"/admin/rebalancing/modelversion/{version.pk}/change/").content.decode()
+    assert 'name="note"' not in version_page and 'name="sleeves-0-weight"' not in version_page
+    assert admin_client_a.post(f"/admin/rebalancing/modelversion/{version.pk}/change/",
+                               {"model": book["model"].pk, "number": "1", "note": "edited"}).status_code == 403
+    for url in ("/admin/rebalancing/sleeve/add/", "/admin/rebalancing/modelversion/add/",
+                f"/admin/rebalancing/sleeve/{sleeve.pk}/delete/", f"/admin/rebalancing/modelversion/{version.pk}/delete/"):
+        assert admin_client_a.get(url).status_code == 403, url
+        assert admin_client_a.post(url, {"post": "yes"}).status_code == 403, url
+    with tenant_context(firm_a):
+        sleeve.refresh_from_db()
+        holding.refresh_from_db()
+        version.refresh_from_db()
+        assert sleeve.weight == Decimal("0.6") and holding.weight == Decimal("1") and version.note == ""
+        assert ModelVersion.objects.count() == 1 and Sleeve.objects.count() == 3 and SleeveHolding.objects.count() == 3
+
+
 def test_changes_in_the_admin_are_audited(firm_a, admin_client_a, firm_user):
     from django.contrib.auth.models import Group
 

@@ -208,6 +208,29 @@ def test_a_firm_admin_makes_it_mandatory_in_the_browser(firm_a, advisor, admin, 
                                                             {"mfa_required": True})
 
 
+def test_the_security_page_counts_and_shows_invited_people_as_invited_not_as_without_two_factor(
+        firm_a, advisor, admin, admin_browser):
+    """Someone invited who has not chosen a password has never signed in: not among those who have not set
+    up two-factor, and their sign-in reads "invited", not "allowed" (the People page's word)."""
+    from rebalancing.services.people import FIRM_PEOPLE
+    from tenants.people import invite
+
+    with tenant_context(firm_a):
+        invite(FIRM_PEOPLE, email="newcomer@firm-a.example", first_name="New", last_name="Comer",
+               roles=[FirmRole.ADVISOR], by=admin, site_url="http://firm-a.localhost")
+
+    page = re.sub(r"\s+", " ", admin_browser.get("/security/").content.decode())
+
+    # the advisor and the firm's first admin (signed up, no authenticator); this admin has one; the newcomer
+    # is invited, not a third without two-factor
+    assert "2 people have not. 1 invited person has not signed in yet." in page
+    newcomer = page.split("newcomer@firm-a.example</span>", 1)[1].split("</tr>", 1)[0]
+    assert "invited" in newcomer and "not yet signed in" in newcomer and "allowed" not in newcomer
+    assert '<span class="badge">off</span>' not in newcomer
+    advisor_row = page.split(f"{advisor.username}</span>", 1)[1].split("</tr>", 1)[0]
+    assert "allowed" in advisor_row and "off</span>" in advisor_row
+
+
 def test_when_required_it_cannot_be_turned_off_but_an_admin_resets_a_lost_phone(firm_a, advisor, admin, admin_browser):
     client = sign_in(host_of(firm_a), advisor.username)
     device, _ = enrol(client, firm_a.schema_name, advisor)

@@ -91,6 +91,18 @@ def test_duplicate_slug_of_another_firm_is_refused(firm_a):
     assert Firm.objects.get(slug="firm-a").name == "Firm A Wealth"
 
 
+@pytest.mark.parametrize("name", ["Firm A Wealth", "  firm a WEALTH "])
+def test_another_firm_of_an_existing_firms_name_is_refused_naming_it(firm_a, name):
+    """Two firms of one name read alike on the console and in the run menu: refused, whatever the case
+    or surrounding spaces, naming the firm that has it; nothing is written."""
+    before = _registry_counts()
+    with pytest.raises(Conflict, match="A firm named 'Firm A Wealth' is already onboarded \\(slug 'firm-a'\\)") as exc:
+        firm_create(name=name, slug="cedar", admin_email="ops@cedar.example")
+    assert exc.value.detail["field"] == "name"
+    assert _registry_counts() == before
+    assert not schema_exists("firm_cedar")
+
+
 def test_failure_half_way_rolls_back_row_host_and_schema(monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("user store unavailable")
