@@ -28,9 +28,11 @@ from frontend.query import int_param
 from frontend.templatetags.formatting import humanize_code
 from rebalancing.access import accounts_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
-from rebalancing.effective_parameters import flatten_parameters, unflatten, value_at
+from rebalancing.effective_parameters import flatten_parameters, leaf_value_text, unflatten, value_at
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
+from rebalancing.parameter_labels import LABELS
+from rebalancing.selectors import asset_classes_known
 from rebalancing.services.assignments import superseded_words
 from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
@@ -58,10 +60,46 @@ def template_list(request):
             switched.append("Removes " + ", ".join(humanize_code(c) for c in values["removed_asset_classes"]))
         if values["direct_index"]:
             switched.append("Direct index")
+        switched += _restrictions_and_limits(values)
         templates.append({"template": t, "accounts": visible.governed_by(t).count(), "switched": switched,
                           "overridable": len(t.overridable or {})})
     return render(request, "frontend/template_list.html", {
         "templates": templates, "can_manage": user_can(request.user, Capability.MANAGE_MODELS)})
+
+
+def _listed(symbols: list[str], most: int = 3) -> str:
+    shown = ", ".join(symbols[:most])
+    return shown + (f" and {len(symbols) - most} more" if len(symbols) > most else "")
+
+
+def _restrictions_and_limits(values: dict[str, Any]) -> list[str]:
+    """The template list's words for the restrictions (do not buy / sell, hold), trading limits and
+    cash a template sets away from the engine's defaults, labelled as its form labels them
+    ("Do not buy: XLE", "Turnover cap 20%", "Minimum trade $500")."""
+    words = [f"{LABELS[key]}: {_listed(values['restrictions'][key])}"
+             for key in ("do_not_buy", "do_not_sell", "hold") if values["restrictions"].get(key)]
+    for group in ("trading", "cash"):
+        for key, value in values[group].items():
+            path = f"{group}.{key}"
+            if value == value_at(DEFAULTS, path) or value is None:
+                continue
+            label = LABELS.get(key) or humanize_code(key)
+            if path == "trading.tracking_error_cost":
+                label = "Tax vs tracking"  # (the form's label explains its unit at length)
+            if group == "cash":
+                label = f"Cash {label.lower()}"
+            if isinstance(value, bool):
+                words.append(label if value else f"{label}: no")
+            elif isinstance(value, str):
+                words.append(f"{label}: {humanize_code(value)}")
+            else:
+                words.append(f"{label} {leaf_value_text(path, value)}")
+    if values["wash_sale"].get("allow"):
+        words.append(LABELS["allow"])
+    if values.get("instructions"):
+        count = len(values["instructions"])
+        words.append(f"{count} instruction{'s' if count != 1 else ''}")
+    return words
 
 
 def _template_fields(values: dict[str, Any], errors: dict[str, str] | None = None, typed=None) -> list[BoundField]:
@@ -118,7 +156,9 @@ def template_detail(request, pk: int):
     if request.method == "POST":
         parameters, overridable, errors = _template_from_post(request.POST)
         overridable = overridable_beyond_table(template.overridable or {}) | overridable
-        name = request.POST.get("name", "").strip() or template.name
+        # A name cleared is refused (by template_save), not replaced by the old one without a word;
+        # a form without the field keeps it.
+        name = request.POST["name"].strip() if "name" in request.POST else template.name
         if not errors:
             try:
                 saved = template_save(user=request.user, code=template.code, name=name, parameters=parameters,
@@ -127,8 +167,11 @@ def template_detail(request, pk: int):
             except DomainError as exc:
                 errors = parameter_errors(exc)
             else:
-                messages.success(request, f"Template “{name}” saved. Accounts that follow it use it from the next run."
-                                 + superseded_words(getattr(saved, "superseded", 0)))
+                if getattr(saved, "unchanged", False):  # the page saved as it is: nothing written
+                    messages.info(request, f"Nothing changed: template “{name}” is kept as it was.")
+                else:
+                    messages.success(request, f"Template “{name}” saved. Accounts that follow it use it from the "
+                                     "next run." + superseded_words(getattr(saved, "superseded", 0)))
                 warn_unknown_symbols(request, parameters)
                 return redirect("template_detail", pk=template.pk)
         context = _template_context(request, template, values=parameters, errors=errors, overridable=overridable,
@@ -218,6 +261,7 @@ def _sleeve_rows(version) -> list[dict[str, str]]:
 
 MAX_SLEEVE_ROWS = 200  # the form's rows; a model has a handful of sleeves
 _HOLDING = re.compile(r"^\s*([A-Za-z0-9.\-/]+)\s*[:= ]\s*([0-9.]+)\s*%?\s*$")
+_NEGATIVE_HOLDING = re.compile(r"^\s*([A-Za-z0-9.\-/]+?)\s*[:= ]\s*[-\u2212]\s*([0-9.]+)\s*%?\s*$")
 
 
 def _typed_without_asset_class(row: dict[str, str]) -> str:
@@ -268,6 +312,10 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
         holdings: dict[str, Decimal] = {}
         for part in filter(None, (p.strip() for p in row["holdings"].split(","))):
             match = _HOLDING.match(part)
+            if not match and (negative := _NEGATIVE_HOLDING.match(part)):  # "ITOT -10": said as such
+                problems.append(f"sleeve {row['asset_class']}: the weight of {negative.group(1).upper()} "
+                                f"(-{negative.group(2)}%) is negative: a model holds, it does not short")
+                continue
             if not match:
                 problems.append(f"sleeve {row['asset_class']}: write holdings as “SYMBOL 60” (“{part}”)")
                 continue
@@ -318,6 +366,9 @@ def _model_context(request, model, *, rows=None, problem="", note="", creating=F
         "kinds": Sleeve.Kind.choices, "benchmarks": Benchmark.objects.order_by("code"),
         "other_models": ModelPortfolio.objects.exclude(pk=getattr(model, "pk", None)).order_by("name"),
         "current_rows": _sleeve_rows(version), "sample": PREVIEW_SAMPLE,
+        # The asset classes a sleeve may be of (the service refuses any other): offered by the form,
+        # read as the models list writes them, sent as their codes.
+        "asset_classes": [(c, humanize_code(c)) for c in sorted(asset_classes_known())],
     }
 
 
@@ -336,8 +387,12 @@ def model_detail(request, pk: int):
             except DomainError as exc:
                 problems = [exc.message]
             else:
-                messages.success(request, f"Version {version.number} of {model.name} saved; the next run uses it."
-                                 + superseded_words(version.superseded))
+                if getattr(version, "unchanged", False):  # the page saved as it is: no version, nothing superseded
+                    messages.info(request, f"Nothing changed: the sleeves are those of version {version.number} of "
+                                           f"{model.name}, so no new version was saved and its accounts' proposals stand.")
+                else:
+                    messages.success(request, f"Version {version.number} of {model.name} saved; the next run uses it."
+                                     + superseded_words(version.superseded))
                 return redirect("model_detail", pk=model.pk)
         return render(request, "frontend/model_detail.html",
                       _model_context(request, model, rows=rows, problem="; ".join(problems), note=note), status=400)

@@ -1,5 +1,6 @@
 """Changes to models, templates and account parameters (each audited in its own transaction)."""
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,6 +27,7 @@ from rebalancing.models import (
     SleeveHolding,
 )
 from rebalancing.parameter_labels import settings_in_words
+from rebalancing.selectors import asset_classes_known
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import settings_changed_supersede
 from rebalancing.services.screen_checks import screen_sleeves_refuse
@@ -113,6 +115,10 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     of its settings supersedes the open proposals of the accounts it governs, made under the settings
     before (``template.superseded``: how many)."""
     require(user, Capability.MANAGE_MODELS)
+    if not (name or "").strip():  # a cleared name was once saved as "saved", the old name kept without a word
+        raise ValidationFailed("Give the template a name: it cannot be empty.", detail={"field": "name"})
+    if template is None:
+        _code_free(ParameterTemplate, code, what="template")
     if household_parameters is not None:
         household_parameters = household_settings_validate(household_parameters, level="template household")
     try:
@@ -143,6 +149,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
                      "household_parameters": template.household_parameters if household_parameters is None
                      else household_parameters} == before and description == template.description
         if unchanged:  # a save of the page as it is: nothing to write, nothing to audit
+            template.unchanged = True
             return template
     else:
         template = ParameterTemplate(code=code)
@@ -212,12 +219,81 @@ def _weight_words(weight: Decimal, *, percent: bool) -> str:
     return f"{text}%" if percent else text
 
 
+def _code_free(model_class, code: str, *, what: str) -> None:
+    """Refuse a new ``code`` equal, ignoring capitals, to another one's: the code is the key of the
+    imports and the API, so "Growth-80-20" beside "growth-80-20" would be two keys people read as one.
+    (The same code exactly is left to ``full_clean``, which says it is taken.)"""
+    code = (code or "").strip()
+    existing = model_class.objects.filter(code__iexact=code).exclude(code=code).order_by("code").first()
+    if code and existing is not None:
+        raise ValidationFailed(f"The {what} code “{code}” differs only in capitals from the code “{existing.code}” of "
+                               f"the {what} “{existing.name}”: codes are told apart ignoring capitals; choose "
+                               "another code.", detail={"field": "code", "existing": existing.code})
+
+
+def _sleeves_of(version: ModelVersion | None) -> dict[str, tuple]:
+    """A version's sleeves as ``_sleeve_key`` compares them, by asset class (None: no version)."""
+    if version is None:
+        return {}
+    return {s.asset_class: (Decimal(s.weight), s.kind, s.benchmark.code if s.benchmark else None,
+                            s.submodel.code if s.submodel else None,
+                            {h.security.symbol: Decimal(h.weight) for h in s.holdings.all()})
+            for s in version.sleeves.select_related("benchmark", "submodel").prefetch_related("holdings__security")}
+
+
+def _sleeve_key(s: SleeveSpec) -> tuple:
+    return (Decimal(s.weight), s.kind, s.benchmark or None, s.submodel or None,
+            {sym: Decimal(w) for sym, w in s.holdings.items()})
+
+
+def _sleeves_audited(sleeves: dict[str, tuple]) -> list[list]:
+    """Sleeves as the audit record keeps them: [asset class, weight, {symbol: weight}] (weights as
+    typed in fractions, "0.6" rather than "0.60000000")."""
+    def text(weight):
+        return format(Decimal(weight).normalize(), "f")
+    return [[asset_class, text(weight), {sym: text(w) for sym, w in holdings.items()}]
+            for asset_class, (weight, _kind, _benchmark, _submodel, holdings) in sleeves.items()]
+
+
+def _asset_class_problems(sleeves: list[SleeveSpec]) -> list[str]:
+    """A sleeve's asset class must be one of the firm's (its securities' and its models' sleeves'):
+    a class typed free ("US large cap" for us_large_cap) would be a class no security belongs to,
+    shown beside the real one on the asset-location forms and missed by the removed-asset-class
+    checks. A sleeve holding another model is named after that model, not an asset class."""
+    named = {s.asset_class for s in sleeves if s.kind != Sleeve.Kind.SUBMODEL}
+    known = asset_classes_known()
+    unknown = sorted(named - known)
+    if not unknown:
+        return []
+
+    def plain(text: str) -> str:
+        return " ".join(re.split(r"[\s_\-]+", text.strip().lower()))
+
+    by_words = {plain(c): c for c in known}
+    problems = []
+    for c in unknown:
+        shown = c if len(c) <= 40 else c[:40] + "…"
+        meant = by_words.get(plain(c))
+        problems.append(f"unknown asset class “{shown}”" + (f" (did you mean {meant}?)" if meant else ""))
+    problems.append(f"the firm's asset classes are {', '.join(sorted(known))}" if known else
+                    "the firm has no asset class yet: import its securities first")
+    return problems
+
+
 @transaction.atomic
 def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], user, note: str = "") -> ModelVersion:
     """Editing a model makes a new version; proposals keep the version they used, and the open ones of
-    the accounts on it (or on a model holding it) are superseded (``version.superseded``: how many)."""
+    the accounts on it (or on a model holding it) are superseded (``version.superseded``: how many).
+    Sleeves the same as the current version's make no version: nothing is written, audited or
+    superseded, and the current version is returned with ``version.unchanged`` set."""
     require(user, Capability.MANAGE_MODELS)
-    problems = []
+    previous = model.versions.order_by("-number").first()
+    before = _sleeves_of(previous)
+    if (previous is not None and len(sleeves) == len(before) == len({s.asset_class for s in sleeves})
+            and all(s.asset_class in before and before[s.asset_class] == _sleeve_key(s) for s in sleeves)):
+        previous.unchanged, previous.superseded = True, 0  # a save of the page as it is
+        return previous
+    problems = _asset_class_problems(sleeves)
     percent = any(s.percent for s in sleeves)
     total = sum((Decimal(s.weight) for s in sleeves), Decimal(0))
     one = _weight_words(Decimal(1), percent=percent)
@@ -255,7 +331,6 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
         problems += model_change_problems(model=model, sleeves=sleeves, submodels=submodels)
     if problems:
         raise ValidationFailed("The model was not saved: " + "; ".join(problems), detail={"problems": problems})
-    previous = model.versions.order_by("-number").first()
     version = ModelVersion.objects.create(model=model, number=(previous.number + 1) if previous else 1,
                                           created_by=user, note=note)
     for s in sleeves:
@@ -263,9 +338,12 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
                                        benchmark=benchmarks.get(s.benchmark), submodel=submodels.get(s.submodel))
         SleeveHolding.objects.bulk_create([SleeveHolding(sleeve=sleeve, security=securities[sym], weight=Decimal(w))
                                            for sym, w in s.holdings.items()])
-    audit_record(actor=user, action="model.version", obj=version, before={"version": previous.number if previous else None},
-                 after={"version": version.number, "sleeves": [[s.asset_class, str(s.weight)] for s in sleeves]},
+    audit_record(actor=user, action="model.version", obj=version,
+                 before={"version": previous.number, "sleeves": _sleeves_audited(before)} if previous else None,
+                 after={"version": version.number,
+                        "sleeves": _sleeves_audited({s.asset_class: _sleeve_key(s) for s in sleeves})},
                  comment=note)
+    version.unchanged = False
     # Open proposals of the accounts on it (or on a model holding it) were made to the version before.
     codes = [model.code, *ModelPortfolio.objects.filter(pk__in=models_holding(model.pk)).values_list("code", flat=True)]
     on_it = Account.objects.none()
@@ -280,6 +358,7 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
 def model_create(*, user, code: str, name: str, sleeves: list[SleeveSpec], description: str = "") -> ModelPortfolio:
     """A new model and its first version, in one transaction (a refused version leaves no model)."""
     require(user, Capability.MANAGE_MODELS)
+    _code_free(ModelPortfolio, code, what="model")
     model = ModelPortfolio(code=code, name=name, description=description)
     try:
         model.full_clean()

@@ -10,6 +10,7 @@ accounts concerned; the refusal writes nothing (the callers raise before their f
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 
 from rebalancing import engine
-from rebalancing.effective_parameters import parameters_effective
+from rebalancing.effective_parameters import amount_text, parameters_effective
 from rebalancing.models import (
     Account,
     Household,
@@ -266,7 +267,8 @@ def _sleeves_in_use(model_id: int, lost: set[str], unbenchmarked: set[str], afte
 
 def parameter_conflicts(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(problem, detail) for each pair of ``values``' settings (a whole set, defaults merged) that
-    ask for opposite things: a sleeve both direct-indexed and removed, a security the screen sells
+    ask for opposite things: a sleeve both direct-indexed and removed, a transition's net gain allowed
+    per run above the one allowed per year (the year's cap would always bind first), a security the screen sells
     by its sector, tags or ESG score while ``restrictions.hold`` keeps it (by its symbol the engine's
     ``Parameters`` refuses it already, in the same words)."""
     out = []
@@ -275,6 +277,14 @@ def parameter_conflicts(values: Mapping[str, Any]) -> list[tuple[str, dict[str, 
         out.append((f"settings {_INDEXED} and {_REMOVED} both name {sleeve}: the direct index holds "
                     "the sleeve's benchmark and the removal drops the sleeve; remove it from one",
                     {"parameter": "removed_asset_classes", "conflicts": ["direct_index", "removed_asset_classes"]}))
+    transition = values.get("transition") or {}
+    per_run, per_year = transition.get("max_net_gain_per_run"), transition.get("max_net_gain_per_year")
+    if _number(per_run) and _number(per_year) and per_run > per_year:
+        run_setting, year_setting = "transition.max_net_gain_per_run", "transition.max_net_gain_per_year"
+        out.append((f"setting “{setting_label(run_setting)}” ({amount_text(per_run)}) is above "
+                    f"“{setting_label(year_setting)}” ({amount_text(per_year)}): a run may never realise more than "
+                    "the year allows; lower the first or raise the second",
+                    {"parameter": run_setting, "conflicts": [run_setting, year_setting]}))
     try:
         params = engine.Parameters.from_dict(values)
     except engine.InvalidRequest as exc:  # (a security both excluded by symbol and held: the engine's words)
@@ -291,6 +301,10 @@ def parameter_conflicts(values: Mapping[str, Any]) -> list[tuple[str, dict[str, 
                             "screen sells it and the restriction keeps it as it is; remove it from one",
                             {"parameter": "restrictions.hold", "conflicts": [setting, "restrictions.hold"]}))
     return out
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def template_conflicts_refuse(*, template: ParameterTemplate | None, parameters: dict) -> None:

@@ -107,10 +107,10 @@ def test_a_bad_model_is_refused_naming_each_problem(firm):
     with pytest.raises(ValidationFailed) as refused:
         model_version_create(model=firm["book"]["model"], user=firm["people"]["admin"], sleeves=[
             SleeveSpec("us_equity", Decimal("0.6"), {"NOPE": Decimal("1")}),
-            SleeveSpec("di", Decimal("0.3"), {}, kind=Sleeve.Kind.DIRECT_INDEX),
+            SleeveSpec("bonds", Decimal("0.3"), {}, kind=Sleeve.Kind.DIRECT_INDEX),
         ])
     assert refused.value.detail["problems"] == [
-        "sleeve weights sum to 0.9, not 1", "unknown symbol 'NOPE'", "sleeve di is a direct index but names no benchmark",
+        "sleeve weights sum to 0.9, not 1", "unknown symbol 'NOPE'", "sleeve bonds is a direct index but names no benchmark",
     ]
     assert firm["book"]["model"].versions.count() == 1
 

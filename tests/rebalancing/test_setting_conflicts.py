@@ -123,8 +123,9 @@ def test_dropping_a_sleeve_a_template_direct_indexes_is_refused_naming_it_and_it
 def test_dropping_a_sleeve_an_accounts_overrides_direct_index_through_a_parent_model_is_refused(firm, admin):
     # Given an account on a model of models whose own overrides direct-index the inner model's bonds
     inner = make_model("inner")
+    Security.objects.create(symbol="SGOV", name="SGOV fund", asset_class="cash_like", is_fund=True)  # a class of the firm's
     parent = model_create(user=admin, code="parent", name="Parent",
-                          sleeves=[_held_as("inner", "0.9"), SleeveSpec("cash_like", Decimal("0.1"), {"AGG": Decimal(1)})])
+                          sleeves=[_held_as("inner", "0.9"), SleeveSpec("cash_like", Decimal("0.1"), {"SGOV": Decimal(1)})])
     make_account("DI-9", model=parent, overrides={"direct_index": {"bonds": {}}})
 
     with pytest.raises(ValidationFailed, match="it drops sleeve bonds from Parent, which the direct index of account "

@@ -134,17 +134,21 @@ class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
         return book_wide_visible_to(user, ModelPortfolio.objects.prefetch_related(Prefetch("versions", versions)))
 
     @extend_schema(request=serializers.ModelVersionInSerializer,
-                   responses={201: serializers.ModelVersionSerializer})
+                   responses={201: serializers.ModelVersionSerializer, 200: serializers.ModelVersionSerializer})
     @action(detail=True, methods=["post"])
     @idempotent
     def versions(self, request, pk=None):
-        """Make a new version of the model from its sleeves (the old versions stay, proposals keep theirs)."""
+        """Make a new version of the model from its sleeves (the old versions stay, proposals keep theirs).
+        Sleeves the same as the current version's make none: the current version is answered (200, not
+        201) and no proposal is superseded."""
         model = self.get_object()
         data = self._valid(serializers.ModelVersionInSerializer, request.data)
         version = model_version_create(model=model, sleeves=self._sleeves(data), user=request.user, note=data["note"])
+        unchanged = getattr(version, "unchanged", False)  # the current version's sleeves: no new version
         version = ModelVersion.objects.select_related("created_by").prefetch_related(
             "sleeves__holdings__security", "sleeves__benchmark", "sleeves__submodel").get(pk=version.pk)
-        return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.ModelVersionSerializer(version).data,
+                        status=status.HTTP_200_OK if unchanged else status.HTTP_201_CREATED)
 
     @staticmethod
     def _valid(serializer_class, data):
