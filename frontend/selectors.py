@@ -405,14 +405,34 @@ def provider_staff_names(usernames=None) -> dict[str, str]:
                 staff.values_list("username", "first_name", "last_name")}
 
 
+# Runs no person started, by the label their command gives them: what started them, in words (the
+# pages read "started ... by the demo's setup", not "by demo start").
+COMMAND_RUNS = {
+    "demo start": "the demo's setup",
+    "manage.py rebalance": "the rebalance command (manage.py rebalance)",
+    "nightly scan": "the nightly schedule",
+}
+
+
 def run_started_by_words(run, staff: dict[str, str]) -> str:
     """Who started ``run``, by name; the email only where there is no name. A provider's run keeps its
     operator's username in the label ("ops@… (provider)"), since the audit names the actor by it, so
-    the name is looked up (``provider_staff_names``)."""
+    the name is looked up (``provider_staff_names``). A command's run: what started it (``COMMAND_RUNS``)."""
     if run.started_by is not None:  # a firm user, read in the firm's schema
         return run.started_by.get_full_name() or run.started_by_label or run.started_by.get_username()
+    if run.started_by_label in COMMAND_RUNS:
+        return COMMAND_RUNS[run.started_by_label]
     who, space, rest = run.started_by_label.partition(" ")
     return staff[who] + space + rest if who in staff else run.started_by_label
+
+
+def run_kind_words(run) -> str:
+    """How the run came about: its kind's words, but a run started by hand that no person started (a
+    command's: the demo's setup, ``manage.py rebalance``) is not "Started by a person"."""
+    if (run.kind == RebalanceRun.Kind.MANUAL and run.started_by_id is None
+            and run.started_by_label in COMMAND_RUNS):
+        return "Started by a command"
+    return run.get_kind_display()
 
 
 def runs_started_by_words(runs) -> None:
@@ -422,3 +442,4 @@ def runs_started_by_words(runs) -> None:
                                   and r.started_by_label})
     for run in runs:
         run.started_by_words = run_started_by_words(run, staff)
+        run.kind_words = run_kind_words(run)

@@ -57,6 +57,7 @@ from rebalancing.models import (
     Security,
     TaxLot,
 )
+from rebalancing.parameter_labels import settings_in_words
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.account_instructions import account_instruct, one_off_actions
 from rebalancing.services.previews import account_overrides_preview, account_overrides_save
@@ -385,7 +386,7 @@ def account_detail(request, pk: int):
                 account_overrides_save(account=account, overrides=overrides, user=request.user)
             except DomainError as exc:
                 context = _account_context(request, account, form_values=submitted, form_errors=parameter_errors(exc),
-                                           form_message=exc.message, form_typed=request.POST)
+                                           form_message=settings_in_words(exc.message), form_typed=request.POST)
                 return render(request, "frontend/account_detail.html", context, status=400)
             messages.success(request, "Parameters saved. The next run uses them.")
             warn_unknown_symbols(request, overrides)
@@ -413,7 +414,8 @@ def account_preview(request, pk: int):
         try:
             context["preview"] = account_overrides_preview(account=account, overrides=overrides, user=request.user)
         except DomainError as exc:
-            context["problem"] = exc.message
+            # A setting by the page's label, not its code ("cash.target" -> "Cash: target ...").
+            context["problem"] = settings_in_words(exc.message)
     return render(request, "frontend/partials/account_preview.html", context)
 
 

@@ -64,7 +64,7 @@ from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
-from .common import KeptForm, firm_page, keep_posted, paginate, posted_kept, visible_or_404
+from .common import KeptForm, firm_page, keep_posted, paginate, posted_kept, refusal_text, visible_or_404
 from .proposals import MAX_INSTRUCTION_ROWS, approvals_words, instructions_posted
 
 
@@ -640,14 +640,31 @@ def household_cash_flow_upload(request, pk: int):
         summary = cash_flows_import(source=upload, user=request.user, only=household,
                                     households=households_visible_to(request.user))
     except ImportRejected as exc:
-        problems = (exc.detail or {}).get("problems", [])[:10]
-        lines = "; ".join(f"row {p['row']}{', ' + p['column'] if p['column'] else ''}: {p['problem']}" for p in problems)
-        messages.error(request, f"{exc.message} {lines}")
+        messages.error(request, _cash_flows_refused(exc))
         return redirect(household_url(household))  # the top, where the message is (see _refused)
     except DomainError as exc:
         return _refused(request, household, exc, "#cash-flows")
     return _done(request, household, f"Cash-flow file: {summary.created} entered, {summary.unchanged} entered before.",
                  "#cash-flows")
+
+
+CASH_FLOW_PROBLEMS_SAID = 10  # a refused cash-flow file's problems said in its message; the rest counted
+
+
+def _cash_flows_refused(exc: ImportRejected) -> str:
+    """A refused cash-flow file in words, each problem said once (the importer's own message names
+    the first, which the list would repeat), a problem of no one column "whole line", as the
+    imports page's table says."""
+    detail = exc.detail or {}
+    problems = detail.get("problems", [])
+    total = detail.get("total", len(problems))
+    if not problems:
+        return exc.message
+    said = [f"row {p['row']}, {p['column'] or 'whole line'}: {p['problem']}" for p in problems[:CASH_FLOW_PROBLEMS_SAID]]
+    if total > len(said):
+        said.append(f"and {total - len(said)} more")
+    count = "" if total == 1 else f" ({total} problems)"
+    return f"The cash-flow file was refused{count}: {'; '.join(said)}. Nothing was imported."
 
 
 @firm_page(Capability.VIEW_BOOK)
@@ -701,7 +718,7 @@ def template_household(request, pk: int):
                       description=parameter_template.description, template=parameter_template,
                       household_parameters=settings)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, refusal_text(exc))  # a sentence, as the field's own error says it
         keep_posted(request, "template-household", exc)  # the settings come back as typed, to correct them
     else:
         messages.success(request, f"Household settings of “{parameter_template.name}” saved.")
@@ -749,15 +766,36 @@ def household_proposal_decide_view(request, pk: int, proposal_pk: int):
                                           approve=decision == "approve", comment=request.POST.get("comment", "").strip())
     except DomainError as exc:
         return _refused(request, household, exc, "#proposal")
-    counts = {}
+    return _done(request, household, _decided_words(together, after, approve=decision == "approve"), "#proposal")
+
+
+def _decided_words(together: HouseholdProposal, after: list[Proposal], *, approve: bool) -> str:
+    """What a decision on a household proposal did, headline first. An approval: it is recorded, then
+    how many of the accounts still wait for whose approval (the accounts named) - not "1 approved,
+    3 pending", which read as if the one approved were this approval's and the rest refused."""
+    counts: dict[str, int] = {}
     for p in after:
         counts[p.get_status_display().lower()] = counts.get(p.get_status_display().lower(), 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    if not approve:
+        return "Household proposal rejected: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "."
+    total = len(after)
     # Whose approval each account's proposal still waits for, as an account's decision says.
-    waiting = [f"{p.account.custodian_number} #{p.pk} waits for {approvals_words(p, approvals_missing(p))}"
-               for p in after if p.status == Proposal.Status.PENDING]
-    return _done(request, household, f"Household proposal {'approved' if decision == 'approve' else 'rejected'}: "
-                 f"{summary}." + (f" {'; '.join(waiting)}." if waiting else ""), "#proposal")
+    waiting: dict[str, list[str]] = {}
+    for p in after:
+        if p.status == Proposal.Status.PENDING:
+            waiting.setdefault(approvals_words(p, approvals_missing(p)), []).append(f"{p.account.custodian_number} #{p.pk}")
+    said = [f"Your approval of household proposal #{together.pk} is recorded."]
+    for words, accounts in waiting.items():
+        n = len(accounts)
+        if n > 1:  # "its advisor's approval" is one account's
+            words = words.replace("its advisor's", "their advisor's")
+        said.append(f"{n} of {total} accounts still wait{'s' if n == 1 else ''} for {words}: {', '.join(accounts)}.")
+    approved = counts.get(Proposal.Status.APPROVED.label.lower(), 0)
+    if approved == total:
+        said.append(f"All {total} accounts' proposals are approved.")
+    elif approved:
+        said.append(f"{approved} of {total} {'is' if approved == 1 else 'are'} approved.")
+    return " ".join(said)
 
 
 def _household_edits(post, members: dict[str, int]) -> dict[int, AccountEdit]:

@@ -301,6 +301,30 @@ def _scope_context(request) -> dict:
             "scope_unknown": f"Among those you can see there is {' and '.join(unknown)}." if unknown else ""}
 
 
+UNTAXED_NAMED = 5  # a scope's IRAs and Roths named on an empty realised report; more are counted
+
+
+def _untaxed_in_scope(request, scoped: bool) -> tuple[str, bool]:
+    """When the report is scoped to a household or an account: its IRAs and Roths in words (their
+    sales are not taxed: the report, Form 8949's, leaves them out), and whether it has a taxable
+    account at all - so an empty report says why, rather than that nothing was sold."""
+    if not scoped:
+        return "", True
+    accounts = _report_accounts(request)
+    untaxed = list(accounts.filter(taxable=False).order_by("custodian_number")
+                   .only("custodian_number", "tax_status")[:UNTAXED_NAMED + 1])
+    if not untaxed:
+        return "", True
+    named = [f"{a.custodian_number} is {a.tax_status_noun}" for a in untaxed[:UNTAXED_NAMED]]
+    if len(untaxed) > UNTAXED_NAMED:
+        more = accounts.filter(taxable=False).count() - UNTAXED_NAMED
+        named.append(f"{more} more IRA{'s' if more != 1 else ''} or Roth IRA{'s' if more != 1 else ''}")
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    their = "its" if len(untaxed) == 1 else "their"
+    words = f"{listed}: {their} sales are not taxed and are not reported on Form 8949."
+    return words, accounts.filter(taxable=True).exists()
+
+
 def _split(rows, key) -> dict:
     """Gains and losses apart (per term) beside the report's net totals, per account or household.
     Both are after the wash-sale adjustment: ``losses`` are the losses allowed (the disallowed part
@@ -356,8 +380,12 @@ def report_realised(request):
             mine.cost_basis += theirs.cost_basis
             mine.adjustment += theirs.adjustment
             mine.lost += theirs.lost
+    scope = _scope_context(request)
+    untaxed, scope_taxable = _untaxed_in_scope(request, scope["scoped"])
     return render(request, "frontend/ledger/report_realised.html", {
-        **period, **_scope_context(request), "report": report, "grand": grand,
+        **period, **scope, "report": report, "grand": grand,
+        # A scope's IRAs and Roths, said by name on an empty report (their sales are not Form 8949's).
+        "untaxed": untaxed, "scope_taxable": scope_taxable,
         # Gains the accounts' year-to-date figures hold but no realised lot does (sales before the
         # ledger): said per account, never silently missing from the year's figures.
         "ytd_apart": reports.year_to_date_apart(accounts=_report_accounts(request), year=report.end.year,

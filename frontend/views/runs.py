@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
 from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -15,6 +16,7 @@ from frontend.selectors import run_proposal_counts, runs_started_by_words
 from rebalancing.access import accounts_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, run_scope_shown_to, runs_visible_to
 from rebalancing.models import (
+    Household,
     ModelPortfolio,
     ParameterTemplate,
     RebalanceRun,
@@ -71,7 +73,30 @@ def scope_from_form(post) -> RunScope:
     return RunScope(advisor_id=id_param(post, "advisor"), min_drift=drift, replace_approved=replace)
 
 
-def describe_scope(scope: dict) -> str:
+def scope_names(scopes) -> dict[str, dict]:
+    """The names of the models, templates, households and advisors ``scopes`` (runs' scopes) name,
+    by their code or id, for ``describe_scope`` (one query each, for a page of runs)."""
+    scopes = [s for s in scopes if s]
+    wanted = {key: {s[key] for s in scopes if s.get(key) is not None}
+              for key in ("model_code", "template_code", "household_id", "advisor_id")}
+    names: dict[str, dict] = {key: {} for key in wanted}
+    if wanted["model_code"]:
+        names["model_code"] = dict(ModelPortfolio.objects.filter(code__in=wanted["model_code"])
+                                   .values_list("code", "name"))
+    if wanted["template_code"]:
+        names["template_code"] = dict(ParameterTemplate.objects.filter(code__in=wanted["template_code"])
+                                      .values_list("code", "name"))
+    if wanted["household_id"]:
+        names["household_id"] = dict(Household.objects.filter(pk__in=wanted["household_id"]).values_list("pk", "name"))
+    if wanted["advisor_id"]:
+        names["advisor_id"] = {u.pk: u.get_full_name() or u.get_username()
+                               for u in get_user_model().objects.filter(pk__in=wanted["advisor_id"])}
+    return names
+
+
+def describe_scope(scope: dict, names: dict[str, dict] | None = None) -> str:
+    """The run's scope in words; with ``names`` (``scope_names``) a model, template, household or
+    advisor by its name ("model Conservative 30/70 (conservative-30-70)"), else by its code or id."""
     if not scope or scope.get("firm"):
         return "whole firm" + ("; replacing approved proposals" if (scope or {}).get("replace_approved") else "")
     parts = []
@@ -81,7 +106,12 @@ def describe_scope(scope: dict) -> str:
     for key, label in (("household_id", "household"), ("model_code", "model"), ("template_code", "template"),
                        ("advisor_id", "advisor")):
         if scope.get(key) is not None:
-            parts.append(f"{label} {scope[key]}")
+            value = scope[key]
+            name = (names or {}).get(key, {}).get(value)
+            if name and key.endswith("_code") and name != value:
+                parts.append(f"{label} {name} ({value})")  # the code too: it is what the API and CSVs use
+            else:
+                parts.append(f"{label} {name or value}")
     if scope.get("min_drift") is not None:
         parts.append(f"drift ≥ {scope['min_drift']:.1%}")
     text = ", ".join(parts) or "whole firm"
@@ -101,11 +131,13 @@ def run_list(request):
             messages.warning(request, "No account matches that scope (accounts with an approved proposal not yet "
                                       "released are left out unless you replace them), so the run had nothing to do.")
         else:
-            messages.success(request, f"Run {run.pk} started over {run.total} accounts.")
+            messages.success(request, f"Run {run.pk} started over {run.total} account{pluralize(run.total)}.")
         return redirect("run_detail", pk=run.pk)
     page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at", "-id"))
+    shown = {run.pk: run_scope_shown_to(request.user, run.scope) for run in page}
+    names = scope_names(shown.values())
     for run in page:
-        run.scope_text = describe_scope(run_scope_shown_to(request.user, run.scope))
+        run.scope_text = describe_scope(shown[run.pk], names)
     runs_started_by_words(page)  # a provider operator's run by the operator's name, as the console says it
     return render(request, "frontend/run_list.html", {
         "page": page, "can_start": user_can(request.user, Capability.RUN_REBALANCE),
@@ -142,7 +174,12 @@ def _run_context(request, run: RebalanceRun) -> dict:
     return {"run": run, "finished": finished, "percent": round(run.progress * 100), "elapsed": elapsed,
             "stall": RunWatch.objects.filter(run=run).first(),
             "summary": run_summary(run, request.user) if finished or run.done else None,
-            "scope_text": describe_scope(run_scope_shown_to(request.user, run.scope))}
+            "scope_text": _scope_text(request, run)}
+
+
+def _scope_text(request, run: RebalanceRun) -> str:
+    shown = run_scope_shown_to(request.user, run.scope)
+    return describe_scope(shown, scope_names([shown]))
 
 
 @firm_page(Capability.VIEW_BOOK)

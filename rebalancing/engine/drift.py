@@ -10,6 +10,13 @@ substantially identical to it (``wash_sale.equivalent_groups``), of the same ass
 position with it (``stand_ins``): a tax-loss swap, or the substitute held through the 30 days the
 harvested name may not be bought back (IRS Pub. 550), leaves the sleeve where the model wants it
 and is not drift. The drift bands' own test (``limits``) still reads the positions one by one.
+
+The drift a proposal reports is measured against the account's model (``targets``: its targets
+before a one-off instruction moved them): "sell X, buy Y", raising cash or liquidating changes
+what the optimiser aims at for this solve, not what the account is measured against, so an
+instruction's proposal finds the drift a plain proposal on the same holdings finds. A trade's
+"drift" reason still reads the solve's own targets (the optimiser's aim: a sale the instruction
+orders moves its position toward its target of 0).
 """
 
 from __future__ import annotations
@@ -50,11 +57,16 @@ class DriftUnits:
 
 
 def drift_units(
-    symbols: tuple[str, ...], plan: TargetPlan, stand_in_for: Mapping[int, int] | None = None
+    symbols: tuple[str, ...],
+    plan: TargetPlan,
+    stand_in_for: Mapping[int, int] | None = None,
+    targets: tuple[np.ndarray, float] | None = None,
 ) -> DriftUnits:
     """Group the universe into drift positions (see the module docstring); ``stand_in_for``
     (``stand_ins``) puts each stand-in in the position of the model security it is held for. Its
-    own position is left empty (weight and target 0), so the names keep their indices."""
+    own position is left empty (weight and target 0), so the names keep their indices.
+    ``targets``: the securities' and cash's targets measured against, when not the plan's (the
+    model's, before an instruction moved the plan's)."""
     names = list(symbols)
     unit = np.arange(len(symbols))
     for di in plan.direct_index:
@@ -65,8 +77,9 @@ def drift_units(
     if stand_in_for:
         unit[list(stand_in_for)] = unit[list(stand_in_for.values())]
     names.append(CASH_KEY)
-    target = np.bincount(unit, weights=plan.target, minlength=len(names))
-    target[-1] = plan.cash_target
+    security_target, cash_target = targets if targets is not None else (plan.target, plan.cash_target)
+    target = np.bincount(unit, weights=security_target, minlength=len(names))
+    target[-1] = cash_target
     return DriftUnits(unit, tuple(names), target)
 
 

@@ -59,6 +59,9 @@ class _Prepared:
     risk: RiskMatrix | None = None
     data: ProblemData | None = None
     budget_binding: bool = False
+    # The model's targets (securities, cash) when an instruction moved the plan's: the drift reported
+    # is measured against them (``drift`` module docstring); None = the plan's.
+    model_targets: tuple[np.ndarray, float] | None = None
 
 
 def _prepare(request: RebalanceRequest) -> _Prepared:
@@ -73,9 +76,17 @@ def _prepare(request: RebalanceRequest) -> _Prepared:
     book = build_book(request, securities, universe_symbols(request, columns, securities), columns)
     target, floor = cash_levels(params.cash, effects, book.total_value)
     plan = plan_targets(request, book, target, floor)
+    # What the drift reported is measured against: the model's targets, not those an instruction
+    # moves for this solve (raised cash or a liquidation changes the cash target too).
+    model_targets = None
+    if effects.liquidate or effects.raise_cash > 0:
+        model = plan_targets(request, book, *cash_levels(params.cash, InstructionEffects(), book.total_value))
+        model_targets = (model.target, model.cash_target)
+    elif effects.swaps:
+        model_targets = (plan.target.copy(), plan.cash_target)
     apply_swap_targets(plan, book, effects)
     limits = build_limits(request, book, plan, effects)
-    prepared = _Prepared(request, book, plan, effects, limits)
+    prepared = _Prepared(request, book, plan, effects, limits, model_targets=model_targets)
     if limits.inside_band:
         return prepared
     risk_models = {
@@ -325,10 +336,13 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     V_after = float(value_after.sum()) + cash_after
     w_before, w_after = book.weights, value_after / V_after
     # A substitute held for a model security is that security's position in the drift reported
-    # (a tax-loss swap is not drift); the bands' test in ``limits`` is not changed by it.
-    units = drift_units(
-        book.symbols, plan, stand_ins(book, plan, request.model, request.parameters, limits.harvest.substitutes)
-    )
+    # (a tax-loss swap is not drift); the bands' test in ``limits`` is not changed by it. The drift
+    # is the model's, whatever targets an instruction moved (``prepared.model_targets``).
+    stand_in_for = stand_ins(book, plan, request.model, request.parameters, limits.harvest.substitutes)
+    units = drift_units(book.symbols, plan, stand_in_for, prepared.model_targets)
+    # A trade's "drift" reason: it moves its position toward this solve's targets (an instruction's
+    # sale of all of X is toward X's target of 0), as the optimiser aimed.
+    moving = units if prepared.model_targets is None else drift_units(book.symbols, plan, stand_in_for)
     # The positions' weights once, for the drift and for each trade's direction.
     position_before = units.weights(w_before, book.cash_weight)
     position_after = units.weights(w_after, cash_after / V_after)
@@ -366,7 +380,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         tax = run_tax(acct, st_gain - st_loss, lt_gain - lt_loss)
     harvested = float(-recognised[limits.harvest.harvestable & sold_lot & (recognised < 0)].sum())
 
-    trades = _trades(prepared, fill, units, sold, proceeds, basis, gain, disallowed, position_before, position_after)
+    trades = _trades(prepared, fill, moving, sold, proceeds, basis, gain, disallowed, position_before, position_after)
     summary = Summary(
         market_value=V,
         cash_before=book.cash,

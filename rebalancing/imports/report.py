@@ -9,6 +9,8 @@ __all__ = ["MAX_PROBLEMS_SHOWN", "ImportRejected", "ImportSummary", "Problem", "
 
 # Enough to fix a file by; a file that is wrong on every line would otherwise make a megabyte answer.
 MAX_PROBLEMS_SHOWN = 200
+# A kind in words, in messages ("The cash-flow file was refused"); the rest read as they are.
+KIND_WORDS = {"cash_flows": "cash-flow", "model_weights": "model-weights", "benchmark_weights": "benchmark-weights"}
 
 
 class ImportRejected(ValidationFailed):
@@ -27,7 +29,7 @@ class Problem:
         return {"row": self.row, "column": self.column, "problem": self.problem}
 
     def __str__(self) -> str:
-        return f"row {self.row}, {self.column or '-'}: {self.problem}"
+        return f"row {self.row}, {self.column or 'whole line'}: {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class Problems:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         total = len(problems)
         raise ImportRejected(
-            f"The {self.kind} file was refused ({total} problem{'s' if total != 1 else ''}; "
+            f"The {KIND_WORDS.get(self.kind, self.kind)} file was refused ({total} problem{'s' if total != 1 else ''}; "
             f"first: {problems[0]}). Nothing was imported.",
             detail={
                 "kind": self.kind,

@@ -325,6 +325,14 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.custodian_number} {self.name}"
 
+    # What the account is, in a sentence ("ACM-000028 is a Roth IRA"): the tax status as a noun.
+    TAX_STATUS_NOUNS = {"taxable": "a taxable account", "traditional": "a traditional IRA", "roth": "a Roth IRA"}
+
+    @property
+    def tax_status_noun(self) -> str:
+        """The tax status as a noun: a taxable account, a traditional IRA or a Roth IRA."""
+        return self.TAX_STATUS_NOUNS.get(self.tax_status, self.get_tax_status_display())
+
     @classmethod
     def spouse_problem(cls, *, spouse: str, tax_status: str) -> str:
         """Why an account of ``tax_status`` cannot be ``spouse``'s ("" when it can): the one home of

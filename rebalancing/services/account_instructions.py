@@ -101,7 +101,7 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     new.revision = {"dropped": [], "instructions": [i.words() for i in added], "changes": [words]}
     new.save()
     RunOutcome.objects.create(run=run, account=account, outcome=RunOutcome.Outcome.PROPOSED)
-    alerts_record(run, [(account.pk, result)])
+    alerts_record(run, [(account.pk, result)], drift=False)  # an instruction decides no drift alert
     superseded = _supersede([account.pk], new, words, by)
     new = proposal_submit(proposal=new, actor=by)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=new, comment=words,
@@ -169,7 +169,8 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     proposals = [proposal_submit(proposal=p, actor=by) for p in proposals]
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=p.account_id, outcome=RunOutcome.Outcome.PROPOSED)
                                     for p in proposals])
-    alerts_record(run, [(m.account_id, r) for m, r in zip(inputs.members, result.accounts, strict=True)])
+    alerts_record(run, [(m.account_id, r) for m, r in zip(inputs.members, result.accounts, strict=True)],
+                  drift=False)
     mine = next(p for p in proposals if p.account_id == account.pk)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=mine, comment=words,
                  after={"account": account.custodian_number, "instructions": said, "household_proposal": together.pk,

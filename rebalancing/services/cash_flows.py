@@ -132,7 +132,7 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
                                        "amount" if amount is None else "account"})
     if kind == CashFlow.Kind.RMD and account.tax_status != Account.TaxStatus.TRADITIONAL:
         raise ValidationFailed(f"A required minimum distribution comes from a traditional IRA; "
-                               f"{account.custodian_number} is {account.get_tax_status_display()}.",
+                               f"{account.custodian_number} is {account.tax_status_noun}.",
                                detail={"field": "account"})
     today = timezone.localdate()
     as_of = book_day_check(as_of or today, what="cash flow's day")

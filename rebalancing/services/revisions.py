@@ -123,8 +123,11 @@ def instructions_clean(instructions, drops: list[str], account_id: int,
             # Dropped unsaid, "$5,000" would turn into something else than what was typed.
             raise ValidationFailed(f"Instruction {n}: an amount is for a sale or for raising cash only.", detail=row)
         if ins.action == "raise_cash":
-            if not _amount_ok(ins.amount):
+            if ins.amount is None:
                 raise ValidationFailed(f"Instruction {n}: give the amount of cash to raise ($).", detail=row)
+            if not _amount_ok(ins.amount):  # the same words as a sale's amount
+                raise ValidationFailed(f"Instruction {n}: the amount of cash to raise must be a positive number of "
+                                       "dollars.", detail=row)
             out.append(InstructionAdded("raise_cash", amount=ins.amount))
             continue
         if ins.action in _NO_SECURITY:
@@ -145,7 +148,14 @@ def instructions_clean(instructions, drops: list[str], account_id: int,
                 .values_list("symbol", flat=True))
     unknown = sorted({s for i in out for s in (i.symbol, i.buy) if s and s not in known})
     if unknown:
-        raise ValidationFailed(f"Not in the security master: {', '.join(unknown)}.", detail={"symbols": unknown})
+        # Said per instruction, as every other refusal of an instruction is ("Instruction 2: ...").
+        said = []
+        for n, ins in enumerate(instructions, 1):
+            missing = [s for s in dict.fromkeys((ins.symbol.strip().upper(), ins.buy.strip().upper())) if s in unknown]
+            if missing:
+                said.append(f"{'Instruction' if not said else 'instruction'} {n}: {' and '.join(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} not in the security master")
+        raise ValidationFailed("; ".join(said) + ".", detail={"symbols": unknown})
     sold = {i.symbol for i in out if i.action == "sell"}
     held = set(TaxLot.objects.filter(account_id=account_id, security__symbol__in=sold, quantity__gt=0)
                .values_list("security__symbol", flat=True))

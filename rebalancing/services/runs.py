@@ -590,29 +590,40 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
 
 
 @transaction.atomic
-def alerts_record(run, solved) -> None:
+def alerts_record(run, solved, *, drift: bool = True) -> None:
     """Write the alerts of a person's solve (an edit, a one-off instruction: ``solved`` is its
     (account id, engine result) pairs) under its run, as a chunk writes a run's: its run is then each
-    account's latest, whose alerts the dashboard shows in place of the earlier run's."""
-    _alerts_write([alert for account_id, result in solved for alert in _alerts(run, account_id, result)],
-                  solved={account_id for account_id, _ in solved})
+    account's latest, whose alerts the dashboard shows in place of the earlier run's.
+
+    ``drift=False`` (a one-off instruction): the solve does not decide the drift alert - an open one
+    stays as it was and none is raised. The instruction's trades follow the advisor's command, not
+    the bands ("bring back to the model" sets them aside), so they say nothing of whether the account
+    is beyond its band; the drift it reports is the model's (``engine.drift``), and the account page
+    reads the same drift and alert as before the instruction was proposed."""
+    alerts = [alert for account_id, result in solved for alert in _alerts(run, account_id, result)]
+    kinds = _SOLVE_KINDS
+    if not drift:
+        alerts = [alert for alert in alerts if alert.kind != Alert.Kind.DRIFT]
+        kinds = _SOLVE_KINDS - {Alert.Kind.DRIFT}
+    _alerts_write(alerts, solved={account_id for account_id, _ in solved}, kinds=kinds)
 
 
 # The kinds an engine solve decides: an account it solved without raising one has none open any more.
 _SOLVE_KINDS = frozenset(Alert.Kind.values) - {Alert.Kind.RMD}
 
 
-def _alerts_write(alerts: list[Alert], *, solved: set[int], rmd_checked: frozenset[int] | set[int] = frozenset()
-                  ) -> None:
+def _alerts_write(alerts: list[Alert], *, solved: set[int], rmd_checked: frozenset[int] | set[int] = frozenset(),
+                  kinds: frozenset[str] = _SOLVE_KINDS) -> None:
     """Write alerts as each account's open alerts, one per account and kind: an open alert of the
     same kind for the account is refreshed (moved to this run, with its message, amount and date),
     not written again; an open alert of a kind this solve decides and no longer raises is resolved.
 
-    ``solved``: the accounts the engine solved (their drift, harvest, tax-limit... alerts are decided);
+    ``solved``: the accounts the engine solved (their drift, harvest, tax-limit... alerts are decided;
+    ``kinds``: which kinds its solve decides);
     ``rmd_checked``: the accounts whose RMDs were read (their RMD alert is decided). An account that
     failed or was held back is in neither: its open alerts stay as they are, since nothing re-checked
     them. ``created_at`` becomes the date the alert was last raised (the model keeps no other date)."""
-    decided = {(a, k) for a in solved for k in _SOLVE_KINDS} | {(a, Alert.Kind.RMD) for a in rmd_checked}
+    decided = {(a, k) for a in solved for k in kinds} | {(a, Alert.Kind.RMD) for a in rmd_checked}
     accounts = {a for a, _ in decided} | {a.account_id for a in alerts}
     if not accounts:
         return

@@ -79,7 +79,7 @@ def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_
 
     page.get_by_label(re.compile("Comment")).fill("Agreed with the Lees")
     page.get_by_role("button", name="Approve all accounts' proposals").click()
-    expect(page.locator(".messages")).to_contain_text("Household proposal approved")
+    expect(page.locator(".messages")).to_contain_text("Your approval of household proposal #")
     with in_firm():
         statuses = _statuses(lees["household"].pk)
     assert Proposal.Status.REJECTED not in statuses
@@ -88,7 +88,7 @@ def test_the_household_page_is_approved_with_one_decision(lees, signed_in, firm_
         page = signed_in("compliance")
         page.goto(firm_url(f"/households/{lees['household'].pk}/"))
         page.get_by_role("button", name="Approve all accounts' proposals").click()
-        expect(page.locator(".messages")).to_contain_text("Household proposal approved")
+        expect(page.locator(".messages")).to_contain_text("Your approval of household proposal #")
     with in_firm():
         assert _statuses(lees["household"].pk) == {Proposal.Status.APPROVED}
 

@@ -59,7 +59,7 @@ def test_a_colleague_does_not_find_the_household(lees, as_user):
 def test_one_decision_on_the_page_approves_every_account(lees, as_user, firm_a):
     answer = as_user("advisor").post(_url(lees["household"], f"proposals/{lees['proposal'].pk}/decide/"),
                                      {"decision": "approve", "comment": "as discussed"}, follow=True)
-    assert answer.status_code == 200 and "Household proposal approved" in answer.content.decode()
+    assert answer.status_code == 200 and "Your approval of household proposal #" in answer.content.decode()
     with tenant_context(firm_a):
         assert set(Proposal.objects.filter(household_proposal=lees["proposal"]).values_list("status", flat=True)) <= {
             "approved"}
@@ -77,8 +77,10 @@ def test_compliances_household_approval_says_whose_approval_each_account_still_w
     # back at the top of the page, where the message is (it landed at #proposal, far below it)
     assert answer.status_code == 302 and answer["Location"] == _url(lees["household"])
     page = compliance.get(answer["Location"]).content.decode()
-    for number, pk in waiting:
-        assert f"{number} #{pk} waits for its advisor&#x27;s approval (Advisor)" in page
+    # said once for the accounts waiting for the same approval, how many of how many
+    accounts = ", ".join(f"{number} #{pk}" for number, pk in sorted(waiting, key=lambda w: w[1]))
+    assert (f"{len(waiting)} of {len(waiting)} accounts still wait for their advisor&#x27;s approval (Advisor): "
+            f"{accounts}.") in page
 
 
 def test_a_firm_admin_creates_a_household_moves_an_account_in_and_assigns_advisors(lees, as_user, firm_a, people):
@@ -294,7 +296,7 @@ def test_a_template_chooses_how_its_households_are_rebalanced_inside_their_bands
         assert event.after["household_parameters"] == {"inside_bands": "cash_flows"}
     refused = as_user("admin").post(f"/templates/{template.pk}/household/", {"inside_bands": "never"},
                                     follow=True).content.decode()
-    assert "inside_bands (how the household is rebalanced inside its drift bands) must be" in refused
+    assert "Inside_bands (how the household is rebalanced inside its drift bands) must be" in refused
     with tenant_context(firm_a):
         template.refresh_from_db()
         assert template.household_parameters == {"inside_bands": "cash_flows"}  # unchanged
@@ -417,7 +419,7 @@ def test_an_advisor_edits_the_household_proposal_on_its_page_and_the_household_i
     # The revised household is decided on the same page, with one decision.
     approved = as_user("advisor").post(_url(lees["household"], f"proposals/{new.pk}/decide/"),
                                        {"decision": "approve"}, follow=True)
-    assert "Household proposal approved" in approved.content.decode()
+    assert "Your approval of household proposal #" in approved.content.decode()
 
 
 def test_more_instruction_rows_than_the_page_first_shows_are_all_applied(lees, as_user, firm_a):
@@ -454,7 +456,7 @@ def test_more_instruction_rows_than_the_page_first_shows_are_all_applied(lees, a
     ({"ins_account": ["LEE-JT"], "ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],
       "ins_amount": ["lots"]}, "the amount &#x27;lots&#x27; is not a number of dollars"),
     ({"ins_account": ["LEE-JT"], "ins_action": ["sell"], "ins_symbol": ["NOPE"], "ins_buy": [""],
-      "ins_amount": [""]}, "LEE-JT: Not in the security master: NOPE."),
+      "ins_amount": [""]}, "LEE-JT: Instruction 1: NOPE is not in the security master."),
     ({}, "Drop a trade or add an instruction in one of the accounts"),
 ])
 def test_a_household_edit_the_page_refuses_is_named_at_the_top_and_changes_nothing(lees, as_user, firm_a, form, words):
@@ -779,7 +781,7 @@ def test_an_earlier_withdrawal_still_waiting_is_decided_from_the_page_beside_the
     assert f'action="/households/{lees["household"].pk}/proposals/{latest.pk}/decide/"' in page  # the latest, as before
     answer = advisor.post(_url(lees["household"], f"proposals/{earlier.pk}/decide/"), {"decision": "approve"},
                           follow=True).content.decode()
-    assert "Household proposal approved" in answer and "Also waiting for a decision" not in answer
+    assert "Your approval of household proposal #" in answer and "Also waiting for a decision" not in answer
     with tenant_context(firm_a):
         assert set(Proposal.objects.filter(run=first.run).values_list("status", flat=True)) == {"approved"}
         assert set(Proposal.objects.filter(run=second.run).values_list("status", flat=True)) == {"pending_approval"}

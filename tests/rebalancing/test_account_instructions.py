@@ -130,7 +130,7 @@ def test_liquidate_sells_everything_and_bring_to_model_sets_the_tax_budget_aside
 
 
 @pytest.mark.parametrize(("instruction", "message"), [
-    (I("sell", "ZZZZ"), "Not in the security master: ZZZZ."),
+    (I("sell", "ZZZZ"), "Instruction 1: ZZZZ is not in the security master."),  # prefixed, as the others are
     (I("sell", "ITOT"), "The account holds no ITOT to sell."),
     (I("sell", "BND", amount=Decimal("9000")), "the account holds $8,000.00 of BND; it cannot sell $9,000.00"),
     (I("sell", "BND", buy="BND"), "BND cannot be sold to buy itself"),
@@ -141,6 +141,8 @@ def test_liquidate_sells_everything_and_bring_to_model_sets_the_tax_budget_aside
     (I("raise_cash", amount=Decimal("100000")), "cannot raise $100,000.00: the account is worth $39,000.00"),
     (I("hold", "VTI"), "choose one of"),
     (I("sell", "BND", amount=Decimal("-5")), "the amount to sell must be a positive number of dollars"),
+    # the same words for a negative amount of cash to raise (was "give the amount of cash to raise ($)")
+    (I("raise_cash", amount=Decimal("-5")), "Instruction 1: the amount of cash to raise must be a positive number of dollars."),
 ])
 def test_bad_instructions_are_refused_by_name_and_write_nothing(firm_a, book, people, instruction, message):
     with tenant_context(firm_a):

@@ -136,7 +136,7 @@ def test_a_user_who_may_not_decide_is_refused_and_nothing_moves(lees):
     ("stranger", "Not an account of this household proposal"),
     ({"drop_symbols": ["AGG"]}, "LEE-IRA: the proposal does not trade AGG"),
     ({"instructions": [InstructionAdded("sell", "VTI")]}, "LEE-IRA: The account holds no VTI to sell"),
-    ({"instructions": [InstructionAdded("sell", "XYZ")]}, "LEE-IRA: Not in the security master: XYZ"),
+    ({"instructions": [InstructionAdded("sell", "XYZ")]}, "LEE-IRA: Instruction 1: XYZ is not in the security master"),
     ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("-5"))]}, "amount of cash to raise"),
     ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("10000000"))]}, "cannot be solved"),
     ({}, "Drop a trade or add an instruction in one of the accounts"),

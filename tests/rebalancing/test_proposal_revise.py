@@ -127,7 +127,7 @@ def test_a_proposal_already_revised_names_its_revision(firm_a, pending, people):
     ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("10000000"))]}, r"cannot raise \$10,000,000.00"),
     ({"drop_symbols": ["AGG"]}, "does not trade AGG"),
     ({"instructions": [InstructionAdded("sell", "VNQ")]}, "holds no VNQ"),
-    ({"instructions": [InstructionAdded("sell", "XYZ")]}, "Not in the security master: XYZ"),
+    ({"instructions": [InstructionAdded("sell", "XYZ")]}, "Instruction 1: XYZ is not in the security master"),
     ({"drop_symbols": ["VTI"], "instructions": [InstructionAdded("sell", "VTI")]}, "both sold and left untraded"),
     ({"instructions": [InstructionAdded("raise_cash", amount=Decimal("NaN"))]}, "amount of cash to raise"),
     ({"instructions": [InstructionAdded("sell", "BND", buy="VNQ")], "drop_symbols": ["VNQ"]},

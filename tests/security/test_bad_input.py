@@ -87,7 +87,7 @@ def test_a_nul_inside_an_uploaded_csv_is_refused_naming_the_line(book, as_user, 
     response = as_user("pm").post("/ledger/executions/", {"file": upload})
 
     assert response.status_code == 400
-    assert "row 2, -: the line contains a NUL character" in _page_text(response)
+    assert "row 2, whole line: the line contains a NUL character" in _page_text(response)
     with tenant_context(firm_a):
         assert not Execution.objects.exists()
 
