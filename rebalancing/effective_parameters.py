@@ -26,6 +26,7 @@ __all__ = [
     "MAP_LEAVES",
     "MONEY_LEAVES",
     "PERCENT_LEAVES",
+    "RESTRICTED_SOURCE",
     "amount_text",
     "leaf_value_text",
     "EffectiveParameters",
@@ -92,7 +93,9 @@ def leaf_value_text(path: str, value: Any) -> str:
 @dataclass(frozen=True)
 class EffectiveParameters:
     values: dict[str, Any]  # the full nested engine parameter dict
-    sources: dict[str, str]  # leaf path -> "default" | "firm" | "template:<code>" | "household" | "account"
+    # leaf path -> "default" | "firm" | "template:<code>" | "household" | "account" | "restricted" (the
+    # firm's restricted list; "restricted + account": with the account's own restrictions)
+    sources: dict[str, str]
 
     def parameters(self) -> Parameters:
         return parameters_from_values(self.values)
@@ -290,13 +293,19 @@ def overrides_after_edit(*, overrides: Mapping[str, Any], inherited: EffectivePa
 
 def parameters_effective(
     *, template, household_overrides: Mapping[str, Any] | None, account_overrides: Mapping[str, Any] | None,
-    firm_substitutes: Mapping[str, str] | None = None,
+    firm_substitutes: Mapping[str, str] | None = None, firm_restrictions: Mapping[str, str] | None = None,
 ) -> EffectiveParameters:
     """Merge the layers key by key and record the source of every leaf.
 
     ``firm_substitutes`` (the firm-wide harvest substitutes) sit under the layers per security: a
     layer's ``harvest.substitutes`` replaces the layer below whole, as every map leaf does, and
-    the firm's pairs fill in the securities it does not name."""
+    the firm's pairs fill in the securities it does not name.
+
+    ``firm_restrictions`` (the firm's restricted list in force: symbol -> ``"do_not_buy"`` or
+    ``"do_not_trade"``) bind above every layer: no template, household or account can lift them.
+    Each symbol joins ``restrictions.do_not_buy``, and ``restrictions.do_not_sell`` too when it may
+    not be traded at all; the source of a leaf they add to is ``"restricted"`` (``"restricted +
+    account"`` when a layer restricts other securities as well)."""
     values = default_parameters().to_dict()
     sources = dict.fromkeys(flatten_parameters(values), "default")
     layers = [
@@ -317,4 +326,23 @@ def parameters_effective(
             sources["harvest.substitutes"] = "firm"
         elif set(firm_substitutes) - set(own):
             sources["harvest.substitutes"] = f"firm + {sources.get('harvest.substitutes', 'default')}"
+    if firm_restrictions:
+        _restricted_list_merge(values, sources, firm_restrictions)
     return EffectiveParameters(values=values, sources=sources)
+
+
+RESTRICTED_SOURCE = "restricted"
+
+
+def _restricted_list_merge(values: dict[str, Any], sources: dict[str, str], firm: Mapping[str, str]) -> None:
+    restrictions = values["restrictions"] = dict(values.get("restrictions") or {})
+    for leaf, kinds in (("do_not_buy", ("do_not_buy", "do_not_trade")), ("do_not_sell", ("do_not_trade",))):
+        named = sorted(symbol for symbol, kind in firm.items() if kind in kinds)
+        if not named:
+            continue
+        own = list(restrictions.get(leaf) or ())
+        restrictions[leaf] = own + [symbol for symbol in named if symbol not in own]
+        path = f"restrictions.{leaf}"
+        below = sources.get(path, "default")
+        extra = set(own) - set(named)
+        sources[path] = f"{RESTRICTED_SOURCE} + {below}" if extra and below != "default" else RESTRICTED_SOURCE

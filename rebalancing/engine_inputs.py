@@ -49,6 +49,7 @@ from rebalancing.selectors import (
     ModelBook,
     account_parameters,
     benchmark_weights_latest,
+    firm_restrictions_on,
     latest_prices_dated,
     risk_model_current,
 )
@@ -305,7 +306,7 @@ def rebalance_inputs_load(account_ids, *, as_of: date, snapshot_key=None,
     household_rows = list({a.household_id: a.household for a in accounts}.values())
     returns = _tax_returns(household_rows, loss_carried_into(household_rows, as_of.year), as_of.year)
     plans = household_plans_load(households, as_of=as_of)
-    parameter_sets = _ParameterSets()
+    parameter_sets = _ParameterSets(firm_restrictions_on(as_of))
     return [
         _account_inputs(a, lots_by_account.get(a.pk, _NO_LOTS), trades_by_household[a.household_id], snapshot.models,
                         snapshot.bench_weights, snapshot.universe, as_of,
@@ -326,7 +327,8 @@ class _ParameterSets:
     portfolio account), with their canonical JSON (the fingerprint's). Accounts with the same
     layers share one values dict: it is read, never changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, restrictions: dict[str, str]) -> None:
+        self.restrictions = restrictions  # the firm's restricted list on the batch's day, the same for all
         self._sets: dict[tuple, tuple[dict[str, Any], str]] = {}
         self._targets: dict[tuple, _Targets] = {}
         self._securities: dict[frozenset, tuple] = {}
@@ -338,7 +340,8 @@ class _ParameterSets:
                _canonical(account.overrides), tuple(sorted(firm_substitutes.items())), _canonical(edit))
         found = self._sets.get(key)
         if found is None:
-            effective = account_parameters(account, firm_substitutes=firm_substitutes)
+            effective = account_parameters(account, firm_substitutes=firm_substitutes,
+                                           firm_restrictions=self.restrictions)
             values = engine.merge_parameter_dicts(effective.values, edit) if edit else effective.values
             found = self._sets[key] = (values, json.dumps(values, sort_keys=True))
         return found
@@ -691,7 +694,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
     lot_ids, sids, quantities, costs, acquired, _ = lots
     held_ids = set(sids.tolist())
     substitutes = {symbol: sub for sid, symbol, sub in universe.substitutes_by_id if sid in held_ids}
-    parameter_sets = parameter_sets or _ParameterSets()
+    parameter_sets = parameter_sets or _ParameterSets(firm_restrictions_on(as_of))
     values, values_text = parameter_sets.values(account, substitutes, edit)
     try:
         params = parameters_from_text(values_text)  # the set's canonical text, made once per set

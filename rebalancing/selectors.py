@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, When
+from django.utils import timezone
 
 from rebalancing.access import households_advised_by
 from rebalancing.effective_parameters import EffectiveParameters, parameters_effective
@@ -22,6 +23,7 @@ from rebalancing.models import (
     Price,
     Proposal,
     RebalanceRun,
+    RestrictedSecurity,
     RiskModelVersion,
     Security,
     Sleeve,
@@ -46,6 +48,7 @@ __all__ = [
     "accounts_for_scope",
     "benchmark_weights_latest",
     "firm_harvest_substitutes",
+    "firm_restrictions_on",
     "latest_prices",
     "latest_prices_dated",
     "lot_counts",
@@ -176,15 +179,34 @@ def firm_harvest_substitutes() -> dict[str, str]:
     return dict(rows)
 
 
-def account_parameters(account: Account, *, firm_substitutes: dict[str, str] | None = None) -> EffectiveParameters:
-    """``firm_substitutes``: the firm's harvest substitutes when the caller loaded them already (a
-    batch), else read here."""
+def firm_restrictions_on(day: date) -> dict[str, str]:
+    """The firm's restricted list in force on ``day``: symbol -> ``"do_not_buy"`` or
+    ``"do_not_trade"`` (do not trade wins where two entries name one security), one query."""
+    out: dict[str, str] = {}
+    for symbol, kind in (RestrictedSecurity.objects.in_force_on(day).order_by("security__symbol", "pk")
+                         .values_list("security__symbol", "restriction")):
+        if out.get(symbol) != RestrictedSecurity.Restriction.DO_NOT_TRADE:
+            out[symbol] = kind
+    return out
+
+
+def account_parameters(account: Account, *, firm_substitutes: dict[str, str] | None = None,
+                       firm_restrictions: dict[str, str] | None = None, as_of: date | None = None,
+                       ) -> EffectiveParameters:
+    """An account's effective parameters, as every run, what-if, household run, page and API reads
+    them: its layers, the firm's harvest substitutes and the firm's restricted list in force on
+    ``as_of`` (today when not given). ``firm_substitutes`` / ``firm_restrictions``: when the caller
+    loaded them already (a batch), else read here; ``{}`` leaves them out (a form editing the
+    account's own layers)."""
     household = account.household
+    if firm_restrictions is None:
+        firm_restrictions = firm_restrictions_on(as_of or timezone.localdate())
     return parameters_effective(
         template=account.governing_template,
         household_overrides=household.overrides,
         account_overrides=account.overrides,
         firm_substitutes=firm_harvest_substitutes() if firm_substitutes is None else firm_substitutes,
+        firm_restrictions=firm_restrictions,
     )
 
 

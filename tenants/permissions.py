@@ -24,19 +24,22 @@ class Capability(StrEnum):
     RELEASE = "release"
     READ_AUDIT = "read_audit"
     MANAGE_INTEGRATIONS = "manage_integrations"  # webhook endpoints and their delivery log
+    MANAGE_RESTRICTED_LIST = "manage_restricted_list"  # the firm's restricted list (compliance, firm admins)
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     FirmRole.FIRM_ADMIN: frozenset({
         Capability.VIEW_BOOK, Capability.MANAGE_MODELS, Capability.MANAGE_USERS, Capability.IMPORT_DATA,
         Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS, Capability.READ_AUDIT, Capability.MANAGE_INTEGRATIONS,
+        Capability.MANAGE_RESTRICTED_LIST,
     }),
     FirmRole.PORTFOLIO_MANAGER: frozenset({
         Capability.VIEW_BOOK, Capability.IMPORT_DATA, Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS,
         Capability.APPROVE, Capability.RELEASE,
     }),
     FirmRole.ADVISOR: frozenset({Capability.VIEW_BOOK, Capability.EDIT_PARAMETERS, Capability.APPROVE}),
-    FirmRole.COMPLIANCE: frozenset({Capability.VIEW_BOOK, Capability.APPROVE_COMPLIANCE, Capability.READ_AUDIT}),
+    FirmRole.COMPLIANCE: frozenset({Capability.VIEW_BOOK, Capability.APPROVE_COMPLIANCE, Capability.READ_AUDIT,
+                                    Capability.MANAGE_RESTRICTED_LIST}),
 }
 
 

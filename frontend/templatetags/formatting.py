@@ -198,6 +198,10 @@ def source_class(source):
 @register.filter
 def source_label(source):
     text = str(source)
+    if text == "restricted":
+        return "firm restricted list"
+    if text.startswith("restricted + "):  # the firm's restricted list with a layer's own restrictions
+        return "firm restricted list + " + source_label(text.removeprefix("restricted + "))
     if text.startswith("firm + "):  # the firm's harvest substitutes under a layer's own pairs
         return "firm list + " + source_label(text.removeprefix("firm + "))
     if text == "firm":

@@ -122,9 +122,10 @@ def _override_fields(account, values: dict[str, Any] | None = None, errors: dict
     current (or submitted) values, the inherited values and the template's limits."""
     template = account.governing_template
     overridable = template.overridable if template else None
-    # The form edits the account's own layers: the firm's harvest substitutes fill in below them (and
-    # would otherwise be saved into the account's overrides when the form is sent back unchanged).
-    effective = account_parameters(account, firm_substitutes={})
+    # The form edits the account's own layers: the firm's harvest substitutes fill in below them and
+    # the firm's restricted list binds above them (either would otherwise be saved into the account's
+    # overrides when the form is sent back unchanged).
+    effective = account_parameters(account, firm_substitutes={}, firm_restrictions={})
     inherited = parameters_effective(template=template, household_overrides=account.household.overrides,
                                      account_overrides=None)
     vocab = _vocabularies()

@@ -27,7 +27,7 @@ SCOPE_WORDS = {
     Scope.RUN: "start and cancel rebalance runs",
     Scope.APPROVE: "approve, reject and release proposals",
     Scope.PARAMETERS: "change account and household parameters",
-    Scope.ADMIN: "change models and parameter templates",
+    Scope.ADMIN: "change models, parameter templates and the restricted list",
 }
 
 

@@ -23,10 +23,10 @@ from tenants.roles import FirmRole
 from .common import firm_page, paginate, visible_or_404
 
 ROLE_HELP = {
-    FirmRole.FIRM_ADMIN: "templates, models, people, policy, imports, runs, audit log",
+    FirmRole.FIRM_ADMIN: "templates, models, people, policy, restricted list, imports, runs, audit log",
     FirmRole.PORTFOLIO_MANAGER: "imports, runs, parameters, approves and releases",
     FirmRole.ADVISOR: "their own households: parameters and approvals",
-    FirmRole.COMPLIANCE: "approves above the policy's thresholds, reads the audit log",
+    FirmRole.COMPLIANCE: "approves above the policy's thresholds, keeps the restricted list, reads the audit log",
 }
 
 

@@ -33,6 +33,7 @@ from .views.ledger import (
     TransitionView,
 )
 from .views.release_batches import ReleaseBatchViewSet
+from .views.restricted import RestrictedListViewSet
 from .views.risk_models import RiskModelEstimateViewSet, RiskModelVersionViewSet
 from .views.runs import AlertViewSet, OrderViewSet, ProposalViewSet, RunViewSet
 from .views.webhooks import WebhookDeliveryViewSet, WebhookEndpointViewSet
@@ -58,6 +59,7 @@ router.register("orders", OrderViewSet, basename="order")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("reconciliations", ReconciliationViewSet, basename="reconciliation")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("restricted-list", RestrictedListViewSet, basename="restricted-entry")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")

@@ -131,6 +131,27 @@ def _copy_rows(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
                 copy.write_row(row)
 
 
+# The firm's restricted list (compliance keeps it on /restricted/): one entry in force, one lifted.
+_RESTRICTED = (
+    ("WFC", "do_not_buy", "The firm is advising the issuer on a pending transaction (inside information).", -20, None),
+    ("BA", "do_not_trade", "Research analyst's rating change under embargo.", -90, -60),
+)
+
+
+def _restricted_list_seed(sid: dict[str, int], as_of: date) -> None:
+    from datetime import timedelta
+
+    from rebalancing.models import RestrictedSecurity
+
+    RestrictedSecurity.objects.bulk_create([
+        RestrictedSecurity(security_id=sid[symbol], restriction=kind, reason=reason,
+                           starts_on=as_of + timedelta(days=start),
+                           **({"lifted_on": as_of + timedelta(days=lifted),
+                               "lift_reason": "The rating change was published."} if lifted is not None else {}))
+        for symbol, kind, reason, start, lifted in _RESTRICTED if symbol in sid
+    ])
+
+
 def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_households: bool = False) -> None:
     from rebalancing.engine import Parameters
     from rebalancing.models import (
@@ -168,6 +189,7 @@ def _write_book(*, firm_slug: str, accounts: int, seed: int, as_of: date, unit_h
         Security(pk=sid[symbol], harvest_substitute_id=sid[substitute])
         for symbol, substitute in FUND_SUBSTITUTES.items() if symbol in sid and substitute in sid
     ], ["harvest_substitute"])
+    _restricted_list_seed(sid, as_of)
     history = market.history
     _copy_rows(Price, ("security", "date", "close"), (
         (sid[symbol], day, f"{close:.4f}")

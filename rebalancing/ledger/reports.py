@@ -517,8 +517,9 @@ def _transition_settings(accounts) -> dict[int, dict]:
                json.dumps(account.household.overrides if account.household_id else None, sort_keys=True, default=str),
                json.dumps(account.overrides, sort_keys=True, default=str))
         if key not in merged:
-            # Transition settings only: the firm's harvest substitutes are not needed.
-            merged[key] = account_parameters(account, firm_substitutes={}).values.get("transition") or {}
+            # Transition settings only: the firm's harvest substitutes and restricted list are not needed.
+            merged[key] = account_parameters(account, firm_substitutes={}, firm_restrictions={}).values.get(
+                "transition") or {}
         settings[account.pk] = merged[key]
     return settings
 

@@ -19,6 +19,7 @@ from .notifications import NotificationPreference
 from .portfolios import ModelPortfolio, ModelVersion, Sleeve, SleeveHolding
 from .recovery import RunWatch
 from .releases import ReleaseBatch
+from .restrictions import RestrictedSecurity
 from .risk import RiskModelEstimate, RiskModelVersion
 from .runs import Alert, HouseholdProposal, Proposal, RebalanceRun, RunOutcome
 from .templates import ParameterTemplate
@@ -27,7 +28,7 @@ from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "PastFilingStatus", "ModelPortfolio", "ModelVersion",
     "NotificationPreference", "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "ReleaseBatch", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
+    "ReconciliationRow", "ReleaseBatch", "RestrictedSecurity", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
     "WebhookEvent",
 ]

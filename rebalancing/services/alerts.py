@@ -48,9 +48,9 @@ def _harvesting(account_ids: Iterable[int]) -> set[int]:
                     .with_governing_template())
     if not accounts:
         return set()
-    substitutes = firm_harvest_substitutes()  # once, not per account
+    substitutes = firm_harvest_substitutes()  # once, not per account (the restricted list: not needed)
     return {a.pk for a in accounts
-            if account_parameters(a, firm_substitutes=substitutes).value_at("harvest.enabled")}
+            if account_parameters(a, firm_substitutes=substitutes, firm_restrictions={}).value_at("harvest.enabled")}
 
 
 def harvest_alerted(accounts: QuerySet[Account]) -> set[int]:

@@ -15,7 +15,7 @@ class Scope(StrEnum):
     RUN = "run"  # starting and cancelling rebalance runs
     APPROVE = "approve"  # approving, rejecting and releasing proposals
     PARAMETERS = "parameters"  # account and household parameter overrides
-    ADMIN = "admin"  # models, parameter templates, webhook endpoints
+    ADMIN = "admin"  # models, parameter templates, webhook endpoints, the restricted list
 
 
 # A role holds a scope when it holds any of these capabilities (tenants.permissions.Capability values).
@@ -25,7 +25,7 @@ SCOPE_CAPABILITIES: dict[Scope, frozenset[str]] = {
     Scope.RUN: frozenset({"run_rebalance"}),
     Scope.APPROVE: frozenset({"approve", "approve_compliance", "release"}),
     Scope.PARAMETERS: frozenset({"edit_parameters"}),
-    Scope.ADMIN: frozenset({"manage_models", "manage_users", "manage_integrations"}),
+    Scope.ADMIN: frozenset({"manage_models", "manage_users", "manage_integrations", "manage_restricted_list"}),
 }
 
 

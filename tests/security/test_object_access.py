@@ -102,7 +102,7 @@ API_ADVISED = {
     "orders": "order", "alerts": "alert", "api-keys": "api_key", "executions": None,
 }
 # The firm's reference data, the same for every role that views the book (rebalancing.api.visibility).
-API_BOOK_WIDE = {"securities", "prices", "benchmarks", "models", "templates"}
+API_BOOK_WIDE = {"securities", "prices", "benchmarks", "models", "templates", "restricted-list"}
 # Whole resources for roles an advisor does not hold (the audit trail, reconciliations, integrations,
 # risk models, releases of every approved proposal): refused by capability before any lookup.
 API_ROLE_GATED = {"reconciliations", "audit-events", "webhook-endpoints", "webhook-deliveries", "risk-models",

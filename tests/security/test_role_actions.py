@@ -47,6 +47,11 @@ ACTIONS = [
     ("post", f"{API}/webhook-endpoints/", {"url": "https://hooks.example/x", "event_types": []}, {ADMIN}),
     ("post", f"{API}/api-keys/", {"name": "x", "scopes": ["read"], "user": "{user}"}, {ADMIN}),
     ("post", "/api-keys/", {"name": "x", "scope": "read", "owner": "{user}"}, {ADMIN}),
+    # The firm's restricted list: compliance and firm admins.
+    ("post", "/restricted/", {"action": "add", "symbol": "VTI", "restriction": "do_not_buy", "reason": "x",
+                              "starts_on": "2026-01-05"}, {ADMIN, COMPLIANCE}),
+    ("post", f"{API}/restricted-list/", {"symbol": "VTI", "restriction": "do_not_buy", "reason": "x",
+                                         "starts_on": "2026-01-05"}, {ADMIN, COMPLIANCE}),
     # Data in, runs, the household's structure: firm admins and portfolio managers.
     ("post", "/import/", {"kind": "securities"}, {ADMIN, PM}),
     ("post", f"{API}/imports/", {"kind": "securities", "rows": []}, {ADMIN, PM}),
@@ -149,6 +154,7 @@ def test_the_table_agrees_with_the_roles_capabilities():
     holders = {cap: {r for r, role in role_of.items() if cap in ROLE_CAPABILITIES[role]} for cap in Capability}
     assert holders[Capability.MANAGE_MODELS] == holders[Capability.MANAGE_USERS] == {ADMIN}
     assert holders[Capability.MANAGE_INTEGRATIONS] == {ADMIN}
+    assert holders[Capability.MANAGE_RESTRICTED_LIST] == {ADMIN, COMPLIANCE}
     assert holders[Capability.IMPORT_DATA] == holders[Capability.RUN_REBALANCE] == {ADMIN, PM}
     assert holders[Capability.EDIT_PARAMETERS] == {ADMIN, PM, ADVISOR}
     assert holders[Capability.APPROVE] == {PM, ADVISOR} and holders[Capability.APPROVE_COMPLIANCE] == {COMPLIANCE}

@@ -305,7 +305,9 @@ class ParameterLeafSerializer(serializers.Serializer):
     path = serializers.CharField()
     value = serializers.JSONField(help_text="Any JSON value, null included")
     source = serializers.CharField(help_text='"default", "firm" (the firm-wide harvest substitutes), "template:<code>", "household", '
-                                             '"account", or "firm + <one of those>" for harvest substitutes from both')
+                                             '"account", or "firm + <one of those>" for harvest substitutes from both; '
+                                             '"restricted" (the firm\'s restricted list in force today) or "restricted + '
+                                             '<one of those>" for restrictions from both')
 
 
 class EffectiveParametersSerializer(serializers.Serializer):

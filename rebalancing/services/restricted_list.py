@@ -1,0 +1,158 @@
+"""The firm's restricted list, kept by compliance (and firm admins): securities no account of the firm
+may buy, or trade at all, for a while, each with its reason. Every account's effective parameters
+take the entries in force on the run's day (``selectors.account_parameters``), so runs, what-ifs and
+household runs never buy them, and a proposal that trades one needs compliance's approval where the
+policy says so. Adding, changing and lifting an entry are audited; an entry is never deleted."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from rebalancing.access import require
+from rebalancing.models import RestrictedSecurity, Security
+from tenants.audit.actions import Action
+from tenants.audit.services import audit_record
+from tenants.errors import ValidationFailed
+from tenants.permissions import Capability
+
+__all__ = ["RESTRICTION_WORDS", "restricted_add", "restricted_change", "restricted_lift"]
+
+RESTRICTION_WORDS = {"do_not_buy": "do not buy", "do_not_trade": "do not trade"}
+_FIELDS = ("restriction", "reason", "starts_on", "until")
+_UNSET = object()
+
+
+def _snapshot(entry: RestrictedSecurity) -> dict:
+    return {"symbol": entry.security.symbol, "restriction": entry.restriction, "reason": entry.reason,
+            "starts_on": entry.starts_on.isoformat(), "until": entry.until.isoformat() if entry.until else None}
+
+
+def _text(value, what: str, field: str) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ValidationFailed(f"Give the {what}.", detail={"field": field})
+    if any(ord(c) < 32 and c not in "\n\t\r" for c in text):
+        raise ValidationFailed(f"The {what} contains a control character.", detail={"field": field})
+    return text
+
+
+def _restriction(value) -> str:
+    if value not in RESTRICTION_WORDS:
+        raise ValidationFailed(f"The restriction is “do_not_buy” or “do_not_trade”, not {value!r}.",
+                               detail={"field": "restriction"})
+    return value
+
+
+def _dates(starts_on, until) -> None:
+    if not isinstance(starts_on, date):
+        raise ValidationFailed("Give the day the restriction starts (from).", detail={"field": "starts_on"})
+    if until is not None and not isinstance(until, date):
+        raise ValidationFailed("The until date is not a date.", detail={"field": "until"})
+    if until is not None and until < starts_on:
+        raise ValidationFailed(f"The until date {until:%b %-d, %Y} is before the from date {starts_on:%b %-d, %Y}.",
+                               detail={"field": "until"})
+
+
+def _overlapping(security: Security, starts_on: date, until: date | None, *, besides: int | None = None):
+    """Another entry of the security binding a day of [starts_on, until]."""
+    others = RestrictedSecurity.objects.filter(security=security).filter(
+        Q(until__isnull=True) | Q(until__gte=starts_on), Q(lifted_on__isnull=True) | Q(lifted_on__gt=starts_on))
+    if until is not None:
+        others = others.filter(starts_on__lte=until)
+    return others.exclude(pk=besides).order_by("starts_on").first()
+
+
+def _refuse_overlap(security: Security, starts_on: date, until: date | None, *, besides: int | None = None) -> None:
+    other = _overlapping(security, starts_on, until, besides=besides)
+    if other is not None:
+        span = f"from {other.starts_on:%b %-d, %Y}" + (f" until {other.until:%b %-d, %Y}" if other.until else "")
+        raise ValidationFailed(
+            f"{security.symbol} is already on the restricted list {span} ({RESTRICTION_WORDS[other.restriction]}): "
+            "change or lift that entry instead.", detail={"field": "symbol", "entry": other.pk})
+
+
+@transaction.atomic
+def restricted_add(*, symbol: str, restriction: str, reason: str, starts_on: date, until: date | None = None,
+                   by) -> RestrictedSecurity:
+    """Put a security of the firm's master on the restricted list from ``starts_on`` (to ``until``,
+    its last day; open: until lifted)."""
+    require(by, Capability.MANAGE_RESTRICTED_LIST)
+    symbol = str(symbol or "").strip().upper()
+    if not symbol:
+        raise ValidationFailed("Give the security's symbol.", detail={"field": "symbol"})
+    security = Security.objects.select_for_update().filter(symbol=symbol).first()
+    if security is None:
+        raise ValidationFailed(f"{symbol} is not a security of the firm (not in the security master): "
+                               "import it first, or check the symbol.", detail={"field": "symbol", "symbol": symbol})
+    restriction = _restriction(restriction)
+    reason = _text(reason, "reason it is restricted", "reason")
+    _dates(starts_on, until)
+    _refuse_overlap(security, starts_on, until)
+    entry = RestrictedSecurity.objects.create(security=security, restriction=restriction, reason=reason,
+                                              starts_on=starts_on, until=until, added_by=by)
+    audit_record(actor=by, action=Action.RESTRICTED_ADD, obj=entry, after=_snapshot(entry))
+    return entry
+
+
+def _locked(entry_or_id) -> RestrictedSecurity:
+    pk = getattr(entry_or_id, "pk", entry_or_id)
+    entry = RestrictedSecurity.objects.select_for_update().select_related("security").filter(pk=pk).first()
+    if entry is None:
+        raise ValidationFailed("No such entry of the restricted list.", detail={"field": "entry"})
+    return entry
+
+
+@transaction.atomic
+def restricted_change(*, entry, by, restriction: str | None = None, reason: str | None = None,
+                      starts_on: date | None = None, until=_UNSET) -> RestrictedSecurity:
+    """Change an entry not lifted: what is restricted, the reason, its dates (``until=None`` opens
+    it). Nothing given that differs: nothing recorded."""
+    require(by, Capability.MANAGE_RESTRICTED_LIST)
+    entry = _locked(entry)
+    if entry.lifted_on is not None:
+        raise ValidationFailed(f"This entry was lifted on {entry.lifted_on:%b %-d, %Y}: add a new entry instead.",
+                               detail={"field": "entry"})
+    before = _snapshot(entry)
+    if restriction is not None:
+        entry.restriction = _restriction(restriction)
+    if reason is not None:
+        entry.reason = _text(reason, "reason it is restricted", "reason")
+    if starts_on is not None:
+        entry.starts_on = starts_on
+    if until is not _UNSET:
+        entry.until = until
+    _dates(entry.starts_on, entry.until)
+    after = _snapshot(entry)
+    changed = sorted(f for f in _FIELDS if before[f] != after[f])
+    if not changed:
+        return entry
+    _refuse_overlap(entry.security, entry.starts_on, entry.until, besides=entry.pk)
+    entry.save()
+    audit_record(actor=by, action=Action.RESTRICTED_CHANGE, obj=entry,
+                 before={"symbol": before["symbol"], **{f: before[f] for f in changed}},
+                 after={"symbol": after["symbol"], **{f: after[f] for f in changed}})
+    return entry
+
+
+@transaction.atomic
+def restricted_lift(*, entry, reason: str, by, on: date | None = None) -> RestrictedSecurity:
+    """Lift an entry from today (``on``): it binds no day from then; its history stays."""
+    require(by, Capability.MANAGE_RESTRICTED_LIST)
+    entry = _locked(entry)
+    reason = _text(reason, "reason it is lifted", "reason")
+    on = on or timezone.localdate()
+    if entry.lifted_on is not None:
+        raise ValidationFailed(f"This entry was already lifted on {entry.lifted_on:%b %-d, %Y}.",
+                               detail={"field": "entry"})
+    if entry.until is not None and entry.until < on:
+        raise ValidationFailed(f"This entry ended on {entry.until:%b %-d, %Y}: there is nothing to lift.",
+                               detail={"field": "entry"})
+    entry.lifted_on, entry.lifted_by, entry.lift_reason = on, by, reason
+    entry.save(update_fields=["lifted_on", "lifted_by", "lift_reason", "updated_at"])
+    audit_record(actor=by, action=Action.RESTRICTED_LIFT, obj=entry, before=_snapshot(entry),
+                 after={"lifted_on": on.isoformat()}, comment=reason)
+    return entry
