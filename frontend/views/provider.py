@@ -20,7 +20,7 @@ from frontend.selectors import provider_staff_names, run_proposal_counts, run_st
 from rebalancing.firm_health import firm_health
 from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope, accounts_for_scope
-from rebalancing.services.runs import run_start, runs_start_all_firms
+from rebalancing.services.runs import firm_without_accounts, run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
 from tenants.models import Firm, FirmUsage
 from tenants.people import PROVIDER_STAFF, people_here, set_password_path
@@ -203,10 +203,9 @@ def provider_run_start(request):
         messages.error(request, f"{firm.name} is suspended; its accounts are not rebalanced.")
         return redirect("provider_runs")
     with schema_context(firm.schema_name):
-        # A firm with no account at all (just onboarded): a run would do nothing and leave its health
-        # reading "look at it". Refused. (Accounts a run leaves out - no model... - are said with the run.)
-        if not Account.objects.exists():
-            messages.error(request, f"{firm.name} has no accounts to run.")
+        empty = firm_without_accounts()
+        if empty:
+            messages.error(request, f"{firm.name}: {empty}")
             return redirect("provider_runs")
         try:
             run = run_start(scope=RunScope(firm=True), label=f"{request.user.get_username()} (provider)")
