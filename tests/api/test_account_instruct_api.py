@@ -44,7 +44,7 @@ def test_a_portfolio_manager_sells_an_amount_and_buys_another_with_a_key(firm_a,
 @pytest.mark.parametrize(("body", "status", "code", "says"), [
     ({"instructions": []}, 400, "invalid", "instructions"),
     ({"instructions": [{"action": "hold", "symbol": "VTI"}]}, 400, "invalid", "instructions"),
-    ({"instructions": [{"action": "sell", "symbol": "ZZZ"}]}, 400, "invalid", "Not in the security master: ZZZ."),
+    ({"instructions": [{"action": "sell", "symbol": "ZZZ"}]}, 400, "invalid", "Instruction 1: ZZZ is not in the security master."),
     ({"instructions": [{"action": "sell", "symbol": "BND", "amount": "90000"}]}, 400, "invalid",
      "it cannot sell $90,000.00"),
     ({"instructions": [{"action": "liquidate", "amount": "5"}]}, 400, "invalid", "an amount is for a sale"),

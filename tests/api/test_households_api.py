@@ -290,7 +290,7 @@ def test_a_household_proposal_is_edited_and_solved_again_through_the_api(lees, p
     ({"accounts": [{"account": 10**9, "drop": ["VTI"]}]}, 400, "Not an account of this household proposal"),
     ({"accounts": [{"account": "ira", "drop": ["AGG"]}]}, 400, "the proposal does not trade AGG"),
     ({"accounts": [{"account": "ira", "instructions": [{"action": "sell", "symbol": "NOPE"}]}]}, 400,
-     "Not in the security master: NOPE"),
+     "Instruction 1: NOPE is not in the security master"),
     ({"accounts": [{"account": "ira", "instructions": [{"action": "fly"}]}]}, 400, "instructions"),
 ])
 def test_a_household_edit_the_api_refuses_names_the_problem_and_writes_nothing(

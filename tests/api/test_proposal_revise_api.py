@@ -58,7 +58,7 @@ def test_an_advisor_drops_a_trade_and_adds_an_instruction_with_a_key(firm_a, peo
 @pytest.mark.parametrize(("body", "problem"), [
     ({"drop": ["AGG"]}, {"detail": {"symbols": ["AGG"]}, "message": "The proposal does not trade AGG."}),
     ({"instructions": [{"action": "sell", "symbol": "XYZ", "buy": "AGG"}]},
-     {"detail": {"symbols": ["XYZ"]}, "message": "Not in the security master: XYZ."}),
+     {"detail": {"symbols": ["XYZ"]}, "message": "Instruction 1: XYZ is not in the security master."}),
     ({"instructions": [{"action": "sell", "symbol": "VNQ"}]},
      {"detail": {"symbols": ["VNQ"]}, "message": "The account holds no VNQ to sell."}),
     ({"instructions": [{"action": "raise_cash", "amount": "-500"}]},

@@ -157,7 +157,8 @@ def test_multi_line_text_is_the_comments_and_descriptions():
         "POST /api/v1/proposals/{id}/approve/ comment", "POST /api/v1/proposals/{id}/reject/ comment",
         "POST /api/v1/proposals/{id}/release/ comment", "POST /api/v1/models/ description",
         "POST /api/v1/templates/ description", "PUT /api/v1/templates/{id}/ description",
-        "PATCH /api/v1/templates/{id}/ description"}
+        "PATCH /api/v1/templates/{id}/ description", "POST /api/v1/restricted-list/ reason",
+        "PATCH /api/v1/restricted-list/{id}/ reason", "POST /api/v1/restricted-list/{id}/lift/ reason"}
 
 
 @pytest.mark.parametrize(("text", "problem"), [

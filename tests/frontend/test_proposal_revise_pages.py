@@ -78,7 +78,7 @@ def test_a_refused_edit_says_why_and_changes_nothing(book, as_user, firm_a):
     page = text(client.post(f"/proposals/{proposal.pk}/resolve/",
                             {"ins_action": ["sell"], "ins_symbol": ["XYZ"], "ins_buy": [""], "ins_amount": [""]},
                             follow=True))
-    assert "Not in the security master: XYZ." in page
+    assert "Instruction 1: XYZ is not in the security master." in page
     page = text(client.post(f"/proposals/{proposal.pk}/resolve/",
                             {"ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],
                              "ins_amount": ["lots"]}, follow=True))
@@ -104,7 +104,7 @@ def test_a_refused_edit_keeps_its_rows_and_drops(book, as_user, firm_a):
         "ins_buy": ["", "VTI", ""], "ins_amount": ["", "", "2,500"]}, follow=True))
 
     # Then the page says why and the form holds every row and the drop as entered (before: emptied)
-    assert "Not in the security master: XYZ." in page
+    assert "Instruction 2: XYZ is not in the security master." in page
     assert f'name="drop" value="{dropped}" form="resolve-form" checked' in page
     assert '<option value="hold" selected>' in page and '<option value="sell" selected>' in page
     assert '<option value="raise_cash" selected>' in page
