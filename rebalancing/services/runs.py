@@ -715,17 +715,17 @@ class FirmRunStarted:
 
 
 def firm_without_accounts() -> str:
-    """Why a provider's whole-firm run in this firm (its schema) is refused: it has no account
-    at all - just onboarded, a run would do nothing and leave its health reading "look at it" - or
-    "" (accounts a run leaves out, with no model say, are named with the run instead)."""
+    """Why a provider's run in this one firm (its schema) is refused: it has no account at all -
+    just onboarded, a run would do nothing and leave its health reading "look at it" - or ""
+    (accounts a run leaves out, with no model say, are named with the run instead). A run in
+    every firm still starts an empty run there, as a scheduled run over an empty book does."""
     return "" if Account.objects.exists() else "it has no accounts to run."
 
 
 def runs_start_all_firms(*, label: str, as_of: date | None = None) -> list[FirmRunStarted]:
     """A whole-firm run in every active firm, each started in its own schema and transaction (a
     provider operator's action: the console or ``manage.py rebalance --all-firms``). A firm whose
-    run cannot start (or that has no account, ``firm_without_accounts``) is reported with the
-    reason; the others still start."""
+    run cannot start is reported with the reason; the others still start."""
     from django_tenants.utils import tenant_context
 
     from tenants.errors import DomainError
@@ -734,10 +734,6 @@ def runs_start_all_firms(*, label: str, as_of: date | None = None) -> list[FirmR
     started = []
     for firm in firms_active():
         with tenant_context(firm):
-            empty = firm_without_accounts()
-            if empty:
-                started.append(FirmRunStarted(firm.slug, firm.name, None, 0, empty))
-                continue
             try:
                 with transaction.atomic():
                     run = run_start(scope=RunScope(firm=True), as_of=as_of, label=label)

@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context, tenant_context
 
-from frontend.views.provider import ALL_FIRMS
 from rebalancing.models import RebalanceRun
 from tenants.roles import FirmRole, ProviderRole
 from tenants.services import user_ensure
@@ -57,20 +56,3 @@ def test_a_provider_run_in_a_firm_with_no_account_is_refused_naming_the_firm(fir
     with tenant_context(firm_b):
         assert not RebalanceRun.objects.exists()
 
-
-def test_runs_in_every_firm_leave_out_a_firm_with_no_account_naming_it(firm_a, firm_b, operator,
-                                                                       django_capture_on_commit_callbacks):
-    # Given one firm with accounts and one just onboarded (no account)
-    with tenant_context(firm_a):
-        make_book(2)
-
-    # When the operator starts a run in every active firm
-    with django_capture_on_commit_callbacks():
-        response = operator.post("/runs/start/", {"firm": ALL_FIRMS}, follow=True)
-
-    # Then the firm with accounts runs and the empty one is named, with no run of 0 accounts
-    with tenant_context(firm_a):
-        assert RebalanceRun.objects.get().total == 2
-    with tenant_context(firm_b):
-        assert not RebalanceRun.objects.exists()
-    assert f"{firm_b.name}: it has no accounts to run." in _text(response)
