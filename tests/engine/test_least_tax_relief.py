@@ -163,17 +163,23 @@ def _sale(lots, ytd_short=0.0, ytd_long=0.0, selection="tax_optimal"):
     return rebalance(req)
 
 
-def test_a_gain_that_nets_against_a_short_term_loss_is_the_cheaper_short_term_one():
-    # Given 300 EQ at 100: 100 bought recently at 110 (a short-term loss of 10 a share), 100
-    # long held at 92 (a long-term gain of 8), 100 bought recently at 95 (a short-term gain of 5),
-    # and an instruction to sell 200
+def _loss_long_short():
+    """300 EQ at 100: 100 bought recently at 110 (a short-term loss of 10 a share), 100 long held at
+    92 (a long-term gain of 8), 100 bought recently at 95 (a short-term gain of 5); 300 BD."""
     recent = AS_OF - timedelta(days=90)
-    lots = [
+    return [
         lot("LOSS", "EQ", 100, 11_000.0, recent),
         lot("LONG", "EQ", 100, 9_200.0),
         lot("SHORT", "EQ", 100, 9_500.0, recent),
         lot("B", "BD", 300, 30_000.0),
     ]
+
+
+def test_a_gain_that_nets_against_a_short_term_loss_is_the_cheaper_short_term_one():
+    # Given 300 EQ at 100: 100 bought recently at 110 (a short-term loss of 10 a share), 100
+    # long held at 92 (a long-term gain of 8), 100 bought recently at 95 (a short-term gain of 5),
+    # and an instruction to sell 200
+    lots = _loss_long_short()
     result = _sale(lots)
     sold = {s.lot_id: s.quantity for t in result.trades for s in t.lots}
     # Then the loss and the short-term gain are sold: the loss absorbs the gain whichever term it
@@ -187,13 +193,7 @@ def test_a_gain_that_nets_against_a_short_term_loss_is_the_cheaper_short_term_on
 
 def test_with_a_large_gain_already_realised_each_gain_is_priced_at_its_own_rate():
     # Given the same lots in a year that has realised 50,000 of gains of each term
-    recent = AS_OF - timedelta(days=90)
-    lots = [
-        lot("LOSS", "EQ", 100, 11_000.0, recent),
-        lot("LONG", "EQ", 100, 9_200.0),
-        lot("SHORT", "EQ", 100, 9_500.0, recent),
-        lot("B", "BD", 300, 30_000.0),
-    ]
+    lots = _loss_long_short()
     result = _sale(lots, ytd_short=50_000.0, ytd_long=50_000.0)
     sold = {s.lot_id: s.quantity for t in result.trades for s in t.lots}
     # Then the loss nets against the year's short-term gains and the long-term gain (8 x 23.8%)
