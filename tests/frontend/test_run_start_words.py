@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context, tenant_context
 
-from rebalancing.models import RebalanceRun
+from rebalancing.models import Account, CashFlow, RebalanceRun
 from tenants.roles import FirmRole, ProviderRole
 from tenants.services import user_ensure
 from tests.conftest import PASSWORD
@@ -31,8 +31,18 @@ def operator():
     return client
 
 
+def _emptied(firm) -> None:
+    """The firm's book and runs gone for this test (tests of other files that commit, with a real
+    worker, may have left rows in its schema; the test's transaction brings them back after)."""
+    with tenant_context(firm):
+        CashFlow.objects.all().delete()
+        RebalanceRun.objects.all().delete()
+        Account.objects.all().delete()
+
+
 def test_a_run_over_one_account_says_one_account(firm_b, firm_user, client_for, django_capture_on_commit_callbacks):
     pm = firm_user(firm_b, "pm@run-words.example", FirmRole.PORTFOLIO_MANAGER)
+    _emptied(firm_b)
     with tenant_context(firm_b):
         make_book(1)
 
@@ -46,6 +56,7 @@ def test_a_run_over_one_account_says_one_account(firm_b, firm_user, client_for, 
 
 
 def test_a_provider_run_in_a_firm_with_no_account_is_refused_naming_the_firm(firm_a, firm_b, operator):
+    _emptied(firm_b)
     with tenant_context(firm_a):
         make_book(2)  # another firm's accounts change nothing
 
