@@ -27,12 +27,14 @@ def drift_alert_resolve_executed(*, proposal: Proposal) -> int:
     proposal's run (or an earlier one), since the trades that answered it have all filled. Kept open
     when an order was cancelled in part or whole (the drift is not what the proposal planned, and
     the account page measures what is left) or when a later run raised it again (it measured the
-    account after this proposal was made). A withdrawal's or RMD's proposal rebalances nothing.
+    account after this proposal was made). A withdrawal's or RMD's proposal rebalances nothing, and a
+    one-off instruction's trades follow the advisor's command, not the bands: as its solve decides no
+    drift alert (``runs.alerts_record``), its execution resolves none; the next run decides.
     Returns how many alerts were resolved.
 
     Not audited, as a run's resolutions are not (``_alerts_write``): the proposal's own
     ``proposal.execute`` audit row, written in the same transaction, records the cause."""
-    if proposal.run.kind == RebalanceRun.Kind.CASH_FLOW:
+    if proposal.run.kind in (RebalanceRun.Kind.CASH_FLOW, RebalanceRun.Kind.INSTRUCTION):
         return 0
     if Order.objects.filter(proposal=proposal, cancelled_quantity__gt=0).exists():
         return 0

@@ -12,7 +12,9 @@ from frontend.selectors import dashboard_counts
 from rebalancing.ledger.executions import executions_import
 from rebalancing.models import Alert, Order, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
-from rebalancing.services.proposals import proposal_release
+from rebalancing.services.account_instructions import account_instruct
+from rebalancing.services.proposals import proposal_approve, proposal_release
+from rebalancing.services.revisions import InstructionAdded
 from tests.ledger.helpers import cancel, execution_csv, fill
 from tests.rebalancing.book import AS_OF
 
@@ -85,6 +87,24 @@ def test_an_order_cancelled_leaves_the_drift_alert_open(book, people, as_user):
     # Then the drift is not what the proposal planned: its alert stays open, the page measures what is left
     assert _open_drift(account)
     assert "Drift now, after proposal" in text(as_user("advisor").get(f"/accounts/{account.pk}/"))
+
+
+def test_an_executed_instruction_leaves_the_drift_alert_to_the_next_run(book, people):
+    # Given F-000 beyond its band, its drift alert open, and an instruction that sells VNQ for VTI
+    # (the command decides the trades, not the bands: the drift it leaves is not the run's answer)
+    account = book["mine"][0]
+    [alert] = _open_drift(account)
+    proposal = account_instruct(account=account, instructions=[InstructionAdded("sell", "VNQ", buy="VTI")],
+                                by=people["pm"], as_of=AS_OF)
+    assert proposal.run.kind == RebalanceRun.Kind.INSTRUCTION
+    proposal_approve(proposal=proposal, user=people["advisor"])
+    proposal_release(proposal=Proposal.objects.get(pk=proposal.pk), user=people["pm"], today=AS_OF)
+    # When every order of the instruction fills
+    _fill_all(proposal)
+    proposal.refresh_from_db()
+    assert proposal.status == Proposal.Status.EXECUTED
+    # Then the run's drift alert is still open, as it was: the next run decides it
+    assert [a.pk for a in _open_drift(account)] == [alert.pk]
 
 
 def test_a_later_runs_drift_alert_is_not_resolved_by_an_earlier_proposal(book, people):
