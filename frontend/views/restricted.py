@@ -21,7 +21,7 @@ from rebalancing.services.restricted_list import (
 from tenants.errors import DomainError, ValidationFailed
 from tenants.permissions import Capability, user_can
 
-from .common import firm_page, refusal_text, visible_or_404
+from .common import firm_page, paginate, refusal_text, visible_or_404
 
 
 def _day(post, name: str, what: str, *, required: bool) -> date | None:
@@ -73,7 +73,9 @@ def restricted_page(request):
     today = timezone.localdate()
     entries = RestrictedSecurity.objects.select_related("security", "added_by", "lifted_by")
     current = list(entries.current_or_coming(today).order_by("security__symbol", "starts_on", "pk"))
-    past = list(entries.exclude(pk__in=[e.pk for e in current]).order_by("-updated_at", "-pk")[:100])
+    # Ended and lifted entries, latest first, a page at a time: the whole history stays readable.
+    past = paginate(request, entries.exclude(pk__in=[e.pk for e in current]).order_by("-updated_at", "-pk"),
+                    param="past_page")
     for e in current:
         e.in_force = e.starts_on <= today
     return render(request, "frontend/restricted.html", {

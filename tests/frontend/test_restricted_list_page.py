@@ -4,6 +4,7 @@ and writes nothing; the account page shows a listed security as coming from the 
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -84,3 +85,22 @@ def test_the_account_page_shows_the_restriction_from_the_firm_list(firm_a, book,
     page = text(as_user("advisor").get(f"/accounts/{book['mine'][0].pk}/"))
     row = re.search(r"restrictions\.do_not_buy</code></td><td>(.*?)</td><td>(.*?)</td>", page)
     assert row is not None and "VTI" in row.group(1) and "firm restricted list" in row.group(2)
+
+
+def test_past_entries_are_read_a_page_at_a_time_to_the_oldest(firm_a, book, as_user):
+    # Given 30 entries that ended, each with its own reason (the list kept only the latest 100 before)
+    today = timezone.localdate()
+    with tenant_context(firm_a):
+        vti = book["securities"]["VTI"]
+        for n in range(30):
+            start = today - timedelta(days=400 - 10 * n)
+            RestrictedSecurity.objects.create(security=vti, restriction="do_not_buy", reason=f"Deal number {n:02d}",
+                                              starts_on=start, until=start + timedelta(days=5))
+    client = as_user("pm")
+    # Then the first page has the latest 25 and says how many there are in all ...
+    first = text(client.get(PAGE))
+    assert "Deal number 29" in first and "Deal number 05" in first and "Deal number 04" not in first
+    assert "Page 1 of 2 · 30 in all" in first
+    # ... and the next page the oldest, reached by its link
+    second = text(client.get(PAGE, {"past_page": 2}))
+    assert "Deal number 04" in second and "Deal number 00" in second and "Deal number 05" not in second
