@@ -14,9 +14,15 @@ import math
 
 import numpy as np
 
-__all__ = ["lot_priority", "relieve_grouped", "grouped_order", "reversed_in_groups", "least_tax_choice"]
+__all__ = ["lot_priority", "relieve_grouped", "grouped_order", "reversed_in_groups", "least_tax_choice",
+           "least_tax_by_corners"]
 
 SORT_AGAIN_BELOW = 256
+# Past this many places where two lots of one security change order, ``least_tax_choice`` finds the
+# edge's corners directly (``least_tax_by_corners``) instead of walking every place (each place
+# recomputes that security's lots: a direct index's names hold a few lots each, a fund bought every
+# month for years hundreds).
+WALK_PLACES = 64
 
 
 def lot_priority(
@@ -139,6 +145,7 @@ def least_tax_choice(
     with lots changing order inside the stretch move along it, so the walk over its corners
     recomputes one security's few lots at a time. Exact for fractional shares (the caller rounds
     to whole shares)."""
+    fixed_given = fixed
     live = (cap > 0) & (need[lot_sec] > 0)
     n = len(need)
     have = np.bincount(lot_sec, weights=np.where(live, cap, 0.0), minlength=n)
@@ -175,6 +182,10 @@ def least_tax_choice(
     take0, s0, l0 = greedy(lo)
     if not inside.any():
         return full(take0), tax(s0, l0)
+    if np.bincount(theta_sec[inside]).max() > WALK_PLACES:
+        # Many lots of one security (a fund bought every month for years): the walk would recompute
+        # them at each of thousands of places; the edge's corners are few.
+        return least_tax_by_corners(lot_sec, gain, long, tie, need, cap, tax, fixed_given)
     varies = np.zeros(n, dtype=bool)
     varies[theta_sec[inside]] = True
     vary = varies[sec]
@@ -238,3 +249,74 @@ def least_tax_choice(
     if best_t:
         take = (1 - best_t) * take + best_t * greedy(at[best_k + 1])[0]
     return full(take), best_tax
+
+
+def least_tax_by_corners(
+    lot_sec: np.ndarray,
+    gain: np.ndarray,
+    long: np.ndarray,
+    tie: np.ndarray,
+    need: np.ndarray,
+    cap: np.ndarray,
+    tax,
+    fixed: tuple[float, float] = (0.0, 0.0),
+) -> tuple[np.ndarray, float] | None:
+    """``least_tax_choice``'s answer (the same arguments, the same rule: the least ``tax`` lies on
+    the lower-left edge of the reachable (short, long) results, between the pieces' least and
+    largest ratios, at a corner or where an edge crosses a line between pieces), found by the
+    edge's corners alone: a book of many lots (a household's withdrawal draws on every lot of its
+    taxable accounts at once) has far more places where two lots change order than corners.
+
+    Each corner is the greedy choice at some ``theta``; between two corners found, the ``theta``
+    whose weighted result is equal at both either finds a corner below the edge between them or
+    shows there is none (the bi-objective simplex's non-inferior set estimation, Cohon 1978).
+    Exact for fractional amounts."""
+    live = (cap > 0) & (need[lot_sec] > 0)
+    have = np.bincount(lot_sec, weights=np.where(live, cap, 0.0), minlength=len(need))
+    if not ((need > 0) & (have > need + 1e-9)).any() or not tax.thetas:
+        return None
+    cap = np.where(live, cap, 0.0)
+    short_lot = ~long
+
+    def greedy(theta: float) -> tuple[float, np.ndarray, float, float]:
+        take = relieve_grouped(lot_sec, need, cap, grouped_order(lot_sec, np.where(long, (1.0 - theta) * gain, theta * gain), tie))
+        realised = take * gain
+        return theta, take, fixed[0] + float(realised[short_lot].sum()), fixed[1] + float(realised[long].sum())
+
+    lo, hi = tax.thetas[0], tax.thetas[-1]
+    first, last = greedy(lo), greedy(hi)
+    tol = 1e-12 * max(1.0, float(np.abs(cap * gain).sum()))
+    corners = {lo: first, hi: last}
+    pending = [(first, last)]
+    while pending:
+        a, b = pending.pop()
+        d_short, d_long = a[2] - b[2], a[3] - b[3]
+        if d_short - d_long <= tol:  # one point, or a theta the stretch holds no corner at
+            continue
+        theta = -d_long / (d_short - d_long)
+        if not a[0] < theta < b[0]:
+            continue
+        m = greedy(theta)
+        if theta * m[2] + (1.0 - theta) * m[3] < theta * a[2] + (1.0 - theta) * a[3] - tol:
+            corners[theta] = m
+            pending += [(a, m), (m, b)]
+    walk = [corners[t] for t in sorted(corners)]
+    best_k, best_t, best_tax = 0, 0.0, math.inf
+    for k, (_, _, s_a, l_a) in enumerate(walk):
+        here = tax(s_a, l_a)
+        if here < best_tax:
+            best_k, best_t, best_tax = k, 0.0, here
+        if k == len(walk) - 1:
+            break
+        _, _, s_b, l_b = walk[k + 1]
+        for a_, b_, c in tax.kinks:
+            f_a, f_b = a_ * s_a + b_ * l_a - c, a_ * s_b + b_ * l_b - c
+            if (f_a < 0 < f_b) or (f_b < 0 < f_a):
+                t = f_a / (f_a - f_b)
+                there = tax(s_a + t * (s_b - s_a), l_a + t * (l_b - l_a))
+                if there < best_tax:
+                    best_k, best_t, best_tax = k, t, there
+    take = walk[best_k][1]
+    if best_t:
+        take = (1 - best_t) * take + best_t * walk[best_k + 1][1]
+    return take, best_tax
