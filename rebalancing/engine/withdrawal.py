@@ -2,11 +2,18 @@
 
 The order, least tax first, each kind of account's cash before its lots ("cash first"):
 
-1. taxable accounts: cash, then lots by the tax each dollar raised costs (``rate x gain / proceeds``,
-   the lot's rate: long-term if held more than a year, IRS Pub. 550), the least first - so losses
-   first (the most tax saved per dollar first) and, at equal gains, long-term before short-term,
-   but a short-term lot with little gain before a long-term lot with much (until 2026-12-06 every
-   short-term lot came after every long-term gain, which was not the least tax);
+1. taxable accounts: cash, then the lots that raise the rest for the least tax once Schedule D nets
+   their gains and losses with each other and with the year so far (``lots.least_tax_by_corners``:
+   a short-term loss that ends up offsetting a long-term gain saves only the long-term rate, a
+   gain that a loss realised this year absorbs costs that loss's rate, a loss past the year's
+   $3,000 deduction saves nothing this year; IRS Pub. 550, IRC §1211(b), §1212(b)) - so usually
+   losses first and, at equal gains, long-term before short-term. Lots are listed by the tax each
+   dollar raised costs at the lot's own rate (``rate x gain / proceeds``, long-term if held more
+   than a year), which also breaks ties. Until the evening of 2026-12-06 the lots were taken in
+   that order alone, which is not the least tax when the netting decides (a short-term loss sold
+   beside a long-term gain where a short-term gain would have absorbed it at 37%); the least-tax
+   choice needs one tax picture, so taxable accounts reported on different returns (a couple
+   filing separately, each with an account of their own) are still drawn in that order;
 2. traditional (tax-deferred) accounts: cash, then lots; every dollar out is ordinary income (IRC §408(d)(1)),
    taxed at the account's ``short_term_rate`` (``distribution_rate``), which for a traditional account
    is the owner's marginal ordinary-income rate without the 3.8% net investment income tax: an IRA
@@ -24,7 +31,9 @@ due from (``account_id``; all traditional accounts when None) - cash first, then
 household holds most above its model.  A withdrawal with ``account_id`` comes only from that
 account.  A loss lot whose security (or a substantially identical one) was bought in the last 30
 days in any account of the household is never sold: the sale would be a wash sale (IRC §1091,
-Rev. Rul. 2008-5 for IRA purchases).  The plan only sells, so it creates no new purchase.
+Rev. Rul. 2008-5 for IRA purchases) - but the lot's own purchase is not its replacement (Rev. Rul.
+56-602), so a loss lot bought in the window is sold when nothing else of its group was bought.  The
+plan only sells, so it creates no new purchase.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+import numpy as np
+
 from .errors import InvalidRequest
 from .household import (
     HouseholdAccount,
@@ -44,10 +55,11 @@ from .household import (
     household_window_trades,
     validate_household,
 )
+from .lots import least_tax_by_corners
 from .placement import model_weights
 from .request import Account, TaxLot
 from .result import LotSale
-from .tax import is_long_term, realised_on_returns, returns_after, runs_tax
+from .tax import RunTax, is_long_term, realised_on_returns, returns_after, runs_tax
 from .wash_sales import window_activity
 from .words import dollars
 
@@ -179,7 +191,6 @@ def plan_withdrawal(
 
     eq = household_equivalence(request)
     window = household_window_trades(request)
-    activity = window_activity(request.as_of, window, (), eq)
     overweight = _overweight(request, securities)
 
     remaining = float(amount)
@@ -193,6 +204,7 @@ def plan_withdrawal(
         whole_account = a.request.parameters.trading.whole_shares
         taxable = a.tax_status == "taxable"
         account = a.request.account
+        replaced = _replaced(request, window, eq, a) if taxable else None
         for lot in account.lots:
             if lot.quantity <= 0:
                 continue
@@ -203,11 +215,7 @@ def plan_withdrawal(
                 gain = value - lot.cost_basis
                 rate = account.long_term_rate if long_ else account.short_term_rate
                 per_dollar = rate * gain / value if value > 0 else 0.0
-                if (
-                    gain < 0
-                    and eq.group(lot.symbol) in activity.purchases
-                    and not a.request.parameters.wash_sale.allow
-                ):
+                if gain < 0 and not a.request.parameters.wash_sale.allow and replaced(lot):
                     why = _bought_words(request, window, eq, lot.symbol)
                     skipped.append(f"lot {lot.id} of {lot.symbol} in {a.id} (a loss: {why})")
                     continue
@@ -239,8 +247,9 @@ def plan_withdrawal(
                 )  # fmt: skip
             )
     candidates.sort(key=lambda c: c.key)
+    chosen = _least_tax_dollars(candidates, sources, remaining)
     cash_taken = set()
-    for c in candidates:
+    for k, c in enumerate(candidates):
         if remaining <= 1e-9:
             break
         tier = place[c.account.id][:2]
@@ -251,7 +260,8 @@ def plan_withdrawal(
                 remaining = _take_cash(a, remaining, cash_used, distributions, explanation)
         if remaining <= 1e-9:
             break
-        qty = min(c.quantity, remaining / c.price)
+        want = remaining if chosen is None or k not in chosen else min(chosen[k], remaining)
+        qty = min(c.quantity, want / c.price)
         if c.whole:
             qty = min(c.quantity, math.ceil(qty - 1e-9))
         if qty <= 0:
@@ -339,6 +349,43 @@ def plan_withdrawal(
     )
 
 
+
+
+def _least_tax_dollars(candidates: list[_Candidate], sources, amount: float) -> dict[int, float] | None:
+    """Dollars to raise from each taxable candidate (by its index in ``candidates``) so that what
+    the taxable accounts must raise from lots - ``amount`` less their cash - costs the least tax
+    as Schedule D nets it; None when the order alone decides (no taxable lot, or all of them needed)
+    or the accounts are on different returns (no one tax picture to minimise)."""
+    taxable = [k for k, c in enumerate(candidates) if c.account.tax_status == "taxable"]
+    if not taxable:
+        return None
+    accounts = {candidates[k].account.id: candidates[k].account.request.account for k in taxable}
+    picture = {(x.short_term_rate, x.long_term_rate, tuple((r.id, r.share) for r in x.tax_returns) or x.id)
+               for x in accounts.values()}
+    if len(picture) > 1:
+        return None
+    need = amount - sum(max(a.request.account.cash, 0.0) for a in sources if a.tax_status == "taxable")
+    if need <= 1e-9:
+        return None
+    value = np.array([candidates[k].quantity * candidates[k].price for k in taxable])
+    basis = np.array([candidates[k].basis for k in taxable])
+    per_dollar = np.divide(value - basis, value, out=np.zeros(len(taxable)), where=value > 0)
+    long_ = np.array([candidates[k].term == "long" for k in taxable])
+    least = least_tax_by_corners(np.zeros(len(taxable), dtype=np.int64), per_dollar, long_,
+                                 np.arange(len(taxable), dtype=float), np.array([need]), value,
+                                 RunTax.of(next(iter(accounts.values()))))
+    if least is None:
+        return None
+    return {k: float(d) for k, d in zip(taxable, least[0].tolist(), strict=True)}
+
+
+def _replaced(request: HouseholdRequest, window, eq, member: HouseholdAccount):
+    """Whether a lot of the taxable ``member`` has a replacement in the household's 30 days: shares
+    of its group bought there other than the lot's own purchase (Rev. Rul. 56-602; the purchases as
+    the ledger takes them, ``window_activity``)."""
+    account = member.request.account
+    bought = window_activity(request.as_of, window, account.lots, eq, member.id, account.bought_on()).bought
+    return lambda lot: sum(p.shares for p in bought if p.group == eq.group(lot.symbol) and lot.id not in p.lots) > 1e-9
 
 
 def _bought_words(request: HouseholdRequest, window, eq, symbol: str) -> str:

@@ -5,6 +5,7 @@ import math
 import random
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from rebalancing.engine.withdrawal import age_59_and_a_half
 
 from .builders import AS_OF
 from .household_builders import household, lot, member
+from .test_least_tax_relief import _least_tax_by_lp
 
 RECENT = AS_OF - timedelta(days=100)  # short-term
 OLD = AS_OF - timedelta(days=800)  # long-term
@@ -276,15 +278,16 @@ def reference_plan(request, amount, kind, account_id, born=None):
         ]
     else:
         sources = [a for a in request.accounts if account_id in (None, a.id)]
-    bought = set()
-    for a in request.accounts:
-        for t in a.request.account.household_trades:
-            if t.side == "buy" and 0 <= (AS_OF - t.date).days <= 30:
-                bought.add(t.symbol)
-        for x in a.request.account.lots:
-            if 0 <= (AS_OF - x.acquired).days <= 30:
-                bought.add(x.symbol)
-    steps = []  # (sort key, account, lot or None)
+    # Purchases of the 30 days: each trade, and each lot bought then (one account's lots of a day
+    # are one purchase); a lot's own purchase is not its replacement (Rev. Rul. 56-602).
+    purchases = [(t.symbol, None) for a in request.accounts for t in a.request.account.household_trades
+                 if t.side == "buy" and 0 <= (AS_OF - t.date).days <= 30]
+    purchases += [(x.symbol, (a.id, x.acquired)) for a in request.accounts for x in a.request.account.lots
+                  if 0 <= (AS_OF - x.acquired).days <= 30]
+
+    def replaced(a, x):
+        return any(symbol == x.symbol and own != (a.id, x.acquired) for symbol, own in purchases)
+    steps = []  # (sort key, account, lot or None); a taxable lot listed is one it may sell
     for k, a in enumerate(request.accounts):
         if a not in sources:
             continue
@@ -294,7 +297,7 @@ def reference_plan(request, amount, kind, account_id, born=None):
             if a.tax_status == "taxable":
                 gain = value - x.cost_basis
                 long_ = _held_over_a_year(x.acquired)
-                if gain < 0 and x.symbol in bought:
+                if gain < 0 and replaced(a, x):
                     continue
                 rate = a.request.account.long_term_rate if long_ else a.request.account.short_term_rate
                 # The least tax per dollar raised first; at equal tax, long-term first.
@@ -317,7 +320,8 @@ def reference_plan(request, amount, kind, account_id, born=None):
         qty = min(x.quantity, math.ceil(qty - 1e-9))  # whole shares in these households
         taken.append((a.id, x, qty))
         remaining -= qty * prices[x.symbol]
-    return taken, remaining
+    sellable = [(a.id, x) for _, a, x in steps if x is not None and a.tax_status == "taxable"]
+    return taken, remaining, sellable
 
 
 SYMBOLS = ("EQ", "EQ2", "BD", "BD2")
@@ -335,11 +339,12 @@ def households(draw):
             symbol = draw(st.sampled_from(SYMBOLS))
             qty = draw(st.integers(1, 40))
             basis = round(qty * prices[symbol] * draw(st.floats(0.5, 1.5)), 2)
-            acquired = AS_OF - timedelta(days=draw(st.integers(1, 1500)))
+            # (a quarter of them bought in the last 30 days: purchases that may wash a loss, or not)
+            acquired = AS_OF - timedelta(days=draw(st.one_of(st.integers(1, 1500), st.integers(1, 30))))
             lots.append(lot(f"A{k}L{n}", symbol, qty, basis, acquired))
-        trades = tuple(
+        trades = tuple(  # (1.5 shares: never a lot's own purchase, whose shares are whole here)
             HouseholdTrade(
-                AS_OF - timedelta(days=draw(st.integers(0, 90))), draw(st.sampled_from(SYMBOLS)), "buy", 1.0
+                AS_OF - timedelta(days=draw(st.integers(0, 90))), draw(st.sampled_from(SYMBOLS)), "buy", 1.5
             )
             for _ in range(draw(st.integers(0, 1)))
         )
@@ -358,7 +363,7 @@ def households(draw):
 @given(households(), st.sampled_from(["withdrawal", "rmd"]))
 def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
     request, amount, born = case
-    expected, short = reference_plan(request, amount, kind, None, born)
+    expected, short, sellable = reference_plan(request, amount, kind, None, born)
     try:
         plan = plan_withdrawal(request, amount=amount, kind=kind, birth_dates=born)
     except InvalidRequest:
@@ -373,9 +378,18 @@ def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
     assert [v for _, v in got_cash] == pytest.approx([v for _, v in want_cash])
     got_lots = [(a, s.lot_id, s.quantity) for a, _, s in plan.sales]
     want_lots = [(a, x.id, q) for a, x, q in expected if x is not None]
-    # IRA lots may be taken in another order (no tax either way); taxable ones follow the rule exactly.
+    # IRA lots may be taken in another order (no tax either way). The taxable lots of one account
+    # (one tax picture) cost the least tax of any choice, as Schedule D nets them, up to the whole
+    # shares rounded up; several taxable accounts, each its own return, follow the order exactly.
     taxable_ids = {a.id for a in request.accounts if a.tax_status == "taxable"}
-    assert [t for t in got_lots if t[0] in taxable_ids] == [t for t in want_lots if t[0] in taxable_ids]
+    got_taxable = [t for t in got_lots if t[0] in taxable_ids]
+    want_taxable = [t for t in want_lots if t[0] in taxable_ids]
+    if len(taxable_ids) == 1 and kind == "withdrawal":
+        [taxable] = [a for a in request.accounts if a.tax_status == "taxable"]
+        least, rounding = _least_taxable_tax(request, taxable, expected, sellable)
+        assert _taxable_tax(plan, taxable) == pytest.approx(least, abs=rounding + 0.01)
+    else:
+        assert got_taxable == want_taxable
     assert (
         sum(q * _price(request, a, i) for a, i, q in got_lots) + sum(plan.cash_used.values())
         >= amount - 0.005
@@ -400,6 +414,34 @@ def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
             next(a for a in request.accounts if a.id == acc).tax_status == "traditional"
             for acc, _, _ in plan.sales
         )
+
+
+def _taxable_tax(plan, member):
+    acct = member.request.account
+    st_ = sum(s.gain for acc, _, s in plan.sales if acc == member.id and s.term == "short")
+    lt_ = sum(s.gain for acc, _, s in plan.sales if acc == member.id and s.term == "long")
+    return incremental_tax(0.0, 0.0, st_, lt_, acct.short_term_rate, acct.long_term_rate)
+
+
+def _least_taxable_tax(request, member, expected, sellable):
+    """The least tax of any fractional choice of ``member``'s ``sellable`` lots raising what the
+    reference took from them (a linear programme per piece of Schedule D, ``test_least_tax_relief``),
+    and how much rounding a partly sold lot up to a whole share can move it (two shares' gains at
+    the top rate)."""
+    prices = {s.symbol: s.price for s in request.securities}
+    need = sum(q * prices[x.symbol] for a, x, q in expected if a == member.id and x is not None)
+    lots = [x for a, x in sellable if a == member.id]
+    if not lots or need <= 0:
+        return 0.0, 0.0
+    value = np.array([x.quantity * prices[x.symbol] for x in lots])
+    gain = (value - np.array([x.cost_basis for x in lots])) / value
+    long_ = np.array([_held_over_a_year(x.acquired) for x in lots])
+    acct = member.request.account
+    least = _least_tax_by_lp(np.zeros(len(lots), dtype=int), gain, long_, np.array([min(need, float(value.sum()))]),
+                             value, (0.0, 0.0), [(0.0, 0.0, 1.0, acct.ordinary_loss_limit)],
+                             (acct.short_term_rate, acct.long_term_rate))
+    per_share = sorted((abs(g * prices[x.symbol]) for g, x in zip(gain, lots, strict=True)), reverse=True)
+    return least, max(acct.short_term_rate, acct.long_term_rate) * sum(per_share[:2])
 
 
 def _held_over_a_year(acquired):
@@ -476,3 +518,44 @@ def test_what_whole_shares_raise_beyond_the_amount_stays_in_the_account_and_is_n
     assert plan.raised == pytest.approx(1_100.0) and plan.distributions == {"IRA": pytest.approx(1_050.0)}
     assert plan.tax_cost == pytest.approx(0.32 * 1_050)  # only what left the IRA is ordinary income
     assert "$50.00 of the proceeds stay in IRA as cash (whole shares)" in plan.explanation
+
+
+def test_a_short_term_loss_nets_against_a_short_term_gain_before_a_long_term_one():
+    # Schedule D: a short-term loss sold beside a long-term gain saves only the long-term rate on
+    # what it offsets (Pub. 550). Rates 37% / 20%, every price 100, 2,000 to raise from three lots:
+    # A -1,000 short-term; B +500 long-term (10 cents a dollar at its own rate); C +300 short-term
+    # (11.1 cents). The order alone sold A and B: a 500 net loss, -185. A and C net to a 700
+    # short-term loss deducted at 37%: -259.
+    securities = (Security("EQ", 100.0, "equity"), Security("BD", 100.0, "bonds"), Security("RE", 100.0, "real_estate"))
+    taxable = member("TAX", "taxable", [lot("A", "RE", 10, 2_000, RECENT), lot("B", "EQ", 10, 500, OLD),
+                                        lot("C", "BD", 10, 700, RECENT)], securities=securities)
+    plan = plan_withdrawal(household(taxable, securities=securities), amount=2_000.0)
+    assert sorted((s.lot_id, s.quantity) for _, _, s in plan.sales) == [("A", 10.0), ("C", 10.0)]
+    assert plan.tax_cost == pytest.approx(-259.0)
+
+
+def test_a_gain_absorbed_by_the_years_loss_is_taken_at_that_losss_rate():
+    # A 10,000 long-term loss realised this year: a 10,000 short-term gain nets against it to nothing
+    # (tax 0 beyond the deduction already counted), where a 12,000 long-term gain leaves 2,000 net
+    # long-term gain taxed and gives up the 3,000 deduction: 20,000 to raise from either.
+    securities = (Security("EQ", 100.0, "equity"), Security("BD", 100.0, "bonds"))
+    taxable = member("TAX", "taxable", [lot("LT", "EQ", 200, 8_000, OLD), lot("ST", "BD", 200, 10_000, RECENT)],
+                     securities=securities, realised_long_term_ytd=-10_000.0)
+    plan = plan_withdrawal(household(taxable, securities=securities), amount=20_000.0)
+    assert [(s.lot_id, s.quantity) for _, _, s in plan.sales] == [("ST", 200.0)]
+    assert plan.tax_cost == pytest.approx(0.37 * 3_000)  # the 3,000 deduction the year no longer takes
+    assert plan.tax_cost == pytest.approx(incremental_tax(0.0, -10_000.0, 10_000.0, 0.0, 0.37, 0.20))
+
+
+def test_a_loss_lot_bought_in_the_window_is_sold_when_nothing_else_was_bought():
+    # Rev. Rul. 56-602: the lot's own purchase is not its replacement. Bought 10 days ago for 1,500,
+    # worth 1,000: selling it is a 500 short-term loss, no wash sale (it was refused before).
+    recent = AS_OF - timedelta(days=10)
+    securities = (Security("EQ", 100.0, "equity"), Security("BD", 100.0, "bonds"))
+    alone = member("TAX", "taxable", [lot("new", "EQ", 10, 1_500, recent)], securities=securities)
+    plan = plan_withdrawal(household(alone, securities=securities), amount=1_000.0)
+    assert [(s.lot_id, s.quantity, s.gain) for _, _, s in plan.sales] == [("new", 10.0, -500.0)]
+    # Another purchase of EQ in the window (a lot of the IRA bought 5 days ago) is a replacement: refused
+    ira = member("IRA", "traditional", [lot("i", "EQ", 1, 100, AS_OF - timedelta(days=5))], securities=securities)
+    with pytest.raises(InvalidRequest, match="wash sale"):
+        plan_withdrawal(household(alone, ira, securities=securities), amount=1_000.0, account_id="TAX")

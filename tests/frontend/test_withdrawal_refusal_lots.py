@@ -18,15 +18,17 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_refused_withdrawal_names_five_unsold_lots_and_counts_the_rest(firm_a, people, as_user):
-    # Given the Lees' joint account holding 12 BND lots bought in the last 30 days, each at a loss
+    # Given the Lees' joint account holding 12 BND lots bought on 12 days of the last 30, each at a
+    # loss (each the others' replacement: one day's lots of an account would be one purchase, whose
+    # shares do not replace each other, Rev. Rul. 56-602)
     with tenant_context(firm_a):
         policy(auto_approve=False, max_price_age_days=3650)
         lees = make_unit_household(advisor=people["advisor"])
         bnd = Security.objects.get(symbol="BND")
-        bought = timezone.localdate() - timedelta(days=5)
         for n in range(12):
             TaxLot.objects.create(account=lees["joint"], lot_id=f"BND-NEW-{n:02d}", security=bnd,
-                                  quantity=Decimal(10), cost_basis=Decimal(2000), acquired=bought)
+                                  quantity=Decimal(10), cost_basis=Decimal(2000),
+                                  acquired=timezone.localdate() - timedelta(days=3 + n))
 
     # When the advisor asks for far more than the household holds
     answer = as_user("advisor").post(f"/households/{lees['household'].pk}/cash-flows/",
