@@ -527,13 +527,24 @@ def overridable_beyond_table(stored: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stored.items() if not any(k == p or p.startswith(k + ".") for p in paths)}
 
 
-def overridable_from_post(post) -> tuple[dict[str, Any], dict[str, str]]:
+def overridable_from_post(post, stored: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The template's ``overridable`` from the limits table: ``{path: {"min", "max", "choices"}}``,
-    and errors keyed ``"ov:<path>"``."""
+    and errors keyed ``"ov:<path>"``. A range typed on a row not ticked is refused rather than
+    dropped (it allows nothing); a range as ``stored`` (the template's limits, which the page fills
+    in) on a row just unticked is the permission withdrawn, and goes with it."""
+    from rebalancing.effective_parameters import override_limits
+
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in _OVERRIDE_FIELDS:
         if post.get(f"ov__{f.name}") != "yes":
+            if f.kind in ("number", "integer"):
+                was = override_limits(f.path, stored or {}) or {}
+                typed = {b: post.get(f"ov_{b}__{f.name}", "").strip() for b in ("min", "max")}
+                if any(typed[b] and typed[b] != _unit_text(f, was.get(b)) for b in typed):
+                    errors["ov:" + f.path] = (f"{f.label}: a range is typed but “may override” is not ticked; tick it "
+                                              "to let households and accounts change the setting within the range, "
+                                              "or clear the range")
             continue
         limits: dict[str, Any] = {}
         try:

@@ -31,11 +31,12 @@ from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.effective_parameters import flatten_parameters, leaf_value_text, unflatten, value_at
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
-from rebalancing.parameter_labels import LABELS
+from rebalancing.parameter_labels import LABELS, setting_label
 from rebalancing.selectors import asset_classes_known
 from rebalancing.services.assignments import superseded_words
 from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
+from rebalancing.services.template_feasibility import template_settings_warnings
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
@@ -116,8 +117,9 @@ def _template_fields(values: dict[str, Any], errors: dict[str, str] | None = Non
     return bound
 
 
-def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(parameters: the leaves that differ from the engine's defaults, overridable, errors)."""
+def _template_from_post(post, stored=None) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(parameters: the leaves that differ from the engine's defaults, overridable, errors);
+    ``stored``: the template's limits until now (``overridable_from_post``)."""
     submitted, errors = parse_fields(post, FIELDS)
     defaults = flatten_parameters(DEFAULTS)
     changed = {}
@@ -126,7 +128,7 @@ def _template_from_post(post) -> tuple[dict[str, Any], dict[str, Any], dict[str,
             default = value_at(DEFAULTS, f.path) if f.path not in defaults else defaults[f.path]
             if submitted[f.path] != default:
                 changed[f.path] = submitted[f.path]
-    overridable, limit_errors = overridable_from_post(post)
+    overridable, limit_errors = overridable_from_post(post, stored)
     errors.update(limit_errors)
     return unflatten(changed), overridable, errors
 
@@ -136,7 +138,11 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
     """The template page; ``typed``: the POST just refused, whose rows are shown as typed."""
     values = merge_parameter_dicts(DEFAULTS, values if values is not None else (template.parameters if template else {}))
     visible = accounts_visible_to(request.user)
+    beside = [path for path, error in (errors or {}).items() if path != "__all__" and error == message]
+    if message and beside:  # said once, beside the setting: above the form, where to look
+        message = f"The template was not saved: see “{setting_label(beside[0])}” below."
     return {
+        "warnings": template_settings_warnings(template.parameters) if template else [],
         "template": template, "creating": creating, "groups": group_fields(_template_fields(values, errors, typed)),
         "kept_household": posted_kept(request, "template-household"),
         "errors": errors or {}, "message": message,
@@ -154,7 +160,7 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
 def template_detail(request, pk: int):
     template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
     if request.method == "POST":
-        parameters, overridable, errors = _template_from_post(request.POST)
+        parameters, overridable, errors = _template_from_post(request.POST, template.overridable)
         overridable = overridable_beyond_table(template.overridable or {}) | overridable
         # A name cleared is refused (by template_save), not replaced by the old one without a word;
         # a form without the field keeps it.

@@ -30,6 +30,7 @@ from rebalancing.parameter_labels import settings_in_words
 from rebalancing.selectors import asset_classes_known
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import settings_changed_supersede
+from rebalancing.services.parameter_symbols import parameter_symbols_checked
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from rebalancing.services.setting_conflicts import (
     account_overrides_conflicts_refuse,
@@ -38,6 +39,7 @@ from rebalancing.services.setting_conflicts import (
     models_holding,
     template_conflicts_refuse,
 )
+from rebalancing.services.template_feasibility import template_settings_refuse, template_settings_warnings
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
@@ -65,6 +67,8 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     )
     overrides_validate(overrides=overrides, template=account.governing_template, level="account",
                        household_overrides=account.household.overrides)
+    overrides = parameter_symbols_checked(overrides, field="overrides", before=account.overrides,
+                                          level=f"Account {account.custodian_number}'s overrides")
     account_overrides_conflicts_refuse(account=account, overrides=overrides)
     harvesting = harvest_alerted(Account.objects.filter(pk=account.pk))
     before = account.overrides
@@ -85,6 +89,8 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
         raise NotFound("No such household.")
     household = Household.objects.select_for_update(of=("self",)).select_related("template").get(pk=household.pk)
     overrides_validate(overrides=overrides, template=household.template, level="household")
+    overrides = parameter_symbols_checked(overrides, field="overrides", before=household.overrides,
+                                          level=f"Household {household.name}'s overrides")
     # Each account's own overrides sit on the household's: a household target below an account's
     # floor would leave that account's parameters refused at its next run.
     for account in household.accounts.with_governing_template().order_by("custodian_number"):
@@ -113,7 +119,8 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     """Create or change a parameter template; accounts that do not override a value follow it.
     ``household_parameters``: the settings of households managed as one (None: keep them). A change
     of its settings supersedes the open proposals of the accounts it governs, made under the settings
-    before (``template.superseded``: how many)."""
+    before (``template.superseded``: how many). Settings no account could meet are refused; those
+    allowed but almost surely not meant are saved and listed in ``template.warnings``."""
     require(user, Capability.MANAGE_MODELS)
     if not (name or "").strip():  # a cleared name was once saved as "saved", the old name kept without a word
         raise ValidationFailed("Give the template a name: it cannot be empty.", detail={"field": "name"})
@@ -126,6 +133,8 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     except engine.InvalidRequest as exc:
         raise ValidationFailed(f"Template parameters: {settings_in_words(exc.message)}",
                                detail={"field": "parameters", **exc.detail}) from None
+    parameters = parameter_symbols_checked(parameters, field="parameters", level="Template parameters",
+                                           before=template.parameters if template is not None else None)
     if template is not None:
         _governed_layers_validate(template=template, parameters=parameters)
         governed = Account.objects.governed_by(template).select_related("household")
@@ -139,6 +148,10 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     if limit_problems:
         raise ValidationFailed("Template limits refused: " + "; ".join(limit_problems),
                                detail={"field": "overridable", "problems": limit_problems})
+    template_settings_refuse(parameters=parameters, overridable=overridable, household_parameters=(
+        household_parameters if household_parameters is not None else template.household_parameters
+        if template is not None else None))
+    warnings = template_settings_warnings(parameters)
     before, harvesting = None, set()
     if template is not None:
         template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)
@@ -149,7 +162,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
                      "household_parameters": template.household_parameters if household_parameters is None
                      else household_parameters} == before and description == template.description
         if unchanged:  # a save of the page as it is: nothing to write, nothing to audit
-            template.unchanged = True
+            template.unchanged, template.warnings = True, warnings
             return template
     else:
         template = ParameterTemplate(code=code)
@@ -171,6 +184,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         template.superseded = settings_changed_supersede(
             dict.fromkeys(followers, f"the account's template “{template.name}” changed its settings"))
     harvest_alerts_resolve_switched_off(account_ids=harvesting)
+    template.warnings = warnings  # saved, but almost surely not meant: for the caller to say
     return template
 
 

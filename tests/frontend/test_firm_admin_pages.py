@@ -406,7 +406,7 @@ def test_a_template_takes_structured_wash_sale_groups_direct_index_instructions_
     assert 'name="ov_max__p__cash__target" value="5"' in page  # the book's 0.05 shown as 5 (%)
     assert "Net gain allowed per run ($)" in page and "Leave empty for no limit." in page
     form = {
-        "p__wash_sale__equivalent_groups": "vti, itot\nSCHB, VOO, IVV",
+        "p__wash_sale__equivalent_groups": "vti, itot\nbnd, AGG",
         "p__direct_index__present": "1", "p__direct_index__sleeve": ["us_equity", ""],
         "p__direct_index__max_names": ["40", ""], "p__direct_index__min_weight": ["0.5", ""],
         "p__instructions__present": "1", "p__instructions__kind": ["raise_cash", "sell_buy", ""],
@@ -419,7 +419,7 @@ def test_a_template_takes_structured_wash_sale_groups_direct_index_instructions_
     assert client.post(f"/templates/{template.pk}/", form).status_code == 302
     with tenant_context(firm_a):
         template.refresh_from_db()
-        assert template.parameters["wash_sale"] == {"equivalent_groups": [["VTI", "ITOT"], ["SCHB", "VOO", "IVV"]]}
+        assert template.parameters["wash_sale"] == {"equivalent_groups": [["VTI", "ITOT"], ["BND", "AGG"]]}
         assert template.parameters["direct_index"] == {"us_equity": {"max_names": 40, "min_position_weight": 0.005}}
         assert template.parameters["instructions"] == [{"kind": "raise_cash", "amount": 2500.0},
                                                        {"kind": "sell_buy", "sell": "XLE", "buy": "VTI"}]

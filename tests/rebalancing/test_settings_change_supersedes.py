@@ -121,7 +121,7 @@ def test_changing_a_templates_settings_supersedes_its_followers_open_proposals(f
 
     # When its settings change (a screen), then its name alone
     saved = template_save(user=admin, code=standard.code, name=standard.name, template=standard,
-                          parameters={**standard.parameters, "screen": {"excluded_symbols": ["XLE"]}},
+                          parameters={**standard.parameters, "screen": {"excluded_symbols": ["VNQ"]}},
                           overridable=standard.overridable, description=standard.description)
     renamed = template_save(user=admin, code=standard.code, name="Standard (2027)", template=saved,
                             parameters=saved.parameters, overridable=saved.overridable, description="")
