@@ -324,6 +324,14 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
             problems.append(f"sleeve {s.asset_class}'s weight {_weight_words(Decimal(s.weight), percent=percent)} "
                             "is negative: a model holds, it does not short")
         if s.kind == Sleeve.Kind.HOLDINGS:
+            # A sleeve is an asset class's share of the model: a security of another class in it
+            # (BND in us_large_cap) would be counted, located and removed as the wrong class.
+            strays = [f"{sym} ({securities[sym].asset_class})" for sym in sorted(s.holdings)
+                      if sym in securities and securities[sym].asset_class != s.asset_class]
+            if strays:
+                problems.append(f"sleeve {s.asset_class} holds {', '.join(strays)}: a sleeve holds securities of "
+                                "its own asset class (move each to its class's sleeve, or correct its asset class "
+                                "in the security master)")
             sub_total = sum((Decimal(w) for w in s.holdings.values()), Decimal(0))
             if abs(sub_total - 1) > WEIGHT_TOLERANCE:
                 problems.append(f"holdings of sleeve {s.asset_class} sum to "

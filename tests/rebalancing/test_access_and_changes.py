@@ -115,6 +115,19 @@ def test_a_bad_model_is_refused_naming_each_problem(firm):
     assert firm["book"]["model"].versions.count() == 1
 
 
+def test_a_sleeve_holding_a_security_of_another_asset_class_is_refused(firm):
+    # BND is a bonds fund: in the us_equity sleeve it would be counted, located and removed as equity
+    with pytest.raises(ValidationFailed) as refused:
+        model_version_create(model=firm["book"]["model"], user=firm["people"]["admin"], sleeves=[
+            SleeveSpec("us_equity", Decimal("0.7"), {"VTI": Decimal("0.8"), "BND": Decimal("0.2")}),
+            SleeveSpec("bonds", Decimal("0.3"), {"AGG": Decimal("1")}),
+        ])
+    assert refused.value.detail["problems"] == [
+        "sleeve us_equity holds BND (bonds): a sleeve holds securities of its own asset class (move each to its "
+        "class's sleeve, or correct its asset class in the security master)"]
+    assert firm["book"]["model"].versions.count() == 1
+
+
 def test_templates_are_validated_and_audited(firm):
     admin = firm["people"]["admin"]
     with pytest.raises(ValidationFailed, match="Template parameters"):
