@@ -2,7 +2,8 @@
 # Container entrypoint: one image, one process type per container.
 #
 #   web                 gunicorn (platform/gunicorn.conf.py)
-#   worker              Celery worker; CELERY_QUEUES picks the pool (default: rebalance,default)
+#   worker              Celery worker; CELERY_QUEUES picks the pool (default: rebalance,default,notify,
+#                     every queue of config/celery_queues.py)
 #   beat                Celery beat -- run exactly ONE per deployment, or every nightly job runs twice
 #   migrate             python manage.py migrate_schemas --noinput [extra args]  (the release step)
 #   manage ARGS...      python manage.py ARGS...  (e.g. manage create_firm --name ... --slug ...)
@@ -42,7 +43,7 @@ case "$cmd" in
     exec gunicorn -c platform/gunicorn.conf.py config.wsgi:application "$@"
     ;;
   worker)
-    queues="${CELERY_QUEUES:-rebalance,default}"
+    queues="${CELERY_QUEUES:-rebalance,default,notify}"
     # prefork + -O fair: the optimiser is CPU-bound, so one process per CPU, and a task goes to a
     # child only when it is free (with acks_late and prefetch 1 from the settings, a slow solve never
     # holds other messages hostage). The child guards recycle processes that grew (KiB for memory).

@@ -22,6 +22,20 @@ from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data")
+
+
+def _all_queues() -> tuple[str, ...]:
+    """The queues the demo's one worker consumes: all of them (config/celery_queues.py), read from
+    the file so that importing the config package (and the Celery app) is not needed here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("celery_queues", ROOT / "config" / "celery_queues.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ALL_QUEUES
+
+
+ALL_QUEUES = _all_queues()
 VENV_BIN = Path(sys.executable).parent
 LOCAL_PG = "postgres://postgres@127.0.0.1:5432/{name}"
 
@@ -121,7 +135,7 @@ def run_demo(port: int) -> int:
     children = [
         subprocess.Popen(
             [str(VENV_BIN / "celery"), "-A", "config.celery_app", "worker", "-l", "INFO",
-             "-Q", "default,rebalance", "-c", "2", "-n", "demo-worker@%h"],
+             "-Q", ",".join(ALL_QUEUES), "-c", "2", "-n", "demo-worker@%h"],
             cwd=ROOT, env=env,
         ),
         subprocess.Popen(

@@ -7,6 +7,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config import celery_queues
 from config.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -231,8 +232,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"rebalancing.tasks.rebalance_*": {"queue": "rebalance"}}
+# Runs, outbound notifications and the rest each have a queue (config/celery_queues.py says why);
+# every worker definition consumes all of ALL_QUEUES, or its own pool of them.
+CELERY_TASK_DEFAULT_QUEUE = celery_queues.DEFAULT
+CELERY_TASK_ROUTES = celery_queues.TASK_ROUTES
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "tenants.scheduler:FirmScheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

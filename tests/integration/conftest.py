@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection, connections
 from django_tenants.utils import tenant_context
 
+from config.celery_queues import ALL_QUEUES
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -38,7 +40,7 @@ def process_env(**extra: str) -> dict:
 
 
 def start_worker(
-    log: Path, *, name: str, concurrency: int = 2, queues: str = "default,rebalance", pool: str = "prefork",
+    log: Path, *, name: str, concurrency: int = 2, queues: str = ",".join(ALL_QUEUES), pool: str = "prefork",
     env: dict | None = None,
 ) -> subprocess.Popen:
     """Start `celery worker` as its own OS process on the test database; wait until it is ready."""

@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from config.celery_queues import ALL_QUEUES
+
 REPO = Path(__file__).resolve().parents[2]
 PLATFORM = REPO / "platform"
 K8S = PLATFORM / "k8s"
@@ -454,7 +456,7 @@ def test_worker_pools_cover_both_queues_once():
                 for queue in env["CELERY_QUEUES"]["value"].split(","):
                     assert queue not in queues, f"queue {queue} consumed by {queues.get(queue)} and {name}"
                     queues[queue] = name
-    assert set(queues) == {"rebalance", "default"}
+    assert set(queues) == set(ALL_QUEUES)
 
 
 def test_migration_job_runs_migrate_and_nothing_else():
@@ -758,7 +760,7 @@ def test_entrypoint_dispatches_each_process(stub_path):
     assert any(f.startswith("--max-tasks-per-child=") for f in worker)
     assert any(f.startswith("--max-memory-per-child=") for f in worker)
     both = run_entrypoint(stub_path, "worker").split()
-    assert "--queues=rebalance,default" in both
+    assert f"--queues={','.join(ALL_QUEUES)}" in both
     assert any(re.fullmatch(r"--concurrency=[1-9]\d*", f) for f in both), "a CPU count when not configured"
     beat = run_entrypoint(stub_path, "beat")
     assert beat.startswith("celery -A config.celery_app beat") and "--schedule=/tmp/" in beat
