@@ -16,6 +16,7 @@ from rebalancing.services.cash_flows import cash_flow_enter
 from tenants.errors import DomainError
 
 from .cells import (
+    MAX_AMOUNT,
     CellProblem,
     boolean_cells,
     column_parse,
@@ -58,7 +59,8 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     household_ids = text_cells(sheet, "household_id", field=Household._meta.get_field("external_id"), required=True)
     kinds = required_cells(sheet, "kind", column_parse(sheet, "kind", _kind), "deposit, withdrawal or rmd")
     # An RMD's amount may be left empty: what is left of the year's RMD (services.rmd).
-    amounts = decimal_cells(sheet, "amount", field=CashFlow._meta.get_field("amount"), positive=True, required=False)
+    amounts = decimal_cells(sheet, "amount", field=CashFlow._meta.get_field("amount"), positive=True, required=False,
+                            plausible=(MAX_AMOUNT, "dollars in one cash flow"))
     needs_amount = kinds.map(lambda k: k != "rmd").astype(bool)
     required_cells(sheet, "amount", amounts[needs_amount], "a number (empty only for an rmd: the year's RMD left)")
     numbers = (text_cells(sheet, "account_number", field=Account._meta.get_field("custodian_number"))
@@ -115,7 +117,7 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
             continue
         try:
             entered = cash_flow_enter(user=user, household=household, kind=kind, amount=amount, account=account,
-                                      reference=reference, as_of=day or as_of or today, taken_outside=outside,
+                                      reference=reference, as_of=day or as_of, taken_outside=outside,
                                       makes_up_year=year)
         except DomainError as exc:  # its own savepoint rolled back; the file is refused below
             sheet.problems.add(line, _COLUMN_OF_FIELD.get((exc.detail or {}).get("field")), exc.message)

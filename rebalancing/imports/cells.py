@@ -70,10 +70,21 @@ def _fit(value: Decimal, field: models.DecimalField) -> Decimal:
     try:
         value = value.quantize(places, rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        raise CellProblem(f"{value} is too large") from None
+        raise CellProblem(_too_many_digits(value, field)) from None
     if abs(value) >= Decimal(10) ** (field.max_digits - field.decimal_places):
-        raise CellProblem(f"{value} is too large (at most {field.max_digits - field.decimal_places} digits before the point)")
+        raise CellProblem(_too_many_digits(value, field))
     return value
+
+
+def _too_many_digits(value: Decimal, field: models.DecimalField) -> str:
+    return f"{value} is too large (at most {field.max_digits - field.decimal_places} digits before the point)"
+
+
+# What no client account holds, however wealthy the client (docs/csv-formats.md, "Plausibility"): a
+# value beyond these is a column mix-up (an account number or a value in cents in the wrong column),
+# not a position, and written it would make the account worth trillions.
+MAX_SHARES = Decimal(1_000_000_000)  # in one lot, or traded at once
+MAX_AMOUNT = Decimal(100_000_000_000)  # dollars: a lot's cost or value, a cash flow
 
 
 def parse_date(text: str) -> date:
@@ -213,15 +224,20 @@ def text_cells(sheet: Sheet, column: str, *, field: models.CharField, required: 
 def decimal_cells(
     sheet: Sheet, column: str, *, field: models.DecimalField, required: bool = True,
     minimum: Decimal | None = None, positive: bool = False, maximum: Decimal | None = None, unit: str = "",
+    plausible: tuple[Decimal, str] | None = None,
 ) -> pd.Series:
     """Decimals rounded to the model field's places; bounds checked after rounding (a value above
     ``maximum`` before it, so that it is named as such, with ``unit`` saying how values are written,
-    not as too many digits)."""
+    not as too many digits). ``plausible``: (bound, what it counts), e.g. (MAX_SHARES, "shares in one
+    lot"): a larger value is refused as one no client account holds."""
 
     def parse(text: str) -> Decimal:
         value = parse_decimal(text)
         if not value.is_finite():
             raise CellProblem(f"{text!r} is not a finite number")
+        if plausible is not None and abs(value) > plausible[0]:
+            raise CellProblem(f"{text} is more than any client account holds: at most {int(plausible[0]):,} "
+                              f"{plausible[1]}; is a value from another column (an account number, cents) here?")
         if maximum is not None and value > maximum:
             raise CellProblem(f"{text} must be at most {maximum}" + (f" ({unit})" if unit else ""))
         value = _fit(value, field)

@@ -7,9 +7,11 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from rebalancing.models import Account, Security, TaxLot
+from rebalancing.models import Account, Price, Security, TaxLot
 
 from .cells import (
+    MAX_AMOUNT,
+    MAX_SHARES,
     boolean_cells,
     date_cells,
     decimal_cells,
@@ -59,8 +61,10 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
 
     lot_ids = text_cells(lots, "lot_id", field=_field("lot_id"), required=True)
     symbols = text_cells(lots, "symbol", field=Security._meta.get_field("symbol"), required=True, upper=True)
-    quantities = decimal_cells(lots, "quantity", field=_field("quantity"), positive=True)
-    costs = decimal_cells(lots, "cost_basis", field=_field("cost_basis"), minimum=Decimal(0))
+    quantities = decimal_cells(lots, "quantity", field=_field("quantity"), positive=True,
+                               plausible=(MAX_SHARES, "shares in one lot"))
+    costs = decimal_cells(lots, "cost_basis", field=_field("cost_basis"), minimum=Decimal(0),
+                          plausible=(MAX_AMOUNT, "dollars of cost in one lot"))
     acquired = date_cells(lots, "acquired", not_after=as_of)
     # Without the column a lot keeps the ledger's mark (a custodian's file may not carry it).
     marks = {"inherited": boolean_cells(lots, "inherited").map(lambda v: v is True)} if lots.has("inherited") else {}
@@ -69,6 +73,7 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     duplicates_report(lots, {"account_number": numbers[lots.frame.index], "lot_id": lot_ids}, "account and lot id")
     known_securities = ids_by(Security, "symbol", distinct(symbols))
     security_ids = references_map(lots, "symbol", symbols, known_securities, "symbol")
+    _worth_report(lots, quantities, security_ids, symbols, as_of)
     sheet.problems.reject_if_any()
 
     rows = records({
@@ -96,6 +101,20 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     )
 
 
+def _worth_report(lots, quantities: pd.Series, security_ids: pd.Series, symbols: pd.Series, as_of: date) -> None:
+    """A lot worth more than MAX_AMOUNT at its security's latest price on ``as_of``: no client account
+    holds that (a mistyped quantity would make the account worth trillions)."""
+    ids = {i for i in security_ids.tolist() if isinstance(i, int)}
+    closes = dict(Price.objects.latest_on(as_of).filter(security_id__in=ids).values_list("security_id", "close"))
+    for line, quantity, security_id, symbol in zip(lots.frame.index, quantities.tolist(), security_ids.tolist(),
+                                                   symbols.tolist(), strict=True):
+        close = closes.get(security_id) if isinstance(security_id, int) else None
+        if isinstance(quantity, Decimal) and close is not None and quantity * close > MAX_AMOUNT:
+            lots.problems.add(line, "quantity", f"{quantity.normalize():,f} shares of {symbol} at its latest price, "
+                              f"${close.normalize():,f}, are worth ${quantity * close:,.0f}: more than any client "
+                              f"account holds in one lot (at most ${int(MAX_AMOUNT):,})")
+
+
 def _emptied_with_lots_report(sheet, numbers: pd.Series, emptied: pd.Index, lot_rows: pd.Index) -> None:
     """A row saying an account holds nothing and another giving it a lot contradict each other: the
     file is two snapshots of one account (two files pasted together?), and which one is meant is not
@@ -115,8 +134,9 @@ def _gifts(lots, quantities, acquired, inherited, as_of: date) -> dict:
     an inheritance. Without the columns a lot keeps the ledger's (a custodian's file may not carry them)."""
     empty = [None] * lots.rows
     days = date_cells(lots, "gift_date", required=False, not_after=as_of).tolist() if lots.has("gift_date") else empty
-    values = (decimal_cells(lots, "gift_value", field=_field("cost_basis"), required=False, minimum=Decimal(0))
-              .tolist() if lots.has("gift_value") else empty)
+    values = (decimal_cells(lots, "gift_value", field=_field("cost_basis"), required=False, minimum=Decimal(0),
+                            plausible=(MAX_AMOUNT, "dollars of value in one lot")).tolist()
+              if lots.has("gift_value") else empty)
     inherited = inherited.tolist() if inherited is not None else [False] * lots.rows
     units = []
     for line, day, value, q, bought, passed in zip(lots.frame.index, days, values, quantities.tolist(),

@@ -98,6 +98,16 @@ def _cells_per_record(text: str) -> list[int]:
 _OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
 
 
+def _other_separator(text: str) -> str | None:
+    """The separator of a header that is one cell holding ";", a tab or "|", before pandas reads the
+    rest: a European Excel's decimal commas ("71,5") would otherwise split the lines into more cells
+    than that one-cell header, and the file be refused for "an unquoted comma" instead."""
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), skipinitialspace=True), [])
+    if len(header) != 1:
+        return None
+    return next((s for s in _OTHER_SEPARATORS if s in header[0]), None)
+
+
 def _column_name(header: str) -> str:
     # "Account Number" and "account-number" both mean account_number.
     return re.sub(r"[\s\-]+", "_", header.strip().lower())
@@ -115,6 +125,10 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
     if text is not None and (hint := re.match(r"\s*(sep=.?)\s*$", text[:16].split("\n", 1)[0], re.ASCII)):
         problems.add(1, None, f"the first line is Excel's separator hint {hint.group(1)!r}, not the header; delete "
                               "that line so that the file starts with the column names")
+        text = None
+    if text is not None and (separator := _other_separator(text)):
+        problems.add(1, None, f"the columns are separated by {_OTHER_SEPARATORS[separator]}, not commas; save the "
+                              "file as CSV (comma-separated)")
         text = None
     frame = None
     if text is not None:
@@ -143,10 +157,6 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
     problems.reject_if_any()
 
     headers = [_column_name(h) for h in frame.iloc[0]]
-    if len(headers) == 1 and (separator := next((s for s in _OTHER_SEPARATORS if s in frame.iloc[0, 0]), None)):
-        problems.add(1, None, f"the columns are separated by {_OTHER_SEPARATORS[separator]}, not commas; save the "
-                              "file as CSV (comma-separated)")
-        problems.reject_if_any()
     known = set(required) | set(optional)
     seen: set[str] = set()
     for header in headers:

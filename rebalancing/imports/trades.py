@@ -9,6 +9,7 @@ from django.utils import timezone
 from rebalancing.models import Account, Security, TradeRecord
 
 from .cells import (
+    MAX_SHARES,
     CellProblem,
     boolean_cells,
     column_parse,
@@ -51,7 +52,8 @@ def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary
     symbols = text_cells(sheet, "symbol", field=Security._meta.get_field("symbol"), required=True, upper=True)
     columns = {
         "side": required_cells(sheet, "side", column_parse(sheet, "side", _side), "buy or sell"),
-        "quantity": decimal_cells(sheet, "quantity", field=_field("quantity"), positive=True),
+        "quantity": decimal_cells(sheet, "quantity", field=_field("quantity"), positive=True,
+                                  plausible=(MAX_SHARES, "shares in one trade")),
         "price": decimal_cells(sheet, "price", field=_field("price"), minimum=Decimal(0)),
         "trade_date": date_cells(sheet, "trade_date", not_after=as_of),
         "external_id": text_cells(sheet, "external_id", field=_field("external_id"), required=True),

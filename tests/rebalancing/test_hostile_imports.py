@@ -169,7 +169,7 @@ def test_numbers_at_the_edges_are_named(book):
                              b"ITOT,2026-11-25,\"1,234.5\"\n", as_of=AS_OF)
 
     assert problems_of(excinfo) == [
-        (2, "close", "1E+308 is too large"),
+        (2, "close", "1E+308 is too large (at most 12 digits before the point)"),
         (3, "close", "1e-308 rounds to 0 at 6 decimal places; it must be greater than 0"),
         (4, "close", "-0 must be greater than 0"),
         (5, "close", "'NaN' is not a number"),
