@@ -54,9 +54,11 @@ class BacktestForm(NumbersIn0To9, forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         for name, words in self.NAMED.items():
+            field = self.fields[name]
+            # The bounds written as a reader reads them: 100,000,000,000, not 100000000000.
             self.fields[name].error_messages.update({
-                "min_value": f"{words} must be at least %(limit_value)s.",
-                "max_value": f"{words} must be at most %(limit_value)s.",
+                "min_value": f"{words} must be at least {field.min_value:,}.",
+                "max_value": f"{words} must be at most {field.max_value:,}.",
                 "invalid": f"{words} must be a number.", "required": f"{words} is required."})
         self.fields["template"].queryset = book_wide_visible_to(user, ParameterTemplate.objects.order_by("name"))
         self.fields["model"].queryset = book_wide_visible_to(user, ModelPortfolio.objects.order_by("name"))

@@ -158,6 +158,21 @@ def rmd_report(request):
     })
 
 
+def _proposal_budget_words(together: HouseholdProposal | None) -> str:
+    """What follows the household proposal's "estimated tax: ..." about the year's tax budget. Tax
+    added uses the budget ("adds $1,050 of $5,000 left"); a saving or no tax uses none of it, so the
+    budget is only stated ("saves $5,304 and uses none of the year's budget ($0 left)")."""
+    if together is None or together.tax_budget is None:
+        return ""
+    left = money(together.tax_budget, 0)
+    tax = round(together.estimated_tax)  # as the headline says it, to the dollar
+    if tax > 0:
+        return f" of {left} left in the year's budget"
+    if tax < 0:
+        return f" and uses none of the year's budget ({left} left)"
+    return f" ({left} left in the year's budget)"
+
+
 @firm_page(Capability.VIEW_BOOK)
 def household_detail(request, pk: int):
     household = _household(request, pk)
@@ -173,6 +188,7 @@ def household_detail(request, pk: int):
     can_manage_people = user_can(user, Capability.MANAGE_USERS)
     return render(request, "frontend/household_detail.html", {
         "household": household, "view": view, "settings": settings, "own_budget": own.get("tax_budget"),
+        "proposal_budget_words": _proposal_budget_words(view.proposal),
         "own_inside_bands": own.get("inside_bands", ""), "inside_bands_choices": INSIDE_BANDS_CHOICES.items(),
         "inside_bands_label": INSIDE_BANDS_CHOICES[settings.values["inside_bands"]],
         "inherited_inside_bands": INSIDE_BANDS_CHOICES[
@@ -660,7 +676,9 @@ def _cash_flows_refused(exc: ImportRejected) -> str:
     total = detail.get("total", len(problems))
     if not problems:
         return exc.message
-    said = [f"row {p['row']}, {p['column'] or 'whole line'}: {p['problem']}" for p in problems[:CASH_FLOW_PROBLEMS_SAID]]
+    # A problem said as a sentence ("... is a taxable account.") loses its full stop: the list is one sentence.
+    said = [f"row {p['row']}, {p['column'] or 'whole line'}: {p['problem'].rstrip().removesuffix('.')}"
+            for p in problems[:CASH_FLOW_PROBLEMS_SAID]]
     if total > len(said):
         said.append(f"and {total - len(said)} more")
     count = "" if total == 1 else f" ({total} problems)"
@@ -792,7 +810,7 @@ def _decided_words(together: HouseholdProposal, after: list[Proposal], *, approv
         said.append(f"{n} of {total} accounts still wait{'s' if n == 1 else ''} for {words}: {', '.join(accounts)}.")
     approved = counts.get(Proposal.Status.APPROVED.label.lower(), 0)
     if approved == total:
-        said.append(f"All {total} accounts' proposals are approved.")
+        said.append("The account's proposal is approved." if total == 1 else f"All {total} accounts' proposals are approved.")
     elif approved:
         said.append(f"{approved} of {total} {'is' if approved == 1 else 'are'} approved.")
     return " ".join(said)

@@ -92,8 +92,35 @@ def _span(*, start: date, years: int, cohorts: int) -> tuple[date, date]:
         return date.fromordinal(start.toordinal() - int(HISTORY_BEFORE_START_DAYS * 365 / 252)), end
     except ValueError:  # the span runs off the calendar (before year 1 or after 9999)
         raise ValidationFailed(
-            f"{cohorts} cohort{'s' if cohorts != 1 else ''} of {years} years from {start} run outside the calendar; choose a start "
-            "within the prices' span", detail={"field": "start"}) from None
+            f"{_cohorts_words(cohorts, years)[:1].upper()}{_cohorts_words(cohorts, years)[1:]} from {start} "
+            f"run{'s' if cohorts == 1 else ''} outside the calendar; choose a start within the prices' span.", detail={"field": "start"}) from None
+
+
+def _cohorts_words(cohorts: int, years: int) -> str:
+    """"1 start date of 10 years", "3 start dates of 1 year" (a cohort is a start date on the form)."""
+    return f"{cohorts} start date{'s' if cohorts != 1 else ''} of {years} year{'s' if years != 1 else ''}"
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _valid_starts_words(first: date, last: date, *, years: int, cohorts: int) -> str:
+    """The first start dates these prices can serve, or why none: the risk model's history before
+    it, and every start date's horizon before the prices end."""
+    try:
+        earliest = date.fromordinal(first.toordinal() + int(HISTORY_BEFORE_START_DAYS * 365 / 252))
+        latest = _years_before(last, years + cohorts - 1)
+    except (ValueError, OverflowError):  # off the calendar
+        earliest = latest = None
+    if earliest is None or latest < earliest:
+        return (f"These prices are too short for {_cohorts_words(cohorts, years)}: choose fewer years"
+                f"{' or fewer start dates' if cohorts > 1 else ''}.")
+    return (f"With these prices the {'first ' if cohorts > 1 else ''}start date can be from {earliest} "
+            f"to {latest}.")
 
 
 def _check_history(*, prices: str, symbols: list[str], start: date, years: int, cohorts: int) -> None:
@@ -106,8 +133,8 @@ def _check_history(*, prices: str, symbols: list[str], start: date, years: int, 
         outside = sorted(set(symbols) - set(history.symbols))
         if outside:
             raise ValidationFailed(
-                f"the bundled prices cover 20 S&P 500 stocks; {', '.join(outside[:8])}"
-                f"{' and others' if len(outside) > 8 else ''} are not among them: use this firm's prices",
+                f"The bundled prices cover 20 S&P 500 stocks; {', '.join(outside[:8])}"
+                f"{' and others' if len(outside) > 8 else ''} are not among them: use this firm's prices.",
                 detail={"field": "prices", "symbols": outside[:50]},
             )
         first, last = history.first, history.last
@@ -115,15 +142,16 @@ def _check_history(*, prices: str, symbols: list[str], start: date, years: int, 
         span, missing = backtest_firm_price_span(symbols)
         if span is None:
             raise ValidationFailed(
-                f"this firm holds no prices of {', '.join(missing[:8])}{' and others' if len(missing) > 8 else ''}"
-                f" ({len(missing)} of the basket's {len(symbols)} securities)",
+                f"This firm holds no prices of {', '.join(missing[:8])}{' and others' if len(missing) > 8 else ''}"
+                f" ({len(missing)} of the basket's {len(symbols)} securities).",
                 detail={"field": "prices", "symbols": missing[:50]},
             )
         first, last = span
     if first > needed_from or last < end:
         raise ValidationFailed(
-            f"prices cover {first} to {last}; {cohorts} cohort(s) of {years} years from {start} need "
-            f"{needed_from} (for the risk model) to {end}",
+            f"Prices cover {first} to {last}; {_cohorts_words(cohorts, years)} from {start} need{'s' if cohorts == 1 else ''} prices from "
+            f"{needed_from} (for the risk model's history before the first start) to {end}. "
+            f"{_valid_starts_words(first, last, years=years, cohorts=cohorts)}",
             detail={"field": "start", "prices_first": str(first), "prices_last": str(last)},
         )
     if prices == Backtest.Prices.FIRM:
@@ -134,11 +162,14 @@ def _check_history(*, prices: str, symbols: list[str], start: date, years: int, 
         days = backtest_firm_price_days(symbols, first=needed_from, last=until)
         try:
             if len(days) < 2:
-                raise BacktestError(f"this firm has prices of all {len(symbols)} securities on {len(days)} day(s) "
-                                    f"from {needed_from} to {until}; a backtest replays daily closes")
+                raise BacktestError(f"This firm has prices of all {len(symbols)} securities on {len(days)} "
+                                    f"day{'s' if len(days) != 1 else ''} from {needed_from} to {until}; a backtest "
+                                    "replays daily closes.")
             cohort_windows(np.array([d.toordinal() for d in days]), _starts(start, cohorts), years)
         except BacktestError as exc:
-            raise ValidationFailed(str(exc), detail={"field": "prices"}) from None
+            said = str(exc)  # the engine's words are a clause: said here as a sentence
+            raise ValidationFailed(said[:1].upper() + said[1:] + ("" if said.endswith(".") else "."),
+                                   detail={"field": "prices"}) from None
 
 
 def _lock_the_users_backtests(user) -> None:

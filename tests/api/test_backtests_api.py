@@ -56,7 +56,7 @@ def test_bad_requests_name_the_problem(firm_a, people, api_key):
         assert field in str(error_of(response)["detail"])
     beyond = client.post(f"{API}/backtests/", {**BODY, "start": "2020-06-30", "years": 5},
                          content_type="application/json")
-    assert beyond.status_code == 400 and "prices cover" in error_of(beyond)["message"]
+    assert beyond.status_code == 400 and "Prices cover" in error_of(beyond)["message"]
     with tenant_context(firm_a):
         assert not Backtest.objects.exists()
 

@@ -70,11 +70,11 @@ def test_bad_input_is_explained_and_nothing_is_started(firm_a, as_user):
     html = bad.content.decode()
     assert "Choose the model" in html and "The horizon (years) must be at least 1." in html
     rates = client.post("/backtests/", {**FORM, "amount": "10", "short_term_rate": "140"}).content.decode()
-    assert "The amount invested must be at least 1000." in rates and "The short-term rate (in percent) must be at most 100." in rates
+    assert "The amount invested must be at least 1,000." in rates and "The short-term rate (in percent) must be at most 100." in rates
     beyond = client.post("/backtests/", {**FORM, "start": "2021-06-30", "years": "5"}, follow=True)
-    assert "prices cover 1990-01-02 to 2022-12-28" in beyond.content.decode()
+    assert "Prices cover 1990-01-02 to 2022-12-28" in beyond.content.decode()
     off_the_calendar = client.post("/backtests/", {**FORM, "start": "0001-01-01"}, follow=True)
-    assert off_the_calendar.status_code == 200 and "run outside the calendar" in off_the_calendar.content.decode()
+    assert off_the_calendar.status_code == 200 and "runs outside the calendar" in off_the_calendar.content.decode()
     with tenant_context(firm_a):
         assert not Backtest.objects.exists()
 
