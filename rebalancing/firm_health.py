@@ -13,7 +13,12 @@ from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunW
 from rebalancing.services.run_recovery import stalled_runs, unwatched_runs
 from tenants.models import Firm, FirmUsage
 
-__all__ = ["FirmHealth", "accounts_failed_last", "firm_health", "runs_over_the_book"]
+__all__ = ["QUEUED_TOO_LONG", "FirmHealth", "accounts_failed_last", "firm_health", "runs_over_the_book",
+           "runs_queued_too_long"]
+
+# A run still queued this long after it was started: no worker has picked its dispatch up (a busy
+# queue, or no worker), which the stall watch, counting from the run's progress, does not say soon.
+QUEUED_TOO_LONG = timedelta(minutes=10)
 
 
 # What narrows a run to part of the book (rebalancing.selectors.RunScope); a minimum drift does not:
@@ -27,6 +32,13 @@ def runs_over_the_book():
     instruction or a household's withdrawal runs a few accounts and says nothing of the others."""
     return (RebalanceRun.objects.filter(scope__firm=True).exclude(scope__has_any_keys=_PART_OF_THE_BOOK)
             .exclude(status=RebalanceRun.Status.QUEUED).order_by("-created_at", "-id"))
+
+
+def runs_queued_too_long(*, now=None):
+    """This firm's runs queued for longer than ``QUEUED_TOO_LONG``, oldest first."""
+    cutoff = (now or timezone.now()) - QUEUED_TOO_LONG
+    return RebalanceRun.objects.filter(status=RebalanceRun.Status.QUEUED, created_at__lt=cutoff) \
+        .order_by("created_at", "id")
 
 
 def accounts_failed_last(accounts):
@@ -51,6 +63,8 @@ class FirmHealth:
     problem: str = ""
     stalled: list = field(default_factory=list)  # RunWatch of runs stalled now
     recovered: int = 0  # runs recovered from a stall in the last week
+    queued_long: list = field(default_factory=list)  # runs queued longer than QUEUED_TOO_LONG (oldest 5)
+    queued_long_count: int = 0
 
 
 def firm_health(firm: Firm) -> FirmHealth:
@@ -69,6 +83,8 @@ def firm_health(firm: Firm) -> FirmHealth:
             health.stalled = stalled_runs()
             health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
             unwatched = unwatched_runs()
+            queued = runs_queued_too_long()
+            health.queued_long, health.queued_long_count = list(queued[:5]), queued.count()
     except Exception as exc:  # a firm whose schema cannot be read is shown as such, not a crash
         health.status, health.problem = "bad", f"cannot read the firm's schema ({exc.__class__.__name__})"
         return health
@@ -78,6 +94,8 @@ def firm_health(firm: Firm) -> FirmHealth:
     elif unwatched:
         health.status, health.problem = "bad", (f"run {unwatched[0].pk} is {unwatched[0].get_status_display().lower()} "
                                                 "and no stall watch has looked at it: is Celery beat running?")
+    elif health.queued_long:
+        health.status, health.problem = "warn", _queued_text(health.queued_long[0], health.queued_long_count)
     elif firm.status != Firm.Status.ACTIVE:
         health.status, health.problem = "warn", "suspended"
     elif run is None:
@@ -102,3 +120,16 @@ def _stall_text(watch: RunWatch) -> str:
     text = (f"run {run.pk} stalled at {watch.progress}/{run.total} since {watch.progress_seen_at:%b %d %H:%M} UTC, "
             f"sent again {watch.redispatches}×")
     return text + (" — re-dispatching stopped: check the workers" if watch.given_up_at else "")
+
+
+def _queued_text(oldest: RebalanceRun, count: int) -> str:
+    minutes = int((timezone.now() - oldest.created_at).total_seconds() // 60)
+    waited = f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
+    since = f"{waited} (since {oldest.created_at:%b %d %H:%M} UTC)"
+    limit = int(QUEUED_TOO_LONG.total_seconds() // 60)
+    if count == 1:
+        text = f"run {oldest.pk} has waited in the queue for {since} without a worker starting it"
+    else:
+        text = (f"{count} runs have waited in the queue for more than {limit} minutes without a worker starting "
+                f"them (the oldest, run {oldest.pk}, for {since})")
+    return text + ": the queue is busy, or no worker takes this firm's runs - check the workers"

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -15,13 +16,15 @@ from django.http.request import validate_host
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from .errors import Conflict, ValidationFailed, fields_refused
+from .errors import Conflict, NotFound, ValidationFailed, fields_refused
 from .models import Domain, Firm, FirmUsage, firm_slug_validator
-from .people import people_here
+from .people import people_here, set_password_path
 from .roles import FirmRole, ProviderRole
+from .sites import site_url
 
-__all__ = ["FirmOnboarding", "firm_create", "firm_status_set", "firm_usage_record", "provider_ensure", "role_groups_sync",
-           "user_ensure"]
+__all__ = ["FirmOnboarding", "firm_create", "firm_host_add", "firm_host_primary_set", "firm_host_remove",
+           "firm_rename", "firm_status_set", "firm_usage_record", "first_admin", "first_admin_invite",
+           "provider_ensure", "role_groups_sync", "user_ensure"]
 
 # Host labels the provider keeps for itself.
 RESERVED_SLUGS = frozenset({"public", "www", "api", "admin", "static", "provider", "console"})
@@ -90,6 +93,44 @@ def _validate_host(domain: str) -> str:
     return host
 
 
+def _served_host(domain: str, slug: str) -> str:
+    """``domain`` as a host name this deployment answers on, or refused naming why."""
+    host = _validate_host(domain)
+    if not validate_host(host, settings.ALLOWED_HOSTS):
+        # A host the deployment does not answer on: the firm, and its admin's one-time link, would be dead.
+        raise ValidationFailed(
+            f"This deployment does not serve {host!r}: a firm's host is under {settings.BASE_DOMAIN} (e.g. "
+            f"{slug}.{settings.BASE_DOMAIN}), or one added to ALLOWED_HOSTS first.",
+            detail={"field": "domain", "value": host},
+        )
+    return host
+
+
+def _host_free_check(host: str, slug: str) -> None:
+    """Refuse a host some firm, or the provider itself, already answers on - saying which."""
+    taken = Domain.objects.select_related("tenant").filter(domain=host).first()
+    if host == settings.BASE_DOMAIN or (taken is not None and taken.tenant.schema_name == get_public_schema_name()):
+        raise Conflict(
+            f"{host!r} is the provider's own address (this console); a firm needs a host of its own, e.g. "
+            f"{slug}.{settings.BASE_DOMAIN}.", detail={"field": "domain", "value": host},
+        )
+    if taken is not None:
+        raise Conflict(
+            f"The host {host!r} already belongs to another firm ({taken.tenant.name}, slug {taken.tenant.slug!r}).",
+            detail={"field": "domain", "value": host},
+        )
+
+
+def _audit_both(firm: Firm, **record) -> None:
+    """One record in the provider's audit trail and the same in the firm's own (as a suspension)."""
+    from .audit.services import audit_record
+
+    with schema_context(get_public_schema_name()):
+        audit_record(obj=firm, **record)
+    with schema_context(firm.schema_name):
+        audit_record(obj=firm, **record)
+
+
 def firm_create(
     *,
     name: str,
@@ -99,12 +140,15 @@ def firm_create(
     admin_password: str | None = None,
     admin_first_name: str = "",
     admin_last_name: str = "",
+    actor=None,
 ) -> FirmOnboarding:
     """Onboard a firm: its registry row, its host, its own schema (migrated) and its first admin.
 
     Idempotent: the same request again changes nothing and reports created=False (the admin's name
     included: people change their own names later). Input that contradicts an existing firm is refused. Everything happens in one transaction, so a refusal or
     a failure half-way (PostgreSQL DDL is transactional) leaves no row, host or schema behind.
+    Recorded, with ``actor`` (a provider admin; None: a command), in the provider's audit trail and
+    the new firm's.
     """
     name = (name or "").strip()
     slug = (slug or "").strip()
@@ -138,14 +182,7 @@ def firm_create(
         if len((value or "").strip()) > column:
             raise ValidationFailed(f"The admin's {words} has at most {column} characters; this one has "
                                    f"{len(value.strip())}.", detail={"field": field})
-    host = _validate_host(domain or f"{slug}.{settings.BASE_DOMAIN}")
-    if not validate_host(host, settings.ALLOWED_HOSTS):
-        # A host the deployment does not answer on: the firm, and its admin's one-time link, would be dead.
-        raise ValidationFailed(
-            f"This deployment does not serve {host!r}: a firm's host is under {settings.BASE_DOMAIN} (e.g. "
-            f"{slug}.{settings.BASE_DOMAIN}), or one added to ALLOWED_HOSTS first.",
-            detail={"field": "domain", "value": host},
-        )
+    host = _served_host(domain or f"{slug}.{settings.BASE_DOMAIN}", slug)
 
     with schema_context("public"), transaction.atomic():
         existing = Firm.objects.select_for_update().filter(slug=slug).first()
@@ -170,11 +207,7 @@ def firm_create(
                 "firm another name.",
                 detail={"field": "name", "value": name},
             )
-        if Domain.objects.filter(domain=host).exists():
-            raise Conflict(
-                f"The host {host!r} already belongs to another firm.",
-                detail={"field": "domain", "value": host},
-            )
+        _host_free_check(host, slug)
         firm = Firm(name=name, slug=slug, admin_email=admin_email, schema_name=Firm.schema_name_for(slug))
         try:
             firm.full_clean()
@@ -192,10 +225,165 @@ def firm_create(
                 first_name=(admin_first_name or "").strip(),
                 last_name=(admin_last_name or "").strip(),
             )
+        from .audit.actions import Action
+
+        _audit_both(firm, actor=actor, action=Action.FIRM_CREATE,
+                    after={"name": firm.name, "slug": slug, "schema": firm.schema_name, "hosts": [host],
+                           "first_admin": admin_email})
         # Its first count by a worker, now rather than tonight: the console shows the new firm's
         # people, and that a worker reaches its schema, from the day it is onboarded.
         transaction.on_commit(lambda: usage_count_send(firm.schema_name))
     return FirmOnboarding(firm=firm, created=True, admin_username=admin_email)
+
+
+def _firm_locked(firm: Firm) -> Firm:
+    """The client firm's row, locked for a change (the provider's own row is no client firm)."""
+    if firm.schema_name == get_public_schema_name():
+        raise ValidationFailed("The provider's own schema is no client firm.", detail={"field": "firm"})
+    return Firm.objects.select_for_update().get(pk=firm.pk)
+
+
+NAME_MAX = Firm._meta.get_field("name").max_length
+
+
+def firm_rename(*, firm: Firm, name: str, actor) -> bool:
+    """Change the name a firm is shown by (console, run menu, its own pages); its slug, schema and
+    hosts stay. Refused when empty, too long, or another firm's name (any case). Audited in the
+    provider's trail and the firm's. Returns whether anything changed."""
+    from .audit.actions import Action
+
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationFailed("A firm needs a name.", detail={"field": "name"})
+    if len(name) > NAME_MAX:
+        raise ValidationFailed(f"A firm's name has at most {NAME_MAX} characters; this one has {len(name)}.",
+                               detail={"field": "name"})
+    with transaction.atomic(), schema_context(get_public_schema_name()):
+        firm = _firm_locked(firm)
+        if firm.name == name:
+            return False
+        same = Firm.objects.filter(name__iexact=name).exclude(pk=firm.pk) \
+            .exclude(schema_name=get_public_schema_name()).first()
+        if same is not None:
+            raise Conflict(f"A firm named {same.name!r} is already onboarded (slug {same.slug!r}); give this firm "
+                           "another name.", detail={"field": "name", "value": name})
+        before = {"name": firm.name}
+        firm.name = name
+        firm.save(update_fields=["name"])
+        _audit_both(firm, actor=actor, action=Action.FIRM_RENAME, before=before, after={"name": name})
+    return True
+
+
+def _hosts(firm: Firm) -> list[str]:
+    return list(firm.domains.order_by("-is_primary", "domain").values_list("domain", flat=True))
+
+
+def firm_host_add(*, firm: Firm, domain: str, actor) -> Domain:
+    """Let a firm be reached at one more host (its main one stays). The host must be one this
+    deployment serves and no one else's: not another firm's, not the provider's own. Audited."""
+    from .audit.actions import Action
+
+    host = _served_host(domain or "", firm.slug)
+    with transaction.atomic(), schema_context(get_public_schema_name()):
+        firm = _firm_locked(firm)
+        if Domain.objects.filter(domain=host, tenant=firm).exists():
+            raise Conflict(f"{firm.name} is already served at {host!r}.", detail={"field": "domain", "value": host})
+        _host_free_check(host, firm.slug)
+        before = {"hosts": _hosts(firm)}
+        added = Domain.objects.create(domain=host, tenant=firm, is_primary=False)
+        _audit_both(firm, actor=actor, action=Action.FIRM_HOST_ADD, before=before,
+                    after={"hosts": _hosts(firm), "added": host})
+    return added
+
+
+def _firm_host(firm: Firm, domain: str) -> Domain:
+    host = (domain or "").strip().lower()
+    found = Domain.objects.filter(domain=host, tenant=firm).first()
+    if found is None:
+        raise NotFound(f"{firm.name} is not served at {host!r}.", detail={"field": "domain", "value": host})
+    return found
+
+
+def firm_host_remove(*, firm: Firm, domain: str, actor) -> None:
+    """Stop serving a firm at one of its hosts. Its main host is refused: the firm's links and its
+    people's invitations use it (another host is made the main one first). Audited."""
+    from .audit.actions import Action
+
+    with transaction.atomic(), schema_context(get_public_schema_name()):
+        firm = _firm_locked(firm)
+        found = _firm_host(firm, domain)
+        if found.is_primary:
+            raise Conflict(f"{found.domain!r} is {firm.name}'s main host: the links in its e-mails and its people's "
+                           "invitations use it. Make another of its hosts the main one first (add one if it has no "
+                           "other).", detail={"field": "domain", "value": found.domain})
+        before = {"hosts": _hosts(firm)}
+        found.delete()
+        _audit_both(firm, actor=actor, action=Action.FIRM_HOST_REMOVE, before=before,
+                    after={"hosts": _hosts(firm), "removed": found.domain})
+
+
+def firm_host_primary_set(*, firm: Firm, domain: str, actor) -> bool:
+    """Make one of a firm's hosts its main one (what its e-mailed links use). Audited; returns
+    whether anything changed."""
+    from .audit.actions import Action
+
+    with transaction.atomic(), schema_context(get_public_schema_name()):
+        firm = _firm_locked(firm)
+        found = _firm_host(firm, domain)
+        if found.is_primary:
+            return False
+        before = {"main_host": firm.primary_domain}
+        Domain.objects.filter(tenant=firm, is_primary=True).update(is_primary=False)
+        found.is_primary = True
+        found.save(update_fields=["is_primary"])
+        _audit_both(firm, actor=actor, action=Action.FIRM_HOST_PRIMARY, before=before,
+                    after={"main_host": found.domain})
+    return True
+
+
+def first_admin(firm: Firm):
+    """The firm's first admin (the address it was onboarded with), read in its schema, or None if
+    that person's account is gone."""
+    with schema_context(firm.schema_name):
+        return get_user_model().objects.filter(username=firm.admin_email).first()
+
+
+def first_admin_invite(*, firm: Firm, actor, again: bool = False) -> str:
+    """E-mail the firm's first admin a one-time link, on the firm's main host, to
+    choose a password: at onboarding, or ``again`` while they have not chosen one. Recorded in the
+    provider's trail (who, which firm, to whom) and, as an invitation, in the firm's. Returns the
+    admin's user name."""
+    from .audit.actions import Action
+    from .audit.services import audit_record
+
+    with transaction.atomic(), schema_context(firm.schema_name):
+        admin = get_user_model().objects.filter(username=firm.admin_email).first()
+        if admin is None:
+            raise NotFound(f"{firm.name}'s first admin ({firm.admin_email}) has no account in the firm any more.",
+                           detail={"field": "admin"})
+        name = admin.get_username()
+        if again and not admin.is_active:
+            raise Conflict(f"{name} is deactivated in {firm.name}; its firm admins reactivate them first.",
+                           code="inactive", detail={"field": "admin"})
+        if again and admin.has_usable_password():
+            raise Conflict(f"{name} has already chosen a password; if they forgot it, “Forgot your password?” on "
+                           f"{firm.primary_domain} sends them a link.", code="password_chosen",
+                           detail={"field": "admin"})
+        host = firm.primary_domain
+        link = site_url(host, set_password_path(admin, urlconf=settings.ROOT_URLCONF))
+        audit_record(actor=actor, action=Action.USER_INVITE_RESEND if again else Action.USER_INVITE, obj=admin,
+                     object_type="user", after={"user": name, "roles": [FirmRole.FIRM_ADMIN.value]})
+        with schema_context(get_public_schema_name()):
+            audit_record(actor=actor, action=Action.FIRM_ADMIN_INVITE, obj=firm,
+                         after={"admin": name, "host": host, "again": again})
+        greeting = f"Dear {admin.get_full_name()},\n\n" if admin.get_full_name() else ""
+        words = "Here is a new link to choose" if again else "Choose"
+        message = (f"{greeting}You are the first firm admin of {firm.name} ({name}).\n\n"
+                   f"{words} your password here (the link works once):\n{link}\n")
+    # Sent once the records are written (a mail server's refusal then leaves the record of the attempt).
+    send_mail(subject=f"{firm.name} is set up on the rebalancing service", message=message,
+              from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[admin.email or name])
+    return name
 
 
 def usage_count_send(schema_name: str) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.exceptions import BadRequest
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -17,19 +16,20 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
 from frontend.selectors import provider_staff_names, run_proposal_counts, run_started_by_words
-from rebalancing.firm_health import firm_health
+from rebalancing.engine_inputs import book_day_check, latest_book_day
+from rebalancing.firm_health import QUEUED_TOO_LONG, firm_health
 from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope, accounts_for_scope
 from rebalancing.services.runs import firm_without_accounts, run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
 from tenants.models import Firm, FirmUsage
-from tenants.people import PROVIDER_STAFF, people_here, set_password_path
+from tenants.people import PROVIDER_STAFF, people_here
 from tenants.roles import ProviderRole
 from tenants.selectors import firm_by_slug, firm_list_for_console, user_roles
-from tenants.services import firm_create, firm_status_set
-from tenants.sites import site_url
+from tenants.services import firm_create, firm_status_set, first_admin_invite
 
-from .common import STAFF, keep_posted, posted_kept, provider_page
+from ..query import date_param
+from .common import STAFF, keep_posted, posted_kept, provider_page, redirect_back
 from .people import people_post, person_rows, refused_form
 from .runs import FINISHED, describe_scope, failed_account_ids
 
@@ -73,7 +73,7 @@ def provider_firm_create(request):
         try:
             result = firm_create(name=posted["name"], slug=posted["slug"], admin_email=posted["admin_email"],
                                  domain=posted["domain"] or None, admin_first_name=posted["admin_first_name"],
-                                 admin_last_name=posted["admin_last_name"])
+                                 admin_last_name=posted["admin_last_name"], actor=request.user)
         except DomainError as exc:
             refusal = exc
         else:
@@ -81,11 +81,11 @@ def provider_firm_create(request):
             if not result.created:
                 messages.info(request, f"{firm.name} is already onboarded at {firm.primary_domain}; nothing changed.")
             else:
-                _invite_first_admin(firm, result.admin_username)
+                first_admin_invite(firm=firm, actor=request.user)
                 messages.success(request, f"{firm.name} is onboarded at {firm.primary_domain} (schema "
                                           f"{firm.schema_name}). Its admin {result.admin_username} has been e-mailed "
                                           "a link to choose a password.")
-            return redirect("home")
+            return redirect("provider_firm", slug=firm.slug)
     context = {"posted": posted, "refusal": refusal,
                "refused_field": (refusal.detail or {}).get("field") if refusal else None,
                "base_domain": settings.BASE_DOMAIN}
@@ -104,7 +104,7 @@ def provider_firm_status(request, slug: str):
     except DomainError as exc:
         messages.error(request, exc.message)
         keep_posted(request, f"firm_status:{firm.slug}", exc)  # the console opens this firm's form as it was sent
-        return redirect("home")
+        return redirect_back(request, "home")
     if not changed:
         messages.info(request, f"{firm.name} is already {Firm.Status(status).label.lower()}; nothing changed.")
     elif status == Firm.Status.SUSPENDED:
@@ -113,7 +113,7 @@ def provider_firm_status(request, slug: str):
                                   "it is reactivated. Its people can still sign in and read.")
     else:
         messages.success(request, f"{firm.name} is active again: its nightly scan and runs start as before.")
-    return redirect("home")
+    return redirect_back(request, "home")
 
 
 STAFF_ROLE_HELP = {
@@ -136,24 +136,13 @@ def provider_staff(request):
         "refusal": refusal, **refused_form(request, status)}, status=status)
 
 
-def _invite_first_admin(firm: Firm, username: str) -> None:
-    """The one-time link on the firm's own host, as a firm admin's invitation sends it."""
-    with schema_context(firm.schema_name):
-        admin = get_user_model().objects.get(username=username)
-        link = site_url(firm.primary_domain, set_password_path(admin, urlconf=settings.ROOT_URLCONF))
-    greeting = f"Dear {admin.get_full_name()},\n\n" if admin.get_full_name() else ""
-    send_mail(subject=f"{firm.name} is set up on the rebalancing service",
-              message=(f"{greeting}You are the first firm admin of {firm.name} ({username}).\n\n"
-                       f"Choose your password here (the link works once):\n{link}\n"),
-              from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[admin.email])
-
-
 @provider_page(STAFF)
 def provider_runs(request):
     firms = firm_list_for_console()
     staff = provider_staff_names()
     may_run = _may_run(request)
-    runs, active, accounts, sitting_out = [], [], 0, 0
+    runs, active, accounts, sitting_out, empty = [], [], 0, 0, []
+    queued_since = timezone.now() - QUEUED_TOO_LONG
     for firm in firms:
         with schema_context(firm.schema_name):
             for run in RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10]:
@@ -161,6 +150,7 @@ def provider_runs(request):
                 run.started_by_words = run_started_by_words(run, staff)
                 run.scope_text = describe_scope(run.scope)
                 run.stall = getattr(run, "watch", None)
+                run.queued_long = run.status == RebalanceRun.Status.QUEUED and run.created_at < queued_since
                 runs.append(run)
             if firm.status == Firm.Status.ACTIVE:
                 # Named with its host in the firm menu: two firms may read alike by name alone.
@@ -170,10 +160,12 @@ def provider_runs(request):
                     covered = accounts_for_scope(RunScope(firm=True))
                     accounts += covered.count()
                     sitting_out += sum(_left_out(covered)[:2])
+                    if firm_without_accounts():
+                        empty.append(firm.name)
     runs.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "frontend/provider_runs.html", {
         "all_firms": ALL_FIRMS, "runs": runs[:50], "firms": active, "may_run": may_run, "all_accounts": accounts,
-        "sitting_out": sitting_out,
+        "sitting_out": sitting_out, "empty_firms": empty, "latest_day": latest_book_day(),
     })
 
 
@@ -187,34 +179,51 @@ def _firm(slug: str) -> Firm:
 @provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)
 @require_POST
 def provider_run_start(request):
+    """A whole-firm run in one firm, or in every active firm, as of today or an earlier day the
+    operator chooses (``run_start`` refuses a day the book cannot be computed on, and says why)."""
+    try:
+        as_of = date_param(request.POST, "as_of")
+    except BadRequest:
+        typed = request.POST.get("as_of", "").strip()[:40]
+        messages.error(request, f"The run's day “{typed}” is not a day: write it YYYY-MM-DD. No run was started.")
+        return redirect_back(request, "provider_runs")
     if request.POST.get("firm") == ALL_FIRMS:
-        started = runs_start_all_firms(label=f"{request.user.get_username()} (provider, all firms)")
+        if as_of is not None:  # every firm's run is refused alike for a day the book cannot be computed on
+            try:
+                book_day_check(as_of, what="run's day")
+            except DomainError as exc:
+                messages.error(request, f"{exc.message} No run was started.")
+                return redirect("provider_runs")
+        started = runs_start_all_firms(label=f"{request.user.get_username()} (provider, all firms)", as_of=as_of)
         ok = [s for s in started if s.run_id is not None]
-        left_out = {}
+        left_out, empty = {}, set()
         for s in ok:
             with schema_context(firm_by_slug(s.firm_slug).schema_name):
                 left_out[s.run_id] = _left_out(accounts_for_scope(RunScope(firm=True)))
-        messages.success(request, _every_firm_started_words(ok, left_out))
+                if firm_without_accounts():
+                    empty.add(s.run_id)
+        messages.success(request, _every_firm_started_words(ok, left_out, empty, as_of))
         for refused in (s for s in started if s.run_id is None):
             messages.error(request, f"{refused.firm_name}: {refused.error}")
         return redirect("provider_runs")
     firm = _firm(request.POST.get("firm", ""))
     if firm.status != Firm.Status.ACTIVE:
         messages.error(request, f"{firm.name} is suspended; its accounts are not rebalanced.")
-        return redirect("provider_runs")
+        return redirect_back(request, "provider_runs")
     with schema_context(firm.schema_name):
         empty = firm_without_accounts()
         if empty:
             messages.error(request, f"{firm.name}: {empty}")
-            return redirect("provider_runs")
+            return redirect_back(request, "provider_runs")
         try:
-            run = run_start(scope=RunScope(firm=True), label=f"{request.user.get_username()} (provider)")
+            run = run_start(scope=RunScope(firm=True), as_of=as_of, label=f"{request.user.get_username()} (provider)")
         except DomainError as exc:
-            messages.error(request, exc.message)
-            return redirect("provider_runs")
+            messages.error(request, f"{exc.message} No run was started.")
+            return redirect_back(request, "provider_runs")
         # The accounts the run covers, as ``run_start`` chose them a moment ago: the others, by reason.
         left_out = _left_out_words(accounts_for_scope(RunScope(firm=True)))
-    messages.success(request, f"Run {run.pk} started in {firm.name} over {run.total} account{pluralize(run.total)}."
+    day = f" as of {run.as_of:%Y-%m-%d}" if as_of is not None else ""
+    messages.success(request, f"Run {run.pk} started in {firm.name}{day} over {run.total} account{pluralize(run.total)}."
                      + (f" Not run: {'; '.join(left_out)}." if left_out else ""))
     return redirect("provider_run_detail", slug=firm.slug, pk=run.pk)
 
@@ -315,11 +324,15 @@ def _left_out_words(covered) -> list[str]:
     return words
 
 
-def _every_firm_started_words(started_ok, left_out: dict[int, tuple[int, int, int]]) -> str:
+def _every_firm_started_words(started_ok, left_out: dict[int, tuple[int, int, int]], empty: set[int] = frozenset(),
+                              as_of=None) -> str:
     """The message after runs in every firm: per firm its run and the accounts it left out, by count
-    and in a few words; why each reason keeps accounts out is said once, after the firms."""
+    and in a few words; then the firms that have no account at all, whose runs are empty (a
+    scheduled run over an empty book is one too); why each reason keeps accounts out is said once,
+    after the firms."""
     firms = []
-    for s in started_ok:
+    with_book = [s for s in started_ok if s.run_id not in empty]
+    for s in with_book:
         no_model, kept, other = left_out[s.run_id]
         out = [f"{no_model} without a model" if no_model else "",
                f"{kept} with an approved proposal not yet released" if kept else "",
@@ -327,7 +340,15 @@ def _every_firm_started_words(started_ok, left_out: dict[int, tuple[int, int, in
         out = [w for w in out if w]
         firms.append(f"{s.firm_name} (run {s.run_id}, {s.accounts} account{pluralize(s.accounts)}"
                      + (f"; not run: {', '.join(out)}" if out else "") + ")")
-    text = f"Runs started in {len(firms)} firm{pluralize(len(firms))}: " + ", ".join(firms) + "."
+    day = f" as of {as_of:%Y-%m-%d}" if as_of is not None else ""
+    text = f"Runs started in {len(started_ok)} firm{pluralize(len(started_ok))}{day}"
+    nothing = [f"{s.firm_name} (run {s.run_id})" for s in started_ok if s.run_id in empty]
+    if not nothing:
+        text += ": " + ", ".join(firms) + "."
+    else:
+        text += (f", {len(firms)} with accounts" + (": " + ", ".join(firms) if firms else "")
+                 + f"; {len(nothing)} {'has' if len(nothing) == 1 else 'have'} no account yet, so "
+                 + f"{'its run is' if len(nothing) == 1 else 'their runs are'} empty: " + ", ".join(nothing) + ".")
     if any(c[0] for c in left_out.values()):
         text += f" An account without a model is not run {NO_MODEL_WHY}."
     if any(c[1] for c in left_out.values()):

@@ -90,6 +90,12 @@ class Action(StrEnum):
     # The provider's client firms
     FIRM_SUSPEND = "firm.suspend", "suspended a client firm: no run starts in it until it is reactivated"
     FIRM_REACTIVATE = "firm.reactivate", "made a suspended client firm active again"
+    FIRM_CREATE = "firm.create", "onboarded a client firm (its schema, its host and its first admin)"
+    FIRM_ADMIN_INVITE = "firm.admin_invite", "e-mailed a client firm's first admin a link to choose a password"
+    FIRM_RENAME = "firm.rename", "changed a client firm's name"
+    FIRM_HOST_ADD = "firm.host_add", "gave a client firm another host"
+    FIRM_HOST_REMOVE = "firm.host_remove", "took a host from a client firm"
+    FIRM_HOST_PRIMARY = "firm.host_primary", "made another of a client firm's hosts its main one"
     # People, keys and signing in
     USER_INVITE = "user.invite", "invited a user"
     USER_DEACTIVATE = "user.deactivate", "deactivated a user"
