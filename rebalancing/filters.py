@@ -6,6 +6,8 @@ import django_filters as filters
 from django import forms
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from config.input_limits import full_date_problem, numeral_problem
@@ -89,8 +91,24 @@ class FirmFilterSet(filters.FilterSet):
         return super().is_valid()
 
 
+class _IdField(forms.IntegerField):
+    """An id: digits only. Django's IntegerField read ``1.5`` and ``1e0`` as 1 (``?household=1.5`` listed
+    household 1's accounts), and a float is never an id."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not (str(value).isascii() and str(value).strip().isdigit()):
+            raise forms.ValidationError(f"is not an id: write it as a whole number (e.g. 42), not {value!r}.",
+                                        code="invalid")
+        return super().to_python(value)
+
+
+@extend_schema_field(OpenApiTypes.INT)  # an integer in the schema, not django-filter's "number"
+class IdFilter(filters.NumberFilter):
+    field_class = _IdField
+
+
 def _id_filter(field: str, **kwargs):
-    return filters.NumberFilter(field_name=field, min_value=1, max_value=_MAX_ID, **kwargs)
+    return IdFilter(field_name=field, min_value=1, max_value=_MAX_ID, **kwargs)
 
 
 class SecurityFilter(FirmFilterSet):
@@ -119,7 +137,7 @@ class PriceFilter(FirmFilterSet):
 
 
 class AccountFilter(FirmFilterSet):
-    advisor = filters.NumberFilter(method="_advisor", min_value=1, max_value=_MAX_ID, help_text="The advisor's user id")
+    advisor = IdFilter(method="_advisor", min_value=1, max_value=_MAX_ID, help_text="The advisor's user id")
     household = _id_filter("household_id")
     model = filters.CharFilter(field_name="model__code", help_text="Model code")
     template = filters.CharFilter(method="_template", help_text="Template code (the account's, else its household's)")

@@ -11,6 +11,7 @@ import copy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
+from rest_framework import serializers
 from rest_framework.fields import empty
 
 from rebalancing.engine import REQUEST_SCHEMA, RESULT_SCHEMA
@@ -80,6 +81,25 @@ class FirmAutoSchema(AutoSchema):
                         if name in schema.get("properties", {}) and always_answered(serializer, field)}
             if answered - set(schema.get("required", ())):
                 schema["required"] = sorted(answered | set(schema.get("required", ())))
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        bounds = {name: value for name, value in (("minimum", getattr(field, "min_value", None)),
+                                                  ("maximum", getattr(field, "max_value", None))) if value is not None}
+        if direction == "request" and isinstance(field, serializers.DecimalField) and bounds \
+                and schema.get("type") == "string":
+            # drf-spectacular writes a request's decimal as a string pattern, which cannot say its range,
+            # so a schema-led client sent -5 for an amount the server requires from 1000. A body may give
+            # it as a number too: the number carries the range, the string keeps the pattern (no "-" where
+            # the minimum is not negative).
+            schema = {**schema, "type": ["string", "number"],
+                      **{name: int(v) if v == int(v) else float(v) for name, v in bounds.items()}}
+            if bounds.get("minimum", -1) >= 0 and "pattern" in schema:
+                schema["pattern"] = schema["pattern"].replace("^-?", "^", 1)
+            limits = " and ".join(f"{'at least' if name == 'minimum' else 'at most'} {value}"
+                                  for name, value in bounds.items())
+            schema["description"] = " ".join(filter(None, [schema.get("description"), f"({limits})"]))
         return schema
 
     def get_operation_id(self) -> str:

@@ -84,8 +84,10 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     as_of = book_day_check(as_of or timezone.localdate(), what="instruction's day")
     if account.household.is_unit:
         return _household_instruct(account, instructions, by, as_of)
-    _blocking(account)
+    # What was asked is read first: a malformed instruction is refused as such (400) whatever
+    # stands in the way of a new proposal (409).
     added = instructions_clean(instructions, [], account.pk, actions=ONE_OFF_ACTIONS)
+    _blocking(account)
 
     [plain] = rebalance_inputs_load([account.pk], as_of=as_of)
     edit = edit_as_parameters(plain.parameters, [], added)
@@ -127,9 +129,9 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     proposal for this account (the others' proposals make up what it moves)."""
     household = account.household
     members = list(Account.objects.select_for_update().filter(household=household).order_by("pk"))
+    added = instructions_clean(instructions, [], account.pk, actions=HOUSEHOLD_ONE_OFF_ACTIONS)  # (400 before 409)
     for member in members:
         _blocking(member)
-    added = instructions_clean(instructions, [], account.pk, actions=HOUSEHOLD_ONE_OFF_ACTIONS)
     [plain] = rebalance_inputs_load([account.pk], as_of=as_of)
     edit = edit_as_parameters(plain.parameters, [], added)
     loaded = rebalance_inputs_load([m.pk for m in members], as_of=as_of, edits={account.pk: edit})

@@ -95,7 +95,7 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
                     as_of: date | None = None, reference: str = "", taken_outside: bool = False,
                     makes_up_year: int | None = None) -> CashFlowEntered:
     """Enter a deposit, withdrawal or RMD for ``household``; with a ``reference`` entered before,
-    nothing happens (a file imported twice). An RMD without an amount takes what is left of the
+    nothing happens (a file imported twice) - or, sent with other values, a 409 naming them. An RMD without an amount takes what is left of the
     year's RMD from the account (``services.rmd``). ``taken_outside``: a withdrawal or RMD the client
     already took from an IRA at the custodian, recorded on its day so that the IRA's RMD counts it;
     nothing is planned or sold. ``makes_up_year``: an RMD making up that year's missed RMD (past its
@@ -108,6 +108,8 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     if reference:
         found = CashFlow.objects.filter(household=household, reference=reference).first()
         if found is not None:
+            _same_as_entered(found, kind=kind, amount=amount, account=account, as_of=as_of,
+                             taken_outside=taken_outside, makes_up_year=makes_up_year)
             return CashFlowEntered(found, created=False)
     if kind not in CashFlow.Kind.values:
         raise ValidationFailed(f"{kind!r} is not a deposit, withdrawal or rmd.", detail={"field": "kind"})
@@ -175,6 +177,41 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     return CashFlowEntered(flow, created=True, approved_replaced=approved, gave_way=gave_way,
                            not_invested=not_invested, statuses=statuses,
                            sales=len(flow.plan.get("sales", [])) if flow.plan else 0)
+
+
+def _same_as_entered(found: CashFlow, *, kind: str, amount, account: Account | None, as_of: date | None,
+                     taken_outside: bool, makes_up_year: int | None) -> None:
+    """Refuse a cash flow sent again under ``found``'s reference with other content, naming what differs:
+    answering the first one would drop the change without a word (a corrected amount, say). What the
+    sender left to its default is not compared: an RMD's amount (what was left of it then) and the day
+    (a retry on a later day is the same cash flow)."""
+    sent = {"kind": kind, "account": account.custodian_number if account is not None else None,
+            "taken_outside": bool(taken_outside), "makes_up_year": makes_up_year}
+    entered = {"kind": found.kind, "account": found.account.custodian_number if found.account_id else None,
+               "taken_outside": found.taken_outside, "makes_up_year": found.makes_up_year}
+    if amount is not None:
+        sent["amount"], entered["amount"] = _decimal_or_text(amount), found.amount
+    if as_of is not None:
+        sent["as_of"], entered["as_of"] = as_of, found.as_of
+    differs = {name: {"entered": _shown(entered[name]), "sent": _shown(sent[name])}
+               for name in sent if sent[name] != entered[name]}
+    if differs:
+        words = "; ".join(f"{name} {d['entered']} then, {d['sent']} now" for name, d in differs.items())
+        raise Conflict(f"Reference {found.reference} was entered before with other values ({words}). Nothing was "
+                       "changed: send it as it was to see it, or give the new cash flow its own reference.",
+                       detail={"field": "reference", "reference": found.reference, "cash_flow": found.pk,
+                               "differs": differs})
+
+
+def _decimal_or_text(value):
+    try:
+        return Decimal(value)
+    except (ArithmeticError, TypeError, ValueError):
+        return value  # not a number: differs from any amount, named as it was sent
+
+
+def _shown(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _missed_line(account: Account, year: int, as_of: date):

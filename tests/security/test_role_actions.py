@@ -104,6 +104,8 @@ def ids(book, firm_a, people):
 
 def _fill(value, ids):
     if isinstance(value, str):
+        if value.startswith("{") and value.endswith("}") and value[1:-1] in ids:
+            return ids[value[1:-1]]  # a whole placeholder is the id itself (an integer in JSON)
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from rebalancing.household_parameters import accounts_on_return, household_settings_effective, return_rates
 from rebalancing.imports import KINDS
@@ -183,8 +184,23 @@ class TemplateSerializer(UnknownFieldsRefused, serializers.ModelSerializer):
                   "updated_at"]
         read_only_fields = ["id", "updated_at"]
 
+    def get_fields(self):
+        # A code taken is the service's to refuse (template_save), as a model's is (model_create): one
+        # answer for both, not DRF's unique validator's 400.
+        fields = super().get_fields()
+        if "code" in fields:
+            fields["code"].validators = [v for v in fields["code"].validators if not isinstance(v, UniqueValidator)]
+        return fields
+
 
 class TemplateUpdateSerializer(TemplateSerializer):
+    # A PATCH merges its documents into the stored ones (JSON Merge Patch, RFC 7396; views/book.py), where
+    # null removes a key: {"overridable": {"cash.target": null}} takes that setting's override away.
+    overridable = serializers.DictField(
+        child=serializers.DictField(allow_null=True), default=dict,
+        help_text=f"{TemplateSerializer._declared_fields['overridable'].help_text}. PATCH: merged into the stored "
+                  "limits (null removes a setting's); PUT: replaces them")
+
     class Meta(TemplateSerializer.Meta):
         read_only_fields = ["id", "code", "updated_at"]
 
@@ -276,7 +292,9 @@ class HouseholdSerializer(serializers.ModelSerializer):
 
 class OverridesInSerializer(UnknownFieldsRefused, serializers.Serializer):
     overrides = serializers.DictField(
-        help_text='Leaf paths or nested parameters the template allows, e.g. {"cash": {"target": 0.02}}; {} clears'
+        help_text='Nested parameters the template allows, e.g. {"cash": {"target": 0.02}}. PATCH merges them into '
+                  'the overrides there are (JSON Merge Patch, RFC 7396: objects merged, null removes an override, '
+                  'lists and values replaced whole); PUT replaces them all ({} clears them)'
     )
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.http import QueryDict
 from rest_framework import serializers
 
 from config.input_limits import full_date_problem, numeral_problem
@@ -97,6 +98,35 @@ def _text_refused(field, value) -> str:
     return ""
 
 
+def _json_name(value) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
+def _type_refused(field, value) -> str:
+    """Why a JSON value is refused as of the wrong type for ``field`` ("" if it is not): DRF reads
+    ``"yes"`` and ``1`` as true, ``"9"`` and ``9.0`` as 9, and a number as text (``{"comment": 123}``
+    became "123"); a body is read as it is typed. Lists and typed dicts are checked item by item."""
+    if value is None:
+        return ""  # null is the field's own rule (allow_null)
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return next((f"[{i}] {p}" for i, p in ((i, _type_refused(field.child, v)) for i, v in enumerate(value)) if p),
+                    "")
+    if isinstance(field, serializers.DictField) and isinstance(value, Mapping) and type(field.child) is not _UNTYPED:
+        return next((f"[{k!r}] {p}" for k, p in ((k, _type_refused(field.child, v)) for k, v in value.items()) if p),
+                    "")
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return f"must be true or false, not {_json_name(value)} ({value!r})."
+    if isinstance(field, serializers.IntegerField) and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"must be a whole number, not {_json_name(value)} ({value!r})."
+    if isinstance(field, serializers.FloatField | serializers.DecimalField) and isinstance(value, bool):
+        return f"must be a number, not {_json_name(value)} ({value!r})."
+    if (isinstance(field, serializers.CharField | serializers.SlugRelatedField | serializers.ChoiceField)
+            and not isinstance(value, str)):
+        return f"must be text, not {_json_name(value)} ({value!r})."
+    return ""
+
+
 class UnknownFieldsRefused:
     # A serializer mixin (first in the bases): to_internal_value refuses keys that are not fields, each
     # named in detail.fields with the fields there are. Read-only fields count as known (a body read back
@@ -113,8 +143,11 @@ class UnknownFieldsRefused:
                 known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
                 raise serializers.ValidationError(
                     {name: [f"is not a field of this request; the fields are {known}."] for name in unknown})
+            # A JSON body is read as typed; a form's or a query's values are all text (QueryDict).
+            typed = not isinstance(data, QueryDict)
             refused = {name: [problem] for name, field in self.fields.items()
-                       if name in data and not field.read_only and (problem := _text_refused(field, data[name]))}
+                       if name in data and not field.read_only
+                       and (problem := _text_refused(field, data[name]) or (typed and _type_refused(field, data[name])))}
         # Named with every other field's problem, as DRF names them all (one 400 for the whole body).
         try:
             value = super().to_internal_value(data)

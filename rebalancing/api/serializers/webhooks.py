@@ -34,13 +34,27 @@ class WebhookEndpointIssuedSerializer(WebhookEndpointSerializer):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
+def _each_once(values: list[str], what: str) -> list[str]:
+    # Refused, not folded into one, as an API key's repeated scope is: a list with a repeat is not what
+    # the caller meant to send.
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise serializers.ValidationError([f"{v} is given {values.count(v)} times; give each {what} once."
+                                           for v in repeated])
+    return values
+
+
 class WebhookEndpointCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
     url = serializers.CharField(max_length=500, help_text="http(s) URL that receives the deliveries (POST)")
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False,
-                                        max_length=len(EVENT_TYPES))
+                                        max_length=len(EVENT_TYPES),
+                                        help_text="Each event type once (one given twice is refused, naming it)")
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     secret = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
                                    help_text="16 to 200 characters; left out, one is made and answered once")
+
+    def validate_event_types(self, event_types: list[str]) -> list[str]:
+        return _each_once(event_types, "event type")
 
 
 class WebhookEndpointUpdateSerializer(UnknownFieldsRefused, serializers.Serializer):
@@ -49,6 +63,9 @@ class WebhookEndpointUpdateSerializer(UnknownFieldsRefused, serializers.Serializ
                                         max_length=len(EVENT_TYPES), required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)
+
+    def validate_event_types(self, event_types: list[str]) -> list[str]:
+        return _each_once(event_types, "event type")
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):

@@ -18,13 +18,14 @@ from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmScopedViewSet, Rule, idempotent
+from ..renderers import CsvErrorsAsJson, CSVRenderer
 from ..visibility import backtests_visible_to
 
 # A backtest reads the book and stores only its own report: any role that may view the book.
 START = Rule(Scope.READ, Capability.VIEW_BOOK)
 
 
-class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+class BacktestViewSet(CsvErrorsAsJson, mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
     """Replays of a template's harvesting on history beside buy-and-hold and a naive harvester."""
 
     rules = {"create": START}
@@ -46,7 +47,7 @@ class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return Response(serializers.BacktestSerializer(backtest).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
-    @action(detail=True, methods=["get"], filterset_class=None)
+    @action(detail=True, methods=["get"], filterset_class=None, renderer_classes=[CSVRenderer])
     def csv(self, request, pk=None) -> HttpResponse:
         """Each strategy's figures per start date and per year, as CSV (a finished backtest)."""
         backtest = self.get_object()

@@ -1,5 +1,6 @@
 """Market data, models, templates, households and accounts."""
 
+from django.db import transaction
 from django.db.models import IntegerField, Prefetch, Value
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -11,8 +12,10 @@ from rest_framework.response import Response
 from rebalancing import filters
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to, with_advisors
 from rebalancing.models import (
+    Account,
     Benchmark,
     BenchmarkWeight,
+    Household,
     ModelPortfolio,
     ModelVersion,
     ParameterTemplate,
@@ -43,6 +46,7 @@ from tenants.permissions import Capability
 
 from .. import household_serializers, serializers
 from ..base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
+from ..merge_patch import merge_patch
 from ..serializers.revisions import AccountInstructSerializer
 from ..visibility import book_wide_visible_to
 from .households import HouseholdWhatIfSerializer, household_settings_update, household_whatif
@@ -50,6 +54,8 @@ from .households import HouseholdWhatIfSerializer, household_settings_update, ho
 MANAGE_MODELS = Rule(Scope.ADMIN, Capability.MANAGE_MODELS)
 EDIT_PARAMETERS = Rule(Scope.PARAMETERS, Capability.EDIT_PARAMETERS)
 RUN = Rule(Scope.RUN, Capability.RUN_REBALANCE)
+# A template's JSON documents: a PATCH merges into each (RFC 7396), a PUT replaces it.
+PATCHED_DOCUMENTS = ("parameters", "household_parameters", "overridable")
 
 
 class SecurityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
@@ -186,16 +192,30 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
     def partial_update(self, request, pk=None):
         return self._change(request, partial=True)
 
+    @transaction.atomic
     def _change(self, request, *, partial: bool):
         template = self.get_object()
+        # Locked while the patch is merged into what is stored: a concurrent PATCH is not lost.
+        template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)
         serializer = serializers.TemplateUpdateSerializer(template, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        data = {**serializers.TemplateUpdateSerializer(template).data, **serializer.validated_data}
+        given = dict(serializer.validated_data)
+        if partial:  # RFC 7396: the documents are merged into the stored ones; PUT replaces them
+            for name in PATCHED_DOCUMENTS:
+                if name in given:
+                    given[name] = merge_patch(getattr(template, name) or {}, given[name])
+        data = {**serializers.TemplateUpdateSerializer(template).data, **given}
         template = template_save(user=request.user, code=template.code, name=data["name"],
                                  parameters=data["parameters"], overridable=data["overridable"],
                                  description=data["description"], template=template,
                                  household_parameters=data["household_parameters"])
         return Response(serializers.TemplateSerializer(template).data)
+
+
+def _overrides_sent(request, stored: dict | None, serializer) -> dict:
+    """The overrides a PUT or PATCH of ``parameters/`` asks for: PATCH's merged into the stored ones."""
+    sent = serializer.validated_data["overrides"]
+    return merge_patch(stored or {}, sent) if request.method == "PATCH" else sent
 
 
 class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
@@ -210,14 +230,17 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
                              .prefetch_related("accounts", "past_filing_statuses"))  # each return's rates, its filing history
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.HouseholdSerializer)
-    @action(detail=True, methods=["patch"])
+    @action(detail=True, methods=["put", "patch"])
+    @transaction.atomic
     def parameters(self, request, pk=None):
-        """Replace the household's parameter overrides (within its template's limits)."""
-        household = self.get_object()
+        """The household's parameter overrides (within its template's limits): PATCH merges the body's
+        into them (JSON Merge Patch, RFC 7396: objects merged, null removes an override, lists and
+        values replaced whole); PUT replaces them all ({} clears them)."""
+        household = Household.objects.select_for_update().get(pk=self.get_object().pk)
         serializer = serializers.OverridesInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        household_overrides_set(household=household, overrides=serializer.validated_data["overrides"],
-                                user=request.user)
+        household_overrides_set(household=household, user=request.user,
+                                overrides=_overrides_sent(request, household.overrides, serializer))
         return Response(serializers.HouseholdSerializer(self.get_object()).data)
 
     @extend_schema(request=household_serializers.HouseholdSettingsInSerializer, responses=serializers.HouseholdSerializer)
@@ -311,14 +334,18 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
                              "household__")
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.AccountDetailSerializer)
-    @action(detail=True, methods=["patch"], filterset_class=None)
+    @action(detail=True, methods=["put", "patch"], filterset_class=None)
+    @transaction.atomic
     def parameters(self, request, pk=None):
-        """Replace the account's parameter overrides (within its template's limits; refused, naming the
-        engine's reason, when the engine could not rebalance the account with them)."""
-        account = self.get_object()
+        """The account's parameter overrides (within its template's limits; refused, naming the engine's
+        reason, when the engine could not rebalance the account with them): PATCH merges the body's into
+        them (JSON Merge Patch, RFC 7396: objects merged, null removes an override, lists and values
+        replaced whole); PUT replaces them all ({} clears them)."""
+        account = Account.objects.select_for_update().get(pk=self.get_object().pk)
         serializer = serializers.OverridesInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account_overrides_save(account=account, overrides=serializer.validated_data["overrides"], user=request.user)
+        account_overrides_save(account=account, user=request.user,
+                               overrides=_overrides_sent(request, account.overrides, serializer))
         return Response(serializers.AccountDetailSerializer(self.get_object()).data)
 
     @extend_schema(request=AccountInstructSerializer, responses={201: serializers.ProposalDetailSerializer})

@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.db.models import Q
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from rebalancing.access import accounts_visible_to, households_visible_to
@@ -39,6 +41,7 @@ from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 from ..base import FirmAPIView, FirmScopedViewSet, Rule, idempotent
+from ..renderers import CsvErrorsAsJson, CSVRenderer, wants_csv
 from ..serializers import ImportSummarySerializer
 from ..serializers.ledger import (
     ExecutionSerializer,
@@ -111,8 +114,10 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         return Response(_summary(summary), status=status.HTTP_201_CREATED)
 
 
-class OrderFileView(FirmAPIView):
+class OrderFileView(CsvErrorsAsJson, FirmAPIView):
     """Open orders as CSV for the custodian or OMS (layouts: docs/ledger.md)."""
+
+    renderer_classes = [CSVRenderer]  # CSV only: ?format=json is a 400, Accept: application/json a 406
 
     @extend_schema(parameters=[OrderFileSerializer], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
@@ -216,15 +221,36 @@ def _accounts(request, data):
     return accounts
 
 
-class RealisedGainsView(FirmAPIView):
-    """Lots sold in a period with the figures of Form 8949, and Schedule D totals per account and household."""
+class _Report(CsvErrorsAsJson, FirmAPIView):
+    """A tax report: JSON, or with ``?format=csv`` (``Accept: text/csv``) the CSV the report page downloads."""
 
-    @extend_schema(parameters=[ReportPeriodSerializer], responses=RealisedReportSerializer)
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+
+def _csv_of(request, text: str, filename: str, what: str, data) -> HttpResponse:
+    return csv_download(user=request.user, text=text, filename=filename, what=what, filters=_filters(data))
+
+
+def _report_schema(parameters, serializer, what: str):
+    return extend_schema(parameters=[parameters], responses={
+        (200, "application/json"): serializer,
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=f"?format=csv: {what}, as the report page "
+                                                                         "downloads it")})
+
+
+class RealisedGainsView(_Report):
+    """Lots sold in a period with the figures of Form 8949, and Schedule D totals per account and household.
+    As CSV: the lots (the page's "lots" download)."""
+
+    @_report_schema(ReportPeriodSerializer, RealisedReportSerializer, "the lots sold, one line each")
     def get(self, request):
         serializer = ReportPeriodSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         report = reports.realised_gains(accounts=_accounts(request, data), start=data["start"], end=data["end"])
+        if wants_csv(request):
+            return _csv_of(request, reports.realised_lots_csv(report),
+                           f"realised-lots-{report.start:%Y%m%d}-{report.end:%Y%m%d}.csv", "report.realised_lots", data)
         download_audit(user=request.user, what="report.realised_gains", filters=_filters(data), rows=len(report.lots))
         body = {
             "start": report.start, "end": report.end,
@@ -246,29 +272,35 @@ def _totals(t: reports.GainTotals) -> dict:
     return {"level": t.level, "key": t.key, "name": t.name, "short": part(t.short), "long": part(t.long), "net": t.net}
 
 
-class HarvestView(FirmAPIView):
+class HarvestView(_Report):
     """Losses harvested per account, month and year; the tax they save; the tracking error kept."""
 
-    @extend_schema(parameters=[ReportPeriodSerializer], responses=HarvestRowSerializer(many=True))
+    @_report_schema(ReportPeriodSerializer, HarvestRowSerializer(many=True), "the rows")
     def get(self, request):
         serializer = ReportPeriodSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.harvest(accounts=_accounts(request, data), start=data["start"], end=data["end"])
+        if wants_csv(request):
+            return _csv_of(request, reports.harvest_csv(rows),
+                           f"harvest-{data['start']:%Y%m%d}-{data['end']:%Y%m%d}.csv", "report.harvest", data)
         download_audit(user=request.user, what="report.harvest", filters=_filters(data), rows=len(rows))
         return Response(HarvestRowSerializer([{**asdict(r), "net_harvested": r.net_harvested} for r in rows],
                                              many=True).data)
 
 
-class TransitionView(FirmAPIView):
+class TransitionView(_Report):
     """Accounts moving from legacy holdings to their model: progress, tax spent, the path ahead."""
 
-    @extend_schema(parameters=[ReportAsOfSerializer], responses=TransitionRowSerializer(many=True))
+    @_report_schema(ReportAsOfSerializer, TransitionRowSerializer(many=True), "the rows")
     def get(self, request):
         serializer = ReportAsOfSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rows = reports.transition(accounts=_accounts(request, data), as_of=data["as_of"])
+        if wants_csv(request):
+            return _csv_of(request, reports.transition_csv(rows), f"transition-{data['as_of']:%Y%m%d}.csv",
+                           "report.transition", data)
         download_audit(user=request.user, what="report.transition", filters=_filters(data), rows=len(rows))
         return Response(TransitionRowSerializer([asdict(r) for r in rows], many=True).data)
 
