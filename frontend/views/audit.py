@@ -83,6 +83,14 @@ CSV_COLUMNS = ("at_utc", "actor", "actor_kind", "action", "action_words", "objec
                "before", "after", "comment")
 
 
+def actor_names(events) -> dict[str, str]:
+    """User name -> name of the people who made ``events``: shown by name, as the proposal's history
+    says them, the user name beside it (what the record keeps and what "Who" filters by)."""
+    return {u: f"{first} {last}".strip() for u, first, last in get_user_model().objects.filter(
+        username__in={e.actor for e in events}).exclude(first_name="", last_name="")
+        .values_list("username", "first_name", "last_name")}
+
+
 def _json(value) -> str:
     return "" if value is None else json.dumps(value, sort_keys=True, default=str)
 
@@ -120,11 +128,7 @@ def audit_log(request):
         messages.error(request, f"More than {MAX_CSV_ROWS:,} records match: narrow the dates to download them.")
     page = paginate(request, qs.order_by("-at", "-id"), per_page=50)
     names = _object_names(page)
-    # People by name, as the proposal's history says them; the user name stays beside it, since it is
-    # what the record keeps and what "Who" filters by.
-    people = {u: f"{first} {last}".strip() for u, first, last in get_user_model().objects.filter(
-        username__in={e.actor for e in page}).exclude(first_name="", last_name="")
-        .values_list("username", "first_name", "last_name")}
+    people = actor_names(page)
     for e in page:
         e.actor_name = people.get(e.actor, "")
         e.words = Action.words_for(e.action)

@@ -4,7 +4,6 @@ provider admin and operator, filterable as a firm's audit log is (``audit.py``),
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.shortcuts import render
 
 from tenants.audit.actions import Action
@@ -12,7 +11,7 @@ from tenants.audit.models import AuditEvent
 from tenants.models import Firm
 
 from ..filters import AuditLogFilter
-from .audit import _filter_problems, _kind_words
+from .audit import _filter_problems, _kind_words, actor_names
 from .common import STAFF, paginate, provider_page
 
 PER_PAGE = 50
@@ -43,9 +42,7 @@ def provider_audit(request):
         data.update(object_type="firm", object_id=str(firms[slug].pk))
     listed = AuditLogFilter(data, queryset=events)
     page = paginate(request, listed.qs.order_by("-at", "-id"), per_page=PER_PAGE)
-    people = {u: f"{first} {last}".strip() for u, first, last in get_user_model().objects.filter(
-        username__in={e.actor for e in page}).exclude(first_name="", last_name="")
-        .values_list("username", "first_name", "last_name")}
+    people = actor_names(page)
     for e in page:
         e.actor_name = people.get(e.actor, "")
         e.words = Action.words_for(e.action)
