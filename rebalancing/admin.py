@@ -27,7 +27,9 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.selectors import account_parameters
+from rebalancing.services.parameter_symbols import parameter_symbols_checked
 from rebalancing.services.runs import run_cancel
+from rebalancing.services.template_feasibility import template_settings_refuse
 from tenants.audit.admin_mixins import AuditedAdminMixin
 from tenants.errors import DomainError
 
@@ -139,9 +141,13 @@ class ParameterTemplateForm(forms.ModelForm):
         value = self.cleaned_data["parameters"] or {}
         try:
             engine.Parameters.from_dict(value)
+            # The pages' and the API's checks too (template_save): every security it names is the firm's
+            return parameter_symbols_checked(value, field="parameters", level="Template parameters",
+                                             before=self.instance.parameters if self.instance.pk else None)
         except engine.InvalidRequest as exc:
             raise forms.ValidationError(exc.message) from None
-        return value
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def clean_overridable(self):
         value = self.cleaned_data["overridable"] or {}
@@ -151,6 +157,16 @@ class ParameterTemplateForm(forms.ModelForm):
         if problems:
             raise forms.ValidationError("; ".join(problems))
         return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if "parameters" in cleaned and "overridable" in cleaned:
+            try:  # settings no account could meet (template_save refuses them too)
+                template_settings_refuse(parameters=cleaned["parameters"], overridable=cleaned["overridable"],
+                                         household_parameters=self.instance.household_parameters or {})
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return cleaned
 
 
 @admin.register(ParameterTemplate)
@@ -174,9 +190,10 @@ class _OverridesForm(forms.ModelForm):
             template = self.instance.governing_template_if(template)
         try:
             overrides_validate(overrides=overrides, template=template, level=self.level)
+            return parameter_symbols_checked(overrides, field="overrides", level=f"The {self.level}'s overrides",
+                                             before=self.instance.overrides if self.instance.pk else None)
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
-        return overrides
 
 
 class HouseholdForm(_OverridesForm):
