@@ -49,6 +49,10 @@ def test_a_provider_admin_onboards_a_firm_in_the_browser(provider_admin, e2e_ser
 
     expect(page.locator(".messages")).to_contain_text(
         re.compile(rf"Juniper Advisors is onboarded at {NEW_SLUG}\.localhost"), timeout=120_000)
+    # The firm's own page follows: its name, its host, and it is on the console's list
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Juniper Advisors")
+    expect(page.locator("table.data").first).to_contain_text(f"{NEW_SLUG}.localhost")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Firms", exact=True).click()
     expect(page.locator("table.data")).to_contain_text("Juniper Advisors")
     with django_db_blocker.unblock(), schema_context("public"):
         assert Firm.objects.get(slug=NEW_SLUG).admin_email == "admin@juniper.example"
