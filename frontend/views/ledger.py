@@ -358,6 +358,9 @@ def report_realised(request):
     if download == "totals":
         return _csv_response(request, reports.realised_totals_csv(report), f"realised-totals-{stamp}.csv",
                              "report.realised_totals")
+    if download == "boxes":
+        return _csv_response(request, reports.realised_boxes_csv(report), f"form-8949-boxes-{stamp}.csv",
+                             "report.realised_boxes")
     households = households_visible_to(request.user)
     if request.GET.get("household", "").strip():
         households = households.filter(external_id=request.GET["household"].strip())
@@ -400,6 +403,8 @@ def report_realised(request):
         "household_totals": paginate(request, _totals_rows(report.households, by_household), per_page=50,
                                      param="households_page"),
         "lot_page": paginate(request, report.lots, per_page=50),
+        # Form 8949's boxes per household, with the Schedule D line of each total.
+        "box_totals": paginate(request, report.boxes, per_page=50, param="boxes_page"),
     })
 
 

@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from rebalancing.engine.tax import estimated_tax, gift_basis, gift_start, term
 from rebalancing.exports import csv_text
@@ -44,12 +45,13 @@ from rebalancing.selectors import (
 )
 
 from .carryover import YearToDateApart, household_years, with_filing_history, year_to_date_apart
+from .form_8949 import Box, box_of, schedule_d_line
 from .quantities import cents, plain
 from .schedule_d import ScheduleD, joint_halves
 
 __all__ = [
-    "AccountLedger", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
-    "harvest", "harvest_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
+    "AccountLedger", "BoxTotals", "box_totals", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
+    "harvest", "harvest_csv", "realised_boxes_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
     "schedules_d", "schedules_d_by_household", "transition", "transition_accounts", "transition_csv", "transition_rows",
     "TransitionAccount", "YearToDateApart", "year_to_date_apart",
 ]
@@ -90,6 +92,23 @@ class RealisedRow:
     adjustment: Decimal
     lost: Decimal = ZERO
     inherited: bool = False
+    # What Form 8949's box turns on (``form_8949.box_of``): a fund, bought by the ledger's own fill
+    # in this account, a gift; ``wash_basis`` the basis a wash sale added (the broker may not know it).
+    fund: bool = False
+    bought_in_account: bool = False
+    gifted: bool = False
+    wash_basis: Decimal = ZERO
+
+    @cached_property
+    def box(self) -> Box:
+        return box_of(term=self.term, fund=self.fund, bought=self.purchased, in_account=self.bought_in_account,
+                      gift=self.gifted, inherited=self.inherited)
+
+    @property
+    def schedule_d_line(self) -> str:
+        """A Box A/D line with no code W and no basis a wash sale added goes on line 1a/8a: the
+        broker's figures stand as they are (Schedule D instructions, lines 1a and 8a)."""
+        return schedule_d_line(self.box.letter, adjusted=bool(self.adjustment or self.wash_basis))
 
     @property
     def date_acquired(self) -> str:
@@ -148,6 +167,51 @@ class GainTotals:
         return self.short.gain_or_loss + self.long.gain_or_loss
 
 
+@dataclass
+class BoxTotals:
+    """A household's Form 8949 lines of one box and Schedule D line (Box A's lines with nothing to
+    adjust on line 1a, the others on 1b; D on 8a or 8b): their totals, as Form 8949's line 2 sums
+    them and Schedule D takes them. ``unknown``: lines whose box the ledger chose without knowing
+    whether the broker reported the basis (Box B or E, ``form_8949.box_of``)."""
+
+    household: str
+    name: str
+    box: str
+    line: str
+    lines: int = 0
+    unknown: int = 0
+    proceeds: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    adjustment: Decimal = ZERO
+
+    @property
+    def part(self) -> str:
+        return "I" if self.box in "ABC" else "II"
+
+    @property
+    def gain_or_loss(self) -> Decimal:
+        return self.proceeds - self.cost_basis + self.adjustment
+
+    def add(self, row: RealisedRow) -> None:
+        self.lines += 1
+        self.unknown += not row.box.known
+        self.proceeds += row.proceeds
+        self.cost_basis += row.cost_basis
+        self.adjustment += row.adjustment
+
+
+def box_totals(rows, names: dict[str, str] | None = None) -> list[BoxTotals]:
+    """Per household, a total per Form 8949 box and Schedule D line, in the form's order."""
+    out: dict[tuple[str, str], BoxTotals] = {}
+    for row in rows:
+        key = (row.household, row.schedule_d_line)
+        if key not in out:
+            out[key] = BoxTotals(row.household, (names or {}).get(row.household, ""), row.box.letter, key[1])
+        out[key].add(row)
+    order = ("1a", "1b", "2", "3", "8a", "8b", "9", "10")
+    return sorted(out.values(), key=lambda t: (t.household, order.index(t.line)))
+
+
 @dataclass(frozen=True)
 class Recalculation:
     """Sales of the report's period whose figures changed after they were first recorded (a
@@ -167,6 +231,7 @@ class RealisedReport:
     accounts: list[GainTotals]
     households: list[GainTotals]
     recalculations: list[Recalculation] = field(default_factory=list)
+    boxes: list[BoxTotals] = field(default_factory=list)
 
 
 def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
@@ -185,7 +250,8 @@ def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
             account_number=account.custodian_number, household=household.external_id, symbol=r.security.symbol,
             lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired, purchased=r.purchased, sold=r.sold,
             term=r.term, proceeds=r.proceeds, cost_basis=r.cost_basis, adjustment=r.disallowed_loss,
-            lost=r.disallowed_permanently, inherited=r.inherited,
+            lost=r.disallowed_permanently, inherited=r.inherited, fund=r.security.is_fund,
+            bought_in_account=r.origin_id is not None, gifted=r.gift_date is not None, wash_basis=r.wash_adjustment,
         )
         lots.append(row)
         for level, key, name, into in (("account", account.custodian_number, account.name, by_account),
@@ -200,11 +266,16 @@ def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
         changes = [c for c in r.changes if c["account"] in numbers and start <= date.fromisoformat(c["sold"]) <= end]
         if changes:
             recalculations.append(Recalculation(r.created_at, r.household.external_id, r.trigger, changes))
-    return RealisedReport(start, end, lots, list(by_account.values()), list(by_household.values()), recalculations)
+    names = {t.key: t.name for t in by_household.values()}
+    return RealisedReport(start, end, lots, list(by_account.values()), list(by_household.values()), recalculations,
+                          box_totals(lots, names))
 
 
 REALISED_LOT_COLUMNS = (
-    "account_number", "household", "term", "description", "symbol", "lot_id", "quantity", "date_acquired",
+    "account_number", "household", "term", "description", "symbol",
+    # Form 8949's box, the Schedule D line its total goes on, whether the broker reported the basis
+    # to the IRS (yes, no, unknown: then Box B or E) and why (``form_8949.box_of``).
+    "box", "schedule_d_line", "basis_reported_to_irs", "box_reason", "lot_id", "quantity", "date_acquired",
     "date_purchased", "date_sold", "proceeds", "cost_basis", "code", "adjustment", "gain_or_loss",
     "wash_sale_deferred", "wash_sale_lost_for_good",
 )
@@ -216,12 +287,29 @@ REALISED_TOTAL_COLUMNS = (
 
 
 def realised_lots_csv(report: RealisedReport) -> str:
-    """Form 8949 lines (Part I short-term, Part II long-term: the ``term`` column)."""
+    """Form 8949 lines (Part I short-term, Part II long-term: the ``term`` column; the ``box`` of
+    each: a sale drawn from lots of different boxes has a line per lot, each in its own box)."""
     return csv_text(REALISED_LOT_COLUMNS, (
-        (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.lot_id,
+        (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.box.letter,
+         r.schedule_d_line, r.box.reported_words, r.box.reason, r.lot_id,
          plain(r.quantity), r.date_acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.cost_basis), r.code,
          _text(r.adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost))
         for r in report.lots
+    ))
+
+
+REALISED_BOX_COLUMNS = (
+    "household", "name", "part", "box", "schedule_d_line", "lines", "lines_basis_reporting_unknown", "proceeds",
+    "cost_basis", "adjustment", "gain_or_loss",
+)
+
+
+def realised_boxes_csv(report: RealisedReport) -> str:
+    """Per household, Form 8949's totals per box and the Schedule D line each goes on."""
+    return csv_text(REALISED_BOX_COLUMNS, (
+        (t.household, t.name, t.part, t.box, t.line, t.lines, t.unknown, _text(t.proceeds), _text(t.cost_basis),
+         _text(t.adjustment), _text(t.gain_or_loss))
+        for t in report.boxes
     ))
 
 
