@@ -770,19 +770,17 @@ def _budget_messages(
     acct = prepared.request.account
     caps = []
     if p.transition.max_net_gain_per_run is not None:
-        caps.append(("per run", p.transition.max_net_gain_per_run, net))
+        caps.append((p.transition.max_net_gain_per_run, net,
+                     f"the proposal realises {dollars(net)} of net gains, above the per run limit of "
+                     f"{dollars(p.transition.max_net_gain_per_run)}"))
     if p.transition.max_net_gain_per_year is not None:
         ytd = acct.realised_short_term_ytd + acct.realised_long_term_ytd
-        caps.append(("per year", p.transition.max_net_gain_per_year, ytd + net))
-    for label, cap, used in caps:
+        cap = p.transition.max_net_gain_per_year
+        caps.append((cap, ytd + net, f"with the proposal the year's net gains would be {dollars(ytd + net)} "
+                                     f"({dollars(ytd)} so far), above the per year limit of {dollars(cap)}"))
+    for cap, used, words in caps:
         if used > cap + 0.005:
-            alerts.append(
-                Alert(
-                    "tax_limit_exceeded",
-                    f"the proposal realises {dollars(used)} of net gains, above the {label} limit of {dollars(cap)}",
-                    amount=round(used - cap, 2),
-                )
-            )
+            alerts.append(Alert("tax_limit_exceeded", words, amount=round(used - cap, 2)))
     if limits.budget < math.inf and drift_after > 0.002:
         budget = limits.budget * V
         if prepared.budget_binding and drift_before > 0:

@@ -579,8 +579,11 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
         texts = [alert_text(a.code, a.message) for a in alerts[:ALERT_POSITIONS_NAMED]]
         if len(alerts) > ALERT_POSITIONS_NAMED:
             texts.append(f"and {len(alerts) - ALERT_POSITIONS_NAMED} more")
+        # A tax-limit alert's limits (per run, per year) measure the same gains: its amount is the
+        # largest excess, not their sum (which counted the proposal's gains twice).
+        amount = (max if kind == Alert.Kind.TAX_LIMIT else sum)(a.amount for a in alerts) if summed else None
         out[kind] = Alert(run=run, account_id=account_id, kind=kind, message="; ".join(texts),
-                          amount=round(sum(a.amount for a in alerts), 2) if summed else None)
+                          amount=round(amount, 2) if amount is not None else None)
     if any("drift" in t.reasons for t in result.trades) and Alert.Kind.DRIFT not in out:
         out[Alert.Kind.DRIFT] = Alert(
             run=run, account_id=account_id, kind=Alert.Kind.DRIFT,
