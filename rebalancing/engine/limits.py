@@ -302,7 +302,8 @@ def build_limits(
     if blocked_buys is not None:
         # After harvesting: a name harvested here has handed its target to its substitute, which
         # may be bought, so only what is still to be bought of a blocked name waits (and keeps cash).
-        _hold_blocked_shortfall(book, plan, blocked_buys)
+        _hold_blocked_shortfall(book, plan, blocked_buys,
+                                lambda: stand_ins(book, plan, request.model, p, harvest.substitutes))
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates,
                              p.trading.trading_cost_bps / 1e4)
 
@@ -690,23 +691,37 @@ def _one_direction_per_group(
             b_ub[buyers] = 0.0
 
 
-def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray) -> None:
+def _hold_blocked_shortfall(book: Book, plan: TargetPlan, blocked: np.ndarray, stand_ins_of) -> None:
     """A holding that may not be bought for 30 days (a loss sale in the window) keeps its
-    shortfall where the money is: cash already there is reserved for it (``plan.cash_reserve``, the
+    shortfall where the money is: first in what stands in for it (``drift.stand_ins``: its harvest
+    substitute, or a member of its equivalence group, bought in its place - tracked at its weight up
+    to the shortfall, so the substitute a harvest bought is not sold into cash while the name
+    cannot be bought back), then cash already there is reserved for it (``plan.cash_reserve``, the
     optimiser's cash target on top of the client's; ``RebalanceResult.blocked_buys`` says why it
     waits), and for the rest the optimiser tracks it
     at its current weight and the rest of its sleeve (or of the model) at proportionally more -
     so nothing is sold to fund a purchase that cannot happen (drift would not move, tax would be
     paid) and nothing is bought in its place.  Direct-indexed names are left to the optimiser,
-    which re-weights their sleeve through the risk model.
+    which re-weights their sleeve through the risk model. ``stand_ins_of``: builds the stand-ins
+    (stand-in -> model security), asked only when a blocked name is short.
     """
     if not blocked.any():
         return
     di = plan.direct_indexed()
     w0 = book.weights
     spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)
-    for i in (blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)).nonzero()[0]:
+    short = (blocked & ~di & (plan.reference > w0 + TARGET_TOLERANCE)).nonzero()[0]
+    held_for: dict[int, list[int]] = {}
+    if len(short):
+        for j, i in stand_ins_of().items():
+            if w0[j] > plan.reference[j] and not blocked[j] and not di[j]:
+                held_for.setdefault(i, []).append(j)
+    for i in short:
         gap = plan.reference[i] - w0[i]
+        for j in held_for.get(i, ()):
+            cover = min(gap, w0[j] - plan.reference[j])
+            plan.reference[j] += cover
+            gap -= cover
         reserve = min(gap, spare)
         spare -= reserve
         plan.cash_reserve += reserve

@@ -1,0 +1,57 @@
+"""A model security that may not be bought back (its loss sale is in the 30-day window) keeps its place
+in what stands in for it - the harvest substitute bought with the proceeds - not in cash.
+
+Found in the browser (2026-12-06): after VOO was harvested into SCHX, the next proposal sold 1,511 of
+the 1,583 SCHX shares into cash (31% of the account) because SCHX has no target of its own and VOO
+could not be bought: drift 56.9% -> 78.8%."""
+
+from datetime import timedelta
+
+import pytest
+
+from rebalancing.engine import (
+    Account,
+    CashParams,
+    HarvestParams,
+    HouseholdTrade,
+    Model,
+    Parameters,
+    RebalanceRequest,
+    Security,
+    Sleeve,
+    TaxLot,
+    TradingParams,
+    rebalance,
+)
+
+from .builders import AS_OF
+
+SECURITIES = (Security("VOO", 400.0, "us_equity"), Security("SCHX", 50.0, "us_equity"), Security("BND", 70.0, "bonds"))
+MODEL = Model("m", (Sleeve("us_equity", 0.6, {"VOO": 1.0}), Sleeve("bonds", 0.4, {"BND": 1.0})))
+SOLD = AS_OF - timedelta(days=10)
+
+
+def _request(cash: float, substitutes: dict, **parameters) -> RebalanceRequest:
+    # VOO sold at a loss 10 days ago, SCHX bought with the proceeds; BND on its target
+    lots = (TaxLot("S1", "SCHX", 1_200, 60_000, SOLD), TaxLot("B1", "BND", 571, 40_000, AS_OF - timedelta(days=900)))
+    account = Account("A", cash, lots=lots, household_trades=(HouseholdTrade(SOLD, "VOO", "sell", 150, -3_000.0, "A"),))
+    params = Parameters(cash=CashParams(target=0.0), trading=TradingParams(whole_shares=True),
+                        harvest=HarvestParams(substitutes=substitutes), **parameters)
+    return RebalanceRequest(AS_OF, account, SECURITIES, MODEL, params)
+
+
+@pytest.mark.parametrize("cash", [-1_000.0, 0.0, 500.0])
+def test_the_substitute_holds_the_blocked_names_place(cash):
+    result = rebalance(_request(cash, {"VOO": "SCHX"}))
+    sold = {t.symbol: t.quantity for t in result.trades if t.side == "sell"}
+    # Only what the cash needs is raised (a negative balance paid back), nothing parked in cash
+    assert sold.get("SCHX", 0) * 50 <= max(-cash, 0) + 50 + 1e-9
+    assert result.summary.cash_after <= max(cash, 0) + 100
+    assert result.summary.drift_after <= result.summary.drift_before + 1e-9
+    assert not any(t.symbol == "VOO" and t.side == "buy" for t in result.trades)  # still blocked
+
+
+def test_without_a_stand_in_the_shortfall_still_waits_in_cash_and_peers():
+    # SCHX is no stand-in here (no substitute, no group): it is off the model and sold as before
+    result = rebalance(_request(0.0, {}))
+    assert any(t.symbol == "SCHX" and t.side == "sell" for t in result.trades)
