@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Max
 
 from rebalancing.access import proposals_decidable_by
 from rebalancing.models import NotificationPreference, RebalanceRun
@@ -82,8 +83,13 @@ def approvers_notify_run(*, run_id: int) -> int:
             continue
         accounts = ", ".join(waiting.order_by("account__custodian_number")
                              .values_list("account__custodian_number", flat=True)[:10])
+        # The run's day, and the closes its proposals were priced with when they are older (a run on a
+        # Sunday prices with Friday's): what the proposal page says.
+        priced = waiting.aggregate(closes=Max("priced_on"))["closes"]
+        day = f"as of {run.as_of:%b %-d, %Y}" + (
+            f", priced with closes of {priced:%b %-d, %Y}" if priced is not None and priced != run.as_of else "")
         _send(user, f"{count} proposal{'s' if count != 1 else ''} wait{'' if count != 1 else 's'} for your approval",
-              [f"Run {run.pk} (priced {run.as_of:%b %-d, %Y}) left {count} proposal{'s' if count != 1 else ''} "
+              [f"Run {run.pk} ({day}) left {count} proposal{'s' if count != 1 else ''} "
                f"for you to decide: accounts {accounts}{' and more' if count > 10 else ''}."])
         sent += 1
     return sent

@@ -37,6 +37,12 @@ def test_after_a_run_each_advisor_hears_of_their_own_proposals_only(firm_a, firm
     assert all(a.custodian_number in mine.body for a in book["mine"])
     assert not any(a.custodian_number in mine.body for a in book["theirs"])
     assert "/approvals/" in mine.body
+    # The day of the run, and the closes its proposals were priced with when older (the page's words)
+    with tenant_context(firm_a):
+        priced = Proposal.objects.filter(run=book["run"]).first().priced_on
+    day = f"as of {book['run'].as_of:%b %-d, %Y}"
+    assert (f"({day}, priced with closes of {priced:%b %-d, %Y})" if priced != book["run"].as_of else f"({day})") \
+        in mine.body
 
 
 def test_the_e_mail_links_to_the_firms_approvals_page_on_the_port_it_is_served(firm_a, firm_book, mailoutbox):
