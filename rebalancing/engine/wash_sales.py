@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from .parameters import WashSaleParams
@@ -202,14 +202,25 @@ def latest_loss_sales(
     as_of: date, trades: Iterable[HouseholdTrade], equivalence: Equivalence
 ) -> dict[str, HouseholdTrade]:
     """Per equivalence group, the household loss sale of the window that blocks buying longest
-    (the latest; among same-day sales the largest loss, unknown gains counting as the largest)."""
+    (the latest; among same-day sales the largest loss, unknown gains counting as the largest).
+    One account's losing lots of a security sold on one day are one sale, their losses summed (the
+    ledger reports a sale lot by lot: the message named one lot's loss)."""
     start = as_of - timedelta(days=WINDOW_DAYS)
-    out: dict[str, HouseholdTrade] = {}
+    sales: dict[tuple, HouseholdTrade] = {}
     for t in trades:
         if t.side != "sell" or not start <= t.date <= as_of:
             continue
         if t.realised_gain is not None and t.realised_gain >= 0:
             continue
+        key = (t.date, t.symbol, t.account_id)
+        seen = sales.get(key)
+        if seen is not None and t.account_id is not None:
+            gain = None if seen.realised_gain is None or t.realised_gain is None else seen.realised_gain + t.realised_gain
+            sales[key] = replace(seen, quantity=seen.quantity + t.quantity, realised_gain=gain)
+        else:
+            sales[key if t.account_id is not None else (*key, len(sales))] = t
+    out: dict[str, HouseholdTrade] = {}
+    for t in sales.values():
         g = equivalence.group(t.symbol)
         best = out.get(g)
         loss = math.inf if t.realised_gain is None else -t.realised_gain

@@ -55,3 +55,14 @@ def test_without_a_stand_in_the_shortfall_still_waits_in_cash_and_peers():
     # SCHX is no stand-in here (no substitute, no group): it is off the model and sold as before
     result = rebalance(_request(0.0, {}))
     assert any(t.symbol == "SCHX" and t.side == "sell" for t in result.trades)
+
+
+def test_the_blocking_sale_is_named_with_all_its_losing_lots():
+    # The ledger reports a sale lot by lot: VOO's sale of that day lost 2,468.26 and 63.79 on two lots
+    # (the message named the first alone)
+    lots = (TaxLot("B1", "BND", 571, 40_000, AS_OF - timedelta(days=900)),)
+    trades = (HouseholdTrade(SOLD, "VOO", "sell", 100, -2_468.26, "A"), HouseholdTrade(SOLD, "VOO", "sell", 50, -63.79, "A"))
+    account = Account("A", 60_000.0, lots=lots, household_trades=trades)
+    params = Parameters(cash=CashParams(target=0.0), trading=TradingParams(whole_shares=True))
+    [blocked] = rebalance(RebalanceRequest(AS_OF, account, SECURITIES, MODEL, params)).blocked_buys
+    assert blocked.symbol == "VOO" and blocked.sale_loss == pytest.approx(2_532.05)
