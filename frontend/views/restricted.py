@@ -17,6 +17,7 @@ from rebalancing.services.restricted_list import (
     restricted_add,
     restricted_change,
     restricted_lift,
+    superseded_words,
 )
 from tenants.errors import DomainError, ValidationFailed
 from tenants.permissions import Capability, user_can
@@ -44,13 +45,14 @@ def _post(request) -> str:
         entry = restricted_add(symbol=post.get("symbol", ""), restriction=post.get("restriction", ""),
                                reason=post.get("reason", ""), starts_on=_day(post, "starts_on", "from", required=True),
                                until=_day(post, "until", "until", required=False), by=by)
-        return f"{entry.security.symbol} is on the restricted list ({RESTRICTION_WORDS[entry.restriction]})."
+        return (f"{entry.security.symbol} is on the restricted list ({RESTRICTION_WORDS[entry.restriction]})."
+                + superseded_words(entry.superseded))
     entry = visible_or_404(RestrictedSecurity.objects.select_related("security"), pk=id_param(post, "entry"))
     if action == "change":
         entry = restricted_change(entry=entry, restriction=post.get("restriction", ""), reason=post.get("reason", ""),
                                   starts_on=_day(post, "starts_on", "from", required=True),
                                   until=_day(post, "until", "until", required=False), by=by)
-        return f"The entry for {entry.security.symbol} is saved."
+        return f"The entry for {entry.security.symbol} is saved." + superseded_words(entry.superseded)
     if action == "lift":
         entry = restricted_lift(entry=entry, reason=post.get("lift_reason", ""), by=by)
         return f"{entry.security.symbol} is lifted from the restricted list."

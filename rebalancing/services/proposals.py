@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from rebalancing.access import decision_capacity, proposals_visible_to
@@ -30,6 +30,7 @@ from rebalancing.models import (
     Proposal,
     ProposalApproval,
     RebalanceRun,
+    RestrictedSecurity,
 )
 from rebalancing.services.alerts import drift_alert_resolve_executed
 from rebalancing.services.lot_terms import lots_turned, tax_year_passed
@@ -69,6 +70,8 @@ __all__ = [
     "proposals_release_bulk",
     "proposals_supersede",
     "proposals_supersede_lots_changed",
+    "proposals_supersede_restricted",
+    "restricted_trades",
 ]
 
 S = Proposal.Status
@@ -247,9 +250,11 @@ def _decide(proposal: Proposal, user, decision: str, comment: str) -> tuple[Prop
 
 
 @transaction.atomic
-def proposal_approve(*, proposal: Proposal, user, comment: str = "") -> Proposal:
-    """Record the user's approval; the proposal is approved once every required approval is in."""
+def proposal_approve(*, proposal: Proposal, user, comment: str = "", today: date | None = None) -> Proposal:
+    """Record the user's approval; the proposal is approved once every required approval is in.
+    Refused while it trades a security against the firm's restricted list in force ``today``."""
     proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.APPROVE, comment)
+    _restricted_refuse([proposal], today or timezone.localdate(), "approved")
     missing = approvals_missing(proposal)
     if not missing:
         return _move(proposal, S.APPROVED, actor=user, action=f"proposal.approve.{capacity}", comment=comment)
@@ -266,6 +271,67 @@ def approvals_missing(proposal: Proposal) -> list[str]:
     need = [ProposalApproval.Capacity.ADVISOR] + (
         [ProposalApproval.Capacity.COMPLIANCE] if proposal.requires_compliance else [])
     return [c for c in need if c not in have]
+
+
+# What each entry of the firm's restricted list forbids. A proposal is solved on its run's day's list:
+# an entry added since (or coming into force since) is checked again when it is approved or released.
+_LIST_FORBIDS = {"do_not_buy": ("buy",), "do_not_trade": ("buy", "sell")}
+_LIST_WORDS = {"do_not_buy": "do not buy", "do_not_trade": "do not trade"}
+
+
+def restricted_entries_on(day: date) -> dict[str, RestrictedSecurity]:
+    """The firm's restricted list in force on ``day``, by symbol (do not trade wins), one query."""
+    out: dict[str, RestrictedSecurity] = {}
+    for entry in RestrictedSecurity.objects.in_force_on(day).select_related("security").order_by("pk"):
+        held = out.get(entry.security.symbol)
+        if held is None or entry.restriction == RestrictedSecurity.Restriction.DO_NOT_TRADE:
+            out[entry.security.symbol] = entry
+    return out
+
+
+def restricted_trades(proposal: Proposal, entries: dict[str, RestrictedSecurity]
+                      ) -> list[tuple[str, str, RestrictedSecurity]]:
+    """The trades of ``proposal`` the ``entries`` forbid: (symbol, side, entry) each."""
+    result = proposal.result if isinstance(proposal.result, dict) else {}
+    against = []
+    for trade in result.get("trades") or ():
+        entry = entries.get(trade.get("symbol"))
+        if entry is not None and trade.get("side") in _LIST_FORBIDS[entry.restriction] and _traded(trade):
+            against.append((trade["symbol"], trade["side"], entry))
+    return against
+
+
+def _traded(trade: dict) -> bool:
+    try:
+        return Decimal(str(trade.get("quantity") or 0)) > 0
+    except ArithmeticError:
+        return True  # unreadable: counted as traded rather than let through
+
+
+def restricted_entry_words(entry: RestrictedSecurity) -> str:
+    """"the firm's restricted list (do not buy, from Dec 6, 2026: Deal team on the issuer)"."""
+    span = f"from {entry.starts_on:%b %-d, %Y}" + (f" until {entry.until:%b %-d, %Y}" if entry.until else "")
+    return f"the firm's restricted list ({_LIST_WORDS[entry.restriction]}, {span}: {entry.reason})"
+
+
+def _restricted_refuse(proposals: list[Proposal], today: date, doing: str) -> None:
+    """Refuse approving or releasing proposals that trade a security against an entry in force ``today``."""
+    entries = restricted_entries_on(today)
+    if not entries:
+        return
+    for proposal in proposals:
+        against = restricted_trades(proposal, entries)
+        if not against:
+            continue
+        symbol, side, entry = against[0]
+        more = f" (and {len(against) - 1} more trade{'s' if len(against) > 2 else ''} so)" if len(against) > 1 else ""
+        raise Conflict(
+            f"Proposal #{proposal.pk} {'buys' if side == 'buy' else 'sells'} {symbol}{more}, which is on "
+            f"{restricted_entry_words(entry)} on {today:%b %-d, %Y}: it cannot be {doing}. Rebalance the account "
+            "again: the new proposal keeps to the list.", code="restricted_security",
+            detail={"proposal": proposal.pk, "symbol": symbol, "side": side, "entry": entry.pk,
+                    "restriction": entry.restriction, "trades": [{"symbol": s, "side": d, "entry": e.pk}
+                                                                 for s, d, e in against]})
 
 
 @dataclass(frozen=True)
@@ -465,6 +531,7 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         new_year = fresh and any(tax_year_passed(leg, today) for leg in legs)
         turned = [t for leg in legs for t in lots_turned(leg, today)] if fresh and not new_year else []
         if not stale and not new_year and not turned:
+            _restricted_refuse(legs, today, "released")
             released = [_release_one(leg, user=user, comment=comment, today=today) for leg in legs]
             return released[0]
         run_day = legs[0].run.as_of
@@ -621,7 +688,41 @@ def proposals_supersede_lots_changed(*, account_ids, because: str) -> int:
     return superseded
 
 
-def _bulk_move(queryset, to: str, *, action: str, comment: str) -> int:
+def proposals_supersede_restricted(entry: RestrictedSecurity, *, because: str, actor=None) -> int:
+    """Open proposals that trade ``entry``'s security against it (buy it; for do not trade, sell it
+    too) give way, each audited with ``because``; a household proposal's other open legs go with it
+    (solved as one). A withdrawal's or RMD's sales wait for a decision, as in ``proposals_supersede``:
+    their approval and release refuse them while the entry binds. Returns how many."""
+    symbol = entry.security.symbol
+    entries = {symbol: entry}
+    # The document is text: those naming the symbol at all are read, the rest never leave the server.
+    named = (Proposal.objects.filter(status__in=OPEN).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
+             .annotate(document=Cast("result", TextField())).filter(document__contains=f'"{symbol}"')
+             .only("pk", "result", "account_id", "household_proposal_id"))
+    against = [p for p in named if restricted_trades(p, entries)]
+    if not against:
+        return 0
+    reasons = {p.pk: because for p in against}
+    households = {p.household_proposal_id: p for p in against if p.household_proposal_id}
+    for pk, household_proposal in (Proposal.objects.filter(any_of("household_proposal_id", list(households)),
+                                                           status__in=OPEN)
+                                   .exclude(any_of("pk", list(reasons)))
+                                   .values_list("pk", "household_proposal_id")):
+        reasons[pk] = f"with its household's proposal #{households[household_proposal].pk}: {because}"
+    superseded = 0
+    with transaction.atomic():
+        stale = Proposal.objects.filter(any_of("pk", list(reasons)), status__in=OPEN)
+        taxed = set(stale.filter(status__in=OPEN_FOR_TAX).values_list("account__household_id", flat=True))
+        for why in sorted(set(reasons.values())):
+            ids = [pk for pk, w in reasons.items() if w == why]
+            superseded += _bulk_move(Proposal.objects.filter(any_of("pk", ids), status__in=OPEN), S.SUPERSEDED,
+                                     action="proposal.supersede", comment=why, actor=actor)
+        if taxed:  # what stays open was estimated beside what gave way
+            open_estimates_restate(taxed, because=because, actor=actor)
+    return superseded
+
+
+def _bulk_move(queryset, to: str, *, action: str, comment: str, actor="system") -> int:
     """``_move`` for many proposals at once: the same transition table, the same audit path."""
     with transaction.atomic():
         rows = list(queryset.select_for_update().values_list("pk", "status"))
@@ -632,7 +733,7 @@ def _bulk_move(queryset, to: str, *, action: str, comment: str) -> int:
             raise IllegalTransition(f"Proposals that are {', '.join(illegal)} cannot become {to}.",
                                     detail={"from": illegal, "to": to})
         Proposal.objects.filter(any_of("pk", [pk for pk, _ in rows])).update(status=to, status_changed_at=timezone.now())
-        _audit_bulk(rows, to, action=action, comment=comment)
+        _audit_bulk(rows, to, action=action, comment=comment, actor=actor or "system")
     return len(rows)
 
 

@@ -2,7 +2,11 @@
 may buy, or trade at all, for a while, each with its reason. Every account's effective parameters
 take the entries in force on the run's day (``selectors.account_parameters``), so runs, what-ifs and
 household runs never buy them, and a proposal that trades one needs compliance's approval where the
-policy says so. Adding, changing and lifting an entry are audited; an entry is never deleted."""
+policy says so. Adding, changing and lifting an entry are audited; an entry is never deleted.
+
+An entry that binds today takes effect on the open proposals too: those that trade the security
+against it (solved on a day it did not bind) are superseded; one that starts later is checked when a
+proposal is approved or released (``services.proposals``)."""
 
 from __future__ import annotations
 
@@ -14,12 +18,13 @@ from django.utils import timezone
 
 from rebalancing.access import require
 from rebalancing.models import RestrictedSecurity, Security
+from rebalancing.services.proposals import proposals_supersede_restricted
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["RESTRICTION_WORDS", "restricted_add", "restricted_change", "restricted_lift"]
+__all__ = ["RESTRICTION_WORDS", "restricted_add", "restricted_change", "restricted_lift", "superseded_words"]
 
 RESTRICTION_WORDS = {"do_not_buy": "do not buy", "do_not_trade": "do not trade"}
 _FIELDS = ("restriction", "reason", "starts_on", "until")
@@ -38,6 +43,18 @@ def _text(value, what: str, field: str) -> str:
     if any(ord(c) < 32 and c not in "\n\t\r" for c in text):
         raise ValidationFailed(f"The {what} contains a control character.", detail={"field": field})
     return text
+
+
+def _binds(entry: RestrictedSecurity, today: date) -> bool:
+    return entry.lifted_on is None and entry.starts_on <= today and (entry.until is None or entry.until >= today)
+
+
+def superseded_words(superseded: int) -> str:
+    """What the page adds about the open proposals an entry superseded (nothing when none)."""
+    if not superseded:
+        return ""
+    return (f" {superseded} open proposal{'s' if superseded != 1 else ''} trading it against the entry "
+            f"{'were' if superseded != 1 else 'was'} superseded: the next run proposes again.")
 
 
 def _restriction(value) -> str:
@@ -77,9 +94,10 @@ def _refuse_overlap(security: Security, starts_on: date, until: date | None, *, 
 
 @transaction.atomic
 def restricted_add(*, symbol: str, restriction: str, reason: str, starts_on: date, until: date | None = None,
-                   by) -> RestrictedSecurity:
+                   by, today: date | None = None) -> RestrictedSecurity:
     """Put a security of the firm's master on the restricted list from ``starts_on`` (to ``until``,
-    its last day; open: until lifted)."""
+    its last day; open: until lifted). Binding ``today``, it supersedes the open proposals that
+    trade the security against it; how many: ``entry.superseded``."""
     require(by, Capability.MANAGE_RESTRICTED_LIST)
     symbol = str(symbol or "").strip().upper()
     if not symbol:
@@ -95,6 +113,11 @@ def restricted_add(*, symbol: str, restriction: str, reason: str, starts_on: dat
     entry = RestrictedSecurity.objects.create(security=security, restriction=restriction, reason=reason,
                                               starts_on=starts_on, until=until, added_by=by)
     audit_record(actor=by, action=Action.RESTRICTED_ADD, obj=entry, after=_snapshot(entry))
+    entry.superseded = 0
+    if _binds(entry, today or timezone.localdate()):
+        entry.superseded = proposals_supersede_restricted(
+            entry, actor=by,
+            because=f"{symbol} was put on the firm's restricted list ({RESTRICTION_WORDS[restriction]}): {reason}")
     return entry
 
 
@@ -108,11 +131,13 @@ def _locked(entry_or_id) -> RestrictedSecurity:
 
 @transaction.atomic
 def restricted_change(*, entry, by, restriction: str | None = None, reason: str | None = None,
-                      starts_on: date | None = None, until=_UNSET) -> RestrictedSecurity:
+                      starts_on: date | None = None, until=_UNSET, today: date | None = None) -> RestrictedSecurity:
     """Change an entry not lifted: what is restricted, the reason, its dates (``until=None`` opens
-    it). Nothing given that differs: nothing recorded."""
+    it). Nothing given that differs: nothing recorded. Binding ``today`` after the change, it
+    supersedes the open proposals that trade the security against it (``entry.superseded``)."""
     require(by, Capability.MANAGE_RESTRICTED_LIST)
     entry = _locked(entry)
+    entry.superseded = 0
     if entry.lifted_on is not None:
         raise ValidationFailed(f"This entry was lifted on {entry.lifted_on:%b %-d, %Y}: add a new entry instead.",
                                detail={"field": "entry"})
@@ -135,6 +160,10 @@ def restricted_change(*, entry, by, restriction: str | None = None, reason: str 
     audit_record(actor=by, action=Action.RESTRICTED_CHANGE, obj=entry,
                  before={"symbol": before["symbol"], **{f: before[f] for f in changed}},
                  after={"symbol": after["symbol"], **{f: after[f] for f in changed}})
+    if _binds(entry, today or timezone.localdate()):
+        entry.superseded = proposals_supersede_restricted(
+            entry, actor=by, because=f"{entry.security.symbol}'s entry on the firm's restricted list was changed "
+                                     f"and binds ({RESTRICTION_WORDS[entry.restriction]}): {entry.reason}")
     return entry
 
 
