@@ -13,11 +13,11 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from rebalancing.access import alerts_visible_to, households_advised_by, households_without_advisor
+from rebalancing.access import households_advised_by, households_without_advisor
 from rebalancing.models import Alert, Household
 
 from .query import date_param, decimal_param, id_param
-from .selectors import account_stats, accounts_failed_last
+from .selectors import account_stats, accounts_failed_last, open_alerts
 
 __all__ = ["ACCOUNT_SORTS", "AccountListFilter", "AuditLogFilter"]
 
@@ -76,7 +76,7 @@ class AccountListFilter(filters.FilterSet):
         user = self.request.user
         if value == "failed":  # failed in the latest run of each account, as the dashboard counts
             return accounts_failed_last(queryset)
-        alerts = alerts_visible_to(user).filter(resolved_at__isnull=True)
+        alerts = open_alerts(user)  # as the dashboard counts them
         if value != "any":
             alerts = alerts.filter(kind=value)
         return queryset.filter(pk__in=alerts.values("account_id"))

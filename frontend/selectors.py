@@ -43,7 +43,7 @@ from rebalancing.selectors import DRIFT_STANDING
 __all__ = [
     "AccountStats", "account_latest_outcome", "account_stats", "accounts_failed_last",
     "accounts_with_latest", "dashboard_counts", "drift_measured", "holdings_by_sleeve", "lots_with_gains",
-    "parameter_symbols_unknown", "proposal_executions", "run_proposal_counts",
+    "open_alerts", "parameter_symbols_unknown", "proposal_executions", "run_proposal_counts",
 ]
 
 
@@ -121,12 +121,12 @@ def account_latest_outcome(account) -> RunOutcome | None:
             .select_related("run").order_by("-run_id").first())
 
 
-def _current_alerts(user):
-    """Unresolved alerts from the latest run that covered each account."""
-    latest_run = Subquery(RunOutcome.objects.filter(account=OuterRef("account")).order_by("-run_id").values("run_id")[:1])
-    return alerts_visible_to(user).filter(resolved_at__isnull=True).annotate(latest_run=latest_run).filter(
-        run_id=F("latest_run")
-    )
+def open_alerts(user):
+    """The user's open alerts: the dashboard counts them and the accounts page's "Needs attention"
+    lists them, one rule for both. An open alert is current whichever run raised it: a run refreshes
+    or resolves the kinds it decides (``services.runs._alerts_write``), and a withdrawal's or an
+    instruction's run decides no drift or harvest alert, so those of the run before stay open."""
+    return alerts_visible_to(user).filter(resolved_at__isnull=True)
 
 
 # Where a run's proposals stand, one bucket each: the policy's approval first (it stands while the
@@ -213,7 +213,7 @@ class DashboardCounts:
 def dashboard_counts(user, *, limit: int = 12) -> DashboardCounts:
     out = DashboardCounts()
     out.accounts = accounts_visible_to(user).count()
-    alerts = _current_alerts(user)
+    alerts = open_alerts(user)
     by_kind: dict[str, set[int]] = defaultdict(set)
     harvest_amount = 0.0
     attention: dict[int, dict[str, Any]] = {}

@@ -36,7 +36,7 @@ from rebalancing.models import (
 from rebalancing.planned_trades import household_request_seeing, trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, approved_unreleased
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
-from rebalancing.services.rmd import rmd_due, rmd_open_for_account
+from rebalancing.services.rmd import rmd_alerts_resolve_planned, rmd_due, rmd_open_for_account
 from rebalancing.services.runs import accounts_held_back, run_start
 from rebalancing.services.tax_estimates import open_estimates_restate
 from tenants.audit.actions import Action
@@ -168,6 +168,8 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     else:
         gave_way = _withdrawal(flow, user)
         statuses = frozenset(Proposal.objects.filter(run_id=flow.run_id).values_list("status", flat=True))
+    if kind != CashFlow.Kind.DEPOSIT:  # what it takes from an IRA counts towards its RMD
+        rmd_alerts_resolve_planned(household_id=household.pk, as_of=as_of)
     audit_record(actor=user, action=Action.CASH_FLOW_CREATE, obj=household, after={
         "kind": kind, "amount": str(amount), "account": account.custodian_number if account else None,
         "reference": reference, "tax_cost": str(flow.tax_cost), "run": flow.run_id, "taken_outside": taken_outside,

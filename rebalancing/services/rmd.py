@@ -31,14 +31,14 @@ from rebalancing import engine
 from rebalancing.access import require
 from rebalancing.array_filters import any_of
 from rebalancing.engine.rmd import FIRST_TABLE_YEAR
-from rebalancing.models import Account, CashFlow, Proposal, RebalanceRun
+from rebalancing.models import Account, Alert, CashFlow, Proposal, RebalanceRun
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_due", "rmd_due_for_household",
-           "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed", "RMD_SHOWS", "rmds_shown"]
+__all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_alerts_resolve_planned", "rmd_due",
+           "rmd_due_for_household", "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed", "RMD_SHOWS", "rmds_shown"]
 
 ALERT_DAYS = 92  # a quarter before its deadline, an RMD not yet planned is an alert of every run
 _NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
@@ -380,6 +380,26 @@ def rmd_alerts_due(account_ids, *, as_of: date) -> list[RmdDue]:
             seen.add(owner)
             out.append(due)
     return out
+
+
+def rmd_alerts_resolve_planned(*, household_id: int, as_of: date) -> int:
+    """A withdrawal or RMD of the household has just been planned or recorded as taken: resolve the
+    open RMD alert of each of its IRAs that has nothing left to take or plan (every open line of it,
+    its owner's IRAs totalled, at 0), in the caller's transaction. Read on ``as_of`` or the day of the
+    run that raised the alert, whichever is later (the day the run's check would read it). A plan
+    rejected, expired or superseded later gives its money back: the next run's RMD check raises the
+    alert again (``services.runs._rmd_alerts``). Returns how many alerts were resolved.
+
+    Not audited, as a run's resolutions are not: the cash flow's own audit row records the cause."""
+    open_alerts = Alert.objects.filter(account__household_id=household_id, kind=Alert.Kind.RMD,
+                                       resolved_at__isnull=True)
+    alerted = dict(open_alerts.values_list("account_id", "run__as_of"))
+    if not alerted:
+        return 0
+    day = max([as_of, *(d for d in alerted.values() if d is not None)])
+    owing = {line.account.pk for line in rmd_open(_household_iras(Account.objects.filter(pk__in=alerted)), as_of=day)
+             if line.account.pk in alerted and (line.required is None or (line.required.due and line.remaining > 0))}
+    return open_alerts.exclude(account_id__in=owing).update(resolved_at=timezone.now())
 
 
 @transaction.atomic
