@@ -31,9 +31,10 @@ from frontend.selectors import (
     drift_measured,
     holdings_by_sleeve,
     lots_with_gains,
+    open_alerts,
 )
 from rebalancing import engine
-from rebalancing.access import accounts_visible_to, alerts_visible_to, proposals_visible_to, with_advisors
+from rebalancing.access import accounts_visible_to, proposals_visible_to, with_advisors
 from rebalancing.effective_parameters import (
     flatten_parameters,
     override_limits,
@@ -334,7 +335,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         {"label": "Drift (now − target)", "data": [round(s.drift * 100, 2) for s in sleeves], "color": "#c98a00"},
     ]}
     ytd_short, ytd_long = account.realised_ytd(as_of.year)
-    alerts = list(alerts_visible_to(user).filter(account=account, resolved_at__isnull=True).order_by("-created_at")[:10])
+    alerts = list(open_alerts(user).filter(account=account).order_by("-created_at")[:10])
     harvestable = _harvestable(account, inputs.request)
     return {
         "account": account, "inputs": inputs, "latest": latest, "sleeves": sleeves, "total": total,

@@ -595,8 +595,9 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
 @transaction.atomic
 def alerts_record(run, solved, *, drift: bool = True) -> None:
     """Write the alerts of a person's solve (an edit, a one-off instruction: ``solved`` is its
-    (account id, engine result) pairs) under its run, as a chunk writes a run's: its run is then each
-    account's latest, whose alerts the dashboard shows in place of the earlier run's.
+    (account id, engine result) pairs) under its run, as a chunk writes a run's: the kinds it decides
+    are refreshed or resolved, the others (an earlier run's) stay open and counted where they are
+    shown (``frontend.selectors.open_alerts``).
 
     ``drift=False`` (a one-off instruction): the solve does not decide the drift alert - an open one
     stays as it was and none is raised. The instruction's trades follow the advisor's command, not
