@@ -125,6 +125,13 @@ def test_the_reports_answer_json(firm_a, client_for, pm, sale):
     # an account the user has none of is named, not answered with an empty report ("no sales")
     assert typo.status_code == 400 and typo.json()["detail"] == {"field": "account"}
     assert realised["lots"][0]["lost"] == "0.00" and realised["recalculations"] == []
+    # Form 8949's box per line, and the totals per box and Schedule D line (lots from the custodian's
+    # file bought after their cut-off: whether the basis was reported is not known, box B/E)
+    assert [(lot["box"], lot["schedule_d_line"], lot["basis_reported_to_irs"]) for lot in realised["lots"]] == [
+        ("B", "2", None), ("E", "9", None)]
+    assert "custodian's lots file" in realised["lots"][0]["box_reason"]
+    assert [(b["part"], b["box"], b["line"], b["lines"], b["gain_or_loss"]) for b in realised["boxes"]] == [
+        ("I", "B", "2", 1, "-1000.00"), ("II", "E", "9", 1, "1400.00")]
 
     [schedule] = client.get(f"{API}/reports/schedule-d/", {"year": "2026"}).json()
     # -1,000 short-term and +1,400 long-term: a 400 net gain, all long-term; nothing carried.

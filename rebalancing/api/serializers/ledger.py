@@ -187,6 +187,27 @@ class RealisedRowSerializer(serializers.Serializer):
     deferred = _money(help_text="Of the adjustment: added to the replacement shares' basis")
     lost = _money(help_text="Of the adjustment: lost for good, the replacement being in an IRA or Roth "
                             "(Rev. Rul. 2008-5)")
+    box = serializers.ChoiceField(choices=list("ABCDEF"), help_text="Form 8949's box: A/D on a 1099-B with the "
+                                  "basis reported to the IRS, B/E basis not reported (or not known), C/F no 1099-B")
+    schedule_d_line = serializers.CharField(help_text='The Schedule D line its total goes on: "1a"/"8a" (box A/D, '
+                                                      'nothing to adjust), "1b"/"8b", "2"/"9", "3"/"10"')
+    basis_reported_to_irs = serializers.BooleanField(allow_null=True, help_text="null: the ledger cannot know "
+                                                     "(a custodian file's lot bought after its cut-off)")
+    box_reason = serializers.CharField(help_text="Why this box, in words for the tax preparer")
+
+
+class BoxTotalsSerializer(serializers.Serializer):
+    household = serializers.CharField()
+    name = serializers.CharField()
+    part = serializers.ChoiceField(choices=["I", "II"])
+    box = serializers.CharField()
+    line = serializers.CharField(help_text="Schedule D line")
+    lines = serializers.IntegerField()
+    unknown = serializers.IntegerField(help_text="Lines whose basis reporting the ledger cannot know (box B/E)")
+    proceeds = _money()
+    cost_basis = _money()
+    adjustment = _money()
+    gain_or_loss = _money()
 
 
 class TermTotalsSerializer(serializers.Serializer):
@@ -229,6 +250,7 @@ class RealisedReportSerializer(serializers.Serializer):
     lots = RealisedRowSerializer(many=True)
     accounts = GainTotalsSerializer(many=True)
     households = GainTotalsSerializer(many=True)
+    boxes = BoxTotalsSerializer(many=True, help_text="Per household, Form 8949's totals per box and Schedule D line")
     recalculations = RecalculationSerializer(
         many=True, help_text="Sales of the period whose figures changed after they were recorded, newest first")
 

@@ -255,10 +255,13 @@ class RealisedGainsView(_Report):
         body = {
             "start": report.start, "end": report.end,
             "lots": [{**asdict(r), "code": r.code, "gain_or_loss": r.gain_or_loss, "deferred": r.deferred,
-                      "date_acquired": r.date_acquired}
+                      "date_acquired": r.date_acquired, "box": r.box.letter, "schedule_d_line": r.schedule_d_line,
+                      "basis_reported_to_irs": r.box.basis_reported, "box_reason": r.box.reason}
                      for r in report.lots],
             "accounts": [_totals(t) for t in report.accounts],
             "households": [_totals(t) for t in report.households],
+            "boxes": [{**asdict(t), "part": t.part, "gain_or_loss": t.gain_or_loss}
+                      for t in reports.box_totals(report.lots)],
             "recalculations": [asdict(r) for r in report.recalculations],
         }
         return Response(RealisedReportSerializer(body).data)
