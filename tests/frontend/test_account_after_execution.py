@@ -164,3 +164,12 @@ def test_a_run_that_got_through_after_a_failure_says_nothing_of_it(book, as_user
     page = text(as_user("advisor").get(f"/accounts/{account.pk}/"))
     assert 'data-testid="failed-run"' not in page and "before the failed run" not in page
 
+
+
+def test_an_overdrawn_account_says_so(book, as_user):
+    # A purchase filled while the sale meant to fund it was cancelled leaves cash below zero
+    account = book["mine"][0]
+    assert 'data-testid="negative-cash"' not in text(as_user("advisor").get(f"/accounts/{account.pk}/"))
+    type(account).objects.filter(pk=account.pk).update(cash=Decimal("-23530"))
+    page = text(as_user("advisor").get(f"/accounts/{account.pk}/"))
+    assert 'data-testid="negative-cash"' in page and "overdrawn" in page and "raises the cash first" in page
