@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, When
+from django.db.models import Case, Count, Exists, F, Max, Min, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from rebalancing.access import households_advised_by
@@ -20,6 +20,7 @@ from rebalancing.models import (
     BenchmarkWeight,
     Household,
     ModelVersion,
+    Order,
     Price,
     Proposal,
     RebalanceRun,
@@ -103,8 +104,13 @@ def asset_classes_known() -> set[str]:
 
 
 # The drift a proposal leaves its account at, until a newer one measures it: what it found until its
-# trades have executed, then what they left (the runs' min_drift, the dashboard, the accounts list).
-DRIFT_STANDING = Case(When(status=Proposal.Status.EXECUTED, then=F("drift_after")), default=F("drift_before"))
+# trades have executed as planned, then what they left (the runs' min_drift, the dashboard, the
+# accounts list). An order cancelled in part or whole leaves drift the proposal did not plan: it still
+# counts at what it found, as its drift alert stays open (``services.alerts``), and the account page
+# measures what is left.
+DRIFT_STANDING = Case(When(Q(status=Proposal.Status.EXECUTED)
+                           & ~Exists(Order.objects.filter(proposal=OuterRef("pk"), cancelled_quantity__gt=0)),
+                           then=F("drift_after")), default=F("drift_before"))
 
 
 def accounts_for_scope(scope: RunScope):

@@ -87,6 +87,11 @@ def test_an_order_cancelled_leaves_the_drift_alert_open(book, people, as_user):
     # Then the drift is not what the proposal planned: its alert stays open, the page measures what is left
     assert _open_drift(account)
     assert "Drift now, after proposal" in text(as_user("advisor").get(f"/accounts/{account.pk}/"))
+    # ... and the accounts list, its drift filter and the next run's min_drift count it at what it found,
+    # not at the plan the cancelled order did not carry out (the list read 0.0% beside an 11.3% alert)
+    listed = text(as_user("advisor").get("/accounts/?sort=drift"))
+    row = re.search(rf'{account.custodian_number}</a>.*?</tr>', listed).group(0)
+    assert f"{proposal.drift_before:.1%}" in row and f"{proposal.drift_after:.1%}" not in row
 
 
 def test_an_executed_instruction_leaves_the_drift_alert_to_the_next_run(book, people):
