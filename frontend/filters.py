@@ -16,10 +16,10 @@ from django.utils import timezone
 from rebalancing.access import households_advised_by, households_without_advisor
 from rebalancing.models import Alert, Household
 
-from .query import date_param, decimal_param, id_param
+from .query import choice_param, date_param, decimal_param, id_param
 from .selectors import account_stats, accounts_failed_last, open_alerts
 
-__all__ = ["ACCOUNT_SORTS", "AccountListFilter", "AuditLogFilter"]
+__all__ = ["ACCOUNT_SORTS", "AccountListFilter", "ApprovalQueueFilter", "AuditLogFilter"]
 
 ACCOUNT_SORTS = {
     "number": "custodian_number", "name": "name", "household": "household__name", "drift": "-last_drift",
@@ -156,3 +156,84 @@ class AuditLogFilter(filters.FilterSet):
     @property
     def filtered(self) -> bool:
         return any(self.data.get(k) for k in ("actor", "action", "object_type", "object_id", "since", "until"))
+
+
+# The approvals queue's yes/no filters: the parameter and the proposal's field it reads.
+QUEUE_FLAGS = {"compliance": "requires_compliance", "restricted": "restricted_traded"}
+YES_NO = ("yes", "no")
+
+
+class ApprovalQueueFilter(filters.FilterSet):
+    """The approvals queue (pending proposals already scoped to the user): by advisor ("none": households
+    without one, which a portfolio manager decides), household name, whether compliance's approval is
+    needed, whether a restricted security is traded, and size. ``advisors`` are the ones the page offers;
+    ``problems()`` says what a value cannot mean, by field, before ``qs`` is read."""
+
+    advisor = filters.CharFilter(method="_advisor")
+    household = filters.CharFilter(method="_household")
+    compliance = filters.CharFilter(method="_flag")
+    restricted = filters.CharFilter(method="_flag")
+    min_tax = filters.CharFilter(method="_min_tax")
+    min_turnover = filters.CharFilter(method="_min_turnover")
+
+    def __init__(self, *args, advisors=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.advisor_ids = {a.pk for a in advisors}
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        for name, read in (("advisor", self._advisor_id), ("compliance", self._yes_no), ("restricted", self._yes_no),
+                           ("min_tax", self._dollars), ("min_turnover", self._percent)):
+            try:
+                read(name, self.data.get(name, ""))
+            except BadRequest as exc:
+                out[name] = str(exc)
+        return out
+
+    def _advisor_id(self, name, value):
+        advisor = id_param({name: value}, name, words=("none",), in_filter=True)
+        if isinstance(advisor, int) and advisor not in self.advisor_ids:
+            raise BadRequest(f"No advisor of this firm has the number {advisor}: choose one from the list.")
+        return advisor
+
+    def _yes_no(self, name, value):
+        return choice_param({name: value}, name, YES_NO)
+
+    def _dollars(self, name, value):
+        amount = decimal_param({name: value}, name, what="minimum estimated tax")
+        if amount is not None and amount < 0:
+            raise BadRequest(f"The minimum estimated tax must be zero or more dollars, not “{value.strip()[:40]}”.")
+        return amount
+
+    def _percent(self, name, value):
+        percent = decimal_param({name: value}, name, what="minimum turnover")
+        if percent is not None and not 0 <= percent <= 100:
+            raise BadRequest(f"The minimum turnover must be a percentage from 0 to 100, not “{value.strip()[:40]}”.")
+        return percent
+
+    def _advisor(self, queryset, name, value):
+        advisor = self._advisor_id(name, value)
+        if advisor == "none":
+            return queryset.filter(account__household__in=households_without_advisor())
+        return queryset if advisor is None else queryset.filter(account__household__in=households_advised_by(advisor))
+
+    def _household(self, queryset, name, value):
+        value = " ".join(value.split())
+        return queryset.filter(account__household__name__icontains=value) if value else queryset
+
+    def _flag(self, queryset, name, value):
+        answer = self._yes_no(name, value)
+        return queryset.filter(**{QUEUE_FLAGS[name]: answer == "yes"}) if answer else queryset
+
+    def _min_tax(self, queryset, name, value):
+        amount = self._dollars(name, value)
+        return queryset if amount is None else queryset.filter(estimated_tax__gte=amount)
+
+    def _min_turnover(self, queryset, name, value):
+        percent = self._percent(name, value)  # turnover is kept as a fraction (0.25 is 25%)
+        return queryset if percent is None else queryset.filter(turnover__gte=float(percent) / 100)
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.data.get(k) for k in ("advisor", "household", "compliance", "restricted", "min_tax",
+                                              "min_turnover"))

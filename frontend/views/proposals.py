@@ -14,6 +14,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from frontend.filters import YES_NO, ApprovalQueueFilter
 from frontend.query import choice_param, decimal_param, ids_param
 from frontend.selectors import proposal_executions
 from frontend.templatetags.formatting import humanize_code, money0
@@ -45,7 +46,8 @@ from rebalancing.services.revisions import (
 from tenants.audit.actions import Action
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
-from tenants.permissions import Capability, user_can
+from tenants.permissions import Capability, is_advisor_only, user_can
+from tenants.roles import FirmRole
 
 from .common import firm_page, is_htmx, keep_posted, paginate, posted_kept, redirect_back, visible_or_404
 
@@ -440,21 +442,32 @@ class QueueRow:
     why_not: str
 
 
+QUEUE_VIEWS = ("mine", "all")
+
+
 @firm_page((Capability.APPROVE, Capability.APPROVE_COMPLIANCE))
 def approvals(request):
-    view = request.GET.get("view", "mine")
+    view = choice_param(request.GET, "view", QUEUE_VIEWS, default="mine")
     if view == "all":
         qs = proposals_visible_to(request.user).filter(status=Proposal.Status.PENDING)
     else:
         qs = proposals_decidable_by(request.user)
-    qs = with_advisors(qs, "account__household__").select_related("account__household", "run").order_by(
+    # An advisor sees only their own households: the advisor filter would offer only themselves.
+    offered = [] if is_advisor_only(request.user) else list(
+        get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"))
+    listed = ApprovalQueueFilter(request.GET, queryset=qs, advisors=offered)
+    context = {"view": view, "policy": ApprovalPolicy.current(), "advisors": offered, "filtered": listed.filtered,
+               "yes_no": YES_NO}
+    problems = listed.problems()
+    if problems:  # said beside each field, the values kept to correct them
+        return render(request, "frontend/approvals.html", context | {"problems": problems, "rows": []}, status=400)
+    qs = with_advisors(listed.qs, "account__household__").select_related("account__household", "run").order_by(
         "-estimated_tax", "pk")
     page = paginate(request, qs)
-    policy = ApprovalPolicy.current()
-    rows = [QueueRow(p, *bulk_approvable(policy, p)) for p in page]
+    rows = [QueueRow(p, *bulk_approvable(context["policy"], p)) for p in page]
     decidable = set(proposals_decidable_by(request.user).filter(pk__in=[p.pk for p in page]).values_list("pk", flat=True))
-    return render(request, "frontend/approvals.html", {
-        "page": page, "rows": rows, "view": view, "policy": policy, "decidable": decidable,
+    return render(request, "frontend/approvals.html", context | {
+        "page": page, "rows": rows, "decidable": decidable, "problems": {},
         "outcomes": request.session.pop("bulk_outcomes", None),
     })
 
@@ -475,7 +488,7 @@ def approvals_bulk(request):
     else:
         messages.warning(request, f"{approved} of {len(outcomes)} approved; the others are listed with the reason.")
     request.session["bulk_outcomes"] = outcomes
-    return redirect("approvals")
+    return redirect_back(request, "approvals")  # the list as filtered when the proposals were ticked
 
 
 
