@@ -13,6 +13,8 @@ from tenants.roles import ProviderRole
 from tenants.services import user_ensure
 from tests.conftest import PASSWORD
 
+from .test_run_start_words import _emptied
+
 pytestmark = pytest.mark.django_db
 
 
@@ -32,6 +34,7 @@ def _text(response) -> str:
 
 def test_every_firm_says_which_firms_had_accounts_and_which_had_none(firm_a, firm_b, book, operator,
                                                                       django_capture_on_commit_callbacks):
+    _emptied(firm_b)  # (tests of other files that commit may have left accounts and runs there)
     form = _text(operator.get("/runs/"))
     assert f"1 of the firms has no account yet ({firm_b.name}): its run is empty." in form
 
@@ -48,6 +51,7 @@ def test_every_firm_says_which_firms_had_accounts_and_which_had_none(firm_a, fir
 
 def test_every_firm_as_of_a_day_runs_each_as_of_it_and_a_day_ahead_starts_none(firm_a, firm_b, book, operator,
                                                                                django_capture_on_commit_callbacks):
+    _emptied(firm_b)
     with tenant_context(firm_a):
         before = RebalanceRun.objects.count()
     ahead = _text(operator.post("/runs/start/", {"firm": "*", "as_of": "2099-01-01"}, follow=True))
