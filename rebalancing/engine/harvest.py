@@ -53,11 +53,13 @@ def offsetting_losses(book: Book, candidates: np.ndarray, gain: float) -> np.nda
     return out
 
 
-def opportunity_by_symbol(book: Book, lots: np.ndarray) -> dict[str, float]:
-    """Total unrealised loss (positive) of the given lots, by symbol."""
+def opportunity_by_symbol(book: Book, lots: np.ndarray, kept: np.ndarray | None = None) -> dict[str, float]:
+    """Total unrealised loss (positive) of the given lots, by symbol; with ``kept`` (the fraction of
+    each lot still held), of what is left of them."""
     out: dict[str, float] = {}
     which = lots.nonzero()[0]
-    for i, gain in zip(book.lot_sec[which].tolist(), book.lot_gain[which].tolist(), strict=True):
+    gains = book.lot_gain[which] if kept is None else book.lot_gain[which] * kept[which]
+    for i, gain in zip(book.lot_sec[which].tolist(), gains.tolist(), strict=True):
         symbol = book.symbols[i]
         out[symbol] = out.get(symbol, 0.0) - gain
     return out
@@ -76,6 +78,10 @@ class HarvestPlan:
     candidates: np.ndarray | None = None
     substitutes: dict[int, int] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
+    # The losing lots reported as opportunities (not harvested), and why, by symbol: what is left
+    # of them once the proposal's sales are known is what the alert reports (``rebalancer``).
+    reported: np.ndarray | None = None
+    reported_why: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.candidates is None:

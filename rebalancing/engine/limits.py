@@ -30,7 +30,7 @@ from .tax import RunTax
 from .wash_sales import WINDOW_DAYS, Equivalence, WindowActivity, harvestable_on, window_activity
 from .words import dollars
 
-__all__ = ["Limits", "build_limits", "reopen_unharvested", "UNBOUNDED_BUY"]
+__all__ = ["Limits", "build_limits", "harvest_alert", "reopen_unharvested", "UNBOUNDED_BUY"]
 
 UNBOUNDED_BUY = 1.0
 # How long a harvest keeps a direct-indexed name off its target: the 30-day wash-sale window (one
@@ -594,19 +594,20 @@ def _harvest_alerts(
     book: Book, params: HarvestParams | None, harvest: HarvestPlan, losing: np.ndarray, alerts: list[Alert]
 ) -> None:
     open_lots = losing & ~harvest.lots
+    harvest.reported = open_lots
     for symbol, amount in opportunity_by_symbol(book, open_lots).items():
         if params is None:
             why = "harvesting is switched off"
         else:
             why = harvest.blocked.get(symbol, "it is not harvestable now")
-        alerts.append(
-            Alert(
-                "harvest_opportunity",
-                f"{symbol} has {dollars(amount)} of harvestable losses, not harvested: {why}",
-                symbol=symbol,
-                amount=round(amount, 2),
-            )
-        )
+        harvest.reported_why[symbol] = why
+        alerts.append(harvest_alert(symbol, amount, why))
+
+
+def harvest_alert(symbol: str, amount: float, why: str) -> Alert:
+    """A harvest opportunity left open: ``amount`` of unrealised loss in ``symbol``, and why."""
+    return Alert("harvest_opportunity", f"{symbol} has {dollars(amount)} of harvestable losses, not harvested: {why}",
+                 symbol=symbol, amount=round(amount, 2))
 
 
 def _one_direction_per_group(

@@ -18,8 +18,9 @@ import numpy as np
 
 from .drift import DriftUnits, drift_units, stand_ins
 from .errors import EngineError, InfeasibleParameters, InvalidRequest
+from .harvest import opportunity_by_symbol
 from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
-from .limits import Limits, build_limits, reopen_unharvested
+from .limits import Limits, build_limits, harvest_alert, reopen_unharvested
 from .optimizer import Infeasible, ProblemData, solve
 from .positions import Book, build_book, lot_columns
 from .request import RebalanceRequest, validate_request
@@ -406,10 +407,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         tracking_error_with_cash_after=te_cash_after,
     )
     warnings = [*plan.warnings, *limits.warnings, *fill.notes]
-    alerts = list(limits.alerts)
-    if alerts:
-        sold_symbols = {book.symbols[i] for i in (sold > 0).nonzero()[0].tolist()}
-        alerts = [a for a in alerts if not (a.code == "harvest_opportunity" and a.symbol in sold_symbols)]
+    alerts = _opportunities_left(book, limits, lot_sold, limits.alerts)
     _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
     _position_messages(prepared, qty_after, fill, warnings, alerts)
     if summary.disallowed_losses > 0.005:
@@ -757,6 +755,25 @@ _BIT = {reason: 1 << k for k, reason in enumerate(REASONS)}
 @functools.cache
 def _reasons(bits: int) -> tuple[str, ...]:
     return tuple(r for r in REASONS if bits & _BIT[r])
+
+
+def _opportunities_left(book: Book, limits: Limits, lot_sold: np.ndarray, alerts: list[Alert]) -> list[Alert]:
+    """The alerts, a harvest opportunity reporting the loss its lots still hold after the proposal's
+    sales: gone when they are sold, smaller when partly; a sale of the name's other lots (a recent
+    purchase trimmed for drift) leaves it whole."""
+    reported = limits.harvest.reported
+    if reported is None or not any(a.code == "harvest_opportunity" for a in alerts):
+        return list(alerts)
+    kept = np.divide(book.lot_qty - lot_sold, book.lot_qty, out=np.zeros(len(lot_sold)), where=book.lot_qty > 0)
+    left = opportunity_by_symbol(book, reported, kept)
+    out = []
+    for a in alerts:
+        if a.code != "harvest_opportunity":
+            out.append(a)
+        elif left.get(a.symbol, 0.0) >= 0.005:
+            out.append(a if abs(left[a.symbol] - (a.amount or 0.0)) < 0.005
+                       else harvest_alert(a.symbol, left[a.symbol], limits.harvest.reported_why[a.symbol]))
+    return out
 
 
 def _budget_messages(

@@ -427,3 +427,35 @@ def test_offsetting_losses_take_the_deepest_first_until_the_gain_is_covered():
             covered += -book.lot_gain[j]
         assert set(np.flatnonzero(chosen).tolist()) == expected
         assert not chosen[~candidates].any()
+
+
+def test_a_harvest_opportunity_is_what_its_lots_still_hold_after_the_proposal():
+    """The alert reports the loss left in the losing lots it names. BD's old lot is down $1,000 and
+    blocked by a purchase 10 days ago; selling the recent shares for drift leaves that loss whole
+    (the alert was dropped whenever any share of the name was sold), and a proposal that sells
+    part of the losing lot reports the part left."""
+    from .builders import funds, lot, model, request, with_params
+
+    recent = AS_OF - timedelta(days=10)
+    overweight = request(
+        [lot("E", "EQ", 60, 5_000), lot("B1", "BD", 100, 9_000, LAST_YEAR), lot("B2", "BD", 20, 1_600, recent)],
+        funds(EQ=100.0, BD=80.0), model(EQ=0.6, BD=0.4), cash=0.0,
+    )
+    result = rebalance(with_params(overweight, harvest=HarvestParams()))
+    sold = {ls.lot_id: ls.quantity for t in result.trades if t.side == "sell" for ls in t.lots}
+    assert sold.get("B2", 0) > 0 and "B1" not in sold  # the recent shares trimmed, the loss lot kept
+    [alert] = [a for a in result.alerts if a.code == "harvest_opportunity"]
+    assert alert.symbol == "BD" and alert.amount == pytest.approx(1_000.0)
+    assert "$1,000.00" in alert.message and "bought on" in alert.message
+
+    # Harvesting off, and BD's losing lot half sold by an instruction: the alert keeps the other half.
+    from rebalancing.engine import Instruction
+    alone = request([lot("E", "EQ", 60, 5_000), lot("B1", "BD", 100, 9_000, LAST_YEAR)],
+                    funds(EQ=100.0, BD=80.0), model(EQ=0.6, BD=0.4), cash=0.0)
+    half = rebalance(with_params(alone, instructions=(Instruction("sell_buy", sell="BD", quantity=50),)))
+    sold = _sold(half, "BD")
+    assert 50 <= sold < 100  # what was asked, and drift's share of the rest
+    [alert] = [a for a in half.alerts if a.code == "harvest_opportunity"]
+    left = 10.0 * (100 - sold)  # $10 a share
+    assert alert.amount == pytest.approx(left) and f"${left:,.2f} of harvestable losses" in alert.message
+    assert "harvesting is switched off" in alert.message
