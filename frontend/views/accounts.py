@@ -336,6 +336,11 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     ]}
     ytd_short, ytd_long = account.realised_ytd(as_of.year)
     alerts = list(open_alerts(user).filter(account=account).order_by("-created_at")[:10])
+    # What each alert's run proposed for the account (to open), and for a loss worth harvesting the
+    # one-off harvest (services.account_instructions) when the user may run and the account can.
+    proposed = {p.run_id: p for p in proposals_visible_to(user).filter(
+        account=account, run_id__in={a.run_id for a in alerts if a.run_id})}
+    can_harvest = user_can(user, Capability.RUN_REBALANCE) and "harvest" in one_off_actions(account)
     harvestable = _harvestable(account, inputs.request)
     return {
         "account": account, "inputs": inputs, "latest": latest, "sleeves": sleeves, "total": total,
@@ -352,7 +357,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
         "template": account.governing_template,
         "proposals": proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at")[:10],
-        "alerts": alerts,
+        "alerts": [(a, proposed.get(a.run_id), can_harvest and a.kind == Alert.Kind.HARVEST) for a in alerts],
         "alert_kinds": Alert.Kind,
         "can_run": user_can(user, Capability.RUN_REBALANCE),
         **_instruct_kept(request, account),

@@ -1,5 +1,5 @@
 """A one-off instruction on an account: "sell X and buy Y", "raise $N cash", "sell everything",
-"bring back to the model" - solved now, once, as a proposal.
+"bring back to the model", "harvest losses now" - solved now, once, as a proposal.
 
 The instruction is laid over the account's effective parameters for this solve only (as an
 advisor's edit of a proposal is, ``services.revisions``); the account's parameters are not changed,
@@ -10,7 +10,8 @@ make up what the instruction moves, and none buys back a loss it sells), as a ho
 there a sale and raising cash are offered (the joint solve has no liquidation or "back to the
 model" of one account). Refused, by name and with nothing written: an account (or, in a household
 managed as one, any account) whose withdrawal sales or released orders are still open or whose
-approved proposal is not yet released, an instruction that leaves nothing to trade.
+approved proposal is not yet released, an instruction that leaves nothing to trade, a harvest
+outside a taxable account or one that finds no loss to harvest (saying why each loss stays).
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ __all__ = ["account_instruct", "one_off_actions"]
 
 
 def one_off_actions(account: Account) -> dict[str, str]:
-    """The instructions the account may be given: fewer when it is solved with its household."""
-    return HOUSEHOLD_ONE_OFF_ACTIONS if account.household.is_unit else ONE_OFF_ACTIONS
+    """The instructions the account may be given: fewer when it is solved with its household, and no
+    harvest outside a taxable account."""
+    actions = HOUSEHOLD_ONE_OFF_ACTIONS if account.household.is_unit else ONE_OFF_ACTIONS
+    if account.tax_status != Account.TaxStatus.TAXABLE:
+        actions = {k: v for k, v in actions.items() if k != "harvest"}
+    return actions
 
 
 def _blocking(account: Account) -> None:
@@ -87,11 +92,13 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     # What was asked is read first: a malformed instruction is refused as such (400) whatever
     # stands in the way of a new proposal (409).
     added = instructions_clean(instructions, [], account.pk, actions=ONE_OFF_ACTIONS)
+    _harvest_taxable_check(account, added)
     _blocking(account)
 
     [plain] = rebalance_inputs_load([account.pk], as_of=as_of)
     edit = edit_as_parameters(plain.parameters, [], added)
     inputs, result = solve_edited(account.pk, as_of, edit, added, refusal="The instruction cannot be carried out")
+    _harvest_made_check(account, added, result)
     if not result.trades:
         raise Conflict("With this instruction nothing is to trade: the account already is where it asks.",
                        code="nothing_to_trade")
@@ -114,6 +121,28 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     return new
 
 
+def _harvest_taxable_check(account: Account, added: Sequence[InstructionAdded]) -> None:
+    """Harvesting is refused by name outside a taxable account: its losses would save no tax."""
+    if any(i.action == "harvest" for i in added) and account.tax_status != Account.TaxStatus.TAXABLE:
+        raise ValidationFailed(f"{account.custodian_number} is {account.tax_status_noun}: a loss "
+                               "realised in it saves no tax, so there is nothing to harvest. Harvest in a taxable "
+                               "account.", code="not_taxable", detail={"field": "instructions"})
+
+
+def _harvest_made_check(account: Account, added: Sequence[InstructionAdded], result) -> None:
+    """An instruction to harvest that harvests nothing is refused, saying why each loss stays (the
+    engine's harvest alerts: below the thresholds, or a purchase within 30 days blocks it), rather
+    than proposing whatever else the solve found to trade."""
+    if not any(i.action == "harvest" for i in added) or any("harvest" in t.reasons for t in result.trades):
+        return
+    why = [a.message for a in result.alerts if a.code == "harvest_opportunity"]
+    raise Conflict(f"{account.custodian_number} has no loss to harvest now"
+                   + (f": {'; '.join(why)}." if why else ": no position is past its harvest thresholds (the "
+                      "losing lots down at least harvest.min_loss_pct of their cost that lose harvest.min_loss_value "
+                      "together).")
+                   + " Nothing was proposed.", code="nothing_to_harvest", detail={"account": account.pk})
+
+
 def _supersede(account_ids: list[int], new: Proposal, words: str, by) -> list[int]:
     """The accounts' proposals pending approval give way to the instruction's (``new`` and its household's)."""
     older = list(Proposal.objects.filter(account_id__in=account_ids, status=S.PENDING)
@@ -130,6 +159,7 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     household = account.household
     members = list(Account.objects.select_for_update().filter(household=household).order_by("pk"))
     added = instructions_clean(instructions, [], account.pk, actions=HOUSEHOLD_ONE_OFF_ACTIONS)  # (400 before 409)
+    _harvest_taxable_check(account, added)
     for member in members:
         _blocking(member)
     [plain] = rebalance_inputs_load([account.pk], as_of=as_of)
@@ -147,6 +177,8 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     except engine.EngineError as exc:
         raise ValidationFailed(f"The instruction cannot be carried out with the household: {exc.message}",
                                code=exc.code, detail=exc.detail or {}) from None
+    _harvest_made_check(account, added, next(r for m, r in zip(inputs.members, result.accounts, strict=True)
+                                             if m.account_id == account.pk))
     if not any(r.trades for r in result.accounts):
         raise Conflict("With this instruction nothing is to trade in any account of the household.",
                        code="nothing_to_trade")

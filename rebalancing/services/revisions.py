@@ -64,6 +64,7 @@ ONE_OFF_ACTIONS = {
     "raise_cash": INSTRUCTION_ACTIONS["raise_cash"],
     "liquidate": "Sell everything",
     "bring_to_model": "Bring back to the model (drift bands and the tax budget set aside this once)",
+    "harvest": "Harvest losses now (the account's harvest thresholds, harvesting on or off)",
 }
 # An account solved with its household as one (engine.rebalance_household): its sales, cash to
 # raise and liquidation are its own, the household's other accounts making up what they move;
@@ -73,9 +74,10 @@ HOUSEHOLD_ONE_OFF_ACTIONS = {
     "raise_cash": ONE_OFF_ACTIONS["raise_cash"],
     "liquidate": "Sell everything in this account (the household's other accounts stay on its model)",
     "bring_to_model": "Bring the household back to its model (its drift bands and tax budgets set aside this once)",
+    "harvest": "Harvest this account's losses now (none bought back in any account of the household)",
 }
 _RESTRICTIONS = ("hold", "do_not_buy", "do_not_sell")
-_NO_SECURITY = ("raise_cash", "liquidate", "bring_to_model")
+_NO_SECURITY = ("raise_cash", "liquidate", "bring_to_model", "harvest")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class InstructionAdded:
             return "sell everything"
         if self.action == "bring_to_model":
             return "bring back to the model (drift bands and the tax budget set aside)"
+        if self.action == "harvest":
+            return "harvest the losses past the harvest thresholds"
         return {"hold": "do not trade", "do_not_buy": "do not buy", "do_not_sell": "do not sell"}[self.action] \
             + f" {self.symbol}"
 
@@ -182,7 +186,10 @@ def edit_as_parameters(parameters: dict, drops: list[str], added: list[Instructi
         extra = (drops if kind == "hold" else []) + [i.symbol for i in added if i.action == kind]
         edit["restrictions"][kind] = sorted(set(restrictions.get(kind) or ()) | set(extra))
     edit["instructions"] = list(parameters.get("instructions") or ()) + [
-        _engine_instruction(i) for i in added if i.action not in _RESTRICTIONS]
+        _engine_instruction(i) for i in added if i.action not in (*_RESTRICTIONS, "harvest")]
+    if any(i.action == "harvest" for i in added):
+        # Harvesting switched on for this solve only, at the thresholds and substitutes the account has.
+        edit["harvest"] = {"enabled": True}
     return edit
 
 

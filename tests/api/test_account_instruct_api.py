@@ -91,3 +91,38 @@ def test_an_account_of_a_household_unit_is_liquidated_through_the_households_sol
     assert new["trades"] and all(t["side"] == "sell" for t in new["trades"])
     with tenant_context(firm_a):
         assert Proposal.objects.get(pk=new["id"]).household_proposal_id is not None
+
+
+def test_harvest_now_through_the_api_and_its_refusals(firm_a, people, book, client_for):
+    """T-000's BND is $1,000 down (harvesting off in its template): harvested once; a harvest naming a
+    security, in an IRA, or where no loss passes the thresholds is refused by name, writing nothing."""
+    from datetime import date
+
+    from rebalancing.models import Security
+
+    from ..rebalancing.book import make_account
+
+    client = client_for(firm_a, people["pm"])
+    with tenant_context(firm_a):
+        Security.objects.filter(symbol="BND").update(harvest_substitute=Security.objects.get(symbol="AGG"))
+        gains = make_account("T-GAIN", model=book["model"], template=book["template"],
+                             holdings=[("VTI", 100, 5000, date(2020, 1, 2))])
+        ira = make_account("T-IRA", model=book["model"], template=book["template"],
+                           holdings=[("BND", 100, 9000, date(2026, 6, 1))])
+        Account.objects.filter(pk=ira.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+    written = _written(firm_a)
+    for account, body, status, code, says in [
+        (book["own"], {"action": "harvest", "symbol": "BND"}, 400, "invalid", "names no security"),
+        (ira, {"action": "harvest"}, 400, "not_taxable", "T-IRA is a traditional IRA"),
+        (gains, {"action": "harvest"}, 409, "nothing_to_harvest", "T-GAIN has no loss to harvest now"),
+    ]:
+        answer = _instruct(client, account, {"instructions": [body]})
+        assert answer.status_code == status, answer.content
+        assert error_of(answer)["code"] == code and says in error_of(answer)["message"]
+    assert _written(firm_a) == written
+
+    answer = _instruct(client, book["own"], {"instructions": [{"action": "harvest"}]})
+    assert answer.status_code == 201, answer.content
+    trades = {t["symbol"]: t for t in answer.json()["trades"]}
+    assert "harvest" in trades["BND"]["reasons"] and trades["AGG"]["side"] == "buy"
+    assert answer.json()["revision"]["instructions"] == ["harvest the losses past the harvest thresholds"]

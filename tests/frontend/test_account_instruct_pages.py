@@ -117,3 +117,39 @@ def test_a_household_units_account_is_liquidated_and_the_household_brought_back_
         assert Proposal.objects.get(pk=mine.pk).status == S.SUPERSEDED
         assert again.revision["instructions"] == ["bring back to the model (drift bands and the tax budget set aside)"]
     assert response.redirect_chain[-1][0] == f"/proposals/{again.pk}/"
+
+
+def test_a_harvest_alert_opens_its_proposal_and_harvests_now(book, as_user, firm_a):
+    """F-000 holds BND at a $1,500 short-term loss and its template leaves harvesting off: the run's
+    alert says so, links the run's proposal, and "Harvest now" solves the account once with
+    harvesting on (into AGG, BND's firm-wide substitute). Advisors approve, they do not run: no button."""
+    from rebalancing.models import Alert, Security
+
+    account = book["mine"][0]
+    with tenant_context(firm_a):
+        Security.objects.filter(symbol="BND").update(harvest_substitute=Security.objects.get(symbol="AGG"))
+        alert = Alert.objects.get(account=account, kind=Alert.Kind.HARVEST, resolved_at=None)
+        pending = Proposal.objects.get(account=account, run=alert.run)
+    pm = as_user("pm")
+    page = text(pm.get(f"/accounts/{account.pk}/"))
+    opened = page[page.index('data-testid="open-alerts"'):]
+    assert "Harvest opportunity: BND has $1,500.00 of harvestable losses, not harvested: harvesting is switched off" \
+        in opened
+    assert f'<a href="/proposals/{pending.pk}/">proposal #{pending.pk}</a> (pending approval)' in opened
+    assert 'data-testid="harvest-now"' in opened and "Harvest losses now (the account's harvest thresholds" in page
+    assert 'data-testid="harvest-now"' not in text(as_user("advisor").get(f"/accounts/{account.pk}/"))
+
+    response = pm.post(f"/accounts/{account.pk}/instruct/", _rows(("harvest", "", "", "")), follow=True)
+    with tenant_context(firm_a):
+        new = Proposal.objects.get(run__kind=RebalanceRun.Kind.INSTRUCTION, account=account)
+        trades = {t["symbol"]: t for t in new.result["trades"]}
+        assert "harvest" in trades["BND"]["reasons"] and trades["BND"]["realised_gain"] == pytest.approx(-1500)
+        assert Proposal.objects.get(pk=pending.pk).status == S.SUPERSEDED
+        assert Account.objects.get(pk=account.pk).overrides == {}
+    assert response.redirect_chain[-1][0] == f"/proposals/{new.pk}/"
+    assert f"Proposal #{new.pk}: harvest the losses past the harvest thresholds" in text(response)
+
+    with tenant_context(firm_a):
+        Account.objects.filter(pk=account.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+    page = text(pm.get(f"/accounts/{account.pk}/"))
+    assert 'value="harvest"' not in page  # neither the alert's button nor the instruction's choice

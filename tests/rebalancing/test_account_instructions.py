@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import tenant_context
 
-from rebalancing.models import Account, Household, Proposal, RebalanceRun
+from rebalancing.models import Account, Household, Proposal, RebalanceRun, Security
 from rebalancing.selectors import RunScope
 from rebalancing.services.account_instructions import account_instruct
 from rebalancing.services.revisions import InstructionAdded as I
@@ -297,3 +297,71 @@ def test_a_suspended_firm_solves_no_instruction_and_releases_nothing(firm_a, boo
     with tenant_context(firm_a):
         approved.delete()
         assert _instruct(book["accounts"][0], I("raise_cash", amount=Decimal("5000")), by=people["pm"]).pk
+
+
+def test_harvest_now_harvests_once_with_harvesting_switched_off(firm_a, book, people):
+    """T-000 holds BND at an 11% short-term loss of $1,000 and its template leaves harvesting off:
+    "harvest losses now" sells it for the loss this once (into AGG, its firm-wide substitute), and
+    the account's parameters stay as they were."""
+    with tenant_context(firm_a):
+        Security.objects.filter(symbol="BND").update(harvest_substitute=Security.objects.get(symbol="AGG"))
+        account = book["accounts"][0]
+        new = _instruct(account, I("harvest"), by=people["pm"])
+
+        trades = _trades(new)
+        assert trades["BND"]["side"] == "sell" and "harvest" in trades["BND"]["reasons"]
+        assert trades["BND"]["realised_gain"] == pytest.approx(-1000)
+        assert trades.get("BND", {}).get("side") != "buy" and trades["AGG"]["side"] == "buy"
+        assert new.revision["instructions"] == ["harvest the losses past the harvest thresholds"]
+        assert new.parameters["harvest"]["enabled"] is True and "harvest" not in str(new.parameters["instructions"])
+        account.refresh_from_db()
+        assert account.overrides == {}
+        assert book["template"].parameters.get("harvest") is None
+        nightly = _run()  # harvesting is still off: the next run harvests nothing
+        assert not any("harvest" in t["reasons"] for t in (nightly.result["trades"] if nightly else []))
+
+
+def test_harvest_now_is_refused_by_name_where_there_is_nothing_to_harvest(firm_a, book, people):
+    with tenant_context(firm_a):
+        account = book["accounts"][0]
+        Account.objects.filter(pk=account.pk).update(tax_status=Account.TaxStatus.TRADITIONAL)
+        ira = Account.objects.get(pk=account.pk)
+        written = _written()
+        with pytest.raises(ValidationFailed, match="T-000 is a traditional IRA: a loss realised in it saves no tax"):
+            _instruct(ira, I("harvest"), by=people["pm"])
+        with pytest.raises(ValidationFailed, match="harvest losses now .* names no security"):
+            _instruct(ira, I("harvest", "BND"), by=people["pm"])
+        assert _written() == written
+
+        # A loss too small for the thresholds (a $500 floor per position): BND down $1,000 passes,
+        # VTI at a gain does not; with BND bought back 10 days ago the purchase blocks the harvest.
+        gains = make_account("G-001", model=book["model"], template=book["template"], cash="100",
+                             holdings=[("VTI", 100, 5000, date(2020, 1, 2))])
+        with pytest.raises(Conflict, match="G-001 has no loss to harvest now: no position is past its harvest"
+                                           " thresholds.*Nothing was proposed") as refused:
+            _instruct(gains, I("harvest"), by=people["pm"])
+        assert refused.value.code == "nothing_to_harvest"
+        blocked = make_account("B-001", model=book["model"], template=book["template"], cash="100",
+                               holdings=[("BND", 100, 9000, date(2026, 6, 1)), ("BND", 5, 400, date(2026, 11, 10)),
+                                         ("VTI", 100, 5000, date(2020, 1, 2))])
+        with pytest.raises(Conflict, match=r"B-001 has no loss to harvest now: BND has \$1,000.00 of harvestable "
+                                           r"losses, not harvested: it was bought on 2026-11-10 .* harvestable from "
+                                           r"2026-12-11\. Nothing was proposed\."):
+            _instruct(blocked, I("harvest"), by=people["pm"])
+        assert _written() == written
+
+
+def test_harvest_now_in_a_household_managed_as_one_buys_the_loss_back_nowhere(firm_a, book, unit, people):
+    """U-TAX's BND is $1,000 down: harvested with the household solved as one, and the IRA, which
+    holds BND, buys none back (Rev. Rul. 2008-5); the IRA itself may not be told to harvest."""
+    with tenant_context(firm_a):
+        Security.objects.filter(symbol="BND").update(harvest_substitute=Security.objects.get(symbol="AGG"))
+        with pytest.raises(ValidationFailed, match="U-IRA is a traditional IRA"):
+            _instruct(unit["ira"], I("harvest"), by=people["pm"])
+        mine = _instruct(unit["taxable"], I("harvest"), by=people["pm"])
+        assert "harvest" in _trades(mine)["BND"]["reasons"]
+        assert _trades(mine)["BND"]["quantity"] == pytest.approx(100)
+        ira = Proposal.objects.get(household_proposal=mine.household_proposal, account=unit["ira"])
+        assert not any(t["symbol"] == "BND" and t["side"] == "buy" for t in ira.result["trades"])
+        assert mine.household_proposal.revision["accounts"] == {
+            "U-TAX": ["harvest the losses past the harvest thresholds"]}

@@ -97,11 +97,13 @@ class OneOffInstructionSerializer(InstructionInSerializer):
                                      help_text="sell: sell `symbol` (all, or `amount` dollars) and buy `buy` with the "
                                                "proceeds (optional); raise_cash: `amount` dollars; liquidate: sell "
                                                "everything; bring_to_model: back to the model, drift bands and the "
-                                               "tax budget set aside this once")
+                                               "tax budget set aside this once; harvest: harvest the losses past the "
+                                               "account's harvest thresholds this once, harvesting on or off (a "
+                                               "taxable account; 409 nothing_to_harvest says why each loss stays)")
     symbol = serializers.CharField(required=False, allow_blank=True, default="", max_length=_SYMBOL,
                                    help_text="sell: the security to sell (required); raise_cash, liquidate, "
-                                             "bring_to_model: none (leave it out)")
-    amount = _amount(f"{_AMOUNT}; refused with liquidate and bring_to_model")
+                                             "bring_to_model, harvest: none (leave it out)")
+    amount = _amount(f"{_AMOUNT}; refused with liquidate, bring_to_model and harvest")
 
 
 class AccountInstructSerializer(UnknownFieldsRefused, serializers.Serializer):
