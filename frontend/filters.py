@@ -19,7 +19,7 @@ from rebalancing.models import Alert, Household
 from .query import choice_param, date_param, decimal_param, id_param
 from .selectors import account_stats, accounts_failed_last, open_alerts
 
-__all__ = ["ACCOUNT_SORTS", "AccountListFilter", "ApprovalQueueFilter", "AuditLogFilter"]
+__all__ = ["ACCOUNT_SORTS", "QUEUE_SORTS", "AccountListFilter", "ApprovalQueueFilter", "AuditLogFilter"]
 
 ACCOUNT_SORTS = {
     "number": "custodian_number", "name": "name", "household": "household__name", "drift": "-last_drift",
@@ -161,6 +161,14 @@ class AuditLogFilter(filters.FilterSet):
 # The approvals queue's yes/no filters: the parameter and the proposal's field it reads.
 QUEUE_FLAGS = {"compliance": "requires_compliance", "restricted": "restricted_traded"}
 YES_NO = ("yes", "no")
+# The approvals queue's orders: what the page says, and the ordering (the default first).
+QUEUE_SORTS = {
+    "tax": ("Largest estimated tax first", ("-estimated_tax", "pk")),
+    "turnover": ("Largest turnover first", ("-turnover", "pk")),
+    "harvested": ("Largest losses harvested first", ("-harvested_losses", "pk")),
+    "oldest": ("Waiting longest first", ("created_at", "pk")),
+    "account": ("By account number", ("account__custodian_number", "pk")),
+}
 
 
 class ApprovalQueueFilter(filters.FilterSet):
@@ -183,12 +191,20 @@ class ApprovalQueueFilter(filters.FilterSet):
     def problems(self) -> dict[str, str]:
         out = {}
         for name, read in (("advisor", self._advisor_id), ("compliance", self._yes_no), ("restricted", self._yes_no),
-                           ("min_tax", self._dollars), ("min_turnover", self._percent)):
+                           ("min_tax", self._dollars), ("min_turnover", self._percent), ("sort", self._sort_key)):
             try:
                 read(name, self.data.get(name, ""))
             except BadRequest as exc:
                 out[name] = str(exc)
         return out
+
+    def _sort_key(self, name, value):
+        return choice_param({name: value}, name, tuple(QUEUE_SORTS), default="tax")
+
+    @property
+    def sort(self) -> str:
+        """The order asked for (``QUEUE_SORTS``; read after ``problems()`` found none)."""
+        return self._sort_key("sort", self.data.get("sort", ""))
 
     def _advisor_id(self, name, value):
         advisor = id_param({name: value}, name, words=("none",), in_filter=True)

@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from frontend.filters import YES_NO, ApprovalQueueFilter
+from frontend.filters import QUEUE_SORTS, YES_NO, ApprovalQueueFilter
 from frontend.query import choice_param, decimal_param, ids_param
 from frontend.selectors import proposal_executions
 from frontend.templatetags.formatting import humanize_code, money0
@@ -457,12 +457,14 @@ def approvals(request):
         get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"))
     listed = ApprovalQueueFilter(request.GET, queryset=qs, advisors=offered)
     context = {"view": view, "policy": ApprovalPolicy.current(), "advisors": offered, "filtered": listed.filtered,
-               "yes_no": YES_NO}
+               "yes_no": YES_NO, "sorts": {k: words for k, (words, _) in QUEUE_SORTS.items()}}
     problems = listed.problems()
     if problems:  # said beside each field, the values kept to correct them
         return render(request, "frontend/approvals.html", context | {"problems": problems, "rows": []}, status=400)
+    sort = listed.sort
     qs = with_advisors(listed.qs, "account__household__").select_related("account__household", "run").order_by(
-        "-estimated_tax", "pk")
+        *QUEUE_SORTS[sort][1])
+    context["sort"] = sort
     page = paginate(request, qs)
     rows = [QueueRow(p, *bulk_approvable(context["policy"], p)) for p in page]
     decidable = set(proposals_decidable_by(request.user).filter(pk__in=[p.pk for p in page]).values_list("pk", flat=True))

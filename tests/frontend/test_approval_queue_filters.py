@@ -4,6 +4,7 @@ field, the pager keeps them, and bulk approval works on a filtered list and come
 
 import html
 import re
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -162,3 +163,32 @@ def test_bulk_approval_on_a_filtered_list(queue, as_user, firm_a):
 def test_bulk_approval_does_not_redirect_off_site(queue, as_user):
     response = as_user("advisor").post("/approvals/bulk/", {"proposal": [queue[1]], "next": "//evil.example/"})
     assert response.status_code == 302 and response["Location"] == "/approvals/"
+
+
+def _order(queue, response) -> list[int]:
+    assert response.status_code == 200, text(response)[:500]
+    body = response.content.decode()
+    return sorted(queue, key=lambda i: body.index(f'href="/proposals/{queue[i]}/"'))
+
+
+def test_the_queue_is_ordered_as_asked_and_the_order_is_kept_by_the_filters(queue, as_user, book, firm_a):
+    client = as_user("compliance")
+    with tenant_context(firm_a):
+        for i, harvested in {0: "10", 1: "900", 2: "300", 3: "0"}.items():
+            Proposal.objects.filter(pk=queue[i]).update(harvested_losses=Decimal(harvested))
+        created = Proposal.objects.get(pk=queue[0]).created_at
+        for i, days in {0: 0, 1: 3, 2: 1, 3: 2}.items():  # #1 has waited longest
+            Proposal.objects.filter(pk=queue[i]).update(created_at=created - timedelta(days=days))
+    assert _order(queue, client.get("/approvals/?view=all")) == [0, 2, 1, 3]  # estimated tax, the default
+    assert _order(queue, client.get("/approvals/?view=all&sort=turnover")) == [0, 2, 1, 3]
+    assert _order(queue, client.get("/approvals/?view=all&sort=harvested")) == [1, 2, 0, 3]
+    assert _order(queue, client.get("/approvals/?view=all&sort=oldest")) == [1, 3, 2, 0]
+    assert _order(queue, client.get("/approvals/?view=all&sort=account")) == [0, 1, 2, 3]
+    page = text(client.get("/approvals/?view=all&sort=oldest&min_tax=1"))
+    assert "Waiting longest first." in page and '<option value="oldest" selected>' in page
+    assert _order({i: queue[i] for i in (0, 1, 2)}, client.get("/approvals/?view=all&sort=oldest&min_tax=1")) == [1, 2, 0]
+
+    response = client.get("/approvals/?view=all&sort=newest")
+    assert response.status_code == 400
+    assert ('id="q-sort-error" role="alert">The sort filter must be one of tax, turnover, harvested, oldest, '
+            'account, not “newest”.</div>') in text(response)
