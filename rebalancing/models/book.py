@@ -210,12 +210,14 @@ class AccountQuerySet(models.QuerySet):
 
     def realised_add(self, gains, *, year: int) -> None:
         """Add each ``(account id, tax year) -> {"short": ..., "long": ...}`` of ``gains`` (realised
-        by sales the ledger books or corrects) to the accounts' figures: the years before ``year``
-        first (``Account.realised_past_added``), then ``year``'s own (``Account.realised_ytd_added``,
-        whose first gain of a new year keeps the year before's figures)."""
+        by sales the ledger books or corrects) to the accounts' figures, oldest year first: a year
+        before ``year`` (the book's day) by ``Account.realised_past_added``; ``year`` and any later
+        one by ``Account.realised_ytd_added`` (whose first gain of a new year keeps the year before's
+        figures). A later year's gains come from a sale the book already holds whose wash-sale
+        result an earlier purchase, read now, corrects (a December buy read after a January loss)."""
         for (account_id, sold_year), pair in sorted(gains.items(), key=lambda item: item[0][1]):
-            if (pair["short"] or pair["long"]) and sold_year <= year:
-                how = Account.realised_ytd_added if sold_year == year else Account.realised_past_added
+            if pair["short"] or pair["long"]:
+                how = Account.realised_ytd_added if sold_year >= year else Account.realised_past_added
                 self.filter(pk=account_id).update(**how(sold_year, pair["short"], pair["long"]))
 
     def with_governing_template(self, *, batch: bool = False) -> AccountQuerySet:
@@ -367,7 +369,8 @@ class Account(models.Model):
     def realised_ytd_added(year: int, short, long) -> dict:
         """``update()`` arguments adding gains realised in tax year ``year``: onto the figures when
         they are that year's (or of no stated year), in their place when they are an earlier year's
-        (a new year starts afresh), and not at all when they are a later year's already."""
+        (a new year starts afresh), and onto the ones kept of ``year`` (``realised_past_years``) when
+        a later year's replaced them (a file as of 31 December read after January's)."""
         same = Q(realised_ytd_year=year) | Q(realised_ytd_year__isnull=True)
         later = Q(realised_ytd_year__gt=year)
         money = models.DecimalField(max_digits=18, decimal_places=2)
@@ -386,6 +389,7 @@ class Account(models.Model):
                     arg_joiner=" || ", template="(%(expressions)s)", output_field=models.JSONField())
         return {
             "realised_past_years": Case(When(realised_ytd_year__lt=year, then=kept),
+                                        When(later, then=Account._onto_kept(year, short, long)),
                                         default=models.F("realised_past_years"), output_field=models.JSONField()),
             "realised_short_term_ytd": added("realised_short_term_ytd", short),
             "realised_long_term_ytd": added("realised_long_term_ytd", long),
@@ -405,13 +409,19 @@ class Account(models.Model):
             return Case(When(realised_ytd_year=year, then=models.F(field) + Value(Decimal(gain), output_field=money)),
                         default=models.F(field), output_field=money)
 
+        return {"realised_short_term_ytd": added("realised_short_term_ytd", short),
+                "realised_long_term_ytd": added("realised_long_term_ytd", long),
+                "realised_past_years": Account._onto_kept(year, short, long)}
+
+    @staticmethod
+    def _onto_kept(year: int, short, long) -> Func:
+        """``realised_past_years`` with gains of ``year`` added onto the figures kept of it, if any
+        (none kept: the year's gains are all the ledger's, and its Schedule D reads them there)."""
         y, gains = str(int(year)), [f"{Decimal(gain):f}" for gain in (short, long)]
-        onto_kept = Func(models.F("realised_past_years"), output_field=models.JSONField(), template=(
+        return Func(models.F("realised_past_years"), output_field=models.JSONField(), template=(
             f"CASE WHEN %(expressions)s ? '{y}' THEN jsonb_set(%(expressions)s, '{{{y}}}', jsonb_build_array("
             f"(((%(expressions)s -> '{y}' ->> 0)::numeric + {gains[0]})::text), "
             f"(((%(expressions)s -> '{y}' ->> 1)::numeric + {gains[1]})::text))) ELSE %(expressions)s END"))
-        return {"realised_short_term_ytd": added("realised_short_term_ytd", short),
-                "realised_long_term_ytd": added("realised_long_term_ytd", long), "realised_past_years": onto_kept}
 
     def year_end_value(self, year: int) -> Decimal | None:
         """The IRA's value on 31 December of ``year``, if entered."""
