@@ -26,6 +26,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from guardian.conf import settings as guardian_settings
 
+from .api_keys.services import api_keys_revoke_all
 from .audit.actions import Action
 from .audit.services import Visitor, audit_record
 from .errors import Conflict, PermissionDenied, ValidationFailed, fields_refused
@@ -237,7 +238,9 @@ def roles_set(staff: Staff, *, user, roles, by) -> None:
 
 @transaction.atomic
 def deactivate(staff: Staff, *, user, by) -> None:
-    """Stop ``user`` signing in or using their API keys (their history stays)."""
+    """Stop ``user`` signing in or using their API keys (their history stays). Their keys are revoked,
+    not just refused while they are inactive: reactivating them must not bring back a key that may have
+    leaked meanwhile (a new one is issued, signed in)."""
     staff.check(by)
     if not user.is_active:
         raise Conflict(f"{user.get_username()} is already deactivated.", code="already_inactive")
@@ -247,8 +250,10 @@ def deactivate(staff: Staff, *, user, by) -> None:
     user.is_active = False
     user.save(update_fields=["is_active"])
     ended = _sessions_end(user)
+    revoked = api_keys_revoke_all(user=user, by=by, why=f"{user.get_username()} was deactivated")
     audit_record(actor=by, action=Action.USER_DEACTIVATE, obj=user, object_type="user",
-                 before={"active": True}, after={"active": False, "sessions_ended": ended})
+                 before={"active": True},
+                 after={"active": False, "sessions_ended": ended, **({"api_keys_revoked": revoked} if revoked else {})})
 
 
 def _sessions_end(user) -> int:

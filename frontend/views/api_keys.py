@@ -1,6 +1,7 @@
 """API keys in the browser: create one with scopes (the token is shown once, on the page that
 creates it), see when each was last used, revoke it. Everyone manages their own keys; firm admins
-manage everyone's (tenants.api_keys.services decides)."""
+manage everyone's (tenants.api_keys.services decides). A key a firm admin creates for someone else
+shows its token to nobody but its owner, who collects it here, once."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from frontend.query import date_param, id_param
 from rebalancing.access import api_keys_visible_to
 from tenants.api_keys.scopes import Scope, scopes_of
-from tenants.api_keys.services import api_key_create, api_key_revoke
+from tenants.api_keys.services import api_key_collect, api_key_create, api_key_revoke
 from tenants.errors import DomainError
 from tenants.people import people_here
 from tenants.permissions import Capability, user_can
@@ -51,6 +52,11 @@ def api_keys_page(request):
                 api_key_revoke(key=key, by=user)
                 messages.success(request, f"The key rk_{key.prefix} no longer works.")
                 return redirect("api_keys")
+            if request.POST.get("action") == "collect":
+                key = visible_or_404(api_keys_visible_to(user), pk=id_param(request.POST, "key"))
+                collected = api_key_collect(key=key, by=user)
+                request.session[_ISSUED] = {"key": collected.key.pk, "token": collected.token}
+                return redirect("api_keys")
             owner = user
             owner_id = id_param(request.POST, "owner")
             if owner_id is not None and owner_id != user.pk:
@@ -62,6 +68,11 @@ def api_keys_page(request):
             expires_at = (timezone.make_aware(datetime.combine(expires_on, time.min)) if expires_on else None)
             created = api_key_create(user=owner, name=request.POST.get("name", ""),
                                      scopes=request.POST.getlist("scope"), expires_at=expires_at, by=user)
+            if created.token is None:  # someone else's key: its token is theirs to collect
+                messages.success(request, f"The key “{created.key.name}” (rk_{created.key.prefix}_…) was created for "
+                                 f"{owner.get_username()}. Its token is not shown to you: a key acts as its owner, "
+                                 "so only they see it, once, when they collect it on their API keys page.")
+                return redirect("api_keys")
             # Shown on the next page only (post/redirect/get: a reload neither resubmits nor shows it again).
             request.session[_ISSUED] = {"key": created.key.pk, "token": created.token}
             return redirect("api_keys")

@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from rebalancing.access import require
 from rebalancing.api.serializers.strict import UnknownFieldsRefused, character_problem
 from rebalancing.filters import FirmFilterSet
+from tenants.api_keys.authentication import ApiKeyAuthentication, SessionAuthentication
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope, scopes_of
 from tenants.api_keys.services import idempotency_lookup, idempotency_store
@@ -141,6 +142,8 @@ def body_refused(request) -> None:
 
 
 class FirmAPIMixin:
+    # As settings' REST_FRAMEWORK, with the session's CSRF check reading no JSON body (an object's 404 first).
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated, ActionAllowed]
     content_negotiation_class = FormatNamed
     rules: dict[str, Rule] = {}
@@ -152,7 +155,8 @@ class FirmAPIMixin:
         return _conditional_get(super().as_view(*args, **initkwargs))
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+        super().initial(request, *args, **kwargs)  # who asks, may they (403), throttles: nothing read yet
+        self.object_first()
         repeated = {}
         for name, values in request.query_params.lists():
             _no_nul(name, "query")
@@ -162,8 +166,11 @@ class FirmAPIMixin:
         if repeated:
             # Django's QueryDict.get reads the last value: ?advisor=4&advisor=5 listed advisor 5's only.
             raise ValidationError(repeated)
-        if request.method not in SAFE_METHODS and not request.FILES:
+        if request.method not in SAFE_METHODS and not request.FILES:  # the body's first read
             _no_nul(request.data, "")
+
+    def object_first(self) -> None:
+        """What must be decided before the query or the body is read (an object route's 404)."""
 
 
 class FirmAPIView(FirmAPIMixin, APIView):
@@ -183,11 +190,11 @@ class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
             raise TypeError(f"{cls.__name__}: implement visible_queryset(user), not get_queryset/queryset; "
                             "a deliberate bypass is named dangerously_*.")
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+    def object_first(self) -> None:
         if self.detail:
             # The object first: an id the user may not see answers 404 before a body or a query is
-            # read, so no route answers anything else (a 400 naming a field) about someone else's.
+            # read, so no route answers anything else (a 400 naming a field, malformed JSON) about
+            # someone else's.
             self.get_object()
 
     def visible_queryset(self, user) -> QuerySet:

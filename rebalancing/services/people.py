@@ -104,8 +104,9 @@ def user_roles_set(*, user, roles: list[FirmRole], by) -> None:
 
 
 def user_deactivate(*, user, by) -> None:
-    """Stop ``user`` signing in or using their API keys (their history stays). Their households
-    keep them as advisor until given to someone else."""
+    """Stop ``user`` signing in, end their sessions and revoke their API keys (their history stays;
+    reactivated, they sign in afresh and issue new keys). Their households keep them as advisor until
+    given to someone else."""
     people.deactivate(FIRM_PEOPLE, user=user, by=by)
 
 

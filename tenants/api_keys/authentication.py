@@ -1,15 +1,18 @@
-"""``Authorization: Bearer rk_<prefix>_<secret>``: the request acts as the key's owner, within its scopes."""
+"""``Authorization: Bearer rk_<prefix>_<secret>``: the request acts as the key's owner, within its scopes.
+And the signed-in session of the API, whose CSRF check reads no JSON body."""
 
 import hmac
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
 from rest_framework import authentication, exceptions
+from rest_framework.request import is_form_media_type
 
 from .models import ApiKey
 from .services import api_key_parse, secret_digest
 
-__all__ = ["ApiKeyAuthentication"]
+__all__ = ["ApiKeyAuthentication", "SessionAuthentication"]
 
 # last_used_at is written at most this often per key, not on every request.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -30,7 +33,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, secret = parsed
         key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
         # Compare digests in constant time; an unknown prefix and a wrong secret answer alike.
-        if key is None or not hmac.compare_digest(key.secret_sha256, secret_digest(secret)):
+        # A key waiting for its owner to collect it has no secret yet: nothing matches it.
+        if key is None or key.awaits_owner or not hmac.compare_digest(key.secret_sha256, secret_digest(secret)):
             raise exceptions.AuthenticationFailed("Unknown API key (at this firm).", code="api_key_unknown")
         now = timezone.now()
         if key.revoked_at is not None:
@@ -49,3 +53,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's, with Django's CSRF check given Django's request when the body is not a form: DRF hands it
+    its own, whose ``POST`` parses any body with the view's parsers, so malformed JSON was answered (400)
+    while signing in, before an object route could say 404. Only a form's body can hold the token, and
+    Django's request reads no other; a form is still read as DRF reads it (its parsers, its errors)."""
+
+    def enforce_csrf(self, request):
+        return super().enforce_csrf(request if is_form_media_type(request.content_type) else request._request)
+
+
+class _SessionScheme(SessionScheme):
+    """In the OpenAPI schema it is Django's session, as before (``cookieAuth``)."""
+
+    target_class = SessionAuthentication

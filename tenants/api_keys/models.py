@@ -20,7 +20,7 @@ class ApiKey(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys",
                              help_text="The owner: a person, or a service user with a role")
     prefix = models.CharField(max_length=8, unique=True, help_text="Shown, to tell keys apart")
-    secret_sha256 = models.CharField(max_length=64)
+    secret_sha256 = models.CharField(max_length=64)  # empty: waiting for its owner (awaits_owner)
     scopes = ArrayField(models.CharField(max_length=16, choices=[(s.value, s.value) for s in Scope]))
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -39,6 +39,11 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (rk_{self.prefix})"
+
+    @property
+    def awaits_owner(self) -> bool:
+        """Issued for its owner by someone else and not collected yet: no secret exists, nobody can use it."""
+        return not self.secret_sha256
 
     def is_expired(self, now=None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -21,9 +21,11 @@ from .scopes import Scope, scopes_of
 __all__ = [
     "IDEMPOTENCY_WINDOW",
     "IssuedKey",
+    "api_key_collect",
     "api_key_create",
     "api_key_parse",
     "api_key_revoke",
+    "api_keys_revoke_all",
     "idempotency_lookup",
     "idempotency_store",
     "secret_digest",
@@ -37,7 +39,9 @@ _HEX = frozenset("0123456789abcdef")
 @dataclass(frozen=True)
 class IssuedKey:
     key: ApiKey
-    token: str  # the only time the secret exists outside the caller's hands
+    # The only time the secret exists outside the caller's hands; None for a key issued for someone
+    # else, whose token only its owner collects (``api_key_collect``).
+    token: str | None
 
 
 def secret_digest(secret: str) -> str:
@@ -75,11 +79,21 @@ def _scopes_clean(scopes, owner) -> list[str]:
     return sorted(set(names))
 
 
+def _secret_new(key: ApiKey) -> str:
+    secret = secrets.token_urlsafe(32)
+    key.secret_sha256 = secret_digest(secret)
+    return f"{TOKEN_PREFIX}_{key.prefix}_{secret}"
+
+
 @transaction.atomic
 def api_key_create(*, user, name: str, scopes, expires_at: datetime | None, by) -> IssuedKey:
     """Issue a key owned by ``user``. ``by``: who asks (the owner, a firm admin, or None for a command).
 
-    Returns the plaintext token once; only its digest is stored.
+    Returns the plaintext token once; only its digest is stored. A key acts as its owner, so its
+    token goes to its owner only (four eyes: a person's decisions are that person's): a firm admin
+    issuing a key for someone else gets it without a token, waiting for its owner to collect it
+    signed in (``api_key_collect``); until then it works for nobody. The command (``by`` None) is
+    the operator's, for a firm's service users, and prints the token.
     """
     if by is not None and by.pk != user.pk and not user_can(by, Capability.MANAGE_USERS):
         raise PermissionDenied("Only a firm admin issues keys for someone else.",
@@ -93,22 +107,49 @@ def api_key_create(*, user, name: str, scopes, expires_at: datetime | None, by) 
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed("The expiry must be in the future.", detail={"field": "expires_at"})
     clean = _scopes_clean(scopes, user)
-    secret = secrets.token_urlsafe(32)
     while True:
         prefix = secrets.token_hex(4)
         if not ApiKey.objects.filter(prefix=prefix).exists():
             break
-    key = ApiKey(name=name, user=user, prefix=prefix, secret_sha256=secret_digest(secret), scopes=clean,
-                 expires_at=expires_at, created_by=by)
+    key = ApiKey(name=name, user=user, prefix=prefix, secret_sha256="", scopes=clean, expires_at=expires_at,
+                 created_by=by)
+    for_owner = by is not None and by.pk != user.pk
+    token = None if for_owner else _secret_new(key)
     try:
-        key.full_clean()
+        key.full_clean(exclude=["secret_sha256"] if for_owner else None)
     except ValidationError as exc:  # a name longer than its column
         raise fields_refused(exc, "The key") from None
     key.save()
     audit_record(actor=by or "manage.py create_api_key", action="api_key.create", obj=key,
                  after={"owner": user.get_username(), "prefix": prefix, "scopes": clean,
-                        "expires_at": expires_at.isoformat() if expires_at else None})
-    return IssuedKey(key=key, token=f"{TOKEN_PREFIX}_{prefix}_{secret}")
+                        "expires_at": expires_at.isoformat() if expires_at else None,
+                        **({"token": "for its owner to collect"} if for_owner else {})})
+    return IssuedKey(key=key, token=token)
+
+
+@transaction.atomic
+def api_key_collect(*, key: ApiKey, by) -> IssuedKey:
+    """Its owner, signed in, takes the token of a key someone else issued for them: the secret is made
+    now and shown this once. Nobody else may: a key in the hands of the one who issued it would let
+    them decide as its owner (approve a proposal in the owner's capacity, besides their own)."""
+    if by is None or by.pk != key.user_id:
+        raise PermissionDenied(
+            f"Only {key.user.get_username()} collects the key rk_{key.prefix}: a key acts as its owner, so its "
+            "token goes to its owner alone.", detail={"owner": key.user.get_username()})
+    key = ApiKey.objects.select_for_update().select_related("user").get(pk=key.pk)
+    if key.revoked_at is not None:
+        raise Conflict(f"The key rk_{key.prefix} was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC.",
+                       code="already_revoked")
+    if not key.awaits_owner:
+        raise Conflict(f"The key rk_{key.prefix} was already collected; its token is shown only once. If it is "
+                       "lost, revoke the key and create another.", code="already_collected")
+    if key.is_expired():
+        raise Conflict(f"The key rk_{key.prefix} expired on {key.expires_at:%Y-%m-%d}.")
+    token = _secret_new(key)
+    key.save(update_fields=["secret_sha256"])
+    audit_record(actor=by, action="api_key.create", obj=key, before={"token": "for its owner to collect"},
+                 after={"token": "collected by its owner"})
+    return IssuedKey(key=key, token=token)
 
 
 @transaction.atomic
@@ -121,11 +162,26 @@ def api_key_revoke(*, key: ApiKey, by) -> ApiKey:
     if key.revoked_at is not None:
         raise Conflict(f"The key rk_{key.prefix} was already revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC.",
                        code="already_revoked")
+    _revoked(key, by=by)
+    return key
+
+
+def _revoked(key: ApiKey, *, by, why: str | None = None) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     audit_record(actor=by or "system", action="api_key.revoke", obj=key, before={"revoked_at": None},
-                 after={"revoked_at": key.revoked_at.isoformat()})
-    return key
+                 after={"revoked_at": key.revoked_at.isoformat(), **({"why": why} if why else {})})
+
+
+@transaction.atomic
+def api_keys_revoke_all(*, user, by, why: str) -> int:
+    """Revoke every key ``user`` owns that still could work (one audit row each), returning how many.
+    For deactivation (``tenants.people``, whose caller has checked ``by`` may): reactivating someone
+    must not bring back a key that may have leaked while they were away."""
+    keys = list(ApiKey.objects.select_for_update().filter(user=user, revoked_at__isnull=True).order_by("pk"))
+    for key in keys:
+        _revoked(key, by=by, why=why)
+    return len(keys)
 
 
 def idempotency_lookup(*, user, key: str) -> IdempotencyRecord | None:

@@ -1,5 +1,5 @@
 """API keys: a person's own, or (firm admins) everyone's. Issued and revoked only when signed in,
-so a leaked key cannot mint another."""
+so a leaked key cannot mint another; a key's token goes to its owner only (tenants.api_keys.services)."""
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
@@ -31,6 +31,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScoped
     def create(self, request):
         """Issue a key. The answer holds the token once; only a digest of it is kept, so a replay of
         this request (same ``Idempotency-Key``) answers without it (``Idempotent-Withheld: token``)."""
+        # A key for someone else (``user``, firm admins) is answered without a token: a key acts as its
+        # owner, so only its owner collects it, signed in, on their API keys page (docs/api.md).
         serializer = serializers.ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -42,7 +44,9 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScoped
                 raise NotFound("No such user in this firm.", detail={"field": "user"})
         issued = api_key_create(user=owner, name=data["name"], scopes=data["scopes"], expires_at=data["expires_at"],
                                 by=request.user)
-        body = {**serializers.ApiKeySerializer(issued.key).data, "token": issued.token}
+        body = serializers.ApiKeySerializer(issued.key).data
+        if issued.token is not None:
+            body = {**body, "token": issued.token}
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=serializers.ApiKeySerializer)
