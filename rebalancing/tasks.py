@@ -21,7 +21,7 @@ from rebalancing.services.risk_models import (
     risk_model_estimate_fail,
     risk_model_refresh_nightly,
 )
-from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
+from rebalancing.services.runs import run_chunks_dispatched, run_process_chunk, run_start
 from rebalancing.webhooks.delivery import retry_delay, webhook_delivery_attempt
 from rebalancing.webhooks.endpoints import webhook_previous_secrets_forget
 
@@ -38,8 +38,7 @@ def run_dispatch(self, run_id: int) -> int:
     run = RebalanceRun.objects.filter(pk=run_id).first()
     if run is None or run.status not in (RebalanceRun.Status.QUEUED, RebalanceRun.Status.RUNNING):
         return 0
-    chunks = run_chunks(run)
-    RebalanceRun.objects.filter(pk=run_id).update(chunks_total=len(chunks))
+    chunks = run_chunks_dispatched(run)
     for account_ids in chunks:
         rebalance_chunk.delay(run_id, account_ids)
     return len(chunks)

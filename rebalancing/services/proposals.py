@@ -669,7 +669,8 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_appro
     way to nothing but a decision on them: they raise money the client asked for, and a later
     withdrawal is planned beside them (``services.cash_flows``)."""
     statuses = OPEN if replace_approved else [s for s in OPEN if s != S.APPROVED]
-    older = (Proposal.objects.filter(any_of("account_id", account_ids), status__in=statuses).exclude(run_id=by_run_id)
+    # Earlier runs' only: a run started later that finished first keeps its proposals (runs._newer_runs_apart).
+    older = (Proposal.objects.filter(any_of("account_id", account_ids), status__in=statuses, run_id__lt=by_run_id)
              .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
     return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
 

@@ -54,6 +54,7 @@ from rebalancing.services.proposals import OPEN, proposals_insert_submitted, pro
 from rebalancing.services.rmd import rmd_alerts_due
 from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate, realised_open_beside
 from rebalancing.webhooks import events as webhook_events
+from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
@@ -69,6 +70,7 @@ __all__ = [
     "household_proposal_build",
     "run_cancel",
     "run_chunks",
+    "run_chunks_dispatched",
     "run_process_chunk",
     "run_start",
     "runs_start_all_firms",
@@ -196,6 +198,36 @@ def run_chunks(run: RebalanceRun) -> list[list[int]]:
         lots += n
     if current:
         chunks.append(current)
+    return chunks
+
+
+def run_chunks_dispatched(run: RebalanceRun) -> list[list[int]]:
+    """The run's chunks as first sent to the workers (``tasks.run_dispatch``). The scope is read
+    again then: accounts that left it since the run started (a proposal approved meanwhile sits its
+    account out) or joined it are counted now, saying how many in the audit log - else the run
+    waited for accounts no chunk solves until the stall watch ended it as if a worker were lost.
+    Sent again (a redelivered message), the count stands."""
+    chunks = run_chunks(run)
+    sent = sum(len(c) for c in chunks)
+    with transaction.atomic():
+        locked = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+        first = not locked.chunks_total and locked.done + locked.failed == 0
+        locked.chunks_total = len(chunks)
+        fields = ["chunks_total"]
+        if first and sent != locked.total:
+            moved = locked.total - sent
+            audit_record(actor="system", action=Action.RUN_DISPATCH, obj=locked, before={"accounts": locked.total},
+                         after={"accounts": sent},
+                         comment=f"{abs(moved)} account(s) {'left' if moved > 0 else 'joined'} the run's scope between "
+                                 "its start and its dispatch (an approved proposal sits its account out)")
+            locked.total = sent
+            fields.append("total")
+            if not sent:
+                locked.status, locked.finished_at = RebalanceRun.Status.COMPLETED, timezone.now()
+                fields += ["status", "finished_at"]
+        locked.save(update_fields=fields)
+    if not sent and "status" in fields:
+        webhook_events.run_finished(run.pk)
     return chunks
 
 
@@ -361,6 +393,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
             outcomes = [o for o in outcomes if o.account_id not in written]
             alerts = [a for a in alerts if a.account_id not in written]
             together = [(hp, members) for hp, members in together if members[0].account_id not in written]
+        proposals, outcomes, together = _newer_runs_apart(run, proposals, outcomes, together)
         _household_proposals_insert(run_id, together)
         proposals_supersede(account_ids=[p.account_id for p in proposals], by_run_id=run_id,
                             replace_approved=bool(run.scope.get("replace_approved")))
@@ -376,6 +409,28 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
                          load=t1 - t0, solve=t2 - t1, write=time.perf_counter() - t2, queue=t0 - queued_at)
     write_s = time.perf_counter() - t2
     return ChunkOutcome(len(proposals), failed, len(finished), t1 - t0, t2 - t1, write_s)
+
+
+def _newer_runs_apart(run, proposals: list[Proposal], outcomes: list[RunOutcome], together):
+    """The chunk's proposals less those of accounts a run started after this one has already proposed
+    for (two runs over one account, the later finishing first): the later run's advice stands - it
+    was asked for later, on what was known then - and the account's outcome says so. A household
+    solved as one gives way whole. (An older run finishing last superseded the newer one's proposals.)"""
+    newer = dict(Proposal.objects.filter(any_of("account_id", [p.account_id for p in proposals]),
+                                         status__in=(*OPEN, Proposal.Status.RELEASED), run_id__gt=run.pk)
+                 .order_by("account_id", "-run_id").values_list("account_id", "run_id"))
+    if not newer:
+        return proposals, outcomes, together
+    for _, members in together:
+        if any(m.account_id in newer for m in members):
+            first = next(newer[m.account_id] for m in members if m.account_id in newer)
+            newer.update({m.account_id: newer.get(m.account_id, first) for m in members})
+    together = [(hp, members) for hp, members in together if members[0].account_id not in newer]
+    outcomes = [RunOutcome(run=run, account_id=o.account_id, outcome=RunOutcome.Outcome.NO_TRADES, code="newer_run",
+                           message=f"run {newer[o.account_id]}, started after this one, proposed for it first; "
+                                   "its proposal stands")
+                if o.account_id in newer and o.outcome == RunOutcome.Outcome.PROPOSED else o for o in outcomes]
+    return [p for p in proposals if p.account_id not in newer], outcomes, together
 
 
 def _waiting_apart(run, loaded: list[AccountInputs]) -> tuple[list[AccountInputs], list[RunOutcome]]:

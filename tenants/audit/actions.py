@@ -46,6 +46,7 @@ class Action(StrEnum):
     RUN_START = "run.start", "started a rebalance run"
     RUN_CANCEL = "run.cancel", "cancelled a run"
     RUN_COMPLETE = "run.complete", "completed a run"
+    RUN_DISPATCH = "run.dispatch", "counted again the accounts a run solves when it was sent to the workers"
     RUN_REDISPATCH = "run.redispatch", "sent a stalled run's accounts again"
     RUN_RECOVERED = "run.recovered", "saw a stalled run recover"
     RUN_STALL_GIVE_UP = "run.stall_give_up", "stopped re-sending a stalled run"
