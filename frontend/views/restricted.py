@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from config.input_limits import full_date_problem
 from frontend.query import id_param
 from rebalancing.models import RestrictedSecurity, Security
 from rebalancing.services.restricted_list import (
@@ -31,11 +32,11 @@ def _day(post, name: str, what: str, *, required: bool) -> date | None:
         if required:
             raise ValidationFailed(f"Give the {what} date.", detail={"field": name})
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(f"The {what} date {text[:20]!r} is not a date (YYYY-MM-DD).",
-                               detail={"field": name}) from None
+    # As the API reads a date (config.input_limits): date.fromisoformat alone also takes "20260105"
+    # and "2026-W01-1".
+    if full_date_problem(text):
+        raise ValidationFailed(f"The {what} date {text[:20]!r} is not a date (YYYY-MM-DD).", detail={"field": name})
+    return date.fromisoformat(text)
 
 
 def _post(request) -> str:

@@ -25,6 +25,7 @@ from rebalancing.services.tax_returns import (
 from tenants.errors import ValidationFailed
 
 from .cells import (
+    MAX_AMOUNT,
     CellProblem,
     boolean_cells,
     column_parse,
@@ -149,7 +150,7 @@ def _household_tax_cells(sheet, households: pd.Series, as_of: date) -> dict[str,
     for name in CARRYOVER_FIELDS:
         if sheet.has(name):  # a loss carried, written as a positive amount
             parsed[name] = decimal_cells(sheet, name, field=Household._meta.get_field(name), required=False,
-                                         minimum=Decimal(0))
+                                         minimum=Decimal(0), plausible=(MAX_AMOUNT, "dollars of loss carried"))
     for name, values in parsed.items():
         for household, value in consistent_values(sheet, households, values, name, f"the {name}").items():
             facts.setdefault(household, {})[name] = value
@@ -320,7 +321,8 @@ def _year_end_cells(sheet, columns: dict, as_of: date) -> None:
         sheet.problems.add_rows(sheet.frame.index, missing, "is a missing column: the value on 31 December and its "
                                 "year go together")
         return
-    value = decimal_cells(sheet, "year_end_value", field=_YEAR_END_VALUE, required=False, minimum=Decimal(0))
+    value = decimal_cells(sheet, "year_end_value", field=_YEAR_END_VALUE, required=False, minimum=Decimal(0),
+                          plausible=(MAX_AMOUNT, "dollars in one account"))
     year = ended_year_cells(sheet, "year_end_year", last=as_of.year - 1)
     pairs = []
     for line, v, y in zip(sheet.frame.index, value.tolist(), year.tolist(), strict=True):
@@ -392,9 +394,12 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
             columns[name] = decimal_cells(
                 sheet, name, field=_field(name), required=False, minimum=Decimal(0), maximum=Decimal(1),
                 unit="a rate is a fraction: 0.37 for 37%")
-    for name in ("cash", "realised_short_term_ytd", "realised_long_term_ytd"):
-        if sheet.has(name):  # signed: a debit balance, a realised loss
-            columns[name] = decimal_cells(sheet, name, field=_field(name), required=False)
+    # Signed (a debit balance, a realised loss) and bounded as the lots' and cash flows' dollars are
+    # (MAX_AMOUNT): cash of $200bn is an account number in the wrong column, not a balance.
+    for name, what in (("cash", "dollars of cash in one account"), ("realised_short_term_ytd", "dollars of gain in a year"),
+                       ("realised_long_term_ytd", "dollars of gain in a year")):
+        if sheet.has(name):
+            columns[name] = decimal_cells(sheet, name, field=_field(name), required=False, plausible=(MAX_AMOUNT, what))
     ytd = [columns[n] for n in ("realised_short_term_ytd", "realised_long_term_ytd") if n in columns]
     if ytd:
         # The file's year-to-date gains are of its day's year (from 1 January they count as nothing).

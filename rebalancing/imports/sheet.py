@@ -118,7 +118,7 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
 
     Cells are stripped strings ("" for an empty cell); wholly blank lines are dropped. The header must
     name every required column, may name optional ones, and nothing else. Problems with the file as a
-    whole (not text, no header, a missing or unknown column) refuse it at once.
+    whole (not text, no header, a missing or unknown column, a header and no rows) refuse it at once.
     """
     problems = Problems(kind)
     text = _decode(_read_bytes(source), problems)
@@ -178,6 +178,11 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")  # the header is line 1
     frame = frame.apply(lambda cells: cells.str.strip())
     frame = frame[(frame != "").any(axis=1)]  # blank lines, often a trailing one
+    if frame.empty:
+        # Refused, not landed as "0 rows": a file that lost its rows on export (a filter left on, the
+        # wrong sheet saved) would otherwise be reported as a successful import of nothing.
+        problems.add(1, None, "the file has a header and no rows: nothing to import; put the rows under the header")
+        problems.reject_if_any()
     _short_records_report(text, records, frame, len(headers), problems)
     return Sheet(kind, frame, problems)
 

@@ -17,6 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from rebalancing.access import require
+from rebalancing.engine_inputs import FIRST_BOOK_DAY
+from rebalancing.imports.cells import character_name, unseen_character
 from rebalancing.models import RestrictedSecurity, Security
 from rebalancing.services.proposals import proposals_supersede_restricted
 from tenants.audit.actions import Action
@@ -29,6 +31,10 @@ __all__ = ["RESTRICTION_WORDS", "restricted_add", "restricted_change", "restrict
 RESTRICTION_WORDS = {"do_not_buy": "do not buy", "do_not_trade": "do not trade"}
 _FIELDS = ("restriction", "reason", "starts_on", "until")
 _UNSET = object()
+# How far ahead an entry may start: compliance restricts what it knows of now (a deal, a blackout
+# window); a start years away is a mistyped year (2062 for 2026), and 9999-12-31 would stand in the
+# way of every correct entry of the security ("already on the restricted list from Dec 31, 9999").
+START_YEARS_AHEAD = 5
 
 
 def _snapshot(entry: RestrictedSecurity) -> dict:
@@ -36,12 +42,21 @@ def _snapshot(entry: RestrictedSecurity) -> dict:
             "starts_on": entry.starts_on.isoformat(), "until": entry.until.isoformat() if entry.until else None}
 
 
+def _hidden_refuse(text: str, what: str, field: str, *, multi_line: bool = False) -> None:
+    """Refuse a control or invisible character as the imports and the API do (``imports.cells``), naming
+    it and where it is: "AM\u200bZN" looks like AMZN and is not; a reason keeps its line breaks."""
+    character = unseen_character(text.translate({ord(c): " " for c in "\t\n\r"}) if multi_line else text)
+    if character is not None:
+        raise ValidationFailed(f"The {what} {text[:80]!r} contains {character_name(character)} "
+                               f"(U+{ord(character):04X}) at position {text.index(character) + 1}, which cannot be "
+                               "seen; remove it.", detail={"field": field})
+
+
 def _text(value, what: str, field: str) -> str:
     text = str(value or "").strip()
     if not text:
         raise ValidationFailed(f"Give the {what}.", detail={"field": field})
-    if any(ord(c) < 32 and c not in "\n\t\r" for c in text):
-        raise ValidationFailed(f"The {what} contains a control character.", detail={"field": field})
+    _hidden_refuse(text, what, field, multi_line=True)
     return text
 
 
@@ -64,14 +79,32 @@ def _restriction(value) -> str:
     return value
 
 
-def _dates(starts_on, until) -> None:
+def _dates(starts_on, until, *, today: date) -> None:
+    """From the book's first day (1900-01-01, as every date of the product: ``FIRST_BOOK_DAY``) to
+    ``START_YEARS_AHEAD`` years from today; ``until`` not before it (and open above: a far ``until``
+    means "until lifted")."""
     if not isinstance(starts_on, date):
         raise ValidationFailed("Give the day the restriction starts (from).", detail={"field": "starts_on"})
     if until is not None and not isinstance(until, date):
         raise ValidationFailed("The until date is not a date.", detail={"field": "until"})
+    if starts_on < FIRST_BOOK_DAY:
+        raise ValidationFailed(f"The from date {starts_on.isoformat()} is before {FIRST_BOOK_DAY.isoformat()}, the "
+                               "book's first day: check the year.", detail={"field": "starts_on"})
+    latest = _years_after(today, START_YEARS_AHEAD)
+    if starts_on > latest:
+        raise ValidationFailed(f"The from date {starts_on.isoformat()} is more than {START_YEARS_AHEAD} years ahead "
+                               f"(after {latest.isoformat()}): a restriction starts on a day known now; check the "
+                               "year.", detail={"field": "starts_on"})
     if until is not None and until < starts_on:
         raise ValidationFailed(f"The until date {until:%b %-d, %Y} is before the from date {starts_on:%b %-d, %Y}.",
                                detail={"field": "until"})
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def _overlapping(security: Security, starts_on: date, until: date | None, *, besides: int | None = None):
@@ -102,19 +135,21 @@ def restricted_add(*, symbol: str, restriction: str, reason: str, starts_on: dat
     symbol = str(symbol or "").strip().upper()
     if not symbol:
         raise ValidationFailed("Give the security's symbol.", detail={"field": "symbol"})
+    _hidden_refuse(symbol, "symbol", "symbol")
     security = Security.objects.select_for_update().filter(symbol=symbol).first()
     if security is None:
         raise ValidationFailed(f"{symbol} is not a security of the firm (not in the security master): "
                                "import it first, or check the symbol.", detail={"field": "symbol", "symbol": symbol})
     restriction = _restriction(restriction)
     reason = _text(reason, "reason it is restricted", "reason")
-    _dates(starts_on, until)
+    today = today or timezone.localdate()
+    _dates(starts_on, until, today=today)
     _refuse_overlap(security, starts_on, until)
     entry = RestrictedSecurity.objects.create(security=security, restriction=restriction, reason=reason,
                                               starts_on=starts_on, until=until, added_by=by)
     audit_record(actor=by, action=Action.RESTRICTED_ADD, obj=entry, after=_snapshot(entry))
     entry.superseded = 0
-    if _binds(entry, today or timezone.localdate()):
+    if _binds(entry, today):
         entry.superseded = proposals_supersede_restricted(
             entry, actor=by,
             because=f"{symbol} was put on the firm's restricted list ({RESTRICTION_WORDS[restriction]}): {reason}")
@@ -150,7 +185,8 @@ def restricted_change(*, entry, by, restriction: str | None = None, reason: str 
         entry.starts_on = starts_on
     if until is not _UNSET:
         entry.until = until
-    _dates(entry.starts_on, entry.until)
+    today = today or timezone.localdate()
+    _dates(entry.starts_on, entry.until, today=today)
     after = _snapshot(entry)
     changed = sorted(f for f in _FIELDS if before[f] != after[f])
     if not changed:
@@ -160,7 +196,7 @@ def restricted_change(*, entry, by, restriction: str | None = None, reason: str 
     audit_record(actor=by, action=Action.RESTRICTED_CHANGE, obj=entry,
                  before={"symbol": before["symbol"], **{f: before[f] for f in changed}},
                  after={"symbol": after["symbol"], **{f: after[f] for f in changed}})
-    if _binds(entry, today or timezone.localdate()):
+    if _binds(entry, today):
         entry.superseded = proposals_supersede_restricted(
             entry, actor=by, because=f"{entry.security.symbol}'s entry on the firm's restricted list was changed "
                                      f"and binds ({RESTRICTION_WORDS[entry.restriction]}): {entry.reason}")

@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rebalancing.effective_parameters import leaf_value_text, value_at
+from django.db.models import Sum
+from django.utils import timezone
+
+from rebalancing.effective_parameters import amount_text, leaf_value_text, value_at
 from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.household_parameters import HOUSEHOLD_DEFAULTS
+from rebalancing.models import Account, TaxLot
 from rebalancing.parameter_labels import setting_label
-from rebalancing.selectors import asset_classes_known
+from rebalancing.selectors import asset_classes_known, latest_prices
 from tenants.errors import ValidationFailed
 
 __all__ = ["template_settings_refuse", "template_settings_warnings"]
@@ -96,6 +100,33 @@ def template_settings_refuse(*, parameters: Mapping[str, Any], overridable: Mapp
                                        "problems": words})
 
 
+def _largest_account_value() -> float:
+    """What the firm's largest account is worth today (cash and holdings at their latest closes); 0
+    when it holds nothing. Two queries: the lots summed by account and security, the latest closes."""
+    prices = latest_prices(timezone.localdate())
+    values = {pk: float(cash) for pk, cash in Account.objects.values_list("pk", "cash")}
+    held = TaxLot.objects.values("account_id", "security_id").annotate(shares=Sum("quantity")).order_by()
+    for row in held:
+        values[row["account_id"]] += float(row["shares"]) * prices.get(row["security_id"], 0.0)
+    return max(values.values(), default=0.0)
+
+
+def _min_trade_too_large(minimum: float) -> str | None:
+    """Why a minimum trade means no account trades (None if it does not): above what the firm's largest
+    account is worth, or, in a firm that holds nothing yet, above what any client account holds (the
+    imports' plausibility bound, ``MAX_AMOUNT``)."""
+    from rebalancing.imports.cells import MAX_AMOUNT  # imports -> services.book -> here: read when called
+
+    if not minimum > 0:
+        return None
+    if minimum > MAX_AMOUNT:
+        return f"more than any client account holds (${int(MAX_AMOUNT):,})"
+    largest = _largest_account_value()
+    if 0 < largest < minimum:
+        return f"more than the firm's largest account is worth ({amount_text(round(largest))})"
+    return None
+
+
 def template_settings_warnings(parameters: Mapping[str, Any]) -> list[str]:
     """What the template's settings do that is allowed but almost surely not meant, in words."""
     values = merge_parameter_dicts(default_parameters().to_dict(), parameters or {})
@@ -110,4 +141,12 @@ def template_settings_warnings(parameters: Mapping[str, Any]) -> list[str]:
         out.append(f"{_label('trading.max_turnover')} is 0%: the accounts it governs will not trade at all - no "
                    "rebalancing, no harvesting - and a run that must trade (a screen, a restriction, an "
                    "instruction) fails.")
+    minimum = values["trading"]["min_trade_value"]
+    if beyond := _min_trade_too_large(minimum):
+        # Smaller trades are dropped (engine/rounding.py), but for a position sold whole or a trade
+        # that must be made: every account then stays as it is, as with a 0% turnover cap.
+        out.append(f"{_label('trading.min_trade_value')} is {leaf_value_text('trading.min_trade_value', minimum)}, "
+                   f"{beyond}: every trade smaller is dropped, so the accounts it governs will not rebalance, buy "
+                   "or harvest - only a position sold whole, or a trade a screen, a restriction or an instruction "
+                   "forces, is made.")
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
@@ -139,12 +141,34 @@ class ModelPortfolioDetailSerializer(ModelPortfolioSerializer):
         return sorted((v.number for v in model.versions.all()), reverse=True)
 
 
+class WeightField(serializers.DecimalField):
+    """A model weight as a fraction of 0 to 1, 8 places. A weight in percent ("100", "60%") is named
+    as such before DRF's digit count ("no more than 1 digits before the decimal point") would be."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=9, decimal_places=8, min_value=0, max_value=1, **kwargs)
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        if text.endswith("%"):
+            raise serializers.ValidationError(f"{text} is in percent: weights are fractions (0.6 for 60%).")
+        try:
+            value = Decimal(text)
+        except (InvalidOperation, ValueError):
+            value = None
+        if value is not None and value.is_finite() and value > 1:
+            raise serializers.ValidationError(f"{text} is more than 1: weights are fractions (0.6 for 60%).")
+        if value is not None and value.is_finite() and value < 0:
+            raise serializers.ValidationError(f"{text} is negative: a model holds, it does not short.")
+        return super().to_internal_value(data)
+
+
 class SleeveInSerializer(UnknownFieldsRefused, serializers.Serializer):
     asset_class = serializers.CharField(max_length=64)
-    weight = serializers.DecimalField(max_digits=9, decimal_places=8, min_value=0, max_value=1)
+    weight = WeightField()
     kind = serializers.ChoiceField(choices=Sleeve.Kind.choices, default=Sleeve.Kind.HOLDINGS)
     holdings = serializers.DictField(
-        child=serializers.DecimalField(max_digits=9, decimal_places=8, min_value=0, max_value=1), default=dict,
+        child=WeightField(), default=dict,
         help_text='symbol -> weight within the sleeve, e.g. {"VTI": "1"}',
     )
     benchmark = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
@@ -191,6 +215,18 @@ class TemplateSerializer(UnknownFieldsRefused, serializers.ModelSerializer):
         if "code" in fields:
             fields["code"].validators = [v for v in fields["code"].validators if not isinstance(v, UniqueValidator)]
         return fields
+
+
+class TemplateSavedSerializer(TemplateSerializer):
+    # The answer of a save: what template_save says of the settings it saved (a GET does not carry them;
+    # the template's page shows them).
+    warnings = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="What the saved settings do that is allowed but almost surely not meant, in words (a 100% cash "
+                  "target, a 0% turnover cap, a minimum trade above every account's value); empty when none")
+
+    class Meta(TemplateSerializer.Meta):
+        fields = [*TemplateSerializer.Meta.fields, "warnings"]
 
 
 class TemplateUpdateSerializer(TemplateSerializer):

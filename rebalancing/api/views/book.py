@@ -172,7 +172,7 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
     def visible_queryset(self, user):
         return book_wide_visible_to(user, ParameterTemplate.objects.all())
 
-    @extend_schema(request=serializers.TemplateSerializer, responses={201: serializers.TemplateSerializer})
+    @extend_schema(request=serializers.TemplateSerializer, responses={201: serializers.TemplateSavedSerializer})
     @idempotent
     def create(self, request):
         serializer = serializers.TemplateSerializer(data=request.data)
@@ -182,13 +182,13 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
                                  parameters=data["parameters"], overridable=data["overridable"],
                                  description=data.get("description", ""),
                                  household_parameters=data.get("household_parameters", {}))
-        return Response(serializers.TemplateSerializer(template).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.TemplateSavedSerializer(template).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSerializer)
+    @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSavedSerializer)
     def update(self, request, pk=None):
         return self._change(request, partial=False)
 
-    @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSerializer)
+    @extend_schema(request=serializers.TemplateUpdateSerializer, responses=serializers.TemplateSavedSerializer)
     def partial_update(self, request, pk=None):
         return self._change(request, partial=True)
 
@@ -209,7 +209,7 @@ class TemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
                                  parameters=data["parameters"], overridable=data["overridable"],
                                  description=data["description"], template=template,
                                  household_parameters=data["household_parameters"])
-        return Response(serializers.TemplateSerializer(template).data)
+        return Response(serializers.TemplateSavedSerializer(template).data)
 
 
 def _overrides_sent(request, stored: dict | None, serializer) -> dict:
