@@ -43,6 +43,7 @@ def test_an_admin_issuing_keys_in_others_names_through_the_api_gets_no_token(fir
     for answer, who in zip(answers, ("advisor", "compliance"), strict=True):
         assert answer.status_code == 201 and answer.json()["owner"] == people[who].username
         assert "token" not in answer.json() and not TOKEN.search(answer.content.decode())
+        assert answer.json()["status"] == "awaiting_owner"
     with tenant_context(firm_a):
         keys = list(ApiKey.objects.filter(name__startswith="for "))
         assert len(keys) == 2 and all(k.awaits_owner and k.created_by_id == people["admin"].pk for k in keys)

@@ -734,9 +734,11 @@ class ApiKeySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "prefix", "user", "owner", "scopes", "status", "created_at", "expires_at",
                   "revoked_at", "last_used_at"]
 
-    @extend_schema_field(serializers.ChoiceField(choices=["active", "expired", "revoked"]))
+    @extend_schema_field(serializers.ChoiceField(choices=["active", "awaiting_owner", "expired", "revoked"]))
     def get_status(self, key) -> str:
-        return "revoked" if key.revoked_at else "expired" if key.is_expired() else "active"
+        # awaiting_owner: issued for someone else, its token not collected yet (it works for nobody).
+        return ("revoked" if key.revoked_at else "expired" if key.is_expired()
+                else "awaiting_owner" if key.awaits_owner else "active")
 
 
 class ApiKeyCreateSerializer(UnknownFieldsRefused, serializers.Serializer):
