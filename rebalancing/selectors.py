@@ -269,6 +269,9 @@ class ModelBook:
                                       else f"model {pk}")
         if problem:
             raise ValidationFailed(problem, code="model_nesting", detail={"models": list(chain)})
+        if model_id is None:  # (not "model None": the account is managed to none)
+            raise ValidationFailed("the account has no model to be managed to: give it (or its household) one",
+                                   code="no_model")
         version = self.versions.get(model_id)
         if version is None:
             raise ValidationFailed(f"model {model_id} has no version yet")

@@ -67,7 +67,8 @@ class CashFlowInSerializer(UnknownFieldsRefused, serializers.Serializer):
     kind = serializers.ChoiceField(choices=CashFlow.Kind.choices)
     amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"), required=False,
                                       allow_null=True, default=None,
-                                      help_text="Dollars; omit for an RMD to take what is left of the year's RMD")
+                                      help_text="Dollars, at most 100,000,000,000 (more is refused as no client "
+                                                "account's); omit for an RMD to take what is left of the year's RMD")
     account = serializers.IntegerField(min_value=1, max_value=2**62, required=False, allow_null=True, default=None,
                                        help_text="Deposit: the account receiving it; RMD: the IRA; withdrawal: "
                                                  "omit to let the engine choose")

@@ -22,6 +22,8 @@ from django.utils import timezone
 from rebalancing.access import require
 from rebalancing.exports import csv_text
 from rebalancing.imports.cells import (
+    MAX_AMOUNT,
+    MAX_SHARES,
     boolean_cells,
     date_cells,
     decimal_cells,
@@ -30,6 +32,7 @@ from rebalancing.imports.cells import (
     references_map,
     text_cells,
 )
+from rebalancing.imports.lots import _worth_report
 from rebalancing.imports.rows import ids_by, import_begin, records
 from rebalancing.imports.sheet import Source, sheet_read
 from rebalancing.models import (
@@ -101,10 +104,14 @@ def reconciliation_import(*, source: Source, actor=None, as_of: date | None = No
         "account_id": account_ids[lots.frame.index],
         "lot_id": text_cells(lots, "lot_id", field=_field("lot_id"), required=True),
         "security_id": references_map(lots, "symbol", symbols, ids_by(Security, "symbol", distinct(symbols)), "symbol"),
-        "quantity": decimal_cells(lots, "quantity", field=_field("quantity"), positive=True),
-        "cost_basis": decimal_cells(lots, "cost_basis", field=_field("cost_basis"), minimum=Decimal(0)),
+        # The lots file's bounds: accepting the comparison writes these lots as a lots file would.
+        "quantity": decimal_cells(lots, "quantity", field=_field("quantity"), positive=True,
+                                  plausible=(MAX_SHARES, "shares in one lot")),
+        "cost_basis": decimal_cells(lots, "cost_basis", field=_field("cost_basis"), minimum=Decimal(0),
+                                    plausible=(MAX_AMOUNT, "dollars of cost in one lot")),
         "acquired": date_cells(lots, "acquired", not_after=as_of),
     }
+    _worth_report(lots, columns["quantity"], columns["security_id"], symbols, as_of)
     if lots.has("inherited"):
         columns["inherited"] = boolean_cells(lots, "inherited").map(lambda v: v is True)
     duplicates_report(lots, {"account_number": numbers[lots.frame.index], "lot_id": columns["lot_id"]},

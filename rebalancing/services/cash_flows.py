@@ -24,6 +24,7 @@ from rebalancing import engine
 from rebalancing.access import households_visible_to, require
 from rebalancing.engine.withdrawal_results import withdrawal_results
 from rebalancing.engine_inputs import book_day_check, household_inputs_load
+from rebalancing.imports.cells import MAX_AMOUNT
 from rebalancing.models import (
     Account,
     CashFlow,
@@ -45,7 +46,7 @@ from tenants.errors import Conflict, NotFound, ValidationFailed
 from tenants.permissions import Capability
 from tenants.selectors import firm_active_check
 
-__all__ = ["CashFlowEntered", "GaveWay", "cash_flow_enter"]
+__all__ = ["CashFlowEntered", "GaveWay", "cash_flow_enter", "deposits_invest"]
 
 
 def _digits_limit(field) -> Decimal:
@@ -54,7 +55,6 @@ def _digits_limit(field) -> Decimal:
 
 _AMOUNT_FIELD = CashFlow._meta.get_field("amount")
 _CENT = Decimal(1).scaleb(-_AMOUNT_FIELD.decimal_places)
-_AMOUNT_LIMIT = _digits_limit(_AMOUNT_FIELD)
 _CASH_LIMIT = _digits_limit(Account._meta.get_field("cash"))
 _REFERENCE_MAX = CashFlow._meta.get_field("reference").max_length
 
@@ -93,7 +93,7 @@ def _visible(user, household: Household) -> Household:
 @transaction.atomic
 def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | None, account: Account | None = None,
                     as_of: date | None = None, reference: str = "", taken_outside: bool = False,
-                    makes_up_year: int | None = None) -> CashFlowEntered:
+                    makes_up_year: int | None = None, invest_later: bool = False) -> CashFlowEntered:
     """Enter a deposit, withdrawal or RMD for ``household``; with a ``reference`` entered before,
     nothing happens (a file imported twice) - or, sent with other values, a 409 naming them. An RMD without an amount takes what is left of the
     year's RMD from the account (``services.rmd``). ``taken_outside``: a withdrawal or RMD the client
@@ -101,7 +101,8 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     nothing is planned or sold. ``makes_up_year``: an RMD making up that year's missed RMD (past its
     deadline, not all taken); it counts for that year only, and without an amount takes what is left
     to make up. Bad input or a withdrawal the household cannot fund without a wash sale is refused,
-    naming the problem, and nothing is written."""
+    naming the problem, and nothing is written. ``invest_later``: a deposit's run is not started
+    here; the caller starts one for many deposits of the household (``deposits_invest``)."""
     require(user, Capability.EDIT_PARAMETERS)
     household = _visible(user, household)
     reference = (reference or "").strip()
@@ -162,7 +163,7 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     not_invested = ""
     statuses: frozenset[str] = frozenset()
     if kind == CashFlow.Kind.DEPOSIT:
-        not_invested = _deposit(flow, user)
+        not_invested = _deposit(flow, user, invest=not invest_later)
     elif taken_outside:
         _recorded(flow)
     else:
@@ -288,8 +289,9 @@ def _amount_checked(amount: Decimal) -> Decimal:
     (the database would otherwise refuse it mid-way, as a server error)."""
     if not amount.is_finite() or amount <= 0:
         raise ValidationFailed("The amount must be more than 0.", detail={"field": "amount"})
-    if amount >= _AMOUNT_LIMIT:
-        raise ValidationFailed(f"The amount must be less than {_AMOUNT_LIMIT:,}.", detail={"field": "amount"})
+    if amount > MAX_AMOUNT:  # the file's plausibility bound, here so that the API and the page meet it too
+        raise ValidationFailed(f"The amount, ${amount.normalize():,f}, is more than any client account holds: at "
+                               f"most ${int(MAX_AMOUNT):,} in one cash flow.", detail={"field": "amount"})
     in_cents = amount.quantize(_CENT, rounding=ROUND_DOWN)
     if amount != in_cents:
         raise ValidationFailed(f"The amount is in dollars and cents: {amount} has more than 2 decimal places.",
@@ -297,10 +299,10 @@ def _amount_checked(amount: Decimal) -> Decimal:
     return in_cents  # 12.500 is 12.50: the column's validator counts the places as written
 
 
-def _deposit(flow: CashFlow, user) -> str:
-    """Credit the cash and start the household's run that invests it; where a run would leave the
-    account as it is, start none and return why (also kept in the plan's explanation, for the
-    cash-flow table)."""
+def _deposit(flow: CashFlow, user, *, invest: bool = True) -> str:
+    """Credit the cash and start the household's run that invests it (``invest``; else the caller
+    starts it, ``deposits_invest``); where a run would leave the account as it is, start none and
+    return why (also kept in the plan's explanation, for the cash-flow table)."""
     account = Account.objects.select_for_update().get(pk=flow.account_id)
     if account.cash + flow.amount >= _CASH_LIMIT:
         raise ValidationFailed(f"A deposit of {flow.amount:,} would take {account.custodian_number}'s cash above "
@@ -311,14 +313,33 @@ def _deposit(flow: CashFlow, user) -> str:
     not_invested = _deposit_held_back(flow, account, scope)
     if not_invested:
         flow.plan = {"explanation": [f"Not invested when entered: {not_invested}"]}
-    flow.full_clean()
+    # Its constraints are the checks cash_flow_enter made above, its foreign keys the rows it holds:
+    # ten queries a deposit saved (a file of a thousand deposits runs in the request).
+    flow.full_clean(exclude=["household", "account", "created_by", "run"], validate_constraints=False)
     flow.save()
-    if not_invested:
+    if not_invested or not invest:
         return not_invested
     flow.run = run_start(scope=scope, as_of=flow.as_of, user=None,
                          label=f"deposit of {flow.amount:,.2f} by {user.get_username()}")
     flow.save(update_fields=["run"])
     return ""
+
+
+@transaction.atomic
+def deposits_invest(flows: list[CashFlow], *, user) -> RebalanceRun | None:
+    """Start one run of the household that invests these deposits of it and of one day (entered
+    with ``invest_later``, none held back): a file of a thousand deposits starts a run per household,
+    not a thousand runs of the same households."""
+    if not flows:
+        return None
+    total = sum((f.amount for f in flows), Decimal(0))
+    what = f"deposit of {total:,.2f}" if len(flows) == 1 else f"{len(flows)} deposits of {total:,.2f} in all"
+    run = run_start(scope=RunScope(household_id=flows[0].household_id), as_of=flows[0].as_of, user=None,
+                    label=f"{what} by {user.get_username()}")
+    CashFlow.objects.filter(pk__in=[f.pk for f in flows]).update(run=run)
+    for f in flows:
+        f.run = run
+    return run
 
 
 def _deposit_held_back(flow: CashFlow, account: Account, scope: RunScope) -> str:
@@ -363,6 +384,28 @@ def _open_cash_flow_check(flow: CashFlow) -> None:
                        f"{waiting.as_of:%d %B %Y} has orders out at the custodian: enter this one once they are "
                        "filled or cancelled (a plan now would count lots that are being sold).", code="cash_flow_pending",
                        detail={"cash_flow": waiting.pk, "run": waiting.run_id})
+
+
+def _models_check(flow: CashFlow) -> None:
+    """Refuse, naming them, a withdrawal from a household with accounts managed to no model (an
+    accounts file row with an empty model column): the plan is made on the household's one request,
+    which sells what the household holds most above its model, and an account without a model has
+    no place in it. What to do is the user's choice: give it a model, or move it out."""
+    household = flow.household
+    accounts = Account.objects.filter(household=household).order_by("custodian_number")
+    if household.is_unit and household.model_id is None:
+        raise ValidationFailed(f"{household.name} is managed as one household but has no model, so its accounts "
+                               "cannot be planned for a withdrawal: give the household a model, then enter it again.",
+                               code="no_model", detail={"household": household.external_id})
+    unmanaged = [] if household.is_unit else list(accounts.filter(model__isnull=True)
+                                                  .values_list("custodian_number", flat=True))
+    if unmanaged:
+        many = len(unmanaged) > 1
+        raise ValidationFailed(f"{', '.join(unmanaged)} {'have' if many else 'has'} no model: a withdrawal is planned "
+                               f"over all of {household.name}'s accounts against their models, so give "
+                               f"{'them' if many else 'it'} a model (or move {'them' if many else 'it'} out of the "
+                               "household), then enter the withdrawal again.",
+                               code="no_model", detail={"accounts": unmanaged})
 
 
 def _waiting_plans(flow: CashFlow) -> list[engine.WithdrawalPlan]:
@@ -410,6 +453,7 @@ def _standing_trades(flow: CashFlow, *, as_one: bool) -> list[engine.HouseholdTr
 def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
     firm_active_check("No withdrawal is planned")  # its sales are proposals, as a run's are
     _open_cash_flow_check(flow)
+    _models_check(flow)
     [inputs] = household_inputs_load([flow.household], as_of=flow.as_of)
     if inputs.error is not None:
         raise ValidationFailed(f"The household's accounts cannot be read for a withdrawal: {inputs.error.message}",

@@ -81,7 +81,8 @@ def test_a_withdrawal_through_the_api_answers_its_plan_and_a_reference_twice_cha
 @pytest.mark.parametrize("changes, field, words", [
     ({"as_of": "0001-01-01"}, "as_of", "must be from 1900-01-01 to today"),
     ({"as_of": "2099-01-01"}, "as_of", "must be from 1900-01-01 to today"),
-    ({"kind": "deposit", "account": "roth", "amount": "9999999999999999.99"}, "amount", "above what an account can hold"),
+    ({"kind": "deposit", "account": "roth", "amount": "9999999999999999.99"}, "amount",
+     "more than any client account holds: at most $100,000,000,000 in one cash flow"),
 ])
 def test_a_cash_flow_the_book_cannot_take_is_a_400_naming_the_field_and_writes_nothing(
         lees, people, firm_a, client_for, changes, field, words):

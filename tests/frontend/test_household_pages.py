@@ -321,8 +321,8 @@ def test_the_household_what_if_shows_each_accounts_trades_and_stores_nothing(lee
 
 @pytest.mark.parametrize("amount, reference, problem", [
     ("0.001", "", "more than 2 decimal places"),
-    ("1e300", "", "less than 10,000,000,000,000,000"),
-    ("9999999999999999.99", "", "above what an account can hold"),
+    ("1e300", "", "more than any client account holds: at most $100,000,000,000 in one cash flow"),
+    ("9999999999999999.99", "", "more than any client account holds: at most $100,000,000,000 in one cash flow"),
     ("10", "R" * 500, "at most 64 characters"),
 ])
 def test_a_deposit_the_book_cannot_hold_is_refused_on_the_page_not_a_server_error(lees, as_user, firm_a, amount,
