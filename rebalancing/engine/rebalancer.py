@@ -489,12 +489,12 @@ def _blocked_buys(
 def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_of) -> np.ndarray:
     """The loss of each lot sold that an allowed wash sale disallows, share by share as the
     ledger's replay will (``ledger.wash_sales._Replayer``; IRC §1091(a); Treas. Reg.
-    §1.1091-1(b)-(d); Pub. 550): per group, the sales in the order of their earliest lot, each
-    sale's losses in the order their shares were bought (the purchase, not a holding period tacked
-    back by §1223(3)), each loss share absorbing one share of the household's window purchases,
-    earliest purchase first, only as many as were bought (fewer bought than sold: only their part
-    is disallowed). The loss lot's own purchase is not its replacement (Rev. Rul. 56-602), nor are
-    the shares this proposal sells. Zero where nothing can replace (wash sales not allowed, or an
+    §1.1091-1(b)-(d); Pub. 550): per group, the loss shares of all the proposal's sales (one day,
+    in no known order) in the order they were bought (§1.1091-1(b); the purchase, not a holding
+    period tacked back by §1223(3)), each absorbing one share of the household's window
+    purchases, earliest purchase first, only as many as were bought (fewer bought than sold: only
+    their part is disallowed). The loss lot's own purchase is not its replacement (Rev. Rul.
+    56-602), nor are the shares this proposal sells. Zero where nothing can replace (wash sales not allowed, or an
     IRA or Roth, whose sales realise nothing)."""
     out = np.zeros(len(lot_sold))
     if not limits.replacement_shares.any():
@@ -507,7 +507,6 @@ def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_
     # ``acquired``, never in the window), then its id.
     day = np.where(book.lot_bought_on > 0, book.lot_bought_on, book.lot_acquired).tolist()
     sold_l, gain_l, ids = lot_sold.tolist(), gain.tolist(), book.lot_ids
-    sec = book.lot_sec.tolist()
     for g in sorted(set(group[selling_loss].tolist())):
         purchases = limits.replacement_purchases.get(g)
         if not purchases:
@@ -515,12 +514,10 @@ def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_
         # Shares this proposal sells of a purchase are not candidates (the sale's own shares).
         free = [max(shares - sum(sold_l[i] for i in lots), 0.0) for shares, lots in purchases]
         purchase_of = {i: n for n, (_, lots) in enumerate(purchases) for i in lots}
-        members = ((group == g) & (lot_sold > 0)).nonzero()[0].tolist()
-        first = {}  # each security's sale stands where its earliest lot does (one order a security)
-        for i in members:
-            key = (day[i], ids[i])
-            first[sec[i]] = min(first.get(sec[i], key), key)
-        losses = sorted((i for i in members if selling_loss[i]), key=lambda i: (first[sec[i]], day[i], ids[i]))
+        # The group's loss shares across its securities' sales, in the order bought: not one
+        # security's sale after another (before 2026-12-06 the sale holding the oldest lot went
+        # first, washing its newer shares before another sale's older ones).
+        losses = sorted(((group == g) & selling_loss).nonzero()[0].tolist(), key=lambda i: (day[i], ids[i]))
         for i in losses:
             need, own = sold_l[i], purchase_of.get(i)
             for n, shares in enumerate(free):

@@ -15,12 +15,13 @@ Rev. Rul. 2008-5):
   loss shares (the lot they are part of) are not their replacements, whether sold with them or
   kept: a sale of part of a lot bought within 30 days reduces the position, it does not buy it
   back (Rev. Rul. 56-602, 1956-2 C.B. 527).
-- Losses are taken in the order of the sales (a day's sales in the order the shares sold were
-  acquired), and the replacement shares in the order they were acquired, earliest first
-  (Treas. Reg. §1.1091-1(b)-(d)). A replacement share absorbs at most one loss share; the loss of
-  the shares not replaced stays deductible (Pub. 550: "the part of the loss that applies to the
-  shares not replaced"). Of a purchase, the shares still held at the loss sale are used first,
-  then those sold before it.
+- Losses are taken day by day; a day's loss shares, whichever of the day's sales, accounts or
+  spouses sold them, in the order they were acquired (the ledger knows trade dates only, so the
+  order within a day is never known: Treas. Reg. §1.1091-1(b)); the replacement shares in the
+  order they were acquired, earliest first (§1.1091-1(c), (d)). A replacement share absorbs at
+  most one loss share; the loss of the shares not replaced stays deductible (Pub. 550: "the part
+  of the loss that applies to the shares not replaced"). Of a purchase, the shares still held at
+  the loss sale are used first, then those sold before it (by another sale of the day included).
 - The disallowed loss is added to the replacement share's basis (§1091(d)); its holding period
   includes the sold share's (§1223(3)), and days held by both count once: a replacement bought
   after the sale starts the sold share's holding days before its own purchase; one bought before
@@ -324,35 +325,69 @@ class _Replayer:
         for draws in sales.values():
             if len({d.sold for _, d in draws}) != 1 or len({s.lot.account for s, _ in draws}) != 1:
                 raise ValueError("a sale's draws must share one date and one account")
-        # Treas. Reg. §1.1091-1(b): losses in the order of the sales; a day's sales in the order
-        # the shares sold were acquired, then in the order they were made (``sale_sequence``).
+        # The sales in date order; a day's in the order of the shares they sold, then in the order
+        # they were made (``sale_sequence``): the order in which a day's sales take their shares and
+        # in which earlier sales' shares are offered as replacements.
         order = sorted(sales, key=lambda k: (sales[k][0][1].sold, min(s.order for s, _ in sales[k]), sale_sequence(k)))
         for rank, key in enumerate(order):
             self.sale_rank[key] = rank
             self.sale_date[key] = sales[key][0][1].sold
-            self.sell(key, sales[key])
+        day: list[Hashable] = []
+        for key in order:
+            if day and self.sale_date[day[0]] != self.sale_date[key]:
+                self.sell(day, sales)
+                day = []
+            day.append(key)
+        if day:
+            self.sell(day, sales)
         self.normalise()
         return self.result()
 
-    def sell(self, key: Hashable, draws: list[tuple[_LotState, Draw]]) -> None:
-        for state, d in draws:
-            self.take(state, d, key)
-        if not draws[0][0].lot.taxable:
-            return  # a sale inside an IRA or Roth realises nothing
+    def sell(self, keys: list[Hashable], sales: dict[Hashable, list[tuple[_LotState, Draw]]]) -> None:
+        """The sales of one day. The ledger knows trade dates only, so their order within the day
+        is never known: Treas. Reg. §1.1091-1(b) then takes the stock disposed of at a loss "in the
+        order in which they were originally acquired" - share by share across the day's sales, its
+        accounts and both spouses', not one whole sale after another. Every sale takes its shares
+        first; then the day's loss shares, in the order acquired, each take their replacements."""
+        for key in keys:
+            for state, d in sales[key]:
+                self.take(state, d, key)
+        realising = {key for key in keys if sales[key][0][0].lot.taxable}  # an IRA's or Roth's sale realises nothing
+        states = sorted({state for key in realising for state, _ in sales[key]}, key=lambda state: state.order)
+        carved: dict[Hashable, dict[_LotState, list[_Seg]]] = {key: defaultdict(list) for key in realising}
+        at = (-1, _ZERO)  # the loss shares before this position have been taken
         self.normalise()
-        losses = [s for state, _ in draws for s in state.segs if s.sale == key and self.loss_per_share(s) > 0]
-        losses = list({id(s): s for s in losses}.values())
-        losses.sort(key=lambda s: (s.lot.order, s.lo))
-        carved: dict[_LotState, list[_Seg]] = defaultdict(list)
-        for loss in losses:
-            self.replace(loss, key, carved)
+        while (loss := self.next_loss(states, realising, at)) is not None:
+            at = (loss.lot.order, loss.hi)
+            if self.replace(loss, loss.sale, carved[loss.sale]):
+                self.normalise()  # a run cut may leave replacements of it spanning two runs
         # Replacement shares still held get a lot of their own, one per sale and purchase, unless
-        # the sale took every plain share left of the purchase (then the lot keeps its id).
-        for state, segs in carved.items():
-            plain_left = any(s.sale is None and s.src_lot is None for s in state.segs)
-            name = state.new_name() if plain_left else state.lot.lot_id
-            for seg in segs:
-                seg.name = name
+        # the sale took every plain share left of the purchase (then the lot keeps its id); a
+        # day's sales in their order, the shares a later one of them took still counted as plain.
+        # (Read from the runs as they now stand: a run carved may have been split since.)
+        later = {key: set(keys[n + 1:]) for n, key in enumerate(keys)}
+        for key in keys:
+            for state in carved.get(key, {}):
+                held = [s for s in state.segs if s.sale is None]
+                replacing = {id(s): self.source(s).sale for s in held if s.src_lot is not None}
+                plain_left = any(replacing.get(id(s)) in later[key] or s.src_lot is None for s in held)
+                name = state.new_name() if plain_left else state.lot.lot_id
+                for seg in held:
+                    if replacing.get(id(seg)) == key:
+                        seg.name = name
+
+    def next_loss(self, states: list[_LotState], sales: set[Hashable], at: tuple) -> _Seg | None:
+        """The first run of loss shares of ``sales`` at or after position ``at`` (a lot's order and
+        a share in it): the order of acquisition (Treas. Reg. §1.1091-1(b), (c)). A loss is read
+        as the shares stand now: one an earlier share of the day deferred into them counts (a
+        chain); a run passed over at a gain is not washed again."""
+        for state in states:
+            if state.order < at[0]:
+                continue
+            for seg in state.segs:
+                if seg.sale in sales and (state.order, seg.lo) >= at and self.loss_per_share(seg) > 0:
+                    return seg
+        return None
 
     def take(self, state: _LotState, d: Draw, key: Hashable) -> None:
         """Mark ``d.quantity`` held shares of the lot as sold by sale ``key``: the piece the order
@@ -397,8 +432,9 @@ class _Replayer:
             out += sorted((s for s in free if s.sale is not None), key=lambda s: (self.sale_rank[s.sale], s.lo))
         return out
 
-    def replace(self, loss: _Seg, sale: Hashable, carved: dict[_LotState, list[_Seg]]) -> None:
-        need, offset = loss.size, _ZERO
+    def replace(self, loss: _Seg, sale: Hashable, carved: dict[_LotState, list[_Seg]]) -> bool:
+        """Match the run ``loss`` with replacement shares; says whether a run was cut."""
+        need, offset, cut = loss.size, _ZERO, False
         for seg in self.candidates(self.sale_date[sale], sale):
             if need == 0:
                 break
@@ -410,11 +446,13 @@ class _Replayer:
             state = seg.lot
             if seg.size > need:
                 seg.cut(seg.lo + need)
+                cut = True
             if seg.sale is None and state.lot.in_ledger:
                 carved[state].append(seg)
             seg.src_lot, seg.src_lo = loss.lot, loss.lo + offset
             need -= seg.size
             offset += seg.size
+        return cut
 
     # -- the answer ----------------------------------------------------------------------------
 

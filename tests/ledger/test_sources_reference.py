@@ -139,27 +139,29 @@ def reference(events: list[Event], taxable: dict[str, bool], opening: dict[str, 
     # Purchases in the order acquired (Treas. Reg. §1.1091-1(c), (d)); a day's in a fixed order.
     ordered = sorted(lots.values(), key=lambda lot: (lot.purchased, lot.account, lot.key))
     rank_of_lot = {lot.key: r for r, lot in enumerate(ordered)}
-    # Losses in the order of the sales; a day's in the order the shares sold were acquired
-    # (Treas. Reg. §1.1091-1(b)), then in the order they were made.
+    # The sales in date order; a day's in the order of the shares they sold, then in the order
+    # they were made (the order they take their shares and are offered as replacements).
     order = sorted(sales, key=lambda s: (sold_on[s], min(rank_of_lot[lot.key] for lot, _, _ in sales[s]), s))
     rank_of_sale = {s: r for r, s in enumerate(order)}
-    for sale in order:
+    # A day's sales in no known order: every one takes its shares, then the day's loss shares are
+    # taken share by share in the order acquired, across the sales (Treas. Reg. §1.1091-1(b)).
+    for day in sorted(set(sold_on.values())):
         taken = []
-        for lot, quantity, price in sales[sale]:
-            free = [s for s in lot.shares if s.sale is None]
-            # Specific identification: shares never matched first (the lot as bought), then the
-            # replacement shares (the test only sells those together with all the rest).
-            free.sort(key=lambda s: (s.source is not None, s.index))
-            assert len(free) >= quantity, "the history sells shares it does not hold"
-            for share in free[:quantity]:
-                share.sale, share.proceeds = sale, price
-                taken.append(share)
-        if not taken[0].taxable:
-            continue  # a sale inside an IRA or Roth realises nothing
-        excluded = {sale} | _ancestors(sale, lots)
-        losses = sorted((s for s in taken if s.loss() > 0), key=lambda s: (rank_of_lot[s.lot.key], s.index))
-        day = sold_on[sale]
-        for loss in losses:
+        for sale in (s for s in order if sold_on[s] == day):
+            for lot, quantity, price in sales[sale]:
+                free = [s for s in lot.shares if s.sale is None]
+                # Specific identification: shares never matched first (the lot as bought), then the
+                # replacement shares (the test only sells those together with all the rest).
+                free.sort(key=lambda s: (s.source is not None, s.index))
+                assert len(free) >= quantity, "the history sells shares it does not hold"
+                for share in free[:quantity]:
+                    share.sale, share.proceeds = sale, price
+                    if share.taxable:  # a sale inside an IRA or Roth realises nothing
+                        taken.append(share)
+        for loss in sorted(taken, key=lambda s: (rank_of_lot[s.lot.key], s.index)):
+            if loss.loss() <= 0:
+                continue  # at a gain as it stands (a deferral reaching it later is not washed again)
+            excluded = {loss.sale} | _ancestors(loss.sale, lots)
             for lot in ordered:
                 if lot is loss.lot or abs((lot.purchased - day).days) > 30:
                     continue  # Rev. Rul. 56-602; the 61-day window, both ends in (Pub. 550)
