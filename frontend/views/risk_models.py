@@ -21,7 +21,7 @@ ESTIMATE_PARTIAL = "frontend/partials/risk_model_estimate.html"
 RECENT_ESTIMATES = 10
 
 
-@firm_page(Capability.RUN_REBALANCE)
+@firm_page(Capability.VIEW_RISK_MODEL, post=Capability.RUN_REBALANCE)
 def risk_models(request):
     if request.method == "POST":
         try:

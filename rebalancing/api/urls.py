@@ -4,10 +4,14 @@ from django.urls import path, re_path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.routers import SimpleRouter
 
+from tenants.api_keys.scopes import Scope
 from tenants.errors import NotFound
 
+from .base import FirmAPIView, Rule
 from .views.audit import AuditEventViewSet
 from .views.backtests import BacktestViewSet
 from .views.book import (
@@ -66,6 +70,32 @@ router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-e
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 
+# The endpoints that are not a router's collection, by the name the root lists them under.
+OTHER_ENDPOINTS = {
+    "imports": "import", "whatif": "whatif", "order-files": "order-file",
+    "reports/realised-gains": "report-realised-gains", "reports/harvest": "report-harvest",
+    "reports/transition": "report-transition", "reports/schedule-d": "report-schedule-d",
+    "reports/rmds": "report-rmds",
+}
+
+
+@extend_schema(exclude=True)  # navigation, as DRF's own API root: the schema describes the endpoints
+class ApiRoot(FirmAPIView):
+    """/api/v1/: every endpoint by name, and the schema and its docs, for a signed-in session or a
+    key with the read scope (anonymous: 401, as everywhere in the API). It names endpoints only; each
+    still answers by its own rule."""
+
+    rules = {"*": Rule(Scope.READ)}
+
+    def get(self, request):
+        def url(name: str) -> str:
+            return reverse(f"api:{name}", request=request)
+
+        endpoints = {prefix: url(f"{basename}-list") for prefix, _, basename in router.registry}
+        endpoints |= {path: url(name) for path, name in OTHER_ENDPOINTS.items()}
+        return Response({"endpoints": endpoints, "schema": url("schema"), "docs": url("docs"), "redoc": url("redoc")})
+
+
 @extend_schema(exclude=True)
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 @authentication_classes([])
@@ -76,6 +106,7 @@ def no_such_endpoint(request, rest=""):
 
 app_name = "api"
 urlpatterns = [
+    path("", ApiRoot.as_view(), name="root"),
     *router.urls,
     path("imports/", ImportView.as_view(), name="import"),
     path("whatif/", WhatIfView.as_view(), name="whatif"),

@@ -68,20 +68,22 @@ def audit_events_visible_to(user) -> QuerySet:
 
 
 def reconciliations_visible_to(user) -> QuerySet:
-    """Whole position files, for those who import them (each account in them is still filtered by
-    ``accounts_visible_to`` where it is listed)."""
-    return Reconciliation.objects.all() if user_can(user, Capability.IMPORT_DATA) else Reconciliation.objects.none()
+    """Whole position files, for those who read them (importing and deciding need IMPORT_DATA; each
+    account in them is still filtered by ``accounts_visible_to`` where it is listed)."""
+    if not user_can(user, Capability.VIEW_RECONCILIATIONS):
+        return Reconciliation.objects.none()
+    return Reconciliation.objects.all()
 
 
 def risk_models_visible_to(user) -> QuerySet:
-    """The firm's risk model versions, for those who run rebalances (the Risk model page's rule)."""
-    if not user_can(user, Capability.RUN_REBALANCE):
+    """The firm's risk model versions, for those who read them (the Risk model page's rule)."""
+    if not user_can(user, Capability.VIEW_RISK_MODEL):
         return RiskModelVersion.objects.none()
     return RiskModelVersion.objects.all()
 
 
 def risk_model_estimates_visible_to(user) -> QuerySet:
     """Estimates of the firm's risk model asked for now, for the same people as its versions."""
-    if not user_can(user, Capability.RUN_REBALANCE):
+    if not user_can(user, Capability.VIEW_RISK_MODEL):
         return RiskModelEstimate.objects.none()
     return RiskModelEstimate.objects.all()

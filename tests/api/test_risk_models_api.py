@@ -94,7 +94,8 @@ def test_a_portfolio_manager_estimates_one_now_follows_it_and_sees_which_version
     assert all(0 < v < 1 for v in volatilities)
 
 
-@pytest.mark.parametrize("role", ["advisor", "compliance", "nobody"])
+# Compliance reads the versions but does not estimate (tests/frontend/test_newcomer_compliance_reads.py).
+@pytest.mark.parametrize("role", ["advisor", "nobody"])
 def test_those_who_do_not_run_rebalances_neither_see_nor_estimate_it(firm_a, people, client_for, role):
     with tenant_context(firm_a):
         _prices(11, 130, end=date.today())

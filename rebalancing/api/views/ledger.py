@@ -63,7 +63,7 @@ from ..serializers.ledger import (
 from ..visibility import reconciliations_visible_to
 
 IMPORT = Rule(Scope.IMPORT, Capability.IMPORT_DATA)
-RECONCILE_READ = Rule(Scope.READ, Capability.IMPORT_DATA)
+RECONCILE_READ = Rule(Scope.READ, Capability.VIEW_RECONCILIATIONS)  # compliance reads them; IMPORT decides
 
 
 def _summary(summary) -> dict:

@@ -17,8 +17,9 @@ from .. import serializers
 from ..base import FirmScopedViewSet, Rule, body_refused, idempotent
 from ..visibility import risk_model_estimates_visible_to, risk_models_visible_to
 
-# The page's rule: those who run rebalances see the versions and may estimate one.
-VIEW = Rule(Scope.READ, Capability.RUN_REBALANCE)
+# The page's rule: those who read the risk model see the versions (compliance too: proposals name
+# one); those who run rebalances may estimate one.
+VIEW = Rule(Scope.READ, Capability.VIEW_RISK_MODEL)
 ESTIMATE = Rule(Scope.RUN, Capability.RUN_REBALANCE)
 
 
