@@ -335,7 +335,7 @@ SPECTACULAR_SETTINGS = {
         "BacktestLossesEnum": "rebalancing.models.Backtest.Losses",
         "ImportKindEnum": "rebalancing.imports.KINDS",
         "InstructionActionEnum": "rebalancing.api.serializers.revisions.INSTRUCTION_CHOICES",
-        "ApiKeyStatusEnum": ["active", "expired", "revoked"],
+        "ApiKeyStatusEnum": ["active", "awaiting_owner", "expired", "revoked"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

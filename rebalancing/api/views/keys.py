@@ -30,9 +30,9 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScoped
     @idempotent(secrets=("token",))
     def create(self, request):
         """Issue a key. The answer holds the token once; only a digest of it is kept, so a replay of
-        this request (same ``Idempotency-Key``) answers without it (``Idempotent-Withheld: token``)."""
-        # A key for someone else (``user``, firm admins) is answered without a token: a key acts as its
-        # owner, so only its owner collects it, signed in, on their API keys page (docs/api.md).
+        this request (same ``Idempotency-Key``) answers without it (``Idempotent-Withheld: token``).
+        A key issued for someone else (``user``, firm admins) is answered without a token: a key acts as
+        its owner, so only its owner collects the token, signed in, on their API keys page."""
         serializer = serializers.ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
