@@ -17,7 +17,7 @@ from rebalancing.services.policy import MIN_PRICE_AGE_DAYS, approval_policy_set,
 from tenants import people as people_rules
 from tenants.errors import DomainError, ValidationFailed
 from tenants.people import Staff
-from tenants.permissions import Capability
+from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
 
 from .common import firm_page, paginate, visible_or_404
@@ -155,7 +155,8 @@ def _policy_values(post) -> dict:
             "compliance_on_restricted": post.get("compliance_on_restricted") == "on"}
 
 
-@firm_page(Capability.MANAGE_USERS)
+# Compliance reads the policy it enforces (which proposals need its approval); firm admins change it.
+@firm_page((Capability.MANAGE_USERS, Capability.APPROVE_COMPLIANCE), post=Capability.MANAGE_USERS)
 def approval_policy_page(request):
     status = 200
     if request.method == "POST":
@@ -187,7 +188,8 @@ def approval_policy_page(request):
         shown.update({k: v for k, v in request.POST.items() if k in shown})
         shown["auto_approve"] = request.POST.get("auto_approve") == "on"
         shown["compliance_on_restricted"] = request.POST.get("compliance_on_restricted") == "on"
-    return render(request, "frontend/approval_policy.html", {"policy": policy, "shown": shown}, status=status)
+    return render(request, "frontend/approval_policy.html", {
+        "policy": policy, "shown": shown, "can_edit": user_can(request.user, Capability.MANAGE_USERS)}, status=status)
 
 
 def _percent_text(fraction: float) -> str:

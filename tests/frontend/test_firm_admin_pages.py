@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 
 from frontend.parameter_forms import FIELDS
 from rebalancing.effective_parameters import override_limits
-from rebalancing.models import Account, Household, ParameterTemplate
+from rebalancing.models import Account, ApprovalPolicy, Household, ParameterTemplate
 from tenants.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -242,7 +242,24 @@ def test_the_last_admin_keeps_their_role_and_only_admins_manage_people(firm_a, p
     assert client.post("/people/", {"action": "deactivate", "user": people["admin"].pk}).status_code == 400
     for role in ("pm", "advisor", "compliance"):
         assert as_user(role).get("/people/").status_code == 403
+    for role in ("pm", "advisor"):
         assert as_user(role).get("/policy/").status_code == 403
+
+
+def test_compliance_reads_the_policy_it_enforces_and_may_not_change_it(firm_a, people, as_user):
+    client = as_user("compliance")
+    assert 'href="/policy/"' in client.get("/").content.decode() and 'href="/people/"' not in client.get("/").content.decode()
+    page = text(client.get("/policy/"))
+    assert "You read the policy that decides which proposals need your approval; a firm admin changes it." in page
+    assert '<fieldset class="plain" disabled>' in page and "Save the policy" not in page
+    assert 'name="compliance_min_estimated_tax"' in page
+    with tenant_context(firm_a):
+        before = ApprovalPolicy.current().compliance_min_turnover
+    assert client.post("/policy/", {"compliance_min_turnover": "99"}).status_code == 403
+    with tenant_context(firm_a):
+        assert ApprovalPolicy.current().compliance_min_turnover == before
+    admin = text(as_user("admin").get("/policy/"))
+    assert "Save the policy" in admin and "disabled" not in admin.split("Approved automatically")[0][-200:]
 
 
 # --- The approval policy ---------------------------------------------------------------------------
