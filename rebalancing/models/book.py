@@ -229,13 +229,18 @@ class AccountQuerySet(models.QuerySet):
             return self.select_related("household").prefetch_related(*_GOVERNING)
         return self.select_related(*_GOVERNING)
 
+    def following_household_template(self) -> AccountQuerySet:
+        """Accounts with no template of their own: their household's governs them (the one home of
+        the rule, with ``governed_by`` and ``Account.governing_template``)."""
+        return self.filter(template__isnull=True)
+
     def governed_by(self, template) -> AccountQuerySet:
         """Accounts whose parameters ``template`` governs (a template, its id or its code): their
         own template, or their household's when they have none. The one home of the rule, with
         ``Account.governing_template``."""
         field, value = ("code", template) if isinstance(template, str) else ("id", getattr(template, "pk", template))
-        return self.filter(Q(**{f"template__{field}": value})
-                           | Q(template__isnull=True, **{f"household__template__{field}": value}))
+        return self.filter(Q(**{f"template__{field}": value})) | self.following_household_template().filter(
+            **{f"household__template__{field}": value})
 
 
 _HOUSEHOLDS = object()  # ``governing_template_if``: the household's template as it is

@@ -208,7 +208,7 @@ def households_template_assign(*, households, template: ParameterTemplate | None
     if not rows:
         raise ValidationFailed("The selection holds no households.", detail={"field": "selection"})
     _refuse_beyond_limits([(h.name, h.overrides) for h in rows], template, "households")
-    followers = Account.objects.filter(household__in=rows, template__isnull=True).order_by("custodian_number")
+    followers = Account.objects.filter(household__in=rows).following_household_template().order_by("custodian_number")
     _refuse_beyond_limits([(a.custodian_number, a.overrides) for a in followers], template, "accounts")
     if template is not None:
         # A unit household's accounts hold its model; the others follow the template with their own.
@@ -217,8 +217,7 @@ def households_template_assign(*, households, template: ParameterTemplate | None
                     for a in h.accounts.order_by("custodian_number")]
         screen_sleeves_refuse(template.parameters or {}, holders, what=f"the assignment of template “{template.name}”")
     # Each account the household's template governs: its own overrides and the household's on its model.
-    governed = (Account.objects.filter(household__in=rows, template__isnull=True).with_governing_template()
-                .order_by("custodian_number"))
+    governed = followers.with_governing_template()
     assignment_conflicts_refuse(placements=[(a, a.governing_template_under(template),
                                              a.managed_model_id) for a in governed], field_name="template")
     changed = [h for h in rows if h.template_id != (template.pk if template else None)]
