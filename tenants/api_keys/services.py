@@ -147,7 +147,7 @@ def api_key_collect(*, key: ApiKey, by) -> IssuedKey:
         raise Conflict(f"The key rk_{key.prefix} expired on {key.expires_at:%Y-%m-%d}.")
     token = _secret_new(key)
     key.save(update_fields=["secret_sha256"])
-    audit_record(actor=by, action="api_key.create", obj=key, before={"token": "for its owner to collect"},
+    audit_record(actor=by, action="api_key.collect", obj=key, before={"token": "for its owner to collect"},
                  after={"token": "collected by its owner"})
     return IssuedKey(key=key, token=token)
 

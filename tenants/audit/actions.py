@@ -110,6 +110,7 @@ class Action(StrEnum):
     USER_ROLE_REVOKE = "user.role.revoke", "took a role from a user"
     API_KEY_CREATE = "api_key.create", "created an API key"
     API_KEY_REVOKE = "api_key.revoke", "revoked an API key"
+    API_KEY_COLLECT = "api_key.collect", "collected the token of an API key issued for them"
     AUTH_SIGN_IN = "auth.sign_in", "signed in"
     AUTH_SIGN_IN_FAILED = "auth.sign_in_failed", "failed to sign in"
     AUTH_SIGN_OUT = "auth.sign_out", "signed out"
