@@ -25,6 +25,7 @@ __all__ = [
     "households_without_advisor",
     "with_advisors",
     "decision_capacity",
+    "decision_refusal",
     "proposals_decidable_by",
     "alerts_visible_to",
     "api_keys_visible_to",
@@ -139,6 +140,41 @@ def proposals_decidable_by(user):
     pending = proposals_visible_to(user).filter(status=Proposal.Status.PENDING)
     # A subquery, not .distinct(): the result column is PostgreSQL json, which has no equality.
     return Proposal.objects.filter(pk__in=pending.filter(condition).exclude(approvals__user=user).values("pk"))
+
+
+def decision_refusal(user, proposal: Proposal, what: str = "this proposal") -> PermissionDenied:
+    """Why ``user`` may not decide on the pending ``proposal`` (``decision_capacity`` gave None), in
+    words naming whose decision it is: the refusal a page or the API shows."""
+    detail = {"proposal": proposal.pk}
+    approves, checks = user_can(user, Capability.APPROVE), user_can(user, Capability.APPROVE_COMPLIANCE)
+    if not (approves or checks):
+        return PermissionDenied("Your role does not allow this (approve): the household's advisor approves "
+                                "proposals, and compliance where the firm's policy asks for it.",
+                                detail={**detail, "capability": Capability.APPROVE.value})
+    given = set(proposal.approvals.filter(decision=ProposalApproval.Decision.APPROVE)
+                .values_list("capacity", flat=True))
+    why = []
+    if approves:
+        household = proposal.account.household
+        advisors = household.advisors if household is not None else []
+        if ProposalApproval.Capacity.ADVISOR in given:
+            why.append("its advisor's approval is given already")
+        elif advisors and user not in advisors:
+            names = ", ".join(u.get_full_name() or u.get_username() for u in advisors)
+            why.append(f"its household's advisor ({names}) approves it")
+        elif not advisors and not _approves_firm_wide(user):
+            why.append("its household has no advisor, so a portfolio manager approves it")
+    if checks:
+        if not proposal.requires_compliance:
+            why.append("the firm's policy asks no compliance approval of it")
+        elif ProposalApproval.Capacity.COMPLIANCE in given:
+            why.append("compliance has approved it already")
+        elif proposal.revised_by_id == user.pk:
+            return PermissionDenied("You made this proposal (an edit or a one-off instruction): its compliance "
+                                    "approval must come from someone else.",
+                                    detail={**detail, "revised_by": user.pk})
+    return PermissionDenied(f"You may not approve or reject {what}: " + "; ".join(why or ["it is not yours to decide"])
+                            + ".", detail=detail)
 
 
 def decision_capacity(user, proposal: Proposal) -> str | None:

@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from rebalancing.access import decision_capacity, proposals_visible_to
+from rebalancing.access import decision_capacity, decision_refusal, proposals_visible_to
 from rebalancing.array_filters import any_of
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.ledger.orders import orders_create
@@ -220,14 +220,9 @@ def _capacity(proposal: Proposal, user) -> str:
                        code="already_decided")
     capacity = decision_capacity(user, proposal)
     if capacity is None:
-        if (proposal.revised_by_id == user.pk and proposal.requires_compliance
-                and user_can(user, Capability.APPROVE_COMPLIANCE)):
-            # The second approval is a second person's look at the trades: whoever chose them (an
-            # edit or a one-off instruction) is not that person, whatever roles they hold.
-            raise PermissionDenied("You made this proposal (an edit or a one-off instruction): its compliance "
-                                   "approval must come from someone else.",
-                                   detail={"proposal": proposal.pk, "revised_by": user.pk})
-        raise PermissionDenied("You may not approve or reject this proposal.", detail={"proposal": proposal.pk})
+        # The second approval is a second person's look at the trades: whoever chose them (an edit or
+        # a one-off instruction) is not that person, whatever roles they hold (decision_refusal says so).
+        raise decision_refusal(user, proposal)
     return capacity
 
 
@@ -429,7 +424,7 @@ def household_proposal_decide(*, household_proposal: HouseholdProposal, user, ap
                                 detail={"statuses": sorted({p.status for p in members})})
     mine = [p for p in pending if decision_capacity(user, p) is not None]
     if not mine:
-        raise PermissionDenied("You may not approve or reject this household's proposals.")
+        raise decision_refusal(user, pending[0], what="this household's proposals")
     before = {str(p.pk): p.status for p in members}
     for p in mine:
         if approve:

@@ -90,8 +90,10 @@ def test_a_decision_the_user_may_not_give_moves_nothing(lees, firm_user, firm_a)
     with tenant_context(firm_a):
         run = _run(RunScope(household_id=lees["household"].pk))
         together = HouseholdProposal.objects.get(run=run)
-        with pytest.raises(PermissionDenied):  # no proposal of it needs compliance
+        with pytest.raises(PermissionDenied) as refused:  # no proposal of it needs compliance
             household_proposal_decide(household_proposal=together, user=compliance, approve=True)
+        assert refused.value.message == ("You may not approve or reject this household's proposals: the firm's "
+                                         "policy asks no compliance approval of it.")
         assert not Proposal.objects.filter(household_proposal=together, status=Proposal.Status.APPROVED).exists()
 
 

@@ -101,12 +101,47 @@ def test_nobody_decides_twice_even_holding_two_roles(firm_a, account, people, fi
         assert Proposal.objects.get(pk=proposal.pk).status == S.PENDING
 
 
+# Each refusal names whose decision it is (rebalancing.access.decision_refusal).
+REFUSED_WHY = {
+    "colleague": "You may not approve or reject this proposal: its household's advisor (advisor@wf.example) approves it.",
+    "compliance": "You may not approve or reject this proposal: the firm's policy asks no compliance approval of it.",
+    "admin": "Your role does not allow this (approve): the household's advisor approves proposals, and compliance "
+             "where the firm's policy asks for it.",
+    "pm": "You may not approve or reject this proposal: its household's advisor (advisor@wf.example) approves it.",
+}
+
+
 @pytest.mark.parametrize("who", ["colleague", "compliance", "admin", "pm"])
 def test_only_the_households_advisor_gives_the_advisor_approval(firm_a, account, people, who):
     with tenant_context(firm_a):
         proposal = proposal_submit(proposal=make_proposal(account, estimated_tax="5000"))
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied) as refused:
             proposal_approve(proposal=proposal, user=people[who])
+        assert refused.value.message == REFUSED_WHY[who]
+        assert not proposal.approvals.exists()
+
+
+def test_a_refusal_names_the_approval_already_given(firm_a, account, people, firm_user):
+    with tenant_context(firm_a):
+        policy(compliance_min_estimated_tax=10_000)
+        second_compliance = firm_user(firm_a, "compliance2@wf.example", FirmRole.COMPLIANCE)
+        proposal = proposal_submit(proposal=make_proposal(account, estimated_tax="20000"))
+        proposal_approve(proposal=proposal, user=people["compliance"])
+        with pytest.raises(PermissionDenied) as refused:
+            proposal_approve(proposal=proposal, user=second_compliance)
+        assert refused.value.message == ("You may not approve or reject this proposal: compliance has approved "
+                                         "it already.")
+
+        proposal_approve(proposal=proposal, user=people["advisor"])
+        assert Proposal.objects.get(pk=proposal.pk).status == S.APPROVED
+        other = proposal_submit(proposal=make_proposal(account, estimated_tax="20000"))
+        proposal_approve(proposal=other, user=people["advisor"])
+        advisor_assign(household=account.household, advisor=None, by=people["admin"])
+        with pytest.raises(PermissionDenied) as refused:
+            proposal_approve(proposal=other, user=people["pm"])
+        assert refused.value.message == ("You may not approve or reject this proposal: its advisor's approval is "
+                                         "given already.")
+        assert list(other.approvals.values_list("capacity", flat=True)) == ["advisor"]
 
 
 def test_a_portfolio_manager_approves_for_a_household_without_advisor(firm_a, account, people):
