@@ -433,21 +433,58 @@ def _owners_born(household_id: int) -> dict:
                                        owner_birth_date__isnull=False).values_list("custodian_number", "owner_birth_date"))
 
 
-def _standing_trades(flow: CashFlow, *, as_one: bool) -> list[engine.HouseholdTrade]:
+def _standing_trades(flow: CashFlow, *, as_one: bool, giving_way: frozenset[str]) -> list[engine.HouseholdTrade]:
     """The trades of the household's open proposals that may stand after the withdrawal supersedes
     what it replaces: none in a household managed as one (every account's open proposal gives way),
-    every one in a household managed account by account (only the accounts the plan draws on give
-    way, which the plan decides), and the earlier withdrawals' sales in either. A loss the plan sells
-    must not be washed by a purchase in one of them (IRC §1091, Rev. Rul. 2008-5 for an IRA's);
-    released ones are seen already, as their open orders."""
+    in a household managed account by account those of the accounts not ``giving_way`` (the accounts
+    the plan draws on give way: ``_withdrawal_planned``), and the earlier withdrawals' sales in either.
+    A loss the plan sells must not be washed by a purchase in one of them (IRC §1091, Rev. Rul.
+    2008-5 for an IRA's); released ones are seen already, as their open orders."""
     standing = Proposal.objects.filter(account__household_id=flow.household_id, status__in=OPEN)
     if as_one:
         standing = standing.filter(run__kind=RebalanceRun.Kind.CASH_FLOW)
+    elif giving_way:
+        standing = standing.exclude(account__custodian_number__in=giving_way, run__kind__in=_GIVING_WAY_KINDS)
     out = []
     for number, result, taxable in standing.values_list("account__custodian_number", "result", "account__taxable"):
         out.extend(trades_planned_by((result or {}).get("trades") or [], account_number=number, as_of=flow.as_of,
                                      taxable=taxable))
     return out
+
+
+# What gives way to a withdrawal in a household managed account by account: the open proposals of
+# the accounts it draws on, except earlier withdrawals' (they were entered first and stand).
+_GIVING_WAY_KINDS = [k for k in RebalanceRun.Kind.values if k != RebalanceRun.Kind.CASH_FLOW]
+
+
+def _withdrawal_planned(flow: CashFlow, inputs, *, as_one: bool):
+    """The plan, its per-account results and the accounts whose open proposals give way to it.
+
+    Account by account, the accounts the plan draws on give way, so their proposals' purchases are
+    never made and wash nothing (IRC §1091(a) needs shares acquired): planned again without them
+    until the accounts drawn on are among those left out (each round leaves out one account more at
+    least, so it ends). A round's plan still sees the purchases of the accounts it does not leave
+    out, so what it sells at a loss is never washed by a proposal left standing."""
+    giving_way: frozenset[str] = frozenset()
+    while True:
+        request = household_request_seeing(inputs.request,
+                                            _standing_trades(flow, as_one=as_one, giving_way=giving_way))
+        for earlier in _waiting_plans(flow):
+            request = engine.household_after_plan(request, earlier)
+        try:
+            plan = engine.plan_withdrawal(request, amount=float(flow.amount), kind=flow.kind,
+                                          account_id=flow.account.custodian_number if flow.account else None,
+                                          birth_dates=_owners_born(flow.household_id))
+        except engine.InvalidRequest as exc:
+            detail = exc.detail or {}
+            # "can raise only N of the M asked": the amount is what the household cannot fund (a file's column).
+            raise ValidationFailed(exc.message, code="withdrawal_refused",
+                                   detail={"field": "amount", **detail} if "available" in detail else detail) from None
+        results = withdrawal_results(request, plan)
+        drawn = frozenset(r.account_id for r in results)
+        if as_one or drawn <= giving_way:
+            return request, plan, results, giving_way
+        giving_way |= drawn
 
 
 def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
@@ -459,19 +496,7 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
         raise ValidationFailed(f"The household's accounts cannot be read for a withdrawal: {inputs.error.message}",
                                code=inputs.error.code, detail=inputs.error.detail)
     as_one = flow.household.is_unit
-    request = household_request_seeing(inputs.request, _standing_trades(flow, as_one=as_one))
-    for earlier in _waiting_plans(flow):
-        request = engine.household_after_plan(request, earlier)
-    try:
-        plan = engine.plan_withdrawal(request, amount=float(flow.amount), kind=flow.kind,
-                                      account_id=flow.account.custodian_number if flow.account else None,
-                                      birth_dates=_owners_born(flow.household_id))
-    except engine.InvalidRequest as exc:
-        detail = exc.detail or {}
-        # "can raise only N of the M asked": the amount is what the household cannot fund (a file's column).
-        raise ValidationFailed(exc.message, code="withdrawal_refused",
-                               detail={"field": "amount", **detail} if "available" in detail else detail) from None
-    results = withdrawal_results(request, plan)
+    request, plan, results, giving_way = _withdrawal_planned(flow, inputs, as_one=as_one)
     if not results:
         raise Conflict("The plan takes nothing from any account.", code="withdrawal_refused")
     members = {m.request.account.id: m for m in inputs.members}
@@ -505,7 +530,9 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
     # compete for its lots and their purchases for its cash, so they give way - approved ones too,
     # named to the user -, and in a household managed as one every account's (one joint proposal is
     # not left in part). A later run proposes again once the withdrawal is decided.
-    affected = [m.account_id for m in inputs.members] if as_one else account_ids
+    affected = ([m.account_id for m in inputs.members] if as_one else
+                sorted({*account_ids, *(m.account_id for m in inputs.members
+                                        if m.request.account.id in giving_way)}))
     # Named to the user, every one: those waiting for approval were work someone meant to decide.
     gave_way = tuple(GaveWay(number, pk, _state_words(status, compliance)) for number, pk, status, compliance in (
         Proposal.objects.filter(account_id__in=affected, status__in=OPEN).exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)

@@ -177,3 +177,23 @@ def test_account_by_account_the_plans_tax_nets_after_a_gain_left_standing_on_the
         p.estimated_tax for p in Proposal.objects.filter(household_proposal=together))
     standing.refresh_from_db()
     assert standing.status == Proposal.Status.PENDING and standing.estimated_tax == Decimal("2000.00")
+
+
+def test_account_by_account_the_buys_of_a_proposal_the_withdrawal_replaces_do_not_keep_its_losses_unsold(lees):  # noqa: F811
+    """The plan draws on LEE-JT (its cash first), so LEE-JT's open proposal gives way: its purchase
+    of BND is never made and washes nothing (IRC §1091(a) needs shares acquired), so the plan sells
+    LEE-JT's BND loss lot, as it would with no proposal open, rather than a gain in its place."""
+    Household.objects.filter(pk=lees["household"].pk).update(managed_as=Household.ManagedAs.ACCOUNTS)
+    Account.objects.filter(household=lees["household"]).update(model=lees["model"])
+    own = make_proposal(lees["joint"], status=Proposal.Status.PENDING)
+    own.result = {"trades": [{"symbol": "BND", "side": "buy", "quantity": 10, "price": 80, "value": 800,
+                              "reasons": ["drift"], "lots": []}]}
+    own.save(update_fields=["result"])
+
+    entered = cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                              amount=Decimal("20000"), as_of=AS_OF)
+
+    flow = entered.cash_flow
+    assert Proposal.objects.get(pk=own.pk).status == Proposal.Status.SUPERSEDED
+    assert {"BND", "VNQ"} <= _loss_sales(flow) and _washed(flow) == set()
+    assert not any("a trade the household plans buys" in line for line in flow.plan["explanation"])
