@@ -29,6 +29,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from .activeset import fits, solve_active_set
 from .errors import SolverFailed
 from .problem import (
     CASH_PENALTY,
@@ -302,11 +303,18 @@ def solve(data: ProblemData) -> Solution:
     start = time.perf_counter()
     solution: Solution | None = None
     failures: list[str] = []
-    try:
-        # The fast path needs no compaction: inert securities get no variable.
-        solution = solve_qp(data, FAST_SOLVER[1], FAST_SOLVER[0])
-    except Unsolved as exc:
-        failures.append(str(exc))
+    if fits(data):
+        # A small account: the dense active-set method, Clarabel's fast path when it fails.
+        try:
+            solution = solve_active_set(data)
+        except Unsolved as exc:
+            failures.append(str(exc))
+    if solution is None:
+        try:
+            # The fast path needs no compaction: inert securities get no variable.
+            solution = solve_qp(data, FAST_SOLVER[1], FAST_SOLVER[0])
+        except Unsolved as exc:
+            failures.append(str(exc))
     if solution is None or solution.status != cp.OPTIMAL:
         first_s = time.perf_counter() - start
         small, keep, lots = compact(data)

@@ -7,6 +7,7 @@ fast path lays out differently: lots as a piecewise-linear tax cost (no budget),
 variable (net-gain budget), a look-through fund, a turnover cap, a forced partial sale.
 """
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -25,6 +26,7 @@ from rebalancing.engine import (
     TradingParams,
     TransitionParams,
 )
+from rebalancing.engine.activeset import fits, solve_active_set
 from rebalancing.engine.optimizer import solve, solve_reference
 from rebalancing.engine.problem import UNBOUNDED, compact, objective
 from rebalancing.engine.qp import _csc, build_qp, solve_qp
@@ -41,7 +43,11 @@ TIGHT = (
         {"tol_gap_abs": 1e-13, "tol_gap_rel": 1e-13, "tol_feas": 1e-12, "max_iter": 500},
     ),
     # Tolerances that tight can fail Clarabel on a badly scaled random account; then a little looser.
-    ("reference, looser", "CLARABEL", {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 500}),
+    (
+        "reference, looser",
+        "CLARABEL",
+        {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 500},
+    ),
 )
 
 CASES = {
@@ -91,6 +97,31 @@ def test_fast_path_matches_the_reference_formulation(case):
     assert_feasible(data, fast.x, fast.b)
     best = objective(data, x, b)
     assert abs(objective(data, fast.x, fast.b) - best) <= 1e-6 * abs(best)
+
+
+# The dense path's accounts (no minimum sales), with and without a net-gain budget.
+SMALL = {
+    f"model portfolio {seed}, {layout}": (seed, layout)
+    for seed in (1, 2, 3, 4)
+    for layout in ("budget", "no budget")
+}
+
+
+@pytest.mark.parametrize("case", SMALL)
+def test_active_set_path_matches_the_reference_formulation(case):
+    # An active-set method ends on the optimum's vertex: as close to the reference as the
+    # reference itself is to the optimum.
+    seed, layout = SMALL[case]
+    data = problem_data(model_portfolio(seed))
+    if layout == "no budget":
+        data = replace(data, budget=np.inf)
+    assert fits(data)
+    dense = solve_active_set(data)
+    assert dense.solver == "DAQP"
+    x, b = reference(data)
+    assert_feasible(data, dense.x, dense.b)
+    best = objective(data, x, b)
+    assert abs(objective(data, dense.x, dense.b) - best) <= 1e-9 * abs(best) + 1e-13
 
 
 def test_the_cases_cover_every_layout():

@@ -158,3 +158,17 @@ def test_each_lot_selection_method_orders_lots_as_a_plain_sort_over_random_lots(
             expected = sorted(range(m), key=lambda j, first=first: (sec[j], first[j], acquired[j], j))
 
             assert list(order) == expected, method
+
+
+def test_a_whole_share_lot_sale_off_by_float_noise_is_the_whole_number():
+    # The tax-optimal relief adds a security's shares to the optimiser's lot amounts; the sum can
+    # land an ulp under the whole number (95.99999999999999 of a 169-share lot, seen with an
+    # exact optimiser answer). Under whole shares the lot sells 96, not a fraction of a share less.
+    from types import SimpleNamespace
+
+    from rebalancing.engine.rounding import _whole_lots
+
+    book = SimpleNamespace(lot_sec=np.array([0, 0, 1]), lot_qty=np.array([111.0, 169.0, 10.5]), n=2)
+    lot_sold = np.array([0.0, 95.99999999999999, 10.5])
+    _whole_lots(book, lot_sold, np.array([True, True]))
+    assert lot_sold.tolist() == [0.0, 96.0, 10.5]

@@ -16,6 +16,7 @@ from rebalancing.engine import (
     Parameters,
     SolverFailed,
     TradingParams,
+    activeset,
     optimizer,
     qp,
     rebalance,
@@ -80,14 +81,38 @@ def _model_request():
     return request(lots, funds(EQ=100.0, BD=100.0), model(EQ=0.6, BD=0.4), cash=0.0, parameters=params)
 
 
-def test_fast_path_reports_clarabel():
+def test_small_account_is_solved_by_the_active_set_method():
+    result = rebalance(_model_request())
+    assert result.diagnostics.solver == "DAQP"
+    assert result.diagnostics.status == "optimal"
+
+
+def test_fast_path_reports_clarabel(monkeypatch):
+    monkeypatch.setattr(optimizer, "fits", lambda data: False)
     result = rebalance(_model_request())
     assert result.diagnostics.solver == "CLARABEL"
     assert result.diagnostics.status == "optimal"
 
 
+@pytest.mark.parametrize("failure", ["iteration limit", "exception"])
+def test_active_set_failing_falls_back_to_clarabel(monkeypatch, failure):
+    expected = trades_by_symbol(rebalance(_model_request()))
+
+    def failing(H, f, A, bupper, blower, sense, **settings):
+        if failure == "exception":
+            raise ValueError("workspace")
+        return np.zeros(len(f)), 0.0, -4, {}
+
+    monkeypatch.setattr(activeset.daqp, "solve", failing)
+    result = rebalance(_model_request())
+    assert result.diagnostics.solver == "CLARABEL"
+    assert trades_by_symbol(result) == expected
+
+
 def _clarabel_stopping_after_one_iteration(monkeypatch, *labels: str) -> None:
-    """The fast path and the named Clarabel fallbacks stop at their first iteration."""
+    """The fast path and the named Clarabel fallbacks stop at their first iteration (the dense
+    active-set path is skipped: these are Clarabel's retries)."""
+    monkeypatch.setattr(optimizer, "fits", lambda data: False)
     monkeypatch.setattr(optimizer, "FAST_SOLVER", ("CLARABEL", {"max_iter": 1}))
     fallbacks = tuple(
         (label, solver, {**options, "max_iter": 1} if label in labels else options)
@@ -126,6 +151,7 @@ def test_clarabel_failing_every_time_falls_back_to_osqp(monkeypatch):
 
 
 def test_every_solver_failing_is_solver_failed(monkeypatch):
+    monkeypatch.setattr(optimizer, "fits", lambda data: False)
     monkeypatch.setattr(optimizer, "FAST_SOLVER", ("CLARABEL", {"max_iter": 1}))
     monkeypatch.setattr(optimizer, "FALLBACK_SOLVERS", (("CLARABEL-retry", "CLARABEL", {"max_iter": 1}),))
     with pytest.raises(SolverFailed) as err:
@@ -157,6 +183,7 @@ def test_a_solver_panic_falls_back_to_the_next_solver(monkeypatch):
         raise PanicException("index out of bounds")
 
     expected = trades_by_symbol(rebalance(_model_request()))
+    monkeypatch.setattr(optimizer, "fits", lambda data: False)
     monkeypatch.setattr(qp.clarabel, "DefaultSolver", panic)
     result = rebalance(_model_request())
     assert result.diagnostics.solver == "OSQP"
