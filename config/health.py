@@ -2,10 +2,12 @@
 
 /healthz says the process serves requests (no I/O). /readyz says this instance can do real work:
 the database answers, the broker accepts a connection, and no migration is pending in the public
-schema or in any firm's schema.
+schema or in any firm's schema. It answers on every host, so it names the check that failed and logs
+the details.
 """
 
 import json
+import logging
 import time
 
 from django.conf import settings
@@ -13,6 +15,8 @@ from django.db import connection
 from django.http import HttpResponse
 
 __all__ = ["HealthCheckMiddleware", "readiness"]
+
+log = logging.getLogger(__name__)
 
 _READY_CACHE: dict[str, object] = {"at": 0.0, "result": None}
 _READY_CACHE_SECONDS = 10.0
@@ -22,13 +26,18 @@ def _json(status: int, body: dict) -> HttpResponse:
     return HttpResponse(json.dumps(body), status=status, content_type="application/json")
 
 
+# A probe's answer is public (any host, before host checks): it says which check failed, never why.
+# The why (exception text naming internal hosts, the schema, hence the firm, behind) goes to the log.
+
+
 def _check_database() -> str | None:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return None
     except Exception as exc:
-        return f"database: {exc.__class__.__name__}: {exc}"
+        log.warning("readiness: database: %s: %s", exc.__class__.__name__, exc)
+        return "database: unavailable"
 
 
 def _check_broker() -> str | None:
@@ -39,7 +48,8 @@ def _check_broker() -> str | None:
             conn.ensure_connection(max_retries=1, timeout=2)
         return None
     except Exception as exc:
-        return f"broker: {exc.__class__.__name__}: {exc}"
+        log.warning("readiness: broker: %s: %s", exc.__class__.__name__, exc)
+        return "broker: unavailable"
 
 
 def _pending_migrations() -> str | None:
@@ -59,7 +69,8 @@ def _pending_migrations() -> str | None:
             executor = MigrationExecutor(connection)
             plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
             if plan:
-                return f"migrations: {len(plan)} pending in schema {schema!r}"
+                log.warning("readiness: migrations: %d pending in schema %r", len(plan), schema)
+                return "migrations: pending"
     return None
 
 
@@ -69,7 +80,9 @@ def readiness() -> tuple[bool, dict]:
         try:
             migration_problem = _pending_migrations()
         except Exception as exc:  # e.g. an empty database: not even the firm registry exists yet
-            migration_problem = f"migrations: cannot read the migration state ({exc.__class__.__name__}: {exc})"
+            log.warning("readiness: migrations: cannot read the migration state: %s: %s",
+                        exc.__class__.__name__, exc)
+            migration_problem = "migrations: cannot read the migration state"
         if migration_problem:
             problems.append(migration_problem)
     return (not problems, {"status": "ok" if not problems else "unavailable", "problems": problems})

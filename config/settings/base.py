@@ -158,6 +158,12 @@ AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False  # its own log lines; the audit trail has each attempt
 AXES_ENABLE_ADMIN = False  # lockouts are lifted, audited, on the Security page
 AXES_LOCKOUT_CALLABLE = "frontend.views.security.locked_out"
+# The client's address (sign-in audit records, lockouts, the "Forgot your password?" limit per
+# client): REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies (Kubernetes: the ingress, 1) the
+# entry the farthest of them wrote in X-Forwarded-For (frontend.views.auth.client_address). 0 (a bare
+# server) never reads the header: a client could write anything in it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "frontend.views.auth.client_address"
 AXES_HTTP_RESPONSE_CODE = 429
 # django-otp: TOTP (RFC 6238) in an authenticator app, with single-use recovery codes; a firm admin
 # makes it mandatory for the firm (Firm.mfa_required). The authenticator app shows the firm's name.
@@ -294,6 +300,8 @@ REST_FRAMEWORK = {
     # date.fromisoformat, which also takes 20261120 and 2026-W47-5 (rebalancing/api/serializers/strict.py).
     "DATE_INPUT_FORMATS": ["%Y-%m-%d"],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_keys.throttling.ApiKeyRateThrottle"],
+    # An anonymous client's address for throttling: as above (None would read X-Forwarded-For blindly).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     # Per API key (else per signed-in user); the what-if engine call has its own bucket.
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env_str("API_RATE_PER_KEY", "1200/min"),

@@ -2,7 +2,9 @@
 admin, or "Forgot your password?"): open to everyone, on firm hosts and the provider's host alike."""
 
 import hashlib
+import ipaddress
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.views import (
@@ -59,6 +61,26 @@ class ChoosePasswordView(PasswordResetConfirmView):
             people_rules.password_chosen(self.user, first=first)
         messages.success(self.request, "Your password is set: sign in with your e-mail address.")
         return response
+
+
+def client_address(request) -> str | None:
+    """The address of the person's machine (AXES_CLIENT_IP_CALLABLE: sign-in audit records, lockouts,
+    and the "Forgot your password?" limit). Behind ``TRUSTED_PROXY_COUNT`` proxies (the ingress: 1)
+    REMOTE_ADDR is the nearest proxy's; each proxy appends the address it was reached from to
+    X-Forwarded-For, so the client is the entry the farthest trusted proxy wrote, the count-th from
+    the right. Entries left of it are whatever the client sent: never read. No trusted proxy (a bare
+    dev server), or a header shorter than the proxies would write: REMOTE_ADDR."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.TRUSTED_PROXY_COUNT
+    if trusted <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    if len(hops) < trusted:  # not from behind the proxies (a probe on the pod's own address)
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-trusted]))
+    except ValueError:  # not an address: a proxy misconfigured; the nearest peer is what is known
+        return remote
 
 
 def _client_address(request) -> str:

@@ -78,8 +78,11 @@ def two_factor(request):
             messages.error(request, exc.message)
             status_code = 400
     status = mfa_status(user)
+    # "Continue" after the recovery codes leads to ``next`` only if redirect_back would follow it (a
+    # path on this host): a link's ``?next=javascript:...`` or another site's address becomes the start page.
+    next_url = redirect_back(request, "home").url if request.GET.get("next") else ""
     context = {"status": status, "codes": codes, "required": bool(firm and firm.mfa_required),
-               "recovery_total": RECOVERY_CODES, "next": request.GET.get("next", "")}
+               "recovery_total": RECOVERY_CODES, "next": next_url}
     if not status.enabled:
         device = totp_enrolment(user)
         context.update({"qr": _qr_svg(device.config_url), "secret": totp_secret(device)})

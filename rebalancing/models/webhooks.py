@@ -64,7 +64,10 @@ class WebhookEndpoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.url
+        # The name the audit trail and admin lists show: the URL masked (its path may be a credential).
+        from rebalancing.webhooks.addresses import url_for_audit
+
+        return url_for_audit(self.url)
 
     @property
     def secret_hint(self) -> str:
@@ -137,4 +140,4 @@ class WebhookDelivery(models.Model):
         indexes = [models.Index(fields=["endpoint", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.event.event_type} to {self.endpoint.url}: {self.status}"
+        return f"{self.event.event_type} to {self.endpoint}: {self.status}"

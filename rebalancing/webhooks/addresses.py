@@ -4,7 +4,8 @@ would make the platform fetch its own cloud metadata or internal services for wh
 (server-side request forgery). So: http and https only, no credentials in the URL, and, unless
 ``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` is on (tests and the demo deliver to localhost; production
 settings keep it off), no address that is not public: checked when registered for a literal address
-and again before each delivery on the addresses the name resolves to. Redirects are not followed."""
+and again before each delivery on the addresses the name resolves to, which are the addresses the
+delivery then connects to. Redirects are not followed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.conf import settings
 
 from tenants.errors import ValidationFailed
 
-__all__ = ["UnsafeAddress", "url_check", "url_resolve_check"]
+__all__ = ["UnsafeAddress", "url_check", "url_for_audit", "url_resolve_check"]
 
 
 class UnsafeAddress(Exception):
@@ -96,19 +97,46 @@ def url_check(url: str) -> str:
     return url
 
 
-def url_resolve_check(url: str) -> None:
-    """Before a delivery: every address the host resolves to must be public (unless allowed)."""
+def url_resolve_check(url: str) -> list[str]:
+    """Before a delivery: the addresses the host resolves to, every one public (unless allowed). The
+    delivery connects to these very addresses: resolving the name again to connect would let a name
+    whose answer changes in between (DNS rebinding) pass the check and reach a private address. An
+    empty list (private addresses allowed and the name does not resolve): connect by name, and fail."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeAddress(f"not an http(s) URL: {url}")
-    if _private_allowed():
-        return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
                                    proto=socket.IPPROTO_TCP)
     except OSError as exc:
+        if _private_allowed():
+            return []
         raise UnsafeAddress(f"the host {parts.hostname} does not resolve ({exc})") from None
-    private = sorted({info[4][0] for info in infos if not _is_public(info[4][0])})
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))  # in the resolver's order, once each
+    if _private_allowed():
+        return addresses
+    private = sorted(address for address in addresses if not _is_public(address))
     if private:
         raise UnsafeAddress(f"the host {parts.hostname} resolves to a private or reserved address "
                             f"({', '.join(private)}); refused")
+    return addresses
+
+
+def url_for_audit(url: str) -> str:
+    """The URL as the audit trail keeps it: scheme, host and port, the path's first segment when more
+    follow, the rest masked (``https://hooks.slack.com/services/…``). For chat tools and no-code hooks
+    the path (or the query) is the credential, and the audit is read by people (compliance) who may
+    not see the Webhooks pages; those pages show the whole URL to a firm admin."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a URL url_check accepts; say nothing about its port
+        port = ""
+    segments = [segment for segment in parts.path.split("/") if segment]
+    if len(segments) > 1:
+        path = f"/{segments[0]}/…"
+    else:  # a single segment may itself be the token
+        path = "/…" if segments or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{host}{port}{path}"

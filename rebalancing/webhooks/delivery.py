@@ -11,6 +11,7 @@ A 2xx answer is a success; anything else, a redirect included (not followed), or
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import socket
@@ -30,7 +31,7 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 
-from .addresses import UnsafeAddress, url_resolve_check
+from .addresses import UnsafeAddress, url_for_audit, url_resolve_check
 from .signing import signature_header
 
 __all__ = ["delivery_body", "retry_delay", "webhook_delivery_attempt", "webhook_delivery_resend"]
@@ -80,37 +81,58 @@ class _Deadline:
             if self.expired:
                 self._shut(sock)
 
-    def connection(self, base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+    def connection(self, base: type[http.client.HTTPConnection], addresses: list[str]) -> type[http.client.HTTPConnection]:
         deadline = self
 
-        class Watched(base):
+        class Pinned(base):
+            """Connects to the addresses url_resolve_check vetted, not to what the name resolves to
+            now; the Host header, TLS SNI and the certificate check still use the URL's host name."""
+
             def connect(self):
+                if addresses:
+                    self._create_connection = functools.partial(_connect_to, addresses)
                 super().connect()
                 deadline.watch(self.sock)
 
-        return Watched
+        return Pinned
+
+
+def _connect_to(addresses: list[str], address: tuple[str, int], timeout=socket._GLOBAL_DEFAULT_TIMEOUT,
+                source_address=None) -> socket.socket:
+    """socket.create_connection to each vetted address in turn (the first that answers), on the port
+    http.client asks for; the host name it asks for is the one these addresses were resolved from."""
+    port, error = address[1], None
+    for ip in addresses:
+        try:
+            return socket.create_connection((ip, port), timeout, source_address)
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline: _Deadline):
+    def __init__(self, deadline: _Deadline, addresses: list[str]):
         super().__init__()
-        self._deadline = deadline
+        self._connection = deadline.connection(http.client.HTTPConnection, addresses)
 
     def http_open(self, req):
-        return self.do_open(self._deadline.connection(http.client.HTTPConnection), req)
+        return self.do_open(self._connection, req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: _Deadline):
+    def __init__(self, deadline: _Deadline, addresses: list[str]):
         super().__init__()
-        self._deadline = deadline
+        self._connection = deadline.connection(http.client.HTTPSConnection, addresses)
 
     def https_open(self, req):
-        return self.do_open(self._deadline.connection(http.client.HTTPSConnection), req, context=self._context)
+        return self.do_open(self._connection, req, context=self._context)
 
 
-def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(_NoRedirect, _HTTPHandler(deadline), _HTTPSHandler(deadline))
+def _opener(deadline: _Deadline, addresses: list[str]) -> urllib.request.OpenerDirector:
+    # ProxyHandler({}): no proxy, whatever HTTP(S)_PROXY says. A proxy would resolve the name again
+    # (undoing url_resolve_check) and reach addresses from where it stands.
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect,
+                                       _HTTPHandler(deadline, addresses), _HTTPSHandler(deadline, addresses))
 
 
 def retry_delay(attempts: int) -> float:
@@ -142,13 +164,13 @@ def _post(delivery: WebhookDelivery, body: bytes) -> tuple[int | None, str, str,
         "Webhook-Signature": signature_header(secrets=secrets, timestamp=timestamp, body=body),
     })
     try:
-        url_resolve_check(endpoint.url)
+        addresses = url_resolve_check(endpoint.url)  # connected to as they are: not resolved again
     except UnsafeAddress as exc:  # refused, not failed: retrying would be refused again
         return None, "", str(exc), False
     seconds = settings.WEBHOOK_TIMEOUT_SECONDS
     with _Deadline(seconds) as deadline:
         try:
-            with _opener(deadline).open(request, timeout=seconds) as answer:
+            with _opener(deadline, addresses).open(request, timeout=seconds) as answer:
                 code, text, error = answer.status, answer.read(500).decode("utf-8", "replace"), ""
         except urllib.error.HTTPError as exc:  # an answer, but not a 2xx
             try:
@@ -212,8 +234,10 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, user) -> WebhookDelive
                                detail={"endpoint": delivery.endpoint_id})
     again = WebhookDelivery.objects.create(event_id=delivery.event_id, endpoint_id=delivery.endpoint_id,
                                            resent_from=delivery, resent_by=user if getattr(user, "pk", None) else None)
-    audit_record(actor=user, action=Action.WEBHOOK_DELIVERY_RESEND, obj=again,
+    # By id: the delivery's name (str) carries the endpoint's whole URL, which the audit masks.
+    audit_record(actor=user, action=Action.WEBHOOK_DELIVERY_RESEND, object_type="webhookdelivery",
+                 object_id=str(again.pk),
                  after={"event": str(delivery.event_id), "type": delivery.event.event_type,
-                        "endpoint": delivery.endpoint.url, "resent_from": delivery.pk})
+                        "endpoint": url_for_audit(delivery.endpoint.url), "resent_from": delivery.pk})
     transaction.on_commit(lambda: dispatch.send(dispatch.WEBHOOK_DELIVER, again.pk))
     return again

@@ -11,7 +11,7 @@ from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed, fields_refused
 
-from .addresses import url_check
+from .addresses import url_check, url_for_audit
 from .delivery import REMOVED
 from .events import EventType
 from .signing import SECRET_ROTATION_GRACE, secret_generate
@@ -51,8 +51,9 @@ def _endpoint_clean(endpoint: WebhookEndpoint) -> None:
 
 
 def _public(endpoint: WebhookEndpoint) -> dict:
-    return {"url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types,
-            "active": endpoint.active}
+    """What the audit says of an endpoint: its URL masked (url_for_audit), never its secret."""
+    return {"url": url_for_audit(endpoint.url), "description": endpoint.description,
+            "event_types": endpoint.event_types, "active": endpoint.active}
 
 
 @transaction.atomic
@@ -116,7 +117,8 @@ def webhook_secret_rotate(*, endpoint: WebhookEndpoint, user) -> WebhookEndpoint
     rotated = _secret_replace(endpoint, secret_generate())
     _endpoint_clean(endpoint)
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
-    audit_record(actor=user, action=Action.WEBHOOK_SECRET_ROTATE, obj=endpoint, after={"url": endpoint.url} | rotated)
+    audit_record(actor=user, action=Action.WEBHOOK_SECRET_ROTATE, obj=endpoint,
+                 after={"url": url_for_audit(endpoint.url)} | rotated)
     return endpoint
 
 

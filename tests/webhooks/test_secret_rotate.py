@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from rebalancing.models import WebhookDelivery, WebhookEndpoint
+from rebalancing.webhooks.addresses import url_for_audit
 from rebalancing.webhooks.delivery import webhook_delivery_attempt
 from rebalancing.webhooks.endpoints import webhook_endpoint_update, webhook_secret_rotate
 from rebalancing.webhooks.events import EventType, webhook_emit
@@ -68,7 +69,7 @@ def test_during_the_grace_period_a_delivery_is_signed_with_both_secrets(firm_a, 
     assert not signature_verify(secret="whsec_someone_else_0123456", timestamp=t, body=got.body, header=header)
     with tenant_context(firm_a):
         audit = AuditEvent.objects.get(action="webhook.endpoint.secret_rotate")
-    assert audit.after == {"url": hook.url, "secret": "rotated",
+    assert audit.after == {"url": url_for_audit(hook.url), "secret": "rotated",
                            "previous_secret_until": rotated.previous_secret_until.isoformat()}
     assert new not in json.dumps(audit.after) and OLD not in json.dumps(audit.before or {})
 
