@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Count
 
 from frontend.templatetags.formatting import humanize_code
-from rebalancing.access import proposals_decidable_by, with_advisors
+from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
 from rebalancing.engine import CASH_KEY
 from rebalancing.models import (
     Account,
@@ -27,9 +27,13 @@ from rebalancing.selectors import ModelBook
 from rebalancing.services.household_revisions import household_proposal_revisable_by
 from rebalancing.services.proposals import OPEN
 
-__all__ = ["HouseholdView", "household_cash_flows", "household_list_rows", "household_view", "household_proposal_status"]
+__all__ = ["WAITING", "HouseholdView", "household_cash_flows", "household_list_rows", "household_proposal_status",
+           "household_view"]
 
 CASH = "Cash"
+
+# An account's proposal still on its way: waiting for approval, for its release, or for its orders' fills.
+WAITING = (Proposal.Status.PENDING, Proposal.Status.APPROVED, Proposal.Status.RELEASED)
 
 
 def household_list_rows(households):
@@ -70,6 +74,10 @@ class HouseholdView:
     # Earlier household proposals still waiting for a decision (a withdrawal planned before the latest):
     # (household proposal, its state in words, whether the user may decide it).
     also_waiting: list[tuple[HouseholdProposal, str, bool]] = field(default_factory=list)
+    # The accounts' own proposals on their way (``WAITING``), those of a household managed account by
+    # account above all, which no household proposal above shows; their estimated tax together.
+    waiting: list[Proposal] = field(default_factory=list)
+    waiting_tax: Decimal = Decimal(0)
 
 
 def household_view(household, *, user, as_of: date) -> HouseholdView:
@@ -131,7 +139,18 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
                        for n, v in sorted(row.items(), key=lambda kv: -kv[1]) if v > 0.5]}
             for c, row in after.items()
         ]
+    shown = [view.proposal.pk] if view.proposal is not None else []
+    view.waiting = _waiting(ids, user, shown_with=shown + [hp.pk for hp, _, _ in view.also_waiting])
+    view.waiting_tax = sum((p.estimated_tax for p in view.waiting), Decimal(0))
     return view
+
+
+def _waiting(account_ids: list[int], user, *, shown_with: list[int]) -> list[Proposal]:
+    """The accounts' proposals on their way (``WAITING``), by account, oldest first; those of the
+    household proposals the page shows already (``shown_with``) are left to them."""
+    return list(with_advisors(proposals_visible_to(user), "account__household__")
+                .filter(account_id__in=account_ids, status__in=WAITING).exclude(household_proposal_id__in=shown_with)
+                .select_related("account__household").order_by("account__custodian_number", "created_at", "pk"))
 
 
 def _row(asset_class: str, by_account: dict[int, float], accounts, total: float, target: float | None) -> dict:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
@@ -33,7 +34,7 @@ from .errors import Conflict, PermissionDenied, ValidationFailed, fields_refused
 from .roles import ProviderRole
 
 __all__ = ["PROVIDER_STAFF", "Staff", "deactivate", "invitation_resend", "invite", "name_set", "password_chosen",
-           "password_link_recipients", "password_link_requested", "password_reset_send", "people_here", "reactivate",
+           "password_link_recipients", "password_link_requested", "password_reset_send", "people_active", "people_here", "reactivate",
            "role_change", "roles_set", "set_password_path"]
 
 
@@ -61,6 +62,13 @@ def people_here():
     """The users of the current schema who are people: django-guardian keeps an "AnonymousUser" row
     in every schema, whom nobody signs in as and no page lists or changes."""
     return get_user_model().objects.exclude(username=guardian_settings.ANONYMOUS_USER_NAME)
+
+
+def people_active():
+    """The people who can sign in: not deactivated, and a password chosen (someone invited who has
+    not chosen one yet is "invited"). The one meaning of an active person: the console's nightly
+    count (``firm_usage_record``) and the firm's page count by it."""
+    return people_here().filter(is_active=True).exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX)
 
 
 def set_password_path(user, *, urlconf: str | None = None) -> str:

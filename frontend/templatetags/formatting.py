@@ -1,6 +1,7 @@
 """Numbers as an advisor reads them: money with a currency sign and thousands separators,
 fractions as percentages, share counts without trailing zeros, and plain words for engine codes."""
 
+import json
 from decimal import Decimal, InvalidOperation
 
 from django import template
@@ -232,17 +233,78 @@ def param_label(path):
     return f"{humanize_code(group)}: {words[:1].lower()}{words[1:]}"
 
 
+def _scalar_words(item) -> str:
+    if item is None:
+        return "none"
+    if isinstance(item, bool):
+        return "yes" if item else "no"
+    return str(item)
+
+
+def _listed_words(items, word=_scalar_words) -> str:
+    return ", ".join(word(i) for i in items) if items else "none"
+
+
+_SCOPE_WORDS = {"model_code": "model", "template_code": "template", "household_id": "household #",
+                "advisor_id": "advisor #"}
+
+
+def _scope_words(scope: dict) -> str | None:
+    """A run's scope as stored ({"account_ids": [298]}) in words ("accounts #298"); None for a key
+    these words do not know (the JSON then stays)."""
+    parts = ["whole firm"] if scope.get("firm") else []
+    for key, item in scope.items():
+        if key == "firm" or (key == "replace_approved" and not item):
+            continue
+        if key == "account_ids" and isinstance(item, list):
+            parts.append("account" + ("s " if len(item) != 1 else " ") + ", ".join(f"#{pk}" for pk in item))
+        elif key in _SCOPE_WORDS and item is not None:
+            label = _SCOPE_WORDS[key]
+            parts.append(f"{label}{item}" if label.endswith("#") else f"{label} {item}")
+        elif key == "min_drift" and isinstance(item, int | float):
+            parts.append(f"drift ≥ {item:.1%}")
+        elif key == "replace_approved":
+            parts.append("replacing approved proposals")
+        elif item is not None:
+            return None
+    return ", ".join(parts) or "whole firm"
+
+
+def _settings_words(values: dict) -> str:
+    """Parameters or overrides as stored ({"cash": {"target": 0.02}}) as the template page names them."""
+    from rebalancing.effective_parameters import flatten_parameters
+
+    flat = flatten_parameters(values)
+    return "; ".join(f"{param_label(path)} = {_scalar_words(v) if not isinstance(v, list | dict) else json.dumps(v)}"
+                     for path, v in flat.items()) or "none"
+
+
+def _change_words(key: str, item) -> str:
+    """One key of an audit record's before/after in words; raw JSON only for what these words do not know."""
+    if key == "waiting_for" and isinstance(item, list):
+        return "waiting for " + (" and ".join(humanize_code(r).lower() for r in item) if item else "nobody")
+    if key == "scope" and isinstance(item, dict) and (words := _scope_words(item)) is not None:
+        return f"scope: {words}"
+    if key == "roles" and isinstance(item, list):
+        return f"roles: {_listed_words(item, lambda r: humanize_code(r))}"
+    if key in ("status", "kind") and isinstance(item, str):
+        return f"{key}: {humanize_code(item).lower()}"
+    if key in ("overrides", "parameters", "household_parameters") and isinstance(item, dict):
+        return f"{key.replace('_', ' ')}: {_settings_words(item)}"
+    label = key.replace("_", " ")
+    if item is None or isinstance(item, str | bool | int | float):
+        return f"{label}: {_scalar_words(item)}"
+    if isinstance(item, list) and all(i is None or isinstance(i, str | bool | int | float) for i in item):
+        return f"{label}: {_listed_words(item)}"
+    return f"{label}: {json.dumps(item)}"  # a shape these words do not know: as stored
+
+
 @register.filter
 def changes(value):
-    """An audit record's before/after as "key: value" pairs (JSON for nested values)."""
-    import json
-
+    """An audit record's before/after in words: "waiting for compliance; scope: accounts #298", the
+    known keys said as the pages say them, lists as lists; JSON only for shapes not known here."""
     if value in (None, "", {}):
         return "—"
     if not isinstance(value, dict):
         return json.dumps(value)
-    parts = []
-    for key, item in value.items():
-        text = item if isinstance(item, str) else json.dumps(item)
-        parts.append(f"{key}: {text}")
-    return "; ".join(parts)
+    return "; ".join(_change_words(str(key), item) for key, item in value.items())

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 
 from frontend.parameter_forms import (
@@ -60,7 +61,7 @@ from rebalancing.models import (
 )
 from rebalancing.parameter_labels import settings_in_words
 from rebalancing.selectors import RunScope, account_parameters
-from rebalancing.services.account_instructions import account_instruct, one_off_actions
+from rebalancing.services.account_instructions import account_instruct, instruction_replaces, one_off_actions
 from rebalancing.services.previews import account_overrides_preview, account_overrides_save
 from rebalancing.services.rmd import rmd_open_for_account
 from rebalancing.services.runs import run_start
@@ -372,8 +373,31 @@ def _instruct_kept(request, account) -> dict:
     columns = [posted.getlist(name) for name in ("ins_action", "ins_symbol", "ins_buy", "ins_amount")]
     rows = [dict(zip(("action", "symbol", "buy", "amount"), row, strict=True))
             for row in zip(*columns, strict=False)][:MAX_INSTRUCTION_ROWS]
+    replaces = list(instruction_replaces(account))
     return {"instruct_rows": rows or [{}], "instruct_actions": one_off_actions(account),
-            "max_instruction_rows": MAX_INSTRUCTION_ROWS, "instruct_refusal": posted.refusal}
+            "max_instruction_rows": MAX_INSTRUCTION_ROWS, "instruct_refusal": posted.refusal,
+            # Said before the instruction is given: its proposal supersedes these (the message after says it again).
+            "instruct_replaces": (f"{capfirst(_proposals_named(replaces, account))} "
+                                  f"{'is' if len(replaces) == 1 else 'are'} pending approval; a new instruction "
+                                  f"replaces {'it' if len(replaces) == 1 else 'them'}.") if replaces else ""}
+
+
+def _proposals_named(proposals, account) -> str:
+    """"proposal #186", "proposals #186 and #190 of F-002": another account's named (an account solved
+    with its household replaces its household's proposals too)."""
+    names = [f"#{p.pk}" + ("" if p.account_id == account.pk else f" of {p.account.custodian_number}") for p in proposals]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"proposal{'s' if len(names) != 1 else ''} {listed}"
+
+
+def _replaced_words(proposal, account) -> str:
+    """What the instruction's message adds about the proposals its proposal superseded (nothing when none)."""
+    replaced = getattr(proposal, "superseded", [])
+    if not replaced:
+        return ""
+    # Only proposals pending approval are replaced (``instruction_replaces``); they are superseded now.
+    return (f"; it replaces {_proposals_named(replaced, account)} (pending approval), which "
+            f"{'is' if len(replaced) == 1 else 'are'} superseded")
 
 
 def _account(request, pk):
@@ -456,5 +480,6 @@ def account_instruct_view(request, pk: int):
     state = "approved within the firm's limits" if proposal.status == proposal.Status.APPROVED \
         else "it waits for approval"
     messages.success(request, f"Proposal #{proposal.pk}: {'; '.join(proposal.revision['changes'])} "
-                              f"({proposal.trade_count} trades, {state}). The account's parameters are unchanged.")
+                              f"({proposal.trade_count} trades, {state}){_replaced_words(proposal, account)}. "
+                              "The account's parameters are unchanged.")
     return redirect("proposal_detail", pk=proposal.pk)

@@ -3,8 +3,9 @@ version, for models) by firm admins, with a preview of the change on a sample of
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from django.contrib import messages
@@ -33,7 +34,7 @@ from rebalancing.engine import default_parameters, merge_parameter_dicts
 from rebalancing.models import Benchmark, ModelPortfolio, ParameterTemplate, Sleeve
 from rebalancing.parameter_labels import LABELS, setting_label
 from rebalancing.selectors import asset_classes_known
-from rebalancing.services.assignments import superseded_words
+from rebalancing.services.assignments import model_symbols_unpriced, superseded_words, unpriced_words
 from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
 from rebalancing.services.template_feasibility import template_settings_warnings
@@ -340,6 +341,44 @@ def _specs_from_post(post) -> tuple[list[SleeveSpec], list[dict[str, str]], list
     return specs, rows, problems
 
 
+RESCALE_MIN_PLACES, RESCALE_MAX_PLACES = 2, 6  # decimals of a percent: basis points at least, a sleeve's 8 of a fraction at most
+
+
+def weights_rescaled(percents: list[Decimal], places: int) -> list[Decimal]:
+    """``percents`` scaled pro rata to sum to exactly 100, each rounded to ``places`` decimals: each
+    gets its share rounded down, then the units the rounding left go one each to the largest remainders
+    (the first of equal ones first), so the sum is 100 exactly rather than 99.99 or 100.01."""
+    quantum = Decimal(1).scaleb(-places)
+    with localcontext() as context:
+        context.prec = 40
+        total = sum(percents, Decimal(0))
+        exact = [p * 100 / total for p in percents]
+        floors = [(e / quantum).to_integral_value(rounding=ROUND_FLOOR) * quantum for e in exact]
+        units = int(((100 - sum(floors, Decimal(0))) / quantum).to_integral_value())
+        order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+        for i in order[:units]:
+            floors[i] += quantum
+    return [f.quantize(quantum) for f in floors]
+
+
+def _rescaled_after_removal(post, specs: list[SleeveSpec], rows: list[dict[str, str]]) -> tuple[list[SleeveSpec], str]:
+    """With the form's "rescale the rest pro rata" ticked and a sleeve removed, the other sleeves'
+    weights scaled to sum to 100% (to the precision they were typed in, basis points at least), and
+    the words saying so ("" when nothing was rescaled): removing an asset class no longer leaves the
+    user to recompute every weight."""
+    removed = [r["asset_class"] for r in rows if r.get("remove") and r["asset_class"]]
+    if not post.get("rescale") or not removed or not specs or any(s.weight <= 0 for s in specs):
+        return specs, ""
+    percents = [s.weight * 100 for s in specs]
+    if sum(percents, Decimal(0)) == 100:
+        return specs, ""  # already typed to 100%: nothing to rescale
+    typed = max(max(-p.normalize().as_tuple().exponent, 0) for p in percents)
+    new = weights_rescaled(percents, min(max(typed, RESCALE_MIN_PLACES), RESCALE_MAX_PLACES))
+    specs = [dataclasses.replace(s, weight=p / 100) for s, p in zip(specs, new, strict=True)]
+    words = ", ".join(f"{s.asset_class} {format(p.normalize(), 'f')}%" for s, p in zip(specs, new, strict=True))
+    return specs, (f" {', '.join(removed)} removed; the rest rescaled pro rata to sum to 100%: {words}.")
+
+
 FORM_ROWS = 6  # a new model's form has this many rows (the demo models have 5 or 6 sleeves)
 SPARE_ROWS = 2  # blank rows below the sleeves a form already holds
 
@@ -366,6 +405,8 @@ def _model_context(request, model, *, rows=None, problem="", note="", creating=F
     rows = _with_blank_rows(rows if rows is not None else _sleeve_rows(version), more=more)
     return {
         "model": model, "version": version, "rows": rows, "problem": problem, "note": note, "creating": creating,
+        # ticked unless the posted form had it unticked
+        "rescale": request.method != "POST" or bool(request.POST.get("rescale")),
         "versions": model.versions.select_related("created_by").order_by("-number") if model else [],
         "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
         "accounts": accounts_visible_to(request.user).filter(model=model).count() if model else 0,
@@ -378,6 +419,12 @@ def _model_context(request, model, *, rows=None, problem="", note="", creating=F
     }
 
 
+def _warn_unpriced(request, model) -> None:
+    """Saved, but a security the model holds has no price: said now, not at each run of its accounts."""
+    if symbols := model_symbols_unpriced(model):
+        messages.warning(request, f"Model {model.name} holds {unpriced_words(symbols)}.")
+
+
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_MODELS)
 def model_detail(request, pk: int):
     model = visible_or_404(book_wide_visible_to(request.user, ModelPortfolio.objects.all()), pk=pk)
@@ -387,6 +434,7 @@ def model_detail(request, pk: int):
         if _adding_a_sleeve(request.POST):
             return render(request, "frontend/model_detail.html",
                           _model_context(request, model, rows=rows, note=note, more=1))
+        specs, rescaled = _rescaled_after_removal(request.POST, specs, rows)
         if not problems:
             try:
                 version = model_version_create(model=model, sleeves=specs, user=request.user, note=note)
@@ -398,7 +446,8 @@ def model_detail(request, pk: int):
                                            f"{model.name}, so no new version was saved and its accounts' proposals stand.")
                 else:
                     messages.success(request, f"Version {version.number} of {model.name} saved; the next run uses it."
-                                     + superseded_words(version.superseded))
+                                     + rescaled + superseded_words(version.superseded))
+                _warn_unpriced(request, model)
                 return redirect("model_detail", pk=model.pk)
         return render(request, "frontend/model_detail.html",
                       _model_context(request, model, rows=rows, problem="; ".join(problems), note=note), status=400)
@@ -422,6 +471,7 @@ def model_create_view(request):
                 problems = [exc.message]
             else:
                 messages.success(request, f"Model {model.name} created (version 1).")
+                _warn_unpriced(request, model)
                 return redirect("model_detail", pk=model.pk)
         context = _model_context(request, None, rows=rows, problem="; ".join(problems), creating=True)
         context.update({"code": code, "name": name, "description": request.POST.get("description", "")})
@@ -433,7 +483,8 @@ def model_create_view(request):
 @require_POST
 def model_preview(request, pk: int):
     model = visible_or_404(book_wide_visible_to(request.user, ModelPortfolio.objects.all()), pk=pk)
-    specs, _, problems = _specs_from_post(request.POST)
+    specs, rows, problems = _specs_from_post(request.POST)
+    specs, _ = _rescaled_after_removal(request.POST, specs, rows)
     context: dict[str, Any] = {"errors": {str(i): p for i, p in enumerate(problems)}, "what": "model"}
     if not problems:
         try:

@@ -179,6 +179,7 @@ def household_detail(request, pk: int):
     user = request.user
     view = household_view(household, user=user, as_of=timezone.localdate())
     _compliance_shown(view.proposal_members)
+    _waits_for_shown(view.waiting)
     cash_flows = household_cash_flows(household)
     for flow in cash_flows:
         flow.funding_steps = funding_steps(flow.plan or {})
@@ -245,6 +246,18 @@ def _compliance_shown(members: list[Proposal]) -> None:
             continue
         waiting = ProposalApproval.Capacity.COMPLIANCE in approvals_missing(p)
         p.compliance_state = ("waiting" if p.status == Proposal.Status.PENDING else "") if waiting else "approved"
+
+
+def _waits_for_shown(proposals: list[Proposal]) -> None:
+    """What each account's proposal on its way waits for (``waits_for``), in words: the approvals
+    it lacks (``approvals_missing``, as its own page says them), its release, or its orders' fills."""
+    for p in proposals:
+        if p.status == Proposal.Status.PENDING:
+            p.waits_for = approvals_words(p, approvals_missing(p))
+        elif p.status == Proposal.Status.APPROVED:
+            p.waits_for = "its release by a portfolio manager"
+        else:  # released: its orders are out
+            p.waits_for = "its orders' fills at the custodian"
 
 
 def funding_steps(plan: dict) -> list[str]:

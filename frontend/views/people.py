@@ -77,7 +77,11 @@ def people_post(request, staff: Staff, page: str):
             raise ValidationFailed("Choose what to do.")
         return redirect(page)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        # A refused row action comes back on that person's row, the reason beside it (``refused_form``;
+        # the form posts to the page it is on, so the row is there): said at the top as well, the same
+        # sentence showed twice. The invite form and an unknown action have no such place.
+        if action not in ROW_ACTIONS + LINK_ACTIONS:
+            messages.error(request, exc.message)
         return 400, exc.message
 
 

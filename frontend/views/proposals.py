@@ -141,6 +141,12 @@ class GainsShown:
     def net(self) -> Decimal:
         return self.short_term_gain - self.short_term_loss + self.long_term_gain - self.long_term_loss
 
+    @property
+    def losses(self) -> Decimal:
+        """The losses realised, short- and long-term, whatever each sale was made for (a harvest,
+        the drift, a screen...): "losses harvested" counts only the sales made to harvest."""
+        return self.short_term_loss + self.long_term_loss
+
 
 def gains_shown(trades: list[dict], summary: dict) -> GainsShown:
     """The realised figures of a proposal's ``trades`` and ``summary`` (its stored result) as the

@@ -31,7 +31,7 @@ from tenants.services import firm_create, firm_status_set, first_admin_invite
 from ..query import date_param
 from .common import STAFF, keep_posted, posted_kept, provider_page, redirect_back
 from .people import people_post, person_rows, refused_form
-from .runs import FINISHED, describe_scope, failed_account_ids
+from .runs import FINISHED, describe_scope, failed_account_ids, scope_names
 
 ALL_FIRMS = "*"  # the firm choice meaning every active firm
 FAILURES_SHOWN = 100  # the run's failed accounts listed on its page (all are run again)
@@ -145,10 +145,12 @@ def provider_runs(request):
     queued_since = timezone.now() - QUEUED_TOO_LONG
     for firm in firms:
         with schema_context(firm.schema_name):
-            for run in RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10]:
+            firm_runs = list(RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10])
+            names = scope_names([run.scope for run in firm_runs])  # "household Hiroshi Price", as the firm's page says
+            for run in firm_runs:
                 run.firm = firm
                 run.started_by_words = run_started_by_words(run, staff)
-                run.scope_text = describe_scope(run.scope)
+                run.scope_text = describe_scope(run.scope, names)
                 run.stall = getattr(run, "watch", None)
                 run.queued_long = run.status == RebalanceRun.Status.QUEUED and run.created_at < queued_since
                 runs.append(run)
@@ -249,15 +251,20 @@ def provider_run_detail(request, slug: str, pk: int):
         failures = list(RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED)
                         .select_related("account").order_by("account__custodian_number")[:FAILURES_SHOWN])
         failed_count = RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED).count()
+        # A missing price is the firm's to import: running those accounts again changes nothing until it does.
+        unpriced = list(RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED, code="missing_price")
+                        .values_list("detail__symbol", flat=True))
         # A whole-firm run, once finished, covered the accounts it recorded an outcome for.
         left_out = _left_out_words(RunOutcome.objects.filter(run=run).values("account_id")) \
             if finished and (run.scope or {}).get("firm") else []
         accounts = Account.objects.count() if left_out else 0
+        scope_text = describe_scope(run.scope, scope_names([run.scope]))
     elapsed = ((run.finished_at or timezone.now()) - run.started_at).total_seconds() if run.started_at else None
     context = {"run": run, "firm": None, "run_firm": firm, "finished": finished, "percent": round(run.progress * 100),
-               "summary": summary, "elapsed": elapsed, "scope_text": describe_scope(run.scope), "stall": stall,
+               "summary": summary, "elapsed": elapsed, "scope_text": scope_text, "stall": stall,
                "failures": failures, "failed_count": failed_count, "may_run": _may_run(request),
-               "left_out": left_out, "firm_accounts": accounts}
+               "left_out": left_out, "firm_accounts": accounts,
+               "unpriced_count": len(unpriced), "unpriced_symbols": sorted(set(filter(None, unpriced)))}
     if request.headers.get("HX-Request") == "true":
         return render(request, "frontend/partials/run_progress.html", context)
     return render(request, "frontend/provider_run_detail.html", context)

@@ -21,7 +21,7 @@ from rebalancing.models import Account, Household, RebalanceRun, RunOutcome
 from tenants.api_keys.models import ApiKey
 from tenants.errors import DomainError
 from tenants.models import Firm, FirmUsage
-from tenants.people import people_here
+from tenants.people import people_active, people_here
 from tenants.roles import FirmRole, ProviderRole
 from tenants.selectors import user_roles
 from tenants.services import (
@@ -83,11 +83,11 @@ def provider_firm(request, slug: str):
     usage = list(FirmUsage.objects.filter(firm=firm).order_by("-taken_at", "-id")[:USAGE_SHOWN])
     admin = first_admin(firm)
     with schema_context(firm.schema_name):
-        people = people_here()
-        now = {"people": people.count(), "accounts": Account.objects.count(),
+        people, active = people_here(), people_active()  # active: as the console's count
+        now = {"people": people.count(), "active": active.count(), "accounts": Account.objects.count(),
                "households": Household.objects.count(),
-               "roles": [(role.label, people.filter(is_active=True, groups__name=role.value).count())
-                         for role in FirmRole]}
+               "invited": people.filter(is_active=True).exclude(pk__in=active.values("pk")).count(),
+               "roles": [(role.label, active.filter(groups__name=role.value).count()) for role in FirmRole]}
         runs, runs_count = _runs(firm)
         live = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         keys = ApiKey.objects.aggregate(live=Count("id", filter=live), all=Count("id"), last_used=Max("last_used_at"))

@@ -118,13 +118,30 @@ def describe_scope(scope: dict, names: dict[str, dict] | None = None) -> str:
     return text + ("; replacing approved proposals" if scope.get("replace_approved") else "")
 
 
+def scope_refusal_in_words(message: str, scope: RunScope | None) -> str:
+    """A refused scope's message with its criteria as the form offers them: the service names them
+    as the API takes them ("no managed account matches model_code=h3-test together"), which the
+    page says "no managed account matches model H3 test model (h3-test)"."""
+    data = {k: v for k, v in (scope.to_dict() if scope else {}).items() if k not in ("firm", "replace_approved")}
+    names = scope_names([data])
+    for key, value in data.items():
+        words = describe_scope({key: value}, names)
+        message = (message.replace(f"{key}={value}", words).replace(f"{key} {value!r}", words)
+                   .replace(f"{key} {value}", words))
+    if len(data) == 1:
+        message = message.replace(" together (", " (")  # one criterion: nothing to be together with
+    return message
+
+
 @firm_page(Capability.VIEW_BOOK, post=Capability.RUN_REBALANCE)
 def run_list(request):
     if request.method == "POST":
+        scope = None
         try:
-            run = run_start(scope=scope_from_form(request.POST), user=request.user)
+            scope = scope_from_form(request.POST)
+            run = run_start(scope=scope, user=request.user)
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, scope_refusal_in_words(exc.message, scope))
             keep_posted(request, "run")  # the form comes back as it was chosen, to correct it
             return redirect("run_list")
         if run.total == 0:

@@ -44,7 +44,7 @@ from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["account_instruct", "one_off_actions"]
+__all__ = ["account_instruct", "instruction_replaces", "one_off_actions"]
 
 
 def one_off_actions(account: Account) -> dict[str, str]:
@@ -54,6 +54,18 @@ def one_off_actions(account: Account) -> dict[str, str]:
     if account.tax_status != Account.TaxStatus.TAXABLE:
         actions = {k: v for k, v in actions.items() if k != "harvest"}
     return actions
+
+
+def instruction_replaces(account: Account):
+    """The proposals a one-off instruction on ``account`` would replace (``_supersede``): those pending
+    approval of the account, or of every account of its household where it is solved as one."""
+    ids = (list(Account.objects.filter(household_id=account.household_id).values_list("pk", flat=True))
+           if account.household.is_unit else [account.pk])
+    return _pending_of(ids)
+
+
+def _pending_of(account_ids: list[int]):
+    return Proposal.objects.filter(account_id__in=account_ids, status=S.PENDING).select_related("account").order_by("pk")
 
 
 def _blocking(account: Account) -> None:
@@ -81,7 +93,8 @@ def _blocking(account: Account) -> None:
 def account_instruct(*, account: Account, instructions: Sequence[InstructionAdded], by,
                      as_of: date | None = None) -> Proposal:
     """Solve ``account`` now with ``instructions`` (``ONE_OFF_ACTIONS``) and return the proposal,
-    approved within the firm's auto-approval limits or pending approval."""
+    approved within the firm's auto-approval limits or pending approval; its ``superseded``: the
+    proposals it replaced (``instruction_replaces``), each superseded now."""
     require(by, Capability.RUN_REBALANCE)
     account = Account.objects.select_for_update().select_related("household").get(pk=account.pk)
     if not instructions:
@@ -115,9 +128,11 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     new = proposal_submit(proposal=new, actor=by)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=new, comment=words,
                  after={"account": account.custodian_number, "instructions": [i.words() for i in added],
-                        "trades": new.trade_count, "estimated_tax": str(new.estimated_tax), "superseded": superseded})
+                        "trades": new.trade_count, "estimated_tax": str(new.estimated_tax),
+                        "superseded": [p.pk for p in superseded]})
     if new.status == S.PENDING:
         transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
+    new.superseded = superseded  # for the caller's words (as ``services.assignments``' ``superseded``)
     return new
 
 
@@ -143,14 +158,13 @@ def _harvest_made_check(account: Account, added: Sequence[InstructionAdded], res
                    + " Nothing was proposed.", code="nothing_to_harvest", detail={"account": account.pk})
 
 
-def _supersede(account_ids: list[int], new: Proposal, words: str, by) -> list[int]:
+def _supersede(account_ids: list[int], new: Proposal, words: str, by) -> list[Proposal]:
     """The accounts' proposals pending approval give way to the instruction's (``new`` and its household's)."""
-    older = list(Proposal.objects.filter(account_id__in=account_ids, status=S.PENDING)
-                 .exclude(run_id=new.run_id).order_by("pk"))
+    older = list(_pending_of(account_ids).exclude(run_id=new.run_id))
     for old in older:
         _move(old, S.SUPERSEDED, actor=by, action=Action.PROPOSAL_SUPERSEDE,
               comment=f"superseded by #{new.pk}: {words}")
-    return [p.pk for p in older]
+    return older
 
 
 def _household_instruct(account: Account, instructions, by, as_of: date) -> Proposal:
@@ -209,7 +223,8 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=mine, comment=words,
                  after={"account": account.custodian_number, "instructions": said, "household_proposal": together.pk,
                         "trades": sum(p.trade_count for p in proposals), "estimated_tax": str(together.estimated_tax),
-                        "superseded": superseded})
+                        "superseded": [p.pk for p in superseded]})
     if any(p.status == S.PENDING for p in proposals):
         transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
+    mine.superseded = superseded
     return mine

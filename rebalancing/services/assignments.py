@@ -16,7 +16,16 @@ from django.db import transaction
 from rebalancing.access import require, with_advisors
 from rebalancing.array_filters import any_of
 from rebalancing.effective_parameters import override_problems
-from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate, Proposal
+from rebalancing.models import (
+    Account,
+    Household,
+    ModelPortfolio,
+    ParameterTemplate,
+    Price,
+    Proposal,
+    Sleeve,
+    SleeveHolding,
+)
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.proposals import OPEN, proposals_supersede_lots_changed
 from rebalancing.services.screen_checks import screen_sleeves_refuse
@@ -27,8 +36,8 @@ from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = ["KEEP", "AssignmentOutcome", "accounts_assign", "households_advisor_assign", "households_assign",
-           "households_template_assign", "settings_changed_supersede", "settings_change_words",
-           "superseded_words"]
+           "households_template_assign", "model_symbols_unpriced", "settings_changed_supersede",
+           "settings_change_words", "superseded_words", "unpriced_words"]
 
 KEEP = object()  # "leave this field as it is" (None means "no template / no model")
 _NAMED = 5  # how many refused accounts a message names
@@ -88,6 +97,43 @@ def settings_changed_supersede(reasons: dict[int, str]) -> int:
     for account_id, household_proposal in others:
         by_reason[why_of_household[household_proposal]].append(account_id)
     return sum(proposals_supersede_lots_changed(account_ids=ids, because=why) for why, ids in by_reason.items())
+
+
+def model_symbols_unpriced(model: ModelPortfolio) -> list[str]:
+    """The symbols held by ``model``'s current version (its submodels' in their place) that have no
+    price at all: a run prices every holding of the model, so each run of an account on it fails
+    ("no price for HTHRX on or before the run's date") until one is imported."""
+    seen, pending, version_ids = set(), [model.pk], []
+    while pending:
+        model_id = pending.pop()
+        if model_id in seen:
+            continue  # a loop is refused where models are saved; here it only must not spin
+        seen.add(model_id)
+        version = ModelPortfolio(pk=model_id).versions.order_by("-number").first()
+        if version is not None:
+            version_ids.append(version.pk)
+            pending += list(version.sleeves.filter(kind=Sleeve.Kind.SUBMODEL).values_list("submodel_id", flat=True))
+    priced = Price.objects.values("security_id")
+    return sorted(set(SleeveHolding.objects.filter(sleeve__version_id__in=version_ids)
+                      .exclude(security_id__in=priced).values_list("security__symbol", flat=True)))
+
+
+def unpriced_words(symbols: list[str]) -> str:
+    """"HTHRX, which has no price: every run ... would fail ...; import a price for it ..." (after "holds")."""
+    named = " and ".join([", ".join(symbols[:-1]), symbols[-1]] if len(symbols) > 1 else symbols)
+    which, it = ("which have", "them") if len(symbols) > 1 else ("which has", "it")
+    return (f"{named}, {which} no price: every run of an account on the model would fail (“no price for "
+            f"{symbols[0]}”); import a price for {it} on the Import page (“Closing prices by day”)")
+
+
+def _unpriced_refuse(model: ModelPortfolio, *, accounts: int) -> None:
+    """Refuse assigning ``model`` to accounts while a security it holds has no price (nothing written)."""
+    symbols = model_symbols_unpriced(model)
+    if symbols:
+        raise ValidationFailed(
+            f"Nothing assigned: model “{model.name}” holds {unpriced_words(symbols)}, then assign it to "
+            f"the {accounts} account{'s' if accounts != 1 else ''} again.",
+            code="missing_price", detail={"field": "model", "model": model.code, "symbols": symbols})
 
 
 def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTemplate | None, what: str) -> None:
@@ -152,6 +198,8 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
                 .with_governing_template().select_related("model", "household__model").order_by("custodian_number"))
     if not rows:
         raise ValidationFailed("The selection holds no accounts.", detail={"field": "selection"})
+    if model is not KEEP and model is not None:
+        _unpriced_refuse(model, accounts=len(rows))
     # The template that will govern each account: its own, else (None) its household's.
     groups = list(_by_template_after(rows, template).values())
     if template is not KEEP:

@@ -20,7 +20,7 @@ def main_nav(page):
 def test_a_firm_admin_assigns_a_template_to_the_accounts_a_filter_selects(e2e_firm, signed_in, in_firm, shot):
     page = signed_in("admin")
     main_nav(page).get_by_role("link", name="Accounts").click()
-    page.get_by_label("Advisor").select_option(label="Blake Advisor")
+    page.get_by_label("Advisor").select_option(label="Blake Advisor (advisor2@e2e.example)")
     page.get_by_role("button", name="Filter").click()
     page.get_by_role("link", name="Assign a template or model to these 3 accounts").click()
     expect(page.get_by_test_id("selection-count")).to_contain_text("3 accounts in 3 households")

@@ -42,7 +42,8 @@ def test_a_portfolio_manager_sells_one_fund_for_another_once(book, as_user, firm
         assert Account.objects.get(pk=account.pk).overrides == {}
     assert response.redirect_chain[-1][0] == f"/proposals/{new.pk}/"
     page = text(response)
-    assert (f"Proposal #{new.pk}: sell all of XLE and buy VTI ({new.trade_count} trades, it waits for approval). "
+    assert (f"Proposal #{new.pk}: sell all of XLE and buy VTI ({new.trade_count} trades, it waits for approval); "
+            f"it replaces proposal #{pending.pk} (pending approval), which is superseded. "
             "The account's parameters are unchanged.") in page
     assert "A one-off instruction by Pm: sell all of XLE and buy VTI. The account's parameters were not changed." in page
 

@@ -31,11 +31,11 @@ def test_a_deactivated_and_an_invited_advisor_are_marked_in_the_advisor_choices(
     accounts = _options(admin.get("/accounts/").content.decode(), "f-advisor")
     runs = _options(admin.get("/runs/").content.decode(), "r-advisor")
 
-    # Then each advisor is listed, the ones who cannot act now marked
+    # Then each advisor is listed (with their e-mail: two may share a name), the ones who cannot act now marked
     for listed in (accounts, runs):
-        assert listed[str(people["advisor"].pk)] == "Advisor"
-        assert listed[str(people["colleague"].pk)] == "Colleague (deactivated)"
-        assert listed[str(invited.pk)] == "B B (invited)"
+        assert listed[str(people["advisor"].pk)] == "Advisor (advisor@pages.example)"
+        assert listed[str(people["colleague"].pk)] == "Colleague (colleague@pages.example) (deactivated)"
+        assert listed[str(invited.pk)] == "B B (bb@pages.example) (invited)"
     # And filtering by the deactivated advisor still finds their accounts
     found = admin.get("/accounts/", {"advisor": people["colleague"].pk}).content.decode()
     assert all(a.custodian_number in found for a in book["theirs"])

@@ -64,7 +64,7 @@ def test_onboarding_a_firm_is_in_the_providers_trail_with_its_hosts_and_its_firs
     assert "Onboarded a client firm (its schema, its host and its first admin)" in page
     assert "E-mailed a client firm&#x27;s first admin a link to choose a password" in page
     assert "Pat<br><span class=\"muted\">provider_admin@audit.test</span>" in page
-    assert 'first_admin: admin@cedar.example' in page and "cedar.localhost" in page
+    assert 'first admin: admin@cedar.example' in page and "cedar.localhost" in page
 
 
 def test_the_console_and_the_staff_page_link_to_the_trail_and_operators_and_admins_open_it():
