@@ -51,7 +51,8 @@ from tenants.audit.services import audit_many, audit_record
 from .quantities import cents, plain
 from .wash_sales import Draw, Lot, Replay, household_replay
 
-__all__ = ["LEDGER_LOCK", "Recomputed", "group_key", "unit_cost", "wash_sales_recompute"]
+__all__ = ["LEDGER_LOCK", "Recomputed", "group_history", "group_key", "group_lots", "unit_cost",
+           "wash_sales_recompute"]
 
 # One writer of a firm's lots at a time: executions, lots and trades files, accepted reconciliations
 # (``imports.rows.import_begin(LEDGER_LOCK)``, released at commit).
@@ -155,6 +156,18 @@ def _groups_in_scope(household_ids, securities: dict[int, Security]) -> dict[tup
                        .order_by("pk")):
         group_of(adjustment.account.household_id, adjustment.security_id).adjustments.append(adjustment)
     return groups
+
+
+def group_history(household_ids, securities: dict[int, Security]) -> dict[tuple[int, str], _Group]:
+    """The stored history of these households in the equivalence groups of ``securities`` (each
+    group's members included), by (household id, group key); reads only. A what-if replay adds a
+    proposal's fills to it (``proposal_replay``)."""
+    return _groups_in_scope(household_ids, securities)
+
+
+def group_lots(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], dict]:
+    """``_history``: a group's lots as bought with their sales, for ``household_replay``."""
+    return _history(group, accounts)
 
 
 def _needs_replay(group: _Group, accounts: dict[int, Account]) -> bool:

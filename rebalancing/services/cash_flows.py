@@ -39,7 +39,11 @@ from rebalancing.selectors import RunScope, accounts_for_scope, approved_unrelea
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
 from rebalancing.services.rmd import rmd_alerts_resolve_planned, rmd_due, rmd_open_for_account
 from rebalancing.services.runs import accounts_held_back, run_start
-from rebalancing.services.tax_estimates import open_estimates_restate
+from rebalancing.services.tax_estimates import (
+    open_estimates_restate,
+    proposals_restate_for_ledger,
+    wash_sales_allowed,
+)
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed
@@ -522,6 +526,16 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
             result=engine.result_to_dict(result),
             trade_count=s.trade_count, turnover=s.turnover, estimated_tax=round(Decimal(str(s.estimated_tax)), 2),
             drift_before=0, drift_after=0))
+    plan_tax = round(Decimal(str(plan.tax_cost)), 2)
+    # With wash sales allowed the plan's figures are the engine's estimate; the ledger's, as it
+    # will book the sales (``tax_estimates.proposals_restate_for_ledger``), take their place.
+    if (any(wash_sales_allowed(p) for p in proposals)
+            and proposals_restate_for_ledger(proposals, as_of=flow.as_of)):
+        plan_tax = sum((Decimal(str(p.estimated_tax)) for p in proposals), Decimal(0))
+        together.estimated_tax = plan_tax
+        together.result = {**together.result, "tax_cost": float(plan_tax),
+                           "wash_sales": [line for p in proposals for line in p.result.get("wash_sales") or ()]}
+        together.save(update_fields=["estimated_tax", "result"])
     Proposal.objects.bulk_create(proposals)
     account_ids = [p.account_id for p in proposals]
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED)
@@ -548,7 +562,7 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
                                               "open proposals")
     made = {p.pk for p in proposals}
     moved = sum((after - before for pk, (before, after) in restated.items() if pk in made), Decimal(0))
-    tax_cost = round(Decimal(str(plan.tax_cost)), 2) + moved
+    tax_cost = plan_tax + moved
     if moved:
         together.estimated_tax = tax_cost
         together.result = {**together.result, "tax_cost": float(tax_cost)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import transaction
 
@@ -33,6 +34,11 @@ from rebalancing.services.revisions import (
     run_by_person,
 )
 from rebalancing.services.runs import alerts_record, household_proposal_build
+from rebalancing.services.tax_estimates import (
+    proposals_restate_for_ledger,
+    realised_open_beside,
+    wash_sales_allowed,
+)
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, NotFound, ValidationFailed
@@ -184,6 +190,11 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     changes_by_number = {by_account[a].account.custodian_number: r["changes"] for a, r in revisions.items()}
     changes = [f"{number}: {change}" for number, words in sorted(changes_by_number.items()) for change in words]
     new, proposals = household_proposal_build(run, inputs, result)
+    # With wash sales allowed, the ledger's figures in place of the engine's estimate (``tax_estimates``).
+    if any(wash_sales_allowed(p) for p in proposals) and proposals_restate_for_ledger(
+            proposals, as_of=as_of, open_before=realised_open_beside(
+                [together.household_id], [p.account_id for p in proposals], as_of.year)):
+        new.estimated_tax = sum((Decimal(str(p.estimated_tax)) for p in proposals), Decimal(0))
     new.revised_from, new.revised_by = together, by
     new.revision = {"changes": changes, "accounts": changes_by_number}
     new.save()

@@ -40,7 +40,11 @@ from rebalancing.models import (
 from rebalancing.selectors import RunScope
 from rebalancing.services.proposals import IllegalTransition, S, _locked, _move, policy_decide
 from rebalancing.services.runs import alerts_record, proposal_build
-from rebalancing.services.tax_estimates import realised_open_beside
+from rebalancing.services.tax_estimates import (
+    proposals_restate_for_ledger,
+    realised_open_beside,
+    wash_sales_allowed,
+)
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, PermissionDenied, ValidationFailed
@@ -329,6 +333,10 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
                         accounts=1)
     changes = [f"dropped the {traded[s]} of {s}" for s in drops] + [i.words() for i in added]
     new = proposal_build(run, inputs, result, inputs.fingerprint)
+    if wash_sales_allowed(new):  # the ledger's figures in place of the engine's estimate (``tax_estimates``)
+        household_id = old.account.household_id
+        proposals_restate_for_ledger([new], as_of=old.run.as_of, open_before={
+            household_id: realised_planned_beside(old.account_id, household_id, old.run.as_of)})
     new.revised_from, new.revised_by = old, by
     new.revision = {"dropped": [{"symbol": s, "side": traded[s]} for s in drops],
                     "instructions": [i.words() for i in added], "changes": changes}

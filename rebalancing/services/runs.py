@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -52,7 +53,13 @@ from rebalancing.planned_trades import trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
 from rebalancing.services.proposals import OPEN, proposals_insert_submitted, proposals_supersede
 from rebalancing.services.rmd import rmd_alerts_due
-from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate, realised_open_beside
+from rebalancing.services.tax_estimates import (
+    OPEN_FOR_TAX,
+    open_estimates_restate,
+    proposals_restate_for_ledger,
+    realised_open_beside,
+    wash_sales_allowed,
+)
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -385,6 +392,12 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         proposals.append(proposal)
     for account_id in missing:  # deleted since the run started
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
+    # The engine's figures for a wash sale it may make are an estimate: the ledger's, as it will
+    # book the trades (``tax_estimates.proposals_restate_for_ledger``); no query when none may.
+    if (any(wash_sales_allowed(p) for p in proposals)
+            and proposals_restate_for_ledger(proposals, as_of=run.as_of, open_before=open_before)):
+        for hp, members in together:
+            hp.estimated_tax = sum((Decimal(str(p.estimated_tax)) for p in members), Decimal(0))
     t2 = time.perf_counter()
     with transaction.atomic():
         written = _outcomes_claim(run_id, todo)

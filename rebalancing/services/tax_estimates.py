@@ -97,8 +97,17 @@ def _planned_net(proposals) -> dict[int, tuple[float, float]]:
     for p in proposals:
         if p.status != Proposal.Status.RELEASED:
             summary = (p.result or {}).get("summary") or {}
-            out[p.pk] = (_net(summary, "short"), _net(summary, "long"))
+            # With the change its purchases make to this year's sales already booked (wash sales
+            # allowed: ``proposals_restate_for_ledger``).
+            earlier = (p.result or {}).get("wash_sales_earlier") or {}
+            out[p.pk] = (_net(summary, "short") + float(earlier.get("short") or 0),
+                         _net(summary, "long") + float(earlier.get("long") or 0))
     return out
+
+
+def _other_years_tax(p: Proposal) -> float:
+    """Tax a proposal's purchases add on an earlier year's return (a December loss they wash)."""
+    return float(((p.result or {}).get("wash_sales_earlier") or {}).get("other_years_tax") or 0)
 
 
 def realised_open_beside(household_ids, exclude_account_ids, year: int) -> dict[int, dict[str, tuple[float, float]]]:
@@ -164,7 +173,7 @@ def open_estimates_restate(household_ids, *, because: str, actor=None) -> dict[i
         for p in members:
             if str(p.pk) not in taxes or p.status == Proposal.Status.RELEASED:
                 continue
-            after = Decimal(str(taxes[str(p.pk)])).quantize(_CENT, ROUND_HALF_UP)
+            after = Decimal(str(taxes[str(p.pk)] + _other_years_tax(p))).quantize(_CENT, ROUND_HALF_UP)
             before = Decimal(p.estimated_tax).quantize(_CENT, ROUND_HALF_UP)
             if after == before:
                 continue
@@ -214,3 +223,190 @@ def _approvals_lapse(restated, policy, *, actor) -> None:
                + ("compliance must approve it" if compliance and ProposalApproval.Capacity.COMPLIANCE not in given
                   else f"above the {policy.auto_max_estimated_tax:,.2f} the policy approves alone"))
         _move(p, Proposal.Status.PENDING, actor=actor, action=Action.PROPOSAL_APPROVAL_LAPSED, comment=why)
+
+
+def wash_sales_allowed(proposal: Proposal) -> bool:
+    """Do the proposal's effective parameters let the engine make a wash sale?"""
+    return bool(((proposal.parameters or {}).get("wash_sale") or {}).get("allow"))
+
+
+def _money_text(value: Decimal) -> str:
+    return f"${value:,.2f}" if value >= 0 else f"-${-value:,.2f}"
+
+
+def proposals_restate_for_ledger(proposals: list[Proposal], *, as_of, open_before=None) -> int:
+    """Restate, as the ledger will book them, the tax figures of unsaved ``proposals`` (in the order
+    they were solved) of households where one of them allows wash sales (``wash_sale.allow``).
+
+    The engine's figures are then an estimate from its inputs (docs/engine.md "Known limits"); a
+    wrong tax figure is worse than none, so the per-lot sale figures, the totals and the estimated
+    tax become those the ledger books once the trades fill at the proposal's prices
+    (``ledger.proposal_replay``), and the estimate includes what its purchases do to sales already
+    booked (a loss sold within 30 days before a purchase is disallowed, IRC §1091(a)), on the
+    return of that sale's year. The household's estimates are netted in the order solved, after
+    ``open_before`` (``realised_open_beside``), as a run nets them (``engine.runs_tax``). What
+    moved is said in the proposal's ``result["wash_sales"]``. Returns how many changed; no query
+    when no proposal allows wash sales."""
+    from rebalancing.ledger.proposal_replay import Planned, proposals_what_if
+
+    households = {p.account.household_id for p in proposals if wash_sales_allowed(p)}
+    if not households:
+        return 0
+    members = [p for p in proposals if p.account.household_id in households and (p.result or {}).get("trades")]
+    what_if = proposals_what_if([Planned(p.account_id, p.result["trades"]) for p in members], as_of=as_of)
+    if what_if.refused:
+        for p in members:
+            if wash_sales_allowed(p):
+                p.result = {**p.result, "wash_sales": [f"not restated as the ledger will book it: {what_if.refused}"]}
+        return 0
+    notes: dict[int, list[str]] = defaultdict(list)
+    changed_households = set()
+    for i, p in enumerate(members):
+        if p.account.taxable and _lots_restate(p, i, what_if, notes[i]):
+            changed_households.add(p.account.household_id)
+    for sale in what_if.earlier:
+        if sale.by is not None:
+            changed_households.add(members[sale.by].account.household_id)
+    if not changed_households:
+        return 0
+    _taxes_restate([p for p in members if p.account.household_id in changed_households], members, what_if, notes,
+                   as_of=as_of, open_before=open_before or {})
+    changed = 0
+    for i, p in enumerate(members):
+        if notes[i]:
+            p.result = {**p.result, "wash_sales": [*(p.result.get("wash_sales") or ()), *notes[i]]}
+            changed += 1
+    return changed
+
+
+def _lots_restate(p: Proposal, i: int, what_if, notes: list[str]) -> bool:
+    """Put the ledger's rows in place of the engine's for the proposal's sales; says if any moved."""
+    result = dict(p.result)
+    trades = [dict(t) for t in result["trades"]]
+    moved = False
+    for n, trade in enumerate(trades):
+        rows = what_if.sales.get((i, n))
+        if trade["side"] != "sell" or rows is None:
+            continue
+        shown = sorted((lot["lot_id"], lot["term"], _cents(lot["gain"]), _cents(lot.get("disallowed_loss") or 0))
+                       for lot in trade.get("lots") or ())
+        booked = sorted((r.lot_id, r.term, r.gain, r.disallowed_loss) for r in rows)
+        if shown == booked:
+            continue
+        moved = True
+        for lot in trade.get("lots") or ():
+            rs = [r for r in rows if r.lot_id == lot["lot_id"]]
+            was = (_cents(lot.get("disallowed_loss") or 0), lot["term"])
+            now = (sum((r.disallowed_loss for r in rs), Decimal(0)), "/".join(sorted({r.term for r in rs})))
+            if was != now:
+                notes.append(f"lot {lot['lot_id']} ({trade['symbol']}): the ledger will book {_money_text(now[0])} "
+                             f"of its loss disallowed, {now[1]}-term (the engine estimated {_money_text(was[0])}, "
+                             f"{was[1]}-term; wash sale, IRC §1091, Treas. Reg. §1.1091-1)")
+        order = {lot["lot_id"]: k for k, lot in enumerate(trade.get("lots") or ())}
+        trade["lots"] = [{"lot_id": r.lot_id, "quantity": float(r.quantity), "proceeds": float(r.proceeds),
+                          "cost_basis": float(r.cost_basis), "gain": float(r.gain), "term": r.term,
+                          "disallowed_loss": float(r.disallowed_loss)}
+                         for r in sorted(rows, key=lambda r: (order.get(r.lot_id, len(order)), r.term))]
+        trade["realised_gain"] = float(sum((r.gain for r in rows), Decimal(0)))
+        trades[n] = trade
+    if not moved:
+        return False
+    result["trades"] = trades
+    recognised = {"short": [Decimal(0), Decimal(0)], "long": [Decimal(0), Decimal(0)]}
+    harvested = disallowed = Decimal(0)
+    for trade in trades:
+        for lot in trade.get("lots") or () if trade["side"] == "sell" else ():
+            value = _cents(lot["gain"]) + _cents(lot.get("disallowed_loss") or 0)
+            disallowed += _cents(lot.get("disallowed_loss") or 0)
+            recognised[lot["term"]][0 if value > 0 else 1] += abs(value)
+            if value < 0 and "harvest" in (trade.get("reasons") or ()):
+                harvested -= value
+    summary = dict(result["summary"])
+    for term in ("short", "long"):
+        summary[f"realised_{term}_term_gain"] = float(recognised[term][0])
+        summary[f"realised_{term}_term_loss"] = float(recognised[term][1])
+    summary["net_realised_gain"] = float(sum((g - lo for g, lo in recognised.values()), Decimal(0)))
+    summary["disallowed_losses"] = float(disallowed)
+    summary["harvested_losses"] = float(harvested)
+    result["summary"] = summary
+    p.result = result
+    p.harvested_losses = harvested
+    return True
+
+
+def _cents(value) -> Decimal:
+    return Decimal(str(value)).quantize(_CENT, ROUND_HALF_UP)
+
+
+def _taxes_restate(restated: list[Proposal], members: list[Proposal], what_if, notes, *, as_of, open_before) -> None:
+    """Each proposal's estimated tax, in the order solved, on the returns its sales and the earlier
+    sales its purchases change go on: this year's netted after the household's open proposals and
+    those solved before it; an earlier year's (a December loss washed by a January purchase) on
+    that year's return as it stands."""
+    households = list(Household.objects.filter(pk__in={p.account.household_id for p in restated}))
+    years = {as_of.year} | {s.year for s in what_if.earlier}
+    returns = {year: tax_returns_of(households, year) for year in sorted(years)}
+    accounts = {a.pk: a for h in households for a in h.accounts.all()}
+    index = {id(p): i for i, p in enumerate(members)}
+
+    def payer(account_id: int, key: str, year: int, before=None) -> _Taxpayer:
+        a = accounts[account_id]
+        rs = returns[year].get(account_id, ())
+        if before:
+            from rebalancing.engine.tax import returns_after
+
+            rs = returns_after(rs, before)
+        return _Taxpayer(key, a.taxable, rs, float(a.short_term_rate), float(a.long_term_rate))
+
+    for household in households:
+        runs, extra, this_year = [], defaultdict(float), defaultdict(lambda: [0.0, 0.0])
+        for p in (p for p in restated if p.account.household_id == household.pk):
+            i = index[id(p)]
+            summary = p.result["summary"]
+            runs.append((payer(p.account_id, f"{i}", as_of.year, open_before.get(household.pk)),
+                         _net(summary, "short"), _net(summary, "long")))
+            for sale in (s for s in what_if.earlier if s.by == i):
+                short = float(sale.change) if sale.term == "short" else 0.0
+                long = float(sale.change) if sale.term == "long" else 0.0
+                if sale.year == as_of.year:
+                    this_year[i][0] += short
+                    this_year[i][1] += long
+                    runs.append((payer(sale.account_id, f"{i}:{len(runs)}", as_of.year,
+                                       open_before.get(household.pk)), short, long))
+                    cost = None  # netted in order below
+                else:
+                    cost = sum(r.tax(short, long, float(accounts[sale.account_id].short_term_rate),
+                                     float(accounts[sale.account_id].long_term_rate))
+                               for r in returns[sale.year].get(sale.account_id, ()))
+                    extra[i] += cost
+                lost = sale.disallowed_after - sale.disallowed_before
+                what = (f"buying {sale.symbol} on {as_of} {'disallows' if lost > 0 else 'allows'} "
+                        f"{_money_text(abs(lost))} of the loss sold on {sale.sold}" if sale.bought and lost else
+                        f"{'buying' if sale.bought else 'selling'} {sale.symbol} on {as_of} moves the sale on "
+                        f"{sale.sold}")
+                notes[i].append(
+                    f"{what} from lot {sale.lot_id} of account "
+                    f"{accounts[sale.account_id].custodian_number} (wash sale, IRC §1091): its {sale.year} "
+                    f"{sale.term}-term result moves by {_money_text(sale.change)}"
+                    + (f", {_money_text(Decimal(str(cost)).quantize(_CENT, ROUND_HALF_UP))} tax on that year's return"
+                       if cost is not None else ", in this estimate"))
+        taxes = runs_tax(runs)
+        for p in (p for p in restated if p.account.household_id == household.pk):
+            i = index[id(p)]
+            if not p.account.taxable and not any(s.by == i for s in what_if.earlier):
+                continue  # an IRA's own sales are taxed as nothing; its purchase may wash a loss
+            total = sum(v for k, v in taxes.items() if k == f"{i}" or k.startswith(f"{i}:")) + extra[i]
+            after = Decimal(str(total)).quantize(_CENT, ROUND_HALF_UP)
+            before = Decimal(str(p.result["summary"].get("estimated_tax") or 0)).quantize(_CENT, ROUND_HALF_UP)
+            if after != before:
+                notes[i].append(f"estimated tax restated from {_money_text(before)} to {_money_text(after)}: "
+                                "the ledger's figures for these trades once filled")
+            p.result = {**p.result, "summary": {**p.result["summary"], "estimated_tax": float(after)}}
+            p.estimated_tax = after
+        for p in (p for p in restated if p.account.household_id == household.pk):
+            i = index[id(p)]
+            if i in this_year or extra.get(i):
+                # Kept for the restatements of the open set (``_planned_net``): netted as this
+                # proposal's own results on its returns (the household's, as a run nets them).
+                p.result = {**p.result, "wash_sales_earlier": {"short": this_year[i][0], "long": this_year[i][1],
+                                                               "other_years_tax": extra.get(i, 0.0)}}

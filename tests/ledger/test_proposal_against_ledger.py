@@ -13,8 +13,10 @@ figures, the ledger's of per-lot cents, so a total may differ by half a cent per
 prices to six places or in fractional shares a lot's gain may differ by a cent or two, since the
 ledger rounds a fill's proceeds to the cent and splits them over its lots, and a lot's part of its
 basis to the cent, where the proposal rounds each lot's gain. The
-households here refuse wash sales (the default); with ``wash_sale.allow`` the proposal's disallowed
-figures are an estimate from the engine's inputs (docs/engine.md, "Known limits")."""
+households refuse wash sales (the default), and again allow them (``wash_sale.allow``): then the
+engine's figures are restated from the ledger's replay before the proposal is stored
+(``tax_estimates.proposals_restate_for_ledger``), earlier sales may move (a purchase washing a loss
+sold within 30 days before it), and that change's tax is in the buying proposal's estimate."""
 
 import random
 from datetime import date, timedelta
@@ -69,7 +71,8 @@ def _lots(rng: random.Random, n: int) -> list[tuple[str, int, D, date]]:
     return out
 
 
-def _household(rng: random.Random, book, pm, seed: int, odd_prices: bool = False, fractional: bool = False):
+def _household(rng: random.Random, book, pm, seed: int, odd_prices: bool = False, fractional: bool = False,
+               allow: bool = False):
     harvest = rng.random() < 0.6
     if fractional:  # proposals in shares to six places
         Security.objects.update(fractional=True)
@@ -78,6 +81,8 @@ def _household(rng: random.Random, book, pm, seed: int, odd_prices: bool = False
     if harvest:
         parameters["harvest"] = {"enabled": True, "min_loss_value": rng.choice([50, 200]), "min_loss_pct": 0.02,
                                  "substitutes": {"VTI": "SCHB", "ITOT": "SCHB", "BND": "AGG", "AGG": "BND"}}
+    if allow:  # the engine may make a wash sale; the proposal then shows what the ledger will book
+        parameters["wash_sale"] = {"allow": True}
     if odd_prices:  # prices to six places (the executions file's precision)
         for price in Price.objects.filter(date=AS_OF):
             price.close = price.close + D(rng.randint(1, 999_999)) / 1_000_000
@@ -199,14 +204,29 @@ def _recorded(account) -> dict[tuple[str, str], list]:
 @pytest.mark.parametrize("odd_prices", [False, True], ids=["whole-cent-prices", "six-place-prices"])
 @pytest.mark.parametrize("seed", range(10))
 def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed, odd_prices, path):
+    _proposal_against_ledger(book, pm, seed, odd_prices, path, allow=False)
+
+
+@pytest.mark.parametrize("path", ["run", "withdrawal"])
+@pytest.mark.parametrize("odd_prices", [False, True], ids=["whole-cent-prices", "six-place-prices"])
+@pytest.mark.parametrize("seed", range(10))
+def test_with_wash_sales_allowed_a_proposal_shows_what_the_ledger_then_records(book, pm, seed, odd_prices, path):
+    """``wash_sale.allow``: the engine may make wash sales; a run's proposals and a withdrawal's plan
+    are restated as the ledger books them (``tax_estimates.proposals_restate_for_ledger``), and
+    earlier sales a proposal's purchases wash count in its estimated tax."""
+    _proposal_against_ledger(book, pm, seed, odd_prices, path, allow=True)
+
+
+def _proposal_against_ledger(book, pm, seed, odd_prices, path, *, allow):
     rng = random.Random(seed)
     fractional = seed % 3 == 2
-    household, accounts = _household(rng, book, pm, seed, odd_prices, fractional)
+    household, accounts = _household(rng, book, pm, seed, odd_prices, fractional, allow)
     # A fill's proceeds are rounded to the cent and split over its lots, and each lot's part of its
     # basis too (the ledger); a proposal rounds each lot's gain. Where the proceeds are not whole
     # cents (a price to six places, fractional shares) the two are a cent or two apart a lot.
     per_lot = D("0.02") if odd_prices or fractional else D(0)
     prior = {r.pk: (r.gain, r.disallowed_loss, r.term) for r in RealisedLot.objects.all()}
+    recognised_before = [(r.account_id, r.term, r.gain, r.disallowed_loss) for r in RealisedLot.objects.all()]
     ytd_before = {n: (a.realised_short_term_ytd, a.realised_long_term_ytd) for n, a in accounts.items()}
 
     if path == "run":
@@ -214,7 +234,13 @@ def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed, odd_price
     else:  # the cash-flow lot choice: a withdrawal of a part of the household
         proposals = _withdraw_and_fill(household, pm, rng.choice([1_500, 6_000, 15_000]))
 
-    assert {r.pk: (r.gain, r.disallowed_loss, r.term) for r in RealisedLot.objects.filter(pk__in=prior)} == prior
+    if not allow:  # a proposal never creates a wash sale
+        assert {r.pk: (r.gain, r.disallowed_loss, r.term) for r in RealisedLot.objects.filter(pk__in=prior)} == prior
+    # What the fills changed of earlier sales (a purchase washing a loss sold within 30 days before
+    # it): their recognised results by account and term, after less before (a sale's rows may split).
+    moved = [(a, t, -(g + d)) for a, t, g, d in recognised_before]
+    moved += [(r.account_id, r.term, r.gain + r.disallowed_loss) for r in RealisedLot.objects.exclude(
+        execution__external_id__startswith="F-")]
     by_number = {n: next((p for p in proposals if p.account_id == a.pk), None) for n, a in accounts.items()}
     estimated, slacks = D(0), D(0)
     for number, proposal in by_number.items():
@@ -229,8 +255,10 @@ def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed, odd_price
             # ledger keeps proceeds less basis: neither is taxed).
             assert {k: v[0] for k, v in recorded.items()} == {k: v[0] for k, v in shown.items()}, (number, seed)
             assert not any(v[2] for v in (*recorded.values(), *shown.values()))
-            if path == "run":  # a withdrawal from an IRA is taxed as income, not as a sale's gain
+            if path == "run" and not allow:  # a withdrawal from an IRA is taxed as income, not as a sale's gain
                 assert D(str(summary["estimated_tax"])) == 0
+            if allow and path == "run":  # its purchase may wash a loss sold before: that tax is its proposal's
+                estimated += D(str(summary["estimated_tax"]))
             continue
         assert {k: (v[0], v[2]) for k, v in recorded.items()} == {k: (v[0], v[2]) for k, v in shown.items()}
         assert all(abs(recorded[k][1] - shown[k][1]) <= per_lot for k in recorded), (number, seed)
@@ -245,8 +273,10 @@ def test_a_proposal_shows_what_the_ledger_then_records(book, pm, seed, odd_price
         assert abs(D(str(summary["disallowed_losses"])) - sum((v[2] for v in recorded.values()), D(0))) <= slack
         before = ytd_before[number]
         after = (account.realised_short_term_ytd, account.realised_long_term_ytd)
-        assert after[0] - before[0] == recognised["short"][0] - recognised["short"][1]
-        assert after[1] - before[1] == recognised["long"][0] - recognised["long"][1]
+        earlier = {term: sum((c for a, t, c in moved if a == account.pk and t == term), D(0))
+                   for term in ("short", "long")}  # earlier sales this run's purchases washed
+        assert after[0] - before[0] - earlier["short"] == recognised["short"][0] - recognised["short"][1]
+        assert after[1] - before[1] - earlier["long"] == recognised["long"][0] - recognised["long"][1]
         estimated += D(str(summary["estimated_tax"]))
         slacks += slack
     # The proposals' tax, added up, is what the household's one return owes more once they are
