@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from config.input_limits import numeral_problem
 from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, amount_text, flatten_parameters
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 from rebalancing.engine.parameters import MAX_MONEY
 from rebalancing.household_parameters import INSIDE_BANDS_CHOICES
 from rebalancing.parameter_labels import LABELS  # the form's labels: refusals name settings by them too
+from rebalancing.typed_numbers import DOLLARS, PLAIN, TypedNumberProblem, typed_number
+from rebalancing.typed_numbers import PERCENT as PERCENT_SIGN
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "HOUSEHOLD_FIELDS", "INSTRUCTION_KINDS", "ParamField", "display_value",
@@ -324,19 +325,14 @@ def _parse_one(f: ParamField, post) -> Any:
             raise ValueError("choose one of the options")
         return raw
     if f.kind in ("number", "integer"):
-        raw = raw.strip().replace(",", "").replace("$", "").replace("%", "")
+        raw = raw.strip()
         if raw == "":
             if f.nullable:
                 return None
             raise ValueError("enter a number")
-        if numeral_problem(raw):
-            raise ValueError(f"“{raw[:20]}” is not a number: {numeral_problem(raw)}")
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ValueError(f"“{raw}” is not a number") from None
-        if not math.isfinite(number):  # "inf", "nan", 1e999
-            raise ValueError(f"“{raw}” is not a number")
+        number = float(typed_number(raw, unit=PERCENT_SIGN if f.percent else DOLLARS if f.money else PLAIN))
+        if not math.isfinite(number):  # 1e999
+            raise ValueError(f"“{raw[:30]}” is not a number")
         if f.percent:
             number = round(number / 100, 10)
         if f.kind == "integer":
@@ -369,16 +365,15 @@ def _parse_one(f: ParamField, post) -> Any:
     return _parse_instructions(f, post)
 
 
-def _number(raw: str, what: str, *, percent: bool = False, whole: bool = False) -> float | int | None:
-    raw = raw.strip().replace(",", "").replace("$", "").replace("%", "")
+def _number(raw: str, what: str, *, percent: bool = False, money: bool = False,
+            whole: bool = False) -> float | int | None:
+    raw = raw.strip()
     if not raw:
         return None
-    if numeral_problem(raw):
-        raise ValueError(f"{what}: “{raw[:20]}” is not a number: {numeral_problem(raw)}")
     try:
-        number = float(raw)
-    except ValueError:
-        raise ValueError(f"{what}: “{raw[:20]}” is not a number") from None
+        number = float(typed_number(raw, unit=PERCENT_SIGN if percent else DOLLARS if money else PLAIN))
+    except TypedNumberProblem as problem:
+        raise ValueError(f"{what}: {problem}") from None
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"{what}: “{raw[:20]}” must be a number of at least 0")
     if whole:
@@ -470,7 +465,7 @@ def _parse_instructions(f: ParamField, post) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"kind": kind}
         sell, buy = cell["sell"].upper(), cell["buy"].upper()
         quantity = _number(cell["quantity"], f"row {n + 1}, shares")
-        amount = _number(cell["amount"], f"row {n + 1}, amount")
+        amount = _number(cell["amount"], f"row {n + 1}, amount", money=True)
         if kind == "sell_buy":
             if not sell:
                 raise ValueError(f"row {n + 1}: name the security to sell")
@@ -551,7 +546,7 @@ def overridable_from_post(post, stored: Mapping[str, Any] | None = None) -> tupl
             if f.kind in ("number", "integer"):
                 for bound in ("min", "max"):
                     value = _number(post.get(f"ov_{bound}__{f.name}", ""), f"{f.label}, {bound}imum",
-                                    percent=f.percent, whole=f.kind == "integer")
+                                    percent=f.percent, money=f.money, whole=f.kind == "integer")
                     if value is not None and f.maximum is not None and value > f.maximum:
                         # a limit is a value the setting may take (money: the engine's cap)
                         raise ValueError(f"{f.label}, {bound}imum: at most {display_value(f.path, f.maximum)}")

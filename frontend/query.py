@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import BadRequest
 
 from config.input_limits import numeral_problem
+from rebalancing.typed_numbers import EITHER, NotANumber, TypedNumberProblem, typed_number
 
 __all__ = ["MAX_ID", "NumbersIn0To9", "choice_param", "date_param", "decimal_param", "id_param", "ids_param",
            "int_param", "year_param"]
@@ -124,25 +125,28 @@ def year_param(data, name: str = "year") -> int | None:
     return int_param(data, name, minimum=YEARS[0], maximum=YEARS[1], what="year")
 
 
-def decimal_param(data, name: str, *, what: str = "") -> Decimal | None:
-    """A finite number as people type it (``1,250``, ``$40``, ``2.5%``)."""
+def decimal_param(data, name: str, *, what: str = "", unit: str | None = EITHER) -> Decimal | None:
+    """A finite number as people type it (``1,250``, ``$40``, ``2.5%``), read as every page reads one
+    (rebalancing.typed_numbers: a comma only between thousands); ``unit`` DOLLARS or PERCENT allows only that sign."""
     raw = (data.get(name) or "").strip()
     if not raw:
         return None
+    words = what or name.replace('_', ' ')
     if numeral_problem(raw):  # Decimal("٣") is 3
-        raise BadRequest(f"The {what or name.replace('_', ' ')} must be a number, not “{_shown(raw)}”: "
-                         f"{numeral_problem(raw)}.")
+        raise BadRequest(f"The {words} must be a number, not “{_shown(raw)}”: {numeral_problem(raw)}.")
     try:
-        number = Decimal(raw.replace(",", "").replace("$", "").replace("%", "").strip())
-    except InvalidOperation:
+        number = typed_number(raw, unit=unit)
+    except NotANumber:
         number = None
-    if number is None or not number.is_finite() or not math.isfinite(float(number)):  # 1e999 too
-        raise BadRequest(f"The {what or name.replace('_', ' ')} must be a number, not “{_shown(raw)}”.")
+    except TypedNumberProblem as problem:  # "0,5", "1.500,00", "$5" in a percentage
+        raise BadRequest(f"{words[:1].upper()}{words[1:]}: {problem}.") from None
+    if number is None or not math.isfinite(float(number)):  # 1e999 too
+        raise BadRequest(f"The {words} must be a number, not “{_shown(raw)}”.")
     return number
 
 
-def date_param(data, name: str) -> date | None:
-    """A day written YYYY-MM-DD (absent or empty: None)."""
+def date_param(data, name: str, *, what: str = "") -> date | None:
+    """A day written YYYY-MM-DD (absent or empty: None); ``what``: the field's label in a refusal."""
     raw = (data.get(name) or "").strip()
     if not raw:
         return None
@@ -150,6 +154,9 @@ def date_param(data, name: str) -> date | None:
         day = date.fromisoformat(raw) if len(raw) == 10 else None
     except ValueError:
         day = None
-    if day is None or not YEARS[0] <= day.year <= YEARS[1]:
-        raise BadRequest(f"The {name} date must be a day written YYYY-MM-DD, not “{_shown(raw)}”.")
+    if day is None:
+        raise BadRequest(f"The {what or name + ' date'} must be a day written YYYY-MM-DD, not “{_shown(raw)}”.")
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise BadRequest(f"The {what or name + ' date'} must be a day in the years {YEARS[0]} to {YEARS[1]}, "
+                         f"not “{_shown(raw)}”.")
     return day

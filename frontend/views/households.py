@@ -60,6 +60,7 @@ from rebalancing.services.revisions import INSTRUCTION_ACTIONS
 from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed, rmds_shown
 from rebalancing.services.runs import run_start
 from rebalancing.services.tax_returns import CARRYOVER_FIELDS, household_tax_set
+from rebalancing.typed_numbers import DOLLARS, PERCENT
 from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
@@ -381,7 +382,7 @@ def household_tax(request, pk: int):
                      "carryforward_year": int_param(post, "carryforward_year", minimum=1900,
                                                     maximum=timezone.localdate().year,
                                                     what="year the opening loss is carried into"),
-                     **{f: decimal_param(post, f, what="loss carried in") or Decimal(0) for f in CARRYOVER_FIELDS}}
+                     **{f: decimal_param(post, f, what="loss carried in", unit=DOLLARS) or Decimal(0) for f in CARRYOVER_FIELDS}}
             if "sole_filer" in post:
                 facts["sole_filer"] = post["sole_filer"]
             facts |= _rates_posted(post, household)
@@ -434,7 +435,7 @@ def _rates_posted(post, household: Household) -> dict[str, Decimal]:
     shown = _rates_shown(household, list(household.accounts.all()))
     out = {}
     for field, words in _RATE_WORDS.items():
-        percent = decimal_param(post, field, what=words)
+        percent = decimal_param(post, field, what=words, unit=PERCENT)
         if percent is None or (shown[field] and percent == Decimal(shown[field])):
             continue
         if not 0 <= percent <= 100:
@@ -481,7 +482,7 @@ def household_settings(request, pk: int):
         settings["tax_budget"] = None
     else:
         try:
-            budget = decimal_param(post, "tax_budget", what="tax budget")
+            budget = decimal_param(post, "tax_budget", what="tax budget", unit=DOLLARS)
         except BadRequest as exc:  # typed: said at the top of the page and by the field, not on an error page
             refusal = ValidationFailed(str(exc), detail={"field": "tax_budget"})
             keep_posted(request, "settings", refusal)
@@ -524,8 +525,8 @@ def household_cash_flow(request, pk: int):
     makes_up = id_param(post, "makes_up_year")  # a year: the missed RMD this one makes up
     try:
         try:  # typed: a refusal above the form, not an error page
-            amount = decimal_param(post, "amount", what="amount")
-            as_of = date_param(post, "as_of") if taken_outside else None
+            amount = decimal_param(post, "amount", what="amount", unit=DOLLARS)
+            as_of = date_param(post, "as_of", what="day it was taken") if taken_outside else None
         except BadRequest as exc:
             raise ValidationFailed(str(exc)) from None
         entered = cash_flow_enter(user=request.user, household=household, kind=post.get("kind", ""),
@@ -637,9 +638,9 @@ def household_rmd_facts(request, pk: int):
     account = visible_or_404(accounts_visible_to(request.user).filter(household=household),
                              pk=id_param(post, "account"))
     today = timezone.localdate()
-    readers = {"owner_birth_date": lambda: date_param(post, "owner_birth_date"),
-               "spouse_birth_date": lambda: date_param(post, "spouse_birth_date"),
-               "year_end_value": lambda: decimal_param(post, "year_end_value", what="31 December value"),
+    readers = {"owner_birth_date": lambda: date_param(post, "owner_birth_date", what="owner's date of birth"),
+               "spouse_birth_date": lambda: date_param(post, "spouse_birth_date", what="spouse's date of birth"),
+               "year_end_value": lambda: decimal_param(post, "year_end_value", what="31 December value", unit=DOLLARS),
                "year_end_year": lambda: int_param(post, "year_end_year", minimum=1900, maximum=today.year,
                                                   what="year of the value")}
     try:
@@ -726,7 +727,7 @@ def template_household(request, pk: int):
     parameter_template = visible_or_404(book_wide_visible_to(request.user, ParameterTemplate.objects.all()), pk=pk)
     back = redirect(reverse("template_detail", kwargs={"pk": parameter_template.pk}) + "#household-settings")
     try:
-        budget = decimal_param(request.POST, "tax_budget", what="tax budget")
+        budget = decimal_param(request.POST, "tax_budget", what="tax budget", unit=DOLLARS)
     except BadRequest as exc:  # typed: said on the template's page by the field, not on an error page
         refusal = ValidationFailed(str(exc), detail={"field": "tax_budget"})
         messages.error(request, refusal.message)

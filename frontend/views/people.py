@@ -14,6 +14,7 @@ from rebalancing.access import advised_households_count
 from rebalancing.models import ApprovalPolicy
 from rebalancing.services.people import FIRM_PEOPLE
 from rebalancing.services.policy import MIN_PRICE_AGE_DAYS, approval_policy_set, proposals_priced_before
+from rebalancing.typed_numbers import DOLLARS, PERCENT
 from tenants import people as people_rules
 from tenants.errors import DomainError, ValidationFailed
 from tenants.people import Staff
@@ -140,10 +141,10 @@ def people_page(request):
 def _policy_values(post) -> dict:
     """The form's values as the policy stores them: percentages typed as people think of them
     (5 means 5%), amounts with or without $ and separators, yes/no as checkboxes."""
-    money = {f: decimal_param(post, f, what=what) for f, what in (
+    money = {f: decimal_param(post, f, what=what, unit=DOLLARS) for f, what in (
         ("auto_max_estimated_tax", "automatic approval's tax limit"),
         ("compliance_min_estimated_tax", "tax at which compliance approves"))}
-    percent = {f: decimal_param(post, f, what=what) for f, what in (
+    percent = {f: decimal_param(post, f, what=what, unit=PERCENT) for f, what in (
         ("auto_max_turnover", "automatic approval's turnover limit"),
         ("compliance_min_turnover", "turnover at which compliance approves"))}
     counts = {"auto_max_trades": int_param(post, "auto_max_trades", minimum=0, maximum=10_000,

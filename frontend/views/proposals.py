@@ -43,6 +43,7 @@ from rebalancing.services.revisions import (
     proposal_resolve,
     proposal_revisable_by,
 )
+from rebalancing.typed_numbers import DOLLARS
 from tenants.audit.actions import Action
 from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
@@ -416,8 +417,8 @@ def instructions_posted(post) -> list[tuple[int, str, InstructionAdded]]:
                 raise ValueError(f"Instruction {n}: choose what to do.")
             continue
         try:
-            dollars = decimal_param({"amount": amount}, "amount")
-        except BadRequest:  # not a number, NaN or infinite, or digits other than 0-9
+            dollars = decimal_param({"amount": amount}, "amount", unit=DOLLARS)
+        except BadRequest:  # not a number, NaN or infinite, digits other than 0-9, "1.500,00", "5%"
             raise ValueError(f"Instruction {n}: the amount {amount!r} is not a number of dollars.") from None
         out.append((n, account, InstructionAdded(action, symbol, buy, dollars)))
     return out

@@ -722,8 +722,38 @@ def _validate_parameters_dict(data: Mapping[str, Any]) -> None:
         if error.validator in ("minimum", "maximum", "exclusiveMinimum") and isinstance(error.instance, int | float):
             # Name the whole range (jsonschema names one bound, with its every digit: "the maximum of
             # 1000000000000000.0"); a $ref'd leaf (a fraction) has its bounds in the schema it refers to.
-            message = f"must be {_range_text(error.schema)}, got {error.instance:g}"
+            message = f"must be {_range_text(error.schema)}, got {_number_text(error.instance)}"
         raise InvalidRequest(f"invalid parameter {where}: {message}", {"parameter": where})
+    found = _beyond_float(data)
+    if found is not None:  # within the schema's bounds (a leaf without a maximum), yet no float holds it
+        where, value = found
+        raise InvalidRequest(f"invalid parameter {where}: must be a number below 1e308, got {_number_text(value)}",
+                             {"parameter": where})
+
+
+def _number_text(value: int | float) -> str:
+    """A number in a refusal: 0.25, 1e+15; an integer too large for a float (JSON allows 10**400, which
+    Python's json reads as an int and ``:g`` cannot format) by its number of digits."""
+    try:
+        return f"{value:g}"
+    except OverflowError:
+        return f"a number of {len(str(abs(value)))} digits"
+
+
+def _beyond_float(value: Any, path: tuple = ()) -> tuple[str, int] | None:
+    """The path and value of the first integer in a parameter dict too large for a float."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return ".".join(str(p) for p in path), value
+        return None
+    children = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _beyond_float(child, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 # Built once at import: the web app builds its parameter forms from it.

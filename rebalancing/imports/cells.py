@@ -18,6 +18,7 @@ from django.db import models
 
 from config.input_limits import numeral_problem
 from rebalancing.engine_inputs import FIRST_BOOK_DAY
+from rebalancing.typed_numbers import NUMBER, THOUSANDS
 
 from .sheet import Sheet
 
@@ -40,9 +41,8 @@ class CellProblem(ValueError):
     """A cell that cannot be read; the message is the problem in plain words."""
 
 
-# ASCII digits only (re.ASCII): a str pattern's \d also matches "٣" and "３", which int() and Decimal() read.
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
+# The page forms read typed numbers with the same patterns (typed_numbers.py): one thousands rule.
+_NUMBER, _THOUSANDS = NUMBER, THOUSANDS
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})", re.ASCII)
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})

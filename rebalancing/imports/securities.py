@@ -3,10 +3,10 @@
 from datetime import date
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, OuterRef, Subquery
 
 from rebalancing.engine import ESG_SCORES
-from rebalancing.models import Security
+from rebalancing.models import ModelVersion, Security, Sleeve, SleeveHolding
 
 from .cells import boolean_cells, duplicates_report, float_cells, tag_cells, text_cells
 from .report import ImportSummary
@@ -44,6 +44,7 @@ def securities_import(*, source: Source, as_of: date | None = None) -> ImportSum
         columns["esg_score"] = float_cells(sheet, "esg_score", minimum=ESG_SCORES[0], maximum=ESG_SCORES[1])
     duplicates_report(sheet, {"symbol": columns["symbol"]}, "symbol")
     sheet.problems.reject_if_any()
+    _sleeves_keep_their_classes(sheet, columns["symbol"], columns["asset_class"])
 
     rows = records(columns, keep_when_empty=("is_fund", "fractional"))
     existing = Security.objects.filter(symbol__in=[row["symbol"] for row in rows]).order_by().values(
@@ -54,6 +55,32 @@ def securities_import(*, source: Source, as_of: date | None = None) -> ImportSum
     if "equivalence_group" in columns:
         _substitutes_stay_outside_their_groups(sheet, columns["symbol"])
     return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged)
+
+
+def _sleeves_keep_their_classes(sheet, symbols, classes) -> None:
+    """Refuse a row moving a security out of the asset class of a model sleeve holding it, as the model
+    editor refuses a sleeve holding another class (services/book.py): the sleeve's share would be
+    counted, located and removed as the wrong class. Models' current versions only (the older ones
+    are history); move the security to its new class's sleeve first, or correct the class."""
+    moved = {symbol: new for symbol, new in zip(symbols, classes, strict=True)
+             if isinstance(symbol, str) and isinstance(new, str) and new}
+    latest = ModelVersion.objects.filter(model=OuterRef("sleeve__version__model")).values("model") \
+        .annotate(last=Max("number")).values("last")
+    held = (SleeveHolding.objects.filter(security__symbol__in=moved, sleeve__kind=Sleeve.Kind.HOLDINGS,
+                                         sleeve__version__number=Subquery(latest))
+            .values_list("security__symbol", "sleeve__asset_class", "sleeve__version__model__code")
+            .order_by("security__symbol", "sleeve__version__model__code"))
+    holders: dict[str, list[str]] = {}
+    for symbol, sleeve, model in held:
+        if moved[symbol] != sleeve:
+            holders.setdefault(symbol, []).append(f"{model}'s {sleeve} sleeve")
+    line_of = {symbol: line for line, symbol in symbols.items() if isinstance(symbol, str)}
+    for symbol, sleeves in holders.items():
+        sheet.problems.add(line_of[symbol], "asset_class",
+                           f"{symbol} is held by {', '.join(sleeves)}: a sleeve holds securities of its own asset "
+                           f"class, so {symbol} cannot become {moved[symbol]!r}; move it to a {moved[symbol]} sleeve "
+                           "in a new model version first, or keep its class")
+    sheet.problems.reject_if_any()
 
 
 def _substitutes_stay_outside_their_groups(sheet, symbols) -> None:

@@ -30,7 +30,7 @@ from rebalancing.parameter_labels import settings_in_words
 from rebalancing.selectors import asset_classes_known
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import settings_changed_supersede
-from rebalancing.services.parameter_symbols import parameter_symbols_checked
+from rebalancing.services.parameter_symbols import parameter_symbols_checked, parameter_words_checked
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from rebalancing.services.setting_conflicts import (
     account_overrides_conflicts_refuse,
@@ -67,9 +67,11 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     )
     overrides_validate(overrides=overrides, template=account.governing_template, level="account",
                        household_overrides=account.household.overrides)
-    overrides = parameter_symbols_checked(overrides, field="overrides", before=account.overrides,
-                                          level=f"Account {account.custodian_number}'s overrides")
+    level = f"Account {account.custodian_number}'s overrides"
+    overrides = parameter_symbols_checked(overrides, field="overrides", before=account.overrides, level=level,
+                                          words=False)
     account_overrides_conflicts_refuse(account=account, overrides=overrides)
+    parameter_words_checked(overrides, field="overrides", before=account.overrides, level=level)
     harvesting = harvest_alerted(Account.objects.filter(pk=account.pk))
     before = account.overrides
     account.overrides = overrides
@@ -90,7 +92,7 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
     household = Household.objects.select_for_update(of=("self",)).select_related("template").get(pk=household.pk)
     overrides_validate(overrides=overrides, template=household.template, level="household")
     overrides = parameter_symbols_checked(overrides, field="overrides", before=household.overrides,
-                                          level=f"Household {household.name}'s overrides")
+                                          level=f"Household {household.name}'s overrides", words=False)
     # Each account's own overrides sit on the household's: a household target below an account's
     # floor would leave that account's parameters refused at its next run.
     for account in household.accounts.with_governing_template().order_by("custodian_number"):
@@ -102,6 +104,8 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
             raise ValidationFailed(f"Household overrides refused: with them, {exc.message}",
                                    detail={**exc.detail, "account": account.custodian_number}) from None
     household_overrides_conflicts_refuse(household=household, overrides=overrides)
+    parameter_words_checked(overrides, field="overrides", before=household.overrides,
+                            level=f"Household {household.name}'s overrides")
     harvesting = harvest_alerted(household.accounts.all())
     before = household.overrides
     household.overrides = overrides
@@ -134,13 +138,16 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         raise ValidationFailed(f"Template parameters: {settings_in_words(exc.message)}",
                                detail={"field": "parameters", **exc.detail}) from None
     parameters = parameter_symbols_checked(parameters, field="parameters", level="Template parameters",
-                                           before=template.parameters if template is not None else None)
+                                           before=template.parameters if template is not None else None,
+                                           words=False)
     if template is not None:
         _governed_layers_validate(template=template, parameters=parameters)
         governed = Account.objects.governed_by(template).select_related("household")
         screen_sleeves_refuse(parameters, [(a.custodian_number, a.managed_model_id) for a in governed],
                               what="the template's change")
     template_conflicts_refuse(template=template, parameters=parameters)
+    parameter_words_checked(parameters, field="parameters", level="Template parameters",
+                            before=template.parameters if template is not None else None)
     if not isinstance(overridable, dict) or any(not isinstance(v, dict) for v in overridable.values()):
         raise ValidationFailed('Give each overridable setting its limits, e.g. {"cash.target": {"max": 0.05}}.',
                                detail={"field": "overridable"})

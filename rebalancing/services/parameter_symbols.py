@@ -1,5 +1,6 @@
 """The securities a parameter set names, checked against the firm's security master where a
-template, a household's overrides or an account's overrides are saved.
+template, a household's overrides or an account's overrides are saved; and the asset classes,
+sectors and values tags it names, checked against those the firm's securities and models have.
 
 The engine matches symbols exactly and ignores one it does not know: a restriction of "ZZZZZ" or a
 screen of "APPL" (for AAPL) would be saved and enforce nothing, every day, without a word. So they
@@ -16,9 +17,10 @@ from typing import Any
 
 from rebalancing.models import Security
 from rebalancing.parameter_labels import setting_label
+from rebalancing.selectors import asset_classes_known
 from tenants.errors import ValidationFailed
 
-__all__ = ["SYMBOL_SETTINGS", "parameter_symbols_checked"]
+__all__ = ["SYMBOL_SETTINGS", "parameter_symbols_checked", "parameter_words_checked"]
 
 # Every setting whose values are securities (rebalancing/engine/parameters.py): lists of symbols,
 # symbol -> symbol maps (both sides), groups of symbols, and the instructions' sell and buy.
@@ -109,16 +111,119 @@ def _map_keys_twice(values: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def parameter_symbols_checked(values: Any, *, field: str, level: str, before: Any = None) -> Any:
+# Settings whose values are words of the firm's book, not symbols: an asset class, sector or tag no
+# security or sleeve has ("us_equty", "Tobaco") is matched by nothing, as an unknown symbol is.
+_WORDS = {"removed_asset_classes": "asset class", "direct_index": "asset class",
+          "screen.excluded_sectors": "sector", "screen.excluded_tags": "values tag"}
+
+
+def _words_named(values: Mapping[str, Any], path: str) -> list[str]:
+    node, key = _node(values, path)
+    if node is None:
+        return []
+    value = node[key]
+    if path == "direct_index":  # sleeve -> its settings
+        return [w for w in value if isinstance(w, str)] if isinstance(value, Mapping) else []
+    return [w for w in value if isinstance(w, str)] if isinstance(value, list | tuple) else []
+
+
+def _words_known(kind: str) -> set[str]:
+    if kind == "asset class":
+        return asset_classes_known()
+    if kind == "sector":
+        return set(Security.objects.exclude(sector="").values_list("sector", flat=True).distinct())
+    return {t for tags in Security.objects.exclude(tags=[]).values_list("tags", flat=True) for t in tags or ()
+            if isinstance(t, str)}
+
+
+def _words_refuse(values: Mapping[str, Any], *, field: str, level: str, before: Any) -> None:
+    """ValidationFailed naming the first setting with an asset class, sector or tag the firm does not
+    have, the close ones it has and all of them; those saved until now (``before``) are let stand."""
+    for path, kind in _WORDS.items():
+        named = _words_named(values, path)
+        if not named:
+            continue
+        kept = set(_words_named(before, path)) if isinstance(before, Mapping) else set()
+        known = _words_known(kind)
+        unknown = [w for w in dict.fromkeys(named) if w not in known and w not in kept]
+        if not unknown:
+            continue
+        by_case = {w.lower(): w for w in known}
+        words = []
+        for word in unknown:
+            close = difflib.get_close_matches(word.lower(), list(by_case), n=2, cutoff=0.6)
+            words.append(f"“{word[:40]}”" + (f" (did you mean {' or '.join(by_case[c] for c in close)}?)"
+                                             if close else ""))
+        plural = len(unknown) > 1
+        listed = ", ".join(sorted(known)[:30]) + (", …" if len(known) > 30 else "") if known else "none yet"
+        raise ValidationFailed(
+            f"{level} refused: “{setting_label(path)}” ({path}) names {', '.join(words)}: the firm has no "
+            f"{kind}{' by these names' if plural else ' by that name'}, so the setting would apply to nothing. "
+            f"The firm's {kind}{'es' if kind.endswith('ss') else 's'}: {listed}. Nothing was saved.",
+            detail={"field": field, "parameter": path, "unknown": unknown})
+
+
+def _shape_problem(values: Any) -> tuple[str, str, str] | None:
+    """(setting, symbol, what is wrong) of a transition substitute that is the security itself
+    (harvest.substitutes refuses the same in the engine), or of a security in two wash-sale groups
+    (the groups are one relation: two groups sharing a security are one group)."""
+    if not isinstance(values, Mapping):
+        return None
+    node, key = _node(values, "transition.substitutes")
+    if node is not None and isinstance(node[key], Mapping):
+        itself = sorted(_spelled(k) for k, v in node[key].items()
+                        if isinstance(k, str) and isinstance(v, str) and _spelled(k) == _spelled(v))
+        if itself:
+            return ("transition.substitutes", itself[0], f"names {itself[0]} as its own substitute, which replaces "
+                    "nothing; give another security or remove the pair")
+    node, key = _node(values, "wash_sale.equivalent_groups")
+    if node is not None and isinstance(node[key], list | tuple):
+        seen: dict[str, int] = {}
+        for n, group in enumerate(node[key], start=1):
+            if not isinstance(group, list | tuple):
+                continue
+            for symbol in dict.fromkeys(_spelled(s) for s in group if isinstance(s, str)):
+                if symbol in seen:
+                    return ("wash_sale.equivalent_groups", symbol, f"has {symbol} in groups {seen[symbol]} and {n}; "
+                            "a security is in one group: merge them")
+                seen[symbol] = n
+    return None
+
+
+def _shapes_refuse(values: Mapping[str, Any], *, field: str, level: str, before: Any) -> None:
+    problem = _shape_problem(values)
+    if problem is None or problem[:2] == (_shape_problem(before) or ())[:2]:  # saved so before: let stand
+        return
+    path, symbol, words = problem
+    raise ValidationFailed(f"{level} refused: “{setting_label(path)}” ({path}) {words}. Nothing was saved.",
+                           detail={"field": field, "parameter": path, "symbols": [symbol]})
+
+
+def parameter_words_checked(values: Any, *, field: str, level: str, before: Any = None) -> None:
+    """ValidationFailed naming an asset class, sector or values tag of ``values`` the firm does not
+    have (``parameter_symbols_checked``'s arguments). Separate, for the services to call after their
+    conflict checks: a sleeve the accounts' model lacks is better named with the model."""
+    if isinstance(values, Mapping):
+        _words_refuse(values, field=field, level=level, before=before)
+
+
+def parameter_symbols_checked(values: Any, *, field: str, level: str, before: Any = None,
+                              words: bool = True) -> Any:
     """``values`` (a template's parameters, or a household's or an account's overrides) with every
     symbol in the security master's spelling; ValidationFailed naming each setting and the symbols
-    of it the master does not hold (with the close ones it does), before anything is written.
+    of it the master does not hold (with the close ones it does), before anything is written; likewise
+    an asset class, sector or tag the firm does not have, a transition substitute that is the security
+    itself and a security in two wash-sale groups.
     ``field``: the request field refused ("parameters", "overrides"); ``level``: who sets them, for
     the message ("Template parameters", "Account 1234's overrides"); ``before``: the values saved
     until now, whose unknown symbols are let stand (a change is refused for what it brings: an
-    account saved before this check must stay editable; the pages name them when saved)."""
+    account saved before this check must stay editable; the pages name them when saved); ``words``:
+    False when the caller checks the words itself (``parameter_words_checked``)."""
     if not isinstance(values, Mapping):
         return values  # refused by the engine's check, in its words
+    _shapes_refuse(values, field=field, level=level, before=before)
+    if words:
+        _words_refuse(values, field=field, level=level, before=before)
     if twice := _map_keys_twice(values):
         path, symbol = twice
         raise ValidationFailed(f"{level} refused: “{setting_label(path)}” ({path}) names {symbol} twice, in "

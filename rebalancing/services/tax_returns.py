@@ -25,6 +25,7 @@ from rebalancing.ledger.filing_years import (
 )
 from rebalancing.models import Account, Household, PastFilingStatus
 from rebalancing.services.tax_estimates import open_estimates_restate
+from rebalancing.typed_numbers import DOLLARS, TypedNumberProblem, typed_number
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
@@ -49,13 +50,19 @@ RATE_FACTS = {"short_term_rate": ("first", "short"), "long_term_rate": ("first",
 
 
 def _amount(field: str, value) -> Decimal:
-    try:
-        amount = Decimal(str(value).replace(",", "").replace("$", "").strip() or "0")
-    except InvalidOperation:
-        raise ValidationFailed(f"The {_WORDS[field]} must be an amount in dollars, not {value!r}.",
+    try:  # typed as every page reads an amount (typed_numbers): "1,500.00" and "$1,500", not "1.500,00"
+        amount = typed_number(str(value), unit=DOLLARS) if str(value).strip() else Decimal(0)
+    except TypedNumberProblem as problem:
+        raise ValidationFailed(f"The {_WORDS[field]} must be an amount in dollars: {problem}.",
                                detail={"field": field}) from None
     if not amount.is_finite() or amount < 0:
         raise ValidationFailed(f"The {_WORDS[field]} is a loss written as a positive amount (0 for none), not {value}.",
+                               detail={"field": field})
+    # What the column holds (as the API's DecimalField says): a larger amount cannot be quantized.
+    digits = Household._meta.get_field(field)
+    if amount.adjusted() >= digits.max_digits - digits.decimal_places:
+        raise ValidationFailed(f"The {_WORDS[field]} is too large: at most {digits.max_digits - digits.decimal_places} "
+                               f"digits before the point ({digits.max_digits} in all), not {str(value)[:40]}.",
                                detail={"field": field})
     if amount != amount.quantize(Decimal("0.01")):
         raise ValidationFailed(f"The {_WORDS[field]} has more than two decimal places: {value}.", detail={"field": field})

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django_tenants.utils import tenant_context
 
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
-from rebalancing.models import Household, Sleeve
+from rebalancing.models import Household, Security, Sleeve
 from rebalancing.services.book import SleeveSpec, account_overrides_set, model_version_create, template_save
 from rebalancing.services.people import advisor_assign, role_grant, role_revoke
 from tenants.audit.models import AuditEvent
@@ -134,6 +134,7 @@ def test_templates_are_validated_and_audited(firm):
         template_save(user=admin, code="bad", name="Bad", parameters={"cash": {"target": 7}}, overridable={})
     with pytest.raises(PermissionDenied):
         template_save(user=firm["people"]["advisor"], code="x", name="X", parameters={}, overridable={})
+    Security.objects.filter(symbol="VTI").update(tags=["fossil_fuels"])  # a tag no security has is refused
     template = template_save(user=admin, code="esg", name="ESG", overridable={},
                              parameters={"screen": {"enabled": True, "excluded_tags": ["fossil_fuels"]}})
     template_save(user=admin, template=template, code="esg", name="ESG screen", overridable={},
