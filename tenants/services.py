@@ -5,20 +5,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http.request import validate_host
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from .errors import Conflict, NotFound, ValidationFailed, fields_refused
 from .models import Domain, Firm, FirmUsage, firm_slug_validator
-from .people import people_here, set_password_path
+from .people import people_active, people_here, set_password_path
 from .roles import FirmRole, ProviderRole
 from .sites import site_url
 
@@ -474,12 +473,8 @@ def firm_usage_record(*, firm: Firm) -> FirmUsage:
             f"Usage of {firm.slug!r} must be counted in schema {firm.schema_name!r}, "
             f"not {connection.schema_name!r}."
         )
-    # People, as the firm's People page lists them (not django-guardian's AnonymousUser row); active:
-    # those who may sign in and have chosen a password (someone invited who has not is "invited").
-    users = people_here().aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(is_active=True) & ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX)),
-    )
+    # People, as the firm's People page lists them (not django-guardian's AnonymousUser row); active
+    # as the firm's page counts them (``people_active``: a password chosen, not deactivated).
     return FirmUsage.objects.create(
-        firm=firm, schema_name=connection.schema_name, users=users["total"], active_users=users["active"]
+        firm=firm, schema_name=connection.schema_name, users=people_here().count(), active_users=people_active().count()
     )
