@@ -42,10 +42,9 @@ def operator():
 def test_two_advisors_of_the_same_name_are_told_apart_in_every_picker(book, as_user, firm_a, firm_user):
     for address in ("dana.new@pages.example", "dana.n@pages.example"):
         firm_user(firm_a, address, FirmRole.ADVISOR, first_name="Dana", last_name="New")
-    client = as_user("admin")
 
-    for path in ("/accounts/", "/runs/", "/accounts/assign/"):
-        page = text(client.get(path))
+    for who, path in (("admin", "/accounts/"), ("admin", "/runs/"), ("admin", "/accounts/assign/"), ("pm", "/approvals/")):
+        page = text(as_user(who).get(path))
         assert ">Dana New (dana.new@pages.example)<" in page, path
         assert ">Dana New (dana.n@pages.example)<" in page, path
         assert ">Dana New<" not in page, path
