@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from rebalancing.access import households_advised_by, households_without_advisor
 from rebalancing.models import Alert, Household
+from rebalancing.typed_numbers import DOLLARS, PERCENT
 
 from .query import choice_param, date_param, decimal_param, id_param
 from .selectors import account_stats, accounts_failed_last, open_alerts
@@ -67,7 +68,7 @@ class AccountListFilter(filters.FilterSet):
         return queryset if template is None else queryset.governed_by(template)
 
     def _min_drift(self, queryset, name, value):
-        percent = decimal_param({name: value}, name, what="minimum drift")
+        percent = decimal_param({name: value}, name, what="minimum drift", unit=PERCENT)
         return queryset if percent is None else queryset.filter(last_drift__gte=float(percent) / 100)
 
     def _attention(self, queryset, name, value):
@@ -82,7 +83,7 @@ class AccountListFilter(filters.FilterSet):
         return queryset.filter(pk__in=alerts.values("account_id"))
 
     def _min_cash(self, queryset, name, value):
-        percent = decimal_param({name: value}, name, what="minimum cash")
+        percent = decimal_param({name: value}, name, what="minimum cash", unit=PERCENT)
         if percent is None:
             return queryset
         rows = list(queryset.values_list("pk", "cash"))
@@ -96,7 +97,7 @@ class AccountListFilter(filters.FilterSet):
         return queryset.filter(pk__in=keep)
 
     def _min_loss(self, queryset, name, value):
-        amount = decimal_param({name: value}, name, what="minimum unrealised loss")
+        amount = decimal_param({name: value}, name, what="minimum unrealised loss", unit=DOLLARS)
         if amount is None:
             return queryset
         stats = account_stats(list(queryset.values_list("pk", flat=True)))
@@ -216,13 +217,13 @@ class ApprovalQueueFilter(filters.FilterSet):
         return choice_param({name: value}, name, YES_NO)
 
     def _dollars(self, name, value):
-        amount = decimal_param({name: value}, name, what="minimum estimated tax")
+        amount = decimal_param({name: value}, name, what="minimum estimated tax", unit=DOLLARS)
         if amount is not None and amount < 0:
             raise BadRequest(f"The minimum estimated tax must be zero or more dollars, not “{value.strip()[:40]}”.")
         return amount
 
     def _percent(self, name, value):
-        percent = decimal_param({name: value}, name, what="minimum turnover")
+        percent = decimal_param({name: value}, name, what="minimum turnover", unit=PERCENT)
         if percent is not None and not 0 <= percent <= 100:
             raise BadRequest(f"The minimum turnover must be a percentage from 0 to 100, not “{value.strip()[:40]}”.")
         return percent

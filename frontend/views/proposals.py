@@ -417,9 +417,9 @@ def instructions_posted(post) -> list[tuple[int, str, InstructionAdded]]:
                 raise ValueError(f"Instruction {n}: choose what to do.")
             continue
         try:
-            dollars = decimal_param({"amount": amount}, "amount", unit=DOLLARS)
-        except BadRequest:  # not a number, NaN or infinite, digits other than 0-9, "1.500,00", "5%"
-            raise ValueError(f"Instruction {n}: the amount {amount!r} is not a number of dollars.") from None
+            dollars = decimal_param({"amount": amount}, "amount", what=f"amount of instruction {n}", unit=DOLLARS)
+        except BadRequest as exc:  # not a number, NaN or infinite, digits other than 0-9, "1.500,00", "5%": why
+            raise ValueError(str(exc)) from None
         out.append((n, account, InstructionAdded(action, symbol, buy, dollars)))
     return out
 

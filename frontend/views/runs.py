@@ -25,6 +25,7 @@ from rebalancing.models import (
 )
 from rebalancing.selectors import RunScope, accounts_approved_unreleased
 from rebalancing.services.runs import run_cancel, run_start
+from rebalancing.typed_numbers import PERCENT
 from tenants.errors import DomainError, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
@@ -46,7 +47,7 @@ def scope_from_form(post) -> RunScope:
     if what not in SCOPE_CHOICES:
         raise ValidationFailed("Choose which accounts the run is for.", detail={"field": "scope"})
     try:
-        drift = decimal_param(post, "min_drift", what="drift threshold")
+        drift = decimal_param(post, "min_drift", what="drift threshold", unit=PERCENT)
     except BadRequest as exc:  # typed in the form: said above it, not on an error page
         raise ValidationFailed(str(exc), detail={"field": "min_drift"}) from None
     if drift is not None and not 0 <= drift <= 1000:  # the API's bounds (0 to 10 as a fraction)

@@ -13,8 +13,10 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from rebalancing.household_parameters import joining_rates, rates_apart_on_returns
+from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, statuses_set
-from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate
+from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate, TaxLot, TradeRecord
+from rebalancing.services.assignments import model_unpriced_words
 from rebalancing.services.tax_estimates import open_estimates_restate
 from rebalancing.services.tax_returns import (
     CARRYOVER_FIELDS,
@@ -123,6 +125,18 @@ def _spouses_check(sheet, columns: dict) -> None:
         if problem:
             column, stored_note = ("spouse", "") if spouse is not None else ("tax_status", " (it is marked joint)")
             sheet.problems.add(line, column, problem + stored_note)
+
+
+def _unpriced_models_check(sheet, columns: dict) -> None:
+    """A row giving an account a model (a new account, or another model than it has) that holds a
+    security with no price is refused, as assigning that model is (every run of the account would fail)."""
+    numbers, models_given = columns["custodian_number"], columns["model_id"]
+    has = dict(Account.objects.filter(custodian_number__in=distinct(numbers)).values_list("custodian_number", "model_id"))
+    words = {m.pk: model_unpriced_words(m) for m in ModelPortfolio.objects.filter(
+        pk__in=[m for m in distinct(models_given) if isinstance(m, int)])}
+    for line, number, model_id in zip(numbers.index, numbers.tolist(), models_given.tolist(), strict=True):
+        if words.get(model_id) and (number not in has or has[number] != model_id):
+            sheet.problems.add(line, "model", f"{words[model_id]}, then import the file again")
 
 
 # Columns that change what a household's open proposals owe on their returns.
@@ -363,6 +377,22 @@ def _realised_past_merge(rows: list[dict]) -> None:
                     row[name] = Decimal(0)
 
 
+def _moved_between_households(existing: list[dict], rows: list[dict]) -> dict[int, tuple[int, int]]:
+    """Accounts the file moved to another household (account id -> (from, to)), their wash sales
+    matched again in both households: a purchase washes a loss within a household (IRS Pub. 550),
+    as ``household_account_move`` does for a move made on the people's page."""
+    was = {e["custodian_number"]: (e["id"], e["household_id"]) for e in existing}
+    moved = {was[r["custodian_number"]][0]: (was[r["custodian_number"]][1], r["household_id"]) for r in rows
+             if r["custodian_number"] in was and was[r["custodian_number"]][1] != r["household_id"]}
+    if moved:
+        import_begin(LEDGER_LOCK)
+        securities = set(TaxLot.objects.filter(account_id__in=moved).values_list("security_id", flat=True))
+        securities |= set(TradeRecord.objects.filter(account_id__in=moved).values_list("security_id", flat=True))
+        wash_sales_recompute(household_ids={h for pair in moved.values() for h in pair}, security_ids=securities,
+                             year=timezone.localdate().year, trigger="accounts file moved accounts between households")
+    return moved
+
+
 @transaction.atomic
 def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     """Create or update accounts by custodian number, and the households they belong to.
@@ -424,6 +454,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
             columns[f"{column}_id"] = references_map(sheet, column, codes, known, what)
     duplicates_report(sheet, {"account_number": columns["custodian_number"]}, "account number")
     _spouses_check(sheet, columns)
+    if "model_id" in columns:
+        _unpriced_models_check(sheet, columns)
     _household_tax_plan(sheet, households, tax_facts, as_of)
     joined = _rates_plan(sheet, columns, households, tax_facts) if not sheet.problems else []
     sheet.problems.reject_if_any()
@@ -440,11 +472,13 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     rows = records(columns, keep_when_empty=_KEEP_WHEN_EMPTY)
     _year_end_merge(rows)
     _realised_past_merge(rows)
-    existing = Account.objects.filter(custodian_number__in=[row["custodian_number"] for row in rows]).order_by().values(
-        "id", *sorted({name for row in rows for name in row})
-    )
+    existing = list(Account.objects.filter(custodian_number__in=[row["custodian_number"] for row in rows]).order_by()
+                    .values("id", *sorted({name for row in rows for name in row})))
     changes = changes_plan(rows=rows, existing=existing, key=("custodian_number",))
     changes_apply(Account, changes)
+    moved = _moved_between_households(existing, rows)
+    if moved:
+        notes = (*notes, f"accounts: {len(moved)} moved to another household; wash sales matched again in both")
     if _TAX_COLUMNS & set(sheet.frame.columns):
         # Open proposals were estimated on the returns as they were (status, carryover, rates, whose).
         open_estimates_restate(set(household_ids.values()),

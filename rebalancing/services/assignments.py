@@ -36,8 +36,8 @@ from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = ["KEEP", "AssignmentOutcome", "accounts_assign", "households_advisor_assign", "households_assign",
-           "households_template_assign", "model_symbols_unpriced", "settings_changed_supersede",
-           "settings_change_words", "superseded_words", "unpriced_words"]
+           "households_template_assign", "model_symbols_unpriced", "model_unpriced_refuse", "model_unpriced_words",
+           "settings_changed_supersede", "settings_change_words", "superseded_words", "unpriced_words"]
 
 KEEP = object()  # "leave this field as it is" (None means "no template / no model")
 _NAMED = 5  # how many refused accounts a message names
@@ -126,14 +126,19 @@ def unpriced_words(symbols: list[str]) -> str:
             f"{symbols[0]}”); import a price for {it} on the Import page (“Closing prices by day”)")
 
 
-def _unpriced_refuse(model: ModelPortfolio, *, accounts: int) -> None:
-    """Refuse assigning ``model`` to accounts while a security it holds has no price (nothing written)."""
-    symbols = model_symbols_unpriced(model)
-    if symbols:
-        raise ValidationFailed(
-            f"Nothing assigned: model “{model.name}” holds {unpriced_words(symbols)}, then assign it to "
-            f"the {accounts} account{'s' if accounts != 1 else ''} again.",
-            code="missing_price", detail={"field": "model", "model": model.code, "symbols": symbols})
+def model_unpriced_words(model: ModelPortfolio, symbols: list[str] | None = None) -> str:
+    """"model “Growth” holds HTHRX, which has no price: ..." (``unpriced_words``), or "" when every
+    security ``model`` holds (``symbols``: its unpriced ones, if known) has a price."""
+    symbols = model_symbols_unpriced(model) if symbols is None else symbols
+    return f"model “{model.name}” holds {unpriced_words(symbols)}" if symbols else ""
+
+
+def model_unpriced_refuse(model: ModelPortfolio, *, nothing: str, again: str) -> None:
+    """Refuse setting ``model`` (nothing written) while a security it holds has no price, wherever an
+    account or a household gets it: "{nothing}: model “Growth” holds HTHRX, ..., then {again}."."""
+    if symbols := model_symbols_unpriced(model):
+        raise ValidationFailed(f"{nothing}: {model_unpriced_words(model, symbols)}, then {again}.",
+                               code="missing_price", detail={"field": "model", "model": model.code, "symbols": symbols})
 
 
 def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTemplate | None, what: str) -> None:
@@ -199,7 +204,8 @@ def accounts_assign(*, accounts, template=KEEP, model=KEEP, by) -> AssignmentOut
     if not rows:
         raise ValidationFailed("The selection holds no accounts.", detail={"field": "selection"})
     if model is not KEEP and model is not None:
-        _unpriced_refuse(model, accounts=len(rows))
+        model_unpriced_refuse(model, nothing="Nothing assigned",
+                              again=f"assign it to the {len(rows)} account{'s' if len(rows) != 1 else ''} again")
     # The template that will govern each account: its own, else (None) its household's.
     groups = list(_by_template_after(rows, template).values())
     if template is not KEEP:

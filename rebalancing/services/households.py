@@ -20,7 +20,11 @@ from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
 from rebalancing.selectors import asset_classes_known
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
-from rebalancing.services.assignments import settings_change_words, settings_changed_supersede
+from rebalancing.services.assignments import (
+    model_unpriced_refuse,
+    settings_change_words,
+    settings_changed_supersede,
+)
 from rebalancing.services.runs import accounts_held_back
 from rebalancing.services.setting_conflicts import assignment_conflicts_refuse
 from tenants.audit.actions import Action
@@ -71,6 +75,9 @@ def household_create(*, user, name: str, external_id: str, managed_as: str = Hou
         raise Conflict(f"A household with id {external_id} exists already.", code="duplicate",
                        detail={"field": "external_id"})
     _check_unit(managed_as, model)
+    if managed_as == Household.ManagedAs.HOUSEHOLD:
+        model_unpriced_refuse(model, nothing="Nothing created",
+                              again="create the household managed as one to it again")
     household = Household(name=name, external_id=external_id, managed_as=managed_as, model=model, template=template)
     _household_clean(household)
     household.save()
@@ -104,9 +111,12 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
     require(user, Capability.IMPORT_DATA)
     household = _visible(user, household)
     _check_unit(managed_as, model)
+    unit = managed_as == Household.ManagedAs.HOUSEHOLD
+    if unit and not (household.is_unit and household.model_id == model.pk):  # a model it gets, not one it has
+        model_unpriced_refuse(model, nothing="Nothing changed",
+                              again="manage the household as one to it again")
     reasons = _managed_words(household, managed_as=managed_as, model=model, template=template)
     # What its accounts would be run under: refused, writing nothing, if that contradicts their settings.
-    unit = managed_as == Household.ManagedAs.HOUSEHOLD
     members = Account.objects.filter(household=household).with_governing_template().select_related("household")
     assignment_conflicts_refuse(placements=[(a, a.governing_template_under(template),
                                              model.pk if unit else a.model_id) for a in members], field_name="model")

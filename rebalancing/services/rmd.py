@@ -421,10 +421,12 @@ def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | No
         if len(owner_name) > limit:
             raise ValidationFailed(f"The owner's name must be at most {limit} characters (it has {len(owner_name)}).",
                                    detail={"field": "owner_name"})
-    for field, born in (("owner_birth_date", owner_birth_date), ("spouse_birth_date", spouse_birth_date)):
+    # Named by the labels of the RMD facts form, not by the fields' internal names.
+    for field, label, born in (("owner_birth_date", "owner's date of birth", owner_birth_date),
+                               ("spouse_birth_date", "spouse's date of birth", spouse_birth_date)):
         if born is not None and not date(1880, 1, 1) <= born <= today:
-            raise ValidationFailed(f"The {field.replace('_', ' ')} {born} is not a date of birth (after 1880, "
-                                   "not in the future).", detail={"field": field})
+            raise ValidationFailed(f"The {label} cannot be {born}: it must be from 1880 on and not in the future.",
+                                   detail={"field": field})
     if year_end_value is not None and year_end_year is None:
         raise ValidationFailed("Enter the year of the 31 December value.", detail={"field": "year_end_year"})
     if year_end_year is not None and not 1900 <= year_end_year < today.year:

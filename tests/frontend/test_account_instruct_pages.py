@@ -67,7 +67,7 @@ def test_a_refused_instruction_names_the_problem_and_keeps_the_rows(book, as_use
     response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("sell", "", "", "")), follow=True)
     assert "Instruction 1: name the security." in text(response)
     response = client.post(f"/accounts/{account.pk}/instruct/", _rows(("raise_cash", "", "", "lots")), follow=True)
-    assert "Instruction 1: the amount 'lots' is not a number of dollars." in text(response)
+    assert "The amount of instruction 1 must be a number, not “lots”." in text(response)
 
 
 def test_advisors_do_not_instruct_and_a_household_unit_is_solved_whole(book, as_user, firm_a):

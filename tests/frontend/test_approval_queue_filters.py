@@ -76,7 +76,7 @@ def test_the_advisor_filter_narrows_to_the_households_advisor(queue, as_user, pe
     assert listed(queue, client.get("/approvals/?view=all&advisor=none")) == {3}
     # The page offers the firm's advisors by name
     page = text(client.get("/approvals/?view=all"))
-    assert re.search(rf'<option value="{people["advisor"].pk}"\s*>Advisor</option>', page)
+    assert re.search(rf'<option value="{people["advisor"].pk}"\s*>Advisor \(advisor@pages.example\)</option>', page)
 
 
 def test_waiting_for_me_is_filtered_too(queue, as_user):

@@ -135,8 +135,8 @@ def test_a_refused_household_proposal_edit_keeps_its_rows_and_drops(lees, as_use
     assert '<option value="LEE-JT" selected>' in _select(page, "ins_account")
     assert '<option value="raise_cash" selected>' in _select(page, "ins_action")
     assert 'name="ins_amount" inputmode="decimal" placeholder="e.g. 5,000" value="five grand"' in page
-    assert re.search(r"<div class=\"error\" role=\"alert\">Instruction 1: the amount &#x27;five grand&#x27; is not a number "
-                     r"of dollars.</div>", page)
+    assert re.search(r"<div class=\"error\" role=\"alert\">The amount of instruction 1 must be a number, not “five grand”."
+                     r"</div>", page)
 
 
 def test_a_tax_budget_in_arabic_indic_digits_is_refused_by_its_field_not_read_as_3000(lees, as_user, firm_a):

@@ -454,7 +454,7 @@ def test_more_instruction_rows_than_the_page_first_shows_are_all_applied(lees, a
     ({"ins_account": [""], "ins_action": ["hold"], "ins_symbol": ["VTI"], "ins_buy": [""], "ins_amount": [""]},
      "Instruction 1: choose the account it is for."),
     ({"ins_account": ["LEE-JT"], "ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],
-      "ins_amount": ["lots"]}, "the amount &#x27;lots&#x27; is not a number of dollars"),
+      "ins_amount": ["lots"]}, "The amount of instruction 1 must be a number, not “lots”."),
     ({"ins_account": ["LEE-JT"], "ins_action": ["sell"], "ins_symbol": ["NOPE"], "ins_buy": [""],
       "ins_amount": [""]}, "LEE-JT: Instruction 1: NOPE is not in the security master."),
     ({}, "Drop a trade or add an instruction in one of the accounts"),
@@ -505,7 +505,7 @@ def test_an_advisor_keeps_an_iras_rmd_facts_and_plans_what_is_left_of_its_rmd_on
     bad = advisor.post(_url(lees["household"], "rmd-facts/"), {
         "account": lees["ira"].pk, "owner_birth_date": "2199-01-01", "year_end_value": "100000",
         "year_end_year": str(year - 1)}, follow=True).content.decode()
-    assert "The owner birth date 2199-01-01 is not a date of birth" in bad
+    assert "The owner&#x27;s date of birth cannot be 2199-01-01: it must be from 1880 on and not in the future." in bad
     unreadable = advisor.post(_url(lees["household"], "rmd-facts/"), {
         "account": lees["ira"].pk, "owner_birth_date": "1950-06-01", "year_end_value": "lots",
         "year_end_year": str(year - 1)}, follow=True)  # on the household page, not an error page

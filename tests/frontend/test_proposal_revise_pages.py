@@ -82,7 +82,7 @@ def test_a_refused_edit_says_why_and_changes_nothing(book, as_user, firm_a):
     page = text(client.post(f"/proposals/{proposal.pk}/resolve/",
                             {"ins_action": ["raise_cash"], "ins_symbol": [""], "ins_buy": [""],
                              "ins_amount": ["lots"]}, follow=True))
-    assert "the amount &#x27;lots&#x27; is not a number of dollars" in page
+    assert "The amount of instruction 1 must be a number, not “lots”." in page
     page = text(client.post(f"/proposals/{proposal.pk}/resolve/",  # columns that do not line up
                             {"ins_action": ["hold", "hold"], "ins_symbol": ["XYZ"], "ins_buy": [""],
                              "ins_amount": [""]}, follow=True))

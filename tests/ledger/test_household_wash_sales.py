@@ -23,6 +23,7 @@ from rebalancing.models import (
     TaxLot,
     WashSaleRecalculation,
 )
+from rebalancing.services.households import household_account_move
 from tenants.audit.models import AuditEvent
 
 from ..rebalancing.book import make_account
@@ -226,3 +227,30 @@ def test_the_shares_kept_of_a_purchase_do_not_replace_the_half_sold_at_a_loss(bo
     assert (kept.quantity, kept.cost_basis, kept.acquired) == (D(50), D("5000.00"), date(2026, 10, 1))
     account.refresh_from_db()
     assert account.realised_short_term_ytd == D("-500.00")
+
+
+@pytest.mark.parametrize("how", ["service", "accounts file"])
+def test_an_account_moved_into_the_household_of_a_loss_sale_washes_it_whichever_way_it_moves(book, pm, how):
+    """Pub. 550: a loss is washed by substantially identical shares bought within 30 days by you or
+    your spouse (the household here). Z-1, in another household, bought VTI four days after A-1's
+    loss sale; once Z-1 joins A-1's household the purchase washes the loss, and moving it out again
+    undoes that - by the people's page (``household_account_move``) or an accounts file alike."""
+    stranger = make_account("Z-1", model=book["model"], holdings=[])
+    theirs = buy_order(stranger, "VTI", 50, "102", date(2026, 10, 5), pm)
+    apply(fill("S-1", loss_order(book, pm), 50, "100", LOSS_DAY), fill("Z-B1", theirs, 50, "102", date(2026, 10, 5)))
+    apart = ledger_state()
+    assert RealisedLot.objects.get(execution__external_id="S-1").disallowed_loss == D(0)
+    own, theirs_household = book["account"].household, Account.objects.get(pk=stranger.pk).household
+
+    def move(household):
+        if how == "service":
+            household_account_move(user=pm, account=Account.objects.get(pk=stranger.pk), household=household)
+        else:
+            book_import(kind="accounts", as_of=AS_OF, source=csv_file("account_number,account_name,household_id",
+                                                                      f"Z-1,Z,{household.external_id}"))
+
+    move(own)
+    assert Account.objects.get(pk=stranger.pk).household_id == own.pk
+    assert RealisedLot.objects.get(execution__external_id="S-1").disallowed_loss == D("1000.00")
+    move(theirs_household)
+    assert ledger_state() == apart

@@ -178,7 +178,8 @@ def test_an_accounts_file_renames_a_household_and_moves_an_account(book):
         as_of=AS_OF,
     )
 
-    assert (summary.created, summary.updated, summary.notes) == (0, 1, ("households: 0 created, 1 renamed",))
+    assert (summary.created, summary.updated, summary.notes) == (0, 1, (
+        "households: 0 created, 1 renamed", "accounts: 1 moved to another household; wash sales matched again in both"))
     ira = Account.objects.get(custodian_number="A-101")
     assert (ira.household.external_id, ira.household.name) == ("H-2", "Jones and Smith")
     assert (ira.taxable, ira.model.code) == (False, "growth")  # columns not in the file are kept
