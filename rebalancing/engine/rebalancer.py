@@ -40,7 +40,14 @@ from .risk import RiskMatrix, build_risk
 from .rounding import Fill, round_trades
 from .targets import TargetPlan, plan_targets, universe_symbols
 from .tax import run_tax
-from .wash_sales import WINDOW_DAYS, Equivalence, buyable_on, latest_loss_sales
+from .wash_sales import (
+    WINDOW_DAYS,
+    Equivalence,
+    buyable_on,
+    disallowed_alert,
+    latest_loss_sales,
+    washing_purchase_alert,
+)
 from .words import dollars
 
 __all__ = ["rebalance", "problem_data"]
@@ -410,14 +417,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     alerts = _opportunities_left(book, limits, lot_sold, limits.alerts)
     _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
     _position_messages(prepared, qty_after, fill, warnings, alerts)
-    if summary.disallowed_losses > 0.005:
-        alerts.append(
-            Alert(
-                "wash_sale_disallowed",
-                f"{dollars(summary.disallowed_losses)} of losses are disallowed by wash sales (allowed by wash_sale.allow)",
-                amount=round(summary.disallowed_losses, 2),
-            )
-        )
+    if (washed := disallowed_alert(summary.disallowed_losses)) is not None:
+        alerts.append(washed)
     if limits.inside_band and not sold_lot.any() and not fill.bought.any():
         warnings.append("every position is inside its drift band: nothing to trade")
 
@@ -833,11 +834,4 @@ def _position_messages(
             for i in (fill.bought > 0).nonzero()[0]
             if limits.group[i] in limits.window_loss_groups
         ]
-        for symbol in disallowed_groups:
-            alerts.append(
-                Alert(
-                    "wash_sale_disallowed",
-                    f"buying {symbol} within 30 days of a household loss sale disallows that loss (allowed by wash_sale.allow)",
-                    symbol=symbol,
-                )
-            )
+        alerts.extend(map(washing_purchase_alert, disallowed_groups))

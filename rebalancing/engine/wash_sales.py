@@ -21,6 +21,8 @@ from datetime import date, timedelta
 
 from .parameters import WashSaleParams
 from .request import HouseholdTrade, LotTable, TaxLot
+from .result import Alert
+from .words import dollars
 
 __all__ = [
     "WINDOW_DAYS",
@@ -33,6 +35,8 @@ __all__ = [
     "buyable_on",
     "harvestable_on",
     "find_violations",
+    "disallowed_alert",
+    "washing_purchase_alert",
 ]
 
 WINDOW_DAYS = 30
@@ -168,6 +172,28 @@ def window_activity(
     return WindowActivity(loss_sales, purchases, last, tuple(
         WindowPurchase(g, (day.toordinal(), account, min(ids, default="")), shares, tuple(ids))
         for g, day, account, shares, ids in bought))
+
+
+def disallowed_alert(amount: float) -> Alert | None:
+    """The alert of a proposal whose loss sales lose ``amount`` to wash sales it is allowed to make
+    (None below half a cent): the engine's estimate, or the ledger's when a run restates it."""
+    if amount <= 0.005:
+        return None
+    return Alert("wash_sale_disallowed",
+                 f"{dollars(amount)} of losses are disallowed by wash sales (allowed by wash_sale.allow)",
+                 amount=round(amount, 2))
+
+
+def washing_purchase_alert(symbol: str, amount: float | None = None, sold_on: date | None = None) -> Alert:
+    """The alert of a purchase of ``symbol`` that washes a household loss sale of the last 30 days:
+    by how much (``amount``) and which sale (``sold_on``) where the ledger's replay says so; the
+    engine, which sees only the window's trades, names the purchase alone."""
+    if amount is None:
+        return Alert("wash_sale_disallowed", f"buying {symbol} within 30 days of a household loss sale disallows "
+                                             "that loss (allowed by wash_sale.allow)", symbol=symbol)
+    return Alert("wash_sale_disallowed", f"buying {symbol} disallows {dollars(amount)} of the loss sold on "
+                                         f"{sold_on} (wash sale, allowed by wash_sale.allow)",
+                 symbol=symbol, amount=round(amount, 2))
 
 
 def told_by(trades: Iterable[HouseholdTrade], account_id: str | None) -> Callable[[str, date, float], bool]:

@@ -27,6 +27,7 @@ from rebalancing.access import require
 from rebalancing.engine_inputs import book_day_check, household_inputs_from, rebalance_inputs_load
 from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome
 from rebalancing.selectors import RunScope
+from rebalancing.services.household_revisions import household_restated_for_ledger
 from rebalancing.services.proposals import S, _move, proposal_submit
 from rebalancing.services.revisions import (
     HOUSEHOLD_ONE_OFF_ACTIONS,
@@ -34,6 +35,7 @@ from rebalancing.services.revisions import (
     InstructionAdded,
     edit_as_parameters,
     instructions_clean,
+    restated_for_ledger,
     run_by_person,
     sales_within_holdings,
     solve_edited,
@@ -119,11 +121,13 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     words = "; ".join(i.words() for i in added)
     run = run_by_person(RebalanceRun.Kind.INSTRUCTION, RunScope(account_ids=(account.pk,)), as_of, by, accounts=1)
     new = proposal_build(run, inputs, result, inputs.fingerprint)
+    restated = restated_for_ledger(new, as_of)
     new.revised_by = by  # who asked for it (revised_from stays empty: no proposal was edited)
     new.revision = {"dropped": [], "instructions": [i.words() for i in added], "changes": [words]}
     new.save()
     RunOutcome.objects.create(run=run, account=account, outcome=RunOutcome.Outcome.PROPOSED)
-    alerts_record(run, [(account.pk, result)], drift=False)  # an instruction decides no drift alert
+    # (An instruction decides no drift alert.)
+    alerts_record(run, [(account.pk, result)], drift=False, restated=restated)
     superseded = _supersede([account.pk], new, words, by)
     new = proposal_submit(proposal=new, actor=by)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=new, comment=words,
@@ -202,6 +206,7 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     run = run_by_person(RebalanceRun.Kind.INSTRUCTION, RunScope(household_id=household.pk), as_of, by,
                         accounts=len(members))
     together, proposals = household_proposal_build(run, inputs, result)
+    restated = household_restated_for_ledger(together, proposals, as_of)
     together.revised_by = by
     together.revision = {"changes": [words], "accounts": {account.custodian_number: said}}
     together.save()
@@ -218,7 +223,7 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=p.account_id, outcome=RunOutcome.Outcome.PROPOSED)
                                     for p in proposals])
     alerts_record(run, [(m.account_id, r) for m, r in zip(inputs.members, result.accounts, strict=True)],
-                  drift=False)
+                  drift=False, restated=restated)
     mine = next(p for p in proposals if p.account_id == account.pk)
     audit_record(actor=by, action=Action.ACCOUNT_INSTRUCT, obj=mine, comment=words,
                  after={"account": account.custodian_number, "instructions": said, "household_proposal": together.pk,

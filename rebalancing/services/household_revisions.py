@@ -191,10 +191,7 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     changes = [f"{number}: {change}" for number, words in sorted(changes_by_number.items()) for change in words]
     new, proposals = household_proposal_build(run, inputs, result)
     # With wash sales allowed, the ledger's figures in place of the engine's estimate (``tax_estimates``).
-    if any(wash_sales_allowed(p) for p in proposals) and proposals_restate_for_ledger(
-            proposals, as_of=as_of, open_before=realised_open_beside(
-                [together.household_id], [p.account_id for p in proposals], as_of.year)):
-        new.estimated_tax = sum((Decimal(str(p.estimated_tax)) for p in proposals), Decimal(0))
+    restated = household_restated_for_ledger(new, proposals, as_of)
     new.revised_from, new.revised_by = together, by
     new.revision = {"changes": changes, "accounts": changes_by_number}
     new.save()
@@ -214,7 +211,8 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
         _move(proposal, S.PENDING, actor=by, action=Action.PROPOSAL_SUBMIT, comment="; ".join(decision.reasons))
     RunOutcome.objects.bulk_create([RunOutcome(run=run, account_id=p.account_id, outcome=RunOutcome.Outcome.PROPOSED)
                                     for p in proposals])
-    alerts_record(run, [(m.account_id, r) for m, r in zip(inputs.members, result.accounts, strict=True)])
+    alerts_record(run, [(m.account_id, r) for m, r in zip(inputs.members, result.accounts, strict=True)],
+                  restated=restated)
     audit_record(actor=by, action=Action.HOUSEHOLD_PROPOSAL_REVISE, obj=new, comment="; ".join(changes),
                  before={"household_proposal": together.pk, "proposals": {str(p.pk): p.status for p in members},
                          "estimated_tax": str(together.estimated_tax)},
@@ -223,3 +221,17 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     # Approvers hear of it as of a run's new proposals (their notification preferences apply).
     transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
     return new
+
+
+def household_restated_for_ledger(together: HouseholdProposal, proposals: list[Proposal], as_of) -> list[Proposal]:
+    """A person's new household proposal (an edit, a one-off instruction) with the ledger's figures
+    in place of the engine's estimate where its household allows wash sales (``tax_estimates``),
+    netted after the household's proposals left open beside it; the household's estimate follows.
+    Returns the proposals restated."""
+    if not any(wash_sales_allowed(p) for p in proposals):
+        return []
+    restated = proposals_restate_for_ledger(proposals, as_of=as_of, open_before=realised_open_beside(
+        [together.household_id], [p.account_id for p in proposals], as_of.year))
+    if restated:
+        together.estimated_tax = sum((Decimal(str(p.estimated_tax)) for p in proposals), Decimal(0))
+    return restated

@@ -333,16 +333,13 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
                         accounts=1)
     changes = [f"dropped the {traded[s]} of {s}" for s in drops] + [i.words() for i in added]
     new = proposal_build(run, inputs, result, inputs.fingerprint)
-    if wash_sales_allowed(new):  # the ledger's figures in place of the engine's estimate (``tax_estimates``)
-        household_id = old.account.household_id
-        proposals_restate_for_ledger([new], as_of=old.run.as_of, open_before={
-            household_id: realised_planned_beside(old.account_id, household_id, old.run.as_of)})
+    restated = restated_for_ledger(new, old.run.as_of)
     new.revised_from, new.revised_by = old, by
     new.revision = {"dropped": [{"symbol": s, "side": traded[s]} for s in drops],
                     "instructions": [i.words() for i in added], "changes": changes}
     new.save()
     RunOutcome.objects.create(run=run, account_id=old.account_id, outcome=RunOutcome.Outcome.PROPOSED)
-    alerts_record(run, [(old.account_id, result)])
+    alerts_record(run, [(old.account_id, result)], restated=restated)
 
     words = "; ".join(changes)
     _move(old, S.SUPERSEDED, actor=by, action=Action.PROPOSAL_SUPERSEDE, comment=f"revised into #{new.pk}: {words}")
@@ -356,3 +353,14 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
     # Approvers hear of it as of a run's new proposals (their notification preferences apply).
     transaction.on_commit(lambda: dispatch.send(dispatch.APPROVERS_NOTIFY, run.pk))
     return new
+
+
+def restated_for_ledger(new: Proposal, as_of) -> list[Proposal]:
+    """A person's new proposal (an edit, a one-off instruction) with the ledger's figures in place of
+    the engine's estimate when its household allows wash sales (``tax_estimates``), netted after the
+    household's other open proposals; the proposals restated (it, or none)."""
+    if not wash_sales_allowed(new):
+        return []
+    household_id = new.account.household_id
+    return proposals_restate_for_ledger([new], as_of=as_of, open_before={
+        household_id: realised_planned_beside(new.account_id, household_id, as_of)})

@@ -394,10 +394,11 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
         outcomes.append(_failure(run, account_id, "account_missing", "the account no longer exists"))
     # The engine's figures for a wash sale it may make are an estimate: the ledger's, as it will
     # book the trades (``tax_estimates.proposals_restate_for_ledger``); no query when none may.
-    if (any(wash_sales_allowed(p) for p in proposals)
-            and proposals_restate_for_ledger(proposals, as_of=run.as_of, open_before=open_before)):
+    if any(wash_sales_allowed(p) for p in proposals) and (
+            restated := proposals_restate_for_ledger(proposals, as_of=run.as_of, open_before=open_before)):
         for hp, members in together:
             hp.estimated_tax = sum((Decimal(str(p.estimated_tax)) for p in members), Decimal(0))
+        alerts = alerts_restated(run, alerts, restated)
     t2 = time.perf_counter()
     with transaction.atomic():
         written = _outcomes_claim(run_id, todo)
@@ -631,12 +632,37 @@ ALERT_POSITIONS_NAMED = 5
 
 
 def _alerts(run, account_id: int, result) -> list[Alert]:
+    """The alerts of an account's solve: the engine's (``_engine_alerts``), and drift beyond its band."""
+    out = _engine_alerts(run, account_id, result.alerts)
+    if any("drift" in t.reasons for t in result.trades) and all(a.kind != Alert.Kind.DRIFT for a in out):
+        out.append(Alert(
+            run=run, account_id=account_id, kind=Alert.Kind.DRIFT,
+            message=f"drift {result.summary.drift_before:.1%} is beyond its band",
+        ))
+    return out
+
+
+def alerts_restated(run, alerts: list[Alert], restated: list[Proposal]) -> list[Alert]:
+    """``alerts`` with the wash-sale alerts of the ``restated`` proposals' accounts (those
+    ``tax_estimates.proposals_restate_for_ledger`` changed) taken from the proposals: the ledger's
+    figures, not the engine's estimate."""
+    accounts = {p.account_id: p for p in restated}
+    if not accounts:
+        return alerts
+    kept = [a for a in alerts if not (a.account_id in accounts and a.kind == Alert.Kind.WASH_SALE)]
+    for account_id, p in accounts.items():
+        washed = [engine.Alert(**a) for a in p.result.get("alerts") or () if a["code"] == "wash_sale_disallowed"]
+        kept += _engine_alerts(run, account_id, washed)
+    return kept
+
+
+def _engine_alerts(run, account_id: int, engine_alerts) -> list[Alert]:
     """One alert per kind per run and account (the table's rule): the engine's alerts of one kind
     together - every position's message, the largest amounts first, and their amounts summed, so a
     harvest alert (and the dashboard's total of them) counts every harvestable position, not the
     first the engine reported."""
     by_kind: dict[str, list] = {}
-    for alert in result.alerts:
+    for alert in engine_alerts:
         by_kind.setdefault(_ENGINE_ALERTS.get(alert.code, Alert.Kind.OTHER), []).append(alert)
     out: dict[str, Alert] = {}
     for kind, alerts in by_kind.items():
@@ -652,27 +678,24 @@ def _alerts(run, account_id: int, result) -> list[Alert]:
         amount = (max if kind == Alert.Kind.TAX_LIMIT else sum)(a.amount for a in alerts) if summed else None
         out[kind] = Alert(run=run, account_id=account_id, kind=kind, message="; ".join(texts),
                           amount=round(amount, 2) if amount is not None else None)
-    if any("drift" in t.reasons for t in result.trades) and Alert.Kind.DRIFT not in out:
-        out[Alert.Kind.DRIFT] = Alert(
-            run=run, account_id=account_id, kind=Alert.Kind.DRIFT,
-            message=f"drift {result.summary.drift_before:.1%} is beyond its band",
-        )
     return list(out.values())
 
 
 @transaction.atomic
-def alerts_record(run, solved, *, drift: bool = True) -> None:
+def alerts_record(run, solved, *, drift: bool = True, restated=()) -> None:
     """Write the alerts of a person's solve (an edit, a one-off instruction: ``solved`` is its
     (account id, engine result) pairs) under its run, as a chunk writes a run's: the kinds it decides
     are refreshed or resolved, the others (an earlier run's) stay open and counted where they are
-    shown (``frontend.selectors.open_alerts``).
+    shown (``frontend.selectors.open_alerts``). ``restated``: its proposals the ledger's figures
+    restated (``alerts_restated``).
 
     ``drift=False`` (a one-off instruction): the solve does not decide the drift alert - an open one
     stays as it was and none is raised. The instruction's trades follow the advisor's command, not
     the bands ("bring back to the model" sets them aside), so they say nothing of whether the account
     is beyond its band; the drift it reports is the model's (``engine.drift``), and the account page
     reads the same drift and alert as before the instruction was proposed."""
-    alerts = [alert for account_id, result in solved for alert in _alerts(run, account_id, result)]
+    alerts = alerts_restated(run, [alert for account_id, result in solved for alert in _alerts(run, account_id, result)],
+                             list(restated))
     kinds = _SOLVE_KINDS
     if not drift:
         alerts = [alert for alert in alerts if alert.kind != Alert.Kind.DRIFT]

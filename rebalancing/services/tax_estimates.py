@@ -27,13 +27,14 @@ released whose approvals no longer suffice for the restated figure goes back to 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from rebalancing.engine.tax import realised_on_returns, runs_tax
+from rebalancing.engine.wash_sales import disallowed_alert, washing_purchase_alert
 from rebalancing.engine_inputs import tax_returns_of
 from rebalancing.models import ApprovalPolicy, Household, Order, Proposal, ProposalApproval
 from tenants.audit.actions import Action
@@ -234,7 +235,7 @@ def _money_text(value: Decimal) -> str:
     return f"${value:,.2f}" if value >= 0 else f"-${-value:,.2f}"
 
 
-def proposals_restate_for_ledger(proposals: list[Proposal], *, as_of, open_before=None) -> int:
+def proposals_restate_for_ledger(proposals: list[Proposal], *, as_of, open_before=None) -> list[Proposal]:
     """Restate, as the ledger will book them, the tax figures of unsaved ``proposals`` (in the order
     they were solved) of households where one of them allows wash sales (``wash_sale.allow``).
 
@@ -245,20 +246,22 @@ def proposals_restate_for_ledger(proposals: list[Proposal], *, as_of, open_befor
     booked (a loss sold within 30 days before a purchase is disallowed, IRC §1091(a)), on the
     return of that sale's year. The household's estimates are netted in the order solved, after
     ``open_before`` (``realised_open_beside``), as a run nets them (``engine.runs_tax``). What
-    moved is said in the proposal's ``result["wash_sales"]``. Returns how many changed; no query
-    when no proposal allows wash sales."""
+    moved is said in the proposal's ``result["wash_sales"]``, and its wash-sale alerts
+    (``result["alerts"]``) are the ledger's figures too (``_wash_alerts_restate``; the run writes them
+    with ``runs.alerts_restated``). Returns the proposals that changed; no query when no proposal
+    allows wash sales."""
     from rebalancing.ledger.proposal_replay import Planned, proposals_what_if
 
     households = {p.account.household_id for p in proposals if wash_sales_allowed(p)}
     if not households:
-        return 0
+        return []
     members = [p for p in proposals if p.account.household_id in households and (p.result or {}).get("trades")]
     what_if = proposals_what_if([Planned(p.account_id, p.result["trades"]) for p in members], as_of=as_of)
     if what_if.refused:
         for p in members:
             if wash_sales_allowed(p):
                 p.result = {**p.result, "wash_sales": [f"not restated as the ledger will book it: {what_if.refused}"]}
-        return 0
+        return []
     notes: dict[int, list[str]] = defaultdict(list)
     changed_households = set()
     for i, p in enumerate(members):
@@ -267,16 +270,32 @@ def proposals_restate_for_ledger(proposals: list[Proposal], *, as_of, open_befor
     for sale in what_if.earlier:
         if sale.by is not None:
             changed_households.add(members[sale.by].account.household_id)
-    if not changed_households:
-        return 0
-    _taxes_restate([p for p in members if p.account.household_id in changed_households], members, what_if, notes,
-                   as_of=as_of, open_before=open_before or {})
-    changed = 0
+    if changed_households:
+        _taxes_restate([p for p in members if p.account.household_id in changed_households], members, what_if,
+                       notes, as_of=as_of, open_before=open_before or {})
+    changed = []
     for i, p in enumerate(members):
         if notes[i]:
             p.result = {**p.result, "wash_sales": [*(p.result.get("wash_sales") or ()), *notes[i]]}
-            changed += 1
+        # (Also where no figure moved: the engine alerts a purchase in a group with a loss sale in the
+        # window, which washes nothing when that sale's loss is already replaced.)
+        if _wash_alerts_restate(p, i, what_if) or notes[i]:
+            changed.append(p)
     return changed
+
+
+def _wash_alerts_restate(p: Proposal, i: int, what_if) -> bool:
+    """The proposal's wash-sale alerts from the ledger's figures: what its own loss sales lose to wash
+    sales, and each earlier loss sale its purchases disallow (IRC §1091(a)); says if they moved."""
+    kept = [a for a in p.result.get("alerts") or () if a["code"] != "wash_sale_disallowed"]
+    washed = [disallowed_alert(float(p.result["summary"].get("disallowed_losses") or 0))]
+    washed += [washing_purchase_alert(sale.symbol, float(lost), sale.sold) for sale in what_if.earlier
+               if sale.by == i and sale.bought and (lost := sale.disallowed_after - sale.disallowed_before) > 0]
+    alerts = kept + [asdict(a) for a in washed if a is not None]
+    if alerts == list(p.result.get("alerts") or ()):
+        return False
+    p.result = {**p.result, "alerts": alerts}
+    return True
 
 
 def _lots_restate(p: Proposal, i: int, what_if, notes: list[str]) -> bool:
