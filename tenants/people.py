@@ -33,7 +33,7 @@ from .audit.services import Visitor, audit_record
 from .errors import Conflict, PermissionDenied, ValidationFailed, fields_refused
 from .roles import ProviderRole
 
-__all__ = ["PROVIDER_STAFF", "Staff", "deactivate", "invitation_resend", "invite", "name_set", "password_chosen",
+__all__ = ["PROVIDER_STAFF", "Staff", "deactivate", "invitation_resend", "invite", "name_checked", "name_set", "password_chosen",
            "password_link_recipients", "password_link_requested", "password_reset_send", "people_active", "people_here", "reactivate",
            "role_change", "roles_set", "set_password_path"]
 
@@ -87,6 +87,8 @@ def role_change(staff: Staff, user, role, *, by, grant: bool) -> None:
     """Give ``user`` one role, or take it (audited when it changes anything)."""
     if by is not None:
         staff.check(by)
+    if not grant and role == staff.admin:
+        last_admin_guard(staff, user, doing="removed as admin")
     before = sorted(user.groups.values_list("name", flat=True))
     group, _ = Group.objects.get_or_create(name=str(role))
     (user.groups.add if grant else user.groups.remove)(group)
@@ -108,6 +110,33 @@ def last_admin_guard(staff: Staff, user, *, doing: str) -> None:
                                f"make someone else a {staff.admin.label.lower()} first.", detail={"field": "user"})
 
 
+# Joiners some scripts (Persian, the Indic ones) need inside a name; every other format character (a
+# bidi override that shows a name reversed, a zero-width space) and every control character (a line
+# break breaks the order files and reports a name is written in) is refused. The rule of the API's
+# text and of the imports' cells (rebalancing.imports.cells.unseen_character) and their words: the
+# platform layer imports nothing of the domain (tests/architecture/test_layers.py).
+_JOINERS = frozenset("\u200c\u200d")
+_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}  # unicodedata names none
+
+
+def name_checked(field: str, value: str | None, *, whose: str) -> str:
+    """``value`` without the spaces around it, as a person's ``field`` ("first_name", "last_name") is
+    stored; refused, the field named, when longer than its column or holding a character that cannot
+    be seen. ``whose``: the person's user name (their e-mail address), in the refusal."""
+    value = (value or "").strip()
+    words = field.replace("_", " ")
+    limit = get_user_model()._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise ValidationFailed(f"The {words} of {whose} is {len(value)} characters long; at most {limit} fit.",
+                               detail={"field": field})
+    unseen = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf") and c not in _JOINERS), None)
+    if unseen is not None:
+        called = _CONTROL_NAMES.get(unseen) or unicodedata.name(unseen, "a control character").lower()
+        raise ValidationFailed(f"The {words} of {whose} contains {called} (U+{ord(unseen):04X}) at position "
+                               f"{value.index(unseen) + 1}, which cannot be seen; remove it.", detail={"field": field})
+    return value
+
+
 @transaction.atomic
 def invite(staff: Staff, *, email: str, first_name: str, last_name: str, roles, by, site_url: str):
     """Create a user with ``roles`` and no password, and e-mail them (after commit) a link on
@@ -125,11 +154,13 @@ def invite(staff: Staff, *, email: str, first_name: str, last_name: str, roles, 
         raise ValidationFailed(f"A role is one of {', '.join(staff.roles.values)}.", detail={"field": "roles"}) from None
     if not roles:
         raise ValidationFailed("Give the new user at least one role.", detail={"field": "roles"})
+    first_name, last_name = (name_checked(field, value, whose=email)
+                             for field, value in (("first_name", first_name), ("last_name", last_name)))
     User = get_user_model()
     if User.objects.filter(username=email).exists():
         raise Conflict(f"{email} already has an account here; change their roles instead.", detail={"field": "email"})
-    user = User(username=email, email=email, first_name=(first_name or "").strip()[:150],
-                last_name=(last_name or "").strip()[:150], is_staff=staff.admin in roles)
+    user = User(username=email, email=email, first_name=first_name, last_name=last_name,
+                is_staff=staff.admin in roles)
     user.set_unusable_password()
     try:
         user.full_clean()
@@ -210,14 +241,8 @@ def password_reset_send(staff: Staff, *, user, by, site_url: str) -> None:
 def name_set(staff: Staff, *, user, first_name: str, last_name: str, by) -> None:
     """Set ``user``'s first and last name (audited with both before and after; nothing when unchanged)."""
     staff.check(by)
-    User = get_user_model()
-    wanted = {"first_name": (first_name or "").strip(), "last_name": (last_name or "").strip()}
-    for field, value in wanted.items():
-        limit = User._meta.get_field(field).max_length
-        if len(value) > limit:
-            words = field.replace("_", " ")
-            raise ValidationFailed(f"The {words} of {user.get_username()} is {len(value)} characters long; "
-                                   f"at most {limit} fit.", detail={"field": field})
+    wanted = {field: name_checked(field, value, whose=user.get_username())
+              for field, value in (("first_name", first_name), ("last_name", last_name))}
     before = {field: getattr(user, field) for field in wanted}
     if before == wanted:
         return
@@ -235,9 +260,10 @@ def roles_set(staff: Staff, *, user, roles, by) -> None:
         wanted = {staff.roles(r) for r in roles or ()}
     except ValueError:
         raise ValidationFailed(f"A role is one of {', '.join(staff.roles.values)}.", detail={"field": "roles"}) from None
+    if not wanted:  # as an invitation needs one: no role is no page, said by deactivating
+        raise ValidationFailed(f"Choose at least one role for {user.get_username()}; to stop them signing in, "
+                               "deactivate them instead.", detail={"field": "roles"})
     held = _held(staff, user)
-    if staff.admin in held - wanted:
-        last_admin_guard(staff, user, doing="removed as admin")
     for role in sorted(wanted - held):
         role_change(staff, user, role, by=by, grant=True)
     for role in sorted(held - wanted):

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from frontend.query import NumbersIn0To9
+from rebalancing.api.serializers.strict import unseen_character_problem
 from rebalancing.api.visibility import backtests_visible_to, book_wide_visible_to
 from rebalancing.backtest.prices import load_sample
 from rebalancing.backtest.report import CSV_FIELDS, LABELS, STRATEGIES, report_csv_rows
@@ -63,6 +64,13 @@ class BacktestForm(NumbersIn0To9, forms.Form):
         self.fields["template"].queryset = book_wide_visible_to(user, ParameterTemplate.objects.order_by("name"))
         self.fields["model"].queryset = book_wide_visible_to(user, ModelPortfolio.objects.order_by("name"))
         self.fields["benchmark"].queryset = book_wide_visible_to(user, Benchmark.objects.order_by("code"))
+
+    def clean_name(self):
+        # The API's rule for text, with its words (a line break, an escape, a bidi override...), read
+        # from the name as sent, as the API reads it: one rule for a backtest's name wherever it is typed.
+        if problem := unseen_character_problem(self.data.get(self.add_prefix("name"), "")):
+            raise forms.ValidationError(f"The name {problem}")
+        return self.cleaned_data["name"]
 
     def clean(self):
         data = super().clean()
