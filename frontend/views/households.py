@@ -620,6 +620,16 @@ def _rmd_context(household, today, kept: KeptForm) -> dict:
             "spouse_birth_date": account.spouse_birth_date.isoformat() if account.spouse_birth_date else "",
             "year_end_value": "" if account.last_year_value is None else account.last_year_value,
             "year_end_year": today.year - 1}
+        # The custodian's RMD asked for where the product cannot compute it (the Joint and Last Survivor
+        # Table's years), and shown where it is in use, one field a year.
+        years = sorted({line.year for line in rmds if line.account.pk == account.pk
+                        and (line.amount_wanted or (line.required is not None and line.required.entered))}
+                       | ({int(k[11:]) for k in kept if k.startswith("rmd_amount_") and k[11:].isdigit()} if refused
+                          else set()))  # a figure refused comes back where it was typed
+        account.rmd_amount_fields = [
+            (year, kept.get(f"rmd_amount_{year}", "") if refused else
+             ("" if account.rmd_amount(year) is None else account.rmd_amount(year))) for year in years]
+        account.rmd_amount_wanted = any(line.amount_wanted for line in rmds if line.account.pk == account.pk)
     missed_years = sorted({line.year for line in rmds if line.missed})
     return {"rmd_year": today.year, "rmd_today": today, "rmds": rmds, "rmd_accounts": accounts,
             "rmd_missed_years": missed_years}
@@ -632,7 +642,8 @@ _RMD_FACTS = ("owner_name", "owner_birth_date", "spouse_birth_date", "year_end_v
 @require_POST
 def household_rmd_facts(request, pk: int):
     """What one IRA's RMD is computed from: the owner's date of birth, the spouse's when sole
-    beneficiary, and the value on 31 December of last year."""
+    beneficiary, the value on 31 December of last year, and - where the Joint and Last Survivor
+    Table applies, which the product does not carry - the RMD the custodian computed for the year."""
     household = _household(request, pk)
     post = request.POST
     account = visible_or_404(accounts_visible_to(request.user).filter(household=household),
@@ -643,6 +654,9 @@ def household_rmd_facts(request, pk: int):
                "year_end_value": lambda: decimal_param(post, "year_end_value", what="31 December value", unit=DOLLARS),
                "year_end_year": lambda: int_param(post, "year_end_year", minimum=1900, maximum=today.year,
                                                   what="year of the value")}
+    # The custodian's RMD of a year the product cannot compute: "rmd_amount_2026" (empty removes it).
+    amount_years = sorted(int(key[11:]) for key in post if key.startswith("rmd_amount_") and key[11:].isascii()
+                          and key[11:].isdigit() and len(key) == 15)
     try:
         facts = {}
         for field, read in readers.items():
@@ -650,8 +664,15 @@ def household_rmd_facts(request, pk: int):
                 facts[field] = read()
             except BadRequest as exc:
                 raise ValidationFailed(str(exc), detail={"field": field}) from None
+        amounts = {}
+        for year in amount_years:
+            try:
+                amounts[year] = decimal_param(post, f"rmd_amount_{year}", what=f"{year} RMD from the custodian",
+                                              unit=DOLLARS)
+            except BadRequest as exc:
+                raise ValidationFailed(str(exc), detail={"field": "rmd_amount", "year": year}) from None
         account_rmd_facts_set(user=request.user, account=account, owner_name=post.get("owner_name"), today=today,
-                              **facts)
+                              rmd_amounts=amounts, **facts)
     except DomainError as exc:
         keep_posted(request, "rmd-facts", exc)  # this IRA's facts come back as typed, to correct them
         return _refused(request, household, exc, "#rmds")

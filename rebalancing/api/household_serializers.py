@@ -166,6 +166,21 @@ class RmdFactsInSerializer(UnknownFieldsRefused, serializers.Serializer):
     year_end_year = serializers.IntegerField(min_value=1900, max_value=9999, allow_null=True, required=False,
                                              default=None, help_text="The year of year_end_value; values of other "
                                                                      "years are kept")
+    rmd_amount = serializers.DecimalField(
+        max_digits=18, decimal_places=2, allow_null=True, required=False, default=None,
+        help_text="The RMD the custodian computed for rmd_amount_year, where the spouse, sole beneficiary, is more "
+                  "than 10 years younger (the Joint and Last Survivor Table, which the product does not carry): "
+                  "more than 0, at most the 31 December value before it; null with the year removes it")
+    rmd_amount_year = serializers.IntegerField(min_value=1900, max_value=9999, allow_null=True, required=False,
+                                               default=None, help_text="The year of rmd_amount; other years' are kept")
+
+    def validate(self, attrs):
+        amount, year = attrs.pop("rmd_amount", None), attrs.pop("rmd_amount_year", None)
+        if amount is not None and year is None:
+            raise serializers.ValidationError({"rmd_amount_year": "Enter the year of the RMD from the custodian."})
+        if year is not None:
+            attrs["rmd_amounts"] = {year: amount}
+        return attrs
 
 
 class RmdOpenQuerySerializer(UnknownParametersRefused, serializers.Serializer):
@@ -194,6 +209,11 @@ class RmdDueSerializer(serializers.Serializer):
                                                                  "which this year's RMD is computed from")
     year_end_values = serializers.DictField(source="account.year_end_values", child=serializers.CharField(),
                                             help_text="Year -> value on 31 December, as entered")
+    rmd_amounts = serializers.DictField(source="account.rmd_amounts", child=serializers.CharField(),
+                                        help_text="Year -> the RMD the custodian computed, as entered (read only "
+                                                  "where the Joint and Last Survivor Table applies)")
+    amount_wanted = serializers.BooleanField(help_text="Not computed only for want of the custodian's RMD for the "
+                                                       "year (rmd-facts: rmd_amount with rmd_amount_year)")
     owner_accounts = serializers.ListField(child=serializers.CharField(),
                                            help_text="The owner's IRAs in the household whose RMDs are one total "
                                                      "(this one included); empty when it stands alone")
@@ -240,7 +260,7 @@ class RmdDueSerializer(serializers.Serializer):
         return {"due": r.due, "amount": str(r.amount), "age": r.age, "applicable_age": r.applicable_age,
                 "first_year": r.first_year, "distribution_period": None if r.distribution_period is None
                 else str(r.distribution_period), "deadline": r.deadline.isoformat() if r.deadline else None,
-                "explanation": r.explanation}
+                "explanation": r.explanation, "entered": r.entered}
 
 
 class RmdsQuerySerializer(RmdOpenQuerySerializer):

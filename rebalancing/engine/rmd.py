@@ -13,7 +13,9 @@ The rule, from its sources (IRC §401(a)(9) as amended by SECURE 2.0 §107, appl
   their birthday in the year.
 - **The exception.** When the owner's spouse is the sole beneficiary and more than 10 years younger,
   the Joint and Last Survivor Table applies instead (a longer period, a smaller RMD).  This module does
-  not carry that table: it refuses, naming the reason, and the amount is entered by hand.
+  not carry that table: it refuses, naming the reason, unless the RMD the custodian computed for the
+  year is entered (``entered_amount``), which it then takes as the year's RMD.  It never falls back on
+  the Uniform Lifetime Table there: its shorter period would overstate the minimum.
 
 - **A missed RMD.** What is not taken by the deadline (the shortfall) bears an excise tax of 25%
   (§4974(a) as amended by SECURE 2.0 §302), 10% of what is taken to make it up within the
@@ -46,7 +48,7 @@ from .errors import InvalidRequest
 __all__ = ["CORRECTED_EXCISE_RATE", "EXCISE_RATE", "PRE_SECURE_2_EXCISE_RATE", "UNIFORM_LIFETIME_TABLE",
            "UNIFORM_LIFETIME_TABLE_BEFORE_2022",
            "RequiredDistribution", "applicable_age", "correction_window_end", "distributions_credited", "first_distribution_year", "missed_rmd_excise",
-           "required_minimum_distribution"]
+           "required_minimum_distribution", "spouse_table_applies"]
 
 #: Treas. Reg. §1.401(a)(9)-9(c): age reached in the year -> distribution period (years), 2022 onwards.
 UNIFORM_LIFETIME_TABLE: dict[int, Decimal] = {age: Decimal(p) for age, p in {
@@ -97,6 +99,7 @@ class RequiredDistribution:
     amount: Decimal
     deadline: date | None
     explanation: str
+    entered: bool = False  # ``amount`` is the custodian's, entered (the Joint and Last Survivor Table's)
 
 
 def applicable_age(birth_date: date) -> str:
@@ -116,11 +119,21 @@ def first_distribution_year(birth_date: date) -> int:
     return birth_date.year + int(start)
 
 
+def spouse_table_applies(*, birth_date: date, year: int, spouse_birth_date: date | None) -> bool:
+    """Whether the spouse, sole beneficiary, is more than 10 years younger than the owner by the ages
+    they reach in ``year``: the Joint and Last Survivor Table then gives the period (Treas. Reg.
+    §1.401(a)(9)-5, Q&A-4(b); Pub. 590-B, Table II), which this module does not carry."""
+    return spouse_birth_date is not None and (year - birth_date.year) - (year - spouse_birth_date.year) > 10
+
+
 def required_minimum_distribution(*, birth_date: date, year: int, year_end_value: Decimal,
-                                  spouse_birth_date: date | None = None) -> RequiredDistribution:
+                                  spouse_birth_date: date | None = None,
+                                  entered_amount: Decimal | None = None) -> RequiredDistribution:
     """The RMD of ``year`` from a traditional IRA worth ``year_end_value`` on 31 December of the year
     before, for an owner born on ``birth_date``; ``spouse_birth_date`` only when the spouse is the
-    sole beneficiary.  Refused, naming the reason, where this table does not give the answer."""
+    sole beneficiary.  Refused, naming the reason, where this table does not give the answer - the
+    Joint and Last Survivor Table's years, unless ``entered_amount`` gives the custodian's RMD for
+    ``year`` (more than 0, dollars and cents, at most ``year_end_value``); elsewhere it is not read."""
     year_end_value = Decimal(year_end_value)
     if not year_end_value.is_finite() or year_end_value < 0:
         raise InvalidRequest(f"The 31 December value must be 0 or more (it is {year_end_value}).",
@@ -144,23 +157,48 @@ def required_minimum_distribution(*, birth_date: date, year: int, year_end_value
             year=year, age=age, applicable_age=start, first_year=first_year, due=False, year_end_value=year_end_value,
             distribution_period=None, amount=Decimal("0.00"), deadline=None,
             explanation=f"None due for {year}: the CARES Act (§2203) waived every RMD for {year}.")
-    if spouse_birth_date is not None and age - (year - spouse_birth_date.year) > 10:
-        raise InvalidRequest(
-            f"The spouse, sole beneficiary, is more than 10 years younger than the owner ({age} and "
-            f"{year - spouse_birth_date.year} in {year}): the Joint and Last Survivor Table applies, which the "
-            "product does not carry; enter the amount.", {"field": "spouse_birth_date"})
+    deadline = date(year + 1, 4, 1) if year == first_year else date(year, 12, 31)
+    if spouse_table_applies(birth_date=birth_date, year=year, spouse_birth_date=spouse_birth_date):
+        why = (f"the spouse, sole beneficiary, is more than 10 years younger than the owner ({age} and "
+               f"{year - spouse_birth_date.year} in {year}): the Joint and Last Survivor Table applies, which the "
+               "product does not carry")
+        if entered_amount is None:
+            raise InvalidRequest(f"{why[0].upper()}{why[1:]}; enter the RMD the custodian computed for {year}.",
+                                 {"field": "spouse_birth_date"})
+        amount = _entered_checked(Decimal(entered_amount), year=year, year_end_value=year_end_value)
+        return RequiredDistribution(
+            year=year, age=age, applicable_age=start, first_year=first_year, due=True, year_end_value=year_end_value,
+            distribution_period=None, amount=amount, deadline=deadline, entered=True,
+            explanation=f"${amount:,.2f} entered from the custodian ({why}), due by {deadline:%d %B %Y}"
+                        + (" (the first RMD may wait until 1 April of the next year)." if year == first_year else "."))
     if year < FIRST_TABLE_YEAR:
         period, table = UNIFORM_LIFETIME_TABLE_BEFORE_2022[min(age, 115)], f"Uniform Lifetime Table before {FIRST_TABLE_YEAR}"
     else:
         period, table = UNIFORM_LIFETIME_TABLE[min(age, 120)], "Uniform Lifetime Table"
     amount = (year_end_value / period).quantize(_CENT, rounding=ROUND_CEILING)
-    deadline = date(year + 1, 4, 1) if year == first_year else date(year, 12, 31)
     return RequiredDistribution(
         year=year, age=age, applicable_age=start, first_year=first_year, due=True, year_end_value=year_end_value,
         distribution_period=period, amount=amount, deadline=deadline,
         explanation=f"${year_end_value:,.2f} on 31 December {year - 1} / {period} ({table}, "
                     f"age {age}) = ${amount:,.2f}, due by {deadline:%d %B %Y}"
                     + (" (the first RMD may wait until 1 April of the next year)." if year == first_year else "."))
+
+
+def _entered_checked(amount: Decimal, *, year: int, year_end_value: Decimal) -> Decimal:
+    """The custodian's RMD for ``year`` as entered, refused in words where it cannot be one: an RMD is
+    the 31 December value divided by a period of more than one year, so more than 0 and less than
+    that value (at most it, in the check), in dollars and cents."""
+    field = {"field": "rmd_amount", "year": year}
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidRequest(f"The {year} RMD entered must be more than 0 (it is {amount}).", field)
+    if amount > year_end_value:
+        raise InvalidRequest(f"The {year} RMD entered, ${amount:,.2f}, is more than the IRA's value on 31 December "
+                             f"{year - 1} (${year_end_value:,.2f}) it is computed from: check the custodian's figure "
+                             "and the value.", field)
+    if amount != amount.quantize(_CENT):
+        raise InvalidRequest(f"The {year} RMD entered is dollars and cents: {amount} has more than 2 decimal places.",
+                             field)
+    return amount.quantize(_CENT)
 
 
 def distributions_credited(distributions, *, first_year: int, first_year_amount: Decimal) -> dict[int, Decimal]:

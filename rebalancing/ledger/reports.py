@@ -29,6 +29,7 @@ from rebalancing.engine.tax import estimated_tax, gift_basis, gift_start, term
 from rebalancing.exports import csv_text
 from rebalancing.models import (
     Account,
+    BasisAdjustment,
     Household,
     Proposal,
     RealisedLot,
@@ -45,7 +46,17 @@ from rebalancing.selectors import (
 )
 
 from .carryover import YearToDateApart, household_years, with_filing_history, year_to_date_apart
-from .form_8949 import Box, box_of, schedule_d_line
+from .form_8949 import (
+    AsReported,
+    Box,
+    Columns,
+    WashIn,
+    as_reported,
+    box_of,
+    columns_of,
+    schedule_d_line,
+    wash_in,
+)
 from .quantities import cents, plain
 from .schedule_d import ScheduleD, joint_halves
 
@@ -73,10 +84,12 @@ def _text(value) -> str:
 
 @dataclass(frozen=True)
 class RealisedRow:
-    """One lot sold: a line of Form 8949. ``adjustment`` is the wash-sale loss disallowed (code W,
-    column g); ``lost`` the part of it whose replacement was bought in an IRA or Roth: not deferred
-    into any basis but lost for good (Rev. Rul. 2008-5); ``gain_or_loss`` = proceeds - cost basis
-    + adjustment (column h)."""
+    """One lot sold: a line of Form 8949. ``cost_basis`` is the basis after every wash sale;
+    ``adjustment`` the wash-sale loss disallowed (code W); ``lost`` the part of it whose replacement
+    was bought in an IRA or Roth: not deferred into any basis but lost for good (Rev. Rul. 2008-5);
+    ``gain_or_loss`` = proceeds - cost basis + adjustment (column h). Columns (e), (f) and (g) as
+    the form wants them against the broker's 1099-B: ``form_8949`` (codes B and T where the 1099-B
+    leaves out basis or holding period a wash sale gave: ``form_8949.columns_of``)."""
 
     account_number: str
     household: str
@@ -98,6 +111,10 @@ class RealisedRow:
     bought_in_account: bool = False
     gifted: bool = False
     wash_basis: Decimal = ZERO
+    # Of ``wash_basis``, what the broker's 1099-B leaves out (a loss in another account or of another
+    # security), and where its holding period starts (None: at ``acquired``): ``form_8949.as_reported``.
+    basis_unknown_to_broker: Decimal = ZERO
+    acquired_on_1099b: date | None = None
 
     @cached_property
     def box(self) -> Box:
@@ -106,9 +123,32 @@ class RealisedRow:
 
     @property
     def schedule_d_line(self) -> str:
-        """A Box A/D line with no code W and no basis a wash sale added goes on line 1a/8a: the
-        broker's figures stand as they are (Schedule D instructions, lines 1a and 8a)."""
-        return schedule_d_line(self.box.letter, adjusted=bool(self.adjustment or self.wash_basis))
+        """A Box A/D line with no code and nothing in column (g) goes on line 1a/8a: the broker's
+        figures stand as they are (Schedule D instructions, lines 1a and 8a)."""
+        return schedule_d_line(self.box.letter, adjusted=bool(self.code or self.form_8949_adjustment))
+
+    @property
+    def basis_on_1099b(self) -> Decimal:
+        """The basis the broker's 1099-B shows (box 1e), as far as the ledger can tell."""
+        return self.cost_basis - self.basis_unknown_to_broker
+
+    @property
+    def term_on_1099b(self) -> str:
+        """The term the broker's 1099-B shows (box 2): from the holding period it knows of."""
+        return self.term if self.acquired_on_1099b is None else term(self.acquired_on_1099b, self.sold)
+
+    @cached_property
+    def form_8949(self) -> Columns:
+        return columns_of(letter=self.box.letter, cost_basis=self.cost_basis, disallowed=self.adjustment,
+                          unknown=self.basis_unknown_to_broker, term=self.term, reported_term=self.term_on_1099b)
+
+    @property
+    def form_8949_cost_basis(self) -> Decimal:  # column (e)
+        return self.form_8949.cost_basis
+
+    @property
+    def form_8949_adjustment(self) -> Decimal:  # column (g)
+        return self.form_8949.adjustment
 
     @property
     def date_acquired(self) -> str:
@@ -123,7 +163,8 @@ class RealisedRow:
 
     @property
     def code(self) -> str:
-        return "W" if self.adjustment else ""
+        """Column (f): B, T and W as they apply, in alphabetical order."""
+        return self.form_8949.code
 
     @property
     def gain_or_loss(self) -> Decimal:
@@ -170,8 +211,8 @@ class GainTotals:
 @dataclass
 class BoxTotals:
     """A household's Form 8949 lines of one box and Schedule D line (Box A's lines with nothing to
-    adjust on line 1a, the others on 1b; D on 8a or 8b): their totals, as Form 8949's line 2 sums
-    them and Schedule D takes them. ``unknown``: lines whose box the ledger chose without knowing
+    adjust on line 1a, the others on 1b; D on 8a or 8b): their totals of columns (d), (e), (g) and
+    (h), as Form 8949's line 2 sums them and Schedule D takes them. ``unknown``: lines whose box the ledger chose without knowing
     whether the broker reported the basis (Box B or E, ``form_8949.box_of``)."""
 
     household: str
@@ -196,8 +237,8 @@ class BoxTotals:
         self.lines += 1
         self.unknown += not row.box.known
         self.proceeds += row.proceeds
-        self.cost_basis += row.cost_basis
-        self.adjustment += row.adjustment
+        self.cost_basis += row.form_8949_cost_basis
+        self.adjustment += row.form_8949_adjustment
 
 
 def box_totals(rows, names: dict[str, str] | None = None) -> list[BoxTotals]:
@@ -234,24 +275,62 @@ class RealisedReport:
     boxes: list[BoxTotals] = field(default_factory=list)
 
 
+def _as_reported(sold: list[RealisedLot]) -> dict[int, AsReported]:
+    """What the brokers' 1099-Bs show of the sold lots a wash sale gave basis to: by the sale's id.
+    One query per link of a chain (a replacement sold at a loss, washed again): its loss, as the
+    broker figures it, is less by what its own 1099-B left out (``form_8949.wash_in``)."""
+    into: dict[int, list[BasisAdjustment]] = defaultdict(list)
+    wanted, seen = {r.pk for r in sold if r.wash_adjustment}, set()
+    while wanted:
+        seen |= wanted
+        for a in (BasisAdjustment.objects.filter(realised_lot_id__in=wanted).select_related("source")
+                  .order_by("pk")):
+            into[a.realised_lot_id].append(a)
+        wanted = {a.source_id for a in (a for mine in into.values() for a in mine)
+                  if a.source.wash_adjustment} - seen
+    memo: dict[int, AsReported] = {}
+
+    def view(r: RealisedLot) -> AsReported:
+        if r.pk not in memo:
+            memo[r.pk] = AsReported(ZERO, r.acquired)  # a replay never defers a loss in a circle
+            washes: list[WashIn] = []
+            for a in into.get(r.pk, ()):
+                s = a.source
+                theirs = view(s)
+                washes.append(wash_in(added=a.basis_added, same_account=s.account_id == r.account_id,
+                                      identical=s.security_id == r.security_id, source_loss=s.cost_basis - s.proceeds,
+                                      source_unknown=theirs.unknown, bought=a.acquired_before, source_sold=s.sold,
+                                      source_start=theirs.start))
+            memo[r.pk] = as_reported(acquired=r.acquired, purchased=r.purchased, wash_basis=r.wash_adjustment,
+                                     washes=washes)
+        return memo[r.pk]
+
+    return {r.pk: view(r) for r in sold if r.wash_adjustment}
+
+
 def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
     """Lots sold from ``start`` to ``end`` (inclusive) in the taxable ones of ``accounts``, with
-    totals and the recalculations that touched the period, in three queries. (A sale inside an
-    IRA or Roth is not reported.)"""
-    realised = (
+    totals and the recalculations that touched the period, in four queries (and one more per link
+    of a wash-sale chain whose basis a 1099-B may not show). (A sale inside an IRA or Roth is not
+    reported.)"""
+    realised = list(
         RealisedLot.objects.filter(account__in=accounts, account__taxable=True, sold__range=(start, end))
         .select_related("account__household", "security")
         .order_by("account__household__name", "account__custodian_number", "sold", "pk")
     )
+    reported = _as_reported(realised)
     lots, by_account, by_household = [], {}, {}
     for r in realised:
         account, household = r.account, r.account.household
+        broker = reported.get(r.pk)
         row = RealisedRow(
             account_number=account.custodian_number, household=household.external_id, symbol=r.security.symbol,
             lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired, purchased=r.purchased, sold=r.sold,
             term=r.term, proceeds=r.proceeds, cost_basis=r.cost_basis, adjustment=r.disallowed_loss,
             lost=r.disallowed_permanently, inherited=r.inherited, fund=r.security.is_fund,
             bought_in_account=r.origin_id is not None, gifted=r.gift_date is not None, wash_basis=r.wash_adjustment,
+            basis_unknown_to_broker=broker.unknown if broker else ZERO,
+            acquired_on_1099b=broker.start if broker and broker.start != r.acquired else None,
         )
         lots.append(row)
         for level, key, name, into in (("account", account.custodian_number, account.name, by_account),
@@ -288,12 +367,15 @@ REALISED_TOTAL_COLUMNS = (
 
 def realised_lots_csv(report: RealisedReport) -> str:
     """Form 8949 lines (Part I short-term, Part II long-term: the ``term`` column; the ``box`` of
-    each: a sale drawn from lots of different boxes has a line per lot, each in its own box)."""
+    each: a sale drawn from lots of different boxes has a line per lot, each in its own box), with
+    columns (e), (f) and (g) as the form wants them against the 1099-B (``cost_basis``, ``code``,
+    ``adjustment``: codes B and T included); ``wash_sale_deferred`` and ``wash_sale_lost_for_good``
+    split the wash-sale loss disallowed (code W)."""
     return csv_text(REALISED_LOT_COLUMNS, (
         (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.box.letter,
          r.schedule_d_line, r.box.reported_words, r.box.reason, r.lot_id,
-         plain(r.quantity), r.date_acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.cost_basis), r.code,
-         _text(r.adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost))
+         plain(r.quantity), r.date_acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.form_8949_cost_basis),
+         r.code, _text(r.form_8949_adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost))
         for r in report.lots
     ))
 

@@ -313,6 +313,11 @@ class Account(models.Model):
     # {"2025": "399000.00"}: the fair market value on 31 December of each year, as the custodian reports
     # it (Form 5498). Kept by year: a first RMD deferred to 1 April needs the year before last's.
     year_end_values = models.JSONField(default=dict, db_default=Value({}, models.JSONField()), blank=True)
+    # {"2026": "3052.12"}: the RMD the custodian computed for a year the product cannot compute - the
+    # spouse, sole beneficiary, more than 10 years younger (the Joint and Last Survivor Table).
+    rmd_amounts = models.JSONField(
+        default=dict, db_default=Value({}, models.JSONField()), blank=True,
+        help_text="Year -> the RMD the custodian computed, where the Joint and Last Survivor Table applies")
 
     objects = AccountQuerySet.as_manager()
 
@@ -431,6 +436,11 @@ class Account(models.Model):
     def year_end_value(self, year: int) -> Decimal | None:
         """The IRA's value on 31 December of ``year``, if entered."""
         value = (self.year_end_values or {}).get(str(year))
+        return None if value is None else Decimal(value)
+
+    def rmd_amount(self, year: int) -> Decimal | None:
+        """The RMD of ``year`` as the custodian computed it, if entered (``rmd_amounts``)."""
+        value = (self.rmd_amounts or {}).get(str(year))
         return None if value is None else Decimal(value)
 
     @property

@@ -265,8 +265,12 @@ def _rmd_remaining(account: Account, as_of: date) -> Decimal:
     lines = rmd_open_for_account(account, as_of=as_of, missed=False)
     for line in lines:
         if line.required is None:
-            raise ValidationFailed(f"The {line.year} RMD cannot be computed: {line.problem} Or enter the amount.",
-                                   detail={"field": "amount"})
+            # The custodian's figure, once entered, is the RMD from then on (planned, counted, alerted);
+            # an amount typed here is only this distribution's.
+            where = (f" (with {account.custodian_number}'s RMD facts, on the household page or the API's rmd-facts)"
+                     if line.amount_wanted else "")
+            raise ValidationFailed(f"The {line.year} RMD cannot be computed: {line.problem.rstrip('.')}{where}. "
+                                   "Or give this distribution its amount.", detail={"field": "amount"})
     left = sum((line.remaining for line in lines), Decimal("0.00"))
     if left <= 0:
         line = lines[-1]

@@ -2,7 +2,10 @@
 have already taken or planned, and the facts it is computed from.
 
 The amount is the engine's (``engine.required_minimum_distribution``: start age, Uniform Lifetime
-Table - for 2021 the one in force before 2022 - and 31 December value). Every distribution from the IRA counts, an RMD or a withdrawal the plan
+Table - for 2021 the one in force before 2022 - and 31 December value); where the spouse, sole
+beneficiary, is more than 10 years younger, the custodian's RMD for the year as entered
+(``Account.rmd_amounts``: the Joint and Last Survivor Table, which the product does not carry), and
+until it is entered none is computed. Every distribution from the IRA counts, an RMD or a withdrawal the plan
 funded from the account (IRC §408(d): what comes out is a distribution), unless its proposal was
 rejected, expired or superseded: that money never left; and every one recorded as already taken at
 the custodian (``CashFlow.taken_outside``). Two rules from the sources decide what
@@ -30,7 +33,7 @@ from django.utils import timezone
 from rebalancing import engine
 from rebalancing.access import require
 from rebalancing.array_filters import any_of
-from rebalancing.engine.rmd import FIRST_TABLE_YEAR
+from rebalancing.engine.rmd import FIRST_COMPUTED_YEAR, FIRST_TABLE_YEAR, spouse_table_applies
 from rebalancing.models import Account, Alert, CashFlow, Proposal, RebalanceRun
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -69,6 +72,9 @@ class RmdDue:
     made_up: Decimal = _ZERO
     owner_made_up: Decimal = _ZERO
     made_up_in_window: Decimal = _ZERO
+    # Not computed for want of the custodian's RMD alone (the Joint and Last Survivor Table's year):
+    # the page asks for it (``account_rmd_facts_set``'s ``rmd_amounts``).
+    amount_wanted: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -162,12 +168,25 @@ def _required(account: Account, year: int) -> tuple[engine.RequiredDistribution 
     value = account.year_end_value(year - 1)
     if value is None:
         return None, f"Enter {number}'s value on 31 December {year - 1}: the {year} RMD is computed from it."
+    # The custodian's figure is read only where the Joint and Last Survivor Table applies: elsewhere
+    # the product computes the RMD, and a figure kept from other facts must not replace it.
+    entered = (account.rmd_amount(year) if spouse_table_applies(
+        birth_date=account.owner_birth_date, year=year, spouse_birth_date=account.spouse_birth_date) else None)
     try:
         return engine.required_minimum_distribution(
             birth_date=account.owner_birth_date, year=year, year_end_value=value,
-            spouse_birth_date=account.spouse_birth_date), ""
+            spouse_birth_date=account.spouse_birth_date, entered_amount=entered), ""
     except engine.InvalidRequest as exc:
         return None, exc.message
+
+
+def _amount_wanted(account: Account, year: int, problem: str) -> bool:
+    """Whether ``account``'s ``year`` RMD is not computed only for want of the custodian's figure."""
+    return (bool(problem) and account.tax_status == Account.TaxStatus.TRADITIONAL
+            and account.owner_birth_date is not None and account.year_end_value(year - 1) is not None
+            and year > FIRST_COMPUTED_YEAR and account.owner_birth_date.year < year
+            and spouse_table_applies(birth_date=account.owner_birth_date, year=year,
+                                     spouse_birth_date=account.spouse_birth_date))
 
 
 def _owner_key(account: Account):
@@ -233,7 +252,8 @@ def _group_lines(group: list[Account], year: int, flows: dict, as_of: date | Non
                             owner_accounts=numbers if len(group) > 1 else (), owner_required=owner_required,
                             owner_distributed=owner_distributed, owner_note=note, missed=missed,
                             made_up=made_up([a]), owner_made_up=made_up(group) if together else _ZERO,
-                            made_up_in_window=made_up(group if together else [a], by=window) if window else _ZERO))
+                            made_up_in_window=made_up(group if together else [a], by=window) if window else _ZERO,
+                            amount_wanted=_amount_wanted(a, year, problems[a.pk])))
     return lines
 
 
@@ -405,11 +425,14 @@ def rmd_alerts_resolve_planned(*, household_id: int, as_of: date) -> int:
 @transaction.atomic
 def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | None, spouse_birth_date: date | None,
                           year_end_value: Decimal | None, year_end_year: int | None, today: date,
-                          owner_name: str | None = None) -> Account:
+                          owner_name: str | None = None, rmd_amounts: dict[int, Decimal | None] | None = None,
+                          ) -> Account:
     """Set what an IRA's RMD is computed from; refused, naming the field, when a fact cannot be right.
     The owner's name (None: as it is), dates of birth (None clears one), and one year's 31 December
     value: given with its year it is set for that year, the year alone removes that year's value,
-    neither leaves the values as they are."""
+    neither leaves the values as they are. ``rmd_amounts``: year -> the RMD the custodian computed
+    for it (None removes that year's), for a year the Joint and Last Survivor Table governs by the
+    facts as saved; other years' are kept."""
     require(user, Capability.EDIT_PARAMETERS)
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account.tax_status != Account.TaxStatus.TRADITIONAL:
@@ -440,7 +463,7 @@ def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | No
         if year_end_value >= Decimal(10) ** 16 or year_end_value != year_end_value.quantize(Decimal("0.01")):
             raise ValidationFailed(f"The 31 December value is dollars and cents below 10,000,000,000,000,000 "
                                    f"({year_end_value} is not).", detail={"field": "year_end_value"})
-    fields = ("owner_name", "owner_birth_date", "spouse_birth_date", "year_end_values")
+    fields = ("owner_name", "owner_birth_date", "spouse_birth_date", "year_end_values", "rmd_amounts")
     before = {f: str(getattr(account, f)) for f in fields}
     if owner_name is not None:
         account.owner_name = owner_name
@@ -452,8 +475,55 @@ def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | No
         else:
             values[str(year_end_year)] = f"{year_end_value:.2f}"
         account.year_end_values = dict(sorted(values.items()))
+    _rmd_amounts_set(account, rmd_amounts or {}, today=today)
     account.full_clean()
     account.save(update_fields=list(fields))
     audit_record(actor=user, action=Action.ACCOUNT_RMD_FACTS_SET, obj=account, before=before,
                  after={f: str(getattr(account, f)) for f in fields})
     return account
+
+
+def _rmd_amounts_set(account: Account, amounts: dict[int, Decimal | None], *, today: date) -> None:
+    """Put the custodian's RMDs (year -> amount, None removing one) on ``account``, whose other facts
+    are set already: each checked by the engine as it will be read (more than 0, dollars and cents,
+    at most the 31 December value before it), refused, naming the year, for a year the product
+    computes itself or cannot read yet. One sent again as it is stored is kept whatever the facts
+    (a form sends back what it shows): it is read only while the Joint and Last Survivor Table applies."""
+    kept = dict(account.rmd_amounts or {})
+    for year, amount in sorted(amounts.items()):
+        detail = {"field": "rmd_amount", "year": year}
+        if not FIRST_COMPUTED_YEAR < year <= today.year:
+            raise ValidationFailed(f"An RMD from the custodian is entered for a year from {FIRST_COMPUTED_YEAR + 1} to "
+                                   f"{today.year}, not {year}.", detail=detail)
+        if amount is None:
+            kept.pop(str(year), None)
+            continue
+        if amount.is_finite() and account.rmd_amount(year) == amount:
+            continue
+        if account.owner_birth_date is None or account.year_end_value(year - 1) is None:
+            raise ValidationFailed(f"Enter the owner's date of birth and {account.custodian_number}'s value on 31 "
+                                   f"December {year - 1} with the {year} RMD from the custodian: they say which "
+                                   "table applies and bound the RMD.", detail=detail)
+        if not spouse_table_applies(birth_date=account.owner_birth_date, year=year,
+                                    spouse_birth_date=account.spouse_birth_date):
+            computed, problem = _required(account, year)
+            said = (f"the product computes it: ${computed.amount:,.2f}" if computed is not None and computed.due else
+                    "none is due" if computed is not None else problem.rstrip("."))
+            raise ValidationFailed(f"{account.custodian_number}'s {year} RMD is not entered from the custodian: "
+                                   f"{said}. A custodian's RMD is entered only where the spouse, sole beneficiary, is "
+                                   "more than 10 years younger (the Joint and Last Survivor Table).", detail=detail)
+        kept[str(year)] = f"{amount}"
+    account.rmd_amounts = dict(sorted(kept.items()))
+    # Every year the table governs is read as it will be: a value lowered below an RMD entered is refused too.
+    for year in sorted(int(y) for y in account.rmd_amounts if y.isascii() and y.isdigit()):
+        if (account.owner_birth_date is not None and account.year_end_value(year - 1) is not None
+                and spouse_table_applies(birth_date=account.owner_birth_date, year=year,
+                                         spouse_birth_date=account.spouse_birth_date)):
+            try:
+                required = engine.required_minimum_distribution(
+                    birth_date=account.owner_birth_date, year=year, year_end_value=account.year_end_value(year - 1),
+                    spouse_birth_date=account.spouse_birth_date, entered_amount=account.rmd_amount(year))
+            except engine.InvalidRequest as exc:
+                raise ValidationFailed(exc.message, detail={"field": "rmd_amount", "year": year}) from None
+            if required.entered:  # a year not due does not read it
+                account.rmd_amounts[str(year)] = f"{required.amount:.2f}"

@@ -47,12 +47,13 @@ def rows(draw):
     loss = max(basis - proceeds, D(0))
     adjustment = draw(st.sampled_from([D(0), loss]))
     bought = draw(DAYS)
+    wash = draw(st.sampled_from([D(0), D("1.00")]))
     return RealisedRow(
         account_number="A", household=draw(st.sampled_from(["H-1", "H-2"])), symbol="X", lot_id="L",
         quantity=D(1), acquired=bought, purchased=bought, sold=date(2026, 6, 1),
         term=draw(st.sampled_from(["short", "long"])), proceeds=proceeds, cost_basis=basis, adjustment=adjustment,
         fund=draw(st.booleans()), bought_in_account=draw(st.booleans()), gifted=draw(st.booleans()),
-        wash_basis=draw(st.sampled_from([D(0), D("1.00")])),
+        wash_basis=wash, basis_unknown_to_broker=draw(st.sampled_from([D(0), wash])),
     )
 
 
@@ -68,10 +69,11 @@ def test_box_totals_sum_their_lines_and_add_up_to_each_terms_total(lines):
             assert sum((t.gain_or_loss for t in theirs), D(0)) == sum((r.gain_or_loss for r in mine), D(0))
             assert sum((t.proceeds for t in theirs), D(0)) == sum((r.proceeds for r in mine), D(0))
     for t in totals:
-        # Line 1a / 8a: Box A / D lines with no code W and no basis a wash sale added, only.
+        # Line 1a / 8a: Box A / D lines with no code (W, or B: basis a wash sale added that the 1099-B
+        # leaves out) and nothing in column (g), only.
         members = [r for r in lines if r.household == t.household and r.schedule_d_line == t.line]
         assert len(members) == t.lines and all(r.box.letter == t.box for r in members)
         if t.line in ("1a", "8a"):
-            assert all(not r.adjustment and not r.wash_basis for r in members)
+            assert all(not r.adjustment and not r.basis_unknown_to_broker and not r.code for r in members)
         assert t.unknown == sum(r.box.basis_reported is None for r in members)
     assert len({(t.household, t.line) for t in totals}) == len(totals)

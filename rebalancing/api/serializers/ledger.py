@@ -3,9 +3,12 @@ executions, reconciliations, order files and the tax reports."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from rest_framework import serializers
 
 from rebalancing.engine_inputs import book_day_check
+from rebalancing.ledger.reports import RealisedRow
 from rebalancing.models import Execution, Reconciliation, ReconciliationAccount, ReconciliationRow
 
 from .strict import UnknownFieldsRefused, UnknownParametersRefused
@@ -164,6 +167,33 @@ class ScheduleDSerializer(serializers.Serializer):
                                                             "separate ones")
 
 
+def _realised_row(line):
+    """The report's line (``reports.RealisedRow``) back from the dict the view hands over."""
+    if isinstance(line, RealisedRow):
+        return line
+    return RealisedRow(**{f.name: line[f.name] for f in fields(RealisedRow) if f.name in line})
+
+
+class _LineMoney(serializers.DecimalField):
+    """A figure the line works out from its facts (``reports.RealisedRow``'s property ``name``)."""
+
+    def __init__(self, name: str, **kwargs):
+        self.figure = name
+        super().__init__(max_digits=20, decimal_places=2, source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return super().to_representation(getattr(_realised_row(value), self.figure))
+
+
+class _LineTerm(serializers.CharField):
+    def __init__(self, name: str, **kwargs):
+        self.figure = name
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return getattr(_realised_row(value), self.figure)
+
+
 class RealisedRowSerializer(serializers.Serializer):
     account_number = serializers.CharField()
     household = serializers.CharField()
@@ -180,10 +210,21 @@ class RealisedRowSerializer(serializers.Serializer):
     sold = serializers.DateField()
     term = serializers.ChoiceField(choices=["short", "long"])
     proceeds = _money()
-    cost_basis = _money()
-    code = serializers.CharField(help_text='Form 8949 column (f): "W" for a wash sale')
-    adjustment = _money(help_text="Form 8949 column (g): the loss a wash sale disallowed")
-    gain_or_loss = _money(help_text="Form 8949 column (h)")
+    cost_basis = _money(help_text="The basis after every wash sale (the 1099-B may show less: basis_on_1099b)")
+    code = serializers.CharField(help_text='Form 8949 column (f), in alphabetical order: "B" the 1099-B\'s basis '
+                                           'leaves out basis a wash sale added (a loss in another account or of another '
+                                           'security), "T" its term is not the true one, "W" a wash sale')
+    adjustment = _money(help_text="The loss a wash sale disallowed (code W)")
+    basis_unknown_to_broker = _money(help_text="Of the basis, what wash sales added that the broker does not "
+                                               "know of (Treas. Reg. §1.6045-1(d)(6)(iii))")
+    basis_on_1099b = _LineMoney("basis_on_1099b", help_text="The basis the broker's 1099-B shows (box 1e)")
+    term_on_1099b = _LineTerm("term_on_1099b", help_text="The term the broker's 1099-B shows (box 2): short or "
+                                                         "long; code T where it is not term")
+    form_8949_cost_basis = _LineMoney("form_8949_cost_basis", help_text="Form 8949 column (e): box A/D the "
+                                      "1099-B's basis, box B/E the correct basis")
+    form_8949_adjustment = _LineMoney("form_8949_adjustment", help_text="Form 8949 column (g): the wash-sale "
+                                      "loss disallowed less, in box A/D, basis the 1099-B leaves out")
+    gain_or_loss = _money(help_text="Form 8949 column (h): proceeds - column (e) + column (g)")
     deferred = _money(help_text="Of the adjustment: added to the replacement shares' basis")
     lost = _money(help_text="Of the adjustment: lost for good, the replacement being in an IRA or Roth "
                             "(Rev. Rul. 2008-5)")
@@ -205,8 +246,8 @@ class BoxTotalsSerializer(serializers.Serializer):
     lines = serializers.IntegerField()
     unknown = serializers.IntegerField(help_text="Lines whose basis reporting the ledger cannot know (box B/E)")
     proceeds = _money()
-    cost_basis = _money()
-    adjustment = _money()
+    cost_basis = _money(help_text="The lines' column (e)")
+    adjustment = _money(help_text="The lines' column (g)")
     gain_or_loss = _money()
 
 
