@@ -276,6 +276,11 @@ def funding_steps(plan: dict) -> list[str]:
     for s in sales:
         gain = Decimal(str(s["gain"]))
         what = (f"a {_dollars(-gain)} loss" if gain < 0 else f"a {_dollars(gain)} gain" if gain > 0 else "no gain")
+        # (A plan restated from the ledger's figures: the part of the loss a wash sale disallows.)
+        disallowed = Decimal(str(s.get("disallowed_loss") or 0))
+        if disallowed > 0:
+            what += (", all of it disallowed by a wash sale" if disallowed >= -gain else
+                     f", {_dollars(disallowed)} of it disallowed by a wash sale")
         quantity = f"{Decimal(str(s['quantity'])):,.4f}".rstrip("0").rstrip(".")
         sold.append(f"sell {quantity} {s['symbol']} for {_dollars(Decimal(str(s['proceeds'])))} from lot {s['lot_id']} "
                     f"in {s['account_id']} ({s['term']}-term, {what})")

@@ -72,6 +72,7 @@ __all__ = [
     "distribution_rate",
     "household_after_plan",
     "plan_withdrawal",
+    "sales_words",
 ]
 
 WITHDRAWAL_KINDS = ("withdrawal", "rmd")
@@ -318,9 +319,7 @@ def plan_withdrawal(
             if st or lt:
                 t = sales_tax[a.id]
                 tax += t
-                explanation.append(
-                    f"sales in {a.id} realise {dollars(st)} short-term and {dollars(lt)} long-term (tax {dollars(t)})"
-                )
+                explanation.append(sales_words(a.id, st, lt, t))
         elif a.tax_status == "roth" and taken > 0:
             # The product keeps no Roth basis or first-contribution year: the tax is counted as
             # nothing, and the words say when that holds rather than assert it.
@@ -436,6 +435,12 @@ def _overweight(request: HouseholdRequest, securities: Mapping) -> dict[str, flo
             held[lot.symbol] = held.get(lot.symbol, 0.0) + v
             total += v
     return {s: held.get(s, 0.0) - weights.get(s, 0.0) * total for s in set(held) | set(weights)}
+
+
+def sales_words(account_id: str, short: float, long: float, tax: float) -> str:
+    """What a plan's sales in one taxable account realise, net by term, and their tax: the line a plan's
+    explanation (and its restatement from the ledger's figures) starts with "sales in <account> "."""
+    return f"sales in {account_id} realise {dollars(short)} short-term and {dollars(long)} long-term (tax {dollars(tax)})"
 
 
 def _sales_tax(request: HouseholdRequest, sales) -> dict[str, float]:

@@ -43,6 +43,7 @@ from rebalancing.services.tax_estimates import (
     open_estimates_restate,
     proposals_restate_for_ledger,
     wash_sales_allowed,
+    withdrawal_plan_restate,
 )
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -533,11 +534,12 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
     plan_tax = round(Decimal(str(plan.tax_cost)), 2)
     # With wash sales allowed the plan's figures are the engine's estimate; the ledger's, as it
     # will book the sales (``tax_estimates.proposals_restate_for_ledger``), take their place.
-    if (any(wash_sales_allowed(p) for p in proposals)
-            and proposals_restate_for_ledger(proposals, as_of=flow.as_of)):
+    if any(wash_sales_allowed(p) for p in proposals) and (
+            restated := proposals_restate_for_ledger(proposals, as_of=flow.as_of)):
         plan_tax = sum((Decimal(str(p.estimated_tax)) for p in proposals), Decimal(0))
+        plan_dict = withdrawal_plan_restate(plan_dict, restated)
         together.estimated_tax = plan_tax
-        together.result = {**together.result, "tax_cost": float(plan_tax),
+        together.result = {**together.result, "plan": plan_dict, "tax_cost": float(plan_tax),
                            "wash_sales": [line for p in proposals for line in p.result.get("wash_sales") or ()]}
         together.save(update_fields=["estimated_tax", "result"])
     Proposal.objects.bulk_create(proposals)

@@ -35,6 +35,8 @@ from django.utils import timezone
 
 from rebalancing.engine.tax import realised_on_returns, runs_tax
 from rebalancing.engine.wash_sales import disallowed_alert, washing_purchase_alert
+from rebalancing.engine.withdrawal import sales_words
+from rebalancing.engine.words import dollars
 from rebalancing.engine_inputs import tax_returns_of
 from rebalancing.models import ApprovalPolicy, Household, Order, Proposal, ProposalApproval
 from tenants.audit.actions import Action
@@ -282,6 +284,39 @@ def proposals_restate_for_ledger(proposals: list[Proposal], *, as_of, open_befor
         if _wash_alerts_restate(p, i, what_if) or notes[i]:
             changed.append(p)
     return changed
+
+
+def withdrawal_plan_restate(plan: dict, restated: list[Proposal]) -> dict:
+    """A withdrawal's ``plan`` (``engine.withdrawal_plan_to_dict``) with the sales of the ``restated``
+    proposals' taxable accounts and the words on their tax as the ledger will book them
+    (``proposals_restate_for_ledger``): each lot sold as the ledger's rows (a lot a wash sale gave
+    part of another's holding period is two, one per term) with the loss they disallow, in the
+    plan's order; each account's line on what its sales realise, from the proposal's figures."""
+    by_number = {p.account.custodian_number: p for p in restated if p.account.taxable}
+    if not by_number:
+        return plan
+    rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for number, p in by_number.items():
+        for trade in p.result["trades"]:
+            for lot in trade.get("lots") or () if trade["side"] == "sell" else ():
+                rows[number, lot["lot_id"]].append({"account_id": number, "symbol": trade["symbol"], **lot})
+    sales = []
+    for sale in plan.get("sales") or ():
+        if sale["account_id"] in by_number:
+            sales += rows.pop((sale["account_id"], sale["lot_id"]), [])
+        else:
+            sales.append(sale)
+    words = {}
+    for number, p in by_number.items():
+        s = p.result["summary"]
+        line = sales_words(number, s["realised_short_term_gain"] - s["realised_short_term_loss"],
+                           s["realised_long_term_gain"] - s["realised_long_term_loss"], float(p.estimated_tax))
+        if s.get("disallowed_losses"):
+            line += f", as the ledger will book them: {dollars(s['disallowed_losses'])} of their losses disallowed by wash sales"
+        words[f"sales in {number} "] = line
+    explanation = [next((w for start, w in words.items() if line.startswith(start)), line)
+                   for line in plan.get("explanation") or ()]
+    return {**plan, "sales": sales, "explanation": explanation}
 
 
 def _wash_alerts_restate(p: Proposal, i: int, what_if) -> bool:
