@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from rebalancing import engine
 from rebalancing.effective_parameters import override_limits_problems, overrides_validate
+from rebalancing.ledger.account_opening import first_trade_days, opened_after_trades_problem
 from rebalancing.models import (
     Account,
     Alert,
@@ -213,6 +214,16 @@ class AccountForm(_OverridesForm):
             "short_term_rate", "long_term_rate", "cash", "realised_short_term_ytd", "realised_long_term_ytd",
             "opened_on",
         ]
+
+    def clean_opened_on(self):
+        # The accounts file's rule (``ledger.account_opening``): not after a trade or fill already booked.
+        opened_on = self.cleaned_data.get("opened_on")
+        if opened_on is not None and self.instance.pk:
+            first = first_trade_days([self.instance.pk]).get(self.instance.pk)
+            if problem := opened_after_trades_problem(account=self.instance.custodian_number, opened_on=opened_on,
+                                                      first_trade=first):
+                raise forms.ValidationError(problem)
+        return opened_on
 
 
 @admin.register(Household)

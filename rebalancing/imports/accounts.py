@@ -13,6 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from rebalancing.household_parameters import joining_rates, rates_apart_on_returns
+from rebalancing.ledger.account_opening import first_trade_days, opened_after_trades_problem
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, statuses_set
 from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate, TaxLot, TradeRecord
@@ -137,6 +138,17 @@ def _unpriced_models_check(sheet, columns: dict) -> None:
     for line, number, model_id in zip(numbers.index, numbers.tolist(), models_given.tolist(), strict=True):
         if words.get(model_id) and (number not in has or has[number] != model_id):
             sheet.problems.add(line, "model", f"{words[model_id]}, then import the file again")
+
+
+def _opened_after_trades_check(sheet, columns: dict) -> None:
+    """An opening day after a trade or fill already booked in the account (``ledger.account_opening``)."""
+    numbers, opened = columns["custodian_number"], columns["opened_on"]
+    ids = ids_by(Account, "custodian_number", [n for n in distinct(numbers) if isinstance(n, str)])
+    first = first_trade_days(ids.values())
+    for line, number, day in zip(numbers.index, numbers.tolist(), opened.tolist(), strict=True):
+        if isinstance(day, date) and number in ids and (problem := opened_after_trades_problem(
+                account=number, opened_on=day, first_trade=first.get(ids[number]))):
+            sheet.problems.add(line, "opened_on", problem)
 
 
 # Columns that change what a household's open proposals owe on their returns.
@@ -398,7 +410,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     """Create or update accounts by custodian number, and the households they belong to.
 
     ``model`` and ``template`` are codes that must exist (an empty cell clears them); rates are in
-    [0, 1]; ``opened_on`` must not be after ``as_of`` (default today).
+    [0, 1]; ``opened_on`` must not be after ``as_of`` (default today), nor after a trade or fill
+    already booked in the account.
     """
     as_of = as_of or timezone.localdate()
     import_begin(KIND)
@@ -454,6 +467,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
             columns[f"{column}_id"] = references_map(sheet, column, codes, known, what)
     duplicates_report(sheet, {"account_number": columns["custodian_number"]}, "account number")
     _spouses_check(sheet, columns)
+    if "opened_on" in columns:
+        _opened_after_trades_check(sheet, columns)
     if "model_id" in columns:
         _unpriced_models_check(sheet, columns)
     _household_tax_plan(sheet, households, tax_facts, as_of)

@@ -62,6 +62,28 @@ def _without_nul(text: str, problems: Problems) -> str | None:
     return None
 
 
+_UTF16_WORDS = {"utf-16-le": "UTF-16 little-endian", "utf-16-be": "UTF-16 big-endian"}
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for UTF-16 text with no byte-order mark, else None.
+
+    A CSV's header and nearly all its cells are ASCII or Latin letters, whose UTF-16 code units have
+    a NUL high byte: every other byte is NUL (the second of each pair little-endian, the first
+    big-endian) and the bytes between are not. Text in a one-byte encoding has no NUL at all, and a
+    stray NUL in it is far from every other byte.
+    """
+    sample = data[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    first, second = sample[0:2 * pairs:2].count(0), sample[1:2 * pairs:2].count(0)
+    for nul, other, encoding in ((second, first, "utf-16-le"), (first, second, "utf-16-be")):
+        if 4 * nul >= 3 * pairs and 16 * other <= pairs:
+            return encoding
+    return None
+
+
 def _decode(data: bytes, problems: Problems) -> str | None:
     if data.startswith(b"PK\x03\x04"):
         problems.add(1, None, "this is a zip or Excel workbook, not CSV text; save it as CSV (comma-separated)")
@@ -71,6 +93,15 @@ def _decode(data: bytes, problems: Problems) -> str | None:
             return _without_nul(data.decode("utf-16"), problems)
         except UnicodeDecodeError:
             problems.add(1, None, "the file starts like UTF-16 text but is not; save it as CSV UTF-8")
+            return None
+    if encoding := _utf16_without_bom(data):  # UTF-16 saved by a tool that writes no byte-order mark
+        try:
+            return _without_nul(data.decode(encoding), problems)
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].decode(encoding, errors="replace").count("\n") + 1
+            problems.add(line, None, f"the file looks like {_UTF16_WORDS[encoding]} text without a byte-order mark, "
+                                     f"but its byte {exc.start + 1} cannot be read as such (a cut-off file?); save it "
+                                     "as CSV UTF-8 (or UTF-16 with a byte-order mark)")
             return None
     try:
         return _without_nul(data.decode("utf-8-sig"), problems)

@@ -3,9 +3,11 @@
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
+from rebalancing.ledger.account_opening import opening_days, trade_before_opening_problem
 from rebalancing.models import Account, Security, TradeRecord
 
 from .cells import (
@@ -41,6 +43,19 @@ def _side(text: str) -> str:
         raise CellProblem(f"{text!r} is not a side; write buy or sell") from None
 
 
+def _before_opening_report(sheet, numbers, columns: dict) -> None:
+    """A trade dated before its account was opened (``ledger.account_opening``); a bust does not count."""
+    cancelled = columns.get("cancelled", pd.Series([None] * len(numbers), index=numbers.index, dtype=object))
+    account_ids = columns["account_id"]
+    opened = opening_days(a for a in account_ids if isinstance(a, int))
+    for line, number, account_id, day, bust in zip(numbers.index, numbers, account_ids, columns["trade_date"],
+                                                   cancelled, strict=True):
+        if isinstance(account_id, int) and isinstance(day, date) and bust is not True:
+            problem = trade_before_opening_problem(account=number, opened_on=opened.get(account_id), trade_date=day)
+            if problem:
+                sheet.problems.add(line, "trade_date", problem)
+
+
 @transaction.atomic
 def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     """Create or update trades by (account, external id). quantity > 0, price >= 0, trade_date not
@@ -67,6 +82,7 @@ def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary
     columns["account_id"] = references_map(sheet, "account_number", numbers, known_accounts, "account")
     known_securities = ids_by(Security, "symbol", distinct(symbols))
     columns["security_id"] = references_map(sheet, "symbol", symbols, known_securities, "symbol")
+    _before_opening_report(sheet, numbers, columns)
     sheet.problems.reject_if_any()
 
     rows = records(columns, keep_when_empty=("cancelled",))

@@ -40,6 +40,7 @@ from rebalancing.models import Account, Execution, Order, Proposal, RealisedLot,
 from rebalancing.webhooks import events as webhook_events
 from tenants.audit.services import audit_many
 
+from .account_opening import opening_days, trade_before_opening_problem
 from .adjustments import LEDGER_LOCK, unit_cost, wash_sales_recompute
 from .execution_file import KIND, OPTIONAL, REQUIRED, Row, columns_differing, rows_read, sheet_from_records
 from .fill_order import Reallocation, fill_order_key
@@ -101,6 +102,7 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
         e.external_id: e for e in Execution.objects.filter(external_id__in=distinct(r.external_id for r in rows))
         .select_related("order")
     }
+    opened = opening_days(o.account_id for o in orders.values())
     new: list[Row] = []
     for row in rows:
         if not row.external_id or not row.order_id:
@@ -119,6 +121,10 @@ def _apply(sheet: Sheet, *, actor, as_of: date, source: str) -> ImportSummary:
         if isinstance(row.trade_date, date) and row.trade_date < order.released_on:
             problems.add(row.line, "trade_date", f"{row.trade_date} is before order {order.order_id} was released, on "
                          f"{order.released_on}: a {row.kind} cannot come before its order")
+        if row.kind == "fill" and isinstance(row.trade_date, date) and (problem := trade_before_opening_problem(
+                account=order.account.custodian_number, opened_on=opened.get(order.account_id),
+                trade_date=row.trade_date, what="fill")):
+            problems.add(row.line, "trade_date", problem)
         if row.account_number and row.account_number != order.account.custodian_number:
             problems.add(row.line, "account_number", f"order {order.order_id} is for account {order.account.custodian_number}")
         if row.symbol and row.symbol != order.security.symbol:
