@@ -25,8 +25,8 @@ import daqp
 import numpy as np
 
 from .lots import relieve_grouped
-from .problem import CASH_PENALTY, KAPPA, UNBOUNDED, ProblemData, Solution, folded, forced_sales, scaled_risk
-from .qp import MOVABLE, Unsolved
+from .problem import CASH_PENALTY, KAPPA, UNBOUNDED, ProblemData, Solution, free_variables, scaled_risk
+from .qp import Unsolved
 
 __all__ = ["MAX_VARIABLES", "fits", "solve_active_set"]
 
@@ -49,19 +49,16 @@ def fits(data: ProblemData) -> bool:
 def solve_active_set(data: ProblemData) -> Solution:
     """Solve ``data`` densely with DAQP; raises ``Unsolved`` unless DAQP reports optimal."""
     start = time.perf_counter()
-    fixed, fixed_x = forced_sales(data)
-    base = folded(data, fixed_x)
+    fixed_x, base, lots, buys = free_variables(data)
     cost = data.cost_rate
-    lots = ((data.x_ub > MOVABLE) & ~fixed).nonzero()[0]
     b_room = base["b_room"]
-    buys = (b_room > MOVABLE).nonzero()[0]
     nx = len(lots)
     nz = nx + len(buys)
     sec = data.lot_sec[lots]
     t_sec = np.concatenate((sec, buys))
-    sign = np.ones(nz)
-    sign[:nx] = -1.0
+    sign = np.array((-1.0, 1.0)).repeat((nx, nz - nx))
     exposures, specific = scaled_risk(data)
+    root_specific = np.sqrt(specific)
     M = data.lookthrough
     n = len(data.w0)
     # L (rows: factors, securities, cash) with |L z + r|^2 the quadratic part of the objective.
@@ -70,19 +67,18 @@ def solve_active_set(data: ProblemData) -> Solution:
         k = exposures.shape[1]
         L = np.zeros((k + n + 1, nz))
         L[:k] = (exposures[t_sec] * sign[:, None]).T
-        L[k + t_sec, np.arange(nz)] = sign * np.sqrt(specific[t_sec])
+        L[k + t_sec, np.arange(nz)] = sign * root_specific[t_sec]
     else:
         active0 = M @ base["w_base"] - data.reference
         G = M[:, t_sec].toarray() * sign
         k = exposures.shape[1]
-        L = np.concatenate((exposures.T @ G, np.sqrt(specific)[:, None] * G, np.zeros((1, nz))))
-    cash_col = np.full(nz, -1.0 - cost)
-    cash_col[:nx] = 1.0 - cost
+        L = np.concatenate((exposures.T @ G, root_specific[:, None] * G, np.zeros((1, nz))))
+    cash_col = np.array((1.0 - cost, -1.0 - cost)).repeat((nx, nz - nx))
     L[-1] = _SQRT_CASH * cash_col
     r = np.concatenate(
         (
             exposures.T @ active0,
-            np.sqrt(specific) * active0,
+            root_specific * active0,
             [_SQRT_CASH * (base["cash_base"] - data.cash_target)],
         )
     )

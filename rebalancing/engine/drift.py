@@ -106,16 +106,15 @@ def stand_ins(
         in_unit[di.members] = True
         in_unit[di.funds] = True
     named = {index[s] for sleeve in model.sleeves for s in sleeve.holdings if s in index}
-    anchors = {i for i in named if not in_unit[i]}
+    pooled = in_unit.nonzero()[0].tolist()
+    anchors = named.difference(pooled)
+    taken = named.union(pooled)  # what may not stand in for a model security
 
-    def free(j: int) -> bool:  # may stand in for a model security
-        return j not in named and not in_unit[j]
-
-    out = {j: i for i, j in harvested.items() if i in anchors and free(j)}
+    out = {j: i for i, j in harvested.items() if i in anchors and j not in taken}
     candidates: dict[int, set[int]] = {}
     for symbol, substitute in configured.items():
         i, j = index.get(symbol), index.get(substitute)
-        if i in anchors and j is not None and free(j) and securities[j].asset_class == securities[i].asset_class:
+        if i in anchors and j is not None and j not in taken and securities[j].asset_class == securities[i].asset_class:
             candidates.setdefault(j, set()).add(i)
     if groups:
         eq = Equivalence(groups)
@@ -124,9 +123,10 @@ def stand_ins(
             if s in index:
                 by_group.setdefault(eq.group(s), []).append(index[s])
         for members in by_group.values():
-            for j in filter(free, members):
-                same = {i for i in members if i in anchors and securities[i].asset_class == securities[j].asset_class}
-                candidates.setdefault(j, set()).update(same)
+            for j in members:
+                if j not in taken:
+                    same = {i for i in members if i in anchors and securities[i].asset_class == securities[j].asset_class}
+                    candidates.setdefault(j, set()).update(same)
     for j, models in candidates.items():
         if j not in out and len(models) == 1:
             out[j] = next(iter(models))

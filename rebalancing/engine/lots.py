@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -23,6 +24,9 @@ SORT_AGAIN_BELOW = 256
 # recomputes that security's lots: a direct index's names hold a few lots each, a fund bought every
 # month for years hundreds).
 WALK_PLACES = 64
+# Below this many lots ``_term_breakpoints`` pairs them in plain Python (a model portfolio's few
+# dozen: a fraction of the cost of a dozen numpy calls); the same numbers, in the same order.
+PAIR_IN_PYTHON_BELOW = 256
 
 
 def lot_priority(
@@ -96,17 +100,33 @@ def relieve_grouped(
     return taken
 
 
-def _term_breakpoints(lot_sec: np.ndarray, gain: np.ndarray, long: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The weights ``theta`` at which a security's short-term lot (gain per share ``g``, weighed
-    ``theta * g``) and long-term lot (``h``, weighed ``(1 - theta) * h``) change places in the order
-    of least weighted gain - ``theta = h / (g + h)``, for gains of one sign (a gain and a loss
-    never change places) - and the security of each."""
+def _term_breakpoints(
+    lot_sec: np.ndarray, gain: np.ndarray, long: np.ndarray, lo: float, hi: float
+) -> tuple[list[float], list[int]]:
+    """The weights ``theta`` in ``[lo, hi]`` at which a security's short-term lot (gain per share
+    ``g``, weighed ``theta * g``) and long-term lot (``h``, weighed ``(1 - theta) * h``) change
+    places in the order of least weighted gain - ``theta = h / (g + h)``, for gains of one sign (a
+    gain and a loss never change places) - and the security of each: short-term lots in order,
+    each with its security's long-term lots in order (lots are sorted by security)."""
+    if len(lot_sec) < PAIR_IN_PYTHON_BELOW:
+        sec_l, gain_l, long_l = lot_sec.tolist(), gain.tolist(), long.tolist()
+        long_gains: dict[int, list[float]] = {}
+        for s, h, is_long in zip(sec_l, gain_l, long_l, strict=True):
+            if is_long and h != 0:
+                long_gains.setdefault(s, []).append(h)
+        thetas, secs = [], []
+        for s, g, is_long in zip(sec_l, gain_l, long_l, strict=True):
+            if not is_long and g != 0:
+                for h in long_gains.get(s, ()):
+                    if g * h > 0 and lo <= (theta := h / (g + h)) <= hi:
+                        thetas.append(theta)
+                        secs.append(s)
+        return thetas, secs
     st = (~long & (gain != 0)).nonzero()[0]
     lt = (long & (gain != 0)).nonzero()[0]
     if not len(st) or not len(lt):
-        return np.empty(0), np.empty(0, dtype=np.int64)
+        return [], []
     n = int(lot_sec.max()) + 1
-    lt = lt[np.argsort(lot_sec[lt], kind="stable")]
     count = np.bincount(lot_sec[lt], minlength=n)
     first = count.cumsum() - count
     # Every (short-term lot, long-term lot) pair of one security.
@@ -115,7 +135,9 @@ def _term_breakpoints(lot_sec: np.ndarray, gain: np.ndarray, long: np.ndarray) -
     j = lt[np.repeat(first[lot_sec[st]], reps) + np.arange(reps.sum()) - np.repeat(reps.cumsum() - reps, reps)]
     g, h = gain[i], gain[j]
     same = g * h > 0
-    return h[same] / (g[same] + h[same]), lot_sec[i[same]]
+    thetas, secs = h[same] / (g[same] + h[same]), lot_sec[i[same]]
+    inside = (thetas >= lo) & (thetas <= hi)
+    return thetas[inside].tolist(), secs[inside].tolist()
 
 
 def least_tax_choice(
@@ -131,7 +153,8 @@ def least_tax_choice(
     """Shares per lot selling ``need[s]`` of each security ``s`` (at most ``cap`` a lot) that cost
     the least ``tax(short, long)`` (a ``tax.RunTax``: Schedule D's netting of the run's net short-
     and long-term results, ``fixed`` plus the lots' gains, ``gain`` per share), and that tax; None
-    when no security has a choice of lots.
+    when no security has a choice of lots.  Lots are sorted by security (``lot_sec``), as a
+    book's are.
 
     Why these: the tax never falls as either term's result rises, so the least-tax choice is on
     the lower-left edge of the set of (short, long) results the choices reach - the choices that
@@ -164,10 +187,9 @@ def least_tax_choice(
     short_lot = ~lg
     base = np.where(whole_sale, cap, 0.0)
 
-    def greedy(theta: float) -> tuple[np.ndarray, float, float]:
-        take = relieve_grouped(sec, need, cap_f, grouped_order(sec, np.where(lg, (1.0 - theta) * g, theta * g), tie_f))
-        realised = take * g
-        return take, fixed[0] + float(realised[short_lot].sum()), fixed[1] + float(realised[lg].sum())
+    def greedy(theta: float) -> np.ndarray:
+        """Each lot's take, every security taking its lots in the order of weighted gain at ``theta``."""
+        return relieve_grouped(sec, need, cap_f, grouped_order(sec, np.where(lg, (1.0 - theta) * g, theta * g), tie_f))
 
     def full(take: np.ndarray) -> np.ndarray:
         out = base.copy()
@@ -177,33 +199,32 @@ def least_tax_choice(
     # Securities whose lots keep their order for every ``theta`` between the pieces' least and
     # largest ratios take their lots as at any of them; the search runs over the others' lots.
     lo, hi = pieces[0], pieces[-1]
-    thetas, theta_sec = _term_breakpoints(sec, g, lg)
-    inside = (thetas >= lo) & (thetas <= hi)
-    take0, s0, l0 = greedy(lo)
-    if not inside.any():
-        return full(take0), tax(s0, l0)
-    if np.bincount(theta_sec[inside]).max() > WALK_PLACES:
+    thetas, theta_sec = _term_breakpoints(sec, g, lg, lo, hi)
+    take0 = greedy(lo)
+    realised = take0 * g
+    if not thetas:
+        return full(take0), tax(fixed[0] + float(realised[short_lot].sum()), fixed[1] + float(realised[lg].sum()))
+    if max(Counter(theta_sec).values()) > WALK_PLACES:
         # Many lots of one security (a fund bought every month for years): the walk would recompute
         # them at each of thousands of places; the edge's corners are few.
         return least_tax_by_corners(lot_sec, gain, long, tie, need, cap, tax, fixed_given)
     varies = np.zeros(n, dtype=bool)
-    varies[theta_sec[inside]] = True
+    varies[theta_sec] = True
     vary = varies[sec]
-    kept = np.where(vary, 0.0, take0 * g)
+    kept = np.where(vary, 0.0, realised)
     fixed = (fixed[0] + float(kept[short_lot].sum()), fixed[1] + float(kept[lg].sum()))
     base[idx[~vary]] = take0[~vary]
     idx = idx[vary]
     sec, g, lg, tie_f, cap_f = sec[vary], g[vary], lg[vary], tie_f[vary], cap_f[vary]
-    short_lot = ~lg
     # Walk the edge's corners, from the one before ``lo`` to the one after ``hi``: at each place
     # two lots change order only their security's take changes (a few lots, in plain Python).
-    gl, ll, cl, tl = g.tolist(), lg.tolist(), cap_f.tolist(), tie_f.tolist()
+    gl, ll, cl, tl, need_l = g.tolist(), lg.tolist(), cap_f.tolist(), tie_f.tolist(), need.tolist()
     members: dict[int, list[int]] = {}
     for j, s_ in enumerate(sec.tolist()):
         members.setdefault(s_, []).append(j)
 
     def sec_result(s_: int, theta: float) -> tuple[float, float]:
-        left, short, long_ = float(need[s_]), 0.0, 0.0
+        left, short, long_ = need_l[s_], 0.0, 0.0
         for j in sorted(members[s_], key=lambda j: ((1.0 - theta) * gl[j] if ll[j] else theta * gl[j], tl[j], j)):
             q = min(cl[j], max(left, 0.0))
             left -= q
@@ -214,10 +235,10 @@ def least_tax_choice(
         return short, long_
 
     # The corners at ``lo``, between each two places where lots change order, and at ``hi``.
-    places = np.unique(np.concatenate((thetas[inside], [lo, hi]))).tolist()
+    places = sorted({*thetas, lo, hi})
     at = [lo, *((u + v) / 2 for u, v in zip(places[:-1], places[1:], strict=True)), hi]
     changing: dict[float, set[int]] = {}
-    for theta, s_ in zip(thetas[inside].tolist(), theta_sec[inside].tolist(), strict=True):
+    for theta, s_ in zip(thetas, theta_sec, strict=True):
         changing.setdefault(theta, set()).add(s_)
     parts = {s_: sec_result(s_, lo) for s_ in members}
     short, long_ = fixed[0] + sum(p[0] for p in parts.values()), fixed[1] + sum(p[1] for p in parts.values())
@@ -245,9 +266,9 @@ def least_tax_choice(
                 there = tax(s_a + t * (s_b - s_a), l_a + t * (l_b - l_a))
                 if there < best_tax:
                     best_k, best_t, best_tax = k, t, there
-    take = greedy(at[best_k])[0]
+    take = greedy(at[best_k])
     if best_t:
-        take = (1 - best_t) * take + best_t * greedy(at[best_k + 1])[0]
+        take = (1 - best_t) * take + best_t * greedy(at[best_k + 1])
     return full(take), best_tax
 
 

@@ -27,12 +27,14 @@ __all__ = [
     "CASH_PENALTY",
     "REFERENCE_VARIANCE",
     "UNBOUNDED",
+    "MOVABLE",
     "ProblemData",
     "Solution",
     "Infeasible",
     "objective",
     "forced_sales",
     "folded",
+    "free_variables",
     "compact",
     "scaled_risk",
 ]
@@ -44,6 +46,8 @@ CASH_PENALTY = 1.0
 REFERENCE_VARIANCE = 0.04
 # A cap at or above this (fractions of account value) cannot bind and is left out.
 UNBOUNDED = 10.0
+# A movable amount below this (fraction of account value) is not a variable.
+MOVABLE = 1e-12
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -149,6 +153,17 @@ def folded(data: ProblemData, fixed_x: np.ndarray) -> dict:
         "turnover_room": 2 * turnover - forced,
         "b_room": np.maximum(np.minimum(data.b_ub, UNBOUNDED) - b_lb, 0.0),
     }
+
+
+def free_variables(data: ProblemData) -> tuple[np.ndarray, dict, np.ndarray, np.ndarray]:
+    """What the fast formulations (``qp``, ``activeset``) decide, forced trades folded out: the
+    forced sales per lot (``forced_sales``), the constants (``folded``), the lots that may be sold
+    in part and the securities with room to buy (indices)."""
+    fixed, fixed_x = forced_sales(data)
+    base = folded(data, fixed_x)
+    lots = ((data.x_ub > MOVABLE) & ~fixed).nonzero()[0]
+    buys = (base["b_room"] > MOVABLE).nonzero()[0]
+    return fixed_x, base, lots, buys
 
 
 def compact(data: ProblemData) -> tuple[ProblemData, np.ndarray, np.ndarray]:

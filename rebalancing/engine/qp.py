@@ -39,8 +39,7 @@ from .problem import (
     Infeasible,
     ProblemData,
     Solution,
-    folded,
-    forced_sales,
+    free_variables,
     scaled_risk,
 )
 
@@ -61,8 +60,6 @@ DEFAULT_SETTINGS = {
     "equilibrate_enable": True,
     "equilibrate_max_iter": 2,
 }
-# A movable amount below this (fraction of account value) is not a variable.
-MOVABLE = 1e-12
 # ``_csc`` places a dense block of at least this many entries instead of sorting it.
 _PLACE_FROM = 1024
 # Runs of a constant as ``repeat`` of a one-element array: a C method, where ``np.full`` and
@@ -191,12 +188,9 @@ def build_qp(data: ProblemData) -> QP:
     calls, not their size, is the cost.
     """
     n = len(data.w0)
-    fixed, fixed_x = forced_sales(data)
-    base = folded(data, fixed_x)
+    fixed_x, base, lots, buys = free_variables(data)
     cost = data.cost_rate
-    lots = ((data.x_ub > MOVABLE) & ~fixed).nonzero()[0]
     b_room = base["b_room"]
-    buys = (b_room > MOVABLE).nonzero()[0]
     sec = data.lot_sec[lots]
     count = np.bincount(sec, minlength=n)
     sellers = count.nonzero()[0]

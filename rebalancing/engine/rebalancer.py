@@ -39,7 +39,6 @@ from .result import (
 from .risk import RiskMatrix, build_risk
 from .rounding import Fill, round_trades
 from .targets import TargetPlan, plan_targets, universe_symbols
-from .tax import run_tax
 from .wash_sales import (
     WINDOW_DAYS,
     Equivalence,
@@ -384,8 +383,8 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     tax = 0.0
     if acct.taxable:
         # What the return(s) owe more for the run: netted with the return's year so far and the
-        # losses carried in from earlier years (Schedule D).
-        tax = run_tax(acct, st_gain - st_loss, lt_gain - lt_loss)
+        # losses carried in from earlier years (Schedule D; ``run_tax``, set up in the limits).
+        tax = limits.run_tax(st_gain - st_loss, lt_gain - lt_loss)
     harvested = float(-recognised[limits.harvest.harvestable & sold_lot & (recognised < 0)].sum())
 
     trades = _trades(prepared, fill, moving, sold, proceeds, basis, gain, disallowed, position_before, position_after)
@@ -783,19 +782,18 @@ def _budget_messages(
     if p.transition is None or not prepared.request.account.taxable:
         return
     acct = prepared.request.account
-    caps = []
-    if p.transition.max_net_gain_per_run is not None:
-        caps.append((p.transition.max_net_gain_per_run, net,
-                     f"the proposal realises {dollars(net)} of net gains, above the per run limit of "
-                     f"{dollars(p.transition.max_net_gain_per_run)}"))
-    if p.transition.max_net_gain_per_year is not None:
+    # (The words only for a limit exceeded: most proposals keep within theirs.)
+    cap = p.transition.max_net_gain_per_run
+    if cap is not None and net > cap + 0.005:
+        words = f"the proposal realises {dollars(net)} of net gains, above the per run limit of {dollars(cap)}"
+        alerts.append(Alert("tax_limit_exceeded", words, amount=round(net - cap, 2)))
+    cap = p.transition.max_net_gain_per_year
+    if cap is not None:
         ytd = acct.realised_short_term_ytd + acct.realised_long_term_ytd
-        cap = p.transition.max_net_gain_per_year
-        caps.append((cap, ytd + net, f"with the proposal the year's net gains would be {dollars(ytd + net)} "
-                                     f"({dollars(ytd)} so far), above the per year limit of {dollars(cap)}"))
-    for cap, used, words in caps:
-        if used > cap + 0.005:
-            alerts.append(Alert("tax_limit_exceeded", words, amount=round(used - cap, 2)))
+        if ytd + net > cap + 0.005:
+            words = (f"with the proposal the year's net gains would be {dollars(ytd + net)} ({dollars(ytd)} so far), "
+                     f"above the per year limit of {dollars(cap)}")
+            alerts.append(Alert("tax_limit_exceeded", words, amount=round(ytd + net - cap, 2)))
     if limits.budget < math.inf and drift_after > 0.002:
         budget = limits.budget * V
         if prepared.budget_binding and drift_before > 0:

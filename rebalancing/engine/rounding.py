@@ -286,12 +286,13 @@ def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
     """
     lot_sec, qty = book.lot_sec, book.lot_qty
     # A whole number by float noise (95.99999999999999 after a relief's sums) is that number.
-    nearest = np.round(lot_sold)
-    noise = whole[lot_sec] & (np.abs(lot_sold - nearest) < _EPS) & (lot_sold != nearest)
+    whole_lot = whole[lot_sec]
+    nearest = lot_sold.round()
+    noise = whole_lot & (np.abs(lot_sold - nearest) < _EPS) & (lot_sold != nearest)
     if noise.any():
         lot_sold[noise] = np.minimum(nearest[noise], qty[noise])
     frac = lot_sold - np.floor(lot_sold + _EPS)
-    odd = whole[lot_sec] & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS))
+    odd = whole_lot & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS))
     if not odd.any():
         return
     # Each sold lot of the securities concerned floored (or closed when less than a share would be

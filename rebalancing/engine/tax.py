@@ -15,7 +15,7 @@ in, the return's whole 3,000 - with the proposal's results added, less the same 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -293,6 +293,18 @@ class RunTax:
     returns: tuple[TaxReturn, ...]
     kinks: tuple[tuple[float, float, float], ...]
     thetas: tuple[float, ...]
+    # Per return: its year so far less the loss carried in (short, long), share, loss limit and
+    # the year's tax without the run - ``TaxReturn.tax``'s constants, taken once (a least-tax
+    # search prices a handful of corners per proposal).
+    _bases: tuple[tuple[float, float, float, float, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rs, rl = self.short_rate, self.long_rate
+        bases = []
+        for r in self.returns:
+            s0, l0 = r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long
+            bases.append((s0, l0, r.share, r.loss_limit, estimated_tax(s0, l0, rs, rl, r.loss_limit)))
+        object.__setattr__(self, "_bases", tuple(bases))
 
     @classmethod
     def of(cls, account) -> RunTax:
@@ -310,8 +322,13 @@ class RunTax:
         return cls(rs, rl, returns, tuple(lines), thetas)
 
     def __call__(self, run_short: float, run_long: float) -> float:
-        """``run_tax(account, run_short, run_long)``."""
-        return sum(r.tax(run_short, run_long, self.short_rate, self.long_rate) for r in self.returns)
+        """``run_tax(account, run_short, run_long)``: ``TaxReturn.tax`` summed over the returns, the
+        same operations in the same order (tests/engine/test_least_tax_relief.py holds them equal)."""
+        rs, rl = self.short_rate, self.long_rate
+        total = 0  # (as ``sum`` starts)
+        for s0, l0, share, limit, before in self._bases:
+            total += estimated_tax(s0 + share * run_short, l0 + share * run_long, rs, rl, limit) - before
+        return total
 
 
 def returns_after(returns: tuple[TaxReturn, ...], realised: dict[str, tuple[float, float]]) -> tuple[TaxReturn, ...]:
