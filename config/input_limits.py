@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import date
 from typing import Any
 
-__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "first_nul", "json_depth", "json_loads_bounded", "numeral_problem"]
+__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "character_name", "character_problem", "first_nul", "json_depth",
+           "json_loads_bounded", "numeral_problem", "unseen_character"]
 
 MAX_JSON_DEPTH = 64
 
@@ -90,3 +92,32 @@ def full_date_problem(text: str) -> str:
     except ValueError as exc:  # "month must be in 1..12", "day is out of range for month"
         return f"is not a date: {exc} (YYYY-MM-DD, e.g. 2026-11-20)."
     return ""
+
+
+# Joiners that some scripts (Persian, the Indic ones) need inside a word; every other format character
+# (zero-width space, bidi overrides, a stray byte-order mark) only makes "AAPL\u200b" look like AAPL.
+_JOINERS = frozenset("\u200c\u200d")
+_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}  # unicodedata has no names for these
+
+
+def character_name(character: str) -> str:
+    """What a control or format character is called in a refusal: "a tab", "zero width space"."""
+    return _CONTROL_NAMES.get(character) or unicodedata.name(character, "a control character").lower()
+
+
+def unseen_character(text: str) -> str | None:
+    """The first control or invisible format character of a text (a line break, a tab, an escape, a
+    zero-width space): in a symbol or an account number it makes a look-alike of a real one, and a
+    line break in a name breaks the order files and reports it is written to. The one rule for the
+    imports' cells, the API's text and people's names."""
+    for character in text:
+        if unicodedata.category(character) in ("Cc", "Cf") and character not in _JOINERS:
+            return character
+    return None
+
+
+def character_problem(text: str, character: str) -> str:
+    """``text``'s first ``character`` named, with its code point and 1-based position: "contains a
+    control character (U+0000) at position 5, which cannot be seen; remove it."."""
+    return (f"contains {character_name(character)} (U+{ord(character):04X}) at position {text.index(character) + 1}, which cannot "
+            "be seen; remove it.")

@@ -27,6 +27,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from guardian.conf import settings as guardian_settings
 
+from config.input_limits import character_problem, unseen_character
+
 from .api_keys.services import api_keys_revoke_all
 from .audit.actions import Action
 from .audit.services import Visitor, audit_record
@@ -110,15 +112,6 @@ def last_admin_guard(staff: Staff, user, *, doing: str) -> None:
                                f"make someone else a {staff.admin.label.lower()} first.", detail={"field": "user"})
 
 
-# Joiners some scripts (Persian, the Indic ones) need inside a name; every other format character (a
-# bidi override that shows a name reversed, a zero-width space) and every control character (a line
-# break breaks the order files and reports a name is written in) is refused. The rule of the API's
-# text and of the imports' cells (rebalancing.imports.cells.unseen_character) and their words: the
-# platform layer imports nothing of the domain (tests/architecture/test_layers.py).
-_JOINERS = frozenset("\u200c\u200d")
-_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}  # unicodedata names none
-
-
 def name_checked(field: str, value: str | None, *, whose: str) -> str:
     """``value`` without the spaces around it, as a person's ``field`` ("first_name", "last_name") is
     stored; refused, the field named, when longer than its column or holding a character that cannot
@@ -129,11 +122,8 @@ def name_checked(field: str, value: str | None, *, whose: str) -> str:
     if len(value) > limit:
         raise ValidationFailed(f"The {words} of {whose} is {len(value)} characters long; at most {limit} fit.",
                                detail={"field": field})
-    unseen = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf") and c not in _JOINERS), None)
-    if unseen is not None:
-        called = _CONTROL_NAMES.get(unseen) or unicodedata.name(unseen, "a control character").lower()
-        raise ValidationFailed(f"The {words} of {whose} contains {called} (U+{ord(unseen):04X}) at position "
-                               f"{value.index(unseen) + 1}, which cannot be seen; remove it.", detail={"field": field})
+    if (unseen := unseen_character(value)) is not None:
+        raise ValidationFailed(f"The {words} of {whose} {character_problem(value, unseen)}", detail={"field": field})
     return value
 
 

@@ -15,6 +15,8 @@ from django.http.request import validate_host
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from config.input_limits import character_problem, unseen_character
+
 from .errors import Conflict, NotFound, ValidationFailed, fields_refused
 from .models import Domain, Firm, FirmUsage, firm_slug_validator
 from .people import people_active, people_here, set_password_path
@@ -181,6 +183,9 @@ def firm_create(
         if len((value or "").strip()) > column:
             raise ValidationFailed(f"The admin's {words} has at most {column} characters; this one has "
                                    f"{len(value.strip())}.", detail={"field": field})
+        # The rule of every person's name (``people.name_checked``): nothing that cannot be seen.
+        if (unseen := unseen_character(value := (value or "").strip())) is not None:
+            raise ValidationFailed(f"The admin's {words} {character_problem(value, unseen)}", detail={"field": field})
     host = _served_host(domain or f"{slug}.{settings.BASE_DOMAIN}", slug)
 
     with schema_context("public"), transaction.atomic():

@@ -25,8 +25,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.input_limits import character_problem
 from rebalancing.access import require
-from rebalancing.api.serializers.strict import UnknownFieldsRefused, character_problem
+from rebalancing.api.serializers.strict import UnknownFieldsRefused
 from rebalancing.filters import FirmFilterSet
 from tenants.api_keys.authentication import ApiKeyAuthentication, SessionAuthentication
 from tenants.api_keys.models import ApiKey

@@ -8,7 +8,6 @@ checks (references, sums) can skip rows that are already reported.
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -16,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import pandas as pd
 from django.db import models
 
-from config.input_limits import numeral_problem
+from config.input_limits import character_name, numeral_problem, unseen_character
 from rebalancing.engine_inputs import FIRST_BOOK_DAY
 from rebalancing.typed_numbers import NUMBER, THOUSANDS
 
@@ -177,27 +176,6 @@ def required_cells(sheet: Sheet, column: str, values: pd.Series, what: str) -> p
     empty = values.map(lambda value: value is None).astype(bool)
     sheet.problems.add_rows(values.index[empty], column, f"is empty; {what} is required")
     return values.mask(empty, INVALID)
-
-
-# Joiners that some scripts (Persian, the Indic ones) need inside a word; every other format character
-# (zero-width space, bidi overrides, a stray byte-order mark) only makes "AAPL\u200b" look like AAPL.
-_JOINERS = frozenset("\u200c\u200d")
-_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}  # unicodedata has no names for these
-
-
-def character_name(character: str) -> str:
-    """What a control or format character is called in a refusal: "a tab", "zero width space"."""
-    return _CONTROL_NAMES.get(character) or unicodedata.name(character, "a control character").lower()
-
-
-def unseen_character(text: str) -> str | None:
-    """The first control or invisible format character of a cell (a line break, a tab, an escape, a
-    zero-width space): in a symbol or an account number it makes a look-alike of a real one, and a
-    line break in a name breaks the order files and reports it is written to."""
-    for character in text:
-        if unicodedata.category(character) in ("Cc", "Cf") and character not in _JOINERS:
-            return character
-    return None
 
 
 def text_cells(sheet: Sheet, column: str, *, field: models.CharField, required: bool = False,

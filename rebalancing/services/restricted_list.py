@@ -16,9 +16,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.input_limits import character_name, unseen_character
 from rebalancing.access import require
 from rebalancing.engine_inputs import FIRST_BOOK_DAY
-from rebalancing.imports.cells import character_name, unseen_character
 from rebalancing.models import RestrictedSecurity, Security
 from rebalancing.services.proposals import proposals_supersede_restricted
 from tenants.audit.actions import Action

@@ -60,6 +60,11 @@ def test_a_provider_admin_onboards_a_firm_from_the_console_and_its_admin_gets_a_
     ({"domain": "t1.evil.com"}, "This deployment does not serve &#x27;t1.evil.com&#x27;", "domain"),
     ({"admin_first_name": "A" * 151}, "first name has at most 150 characters; this one has 151", "admin_first_name"),
     ({"admin_last_name": "L" * 200}, "last name has at most 150 characters; this one has 200", "admin_last_name"),
+    # names that cannot be seen as they are (people.name_checked's rule, config.input_limits)
+    ({"admin_first_name": "A\u202eda"}, "first name contains right-to-left override (U+202E) at position 2",
+     "admin_first_name"),
+    ({"admin_last_name": "Love\u0007lace"}, "last name contains a control character (U+0007) at position 5",
+     "admin_last_name"),
 ])
 def test_a_refused_onboarding_names_the_problem_keeps_the_input_and_writes_nothing(changes, message, field):
     client = _provider_client(ProviderRole.PROVIDER_ADMIN)

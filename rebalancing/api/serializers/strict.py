@@ -30,11 +30,9 @@ from collections.abc import Mapping
 from django.http import QueryDict
 from rest_framework import serializers
 
-from config.input_limits import full_date_problem, numeral_problem
-from rebalancing.imports.cells import character_name, unseen_character
+from config.input_limits import character_problem, full_date_problem, numeral_problem, unseen_character
 
-__all__ = ["MULTI_LINE", "UnknownFieldsRefused", "UnknownParametersRefused", "character_problem",
-           "unseen_character_problem"]
+__all__ = ["MULTI_LINE", "UnknownFieldsRefused", "UnknownParametersRefused", "unseen_character_problem"]
 
 # Sent by browsers' forms with every multipart POST; never a field of the request.
 _NOT_FIELDS = frozenset({"csrfmiddlewaretoken"})
@@ -53,13 +51,6 @@ def unseen_character_problem(text: str, *, multi_line: bool = False) -> str:
     multi-line text (comments, descriptions) may hold tabs and line breaks."""
     character = unseen_character(text.translate(_LINE_SPACING) if multi_line else text)
     return "" if character is None else character_problem(text, character)
-
-
-def character_problem(text: str, character: str) -> str:
-    """``text``'s first ``character`` named as the imports name it, with its code point and 1-based
-    position: "contains a control character (U+0000) at position 5, which cannot be seen; remove it."."""
-    return (f"contains {character_name(character)} (U+{ord(character):04X}) at position {text.index(character) + 1}, which cannot "
-            "be seen; remove it.")
 
 
 def _unseen_refused(field, value, where: str = "") -> str:
