@@ -192,8 +192,9 @@ class HouseholdUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="advisor_grants")
 
 
-# What ``Account.governing_template`` reads: the account's own template, else its household's.
-_GOVERNING = ("template", "household__template")
+# Which template governs an account - its own, else its household's - as the paths it is read by:
+# the one home of the rule for the queries below and ``Account.governing_template_if``.
+_OWN_TEMPLATE, _HOUSEHOLD_TEMPLATE = _GOVERNING = ("template", "household__template")
 
 
 class AccountQuerySet(models.QuerySet):
@@ -232,15 +233,15 @@ class AccountQuerySet(models.QuerySet):
     def following_household_template(self) -> AccountQuerySet:
         """Accounts with no template of their own: their household's governs them (the one home of
         the rule, with ``governed_by`` and ``Account.governing_template``)."""
-        return self.filter(template__isnull=True)
+        return self.filter(**{f"{_OWN_TEMPLATE}__isnull": True})
 
     def governed_by(self, template) -> AccountQuerySet:
         """Accounts whose parameters ``template`` governs (a template, its id or its code): their
         own template, or their household's when they have none. The one home of the rule, with
         ``Account.governing_template``."""
         field, value = ("code", template) if isinstance(template, str) else ("id", getattr(template, "pk", template))
-        return self.filter(Q(**{f"template__{field}": value})) | self.following_household_template().filter(
-            **{f"household__template__{field}": value})
+        return self.filter(Q(**{f"{_OWN_TEMPLATE}__{field}": value})) | self.following_household_template().filter(
+            **{f"{_HOUSEHOLD_TEMPLATE}__{field}": value})
 
 
 _HOUSEHOLDS = object()  # ``governing_template_if``: the household's template as it is
@@ -462,6 +463,7 @@ class Account(models.Model):
             return own
         if household_template is not _HOUSEHOLDS:
             return household_template
+        # (``_HOUSEHOLD_TEMPLATE`` read on the instance.)
         return self.household.template if self.household_id else None
 
     def governing_template_under(self, household_template: ParameterTemplate | None) -> ParameterTemplate | None:
