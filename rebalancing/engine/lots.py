@@ -204,7 +204,8 @@ def least_tax_choice(
     realised = take0 * g
     if not thetas:
         return full(take0), tax(fixed[0] + float(realised[short_lot].sum()), fixed[1] + float(realised[lg].sum()))
-    if max(Counter(theta_sec).values()) > WALK_PLACES:
+    # (No security can have more places than there are: counting them is needed only past that.)
+    if len(theta_sec) > WALK_PLACES and max(Counter(theta_sec).values()) > WALK_PLACES:
         # Many lots of one security (a fund bought every month for years): the walk would recompute
         # them at each of thousands of places; the edge's corners are few.
         return least_tax_by_corners(lot_sec, gain, long, tie, need, cap, tax, fixed_given)
