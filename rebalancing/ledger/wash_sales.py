@@ -37,7 +37,8 @@ Rev. Rul. 2008-5):
 - Chains: a replacement share later sold at a loss is a new loss sale, with the basis it carries.
   A replacement already sold before the loss sale takes the basis in that sale; if that sale's
   own loss was deferred, the added amount follows it. A sale's shares never replace a loss that
-  was itself deferred into them (that would deferral in a circle); a sale that turns into a loss
+  was itself deferred into them (that would deferral in a circle), read share by share: shares
+  whose own loss reached the sale, not every share of their sale; a sale that turns into a loss
   only because of such a later addition is not washed again.
 
 Amounts are exact fractions here; the caller rounds to cents when it stores them.
@@ -404,38 +405,50 @@ class _Replayer:
         if need > 0:
             raise ValueError(f"lot {state.lot.lot_id}: a sale on {d.sold} takes more shares than the lot has")
 
-    def ancestors(self, sale: Hashable) -> set[Hashable]:
-        """Sales whose deferred loss reached the shares ``sale`` sold, directly or through others."""
-        seen: set[Hashable] = set()
-        todo = [sale]
+    def ancestors(self, sale: Hashable) -> dict[_LotState, list[tuple[Fraction, Fraction]]]:
+        """The shares whose deferred loss reached a share ``sale`` sold, directly or through others:
+        per lot, ranges of shares. Traced share by share (each share replaces at most one loss share),
+        never by whole sales: a sale whose loss went into another share of an ancestor's sale does
+        not feed this one, and may replace its loss."""
+        reached: dict[_LotState, list[tuple[Fraction, Fraction]]] = defaultdict(list)
+        todo = [(seg.lot, seg.lo, seg.hi) for state in self.lots for seg in state.segs if seg.sale == sale]
         while todo:
-            current = todo.pop()
-            for state in self.lots:
-                for seg in state.segs:
-                    if seg.sale == current and seg.src_lot is not None:
-                        for src in seg.src_lot.covering(seg.src_lo, seg.src_lo + seg.size):
-                            if src.sale is not None and src.sale not in seen:
-                                seen.add(src.sale)
-                                todo.append(src.sale)
-        return seen
+            state, lo, hi = todo.pop()
+            for seg in state.covering(lo, hi):
+                if seg.src_lot is None:
+                    continue
+                a, b = max(lo, seg.lo), min(hi, seg.hi)
+                src = (seg.src_lot, seg.src_lo + (a - seg.lo), seg.src_lo + (b - seg.lo))
+                reached[src[0]].append(src[1:])
+                todo.append(src)  # the graph has no circle (this rule keeps it so): the trace ends
+        return reached
 
-    def candidates(self, sold: date, sale: Hashable) -> list[_Seg]:
+    def candidates(self, sold: date, sale: Hashable) -> tuple[list[_Seg], bool]:
         """Shares that may replace a loss of ``sale``, in the order they are used: purchases in
-        the order acquired; of each, the shares still held, then those sold before."""
-        excluded = self.ancestors(sale) | {sale}
-        out = []
+        the order acquired; of each, the shares still held, then those sold before. Never the
+        sale's own shares, nor shares whose loss reached it (a circle). Also says whether a run
+        was cut (to leave out only the part of it that reached the sale)."""
+        reached = self.ancestors(sale)
+        out, cut = [], False
         for state in self.lots:
             if state.lot.inherited or state.lot.gifted or not in_window(sold, state.lot.purchased):
                 continue  # inherited and gifted shares were not bought (IRC §1091(a))
-            free = [s for s in state.segs if s.src_lot is None and s.sale not in excluded]
+            for lo, hi in reached.get(state, ()):
+                for at in (lo, hi):
+                    if any(s.lo < at < s.hi and s.src_lot is None for s in state.segs):
+                        state.split_at(at)
+                        cut = True
+            free = [s for s in state.segs if s.src_lot is None and s.sale != sale
+                    and not any(lo < s.hi and s.lo < hi for lo, hi in reached.get(state, ()))]
             out += [s for s in free if s.sale is None]
             out += sorted((s for s in free if s.sale is not None), key=lambda s: (self.sale_rank[s.sale], s.lo))
-        return out
+        return out, cut
 
     def replace(self, loss: _Seg, sale: Hashable, carved: dict[_LotState, list[_Seg]]) -> bool:
         """Match the run ``loss`` with replacement shares; says whether a run was cut."""
-        need, offset, cut = loss.size, _ZERO, False
-        for seg in self.candidates(self.sale_date[sale], sale):
+        need, offset = loss.size, _ZERO
+        candidates, cut = self.candidates(self.sale_date[sale], sale)
+        for seg in candidates:
             if need == 0:
                 break
             if seg.src_lot is not None:

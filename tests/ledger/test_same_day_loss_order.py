@@ -99,28 +99,16 @@ def reference(specs: dict, sales: list) -> tuple[dict, dict]:
         for share in sorted(taken, key=lambda s: (rank[s.lot.key], s.i)):
             if share.loss() <= 0:
                 continue
-            excluded = _ancestors(share.sale, lots) | {share.sale}
+            reached = _reached(share.sale, lots)
             for lot in by_acquisition:
                 if lot is share.lot or lot.inherited or lot.received or abs((lot.purchased - day).days) > 30:
                     continue
-                free = [s for s in lot.shares if s.src is None and s.sale not in excluded]
+                free = [s for s in lot.shares if s.src is None and s.sale != share.sale and s not in reached]
                 free.sort(key=lambda s: (s.sale is not None, sale_rank.get(s.sale, -1), s.i))
                 if free:
                     free[0].src, share.dst = share, free[0]
                     break
     return lots, sold_on
-
-
-def _ancestors(sale, lots):
-    seen, todo = set(), [sale]
-    while todo:
-        current = todo.pop()
-        for lot in lots.values():
-            for s in lot.shares:
-                if s.sale == current and s.src is not None and s.src.sale not in seen:
-                    seen.add(s.src.sale)
-                    todo.append(s.src.sale)
-    return seen
 
 
 def reference_figures(specs, sales) -> dict:
@@ -306,3 +294,16 @@ def test_two_spouses_same_day_loss_sales_through_the_ledger(book, pm):
     sold, bought = date(2026, 2, 2), date(2026, 2, 10)
     assert held == [(D(10), D("1100.00"), bought - (sold - date(2020, 1, 2))),
                     (D(10), D("1200.00"), bought - (sold - date(2022, 1, 3)))], held
+
+
+def _reached(sale, lots):
+    """The shares whose deferred losses reached a share ``sale`` sells, through each share's source
+    (a loss is never deferred back into the shares that carry it; share by share, not sale by sale:
+    Treas. Reg. §1.1091-1(e))."""
+    out, todo = set(), [s for lot in lots.values() for s in lot.shares if s.sale == sale]
+    while todo:
+        s = todo.pop()
+        if s.src is not None and s.src not in out:
+            out.add(s.src)
+            todo.append(s.src)
+    return out

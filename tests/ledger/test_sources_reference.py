@@ -161,32 +161,18 @@ def reference(events: list[Event], taxable: dict[str, bool], opening: dict[str, 
         for loss in sorted(taken, key=lambda s: (rank_of_lot[s.lot.key], s.index)):
             if loss.loss() <= 0:
                 continue  # at a gain as it stands (a deferral reaching it later is not washed again)
-            excluded = {loss.sale} | _ancestors(loss.sale, lots)
+            reached = _reached(loss.sale, lots)
             for lot in ordered:
                 if lot is loss.lot or abs((lot.purchased - day).days) > 30:
                     continue  # Rev. Rul. 56-602; the 61-day window, both ends in (Pub. 550)
                 # Treas. Reg. §1.1091-1(e): a share that made one loss non-deductible is disregarded
                 # for any other; of a purchase, the shares still held first, then those sold before.
-                unused = [s for s in lot.shares if s.source is None and s.sale not in excluded]
+                unused = [s for s in lot.shares if s.source is None and s.sale != loss.sale and s not in reached]
                 unused.sort(key=lambda s: (s.sale is not None, rank_of_sale.get(s.sale, -1), s.index))
                 if unused:
                     unused[0].source, loss.replaced_by = loss, unused[0]
                     break
     return lots, sold_on
-
-
-def _ancestors(sale: str, lots: dict[str, RefLot]) -> set[str]:
-    """The sales whose deferred losses reached the shares ``sale`` sells (a loss is never deferred
-    back into the shares that carry it)."""
-    seen, todo = set(), [sale]
-    while todo:
-        current = todo.pop()
-        for lot in lots.values():
-            for s in lot.shares:
-                if s.sale == current and s.source is not None and s.source.sale not in seen:
-                    seen.add(s.source.sale)
-                    todo.append(s.source.sale)
-    return seen
 
 
 def reference_figures(lots: dict[str, RefLot], sold_on: dict[str, date]) -> dict:
@@ -559,3 +545,16 @@ def test_reading_a_purchase_before_the_loss_shares_own_purchase_but_inside_the_w
     got = _pieces(events, {})
     assert sum(v[3] for k, v in got.items() if k[1] == "S") == 100
     assert {k[2] for k in got if k[0] == "FIRST"} == {date(2024, 1, 3)}
+
+
+def _reached(sale, lots):
+    """The shares whose deferred losses reached a share ``sale`` sells, through each share's source
+    (a loss is never deferred back into the shares that carry it; share by share, not sale by sale:
+    Treas. Reg. §1.1091-1(e))."""
+    out, todo = set(), [s for lot in lots.values() for s in lot.shares if s.sale == sale]
+    while todo:
+        s = todo.pop()
+        if s.source is not None and s.source not in out:
+            out.add(s.source)
+            todo.append(s.source)
+    return out
