@@ -8,14 +8,16 @@ rules for husband and wife (Treas. Reg. §1.1212-1(c); IRS Pub. 550 "Capital Los
 - separate returns, then a joint return: each spouse's carryover is carried into the joint return,
   so the joint return's loss carried in is the sum of the two, by character;
 - a joint return, then separate returns: the joint return's carryover is allocated to the spouses
-  on the basis of their individual net capital losses of the joint year - "only on the return of
-  the spouse who actually had the loss" (Pub. 550). Read here per character, as the carryover keeps
-  its character (IRC §1212(b)): a spouse's share of the short-term carryover is in proportion to
-  their own net short-term loss of the year (their accounts' results and half of each joint
-  account's, less the part of the loss carried in that was theirs), the long-term likewise. A
-  spouse with a net gain of that character had no loss of it and takes none. So through a run of
-  joint years each spouse's part of the carryover is kept, year by year, and a later change to
-  separate returns finds it;
+  on the basis of their individual net capital losses of the joint year (Treas. Reg.
+  §1.1212-1(c)(1)(iii)) - "only on the return of the spouse who actually had the loss" (Pub. 550).
+  A spouse's individual net capital loss is their own results of the year, both terms netted (their
+  accounts' and half of each joint account's), less the part of the loss carried in that was
+  theirs; each character of the carryover, which keeps its character (IRC §1212(b)), is split in
+  proportion to those losses. A spouse whose own results net to a gain or to nothing had no loss
+  and takes none (before 2026-12-07 each character was split by the spouses' losses of that
+  character alone, so a spouse whose short-term loss their own long-term gain had used up took a
+  share). So through a run of joint years each spouse's part of the carryover is kept, year by
+  year, and a later change to separate returns finds it;
 - a married couple's return (joint or separate), then a single or head-of-household return: the
   marriage has ended (a divorce, or a spouse's death) and the return is one spouse's, the household's
   ``filer``; only that spouse's part of the carryover continues on it. The other spouse's part does
@@ -163,14 +165,14 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
                               parts[FIRST][1] + parts[SECOND][1], limit, status,
                               before_ledger_short=whole_before[0], before_ledger_long=whole_before[1])
             sheets = {ONE_RETURN: sheet}
-            # Each spouse's own net loss of each character this year (all their results, the ledger's
-            # and those before it), their part carried in included.
+            # Each spouse's individual net capital loss of the year - all their results, the ledger's and
+            # those before it, both terms netted, their part carried in included: the basis the joint
+            # carryover, of each character, is allocated on (Treas. Reg. §1.1212-1(c)(1)(iii)). A spouse
+            # whose own results net to a gain or to nothing had no loss to carry, whatever its terms.
             results_of = {spouse: _sum(own[spouse], own_before[spouse]) for spouse in (FIRST, SECOND)}
-            losses = {spouse: (max(parts[spouse][0] - results_of[spouse][0], _ZERO),
-                               max(parts[spouse][1] - results_of[spouse][1], _ZERO))
-                      for spouse in (FIRST, SECOND)}
-            short = _allocated(sheet.carried_out_short, losses[FIRST][0], losses[SECOND][0])
-            long = _allocated(sheet.carried_out_long, losses[FIRST][1], losses[SECOND][1])
+            losses = {spouse: max(sum(parts[spouse]) - sum(results_of[spouse]), _ZERO) for spouse in (FIRST, SECOND)}
+            short = _allocated(sheet.carried_out_short, losses[FIRST], losses[SECOND])
+            long = _allocated(sheet.carried_out_long, losses[FIRST], losses[SECOND])
             parts = {FIRST: (short[0], long[0]), SECOND: (short[1], long[1])}
         out[year] = sheets
     return out

@@ -50,28 +50,42 @@ def test_separate_carryovers_are_combined_on_the_joint_return():
     assert (joint.carried_in_long, joint.limit, joint.deduction, joint.carried_out_long) == (6000, 3000, 3000, 3000)
 
 
-def test_when_both_spouses_lost_the_carryover_is_split_by_their_own_losses_and_character():
+def test_when_both_spouses_lost_the_carryover_is_split_by_their_individual_net_capital_losses():
     # 2025, joint: the first loses 9,000 short-term, the second 3,000 short-term and 8,000 long-term;
     # a joint account loses 2,000.01 long-term (1,000.01 and 1,000.00). The return carries
-    # 9,000 short-term (12,000 less 3,000) and 10,000.01 long-term. 2026 separately: the short-term
-    # split 9,000 : 3,000 (6,750 / 2,250), the long-term 1,000.01 : 9,000 (1,000.01 / 9,000.00).
+    # 9,000 short-term (12,000 less 3,000) and 10,000.01 long-term. Their individual net capital
+    # losses (Treas. Reg. §1.1212-1(c)(1)(iii)): the first 10,000.01, the second 12,000.00. 2026
+    # separately: each character split 10,000.01 : 12,000 - the short-term 4,090.91 / 4,909.09, the
+    # long-term 4,545.46 / 5,454.55 (the second's share rounded half up, the first's the rest).
     years = _sheets({2025: {"first": (D(-9000), D(0)), "second": (D(-3000), D(-8000)),
                             "joint": (D(0), D("-2000.01"))}}, {2025: JOINT, 2026: SEPARATE}, through=2026)
     joint = years[2025][""]
     assert (joint.carried_out_short, joint.carried_out_long) == (9000, D("10000.01"))
     first, second = years[2026]["first"], years[2026]["second"]
-    assert (first.carried_in_short, second.carried_in_short) == (6750, 2250)
-    assert (first.carried_in_long, second.carried_in_long) == (D("1000.01"), 9000)
+    assert (first.carried_in_short, second.carried_in_short) == (D("4090.91"), D("4909.09"))
+    assert (first.carried_in_long, second.carried_in_long) == (D("4545.46"), D("5454.55"))
 
 
-def test_a_spouse_whose_loss_was_used_up_by_the_others_gain_takes_none_of_that_character():
+def test_a_spouse_whose_own_results_net_to_nothing_takes_none():
+    # 2025 joint: the first loses 10,000 short-term and gains 10,000 long-term (their own net: 0);
+    # the second loses 6,000 long-term. The return nets -6,000 (short -10,000, long +4,000),
+    # deducts 3,000 and carries 3,000 short-term: only the second spouse had a net capital loss.
+    years = _sheets({2025: {"first": (D(-10000), D(10000)), "second": (D(0), D(-6000))}},
+                    {2025: JOINT, 2026: SEPARATE}, through=2026)
+    assert (years[2025][""].carried_out_short, years[2025][""].carried_out_long) == (3000, 0)
+    assert (years[2026]["first"].carried_in_short, years[2026]["second"].carried_in_short) == (0, 3000)
+
+
+def test_a_spouse_with_a_net_gain_takes_none_of_the_carryover_whatever_its_character():
     # 2025, joint: the first loses 10,000 short-term; the second gains 8,000 short-term and loses
-    # 5,000 long-term. The return: short -2,000, long -5,000; 3,000 deducted (2,000 of it from the
-    # short-term loss), 4,000 long-term carried - the second spouse's, the only long-term loss.
+    # 5,000 long-term - a net gain of 3,000 of their own. The return: short -2,000, long -5,000; 3,000
+    # deducted (2,000 of it from the short-term loss), 4,000 long-term carried. The second spouse had
+    # the only long-term loss but no net capital loss: the 4,000 is the first's (before 2026-12-07
+    # each character went by the spouses' losses of it, and the second took it all).
     years = _sheets({2025: {"first": (D(-10000), D(0)), "second": (D(8000), D(-5000))}},
                     {2025: JOINT, 2026: SEPARATE}, through=2026)
     assert (years[2025][""].carried_out_short, years[2025][""].carried_out_long) == (0, 4000)
-    assert (years[2026]["first"].carried_in_long, years[2026]["second"].carried_in_long) == (0, 4000)
+    assert (years[2026]["first"].carried_in_long, years[2026]["second"].carried_in_long) == (4000, 0)
 
 
 def test_a_spouses_part_is_kept_through_joint_years_and_found_at_the_change():
@@ -240,7 +254,8 @@ def _plain(sales, statuses, opening, filer):
     most its limit (short-term first), carries the rest with its character. A spouse's own sales are
     their accounts' and half of the joint account's (the second's half toward zero). Filing separately
     each spouse carries their own; jointly, the carryover of each character is split in proportion to
-    each spouse's own net loss of it (the second's share rounded half up); single or head of
+    each spouse's individual net capital loss (both terms, Treas. Reg. §1.1212-1(c)(1)(iii); the
+    second's share rounded half up); single or head of
     household, the return is the filer's: it carries in the filer's part only, and all it carries out
     is theirs."""
     def worksheet(short, long, limit):
@@ -282,8 +297,9 @@ def _plain(sales, statuses, opening, filer):
                                               total[1] - carried["first"][1] - carried["second"][1], 300_000)
             out[(year, "")] = (net, deducted, cs, cl)
             parts = {}
+            # each spouse's individual net capital loss: both terms netted, their part carried in included
+            losses = [max(sum(carried[s]) - sum(own[s]), 0) for s in ("first", "second")]
             for t, c in ((0, cs), (1, cl)):
-                losses = [max(carried[s][t] - own[s][t], 0) for s in ("first", "second")]
                 second = 0 if c == 0 else (2 * c * losses[1] + sum(losses)) // (2 * sum(losses))  # half up
                 parts[t] = (c - second, second)
             carried = {"first": (parts[0][0], parts[1][0]), "second": (parts[0][1], parts[1][1])}
