@@ -31,6 +31,7 @@ from rebalancing.household_parameters import (
 )
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.imports.report import ImportRejected
+from rebalancing.ledger.filing_years import MARRIED
 from rebalancing.models import (
     Account,
     ApprovalPolicy,
@@ -304,6 +305,12 @@ def _new_proposals_words(accounts) -> str:
             "and under every compliance threshold, is approved at once")
 
 
+def _married_status_in(household: Household, year: int | None) -> str:
+    """The status of ``year`` when it is a married couple's (joint or separate), else ""."""
+    status = "" if year is None else household.filing_status_in(year)
+    return status if status in MARRIED else ""
+
+
 def _tax_context(request, household: Household, accounts) -> dict:
     """The returns form: as stored, or as typed when it was just refused (``keep_posted``)."""
     posted = posted_kept(request, "tax")
@@ -318,6 +325,8 @@ def _tax_context(request, household: Household, accounts) -> dict:
             "filing_from_choices": [(str(y), str(y)) for y in range(this_year, this_year - 11, -1)]
             + [("1900", "every year (a correction: it was never another)")],
             "rates_apart": rates_apart_on_returns(household, accounts),
+            # A married couple's year (joint or separate) carries in each spouse's part: the status, or "".
+            "opening_by_spouse": _married_status_in(household, household.carryforward_year),
             "tax_accounts": [(a, posted.get(f"spouse:{a.pk}", a.spouse) if posted else a.spouse,
                               [c for c in Account.Spouse.choices if a.taxable or c[0] != Account.Spouse.JOINT])
                              for a in accounts]}

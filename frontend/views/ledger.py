@@ -248,7 +248,7 @@ def _period(request) -> dict:
     """The period picker: a year (default this one), or from/to dates that override it."""
     get = request.GET
     today = timezone.localdate()
-    year = year_param(get) or today.year
+    year = _report_bound(reports.report_year_check, year_param(get) or today.year)
     start, end = _day(get.get("start")), _day(get.get("end"))
     error = ""
     if (get.get("start") and start is None) or (get.get("end") and end is None):
@@ -258,10 +258,25 @@ def _period(request) -> dict:
         start, end = start or date(year, 1, 1), end or date(year, 12, 31)
         if start > end:
             error, start, end = "The period starts after it ends; the whole year is shown.", None, None
+    if end:  # the year of the period's end is its Schedule D's
+        try:
+            reports.report_year_check(end.year)
+        except DomainError as refused:
+            said = refused.message.rstrip(".")
+            error, start, end = f"The period ends in {end.year}: {said[:1].lower()}{said[1:]}; the whole year is shown.", None, None
     if not (start and end):
         start, end = date(year, 1, 1), date(year, 12, 31)
     return {"year": year, "start": start, "end": end, "period_error": error,
             "years": list(range(today.year, today.year - 8, -1))}
+
+
+def _report_bound(check, value):
+    """``value`` if the reports' own bound (``reports.report_year_check``, ``report_day_check``)
+    accepts it, the API's and the tax_report command's too; else a 400 that says it."""
+    try:
+        return check(value)
+    except DomainError as refused:
+        raise BadRequest(refused.message) from None
 
 
 def _downloaded_period(period: dict) -> None:
@@ -441,7 +456,7 @@ def report_harvest(request):
 def report_transition(request):
     today = timezone.localdate()
     as_of_text = request.GET.get("as_of", "").strip()
-    as_of = _day(as_of_text) or today
+    as_of = _report_bound(reports.report_day_check, _day(as_of_text) or today)
     enrolled = reports.transition_accounts(_report_accounts(request))
     if request.GET.get("download") == "csv":
         return _csv_response(request, reports.transition_csv(reports.transition_rows(enrolled, as_of=as_of)),

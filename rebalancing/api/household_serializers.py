@@ -119,14 +119,17 @@ class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
     carryforward_year = serializers.IntegerField(required=False, allow_null=True,
                                                  help_text="The year the opening capital loss carryover is carried "
                                                            "into (later years come from the ledger)")
-    carryforward_short_term = _carried("Short-term loss carried into that year (filing separately: the first "
-                                       "spouse's); a positive amount")
-    carryforward_long_term = _carried("Long-term loss carried into that year (filing separately: the first "
-                                      "spouse's); a positive amount")
-    carryforward_second_short_term = _carried("Filing separately only: the second spouse's short-term loss "
-                                              "carried into that year")
-    carryforward_second_long_term = _carried("Filing separately only: the second spouse's long-term loss carried "
-                                             "into that year")
+    carryforward_short_term = _carried("Short-term loss carried into that year, a positive amount: the household's, "
+                                       "or the first spouse's part when the year is a married couple's (filed "
+                                       "jointly or separately)")
+    carryforward_long_term = _carried("Long-term loss carried into that year, a positive amount: the household's, or "
+                                      "the first spouse's part in a married couple's year")
+    carryforward_second_short_term = _carried(
+        "The second spouse's part of the short-term loss carried into that year when it is a married couple's: a "
+        "joint return carries in both parts together, and each stays its spouse's when they later file "
+        "separately (Treas. Reg. §1.1212-1(c)(1)(iii)); refused for a single or head-of-household year")
+    carryforward_second_long_term = _carried("The second spouse's part of the long-term loss carried into that year "
+                                             "(a married couple's year only)")
     sole_filer = serializers.CharField(
         required=False, help_text='"first" or "second": whose return a single or head-of-household year is after '
                                   "years filed as a married couple (a divorce, a spouse's death); only that "

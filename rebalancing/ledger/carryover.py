@@ -32,13 +32,14 @@ from django.utils import timezone
 
 from rebalancing.array_filters import any_of
 from rebalancing.models import Account, Household, RealisedLot
+from tenants.errors import ValidationFailed
 
 from .filing_years import FIRST, SECOND, household_sheets
 from .quantities import cents
 from .schedule_d import ScheduleD
 
-__all__ = ["YearToDateApart", "before_ledger_results", "household_years", "loss_carried_into", "with_filing_history",
-           "year_results", "year_to_date_apart"]
+__all__ = ["YearToDateApart", "before_ledger_results", "household_years", "latest_tax_year", "loss_carried_into",
+           "with_filing_history", "year_results", "year_to_date_apart"]
 
 ZERO = Decimal(0)
 ReturnKey = tuple[int, str]
@@ -161,11 +162,25 @@ def before_ledger_results(households: list[Household], through: int, *,
             for h, years in out.items()}
 
 
+def latest_tax_year() -> int:
+    """The current tax year, wherever it has begun (``engine_inputs.latest_book_day``): the latest a
+    tax report is drawn for."""
+    from rebalancing.engine_inputs import latest_book_day  # engine_inputs imports this module
+
+    return latest_book_day().year
+
+
 def household_years(households: list[Household], through: int, *,
                     this_year: int | None = None) -> dict[int, HouseholdYears]:
     """household id -> each year's Schedule D of each of its returns, up to ``through``, from its
     opening carryover, its filing statuses, the ledger's sales and what was realised before them
-    (``before_ledger_results``), in four queries."""
+    (``before_ledger_results``), in four queries. ``through`` at most the year after the current
+    one (the loss carried into it): a sheet is built for every year from the household's first, so
+    year 9999 would take minutes and gigabytes for sheets of years with no sales."""
+    latest = latest_tax_year() + 1
+    if through > latest:
+        raise ValidationFailed(f"Schedule D is drawn up to {latest} at the latest (the year after the current one), "
+                               f"not for {through}.", detail={"field": "year"})
     with_filing_history(households)
     results = year_results(households, through)
     before = before_ledger_results(households, through, this_year=this_year)

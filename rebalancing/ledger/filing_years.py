@@ -123,7 +123,7 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
     ``results``: year -> owner (``FIRST``, ``SECOND``, ``JOINT``) -> (net short-term, net
     long-term) of the sales of the taxable accounts that owner holds; ``status_of``: a year's filing
     status; ``opening``: (year, spouse -> (short, long) loss carried into it from before the
-    ledger; a one-return year's is the first spouse's, Household.opening_carryover); ``filer``: the
+    ledger; a joint year's is each spouse's part, Household.opening_carryover); ``filer``: the
     spouse (``FIRST`` or ``SECOND``) whose return a single or head-of-household year is;
     ``before_ledger``: like ``results``, what was realised before the ledger's records (the
     custodian's year-to-date figures less the ledger's sales), a line of its own on each sheet that

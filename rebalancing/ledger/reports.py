@@ -26,6 +26,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from rebalancing.engine.tax import estimated_tax, gift_basis, gift_start, term
+from rebalancing.engine_inputs import FIRST_BOOK_DAY, book_day_check
 from rebalancing.exports import csv_text
 from rebalancing.models import (
     Account,
@@ -44,8 +45,15 @@ from rebalancing.selectors import (
     benchmark_weights_latest,
     latest_prices,
 )
+from tenants.errors import ValidationFailed
 
-from .carryover import YearToDateApart, household_years, with_filing_history, year_to_date_apart
+from .carryover import (
+    YearToDateApart,
+    household_years,
+    latest_tax_year,
+    with_filing_history,
+    year_to_date_apart,
+)
 from .form_8949 import (
     AsReported,
     Box,
@@ -64,7 +72,7 @@ __all__ = [
     "AccountLedger", "BoxTotals", "box_totals", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
     "harvest", "harvest_csv", "realised_boxes_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
     "schedules_d", "schedules_d_by_household", "transition", "transition_accounts", "transition_csv", "transition_rows",
-    "TransitionAccount", "YearToDateApart", "year_to_date_apart",
+    "TransitionAccount", "YearToDateApart", "report_day_check", "report_year_check", "year_to_date_apart",
 ]
 
 ZERO = Decimal(0)
@@ -403,6 +411,28 @@ def realised_totals_csv(report: RealisedReport) -> str:
          _text(t.net), _text(t.short.deferred + t.long.deferred), _text(t.short.lost + t.long.lost))
         for t in (*report.accounts, *report.households)
     ))
+
+
+# --- The years and days a report is drawn for ----------------------------------------------------
+# One bound for the API, the pages and the tax_report command: a Schedule D is built from every
+# year before the one asked (``carryover.household_years``), so a far-off year would tie the server
+# up with sheets of years that have no sales.
+
+def report_year_check(year: int) -> int:
+    """``year`` if a tax report can be drawn for it: from 1900 to the current tax year (where it has
+    begun anywhere: ``carryover.latest_tax_year``). A later year has had no sales; the current
+    year's Schedule D already shows the loss it carries out."""
+    latest = latest_tax_year()
+    if not FIRST_BOOK_DAY.year <= year <= latest:
+        raise ValidationFailed(f"The tax year must be from {FIRST_BOOK_DAY.year} to {latest} (the current one), "
+                               f"not {year}.", detail={"field": "year"})
+    return year
+
+
+def report_day_check(day: date) -> date:
+    """``day`` if a report can be read as of it: from 1900 to today, as every day the book is read on
+    (``engine_inputs.book_day_check``): prices and budgets of a later day are not known."""
+    return book_day_check(day, what="day the report is read as of (as_of)")
 
 
 # --- Schedule D per return ----------------------------------------------------------------------

@@ -156,9 +156,10 @@ class Household(models.Model):
         return (Account.Spouse.FIRST, Account.Spouse.SECOND) if self.files_separately else ("",)
 
     def opening_carryover(self, spouse: str = "") -> tuple[Decimal, Decimal]:
-        """The (short-term, long-term) loss carried into ``carryforward_year`` by a return: the
-        household's, or a spouse's when filing separately (the first spouse's are the household's
-        fields, so a household that starts filing separately keeps what it had as the first's)."""
+        """The (short-term, long-term) loss carried into ``carryforward_year``: the household's, or a
+        spouse's part into a married couple's year, joint or separate (the first spouse's are the
+        household's fields). A joint return carries in both parts together, and each stays its
+        spouse's when they later file apart (Treas. Reg. §1.1212-1(c)(1)(iii), ``ledger.filing_years``)."""
         if spouse == Account.Spouse.SECOND:
             return self.carryforward_second_short_term, self.carryforward_second_long_term
         return self.carryforward_short_term, self.carryforward_long_term

@@ -50,6 +50,7 @@ __all__ = [
     "IllegalTransition",
     "bulk_approvable",
     "household_proposal_decide",
+    "rejection_reason_check",
     "PolicyDecision",
     "TRANSITIONS",
     "approvals_missing",
@@ -382,9 +383,16 @@ def proposal_reject(*, proposal: Proposal, user, comment: str) -> Proposal:
     return proposal
 
 
-def _reject_one(proposal: Proposal, user, comment: str) -> Proposal:
-    if not comment.strip():
+def rejection_reason_check(comment: str | None) -> str:
+    """``comment`` if it says why a proposal is rejected: a rejection always does (the audit trail
+    and the advisor read it); the API's request body says so too (``RejectionSerializer``)."""
+    if comment is None or not comment.strip():
         raise ValidationFailed("Say why the proposal is rejected.", detail={"field": "comment"})
+    return comment
+
+
+def _reject_one(proposal: Proposal, user, comment: str) -> Proposal:
+    rejection_reason_check(comment)
     proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.REJECT, comment)
     return _move(proposal, S.REJECTED, actor=user, action=f"proposal.reject.{capacity}", comment=comment)
 
@@ -424,6 +432,11 @@ def household_proposal_decide(*, household_proposal: HouseholdProposal, user, ap
                                 detail={"statuses": sorted({p.status for p in members})})
     mine = [p for p in pending if decision_capacity(user, p) is not None]
     if not mine:
+        # Sent twice: a conflict, as for one proposal (``_capacity``), not a want of permission.
+        if ProposalApproval.objects.filter(proposal__in=pending, user_id=user.pk).exists():
+            raise Conflict("You have already decided on this household's proposals; the approvals they still "
+                           "wait for must come from someone else.", code="already_decided",
+                           detail={"household_proposal": household_proposal.pk})
         raise decision_refusal(user, pending[0], what="this household's proposals")
     before = {str(p.pk): p.status for p in members}
     for p in mine:

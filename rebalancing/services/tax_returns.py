@@ -1,8 +1,8 @@
 """A household's tax returns: its filing status, the capital losses carried into its first ledger
-year (the household's, or each spouse's when married filing separately), each return's marginal
-rates (one taxpayer's: every taxable account on the return is taxed at them) and whose return each
-account's sales go on (``Account.spouse``). The Schedule D report, the carryover chain and the
-engine's carried loss read them (``ledger.carryover``)."""
+year (the household's, or each spouse's part into a married couple's year, joint or separate), each
+return's marginal rates (one taxpayer's: every taxable account on the return is taxed at them) and
+whose return each account's sales go on (``Account.spouse``). The Schedule D report, the carryover
+chain and the engine's carried loss read them (``ledger.carryover``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from rebalancing.ledger.filing_years import (
     FIRST_YEAR,
     MARRIED,
     SECOND,
-    SEPARATE,
     PastStatuses,
     status_in,
     statuses_set,
@@ -36,7 +35,7 @@ __all__ = ["CARRYOVER_FIELDS", "RATE_FACTS", "SOLE_FILERS", "filing_status_from_
 
 SOLE_FILERS = ("first", "second")  # Household.sole_filer
 
-# The opening carryover: the household's (the first spouse's when filing separately), the second's.
+# The opening carryover: the household's (the first spouse's part into a married couple's year), the second's.
 CARRYOVER_FIELDS = ("carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
                     "carryforward_second_long_term")
 _WORDS = {"carryforward_short_term": "short-term loss carried in", "carryforward_long_term": "long-term loss carried in",
@@ -78,10 +77,10 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     (``spouses``: account id -> "first", "second" or "joint"). A filing status applies from
     ``filing_status_from`` (a tax year; this year when not given) on: the years before keep the
     status they were filed under (``filing_statuses_write``). A return's rates are written to every
-    taxable account on it. Refused whole,
-    naming the problem, when anything makes no sense: an unknown status, a negative loss, a
-    carryover without its year, a second spouse's carryover or rates on one return, a rate outside
-    0-1, an IRA or Roth marked joint (IRC §408(a)), an account of another household, a joint account
+    taxable account on it. Refused whole, naming the problem, when anything makes no sense: an
+    unknown status, a negative loss, a carryover without its year, a second spouse's carryover into
+    a single or head-of-household year, a second spouse's rates on one return, a rate outside 0-1,
+    an IRA or Roth marked joint (IRC §408(a)), an account of another household, a joint account
     between spouses given different rates, or a change that leaves a return's accounts at different
     rates."""
     require(user, Capability.EDIT_PARAMETERS)
@@ -155,24 +154,21 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
 
 
 def _opening_carried_across(household: Household, *, was: str, past: PastStatuses) -> None:
-    """The opening carryover, stored as each spouse's while its year was filed separately, left as
-    it was by a change that makes that year one return: carried as the rule for the new status says
-    (what the form shows and sends back unchanged then saves as meant). A joint return takes both
-    spouses' carryovers together; a single or head-of-household return after married years is the
-    sole filer's and carries only that spouse's part, the other's being theirs to carry (Treas. Reg.
-    §1.1212-1(c); IRS Pub. 550; ``ledger.filing_years``)."""
-    if household.carryforward_year is None or was != SEPARATE:
+    """The opening carryover, stored as each spouse's part while its year was a married couple's
+    (jointly or separately), left as it was by a change that makes that year one person's return:
+    carried as the rule for the new status says (what the form shows and sends back unchanged then
+    saves as meant). A single or head-of-household return after married years is the sole filer's
+    and carries only that spouse's part, the other's being theirs to carry (Treas. Reg. §1.1212-1(c);
+    IRS Pub. 550; ``ledger.filing_years``). Between joint and separate each part stays its spouse's:
+    a joint return takes their sum, separate returns each their own."""
+    if household.carryforward_year is None or was not in MARRIED:
         return
-    now = status_in(household.carryforward_year, household.filing_status, past)
-    if now == SEPARATE:
+    if status_in(household.carryforward_year, household.filing_status, past) in MARRIED:
         return
     first = (household.carryforward_short_term, household.carryforward_long_term)
     second = (household.carryforward_second_short_term, household.carryforward_second_long_term)
-    if now in MARRIED:
-        carried = (first[0] + second[0], first[1] + second[1])
-    else:
-        carried = second if household.sole_filer == SECOND else first
-    household.carryforward_short_term, household.carryforward_long_term = carried
+    household.carryforward_short_term, household.carryforward_long_term = (
+        second if household.sole_filer == SECOND else first)
     household.carryforward_second_short_term = household.carryforward_second_long_term = Decimal(0)
 
 
@@ -209,9 +205,11 @@ def filing_statuses_write(household: Household, past: PastStatuses) -> None:
 
 def household_tax_check(household: Household, past: PastStatuses | None = None) -> None:
     """Refuse a household's tax facts that make no sense together (the page, the API and the
-    accounts file): a carryover without the year it is carried into, a second spouse's own
-    carryover into a year the household filed one return (``past``: its past statuses as they
-    will be, else as stored)."""
+    accounts file): a carryover without the year it is carried into, a second spouse's own part of
+    the carryover into a year that is one person's return, single or head of household (``past``:
+    its past statuses as they will be, else as stored). Into a married couple's year each spouse's
+    part is their own: a joint return carries in their sum, and after it each keeps their own on a
+    separate return (Treas. Reg. §1.1212-1(c)(1)(iii))."""
     carried = {f: getattr(household, f) for f in CARRYOVER_FIELDS}
     if household.carryforward_year is None and any(carried.values()):
         raise ValidationFailed("Say the year the opening loss is carried into (the year before it is the last year "
@@ -220,21 +218,16 @@ def household_tax_check(household: Household, past: PastStatuses | None = None) 
         return
     past = household.past_statuses if past is None else past
     status = status_in(household.carryforward_year, household.filing_status, past)
-    if status != Household.FilingStatus.SEPARATE and (carried["carryforward_second_short_term"]
-                                                      or carried["carryforward_second_long_term"]):
+    if status not in MARRIED and (carried["carryforward_second_short_term"]
+                                  or carried["carryforward_second_long_term"]):
         label = Household.FilingStatus(status).label.lower()
-        if status in MARRIED:
-            rule = ("a joint return takes both spouses' separate carryovers together, Treas. Reg. §1.1212-1(c): "
-                    "enter their sum as the household's")
-        else:
-            filer = "second" if household.sole_filer == SECOND else "first"
-            rule = (f"a {label} return after married years is the sole filer's (the {filer} spouse's) and carries in "
-                    f"only that spouse's part, the other's being theirs to carry (IRS Pub. 550): enter the {filer} "
-                    "spouse's part as the household's")
+        filer = "second" if household.sole_filer == SECOND else "first"
         raise ValidationFailed(
-            f"A second spouse's own carryover is for a year filed separately; {household.name} files {label} in "
-            f"{household.carryforward_year}, one return: {rule}, and 0 for the second spouse's.",
-            detail={"field": "carryforward_second_short_term"})
+            f"A second spouse's own carryover is for a year filed as a married couple (jointly or separately); "
+            f"{household.name} files {label} in {household.carryforward_year}, one return: a {label} return after "
+            f"married years is the sole filer's (the {filer} spouse's) and carries in only that spouse's part, the "
+            f"other's being theirs to carry (IRS Pub. 550): enter the {filer} spouse's part as the household's, and "
+            "0 for the second spouse's.", detail={"field": "carryforward_second_short_term"})
 
 
 def _spouses_set(household: Household, spouses: dict[int, str]) -> dict[str, tuple[str, str]]:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(("path", "header"), [
     (f"reports/realised-gains/?{PERIOD}", "symbol"),
     (f"reports/harvest/?{PERIOD}", None),
-    ("reports/transition/?as_of=2026-12-31", None),
+    ("reports/transition/?as_of=2026-11-20", None),
 ])
 def test_a_report_answers_csv_when_asked_and_json_otherwise(okafors, people, firm_a, client_for,  # noqa: F811
                                                             path, header):

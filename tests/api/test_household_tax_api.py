@@ -85,8 +85,8 @@ def test_whose_return_a_single_year_after_married_ones_is(lees, people, firm_a, 
     ({"filing_status": "single", "filing_status_from": 1899}, "filing_status_from", "from 1900 to"),
     ({"carryforward_year": 2026, "carryforward_short_term": "-1.00"}, "carryforward_short_term", "positive amount"),
     ({"carryforward_short_term": "100.00"}, "carryforward_year", "Say the year"),
-    ({"carryforward_year": 2026, "carryforward_second_short_term": "5.00"}, "carryforward_second_short_term",
-     "for a year filed separately"),
+    ({"filing_status": "single", "carryforward_year": 2026, "carryforward_second_short_term": "5.00"},
+     "carryforward_second_short_term", "for a year filed as a married couple (jointly or separately)"),
 ])
 def test_what_makes_no_sense_is_refused_by_name_and_nothing_changes(lees, people, firm_a, client_for, body, field,
                                                                      says):

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from rebalancing.ledger.carryover import loss_carried_into
 from rebalancing.models import Account, CashFlow, Household, Proposal, RebalanceRun
 from tests.rebalancing.workflow import policy
 
@@ -167,7 +168,8 @@ def test_a_separate_household_turning_single_saves_as_the_form_shows_it_keeping_
         assert (h.carryforward_second_short_term, h.carryforward_second_long_term) == (0, 0)
 
 
-def test_a_separate_household_turning_joint_carries_both_spouses_parts_together(lees, as_user, firm_a):
+def test_a_separate_household_turning_joint_carries_both_spouses_parts_together_each_still_its_own(
+        lees, as_user, firm_a):
     with tenant_context(firm_a):
         this_year = _separate_with_carryovers(lees["household"])
     advisor = as_user("advisor")
@@ -176,8 +178,10 @@ def test_a_separate_household_turning_joint_carries_both_spouses_parts_together(
                                                    "filing_status_from": str(this_year)})
     with tenant_context(firm_a):
         h = Household.objects.get(pk=lees["household"].pk)
-        assert (h.filing_status, h.carryforward_short_term, h.carryforward_long_term,
-                h.carryforward_second_short_term) == ("married_joint", D("7200"), D("2300"), 0)
+        # each part stays its spouse's (Treas. Reg. §1.1212-1(c)(1)(iii)); the joint return takes their sum
+        assert (h.filing_status, h.carryforward_short_term, h.carryforward_long_term, h.carryforward_second_short_term,
+                h.carryforward_second_long_term) == ("married_joint", D("3000"), D("500"), D("4200"), D("1800"))
+        assert loss_carried_into([h], this_year) == {(h.pk, ""): (D("7200"), D("2300"))}
 
 
 def test_a_second_spouses_carryover_typed_into_a_single_year_is_refused_with_the_sole_filer_rule(

@@ -61,8 +61,8 @@ def test_the_advisor_sets_filing_separately_each_spouses_carryover_and_whose_eac
     ({"carryforward_year": "twenty"}, "The year the opening loss is carried into must be a whole number"),
     ({"filing_status_from": "twenty"}, "The first year of the filing status must be a whole number"),
     ({"carryforward_year": "", "carryforward_short_term": "900"}, "Say the year the opening loss is carried into"),
-    ({"filing_status": "married_joint", "carryforward_second_short_term": "700"},
-     "A second spouse&#x27;s own carryover is for a year filed separately"),
+    ({"filing_status": "single", "carryforward_second_short_term": "700"},
+     "A second spouse&#x27;s own carryover is for a year filed as a married couple (jointly or separately)"),
 ])
 def test_a_refused_tax_form_says_why_keeps_what_was_typed_and_changes_nothing(lees, as_user, firm_a, form, says):
     # Given the advisor's form with one thing that makes no sense

@@ -152,9 +152,9 @@ def test_a_status_without_a_year_applies_from_this_year_and_the_same_status_chan
     ({"filing_status": "married_separate", "filing_status_from": 9999}, "filing_status_from", "not 9999"),
     ({"filing_status": "married_separate", "filing_status_from": "2026"}, "filing_status_from", "not '2026'"),
     ({"filing_status": "married_separate", "filing_status_from": True}, "filing_status_from", "not True"),
-    # a second spouse's carryover into a year filed jointly (the change is from 2026; the loss is carried into 2025)
-    ({"filing_status": "married_separate", "filing_status_from": 2026, "carryforward_year": 2025,
-      "carryforward_second_short_term": D(100)}, "carryforward_second_short_term", "married filing jointly in 2025"),
+    # a second spouse's carryover into a single year (after the joint years before 2026)
+    ({"filing_status": "single", "filing_status_from": 2026, "carryforward_year": 2026,
+      "carryforward_second_short_term": D(100)}, "carryforward_second_short_term", "files single in 2026"),
     ({"filing_status": "single", "filing_status_from": 2026, "sole_filer": "third"}, "sole_filer",
      "the first or the second spouse's, not 'third'"),
 ])

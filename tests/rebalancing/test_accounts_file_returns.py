@@ -145,10 +145,11 @@ def test_an_ira_turned_joint_or_a_joint_account_turned_ira_is_refused(book):
     assert Account.objects.get(custodian_number="A-100").tax_status == "taxable"
 
 
-def test_a_second_spouses_carryover_on_one_return_is_refused(book):
+def test_a_second_spouses_carryover_into_a_single_year_is_refused(book):
     with pytest.raises(ImportRejected) as excinfo:
-        accounts_import(source=(b"account_number,account_name,household_id,carryforward_year,"
-                                b"carryforward_second_long_term\nA-200,Trust,H-2,2026,10\n"), as_of=AS_OF)
+        accounts_import(source=(b"account_number,account_name,household_id,filing_status,carryforward_year,"
+                                b"carryforward_second_long_term\nA-200,Trust,H-2,single,2026,10\n"), as_of=AS_OF)
     [(row, column, problem)] = problems_of(excinfo)
     assert (row, column) == (2, "carryforward_second_short_term")
-    assert problem.startswith("A second spouse's own carryover is for a year filed separately")
+    assert problem.startswith("A second spouse's own carryover is for a year filed as a married couple")
+    assert "files single in 2026" in problem

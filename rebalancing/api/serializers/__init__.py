@@ -34,6 +34,7 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.selectors import account_parameters
+from rebalancing.services.proposals import rejection_reason_check
 from rebalancing.services.runs import alert_text
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope
@@ -302,6 +303,18 @@ class HouseholdSerializer(serializers.ModelSerializer):
                   "household_overrides", "household_settings", "filing_status", "carryforward_year",
                   "carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
                   "carryforward_second_long_term", "sole_filer", "tax_returns", "filing_history"]
+        # Each spouse's part into a married couple's year, joint or separate (Treas. Reg. §1.1212-1(c)(1)(iii)).
+        extra_kwargs = {
+            "carryforward_short_term": {"help_text": "Short-term capital loss carried into that year: the "
+                                                     "household's, or the first spouse's part in a married "
+                                                     "couple's year (joint or separate)"},
+            "carryforward_long_term": {"help_text": "Long-term capital loss carried into that year: the household's, "
+                                                    "or the first spouse's part in a married couple's year"},
+            "carryforward_second_short_term": {"help_text": "The second spouse's part of the short-term loss carried "
+                                                            "into a married couple's year (a joint return carries "
+                                                            "in both parts together); 0 otherwise"},
+            "carryforward_second_long_term": {"help_text": "The second spouse's part of the long-term loss carried "
+                                                           "into a married couple's year; 0 otherwise"}}
 
     def get_advisors(self, household) -> list[str]:
         return [u.get_username() for u in household.advisors]
@@ -571,6 +584,20 @@ class ProposalDetailSerializer(ProposalSerializer):
 
 class DecisionSerializer(UnknownFieldsRefused, serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000, style=MULTI_LINE)
+
+
+class RejectionReasonField(serializers.CharField):
+    """A rejection's reason: required and not blank, as the schema says; missing, null or blank, it is
+    refused in the service's own words (``rejection_reason_check``), as it was before the schema said so."""
+
+    def run_validation(self, data=serializers.empty):
+        if data is serializers.empty or data is None or (isinstance(data, str) and not data.strip()):
+            rejection_reason_check(None)
+        return super().run_validation(data)
+
+
+class RejectionSerializer(UnknownFieldsRefused, serializers.Serializer):
+    comment = RejectionReasonField(max_length=5000, style=MULTI_LINE, help_text="Why it is rejected (required)")
 
 
 class OrderSerializer(serializers.ModelSerializer):

@@ -8,8 +8,9 @@ from dataclasses import fields
 from rest_framework import serializers
 
 from rebalancing.engine_inputs import book_day_check
-from rebalancing.ledger.reports import RealisedRow
+from rebalancing.ledger.reports import RealisedRow, report_day_check, report_year_check
 from rebalancing.models import Execution, Reconciliation, ReconciliationAccount, ReconciliationRow
+from tenants.errors import ValidationFailed
 
 from .strict import UnknownFieldsRefused, UnknownParametersRefused
 
@@ -98,15 +99,30 @@ class ReportPeriodSerializer(UnknownParametersRefused, serializers.Serializer):
         return data
 
 
+def _report_bound(check, value):
+    """``value`` if the reports' own bound (``reports.report_year_check``, ``report_day_check``)
+    accepts it; its refusal said against the parameter, as any other."""
+    try:
+        return check(value)
+    except ValidationFailed as refused:
+        raise serializers.ValidationError(refused.message) from None
+
+
 class ReportYearSerializer(UnknownParametersRefused, serializers.Serializer):
-    year = serializers.IntegerField(min_value=1900, max_value=9999, help_text="The tax year")
+    year = serializers.IntegerField(min_value=1900, help_text="The tax year: from 1900 to the current one")
     household = serializers.CharField(required=False, max_length=64, help_text="A household: its id or its external id")
+
+    def validate_year(self, year):
+        return _report_bound(report_year_check, year)
 
 
 class ReportAsOfSerializer(UnknownParametersRefused, serializers.Serializer):
-    as_of = serializers.DateField(help_text="Prices and budgets as of this day")
+    as_of = serializers.DateField(help_text="Prices and budgets as of this day: from 1900-01-01 to today")
     household = serializers.CharField(required=False, max_length=64, help_text="A household: its id or its external id")
     account = serializers.CharField(required=False, max_length=64, help_text="An account: its id or its number")
+
+    def validate_as_of(self, as_of):
+        return _report_bound(report_day_check, as_of)
 
 
 class OrderFileSerializer(UnknownParametersRefused, serializers.Serializer):

@@ -224,6 +224,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
     serializer_class = serializers.HouseholdSerializer
     rules = {"parameters": EDIT_PARAMETERS, "household_settings": EDIT_PARAMETERS, "tax": EDIT_PARAMETERS,
              "whatif": Rule(Scope.READ, Capability.VIEW_BOOK), "rmds": Rule(Scope.READ, Capability.VIEW_BOOK)}
+    throttle_scope = None  # the key's or user's rate; the what-if action names its own bucket
 
     def visible_queryset(self, user):
         return with_advisors(households_visible_to(user).select_related("template", "model")
@@ -264,7 +265,8 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         return Response(serializers.HouseholdSerializer(self.get_object()).data)
 
     @extend_schema(request=HouseholdWhatIfSerializer, responses={200: OpenApiTypes.OBJECT})
-    @action(detail=True, methods=["post"], url_path="what-if")
+    # A solve costs milliseconds to seconds of CPU: the what-if bucket, as POST whatif/ (docs/api.md, Rates).
+    @action(detail=True, methods=["post"], url_path="what-if", throttle_scope="whatif")
     def whatif(self, request, pk=None):
         """The household rebalanced as one on its book as it is (engine.rebalance_household's result:
         each account's trades, the allocation across accounts before and after). Nothing is stored."""

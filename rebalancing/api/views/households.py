@@ -51,9 +51,10 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                 .order_by("-created_at", "-id"))
 
     def _decide(self, request, approve: bool):
-        serializer = serializers.DecisionSerializer(data=request.data)
+        together = self.get_object()  # someone else's is not found, whatever the body says
+        serializer = (serializers.DecisionSerializer if approve else serializers.RejectionSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
-        household_proposal_decide(household_proposal=self.get_object(), user=request.user, approve=approve,
+        household_proposal_decide(household_proposal=together, user=request.user, approve=approve,
                                   comment=serializer.validated_data["comment"])
         return Response(hs.HouseholdProposalSerializer(self.get_object()).data)
 
@@ -63,7 +64,7 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         """Approve every account's proposal of the household that waits for you, together."""
         return self._decide(request, True)
 
-    @extend_schema(request=serializers.DecisionSerializer, responses=hs.HouseholdProposalSerializer)
+    @extend_schema(request=serializers.RejectionSerializer, responses=hs.HouseholdProposalSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Reject them together (a comment saying why is required)."""

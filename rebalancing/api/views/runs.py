@@ -100,8 +100,8 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return Response(serializers.ProposalDetailSerializer(self.visible_queryset(self.request.user)
                                                              .get(pk=proposal.pk)).data, status=status_code)
 
-    def _comment(self, request) -> str:
-        serializer = serializers.DecisionSerializer(data=request.data)
+    def _comment(self, request, body=serializers.DecisionSerializer) -> str:
+        serializer = body(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data["comment"]
 
@@ -112,11 +112,12 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         proposal = proposal_approve(proposal=self.get_object(), user=request.user, comment=self._comment(request))
         return self._decided(proposal)
 
-    @extend_schema(request=serializers.DecisionSerializer, responses=serializers.ProposalDetailSerializer)
+    @extend_schema(request=serializers.RejectionSerializer, responses=serializers.ProposalDetailSerializer)
     @action(detail=True, methods=["post"], filterset_class=None)
     def reject(self, request, pk=None):
         """Reject (a comment saying why is required)."""
-        proposal = proposal_reject(proposal=self.get_object(), user=request.user, comment=self._comment(request))
+        proposal = proposal_reject(proposal=self.get_object(), user=request.user,
+                                   comment=self._comment(request, serializers.RejectionSerializer))
         return self._decided(proposal)
 
     @extend_schema(request=serializers.DecisionSerializer, responses=serializers.ProposalDetailSerializer)

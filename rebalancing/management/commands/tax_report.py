@@ -4,6 +4,7 @@ from django_tenants.utils import tenant_context
 
 from rebalancing.ledger import reports
 from rebalancing.models import Account, Household
+from tenants.errors import DomainError
 
 from ._ledger_cli import day, firm_named, output
 
@@ -41,12 +42,23 @@ class Command(BaseCommand):
             kind = options["report"]
             if kind == "schedule-d":
                 households = Household.objects.filter(accounts__in=accounts).distinct()
-                text = reports.schedule_d_csv(reports.schedules_d(households=households, year=end.year))
+                year = _bounded(reports.report_year_check, end.year, "--to")
+                text = reports.schedule_d_csv(reports.schedules_d(households=households, year=year))
             elif kind == "transition":
-                text = reports.transition_csv(reports.transition(accounts=accounts, as_of=end))
+                as_of = _bounded(reports.report_day_check, end, "--to")
+                text = reports.transition_csv(reports.transition(accounts=accounts, as_of=as_of))
             elif kind == "harvest":
                 text = reports.harvest_csv(reports.harvest(accounts=accounts, start=start, end=end))
             else:
                 report = reports.realised_gains(accounts=accounts, start=start, end=end)
                 text = reports.realised_lots_csv(report) if kind == "realised" else reports.realised_totals_csv(report)
         output(self, text, options.get("output"))
+
+
+def _bounded(check, value, option: str):
+    """``value`` if the reports' own bound (``reports.report_year_check``, ``report_day_check``: the
+    API's and the pages') accepts it; else the refusal, naming the option."""
+    try:
+        return check(value)
+    except DomainError as refused:
+        raise CommandError(f"{option}: {refused.message}") from None
