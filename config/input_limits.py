@@ -105,13 +105,22 @@ def character_name(character: str) -> str:
     return _CONTROL_NAMES.get(character) or unicodedata.name(character, "a control character").lower()
 
 
-def unseen_character(text: str) -> str | None:
+# Control and format characters, and Unicode's own line and paragraph separators (U+2028, U+2029:
+# a line break to every text widget and CSV reader that honours them).
+_UNSEEN = frozenset(("Cc", "Cf", "Zl", "Zp"))
+# What a text of several lines (a comment, a description) may hold.
+_LINE_BREAKS = frozenset("\t\n\r\u2028\u2029")
+
+
+def unseen_character(text: str, *, multi_line: bool = False) -> str | None:
     """The first control or invisible format character of a text (a line break, a tab, an escape, a
-    zero-width space): in a symbol or an account number it makes a look-alike of a real one, and a
-    line break in a name breaks the order files and reports it is written to. The one rule for the
-    imports' cells, the API's text and people's names."""
+    zero-width space, a line separator): in a symbol or an account number it makes a look-alike of a
+    real one, and a line break in a name breaks the order files and reports it is written to. A
+    ``multi_line`` text may hold tabs and line breaks. The one rule for the imports' cells, the
+    API's text, the restricted list and people's names."""
     for character in text:
-        if unicodedata.category(character) in ("Cc", "Cf") and character not in _JOINERS:
+        if (unicodedata.category(character) in _UNSEEN and character not in _JOINERS
+                and not (multi_line and character in _LINE_BREAKS)):
             return character
     return None
 

@@ -45,7 +45,7 @@ def _snapshot(entry: RestrictedSecurity) -> dict:
 def _hidden_refuse(text: str, what: str, field: str, *, multi_line: bool = False) -> None:
     """Refuse a control or invisible character as the imports and the API do (``imports.cells``), naming
     it and where it is: "AM\u200bZN" looks like AMZN and is not; a reason keeps its line breaks."""
-    character = unseen_character(text.translate({ord(c): " " for c in "\t\n\r"}) if multi_line else text)
+    character = unseen_character(text, multi_line=multi_line)
     if character is not None:
         raise ValidationFailed(f"The {what} {text[:80]!r} contains {character_name(character)} "
                                f"(U+{ord(character):04X}) at position {text.index(character) + 1}, which cannot be "

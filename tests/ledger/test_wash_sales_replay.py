@@ -73,13 +73,14 @@ def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
                 s.sale, s.draw = key, d
         if not sales[key][0][0].taxable:
             continue
-        ancestors, todo = set(), [key]
+        # The shares whose deferred loss reached a share this sale sells (never its replacements: a
+        # circle), traced share by share - not every share of their sales (Treas. Reg. §1.1091-1(e)).
+        reached, todo = set(), [s for group in shares.values() for s in group if s.sale == key]
         while todo:
-            current = todo.pop()
-            for s in (s for group in shares.values() for s in group if s.sale == current and s.src is not None):
-                if s.src.sale not in ancestors:
-                    ancestors.add(s.src.sale)
-                    todo.append(s.src.sale)
+            s = todo.pop()
+            if s.src is not None and s.src not in reached:
+                reached.add(s.src)
+                todo.append(s.src)
         losses = sorted((s for lot, _ in sales[key] for s in shares[lot.key] if s.sale == key and s.loss() > 0),
                         key=lambda s: (s.rank, s.index))
         losses = list(dict.fromkeys(losses))
@@ -89,7 +90,7 @@ def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
                 same_purchase = lot.key == loss.lot.key or (lot.purchase is not None and lot.purchase == loss.lot.purchase)
                 if abs((lot.purchased - sold_on[key]).days) > 30 or same_purchase or lot.inherited or lot.gifted:
                     continue  # out of the window, the loss share's own purchase (Rev. Rul. 56-602), not bought
-                free = [s for s in shares[lot.key] if s.src is None and s.sale != key and s.sale not in ancestors]
+                free = [s for s in shares[lot.key] if s.src is None and s.sale != key and s not in reached]
                 candidates = [s for s in free if s.sale is None] + sorted(
                     (s for s in free if s.sale is not None), key=lambda s: (sale_rank[s.sale], s.index))
                 if candidates:

@@ -42,14 +42,13 @@ _NUMERIC = (serializers.IntegerField, serializers.FloatField, serializers.Decima
 # The style that makes a CharField multi-line (DRF's own textarea declaration): line breaks and tabs kept.
 MULTI_LINE = {"base_template": "textarea.html"}
 _UNTYPED = type(serializers.DictField().child)  # a DictField without a child: free JSON, not read here
-_LINE_SPACING = {ord(c): " " for c in "\t\n\r"}  # same length: positions stay those of the text sent
 
 
 def unseen_character_problem(text: str, *, multi_line: bool = False) -> str:
     """Why ``text`` is refused as API text ("" if it is not): its first control or invisible character,
     by the imports' rule (``imports.cells``), named with its code point and 1-based position. A
     multi-line text (comments, descriptions) may hold tabs and line breaks."""
-    character = unseen_character(text.translate(_LINE_SPACING) if multi_line else text)
+    character = unseen_character(text, multi_line=multi_line)
     return "" if character is None else character_problem(text, character)
 
 
