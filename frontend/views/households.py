@@ -320,7 +320,8 @@ def _tax_context(request, household: Household, accounts) -> dict:
               "sole_filer": household.sole_filer, **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
     stored |= _rates_shown(household, accounts)
     values = {f: posted.get(f, "") for f in stored} if posted else stored
-    return {"tax": values, "filing_choices": Household.FilingStatus.choices,
+    return {"tax": values, "tax_refusal": getattr(posted, "refusal", ""),
+            "tax_refused_field": getattr(posted, "refused_field", ""), "filing_choices": Household.FilingStatus.choices,
             "filer_choices": Household._meta.get_field("sole_filer").choices,
             "filing_from_choices": [(str(y), str(y)) for y in range(this_year, this_year - 11, -1)]
             + [("1900", "every year (a correction: it was never another)")],
@@ -396,7 +397,8 @@ def household_tax(request, pk: int):
                      "carryforward_year": int_param(post, "carryforward_year", minimum=1900,
                                                     maximum=timezone.localdate().year,
                                                     what="year the opening loss is carried into"),
-                     **{f: decimal_param(post, f, what="loss carried in", unit=DOLLARS) or Decimal(0) for f in CARRYOVER_FIELDS}}
+                     # (Read by the service, which names the field it refuses: ``tax_returns._amount``.)
+                     **{f: post.get(f, "") for f in CARRYOVER_FIELDS}}
             if "sole_filer" in post:
                 facts["sole_filer"] = post["sole_filer"]
             facts |= _rates_posted(post, household)
@@ -405,7 +407,7 @@ def household_tax(request, pk: int):
         spouses = {a: post[f"spouse:{a}"] for a in members if f"spouse:{a}" in post}
         household = household_tax_set(user=request.user, household=household, facts=facts, spouses=spouses)
     except DomainError as exc:
-        keep_posted(request, "tax")
+        keep_posted(request, "tax", exc)
         return _refused(request, household, exc, "#tax")
     return _done(request, household, "Tax returns saved: the Schedule D report, the carried loss and the next run "
                  f"use them.{_joint_rates_words(household, facts)}", "#tax")

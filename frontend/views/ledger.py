@@ -266,8 +266,12 @@ def _period(request) -> dict:
             error, start, end = f"The period ends in {end.year}: {said[:1].lower()}{said[1:]}; the whole year is shown.", None, None
     if not (start and end):
         start, end = date(year, 1, 1), date(year, 12, 31)
-    return {"year": year, "start": start, "end": end, "period_error": error,
-            "years": list(range(today.year, today.year - 8, -1))}
+    # The downloads' links: of the period shown - the whole year where the one asked for was refused
+    # (a download refuses a period it cannot use, ``_downloaded_period``); else as asked.
+    shown = ({"start": start.isoformat(), "end": end.isoformat()} if error else
+             {"start": get.get("start", ""), "end": get.get("end", "")})
+    return {"year": year, "start": start, "end": end, "period_error": error, "shown_start": shown["start"],
+            "shown_end": shown["end"], "years": list(range(today.year, today.year - 8, -1))}
 
 
 def _report_bound(check, value):

@@ -30,7 +30,7 @@ from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
-__all__ = ["CARRYOVER_FIELDS", "RATE_FACTS", "SOLE_FILERS", "filing_status_from_check", "filing_statuses_write",
+__all__ = ["CARRYOVER_FIELDS", "CARRYOVER_WORDS", "RATE_FACTS", "SOLE_FILERS", "filing_status_from_check", "filing_statuses_write",
            "household_tax_check", "household_tax_set", "sole_filer_check"]
 
 SOLE_FILERS = ("first", "second")  # Household.sole_filer
@@ -38,9 +38,12 @@ SOLE_FILERS = ("first", "second")  # Household.sole_filer
 # The opening carryover: the household's (the first spouse's part into a married couple's year), the second's.
 CARRYOVER_FIELDS = ("carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
                     "carryforward_second_long_term")
-_WORDS = {"carryforward_short_term": "short-term loss carried in", "carryforward_long_term": "long-term loss carried in",
-          "carryforward_second_short_term": "the second spouse's short-term loss carried in",
-          "carryforward_second_long_term": "the second spouse's long-term loss carried in"}
+# Each field as a refusal names it, after "The " (the page's labels say the same).
+CARRYOVER_WORDS = {
+    "carryforward_short_term": "short-term loss carried in (the household's, or the first spouse's part when married)",
+    "carryforward_long_term": "long-term loss carried in (the household's, or the first spouse's part when married)",
+    "carryforward_second_short_term": "second spouse's part of the short-term loss carried in",
+    "carryforward_second_long_term": "second spouse's part of the long-term loss carried in"}
 _FIRST_BOOK_YEAR = FIRST_YEAR
 # A return's marginal rates (fractions): the household's one return, or the first spouse's when
 # filing separately; the second spouse's. Stored on the return's taxable accounts, kept equal.
@@ -52,19 +55,19 @@ def _amount(field: str, value) -> Decimal:
     try:  # typed as every page reads an amount (typed_numbers): "1,500.00" and "$1,500", not "1.500,00"
         amount = typed_number(str(value), unit=DOLLARS) if str(value).strip() else Decimal(0)
     except TypedNumberProblem as problem:
-        raise ValidationFailed(f"The {_WORDS[field]} must be an amount in dollars: {problem}.",
+        raise ValidationFailed(f"The {CARRYOVER_WORDS[field]} must be an amount in dollars: {problem}.",
                                detail={"field": field}) from None
     if not amount.is_finite() or amount < 0:
-        raise ValidationFailed(f"The {_WORDS[field]} is a loss written as a positive amount (0 for none), not {value}.",
+        raise ValidationFailed(f"The {CARRYOVER_WORDS[field]} is a loss written as a positive amount (0 for none), not {value}.",
                                detail={"field": field})
     # What the column holds (as the API's DecimalField says): a larger amount cannot be quantized.
     digits = Household._meta.get_field(field)
     if amount.adjusted() >= digits.max_digits - digits.decimal_places:
-        raise ValidationFailed(f"The {_WORDS[field]} is too large: at most {digits.max_digits - digits.decimal_places} "
+        raise ValidationFailed(f"The {CARRYOVER_WORDS[field]} is too large: at most {digits.max_digits - digits.decimal_places} "
                                f"digits before the point ({digits.max_digits} in all), not {str(value)[:40]}.",
                                detail={"field": field})
     if amount != amount.quantize(Decimal("0.01")):
-        raise ValidationFailed(f"The {_WORDS[field]} has more than two decimal places: {value}.", detail={"field": field})
+        raise ValidationFailed(f"The {CARRYOVER_WORDS[field]} has more than two decimal places: {value}.", detail={"field": field})
     return amount
 
 

@@ -335,3 +335,20 @@ def test_the_transition_page_figures_its_page_of_accounts_by_account_number(ledg
     assert numbers(second) == ["T-024", "T-025"] and "Page 2 of 2 · 27 in all" in second
     assert [line.split(",")[0] for line in csv[1:]] == numbers(first) + numbers(second)
     assert figured == [25, 2, 27]  # each page's rows only; the CSV every row
+
+
+@pytest.mark.parametrize("page", ["/reports/realised/", "/reports/harvest/"])
+@pytest.mark.parametrize("asked", ["start=2026-01-01&end=9999-12-31", "start=2026-12-01&end=2026-01-01",
+                                   "start=2026-13-01"])
+def test_a_page_showing_the_whole_year_in_place_of_a_refused_period_downloads_that_year(ledger, as_user, page, asked):
+    """Found in the browser (2026-12-07): the page fell back to the whole year and said so, but its
+    download buttons kept the refused period, and each answered 400."""
+    admin = as_user("admin")
+    html = admin.get(f"{page}?{asked}").content.decode()
+    assert "the whole year is shown" in html
+    links = [a.split('"', 1)[0].replace("&amp;", "&") for a in html.split('class="button" href="')[1:] if "download=" in a.split('"', 1)[0]]
+    assert links
+    for link in links:
+        assert "start=2026-01-01" in link and "end=2026-12-31" in link, link
+        answer = admin.get(f"{page}{link}")
+        assert answer.status_code == 200 and answer["Content-Type"].startswith("text/csv"), (link, answer.status_code)

@@ -176,8 +176,8 @@ def test_a_thirty_digit_carryover_is_refused_in_words_not_a_server_error(lees, a
 
     # Was: 500, decimal.InvalidOperation quantizing it in services/tax_returns._amount.
     assert page.status_code == 200
-    assert "The short-term loss carried in is too large: at most 16 digits before the point (18 in all)" in \
-        page.content.decode()
+    assert ("The short-term loss carried in (the household&#x27;s, or the first spouse&#x27;s part when married) is "
+            "too large: at most 16 digits before the point (18 in all)") in page.content.decode()
     with tenant_context(firm_a):
         assert Household.objects.get(pk=household.pk).carryforward_short_term == 0
 
