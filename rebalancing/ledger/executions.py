@@ -371,6 +371,11 @@ class _Book:
                     # sale before its purchase (gain, term and the wash-sale window all wrong).
                     raise _Refused("trade_date", f"lot {lot.lot_id} of account {order.account.custodian_number} "
                                    f"was bought on {lot.bought_on}, after this sale's trade date {sold}")
+                if taken > 0 and lot.gift_date is not None and lot.gift_date > sold:
+                    # A gift's day bought is the donor's; the donee owns the shares only from the gift
+                    # (IRC §1015(a)): a sale before it would sell shares not yet the account's.
+                    raise _Refused("trade_date", f"lot {lot.lot_id} of account {order.account.custodian_number} "
+                                   f"was received as a gift on {lot.gift_date}, after this sale's trade date {sold}")
                 if taken > 0:
                     pieces.append(self.take(lot, taken, named["lot_id"]))
                     left -= taken

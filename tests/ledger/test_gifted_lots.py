@@ -264,3 +264,20 @@ def test_the_pages_and_the_api_show_a_gift_its_value_then_and_the_basis_a_sale_t
     [lot] = client.get(f"/api/v1/accounts/{donee.pk}/lots/").json()["results"]
     assert (lot["cost_basis"], lot["acquired"], lot["gift_date"], lot["gift_value"]) == (
         "10000.00", "2020-03-02", "2026-09-01", "6000.00")
+
+
+def test_a_fill_dated_before_the_gift_was_received_is_refused_and_writes_nothing(donee, pm):
+    """The donee owns the shares only from the gift (IRC §1015(a)); the lot's day bought is the donor's,
+    so the ledger's check that a sale cannot take shares bought after it must look at the gift day too."""
+    sold_on = date(2026, 8, 14)  # after the donor bought, before the gift
+    [order] = release(donee, [sell("VTI", 100, 50.0, [("G1", 100)])], pm=pm, as_of=sold_on)
+    with pytest.raises(ImportRejected) as refused:
+        executions_import(source=execution_csv(fill("G-early", order, 100, "50", sold_on)), actor="feed", as_of=AS_OF)
+    assert "lot G1 of account A-2 was received as a gift on 2026-09-01, after this sale's trade date 2026-08-14" in (
+        refused.value.message)
+    assert TaxLot.objects.get(account=donee, lot_id="G1").quantity == D(100)
+    assert not RealisedLot.objects.filter(account=donee).exists()
+    # On the gift day itself the shares are the donee's to sell.
+    [order] = release(donee, [sell("VTI", 100, 50.0, [("G1", 100)])], pm=pm, as_of=GIFTED)
+    executions_import(source=execution_csv(fill("G-gift-day", order, 100, "50", GIFTED)), actor="feed", as_of=AS_OF)
+    assert RealisedLot.objects.get(account=donee).sold == GIFTED
