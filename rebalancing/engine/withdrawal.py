@@ -26,6 +26,11 @@ A traditional account whose owner is under 59½ on the day (``birth_dates``) com
 its distribution also bears the 10% additional tax on early distributions (IRC §72(t)(1); none of
 §72(t)(2)'s exceptions is assumed), which the plan's tax includes.
 
+A withdrawal from the household (no ``account_id``) while a traditional IRA still owes this year's
+RMD (``rmd_owed``) takes what is owed first, from the IRAs it may come from, then the rest in the
+order above: a distribution from the IRA counts towards its RMD (Treas. Reg. §1.408-8, Q&A-9), and
+the RMD comes out this year, taxed as ordinary income, whichever account funds the withdrawal.
+
 A required minimum distribution (``kind="rmd"``) comes only from the traditional account it is
 due from (``account_id``; all traditional accounts when None) - cash first, then the positions the
 household holds most above its model.  A withdrawal with ``account_id`` comes only from that
@@ -41,7 +46,7 @@ from __future__ import annotations
 import calendar
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -143,11 +148,15 @@ def plan_withdrawal(
     kind: str = "withdrawal",
     account_id: str | None = None,
     birth_dates: Mapping[str, date] | None = None,
+    rmd_owed: Sequence[tuple[Sequence[str], float]] = (),
 ) -> WithdrawalPlan:
     """Choose the cash and lots that fund ``amount`` out of the household (see the module
     docstring for the order); ``birth_dates``: the owner's, by traditional account (an account
-    without one bears no early-distribution tax).  Raises ``InvalidRequest`` when the amount, kind
-    or account is wrong, or when the accounts it may come from cannot raise it without a wash sale."""
+    without one bears no early-distribution tax); ``rmd_owed``: the RMDs still to be taken this year,
+    each as the traditional accounts it may come from (one owner's IRAs share one total) and what is
+    left of it - a withdrawal from anywhere in the household takes that first (see ``_rmd_first``).
+    Raises ``InvalidRequest`` when the amount, kind or account is wrong, or when the accounts it may
+    come from cannot raise it without a wash sale."""
     if (
         isinstance(amount, bool)
         or not isinstance(amount, int | float)
@@ -157,11 +166,113 @@ def plan_withdrawal(
         raise InvalidRequest(f"the amount to withdraw must be a positive number, got {amount!r}")
     if kind not in WITHDRAWAL_KINDS:
         raise InvalidRequest(f"kind must be one of {', '.join(WITHDRAWAL_KINDS)}, got {kind!r}")
-    securities = validate_household(request)
     accounts = {a.id: a for a in request.accounts}
     if account_id is not None and account_id not in accounts:
         raise InvalidRequest(f"account {account_id!r} is not in household {request.household_id}")
-    if kind == "rmd":
+    owed = _rmd_owed_checked(rmd_owed, accounts) if kind == "withdrawal" and account_id is None else []
+    if owed:
+        return _rmd_first(request, float(amount), owed, birth_dates)
+    return _plan(request, amount=amount, kind=kind, account_id=account_id, birth_dates=birth_dates)
+
+
+def _rmd_owed_checked(rmd_owed, accounts: Mapping[str, HouseholdAccount]) -> list[tuple[tuple[str, ...], float]]:
+    owed = []
+    for ids, left in rmd_owed:
+        ids = tuple(ids)
+        for i in ids:
+            if i not in accounts or accounts[i].tax_status != "traditional":
+                raise InvalidRequest(f"an RMD owed is taken from a traditional account of the household; {i!r} is not one")
+        if isinstance(left, bool) or not isinstance(left, int | float) or not math.isfinite(left) or left < 0:
+            raise InvalidRequest(f"an RMD owed must be a number of dollars at least 0, got {left!r}")
+        if left >= 0.005:
+            owed.append((ids, float(left)))
+    return owed
+
+
+def _rmd_first(request: HouseholdRequest, amount: float, owed, birth_dates) -> WithdrawalPlan:
+    """A withdrawal while an IRA still owes this year's RMD: what is owed is taken first, from the
+    IRAs it may come from, up to the amount. Any distribution from a traditional IRA counts towards
+    its RMD (Treas. Reg. §1.408-8, Q&A-9; Pub. 590-B), and the RMD must come out by its deadline
+    anyway, taxed as ordinary income either way: funding the withdrawal elsewhere would realise gains
+    (or draw on a Roth) now and still leave the RMD to take, more money out of the household's
+    shelter than the client asked for. The rest is planned as any withdrawal, on the household as
+    the RMD part leaves it."""
+    parts: list[WithdrawalPlan] = []
+    left = amount
+    words: list[str] = []
+    prices = {sec.symbol: sec.price for sec in request.securities}
+    for ids, still in owed:
+        members = [a for a in request.accounts if a.id in ids]
+        can = sum(max(m.request.account.cash, 0.0) for m in members) + sum(
+            lot.quantity * prices.get(lot.symbol, 0.0)
+            for m in members
+            for lot in m.request.account.lots
+            if lot.quantity > 0
+        )
+        take = min(still, left, can)
+        if take < 0.005:
+            continue
+        part = _plan(request, amount=take, kind="rmd", account_id=None, birth_dates=birth_dates, sources_ids=ids)
+        words.append(
+            f"first {dollars(take)} from {' or '.join(ids)}: {dollars(still)} of its required minimum distribution "
+            "is still to be taken this year, and a withdrawal from the IRA counts towards it (Treas. Reg. "
+            "§1.408-8, Q&A-9), so that money leaves the IRA, taxed as ordinary income, whichever account "
+            "funds this withdrawal"
+        )
+        parts.append(part)
+        request = household_after_plan(request, part)
+        left -= take
+    if left >= 0.005:
+        parts.append(_plan(request, amount=left, kind="withdrawal", account_id=None, birth_dates=birth_dates))
+    return _joined(amount, parts, words)
+
+
+def _joined(amount: float, parts: list[WithdrawalPlan], words: list[str]) -> WithdrawalPlan:
+    """One plan of its parts, taken in turn: a lot sold in two parts is one sale of their shares."""
+    sales: dict[tuple[str, str, str], LotSale] = {}
+    cash_used: dict[str, float] = defaultdict(float)
+    distributions: dict[str, float] = defaultdict(float)
+    early: dict[str, float] = defaultdict(float)
+    for part in parts:
+        for acc, symbol, s in part.sales:
+            key = (acc, symbol, s.lot_id)
+            was = sales.get(key)
+            sales[key] = s if was is None else LotSale(
+                s.lot_id, was.quantity + s.quantity, was.proceeds + s.proceeds, was.cost_basis + s.cost_basis,
+                was.gain + s.gain, s.term,
+            )  # fmt: skip
+        for table, more in ((cash_used, part.cash_used), (distributions, part.distributions), (early, part.early_tax)):
+            for k, v in more.items():
+                table[k] += v
+    return WithdrawalPlan(
+        amount=amount,
+        kind="withdrawal",
+        sales=tuple((acc, symbol, s) for (acc, symbol, _), s in sales.items()),
+        cash_used=dict(cash_used),
+        distributions=dict(distributions),
+        tax_cost=sum(p.tax_cost for p in parts),
+        raised=sum(p.raised for p in parts),
+        explanation=tuple(words) + tuple(line for p in parts for line in p.explanation),
+        early_tax=dict(early),
+    )
+
+
+def _plan(
+    request: HouseholdRequest,
+    *,
+    amount: float,
+    kind: str,
+    account_id: str | None,
+    birth_dates: Mapping[str, date] | None,
+    sources_ids: tuple[str, ...] | None = None,
+) -> WithdrawalPlan:
+    """One plan from one order of sources: ``sources_ids`` (an RMD owed) or those ``kind`` and
+    ``account_id`` give."""
+    securities = validate_household(request)
+    accounts = {a.id: a for a in request.accounts}
+    if sources_ids is not None:
+        sources = [accounts[i] for i in sources_ids]
+    elif kind == "rmd":
         if account_id is not None and accounts[account_id].tax_status != "traditional":
             raise InvalidRequest(
                 f"a required minimum distribution comes from a traditional IRA; account {account_id} "

@@ -37,7 +37,12 @@ from rebalancing.models import (
 from rebalancing.planned_trades import household_request_seeing, trades_planned_by
 from rebalancing.selectors import RunScope, accounts_for_scope, approved_unreleased
 from rebalancing.services.proposals import OPEN, proposals_submit_new, proposals_supersede
-from rebalancing.services.rmd import rmd_alerts_resolve_planned, rmd_due, rmd_open_for_account
+from rebalancing.services.rmd import (
+    rmd_alerts_resolve_planned,
+    rmd_due,
+    rmd_open_for_account,
+    rmd_owed_by_owner,
+)
 from rebalancing.services.runs import accounts_held_back, run_start
 from rebalancing.services.tax_estimates import (
     open_estimates_restate,
@@ -475,6 +480,8 @@ def _withdrawal_planned(flow: CashFlow, inputs, *, as_one: bool):
     least, so it ends). A round's plan still sees the purchases of the accounts it does not leave
     out, so what it sells at a loss is never washed by a proposal left standing."""
     giving_way: frozenset[str] = frozenset()
+    # A withdrawal from anywhere in the household takes an RMD still owed first (engine.plan_withdrawal).
+    owed = rmd_owed_by_owner(flow.household_id, as_of=flow.as_of) if flow.kind == CashFlow.Kind.WITHDRAWAL else []
     while True:
         request = household_request_seeing(inputs.request,
                                             _standing_trades(flow, as_one=as_one, giving_way=giving_way))
@@ -483,7 +490,8 @@ def _withdrawal_planned(flow: CashFlow, inputs, *, as_one: bool):
         try:
             plan = engine.plan_withdrawal(request, amount=float(flow.amount), kind=flow.kind,
                                           account_id=flow.account.custodian_number if flow.account else None,
-                                          birth_dates=_owners_born(flow.household_id))
+                                          birth_dates=_owners_born(flow.household_id),
+                                          rmd_owed=[(ids, float(left)) for ids, left in owed])
         except engine.InvalidRequest as exc:
             detail = exc.detail or {}
             # "can raise only N of the M asked": the amount is what the household cannot fund (a file's column).

@@ -41,7 +41,7 @@ from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
 __all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_alerts_resolve_planned", "rmd_due",
-           "rmd_due_for_household", "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed", "RMD_SHOWS", "rmds_shown"]
+           "rmd_due_for_household", "rmd_owed_by_owner", "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed", "RMD_SHOWS", "rmds_shown"]
 
 ALERT_DAYS = 92  # a quarter before its deadline, an RMD not yet planned is an alert of every run
 _NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
@@ -306,6 +306,20 @@ def rmd_open(accounts: list[Account], *, as_of: date, missed: bool = True) -> li
             past += [line for line in _lines(accounts, year, as_of) if line.missed and line.remaining > 0
                      and not any(p.account.pk == line.account.pk and p.year == year for p in past)]
     return sorted(past + lines, key=lambda line: (line.account.custodian_number, line.year))
+
+
+def rmd_owed_by_owner(household_id: int, *, as_of: date) -> list[tuple[tuple[str, ...], Decimal]]:
+    """What a household's IRAs still owe of the RMDs open on ``as_of`` (this year's and a first one
+    waiting until 1 April; a missed one is made up apart), each as the IRAs it may come from (one
+    owner's IRAs share one total: Treas. Reg. §1.408-8, Q&A-9) and what is left: what a withdrawal
+    takes first (``engine.plan_withdrawal``'s ``rmd_owed``). An RMD that cannot be computed is left out."""
+    iras = list(Account.objects.filter(household_id=household_id, tax_status=Account.TaxStatus.TRADITIONAL))
+    owed: dict[tuple[str, ...], dict[int, Decimal]] = {}
+    for line in rmd_open(iras, as_of=as_of, missed=False):
+        if line.required is None or line.remaining <= 0:
+            continue
+        owed.setdefault(line.owner_accounts or (line.account.custodian_number,), {})[line.year] = line.remaining
+    return [(ids, sum(years.values(), _ZERO)) for ids, years in owed.items()]
 
 
 def rmd_open_for_account(account: Account, *, as_of: date, missed: bool = True) -> list[RmdDue]:

@@ -559,3 +559,86 @@ def test_a_loss_lot_bought_in_the_window_is_sold_when_nothing_else_was_bought():
     ira = member("IRA", "traditional", [lot("i", "EQ", 1, 100, AS_OF - timedelta(days=5))], securities=securities)
     with pytest.raises(InvalidRequest, match="wash sale"):
         plan_withdrawal(household(alone, ira, securities=securities), amount=1_000.0, account_id="TAX")
+
+
+# A withdrawal while an IRA still owes this year's RMD: the RMD owed comes first (any distribution from
+# the IRA counts towards it, Treas. Reg. §1.408-8 Q&A-9; it must come out this year anyway).
+
+
+def test_a_withdrawal_takes_the_rmd_still_owed_first_then_the_usual_order():
+    plan = plan_withdrawal(sample_household(), amount=1_800.0, rmd_owed=[(("IRA",), 700.0)])
+    assert plan.distributions == pytest.approx({"IRA": 700.0, "TAX": 1_100.0})
+    assert plan.cash_used == pytest.approx({"IRA": 500.0, "TAX": 300.0})
+    assert [(a, s.lot_id, s.quantity) for a, _, s in plan.sales] == [
+        ("IRA", "i1", 2.0),  # 200 of the IRA's shares after its cash
+        ("TAX", "loss_long", 16.0),  # then the taxable account as before: its cash, 800 of the loss lot
+    ]
+    # 32% on the IRA's 700; the taxable sale is a 160 loss (960 of basis for 800), deducted at 37%.
+    assert plan.tax_cost == pytest.approx(0.32 * 700 - 0.37 * 160)
+    assert plan.explanation[0].startswith("first $700.00 from IRA: $700.00 of its required minimum distribution")
+    assert plan.raised == pytest.approx(1_800.0) and plan.amount == 1_800.0
+
+
+def test_a_withdrawal_smaller_than_the_rmd_owed_comes_all_from_the_ira():
+    plan = plan_withdrawal(sample_household(), amount=600.0, rmd_owed=[(("IRA",), 5_000.0)])
+    assert plan.distributions == pytest.approx({"IRA": 600.0})
+    assert [(a, s.lot_id, s.quantity) for a, _, s in plan.sales] == [("IRA", "i1", 1.0)]
+    assert plan.tax_cost == pytest.approx(0.32 * 600)
+
+
+def test_one_owners_rmd_owed_may_come_from_any_of_the_owners_iras_and_is_counted_once():
+    ira1 = member("IRA1", "traditional", [], cash=1_000)
+    ira2 = member("IRA2", "traditional", [], cash=1_000)
+    taxable = member("TAX", "taxable", [], cash=5_000)
+    plan = plan_withdrawal(household(taxable, ira1, ira2), amount=3_000.0, rmd_owed=[(("IRA1", "IRA2"), 1_500.0)])
+    assert plan.distributions == pytest.approx({"IRA1": 1_000.0, "IRA2": 500.0, "TAX": 1_500.0})
+
+
+def test_the_rmd_owed_is_not_taken_for_an_rmd_or_a_withdrawal_from_a_chosen_account():
+    owed = [(("IRA",), 700.0)]
+    assert plan_withdrawal(sample_household(), amount=100.0, account_id="TAX", rmd_owed=owed).distributions == {
+        "TAX": 100.0}
+    rmd = plan_withdrawal(sample_household(), amount=1_000.0, kind="rmd", account_id="IRA", rmd_owed=owed)
+    assert rmd == plan_withdrawal(sample_household(), amount=1_000.0, kind="rmd", account_id="IRA")
+
+
+@pytest.mark.parametrize(("owed", "words"), [
+    ([(("TAX",), 100.0)], "'TAX' is not one"),
+    ([(("NOPE",), 100.0)], "'NOPE' is not one"),
+    ([(("IRA",), -1.0)], "at least 0, got -1.0"),
+    ([(("IRA",), float("nan"))], "got nan"),
+])
+def test_a_wrong_rmd_owed_is_refused_in_words(owed, words):
+    with pytest.raises(InvalidRequest, match=words):
+        plan_withdrawal(sample_household(), amount=100.0, rmd_owed=owed)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(households(), st.data())
+def test_the_rmd_owed_comes_out_of_its_iras_first_over_random_households(case, data):
+    request, amount, born = case
+    iras = [a for a in request.accounts if a.tax_status == "traditional"]
+    owed = [((a.id,), float(data.draw(st.integers(0, 3_000)))) for a in iras]
+    try:
+        plan = plan_withdrawal(request, amount=amount, birth_dates=born, rmd_owed=owed)
+    except InvalidRequest:  # the household cannot raise it, owed or not
+        with pytest.raises(InvalidRequest):
+            plan_withdrawal(request, amount=amount, birth_dates=born)
+        return
+    # The simple rule: each IRA gives at least what it owes, up to what is left to raise and what it holds.
+    left = amount
+    for a in iras:
+        [(_, still)] = [o for o in owed if o[0] == (a.id,)]
+        holds = a.request.account.cash + sum(x.quantity * _price(request, a.id, x.id) for x in a.request.account.lots)
+        want = min(still, left, holds)
+        if want >= 0.005:
+            assert plan.distributions.get(a.id, 0.0) >= want - 0.01
+            left -= want
+    assert sum(plan.distributions.values()) == pytest.approx(amount, abs=0.005)
+    # No lot is sold twice over, nor beyond what it holds.
+    sold = {}
+    for acc, _, s in plan.sales:
+        assert (acc, s.lot_id) not in sold
+        sold[acc, s.lot_id] = s.quantity
+        held = next(x for m in request.accounts if m.id == acc for x in m.request.account.lots if x.id == s.lot_id)
+        assert s.quantity <= held.quantity + 1e-9

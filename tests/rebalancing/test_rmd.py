@@ -86,6 +86,26 @@ def test_a_withdrawal_from_the_ira_counts_towards_its_rmd(lees):
     assert (due.distributed, due.remaining) == (Decimal("2500.00"), Decimal("1719.41"))
 
 
+def test_a_withdrawal_from_the_household_takes_the_rmd_still_owed_first(lees):
+    # Every distribution from the IRA counts towards its RMD, which must come out this year anyway:
+    # a withdrawal funded from the joint account would leave the 4,219.41 still to take.
+    def withdraw(amount):
+        return cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
+                               amount=Decimal(amount), as_of=AS_OF).cash_flow
+
+    before_facts = withdraw("1000")  # no RMD known yet: the joint account's cash, as always
+    assert before_facts.plan["distributions"] == {"LEE-JT": 1000.0}
+    HouseholdProposal.objects.filter(run=before_facts.run).delete()
+    Proposal.objects.filter(run=before_facts.run).update(status=Proposal.Status.REJECTED)
+    ira = _facts(lees)
+    flow = withdraw("5000")
+    assert flow.plan["distributions"] == {"LEE-IRA": 4219.41, "LEE-JT": 780.59}
+    assert flow.plan["explanation"][0].startswith(
+        "first $4,219.41 from LEE-IRA: $4,219.41 of its required minimum distribution is still to be taken")
+    assert rmd_due(account=ira, year=YEAR).remaining == 0
+    assert withdraw("300").plan["distributions"] == {"LEE-JT": 300.0}  # nothing is owed any more
+
+
 def test_a_distribution_of_another_year_does_not_count(lees):
     ira = _facts(lees)
     flow = _rmd(lees, Decimal("900"))
