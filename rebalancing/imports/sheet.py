@@ -11,11 +11,17 @@ import pandas as pd
 
 from .report import Problems
 
-__all__ = ["Sheet", "Source", "sheet_read"]
+__all__ = ["MAX_CELL", "Sheet", "Source", "sheet_read"]
 
 Source = str | os.PathLike | bytes | IO[bytes] | IO[str]
 
 _LINE_IN_PARSER_ERROR = re.compile(r"line (\d+)")
+# A line ends with CR LF (Windows), LF (Unix) or CR alone (Excel for Mac's "CSV (Macintosh)", old
+# custodian exports): all three are lines, for pandas, for the csv module and here.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# The csv module's default field limit (``csv.field_size_limit()``): a longer cell is refused by row and
+# column. Fixed here, not read from the module, whose limit is process-wide state.
+MAX_CELL = 131_072
 _UNCLOSED_QUOTE_IN_PARSER_ERROR = re.compile(r"EOF inside string starting at row (\d+)")
 
 
@@ -51,12 +57,25 @@ def _read_bytes(source: Source) -> bytes:
     return data.encode("utf-8") if isinstance(data, str) else data
 
 
+def _line_at(text: str, at: int | None = None) -> int:
+    """The line (from 1) of the character at ``at`` (default: just after the text), whichever line
+    ends the file uses."""
+    end = len(text) if at is None else at
+    if end and text[end - 1] == "\r":
+        end -= 1  # a CR just before: the first half of a CR LF, or the end of this line
+    return len(_LINE_END.findall(text, 0, end)) + 1
+
+
+def _first_line(text: str) -> str:
+    return _LINE_END.split(text, maxsplit=1)[0]
+
+
 def _without_nul(text: str, problems: Problems) -> str | None:
     """PostgreSQL text cannot hold NUL, and a CSV file has none: refuse it, naming the first line."""
     at = text.find("\x00")
     if at < 0:
         return text
-    problems.add(text.count("\n", 0, at) + 1, None,
+    problems.add(_line_at(text, at), None,
                  "the line contains a NUL character (\\x00): this is not CSV text (a binary file, or a spreadsheet "
                  "saved in another format?); save it as CSV UTF-8")
     return None
@@ -98,7 +117,7 @@ def _decode(data: bytes, problems: Problems) -> str | None:
         try:
             return _without_nul(data.decode(encoding), problems)
         except UnicodeDecodeError as exc:
-            line = data[:exc.start].decode(encoding, errors="replace").count("\n") + 1
+            line = _line_at(data[:exc.start].decode(encoding, errors="replace"))
             problems.add(line, None, f"the file looks like {_UTF16_WORDS[encoding]} text without a byte-order mark, "
                                      f"but its byte {exc.start + 1} cannot be read as such (a cut-off file?); save it "
                                      "as CSV UTF-8 (or UTF-16 with a byte-order mark)")
@@ -112,7 +131,7 @@ def _decode(data: bytes, problems: Problems) -> str | None:
         return _without_nul(data.decode("cp1252"), problems)
     except UnicodeDecodeError as exc:
         # Named where it is: the line (a file's line is its row) and the byte's value, not its offset alone.
-        line = data[:exc.start].count(b"\n") + 1
+        line = _line_at(data[:exc.start].decode("latin-1"))
         problems.add(line, None, f"the file is neither UTF-8 nor Windows-1252 text: byte {data[exc.start]:#04x} on this "
                                  f"line (the file's byte {exc.start + 1}) cannot be read; save it as CSV UTF-8")
         return None
@@ -120,8 +139,12 @@ def _decode(data: bytes, problems: Problems) -> str | None:
 
 def _cells_per_record(text: str) -> list[int]:
     """How many cells each record of the file has, as written (pandas pads a short line with empty
-    cells, which would then clear the optional fields a cut-off line never reached)."""
-    return [len(record) for record in csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)]
+    cells, which would then clear the optional fields a cut-off line never reached); [] when the csv
+    module cannot split the file (cells too long for it are refused before)."""
+    try:
+        return [len(record) for record in csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)]
+    except csv.Error:
+        return []
 
 
 # A header that is one cell holding these is a file saved with another separator (Excel's in much of
@@ -133,7 +156,10 @@ def _other_separator(text: str) -> str | None:
     """The separator of a header that is one cell holding ";", a tab or "|", before pandas reads the
     rest: a European Excel's decimal commas ("71,5") would otherwise split the lines into more cells
     than that one-cell header, and the file be refused for "an unquoted comma" instead."""
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), skipinitialspace=True), [])
+    try:
+        header = next(csv.reader([_first_line(text)], skipinitialspace=True), [])
+    except csv.Error:  # a header the csv module cannot read (a cell over its limit): pandas reads it next
+        return None
     if len(header) != 1:
         return None
     return next((s for s in _OTHER_SEPARATORS if s in header[0]), None)
@@ -149,11 +175,23 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
 
     Cells are stripped strings ("" for an empty cell); wholly blank lines are dropped. The header must
     name every required column, may name optional ones, and nothing else. Problems with the file as a
-    whole (not text, no header, a missing or unknown column, a header and no rows) refuse it at once.
+    whole (not text, no header, a missing or unknown column, a header and no rows) refuse it at once,
+    and so does a cell longer than ``MAX_CELL`` characters, by row and column.
     """
     problems = Problems(kind)
+    try:
+        return _sheet_read(source, kind=kind, required=required, optional=optional, problems=problems)
+    except csv.Error as exc:
+        # Never a server error: a file the csv module cannot split is refused like any unreadable file.
+        problems.add(1, None, f"the file cannot be read as CSV ({exc}); save it as CSV UTF-8 (comma-separated)")
+        problems.reject_if_any()
+        raise
+
+
+def _sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional: tuple[str, ...],
+                problems: Problems) -> Sheet:
     text = _decode(_read_bytes(source), problems)
-    if text is not None and (hint := re.match(r"\s*(sep=.?)\s*$", text[:16].split("\n", 1)[0], re.ASCII)):
+    if text is not None and (hint := re.match(r"\s*(sep=.?)\s*$", _first_line(text[:16]), re.ASCII)):
         problems.add(1, None, f"the first line is Excel's separator hint {hint.group(1)!r}, not the header; delete "
                               "that line so that the file starts with the column names")
         text = None
@@ -187,6 +225,11 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
         problems.add(1, None, "the file is empty; the first line must name the columns")
     problems.reject_if_any()
 
+    for header in frame.iloc[0]:
+        if len(header) > MAX_CELL:
+            problems.add(1, None, f"a column name is {len(header):,} characters long; at most {MAX_CELL:,} (is "
+                                  "this a CSV file?)")
+    problems.reject_if_any()
     headers = [_column_name(h) for h in frame.iloc[0]]
     known = set(required) | set(optional)
     seen: set[str] = set()
@@ -207,6 +250,7 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
     frame = frame.iloc[1:]
     frame.columns = headers
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")  # the header is line 1
+    _long_cells_report(frame, problems)
     frame = frame.apply(lambda cells: cells.str.strip())
     frame = frame[(frame != "").any(axis=1)]  # blank lines, often a trailing one
     if frame.empty:
@@ -216,6 +260,17 @@ def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional
         problems.reject_if_any()
     _short_records_report(text, records, frame, len(headers), problems)
     return Sheet(kind, frame, problems)
+
+
+def _long_cells_report(frame: pd.DataFrame, problems: Problems) -> None:
+    """Refuse a cell longer than ``MAX_CELL`` characters, naming its row and column: no field of the
+    book holds that much, and the csv module would not split such a file."""
+    lengths = frame.apply(lambda cells: cells.str.len())
+    for column, cells in lengths.items():
+        for line in cells.index[cells > MAX_CELL]:
+            problems.add(line, column, f"the cell is {cells[line]:,} characters long; a cell holds at most "
+                                       f"{MAX_CELL:,}")
+    problems.reject_if_any()
 
 
 def _short_records_report(text: str, records: int, frame: pd.DataFrame, columns: int, problems: Problems) -> None:
