@@ -98,4 +98,6 @@ urlpatterns = [
     path("webhooks/", webhooks.webhook_list, name="webhook_list"),
     path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook_detail"),
     path("webhooks/deliveries/<int:pk>/resend/", webhooks.webhook_delivery_resend_view, name="webhook_resend"),
+    path("securities/<int:pk>/", securities.security_edit_page, name="security_edit"),
+    path("accounts/<int:pk>/facts/", accounts.account_facts, name="account_facts"),
 ]

@@ -55,8 +55,9 @@ class FirmHealth:
     host: str
     accounts: int = 0
     pending: int = 0
-    last_run: RebalanceRun | None = None
-    failed_last: int = 0
+    last_run: RebalanceRun | None = None  # the last run over the whole book: what health is about
+    latest_run: RebalanceRun | None = None  # the latest run of any scope (a retry, one household...)
+    failed_last: int = 0  # accounts the last run over the book failed that no later run got through
     failed_since: int = 0  # accounts whose own latest run (of any kind) failed
     users: int | None = None
     status: str = "good"
@@ -79,6 +80,13 @@ def firm_health(firm: Firm) -> FirmHealth:
             health.accounts = Account.objects.count()
             health.pending = Proposal.objects.filter(status=Proposal.Status.PENDING).count()
             health.last_run = runs_over_the_book().first() or RebalanceRun.objects.first()
+            health.latest_run = RebalanceRun.objects.order_by("-created_at", "-id").first()
+            if health.last_run is not None and health.last_run.failed:
+                # An account the last run over the book failed that a later run (its failed accounts
+                # run again, or its own) got through is no longer failing.
+                failed_there = RunOutcome.objects.filter(run=health.last_run, outcome=RunOutcome.Outcome.FAILED)
+                health.failed_last = accounts_failed_last(
+                    Account.objects.filter(pk__in=failed_there.values("account_id"))).count()
             health.failed_since = accounts_failed_last(Account.objects.all()).count()
             health.stalled = stalled_runs()
             health.recovered = RunWatch.objects.filter(recovered_at__gte=timezone.now() - timedelta(days=7)).count()
@@ -100,10 +108,10 @@ def firm_health(firm: Firm) -> FirmHealth:
         health.status, health.problem = "warn", "suspended"
     elif run is None:
         health.status, health.problem = "warn", "no run yet"
-    elif run.status == RebalanceRun.Status.FAILED or (run.total and run.failed / run.total > 0.05):
-        health.status, health.problem = "bad", f"{run.failed} of {run.total} accounts failed in the last run"
-    elif run.failed:
-        health.status, health.problem = "warn", f"{run.failed} account(s) failed in the last run"
+    elif run.status == RebalanceRun.Status.FAILED or (run.total and health.failed_last / run.total > 0.05):
+        health.status, health.problem = "bad", _failed_text(run, health.failed_last, "accounts")
+    elif health.failed_last:
+        health.status, health.problem = "warn", _failed_text(run, health.failed_last, "account(s)")
     elif run.total == 0 and run.status == RebalanceRun.Status.COMPLETED:
         health.status, health.problem = "warn", (f"the last run found no account to rebalance, of {health.accounts} "
                                                  "(an account is rebalanced once it has a model)")
@@ -113,6 +121,15 @@ def firm_health(firm: Firm) -> FirmHealth:
     elif run.finished_at and (timezone.now() - run.finished_at).days > 2:
         health.status, health.problem = "warn", "no run finished in the last two days"
     return health
+
+
+def _failed_text(run: RebalanceRun, still: int, accounts: str) -> str:
+    """The last run over the book's failures, less those a later run got through."""
+    if still == run.failed or run.status == RebalanceRun.Status.FAILED:
+        return f"{run.failed} of {run.total} accounts failed in the last run" if accounts == "accounts" \
+            else f"{run.failed} {accounts} failed in the last run"
+    return (f"{still} of the {run.failed} accounts that failed in the last run (of {run.total}) still fail; "
+            f"{run.failed - still} got through in a later run")
 
 
 def _stall_text(watch: RunWatch) -> str:

@@ -63,8 +63,10 @@ from rebalancing.parameter_labels import settings_in_words
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.account_instructions import account_instruct, instruction_replaces, one_off_actions
 from rebalancing.services.previews import account_overrides_preview, account_overrides_save
+from rebalancing.services.proposals import OPEN
 from rebalancing.services.rmd import rmd_open_for_account
-from rebalancing.services.runs import run_start
+from rebalancing.services.row_edits import account_facts_as_typed, account_facts_edit
+from rebalancing.services.runs import accounts_held_back, run_start
 from tenants.errors import DomainError
 from tenants.permissions import Capability, is_advisor_only, user_can
 from tenants.roles import FirmRole
@@ -77,10 +79,12 @@ from .common import (
     paginate,
     parameter_errors,
     posted_kept,
+    refusal_text,
     visible_or_404,
     warn_unknown_symbols,
 )
 from .proposals import MAX_INSTRUCTION_ROWS, instructions_posted, tracking_with_cash
+from .securities import row_fields
 
 
 @firm_page(Capability.VIEW_BOOK)
@@ -357,6 +361,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "leaves": leaves, "groups": group_fields(bound), "can_edit": can_edit and bool(bound),
         "form_errors": form_errors or {}, "form_message": form_message, "chart": chart, "drift_chart": drift_chart,
         "template": account.governing_template,
+        "template_governing": template_governing(account),
+        "can_edit_facts": user_can(user, Capability.IMPORT_DATA),
         "proposals": proposals_visible_to(user).filter(account=account).select_related("run").order_by("-created_at")[:10],
         "alerts": [(a, proposed.get(a.run_id), can_harvest and a.kind == Alert.Kind.HARVEST) for a in alerts],
         "alert_kinds": Alert.Kind,
@@ -450,15 +456,40 @@ def account_preview(request, pk: int):
     return render(request, "frontend/partials/account_preview.html", context)
 
 
+def _held_back_words(account: Account) -> str:
+    """Why a run would leave ``account`` as it is, naming the proposal it waits on ("" if it would not)."""
+    held = accounts_held_back({account.pk: account.household_id}).get(account.pk)
+    if held is None:
+        return ""
+    waiting = Proposal.objects.filter(account_id=held.because_of)
+    if held.code == "orders_open":
+        waiting = waiting.filter(status=Proposal.Status.RELEASED)
+    else:
+        waiting = waiting.filter(status__in=OPEN, run__kind=RebalanceRun.Kind.CASH_FLOW)
+    proposal = waiting.select_related("account").order_by("-pk").first()
+    named = ""
+    if proposal is not None:
+        named = f" (proposal #{proposal.pk}" + (f", of account {proposal.account.custodian_number}"
+                                                if proposal.account_id != account.pk else "") + ")"
+    return f"Account {account.custodian_number} is {held.message}{named}. No run was started."
+
+
 @firm_page(Capability.RUN_REBALANCE)
 @require_POST
 def account_rebalance(request, pk: int):
-    """Start a run over this one account (portfolio managers and firm admins)."""
+    """Start a run over this one account (portfolio managers and firm admins). An account a run
+    would leave as it is (a withdrawal's or RMD's sales waiting for a decision, released orders
+    still open: ``accounts_held_back``, what the run asks) is refused at once, in the run's words
+    and naming the proposal that holds it, rather than started to do nothing."""
     account = _account(request, pk)
+    held = _held_back_words(account)
+    if held:
+        messages.error(request, held)
+        return redirect("account_detail", pk=account.pk)
     try:
         run = run_start(scope=RunScope(account_ids=(account.pk,)), user=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, f"{exc.message} No run was started.")
         return redirect("account_detail", pk=account.pk)
     messages.success(request, f"Run {run.pk} started for account {account.custodian_number}.")
     return redirect("run_detail", pk=run.pk)
@@ -483,3 +514,78 @@ def account_instruct_view(request, pk: int):
                               f"({proposal.trade_count} trades, {state}){_replaced_words(proposal, account)}. "
                               "The account's parameters are unchanged.")
     return redirect("proposal_detail", pk=proposal.pk)
+
+
+def template_governing(account) -> dict:
+    """Which template governs the account and why (``Account.governing_template``, the rule's one
+    home: its own, else its household's), in words for its page."""
+    template, own = account.governing_template, account.template
+    household = account.household.name
+    if template is None:
+        words = (f"No template governs this account: neither it nor its household {household} has one, so the "
+                 "engine's defaults apply.")
+        return {"template": None, "source": None, "words": words}
+    if own is not None:
+        beside = account.household.template
+        under = (f"; it overrides its household {household}'s template {beside.name}" if beside is not None
+                 else f"; its household {household} has none")
+        return {"template": template, "source": "account",
+                "words": f"Template {template.name} governs this account: assigned to the account itself{under}."}
+    return {"template": template, "source": "household",
+            "words": f"Template {template.name} governs this account: its household {household}'s template (the "
+                     "account has none of its own)."}
+
+
+def _facts_fields() -> tuple:
+    """The accounts file's columns as the facts form's fields (label, hint, kind, choices)."""
+    none = [("", "none")]
+    models_ = none + list(ModelPortfolio.objects.order_by("code").values_list("code", "name"))
+    templates = [("", "none: its household's governs")] + list(
+        ParameterTemplate.objects.order_by("code").values_list("code", "name"))
+    return (
+        ("account_name", "Name", "", "text"),
+        ("household_id", "Household (its id)", "Moving the account to another household matches its wash sales "
+         "again in both.", "text"),
+        ("model", "Model", "The account's own model (a household managed as one uses the household's).", "select",
+         models_),
+        ("template", "Template", "Its own; none: its household's template governs it.", "select", templates),
+        ("tax_status", "Tax status", "", "select", Account.TaxStatus.choices),
+        ("spouse", "Whose return (when the household files separately)", "", "select", Account.Spouse.choices),
+        ("discretionary", "Discretionary", "", "checkbox"),
+        ("short_term_rate", "Short-term (ordinary income) tax rate", "A fraction: 0.37 for 37%.", "text"),
+        ("long_term_rate", "Long-term tax rate", "A fraction: 0.20 for 20%.", "text"),
+        ("cash", "Cash ($)", "", "text"),
+        ("realised_short_term_ytd", "Realised short-term gain this year ($)", "", "text"),
+        ("realised_long_term_ytd", "Realised long-term gain this year ($)", "", "text"),
+        ("opened_on", "Opened on", "Not after a trade or fill already booked in the account.", "date"),
+        ("owner_name", "Owner's name", "", "text"),
+        ("owner_birth_date", "Owner's date of birth", "", "date"),
+        ("spouse_birth_date", "Spouse's date of birth", "", "date"),
+        ("asset_classes", "Asset classes it may hold", "Separated by |; empty: any.", "text"),
+    )
+
+
+def _facts_form(account, typed=None, refusal=None) -> dict:
+    values = account_facts_as_typed(account) | {k: v for k, v in (typed or {}).items() if k != "account_number"}
+    problems = dict((getattr(refusal, "detail", None) or {}).get("fields", {})) if refusal is not None else {}
+    return {"account": account, "fields": row_fields(_facts_fields(), values, problems),
+            "refusal": refusal_text(refusal) if refusal is not None else "",
+            "template_governing": template_governing(account)}
+
+
+@firm_page(Capability.IMPORT_DATA)
+def account_facts(request, pk: int):
+    """The account's facts (the accounts file's row), changed through that file's import
+    (``services.row_edits.account_facts_edit``): refused in its words beside the field, nothing saved."""
+    account = _account(request, pk)
+    if request.method == "POST":
+        typed = {name: request.POST.get(name, "") for name, *_ in _facts_fields()}
+        typed["discretionary"] = "yes" if request.POST.get("discretionary") else "no"
+        try:
+            changed = account_facts_edit(account=account, typed=typed, by=request.user)
+        except DomainError as exc:
+            return render(request, "frontend/account_facts.html", _facts_form(account, typed, exc), status=400)
+        messages.success(request, f"Saved: {', '.join(changed).replace('_', ' ')} changed." if changed
+                         else "Nothing changed.")
+        return redirect("account_detail", pk=account.pk)
+    return render(request, "frontend/account_facts.html", _facts_form(account))

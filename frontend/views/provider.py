@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import BadRequest
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -31,7 +31,7 @@ from tenants.services import firm_create, firm_status_set, first_admin_invite
 from ..query import date_param
 from .common import STAFF, keep_posted, posted_kept, provider_page, redirect_back
 from .people import people_post, person_rows, refused_form
-from .runs import FINISHED, describe_scope, failed_account_ids, scope_names
+from .runs import FINISHED, describe_scope, failed_account_ids, run_progress_polled, scope_names
 
 ALL_FIRMS = "*"  # the firm choice meaning every active firm
 FAILURES_SHOWN = 100  # the run's failed accounts listed on its page (all are run again)
@@ -54,6 +54,9 @@ def provider_console(request):
         h.usage = usage.get(h.firm.pk)
         # A refused suspension: its form again, open, with what was typed (``provider_firm_status``).
         h.posted = posted_kept(request, f"firm_status:{h.firm.slug}")
+        if h.latest_run is not None:  # "3 accounts", "household Hiroshi Price": the latest run may be of part of the book
+            with schema_context(h.firm.schema_name):
+                h.latest_run.scope_text = describe_scope(h.latest_run.scope, scope_names([h.latest_run.scope]))
     return render(request, "frontend/provider_console.html", {"roles": user_roles(request.user, ProviderRole),
                                                               "firms": firms, "may_run": _may_run(request),
                                                               "may_onboard": _may_onboard(request)})
@@ -143,9 +146,15 @@ def provider_runs(request):
     may_run = _may_run(request)
     runs, active, accounts, sitting_out, empty = [], [], 0, 0, []
     queued_since = timezone.now() - QUEUED_TOO_LONG
+    # "Only runs with failed accounts": the runs to look at, each firm's latest ten of them (a run
+    # that failed as a whole too, which may have no account's failure recorded).
+    only_failed = request.GET.get("failed") == "yes"
     for firm in firms:
         with schema_context(firm.schema_name):
-            firm_runs = list(RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at")[:10])
+            firm_runs = RebalanceRun.objects.select_related("started_by", "watch").order_by("-created_at", "-id")
+            if only_failed:
+                firm_runs = firm_runs.filter(Q(failed__gt=0) | Q(status=RebalanceRun.Status.FAILED))
+            firm_runs = list(firm_runs[:10])
             names = scope_names([run.scope for run in firm_runs])  # "household Hiroshi Price", as the firm's page says
             for run in firm_runs:
                 run.firm = firm
@@ -167,7 +176,7 @@ def provider_runs(request):
     runs.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "frontend/provider_runs.html", {
         "all_firms": ALL_FIRMS, "runs": runs[:50], "firms": active, "may_run": may_run, "all_accounts": accounts,
-        "sitting_out": sitting_out, "empty_firms": empty, "latest_day": latest_book_day(),
+        "sitting_out": sitting_out, "empty_firms": empty, "latest_day": latest_book_day(), "only_failed": only_failed,
     })
 
 
@@ -266,7 +275,7 @@ def provider_run_detail(request, slug: str, pk: int):
                "left_out": left_out, "firm_accounts": accounts,
                "unpriced_count": len(unpriced), "unpriced_symbols": sorted(set(filter(None, unpriced)))}
     if request.headers.get("HX-Request") == "true":
-        return render(request, "frontend/partials/run_progress.html", context)
+        return run_progress_polled(request, context)
     return render(request, "frontend/provider_run_detail.html", context)
 
 
@@ -285,13 +294,15 @@ def provider_run_retry(request, slug: str, pk: int):
             messages.error(request, f"No account failed in run {run.pk}; there is nothing to run again.")
             return redirect("provider_run_detail", slug=slug, pk=pk)
         try:
-            retry = run_start(scope=RunScope(account_ids=tuple(account_ids)),
+            # As of the run's own day, as the firm's page does (``runs.run_retry_failed``).
+            retry = run_start(scope=RunScope(account_ids=tuple(account_ids)), as_of=run.as_of,
                               label=f"{request.user.get_username()} (provider, failed accounts of run {run.pk})")
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, f"{exc.message} No run was started.")
             return redirect("provider_run_detail", slug=slug, pk=pk)
     messages.success(request, f"Run {retry.pk} started in {firm.name} over the {retry.total} "
-                              f"account{'s' if retry.total != 1 else ''} that failed in run {run.pk}.")
+                              f"account{'s' if retry.total != 1 else ''} that failed in run {run.pk}, "
+                              f"as of {retry.as_of:%Y-%m-%d} (run {run.pk}'s day).")
     return redirect("provider_run_detail", slug=slug, pk=retry.pk)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.query import a_or_an, decimal_param, id_param
 from frontend.selectors import run_proposal_counts, runs_started_by_words
-from rebalancing.access import accounts_visible_to, proposals_visible_to
+from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, run_scope_shown_to, runs_visible_to
 from rebalancing.models import (
     Household,
@@ -35,14 +37,57 @@ from .common import firm_page, is_htmx, keep_posted, paginate, posted_kept, visi
 FINISHED = (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED)
 
 
-SCOPE_CHOICES = {"firm": "", "model": "model", "template": "template", "advisor": "advisor"}
-SCOPE_WORDS = {"model": "On one model", "template": "Under one template", "advisor": "Of one advisor"}
+SCOPE_CHOICES = {"firm": "", "model": "model", "template": "template", "advisor": "advisor",
+                 "household": "household", "accounts": "accounts"}
+SCOPE_WORDS = {"model": "On one model", "template": "Under one template", "advisor": "Of one advisor",
+               "household": "Of one household", "accounts": "Chosen accounts"}
+FIELD_WORDS = {"model": "model", "template": "template", "advisor": "advisor", "household": "household",
+               "accounts": "account numbers"}
+ACCOUNTS_TYPED_MAX = 10000  # the API's limit on a run's account_ids
+HOUSEHOLD_CHOICES_MAX = 200  # more households than this are found by their ID, not picked from a list
 
 
-def scope_from_form(post) -> RunScope:
-    """The run's scope from the start form: the whole firm, or a model, template, advisor, drift.
-    A scope whose choice is left empty, or a model, template or advisor chosen under "the whole
-    firm", is refused naming the field: either ran the whole firm where one part was meant."""
+def account_numbers_typed(text: str) -> list[str]:
+    """Account numbers typed one per line or separated by commas (or both), each once, in order."""
+    return list(dict.fromkeys(n.strip() for n in re.split(r"[,;\r\n]+", text) if n.strip()))
+
+
+def _accounts_named(text: str, user) -> tuple[int, ...]:
+    """The accounts typed by their numbers, among those ``user`` may see; every number that names no
+    such account is refused by name (the run would otherwise leave it out without a word)."""
+    numbers = account_numbers_typed(text)
+    if not numbers:
+        raise ValidationFailed("Type the numbers of the accounts the run is for, one per line or separated by "
+                               "commas.", detail={"field": "accounts"})
+    if len(numbers) > ACCOUNTS_TYPED_MAX:
+        raise ValidationFailed(f"A run names at most {ACCOUNTS_TYPED_MAX:,} accounts, not {len(numbers):,}; run a "
+                               "model, a template or the whole firm instead.", detail={"field": "accounts"})
+    found = dict(accounts_visible_to(user).filter(custodian_number__in=numbers)
+                 .values_list("custodian_number", "pk"))
+    unknown = [n for n in numbers if n not in found]
+    if unknown:
+        shown = ", ".join(f"“{n[:64]}”" for n in unknown[:20]) + (f" and {len(unknown) - 20} more" if len(unknown) > 20
+                                                                  else "")
+        raise ValidationFailed(f"No account numbered {shown} among the accounts you may see"
+                               f"{'' if len(unknown) == 1 else ' (each)'}; correct or remove "
+                               f"{'it' if len(unknown) == 1 else 'them'}. No run was started.",
+                               detail={"field": "accounts"})
+    return tuple(found[n] for n in numbers)
+
+
+def _household_named(value: str, user) -> int:
+    """The household chosen (or typed, by its ID, in a book too large to list) among those ``user`` sees."""
+    pk = households_visible_to(user).filter(external_id=value).values_list("pk", flat=True).first()
+    if pk is None:
+        raise ValidationFailed(f"No household with the ID “{value[:64]}” among those you may see. No run was started.",
+                               detail={"field": "household"})
+    return pk
+
+
+def scope_from_form(post, user=None) -> RunScope:
+    """The run's scope from the start form: the whole firm, or a model, template, advisor, household,
+    typed account numbers, drift. A scope whose choice is left empty, or a part chosen under "the
+    whole firm", is refused naming the field: either ran the whole firm where one part was meant."""
     what = post.get("scope", "firm")
     if what not in SCOPE_CHOICES:
         raise ValidationFailed("Choose which accounts the run is for.", detail={"field": "scope"})
@@ -55,22 +100,32 @@ def scope_from_form(post) -> RunScope:
                                detail={"field": "min_drift"})
     drift = float(drift) / 100 if drift is not None else None
     replace = post.get("replace_approved") == "yes"
-    chosen = {field: post.get(field, "").strip() for field in ("model", "template", "advisor")}
+    chosen = {field: post.get(field, "").strip() for field in FIELD_WORDS}
     if what == "firm":
         stray = next((field for field, value in chosen.items() if value), None)
         if stray:
-            raise ValidationFailed(f"{a_or_an(stray).capitalize()} is chosen but the run is for the whole firm: choose "
-                                   f"“{SCOPE_WORDS[stray]}” under Accounts, or clear the {stray}.",
+            words = FIELD_WORDS[stray]
+            article = "Account numbers are" if stray == "accounts" else f"{a_or_an(words).capitalize()} is"
+            raise ValidationFailed(f"{article} chosen but the run is for the whole firm: choose "
+                                   f"“{SCOPE_WORDS[stray]}” under Accounts, or clear the {words}.",
                                    detail={"field": stray})
         return RunScope(min_drift=drift, replace_approved=replace) if drift is not None \
             else RunScope(firm=True, replace_approved=replace)
     field = SCOPE_CHOICES[what]
     if not chosen[field]:
+        if field == "accounts":
+            return RunScope(account_ids=_accounts_named("", user))  # refused, saying how to type them
         raise ValidationFailed(f"Choose the {field} whose accounts the run is for.", detail={"field": field})
     if what == "model":
         return RunScope(model_code=chosen["model"], min_drift=drift, replace_approved=replace)
     if what == "template":
         return RunScope(template_code=chosen["template"], min_drift=drift, replace_approved=replace)
+    if what == "household":
+        return RunScope(household_id=_household_named(chosen["household"], user), min_drift=drift,
+                        replace_approved=replace)
+    if what == "accounts":
+        return RunScope(account_ids=_accounts_named(chosen["accounts"], user), min_drift=drift,
+                        replace_approved=replace)
     return RunScope(advisor_id=id_param(post, "advisor"), min_drift=drift, replace_approved=replace)
 
 
@@ -139,11 +194,11 @@ def run_list(request):
     if request.method == "POST":
         scope = None
         try:
-            scope = scope_from_form(request.POST)
+            scope = scope_from_form(request.POST, request.user)
             run = run_start(scope=scope, user=request.user)
         except DomainError as exc:
             messages.error(request, scope_refusal_in_words(exc.message, scope))
-            keep_posted(request, "run")  # the form comes back as it was chosen, to correct it
+            keep_posted(request, "run", exc)  # the form comes back as it was chosen, to correct it
             return redirect("run_list")
         if run.total == 0:
             messages.warning(request, "No account matches that scope (accounts with an approved proposal not yet "
@@ -157,6 +212,8 @@ def run_list(request):
     for run in page:
         run.scope_text = describe_scope(shown[run.pk], names)
     runs_started_by_words(page)  # a provider operator's run by the operator's name, as the console says it
+    households = list(households_visible_to(request.user).order_by("name", "external_id")
+                      .only("external_id", "name")[:HOUSEHOLD_CHOICES_MAX + 1])
     return render(request, "frontend/run_list.html", {
         "page": page, "can_start": user_can(request.user, Capability.RUN_REBALANCE),
         "models": book_wide_visible_to(request.user, ModelPortfolio.objects.order_by("name")),
@@ -164,6 +221,7 @@ def run_list(request):
         "advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"),
         "approved_unreleased": accounts_approved_unreleased(RunScope(firm=True)), "posted": posted_kept(request, "run"),
         "scope_choices": [("firm", "The whole firm"), *SCOPE_WORDS.items()],
+        "households": households if len(households) <= HOUSEHOLD_CHOICES_MAX else None,
     })
 
 
@@ -206,7 +264,7 @@ def run_detail(request, pk: int):
     runs_started_by_words([run])
     context = _run_context(request, run)
     if is_htmx(request):
-        return render(request, "frontend/partials/run_progress.html", context)
+        return run_progress_polled(request, context)
     failures = (RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED,
                                           account__in=accounts_visible_to(request.user))
                 .select_related("account").order_by("account__custodian_number"))
@@ -217,6 +275,16 @@ def run_detail(request, pk: int):
     context.update({"failures": paginate(request, failures), "held": held, "failed_count": failures.count(),
                     "can_cancel": user_can(request.user, Capability.RUN_REBALANCE)})
     return render(request, "frontend/run_detail.html", context)
+
+
+def run_progress_polled(request, context: dict):
+    """The progress card a running run's page polls. The poll that sees the run finished has the page
+    reload (htmx's ``HX-Refresh``): its failed accounts, their "run again" button and the end of
+    "Cancel the run" are outside the card, and stayed as the page was loaded until a reload."""
+    response = render(request, "frontend/partials/run_progress.html", context)
+    if context["finished"]:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def failed_account_ids(run: RebalanceRun, accounts=None) -> list[int]:
@@ -241,13 +309,15 @@ def run_retry_failed(request, pk: int):
         messages.error(request, f"No account failed in run {run.pk}; there is nothing to run again.")
         return redirect("run_detail", pk=pk)
     try:
-        retry = run_start(scope=RunScope(account_ids=tuple(account_ids)), user=request.user,
+        # As of the run's own day: the accounts are solved on the prices and lots of the run whose
+        # failures this repairs, not today's.
+        retry = run_start(scope=RunScope(account_ids=tuple(account_ids)), as_of=run.as_of, user=request.user,
                           label=f"{request.user.get_username()} (failed accounts of run {run.pk})")
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, f"{exc.message} No run was started.")
         return redirect("run_detail", pk=pk)
     messages.success(request, f"Run {retry.pk} started over the {retry.total} account{'s' if retry.total != 1 else ''} "
-                              f"that failed in run {run.pk}.")
+                              f"that failed in run {run.pk}, as of {retry.as_of:%Y-%m-%d} (run {run.pk}'s day).")
     return redirect("run_detail", pk=retry.pk)
 
 

@@ -1,4 +1,4 @@
-"""POST imports/ with JSON rows: ``rows_to_csv`` builds one header from the keys that *any* row names
+"""POST imports/ with JSON rows: ``imports.from_rows.rows_to_csv`` builds one header from the keys that *any* row names
 and writes an empty cell wherever a row leaves a key out, and an empty cell clears an optional field
 (docs/csv-formats.md "Empty cells"). So a row's stored values depend on the keys of the *other* rows:
 a securities row for VTI sent beside one for AGG that names ``equivalence_group`` loses VTI's

@@ -78,8 +78,11 @@ def test_the_dashboard_the_accounts_filter_and_the_provider_console_agree(firm_a
                      r'class="what">Failed in their last run</span> <span class="hint">accounts whose latest run, of '
                      rf'any kind, failed; the last run over the book: run {firm.pk},', home)
     assert accounts[0].custodian_number in listed and accounts[1].custodian_number not in listed
-    assert f"Run {firm.pk}</a>" in provider and f"Run {one.pk}</a>" not in provider
-    assert "2 done, 1 failed" in provider
+    # "Last run" is the latest of any scope (the one-account run), and the last run over the book,
+    # which health reads, is named beside it as such.
+    assert f"Run {one.pk}</a>" in provider and "1 account · 1 done, 0 failed" in provider
+    assert re.search(rf'Last over the whole book \(what health reads\): <a href="[^"]+">Run {firm.pk}</a>, [^·]+· '
+                     r"2 done, 1 failed", provider)
 
 
 def test_health_names_an_account_that_failed_in_a_later_run_of_its_own(firm_a):

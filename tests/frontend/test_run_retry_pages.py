@@ -38,7 +38,8 @@ def test_a_portfolio_manager_runs_the_failed_accounts_again_from_the_run_page(bo
         assert RebalanceRun.objects.count() == runs_before + 1
         assert sorted(retry.scope["account_ids"]) == sorted(a.pk for a in failed) and retry.total == 2
     assert response.redirect_chain[-1][0] == f"/runs/{retry.pk}/"
-    assert f"Run {retry.pk} started over the 2 accounts that failed in run {run.pk}." in text(response)
+    assert (f"Run {retry.pk} started over the 2 accounts that failed in run {run.pk}, as of {run.as_of:%Y-%m-%d} "
+            f"(run {run.pk}&#x27;s day).") in text(response)
 
 
 def test_a_run_without_failures_offers_nothing_and_a_retry_starts_nothing(book, as_user, firm_a):
@@ -114,7 +115,8 @@ def test_a_provider_operator_sees_a_firms_failures_and_runs_them_again(book, fir
         retry = RebalanceRun.objects.order_by("-pk").first()
         assert retry.scope == {"account_ids": [book["mine"][0].pk]}
     assert response.redirect_chain[-1][0] == f"/runs/{firm_a.slug}/{retry.pk}/"
-    assert f"Run {retry.pk} started in {firm_a.name} over the 1 account that failed in run {run.pk}." in text(response)
+    assert (f"Run {retry.pk} started in {firm_a.name} over the 1 account that failed in run {run.pk}, as of "
+            f"{run.as_of:%Y-%m-%d} (run {run.pk}&#x27;s day).") in text(response)
 
 
 def test_a_provider_admin_reads_failures_but_does_not_run_them_again(book, firm_a):

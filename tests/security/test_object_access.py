@@ -175,7 +175,7 @@ def test_an_advisor_asking_for_a_colleagues_objects_by_id_is_told_nothing(firm_a
 # A page route's first id: whose object it is (the table the walk checks every route against).
 PAGE_ADVISED = {"accounts": "account", "households": "household", "proposals": "proposal", "runs": "run",
                 "backtests": "backtest"}
-PAGE_BOOK_WIDE = {"models", "templates"}
+PAGE_BOOK_WIDE = {"models", "templates", "securities"}
 PAGE_ROLE_GATED = {"ledger", "webhooks"}  # reconciliations (importers), webhooks (integrations)
 
 

@@ -1,9 +1,5 @@
 """Imports of the book: a CSV file (multipart) or the same rows as JSON, through the one import service."""
 
-import csv
-import io
-import json
-from importlib import import_module
 
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -12,34 +8,14 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from rebalancing.api.parsers import BoundedJSONParser
-from rebalancing.imports import KINDS, ImportRejected, ImportSummary, book_import
+from rebalancing.imports import ImportRejected, ImportSummary, book_import
+from rebalancing.imports.from_rows import required_columns, rows_to_csv
 from rebalancing.imports.report import Problems
 from tenants.api_keys.scopes import Scope
 from tenants.permissions import Capability
 
 from .. import serializers
 from ..base import FirmAPIView, Rule, idempotent
-
-
-def _columns(kind: str) -> tuple[str, ...]:
-    """The kind's CSV columns, required first (from the import module that reads them)."""
-    module = import_module(KINDS[kind].__module__)
-    return (*module.REQUIRED, *getattr(module, "OPTIONAL", ()))
-
-
-def _required(kind: str) -> tuple[str, ...]:
-    return import_module(KINDS[kind].__module__).REQUIRED
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
-
 
 # Columns the import reads as a list (``imports.cells.tag_cells``: a JSON list or "a|b"): the only
 # ones a JSON row may give a list; anywhere else a list or object is not a value.
@@ -61,25 +37,9 @@ def _json_rows_refuse(kind: str, rows: list[dict]) -> None:
     problems.reject_if_any()
 
 
-def rows_to_csv(kind: str, rows: list[dict]) -> bytes:
-    """JSON rows as the CSV the import service reads: the kind's required columns and the optional ones
-    any row names, then any unknown key (which the service reports as an unknown column). A key a row
-    leaves out is an empty cell, which clears an optional field: give it rows that name the same keys
-    (``rows_by_keys``)."""
-    named = dict.fromkeys((*_required(kind), *(key for row in rows for key in row)))
-    known = [c for c in _columns(kind) if c in named]
-    header = known + [k for k in named if k not in known]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in header])
-    return out.getvalue().encode()
-
-
 def _keys(kind: str, row: dict) -> frozenset[str]:
     """The keys a row names beyond the required columns (which every CSV of the kind has)."""
-    return frozenset(row) - set(_required(kind))
+    return frozenset(row) - set(required_columns(kind))
 
 
 def rows_by_keys(kind: str, rows: list[dict]) -> list[list[int]]:
