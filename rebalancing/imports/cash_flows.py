@@ -99,6 +99,12 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     accounts = {a.custodian_number: a for a in Account.objects.filter(
         household__in=list(known.values()), custodian_number__in=[n for n in (numbers if numbers is not None else [])
                                                                    if isinstance(n, str) and n])}
+    # The households' row locks first (the order of their ids, as every writer of a household takes
+    # them one at a time), then what was entered today, read in this transaction once they are held:
+    # the same file uploaded twice at once waits here for the first upload to commit, and then sees
+    # its cash flows and is refused as a repeat rather than entering the money twice.
+    list(Household.objects.select_for_update().filter(pk__in=[h.pk for h in known.values()]).order_by("pk")
+         .values_list("pk", flat=True))
     entered_today = _entered_today(known.values(), today)
     rows = []
     for line in sheet.frame.index:

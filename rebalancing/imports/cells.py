@@ -24,8 +24,19 @@ from .sheet import Sheet
 __all__ = [
     "INVALID", "CellProblem", "boolean_cells", "character_name", "column_parse", "consistent_values", "date_cells",
     "decimal_cells", "distinct", "duplicates_report", "float_cells", "parse_boolean", "parse_date",
-    "parse_decimal", "parse_tags", "references_map", "required_cells", "tag_cells", "text_cells", "unseen_character", "valid",
+    "parse_decimal", "parse_tags", "references_map", "required_cells", "single_value_problem", "tag_cells", "text_cells",
+    "unseen_character", "valid",
 ]
+
+
+def single_value_problem(value, *, list_allowed: bool = False) -> str | None:
+    """What is wrong with a JSON field's value where a cell's single value belongs: a list (unless the
+    column reads one, ``tag_cells``) or an object, which read as text would be stored as "['X-L']"."""
+    if isinstance(value, dict):
+        return "is an object, not a single value"
+    if isinstance(value, list) and not list_allowed:
+        return "is a list, not a single value"
+    return None
 
 
 class _Invalid:

@@ -11,6 +11,7 @@ from rebalancing.ledger.account_opening import opening_days, trade_before_openin
 from rebalancing.models import Account, Security, TradeRecord
 
 from .cells import (
+    MAX_AMOUNT,
     MAX_SHARES,
     CellProblem,
     boolean_cells,
@@ -76,7 +77,9 @@ def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary
     if sheet.has("cancelled"):
         columns["cancelled"] = boolean_cells(sheet, "cancelled")
     if sheet.has("realised_gain"):
-        columns["realised_gain"] = decimal_cells(sheet, "realised_gain", field=_field("realised_gain"), required=False)
+        # Either sign: a loss beyond the bound is as much a column mix-up as a gain (Plausibility).
+        columns["realised_gain"] = decimal_cells(sheet, "realised_gain", field=_field("realised_gain"), required=False,
+                                                 plausible=(MAX_AMOUNT, "dollars of gain or loss on one trade"))
     duplicates_report(sheet, {"account_number": numbers, "external_id": columns["external_id"]}, "account and external id")
     known_accounts = ids_by(Account, "custodian_number", distinct(numbers))
     columns["account_id"] = references_map(sheet, "account_number", numbers, known_accounts, "account")

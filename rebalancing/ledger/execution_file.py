@@ -11,11 +11,13 @@ import pandas as pd
 
 from rebalancing.imports.cells import (
     INVALID,
+    MAX_AMOUNT,
     CellProblem,
     column_parse,
     date_cells,
     decimal_cells,
     duplicates_report,
+    single_value_problem,
     text_cells,
 )
 from rebalancing.imports.report import Problems
@@ -53,9 +55,11 @@ def sheet_from_records(records) -> Sheet:
         if not isinstance(item, dict):
             problems.add(n, None, "is not an object of named fields")
             continue
-        for key in item:
+        for key, value in item.items():
             if key not in columns:
                 problems.add(n, key, f"unknown field; the fields of an execution are {', '.join(columns)}")
+            elif problem := single_value_problem(value):  # no column of an execution takes a list
+                problems.add(n, key, problem)
         rows.append({name: _text(item.get(name)) for name in columns})
     problems.reject_if_any()
     frame = pd.DataFrame(rows, columns=list(columns), dtype=str)
@@ -104,7 +108,8 @@ def rows_read(sheet: Sheet, as_of: date) -> list[Row]:
         "price": _optional(sheet, "price", lambda: decimal_cells(sheet, "price", field=_field("price"),
                                                                  required=False, positive=True)),
         "fees": _optional(sheet, "fees", lambda: decimal_cells(sheet, "fees", field=_field("fees"), required=False,
-                                                               minimum=Decimal(0))),
+                                                               minimum=Decimal(0),
+                                                               plausible=(MAX_AMOUNT, "dollars of fees on one fill"))),
         "trade_date": date_cells(sheet, "trade_date", not_after=as_of),
         "lot_id": _optional(sheet, "lot_id", lambda: text_cells(sheet, "lot_id", field=TaxLot._meta.get_field("lot_id")), ""),
         "account_number": _optional(sheet, "account_number", lambda: text_cells(
@@ -125,6 +130,9 @@ def rows_read(sheet: Sheet, as_of: date) -> list[Row]:
                 sheet.problems.add(line, "quantity", "is empty; a fill needs the shares filled")
             if cells["price"] is None:
                 sheet.problems.add(line, "price", "is empty; a fill needs its price")
+            elif cells["quantity"] is not None and (problem := _fees_problem(cells["fees"], cells["quantity"],
+                                                                             cells["price"])):
+                sheet.problems.add(line, "fees", problem)
         elif cells["price"] is not None:
             sheet.problems.add(line, "price", "a cancel has no price; leave it empty")
         rows.append(Row(line=int(line), kind=kind, fees=cells["fees"] or Decimal(0),
@@ -132,6 +140,24 @@ def rows_read(sheet: Sheet, as_of: date) -> list[Row]:
                                                            "trade_date", "lot_id", "account_number", "symbol",
                                                            "side")}))
     return rows
+
+
+# A fill's fees are its commission and the regulators' charges (SEC Section 31 fee, FINRA TAF): a
+# small part of what it traded. They may exceed a tiny fill's gross value only by a ticket's minimum
+# charge (a broker-assisted trade's minimum commission is tens of dollars); fees beyond both are a
+# value from another column (an account number, a value in cents), which booked would
+# put a loss of that size on Schedule D.
+MAX_TICKET_CHARGE = Decimal(100)
+
+
+def _fees_problem(fees: Decimal | None, quantity: Decimal, price: Decimal) -> str | None:
+    gross = quantity * price
+    if fees is None or fees <= max(gross, MAX_TICKET_CHARGE):
+        return None
+    return (f"${fees:,.2f} of fees on a fill worth ${gross:,.2f} ({quantity:g} at {price:g}): a fill's fees (commission "
+            f"and regulatory fees) are at most its gross value, or a minimum ticket charge of at most "
+            f"${MAX_TICKET_CHARGE:,.0f} on a smaller fill; is a value from another column (an account number, "
+            "a value in cents) here?")
 
 
 def columns_differing(stored: Execution, row: Row) -> list[str]:

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from rebalancing.api.parsers import BoundedJSONParser
 from rebalancing.imports import ImportRejected, ImportSummary, book_import
+from rebalancing.imports.cells import single_value_problem
 from rebalancing.imports.from_rows import required_columns, rows_to_csv
 from rebalancing.imports.report import Problems
 from tenants.api_keys.scopes import Scope
@@ -31,9 +32,8 @@ def _json_rows_refuse(kind: str, rows: list[dict]) -> None:
         if all(value is None or (isinstance(value, str) and not value.strip()) for value in row.values()):
             problems.add(index + 2, None, "the row gives no value (every column is missing, null or empty)")
         for column, value in row.items():
-            if isinstance(value, dict) or (isinstance(value, list) and column not in LIST_COLUMNS):
-                what = "an object" if isinstance(value, dict) else "a list"
-                problems.add(index + 2, column, f"is {what}, not a single value")
+            if problem := single_value_problem(value, list_allowed=column in LIST_COLUMNS):
+                problems.add(index + 2, column, problem)
     problems.reject_if_any()
 
 
