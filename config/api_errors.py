@@ -7,7 +7,11 @@ are the what-if endpoint's; DRF's and Django's own exceptions get the codes belo
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -35,7 +39,8 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 # Every code an error answer may carry, for docs/api.md and the OpenAPI description.
 ERROR_CODES: dict[str, str] = {
     "invalid": "400: the request failed validation; detail.fields names each field and problem",
-    "malformed_request": "400: the body is not valid JSON / multipart, or JSON nested more than 64 levels",
+    "malformed_request": "400: the body is not valid JSON / multipart, or JSON nested more than 64 levels, or a "
+                         "form body has more fields (DATA_UPLOAD_MAX_NUMBER_FIELDS) or files than it may",
     "import_rejected": "400: an import file was refused whole; detail.problems lists row, column, problem",
     "invalid_request": "400: the what-if engine request does not match the schema; detail.path says where",
     "not_authenticated": "401: no credentials",
@@ -96,7 +101,37 @@ def _drf_code(exc: exceptions.APIException) -> str:
     return codes if isinstance(codes, str) else "error"
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MB"
+
+
+def _body_refused(exc: SuspiciousOperation) -> Response:
+    """Django's refusals of a body it would not read (raised when DRF first reads ``request.data``), in
+    the API's error body rather than Django's HTML 400 page. The middleware (config/request_guards.py)
+    refuses a body over the limit from its Content-Length; one without (chunked) gets here."""
+    logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(error_body(
+            "upload_too_large", f"The request body is over the limit of {_megabytes(limit)} (UPLOAD_MAX_MB). "
+            "Split the file, or import it with manage.py import_book.", {"limit_bytes": limit}), status=413)
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return Response(error_body(
+            "malformed_request", f"The form body has more than {limit} fields (DATA_UPLOAD_MAX_NUMBER_FIELDS); "
+            "send the rows as a file or as JSON.", {"limit": limit, "setting": "DATA_UPLOAD_MAX_NUMBER_FIELDS"}),
+            status=400)
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return Response(error_body(
+            "malformed_request", f"The form body has more than {limit} files (DATA_UPLOAD_MAX_NUMBER_FILES).",
+            {"limit": limit, "setting": "DATA_UPLOAD_MAX_NUMBER_FILES"}), status=400)
+    return Response(error_body("malformed_request", f"The request could not be read: {exc}"), status=400)
+
+
 def api_exception_handler(exc, context) -> Response | None:
+    if isinstance(exc, SuspiciousOperation):
+        return _body_refused(exc)
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, EngineError):

@@ -1,5 +1,7 @@
 """Refusals made before a view runs: a request body over the upload limit (413, from its
-Content-Length, so nothing of it is read or held in memory) and NUL characters in query parameters or
+Content-Length, so nothing of it is read or held in memory), a page's form with more fields or files
+than Django reads (400 naming DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES; the API's are refused in
+config/api_errors.py, where DRF reads its bodies) and NUL characters in query parameters or
 form fields (400; PostgreSQL text cannot hold them). Pages get a page naming the problem; the API
 (``/api/``) gets its usual ``{"code", "message", "detail"}`` body.
 """
@@ -7,6 +9,7 @@ form fields (400; PostgreSQL text cannot hold them). Pages get a page naming the
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
@@ -36,6 +39,19 @@ def _megabytes(n: int) -> str:
     return f"{n / 1_048_576:.1f} MB"
 
 
+def _form_refused(request, exc):
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return refusal(request, 413, "upload_too_large",
+                       f"The form is over the limit of {_megabytes(limit)} (UPLOAD_MAX_MB).", {"limit_bytes": limit})
+    setting, what = (("DATA_UPLOAD_MAX_NUMBER_FILES", "files") if isinstance(exc, TooManyFilesSent)
+                     else ("DATA_UPLOAD_MAX_NUMBER_FIELDS", "fields"))
+    limit = getattr(settings, setting)
+    return refusal(request, 400, "malformed_request",
+                   f"The form has more than {limit} {what} ({setting}); send fewer, or import the rows as a file.",
+                   {"limit": limit, "setting": setting})
+
+
 class RequestGuardMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -57,6 +73,13 @@ class RequestGuardMiddleware:
         if name is not None:
             return refusal(request, 400, "invalid", f"The query parameter “{name}” contains a NUL character (\\x00).",
                            {"field": name})
+        if not _is_api(request) and request.method == "POST" and request.content_type.startswith(_FORMS):
+            # A page's form, read here rather than first by the CSRF check, whose refusal of a form over
+            # Django's limits would be the bare "could not be read" page, naming nothing.
+            try:
+                request.POST  # noqa: B018 - reading it is the check
+            except (TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig) as exc:
+                return _form_refused(request, exc)
         return self.get_response(request)
 
     def process_view(self, request, view, args, kwargs):

@@ -215,6 +215,14 @@ CACHES = {
 # is read (config/request_guards.py). Larger books go through `manage.py import_book`.
 UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 25)
 UPLOAD_MAX_BYTES = UPLOAD_MAX_MB * 1024 * 1024
+# Django's own cap on a body read into memory (a JSON body, a form's fields; not its files) is the same
+# limit, not its default 2.5 MB: a JSON import of 200,000 rows (the schema's maxItems) fits within it.
+# Its refusal (a body without a Content-Length) is the API's 413 upload_too_large (config/api_errors.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
+# A form body's fields and files (Django's defaults, named here): more is refused, by name of the setting,
+# as JSON by the API and on a page by the pages (config/request_guards.py).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
 # --- Celery -------------------------------------------------------------------------------------
 # Without a configured broker, kombu's filesystem transport needs no server: producer and worker

@@ -167,8 +167,16 @@ class FirmAPIMixin:
         if repeated:
             # Django's QueryDict.get reads the last value: ?advisor=4&advisor=5 listed advisor 5's only.
             raise ValidationError(repeated)
-        if request.method not in SAFE_METHODS and not request.FILES:  # the body's first read
-            _no_nul(request.data, "")
+        if request.method not in SAFE_METHODS:
+            if not request.FILES:  # the body's first read
+                _no_nul(request.data, "")
+            if hasattr(request.data, "lists"):
+                # A form body (multipart) as the query string: kind=securities then kind=prices imported
+                # prices, its last value, whichever the caller meant; a file given twice the same.
+                repeated = {name: [f"is given {len(values)} times; give it once."]
+                            for name, values in request.data.lists() if len(values) > 1}
+                if repeated:
+                    raise ValidationError(repeated)
 
     def object_first(self) -> None:
         """What must be decided before the query or the body is read (an object route's 404)."""

@@ -62,6 +62,13 @@ class CashFlowSerializer(serializers.ModelSerializer):
                   "reference", "taken_outside", "makes_up_year", "tax_cost", "plan", "paid", "run", "created_at"]
 
 
+class CashFlowFileSerializer(UnknownFieldsRefused, serializers.Serializer):
+    # cash-flows/upload/: the file is all it reads; any other field (an as_of as imports/ takes, a typo) is
+    # refused by name, as imports/, executions/ and reconciliations/ refuse theirs, not dropped.
+    file = serializers.FileField(help_text="A CSV of cash flows in the documented layout (docs/csv-formats.md)",
+                                 error_messages={"required": "Send the CSV as the multipart field 'file'."})
+
+
 class CashFlowInSerializer(UnknownFieldsRefused, serializers.Serializer):
     household = serializers.IntegerField(min_value=1, max_value=2**62)
     kind = serializers.ChoiceField(choices=CashFlow.Kind.choices)

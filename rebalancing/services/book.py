@@ -301,6 +301,36 @@ def _asset_class_problems(sleeves: list[SleeveSpec]) -> list[str]:
     return problems
 
 
+WEIGHT_PLACES = Decimal("1E-8")  # Sleeve.weight and SleeveHolding.weight: 8 decimal places
+
+
+def _weight_problem(what: str, weight: Decimal, *, percent: bool) -> str:
+    """Why one sleeve's or holding's weight cannot be kept ("" if it can): the database holds a weight
+    above 0 and at most 1, at 8 places (``sleeve_weight_0_1``, ``sleeve_holding_weight_0_1``), so a
+    weight of 0 - which the API's fractions and the page's percentages both let through - was a server
+    error, not a refusal naming it."""
+    words = _weight_words(weight, percent=percent)
+    if weight < 0:  # it would short the sleeve or security: named, not only seen in the sum
+        return f"{what}'s weight {words} is negative: a model holds, it does not short"
+    if weight == 0:
+        return f"{what} is weighted {words}: a model holds what it names with a weight above 0; leave it out"
+    kept = weight.quantize(WEIGHT_PLACES) if weight < 2 else weight
+    if kept == 0:
+        return (f"{what}'s weight {words} is below the smallest weight kept, "
+                f"{_weight_words(WEIGHT_PLACES, percent=percent)} (8 decimal places of a fraction)")
+    if kept > 1:
+        return f"{what}'s weight {words} is more than {_weight_words(Decimal(1), percent=percent)}"
+    return ""
+
+
+def _weights_problems(s: SleeveSpec, *, percent: bool) -> list[str]:
+    """The sleeve's weight and each of its holdings', checked one by one (a sum of 1 can hide a 0)."""
+    problems = [_weight_problem(f"sleeve {s.asset_class}", Decimal(s.weight), percent=percent)]
+    problems += [_weight_problem(f"holding {sym} of sleeve {s.asset_class}", Decimal(w), percent=percent)
+                 for sym, w in s.holdings.items()]
+    return [p for p in problems if p]
+
+
 @transaction.atomic
 def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], user, note: str = "") -> ModelVersion:
     """Editing a model makes a new version; proposals keep the version they used, and the open ones of
@@ -326,10 +356,7 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
     benchmarks = {b.code: b for b in Benchmark.objects.filter(code__in=[s.benchmark for s in sleeves if s.benchmark])}
     submodels = {m.code: m for m in ModelPortfolio.objects.filter(code__in=[s.submodel for s in sleeves if s.submodel])}
     for s in sleeves:
-        # A negative weight would short the sleeve or security: named, not only seen in the sum.
-        if Decimal(s.weight) < 0:
-            problems.append(f"sleeve {s.asset_class}'s weight {_weight_words(Decimal(s.weight), percent=percent)} "
-                            "is negative: a model holds, it does not short")
+        problems += _weights_problems(s, percent=percent)
         if s.kind == Sleeve.Kind.HOLDINGS:
             # A sleeve is an asset class's share of the model: a security of another class in it
             # (BND in us_large_cap) would be counted, located and removed as the wrong class.

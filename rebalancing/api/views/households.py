@@ -120,15 +120,15 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return Response(hs.CashFlowSerializer(entered.cash_flow).data,
                         status=status.HTTP_201_CREATED if entered.created else status.HTTP_200_OK)
 
-    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}}}, responses={201: serializers.ImportSummarySerializer})
+    @extend_schema(request={"multipart/form-data": hs.CashFlowFileSerializer},
+                   responses={201: serializers.ImportSummarySerializer})
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
     @idempotent
     def upload(self, request):
         """A CSV of cash flows (docs/csv-formats.md): entered whole, or refused with each row's problem."""
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ValidationFailed("Send the CSV as the multipart field 'file'.", detail={"field": "file"})
+        serializer = hs.CashFlowFileSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
         summary = cash_flows_import(source=upload, user=request.user, households=households_visible_to(request.user))
         return Response(serializers.ImportSummarySerializer(summary).data, status=status.HTTP_201_CREATED)
 
