@@ -18,17 +18,25 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from rebalancing.effective_parameters import MONEY_LEAVES, PERCENT_LEAVES, amount_text, flatten_parameters
+from rebalancing import engine
+from rebalancing.effective_parameters import (
+    MONEY_LEAVES,
+    PERCENT_LEAVES,
+    amount_text,
+    flatten_parameters,
+    unflatten,
+)
 from rebalancing.engine import PARAMETERS_SCHEMA, default_parameters
 from rebalancing.engine.parameters import MAX_MONEY
 from rebalancing.household_parameters import INSIDE_BANDS_CHOICES
-from rebalancing.parameter_labels import LABELS  # the form's labels: refusals name settings by them too
+from rebalancing.parameter_labels import LABELS, settings_in_words  # refusals use the form's labels
 from rebalancing.typed_numbers import DOLLARS, PLAIN, TypedNumberProblem, typed_number
 from rebalancing.typed_numbers import PERCENT as PERCENT_SIGN
 
 __all__ = [
     "FIELDS", "FIELDS_BY_PATH", "HOUSEHOLD_FIELDS", "INSTRUCTION_KINDS", "ParamField", "display_value",
-    "overridable_from_post", "TypedRows", "TypedText", "overridable_rows", "parse_fields", "parse_group_lines",
+    "overridable_from_post", "TypedRows", "TypedText", "overridable_rows", "parameters_problems", "parse_fields",
+    "parse_group_lines",
     "parse_groups", "parse_substitutes", "rows_as_typed", "vocabulary_options",
 ]
 
@@ -583,6 +591,45 @@ def parse_fields(post, fields: list[ParamField]) -> tuple[dict[str, Any], dict[s
             if f.kind in _TYPED_KINDS:
                 values[f.path] = TypedText(post.get(f.name, ""))
     return values, errors
+
+
+# How many settings one save reports the engine refusing (each found by setting the last aside).
+_MOST_PROBLEMS = 12
+
+
+def parameters_problems(parameters: Mapping[str, Any], *, level: str, unread=(),
+                        stored: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Every setting of the layer ``parameters`` the engine refuses (``engine.Parameters.from_dict``,
+    which says the first), each by its path with the words the saving service uses ("``level``:
+    ..."), so a form shows them all at once, not one per save. Found one at a time: a refused setting
+    is set aside (back to its default) and the rest checked again, so a second problem that does not
+    depend on the first is found too; one the engine names no setting for is said once (``__all__``).
+
+    ``unread``: the settings the form could not read (said beside them already); they are checked at
+    their ``stored`` value (the layer saved until now), not the default, so a check between two
+    settings (cash floor not above the target) does not blame one the user did not change."""
+    flat = flatten_parameters(parameters)
+    before = flatten_parameters(stored or {})
+    for path in unread:
+        if path in before:
+            flat[path] = before[path]
+        else:
+            flat.pop(path, None)
+    problems: dict[str, str] = {}
+    for _ in range(_MOST_PROBLEMS):
+        try:
+            engine.Parameters.from_dict(unflatten(flat))
+        except engine.InvalidRequest as exc:
+            path = (exc.detail or {}).get("parameter") or ""
+            message = f"{level}: {settings_in_words(exc.message)}"
+            if not path or path in problems or not any(p == path or p.startswith(path + ".") for p in flat):
+                problems.setdefault(path or "__all__", message)  # cannot be set aside: said, and the search ends
+                return problems
+            problems[path] = message
+            flat = {p: v for p, v in flat.items() if not (p == path or p.startswith(path + "."))}
+        else:
+            break
+    return problems
 
 
 @dataclass

@@ -21,6 +21,7 @@ from frontend.parameter_forms import (
     overridable_beyond_table,
     overridable_from_post,
     overridable_rows,
+    parameters_problems,
     parse_fields,
     rows_as_typed,
     vocabulary_options,
@@ -134,6 +135,22 @@ def _template_from_post(post, stored=None) -> tuple[dict[str, Any], dict[str, An
     return unflatten(changed), overridable, errors
 
 
+def _with_settings_problems(parameters: dict[str, Any], errors: dict[str, str], *,
+                            stored: dict[str, Any] | None = None) -> dict[str, str]:
+    """``errors`` (what the form could not read) with every setting the engine refuses among what
+    it could: one save shows them all, not one per save. A single refusal of settings read whole
+    is left to the service, which says it in the same words."""
+    problems = parameters_problems(parameters, level="Template parameters", unread=errors, stored=stored)
+    if not errors and len(problems) <= 1:
+        return errors
+    merged = {**problems, **errors}
+    if not errors:  # several refused: the message above the form names where to look
+        named = [f"“{setting_label(path)}”" for path in problems if path != "__all__"]
+        listed = ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else "".join(named)
+        merged["__all__"] = problems.get("__all__") or f"The template was not saved: see {listed} below."
+    return merged
+
+
 def _template_context(request, template, *, values=None, errors=None, overridable=None, typed=None, message="",
                       creating=False):
     """The template page; ``typed``: the POST just refused, whose rows are shown as typed."""
@@ -166,6 +183,7 @@ def template_detail(request, pk: int):
         # A name cleared is refused (by template_save), not replaced by the old one without a word;
         # a form without the field keeps it.
         name = request.POST["name"].strip() if "name" in request.POST else template.name
+        errors = _with_settings_problems(parameters, errors, stored=template.parameters)
         if not errors:
             try:
                 saved = template_save(user=request.user, code=template.code, name=name, parameters=parameters,
@@ -194,6 +212,7 @@ def template_create(request):
         parameters, overridable, errors = _template_from_post(request.POST)
         code = request.POST.get("code", "").strip()
         name = request.POST.get("name", "").strip()
+        errors = _with_settings_problems(parameters, errors)
         if not code or not name:
             errors["__all__"] = "Give the template a code (letters, digits, hyphens) and a name."
         if not errors:
@@ -228,6 +247,10 @@ def template_preview(request, pk: int):
         try:
             context["preview"] = template_change_preview(template=template, parameters=parameters, user=request.user,
                                                          sample=PREVIEW_SAMPLE)
+            # The page says how many accounts the template governs; a run (and the preview) leaves out
+            # those without a model: said, so the two counts agree.
+            governed = accounts_visible_to(request.user).governed_by(template).count()
+            context["without_model"] = max(governed - context["preview"].accounts_total, 0)
         except DomainError as exc:
             context["problem"] = exc.message
     return render(request, "frontend/partials/change_preview.html", context)

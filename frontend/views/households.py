@@ -586,8 +586,9 @@ def _planned_words(entered: CashFlowEntered) -> str:
     if entered.gave_way:
         named = "; ".join(f"{g.account} #{g.proposal_id} ({g.state})" for g in entered.gave_way)
         many = len(entered.gave_way) > 1
+        what = "RMD" if flow.kind == CashFlow.Kind.RMD else "withdrawal"
         text += (f" {len(entered.gave_way)} open proposal{'s' if many else ''} of the household, made on the book "
-                 f"before the withdrawal, gave way to it: {named}. A run after it proposes again.")
+                 f"before the {what}, gave way to it: {named}. A run after it proposes again.")
     return text
 
 

@@ -319,6 +319,21 @@ def _household_tax_apply(household_ids: dict[str, int], facts: dict[str, dict], 
     return changed
 
 
+def _household_ids_case_check(sheet, households: pd.Series) -> None:
+    """A new household id equal but for capitals to another's (or to another new one in the file) is
+    refused on its lines, as the household page refuses it (``services.households.household_ids_clashing``;
+    the database's unique index on the upper-cased id would otherwise stop the file with no line named)."""
+    # (imported here: services.households imports this package)
+    from rebalancing.services.households import household_ids_clashing
+
+    clashing = household_ids_clashing(distinct(households))
+    for line, external_id in households.items():
+        if external_id in clashing:
+            sheet.problems.add(line, "household_id", f"“{external_id}” differs only in capitals from the household id "
+                               f"“{clashing[external_id]}”: ids are told apart ignoring capitals; give that id as it "
+                               "is, or another one")
+
+
 def _households_upsert(numbers: list[str], names: dict[str, str]) -> tuple[dict[str, int], tuple[str, ...]]:
     """Households by external id: created when new (named by the file, else by the id); renamed when
     the file names them differently."""
@@ -472,6 +487,7 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     if "model_id" in columns:
         _unpriced_models_check(sheet, columns)
     _household_tax_plan(sheet, households, tax_facts, as_of)
+    _household_ids_case_check(sheet, households)
     joined = _rates_plan(sheet, columns, households, tax_facts) if not sheet.problems else []
     sheet.problems.reject_if_any()
 

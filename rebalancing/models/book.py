@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import models
 from django.db.models import Case, Func, Q, Value, When
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Upper
 from guardian.models import UserObjectPermissionBase
 
 from rebalancing.ledger.filing_years import PastStatuses, status_in
@@ -94,6 +94,11 @@ class Household(models.Model):
                                    name="household_second_carryforward_not_negative"),
             models.CheckConstraint(condition=~Q(managed_as="household") | Q(model__isnull=False),
                                    name="household_unit_has_model"),
+            # Ids equal but for capitals are one id to a person reading a report or a file
+            # (services.households.household_ids_clashing says which, before a write gets here).
+            models.UniqueConstraint(Upper("external_id"), name="household_external_id_unique_ignoring_case",
+                                    violation_error_message="A household id equal to another but for capitals is "
+                                                            "refused: household ids are told apart ignoring capitals."),
         ]
 
     def __str__(self) -> str:

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from rebalancing.models import Account, Alert, Order, Proposal, RebalanceRun
 from rebalancing.selectors import account_parameters, firm_harvest_substitutes
 
-__all__ = ["drift_alert_resolve_executed", "harvest_alerted", "harvest_alerts_resolve_switched_off"]
+__all__ = ["drift_alert_resolve_executed", "drift_alerts_follow_superseded", "harvest_alerted",
+           "harvest_alerts_resolve_switched_off"]
 
 
 @transaction.atomic
@@ -41,6 +42,33 @@ def drift_alert_resolve_executed(*, proposal: Proposal) -> int:
     return (Alert.objects.filter(account_id=proposal.account_id, kind=Alert.Kind.DRIFT, resolved_at__isnull=True)
             .filter(Q(run__isnull=True) | Q(run_id__lte=proposal.run_id))
             .update(resolved_at=timezone.now()))
+
+
+# A proposal that still stands for its account: open, or released and its orders out.
+_STANDING = (Proposal.Status.DRAFT, Proposal.Status.PENDING, Proposal.Status.APPROVED, Proposal.Status.RELEASED)
+
+
+def drift_alerts_follow_superseded(*, account_ids: Iterable[int]) -> int:
+    """Open drift alerts of ``account_ids`` raised by a run whose proposal for the account has been
+    superseded move to the run of the proposal that stands for the account now (its newest open or
+    released one, made later: a withdrawal's, a one-off instruction's, a later run's), so the alert
+    leads to the proposal current for it, not to one that will never trade. The drift it measured
+    is the account's, not the superseded proposal's: it stays open (``drift_alert_resolve_executed``
+    decides when trades answer it; a withdrawal's or instruction's execution resolves none). An alert
+    whose run's proposal still stands, or with nothing standing after it, is left as it is.
+    Returns how many alerts moved."""
+    ids = list(account_ids)
+    if not ids:
+        return 0
+    mine = {"account_id": OuterRef("account_id"), "run_id": OuterRef("run_id")}
+    current = (Proposal.objects.filter(account_id=OuterRef("account_id"), run_id__gt=OuterRef("run_id"),
+                                       status__in=_STANDING).order_by("-run_id", "-pk").values("run_id")[:1])
+    return (Alert.objects.filter(account_id__in=ids, kind=Alert.Kind.DRIFT, resolved_at__isnull=True,
+                                 run__isnull=False)
+            .filter(Exists(Proposal.objects.filter(**mine, status=Proposal.Status.SUPERSEDED)))
+            .exclude(Exists(Proposal.objects.filter(**mine, status__in=_STANDING)))
+            .filter(Exists(current))
+            .update(run_id=Subquery(current)))
 
 
 def _harvesting(account_ids: Iterable[int]) -> set[int]:

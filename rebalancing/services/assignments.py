@@ -142,6 +142,7 @@ def model_unpriced_refuse(model: ModelPortfolio, *, nothing: str, again: str) ->
 
 
 def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTemplate | None, what: str) -> None:
+    """``what``: the rows' noun in the plural ("accounts", "households"); one refused is said in the singular."""
     if template is None:
         return  # without a template nothing limits the overrides
     refused = []
@@ -153,7 +154,8 @@ def _refuse_beyond_limits(rows: list[tuple[str, dict]], template: ParameterTempl
         named = "; ".join(f"{label}: {problem}" for label, problem in refused[:_NAMED])
         more = f" and {len(refused) - _NAMED} more" if len(refused) > _NAMED else ""
         raise ValidationFailed(
-            f"Nothing assigned: {len(refused)} {what} have overrides the template “{template.name}” does not "
+            f"Nothing assigned: {len(refused)} {what if len(refused) != 1 else what[:-1]} "
+            f"{'has' if len(refused) == 1 else 'have'} overrides the template “{template.name}” does not "
             f"allow ({named}{more}). Remove those overrides or widen the template's limits first.",
             detail={"field": "template", "refused": [label for label, _ in refused]},
         )

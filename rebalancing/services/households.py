@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from rebalancing import engine
@@ -37,6 +38,8 @@ __all__ = [
     "household_account_move",
     "household_rebalance_preview",
     "household_create",
+    "household_ids_clashing",
+    "household_ids_free_check",
     "household_management_set",
     "household_settings_set",
 ]
@@ -63,6 +66,40 @@ def _household_clean(household: Household) -> None:
         raise fields_refused(exc, "The household") from None
 
 
+def household_ids_clashing(external_ids) -> dict[str, str]:
+    """New household ids equal, ignoring capitals, to another household's id, or to another of
+    ``external_ids``: each such id -> the id it clashes with (one query). The same id exactly is not
+    a clash (it is that household). Ids are told apart ignoring capitals, as model and template codes
+    are: "acm-hh-00009" beside "ACM-HH-00009" would be two households people read as one, and a file
+    or report naming it in other capitals would reach the wrong one (the database refuses it too:
+    ``household_external_id_unique_ignoring_case``)."""
+    given = list(dict.fromkeys(i for i in external_ids if i))
+    if not given:
+        return {}
+    stored = {}
+    for existing in (Household.objects.annotate(key=Upper("external_id")).filter(key__in={i.upper() for i in given})
+                     .order_by("external_id").values_list("external_id", flat=True)):
+        stored.setdefault(existing.upper(), existing)
+    out = {}
+    for external_id in given:
+        other = stored.setdefault(external_id.upper(), external_id)  # a later one in ``given`` meets the first
+        if other != external_id:
+            out[external_id] = other
+    return out
+
+
+def household_ids_free_check(external_ids) -> None:
+    """Refuse new household ids equal but for capitals to another (``household_ids_clashing``), naming both."""
+    clashing = household_ids_clashing(external_ids)
+    if clashing:
+        external_id, other = next(iter(clashing.items()))
+        more = f" (and {len(clashing) - 1} more)" if len(clashing) > 1 else ""
+        raise ValidationFailed(f"The household id “{external_id}” differs only in capitals from the id “{other}” of "
+                               f"another household{more}: household ids are told apart ignoring capitals; choose "
+                               "another id, or use that household.",
+                               detail={"field": "external_id", "existing": other, "clashing": clashing})
+
+
 @transaction.atomic
 def household_create(*, user, name: str, external_id: str, managed_as: str = Household.ManagedAs.ACCOUNTS,
                      model: ModelPortfolio | None = None, template=None) -> Household:
@@ -74,6 +111,7 @@ def household_create(*, user, name: str, external_id: str, managed_as: str = Hou
     if Household.objects.filter(external_id=external_id).exists():
         raise Conflict(f"A household with id {external_id} exists already.", code="duplicate",
                        detail={"field": "external_id"})
+    household_ids_free_check([external_id])
     _check_unit(managed_as, model)
     if managed_as == Household.ManagedAs.HOUSEHOLD:
         model_unpriced_refuse(model, nothing="Nothing created",
@@ -148,6 +186,7 @@ def household_account_move(*, user, account: Account, household: Household | Non
         if Household.objects.filter(external_id=external_id).exists():
             raise Conflict(f"A household with id {external_id} exists already; move the account into it.",
                            code="duplicate")
+        household_ids_free_check([external_id])
         household = Household.objects.create(name=f"{account.name} household", external_id=external_id)
         audit_record(actor=user, action=Action.HOUSEHOLD_CREATE, obj=household,
                      after={"name": household.name, "external_id": external_id})

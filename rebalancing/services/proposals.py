@@ -32,7 +32,7 @@ from rebalancing.models import (
     RebalanceRun,
     RestrictedSecurity,
 )
-from rebalancing.services.alerts import drift_alert_resolve_executed
+from rebalancing.services.alerts import drift_alert_resolve_executed, drift_alerts_follow_superseded
 from rebalancing.services.lot_terms import lots_turned, tax_year_passed
 from rebalancing.services.payouts import cash_flow_pay
 from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
@@ -126,34 +126,22 @@ def policy_decide(policy: ApprovalPolicy, proposal: Proposal, *, discretionary: 
     return PolicyDecision(auto, compliance, tuple(reasons))
 
 
-_RESTRICTION_WORDS = {"do_not_sell": "do not sell", "do_not_buy": "do not buy", "hold": "hold"}
-
-
 def _restricted_words(proposal: Proposal) -> str:
-    """Which restricted securities ``proposal`` trades, for compliance to read: "a restricted
-    security is traded: IBM (do not sell)". Its parameters' restrictions name them; a trade the
-    engine labels "restriction" without being restricted is one its sleeve rescaled to make room for a
-    restricted holding (engine.targets._apply_restrictions), named as such. Unnamed when the
-    proposal was read without its result (a bulk submit reads only the policy's columns)."""
-    deferred = proposal.get_deferred_fields()
-    if "result" in deferred or "parameters" in deferred:
+    """Which securities of the firm's restricted list ``proposal`` trades, for compliance to read:
+    "a restricted security is traded: VTI (do not buy)". Only the firm's list counts for the
+    approval policy (docs/frontend.md, /restricted/): a client's own restriction on an account (do
+    not sell, hold, an advisor's "do not trade" instruction) is the account's parameters, decided
+    with it, not a compliance matter. The list is the one in force on the proposal's run day, the
+    day it was solved on (``runs._trades_restricted``). Unnamed when the proposal was read without
+    its result (a bulk submit reads only the policy's columns)."""
+    if "result" in proposal.get_deferred_fields():
         return "a restricted security is traded"
-    restrictions = (proposal.parameters or {}).get("restrictions") or {}
     result = proposal.result if isinstance(proposal.result, dict) else {}
-    trades = result.get("trades") or []
-    named, moved = [], []
-    for trade in trades:
-        symbol = trade.get("symbol", "")
-        kinds = [words for key, words in _RESTRICTION_WORDS.items() if symbol in (restrictions.get(key) or ())]
-        if kinds:
-            named.append(f"{symbol} ({', '.join(kinds)})")
-        elif "restriction" in (trade.get("reasons") or ()):
-            moved.append(symbol)
+    traded = list(dict.fromkeys(t.get("symbol", "") for t in result.get("trades") or () if _traded(t)))
+    entries = restricted_entries_on(proposal.run.as_of) if traded else {}
+    named = [f"{symbol} ({_LIST_WORDS[entries[symbol].restriction]})" for symbol in traded if symbol in entries]
     if named:
         return f"a restricted security is traded: {', '.join(named)}"
-    if moved:
-        return (f"no restricted security is traded, but {', '.join(moved)} "
-                f"{'is' if len(moved) == 1 else 'are'} traded to make room for a restricted holding")
     return "a restricted security is traded"
 
 
@@ -173,6 +161,8 @@ def _move(proposal: Proposal, to: str, *, actor, action: str, comment: str = "")
     if before in OPEN_FOR_TAX and to in _LEAVING:
         open_estimates_restate([proposal.account.household_id], actor=actor,
                                because=f"#{proposal.pk} ({proposal.account.custodian_number}) became {to}")
+    if to == S.SUPERSEDED:  # its drift alert leads to the proposal that replaced it (a revision, an instruction)
+        drift_alerts_follow_superseded(account_ids=[proposal.account_id])
     if to in _ANNOUNCED:
         webhook_events.proposals_decided(_ANNOUNCED[to], [proposal.pk], by=_who(actor, action), comment=comment)
     return proposal
@@ -680,7 +670,10 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_appro
     # Earlier runs' only: a run started later that finished first keeps its proposals (runs._newer_runs_apart).
     older = (Proposal.objects.filter(any_of("account_id", account_ids), status__in=statuses, run_id__lt=by_run_id)
              .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
-    return _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
+    superseded = _bulk_move(older, S.SUPERSEDED, action="proposal.supersede", comment=f"superseded by run {by_run_id}")
+    if superseded:  # their drift alerts lead to the new run's proposals (a run's own are refreshed as it writes them)
+        drift_alerts_follow_superseded(account_ids=account_ids)
+    return superseded
 
 
 def proposals_supersede_lots_changed(*, account_ids, because: str) -> int:

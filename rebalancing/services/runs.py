@@ -50,7 +50,7 @@ from rebalancing.models import (
     RunOutcome,
 )
 from rebalancing.planned_trades import trades_planned_by
-from rebalancing.selectors import RunScope, accounts_for_scope, lot_counts
+from rebalancing.selectors import RunScope, accounts_for_scope, firm_restrictions_on, lot_counts
 from rebalancing.services.proposals import OPEN, proposals_insert_submitted, proposals_supersede
 from rebalancing.services.rmd import rmd_alerts_due
 from rebalancing.services.tax_estimates import (
@@ -345,6 +345,9 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     # not in the run): its accounts' estimates net after them (``tax_estimates``).
     open_before = realised_open_beside({i.household_id for i in loaded}, {i.account_id for i in loaded},
                                        run.as_of.year)
+    # The firm's restricted list on the run's day, which the proposals' "restricted securities
+    # traded" is judged by; it joins every account's restrictions, so none there: none to read.
+    firm_list = firm_restrictions_on(run.as_of) if any(_may_be_listed(i.parameters) for i in loaded) else {}
     t1 = time.perf_counter()
     proposals = []
     units = {h.pk: h for h in Household.objects.filter(any_of("pk", {i.household_id for i in loaded}),
@@ -357,7 +360,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
     together: list[tuple[HouseholdProposal, list[Proposal]]] = []
     for household_id, members in unit_members.items():
         household_inputs = household_inputs_from(units[household_id], members, as_of=run.as_of)
-        solved = _solve_household(run, household_inputs)
+        solved = _solve_household(run, household_inputs, firm_list)
         outcomes += solved.outcomes
         alerts += solved.alerts
         if solved.proposal is not None:
@@ -383,7 +386,7 @@ def _chunk_process(run_id: int, account_ids: list[int]) -> ChunkOutcome | None:
             continue
         outcomes.append(RunOutcome(run=run, account_id=inputs.account_id, outcome=RunOutcome.Outcome.PROPOSED))
         fingerprint = inputs.fingerprint if request is inputs.request else _refingerprint(inputs.fingerprint, request)
-        proposal = proposal_build(run, inputs, result, fingerprint)
+        proposal = proposal_build(run, inputs, result, fingerprint, firm_list)
         if unsolved[inputs.household_id]:  # only the household's accounts still to solve look at it
             siblings[inputs.account_id] = trades_planned_by(proposal.result["trades"], account_number=result.account_id,
                                                             as_of=run.as_of, taxable=request.account.taxable)
@@ -524,8 +527,11 @@ def _outcomes_claim(run_id: int, account_ids: list[int]) -> set[int]:
                .values_list("account_id", flat=True))
 
 
-def proposal_build(run, inputs: AccountInputs, result, fingerprint: str) -> Proposal:
-    """The unsaved draft proposal of one account's engine result (a run's, or an advisor's revision)."""
+def proposal_build(run, inputs: AccountInputs, result, fingerprint: str,
+                   firm_list: dict[str, str] | None = None) -> Proposal:
+    """The unsaved draft proposal of one account's engine result (a run's, or an advisor's revision).
+    ``firm_list``: the firm's restricted list on the run's day when the caller loaded it (a chunk),
+    else read here if a trade may be on it."""
     summary = result.summary
     return Proposal(
         run=run, account_id=inputs.account_id, model_version_id=inputs.model_version_id,
@@ -534,7 +540,7 @@ def proposal_build(run, inputs: AccountInputs, result, fingerprint: str) -> Prop
         result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
         estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
         drift_before=summary.drift_before, drift_after=summary.drift_after,
-        restricted_traded=_trades_restricted(result, inputs.parameters),
+        restricted_traded=_trades_restricted(run, result, inputs.parameters, firm_list),
     )
 
 
@@ -546,7 +552,7 @@ class _HouseholdSolved:
     proposals: list[Proposal] = field(default_factory=list)
 
 
-def _solve_household(run, inputs: HouseholdInputs) -> _HouseholdSolved:
+def _solve_household(run, inputs: HouseholdInputs, firm_list: dict[str, str] | None = None) -> _HouseholdSolved:
     """One household managed as one: every account's proposal, or every account failed with the
     household's error (its accounts are decided together, so none goes alone)."""
     ids = [m.account_id for m in inputs.members]
@@ -568,12 +574,13 @@ def _solve_household(run, inputs: HouseholdInputs) -> _HouseholdSolved:
     if run.kind == RebalanceRun.Kind.NIGHTLY and not any(r.trades for r in result.accounts):
         return _HouseholdSolved([RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.NO_TRADES) for a in ids],
                                 alerts)
-    together, proposals = household_proposal_build(run, inputs, result)
+    together, proposals = household_proposal_build(run, inputs, result, firm_list)
     outcomes = [RunOutcome(run=run, account_id=a, outcome=RunOutcome.Outcome.PROPOSED) for a in ids]
     return _HouseholdSolved(outcomes, alerts, together, proposals)
 
 
-def household_proposal_build(run, inputs: HouseholdInputs, result) -> tuple[HouseholdProposal, list[Proposal]]:
+def household_proposal_build(run, inputs: HouseholdInputs, result, firm_list: dict[str, str] | None = None
+                             ) -> tuple[HouseholdProposal, list[Proposal]]:
     """The unsaved household proposal of a household's engine result and its accounts' draft
     proposals (a run's, or an advisor's revision of the household)."""
     summary = engine.household_result_to_dict(result)
@@ -586,7 +593,7 @@ def household_proposal_build(run, inputs: HouseholdInputs, result) -> tuple[Hous
         estimated_tax=round(result.tax_cost, 2),
         tax_budget=None if inputs.request.tax_budget is None else round(inputs.request.tax_budget, 2),
     )
-    proposals = [proposal_build(run, m, r, _refingerprint(inputs.fingerprint, m.account_id))
+    proposals = [proposal_build(run, m, r, _refingerprint(inputs.fingerprint, m.account_id), firm_list)
                  for m, r in zip(inputs.members, result.accounts, strict=True)]
     return together, proposals
 
@@ -610,11 +617,23 @@ def _refingerprint(fingerprint: str, seen) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def _trades_restricted(result, parameters: dict) -> bool:
-    """Does the proposal trade a security under a restriction (compliance looks at those)?"""
+def _may_be_listed(parameters: dict) -> bool:
     restrictions = parameters.get("restrictions") or {}
-    restricted = set().union(*(restrictions.get(k) or () for k in ("do_not_buy", "do_not_sell", "hold")))
-    return any(t.symbol in restricted or "restriction" in t.reasons for t in result.trades)
+    return bool(restrictions.get("do_not_buy") or restrictions.get("do_not_sell"))
+
+
+def _trades_restricted(run, result, parameters: dict, firm_list: dict[str, str] | None) -> bool:
+    """Does the proposal trade a security of the firm's restricted list in force on the run's day
+    (what the approval policy's "restricted securities traded" means, docs/frontend.md)? A client's
+    own restriction on the account (do not sell, hold, "do not trade" on a re-solve), and the trades
+    that make room for it, are the account's parameters, not a compliance matter."""
+    # The list joins every account's do_not_buy (and do_not_sell): a symbol in neither is not on it.
+    restrictions = parameters.get("restrictions") or {}
+    candidates = {t.symbol for t in result.trades} & {
+        *(restrictions.get("do_not_buy") or ()), *(restrictions.get("do_not_sell") or ())}
+    if not candidates:
+        return False
+    return not candidates.isdisjoint(firm_restrictions_on(run.as_of) if firm_list is None else firm_list)
 
 
 # Engine alerts whose figures with two decimals are amounts of money (the engine states them bare).

@@ -56,7 +56,7 @@ def test_an_assignment_refused_by_the_templates_limits_writes_nothing_and_names_
     response = as_user("admin").post("/accounts/assign/", {"apply_to": "accounts", "set_template": esg.pk})
     page = text(response)
     assert response.status_code == 400
-    assert "Nothing assigned: 1 accounts have overrides the template “ESG: no fossil fuels” does not allow" in page
+    assert "Nothing assigned: 1 account has overrides the template “ESG: no fossil fuels” does not allow" in page
     assert first.custodian_number in page
     with tenant_context(firm_a):
         assert not Account.objects.filter(template=esg).exists()

@@ -55,10 +55,11 @@ def test_the_history_reads_in_words_not_codes(firm_a, as_user):
 
 def test_the_approvals_queue_names_the_restricted_security(firm_a, as_user):
     with tenant_context(firm_a):
-        restricted_proposal(make_book(1)["accounts"][0], restrictions={"do_not_sell": ["VTI"]})
+        restricted_proposal(make_book(1)["accounts"][0], restrictions={"do_not_sell": ["VTI"]},
+                            listed={"VTI": "do_not_trade"})
     page = text(as_user("compliance").get("/approvals/?view=all"))
 
-    assert "a restricted security is traded: VTI (do not sell)" in page
+    assert "a restricted security is traded: VTI (do not trade)" in page
 
 
 def test_an_executed_proposal_shows_what_was_filled_cancelled_and_booked_beside_the_estimate(firm_a, as_user, people):

@@ -41,7 +41,11 @@ def test_an_instruction_keeps_the_accounts_drift_and_its_drift_alert(firm_a, fir
         # Then the proposal finds the drift the run's found on the same holdings (measured against the
         # model, not against VTI's target handed to ITOT) ...
         assert new.drift_before == pytest.approx(first.drift_before, abs=1e-9)
-        # ... and the drift alert is the run's, untouched: still open, same run, same words
+        # ... and the drift alert is the run's, not decided again: still open, the same words; it leads
+        # to the proposal that now stands for the account (the run's was superseded by the instruction's:
+        # services.alerts.drift_alerts_follow_superseded), not to the superseded one
         kept = Alert.objects.get(account=account, kind=Alert.Kind.DRIFT, resolved_at__isnull=True)
-        assert (kept.pk, kept.run_id, kept.message) == (alert.pk, run.pk, alert.message)
-        assert not Alert.objects.filter(run=new.run, kind=Alert.Kind.DRIFT).exists()
+        assert (kept.pk, kept.message, kept.created_at) == (alert.pk, alert.message, alert.created_at)
+        assert Proposal.objects.get(pk=first.pk).status == Proposal.Status.SUPERSEDED
+        assert kept.run_id == new.run_id
+        assert Alert.objects.filter(account=account, kind=Alert.Kind.DRIFT).count() == 1
