@@ -43,7 +43,7 @@ _NO_BOUND = -1e30
 
 def fits(data: ProblemData) -> bool:
     """Small enough for the dense path, and without minimum sales."""
-    return len(data.lot_sec) + len(data.w0) <= MAX_VARIABLES and not data.s_lb.any()
+    return len(data.lot_sec) + len(data.w0) <= MAX_VARIABLES and not np.count_nonzero(data.s_lb)
 
 
 def solve_active_set(data: ProblemData) -> Solution:
@@ -82,7 +82,8 @@ def solve_active_set(data: ProblemData) -> Solution:
             [_SQRT_CASH * (base["cash_base"] - data.cash_target)],
         )
     )
-    H = 2.0 * (L.T @ L)
+    H = L.T @ L
+    H *= 2.0  # (in place: the same products as 2.0 * (L.T @ L))
     f = 2.0 * (L.T @ r)
     f[:nx] += KAPPA * (data.tax[lots] + cost)
     f[nx:] += KAPPA * cost
@@ -99,7 +100,8 @@ def solve_active_set(data: ProblemData) -> Solution:
         rows.append(gain)
         upper.append(base["gain_room"])
     m = len(rows)
-    bupper = np.concatenate((data.x_ub[lots], b_room[buys], upper))
+    cap, buy_room = data.x_ub[lots], b_room[buys]  # (read again for the answer below)
+    bupper = np.concatenate((cap, buy_room, upper))
     blower = np.zeros(nz + m)
     blower[nz:] = _NO_BOUND
     built = time.perf_counter()
@@ -118,7 +120,6 @@ def solve_active_set(data: ProblemData) -> Solution:
     if not np.isfinite(z).all():
         raise Unsolved("DAQP", "failed", "non-finite solution")
     x = fixed_x.copy()
-    cap = data.x_ub[lots]
     if budget:
         x[lots] = np.minimum(np.maximum(z[:nx], 0.0), cap)
     else:
@@ -126,5 +127,5 @@ def solve_active_set(data: ProblemData) -> Solution:
         sold = np.bincount(sec, weights=np.maximum(z[:nx], 0.0), minlength=n)
         x[lots] = relieve_grouped(sec, sold, cap, np.lexsort((data.tax[lots], sec)))
     b = np.minimum(data.b_lb, UNBOUNDED)
-    b[buys] += np.minimum(np.maximum(z[nx:], 0.0), b_room[buys])
+    b[buys] += np.minimum(np.maximum(z[nx:], 0.0), buy_room)
     return Solution(x, b, "optimal", built - start, solved - built, False, "DAQP")

@@ -101,12 +101,14 @@ def stand_ins(
     if not (harvested or configured or groups):
         return {}
     index, securities = book.index, book.securities
-    in_unit = plan.removed.copy()  # removed or direct-indexed: not a position of its own to stand for
-    for di in plan.direct_index:
-        in_unit[di.members] = True
-        in_unit[di.funds] = True
+    pooled = []  # removed or direct-indexed: not a position of its own to stand for
+    if plan.direct_index or np.count_nonzero(plan.removed):
+        in_unit = plan.removed.copy()
+        for di in plan.direct_index:
+            in_unit[di.members] = True
+            in_unit[di.funds] = True
+        pooled = in_unit.nonzero()[0].tolist()
     named = {index[s] for sleeve in model.sleeves for s in sleeve.holdings if s in index}
-    pooled = in_unit.nonzero()[0].tolist()
     anchors = named.difference(pooled)
     taken = named.union(pooled)  # what may not stand in for a model security
 

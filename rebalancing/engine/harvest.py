@@ -17,7 +17,7 @@ TURNING_LONG_DAYS = 31
 __all__ = ["loss_candidates", "HarvestPlan", "offsetting_losses", "opportunity_by_symbol"]
 
 
-def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
+def loss_candidates(book: Book, params: HarvestParams, held_loss: np.ndarray | None = None) -> np.ndarray:
     """Lots whose unrealised loss passes both thresholds: at least ``min_loss_pct`` of the lot's
     cost basis, and - together with the security's other lots that pass it - at least
     ``min_loss_value``.  A harvest is one sale of the security, so the absolute floor (is the sale
@@ -27,13 +27,17 @@ def loss_candidates(book: Book, params: HarvestParams) -> np.ndarray:
     A short-term loss about to turn long-term (within ``TURNING_LONG_DAYS``, before the next
     monthly run) passes on the absolute threshold alone: harvested now it offsets short-term
     gains (taxed as ordinary income), later only long-term ones (IRC §1222, Pub. 550).
+    ``held_loss``: the lots held at a loss (``(lot_qty > 0) & (lot_gain < 0)``) when the caller
+    has them.
     """
     loss = -book.lot_gain
     pct = np.divide(loss, book.lot_basis, out=np.zeros(len(loss)), where=book.lot_basis > 0)
     turning = ~book.lot_long & long_term_mask(
         book.lot_acquired, book.as_of + timedelta(days=TURNING_LONG_DAYS)
     )
-    passing = (book.lot_qty > 0) & (loss > 0) & ((pct >= params.min_loss_pct) | turning)
+    if held_loss is None:
+        held_loss = (book.lot_qty > 0) & (loss > 0)
+    passing = held_loss & ((pct >= params.min_loss_pct) | turning)
     by_security = np.bincount(book.lot_sec, weights=np.where(passing, loss, 0.0), minlength=book.n)
     return passing & (by_security[book.lot_sec] >= params.min_loss_value)
 

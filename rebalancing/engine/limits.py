@@ -90,6 +90,9 @@ class Limits:
     replacement_purchases: dict[int, list[tuple[float, tuple[int, ...]]]] = field(default_factory=dict)
 
 
+# The household window with nothing in it (only read, never changed).
+_NO_WINDOW = WindowActivity({}, {}, {})
+
 # What forbids an instruction's purchase, in words (the parameter stays in the error's conflicts).
 _FORBIDDEN_BY = {
     "screen": "the account's values screen",
@@ -167,14 +170,20 @@ def build_limits(
     else:
         # Nothing bought or sold in the household's window (no trade, no lot acquired in it): what
         # ``window_activity`` returns then, and no bound below moves.
-        window = WindowActivity({}, {}, {})
+        window = _NO_WINDOW
         window_loss_groups = set()
         loss_sale_recently = np.zeros(n, dtype=bool)
         wash_frozen = np.zeros(nl, dtype=bool)
     blocked_buys = None  # names a loss sale in the window keeps this account from buying
+    # (Masks that can hold nothing are not read below: a disallowed share only when wash sales are
+    # allowed and the window bought something; unbuyable names only with a screen, a restriction or
+    # a loss sale in the window.)
+    any_disallowed = False
+    any_unbuyable = p.screen is not None or bool(r.hold or r.do_not_buy) or bool(window.loss_sales)
     if not (window.purchases or window.loss_sales):
         pass  # an empty window freezes, blocks and disallows nothing
     elif p.wash_sale.allow:
+        any_disallowed = True
         # Disallowed share of each loss = replacement shares / loss shares in the group (Pub. 550).
         # A sale inside an IRA or Roth realises no loss, so there is none to disallow (§1091 is
         # about losses recognised; the ledger records none there).
@@ -268,24 +277,32 @@ def build_limits(
         cost = p.trading.trading_cost_bps / 1e4
         b_ub[j] = UNBOUNDED_BUY
         b_lb[j] = max(b_lb[j], sold * (1 - cost) / (1 + cost) * (1 - 1e-6))
-    x_lb[forced] = x_ub[forced]
-    forced_gain = float(book.lot_gain[forced].sum())
+    # Minimum purchases (an instruction's buy): ``b_lb`` is zero without them.
+    min_buys = bool(bought_by) and np.count_nonzero(b_lb > 0) > 0
+    forced_gain = 0.0
+    if np.count_nonzero(forced):  # (a screen's, a liquidation's or an instruction's sales)
+        x_lb[forced] = x_ub[forced]
+        forced_gain = float(book.lot_gain[forced].sum())
 
     # What may be bought before harvesting and the one-way rule have their say (see
     # ``reopen_unharvested``).
     b_open = b_ub.copy()
+    di_member = plan.direct_indexed()  # (read by the harvest and by the tax weights)
     # Harvesting (taxable accounts only).
     harvest = None
     if taxable and not effects.liquidate:
         # The same thresholds pick the lots to harvest and the opportunities to report.
-        losing = loss_candidates(book, p.harvest or HarvestParams())
+        losing = loss_candidates(book, p.harvest or HarvestParams(), loss)
         # An instruction's purchase is the advisor's command: a loss in its group is not harvested
         # in the same run (the purchase would wash it).
-        instructed = np.isin(group, group[b_lb > 0]) if (b_lb > 0).any() else np.zeros(n, dtype=bool)
+        instructed = np.isin(group, group[b_lb > 0]) if min_buys else np.zeros(n, dtype=bool)
         if p.harvest is not None:
             harvest = _plan_harvest(
                 request, book, plan, x_ub, b_ub, b_lb, instructed, no_buy, loss_sale_recently, group, forced, losing,
                 lambda i: _unsellable_reason(i, book, hold, no_sell, eq, window, p.wash_sale.allow, request),
+                min_buys=min_buys,
+                any_unbuyable=any_unbuyable,
+                di_member=di_member,
             )
         elif p.transition is None:
             harvest = _plan_gain_offset(book, plan, x_ub, forced, instructed)
@@ -293,11 +310,13 @@ def build_limits(
             harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
         x_lb[harvest.lots] = x_ub[harvest.lots]
         forced |= harvest.lots
-        b_ub[lot_sec[harvest.harvestable]] = 0.0
+        harvestable = harvest.harvestable
+        b_ub[lot_sec[harvestable]] = 0.0
         b_ub[list(harvest.substitutes.values())] = UNBOUNDED_BUY
         _harvest_alerts(book, p.harvest, harvest, losing, alerts)
     else:
         harvest = HarvestPlan(lots=np.zeros(nl, dtype=bool))
+        harvestable = harvest.harvestable
 
     if blocked_buys is not None:
         # After harvesting: a name harvested here has handed its target to its substitute, which
@@ -305,7 +324,8 @@ def build_limits(
         _hold_blocked_shortfall(book, plan, blocked_buys,
                                 lambda: stand_ins(book, plan, request.model, p, harvest.substitutes))
     _one_direction_per_group(book, plan, loss, x_lb, x_ub, b_ub, b_lb, group, harvest.candidates,
-                             p.trading.trading_cost_bps / 1e4)
+                             p.trading.trading_cost_bps / 1e4,
+                             singletons=not p.wash_sale.equivalent_groups, min_buys=min_buys)
 
     # Drift bands: inside every band nothing trades unless something requires it.
     frozen = np.zeros(n, dtype=bool)
@@ -361,16 +381,15 @@ def build_limits(
             # own gain (adding it on top let the rest realise the whole limit again).
             budget = max(limit, forced_gain) / V
 
-    di_member = plan.direct_indexed()
     frac = np.divide(book.lot_gain, book.lot_value, out=np.zeros(nl), where=book.lot_value > 0)
-    if disallowed.any():  # (a factor of 1.0 everywhere otherwise)
+    if any_disallowed and np.count_nonzero(disallowed):  # (a factor of 1.0 everywhere otherwise)
         frac = frac * np.where(loss, 1.0 - disallowed, 1.0)
     if taxable:
         rate = np.where(book.lot_long, acct.long_term_rate, acct.short_term_rate)
         tax = rate * frac
         # A loss earns no credit unless harvesting it is the point: a linear credit alone sells a
         # sliver of every losing lot, each opening a 30-day window that blocks buying it back.
-        tax[loss & ~harvest.harvestable] = 0.0
+        tax[loss & ~harvestable] = 0.0
     else:
         tax = np.zeros(nl)
         frac = np.zeros(nl)
@@ -456,28 +475,37 @@ def _plan_harvest(
     forced: np.ndarray,
     losing: np.ndarray,
     unsellable_reason: Callable[[int], str],
+    min_buys: bool = True,
+    any_unbuyable: bool = True,
+    di_member: np.ndarray | None = None,
 ) -> HarvestPlan:
+    """The harvest (``min_buys``: whether ``b_lb`` has a purchase; ``any_unbuyable``: whether a
+    screen, a restriction or the window can make a substitute unbuyable - the masks are not read
+    when not; ``di_member``: ``plan.direct_indexed()`` when the caller has it)."""
     params = request.parameters.harvest
     out = HarvestPlan(
         lots=np.zeros(len(book.lots), dtype=bool), candidates=np.zeros(len(book.lots), dtype=bool)
     )
     if params is None:
         return out
-    cand = losing & ~forced
-    di_members = plan.direct_indexed().tolist()
+    cand = losing & ~forced if np.count_nonzero(forced) else losing  # (only read)
+    di_members = (plan.direct_indexed() if di_member is None else di_member).tolist()
     allow = request.parameters.wash_sale.allow
     lot_sec = book.lot_sec
     sellable = cand & (x_ub > 0)
     # Per security: whether it has a sellable candidate, and whether its candidates go to the
     # optimiser (direct index) or are harvested; the lot masks follow once, after the loop.
-    can_sell = (np.bincount(lot_sec, weights=sellable, minlength=book.n) > 0).tolist()
-    sellable_value = lot_sums(lot_sec, book.lot_value, sellable, book.n).tolist()
+    sellable_lots = np.bincount(lot_sec, weights=sellable, minlength=book.n)
+    can_sell = (sellable_lots > 0).tolist()
+    sellable_value = lot_sums(lot_sec, book.lot_value, sellable, book.n, sellable_lots).tolist()
     # Python values in the loop (the same arithmetic as numpy scalars, without their overhead);
     # the targets it moves are written back after it.
-    unbuyable = (plan.excluded | no_buy | (loss_sale_recently & (not allow))).tolist()
+    unbuyable = (
+        (plan.excluded | no_buy | (loss_sale_recently & (not allow))).tolist() if any_unbuyable else [False] * book.n
+    )
     group_of, weights = group.tolist(), book.weights.tolist()
     target, reference = plan.target.tolist(), plan.reference.tolist()
-    bought_by = {group_of[j]: book.symbols[j] for j in (b_lb > 0).nonzero()[0].tolist()}
+    bought_by = {group_of[j]: book.symbols[j] for j in (b_lb > 0).nonzero()[0].tolist()} if min_buys else {}
     optional = np.zeros(book.n, dtype=bool)
     harvested = np.zeros(book.n, dtype=bool)
     any_optional = False
@@ -595,6 +623,8 @@ def _harvest_alerts(
 ) -> None:
     open_lots = losing & ~harvest.lots
     harvest.reported = open_lots
+    if not np.count_nonzero(open_lots):
+        return
     for symbol, amount in opportunity_by_symbol(book, open_lots).items():
         if params is None:
             why = "harvesting is switched off"
@@ -621,6 +651,8 @@ def _one_direction_per_group(
     group: np.ndarray,
     candidates: np.ndarray,
     cost_rate: float = 0.0,
+    singletons: bool = False,
+    min_buys: bool = True,
 ) -> None:
     """No security is both sold at a loss and bought; per group of substantially identical
     securities, a loss sale and a purchase never meet.
@@ -637,22 +669,29 @@ def _one_direction_per_group(
     n = book.n
     lot_sec = book.lot_sec
     w0 = book.weights
-    has_forced = np.bincount(lot_sec, weights=(x_lb > 0).astype(float), minlength=n) > 0
+    # (``bincount`` reads boolean weights as 0.0 and 1.0, as ``astype(float)`` makes them.)
+    optional = x_lb <= 0
+    has_forced = np.bincount(lot_sec, weights=~optional, minlength=n) > 0
     # Securities with forced sales or harvest candidates (only direct-indexed names have those).
     selling = has_forced
-    if candidates.any():
-        selling = selling | (np.bincount(lot_sec, weights=candidates.astype(float), minlength=n) > 0)
-    optional_loss = loss & (x_ub > 0) & (x_lb <= 0)
-    has_loss = np.bincount(lot_sec, weights=optional_loss.astype(float), minlength=n) > 0
+    if np.count_nonzero(candidates):
+        selling = selling | (np.bincount(lot_sec, weights=candidates, minlength=n) > 0)
+    optional_loss = loss & (x_ub > 0) & optional
+    has_loss = np.bincount(lot_sec, weights=optional_loss, minlength=n) > 0
     # Weights are compared with a tolerance: a name at target + 1e-17 is at target.
-    under = (w0 <= plan.target + TARGET_TOLERANCE) | (b_lb > 0)
+    under = w0 <= plan.target + TARGET_TOLERANCE
+    if min_buys:  # (``b_lb`` is zero otherwise)
+        under |= b_lb > 0
     open_to_buy = (b_ub > 0) & ~selling
     buy_side = open_to_buy & under
-    two_way = open_to_buy & ~under & ~has_loss
+    two_way = open_to_buy & ~(under | has_loss)
     b_ub[~(buy_side | two_way)] = 0.0
-    x_ub[buy_side[lot_sec] & (x_lb <= 0)] = 0.0
+    x_ub[buy_side[lot_sec] & optional] = 0.0
     # Across groups: only groups of more than one security (substantially identical ones) can
-    # meet a loss sale of one member with a purchase of another.
+    # meet a loss sale of one member with a purchase of another (none without equivalent groups:
+    # ``group`` is then each security's own index).
+    if singletons:
+        return
     g_size = np.bincount(group)
     if not (g_size > 1).any():
         return
@@ -748,7 +787,7 @@ def reopen_unharvested(book: Book, limits: Limits, sold: np.ndarray) -> np.ndarr
     again cannot do worse: the first answer (nothing harvested there) is still allowed.
     """
     cand = limits.harvest.candidates
-    if not cand.any() or limits.b_open is None:
+    if not np.count_nonzero(cand) or limits.b_open is None:
         return np.zeros(0, dtype=np.int64)
     n, lot_sec = book.n, book.lot_sec
     loss_value = np.bincount(

@@ -174,7 +174,7 @@ def least_tax_choice(
     have = np.bincount(lot_sec, weights=np.where(live, cap, 0.0), minlength=n)
     choice = (need > 0) & (have > need + 1e-9)
     pieces = tax.thetas
-    if not choice.any() or not pieces:
+    if not np.count_nonzero(choice) or not pieces:
         return None
     # Lots of securities sold whole are no choice: their results join ``fixed``; the search runs
     # over the others' lots only.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter
 
 import numpy as np
 
@@ -14,10 +13,6 @@ from .request import LotTable, RebalanceRequest, Security, TaxLot
 from .tax import long_term_mask
 
 __all__ = ["Book", "LotColumns", "build_book", "lot_columns", "lot_sums"]
-
-_SYMBOL, _PRICE, _FRACTIONAL = attrgetter("symbol"), attrgetter("price"), attrgetter("fractional")
-_QUANTITY, _BASIS, _ACQUIRED = attrgetter("quantity"), attrgetter("cost_basis"), attrgetter("acquired")
-_ID = attrgetter("id")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -77,11 +72,13 @@ def lot_columns(lots: Sequence[TaxLot]) -> LotColumns:
     if isinstance(lots, LotTable):
         return LotColumns(lots.ids, lots.symbols, lots.quantity, lots.cost_basis)
     n = len(lots)
+    # (Comprehensions: Python 3.11's specialised attribute reads of a slotted class are quicker
+    # than ``attrgetter`` through ``map``.)
     return LotColumns(
-        list(map(_ID, lots)),
-        list(map(_SYMBOL, lots)),
-        np.fromiter(map(_QUANTITY, lots), float, n),
-        np.fromiter(map(_BASIS, lots), float, n),
+        [lot.id for lot in lots],
+        [lot.symbol for lot in lots],
+        np.fromiter([lot.quantity for lot in lots], float, n),
+        np.fromiter([lot.cost_basis for lot in lots], float, n),
     )
 
 
@@ -106,25 +103,28 @@ def build_book(
     order = {symbol: i for i, symbol in enumerate(first_seen)}
     symbols = tuple(order)
     secs = tuple(map(securities.__getitem__, symbols))
-    price = np.fromiter(map(_PRICE, secs), float, len(secs))
-    fractional = np.fromiter(map(_FRACTIONAL, secs), bool, len(secs))
+    price = np.fromiter([sec.price for sec in secs], float, len(secs))
+    fractional = np.fromiter([sec.fractional for sec in secs], bool, len(secs))
 
     # Attribute reads through ``map`` run in C: these passes over thousands of lots are the
     # slow part of building the book.
     sec_of = np.fromiter(map(order.__getitem__, raw_symbols), np.int64, len(raw))
-    perm = np.argsort(sec_of, kind="stable")
+    perm = sec_of.argsort(kind="stable")
     perm_l = perm.tolist()
     if isinstance(raw, LotTable):  # lots as columns stay columns
         lots = raw.take(perm)
         lot_acquired = raw.acquired[perm]
     else:
         lots = tuple(map(raw.__getitem__, perm_l))
-        lot_acquired = np.fromiter(map(date.toordinal, map(_ACQUIRED, lots)), np.int64, len(lots))
+        lot_acquired = np.fromiter([lot.acquired.toordinal() for lot in lots], np.int64, len(lots))
     lot_sec = sec_of[perm]
     lot_qty = columns.quantity[perm]
     lot_basis = columns.cost_basis[perm]
     lot_value = lot_qty * price[lot_sec] if len(lots) else np.zeros(0)
-    quantity = np.bincount(lot_sec, weights=lot_qty, minlength=len(symbols)).astype(float)
+    # (A bincount of float weights is float already; of no lots, integer zeros.)
+    quantity = (
+        np.bincount(lot_sec, weights=lot_qty, minlength=len(symbols)) if len(lots) else np.zeros(len(symbols))
+    )
     value = quantity * price
     cash = float(request.account.cash)
     # Float noise is no gain or loss: 75 x 37.73 - 2829.75 is -4.5e-13, and a "loss" lot bought
@@ -174,12 +174,16 @@ def build_book(
 _SUMMED_IN_ORDER = 8
 
 
-def lot_sums(lot_sec: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+def lot_sums(
+    lot_sec: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int, counts: np.ndarray | None = None
+) -> np.ndarray:
     """``values[mask & (lot_sec == i)].sum()`` for each security ``i`` in ``range(n)``, to the bit,
     in a few numpy calls rather than a few per security: one ``bincount``, and the sum as numpy
-    takes it for the rare security with ``_SUMMED_IN_ORDER`` or more of the lots."""
+    takes it for the rare security with ``_SUMMED_IN_ORDER`` or more of the lots (``counts``: the
+    lots of each in ``mask``, ``bincount(lot_sec, weights=mask)``, when the caller has them)."""
     totals = np.bincount(lot_sec, weights=np.where(mask, values, 0.0), minlength=n)
-    counts = np.bincount(lot_sec, weights=mask, minlength=n)
+    if counts is None:
+        counts = np.bincount(lot_sec, weights=mask, minlength=n)
     for i in (counts >= _SUMMED_IN_ORDER).nonzero()[0].tolist():
         totals[i] = values[mask & (lot_sec == i)].sum()
     return totals

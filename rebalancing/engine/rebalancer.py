@@ -16,7 +16,7 @@ from itertools import compress
 
 import numpy as np
 
-from .drift import DriftUnits, drift_units, stand_ins
+from .drift import drift_units, stand_ins
 from .errors import EngineError, InfeasibleParameters, InvalidRequest
 from .harvest import opportunity_by_symbol
 from .instructions import InstructionEffects, apply_swap_targets, cash_levels, read_instructions
@@ -294,8 +294,10 @@ def _guard_wash_sales(prepared: _Prepared, fill: Fill) -> None:
     """Last line of defence: a proposal must never create a wash sale the parameters forbid."""
     book, limits = prepared.book, prepared.limits
     loss_lots = (fill.lot_sold > 0) & (book.lot_gain < 0)
-    sold_groups = set(limits.group[book.lot_sec[loss_lots]].tolist())
-    bought_groups = set(limits.group[fill.bought > 0].tolist())
+    sold, bought = book.lot_sec[loss_lots], (fill.bought > 0).nonzero()[0]
+    if prepared.request.parameters.wash_sale.equivalent_groups:  # (else each security is its own group)
+        sold, bought = limits.group[sold], limits.group[bought]
+    sold_groups, bought_groups = set(sold.tolist()), set(bought.tolist())
     clash = sold_groups & bought_groups
     if not prepared.request.parameters.wash_sale.allow:
         clash |= bought_groups & limits.window_loss_groups
@@ -333,11 +335,14 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     V = book.total_value
     price = book.price
     cost = limits.cost_rate
-    sold = fill.sold(book)
+    if fill.sums is not None:  # (rounding's last sums, of this fill)
+        sold, sell_value, buy_value = fill.sums
+    else:
+        sold = fill.sold(book)
+        sell_value = float(sold @ price)
+        buy_value = float(fill.bought @ price)
     qty_after = book.quantity - sold + fill.bought
     value_after = qty_after * price
-    buy_value = float(fill.bought @ price)
-    sell_value = float(sold @ price)
     # ``fill.cash_after`` from the sums just taken (the same arithmetic, without taking them again).
     cash_after = book.cash + sell_value - buy_value - cost * (sell_value + buy_value)
     V_after = float(value_after.sum()) + cash_after
@@ -353,8 +358,16 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     # The positions' weights once, for the drift and for each trade's direction.
     position_before = units.weights(w_before, book.cash_weight)
     position_after = units.weights(w_after, cash_after / V_after)
-    drift_before = units.drift(position_before)
-    drift_after = units.drift(position_after)
+    # Each position's distance from its target, before and after: the drift (``DriftUnits.drift``,
+    # the same sums) and, against this solve's targets, whether a trade moves toward them.
+    off_before = np.abs(position_before - units.target)
+    off_after = np.abs(position_after - units.target)
+    drift_before = float(0.5 * off_before.sum())
+    drift_after = float(0.5 * off_after.sum())
+    if moving is not units:
+        off_before = np.abs(position_before - moving.target)
+        off_after = np.abs(position_after - moving.target)
+    toward = (off_after < off_before - 1e-9)[moving.unit]  # per security
     risk = prepared.risk
     if risk is None and plan.direct_index:
         risk = build_risk(book, plan, {})
@@ -372,8 +385,13 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     basis = np.divide(book.lot_basis * lot_sold, book.lot_qty, out=np.zeros(len(lot_sold)), where=book.lot_qty > 0)
     gain = proceeds - basis
     gain[np.abs(gain) < 1e-9 * np.maximum(proceeds, 1.0)] = 0.0  # float noise is not a loss
-    disallowed = _disallowed_losses(book, limits, lot_sold, gain, prepared.request.as_of)
-    recognised = gain + disallowed
+    # Nothing is disallowed unless wash sales are allowed (``_disallowed_losses`` gives zeros then:
+    # None here, and ``gain`` is what is recognised - it holds no -0.0 for a zero to turn).
+    disallowed = None
+    recognised = gain
+    if prepared.request.parameters.wash_sale.allow:
+        disallowed = _disallowed_losses(book, limits, lot_sold, gain, prepared.request.as_of)
+        recognised = gain + disallowed
     long_ = book.lot_long
     st = recognised[~long_]
     lt = recognised[long_]
@@ -385,9 +403,11 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         # What the return(s) owe more for the run: netted with the return's year so far and the
         # losses carried in from earlier years (Schedule D; ``run_tax``, set up in the limits).
         tax = limits.run_tax(st_gain - st_loss, lt_gain - lt_loss)
-    harvested = float(-recognised[limits.harvest.harvestable & sold_lot & (recognised < 0)].sum())
+    harvestable = limits.harvest.harvestable
+    harvested = float(-recognised[harvestable & sold_lot & (recognised < 0)].sum())
 
-    trades = _trades(prepared, fill, moving, sold, proceeds, basis, gain, disallowed, position_before, position_after)
+    lot_results = (sold_lot, proceeds, basis, gain, disallowed, harvestable)
+    trades = _trades(prepared, fill, toward, sold, lot_results)
     summary = Summary(
         market_value=V,
         cash_before=book.cash,
@@ -403,7 +423,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         net_realised_gain=net,
         estimated_tax=tax,
         harvested_losses=harvested,
-        disallowed_losses=float(disallowed.sum()),
+        disallowed_losses=0.0 if disallowed is None else float(disallowed.sum()),
         turnover=(buy_value + sell_value) / (2 * V),
         trading_cost=cost * (buy_value + sell_value),
         buy_value=buy_value,
@@ -418,12 +438,12 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     _position_messages(prepared, qty_after, fill, warnings, alerts)
     if (washed := disallowed_alert(summary.disallowed_losses)) is not None:
         alerts.append(washed)
-    if limits.inside_band and not sold_lot.any() and not fill.bought.any():
+    if limits.inside_band and not np.count_nonzero(sold_lot) and not np.count_nonzero(fill.bought):
         warnings.append("every position is inside its drift band: nothing to trade")
 
     def weights(w: np.ndarray, cash_w: float) -> dict[str, float]:
-        held = w > 0
-        out = dict(zip(compress(book.symbols, held.tolist()), w[held].tolist(), strict=True))
+        # (A few dozen Python floats: a comprehension costs less than a mask and two gathers.)
+        out = {symbol: x for symbol, x in zip(book.symbols, w.tolist(), strict=True) if x > 0}
         out[CASH_KEY] = cash_w
         return out
 
@@ -439,15 +459,21 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         warnings=tuple(warnings),
         alerts=tuple(alerts),
         diagnostics=diagnostics,
-        blocked_buys=_blocked_buys(prepared, fill, gain, value_after, V_after),
+        blocked_buys=_blocked_buys(prepared, fill, gain, value_after, V_after, sold_lot),
     )
 
 
 def _blocked_buys(
-    prepared: _Prepared, fill: Fill, gain: np.ndarray, value_after: np.ndarray, V_after: float
+    prepared: _Prepared,
+    fill: Fill,
+    gain: np.ndarray,
+    value_after: np.ndarray,
+    V_after: float,
+    sold_lot: np.ndarray,
 ) -> tuple[BlockedBuy, ...]:
     """Securities left below target because a loss sale (in the household's window, or in this
-    proposal) blocks buying them, with the sale that blocks each and when it stops blocking."""
+    proposal) blocks buying them, with the sale that blocks each and when it stops blocking
+    (``sold_lot``: the lots the proposal sells)."""
     request, book, plan, limits = prepared.request, prepared.book, prepared.plan, prepared.limits
     shortfall = plan.target * V_after - value_after
     under = ((shortfall >= 0.01) & (fill.bought <= 0)).nonzero()[0]
@@ -455,7 +481,7 @@ def _blocked_buys(
         return ()
     # This proposal's loss sales, by group: the security with the largest loss speaks for it. An
     # IRA's or Roth's sales realise nothing for tax (IRC §408(e)(1)): no loss of theirs is washed.
-    loss_sold = (fill.lot_sold > 0) & (gain < 0) & request.account.taxable
+    loss_sold = sold_lot & (gain < 0) if request.account.taxable else np.zeros(len(gain), dtype=bool)
     loss_by_sec = np.bincount(book.lot_sec, weights=np.where(loss_sold, -gain, 0.0), minlength=book.n)
     proposal: dict[int, int] = {}
     group, loss_l, shortfall_l = limits.group.tolist(), loss_by_sec.tolist(), shortfall.tolist()
@@ -531,11 +557,11 @@ def _disallowed_losses(book, limits, lot_sold: np.ndarray, gain: np.ndarray, as_
     return out
 
 
-def _lot_sales(book, fill, proceeds, basis, gain, disallowed) -> tuple[list[LotSale], np.ndarray, np.ndarray]:
+def _lot_sales(book, fill, lot_results) -> tuple[list[LotSale], np.ndarray, np.ndarray]:
     """One LotSale per sold lot, built in one pass (columns, not a loop per sale: a direct index
     sells hundreds), with the sold lots' indices and their securities; lots are sorted by security,
-    so a security's sales are a contiguous run."""
-    sold_lot = fill.lot_sold > 0
+    so a security's sales are a contiguous run. ``lot_results``: as ``_trades`` takes them."""
+    sold_lot, proceeds, basis, gain, disallowed, _ = lot_results
     sold_lots = sold_lot.nonzero()[0]
     sales = build_many(
         LotSale,
@@ -545,7 +571,7 @@ def _lot_sales(book, fill, proceeds, basis, gain, disallowed) -> tuple[list[LotS
         basis[sold_lots].tolist(),
         gain[sold_lots].tolist(),
         list(map(_TERMS.__getitem__, book.lot_long[sold_lots].tolist())),
-        disallowed[sold_lots].tolist(),
+        [0.0] * len(sold_lots) if disallowed is None else disallowed[sold_lots].tolist(),
     )
     return sales, sold_lots, book.lot_sec[sold_lots]
 
@@ -553,33 +579,25 @@ def _lot_sales(book, fill, proceeds, basis, gain, disallowed) -> tuple[list[LotS
 def _trades(
     prepared: _Prepared,
     fill: Fill,
-    units: DriftUnits,
+    toward: np.ndarray,
     sold: np.ndarray,
-    proceeds: np.ndarray,
-    basis: np.ndarray,
-    gain: np.ndarray,
-    disallowed: np.ndarray,
-    position_before: np.ndarray,
-    position_after: np.ndarray,
+    lot_results: tuple,
 ) -> list[Trade]:
+    """The trades; ``toward``: per security, whether its position moves toward this solve's target;
+    ``lot_results``: per lot, whether sold, the proceeds, basis, gain and disallowed loss (None:
+    nothing is), and whether a harvest (``_report``)."""
     selling = sold > 0
     if int(np.count_nonzero(selling | (fill.bought > 0))) <= FEW_TRADES:
-        return _few_trades(prepared, fill, units, sold, proceeds, basis, gain, disallowed, position_before, position_after)
+        return _few_trades(prepared, fill, toward, sold, lot_results)
+    sold_lot, _, _, gain, _, harvestable = lot_results
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
     effects = prepared.effects
     cost = limits.cost_rate
     price = book.price
-    unit_target = units.target[units.unit]
-    unit_before = position_before[units.unit]
-    unit_after = position_after[units.unit]
-    toward = np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9
     di_sleeves = {d.sleeve for d in plan.direct_index}
     sleeves_screen = {plan.sleeve_of[i] for i in (selling & plan.excluded).nonzero()[0]}
-    sleeves_harvest = {
-        plan.sleeve_of[i]
-        for i in set(book.lot_sec[limits.harvest.harvestable & (fill.lot_sold > 0)].tolist())
-    }
+    sleeves_harvest = {plan.sleeve_of[i] for i in set(book.lot_sec[harvestable & sold_lot].tolist())}
     removed_sold = bool((selling & plan.removed).any())
     cash_w = book.cash_weight
     cash_short = (
@@ -587,9 +605,9 @@ def _trades(
     )
     cash_long = cash_w > plan.cash_target + 0.005
     harvest_subs = set(limits.harvest.substitutes.values())
-    sales, sold_lots, sold_sec = _lot_sales(book, fill, proceeds, basis, gain, disallowed)
+    sales, sold_lots, sold_sec = _lot_sales(book, fill, lot_results)
     sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n)
-    harvested = np.bincount(sold_sec, weights=limits.harvest.harvestable[sold_lots], minlength=book.n) > 0
+    harvested = np.bincount(sold_sec, weights=harvestable[sold_lots], minlength=book.n) > 0
     # Sells first, then buys, each by symbol.
     by_symbol = book.symbols.__getitem__
     order = sorted(selling.nonzero()[0].tolist(), key=by_symbol) + sorted(
@@ -647,32 +665,25 @@ def _trades(
 def _few_trades(
     prepared: _Prepared,
     fill: Fill,
-    units: DriftUnits,
+    toward: np.ndarray,
     sold: np.ndarray,
-    proceeds: np.ndarray,
-    basis: np.ndarray,
-    gain: np.ndarray,
-    disallowed: np.ndarray,
-    position_before: np.ndarray,
-    position_after: np.ndarray,
+    lot_results: tuple,
 ) -> list[Trade]:
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
     effects = prepared.effects
     cost = limits.cost_rate
-    unit_target = units.target[units.unit]
-    unit_before = position_before[units.unit]
-    unit_after = position_after[units.unit]
-    toward = (np.abs(unit_after - unit_target) < np.abs(unit_before - unit_target) - 1e-9).tolist()
+    toward = toward.tolist()
     di_sleeves = {d.sleeve for d in plan.direct_index}
     selling = sold > 0
     bought = fill.bought > 0
-    sales, sold_lots, sold_sec = _lot_sales(book, fill, proceeds, basis, gain, disallowed)
+    sold_lot, _, _, gain, _, harvestable = lot_results
+    sales, sold_lots, sold_sec = _lot_sales(book, fill, lot_results)
     sec_gain = np.bincount(sold_sec, weights=gain[sold_lots], minlength=book.n).tolist()
     # The securities with a harvested lot sold; each security's run of lot sales is found by
     # bisection below (lots are sorted by security).
     sold_sec_l = sold_sec.tolist()
-    harvested = set(compress(sold_sec_l, limits.harvest.harvestable[sold_lots].tolist()))
+    harvested = set(compress(sold_sec_l, harvestable[sold_lots].tolist()))
     # Sells first, then buys, each by symbol; the per-trade work below is a few dozen trades of
     # Python values (numpy's per-call cost is the larger one at that size).
     symbols = book.symbols
@@ -809,7 +820,8 @@ def _position_messages(
 ) -> None:
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
-    for i in ((qty_after > 1e-9) & (plan.excluded | plan.removed)).nonzero()[0]:
+    out_of_model = plan.excluded | plan.removed
+    for i in ((qty_after > 1e-9) & out_of_model).nonzero()[0] if np.count_nonzero(out_of_model) else ():
         why = "excluded by the screen" if plan.excluded[i] else "in a removed asset class"
         warnings.append(f"{book.symbols[i]} is {why} but kept (the limit on net realised gain, a restriction or turnover)")
     for di in plan.direct_index:

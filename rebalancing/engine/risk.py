@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import chain, repeat
-from operator import attrgetter
 
 import numpy as np
 
@@ -35,8 +34,6 @@ DEFAULT_SPECIFIC_VOL = 0.20
 _CACHE_SIZE = 16
 _CACHE: OrderedDict[int, tuple[RiskModel, tuple]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
-_ASSET_CLASS = attrgetter("asset_class")
-_SECTOR = attrgetter("sector")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -113,10 +110,14 @@ def build_risk(book: Book, plan: TargetPlan, risk_models: dict[str, RiskModel]) 
         blocks.append(block)
     # The default model's factors: one per asset class, then one per sector, numbered in the
     # order the uncovered securities first name them; each security loads on its own two.
-    uncovered = (~covered).nonzero()[0]
-    securities = list(map(book.securities.__getitem__, uncovered.tolist()))
-    asset_classes = list(map(_ASSET_CLASS, securities))
-    sector_names = list(map(_SECTOR, securities))
+    if blocks:
+        uncovered = (~covered).nonzero()[0]
+        securities = list(map(book.securities.__getitem__, uncovered.tolist()))
+    else:  # (no benchmark's model covers any: every security, in order)
+        uncovered = np.arange(n)
+        securities = list(book.securities)
+    asset_classes = [sec.asset_class for sec in securities]
+    sector_names = [sec.sector for sec in securities]
     classes = {c: k for k, c in enumerate(dict.fromkeys(asset_classes))}
     sectors = {s: len(classes) + k for k, s in enumerate(dict.fromkeys(filter(None, sector_names)))}
     default = np.zeros((n, len(classes) + len(sectors)))

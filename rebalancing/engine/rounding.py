@@ -41,6 +41,10 @@ class Fill:
     gain_trimmed: float = 0.0
     # Cash still missing below the floor after every repair (the caller reports infeasibility).
     cash_short: float = 0.0
+    # The last ``cash_after``'s sums: shares sold per security, value sold, value bought. As
+    # ``round_trades`` returns the fill they are its own (None when it changed after them): the
+    # report reads them instead of summing again.
+    sums: tuple[np.ndarray, float, float] | None = None
 
     def sold(self, book: Book) -> np.ndarray:
         """Shares sold per security."""
@@ -48,12 +52,16 @@ class Fill:
 
     def cash_after(self, book: Book, cost_rate: float) -> float:
         """Cash after the trades and their costs."""
-        sells = float(self.sold(book) @ book.price)
+        sold = self.sold(book)
+        sells = float(sold @ book.price)
         buys = float(self.bought @ book.price)
+        self.sums = (sold, sells, buys)
         return book.cash + sells - buys - cost_rate * (sells + buys)
 
 
-def _round_near(q: np.ndarray, whole: np.ndarray) -> np.ndarray:
+def _round_near(q: np.ndarray, whole: np.ndarray, all_whole: bool = False) -> np.ndarray:
+    if all_whole:  # (``whole`` true everywhere: the where below picks these numbers)
+        return q.round()
     return np.where(whole, q.round(), q.round(FRACTION_DECIMALS))
 
 
@@ -66,7 +74,10 @@ def round_trades(
     lot_sec = book.lot_sec
     n = book.n
     notes: list[str] = []
-    whole = trading.whole_shares | ~book.fractional
+    # Whole shares asked for: every security trades whole shares (the masks by ``whole`` below are
+    # then skipped, ``all_whole``: the same numbers).
+    all_whole = bool(trading.whole_shares)
+    whole = np.ones(n, dtype=bool) if all_whole else ~book.fractional
 
     # Dust: solver noise below a cent, and lots sold to within a hair of their size.
     x = np.minimum(solution.x, limits.x_ub)
@@ -75,7 +86,8 @@ def round_trades(
         limits.x_ub - x < 1e-7 * np.maximum(limits.x_ub, 1e-12) + DUST_VALUE / (2 * V), limits.x_ub, x
     )
     x = np.maximum(x, limits.x_lb)
-    opt_lot = x * V / price[lot_sec]
+    lot_price = price[lot_sec]  # (each lot's share price, read again by the relief and the repairs)
+    opt_lot = x * V / lot_price
     opt_lot = np.minimum(opt_lot, book.lot_qty)
     # Solver noise above a bound (0.0003 shares of a wash-blocked name) is not a buy.
     buy = np.minimum(np.maximum(solution.b, 0.0), limits.b_ub) * V / price
@@ -84,7 +96,7 @@ def round_trades(
     # A harvest worth less than the smallest loss worth harvesting is not made: it would block
     # buying the name back for 30 days for a credit of a few dollars.
     cand = limits.harvest.candidates
-    if cand.any():
+    if np.count_nonzero(cand):
         loss_ps = np.divide(-book.lot_gain, book.lot_qty, out=np.zeros(len(lot_sec)), where=book.lot_qty > 0)
         loss = np.bincount(
             lot_sec, weights=np.where(cand, opt_lot * np.maximum(loss_ps, 0.0), 0.0), minlength=n
@@ -96,7 +108,7 @@ def round_trades(
 
     # Never both directions in one security: net them (the optimiser rarely leaves both).
     both = (sell > 0) & (buy > 0)
-    if both.any():
+    if np.count_nonzero(both):
         net = buy - sell
         gross = sell
         buy = np.where(both, np.maximum(net, 0.0), buy)
@@ -112,12 +124,13 @@ def round_trades(
     # Forced shares (harvested lots, instructions) are sold whatever the rounding.
     forced_lot = np.where(limits.forced, book.lot_qty, 0.0)
     forced = np.bincount(lot_sec, weights=forced_lot, minlength=n)
-    if limits.s_lb.any():  # (without minimum sales the line is forced = max(forced, 0): forced)
+    if np.count_nonzero(limits.s_lb):  # (without minimum sales the line is forced = max(forced, 0): forced)
         forced = np.maximum(forced, np.minimum(book.quantity, limits.s_lb * V / price))
     # Only lots the limits let go can be sold (frozen lots: wash sales, restrictions).
-    sellable = np.bincount(lot_sec, weights=np.where(limits.x_ub > 0, book.lot_qty, 0.0), minlength=n)
+    free_lot = limits.x_ub > 0  # (read again by the relief)
+    sellable = np.bincount(lot_sec, weights=np.where(free_lot, book.lot_qty, 0.0), minlength=n)
     closing = sell >= sellable - np.maximum(1e-6 * sellable, 1e-9)
-    sell = np.where(closing & (sell > 0), sellable, _round_near(sell, whole))
+    sell = np.where(closing & (sell > 0), sellable, _round_near(sell, whole, all_whole))
     sell = np.minimum(np.maximum(np.maximum(sell, forced), 0.0), sellable)
     # A sale that leaves less than a whole share / a cent closes the position instead, and so
     # does one that leaves a stub of a position the model no longer wants - but not a name the
@@ -126,11 +139,12 @@ def round_trades(
     leftover_value = leftover * price
     unwanted = (plan.target <= 0) & (plan.reference <= 0)
     stub = unwanted & (leftover_value < max(trading.min_trade_value, STUB_WEIGHT * V))
-    tiny = (leftover_value < DUST_VALUE) | (whole & (leftover < 1 - _EPS)) | stub
+    few_shares = leftover < 1 - _EPS
+    tiny = (leftover_value < DUST_VALUE) | (few_shares if all_whole else whole & few_shares) | stub
     sell = np.where((sell > 0) & tiny, sellable, sell)
     # Nearest, not down: the solver's 9.99999 shares mean 10; the cash repair below trims if needed.
-    buy = _round_near(buy, whole)
-    if limits.b_lb.any():  # (without minimum buys the lines leave ``buy`` as it is)
+    buy = _round_near(buy, whole, all_whole)
+    if np.count_nonzero(limits.b_lb):  # (without minimum buys the lines leave ``buy`` as it is)
         min_buy = np.ceil(limits.b_lb * V / price * (1 - 1e-6) - _EPS)
         buy = np.where(limits.b_lb > 0, np.maximum(buy, np.where(whole, min_buy, 0.0)), buy)
 
@@ -144,11 +158,15 @@ def round_trades(
     if limits.harvest_min_loss > 0 and plan.direct_index:
         _skip_small_blocking_trades(book, limits, sell, buy, forced, sellable)
 
-    lot_sold = _relieve_lots(book, limits, trading.lot_selection, sell, opt_lot, forced_lot)
-    _whole_lots(book, lot_sold, whole)
+    lot_sold = _relieve_lots(
+        book, limits, trading.lot_selection, sell, opt_lot, forced_lot, lot_price, free_lot
+    )
+    _whole_lots(book, lot_sold, whole, all_whole)
     fill = Fill(lot_sold, buy, notes)
-    _repair(book, plan, limits, fill, whole, trading, opt_lot)
-    _no_specks(book, fill)
+    _repair(book, plan, limits, fill, whole, trading, opt_lot, lot_price)
+    # (``_repair`` ends on the fill's own sums: each of its changes is followed by ``cash_after``.)
+    if _no_specks(book, fill):
+        fill.sums = None
     return fill
 
 
@@ -178,9 +196,10 @@ def _skip_small_blocking_trades(
     sell[quiet] = 0.0
 
 
-def _no_specks(book: Book, fill: Fill) -> None:
+def _no_specks(book: Book, fill: Fill) -> bool:
     """No lot sale of less than half a millionth of a share (it would read "0 shares"): its
-    shares join the security's largest lot sale that has room, or are not sold."""
+    shares join the security's largest lot sale that has room, or are not sold.  Whether any
+    sale or buy changed."""
     lot_sec = book.lot_sec
     specks = ((fill.lot_sold > 0) & (fill.lot_sold < SPECK)).nonzero()[0]
     for j in specks:
@@ -191,7 +210,11 @@ def _no_specks(book: Book, fill: Fill) -> None:
         if len(same) and room.max() >= amount:
             k = same[np.argmax(np.where(room >= amount, fill.lot_sold[same], -1.0))]
             fill.lot_sold[k] += amount
-    fill.bought[(fill.bought > 0) & (fill.bought < SPECK)] = 0.0
+    small_buys = (fill.bought > 0) & (fill.bought < SPECK)
+    if np.count_nonzero(small_buys):
+        fill.bought[small_buys] = 0.0
+        return True
+    return len(specks) > 0
 
 
 def _apply_min_position(book: Book, plan: TargetPlan, buy: np.ndarray) -> None:
@@ -221,8 +244,11 @@ def _relieve_lots(
     sell: np.ndarray,
     opt_lot: np.ndarray,
     forced_lot: np.ndarray,
+    lot_price: np.ndarray | None = None,
+    free_lot: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Shares per lot for the per-security sales ``sell`` (vectorised over securities).
+    """Shares per lot for the per-security sales ``sell`` (vectorised over securities); ``lot_price``:
+    ``book.price[book.lot_sec]`` and ``free_lot``: ``limits.x_ub > 0``, when the caller has them.
 
     Forced lots go first.  ``tax_optimal`` takes the lots that cost the year the least tax
     (``_least_tax``); where that realises more net gain than the tax budget allows (or the account
@@ -234,10 +260,10 @@ def _relieve_lots(
     n = book.n
     qty = book.lot_qty
     f = np.minimum(forced_lot, qty)
-    cap = np.where(limits.x_ub > 0, qty - f, 0.0)
+    cap = np.where(limits.x_ub > 0 if free_lot is None else free_lot, qty - f, 0.0)
     rest = np.maximum(np.minimum(sell, book.quantity) - np.bincount(lot_sec, weights=f, minlength=n), 0.0)
     if method == "tax_optimal" and limits.run_tax is not None:
-        least = _least_tax(book, limits, rest, cap, f)
+        least = _least_tax(book, limits, rest, cap, f, lot_price)
         if least is not None:
             return f + least
     key = lot_priority(method, qty, book.lot_basis, book.lot_acquired, limits.tax * book.price[lot_sec])
@@ -254,7 +280,14 @@ def _relieve_lots(
     return f + take
 
 
-def _least_tax(book: Book, limits: Limits, rest: np.ndarray, cap: np.ndarray, forced: np.ndarray) -> np.ndarray | None:
+def _least_tax(
+    book: Book,
+    limits: Limits,
+    rest: np.ndarray,
+    cap: np.ndarray,
+    forced: np.ndarray,
+    lot_price: np.ndarray | None = None,
+) -> np.ndarray | None:
     """Shares per lot selling ``rest`` of each security (beyond the ``forced`` lots) from the lots
     that cost the year the least tax (``lots.least_tax_choice``), or None when that realises
     more net gain than the tax budget allows (the optimiser's choice keeps to it).
@@ -265,7 +298,7 @@ def _least_tax(book: Book, limits: Limits, rest: np.ndarray, cap: np.ndarray, fo
     the lots are chosen again for the shares it sells."""
     lot_sec = book.lot_sec
     long_ = book.lot_long
-    per_share = limits.gain * book.price[lot_sec]
+    per_share = limits.gain * (book.price[lot_sec] if lot_price is None else lot_price)
     fixed = forced * per_share
     least = least_tax_choice(lot_sec, per_share, long_, book.lot_acquired, rest, cap, limits.run_tax,
                              (float(fixed[~long_].sum()), float(fixed[long_].sum())))
@@ -276,39 +309,47 @@ def _least_tax(book: Book, limits: Limits, rest: np.ndarray, cap: np.ndarray, fo
     return least[0]
 
 
-def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray) -> None:
+def _whole_lots(book: Book, lot_sold: np.ndarray, whole: np.ndarray, all_whole: bool = False) -> None:
     """Whole shares per lot too: a lot sells a whole number of shares, or all it holds.
 
     Each lot's take is floored; a lot that would keep less than one share is closed instead (its
     fraction could never be sold on its own under whole shares); the whole shares still missing
     from the security's total go to the lots with the largest remainders.  A closed fractional lot
-    can make the total a fraction above or below the whole number asked for.
+    can make the total a fraction above or below the whole number asked for.  ``all_whole``:
+    ``whole`` is true for every security (its masks are then skipped: the same lots).
     """
     lot_sec, qty = book.lot_sec, book.lot_qty
     # A whole number by float noise (95.99999999999999 after a relief's sums) is that number.
-    whole_lot = whole[lot_sec]
     nearest = lot_sold.round()
-    noise = whole_lot & (np.abs(lot_sold - nearest) < _EPS) & (lot_sold != nearest)
-    if noise.any():
+    noise = (np.abs(lot_sold - nearest) < _EPS) & (lot_sold != nearest)
+    whole_lot = None if all_whole else whole[lot_sec]
+    if whole_lot is not None:
+        noise &= whole_lot
+    if np.count_nonzero(noise):
         lot_sold[noise] = np.minimum(nearest[noise], qty[noise])
-    frac = lot_sold - np.floor(lot_sold + _EPS)
-    odd = whole_lot & (lot_sold > 0) & ((frac > _EPS) | (qty - lot_sold < 1 - _EPS))
-    if not odd.any():
+    floored = np.floor(lot_sold + _EPS)
+    positive = lot_sold > 0
+    odd = positive & ((lot_sold - floored > _EPS) | (qty - lot_sold < 1 - _EPS))
+    if whole_lot is not None:
+        odd &= whole_lot
+    if not np.count_nonzero(odd):
         return
     # Each sold lot of the securities concerned floored (or closed when less than a share would be
     # left), all at once; the whole shares this leaves unsold are redistributed below.
     concerned = np.zeros(book.n, dtype=bool)
     concerned[lot_sec[odd]] = True
-    sold = ((lot_sold > 0) & concerned[lot_sec]).nonzero()[0]
+    sold = (positive & concerned[lot_sec]).nonzero()[0]
     taken = lot_sold[sold]
     room = qty[sold]
-    base = np.minimum(np.floor(taken + _EPS), room)
+    base = np.minimum(floored[sold], room)
     base = np.where(room - base < 1 - _EPS, room, base)
     # Only securities short of a whole share or more need the lot-by-lot pass; the margin keeps
     # the per-security sum's order of addition (which the pass repeats exactly) from mattering.
-    short = np.bincount(lot_sec[sold], weights=taken - base, minlength=book.n)
-    redistribute = short[lot_sec[sold]] >= 1 - _EPS - 1e-9
-    lot_sold[sold[~redistribute]] = base[~redistribute]
+    sold_sec = lot_sec[sold]
+    short = np.bincount(sold_sec, weights=taken - base, minlength=book.n)
+    redistribute = short[sold_sec] >= 1 - _EPS - 1e-9
+    floor_only = ~redistribute
+    lot_sold[sold[floor_only]] = base[floor_only]
     sold = sold[redistribute]
     if not len(sold):
         return
@@ -348,8 +389,10 @@ def _repair(
     whole: np.ndarray,
     trading: TradingParams,
     opt_lot: np.ndarray,
+    lot_price: np.ndarray | None = None,
 ) -> None:
-    """Restore tax budget, cash floor and turnover cap after rounding.
+    """Restore tax budget, cash floor and turnover cap after rounding (``lot_price``: each lot's
+    share price, when the caller has it).
 
     The floor is hard: when rounding (or the budget trim) leaves cash short, first the sales the
     optimiser wanted are rounded up (losses first, within the budget), then buys are trimmed,
@@ -361,7 +404,7 @@ def _repair(
     cost = limits.cost_rate
     floor = limits.cash_floor * V
     if limits.budget < math.inf:
-        _trim_gains(book, limits, fill, whole)
+        _trim_gains(book, limits, fill, whole, lot_price)
     # (Cash is recomputed only after a step that can change it.)
     cash = fill.cash_after(book, cost)
     if floor - cash > _CASH_TOL:
@@ -527,10 +570,12 @@ def _trim_buys(fill: Fill, price: np.ndarray, whole: np.ndarray, amount: float, 
     fill.bought[fill.bought * price < DUST_VALUE] = 0.0
 
 
-def _trim_gains(book: Book, limits: Limits, fill: Fill, whole: np.ndarray) -> None:
+def _trim_gains(
+    book: Book, limits: Limits, fill: Fill, whole: np.ndarray, lot_price: np.ndarray | None = None
+) -> None:
     """Sell fewer gain shares (largest gain per share first) until net gain fits the budget."""
     V = book.total_value
-    price = book.price[book.lot_sec]
+    price = book.price[book.lot_sec] if lot_price is None else lot_price
     value = fill.lot_sold * price
     gain_lot = limits.gain * value
     excess = float(gain_lot.sum()) - limits.budget * V

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import attrgetter
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,8 +21,6 @@ from .parameters import DirectIndexParams, Parameters
 from .positions import Book, LotColumns, lot_columns
 from .request import RebalanceRequest, Security, Sleeve
 from .screens import excluded_mask
-
-_PRICE = attrgetter("price")
 
 __all__ = ["DirectIndexSleeve", "TargetPlan", "universe_symbols", "sleeve_weights", "plan_targets"]
 
@@ -113,7 +110,7 @@ def universe_symbols(
         columns = columns if columns is not None else lot_columns(request.account.lots)
         symbols = columns.symbols
         if securities is not None:
-            prices = map(_PRICE, map(securities.__getitem__, symbols))
+            prices = [securities[symbol].price for symbol in symbols]
         else:
             prices = map({s.symbol: s.price for s in request.securities}.get, symbols, repeat(0.0))
         value = columns.quantity * np.fromiter(prices, float, len(symbols))
@@ -154,14 +151,16 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     track = screen is not None and screen.rescale == "track_benchmark"
     excluded = excluded_mask(book.securities, screen)
     buy_restricted = np.zeros(n, dtype=bool)
+    restricted_buys = False
     for s in (*params.restrictions.do_not_buy, *params.restrictions.hold):
         if s in idx:
-            buy_restricted[idx[s]] = True
+            buy_restricted[idx[s]] = restricted_buys = True
 
     target = np.zeros(n)
     reference = np.zeros(n)
     sleeve_of: list[str | None] = [None] * n
     removed = np.zeros(n, dtype=bool)
+    removed_any = False
     selectable = np.zeros(n, dtype=bool)
     di_sleeves: list[DirectIndexSleeve] = []
     # The look-through's entries beyond the identity (a replaced fund's column), if any.
@@ -169,7 +168,7 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     look_cols: list[np.ndarray] = []
     look_vals: list[np.ndarray] = []
     replaced = np.zeros(n, dtype=bool)
-    excluded_l = excluded.tolist()
+    excluded_l = excluded.tolist() if screen is not None else None  # (read only with a screen)
     flat_members: list[int] = []
     flat_h: list[float] = []
     flat_sleeve_w: list[float] = []
@@ -179,7 +178,7 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
         name = sleeve.asset_class
         if name not in weights:
             for s in sleeve.holdings:
-                removed[idx[s]] = True
+                removed[idx[s]] = removed_any = True
             continue
         W = weights[name]
         if name in di_params:
@@ -219,19 +218,36 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
         members = np.array(flat_members, dtype=np.int64)
         h = np.array(flat_h)
         W, kept = np.array(flat_sleeve_w), np.array(flat_kept)
-        keep = ~excluded[members]
-        screened = h * keep / kept
-        target += np.bincount(members, weights=W * screened, minlength=n)
-        reference += np.bincount(members, weights=W * (h if track else screened), minlength=n)
-        selectable[members[keep]] = True
+        if screen is None:  # (nothing excluded: ``h * True`` is ``h``)
+            screened = h / kept
+            selectable[members] = True
+        else:
+            keep = ~excluded[members]
+            screened = h * keep / kept
+            selectable[members[keep]] = True
+        held = np.bincount(members, weights=W * screened, minlength=n)
+        tracked = np.bincount(members, weights=W * h, minlength=n) if track else held
+        if di_sleeves:
+            target += held
+            reference += tracked
+        else:  # (still zeros: 0.0 + x is x, and a bincount holds no -0.0)
+            target = held
+            reference = tracked.copy() if tracked is held else tracked
 
     # Held securities of a removed asset class that the model does not name.
     removed_classes = set(params.removed_asset_classes)
     if removed_classes:
         for i, sec in enumerate(book.securities):
             if sec.asset_class in removed_classes and sleeve_of[i] is None:
-                removed[i] = True
-    legacy = (book.value > 0) & (target <= 0) & (reference <= 0) & ~replaced & ~excluded & ~removed
+                removed[i] = removed_any = True
+    # (Each mask below only when something can be in it: a replaced fund, a screen, a removed class.)
+    legacy = (book.value > 0) & (target <= 0) & (reference <= 0)
+    if look_rows:
+        legacy &= ~replaced
+    if screen is not None:
+        legacy &= ~excluded
+    if removed_any:
+        legacy &= ~removed
     # Transition: a legacy close substitute stands in for its model symbol up to that target.
     if params.transition is not None:
         for old, new in params.transition.substitutes.items():
@@ -249,7 +265,11 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
             legacy[i] = False
 
     restricted = _apply_restrictions(request, book, target, reference, sleeve_of, di_sleeves)
-    buyable = selectable & ~excluded & ~buy_restricted & (target > 0)
+    buyable = selectable & (target > 0)
+    if screen is not None:
+        buyable &= ~excluded
+    if restricted_buys:
+        buyable &= ~buy_restricted
     lookthrough = None
     if look_rows:
         # Identity, plus the benchmark in the column of each replaced fund: the fund counts as the

@@ -314,12 +314,7 @@ class RunTax:
         for r in returns:
             s0, l0, k = r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long, r.share
             lines += [(k, 0.0, -s0), (0.0, k, -l0), (k, k, -(s0 + l0)), (k, k, -(s0 + l0) - r.loss_limit)]
-        pieces = ((rs, rl), (rl, rl), (rs, rs), (0.0, 0.0))
-        sums = {(0.0, 0.0)}
-        for r in returns:
-            sums = {(a + r.share * pa, b + r.share * pb) for a, b in sums for pa, pb in pieces}
-        thetas = tuple(sorted({a / (a + b) for a, b in sums if a + b > 0}))
-        return cls(rs, rl, returns, tuple(lines), thetas)
+        return cls(rs, rl, returns, tuple(lines), _piece_thetas(rs, rl, tuple(r.share for r in returns)))
 
     def __call__(self, run_short: float, run_long: float) -> float:
         """``run_tax(account, run_short, run_long)``: ``TaxReturn.tax`` summed over the returns, the
@@ -329,6 +324,17 @@ class RunTax:
         for s0, l0, share, limit, before in self._bases:
             total += estimated_tax(s0 + share * run_short, l0 + share * run_long, rs, rl, limit) - before
         return total
+
+
+@functools.lru_cache(maxsize=256)
+def _piece_thetas(rs: float, rl: float, shares: tuple[float, ...]) -> tuple[float, ...]:
+    """``RunTax.thetas`` for the rates and the returns' shares: a pure function of them, cached
+    (the accounts of a run share a few brackets)."""
+    pieces = ((rs, rl), (rl, rl), (rs, rs), (0.0, 0.0))
+    sums = {(0.0, 0.0)}
+    for share in shares:
+        sums = {(a + share * pa, b + share * pb) for a, b in sums for pa, pb in pieces}
+    return tuple(sorted({a / (a + b) for a, b in sums if a + b > 0}))
 
 
 def returns_after(returns: tuple[TaxReturn, ...], realised: dict[str, tuple[float, float]]) -> tuple[TaxReturn, ...]:
