@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from rebalancing import engine
 from rebalancing.access import households_visible_to, require
+from rebalancing.engine.rmd import applicable_age
 from rebalancing.engine.withdrawal_results import withdrawal_results
 from rebalancing.engine_inputs import book_day_check, household_inputs_load
 from rebalancing.imports.cells import MAX_AMOUNT
@@ -254,6 +255,15 @@ def _rmd_owed(account: Account, as_of: date) -> None:
     is under the RMD age): the money is a withdrawal, and counting it as an RMD would show one taken
     that was never due. An RMD that cannot be computed (facts missing) is taken as stated."""
     account = Account.objects.get(pk=account.pk)  # the stored facts
+    born = account.owner_birth_date
+    if born is not None and born.year < as_of.year < engine.first_distribution_year(born):
+        # Before the first RMD year none is due, whatever the IRA was worth: no 31 December value is
+        # needed to say so (without one the year's line cannot be computed, and this was let through).
+        first = engine.first_distribution_year(born)
+        raise ValidationFailed(f"{account.custodian_number} owes no RMD for {as_of.year}: RMDs start at "
+                               f"{applicable_age(born)} for an owner born on {born:%d %B %Y}; the first is "
+                               f"for {first}, by 1 April {first + 1}. Enter the money as a withdrawal.",
+                               detail={"field": "kind"})
     lines = rmd_open_for_account(account, as_of=as_of, missed=False)
     if lines and all(line.required is not None and not line.required.due for line in lines):
         line = lines[-1]

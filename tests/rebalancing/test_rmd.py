@@ -149,6 +149,23 @@ def test_an_rmd_of_a_stated_amount_from_an_ira_that_owes_none_is_refused_as_a_wi
     assert _rmd(lees, Decimal("700")).amount == Decimal("700.00")
 
 
+@pytest.mark.parametrize("taken_outside", [False, True])
+def test_an_rmd_before_the_first_rmd_year_is_refused_though_no_year_end_value_is_entered(lees, taken_outside):
+    # Born 1953: RMDs start at 73, the first for 2026. A distribution of 2025 is no RMD, whatever the IRA
+    # was worth on 31 December 2024 (not entered): before, with that value missing, it was recorded as
+    # an RMD "counting towards the IRA's RMD for its year".
+    _facts(lees, born=date(1953, 6, 1), value="100000", year=2025)
+    day = date(2025, 6, 2)
+    with pytest.raises(ValidationFailed, match=r"LEE-IRA owes no RMD for 2025: RMDs start at 73 for an owner born on "
+                                               r"01 June 1953; the first is for 2026, by 1 April 2027\. Enter the "
+                                               "money as a withdrawal") as refused:
+        cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="rmd", amount=Decimal("1000"),
+                        account=lees["ira"], as_of=day, taken_outside=taken_outside)
+    assert refused.value.detail == {"field": "kind"}
+    assert not CashFlow.objects.exists()
+    assert _taken(lees, Decimal("1000"), day=day, kind="withdrawal").amount == 1000  # as a withdrawal it is taken
+
+
 @pytest.mark.parametrize("facts, field", [
     ({"born": date(2027, 1, 1)}, "owner_birth_date"),
     ({"spouse": date(1850, 1, 1)}, "spouse_birth_date"),
