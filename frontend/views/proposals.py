@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from frontend.filters import QUEUE_SORTS, YES_NO, ApprovalQueueFilter
 from frontend.query import choice_param, decimal_param, ids_param
 from frontend.selectors import proposal_executions
-from frontend.templatetags.formatting import humanize_code, money0
+from frontend.templatetags.formatting import humanize_code, money0, reason_help
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
 from rebalancing.engine.wash_sales import buyable_on
 from rebalancing.ledger.schedule_d import loss_limit
@@ -238,6 +238,27 @@ def instruction_sales_words(instructions: list[dict], trades: list[dict]) -> lis
     return out
 
 
+_RESTRICTION_KINDS = (("hold", "hold"), ("do_not_sell", "do not sell"), ("do_not_buy", "do not buy"))
+
+
+def restriction_words(parameters: dict, symbol: str, side: str) -> str:
+    """A trade's "restriction" reason in words, naming the restrictions of the proposal's parameters
+    (the account's, its household's and template's, and the firm's list): the trade's own security's,
+    or the holdings the account may not trade, around which the rest of their sleeve moves."""
+    given = (parameters.get("restrictions") if isinstance(parameters, dict) else None) or {}
+    kinds: dict[str, list[str]] = {}
+    for key, words in _RESTRICTION_KINDS:
+        for restricted in given.get(key) or ():
+            kinds.setdefault(restricted, []).append(words)
+    if not kinds:
+        return reason_help("restriction", side)
+    if symbol in kinds:
+        return f"{symbol} is restricted on the account ({', '.join(kinds[symbol])})."
+    listed = ", ".join(f"{s} ({', '.join(k)})" for s, k in sorted(kinds.items()))
+    return (f"The account's restrictions - {listed} - keep those holdings from trading as the model would; "
+            f"this {side} makes up for them in the rest of the account.")
+
+
 @firm_page(Capability.VIEW_BOOK)
 def proposal_detail(request, pk: int):
     proposal = _proposal(request, pk)
@@ -247,7 +268,11 @@ def proposal_detail(request, pk: int):
     # Released: each trade beside its order, what was filled and cancelled, the gain booked.
     executions = proposal_executions(proposal) if proposal.status in RELEASED_OR_EXECUTED else {}
     gains = gains_shown(trades, summary)
-    trades = [{**t, "executed": executions.get((t.get("symbol"), t.get("side"))), "realised_gain": shown}
+    parameters = proposal.parameters if isinstance(proposal.parameters, dict) else {}
+    trades = [{**t, "executed": executions.get((t.get("symbol"), t.get("side"))), "realised_gain": shown,
+               # Each reason in words; a restriction's names what is restricted (the stored reason does not).
+               "reason_words": [restriction_words(parameters, t.get("symbol"), t.get("side")) if r == "restriction"
+                                else reason_help(r, t.get("side")) for r in t.get("reasons") or ()]}
               for t, shown in zip(trades, gains.trade_gains, strict=True)]
     booked = [e.gain for e in executions.values() if e.gain is not None]
     te_before = summary.get("tracking_error_before") or {}
@@ -267,7 +292,6 @@ def proposal_detail(request, pk: int):
         event.words = Action.words_for(event.action)
         event.actor_name = names.get(event.actor) or event.actor
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
-    parameters = proposal.parameters if isinstance(proposal.parameters, dict) else {}
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
         "blocked_buys": blocked_buys_as_sold(result.get("blocked_buys") or [], executions),

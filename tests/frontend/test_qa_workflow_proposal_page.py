@@ -2,6 +2,7 @@
 given, nor on a proposal no longer open), the history in words, what an executed proposal's orders
 filled and booked beside the estimate, and the approvals queue naming the restricted security."""
 
+import html
 import re
 from datetime import date
 
@@ -82,3 +83,15 @@ def test_an_executed_proposal_shows_what_was_filled_cancelled_and_booked_beside_
     words = re.sub(r"<[^>]+>", "", page)
     assert "+$1,050.00 booked in all, against +$1,740.00 estimated" in words
     assert "Created the orders of a released proposal" in page and "orders.create" not in page
+
+
+def test_a_restriction_reason_names_what_is_restricted(firm_a, as_user):
+    # "Do not trade LLY" on the account: the trades made around it said only "A restriction on the
+    # account (do not buy, do not sell, hold)", never which holding.
+    with tenant_context(firm_a):
+        proposal = restricted_proposal(make_book(1)["accounts"][0], restrictions={"hold": ["LLY"], "do_not_buy": ["BND"]})
+    page = html.unescape(text(as_user("pm").get(f"/proposals/{proposal.pk}/")))
+
+    assert ("The account's restrictions - BND (do not buy), LLY (hold) - keep those holdings from trading as the "
+            "model would; this sell makes up for them in the rest of the account.") in page
+    assert "BND is restricted on the account (do not buy)." in page
