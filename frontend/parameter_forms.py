@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
+from frontend.templatetags.formatting import money
 from rebalancing import engine
 from rebalancing.effective_parameters import (
     MONEY_LEAVES,
@@ -239,7 +240,7 @@ def _structured_words(kind: str, value: Any) -> str:
         text = words.get(i.get("kind"), str(i.get("kind")))
         details = [f"sell {i['sell']}" if i.get("sell") else "", f"buy {i['buy']}" if i.get("buy") else "",
                    f"{i['quantity']:g} shares" if i.get("quantity") else "",
-                   f"${i['amount']:,.0f}" if i.get("amount") else ""]
+                   money(i["amount"], 0) if i.get("amount") else ""]
         details = [d for d in details if d]
         out.append(text + (f" ({', '.join(details)})" if details else ""))
     return "; ".join(out)

@@ -15,10 +15,10 @@ from config.input_limits import numeral_problem
 from rebalancing.typed_numbers import EITHER, NotANumber, TypedNumberProblem, typed_number
 
 __all__ = ["MAX_ID", "NumbersIn0To9", "choice_param", "date_param", "decimal_param", "id_param", "ids_param",
-           "int_param", "year_param"]
+           "int_param"]
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
-YEARS = (1900, 9999)
+YEARS = (1900, 9999)  # the days a date field reads; a report's year is ``reports.report_year_check``'s
 
 
 class NumbersIn0To9:
@@ -119,10 +119,6 @@ def int_param(data, name: str, *, minimum: int, maximum: int, what: str = "") ->
         raise BadRequest(f"The {what or name} must be a whole number from {minimum} to {maximum}, "
                          f"not “{_shown(raw)}”.")
     return number
-
-
-def year_param(data, name: str = "year") -> int | None:
-    return int_param(data, name, minimum=YEARS[0], maximum=YEARS[1], what="year")
 
 
 def decimal_param(data, name: str, *, what: str = "", unit: str | None = EITHER) -> Decimal | None:

@@ -2,7 +2,7 @@
 fractions as percentages, share counts without trailing zeros, and plain words for engine codes."""
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from django import template
 from django.utils.html import format_html
@@ -48,20 +48,33 @@ def _number(value):
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
         return None
+    return number if number.is_finite() else None  # NaN and infinity are no figure to show
+
+
+def half_up(number: Decimal, decimals: int) -> Decimal:
+    """``number`` to ``decimals`` places, a half away from zero: as the IRS rounds to whole dollars
+    (Form 1040 instructions, "Rounding off to whole dollars": 50 to 99 cents go up to the next
+    dollar), not Python's half to even, which makes $2.50 "$2" but $3.50 "$4". Every figure these
+    filters show is rounded here."""
+    with localcontext() as context:  # a figure of more digits than the default 28 is rounded, not refused
+        context.prec = max(context.prec, number.adjusted() + decimals + 2)
+        return number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
 @register.filter
 def money(value, decimals=2):
-    """1234.5 -> "$1,234.50"; -3 -> "−$3.00"; None -> "—"."""
+    """1234.5 -> "$1,234.50"; -3 -> "−$3.00"; None -> "—"; rounded half up (``half_up``):
+    ``money0`` of 2.50 is "$3", of −0.50 "−$1"."""
     number = _number(value)
     if number is None:
         return "—"
     decimals = int(decimals)
-    text = f"${abs(number):,.{decimals}f}"
-    return f"{MINUS}{text}" if number < 0 and round(abs(number), decimals) != 0 else text
+    shown = half_up(abs(number), decimals)
+    text = f"${shown:,.{decimals}f}"
+    return f"{MINUS}{text}" if number < 0 and shown != 0 else text
 
 
 @register.filter
@@ -87,7 +100,7 @@ def tax_effect(value, decimals=2):
     number = _number(value)
     if number is None:
         return "—"
-    if round(abs(number), int(decimals)) == 0:
+    if half_up(abs(number), int(decimals)) == 0:
         return "none"
     return f"{'saves' if number < 0 else 'adds'} {money(abs(number), decimals)}"
 
@@ -99,8 +112,9 @@ def pct(value, decimals=1):
     if number is None:
         return "—"
     decimals = int(decimals)
-    text = f"{abs(number) * 100:,.{decimals}f}%"
-    return f"{MINUS}{text}" if number < 0 and round(abs(number) * 100, decimals) != 0 else text
+    shown = half_up(abs(number) * 100, decimals)
+    text = f"{shown:,.{decimals}f}%"
+    return f"{MINUS}{text}" if number < 0 and shown != 0 else text
 
 
 @register.filter
@@ -122,7 +136,7 @@ def shares(value):
     number = _number(value)
     if number is None:
         return "—"
-    text = f"{number:,.4f}".rstrip("0").rstrip(".")
+    text = f"{half_up(number, 4):,.4f}".rstrip("0").rstrip(".")
     return text.replace("-", MINUS)
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from frontend.households import household_cash_flows, household_list_rows, household_view
 from frontend.query import date_param, decimal_param, id_param, ids_param, int_param
-from frontend.templatetags.formatting import money
+from frontend.templatetags.formatting import half_up, money
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to
 from rebalancing.engine import TAX_STATUSES, EngineError, default_location_preferences
@@ -167,7 +167,7 @@ def _proposal_budget_words(together: HouseholdProposal | None) -> str:
     if together is None or together.tax_budget is None:
         return ""
     left = money(together.tax_budget, 0)
-    tax = round(together.estimated_tax)  # as the headline says it, to the dollar
+    tax = half_up(Decimal(str(together.estimated_tax)), 0)  # as the headline says it, to the dollar
     if tax > 0:
         return f" of {left} left in the year's budget"
     if tax < 0:
@@ -301,7 +301,7 @@ def _new_proposals_words(accounts) -> str:
         return "wait for approval"
     return ("wait for approval, except those the firm's policy approves by itself: a discretionary account's "
             f"proposal of at most {policy.auto_max_trades} trade{pluralize(policy.auto_max_trades)}, "
-            f"{policy.auto_max_turnover:.1%} turnover and ${policy.auto_max_estimated_tax:,.0f} estimated tax, "
+            f"{policy.auto_max_turnover:.1%} turnover and {money(policy.auto_max_estimated_tax, 0)} estimated tax, "
             "and under every compliance threshold, is approved at once")
 
 

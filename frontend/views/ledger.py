@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from frontend.query import choice_param, id_param, year_param
+from frontend.query import choice_param, id_param
 from rebalancing.access import accounts_visible_to, households_visible_to
 from rebalancing.api.visibility import reconciliations_visible_to
 from rebalancing.exports import csv_download
@@ -148,13 +148,18 @@ def account_ledger(request, pk: int):
     their reasons) and the lots it sold in a year."""
     account = visible_or_404(accounts_visible_to(request.user).select_related("household"), pk=pk)
     this_year = timezone.localdate().year
-    ledger = reports.account_ledger(account=account, year=year_param(request.GET))
-    year = year_param(request.GET) or (ledger.years[0] if ledger.years else this_year)
+    asked = _report_year(request.GET)
+    ledger = reports.account_ledger(account=account, year=asked)
+    year = asked or (ledger.years[0] if ledger.years else this_year)
+    realised_page = paginate(request, ledger.realised, per_page=25, param="realised_page")
     return render(request, "frontend/ledger/account_ledger.html", {
         "account": account, "lot_page": paginate(request, ledger.lots, per_page=25, param="lots_page"),
         "lot_count": len(ledger.lots),
         "adjustment_page": paginate(request, ledger.adjustments, per_page=25, param="adj_page"),
-        "realised_page": paginate(request, ledger.realised, per_page=25, param="realised_page"), "year": year,
+        "realised_page": realised_page, "year": year,
+        # The page's sales as Form 8949 lines: columns (e), (f) and (g) as the realised gains report gives them.
+        "realised_lines": list(zip(realised_page.object_list, reports.realised_rows(list(realised_page.object_list)),
+                                   strict=True)),
         "years": sorted(set(ledger.years) | {this_year}, reverse=True), "totals": ledger.totals,
     })
 
@@ -248,7 +253,7 @@ def _period(request) -> dict:
     """The period picker: a year (default this one), or from/to dates that override it."""
     get = request.GET
     today = timezone.localdate()
-    year = _report_bound(reports.report_year_check, year_param(get) or today.year)
+    year = _report_year(get) or today.year
     start, end = _day(get.get("start")), _day(get.get("end"))
     error = ""
     if (get.get("start") and start is None) or (get.get("end") and end is None):
@@ -281,6 +286,13 @@ def _report_bound(check, value):
         return check(value)
     except DomainError as refused:
         raise BadRequest(refused.message) from None
+
+
+def _report_year(data) -> int | None:
+    """The ``year`` of a report or of an account's ledger (absent or empty: None), refused as the API
+    and the tax_report command refuse it (``reports.report_year_check``: the real bounds)."""
+    raw = (data.get("year") or "").strip()
+    return _report_bound(reports.report_year_check, raw) if raw else None
 
 
 def _downloaded_period(period: dict) -> None:

@@ -182,8 +182,9 @@ def approval_policy_page(request):
             return redirect("approval_policy")
     policy = ApprovalPolicy.current()
     shown = {
-        "auto_max_estimated_tax": f"{policy.auto_max_estimated_tax:,.0f}",
-        "compliance_min_estimated_tax": f"{policy.compliance_min_estimated_tax:,.0f}",
+        # To the cent where it has cents: a form saved again unchanged must not round the limit.
+        "auto_max_estimated_tax": f"{policy.auto_max_estimated_tax:,.2f}".removesuffix(".00"),
+        "compliance_min_estimated_tax": f"{policy.compliance_min_estimated_tax:,.2f}".removesuffix(".00"),
         "auto_max_turnover": _percent_text(policy.auto_max_turnover),
         "compliance_min_turnover": _percent_text(policy.compliance_min_turnover),
         "auto_max_trades": policy.auto_max_trades, "max_price_age_days": policy.max_price_age_days,

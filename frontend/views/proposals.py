@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from frontend.filters import QUEUE_SORTS, YES_NO, ApprovalQueueFilter
 from frontend.query import choice_param, decimal_param, ids_param
 from frontend.selectors import proposal_executions
-from frontend.templatetags.formatting import humanize_code, money0, reason_help
+from frontend.templatetags.formatting import half_up, humanize_code, money0, reason_help
 from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
 from rebalancing.engine.wash_sales import buyable_on
 from rebalancing.ledger.schedule_d import loss_limit
@@ -115,8 +115,8 @@ _ZERO = Decimal("0.00")
 
 
 def _cents(value) -> Decimal:
-    """An amount as the page shows it: to the cent (half to even, as the money filter's format)."""
-    return Decimal(str(value or 0)).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+    """An amount as the page shows it: to the cent, half up (as the money filter rounds, ``half_up``)."""
+    return half_up(Decimal(str(value or 0)), 2)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ adjustment); in Box B or E, column (e) is the correct basis and the code B amoun
 -0- in (g) for it. Several codes: all of them in alphabetical order, their amounts netted in (g).
 Column (h) = (d) - (e) + (g) is the same whichever way the basis is split between (e) and (g).
 
-Pure: no Django; the report (``reports.realised_gains``) passes each sold lot's facts.
+Pure: no Django; ``reports.realised_rows`` passes each sold lot's facts (for the realised gains
+report and the account's ledger page alike).
 """
 
 from __future__ import annotations

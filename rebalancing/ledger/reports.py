@@ -70,7 +70,7 @@ from .schedule_d import ScheduleD, joint_halves
 
 __all__ = [
     "AccountLedger", "BoxTotals", "box_totals", "GainTotals", "HarvestRow", "LedgerLot", "account_ledger", "HouseholdScheduleD", "RealisedRow", "RealisedReport", "ScheduleDSum", "TermTotals", "TransitionRow",
-    "harvest", "harvest_csv", "realised_boxes_csv", "realised_gains", "realised_lots_csv", "realised_totals_csv", "schedule_d_csv",
+    "harvest", "harvest_csv", "realised_boxes_csv", "realised_gains", "realised_lots_csv", "realised_rows", "realised_totals_csv", "schedule_d_csv",
     "schedules_d", "schedules_d_by_household", "transition", "transition_accounts", "transition_csv", "transition_rows",
     "TransitionAccount", "YearToDateApart", "report_day_check", "report_year_check", "year_to_date_apart",
 ]
@@ -316,6 +316,26 @@ def _as_reported(sold: list[RealisedLot]) -> dict[int, AsReported]:
     return {r.pk: view(r) for r in sold if r.wash_adjustment}
 
 
+def realised_rows(realised: list[RealisedLot]) -> list[RealisedRow]:
+    """The Form 8949 lines of lots sold (loaded with ``account__household`` and ``security``), in
+    their order: the one home of columns (e), (f) and (g) for the report and the account's ledger
+    page alike (one more query per link of a wash-sale chain whose basis a 1099-B may not show)."""
+    reported = _as_reported(realised)
+    rows = []
+    for r in realised:
+        broker = reported.get(r.pk)
+        rows.append(RealisedRow(
+            account_number=r.account.custodian_number, household=r.account.household.external_id,
+            symbol=r.security.symbol, lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired,
+            purchased=r.purchased, sold=r.sold, term=r.term, proceeds=r.proceeds, cost_basis=r.cost_basis,
+            adjustment=r.disallowed_loss, lost=r.disallowed_permanently, inherited=r.inherited,
+            fund=r.security.is_fund, bought_in_account=r.origin_id is not None, gifted=r.gift_date is not None,
+            wash_basis=r.wash_adjustment, basis_unknown_to_broker=broker.unknown if broker else ZERO,
+            acquired_on_1099b=broker.start if broker and broker.start != r.acquired else None,
+        ))
+    return rows
+
+
 def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
     """Lots sold from ``start`` to ``end`` (inclusive) in the taxable ones of ``accounts``, with
     totals and the recalculations that touched the period, in four queries (and one more per link
@@ -326,21 +346,9 @@ def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
         .select_related("account__household", "security")
         .order_by("account__household__name", "account__custodian_number", "sold", "pk")
     )
-    reported = _as_reported(realised)
-    lots, by_account, by_household = [], {}, {}
-    for r in realised:
+    lots, by_account, by_household = realised_rows(realised), {}, {}
+    for r, row in zip(realised, lots, strict=True):
         account, household = r.account, r.account.household
-        broker = reported.get(r.pk)
-        row = RealisedRow(
-            account_number=account.custodian_number, household=household.external_id, symbol=r.security.symbol,
-            lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired, purchased=r.purchased, sold=r.sold,
-            term=r.term, proceeds=r.proceeds, cost_basis=r.cost_basis, adjustment=r.disallowed_loss,
-            lost=r.disallowed_permanently, inherited=r.inherited, fund=r.security.is_fund,
-            bought_in_account=r.origin_id is not None, gifted=r.gift_date is not None, wash_basis=r.wash_adjustment,
-            basis_unknown_to_broker=broker.unknown if broker else ZERO,
-            acquired_on_1099b=broker.start if broker and broker.start != r.acquired else None,
-        )
-        lots.append(row)
         for level, key, name, into in (("account", account.custodian_number, account.name, by_account),
                                        ("household", household.external_id, household.name, by_household)):
             totals = into.setdefault(key, GainTotals(level, key, name))
@@ -418,15 +426,32 @@ def realised_totals_csv(report: RealisedReport) -> str:
 # year before the one asked (``carryover.household_years``), so a far-off year would tie the server
 # up with sheets of years that have no sales.
 
-def report_year_check(year: int) -> int:
-    """``year`` if a tax report can be drawn for it: from 1900 to the current tax year (where it has
-    begun anywhere: ``carryover.latest_tax_year``). A later year has had no sales; the current
-    year's Schedule D already shows the loss it carries out."""
-    latest = latest_tax_year()
-    if not FIRST_BOOK_DAY.year <= year <= latest:
+def _typed_year(year: int | str) -> int | None:
+    """A year as a number, or as typed in a query string: ASCII digits with an optional minus (not
+    thirty of them: Python refuses to read an int of more than 4,300 digits); else None."""
+    if isinstance(year, int) and not isinstance(year, bool):
+        return year
+    if not isinstance(year, str):
+        return None
+    digits = year.strip().removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 30):  # "²".isdigit() is true
+        return None
+    return int(year.strip())
+
+
+def report_year_check(year: int | str) -> int:
+    """``year`` (a number, or the text of a query string's ``year``) if a tax report can be drawn
+    for it: from 1900 to the current tax year (where it has begun anywhere:
+    ``carryover.latest_tax_year``). A later year has had no sales; the current year's Schedule D
+    already shows the loss it carries out. The one refusal of a report's year, for the API, the
+    pages (the account's ledger too) and the tax_report command, whatever was typed."""
+    latest, number = latest_tax_year(), _typed_year(year)
+    if number is None or not FIRST_BOOK_DAY.year <= number <= latest:
+        typed = str(year).strip()
+        given = number if number is not None else f"“{typed if len(typed) <= 40 else typed[:40] + '…'}”"
         raise ValidationFailed(f"The tax year must be from {FIRST_BOOK_DAY.year} to {latest} (the current one), "
-                               f"not {year}.", detail={"field": "year"})
-    return year
+                               f"not {given}.", detail={"field": "year"})
+    return number
 
 
 def report_day_check(day: date) -> date:
@@ -573,7 +598,11 @@ def _tracking_error(result: dict) -> float | None:
 
 
 def harvest(*, accounts, start: date, end: date) -> list[HarvestRow]:
-    """Harvested losses per account, per month and per year, from ``start`` to ``end``."""
+    """Harvested losses per account, per month and per year, from ``start`` to ``end``.
+
+    Each sale's tax value is rounded to the cent once, half up, and rows add those cents, as the
+    ledger's figures are stored to the cent and summed (``quantities.cents``): a year's row is the
+    sum of its months' rows, and the rows of the accounts add up to the sum of the report's figures."""
     sold = (
         RealisedLot.objects.filter(account__in=accounts, sold__range=(start, end), gain__lt=0,
                                    execution__order__reasons__contains=["harvest"])
@@ -589,12 +618,12 @@ def harvest(*, accounts, start: date, end: date) -> list[HarvestRow]:
             entry = sums.setdefault((r.account.custodian_number, period), [ZERO, ZERO, ZERO, None])
             entry[0] += -r.gain
             entry[1] += r.disallowed_loss
-            entry[2] += allowed * rate
+            entry[2] += cents(allowed * rate)
             if error is not None:
                 entry[3] = error if entry[3] is None else max(entry[3], error)
     # Months before their year, years after their months.
     keys = sorted(sums, key=lambda k: (k[0], k[1][:4], len(k[1]) == 4, k[1]))
-    return [HarvestRow(number, period, h, d, cents(t), e) for (number, period) in keys
+    return [HarvestRow(number, period, h, d, t, e) for (number, period) in keys
             for h, d, t, e in [sums[(number, period)]]]
 
 
@@ -872,7 +901,7 @@ class LedgerLot:
 class AccountLedger:
     lots: list[LedgerLot]
     adjustments: list
-    realised: object  # the year's realised lots (a queryset, newest first)
+    realised: object  # the year's realised lots (a queryset, newest first; their Form 8949 lines: ``realised_rows``)
     totals: dict[str, dict[str, Decimal]]  # term -> gain (after the wash-sale adjustment), disallowed
     years: list[int]  # years with sales, newest first
 
@@ -892,8 +921,8 @@ def account_ledger(*, account, year: int | None) -> AccountLedger:
             .order_by("security__symbol", "acquired", "lot_id")]
     years = sorted({d.year for d in RealisedLot.objects.filter(account=account).dates("sold", "year")}, reverse=True)
     year = year or (years[0] if years else None)
-    realised = (RealisedLot.objects.filter(account=account, sold__year=year).select_related("security")
-                .order_by("-sold", "-id"))
+    realised = (RealisedLot.objects.filter(account=account, sold__year=year)
+                .select_related("account__household", "security").order_by("-sold", "-id"))
     totals = {t: {"gain": ZERO, "disallowed": ZERO, "lost": ZERO} for t in ("short", "long")}
     for r in realised:
         totals[r.term]["gain"] += r.reportable_gain

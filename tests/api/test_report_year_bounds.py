@@ -87,3 +87,32 @@ def test_the_tax_report_command_refuses_a_year_after_the_current_one(firm_a, boo
     with pytest.raises(CommandError, match=r"--to: The day the report is read as of \(as_of\) must be from 1900-01-01 "
                                            r"to today .* not 9999-12-31\."):
         call_command("tax_report", "transition", "--firm", firm_a.slug, "--to", "9999-12-31")
+
+
+@pytest.mark.parametrize("typed", ["1800", "1899", "-1", "0", "99999999999999999999", "abc", "2026.5", "２０２６"])
+def test_a_report_year_out_of_range_gets_the_reports_own_bounds_on_the_pages_and_the_api(
+        firm_a, people, book, client_for, reader, typed):
+    """One refusal, with the real bounds (1900 to the current tax year), whatever was typed: not the
+    pages' old "1900 to 9999" nor DRF's "greater than or equal to 1900" / "A valid integer"."""
+    this_year = latest_book_day().year
+    digits = typed.removeprefix("-")
+    given = int(typed) if digits.isascii() and digits.isdigit() else f"“{typed}”"
+    said = f"The tax year must be from 1900 to {this_year} (the current one), not {given}."
+    admin = client_for(firm_a, people["admin"])
+    for url in ("/reports/realised/", "/reports/harvest/", f"/accounts/{book['own'].pk}/ledger/"):
+        page = admin.get(url, {"year": typed})
+        assert page.status_code == 400 and said in page.content.decode(), (url, page.content.decode()[-2000:])
+    answer = reader.get(f"{API}/reports/schedule-d/", {"year": typed})
+    # Digits other than 0-9 the API refuses in every number field first, by its one rule (strict.py).
+    said_by_api = said if typed.isascii() else "is not a number: “２” (U+FF12) is a digit outside 0-9; write numbers " \
+        "with the digits 0-9."
+    assert answer.status_code == 400 and error_of(answer)["detail"]["fields"] == {"year": [said_by_api]}, (
+        error_of(answer))
+
+
+def test_a_report_year_in_range_is_read_on_the_pages_and_the_api(firm_a, people, book, client_for, reader):
+    this_year = latest_book_day().year
+    admin = client_for(firm_a, people["admin"])
+    for year in (1900, this_year):
+        assert admin.get("/reports/realised/", {"year": year}).status_code == 200
+        assert reader.get(f"{API}/reports/schedule-d/", {"year": year}).status_code == 200

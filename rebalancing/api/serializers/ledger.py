@@ -108,12 +108,18 @@ def _report_bound(check, value):
         raise serializers.ValidationError(refused.message) from None
 
 
-class ReportYearSerializer(UnknownParametersRefused, serializers.Serializer):
-    year = serializers.IntegerField(min_value=1900, help_text="The tax year: from 1900 to the current one")
-    household = serializers.CharField(required=False, max_length=64, help_text="A household: its id or its external id")
+class ReportYearField(serializers.IntegerField):
+    """A report's tax year, read and refused by ``reports.report_year_check`` (not DRF's "A valid
+    integer is required" or its minimum's words): the pages' and the tax_report command's words and
+    bounds. ``min_value`` stays for the schema; the check has refused whatever it would."""
 
-    def validate_year(self, year):
-        return _report_bound(report_year_check, year)
+    def to_internal_value(self, data):
+        return _report_bound(report_year_check, data if isinstance(data, int) else str(data))
+
+
+class ReportYearSerializer(UnknownParametersRefused, serializers.Serializer):
+    year = ReportYearField(min_value=1900, help_text="The tax year: from 1900 to the current one")
+    household = serializers.CharField(required=False, max_length=64, help_text="A household: its id or its external id")
 
 
 class ReportAsOfSerializer(UnknownParametersRefused, serializers.Serializer):
