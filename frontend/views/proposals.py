@@ -259,6 +259,19 @@ def restriction_words(parameters: dict, symbol: str, side: str) -> str:
             f"this {side} makes up for them in the rest of the account.")
 
 
+def _reason_words(parameters: dict, reason: str, trade: dict) -> str:
+    """One of a trade's reasons in words, as this proposal's parameters make it true: a restriction
+    names what is restricted; a move to the model under an instruction that set the tax budget aside
+    says so (not "within its tax budget")."""
+    if reason == "restriction":
+        return restriction_words(parameters, trade.get("symbol"), trade.get("side"))
+    if reason == "transition" and any(isinstance(i, dict) and i.get("kind") == "bring_to_model"
+                                      for i in parameters.get("instructions") or ()):
+        return ("Moves the account towards its model; the instruction to bring it back to the model set the tax "
+                "budget and drift bands aside this once.")
+    return reason_help(reason, trade.get("side"))
+
+
 @firm_page(Capability.VIEW_BOOK)
 def proposal_detail(request, pk: int):
     proposal = _proposal(request, pk)
@@ -271,8 +284,7 @@ def proposal_detail(request, pk: int):
     parameters = proposal.parameters if isinstance(proposal.parameters, dict) else {}
     trades = [{**t, "executed": executions.get((t.get("symbol"), t.get("side"))), "realised_gain": shown,
                # Each reason in words; a restriction's names what is restricted (the stored reason does not).
-               "reason_words": [restriction_words(parameters, t.get("symbol"), t.get("side")) if r == "restriction"
-                                else reason_help(r, t.get("side")) for r in t.get("reasons") or ()]}
+               "reason_words": [(r, _reason_words(parameters, r, t)) for r in t.get("reasons") or ()]}
               for t, shown in zip(trades, gains.trade_gains, strict=True)]
     booked = [e.gain for e in executions.values() if e.gain is not None]
     te_before = summary.get("tracking_error_before") or {}

@@ -95,3 +95,17 @@ def test_a_restriction_reason_names_what_is_restricted(firm_a, as_user):
     assert ("The account's restrictions - BND (do not buy), LLY (hold) - keep those holdings from trading as the "
             "model would; this sell makes up for them in the rest of the account.") in page
     assert "BND is restricted on the account (do not buy)." in page
+
+
+def test_a_move_to_the_model_under_bring_back_says_the_budget_was_set_aside(firm_a, as_user):
+    # "Bring back to the model" sets the tax budget aside: its sales said "within its tax budget".
+    with tenant_context(firm_a):
+        proposal = restricted_proposal(make_book(1)["accounts"][0], restrictions={})
+        proposal.parameters = {"instructions": [{"kind": "bring_to_model"}]}
+        proposal.result = {"trades": [{"symbol": "VTI", "side": "sell", "quantity": 10, "reasons": ["transition"]}]}
+        proposal.save()
+    page = html.unescape(text(as_user("pm").get(f"/proposals/{proposal.pk}/")))
+
+    assert ("Moves the account towards its model; the instruction to bring it back to the model set the tax budget "
+            "and drift bands aside this once.") in page
+    assert "within its tax budget" not in page
