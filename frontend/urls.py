@@ -11,6 +11,7 @@ from .views import (
     book,
     dashboard,
     equivalents,
+    exceptions,
     households,
     imports,
     ledger,
@@ -100,4 +101,5 @@ urlpatterns = [
     path("webhooks/deliveries/<int:pk>/resend/", webhooks.webhook_delivery_resend_view, name="webhook_resend"),
     path("securities/<int:pk>/", securities.security_edit_page, name="security_edit"),
     path("accounts/<int:pk>/facts/", accounts.account_facts, name="account_facts"),
+    path("exceptions/", exceptions.exceptions_page, name="exceptions"),
 ]
