@@ -793,6 +793,7 @@ def _drafts_decide(drafts: list[Proposal]) -> list[Proposal]:
         p.status = S.APPROVED if decision.auto_approve else S.PENDING
         p.requires_compliance = decision.requires_compliance
         p.status_changed_at = now
+        p.policy_reasons = "; ".join(decision.reasons)  # the audit row's comment (``_submitted``)
     return drafts
 
 
@@ -807,14 +808,18 @@ def _submitted(decided: list[Proposal]) -> None:
     """What submitting drafts records: the policy's approvals, the audit rows, the webhook events."""
     assert all(p.status in TRANSITIONS[S.DRAFT] for p in decided), "a draft moves to approved or pending only"
     approved = [(p.pk, S.DRAFT) for p in decided if p.status == S.APPROVED]
-    pending = [(p.pk, S.DRAFT) for p in decided if p.status == S.PENDING]
     ProposalApproval.objects.bulk_create([
         ProposalApproval(proposal_id=pk, capacity=ProposalApproval.Capacity.POLICY,
                          decision=ProposalApproval.Decision.APPROVE, comment="within the firm's auto-approval limits")
         for pk, _ in approved
     ])
     _audit_bulk(approved, S.APPROVED, action="proposal.auto_approve", comment="within the firm's auto-approval limits")
-    _audit_bulk(pending, S.PENDING, action="proposal.submit", comment="")
+    # Why each waits, in its audit row, as a single submission records it (``proposal_submit``): the
+    # policy's thresholds may change before compliance reads it.
+    pending = [p for p in decided if p.status == S.PENDING]
+    audit_many(actor="system", action="proposal.submit", changes=[
+        ("proposal", str(p.pk), {"status": S.DRAFT}, {"status": S.PENDING}) for p in pending],
+        comments=[getattr(p, "policy_reasons", "") for p in pending])
     webhook_events.proposals_decided(EventType.PROPOSAL_APPROVED, [pk for pk, _ in approved], by="policy",
                                      comment="within the firm's auto-approval limits")
-    webhook_events.proposals_decided(EventType.PROPOSAL_PENDING, [pk for pk, _ in pending])
+    webhook_events.proposals_decided(EventType.PROPOSAL_PENDING, [p.pk for p in pending])

@@ -79,15 +79,20 @@ def audit_record(
     )
 
 
-def audit_many(*, actor, action, changes: list[tuple[str, str, dict | None, dict | None]], comment: str = "") -> int:
+def audit_many(*, actor, action, changes: list[tuple[str, str, dict | None, dict | None]], comment: str = "",
+               comments: list[str] | None = None) -> int:
     """Record ``changes`` = [(object_type, object_id, before, after)] in the current transaction:
     the first through ``audit_record`` (which resolves the actor and checks the action), the others
-    with the same actor in one statement. The one path for changes made in bulk."""
+    with the same actor in one statement. The one path for changes made in bulk. ``comments``: each
+    change's own comment (in the order of ``changes``), where they differ; else ``comment`` for all."""
     if not changes:
         return 0
+    if comments is not None and len(comments) != len(changes):
+        raise ValueError(f"{len(comments)} comments for {len(changes)} changes")
+    said = comments if comments is not None else [comment] * len(changes)
     (object_type, object_id, before, after), rest = changes[0], changes[1:]
     first = audit_record(actor=actor, action=action, object_type=object_type, object_id=object_id,
-                         before=before, after=after, comment=comment)
+                         before=before, after=after, comment=said[0])
     if rest:
         # COPY rather than one INSERT of every value as a parameter: a run's chunk records the
         # submission of hundreds of proposals, and binding their 5,500 values took most of its time.
@@ -97,8 +102,8 @@ def audit_many(*, actor, action, changes: list[tuple[str, str, dict | None, dict
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(AuditEvent._meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns)))
         with connection.cursor() as cursor, cursor.copy(statement.as_string(cursor.connection)) as copy:
-            for kind, pk, b, a in rest:
+            for (kind, pk, b, a), note in zip(rest, said[1:], strict=True):
                 copy.write_row((first.at, first.firm, first.actor_kind, first.actor_id, first.actor, first.action,
                                 kind, pk, "", None if b is None else Jsonb(b), None if a is None else Jsonb(a),
-                                comment))
+                                note))
     return len(changes)

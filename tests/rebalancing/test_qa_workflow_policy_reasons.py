@@ -51,3 +51,22 @@ def test_a_client_restriction_is_not_named_as_the_firms(firm_a):
         decision = policy_decide(ApprovalPolicy.current(), proposal, discretionary=True)
 
     assert not any("make room" in r or "VTI" in r or "BND" in r for r in decision.reasons), decision.reasons
+
+
+def test_a_runs_bulk_submission_records_why_each_proposal_waits_for_compliance(firm_a):
+    # A run's proposals were submitted with an empty audit comment, so compliance could not read why one
+    # was sent to it once the policy's thresholds had changed; a single submission recorded them.
+    from rebalancing.services.proposals import proposals_submit_new
+    from tenants.audit.models import AuditEvent
+    from tests.rebalancing.workflow import policy
+
+    with tenant_context(firm_a):
+        accounts = make_book(3)["accounts"]
+        policy(auto_approve=False, compliance_min_estimated_tax=1000, compliance_min_turnover=0.5)
+        drafts = [make_proposal(a, estimated_tax=tax) for a, tax in zip(accounts, ("5000", "2500", "10"), strict=True)]
+        Proposal.objects.filter(pk__in=[d.pk for d in drafts]).update(run=drafts[0].run)
+        proposals_submit_new(run_id=drafts[0].run_id, account_ids=[a.pk for a in accounts])
+        comments = dict(AuditEvent.objects.filter(action="proposal.submit").values_list("object_id", "comment"))
+
+    assert comments == {str(drafts[0].pk): "estimated tax 5,000.00 ≥ 1,000.00",
+                        str(drafts[1].pk): "estimated tax 2,500.00 ≥ 1,000.00", str(drafts[2].pk): ""}
