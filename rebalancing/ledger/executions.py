@@ -284,6 +284,19 @@ class _Piece:
     gift_unit_value: Decimal | None
 
 
+def _purchase_of(lot_id: str, held: list[TaxLot]) -> str:
+    """The purchase a piece named ``{purchase}-W{n}`` that is no longer held was part of ("" if none
+    of the account's lots is of such a purchase)."""
+    head, _, number = lot_id.rpartition("-W")
+    return head if head and number.isdigit() and any(lot.bought_as == head for lot in held) else ""
+
+
+def _piece_order(lot: TaxLot, purchase: str) -> tuple:
+    """A purchase's pieces: its own lot, then its parts by number (``-W2`` before ``-W10``)."""
+    number = lot.lot_id[len(purchase) + 2:] if lot.lot_id.startswith(f"{purchase}-W") else ""
+    return (lot.lot_id != purchase, int(number) if number.isdigit() else 0, lot.lot_id)
+
+
 class _Book:
     """The lots of the accounts a file touches, in memory, with what explains them."""
 
@@ -304,16 +317,24 @@ class _Book:
         self.created: list[TaxLot] = []
 
     def family(self, account_id: int, lot_id: str) -> list[TaxLot]:
-        """The lot an order names, then the parts split from it by wash sales (``{lot}-W1``...), so
-        that a split after release does not strand the sale of the same purchase."""
+        """The lot an order names, then the other pieces of the same purchase: the parts the wash-sale
+        replay split from it (``{lot}-W1``...), or for such a part, the purchase's lot and its other
+        parts. The named piece's shares are taken first (specific identification, Treas. Reg.
+        §1.1012-1(c)); the rest only when a replay since release moved shares between the purchase's
+        pieces, so that a sale of that purchase is not stranded (the replay's ``take`` too takes the
+        named piece, then the purchase's other shares)."""
+        held = self.by_account[account_id]
+        named = self.lots.get((account_id, lot_id))
         prefix = f"{lot_id}-W"
         splits = sorted(
-            (lot for lot in self.by_account[account_id]
-             if lot.lot_id.startswith(prefix) and lot.lot_id[len(prefix):].isdigit()),
+            (lot for lot in held if lot.lot_id.startswith(prefix) and lot.lot_id[len(prefix):].isdigit()),
             key=lambda lot: int(lot.lot_id[len(prefix):]),
         )
-        base = self.lots.get((account_id, lot_id))
-        return ([base] if base is not None else []) + splits
+        purchase = named.bought_as if named is not None else _purchase_of(lot_id, held)
+        out = ([named] if named is not None else []) + splits
+        seen = {id(lot) for lot in out}
+        return out + sorted((lot for lot in held if purchase and lot.bought_as == purchase and id(lot) not in seen),
+                            key=lambda lot: _piece_order(lot, purchase))
 
     def take(self, lot: TaxLot, quantity: Decimal, named: str) -> _Piece:
         """Shares of ``lot``: their cost as bought is shares x the cost per share, to the cent, so

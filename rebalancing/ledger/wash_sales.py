@@ -376,6 +376,27 @@ class _Replayer:
                 for seg in held:
                     if replacing.get(id(seg)) == key:
                         seg.name = name
+        # The held pieces as the ledger shows them after this day, so a later sale naming one (an
+        # order released meanwhile names ``B-1-W1``) finds its shares: specific identification,
+        # Treas. Reg. §1.1012-1(c). Until 2026-12-07 a second holding period under one id was
+        # renamed only at the end of the replay, and such a sale took the first piece's shares.
+        for state in self.lots:
+            self.name_held(state)
+
+    def name_held(self, state: _LotState) -> None:
+        """Held shares with one id share one holding period (and are all replacements or none): a
+        second run gets an id of its own, ``{lot}-W{n}``, the next one free."""
+        groups: dict[tuple, list[_Seg]] = defaultdict(list)
+        for seg in state.segs:
+            if seg.sale is None:
+                groups[(seg.name, self.start(seg), seg.src_lot is not None)].append(seg)
+        used: set[str] = set()
+        for (name, _start, _replacement), segs in sorted(groups.items(), key=lambda kv: kv[0][:2]):
+            if name in used:
+                name = state.new_name()
+                for seg in segs:
+                    seg.name = name
+            used.add(name)
 
     def next_loss(self, states: list[_LotState], sales: set[Hashable], at: tuple) -> _Seg | None:
         """The first run of loss shares of ``sales`` at or after position ``at`` (a lot's order and
@@ -472,6 +493,8 @@ class _Replayer:
     def result(self) -> Replay:
         groups: dict[tuple, list[_Seg]] = defaultdict(list)
         for state in self.lots:
+            # A chain reaching replacement shares after their day may have moved a holding period.
+            self.name_held(state)
             if not state.lot.in_ledger:
                 continue
             for seg in state.segs:
@@ -491,19 +514,11 @@ class _Replayer:
                     targets[id(src)].append(seg)
         pieces: list[Piece] = []
         piece_of: dict[int, int] = {}
-        names_used: dict[_LotState, set[str]] = defaultdict(set)
         for (lot_order, is_sold, draw_i, name, start, replacement, _losing), segs in sorted(
             groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] if kv[0][2] is not None else -1,
                                             kv[0][3], kv[0][4], kv[0][6])
         ):
             state = self.lots[lot_order]
-            lot_id = name
-            if not is_sold:
-                # Held shares with one id must share one holding period; a rare second one gets
-                # an id of its own.
-                if lot_id in names_used[state]:
-                    lot_id = state.new_name()
-                names_used[state].add(lot_id)
             matched = disallowed = lost = _ZERO
             for seg in segs:
                 loss = self.loss_per_share(seg) if is_sold else _ZERO
@@ -514,7 +529,7 @@ class _Replayer:
                         lost += target.size * loss
             first = segs[0]
             piece = Piece(
-                lot=state.lot.key, lot_id=lot_id, sale=first.sale, draw=draw_i,
+                lot=state.lot.key, lot_id=name, sale=first.sale, draw=draw_i,
                 quantity=sum((s.size for s in segs), _ZERO),
                 proceeds=sum((s.size * self.proceeds_per_share(s) for s in segs), _ZERO),
                 unadjusted=sum((s.size * self.unadjusted_per_share(s) for s in segs), _ZERO),
