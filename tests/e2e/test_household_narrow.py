@@ -27,7 +27,9 @@ def narrow_household(e2e_firm, django_db_blocker):
         last_year = timezone.localdate().year - 1
         Account.objects.filter(pk=made["ira"].pk).update(owner_name="Ann Narrow", owner_birth_date=date(1950, 6, 1),
                                                          year_end_values={str(last_year): "100000.00"})
-        cash_flow_enter(user=advisor, household=made["household"], kind="withdrawal", amount=Decimal("20000"))
+        # From the joint account: a withdrawal from the household would take the IRA's RMD first, leaving none to plan.
+        cash_flow_enter(user=advisor, household=made["household"], kind="withdrawal", amount=Decimal("20000"),
+                        account=made["joint"])
     yield made
     with django_db_blocker.unblock(), orm_beside_playwright(), schema_context(schema):
         household_remove(made)
