@@ -66,7 +66,8 @@ def test_a_runs_bulk_submission_records_why_each_proposal_waits_for_compliance(f
         drafts = [make_proposal(a, estimated_tax=tax) for a, tax in zip(accounts, ("5000", "2500", "10"), strict=True)]
         Proposal.objects.filter(pk__in=[d.pk for d in drafts]).update(run=drafts[0].run)
         proposals_submit_new(run_id=drafts[0].run_id, account_ids=[a.pk for a in accounts])
-        comments = dict(AuditEvent.objects.filter(action="proposal.submit").values_list("object_id", "comment"))
+        comments = dict(AuditEvent.objects.filter(action="proposal.submit", object_id__in=[str(d.pk) for d in drafts])
+                        .values_list("object_id", "comment"))
 
     assert comments == {str(drafts[0].pk): "estimated tax 5,000.00 ≥ 1,000.00",
                         str(drafts[1].pk): "estimated tax 2,500.00 ≥ 1,000.00", str(drafts[2].pk): ""}
