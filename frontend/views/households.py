@@ -580,9 +580,13 @@ def _planned_words(entered: CashFlowEntered) -> str:
         sales = f"its sales ({entered.sales} lot{pluralize(entered.sales)})"
         where = sales + (" are approved within the firm's policy: release them to the custodian" if approved else
                          " wait for approval below")
+    # The RMD an IRA still owed, taken first: its tax is owed this year whichever account pays.
+    owed = "; ".join(f"{money(v)} from {number}" for number, v in ((flow.plan or {}).get("rmd_taken") or {}).items())
     text = (f"{flow.get_kind_display()} of ${flow.amount:,.2f}"
             + (f" making up the {flow.makes_up_year} RMD" if flow.makes_up_year else "")
-            + f" planned: estimated tax {money(flow.tax_cost)}; {where}.")  # a saving: −$3.70, not $-3.70
+            + (f" planned, first the RMD still owed this year ({owed}: a distribution from the IRA counts towards "
+               "it, and its tax is due whichever account pays)" if owed else " planned")
+            + f": estimated tax {money(flow.tax_cost)}; {where}.")  # a saving: −$3.70, not $-3.70
     if entered.gave_way:
         named = "; ".join(f"{g.account} #{g.proposal_id} ({g.state})" for g in entered.gave_way)
         many = len(entered.gave_way) > 1

@@ -650,6 +650,7 @@ def withdrawal_plan_to_dict(plan) -> dict[str, Any]:
         "raised": _money(plan.raised),
         "explanation": list(plan.explanation),
         "early_tax": {k: _money(v) for k, v in plan.early_tax.items()},
+        "rmd_taken": {k: _money(v) for k, v in plan.rmd_taken.items()},
     }
 
 
@@ -675,6 +676,7 @@ def withdrawal_plan_from_dict(data: Mapping[str, Any]):
             raised=data["raised"],
             explanation=tuple(data["explanation"]),
             early_tax=dict(data.get("early_tax", {})),  # plans stored before it had none
+            rmd_taken=dict(data.get("rmd_taken", {})),  # nor this
         )
     except (KeyError, TypeError) as exc:
         raise InvalidRequest(f"invalid withdrawal plan: {exc}") from None

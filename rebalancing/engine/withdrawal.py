@@ -126,6 +126,8 @@ class WithdrawalPlan:
     raised: float
     explanation: tuple[str, ...]
     early_tax: Mapping[str, float] = field(default_factory=dict)  # account id -> §72(t) tax, in tax_cost
+    # account id -> what the withdrawal took first as the RMD the IRA still owed (``rmd_owed``)
+    rmd_taken: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +226,12 @@ def _rmd_first(request: HouseholdRequest, amount: float, owed, birth_dates) -> W
         left -= take
     if left >= 0.005:
         parts.append(_plan(request, amount=left, kind="withdrawal", account_id=None, birth_dates=birth_dates))
-    return _joined(amount, parts, words)
+    return _joined(amount, parts, words, len(words))
 
 
-def _joined(amount: float, parts: list[WithdrawalPlan], words: list[str]) -> WithdrawalPlan:
-    """One plan of its parts, taken in turn: a lot sold in two parts is one sale of their shares."""
+def _joined(amount: float, parts: list[WithdrawalPlan], words: list[str], owed_parts: int) -> WithdrawalPlan:
+    """One plan of its parts, taken in turn (the first ``owed_parts`` the RMDs owed): a lot sold in two
+    parts is one sale of their shares."""
     sales: dict[tuple[str, str, str], LotSale] = {}
     cash_used: dict[str, float] = defaultdict(float)
     distributions: dict[str, float] = defaultdict(float)
@@ -254,6 +257,7 @@ def _joined(amount: float, parts: list[WithdrawalPlan], words: list[str]) -> Wit
         raised=sum(p.raised for p in parts),
         explanation=tuple(words) + tuple(line for p in parts for line in p.explanation),
         early_tax=dict(early),
+        rmd_taken={k: v for p in parts[:owed_parts] for k, v in p.distributions.items()},
     )
 
 

@@ -577,6 +577,9 @@ def test_a_withdrawal_takes_the_rmd_still_owed_first_then_the_usual_order():
     assert plan.tax_cost == pytest.approx(0.32 * 700 - 0.37 * 160)
     assert plan.explanation[0].startswith("first $700.00 from IRA: $700.00 of its required minimum distribution")
     assert plan.raised == pytest.approx(1_800.0) and plan.amount == 1_800.0
+    assert plan.rmd_taken == pytest.approx({"IRA": 700.0})
+    assert withdrawal_plan_from_dict(withdrawal_plan_to_dict(plan)).rmd_taken == {"IRA": 700.0}
+    assert plan_withdrawal(sample_household(), amount=1_800.0).rmd_taken == {}
 
 
 def test_a_withdrawal_smaller_than_the_rmd_owed_comes_all_from_the_ira():

@@ -60,3 +60,19 @@ def test_a_withdrawal_whose_sales_save_tax_writes_the_saving_with_its_sign_first
     said = _flash(page)
     assert re.search(r"planned: estimated tax −\$\d+\.\d\d;", said), said
     assert "$-" not in said
+
+
+def test_a_withdrawal_that_takes_the_rmd_owed_first_says_so(lees, as_user, firm_a):
+    # Given the IRA's owner is 76 in 2026 with 100,000 on 31 December 2025: a 2026 RMD of 4,219.41 owed
+    from datetime import date
+
+    with tenant_context(firm_a):
+        Account.objects.filter(pk=lees["ira"].pk).update(owner_birth_date=date(1950, 6, 1),
+                                                          year_end_values={"2025": "100000.00"})
+    page = as_user("pm").post(_url(lees["household"], "cash-flows/"), {"kind": "withdrawal", "amount": "5000"},
+                              follow=True).content.decode()
+
+    said = _flash(page)
+    assert ("Withdrawal of $5,000.00 planned, first the RMD still owed this year ($4,219.41 from LEE-IRA: a "
+            "distribution from the IRA counts towards it, and its tax is due whichever account pays): estimated "
+            "tax") in said, said

@@ -102,8 +102,10 @@ def test_a_withdrawal_from_the_household_takes_the_rmd_still_owed_first(lees):
     assert flow.plan["distributions"] == {"LEE-IRA": 4219.41, "LEE-JT": 780.59}
     assert flow.plan["explanation"][0].startswith(
         "first $4,219.41 from LEE-IRA: $4,219.41 of its required minimum distribution is still to be taken")
+    assert flow.plan["rmd_taken"] == {"LEE-IRA": 4219.41}
     assert rmd_due(account=ira, year=YEAR).remaining == 0
-    assert withdraw("300").plan["distributions"] == {"LEE-JT": 300.0}  # nothing is owed any more
+    later = withdraw("300")
+    assert later.plan["distributions"] == {"LEE-JT": 300.0} and later.plan["rmd_taken"] == {}  # nothing owed now
 
 
 def test_a_distribution_of_another_year_does_not_count(lees):
