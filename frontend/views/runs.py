@@ -76,12 +76,22 @@ def _accounts_named(text: str, user) -> tuple[int, ...]:
 
 
 def _household_named(value: str, user) -> int:
-    """The household chosen (or typed, by its ID, in a book too large to list) among those ``user`` sees."""
-    pk = households_visible_to(user).filter(external_id=value).values_list("pk", flat=True).first()
-    if pk is None:
-        raise ValidationFailed(f"No household with the ID “{value[:64]}” among those you may see. No run was started.",
-                               detail={"field": "household"})
-    return pk
+    """The household chosen (or typed, by its ID or its name, in a book too large to list) among those
+    ``user`` sees; a name that two households share is refused, naming their IDs."""
+    visible = households_visible_to(user)
+    pk = visible.filter(external_id=value).values_list("pk", flat=True).first()
+    if pk is not None:
+        return pk
+    named = list(visible.filter(name__iexact=" ".join(value.split())).order_by("external_id")
+                 .values_list("pk", "external_id")[:6])
+    if len(named) == 1:
+        return named[0][0]
+    if named:
+        raise ValidationFailed(f"{len(named) if len(named) < 6 else 'Several'} households you may see are named "
+                               f"“{value[:64]}” ({', '.join(e for _, e in named[:5])}): type the ID of the one meant. "
+                               "No run was started.", detail={"field": "household"})
+    raise ValidationFailed(f"No household with the ID or name “{value[:64]}” among those you may see. No run was "
+                           "started.", detail={"field": "household"})
 
 
 def scope_from_form(post, user=None) -> RunScope:

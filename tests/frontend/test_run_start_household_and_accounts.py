@@ -40,6 +40,23 @@ def test_a_run_for_one_household(book, as_user, firm_a):
     assert f"Run {run.pk} started over {run.total} account" in text(response)
 
 
+def test_a_household_typed_by_its_name_is_found_and_a_shared_name_is_refused_naming_the_ids(book, as_user, firm_a):
+    # A book too large to list its households offers a box: people type the name they know.
+    from rebalancing.models import Household
+
+    household = book["mine"][0].household
+    client = as_user("pm")  # a portfolio manager sees every household
+    client.post("/runs/", {"scope": "household", "household": f"  {household.name.upper()} "}, follow=True)
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.order_by("-pk").first().scope == {"household_id": household.pk}
+        Household.objects.create(name=household.name, external_id="ZZ-TWIN-1")
+    before = _runs(firm_a)
+    page = text(client.post("/runs/", {"scope": "household", "household": household.name}, follow=True))
+    assert (f"2 households you may see are named “{household.name}” ({household.external_id}, ZZ-TWIN-1): type the "
+            "ID of the one meant. No run was started.") in page
+    assert _runs(firm_a) == before
+
+
 def test_a_run_for_typed_account_numbers(book, as_user, firm_a):
     a, b = book["mine"][0], book["theirs"][1]
     as_user("pm").post("/runs/", {"scope": "accounts", "accounts": f" {a.custodian_number},\n{b.custodian_number}\r\n"
@@ -69,7 +86,7 @@ def test_empty_choices_are_refused_naming_the_field(book, as_user, firm_a):
         client.post("/runs/", {"scope": "accounts", "accounts": " , \n"}, follow=True))
     assert "Choose the household whose accounts the run is for." in text(
         client.post("/runs/", {"scope": "household"}, follow=True))
-    assert "No household with the ID “nope” among those you may see." in text(
+    assert "No household with the ID or name “nope” among those you may see." in text(
         client.post("/runs/", {"scope": "household", "household": "nope"}, follow=True))
     assert "Account numbers are chosen but the run is for the whole firm" in text(
         client.post("/runs/", {"scope": "firm", "accounts": "F-000"}, follow=True))
