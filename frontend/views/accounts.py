@@ -79,12 +79,11 @@ from .common import (
     paginate,
     parameter_errors,
     posted_kept,
-    refusal_text,
     visible_or_404,
     warn_unknown_symbols,
 )
 from .proposals import MAX_INSTRUCTION_ROWS, instructions_posted, tracking_with_cash
-from .securities import row_fields
+from .securities import row_fields, row_words
 
 
 @firm_page(Capability.VIEW_BOOK)
@@ -569,7 +568,7 @@ def _facts_form(account, typed=None, refusal=None) -> dict:
     values = account_facts_as_typed(account) | {k: v for k, v in (typed or {}).items() if k != "account_number"}
     problems = dict((getattr(refusal, "detail", None) or {}).get("fields", {})) if refusal is not None else {}
     return {"account": account, "fields": row_fields(_facts_fields(), values, problems),
-            "refusal": refusal_text(refusal) if refusal is not None else "",
+            "refusal": row_words(_facts_fields(), refusal) if refusal is not None else "",
             "template_governing": template_governing(account)}
 
 
@@ -585,7 +584,7 @@ def account_facts(request, pk: int):
             changed = account_facts_edit(account=account, typed=typed, by=request.user)
         except DomainError as exc:
             return render(request, "frontend/account_facts.html", _facts_form(account, typed, exc), status=400)
-        messages.success(request, f"Saved: {', '.join(changed).replace('_', ' ')} changed." if changed
+        messages.success(request, f"Saved: {row_words(_facts_fields(), changed=changed)} changed." if changed
                          else "Nothing changed.")
         return redirect("account_detail", pk=account.pk)
     return render(request, "frontend/account_facts.html", _facts_form(account))

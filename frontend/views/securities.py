@@ -53,6 +53,20 @@ _SECURITY_FIELDS = (
 )
 
 
+def row_words(spec, refusal=None, changed=()) -> str:
+    """A row form's refusal, or the fields a save changed, by the page's labels, not the file's column
+    names ("ESG score: 'abc' is not a number", not "esg_score: ...")."""
+    labels = {name: label for name, label, *_ in spec}
+    if refusal is None:
+        return ", ".join(labels.get(c, c.replace("_", " ")) for c in changed)
+    problems = (getattr(refusal, "detail", None) or {}).get("problems")
+    if not problems:
+        return refusal_text(refusal)
+    said = "; ".join(f"{labels.get(p['column'], p['column'])}: {p['problem']}" if p["column"] else p["problem"]
+                     for p in problems)
+    return f"Nothing was saved: {said.rstrip('.')}."
+
+
 def row_fields(spec, values: dict[str, str], problems: dict[str, str]) -> list[dict]:
     """A row form's fields (``partials/row_fields.html``): each with its value (as typed or stored) and
     the file's problem with it; a select keeps a typed value it does not offer."""
@@ -72,7 +86,7 @@ def _security_form(security, typed=None, refusal=None) -> dict:
     values = security_as_typed(security) | {k: v for k, v in (typed or {}).items() if k != "symbol"}
     problems = dict((getattr(refusal, "detail", None) or {}).get("fields", {})) if refusal is not None else {}
     return {"security": security, "fields": row_fields(_SECURITY_FIELDS, values, problems),
-            "refusal": refusal_text(refusal) if refusal is not None else ""}
+            "refusal": row_words(_SECURITY_FIELDS, refusal) if refusal is not None else ""}
 
 
 @firm_page(Capability.IMPORT_DATA)
@@ -87,7 +101,7 @@ def security_edit_page(request, pk: int):
             changed = security_edit(security=security, typed=typed, by=request.user)
         except DomainError as exc:
             return render(request, "frontend/security_edit.html", _security_form(security, typed, exc), status=400)
-        messages.success(request, f"{security.symbol} saved: {', '.join(changed).replace('_', ' ')} changed."
+        messages.success(request, f"{security.symbol} saved: {row_words(_SECURITY_FIELDS, changed=changed)} changed."
                          if changed else f"Nothing changed for {security.symbol}.")
         return redirect("security_edit", pk=security.pk)
     return render(request, "frontend/security_edit.html", _security_form(security))

@@ -113,7 +113,11 @@ def test_a_value_the_file_refuses_is_refused_beside_its_field_in_the_files_words
     assert response.status_code == 400
     assert beside(page, field) == words
     assert f'aria-invalid="true" aria-describedby="f-{field}-error"' in page
-    assert f"Nothing was saved: {field}: {words}" in page  # above the form too
+    # above the form too, by the page's label (not the file's column name "esg_score")
+    from frontend.views.securities import _SECURITY_FIELDS
+
+    label = {name: label for name, label, *_ in _SECURITY_FIELDS}[field]
+    assert f"Nothing was saved: {label}: {words}" in page
     assert field_value(page, field) == typed  # what was typed, kept
     with tenant_context(firm_a):
         xle.refresh_from_db()
