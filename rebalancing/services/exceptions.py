@@ -81,6 +81,9 @@ _PROPOSAL_KINDS = ("compliance", "restricted", "wash_allowed", "budget_aside")
 _ALERT_KINDS = {"tax_limit": Alert.Kind.TAX_LIMIT, "wash_alert": Alert.Kind.WASH_SALE, "rmd_missed": Alert.Kind.RMD}
 # An RMD alert says each owed year; a missed one as "<year> RMD missed:" (runs._rmd_alert_text).
 _RMD_MISSED = r"\d{4} RMD missed"
+# What each missed year leaves to make up, in the alert's words: the row's amount (the alert's own amount
+# also counts the years that are owed but not missed).
+_MISSED_LEFT = re.compile(r"\d{4} RMD missed: \$[\d,]+\.\d\d was not taken by [^;]*; \$([\d,]+\.\d\d) is left to make up")
 # The instructions that set the tax budget aside this once (engine.limits: "unless an instruction
 # overrides it"; engine.parameters.Instruction: bring_to_model ignores the budget, liquidate sells all).
 _BUDGET_ASIDE = ("bring_to_model", "liquidate")
@@ -393,11 +396,14 @@ def _alert_row(key: ExceptionKey, a: Alert) -> ExceptionRow:
     resolved = a.resolved_at is not None
     household = a.account.household
     who = f"raised by run {a.run.pk} ({_started_by(a.run)})" if a.run is not None else "raised by the product"
+    amount = a.amount
+    if key.kind == "rmd_missed" and (left := _MISSED_LEFT.findall(a.message)):
+        amount = sum((Decimal(x.replace(",", "")) for x in left), Decimal("0.00"))
     return ExceptionRow(
         kind=key.kind, at=key.at, pending=not resolved,
         state=f"resolved {timezone.localtime(a.resolved_at):%Y-%m-%d}" if resolved else "open",
         account_id=a.account_id, account_number=a.account.custodian_number, household_name=household.name,
-        advisors=household.advisor_names, what=re.sub(r"\s+", " ", a.message), who=who, amount=a.amount,
+        advisors=household.advisor_names, what=re.sub(r"\s+", " ", a.message), who=who, amount=amount,
         link="account")
 
 

@@ -297,3 +297,28 @@ def test_a_run_sent_proposal_without_recorded_reasons_says_the_policys_today(see
     assert len(rows) == 1
     assert "turnover 40.0% ≥ 25.0% (by the policy's thresholds today)" in rows[0]
     assert "estimated tax -$1,224.00" in rows[0]
+
+
+def test_a_missed_rmds_amount_is_what_is_left_to_make_up_not_the_years_still_owed(seeded, as_user, firm_a):
+    # One alert of an IRA says each year it owes: a missed 2025 RMD and the 2026 one, due by 31 December.
+    # The row's amount was the alert's total (both years); the exception is the missed year's shortfall.
+    from types import SimpleNamespace
+
+    from rebalancing.services.runs import _rmd_alert_text
+
+    missed = SimpleNamespace(missed=True, year=2025, shortfall=Decimal("15024.40"), remaining=Decimal("15024.40"),
+                             excise=Decimal("3756.10"), window_end=date(2027, 12, 31),
+                             required=SimpleNamespace(deadline=date(2025, 12, 31)))
+    owed = SimpleNamespace(missed=False, year=2026, owner_accounts=(), is_first=False, remaining=Decimal("16835.45"),
+                           account=SimpleNamespace(custodian_number="F-002"),
+                           required=SimpleNamespace(amount=Decimal("16835.45"), deadline=date(2026, 12, 31)))
+    with tenant_context(firm_a):
+        alert = Alert.objects.filter(kind=Alert.Kind.RMD, message__contains="RMD missed").get()
+        alert.message = "; ".join(_rmd_alert_text(d) for d in (missed, owed))
+        alert.amount = Decimal("31859.85")
+        alert.save()
+
+    response = as_user("compliance").get("/exceptions/", {"kind": "rmd_missed", "download": "csv"})
+
+    [row] = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert row["amount"] == "15024.40"
