@@ -141,13 +141,20 @@ def security_edit(*, security: Security, typed: Mapping[str, str], by) -> dict:
     Returns the fields changed (empty: nothing changed)."""
     require(by, Capability.IMPORT_DATA)
     security = Security.objects.select_for_update().get(pk=security.pk)
-    before = _facts(security, _SECURITY_FIELDS)
-    _import_one(securities_import, "securities", _row(security_as_typed(security), typed, _SECURITY_KEYS), None)
-    security.refresh_from_db()
-    was, now = _changed(before, _facts(security, _SECURITY_FIELDS))
+    return _edited(security, _SECURITY_FIELDS, lambda: _import_one(
+        securities_import, "securities", _row(security_as_typed(security), typed, _SECURITY_KEYS), None),
+        by=by, action=Action.IMPORT_SECURITIES, comment=f"{security.symbol} changed on its page")
+
+
+def _edited(obj, fields, imported: Callable, *, by, action, comment: str) -> dict:
+    """Run the one row's import on ``obj`` and audit what it changed of ``fields``, before and after;
+    returns the fields changed (empty: nothing changed)."""
+    before = _facts(obj, fields)
+    imported()
+    obj.refresh_from_db()
+    was, now = _changed(before, _facts(obj, fields))
     if now:
-        audit_record(actor=by, action=Action.IMPORT_SECURITIES, obj=security, before=was, after=now,
-                     comment=f"{security.symbol} changed on its page")
+        audit_record(actor=by, action=action, obj=obj, before=was, after=now, comment=comment)
     return now
 
 
@@ -167,15 +174,10 @@ def account_facts_edit(*, account: Account, typed: Mapping[str, str], by, as_of:
     household = row["household_id"].strip()
     if household and household != stored["household_id"] and not Household.objects.filter(
             external_id=household).exists():
-        raise RowRefused(f"Nothing was saved: household_id: {household!r} is no household of the firm; create it on "
-                         "the Households page first.",
-                         detail={"field": "household_id", "fields": {"household_id": f"{household!r} is no household "
-                                 "of the firm; create it on the Households page first"}, "problems": []})
-    before = _facts(account, _ACCOUNT_FIELDS)
-    _import_one(accounts_import, "accounts", row, as_of)
-    account.refresh_from_db()
-    was, now = _changed(before, _facts(account, _ACCOUNT_FIELDS))
-    if now:
-        audit_record(actor=by, action=Action.IMPORT_ACCOUNTS, obj=account, before=was, after=now,
-                     comment=f"{account.custodian_number}'s facts changed on its page")
-    return now
+        problem = f"{household!r} is no household of the firm; create it on the Households page first"
+        # Said as the import's refusals are (one problem of the row's column), so the page names its field.
+        raise RowRefused(f"Nothing was saved: household_id: {problem}.",
+                         detail={"field": "household_id", "fields": {"household_id": problem},
+                                 "problems": [{"row": 2, "column": "household_id", "problem": problem}]})
+    return _edited(account, _ACCOUNT_FIELDS, lambda: _import_one(accounts_import, "accounts", row, as_of),
+                   by=by, action=Action.IMPORT_ACCOUNTS, comment=f"{account.custodian_number}'s facts changed on its page")

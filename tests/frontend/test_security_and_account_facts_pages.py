@@ -267,6 +267,8 @@ def test_a_household_that_does_not_exist_is_refused_not_created(book, as_user, f
     response = as_user("admin").post(f"/accounts/{account.pk}/facts/", post)
     assert response.status_code == 400
     assert "is no household of the firm" in beside(text(response), "household_id")
+    # above the form by the field's label, as the import's refusals are
+    assert "Nothing was saved: Household (its id): " in text(response) and "household_id:" not in text(response)
     with tenant_context(firm_a):
         assert not Household.objects.filter(external_id="HH-TYPO").exists()
         assert Account.objects.get(pk=account.pk).household_id == account.household_id
