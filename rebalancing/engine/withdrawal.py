@@ -225,7 +225,8 @@ def _rmd_first(request: HouseholdRequest, amount: float, owed, birth_dates) -> W
         request = household_after_plan(request, part)
         left -= take
     if left >= 0.005:
-        parts.append(_plan(request, amount=left, kind="withdrawal", account_id=None, birth_dates=birth_dates))
+        parts.append(_plan(request, amount=left, kind="withdrawal", account_id=None, birth_dates=birth_dates,
+                           taken_before=amount - left))
     return _joined(amount, parts, words, len(words))
 
 
@@ -269,9 +270,11 @@ def _plan(
     account_id: str | None,
     birth_dates: Mapping[str, date] | None,
     sources_ids: tuple[str, ...] | None = None,
+    taken_before: float = 0.0,
 ) -> WithdrawalPlan:
     """One plan from one order of sources: ``sources_ids`` (an RMD owed) or those ``kind`` and
-    ``account_id`` give."""
+    ``account_id`` give. ``taken_before``: what earlier parts of the same withdrawal raised (the RMDs
+    owed, ``_rmd_first``), so a refusal names the whole amount asked and all the household can raise."""
     securities = validate_household(request)
     accounts = {a.id: a for a in request.accounts}
     if sources_ids is not None:
@@ -394,14 +397,14 @@ def _plan(
             remaining = _take_cash(a, remaining, cash_used, distributions, explanation)
     if remaining > 0.005:
         where = account_id or ("the traditional accounts" if kind == "rmd" else "the household")
-        raised = amount - remaining
+        raised = amount - remaining + taken_before
         # A household can hold dozens of such lots: the message names the first few, the detail all.
         more = len(skipped) - NOT_SOLD_NAMED
         why = f"; not sold: {'; '.join(skipped[:NOT_SOLD_NAMED])}" if skipped else ""
         why += f"; and {more} more lot{'s' if more != 1 else ''} not sold for the same reason" if more > 0 else ""
         raise InvalidRequest(
-            f"{where} can raise only {dollars(raised)} of the {dollars(amount)} asked{why}",
-            {"amount": amount, "available": round(raised, 2), **({"not_sold": skipped} if skipped else {})},
+            f"{where} can raise only {dollars(raised)} of the {dollars(amount + taken_before)} asked{why}",
+            {"amount": amount + taken_before, "available": round(raised, 2), **({"not_sold": skipped} if skipped else {})},
         )
     if remaining < -1e-9 and sales:
         # Whole shares raised a little more than asked: the rest stays in the account as cash. Only
