@@ -233,6 +233,7 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
     by_pk = {h.pk: h for h in households}
     on_return: dict[tuple[int, str], list[tuple[int, Decimal]]] = defaultdict(list)
     ytd: dict[tuple[int, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    joint: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     half, whole = Decimal("0.5"), Decimal(1)
     rows = (Account.objects.filter(any_of("household_id", by_pk), taxable=True).order_by()
             .values_list("pk", "household_id", "spouse", "realised_short_term_ytd", "realised_long_term_ytd",
@@ -243,8 +244,12 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
         if not by_pk[household_id].files_separately_in(year):
             parts = [("", whole, short, long)]
         elif spouse == Account.Spouse.JOINT:
-            (s1, s2), (l1, l2) = joint_halves(short), joint_halves(long)
-            parts = [(Account.Spouse.FIRST, half, s1, l1), (Account.Spouse.SECOND, half, s2, l2)]
+            # The joint accounts' sum is halved once, as Schedule D halves it (``filing_years._owners``):
+            # halving each account would give the first spouse an odd cent per account.
+            joint[household_id][0] += short
+            joint[household_id][1] += long
+            parts = [(Account.Spouse.FIRST, half, Decimal(0), Decimal(0)),
+                     (Account.Spouse.SECOND, half, Decimal(0), Decimal(0))]
         else:
             parts = [(spouse, whole, short, long)]
         for key_spouse, share, part_short, part_long in parts:
@@ -252,6 +257,11 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
             on_return[key].append((pk, share))
             ytd[key][0] += part_short
             ytd[key][1] += part_long
+    for household_id, (short, long) in joint.items():
+        (s1, s2), (l1, l2) = joint_halves(short), joint_halves(long)
+        for key_spouse, part_short, part_long in ((Account.Spouse.FIRST, s1, l1), (Account.Spouse.SECOND, s2, l2)):
+            ytd[(household_id, key_spouse)][0] += part_short
+            ytd[(household_id, key_spouse)][1] += part_long
     out: dict[int, list[engine.TaxReturn]] = defaultdict(list)
     for key in sorted(on_return):
         household_id, spouse = key

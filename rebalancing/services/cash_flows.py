@@ -26,6 +26,7 @@ from rebalancing.engine.rmd import applicable_age
 from rebalancing.engine.withdrawal_results import withdrawal_results
 from rebalancing.engine_inputs import book_day_check, household_inputs_load
 from rebalancing.imports.cells import MAX_AMOUNT
+from rebalancing.ledger.quantities import cents_of_float
 from rebalancing.models import (
     Account,
     CashFlow,
@@ -538,7 +539,7 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
     together = HouseholdProposal.objects.create(
         run=run, household_id=flow.household_id, result={"cash_flow": {"kind": flow.kind, "amount": float(flow.amount)},
                                                          "plan": plan_dict, "tax_cost": round(plan.tax_cost, 2)},
-        estimated_tax=round(Decimal(str(plan.tax_cost)), 2))
+        estimated_tax=cents_of_float(plan.tax_cost))
     proposals = []
     for result in results:
         m = members[result.account_id]
@@ -547,9 +548,9 @@ def _withdrawal(flow: CashFlow, user) -> tuple[GaveWay, ...]:
             run=run, account_id=m.account_id, household_proposal=together, model_version_id=m.model_version_id,
             parameters=m.parameters, inputs_fingerprint=inputs.fingerprint, priced_on=m.priced_on,
             result=engine.result_to_dict(result),
-            trade_count=s.trade_count, turnover=s.turnover, estimated_tax=round(Decimal(str(s.estimated_tax)), 2),
+            trade_count=s.trade_count, turnover=s.turnover, estimated_tax=cents_of_float(s.estimated_tax),
             drift_before=0, drift_after=0))
-    plan_tax = round(Decimal(str(plan.tax_cost)), 2)
+    plan_tax = cents_of_float(plan.tax_cost)
     # With wash sales allowed the plan's figures are the engine's estimate; the ledger's, as it
     # will book the sales (``tax_estimates.proposals_restate_for_ledger``), take their place.
     if any(wash_sales_allowed(p) for p in proposals) and (

@@ -38,6 +38,7 @@ from rebalancing.engine_inputs import (
     household_inputs_from,
     rebalance_inputs_load,
 )
+from rebalancing.ledger.quantities import cents_of_float
 from rebalancing.models import (
     Account,
     Alert,
@@ -538,7 +539,7 @@ def proposal_build(run, inputs: AccountInputs, result, fingerprint: str,
         risk_model_version_id=inputs.risk_model_version_id, risk_model_note=inputs.risk_model_note,
         parameters=inputs.parameters, inputs_fingerprint=fingerprint, priced_on=inputs.priced_on,
         result=engine.result_to_dict(result), trade_count=summary.trade_count, turnover=summary.turnover,
-        estimated_tax=round(summary.estimated_tax, 2), harvested_losses=round(summary.harvested_losses, 2),
+        estimated_tax=cents_of_float(summary.estimated_tax), harvested_losses=cents_of_float(summary.harvested_losses),
         drift_before=summary.drift_before, drift_after=summary.drift_after,
         restricted_traded=_trades_restricted(run, result, inputs.parameters, firm_list),
     )
@@ -590,7 +591,7 @@ def household_proposal_build(run, inputs: HouseholdInputs, result, firm_list: di
     together = HouseholdProposal(
         run=run, household_id=inputs.household_id, model_version_id=inputs.members[0].model_version_id,
         result=summary, drift_before=result.drift_before, drift_after=result.drift_after,
-        estimated_tax=round(result.tax_cost, 2),
+        estimated_tax=cents_of_float(result.tax_cost),
         tax_budget=None if inputs.request.tax_budget is None else round(inputs.request.tax_budget, 2),
     )
     proposals = [proposal_build(run, m, r, _refingerprint(inputs.fingerprint, m.account_id), firm_list)

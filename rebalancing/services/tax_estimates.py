@@ -38,6 +38,7 @@ from rebalancing.engine.wash_sales import disallowed_alert, washing_purchase_ale
 from rebalancing.engine.withdrawal import sales_words
 from rebalancing.engine.words import dollars
 from rebalancing.engine_inputs import tax_returns_of
+from rebalancing.ledger.quantities import cents_of_float
 from rebalancing.models import ApprovalPolicy, Household, Order, Proposal, ProposalApproval
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_many
@@ -176,7 +177,7 @@ def open_estimates_restate(household_ids, *, because: str, actor=None) -> dict[i
         for p in members:
             if str(p.pk) not in taxes or p.status == Proposal.Status.RELEASED:
                 continue
-            after = Decimal(str(taxes[str(p.pk)] + _other_years_tax(p))).quantize(_CENT, ROUND_HALF_UP)
+            after = cents_of_float(taxes[str(p.pk)] + _other_years_tax(p))
             before = Decimal(p.estimated_tax).quantize(_CENT, ROUND_HALF_UP)
             if after == before:
                 continue
@@ -389,7 +390,7 @@ def _lots_restate(p: Proposal, i: int, what_if, notes: list[str]) -> bool:
 
 
 def _cents(value) -> Decimal:
-    return Decimal(str(value)).quantize(_CENT, ROUND_HALF_UP)
+    return cents_of_float(value)
 
 
 def _taxes_restate(restated: list[Proposal], members: list[Proposal], what_if, notes, *, as_of, open_before) -> None:
@@ -442,7 +443,7 @@ def _taxes_restate(restated: list[Proposal], members: list[Proposal], what_if, n
                     f"{what} from lot {sale.lot_id} of account "
                     f"{accounts[sale.account_id].custodian_number} (wash sale, IRC §1091): its {sale.year} "
                     f"{sale.term}-term result moves by {_money_text(sale.change)}"
-                    + (f", {_money_text(Decimal(str(cost)).quantize(_CENT, ROUND_HALF_UP))} tax on that year's return"
+                    + (f", {_money_text(cents_of_float(cost))} tax on that year's return"
                        if cost is not None else ", in this estimate"))
         taxes = runs_tax(runs)
         for p in (p for p in restated if p.account.household_id == household.pk):
@@ -450,8 +451,8 @@ def _taxes_restate(restated: list[Proposal], members: list[Proposal], what_if, n
             if not p.account.taxable and not any(s.by == i for s in what_if.earlier):
                 continue  # an IRA's own sales are taxed as nothing; its purchase may wash a loss
             total = sum(v for k, v in taxes.items() if k == f"{i}" or k.startswith(f"{i}:")) + extra[i]
-            after = Decimal(str(total)).quantize(_CENT, ROUND_HALF_UP)
-            before = Decimal(str(p.result["summary"].get("estimated_tax") or 0)).quantize(_CENT, ROUND_HALF_UP)
+            after = cents_of_float(total)
+            before = cents_of_float(p.result["summary"].get("estimated_tax") or 0)
             if after != before:
                 notes[i].append(f"estimated tax restated from {_money_text(before)} to {_money_text(after)}: "
                                 "the ledger's figures for these trades once filled")
