@@ -117,10 +117,11 @@ def _capacities(user) -> list[tuple[str, Q]]:
             mine |= Q(account__household__in=households_without_advisor())
         out.append((ProposalApproval.Capacity.ADVISOR, mine & ~Q(approvals__capacity=ProposalApproval.Capacity.ADVISOR)))
     if user_can(user, Capability.APPROVE_COMPLIANCE):
-        # Whoever chose a proposal's trades (an edit, an instruction) is not its second pair of eyes.
+        # Whoever chose a proposal's trades (an instruction, any edit along its revisions: an edit
+        # carries the earlier ones forward) is not its second pair of eyes.
         out.append((ProposalApproval.Capacity.COMPLIANCE,
                     Q(requires_compliance=True) & ~Q(approvals__capacity=ProposalApproval.Capacity.COMPLIANCE)
-                    & ~Q(revised_by=user)))
+                    & ~Q(chosen_by__contains=[user.pk])))
     return out
 
 
@@ -169,10 +170,10 @@ def decision_refusal(user, proposal: Proposal, what: str = "this proposal") -> P
             why.append("the firm's policy asks no compliance approval of it")
         elif ProposalApproval.Capacity.COMPLIANCE in given:
             why.append("compliance has approved it already")
-        elif proposal.revised_by_id == user.pk:
-            return PermissionDenied("You made this proposal (an edit or a one-off instruction): its compliance "
-                                    "approval must come from someone else.",
-                                    detail={**detail, "revised_by": user.pk})
+        elif user.pk in proposal.chosen_by:
+            return PermissionDenied("You chose trades of this proposal (an edit or a one-off instruction, in it or in "
+                                    "a proposal it revises): its compliance approval must come from someone else.",
+                                    detail={**detail, "chosen_by": user.pk})
     return PermissionDenied(f"You may not approve or reject {what}: " + "; ".join(why or ["it is not yours to decide"])
                             + ".", detail=detail)
 

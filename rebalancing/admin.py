@@ -28,6 +28,7 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.selectors import account_parameters
+from rebalancing.services.assignments import settings_changed_supersede
 from rebalancing.services.parameter_symbols import parameter_symbols_checked
 from rebalancing.services.runs import run_cancel
 from rebalancing.services.template_feasibility import template_settings_refuse
@@ -170,11 +171,37 @@ class ParameterTemplateForm(forms.ModelForm):
         return cleaned
 
 
+class _SettingsSupersedeMixin:
+    """A change here of what accounts are solved under (the fields in ``settings``) supersedes their
+    open proposals, as the same change through the services does (``settings_changed_supersede``):
+    they were solved under settings the accounts no longer have. Each admin names the accounts
+    (``accounts_under``) and why (``because``); the admin saves a change in one transaction."""
+
+    settings: tuple[str, ...] = ()
+
+    def save_model(self, request, obj, form, change):
+        attnames = [obj._meta.get_field(name).attname for name in self.settings]
+        # As stored, not as the form's changed_data says: "vti" typed for a stored "VTI" changes nothing.
+        before = type(obj).objects.filter(pk=obj.pk).values(*attnames).first() if change else None
+        super().save_model(request, obj, form, change)
+        changed = [name for name, attname in zip(self.settings, attnames, strict=True)
+                   if before is not None and before[attname] != getattr(obj, attname)]
+        if changed:
+            settings_changed_supersede(dict.fromkeys(self.accounts_under(obj), self.because(obj, changed)))
+
+
 @admin.register(ParameterTemplate)
-class ParameterTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ParameterTemplateAdmin(_SettingsSupersedeMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = ParameterTemplateForm
     list_display = ("name", "code", "updated_at", "accounts_using")
     search_fields = ("name", "code")
+    settings = ("parameters", "household_parameters")
+
+    def accounts_under(self, obj):
+        return Account.objects.governed_by(obj).values_list("pk", flat=True)
+
+    def because(self, obj, changed):
+        return f"the account's template “{obj.name}” changed its settings"  # template_save's words
 
     @admin.display(description="Accounts using it")
     def accounts_using(self, obj):
@@ -227,8 +254,15 @@ class AccountForm(_OverridesForm):
 
 
 @admin.register(Household)
-class HouseholdAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class HouseholdAdmin(_SettingsSupersedeMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = HouseholdForm
+    settings = ("template", "overrides", "managed_as", "model")
+
+    def accounts_under(self, obj):
+        return obj.accounts.values_list("pk", flat=True)
+
+    def because(self, obj, changed):
+        return f"household {obj.name}'s {' and '.join(changed)} changed (in the admin site)"
 
     # Advisors are object permissions (django-guardian), given on the household page
     # (services.households.household_advisors_set), not a field here.
@@ -246,8 +280,9 @@ class TaxLotInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(_SettingsSupersedeMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = AccountForm
+    settings = ("household", "model", "template", "overrides")
     list_display = ("custodian_number", "name", "household", "model", "effective_template", "tax_status", "cash")
     list_filter = ("model", "template", "tax_status", "discretionary")
     search_fields = ("custodian_number", "name", "household__name")
@@ -256,6 +291,12 @@ class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_governing_template().select_related("model")
+
+    def accounts_under(self, obj):
+        return [obj.pk]
+
+    def because(self, obj, changed):
+        return f"account {obj.custodian_number}'s {' and '.join(changed)} changed (in the admin site)"
 
     @admin.display(description="Template")
     def effective_template(self, obj):

@@ -60,7 +60,12 @@ from rebalancing.services.proposals import approvals_missing, household_proposal
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
 from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed, rmds_shown
 from rebalancing.services.runs import run_start
-from rebalancing.services.tax_returns import CARRYOVER_FIELDS, household_tax_set
+from rebalancing.services.tax_returns import (
+    CARRYOVER_FIELDS,
+    household_tax_set,
+    return_words,
+    taxable_incomes_apart,
+)
 from rebalancing.typed_numbers import DOLLARS, PERCENT
 from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.permissions import Capability, user_can
@@ -320,7 +325,7 @@ def _tax_context(request, household: Household, accounts) -> dict:
               "sole_filer": household.sole_filer, **{f: f"{getattr(household, f):.2f}" for f in CARRYOVER_FIELDS}}
     stored |= _rates_shown(household, accounts)
     values = {f: posted.get(f, "") for f in stored} if posted else stored
-    return {"tax": values, "tax_refusal": getattr(posted, "refusal", ""),
+    return {"tax": values, **_taxable_incomes_context(household, posted), "tax_refusal": getattr(posted, "refusal", ""),
             "tax_refused_field": getattr(posted, "refused_field", ""), "filing_choices": Household.FilingStatus.choices,
             "filer_choices": Household._meta.get_field("sole_filer").choices,
             "filing_from_choices": [(str(y), str(y)) for y in range(this_year, this_year - 11, -1)]
@@ -331,6 +336,46 @@ def _tax_context(request, household: Household, accounts) -> dict:
             "tax_accounts": [(a, posted.get(f"spouse:{a.pk}", a.spouse) if posted else a.spouse,
                               [c for c in Account.Spouse.choices if a.taxable or c[0] != Account.Spouse.JOINT])
                              for a in accounts]}
+
+
+# The taxable income inputs: a stored one's is named by its return, a new one's by its parts.
+_INCOME_INPUT = "taxable_income:{year}:{spouse}"
+_NEW_INCOME = ("taxable_income_year", "taxable_income_spouse", "taxable_income")
+
+
+def _taxable_incomes_context(household: Household, posted) -> dict:
+    """Each filed return's taxable income (the carryover worksheet's line 1) as the form shows it,
+    a stored one that fits no return of its year said so, and the row for a new one."""
+    incomes = household.taxable_income_by_return
+    apart = {k: said for k in incomes for said in taxable_incomes_apart(household, {k: incomes[k]})}
+    rows = []
+    for (year, spouse), amount in sorted(incomes.items()):
+        name = _INCOME_INPUT.format(year=year, spouse=spouse)
+        rows.append({"year": year, "spouse": spouse, "words": return_words(spouse), "name": name, "amount": amount,
+                     "value": posted.get(name, "") if posted else f"{amount:.2f}", "apart": apart.get((year, spouse), "")})
+    return {"taxable_incomes": rows,
+            "new_income": {f: posted.get(f, "") for f in _NEW_INCOME} if posted else dict.fromkeys(_NEW_INCOME, ""),
+            "income_return_choices": [("", "The household's (one return)"), ("first", "First spouse's (filed separately)"),
+                                      ("second", "Second spouse's (filed separately)")]}
+
+
+def _taxable_incomes_posted(post, household: Household) -> tuple[list[dict], list[str]]:
+    """The taxable incomes the form changes, each with the input that holds it (to say a refusal by
+    it): a stored one whose amount was edited (emptied: removed; one left as shown is not sent, so a
+    stored one on a return its year no longer has does not block the rest of the form) and the new
+    row when filled."""
+    entries, inputs = [], []
+    for (year, spouse), amount in sorted(household.taxable_income_by_return.items()):
+        name = _INCOME_INPUT.format(year=year, spouse=spouse)
+        if name in post and post[name].strip() != f"{amount:.2f}":
+            entries.append({"year": year, "spouse": spouse, "amount": post[name]})
+            inputs.append(name)
+    year, spouse, amount = (post.get(f, "").strip() for f in _NEW_INCOME)
+    if year or amount:
+        entries.append({"year": int(year) if year.isascii() and year.isdigit() and len(year) <= 6 else year,
+                        "spouse": spouse, "amount": amount})
+        inputs.append("")
+    return entries, inputs
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.IMPORT_DATA)
@@ -405,7 +450,15 @@ def household_tax(request, pk: int):
         except BadRequest as exc:
             raise ValidationFailed(str(exc)) from None
         spouses = {a: post[f"spouse:{a}"] for a in members if f"spouse:{a}" in post}
-        household = household_tax_set(user=request.user, household=household, facts=facts, spouses=spouses)
+        incomes, income_inputs = _taxable_incomes_posted(post, household)
+        try:
+            household = household_tax_set(user=request.user, household=household, facts=facts, spouses=spouses,
+                                          taxable_incomes=incomes)
+        except ValidationFailed as exc:
+            entry = exc.detail.get("entry")
+            if isinstance(entry, int) and income_inputs[entry]:  # a stored one's amount: said by its input
+                raise ValidationFailed(exc.message, detail={**exc.detail, "field": income_inputs[entry]}) from None
+            raise
     except DomainError as exc:
         keep_posted(request, "tax", exc)
         return _refused(request, household, exc, "#tax")
@@ -525,7 +578,7 @@ def household_settings(request, pk: int):
     saved = ("Household settings saved; the next run uses them." if household.is_unit else
              "Household settings saved. They take effect once the household is managed as one: account by account, "
              "as it is now, each account follows its own parameters.")
-    return _done(request, household, saved, "#settings")
+    return _done(request, household, saved + superseded_words(household.superseded), "#settings")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

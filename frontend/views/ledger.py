@@ -435,7 +435,8 @@ def report_realised(request):
         "household_totals": paginate(request, _totals_rows(report.households, by_household), per_page=50,
                                      param="households_page"),
         "lot_page": paginate(request, report.lots, per_page=50),
-        # Form 8949's boxes per household, with the Schedule D line of each total.
+        # Form 8949's boxes per return (the household's, or each spouse's filing separately) and year,
+        # with the Schedule D line of each total.
         "box_totals": paginate(request, report.boxes, per_page=50, param="boxes_page"),
     })
 

@@ -14,7 +14,7 @@ from .serializers import ProposalSerializer
 from .serializers.strict import UnknownFieldsRefused, UnknownParametersRefused
 
 __all__ = ["CashFlowInSerializer", "CashFlowSerializer", "HouseholdProposalSerializer", "HouseholdSettingsInSerializer",
-           "HouseholdTaxInSerializer"]
+           "HouseholdTaxInSerializer", "TaxableIncomeInSerializer"]
 
 
 class HouseholdProposalSerializer(serializers.ModelSerializer):
@@ -112,6 +112,19 @@ def _rate(help_text: str):
     return serializers.DecimalField(max_digits=12, decimal_places=8, required=False, help_text=help_text)
 
 
+class TaxableIncomeInSerializer(UnknownFieldsRefused, serializers.Serializer):
+    """A filed return's taxable income of a year: the Capital Loss Carryover Worksheet's line 1."""
+
+    # Year, return and amount are the service's to refuse, in its words (the page's form shares them).
+    year = serializers.IntegerField(help_text="The tax year, not after this one")
+    spouse = serializers.CharField(required=False, allow_blank=True, default="",
+                                   help_text='"" (default) for the household\'s one return; "first" or "second" for a '
+                                             "spouse's own return in a year filed separately")
+    amount = serializers.DecimalField(max_digits=None, decimal_places=None, allow_null=True,
+                                      help_text="Taxable income (Form 1040 line 15) in dollars, negative when "
+                                                "deductions exceed income (-1200.00); null removes it")
+
+
 class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
     """A household's returns (``services.tax_returns.household_tax_set``): what is omitted is kept;
     what makes no sense is refused whole (400, ``detail.field``)."""
@@ -150,6 +163,11 @@ class HouseholdTaxInSerializer(UnknownFieldsRefused, serializers.Serializer):
                                     help_text='account id -> whose return its sales go on when the household files '
                                               'separately: "first", "second" or "joint" (half each; taxable '
                                               'accounts only)')
+    taxable_incomes = TaxableIncomeInSerializer(
+        many=True, required=False,
+        help_text="Filed returns' taxable incomes (the Capital Loss Carryover Worksheet's line 1: the deduction counts "
+                  "against the loss carried on only as far as it reduced taxable income, IRC §1212(b)(2)); those "
+                  "not listed are kept. A year without one takes the worksheet's test as met")
 
     def validate_spouses(self, value: dict) -> dict[int, str]:
         for key in value:

@@ -47,9 +47,10 @@ HouseholdYears = dict[int, dict[str, ScheduleD]]  # year -> return key -> sheet
 
 
 def with_filing_history(households: list[Household]) -> list[Household]:
-    """The households with their past filing statuses loaded, in one query (not again for those
-    already loaded), so ``filing_status_in`` reads no more."""
-    prefetch_related_objects(households, "past_filing_statuses")
+    """The households with their past filing statuses and their returns' taxable incomes loaded, in
+    two queries (not again for those already loaded), so ``filing_status_in`` and
+    ``taxable_income_by_return`` read no more."""
+    prefetch_related_objects(households, "past_filing_statuses", "taxable_incomes")
     return households
 
 
@@ -173,8 +174,9 @@ def latest_tax_year() -> int:
 def household_years(households: list[Household], through: int, *,
                     this_year: int | None = None) -> dict[int, HouseholdYears]:
     """household id -> each year's Schedule D of each of its returns, up to ``through``, from its
-    opening carryover, its filing statuses, the ledger's sales and what was realised before them
-    (``before_ledger_results``), in four queries. ``through`` at most the year after the current
+    opening carryover, its filing statuses, its returns' taxable incomes (the carryover worksheet's
+    line 1), the ledger's sales and what was realised before them (``before_ledger_results``), in
+    five queries. ``through`` at most the year after the current
     one (the loss carried into it): a sheet is built for every year from the household's first, so
     year 9999 would take minutes and gigabytes for sheets of years with no sales."""
     latest = latest_tax_year() + 1
@@ -190,12 +192,13 @@ def household_years(households: list[Household], through: int, *,
         if h.carryforward_year and h.carryforward_year <= through:
             opening = (h.carryforward_year, {FIRST: h.opening_carryover(FIRST), SECOND: h.opening_carryover(SECOND)})
         out[h.pk] = household_sheets(results.get(h.pk, {}), status_of=h.filing_status_in, through=through,
-                                     opening=opening, filer=h.sole_filer, before_ledger=before.get(h.pk, {}))
+                                     opening=opening, filer=h.sole_filer, before_ledger=before.get(h.pk, {}),
+                                     taxable_income=h.taxable_income_by_return)
     return out
 
 
 def loss_carried_into(households: list[Household], year: int) -> dict[ReturnKey, tuple[Decimal, Decimal]]:
     """(household id, spouse) -> (short-term, long-term) capital loss carried into ``year`` by each
-    of that year's returns (what the engine nets a proposal's gains against), in four queries."""
+    of that year's returns (what the engine nets a proposal's gains against), in five queries."""
     return {(pk, key): (sheet.carried_in_short, sheet.carried_in_long)
             for pk, years in household_years(households, year).items() for key, sheet in years[year].items()}

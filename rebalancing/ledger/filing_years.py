@@ -115,7 +115,8 @@ def _owners(owned: Mapping[str, Pair]) -> tuple[dict[str, Pair], Pair]:
 
 def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Callable[[int], str], through: int,
                      opening: tuple[int, Mapping[str, Pair]] | None = None, filer: str = FIRST,
-                     before_ledger: Mapping[int, Mapping[str, Pair]] | None = None) -> dict[int, dict[str, ScheduleD]]:
+                     before_ledger: Mapping[int, Mapping[str, Pair]] | None = None,
+                     taxable_income: Mapping[tuple[int, str], Decimal] | None = None) -> dict[int, dict[str, ScheduleD]]:
     """Each year's Schedule D of each return of the household, from the first year with a sale or
     the opening carryover's year through ``through``: year -> return key (``ONE_RETURN``, or
     ``FIRST``/``SECOND`` in a year filed separately) -> sheet.
@@ -127,13 +128,18 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
     spouse (``FIRST`` or ``SECOND``) whose return a single or head-of-household year is;
     ``before_ledger``: like ``results``, what was realised before the ledger's records (the
     custodian's year-to-date figures less the ledger's sales), a line of its own on each sheet that
-    nets with the year's results like them (IRC §1211(b), §1212(b): every sale of the year counts)."""
+    nets with the year's results like them (IRC §1211(b), §1212(b): every sale of the year counts);
+    ``taxable_income``: (year, return key) -> that return's taxable income of the year, the Capital
+    Loss Carryover Worksheet's line 1 (``ScheduleD.deduction_used``); a return without one takes
+    the worksheet's taxable-income test as met."""
     other = SECOND if filer == FIRST else FIRST
     before_ledger = before_ledger or {}
+    taxable_income = taxable_income or {}
     starts = [y for y in (*results, *before_ledger) if y <= through] + ([opening[0]] if opening else [])
     if not starts:
         status = status_of(through)
-        return {through: {key: ScheduleD(through, _ZERO, _ZERO, _ZERO, _ZERO, loss_limit(status), status, key)
+        return {through: {key: ScheduleD(through, _ZERO, _ZERO, _ZERO, _ZERO, loss_limit(status), status, key,
+                                         taxable_income=taxable_income.get((through, key)))
                           for key in returns_of(status)}}
     zero = (_ZERO, _ZERO)
     parts = {FIRST: zero, SECOND: zero}  # each spouse's part of the loss carried into the year
@@ -150,20 +156,24 @@ def household_sheets(results: Mapping[int, Mapping[str, Pair]], *, status_of: Ca
         if status == SEPARATE:
             sheets = {spouse: ScheduleD(year, own[spouse][0], own[spouse][1], parts[spouse][0], parts[spouse][1], limit,
                                         status, spouse, before_ledger_short=own_before[spouse][0],
-                                        before_ledger_long=own_before[spouse][1]) for spouse in (FIRST, SECOND)}
+                                        before_ledger_long=own_before[spouse][1],
+                                        taxable_income=taxable_income.get((year, spouse)))
+                      for spouse in (FIRST, SECOND)}
             parts = {spouse: (sheet.carried_out_short, sheet.carried_out_long) for spouse, sheet in sheets.items()}
         elif status not in MARRIED:
             # One person's return: the filer's carryover only; the other spouse's (a marriage that
             # ended) is shown as not carried, and from here on the carryover is the filer's alone.
             sheet = ScheduleD(year, whole[0], whole[1], parts[filer][0], parts[filer][1], limit, status,
                               not_carried_short=parts[other][0], not_carried_long=parts[other][1],
-                              before_ledger_short=whole_before[0], before_ledger_long=whole_before[1])
+                              before_ledger_short=whole_before[0], before_ledger_long=whole_before[1],
+                              taxable_income=taxable_income.get((year, ONE_RETURN)))
             sheets = {ONE_RETURN: sheet}
             parts = {filer: (sheet.carried_out_short, sheet.carried_out_long), other: zero}
         else:
             sheet = ScheduleD(year, whole[0], whole[1], parts[FIRST][0] + parts[SECOND][0],
                               parts[FIRST][1] + parts[SECOND][1], limit, status,
-                              before_ledger_short=whole_before[0], before_ledger_long=whole_before[1])
+                              before_ledger_short=whole_before[0], before_ledger_long=whole_before[1],
+                              taxable_income=taxable_income.get((year, ONE_RETURN)))
             sheets = {ONE_RETURN: sheet}
             # Each spouse's individual net capital loss of the year - all their results, the ledger's and
             # those before it, both terms netted, their part carried in included: the basis the joint

@@ -54,6 +54,7 @@ from .carryover import (
     with_filing_history,
     year_to_date_apart,
 )
+from .filing_years import FIRST, JOINT, SECOND
 from .form_8949 import (
     AsReported,
     Box,
@@ -123,6 +124,17 @@ class RealisedRow:
     # security), and where its holding period starts (None: at ``acquired``): ``form_8949.as_reported``.
     basis_unknown_to_broker: Decimal = ZERO
     acquired_on_1099b: date | None = None
+    # Whose return the line goes on: "" the household's one return; its household filing separately
+    # in the year of the sale (``Household.files_separately_in``), the account's ``Account.spouse``:
+    # "first", "second", or "joint" - half on each spouse's return (``box_totals``).
+    spouse: str = ""
+
+    @property
+    def returns(self) -> tuple[str, ...]:
+        """The returns the line goes on: ``""`` (the household's one), ``"first"``, ``"second"``, or
+        both spouses' for a joint account filing separately (IRS Pub. 550; Form 8949 instructions:
+        each spouse reports their own part)."""
+        return (FIRST, SECOND) if self.spouse == JOINT else (self.spouse,)
 
     @cached_property
     def box(self) -> Box:
@@ -218,10 +230,12 @@ class GainTotals:
 
 @dataclass
 class BoxTotals:
-    """A household's Form 8949 lines of one box and Schedule D line (Box A's lines with nothing to
+    """A return's Form 8949 lines of one box and Schedule D line (Box A's lines with nothing to
     adjust on line 1a, the others on 1b; D on 8a or 8b): their totals of columns (d), (e), (g) and
-    (h), as Form 8949's line 2 sums them and Schedule D takes them. ``unknown``: lines whose box the ledger chose without knowing
-    whether the broker reported the basis (Box B or E, ``form_8949.box_of``)."""
+    (h), as Form 8949's line 2 sums them and Schedule D takes them. The return is the household's
+    of ``year`` (``spouse`` ""), or a spouse's own (``first``, ``second``) in a year it files
+    separately. ``unknown``: lines whose box the ledger chose without knowing whether the broker
+    reported the basis (Box B or E, ``form_8949.box_of``)."""
 
     household: str
     name: str
@@ -232,10 +246,16 @@ class BoxTotals:
     proceeds: Decimal = ZERO
     cost_basis: Decimal = ZERO
     adjustment: Decimal = ZERO
+    spouse: str = ""
+    year: int = 0
 
     @property
     def part(self) -> str:
         return "I" if self.box in "ABC" else "II"
+
+    @property
+    def spouse_label(self) -> str:
+        return Account.Spouse(self.spouse).label if self.spouse else ""
 
     @property
     def gain_or_loss(self) -> Decimal:
@@ -249,16 +269,59 @@ class BoxTotals:
         self.adjustment += row.form_8949_adjustment
 
 
+_LINE_ORDER = ("1a", "1b", "2", "3", "8a", "8b", "9", "10")
+_RETURN_ORDER = ("", FIRST, SECOND)
+
+
+def _second_halves(joint: list[BoxTotals]) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """The second spouse's half of a joint account's totals of one term's lines (in the form's
+    order) on separate returns: (proceeds, cost basis, adjustment). Column (h) is halved on the
+    term's running total, as ``joint_halves`` halves it for Schedule D (the second's half rounded
+    toward zero, the first taking the odd cent): so each return's lines add up, term by term, to its
+    Schedule D line, and each line's halves to within a cent of half. Proceeds and adjustment are
+    halved line by line the same way; the cost basis is what makes (h) = (d) - (e) + (g)."""
+    halves, running, before = [], ZERO, ZERO
+    for t in joint:
+        running += t.gain_or_loss
+        gain = joint_halves(running)[1] - before
+        before += gain
+        proceeds, adjustment = joint_halves(t.proceeds)[1], joint_halves(t.adjustment)[1]
+        halves.append((proceeds, proceeds + adjustment - gain, adjustment))
+    return halves
+
+
 def box_totals(rows, names: dict[str, str] | None = None) -> list[BoxTotals]:
-    """Per household, a total per Form 8949 box and Schedule D line, in the form's order."""
-    out: dict[tuple[str, str], BoxTotals] = {}
+    """A total per Form 8949 box and Schedule D line of each return (``RealisedRow.returns``): a
+    household's one return of the sales' year, or filing separately each spouse's own - their
+    accounts' lines, and half of each joint account's (``_second_halves``; a joint line counts on
+    both returns). By household, year, return (first, then second) and the form's order."""
+    out: dict[tuple, BoxTotals] = {}
+    joint: dict[tuple, BoxTotals] = {}
     for row in rows:
-        key = (row.household, row.schedule_d_line)
-        if key not in out:
-            out[key] = BoxTotals(row.household, (names or {}).get(row.household, ""), row.box.letter, key[1])
-        out[key].add(row)
-    order = ("1a", "1b", "2", "3", "8a", "8b", "9", "10")
-    return sorted(out.values(), key=lambda t: (t.household, order.index(t.line)))
+        line, year = row.schedule_d_line, row.sold.year
+        into, spouse = (joint, JOINT) if row.spouse == JOINT else (out, row.spouse)
+        key = (row.household, year, spouse, line)
+        if key not in into:
+            into[key] = BoxTotals(row.household, (names or {}).get(row.household, ""), row.box.letter, line,
+                                  spouse=spouse, year=year)
+        into[key].add(row)
+    # A joint account's lines of a term, in the form's order, are halved together (``_second_halves``).
+    terms: dict[tuple, list[BoxTotals]] = defaultdict(list)
+    for t in sorted(joint.values(), key=lambda t: _LINE_ORDER.index(t.line)):
+        terms[t.household, t.year, t.part].append(t)
+    for (household, year, _), lines in terms.items():
+        for t, (proceeds, cost_basis, adjustment) in zip(lines, _second_halves(lines), strict=True):
+            for spouse, share in ((FIRST, (t.proceeds - proceeds, t.cost_basis - cost_basis,
+                                           t.adjustment - adjustment)), (SECOND, (proceeds, cost_basis, adjustment))):
+                mine = out.setdefault((household, year, spouse, t.line),
+                                      BoxTotals(household, t.name, t.box, t.line, spouse=spouse, year=year))
+                mine.lines += t.lines
+                mine.unknown += t.unknown
+                mine.proceeds += share[0]
+                mine.cost_basis += share[1]
+                mine.adjustment += share[2]
+    return sorted(out.values(), key=lambda t: (t.household, t.year, _RETURN_ORDER.index(t.spouse),
+                                               _LINE_ORDER.index(t.line)))
 
 
 @dataclass(frozen=True)
@@ -319,11 +382,15 @@ def _as_reported(sold: list[RealisedLot]) -> dict[int, AsReported]:
 def realised_rows(realised: list[RealisedLot]) -> list[RealisedRow]:
     """The Form 8949 lines of lots sold (loaded with ``account__household`` and ``security``), in
     their order: the one home of columns (e), (f) and (g) for the report and the account's ledger
-    page alike (one more query per link of a wash-sale chain whose basis a 1099-B may not show)."""
+    page alike (one more query per link of a wash-sale chain whose basis a 1099-B may not show, and
+    one for the households' past filing statuses: whose return each line goes on)."""
     reported = _as_reported(realised)
+    households = {r.account.household_id: r.account.household for r in realised}
+    with_filing_history(list(households.values()))
     rows = []
     for r in realised:
         broker = reported.get(r.pk)
+        separate = r.account.taxable and households[r.account.household_id].files_separately_in(r.sold.year)
         rows.append(RealisedRow(
             account_number=r.account.custodian_number, household=r.account.household.external_id,
             symbol=r.security.symbol, lot_id=r.lot_id, quantity=r.quantity, acquired=r.acquired,
@@ -332,15 +399,16 @@ def realised_rows(realised: list[RealisedLot]) -> list[RealisedRow]:
             fund=r.security.is_fund, bought_in_account=r.origin_id is not None, gifted=r.gift_date is not None,
             wash_basis=r.wash_adjustment, basis_unknown_to_broker=broker.unknown if broker else ZERO,
             acquired_on_1099b=broker.start if broker and broker.start != r.acquired else None,
+            spouse=r.account.spouse if separate else "",
         ))
     return rows
 
 
 def realised_gains(*, accounts, start: date, end: date) -> RealisedReport:
     """Lots sold from ``start`` to ``end`` (inclusive) in the taxable ones of ``accounts``, with
-    totals and the recalculations that touched the period, in four queries (and one more per link
+    totals and the recalculations that touched the period, in five queries (and one more per link
     of a wash-sale chain whose basis a 1099-B may not show). (A sale inside an IRA or Roth is not
-    reported.)"""
+    reported.) ``boxes``: Form 8949's totals per return (``box_totals``)."""
     realised = list(
         RealisedLot.objects.filter(account__in=accounts, account__taxable=True, sold__range=(start, end))
         .select_related("account__household", "security")
@@ -373,6 +441,9 @@ REALISED_LOT_COLUMNS = (
     "box", "schedule_d_line", "basis_reported_to_irs", "box_reason", "lot_id", "quantity", "date_acquired",
     "date_purchased", "date_sold", "proceeds", "cost_basis", "code", "adjustment", "gain_or_loss",
     "wash_sale_deferred", "wash_sale_lost_for_good",
+    # Whose return the line goes on (``RealisedRow.spouse``): empty for the household's one return,
+    # first or second filing separately, joint for half on each spouse's.
+    "spouse",
 )
 REALISED_TOTAL_COLUMNS = (
     "level", "key", "name", "short_term_proceeds", "short_term_cost_basis", "short_term_wash_sale_adjustment",
@@ -391,7 +462,7 @@ def realised_lots_csv(report: RealisedReport) -> str:
         (r.account_number, r.household, r.term, f"{plain(r.quantity)} sh {r.symbol}", r.symbol, r.box.letter,
          r.schedule_d_line, r.box.reported_words, r.box.reason, r.lot_id,
          plain(r.quantity), r.date_acquired, r.purchased, r.sold, _text(r.proceeds), _text(r.form_8949_cost_basis),
-         r.code, _text(r.form_8949_adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost))
+         r.code, _text(r.form_8949_adjustment), _text(r.gain_or_loss), _text(r.deferred), _text(r.lost), r.spouse)
         for r in report.lots
     ))
 
@@ -399,14 +470,17 @@ def realised_lots_csv(report: RealisedReport) -> str:
 REALISED_BOX_COLUMNS = (
     "household", "name", "part", "box", "schedule_d_line", "lines", "lines_basis_reporting_unknown", "proceeds",
     "cost_basis", "adjustment", "gain_or_loss",
+    # The return: its tax year, and the spouse (empty for the household's one return, first or second
+    # for a spouse's own filing separately: ``box_totals``).
+    "year", "spouse",
 )
 
 
 def realised_boxes_csv(report: RealisedReport) -> str:
-    """Per household, Form 8949's totals per box and the Schedule D line each goes on."""
+    """Per return, Form 8949's totals per box and the Schedule D line each goes on."""
     return csv_text(REALISED_BOX_COLUMNS, (
         (t.household, t.name, t.part, t.box, t.line, t.lines, t.unknown, _text(t.proceeds), _text(t.cost_basis),
-         _text(t.adjustment), _text(t.gain_or_loss))
+         _text(t.adjustment), _text(t.gain_or_loss), t.year, t.spouse)
         for t in report.boxes
     ))
 
@@ -488,8 +562,8 @@ class HouseholdScheduleD:
 
 _SHEET_FIGURES = ("short_term", "before_ledger_short", "carried_in_short", "net_short", "long_term",
                   "before_ledger_long", "carried_in_long", "net_long", "net",
-                  "limit", "deduction", "taxable_short", "taxable_long", "carried_out_short", "carried_out_long",
-                  "not_carried_short", "not_carried_long")
+                  "limit", "deduction", "deduction_used", "taxable_short", "taxable_long", "carried_out_short",
+                  "carried_out_long", "not_carried_short", "not_carried_long")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,13 @@ A pure function on Decimals (no Django). Sources: IRC §1211(b) and §1212(b); I
   long-term rate, the rest at the ordinary rate.
 - A net loss: at most $3,000 ($1,500 married filing separately) is deducted from ordinary income
   (line 21); the rest is carried into the next year keeping its character, short-term first
-  absorbing the deduction (the worksheet's lines 5-13). The worksheet's taxable-income test is
-  taken as met (the household has ordinary income at least equal to the deduction).
+  absorbing the deduction (the worksheet's lines 5-13).
+- The worksheet's taxable-income test (IRC §1212(b)(2): the deduction counts against the loss only
+  as far as it reduced taxable income): line 1 is the year's taxable income (Form 1040 line 15,
+  negative when deductions exceed income), line 2 the deduction (line 21), line 3 lines 1 and 2
+  added (0 if less), line 4 the smaller of lines 2 and 3 (``deduction_used``); lines 5-13 take line
+  4 where the deduction was. Without the year's taxable income (``taxable_income`` None) the test
+  is taken as met: line 4 is the whole deduction.
 
 Married filing separately, each spouse files their own Schedule D: their own sales, their own
 $1,500 limit, their own carryover (IRC §1211(b), §1212(b); Pub. 550 "Capital Losses"). The
@@ -70,6 +75,8 @@ class ScheduleD:
     # line of the ledger's. Netted with the year's own results, as every estimate of the year does.
     before_ledger_short: Decimal = _ZERO
     before_ledger_long: Decimal = _ZERO
+    # The return's taxable income of the year (the worksheet's line 1), when entered; None: not known.
+    taxable_income: Decimal | None = None
 
     @property
     def net_short(self) -> Decimal:  # line 7
@@ -88,6 +95,15 @@ class ScheduleD:
         return min(self.limit, -self.net) if self.net < 0 else _ZERO
 
     @property
+    def deduction_used(self) -> Decimal:
+        """Worksheet line 4: the part of the deduction the year's taxable income absorbed - the
+        smaller of line 2 (the deduction) and line 3 (taxable income plus the deduction, at least 0).
+        The whole deduction when the taxable income is not known (the test taken as met)."""
+        if self.taxable_income is None:
+            return self.deduction
+        return min(self.deduction, max(self.taxable_income + self.deduction, _ZERO))
+
+    @property
     def taxable_long(self) -> Decimal:
         """Net capital gain taxed at the long-term rate."""
         return min(self.net_long, self.net) if self.net > 0 and self.net_long > 0 else _ZERO
@@ -99,18 +115,19 @@ class ScheduleD:
 
     @property
     def carried_out_short(self) -> Decimal:
-        """Worksheet line 8: short-term loss less the long-term gain and the deduction."""
+        """Worksheet line 8: short-term loss (line 5) less the long-term gain (line 6) and the
+        deduction used (line 4)."""
         if self.net >= 0:
             return _ZERO
         short_loss = max(-self.net_short, _ZERO)
-        return max(short_loss - (self.deduction + max(self.net_long, _ZERO)), _ZERO)
+        return max(short_loss - (self.deduction_used + max(self.net_long, _ZERO)), _ZERO)
 
     @property
     def carried_out_long(self) -> Decimal:
-        """Worksheet line 13: long-term loss less the short-term gain and what the deduction
-        did not take from the short-term loss."""
+        """Worksheet line 13: long-term loss (line 9) less the short-term gain (line 10) and what
+        the deduction used did not take from the short-term loss (line 11)."""
         if self.net >= 0:
             return _ZERO
         short_loss = max(-self.net_short, _ZERO)
         long_loss = max(-self.net_long, _ZERO)
-        return max(long_loss - (max(self.net_short, _ZERO) + max(self.deduction - short_loss, _ZERO)), _ZERO)
+        return max(long_loss - (max(self.net_short, _ZERO) + max(self.deduction_used - short_loss, _ZERO)), _ZERO)

@@ -2,7 +2,15 @@
 
 from .approvals import ApprovalPolicy, ProposalApproval
 from .backtests import Backtest
-from .book import Account, Household, HouseholdUserObjectPermission, PastFilingStatus, TaxLot, TradeRecord
+from .book import (
+    Account,
+    Household,
+    HouseholdUserObjectPermission,
+    PastFilingStatus,
+    ReturnTaxableIncome,
+    TaxLot,
+    TradeRecord,
+)
 from .cashflows import CashFlow
 from .ledger import (
     BasisAdjustment,
@@ -28,7 +36,7 @@ from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "Account", "Alert", "ApprovalPolicy", "Backtest", "BasisAdjustment", "Benchmark", "BenchmarkWeight", "CashFlow", "Execution", "Household", "HouseholdProposal", "HouseholdUserObjectPermission", "PastFilingStatus", "ModelPortfolio", "ModelVersion",
     "NotificationPreference", "Order", "ParameterTemplate", "Price", "Proposal", "ProposalApproval", "RealisedLot", "RebalanceRun", "Reconciliation", "ReconciliationAccount",
-    "ReconciliationRow", "ReleaseBatch", "RestrictedSecurity", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
+    "ReconciliationRow", "ReleaseBatch", "RestrictedSecurity", "ReturnTaxableIncome", "RiskModelEstimate", "RiskModelVersion", "RunOutcome", "RunWatch", "Security", "Sleeve",
     "SleeveHolding", "TaxLot", "TradeRecord", "WashSaleRecalculation", "WebhookDelivery", "WebhookEndpoint",
     "WebhookEvent",
 ]

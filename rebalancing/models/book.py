@@ -128,6 +128,14 @@ class Household(models.Model):
             return ()
         return tuple(sorted((p.last_year, p.filing_status) for p in self.past_filing_statuses.all()))
 
+    @property
+    def taxable_income_by_return(self) -> dict[tuple[int, str], Decimal]:
+        """(year, return key: "" or "first"/"second") -> the return's taxable income of that year
+        (``ReturnTaxableIncome``; prefetch ``taxable_incomes`` for a list)."""
+        if self.pk is None:
+            return {}
+        return {(t.year, t.spouse): t.amount for t in self.taxable_incomes.all()}
+
     def filing_status_in(self, year: int) -> str:
         """The status its return(s) of ``year`` are filed under (``ledger.filing_years``)."""
         return status_in(year, self.filing_status, self.past_statuses)
@@ -597,3 +605,32 @@ class TradeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trade_date} {self.side} {self.quantity} {self.security_id}"
+
+
+class ReturnTaxableIncome(models.Model):
+    """A filed return's taxable income of a year (Form 1040 line 15, negative when deductions exceed
+    income): the Capital Loss Carryover Worksheet's line 1, which limits how much of the year's
+    capital loss deduction counts against the loss carried on (IRC §1212(b)(2);
+    ``ScheduleD.deduction_used``). Optional: a year without it takes the worksheet's test as met.
+    ``spouse``: "" for the household's one return, "first"/"second" for a spouse's own in a year
+    filed separately. Written only by ``services.tax_returns``."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="taxable_incomes")
+    year = models.PositiveSmallIntegerField()
+    spouse = models.CharField(max_length=8, blank=True, default="",
+                              choices=[("", "The household's return"), ("first", "First spouse's return"),
+                                       ("second", "Second spouse's return")])
+    amount = models.DecimalField(max_digits=18, decimal_places=2,
+                                 help_text="Taxable income of the year's return (Form 1040 line 15); negative when "
+                                           "deductions exceed income")
+
+    class Meta:
+        ordering = ["household", "year", "spouse"]
+        constraints = [
+            models.UniqueConstraint(fields=["household", "year", "spouse"], name="return_taxable_income_once"),
+            models.CheckConstraint(condition=Q(spouse__in=["", "first", "second"]),
+                                   name="return_taxable_income_spouse_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} {self.year}{f' {self.spouse}' if self.spouse else ''}: {self.amount}"

@@ -1,5 +1,6 @@
 import orjson
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -173,6 +174,11 @@ class Proposal(models.Model):
                                    related_name="+")
     revision = models.JSONField(default=dict, blank=True,
                                 help_text='What the edit changed: {"dropped": [...], "instructions": [...]}')
+    # Everyone who chose its trades, in turn: an instruction's author, then each editor. An edit
+    # carries forward the instructions and trades it was made from, so none of them is its second
+    # pair of eyes (access._capacities); revised_by names only the last.
+    chosen_by = ArrayField(models.BigIntegerField(), default=list, blank=True,
+                           help_text="Ids of the users who chose its trades (an instruction, each edit), first to last")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -180,6 +186,10 @@ class Proposal(models.Model):
 
     def __str__(self) -> str:
         return f"proposal {self.pk} for {self.account_id}"
+
+    def chosen_by_with(self, user) -> list[int]:
+        """``chosen_by`` with ``user`` last (once): who chose the trades of a revision of this proposal."""
+        return list(self.chosen_by) if user.pk in self.chosen_by else [*self.chosen_by, user.pk]
 
 
 class RunOutcome(models.Model):

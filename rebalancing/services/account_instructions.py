@@ -123,6 +123,7 @@ def account_instruct(*, account: Account, instructions: Sequence[InstructionAdde
     new = proposal_build(run, inputs, result, inputs.fingerprint)
     restated = restated_for_ledger(new, as_of)
     new.revised_by = by  # who asked for it (revised_from stays empty: no proposal was edited)
+    new.chosen_by = [by.pk]
     new.revision = {"dropped": [], "instructions": [i.words() for i in added], "changes": [words]}
     new.save()
     RunOutcome.objects.create(run=run, account=account, outcome=RunOutcome.Outcome.PROPOSED)
@@ -212,7 +213,7 @@ def _household_instruct(account: Account, instructions, by, as_of: date) -> Prop
     together.save()
     mine = None
     for proposal in proposals:
-        proposal.household_proposal, proposal.revised_by = together, by
+        proposal.household_proposal, proposal.revised_by, proposal.chosen_by = together, by, [by.pk]
         proposal.revision = ({"dropped": [], "instructions": said, "changes": ["; ".join(said)]}
                              if proposal.account_id == account.pk else
                              {"dropped": [], "instructions": [], "changes": [f"solved with its household ({words})"]})

@@ -58,7 +58,8 @@ WEIGHT_TOLERANCE = Decimal("0.000001")
 
 @transaction.atomic
 def account_overrides_set(*, account: Account, overrides: dict, user) -> Account:
-    """Set an account's parameter overrides, within what its template allows (advisors: own accounts)."""
+    """Set an account's parameter overrides, within what its template allows (advisors: own accounts).
+    Changed, they supersede its open proposals (``account.superseded``: how many)."""
     require(user, Capability.EDIT_PARAMETERS)
     if not accounts_visible_to(user).filter(pk=account.pk).exists():
         raise NotFound("No such account.")
@@ -79,11 +80,19 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     audit_record(actor=user, action="account.parameters", obj=account, before={"overrides": before},
                  after={"overrides": overrides})
     harvest_alerts_resolve_switched_off(account_ids=harvesting)
+    # Its open proposals were solved under the client's settings before: a "do not sell" added since
+    # is not approved past. (A preview's rolled-back savepoint takes this back with the change.)
+    account.superseded = 0
+    if overrides != before:
+        account.superseded = settings_changed_supersede({account.pk: f"account {account.custodian_number}'s "
+                                                                     "settings changed"})
     return account
 
 
 @transaction.atomic
 def household_overrides_set(*, household: Household, overrides: dict, user) -> Household:
+    """Set a household's parameter overrides, within what its template allows; changed, they supersede
+    its accounts' open proposals (``household.superseded``: how many)."""
     require(user, Capability.EDIT_PARAMETERS)
     from rebalancing.access import households_visible_to
 
@@ -113,6 +122,10 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
     audit_record(actor=user, action="household.parameters", obj=household, before={"overrides": before},
                  after={"overrides": overrides})
     harvest_alerts_resolve_switched_off(account_ids=harvesting)
+    household.superseded = 0
+    if overrides != before:  # as an account's (``account_overrides_set``), for each of its accounts
+        household.superseded = settings_changed_supersede(dict.fromkeys(
+            household.accounts.values_list("pk", flat=True), f"household {household.name}'s settings changed"))
     return household
 
 

@@ -200,7 +200,7 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     for proposal in proposals:
         old = by_account[proposal.account_id]
         proposal.household_proposal = new
-        proposal.revised_from, proposal.revised_by = old, by
+        proposal.revised_from, proposal.revised_by, proposal.chosen_by = old, by, old.chosen_by_with(by)
         proposal.revision = revisions.get(proposal.account_id) or {
             "dropped": [], "instructions": [], "changes": [f"solved again with its household ({'; '.join(changes)})"]}
         proposal.save()

@@ -255,8 +255,16 @@ def household_settings_set(*, user, household: Household, settings: dict,
                 after["asset_classes"][account.custodian_number] = classes
                 account.asset_classes = classes
                 account.save(update_fields=["asset_classes"])
+    household.superseded = 0
     if before != after:
         audit_record(actor=user, action=Action.HOUSEHOLD_SETTINGS, obj=household, before=before, after=after)
+    if before != after and household.is_unit:
+        # Its accounts' open proposals were solved under the budget, location and asset classes it no
+        # longer has (as an override or a template change supersedes them); account by account, the
+        # settings apply to no proposal.
+        household.superseded = settings_changed_supersede(dict.fromkeys(
+            Account.objects.filter(household=household).values_list("pk", flat=True),
+            f"household {household.name}'s settings changed"))
     return household
 
 

@@ -334,7 +334,7 @@ def proposal_resolve(*, proposal: Proposal, drop_symbols=(), instructions=(), by
     changes = [f"dropped the {traded[s]} of {s}" for s in drops] + [i.words() for i in added]
     new = proposal_build(run, inputs, result, inputs.fingerprint)
     restated = restated_for_ledger(new, old.run.as_of)
-    new.revised_from, new.revised_by = old, by
+    new.revised_from, new.revised_by, new.chosen_by = old, by, old.chosen_by_with(by)
     new.revision = {"dropped": [{"symbol": s, "side": traded[s]} for s in drops],
                     "instructions": [i.words() for i in added], "changes": changes}
     new.save()

@@ -2,7 +2,8 @@
 year (the household's, or each spouse's part into a married couple's year, joint or separate), each
 return's marginal rates (one taxpayer's: every taxable account on the return is taxed at them) and
 whose return each account's sales go on (``Account.spouse``). The Schedule D report, the carryover
-chain and the engine's carried loss read them (``ledger.carryover``)."""
+chain and the engine's carried loss read them (``ledger.carryover``). And each filed return's taxable
+income of a year (``ReturnTaxableIncome``), the Capital Loss Carryover Worksheet's line 1."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from rebalancing.ledger.filing_years import (
     FIRST_YEAR,
     MARRIED,
     SECOND,
+    SEPARATE,
     PastStatuses,
+    returns_of,
     status_in,
     statuses_set,
 )
-from rebalancing.models import Account, Household, PastFilingStatus
+from rebalancing.models import Account, Household, PastFilingStatus, ReturnTaxableIncome
 from rebalancing.services.tax_estimates import open_estimates_restate
 from rebalancing.typed_numbers import DOLLARS, TypedNumberProblem, typed_number
 from tenants.audit.actions import Action
@@ -30,8 +33,9 @@ from tenants.audit.services import audit_record
 from tenants.errors import NotFound, ValidationFailed, fields_refused
 from tenants.permissions import Capability
 
-__all__ = ["CARRYOVER_FIELDS", "CARRYOVER_WORDS", "RATE_FACTS", "SOLE_FILERS", "filing_status_from_check", "filing_statuses_write",
-           "household_tax_check", "household_tax_set", "sole_filer_check"]
+__all__ = ["CARRYOVER_FIELDS", "CARRYOVER_WORDS", "RATE_FACTS", "SOLE_FILERS", "TAXABLE_INCOME_RETURNS",
+           "filing_status_from_check", "filing_statuses_write", "household_tax_check", "household_tax_set",
+           "return_words", "sole_filer_check", "taxable_incomes_apart"]
 
 SOLE_FILERS = ("first", "second")  # Household.sole_filer
 
@@ -73,7 +77,7 @@ def _amount(field: str, value) -> Decimal:
 
 @transaction.atomic
 def household_tax_set(*, user, household: Household, facts: dict | None = None,
-                      spouses: dict[int, str] | None = None) -> Household:
+                      spouses: dict[int, str] | None = None, taxable_incomes: list[dict] | None = None) -> Household:
     """Set a household's filing status, opening carryover and returns' rates (``facts``: any of
     ``filing_status``, ``filing_status_from``, ``carryforward_year``, ``CARRYOVER_FIELDS``,
     ``sole_filer`` and ``RATE_FACTS``; those not given are kept) and whose return each of its accounts is on
@@ -85,7 +89,15 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     a single or head-of-household year, a second spouse's rates on one return, a rate outside 0-1,
     an IRA or Roth marked joint (IRC §408(a)), an account of another household, a joint account
     between spouses given different rates, or a change that leaves a return's accounts at different
-    rates."""
+    rates.
+
+    ``taxable_incomes``: a filed return's taxable income of a year each (``year``, ``spouse``: "" for
+    the household's one return, "first"/"second" for a spouse's own in a year filed separately,
+    ``amount``: dollars, negative when deductions exceed income; None or "" removes it); the others
+    are kept. Refused as a whole, naming the entry, for a year after this one, an amount the books
+    cannot hold or with more than cents, a spouse's own for a year not filed separately (or none for
+    one that is), the same return twice, or a change of status that leaves a stored one on a return
+    its year no longer has."""
     require(user, Capability.EDIT_PARAMETERS)
     found = households_visible_to(user).filter(pk=household.pk).first()
     if found is None:
@@ -126,6 +138,8 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     if all(getattr(household, f) == before[f] for f in CARRYOVER_FIELDS):
         _opening_carried_across(household, was=status_in(household.carryforward_year or 0, before["filing_status"],
                                                          household.past_statuses), past=past)
+    incomes_before = household.taxable_income_by_return
+    incomes = _taxable_incomes_given(household, past, taxable_incomes or [])
     household_tax_check(household, past)
     try:
         household.full_clean()
@@ -133,6 +147,7 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
         raise fields_refused(exc, "The household") from None
     household.save(update_fields=list(fields))
     filing_statuses_write(household, past)
+    incomes_after = _taxable_incomes_write(household, incomes_before, incomes)
     after = {f: getattr(household, f) for f in fields}
     changed_accounts = _spouses_set(household, spouses)
     changed_rates = _rates_set(household, rates, check=bool(rates or changed_accounts)
@@ -145,6 +160,11 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
     if changed_rates:
         before_text["rates"] = {n: b for n, (b, _a) in changed_rates.items()}
         after_text["rates"] = {n: a for n, (_b, a) in changed_rates.items()}
+    if incomes_after != incomes_before:
+        changed_returns = sorted(set(incomes_before) ^ set(incomes_after)
+                                 | {k for k in incomes_before if incomes_after.get(k) != incomes_before[k]})
+        before_text["taxable_income"] = {_return_key_text(k): _money_text(incomes_before.get(k)) for k in changed_returns}
+        after_text["taxable_income"] = {_return_key_text(k): _money_text(incomes_after.get(k)) for k in changed_returns}
     history_after = household.filing_history_text
     if history_after != history_before:
         before_text["filing_history"], after_text["filing_history"] = history_before, history_after
@@ -154,6 +174,117 @@ def household_tax_set(*, user, household: Household, facts: dict | None = None,
         open_estimates_restate([household.pk], actor=user, because="the household's tax returns changed ("
                                + ", ".join(sorted(after_text)).replace("_", " ") + ")")
     return household
+
+
+TAXABLE_INCOME_RETURNS = ("", "first", "second")  # ReturnTaxableIncome.spouse
+_RETURN_WORDS = {"": "the household's return", "first": "the first spouse's return", "second": "the second spouse's return"}
+
+
+def return_words(spouse: str) -> str:
+    """A return as a sentence names it: "the household's return", "the first spouse's return"."""
+    return _RETURN_WORDS[spouse]
+
+
+def _return_key_text(key: tuple[int, str]) -> str:
+    year, spouse = key
+    return f"{year} {spouse}" if spouse else str(year)
+
+
+def _money_text(amount: Decimal | None) -> str | None:
+    return None if amount is None else f"{amount:.2f}"
+
+
+def _taxable_income_amount(entry: dict, index: int, value) -> Decimal | None:
+    """A taxable income as typed: dollars, negative written -1,200 or (1,200) as the worksheet puts a
+    loss; empty (or None) removes it."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    negative = text.startswith("(") and text.endswith(")")
+    where = f"The taxable income of {entry['year']}'s return" if isinstance(entry.get("year"), int) else "The taxable income"
+    try:  # the API's is a number already; the page's as typed (typed_numbers)
+        amount = value if isinstance(value, Decimal) else typed_number(text[1:-1] if negative else text, unit=DOLLARS)
+    except TypedNumberProblem as problem:
+        raise ValidationFailed(f"{where} must be an amount in dollars (negative when deductions exceed income): "
+                               f"{problem}.", detail={"field": "taxable_income", "entry": index}) from None
+    amount = -amount if negative else amount
+    digits = ReturnTaxableIncome._meta.get_field("amount")
+    if not amount.is_finite() or abs(amount).adjusted() >= digits.max_digits - digits.decimal_places:
+        raise ValidationFailed(f"{where} is too large: at most {digits.max_digits - digits.decimal_places} digits "
+                               f"before the point, not {text[:40]}.", detail={"field": "taxable_income", "entry": index})
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValidationFailed(f"{where} has more than two decimal places: {text[:40]}.",
+                               detail={"field": "taxable_income", "entry": index})
+    return amount
+
+
+def _taxable_incomes_given(household: Household, past: PastStatuses,
+                           entries: list[dict]) -> dict[tuple[int, str], Decimal | None]:
+    """(year, return key) -> amount (None: remove) of each entry, checked against the year's status as
+    it will be (``past``, ``household.filing_status``)."""
+    this_year = timezone.localdate().year
+    out: dict[tuple[int, str], Decimal | None] = {}
+    for index, entry in enumerate(entries):
+        year, spouse = entry.get("year"), entry.get("spouse") or ""
+        if isinstance(year, bool) or not isinstance(year, int) or not _FIRST_BOOK_YEAR <= year <= this_year:
+            raise ValidationFailed(f"The year of a return's taxable income must be a filed year, from {_FIRST_BOOK_YEAR} "
+                                   f"to {this_year}, not {str(year)[:40]!r}.",
+                                   detail={"field": "taxable_income_year", "entry": index})
+        if spouse not in TAXABLE_INCOME_RETURNS:
+            raise ValidationFailed(f"Whose return the taxable income of {year} is must be the household's (empty), the "
+                                   f"first or the second spouse's, not {str(spouse)[:40]!r}.",
+                                   detail={"field": "taxable_income_spouse", "entry": index})
+        amount = _taxable_income_amount(entry, index, entry.get("amount"))
+        status = status_in(year, household.filing_status, past)
+        if spouse not in returns_of(status) and amount is not None:
+            label = Household.FilingStatus(status).label.lower()
+            raise ValidationFailed(
+                f"{household.name} files {label} in {year}: " + (
+                    "two returns, one per spouse; say whose return's taxable income it is (the first or the second "
+                    "spouse's)." if status == SEPARATE else
+                    "one return; a spouse's own taxable income is for a year filed separately: give the return's."),
+                detail={"field": "taxable_income_spouse", "entry": index})
+        if (year, spouse) in out:
+            raise ValidationFailed(f"The taxable income of {year}, {return_words(spouse)}, is given twice.",
+                                   detail={"field": "taxable_income_year", "entry": index})
+        out[year, spouse] = amount
+    return out
+
+
+def taxable_incomes_apart(household: Household, incomes: dict[tuple[int, str], Decimal],
+                          past: PastStatuses | None = None) -> list[str]:
+    """Each stored taxable income on a return its year does not have (a spouse's own in a year not
+    filed separately, the household's one in a year that is), said as a sentence: such an amount is
+    used by no Schedule D."""
+    past = household.past_statuses if past is None else past
+    out = []
+    for (year, spouse), _amount_of in sorted(incomes.items()):
+        status = status_in(year, household.filing_status, past)
+        if spouse not in returns_of(status):
+            out.append(f"The taxable income of {year} is {return_words(spouse)}'s, but {year} is filed "
+                       f"{Household.FilingStatus(status).label.lower()}: enter it for "
+                       f"{' and '.join(return_words(k) for k in returns_of(status))} and remove this one.")
+    return out
+
+
+def _taxable_incomes_write(household: Household, before: dict[tuple[int, str], Decimal],
+                           given: dict[tuple[int, str], Decimal | None]) -> dict[tuple[int, str], Decimal]:
+    """Store the entries given (None removes); refused when a stored one no longer fits its year's
+    status after this change (the status is saved by then: the transaction is rolled back whole).
+    The incomes as they now are."""
+    after = {k: v for k, v in before.items() if k not in given} | {k: v for k, v in given.items() if v is not None}
+    apart = taxable_incomes_apart(household, {k: v for k, v in after.items() if k not in given})
+    if apart:
+        raise ValidationFailed(f"This change of filing status leaves a taxable income on a return its year no longer "
+                               f"has. {apart[0]}", detail={"field": "filing_status"})
+    for (year, spouse), amount in given.items():
+        if amount is None:
+            ReturnTaxableIncome.objects.filter(household=household, year=year, spouse=spouse).delete()
+        elif before.get((year, spouse)) != amount:
+            ReturnTaxableIncome.objects.update_or_create(household=household, year=year, spouse=spouse,
+                                                        defaults={"amount": amount})
+    getattr(household, "_prefetched_objects_cache", {}).pop("taxable_incomes", None)
+    return after
 
 
 def _opening_carried_across(household: Household, *, was: str, past: PastStatuses) -> None:

@@ -102,5 +102,5 @@ def test_tax_report_writes_the_realised_lots(firm_a, orders, tmp_path):
 
     line = next(csv.DictReader(io.StringIO(report)))  # the first sale
     assert ",".join(v for k, v in line.items() if k != "box_reason") == (
-        "A-1,HH-A-1,short,50 sh VTI,VTI,B,2,unknown,A-1-L2,50,2026-06-01,2026-06-01,2026-11-17,5000,6000,,0,-1000,0,0")
+        "A-1,HH-A-1,short,50 sh VTI,VTI,B,2,unknown,A-1-L2,50,2026-06-01,2026-06-01,2026-11-17,5000,6000,,0,-1000,0,0,")  # one return: no spouse
     assert "account,A-1,Account A-1,5000,6000,0,-1000,7000,5600,0,1400,400,0,0" in totals

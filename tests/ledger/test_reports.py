@@ -60,12 +60,13 @@ def test_realised_gains_show_the_figures_of_form_8949_and_schedule_d(year_of_tra
     assert list(rows[0]) == [
         "account_number", "household", "term", "description", "symbol", "box", "schedule_d_line",
         "basis_reported_to_irs", "box_reason", "lot_id", "quantity", "date_acquired", "date_purchased", "date_sold",
-        "proceeds", "cost_basis", "code", "adjustment", "gain_or_loss", "wash_sale_deferred", "wash_sale_lost_for_good"]
+        "proceeds", "cost_basis", "code", "adjustment", "gain_or_loss", "wash_sale_deferred", "wash_sale_lost_for_good",
+        "spouse"]
     kept = [k for k in rows[0] if k != "box_reason"]
     assert [",".join(r[k] for k in kept) for r in rows] == [
-        "A-1,HH-A-1,short,50 sh VTI,VTI,B,2,unknown,A-1-L2,50,2026-06-01,2026-06-01,2026-10-01,5000,6000,W,400,-600,400,0",
-        "A-1,HH-A-1,long,70 sh VTI,VTI,E,9,unknown,A-1-L1,70,2020-01-02,2020-01-02,2026-10-20,7000,5600,,0,1400,0,0",
-        "A-2,HH-A-1,long,100 sh BND,BND,E,9,unknown,A-2-L1,100,2025-01-02,2025-01-02,2026-11-02,8000,9000,,0,-1000,0,0",
+        "A-1,HH-A-1,short,50 sh VTI,VTI,B,2,unknown,A-1-L2,50,2026-06-01,2026-06-01,2026-10-01,5000,6000,W,400,-600,400,0,",
+        "A-1,HH-A-1,long,70 sh VTI,VTI,E,9,unknown,A-1-L1,70,2020-01-02,2020-01-02,2026-10-20,7000,5600,,0,1400,0,0,",
+        "A-2,HH-A-1,long,100 sh BND,BND,E,9,unknown,A-2-L1,100,2025-01-02,2025-01-02,2026-11-02,8000,9000,,0,-1000,0,0,",
     ]
     # (lots from the custodian's file bought after the cut-off: whether the basis was reported is not known)
     assert all("custodian's lots file" in r["box_reason"] for r in rows)
@@ -138,7 +139,7 @@ def test_a_loss_replaced_in_the_households_ira_is_reported_lost_for_good(book, p
         "A-1", D("600.00"), D("600.00"), D(0), D("-400.00"))
     [household] = report.households
     assert (household.short.adjustment, household.short.lost, household.short.deferred) == (D(600), D(600), D(0))
-    assert realised_lots_csv(report).splitlines()[1].endswith(",W,600,-400,0,600")
+    assert realised_lots_csv(report).splitlines()[1].endswith(",W,600,-400,0,600,")  # one return: no spouse
 
 
 def test_a_report_says_what_a_late_purchase_changed_in_its_period(year_of_trading, pm):

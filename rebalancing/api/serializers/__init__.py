@@ -281,6 +281,14 @@ class FilingPeriodSerializer(serializers.Serializer):
     filing_status = serializers.CharField()
 
 
+class TaxableIncomeSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    spouse = serializers.CharField(help_text='"" for the household\'s one return; "first"/"second" in a year filed '
+                                             "separately")
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2,
+                                      help_text="Taxable income (Form 1040 line 15; negative when deductions exceed it)")
+
+
 class HouseholdSerializer(serializers.ModelSerializer):
     advisors = serializers.SerializerMethodField(help_text="User names of the advisors looking after it")
     template = serializers.CharField(source="template.code", allow_null=True, default=None)
@@ -296,13 +304,17 @@ class HouseholdSerializer(serializers.ModelSerializer):
     filing_history = serializers.SerializerMethodField(
         help_text="The status of each period of years, oldest first: first_year null = every year before, "
                   "last_year null = to this day (filing_status is the last period's)")
+    taxable_incomes = TaxableIncomeSerializer(
+        many=True, read_only=True,
+        help_text="Filed returns' taxable incomes entered (the Capital Loss Carryover Worksheet's line 1), by year; "
+                  "a year not listed takes the worksheet's taxable-income test as met")
 
     class Meta:
         model = Household
         fields = ["id", "name", "external_id", "advisors", "template", "overrides", "managed_as", "model",
                   "household_overrides", "household_settings", "filing_status", "carryforward_year",
                   "carryforward_short_term", "carryforward_long_term", "carryforward_second_short_term",
-                  "carryforward_second_long_term", "sole_filer", "tax_returns", "filing_history"]
+                  "carryforward_second_long_term", "sole_filer", "tax_returns", "filing_history", "taxable_incomes"]
         # Each spouse's part into a married couple's year, joint or separate (Treas. Reg. §1.1212-1(c)(1)(iii)).
         extra_kwargs = {
             "carryforward_short_term": {"help_text": "Short-term capital loss carried into that year: the "

@@ -165,6 +165,14 @@ class ScheduleDSheetSerializer(serializers.Serializer):
     net = _money(help_text="Line 16")
     limit = _money(help_text="3,000; 1,500 married filing separately (IRC §1211(b))")
     deduction = _money(help_text="Line 21: the net loss deducted from ordinary income")
+    taxable_income = serializers.DecimalField(
+        max_digits=18, decimal_places=2, allow_null=True,
+        help_text="The year's taxable income (Form 1040 line 15; negative when deductions exceed income), the "
+                  "Capital Loss Carryover Worksheet's line 1, as entered on the household's tax facts; null when "
+                  "not entered (the worksheet's taxable-income test is then taken as met)")
+    deduction_used = _money(help_text="Worksheet line 4: the part of the deduction the taxable income absorbed - the "
+                                      "whole deduction unless taxable_income is entered and lower; the carryover is "
+                                      "the loss less this (IRC §1212(b)(2))")
     taxable_short = _money(help_text="Net gain taxed as ordinary income")
     taxable_long = _money(help_text="Net capital gain taxed at the long-term rate")
     carried_out_short = _money(help_text="Short-term loss carried into the next year")
@@ -257,11 +265,19 @@ class RealisedRowSerializer(serializers.Serializer):
     basis_reported_to_irs = serializers.BooleanField(allow_null=True, help_text="null: the ledger cannot know "
                                                      "(a custodian file's lot bought after its cut-off)")
     box_reason = serializers.CharField(help_text="Why this box, in words for the tax preparer")
+    spouse = serializers.CharField(help_text=(
+        'Whose return the line goes on: "" the household\'s one return; its household filing separately in the '
+        'year of the sale, "first" or "second" (the account\'s spouse), or "joint": half on each spouse\'s return'))
 
 
 class BoxTotalsSerializer(serializers.Serializer):
     household = serializers.CharField()
     name = serializers.CharField()
+    year = serializers.IntegerField(help_text="The tax year of the return (the sales' year)")
+    spouse = serializers.CharField(help_text=(
+        '"" for the household\'s one return; married filing separately in the year, each spouse\'s own: "first" or '
+        '"second" (their accounts\' lines and half of each joint account\'s, to the cent: the first spouse takes an '
+        "odd cent, as on Schedule D)"))
     part = serializers.ChoiceField(choices=["I", "II"])
     box = serializers.CharField()
     line = serializers.CharField(help_text="Schedule D line")
@@ -313,7 +329,8 @@ class RealisedReportSerializer(serializers.Serializer):
     lots = RealisedRowSerializer(many=True)
     accounts = GainTotalsSerializer(many=True)
     households = GainTotalsSerializer(many=True)
-    boxes = BoxTotalsSerializer(many=True, help_text="Per household, Form 8949's totals per box and Schedule D line")
+    boxes = BoxTotalsSerializer(many=True, help_text="Per return (a household's, or each spouse's filing separately) "
+                                                     "and year, Form 8949's totals per box and Schedule D line")
     recalculations = RecalculationSerializer(
         many=True, help_text="Sales of the period whose figures changed after they were recorded, newest first")
 

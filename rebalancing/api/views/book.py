@@ -228,7 +228,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
 
     def visible_queryset(self, user):
         return with_advisors(households_visible_to(user).select_related("template", "model")
-                             .prefetch_related("accounts", "past_filing_statuses"))  # each return's rates, its filing history
+                             .prefetch_related("accounts", "past_filing_statuses", "taxable_incomes"))  # each return's rates, its filing history
 
     @extend_schema(request=serializers.OverridesInSerializer, responses=serializers.HouseholdSerializer)
     @action(detail=True, methods=["put", "patch"])
@@ -256,12 +256,14 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
     @action(detail=True, methods=["patch"])
     def tax(self, request, pk=None):
         """Set the household's returns: its filing status, its opening capital loss carryover (each
-        spouse's when married filing separately) and whose return each account is on. Omitted: kept."""
+        spouse's when married filing separately), whose return each account is on and filed returns'
+        taxable incomes (the carryover worksheet's line 1). Omitted: kept."""
         serializer = household_serializers.HouseholdTaxInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         facts = dict(serializer.validated_data)
-        spouses = facts.pop("spouses", None)
-        household_tax_set(user=request.user, household=self.get_object(), facts=facts, spouses=spouses)
+        spouses, incomes = facts.pop("spouses", None), facts.pop("taxable_incomes", None)
+        household_tax_set(user=request.user, household=self.get_object(), facts=facts, spouses=spouses,
+                          taxable_incomes=[dict(entry) for entry in incomes or []])
         return Response(serializers.HouseholdSerializer(self.get_object()).data)
 
     @extend_schema(request=HouseholdWhatIfSerializer, responses={200: OpenApiTypes.OBJECT})

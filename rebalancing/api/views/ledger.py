@@ -260,8 +260,7 @@ class RealisedGainsView(_Report):
                      for r in report.lots],
             "accounts": [_totals(t) for t in report.accounts],
             "households": [_totals(t) for t in report.households],
-            "boxes": [{**asdict(t), "part": t.part, "gain_or_loss": t.gain_or_loss}
-                      for t in reports.box_totals(report.lots)],
+            "boxes": [{**asdict(t), "part": t.part, "gain_or_loss": t.gain_or_loss} for t in report.boxes],
             "recalculations": [asdict(r) for r in report.recalculations],
         }
         return Response(RealisedReportSerializer(body).data)
