@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import InfeasibleParameters, InvalidRequest
 from .parameters import CashParams, Instruction
 from .positions import Book
 from .targets import TargetPlan
 from .words import dollars
+
+# Below this (a fraction of account value) a position is at its target (as ``limits.TARGET_TOLERANCE``).
+SHORTFALL_TOLERANCE = 1e-9
 
 __all__ = ["InstructionEffects", "read_instructions", "cash_levels", "swap_fraction", "apply_swap_targets"]
 
@@ -81,35 +86,86 @@ def swap_fraction(ins: Instruction, book: Book) -> float:
 
 
 def apply_swap_targets(plan: TargetPlan, book: Book, effects: InstructionEffects) -> None:
-    """Move the sold security's target to the bought one (in place); liquidation zeroes all."""
+    """Move each sold security's target to what the instruction buys (in place); liquidation zeroes all.
+
+    Selling all of X moves X's whole target to Y (and Y takes the proceeds of any excess: the rest
+    of the model shrinks to fit); without a Y the proceeds are invested as the model says. Selling
+    part of X ("sell $5,000 of X, buy Y") moves exactly what is sold: X's target is lowered by it
+    and Y's raised by it, on top of Y's own target (without a Y the proceeds stay in cash), and the
+    rest of the model is untouched. X is not bought back in the same proposal (a round trip, and at
+    a loss a wash sale: IRS Pub. 550), so what X's remaining target still asks is held in the cash
+    already there (or left where it is), not spent on other positions past their targets
+    (``_hold_unbought_shortfall``).
+    """
     if effects.liquidate:
         plan.target[:] = 0.0
         plan.reference[:] = 0.0
         plan.buyable[:] = False
         return
+    spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)
+    partial: list[int] = []
+    held = book.weights.copy()  # the holdings once the ordered trades are made
     for ins in effects.swaps:
         i = book.index[ins.sell]
         sold = swap_fraction(ins, book)
+        held[i] = max(0.0, held[i] - sold)
         full = ins.quantity is None and ins.amount is None
         moved = plan.target[i] if full else min(plan.target[i], sold)
+        # What the instruction puts where the sale was: all of X's target at least when X is sold
+        # outright, the sale itself when only part of it is.
+        received = max(moved, sold) if full else sold
+        j = None
         if ins.buy is not None:
             j = book.index[ins.buy]
-            extra = max(moved, sold if full else moved)
-            plan.target[j] += extra
-            plan.reference[j] += extra
+            held[j] += sold
+            plan.target[j] += received
+            plan.reference[j] += received
             plan.buyable[j] = True
             if plan.sleeve_of[j] is None:
                 plan.sleeve_of[j] = plan.sleeve_of[i]
-            # Proceeds of a legacy position go to Y, so the rest of the model shrinks to fit.
-            surplus = extra - moved
-            if surplus > 0:
-                others = plan.target > 0
-                others[[i, j]] = False
-                base = plan.target[others].sum()
-                if base > 0:
-                    scale = max(0.0, (base - surplus) / base)
-                    plan.target[others] *= scale
-                    plan.reference[others] *= scale
+        elif not full:
+            plan.cash_target += received
+        else:
+            received = 0.0
+        # A sale of more than X's target (a legacy position, say) goes to Y or cash all the same,
+        # so the rest of the model shrinks to fit.
+        surplus = received - moved
+        if surplus > 0:
+            others = plan.target > 0
+            others[[k for k in (i, j) if k is not None]] = False
+            base = plan.target[others].sum()
+            if base > 0:
+                scale = max(0.0, (base - surplus) / base)
+                plan.target[others] *= scale
+                plan.reference[others] *= scale
         plan.target[i] -= moved
         plan.reference[i] = max(0.0, plan.reference[i] - moved)
         plan.buyable[i] = False
+        if not full:
+            partial.append(i)
+    for i in partial:
+        spare = _hold_unbought_shortfall(plan, i, held, spare)
+
+
+def _hold_unbought_shortfall(plan: TargetPlan, i: int, held: np.ndarray, spare: float) -> float:
+    """X, partly sold and not to be bought back, may still be below its lowered target. Nothing is
+    bought in its place: the shortfall is held in the cash already there above its target
+    (``spare``, reserved on top of the cash target, as for a name a wash sale blocks in ``limits``),
+    and what that cash does not cover stays in the positions above their targets that would have
+    paid for X (each keeps a share of its excess, a purchase ordered on top of its target too), so
+    nothing is sold for a purchase that does not happen. ``held``: the holdings once the ordered
+    trades are made. Direct-indexed names are left to the optimiser. Returns the spare cash left."""
+    di = plan.direct_indexed()
+    gap = plan.reference[i] - held[i]
+    if di[i] or gap <= SHORTFALL_TOLERANCE:
+        return spare
+    plan.reference[i] = held[i]
+    reserve = min(gap, spare)
+    plan.cash_reserve += reserve
+    rest = gap - reserve
+    if rest > SHORTFALL_TOLERANCE:
+        excess = np.where(di, 0.0, np.maximum(held - plan.reference, 0.0))
+        total = excess.sum()
+        if total > 0:
+            plan.reference += excess * min(1.0, rest / total)
+    return spare - reserve

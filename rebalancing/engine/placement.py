@@ -349,9 +349,10 @@ def place(
                 sold = min(sold, ins.amount)
             # Two orders on one holding sell it at most once.
             ordered[(a, j)] = min(before[a, j], ordered.get((a, j), 0.0) + sold)
-            if ins.buy is not None:
+            if ins.buy is not None or ins.quantity is not None or ins.amount is not None:
                 # The proceeds are the instruction's to spend (the account's own solve buys Y with
-                # them): kept as the account's cash here, not placed in the household's model.
+                # them, or keeps a partial sale's in cash: ``instructions.apply_swap_targets``): kept
+                # as the account's cash here, not placed in the household's model.
                 cash_target[a] += sold
                 proceeds[a] += sold
     investable = V - float(cash_target.sum())
