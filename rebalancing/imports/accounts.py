@@ -16,14 +16,28 @@ from rebalancing.household_parameters import joining_rates, rates_apart_on_retur
 from rebalancing.ledger.account_opening import first_trade_days, opened_after_trades_problem
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.ledger.filing_years import FIRST_YEAR, PastStatuses, statuses_set
-from rebalancing.models import Account, Household, ModelPortfolio, ParameterTemplate, TaxLot, TradeRecord
-from rebalancing.services.assignments import model_unpriced_words
+from rebalancing.models import (
+    Account,
+    Household,
+    ModelPortfolio,
+    ParameterTemplate,
+    Proposal,
+    TaxLot,
+    TradeRecord,
+)
+from rebalancing.services.assignments import (
+    model_unpriced_words,
+    settings_change_words,
+    settings_changed_supersede,
+)
+from rebalancing.services.proposals import OPEN
 from rebalancing.services.tax_estimates import open_estimates_restate
 from rebalancing.services.tax_returns import (
     CARRYOVER_FIELDS,
     SOLE_FILERS,
     filing_statuses_write,
     household_tax_check,
+    taxable_incomes_apart,
 )
 from tenants.errors import ValidationFailed
 
@@ -203,7 +217,7 @@ def _household_tax_plan(sheet, households: pd.Series, facts: dict[str, dict], as
     """Each household as its facts would leave it, checked (``household_tax_check``); a problem is
     said on the household's first row."""
     stored = {h.external_id: h for h in Household.objects.filter(external_id__in=list(facts))
-              .prefetch_related("past_filing_statuses")}
+              .prefetch_related("past_filing_statuses", "taxable_incomes")}
     first_line = {}
     for line, household in zip(households.index, households.tolist(), strict=True):
         first_line.setdefault(household, line)
@@ -216,10 +230,16 @@ def _household_tax_plan(sheet, households: pd.Series, facts: dict[str, dict], as
         for name, value in given.items():
             if name not in ("filing_status", "filing_status_from"):
                 setattr(household, name, value)
+        past = _statuses_planned(household, given, as_of)
         try:
-            household_tax_check(household, _statuses_planned(household, given, as_of))
+            household_tax_check(household, past)
         except ValidationFailed as exc:
             sheet.problems.add(first_line[external_id], exc.detail.get("field", "filing_status"), exc.message)
+        # A filed year's taxable income stays on a return its year still has (``household_tax_set``'s rule).
+        if "filing_status" in given and (apart := taxable_incomes_apart(household, household.taxable_income_by_return,
+                                                                          past)):
+            sheet.problems.add(first_line[external_id], "filing_status", "this change of filing status leaves a "
+                               f"taxable income on a return its year no longer has. {apart[0]}")
 
 
 def _rates_plan(sheet, columns: dict, households: pd.Series, facts: dict[str, dict]) -> list[str]:
@@ -420,6 +440,44 @@ def _moved_between_households(existing: list[dict], rows: list[dict]) -> dict[in
     return moved
 
 
+def _with_settings(numbers: list[str]):
+    """The file's stored accounts that have open proposals, with what ``_settings_changed`` reads
+    (their own and their household's template and model)."""
+    return (Account.objects.filter(custodian_number__in=numbers,
+                                   pk__in=Proposal.objects.filter(status__in=OPEN).values("account_id"))
+            .with_governing_template().select_related("model", "household__model"))
+
+
+def _managed_model(account: Account) -> ModelPortfolio | None:
+    return account.household.model if account.household.is_unit else account.model
+
+
+def _classes_words(classes: list[str]) -> str:
+    return ", ".join(sorted(classes)) if classes else "any"
+
+
+def _settings_changed(before: Account, after: Account) -> str:
+    """Why ``after``'s open proposals give way: what the file changed of what they were solved under
+    (the template that governs it, the model it is managed to, its household - its wash sales and
+    returns -, its tax status) or decided under (discretionary: auto-approval); the asset classes it
+    may hold bind only a household managed as one (``household_settings_set``). Empty: nothing they
+    depend on changed. A return's facts (rates, whose return, filing status, carryover) restate the
+    open proposals' estimates instead, as the household page's change does (``household_tax_set``)."""
+    words = [settings_change_words(template_before=before.governing_template, template_after=after.governing_template,
+                                   model_before=_managed_model(before), model_after=_managed_model(after))]
+    if before.household_id != after.household_id:
+        words.append(f"the account moved from household “{before.household.name}” to “{after.household.name}”")
+    if before.tax_status != after.tax_status:
+        words.append(f"its tax status changed from {before.tax_status} to {after.tax_status}")
+    if before.discretionary != after.discretionary:
+        words.append(f"it became {'discretionary' if after.discretionary else 'non-discretionary'}")
+    if after.household.is_unit and sorted(before.asset_classes or []) != sorted(after.asset_classes or []):
+        words.append(f"the asset classes it may hold changed from {_classes_words(before.asset_classes)} "
+                     f"to {_classes_words(after.asset_classes)}")
+    words = [w for w in words if w]
+    return f"the accounts file changed its settings: {'; '.join(words)}" if words else ""
+
+
 @transaction.atomic
 def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     """Create or update accounts by custodian number, and the households they belong to.
@@ -505,13 +563,21 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     _realised_past_merge(rows)
     existing = list(Account.objects.filter(custodian_number__in=[row["custodian_number"] for row in rows]).order_by()
                     .values("id", *sorted({name for row in rows for name in row})))
+    settings_before = {a.pk: a for a in _with_settings([row["custodian_number"] for row in rows])}
     changes = changes_plan(rows=rows, existing=existing, key=("custodian_number",))
     changes_apply(Account, changes)
     moved = _moved_between_households(existing, rows)
     if moved:
         notes = (*notes, f"accounts: {len(moved)} moved to another household; wash sales matched again in both")
+    # Open proposals solved under settings the account no longer has give way (as on a page or in the
+    # admin); their households' estimates are restated with it, and a superseded one needs no restating.
+    superseded = settings_changed_supersede({a.pk: _settings_changed(settings_before[a.pk], a) for a in _with_settings(
+        [a.custodian_number for a in settings_before.values()])})
+    if superseded:
+        notes = (*notes, f"{superseded} open proposal{'s' if superseded != 1 else ''} of accounts whose settings the "
+                 f"file changed superseded: rebalance {'them' if superseded != 1 else 'it'} again")
     if _TAX_COLUMNS & set(sheet.frame.columns):
-        # Open proposals were estimated on the returns as they were (status, carryover, rates, whose).
+        # Those still open were estimated on the returns as they were (status, carryover, rates, whose).
         open_estimates_restate(set(household_ids.values()),
                                because="the accounts file changed the household's tax returns")
     return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, notes=notes)
