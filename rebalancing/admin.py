@@ -282,7 +282,7 @@ class TaxLotInline(admin.TabularInline):
 @admin.register(Account)
 class AccountAdmin(_SettingsSupersedeMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = AccountForm
-    settings = ("household", "model", "template", "overrides")
+    settings = ("household", "model", "template", "overrides", "tax_status", "discretionary", "asset_classes")
     list_display = ("custodian_number", "name", "household", "model", "effective_template", "tax_status", "cash")
     list_filter = ("model", "template", "tax_status", "discretionary")
     search_fields = ("custodian_number", "name", "household__name")

@@ -414,14 +414,21 @@ def household_members(request, pk: int):
         account = visible_or_404(accounts_visible_to(request.user), pk=remove)
     if remove and account.household_id != household.pk:
         raise BadRequest("That account is not in this household.")
+    rates_before = (account.short_term_rate, account.long_term_rate)
     try:
-        household_account_move(user=request.user, account=account, household=household if number else None)
+        moved = household_account_move(user=request.user, account=account, household=household if number else None)
     except DomainError as exc:
         if number:
             keep_posted(request, "members")
         return _refused(request, household, exc, "#accounts")
     verb = "moved into this household" if number else "moved out into a household of its own"
-    return _done(request, household, f"{account.custodian_number} {verb}.", "#accounts")
+    rates = (moved.short_term_rate, moved.long_term_rate)
+    # It files on its new household's return: say the rates it took there, which its estimates use.
+    said = ("" if rates == rates_before else
+            " It files on that household's return now, at its rates: {:.1%} short-term, {:.1%} long-term "
+            "(before: {:.1%} / {:.1%}).".format(*rates, *rates_before))
+    return _done(request, household, f"{account.custodian_number} {verb}.{said}{superseded_words(moved.superseded)}",
+                 "#accounts")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)

@@ -213,6 +213,12 @@ def household_account_move(*, user, account: Account, household: Household | Non
         after["rates"] = f"{account.short_term_rate:.4f} / {account.long_term_rate:.4f}"
     audit_record(actor=user, action=Action.HOUSEHOLD_MEMBERS, obj=account, before=before, after=after)
     harvest_alerts_resolve_switched_off(account_ids=harvesting)
+    # Its open proposals were solved in the household it left (its return, its wash-sale family, a
+    # household proposal's legs); a household managed as one is solved again with its new member.
+    moved = [account.pk, *(household.accounts.exclude(pk=account.pk).values_list("pk", flat=True)
+                           if household.is_unit else ())]
+    account.superseded = settings_changed_supersede(dict.fromkeys(
+        moved, f"account {account.custodian_number} moved from household {source.name} to {household.name}"))
     return account
 
 
