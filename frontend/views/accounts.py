@@ -51,6 +51,7 @@ from rebalancing.models import (
     Account,
     Alert,
     ModelPortfolio,
+    ModelVersion,
     ParameterTemplate,
     Price,
     Proposal,
@@ -192,7 +193,7 @@ def _holdings_priced_apart(account, as_of, targets: dict[str, float] | None, nam
     """The holdings and lots when the engine's request could not be built (a held security without
     a price, a model without a version...): every lot from the ledger at the latest prices, the
     securities without one listed and flagged but left out of every figure, so one missing price
-    does not empty the page. Targets only from the latest proposal (the model's need the request)."""
+    does not empty the page. Targets only from a proposal (``_targets_proposal``: the model's need the request)."""
     held = list(TaxLot.objects.filter(account=account).select_related("security")
                 .order_by("security__symbol", "acquired", "lot_id"))
     symbols = {lot.security.symbol for lot in held} | {s for s in (targets or {}) if s != engine.CASH_KEY}
@@ -308,6 +309,26 @@ def _failed_after(account, latest) -> RunOutcome | None:
     return outcome if latest is None or outcome.run_id > latest.run_id else None
 
 
+# Proposals the account is no longer aimed at: their targets (a one-off instruction's among them) are not
+# the account's, so the page's "target" column never reads them.
+_NOT_AIMED_AT = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
+
+
+def _targets_proposal(user, account, inputs) -> Proposal | None:
+    """The proposal whose targets the holdings are shown against (``holdings_by_sleeve``): the latest
+    one still standing - open, released or executed - made to the account's current model version;
+    None (the model's weights are shown) when there is none."""
+    if inputs.request is not None:
+        version_id = inputs.model_version_id
+    else:  # the request could not be built: the model's current version, read apart
+        version_id = (ModelVersion.objects.filter(model_id=account.managed_model_id).order_by("-number")
+                      .values_list("pk", flat=True).first()) if account.managed_model_id else None
+    standing = proposals_visible_to(user).filter(account=account).exclude(status__in=_NOT_AIMED_AT)
+    if version_id is not None:
+        standing = standing.filter(model_version_id=version_id)
+    return standing.order_by("-created_at", "-pk").first()
+
+
 def _account_context(request, account, *, form_values=None, form_errors=None, form_message="", form_typed=None):
     user = request.user
     as_of = timezone.localdate()
@@ -315,7 +336,8 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     latest = (proposals_visible_to(user).filter(account=account).select_related("run", "risk_model_version")
               .order_by("-created_at").first())
     names = dict(Security.objects.values_list("symbol", "name"))
-    targets = latest.result.get("targets") if latest and isinstance(latest.result, dict) else None
+    aimed = _targets_proposal(user, account, inputs)
+    targets = aimed.result.get("targets") if aimed and isinstance(aimed.result, dict) else None
     if inputs.request is not None:
         sleeves, total, _ = holdings_by_sleeve(inputs.request, targets or None, names)
         lots, lot_totals = lots_with_gains(inputs.request, account)
@@ -347,7 +369,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     can_harvest = user_can(user, Capability.RUN_REBALANCE) and "harvest" in one_off_actions(account)
     harvestable = _harvestable(account, inputs.request)
     return {
-        "account": account, "inputs": inputs, "latest": latest, "sleeves": sleeves, "total": total,
+        "account": account, "inputs": inputs, "latest": latest, "targets_from": aimed, "sleeves": sleeves, "total": total,
         "unpriced": holdings.unpriced, "targets_known": holdings.targets_known,
         "unpriced_lots": sum(1 for r in lots if r.value is None),
         # This tax year's only (Account.realised_ytd): what every estimate of the year nets against.

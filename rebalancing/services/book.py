@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -27,7 +28,7 @@ from rebalancing.models import (
     SleeveHolding,
 )
 from rebalancing.parameter_labels import settings_in_words
-from rebalancing.selectors import asset_classes_known
+from rebalancing.selectors import asset_classes_known, benchmark_weights_latest
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import settings_changed_supersede
 from rebalancing.services.parameter_symbols import parameter_symbols_checked, parameter_words_checked
@@ -344,6 +345,37 @@ def _weights_problems(s: SleeveSpec, *, percent: bool) -> list[str]:
     return [p for p in problems if p]
 
 
+def _of_another_class(asset_class: str, securities) -> list[Security]:
+    """Those of ``securities`` a sleeve of ``asset_class`` may not hold, by symbol. A sleeve is an asset
+    class's share of the model: a security of another class in it (BND in us_large_cap, or the S&P
+    500's names in us_large_growth) would be counted, located and removed as the wrong class."""
+    return sorted((sec for sec in securities if sec.asset_class != asset_class), key=lambda sec: sec.symbol)
+
+
+def _constituents(indexed: set[Benchmark]) -> dict[int, list[Security]]:
+    """The latest constituents of each benchmark (by its id): the names a direct index of it holds."""
+    latest = benchmark_weights_latest({b.pk for b in indexed}, date.max)
+    securities = Security.objects.in_bulk({sid for weights in latest.values() for sid in weights})
+    return {bid: [securities[sid] for sid in weights] for bid, weights in latest.items()}
+
+
+NAMES_SHOWN = 3  # a benchmark's stray constituents named per asset class (an index has hundreds)
+
+
+def _index_strays_words(asset_class: str, benchmark: Benchmark, strays: list[Security], members: int) -> str:
+    by_class: dict[str, list[str]] = {}
+    for sec in strays:
+        by_class.setdefault(sec.asset_class, []).append(sec.symbol)
+    listed = "; ".join(f"{cls} ({', '.join(symbols[:NAMES_SHOWN])}"
+                       + (f" and {len(symbols) - NAMES_SHOWN} more)" if len(symbols) > NAMES_SHOWN else ")")
+                       for cls, symbols in sorted(by_class.items()))
+    mend = (f"make it the {next(iter(by_class))} sleeve, " if len(strays) == members and len(by_class) == 1 else
+            "correct their asset class in the security master, ")
+    return (f"sleeve {asset_class} is a direct index of benchmark {benchmark.code} ({benchmark.name}), {len(strays)} of "
+            f"whose {members} constituents are of another asset class: {listed}: a sleeve holds securities of its "
+            f"own asset class ({mend}or direct-index a benchmark of {asset_class} securities)")
+
+
 @transaction.atomic
 def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], user, note: str = "") -> ModelVersion:
     """Editing a model makes a new version; proposals keep the version they used, and the open ones of
@@ -368,17 +400,16 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
     problems += [f"unknown symbol {sym!r}" for sym in sorted(symbols - set(securities))]
     benchmarks = {b.code: b for b in Benchmark.objects.filter(code__in=[s.benchmark for s in sleeves if s.benchmark])}
     submodels = {m.code: m for m in ModelPortfolio.objects.filter(code__in=[s.submodel for s in sleeves if s.submodel])}
+    constituents = _constituents({benchmarks[s.benchmark] for s in sleeves
+                                  if s.kind == Sleeve.Kind.DIRECT_INDEX and s.benchmark in benchmarks})
     for s in sleeves:
         problems += _weights_problems(s, percent=percent)
         if s.kind == Sleeve.Kind.HOLDINGS:
-            # A sleeve is an asset class's share of the model: a security of another class in it
-            # (BND in us_large_cap) would be counted, located and removed as the wrong class.
-            strays = [f"{sym} ({securities[sym].asset_class})" for sym in sorted(s.holdings)
-                      if sym in securities and securities[sym].asset_class != s.asset_class]
+            strays = _of_another_class(s.asset_class, [securities[sym] for sym in s.holdings if sym in securities])
             if strays:
-                problems.append(f"sleeve {s.asset_class} holds {', '.join(strays)}: a sleeve holds securities of "
-                                "its own asset class (move each to its class's sleeve, or correct its asset class "
-                                "in the security master)")
+                problems.append(f"sleeve {s.asset_class} holds {', '.join(f'{x.symbol} ({x.asset_class})' for x in strays)}"
+                                ": a sleeve holds securities of its own asset class (move each to its class's sleeve, "
+                                "or correct its asset class in the security master)")
             sub_total = sum((Decimal(w) for w in s.holdings.values()), Decimal(0))
             if abs(sub_total - 1) > WEIGHT_TOLERANCE:
                 problems.append(f"holdings of sleeve {s.asset_class} sum to "
@@ -387,6 +418,11 @@ def model_version_create(*, model: ModelPortfolio, sleeves: list[SleeveSpec], us
             problems.append(f"unknown benchmark {s.benchmark!r}")
         if s.kind == Sleeve.Kind.DIRECT_INDEX and not s.benchmark:
             problems.append(f"sleeve {s.asset_class} is a direct index but names no benchmark")
+        elif s.kind == Sleeve.Kind.DIRECT_INDEX and s.benchmark in benchmarks:
+            # A direct index holds its benchmark's names in the sleeve: the holdings' rule, on them.
+            members = constituents.get(benchmarks[s.benchmark].pk, [])
+            if strays := _of_another_class(s.asset_class, members):
+                problems.append(_index_strays_words(s.asset_class, benchmarks[s.benchmark], strays, len(members)))
         if s.kind == Sleeve.Kind.SUBMODEL and (s.submodel not in submodels or s.submodel == model.code):
             problems.append(f"sleeve {s.asset_class} names no valid submodel")
         elif s.kind != Sleeve.Kind.SUBMODEL and s.submodel:  # it was dropped without a word

@@ -184,6 +184,10 @@ def _proposal_state_q(filters: ExceptionFilters) -> Q:
 # The engine's alert of a proposal whose sales lose a loss to wash sales it is allowed to make, or
 # whose purchases wash an earlier loss sale (engine.wash_sales.disallowed_alert, washing_purchase_alert).
 _WASHED = "wash_sale_disallowed"
+# The engine's code of each alert kind whose amounts it stated bare (``runs.alert_text`` signs them when
+# an alert is written; an alert written before that is signed when read).
+_TAX_LIMIT = "tax_limit_exceeded"
+_ALERT_CODES = {Alert.Kind.TAX_LIMIT: _TAX_LIMIT, Alert.Kind.WASH_SALE: _WASHED}
 
 
 def _with_result_alerts(queryset):
@@ -282,7 +286,7 @@ def _proposals(ids: set[int], *, restricted: set[int], washed: set[int]) -> dict
             object_type="proposal", object_id__in=[str(pk) for pk in ids],
             action__in=[Action.PROPOSAL_SUBMIT, Action.PROPOSAL_APPROVAL_LAPSED])
             .order_by("at", "id").values_list("object_id", "comment")):
-        reasons[object_id] = comment  # the latest wins
+        reasons[object_id] = _in_dollars(comment)  # the latest wins
     policy = ApprovalPolicy.current()
     for p in found.values():
         p.policy_reasons = reasons.get(str(p.pk), "")
@@ -327,6 +331,13 @@ def _restricted_by_day(days: set[date]) -> dict[date, dict[str, RestrictedSecuri
                 listed[entry.security.symbol] = entry
         out[day] = listed
     return out
+
+
+def _in_dollars(reasons: str) -> str:
+    """The policy's reasons as the page says money: an audit row written before they gave amounts in
+    dollars ("estimated tax 39,976.09 ≥ 25,000.00") read as "$39,976.09 ≥ $25,000.00" - the row itself
+    is kept as written. (Its turnover, a percentage, and any "$" amount are left as they are.)"""
+    return alert_text(_TAX_LIMIT, reasons)
 
 
 def _money(value) -> str:
@@ -403,8 +414,13 @@ def _alert_row(key: ExceptionKey, a: Alert) -> ExceptionRow:
         kind=key.kind, at=key.at, pending=not resolved,
         state=f"resolved {timezone.localtime(a.resolved_at):%Y-%m-%d}" if resolved else "open",
         account_id=a.account_id, account_number=a.account.custodian_number, household_name=household.name,
-        advisors=household.advisor_names, what=re.sub(r"\s+", " ", a.message), who=who, amount=amount,
+        advisors=household.advisor_names, what=re.sub(r"\s+", " ", _alert_in_dollars(a)), who=who, amount=amount,
         link="account")
+
+
+def _alert_in_dollars(alert: Alert) -> str:
+    code = _ALERT_CODES.get(alert.kind)
+    return alert_text(code, alert.message) if code else alert.message
 
 
 # --- Executed sales --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
@@ -22,7 +22,9 @@ from django.utils import timezone
 from rebalancing.access import decision_capacity, decision_refusal, proposals_visible_to
 from rebalancing.array_filters import any_of
 from rebalancing.copy_writes import objects_insert_by_copy
+from rebalancing.engine.words import dollars
 from rebalancing.ledger.orders import orders_create
+from rebalancing.ledger.quantities import cents_of_float
 from rebalancing.models import (
     Account,
     ApprovalPolicy,
@@ -108,7 +110,8 @@ def policy_decide(policy: ApprovalPolicy, proposal: Proposal, *, discretionary: 
     compliance = False
     if proposal.estimated_tax >= policy.compliance_min_estimated_tax:
         compliance = True
-        reasons.append(f"estimated tax {proposal.estimated_tax:,.2f} ≥ {policy.compliance_min_estimated_tax:,.2f}")
+        reasons.append(f"estimated tax {dollars(float(proposal.estimated_tax))} ≥ "
+                       f"{dollars(float(policy.compliance_min_estimated_tax))}")
     if proposal.turnover >= policy.compliance_min_turnover:
         compliance = True
         reasons.append(f"turnover {proposal.turnover:.1%} ≥ {policy.compliance_min_turnover:.1%}")
@@ -775,7 +778,7 @@ def proposals_insert_submitted(proposals: list[Proposal]) -> None:
             proposal.pk = pk
     for proposal in proposals:
         # The policy compares money as the table stores it (to the cent), as when it read drafts back.
-        proposal.estimated_tax = Decimal(str(proposal.estimated_tax)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        proposal.estimated_tax = cents_of_float(proposal.estimated_tax)
     decided = _drafts_decide(proposals)
     objects_insert_by_copy(proposals)
     _submitted(decided)

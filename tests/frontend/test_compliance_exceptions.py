@@ -134,7 +134,7 @@ def test_each_kind_appears_with_its_facts(seeded, as_user, people):
     assert sorted(_kinds(response)) == sorted(["compliance", "restricted", "wash_allowed", "budget_aside", "tax_limit",
                                                "wash_alert", "rmd_missed", "wash_executed"])
     compliance = rows["compliance"]
-    assert "estimated tax 30,000.00 ≥ 25,000.00" in compliance and "approved" in compliance
+    assert "estimated tax $30,000.00 ≥ $25,000.00" in compliance and "approved" in compliance  # read in dollars
     assert "Approved by Compliance (compliance)" in compliance and "checked the gains" in compliance
     assert "Approved by Advisor (advisor)" in compliance and f"Proposal #{seeded['sent'].pk}" in compliance
     assert f"Trades {seeded['symbol']} (do not trade" in rows["restricted"]

@@ -69,5 +69,5 @@ def test_a_runs_bulk_submission_records_why_each_proposal_waits_for_compliance(f
         comments = dict(AuditEvent.objects.filter(action="proposal.submit", object_id__in=[str(d.pk) for d in drafts])
                         .values_list("object_id", "comment"))
 
-    assert comments == {str(drafts[0].pk): "estimated tax 5,000.00 ≥ 1,000.00",
-                        str(drafts[1].pk): "estimated tax 2,500.00 ≥ 1,000.00", str(drafts[2].pk): ""}
+    assert comments == {str(drafts[0].pk): "estimated tax $5,000.00 ≥ $1,000.00",
+                        str(drafts[1].pk): "estimated tax $2,500.00 ≥ $1,000.00", str(drafts[2].pk): ""}
