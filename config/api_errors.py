@@ -59,6 +59,7 @@ ERROR_CODES: dict[str, str] = {
     "method_not_allowed": "405",
     "not_acceptable": "406",
     "conflict": "409: the change conflicts with the object's state",
+    "precondition_failed": "412: If-Match names none of the object's current ETag (detail.etag)",
     "illegal_transition": "409: the proposal's status does not allow this",
     "already_decided": "409: you have already decided on this proposal",
     "concurrent_decision": "409: someone else decided at the same moment; reload",

@@ -20,6 +20,11 @@ if env_str("CELERY_BROKER_URL").startswith("filesystem://"):
 if env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False):
     raise ImproperlyConfigured("WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be off in production: webhooks would let "
                                "a firm make the platform call its internal addresses.")
+if not env_str("REDIS_URL", "").startswith(("redis://", "rediss://", "unix://")):
+    # Without it the cache is each process's own (base.py CACHES): API and what-if rates, sign-in and
+    # password-reset limits would count per gunicorn worker, not per key or user (docs/api.md, Rates).
+    raise ImproperlyConfigured("REDIS_URL must name the shared Redis cache (redis://, rediss://) in production: "
+                               "rate limits and sign-in limits are counted there for every process.")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.middleware.http import ConditionalGetMiddleware
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.decorators import decorator_from_middleware
+from django.utils.http import parse_etags
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -33,26 +34,35 @@ from tenants.api_keys.authentication import ApiKeyAuthentication, SessionAuthent
 from tenants.api_keys.models import ApiKey
 from tenants.api_keys.scopes import Scope, scopes_of
 from tenants.api_keys.services import idempotency_lookup, idempotency_store
-from tenants.errors import Conflict, PermissionDenied, ValidationFailed
+from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["FirmAPIView", "FirmScopedViewSet", "Rule", "idempotent"]
+__all__ = ["FirmAPIView", "FirmScopedViewSet", "PreconditionFailed", "Rule", "etag_of", "idempotent"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _ConditionalGetAndHead(ConditionalGetMiddleware):
     """Django's middleware, for HEAD too. Django skips HEAD because a HEAD answer's body is empty; DRF
-    renders GET's body for HEAD (the server drops it), so the tag is GET's and a polling HEAD can use it."""
+    renders GET's body for HEAD (the server drops it), so the tag is GET's and a polling HEAD can use it.
+    (No API answer sets Last-Modified, so the tag is the only validator.)"""
 
     def process_response(self, request, response):
-        if request.method != "HEAD":
-            return super().process_response(request, response)
-        if self.needs_etag(response) and not response.has_header("ETag"):
-            set_response_etag(response)
-        etag = response.get("ETag")
+        if request.method not in ("GET", "HEAD"):
+            return response
+        etag = etag_of(response)
         return get_conditional_response(request, etag=etag, response=response) if etag else response
 
+
+def etag_of(response) -> str | None:
+    """The ETag the API gives a rendered answer, as Django's ConditionalGetMiddleware gives a GET's: an
+    MD5 of the body, none under ``Cache-Control: no-store``. HEAD and If-Match read it here."""
+    if _DJANGO_ETAGS.needs_etag(response) and not response.has_header("ETag"):
+        set_response_etag(response)
+    return response.get("ETag")
+
+
+_DJANGO_ETAGS = ConditionalGetMiddleware(lambda request: None)  # its rules only, never called as middleware
 
 # An ETag (a hash of the body) on every successful GET and HEAD, and 304 Not Modified for an
 # If-None-Match that still matches: Django's own middleware, applied to the API's views only (it waits
@@ -71,6 +81,13 @@ class FormatNamed(DefaultContentNegotiation):
             raise ValidationError({self.settings.URL_FORMAT_OVERRIDE: [
                 f"{asked!r} is not a format of this endpoint; the formats are {', '.join(offered)}."]})
         return super().select_renderer(request, renderers, format_suffix)
+
+
+class PreconditionFailed(DomainError):
+    """RFC 9110 §13.1.1: an If-Match that names none of the object's current ETag (§15.5.13: 412)."""
+
+    code = "precondition_failed"
+    http_status = 412
 
 
 class Rule(NamedTuple):
@@ -205,6 +222,56 @@ class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
             # read, so no route answers anything else (a 400 naming a field, malformed JSON) about
             # someone else's.
             self.get_object()
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.detail and request.method not in SAFE_METHODS and "HTTP_IF_MATCH" in request.META:
+            # The If-Match test and the change in one transaction, the object's row locked from the
+            # test on (if_match_check): no other change can come between what was compared and the write.
+            with transaction.atomic():
+                response = super().dispatch(request, *args, **kwargs)
+            if response.status_code == 412 and getattr(self, "current_etag", None):
+                response["ETag"] = self.current_etag
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.detail and request.method not in SAFE_METHODS and "HTTP_IF_MATCH" in request.META:
+            self.if_match_check(request)
+
+    def if_match_check(self, request) -> None:
+        """RFC 9110 §13.1.1: a change sent with If-Match is made only if the object's ETag - the one a
+        GET of it would answer now - is one of those named (strong comparison), or the header is ``*``;
+        otherwise 412 ``precondition_failed`` naming the current ETag. Evaluated with the object's row
+        locked (SELECT ... FOR UPDATE, the lock its update takes), so the GET's answer cannot change
+        before the change is written."""
+        found = self.get_object()
+        model = type(found)
+        list(model._base_manager.select_for_update().filter(pk=found.pk).values_list("pk", flat=True))
+        self.current_etag = self.etag_now(request)
+        sent = parse_etags(request.META["HTTP_IF_MATCH"])
+        if sent == ["*"] or (self.current_etag in sent and not self.current_etag.startswith("W/")):
+            return
+        raise PreconditionFailed(
+            f"This {model._meta.verbose_name} is not as If-Match says: its ETag is now {self.current_etag} "
+            "(it has changed since it was read). GET it again, and send the change with that ETag in If-Match.",
+            detail={"etag": self.current_etag, "if_match": request.META["HTTP_IF_MATCH"]})
+
+    def etag_now(self, request) -> str:
+        """The ETag a GET of this object answers now: its ``retrieve``, negotiated and rendered as a GET
+        of the object's URL would be, hashed by ``etag_of`` (the conditional GET's own rule)."""
+        if not hasattr(self, "retrieve"):
+            return ""  # no GET of the object: no tag matches, only "*"
+        action, self.action = self.action, "retrieve"  # the object's own serializer, not the action's
+        try:
+            response = self.retrieve(request, *self.args, **self.kwargs)
+            renderers = [renderer() for renderer in type(self).renderer_classes]
+            response.accepted_renderer, response.accepted_media_type = (
+                self.get_content_negotiator().select_renderer(request, renderers, self.format_kwarg))
+            response.renderer_context = self.get_renderer_context()
+            return etag_of(response.render()) or ""
+        finally:
+            self.action = action
 
     def visible_queryset(self, user) -> QuerySet:
         raise NotImplementedError(f"{type(self).__name__} must say what a user may see")

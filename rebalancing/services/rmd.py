@@ -22,9 +22,11 @@ counts for which RMD:
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -40,13 +42,21 @@ from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["ALERT_DAYS", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_alerts_resolve_planned", "rmd_due",
+__all__ = ["ALERT_DAYS", "AS_STORED", "RmdDue", "account_rmd_facts_set", "rmd_alerts_due", "rmd_alerts_resolve_planned", "rmd_due",
            "rmd_due_for_household", "rmd_owed_by_owner", "rmd_open", "rmd_open_for_account", "RmdOwed", "rmds_owed", "RMD_SHOWS", "rmds_shown"]
 
 ALERT_DAYS = 92  # a quarter before its deadline, an RMD not yet planned is an alert of every run
 _NOT_DISTRIBUTED = (Proposal.Status.REJECTED, Proposal.Status.EXPIRED, Proposal.Status.SUPERSEDED)
 _ZERO = Decimal("0.00")
 _UNKNOWN = Decimal("Infinity")  # a first-year RMD that cannot be computed takes all that may count for it
+
+
+class _Stored(enum.Enum):
+    AS_STORED = "as stored"
+
+
+# A fact a PATCH did not name: kept as the locked row holds it, not as a read before the lock saw it.
+AS_STORED = _Stored.AS_STORED
 
 
 @dataclass(frozen=True)
@@ -437,18 +447,24 @@ def rmd_alerts_resolve_planned(*, household_id: int, as_of: date) -> int:
 
 
 @transaction.atomic
-def account_rmd_facts_set(*, user, account: Account, owner_birth_date: date | None, spouse_birth_date: date | None,
-                          year_end_value: Decimal | None, year_end_year: int | None, today: date,
+def account_rmd_facts_set(*, user, account: Account, year_end_value: Decimal | None, year_end_year: int | None,
+                          today: date, owner_birth_date: date | None | Literal[_Stored.AS_STORED] = AS_STORED,
+                          spouse_birth_date: date | None | Literal[_Stored.AS_STORED] = AS_STORED,
                           owner_name: str | None = None, rmd_amounts: dict[int, Decimal | None] | None = None,
                           ) -> Account:
     """Set what an IRA's RMD is computed from; refused, naming the field, when a fact cannot be right.
-    The owner's name (None: as it is), dates of birth (None clears one), and one year's 31 December
+    The owner's name (None: as it is), dates of birth (None clears one; ``AS_STORED``, the default: as the
+    row locked here holds it, so a concurrent change to it is not undone), and one year's 31 December
     value: given with its year it is set for that year, the year alone removes that year's value,
     neither leaves the values as they are. ``rmd_amounts``: year -> the RMD the custodian computed
     for it (None removes that year's), for a year the Joint and Last Survivor Table governs by the
     facts as saved; other years' are kept."""
     require(user, Capability.EDIT_PARAMETERS)
     account = Account.objects.select_for_update().get(pk=account.pk)
+    if owner_birth_date is AS_STORED:
+        owner_birth_date = account.owner_birth_date
+    if spouse_birth_date is AS_STORED:
+        spouse_birth_date = account.spouse_birth_date
     if account.tax_status != Account.TaxStatus.TRADITIONAL:
         raise ValidationFailed(f"{account.custodian_number} is {account.get_tax_status_display()}: RMD facts are "
                                "kept for traditional IRAs.", detail={"field": "account"})

@@ -34,12 +34,27 @@ def _private_allowed() -> bool:
 _IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
 # NAT64's local-use prefix (RFC 8215) places the IPv4 address as the network chooses: never public.
 _NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+# IPv4-translated addresses (RFC 2765, SIIT): ::ffff:0:a.b.c.d reaches a.b.c.d through a translator.
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+# "Globally Reachable: False" in the IANA Special-Purpose Address Registries, yet global to Python
+# 3.11's is_global, whose tables predate them (3.13's have them).
+_NOT_GLOBAL = tuple(ipaddress.ip_network(network) for network in (
+    "192.0.0.0/24",    # IETF protocol assignments (RFC 6890), but for the two below
+    "5f00::/16",       # SRv6 SIDs (RFC 9602)
+    "3fff::/20",       # documentation (RFC 9637)
+    "100:0:0:1::/64",  # dummy prefix (RFC 9780)
+))
+# The registry's globally reachable entries inside 192.0.0.0/24: PCP anycast (RFC 7723), TURN anycast (RFC 8155).
+_GLOBAL_IN_NOT_GLOBAL = frozenset({ipaddress.ip_address("192.0.0.9"), ipaddress.ip_address("192.0.0.10")})
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address leads to: mapped, NAT64, IPv4-compatible, 6to4 or Teredo."""
+    """The IPv4 address an IPv6 address leads to: mapped, translated, NAT64, IPv4-compatible, 6to4 or
+    Teredo."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    if ip in _IPV4_TRANSLATED:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if any(ip in network for network in _IPV4_IN_LAST_32_BITS) and int(ip) & 0xFFFFFFFF > 1:  # not :: or ::1
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip.sixtofour is not None:  # 2002:AABB:CCDD::/48 is routed to the IPv4 AA.BB.CC.DD
@@ -56,6 +71,8 @@ def _is_public(address: str) -> bool:
             return False
         if (inner := _embedded_ipv4(ip)) is not None:
             ip = inner
+    if ip not in _GLOBAL_IN_NOT_GLOBAL and any(ip in network for network in _NOT_GLOBAL):
+        return False
     return ip.is_global and not ip.is_multicast
 
 

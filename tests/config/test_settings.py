@@ -19,6 +19,7 @@ def _production(**env) -> subprocess.CompletedProcess:
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
         "ALLOWED_HOSTS": ".rebalance.example.com",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
     } | env
     base = {k: v for k, v in base.items() if v is not None}
     return subprocess.run(

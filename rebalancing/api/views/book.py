@@ -324,12 +324,11 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScope
         serializer = household_serializers.RmdFactsInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         today = timezone.localdate()
-        account, data = self.get_object(), serializer.validated_data
         # A PATCH leaves what it does not name: a spouse sole beneficiary more than 10 years younger
-        # changes the table (Treas. Reg. §1.401(a)(9)-5), so an omitted date must not clear it.
-        data.setdefault("spouse_birth_date", account.spouse_birth_date)
-        data.setdefault("owner_birth_date", account.owner_birth_date)
-        account = account_rmd_facts_set(user=request.user, account=account, today=today, **data)
+        # changes the table (Treas. Reg. §1.401(a)(9)-5), so an omitted date must not clear it. The
+        # service fills an omitted date from the row it has locked (a read here could be stale).
+        account = account_rmd_facts_set(user=request.user, account=self.get_object(), today=today,
+                                        **serializer.validated_data)
         return Response(household_serializers.RmdDueSerializer(rmd_due(account=account, year=today.year,
                                                                         as_of=today)).data)
 
