@@ -28,6 +28,7 @@ from rebalancing.ledger import reports
 from rebalancing.ledger.executions import executions_import
 from rebalancing.ledger.orders import blocks_csv, orders_by_block, orders_csv, orders_open
 from rebalancing.ledger.reconciliation import (
+    open_orders_on_changed_lots,
     reconciliation_accept,
     reconciliation_import,
     reconciliation_reject,
@@ -212,10 +213,14 @@ def reconciliation_detail(request, pk: int):
                .select_related("account__household", "decided_by").prefetch_related("rows__security")
                .order_by("decision", "account__custodian_number"))
     page = paginate(request, entries, per_page=20)
+    pending = entries.filter(decision=ReconciliationAccount.Decision.PENDING)
+    # Accounts whose acceptance is refused while released sales still name the lots it would change.
+    open_sales = open_orders_on_changed_lots(pending)
+    for entry in page:
+        entry.open_sales = open_sales.get(entry.account_id, []) if entry.decision == "pending" else []
     return render(request, "frontend/ledger/reconciliation_detail.html", {
-        "reconciliation": reconciliation, "page": page,
-        "pending_count": entries.filter(decision=ReconciliationAccount.Decision.PENDING).count(),
-        "Decision": ReconciliationAccount.Decision,
+        "reconciliation": reconciliation, "page": page, "pending_count": pending.count(),
+        "blocked_count": len(open_sales), "Decision": ReconciliationAccount.Decision,
     })
 
 

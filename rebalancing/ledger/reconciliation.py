@@ -6,13 +6,15 @@ stores, per account in the file, the custodian's lots, the securities whose quan
 differ, and the lots that differ. A person with the import capability then accepts an account
 (the custodian's lots replace the ledger's, audited) or rejects it (the ledger stays). An account
 whose lots changed since the comparison (a fill applied since) cannot be accepted: import the
-file again.
+file again. Nor can an account where accepting would change or remove a lot that a released sale
+still open names (``open_orders_on_changed_lots``): import the custodian's fills or cancels first.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -37,6 +39,7 @@ from rebalancing.imports.rows import ids_by, import_begin, records
 from rebalancing.imports.sheet import Source, sheet_read
 from rebalancing.models import (
     Account,
+    Order,
     Reconciliation,
     ReconciliationAccount,
     ReconciliationRow,
@@ -50,11 +53,12 @@ from tenants.permissions import Capability
 
 from .adjustments import LEDGER_LOCK, wash_sales_recompute
 from .holdings import AS_BOUGHT_FIELDS, held_lots_as_bought, held_lots_replace
+from .orders import orders_open
 from .quantities import plain
 
 __all__ = [
-    "KIND", "REPORT_COLUMNS", "reconciliation_accept", "reconciliation_csv", "reconciliation_import",
-    "reconciliation_reject",
+    "KIND", "REPORT_COLUMNS", "OpenSale", "open_orders_on_changed_lots", "reconciliation_accept", "reconciliation_csv",
+    "reconciliation_import", "reconciliation_reject",
 ]
 
 KIND = "positions"
@@ -210,10 +214,135 @@ def _summary(lots: list[dict]) -> dict:
             "cost_basis": plain(sum((Decimal(str(lot["cost_basis"])) for lot in lots), Decimal(0)))}
 
 
+_FIELD_WORDS = {"security_id": "security", "quantity": "quantity", "cost_basis": "cost basis",
+                "acquired": "date acquired", "inherited": "inherited mark"}
+
+
+@dataclass(frozen=True)
+class OpenSale:
+    """A released sale still open that names shares of a lot accepting the custodian's would change."""
+
+    account: str
+    order_id: str
+    lot_id: str  # as the order names it (a wash-sale piece ``{lot}-W{n}`` is part of ``bought_as``)
+    bought_as: str
+    named: Decimal  # the shares the order names of the lot
+    sold: Decimal  # of them, sold by its fills already
+    sells: Decimal  # of them, still to sell
+    problem: str  # the lot's difference: "differs", "only in the ledger" or "only at the custodian"
+    fields: tuple[str, ...]
+    custodian_quantity: Decimal | None  # None: not in the custodian's file
+
+    @property
+    def text(self) -> str:
+        lot = self.lot_id if self.lot_id == self.bought_as else f"{self.lot_id} (part of lot {self.bought_as})"
+        sold = f" ({plain(self.sold)} of the {plain(self.named)} it names already sold)" if self.sold else ""
+        if self.custodian_quantity is None:
+            theirs = "the custodian's file does not have the lot"
+        elif self.problem == "only at the custodian":
+            theirs = f"the ledger does not hold it; the custodian's lot holds {plain(self.custodian_quantity)}"
+        else:
+            theirs = f"the custodian's lot holds {plain(self.custodian_quantity)}"
+            others = [_FIELD_WORDS.get(name, name) for name in self.fields if name != "quantity"]
+            if others:
+                theirs += f"{'' if 'quantity' in self.fields else ' too'} and its {', '.join(others)} differ" + \
+                    ("s" if len(others) == 1 else "")
+        return f"order {self.order_id} still sells {plain(self.sells)} shares of lot {lot}{sold}; {theirs}"
+
+    def as_detail(self) -> dict:
+        return {"account": self.account, "order_id": self.order_id, "lot_id": self.lot_id, "bought_as": self.bought_as,
+                "named": plain(self.named), "sold": plain(self.sold), "sells": plain(self.sells),
+                "problem": self.problem, "fields": list(self.fields),
+                "custodian_quantity": None if self.custodian_quantity is None else plain(self.custodian_quantity)}
+
+
+def open_shares(lots: list[dict], filled: Decimal, open_quantity: Decimal) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    """Per lot a sale order names, in its order: (lot id, shares named, sold already, still to sell).
+    Fills take the named lots in order after the shares earlier fills took (``executions._Book.relieve``),
+    so the ``filled`` shares are the first named and the ``open_quantity`` the next; what a cancel
+    took off the order is its last shares."""
+    out = []
+    for lot in lots:
+        named = Decimal(lot["quantity"])
+        sold = min(named, filled)
+        sells = min(named - sold, open_quantity)
+        filled -= sold
+        open_quantity -= sells
+        out.append((lot["lot_id"], named, sold, sells))
+    return out
+
+
+def _bought_as(lot_id: str, held: dict[str, str]) -> str:
+    """The lot as bought (as the custodian knows it) of a lot an order names: a held piece's purchase;
+    a piece ``{lot}-W{n}`` no longer held was part of ``{lot}`` (``executions._purchase_of``)."""
+    if lot_id in held:
+        return held[lot_id]
+    head, _, number = lot_id.rpartition("-W")
+    return head if head and number.isdigit() else lot_id
+
+
+def open_orders_on_changed_lots(entries) -> dict[int, list[OpenSale]]:
+    """Per account of ``entries`` (a queryset of ``ReconciliationAccount``): the released sales still
+    open (open or partly filled) that name shares, not yet sold, of a lot accepting the custodian's
+    lots would change or remove. Such a sale is at the custodian naming those lots (specific
+    identification, IRS Pub. 550 "Adequate identification"): once they are replaced it no longer sells
+    what it was released to sell (its fills refused, or taking another basis or date). Most often the custodian has already filled it and the fill is not imported
+    yet; accepting first would count those shares gone twice. Three queries."""
+    sales = list(orders_open(Order.objects.filter(side="sell", account_id__in=entries.values("account_id"))))
+    if not sales:
+        return {}
+    accounts = {o.account_id for o in sales}
+    named = {lot["lot_id"] for o in sales for lot in o.lots}
+    held: dict[int, dict[str, str]] = defaultdict(dict)
+    for account_id, lot_id, purchase in (TaxLot.objects.filter(account_id__in=accounts, lot_id__in=named)
+                                         .values_list("account_id", "lot_id", "purchase_lot_id")):
+        held[account_id][lot_id] = purchase or lot_id
+    out: dict[int, list[OpenSale]] = {}
+    for entry in (entries.filter(account_id__in=accounts).select_related(None).prefetch_related(None)
+                  .only("account_id", "lot_differences", "custodian_lots")):
+        changed = {d["lot_id"]: d for d in entry.lot_differences}
+        theirs = {lot["lot_id"]: Decimal(lot["quantity"]) for lot in entry.custodian_lots}
+        found = []
+        for order in (o for o in sales if o.account_id == entry.account_id):
+            for lot_id, shares_named, sold, sells in open_shares(order.lots, order.filled_quantity,
+                                                                 order.open_quantity):
+                bought_as = _bought_as(lot_id, held[entry.account_id])
+                difference = changed.get(bought_as)
+                if sells > 0 and difference is not None:
+                    found.append(OpenSale(
+                        account=order.account.custodian_number, order_id=order.order_id, lot_id=lot_id,
+                        bought_as=bought_as, named=shares_named, sold=sold, sells=sells,
+                        problem=difference["problem"], fields=tuple(difference.get("fields", ())),
+                        custodian_quantity=theirs.get(bought_as)))
+        if found:
+            out[entry.account_id] = found
+    return out
+
+
+def _refuse_open_orders(entries: list[ReconciliationAccount]) -> None:
+    """Refuse the whole decision (nothing accepted) if accepting would change lots open sales name."""
+    found = open_orders_on_changed_lots(ReconciliationAccount.objects.filter(pk__in=[e.pk for e in entries]))
+    if not found:
+        return
+    numbers = {e.account_id: e.account.custodian_number for e in entries}
+    ordered = sorted(found, key=numbers.__getitem__)
+    names = [numbers[a] for a in ordered]
+    listing = "; ".join(f"{numbers[a]}: {', '.join(s.text for s in found[a])}" for a in ordered)
+    raise Conflict(
+        f"Accepting the custodian's lots of {', '.join(names)} would change lots that released orders still sell, "
+        f"so those orders would no longer sell what they were released to sell: {listing}. The custodian may have "
+        "filled or cancelled them already: import those executions first, then accept again (after a fill, "
+        "compare the position file again); or reject to keep the ledger. Nothing was accepted.",
+        code="reconciliation_open_orders",
+        detail={"accounts": names, "orders": [s.as_detail() for a in ordered for s in found[a]]})
+
+
 @transaction.atomic
 def reconciliation_accept(*, reconciliation: Reconciliation, user, account_ids=None, comment: str = "") -> int:
     """The custodian's lots replace the ledger's for these accounts (all pending ones by default).
-    Returns how many accounts were changed."""
+    Returns how many accounts were changed. Refused whole (``Conflict``) when an account's ledger
+    changed since the comparison, or when accepting would change a lot that a released sale still
+    open names (``open_orders_on_changed_lots``)."""
     require(user, Capability.IMPORT_DATA)
     import_begin(LEDGER_LOCK)
     entries = _pending(reconciliation, account_ids)
@@ -222,6 +351,7 @@ def reconciliation_accept(*, reconciliation: Reconciliation, user, account_ids=N
     if stale:
         raise Conflict(f"The ledger of {', '.join(stale)} changed since the comparison; import the position file again.",
                        code="reconciliation_stale", detail={"accounts": stale})
+    _refuse_open_orders(entries)
     now, audits, touched = timezone.now(), [], set()
     for entry in entries:
         theirs = [{"account_id": entry.account_id, "lot_id": lot["lot_id"], "security_id": lot["security_id"],
