@@ -25,9 +25,11 @@ from datetime import date
 
 from rebalancing import engine
 from rebalancing.array_filters import any_of
-from rebalancing.models import Account, Order, Proposal
+from rebalancing.ledger.holdings import purchases_known_from_lots
+from rebalancing.models import Account, Order, Proposal, Security, TradeRecord
 
-__all__ = ["Planned", "household_plans_load", "household_request_seeing", "request_with_plans", "trades_planned_by"]
+__all__ = ["Planned", "Purchase", "household_plans_load", "household_purchases", "household_request_seeing",
+           "request_with_plans", "trades_planned_by"]
 
 ORDER = "order"
 PROPOSAL = "proposal"
@@ -98,6 +100,41 @@ def household_plans_load(household_ids: Iterable[int], *, as_of: date) -> dict[i
                                        fraction=fraction, taxable=order.account.taxable):
             plans[order.account.household_id].append(Planned(order.account_id, ORDER, trade))
     return plans
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A purchase of the household for the wash-sale window: made on ``day``, or left to fill in an
+    open order of a released proposal (``day`` None: it will be made from today on)."""
+
+    account_number: str
+    symbol: str
+    day: date | None
+    shares: float
+
+
+def household_purchases(household_ids: Iterable[int], *, start: date, end: date) -> dict[int, list[Purchase]]:
+    """household id -> its purchases from ``start`` to ``end`` as a run sees them: buy trade records
+    (not cancelled), lots bought then that no trade tells of (``purchases_known_from_lots``), and
+    the open buy orders (``household_plans_load``), in every account of the household."""
+    household_ids = list(household_ids)
+    out: dict[int, list[Purchase]] = defaultdict(list)
+    told = set()
+    for household_id, number, security_id, symbol, day, shares in (
+            TradeRecord.objects.filter(any_of("account__household_id", household_ids), side="buy", cancelled=False,
+                                       trade_date__gte=start, trade_date__lte=end).order_by("trade_date", "pk")
+            .values_list("account__household_id", "account__custodian_number", "security_id", "security__symbol",
+                         "trade_date", "quantity")):
+        told.add((number, security_id, day))
+        out[household_id].append(Purchase(number, symbol, day, float(shares)))
+    from_lots = purchases_known_from_lots(household_ids, start, end, told_buys=told)
+    symbols = dict(Security.objects.filter(pk__in={row[2] for row in from_lots}).values_list("pk", "symbol"))
+    for household_id, number, security_id, _, shares, day, _ in from_lots:
+        out[household_id].append(Purchase(number, symbols[security_id], day, shares))
+    for household_id, plans in household_plans_load(household_ids, as_of=end).items():
+        out[household_id] += [Purchase(p.trade.account_id, p.trade.symbol, None, p.trade.quantity) for p in plans
+                              if p.source == ORDER and p.trade.side == "buy"]
+    return out
 
 
 def request_with_plans(request: engine.RebalanceRequest, *, account_id: int, recorded, planned: Iterable[Planned],

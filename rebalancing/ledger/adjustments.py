@@ -562,6 +562,27 @@ def _reportable_ytd(rows: Iterable[RealisedLot]) -> dict[tuple[int, int], dict[s
     return out
 
 
+def _trades_restate(rows: Iterable[RealisedLot]) -> None:
+    """Each sale's trade record says what its lots now say, as ``executions._sell`` first booked it:
+    the net gain, and the losing lots' losses. The engine's wash-sale window reads these: a sale the
+    replay turned into a loss is a loss sale that a purchase within 30 days washes (IRC §1091(a))."""
+    figures: dict[tuple[int, str], tuple[Decimal, Decimal]] = {}
+    for r in rows:
+        gain, loss = figures.get((r.account_id, r.execution.external_id), (Decimal(0), Decimal(0)))
+        figures[r.account_id, r.execution.external_id] = (gain + r.gain, loss + min(r.gain, Decimal(0)))
+    if not figures:
+        return
+    trades = TradeRecord.objects.filter(side="sell", account_id__in={a for a, _ in figures},
+                                        external_id__in={e for _, e in figures})
+    changed = []
+    for trade in trades:
+        restated = figures.get((trade.account_id, trade.external_id))
+        if restated is not None and (trade.realised_gain, trade.realised_loss) != restated:
+            trade.realised_gain, trade.realised_loss = restated
+            changed.append(trade)
+    TradeRecord.objects.bulk_update(changed, ["realised_gain", "realised_loss"])
+
+
 def _sale_label(r: RealisedLot) -> tuple:
     return (r.execution_id, r.bought_as)
 
@@ -678,6 +699,7 @@ def _write(group: _Group, held: list[TaxLot], realised: dict[int, RealisedLot], 
         adjustment.realised_lot = realised[target] if target is not None else None
         made.append(adjustment)
     BasisAdjustment.objects.bulk_create(made)
+    _trades_restate(realised.values())
     after_ytd = _reportable_ytd(realised.values())
     Account.objects.realised_add({key: {term: after_ytd[key][term] - before_ytd[key][term] for term in ("short", "long")}
                                   for key in set(before_ytd) | set(after_ytd)}, year=year)

@@ -22,6 +22,8 @@ from django.utils import timezone
 from rebalancing.access import decision_capacity, decision_refusal, proposals_visible_to
 from rebalancing.array_filters import any_of
 from rebalancing.copy_writes import objects_insert_by_copy
+from rebalancing.engine.tax import gift_basis
+from rebalancing.engine.wash_sales import WINDOW_DAYS, Equivalence, harvestable_on
 from rebalancing.engine.words import dollars
 from rebalancing.ledger.orders import orders_create
 from rebalancing.ledger.quantities import cents_of_float
@@ -33,11 +35,14 @@ from rebalancing.models import (
     ProposalApproval,
     RebalanceRun,
     RestrictedSecurity,
+    Security,
+    TaxLot,
 )
+from rebalancing.planned_trades import Purchase, household_purchases
 from rebalancing.services.alerts import drift_alert_resolve_executed, drift_alerts_follow_superseded
 from rebalancing.services.lot_terms import lots_turned, tax_year_passed
 from rebalancing.services.payouts import cash_flow_pay
-from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate
+from rebalancing.services.tax_estimates import OPEN_FOR_TAX, open_estimates_restate, wash_sales_allowed
 from rebalancing.webhooks import events as webhook_events
 from rebalancing.webhooks.events import EventType
 from tenants.audit.actions import Action
@@ -533,6 +538,7 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
         turned = [t for leg in legs for t in lots_turned(leg, today)] if fresh and not new_year else []
         if not stale and not new_year and not turned:
             _restricted_refuse(legs, today, "released")
+            _wash_window_refuse(legs, today)
             released = [_release_one(leg, user=user, comment=comment, today=today) for leg in legs]
             return released[0]
         run_day = legs[0].run.as_of
@@ -560,6 +566,99 @@ def proposal_release(*, proposal: Proposal, user, comment: str = "", today: date
                                          "long_term_from": str(t.long_term_from)} for t in turned]})
     raise Conflict(f"The proposal was priced on {priced} and has expired{together}; import prices and rebalance "
                    "again.", code="proposal_expired")
+
+
+def _sold_at_a_loss(proposal: Proposal) -> list[tuple[str, str, Decimal, date | None]]:
+    """(symbol, lot id, loss, the day the lot was bought) of each lot ``proposal`` sells at a loss:
+    at its price, against the lot's basis in the ledger now (a gift's for a loss, IRC §1015(a)); a
+    lot the ledger does not hold by its own figure (none: not judged)."""
+    sales = []
+    for trade in (proposal.result or {}).get("trades") or ():
+        if trade.get("side") == "sell" and _traded(trade):
+            sales += [(trade, lot) for lot in trade.get("lots") or [
+                {"lot_id": "", "quantity": trade.get("quantity"), "gain": trade.get("realised_gain")}]]
+    if not sales:
+        return []
+    held = {lot.lot_id: lot for lot in TaxLot.objects.filter(
+        account_id=proposal.account_id, lot_id__in={str(lot.get("lot_id") or "") for _, lot in sales})}
+    out = []
+    for trade, lot in sales:
+        quantity = Decimal(str(lot.get("quantity") or 0))
+        ledger = held.get(str(lot.get("lot_id") or ""))
+        if ledger is not None and ledger.quantity > 0 and trade.get("price") is not None:
+            proceeds = quantity * Decimal(str(trade["price"]))
+            basis = ledger.cost_basis * quantity / ledger.quantity
+            if ledger.gift_unit_value is not None:
+                basis = gift_basis(proceeds, basis, ledger.gift_unit_value * quantity)
+            gain = proceeds - basis
+        elif lot.get("gain") is not None:
+            gain = Decimal(str(lot["gain"]))
+        else:
+            continue
+        if quantity > 0 and gain <= Decimal("-0.005"):
+            out.append((trade["symbol"], str(lot.get("lot_id") or ""), cents_of_float(float(-gain)),
+                        ledger.bought_on if ledger is not None else None))
+    return out
+
+
+def _wash_window_refuse(legs: list[Proposal], today: date) -> None:
+    """Refuse releasing legs that sell lots at a loss in a taxable account, wash sales not allowed,
+    when the household (any account, an IRA's or a spouse's too) has bought the security or a
+    substantially identical one in the 30 days before, or has an open order to (IRC §1091(a)): the
+    run did not know of it, and the sale would be washed - for good where an IRA or Roth bought
+    (Rev. Rul. 2008-5). The legs stay approved; from the day named the sale is harmless."""
+    losses = [(leg, lots) for leg in legs if leg.account.taxable and not wash_sales_allowed(leg)
+              and (lots := _sold_at_a_loss(leg))]
+    if not losses:
+        return
+    households = {leg.account.household_id for leg, _ in losses}
+    bought = household_purchases(households, start=today - timedelta(days=WINDOW_DAYS), end=today)
+    if not any(bought.values()):
+        return
+    symbols = {lot[0] for _, lots in losses for lot in lots} | {p.symbol for ps in bought.values() for p in ps}
+    groups: dict[str, list[str]] = {}
+    for group, symbol in Security.objects.filter(symbol__in=symbols).exclude(equivalence_group="").values_list(
+            "equivalence_group", "symbol"):
+        groups.setdefault(group, []).append(symbol)
+    # The firm's groups (the ledger's) and any the proposals' parameters add (the engine's).
+    eq = Equivalence([*groups.values(), *(group for leg, _ in losses
+                                           for group in ((leg.parameters or {}).get("wash_sale") or {})
+                                           .get("equivalent_groups") or ())])
+    for leg, lots in losses:
+        for symbol, lot_id, loss, bought_on in lots:
+            # The lot's own purchase (the account's buy of it that day) does not replace its shares,
+            # sold or kept (Rev. Rul. 56-602), as the replay reads it.
+            own = (leg.account.custodian_number, symbol, bought_on)
+            washing = [p for p in bought[leg.account.household_id]
+                       if eq.group(p.symbol) == eq.group(symbol) and (p.account_number, p.symbol, p.day) != own]
+            if washing:
+                _wash_window_refusal(leg, symbol, lot_id, loss, washing)
+
+
+def _wash_window_refusal(leg: Proposal, symbol: str, lot_id: str, loss: Decimal, washing: list[Purchase]):
+    ordered = [p for p in washing if p.day is None]
+    last = max((p.day for p in washing if p.day is not None), default=None)
+    named = ordered[0] if ordered else next(p for p in washing if p.day == last)
+    deferred = dict(Account.objects.filter(household_id=leg.account.household_id, taxable=False)
+                    .values_list("custodian_number", "tax_status"))
+    what = (f"an open order buys {named.symbol} in {named.account_number}" if named.day is None else
+            f"the household bought {named.symbol} in {named.account_number} on {named.day:%Y-%m-%d}")
+    if named.account_number in deferred:
+        what += (f" (a {'Roth' if deferred[named.account_number] == Account.TaxStatus.ROTH else 'traditional'} IRA: "
+                 "a loss it washes is lost for good, Rev. Rul. 2008-5)")
+    harmless = None if ordered else harvestable_on(last)
+    when = (f"It is harmless from {harmless:%Y-%m-%d}" if harmless else
+            "It is harmless 31 days after that order is filled, or once it is cancelled")
+    lot = f"lot {lot_id} of {symbol}" if lot_id else symbol
+    raise Conflict(
+        f"Proposal #{leg.pk} sells {lot} in {leg.account.custodian_number} at a loss of ${loss:,.2f}, and {what}: "
+        "a loss sale within 30 days of a purchase of the same or a substantially identical security is a wash "
+        f"sale (IRC §1091(a)). {when}; or rebalance the account again, which keeps to the window.",
+        code="wash_sale_window",
+        detail={"proposal": leg.pk, "account": leg.account.custodian_number, "symbol": symbol, "lot_id": lot_id,
+                "loss": str(loss), "harmless_from": harmless.isoformat() if harmless else None,
+                "purchases": [{"account": p.account_number, "symbol": p.symbol,
+                               "day": p.day.isoformat() if p.day else None} for p in washing]})
 
 
 def _release_one(proposal: Proposal, *, user, comment: str, today: date) -> Proposal:
@@ -597,7 +696,13 @@ def proposals_release_bulk(*, proposal_ids: list[int], user, comment: str = "",
             continue
         outcomes.append(BulkOutcome(pk, label, True, "released: its orders may go out"))
         if proposal.household_proposal_id:
-            with_household.update(dict.fromkeys(released_with(proposal), pk))
+            legs = released_with(proposal)
+            with_household.update(dict.fromkeys(legs, pk))
+            # Legs not ticked went out too (a household's go together): each is named, not left unsaid.
+            unticked = Proposal.objects.filter(pk__in=set(legs) - set(proposal_ids)).order_by("pk")
+            outcomes += [BulkOutcome(leg.pk, f"#{leg.pk} {number}", True, f"released with its household's #{pk}")
+                         for leg, number in ((leg, leg.account.custodian_number)
+                                             for leg in unticked.select_related("account"))]
     return outcomes
 
 

@@ -25,8 +25,11 @@ def buy(symbol: str, quantity, price, reasons=("drift",)) -> dict:
 def release(account, trades: list[dict], *, pm, as_of: date = AS_OF, summary: dict | None = None) -> list[Order]:
     """An approved proposal of ``trades`` released by ``pm``: its orders, in trade order."""
     proposal = make_proposal(account, status=Proposal.Status.APPROVED, as_of=as_of)
+    # What the custodian did, wash sales included: the release does not judge the window here
+    # (``proposal_release`` refuses a loss sale the household's purchases wash, test_release_refuses_washed_harvest).
+    proposal.parameters = {"wash_sale": {"allow": True}}
     proposal.result = {"trades": trades, "summary": summary or {}}
-    proposal.save(update_fields=["result"])
+    proposal.save(update_fields=["parameters", "result"])
     proposal_release(proposal=proposal, user=pm, today=as_of)
     return list(Order.objects.filter(proposal=proposal).order_by("pk"))
 

@@ -130,6 +130,7 @@ def _account_form(account, **changes) -> dict:
         "long_term_rate": str(account.long_term_rate), "cash": str(account.cash),
         "realised_short_term_ytd": "0", "realised_long_term_ytd": "0", "lots-TOTAL_FORMS": "0",
         "lots-INITIAL_FORMS": "0",
+        **({"discretionary": "on"} if account.discretionary else {}),  # a ticked box, as the page posts it
     }
     return {**data, **changes}
 
