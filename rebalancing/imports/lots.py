@@ -47,6 +47,8 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     emptied account). quantity > 0, cost_basis >= 0, acquired not after ``as_of`` (default today);
     ``inherited`` (optional, yes/no): shares acquired from a decedent on ``acquired``; ``gift_date``
     and ``gift_value`` (optional, both or neither): received as a gift that day, worth that then.
+    Refused (``ImportRejected``, nothing written) if it would change or remove a lot that a released
+    sale still open names (``_open_sales_report``).
     """
     as_of = as_of or timezone.localdate()
     import_begin(KIND)
@@ -85,8 +87,11 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
     from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
     from rebalancing.ledger.holdings import held_lots_as_bought, held_lots_replace
 
-    import_begin(LEDGER_LOCK)
-    changes, touched = held_lots_replace(rows=rows, existing=held_lots_as_bought(distinct(account_ids)), copy=True)
+    import_begin(LEDGER_LOCK)  # (before reading the ledger: a fill applied meanwhile would be missed)
+    existing = held_lots_as_bought(distinct(account_ids))
+    _open_sales_report(sheet, account_ids, lot_ids, rows, existing)
+    sheet.problems.reject_if_any()
+    changes, touched = held_lots_replace(rows=rows, existing=existing, copy=True)
     wash_sales_recompute(account_ids={a for a, _ in touched}, security_ids={s for _, s in touched},
                          year=as_of.year, actor="lots file", trigger="lots file")
     from rebalancing.services.proposals import proposals_supersede_lots_changed
@@ -99,6 +104,43 @@ def lots_import(*, source: Source, as_of: date | None = None) -> ImportSummary:
         KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged, len(changes.delete_ids),
         notes=notes,
     )
+
+
+# The file's column that carries a lot's field, for a problem's column.
+_COLUMN_OF = {"security_id": "symbol", "quantity": "quantity", "cost_basis": "cost_basis", "acquired": "acquired",
+              "inherited": "inherited", "gift_date": "gift_date", "gift_unit_value": "gift_value"}
+
+
+def _open_sales_report(sheet, account_ids: pd.Series, lot_ids: pd.Series, rows: list[dict], existing: list[dict]) -> None:
+    """A lot that a released sale still open names shares of, not yet sold, is not the file's to
+    change or remove: the order is at the custodian naming those shares (specific identification,
+    IRS Pub. 550 "Adequate identification"), and replaced they could no longer be sold as released
+    (its fills refused, or booked at another basis or date). The rule and its words are the
+    reconciliation's (``open_orders_on_changed_lots``); here each is named on the lot's line (a lot
+    the file leaves out: on its account's first line)."""
+    from rebalancing.ledger.reconciliation import open_orders_on_replaced_lots
+
+    found = open_orders_on_replaced_lots(rows=rows, existing=existing, account_ids=distinct(account_ids))
+    if not found:
+        return
+    line_of = {(account_id, lot_id): line for line, account_id, lot_id
+               in zip(lot_ids.index, account_ids[lot_ids.index].tolist(), lot_ids.tolist(), strict=True)}
+    first_line: dict[int, int] = {}
+    for line, account_id in account_ids.items():
+        first_line.setdefault(account_id, line)
+    for account_id, sales in found.items():
+        for sale in sales:
+            if sale.problem == "only in the ledger":
+                line, column = first_line[account_id], "account_number"
+            elif sale.problem == "only at the custodian":
+                line, column = line_of[(account_id, sale.bought_as)], "lot_id"
+            else:
+                line = line_of[(account_id, sale.bought_as)]
+                column = _COLUMN_OF["quantity" if "quantity" in sale.fields else sale.fields[0]]
+            sheet.problems.add(line, column, (
+                f"account {sale.account}: {sale.words('this')}; the order was released to sell the lot's shares "
+                "as the ledger holds them, so the file may not change the lot while it is open. The custodian may "
+                "have filled or cancelled it already: import those executions first, then this file again"))
 
 
 def _worth_report(lots, quantities: pd.Series, security_ids: pd.Series, symbols: pd.Series, as_of: date) -> None:

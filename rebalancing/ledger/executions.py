@@ -306,6 +306,8 @@ class _Book:
         for lot in TaxLot.objects.filter(account_id__in=account_ids):
             self.lots[(lot.account_id, lot.lot_id)] = lot
             self.by_account[lot.account_id].append(lot)
+        # What each lot holds in the ledger now, for a refusal's words (the book's lots change as it goes).
+        self.held_now: dict[int, Decimal] = {lot.pk: lot.quantity for lot in self.lots.values()}
         # Lots the ledger created from buy fills.
         self.origins: dict[tuple[int, str], int] = {
             (account_id, lot_id): pk for pk, account_id, lot_id in
@@ -377,8 +379,9 @@ class _Book:
                 skip -= planned
                 continue
             wanted = min(planned - skip, need)
-            skip, left = Decimal(0), wanted
-            for lot in self.family(order.account_id, named["lot_id"]):
+            earlier, skip, left = skip, Decimal(0), wanted
+            family = self.family(order.account_id, named["lot_id"])
+            for lot in family:
                 if left == 0:
                     break
                 if lot.security_id != order.security_id:
@@ -401,8 +404,9 @@ class _Book:
                     pieces.append(self.take(lot, taken, named["lot_id"]))
                     left -= taken
             if left > 0:
-                raise _Refused("quantity", f"lot {named['lot_id']} of account {order.account.custodian_number} holds "
-                               f"{plain(wanted - left)} of the {plain(wanted)} shares order {order.order_id} sells from it")
+                raise _Refused("quantity", _short_lot(order, named["lot_id"], held=wanted - left, sells=wanted,
+                                                      earlier=earlier, named=planned,
+                                                      now=sum(self.held_now.get(lot.pk, Decimal(0)) for lot in family)))
             need -= wanted
             if need == 0:
                 return pieces
@@ -442,6 +446,18 @@ class _Book:
         self.lots[(lot.account_id, lot.lot_id)] = lot
         self.by_account[lot.account_id].append(lot)
         self.created.append(lot)
+
+
+def _short_lot(order: Order, lot_id: str, *, held: Decimal, sells: Decimal, earlier: Decimal, named: Decimal,
+               now: Decimal) -> str:
+    """A lot too small for a fill, in an operations user's words: what the lot holds (as the ledger
+    shows it now, and in trade-date order when fills are taken again in that order and it differs),
+    what this fill would sell from it, and the order's earlier fills apart."""
+    shares = f"{plain(held)} share{'' if held == 1 else 's'}"
+    holds = shares if held == now else f"{shares} in trade-date order ({plain(now)} in the ledger now)"
+    before = f" ({plain(earlier)} of the {plain(named)} it names already sold by its earlier fills)" if earlier else ""
+    return (f"lot {lot_id} of account {order.account.custodian_number} holds {holds}; this fill of order "
+            f"{order.order_id} would sell {plain(sells)} from it{before}")
 
 
 class _Ledger:

@@ -8,6 +8,7 @@ differ, and the lots that differ. A person with the import capability then accep
 whose lots changed since the comparison (a fill applied since) cannot be accepted: import the
 file again. Nor can an account where accepting would change or remove a lot that a released sale
 still open names (``open_orders_on_changed_lots``): import the custodian's fills or cancels first.
+A lots file is refused on the same rule (``open_orders_on_replaced_lots``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from rebalancing.access import require
+from rebalancing.array_filters import any_of
 from rebalancing.exports import csv_text
 from rebalancing.imports.cells import (
     MAX_AMOUNT,
@@ -57,8 +60,8 @@ from .orders import orders_open
 from .quantities import plain
 
 __all__ = [
-    "KIND", "REPORT_COLUMNS", "OpenSale", "open_orders_on_changed_lots", "reconciliation_accept", "reconciliation_csv",
-    "reconciliation_import", "reconciliation_reject",
+    "KIND", "REPORT_COLUMNS", "OpenSale", "open_orders_on_changed_lots", "open_orders_on_replaced_lots",
+    "reconciliation_accept", "reconciliation_csv", "reconciliation_import", "reconciliation_reject",
 ]
 
 KIND = "positions"
@@ -161,6 +164,8 @@ def reconciliation_import(*, source: Source, actor=None, as_of: date | None = No
 
 
 def _lot_differences(ours: list[dict], theirs: list[dict]) -> list[dict]:
+    """The lots ``theirs`` would change if they replaced ``ours`` (``held_lots_replace``: a field a
+    lot of ``theirs`` does not have keeps the ledger's)."""
     mine = {lot["lot_id"]: lot for lot in ours}
     custodians = {lot["lot_id"]: lot for lot in theirs}
     out = []
@@ -171,7 +176,7 @@ def _lot_differences(ours: list[dict], theirs: list[dict]) -> list[dict]:
         elif b is None:
             out.append({"lot_id": lot_id, "problem": "only in the ledger"})
         else:
-            fields = [name for name in _LOT_FIELDS[1:] if a[name] != b[name]]
+            fields = [name for name in AS_BOUGHT_FIELDS[1:] if name in b and a[name] != b[name]]
             if fields:
                 out.append({"lot_id": lot_id, "problem": "differs", "fields": fields,
                             "ledger": {n: str(a[n]) for n in fields}, "custodian": {n: str(b[n]) for n in fields}})
@@ -215,7 +220,8 @@ def _summary(lots: list[dict]) -> dict:
 
 
 _FIELD_WORDS = {"security_id": "security", "quantity": "quantity", "cost_basis": "cost basis",
-                "acquired": "date acquired", "inherited": "inherited mark"}
+                "acquired": "date acquired", "inherited": "inherited mark", "gift_date": "gift date",
+                "gift_unit_value": "gift value"}
 
 
 @dataclass(frozen=True)
@@ -235,14 +241,20 @@ class OpenSale:
 
     @property
     def text(self) -> str:
+        return self.words()
+
+    def words(self, whose: str = "the custodian's") -> str:
+        """The sale and the lot's difference; ``whose``: the file's owner ("the custodian's", or "this"
+        for a lots file)."""
         lot = self.lot_id if self.lot_id == self.bought_as else f"{self.lot_id} (part of lot {self.bought_as})"
         sold = f" ({plain(self.sold)} of the {plain(self.named)} it names already sold)" if self.sold else ""
+        their_lot = "the custodian's lot" if whose == "the custodian's" else "the file's lot"
         if self.custodian_quantity is None:
-            theirs = "the custodian's file does not have the lot"
+            theirs = f"{whose} file does not have the lot"
         elif self.problem == "only at the custodian":
-            theirs = f"the ledger does not hold it; the custodian's lot holds {plain(self.custodian_quantity)}"
+            theirs = f"the ledger does not hold it; {their_lot} holds {plain(self.custodian_quantity)}"
         else:
-            theirs = f"the custodian's lot holds {plain(self.custodian_quantity)}"
+            theirs = f"{their_lot} holds {plain(self.custodian_quantity)}"
             others = [_FIELD_WORDS.get(name, name) for name in self.fields if name != "quantity"]
             if others:
                 theirs += f"{'' if 'quantity' in self.fields else ' too'} and its {', '.join(others)} differ" + \
@@ -281,32 +293,31 @@ def _bought_as(lot_id: str, held: dict[str, str]) -> str:
     return head if head and number.isdigit() else lot_id
 
 
-def open_orders_on_changed_lots(entries) -> dict[int, list[OpenSale]]:
-    """Per account of ``entries`` (a queryset of ``ReconciliationAccount``): the released sales still
-    open (open or partly filled) that name shares, not yet sold, of a lot accepting the custodian's
-    lots would change or remove. Such a sale is at the custodian naming those lots (specific
-    identification, IRS Pub. 550 "Adequate identification"): once they are replaced it no longer sells
-    what it was released to sell (its fills refused, or taking another basis or date). Most often the custodian has already filled it and the fill is not imported
-    yet; accepting first would count those shares gone twice. Three queries."""
-    sales = list(orders_open(Order.objects.filter(side="sell", account_id__in=entries.values("account_id"))))
-    if not sales:
-        return {}
-    accounts = {o.account_id for o in sales}
-    named = {lot["lot_id"] for o in sales for lot in o.lots}
+def _released_sales(account_ids) -> list[Order]:
+    """The released sales still open (open or partly filled) of these accounts (ids, or a subquery)."""
+    accounts = (Q(account_id__in=account_ids) if isinstance(account_ids, QuerySet)
+                else any_of("account_id", account_ids))  # a lots file's accounts: up to a firm's all
+    return list(orders_open(Order.objects.filter(accounts, side="sell")))
+
+
+def _open_sales_on(sales: list[Order], changes: dict[int, tuple[list[dict], dict[str, Decimal]]]
+                   ) -> dict[int, list[OpenSale]]:
+    """Per account of ``changes`` (its lot differences as ``_lot_differences`` gives them, and the
+    new lots' quantities by lot id): the ``sales`` naming shares, not yet sold, of a changed lot.
+    One query (which purchase each lot the sales name is a piece of)."""
+    named = {lot["lot_id"] for o in sales if o.account_id in changes for lot in o.lots}
     held: dict[int, dict[str, str]] = defaultdict(dict)
-    for account_id, lot_id, purchase in (TaxLot.objects.filter(account_id__in=accounts, lot_id__in=named)
+    for account_id, lot_id, purchase in (TaxLot.objects.filter(any_of("account_id", changes), lot_id__in=named)
                                          .values_list("account_id", "lot_id", "purchase_lot_id")):
         held[account_id][lot_id] = purchase or lot_id
     out: dict[int, list[OpenSale]] = {}
-    for entry in (entries.filter(account_id__in=accounts).select_related(None).prefetch_related(None)
-                  .only("account_id", "lot_differences", "custodian_lots")):
-        changed = {d["lot_id"]: d for d in entry.lot_differences}
-        theirs = {lot["lot_id"]: Decimal(lot["quantity"]) for lot in entry.custodian_lots}
+    for account_id, (differences, theirs) in changes.items():
+        changed = {d["lot_id"]: d for d in differences}
         found = []
-        for order in (o for o in sales if o.account_id == entry.account_id):
+        for order in (o for o in sales if o.account_id == account_id):
             for lot_id, shares_named, sold, sells in open_shares(order.lots, order.filled_quantity,
                                                                  order.open_quantity):
-                bought_as = _bought_as(lot_id, held[entry.account_id])
+                bought_as = _bought_as(lot_id, held[account_id])
                 difference = changed.get(bought_as)
                 if sells > 0 and difference is not None:
                     found.append(OpenSale(
@@ -315,8 +326,48 @@ def open_orders_on_changed_lots(entries) -> dict[int, list[OpenSale]]:
                         problem=difference["problem"], fields=tuple(difference.get("fields", ())),
                         custodian_quantity=theirs.get(bought_as)))
         if found:
-            out[entry.account_id] = found
+            out[account_id] = found
     return out
+
+
+def open_orders_on_changed_lots(entries) -> dict[int, list[OpenSale]]:
+    """Per account of ``entries`` (a queryset of ``ReconciliationAccount``): the released sales still
+    open (open or partly filled) that name shares, not yet sold, of a lot accepting the custodian's
+    lots would change or remove. Such a sale is at the custodian naming those lots (specific
+    identification, IRS Pub. 550 "Adequate identification"): once they are replaced it no longer sells
+    what it was released to sell (its fills refused, or taking another basis or date). Most often the custodian has already filled it and the fill is not imported
+    yet; accepting first would count those shares gone twice. Three queries."""
+    sales = _released_sales(entries.values("account_id"))
+    if not sales:
+        return {}
+    changes = {
+        entry.account_id: (entry.lot_differences,
+                           {lot["lot_id"]: Decimal(lot["quantity"]) for lot in entry.custodian_lots})
+        for entry in (entries.filter(account_id__in={o.account_id for o in sales}).select_related(None)
+                      .prefetch_related(None).only("account_id", "lot_differences", "custodian_lots"))
+    }
+    return _open_sales_on(sales, changes)
+
+
+def open_orders_on_replaced_lots(*, rows: list[dict], existing: list[dict], account_ids) -> dict[int, list[OpenSale]]:
+    """The same rule for a lots file: per account of ``account_ids`` (the accounts in the file), the
+    released sales still open naming shares, not yet sold, of a lot that ``rows`` (the file's lots,
+    as ``held_lots_replace`` takes them) replacing ``existing`` (``held_lots_as_bought``) would
+    change or remove. Two queries (none more when the accounts have no open sale)."""
+    sales = _released_sales(account_ids)
+    if not sales:
+        return {}
+    accounts = {o.account_id for o in sales}
+    ours: dict[int, list[dict]] = defaultdict(list)
+    theirs: dict[int, list[dict]] = defaultdict(list)
+    for lots, by_account in ((existing, ours), (rows, theirs)):
+        for lot in lots:
+            if lot["account_id"] in accounts:
+                by_account[lot["account_id"]].append(lot)
+    return _open_sales_on(sales, {
+        account_id: (_lot_differences(ours[account_id], theirs[account_id]),
+                     {lot["lot_id"]: lot["quantity"] for lot in theirs[account_id]})
+        for account_id in accounts})
 
 
 def _refuse_open_orders(entries: list[ReconciliationAccount]) -> None:
