@@ -22,14 +22,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef
 
 from rebalancing import engine
 from rebalancing.array_filters import any_of
 from rebalancing.ledger.holdings import purchases_known_from_lots
-from rebalancing.models import Account, Order, Proposal, Security, TradeRecord
+from rebalancing.models import Account, Order, Proposal, RealisedLot, Security, TradeRecord
 
-__all__ = ["Planned", "Purchase", "household_plans_load", "household_purchases", "household_request_seeing",
-           "request_with_plans", "trades_planned_by"]
+__all__ = ["LossSale", "Planned", "Purchase", "household_loss_sales", "household_plans_load", "household_purchases",
+           "household_request_seeing", "request_with_plans", "trades_planned_by"]
 
 ORDER = "order"
 PROPOSAL = "proposal"
@@ -134,6 +137,55 @@ def household_purchases(household_ids: Iterable[int], *, start: date, end: date)
     for household_id, plans in household_plans_load(household_ids, as_of=end).items():
         out[household_id] += [Purchase(p.trade.account_id, p.trade.symbol, None, p.trade.quantity) for p in plans
                               if p.source == ORDER and p.trade.side == "buy"]
+    return out
+
+
+@dataclass(frozen=True)
+class LossSale:
+    """A loss sale of the household's taxable accounts for the wash-sale window: lot ``lot_id`` ("":
+    not known) sold on ``day`` with ``loss`` of it left for a purchase to wash, or left to sell in an
+    open order of a released proposal (``day`` None: it will be made from today on)."""
+
+    account_number: str
+    symbol: str
+    lot_id: str
+    day: date | None
+    loss: Decimal
+
+
+def household_loss_sales(household_ids: Iterable[int], *, start: date, end: date) -> dict[int, list[LossSale]]:
+    """household id -> its loss sales from ``start`` to ``end``, the mirror of ``household_purchases``:
+    the lots the ledger sold at a loss (``RealisedLot``), sales at a loss no realised lot tells of (a
+    trades file's), and the open sell orders' losing lots (``household_plans_load``), in its taxable
+    accounts (an IRA's sale realises nothing to wash). A lot's shares a purchase already replaced
+    are washed once (Treas. Reg. §1.1091-1(c)): only the rest of its loss is left. A sale whose gain
+    is not known is not judged."""
+    household_ids = list(household_ids)
+    out: dict[int, list[LossSale]] = defaultdict(list)
+    taxable = {"account__taxable": True, "sold__gte": start, "sold__lte": end}
+    for household_id, number, symbol, lot_id, day, quantity, gain, matched in (
+            RealisedLot.objects.filter(any_of("account__household_id", household_ids), gain__lt=0, **taxable)
+            .order_by("sold", "pk").values_list("account__household_id", "account__custodian_number",
+                                                "security__symbol", "lot_id", "sold", "quantity", "gain",
+                                                "wash_matched_quantity")):
+        if matched < quantity:
+            out[household_id].append(LossSale(number, symbol, lot_id, day, -gain * (quantity - matched) / quantity))
+    told = RealisedLot.objects.filter(account_id=OuterRef("account_id"), execution__external_id=OuterRef("external_id"))
+    for household_id, number, symbol, day, gain, loss in (
+            TradeRecord.objects.filter(any_of("account__household_id", household_ids), side="sell", cancelled=False,
+                                       account__taxable=True, trade_date__gte=start, trade_date__lte=end)
+            .exclude(Exists(told)).order_by("trade_date", "pk")
+            .values_list("account__household_id", "account__custodian_number", "security__symbol", "trade_date",
+                         "realised_gain", "realised_loss")):
+        # A sale with any losing lot is a loss sale, whatever its net (as a run reads trade records).
+        lost = loss if loss is not None and loss < 0 else gain
+        if lost is not None and lost < 0:
+            out[household_id].append(LossSale(number, symbol, "", day, -lost))
+    for household_id, plans in household_plans_load(household_ids, as_of=end).items():
+        out[household_id] += [LossSale(p.trade.account_id, p.trade.symbol, "", None,
+                                       Decimal(str(round(-p.trade.realised_gain, 2)))) for p in plans
+                              if p.source == ORDER and p.trade.side == "sell" and p.trade.realised_gain is not None
+                              and p.trade.realised_gain < 0]
     return out
 
 

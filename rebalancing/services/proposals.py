@@ -10,6 +10,7 @@ same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -23,7 +24,7 @@ from rebalancing.access import decision_capacity, decision_refusal, proposals_vi
 from rebalancing.array_filters import any_of
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.engine.tax import gift_basis
-from rebalancing.engine.wash_sales import WINDOW_DAYS, Equivalence, harvestable_on
+from rebalancing.engine.wash_sales import WINDOW_DAYS, Equivalence, buyable_on, harvestable_on
 from rebalancing.engine.words import dollars
 from rebalancing.ledger.orders import orders_create
 from rebalancing.ledger.quantities import cents_of_float
@@ -38,7 +39,7 @@ from rebalancing.models import (
     Security,
     TaxLot,
 )
-from rebalancing.planned_trades import Purchase, household_purchases
+from rebalancing.planned_trades import LossSale, Purchase, household_loss_sales, household_purchases
 from rebalancing.services.alerts import drift_alert_resolve_executed, drift_alerts_follow_superseded
 from rebalancing.services.lot_terms import lots_turned, tax_year_passed
 from rebalancing.services.payouts import cash_flow_pay
@@ -601,64 +602,113 @@ def _sold_at_a_loss(proposal: Proposal) -> list[tuple[str, str, Decimal, date | 
     return out
 
 
+def _bought(proposal: Proposal) -> list[str]:
+    """The symbols ``proposal`` buys, in its order."""
+    return list(dict.fromkeys(t["symbol"] for t in (proposal.result or {}).get("trades") or ()
+                              if t.get("side") == "buy" and _traded(t)))
+
+
 def _wash_window_refuse(legs: list[Proposal], today: date) -> None:
-    """Refuse releasing legs that sell lots at a loss in a taxable account, wash sales not allowed,
-    when the household (any account, an IRA's or a spouse's too) has bought the security or a
-    substantially identical one in the 30 days before, or has an open order to (IRC §1091(a)): the
-    run did not know of it, and the sale would be washed - for good where an IRA or Roth bought
-    (Rev. Rul. 2008-5). The legs stay approved; from the day named the sale is harmless."""
-    losses = [(leg, lots) for leg in legs if leg.account.taxable and not wash_sales_allowed(leg)
-              and (lots := _sold_at_a_loss(leg))]
-    if not losses:
+    """Refuse releasing legs that would make a wash sale the run did not know of (IRC §1091(a):
+    a loss sale and a purchase of the same or a substantially identical security within 30 days
+    of each other, in any accounts of the household, an IRA's or a spouse's too), wash sales not
+    allowed by the leg's parameters, both ways:
+
+    - a leg sells lots at a loss in a taxable account while the household has bought the group in
+      the 30 days before, or has an open order to (``household_purchases``);
+    - a leg buys the group (in any account) while the household's taxable accounts sold it at a
+      loss in the 30 days before, or have an open order to (``household_loss_sales``): a sale
+      booked or released after the run, which the run would have kept out of the window.
+
+    Where an IRA or Roth buys, the loss is lost for good (Rev. Rul. 2008-5). The legs stay
+    approved (a household's go or stay together); from the day named the trade is harmless."""
+    judged = [leg for leg in legs if not wash_sales_allowed(leg)]
+    selling = [(leg, lots) for leg in judged if leg.account.taxable and (lots := _sold_at_a_loss(leg))]
+    buying = [(leg, symbols) for leg in judged if (symbols := _bought(leg))]
+    start = today - timedelta(days=WINDOW_DAYS)
+    bought = household_purchases({leg.account.household_id for leg, _ in selling}, start=start, end=today) if selling else {}
+    sold = household_loss_sales({leg.account.household_id for leg, _ in buying}, start=start, end=today) if buying else {}
+    if not any(bought.values()) and not any(sold.values()):
         return
-    households = {leg.account.household_id for leg, _ in losses}
-    bought = household_purchases(households, start=today - timedelta(days=WINDOW_DAYS), end=today)
-    if not any(bought.values()):
-        return
-    symbols = {lot[0] for _, lots in losses for lot in lots} | {p.symbol for ps in bought.values() for p in ps}
+    symbols = ({lot[0] for _, lots in selling for lot in lots} | {s for _, symbols in buying for s in symbols}
+               | {p.symbol for ps in bought.values() for p in ps} | {s.symbol for ss in sold.values() for s in ss})
     groups: dict[str, list[str]] = {}
     for group, symbol in Security.objects.filter(symbol__in=symbols).exclude(equivalence_group="").values_list(
             "equivalence_group", "symbol"):
         groups.setdefault(group, []).append(symbol)
     # The firm's groups (the ledger's) and any the proposals' parameters add (the engine's).
-    eq = Equivalence([*groups.values(), *(group for leg, _ in losses
+    eq = Equivalence([*groups.values(), *(group for leg in judged
                                            for group in ((leg.parameters or {}).get("wash_sale") or {})
                                            .get("equivalent_groups") or ())])
-    for leg, lots in losses:
+    for leg, lots in selling:
         for symbol, lot_id, loss, bought_on in lots:
             # The lot's own purchase (the account's buy of it that day) does not replace its shares,
             # sold or kept (Rev. Rul. 56-602), as the replay reads it.
             own = (leg.account.custodian_number, symbol, bought_on)
-            washing = [p for p in bought[leg.account.household_id]
+            washing = [p for p in bought.get(leg.account.household_id, ())
                        if eq.group(p.symbol) == eq.group(symbol) and (p.account_number, p.symbol, p.day) != own]
             if washing:
-                _wash_window_refusal(leg, symbol, lot_id, loss, washing)
+                lot = f"lot {lot_id} of {symbol}" if lot_id else symbol
+                _wash_window_refusal(
+                    leg, f"sells {lot} in {leg.account.custodian_number} at a loss of ${loss:,.2f}", washing,
+                    _purchase_words, "a loss sale within 30 days of a purchase",
+                    {"symbol": symbol, "lot_id": lot_id, "loss": str(loss),
+                     "purchases": [{"account": p.account_number, "symbol": p.symbol,
+                                    "day": p.day.isoformat() if p.day else None} for p in washing]})
+    for leg, symbols in buying:
+        for symbol in symbols:
+            washed = [s for s in sold.get(leg.account.household_id, ()) if eq.group(s.symbol) == eq.group(symbol)]
+            if washed:
+                _wash_window_refusal(
+                    leg, f"buys {symbol} in {leg.account.custodian_number}"
+                         f"{_lost_for_good(leg.account.household_id, leg.account.custodian_number)}", washed,
+                    _loss_sale_words, "a purchase within 30 days after a loss sale",
+                    {"symbol": symbol, "sales": [{"account": s.account_number, "symbol": s.symbol,
+                                                  "lot_id": s.lot_id, "day": s.day.isoformat() if s.day else None,
+                                                  "loss": str(cents_of_float(float(s.loss)))} for s in washed]})
 
 
-def _wash_window_refusal(leg: Proposal, symbol: str, lot_id: str, loss: Decimal, washing: list[Purchase]):
-    ordered = [p for p in washing if p.day is None]
-    last = max((p.day for p in washing if p.day is not None), default=None)
-    named = ordered[0] if ordered else next(p for p in washing if p.day == last)
-    deferred = dict(Account.objects.filter(household_id=leg.account.household_id, taxable=False)
-                    .values_list("custodian_number", "tax_status"))
-    what = (f"an open order buys {named.symbol} in {named.account_number}" if named.day is None else
-            f"the household bought {named.symbol} in {named.account_number} on {named.day:%Y-%m-%d}")
-    if named.account_number in deferred:
-        what += (f" (a {'Roth' if deferred[named.account_number] == Account.TaxStatus.ROTH else 'traditional'} IRA: "
-                 "a loss it washes is lost for good, Rev. Rul. 2008-5)")
-    harmless = None if ordered else harvestable_on(last)
+def _purchase_words(p: Purchase, household_id: int) -> str:
+    what = (f"an open order buys {p.symbol} in {p.account_number}" if p.day is None else
+            f"the household bought {p.symbol} in {p.account_number} on {p.day:%Y-%m-%d}")
+    return what + _lost_for_good(household_id, p.account_number)
+
+
+def _loss_sale_words(s: LossSale, household_id: int) -> str:
+    sold = f"lot {s.lot_id} of {s.symbol}" if s.lot_id else s.symbol
+    loss = f"at a loss of ${cents_of_float(float(s.loss)):,.2f}"
+    return (f"an open order sells {sold} in {s.account_number} {loss}" if s.day is None else
+            f"the household sold {sold} in {s.account_number} on {s.day:%Y-%m-%d} {loss}")
+
+
+def _lost_for_good(household_id: int, account_number: str) -> str:
+    """The words for a purchase in an IRA or Roth of the household, which washes a loss for good."""
+    status = (Account.objects.filter(household_id=household_id, custodian_number=account_number, taxable=False)
+              .values_list("tax_status", flat=True).first())
+    if status is None:
+        return ""
+    return (f" (a {'Roth' if status == Account.TaxStatus.ROTH else 'traditional'} IRA: "
+            "a loss it washes is lost for good, Rev. Rul. 2008-5)")
+
+
+def _wash_window_refusal(leg: Proposal, does: str, others: list[Purchase] | list[LossSale],
+                         words: Callable[[Purchase | LossSale, int], str], rule: str, detail: dict):
+    """Refuse ``leg``, which ``does`` a trade that ``others`` (the household's purchases or loss sales
+    of its group, each in ``words``) would make a wash sale of: named by the one that keeps it so
+    longest (an open order's, until filled), with the day the trade is harmless."""
+    ordered = [o for o in others if o.day is None]
+    last = max((o.day for o in others if o.day is not None), default=None)
+    named = ordered[0] if ordered else next(o for o in others if o.day == last)
+    harmless = None if ordered else (buyable_on if isinstance(named, LossSale) else harvestable_on)(last)
     when = (f"It is harmless from {harmless:%Y-%m-%d}" if harmless else
             "It is harmless 31 days after that order is filled, or once it is cancelled")
-    lot = f"lot {lot_id} of {symbol}" if lot_id else symbol
     raise Conflict(
-        f"Proposal #{leg.pk} sells {lot} in {leg.account.custodian_number} at a loss of ${loss:,.2f}, and {what}: "
-        "a loss sale within 30 days of a purchase of the same or a substantially identical security is a wash "
-        f"sale (IRC §1091(a)). {when}; or rebalance the account again, which keeps to the window.",
+        f"Proposal #{leg.pk} {does}, and {words(named, leg.account.household_id)}: {rule} of the same or a "
+        f"substantially identical security is a wash sale (IRC §1091(a)). {when}; or rebalance the account "
+        "again, which keeps to the window.",
         code="wash_sale_window",
-        detail={"proposal": leg.pk, "account": leg.account.custodian_number, "symbol": symbol, "lot_id": lot_id,
-                "loss": str(loss), "harmless_from": harmless.isoformat() if harmless else None,
-                "purchases": [{"account": p.account_number, "symbol": p.symbol,
-                               "day": p.day.isoformat() if p.day else None} for p in washing]})
+        detail={"proposal": leg.pk, "account": leg.account.custodian_number, **detail,
+                "harmless_from": harmless.isoformat() if harmless else None})
 
 
 def _release_one(proposal: Proposal, *, user, comment: str, today: date) -> Proposal:
