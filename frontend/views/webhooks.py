@@ -1,5 +1,5 @@
 """Webhooks: a firm admin registers endpoints (URL, secret, event types), changes or switches them
-off, rotates their secret, removes them, reads each endpoint's delivery log (a removed one's too)
+off, rotates their secret, removes them, resumes one paused because its deliveries kept failing, reads each endpoint's delivery log (a removed one's too)
 and sends a delivery again. The same services as the API (rebalancing.webhooks.endpoints,
 .delivery); the secret is shown once, when it is set."""
 
@@ -15,6 +15,7 @@ from rebalancing.webhooks.delivery import webhook_delivery_resend
 from rebalancing.webhooks.endpoints import (
     webhook_endpoint_create,
     webhook_endpoint_remove,
+    webhook_endpoint_resume,
     webhook_endpoint_update,
     webhook_secret_rotate,
 )
@@ -99,13 +100,22 @@ def _initial(endpoint: WebhookEndpoint) -> dict:
 def webhook_detail(request, pk: int):
     """The endpoint, its change form and its delivery log. A POST's ``action`` says what it does:
     ``rotate`` (a new secret, shown once on the page it redirects to), ``remove`` (back to the
-    list), or, without one, save the form. A removed endpoint's page shows its log only."""
+    list), ``resume`` (a paused one; from the list too), or, without one, save the form. A removed endpoint's page shows its log only."""
     # Removed ones too: their delivery log stays readable; the services refuse to change them.
     endpoint = visible_or_404(WebhookEndpoint.objects.select_related("removed_by"), pk=pk)
     action = request.POST.get("action", "") if request.method == "POST" else ""
     form = EndpointChangeForm(request.POST if request.method == "POST" and not action else None,
                               initial=_initial(endpoint))
     issued = _shown_once(request, endpoint)
+    if action == "resume":
+        try:
+            endpoint = webhook_endpoint_resume(endpoint=endpoint, user=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Endpoint {endpoint.url} resumed: new events are sent to it again. "
+                                      "Deliveries not sent while it was paused can be sent again from its log.")
+        return redirect("webhook_detail", pk=endpoint.pk)
     if action in ("rotate", "remove"):
         try:
             if action == "remove":

@@ -19,6 +19,10 @@ class WebhookEndpointQuerySet(models.QuerySet):
     def removed(self) -> "WebhookEndpointQuerySet":
         return self.filter(removed_at__isnull=False)
 
+    def receiving(self) -> "WebhookEndpointQuerySet":
+        """What an event is sent to: switched on (so not removed) and not paused."""
+        return self.filter(active=True, paused_at__isnull=True)
+
     def previous_secrets_forget(self, now) -> int:
         """Clear the replaced secrets whose grace period has ended by ``now`` (``signing_secrets``
         signs with none of them any more): a secret that signs nothing is not kept. How many."""
@@ -47,6 +51,12 @@ class WebhookEndpoint(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    # Deliveries in a row that failed for good (every attempt spent) since the last success: at
+    # WEBHOOK_PAUSE_AFTER_FAILURES the endpoint is paused, so a dead receiver stops holding the
+    # notify queue's workers (rebalancing.webhooks.pausing).
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=500, blank=True)
 
     objects = WebhookEndpointQuerySet.as_manager()
 
@@ -61,6 +71,9 @@ class WebhookEndpoint(models.Model):
                 condition=(models.Q(previous_secret="", previous_secret_until__isnull=True)
                            | (~models.Q(previous_secret="") & models.Q(previous_secret_until__isnull=False))),
                 name="webhook_previous_secret_has_end"),
+            models.CheckConstraint(condition=models.Q(paused_at__isnull=True, paused_reason="")
+                                   | (models.Q(paused_at__isnull=False) & ~models.Q(paused_reason="")),
+                                   name="webhook_paused_says_why"),
         ]
 
     def __str__(self) -> str:
@@ -78,6 +91,10 @@ class WebhookEndpoint(models.Model):
     @property
     def removed(self) -> bool:
         return self.removed_at is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
     def signing_secrets(self, now) -> list[str]:
         """What a delivery sent at ``now`` is signed with: the secret, then, within the grace period
@@ -118,7 +135,7 @@ class WebhookDelivery(models.Model):
         RETRYING = "retrying", "Failed, will retry"
         SUCCEEDED = "succeeded", "Delivered"
         FAILED = "failed", "Failed, gave up"
-        CANCELLED = "cancelled", "Not sent: the endpoint was removed"
+        CANCELLED = "cancelled", "Not sent: the endpoint was removed or paused"
 
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")

@@ -7,4 +7,6 @@
 - ``endpoints``: registering, changing, rotating the secret of and removing endpoints (services);
 - ``delivery``: one attempt at a delivery, and re-sending (services); the Celery task
   ``rebalancing.tasks.webhook_deliver`` owns retries and back-off.
+- ``pausing``: an endpoint whose deliveries keep failing for good is paused (and its firm's admins
+  told) until a firm admin resumes it.
 """

@@ -6,6 +6,7 @@ header). Headers: ``Webhook-Id``, ``Webhook-Event``, ``Webhook-Timestamp``, ``We
 (rebalancing.webhooks.signing; two signatures while a secret is rotated) and ``Webhook-Delivery`` (this attempt's delivery, for support).
 A 2xx answer is a success; anything else, a redirect included (not followed), or no answer within
 ``WEBHOOK_TIMEOUT_SECONDS`` is a failure, retried by the task until ``WEBHOOK_MAX_ATTEMPTS``.
+An endpoint whose deliveries keep failing for good is paused (rebalancing.webhooks.pausing).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
 
 from .addresses import UnsafeAddress, url_for_audit, url_resolve_check
+from .pausing import PAUSED, delivery_failed_count, delivery_succeeded_count
 from .signing import signature_header
 
 __all__ = ["delivery_body", "retry_delay", "webhook_delivery_attempt", "webhook_delivery_resend"]
@@ -191,14 +193,16 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     """Send a pending or retrying delivery once and record the outcome. Nothing is done for a
     delivery already succeeded or given up (a redelivered task message). Not atomic on purpose: no
     transaction is held open while the receiver thinks. A delivery to an endpoint removed since it was
-    queued is not sent (cancelled), whatever its status said when the task was queued."""
+    queued, or paused, is not sent (cancelled), whatever its status said when the task was queued. A
+    delivery to a switched-on endpoint that succeeds or fails for good is counted toward its pause."""
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
     if delivery is None or delivery.status in (S.SUCCEEDED, S.FAILED, S.CANCELLED):
         return delivery
-    if delivery.endpoint.removed:
-        # Removal cancels what was queued; this catches an attempt that was already running then
-        # and recorded a retry after it.
-        delivery.status, delivery.next_attempt_at, delivery.error = S.CANCELLED, None, REMOVED
+    if delivery.endpoint.removed or delivery.endpoint.paused:
+        # Removal and pausing cancel what was queued; this catches an attempt that was already
+        # running then and recorded a retry after it.
+        delivery.status, delivery.next_attempt_at = S.CANCELLED, None
+        delivery.error = REMOVED if delivery.endpoint.removed else PAUSED
         delivery.save(update_fields=["status", "next_attempt_at", "error"])
         return delivery
     started = time.monotonic()
@@ -220,18 +224,28 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
         delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
     delivery.save(update_fields=["attempts", "response_code", "response_excerpt", "error", "duration_ms",
                                  "last_attempt_at", "status", "next_attempt_at"])
+    if delivery.endpoint.active:  # one switched off was not tried: it says nothing of the receiver
+        if delivery.status == S.SUCCEEDED:
+            delivery_succeeded_count(endpoint_id=delivery.endpoint_id)
+        elif delivery.status == S.FAILED:
+            delivery_failed_count(endpoint_id=delivery.endpoint_id, error=delivery.error)
     return delivery
 
 
 @transaction.atomic
 def webhook_delivery_resend(*, delivery: WebhookDelivery, user) -> WebhookDelivery:
     """A new delivery of the same event to the same endpoint (same idempotency id), sent on commit."""
+    # As it is now, under its lock: a pause or removal committed since the delivery was read stands.
+    delivery.endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     if delivery.endpoint.removed:
         raise ValidationFailed("The endpoint was removed; nothing is sent to it any more.",
                                detail={"endpoint": delivery.endpoint_id})
     if not delivery.endpoint.active:
         raise ValidationFailed("The endpoint is switched off; switch it on before sending to it again.",
                                detail={"endpoint": delivery.endpoint_id})
+    if delivery.endpoint.paused:
+        raise ValidationFailed("The endpoint is paused (its deliveries kept failing); resume it before sending "
+                               "to it again.", detail={"endpoint": delivery.endpoint_id})
     again = WebhookDelivery.objects.create(event_id=delivery.event_id, endpoint_id=delivery.endpoint_id,
                                            resent_from=delivery, resent_by=user if getattr(user, "pk", None) else None)
     # By id: the delivery's name (str) carries the endpoint's whole URL, which the audit masks.

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from rebalancing.models import WebhookDelivery, WebhookEndpoint
+from rebalancing.models import WebhookEndpoint
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import Conflict, ValidationFailed, fields_refused
@@ -14,10 +14,11 @@ from tenants.errors import Conflict, ValidationFailed, fields_refused
 from .addresses import url_check, url_for_audit
 from .delivery import REMOVED
 from .events import EventType
+from .pausing import deliveries_waiting_cancel
 from .signing import SECRET_ROTATION_GRACE, secret_generate
 
-__all__ = ["event_types_check", "webhook_endpoint_create", "webhook_endpoint_remove", "webhook_endpoint_update",
-           "webhook_previous_secrets_forget", "webhook_secret_rotate"]
+__all__ = ["event_types_check", "webhook_endpoint_create", "webhook_endpoint_remove", "webhook_endpoint_resume",
+           "webhook_endpoint_update", "webhook_previous_secrets_forget", "webhook_secret_rotate"]
 
 
 def event_types_check(event_types) -> list[str]:
@@ -134,11 +135,26 @@ def webhook_endpoint_remove(*, endpoint: WebhookEndpoint, user) -> WebhookEndpoi
     # Its old secret signs nothing any more; no reason to keep it.
     endpoint.previous_secret, endpoint.previous_secret_until = "", None
     endpoint.save(update_fields=["active", "removed_at", "removed_by", "previous_secret", "previous_secret_until"])
-    S = WebhookDelivery.Status
-    cancelled = (WebhookDelivery.objects.filter(endpoint=endpoint, status__in=(S.PENDING, S.RETRYING))
-                 .update(status=S.CANCELLED, next_attempt_at=None, error=REMOVED))
+    cancelled = deliveries_waiting_cancel(endpoint_id=endpoint.pk, error=REMOVED)
     audit_record(actor=user, action=Action.WEBHOOK_ENDPOINT_REMOVE, obj=endpoint, before=before,
                  after={"removed": True, "deliveries_not_sent": cancelled})
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_resume(*, endpoint: WebhookEndpoint, user) -> WebhookEndpoint:
+    """Send to a paused endpoint again (rebalancing.webhooks.pausing): its count of failures in a row
+    starts over. What was not sent while it was paused stays unsent; each can be sent again from
+    the delivery log."""
+    endpoint = _locked_present(endpoint)
+    if not endpoint.paused:
+        raise Conflict("The endpoint is not paused; there is nothing to resume.", detail={"endpoint": endpoint.pk})
+    before = {"url": url_for_audit(endpoint.url), "paused_at": endpoint.paused_at.isoformat(),
+              "paused_reason": endpoint.paused_reason, "failures_in_a_row": endpoint.failures_in_a_row}
+    endpoint.paused_at, endpoint.paused_reason, endpoint.failures_in_a_row = None, "", 0
+    endpoint.save(update_fields=["paused_at", "paused_reason", "failures_in_a_row"])
+    audit_record(actor=user, action=Action.WEBHOOK_ENDPOINT_RESUME, obj=endpoint, before=before,
+                 after={"url": url_for_audit(endpoint.url), "paused": False, "failures_in_a_row": 0})
     return endpoint
 
 

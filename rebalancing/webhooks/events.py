@@ -68,7 +68,7 @@ def webhook_emit_many(event_type: EventType, payloads: Callable[[], Iterable[dic
     event_type = EventType(event_type)
     try:
         with transaction.atomic():  # a savepoint: a failure here is logged, the action goes on
-            endpoints = list(WebhookEndpoint.objects.filter(active=True, event_types__contains=[event_type.value])
+            endpoints = list(WebhookEndpoint.objects.receiving().filter(event_types__contains=[event_type.value])
                              .values_list("pk", flat=True))
             if not endpoints:
                 return 0

@@ -130,6 +130,8 @@ class Action(StrEnum):
     WEBHOOK_ENDPOINT_CHANGE = "webhook.endpoint.change", "changed a webhook endpoint"
     WEBHOOK_ENDPOINT_REMOVE = "webhook.endpoint.remove", "removed a webhook endpoint (its queued deliveries not sent)"
     WEBHOOK_SECRET_ROTATE = "webhook.endpoint.secret_rotate", "rotated a webhook endpoint's signing secret"
+    WEBHOOK_ENDPOINT_PAUSE = "webhook.endpoint.pause", "paused a webhook endpoint whose deliveries kept failing"
+    WEBHOOK_ENDPOINT_RESUME = "webhook.endpoint.resume", "resumed a paused webhook endpoint"
     WEBHOOK_DELIVERY_RESEND = "webhook.delivery.resend", "sent a webhook delivery again"
     # Changes made in the Django admin (the object's kind is the record's object type)
     ADMIN_CREATE = "admin.create", "created a record in the admin site"

@@ -20,11 +20,19 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     previous_secret_until = serializers.DateTimeField(
         source="previous_secret_signs_until", read_only=True, allow_null=True,
         help_text="After a rotation: until when deliveries are signed with the replaced secret too")
+    paused_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="Since when nothing is sent to it: its deliveries kept failing for good "
+                  "(WEBHOOK_PAUSE_AFTER_FAILURES in a row). Null when it is not paused; resume it with "
+                  "POST webhook-endpoints/{id}/resume/")
+    paused_reason = serializers.CharField(read_only=True, help_text="Why it was paused; empty when it is not")
+    failures_in_a_row = serializers.IntegerField(
+        read_only=True, help_text="Deliveries in a row that failed for good since the last success")
 
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "description", "event_types", "active", "secret_hint", "previous_secret_until",
-                  "created_by", "created_at"]
+                  "paused_at", "paused_reason", "failures_in_a_row", "created_by", "created_at"]
 
 
 class WebhookEndpointIssuedSerializer(WebhookEndpointSerializer):

@@ -1,5 +1,5 @@
-"""Webhook endpoints (a firm admin registers, changes, switches off, rotates the secret of, removes)
-and their delivery log, with re-sending. The secret is answered once, when it is set."""
+"""Webhook endpoints (a firm admin registers, changes, switches off, rotates the secret of, removes,
+resumes after a pause) and their delivery log, with re-sending. The secret is answered once, when it is set."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rebalancing.webhooks.delivery import webhook_delivery_resend
 from rebalancing.webhooks.endpoints import (
     webhook_endpoint_create,
     webhook_endpoint_remove,
+    webhook_endpoint_resume,
     webhook_endpoint_update,
     webhook_secret_rotate,
 )
@@ -34,7 +35,8 @@ MANAGE = Rule(Scope.ADMIN, Capability.MANAGE_INTEGRATIONS)
 
 class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
     serializer_class = WebhookEndpointSerializer
-    rules = {"*": MANAGE, "create": MANAGE, "partial_update": MANAGE, "destroy": MANAGE, "rotate_secret": MANAGE}
+    rules = {"*": MANAGE, "create": MANAGE, "partial_update": MANAGE, "destroy": MANAGE, "rotate_secret": MANAGE,
+             "resume": MANAGE}
 
     def visible_queryset(self, user):
         # The firm's own (schema per firm); a firm admin's business, nobody else's. A removed endpoint is
@@ -77,6 +79,17 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, F
         body_refused(request)
         endpoint = webhook_secret_rotate(endpoint=self.get_object(), user=request.user)
         return Response(WebhookEndpointIssuedSerializer(endpoint).data)
+
+    @extend_schema(request=None, responses=WebhookEndpointSerializer, operation_id="webhook_endpoints_resume")
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def resume(self, request, pk=None):
+        """Send to a paused endpoint again (``paused_at`` set: its deliveries kept failing for good); its
+        count of failures in a row starts over. 409 when it is not paused. Deliveries not sent while it
+        was paused stay so; each can be sent again (webhook-deliveries/{id}/resend/)."""
+        body_refused(request)
+        endpoint = webhook_endpoint_resume(endpoint=self.get_object(), user=request.user)
+        return Response(WebhookEndpointSerializer(endpoint).data)
 
 
 class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
