@@ -578,14 +578,15 @@ def household_settings(request, pk: int):
     members = set(household.accounts.values_list("pk", flat=True))
     asset_classes = {a: post.getlist(f"classes:{a}") for a in members if f"classes_shown:{a}" in post}
     try:
-        household_settings_set(user=request.user, household=household, settings=settings, asset_classes=asset_classes)
+        stored = household_settings_set(user=request.user, household=household, settings=settings,
+                                        asset_classes=asset_classes)
     except DomainError as exc:
         keep_posted(request, "settings", exc)  # the settings come back as typed, the error by its field
         return _refused(request, household, exc, "#settings")
     saved = ("Household settings saved; the next run uses them." if household.is_unit else
              "Household settings saved. They take effect once the household is managed as one: account by account, "
              "as it is now, each account follows its own parameters.")
-    return _done(request, household, saved + superseded_words(household.superseded), "#settings")
+    return _done(request, household, saved + superseded_words(stored.superseded), "#settings")
 
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.EDIT_PARAMETERS)
