@@ -149,8 +149,10 @@ def round_trades(
         buy = np.where(limits.b_lb > 0, np.maximum(buy, np.where(whole, min_buy, 0.0)), buy)
 
     # Minimum trade size, for discretionary trades only.
+    dropped = None
     if trading.min_trade_value > 0:
         small_sell = (sell * price < trading.min_trade_value) & (sell < sellable) & (forced <= 0)
+        dropped = small_sell & (sell > 0)
         sell = np.where(small_sell, 0.0, sell)
         small_buy = (buy * price < trading.min_trade_value) & (limits.b_lb <= 0)
         buy = np.where(small_buy, 0.0, buy)
@@ -163,7 +165,7 @@ def round_trades(
     )
     _whole_lots(book, lot_sold, whole, all_whole)
     fill = Fill(lot_sold, buy, notes)
-    _repair(book, plan, limits, fill, whole, trading, opt_lot, lot_price)
+    _repair(book, plan, limits, fill, whole, trading, opt_lot, lot_price, dropped)
     # (``_repair`` ends on the fill's own sums: each of its changes is followed by ``cash_after``.)
     if _no_specks(book, fill):
         fill.sums = None
@@ -390,13 +392,16 @@ def _repair(
     trading: TradingParams,
     opt_lot: np.ndarray,
     lot_price: np.ndarray | None = None,
+    dropped: np.ndarray | None = None,
 ) -> None:
     """Restore tax budget, cash floor and turnover cap after rounding (``lot_price``: each lot's
-    share price, when the caller has it).
+    share price, when the caller has it; ``dropped``: securities whose sale the minimum trade
+    dropped).
 
     The floor is hard: when rounding (or the budget trim) leaves cash short, first the sales the
-    optimiser wanted are rounded up (losses first, within the budget), then buys are trimmed,
-    then other sellable lots are sold (cheapest tax first, within the budget and turnover cap).
+    optimiser wanted are rounded up (losses first, within the budget; not those the minimum trade
+    dropped), then buys are trimmed, then other sellable lots are sold (cheapest tax first, within
+    the budget and turnover cap).
     Whatever is still missing is left in ``fill.cash_short`` for the caller to report.
     """
     V = book.total_value
@@ -410,6 +415,10 @@ def _repair(
     if floor - cash > _CASH_TOL:
         # What the optimiser sold of each security and rounding or the budget trim took back.
         wanted = np.bincount(book.lot_sec, weights=opt_lot, minlength=book.n) - fill.sold(book)
+        if dropped is not None:
+            # A sale the minimum dropped comes back only if trimming buys cannot restore the floor
+            # (the last step below): it is discretionary.
+            wanted[dropped] = 0.0
         wanted = np.where(
             whole,
             np.ceil(wanted - 1e-6),
