@@ -854,8 +854,14 @@ class BacktestSerializer(serializers.ModelSerializer):
                   "done", "progress", "error", "created_by", "created_at", "started_at", "finished_at"]
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class _ReportField(serializers.JSONField):
+    """A report document, or null until the backtest has run: an object in the schema (a bare JSON
+    field is "any value", and "any or null" makes null match both branches of its oneOf)."""
+
+
 class BacktestDetailSerializer(BacktestSerializer):
-    report = serializers.JSONField(read_only=True, allow_null=True, help_text=(
+    report = _ReportField(read_only=True, allow_null=True, help_text=(
         "groups (all start dates, and earlier/later halves): each strategy's mean figures and the engine against "
         "the naive harvester; by_year; cohorts (whole-period and yearly figures, month-end values, failures)"))
 
