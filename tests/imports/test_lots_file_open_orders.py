@@ -19,16 +19,16 @@ from django_tenants.utils import tenant_context
 from rebalancing.imports import lots_import
 from rebalancing.imports.report import ImportRejected
 from rebalancing.ledger.executions import executions_import
-from rebalancing.models import Order, Proposal, Security, TaxLot
+from rebalancing.models import Security, TaxLot
 from tenants.roles import FirmRole
 
-from ..ledger.helpers import cancel, execution_csv, fill, release, sell
+from ..ledger import open_orders
+from ..ledger.helpers import cancel, execution_csv, release, sell
 from ..rebalancing.book import make_account, make_model, make_securities, make_template
-from ..rebalancing.workflow import make_proposal
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 11, 20)
-HEADER = "account_number,lot_id,symbol,quantity,cost_basis,acquired\n"
+HEADER = open_orders.LOTS_HEADER
 WHY = ("the order was released to sell the lot's shares as the ledger holds them, so the file may not change the "
        "lot while it is open. The custodian may have filled or cancelled it already: import those executions "
        "first, then this file again")
@@ -51,15 +51,7 @@ def book(firm_a):
 
 @pytest.fixture
 def partly_sold(book, pm):
-    """D-1 sells 6 of D-1-L1 then 36 of D-1-L2; a first fill of 10 took L1's 6 and 4 of L2, which
-    now holds 32 (its 4 sold; 32 still to sell)."""
-    account = make_account("D-1", model=book["model"], holdings=[
-        ("VTI", 6, 600, date(2024, 1, 2)), ("VTI", 36, 3600, date(2024, 2, 1)), ("VTI", 10, 1000, date(2024, 3, 1))])
-    [order] = release(account, [sell("VTI", 42, 100.0, [("D-1-L1", 6), ("D-1-L2", 36)])], pm=pm,
-                      as_of=date(2026, 11, 18))
-    executions_import(source=execution_csv(fill("F-1", order, 10, "100", date(2026, 11, 18))), actor="feed",
-                      as_of=AS_OF)
-    return order
+    return open_orders.partly_sold(book["model"], pm=pm, as_of=AS_OF)
 
 
 def lots_of(number: str) -> dict:
@@ -154,60 +146,17 @@ def test_a_wash_sale_piece_the_order_names_is_named_on_its_lot_as_bought(book, p
     assert TaxLot.objects.filter(account=account).count() == 2
 
 
-def by_shares(named: list[tuple[str, int]], filled: int, cancelled: int) -> Counter:
-    """The simple reading: the order's shares one by one in named order; the first ``filled`` are
-    sold, the last ``cancelled`` are off; the rest are still to sell."""
-    queue = [lot for lot, q in named for _ in range(q)]
-    return Counter(queue[filled:len(queue) - cancelled])
-
-
 def test_which_files_are_refused_agrees_with_a_share_by_share_reading(book, pm):
     """Random accounts, open orders and lots files: a file is refused exactly when a lot it changes
     (quantity, basis, date, or left out) still has shares to sell under an open order, naming each."""
     rng = random.Random(1212)
-    vti = Security.objects.get(symbol="VTI")
     outcomes = Counter()
-    for case in range(25):
+    for n in range(25):
         savepoint = transaction.savepoint()
         try:
-            number = f"R-{case}"
-            sizes = [rng.randint(1, 30) for _ in range(rng.randint(2, 4))]
-            account = make_account(number, model=book["model"], holdings=[
-                ("VTI", q, 10 * q, date(2024, 1, 1 + i)) for i, q in enumerate(sizes)])
-            proposal = make_proposal(account, status=Proposal.Status.RELEASED, as_of=AS_OF)
-            orders = {}
-            for n in range(rng.randint(1, 2)):
-                picked = rng.sample(range(len(sizes)), rng.randint(1, len(sizes)))
-                named = [(f"{number}-L{i + 1}", rng.randint(1, sizes[i])) for i in picked]
-                total = sum(q for _, q in named)
-                filled = rng.randint(0, total)
-                cancelled = rng.randint(0, total - filled)
-                status = (Order.Status.FILLED if filled == total else Order.Status.CANCELLED
-                          if filled + cancelled == total else Order.Status.PARTIALLY_FILLED if filled
-                          else Order.Status.OPEN)
-                order = Order.objects.create(
-                    order_id=f"P{proposal.pk}-{n + 1}", proposal=proposal, account=account, security=vti, side="sell",
-                    quantity=total, filled_quantity=filled, cancelled_quantity=cancelled, status=status,
-                    reference_price=D(10), lots=[{"lot_id": lot, "quantity": str(q)} for lot, q in named],
-                    block_id="B", released_on=AS_OF)
-                orders[order.order_id] = (named, filled, cancelled)
-            lines, changed = [], set()
-            for i, q in enumerate(sizes):
-                lot_id, what = f"{number}-L{i + 1}", rng.choice(["same", "same", "quantity", "basis", "date", "gone"])
-                if what != "same":
-                    changed.add(lot_id)
-                if what != "gone":
-                    quantity = q + (rng.choice([-1, 1]) if q > 1 else 1) if what == "quantity" else q
-                    basis = 10 * q + (5 if what == "basis" else 0)
-                    month = 2 if what == "date" else 1
-                    lines.append(f"{number},{lot_id},VTI,{quantity},{basis},2024-{month:02d}-{i + 1:02d}")
-            if not lines:
-                lines.append(f"{number},,,,,")
-            expected = sorted(
-                (order_id, lot, sells) for order_id, (named, filled, cancelled) in orders.items()
-                for lot, sells in by_shares(named, filled, cancelled).items() if lot in changed)
+            case = open_orders.random_open_orders(rng, f"R-{n}", book["model"], AS_OF)
+            number, expected, source = case.account.custodian_number, case.expected, case.source
             before = lots_of(number)
-            source = (HEADER + "\n".join(lines) + "\n").encode()
             if expected:
                 with pytest.raises(ImportRejected) as refused:
                     lots_import(source=source, as_of=AS_OF)
@@ -217,7 +166,7 @@ def test_which_files_are_refused_agrees_with_a_share_by_share_reading(book, pm):
                 outcomes["refused"] += 1
             else:
                 lots_import(source=source, as_of=AS_OF)
-                assert set(lots_of(number)) == {line.split(",")[1] for line in lines} - {""}
+                assert set(lots_of(number)) == {line.split(",")[1] for line in case.lines} - {""}
                 outcomes["written"] += 1
         finally:
             transaction.savepoint_rollback(savepoint)

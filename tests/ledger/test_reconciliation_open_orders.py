@@ -21,17 +21,17 @@ from rebalancing.ledger.reconciliation import (
     reconciliation_accept,
     reconciliation_import,
 )
-from rebalancing.models import Order, Proposal, ReconciliationAccount, Security, TaxLot
+from rebalancing.models import Order, ReconciliationAccount, Security, TaxLot
 from tenants.audit.models import AuditEvent
 from tenants.errors import Conflict
 
 from ..rebalancing.book import make_account
-from ..rebalancing.workflow import make_proposal
+from . import open_orders
 from .helpers import cancel, execution_csv, fill, release, sell
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 11, 20)
-HEADER = "account_number,lot_id,symbol,quantity,cost_basis,acquired\n"
+HEADER = open_orders.LOTS_HEADER
 
 
 def lots_of(number: str) -> dict:
@@ -40,15 +40,7 @@ def lots_of(number: str) -> dict:
 
 @pytest.fixture
 def partly_sold(book, pm):
-    """D-1 sells 6 of D-1-L1 then 36 of D-1-L2 (P189-4's shape); a first fill of 10 took L1's 6
-    and 4 of L2, which now holds 32."""
-    account = make_account("D-1", model=book["model"], holdings=[
-        ("VTI", 6, 600, date(2024, 1, 2)), ("VTI", 36, 3600, date(2024, 2, 1)), ("VTI", 10, 1000, date(2024, 3, 1))])
-    [order] = release(account, [sell("VTI", 42, 100.0, [("D-1-L1", 6), ("D-1-L2", 36)])], pm=pm,
-                      as_of=date(2026, 11, 18))
-    executions_import(source=execution_csv(fill("F-1", order, 10, "100", date(2026, 11, 18))), actor="feed",
-                      as_of=AS_OF)
-    return order
+    return open_orders.partly_sold(book["model"], pm=pm, as_of=AS_OF)
 
 
 def test_accepting_a_lot_an_open_sale_still_sells_is_refused_naming_it_and_nothing_changes(partly_sold, pm):
@@ -165,13 +157,6 @@ def test_a_wash_sale_piece_the_order_names_is_matched_to_its_lot_as_bought(book,
             "lot holds 25") in refused.value.message
 
 
-def by_shares(named: list[tuple[str, int]], filled: int, cancelled: int) -> Counter:
-    """The simple reading: the order's shares one by one in named order; the first ``filled`` are
-    sold, the last ``cancelled`` are off; the rest are still to sell."""
-    queue = [lot for lot, q in named for _ in range(q)]
-    return Counter(queue[filled:len(queue) - cancelled])
-
-
 def test_open_shares_agree_with_counting_share_by_share():
     rng = random.Random(20261207)
     for _ in range(2000):
@@ -181,7 +166,7 @@ def test_open_shares_agree_with_counting_share_by_share():
         cancelled = rng.randint(0, total - filled)
         walked = open_shares([{"lot_id": lot, "quantity": str(q)} for lot, q in named], D(filled),
                              D(total - filled - cancelled))
-        still = by_shares(named, filled, cancelled)
+        still = open_orders.by_shares(named, filled, cancelled)
         assert {lot: int(sells) for lot, _, _, sells in walked if sells} == dict(still)
         sold = Counter([lot for lot, q in named for _ in range(q)][:filled])
         assert [(lot, int(n), int(s)) for lot, n, s, _ in walked] == [(lot, q, sold[lot]) for lot, q in named]
@@ -191,49 +176,13 @@ def test_which_accounts_are_blocked_agrees_with_a_share_by_share_reading(book, p
     """Random accounts, open orders and custodian files: an account is refused exactly when a lot the
     file changes (quantity, basis, date, or missing) still has shares to sell under an open order."""
     rng = random.Random(1091)
-    vti = Security.objects.get(symbol="VTI")
     outcomes = Counter()
-    for case in range(25):
+    for n in range(25):
         savepoint = transaction.savepoint()
         try:
-            number = f"R-{case}"
-            sizes = [rng.randint(1, 30) for _ in range(rng.randint(2, 4))]
-            account = make_account(number, model=book["model"], holdings=[
-                ("VTI", q, 10 * q, date(2024, 1, 1 + i)) for i, q in enumerate(sizes)])
-            proposal = make_proposal(account, status=Proposal.Status.RELEASED, as_of=AS_OF)
-            orders = {}
-            for n in range(rng.randint(1, 2)):
-                picked = rng.sample(range(len(sizes)), rng.randint(1, len(sizes)))
-                named = [(f"{number}-L{i + 1}", rng.randint(1, sizes[i])) for i in picked]
-                total = sum(q for _, q in named)
-                filled = rng.randint(0, total)
-                cancelled = rng.randint(0, total - filled)
-                status = (Order.Status.FILLED if filled == total else Order.Status.CANCELLED
-                          if filled + cancelled == total else Order.Status.PARTIALLY_FILLED if filled
-                          else Order.Status.OPEN)
-                order = Order.objects.create(
-                    order_id=f"P{proposal.pk}-{n + 1}", proposal=proposal, account=account, security=vti, side="sell",
-                    quantity=total, filled_quantity=filled, cancelled_quantity=cancelled, status=status,
-                    reference_price=D(10), lots=[{"lot_id": lot, "quantity": str(q)} for lot, q in named],
-                    block_id="B", released_on=AS_OF)
-                orders[order.order_id] = (named, filled, cancelled)
-            lines, changed = [], set()
-            for i, q in enumerate(sizes):
-                lot_id, what = f"{number}-L{i + 1}", rng.choice(["same", "same", "quantity", "basis", "date", "gone"])
-                if what != "same":
-                    changed.add(lot_id)
-                if what != "gone":
-                    quantity = q + (rng.choice([-1, 1]) if q > 1 else 1) if what == "quantity" else q
-                    basis = 10 * q + (5 if what == "basis" else 0)
-                    month = 2 if what == "date" else 1
-                    lines.append(f"{number},{lot_id},VTI,{quantity},{basis},2024-{month:02d}-{i + 1:02d}")
-            if not lines:
-                lines.append(f"{number},,,,,")
-            reconciliation = reconciliation_import(source=(HEADER + "\n".join(lines) + "\n").encode(), actor="feed",
-                                                   as_of=AS_OF)
-            expected = sorted(
-                (order_id, lot, sells) for order_id, (named, filled, cancelled) in orders.items()
-                for lot, sells in by_shares(named, filled, cancelled).items() if lot in changed)
+            case = open_orders.random_open_orders(rng, f"R-{n}", book["model"], AS_OF)
+            account, expected, changed = case.account, case.expected, case.changed
+            reconciliation = reconciliation_import(source=case.source, actor="feed", as_of=AS_OF)
 
             found = open_orders_on_changed_lots(reconciliation.accounts.all())
             assert sorted((s.order_id, s.lot_id, int(s.sells)) for s in found.get(account.pk, [])) == expected
