@@ -16,7 +16,7 @@ from .words import dollars
 # Below this (a fraction of account value) a position is at its target (as ``limits.TARGET_TOLERANCE``).
 SHORTFALL_TOLERANCE = 1e-9
 
-__all__ = ["InstructionEffects", "read_instructions", "cash_levels", "swap_fraction", "apply_swap_targets"]
+__all__ = ["InstructionEffects", "NO_INSTRUCTIONS", "read_instructions", "cash_levels", "swap_fraction", "apply_swap_targets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,14 @@ class InstructionEffects:
         return self.liquidate or self.bring_to_model or self.raise_cash > 0 or bool(self.swaps)
 
 
+# The effects of no instruction (frozen: shared by every run without one).
+NO_INSTRUCTIONS = InstructionEffects()
+
+
 def read_instructions(instructions: Iterable[Instruction]) -> InstructionEffects:
     """Fold the instructions (several ``raise_cash`` add up)."""
+    if isinstance(instructions, tuple) and not instructions:
+        return NO_INSTRUCTIONS  # (most runs: one shared, frozen answer)
     liquidate = bring = False
     cash = 0.0
     swaps = []
@@ -101,6 +107,8 @@ def apply_swap_targets(plan: TargetPlan, book: Book, effects: InstructionEffects
         plan.target[:] = 0.0
         plan.reference[:] = 0.0
         plan.buyable[:] = False
+        return
+    if not effects.swaps:
         return
     spare = max(book.cash_weight - plan.cash_target - plan.cash_reserve, 0.0)
     partial: list[int] = []
