@@ -40,6 +40,8 @@ HARVEST_HORIZON_YEARS = 1 / 12
 DUST_LOSS = 0.01
 # Weights within this of the target count as at target (1e-17 above is float noise, not overweight).
 TARGET_TOLERANCE = 1e-9
+# A lot's gain at most this (currency) is none: value less basis, each to the cent, in floats.
+ZERO_GAIN = 1e-6
 
 
 @dataclass(slots=True, eq=False)
@@ -202,13 +204,30 @@ def build_limits(
 
     instruction_secs: set[int] = set()
     forced = np.zeros(nl, dtype=bool)
+    # Whether a limit on net realised gain binds this run (the tax budget below): not in a
+    # tax-deferred account, nor when an instruction sets it aside.
+    t = p.transition
+    budget_applies = (
+        t is not None and taxable and not (effects.liquidate or effects.bring_to_model)
+        and (t.max_net_gain_per_run is not None or t.max_net_gain_per_year is not None)
+    )
+    # Lots whose sale realises no gain: they cost nothing against a net-gain budget (a loss frees
+    # some), so the budget cannot be what keeps them.
+    costless = book.lot_gain <= ZERO_GAIN
+    # Under a budget, the lots of holdings that must go (screened out, beyond max_names) whose sale
+    # costs it nothing: sold outright, after an instruction's forced gain is counted (below).
+    must_go = np.zeros(nl, dtype=bool)
     # A screen is the client's values: excluded holdings are sold outright, unless a transition
     # budget asks to sell them as taxes allow (then they simply have no target).
-    if p.screen is not None and p.transition is None:
-        forced |= plan.excluded[lot_sec] & (x_ub > 0) & ~wash_frozen & (book.lot_qty > 0)
-    elif p.screen is not None:
-        # Under a budget nothing forces the sale: without a reference the optimiser wants it.
-        plan.reference[plan.excluded & (book.quantity > 0)] = 0.0
+    if p.screen is not None:
+        screened = plan.excluded[lot_sec] & (x_ub > 0) & ~wash_frozen & (book.lot_qty > 0)
+        if not budget_applies:
+            forced |= screened
+        else:
+            # Under a budget the optimiser sells them as taxes allow (without a reference it
+            # wants to); a lot sold at no gain or at a loss is not the budget's to keep.
+            plan.reference[plan.excluded & (book.quantity > 0)] = 0.0
+            must_go |= screened & costless
     forced_gain = 0.0
     if effects.liquidate:
         held = book.quantity > 0
@@ -279,10 +298,22 @@ def build_limits(
         b_lb[j] = max(b_lb[j], sold * (1 - cost) / (1 + cost) * (1 - 1e-6))
     # Minimum purchases (an instruction's buy): ``b_lb`` is zero without them.
     min_buys = bool(bought_by) and np.count_nonzero(b_lb > 0) > 0
+    if plan.direct_index and not effects.liquidate:
+        beyond = _beyond_max_names(book, plan, b_lb) & (x_ub > 0) & ~wash_frozen
+        if budget_applies:
+            must_go |= beyond & costless
+        elif _fits_turnover(book, p.trading.max_turnover, forced | beyond):
+            forced |= beyond
     forced_gain = 0.0
     if np.count_nonzero(forced):  # (a screen's, a liquidation's or an instruction's sales)
         x_lb[forced] = x_ub[forced]
         forced_gain = float(book.lot_gain[forced].sum())
+    if np.count_nonzero(must_go) and _fits_turnover(book, p.trading.max_turnover, forced | must_go):
+        # After the forced gain is taken: an instruction's gain stretches the budget to its own
+        # gain alone, and these sales, which free budget, leave it to what else is sold.
+        must_go &= ~forced
+        forced |= must_go
+        x_lb[must_go] = x_ub[must_go]
 
     # What may be bought before harvesting and the one-way rule have their say (see
     # ``reopen_unharvested``).
@@ -367,7 +398,7 @@ def build_limits(
     # Tax budget (net realised gain), unless an instruction overrides it.
     budget = math.inf
     limit = None
-    if p.transition is not None and taxable and not (effects.liquidate or effects.bring_to_model):
+    if budget_applies:
         caps = []
         if p.transition.max_net_gain_per_run is not None:
             caps.append(p.transition.max_net_gain_per_run)
@@ -459,6 +490,32 @@ def _replacement_purchases(
             lots = tuple(index[i] for i in purchase.lots if i in index)
             out.setdefault(g, []).append(((purchase.order, n), purchase.shares, lots))
     return {g: [(shares, lots) for _, shares, lots in sorted(rows)] for g, rows in out.items()}
+
+
+def _fits_turnover(book: Book, max_turnover: float | None, sold: np.ndarray) -> bool:
+    """Whether selling the lots ``sold`` and reinvesting the proceeds keeps within the turnover cap:
+    the sales ``max_names`` asks for, and a screen's at no gain under a budget, are forced only
+    then (the cap may keep a holding, and forcing past it would make the run infeasible)."""
+    return max_turnover is None or float(book.lot_value[sold].sum()) <= max_turnover * book.total_value
+
+
+def _beyond_max_names(book: Book, plan: TargetPlan, b_lb: np.ndarray) -> np.ndarray:
+    """Lots of the held constituents a direct index's selection leaves out, where the sleeve would
+    otherwise hold more than ``max_names`` names (the selected ones and those held): the sleeve
+    holds at most that many, so the rest are sold. Screened-out names are the screen's to sell; a
+    name an instruction buys is the advisor's to keep. Restrictions and the wash-sale window are
+    the caller's to apply (a name they keep is counted in the ``max_names_exceeded`` alert)."""
+    out = np.zeros(book.n, dtype=bool)
+    for di in plan.direct_index:
+        cap = di.params.max_names
+        if cap is None:
+            continue
+        m = di.members
+        held = (book.quantity[m] > 0) & ~plan.excluded[m]
+        if np.count_nonzero(held | di.selected) <= cap:
+            continue
+        out[m[held & ~di.selected & (b_lb[m] <= 0)]] = True
+    return out[book.lot_sec] & (book.lot_qty > 0)
 
 
 def _plan_harvest(

@@ -17,7 +17,7 @@ from .lots import grouped_order, least_tax_choice, lot_priority, relieve_grouped
 from .optimizer import Solution
 from .parameters import TradingParams
 from .positions import Book
-from .targets import TargetPlan
+from .targets import DirectIndexSleeve, TargetPlan
 
 __all__ = ["Fill", "round_trades", "DUST_VALUE", "FRACTION_DECIMALS"]
 
@@ -147,6 +147,8 @@ def round_trades(
     if np.count_nonzero(limits.b_lb):  # (without minimum buys the lines leave ``buy`` as it is)
         min_buy = np.ceil(limits.b_lb * V / price * (1 - 1e-6) - _EPS)
         buy = np.where(limits.b_lb > 0, np.maximum(buy, np.where(whole, min_buy, 0.0)), buy)
+    # Rounded down, a buy can end below the minimum position it passed before rounding.
+    _apply_min_position(book, plan, buy, whole, limits.b_lb)
 
     # Minimum trade size, for discretionary trades only.
     dropped = None
@@ -167,6 +169,9 @@ def round_trades(
     fill = Fill(lot_sold, buy, notes)
     _repair(book, plan, limits, fill, whole, trading, opt_lot, lot_price, dropped)
     # (``_repair`` ends on the fill's own sums: each of its changes is followed by ``cash_after``.)
+    if _drop_below_min_position(book, plan, fill.bought, limits.b_lb):
+        # Buying less only raises cash (and lowers turnover): what was short is recounted.
+        fill.cash_short = max(0.0, limits.cash_floor * V - fill.cash_after(book, limits.cost_rate))
     if _no_specks(book, fill):
         fill.sums = None
     return fill
@@ -219,16 +224,29 @@ def _no_specks(book: Book, fill: Fill) -> bool:
     return len(specks) > 0
 
 
-def _apply_min_position(book: Book, plan: TargetPlan, buy: np.ndarray) -> None:
+def _below_min_position(book: Book, di: DirectIndexSleeve, buy: np.ndarray, b_lb: np.ndarray | None) -> np.ndarray:
+    """Per member of ``di``: whether it is bought and would end below the sleeve's minimum
+    position (an instruction's purchase, ``b_lb``, is the advisor's and never is)."""
+    m = di.members
+    after = (book.value[m] + buy[m] * book.price[m]) / book.total_value
+    small = (buy[m] > 0) & (after < di.params.min_position_weight - _EPS * 1e-3)
+    if b_lb is not None:
+        small &= b_lb[m] <= 0
+    return small
+
+
+def _apply_min_position(
+    book: Book, plan: TargetPlan, buy: np.ndarray, whole: np.ndarray | None = None, b_lb: np.ndarray | None = None
+) -> None:
     """Drop buys that would end below a direct index's minimum position; give their value to the
-    sleeve's other buys pro rata (no re-solve: a semi-continuous bound is not convex)."""
+    sleeve's other buys pro rata (no re-solve: a semi-continuous bound is not convex). ``whole``:
+    the buys are rounded already, and what each is given is rounded down as they are (so a buy
+    kept ends no lower than it was)."""
     for di in plan.direct_index:
-        floor = di.params.min_position_weight
-        if floor <= 0:
+        if di.params.min_position_weight <= 0:
             continue
         m = di.members
-        after = (book.value[m] + buy[m] * book.price[m]) / book.total_value
-        small = (buy[m] > 0) & (after < floor)
+        small = _below_min_position(book, di, buy, b_lb)
         if not small.any():
             continue
         freed = float((buy[m][small] * book.price[m][small]).sum())
@@ -236,7 +254,26 @@ def _apply_min_position(book: Book, plan: TargetPlan, buy: np.ndarray) -> None:
         keep = m[buy[m] > 0]
         if len(keep) and freed > 0:
             value = buy[keep] * book.price[keep]
-            buy[keep] += freed * value / value.sum() / book.price[keep]
+            given = freed * value / value.sum() / book.price[keep]
+            if whole is not None:
+                scale = np.where(whole[keep], 1.0, 10.0**FRACTION_DECIMALS)
+                given = np.floor(given * scale + _EPS) / scale
+            buy[keep] += given
+
+
+def _drop_below_min_position(book: Book, plan: TargetPlan, bought: np.ndarray, b_lb: np.ndarray) -> bool:
+    """The last word on the minimum position (in place): a buy the repairs trimmed below it is not
+    made; its value stays in cash, since buying more of another name could break the floor, the
+    turnover cap or the minimum trade the repairs restored. Whether any buy was dropped."""
+    dropped = False
+    for di in plan.direct_index:
+        if di.params.min_position_weight <= 0:
+            continue
+        small = _below_min_position(book, di, bought, b_lb)
+        if small.any():
+            bought[di.members[small]] = 0.0
+            dropped = True
+    return dropped
 
 
 def _relieve_lots(
