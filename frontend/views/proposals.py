@@ -304,9 +304,10 @@ def proposal_detail(request, pk: int):
         event.words = Action.words_for(event.action)
         event.actor_name = names.get(event.actor) or event.actor
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
+    blocked = blocked_buys_as_sold(result.get("blocked_buys") or [], executions)
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
-        "blocked_buys": blocked_buys_as_sold(result.get("blocked_buys") or [], executions),
+        "blocked_buys": blocked, "blocked_waiting": any(b["waiting"] >= 0.01 for b in blocked),
         "gains": gains, **tax_year_words(proposal, gains.net),
         "executions": executions, "booked_gain": sum(booked) if booked else None,
         "estimated_gain": sum(g for g in gains.trade_gains if g is not None),
@@ -340,6 +341,8 @@ def blocked_buys_as_sold(blocked: list[dict], executions: dict) -> list[dict]:
     days from its own day, the custodian's window starts on the sale's (IRC §1091; Pub. 550)."""
     out = []
     for b in blocked:
+        # What a substitute holds in its place is invested; the rest waits (absent before 2026-12-07).
+        b = {**b, "waiting": max(float(b["shortfall"]) - float(b.get("held_in_place") or 0), 0.0)}
         sold = executions.get((b.get("sale_symbol"), "sell")) if b.get("sale_in_proposal") else None
         if sold is not None and sold.sold_on is not None and buyable_on(sold.sold_on).isoformat() > str(b["buyable_on"]):
             b = {**b, "sold_on": sold.sold_on, "buyable_as_sold": buyable_on(sold.sold_on)}

@@ -53,8 +53,9 @@ def explain(result: RebalanceResult) -> str:
     for b in result.blocked_buys:
         where = "in this proposal" if b.sale_in_proposal else f"in account {b.sale_account_id or '(unknown)'}"
         loss = f"loss {_money(b.sale_loss)}" if b.sale_loss is not None else "loss unknown"
+        held = f" ({', '.join(b.held_by)} {_money(b.held_in_place)} in its place)" if b.held_in_place else ""
         lines.append(
-            f"uninvested: {b.symbol} {_money(b.shortfall)} below target - {b.sale_symbol} sold at a loss "
+            f"uninvested: {b.symbol} {_money(b.shortfall)} below target{held} - {b.sale_symbol} sold at a loss "
             f"on {b.sale_date.isoformat()} {where} ({loss}); buyable again on {b.buyable_on.isoformat()}"
         )
     for w in result.warnings:

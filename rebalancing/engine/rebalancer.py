@@ -465,7 +465,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
         warnings=tuple(warnings),
         alerts=tuple(alerts),
         diagnostics=diagnostics,
-        blocked_buys=_blocked_buys(prepared, fill, gain, value_after, V_after, sold_lot),
+        blocked_buys=_blocked_buys(prepared, fill, gain, value_after, V_after, sold_lot, stand_in_for),
     )
 
 
@@ -476,10 +476,12 @@ def _blocked_buys(
     value_after: np.ndarray,
     V_after: float,
     sold_lot: np.ndarray,
+    stand_in_for: dict[int, int],
 ) -> tuple[BlockedBuy, ...]:
     """Securities left below target because a loss sale (in the household's window, or in this
     proposal) blocks buying them, with the sale that blocks each and when it stops blocking
-    (``sold_lot``: the lots the proposal sells)."""
+    (``sold_lot``: the lots the proposal sells), and how much of the gap what stands in for each
+    holds (``stand_in_for``: stand-in -> model security, ``drift.stand_ins``)."""
     request, book, plan, limits = prepared.request, prepared.book, prepared.plan, prepared.limits
     shortfall = plan.target * V_after - value_after
     under = ((shortfall >= 0.01) & (fill.bought <= 0)).nonzero()[0]
@@ -500,6 +502,13 @@ def _blocked_buys(
     if limits.window_loss_groups and not request.parameters.wash_sale.allow:
         eq = Equivalence(request.parameters.wash_sale.equivalent_groups)
         household = latest_loss_sales(request.as_of, request.account.household_trades, eq)
+    # A stand-in (its harvest substitute, a member of its group) above its own target holds that
+    # much of the blocked name's place: invested, not waiting (``limits._hold_blocked_shortfall``).
+    held: dict[int, list[tuple[str, float]]] = {}
+    for j, i in stand_in_for.items():
+        above = float(value_after[j] - plan.target[j] * V_after)
+        if above >= 0.01:
+            held.setdefault(i, []).append((book.symbols[j], above))
     out = []
     for i in under.tolist():
         g = group[i]
@@ -514,7 +523,10 @@ def _blocked_buys(
             sale = (t.symbol, t.date, t.account_id, loss, False)
         else:
             continue
-        out.append(BlockedBuy(book.symbols[i], shortfall_l[i], *sale, buyable_on(sale[1])))
+        by = sorted(held.get(i, ()))
+        in_place = min(sum(value for _, value in by), shortfall_l[i])
+        out.append(BlockedBuy(book.symbols[i], shortfall_l[i], *sale, buyable_on(sale[1]),
+                              held_in_place=in_place, held_by=tuple(symbol for symbol, _ in by)))
     return tuple(sorted(out, key=lambda b: -b.shortfall))
 
 
@@ -839,8 +851,8 @@ def _position_messages(
             alerts.append(
                 Alert(
                     "max_names_exceeded",
-                    f"sleeve {di.sleeve} holds {count} names, above its maximum of {cap} (selling the rest "
-                    "would break the limit on net realised gain or a restriction)",
+                    f"sleeve {di.sleeve} holds {count} names, above its maximum of {cap} (the rest are kept by "
+                    "the limit on net realised gain, the turnover cap, a restriction or the wash-sale window)",
                     amount=float(count),
                 )
             )

@@ -135,7 +135,10 @@ class BlockedBuy:
     (``sale_symbol``) within the last 30 days, in any account of the household
     (``sale_account_id``; ``None`` when unknown), or in this proposal (``sale_in_proposal``);
     ``sale_loss`` is positive (``None`` when the household sale's gain is unknown, counted as a
-    loss); ``buyable_on``: the first day a purchase no longer disallows that loss.
+    loss); ``buyable_on``: the first day a purchase no longer disallows that loss; ``held_in_place``:
+    the part of the shortfall that what stands in for it (``held_by``: its harvest substitute, a
+    member of its equivalence group) holds above their own targets - invested in its place, so only
+    ``shortfall - held_in_place`` is left uninvested or spread over the rest of its sleeve.
     """
 
     symbol: str
@@ -146,6 +149,8 @@ class BlockedBuy:
     sale_loss: float | None
     sale_in_proposal: bool
     buyable_on: date
+    held_in_place: float = 0.0
+    held_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

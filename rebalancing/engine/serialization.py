@@ -412,6 +412,8 @@ def result_to_dict(result: RebalanceResult) -> dict[str, Any]:
                 "sale_loss": None if b.sale_loss is None else _money(b.sale_loss),
                 "sale_in_proposal": b.sale_in_proposal,
                 "buyable_on": b.buyable_on.isoformat(),
+                "held_in_place": _money(b.held_in_place),
+                "held_by": list(b.held_by),
             }
             for b in result.blocked_buys
         ],
@@ -459,6 +461,7 @@ def result_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Rebal
                     **b,
                     "sale_date": _date(b["sale_date"], "blocked_buys"),
                     "buyable_on": _date(b["buyable_on"], "blocked_buys"),
+                    "held_by": tuple(b.get("held_by", ())),
                 }
             )
             for b in data.get("blocked_buys", ())

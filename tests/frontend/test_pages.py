@@ -353,6 +353,25 @@ def test_a_proposal_says_which_wash_sale_keeps_money_uninvested_and_until_when(b
             "account F-001; buyable again on <strong>2026-12-03</strong>") in page
 
 
+@pytest.mark.parametrize("held, waits", [(4200.0, "nothing waits"), (3000.0, "$1,200.00 waits")])
+def test_what_a_substitute_holds_in_a_blocked_names_place_is_not_called_uninvested(book, as_user, firm_a, held, waits):
+    # Found in the browser (2026-12-07): "VOO is $34,789.51 below its target ... so the cash waits"
+    # while the proposal held SCHX, its substitute, in VOO's place and left $44 in cash.
+    with tenant_context(firm_a):
+        proposal = Proposal.objects.filter(run=book["run"], account=book["mine"][0]).get()
+        proposal.result = {**proposal.result, "blocked_buys": [{
+            "symbol": "VTI", "shortfall": 4200.0, "sale_symbol": "VTI", "sale_date": "2026-11-02",
+            "sale_account_id": "F-001", "sale_loss": 850.0, "sale_in_proposal": False, "buyable_on": "2026-12-03",
+            "held_in_place": held, "held_by": ["ITOT"]}]}
+        proposal.save(update_fields=["result"])
+
+    page = text(as_user("advisor").get(f"/proposals/{proposal.pk}/"))
+
+    assert f"<strong>VTI</strong> is $4,200.00 below its target (ITOT holds ${held:,.2f} of it in its place; {waits})" in page
+    assert ("Money left uninvested" in page) == (waits != "nothing waits")
+    assert ("Wash-sale blocks: held by substitutes" in page) == (waits == "nothing waits")
+
+
 def test_a_block_by_a_sale_of_the_runs_own_day_is_not_told_as_done(book, as_user, firm_a):
     # A sale dated the run's day is usually another account's open proposal or order (planned trades
     # are the run's day's): it may still be rejected, so the page does not say it was sold.
