@@ -253,16 +253,27 @@ class AccountForm(_OverridesForm):
         return opened_on
 
 
+_HOUSEHOLD_SETTING_WORDS = {"household_overrides": "household settings (tax budget, asset location)"}
+
+
 @admin.register(Household)
 class HouseholdAdmin(_SettingsSupersedeMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = HouseholdForm
-    settings = ("template", "overrides", "managed_as", "model")
+    # household_overrides: a household managed as one is solved under them (its tax budget, asset
+    # location), as the household page's change says (``household_settings_set``).
+    settings = ("template", "overrides", "managed_as", "model", "household_overrides")
 
     def accounts_under(self, obj):
         return obj.accounts.values_list("pk", flat=True)
 
     def because(self, obj, changed):
-        return f"household {obj.name}'s {' and '.join(changed)} changed (in the admin site)"
+        if not obj.is_unit and "managed_as" not in changed:
+            # Account by account, the household's own settings apply to no proposal (household_settings_set).
+            changed = [name for name in changed if name != "household_overrides"]
+        if not changed:
+            return ""  # settings_changed_supersede supersedes nothing for an empty reason
+        words = [_HOUSEHOLD_SETTING_WORDS.get(name, name) for name in changed]
+        return f"household {obj.name}'s {' and '.join(words)} changed (in the admin site)"
 
     # Advisors are object permissions (django-guardian), given on the household page
     # (services.households.household_advisors_set), not a field here.

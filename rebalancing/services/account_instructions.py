@@ -4,7 +4,10 @@
 The instruction is laid over the account's effective parameters for this solve only (as an
 advisor's edit of a proposal is, ``services.revisions``); the account's parameters are not changed,
 so the next nightly run does not repeat it. The proposal supersedes the account's proposal pending
-approval and goes through the firm's approval policy like a run's. An account of a household
+approval and waits for a person's approval: a person chose its trades, so (as an edit's,
+``services.revisions``) the policy's auto-approval never settles it (``proposal_submit``); the
+policy says whether compliance must approve it too, and whoever chose it never gives that approval
+(``access.decision_capacity``). An account of a household
 managed as one is solved with its household (``engine.rebalance_household``: the other accounts
 make up what the instruction moves, and none buys back a loss it sells), as a household proposal;
 there a sale and raising cash are offered (the joint solve has no liquidation or "back to the
@@ -95,7 +98,7 @@ def _blocking(account: Account) -> None:
 def account_instruct(*, account: Account, instructions: Sequence[InstructionAdded], by,
                      as_of: date | None = None) -> Proposal:
     """Solve ``account`` now with ``instructions`` (``ONE_OFF_ACTIONS``) and return the proposal,
-    approved within the firm's auto-approval limits or pending approval; its ``superseded``: the
+    pending approval (a person's, never the policy's alone); its ``superseded``: the
     proposals it replaced (``instruction_replaces``), each superseded now."""
     require(by, Capability.RUN_REBALANCE)
     account = Account.objects.select_for_update().select_related("household").get(pk=account.pk)

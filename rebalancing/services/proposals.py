@@ -57,6 +57,7 @@ __all__ = [
     "HouseholdLegsWaiting",
     "IllegalTransition",
     "bulk_approvable",
+    "compliance_required",
     "household_proposal_decide",
     "rejection_reason_check",
     "PolicyDecision",
@@ -200,10 +201,16 @@ def _locked(proposal: Proposal) -> Proposal:
 
 @transaction.atomic
 def proposal_submit(*, proposal: Proposal, actor=None) -> Proposal:
-    """Draft -> approved (within the auto-approval limits) or pending approval."""
+    """Draft -> approved (within the auto-approval limits) or pending approval. A proposal whose
+    trades a person chose (``chosen_by``: a one-off instruction) never takes the auto-approval: as
+    an edit (``services.revisions``), a person chose it, so a person approves it (separation of
+    duties: the chooser is not its approver, ``access.decision_capacity``)."""
     proposal = _locked(proposal)
     decision = policy_decide(ApprovalPolicy.current(), proposal, discretionary=proposal.account.discretionary)
     proposal.requires_compliance = decision.requires_compliance
+    if decision.auto_approve and proposal.chosen_by:
+        # (Within the auto-approval limits, so no compliance reason: the only reason it waits.)
+        return _move(proposal, S.PENDING, actor=actor, action="proposal.submit", comment=_CHOSEN_WAITS)
     if decision.auto_approve:
         ProposalApproval.objects.create(proposal=proposal, capacity=ProposalApproval.Capacity.POLICY,
                                         decision=ProposalApproval.Decision.APPROVE,
@@ -211,6 +218,9 @@ def proposal_submit(*, proposal: Proposal, actor=None) -> Proposal:
         return _move(proposal, S.APPROVED, actor=actor, action="proposal.auto_approve",
                      comment="within the firm's auto-approval limits")
     return _move(proposal, S.PENDING, actor=actor, action="proposal.submit", comment="; ".join(decision.reasons))
+
+
+_CHOSEN_WAITS = "a person chose its trades (a one-off instruction): a person approves it, not the policy"
 
 
 def _capacity(proposal: Proposal, user) -> str:
@@ -250,21 +260,54 @@ def proposal_approve(*, proposal: Proposal, user, comment: str = "", today: date
     Refused while it trades a security against the firm's restricted list in force ``today``."""
     proposal, capacity = _decide(proposal, user, ProposalApproval.Decision.APPROVE, comment)
     _restricted_refuse([proposal], today or timezone.localdate(), "approved")
-    missing = approvals_missing(proposal)
+    if proposal.household_proposal_id:
+        _household_legs_gone_refuse(proposal.household_proposal_id)
+    policy = ApprovalPolicy.current()
+    flagged = _compliance_flag_now(policy, proposal)
+    missing = approvals_missing(proposal, policy=policy)
     if not missing:
         return _move(proposal, S.APPROVED, actor=user, action=f"proposal.approve.{capacity}", comment=comment)
+    after = {"status": proposal.status, "waiting_for": sorted(missing)}
+    if flagged:  # why compliance now must approve it: the policy as it stands (its stored flag is set)
+        after["requires_compliance"] = flagged
     audit_record(actor=user, action=f"proposal.approve.{capacity}", obj=proposal,
-                 before={"status": proposal.status}, after={"status": proposal.status, "waiting_for": sorted(missing)},
-                 comment=comment)
+                 before={"status": proposal.status}, after=after, comment=comment)
     return proposal
 
 
-def approvals_missing(proposal: Proposal) -> list[str]:
+def compliance_required(policy: ApprovalPolicy, proposal: Proposal) -> bool:
+    """Whether ``proposal`` (pending) needs compliance's approval under ``policy`` as it stands now:
+    once asked at submission (or by a restated tax), always asked - a loosened policy does not take
+    back a review already asked for - and asked too when the policy has since been tightened past
+    its figures. ``bulk_approvable`` and a single approval (``approvals_missing``) both read this."""
+    return proposal.requires_compliance or policy_decide(policy, proposal, discretionary=False).requires_compliance
+
+
+def _compliance_flag_now(policy: ApprovalPolicy, proposal: Proposal) -> str:
+    """Set (and save) the stored ``requires_compliance`` of ``proposal`` where the policy as it stands
+    asks compliance's approval of it and its submission did not (compliance's capacity reads the
+    stored flag, ``access.decision_capacity``); the policy's reasons, or "" when nothing changed."""
+    if proposal.requires_compliance:
+        return ""
+    decision = policy_decide(policy, proposal, discretionary=False)
+    if not decision.requires_compliance:
+        return ""
+    proposal.requires_compliance = True
+    proposal.save(update_fields=["requires_compliance"])
+    return "the firm's approval policy as it stands: " + "; ".join(decision.reasons)
+
+
+def approvals_missing(proposal: Proposal, *, policy: ApprovalPolicy | None = None) -> list[str]:
     """The approvals (capacities) ``proposal`` still waits for: its advisor's, then compliance's
-    where the policy requires it."""
+    where the policy requires it - for a proposal pending approval, the policy as it stands
+    (``compliance_required``: a threshold lowered since its submission asks compliance too), as
+    bulk approval reads it; a decided one, as it was decided."""
     have = set(proposal.approvals.filter(decision=ProposalApproval.Decision.APPROVE).values_list("capacity", flat=True))
-    need = [ProposalApproval.Capacity.ADVISOR] + (
-        [ProposalApproval.Capacity.COMPLIANCE] if proposal.requires_compliance else [])
+    if proposal.status == S.PENDING:
+        compliance = compliance_required(policy or ApprovalPolicy.current(), proposal)
+    else:
+        compliance = proposal.requires_compliance
+    need = [ProposalApproval.Capacity.ADVISOR] + ([ProposalApproval.Capacity.COMPLIANCE] if compliance else [])
     return [c for c in need if c not in have]
 
 
@@ -341,9 +384,9 @@ def bulk_approvable(policy: ApprovalPolicy, proposal: Proposal) -> tuple[bool, s
     """Bulk approval is for proposals the firm's policy lets one approval settle: below every
     compliance threshold (estimated tax, turnover) and trading no restricted security. Anything
     above a threshold is opened and read before it is approved."""
-    decision = policy_decide(policy, proposal, discretionary=proposal.account.discretionary)
-    if decision.requires_compliance or proposal.requires_compliance:
-        return False, "above the policy's review thresholds: " + ("; ".join(decision.reasons) or "compliance review")
+    if compliance_required(policy, proposal):  # the rule a single approval follows (``approvals_missing``)
+        reasons = policy_decide(policy, proposal, discretionary=False).reasons
+        return False, "above the policy's review thresholds: " + ("; ".join(reasons) or "compliance review")
     return True, ""
 
 
@@ -429,6 +472,8 @@ def household_proposal_decide(*, household_proposal: HouseholdProposal, user, ap
     if not pending:
         raise IllegalTransition("None of this household's proposals is pending approval.",
                                 detail={"statuses": sorted({p.status for p in members})})
+    if approve:
+        _household_legs_gone_refuse(household_proposal.pk, members)
     mine = [p for p in pending if decision_capacity(user, p) is not None]
     if not mine:
         # Sent twice: a conflict, as for one proposal (``_capacity``), not a want of permission.
@@ -450,6 +495,26 @@ def household_proposal_decide(*, household_proposal: HouseholdProposal, user, ap
                  action=Action.HOUSEHOLD_PROPOSAL_APPROVE if approve else Action.HOUSEHOLD_PROPOSAL_REJECT,
                  before={"proposals": before}, after={"proposals": {str(k): v for k, v in after.items()}})
     return list(Proposal.objects.filter(household_proposal_id=household_proposal.pk).order_by("pk"))
+
+
+def _household_legs_gone_refuse(household_proposal_id: int, legs: list[Proposal] | None = None) -> None:
+    """Refuse, naming the leg, approving a household proposal (or a leg of it) one of whose legs has
+    left it (superseded, expired, rejected): its accounts were solved as one, and what is left of it
+    is not the plan that was solved. A new run of the household proposes again."""
+    if legs is None:
+        legs = list(Proposal.objects.filter(household_proposal_id=household_proposal_id).order_by("pk"))
+    gone = [leg for leg in legs if leg.status in _LEAVING]
+    if not gone:
+        return
+    leg = gone[0]
+    number = Account.objects.filter(pk=leg.account_id).values_list("custodian_number", flat=True).first()
+    raise Conflict(
+        f"Household proposal #{household_proposal_id} cannot be approved: its proposal #{leg.pk} for {number} is "
+        f"{leg.get_status_display().lower()}, and the household's accounts were solved as one (they go out "
+        "together or not at all). Rebalance the household again.",
+        code="household_leg_gone",
+        detail={"household_proposal": household_proposal_id, "proposal": leg.pk, "account": number,
+                "status": leg.status, "legs_gone": [g.pk for g in gone]})
 
 
 class HouseholdLegsWaiting(Conflict):
@@ -837,14 +902,35 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_appro
 def proposals_supersede_lots_changed(*, account_ids, because: str) -> int:
     """Open proposals (approved ones too) of accounts whose lots a lots file or the custodian has
     just changed give way: they were solved on the lots as they were, and their sales name lots
-    that may be gone. A withdrawal's or RMD's sales wait for a decision, as in ``proposals_supersede``
-    (their release refuses lots no longer held: ``ledger.orders``). Returns how many."""
-    stale = (Proposal.objects.filter(any_of("account_id", list(account_ids)), status__in=OPEN)
+    that may be gone. A household proposal's legs go together (solved as one, as a settings change
+    or the restricted list takes them: ``settings_changed_supersede``, ``proposals_supersede_restricted``):
+    its other accounts' open legs give way with it, each audited as "with its household's proposal".
+    A withdrawal's or RMD's sales wait for a decision, as in ``proposals_supersede`` (their release
+    refuses lots no longer held: ``ledger.orders``). Returns how many."""
+    account_ids = list(account_ids)
+    stale = (Proposal.objects.filter(any_of("account_id", account_ids), status__in=OPEN)
              .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
-    households = set(stale.filter(status__in=OPEN_FOR_TAX).values_list("account__household_id", flat=True))
-    superseded = _bulk_move(stale, S.SUPERSEDED, action="proposal.supersede", comment=because)
-    if households:  # what stays open (a withdrawal's sales) was estimated beside what gave way
-        open_estimates_restate(households, because=because)
+    reasons = dict.fromkeys(stale.values_list("pk", flat=True), because)
+    if not reasons:
+        return 0
+    named = dict(stale.filter(household_proposal__isnull=False)  # the first leg named (dict keeps the last)
+                 .values_list("household_proposal_id", "account__custodian_number").order_by("-pk"))
+    for pk, household_proposal in (Proposal.objects.filter(any_of("household_proposal_id", list(named)),
+                                                           status__in=OPEN)
+                                   .exclude(any_of("pk", list(reasons)))
+                                   .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
+                                   .values_list("pk", "household_proposal_id")):
+        reasons[pk] = f"with its household's proposal: {named[household_proposal]}: {because}"
+    superseded = 0
+    with transaction.atomic():
+        households = set(Proposal.objects.filter(any_of("pk", list(reasons)), status__in=OPEN_FOR_TAX)
+                         .values_list("account__household_id", flat=True))
+        for why in sorted(set(reasons.values())):
+            ids = [pk for pk, w in reasons.items() if w == why]
+            superseded += _bulk_move(Proposal.objects.filter(any_of("pk", ids), status__in=OPEN), S.SUPERSEDED,
+                                     action="proposal.supersede", comment=why)
+        if households:  # what stays open (a withdrawal's sales) was estimated beside what gave way
+            open_estimates_restate(households, because=because)
     return superseded
 
 

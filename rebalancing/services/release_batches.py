@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 ABANDONED_AFTER = timedelta(minutes=15)  # no progress for this long: its worker is gone
 REFUSALS_KEPT = 200  # the first refusals are kept with their reasons; the rest are counted
 PROGRESS_EVERY = 20  # proposals between two progress records (each is one small UPDATE)
+WORKER = "release worker"  # the audit trail's actor of what the worker ends on its own
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def release_batch_start(*, user, comment: str = "") -> ReleaseBatchStart:
             return ReleaseBatchStart(under_way, started=False)
         _finish_failed(under_way.pk, f"its worker stopped after {under_way.done} of {under_way.total} proposals and "
                                      f"did not go on within {ABANDONED_AFTER.seconds // 60} minutes; a new release "
-                                     "was asked for")
+                                     "was asked for", actor=user)
     # A leg of a household proposal whose other legs are not all approved waits for them (the page lists it).
     ids = list(proposals_release_ready(proposals_visible_to(user))
                .order_by("status_changed_at", "pk").values_list("pk", flat=True))
@@ -160,6 +161,17 @@ def release_batch_fail(*, batch_id: int, message: str) -> None:
     _finish_failed(batch_id, message)
 
 
-def _finish_failed(batch_id: int, message: str) -> None:
-    ReleaseBatch.objects.filter(pk=batch_id, status__in=ReleaseBatch.UNDER_WAY).update(
-        status=ReleaseBatch.Status.FAILED, error=message[:2000], finished_at=timezone.now())
+def _finish_failed(batch_id: int, message: str, *, actor=WORKER) -> None:
+    """End an under-way batch as failed, saying why, audited (``release_batch.fail``) with how many
+    of its proposals were released before it stopped: those went out, the rest did not."""
+    with transaction.atomic():
+        batch = ReleaseBatch.objects.select_for_update().filter(pk=batch_id, status__in=ReleaseBatch.UNDER_WAY).first()
+        if batch is None:
+            return  # already finished (a redelivered message, a twin request)
+        before = batch.status
+        batch.status, batch.error, batch.finished_at = ReleaseBatch.Status.FAILED, message[:2000], timezone.now()
+        batch.save(update_fields=["status", "error", "finished_at"])
+        audit_record(actor=actor, action=Action.RELEASE_BATCH_FAIL, obj=batch, comment=message,
+                     before={"status": before},
+                     after={"status": batch.status, "proposals": batch.total, "done": batch.done,
+                            "released": batch.released, "refused": batch.refused})

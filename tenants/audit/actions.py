@@ -70,6 +70,7 @@ class Action(StrEnum):
     PROPOSAL_RELEASE = "proposal.release", "released a proposal's trades"
     RELEASE_BATCH_START = "release_batch.start", "asked for every approved proposal to be released"
     RELEASE_BATCH_FINISH = "release_batch.finish", "finished releasing every approved proposal asked for"
+    RELEASE_BATCH_FAIL = "release_batch.fail", "ended a release of every approved proposal as failed (saying why)"
     PROPOSAL_EXECUTE = "proposal.execute", "saw every order of a proposal filled"
     PROPOSAL_EXPIRE = "proposal.expire", "expired a proposal priced too long ago"
     PROPOSAL_SUPERSEDE = "proposal.supersede", "replaced a proposal with a newer run's"
