@@ -170,7 +170,7 @@ def approved_unreleased(scope: RunScope) -> list[Proposal]:
     approval standing, or replaces when told to), with their accounts, by account number."""
     replacing = RunScope(**{**scope.__dict__, "replace_approved": True})
     return list(Proposal.objects.filter(status=Proposal.Status.APPROVED, account_id__in=accounts_for_scope(replacing))
-                .select_related("account").order_by("account__custodian_number", "pk"))
+                .select_related("account", "run").order_by("account__custodian_number", "pk"))
 
 
 def lot_counts(account_ids) -> dict[int, int]:

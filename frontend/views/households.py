@@ -46,7 +46,7 @@ from rebalancing.models import (
 from rebalancing.selectors import RunScope, approved_unreleased
 from rebalancing.services.assignments import superseded_words
 from rebalancing.services.book import template_save
-from rebalancing.services.cash_flows import CashFlowEntered, cash_flow_enter
+from rebalancing.services.cash_flows import CashFlowEntered, approved_giving_way, cash_flow_enter
 from rebalancing.services.household_revisions import AccountEdit, household_proposal_resolve
 from rebalancing.services.households import (
     household_account_move,
@@ -214,7 +214,7 @@ def household_detail(request, pk: int):
         "can_people": can_manage_people,
         "can_settings": user_can(user, Capability.EDIT_PARAMETERS),
         "can_run": user_can(user, Capability.RUN_REBALANCE),
-        "approved_waiting": approved_unreleased(RunScope(household_id=household.pk))
+        "approved_waiting": approved_giving_way(household.pk)
         if user_can(user, Capability.RUN_REBALANCE) or user_can(user, Capability.EDIT_PARAMETERS) else [],
         "cash_flows": cash_flows, "new_proposals": _new_proposals_words(view.accounts),
         **_rmd_context(household, timezone.localdate(), kept=posted_kept(request, "rmd-facts")),

@@ -482,6 +482,14 @@ def _standing_trades(flow: CashFlow, *, as_one: bool, giving_way: frozenset[str]
 _GIVING_WAY_KINDS = [k for k in RebalanceRun.Kind.values if k != RebalanceRun.Kind.CASH_FLOW]
 
 
+def approved_giving_way(household_id: int) -> list[Proposal]:
+    """The household's approved proposals not yet released that a withdrawal or RMD entered now
+    would replace (named to the user before entering it): earlier withdrawals' stand beside it, as
+    they do when it is planned (``_GIVING_WAY_KINDS``)."""
+    return [p for p in approved_unreleased(RunScope(household_id=household_id))
+            if p.run.kind in _GIVING_WAY_KINDS]
+
+
 def _withdrawal_planned(flow: CashFlow, inputs, *, as_one: bool):
     """The plan, its per-account results and the accounts whose open proposals give way to it.
 

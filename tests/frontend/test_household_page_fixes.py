@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 
 from rebalancing.models import Proposal, ProposalApproval, RebalanceRun
 from rebalancing.services.runs import run_chunks, run_process_chunk
+from tests.rebalancing.book import AS_OF
 from tests.rebalancing.workflow import policy
 
 from . import test_household_pages as household_pages
@@ -132,3 +133,20 @@ def test_the_withdrawal_form_warns_that_approved_proposals_give_way_to_it(lees, 
                 f'too: <a href="/proposals/{joint}/">#{joint}</a> of LEE-JT.') in page
     assert 'id="replace-approved-hint"' not in advisor  # the advisor starts no run: no checkbox to tick
     assert 'id="replace-approved-hint"' in pm
+
+
+def test_an_earlier_withdrawals_approved_proposal_is_not_named_as_giving_way_to_the_next(lees, as_user, firm_a):
+    # Found in the browser (2026-12-07): the warning named a withdrawal's own approved proposal and said
+    # to release it first, though a withdrawal's proposals stand beside a later one (cash_flows
+    # ``_GIVING_WAY_KINDS``) and a household proposal's leg is never released alone.
+    joint, ira = lees["members"]["LEE-JT"], lees["members"]["LEE-IRA"]
+    with tenant_context(firm_a):
+        Proposal.objects.filter(pk__in=[joint, ira]).update(status=Proposal.Status.APPROVED)
+        withdrawal = RebalanceRun.objects.create(kind=RebalanceRun.Kind.CASH_FLOW, as_of=AS_OF, scope={})
+        Proposal.objects.filter(pk=joint).update(run=withdrawal)
+
+    page = re.sub(r"\s+", " ", as_user("pm").get(_url(lees["household"])).content.decode())
+
+    warning = re.search(r'data-testid="withdrawal-replaces-approved">(.*?)</p>', page).group(1)
+    assert f'<a href="/proposals/{ira}/">#{ira}</a> of LEE-IRA.' in warning  # a run's approved proposal gives way
+    assert f"#{joint}<" not in warning
