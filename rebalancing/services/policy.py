@@ -83,6 +83,23 @@ def approval_policy_set(*, by, **values) -> ApprovalPolicy:
     after = {f: _plain(getattr(policy, f)) for f in POLICY_FIELDS}
     changed = {f for f in POLICY_FIELDS if before[f] != after[f]}
     if changed:
+        asked = _compliance_asked_now(policy) if changed & _COMPLIANCE_FIELDS else []
         audit_record(actor=by, action=Action.POLICY_CHANGE, obj=policy,
-                     before={f: before[f] for f in sorted(changed)}, after={f: after[f] for f in sorted(changed)})
+                     before={f: before[f] for f in sorted(changed)},
+                     after={**{f: after[f] for f in sorted(changed)},
+                            **({"proposals_now_asking_compliance": asked} if asked else {})})
     return policy
+
+
+_COMPLIANCE_FIELDS = {"compliance_min_estimated_tax", "compliance_min_turnover", "compliance_on_restricted"}
+
+
+def _compliance_asked_now(policy: ApprovalPolicy) -> list[int]:
+    """A tightened policy asks compliance's approval of pending proposals it did not ask at their
+    submission: flagged now (a loosened one takes back no review already asked for), so compliance
+    may decide them at once and every page reads one stored flag. The proposals flagged, by id."""
+    from rebalancing.services.proposals import compliance_flag_now
+
+    pending = (Proposal.objects.select_for_update().select_related("account")
+               .filter(status=Proposal.Status.PENDING, requires_compliance=False).order_by("pk"))
+    return [p.pk for p in pending if compliance_flag_now(policy, p)]

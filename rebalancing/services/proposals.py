@@ -263,7 +263,7 @@ def proposal_approve(*, proposal: Proposal, user, comment: str = "", today: date
     if proposal.household_proposal_id:
         _household_legs_gone_refuse(proposal.household_proposal_id)
     policy = ApprovalPolicy.current()
-    flagged = _compliance_flag_now(policy, proposal)
+    flagged = compliance_flag_now(policy, proposal)
     missing = approvals_missing(proposal, policy=policy)
     if not missing:
         return _move(proposal, S.APPROVED, actor=user, action=f"proposal.approve.{capacity}", comment=comment)
@@ -283,7 +283,7 @@ def compliance_required(policy: ApprovalPolicy, proposal: Proposal) -> bool:
     return proposal.requires_compliance or policy_decide(policy, proposal, discretionary=False).requires_compliance
 
 
-def _compliance_flag_now(policy: ApprovalPolicy, proposal: Proposal) -> str:
+def compliance_flag_now(policy: ApprovalPolicy, proposal: Proposal) -> str:
     """Set (and save) the stored ``requires_compliance`` of ``proposal`` where the policy as it stands
     asks compliance's approval of it and its submission did not (compliance's capacity reads the
     stored flag, ``access.decision_capacity``); the policy's reasons, or "" when nothing changed."""

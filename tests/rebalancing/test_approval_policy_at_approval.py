@@ -61,14 +61,14 @@ def test_a_threshold_lowered_below_a_pending_proposals_tax_makes_it_wait_for_com
         bulk_ok, _ = bulk_approvable(ApprovalPolicy.current(), proposal)
         after = proposal_approve(proposal=proposal, user=people["advisor"], comment="fine")
 
-        # Then it waits for compliance (as bulk approval says), its flag set so compliance may decide,
-        # the approval's audit row saying why
+        # Then it waits for compliance (as bulk approval says), its flag set by the policy's change (whose
+        # audit row names it) so compliance may decide, the approval's audit row saying what it waits for
         assert not bulk_ok
         assert after.status == S.PENDING
         assert Proposal.objects.get(pk=proposal.pk).requires_compliance
+        assert AuditEvent.objects.get(action="policy.change").after["proposals_now_asking_compliance"] == [proposal.pk]
         event = AuditEvent.objects.get(action="proposal.approve.advisor", object_id=str(proposal.pk))
         assert event.after["waiting_for"] == [C.COMPLIANCE]
-        assert "estimated tax $25,000" in event.after["requires_compliance"]
         # ...and compliance's approval settles it
         assert proposal_approve(proposal=after, user=people["compliance"]).status == S.APPROVED
 
@@ -118,3 +118,25 @@ def test_single_and_bulk_approval_agree_on_random_policies_and_figures(firm_a, p
                 seen.add(bulk_ok)
                 transaction.set_rollback(True)
     assert seen == {True, False}  # both outcomes drawn
+
+
+def test_a_tightened_policy_flags_pending_proposals_at_once_so_compliance_may_decide_first(firm_a, people, account):
+    from rebalancing.access import decision_capacity
+
+    with tenant_context(firm_a):
+        # Given two pending proposals submitted below the compliance threshold (100,000)
+        above, below = _submitted(account, estimated_tax="25000"), _submitted(account, estimated_tax="500")
+        assert decision_capacity(people["compliance"], above) is None  # not compliance's to decide yet
+
+        # When the firm lowers the threshold to 1,000
+        approval_policy_set(by=people["admin"], compliance_min_estimated_tax=1000)
+
+        # Then the one now past it asks compliance at once (before its advisor decides), the other not,
+        # and the policy's audit row names which proposals it flagged
+        above.refresh_from_db()
+        below.refresh_from_db()
+        assert above.requires_compliance and not below.requires_compliance
+        assert decision_capacity(people["compliance"], above) == C.COMPLIANCE
+        event = AuditEvent.objects.filter(action="policy.change").latest("pk")
+        assert event.after["proposals_now_asking_compliance"] == [above.pk]
+        assert proposal_approve(proposal=above, user=people["compliance"]).status == S.PENDING  # the advisor's next
