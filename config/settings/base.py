@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Over-size bodies (413) and NUL characters (400) refused before any view reads them.
     "config.request_guards.RequestGuardMiddleware",
+    "frontend.middleware.FormOnlyAddressMiddleware",  # a form-only address opened: a page, not a blank 405
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into the lockout page (last, as axes asks)
 ]
