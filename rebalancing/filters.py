@@ -13,7 +13,16 @@ from rest_framework.exceptions import ValidationError
 from config.input_limits import full_date_problem, numeral_problem
 from rebalancing.access import households_advised_by
 from rebalancing.imports.cells import CellProblem, parse_boolean
-from rebalancing.models import Account, Alert, Order, Price, Proposal, RebalanceRun, Security
+from rebalancing.models import (
+    Account,
+    Alert,
+    HouseholdProposal,
+    Order,
+    Price,
+    Proposal,
+    RebalanceRun,
+    Security,
+)
 from tenants.audit.models import AuditEvent
 
 _MAX_ID = 2**62  # ids beyond bigint are no id at all; refuse them as invalid rather than overflow
@@ -97,8 +106,10 @@ class _IdField(forms.IntegerField):
 
     def to_python(self, value):
         if value not in self.empty_values and not (str(value).isascii() and str(value).strip().isdigit()):
-            raise forms.ValidationError(f"is not an id: write it as a whole number (e.g. 42), not {value!r}.",
-                                        code="invalid")
+            # The value goes in as a parameter, not into the message: django-filter %-formats the message
+            # with the error's params (django_filters.utils.raw_validation), so a "%" sent was a 500.
+            raise forms.ValidationError("is not an id: write it as a whole number (e.g. 42), not %(value)s.",
+                                        code="invalid", params={"value": repr(value)})
         return super().to_python(value)
 
 
@@ -158,6 +169,15 @@ class AccountFilter(FirmFilterSet):
 
     def _search(self, queryset, name, value):
         return queryset.filter(Q(custodian_number__icontains=value) | Q(name__icontains=value))
+
+
+class HouseholdProposalFilter(FirmFilterSet):
+    run = _id_filter("run_id", help_text="The run that made it (a cash flow's run, for a withdrawal's sales)")
+    household = _id_filter("household_id")
+
+    class Meta:
+        model = HouseholdProposal
+        fields = ["run", "household"]
 
 
 class RunFilter(FirmFilterSet):

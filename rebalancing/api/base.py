@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.middleware.http import ConditionalGetMiddleware
 from django.utils.cache import get_conditional_response, set_response_etag
@@ -37,7 +37,8 @@ from tenants.api_keys.services import idempotency_lookup, idempotency_store
 from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from tenants.permissions import Capability
 
-__all__ = ["FirmAPIView", "FirmScopedViewSet", "PreconditionFailed", "Rule", "etag_of", "idempotent"]
+__all__ = ["FirmAPIView", "FirmScopedViewSet", "PreconditionFailed", "Rule", "etag_of", "idempotency_claim",
+           "idempotency_key", "idempotent"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -237,7 +238,17 @@ class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if self.detail and request.method not in SAFE_METHODS and "HTTP_IF_MATCH" in request.META:
+            if self.replays(request):
+                return  # the retry of a change made: its answer, not a 412 for the ETag it moved itself
             self.if_match_check(request)
+
+    def replays(self, request) -> bool:
+        """Whether this request is the retry of an idempotent action already answered (same user, key and
+        body). Claims the key first (in dispatch's transaction), so a concurrent twin waits for the first."""
+        if not getattr(getattr(self, self.action or "", None), "idempotent", False):
+            return False
+        key = idempotency_key(request)
+        return key is not None and idempotency_claim(request, key) is not None
 
     def if_match_check(self, request) -> None:
         """RFC 9110 §13.1.1: a change sent with If-Match is made only if the object's ETag - the one a
@@ -311,16 +322,21 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# The stored answer names the secrets it left out under this key (never a field of an answer).
+# The stored answer names the secrets it left out under this key, and keeps the headers a replay gives
+# again under the next (never fields of an answer); an answer that is not an object goes under ANSWER.
 WITHHELD = "__withheld__"
+HEADERS = "__headers__"
+ANSWER = "__answer__"
+REPLAYED_HEADERS = ("Location",)  # a 202's "follow it here" (risk-models/estimate/, release-batches/)
 
 
 def _replay(record) -> Response:
-    body, withheld = record.body, []
-    if isinstance(body, dict) and WITHHELD in body:
-        withheld = body[WITHHELD]
-        body = {k: v for k, v in body.items() if k != WITHHELD}
-    response = Response(body, status=record.status_code)
+    body, withheld, headers = record.body, [], {}
+    if isinstance(body, dict) and (WITHHELD in body or HEADERS in body or ANSWER in body):
+        withheld, headers = body.get(WITHHELD, []), body.get(HEADERS, {})
+        body = body[ANSWER] if ANSWER in body else {
+            k: v for k, v in body.items() if k not in (WITHHELD, HEADERS)}
+    response = Response(body, status=record.status_code, headers=headers)
     response["Idempotent-Replayed"] = "true"
     if withheld:
         response["Idempotent-Withheld"] = ", ".join(withheld)
@@ -337,24 +353,52 @@ def _prior_answer(request, key: str, fingerprint: str) -> Response | None:
     return _replay(record)
 
 
-def _kept(body, secrets: tuple[str, ...]):
+def _kept(response, secrets: tuple[str, ...]):
     """The answer as it may be stored: without its secrets (an API key's token is shown once, and
-    only its SHA-256 digest is ever kept), naming what was left out."""
-    if not secrets or not isinstance(body, dict):
+    only its SHA-256 digest is ever kept), naming what was left out, with the headers a replay repeats."""
+    body = json.loads(JSONRenderer().render(response.data) or b"null")
+    headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
+    dropped = [name for name in secrets if name in body] if isinstance(body, dict) else []
+    if not (dropped or headers):
         return body
-    dropped = [name for name in secrets if name in body]
-    kept = {k: v for k, v in body.items() if k not in secrets}
-    return {**kept, WITHHELD: dropped} if dropped else kept
+    if not isinstance(body, dict):
+        return {ANSWER: body, HEADERS: headers}
+    kept = {k: v for k, v in body.items() if k not in dropped}
+    return {**kept, **({WITHHELD: dropped} if dropped else {}), **({HEADERS: headers} if headers else {})}
+
+
+def idempotency_key(request) -> str | None:
+    """The request's ``Idempotency-Key``, stripped; None without one; 400 when it is not 1-255 characters."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", detail={"field": "Idempotency-Key"})
+    return key
+
+
+def idempotency_claim(request, key: str) -> Response | None:
+    """Claim (user, key) for the rest of the transaction and answer what was answered to it before, if
+    anything. A transaction-scoped advisory lock: a concurrent twin waits here until the first request's
+    transaction ends - committed, its answer is then found and replayed; rolled back, the twin goes
+    ahead itself - so the twin never meets the state the first one's action left (a limit it filled, a
+    proposal it superseded, an ETag it moved). Call it inside ``transaction.atomic``."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       [f"{connection.schema_name}:idempotency:{request.user.pk}:{key}"])
+    return _prior_answer(request, key, _fingerprint(request))
 
 
 def idempotent(action=None, *, secrets: tuple[str, ...] = ()):
     """Make a POST that creates things safe to retry with an ``Idempotency-Key`` header.
 
     The same user sending the same key and body within 24 hours gets the first successful answer
-    again (status and body, header ``Idempotent-Replayed: true``) and nothing is done twice; the same
-    key with a different body is refused (409 ``idempotency_key_reused``). An error answer is not
-    kept: fixing the request and retrying with the same key is fine. The action and the record share
-    a transaction, so of two concurrent twins one commits and the other is rolled back and replayed.
+    again (status, body and its ``Location``, header ``Idempotent-Replayed: true``) and nothing is
+    done twice; the same key with a different body is refused (409 ``idempotency_key_reused``). An
+    error answer is not kept: fixing the request and retrying with the same key is fine. The key is
+    claimed before the action, and the action and the record share the claim's transaction, so of two
+    concurrent twins the second waits for the first and is replayed (``idempotency_claim``).
 
     ``secrets``: fields of the answer that are never stored, so a replay leaves them out and says so
     (``Idempotent-Withheld: token``). Use ``@idempotent(secrets=("token",))``.
@@ -364,29 +408,18 @@ def idempotent(action=None, *, secrets: tuple[str, ...] = ()):
 
     @functools.wraps(action)
     def wrapper(self, request, *args, **kwargs):
-        key = request.headers.get("Idempotency-Key")
+        key = idempotency_key(request)
         if key is None:
             return action(self, request, *args, **kwargs)
-        key = key.strip()
-        if not 1 <= len(key) <= 255:
-            raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", detail={"field": "Idempotency-Key"})
-        fingerprint = _fingerprint(request)
-        prior = _prior_answer(request, key, fingerprint)
-        if prior is not None:
-            return prior
-        try:
-            with transaction.atomic():
-                response = action(self, request, *args, **kwargs)
-                if 200 <= response.status_code < 300:
-                    body = _kept(json.loads(JSONRenderer().render(response.data) or b"null"), secrets)
-                    with transaction.atomic():
-                        idempotency_store(user=request.user, key=key, fingerprint=fingerprint,
-                                          status_code=response.status_code, body=body)
-        except IntegrityError:
-            prior = _prior_answer(request, key, fingerprint)  # a concurrent twin committed first
-            if prior is None:
-                raise
-            return prior
+        with transaction.atomic():
+            prior = idempotency_claim(request, key)
+            if prior is not None:
+                return prior
+            response = action(self, request, *args, **kwargs)
+            if 200 <= response.status_code < 300:
+                idempotency_store(user=request.user, key=key, fingerprint=_fingerprint(request),
+                                  status_code=response.status_code, body=_kept(response, secrets))
         return response
 
+    wrapper.idempotent = True  # read by the If-Match check (a replay comes first) and the schema
     return wrapper

@@ -7,13 +7,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.input_limits import numeral_problem
-from rebalancing.models import CashFlow, HouseholdProposal
+from rebalancing.models import CashFlow, HouseholdProposal, Proposal
 from rebalancing.services.rmd import RMD_SHOWS
 
 from .serializers import ProposalSerializer
 from .serializers.strict import UnknownFieldsRefused, UnknownParametersRefused
 
-__all__ = ["CashFlowInSerializer", "CashFlowSerializer", "HouseholdProposalSerializer", "HouseholdSettingsInSerializer",
+__all__ = ["CashFlowInSerializer", "CashFlowSerializer", "HouseholdProposalStateSerializer", "HouseholdProposalSerializer", "HouseholdSettingsInSerializer",
            "HouseholdTaxInSerializer", "TaxableIncomeInSerializer"]
 
 
@@ -48,9 +48,33 @@ class HouseholdProposalSerializer(serializers.ModelSerializer):
         return HouseholdProposal.objects.filter(revised_from_id=hp.pk).values_list("pk", flat=True).first()
 
 
+MIXED = "mixed"
+
+
+def household_proposal_state(statuses: set[str]) -> str:
+    """A household proposal's state as a code, from its accounts' proposals' statuses: waiting for a
+    decision while any waits (pending_approval), else the one they share, else ``mixed``."""
+    if Proposal.Status.PENDING in statuses:
+        return Proposal.Status.PENDING.value
+    if len(statuses) == 1:
+        return next(iter(statuses))
+    return MIXED
+
+
+class HouseholdProposalStateSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Decide it at household-proposals/{id}/approve/ or reject/")
+    status = serializers.ChoiceField(
+        choices=[*Proposal.Status.values, MIXED],
+        help_text="Its accounts' proposals': pending_approval while any waits for a decision, else the status "
+                  "they share, else mixed")
+
+
 class CashFlowSerializer(serializers.ModelSerializer):
     household_external_id = serializers.CharField(source="household.external_id")
     account_number = serializers.CharField(source="account.custodian_number", allow_null=True, default=None)
+    household_proposal = serializers.SerializerMethodField(
+        help_text="A withdrawal's or RMD's sales, waiting as a household proposal: its id and state, once the "
+                  "cash flow's run has made it; null before, and for a deposit or what was taken outside")
     paid = serializers.DictField(
         child=serializers.DecimalField(max_digits=18, decimal_places=2), read_only=True,
         help_text="Account number -> dollars paid out of it, written as its sales execute (less than the plan's "
@@ -59,7 +83,18 @@ class CashFlowSerializer(serializers.ModelSerializer):
     class Meta:
         model = CashFlow
         fields = ["id", "household", "household_external_id", "kind", "amount", "account", "account_number", "as_of",
-                  "reference", "taken_outside", "makes_up_year", "tax_cost", "plan", "paid", "run", "created_at"]
+                  "reference", "taken_outside", "makes_up_year", "tax_cost", "plan", "paid", "run",
+                  "household_proposal", "created_at"]
+
+    @extend_schema_field(HouseholdProposalStateSerializer(allow_null=True))
+    def get_household_proposal(self, flow) -> dict | None:
+        if flow.run_id is None:
+            return None
+        # The run's household proposal for this household (one per run and household), prefetched in lists.
+        made = next((hp for hp in flow.run.household_proposals.all() if hp.household_id == flow.household_id), None)
+        if made is None:
+            return None
+        return {"id": made.pk, "status": household_proposal_state({p.status for p in made.proposals.all()})}
 
 
 class CashFlowFileSerializer(UnknownFieldsRefused, serializers.Serializer):

@@ -11,6 +11,7 @@ import copy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -102,11 +103,54 @@ class FirmAutoSchema(AutoSchema):
             schema["description"] = " ".join(filter(None, [schema.get("description"), f"({limits})"]))
         return schema
 
+    def get_override_parameters(self):
+        # The request headers docs/api.md documents for writes, on the operations that honour them
+        # (rebalancing.api.base): a client generated from the schema has a parameter for each.
+        parameters = list(super().get_override_parameters())
+        if self._replays():
+            parameters.append(IDEMPOTENCY_KEY)
+        if self._preconditioned():
+            parameters.append(IF_MATCH)
+        return parameters
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None and self._preconditioned():
+            operation.setdefault("responses", {})["412"] = PRECONDITION_FAILED
+        return operation
+
+    def _handler(self):
+        return getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+
+    def _replays(self) -> bool:
+        """A POST made safe to retry (``@idempotent``)."""
+        return self.method == "POST" and getattr(self._handler(), "idempotent", False)
+
+    def _preconditioned(self) -> bool:
+        """A write to one object of a scoped viewset: its dispatch checks If-Match (FirmScopedViewSet)."""
+        from .base import SAFE_METHODS, FirmScopedViewSet  # base imports the serializers, which import this
+
+        return (isinstance(self.view, FirmScopedViewSet) and bool(getattr(self.view, "detail", False))
+                and self.method not in SAFE_METHODS)
+
     def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()
         if self.method == "POST" and getattr(self.view, "action", None) in self.VERB_ACTIONS:
             return operation_id.removesuffix("_create")
         return operation_id
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255}, OpenApiParameter.HEADER,
+    description="Safe to retry: the same key and body within 24 hours answer the first success again "
+                "(docs/api.md, Retries)")
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER,
+    description="The ETag of a GET of the object: changed only if still so, else 412 (docs/api.md, If-Match)")
+PRECONDITION_FAILED = {
+    "description": "precondition_failed: the object changed since the If-Match ETag; detail.etag is its ETag now",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def engine_ref(which: str, name: str | None = None) -> dict:

@@ -235,7 +235,7 @@ export async function approvePending(baseUrl: string, token: string): Promise<Pr
   const hook = await api.POST("/api/v1/webhook-endpoints/", {
     body: { url: "https://oms.example.com/hooks", event_types: ["run.finished", "orders.released"] },
   });
-  if (hook.data) console.log(hook.data.secret.length);
+  if (hook.data) console.log(hook.data.secret?.length ?? "withheld");
   return pending.data.results;
 }
 """

@@ -36,7 +36,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
 
 class WebhookEndpointIssuedSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(help_text="Shown this once: sign-checking key for the deliveries")
+    secret = serializers.CharField(required=False, help_text=(
+        "Shown this once: sign-checking key for the deliveries. Never kept: a replayed answer (same "
+        "Idempotency-Key) leaves it out and says so in Idempotent-Withheld; rotate the secret to have another."))
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]

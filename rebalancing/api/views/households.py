@@ -11,7 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from config.input_limits import numeral_problem
-from rebalancing import engine
+from rebalancing import engine, filters
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.imports.cash_flows import cash_flows_import
 from rebalancing.models import CashFlow, Household, HouseholdProposal, Proposal
@@ -40,6 +40,7 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     """A household's proposal: its accounts' proposals, approved or rejected with one decision."""
 
     serializer_class = hs.HouseholdProposalSerializer
+    filterset_class = filters.HouseholdProposalFilter
     rules = {"approve": DECIDE, "reject": DECIDE, "revise": DECIDE}
 
     def visible_queryset(self, user):
@@ -59,19 +60,19 @@ class HouseholdProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return Response(hs.HouseholdProposalSerializer(self.get_object()).data)
 
     @extend_schema(request=serializers.DecisionSerializer, responses=hs.HouseholdProposalSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filterset_class=None)
     def approve(self, request, pk=None):
         """Approve every account's proposal of the household that waits for you, together."""
         return self._decide(request, True)
 
     @extend_schema(request=serializers.RejectionSerializer, responses=hs.HouseholdProposalSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filterset_class=None)
     def reject(self, request, pk=None):
         """Reject them together (a comment saying why is required)."""
         return self._decide(request, False)
 
     @extend_schema(request=HouseholdProposalReviseSerializer, responses={201: hs.HouseholdProposalSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def revise(self, request, pk=None):
         """Edit the household's proposal before deciding, as the household page does: drop trades and add
@@ -95,8 +96,11 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
     rules = {"create": CASH_FLOWS, "upload": CASH_FLOWS}
 
     def visible_queryset(self, user):
+        made = HouseholdProposal.objects.only("id", "run_id", "household_id").prefetch_related(
+            Prefetch("proposals", queryset=Proposal.objects.only("id", "status", "household_proposal_id")))
         return CashFlow.objects.filter(household__in=households_visible_to(user)).select_related(
-            "household", "account").order_by("-created_at", "-id")
+            "household", "account", "run").prefetch_related(
+            Prefetch("run__household_proposals", queryset=made)).order_by("-created_at", "-id")
 
     @extend_schema(request=hs.CashFlowInSerializer, responses={201: hs.CashFlowSerializer, 200: hs.CashFlowSerializer})
     @idempotent

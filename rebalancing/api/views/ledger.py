@@ -307,13 +307,13 @@ class TransitionView(_Report):
         return Response(TransitionRowSerializer([asdict(r) for r in rows], many=True).data)
 
 
-class ScheduleDView(FirmAPIView):
+class ScheduleDView(_Report):
     """Schedule D per return for a year: netting, the loss limit, the carryover in and out, of all the
     year's sales - the ledger's and a line for those realised before its records (``before_ledger_*``).
     A household filing separately has two, one per spouse (``spouse``); none nets one spouse's against
-    the other's."""
+    the other's. As CSV: the realised-gains page's "schedule-d" download."""
 
-    @extend_schema(parameters=[ReportYearSerializer], responses=ScheduleDSerializer(many=True))
+    @_report_schema(ReportYearSerializer, ScheduleDSerializer(many=True), "one line per return")
     def get(self, request):
         serializer = ReportYearSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
@@ -322,6 +322,9 @@ class ScheduleDView(FirmAPIView):
         if data.get("household"):
             households = households.filter(pk=_named(households, data, "household", "external_id", "external id").pk)
         rows = reports.schedules_d(households=households, year=data["year"])
+        if wants_csv(request):
+            return _csv_of(request, reports.schedule_d_csv(rows), f"schedule-d-{data['year']}.csv",
+                           "report.schedule_d", data)
         download_audit(user=request.user, what="report.schedule_d", filters=_filters(data), rows=len(rows))
         return Response(ScheduleDSerializer([
             {"household": r.household, "name": r.name, "filing_status": r.filing_status, "spouse": r.spouse,
