@@ -12,9 +12,13 @@ Every strategy trades through the same account, so every strategy is held to the
   each is matched with replacement shares in the order those were bought, earliest first
   (§1.1091-1(b), (c)); a share that replaced one loss is disregarded for any other (§1.1091-1(d)).
   The regulation does not order the loss sales of one day: here they are matched in the order the
-  sold shares were bought (their purchase, holding-period start, basis per share, larger loss first), so the
+  sold shares were bought (their purchase, then their place in it, as the ledger takes them), so the
   outcome does not depend on the order of the day's orders - the day's loss sales are matched
-  together once the day's trading is read or a later day trades.  The disallowed loss is added to
+  together once the day's trading is read or a later day trades, and a read followed by more
+  trades that day is undone first (what the account shows never depends on when it is read).
+  Purchases of one day replace in the order made, those in the household's IRA or Roth first
+  (the ledger's rule, docs/ledger.md: the sources are silent within a day; this reading never
+  claims a loss or a basis the other would deny).  The disallowed loss is added to
   the replacement shares' basis (§1091(d)) and the sold shares' holding period to theirs
   (§1223(3)); shares of the purchase still held take it first.  A replacement found after the
   sale reduces the sale's loss in the year of the sale.  When the replacement shares were already
@@ -25,10 +29,12 @@ Every strategy trades through the same account, so every strategy is held to the
   IRA or Roth (``buy_elsewhere``) washes a loss like any other and the loss is lost for good: the
   IRA's basis does not take it (Rev. Rul. 2008-5).  Only the same symbol counts as substantially
   identical here: the backtest universe holds no equivalent funds.
-- one limit, counted in ``SimAccount.approximations``: when such a correction hits a sale that was
+- two limits, counted in ``SimAccount.approximations``: when such a correction hits a sale that was
   itself at a loss, or turns it into a loss that a purchase within 30 days of it could wash, that
   sale's own wash sale is not replayed with the larger loss (the extra loss stays allowed, in the
-  tacked term).  Never met in the bundled backtests.
+  tacked term); and an IRA or Roth purchase made after shares bought the same day were sold that
+  day (their purchase was then matched first), when a taxable purchase of the day had already
+  replaced a loss of the days before, is taken after it.  Never met in the bundled backtests.
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ class Lot:
     acquired: date
     purchase: int
     replacement: bool = False  # these shares already replaced a loss sale's (a wash sale)
+    # Where these shares stand among their purchase's (the first is 0): sales and replacements
+    # take a purchase's shares front first, so a lot is one run of them, as in the ledger's replay.
+    position: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +119,16 @@ class _LossSale:
     acquired: date
     term: str
     excluded: int  # the purchase the sold shares came from
-    basis_per_share: float = 0.0
+    position: float = 0.0  # where the sold shares stood among their purchase's (``Lot.position``)
     washed: bool = False
 
     @property
     def order(self) -> tuple:
-        """Among one day's loss sales: the order the sold shares were bought (§1.1091-1 is silent),
-        then the larger loss (the same shares sold twice that day at different prices)."""
-        return (self.excluded, self.acquired, self.basis_per_share, -self.loss_per_share)
+        """Among one day's loss sales: the order the sold shares were acquired (§1.1091-1(b)), and
+        of one purchase's, their place in it - the ledger's rule (``ledger.wash_sales``: loss
+        shares by their position in the lot), whatever wash adjustment or holding period each
+        carries. (Until 2026-12-07 one purchase's were taken lowest basis per share first.)"""
+        return (self.excluded, self.position)
 
 
 @dataclass(slots=True)
@@ -141,6 +152,12 @@ class SimAccount:
     _purchases: list[_Purchase] = field(default_factory=list)
     _loss_sales: list[_LossSale] = field(default_factory=list)  # matched, awaiting later purchases
     _today: list[_LossSale] = field(default_factory=list)  # the day's loss sales, not yet matched
+    _today_buys: list[int] = field(default_factory=list)  # the day's purchases, not yet matched
+    _open: date | None = None  # the day of the trades not yet matched
+    _undo: tuple | None = None  # the state before a read matched the open day (``_settle``)
+    # Symbols whose taxable purchases of the open day replaced before an IRA purchase could (a share
+    # bought and sold the same day, ``_sell_one``): a later IRA purchase that day is approximate.
+    _flushed: set[str] = field(default_factory=set)
     _purchase_of: dict[str, int] = field(default_factory=dict)
     _next_lot: int = 0
     _outside_washes: set[tuple[date, str]] = field(default_factory=set)
@@ -149,23 +166,23 @@ class SimAccount:
     # -- reading (the day's loss sales are matched first) ---------------------------------------
     @property
     def lots(self) -> dict[str, Lot]:
-        self._match_today()
+        self._settle()
         return self._lots
 
     @property
     def realised(self) -> dict[int, list[float]]:
-        self._match_today()
+        self._settle()
         return self._realised
 
     @property
     def wash_sales(self) -> list[WashSale]:
-        self._match_today()
+        self._settle()
         return self._wash_sales
 
     @property
     def outside_washes(self) -> int:
         """Loss sales (a day and symbol) washed by an IRA or Roth purchase (``buy_elsewhere``)."""
-        self._match_today()
+        self._settle()
         return len(self._outside_washes)
 
     def quantities(self, symbols: tuple[str, ...]) -> list[float]:
@@ -190,7 +207,7 @@ class SimAccount:
 
     def year(self, year: int) -> list[float]:
         """Realised [short-term, long-term] net gains of ``year`` so far."""
-        self._match_today()
+        self._settle()
         return self._year(year)
 
     def _year(self, year: int) -> list[float]:
@@ -202,6 +219,7 @@ class SimAccount:
         in the same liquidation with the tacked holding period, §1091(d), §1223(3))."""
         out = copy.deepcopy(self)
         out._new_day(day)
+        out._match_buys()  # shares bought today are sold too: matched as bought first (``sell``)
         for lot_id in list(out._lots):
             lot = out._lots.get(lot_id)
             if lot is not None and lot.quantity > 0:
@@ -220,7 +238,7 @@ class SimAccount:
         purchase = len(self._purchases) - 1
         lot = self._new_lot(symbol, quantity, quantity * price, day, purchase)
         self.executions.append(Execution(day, symbol, "buy", quantity, price, lot.id))
-        self._replace_earlier(purchase)
+        self._today_buys.append(purchase)
         return lot
 
     def buy_elsewhere(self, symbol: str, quantity: float, day: date) -> None:
@@ -229,14 +247,17 @@ class SimAccount:
         if not quantity > SHARE_EPS:
             return
         self._new_day(day)
+        if symbol in self._flushed:
+            self.approximations += 1  # taken after the day's taxable purchases (module docstring)
         self._purchases.append(_Purchase(day, symbol, quantity, quantity, outside=True))
-        self._replace_earlier(len(self._purchases) - 1)
+        self._today_buys.append(len(self._purchases) - 1)
 
-    def _replace_earlier(self, purchase: int) -> None:
-        """Match a purchase with the loss sales already matched (of the 30 days before, or of the
-        same day when it was read), in the order they were made (§1.1091-1(c))."""
+    def _replace_earlier(self, purchase: int) -> bool:
+        """Match a purchase with the loss sales of the 30 days before still unmatched, in the order
+        they were made (§1.1091-1(c)); says whether it replaced any."""
         p = self._purchases[purchase]
         day, symbol = p.day, p.symbol
+        replaced = False
         for sale in self._loss_sales:
             if sale.symbol != symbol or sale.unmatched <= SHARE_EPS or (day - sale.day).days > WINDOW_DAYS:
                 continue
@@ -251,6 +272,8 @@ class SimAccount:
             # The sale's year loses that loss (a correction when that year is already settled).
             self._year(sale.day.year)[sale.term == "long"] += disallowed
             self._adjust_replacement(purchase, matched, disallowed, sale)
+            replaced = True
+        return replaced
 
     def sell(self, lot_id: str, quantity: float, price: float, day: date) -> float:
         """Sell ``quantity`` shares of a lot at ``price``; returns the realised gain (before any
@@ -262,6 +285,10 @@ class SimAccount:
         if quantity < 0 or not math.isfinite(quantity):
             raise BacktestError(f"cannot sell {quantity} shares of lot {lot_id}")
         self._new_day(day)
+        if self._purchase_of.get(lot_id) in self._today_buys:
+            # Shares bought today and sold today: the day's purchases replace the loss sales of the
+            # days before as bought, before the day's sales take shares (the ledger's replay).
+            self._match_buys()
         gain, left = 0.0, quantity
         while left > SHARE_EPS * max(1.0, quantity):
             part = next(self._family(lot_id), None)
@@ -286,9 +313,10 @@ class SimAccount:
         purchase = self._purchase_of.get(lot_id)
         if purchase is None:
             return
-        for lot in self._lots.values():
-            if lot.purchase == purchase and lot.id != lot_id:
-                yield lot.id
+        # The others in the order of their shares in the purchase, as the ledger takes them.
+        family = [lot for lot in self._lots.values() if lot.purchase == purchase and lot.id != lot_id]
+        for lot in sorted(family, key=lambda lot: lot.position):
+            yield lot.id
 
     def _sell_one(self, lot_id: str, quantity: float, price: float, day: date) -> float:
         lot = self._lots.get(lot_id)
@@ -305,6 +333,8 @@ class SimAccount:
         if abs(gain) < 1e-9 * max(basis, 1.0):
             gain = 0.0  # float noise is no loss
         held = "long" if is_long_term(lot.acquired, day) else "short"
+        position = lot.position  # a sale takes the lot's front shares
+        lot.position += quantity
         lot.quantity -= quantity
         lot.basis -= basis
         if lot.quantity <= SHARE_EPS:
@@ -317,33 +347,91 @@ class SimAccount:
             self._purchases[lot.purchase].sold.append(_SoldPart(day, quantity, gain / quantity, lot.acquired, held))
         if gain < 0:
             self._today.append(
-                _LossSale(day, lot.symbol, quantity, -gain / quantity, lot.acquired, held, lot.purchase, basis / quantity)
+                _LossSale(day, lot.symbol, quantity, -gain / quantity, lot.acquired, held, lot.purchase, position)
             )
         return gain
 
     # -- the wash-sale rule ----------------------------------------------------------------------
     def _new_day(self, day: date) -> None:
-        """Trading on a later day: the loss sales of the day before are matched first."""
-        if self._today and self._today[0].day != day:
-            self._match_today()
+        """A trade on ``day``: the trades of an earlier day are matched first; a read that matched
+        this day's so far is undone, so that they are matched again together with this one."""
+        if self._undo is not None:
+            if self._undo[0] == day:
+                self._restore(self._undo)
+            self._undo = None
+        if self._open != day:
+            if self._today or self._today_buys:
+                self._match_today()
+            self._flushed = set()
+        self._open = day
+
+    def _settle(self) -> None:
+        """Match the open day's trades for a read. The day's loss sales are matched together (module
+        docstring), so a trade later the same day must be matched with them: the state before is
+        kept (``_new_day`` goes back to it), and what a read shows never depends on when it is made.
+        (Until 2026-12-07 a read between two sales of a day matched the first alone.)"""
+        if not self._today and not self._pending_buys_match():
+            self._today_buys = []  # nothing to match: nothing to undo
+            return
+        self._undo = self._snapshot()
+        self._match_today()
+
+    def _pending_buys_match(self) -> bool:
+        symbols = {self._purchases[p].symbol for p in self._today_buys}
+        return any(s.symbol in symbols and s.unmatched > SHARE_EPS for s in self._loss_sales)
+
+    def _snapshot(self) -> tuple:
+        """What matching the open day can change: the lots, the results, the wash sales, the loss
+        sales and the purchases of the window (older ones are never replacements again)."""
+        cut = self._open - timedelta(days=WINDOW_DAYS + 1)
+        recent = {i: p for i, p in enumerate(self._purchases) if p.day >= cut}
+        state = (self._lots, self._realised, self._wash_sales, recent, self._loss_sales, self._today,
+                 self._today_buys, self._outside_washes, self._flushed)
+        return (self._open, copy.deepcopy(state), self.approximations, self._next_lot)
+
+    def _restore(self, undo: tuple) -> None:
+        _day, state, self.approximations, next_lot = undo
+        (self._lots, self._realised, self._wash_sales, recent, self._loss_sales, self._today,
+         self._today_buys, self._outside_washes, self._flushed) = state
+        for i, purchase in recent.items():
+            self._purchases[i] = purchase
+        for n in range(next_lot + 1, self._next_lot + 1):
+            self._purchase_of.pop(f"L{n}", None)
+        self._next_lot = next_lot
 
     def _match_today(self) -> None:
-        """Match the day's loss sales, in the order the sold shares were bought (module docstring)."""
+        """Match the open day's trades: its purchases with the loss sales of the 30 days before,
+        then its loss sales, in the order the sold shares were bought (module docstring)."""
+        self._match_buys()
         today, self._today = sorted(self._today, key=lambda s: s.order), []
         for sale in today:
             self._loss_sale(sale)
+
+    def _match_buys(self) -> None:
+        """The open day's purchases (so far) with the loss sales of the 30 days before."""
+        buys, self._today_buys = sorted(self._today_buys, key=self._purchase_order), []
+        for purchase in buys:
+            if self._replace_earlier(purchase) and not self._purchases[purchase].outside:
+                self._flushed.add(self._purchases[purchase].symbol)
+
+    def _purchase_order(self, purchase: int) -> tuple:
+        """Replacement shares in the order acquired (§1.1091-1(c), (d)); of one day, those bought in
+        an IRA or Roth first, the loss lost for good (Rev. Rul. 2008-5): the sources do not order a
+        day's purchases, and this reading never claims a loss or a basis the other would deny (the
+        ledger's rule, ``ledger.wash_sales``; docs/ledger.md). Then in the order made."""
+        p = self._purchases[purchase]
+        return (p.day, not p.outside, purchase)
 
     def _loss_sale(self, sale: _LossSale) -> None:
         day, loss_per_share, term = sale.day, sale.loss_per_share, sale.term
         start = day - timedelta(days=WINDOW_DAYS)
         # Shares bought in the 30 days before the sale, oldest first (not the sold shares' purchase).
-        for p, purchase in enumerate(self._purchases):
-            if (
-                purchase.symbol != sale.symbol
-                or not start <= purchase.day <= day
-                or purchase.unused <= SHARE_EPS
-            ):
-                continue
+        window = [
+            p for p, purchase in enumerate(self._purchases)
+            if purchase.symbol == sale.symbol and start <= purchase.day <= day and purchase.unused > SHARE_EPS
+        ]
+        for p in sorted(window, key=self._purchase_order):
+            purchase = self._purchases[p]
             if p == sale.excluded:
                 continue  # the loss shares' own purchase: not a replacement (Rev. Rul. 56-602)
             matched = min(sale.unmatched, purchase.unused)
@@ -396,9 +484,10 @@ class SimAccount:
             lot.basis -= basis
             if lot.quantity <= SHARE_EPS:
                 del self._lots[lot.id]
-            self._new_lot(
-                lot.symbol, take, basis + disallowed * take / shares, tacked, purchase
-            ).replacement = True
+            # The front shares of the lot, as the ledger's replay takes them.
+            piece = self._new_lot(lot.symbol, take, basis + disallowed * take / shares, tacked, purchase)
+            piece.replacement, piece.position = True, lot.position
+            lot.position += take
             left -= take
         # Replacement shares sold before the match (bought in the 30 days before the loss sale and
         # sold again, or sold the same day): §1091(d) adds the loss to the basis they were sold

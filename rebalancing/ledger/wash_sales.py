@@ -18,8 +18,9 @@ Rev. Rul. 2008-5):
 - Losses are taken day by day; a day's loss shares, whichever of the day's sales, accounts or
   spouses sold them, in the order they were acquired (the ledger knows trade dates only, so the
   order within a day is never known: Treas. Reg. §1.1091-1(b)); the replacement shares in the
-  order they were acquired, earliest first (§1.1091-1(c), (d)). A replacement share absorbs at
-  most one loss share; the loss of the shares not replaced stays deductible (Pub. 550: "the part
+  order they were acquired, earliest first (§1.1091-1(c), (d)), a day's in an IRA or Roth before
+  those in a taxable account (the sources are silent; docs/ledger.md). A replacement share absorbs
+  at most one loss share; the loss of the shares not replaced stays deductible (Pub. 550: "the part
   of the loss that applies to the shares not replaced"). Of a purchase, the shares still held at
   the loss sale are used first, then those sold before it (by another sale of the day included).
 - The disallowed loss is added to the replacement share's basis (§1091(d)); its holding period
@@ -248,7 +249,12 @@ class _LotState:
 
 class _Replayer:
     def __init__(self, lots: Iterable[Lot]):
-        ordered = sorted(lots, key=lambda lot: (lot.acquired, lot.account, lot.lot_id, str(lot.key)))
+        # The order of acquisition (Treas. Reg. §1.1091-1(c), (d)); of one day, lots in an IRA or Roth
+        # first (a loss they replace is lost for good, Rev. Rul. 2008-5): the sources do not order a
+        # day's purchases and the order must not hang on how accounts are numbered; this reading
+        # never claims a loss or a basis the other would deny. Then the account and lot id as before
+        # (until 2026-12-07 the account's id alone ordered a day's purchases in different accounts).
+        ordered = sorted(lots, key=lambda lot: (lot.acquired, lot.taxable, lot.account, lot.lot_id, str(lot.key)))
         self.lots = [_LotState(lot, i) for i, lot in enumerate(ordered)]
         self.by_key = {state.lot.key: state for state in self.lots}
         if len(self.by_key) != len(self.lots):

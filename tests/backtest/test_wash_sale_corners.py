@@ -164,6 +164,7 @@ class Share:
     used: bool = False  # already replaced a loss share (§1.1091-1(d))
     since: int = 0  # when it became a replacement share (the order its lot is sold in)
     sold: tuple | None = None  # (day, price, term, sale index)
+    index: int = 0  # its place among its purchase's shares
 
 
 class Reference:
@@ -178,6 +179,8 @@ class Reference:
         self.realised: dict[int, list[float]] = {}
         self.waiting: list[tuple[Share, float]] = []  # loss shares (with their loss) not yet washed
         self.today: list[tuple[Share, float]] = []
+        self.bought: list[list[Share]] = []  # the day's purchases, not yet matched with waiting losses
+        self.flushed: set[str] = set()  # symbols a taxable purchase of the day matched before its end
         self.day: date | None = None
         self.purchases = 0
         self.replacements = 0
@@ -191,23 +194,36 @@ class Reference:
     def next_day(self, day: date) -> None:
         if self.day is not None and day != self.day:
             self.end_day()
+            self.flushed = set()
         self.day = day
 
     def buy(self, symbol, qty, price, day, outside=False):
         self.next_day(day)
-        new = [Share(self.purchases, symbol, day, price, day, outside) for _ in range(qty)]
+        if outside and symbol in self.flushed:
+            self.chained = True  # an IRA purchase after the day's taxable one replaced (account.py docstring)
+        new = [Share(self.purchases, symbol, day, price, day, outside, index=i) for i in range(qty)]
         self.purchases += 1
         self.shares += new
-        for share in new:
-            for k, (loss_share, loss) in enumerate(self.waiting):
-                if loss_share.symbol == symbol and (day - loss_share.sold[0]).days <= 30:
-                    del self.waiting[k]
-                    self.wash(loss_share, loss, share)
-                    break
+        self.bought.append(new)
         return new[0].purchase
+
+    def match_bought(self):
+        """The day's purchases with the loss shares of the days before: IRA ones first."""
+        for new in sorted(self.bought, key=lambda new: (not new[0].outside, new[0].purchase)):
+            for share in new:
+                for k, (loss_share, loss) in enumerate(self.waiting):
+                    if loss_share.symbol == share.symbol and (share.bought - loss_share.sold[0]).days <= 30:
+                        del self.waiting[k]
+                        self.wash(loss_share, loss, share)
+                        if not share.outside:
+                            self.flushed.add(share.symbol)
+                        break
+        self.bought = []
 
     def sell(self, purchase, qty, price, day):
         self.next_day(day)
+        if any(new[0].purchase == purchase for new in self.bought):
+            self.match_bought()  # shares bought today and sold today: matched as bought first
         held = [s for s in self.shares if s.purchase == purchase and s.sold is None]
         held.sort(key=lambda s: (s.used, s.since))  # as the lot, then its replacement lots
         for s in held[:qty]:
@@ -219,7 +235,8 @@ class Reference:
                 self.today.append((s, s.basis - price))
 
     def end_day(self):
-        self.today.sort(key=lambda t: (t[0].purchase, t[0].start, t[0].basis, -t[1]))
+        self.match_bought()
+        self.today.sort(key=lambda t: (t[0].purchase, t[0].index))  # in the order bought, then in place
         for loss_share, loss in self.today:
             day = loss_share.sold[0]
             window = [
@@ -227,7 +244,7 @@ class Reference:
                 if r.symbol == loss_share.symbol and not r.used and r.purchase != loss_share.purchase
                 and timedelta(0) <= day - r.bought <= timedelta(days=30)
             ]  # fmt: skip
-            window.sort(key=lambda r: (r.purchase, r.sold is not None, r.sold[3] if r.sold else 0))
+            window.sort(key=lambda r: (r.bought, not r.outside, r.purchase, r.sold is not None, r.sold[3] if r.sold else 0))
             if window:
                 self.wash(loss_share, loss, window[0])
             else:
@@ -308,7 +325,9 @@ def random_history(rng: random.Random):
                 n += 1
     events.sort(key=lambda e: e[0])  # the old lots first; a day's events keep their order
     prices = {s: float(rng.randint(70, 120)) for s in "XY"}
-    return events, prices, day + timedelta(days=rng.randint(0, 10))
+    # (liquidated on a later day: a same-day liquidation is matched with the day's sales, which the
+    # reference, ending the day before it liquidates, does not do)
+    return events, prices, day + timedelta(days=rng.randint(1, 10))
 
 
 def replay(events, prices, end, shuffle_rng=None):
