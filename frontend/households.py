@@ -46,10 +46,9 @@ def household_proposal_status(proposals) -> str:
     statuses = {p.status for p in proposals}
     if not statuses:
         return "empty"
-    if Proposal.Status.PENDING in statuses:
-        return Proposal.Status.PENDING.label
-    if len(statuses) == 1:
-        return Proposal.Status(statuses.pop()).label
+    state = HouseholdProposal.state_of(statuses)
+    if state is not None:
+        return Proposal.Status(state).label
     return "partly " + ", ".join(sorted(Proposal.Status(s).label.lower() for s in statuses))
 
 

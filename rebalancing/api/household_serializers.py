@@ -52,13 +52,8 @@ MIXED = "mixed"
 
 
 def household_proposal_state(statuses: set[str]) -> str:
-    """A household proposal's state as a code, from its accounts' proposals' statuses: waiting for a
-    decision while any waits (pending_approval), else the one they share, else ``mixed``."""
-    if Proposal.Status.PENDING in statuses:
-        return Proposal.Status.PENDING.value
-    if len(statuses) == 1:
-        return next(iter(statuses))
-    return MIXED
+    """A household proposal's state as a code (``HouseholdProposal.state_of``), ``mixed`` for none."""
+    return HouseholdProposal.state_of(statuses) or MIXED
 
 
 class HouseholdProposalStateSerializer(serializers.Serializer):

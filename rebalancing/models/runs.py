@@ -124,6 +124,14 @@ class HouseholdProposal(models.Model):
     def __str__(self) -> str:
         return f"household proposal {self.pk} for {self.household_id}"
 
+    @staticmethod
+    def state_of(statuses: set[str]) -> str | None:
+        """Its state from its accounts' proposals' statuses (the one rule for pages and the API):
+        waiting for a decision while any waits, else the status they share; None when they differ."""
+        if Proposal.Status.PENDING in statuses:
+            return Proposal.Status.PENDING.value
+        return next(iter(statuses)) if len(statuses) == 1 else None
+
 
 class Proposal(models.Model):
     """The engine's trades for one account in one run, with reasons, summary and warnings."""
