@@ -8,13 +8,11 @@ nothing is assigned and the refusal names the accounts and the problem.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from rebalancing.access import require, with_advisors
-from rebalancing.array_filters import any_of
 from rebalancing.effective_parameters import override_problems
 from rebalancing.models import (
     Account,
@@ -22,12 +20,11 @@ from rebalancing.models import (
     ModelPortfolio,
     ParameterTemplate,
     Price,
-    Proposal,
     Sleeve,
     SleeveHolding,
 )
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
-from rebalancing.services.proposals import OPEN, proposals_supersede_lots_changed
+from rebalancing.services.proposals import proposals_supersede_changed
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from rebalancing.services.setting_conflicts import assignment_conflicts_refuse
 from tenants.audit.actions import Action
@@ -77,26 +74,9 @@ def superseded_words(superseded: int) -> str:
 def settings_changed_supersede(reasons: dict[int, str]) -> int:
     """Open proposals (pending approval, approved not released) of the accounts in ``reasons``
     (account id -> why) were made under the template or model they no longer have: they give way,
-    each audited with its account's reason (``proposals_supersede_lots_changed``'s path: the
-    household's open tax estimates restated; a withdrawal's sales wait for a decision, as there).
-    A household proposal's legs go together: its other accounts' legs give way with it."""
-    reasons = {pk: why for pk, why in reasons.items() if why}
-    if not reasons:
-        return 0
-    changed_legs = (Proposal.objects.filter(any_of("account_id", list(reasons)), status__in=OPEN,
-                                            household_proposal__isnull=False)
-                    .values_list("household_proposal_id", "account_id", "account__custodian_number"))
-    why_of_household: dict[int, str] = {}
-    for household_proposal, account_id, number in changed_legs:
-        why_of_household.setdefault(household_proposal, f"with its household's proposal: {number}: {reasons[account_id]}")
-    others = (Proposal.objects.filter(any_of("household_proposal_id", list(why_of_household)), status__in=OPEN)
-              .exclude(any_of("account_id", list(reasons))).values_list("account_id", "household_proposal_id"))
-    by_reason: dict[str, list[int]] = defaultdict(list)
-    for account_id, why in reasons.items():
-        by_reason[why].append(account_id)
-    for account_id, household_proposal in others:
-        by_reason[why_of_household[household_proposal]].append(account_id)
-    return sum(proposals_supersede_lots_changed(account_ids=ids, because=why) for why, ids in by_reason.items())
+    each audited with its account's reason, a household proposal's legs together
+    (``proposals_supersede_changed``)."""
+    return proposals_supersede_changed(reasons)
 
 
 def model_symbols_unpriced(model: ModelPortfolio) -> list[str]:

@@ -902,35 +902,45 @@ def proposals_supersede(*, account_ids: list[int], by_run_id: int, replace_appro
 def proposals_supersede_lots_changed(*, account_ids, because: str) -> int:
     """Open proposals (approved ones too) of accounts whose lots a lots file or the custodian has
     just changed give way: they were solved on the lots as they were, and their sales name lots
-    that may be gone. A household proposal's legs go together (solved as one, as a settings change
-    or the restricted list takes them: ``settings_changed_supersede``, ``proposals_supersede_restricted``):
-    its other accounts' open legs give way with it, each audited as "with its household's proposal".
-    A withdrawal's or RMD's sales wait for a decision, as in ``proposals_supersede`` (their release
-    refuses lots no longer held: ``ledger.orders``). Returns how many."""
-    account_ids = list(account_ids)
-    stale = (Proposal.objects.filter(any_of("account_id", account_ids), status__in=OPEN)
+    that may be gone (``proposals_supersede_changed``). Returns how many."""
+    return proposals_supersede_changed(dict.fromkeys(account_ids, because))
+
+
+def proposals_supersede_changed(reasons: dict[int, str]) -> int:
+    """Open proposals (approved ones too) of the accounts in ``reasons`` (account id -> why: their
+    lots, template or model changed) give way, each audited with its account's reason. A household
+    proposal's legs go together (solved as one, as the restricted list takes them too:
+    ``proposals_supersede_restricted``): its other accounts' open legs give way with it, each audited
+    as "with its household's proposal" naming its first changed leg. A withdrawal's or RMD's sales
+    wait for a decision, as in ``proposals_supersede`` (their release refuses lots no longer held:
+    ``ledger.orders``); the household's open tax estimates are restated. Returns how many."""
+    reasons = {account_id: why for account_id, why in reasons.items() if why}
+    stale = (Proposal.objects.filter(any_of("account_id", list(reasons)), status__in=OPEN)
              .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW))
-    reasons = dict.fromkeys(stale.values_list("pk", flat=True), because)
-    if not reasons:
+    why_of = {pk: reasons[account_id] for pk, account_id in stale.values_list("pk", "account_id")}
+    if not why_of:
         return 0
-    named = dict(stale.filter(household_proposal__isnull=False)  # the first leg named (dict keeps the last)
-                 .values_list("household_proposal_id", "account__custodian_number").order_by("-pk"))
+    named: dict[int, str] = {}  # household proposal -> its first changed leg, in words
+    for household_proposal, number, account_id in (stale.filter(household_proposal__isnull=False).order_by("pk")
+                                                   .values_list("household_proposal_id", "account__custodian_number",
+                                                                "account_id")):
+        named.setdefault(household_proposal, f"with its household's proposal: {number}: {reasons[account_id]}")
     for pk, household_proposal in (Proposal.objects.filter(any_of("household_proposal_id", list(named)),
                                                            status__in=OPEN)
-                                   .exclude(any_of("pk", list(reasons)))
+                                   .exclude(any_of("pk", list(why_of)))
                                    .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW)
                                    .values_list("pk", "household_proposal_id")):
-        reasons[pk] = f"with its household's proposal: {named[household_proposal]}: {because}"
+        why_of[pk] = named[household_proposal]
     superseded = 0
     with transaction.atomic():
-        households = set(Proposal.objects.filter(any_of("pk", list(reasons)), status__in=OPEN_FOR_TAX)
+        households = set(Proposal.objects.filter(any_of("pk", list(why_of)), status__in=OPEN_FOR_TAX)
                          .values_list("account__household_id", flat=True))
-        for why in sorted(set(reasons.values())):
-            ids = [pk for pk, w in reasons.items() if w == why]
+        for why in sorted(set(why_of.values())):
+            ids = [pk for pk, w in why_of.items() if w == why]
             superseded += _bulk_move(Proposal.objects.filter(any_of("pk", ids), status__in=OPEN), S.SUPERSEDED,
                                      action="proposal.supersede", comment=why)
         if households:  # what stays open (a withdrawal's sales) was estimated beside what gave way
-            open_estimates_restate(households, because=because)
+            open_estimates_restate(households, because="; ".join(sorted(set(reasons.values()))))
     return superseded
 
 
