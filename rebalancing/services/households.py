@@ -19,7 +19,7 @@ from rebalancing.household_parameters import household_settings_validate, joinin
 from rebalancing.imports.rows import import_begin
 from rebalancing.ledger.adjustments import LEDGER_LOCK, wash_sales_recompute
 from rebalancing.models import Account, Household, ModelPortfolio, TaxLot, TradeRecord
-from rebalancing.selectors import asset_classes_known
+from rebalancing.selectors import ModelBook, asset_classes_known
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import (
     model_unpriced_refuse,
@@ -163,6 +163,7 @@ def household_management_set(*, user, household: Household, managed_as: str, mod
     harvesting = harvest_alerted(members)
     household.managed_as, household.model, household.template = managed_as, model, template
     _household_clean(household)
+    _model_classes_held_nowhere_refuse(household, {a.pk: a for a in members})
     household.save(update_fields=["managed_as", "model", "template"])
     after = {"managed_as": managed_as, "model": model.code if model else None,
              "template": template.code if template else None}
@@ -222,14 +223,38 @@ def household_account_move(*, user, account: Account, household: Household | Non
     return account
 
 
-def _asset_classes_check(named) -> None:
+def _asset_classes_check(named, field: str) -> None:
     """A class no security or model of the firm has is a typo: an account allowed only that class
-    would be kept from buying anything, and a location for it would never apply."""
+    would be kept from buying anything, and a location for it would never apply. ``field``: where
+    the classes were given (``location`` or ``asset_classes``), named in the refusal."""
     unknown = sorted({c.strip() for c in named if c and c.strip()} - asset_classes_known())
     if unknown:
         shown = ", ".join(repr(c if len(c) <= 40 else c[:40] + "…") for c in unknown[:5])
         raise ValidationFailed(f"Unknown asset class {shown}; the firm's are {', '.join(sorted(asset_classes_known()))}.",
-                               detail={"field": "asset_classes", "unknown": [c[:64] for c in unknown[:20]]})
+                               detail={"field": field, "unknown": [c[:64] for c in unknown[:20]]})
+
+
+def _model_classes_held_nowhere_refuse(household: Household, members: dict[int, Account]) -> None:
+    """A household managed as one holds its model across its accounts: a class of the model that no
+    account may hold (each allowed a list that leaves it out) would keep it off its model by that
+    class's whole weight at every run. Refused, naming the class and the accounts."""
+    if not household.is_unit or household.model_id is None or not members:
+        return
+    if any(not account.asset_classes for account in members.values()):
+        return  # an account allowed any class holds them all
+    allowed = {c for account in members.values() for c in account.asset_classes}
+    weights: dict[str, float] = {}
+    for sleeve, weight, _ in ModelBook({household.model_id}, timezone.localdate()).flat_sleeves(household.model_id):
+        weights[sleeve.asset_class] = weights.get(sleeve.asset_class, 0.0) + weight
+    nowhere = sorted(c for c, w in weights.items() if w > 0 and c not in allowed)
+    if nowhere:
+        named = "; ".join(f"{c} ({weights[c]:.1%} of the model)" for c in nowhere)
+        accounts = ", ".join(f"{a.custodian_number}: {', '.join(a.asset_classes)}"
+                             for a in sorted(members.values(), key=lambda a: a.custodian_number))
+        raise ValidationFailed(
+            f"No account of the household may hold {named}, so the household could never be on its model "
+            f"{household.model.name}. Allow it in at least one account (now {accounts}), or leave an account's "
+            "classes empty (any).", detail={"field": "asset_classes", "classes": nowhere})
 
 
 @transaction.atomic
@@ -240,8 +265,8 @@ def household_settings_set(*, user, household: Household, settings: dict,
     require(user, Capability.EDIT_PARAMETERS)
     household = _visible(user, household)
     settings = household_settings_validate(settings, template=household.template)
-    _asset_classes_check([*(settings.get("location") or {}),
-                          *(c for classes in (asset_classes or {}).values() for c in classes)])
+    _asset_classes_check(settings.get("location") or {}, "location")
+    _asset_classes_check([c for classes in (asset_classes or {}).values() for c in classes], "asset_classes")
     before = {"settings": household.household_overrides}
     after = {"settings": settings}
     household.household_overrides = settings
@@ -261,6 +286,7 @@ def household_settings_set(*, user, household: Household, settings: dict,
                 after["asset_classes"][account.custodian_number] = classes
                 account.asset_classes = classes
                 account.save(update_fields=["asset_classes"])
+        _model_classes_held_nowhere_refuse(household, members)
     household.superseded = 0
     if before != after:
         audit_record(actor=user, action=Action.HOUSEHOLD_SETTINGS, obj=household, before=before, after=after)

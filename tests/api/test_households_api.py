@@ -233,7 +233,9 @@ def test_an_asset_class_the_firm_does_not_have_is_refused_by_name_and_nothing_ch
     answer = _json(client_for(firm_a, people["advisor"]), "patch", f"households/{lees['household'].pk}/settings/", body)
     assert answer.status_code == 400, answer.content
     error = error_of(answer)
-    assert error["detail"]["field"] == "asset_classes" and "Unknown asset class" in error["message"]
+    # (the field where the class was given: an account's classes, or the location setting)
+    assert error["detail"]["field"] == ("asset_classes" if "asset_classes" in body else "location")
+    assert "Unknown asset class" in error["message"]
     assert error["detail"]["unknown"] in (["bondz"], ["equitiez"]) and "bonds" in error["message"]
     with tenant_context(firm_a):
         assert Account.objects.get(pk=lees["ira"].pk).asset_classes == []
@@ -527,3 +529,22 @@ def test_compliance_is_refused_a_household_revision_whatever_the_body_as_for_one
         assert RebalanceRun.objects.count() == runs
         assert set(Proposal.objects.filter(household_proposal=old).values_list("status", flat=True)) == {
             Proposal.Status.PENDING}
+
+
+def test_allowed_classes_that_leave_a_model_class_in_no_account_are_refused_naming_the_class(
+        lees, people, firm_a, client_for):
+    # Found by an audit (2026-12-07): saved silently, then every run left the household off its model
+    # by the class's whole weight, with a warning naming no class.
+    held = ["us_equity", "bonds"]  # not real_estate, in the household's model at 10%
+    body = {"settings": {}, "asset_classes": {str(lees[k].pk): held for k in ("joint", "ira", "roth")}}
+    answer = _json(client_for(firm_a, people["advisor"]), "patch", f"households/{lees['household'].pk}/settings/", body)
+    assert answer.status_code == 400, answer.content
+    error = error_of(answer)
+    assert "No account of the household may hold real_estate (10.0% of the model)" in error["message"]
+    assert error["detail"] == {"field": "asset_classes", "classes": ["real_estate"]}
+    with tenant_context(firm_a):
+        assert all(a.asset_classes == [] for a in Account.objects.filter(household=lees["household"]))
+    # one account allowed it (or left empty: any) is enough
+    body["asset_classes"][str(lees["roth"].pk)] = [*held, "real_estate"]
+    answer = _json(client_for(firm_a, people["advisor"]), "patch", f"households/{lees['household'].pk}/settings/", body)
+    assert answer.status_code == 200, answer.content
