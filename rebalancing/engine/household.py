@@ -316,7 +316,8 @@ def rebalance_household(request: HouseholdRequest) -> HouseholdResult:
         stranded |= more
         again = time.perf_counter()
         placement = place(
-            request, securities, window, equivalence, bought_nowhere=stranded, solved_before=placement.solves
+            request, securities, window, equivalence, bought_nowhere=stranded, solved_before=placement.solves,
+            outside=placement.outside,  # the bands judged once, on the household as it stands
         )
         placing += time.perf_counter() - again
         accounts = _accounts_solved(request, placement, window, securities, equivalence)

@@ -105,6 +105,8 @@ class Placement:
     solves: int = 0
     warnings: list[str] = field(default_factory=list)
     stand_ins: dict[str, str] = field(default_factory=dict)  # substitute -> the blocked security it stands for
+    # Whether the household was outside its drift bands: judged once per run, by its first placement
+    outside: bool = False
 
     def _row(self, account_id: str) -> int:
         return self.account_ids.index(account_id)
@@ -290,11 +292,18 @@ def place(
     equivalence: Equivalence,
     bought_nowhere: frozenset[str] = frozenset(),
     solved_before: int = 0,
+    outside: bool | None = None,
 ) -> Placement:
     """Solve the household's placement (see the module docstring).
 
     ``bought_nowhere``: symbols no account may buy in this run (the household's own harvests keep them
-    from being bought back); ``solved_before``: programmes solved before this one, for the diagnostics.
+    from being bought back); ``solved_before``: programmes solved before this one, for the diagnostics;
+    ``outside``: whether the household is outside its drift bands, as the run's first placement judged
+    it (None: judged here, on the household as it stands). A placement again with this run's harvests
+    bought nowhere gives their substitutes the blocked names' targets and each blocked name what is
+    held of it: judged on those targets, a household outside its bands (a substitute held far above
+    its model weight of nothing) would look inside them, and be rebalanced by other rules than the
+    same household without the harvest.
     """
     accounts = request.accounts
     # Which windows block what, household-wide.
@@ -568,7 +577,6 @@ def place(
     # Drift bands (the engine's rule, DriftParams): inside them the household's deviation costs
     # little, so a trade inside a tax-deferred account still fixes it but a gain is not realised.
     band_sec, band_class = np.zeros(n), np.zeros(nc)
-    outside = False
     if request.drift is not None:
         d = request.drift
         w_sec = target / V
@@ -576,9 +584,10 @@ def place(
         w_class = np.bincount(class_of, weights=w_sec, minlength=nc)
         band_class = np.maximum(d.absolute_band, d.relative_band * w_class)
         held_class = np.bincount(class_of, weights=before.sum(axis=0) / V, minlength=nc)
-        outside = np.any(np.abs(held_class - w_class) > band_class + 1e-12) or np.any(
-            np.abs(before.sum(axis=0) / V - w_sec) > band_sec + 1e-12
-        )
+        if outside is None:
+            outside = bool(np.any(np.abs(held_class - w_class) > band_class + 1e-12) or np.any(
+                np.abs(before.sum(axis=0) / V - w_sec) > band_sec + 1e-12
+            ))
         if outside:
             # The engine's rule: once a position is outside its band, the whole household is
             # brought back to its model (not to the edge of the band).
@@ -701,4 +710,5 @@ def place(
         solves=solved_before + solves,
         warnings=warnings,
         stand_ins=dict(stand_ins),
+        outside=bool(outside),
     )

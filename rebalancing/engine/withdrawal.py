@@ -201,6 +201,7 @@ def _rmd_first(request: HouseholdRequest, amount: float, owed, birth_dates) -> W
     the RMD part leaves it."""
     parts: list[WithdrawalPlan] = []
     left = amount
+    taken = 0.0  # summed, not ``amount - left``: an absurd amount (1e300) would cancel what the RMDs raised
     words: list[str] = []
     prices = {sec.symbol: sec.price for sec in request.securities}
     for ids, still in owed:
@@ -224,9 +225,10 @@ def _rmd_first(request: HouseholdRequest, amount: float, owed, birth_dates) -> W
         parts.append(part)
         request = household_after_plan(request, part)
         left -= take
+        taken += take
     if left >= 0.005:
         parts.append(_plan(request, amount=left, kind="withdrawal", account_id=None, birth_dates=birth_dates,
-                           taken_before=amount - left))
+                           taken_before=taken, asked=amount))
     return _joined(amount, parts, words, len(words))
 
 
@@ -271,10 +273,12 @@ def _plan(
     birth_dates: Mapping[str, date] | None,
     sources_ids: tuple[str, ...] | None = None,
     taken_before: float = 0.0,
+    asked: float | None = None,
 ) -> WithdrawalPlan:
     """One plan from one order of sources: ``sources_ids`` (an RMD owed) or those ``kind`` and
     ``account_id`` give. ``taken_before``: what earlier parts of the same withdrawal raised (the RMDs
-    owed, ``_rmd_first``), so a refusal names the whole amount asked and all the household can raise."""
+    owed, ``_rmd_first``), and ``asked`` the whole withdrawal (None: ``amount``), so a refusal names
+    the whole amount asked and all the household can raise."""
     securities = validate_household(request)
     accounts = {a.id: a for a in request.accounts}
     if sources_ids is not None:
@@ -397,14 +401,17 @@ def _plan(
             remaining = _take_cash(a, remaining, cash_used, distributions, explanation)
     if remaining > 0.005:
         where = account_id or ("the traditional accounts" if kind == "rmd" else "the household")
-        raised = amount - remaining + taken_before
+        # What the sources hold, summed: ``amount - remaining`` is nothing in floating point when the
+        # amount dwarfs them (1e300 less $80,000 is 1e300), and the refusal said "can raise only $0.00".
+        raised = taken_before + math.fsum(distributions.values())
+        asked = float(amount) + taken_before if asked is None else asked
         # A household can hold dozens of such lots: the message names the first few, the detail all.
         more = len(skipped) - NOT_SOLD_NAMED
         why = f"; not sold: {'; '.join(skipped[:NOT_SOLD_NAMED])}" if skipped else ""
         why += f"; and {more} more lot{'s' if more != 1 else ''} not sold for the same reason" if more > 0 else ""
         raise InvalidRequest(
-            f"{where} can raise only {dollars(raised)} of the {dollars(amount + taken_before)} asked{why}",
-            {"amount": amount + taken_before, "available": round(raised, 2), **({"not_sold": skipped} if skipped else {})},
+            f"{where} can raise only {dollars(raised)} of the {dollars(asked)} asked{why}",
+            {"amount": asked, "available": round(raised, 2), **({"not_sold": skipped} if skipped else {})},
         )
     if remaining < -1e-9 and sales:
         # Whole shares raised a little more than asked: the rest stays in the account as cash. Only

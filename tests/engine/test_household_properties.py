@@ -380,3 +380,30 @@ def test_a_liquidated_account_ends_in_cash_and_no_account_buys_what_a_taxable_on
             if a.tax_status == "taxable" for t in res.trades if t.side == "sell" and any(ls.gain < 0 for ls in t.lots)}
     bought = {group(t.symbol) for res in result.accounts for t in res.trades if t.side == "buy"}
     assert not lost & bought, (lost, bought)
+
+
+def test_a_household_outside_its_bands_stays_outside_when_placed_again_for_its_own_harvest():
+    # Found by the property test above. Everything at $5. The taxable account holds B (20 shares,
+    # basis $150: a $50 loss it harvests into E, substantially identical to A) and E bought
+    # yesterday (25 shares at no gain); the IRA holds $1,000 of cash. E is 10.2% of the household
+    # with no model weight: outside its 10% band, so the household goes back to its model, and by
+    # cash flows or not the proposal is the same. Placed again with B bought nowhere (the harvest),
+    # E stands in for B with B's target and the household looked inside its bands (until 2026-12-07):
+    # the tax-free proposal then left A at $265 and E at $225 for a model of $245 each, and the
+    # cash-flow one differed from it.
+    securities = tuple(Security(s, 5.0, CLASSES[s]) for s in SYMBOLS)
+    model = Model("m", (Sleeve("equity", 0.4, {"A": 0.5, "B": 0.5}), Sleeve("bonds", 0.6, {"C": 0.6, "D": 0.4})))
+    groups, no_cash = WashSaleParams(equivalent_groups=GROUPS), CashParams(target=0.0)
+    harvest = HarvestParams(min_loss_value=50, min_loss_pct=0.02, substitutes={"A": "F", "B": "E"})
+    lots = (TaxLot("b", "B", 20, 150.0, AS_OF - timedelta(days=31)), TaxLot("e", "E", 25, 125.0, AS_OF - timedelta(days=1)))
+    taxable = HouseholdAccount(RebalanceRequest(AS_OF, Account("TAX", 0.0, lots=lots), securities, model,
+                                                Parameters(harvest=harvest, wash_sale=groups, cash=no_cash)), "taxable")
+    ira = HouseholdAccount(RebalanceRequest(AS_OF, Account("IRA", 1_000.0, taxable=False), securities, model,
+                                            Parameters(wash_sale=groups, cash=no_cash)), "traditional")
+    request = HouseholdRequest("H", AS_OF, model, securities, (taxable, ira), drift=DriftParams(0.1, 1.0))
+    assert not inside_the_bands(request)
+    tax_free = proposal_or_error(request)
+    assert tax_free == proposal_or_error(replace(request, inside_bands="cash_flows"))
+    # Brought to its model: the harvest's E and the IRA's buys hold B's $245 and A's $245.
+    assert tax_free == [[("B", "sell", 20.0), ("E", "buy", 20.0)],
+                        [("A", "buy", 49.0), ("C", "buy", 88.0), ("D", "buy", 59.0), ("E", "buy", 4.0)]]

@@ -380,12 +380,15 @@ def test_the_chooser_agrees_with_a_simple_second_implementation(case, kind):
     want_lots = [(a, x.id, q) for a, x, q in expected if x is not None]
     # IRA lots may be taken in another order (no tax either way). The taxable lots of one account
     # (one tax picture) cost the least tax of any choice, as Schedule D nets them, up to the whole
-    # shares rounded up; several taxable accounts, each its own return, follow the order exactly.
+    # shares rounded up; several taxable accounts with lots to sell, each its own return, follow the
+    # order exactly. A taxable account with no lot it may sell (cash only) adds nothing to net: one
+    # other account with lots is still one tax picture.
     taxable_ids = {a.id for a in request.accounts if a.tax_status == "taxable"}
     got_taxable = [t for t in got_lots if t[0] in taxable_ids]
     want_taxable = [t for t in want_lots if t[0] in taxable_ids]
-    if len(taxable_ids) == 1 and kind == "withdrawal":
-        [taxable] = [a for a in request.accounts if a.tax_status == "taxable"]
+    with_lots = {a for a, _ in sellable}
+    if len(with_lots) == 1 and kind == "withdrawal":
+        [taxable] = [a for a in request.accounts if a.id in with_lots]
         least, rounding = _least_taxable_tax(request, taxable, expected, sellable)
         assert _taxable_tax(plan, taxable) == pytest.approx(least, abs=rounding + 0.01)
     else:
@@ -518,6 +521,23 @@ def test_what_whole_shares_raise_beyond_the_amount_stays_in_the_account_and_is_n
     assert plan.raised == pytest.approx(1_100.0) and plan.distributions == {"IRA": pytest.approx(1_050.0)}
     assert plan.tax_cost == pytest.approx(0.32 * 1_050)  # only what left the IRA is ordinary income
     assert "$50.00 of the proceeds stay in IRA as cash (whole shares)" in plan.explanation
+
+
+def test_beside_a_taxable_account_of_cash_only_the_other_sells_the_lots_of_least_tax_not_the_order():
+    # Found by the property test (two taxable accounts, one holding only cash). $101 asked, $100 of
+    # cash in TAX1; TAX2 holds two EQ shares at $100, one bought 100 days ago for $137.50 (a $37.50
+    # short-term loss), one long ago for $150 (a $50 long-term loss). At each lot's own rate the
+    # short-term loss saves more a dollar (37% x 37.5% = 13.9 cents, against 20% x 50% = 10), but
+    # with no gain to offset either is a net capital loss deducted from ordinary income at 37% (IRC
+    # §1211(b), Pub. 550): the long-term share saves $18.50, the short-term one $13.88. One account
+    # sells, so one tax picture: the least tax, as for a household with one taxable account.
+    cash_only = member("TAX1", "taxable", [], cash=100)
+    with_lots = member("TAX2", "taxable", [lot("short", "EQ", 1, 137.5, RECENT), lot("long", "EQ", 1, 150, OLD)])
+    plan = plan_withdrawal(household(cash_only, with_lots), amount=101.0)
+    assert plan.cash_used == {"TAX1": 100.0}
+    assert [(a, s.lot_id, s.quantity, s.gain) for a, _, s in plan.sales] == [("TAX2", "long", 1.0, -50.0)]
+    assert plan.tax_cost == pytest.approx(-0.37 * 50)
+    assert plan == plan_withdrawal(household(with_lots, cash_only), amount=101.0)  # whichever is listed first
 
 
 def test_a_short_term_loss_nets_against_a_short_term_gain_before_a_long_term_one():
