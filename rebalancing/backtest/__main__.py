@@ -40,8 +40,8 @@ DEFAULT_TEMPLATE = {"harvest": {"enabled": True}, "cash": {"target": 0.0}}
 
 
 def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
+    try:  # (a byte-order mark, as Excel's "CSV UTF-8" starts a file with, is no part of the text)
+        return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise BacktestError(f"{path} is not UTF-8 text") from None
     except OSError as exc:

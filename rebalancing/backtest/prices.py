@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rebalancing.engine.request import EARLIEST_DAY, LATEST_DAY
+
 from .errors import BacktestError
 
 __all__ = ["PriceHistory", "load_sample", "prices_from_csv", "prices_from_rows", "SAMPLE_SECTORS"]
@@ -127,9 +129,12 @@ def prices_from_csv(
 ) -> PriceHistory:
     """Parse ``date,SYM1,SYM2,...`` rows (ISO dates, one row per trading day).
 
-    Raises ``BacktestError`` naming the line and column of a bad value.
+    Raises ``BacktestError`` naming the line and column of a bad value. A byte-order mark (Excel's
+    "CSV UTF-8") is read as none; numbers are read as the book files read them
+    (docs/csv-formats.md): ASCII digits, no ``1_000`` - ``float()`` alone reads both ``"1_1"`` and
+    the fullwidth or Arabic-Indic ``"１１"`` as 11.
     """
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     try:
         header = next(reader)
     except StopIteration:
@@ -147,11 +152,17 @@ def prices_from_csv(
         if len(row) != len(header):
             raise BacktestError(f"line {line}: {len(row)} values, expected {len(header)}")
         try:
-            dates.append(date.fromisoformat(row[0].strip()).toordinal())
+            day = date.fromisoformat(row[0].strip())
         except ValueError:
             raise BacktestError(f"line {line}: {row[0]!r} is not an ISO date") from None
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise BacktestError(f"line {line}: {day} is not a day the engine rebalances on ({EARLIEST_DAY} to "
+                                f"{LATEST_DAY})")
+        dates.append(day.toordinal())
         values = []
         for symbol, cell in zip(symbols, row[1:], strict=True):
+            if not cell.isascii() or "_" in cell:
+                raise BacktestError(f"line {line}, {symbol}: {cell!r} is not a number: {_numeral_problem(cell)}")
             try:
                 value = float(cell)
             except ValueError:
@@ -167,6 +178,16 @@ def prices_from_csv(
         dict(sectors or {}),
         source,
     )
+
+
+def _numeral_problem(cell: str) -> str:
+    """Why a cell that ``float()`` reads is no number of a CSV file, in the words of the book files'
+    (``config.input_limits.numeral_problem``, which the backtest, free of Django, does not import)."""
+    for char in cell:
+        if not char.isascii():
+            kind = "a digit" if char.isdigit() or char.isnumeric() else "a character"
+            return f"“{char}” (U+{ord(char):04X}) is {kind} outside 0-9; write numbers with the digits 0-9"
+    return "“_” is no digit; write 1000, not 1_000"
 
 
 def prices_from_rows(

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = json.dumps(household_result_to_dict(rebalance_household(request)), indent=2) + "\n"
             else:
                 plan = plan_withdrawal(request, amount=args.amount, kind=args.kind, account_id=args.account,
-                                       birth_dates=_birth_dates(args.born))
+                                       birth_dates=_birth_dates(args.born, request))
                 out = json.dumps(withdrawal_plan_to_dict(plan), indent=2) + "\n"
     except EngineError as exc:
         print(json.dumps({"error": exc.to_dict()}, indent=2), file=sys.stderr)
@@ -88,14 +88,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _birth_dates(given: list[str]) -> dict[str, date]:
+def _birth_dates(given: list[str], request) -> dict[str, date]:
+    """``--born``'s dates by account: each a traditional account of the household (the only kind
+    whose owner's age orders it and bears the 10% early-distribution tax), born by the request's day.
+    A mistyped account would silently drop both."""
+    statuses = {a.request.account.id: a.tax_status for a in request.accounts}
     out = {}
     for text in given:
         account, _, day = text.partition("=")
         try:
-            out[account] = date.fromisoformat(day)
+            born = date.fromisoformat(day)
         except ValueError:
             raise InvalidRequest(f"--born {text!r}: write ACCOUNT=YYYY-MM-DD") from None
+        if account not in statuses:
+            raise InvalidRequest(f"--born {text!r}: the household has no account {account!r} (its accounts: "
+                                 f"{', '.join(statuses)})", {"account": account})
+        if statuses[account] != "traditional":
+            raise InvalidRequest(f"--born {text!r}: {account} is a {statuses[account]} account; a date of birth "
+                                 "is given for a traditional account's owner", {"account": account})
+        if born > request.as_of:
+            raise InvalidRequest(f"--born {text!r}: {born} is after the request's day {request.as_of}",
+                                 {"account": account})
+        out[account] = born
     return out
 
 

@@ -109,11 +109,13 @@ def setting(
 def _bounds_error(value: Any, name: str, lower: float, upper: float) -> InvalidRequest | None:
     if value is None:
         return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+    # (An int is finite, however large: 10**400 is compared, never converted to a float.)
+    if not isinstance(value, int | float) or isinstance(value, bool) or (
+            isinstance(value, float) and not math.isfinite(value)):
         return InvalidRequest(f"parameter {name} must be a number, got {value!r}", {"parameter": name})
     if not lower <= value <= upper:
         return InvalidRequest(
-            f"parameter {name} must be between {lower:g} and {upper:g}, got {value!r}", {"parameter": name}
+            f"parameter {name} must be between {lower:g} and {upper:g}, got {_number_text(value)}", {"parameter": name}
         )
     return None
 
@@ -457,10 +459,10 @@ class Instruction:
             raise InvalidRequest("instruction raise_cash needs a positive 'amount'")
         for name in ("quantity", "amount"):
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0):
+            if value is not None and (isinstance(value, float) and not math.isfinite(value) or value < 0):
                 raise InvalidRequest(f"instruction {self.kind}: {name} must be a non-negative number")
             if value is not None and value > MAX_MONEY:
-                raise InvalidRequest(f"instruction {self.kind}: {name} {value:.3g} is beyond any account "
+                raise InvalidRequest(f"instruction {self.kind}: {name} {_number_text(value)} is beyond any account "
                                      f"(at most {MAX_MONEY:.3g})")
         if self.kind == "sell_buy" and self.quantity is not None and self.amount is not None:
             # Which one would be sold? The engine would take the quantity and drop the amount unsaid.

@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from .errors import InvalidRequest
-from .parameters import ESG_SCORES, Parameters
+from .parameters import ESG_SCORES, Parameters, _number_text
 from .tax import ORDINARY_LOSS_LIMIT, TaxReturn
 
 __all__ = [
@@ -30,10 +30,12 @@ __all__ = [
     "Model",
     "RebalanceRequest",
     "validate_request",
+    "EARLIEST_DAY",
+    "LATEST_DAY",
 ]
 
 WEIGHT_TOLERANCE = 1e-6
-_ID, _SYMBOL = attrgetter("id"), attrgetter("symbol")
+_ID, _SYMBOL, _ACQUIRED = attrgetter("id"), attrgetter("symbol"), attrgetter("acquired")
 
 
 # Beyond these a number is a typo or an attack, not an account: 1e300 shares would overflow the
@@ -41,14 +43,27 @@ _ID, _SYMBOL = attrgetter("id"), attrgetter("symbol")
 MAX_QUANTITY = 1e12
 MAX_MONEY = 1e15
 _LAST_DAY = date.max.toordinal()
+# The days a request, its lots and its trades may be dated: the product's book starts on 1900-01-01
+# (``engine_inputs.FIRST_BOOK_DAY``, which the API's and the pages' days are checked against), and
+# the engine counts holding periods and wash-sale windows forward from a lot's day, which near
+# 9999-12-31 runs past the last day Python's calendar holds (an OverflowError, not an answer).
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2200, 12, 31)
 
 
 def _finite(value: object, what: str, limit: float = MAX_MONEY) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # An int is finite but may be beyond a float (JSON's 10**400): compared before it is converted.
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            isinstance(value, float) and not math.isfinite(value)):
         raise InvalidRequest(f"{what} must be a finite number, got {value!r}")
     if abs(value) > limit:
-        raise InvalidRequest(f"{what} is out of range: {value!r} (at most {limit:.0e})")
+        raise InvalidRequest(f"{what} is out of range: {_number_text(value)} (at most {limit:.0e})")
     return float(value)
+
+
+def _day_check(day: object, what: str, detail: dict | None = None) -> None:
+    if not isinstance(day, date) or not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidRequest(f"{what} must be a day from {EARLIEST_DAY} to {LATEST_DAY}, got {day}", detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +252,9 @@ class HouseholdTrade:
             raise InvalidRequest(f"household trade side must be 'buy' or 'sell', got {self.side!r}")
         if _finite(self.quantity, f"quantity of household trade in {self.symbol}", MAX_QUANTITY) < 0:
             raise InvalidRequest(f"negative quantity in household trade of {self.symbol}")
+        if self.realised_gain is not None:
+            _finite(self.realised_gain, f"realised gain of household trade in {self.symbol}")
+        _day_check(self.date, f"the date of the household trade in {self.symbol}")
 
 
 def _tax_returns_check(returns: tuple[TaxReturn, ...]) -> None:
@@ -351,6 +369,8 @@ def _bought_check(account: Account) -> None:
             raise TypeError
     except (TypeError, ValueError):
         raise InvalidRequest(f"purchased_on must map lot ids to days, got {purchased!r}") from None
+    for lot_id, day in pairs:
+        _day_check(day, f"purchased_on of lot {lot_id}", {"lot": lot_id})
     object.__setattr__(account, "received_lots", frozenset(received))
     object.__setattr__(account, "purchased_on", pairs)
     ids = set(account.lots.ids if isinstance(account.lots, LotTable) else [lot.id for lot in account.lots])
@@ -438,6 +458,26 @@ class RebalanceRequest:
     securities: tuple[Security, ...]
     model: Model
     parameters: Parameters = field(default_factory=Parameters)
+
+    def __post_init__(self) -> None:
+        _day_check(self.as_of, "as_of", {"path": "as_of"})
+        _lot_days_check(self.account.lots)
+
+
+def _lot_days_check(lots: tuple[TaxLot, ...] | LotTable) -> None:
+    """Every lot acquired from ``EARLIEST_DAY`` to ``LATEST_DAY`` (the first offender named)."""
+    if isinstance(lots, LotTable):
+        days = lots.acquired
+        if not len(days) or (days.min() >= EARLIEST_DAY.toordinal() and days.max() <= LATEST_DAY.toordinal()):
+            return
+    else:
+        try:
+            if not lots or (min(map(_ACQUIRED, lots)) >= EARLIEST_DAY and max(map(_ACQUIRED, lots)) <= LATEST_DAY):
+                return
+        except TypeError:  # a day that is no date: named below
+            pass
+    for lot in lots:
+        _day_check(lot.acquired, f"the acquisition day of lot {lot.id}", {"lot": lot.id})
 
 
 def _all_finite_nonneg(values) -> bool:

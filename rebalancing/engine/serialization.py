@@ -18,6 +18,8 @@ import numpy as np
 from .errors import InvalidRequest
 from .parameters import DriftParams, Parameters
 from .request import (
+    EARLIEST_DAY,
+    LATEST_DAY,
     Account,
     Benchmark,
     HouseholdTrade,
@@ -97,6 +99,37 @@ def _date(value: str, where: str) -> date:
         raise InvalidRequest(f"invalid date {value!r} in {where}") from None
 
 
+def _beyond_float_check(data: Any, name: str = "request") -> None:
+    """Refuse the first integer too large for a float, naming its path: JSON allows 10**400, which
+    Python's reader takes as an int, and the engine's arithmetic (numpy, ``float()``) overflows on."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if type(value) is int and not -1e308 < value < 1e308:  # (an int compares with a float exactly)
+            where = "/".join(map(str, path))
+            raise InvalidRequest(f"invalid {name} at {where}: a number of {len(str(abs(value)))} digits, beyond "
+                                 "any amount, quantity or weight", {"path": where})
+        if isinstance(value, Mapping):
+            stack.extend(((*path, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value))
+
+
+def _lots_dated_check(data: Mapping[str, Any], as_of: date, where: str = "account") -> None:
+    """Refuse a lot acquired after the request's day: solved as a short-term lot whose holding period
+    and wash-sale window start in the future. (Checked where a request is read from JSON - the CLI,
+    the API's what-if - not on the dataclasses: a run of the product as of a past day holds the lots
+    bought since.)"""
+    account = data.get("account")
+    lots = account.get("lots", ()) if isinstance(account, Mapping) else ()
+    for k, lot in enumerate(lots):
+        day = _date(lot["acquired"], f"lot {lot['id']}")
+        if day > as_of:
+            raise InvalidRequest(f"lot {lot['id']} was acquired on {day}, after the request's day {as_of}: a lot "
+                                 "is held from its acquisition day", {"lot": lot["id"],
+                                                                      "path": f"{where}/lots/{k}/acquired"})
+
+
 def _risk_model(d: Mapping[str, Any] | None) -> RiskModel | None:
     if d is None:
         return None
@@ -121,7 +154,9 @@ def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Reba
     if not isinstance(data, Mapping):
         raise InvalidRequest("a request must be a JSON object")
     if validate:
+        _beyond_float_check(data)  # (before the schema, whose message would spell out its 401 digits)
         validate_request_dict(data)
+        _lots_dated_check(data, _as_of(data["as_of"]))
     a = data["account"]
     account = Account(
         id=a["id"],
@@ -191,6 +226,13 @@ def request_from_dict(data: Mapping[str, Any], *, validate: bool = True) -> Reba
         model=model,
         parameters=Parameters.from_dict(data.get("parameters") or {}),
     )
+
+
+def _as_of(value: str) -> date:
+    day = _date(value, "as_of")
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidRequest(f"as_of must be a day from {EARLIEST_DAY} to {LATEST_DAY}, got {day}", {"path": "as_of"})
+    return day
 
 
 def request_from_json(text: str | bytes) -> RebalanceRequest:
@@ -515,6 +557,11 @@ def _shared_request(request) -> RebalanceRequest:
     return RebalanceRequest(request.as_of, first.account, request.securities, request.model, first.parameters)
 
 
+def _strings(value: Any) -> bool:
+    """A JSON list of strings (what a tuple of names is read from)."""
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+
 def household_request_from_dict(data: Mapping[str, Any]):
     """Build a ``HouseholdRequest`` from its JSON form; malformed input raises ``InvalidRequest``
     naming the account and the path."""
@@ -527,6 +574,7 @@ def household_request_from_dict(data: Mapping[str, Any]):
             raise InvalidRequest(f"invalid household request: {key!r} is missing", {"path": key})
     if not isinstance(data["accounts"], list) or not data["accounts"]:
         raise InvalidRequest("invalid household request: accounts must be a non-empty list", {"path": "accounts"})
+    _beyond_float_check(data, "household request")
     accounts = []
     for k, a in enumerate(data["accounts"]):
         if not isinstance(a, Mapping) or "account" not in a:
@@ -543,6 +591,9 @@ def household_request_from_dict(data: Mapping[str, Any]):
         except InvalidRequest as exc:
             raise InvalidRequest(f"account {k + 1} of the household: {exc}", {"path": f"accounts/{k}"}) from None
         allowed = a.get("allowed_asset_classes")
+        if allowed is not None and not _strings(allowed):
+            raise InvalidRequest(f"invalid household request at accounts/{k}/allowed_asset_classes: a list of asset "
+                                 f"classes or null, got {allowed!r}", {"path": f"accounts/{k}/allowed_asset_classes"})
         accounts.append(
             HouseholdAccount(
                 request=request,
@@ -553,6 +604,11 @@ def household_request_from_dict(data: Mapping[str, Any]):
     loc = data.get("location")
     location = None
     if loc is not None:
+        order = loc.get("order", {}) if isinstance(loc, Mapping) else None
+        if not isinstance(order, Mapping) or not all(map(_strings, order.values())) \
+                or not _strings(loc.get("inefficient", ())):
+            raise InvalidRequest("invalid household request at location: an object of 'order' (asset class -> "
+                                 "tax statuses), 'inefficient' (asset classes) and 'weight'", {"path": "location"})
         location = LocationPreferences(
             order={k: tuple(v) for k, v in loc.get("order", {}).items()},
             inefficient=frozenset(loc.get("inefficient", ())),

@@ -8,6 +8,7 @@ checks (references, sums) can skip rows that are already reported.
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -25,7 +26,7 @@ __all__ = [
     "INVALID", "CellProblem", "boolean_cells", "character_name", "column_parse", "consistent_values", "date_cells",
     "decimal_cells", "distinct", "duplicates_report", "float_cells", "parse_boolean", "parse_date",
     "parse_decimal", "parse_tags", "references_map", "required_cells", "single_value_problem", "tag_cells", "text_cells",
-    "unseen_character", "valid",
+    "unseen_character", "valid", "SYMBOL_CHARACTERS", "look_alike_problem", "symbol_cells",
 ]
 
 
@@ -208,6 +209,70 @@ def text_cells(sheet: Sheet, column: str, *, field: models.CharField, required: 
         sheet.problems.add_rows(cells.index[empty], column, "is empty; a value is required")
         values = values.mask(empty, INVALID)
     return values
+
+
+# A ticker is written in ASCII letters and digits with . - / (BRK.B, BF-B, BRK/B): upper-cased, a
+# Cyrillic "В" (U+0412) or a Greek "Α" would store a second security that reads as BTI or AAPL on every
+# page (docs/csv-formats.md: "no look-alike of a symbol or name is made").
+_SYMBOL = r"[A-Za-z0-9./-]*"
+SYMBOL_CHARACTERS = "the letters A-Z, the digits 0-9, '.', '-' and '/'"
+
+
+def symbol_cells(sheet: Sheet, column: str, *, field: models.CharField, required: bool = False) -> pd.Series:
+    """``text_cells`` upper-cased, each a ticker: only ``SYMBOL_CHARACTERS``; another character is
+    refused naming it (as written in the file) and its code point."""
+    values = text_cells(sheet, column, field=field, required=required, upper=True)
+    cells = sheet.cells(column)
+    odd = ~cells.str.fullmatch(_SYMBOL) & values.map(lambda value: value is not INVALID).astype(bool)
+    for line, text in cells[odd].items():
+        character = next(c for c in text if not re.fullmatch(_SYMBOL, c))
+        sheet.problems.add(line, column, f"{text[:80]!r} contains {_character_named(character)}: a symbol is "
+                                         f"written in {SYMBOL_CHARACTERS}")
+    return values.mask(odd, INVALID)
+
+
+def _character_named(character: str) -> str:
+    return f"{unicodedata.name(character, 'a character').lower()} (U+{ord(character):04X})"
+
+
+# Scripts that write one word together (Unicode TR39 §5.2, "Highly Restrictive"): Japanese mixes Han,
+# the kana and Latin, Chinese Han, Bopomofo and Latin, Korean Han, Hangul and Latin. Any other mix of
+# scripts within a word is how a look-alike is made ("Vаnguard" with a Cyrillic "а", U+0430).
+_SCRIPTS_TOGETHER = (frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}), frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+                     frozenset({"LATIN", "HAN", "HANGUL"}))
+
+
+def _script(letter: str) -> str | None:
+    """The script of a letter, from its Unicode name ("CYRILLIC SMALL LETTER A"), after compatibility
+    folding (a fullwidth or mathematical "Ａ" is Latin); None for a letter of no one script (a
+    modifier letter, the kana's prolonged sound mark). The name's first word is the script's for the
+    letters of every script in use (Python's unicodedata has no Script property)."""
+    folded = unicodedata.normalize("NFKC", letter)[:1] or letter
+    words = unicodedata.name(folded, "").split()
+    if not words or words[0] in ("MODIFIER", "KATAKANA-HIRAGANA"):
+        return None
+    return "HAN" if words[0] == "CJK" else words[0]
+
+
+def look_alike_problem(text: str) -> str | None:
+    """What makes ``text`` (a name) a look-alike: a word whose letters mix scripts that are not written
+    together, naming the first letter out of its word's script; None for a name without one."""
+    if text.isascii():
+        return None
+    for word in text.split():
+        letters: dict[str, list[str]] = {}  # script -> its letters in the word
+        for char in word:
+            script = ("LATIN" if char.isalpha() else None) if char.isascii() else (
+                _script(char) if unicodedata.category(char).startswith("L") else None)
+            if script is not None:
+                letters.setdefault(script, []).append(char)
+        if len(letters) > 1 and not any(together >= letters.keys() for together in _SCRIPTS_TOGETHER):
+            # The look-alike is the script with the fewest letters in the word ("Vаnguard": its "а").
+            most = max(letters, key=lambda script: len(letters[script]))
+            odd = min(letters, key=lambda script: len(letters[script]))
+            return (f"{word[:80]!r} mixes {most.lower()} letters with {_character_named(letters[odd][0])}, of "
+                    f"another script; a look-alike of a name is refused: write the word in one script")
+    return None
 
 
 def decimal_cells(

@@ -8,7 +8,16 @@ from django.db.models import F, Max, OuterRef, Subquery
 from rebalancing.engine import ESG_SCORES
 from rebalancing.models import ModelVersion, Security, Sleeve, SleeveHolding
 
-from .cells import boolean_cells, duplicates_report, float_cells, tag_cells, text_cells
+from .cells import (
+    INVALID,
+    boolean_cells,
+    duplicates_report,
+    float_cells,
+    look_alike_problem,
+    symbol_cells,
+    tag_cells,
+    text_cells,
+)
 from .report import ImportSummary
 from .rows import changes_apply, changes_plan, import_begin, records
 from .sheet import Source, sheet_read
@@ -28,8 +37,8 @@ def securities_import(*, source: Source, as_of: date | None = None) -> ImportSum
     import_begin(KIND)
     sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
     columns = {
-        "symbol": text_cells(sheet, "symbol", field=_field("symbol"), required=True, upper=True),
-        "name": text_cells(sheet, "name", field=_field("name"), required=True),
+        "symbol": symbol_cells(sheet, "symbol", field=_field("symbol"), required=True),
+        "name": _name_cells(sheet),
         "asset_class": text_cells(sheet, "asset_class", field=_field("asset_class"), required=True),
     }
     for name in ("sector", "equivalence_group"):
@@ -55,6 +64,17 @@ def securities_import(*, source: Source, as_of: date | None = None) -> ImportSum
     if "equivalence_group" in columns:
         _substitutes_stay_outside_their_groups(sheet, columns["symbol"])
     return ImportSummary(KIND, len(rows), len(changes.create), len(changes.update), changes.unchanged)
+
+
+def _name_cells(sheet):
+    """The names, each refused where a word of it mixes scripts (``look_alike_problem``)."""
+    values = text_cells(sheet, "name", field=_field("name"), required=True)
+    for line, name in values.items():
+        problem = None if name is INVALID else look_alike_problem(name)
+        if problem is not None:
+            sheet.problems.add(line, "name", problem)
+            values[line] = INVALID
+    return values
 
 
 def _sleeves_keep_their_classes(sheet, symbols, classes) -> None:
