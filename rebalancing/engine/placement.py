@@ -234,6 +234,20 @@ def _blocked_words(request, symbol, window, equivalence, bought_nowhere) -> str:
     )
 
 
+def _classes_held_nowhere(request) -> list[str]:
+    """A class of the model that no account may hold (each allows a list leaving it out) keeps the
+    household off its model by its whole weight, run after run: named, with what to change."""
+    allowed = [a.allowed_asset_classes for a in request.accounts]
+    if not allowed or any(a is None for a in allowed):
+        return []
+    anywhere = {c for classes in allowed for c in classes}
+    weights: dict[str, float] = {}
+    for sleeve in request.model.sleeves:
+        weights[sleeve.asset_class] = weights.get(sleeve.asset_class, 0.0) + sleeve.weight
+    return [f"no account of the household may hold {c} ({w:.1%} of the model): it stays out of the household "
+            "until an account is allowed it" for c, w in sorted(weights.items()) if w > 0 and c not in anywhere]
+
+
 def _kept_not_allowed(request, symbols, classes, before, after, not_allowed, sell_ub_sec, lot_acct, lot_sec, lot_ub,
                       nl, total) -> list[str]:
     """Why an account keeps some of an asset class it may not hold, one warning per holding."""
@@ -688,6 +702,7 @@ def place(
     after = np.maximum(before + change, 0.0)
     warnings.extend(_kept_not_allowed(request, symbols, classes, before, after, not_allowed, sell_ub_sec,
                                       lot_acct, lot_sec, lot_ub, nl, V))
+    warnings.extend(_classes_held_nowhere(request))
     shortfall = float(z[o_g:o_ei].sum()) * 0.5
     if shortfall > 0.005:
         warnings.append(

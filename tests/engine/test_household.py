@@ -914,3 +914,19 @@ def test_a_replacement_bought_in_another_account_is_in_the_window_on_the_day_it_
     # (read by its holding period alone it would be outside the window)
     untold = member("IRA", "traditional", [lot("r", "EQ", 10, 900, day - timedelta(days=200))])
     assert household_window_trades(household(taxable, untold)) == ()
+
+
+def test_a_model_class_no_account_may_hold_is_named_in_the_households_warning():
+    # Found by an audit (2026-12-07): the household held no bonds against a 40% target and the only
+    # words were a generic list of causes naming no class.
+    joint = member("TX", "taxable", [lot("a", "EQ", 100, 12000)], cash=5000, allowed=("equity",))
+    ira = member("IRA", "traditional", [lot("i1", "BD", 100, 1000)], cash=1000, allowed=("equity",))
+
+    result = rebalance_household(household(joint, ira))
+
+    assert "bonds" not in result.allocation_after
+    assert ("no account of the household may hold bonds (40.0% of the model): it stays out of the household until "
+            "an account is allowed it") in result.warnings
+    # allowed in one account, nothing is said of it
+    ira = member("IRA", "traditional", [lot("i1", "BD", 100, 1000)], cash=1000, allowed=("equity", "bonds"))
+    assert not any("may hold" in w for w in rebalance_household(household(joint, ira)).warnings)
