@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidRequest
+from .money import cents
 from .parameters import DriftParams, Parameters
 from .request import (
     EARLIEST_DAY,
@@ -331,7 +332,7 @@ def request_to_dict(request: RebalanceRequest) -> dict[str, Any]:
 
 
 def _money(x: float) -> float:
-    return round(float(x), 2) + 0.0
+    return cents(x)  # half up on the figure (a tax of 1,349.895 is 1,349.90, as the ledger stores it)
 
 
 def _weight(x: float | None) -> float | None:

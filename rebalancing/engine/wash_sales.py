@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from .money import cents
 from .parameters import WashSaleParams
 from .request import HouseholdTrade, LotTable, TaxLot
 from .result import Alert
@@ -181,7 +182,7 @@ def disallowed_alert(amount: float) -> Alert | None:
         return None
     return Alert("wash_sale_disallowed",
                  f"{dollars(amount)} of losses are disallowed by wash sales (allowed by wash_sale.allow)",
-                 amount=round(amount, 2))
+                 amount=cents(amount))
 
 
 def washing_purchase_alert(symbol: str, amount: float | None = None, sold_on: date | None = None) -> Alert:
@@ -193,7 +194,7 @@ def washing_purchase_alert(symbol: str, amount: float | None = None, sold_on: da
                                              "that loss (allowed by wash_sale.allow)", symbol=symbol)
     return Alert("wash_sale_disallowed", f"buying {symbol} disallows {dollars(amount)} of the loss sold on "
                                          f"{sold_on} (wash sale, allowed by wash_sale.allow)",
-                 symbol=symbol, amount=round(amount, 2))
+                 symbol=symbol, amount=cents(amount))
 
 
 def told_by(trades: Iterable[HouseholdTrade], account_id: str | None) -> Callable[[str, date, float], bool]:

@@ -1,6 +1,8 @@
 """Shares and money as the ledger stores them: Decimals of 6 and 2 places, rounded half up."""
 
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
+
+from rebalancing.engine.money import cents_decimal
 
 __all__ = ["cents", "cents_of_float", "plain", "prorate", "shares"]
 
@@ -17,15 +19,11 @@ def cents(value) -> Decimal:
     return Decimal(value).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-_NOISE = Decimal("0.000001")
-
-
 def cents_of_float(value) -> Decimal:
     """A figure the engine computed in floats (a tax, a loss) to the cent, half up on the figure it
-    stands for: its binary noise below a millionth is dropped first, so 8,999.30 x 15%, computed as
-    1349.8949999999998, is $1,349.90 as the exact 1,349.895 is - not $1,349.89 - and ``round``'s
-    half-even never decides a cent."""
-    return Decimal(repr(float(value))).quantize(_NOISE, rounding=ROUND_HALF_EVEN).quantize(_CENT, rounding=ROUND_HALF_UP)
+    stands for - the engine's own rule, so its results and the ledger's figures agree to the cent
+    (``engine.money.cents_decimal``: 1349.8949999999998 is $1,349.90 as the exact 1,349.895 is)."""
+    return cents_decimal(value)
 
 
 def prorate(total: Decimal, parts: list[Decimal]) -> list[Decimal]:

@@ -697,7 +697,7 @@ def _engine_alerts(run, account_id: int, engine_alerts) -> list[Alert]:
         # largest excess, not their sum (which counted the proposal's gains twice).
         amount = (max if kind == Alert.Kind.TAX_LIMIT else sum)(a.amount for a in alerts) if summed else None
         out[kind] = Alert(run=run, account_id=account_id, kind=kind, message="; ".join(texts),
-                          amount=round(amount, 2) if amount is not None else None)
+                          amount=cents_of_float(amount) if amount is not None else None)
     return list(out.values())
 
 
