@@ -32,6 +32,7 @@ from .placement import Placement, place
 from .rebalancer import rebalance
 from .request import HouseholdTrade, Model, RebalanceRequest, Security, Sleeve, TaxLot, validate_request
 from .result import CASH_KEY, REASONS, LotSale, RebalanceResult, Summary, Trade
+from .targets import nothing_to_remove
 from .tax import realised_add, returns_after
 from .wash_sales import WINDOW_DAYS, Equivalence, told_by, window_activity
 
@@ -387,6 +388,7 @@ def _accounts_solved(
         own = _account_request(request, account, placement, window, proposed, securities, equivalence)
         own = replace(own, account=replace(own.account, tax_returns=returns_after(own.account.tax_returns, on_returns)))
         result = rebalance(own)
+        result = _without_false_removals(result, request, account)
         result = _with_location_reasons(result, account, placement, securities)
         results[i] = result
         proposed.extend(_as_household_trades(request.as_of, account, result))
@@ -633,6 +635,19 @@ def _account_model(request: HouseholdRequest, account: HouseholdAccount, placeme
     drift = 1.0 - sum(s.weight for s in sleeves)
     sleeves[0] = replace(sleeves[0], weight=sleeves[0].weight + drift)
     return Model(f"{request.model.name} ({account.id} placement)", tuple(sleeves))
+
+
+def _without_false_removals(
+    result: RebalanceResult, request: HouseholdRequest, account: HouseholdAccount
+) -> RebalanceResult:
+    """An account's removed asset class is judged against the household's model: its solve's model
+    is its placement, which need not hold a class the household's does (the class is held elsewhere,
+    or the removal kept it out of this account), and "nothing to remove" would be false."""
+    classes = {s.asset_class for s in request.model.sleeves}
+    false = {nothing_to_remove(c) for c in account.request.parameters.removed_asset_classes if c in classes}
+    if not false or not false & set(result.warnings):
+        return result
+    return replace(result, warnings=tuple(w for w in result.warnings if w not in false))
 
 
 def _with_location_reasons(

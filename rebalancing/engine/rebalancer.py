@@ -413,7 +413,17 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     harvested = float(-recognised[harvestable & sold_lot & (recognised < 0)].sum())
 
     lot_results = (sold_lot, proceeds, basis, gain, disallowed, harvestable)
-    trades = _trades(prepared, fill, toward, sold, lot_results)
+    # A trade with no reason of its own that does not move its position toward its target is there
+    # for cash: a buy spends cash that would otherwise sit above its target (proceeds that cannot go
+    # where the model wants them - a name a wash sale blocks, a screened or restricted one); a sale
+    # raises cash that would otherwise fall below its target (the proposal's buys spend it).
+    cash_line = (plan.cash_target + plan.cash_reserve) * V_after
+    for_cash = np.where(
+        sold > 0,
+        cash_after - sold * price * (1.0 - cost) < cash_line,
+        cash_after + fill.bought * price * (1.0 + cost) > cash_line,
+    )
+    trades = _trades(prepared, fill, toward, sold, lot_results, for_cash)
     summary = Summary(
         market_value=V,
         cash_before=book.cash,
@@ -600,13 +610,15 @@ def _trades(
     toward: np.ndarray,
     sold: np.ndarray,
     lot_results: tuple,
+    for_cash: np.ndarray,
 ) -> list[Trade]:
     """The trades; ``toward``: per security, whether its position moves toward this solve's target;
+    ``for_cash``: whether its trade is there for cash (``_report``);
     ``lot_results``: per lot, whether sold, the proceeds, basis, gain and disallowed loss (None:
     nothing is), and whether a harvest (``_report``)."""
     selling = sold > 0
     if int(np.count_nonzero(selling | (fill.bought > 0))) <= FEW_TRADES:
-        return _few_trades(prepared, fill, toward, sold, lot_results)
+        return _few_trades(prepared, fill, toward, sold, lot_results, for_cash)
     sold_lot, _, _, gain, _, harvestable = lot_results
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
@@ -657,12 +669,20 @@ def _trades(
     buy_bits |= (_BIT["removed_asset_class"] if removed_sold else 0) | (_BIT["cash"] if cash_long else 0)
     bits = np.where(sell, sell_bits, buy_bits) | np.where(in_di, _BIT["direct_index"], 0)
     bits |= np.where(plan.restricted[idx], _BIT["restriction"], 0)
-    if effects.liquidate:
+    if effects.liquidate or effects.bring_to_model:
+        # (Bringing the account back to its model is the instruction every trade carries out.)
         bits |= _BIT["instruction"]
     elif limits.instruction_secs:
         bits |= np.where(np.isin(idx, list(limits.instruction_secs)), _BIT["instruction"], 0)
     moving = _BIT["transition" if p.transition is not None else "drift"]
-    bits |= np.where(toward[idx] | (bits == 0), moving, 0)
+    # A trade with no reason of its own - or a harvest that also sells a lot at a gain (the harvest
+    # is not why that lot is sold) - moves toward its target, or is there for cash, or (neither
+    # holds) is the optimiser's move toward its targets: "drift" / "transition".
+    mixed = np.bincount(sold_sec, weights=(gain[sold_lots] > 0) & ~harvestable[sold_lots], minlength=book.n) > 0
+    unexplained = (bits == 0) | (sell & mixed[idx] & (bits == _BIT["harvest"]))
+    cash_only = unexplained & ~toward[idx] & for_cash[idx]
+    bits |= np.where(cash_only, _BIT["cash"], 0)
+    bits |= np.where(toward[idx] | (unexplained & ~cash_only), moving, 0)
     qty = np.where(sell, sold[idx], fill.bought[idx])
     value = qty * price[idx]
     sell_l = sell.tolist()
@@ -686,12 +706,13 @@ def _few_trades(
     toward: np.ndarray,
     sold: np.ndarray,
     lot_results: tuple,
+    for_cash: np.ndarray,
 ) -> list[Trade]:
     book, plan, limits = prepared.book, prepared.plan, prepared.limits
     p = prepared.request.parameters
     effects = prepared.effects
     cost = limits.cost_rate
-    toward = toward.tolist()
+    toward, for_cash = toward.tolist(), for_cash.tolist()
     di_sleeves = {d.sleeve for d in plan.direct_index}
     selling = sold > 0
     bought = fill.bought > 0
@@ -702,6 +723,8 @@ def _few_trades(
     # bisection below (lots are sorted by security).
     sold_sec_l = sold_sec.tolist()
     harvested = set(compress(sold_sec_l, harvestable[sold_lots].tolist()))
+    # Securities a harvest sells with a lot at a gain the harvest is not why it is sold.
+    mixed = set(compress(sold_sec_l, ((gain[sold_lots] > 0) & ~harvestable[sold_lots]).tolist()))
     # Sells first, then buys, each by symbol; the per-trade work below is a few dozen trades of
     # Python values (numpy's per-call cost is the larger one at that size).
     symbols = book.symbols
@@ -723,8 +746,8 @@ def _few_trades(
     buy_common = (_BIT["removed_asset_class"] if any(removed[i] for i in sells) else 0) | (
         _BIT["cash"] if cash_w > plan.cash_target + 0.005 else 0
     )
-    instruction = _BIT["instruction"] if effects.liquidate else 0
-    instruction_secs = () if effects.liquidate else limits.instruction_secs
+    instruction = _BIT["instruction"] if effects.liquidate or effects.bring_to_model else 0
+    instruction_secs = () if instruction else limits.instruction_secs
     moving = _BIT["transition" if p.transition is not None else "drift"]
     sold_l, bought_l, price_l = sold.tolist(), fill.bought.tolist(), book.price.tolist()
     # One row per trade, turned into the columns ``build_many`` takes by one ``zip`` (in C).
@@ -761,7 +784,10 @@ def _few_trades(
             bits |= instruction
             if i in instruction_secs:
                 bits |= _BIT["instruction"]
-            if toward[i] or not bits:
+            unexplained = not bits or (sell and bits == _BIT["harvest"] and i in mixed)
+            if unexplained and not toward[i] and for_cash[i]:
+                bits |= _BIT["cash"]
+            elif toward[i] or unexplained:
                 bits |= moving
             value = qty * price_l[i]
             add((symbols[i], _SIDES[sell], qty, price_l[i], value, _reasons(bits), lots, realised, cost * value))

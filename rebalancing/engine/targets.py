@@ -22,7 +22,7 @@ from .positions import Book, LotColumns, lot_columns
 from .request import RebalanceRequest, Security, Sleeve
 from .screens import excluded_mask
 
-__all__ = ["DirectIndexSleeve", "TargetPlan", "universe_symbols", "sleeve_weights", "plan_targets"]
+__all__ = ["DirectIndexSleeve", "TargetPlan", "universe_symbols", "sleeve_weights", "plan_targets", "nothing_to_remove"]
 
 
 @dataclass(slots=True, eq=False)
@@ -121,6 +121,11 @@ def universe_symbols(
     return out
 
 
+def nothing_to_remove(asset_class: str) -> str:
+    """The warning for a removed asset class the account's model does not hold."""
+    return f"asset class {asset_class!r} is not in the model; nothing to remove"
+
+
 def sleeve_weights(sleeves: Iterable[Sleeve], removed: Iterable[str], invested: float) -> dict[str, float]:
     """Account weight of each remaining sleeve after removing asset classes (pro-rata rescale)."""
     removed = set(removed)
@@ -144,7 +149,7 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     model_classes = {s.asset_class for s in request.model.sleeves}
     for name in params.removed_asset_classes:
         if name not in model_classes:
-            warnings.append(f"asset class {name!r} is not in the model; nothing to remove")
+            warnings.append(nothing_to_remove(name))
     weights = sleeve_weights(request.model.sleeves, params.removed_asset_classes, 1.0 - cash_target)
     di_params = _direct_index_params(request)
     screen = params.screen
@@ -173,6 +178,7 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
     flat_h: list[float] = []
     flat_sleeve_w: list[float] = []
     flat_kept: list[float] = []
+    flat_untracked: list[bool] = []
 
     for sleeve in request.model.sleeves:
         name = sleeve.asset_class
@@ -209,6 +215,14 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
             )
         for i in members:
             sleeve_of[i] = name
+        untracked = track and kept < sum(h) and (sleeve.benchmark is None or sleeve.benchmark.risk_model is None)
+        if untracked:
+            # Nothing to track the screened holdings' weight through: it would sit in cash.
+            warnings.append(
+                f"sleeve {name} has no benchmark with a risk model to track, so its screened holdings' weight "
+                "is given to its other holdings pro rata (screen.rescale track_benchmark needs one)"
+            )
+        flat_untracked += [untracked] * len(members)
         flat_members += members
         flat_h += h
         flat_sleeve_w += [W] * len(members)
@@ -226,7 +240,10 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
             screened = h * keep / kept
             selectable[members[keep]] = True
         held = np.bincount(members, weights=W * screened, minlength=n)
-        tracked = np.bincount(members, weights=W * h, minlength=n) if track else held
+        if track and any(flat_untracked):
+            tracked = np.bincount(members, weights=W * np.where(flat_untracked, screened, h), minlength=n)
+        else:
+            tracked = np.bincount(members, weights=W * h, minlength=n) if track else held
         if di_sleeves:
             target += held
             reference += tracked
@@ -265,6 +282,15 @@ def plan_targets(request: RebalanceRequest, book: Book, cash_target: float, cash
             legacy[i] = False
 
     restricted = _apply_restrictions(request, book, target, reference, sleeve_of, di_sleeves)
+    invested = float(target.sum()) if restricted.any() else 1.0 - cash_target
+    if abs(invested - (1.0 - cash_target)) > 1e-9 and not di_sleeves:
+        # Restricted positions kept where they are leave the rest of the model nothing to give (or
+        # nothing that may take what they free): the cash target gives way.
+        warnings.append(
+            f"restricted positions and the rest of the model hold {invested:.1%} of the account, not the "
+            f"{1.0 - cash_target:.1%} the cash target leaves; the cash target is {max(1.0 - invested, 0.0):.1%} this run"
+        )
+        cash_target = max(1.0 - invested, 0.0)
     buyable = selectable & (target > 0)
     if screen is not None:
         buyable &= ~excluded
@@ -360,30 +386,57 @@ def _apply_restrictions(
             pinned[idx[s]] = w0[idx[s]]
     if not pinned:
         return adjusted
+    model_target = target.copy()
+    target_before = {i: target[i] for i in pinned}
     by_sleeve: dict[str | None, list[int]] = {}
     for i in pinned:
         by_sleeve.setdefault(sleeve_of[i], []).append(i)
     for name, pins in by_sleeve.items():
+        if name not in di_names:  # (direct-indexed sleeves are left to the optimiser)
+            for i in pins:
+                target[i] = reference[i] = pinned[i]
+                adjusted[i] = True
+    # What a sleeve's other holdings cannot give (or take) comes from the rest of the model, pro
+    # rata: a position pinned above its whole sleeve's weight shrinks the other sleeves, so the
+    # targets still sum to the account less its cash target.
+    overflow = 0.0
+    for name, pins in by_sleeve.items():
         if name in di_names:
             continue
+        delta = sum(pinned[i] - target_before[i] for i in pins)
         free = []
         if name is not None:
             free = [j for j in range(book.n) if sleeve_of[j] == name and j not in pinned and target[j] > 0]
-        if not free:
-            # Nothing else in the sleeve (or a legacy position): the whole model makes room.
-            free = [j for j in range(book.n) if target[j] > 0 and j not in pinned]
-        delta = sum(pinned[i] - target[i] for i in pins)
-        for i in pins:
-            target[i] = reference[i] = pinned[i]
-            adjusted[i] = True
-        if not free:
-            continue
-        free_arr = np.array(free)
-        base = target[free_arr].sum()
+        base = target[free].sum() if free else 0.0
         if base <= 0:
+            # Nothing else in the sleeve (or a legacy position): the whole model makes room.
+            overflow += delta
             continue
-        scale = max(0.0, (base - delta) / base)
+        taken = min(delta, base)
+        overflow += delta - taken
+        free_arr = np.array(free)
+        scale = (base - taken) / base
         target[free_arr] *= scale
         reference[free_arr] *= scale
         adjusted[free_arr] = True
+    if overflow != 0.0:
+        free = [j for j in range(book.n) if target[j] > 0 and j not in pinned]
+        if free:
+            free_arr = np.array(free)
+            base = target[free_arr].sum()
+            scale = max(0.0, (base - overflow) / base)
+            target[free_arr] *= scale
+            reference[free_arr] *= scale
+            adjusted[free_arr] = True
+        elif overflow < 0:
+            # Weight freed while every other holding of the model is at nothing (a sleeve's pin took
+            # it): it goes to the model's other holdings, as the model weighs them.
+            free = [j for j in range(book.n) if model_target[j] > 0 and j not in pinned and sleeve_of[j] not in di_names]
+            base = sum(model_target[j] for j in free)
+            if base > 0:
+                free_arr = np.array(free)
+                add = -overflow * model_target[free_arr] / base
+                target[free_arr] += add
+                reference[free_arr] += add
+                adjusted[free_arr] = True
     return adjusted

@@ -83,9 +83,17 @@ def test_a_screen_that_frees_ten_percent_rescales_it_pro_rata():
 
 
 def test_track_benchmark_keeps_the_unscreened_reference_for_the_optimiser():
-    req = with_params(
-        _stock_sleeve_request(), screen=ScreenParams(excluded_sectors=("Energy",), rescale="track_benchmark")
-    )
+    # (A sleeve with a benchmark and its risk model: without one it falls back to pro_rata,
+    # test_track_benchmark_fallback.py.)
+    from dataclasses import replace
+
+    from rebalancing.engine import Benchmark, RiskModel
+
+    req = _stock_sleeve_request()
+    sleeve = req.model.sleeves[0]
+    rm = RiskModel(("mkt",), {s: (1.0,) for s in "ABCD"}, ((0.04,),), {s: 0.01 for s in "ABCD"})
+    req = replace(req, model=Model("stocks", (replace(sleeve, benchmark=Benchmark("B", dict(sleeve.holdings), rm)),)))
+    req = with_params(req, screen=ScreenParams(excluded_sectors=("Energy",), rescale="track_benchmark"))
     book, plan = _plan(req)
     d = book.index["D"]
     assert plan.reference[d] == pytest.approx(0.1)
