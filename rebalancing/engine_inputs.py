@@ -32,6 +32,7 @@ from psycopg.pq import Format
 from rebalancing import engine
 from rebalancing.array_filters import any_of
 from rebalancing.effective_parameters import parameters_from_text, parameters_from_values
+from rebalancing.engine.request import EARLIEST_DAY
 from rebalancing.engine.tax import gift_basis, gift_start
 from rebalancing.engine.wash_sales import WINDOW_DAYS
 from rebalancing.household_parameters import (
@@ -59,8 +60,9 @@ __all__ = ["FIRST_BOOK_DAY", "AccountInputs", "HouseholdInputs", "book_day_check
            "household_inputs_load", "household_tax_budget_standing", "rebalance_inputs_load", "tax_returns_of"]
 
 # The earliest day a rebalance, what-if or cash flow may be computed on: the loader looks back from it
-# (the wash-sale window, price history), and before 1900 there is no book to look back at.
-FIRST_BOOK_DAY = date(1900, 1, 1)
+# (the wash-sale window, price history), and before 1900 there is no book to look back at. The engine's
+# first day, so a day the product accepts is one the engine takes (``engine.request.EARLIEST_DAY``).
+FIRST_BOOK_DAY = EARLIEST_DAY
 # The easternmost time zone (UTC+14): a firm's own today has begun by the time it has begun there.
 EARLIEST_ZONE = timedelta(hours=14)
 
@@ -707,6 +709,7 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
     parameter_sets = parameter_sets or _ParameterSets(firm_restrictions_on(as_of))
     values, values_text = parameter_sets.values(account, substitutes, edit)
     try:
+        _lots_held_on(as_of, lot_ids, sids, acquired, universe)
         params = parameters_from_text(values_text)  # the set's canonical text, made once per set
         model_id = account.managed_model_id
         targets = parameter_sets.targets(model_id, values, models, bench_weights, universe)
@@ -774,6 +777,30 @@ def _account_inputs(account, lots: _Lots, trades, models: ModelBook, bench_weigh
         priced_on=min((universe.price_dates[sid] for sid in held_ids.union(targets.needed)
                        if sid in universe.price_dates), default=None),
     )
+
+
+def _lots_held_on(as_of: date, lot_ids: tuple[str, ...], sids: np.ndarray, acquired: np.ndarray,
+                  universe: _Universe) -> None:
+    """Refuse an account whose lots include one acquired after ``as_of``: the loader reads the lots held
+    now, and a run as of a past day (``run_start`` takes any day to today; a retried run keeps its day)
+    would hand the engine a lot before its purchase, its holding period and wash-sale window counted
+    from a day it was not held (IRS Pub. 550: the holding period starts the day after acquisition) - a
+    wrong tax figure, not an answer. The account fails (``AccountInputs.error``) naming the first such lot;
+    the run's other accounts go on."""
+    # The lots come oldest first (``_oldest_first``): the last is the latest, the first found the earliest after.
+    if not len(acquired) or acquired[-1] <= as_of.toordinal():
+        return
+    later = np.flatnonzero(acquired > as_of.toordinal())
+    first, last = int(later[0]), int(acquired[-1])
+    day = date.fromordinal(int(acquired[first]))
+    symbol = universe.symbols_by_id[int(sids[first])] if int(sids[first]) < len(universe.symbols_by_id) else None
+    others = f" ({len(later) - 1} more lot{'s' if len(later) > 2 else ''} too)" if len(later) > 1 else ""
+    raise ValidationFailed(
+        f"lot {lot_ids[first]}{f' ({symbol})' if symbol else ''} was acquired on {day}, after {as_of}, the day "
+        f"this rebalance is as of{others}: the account's lots are those held now, not on {as_of}. Rebalance it "
+        f"as of {date.fromordinal(last)} or later.", code="lot_after_as_of",
+        detail={"lot": lot_ids[first], "symbol": symbol, "acquired": day.isoformat(), "as_of": as_of.isoformat(),
+                "lots_after": len(later)})
 
 
 def _parameter_symbols(values: dict[str, Any]) -> set[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -18,7 +19,6 @@ from django.db.models import QuerySet
 from django.middleware.http import ConditionalGetMiddleware
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.decorators import decorator_from_middleware
-from django.utils.http import parse_etags
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -38,7 +38,7 @@ from tenants.errors import Conflict, DomainError, PermissionDenied, ValidationFa
 from tenants.permissions import Capability
 
 __all__ = ["FirmAPIView", "FirmScopedViewSet", "PreconditionFailed", "Rule", "etag_of", "idempotency_claim",
-           "idempotency_key", "idempotent"]
+           "idempotency_key", "idempotent", "if_match_tags"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -89,6 +89,37 @@ class PreconditionFailed(DomainError):
 
     code = "precondition_failed"
     http_status = 412
+
+
+# RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text (%x80-FF)
+# (a comma among them: a tag is read whole, not split at commas); one element of a §5.6.1 list, with the
+# optional white space around it and the comma after it or the end of the header.
+_LIST_ELEMENT = re.compile(r'[ \t]*((?:W/)?"[\x21\x23-\x7e\x80-\xff]*")?[ \t]*(,|\Z)')
+_QUOTED_AT_MOST = 60  # characters of a malformed header repeated in the answer
+
+
+def if_match_tags(header: str) -> list[str]:
+    """The entity-tags an If-Match header lists (``["*"]`` for ``*``), RFC 9110 §13.1.1: ``*`` alone, or a
+    comma-separated list of entity-tags (empty elements ignored, §5.6.1.2). Anything else - a tag without
+    its quotes, an empty header, ``*`` among tags - is 400 naming the header: Django's ``parse_etags`` drops
+    what it cannot read, so such a header matched nothing and was answered 412 "it has changed", which a
+    client answers by reading again and resending the same header, forever."""
+    if header.strip(" \t") == "*":
+        return ["*"]
+    tags, at = [], 0
+    while (element := _LIST_ELEMENT.match(header, at)) is not None:
+        if element[1]:
+            tags.append(element[1])
+        if not element[2]:  # the end of the header
+            break
+        at = element.end()
+    if element is not None and tags:
+        return tags
+    shown = repr(header[:_QUOTED_AT_MOST]) + (f" (the first {_QUOTED_AT_MOST} of {len(header)} characters)"
+                                               if len(header) > _QUOTED_AT_MOST else "")
+    raise ValidationError({"If-Match": [
+        f"is malformed: {shown} is neither * nor a list of entity-tags, each in its quotes (\"...\" or W/\"...\"). "
+        "Send the ETag a GET of the object answered, quotes included (RFC 9110 §13.1.1)."]})
 
 
 class Rule(NamedTuple):
@@ -253,14 +284,15 @@ class FirmScopedViewSet(FirmAPIMixin, viewsets.GenericViewSet):
     def if_match_check(self, request) -> None:
         """RFC 9110 §13.1.1: a change sent with If-Match is made only if the object's ETag - the one a
         GET of it would answer now - is one of those named (strong comparison), or the header is ``*``;
-        otherwise 412 ``precondition_failed`` naming the current ETag. Evaluated with the object's row
+        otherwise 412 ``precondition_failed`` naming the current ETag; a header that is neither is 400
+        (``if_match_tags``). Evaluated with the object's row
         locked (SELECT ... FOR UPDATE, the lock its update takes), so the GET's answer cannot change
         before the change is written."""
+        sent = if_match_tags(request.META["HTTP_IF_MATCH"])
         found = self.get_object()
         model = type(found)
         list(model._base_manager.select_for_update().filter(pk=found.pk).values_list("pk", flat=True))
         self.current_etag = self.etag_now(request)
-        sent = parse_etags(request.META["HTTP_IF_MATCH"])
         if sent == ["*"] or (self.current_etag in sent and not self.current_etag.startswith("W/")):
             return
         raise PreconditionFailed(

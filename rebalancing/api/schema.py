@@ -146,7 +146,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
                 "(docs/api.md, Retries)")
 IF_MATCH = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER,
-    description="The ETag of a GET of the object: changed only if still so, else 412 (docs/api.md, If-Match)")
+    description="The ETag of a GET of the object (quoted, as the GET answered it): changed only if still so, "
+                "else 412; a header that is no entity-tag is a 400 (docs/api.md, If-Match)")
 PRECONDITION_FAILED = {
     "description": "precondition_failed: the object changed since the If-Match ETag; detail.etag is its ETag now",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

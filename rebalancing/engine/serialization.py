@@ -119,8 +119,8 @@ def _beyond_float_check(data: Any, name: str = "request") -> None:
 def _lots_dated_check(data: Mapping[str, Any], as_of: date, where: str = "account") -> None:
     """Refuse a lot acquired after the request's day: solved as a short-term lot whose holding period
     and wash-sale window start in the future. (Checked where a request is read from JSON - the CLI,
-    the API's what-if - not on the dataclasses: a run of the product as of a past day holds the lots
-    bought since.)"""
+    the API's what-if; the product's loader fails such an account of a past-dated run itself,
+    ``engine_inputs``, naming the lot - not on the dataclasses.)"""
     account = data.get("account")
     lots = account.get("lots", ()) if isinstance(account, Mapping) else ()
     for k, lot in enumerate(lots):

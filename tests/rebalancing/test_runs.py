@@ -1,6 +1,7 @@
 """Runs processed in this process (the worker path is in tests/integration/test_batch_rebalance.py)."""
 
 from datetime import date
+from decimal import Decimal as D
 
 import pytest
 from django.db import connection
@@ -330,4 +331,5 @@ def test_each_alert_the_engine_names_is_stored_under_its_own_kind(code, kind):
     result = SimpleNamespace(alerts=(EngineAlert(code, "what the engine says", amount=12.345),), trades=(),
                              summary=SimpleNamespace(drift_before=0.0))
     [alert] = run_services._alerts(None, 7, result)
-    assert (alert.kind, alert.account_id, alert.message, alert.amount) == (kind, 7, "what the engine says", 12.35)
+    # (12.345 half up, as every stored amount: engine.money.cents)
+    assert (alert.kind, alert.account_id, alert.message, alert.amount) == (kind, 7, "what the engine says", D("12.35"))
