@@ -20,6 +20,7 @@ from .drift import drift_units, out_of_band, stand_ins
 from .errors import InfeasibleParameters
 from .harvest import HarvestPlan, loss_candidates, offsetting_losses, opportunity_by_symbol
 from .instructions import InstructionEffects, swap_fraction
+from .money import cents
 from .optimizer import tax_weight
 from .parameters import HarvestParams, Instruction
 from .positions import Book, lot_sums
@@ -100,6 +101,7 @@ _FORBIDDEN_BY = {
     "screen": "the account's values screen",
     "restrictions.hold": "a hold restriction",
     "restrictions.do_not_buy": "a do-not-buy restriction",
+    "removed_asset_classes": "the removal of its asset class from the model",
     "wash_sale.allow": "the wash-sale rule (a loss sale of it in the household's last 30 days)",
     "wash_sale.equivalent_groups": "the wash-sale rule (it is substantially identical to what the instruction sells "
                                    "at a loss)",
@@ -285,6 +287,8 @@ def build_limits(
             conflict = "screen"
         elif no_buy[j]:
             conflict = "restrictions.hold" if hold[j] else "restrictions.do_not_buy"
+        elif plan.removed[j]:
+            conflict = "removed_asset_classes"
         elif loss_sale_recently[j] and not p.wash_sale.allow:
             conflict = "wash_sale.allow"
         elif group[j] == group[i] and (loss & lots_i).any():
@@ -694,7 +698,7 @@ def _harvest_alerts(
 def harvest_alert(symbol: str, amount: float, why: str) -> Alert:
     """A harvest opportunity left open: ``amount`` of unrealised loss in ``symbol``, and why."""
     return Alert("harvest_opportunity", f"{symbol} has {dollars(amount)} of harvestable losses, not harvested: {why}",
-                 symbol=symbol, amount=round(amount, 2))
+                 symbol=symbol, amount=cents(amount))
 
 
 def _one_direction_per_group(

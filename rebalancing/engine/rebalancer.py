@@ -27,6 +27,7 @@ from .instructions import (
     read_instructions,
 )
 from .limits import Limits, build_limits, harvest_alert, reopen_unharvested
+from .money import cents
 from .optimizer import Infeasible, ProblemData, solve
 from .positions import Book, build_book, lot_columns
 from .request import RebalanceRequest, validate_request
@@ -841,14 +842,14 @@ def _budget_messages(
     cap = p.transition.max_net_gain_per_run
     if cap is not None and net > cap + 0.005:
         words = f"the proposal realises {dollars(net)} of net gains, above the per run limit of {dollars(cap)}"
-        alerts.append(Alert("tax_limit_exceeded", words, amount=round(net - cap, 2)))
+        alerts.append(Alert("tax_limit_exceeded", words, amount=cents(net - cap)))
     cap = p.transition.max_net_gain_per_year
     if cap is not None:
         ytd = acct.realised_short_term_ytd + acct.realised_long_term_ytd
         if ytd + net > cap + 0.005:
             words = (f"with the proposal the year's net gains would be {dollars(ytd + net)} ({dollars(ytd)} so far), "
                      f"above the per year limit of {dollars(cap)}")
-            alerts.append(Alert("tax_limit_exceeded", words, amount=round(ytd + net - cap, 2)))
+            alerts.append(Alert("tax_limit_exceeded", words, amount=cents(ytd + net - cap)))
     if limits.budget < math.inf and drift_after > 0.002:
         budget = limits.budget * V
         if prepared.budget_binding and drift_before > 0:

@@ -256,3 +256,15 @@ def test_an_instruction_buying_a_forbidden_security_is_refused_in_words_naming_w
         rebalance(with_params(req, instructions=(Instruction("sell_buy", sell="EQ", buy="EQ2"),), **params))
     assert str(error.value) == f"instruction buys EQ2, which {words} forbids"
     assert conflict in error.value.conflicts
+
+
+def test_an_instruction_buying_into_a_removed_asset_class_is_refused_naming_the_removal():
+    # Found by an audit (2026-12-07): "sell BD, buy RE" with real estate removed bought RE and then
+    # warned that RE "is in a removed asset class but kept" - the instruction had bought it.
+    lots = [lot("L1", "EQ", 60, 6_000), lot("L2", "BD", 40, 4_000)]
+    req = request(lots, funds(EQ=100, BD=100, RE=100), model(EQ=0.6, BD=0.3, RE=0.1))
+    with pytest.raises(InfeasibleParameters) as error:
+        rebalance(with_params(req, removed_asset_classes=("real_estate",),
+                              instructions=(Instruction("sell_buy", sell="BD", buy="RE"),)))
+    assert str(error.value) == "instruction buys RE, which the removal of its asset class from the model forbids"
+    assert tuple(error.value.conflicts) == ("instructions", "removed_asset_classes")
