@@ -128,6 +128,7 @@ def round_trades(
         forced = np.maximum(forced, np.minimum(book.quantity, limits.s_lb * V / price))
     # Only lots the limits let go can be sold (frozen lots: wash sales, restrictions).
     free_lot = limits.x_ub > 0  # (read again by the relief)
+    wanted_value = sell * price  # (the optimiser's sales, before rounding)
     sellable = np.bincount(lot_sec, weights=np.where(free_lot, book.lot_qty, 0.0), minlength=n)
     closing = sell >= sellable - np.maximum(1e-6 * sellable, 1e-9)
     sell = np.where(closing & (sell > 0), sellable, _round_near(sell, whole, all_whole))
@@ -154,10 +155,11 @@ def round_trades(
     dropped = None
     if trading.min_trade_value > 0:
         small_sell = (sell * price < trading.min_trade_value) & (sell < sellable) & (forced <= 0)
-        dropped = small_sell & (sell > 0)
+        # The sales the minimum dropped: those it took back, and those the optimiser wanted for less
+        # than it that rounding took to none (one worth more than it is rounding's to undo).
+        dropped = small_sell & ((sell > 0) | (wanted_value > 0) & (wanted_value < trading.min_trade_value))
         sell = np.where(small_sell, 0.0, sell)
-        small_buy = (buy * price < trading.min_trade_value) & (limits.b_lb <= 0)
-        buy = np.where(small_buy, 0.0, buy)
+        buy = np.where(_below_min_trade(buy, price, trading.min_trade_value, limits.b_lb), 0.0, buy)
     buy = np.where(buy * price < DUST_VALUE, 0.0, buy)
     if limits.harvest_min_loss > 0 and plan.direct_index:
         _skip_small_blocking_trades(book, limits, sell, buy, forced, sellable)
@@ -169,12 +171,26 @@ def round_trades(
     fill = Fill(lot_sold, buy, notes)
     _repair(book, plan, limits, fill, whole, trading, opt_lot, lot_price, dropped)
     # (``_repair`` ends on the fill's own sums: each of its changes is followed by ``cash_after``.)
-    if _drop_below_min_position(book, plan, fill.bought, limits.b_lb):
+    dropped_buy = _drop_below_min_position(book, plan, fill.bought, limits.b_lb)
+    if trading.min_trade_value > 0:
+        # A buy the cash or turnover repair trimmed below the minimum trade is not made either:
+        # its value stays in cash (the minimum drops discretionary trades, whoever made them small).
+        small = (fill.bought > 0) & _below_min_trade(fill.bought, price, trading.min_trade_value, limits.b_lb)
+        if np.count_nonzero(small):
+            fill.bought[small] = 0.0
+            dropped_buy = True
+    if dropped_buy:
         # Buying less only raises cash (and lowers turnover): what was short is recounted.
         fill.cash_short = max(0.0, limits.cash_floor * V - fill.cash_after(book, limits.cost_rate))
     if _no_specks(book, fill):
         fill.sums = None
     return fill
+
+
+def _below_min_trade(buy: np.ndarray, price: np.ndarray, min_value: float, b_lb: np.ndarray) -> np.ndarray:
+    """Per security: whether its buy is worth less than the minimum trade and discretionary (an
+    instruction's purchase, ``b_lb``, is the advisor's and is made whatever its size)."""
+    return (buy * price < min_value) & (b_lb <= 0)
 
 
 def _skip_small_blocking_trades(
@@ -435,7 +451,8 @@ def _repair(
     share price, when the caller has it; ``dropped``: securities whose sale the minimum trade
     dropped).
 
-    The floor is hard: when rounding (or the budget trim) leaves cash short, first the sales the
+    A sale the budget trim leaves under the minimum trade (not closing the position, not forced) is
+    not made, and counts as one the minimum dropped. The floor is hard: when rounding (or the budget trim) leaves cash short, first the sales the
     optimiser wanted are rounded up (losses first, within the budget; not those the minimum trade
     dropped), then buys are trimmed, then other sellable lots are sold (cheapest tax first, within
     the budget and turnover cap).
@@ -446,7 +463,11 @@ def _repair(
     cost = limits.cost_rate
     floor = limits.cash_floor * V
     if limits.budget < math.inf:
+        before = fill.sold(book) if trading.min_trade_value > 0 else None
         _trim_gains(book, limits, fill, whole, lot_price)
+        if before is not None and fill.gain_trimmed > 0:
+            trimmed = _drop_trimmed_below_min_trade(book, limits, fill, before, trading.min_trade_value)
+            dropped = trimmed if dropped is None else dropped | trimmed
     # (Cash is recomputed only after a step that can change it.)
     cash = fill.cash_after(book, cost)
     if floor - cash > _CASH_TOL:
@@ -485,6 +506,29 @@ def _repair(
     if cash is None:
         cash = fill.cash_after(book, cost)
     fill.cash_short = max(0.0, floor - cash)
+
+
+def _drop_trimmed_below_min_trade(
+    book: Book, limits: Limits, fill: Fill, before: np.ndarray, min_value: float
+) -> np.ndarray:
+    """Sales the budget trim took below the minimum trade are not made (in place): they are
+    discretionary like the optimiser's own small ones, unless they close the position or sell what
+    is forced. Per security, whether its sale was dropped."""
+    lot_sec = book.lot_sec
+    sold = fill.sold(book)
+    sellable = np.bincount(lot_sec, weights=np.where(limits.x_ub > 0, book.lot_qty, 0.0), minlength=book.n)
+    forced = np.bincount(lot_sec, weights=limits.forced.astype(float), minlength=book.n) > 0
+    small = (
+        (sold > 0)
+        & (sold < before - _EPS)
+        & (sold * book.price < min_value)
+        & (sold < sellable - np.maximum(1e-6 * sellable, 1e-9))
+        & ~forced
+        & (limits.s_lb <= 0)
+    )
+    if np.count_nonzero(small):
+        fill.lot_sold[small[lot_sec]] = 0.0
+    return small
 
 
 def _raise_cash(
