@@ -52,8 +52,10 @@ class Share:
 def simple_shares(lots: list[Lot]) -> tuple[list[Share], dict]:
     """Every share of the history with its sale and the loss share it replaces (``src``), and
     the date of each sale."""
-    # in the order the account acquired them: a gift on the day received (Treas. Reg. §1.1091-1(c), (d))
-    lots = sorted(lots, key=lambda lot: (lot.received or lot.purchased, lot.account, lot.lot_id, str(lot.key)))
+    # in the order the account acquired them: a gift on the day received (Treas. Reg. §1.1091-1(c), (d));
+    # on one day an IRA's or Roth's purchase before a taxable one (docs/ledger.md: the conservative reading)
+    lots = sorted(lots, key=lambda lot: (lot.received or lot.purchased, lot.taxable, lot.account, lot.lot_id,
+                                         str(lot.key)))
     shares = {lot.key: [Share(lot, i, r) for i in range(int(lot.held + sum(d.quantity for d in lot.draws)))]
               for r, lot in enumerate(lots)}
     rank = {lot.key: r for r, lot in enumerate(lots)}

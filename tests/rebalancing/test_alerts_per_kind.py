@@ -4,6 +4,7 @@ its amount is their sum: the dashboard's total of harvestable losses counts ever
 first the engine happened to report."""
 
 import random
+from decimal import Decimal
 from types import SimpleNamespace
 
 from rebalancing import engine
@@ -24,7 +25,7 @@ def test_every_harvestable_position_is_named_largest_first_and_summed():
     [alert] = _alerts(None, 7, result_with(harvest("VB", 5003.81), harvest("VTI", 12000.5), harvest("BND", 310.0)))
 
     assert alert.kind == Alert.Kind.HARVEST
-    assert alert.amount == round(5003.81 + 12000.5 + 310.0, 2)
+    assert alert.amount == Decimal("17314.31")  # 5,003.81 + 12,000.50 + 310.00, stored to the cent
     assert alert.message == ("VTI has $12,000.50 of harvestable losses, not harvested: harvesting is switched off; "
                              "VB has $5,003.81 of harvestable losses, not harvested: harvesting is switched off; "
                              "BND has $310.00 of harvestable losses, not harvested: harvesting is switched off")
