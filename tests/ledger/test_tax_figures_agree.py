@@ -9,6 +9,7 @@ loss first, carry the rest keeping its character."""
 import csv
 import io
 import random
+import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
@@ -265,11 +266,12 @@ def test_proposal_tax_schedule_d_reports_agree(book, pm, firm_a, client_for, see
         assert (D(t["short"]["gain_or_loss"]), D(t["long"]["gain_or_loss"])) == (ledger_short, ledger_long)
 
 
-def test_a_proposals_estimated_tax_rounds_half_up_on_its_exact_figure(book, pm):
+def test_a_proposals_estimated_tax_rounds_half_up_on_its_exact_figure(book, pm, firm_a, client_for):
     """A long-term gain of 8,999.30 on an otherwise empty return at 15%: the tax is exactly
-    1,349.895, half up to the cent 1,349.90 (the rule every other money figure of the ledger
-    follows, ``quantities.cents``). The proposal stores 1,349.89: the engine's float product is
-    1349.8949999999998 and ``Decimal(str(float)).quantize(ROUND_HALF_UP)`` rounds that down."""
+    1,349.895, half up to the cent 1,349.90 (one rule for the engine's results and the ledger's
+    figures, ``engine.money.cents``). The engine's float product is 1349.8949999999998: the proposal
+    stored 1,349.89 until 2026-12-06, and its page and the API's ``summary`` said 1,349.89 beside the
+    stored 1,349.90 until 2026-12-07 (``round``'s half-even on the float)."""
     from rebalancing.selectors import RunScope
     from rebalancing.services.runs import run_chunks, run_process_chunk, run_start
 
@@ -289,6 +291,14 @@ def test_a_proposals_estimated_tax_rounds_half_up_on_its_exact_figure(book, pm):
     exact = (D(10_000) - D("1000.70")) * D("0.15")
     assert exact == D("1349.895")
     assert proposal.estimated_tax == exact.quantize(D("0.01"), ROUND_HALF_UP), proposal.estimated_tax
+    # ...and so it is shown: the API's figure and its result's summary, the page's every mention
+    client = client_for(firm_a, pm)
+    api = client.get(f"/api/v1/proposals/{proposal.pk}/").json()
+    assert D(str(api["estimated_tax"])) == D(str(api["summary"]["estimated_tax"])) == D("1349.90")
+    page = client.get(f"/proposals/{proposal.pk}/").content.decode()
+    for testid in ("estimated-tax", "tax-row"):
+        shown = re.findall(rf'data-testid="{testid}">([^<]*)<', page)
+        assert shown and all("$1,349.90" in s for s in shown), (testid, shown)
 
 
 def test_two_joint_accounts_split_between_separate_returns_as_schedule_d_splits_them(book):
