@@ -14,20 +14,15 @@ input a clear 400 (or 413) instead of a server error.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from datetime import date
 from typing import Any
 
-__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "character_name", "character_problem", "first_nul", "json_depth",
-           "json_loads_bounded", "numeral_problem", "unseen_character"]
+__all__ = ["MAX_JSON_DEPTH", "character_name", "character_problem", "first_nul", "json_depth", "numeral_problem",
+           "unseen_character"]
 
 MAX_JSON_DEPTH = 64
-
-
-class JsonTooDeep(ValueError):
-    pass
 
 
 def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
@@ -43,19 +38,6 @@ def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
                 return deepest
             stack.extend((child, depth) for child in (node.values() if isinstance(node, dict) else node))
     return deepest
-
-
-def json_loads_bounded(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
-    """``json.loads``, refusing (``JsonTooDeep``) a document nested deeper than ``limit``.
-
-    Raises ``json.JSONDecodeError`` for text that is not JSON, as ``json.loads`` does."""
-    try:
-        value = json.loads(text)
-    except RecursionError:  # the decoder itself gave up, far beyond the limit
-        raise JsonTooDeep(f"The JSON is nested more than {limit} levels deep.") from None
-    if json_depth(value, limit) > limit:
-        raise JsonTooDeep(f"The JSON is nested more than {limit} levels deep.")
-    return value
 
 
 def first_nul(pairs) -> str | None:
