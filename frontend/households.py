@@ -11,7 +11,12 @@ from decimal import Decimal
 from django.db.models import Count
 
 from frontend.templatetags.formatting import humanize_code
-from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
+from rebalancing.access import (
+    own_choice_approval_refusal,
+    proposals_decidable_by,
+    proposals_visible_to,
+    with_advisors,
+)
 from rebalancing.engine import CASH_KEY
 from rebalancing.models import (
     Account,
@@ -123,7 +128,10 @@ def household_view(household, *, user, as_of: date) -> HouseholdView:
         view.proposal_status = household_proposal_status(view.proposal_members)
         view.proposal_gone = all(p.status in (Proposal.Status.REJECTED, Proposal.Status.SUPERSEDED,
                                               Proposal.Status.EXPIRED) for p in view.proposal_members)
-        view.decidable = proposals_decidable_by(user).filter(household_proposal=proposal).exists()
+        decidable = list(proposals_decidable_by(user).filter(household_proposal=proposal).select_related("account__household"))
+        view.decidable = bool(decidable)
+        # Theirs to reject, not to approve: a leg whose trades they chose in a household without an advisor.
+        view.approve_refused = next((r.message for p in decidable if (r := own_choice_approval_refusal(user, p))), "")
         # Edited as one while none of its accounts' proposals has moved on (released, rejected, ...).
         view.editable = household_proposal_revisable_by(user, proposal) \
             and all(p.status in OPEN for p in view.proposal_members) \

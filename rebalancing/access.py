@@ -19,6 +19,7 @@ from tenants.roles import FirmRole
 
 __all__ = [
     "ADVISOR_PERMISSION",
+    "own_choice_approval_refusal",
     "accounts_visible_to",
     "advised_households_count",
     "households_advised_by",
@@ -176,6 +177,20 @@ def decision_refusal(user, proposal: Proposal, what: str = "this proposal") -> P
                                     detail={**detail, "chosen_by": user.pk})
     return PermissionDenied(f"You may not approve or reject {what}: " + "; ".join(why or ["it is not yours to decide"])
                             + ".", detail=detail)
+
+
+def own_choice_approval_refusal(user, proposal: Proposal) -> PermissionDenied | None:
+    """Why ``user``, who may decide ``proposal``, may reject it but not approve it: they chose its
+    trades (an instruction or an edit, ``Proposal.chosen_by``) and its household has no advisor, so as
+    the portfolio manager deciding for it they would choose, approve and release the trades alone.
+    (The household's own advisor approves what they chose: they answer for the client.)"""
+    household = proposal.account.household
+    if user.pk not in (proposal.chosen_by or []) or (household is not None and household.advisors):
+        return None
+    return PermissionDenied("You chose trades of this proposal (an instruction or an edit, in it or in a proposal "
+                            "it revises) and its household has no advisor: another portfolio manager approves it, "
+                            "so that no one chooses, approves and releases trades alone. You may still reject it.",
+                            detail={"proposal": proposal.pk, "chosen_by": user.pk})
 
 
 def decision_capacity(user, proposal: Proposal) -> str | None:

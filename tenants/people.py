@@ -49,6 +49,9 @@ class Staff:
     admin: models.TextChoices
     owner: str  # "the firm", "the provider": in messages
     check: Callable[[object], None]
+    # Roles nobody gives themselves (those that approve or release trades): another admin gives them,
+    # or one admin could make themselves the approver of what they trade.
+    not_self_granted: frozenset = frozenset()
 
 
 def _provider_admin_check(by) -> None:
@@ -89,6 +92,11 @@ def role_change(staff: Staff, user, role, *, by, grant: bool) -> None:
     """Give ``user`` one role, or take it (audited when it changes anything)."""
     if by is not None:
         staff.check(by)
+    if grant and by is not None and by.pk == user.pk and role in staff.not_self_granted \
+            and not user.groups.filter(name=str(role)).exists():
+        raise PermissionDenied(f"You cannot give yourself the {staff.roles(role).label.lower()} role: it approves or "
+                               f"releases trades, so another {staff.admin.label.lower()} of {staff.owner} gives it "
+                               "(separation of duties).", detail={"field": "roles", "role": str(role)})
     if not grant and role == staff.admin:
         last_admin_guard(staff, user, doing="removed as admin")
     before = sorted(user.groups.values_list("name", flat=True))
@@ -243,6 +251,7 @@ def name_set(staff: Staff, *, user, first_name: str, last_name: str, by) -> None
 
 
 @transaction.atomic
+@transaction.atomic
 def roles_set(staff: Staff, *, user, roles, by) -> None:
     """Give ``user`` exactly ``roles`` (one audit row per role given or taken)."""
     staff.check(by)
@@ -254,6 +263,8 @@ def roles_set(staff: Staff, *, user, roles, by) -> None:
         raise ValidationFailed(f"Choose at least one role for {user.get_username()}; to stop them signing in, "
                                "deactivate them instead.", detail={"field": "roles"})
     held = _held(staff, user)
+    if staff.admin in held - wanted:  # said first: why the whole change is refused, whatever else it grants
+        last_admin_guard(staff, user, doing="removed as admin")
     for role in sorted(wanted - held):
         role_change(staff, user, role, by=by, grant=True)
     for role in sorted(held - wanted):

@@ -18,7 +18,12 @@ from frontend.filters import QUEUE_SORTS, YES_NO, ApprovalQueueFilter
 from frontend.query import choice_param, decimal_param, ids_param
 from frontend.selectors import proposal_executions
 from frontend.templatetags.formatting import half_up, humanize_code, money0, reason_help
-from rebalancing.access import proposals_decidable_by, proposals_visible_to, with_advisors
+from rebalancing.access import (
+    own_choice_approval_refusal,
+    proposals_decidable_by,
+    proposals_visible_to,
+    with_advisors,
+)
 from rebalancing.engine.wash_sales import buyable_on
 from rebalancing.ledger.schedule_d import loss_limit
 from rebalancing.models import ApprovalPolicy, Proposal, ProposalApproval, ReleaseBatch
@@ -295,6 +300,8 @@ def proposal_detail(request, pk: int):
     chart = {"kind": "bar", "unit": "%", "labels": labels, "series": [
         {"label": "Before", "data": before, "color": "#9aa5b4"}, {"label": "After", "data": after, "color": "#1f5fbf"}]}
     may_decide = proposals_decidable_by(request.user).filter(pk=proposal.pk).exists()
+    # Theirs to reject, not to approve (they chose its trades, no advisor): said beside the decision.
+    approve_refused = may_decide and own_choice_approval_refusal(request.user, proposal)
     legs_waiting = household_legs_words(household_legs_waiting([proposal]).get(proposal.pk, []))
     approvals = list(proposal.approvals.select_related("user"))
     history = list(AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk)).order_by("at", "id"))
@@ -314,6 +321,7 @@ def proposal_detail(request, pk: int):
         "te": [(humanize_code(k), v, te_after.get(k)) for k, v in te_before.items()],
         "te_cash": tracking_with_cash(summary),
         "approvals": approvals, "history": history, "may_decide": may_decide,
+        "approve_refused": approve_refused.message if approve_refused else "",
         # Who a pending proposal waits for, said to someone who may read it but not decide it (a
         # compliance officer opening one within policy found no decision and no reason why).
         "waiting_for": approvals_words(proposal, approvals_missing(proposal))

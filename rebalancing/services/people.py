@@ -12,7 +12,7 @@ from tenants import people
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
 from tenants.errors import ValidationFailed
-from tenants.permissions import Capability
+from tenants.permissions import ROLE_CAPABILITIES, Capability
 from tenants.roles import FirmRole
 
 __all__ = [
@@ -73,7 +73,11 @@ def advisor_assign(*, household: Household, advisor, by) -> Household:
 
 
 # The firm's people: tenants.people's rules with the firm's roles, managed by those who may manage users.
-FIRM_PEOPLE = people.Staff(FirmRole, FirmRole.FIRM_ADMIN, "the firm", lambda by: require(by, Capability.MANAGE_USERS))
+FIRM_PEOPLE = people.Staff(
+    FirmRole, FirmRole.FIRM_ADMIN, "the firm", lambda by: require(by, Capability.MANAGE_USERS),
+    not_self_granted=frozenset(role for role, capabilities in ROLE_CAPABILITIES.items()
+                               if capabilities & {Capability.APPROVE, Capability.APPROVE_COMPLIANCE, Capability.RELEASE}),
+)
 set_password_path = people.set_password_path
 
 

@@ -20,7 +20,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from rebalancing.access import decision_capacity, decision_refusal, proposals_visible_to
+from rebalancing.access import (
+    decision_capacity,
+    decision_refusal,
+    own_choice_approval_refusal,
+    proposals_visible_to,
+)
 from rebalancing.array_filters import any_of
 from rebalancing.copy_writes import objects_insert_by_copy
 from rebalancing.engine.tax import gift_basis
@@ -223,8 +228,8 @@ def proposal_submit(*, proposal: Proposal, actor=None) -> Proposal:
 _CHOSEN_WAITS = "a person chose its trades (a one-off instruction): a person approves it, not the policy"
 
 
-def _capacity(proposal: Proposal, user) -> str:
-    """The capacity in which ``user`` may decide on ``proposal``; refuse if none is open to them."""
+def _capacity(proposal: Proposal, user, decision: str) -> str:
+    """The capacity in which ``user`` may make ``decision`` on ``proposal``; refuse if none is open to them."""
     if proposal.approvals.filter(user_id=user.pk).exists():
         raise Conflict("You have already decided on this proposal; a second approval must come from someone else.",
                        code="already_decided")
@@ -233,6 +238,9 @@ def _capacity(proposal: Proposal, user) -> str:
         # The second approval is a second person's look at the trades: whoever chose them (an edit or
         # a one-off instruction) is not that person, whatever roles they hold (decision_refusal says so).
         raise decision_refusal(user, proposal)
+    if decision == ProposalApproval.Decision.APPROVE and capacity == ProposalApproval.Capacity.ADVISOR \
+            and (refusal := own_choice_approval_refusal(user, proposal)) is not None:
+        raise refusal
     return capacity
 
 
@@ -243,7 +251,7 @@ def _decide(proposal: Proposal, user, decision: str, comment: str) -> tuple[Prop
             f"Only a proposal pending approval can be decided on; this one is {proposal.get_status_display().lower()}.",
             detail={"status": proposal.status},
         )
-    capacity = _capacity(proposal, user)
+    capacity = _capacity(proposal, user, decision)
     try:
         with transaction.atomic():
             ProposalApproval.objects.create(proposal=proposal, user=user, capacity=capacity, decision=decision,

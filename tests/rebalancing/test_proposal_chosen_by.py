@@ -38,6 +38,9 @@ def people(firm_a, firm_user):
     return {
         "principal": principal,
         "pm": firm_user(firm_a, "pm@chosen.example", FirmRole.PORTFOLIO_MANAGER),
+        # A portfolio manager who chose none of the trades: for a household without an advisor, the
+        # one who gives its advisor's approval (test_own_choice_approval.py)
+        "colleague": firm_user(firm_a, "colleague@chosen.example", FirmRole.PORTFOLIO_MANAGER),
         "advisor": firm_user(firm_a, "advisor@chosen.example", FirmRole.ADVISOR),
         "compliance": firm_user(firm_a, "compliance@chosen.example", FirmRole.COMPLIANCE),
     }
@@ -74,7 +77,9 @@ def test_an_instruction_edited_by_someone_else_is_still_not_approved_by_its_auth
         assert {t["symbol"] for t in edited.result["trades"]} >= {"BND", "AGG"}
         assert edited.revised_by == people["pm"]
         assert edited.chosen_by == [people["principal"].pk, people["pm"].pk]
-        proposal_approve(proposal=edited, user=people["pm"])  # the advisor's capacity, given
+        with pytest.raises(PermissionDenied, match="another portfolio manager approves it"):
+            proposal_approve(proposal=edited, user=people["pm"])  # an editor: not its approver either
+        proposal_approve(proposal=edited, user=people["colleague"])  # the advisor's capacity, given
 
         # When the principal gives the compliance approval, then it is refused: they chose its trades
         _refused_compliance(people["principal"], edited)
@@ -102,7 +107,7 @@ def test_an_editor_earlier_in_the_chain_is_not_its_compliance_approver_and_is_na
 
         # Then the principal, who chose some of its trades before the colleague's last edit, is not its
         # compliance approver
-        proposal_approve(proposal=fifth, user=people["pm"])
+        proposal_approve(proposal=fifth, user=people["colleague"])
         _refused_compliance(people["principal"], fifth)
 
 
