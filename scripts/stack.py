@@ -176,9 +176,12 @@ def run_demo(port: int) -> int:
         subprocess.Popen(
             [str(VENV_BIN / "celery"), "-A", "config.celery_app", "beat", "-l", "INFO"], cwd=ROOT, env=env
         ),
+        # runserver serves each request on a new thread, so a persistent connection outlives its
+        # thread and is never reused: under a burst of requests they pile up to PostgreSQL's limit
+        # (Django's docs: no persistent connections with the development server).
         subprocess.Popen(
             [str(VENV_BIN / "python"), "manage.py", "runserver", f"0.0.0.0:{port}", "--noreload", "--insecure"],
-            cwd=ROOT, env=env,
+            cwd=ROOT, env=dict(env, DATABASE_CONN_MAX_AGE="0"),
         ),
     ]
     stopping = False
