@@ -42,6 +42,8 @@ from .result import (
     Summary,
     Trade,
     build_many,
+    draft_of,
+    finished,
 )
 from .risk import RiskMatrix, build_risk
 from .rounding import Fill, round_trades
@@ -517,10 +519,11 @@ def _blocked_buys(
     # much of the blocked name's place: invested, not waiting (``limits._hold_blocked_shortfall``).
     held: dict[int, list[tuple[str, float]]] = {}
     for j, i in stand_in_for.items():
-        above = float(value_after[j] - plan.target[j] * V_after)
+        above = -shortfall_l[j]  # (value - target: the shortfall's negative, to the bit)
         if above >= 0.01:
             held.setdefault(i, []).append((book.symbols[j], above))
     out = []
+    today_clear = buyable_on(request.as_of)  # (this proposal's sales: one day, one date to compute)
     for i in under.tolist():
         g = group[i]
         if g in proposal:
@@ -536,7 +539,8 @@ def _blocked_buys(
             continue
         by = sorted(held.get(i, ()))
         in_place = min(sum(value for _, value in by), shortfall_l[i])
-        out.append(BlockedBuy(book.symbols[i], shortfall_l[i], *sale, buyable_on(sale[1]),
+        clear = today_clear if sale[4] else buyable_on(sale[1])
+        out.append(BlockedBuy(book.symbols[i], shortfall_l[i], *sale, clear,
                               held_in_place=in_place, held_by=tuple(symbol for symbol, _ in by)))
     return tuple(sorted(out, key=lambda b: -b.shortfall))
 
@@ -751,9 +755,9 @@ def _few_trades(
     instruction_secs = () if instruction else limits.instruction_secs
     moving = _BIT["transition" if p.transition is not None else "drift"]
     sold_l, bought_l, price_l = sold.tolist(), fill.bought.tolist(), book.price.tolist()
-    # One row per trade, turned into the columns ``build_many`` takes by one ``zip`` (in C).
-    rows: list[tuple] = []
-    add = rows.append
+    # Each trade built as ``Trade``'s plain twin, all made ``Trade``s at the end (``result.draft_of``).
+    rows: list = []
+    add, draft = rows.append, draft_of(Trade)
     for sell, order in ((True, sells), (False, buys)):
         for i in order:
             sleeve = sleeve_of[i]
@@ -791,8 +795,8 @@ def _few_trades(
             elif toward[i] or unexplained:
                 bits |= moving
             value = qty * price_l[i]
-            add((symbols[i], _SIDES[sell], qty, price_l[i], value, _reasons(bits), lots, realised, cost * value))
-    return build_many(Trade, *zip(*rows, strict=True)) if rows else []
+            add(draft(symbols[i], _SIDES[sell], qty, price_l[i], value, _reasons(bits), lots, realised, cost * value))
+    return finished(Trade, rows)
 
 
 # A lot sale's term and a trade's side by a boolean (long / sell): the same two strings each time.
