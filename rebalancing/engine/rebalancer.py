@@ -455,6 +455,7 @@ def _report(prepared: _Prepared, fill: Fill, diagnostics: Diagnostics) -> Rebala
     alerts = _opportunities_left(book, limits, lot_sold, limits.alerts)
     _budget_messages(prepared, net, drift_before, drift_after, warnings, alerts)
     _position_messages(prepared, qty_after, fill, warnings, alerts)
+    _cash_message(prepared, cash_after, cash_line, warnings)
     if (washed := disallowed_alert(summary.disallowed_losses)) is not None:
         alerts.append(washed)
     if limits.inside_band and not np.count_nonzero(sold_lot) and not np.count_nonzero(fill.bought):
@@ -862,6 +863,22 @@ def _budget_messages(
                 f"the limit on net realised gain stopped the transition at {progress:.0%} of the way "
                 f"(net gain {dollars(net)} of {dollars(budget)} allowed)"
             )
+
+
+def _cash_message(prepared: _Prepared, cash_after: float, cash_line: float, warnings: list) -> None:
+    """Say so when the proposal spends cash far below its target: the target is a penalty weighed
+    against drift (docs/engine.md, "Formulation"), not a floor, so where sales are held back (the gains
+    budget, restrictions) the optimiser may invest most of it. A shortfall of a quarter of the target
+    or less is routine (whole shares) and goes unsaid."""
+    cash_before = prepared.book.cash
+    if cash_after >= cash_before - 0.005 or cash_line - cash_after <= 0.25 * cash_line + 0.005:
+        return
+    why = (" while the limit on net realised gain holds sales back" if prepared.budget_binding else "")
+    warnings.append(
+        f"cash after the trades is {dollars(cash_after)}, below the cash target of {dollars(cash_line)} "
+        f"({dollars(cash_before)} before): the rest is invested to bring holdings toward the model{why}; "
+        "a cash floor keeps cash from going below a level"
+    )
 
 
 def _position_messages(
