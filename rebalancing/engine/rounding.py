@@ -65,6 +65,29 @@ def _round_near(q: np.ndarray, whole: np.ndarray, all_whole: bool = False) -> np
     return np.where(whole, q.round(), q.round(FRACTION_DECIMALS))
 
 
+def _lot_down(take: float, held: float) -> float:
+    """The largest sale of a whole-share lot of ``held`` shares not above ``take``: all of it, or
+    whole shares keeping at least one (its fraction could never be sold on its own)."""
+    if take >= held - _EPS:
+        return held
+    return float(max(min(math.floor(take + _EPS), math.floor(held - 1 + _EPS)), 0))
+
+
+def _lot_up(take: float, held: float) -> float:
+    """The smallest sale of a whole-share lot of ``held`` shares not below ``take`` (see ``_lot_down``)."""
+    if take <= _EPS:
+        return 0.0
+    shares = math.ceil(take - _EPS)
+    return held if held - shares < 1 - _EPS else float(shares)
+
+
+def _closes_unheld(book: Book, plan: TargetPlan, sold: np.ndarray) -> np.ndarray:
+    """Per security: whether ``sold`` closes the whole position (every lot, none frozen) of a
+    name the model no longer holds - the one sale the minimum trade does not drop."""
+    q = book.quantity
+    return (plan.target <= 0) & (sold > 0) & (sold >= q - np.maximum(1e-6 * q, 1e-9))
+
+
 def round_trades(
     book: Book, plan: TargetPlan, limits: Limits, solution: Solution, trading: TradingParams
 ) -> Fill:
@@ -151,10 +174,13 @@ def round_trades(
     # Rounded down, a buy can end below the minimum position it passed before rounding.
     _apply_min_position(book, plan, buy, whole, limits.b_lb)
 
-    # Minimum trade size, for discretionary trades only.
+    # Minimum trade size, for discretionary trades only. A sale closing a position the model no
+    # longer holds is wanted however small; one leaving shares behind (frozen ones too) is not.
     dropped = None
     if trading.min_trade_value > 0:
-        small_sell = (sell * price < trading.min_trade_value) & (sell < sellable) & (forced <= 0)
+        small_sell = (
+            (sell * price < trading.min_trade_value) & ~_closes_unheld(book, plan, sell) & (forced <= 0)
+        )
         # The sales the minimum dropped: those it took back, and those the optimiser wanted for less
         # than it that rounding took to none (one worth more than it is rounding's to undo).
         dropped = small_sell & ((sell > 0) | (wanted_value > 0) & (wanted_value < trading.min_trade_value))
@@ -465,9 +491,16 @@ def _repair(
     if limits.budget < math.inf:
         before = fill.sold(book) if trading.min_trade_value > 0 else None
         _trim_gains(book, limits, fill, whole, lot_price)
-        if before is not None and fill.gain_trimmed > 0:
-            trimmed = _drop_trimmed_below_min_trade(book, limits, fill, before, trading.min_trade_value)
+        while before is not None and fill.gain_trimmed > 0:
+            trimmed = _drop_trimmed_below_min_trade(book, plan, limits, fill, before, trading.min_trade_value)
             dropped = trimmed if dropped is None else dropped | trimmed
+            if not np.count_nonzero(trimmed):
+                break
+            # A dropped sale may have held a loss the rest of the run's gains leaned on.
+            trimmed_so_far = fill.gain_trimmed
+            _trim_gains(book, limits, fill, whole, lot_price)
+            if fill.gain_trimmed <= trimmed_so_far:
+                break
     # (Cash is recomputed only after a step that can change it.)
     cash = fill.cash_after(book, cost)
     if floor - cash > _CASH_TOL:
@@ -502,27 +535,26 @@ def _repair(
         if excess > 1e-7:
             # Sales rounded up past the optimiser's break the cap: round them down again (if the
             # floor then fails, the conflict is named: both are hard).
-            _trim_rounded_up_sales(book, limits, fill, whole, opt_lot, excess)
+            _trim_rounded_up_sales(book, limits, fill, whole, opt_lot, excess, lot_price)
     if cash is None:
         cash = fill.cash_after(book, cost)
     fill.cash_short = max(0.0, floor - cash)
 
 
 def _drop_trimmed_below_min_trade(
-    book: Book, limits: Limits, fill: Fill, before: np.ndarray, min_value: float
+    book: Book, plan: TargetPlan, limits: Limits, fill: Fill, before: np.ndarray, min_value: float
 ) -> np.ndarray:
     """Sales the budget trim took below the minimum trade are not made (in place): they are
-    discretionary like the optimiser's own small ones, unless they close the position or sell what
-    is forced. Per security, whether its sale was dropped."""
+    discretionary like the optimiser's own small ones, unless they close a position the model no
+    longer holds or sell what is forced. Per security, whether its sale was dropped."""
     lot_sec = book.lot_sec
     sold = fill.sold(book)
-    sellable = np.bincount(lot_sec, weights=np.where(limits.x_ub > 0, book.lot_qty, 0.0), minlength=book.n)
     forced = np.bincount(lot_sec, weights=limits.forced.astype(float), minlength=book.n) > 0
     small = (
         (sold > 0)
         & (sold < before - _EPS)
         & (sold * book.price < min_value)
-        & (sold < sellable - np.maximum(1e-6 * sellable, 1e-9))
+        & ~_closes_unheld(book, plan, sold)
         & ~forced
         & (limits.s_lb <= 0)
     )
@@ -584,6 +616,7 @@ def _raise_cash(
     # scalars, without their overhead.
     whole_l, cap_l = whole[sec_order].tolist(), cap[sec_order].tolist()
     price_l, room_l = lot_price[ordered].tolist(), room[ordered].tolist()
+    had_l = book.lot_qty[ordered].tolist()
     gain_ps_l = gain_ps[ordered].tolist()
     ordered = ordered.tolist()
     lot_sold = fill.lot_sold
@@ -597,19 +630,26 @@ def _raise_cash(
             j, price_j = ordered[at], price_l[at]
             shares = min(need, turnover_room) / price_j
             if whole_l[k]:
-                shares = math.ceil(shares - _EPS)
+                # Whole shares keeping at least one, or the whole lot (``_lot_up``/``_lot_down``).
+                had, held = lot_sold[j], had_l[at]
+                shares = _lot_up(had + min(shares, room_l[at], left), held) - had
+                if shares > left + _EPS:
+                    shares = _lot_down(had + left, held) - had
+                if gain_ps_l[at] > 0 and shares > max(gain_room, 0.0) / gain_ps_l[at] + _EPS:
+                    shares = _lot_down(had + max(gain_room, 0.0) / gain_ps_l[at], held) - had
+                if shares * price_j > turnover_room + _CASH_TOL:
+                    shares = _lot_down(had + turnover_room / price_j, held) - had
             else:
                 shares = math.ceil(shares * 10**FRACTION_DECIMALS - 1e-6) / 10**FRACTION_DECIMALS
-            shares = min(shares, room_l[at], left)
-            if gain_ps_l[at] > 0:
-                fits = max(gain_room, 0.0) / gain_ps_l[at]
-                if shares > fits + _EPS:
-                    shares = math.floor(fits + _EPS) if whole_l[k] else math.floor(fits * 1e6) / 1e6
-            if shares * price_j > turnover_room + _CASH_TOL:
-                # Rounded up, the sale would break the turnover cap: the cap holds too (what is
-                # still missing is reported as cash short, and the conflict named).
-                fits = turnover_room / price_j
-                shares = math.floor(fits + _EPS) if whole_l[k] else math.floor(fits * 1e6) / 1e6
+                shares = min(shares, room_l[at], left)
+                if gain_ps_l[at] > 0:
+                    fits = max(gain_room, 0.0) / gain_ps_l[at]
+                    if shares > fits + _EPS:
+                        shares = math.floor(fits * 1e6) / 1e6
+                if shares * price_j > turnover_room + _CASH_TOL:
+                    # Rounded up, the sale would break the turnover cap: the cap holds too (what is
+                    # still missing is reported as cash short, and the conflict named).
+                    shares = math.floor(turnover_room / price_j * 1e6) / 1e6
             if shares * price_j < DUST_VALUE / 2:
                 continue
             lot_sold[j] += shares
@@ -621,22 +661,40 @@ def _raise_cash(
 
 
 def _trim_rounded_up_sales(
-    book: Book, limits: Limits, fill: Fill, whole: np.ndarray, opt_lot: np.ndarray, excess: float
+    book: Book,
+    limits: Limits,
+    fill: Fill,
+    whole: np.ndarray,
+    opt_lot: np.ndarray,
+    excess: float,
+    lot_price: np.ndarray | None = None,
 ) -> None:
     """Sell less of the lots rounding took above the optimiser's answer (largest first, whole
-    shares, never below it or below what is forced) until ``excess`` of turnover is gone."""
-    lot_price = book.price[book.lot_sec]
+    shares per lot, never below it or below what is forced) until ``excess`` of turnover is gone.
+    Selling less of a loss lot realises more net gain: within the tax budget only."""
+    lot_price = book.price[book.lot_sec] if lot_price is None else lot_price
+    qty = book.lot_qty
+    gain_ps = limits.gain * lot_price
+    gain_room = limits.budget * book.total_value - float(gain_ps @ fill.lot_sold)
     over = (fill.lot_sold - opt_lot) * lot_price
     for j in np.argsort(-over):
         if excess <= 1e-7 or over[j] <= _EPS or limits.forced[j]:
             break
-        floor_take = math.floor(opt_lot[j] + _EPS) if whole[book.lot_sec[j]] else opt_lot[j]
-        room = fill.lot_sold[j] - floor_take
+        had = fill.lot_sold[j]
         shares = excess / lot_price[j]
-        shares = math.ceil(shares - _EPS) if whole[book.lot_sec[j]] else shares
-        cut = min(room, shares)
+        if gain_ps[j] < 0:
+            shares = min(shares, max(gain_room, 0.0) / -gain_ps[j])
+        if whole[book.lot_sec[j]]:
+            least = _lot_down(opt_lot[j], qty[j])
+            now = max(_lot_down(had - math.ceil(shares - _EPS), qty[j]), least)
+            if gain_ps[j] < 0 and (had - now) * -gain_ps[j] > gain_room + 1e-6:
+                now = _lot_up(had - max(gain_room, 0.0) / -gain_ps[j], qty[j])
+            cut = max(had - now, 0.0)
+        else:
+            cut = min(had - opt_lot[j], shares)
         fill.lot_sold[j] -= cut
         excess -= cut * lot_price[j]
+        gain_room += cut * gain_ps[j]
 
 
 def _trim_buys(fill: Fill, price: np.ndarray, whole: np.ndarray, amount: float, minimum: np.ndarray) -> None:
@@ -671,7 +729,7 @@ def _trim_gains(
     excess = float(gain_lot.sum()) - limits.budget * V
     if excess <= 1e-6:
         return
-    fill.gain_trimmed = excess
+    fill.gain_trimmed += excess
     per_share = limits.gain * price
     candidates = np.flatnonzero((fill.lot_sold > 0) & (per_share > 0) & ~limits.forced)
     for j in candidates[np.argsort(-per_share[candidates])]:
@@ -679,20 +737,10 @@ def _trim_gains(
             break
         shares = excess / per_share[j]
         if whole[book.lot_sec[j]]:
-            shares = math.ceil(shares - _EPS)
-        cut = min(fill.lot_sold[j], shares)
+            # Whole shares per lot: a lot keeps at least one share, or sells all it holds (a
+            # security's total may stay a fraction: a fractional lot closed is sold whole).
+            cut = fill.lot_sold[j] - _lot_down(fill.lot_sold[j] - shares, book.lot_qty[j])
+        else:
+            cut = min(fill.lot_sold[j], shares)
         fill.lot_sold[j] -= cut
         excess -= cut * per_share[j]
-    # Whole-share positions must not be left with a fractional sale after the cut.
-    sec = book.lot_sec
-    sold = fill.sold(book)
-    frac = whole & (np.abs(sold - np.round(sold)) > 1e-9) & (sold < book.quantity)
-    for i in np.flatnonzero(frac):
-        lots = np.flatnonzero((sec == i) & (fill.lot_sold > 0))
-        extra = sold[i] - math.floor(sold[i] + _EPS)
-        for j in lots[::-1]:
-            cut = min(fill.lot_sold[j], extra)
-            fill.lot_sold[j] -= cut
-            extra -= cut
-            if extra <= 1e-12:
-                break
