@@ -152,6 +152,7 @@ def instructions_clean(instructions, drops: list[str], account_id: int,
         if buy and buy == symbol:
             raise ValidationFailed(f"Instruction {n}: {symbol} cannot be sold to buy itself.", detail=row)
         out.append(InstructionAdded(ins.action, symbol, buy, ins.amount if ins.action == "sell" else None))
+    _repeats_check(out)
     known = set(Security.objects.filter(symbol__in={s for i in out for s in (i.symbol, i.buy) if s})
                 .values_list("symbol", flat=True))
     unknown = sorted({s for i in out for s in (i.symbol, i.buy) if s and s not in known})
@@ -182,8 +183,58 @@ def instructions_clean(instructions, drops: list[str], account_id: int,
     return out
 
 
+def _repeat_key(i: InstructionAdded) -> tuple[str, str]:
+    """What two instructions must not both ask: a security sold once (whatever buys with it), cash
+    raised once, each other action once per security."""
+    return i.action, i.symbol
+
+
+def _repeats_check(added: list[InstructionAdded]) -> None:
+    """A second instruction doing what an earlier one does is refused by row: the engine sizes each
+    sale from the holding as it stands, so two sales of a security spent its value twice, and two
+    amounts of cash to raise would be added up unsaid."""
+    first: dict[tuple[str, str], int] = {}
+    for n, i in enumerate(added, 1):
+        m = first.setdefault(_repeat_key(i), n)
+        if m == n:
+            continue
+        row = {"field": "instructions", "row": n}
+        said = f"instruction {m}: {added[m - 1].words()}"
+        if i.action == "sell":
+            raise ValidationFailed(f"Instruction {n} sells {i.symbol} again ({said}): give one sale of {i.symbol} - "
+                                   "all of it, or the amount - and the security its proceeds buy.",
+                                   detail={**row, "symbol": i.symbol})
+        if i.action == "raise_cash":
+            raise ValidationFailed(f"Instruction {n} raises cash again ({said}): give the whole amount to raise in "
+                                   "one instruction.", detail=row)
+        raise ValidationFailed(f"Instruction {n} repeats {said}.", detail=row)
+
+
+def _carried_check(given: list[dict], added: list[InstructionAdded]) -> None:
+    """An added sale of a security the solve's parameters already sell, or cash to raise beside cash
+    they already raise (a proposal made by an instruction, edited), is refused by row as a repeat."""
+    sold = {g.get("sell"): g for g in given if g.get("kind") == "sell_buy"}
+    raised = next((g for g in given if g.get("kind") == "raise_cash"), None)
+    for n, i in enumerate(added, 1):
+        row = {"field": "instructions", "row": n}
+        if i.action == "sell" and i.symbol in sold:
+            g = sold[i.symbol]
+            was = InstructionAdded("sell", i.symbol, g.get("buy") or "",
+                                   None if g.get("amount") is None else Decimal(str(g["amount"])))
+            raise ValidationFailed(f"Instruction {n}: {i.symbol} is already sold by an instruction this solve carries "
+                                   f"({was.words()}); a second sale would count its value twice. Give one sale of "
+                                   f"{i.symbol}.", detail={**row, "symbol": i.symbol})
+        if i.action == "raise_cash" and raised is not None:
+            was = InstructionAdded("raise_cash", amount=Decimal(str(raised.get("amount") or 0)))
+            raise ValidationFailed(f"Instruction {n}: cash is already raised by an instruction this solve carries "
+                                   f"({was.words()}); give the whole amount to raise in one instruction.", detail=row)
+
+
 def edit_as_parameters(parameters: dict, drops: list[str], added: list[InstructionAdded]) -> dict:
-    """The edit as parameter values over the proposal's (lists are replaced whole when merged)."""
+    """The edit as parameter values over the proposal's (lists are replaced whole when merged).
+    An added sale or cash to raise that the parameters' instructions already give is refused
+    (``_carried_check``)."""
+    _carried_check(list(parameters.get("instructions") or ()), added)
     restrictions = parameters.get("restrictions") or {}
     edit: dict = {"restrictions": {}}
     for kind in _RESTRICTIONS:
