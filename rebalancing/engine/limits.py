@@ -299,7 +299,8 @@ def build_limits(
             )
         cost = p.trading.trading_cost_bps / 1e4
         b_ub[j] = UNBOUNDED_BUY
-        b_lb[j] = max(b_lb[j], sold * (1 - cost) / (1 + cost) * (1 - 1e-6))
+        # (Summed: two sales each buying Y buy Y with both their proceeds.)
+        b_lb[j] += sold * (1 - cost) / (1 + cost) * (1 - 1e-6)
     # Minimum purchases (an instruction's buy): ``b_lb`` is zero without them.
     min_buys = bool(bought_by) and np.count_nonzero(b_lb > 0) > 0
     if plan.direct_index and not effects.liquidate:

@@ -165,8 +165,13 @@ def household_proposal_resolve(*, household_proposal: HouseholdProposal, edits: 
     by_account = {p.account_id: p for p in members}
     household = together.household
     cleaned = _edits_clean(edits, members)
-    parameter_edits = {a: edit_as_parameters(by_account[a].parameters, drops, added)
-                       for a, (drops, added) in cleaned.items()}
+    parameter_edits = {}
+    for a, (drops, added) in cleaned.items():
+        try:
+            parameter_edits[a] = edit_as_parameters(by_account[a].parameters, drops, added)
+        except ValidationFailed as exc:  # (which account: the household's edit spans several)
+            raise ValidationFailed(f"{by_account[a].account.custodian_number}: {exc.message}", code=exc.code,
+                                   detail={"account": a, **(exc.detail or {})}) from None
 
     as_of = together.run.as_of
     # The household's accounts are the proposal's (``_members_locked`` checked it).

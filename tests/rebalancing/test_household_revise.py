@@ -189,3 +189,17 @@ def test_a_household_changed_since_its_proposal_is_rebalanced_again_not_edited(l
                                    edits={lees["ira"].pk: AccountEdit(drop_symbols=[symbol])})
     assert refused.value.code == "household_changed"
     assert _written() == written
+
+
+def test_a_second_edit_selling_again_what_the_first_sells_names_its_account(lees):
+    # Given a revision that sells BND in the joint account (its instruction carried into every later edit)
+    first = household_proposal_resolve(household_proposal=lees["together"], by=lees["advisor"], edits={
+        lees["joint"].pk: AccountEdit(instructions=[InstructionAdded("sell", "BND")])})
+    written = _written()
+    # When the next edit sells BND there again, then it is refused naming the account (the household's
+    # edit spans several) and nothing is written
+    with pytest.raises(ValidationFailed, match=r"^LEE-JT: .*BND") as refused:
+        household_proposal_resolve(household_proposal=first, by=lees["advisor"], edits={
+            lees["joint"].pk: AccountEdit(instructions=[InstructionAdded("sell", "BND", buy="AGG")])})
+    assert refused.value.detail["account"] == lees["joint"].pk
+    assert _written() == written
