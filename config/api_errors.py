@@ -39,7 +39,8 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 # Every code an error answer may carry, for docs/api.md and the OpenAPI description.
 ERROR_CODES: dict[str, str] = {
     "invalid": "400: the request failed validation; detail.fields names each field and problem",
-    "malformed_request": "400: the body is not valid JSON / multipart (a NaN or Infinity: detail.field names where), "
+    "malformed_request": "400: the body is not valid JSON / multipart (a NaN or Infinity, a lone surrogate such as "
+                         "\\ud800 - detail.character -, or an object's key given twice: detail.field names where), "
                          "or JSON nested more than 64 levels, or a form body has more fields "
                          "(DATA_UPLOAD_MAX_NUMBER_FIELDS) or files than it may",
     "import_rejected": "400: an import file was refused whole; detail.problems lists row, column, problem",
@@ -162,6 +163,6 @@ def api_exception_handler(exc, context) -> Response | None:
             f"{exc.detail}. A signed-in session's POST, PUT, PATCH or DELETE sends the csrftoken cookie's value in "
             "the X-CSRFToken header; an integration uses an API key (Authorization: Bearer rk_...), which needs none."))
     else:
-        # answer_detail: what a DRF exception of ours names beyond its message (parsers.NonFiniteNumber's field)
+        # answer_detail: what a DRF exception of ours names beyond its message (the field parsers.NonFiniteNumber, LoneSurrogate, RepeatedKey name)
         response.data = error_body(code, _message(exc.detail), getattr(exc, "answer_detail", None))
     return response

@@ -28,6 +28,7 @@ __all__ = [
     "PERCENT_LEAVES",
     "RESTRICTED_SOURCE",
     "amount_text",
+    "empty_groups_dropped",
     "leaf_value_text",
     "EffectiveParameters",
     "flatten_parameters",
@@ -141,6 +142,38 @@ def flatten_parameters(values: Mapping[str, Any], prefix: str = "") -> dict[str,
     return flat
 
 
+@lru_cache(maxsize=1)
+def _groups() -> frozenset[str]:
+    """The paths of the engine's groups of settings (``cash``, ``harvest``, ``direct_index``): objects
+    merged key by key, so an empty one changes nothing (a map leaf, replaced whole, is not one)."""
+    def walk(values: Mapping[str, Any], prefix: str) -> list[str]:
+        paths = []
+        for key, value in values.items():
+            if isinstance(value, Mapping) and f"{prefix}{key}" not in MAP_LEAVES:
+                paths += [f"{prefix}{key}", *walk(value, f"{prefix}{key}.")]
+        return paths
+    return frozenset(walk(default_parameters().to_dict(), ""))
+
+
+def _empty_group(path: str, value: Any) -> bool:
+    return isinstance(value, Mapping) and not value and path in _groups()
+
+
+def empty_groups_dropped(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``values`` (a template's parameters, a household's or account's overrides) without the groups
+    left empty (``{"cash": {}}``, what a merge patch removing the last cash override leaves): an empty
+    group overrides nothing, and kept, it read as an override of the group itself. A map leaf
+    (``harvest.substitutes``) kept empty is a value - no substitutes - and stays."""
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and path in _groups():
+            value = empty_groups_dropped(value, f"{path}.")
+        if not _empty_group(path, value):
+            kept[key] = value
+    return kept
+
+
 def override_limits(path: str, overridable: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The limits for a leaf, or None if the template does not let it be overridden.
 
@@ -197,6 +230,8 @@ def override_problems(overrides: Mapping[str, Any], *, code: str, overridable: M
     does not let be overridden, values outside its limits (empty: nothing)."""
     problems = []
     for path, value in flatten_parameters(overrides).items():
+        if _empty_group(path, value):  # {"cash": {}} overrides nothing (``empty_groups_dropped``)
+            continue
         limits = override_limits(path, overridable)
         if limits is None:
             problems.append(f"{path} may not be overridden under template {code!r}")

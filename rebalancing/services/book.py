@@ -6,11 +6,12 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from rebalancing import engine
 from rebalancing.access import accounts_visible_to, require
 from rebalancing.effective_parameters import (
+    empty_groups_dropped,
     override_limits_problems,
     overrides_validate,
     parameters_combined_validate,
@@ -69,6 +70,7 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     )
     overrides_validate(overrides=overrides, template=account.governing_template, level="account",
                        household_overrides=account.household.overrides)
+    overrides = empty_groups_dropped(overrides)  # {"cash": {}}, a patch's removed cash target, overrides nothing
     level = f"Account {account.custodian_number}'s overrides"
     overrides = parameter_symbols_checked(overrides, field="overrides", before=account.overrides, level=level,
                                           words=False)
@@ -84,7 +86,7 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     # Its open proposals were solved under the client's settings before: a "do not sell" added since
     # is not approved past. (A preview's rolled-back savepoint takes this back with the change.)
     account.superseded = 0
-    if overrides != before:
+    if overrides != empty_groups_dropped(before or {}):
         account.superseded = settings_changed_supersede({account.pk: f"account {account.custodian_number}'s "
                                                                      "settings changed"})
     return account
@@ -101,6 +103,7 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
         raise NotFound("No such household.")
     household = Household.objects.select_for_update(of=("self",)).select_related("template").get(pk=household.pk)
     overrides_validate(overrides=overrides, template=household.template, level="household")
+    overrides = empty_groups_dropped(overrides)  # as an account's
     overrides = parameter_symbols_checked(overrides, field="overrides", before=household.overrides,
                                           level=f"Household {household.name}'s overrides", words=False)
     # Each account's own overrides sit on the household's: a household target below an account's
@@ -124,7 +127,7 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
                  after={"overrides": overrides})
     harvest_alerts_resolve_switched_off(account_ids=harvesting)
     household.superseded = 0
-    if overrides != before:  # as an account's (``account_overrides_set``), for each of its accounts
+    if overrides != empty_groups_dropped(before or {}):  # as an account's, for each of its accounts
         household.superseded = settings_changed_supersede(dict.fromkeys(
             household.accounts.values_list("pk", flat=True), f"household {household.name}'s settings changed"))
     return household
@@ -151,6 +154,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
     except engine.InvalidRequest as exc:
         raise ValidationFailed(f"Template parameters: {settings_in_words(exc.message)}",
                                detail={"field": "parameters", **exc.detail}) from None
+    parameters = empty_groups_dropped(parameters)  # a patch's emptied group (``"cash": {}``) sets nothing
     parameters = parameter_symbols_checked(parameters, field="parameters", level="Template parameters",
                                            before=template.parameters if template is not None else None,
                                            words=False)
@@ -179,9 +183,10 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         harvesting = harvest_alerted(Account.objects.governed_by(template))
         before = {"name": template.name, "parameters": template.parameters, "overridable": template.overridable,
                   "household_parameters": template.household_parameters}
+        stored = empty_groups_dropped(template.parameters or {})  # a "cash": {} kept before changes nothing
         unchanged = {"name": name, "parameters": parameters, "overridable": overridable,
                      "household_parameters": template.household_parameters if household_parameters is None
-                     else household_parameters} == before and description == template.description
+                     else household_parameters} == {**before, "parameters": stored} and description == template.description
         if unchanged:  # a save of the page as it is: nothing to write, nothing to audit
             template.unchanged, template.warnings = True, warnings
             return template
@@ -195,11 +200,14 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         template.full_clean()
     except DjangoValidationError as exc:  # a name too long, a code taken or malformed: said, not a server error
         raise fields_refused(exc, "The template") from None
-    template.save()
+    if before is None:
+        _saved_new(template, what="The template")
+    else:
+        template.save()
     audit_record(actor=user, action="template.create" if before is None else "template.change", obj=template,
                  before=before, after={"name": name, "parameters": parameters, "overridable": overridable,
                                        "household_parameters": template.household_parameters})
-    if before is not None and (before["parameters"], before["household_parameters"]) != (
+    if before is not None and (stored, before["household_parameters"]) != (
             parameters, template.household_parameters):
         followers = Account.objects.governed_by(template).values_list("pk", flat=True)
         template.superseded = settings_changed_supersede(
@@ -264,6 +272,22 @@ def _code_free(model_class, code: str, *, what: str) -> None:
         raise ValidationFailed(f"The {what} code “{code}” differs only in capitals from the code “{existing.code}” of "
                                f"the {what} “{existing.name}”: codes are told apart ignoring capitals; choose "
                                "another code.", detail={"field": "code", "existing": existing.code})
+
+
+def _saved_new(record: ModelPortfolio | ParameterTemplate, *, what: str) -> None:
+    """Insert a new model or template whose code ``full_clean`` found free. A request saving the same
+    code at the same moment may commit in between: the code's unique key then refuses this insert,
+    and it is said as a code found taken is (checked again, now that the other one is committed),
+    not a server error; the savepoint leaves the transaction usable for the refusal."""
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        try:
+            record.full_clean()
+        except DjangoValidationError as exc:
+            raise fields_refused(exc, what) from None
+        raise
 
 
 def _sleeves_of(version: ModelVersion | None) -> dict[str, tuple]:
@@ -469,7 +493,7 @@ def model_create(*, user, code: str, name: str, sleeves: list[SleeveSpec], descr
         model.full_clean()
     except DjangoValidationError as exc:
         raise fields_refused(exc, "The model") from None
-    model.save()
+    _saved_new(model, what="The model")
     audit_record(actor=user, action="model.create", obj=model, after={"code": code, "name": name})
     model_version_create(model=model, sleeves=sleeves, user=user, note="first version")
     return model

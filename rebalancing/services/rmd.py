@@ -36,6 +36,7 @@ from rebalancing import engine
 from rebalancing.access import require
 from rebalancing.array_filters import any_of
 from rebalancing.engine.rmd import FIRST_COMPUTED_YEAR, FIRST_TABLE_YEAR, spouse_table_applies
+from rebalancing.imports.cells import MAX_AMOUNT
 from rebalancing.models import Account, Alert, CashFlow, Proposal, RebalanceRun
 from tenants.audit.actions import Action
 from tenants.audit.services import audit_record
@@ -493,6 +494,10 @@ def account_rmd_facts_set(*, user, account: Account, year_end_value: Decimal | N
         if year_end_value >= Decimal(10) ** 16 or year_end_value != year_end_value.quantize(Decimal("0.01")):
             raise ValidationFailed(f"The 31 December value is dollars and cents below 10,000,000,000,000,000 "
                                    f"({year_end_value} is not).", detail={"field": "year_end_value"})
+        if year_end_value > MAX_AMOUNT:  # the accounts file's plausibility bound, for the API and the page too
+            raise ValidationFailed(f"The 31 December value, ${year_end_value:,.2f}, is more than any client account "
+                                   f"holds: at most ${int(MAX_AMOUNT):,} (as the accounts file allows).",
+                                   detail={"field": "year_end_value"})
     fields = ("owner_name", "owner_birth_date", "spouse_birth_date", "year_end_values", "rmd_amounts")
     before = {f: str(getattr(account, f)) for f in fields}
     if owner_name is not None:

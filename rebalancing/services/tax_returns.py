@@ -70,6 +70,13 @@ def _amount(field: str, value) -> Decimal:
         raise ValidationFailed(f"The {CARRYOVER_WORDS[field]} is too large: at most {digits.max_digits - digits.decimal_places} "
                                f"digits before the point ({digits.max_digits} in all), not {str(value)[:40]}.",
                                detail={"field": field})
+    # The accounts file's plausibility bound, here so that the API and the page meet it too: a loss of
+    # $100 trillion carried is a column mix-up (cents, an account number), and Schedule D would net it.
+    from rebalancing.imports.cells import MAX_AMOUNT  # imports.accounts imports this module: read when called
+
+    if amount > MAX_AMOUNT:
+        raise ValidationFailed(f"The {CARRYOVER_WORDS[field]}, ${amount:,.2f}, is more than any client's loss could "
+                               f"be: at most ${int(MAX_AMOUNT):,} (as the accounts file allows).", detail={"field": field})
     if amount != amount.quantize(Decimal("0.01")):
         raise ValidationFailed(f"The {CARRYOVER_WORDS[field]} has more than two decimal places: {value}.", detail={"field": field})
     return amount

@@ -88,7 +88,7 @@ def test_an_account_patch_merges_its_overrides_and_put_replaces_them(firm_a, peo
     assert first.status_code == 200 and second.status_code == 200, second.content
     with tenant_context(firm_a):
         book["own"].refresh_from_db()
-        assert book["own"].overrides == {"cash": {"target": 0.03}, "harvest": {}, "trading": {"min_trade_value": 50}}
+        assert book["own"].overrides == {"cash": {"target": 0.03}, "trading": {"min_trade_value": 50}}
     put = client.put(path, {"overrides": {"harvest": {"enabled": True}}}, content_type="application/json")
     assert put.status_code == 200, put.content
     with tenant_context(firm_a):
