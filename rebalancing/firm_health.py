@@ -109,25 +109,30 @@ def firm_health(firm: Firm) -> FirmHealth:
     elif run is None:
         health.status, health.problem = "warn", "no run yet"
     elif run.status == RebalanceRun.Status.FAILED or (run.total and health.failed_last / run.total > 0.05):
-        health.status, health.problem = "bad", _failed_text(run, health.failed_last, "accounts")
+        health.status, health.problem = "bad", _failed_text(run, health.failed_last, of_total=True)
     elif health.failed_last:
-        health.status, health.problem = "warn", _failed_text(run, health.failed_last, "account(s)")
+        health.status, health.problem = "warn", _failed_text(run, health.failed_last, of_total=False)
     elif run.total == 0 and run.status == RebalanceRun.Status.COMPLETED:
         health.status, health.problem = "warn", (f"the last run found no account to rebalance, of {health.accounts} "
                                                  "(an account is rebalanced once it has a model)")
     elif health.failed_since:
-        health.status, health.problem = "warn", (f"{health.failed_since} account(s) failed in their latest run, "
+        health.status, health.problem = "warn", (f"{_accounts(health.failed_since)} failed in {'its' if health.failed_since == 1 else 'their'} latest run, "
                                                  "after the last run over the book")
     elif run.finished_at and (timezone.now() - run.finished_at).days > 2:
         health.status, health.problem = "warn", "no run finished in the last two days"
     return health
 
 
-def _failed_text(run: RebalanceRun, still: int, accounts: str) -> str:
-    """The last run over the book's failures, less those a later run got through."""
+def _accounts(n: int) -> str:
+    return f"{n} account{'' if n == 1 else 's'}"
+
+
+def _failed_text(run: RebalanceRun, still: int, *, of_total: bool) -> str:
+    """The last run over the book's failures, less those a later run got through; ``of_total``:
+    out of how many (when they are many of the run's)."""
     if still == run.failed or run.status == RebalanceRun.Status.FAILED:
-        return f"{run.failed} of {run.total} accounts failed in the last run" if accounts == "accounts" \
-            else f"{run.failed} {accounts} failed in the last run"
+        return f"{run.failed} of {run.total} accounts failed in the last run" if of_total \
+            else f"{_accounts(run.failed)} failed in the last run"
     return (f"{still} of the {run.failed} accounts that failed in the last run (of {run.total}) still fail; "
             f"{run.failed - still} got through in a later run")
 

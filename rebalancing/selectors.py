@@ -158,11 +158,12 @@ def accounts_for_scope(scope: RunScope):
 
 
 def accounts_approved_unreleased(scope: RunScope) -> int:
-    """How many accounts of ``scope`` have an approved proposal not yet released (what a run would
-    leave out, or replace when told to)."""
-    replacing = RunScope(**{**scope.__dict__, "replace_approved": True})
-    return (Proposal.objects.filter(status=Proposal.Status.APPROVED, account_id__in=accounts_for_scope(replacing))
-            .order_by().values("account_id").distinct().count())
+    """How many accounts of ``scope`` a run leaves out because an approved proposal not yet released
+    stands (or replaces, when told to): each with one, and every account of a household managed as
+    one whose any account has one. Counted as ``accounts_for_scope`` selects, so the two agree."""
+    replacing, keeping = (RunScope(**{**scope.__dict__, "replace_approved": replace}) for replace in (True, False))
+    return Account.objects.filter(pk__in=accounts_for_scope(replacing)).exclude(
+        pk__in=accounts_for_scope(keeping)).count()
 
 
 def approved_unreleased(scope: RunScope) -> list[Proposal]:

@@ -352,6 +352,50 @@ def first_admin(firm: Firm):
         return get_user_model().objects.filter(username=firm.admin_email).first()
 
 
+def first_admin_email_change(*, firm: Firm, email: str, actor) -> bool:
+    """Correct the address a firm was onboarded with for its first admin (a typo leaves them
+    without their invitation), while that admin has not chosen a password: the address is their
+    login, and once they have signed in with it, it is theirs. Changes the firm's record and the
+    admin's login and address; audited in the provider's trail and the firm's. Returns whether
+    anything changed (the same address again changes nothing)."""
+    from .audit.actions import Action
+
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationFailed(f"“{email[:80]}” is not an e-mail address.", detail={"field": "email"}) from None
+    login_max = get_user_model()._meta.get_field("username").max_length
+    if len(email) > login_max:
+        raise ValidationFailed(f"The admin's e-mail address has at most {login_max} characters (it is also the "
+                               f"login); this one has {len(email)}.", detail={"field": "email"})
+    with transaction.atomic(), schema_context(get_public_schema_name()):
+        firm = _firm_locked(firm)
+        old = firm.admin_email
+        if email == old:
+            return False
+        with schema_context(firm.schema_name):
+            User = get_user_model()
+            admin = User.objects.select_for_update().filter(username=old).first()
+            if admin is None:
+                raise NotFound(f"{firm.name}'s first admin ({old}) has no account in the firm any more.",
+                               detail={"field": "email"})
+            if admin.has_usable_password() or admin.last_login is not None:
+                raise Conflict(f"{old} has already chosen a password and signs in with that address, so it is "
+                               "no longer corrected here; the firm's admins invite whoever else should be one.",
+                               code="password_chosen", detail={"field": "email"})
+            if User.objects.filter(username=email).exists():
+                raise Conflict(f"{email} already has an account in {firm.name}; its firm admins give it the role.",
+                               detail={"field": "email", "value": email})
+            admin.username = admin.email = email
+            admin.save(update_fields=["username", "email"])
+        firm.admin_email = email
+        firm.save(update_fields=["admin_email"])
+        _audit_both(firm, actor=actor, action=Action.FIRM_ADMIN_INVITE, before={"admin": old},
+                    after={"admin": email, "address_corrected": True})
+    return True
+
+
 def first_admin_invite(*, firm: Firm, actor, again: bool = False) -> str:
     """E-mail the firm's first admin a one-time link, on the firm's main host, to
     choose a password: at onboarding, or ``again`` while they have not chosen one. Recorded in the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import Any
 
 from django.apps import apps
 from django.contrib import messages
@@ -106,6 +107,41 @@ def _csv(request, events, listed):
                         filters=filters)
 
 
+_ABSENT = object()
+
+
+def _leaves(value, prefix: str = "") -> dict[str, Any]:
+    """A before/after dict as its leaves, nested keys dotted ({"trading": {"min_trade_value": 250}}
+    -> {"trading.min_trade_value": 250}); lists and empty dicts are leaves."""
+    if isinstance(value, dict) and value:
+        leaves: dict[str, Any] = {}
+        for key, item in value.items():
+            leaves.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+        return leaves
+    return {prefix or "value": value}
+
+
+def _value_words(value) -> str:
+    if value is _ABSENT:
+        return "—"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 500.0 as the form typed it: 500
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def changed_keys(before, after) -> list[tuple[str, str, str]]:
+    """What a record changed: (dotted key, old, new) for each leaf that differs between ``before``
+    and ``after``, "—" where a side lacks it; in the order the record holds them."""
+    old, new = (_leaves(side) if side else {} for side in (before, after))
+    keys = list(old) + [k for k in new if k not in old]
+    return [(key, _value_words(old.get(key, _ABSENT)), _value_words(new.get(key, _ABSENT)))
+            for key in keys if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
+
+
 @firm_page(Capability.READ_AUDIT)
 def audit_log(request):
     get = request.GET
@@ -133,6 +169,8 @@ def audit_log(request):
         e.actor_name = people.get(e.actor, "")
         e.words = Action.words_for(e.action)
         e.kind = _kind_words(e.object_type) if e.object_type else ""
+        # A record with both sides: the keys it changed, old -> new (the whole of each in a details element).
+        e.changed = changed_keys(e.before, e.after) if e.before and e.after else None
         e.name = names.get((e.object_type, e.object_id)) or e.object_repr or (f"#{e.object_id}" if e.object_id else "")
     return render(request, "frontend/audit_log.html", {
         "page": page, "actions": actions, "kinds": kinds, "filtered": listed.filtered,

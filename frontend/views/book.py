@@ -9,6 +9,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -39,6 +40,7 @@ from rebalancing.services.assignments import model_symbols_unpriced, superseded_
 from rebalancing.services.book import SleeveSpec, model_create, model_version_create, template_save
 from rebalancing.services.previews import model_change_preview, template_change_preview
 from rebalancing.services.template_feasibility import template_settings_warnings
+from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 
@@ -47,6 +49,49 @@ from .common import firm_page, parameter_errors, posted_kept, visible_or_404, wa
 
 DEFAULTS = default_parameters().to_dict()
 PREVIEW_SAMPLE = 50
+
+
+# --- a form opened before someone else's save -------------------------------------------------
+# Two tabs (or two admins) on one template or model: the later save would silently undo the
+# earlier one, since each form holds every setting. Each form carries what it was opened on
+# (``opened``: the template's last change, the model's version); a save on anything else is refused.
+# The check is in the view, under a row lock held through the save; its natural home is
+# ``template_save``/``model_version_create`` (rebalancing/services/book.py) taking an ``opened`` argument.
+
+def _changed_since_words(what: str, who: str, when) -> str:
+    return (f"{what} was changed by {who} at {when:%Y-%m-%d %H:%M} UTC since you opened it, so nothing was saved "
+            "(saving would have undone that change). Reload the page to see it, then make your change again.")
+
+
+def _template_opened(request, template) -> str:
+    """What the template's form was opened on: the POST's mark when one came, else its last change."""
+    return request.POST.get("opened", "") if request.method == "POST" else template.updated_at.isoformat()
+
+
+def _template_changed_since(post, template: ParameterTemplate) -> str:
+    """'' if the form was opened on the template as it is (or carries no mark, as a script's POST);
+    otherwise the refusal, naming who changed it and when."""
+    opened = post.get("opened", "")
+    if not opened or opened == template.updated_at.isoformat():
+        return ""
+    last = (AuditEvent.objects.filter(object_type="parametertemplate", object_id=str(template.pk),
+                                      action__in=["template.change", "template.create"])
+            .order_by("-at", "-id").first())
+    return _changed_since_words(f"Template “{template.name}”", last.actor if last else "someone",
+                                last.at if last else template.updated_at)
+
+
+def _model_opened(request, version) -> str:
+    return request.POST.get("opened", "") if request.method == "POST" else str(version.number if version else 0)
+
+
+def _model_changed_since(post, model: ModelPortfolio) -> str:
+    """As ``_template_changed_since``, for the model's version the form was opened on."""
+    opened, version = post.get("opened", ""), model.current_version
+    if not opened or opened == str(version.number if version else 0):
+        return ""
+    who = (version.created_by.get_full_name() or version.created_by.get_username()) if version.created_by else "someone"
+    return _changed_since_words(f"Model {model.name} (now version {version.number})", who, version.created_at)
 
 
 # --- parameter templates ----------------------------------------------------------------------
@@ -170,7 +215,7 @@ def _template_context(request, template, *, values=None, errors=None, overridabl
         "can_manage": user_can(request.user, Capability.MANAGE_MODELS),
         "accounts": visible.governed_by(template).count() if template else 0,
         "leaves": [(p, v) for p, v in flatten_parameters(template.parameters or {}).items()] if template else [],
-        "sample": PREVIEW_SAMPLE,
+        "sample": PREVIEW_SAMPLE, "opened": _template_opened(request, template) if template else "",
     }
 
 
@@ -186,12 +231,18 @@ def template_detail(request, pk: int):
         errors = _with_settings_problems(parameters, errors, stored=template.parameters)
         if not errors:
             try:
-                saved = template_save(user=request.user, code=template.code, name=name, parameters=parameters,
-                                      overridable=overridable, description=request.POST.get("description", "").strip(),
-                                      template=template)
+                with transaction.atomic():
+                    template = ParameterTemplate.objects.select_for_update().get(pk=template.pk)
+                    if stale := _template_changed_since(request.POST, template):
+                        errors = {"__all__": stale}
+                    else:
+                        saved = template_save(user=request.user, code=template.code, name=name,
+                                              parameters=parameters, overridable=overridable,
+                                              description=request.POST.get("description", "").strip(),
+                                              template=template)
             except DomainError as exc:
                 errors = parameter_errors(exc)
-            else:
+            if not errors:
                 if getattr(saved, "unchanged", False):  # the page saved as it is: nothing written
                     messages.info(request, f"Nothing changed: template “{name}” is kept as it was.")
                 else:
@@ -436,6 +487,7 @@ def _model_context(request, model, *, rows=None, problem="", note="", creating=F
         "kinds": Sleeve.Kind.choices, "benchmarks": Benchmark.objects.order_by("code"),
         "other_models": ModelPortfolio.objects.exclude(pk=getattr(model, "pk", None)).order_by("name"),
         "current_rows": _sleeve_rows(version), "sample": PREVIEW_SAMPLE,
+        "opened": _model_opened(request, version) if model else "",
         # The asset classes a sleeve may be of (the service refuses any other): offered by the form,
         # read as the models list writes them, sent as their codes.
         "asset_classes": [(c, humanize_code(c)) for c in sorted(asset_classes_known())],
@@ -460,10 +512,15 @@ def model_detail(request, pk: int):
         specs, rescaled = _rescaled_after_removal(request.POST, specs, rows)
         if not problems:
             try:
-                version = model_version_create(model=model, sleeves=specs, user=request.user, note=note)
+                with transaction.atomic():
+                    model = ModelPortfolio.objects.select_for_update().get(pk=model.pk)
+                    if stale := _model_changed_since(request.POST, model):
+                        problems = [stale]
+                    else:
+                        version = model_version_create(model=model, sleeves=specs, user=request.user, note=note)
             except DomainError as exc:
                 problems = [exc.message]
-            else:
+            if not problems:
                 if getattr(version, "unchanged", False):  # the page saved as it is: no version, nothing superseded
                     messages.info(request, f"Nothing changed: the sleeves are those of version {version.number} of "
                                            f"{model.name}, so no new version was saved and its accounts' proposals stand.")
@@ -477,6 +534,19 @@ def model_detail(request, pk: int):
     return render(request, "frontend/model_detail.html", _model_context(request, model))
 
 
+def _model_field_errors(code: str, name: str) -> dict[str, str]:
+    """A new model's code and name refused in words, beside their fields: empty, or a code taken
+    (``model_create`` refuses them too, in Django's words: "code: This field cannot be blank.")."""
+    errors = {}
+    if not code:
+        errors["code"] = "Give the model a code (letters, digits, hyphens): imports and the API name it by it."
+    elif (taken := ModelPortfolio.objects.filter(code=code).first()) is not None:
+        errors["code"] = f"The code “{code}” is the model “{taken.name}”'s; choose another code."
+    if not name:
+        errors["name"] = "Give the model a name: the pages and the run menu show it."
+    return errors
+
+
 @firm_page(Capability.MANAGE_MODELS)
 def model_create_view(request):
     if request.method == "POST":
@@ -486,18 +556,27 @@ def model_create_view(request):
             context = _model_context(request, None, rows=rows, creating=True, more=1)
             context.update({"code": code, "name": name, "description": request.POST.get("description", "")})
             return render(request, "frontend/model_detail.html", context)
-        if not problems:
+        field_errors = _model_field_errors(code, name)
+        if not problems and not field_errors:
             try:
                 model = model_create(user=request.user, code=code, name=name, sleeves=specs,
                                      description=request.POST.get("description", "").strip())
             except DomainError as exc:
-                problems = [exc.message]
+                field = (exc.detail or {}).get("field")
+                if field in ("code", "name", "description"):
+                    field_errors[field] = exc.message
+                else:
+                    problems = [exc.message]
             else:
                 messages.success(request, f"Model {model.name} created (version 1).")
                 _warn_unpriced(request, model)
                 return redirect("model_detail", pk=model.pk)
+        if field_errors:  # said beside the field; above the form, where to look
+            problems.insert(0, "The model was not created: see " + " and ".join(
+                f"its {f}" for f in field_errors) + " below.")
         context = _model_context(request, None, rows=rows, problem="; ".join(problems), creating=True)
-        context.update({"code": code, "name": name, "description": request.POST.get("description", "")})
+        context.update({"code": code, "name": name, "description": request.POST.get("description", ""),
+                        "field_errors": field_errors})
         return render(request, "frontend/model_detail.html", context, status=400)
     return render(request, "frontend/model_detail.html", _model_context(request, None, creating=True))
 

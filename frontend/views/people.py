@@ -141,16 +141,22 @@ def people_page(request):
 def _policy_values(post) -> dict:
     """The form's values as the policy stores them: percentages typed as people think of them
     (5 means 5%), amounts with or without $ and separators, yes/no as checkboxes."""
-    money = {f: decimal_param(post, f, what=what, unit=DOLLARS) for f, what in (
+    def field(name: str, parse):  # a value that cannot be read is refused naming its field
+        try:
+            return parse(post, name)
+        except BadRequest as exc:
+            raise ValidationFailed(str(exc), detail={"field": name}) from None
+
+    money = {f: field(f, lambda p, n, what=what: decimal_param(p, n, what=what, unit=DOLLARS)) for f, what in (
         ("auto_max_estimated_tax", "automatic approval's tax limit"),
         ("compliance_min_estimated_tax", "tax at which compliance approves"))}
-    percent = {f: decimal_param(post, f, what=what, unit=PERCENT) for f, what in (
+    percent = {f: field(f, lambda p, n, what=what: decimal_param(p, n, what=what, unit=PERCENT)) for f, what in (
         ("auto_max_turnover", "automatic approval's turnover limit"),
         ("compliance_min_turnover", "turnover at which compliance approves"))}
-    counts = {"auto_max_trades": int_param(post, "auto_max_trades", minimum=0, maximum=10_000,
-                                           what="largest number of trades approved automatically"),
-              "max_price_age_days": int_param(post, "max_price_age_days", minimum=MIN_PRICE_AGE_DAYS, maximum=365,
-                                              what="age of prices (days)")}
+    counts = {"auto_max_trades": field("auto_max_trades", lambda p, n: int_param(
+                  p, n, minimum=0, maximum=10_000, what="largest number of trades approved automatically")),
+              "max_price_age_days": field("max_price_age_days", lambda p, n: int_param(
+                  p, n, minimum=MIN_PRICE_AGE_DAYS, maximum=365, what="age of prices (days)"))}
     missing = [f for f, v in {**money, **percent, **counts}.items() if v is None]
     if missing:
         raise ValidationFailed(f"Fill in every limit ({missing[0].replace('_', ' ')} is empty).",
@@ -163,13 +169,13 @@ def _policy_values(post) -> dict:
 # Compliance reads the policy it enforces (which proposals need its approval); firm admins change it.
 @firm_page((Capability.MANAGE_USERS, Capability.APPROVE_COMPLIANCE), post=Capability.MANAGE_USERS)
 def approval_policy_page(request):
-    status = 200
+    status, errors = 200, {}
     if request.method == "POST":
         try:
             saved = approval_policy_set(by=request.user, **_policy_values(request.POST))
-        except (DomainError, BadRequest) as exc:
-            messages.error(request, getattr(exc, "message", None) or str(exc))
-            status = 400
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status, errors = 400, _policy_errors(exc)
         else:
             messages.success(request, "Approval policy saved. Its approval limits apply to proposals made from now on; "
                                       "the age of prices applies at every release and at the nightly expiry, to the "
@@ -195,7 +201,33 @@ def approval_policy_page(request):
         shown["auto_approve"] = request.POST.get("auto_approve") == "on"
         shown["compliance_on_restricted"] = request.POST.get("compliance_on_restricted") == "on"
     return render(request, "frontend/approval_policy.html", {
-        "policy": policy, "shown": shown, "can_edit": user_can(request.user, Capability.MANAGE_USERS)}, status=status)
+        "policy": policy, "shown": shown, "errors": errors,
+        "can_edit": user_can(request.user, Capability.MANAGE_USERS)}, status=status)
+
+
+# The service's refusals of settings read whole name no field: each is marked beside the fields its
+# words name (rebalancing.services.policy says them).
+_POLICY_FIELD_WORDS = {
+    "auto_max_estimated_tax": ("automatic approval's tax limit",),
+    "compliance_min_estimated_tax": ("tax at which compliance",),
+    "auto_max_turnover": ("automatic approval's turnover limit", "turnover is at most 100%"),
+    "compliance_min_turnover": ("turnover at which compliance", "turnover is at most 100%"),
+    "max_price_age_days": ("prices may be at least",),
+}
+
+
+def _policy_errors(exc: DomainError) -> dict[str, str]:
+    """The refusal's message beside each field it concerns: {field: words}."""
+    detail = exc.detail or {}
+    if detail.get("field"):
+        return {detail["field"]: exc.message}
+    errors: dict[str, str] = {}
+    for problem in detail.get("problems") or []:
+        said = problem[:1].upper() + problem[1:] + "."
+        for name, words in _POLICY_FIELD_WORDS.items():
+            if any(w in problem for w in words):
+                errors[name] = f"{errors[name]} {said}" if name in errors else said
+    return errors
 
 
 def _percent_text(fraction: float) -> str:

@@ -4,6 +4,8 @@ own schema."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import BadRequest
@@ -187,16 +189,29 @@ def _firm(slug: str) -> Firm:
         raise Http404("No such firm.") from None
 
 
+def _well_written_day(typed: str) -> date | None:
+    try:
+        return date.fromisoformat(typed) if len(typed) == 10 else None
+    except ValueError:
+        return None
+
+
 @provider_page(STAFF, post=ProviderRole.PROVIDER_OPERATOR)
 @require_POST
 def provider_run_start(request):
     """A whole-firm run in one firm, or in every active firm, as of today or an earlier day the
     operator chooses (``run_start`` refuses a day the book cannot be computed on, and says why)."""
     try:
-        as_of = date_param(request.POST, "as_of")
+        as_of = date_param(request.POST, "as_of", what="run's day")
     except BadRequest:
         typed = request.POST.get("as_of", "").strip()[:40]
-        messages.error(request, f"The run's day “{typed}” is not a day: write it YYYY-MM-DD. No run was started.")
+        said = f"The run's day “{typed}” is not a day: write it YYYY-MM-DD."
+        if (day := _well_written_day(typed)) is not None:  # a day, but before 1900: the book's range says so
+            try:
+                book_day_check(day, what="run's day")
+            except DomainError as exc:
+                said = exc.message
+        messages.error(request, f"{said} No run was started.")
         return redirect_back(request, "provider_runs")
     if request.POST.get("firm") == ALL_FIRMS:
         if as_of is not None:  # every firm's run is refused alike for a day the book cannot be computed on

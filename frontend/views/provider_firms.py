@@ -30,6 +30,7 @@ from tenants.services import (
     firm_host_remove,
     firm_rename,
     first_admin,
+    first_admin_email_change,
     first_admin_invite,
 )
 
@@ -102,6 +103,7 @@ def provider_firm(request, slug: str):
         "may_admin": _may_admin(request), "may_run": _may_run(request) and firm.status == Firm.Status.ACTIVE,
         "latest_day": latest_book_day(), "queued_minutes": int(QUEUED_TOO_LONG.total_seconds() // 60),
         "renamed": posted_kept(request, f"firm_name:{slug}"), "host_posted": posted_kept(request, f"firm_host:{slug}"),
+        "admin_posted": posted_kept(request, f"first_admin:{slug}"),
     })
 
 
@@ -159,13 +161,24 @@ def provider_firm_hosts(request, slug: str):
 @provider_page(ProviderRole.PROVIDER_ADMIN)
 @require_POST
 def provider_firm_invite(request, slug: str):
-    """Send the firm's first admin, who has not chosen a password yet, a new link to choose one."""
+    """Send the firm's first admin, who has not chosen a password yet, a new link to choose one; with
+    an ``email``, first correct the address they were onboarded with (a typo), and send it there."""
     firm = _firm(slug)
     try:
+        corrected = "email" in request.POST and first_admin_email_change(
+            firm=firm, email=request.POST["email"], actor=request.user)
+        firm.refresh_from_db()
         name = first_admin_invite(firm=firm, actor=request.user, again=True)
     except DomainError as exc:
         messages.error(request, exc.message)
+        if "email" in request.POST:
+            keep_posted(request, f"first_admin:{slug}", exc)
     else:
-        messages.success(request, f"{name} has been e-mailed a new link to choose a password, on "
-                                  f"{firm.primary_domain}. Earlier links work until one is used.")
+        if corrected:
+            messages.success(request, f"{firm.name}'s first admin is now {name}, and has been e-mailed a link to "
+                                      f"choose a password, on {firm.primary_domain}. Links sent to the old address "
+                                      "no longer work.")
+        else:
+            messages.success(request, f"{name} has been e-mailed a new link to choose a password, on "
+                                      f"{firm.primary_domain}. Earlier links work until one is used.")
     return redirect("provider_firm", slug=slug)

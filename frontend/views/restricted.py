@@ -62,13 +62,15 @@ def _post(request) -> str:
 
 @firm_page(Capability.VIEW_BOOK, post=Capability.MANAGE_RESTRICTED_LIST)
 def restricted_page(request):
-    status, posted, editing = 200, None, None
+    status, posted, editing, refusal = 200, None, None, {}
     if request.method == "POST":
         try:
             done = _post(request)
         except DomainError as exc:
             messages.error(request, refusal_text(exc))
             status, posted = 400, request.POST
+            # said beside the field it names too (marked aria-invalid), as the other forms do
+            refusal = {"field": (exc.detail or {}).get("field", ""), "message": refusal_text(exc)}
             editing = request.POST.get("entry") if request.POST.get("action") in ("change", "lift") else None
         else:
             messages.success(request, done)
@@ -82,7 +84,7 @@ def restricted_page(request):
     for e in current:
         e.in_force = e.starts_on <= today
     return render(request, "frontend/restricted.html", {
-        "current": current, "past": past, "today": today, "posted": posted, "editing": editing,
+        "current": current, "past": past, "today": today, "posted": posted, "editing": editing, "refusal": refusal,
         "can_edit": user_can(request.user, Capability.MANAGE_RESTRICTED_LIST),
         "restrictions": RestrictedSecurity.Restriction.choices,
         "symbols": list(Security.objects.order_by("symbol").values_list("symbol", "name")),

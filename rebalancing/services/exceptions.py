@@ -373,7 +373,7 @@ def _started_by(run) -> str:
 
 
 def _proposal_row(key: ExceptionKey, p: Proposal) -> ExceptionRow:
-    who = f"solved by run {p.run.pk} ({_started_by(p.run)})"
+    who = f"solved by run {p.run.pk}, started by {_started_by(p.run)}"
     if p.revised_by_id:
         who = f"asked by {_person(p.revised_by)}" + (" (an edit)" if p.revised_from_id else "")
     amount = None

@@ -532,7 +532,7 @@ def test_the_run_form_says_approved_proposals_stay_unless_replaced(firm_a, book,
         Proposal.objects.filter(pk=kept.pk).update(status=Proposal.Status.APPROVED)
     client = as_user("pm")
     page = text(client.get("/runs/"))
-    assert "1 account has an approved proposal not yet released." in page
+    assert "1 account has an approved proposal not yet released (or is in a household managed as one that has)." in page
     assert "The run leaves it out and the approved trades stay, unless you choose to replace them." in page
     client.post("/runs/", {"scope": "firm"})
     with tenant_context(firm_a):

@@ -95,7 +95,7 @@ def test_health_names_an_account_that_failed_in_a_later_run_of_its_own(firm_a):
         health = firm_health(firm_a)
 
         assert (health.status, health.failed_since) == ("warn", 1)
-        assert health.problem == "1 account(s) failed in their latest run, after the last run over the book"
+        assert health.problem == "1 account failed in its latest run, after the last run over the book"
 
 
 def test_health_says_a_run_that_found_no_account_to_rebalance(firm_a):
