@@ -44,6 +44,7 @@ from tenants.errors import ValidationFailed
 from .cells import (
     MAX_AMOUNT,
     CellProblem,
+    ascii_cells,
     boolean_cells,
     column_parse,
     consistent_values,
@@ -491,7 +492,8 @@ def accounts_import(*, source: Source, as_of: date | None = None) -> ImportSumma
     sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
     households = text_cells(sheet, "household_id", field=Household._meta.get_field("external_id"), required=True)
     columns = {
-        "custodian_number": text_cells(sheet, "account_number", field=_field("custodian_number"), required=True),
+        "custodian_number": ascii_cells(sheet, "account_number", text_cells(
+            sheet, "account_number", field=_field("custodian_number"), required=True), "an account number"),
         "name": text_cells(sheet, "account_name", field=_field("name"), required=True),
     }
     household_names = {}

@@ -1,10 +1,11 @@
 """The benchmark weight file: each (benchmark, date) in it replaces that date's constituents."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
 from django.db import transaction
+from django.utils import timezone
 
 from rebalancing.models import Benchmark, BenchmarkWeight, Security
 
@@ -22,7 +23,12 @@ from .report import ImportSummary
 from .rows import changes_apply, changes_plan, ids_by, import_begin, records
 from .sheet import Sheet, Source, sheet_read
 
-__all__ = ["WEIGHT_SUM_TOLERANCE", "benchmark_weights_import"]
+__all__ = ["PRO_FORMA_AHEAD", "WEIGHT_SUM_TOLERANCE", "benchmark_weights_import"]
+
+# How far ahead of ``as_of`` weights may be dated: providers publish pro-forma constituents weeks before
+# a reconstitution takes effect (Russell's preliminary lists about a month); a year is generous, and a
+# date beyond (9999-12-31) is a typo that would be every later day's weights.
+PRO_FORMA_AHEAD = timedelta(days=366)
 
 KIND = "benchmark_weights"
 REQUIRED = ("benchmark", "date", "symbol", "weight")
@@ -52,13 +58,14 @@ def benchmark_weights_import(*, source: Source, as_of: date | None = None) -> Im
 
     A benchmark not yet known is created, named by ``benchmark_name`` (else its code); a known one keeps
     its name. Weights are in [0, 1] and each (benchmark, date) must sum to 1 within 1e-6. Dates of a
-    benchmark not in the file are untouched. ``as_of`` is unused: pro-forma weights may be dated ahead.
+    benchmark not in the file are untouched. Dates may be after ``as_of`` (default today), by at most
+    ``PRO_FORMA_AHEAD``: pro-forma weights are dated ahead.
     """
+    as_of = as_of or timezone.localdate()
     import_begin(KIND)
     sheet = sheet_read(source, kind=KIND, required=REQUIRED, optional=OPTIONAL)
     codes = text_cells(sheet, "benchmark", field=Benchmark._meta.get_field("code"), required=True)
-    # No check against as_of: index providers publish pro-forma constituents before the effective date.
-    dates = date_cells(sheet, "date")
+    dates = date_cells(sheet, "date", not_after=as_of + PRO_FORMA_AHEAD)
     symbols = text_cells(sheet, "symbol", field=Security._meta.get_field("symbol"), required=True, upper=True)
     weights = decimal_cells(
         sheet, "weight", field=BenchmarkWeight._meta.get_field("weight"), minimum=Decimal(0), maximum=Decimal(1)

@@ -26,7 +26,7 @@ __all__ = [
     "INVALID", "CellProblem", "boolean_cells", "character_name", "column_parse", "consistent_values", "date_cells",
     "decimal_cells", "distinct", "duplicates_report", "float_cells", "parse_boolean", "parse_date",
     "parse_decimal", "parse_tags", "references_map", "required_cells", "single_value_problem", "tag_cells", "text_cells",
-    "unseen_character", "valid", "SYMBOL_CHARACTERS", "look_alike_problem", "symbol_cells",
+    "unseen_character", "valid", "SYMBOL_CHARACTERS", "look_alike_problem", "symbol_cells", "ascii_cells",
 ]
 
 
@@ -145,6 +145,9 @@ def parse_tax_status(text: str) -> str:
 
 def parse_tags(text: str) -> list[str]:
     """``fossil_fuels|tobacco`` (pipe-separated) or a JSON list of strings; order kept, repeats dropped."""
+    if text.startswith("{"):  # a JSON object (a JSON row's {"a": 1}): was stored whole as one tag
+        raise CellProblem(f"{text[:80]!r} is a JSON object, not a list of tags; write a JSON list "
+                          '(["fossil_fuels", "tobacco"]) or tags separated by | (fossil_fuels|tobacco)')
     if text.startswith("["):
         try:
             items = json.loads(text)
@@ -228,6 +231,19 @@ def symbol_cells(sheet: Sheet, column: str, *, field: models.CharField, required
         character = next(c for c in text if not re.fullmatch(_SYMBOL, c))
         sheet.problems.add(line, column, f"{text[:80]!r} contains {_character_named(character)}: a symbol is "
                                          f"written in {SYMBOL_CHARACTERS}")
+    return values.mask(odd, INVALID)
+
+
+def ascii_cells(sheet: Sheet, column: str, values: pd.Series, what: str) -> pd.Series:
+    """``values`` (``text_cells``) with a text holding a character outside ASCII refused, naming it: a
+    custodian's ``what`` (an account number) is ASCII, and "NEW-А2" with a Cyrillic "А" reads as
+    NEW-A2 on every page while naming another account."""
+    cells = sheet.cells(column)
+    odd = ~cells.map(str.isascii).astype(bool) & values.map(lambda value: value is not INVALID).astype(bool)
+    for line, text in cells[odd].items():
+        character = next(c for c in text if not c.isascii())
+        sheet.problems.add(line, column, f"{text[:80]!r} contains {_character_named(character)}: {what} is written "
+                                         "in ASCII letters, digits and punctuation")
     return values.mask(odd, INVALID)
 
 

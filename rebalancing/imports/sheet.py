@@ -11,7 +11,7 @@ import pandas as pd
 
 from .report import Problems
 
-__all__ = ["MAX_CELL", "Sheet", "Source", "sheet_read"]
+__all__ = ["MAX_CELL", "Sheet", "Source", "column_name", "sheet_read"]
 
 Source = str | os.PathLike | bytes | IO[bytes] | IO[str]
 
@@ -107,6 +107,10 @@ def _decode(data: bytes, problems: Problems) -> str | None:
     if data.startswith(b"PK\x03\x04"):
         problems.add(1, None, "this is a zip or Excel workbook, not CSV text; save it as CSV (comma-separated)")
         return None
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"%PDF-"):  # a statement saved as PDF, not its export
+        problems.add(1, None, "this is a PDF document, not CSV text; export the data from its source as CSV "
+                              "(comma-separated)")
+        return None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" and other UTF-16 saves
         try:
             return _without_nul(data.decode("utf-16"), problems)
@@ -165,9 +169,31 @@ def _other_separator(text: str) -> str | None:
     return next((s for s in _OTHER_SEPARATORS if s in header[0]), None)
 
 
-def _column_name(header: str) -> str:
+def column_name(header: str) -> str:
     # "Account Number" and "account-number" both mean account_number.
     return re.sub(r"[\s\-]+", "_", header.strip().lower())
+
+
+# The most unknown columns a refusal names one by one; beyond, it names these first and counts the rest.
+_UNKNOWN_NAMED = 10
+
+
+def _unknown_columns_refuse(text: str, *, kind: str, known: tuple[str, ...], problems: Problems) -> None:
+    """Refuse a header with more unknown columns than ``_UNKNOWN_NAMED`` before pandas reads the rows (a
+    JSON row with 50,000 keys is a header of 50,000 columns): one problem naming the first few and the
+    count, not one per column."""
+    try:
+        header = next(csv.reader([_first_line(text)], skipinitialspace=True), [])
+    except csv.Error:  # a header cell over the csv module's limit: reported once pandas has read it
+        return
+    if len(header) <= len(known) + _UNKNOWN_NAMED:
+        return
+    unknown = [h for h in dict.fromkeys(column_name(h) for h in header) if h not in known]
+    if len(unknown) > _UNKNOWN_NAMED:
+        named = ", ".join(repr(h[:40]) for h in unknown[:_UNKNOWN_NAMED])
+        problems.add(1, None, f"the header has {len(unknown):,} unknown columns ({named} and "
+                              f"{len(unknown) - _UNKNOWN_NAMED:,} more); the columns of the {kind} file are "
+                              f"{', '.join(known)}")
 
 
 def sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Sheet:
@@ -199,6 +225,9 @@ def _sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optiona
         problems.add(1, None, f"the columns are separated by {_OTHER_SEPARATORS[separator]}, not commas; save the "
                               "file as CSV (comma-separated)")
         text = None
+    if text is not None:
+        _unknown_columns_refuse(text, kind=kind, known=(*required, *optional), problems=problems)
+        problems.reject_if_any()
     frame = None
     if text is not None:
         try:
@@ -230,7 +259,7 @@ def _sheet_read(source: Source, *, kind: str, required: tuple[str, ...], optiona
             problems.add(1, None, f"a column name is {len(header):,} characters long; at most {MAX_CELL:,} (is "
                                   "this a CSV file?)")
     problems.reject_if_any()
-    headers = [_column_name(h) for h in frame.iloc[0]]
+    headers = [column_name(h) for h in frame.iloc[0]]
     known = set(required) | set(optional)
     seen: set[str] = set()
     for header in headers:

@@ -80,6 +80,10 @@ def trades_import(*, source: Source, as_of: date | None = None) -> ImportSummary
         # Either sign: a loss beyond the bound is as much a column mix-up as a gain (Plausibility).
         columns["realised_gain"] = decimal_cells(sheet, "realised_gain", field=_field("realised_gain"), required=False,
                                                  plausible=(MAX_AMOUNT, "dollars of gain or loss on one trade"))
+        # A buy realises nothing (docs/csv-formats.md: "empty for a buy"); a gain on one is a column mix-up.
+        on_buy = (columns["side"] == "buy") & (sheet.cells("realised_gain") != "")
+        sheet.problems.add_rows(sheet.cells("realised_gain").index[on_buy.astype(bool)], "realised_gain",
+                                "a buy realises no gain or loss; leave realised_gain empty for a buy")
     duplicates_report(sheet, {"account_number": numbers, "external_id": columns["external_id"]}, "account and external id")
     known_accounts = ids_by(Account, "custodian_number", distinct(numbers))
     columns["account_id"] = references_map(sheet, "account_number", numbers, known_accounts, "account")

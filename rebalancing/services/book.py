@@ -32,7 +32,11 @@ from rebalancing.parameter_labels import settings_in_words
 from rebalancing.selectors import asset_classes_known, benchmark_weights_latest
 from rebalancing.services.alerts import harvest_alerted, harvest_alerts_resolve_switched_off
 from rebalancing.services.assignments import settings_changed_supersede
-from rebalancing.services.parameter_symbols import parameter_symbols_checked, parameter_words_checked
+from rebalancing.services.parameter_symbols import (
+    parameter_lists_bounded,
+    parameter_symbols_checked,
+    parameter_words_checked,
+)
 from rebalancing.services.screen_checks import screen_sleeves_refuse
 from rebalancing.services.setting_conflicts import (
     account_overrides_conflicts_refuse,
@@ -68,6 +72,7 @@ def account_overrides_set(*, account: Account, overrides: dict, user) -> Account
     account = (
         Account.objects.select_for_update(of=("self",)).with_governing_template().get(pk=account.pk)
     )
+    parameter_lists_bounded(overrides, field="overrides", level=f"Account {account.custodian_number}'s overrides")
     overrides_validate(overrides=overrides, template=account.governing_template, level="account",
                        household_overrides=account.household.overrides)
     overrides = empty_groups_dropped(overrides)  # {"cash": {}}, a patch's removed cash target, overrides nothing
@@ -102,6 +107,7 @@ def household_overrides_set(*, household: Household, overrides: dict, user) -> H
     if not households_visible_to(user).filter(pk=household.pk).exists():
         raise NotFound("No such household.")
     household = Household.objects.select_for_update(of=("self",)).select_related("template").get(pk=household.pk)
+    parameter_lists_bounded(overrides, field="overrides", level=f"Household {household.name}'s overrides")
     overrides_validate(overrides=overrides, template=household.template, level="household")
     overrides = empty_groups_dropped(overrides)  # as an account's
     overrides = parameter_symbols_checked(overrides, field="overrides", before=household.overrides,
@@ -149,6 +155,7 @@ def template_save(*, user, code: str, name: str, parameters: dict, overridable: 
         _code_free(ParameterTemplate, code, what="template")
     if household_parameters is not None:
         household_parameters = household_settings_validate(household_parameters, level="template household")
+    parameter_lists_bounded(parameters, field="parameters", level="Template parameters")
     try:
         engine.Parameters.from_dict(parameters)
     except engine.InvalidRequest as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -20,7 +21,8 @@ from rebalancing.parameter_labels import setting_label
 from rebalancing.selectors import asset_classes_known
 from tenants.errors import ValidationFailed
 
-__all__ = ["SYMBOL_SETTINGS", "parameter_symbols_checked", "parameter_words_checked"]
+__all__ = ["MAX_ENTRIES", "SYMBOL_SETTINGS", "parameter_lists_bounded", "parameter_symbols_checked",
+           "parameter_words_checked"]
 
 # Every setting whose values are securities (rebalancing/engine/parameters.py): lists of symbols,
 # symbol -> symbol maps (both sides), groups of symbols, and the instructions' sell and buy.
@@ -28,6 +30,16 @@ _LISTS = ("screen.excluded_symbols", "restrictions.do_not_buy", "restrictions.do
 _MAPS = ("transition.substitutes", "harvest.substitutes")
 _GROUPS = ("wash_sale.equivalent_groups",)
 SYMBOL_SETTINGS = (*_LISTS, *_MAPS, *_GROUPS, "instructions")
+
+# The most entries one setting holds (a list's items, a map's pairs, every symbol of the wash-sale
+# groups): a real restriction or screen list names a few hundred securities, a total-market ESG
+# exclusion a few thousand. Beyond, a request is refused before any check walks it item by item.
+MAX_ENTRIES = 5_000
+# The most symbols a refusal names (with the count of the rest): a message stays readable and small.
+NAMED = 10
+# Lists the engine refuses with a repeated entry (its schema's "uniqueItems", whose message repeats
+# the whole list): named here by their first repeat.
+_ONCE = (*_LISTS, "removed_asset_classes", "screen.excluded_sectors", "screen.excluded_tags")
 
 
 def _spelled(symbol: str) -> str:
@@ -104,8 +116,8 @@ def _map_keys_twice(values: Mapping[str, Any]) -> tuple[str, str] | None:
     for path in _MAPS:
         node, key = _node(values, path)
         if node is not None and isinstance(node[key], Mapping):
-            spelled = [_spelled(k) for k in node[key] if isinstance(k, str)]
-            twice = sorted({s for s in spelled if spelled.count(s) > 1})
+            spelled = Counter(_spelled(k) for k in node[key] if isinstance(k, str))
+            twice = sorted(s for s, n in spelled.items() if n > 1)
             if twice:
                 return path, twice[0]
     return None
@@ -150,17 +162,18 @@ def _words_refuse(values: Mapping[str, Any], *, field: str, level: str, before: 
             continue
         by_case = {w.lower(): w for w in known}
         words = []
-        for word in unknown:
+        for word in unknown[:NAMED]:
             close = difflib.get_close_matches(word.lower(), list(by_case), n=2, cutoff=0.6)
             words.append(f"“{word[:40]}”" + (f" (did you mean {' or '.join(by_case[c] for c in close)}?)"
                                              if close else ""))
         plural = len(unknown) > 1
+        more = f" and {len(unknown) - NAMED:,} more" if len(unknown) > NAMED else ""
         listed = ", ".join(sorted(known)[:30]) + (", …" if len(known) > 30 else "") if known else "none yet"
         raise ValidationFailed(
-            f"{level} refused: “{setting_label(path)}” ({path}) names {', '.join(words)}: the firm has no "
+            f"{level} refused: “{setting_label(path)}” ({path}) names {', '.join(words)}{more}: the firm has no "
             f"{kind}{' by these names' if plural else ' by that name'}, so the setting would apply to nothing. "
             f"The firm's {kind}{'es' if kind.endswith('ss') else 's'}: {listed}. Nothing was saved.",
-            detail={"field": field, "parameter": path, "unknown": unknown})
+            detail={"field": field, "parameter": path, "unknown": unknown[:NAMED], "unknown_count": len(unknown)})
 
 
 def _shape_problem(values: Any) -> tuple[str, str, str] | None:
@@ -199,6 +212,53 @@ def _shapes_refuse(values: Mapping[str, Any], *, field: str, level: str, before:
                            detail={"field": field, "parameter": path, "symbols": [symbol]})
 
 
+def _entries(value: Any) -> int:
+    """How many entries a setting's value holds, nested lists' counted (a wash-sale group's symbols)."""
+    if isinstance(value, list | tuple):
+        return len(value) + sum(_entries(v) for v in value if isinstance(v, list | tuple))
+    return len(value) if isinstance(value, Mapping) else 0
+
+
+def _settings_of(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, value) of every setting holding a list or a map: a group's (``screen``) are its settings."""
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, list | tuple) or path in (*_MAPS, "direct_index"):
+            yield path, value
+        elif isinstance(value, Mapping) and not prefix:
+            yield from _settings_of(value, f"{path}.")
+
+
+def _first_repeat(items: list | tuple) -> str | None:
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, str):
+            if item in seen:
+                return item
+            seen.add(item)
+    return None
+
+
+def parameter_lists_bounded(values: Any, *, field: str, level: str) -> None:
+    """ValidationFailed naming a setting of ``values`` with more than ``MAX_ENTRIES`` entries, or a
+    list naming one entry twice (the first repeat); in time linear in the request, to run before the
+    engine's schema, which checks each item (seconds for 100,000) and repeats a refused list whole."""
+    if not isinstance(values, Mapping):
+        return
+    for path, value in _settings_of(values):
+        entries = _entries(value)
+        if entries > MAX_ENTRIES:
+            raise ValidationFailed(
+                f"{level} refused: “{setting_label(_setting_of(path))}” ({path}) has {entries:,} entries; a setting "
+                f"holds at most {MAX_ENTRIES:,}. Nothing was saved.",
+                detail={"field": field, "parameter": path, "entries": entries, "max_entries": MAX_ENTRIES})
+        if path in _ONCE and isinstance(value, list | tuple) and (repeat := _first_repeat(value)) is not None:
+            times = sum(1 for item in value if item == repeat)
+            raise ValidationFailed(
+                f"{level} refused: “{setting_label(path)}” ({path}) names {repeat[:40]} {times:,} times; name each "
+                "once. Nothing was saved.", detail={"field": field, "parameter": path, "repeated": repeat[:40]})
+
+
 def parameter_words_checked(values: Any, *, field: str, level: str, before: Any = None) -> None:
     """ValidationFailed naming an asset class, sector or values tag of ``values`` the firm does not
     have (``parameter_symbols_checked``'s arguments). Separate, for the services to call after their
@@ -221,6 +281,7 @@ def parameter_symbols_checked(values: Any, *, field: str, level: str, before: An
     False when the caller checks the words itself (``parameter_words_checked``)."""
     if not isinstance(values, Mapping):
         return values  # refused by the engine's check, in its words
+    parameter_lists_bounded(values, field=field, level=level)
     _shapes_refuse(values, field=field, level=level, before=before)
     if words:
         _words_refuse(values, field=field, level=level, before=before)
@@ -235,26 +296,34 @@ def parameter_symbols_checked(values: Any, *, field: str, level: str, before: An
     kept = {_spelled(s) for _, s in _named(before)} if isinstance(before, Mapping) else set()
     wanted = {_spelled(s) for _, s in named}
     known = set(Security.objects.filter(symbol__in=wanted).values_list("symbol", flat=True))
-    unknown: dict[str, list[str]] = {}
+    # Sets, not lists: a list of 40,000 names is checked in one pass (a list's "in" made it quadratic).
+    unknown: dict[str, dict[str, None]] = {}
     for path, symbol in named:
         shown = _spelled(symbol)
-        if shown not in known and shown not in kept and shown not in unknown.setdefault(path, []):
-            unknown[path].append(shown)
-    unknown = {path: symbols for path, symbols in unknown.items() if symbols}
+        if shown not in known and shown not in kept:
+            unknown.setdefault(path, {})[shown] = None
     if not unknown:
         return _respelled(values)
-    master = list(Security.objects.values_list("symbol", flat=True))  # only read to suggest close ones
-    suggestions = {symbol: difflib.get_close_matches(symbol, master, n=3, cutoff=0.6)
-                   for symbols in unknown.values() for symbol in symbols}
-    said = []
+    count = sum(len(symbols) for symbols in unknown.values())
+    # Close ones for the first few only: each costs a pass over the master.
+    first = [symbol for symbols in unknown.values() for symbol in symbols][:NAMED]
+    master = list(Security.objects.values_list("symbol", flat=True))
+    suggestions = {symbol: difflib.get_close_matches(symbol, master, n=3, cutoff=0.6) for symbol in first}
+    said, left = [], NAMED
     for path, symbols in unknown.items():
+        if left <= 0:
+            break
+        shown = list(symbols)[:left]
+        left -= len(shown)
         words = [symbol + (f" (did you mean {' or '.join(suggestions[symbol])}?)" if suggestions[symbol] else "")
-                 for symbol in symbols]
+                 for symbol in shown]
         said.append(f"“{setting_label(_setting_of(path))}” ({path}) names {', '.join(words)}")
-    plural = sum(len(s) for s in unknown.values()) > 1
+    more = f" and {count - NAMED:,} more" if count > NAMED else ""
+    plural = count > 1
     raise ValidationFailed(
-        f"{level} refused: {'; '.join(said)}: {'these are' if plural else 'it is'} not in the firm's security "
+        f"{level} refused: {'; '.join(said)}{more}: {'these are' if plural else 'it is'} not in the firm's security "
         f"master, so the setting would apply to nothing. Check the symbol{'s' if plural else ''}, or import the "
         f"securit{'ies' if plural else 'y'} first. Nothing was saved.",
-        detail={"field": field, "parameter": _setting_of(next(iter(unknown))), "unknown_symbols": unknown,
+        detail={"field": field, "parameter": _setting_of(next(iter(unknown))), "unknown_count": count,
+                "unknown_symbols": {path: list(symbols)[:NAMED] for path, symbols in unknown.items()},
                 "suggestions": {s: m for s, m in suggestions.items() if m}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import unicodedata
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -76,13 +77,27 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def _not_ascii(host: str) -> str | None:
+    """The first character of ``host`` outside ASCII, in words: "“а”, cyrillic small letter a (U+0430)"."""
+    for character in host:
+        if not character.isascii():
+            return f"“{character}”, {unicodedata.name(character, 'a character').lower()} (U+{ord(character):04X})"
+    return None
+
+
 def url_check(url: str) -> str:
-    """The URL, stripped, if a firm may register it; else ``ValidationFailed`` naming the problem."""
+    """The URL, stripped, its scheme and host in lower case (both are case-insensitive, RFC 3986
+    §3.1 and §3.2.2: HTTPS://EXAMPLE.COM/h is https://example.com/h), if a firm may register it;
+    else ``ValidationFailed`` naming the problem."""
     url = (url or "").strip()
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unclosed IPv6 bracket: said, not a server error
         raise ValidationFailed("The webhook URL is not a valid URL.", detail={"field": "url"}) from None
+    prefix = f"{parts.scheme}://{parts.netloc}"  # urlsplit gives the scheme in lower case, the host as typed
+    if url[:len(prefix)].lower() == prefix.lower() and not (parts.username or parts.password):  # refused below
+        url = prefix.lower() + url[len(prefix):]  # the path and query as typed: they are case-sensitive
+        parts = urlsplit(url)
     problem = None
     if parts.scheme not in ("http", "https"):
         problem = "A webhook URL starts with http:// or https://."
@@ -90,6 +105,10 @@ def url_check(url: str) -> str:
         problem = "A webhook URL names a host."
     elif parts.username or parts.password:
         problem = "A webhook URL carries no user name or password; the signature authenticates deliveries."
+    elif character := _not_ascii(parts.hostname):
+        # A look-alike ("exаmple.com" with a Cyrillic а) reads as the firm's host and is another's.
+        problem = (f"The webhook URL's host has {character}, not an ASCII character; give an internationalised "
+                   "name in its ASCII (punycode, xn--) form.")
     elif len(url) > 500:
         problem = "A webhook URL has at most 500 characters."
     else:
