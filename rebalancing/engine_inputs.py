@@ -225,7 +225,8 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
     results of every taxable account on it, the loss it carries in, its whole 3,000 (1,500 married
     filing separately; IRC §1211(b), §1212(b)) - and the part of the account's results on it: the
     household's one return; filing separately, its spouse's, or half on each for a joint account
-    (``Account.spouse``, Pub. 550 "Capital Losses": a carryover stays with its spouse).
+    (``Account.spouse``, Pub. 550 "Capital Losses": a carryover stays with its spouse) - and its
+    taxable income of the year where the firm entered one (the carryover worksheet's line 1).
 
     Each account is solved on its own, so its estimate is what its run adds to the return's
     Schedule D (``engine.run_tax``): another account's loss this year makes a gain free, its gains
@@ -268,11 +269,14 @@ def _tax_returns(households, carried: dict[tuple[int, str], tuple[Decimal, Decim
     for key in sorted(on_return):
         household_id, spouse = key
         short_in, long_in = carried.get(key, (Decimal(0), Decimal(0)))
+        # The worksheet's line 1 as the firm entered it (None: not entered), as Schedule D reads it
+        # (``ScheduleD.deduction_used``): the deduction saves tax only as far as it absorbs it.
+        income = by_pk[household_id].taxable_income_by_return.get((year, spouse))
         for pk, share in on_return[key]:
             out[pk].append(engine.TaxReturn(
                 short_term_ytd=_f(ytd[key][0]), long_term_ytd=_f(ytd[key][1]), carried_short=_f(short_in),
                 carried_long=_f(long_in), loss_limit=_f(loss_limit(by_pk[household_id].filing_status_in(year))),
-                share=float(share), id=_RETURN_IDS[spouse]))
+                share=float(share), id=_RETURN_IDS[spouse], taxable_income=None if income is None else _f(income)))
     return {pk: tuple(returns) for pk, returns in out.items()}
 
 

@@ -138,9 +138,10 @@ def tax_realised_ytd(accounts) -> float:
     deduction is not the year's sales' to spend. Negative when the year's losses saved tax."""
     total = 0.0
     for r, a in _returns(accounts):
-        carried = estimated_tax(-r.carried_short, -r.carried_long, a.short_term_rate, a.long_term_rate, r.loss_limit)
+        carried = estimated_tax(-r.carried_short, -r.carried_long, a.short_term_rate, a.long_term_rate, r.loss_limit,
+                                r.taxable_income)
         total += estimated_tax(r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long,
-                               a.short_term_rate, a.long_term_rate, r.loss_limit) - carried
+                               a.short_term_rate, a.long_term_rate, r.loss_limit, r.taxable_income) - carried
     return round(total, 2)
 
 
@@ -204,7 +205,7 @@ def tax_budget_left(budget, accounts) -> float | None:
     if budget is None:
         return None
     reserve = sum(netting_reserve(r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long,
-                                  a.short_term_rate, a.long_term_rate, r.loss_limit)
+                                  a.short_term_rate, a.long_term_rate, r.loss_limit, r.taxable_income)
                   for r, a in _returns(accounts))
     return max(float(budget) - tax_realised_ytd(accounts) - reserve, 0.0)
 

@@ -269,6 +269,8 @@ def _tax_returns_check(returns: tuple[TaxReturn, ...]) -> None:
             raise InvalidRequest(f"{name}: a loss carried in is a positive amount or 0")
         if not 0.0 <= _finite(r.loss_limit, f"{name} loss_limit") <= ORDINARY_LOSS_LIMIT:
             raise InvalidRequest(f"{name}: loss_limit is at most {ORDINARY_LOSS_LIMIT:,.0f} a year (IRC §1211(b)), 0 or more")
+        if r.taxable_income is not None:  # negative when deductions exceed income (Form 1040 line 15)
+            _finite(r.taxable_income, f"{name} taxable_income")
         if not 0.0 < _finite(r.share, f"{name} share") <= 1.0:
             raise InvalidRequest(f"{name}: share is the part of the account's results on the return, above 0 and at most 1")
     if returns and abs(sum(r.share for r in returns) - 1.0) > 1e-9:

@@ -5,7 +5,9 @@ long-term when the asset was held *more than one year*; the holding period start
 acquisition and includes the day of sale.  Netting follows Schedule D / Pub. 550: short-term and
 long-term results are netted separately, then a net loss on one side offsets a net gain on the
 other; a remaining net capital loss offsets at most $3,000 of ordinary income a year
-(IRC §1211(b)), the rest is carried forward (not valued here).
+(IRC §1211(b)), the rest is carried forward (not valued here). That deduction saves tax only as
+far as the return's taxable income absorbs it: the Capital Loss Carryover Worksheet's line 4
+(``deduction_used``; IRC §1212(b)(2)) is what the estimate credits, and what it leaves is carried.
 
 One return, several accounts: the tax a proposal costs is what it adds to its return's Schedule D
 (``TaxReturn``, ``run_tax``): the return's whole year so far - every account on it, the loss carried
@@ -33,6 +35,7 @@ __all__ = [
     "gift_start",
     "NetGains",
     "net_gains",
+    "deduction_used",
     "estimated_tax",
     "incremental_tax",
     "TaxReturn",
@@ -174,21 +177,37 @@ def _netted(short_term: float, long_term: float, loss_limit: float) -> tuple[flo
     return st, lt, 0.0
 
 
+def deduction_used(deduction, taxable_income):
+    """The Capital Loss Carryover Worksheet's line 4 (Schedule D instructions; IRC §1212(b)(2)): the
+    part of the year's deduction of a net capital loss (``deduction``, Schedule D line 21 as a
+    positive amount: line 2) that the return's taxable income absorbed - the smaller of line 2 and
+    line 3, the taxable income (Form 1040 line 15, negative when deductions exceed income: line 1)
+    plus line 2, or 0 if less. The whole deduction when the taxable income is not known (None: the
+    test taken as met). Floats or Decimals, both of one kind (``ledger.ScheduleD`` takes it too)."""
+    if taxable_income is None:
+        return deduction
+    return min(deduction, max(taxable_income + deduction, deduction * 0))
+
+
 def estimated_tax(short_term: float, long_term: float, short_rate: float, long_rate: float,
-                  loss_limit: float = ORDINARY_LOSS_LIMIT) -> float:
+                  loss_limit: float = ORDINARY_LOSS_LIMIT, taxable_income: float | None = None) -> float:
     """Tax on a year's net capital result; negative when a net loss reduces ordinary income.
 
     Short-term gains are taxed at ``short_rate`` (ordinary income), long-term at ``long_rate``; a
-    net loss reduces ordinary income by at most ``loss_limit`` (its return's, ``TaxReturn``).
+    net loss reduces ordinary income by at most ``loss_limit`` (its return's, ``TaxReturn``), and
+    saves tax only on the part the return's ``taxable_income`` absorbs (``deduction_used``: a
+    deduction that takes taxable income below 0 saves nothing this year, it is carried; None: not
+    known, the whole deduction counts).
     """
     short, long, deduction = _netted(short_term, long_term, loss_limit)
     if deduction > 0:
-        return -deduction * short_rate
+        used = deduction_used(deduction, taxable_income)
+        return -used * short_rate if used > 0 else 0.0
     return max(short, 0.0) * short_rate + max(long, 0.0) * long_rate
 
 
 def netting_reserve(short_term: float, long_term: float, short_rate: float, long_rate: float,
-                    loss_limit: float = ORDINARY_LOSS_LIMIT) -> float:
+                    loss_limit: float = ORDINARY_LOSS_LIMIT, taxable_income: float | None = None) -> float:
     """The most that gains added to a year's net results (``short_term``/``long_term``, the loss
     carried in already taken off) can cost beyond each gain's own rate.
 
@@ -198,12 +217,15 @@ def netting_reserve(short_term: float, long_term: float, short_rate: float, long
     short-term one the same holds the other way). A budget that prices each gain at its own rate,
     set this much aside, holds the year's tax within it. The excess is piecewise linear in the gains
     added and bounded, so its largest value is at a corner of its pieces: where a term's result or
-    the net result crosses zero, or the net loss crosses the deduction limit."""
-    base = estimated_tax(short_term, long_term, short_rate, long_rate, loss_limit)
+    the net result crosses zero, the net loss crosses the deduction limit, or the net result
+    crosses a negative taxable income (``deduction_used``: a smaller loss saves nothing)."""
+    base = estimated_tax(short_term, long_term, short_rate, long_rate, loss_limit, taxable_income)
     net = short_term + long_term
     # the pieces' edges as a*short + b*long = c, in the plane of the gains added
     edges = ((1, 0, 0.0), (0, 1, 0.0), (1, 0, -short_term), (0, 1, -long_term), (1, 1, -net),
              (1, 1, -net - loss_limit))
+    if taxable_income is not None:
+        edges += ((1, 1, taxable_income - net),)
     most = 0.0
     for i, (a1, b1, c1) in enumerate(edges):
         for a2, b2, c2 in edges[i + 1:]:
@@ -212,18 +234,20 @@ def netting_reserve(short_term: float, long_term: float, short_rate: float, long
                 continue
             short, long = (c1 * b2 - c2 * b1) / det, (a1 * c2 - a2 * c1) / det
             if short >= 0 and long >= 0:
-                after = estimated_tax(short_term + short, long_term + long, short_rate, long_rate, loss_limit)
+                after = estimated_tax(short_term + short, long_term + long, short_rate, long_rate, loss_limit,
+                                      taxable_income)
                 most = max(most, after - base - short_rate * short - long_rate * long)
     return most
 
 
 def incremental_tax(
     ytd_short: float, ytd_long: float, run_short: float, run_long: float, short_rate: float, long_rate: float,
-    loss_limit: float = ORDINARY_LOSS_LIMIT,
+    loss_limit: float = ORDINARY_LOSS_LIMIT, taxable_income: float | None = None,
 ) -> float:
     """Extra tax for the year caused by this run's gains, given what was realised so far."""
-    before = estimated_tax(ytd_short, ytd_long, short_rate, long_rate, loss_limit)
-    after = estimated_tax(ytd_short + run_short, ytd_long + run_long, short_rate, long_rate, loss_limit)
+    before = estimated_tax(ytd_short, ytd_long, short_rate, long_rate, loss_limit, taxable_income)
+    after = estimated_tax(ytd_short + run_short, ytd_long + run_long, short_rate, long_rate, loss_limit,
+                          taxable_income)
     return after - before
 
 
@@ -237,6 +261,9 @@ class TaxReturn:
     what was just proposed for accounts solved before it, ``returns_after``); ``carried_*``: the
     capital loss the return carries in (positive amounts, IRC §1212(b)); ``loss_limit``: its yearly
     deduction from ordinary income (3,000; 1,500 married filing separately, IRC §1211(b));
+    ``taxable_income``: the return's taxable income of the year as the firm entered it (Form 1040
+    line 15, the carryover worksheet's line 1: the deduction saves tax only as far as it absorbs
+    it, ``deduction_used``), None when not entered (the whole deduction counts);
     ``id``: names the return across the household's accounts."""
 
     short_term_ytd: float = 0.0
@@ -246,12 +273,13 @@ class TaxReturn:
     loss_limit: float = ORDINARY_LOSS_LIMIT
     share: float = 1.0
     id: str = ""
+    taxable_income: float | None = None
 
     def tax(self, run_short: float, run_long: float, short_rate: float, long_rate: float) -> float:
         """What the return owes more (less: negative) for a run realising these net results."""
         return incremental_tax(self.short_term_ytd - self.carried_short, self.long_term_ytd - self.carried_long,
                                self.share * run_short, self.share * run_long, short_rate, long_rate,
-                               self.loss_limit)
+                               self.loss_limit, self.taxable_income)
 
 
 def own_return(account) -> TaxReturn:
@@ -281,8 +309,9 @@ class RunTax:
     """``run_tax`` of one taxable account as a function of the run's net short- and long-term
     results (``RunTax.of(account)(short, long)``), with what a search over lot choices needs of its
     shape: ``kinks``, the lines ``a * short + b * long = c`` its linear pieces meet on (per return,
-    where a term's result, the net result, or the net loss past the deduction limit crosses zero:
-    Schedule D's netting, ``estimated_tax``), and ``thetas``, the ratios ``a / (a + b)`` of each
+    where a term's result, the net result, or the net loss past the deduction limit crosses zero,
+    and where the net result crosses the return's taxable income when it is entered: Schedule D's
+    netting and the worksheet's taxable-income test, ``estimated_tax``), and ``thetas``, the ratios ``a / (a + b)`` of each
     piece's short- and long-term marginal rates (per return the two rates when both terms are net
     gains, the long-term rate on both for a net long-term gain absorbing a short-term loss, the
     short-term rate on both for a net short-term gain or a net loss within the deduction limit,
@@ -293,17 +322,19 @@ class RunTax:
     returns: tuple[TaxReturn, ...]
     kinks: tuple[tuple[float, float, float], ...]
     thetas: tuple[float, ...]
-    # Per return: its year so far less the loss carried in (short, long), share, loss limit and
-    # the year's tax without the run - ``TaxReturn.tax``'s constants, taken once (a least-tax
-    # search prices a handful of corners per proposal).
-    _bases: tuple[tuple[float, float, float, float, float], ...] = field(init=False, repr=False, compare=False)
+    # Per return: its year so far less the loss carried in (short, long), share, loss limit,
+    # taxable income and the year's tax without the run - ``TaxReturn.tax``'s constants, taken once
+    # (a least-tax search prices a handful of corners per proposal).
+    _bases: tuple[tuple[float, float, float, float, float | None, float], ...] = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         rs, rl = self.short_rate, self.long_rate
         bases = []
         for r in self.returns:
             s0, l0 = r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long
-            bases.append((s0, l0, r.share, r.loss_limit, estimated_tax(s0, l0, rs, rl, r.loss_limit)))
+            bases.append((s0, l0, r.share, r.loss_limit, r.taxable_income,
+                          estimated_tax(s0, l0, rs, rl, r.loss_limit, r.taxable_income)))
         object.__setattr__(self, "_bases", tuple(bases))
 
     @classmethod
@@ -314,6 +345,8 @@ class RunTax:
         for r in returns:
             s0, l0, k = r.short_term_ytd - r.carried_short, r.long_term_ytd - r.carried_long, r.share
             lines += [(k, 0.0, -s0), (0.0, k, -l0), (k, k, -(s0 + l0)), (k, k, -(s0 + l0) - r.loss_limit)]
+            if r.taxable_income is not None:
+                lines.append((k, k, r.taxable_income - (s0 + l0)))
         return cls(rs, rl, returns, tuple(lines), _piece_thetas(rs, rl, tuple(r.share for r in returns)))
 
     def __call__(self, run_short: float, run_long: float) -> float:
@@ -321,8 +354,8 @@ class RunTax:
         same operations in the same order (tests/engine/test_least_tax_relief.py holds them equal)."""
         rs, rl = self.short_rate, self.long_rate
         total = 0  # (as ``sum`` starts)
-        for s0, l0, share, limit, before in self._bases:
-            total += estimated_tax(s0 + share * run_short, l0 + share * run_long, rs, rl, limit) - before
+        for s0, l0, share, limit, income, before in self._bases:
+            total += estimated_tax(s0 + share * run_short, l0 + share * run_long, rs, rl, limit, income) - before
         return total
 
 

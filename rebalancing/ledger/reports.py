@@ -801,9 +801,10 @@ def _tax_added(account, sheets: dict, year: int, results: dict[str, Decimal]) ->
         sheet = sheets.get(household.pk, {}).get(year, {}).get(spouse)
         if sheet is None:
             continue
-        with_them = estimated_tax(float(sheet.net_short), float(sheet.net_long), *rates, float(sheet.limit))
+        income = None if sheet.taxable_income is None else float(sheet.taxable_income)
+        with_them = estimated_tax(float(sheet.net_short), float(sheet.net_long), *rates, float(sheet.limit), income)
         without = estimated_tax(float(sheet.net_short - short), float(sheet.net_long - long), *rates,
-                                float(sheet.limit))
+                                float(sheet.limit), income)
         added += Decimal(str(with_them - without))
     return added
 

@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from rebalancing.engine.tax import deduction_used
+
 __all__ = ["LOSS_LIMIT", "LOSS_LIMIT_SEPARATE", "ScheduleD", "joint_halves", "loss_limit"]
 
 LOSS_LIMIT = Decimal(3000)
@@ -99,9 +101,7 @@ class ScheduleD:
         """Worksheet line 4: the part of the deduction the year's taxable income absorbed - the
         smaller of line 2 (the deduction) and line 3 (taxable income plus the deduction, at least 0).
         The whole deduction when the taxable income is not known (the test taken as met)."""
-        if self.taxable_income is None:
-            return self.deduction
-        return min(self.deduction, max(self.taxable_income + self.deduction, _ZERO))
+        return deduction_used(self.deduction, self.taxable_income)  # (the rule's one home: engine.tax)
 
     @property
     def taxable_long(self) -> Decimal:
