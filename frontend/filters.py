@@ -20,7 +20,7 @@ from rebalancing.typed_numbers import DOLLARS, PERCENT
 from .query import choice_param, date_param, decimal_param, id_param
 from .selectors import account_stats, accounts_failed_last, open_alerts
 
-__all__ = ["ACCOUNT_SORTS", "QUEUE_SORTS", "AccountListFilter", "ApprovalQueueFilter", "AuditLogFilter"]
+__all__ = ["ACCOUNT_SORTS", "QUEUE_SORTS", "AccountListFilter", "ApprovalQueueFilter", "AuditLogFilter", "run_param"]
 
 ACCOUNT_SORTS = {
     "number": "custodian_number", "name": "name", "household": "household__name", "drift": "-last_drift",
@@ -172,6 +172,15 @@ QUEUE_SORTS = {
 }
 
 
+def run_param(data) -> int | None:
+    """The ``run`` a proposal list is narrowed to (its number, as the run's page links it), or None."""
+    try:
+        return id_param(data, "run", in_filter=True)
+    except BadRequest:
+        raise BadRequest(f"The run filter must be a run's number, not “{(data.get('run') or '').strip()[:40]}”.") \
+            from None
+
+
 class ApprovalQueueFilter(filters.FilterSet):
     """The approvals queue (pending proposals already scoped to the user): by advisor ("none": households
     without one, which a portfolio manager decides), household name, whether compliance's approval is
@@ -184,6 +193,7 @@ class ApprovalQueueFilter(filters.FilterSet):
     restricted = filters.CharFilter(method="_flag")
     min_tax = filters.CharFilter(method="_min_tax")
     min_turnover = filters.CharFilter(method="_min_turnover")
+    run = filters.CharFilter(method="_run")  # a run's proposals, followed from its page
 
     def __init__(self, *args, advisors=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -192,7 +202,8 @@ class ApprovalQueueFilter(filters.FilterSet):
     def problems(self) -> dict[str, str]:
         out = {}
         for name, read in (("advisor", self._advisor_id), ("compliance", self._yes_no), ("restricted", self._yes_no),
-                           ("min_tax", self._dollars), ("min_turnover", self._percent), ("sort", self._sort_key)):
+                           ("min_tax", self._dollars), ("min_turnover", self._percent), ("sort", self._sort_key),
+                           ("run", self._run_id)):
             try:
                 read(name, self.data.get(name, ""))
             except BadRequest as exc:
@@ -212,6 +223,13 @@ class ApprovalQueueFilter(filters.FilterSet):
         if isinstance(advisor, int) and advisor not in self.advisor_ids:
             raise BadRequest(f"No advisor of this firm has the number {advisor}: choose one from the list.")
         return advisor
+
+    def _run_id(self, name, value):
+        return run_param({name: value})
+
+    def _run(self, queryset, name, value):
+        run = self._run_id(name, value)
+        return queryset if run is None else queryset.filter(run_id=run)
 
     def _yes_no(self, name, value):
         return choice_param({name: value}, name, YES_NO)
@@ -253,4 +271,4 @@ class ApprovalQueueFilter(filters.FilterSet):
     @property
     def filtered(self) -> bool:
         return any(self.data.get(k) for k in ("advisor", "household", "compliance", "restricted", "min_tax",
-                                              "min_turnover"))
+                                              "min_turnover", "run"))

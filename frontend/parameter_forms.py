@@ -325,7 +325,18 @@ def input_value(f: ParamField, value: Any) -> Any:
     return value
 
 
-def _parse_one(f: ParamField, post) -> Any:
+def _bounds(f: ParamField, limits: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
+    """The least and most a number may be: the setting's own range, narrowed by a template's limits
+    (``limits``, what the form's hint says "Allowed: ..."), so a value is refused in one set of words."""
+    low, high = f.minimum, f.maximum
+    if limits and isinstance(limits.get("min"), int | float) and (low is None or limits["min"] > low):
+        low = limits["min"]
+    if limits and isinstance(limits.get("max"), int | float) and (high is None or limits["max"] < high):
+        high = limits["max"]
+    return low, high
+
+
+def _parse_one(f: ParamField, post, limits: Mapping[str, Any] | None = None, inherited: Any = None) -> Any:
     raw = post.get(f.name, "")
     if f.kind == "bool":
         return raw == "yes"
@@ -348,13 +359,16 @@ def _parse_one(f: ParamField, post) -> Any:
             if number != int(number):
                 raise ValueError("enter a whole number")
             number = int(number)
-        if f.minimum is not None and number < f.minimum:
-            raise ValueError(f"must be at least {display_value(f.path, f.minimum)}")
-        if f.maximum is not None and number > f.maximum:
-            raise ValueError(f"must be at most {display_value(f.path, f.maximum)}")
+        # The inherited value sent back as it was is no override: a template's limits do not bind it.
+        unchanged = isinstance(inherited, int | float) and math.isclose(number, inherited, abs_tol=1e-12)
+        low, high = _bounds(f, None if unchanged else limits)
+        if low is not None and number < low:
+            raise ValueError(f"must be at least {display_value(f.path, low)}")
+        if high is not None and number > high:
+            raise ValueError(f"must be at most {display_value(f.path, high)}")
         return number
-    if f.kind == "symbols":
-        return [s.strip().upper() for s in raw.replace("\n", ",").split(",") if s.strip()]
+    if f.kind == "symbols":  # each once: "BND, bnd" is one security
+        return list(dict.fromkeys(s.strip().upper() for s in raw.replace("\n", ",").split(",") if s.strip()))
     if f.kind == "words":
         return [w for w in post.getlist(f.name) if w]
     if f.kind == "map":
@@ -576,17 +590,21 @@ def overridable_from_post(post, stored: Mapping[str, Any] | None = None) -> tupl
     return out, errors
 
 
-def parse_fields(post, fields: list[ParamField]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Submitted values by leaf path, and an error per leaf that could not be read."""
+def parse_fields(post, fields: list[ParamField] | list[BoundField]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Submitted values by leaf path, and an error per leaf that could not be read. Bound fields
+    (an account's, a household's) are read within their template's limits too, in the words of
+    their hint ("Allowed: at least $100" -> "must be at least $100")."""
     values, errors = {}, {}
-    for f in fields:
+    for item in fields:
+        f = getattr(item, "field", item)
+        limits, inherited = getattr(item, "limits", None), getattr(item, "inherited", None)
         if f.kind in ("words", "direct_index", "instructions"):
             if f.name + "__present" not in post and f.name not in post:
                 continue
         elif f.name not in post:
             continue
         try:
-            values[f.path] = _parse_one(f, post)
+            values[f.path] = _parse_one(f, post, limits, inherited)
         except ValueError as exc:
             errors[f.path] = str(exc)
             if f.kind in _TYPED_KINDS:
@@ -666,7 +684,7 @@ class BoundField:
     def limits_text(self) -> str:
         if not self.limits:
             return ""
-        parts = []
+        parts = []  # the bounds the form reads the value within (``_bounds``), in its words
         if "min" in self.limits:
             parts.append(f"at least {display_value(self.field.path, self.limits['min'])}")
         if "max" in self.limits:

@@ -39,6 +39,8 @@ from rebalancing.models import (
     TaxLot,
 )
 from rebalancing.selectors import DRIFT_STANDING
+from tenants.audit.models import AuditEvent
+from tenants.permissions import is_advisor_only
 
 __all__ = [
     "AccountStats", "account_latest_outcome", "account_stats", "accounts_failed_last",
@@ -443,3 +445,67 @@ def runs_started_by_words(runs) -> None:
     for run in runs:
         run.started_by_words = run_started_by_words(run, staff)
         run.kind_words = run_kind_words(run)
+
+
+def proposals_chosen_pending(user) -> list[Proposal]:
+    """The pending proposals ``user`` sees whose trades a person chose (an instruction, an edit:
+    ``Proposal.chosen_by``): a run over their accounts supersedes them like any pending proposal
+    (``services.proposals.proposals_supersede``), so the run form names them before it starts.
+    A withdrawal's or RMD's sales are not among them: no run supersedes those."""
+    return _chosen_names(list(proposals_visible_to(user).filter(status=Proposal.Status.PENDING, chosen_by__len__gt=0)
+                              .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW).select_related("account")
+                              .order_by("account__custodian_number", "pk")[:50]))
+
+
+def run_superseded_chosen(run: RebalanceRun, user) -> list[Proposal]:
+    """The proposals whose trades a person chose that ``run`` superseded (among those ``user`` sees),
+    read from their audit rows ("superseded by run N", ``proposals_supersede``), with who chose them
+    (``chosen_names``)."""
+    ids = (AuditEvent.objects.filter(action="proposal.supersede", object_type="proposal",
+                                     comment=f"superseded by run {run.pk}").values_list("object_id", flat=True))
+    chosen = list(proposals_visible_to(user).filter(pk__in=[int(i) for i in ids if i.isdigit()],
+                                                    chosen_by__len__gt=0)
+                  .select_related("account").order_by("account__custodian_number", "pk"))
+    return _chosen_names(chosen)
+
+
+def _chosen_names(proposals: list[Proposal]) -> list[Proposal]:
+    """``proposals``, each with ``chosen_names``: who chose its trades, by name, first to last."""
+    people = {u.pk: u.get_full_name() or u.get_username()
+              for u in get_user_model().objects.filter(pk__in={pk for p in proposals for pk in p.chosen_by})}
+    for proposal in proposals:
+        proposal.chosen_names = ", ".join(people.get(pk, "a former user") for pk in proposal.chosen_by)
+    return proposals
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """A run's progress as a reader is shown it: the run's own figures, or - for an advisor, who sees
+    their own book only (``accounts_visible_to``) - their accounts' (``own``): done and failed from
+    the run's outcomes; the total and what remains only once the run has ended (None before: which of
+    the run's accounts are theirs is known as each is done)."""
+
+    total: int | None
+    done: int
+    failed: int
+    remaining: int | None
+    own: bool = False
+
+
+def run_counts_shown_to(user, runs) -> dict[int, RunCounts]:
+    """``runs``' progress as ``user`` is shown it, by run id (one query for a page of runs)."""
+    runs = list(runs)
+    if not is_advisor_only(user):  # everyone else sees the whole book a run covers
+        return {r.pk: RunCounts(r.total, r.done, r.failed, r.remaining) for r in runs}
+    failed = Q(outcome=RunOutcome.Outcome.FAILED)
+    rows = {row["run_id"]: row for row in RunOutcome.objects.filter(
+        run_id__in=[r.pk for r in runs], account__in=accounts_visible_to(user)).order_by().values("run_id")
+        .annotate(done=Count("pk", filter=~failed), failed=Count("pk", filter=failed))}
+    ended = (RebalanceRun.Status.COMPLETED, RebalanceRun.Status.CANCELLED, RebalanceRun.Status.FAILED)
+    out = {}
+    for run in runs:
+        row = rows.get(run.pk, {"done": 0, "failed": 0})
+        finished = run.status in ended
+        out[run.pk] = RunCounts(row["done"] + row["failed"] if finished else None, row["done"], row["failed"],
+                                0 if finished else None, own=True)
+    return out

@@ -63,6 +63,7 @@ from rebalancing.models import (
 from rebalancing.parameter_labels import settings_in_words
 from rebalancing.selectors import RunScope, account_parameters
 from rebalancing.services.account_instructions import account_instruct, instruction_replaces, one_off_actions
+from rebalancing.services.assignments import superseded_words
 from rebalancing.services.previews import account_overrides_preview, account_overrides_save
 from rebalancing.services.proposals import OPEN
 from rebalancing.services.rmd import rmd_open_for_account
@@ -78,7 +79,7 @@ from .common import (
     is_htmx,
     keep_posted,
     paginate,
-    parameter_errors,
+    parameter_refusal,
     posted_kept,
     visible_or_404,
     warn_unknown_symbols,
@@ -349,6 +350,7 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
     leaves = [(p, v, s) for p, v, s in effective.leaves()]
     can_edit = user_can(user, Capability.EDIT_PARAMETERS)
     bound = _override_fields(account, form_values, form_errors, form_typed) if can_edit else []
+    giving_way = _giving_way(user, account) if can_edit else []
     lots.sort(key=lambda r: (r.gain is None, r.gain or 0.0))  # largest losses first, the unvalued last
     lot_page = paginate(request, lots, per_page=20, param="lots_page")
     labels = [s.asset_class.replace("_", " ") for s in sleeves]
@@ -388,10 +390,20 @@ def _account_context(request, account, *, form_values=None, form_errors=None, fo
         "alerts": [(a, proposed.get(a.run_id), can_harvest and a.kind == Alert.Kind.HARVEST) for a in alerts],
         "alert_kinds": Alert.Kind,
         "can_run": user_can(user, Capability.RUN_REBALANCE),
+        "parameters_supersede": giving_way,
+        "parameters_supersede_approved": any(p.status == Proposal.Status.APPROVED for p in giving_way),
         **_instruct_kept(request, account),
         "rmds": rmd_open_for_account(account, as_of=as_of) if account.tax_status == Account.TaxStatus.TRADITIONAL
         else [],
     }
+
+
+def _giving_way(user, account) -> list[Proposal]:
+    """The open proposals a change of the account's parameters supersedes (``account_overrides_set``:
+    pending approval, or approved not yet released; a withdrawal's or RMD's sales wait for their
+    decision), said before saving as the message after says how many gave way."""
+    return list(proposals_visible_to(user).filter(account=account, status__in=OPEN)
+                .exclude(run__kind=RebalanceRun.Kind.CASH_FLOW).order_by("pk"))
 
 
 def _instruct_kept(request, account) -> dict:
@@ -437,16 +449,18 @@ def account_detail(request, pk: int):
     account = _account(request, pk)
     if request.method == "POST":
         bound = _override_fields(account)
-        submitted, errors = parse_fields(request.POST, [b.field for b in bound])
+        submitted, errors = parse_fields(request.POST, bound)  # within the template's limits, as the hints say
         if not errors:
             overrides = _overrides_from(account, bound, submitted)
             try:
-                account_overrides_save(account=account, overrides=overrides, user=request.user)
+                saved = account_overrides_save(account=account, overrides=overrides, user=request.user)
             except DomainError as exc:
-                context = _account_context(request, account, form_values=submitted, form_errors=parameter_errors(exc),
-                                           form_message=settings_in_words(exc.message), form_typed=request.POST)
+                message, beside = parameter_refusal(exc, [b.field.path for b in bound])  # said once, in words
+                context = _account_context(request, account, form_values=submitted, form_errors=beside,
+                                           form_message=message, form_typed=request.POST)
                 return render(request, "frontend/account_detail.html", context, status=400)
-            messages.success(request, "Parameters saved. The next run uses them.")
+            messages.success(request, "Parameters saved. The next run uses them."
+                             + superseded_words(getattr(saved, "superseded", 0)))
             warn_unknown_symbols(request, overrides)
             return redirect(f"{request.path}#parameters")
         context = _account_context(request, account, form_values=submitted, form_errors=errors,
@@ -464,6 +478,7 @@ def account_preview(request, pk: int):
     """The what-if: the account's proposal now, and with the overrides in the form (htmx fragment)."""
     account = _account(request, pk)
     bound = _override_fields(account)
+    # The setting's own range only: the template's limits are the preview's "would be refused".
     submitted, errors = parse_fields(request.POST, [b.field for b in bound])
     context: dict[str, Any] = {"account": account, "errors": errors}
     if not errors:

@@ -17,6 +17,7 @@ rebalancing.api.visibility), so an advisor finds a colleague's account, proposal
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import wraps
 
@@ -31,6 +32,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import get_public_schema_name
 
 from frontend.selectors import parameter_symbols_unknown
+from rebalancing.parameter_labels import setting_label, settings_in_words
 from tenants.errors import DomainError
 from tenants.permissions import Capability, user_can
 from tenants.roles import ProviderRole
@@ -38,7 +40,7 @@ from tenants.selectors import user_roles
 
 __all__ = [
     "PUBLIC", "SIGNED_IN", "STAFF", "KeptForm", "PageAccess", "firm_page", "is_htmx", "keep_posted", "need", "page_access_of",
-    "paginate", "parameter_errors", "posted_kept", "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
+    "paginate", "parameter_errors", "parameter_refusal", "posted_kept", "provider_page", "redirect_back", "signed_in_page", "visible_or_404",
     "warn_unknown_symbols",
 ]
 
@@ -183,6 +185,19 @@ def parameter_errors(exc: DomainError) -> dict[str, str]:
     (``__all__``) and beside the setting it names (``detail["parameter"]``, e.g. ``cash.floor``)."""
     parameter = (exc.detail or {}).get("parameter")
     return {"__all__": exc.message, **({parameter: exc.message} if parameter else {})}
+
+
+def parameter_refusal(exc: DomainError, shown) -> tuple[str, dict[str, str]]:
+    """A parameter form's refusal by the service said once, in the form's words: beside the setting
+    it names when the form shows it (``shown``: the form's leaf paths), the message above the form
+    then only saying where to look; above the form otherwise. The service's message names each
+    setting by its label and its code ("“Restrictions: do not buy” (restrictions.do_not_buy)", for
+    the API's callers): the page keeps the label alone."""
+    words = settings_in_words(re.sub(r"(“[^”]*”) \(([\w.]+)\)", r"\1", exc.message))
+    parameter = (exc.detail or {}).get("parameter")
+    if parameter in set(shown):
+        return f"Nothing was saved: see “{setting_label(parameter)}” below.", {parameter: words}
+    return words, {}
 
 
 def refusal_text(exc: Exception) -> str:

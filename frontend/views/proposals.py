@@ -12,9 +12,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
 from django.db.models import Count
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from frontend.filters import QUEUE_SORTS, YES_NO, ApprovalQueueFilter
+from frontend.filters import QUEUE_SORTS, YES_NO, ApprovalQueueFilter, run_param
 from frontend.query import choice_param, decimal_param, ids_param
 from frontend.selectors import proposal_executions
 from frontend.templatetags.formatting import half_up, humanize_code, money0, reason_help
@@ -311,6 +313,8 @@ def proposal_detail(request, pk: int):
         event.words = Action.words_for(event.action)
         event.actor_name = names.get(event.actor) or event.actor
     revised_into = Proposal.objects.select_related("revised_by").filter(revised_from_id=proposal.pk).first()
+    superseded_by = (replaced_by_words(proposal, request.user)
+                     if proposal.status == Proposal.Status.SUPERSEDED and revised_into is None else "")
     blocked = blocked_buys_as_sold(result.get("blocked_buys") or [], executions)
     return render(request, "frontend/proposal_detail.html", {
         "proposal": proposal, "result": result, "summary": summary, "trades": trades, "chart": chart,
@@ -327,6 +331,11 @@ def proposal_detail(request, pk: int):
         "waiting_for": approvals_words(proposal, approvals_missing(proposal))
         if proposal.status == Proposal.Status.PENDING and not may_decide else "",
         "compliance": compliance_state(proposal, approvals),
+        # Beside the decision: why compliance is asked (as the Approvals list says it) and who approved so far.
+        "compliance_why": compliance_why(proposal, approvals),
+        "approved_so_far": [a for a in approvals if a.decision == ProposalApproval.Decision.APPROVE
+                            and a.capacity != ProposalApproval.Capacity.POLICY]
+        if proposal.status == Proposal.Status.PENDING else [],
         "may_release": (proposal.status == Proposal.Status.APPROVED and not legs_waiting
                         and user_can(request.user, Capability.RELEASE)),
         "legs_waiting": legs_waiting,
@@ -334,7 +343,7 @@ def proposal_detail(request, pk: int):
         "alert_groups": alert_groups(result.get("alerts") or []),
         "warnings": [_dollars(w) for w in result.get("warnings") or ()],
         # A household's account is edited with its household (on the household's page).
-        "revised_into": revised_into,
+        "revised_into": revised_into, "superseded_by": superseded_by,
         "may_edit": not proposal.household_proposal_id and proposal_revisable_by(request.user, proposal),
         "instruction_actions": INSTRUCTION_ACTIONS, "max_instruction_rows": MAX_INSTRUCTION_ROWS,
         # What an instruction's sale came to in all, beside the instruction (the rest: drift, harvest...).
@@ -370,6 +379,15 @@ def compliance_state(proposal: Proposal, approvals: list[ProposalApproval]) -> s
     if proposal.status == Proposal.Status.PENDING and ProposalApproval.Capacity.COMPLIANCE in approvals_missing(proposal):
         return "needed"
     return ""
+
+
+def compliance_why(proposal: Proposal, approvals: list[ProposalApproval]) -> str:
+    """Why a pending proposal waits for compliance, in the Approvals list's words ("above the
+    policy's review thresholds: turnover 31.0% >= 25.0%", ``bulk_approvable``); "" when it does not."""
+    if compliance_state(proposal, approvals) != "needed":
+        return ""
+    within, why = bulk_approvable(ApprovalPolicy.current(), proposal)
+    return "" if within else why
 
 
 def _resolve_kept(request, pk: int) -> dict:
@@ -417,8 +435,31 @@ def proposal_decide(request, pk: int):
         else:
             messages.error(request, "Choose approve, reject or release.")
     except DomainError as exc:
-        messages.error(request, exc.message)
+        proposal.refresh_from_db(fields=["status"])
+        if proposal.status == Proposal.Status.SUPERSEDED:  # a stale page: lead to what replaced it
+            messages.error(request, format_html("{} {}", exc.message, replaced_by_words(proposal, request.user)))
+        else:
+            messages.error(request, exc.message)
     return redirect_back(request, "proposal_detail", pk=pk)
+
+
+def replaced_by(proposal: Proposal, user) -> list[Proposal]:
+    """The account's proposals made after ``proposal`` (superseded) that still stand, else its latest
+    one; empty when none has been made since (it gave way to a change of settings, say)."""
+    newer = list(proposals_visible_to(user).filter(account_id=proposal.account_id, pk__gt=proposal.pk)
+                 .order_by("pk")[:20])
+    return [p for p in newer if p.status != Proposal.Status.SUPERSEDED] or newer[-1:]
+
+
+def replaced_by_words(proposal: Proposal, user):
+    """"It was replaced by proposal #265 (pending approval)." with links (safe HTML), or what happens next."""
+    newer = replaced_by(proposal, user)
+    if not newer:
+        return "No newer proposal has been made for the account yet: the next run proposes again."
+    links = format_html_join(", ", '<a href="{}">#{}</a> ({})',
+                             ((reverse("proposal_detail", args=[p.pk]), p.pk, p.get_status_display().lower())
+                              for p in newer))
+    return format_html("It was replaced by proposal{} {}.", "s" if len(newer) > 1 else "", links)
 
 
 def released_words(proposal: Proposal, others: list[int]) -> str:
@@ -611,14 +652,16 @@ def proposal_queue(request):
             response["HX-Refresh"] = "true"  # finished: the list of approved proposals has changed
         return response
     status = choice_param(request.GET, "status", QUEUE_STATUSES, default="approved")
-    qs = (with_advisors(proposals_visible_to(request.user).filter(status=QUEUE_STATUSES[status]), "account__household__")
+    run = run_param(request.GET)  # one run's proposals, followed from its page
+    listed = proposals_visible_to(request.user) if run is None else proposals_visible_to(request.user).filter(run_id=run)
+    qs = (with_advisors(listed.filter(status=QUEUE_STATUSES[status]), "account__household__")
           .select_related("account__household", "run").order_by("-status_changed_at", "-pk"))
     page = paginate(request, qs, per_page=50)
     # Legs of a household proposal whose other legs are not all approved: released with them, later.
     waiting = {pk: household_legs_words(legs) for pk, legs in household_legs_waiting(page).items()}
     for p in page:
         p.legs_waiting = waiting.get(p.pk, "")
-    counts = dict(proposals_visible_to(request.user).filter(status__in=QUEUE_STATUSES.values()).order_by()
+    counts = dict(listed.filter(status__in=QUEUE_STATUSES.values()).order_by()
                   .values("status").annotate(n=Count("id")).values_list("status", "n"))
     ready = household_waiting = None
     if status == "approved":
@@ -631,7 +674,7 @@ def proposal_queue(request):
         household_waiting = [{"proposal": p, "legs": household_legs_words(behind.get(p.pk, []))} for p in legs]
     return render(request, "frontend/proposal_queue.html", {
         "page": page, "status": status, "counts": {k: counts.get(v, 0) for k, v in QUEUE_STATUSES.items()},
-        "ready": ready, "household_waiting": household_waiting,
+        "ready": ready, "household_waiting": household_waiting, "run": run,
         "may_release": status == "approved" and user_can(request.user, Capability.RELEASE),
         "outcomes": request.session.pop("release_outcomes", None),
         "batch": batch if status == "approved" else None,

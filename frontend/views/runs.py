@@ -7,14 +7,20 @@ import re
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from frontend.query import a_or_an, decimal_param, id_param
-from frontend.selectors import run_proposal_counts, runs_started_by_words
+from frontend.selectors import (
+    proposals_chosen_pending,
+    run_counts_shown_to,
+    run_proposal_counts,
+    run_superseded_chosen,
+    runs_started_by_words,
+)
 from rebalancing.access import accounts_visible_to, households_visible_to, proposals_visible_to
 from rebalancing.api.visibility import book_wide_visible_to, run_scope_shown_to, runs_visible_to
 from rebalancing.models import (
@@ -77,19 +83,29 @@ def _accounts_named(text: str, user) -> tuple[int, ...]:
 
 def _household_named(value: str, user) -> int:
     """The household chosen (or typed, by its ID or its name, in a book too large to list) among those
-    ``user`` sees; a name that two households share is refused, naming their IDs."""
+    ``user`` sees: its ID, its whole name, else the one household whose name or ID holds what was
+    typed (as the Households search finds it: "Adams"). Several are refused, naming them."""
     visible = households_visible_to(user)
     pk = visible.filter(external_id=value).values_list("pk", flat=True).first()
     if pk is not None:
         return pk
-    named = list(visible.filter(name__iexact=" ".join(value.split())).order_by("external_id")
-                 .values_list("pk", "external_id")[:6])
+    typed = " ".join(value.split())
+    named = list(visible.filter(name__iexact=typed).order_by("external_id").values_list("pk", "external_id")[:6])
     if len(named) == 1:
         return named[0][0]
     if named:
         raise ValidationFailed(f"{len(named) if len(named) < 6 else 'Several'} households you may see are named "
                                f"“{value[:64]}” ({', '.join(e for _, e in named[:5])}): type the ID of the one meant. "
                                "No run was started.", detail={"field": "household"})
+    named = list(visible.filter(Q(name__icontains=typed) | Q(external_id__icontains=typed))
+                 .order_by("name", "external_id").values_list("pk", "name", "external_id")[:6]) if typed else []
+    if len(named) == 1:
+        return named[0][0]
+    if named:
+        listed = "; ".join(f"{name} ({external_id})" for _, name, external_id in named[:5])
+        raise ValidationFailed(f"{len(named) if len(named) < 6 else 'More than five'} households you may see match "
+                               f"“{value[:64]}”: {listed}{' and more' if len(named) > 5 else ''}. Type the ID of the "
+                               "one meant. No run was started.", detail={"field": "household"})
     raise ValidationFailed(f"No household with the ID or name “{value[:64]}” among those you may see. No run was "
                            "started.", detail={"field": "household"})
 
@@ -219,8 +235,10 @@ def run_list(request):
     page = paginate(request, runs_visible_to(request.user).select_related("started_by").order_by("-created_at", "-id"))
     shown = {run.pk: run_scope_shown_to(request.user, run.scope) for run in page}
     names = scope_names(shown.values())
+    counts = run_counts_shown_to(request.user, page)  # an advisor's: their own accounts'
     for run in page:
         run.scope_text = describe_scope(shown[run.pk], names)
+        run.counts = counts[run.pk]
     runs_started_by_words(page)  # a provider operator's run by the operator's name, as the console says it
     households = list(households_visible_to(request.user).order_by("name", "external_id")
                       .only("external_id", "name")[:HOUSEHOLD_CHOICES_MAX + 1])
@@ -230,6 +248,9 @@ def run_list(request):
         "templates": book_wide_visible_to(request.user, ParameterTemplate.objects.order_by("name")),
         "advisors": get_user_model().objects.filter(groups__name=FirmRole.ADVISOR).order_by("first_name", "username"),
         "approved_unreleased": accounts_approved_unreleased(RunScope(firm=True)), "posted": posted_kept(request, "run"),
+        # A person's choice (an instruction, an edit) a run over its account supersedes: named before it starts.
+        "chosen_pending": proposals_chosen_pending(request.user) if user_can(request.user, Capability.RUN_REBALANCE)
+        else [],
         "scope_choices": [("firm", "The whole firm"), *SCOPE_WORDS.items()],
         "households": households if len(households) <= HOUSEHOLD_CHOICES_MAX else None,
     })
@@ -258,6 +279,10 @@ def _run_context(request, run: RebalanceRun) -> dict:
         end = run.finished_at or timezone.now()
         elapsed = (end - run.started_at).total_seconds()
     return {"run": run, "finished": finished, "percent": round(run.progress * 100), "elapsed": elapsed,
+            "counts": run_counts_shown_to(request.user, [run])[run.pk],  # an advisor's: their own accounts'
+            # The results' counts lead to the queues, narrowed to this run's proposals.
+            "may_decide": user_can(request.user, Capability.APPROVE)
+            or user_can(request.user, Capability.APPROVE_COMPLIANCE),
             "stall": RunWatch.objects.filter(run=run).first(),
             "summary": run_summary(run, request.user) if finished or run.done else None,
             "scope_text": _scope_text(request, run)}
@@ -283,6 +308,7 @@ def run_detail(request, pk: int):
                                       account__in=accounts_visible_to(request.user)).exclude(code="")
             .select_related("account").order_by("account__custodian_number")[:100])
     context.update({"failures": paginate(request, failures), "held": held, "failed_count": failures.count(),
+                    "superseded_chosen": run_superseded_chosen(run, request.user),
                     "can_cancel": user_can(request.user, Capability.RUN_REBALANCE)})
     return render(request, "frontend/run_detail.html", context)
 

@@ -160,7 +160,7 @@ def test_an_advisor_saves_an_override_within_the_templates_limits(book, as_user,
 
     refused = client.post(f"/accounts/{account.pk}/", {**form, "p__cash__target": "9"})
     assert refused.status_code == 400
-    assert "above the template&#x27;s maximum" in refused.content.decode()
+    assert "must be at most 5%" in refused.content.decode()
     unreadable = client.post(f"/accounts/{account.pk}/", {**form, "p__cash__target": "lots"})
     assert unreadable.status_code == 400 and "is not a number" in unreadable.content.decode()
 

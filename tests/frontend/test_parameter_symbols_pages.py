@@ -43,7 +43,7 @@ def test_an_accounts_harvest_substitute_naming_an_unknown_symbol_is_refused(book
 
     assert "Parameters saved" not in page
     assert "Account F-000&#x27;s overrides refused: “Year-round loss harvesting: substitutes” " \
-           "(harvest.substitutes) names ITOTT (did you mean ITOT?)" in page
+           "names ITOTT (did you mean ITOT?)" in page
     with tenant_context(firm_a):
         account.refresh_from_db()
         assert "harvest" not in account.overrides

@@ -33,7 +33,7 @@ def test_an_advisors_substitute_typed_wrong_is_refused_naming_it(book, as_user, 
         account.refresh_from_db()
         assert "harvest" not in account.overrides
     assert "Parameters saved" not in page
-    assert "(harvest.substitutes) names ITOTT (did you mean ITOT?): it is not in the firm&#x27;s security " \
+    assert "“Year-round loss harvesting: substitutes” names ITOTT (did you mean ITOT?): it is not in the firm&#x27;s security " \
            "master" in page and "Nothing was saved." in page
 
     # ...and a pair of known symbols saves without a word
