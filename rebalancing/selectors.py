@@ -73,6 +73,8 @@ class RunScope:
     # Accounts whose approved proposal is not released yet are left out (their approval stands)
     # unless the person starting the run chose to replace those proposals.
     replace_approved: bool = False
+    # The run whose failed accounts this one runs again (``services.run_retries``): a note, not a criterion.
+    retry_of: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunScope:
@@ -92,7 +94,7 @@ class RunScope:
 
     def is_empty(self) -> bool:
         """No criterion at all (``replace_approved`` is a choice about proposals, not a criterion)."""
-        return not {k for k in self.to_dict() if k != "replace_approved"}
+        return not {k for k in self.to_dict() if k not in ("replace_approved", "retry_of")}
 
 
 def asset_classes_known() -> set[str]:

@@ -22,6 +22,7 @@ from rebalancing.engine_inputs import book_day_check, latest_book_day
 from rebalancing.firm_health import QUEUED_TOO_LONG, firm_health
 from rebalancing.models import Account, Proposal, RebalanceRun, RunOutcome, RunWatch
 from rebalancing.selectors import RunScope, accounts_for_scope
+from rebalancing.services.run_retries import failed_accounts_retry, run_retried_in
 from rebalancing.services.runs import firm_without_accounts, run_start, runs_start_all_firms
 from tenants.errors import DomainError, NotFound
 from tenants.models import Firm, FirmUsage
@@ -33,7 +34,7 @@ from tenants.services import firm_create, firm_status_set, first_admin_invite
 from ..query import date_param
 from .common import STAFF, keep_posted, posted_kept, provider_page, redirect_back
 from .people import people_post, person_rows, refused_form
-from .runs import FINISHED, describe_scope, failed_account_ids, run_progress_polled, scope_names
+from .runs import FINISHED, describe_scope, run_progress_polled, scope_names
 
 ALL_FIRMS = "*"  # the firm choice meaning every active firm
 FAILURES_SHOWN = 100  # the run's failed accounts listed on its page (all are run again)
@@ -283,11 +284,12 @@ def provider_run_detail(request, slug: str, pk: int):
             if finished and (run.scope or {}).get("firm") else []
         accounts = Account.objects.count() if left_out else 0
         scope_text = describe_scope(run.scope, scope_names([run.scope]))
+        retried_in = run_retried_in(run)
     elapsed = ((run.finished_at or timezone.now()) - run.started_at).total_seconds() if run.started_at else None
     context = {"run": run, "firm": None, "run_firm": firm, "finished": finished, "percent": round(run.progress * 100),
                "summary": summary, "elapsed": elapsed, "scope_text": scope_text, "stall": stall,
                "failures": failures, "failed_count": failed_count, "may_run": _may_run(request),
-               "left_out": left_out, "firm_accounts": accounts,
+               "left_out": left_out, "firm_accounts": accounts, "retried_in": retried_in,
                "unpriced_count": len(unpriced), "unpriced_symbols": sorted(set(filter(None, unpriced)))}
     if request.headers.get("HX-Request") == "true":
         return run_progress_polled(request, context)
@@ -301,17 +303,10 @@ def provider_run_retry(request, slug: str, pk: int):
     firm = _firm(slug)
     with schema_context(firm.schema_name):
         run = _run(pk)
-        if run.status not in FINISHED:
-            messages.error(request, f"Run {run.pk} is still running; its failed accounts can be run again once it ends.")
-            return redirect("provider_run_detail", slug=slug, pk=pk)
-        account_ids = failed_account_ids(run)
-        if not account_ids:
-            messages.error(request, f"No account failed in run {run.pk}; there is nothing to run again.")
-            return redirect("provider_run_detail", slug=slug, pk=pk)
         try:
             # As of the run's own day, as the firm's page does (``runs.run_retry_failed``).
-            retry = run_start(scope=RunScope(account_ids=tuple(account_ids)), as_of=run.as_of,
-                              label=f"{request.user.get_username()} (provider, failed accounts of run {run.pk})")
+            retry = failed_accounts_retry(
+                run=run, label=f"{request.user.get_username()} (provider, failed accounts of run {run.pk})")
         except DomainError as exc:
             messages.error(request, f"{exc.message} No run was started.")
             return redirect("provider_run_detail", slug=slug, pk=pk)

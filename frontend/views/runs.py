@@ -32,6 +32,7 @@ from rebalancing.models import (
     RunWatch,
 )
 from rebalancing.selectors import RunScope, accounts_approved_unreleased
+from rebalancing.services.run_retries import failed_accounts_retry, run_retried_in
 from rebalancing.services.runs import run_cancel, run_start
 from rebalancing.typed_numbers import PERCENT
 from tenants.errors import DomainError, ValidationFailed
@@ -309,6 +310,7 @@ def run_detail(request, pk: int):
             .select_related("account").order_by("account__custodian_number")[:100])
     context.update({"failures": paginate(request, failures), "held": held, "failed_count": failures.count(),
                     "superseded_chosen": run_superseded_chosen(run, request.user),
+                    "retried_in": run_retried_in(run),
                     "can_cancel": user_can(request.user, Capability.RUN_REBALANCE)})
     return render(request, "frontend/run_detail.html", context)
 
@@ -323,32 +325,17 @@ def run_progress_polled(request, context: dict):
     return response
 
 
-def failed_account_ids(run: RebalanceRun, accounts=None) -> list[int]:
-    """The accounts a run got no proposal for because they failed (of ``accounts`` when given)."""
-    failed = RunOutcome.objects.filter(run=run, outcome=RunOutcome.Outcome.FAILED)
-    if accounts is not None:
-        failed = failed.filter(account__in=accounts)
-    return sorted(failed.values_list("account_id", flat=True))
-
-
 @firm_page(Capability.RUN_REBALANCE)
 @require_POST
 def run_retry_failed(request, pk: int):
     """Rebalance again, in a run of their own, the accounts this finished run failed (those the
     user sees), once the cause is fixed: no need to re-run the whole firm."""
     run = visible_or_404(runs_visible_to(request.user), pk=pk)
-    if run.status not in FINISHED:
-        messages.error(request, f"Run {run.pk} is still running; its failed accounts can be run again once it ends.")
-        return redirect("run_detail", pk=pk)
-    account_ids = failed_account_ids(run, accounts_visible_to(request.user))
-    if not account_ids:
-        messages.error(request, f"No account failed in run {run.pk}; there is nothing to run again.")
-        return redirect("run_detail", pk=pk)
     try:
         # As of the run's own day: the accounts are solved on the prices and lots of the run whose
         # failures this repairs, not today's.
-        retry = run_start(scope=RunScope(account_ids=tuple(account_ids)), as_of=run.as_of, user=request.user,
-                          label=f"{request.user.get_username()} (failed accounts of run {run.pk})")
+        retry = failed_accounts_retry(run=run, accounts=accounts_visible_to(request.user), user=request.user,
+                                      label=f"{request.user.get_username()} (failed accounts of run {run.pk})")
     except DomainError as exc:
         messages.error(request, f"{exc.message} No run was started.")
         return redirect("run_detail", pk=pk)

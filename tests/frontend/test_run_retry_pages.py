@@ -113,7 +113,7 @@ def test_a_provider_operator_sees_a_firms_failures_and_runs_them_again(book, fir
     with tenant_context(firm_a):
         assert RebalanceRun.objects.count() == runs_before + 1
         retry = RebalanceRun.objects.order_by("-pk").first()
-        assert retry.scope == {"account_ids": [book["mine"][0].pk]}
+        assert retry.scope == {"account_ids": [book["mine"][0].pk], "retry_of": run.pk}
     assert response.redirect_chain[-1][0] == f"/runs/{firm_a.slug}/{retry.pk}/"
     assert (f"Run {retry.pk} started in {firm_a.name} over the 1 account that failed in run {run.pk}, as of "
             f"{run.as_of:%Y-%m-%d} (run {run.pk}&#x27;s day).") in text(response)
@@ -129,3 +129,47 @@ def test_a_provider_admin_reads_failures_but_does_not_run_them_again(book, firm_
     page = text(client.get(f"/runs/{firm_a.slug}/{book['run'].pk}/"))
     assert "No price for VTI." in page and "/retry/" not in page
     assert client.post(f"/runs/{firm_a.slug}/{book['run'].pk}/retry/").status_code == 403
+
+
+def test_a_second_retry_of_one_run_starts_nothing_and_names_the_first(book, as_user, firm_a):
+    """A page left open (or the back button) offered the retry again: a second click started another
+    run over the same accounts and day, whose proposals superseded the first retry's."""
+    run = book["run"]
+    with tenant_context(firm_a):
+        _fail(run, [book["mine"][0]])
+    client = as_user("pm")
+    client.post(f"/runs/{run.pk}/retry/")
+    with tenant_context(firm_a):
+        retry = RebalanceRun.objects.exclude(pk=run.pk).order_by("-pk").first()
+        assert retry.scope["retry_of"] == run.pk
+        runs_before = RebalanceRun.objects.count()
+
+    # When the retry is posted again from the stale page - then refused naming the first, nothing started
+    response = client.post(f"/runs/{run.pk}/retry/", follow=True)
+    assert f"Run {run.pk}&#x27;s failed accounts were run again in run {retry.pk}" in text(response)
+    assert "No run was started." in text(response)
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.count() == runs_before
+    # ...and the run's page links the retry in place of the button
+    page = text(client.get(f"/runs/{run.pk}/"))
+    assert f'action="/runs/{run.pk}/retry/"' not in page and f'href="/runs/{retry.pk}/"' in page
+    assert 'data-testid="retried-in"' in page
+
+
+def test_the_provider_console_refuses_a_second_retry_too(book, firm_a):
+    from tests.frontend.test_run_page_failures_after_polling import _operator
+
+    run = book["run"]
+    with tenant_context(firm_a):
+        _fail(run, [book["mine"][0]])
+    console = _operator()
+    console.post(f"/runs/{firm_a.slug}/{run.pk}/retry/")
+    with tenant_context(firm_a):
+        retry = RebalanceRun.objects.exclude(pk=run.pk).order_by("-pk").first()
+        runs_before = RebalanceRun.objects.count()
+    response = console.post(f"/runs/{firm_a.slug}/{run.pk}/retry/", follow=True)
+    assert f"were run again in run {retry.pk}" in text(response)
+    with tenant_context(firm_a):
+        assert RebalanceRun.objects.count() == runs_before
+    page = text(console.get(f"/runs/{firm_a.slug}/{run.pk}/"))
+    assert f'action="/runs/{firm_a.slug}/{run.pk}/retry/"' not in page and 'data-testid="retried-in"' in page
