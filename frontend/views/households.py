@@ -56,7 +56,7 @@ from rebalancing.services.households import (
     household_settings_set,
 )
 from rebalancing.services.people import household_advisors_set
-from rebalancing.services.proposals import approvals_missing, household_proposal_decide
+from rebalancing.services.proposals import approvals_missing, household_proposal_decide, policy_decide
 from rebalancing.services.revisions import INSTRUCTION_ACTIONS
 from rebalancing.services.rmd import account_rmd_facts_set, rmd_due_for_household, rmds_owed, rmds_shown
 from rebalancing.services.runs import run_start
@@ -67,6 +67,7 @@ from rebalancing.services.tax_returns import (
     taxable_incomes_apart,
 )
 from rebalancing.typed_numbers import DOLLARS, PERCENT
+from tenants.audit.models import AuditEvent
 from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.permissions import Capability, user_can
 from tenants.roles import FirmRole
@@ -246,13 +247,33 @@ def _compliance_shown(members: list[Proposal]) -> None:
     """Each account's compliance state on the household's proposal (``compliance_state``), as its
     approvals say (``approvals_missing``, the rule a decision follows): "waiting" while it is pending
     without compliance's approval, "approved" once compliance gave it, "" when it needs none or left
-    the queue without it. ``requires_compliance`` alone stays set after the approval."""
+    the queue without it. ``requires_compliance`` alone stays set after the approval. With it, why
+    compliance must approve (``compliance_why``: the policy's reasons, as the Approvals list gives
+    them) and who has approved so far (``approved_by``), so that a row waiting says for what and whom."""
+    policy = ApprovalPolicy.current()
+    given: dict[int, list[ProposalApproval]] = {}
+    for a in (ProposalApproval.objects.filter(proposal__in=[p.pk for p in members],
+                                              decision=ProposalApproval.Decision.APPROVE)
+              .select_related("user").order_by("at", "pk")):
+        given.setdefault(a.proposal_id, []).append(a)
+    submitted = None  # the policy's reasons when it was submitted, read where the thresholds moved since
     for p in members:
+        approvals = given.get(p.pk, [])
+        p.approved_by = "; ".join(
+            (f"{a.user.get_full_name() or a.user.get_username()} ({a.get_capacity_display().lower()})" if a.user
+             else "the approval policy") + f", {timezone.localtime(a.at):%b} {timezone.localtime(a.at).day}"
+            for a in approvals)
         if not p.requires_compliance:
-            p.compliance_state = ""
+            p.compliance_state = p.compliance_why = ""
             continue
-        waiting = ProposalApproval.Capacity.COMPLIANCE in approvals_missing(p)
+        waiting = ProposalApproval.Capacity.COMPLIANCE in approvals_missing(p, policy=policy)
         p.compliance_state = ("waiting" if p.status == Proposal.Status.PENDING else "") if waiting else "approved"
+        reasons = policy_decide(policy, p, discretionary=False).reasons
+        if not reasons and submitted is None:
+            submitted = dict(AuditEvent.objects.filter(
+                object_type="proposal", action="proposal.submit", object_id__in=[str(m.pk) for m in members])
+                .exclude(comment="").values_list("object_id", "comment"))
+        p.compliance_why = "; ".join(reasons) or submitted.get(str(p.pk), "") or "the firm's approval policy"
 
 
 def _waits_for_shown(proposals: list[Proposal]) -> None:
@@ -608,7 +629,8 @@ def household_cash_flow(request, pk: int):
             raise ValidationFailed(str(exc)) from None
         entered = cash_flow_enter(user=request.user, household=household, kind=post.get("kind", ""),
                                   amount=amount, account=account, reference=post.get("reference", ""),
-                                  as_of=as_of, taken_outside=taken_outside, makes_up_year=makes_up)
+                                  as_of=as_of, taken_outside=taken_outside, makes_up_year=makes_up,
+                                  repeat=post.get("repeat") == "1")
     except DomainError as exc:
         keep_posted(request, "cash-flow")  # the form comes back as typed, to correct it
         return _refused(request, household, exc, "#cash-flows")

@@ -120,6 +120,10 @@ class CashFlowInSerializer(UnknownFieldsRefused, serializers.Serializer):
                                              help_text="An RMD making up that year's missed RMD (past its deadline, "
                                                        "not all taken): it counts for that year only; without an "
                                                        "amount it takes what is left to make up")
+    repeat = serializers.BooleanField(required=False, default=False,
+                                      help_text="A withdrawal the same as one still waiting (amount, account) is "
+                                                "refused as sent twice (409 cash_flow_repeated) unless this is true "
+                                                "or it has a reference")
 
 
 class HouseholdSettingsInSerializer(UnknownFieldsRefused, serializers.Serializer):

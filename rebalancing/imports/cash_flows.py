@@ -4,7 +4,8 @@ checked whole; a row the engine cannot fund refuses the file too, naming the row
 refusal as other rows' unreadable cells; nothing is half-written. A row whose ``reference`` was entered before changes nothing (import twice: no-op).
 A row without a reference repeating a cash flow entered today (household, kind, amount, account and
 day) is refused unless its ``repeat`` cell says yes: the same file imported twice would enter its
-money twice.
+money twice. The same ``yes`` lets through a withdrawal matching one still waiting for a decision
+(``cash_flow_enter``'s resubmission rule), as the household page's "a second one" box does.
 """
 
 from __future__ import annotations
@@ -129,8 +130,8 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
             key = (household.pk, kinds[line], amounts[line], account.pk if account else None, day or as_of or today)
             if key in entered_today:
                 sheet.problems.add(line, "reference", _repeat_words(entered_today[key], account))
-        rows.append((line, household, kinds[line], amounts[line], account, reference, day, outside, year))
-    planned = [line for line, _, kind, *_, outside, _ in rows if kind in ("withdrawal", "rmd") and not outside]
+        rows.append((line, household, kinds[line], amounts[line], account, reference, day, outside, year, repeat))
+    planned = [line for line, _, kind, *_, outside, _, _ in rows if kind in ("withdrawal", "rmd") and not outside]
     if len(planned) > MAX_PLANNED:
         sheet.problems.add(1, None, f"the file has {len(planned)} withdrawals and RMDs to plan: at most {MAX_PLANNED} "
                                     "per file (the engine plans each); split it and import the parts one after the "
@@ -147,7 +148,7 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
     # Deposits invested by one run per household and day, started once the file is entered - or
     # before a withdrawal of that household, which is planned on the book as a run per row left it.
     investing: dict[tuple[int, date], list[CashFlow]] = defaultdict(list)
-    for line, household, kind, amount, account, reference, day, outside, year in rows:
+    for line, household, kind, amount, account, reference, day, outside, year, repeat in rows:
         if line in unreadable:
             continue
         if kind != CashFlow.Kind.DEPOSIT:
@@ -156,7 +157,7 @@ def cash_flows_import(*, source: Source, user, households=None, as_of: date | No
         try:
             entered = cash_flow_enter(user=user, household=household, kind=kind, amount=amount, account=account,
                                       reference=reference, as_of=day or as_of, taken_outside=outside,
-                                      makes_up_year=year, invest_later=True)
+                                      makes_up_year=year, invest_later=True, repeat=repeat)
         except DomainError as exc:  # its own savepoint rolled back; the file is refused below
             sheet.problems.add(line, _COLUMN_OF_FIELD.get((exc.detail or {}).get("field")), exc.message)
             continue

@@ -105,7 +105,8 @@ def _visible(user, household: Household) -> Household:
 @transaction.atomic
 def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | None, account: Account | None = None,
                     as_of: date | None = None, reference: str = "", taken_outside: bool = False,
-                    makes_up_year: int | None = None, invest_later: bool = False) -> CashFlowEntered:
+                    makes_up_year: int | None = None, invest_later: bool = False,
+                    repeat: bool = False) -> CashFlowEntered:
     """Enter a deposit, withdrawal or RMD for ``household``; with a ``reference`` entered before,
     nothing happens (a file imported twice) - or, sent with other values, a 409 naming them. An RMD without an amount takes what is left of the
     year's RMD from the account (``services.rmd``). ``taken_outside``: a withdrawal or RMD the client
@@ -114,7 +115,9 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
     deadline, not all taken); it counts for that year only, and without an amount takes what is left
     to make up. Bad input or a withdrawal the household cannot fund without a wash sale is refused,
     naming the problem, and nothing is written. ``invest_later``: a deposit's run is not started
-    here; the caller starts one for many deposits of the household (``deposits_invest``)."""
+    here; the caller starts one for many deposits of the household (``deposits_invest``).
+    ``repeat``: a withdrawal or RMD the same as one still waiting is a second one, not the first sent
+    again (``_resubmission_check``)."""
     require(user, Capability.EDIT_PARAMETERS)
     household = _visible(user, household)
     reference = (reference or "").strip()
@@ -168,6 +171,13 @@ def cash_flow_enter(*, user, household: Household, kind: str, amount: Decimal | 
         amount = _rmd_remaining(account, as_of)
     elif kind == CashFlow.Kind.RMD:
         _rmd_owed(account, as_of)
+        # What is left of the year's RMD bounds a planned one (a stale page's "Plan it" sent again
+        # asks for what is planned already); one whose RMD cannot be computed is checked as a withdrawal.
+        capped = taken_outside or _rmd_left_check(account, as_of, amount)
+        if not capped and not reference and not repeat:
+            _resubmission_check(household, kind=kind, amount=amount, account=account)
+    if kind == CashFlow.Kind.WITHDRAWAL and not taken_outside and not reference and not repeat:
+        _resubmission_check(household, kind=kind, amount=amount, account=account)
     flow = CashFlow(household=household, kind=kind, amount=amount, account=account, as_of=as_of,
                     reference=reference, created_by=user if getattr(user, "pk", None) else None,
                     taken_outside=taken_outside, makes_up_year=makes_up_year)
@@ -291,14 +301,89 @@ def _rmd_remaining(account: Account, as_of: date) -> Decimal:
     left = sum((line.remaining for line in lines), Decimal("0.00"))
     if left <= 0:
         line = lines[-1]
-        what = (f"of ${line.required.amount:,.2f} is already taken or planned"
-                + (f" (${line.distributed:,.2f})" if not line.owner_accounts else
-                   f" from {', '.join(line.owner_accounts)}, one owner's IRAs (${line.owner_distributed:,.2f} "
-                   f"of ${line.owner_required:,.2f})")
-                if line.required.due else "is not due: " + _not_due_words(line.required))
-        raise ValidationFailed(f"{account.custodian_number}'s {line.year} RMD {what}. Enter an amount to take more.",
-                               detail={"field": "amount"})
+        if not line.required.due:
+            raise ValidationFailed(f"{account.custodian_number}'s {line.year} RMD is not due: "
+                                   f"{_not_due_words(line.required)}. Enter an amount to take more.",
+                                   detail={"field": "amount"})
+        what = (f" (${line.distributed:,.2f})" if not line.owner_accounts else
+                f" from {', '.join(line.owner_accounts)}, one owner's IRAs (${line.owner_distributed:,.2f} "
+                f"of ${line.owner_required:,.2f})")
+        raise ValidationFailed(f"{account.custodian_number}'s {line.year} RMD of ${line.required.amount:,.2f} is "
+                               f"already taken or planned{what}{_rmd_plans_words(account, line)}: $0.00 left to "
+                               "plan. What the client wants beyond it is a withdrawal: enter it as one.",
+                               code="rmd_planned", detail={"field": "amount"})
     return left
+
+
+def _rmd_left_check(account: Account, as_of: date, amount: Decimal) -> bool:
+    """Refuse, naming what is left and the plans that took the rest, an RMD of ``amount`` above what
+    is left of the RMDs open on ``as_of`` from ``account`` (``_rmd_remaining``'s): the excess is no
+    RMD - a distribution beyond a year's RMD is credited to no later year (Treas. Reg.
+    §1.401(a)(9)-5, Q&A-2, for IRAs by §1.408-8, Q&A-1; Pub. 590-B) -, so the user enters it as a
+    withdrawal. False (nothing checked) where an RMD open cannot be computed: the amount is taken."""
+    account = Account.objects.get(pk=account.pk)  # the stored facts
+    lines = rmd_open_for_account(account, as_of=as_of, missed=False)
+    if not lines or any(line.required is None for line in lines):
+        return False
+    left = sum((line.remaining for line in lines), Decimal("0.00"))
+    if amount <= left:
+        return True
+    line = lines[-1]
+    of = (f"{account.custodian_number}'s {line.year} RMD of ${line.required.amount:,.2f}" if not line.owner_accounts
+          else f"The {line.year} RMD of {', '.join(line.owner_accounts)}, one owner's IRAs "
+               f"(${line.owner_required:,.2f} in all),")
+    taken = f"{of} is already taken or planned{_rmd_plans_words(account, line)}"
+    if left:
+        words = (f"{taken} but for ${left:,.2f}: ${left:,.2f} left to plan, and ${amount:,.2f} is more. Nothing was "
+                 f"entered. Plan the ${left:,.2f} as the RMD, and what the client wants beyond it as a withdrawal "
+                 f"from {account.custodian_number}.")
+    else:
+        words = (f"{taken}: $0.00 left to plan, so this is not an RMD (sent twice?). Nothing was entered. What the "
+                 f"client wants beyond the RMD is a withdrawal: enter it as one from {account.custodian_number}.")
+    raise ValidationFailed(words, code="rmd_planned", detail={"field": "amount", "left": str(left),
+                                                              "asked": str(amount)})
+
+
+def _rmd_plans_words(account: Account, line) -> str:
+    """The withdrawals and RMDs still waiting that take from the IRAs of ``line`` this year, named by
+    their household proposals: " (in household proposal #5, an RMD of $28,246.89 entered 3 May 2026,
+    pending approval)"; "" when none waits (taken at the custodian, or paid out)."""
+    numbers = set(line.owner_accounts or (account.custodian_number,))
+    waiting = (CashFlow.objects.filter(household_id=account.household_id, kind__in=engine.WITHDRAWAL_KINDS,
+                                       taken_outside=False, run__proposals__status__in=OPEN)
+               .distinct().order_by("created_at", "pk"))
+    named = []
+    for flow in waiting:
+        if not numbers & set((flow.plan or {}).get("distributions") or {}):
+            continue
+        together = HouseholdProposal.objects.filter(run_id=flow.run_id).order_by("pk").first()
+        states = set(Proposal.objects.filter(run_id=flow.run_id, status__in=OPEN).values_list("status", flat=True))
+        state = "approved, not yet released" if states == {Proposal.Status.APPROVED} else "pending approval"
+        what = "an RMD" if flow.kind == CashFlow.Kind.RMD else "a withdrawal"
+        where = f"household proposal #{together.pk}" if together is not None else f"run {flow.run_id}"
+        named.append(f"{where}, {what} of ${flow.amount:,.2f} entered {flow.created_at:%d %B %Y}, {state}")
+    return f" (in {'; '.join(named)})" if named else ""
+
+
+def _resubmission_check(household: Household, *, kind: str, amount: Decimal, account: Account | None) -> None:
+    """Refuse a withdrawal (or an RMD whose RMD cannot be computed) the same as one of the household
+    still waiting - same kind, amount and account, its proposals open -: most likely the first sent
+    again (a page left open, a second tab, an API retry), and approving both would pay the client
+    twice. A second one is entered when the user says so (``repeat``) or gives it a reference."""
+    same = (CashFlow.objects.filter(household=household, kind=kind, amount=amount, account=account,
+                                    taken_outside=False, run__proposals__status__in=OPEN)
+            .distinct().order_by("created_at", "pk").first())
+    if same is None:
+        return
+    together = HouseholdProposal.objects.filter(run_id=same.run_id).order_by("pk").first()
+    where = f"household proposal #{together.pk}" if together is not None else f"run {same.run_id}"
+    what = "RMD" if kind == CashFlow.Kind.RMD else "withdrawal"
+    source = f" from {account.custodian_number}" if account is not None else ""
+    raise Conflict(f"The same {what} of ${amount:,.2f}{source} is already planned in {where}, entered "
+                   f"{same.created_at:%d %B %Y}, and waits for a decision: is this one sent again? Nothing was "
+                   f"entered. To plan a second {what} of the same amount, say it is a second one (repeat) or give "
+                   "it a reference of its own.", code="cash_flow_repeated",
+                   detail={"field": "amount", "cash_flow": same.pk, "household_proposal": getattr(together, "pk", None)})
 
 
 def _not_due_words(required) -> str:

@@ -118,8 +118,10 @@ def test_withdrawals_entered_while_earlier_ones_wait_never_plan_the_same_lot_or_
     flows = []
     for _ in range(3):
         try:
+            # (repeat: the same amount drawn twice is meant as a second withdrawal, not a resubmission)
             flows.append(cash_flow_enter(user=lees["advisor"], household=lees["household"], kind="withdrawal",
-                                         amount=Decimal(rng.choice([800, 2500, 6000, 12000])), as_of=AS_OF).cash_flow)
+                                         amount=Decimal(rng.choice([800, 2500, 6000, 12000])), as_of=AS_OF,
+                                         repeat=True).cash_flow)
         except DomainError as refused:  # the household cannot raise it beside the earlier ones: said
             assert "can raise only" in refused.message
     assert flows

@@ -120,7 +120,8 @@ class CashFlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
                                        detail={"field": "account"})
         entered = cash_flow_enter(user=request.user, household=household, kind=data["kind"], amount=data["amount"],
                                   account=account, reference=data["reference"], as_of=data["as_of"],
-                                  taken_outside=data["taken_outside"], makes_up_year=data["makes_up_year"])
+                                  taken_outside=data["taken_outside"], makes_up_year=data["makes_up_year"],
+                                  repeat=data["repeat"])
         return Response(hs.CashFlowSerializer(entered.cash_flow).data,
                         status=status.HTTP_201_CREATED if entered.created else status.HTTP_200_OK)
 
