@@ -18,10 +18,10 @@ The history is what does not change when wash sales are replayed: each lot as bo
 was bought as, the purchase date, the held shares' cost per share before wash sales), each sale's
 draws from it (shares, net proceeds, the lot the order named, and the cost per share, purchase date,
 gift and inheritance the sale was booked with: a later file restates the shares held, never a past
-sale, IRC §1012), and each buy fill (a purchase, even once its shares left the ledger). A piece's
-cost before wash sales is its shares times its cost per share, to the cent (as a custodian figures a
-lot's basis). So replaying twice writes nothing the second time, and the result is the same
-whatever order the events arrived in.
+sale, IRC §1012), and each buy fill (a purchase, even once its shares left the ledger). A lot's
+cost before wash sales is split over its sales in order, then its shares held, by cumulative
+rounding (``quantities.cents_running``), so its pieces add up to what it cost. So replaying twice
+writes nothing the second time, and the result is the same whatever order the events arrived in.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from rebalancing.models import (
 )
 from tenants.audit.services import audit_many, audit_record
 
-from .quantities import cents, plain
+from .quantities import cents, cents_running, plain
 from .wash_sales import Draw, Lot, Replay, household_replay
 
 __all__ = ["LEDGER_LOCK", "Recomputed", "group_history", "group_key", "group_lots", "unit_cost",
@@ -245,13 +245,20 @@ def _history(group: _Group, accounts: dict[int, Account]) -> tuple[list[Lot], di
                 d["unit"] = unit if d["gift"] else unit_cost(d["unadjusted"], d["quantity"])
         # In a fixed order (the custodian's execution ids), not the order they arrived in.
         e["draw_list"] = sorted(e["draws"].values(), key=lambda d: (d["sold"], d["execution"].external_id, d["named"]))
+        # The lot's cost over its sales, in their order, then the shares held: each the cents of the
+        # running cost less those before it, so they add up to what the lot cost (IRC §1012), as
+        # ``executions._Book.take`` books them; a later file's cost of the shares held moves no sale.
+        *sold, e["held_cost"] = cents_running(
+            [Fraction(d["unit"]) * Fraction(d["quantity"]) for d in e["draw_list"]] + [Fraction(unit) * Fraction(e["held"])])
+        for d, cost in zip(e["draw_list"], sold, strict=True):
+            d["cost"] = cost
         # The fills of one order on one day are one sale (their shares do not replace each other).
         lot_start = inherited_start(e["purchased"]) if e["inherited"] else e["purchased"]
         draws = tuple(Draw(sale=(d["execution"].order.order_id, d["sold"]), sold=d["sold"], named=d["named"],
                            quantity=d["quantity"], proceeds=d["proceeds"], **_draw_basis(d, lot_start))
                       for d in e["draw_list"])
         history.append(Lot(key=("lot", account_id, lot_id), account=account.custodian_number, taxable=account.taxable,
-                           lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=unit * e["held"],
+                           lot_id=lot_id, purchased=e["purchased"], held=e["held"], held_unadjusted=e["held_cost"],
                            draws=draws, inherited=e["inherited"], gifted=e["gift"] is not None,
                            received=e["gift"][0] if e["gift"] else None,
                            purchase=None if fill is None else _purchase(fill, e["purchased"])))
@@ -354,15 +361,14 @@ def _gift(lot: TaxLot | RealisedLot) -> tuple[date, Decimal] | None:
 
 
 def _draw_basis(draw: dict, lot_start: date) -> dict:
-    """A draw's cost as bought and where its holding period starts before wash sales (``start``
+    """A draw's cost as bought (its cents of the lot's cost, ``_history``) and where its holding period starts before wash sales (``start``
     when not the lot's ``lot_start``): the sale's own, as booked - for gifted shares their basis and
     holding period under IRC §1015(a) at what they sold for (``executions._Ledger._sell``)."""
-    donor, gift = draw["unit"] * draw["quantity"], draw["gift"]
+    donor, gift = draw["cost"], draw["gift"]
     start = inherited_start(draw["purchased"]) if draw["inherited"] else draw["purchased"]
     out = {"unadjusted": donor}
     if gift is not None:
         value = cents(gift[1] * draw["quantity"])
-        donor = cents(donor)
         start = gift_start(draw["proceeds"], donor, value, start, gift[0])
         out["unadjusted"] = gift_basis(draw["proceeds"], donor, value)
     return {**out, "start": start if start != lot_start else None}
@@ -433,6 +439,34 @@ class _Writer:
                 self.targets[a.target].append(n)
         self._share: dict[int, Decimal] = {}
         self._disallowed: dict[int, tuple[Decimal, Decimal | None]] = {}
+        self.unadjusted = self._costs()
+
+    def _costs(self) -> dict[int, Decimal]:
+        """Each piece's cost before wash sales, in cents: a lot's pieces in the order of its sales,
+        then those held, each the cents of the running cost (shares x the cost per share, exact)
+        less those before it - so the pieces of a lot add up to what it cost, each within a cent of
+        its share, and a sale's to what ``_history`` gave it. A gift's sale keeps its basis under
+        IRC §1015(a) (the replay's), split over its pieces the same way."""
+        by_lot = defaultdict(list)
+        for i, p in enumerate(self.replay.pieces):
+            by_lot[p.lot].append((-1 if p.draw is None else p.draw, i, p))
+        out: dict[int, Decimal] = {}
+        for (_, account_id, lot_id), pieces in by_lot.items():
+            e = self.lots[(account_id, lot_id)]
+            pieces.sort(key=lambda t: (t[0] < 0, t[0], t[1]))  # sales in order, then the held shares
+            units = [e["unit"] if k < 0 else e["draw_list"][k]["unit"] for k, _, _ in pieces]
+            for (_, i, _), cost in zip(pieces, cents_running(Fraction(u) * p.quantity for u, (_, _, p) in zip(
+                    units, pieces, strict=True)), strict=True):
+                out[i] = cost
+            gifts = defaultdict(list)
+            for k, i, p in pieces:
+                if k >= 0 and e["draw_list"][k]["gift"] is not None:
+                    gifts[k].append((i, p))
+            for group in gifts.values():
+                exact = [p.unadjusted for _, p in group]
+                for (i, _), cost in zip(group, _allocate(_money(sum(exact, Fraction(0))), exact), strict=True):
+                    out[i] = cost
+        return out
 
     # A sale's disallowed loss is split over its replacements to the cent by cumulative rounding,
     # so what one sale defers is exactly what its replacements' basis gains (IRC §1091(d)) and what
@@ -465,7 +499,7 @@ class _Writer:
         """(loss disallowed, of it lost for good) of sold piece ``i``, in cents."""
         if i not in self._disallowed:
             p = self.replay.pieces[i]
-            basis = _money(p.unadjusted) + self.wash(i)
+            basis = self.unadjusted[i] + self.wash(i)
             loss = max(basis - self.proceeds[i], Decimal(0))
             # A sale replaced in full has exactly its whole loss disallowed.
             disallowed = loss if p.matched == p.quantity and p.disallowed else min(_money(p.disallowed), loss)
@@ -485,7 +519,7 @@ class _Writer:
             for i, p in group:
                 wash = self.wash(i)
                 out.append(TaxLot(account_id=account_id, lot_id=p.lot_id, security_id=e["security_id"],
-                                  quantity=_shares(p.quantity), cost_basis=_money(p.unadjusted) + wash,
+                                  quantity=_shares(p.quantity), cost_basis=self.unadjusted[i] + wash,
                                   acquired=p.acquired, purchased=p.purchased,
                                   purchase_lot_id="" if p.lot_id == lot_id else lot_id, wash_adjustment=wash,
                                   unit_cost=e["unit"], inherited=e["inherited"], **_gift_fields(e)))
@@ -503,7 +537,7 @@ class _Writer:
             d = e["draw_list"][draw_i]
             for i, p in group:
                 gross, wash = self.proceeds[i], self.wash(i)
-                basis = _money(p.unadjusted) + wash
+                basis = self.unadjusted[i] + wash
                 disallowed, lost = self.disallowed(i)
                 out[i] = RealisedLot(
                     account_id=account_id, execution=d["execution"], lot_id=p.lot_id, security_id=e["security_id"],

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from itertools import groupby
 
 from django.db import transaction
@@ -44,7 +45,7 @@ from .account_opening import opening_days, trade_before_opening_problem
 from .adjustments import LEDGER_LOCK, unit_cost, wash_sales_recompute
 from .execution_file import KIND, OPTIONAL, REQUIRED, Row, columns_differing, rows_read, sheet_from_records
 from .fill_order import Reallocation, fill_order_key
-from .quantities import cents, plain, prorate
+from .quantities import cents, cents_running, plain, prorate
 
 __all__ = ["KIND", "LEDGER_LOCK", "OPTIONAL", "REQUIRED", "executions_apply", "executions_import"]
 
@@ -317,6 +318,14 @@ class _Book:
         self.changed: dict[int, TaxLot] = {}
         self.emptied: list[int] = []
         self.created: list[TaxLot] = []
+        # Each purchase's cost as bought of the shares sold so far, exact: a sale's basis is the cents
+        # of the running cost less those before it (``quantities.cents_running``, as the replay splits it).
+        self.sold_cost: dict[tuple[int, str], Fraction] = defaultdict(Fraction)
+        for account_id, lot_id, bought_as, unit, quantity, basis, wash in RealisedLot.objects.filter(
+                account_id__in=account_ids).values_list("account_id", "lot_id", "purchase_lot_id", "unit_cost",
+                                                        "quantity", "cost_basis", "wash_adjustment"):
+            self.sold_cost[(account_id, bought_as or lot_id)] += (
+                Fraction(unit) * Fraction(quantity) if unit is not None else Fraction(basis - wash))
 
     def family(self, account_id: int, lot_id: str) -> list[TaxLot]:
         """The lot an order names, then the other pieces of the same purchase: the parts the wash-sale
@@ -339,15 +348,23 @@ class _Book:
                             key=lambda lot: _piece_order(lot, purchase))
 
     def take(self, lot: TaxLot, quantity: Decimal, named: str) -> _Piece:
-        """Shares of ``lot``: their cost as bought is shares x the cost per share, to the cent, so
-        it does not depend on which sales came first."""
+        """Shares of ``lot``. Their cost as bought: the cents of the purchase's cost of every share sold
+        so far, these included, less those of the shares sold before (shares x the cost per share,
+        exact); the sale that empties the lot takes what is left of its basis. So the bases of the
+        pieces sold and of the shares held add up to what the lot cost (IRC §1012)."""
         whole = quantity == lot.quantity
         unit = lot.unit_cost if lot.unit_cost is not None else unit_cost(lot.cost_basis - lot.wash_adjustment,
                                                                           lot.quantity)
         wash = lot.wash_adjustment if whole else cents(lot.wash_adjustment * quantity / lot.quantity)
+        purchase = (lot.account_id, lot.bought_as)
+        if whole:
+            cost = lot.cost_basis - lot.wash_adjustment
+        else:
+            [cost] = cents_running([Fraction(unit) * Fraction(quantity)], before=self.sold_cost[purchase])
+        self.sold_cost[purchase] += Fraction(unit) * Fraction(quantity)
         piece = _Piece(
             lot_id=lot.lot_id, named=named, bought_as=lot.bought_as, quantity=quantity,
-            cost_basis=cents(unit * quantity) + wash, wash_adjustment=wash, acquired=lot.acquired,
+            cost_basis=cost + wash, wash_adjustment=wash, acquired=lot.acquired,
             purchased=lot.bought_on, origin_id=self.origins.get((lot.account_id, lot.bought_as)),
             # An inherited lot's holding period starts before it passed (IRC §1223(9)), not by a wash sale.
             replacement=lot.wash_adjustment > 0 or (lot.acquired != lot.bought_on and not lot.inherited),
@@ -355,7 +372,7 @@ class _Book:
         )
         lot.quantity -= quantity
         lot.wash_adjustment -= wash
-        lot.cost_basis = cents(unit * lot.quantity) + lot.wash_adjustment
+        lot.cost_basis -= cost + wash
         lot.unit_cost = unit
         if lot.pk is None:
             # Bought earlier the same day in this file (a day trade): not stored yet, so it is
@@ -417,14 +434,22 @@ class _Book:
 
     def restore(self, realised: list[RealisedLot]) -> None:
         """Put the shares of these sales back in the lots they were taken from (``fill_order``): a lot
-        emptied since is made again as it was, with its basis, wash-sale adjustment and dates."""
-        for r in realised:
+        emptied since is made again as it was, with its basis, wash-sale adjustment and dates. Each
+        gives back the cost it took (a gift's the donor's, as ``take`` figured it), latest first."""
+        for r in reversed(realised):
+            purchase = (r.account_id, r.bought_as)
+            self.sold_cost[purchase] -= (Fraction(r.unit_cost) * Fraction(r.quantity) if r.unit_cost is not None
+                                         else Fraction(r.cost_basis - r.wash_adjustment))
+            if r.gift_date is not None:  # the sale's basis was the gift's rule's; the lot's is the donor's
+                [cost] = cents_running([Fraction(r.unit_cost) * Fraction(r.quantity)], before=self.sold_cost[purchase])
+            else:
+                cost = r.cost_basis - r.wash_adjustment
             lot = self.lots.get((r.account_id, r.lot_id))
             if lot is None:
                 if r.gift_date is not None:  # back as the donor's: the sale's basis and start were its own
                     self.add(TaxLot(account_id=r.account_id, lot_id=r.lot_id, security_id=r.security_id,
-                                    quantity=r.quantity, cost_basis=cents(r.unit_cost * r.quantity),
-                                    acquired=r.purchased, purchase_lot_id=r.purchase_lot_id, unit_cost=r.unit_cost,
+                                    quantity=r.quantity, cost_basis=cost, acquired=r.purchased,
+                                    purchase_lot_id=r.purchase_lot_id, unit_cost=r.unit_cost,
                                     gift_date=r.gift_date, gift_unit_value=r.gift_unit_value))
                     continue
                 self.add(TaxLot(account_id=r.account_id, lot_id=r.lot_id, security_id=r.security_id,
@@ -435,8 +460,7 @@ class _Book:
                 continue
             lot.quantity += r.quantity
             lot.wash_adjustment += r.wash_adjustment
-            lot.cost_basis = (cents(lot.unit_cost * lot.quantity) + lot.wash_adjustment if lot.unit_cost is not None
-                              else lot.cost_basis + r.cost_basis)
+            lot.cost_basis += cost + r.wash_adjustment
             if lot.pk is not None:
                 if lot.pk in self.emptied:
                     self.emptied.remove(lot.pk)
