@@ -548,12 +548,12 @@ class Parameters:
         """
         merged = merge_parameter_dicts(_DEFAULTS, data or {})
         _validate_parameters_dict(merged)
-        groups = {
-            name: _group_from(group, merged[name])
-            if name not in _SWITCHED or merged[name]["enabled"]
-            else None
-            for name, group, _ in _GROUPS
-        }
+        # A group switched off is still built, so what it holds is checked where it is set: a template
+        # saved with harvesting off and a substitute that is the harvested security itself failed only
+        # once an account switched harvesting on.
+        built = {name: _group_from(group, merged[name]) for name, group, _ in _GROUPS}
+        groups = {name: built[name] if name not in _SWITCHED or merged[name]["enabled"] else None
+                  for name, _, _ in _GROUPS}
         return cls(
             **groups,
             removed_asset_classes=_symbols(merged["removed_asset_classes"]),

@@ -35,3 +35,21 @@ def test_the_firm_wide_lists_name_themselves_in_the_breadcrumb(book, as_user, pa
     page = text(as_user("admin").get(path))
 
     assert f'<p class="crumbs"><a href="/templates/">Templates</a> › {crumb}</p>' in page
+
+
+def test_a_substitute_that_is_itself_is_refused_with_harvesting_off(book, as_user, firm_a):
+    """Saved before (harvesting off: the group was not checked), it failed every run once an account
+    switched harvesting on."""
+    from django_tenants.utils import tenant_context
+
+    from .test_admin_day_model_template_saves import _template_form
+
+    client, template = as_user("admin"), book["template"]
+    url = f"/templates/{template.pk}/"
+    with tenant_context(firm_a):
+        before = dict(template.parameters)
+    refused = client.post(url, {**_template_form(client.get(url)), "p__harvest__substitutes": ["VTI = VTI"]})
+    assert refused.status_code == 400 and "VTI as its own substitute" in refused.content.decode()
+    with tenant_context(firm_a):
+        template.refresh_from_db()
+        assert template.parameters == before
