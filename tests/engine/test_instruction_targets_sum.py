@@ -164,7 +164,8 @@ def cases(draw, n_sales=st.integers(1, 3)):
 
 
 def _check(req, prices, value, cash):
-    """The simple checker: what each instruction promises, from the request's own figures."""
+    """The simple checker: what each instruction promises, from the request's own figures. Returns the
+    targets it checked (securities, cash)."""
     (model, model_cash), (target, target_cash) = _targets(req)
     assert sum(model.values()) + model_cash == pytest.approx(1.0, abs=TOL)
     instructions = req.parameters.instructions
@@ -182,7 +183,7 @@ def _check(req, prices, value, cash):
         if ins.amount is None and ins.quantity is None:
             assert target[ins.sell] == 0.0
     if len(instructions) > 1:
-        return
+        return target, target_cash
     [ins] = instructions
     x, y = ins.sell, ins.buy
     held = value[x] / total
@@ -196,7 +197,7 @@ def _check(req, prices, value, cash):
                                                                    abs=TOL)
         else:
             assert target_cash == pytest.approx(model_cash + model[x], abs=TOL)
-        return
+        return target, target_cash
     received = max(given, sold) if full else sold
     raised = (target[y] - model[y]) if y else (target_cash - model_cash)
     assert target[x] == pytest.approx(model[x] - given, abs=TOL)
@@ -206,15 +207,21 @@ def _check(req, prices, value, cash):
     else:  # more than the account has room for: Y (or cash) takes all of it, the rest gives way
         assert raised == pytest.approx(room, abs=TOL)
         assert all(target[s] == pytest.approx(0.0, abs=TOL) for s in others)
+    return target, target_cash
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases(n_sales=st.just(1)))
 def test_one_sale_moves_what_it_promises(case):
-    _check(*case)
+    target, target_cash = _check(*case)
+    [ins] = case[0].parameters.instructions
+    assert min(target.values(), default=0.0) >= -TOL and sum(target.values()) + target_cash == pytest.approx(1.0)
+    if ins.amount is None and ins.quantity is None:
+        assert target[ins.sell] == 0.0  # sold outright: nothing of X is kept as a target
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_several_sales_keep_targets_whole(case):
-    _check(*case)
+    target, target_cash = _check(*case)
+    assert min(target.values(), default=0.0) >= -TOL and sum(target.values()) + target_cash == pytest.approx(1.0)

@@ -49,6 +49,8 @@ def test_trades_finished_from_drafts_are_the_constructors(rows):
     rows = [(*row[:6], tuple(LotSale(*s) for s in row[6]), *row[7:]) for row in rows]
     draft = draft_of(Trade)
     made = finished(Trade, [draft(*row) for row in rows])
+    assert [type(m) for m in made] == [Trade] * len(rows)
+    assert made == [Trade(*row) for row in rows]
     for m, row in zip(made, rows, strict=True):
         _same(m, Trade(*row))
 
